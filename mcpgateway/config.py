@@ -1,0 +1,214 @@
+"""Read a C{mcpServers} file into immutable L{ServerSpec} values.
+
+Accepts Claude Code's C{~/.claude.json} (user scope at top level, local scope
+under C{projects.<path>.mcpServers}), a project C{.mcp.json}, or a file of the
+gateway's own with the same shape. Expands C{${VAR}} and C{${VAR:-default}}
+in command, args and env. Entries that are not stdio servers, or are invalid,
+become one warning each; a file that cannot be read or parsed is an error.
+Pure: no logging, no reactor; the caller reports what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODES = ("stateless", "stateful")
+DEFAULT_REQUEST_TIMEOUT = 60.0
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Claude Code's precedence for one name defined in several scopes.
+_SCOPE_RANK = {"local": 3, "project": 2, "user": 1, "gateway": 1}
+
+
+class ConfigError(Exception):
+    """The config file cannot be used at all."""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """One stdio MCP server the gateway serves at C{/<name>/mcp}."""
+
+    name: str
+    command: str
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+    mode: str = "stateless"
+    requestTimeout: float = DEFAULT_REQUEST_TIMEOUT
+    scope: str = "gateway"
+    executable: str | None = None
+    """The command resolved on C{PATH}; C{None} when it was not found."""
+
+    def environment(self, base: Mapping[str, str]) -> dict[str, str]:
+        """The child's environment: C{base} (the gateway's) plus the entry's."""
+        merged = dict(base)
+        merged.update(self.env)
+        return merged
+
+
+@dataclass
+class LoadedConfig:
+    """What a config file yields: the servers, and what was skipped and why."""
+
+    servers: dict[str, ServerSpec] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    source: str = ""
+
+
+def defaultConfigPath(home: str | None = None) -> Path | None:
+    """C{~/.claude.json} when it exists, else C{None} (the bundled demo)."""
+    path = Path(home or os.path.expanduser("~")) / ".claude.json"
+    return path if path.is_file() else None
+
+
+def demoConfig() -> dict[str, Any]:
+    """The bundled demo: one stdio server shipped in this package."""
+    return {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
+
+
+def readConfigFile(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and parse a config file, or raise L{ConfigError} naming the file
+    and the position of the JSON error."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {path}: {e}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(
+            f"config file {path} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object")
+    return data
+
+
+def loadConfig(path: str | os.PathLike[str] | None,
+               environ: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Load the servers of C{path} (the bundled demo when C{None})."""
+    if path is None:
+        return parseConfig(demoConfig(), "bundled demo", environ)
+    name = Path(path).name
+    defaultScope = "project" if name == ".mcp.json" else (
+        "user" if name == ".claude.json" else "gateway")
+    return parseConfig(readConfigFile(path), str(path), environ, defaultScope)
+
+
+def parseConfig(data: Mapping[str, Any], source: str,
+                environ: Mapping[str, str] | None = None,
+                defaultScope: str = "gateway") -> LoadedConfig:
+    """Turn a parsed config document into server specs and warnings."""
+    env = os.environ if environ is None else environ
+    loaded = LoadedConfig(source=source)
+    scopes: list[tuple[str, str, Any]] = []
+    if "mcpServers" in data:
+        scopes.append((defaultScope, "", data["mcpServers"]))
+    projects = data.get("projects")
+    if isinstance(projects, dict):
+        for projectPath in sorted(projects):
+            project = projects[projectPath]
+            if isinstance(project, dict) and "mcpServers" in project:
+                scopes.append(("local", projectPath, project["mcpServers"]))
+    if not scopes:
+        loaded.warnings.append(f"{source} has no mcpServers object; no servers to serve")
+    chosen: dict[str, tuple[ServerSpec, str]] = {}
+    for scope, where, block in scopes:
+        label = f"{scope} scope" + (f" of project {where}" if where else "")
+        if not isinstance(block, dict):
+            loaded.warnings.append(f"mcpServers in {label} is not an object; skipped")
+            continue
+        for name, entry in block.items():
+            try:
+                spec = parseEntry(name, entry, env, scope)
+            except _Skip as skip:
+                loaded.warnings.append(f"server '{name}' ({label}): {skip}; skipped")
+                continue
+            previous = chosen.get(name)
+            if previous is None:
+                chosen[name] = (spec, label)
+            elif previous[0] == spec:
+                continue
+            elif _SCOPE_RANK[scope] > _SCOPE_RANK[previous[0].scope]:
+                loaded.warnings.append(
+                    f"server '{name}' is defined in {previous[1]} and {label}; using {label}")
+                chosen[name] = (spec, label)
+            else:
+                loaded.warnings.append(
+                    f"server '{name}' is defined in {previous[1]} and {label}; using {previous[1]}")
+    loaded.servers = {name: spec for name, (spec, _) in chosen.items()}
+    return loaded
+
+
+class _Skip(Exception):
+    """An entry that is not served; the message says why."""
+
+
+def parseEntry(name: Any, entry: Any, environ: Mapping[str, str],
+               scope: str = "gateway") -> ServerSpec:
+    """Validate one C{mcpServers} entry, or raise L{_Skip} saying why not."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise _Skip("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
+    if not isinstance(entry, dict):
+        raise _Skip("the entry is not an object")
+    kind = entry.get("type")
+    if kind is None and "command" not in entry:
+        kind = "http" if ("url" in entry or "serverUrl" in entry) else None
+    if kind not in (None, "stdio"):
+        raise _Skip(f"type '{kind}' is not a stdio server; clients keep using it directly")
+    command = entry.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise _Skip("'command' must be a non-empty string")
+    args = entry.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise _Skip("'args' must be a list of strings")
+    env = entry.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise _Skip("'env' must be an object of string values")
+    cwd = entry.get("cwd")
+    if cwd is not None and not isinstance(cwd, str):
+        raise _Skip("'cwd' must be a string")
+    mode = entry.get("mode", "stateless")
+    if mode not in MODES:
+        raise _Skip(f"'mode' must be one of {', '.join(MODES)}")
+    timeoutMs = entry.get("requestTimeout", DEFAULT_REQUEST_TIMEOUT * 1000)
+    if isinstance(timeoutMs, bool) or not isinstance(timeoutMs, (int, float)) or timeoutMs <= 0:
+        raise _Skip("'requestTimeout' must be a positive number of milliseconds")
+    command = _expand(command, environ, "command")
+    expandedArgs = tuple(_expand(a, environ, "args") for a in args)
+    expandedEnv = tuple(sorted((k, _expand(v, environ, f"env.{k}")) for k, v in env.items()))
+    if cwd is not None:
+        cwd = os.path.expanduser(_expand(cwd, environ, "cwd"))
+    searchPath = dict(expandedEnv).get("PATH", environ.get("PATH"))
+    return ServerSpec(
+        name=name,
+        command=command,
+        args=expandedArgs,
+        env=expandedEnv,
+        cwd=cwd,
+        mode=mode,
+        requestTimeout=float(timeoutMs) / 1000.0,
+        scope=scope,
+        executable=shutil.which(command, path=searchPath),
+    )
+
+
+def _expand(text: str, environ: Mapping[str, str], where: str) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        var, default = match.group(1), match.group(2)
+        value = environ.get(var)
+        if value is not None and (value or default is None):
+            return value
+        if default is not None:
+            return default
+        raise _Skip(f"${{{var}}} in {where} is not set and has no default")
+
+    return _VAR.sub(substitute, text)

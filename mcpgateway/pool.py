@@ -1,0 +1,157 @@
+"""Which child serves a session: one shared child, or one child per session.
+
+A L{ServerPool} holds the L{Upstream}s of one configured server. A stateless
+server has one shared upstream, started lazily and initialized by the gateway;
+every client C{initialize} is answered from its cached result. A stateful
+server gets one upstream per session, spawned at that session's C{initialize}
+(which is forwarded to it) and stopped when the session ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IReactorProcess, IReactorTime
+from twisted.logger import Logger
+
+from mcpgateway import jsonrpc, logs
+from mcpgateway.child import DEFAULT_MAX_LINE
+from mcpgateway.config import ServerSpec
+from mcpgateway.sessions import Session
+from mcpgateway.upstream import ServerUnavailable, Upstream
+
+
+class SessionGone(Exception):
+    """The session's own child has exited; the client must initialize again."""
+
+
+class ServerPool:
+    """The children of one configured server."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        reactor: IReactorProcess,
+        clock: IReactorTime,
+        environ: Mapping[str, str],
+        maxLine: int = DEFAULT_MAX_LINE,
+        useProcessGroup: bool = True,
+    ) -> None:
+        self.spec = spec
+        self._reactor = reactor
+        self._clock = clock
+        self._environ = environ
+        self._maxLine = maxLine
+        self._useProcessGroup = useProcessGroup
+        self.shared: Upstream | None = None
+        self.perSession: dict[str, Upstream] = {}
+        self.closedRouters = 0
+
+    @property
+    def stateful(self) -> bool:
+        return self.spec.mode == "stateful"
+
+    def _newUpstream(self, owner: Session | None) -> Upstream:
+        return Upstream(self.spec, self._reactor, self._clock, self._environ, owner,
+                        self._maxLine, self._useProcessGroup)
+
+    def upstreamFor(self, session: Session) -> Upstream | None:
+        """The upstream serving C{session} (C{None} after it was closed)."""
+        if self.stateful:
+            return self.perSession.get(session.id)
+        return self.shared
+
+    def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
+        """Attach a new session and produce the answer to its C{initialize}.
+
+        Fails with L{ServerUnavailable} when no child can serve it.
+        """
+        if self.stateful:
+            upstream = self._newUpstream(session)
+            self.perSession[session.id] = upstream
+            upstream.router.attach(session)
+
+            def forward(_: None) -> Deferred[jsonrpc.Message]:
+                return upstream.router.request(session, initialize, None)
+
+            return upstream.ensure().addCallback(forward)
+        if self.shared is None:
+            self.shared = self._newUpstream(None)
+        shared = self.shared
+
+        def answer(_: None) -> jsonrpc.Message:
+            assert shared.initializeResult is not None
+            shared.router.attach(session)
+            result = {**shared.initializeResult, "protocolVersion": session.protocolVersion}
+            return jsonrpc.resultResponse(initialize["id"], result)
+
+        return shared.ensure().addCallback(answer)
+
+    def ready(self, session: Session) -> Deferred[Upstream]:
+        """The session's upstream, with a running child (restarted if it died)."""
+        upstream = self.upstreamFor(session)
+        if upstream is not None and upstream.state == "running":
+            return succeed(upstream)
+        if upstream is None or self.stateful:
+            raise SessionGone(f"the child of server '{self.spec.name}' for this session is gone")
+        return upstream.ensure().addCallback(lambda _: upstream)
+
+    def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
+        """Detach C{session}; stop its child if it had one of its own."""
+        if self.stateful:
+            upstream = self.perSession.pop(session.id, None)
+            if upstream is None:
+                return succeed(None)
+            upstream.router.detach(session, reason)
+            self.closedRouters += 1
+            return upstream.stop()
+        if self.shared is not None:
+            self.shared.router.detach(session, reason)
+        return succeed(None)
+
+    def upstreams(self) -> list[Upstream]:
+        return ([self.shared] if self.shared is not None else []) + list(self.perSession.values())
+
+    def stopAll(self) -> Deferred[Any]:
+        """Stop every child of this server; fires when all have exited."""
+        return DeferredList([u.stop() for u in self.upstreams()], consumeErrors=True)
+
+    def state(self) -> str:
+        """C{running} when a child runs, C{unavailable} when it cannot, else C{idle}."""
+        if self.spec.executable is None:
+            return "unavailable"
+        if any(u.state == "running" for u in self.upstreams()):
+            return "running"
+        if any(u.state == "starting" for u in self.upstreams()):
+            return "starting"
+        return "idle"
+
+    def describe(self) -> dict[str, Any]:
+        """The server's line in C{/health}: no env, no secrets."""
+        ups = self.upstreams()
+        pids = [u.pid for u in ups if u.pid is not None]
+        lastExit = next((u.lastExit for u in ups if u.lastExit), None)
+        described: dict[str, Any] = {
+            "mode": self.spec.mode,
+            "state": self.state(),
+            "children": len(pids),
+            "pids": pids,
+            "requests": sum(u.router.served for u in ups),
+            "inFlight": sum(u.router.inFlight for u in ups),
+            "lateReplies": sum(u.router.lateReplies for u in ups),
+            "restarts": sum(max(0, u.spawns - 1) for u in ups),
+        }
+        ambiguous = sum(u.router.ambiguousServerRequests for u in ups)
+        if ambiguous:
+            described["warning"] = (
+                f"{ambiguous} server-to-client request(s) arrived while several sessions had"
+                " requests in flight; run this server stateful to route them exactly")
+        if lastExit:
+            described["lastExit"] = lastExit
+        if self.spec.executable is None:
+            described["error"] = f"command '{self.spec.command}' not found on PATH"
+        return described

@@ -1,0 +1,99 @@
+"""Client sessions: one C{Mcp-Session-Id} per client per server endpoint.
+
+A L{Session} carries what the gateway learned at C{initialize} (protocol
+version, capabilities, client info), its standalone GET stream, its log level
+and resource subscriptions, and when it was last active. The
+L{SessionRegistry} hands out unguessable ids and finds sessions by id.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from twisted.internet.interfaces import IReactorTime
+
+from mcpgateway.jsonrpc import Message
+
+
+class Stream(Protocol):
+    """A stream of messages to one client (an SSE response)."""
+
+    def send(self, message: Message) -> bool:
+        """Write one message; C{False} if the stream is closed."""
+
+    def close(self) -> None:
+        """End the stream."""
+
+
+class Session:
+    """One client session on one server endpoint."""
+
+    __slots__ = (
+        "capabilities",
+        "clientInfo",
+        "clientPid",
+        "created",
+        "getStream",
+        "id",
+        "lastActivity",
+        "logLevel",
+        "protocolVersion",
+        "server",
+        "subscriptions",
+    )
+
+    def __init__(self, sessionId: str, server: str, protocolVersion: str,
+                 capabilities: dict[str, Any], clientInfo: dict[str, Any], now: float) -> None:
+        self.id = sessionId
+        self.server = server
+        self.protocolVersion = protocolVersion
+        self.capabilities = capabilities
+        self.clientInfo = clientInfo
+        self.clientPid: int | None = None
+        self.created = now
+        self.lastActivity = now
+        self.getStream: Stream | None = None
+        self.logLevel: str | None = None
+        self.subscriptions: set[str] = set()
+
+    def deliver(self, message: Message) -> bool:
+        """Put C{message} on the standalone GET stream, if one is open."""
+        stream = self.getStream
+        return stream is not None and stream.send(message)
+
+
+class SessionRegistry:
+    """All live sessions, by id."""
+
+    def __init__(self, clock: IReactorTime) -> None:
+        self._clock = clock
+        self._sessions: dict[str, Session] = {}
+
+    def create(self, server: str, protocolVersion: str, capabilities: dict[str, Any],
+               clientInfo: dict[str, Any]) -> Session:
+        """Open a session with a fresh id (visible ASCII, 192 random bits)."""
+        sessionId = secrets.token_urlsafe(24)
+        session = Session(sessionId, server, protocolVersion, capabilities, clientInfo,
+                          self._clock.seconds())
+        self._sessions[sessionId] = session
+        return session
+
+    def get(self, sessionId: str) -> Session | None:
+        return self._sessions.get(sessionId)
+
+    def remove(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+
+    def touch(self, session: Session) -> None:
+        session.lastActivity = self._clock.seconds()
+
+    def forServer(self, server: str) -> list[Session]:
+        return [s for s in self._sessions.values() if s.server == server]
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(list(self._sessions.values()))
+
+    def __len__(self) -> int:
+        return len(self._sessions)

@@ -1,0 +1,165 @@
+"""C{Options} (every command-line flag) and C{makeService} (the service tree).
+
+The only place that resolves the reactor. Heavy imports (klein, the web tree)
+happen inside L{makeService}, so C{twistd --help} stays fast and the plugin
+file stays inert.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from twisted.application.service import IService, MultiService
+from twisted.python import usage
+
+from mcpgateway import logs
+
+DEFAULT_PORT = 9100
+
+
+def defaultStateDir() -> str:
+    """C{$MCPGATEWAY_HOME}, else C{~/.mcpgateway}."""
+    return os.environ.get("MCPGATEWAY_HOME") or os.path.join(os.path.expanduser("~"),
+                                                             ".mcpgateway")
+
+
+def _positiveFloat(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be positive")
+    return number
+
+
+def _positiveInt(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be positive")
+    return number
+
+
+class Options(usage.Options):
+    """mcpgateway's command line (C{twistd mcpgateway --help})."""
+
+    synopsis = "[options]"
+    longdesc = (
+        "Serve every stdio MCP server of a config file at http://INTERFACE:PORT/<server>/mcp"
+        " (MCP Streamable HTTP), sharing one child process per server between all clients."
+        " Without --config: ~/.claude.json if it exists, else a bundled demo server."
+    )
+    optParameters: list[list[Any]] = [
+        ["port", "p", str(DEFAULT_PORT),
+         "TCP port to listen on, or a Twisted endpoint string (e.g. tcp:9100:interface=::1)."],
+        ["interface", "i", "127.0.0.1",
+         "Address to bind when --port is a number. Keep loopback unless you know why not."],
+        ["config", "c", None,
+         "A JSON file with a top-level mcpServers object (~/.claude.json, .mcp.json, or your own)."
+         " Default: ~/.claude.json if present, else the bundled demo."],
+        ["state-dir", None, None,
+         "Directory for the gateway's state. Default: $MCPGATEWAY_HOME or ~/.mcpgateway."],
+        ["log-level", None, "info", "One of " + ", ".join(logs.LEVELS) + "."],
+        ["request-timeout", None, None,
+         "Seconds a child may take to answer a request (default 60; a server's"
+         " requestTimeout, in ms, overrides it).", _positiveFloat],
+        ["max-body", None, 4 * 1024 * 1024, "Largest accepted POST body, in bytes.", _positiveInt],
+        ["max-line", None, 16 * 1024 * 1024,
+         "Longest stdout line accepted from a child, in bytes; longer kills the child.",
+         _positiveInt],
+    ]
+
+    def postOptions(self) -> None:
+        port = str(self["port"])
+        if ":" in port:
+            self["endpoint"] = port
+        else:
+            try:
+                number = int(port)
+            except ValueError:
+                raise usage.UsageError(f"--port must be a number or an endpoint string, not {port!r}")
+            if not 0 <= number <= 65535:
+                raise usage.UsageError(f"--port {number} is out of range")
+            interface = self["interface"].replace(":", "\\:")
+            self["endpoint"] = f"tcp:{number}:interface={interface}"
+        if self["log-level"] not in logs.LEVELS:
+            raise usage.UsageError(f"--log-level must be one of {', '.join(logs.LEVELS)}")
+        if self["state-dir"] is None:
+            self["state-dir"] = defaultStateDir()
+        if self["config"] is not None and not Path(self["config"]).expanduser().is_file():
+            raise usage.UsageError(f"--config {self['config']}: no such file")
+
+
+def makeService(options: Options, reactor: Any = None) -> IService:
+    """Build the gateway's service tree from parsed C{options}."""
+    if reactor is None:
+        from twisted.internet import reactor as _reactor
+
+        reactor = _reactor
+    from twisted.application.internet import StreamServerEndpointService
+    from twisted.internet.endpoints import serverFromString
+    from twisted.logger import Logger
+
+    from mcpgateway import config
+    from mcpgateway.service import Gateway, GatewayService
+    from mcpgateway.web.app import makeSite
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
+    logs.setLevel(options["log-level"])
+    stateDir = Path(options["state-dir"]).expanduser()
+    stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    path = options["config"]
+    configPath = Path(path).expanduser() if path else config.defaultConfigPath()
+    try:
+        loaded = config.loadConfig(configPath)
+    except config.ConfigError as e:
+        # One line, no traceback: the user's file is wrong, not the gateway.
+        sys.stderr.write(f"mcpgateway: {e}\n")
+        raise SystemExit(1) from None
+    for warning in loaded.warnings:
+        log.warn("config: {warning}", warning=warning)
+    specs = loaded.servers
+    if options["request-timeout"] is not None:
+        specs = {name: _withDefaultTimeout(spec, options["request-timeout"])
+                 for name, spec in specs.items()}
+    for spec in specs.values():
+        if spec.executable is None:
+            log.warn("server {server}: command {command!r} not found on PATH; its endpoint"
+                     " answers with an error", server=spec.name, command=spec.command)
+    log.info("config: {count} stdio server(s) from {source}", count=len(specs),
+             source=loaded.source)
+
+    gateway = Gateway(specs, reactor, reactor, os.environ, maxLine=options["max-line"])
+    top = MultiService()
+    GatewayService(gateway).setServiceParent(top)
+    endpoint = options["endpoint"]
+    site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint),
+                    maxBody=options["max-body"])
+    listener = StreamServerEndpointService(serverFromString(reactor, endpoint), site)
+    listener._raiseSynchronously = True
+    listener.setServiceParent(top)
+    return top
+
+
+def _withDefaultTimeout(spec: Any, seconds: float) -> Any:
+    from dataclasses import replace
+
+    from mcpgateway.config import DEFAULT_REQUEST_TIMEOUT
+
+    if spec.requestTimeout != DEFAULT_REQUEST_TIMEOUT:
+        return spec
+    return replace(spec, requestTimeout=seconds)
+
+
+def _isLoopbackEndpoint(endpoint: str) -> bool:
+    """Whether the listening endpoint only accepts loopback connections, in
+    which case Origin and Host must be loopback too (DNS-rebinding guard)."""
+    from mcpgateway.web.guard import isLoopbackHost
+
+    if endpoint.startswith("unix:"):
+        return True
+    for part in endpoint.replace("\\:", "\0").split(":")[1:]:
+        if part.startswith("interface="):
+            return isLoopbackHost(part[len("interface="):].replace("\0", ":"))
+    return False

@@ -1,0 +1,183 @@
+"""One child process of a server, wired to its router, with its handshake.
+
+An L{Upstream} spawns the child (in its own process group when C{setsid} is
+available), connects the child's messages to a L{Router}, and, for a shared
+child, performs the MCP C{initialize} handshake itself, once, however many
+clients wait on it. When the child exits, every pending request fails at once
+and the next L{Upstream.ensure} spawns and initializes a fresh child.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorProcess, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway import __version__, jsonrpc, logs, versions
+from mcpgateway.child import DEFAULT_MAX_LINE, ChildProtocol, describeExit
+from mcpgateway.config import ServerSpec
+from mcpgateway.router import Client, Router
+
+SETSID = shutil.which("setsid")
+
+GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
+GATEWAY_CAPABILITIES: dict[str, Any] = {
+    "sampling": {},
+    "elicitation": {"form": {}, "url": {}},
+    "roots": {"listChanged": True},
+}
+"""What the gateway declares to a shared child: everything it can route."""
+
+
+class ServerUnavailable(Exception):
+    """The server's child cannot be started or initialized; says why."""
+
+
+class Upstream:
+    """One child of a server and the router of its id space.
+
+    @ivar initializeResult: the child's C{InitializeResult} (shared children).
+    @ivar state: C{"stopped"}, C{"starting"} or C{"running"}.
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        reactor: IReactorProcess,
+        clock: IReactorTime,
+        environ: Mapping[str, str],
+        owner: Client | None = None,
+        maxLine: int = DEFAULT_MAX_LINE,
+        useProcessGroup: bool = True,
+    ) -> None:
+        self.spec = spec
+        self._reactor = reactor
+        self._clock = clock
+        self._environ = environ
+        self._maxLine = maxLine
+        self._useProcessGroup = useProcessGroup and SETSID is not None
+        self.router = Router(spec.name, clock, spec.requestTimeout, owner)
+        self.child: ChildProtocol | None = None
+        self.initializeResult: dict[str, Any] | None = None
+        self.state = "stopped"
+        self.spawns = 0
+        self.lastExit: str | None = None
+        self._waiters: list[Deferred[None]] = []
+
+    @property
+    def handshake(self) -> bool:
+        """Whether the gateway initializes this child itself (shared children)."""
+        return self.router.owner is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.child.pid if self.child is not None else None
+
+    def ensure(self) -> Deferred[None]:
+        """Fire when a child is running (and initialized, if shared)."""
+        if self.state == "running":
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._waiters.append(waiter)
+        if self.state == "stopped":
+            try:
+                self._spawn()
+            except ServerUnavailable as e:
+                self._release(Failure(e))
+                return waiter
+            if self.handshake:
+                self._initialize()
+            else:
+                self.state = "running"
+                self._release(None)
+        return waiter
+
+    def _spawn(self) -> None:
+        spec = self.spec
+        if spec.executable is None:
+            raise ServerUnavailable(
+                f"server '{spec.name}' cannot start: command '{spec.command}' was not found"
+                " on PATH")
+        child = ChildProtocol(spec.name, self.router.childMessage, self._clock, self._maxLine,
+                              killGroup=os.killpg if self._useProcessGroup else None)
+        argv = [spec.executable, *spec.args]
+        if self._useProcessGroup:
+            assert SETSID is not None
+            argv = [SETSID, *argv]
+        try:
+            self._reactor.spawnProcess(child, argv[0], argv,
+                                       env=spec.environment(self._environ), path=spec.cwd)
+        except OSError as e:
+            raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
+        self.child = child
+        self.spawns += 1
+        self.state = "starting"
+        self.router.send = child.send
+        child.ended.addCallback(self._childEnded, child)
+        self.log.info("server {server} started child pid {pid}: {command}",
+                      server=spec.name, pid=child.pid, command=spec.command)
+
+    def _initialize(self) -> None:
+        params = {
+            "protocolVersion": versions.LATEST,
+            "capabilities": GATEWAY_CAPABILITIES,
+            "clientInfo": GATEWAY_CLIENT_INFO,
+        }
+        child = self.child
+        self.router.call("initialize", params).addCallback(self._initialized, child)
+
+    def _initialized(self, response: jsonrpc.Message, child: ChildProtocol | None) -> None:
+        if child is not self.child or child is None:
+            return  # that child is gone; its exit already failed the waiters
+        result = response.get("result")
+        if not isinstance(result, dict):
+            error = response.get("error") or {}
+            why = f"server '{self.spec.name}' refused initialize: {error.get('message', error)}"
+            self.log.error("{why}", why=why)
+            self._release(Failure(ServerUnavailable(why)))
+            child.signal("KILL")
+            return
+        self.initializeResult = result
+        self.router.send(jsonrpc.notification("notifications/initialized"))
+        self.state = "running"
+        self.router.resubscribe()
+        self.log.info("server {server} initialized (protocol {version}, {name})",
+                      server=self.spec.name, version=result.get("protocolVersion"),
+                      name=(result.get("serverInfo") or {}).get("name"))
+        self._release(None)
+
+    def _release(self, result: Failure | None) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if result is None:
+                waiter.callback(None)
+            else:
+                waiter.errback(result)
+
+    def _childEnded(self, _: None, child: ChildProtocol) -> None:
+        if child is not self.child:
+            return
+        assert child.exitReason is not None
+        why = describeExit(child.exitReason)
+        tail = list(child.stderrTail)[-3:]
+        if tail:
+            why += "; last stderr: " + " | ".join(tail)
+        self.lastExit = why
+        self.child = None
+        self.state = "stopped"
+        self.router.childExited(why)
+        self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' {why}")))
+
+    def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
+        """Stop the child (stdin EOF, then TERM, then KILL); fires when gone."""
+        if self.child is None:
+            return succeed(None)
+        return self.child.stop(graceTime, termTime)

@@ -1,0 +1,133 @@
+"""The gateway's HTTP tree: guards, the MCP endpoints, and the management app.
+
+L{GatewayRoot} checks C{Origin} and C{Host} on every request, hands
+C{/<server>/mcp} to that server's L{McpEndpoint}, and everything else to the
+Klein L{ManagementApp} (C{/health}, later C{/sessions} and C{/api/v1}).
+L{makeSite} builds the C{Site} with a request class that caps body sizes.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from klein import Klein
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request, Site
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from mcpgateway import jsonrpc
+from mcpgateway.service import Gateway
+from mcpgateway.web.guard import checkOrigin
+from mcpgateway.web.mcp import McpEndpoint, errorReply, jsonReply
+
+DEFAULT_MAX_BODY = 4 * 1024 * 1024
+
+
+class ManagementApp:
+    """Klein routes for everything that is not an MCP endpoint."""
+
+    app = Klein()
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    @app.route("/health", methods=["GET"])
+    def health(self, request: IRequest) -> bytes:
+        return jsonReply(request, 200, self._gateway.health())
+
+    @app.handle_errors(NotFound)
+    def notFound(self, request: IRequest, failure: Any) -> bytes:
+        return jsonReply(request, 404, {"error": "not found",
+                                        "hint": "MCP endpoints are at /<server>/mcp;"
+                                                " GET /health lists the servers"})
+
+    @app.handle_errors(MethodNotAllowed)
+    def notAllowed(self, request: IRequest, failure: Any) -> bytes:
+        return jsonReply(request, 405, {"error": "method not allowed"})
+
+
+class _Refused(Resource):
+    isLeaf = True
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__()
+        self._status, self._text = status, text
+
+    def render(self, request: IRequest) -> bytes:
+        return errorReply(request, self._status, jsonrpc.INVALID_REQUEST, self._text)
+
+
+class GatewayRoot(Resource):
+    """Dispatches C{/<server>/mcp} to MCP endpoints, the rest to Klein."""
+
+    def __init__(self, gateway: Gateway, clock: IReactorTime, loopbackOnly: bool) -> None:
+        super().__init__()
+        self._loopbackOnly = loopbackOnly
+        self._endpoints = {name: McpEndpoint(gateway, name, clock) for name in gateway.pools}
+        self._management: IResource = ManagementApp(gateway).app.resource()
+
+    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
+        refusal = checkOrigin(request, self._loopbackOnly)
+        if refusal is not None:
+            return _Refused(*refusal)
+        if request.postpath and request.postpath[0] == b"mcp":
+            endpoint = self._endpoints.get(path.decode("utf-8", "replace"))
+            if endpoint is not None:
+                request.postpath.pop(0)
+                request.prepath.append(b"mcp")
+                return endpoint
+            return _Refused(404, f"no server named {path.decode('utf-8', 'replace')!r}"
+                                 " (GET /health lists the servers)")
+        # Give Klein the whole path back: it routes from the root.
+        request.postpath.insert(0, request.prepath.pop())
+        return self._management
+
+
+class GatewayRequest(Request):
+    """A request that stops storing its body past C{bodyLimit} bytes."""
+
+    bodyLimit = DEFAULT_MAX_BODY
+    defaultContentType = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bodyTooLarge = False
+        self._bodyBytes = 0
+
+    def gotLength(self, length: int | None) -> None:
+        if length is not None and length > self.bodyLimit:
+            self.bodyTooLarge = True
+            length = 0
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.bodyTooLarge:
+            return
+        self._bodyBytes += len(data)
+        if self._bodyBytes > self.bodyLimit:
+            self.bodyTooLarge = True
+            content: IO[bytes] | None = self.content
+            if content is not None:
+                content.seek(0)
+                content.truncate()
+            return
+        super().handleContentChunk(data)
+
+
+class GatewaySite(Site):
+    """A C{Site} without the per-request access log (hot path; see /health)."""
+
+    def log(self, request: IRequest) -> None:
+        pass
+
+
+def makeSite(gateway: Gateway, clock: IReactorTime, loopbackOnly: bool = True,
+             maxBody: int = DEFAULT_MAX_BODY) -> Site:
+    """The C{Site} serving the gateway."""
+    requestClass = type("GatewayRequest", (GatewayRequest,), {"bodyLimit": maxBody})
+    site = GatewaySite(GatewayRoot(gateway, clock, loopbackOnly), reactor=clock)
+    site.requestFactory = requestClass
+    site.displayTracebacks = False
+    return site
