@@ -9,13 +9,20 @@ every child has exited.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.interfaces import IReactorProcess, IReactorTime
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IReactorCore,
+    IReactorProcess,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs
 from mcpgateway.child import DEFAULT_MAX_LINE
@@ -145,3 +152,44 @@ def currentRss() -> int | None:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
+
+
+class ListenerService(Service):
+    """Listens on the gateway's endpoint; if it cannot, says so in one line
+    and stops the process with exit status 1 (no traceback, no half-started
+    gateway)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, endpoint: IStreamServerEndpoint, description: str, factory: Any,
+                 reactor: IReactorCore, exit: Callable[[int], Any] = os._exit) -> None:
+        self._endpoint = endpoint
+        self._description = description
+        self._factory = factory
+        self._reactor = reactor
+        self._exit = exit
+        self._port: IListeningPort | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._endpoint.listen(self._factory).addCallbacks(self._listening, self._failed)
+
+    def _listening(self, port: IListeningPort) -> None:
+        self._port = port
+        address = port.getHost()
+        self.log.info("listening on {where}", where=f"{getattr(address, 'host', address)}:"
+                                                      f"{getattr(address, 'port', '')}")
+
+    def _failed(self, reason: Failure) -> None:
+        self.log.critical("cannot listen on {endpoint}: {why}", endpoint=self._description,
+                          why=reason.getErrorMessage())
+        self._reactor.addSystemEventTrigger("after", "shutdown", self._exit, 1)
+        # Listening may fail before the reactor runs (twist starts services first).
+        self._reactor.callWhenRunning(self._reactor.stop)
+
+    def stopService(self) -> Deferred[None] | None:
+        super().stopService()
+        if self._port is None:
+            return None
+        port, self._port = self._port, None
+        return port.stopListening()  # type: ignore[no-any-return]

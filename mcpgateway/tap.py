@@ -96,12 +96,11 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         from twisted.internet import reactor as _reactor
 
         reactor = _reactor
-    from twisted.application.internet import StreamServerEndpointService
     from twisted.internet.endpoints import serverFromString
     from twisted.logger import Logger
 
     from mcpgateway import config
-    from mcpgateway.service import Gateway, GatewayService
+    from mcpgateway.service import Gateway, GatewayService, ListenerService
     from mcpgateway.web.app import makeSite
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
@@ -136,9 +135,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     endpoint = options["endpoint"]
     site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint),
                     maxBody=options["max-body"])
-    listener = StreamServerEndpointService(serverFromString(reactor, endpoint), site)
-    listener._raiseSynchronously = True
-    listener.setServiceParent(top)
+    ListenerService(serverFromString(reactor, endpoint), endpoint, site, reactor
+                    ).setServiceParent(top)
     return top
 
 

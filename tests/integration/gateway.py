@@ -1,0 +1,100 @@
+"""Start the real gateway (twist or twistd) as a subprocess, for end-to-end tests.
+
+The gateway listens on an OS-chosen loopback port (C{tcp:0}); the port is read
+from its log, so tests never race for fixed ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+_PORT_LINE = re.compile(rb"listening on \S*:(\d+)\s*$")
+
+
+def twistCommand() -> list[str]:
+    """C{twist mcpgateway} from this interpreter."""
+    return [sys.executable, "-m", "twisted", "--log-format=text", "mcpgateway"]
+
+
+def twistdCommand() -> list[str]:
+    """C{twistd -n mcpgateway} from this interpreter (no pidfile)."""
+    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+            "-n", "--pidfile=", "mcpgateway"]
+
+
+class RunningGateway:
+    """A gateway subprocess; C{url(server)} gives an MCP endpoint."""
+
+    def __init__(self, args: list[str], home: Path, command: list[str] | None = None,
+                 env: dict[str, str] | None = None, timeout: float = 20.0) -> None:
+        self.home = home
+        environ = {**os.environ, "HOME": str(home), "MCPGATEWAY_HOME": str(home / "state"),
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                               os.environ.get("PYTHONPATH")]))}
+        environ.update(env or {})
+        argv = (command or twistCommand()) + ["--port", "tcp:0:interface=127.0.0.1", *args]
+        self.process = subprocess.Popen(argv, cwd=home, env=environ, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT)
+        self.output = bytearray()
+        self._portFound = threading.Event()
+        self.port = 0
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._portFound.wait(timeout):
+            self.stop()
+            raise RuntimeError("gateway did not start:\n" + self.text())
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in iter(self.process.stdout.readline, b""):
+            self.output += line
+            match = _PORT_LINE.search(line)
+            if match and not self._portFound.is_set():
+                self.port = int(match.group(1))
+                self._portFound.set()
+
+    def text(self) -> str:
+        return self.output.decode("utf-8", "replace")
+
+    def url(self, server: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{server}/mcp"
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as r:
+            return json.loads(r.read())  # type: ignore[no-any-return]
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, as twistd/twist users stop it; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def writeConfig(path: Path, servers: dict[str, Any]) -> Path:
+    path.write_text(json.dumps({"mcpServers": servers}))
+    return path
+
+
+def waitFor(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Poll C{predicate} (integration tests only: real processes, real time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

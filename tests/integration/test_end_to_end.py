@@ -1,0 +1,249 @@
+"""End to end: the real plugin under twist/twistd, the official MCP SDK client,
+the bundled demo and @modelcontextprotocol/server-everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp.types as types
+import pytest
+from mcp import Client
+
+from tests.integration.gateway import (
+    REPO,
+    RunningGateway,
+    twistdCommand,
+    waitFor,
+    writeConfig,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def run(coro: Any) -> Any:
+    return anyio.run(lambda: coro)
+
+
+async def _demoSession(url: str) -> dict[str, Any]:
+    progress: list[float] = []
+    sampled: list[str] = []
+
+    async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
+        sampled.append(params.messages[0].content.text)  # type: ignore[union-attr]
+        return types.CreateMessageResult(
+            role="assistant", model="test-model",
+            content=types.TextContent(type="text", text="a haiku"))
+
+    async def onProgress(p: float, total: float | None, message: str | None) -> None:
+        progress.append(p)
+
+    async with Client(url, sampling_callback=onSampling) as client:
+        tools = await client.list_tools()
+        echo = await client.call_tool("echo", {"message": "hello through the gateway"})
+        add = await client.call_tool("add", {"a": 2, "b": 40})
+        slow = await client.call_tool("slow", {"seconds": 0.3, "steps": 3},
+                                      progress_callback=onProgress)
+        sample = await client.call_tool("sample", {"prompt": "write a haiku"})
+        return {
+            "version": client.protocol_version,
+            "tools": sorted(t.name for t in tools.tools),
+            "echo": echo.content[0].text,  # type: ignore[union-attr]
+            "add": add.structured_content,
+            "slow": slow.content[0].text,  # type: ignore[union-attr]
+            "progress": progress,
+            "sample": sample.content[0].text,  # type: ignore[union-attr]
+            "sampled": sampled,
+        }
+
+
+def test_plugin_is_listed_and_documents_every_option(home: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    listing = subprocess.run(twistdCommand()[:3] + ["--help"], capture_output=True, text=True,
+                             env=env, cwd=home, timeout=60)
+    assert "mcpgateway" in listing.stdout
+    usage = subprocess.run(twistdCommand()[:3] + ["mcpgateway", "--help"], capture_output=True,
+                           text=True, env=env, cwd=home, timeout=60)
+    for option in ("--port", "--interface", "--config", "--state-dir", "--log-level",
+                   "--request-timeout", "--max-body", "--max-line"):
+        assert option in usage.stdout, option
+
+
+def test_demo_through_twist_with_the_sdk_client(start: Any) -> None:
+    """No config and no ~/.claude.json: the bundled demo is served."""
+    gateway: RunningGateway = start()
+    result = run(_demoSession(gateway.url("demo")))
+    assert result["tools"] == ["add", "echo", "sample", "slow"]
+    assert result["echo"] == "hello through the gateway"
+    assert result["add"] == {"sum": 42}
+    assert result["slow"] == "done after 3 steps"
+    assert result["progress"] == [1, 2, 3]
+    assert result["sampled"] == ["write a haiku"]
+    assert result["sample"] == "sampled: a haiku"
+    health = gateway.health()
+    demo = health["servers"]["demo"]
+    assert demo["mode"] == "stateless" and demo["children"] == 1 and len(demo["pids"]) == 1
+    assert demo["requests"] >= 5
+    assert health["pid"] == gateway.process.pid
+    assert health["rssBytes"] > 0
+
+
+def test_demo_through_twistd(start: Any) -> None:
+    gateway: RunningGateway = start(command=twistdCommand())
+    result = run(_demoSession(gateway.url("demo")))
+    assert result["echo"] == "hello through the gateway"
+    child = gateway.health()["servers"]["demo"]["pids"][0]
+    # twistd re-raises the signal that stopped it: -SIGTERM is its clean exit.
+    assert gateway.stop() in (0, -15)
+    assert "all children stopped" in gateway.text()
+    assert waitFor(lambda: not _alive(child), timeout=10), "child outlived the gateway"
+
+
+def test_sessions_reusing_ids_share_one_child_without_misrouting(start: Any) -> None:
+    """Eight SDK clients (each starting at id 1) on one shared child."""
+    gateway: RunningGateway = start()
+
+    async def one(index: int) -> list[str]:
+        async with Client(gateway.url("demo"), mode="legacy") as client:
+            answers = []
+            for call in range(5):
+                r = await client.call_tool("echo", {"message": f"client {index} call {call}"})
+                answers.append(r.content[0].text)  # type: ignore[union-attr]
+            return answers
+
+    async def main() -> list[list[str]]:
+        results: list[list[str]] = [[] for _ in range(8)]
+
+        async def runOne(i: int) -> None:
+            results[i] = await one(i)
+
+        async with anyio.create_task_group() as group:
+            for i in range(8):
+                group.start_soon(runOne, i)
+        return results
+
+    results = anyio.run(main)
+    for index, answers in enumerate(results):
+        assert answers == [f"client {index} call {c}" for c in range(5)]
+    demo = gateway.health()["servers"]["demo"]
+    assert demo["children"] == 1
+
+
+def test_server_everything(start: Any, home: Path, everything: list[str]) -> None:
+    config = writeConfig(home / "servers.json", {
+        "everything": {"command": everything[0], "args": everything[1:]}})
+    gateway: RunningGateway = start("--config", str(config))
+
+    async def session() -> None:
+        async with Client(gateway.url("everything")) as client:
+            tools = {t.name for t in (await client.list_tools()).tools}
+            assert {"echo", "get-sum"} <= tools
+            echo = await client.call_tool("echo", {"message": "hi"})
+            assert "hi" in echo.content[0].text  # type: ignore[union-attr]
+            total = await client.call_tool("get-sum", {"a": 2, "b": 3})
+            assert "5" in total.content[0].text  # type: ignore[union-attr]
+            resources = (await client.list_resources()).resources
+            assert resources
+            read = await client.read_resource(resources[0].uri)
+            assert read.contents
+            prompts = {p.name for p in (await client.list_prompts()).prompts}
+            assert "simple-prompt" in prompts
+            prompt = await client.get_prompt("simple-prompt")
+            assert prompt.messages
+            with warnings.catch_warnings():  # the SDK deprecates ping for 2026-07-28
+                warnings.simplefilter("ignore")
+                await client.send_ping()
+
+    run(session())
+    assert gateway.health()["servers"]["everything"]["children"] == 1
+
+
+def test_invalid_config_refuses_to_start_with_one_line(home: Path) -> None:
+    bad = home / "broken.json"
+    bad.write_text('{"mcpServers": {"a": }')
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "twisted", "mcpgateway", "--port", "0",
+                           "--config", str(bad)], capture_output=True, text=True, env=env,
+                          cwd=home, timeout=60)
+    assert proc.returncode != 0
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "broken.json" in ln]
+    assert lines and "line 1 column" in lines[0]
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_port_in_use_is_one_clear_line_and_exit_status_1(start: Any, home: Path) -> None:
+    first: RunningGateway = start()
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "twisted", "--log-format=text", "mcpgateway",
+                           "--port", str(first.port)], capture_output=True, text=True, env=env,
+                          cwd=home, timeout=60)
+    assert proc.returncode == 1
+    assert "cannot listen on" in proc.stdout and "Address already in use" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_missing_command_answers_an_error_others_keep_working(start: Any, home: Path) -> None:
+    config = writeConfig(home / "servers.json", {
+        "ghost": {"command": "no-such-mcp-server-xyz"},
+        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
+        "remote": {"type": "http", "url": "https://example.invalid/mcp"},
+    })
+    gateway: RunningGateway = start("--config", str(config))
+    assert "server 'remote'" in gateway.text() and "not a stdio server" in gateway.text()
+
+    async def ghost() -> str:
+        try:
+            async with Client(gateway.url("ghost"), mode="legacy"):
+                return "connected"
+        except Exception as e:  # the SDK raises MCPError for the JSON-RPC error
+            return _messages(e)
+
+    assert "not found on PATH" in run(ghost())
+    result = run(_demoSession(gateway.url("demo")))
+    assert result["echo"] == "hello through the gateway"
+    health = gateway.health()["servers"]
+    assert health["ghost"]["state"] == "unavailable"
+    assert "remote" not in health
+
+
+def test_unknown_server_is_404_with_a_jsonrpc_body(start: Any) -> None:
+    import urllib.error
+    import urllib.request
+
+    gateway: RunningGateway = start()
+    request = urllib.request.Request(
+        gateway.url("nope"), method="POST",
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode(),
+        headers={"content-type": "application/json",
+                 "accept": "application/json, text/event-stream"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    assert caught.value.code == 404
+    body = json.loads(caught.value.read())
+    assert body["error"]["code"] == -32601 or body["error"]["code"] == -32600
+    assert "nope" in body["error"]["message"]
+
+
+def _messages(error: BaseException) -> str:
+    """Every message inside a (possibly grouped) exception."""
+    if isinstance(error, BaseExceptionGroup):
+        return " | ".join(_messages(e) for e in error.exceptions)
+    return str(error)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
