@@ -49,7 +49,7 @@ def checkOrigin(request: IRequest, loopbackOnly: bool) -> Refusal | None:
             return 403, f"Origin {origin!r} is not allowed: only loopback origins may call this gateway"
     hostHeader = request.getHeader("host")
     if loopbackOnly and hostHeader is not None and not isLoopbackHost(_hostOf(hostHeader)):
-        return 403, f"Host {hostHeader!r} is not allowed: this gateway answers loopback names only"
+        return 421, f"Host {hostHeader!r} is not allowed: this gateway answers loopback names only"
     return None
 
 

@@ -38,17 +38,33 @@ def start(home: Path) -> Iterator[object]:
         gateway.stop()
 
 
+def _backends() -> dict[str, str]:
+    """Install the npm test backends (once) and return their paths."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js/npm not found: tests with npm MCP backends need them")
+    paths = CACHE / "paths.env"
+    if not EVERYTHING.is_file() or not paths.is_file():
+        subprocess.run([str(REPO / "scripts" / "install-test-backends")], check=True,
+                       env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(CACHE)})
+    found = dict(line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
+    return {key: value.strip() for key, value in found.items()}
+
+
+@pytest.fixture(scope="session")
+def conformance() -> list[str]:
+    """argv prefix of the official conformance CLI, run by Node 22."""
+    paths = _backends()
+    node22, cli = paths.get("NODE22", ""), paths.get("CONFORMANCE_JS", "")
+    assert Path(node22).is_file() and Path(cli).is_file(), paths
+    return [node22, cli]
+
+
 @pytest.fixture(scope="session")
 def everything() -> list[str]:
     """argv of @modelcontextprotocol/server-everything over stdio.
 
     Installed by scripts/install-test-backends (which .ci/run also calls);
     skipped with a reason only when Node itself is missing."""
-    node = shutil.which("node")
-    if node is None or shutil.which("npm") is None:
-        pytest.skip("Node.js/npm not found: server-everything tests need them")
-    if not EVERYTHING.is_file():
-        subprocess.run([str(REPO / "scripts" / "install-test-backends")], check=True,
-                       env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(CACHE)})
+    _backends()
     assert EVERYTHING.is_file(), f"server-everything missing at {EVERYTHING}"
-    return [node, str(EVERYTHING), "stdio"]
+    return [str(shutil.which("node")), str(EVERYTHING), "stdio"]
