@@ -20,7 +20,7 @@ from mcpgateway import jsonrpc, logs
 from mcpgateway.child import DEFAULT_MAX_LINE
 from mcpgateway.config import ServerSpec
 from mcpgateway.sessions import Session
-from mcpgateway.upstream import ServerUnavailable, Upstream
+from mcpgateway.upstream import Upstream
 
 
 class SessionGone(Exception):

@@ -140,8 +140,8 @@ class Router:
         for gatewayId, sreq in list(self._serverRequests.items()):
             if sreq.session is session:
                 del self._serverRequests[gatewayId]
-                self.send(jsonrpc.errorResponse(sreq.childId, jsonrpc.INTERNAL_ERROR,
-                                                f"client {reason}"))
+                self.send(jsonrpc.errorResponse(
+                    sreq.childId, jsonrpc.INTERNAL_ERROR, f"client {reason}"))
         for uri in session.subscriptions:
             self._subscriptions[uri] -= 1
             if self._subscriptions[uri] <= 0:
@@ -192,9 +192,10 @@ class Router:
         """Pass a client's answer to a child request back with the child's id."""
         gatewayId = message.get("id")
         sreq = self._serverRequests.get(gatewayId) if isinstance(gatewayId, int) else None
-        if sreq is None or sreq.session is not session:
-            self.log.warn("server {server}: session {sid} answered unknown request id {id!r}; dropped",
-                          server=self.name, sid=session.id, id=gatewayId)
+        if sreq is None or sreq.session is not session or not isinstance(gatewayId, int):
+            self.log.warn(
+                "server {server}: session {sid} answered unknown request id {id!r}; dropped",
+                server=self.name, sid=session.id[:8], id=gatewayId)
             return False
         del self._serverRequests[gatewayId]
         self.send({**message, "id": sreq.childId})

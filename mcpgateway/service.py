@@ -192,4 +192,4 @@ class ListenerService(Service):
         if self._port is None:
             return None
         port, self._port = self._port, None
-        return port.stopListening()  # type: ignore[no-any-return]
+        return port.stopListening()

@@ -77,7 +77,8 @@ class Options(usage.Options):
             try:
                 number = int(port)
             except ValueError:
-                raise usage.UsageError(f"--port must be a number or an endpoint string, not {port!r}")
+                raise usage.UsageError(
+                    f"--port must be a number or an endpoint string, not {port!r}") from None
             if not 0 <= number <= 65535:
                 raise usage.UsageError(f"--port {number} is out of range")
             interface = self["interface"].replace(":", "\\:")

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from klein import Klein
 from twisted.internet.interfaces import IReactorTime
+from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
@@ -119,15 +120,17 @@ class GatewayRequest(Request):
 class GatewaySite(Site):
     """A C{Site} without the per-request access log (hot path; see /health)."""
 
-    def log(self, request: IRequest) -> None:
+    def log(self, request: http.Request) -> None:
         pass
 
 
 def makeSite(gateway: Gateway, clock: IReactorTime, loopbackOnly: bool = True,
              maxBody: int = DEFAULT_MAX_BODY) -> Site:
     """The C{Site} serving the gateway."""
-    requestClass = type("GatewayRequest", (GatewayRequest,), {"bodyLimit": maxBody})
+    class LimitedRequest(GatewayRequest):
+        bodyLimit = maxBody
+
     site = GatewaySite(GatewayRoot(gateway, clock, loopbackOnly), reactor=clock)
-    site.requestFactory = requestClass
+    site.requestFactory = LimitedRequest
     site.displayTracebacks = False
     return site

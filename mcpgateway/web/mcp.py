@@ -16,9 +16,9 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
 from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway import jsonrpc, logs, versions
 from mcpgateway.jsonrpc import Kind, Message
@@ -64,7 +64,7 @@ class McpEndpoint(Resource):
         self._pool: ServerPool = gateway.pools[server]
         self._clock = clock
 
-    def render(self, request: IRequest) -> bytes | int:
+    def render(self, request: Request) -> bytes | int:
         if request.postpath:
             return errorReply(request, 404, jsonrpc.METHOD_NOT_FOUND, "no such endpoint")
         method = request.method
@@ -80,7 +80,7 @@ class McpEndpoint(Resource):
 
     # -- POST ----------------------------------------------------------------
 
-    def _post(self, request: IRequest) -> bytes | int:
+    def _post(self, request: Request) -> bytes | int:
         refusal = checkPostHeaders(request)
         if refusal is not None:
             return errorReply(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
@@ -119,14 +119,14 @@ class McpEndpoint(Resource):
             return jsonReply(request, 200, jsonrpc.resultResponse(payload["id"], {}))
         return self._forward(request, session, [payload])
 
-    def _modern(self, request: IRequest, payload: Any) -> bytes:
+    def _modern(self, request: Request, payload: Any) -> bytes:
         requestId = payload.get("id") if isinstance(payload, dict) else None
         return errorReply(
             request, 404, jsonrpc.METHOD_NOT_FOUND,
             "this gateway speaks the initialize handshake (protocol 2025-11-25 and earlier);"
             " the 2026-07-28 protocol is not supported yet", requestId)
 
-    def _initialize(self, request: IRequest, message: Message) -> int | bytes:
+    def _initialize(self, request: Request, message: Message) -> int | bytes:
         params = message.get("params")
         if not isinstance(params, dict) or not isinstance(params.get("protocolVersion"), str):
             return errorReply(request, 400, jsonrpc.INVALID_PARAMS,
@@ -152,7 +152,7 @@ class McpEndpoint(Resource):
         opened.addCallbacks(answer, failed)
         return NOT_DONE_YET
 
-    def _batch(self, request: IRequest, batch: list[Any], header: str | None) -> bytes | int:
+    def _batch(self, request: Request, batch: list[Any], header: str | None) -> bytes | int:
         if not batch:
             return errorReply(request, 400, jsonrpc.INVALID_REQUEST, "Invalid Request: empty batch")
         if any(isinstance(m, dict) and m.get("method") == "initialize" for m in batch):
@@ -190,7 +190,7 @@ class McpEndpoint(Resource):
         if upstream is not None:
             upstream.router.clientResponse(session, message)
 
-    def _forward(self, request: IRequest, session: Session, messages: list[Message]) -> int | bytes:
+    def _forward(self, request: Request, session: Session, messages: list[Message]) -> int | bytes:
         try:
             ready = self._pool.ready(session)
         except SessionGone as e:
@@ -227,7 +227,7 @@ class McpEndpoint(Resource):
 
     # -- GET and DELETE ------------------------------------------------------
 
-    def _get(self, request: IRequest) -> bytes | int:
+    def _get(self, request: Request) -> bytes | int:
         refusal = checkGetHeaders(request)
         if refusal is not None:
             return errorReply(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
@@ -248,7 +248,7 @@ class McpEndpoint(Resource):
         stream.onClose(forget)
         return NOT_DONE_YET
 
-    def _delete(self, request: IRequest) -> bytes:
+    def _delete(self, request: Request) -> bytes:
         session = self._session(request, request.getHeader("mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
@@ -259,7 +259,7 @@ class McpEndpoint(Resource):
 
     # -- sessions ------------------------------------------------------------
 
-    def _session(self, request: IRequest, header: str | None) -> Session | bytes:
+    def _session(self, request: Request, header: str | None) -> Session | bytes:
         """The request's session, or the error body to answer with."""
         if header is not None and header not in versions.HANDSHAKE_VERSIONS:
             return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
@@ -280,7 +280,7 @@ def _request(upstream: Upstream, session: Session, message: Message,
     return upstream.router.request(session, message, stream.send)
 
 
-def _watchDisconnect(request: IRequest) -> list[bool]:
+def _watchDisconnect(request: Request) -> list[bool]:
     """A list that becomes truthy when the client goes away before the answer."""
     gone: list[bool] = []
     request.notifyFinish().addErrback(lambda _: gone.append(True))

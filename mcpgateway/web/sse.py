@@ -14,7 +14,7 @@ from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
-from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 
 from mcpgateway import jsonrpc
 
@@ -24,7 +24,7 @@ KEEPALIVE_SECONDS = 15.0
 class SSEStream:
     """One open SSE response; C{open} is false once it ended either way."""
 
-    def __init__(self, request: IRequest, clock: IReactorTime,
+    def __init__(self, request: Request, clock: IReactorTime,
                  keepalive: float = KEEPALIVE_SECONDS) -> None:
         self._request = request
         self.open = True

@@ -13,7 +13,8 @@ import pytest
 from tests.integration.gateway import REPO, RunningGateway
 
 CACHE = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
-EVERYTHING = CACHE / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+EVERYTHING = (CACHE / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist"
+              / "index.js")
 
 
 @pytest.fixture

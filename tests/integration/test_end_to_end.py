@@ -65,10 +65,10 @@ async def _demoSession(url: str) -> dict[str, Any]:
 
 def test_plugin_is_listed_and_documents_every_option(home: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    listing = subprocess.run(twistdCommand()[:3] + ["--help"], capture_output=True, text=True,
+    listing = subprocess.run([*twistdCommand()[:3], "--help"], capture_output=True, text=True,
                              env=env, cwd=home, timeout=60)
     assert "mcpgateway" in listing.stdout
-    usage = subprocess.run(twistdCommand()[:3] + ["mcpgateway", "--help"], capture_output=True,
+    usage = subprocess.run([*twistdCommand()[:3], "mcpgateway", "--help"], capture_output=True,
                            text=True, env=env, cwd=home, timeout=60)
     for option in ("--port", "--interface", "--config", "--state-dir", "--log-level",
                    "--request-timeout", "--max-body", "--max-line"):
@@ -232,8 +232,9 @@ def test_unknown_server_is_404_with_a_jsonrpc_body(start: Any) -> None:
 
 def _messages(error: BaseException) -> str:
     """Every message inside a (possibly grouped) exception."""
-    if isinstance(error, BaseExceptionGroup):
-        return " | ".join(_messages(e) for e in error.exceptions)
+    inner = getattr(error, "exceptions", None)  # an ExceptionGroup (Python 3.11+)
+    if inner:
+        return " | ".join(_messages(e) for e in inner)
     return str(error)
 
 

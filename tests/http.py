@@ -1,0 +1,153 @@
+"""Drive the gateway's real C{Site} over in-memory transports (no reactor, no
+sockets), with fake children: a small HTTP/1.1 client for unit tests."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+
+from mcpgateway.config import ServerSpec
+from mcpgateway.service import Gateway
+from mcpgateway.web.app import makeSite
+from tests.fakes import FakeProcess, FakeProcessReactor
+
+ACCEPT_BOTH = "application/json, text/event-stream"
+
+
+class Response:
+    """One HTTP exchange; read it again after the fake child has answered."""
+
+    def __init__(self, transport: StringTransport) -> None:
+        self.transport = transport
+
+    def _split(self) -> tuple[str, dict[str, str], bytes]:
+        raw = self.transport.value()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return lines[0], headers, body
+
+    @property
+    def status(self) -> int:
+        return int(self._split()[0].split()[1])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self._split()[1]
+
+    @property
+    def body(self) -> bytes:
+        _, headers, body = self._split()
+        if headers.get("transfer-encoding") == "chunked":
+            return _dechunk(body)[0]
+        return body
+
+    @property
+    def complete(self) -> bool:
+        """Whether the response has ended (last chunk, or full content-length)."""
+        if b"\r\n\r\n" not in self.transport.value():
+            return False
+        _, headers, body = self._split()
+        if headers.get("transfer-encoding") == "chunked":
+            return _dechunk(body)[1]
+        return len(body) >= int(headers.get("content-length", "0"))
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def events(self) -> list[dict[str, Any]]:
+        """The SSE messages received so far."""
+        out = []
+        for frame in self.body.split(b"\n\n"):
+            data = [line[6:] for line in frame.split(b"\n") if line.startswith(b"data: ")]
+            if data:
+                out.append(json.loads(b"\n".join(data)))
+        return out
+
+    def comments(self) -> list[bytes]:
+        return [line for line in self.body.split(b"\n") if line.startswith(b":")]
+
+
+def _dechunk(body: bytes) -> tuple[bytes, bool]:
+    out = b""
+    while body:
+        size, _, rest = body.partition(b"\r\n")
+        if not _:
+            break
+        length = int(size, 16)
+        if length == 0:
+            return out, True
+        out += rest[:length]
+        body = rest[length + 2:]
+    return out, False
+
+
+class Harness:
+    """A gateway with fake children behind a real Site."""
+
+    def __init__(self, servers: dict[str, ServerSpec] | None = None, maxBody: int = 4096,
+                 loopbackOnly: bool = True) -> None:
+        self.reactor = FakeProcessReactor()
+        specs = servers or {"srv": spec("srv")}
+        self.gateway = Gateway(specs, self.reactor, self.reactor, {}, useProcessGroup=False)
+        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly,
+                             maxBody=maxBody)
+
+    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
+                headers: dict[str, str] | None = None, session: str | None = None,
+                accept: str | None = ACCEPT_BOTH,
+                contentType: str | None = "application/json") -> Response:
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        hdrs = {"host": "127.0.0.1:9100"}
+        if accept is not None:
+            hdrs["accept"] = accept
+        if method == "POST" and contentType is not None:
+            hdrs["content-type"] = contentType
+        if session is not None:
+            hdrs["mcp-session-id"] = session
+        hdrs.update(headers or {})
+        hdrs["content-length"] = str(len(data))
+        lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in hdrs.items()]
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
+        protocol = self.site.buildProtocol(transport.getPeer())
+        protocol.makeConnection(transport)
+        protocol.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
+        response = Response(transport)
+        response.protocol = protocol  # type: ignore[attr-defined]
+        return response
+
+    def process(self, index: int = -1) -> FakeProcess:
+        return self.reactor.processes[index]  # type: ignore[no-any-return]
+
+    def initialize(self, server: str = "srv", version: str = "2025-11-25",
+                   capabilities: dict[str, Any] | None = None, requestId: Any = 1,
+                   answerChild: bool = True) -> str:
+        """Open a session (answering the child's handshake if needed); its id."""
+        response = self.request("POST", f"/{server}/mcp", {
+            "jsonrpc": "2.0", "id": requestId, "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": capabilities or {},
+                       "clientInfo": {"name": "test", "version": "1"}}})
+        if answerChild and not response.complete:
+            self.answerHandshake()
+        assert response.status == 200, response.body
+        return response.headers["mcp-session-id"]
+
+    def answerHandshake(self, index: int = -1) -> None:
+        proc = self.process(index)
+        init = [m for m in proc.sentMessages() if m.get("method") == "initialize"][-1]
+        proc.reply({"jsonrpc": "2.0", "id": init["id"], "result": {
+            "protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+            "serverInfo": {"name": "fake", "version": "0"}}})
+
+
+def spec(name: str, mode: str = "stateless", executable: str | None = sys.executable,
+         timeout: float = 60.0) -> ServerSpec:
+    return ServerSpec(name=name, command="fake-server", mode=mode, requestTimeout=timeout,
+                      executable=executable)
