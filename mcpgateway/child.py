@@ -123,7 +123,7 @@ class ChildProtocol(ProcessProtocol):
             text = raw.rstrip(b"\r")[:_STDERR_LINE_CAP].decode("utf-8", "replace")
             if text:
                 self.stderrTail.append(text)
-                self.log.debug("[{server}] {line}", server=self.name, line=text, stream="stderr")
+                self.log.info("[{server}] {line}", server=self.name, line=text, stream="stderr")
 
     def processEnded(self, reason: Failure) -> None:
         if self._errPartial:

@@ -22,7 +22,7 @@ from typing import Any
 
 MODES = ("stateless", "stateful")
 DEFAULT_REQUEST_TIMEOUT = 60.0
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Claude Code's precedence for one name defined in several scopes.
 _SCOPE_RANK = {"local": 3, "project": 2, "user": 1, "gateway": 1}
@@ -155,7 +155,7 @@ class _Skip(Exception):
 def parseEntry(name: Any, entry: Any, environ: Mapping[str, str],
                scope: str = "gateway") -> ServerSpec:
     """Validate one C{mcpServers} entry, or raise L{_Skip} saying why not."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise _Skip("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
     if not isinstance(entry, dict):
         raise _Skip("the entry is not an object")

@@ -54,7 +54,8 @@ class Client(Protocol):
 class Exchange:
     """One client request in flight on the child."""
 
-    __slots__ = ("clientId", "clientToken", "method", "related", "response", "session", "timer")
+    __slots__ = ("cancelReason", "clientId", "clientToken", "method", "related", "response",
+                 "session", "timer")
 
     def __init__(
         self,
@@ -63,14 +64,16 @@ class Exchange:
         method: str,
         clientToken: Any,
         related: Sink | None,
+        canceller: Callable[[Deferred[Message]], None],
     ) -> None:
         self.session = session
         self.clientId = clientId
         self.method = method
         self.clientToken = clientToken
         self.related = related
-        self.response: Deferred[Message] = Deferred()
+        self.response: Deferred[Message] = Deferred(canceller)
         self.timer: IDelayedCall | None = None
+        self.cancelReason: str | None = None
 
 
 class _ServerRequest:
@@ -133,9 +136,9 @@ class Router:
         """Forget C{session}: cancel its requests on the child, drop its
         subscriptions, and answer the child's requests waiting on it."""
         self.sessions.discard(session)
-        for childId, ex in list(self._pending.items()):
+        for ex in list(self._pending.values()):
             if ex.session is session:
-                self._cancel(childId, reason)
+                ex.cancelReason = reason
                 ex.response.cancel()
         for gatewayId, sreq in list(self._serverRequests.items()):
             if sreq.session is session:
@@ -178,9 +181,10 @@ class Router:
         if method == "notifications/cancelled":
             params = message.get("params") or {}
             requestId = params.get("requestId")
-            for childId, ex in list(self._pending.items()):
+            for ex in list(self._pending.values()):
                 if ex.session is session and _sameId(ex.clientId, requestId):
-                    self._cancel(childId, params.get("reason"))
+                    reason = params.get("reason")
+                    ex.cancelReason = reason if isinstance(reason, str) else None
                     ex.response.cancel()
                     return
             return
@@ -205,7 +209,9 @@ class Router:
                  ) -> Deferred[Message]:
         childId = next(self._ids)
         clientToken = jsonrpc.progressToken(message)
-        ex = Exchange(session, message.get("id"), message["method"], clientToken, related)
+        # Cancelling the response cancels the request on the child (once).
+        ex = Exchange(session, message.get("id"), message["method"], clientToken, related,
+                      lambda _: self._cancel(childId, ex.cancelReason))
         out = {**message, "id": childId}
         if clientToken is not None:
             out = jsonrpc.withProgressToken(out, childId)
@@ -228,7 +234,9 @@ class Router:
             f"server '{self.name}' did not answer {ex.method} within {self.timeout:g} s"))
 
     def _cancel(self, childId: int, reason: str | None) -> None:
-        ex = self._pending.pop(childId)
+        ex = self._pending.pop(childId, None)
+        if ex is None:
+            return
         if ex.timer is not None and ex.timer.active():
             ex.timer.cancel()
         params: dict[str, Any] = {"requestId": childId}
@@ -311,7 +319,7 @@ class Router:
 
     def _childResponse(self, message: Message) -> None:
         childId = message["id"]
-        ex = self._pending.pop(childId, None) if isinstance(childId, int) else None
+        ex = self._pending.pop(childId, None) if type(childId) is int else None
         if ex is None:
             self.lateReplies += 1
             self.log.debug("server {server}: reply to unknown or ended request {id!r}; dropped",
@@ -361,11 +369,13 @@ class Router:
         self.owner.deliver(message)
 
     def _logMessage(self, message: Message, params: dict[str, Any]) -> None:
+        rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
         inflight = [ex for ex in self._pending.values() if ex.session is not None]
         if len(inflight) == 1 and inflight[0].related is not None:
-            inflight[0].related(message)
-            return
-        rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
+            # Part of that request's output, unless its session asked for less.
+            level = inflight[0].session.logLevel  # type: ignore[union-attr]
+            if (level is None or rank >= _LEVEL_RANK[level]) and inflight[0].related(message):
+                return
         for session in self.sessions:
             if session.logLevel is not None and rank >= _LEVEL_RANK[session.logLevel]:
                 session.deliver(message)
