@@ -151,6 +151,12 @@ class Router:
                 del self._subscriptions[uri]
                 self.call("resources/unsubscribe", {"uri": uri})
         session.subscriptions.clear()
+        if self.owner is None and session.logLevel is not None:
+            lowest = min((s.logLevel for s in self.sessions if s.logLevel),
+                         key=_LEVEL_RANK.__getitem__, default=None)
+            if lowest is not None and lowest != self._childLogLevel:
+                self._childLogLevel = lowest
+                self.call("logging/setLevel", {"level": lowest})
 
     # -- client to child -----------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -778,3 +777,20 @@ class OwnerRouterTests(RouterCase):
         self.assertNotEqual(out["id"], 0)
         self.router.childMessage(ok(out["id"], {"protocolVersion": "2025-06-18"}))
         self.assertEqual(self.successResultOf(d), ok(0, {"protocolVersion": "2025-06-18"}))
+
+
+class LogLevelOnDetachTests(RouterCase):
+    def setLevel(self, session: FakeSession, level: str) -> None:
+        d = self.router.request(session, req(1, "logging/setLevel", {"level": level}), None)
+        for sent in self.take():
+            self.router.childMessage(ok(sent["id"], {}))
+        self.successResultOf(d)
+
+    def test_childLevelRisesWhenTheChattiestSessionLeaves(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        self.setLevel(b, "warning")
+        self.setLevel(a, "debug")
+        self.router.detach(a)
+        [again] = self.take()
+        self.assertEqual((again["method"], again["params"]), ("logging/setLevel",
+                                                             {"level": "warning"}))

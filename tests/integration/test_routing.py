@@ -90,20 +90,20 @@ def test_progress_only_reaches_the_calling_session(shared: RunningGateway) -> No
             progress.append(p)
 
         async with Client(url, mode="legacy") as caller, \
-                Client(url, mode="legacy", message_handler=record) as bystander:
-            async with anyio.create_task_group() as group:
-                async def slow() -> None:
-                    await caller.call_tool("trigger-long-running-operation",
-                                           {"duration": 1, "steps": 4},
-                                           progress_callback=onProgress)
+                Client(url, mode="legacy", message_handler=record) as bystander, \
+                anyio.create_task_group() as group:
+            async def slow() -> None:
+                await caller.call_tool("trigger-long-running-operation",
+                                       {"duration": 1, "steps": 4},
+                                       progress_callback=onProgress)
 
-                async def chatter() -> None:
-                    for i in range(5):
-                        await bystander.call_tool("echo", {"message": str(i)})
-                        await anyio.sleep(0.1)
+            async def chatter() -> None:
+                for i in range(5):
+                    await bystander.call_tool("echo", {"message": str(i)})
+                    await anyio.sleep(0.1)
 
-                group.start_soon(slow)
-                group.start_soon(chatter)
+            group.start_soon(slow)
+            group.start_soon(chatter)
         return progress, othersSaw
 
     progress, othersSaw = anyio.run(main)
