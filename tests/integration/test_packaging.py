@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -16,9 +17,11 @@ pytestmark = pytest.mark.integration
 
 
 def _installed() -> metadata.Distribution:
-    try:
-        dist = metadata.distribution("mcpgateway")
-    except metadata.PackageNotFoundError:
+    """The installed distribution in site-packages (not the build's egg-info
+    left in the checkout, which the checkout on sys.path would find first)."""
+    purelib = sysconfig.get_paths()["purelib"]
+    dist = next(iter(metadata.distributions(name="mcpgateway", path=[purelib])), None)
+    if dist is None:
         pytest.skip("mcpgateway is not installed (run the README's test command)")
     direct = dist.read_text("direct_url.json")
     if direct and json.loads(direct).get("dir_info", {}).get("editable"):
