@@ -20,7 +20,7 @@ from mcpgateway import jsonrpc, logs
 from mcpgateway.child import DEFAULT_MAX_LINE
 from mcpgateway.config import ServerSpec
 from mcpgateway.sessions import Session
-from mcpgateway.upstream import Upstream
+from mcpgateway.upstream import ChildWatcher, Upstream
 
 
 class SessionGone(Exception):
@@ -40,8 +40,10 @@ class ServerPool:
         environ: Mapping[str, str],
         maxLine: int = DEFAULT_MAX_LINE,
         useProcessGroup: bool = True,
+        watcher: ChildWatcher | None = None,
     ) -> None:
         self.spec = spec
+        self._watcher = watcher
         self._reactor = reactor
         self._clock = clock
         self._environ = environ
@@ -57,7 +59,7 @@ class ServerPool:
 
     def _newUpstream(self, owner: Session | None) -> Upstream:
         return Upstream(self.spec, self._reactor, self._clock, self._environ, owner,
-                        self._maxLine, self._useProcessGroup)
+                        self._maxLine, self._useProcessGroup, self._watcher)
 
     def upstreamFor(self, session: Session) -> Upstream | None:
         """The upstream serving C{session} (C{None} after it was closed)."""

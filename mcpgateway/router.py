@@ -113,6 +113,8 @@ class Router:
         self._subscriptions: Counter[str] = Counter()
         self._childLogLevel: str | None = None
         self.sessions: set[Client] = set()
+        self.unusedSince = clock.seconds()
+        """When the last session detached (or the router was made)."""
         self.served = 0
         self.lateReplies = 0
         self.ambiguousServerRequests = 0
@@ -136,6 +138,8 @@ class Router:
         """Forget C{session}: cancel its requests on the child, drop its
         subscriptions, and answer the child's requests waiting on it."""
         self.sessions.discard(session)
+        if not self.sessions:
+            self.unusedSince = self._clock.seconds()
         for ex in list(self._pending.values()):
             if ex.session is session:
                 ex.cancelReason = reason
@@ -447,13 +451,20 @@ class Router:
 
     def childExited(self, why: str) -> None:
         """Fail every pending request at once with a JSON-RPC error."""
-        pending, self._pending = self._pending, {}
         self._serverRequests.clear()
-        for ex in pending.values():
+        self.failAll(jsonrpc.CHILD_EXITED, f"server '{self.name}' {why}")
+
+    def failAll(self, code: int, text: str, tellChild: bool = False) -> None:
+        """Answer every pending request with a JSON-RPC error now; with
+        C{tellChild}, also cancel each on the child."""
+        pending, self._pending = self._pending, {}
+        for childId, ex in pending.items():
             if ex.timer is not None and ex.timer.active():
                 ex.timer.cancel()
-            ex.response.callback(jsonrpc.errorResponse(
-                ex.clientId, jsonrpc.CHILD_EXITED, f"server '{self.name}' {why}"))
+            if tellChild:
+                self.send(jsonrpc.notification("notifications/cancelled",
+                                               {"requestId": childId, "reason": text}))
+            ex.response.callback(jsonrpc.errorResponse(ex.clientId, code, text))
 
 
 def _nowhere(message: Message) -> None:

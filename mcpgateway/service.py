@@ -9,7 +9,7 @@ every child has exited.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from twisted.application.service import Service
@@ -29,6 +29,11 @@ from mcpgateway.child import DEFAULT_MAX_LINE
 from mcpgateway.config import ServerSpec
 from mcpgateway.pool import ServerPool
 from mcpgateway.sessions import Session, SessionRegistry
+from mcpgateway.upstream import ChildWatcher
+
+Connection = tuple[str, int, str, int]
+"""A loopback TCP connection: peer host, peer port, local host, local port."""
+PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
 
 
 class Gateway:
@@ -44,19 +49,34 @@ class Gateway:
         environ: Mapping[str, str],
         maxLine: int = DEFAULT_MAX_LINE,
         useProcessGroup: bool = True,
+        watcher: ChildWatcher | None = None,
+        pidFinder: PidFinder | None = None,
     ) -> None:
+        """
+        @param pidFinder: finds the pid of the process on the other end of a
+            loopback connection, given (peer host, peer port, local host,
+            local port, known pids to try first); C{None} disables it.
+        """
         self.clock = clock
         self.sessions = SessionRegistry(clock)
         self.pools: dict[str, ServerPool] = {
-            name: ServerPool(spec, reactor, clock, environ, maxLine, useProcessGroup)
+            name: ServerPool(spec, reactor, clock, environ, maxLine, useProcessGroup, watcher)
             for name, spec in specs.items()
         }
         self.started = clock.seconds()
+        self._pidFinder = pidFinder
 
     def openSession(self, server: str, initialize: jsonrpc.Message, protocolVersion: str,
+                    clientPid: int | None = None, connection: Connection | None = None,
                     ) -> tuple[Session, Deferred[jsonrpc.Message]]:
         """Create a session on C{server}; the Deferred fires with the answer
-        to its C{initialize} (the session is dropped again if that fails)."""
+        to its C{initialize} (the session is dropped again if that fails).
+
+        The client's pid comes from C{clientPid} (the C{X-Client-Pid}
+        header), else C{clientInfo.pid}, else the owner of the client's
+        loopback socket (C{connection}: peer host, peer port, local host,
+        local port), looked up off the reactor thread.
+        """
         params = initialize.get("params") or {}
         capabilities = params.get("capabilities")
         clientInfo = params.get("clientInfo")
@@ -64,9 +84,10 @@ class Gateway:
             server, protocolVersion,
             capabilities if isinstance(capabilities, dict) else {},
             clientInfo if isinstance(clientInfo, dict) else {})
-        pid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
-        if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0:
-            session.clientPid = pid
+        infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
+        session.clientPid = clientPid if clientPid is not None else _validPid(infoPid)
+        if session.clientPid is None and connection is not None and self._pidFinder is not None:
+            self._findOwner(session, connection)
         pool = self.pools[server]
 
         def opened(response: jsonrpc.Message) -> jsonrpc.Message:
@@ -87,6 +108,57 @@ class Gateway:
 
         return session, pool.open(session, initialize).addCallbacks(opened, failed)
 
+    def _findOwner(self, session: Session, connection: Connection) -> None:
+        assert self._pidFinder is not None
+        hints = sorted({s.clientPid for s in self.sessions if s.clientPid is not None})
+
+        def found(pid: int | None) -> None:
+            if pid is None or session.clientPid is not None:
+                return
+            if self.sessions.get(session.id) is session:
+                session.clientPid = pid
+                self.sessions.touch(session)
+                self.log.info("session {sid} belongs to client pid {pid} (socket owner)",
+                              sid=session.id[:8], pid=pid)
+
+        def failed(reason: Any) -> None:
+            self.log.failure("looking up the client pid of session {sid} failed",
+                             failure=reason, sid=session.id[:8])
+
+        self._pidFinder(*connection, hints).addCallbacks(found, failed)
+
+    def endSessions(self, sessions: list[Session], reason: str) -> tuple[list[str], list[int]]:
+        """End C{sessions}; the ids ended and the pids of the children stopped."""
+        childPids: list[int] = []
+        for session in sessions:
+            pool = self.pools[session.server]
+            upstream = pool.upstreamFor(session) if pool.stateful else None
+            if upstream is not None and upstream.pid is not None:
+                childPids.append(upstream.pid)
+            self.endSession(session, reason)
+        return [s.id for s in sessions], childPids
+
+    def describeSessions(self) -> list[dict[str, Any]]:
+        """The body of C{GET /sessions}."""
+        out = []
+        for session in self.sessions:
+            pool = self.pools[session.server]
+            upstream = pool.upstreamFor(session)
+            out.append({
+                "id": session.id,
+                "server": session.server,
+                "clientPid": session.clientPid,
+                "client": session.clientInfo.get("name"),
+                "protocolVersion": session.protocolVersion,
+                "mode": pool.spec.mode,
+                "childPid": upstream.pid if upstream is not None else None,
+                "created": session.created,
+                "lastActivity": self.sessions.activity(session),
+                "inFlight": upstream.router.inFlightFor(session) if upstream else 0,
+                "getStream": session.getStream is not None,
+            })
+        return out
+
     def endSession(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """End C{session}: cancel its requests, close its streams, stop its own child."""
         self.sessions.remove(session)
@@ -96,7 +168,12 @@ class Gateway:
         return self.pools[session.server].close(session, reason)
 
     def stop(self) -> Deferred[Any]:
-        """End every session and stop every child; fires when all have exited."""
+        """Answer every request in flight with an error, end every session,
+        and stop every child; fires when all have exited."""
+        for pool in self.pools.values():
+            for upstream in pool.upstreams():
+                upstream.router.failAll(jsonrpc.SERVER_UNAVAILABLE,
+                                        "the gateway is shutting down", tellChild=True)
         for session in self.sessions:
             self.endSession(session, "gateway stopping")
         return DeferredList([pool.stopAll() for pool in self.pools.values()], consumeErrors=True)
@@ -115,6 +192,12 @@ class Gateway:
                 for name, pool in self.pools.items()
             },
         }
+
+
+def _validPid(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
 
 
 class GatewayService(Service):

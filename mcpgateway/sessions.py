@@ -70,6 +70,8 @@ class SessionRegistry:
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
         self._sessions: dict[str, Session] = {}
+        self._groupActivity: dict[int, float] = {}
+        """Last activity of each owner group (the sessions of one client pid)."""
 
     def create(self, server: str, protocolVersion: str, capabilities: dict[str, Any],
                clientInfo: dict[str, Any]) -> Session:
@@ -85,9 +87,25 @@ class SessionRegistry:
 
     def remove(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
+        pid = session.clientPid
+        if pid is not None and not any(s.clientPid == pid for s in self._sessions.values()):
+            self._groupActivity.pop(pid, None)
 
     def touch(self, session: Session) -> None:
-        session.lastActivity = self._clock.seconds()
+        """Record activity on C{session}, and on its owner group."""
+        now = self._clock.seconds()
+        session.lastActivity = now
+        if session.clientPid is not None:
+            self._groupActivity[session.clientPid] = now
+
+    def activity(self, session: Session) -> float:
+        """When C{session} or another session of the same client pid was last active."""
+        if session.clientPid is None:
+            return session.lastActivity
+        return max(session.lastActivity, self._groupActivity.get(session.clientPid, 0.0))
+
+    def ofPid(self, pid: int) -> list[Session]:
+        return [s for s in self._sessions.values() if s.clientPid == pid]
 
     def forServer(self, server: str) -> list[Session]:
         return [s for s in self._sessions.values() if s.server == server]

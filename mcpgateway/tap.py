@@ -67,6 +67,15 @@ class Options(usage.Options):
         ["max-line", None, 16 * 1024 * 1024,
          "Longest stdout line accepted from a child, in bytes; longer kills the child.",
          _positiveInt],
+        ["reap-interval", None, 60.0,
+         "Seconds between reaper sweeps (dead children, dead clients, idle sessions).",
+         _positiveFloat],
+        ["idle-timeout", None, 1800.0,
+         "Seconds after which a session with no known client pid, no open GET stream and"
+         " no activity is ended.", _positiveFloat],
+        ["child-idle-timeout", None, None,
+         "Seconds after which a shared child with no session is stopped (default: never;"
+         " it restarts on demand).", _positiveFloat],
     ]
 
     def postOptions(self) -> None:
@@ -101,7 +110,9 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     from twisted.logger import Logger
 
     from mcpgateway import config
+    from mcpgateway.reaper import OrphanCleanup, Reaper, ReaperService
     from mcpgateway.service import Gateway, GatewayService, ListenerService
+    from mcpgateway.state import ChildLedger, findOrphans, processStartTime
     from mcpgateway.web.app import makeSite
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
@@ -130,15 +141,31 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     log.info("config: {count} stdio server(s) from {source}", count=len(specs),
              source=loaded.source)
 
-    gateway = Gateway(specs, reactor, reactor, os.environ, maxLine=options["max-line"])
+    orphans = findOrphans(stateDir)
+    gateway = Gateway(specs, reactor, reactor, os.environ, maxLine=options["max-line"],
+                      watcher=ChildLedger(stateDir), pidFinder=_findClientPid)
     top = MultiService()
+    if orphans:
+        OrphanCleanup(orphans, reactor, processStartTime).setServiceParent(top)
     GatewayService(gateway).setServiceParent(top)
+    reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
+    ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
     endpoint = options["endpoint"]
     site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint),
                     maxBody=options["max-body"])
     ListenerService(serverFromString(reactor, endpoint), endpoint, site, reactor
                     ).setServiceParent(top)
     return top
+
+
+def _findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
+                   hints: Any) -> Any:
+    """Look up the socket owner in a thread: it reads /proc, which may be slow."""
+    from twisted.internet.threads import deferToThread
+
+    from mcpgateway.peerpid import findClientPid
+
+    return deferToThread(findClientPid, peerHost, peerPort, localHost, localPort, hints=hints)
 
 
 def _withDefaultTimeout(spec: Any, seconds: float) -> Any:

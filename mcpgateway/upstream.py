@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
@@ -33,6 +33,14 @@ GATEWAY_CAPABILITIES: dict[str, Any] = {
     "roots": {"listChanged": True},
 }
 """What the gateway declares to a shared child: everything it can route."""
+
+
+class ChildWatcher(Protocol):
+    """Told of every child spawned and ended (the state directory's ledger)."""
+
+    def spawned(self, server: str, pid: int) -> None: ...
+
+    def exited(self, pid: int) -> None: ...
 
 
 class ServerUnavailable(Exception):
@@ -57,8 +65,10 @@ class Upstream:
         owner: Client | None = None,
         maxLine: int = DEFAULT_MAX_LINE,
         useProcessGroup: bool = True,
+        watcher: ChildWatcher | None = None,
     ) -> None:
         self.spec = spec
+        self._watcher = watcher
         self._reactor = reactor
         self._clock = clock
         self._environ = environ
@@ -122,6 +132,8 @@ class Upstream:
         self.state = "starting"
         self.router.send = child.send
         child.ended.addCallback(self._childEnded, child)
+        if self._watcher is not None and child.pid is not None:
+            self._watcher.spawned(spec.name, child.pid)
         self.log.info("server {server} started child pid {pid}: {command}",
                       server=spec.name, pid=child.pid, command=spec.command)
 
@@ -166,10 +178,20 @@ class Upstream:
         if child is not self.child:
             return
         assert child.exitReason is not None
-        why = describeExit(child.exitReason)
+        self._forget(child, describeExit(child.exitReason))
+
+    def childVanished(self) -> None:
+        """The reaper found the child's process gone without an exit event:
+        forget it as if it had exited."""
+        if self.child is not None:
+            self._forget(self.child, "vanished (found gone by the reaper)")
+
+    def _forget(self, child: ChildProtocol, why: str) -> None:
         tail = list(child.stderrTail)[-3:]
         if tail:
             why += "; last stderr: " + " | ".join(tail)
+        if self._watcher is not None and child.pid is not None:
+            self._watcher.exited(child.pid)
         self.lastExit = why
         self.child = None
         self.state = "stopped"

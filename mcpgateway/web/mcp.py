@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -26,7 +27,7 @@ from mcpgateway.pool import ServerPool, SessionGone
 from mcpgateway.service import Gateway
 from mcpgateway.sessions import Session
 from mcpgateway.upstream import ServerUnavailable, Upstream
-from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders
+from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, isLoopbackHost
 from mcpgateway.web.sse import SSEStream
 
 _JSON = b"application/json"
@@ -132,7 +133,9 @@ class McpEndpoint(Resource):
             return errorReply(request, 400, jsonrpc.INVALID_PARAMS,
                               "initialize needs params.protocolVersion", message["id"])
         version = versions.negotiate(params["protocolVersion"])
-        session, opened = self._gateway.openSession(self._server, message, version)
+        session, opened = self._gateway.openSession(
+            self._server, message, version, clientPid=_headerPid(request),
+            connection=_loopbackConnection(request))
         gone = _watchDisconnect(request)
 
         def answer(response: Message) -> None:
@@ -278,6 +281,24 @@ class McpEndpoint(Resource):
 def _request(upstream: Upstream, session: Session, message: Message,
              stream: SSEStream) -> Deferred[Message]:
     return upstream.router.request(session, message, stream.send)
+
+
+def _headerPid(request: Request) -> int | None:
+    """The C{X-Client-Pid} header, when it is a plausible pid."""
+    value = request.getHeader("x-client-pid")
+    if value is None or not value.strip().isdigit():
+        return None
+    pid = int(value)
+    return pid if pid > 0 else None
+
+
+def _loopbackConnection(request: Request) -> tuple[str, int, str, int] | None:
+    """(peer host, peer port, local host, local port) of a loopback TCP request."""
+    peer, local = request.getClientAddress(), request.getHost()
+    tcp = (IPv4Address, IPv6Address)
+    if isinstance(peer, tcp) and isinstance(local, tcp) and isLoopbackHost(peer.host):
+        return peer.host, peer.port, local.host, local.port
+    return None
 
 
 def _watchDisconnect(request: Request) -> list[bool]:

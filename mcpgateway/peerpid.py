@@ -1,0 +1,335 @@
+"""Find the PID of the local process at the client end of a loopback TCP connection.
+
+Linux only, read from C{/proc}; everywhere else (no C{/proc/net/tcp}) the answer is
+C{None}. Three steps:
+
+ 1. L{socketInode}: the row of C{/proc/net/tcp} (or C{tcp6}) whose I{local} endpoint is
+    the connection's peer (the client) and whose I{remote} endpoint is the gateway's own
+    end, in state ESTABLISHED, gives the inode of the client's socket. IPv4 rows are
+    matched in both files, since a dual-stack client socket shows up in C{tcp6} with an
+    IPv4-mapped address (C{::ffff:127.0.0.1}); IPv4-mapped hosts given by the caller
+    (a gateway listening on C{::}) are treated as the IPv4 address they map.
+ 2. L{inodeHolder}: the first process whose C{/proc/PID/fd/*} links to
+    C{socket:[INODE]}. Only processes owned by the gateway's uid are looked at (one
+    C{stat} of C{/proc/PID} each); entries that vanish or cannot be read are skipped;
+    pids given as hints are tried first; the number of processes and of fd links read
+    is capped, and hitting a cap gives C{None}. When several processes share the socket
+    (inherited across C{fork}), the first one found wins.
+ 3. L{clientRoot}: the walk-up rule, below.
+
+The walk-up rule. A client session belongs to the process that holds the socket, with
+one exception: a Chromium/Electron child process. Electron apps (Claude Desktop,
+VS Code, Cursor) do their networking in helper processes of the app's own binary,
+marked by a C{--type=...} argument (C{--type=utility} for the network service and
+VS Code's extension host, C{--type=renderer}, C{--type=zygote}, ...); the user means
+the app, not its helper. So, starting at the holder, while the current process
+ - has an argument starting with C{--type=} in its C{/proc/PID/cmdline}, and
+ - its parent's C{/proc/PID/exe} link reads the same as its own, and
+ - the parent is owned by our uid and is not pid 1 (or 0),
+move to the parent; at most 16 steps.
+
+Why not simply "walk up while the parent runs the same executable": that is wrong for
+the most common shapes. A C{node} MCP client started from another node program (a
+C{npx} wrapper, a test runner, an agent spawning agents) or a Python client started by
+a Python program would be attributed to its launcher, which is not the session's
+owner. Nothing on the command line of a plain C{node} or C{python} process says
+"I am a helper of my parent", while Chromium's C{--type=} does, so only that marker
+is followed. Claude Code is a single process that opens its sockets itself: step 2's
+answer is already the right one for it.
+
+Pure and synchronous (blocking file reads, no shared state, thread-safe): the gateway
+calls L{findClientPid} through C{deferToThread}, once per session. Nothing here raises
+on odd C{/proc} content; it answers C{None} (or, for L{clientRoot}, stops walking).
+Every function reads below a C{procRoot} argument, so tests can use a fake tree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TypeAlias
+
+__all__ = [
+    "HELPER_FLAGS",
+    "MAX_FDS",
+    "MAX_PROCS",
+    "MAX_STEPS",
+    "clientRoot",
+    "findClientPid",
+    "inodeHolder",
+    "ownerOfSocket",
+    "socketInode",
+]
+
+MAX_FDS = 200_000
+"""Default cap on the fd links read while looking for a socket's holder."""
+MAX_PROCS = 10_000
+"""Default cap on the processes looked at while looking for a socket's holder."""
+MAX_STEPS = 16
+"""Most parents L{clientRoot} climbs."""
+HELPER_FLAGS: tuple[str, ...] = ("--type=",)
+"""Argument prefixes that mark a process as a helper of its parent (Chromium/Electron)."""
+
+_ESTABLISHED = "01"
+_IPAddress: TypeAlias = "ipaddress.IPv4Address | ipaddress.IPv6Address"
+
+
+def findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
+                  procRoot: str = "/proc", uid: int | None = None,
+                  hints: Sequence[int] = (), maxFds: int = MAX_FDS,
+                  maxProcs: int = MAX_PROCS) -> int | None:
+    """The pid of the client of one loopback connection, walked up by L{clientRoot}.
+
+    Give the accepted connection's own addresses: C{transport.getPeer()} for the peer
+    and C{transport.getHost()} for the local end (not the listening address C{0.0.0.0}).
+
+    @param peerHost: the client's address, as the gateway sees it.
+    @param peerPort: the client's port.
+    @param localHost: the gateway's address on this connection.
+    @param localPort: the gateway's port on this connection.
+    @param procRoot: where C{/proc} is.
+    @param uid: only processes of this user are considered; default C{os.getuid()}.
+    @param hints: pids to look at first (for example, clients seen before).
+    @param maxFds: most fd links read before giving up.
+    @param maxProcs: most processes looked at before giving up.
+    @return: the pid, or C{None} when it cannot be found.
+    """
+    pid = ownerOfSocket(peerHost, peerPort, localHost, localPort, procRoot, uid, hints,
+                        maxFds, maxProcs)
+    return None if pid is None else clientRoot(pid, procRoot, uid)
+
+
+def ownerOfSocket(peerHost: str, peerPort: int, localHost: str, localPort: int,
+                  procRoot: str = "/proc", uid: int | None = None,
+                  hints: Sequence[int] = (), maxFds: int = MAX_FDS,
+                  maxProcs: int = MAX_PROCS) -> int | None:
+    """The pid holding the client end of a connection, before any walking up.
+
+    Parameters as for L{findClientPid}.
+    """
+    inode = socketInode(peerHost, peerPort, localHost, localPort, procRoot)
+    if inode is None:
+        return None
+    if uid is None:
+        uid = _ownUid()
+        if uid is None:
+            return None
+    return inodeHolder(inode, procRoot, uid, hints, maxFds, maxProcs)
+
+
+def socketInode(peerHost: str, peerPort: int, localHost: str, localPort: int,
+                procRoot: str = "/proc") -> int | None:
+    """The inode of the client's socket: the ESTABLISHED row of C{net/tcp} or
+    C{net/tcp6} whose local endpoint is C{peerHost:peerPort} and whose remote endpoint
+    is C{localHost:localPort}.
+
+    @return: the inode, or C{None} (no such row, unusable addresses, no C{/proc}).
+    """
+    peer = _address(peerHost, peerPort)
+    local = _address(localHost, localPort)
+    if peer is None or local is None or peer.version != local.version:
+        return None
+    tables: list[tuple[str, bytes, bytes]] = []
+    if isinstance(peer, ipaddress.IPv4Address) and isinstance(local, ipaddress.IPv4Address):
+        tables.append(("tcp", peer.packed, local.packed))
+        mapped = b"\0" * 10 + b"\xff\xff"
+        tables.append(("tcp6", mapped + peer.packed, mapped + local.packed))
+    else:
+        tables.append(("tcp6", peer.packed, local.packed))
+    for name, peerPacked, localPacked in tables:
+        inode = _findRow(os.path.join(procRoot, "net", name),
+                         f"{_hexWords(peerPacked)}:{peerPort:04X}",
+                         f"{_hexWords(localPacked)}:{localPort:04X}")
+        if inode is not None:
+            return inode
+    return None
+
+
+def inodeHolder(inode: int, procRoot: str = "/proc", uid: int | None = None,
+                hints: Sequence[int] = (), maxFds: int = MAX_FDS,
+                maxProcs: int = MAX_PROCS) -> int | None:
+    """The first process of user C{uid} with an fd on socket C{inode}.
+
+    Hints first, then every C{procRoot/[0-9]*}; a process owned by another user is
+    skipped after one C{stat}; unreadable or vanished entries are skipped.
+
+    @return: the pid, or C{None} when not found within C{maxProcs} processes and
+        C{maxFds} fd links.
+    """
+    if uid is None:
+        uid = _ownUid()
+        if uid is None:
+            return None
+    target = f"socket:[{inode}]"
+    procs = fds = 0
+    for pid in _candidates(procRoot, hints):
+        procs += 1
+        if procs > maxProcs:
+            return None
+        base = os.path.join(procRoot, str(pid))
+        if _owner(base) != uid:
+            continue
+        try:
+            with os.scandir(os.path.join(base, "fd")) as entries:
+                for entry in entries:
+                    fds += 1
+                    if fds > maxFds:
+                        return None
+                    try:
+                        if os.readlink(entry.path) == target:
+                            return pid
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return None
+
+
+def clientRoot(pid: int, procRoot: str = "/proc", uid: int | None = None,
+               helperFlags: Sequence[str] = HELPER_FLAGS) -> int:
+    """The process a user means by the client that C{pid} belongs to.
+
+    Walks up from C{pid} while it is a helper of its parent (an argument starting with
+    one of C{helperFlags}) running the same executable; see the module docstring.
+
+    @param pid: the socket's holder.
+    @param procRoot: where C{/proc} is.
+    @param uid: parents of another user are not entered; default C{os.getuid()}.
+    @param helperFlags: argument prefixes that mark a helper process.
+    @return: C{pid} or one of its ancestors; never raises.
+    """
+    if uid is None:
+        uid = _ownUid()
+        if uid is None:
+            return pid
+    current = pid
+    for _ in range(MAX_STEPS):
+        base = os.path.join(procRoot, str(current))
+        if not _isHelper(base, helperFlags):
+            break
+        parent = _parentPid(base)
+        if parent is None or parent <= 1:
+            break
+        parentBase = os.path.join(procRoot, str(parent))
+        if _owner(parentBase) != uid:
+            break
+        exe = _exe(base)
+        if exe is None or exe != _exe(parentBase):
+            break
+        current = parent
+    return current
+
+
+def _ownUid() -> int | None:
+    getuid = getattr(os, "getuid", None)
+    return None if getuid is None else int(getuid())
+
+
+def _address(host: str, port: int) -> _IPAddress | None:
+    """C{host} as an address (IPv4-mapped IPv6 as IPv4, no scope), or C{None}."""
+    if not isinstance(port, int) or not 0 < port < 65536:
+        return None
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _hexWords(packed: bytes) -> str:
+    """An address as the kernel prints it: each 32-bit word as a native-endian C{%08X}
+    (on x86, C{127.0.0.1} is C{0100007F})."""
+    return "".join(f"{int.from_bytes(packed[i:i + 4], sys.byteorder):08X}"
+                   for i in range(0, len(packed), 4))
+
+
+def _findRow(path: str, local: str, remote: str) -> int | None:
+    """The inode of the ESTABLISHED row C{local remote} of a C{net/tcp*} file."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as table:
+            for line in table:
+                fields = line.split()
+                if (len(fields) > 9 and fields[3] == _ESTABLISHED
+                        and fields[1].upper() == local and fields[2].upper() == remote):
+                    try:
+                        inode = int(fields[9])
+                    except ValueError:
+                        continue
+                    if inode > 0:
+                        return inode
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _candidates(procRoot: str, hints: Sequence[int]) -> Iterator[int]:
+    """The hinted pids, then every other pid directory, each once."""
+    seen: set[int] = set()
+    for hint in hints:
+        if isinstance(hint, int) and hint > 0 and hint not in seen:
+            seen.add(hint)
+            yield hint
+    try:
+        with os.scandir(procRoot) as entries:
+            for entry in entries:
+                if entry.name.isdigit() and entry.name.isascii():
+                    pid = int(entry.name)
+                    if pid > 0 and pid not in seen:
+                        seen.add(pid)
+                        yield pid
+    except OSError:
+        return
+
+
+def _owner(base: str) -> int | None:
+    try:
+        return os.stat(base).st_uid
+    except (OSError, ValueError):
+        return None
+
+
+def _readBytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(65536)
+    except (OSError, ValueError):
+        return None
+
+
+def _parentPid(base: str) -> int | None:
+    """Field 4 of C{stat}, read after the last C{)} (the command name may hold any)."""
+    data = _readBytes(os.path.join(base, "stat"))
+    if data is None:
+        return None
+    end = data.rfind(b")")
+    if end < 0:
+        return None
+    fields = data[end + 1:].split()
+    if len(fields) < 2:
+        return None
+    try:
+        return int(fields[1])
+    except ValueError:
+        return None
+
+
+def _isHelper(base: str, helperFlags: Sequence[str]) -> bool:
+    """Whether the command line (NUL-separated, or one string after a Chromium
+    C{setproctitle}) has an argument after the first starting with a helper flag."""
+    data = _readBytes(os.path.join(base, "cmdline"))
+    if not data:
+        return False
+    words = data.replace(b"\0", b" ").split()[1:]
+    flags = [flag.encode("utf-8", "surrogateescape") for flag in helperFlags]
+    return any(word.startswith(flag) for word in words for flag in flags if flag)
+
+
+def _exe(base: str) -> str | None:
+    try:
+        return os.readlink(os.path.join(base, "exe"))
+    except (OSError, ValueError):
+        return None

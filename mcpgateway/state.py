@@ -1,0 +1,104 @@
+"""The state directory: what must outlive a gateway process.
+
+L{ChildLedger} records the pid and start time of every child in
+C{<state-dir>/children.json}, rewritten atomically on each spawn and exit
+(rare events, never per request). If the gateway is killed with SIGKILL, its
+children see stdin EOF and most exit; those that ignore it are found on the
+next start by L{findOrphans} (pid alive I{and} the same start time, so a
+recycled pid is never touched) and stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+LEDGER = "children.json"
+
+
+def atomicWrite(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write C{data} to C{path} atomically: temp file in the same directory,
+    fsync, rename. A crash leaves the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def processStartTime(pid: int, procRoot: str = "/proc") -> int | None:
+    """Field 22 of C{/proc/PID/stat} (start time in clock ticks), or C{None}."""
+    try:
+        with open(f"{procRoot}/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class ChildLedger:
+    """Keeps C{children.json} in step with the children that are running."""
+
+    def __init__(self, stateDir: Path, procRoot: str = "/proc") -> None:
+        self.path = stateDir / LEDGER
+        self._procRoot = procRoot
+        self._children: dict[int, dict[str, Any]] = {}
+
+    def spawned(self, server: str, pid: int) -> None:
+        self._children[pid] = {"server": server,
+                               "start": processStartTime(pid, self._procRoot)}
+        self._write()
+
+    def exited(self, pid: int) -> None:
+        if self._children.pop(pid, None) is not None:
+            self._write()
+
+    def _write(self) -> None:
+        records = {str(pid): record for pid, record in self._children.items()}
+        atomicWrite(self.path, json.dumps({"gatewayPid": os.getpid(),
+                                           "children": records}).encode())
+
+
+def findOrphans(stateDir: Path, procRoot: str = "/proc") -> list[tuple[int, str]]:
+    """Children recorded by a gateway that is gone and still running now:
+    C{(pid, server)} pairs whose start time matches the record."""
+    try:
+        data = json.loads((stateDir / LEDGER).read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(data, dict) or not isinstance(data.get("children"), dict):
+        return []
+    gatewayPid = data.get("gatewayPid")
+    if isinstance(gatewayPid, int) and gatewayPid != os.getpid() \
+            and processStartTime(gatewayPid, procRoot) is not None \
+            and _isGateway(gatewayPid, procRoot):
+        return []  # that gateway still runs: its children are not orphans
+    orphans = []
+    for pidText, record in data["children"].items():
+        try:
+            pid = int(pidText)
+        except ValueError:
+            continue
+        started = record.get("start") if isinstance(record, dict) else None
+        if started is not None and processStartTime(pid, procRoot) == started:
+            orphans.append((pid, str(record.get("server", "?"))))
+    return orphans
+
+
+def _isGateway(pid: int, procRoot: str) -> bool:
+    try:
+        with open(f"{procRoot}/{pid}/cmdline", "rb") as f:
+            return b"mcpgateway" in f.read()
+    except OSError:
+        return False

@@ -1,0 +1,162 @@
+"""Session lifecycle end to end: client pids found from the socket, the
+reaper ending a dead client's sessions, DELETE endpoints, clean stop, and
+orphans of a SIGKILLed gateway stopped by the next one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, MCPError
+
+from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+
+pytestmark = pytest.mark.integration
+STUBBORN = REPO / "tests" / "fixtures" / "stubborn_server.py"
+
+HOLDER = textwrap.dedent("""
+    import anyio, os, sys
+    from mcp import Client
+    async def main():
+        async with Client(sys.argv[1], mode="legacy") as client:
+            await client.call_tool("echo", {"message": "hello"})
+            print("ready", flush=True)
+            await anyio.sleep(120)
+    anyio.run(main)
+""")
+
+
+def holdSession(url: str) -> subprocess.Popen[bytes]:
+    """A client process that opens a session and keeps it."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"ready"
+    return proc
+
+
+def sessions(gateway: RunningGateway) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/sessions", timeout=5) as r:
+        return json.loads(r.read())["sessions"]  # type: ignore[no-any-return]
+
+
+def delete(gateway: RunningGateway, path: str) -> tuple[int, Any]:
+    request = urllib.request.Request(f"http://127.0.0.1:{gateway.port}{path}", method="DELETE")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def stateful(start: Any, home: Path) -> RunningGateway:
+    config = writeConfig(home / "servers.json", {
+        "solo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"],
+                 "mode": "stateful"}})
+    return start("--config", str(config), "--reap-interval", "1")  # type: ignore[no-any-return]
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_dead_client_loses_its_stateful_child_within_one_reap_interval(
+        stateful: RunningGateway) -> None:
+    holder = holdSession(stateful.url("solo"))
+    try:
+        assert waitFor(lambda: [s["clientPid"] for s in sessions(stateful)] == [holder.pid])
+        [session] = sessions(stateful)
+        child = session["childPid"]
+        assert child and alive(child) and session["mode"] == "stateful"
+    finally:
+        holder.kill()
+        holder.wait()
+    # --reap-interval 1, plus the child's stop sequence (stdin EOF is enough for the demo).
+    assert waitFor(lambda: sessions(stateful) == [], timeout=3)
+    assert waitFor(lambda: not alive(child), timeout=3)
+    assert "reaper phase 2: 1 dead client(s), 1 session(s) ended" in stateful.text()
+
+
+def test_delete_by_pid_and_by_session(stateful: RunningGateway) -> None:
+    first, second = holdSession(stateful.url("solo")), holdSession(stateful.url("solo"))
+    try:
+        assert waitFor(lambda: len([s for s in sessions(stateful) if s["clientPid"]]) == 2)
+        byPid = {s["clientPid"]: s for s in sessions(stateful)}
+        assert delete(stateful, "/sessions/by-pid/abc")[0] == 400
+        assert delete(stateful, "/sessions/by-pid/999999999")[0] == 404
+        status, body = delete(stateful, f"/sessions/by-pid/{first.pid}")
+        assert status == 200
+        assert body["ended"] == {"sessions": [byPid[first.pid]["id"]],
+                                 "childPids": [byPid[first.pid]["childPid"]]}
+        assert waitFor(lambda: not alive(byPid[first.pid]["childPid"]), timeout=5)
+        status, body = delete(stateful, f"/sessions/{byPid[second.pid]['id']}")
+        assert status == 200 and body["ended"]["sessions"] == [byPid[second.pid]["id"]]
+        assert delete(stateful, f"/sessions/{byPid[second.pid]['id']}")[0] == 404
+        assert sessions(stateful) == []
+    finally:
+        for proc in (first, second):
+            proc.kill()
+            proc.wait()
+
+
+def test_sigterm_answers_in_flight_requests_and_leaves_no_child(start: Any) -> None:
+    gateway: RunningGateway = start()
+    errors: list[str] = []
+
+    async def main() -> None:
+        async with Client(gateway.url("demo"), mode="legacy") as client:
+            async with anyio.create_task_group() as group:
+                async def slow() -> None:
+                    try:
+                        await client.call_tool("slow", {"seconds": 20, "steps": 4})
+                    except MCPError as e:
+                        errors.append(str(e))
+
+                group.start_soon(slow)
+                await anyio.to_thread.run_sync(lambda: waitFor(
+                    lambda: gateway.health()["servers"]["demo"]["inFlight"] == 1))
+                child = gateway.health()["servers"]["demo"]["pids"][0]
+                gateway.process.send_signal(signal.SIGTERM)
+            assert not alive(child) or await anyio.to_thread.run_sync(
+                lambda: waitFor(lambda: not alive(child), timeout=6))
+
+    anyio.run(main)
+    assert errors and "shutting down" in errors[0]
+    assert gateway.process.wait(timeout=10) in (0, -signal.SIGTERM)  # twist re-raises it
+
+
+@pytest.mark.parametrize("ignoreTerm", [False, True], ids=["term", "kill"])
+def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
+        start: Any, home: Path, ignoreTerm: bool) -> None:
+    args = [str(STUBBORN)] + (["--ignore-term"] if ignoreTerm else [])
+    config = writeConfig(home / "servers.json", {"stubborn": {"command": sys.executable,
+                                                              "args": args}})
+    first: RunningGateway = start("--config", str(config))
+
+    async def use() -> None:
+        async with Client(first.url("stubborn"), mode="legacy") as client:
+            await client.call_tool("echo", {"message": "hi"})
+
+    anyio.run(use)
+    child = first.health()["servers"]["stubborn"]["pids"][0]
+    first.process.kill()
+    first.process.wait()
+    assert waitFor(lambda: alive(child), timeout=1)  # it ignored stdin EOF: an orphan
+    second: RunningGateway = start("--config", str(config))
+    assert waitFor(lambda: not alive(child), timeout=6), "orphan survived the next start"
+    assert f"child pid {child} outlived a previous gateway" in second.text()
