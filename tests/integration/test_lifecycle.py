@@ -160,3 +160,39 @@ def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
     second: RunningGateway = start("--config", str(config))
     assert waitFor(lambda: not alive(child), timeout=6), "orphan survived the next start"
     assert f"child pid {child} outlived a previous gateway" in second.text()
+
+
+def groupMembers(pgid: int) -> list[int]:
+    """Live pids whose process group is C{pgid}."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                members.append(int(entry))
+    return members
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_a_shell_wrapper_leaves_nothing_behind(start: Any, home: Path) -> None:
+    """The child leads its own process group and the whole group is signalled:
+    `sh -c "server; sleep 600"` loses both the server and the sleep."""
+    config = writeConfig(home / "servers.json", {"wrapped": {
+        "command": "sh", "args": ["-c", f"{sys.executable} -m mcpgateway.demo; sleep 600"],
+        "mode": "stateful"}})
+    gateway: RunningGateway = start("--config", str(config))
+    holder = holdSession(gateway.url("wrapped"))
+    try:
+        [session] = sessions(gateway)
+        pgid = session["childPid"]
+        assert waitFor(lambda: len(groupMembers(pgid)) >= 2)  # sh and the demo
+        assert delete(gateway, f"/sessions/{session['id']}")[0] == 200
+        # stdin EOF ends the demo; sh then runs `sleep 600`, which only TERM (at +2 s) ends.
+        assert waitFor(lambda: groupMembers(pgid) == [], timeout=8), groupMembers(pgid)
+    finally:
+        holder.kill()
+        holder.wait()
