@@ -42,6 +42,8 @@ class ServerSpec:
     env: tuple[tuple[str, str], ...] = ()
     cwd: str | None = None
     mode: str = "stateless"
+    modeDeclared: bool = False
+    """Whether the entry said C{"mode"} itself (it then beats the built-in list)."""
     requestTimeout: float = DEFAULT_REQUEST_TIMEOUT
     scope: str = "gateway"
     executable: str | None = None
@@ -60,6 +62,8 @@ class LoadedConfig:
 
     servers: dict[str, ServerSpec] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What was done while loading (for an info log line)."""
     source: str = ""
 
 
@@ -195,6 +199,7 @@ def parseEntry(name: Any, entry: Any, environ: Mapping[str, str],
         env=expandedEnv,
         cwd=cwd,
         mode=mode,
+        modeDeclared="mode" in entry,
         requestTimeout=float(timeoutMs) / 1000.0,
         scope=scope,
         executable=shutil.which(command, path=searchPath),

@@ -6,13 +6,16 @@ own events pass, so C{--log-level} works the same under both.
 
 from __future__ import annotations
 
+from twisted.application.service import Service
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
     LogLevel,
     LogLevelFilterPredicate,
     globalLogPublisher,
+    textFileLogObserver,
 )
+from twisted.python.logfile import LogFile
 
 LEVELS = ("debug", "info", "warn", "error", "critical")
 
@@ -25,3 +28,33 @@ observer: ILogObserver = FilteringLogObserver(globalLogPublisher, [_predicate])
 def setLevel(name: str) -> None:
     """Emit gateway events at level C{name} (one of L{LEVELS}) and above."""
     _predicate.setLogLevelForNamespace("", LogLevel.levelWithName(name))
+
+
+class LogFileService(Service):
+    """Writes every log event to C{path}, rotated at C{rotateLength} bytes
+    (C{--log-file}; C{mcpgateway start} uses C{<state-dir>/gateway.log})."""
+
+    def __init__(self, path: str, rotateLength: int = 5_000_000, maxRotatedFiles: int = 3,
+                 ) -> None:
+        self.path = path
+        self._rotateLength = rotateLength
+        self._maxRotatedFiles = maxRotatedFiles
+        self._file: LogFile | None = None
+        self._observer: ILogObserver | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._file = LogFile.fromFullPath(self.path, rotateLength=self._rotateLength,
+                                          maxRotatedFiles=self._maxRotatedFiles,
+                                          defaultMode=0o600)
+        self._observer = textFileLogObserver(self._file)  # type: ignore[arg-type]  # file-like
+        globalLogPublisher.addObserver(self._observer)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self._observer is not None:
+            globalLogPublisher.removeObserver(self._observer)
+            self._observer = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -87,12 +87,14 @@ class Reaper:
 
     def _deadChildren(self, counts: SweepCounts) -> None:
         for pool in self._gateway.pools.values():
+            vanished = set()
             for upstream in pool.upstreams():
                 try:
                     child = upstream.child
                     if child is not None and child.pid is not None and not child.exited \
                             and not self._alive(child.pid):
                         upstream.childVanished()
+                        vanished.add(id(upstream))
                         counts.deadChildren += 1
                 except Exception:
                     self.log.failure("reaper: checking a child of {server} failed",
@@ -101,7 +103,8 @@ class Reaper:
                 for session in self._gateway.sessions.forServer(pool.spec.name):
                     own = pool.upstreamFor(session)
                     if own is not None and own.state == "stopped":
-                        counts.deadChildren += 1
+                        if id(own) not in vanished:
+                            counts.deadChildren += 1
                         self._end(session, "its child exited")
         _logFor(self.log, counts.deadChildren)(
             "reaper phase 1: {deadChildren} dead child(ren) removed",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from twisted.application.service import Service
@@ -29,6 +30,7 @@ from mcpgateway.child import DEFAULT_MAX_LINE
 from mcpgateway.config import ServerSpec
 from mcpgateway.pool import ServerPool
 from mcpgateway.sessions import Session, SessionRegistry
+from mcpgateway.state import InstanceLock, removeState, writeState
 from mcpgateway.upstream import ChildWatcher
 
 Connection = tuple[str, int, str, int]
@@ -65,6 +67,7 @@ class Gateway:
         }
         self.started = clock.seconds()
         self._pidFinder = pidFinder
+        self._poolArgs = (reactor, clock, environ, maxLine, useProcessGroup, watcher)
 
     def openSession(self, server: str, initialize: jsonrpc.Message, protocolVersion: str,
                     clientPid: int | None = None, connection: Connection | None = None,
@@ -167,6 +170,30 @@ class Gateway:
             stream.close()
         return self.pools[session.server].close(session, reason)
 
+    def reconfigure(self, specs: Mapping[str, ServerSpec]) -> Deferred[Any]:
+        """Serve C{specs} from now on: new servers appear, removed ones end
+        their sessions and stop their children, changed ones are replaced
+        (their sessions end; clients re-initialize on the 404)."""
+        stopping = []
+        for name in sorted(set(self.pools) | set(specs)):
+            old, new = self.pools.get(name), specs.get(name)
+            if old is not None and new is not None and _sameServer(old.spec, new):
+                if old.spec != new:
+                    old.spec = new  # e.g. a resolved command: used from the next spawn
+                continue
+            if old is not None:
+                self.log.info("config: server {server} {what}; ending its sessions",
+                              server=name, what="removed" if new is None else "changed")
+                for session in self.sessions.forServer(name):
+                    self.endSession(session, f"server {name} was reconfigured")
+                stopping.append(old.stopAll())
+                del self.pools[name]
+            if new is not None:
+                if old is None:
+                    self.log.info("config: server {server} added", server=name)
+                self.pools[name] = ServerPool(new, *self._poolArgs)
+        return DeferredList(stopping, consumeErrors=True)
+
     def stop(self) -> Deferred[Any]:
         """Answer every request in flight with an error, end every session,
         and stop every child; fires when all have exited."""
@@ -174,9 +201,9 @@ class Gateway:
             for upstream in pool.upstreams():
                 upstream.router.failAll(jsonrpc.SERVER_UNAVAILABLE,
                                         "the gateway is shutting down", tellChild=True)
-        for session in self.sessions:
-            self.endSession(session, "gateway stopping")
-        return DeferredList([pool.stopAll() for pool in self.pools.values()], consumeErrors=True)
+        stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]
+        stopping += [pool.stopAll() for pool in self.pools.values()]
+        return DeferredList(stopping, consumeErrors=True)
 
     def health(self) -> dict[str, Any]:
         """The body of C{GET /health}."""
@@ -192,6 +219,12 @@ class Gateway:
                 for name, pool in self.pools.items()
             },
         }
+
+
+def _sameServer(a: ServerSpec, b: ServerSpec) -> bool:
+    """Whether a running child of C{a} may keep serving C{b}: what the
+    child is and how it is shared are the same (timeouts may differ)."""
+    return (a.command, a.args, a.env, a.cwd, a.mode) == (b.command, b.args, b.env, b.cwd, b.mode)
 
 
 def _validPid(value: Any) -> int | None:
@@ -245,7 +278,9 @@ class ListenerService(Service):
     log = Logger(observer=logs.observer)
 
     def __init__(self, endpoint: IStreamServerEndpoint, description: str, factory: Any,
-                 reactor: IReactorCore, exit: Callable[[int], Any] = os._exit) -> None:
+                 reactor: IReactorCore, exit: Callable[[int], Any] = os._exit,
+                 onListening: Callable[[int], Any] | None = None) -> None:
+        self._onListening = onListening
         self._endpoint = endpoint
         self._description = description
         self._factory = factory
@@ -262,6 +297,8 @@ class ListenerService(Service):
         address = port.getHost()
         self.log.info("listening on {where}", where=f"{getattr(address, 'host', address)}:"
                                                       f"{getattr(address, 'port', '')}")
+        if self._onListening is not None:
+            self._onListening(getattr(address, "port", 0))
 
     def _failed(self, reason: Failure) -> None:
         self.log.critical("cannot listen on {endpoint}: {why}", endpoint=self._description,
@@ -276,3 +313,29 @@ class ListenerService(Service):
             return None
         port, self._port = self._port, None
         return port.stopListening()
+
+
+class StateFileService(Service):
+    """C{<state-dir>/state.json} (pid, port, start time, version, …) exists
+    while the gateway runs: written once it listens, removed on a clean stop.
+    Holds the single-instance lock for the life of the service."""
+
+    def __init__(self, stateDir: Path, lock: InstanceLock, details: dict[str, Any],
+                 clock: IReactorTime) -> None:
+        self._stateDir = stateDir
+        self._lock = lock
+        self._details = details
+        self._clock = clock
+        self._written = False
+
+    def listening(self, port: int) -> None:
+        state = {"pid": os.getpid(), "port": port, "startTime": self._clock.seconds(),
+                 "version": __version__, **self._details}
+        writeState(self._stateDir, state)
+        self._written = True
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self._written:
+            removeState(self._stateDir)
+        self._lock.release()

@@ -102,3 +102,70 @@ def _isGateway(pid: int, procRoot: str) -> bool:
             return b"mcpgateway" in f.read()
     except OSError:
         return False
+
+
+STATE_FILE = "state.json"
+LOCK_FILE = "gateway.lock"
+
+
+class AlreadyRunning(Exception):
+    """Another gateway holds this state directory."""
+
+
+class InstanceLock:
+    """An exclusive C{flock} on C{<state-dir>/gateway.lock}, held for the life
+    of the process: the kernel drops it when the process dies, however it dies,
+    so a crashed gateway never blocks the next one."""
+
+    def __init__(self, stateDir: Path) -> None:
+        self.stateDir = stateDir
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise L{AlreadyRunning} saying who holds it."""
+        import fcntl
+
+        fd = os.open(self.stateDir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            state = readState(self.stateDir) or {}
+            raise AlreadyRunning(
+                f"another gateway is running on state directory {self.stateDir}"
+                f" (pid {state.get('pid', '?')}, port {state.get('port', '?')});"
+                " stop it first (`mcpgateway stop`) or use another --state-dir") from None
+        os.set_inheritable(fd, False)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def readState(stateDir: Path) -> dict[str, Any] | None:
+    """C{state.json}, or C{None} when absent or unreadable."""
+    try:
+        data = json.loads((stateDir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def writeState(stateDir: Path, state: dict[str, Any]) -> None:
+    atomicWrite(stateDir / STATE_FILE, json.dumps(state, indent=2).encode())
+
+
+def removeState(stateDir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (stateDir / STATE_FILE).unlink()
+
+
+def staleState(stateDir: Path) -> dict[str, Any] | None:
+    """C{state.json} left by a gateway that did not stop cleanly (we hold
+    the lock, so its writer is gone)."""
+    state = readState(stateDir)
+    if state is None or state.get("pid") == os.getpid():
+        return None
+    return state

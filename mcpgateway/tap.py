@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from twisted.application.service import IService, MultiService
 from twisted.python import usage
@@ -49,6 +49,11 @@ class Options(usage.Options):
         " (MCP Streamable HTTP), sharing one child process per server between all clients."
         " Without --config: ~/.claude.json if it exists, else a bundled demo server."
     )
+    optFlags: list[list[Any]] = [
+        ["rewrite-config", None,
+         "Adopt the client config: back up its stdio entries, point them at this gateway,"
+         " serve them from the backup, and restore them on stop."],
+    ]
     optParameters: list[list[Any]] = [
         ["port", "p", str(DEFAULT_PORT),
          "TCP port to listen on, or a Twisted endpoint string (e.g. tcp:9100:interface=::1)."],
@@ -73,6 +78,9 @@ class Options(usage.Options):
         ["idle-timeout", None, 1800.0,
          "Seconds after which a session with no known client pid, no open GET stream and"
          " no activity is ended.", _positiveFloat],
+        ["log-file", None, None,
+         "Also write the log to this file, rotated at 5 MB (mcpgateway start uses"
+         " <state-dir>/gateway.log)."],
         ["child-idle-timeout", None, None,
          "Seconds after which a shared child with no session is stopped (default: never;"
          " it restarts on demand).", _positiveFloat],
@@ -107,55 +115,118 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
         reactor = _reactor
     from twisted.internet.endpoints import serverFromString
+    from twisted.internet.threads import deferToThread
     from twisted.logger import Logger
 
     from mcpgateway import config
+    from mcpgateway.configsource import AdoptedClaudeConfig, ConfigService, PlainFile
     from mcpgateway.reaper import OrphanCleanup, Reaper, ReaperService
-    from mcpgateway.service import Gateway, GatewayService, ListenerService
-    from mcpgateway.state import ChildLedger, findOrphans, processStartTime
+    from mcpgateway.service import Gateway, GatewayService, ListenerService, StateFileService
+    from mcpgateway.state import (
+        AlreadyRunning,
+        ChildLedger,
+        InstanceLock,
+        findOrphans,
+        processStartTime,
+        staleState,
+    )
     from mcpgateway.web.app import makeSite
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
     logs.setLevel(options["log-level"])
     stateDir = Path(options["state-dir"]).expanduser()
     stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = InstanceLock(stateDir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as e:
+        _refuse(str(e))
+    stale = staleState(stateDir)
 
     path = options["config"]
     configPath = Path(path).expanduser() if path else config.defaultConfigPath()
+    source: Any
     try:
-        loaded = config.loadConfig(configPath)
+        if options["rewrite-config"]:
+            if configPath is None:
+                _refuse("--rewrite-config needs a client config: ~/.claude.json was not found;"
+                        " pass --config PATH")
+            from mcpgateway.clients.claude import hasBackup
+
+            source = AdoptedClaudeConfig(configPath, stateDir, _interfaceOf(options))
+            if stale is not None or hasBackup(stateDir, configPath):
+                for note in source.recover():
+                    log.warn("config: {note}", note=note)
+        else:
+            source = PlainFile(configPath)
+        loaded = source.load()
     except config.ConfigError as e:
-        # One line, no traceback: the user's file is wrong, not the gateway.
-        sys.stderr.write(f"mcpgateway: {e}\n")
-        raise SystemExit(1) from None
-    for warning in loaded.warnings:
-        log.warn("config: {warning}", warning=warning)
-    specs = loaded.servers
-    if options["request-timeout"] is not None:
-        specs = {name: _withDefaultTimeout(spec, options["request-timeout"])
-                 for name, spec in specs.items()}
+        _refuse(str(e))  # one line, no traceback: the user's file is wrong, not the gateway
+    except ValueError as e:
+        _refuse(f"cannot adopt {configPath}: {e}")
+
+    orphans = findOrphans(stateDir)
+    top = MultiService()
+    if options["log-file"]:
+        logs.LogFileService(options["log-file"]).setServiceParent(top)
+    if orphans:
+        OrphanCleanup(orphans, reactor, processStartTime).setServiceParent(top)
+    gateway: Gateway | None = None
+
+    def reload(specs: dict[str, Any]) -> None:
+        assert gateway is not None
+        gateway.reconfigure(_withTimeout(specs, options["request-timeout"]))
+
+    configService = ConfigService(source, stateDir, reactor, reactor, deferToThread, reload)
+    specs = _withTimeout(configService.specs(loaded), options["request-timeout"])
     for spec in specs.values():
         if spec.executable is None:
             log.warn("server {server}: command {command!r} not found on PATH; its endpoint"
                      " answers with an error", server=spec.name, command=spec.command)
     log.info("config: {count} stdio server(s) from {source}", count=len(specs),
              source=loaded.source)
-
-    orphans = findOrphans(stateDir)
     gateway = Gateway(specs, reactor, reactor, os.environ, maxLine=options["max-line"],
                       watcher=ChildLedger(stateDir), pidFinder=_findClientPid)
-    top = MultiService()
-    if orphans:
-        OrphanCleanup(orphans, reactor, processStartTime).setServiceParent(top)
     GatewayService(gateway).setServiceParent(top)
+    configService.setServiceParent(top)
     reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
     endpoint = options["endpoint"]
     site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint),
                     maxBody=options["max-body"])
-    ListenerService(serverFromString(reactor, endpoint), endpoint, site, reactor
-                    ).setServiceParent(top)
+    state = StateFileService(stateDir, lock, {
+        "interface": _interfaceOf(options), "config": str(configPath) if configPath else None,
+        "stateDir": str(stateDir), "rewriteConfig": bool(options["rewrite-config"])},
+        reactor)
+
+    def listening(port: int) -> None:
+        state.listening(port)
+        configService.listening(port)
+
+    ListenerService(serverFromString(reactor, endpoint), endpoint, site, reactor,
+                    onListening=listening).setServiceParent(top)
+    state.setServiceParent(top)
     return top
+
+
+def _refuse(message: str) -> NoReturn:
+    """Stop before starting, with one line and exit status 1."""
+    sys.stderr.write(f"mcpgateway: {message}\n")
+    raise SystemExit(1)
+
+
+def _interfaceOf(options: Options) -> str:
+    """The address clients should use: the bound interface, or loopback when
+    bound to every interface."""
+    interface = _endpointInterface(options["endpoint"])
+    return "127.0.0.1" if interface in (None, "", "0.0.0.0", "::") else interface
+
+
+def _withTimeout(specs: dict[str, Any], seconds: float | None) -> dict[str, Any]:
+    """Apply --request-timeout to servers that did not set their own."""
+    if seconds is None:
+        return specs
+    return {name: _withDefaultTimeout(spec, seconds) for name, spec in specs.items()}
 
 
 def _findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
@@ -178,14 +249,20 @@ def _withDefaultTimeout(spec: Any, seconds: float) -> Any:
     return replace(spec, requestTimeout=seconds)
 
 
+def _endpointInterface(endpoint: str) -> str | None:
+    """The C{interface=} of a TCP endpoint string (C{None} when absent)."""
+    for part in endpoint.replace("\\:", "\0").split(":")[1:]:
+        if part.startswith("interface="):
+            return part[len("interface="):].replace("\0", ":")
+    return None
+
+
 def _isLoopbackEndpoint(endpoint: str) -> bool:
     """Whether the listening endpoint only accepts loopback connections, in
-    which case Origin and Host must be loopback too (DNS-rebinding guard)."""
+    which case Host must be loopback too (DNS-rebinding guard)."""
     from mcpgateway.web.guard import isLoopbackHost
 
     if endpoint.startswith("unix:"):
         return True
-    for part in endpoint.replace("\\:", "\0").split(":")[1:]:
-        if part.startswith("interface="):
-            return isLoopbackHost(part[len("interface="):].replace("\0", ":"))
-    return False
+    interface = _endpointInterface(endpoint)
+    return interface is not None and isLoopbackHost(interface)

@@ -186,11 +186,12 @@ class Upstream:
         if self.child is not None:
             self._forget(self.child, "vanished (found gone by the reaper)")
 
-    def _forget(self, child: ChildProtocol, why: str) -> None:
+    def _forget(self, child: ChildProtocol, why: str, gone: bool = True) -> None:
+        """Let go of C{child}; C{gone}: its process no longer runs."""
         tail = list(child.stderrTail)[-3:]
         if tail:
             why += "; last stderr: " + " | ".join(tail)
-        if self._watcher is not None and child.pid is not None:
+        if gone and self._watcher is not None and child.pid is not None:
             self._watcher.exited(child.pid)
         self.lastExit = why
         self.child = None
@@ -199,7 +200,21 @@ class Upstream:
         self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' {why}")))
 
     def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
-        """Stop the child (stdin EOF, then TERM, then KILL); fires when gone."""
-        if self.child is None:
+        """Stop the child (stdin EOF, then TERM, then KILL); fires when gone.
+
+        The upstream lets go of it at once: the next L{ensure} spawns a fresh
+        child instead of using one that is on its way out."""
+        child = self.child
+        if child is None:
             return succeed(None)
-        return self.child.stop(graceTime, termTime)
+        self._forget(child, "was stopped by the gateway", gone=False)
+        self.router.send = _discard
+        done = child.stop(graceTime, termTime)
+        if self._watcher is not None and child.pid is not None:
+            watcher, pid = self._watcher, child.pid
+            done.addCallback(lambda _: watcher.exited(pid))
+        return done
+
+
+def _discard(message: jsonrpc.Message) -> None:
+    """Where messages go while no child is attached: nowhere."""

@@ -47,7 +47,7 @@ class ManagementApp:
 
     @app.route("/sessions/by-pid/<pid>", methods=["DELETE"])
     def deleteByPid(self, request: IRequest, pid: str) -> bytes:
-        if not pid.isdigit() or int(pid) <= 0:
+        if not (pid.isascii() and pid.isdigit()) or int(pid) <= 0:
             return jsonReply(request, 400, {"error": f"not a pid: {pid!r}"})
         sessions = self._gateway.sessions.ofPid(int(pid))
         if not sessions:
@@ -95,15 +95,28 @@ class GatewayRoot(Resource):
     def __init__(self, gateway: Gateway, clock: IReactorTime, loopbackOnly: bool) -> None:
         super().__init__()
         self._loopbackOnly = loopbackOnly
-        self._endpoints = {name: McpEndpoint(gateway, name, clock) for name in gateway.pools}
+        self._gateway = gateway
+        self._clock = clock
+        self._endpoints: dict[str, McpEndpoint] = {}
         self._management: IResource = ManagementApp(gateway).app.resource()
+
+    def _endpoint(self, name: str) -> McpEndpoint | None:
+        """The endpoint of server C{name}; servers come and go on reload."""
+        pool = self._gateway.pools.get(name)
+        if pool is None:
+            self._endpoints.pop(name, None)
+            return None
+        endpoint = self._endpoints.get(name)
+        if endpoint is None or endpoint.pool is not pool:
+            endpoint = self._endpoints[name] = McpEndpoint(self._gateway, name, self._clock)
+        return endpoint
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
         refusal = checkOrigin(request, self._loopbackOnly)
         if refusal is not None:
             return _Refused(*refusal)
         if request.postpath and request.postpath[0] == b"mcp":
-            endpoint = self._endpoints.get(path.decode("utf-8", "replace"))
+            endpoint = self._endpoint(path.decode("utf-8", "replace"))
             if endpoint is not None:
                 request.postpath.pop(0)
                 request.prepath.append(b"mcp")

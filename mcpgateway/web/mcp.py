@@ -62,7 +62,7 @@ class McpEndpoint(Resource):
         super().__init__()
         self._gateway = gateway
         self._server = server
-        self._pool: ServerPool = gateway.pools[server]
+        self.pool: ServerPool = gateway.pools[server]
         self._clock = clock
 
     def render(self, request: Request) -> bytes | int:
@@ -184,18 +184,18 @@ class McpEndpoint(Resource):
         return self._forward(request, session, requests)
 
     def _notification(self, session: Session, message: Message) -> None:
-        upstream = self._pool.upstreamFor(session)
+        upstream = self.pool.upstreamFor(session)
         if upstream is not None:
             upstream.router.clientNotification(session, message)
 
     def _response(self, session: Session, message: Message) -> None:
-        upstream = self._pool.upstreamFor(session)
+        upstream = self.pool.upstreamFor(session)
         if upstream is not None:
             upstream.router.clientResponse(session, message)
 
     def _forward(self, request: Request, session: Session, messages: list[Message]) -> int | bytes:
         try:
-            ready = self._pool.ready(session)
+            ready = self.pool.ready(session)
         except SessionGone as e:
             self._gateway.endSession(session, str(e))
             return errorReply(request, 404, jsonrpc.INVALID_REQUEST, f"Session not found: {e}")
@@ -208,7 +208,7 @@ class McpEndpoint(Resource):
                 stream.close()
 
         for message in messages:
-            one: Deferred[Any] = ready if len(messages) == 1 else self._pool.ready(session)
+            one: Deferred[Any] = ready if len(messages) == 1 else self.pool.ready(session)
             one.addCallback(_request, session, message, stream)
             one.addCallbacks(stream.send, self._failed, errbackArgs=(message, stream))
             one.addBoth(sent)
@@ -255,8 +255,8 @@ class McpEndpoint(Resource):
         session = self._session(request, request.getHeader("mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
-        upstream = self._pool.upstreamFor(session)
-        pids = [upstream.pid] if self._pool.stateful and upstream and upstream.pid else []
+        upstream = self.pool.upstreamFor(session)
+        pids = [upstream.pid] if self.pool.stateful and upstream and upstream.pid else []
         self._gateway.endSession(session, "session deleted by the client")
         return jsonReply(request, 200, {"ended": {"sessions": [session.id], "childPids": pids}})
 
@@ -286,7 +286,8 @@ def _request(upstream: Upstream, session: Session, message: Message,
 def _headerPid(request: Request) -> int | None:
     """The C{X-Client-Pid} header, when it is a plausible pid."""
     value = request.getHeader("x-client-pid")
-    if value is None or not value.strip().isdigit():
+    value = value.strip() if value is not None else ""
+    if not (value.isascii() and value.isdigit()):
         return None
     pid = int(value)
     return pid if pid > 0 else None
