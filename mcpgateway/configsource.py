@@ -10,6 +10,7 @@ reloads it off the reactor thread when it changes, and tells the gateway.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -177,7 +178,10 @@ class ConfigService(Service):
         return True
 
     def _inotifyEvent(self, _: Any, filepath: FilePath[Any], mask: int) -> None:
-        if self.source.path is not None and filepath.basename() == self.source.path.name:
+        name = filepath.basename()  # inotify reports bytes paths
+        if isinstance(name, bytes):
+            name = os.fsdecode(name)
+        if self.source.path is not None and name == self.source.path.name:
             self.changed()
 
     def _checkPoll(self) -> None:
