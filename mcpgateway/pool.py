@@ -43,6 +43,10 @@ class ServerPool:
         watcher: ChildWatcher | None = None,
     ) -> None:
         self.spec = spec
+        """The server as configured."""
+        self.launchSpec = spec
+        """What children are started with: the configured command, or the
+        real binary an C{npx}/C{uvx} wrapper resolved to."""
         self._watcher = watcher
         self._reactor = reactor
         self._clock = clock
@@ -58,8 +62,15 @@ class ServerPool:
         return self.spec.mode == "stateful"
 
     def _newUpstream(self, owner: Session | None) -> Upstream:
-        return Upstream(self.spec, self._reactor, self._clock, self._environ, owner,
+        return Upstream(self.launchSpec, self._reactor, self._clock, self._environ, owner,
                         self._maxLine, self._useProcessGroup, self._watcher)
+
+    def useLaunchSpec(self, spec: ServerSpec) -> None:
+        """Start children with C{spec} from the next spawn on; running ones
+        are left alone."""
+        self.launchSpec = spec
+        for upstream in self.upstreams():
+            upstream.spec = spec
 
     def upstreamFor(self, session: Session) -> Upstream | None:
         """The upstream serving C{session} (C{None} after it was closed)."""

@@ -405,3 +405,15 @@ def test_stateful_server_gets_a_child_per_session_with_the_clients_initialize() 
     assert h.process(0).stdinClosed and not h.process(1).stdinClosed
     h.reactor.advance(2)
     assert h.process(0).signals == ["TERM"]
+
+
+def test_headers_that_are_not_utf8_fail_checks_not_the_gateway() -> None:
+    h = Harness()
+    sid = h.initialize()
+    raw = call(h, sid, method="ping", params={}, headers={"x-client-pid": "\xff\xfe"})
+    assert raw.status == 200
+    badSession = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                           headers={"mcp-session-id": "\xe9t\xe9"})
+    assert badSession.status == 404
+    badOrigin = h.request("GET", "/health", headers={"origin": "http://\xe9vil.example"})
+    assert badOrigin.status == 403

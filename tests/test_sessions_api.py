@@ -329,8 +329,10 @@ def test_a_late_finder_answer_for_an_ended_session_is_dropped() -> None:
     finder = Finder()
     h = FinderHarness(finder)
     sid = openSession(h)
+    ended = session(h, sid)
     assert h.request("DELETE", "/srv/mcp", session=sid).status == 200
     finder.answers[0].callback(777)
+    assert ended.clientPid is None
     assert h.gateway.sessions.ofPid(777) == []
 
 

@@ -18,6 +18,13 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loo
 Refusal = tuple[int, str]
 
 
+def header(request: IRequest, name: str) -> str | None:
+    """A request header as text; any bytes decode (Latin-1), so a malformed
+    header can fail a check but never the request handling."""
+    value = request.getHeader(name.encode("ascii"))
+    return None if value is None else value.decode("latin-1")
+
+
 def isLoopbackHost(host: str) -> bool:
     """Whether C{host} (a name or address, IPv6 without brackets) is loopback."""
     host = host.lower()
@@ -39,7 +46,7 @@ def _hostOf(hostHeader: str) -> str:
 def checkOrigin(request: IRequest, loopbackOnly: bool) -> Refusal | None:
     """A browser page from elsewhere must not reach the gateway: a present
     C{Origin} must be loopback; so must C{Host} when bound to loopback."""
-    origin = request.getHeader("origin")
+    origin = header(request, "origin")
     if origin is not None:
         try:
             host = urlsplit(origin).hostname
@@ -48,7 +55,7 @@ def checkOrigin(request: IRequest, loopbackOnly: bool) -> Refusal | None:
         if host is None or not isLoopbackHost(host):
             return 403, (f"Origin {origin!r} is not allowed:"
                          " only loopback origins may call this gateway")
-    hostHeader = request.getHeader("host")
+    hostHeader = header(request, "host")
     if loopbackOnly and hostHeader is not None and not isLoopbackHost(_hostOf(hostHeader)):
         return 421, f"Host {hostHeader!r} is not allowed: this gateway answers loopback names only"
     return None
@@ -62,13 +69,13 @@ def _mediaTypes(header: str | None) -> set[str]:
 
 def checkPostHeaders(request: IRequest) -> Refusal | None:
     """POST must accept JSON and SSE, and carry JSON."""
-    accept = _mediaTypes(request.getHeader("accept"))
+    accept = _mediaTypes(header(request, "accept"))
     if "*/*" not in accept and not (
         ("application/json" in accept or "application/*" in accept)
         and ("text/event-stream" in accept or "text/*" in accept)
     ):
         return 406, "Accept must list both application/json and text/event-stream"
-    contentType = _mediaTypes(request.getHeader("content-type"))
+    contentType = _mediaTypes(header(request, "content-type"))
     if "application/json" not in contentType:
         return 415, "Content-Type must be application/json"
     return None
@@ -76,7 +83,7 @@ def checkPostHeaders(request: IRequest) -> Refusal | None:
 
 def checkGetHeaders(request: IRequest) -> Refusal | None:
     """GET opens an SSE stream, so the client must accept one."""
-    accept = _mediaTypes(request.getHeader("accept"))
+    accept = _mediaTypes(header(request, "accept"))
     if not accept & {"text/event-stream", "text/*", "*/*"}:
         return 406, "Accept must list text/event-stream"
     return None

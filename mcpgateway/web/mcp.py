@@ -27,7 +27,7 @@ from mcpgateway.pool import ServerPool, SessionGone
 from mcpgateway.service import Gateway
 from mcpgateway.sessions import Session
 from mcpgateway.upstream import ServerUnavailable, Upstream
-from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, isLoopbackHost
+from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, header, isLoopbackHost
 from mcpgateway.web.sse import SSEStream
 
 _JSON = b"application/json"
@@ -94,12 +94,12 @@ class McpEndpoint(Resource):
             payload = jsonrpc.loads(request.content.read())
         except jsonrpc.ParseError as e:
             return errorReply(request, 400, jsonrpc.PARSE_ERROR, f"Parse error: {e}")
-        header = request.getHeader("mcp-protocol-version")
-        if header in versions.MODERN_VERSIONS or (
+        version = header(request, "mcp-protocol-version")
+        if version in versions.MODERN_VERSIONS or (
                 isinstance(payload, dict) and versions.isModernRequest(payload)):
             return self._modern(request, payload)
         if isinstance(payload, list):
-            return self._batch(request, payload, header)
+            return self._batch(request, payload, version)
         kind = jsonrpc.classify(payload)
         if kind is Kind.INVALID:
             return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
@@ -107,7 +107,7 @@ class McpEndpoint(Resource):
                               payload.get("id") if isinstance(payload, dict) else None)
         if kind is Kind.REQUEST and payload["method"] == "initialize":
             return self._initialize(request, payload)
-        session = self._session(request, header)
+        session = self._session(request, version)
         if isinstance(session, bytes):
             return session
         if kind is Kind.NOTIFICATION:
@@ -155,13 +155,13 @@ class McpEndpoint(Resource):
         opened.addCallbacks(answer, failed)
         return NOT_DONE_YET
 
-    def _batch(self, request: Request, batch: list[Any], header: str | None) -> bytes | int:
+    def _batch(self, request: Request, batch: list[Any], version: str | None) -> bytes | int:
         if not batch:
             return errorReply(request, 400, jsonrpc.INVALID_REQUEST, "Invalid Request: empty batch")
         if any(isinstance(m, dict) and m.get("method") == "initialize" for m in batch):
             return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
                               "Invalid Request: initialize must not be part of a batch")
-        session = self._session(request, header)
+        session = self._session(request, version)
         if isinstance(session, bytes):
             return session
         if session.protocolVersion != "2025-03-26":
@@ -234,7 +234,7 @@ class McpEndpoint(Resource):
         refusal = checkGetHeaders(request)
         if refusal is not None:
             return errorReply(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
-        session = self._session(request, request.getHeader("mcp-protocol-version"))
+        session = self._session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
         current = session.getStream
@@ -252,7 +252,7 @@ class McpEndpoint(Resource):
         return NOT_DONE_YET
 
     def _delete(self, request: Request) -> bytes:
-        session = self._session(request, request.getHeader("mcp-protocol-version"))
+        session = self._session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
         upstream = self.pool.upstreamFor(session)
@@ -262,12 +262,12 @@ class McpEndpoint(Resource):
 
     # -- sessions ------------------------------------------------------------
 
-    def _session(self, request: Request, header: str | None) -> Session | bytes:
+    def _session(self, request: Request, version: str | None) -> Session | bytes:
         """The request's session, or the error body to answer with."""
-        if header is not None and header not in versions.HANDSHAKE_VERSIONS:
+        if version is not None and version not in versions.HANDSHAKE_VERSIONS:
             return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
-                              f"Bad Request: unsupported MCP-Protocol-Version {header!r}")
-        sessionId = request.getHeader("mcp-session-id")
+                              f"Bad Request: unsupported MCP-Protocol-Version {version!r}")
+        sessionId = header(request, "mcp-session-id")
         if sessionId is None:
             return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
                               "Bad Request: Mcp-Session-Id header is required")
@@ -285,7 +285,7 @@ def _request(upstream: Upstream, session: Session, message: Message,
 
 def _headerPid(request: Request) -> int | None:
     """The C{X-Client-Pid} header, when it is a plausible pid."""
-    value = request.getHeader("x-client-pid")
+    value = header(request, "x-client-pid")
     value = value.strip() if value is not None else ""
     if not (value.isascii() and value.isdigit()):
         return None
