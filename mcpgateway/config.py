@@ -16,7 +16,7 @@ import re
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +139,8 @@ def parseConfig(data: Mapping[str, Any], source: str,
             previous = chosen.get(name)
             if previous is None:
                 chosen[name] = (spec, label)
-            elif previous[0] == spec:
-                continue
+            elif previous[0] == replace(spec, scope=previous[0].scope):
+                continue  # the same server defined in two scopes
             elif _SCOPE_RANK[scope] > _SCOPE_RANK[previous[0].scope]:
                 loaded.warnings.append(
                     f"server '{name}' is defined in {previous[1]} and {label}; using {label}")

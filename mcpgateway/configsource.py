@@ -135,14 +135,18 @@ class ConfigService(Service):
         self._poll: LoopingCall | None = None
         self._notifier: Any = None
         self._fingerprint: tuple[int, int] | None = None
+        self._warned: set[str] = set()
 
     def specs(self, loaded: LoadedConfig) -> dict[str, ServerSpec]:
         """Apply classification (built-in list and the overrides file)."""
         overrides = classification.loadOverrides(self._stateDir)
         for note in loaded.notes:
             self.log.info("config: {note}", note=note)
-        for warning in loaded.warnings + overrides.warnings:
-            self.log.warn("config: {warning}", warning=warning)
+        warnings = loaded.warnings + overrides.warnings
+        for warning in warnings:
+            if warning not in self._warned:  # say each once, not on every reload
+                self.log.warn("config: {warning}", warning=warning)
+        self._warned = set(warnings)
         return classification.classify(loaded.servers, overrides)
 
     def startService(self) -> None:

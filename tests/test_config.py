@@ -339,3 +339,12 @@ def test_defaultConfigPath(tmp_path: Path) -> None:
     assert defaultConfigPath(str(tmp_path)) is None
     (tmp_path / ".claude.json").write_text("{}")
     assert defaultConfigPath(str(tmp_path)) == tmp_path / ".claude.json"
+
+
+def test_identical_server_in_two_scopes_is_no_clash() -> None:
+    entry = {"command": "node", "args": ["server.js"]}
+    loaded = parseConfig({"mcpServers": {"same": entry},
+                          "projects": {"/p": {"mcpServers": {"same": dict(entry)}}}}, "x",
+                         environ={"PATH": ""})
+    assert list(loaded.servers) == ["same"]
+    assert loaded.warnings == []

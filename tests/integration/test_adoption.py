@@ -1,0 +1,87 @@
+"""Adopting Claude Code's config end to end: rewrite on start, serve from the
+backup, hot-add, restore on stop, recover after a crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.integration.gateway import RunningGateway, waitFor
+
+pytestmark = pytest.mark.integration
+DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"],
+        "env": {}}
+
+
+def claudeJson(home: Path) -> Path:
+    path = home / ".claude.json"
+    data = {"numStartups": 3, "mcpServers": {"demo": DEMO, "remote": {
+        "type": "http", "url": "https://example.invalid/mcp"}},
+        "projects": {str(home / "p"): {"allowedTools": [], "mcpServers": {
+            "thinker": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}}}
+    path.write_text(json.dumps(data, indent=2))  # as Claude Code writes it
+    os.chmod(path, 0o600)
+    return path
+
+
+def withoutTs(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    data.pop("_mcp_gateway_ts", None)
+    return data  # type: ignore[no-any-return]
+
+
+def echo(url: str) -> str:
+    async def main() -> str:
+        async with Client(url, mode="legacy") as client:
+            result = await client.call_tool("echo", {"message": "adopted"})
+            return result.content[0].text  # type: ignore[union-attr]
+    return anyio.run(main)
+
+
+def test_adopt_serve_hot_add_and_restore(start: Any, home: Path) -> None:
+    config = claudeJson(home)
+    original = config.read_bytes()
+    gateway: RunningGateway = start("--rewrite-config")
+    data = json.loads(config.read_text())
+    url = data["mcpServers"]["demo"]["url"]
+    assert data["mcpServers"]["demo"] == {"type": "http", "url": gateway.url("demo")}
+    assert data["mcpServers"]["remote"]["url"] == "https://example.invalid/mcp"
+    assert data["projects"][str(home / "p")]["mcpServers"]["thinker"]["type"] == "http"
+    assert isinstance(data["_mcp_gateway_ts"], int)
+    assert (home / "state" / "config-backup.json").is_file()
+    assert os.stat(config).st_mode & 0o777 == 0o600
+    assert echo(url) == "adopted"  # served from the backup
+
+    # `claude mcp add`: a new stdio entry appears; it is adopted and served within seconds.
+    data["mcpServers"]["added"] = dict(DEMO)
+    config.write_text(json.dumps(data, indent=2))
+    assert waitFor(lambda: json.loads(config.read_text())["mcpServers"]["added"].get("type")
+                   == "http", timeout=5)
+    assert echo(gateway.url("added")) == "adopted"
+
+    gateway.stop()
+    restored = withoutTs(config)
+    expected = json.loads(original)
+    expected["mcpServers"]["added"] = dict(DEMO)
+    assert restored == expected
+
+
+def test_crash_then_restart_restores_first_and_adopts_again(start: Any, home: Path) -> None:
+    config = claudeJson(home)
+    before = withoutTs(config)
+    first: RunningGateway = start("--rewrite-config")
+    first.process.kill()
+    first.process.wait()
+    assert json.loads(config.read_text())["mcpServers"]["demo"]["type"] == "http"  # crashed
+    second: RunningGateway = start("--rewrite-config")
+    assert "restored after an unclean stop" in second.text()
+    assert echo(second.url("demo")) == "adopted"
+    second.stop()
+    assert withoutTs(config) == before
