@@ -9,18 +9,21 @@ server gets one upstream per session, spawned at that session's C{initialize}
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs
 from mcpgateway.child import DEFAULT_MAX_LINE
 from mcpgateway.config import ServerSpec
+from mcpgateway.healing import OPEN, Breaker
 from mcpgateway.sessions import Session
-from mcpgateway.upstream import ChildWatcher, Upstream
+from mcpgateway.upstream import ChildWatcher, ServerUnavailable, Upstream
+
+T = TypeVar("T")
 
 
 class SessionGone(Exception):
@@ -55,6 +58,11 @@ class ServerPool:
         self._useProcessGroup = useProcessGroup
         self.shared: Upstream | None = None
         self.perSession: dict[str, Upstream] = {}
+        self.breaker = Breaker(clock)
+        self._resolving: Deferred[ServerSpec] | None = None
+        self._launchWaiters: list[Deferred[None]] = []
+        self.disabled = False
+        """Set through the management API: requests are refused, children stopped."""
         self.closedRouters = 0
 
     @property
@@ -63,7 +71,29 @@ class ServerPool:
 
     def _newUpstream(self, owner: Session | None) -> Upstream:
         return Upstream(self.launchSpec, self._reactor, self._clock, self._environ, owner,
-                        self._maxLine, self._useProcessGroup, self._watcher)
+                        self._maxLine, self._useProcessGroup, self._watcher, self.breaker)
+
+    def launchAfter(self, resolving: Deferred[ServerSpec]) -> None:
+        """Start no child until C{resolving} (the real binary behind an
+        C{npx}/C{uvx} command) fires; then start children with its result."""
+        self._resolving = resolving
+
+        def done(spec: ServerSpec) -> None:
+            self._resolving = None
+            self.useLaunchSpec(spec)
+            waiters, self._launchWaiters = self._launchWaiters, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+        resolving.addCallback(done)
+
+    def _whenLaunchable(self, start: Callable[[], Deferred[T]]) -> Deferred[T]:
+        """C{start()} now, or once a pending resolution has finished."""
+        if self._resolving is None:
+            return start()
+        waiter: Deferred[None] = Deferred()
+        self._launchWaiters.append(waiter)
+        return waiter.addCallback(lambda _: start())
 
     def useLaunchSpec(self, spec: ServerSpec) -> None:
         """Start children with C{spec} from the next spawn on; running ones
@@ -83,6 +113,8 @@ class ServerPool:
 
         Fails with L{ServerUnavailable} when no child can serve it.
         """
+        if self.disabled:
+            return fail(ServerUnavailable(f"server '{self.spec.name}' is disabled"))
         if self.stateful:
             upstream = self._newUpstream(session)
             self.perSession[session.id] = upstream
@@ -91,7 +123,7 @@ class ServerPool:
             def forward(_: None) -> Deferred[jsonrpc.Message]:
                 return upstream.router.request(session, initialize, None)
 
-            return upstream.ensure().addCallback(forward)
+            return self._whenLaunchable(upstream.ensure).addCallback(forward)
         if self.shared is None:
             self.shared = self._newUpstream(None)
         shared = self.shared
@@ -102,16 +134,18 @@ class ServerPool:
             result = {**shared.initializeResult, "protocolVersion": session.protocolVersion}
             return jsonrpc.resultResponse(initialize["id"], result)
 
-        return shared.ensure().addCallback(answer)
+        return self._whenLaunchable(shared.ensure).addCallback(answer)
 
     def ready(self, session: Session) -> Deferred[Upstream]:
         """The session's upstream, with a running child (restarted if it died)."""
         upstream = self.upstreamFor(session)
         if upstream is not None and upstream.state == "running":
             return succeed(upstream)
+        if self.disabled:
+            return fail(ServerUnavailable(f"server '{self.spec.name}' is disabled"))
         if upstream is None or self.stateful:
             raise SessionGone(f"the child of server '{self.spec.name}' for this session is gone")
-        return upstream.ensure().addCallback(lambda _: upstream)
+        return self._whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session}; stop its child if it had one of its own."""
@@ -134,14 +168,20 @@ class ServerPool:
         return DeferredList([u.stop() for u in self.upstreams()], consumeErrors=True)
 
     def state(self) -> str:
-        """C{running} when a child runs, C{unavailable} when it cannot, else C{idle}."""
-        if self.spec.executable is None:
-            return "unavailable"
-        if any(u.state == "running" for u in self.upstreams()):
-            return "running"
-        if any(u.state == "starting" for u in self.upstreams()):
+        """One of C{stopped starting running degraded error restarting disabled}
+        (see docs/operations.md for what moves a server between them)."""
+        states = {u.state for u in self.upstreams()}
+        if self.disabled:
+            return "disabled"
+        if self.spec.executable is None or self.breaker.state == OPEN:
+            return "error"
+        if "restarting" in states:
+            return "restarting"
+        if "running" in states:
+            return "degraded" if self.breaker.recentFailures() else "running"
+        if "starting" in states:
             return "starting"
-        return "idle"
+        return "stopped"
 
     def describe(self) -> dict[str, Any]:
         """The server's line in C{/health}: no env, no secrets."""
@@ -157,6 +197,8 @@ class ServerPool:
             "inFlight": sum(u.router.inFlight for u in ups),
             "lateReplies": sum(u.router.lateReplies for u in ups),
             "restarts": sum(max(0, u.spawns - 1) for u in ups),
+            "failures": self.breaker.totalFailures,
+            "circuit": self.breaker.state,
         }
         ambiguous = sum(u.router.ambiguousServerRequests for u in ups)
         if ambiguous:
@@ -165,6 +207,8 @@ class ServerPool:
                 " requests in flight; run this server stateful to route them exactly")
         if lastExit:
             described["lastExit"] = lastExit
+        if self.breaker.state == OPEN:
+            described["error"] = (self.shared or self._newUpstream(None)).circuitReason()
         if self.spec.executable is None:
             described["error"] = f"command '{self.spec.command}' not found on PATH"
         return described

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -38,6 +38,14 @@ Connection = tuple[str, int, str, int]
 PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
 
 
+class Resolve(Protocol):
+    """What the gateway needs of L{mcpgateway.resolve.Resolver}."""
+
+    def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None: ...
+
+    def resolve(self, spec: ServerSpec) -> Deferred[ServerSpec]: ...
+
+
 class Gateway:
     """Every server pool and every session of this gateway process."""
 
@@ -53,6 +61,7 @@ class Gateway:
         useProcessGroup: bool = True,
         watcher: ChildWatcher | None = None,
         pidFinder: PidFinder | None = None,
+        resolver: Resolve | None = None,
     ) -> None:
         """
         @param pidFinder: finds the pid of the process on the other end of a
@@ -67,6 +76,9 @@ class Gateway:
         }
         self.started = clock.seconds()
         self._pidFinder = pidFinder
+        self._resolver = resolver
+        for pool in self.pools.values():
+            self._resolve(pool)
         self._poolArgs = (reactor, clock, environ, maxLine, useProcessGroup, watcher)
 
     def openSession(self, server: str, initialize: jsonrpc.Message, protocolVersion: str,
@@ -110,6 +122,11 @@ class Gateway:
             return reason
 
         return session, pool.open(session, initialize).addCallbacks(opened, failed)
+
+    def _resolve(self, pool: ServerPool) -> None:
+        """Have C{npx}/C{uvx} servers launch their real binary (no wrapper)."""
+        if self._resolver is not None and self._resolver.wrapperOf(pool.spec) is not None:
+            pool.launchAfter(self._resolver.resolve(pool.spec))
 
     def _findOwner(self, session: Session, connection: Connection) -> None:
         assert self._pidFinder is not None
@@ -192,6 +209,7 @@ class Gateway:
                 if old is None:
                     self.log.info("config: server {server} added", server=name)
                 self.pools[name] = ServerPool(new, *self._poolArgs)
+                self._resolve(self.pools[name])
         return DeferredList(stopping, consumeErrors=True)
 
     def stop(self) -> Deferred[Any]:

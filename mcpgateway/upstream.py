@@ -14,14 +14,15 @@ import shutil
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IReactorProcess, IReactorTime
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, versions
 from mcpgateway.child import DEFAULT_MAX_LINE, ChildProtocol, describeExit
 from mcpgateway.config import ServerSpec
+from mcpgateway.healing import OPEN, Breaker
 from mcpgateway.router import Client, Router
 
 SETSID = shutil.which("setsid")
@@ -66,9 +67,14 @@ class Upstream:
         maxLine: int = DEFAULT_MAX_LINE,
         useProcessGroup: bool = True,
         watcher: ChildWatcher | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.spec = spec
         self._watcher = watcher
+        self.breaker = breaker if breaker is not None else Breaker(clock)
+        self._notBefore = 0.0
+        self._restartTimer: IDelayedCall | None = None
+        self._initializedAt: float | None = None
         self._reactor = reactor
         self._clock = clock
         self._environ = environ
@@ -92,23 +98,48 @@ class Upstream:
         return self.child.pid if self.child is not None else None
 
     def ensure(self) -> Deferred[None]:
-        """Fire when a child is running (and initialized, if shared)."""
+        """Fire when a child is running (and initialized, if shared); fail at
+        once with the reason while the server's circuit is open."""
         if self.state == "running":
             return succeed(None)
+        if self.breaker.state == OPEN:
+            return fail(ServerUnavailable(self.circuitReason()))
         waiter: Deferred[None] = Deferred()
         self._waiters.append(waiter)
         if self.state == "stopped":
-            try:
-                self._spawn()
-            except ServerUnavailable as e:
-                self._release(Failure(e))
-                return waiter
-            if self.handshake:
-                self._initialize()
+            delay = self._notBefore - self._clock.seconds()
+            if delay > 0:
+                self.state = "restarting"
+                self._restartTimer = self._clock.callLater(delay, self._start)
             else:
-                self.state = "running"
-                self._release(None)
+                self._start()
         return waiter
+
+    def circuitReason(self) -> str:
+        """Why requests are refused while the circuit is open."""
+        breaker = self.breaker
+        return (f"server '{self.spec.name}' is failing: {breaker.recentFailures()} failure(s)"
+                f" in the last {breaker.window / 60:g} minutes (last: {breaker.lastFailure});"
+                f" the gateway tries again in {breaker.retryIn():.0f} s")
+
+    def _start(self) -> None:
+        self._restartTimer = None
+        try:
+            self._spawn()
+        except ServerUnavailable as e:
+            self.state = "stopped"
+            self._release(Failure(e))
+            return
+        if self.handshake:
+            self._initialize()
+        else:
+            self._running()
+            self._release(None)
+
+    def _running(self) -> None:
+        self.state = "running"
+        self._initializedAt = self._clock.seconds()
+        self.breaker.succeeded()
 
     def _spawn(self) -> None:
         spec = self.spec
@@ -159,7 +190,7 @@ class Upstream:
             return
         self.initializeResult = result
         self.router.send(jsonrpc.notification("notifications/initialized"))
-        self.state = "running"
+        self._running()
         self.router.resubscribe()
         self.log.info("server {server} initialized (protocol {version}, {name})",
                       server=self.spec.name, version=result.get("protocolVersion"),
@@ -178,7 +209,20 @@ class Upstream:
         if child is not self.child:
             return
         assert child.exitReason is not None
-        self._forget(child, describeExit(child.exitReason))
+        now = self._clock.seconds()
+        uptime = None if self._initializedAt is None else now - self._initializedAt
+        why = describeExit(child.exitReason)
+        tail = list(child.stderrTail)[-3:]
+        self.breaker.failed(why + ("; last stderr: " + " | ".join(tail) if tail else ""), uptime)
+        self._forget(child, why)
+        self._notBefore = now + self.breaker.delay()
+        if self.handshake and self.router.sessions and self.breaker.state != OPEN:
+            # Sessions are attached: bring the shared child back now (after the backoff).
+            self.log.info("server {server}: restarting its shared child in {delay:g} s",
+                          server=self.spec.name, delay=self.breaker.delay())
+            self.ensure().addErrback(lambda f: None)  # failures reach the next request
+        elif self.breaker.state == OPEN:
+            self.log.error("{why}", why=self.circuitReason())
 
     def childVanished(self) -> None:
         """The reaper found the child's process gone without an exit event:
@@ -196,6 +240,7 @@ class Upstream:
         self.lastExit = why
         self.child = None
         self.state = "stopped"
+        self._initializedAt = None
         self.router.childExited(why)
         self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' {why}")))
 
@@ -204,6 +249,11 @@ class Upstream:
 
         The upstream lets go of it at once: the next L{ensure} spawns a fresh
         child instead of using one that is on its way out."""
+        if self._restartTimer is not None and self._restartTimer.active():
+            self._restartTimer.cancel()
+            self._restartTimer = None
+            self.state = "stopped"
+            self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' was stopped")))
         child = self.child
         if child is None:
             return succeed(None)

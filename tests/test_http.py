@@ -175,6 +175,7 @@ def test_child_exit_answers_pending_requests_and_the_next_request_gets_a_fresh_c
     assert "exited with code 2" in event["error"]["message"]
     assert "out of cheese" in event["error"]["message"]
     again = call(h, sid, requestId=4)
+    h.reactor.advance(1.0)  # restart backoff
     assert len(h.reactor.processes) == 2
     assert [m.get("method") for m in h.process().sentMessages()] == ["initialize"]
     h.answerHandshake()

@@ -126,9 +126,11 @@ class SharedHandshakeTests(PoolCase):
                          "server 'srv' refused initialize: unsupported protocol")
         self.assertEqual(proc.signals, ["KILL"])
         self.assertEqual(proc.takeMessages(), [])  # no notifications/initialized
-        self.assertEqual(self.pool.state(), "idle")
-        # The next open starts afresh.
+        self.assertEqual(self.pool.state(), "stopped")
+        # The next open starts afresh, after the 1 s restart backoff.
         d2 = self.pool.open(FakeSession("b"), clientInitialize(0, versions.LATEST))
+        self.assertEqual(len(self.reactor.processes), 1)
+        self.reactor.advance(1.0)
         self.assertEqual(len(self.reactor.processes), 2)
         self.answerInitialize(self.reactor.lastProcess)
         self.successResultOf(d2)
@@ -161,9 +163,9 @@ class SharedHandshakeTests(PoolCase):
         self.assertIn("not found", str(failure.value))
         self.assertIn("'nosuch'", str(failure.value))
         self.assertEqual(self.reactor.spawned, [])
-        self.assertEqual(pool.state(), "unavailable")
+        self.assertEqual(pool.state(), "error")
         described = pool.describe()
-        self.assertEqual(described["state"], "unavailable")
+        self.assertEqual(described["state"], "error")
         self.assertEqual(described["error"], "command 'nosuch' not found on PATH")
 
     def test_spawnOSError(self) -> None:
@@ -172,7 +174,7 @@ class SharedHandshakeTests(PoolCase):
         failure = self.failureResultOf(d, ServerUnavailable)
         self.assertIn("cannot start", str(failure.value))
         self.assertIn("Permission denied", str(failure.value))
-        self.assertEqual(self.pool.state(), "idle")
+        self.assertEqual(self.pool.state(), "stopped")
 
 
 class SharedRestartTests(PoolCase):
@@ -190,12 +192,15 @@ class SharedRestartTests(PoolCase):
         proc1.exit(2)
         self.assertEqual(self.successResultOf(d1), jsonrpc.errorResponse(
             5, jsonrpc.CHILD_EXITED, "server 'srv' exited with code 2; last stderr: panic: oops"))
-        self.assertEqual(self.pool.state(), "idle")
+        # A session is attached: the child comes back by itself, after the 1 s backoff.
+        self.assertEqual(self.pool.state(), "restarting")
         self.assertEqual(self.pool.describe()["lastExit"],
                          "exited with code 2; last stderr: panic: oops")
 
         # The next request: the web layer waits for ready(), then forwards.
         ready = self.pool.ready(a)
+        self.assertEqual(len(self.reactor.processes), 1)
+        self.reactor.advance(1.0)
         self.assertEqual(len(self.reactor.processes), 2)
         proc2 = self.reactor.lastProcess
         forwarded: Deferred[Message] = ready.addCallback(
@@ -213,7 +218,7 @@ class SharedRestartTests(PoolCase):
         described = self.pool.describe()
         self.assertEqual((described["children"], described["pids"], described["restarts"]),
                          (1, [1001], 1))
-        self.assertEqual(self.pool.state(), "running")
+        self.assertEqual(self.pool.state(), "degraded")  # up again, failure recent
 
     def test_restartRestoresSubscriptions(self) -> None:
         a = FakeSession("a")
@@ -227,6 +232,7 @@ class SharedRestartTests(PoolCase):
         self.successResultOf(d)
         proc1.exit(signal=9)
         ready = self.pool.ready(a)
+        self.reactor.advance(1.0)  # restart backoff
         proc2 = self.reactor.lastProcess
         self.answerInitialize(proc2)
         self.successResultOf(ready)
@@ -241,6 +247,7 @@ class SharedRestartTests(PoolCase):
         self.openRunning(b, requestId=1)
         self.reactor.lastProcess.exit(1)
         rA, rB = self.pool.ready(a), self.pool.ready(b)
+        self.reactor.advance(1.0)  # restart backoff
         self.assertEqual(len(self.reactor.processes), 2)
         self.answerInitialize(self.reactor.lastProcess)
         self.assertIs(self.successResultOf(rA), self.successResultOf(rB))
@@ -276,15 +283,17 @@ class SharedRestartTests(PoolCase):
 
     def test_describeShared(self) -> None:
         self.assertEqual(self.pool.describe(), {
-            "mode": "stateless", "state": "idle", "children": 0, "pids": [], "requests": 0,
-            "inFlight": 0, "lateReplies": 0, "restarts": 0})
+            "mode": "stateless", "state": "stopped", "children": 0, "pids": [], "requests": 0,
+            "inFlight": 0, "lateReplies": 0, "restarts": 0, "failures": 0,
+            "circuit": "closed"})
         a = FakeSession("a")
         self.openRunning(a)
         up = self.successResultOf(self.pool.ready(a))
         up.router.request(a, jsonrpc.request(1, "tools/call"), None)
         self.assertEqual(self.pool.describe(), {
             "mode": "stateless", "state": "running", "children": 1, "pids": [1000],
-            "requests": 2, "inFlight": 1, "lateReplies": 0, "restarts": 0})
+            "requests": 2, "inFlight": 1, "lateReplies": 0, "restarts": 0,
+            "failures": 0, "circuit": "closed"})
 
     def test_describeWarnsAboutAmbiguousRequests(self) -> None:
         a = FakeSession("a", capabilities={"roots": {}})
@@ -431,7 +440,8 @@ class StatefulTests(PoolCase):
         self.open(b)
         self.assertEqual(self.pool.describe(), {
             "mode": "stateful", "state": "running", "children": 2, "pids": [1000, 1001],
-            "requests": 2, "inFlight": 2, "lateReplies": 0, "restarts": 0})
+            "requests": 2, "inFlight": 2, "lateReplies": 0, "restarts": 0, "failures": 0,
+            "circuit": "closed"})
         self.reactor.processes[0].exit(3)
         described = self.pool.describe()
         self.assertEqual((described["children"], described["pids"]), (1, [1001]))

@@ -208,7 +208,7 @@ def test_missing_command_answers_an_error_others_keep_working(start: Any, home: 
     result = run(_demoSession(gateway.url("demo")))
     assert result["echo"] == "hello through the gateway"
     health = gateway.health()["servers"]
-    assert health["ghost"]["state"] == "unavailable"
+    assert health["ghost"]["state"] == "error"
     assert "remote" not in health
 
 

@@ -1,0 +1,1241 @@
+"""The C{mcpgateway} command: C{start}, C{stop}, C{status}, C{doctor}, C{restore}.
+
+A short-lived, synchronous program (argparse, urllib, subprocess): it never
+runs the reactor. It finds the running gateway through its state directory
+(C{state.json} with the pid and port, the C{gateway.lock} flock the gateway
+holds while it runs) and talks to it over loopback HTTP (C{/health},
+C{/sessions}) with short timeouts. C{start} launches C{twistd mcpgateway}
+(detached unless C{--foreground}) and returns once C{/health} answers.
+
+Every failure is one line on stderr (or C{{"ok": false, "error": ...}} with
+C{--json}), never a traceback; C{MCPGATEWAY_DEBUG=1} shows tracebacks of
+unexpected errors. Colours only when stdout is a terminal and C{NO_COLOR} is
+unset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import http.client
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, NamedTuple, TextIO
+from urllib.parse import urlsplit
+
+from mcpgateway import __version__
+from mcpgateway.state import LOCK_FILE, STATE_FILE
+from mcpgateway.tap import DEFAULT_PORT, defaultStateDir
+
+PID_FILE = "twistd.pid"
+LOG_FILE = "gateway.log"
+BACKUP_FILE = "config-backup.json"
+NPX_CACHE_FILE = "npx-cache.json"
+CLASSIFICATION_FILE = "classification.json"
+MODES = ("stateful", "stateless")
+
+START_TIMEOUT = 15.0
+"""Seconds C{start} waits for C{/health} to answer."""
+STOP_TIMEOUT = 15.0
+"""Seconds C{stop} waits for the gateway to exit after SIGTERM."""
+HTTP_TIMEOUT = 2.0
+"""Seconds any one HTTP request to the gateway may take."""
+LOG_TAIL = 20
+MAX_BODY = 16 * 1024 * 1024
+
+STATEFUL_MARK = "◆"
+STATELESS_MARK = "○"
+LEGEND = f"{STATEFUL_MARK} = stateful (per-session children) | {STATELESS_MARK} = stateless" \
+         " (shared child)"
+SYMBOLS = {"pass": "✓", "info": "○", "fail": "✗"}
+COLOURS = {"pass": "32", "info": "33", "fail": "31"}
+
+
+class CliError(Exception):
+    """A failure the user can act on: one line, and the exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# --- output -----------------------------------------------------------------
+
+
+class Output:
+    """Where and how to print: plain or coloured text, or one JSON document."""
+
+    def __init__(self, asJson: bool, stdout: TextIO | None = None,
+                 stderr: TextIO | None = None) -> None:
+        self.json = asJson
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.colour = useColour(self.stdout)
+
+    def line(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+
+    def note(self, text: str) -> None:
+        """A message for people: stderr, so stdout stays clean for scripts."""
+        self.stderr.write(text + "\n")
+
+    def paint(self, text: str, status: str) -> str:
+        """C{text} in the colour of C{status} (C{pass}, C{info}, C{fail})."""
+        if not self.colour or status not in COLOURS:
+            return text
+        return f"\x1b[{COLOURS[status]}m{text}\x1b[0m"
+
+    def emit(self, document: dict[str, Any]) -> None:
+        self.line(json.dumps(document, indent=2, sort_keys=False))
+
+
+def useColour(stream: TextIO) -> bool:
+    """Colours only on a terminal, and never when C{NO_COLOR} is set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):
+        return False
+
+
+# --- the state directory and the gateway process ----------------------------
+
+
+def pidAlive(pid: int) -> bool:
+    """Whether process C{pid} exists (and is not a zombie)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
+    except (OSError, ValueError):
+        return True
+
+
+def lockHeld(stateDir: Path) -> bool:
+    """Whether some process holds the gateway's flock on C{gateway.lock}.
+
+    Probes with a shared, non-blocking flock that is released at once; the
+    file is never created."""
+    import fcntl
+
+    try:
+        fd = os.open(stateDir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def isGatewayProcess(pid: int) -> bool:
+    """Whether C{pid}'s command line names mcpgateway (Linux C{/proc})."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"mcpgateway" in f.read()
+    except OSError:
+        return False
+
+
+def _intOrNone(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
+
+
+@dataclass
+class GatewayProbe:
+    """What the state directory says about the gateway."""
+
+    stateDir: Path
+    state: dict[str, Any] | None = None
+    stateError: str | None = None
+    alive: bool = False
+    locked: bool = False
+    isGateway: bool = False
+
+    @property
+    def pid(self) -> int | None:
+        return _intOrNone((self.state or {}).get("pid"))
+
+    @property
+    def port(self) -> int | None:
+        return _intOrNone((self.state or {}).get("port"))
+
+    @property
+    def running(self) -> bool:
+        """state.json names a live process that holds the lock (or, when
+        the lock is not held, is at least an mcpgateway process)."""
+        return self.pid is not None and self.alive and (self.locked or self.isGateway)
+
+    @property
+    def stale(self) -> bool:
+        """state.json is there, but its gateway is gone."""
+        return (self.state is not None or self.stateError is not None) and not self.running
+
+    def baseUrl(self) -> str:
+        return gatewayUrl(self.port or DEFAULT_PORT, (self.state or {}).get("interface"))
+
+
+def probe(stateDir: Path) -> GatewayProbe:
+    """Read C{state.json} and check its pid and the lock."""
+    result = GatewayProbe(stateDir)
+    path = stateDir / STATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        data = None
+    except (OSError, ValueError) as e:
+        result.stateError = f"{path}: {e}"
+        data = None
+    if data is not None and not isinstance(data, dict):
+        result.stateError = f"{path}: not a JSON object"
+        data = None
+    result.state = data
+    pid = result.pid
+    if pid is not None:
+        result.alive = pidAlive(pid)
+        result.locked = lockHeld(stateDir)
+        result.isGateway = result.alive and isGatewayProcess(pid)
+    return result
+
+
+def gatewayUrl(port: int, interface: Any = None) -> str:
+    """C{http://host:port} of a gateway bound to C{interface}."""
+    host = interface if isinstance(interface, str) and interface else "127.0.0.1"
+    if host == "0.0.0.0":
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def removeStateFile(stateDir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (stateDir / STATE_FILE).unlink()
+
+
+def removeStalePidFile(stateDir: Path) -> None:
+    """Remove C{twistd.pid} unless a live mcpgateway has it (twistd would
+    refuse to start over a zombie's pid, as left where nothing reaps)."""
+    path = stateDir / PID_FILE
+    pid = _pidFromFile(path)
+    if pid is not None and pidAlive(pid) and isGatewayProcess(pid):
+        return
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _pidFromFile(path: Path) -> int | None:
+    try:
+        return _intOrNone(int(path.read_text().strip()))
+    except (OSError, ValueError):
+        return None
+
+
+def resolveStateDir(value: str | None) -> Path:
+    return Path(value or defaultStateDir()).expanduser().absolute()
+
+
+def claudeConfigPath(state: dict[str, Any] | None) -> Path:
+    """The config the gateway serves (from state.json), else C{~/.claude.json}."""
+    configured = (state or {}).get("config")
+    if isinstance(configured, str) and configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".claude.json"
+
+
+def tail(path: Path, lines: int = LOG_TAIL) -> list[str]:
+    """The last C{lines} lines of C{path} (nothing if it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read()
+    except OSError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()[-lines:]
+
+
+# --- HTTP ---------------------------------------------------------------------
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""Loopback only: never through an C{http_proxy} from the environment."""
+
+
+def fetchJson(url: str, timeout: float = HTTP_TIMEOUT) -> Any:
+    """GET C{url} and decode its JSON body, or raise L{CliError} in one line."""
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            body = response.read(MAX_BODY)
+    except urllib.error.HTTPError as e:
+        raise CliError(f"{url} answered HTTP {e.code}") from None
+    except urllib.error.URLError as e:
+        raise CliError(f"no answer from {url}: {_reason(e.reason)}") from None
+    except (OSError, http.client.HTTPException) as e:
+        raise CliError(f"no answer from {url}: {_reason(e)}") from None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise CliError(f"{url} did not answer JSON") from None
+
+
+def _reason(error: Any) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, OSError) and error.strerror:
+        return str(error.strerror).lower()
+    return str(error) or type(error).__name__
+
+
+def fetchHealth(probeResult: GatewayProbe, timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
+    health = fetchJson(probeResult.baseUrl() + "/health", timeout)
+    if not isinstance(health, dict):
+        raise CliError(f"{probeResult.baseUrl()}/health did not answer a JSON object")
+    return health
+
+
+def fetchSessions(probeResult: GatewayProbe, timeout: float = HTTP_TIMEOUT
+                  ) -> list[dict[str, Any]]:
+    """C{GET /sessions}: a list, or C{{"sessions": [...]}}."""
+    sessions = fetchJson(probeResult.baseUrl() + "/sessions", timeout)
+    if isinstance(sessions, dict):
+        sessions = sessions.get("sessions")
+    if not isinstance(sessions, list):
+        raise CliError(f"{probeResult.baseUrl()}/sessions did not answer a list")
+    return [s for s in sessions if isinstance(s, dict)]
+
+
+# --- formatting ---------------------------------------------------------------
+
+
+def formatBytes(size: float) -> str:
+    megabytes = size / (1024 * 1024)
+    if megabytes >= 10:
+        return f"{megabytes:.0f} MB"
+    return f"{megabytes:.1f} MB"
+
+
+def formatDuration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def modeMark(mode: Any) -> str:
+    return STATEFUL_MARK if mode == "stateful" else STATELESS_MARK
+
+
+def serverSummary(name: str, server: dict[str, Any]) -> str:
+    """One server as C{doctor} shows it: C{○ name (stateless, 1 child, 3 reqs)}."""
+    mode = server.get("mode", "?")
+    children = _count(server.get("children"))
+    parts = [str(mode)]
+    if server.get("error"):
+        parts.append(f"unavailable: {server['error']}")
+    elif children:
+        parts.append(plural(children, "child", "children"))
+    else:
+        parts.append("idle")
+    parts.append(f"{_count(server.get('requests'))} reqs")
+    return f"{modeMark(mode)} {name} ({', '.join(parts)})"
+
+
+def healthServers(health: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The C{servers} of a C{/health} answer (malformed parts left out)."""
+    servers = health.get("servers")
+    if not isinstance(servers, dict):
+        return {}
+    return {str(name): server for name, server in servers.items() if isinstance(server, dict)}
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+# --- start --------------------------------------------------------------------
+
+
+def gatewayArgv(stateDir: Path, port: int, config: Path | None, foreground: bool,
+                rewrite: bool) -> list[str]:
+    """The C{twistd mcpgateway} command line C{start} runs."""
+    argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+            "--pidfile", str(stateDir / PID_FILE),
+            # Detached, twistd's own log goes nowhere: the gateway writes
+            # gateway.log itself. In the foreground, show it on stdout.
+            "--logfile", "-" if foreground else "/dev/null"]
+    if foreground:
+        argv.append("-n")
+    argv += ["mcpgateway", "--port", str(port), "--state-dir", str(stateDir),
+             "--log-file", str(stateDir / LOG_FILE)]
+    if rewrite:
+        argv.append("--rewrite-config")
+    if config is not None:
+        argv += ["--config", str(config)]
+    return argv
+
+
+def cmdStart(args: argparse.Namespace, out: Output) -> int:
+    stateDir = resolveStateDir(args.state_dir)
+    port: int = args.port if args.port is not None else DEFAULT_PORT
+    found = probe(stateDir)
+    if found.running:
+        same = args.port is None or found.port == port
+        running = f"already running (pid {found.pid}, port {found.port})"
+        if not same:
+            raise CliError(f"{running}; `mcpgateway stop` it first to run it on port {port}")
+        if out.json:
+            out.emit({"ok": True, "alreadyRunning": True, "pid": found.pid, "port": found.port})
+        else:
+            out.line(f"mcpgateway is {running}")
+        return 0
+    config: Path | None = None
+    if args.config is not None:
+        config = Path(args.config).expanduser().absolute()
+        if not config.is_file():
+            raise CliError(f"--config {args.config}: no such file")
+    try:
+        stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(f"cannot create the state directory {stateDir}: {e.strerror}") from None
+    if found.stale:
+        removeStateFile(stateDir)
+    removeStalePidFile(stateDir)
+    rewrite = not args.no_rewrite
+    if rewrite and config is None and not claudeConfigPath(None).is_file():
+        # Nothing to adopt: the gateway serves its bundled demo.
+        out.note(f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server")
+        rewrite = False
+    argv = gatewayArgv(stateDir, port, config, args.foreground, rewrite)
+    if args.foreground:
+        return runForeground(argv, out)
+    return startDetached(argv, stateDir, port, out)
+
+
+def _launch(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start the gateway's twistd (a seam for the tests)."""
+    home = Path.home()  # a stable working directory for the gateway and its children
+    try:
+        return subprocess.Popen(argv, cwd=str(home) if home.is_dir() else "/", **kwargs)
+    except OSError as e:
+        raise CliError(f"cannot run {argv[0]}: {e.strerror}") from None
+
+
+def runForeground(argv: list[str], out: Output) -> int:
+    """Run twistd -n in this terminal until it exits; SIGTERM and SIGHUP are
+    passed on to it, Ctrl-C reaches it through the terminal."""
+    out.note("mcpgateway: running in the foreground (Ctrl-C stops it)")
+    process = _launch(argv)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(OSError):
+            process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                code = process.wait()
+                break
+            except KeyboardInterrupt:
+                continue  # the gateway got SIGINT too: wait for its clean stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    # twistd re-raises the signal that stopped it once it has shut down cleanly.
+    if code in (-signal.SIGINT, -signal.SIGTERM):
+        return 0
+    return 128 - code if code < 0 else code
+
+
+def startDetached(argv: list[str], stateDir: Path, port: int, out: Output) -> int:
+    """Run twistd (which daemonizes and exits), then wait for C{/health}."""
+    deadline = time.monotonic() + START_TIMEOUT
+    process = _launch(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                      stderr=subprocess.STDOUT)
+    try:
+        output, _ = process.communicate(timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        return _startFailed(out, stateDir, f"twistd did not finish starting within"
+                                           f" {START_TIMEOUT:.0f} s", output)
+    if process.returncode != 0:
+        return _startFailed(out, stateDir, f"the gateway did not start (twistd exit status"
+                                           f" {process.returncode})", output)
+    url = gatewayUrl(port)
+    reason = "no answer yet"
+    while True:
+        found = probe(stateDir)
+        if found.running:
+            url = found.baseUrl()
+            try:
+                health = fetchJson(url + "/health", timeout=1.0)
+            except CliError as e:
+                reason = e.message
+            else:
+                if isinstance(health, dict) and health.get("status") == "ok" \
+                        and health.get("pid", found.pid) == found.pid:
+                    return _started(out, found, url, health)
+                reason = f"{url}/health answered {json.dumps(health)[:80]}"
+        else:
+            daemon = _pidFromFile(stateDir / PID_FILE)
+            if daemon is None or not pidAlive(daemon):
+                return _startFailed(out, stateDir, "the gateway exited while starting", b"")
+            reason = f"{STATE_FILE} not written yet"
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    return _startFailed(out, stateDir, f"the gateway did not answer {url}/health within"
+                                       f" {START_TIMEOUT:.0f} s ({reason})", b"")
+
+
+def _started(out: Output, found: GatewayProbe, url: str, health: dict[str, Any]) -> int:
+    servers = healthServers(health)
+    pid = found.pid or _intOrNone(health.get("pid"))
+    if out.json:
+        out.emit({"ok": True, "alreadyRunning": False, "pid": pid, "port": found.port,
+                  "url": url, "servers": sorted(servers)})
+    else:
+        out.line(f"mcpgateway started (pid {pid}): {plural(len(servers), 'server')} at"
+                 f" {url}/<server>/mcp")
+        for name in sorted(servers):
+            out.line(f"  {url}/{name}/mcp")
+    return 0
+
+
+def _startFailed(out: Output, stateDir: Path, message: str, output: bytes) -> int:
+    lines = output.decode("utf-8", "replace").splitlines()[-LOG_TAIL:]
+    logLines = tail(stateDir / LOG_FILE)
+    if out.json:
+        out.emit({"ok": False, "error": message, "output": lines, "log": logLines})
+        return 1
+    out.note(f"mcpgateway: {message}")
+    if lines:
+        out.note("twistd said:")
+        for line in lines:
+            out.note(f"  {line}")
+    if logLines:
+        out.note(f"last lines of {stateDir / LOG_FILE}:")
+        for line in logLines:
+            out.note(f"  {line}")
+    return 1
+
+
+# --- stop and restore ---------------------------------------------------------
+
+
+def waitGone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while pidAlive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _twistdPid(stateDir: Path) -> int | None:
+    """The pid in C{twistd.pid} when it is a live mcpgateway (a gateway that
+    wrote no state.json)."""
+    pid = _pidFromFile(stateDir / PID_FILE)
+    return pid if pid is not None and pidAlive(pid) and isGatewayProcess(pid) else None
+
+
+def cmdStop(args: argparse.Namespace, out: Output) -> int:
+    stateDir = resolveStateDir(args.state_dir)
+    found = probe(stateDir)
+    pid = found.pid if found.running else None
+    if pid is None and found.state is None and found.stateError is None:
+        pid = _twistdPid(stateDir)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        except OSError as e:
+            raise CliError(f"cannot stop pid {pid}: {e.strerror}") from None
+        if not waitGone(pid, STOP_TIMEOUT):
+            raise CliError(f"the gateway (pid {pid}) is still running {STOP_TIMEOUT:.0f} s"
+                           f" after SIGTERM; see {stateDir / LOG_FILE}, or `kill -KILL {pid}`"
+                           " then `mcpgateway restore`")
+        removeStateFile(stateDir)  # normally gone already: the gateway removes it
+        leftover = None
+        if (found.state or {}).get("rewriteConfig"):
+            backup = backupPathOf(stateDir, claudeConfigPath(found.state))
+            if backup.exists():
+                leftover = (f"the config was not fully restored ({backup} is still there):"
+                            f" see {stateDir / LOG_FILE}, then `mcpgateway restore`")
+        if out.json:
+            out.emit({"ok": leftover is None, "stopped": True, "pid": pid,
+                      **({"error": leftover} if leftover else {})})
+        else:
+            out.line(f"mcpgateway stopped (pid {pid})")
+            if leftover:
+                out.note(f"mcpgateway: {leftover}")
+        return 0 if leftover is None else 1
+    if found.stale:
+        what = (f"pid {found.pid} is gone" if found.pid is not None
+                else found.stateError or "no pid in it")
+        document: dict[str, Any] = {"ok": True, "stopped": False, "stale": True,
+                                    "pid": found.pid}
+        report = None
+        if (found.state or {}).get("rewriteConfig", True) is not False:
+            report = restoreConfig(claudeConfigPath(found.state), stateDir)
+            document["restore"] = report
+        removeStateFile(stateDir)
+        removeStalePidFile(stateDir)
+        if out.json:
+            out.emit(document)
+        else:
+            out.line(f"mcpgateway was not running (stale state.json: {what}); removed it")
+            if report is not None:
+                printRestore(out, report)
+        return 0
+    if out.json:
+        out.emit({"ok": True, "stopped": False, "stale": False, "pid": None})
+    else:
+        out.line("mcpgateway is not running")
+    return 0
+
+
+def _claudeConfigClass() -> Any:
+    """C{mcpgateway.clients.claude.ClaudeConfig} (looked up late: a seam)."""
+    try:
+        module = importlib.import_module("mcpgateway.clients.claude")
+    except ImportError as e:
+        raise CliError(f"cannot restore: {e}") from None
+    return module.ClaudeConfig
+
+
+def restoreConfig(configPath: Path, stateDir: Path) -> dict[str, Any]:
+    """Put the backed-up stdio entries back into C{configPath}."""
+    try:
+        report = _claudeConfigClass()(configPath, stateDir).restore()
+    except CliError:
+        raise
+    except Exception as e:
+        raise CliError(f"cannot restore {configPath}: {e}") from None
+    return {"config": str(configPath),
+            "restored": list(getattr(report, "restored", [])),
+            "kept": list(getattr(report, "kept", [])),
+            "notes": list(getattr(report, "notes", []))}
+
+
+def printRestore(out: Output, report: dict[str, Any]) -> None:
+    restored, kept = report["restored"], report["kept"]
+    if restored:
+        out.line(f"restored {plural(len(restored), 'server')} in {report['config']}:"
+                 f" {', '.join(restored)}")
+    elif not report["notes"]:
+        out.line(f"nothing to restore in {report['config']}")
+    if kept:
+        out.line(f"kept as they are: {', '.join(kept)}")
+    for note in report["notes"]:
+        out.line(f"  {note}")
+
+
+def cmdRestore(args: argparse.Namespace, out: Output) -> int:
+    stateDir = resolveStateDir(args.state_dir)
+    found = probe(stateDir)
+    if found.running:
+        raise CliError(f"the gateway is running (pid {found.pid}): `mcpgateway stop` stops it"
+                       " and restores the config")
+    configPath = (Path(args.config).expanduser().absolute() if args.config
+                  else claudeConfigPath(found.state))
+    report = restoreConfig(configPath, stateDir)
+    if found.stale:
+        removeStateFile(stateDir)
+    if out.json:
+        out.emit({"ok": True, **report})
+    else:
+        printRestore(out, report)
+    return 0
+
+
+# --- status -------------------------------------------------------------------
+
+
+def cmdStatus(args: argparse.Namespace, out: Output) -> int:
+    stateDir = resolveStateDir(args.state_dir)
+    found = probe(stateDir)
+    document: dict[str, Any] = {"running": found.running, "stale": found.stale,
+                                "pid": found.pid, "port": found.port,
+                                "stateDir": str(stateDir), "state": found.state,
+                                "health": None, "sessions": None}
+    if not found.running:
+        if found.stale:
+            message = (f"mcpgateway is not running (stale state.json from pid {found.pid};"
+                       " `mcpgateway stop` cleans up and restores the config)")
+        else:
+            message = "mcpgateway is not running"
+        if out.json:
+            out.emit({**document, "error": message})
+        else:
+            out.line(message)
+        return 1
+    try:
+        health = fetchHealth(found)
+        sessions = fetchSessions(found)
+    except CliError as e:
+        if out.json:
+            out.emit({**document, "error": e.message})
+        else:
+            out.line(f"mcpgateway is running (pid {found.pid}, port {found.port}) but"
+                     f" {e.message}")
+        return 1
+    document.update(health=health, sessions=sessions)
+    if out.json:
+        out.emit(document)
+    else:
+        for line in renderStatus(found, health, sessions):
+            out.line(line)
+    return 0
+
+
+def renderStatus(found: GatewayProbe, health: dict[str, Any],
+                 sessions: list[dict[str, Any]]) -> list[str]:
+    """One screen: the gateway, then one line per server, then the sessions."""
+    state = found.state or {}
+    uptime = health.get("uptime")
+    if not isinstance(uptime, (int, float)) and isinstance(state.get("startTime"),
+                                                           (int, float)):
+        uptime = time.time() - state["startTime"]
+    version = health.get("version") or state.get("version") or "?"
+    head = f"mcpgateway {version} running: pid {found.pid}, port {found.port}"
+    if isinstance(uptime, (int, float)):
+        head += f", up {formatDuration(uptime)}"
+    servers = healthServers(health)
+    children = sum(_count(s.get("children")) for s in servers.values())
+    requests = sum(_count(s.get("requests")) for s in servers.values())
+    facts = [plural(len(servers), "server"), plural(children, "child", "children"),
+             plural(requests, "request"), plural(len(sessions), "session")]
+    if isinstance(health.get("rssBytes"), (int, float)):
+        facts.append(formatBytes(health["rssBytes"]))
+    lines = [head, "  " + ", ".join(facts)]
+    config = state.get("config") or "the bundled demo"
+    rewritten = " (rewritten to point at the gateway)" if state.get("rewriteConfig") else ""
+    lines.append(f"  config {config}{rewritten}")
+    lines.append(f"  {found.baseUrl()}/<server>/mcp    state {found.stateDir}")
+    lines.append("")
+    width = max((len(name) for name in servers), default=0)
+    perServer: dict[str, int] = {}
+    for session in sessions:
+        perServer[str(session.get("server"))] = perServer.get(str(session.get("server")), 0) + 1
+    for name in sorted(servers):
+        server = servers[name]
+        mode = server.get("mode", "?")
+        count = _count(server.get("children"))
+        cells = [f"{modeMark(mode)} {name.ljust(width)}", f"{mode!s:9}",
+                 f"{server.get('state', '?')!s:11}",
+                 f"{plural(count, 'child', 'children'):11}",
+                 f"{_count(server.get('requests')):>5} reqs",
+                 plural(_count(server.get("sessions", perServer.get(name, 0))), "session")]
+        extra = []
+        if _count(server.get("inFlight")):
+            extra.append(f"{server['inFlight']} in flight")
+        if _count(server.get("restarts")):
+            extra.append(plural(server["restarts"], "restart"))
+        if server.get("error"):
+            extra.append(str(server["error"]))
+        elif server.get("lastExit") and not count:
+            extra.append(f"last exit: {server['lastExit']}")
+        lines.append("  " + "  ".join(cells) + ("  · " + "; ".join(extra) if extra else ""))
+        if server.get("warning"):
+            lines.append(f"      ! {server['warning']}")
+    if not servers:
+        lines.append("  (no servers configured)")
+    clients: dict[str, int] = {}
+    for session in sessions:
+        pid = session.get("clientPid")
+        key = f"pid {pid}" if pid else "unknown pid"
+        clients[key] = clients.get(key, 0) + 1
+    lines.append("")
+    if clients:
+        lines.append(f"  {plural(len(sessions), 'session')} from"
+                     f" {plural(len(clients), 'client')}: "
+                     + ", ".join(f"{key} ({count})" for key, count in sorted(clients.items())))
+    else:
+        lines.append("  no sessions")
+    lines.append(f"  {LEGEND}")
+    return lines
+
+
+# --- doctor -------------------------------------------------------------------
+
+
+class Check(NamedTuple):
+    """One doctor check: C{status} is C{pass}, C{info} or C{fail}; C{fix} says
+    what to do about a failure; C{details} are extra lines (the servers)."""
+
+    status: str
+    message: str
+    fix: str | None = None
+    details: tuple[str, ...] = ()
+
+
+@dataclass
+class DoctorContext:
+    """What the checks look at; the health check leaves C{/health} here."""
+
+    stateDir: Path
+    found: GatewayProbe
+    health: dict[str, Any] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def checkGatewayRunning(ctx: DoctorContext) -> Check:
+    found = ctx.found
+    if found.running:
+        extra = "" if found.locked else "; gateway.lock is not held"
+        return Check("pass", f"Gateway running (PID {found.pid}, port {found.port}){extra}")
+    if found.stateError is not None:
+        return Check("fail", f"Gateway state unreadable: {found.stateError}",
+                     "run `mcpgateway stop` (clears it and restores the config), then"
+                     " `mcpgateway start`")
+    if found.state is not None:
+        why = "is gone" if not found.alive else "is not the gateway (no lock held)"
+        if found.pid is None:
+            why = "is missing from state.json"
+        return Check("fail", f"Gateway not running (stale state.json: pid {found.pid} {why})",
+                     "run `mcpgateway stop` (clears it and restores the config), then"
+                     " `mcpgateway start`")
+    return Check("fail", f"Gateway not running (no state.json in {ctx.stateDir})",
+                 "run `mcpgateway start`")
+
+
+def checkHealth(ctx: DoctorContext) -> Check:
+    found = ctx.found
+    if not found.running:
+        return Check("info", "Health endpoint not checked (gateway not running)")
+    try:
+        health = fetchHealth(found)
+    except CliError as e:
+        return Check("fail", f"Health endpoint: {e.message}",
+                     f"see {ctx.stateDir / LOG_FILE}; then `mcpgateway stop` and"
+                     " `mcpgateway start`")
+    ctx.health = health
+    answeredPid = health.get("pid")
+    if answeredPid is not None and answeredPid != found.pid:
+        return Check("fail", f"Health endpoint on port {found.port} is pid {answeredPid},"
+                             f" not the gateway of state.json (pid {found.pid})",
+                     "another program answers on that port: `mcpgateway stop`, then"
+                     " `mcpgateway start --port N` with a free port")
+    if health.get("status") != "ok":
+        return Check("fail", f"Health endpoint says status {health.get('status')!r}",
+                     f"see {ctx.stateDir / LOG_FILE}")
+    servers = healthServers(health)
+    children = sum(_count(s.get("children")) for s in servers.values())
+    message = (f"Health endpoint OK — {plural(len(servers), 'server')},"
+               f" {plural(children, 'child', 'children')}")
+    if isinstance(health.get("rssBytes"), (int, float)):
+        message += f", {formatBytes(health['rssBytes'])}"
+    details = tuple(serverSummary(name, servers[name]) for name in sorted(servers))
+    broken = sorted(name for name, server in servers.items() if server.get("error"))
+    if broken:
+        return Check("fail", f"{message}; {len(broken)} unavailable ({', '.join(broken)})",
+                     f"install the command of {', '.join(broken)} or fix its entry in"
+                     f" {claudeConfigPath(found.state)}", details)
+    return Check("pass", message, None, details)
+
+
+def backupPathOf(stateDir: Path, configPath: Path) -> Path:
+    """Where the gateway keeps the backup of C{configPath}."""
+    try:
+        module = importlib.import_module("mcpgateway.clients.claude")
+        return Path(module.backupPathFor(stateDir, configPath))
+    except (ImportError, AttributeError):
+        return stateDir / BACKUP_FILE
+
+
+def backupRecords(data: Any) -> list[dict[str, Any]] | str:
+    """The records (C{{"url", "original"}}) of a gateway backup, or what is
+    wrong with it."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if data.get("version", 1) != 1:
+        return f"version {data['version']!r}, expected 1"
+    blocks = [data.get("mcpServers", {})]
+    projects = data.get("projects", {})
+    if not isinstance(projects, dict):
+        return "'projects' is not an object"
+    for scope, project in projects.items():
+        if not isinstance(project, dict):
+            return f"project {scope!r} is not an object"
+        blocks.append(project.get("mcpServers", {}))
+    records = []
+    for block in blocks:
+        if not isinstance(block, dict):
+            return "an 'mcpServers' is not an object"
+        for name, record in block.items():
+            if not (isinstance(record, dict) and isinstance(record.get("original"), dict)):
+                return f"the record of {name!r} has no 'original'"
+            records.append(record)
+    return records
+
+
+def checkBackup(ctx: DoctorContext) -> Check:
+    configPath = claudeConfigPath(ctx.found.state)
+    path = backupPathOf(ctx.stateDir, configPath)
+    handFix = (f"put the 'original' entries of {path} back into the config by hand (or"
+               " `claude mcp add`), then move the file away")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Check("info", "No config backup (no entry is rewritten to the gateway)")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return Check("fail", f"Config backup unreadable: {path}: {e}", handFix)
+    records = backupRecords(data)
+    if isinstance(records, str):
+        return Check("fail", f"Config backup {path} is not usable: {records}", handFix)
+    backedUp = data.get("configPath")
+    if isinstance(backedUp, str) and backedUp != os.path.realpath(configPath):
+        return Check("fail", f"Config backup {path} is of {backedUp}, not of {configPath}",
+                     f"`mcpgateway restore --config {backedUp}`")
+    return Check("pass", f"Config backup valid ({plural(len(records), 'server')} backed up)")
+
+
+def _viaGateway(entry: dict[str, Any], port: int) -> bool:
+    if entry.get("type") not in ("http", "streamable-http"):
+        return False
+    url = entry.get("url", entry.get("serverUrl"))
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == port
+    except ValueError:
+        return False
+
+
+def classifyEntries(data: dict[str, Any], port: int) -> dict[str, int]:
+    """Counts of C{mcpServers} entries (user scope and every project): via
+    the gateway on C{port}, stdio, other."""
+    counts = {"gateway": 0, "stdio": 0, "other": 0}
+    blocks = [data.get("mcpServers")]
+    projects = data.get("projects")
+    if isinstance(projects, dict):
+        blocks += [p.get("mcpServers") for p in projects.values() if isinstance(p, dict)]
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        for entry in block.values():
+            if isinstance(entry, dict) and _viaGateway(entry, port):
+                counts["gateway"] += 1
+            elif isinstance(entry, dict) and entry.get("type", "stdio") == "stdio" \
+                    and "command" in entry:
+                counts["stdio"] += 1
+            else:
+                counts["other"] += 1
+    return counts
+
+
+def checkClaudeConfig(ctx: DoctorContext) -> Check:
+    found = ctx.found
+    path = claudeConfigPath(found.state)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Check("info", f"No Claude config at {path}")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return Check("fail", f"Claude config unreadable: {path}: {e}",
+                     f"fix the JSON in {path} (Claude Code will not read it either)")
+    if not isinstance(data, dict):
+        return Check("fail", f"Claude config {path} is not a JSON object",
+                     f"fix {path}: it must hold a JSON object")
+    counts = classifyEntries(data, found.port or DEFAULT_PORT)
+    message = (f"Claude config: {counts['gateway']} via gateway, {counts['stdio']} stdio,"
+               f" {counts['other']} other")
+    if counts["gateway"] and not found.running:
+        return Check("fail", f"{message}; the gateway they point at is not running",
+                     "run `mcpgateway start`, or `mcpgateway restore` to put the stdio"
+                     " entries back")
+    return Check("pass", message)
+
+
+def npxCacheEntries(data: Any) -> dict[str, list[str]] | str:
+    """The entries of C{npx-cache.json} (C{{"version": 1, "entries": {key:
+    {"command": [...], "resolvedAt": t}}}}) as key -> the absolute paths in
+    its command; or what is wrong with the file."""
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+        return "no 'entries' object"
+    if data.get("version", 1) != 1:
+        return f"version {data['version']!r}, expected 1"
+    entries = {}
+    for key, entry in data["entries"].items():
+        command = entry.get("command") if isinstance(entry, dict) else None
+        if not (isinstance(command, list) and command
+                and all(isinstance(word, str) for word in command)):
+            return f"the entry {key!r} has no 'command' list"
+        entries[str(key)] = [word for word in command if os.path.isabs(word)]
+    return entries
+
+
+def checkNpxCache(ctx: DoctorContext) -> Check:
+    path = ctx.stateDir / NPX_CACHE_FILE
+    fix = f"delete {path}; the gateway resolves the packages again on its next start"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Check("info", "No npx cache (no npx/uvx server resolved yet)")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return Check("fail", f"npx cache unreadable: {path}: {e}", fix)
+    entries = npxCacheEntries(data)
+    if isinstance(entries, str):
+        return Check("fail", f"npx cache {path} is not usable: {entries}", fix)
+    stale = {key: missing for key, paths in entries.items()
+             if (missing := [p for p in paths if not os.path.exists(p)])}
+    if stale:
+        # The gateway resolves a stale entry again by itself: worth knowing only.
+        key = sorted(stale)[0]
+        return Check("info", f"npx cache: {len(entries)} resolved path(s), {len(stale)} stale"
+                             f" (e.g. {key}: {stale[key][0]} is gone; resolved again on"
+                             " next use)")
+    return Check("pass", f"npx cache: {len(entries)} resolved path(s), all existing")
+
+
+def classificationProblem(data: Any) -> str | None:
+    """What is wrong with a C{classification.json}, naming the key; or C{None}."""
+    if not isinstance(data, dict):
+        return "it must hold a JSON object of server names"
+    for name, entry in data.items():
+        if not isinstance(entry, dict):
+            return f"'{name}' must be an object"
+        mode = entry.get("mode")
+        if mode is not None and mode not in MODES:
+            return f"'{name}'.mode must be \"stateful\" or \"stateless\", not {mode!r}"
+        timeout = entry.get("requestTimeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(
+                timeout, (int, float)) or timeout <= 0):
+            return (f"'{name}'.requestTimeout must be a positive number of milliseconds,"
+                    f" not {timeout!r}")
+        unknown = sorted(set(entry) - {"mode", "requestTimeout"})
+        if unknown:
+            return f"'{name}' has unknown key(s): {', '.join(unknown)}"
+    return None
+
+
+def checkClassification(ctx: DoctorContext) -> Check:
+    path = ctx.stateDir / CLASSIFICATION_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Check("info", "No classification overrides (using defaults)")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return Check("fail", f"Classification overrides unreadable: {path}: {e}",
+                     f"fix the JSON in {path}")
+    problem = classificationProblem(data)
+    if problem is not None:
+        return Check("fail", f"Classification overrides: {problem}",
+                     f"edit {path}: {{\"name\": {{\"mode\": \"stateful\"|\"stateless\","
+                     " \"requestTimeout\": ms}}")
+    modes = [e.get("mode") for e in data.values()]
+    return Check("pass", f"Classification overrides: {plural(len(data), 'server')}"
+                         f" ({modes.count('stateful')} stateful,"
+                         f" {modes.count('stateless')} stateless)")
+
+
+def checkLogFile(ctx: DoctorContext) -> Check:
+    path = ctx.stateDir / LOG_FILE
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return Check("info", "No log file yet")
+    except OSError as e:
+        return Check("fail", f"Log file {path}: {e.strerror}",
+                     f"check the permissions of {ctx.stateDir}")
+    return Check("pass", f"Log file: {size / (1024 * 1024):.1f} MB ({path})")
+
+
+DOCTOR_CHECKS: list[tuple[str, Callable[[DoctorContext], Check]]] = [
+    ("gateway", checkGatewayRunning),
+    ("health", checkHealth),
+    ("backup", checkBackup),
+    ("claudeConfig", checkClaudeConfig),
+    ("npxCache", checkNpxCache),
+    ("classification", checkClassification),
+    ("logFile", checkLogFile),
+]
+
+
+def runChecks(stateDir: Path) -> Iterator[tuple[str, Check]]:
+    ctx = DoctorContext(stateDir, probe(stateDir))
+    for name, check in DOCTOR_CHECKS:
+        try:
+            result = check(ctx)
+        except Exception as e:  # a bug in one check must not hide the others
+            result = Check("fail", f"{name}: check failed: {type(e).__name__}: {e}",
+                           "report this as a bug in mcpgateway doctor")
+        yield name, result
+
+
+def cmdDoctor(args: argparse.Namespace, out: Output) -> int:
+    stateDir = resolveStateDir(args.state_dir)
+    results = list(runChecks(stateDir))
+    ok = all(check.status != "fail" for _, check in results)
+    if out.json:
+        out.emit({"checks": [{"name": name, "status": check.status, "message": check.message,
+                              "fix": check.fix} for name, check in results], "ok": ok})
+        return 0 if ok else 1
+    out.line()
+    for _, check in results:
+        out.line(f"  {out.paint(SYMBOLS[check.status], check.status)} {check.message}")
+        for detail in check.details:
+            out.line(f"    {detail}")
+        if check.status == "fail" and check.fix:
+            out.line(f"    → {check.fix}")
+    passed = sum(check.status == "pass" for _, check in results)
+    issues = sum(check.status == "fail" for _, check in results)
+    out.line()
+    summary = f"{passed} passed, {issues} issue(s)"
+    out.line(out.paint(summary, "fail" if issues else "pass"))
+    if any(check.details for _, check in results):
+        out.line()
+        out.line(LEGEND)
+    return 0 if ok else 1
+
+
+# --- the command line ---------------------------------------------------------
+
+
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port (1-65535)")
+    return number
+
+
+def _globalOptions(suppress: bool) -> argparse.ArgumentParser:
+    """--state-dir and --json, accepted before or after the command."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--state-dir", metavar="DIR",
+                        default=argparse.SUPPRESS if suppress else None,
+                        help="the gateway's state directory (default: $MCPGATEWAY_HOME or"
+                             " ~/.mcpgateway)")
+    parser.add_argument("--json", action="store_true",
+                        default=argparse.SUPPRESS if suppress else False,
+                        help="print one JSON document, for scripts")
+    return parser
+
+
+def makeParser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcpgateway", parents=[_globalOptions(False)],
+        description="Run and inspect the mcpgateway singleton: one shared child per stdio"
+                    " MCP server, served at http://127.0.0.1:PORT/<server>/mcp.")
+    parser.add_argument("--version", action="version", version=f"mcpgateway {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = [_globalOptions(True)]
+    start = commands.add_parser(
+        "start", parents=common, help="start the gateway (detached; returns once it answers)",
+        description="Start the gateway with twistd, detached unless --foreground, and wait"
+                    f" until /health answers (at most {START_TIMEOUT:.0f} s). The gateway"
+                    " points the stdio servers of the config at itself and puts them back"
+                    " when it stops.")
+    start.add_argument("--foreground", action="store_true",
+                       help="run in this terminal, logging to stdout, until Ctrl-C")
+    start.add_argument("--port", type=_port, default=None,
+                       help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})")
+    start.add_argument("--config", metavar="PATH",
+                       help="the config to serve (default ~/.claude.json, else the demo)")
+    start.add_argument("--no-rewrite", action="store_true",
+                       help="serve the config without pointing its entries at the gateway")
+    start.set_defaults(handler=cmdStart)
+    commands.add_parser("stop", parents=common,
+                        help="stop the gateway (it restores the config)").set_defaults(
+        handler=cmdStop)
+    commands.add_parser("status", parents=common,
+                        help="pid, port, uptime, servers, children, requests").set_defaults(
+        handler=cmdStatus)
+    commands.add_parser("doctor", parents=common,
+                        help="check the gateway, its config and state (exit 0 if all pass)"
+                        ).set_defaults(handler=cmdDoctor)
+    restore = commands.add_parser(
+        "restore", parents=common, help="put the backed-up stdio entries back (gateway stopped)",
+        description="Put the stdio entries the gateway adopted back into the config, from"
+                    " the backup in the state directory (what `stop` does by itself; for"
+                    " after a crash). Entries changed since are kept as they are.")
+    restore.add_argument("--config", metavar="PATH",
+                         help="the config to restore (default: the one the gateway served,"
+                              " else ~/.claude.json)")
+    restore.set_defaults(handler=cmdRestore)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line C{argv} (default C{sys.argv[1:]}); the exit code."""
+    args = makeParser().parse_args(argv)
+    out = Output(bool(args.json))
+    try:
+        code: int = args.handler(args, out)
+        return code
+    except CliError as e:
+        if out.json:
+            out.emit({"ok": False, "error": e.message})
+        else:
+            out.note(f"mcpgateway: {e.message}")
+        return e.code
+    except KeyboardInterrupt:
+        out.note("mcpgateway: interrupted")
+        return 130
+    except Exception as e:
+        if os.environ.get("MCPGATEWAY_DEBUG"):
+            raise
+        message = f"unexpected error: {type(e).__name__}: {e} (MCPGATEWAY_DEBUG=1 shows more)"
+        if out.json:
+            out.emit({"ok": False, "error": message})
+        else:
+            out.note(f"mcpgateway: {message}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

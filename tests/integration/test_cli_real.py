@@ -1,0 +1,259 @@
+"""The C{mcpgateway} command against a real gateway: C{start} (detached
+twistd), C{status}, C{doctor}, C{stop}, and the crash path (SIGKILL, then
+C{stop} restores the config), with HOME and the state directory in
+C{tmp_path} and a C{~/.claude.json} holding one stdio entry (the demo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.integration.gateway import REPO, waitFor
+
+pytestmark = pytest.mark.integration
+
+
+def freePort() -> int:
+    """A loopback port nobody listens on (start polls a fixed port, not 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Cli:
+    """Runs C{python -m mcpgateway.cli} with a temporary HOME and state dir."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.stateDir = home / "gw-state"
+        self.env = {**os.environ, "HOME": str(home),
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                                os.environ.get("PYTHONPATH")]))}
+        for name in ("MCPGATEWAY_HOME", "NO_COLOR", "http_proxy", "HTTP_PROXY"):
+            self.env.pop(name, None)
+
+    def __call__(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mcpgateway.cli", *args,
+                               "--state-dir", str(self.stateDir)],
+                              env=self.env, cwd=self.home, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def state(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.stateDir / "state.json").read_text())  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            return None
+
+    def gatewayPids(self) -> list[int]:
+        """Every live process whose command line names our state directory."""
+        found = []
+        marker = os.fsencode(str(self.stateDir))
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        if marker in f.read() and alive(int(entry)):
+                            found.append(int(entry))
+                except OSError:
+                    continue
+        return found
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    runner = Cli(tmp_path)
+    yield runner
+    for pid in runner.gatewayPids():  # a failed test must not leave a daemon behind
+        os.kill(pid, signal.SIGKILL)
+
+
+CLAUDE_JSON = {
+    "numStartups": 7,
+    "mcpServers": {"demo": {"type": "stdio", "command": sys.executable,
+                            "args": ["-m", "mcpgateway.demo"], "env": {}}},
+    "projects": {"/work/p": {"allowedTools": [], "mcpServers": {}}},
+    "userID": "abc",
+}
+
+
+def withoutTimestamp(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key != "_mcp_gateway_ts"}
+
+
+async def echo(url: str) -> str:
+    async with Client(url, mode="legacy") as client:
+        result = await client.call_tool("echo", {"message": "through the cli's gateway"})
+        return str(result.content[0].text)  # type: ignore[union-attr]
+
+
+def test_start_status_doctor_stop_round_trip(cli: Cli) -> None:
+    config = cli.home / ".claude.json"
+    config.write_text(json.dumps(CLAUDE_JSON, indent=2))
+    port = freePort()
+
+    started = cli("start", "--port", str(port))
+    assert started.returncode == 0, started.stderr + started.stdout
+    assert f"http://127.0.0.1:{port}/demo/mcp" in started.stdout
+    state = cli.state()
+    assert state is not None and state["port"] == port and state["rewriteConfig"] is True
+    gatewayPid = state["pid"]
+    assert alive(gatewayPid)
+
+    rewritten = json.loads(config.read_text())
+    demo = rewritten["mcpServers"]["demo"]
+    assert demo["type"] == "http" and f"127.0.0.1:{port}/demo/mcp" in demo["url"]
+    assert rewritten["numStartups"] == 7 and rewritten["userID"] == "abc"
+
+    assert "through the cli's gateway" in anyio.run(echo, demo["url"])
+
+    again = cli("start", "--port", str(port))
+    assert again.returncode == 0 and "already running" in again.stdout
+    other = cli("start", "--port", str(freePort()))
+    assert other.returncode == 1 and "already running" in other.stderr
+
+    status = cli("status", "--json")
+    assert status.returncode == 0, status.stderr
+    document = json.loads(status.stdout)
+    assert document["running"] is True and document["pid"] == gatewayPid
+    server = document["health"]["servers"]["demo"]
+    assert server["children"] == 1 and server["requests"] >= 1
+    childPids = server["pids"]
+    assert all(alive(pid) for pid in childPids)
+    text = cli("status")
+    assert text.returncode == 0
+    assert f"running: pid {gatewayPid}, port {port}" in text.stdout
+    assert "○ demo" in text.stdout
+
+    doctor = cli("doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert f"✓ Gateway running (PID {gatewayPid}, port {port})" in doctor.stdout
+    assert "✓ Claude config: 1 via gateway, 0 stdio, 0 other" in doctor.stdout
+    assert "✓ Config backup valid (1 server backed up)" in doctor.stdout
+    assert "○ demo (stateless, 1 child," in doctor.stdout
+    assert "\x1b[" not in doctor.stdout
+    assert json.loads(cli("doctor", "--json").stdout)["ok"] is True
+
+    stopped = cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout == f"mcpgateway stopped (pid {gatewayPid})\n"
+    assert not alive(gatewayPid)
+    assert waitFor(lambda: not any(alive(pid) for pid in childPids), 10)
+    assert cli.state() is None
+    assert cli.gatewayPids() == []
+    assert withoutTimestamp(json.loads(config.read_text())) == CLAUDE_JSON
+    assert not (cli.stateDir / "config-backup.json").exists()
+
+    status = cli("status")
+    assert (status.returncode, status.stdout) == (1, "mcpgateway is not running\n")
+
+
+def test_stop_after_a_crash_restores_the_config(cli: Cli) -> None:
+    config = cli.home / ".claude.json"
+    config.write_text(json.dumps(CLAUDE_JSON))
+    started = cli("start", "--port", str(freePort()))
+    assert started.returncode == 0, started.stderr + started.stdout
+    state = cli.state()
+    assert state is not None
+    assert json.loads(config.read_text())["mcpServers"]["demo"]["type"] == "http"
+
+    os.kill(state["pid"], signal.SIGKILL)
+    assert waitFor(lambda: not alive(state["pid"]), 10)
+
+    status = cli("status")
+    assert status.returncode == 1 and "stale state.json" in status.stdout
+    doctor = cli("doctor", "--json")
+    assert doctor.returncode == 1
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["gateway"]["status"] == "fail" and "mcpgateway stop" in checks["gateway"]["fix"]
+    assert checks["claudeConfig"]["status"] == "fail"
+    assert checks["backup"]["status"] == "pass"
+    restored = cli("restore")  # allowed: the gateway is gone
+    assert restored.returncode == 0, restored.stderr
+    assert "restored 1 server" in restored.stdout
+    assert withoutTimestamp(json.loads(config.read_text())) == CLAUDE_JSON
+
+    # The same crash, cleaned up by `stop` instead of `restore`.
+    started = cli("start", "--port", str(freePort()))
+    assert started.returncode == 0, started.stderr + started.stdout
+    state = cli.state()
+    assert state is not None
+    os.kill(state["pid"], signal.SIGKILL)
+    assert waitFor(lambda: not alive(state["pid"]), 10)
+    stopped = cli("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "stale state.json" in stopped.stdout and "restored 1 server" in stopped.stdout
+    assert cli.state() is None
+    assert withoutTimestamp(json.loads(config.read_text())) == CLAUDE_JSON
+    checks = {c["name"]: c["status"] for c in json.loads(cli("doctor", "--json").stdout)["checks"]}
+    assert checks["gateway"] == "fail"  # stopped is not running: the one issue left
+    assert checks["claudeConfig"] == "pass" and checks["backup"] == "info"
+
+
+def test_no_rewrite_serves_a_config_as_it_is(cli: Cli) -> None:
+    servers = cli.home / "servers.json"
+    servers.write_text(json.dumps({"mcpServers": CLAUDE_JSON["mcpServers"]}))
+    before = servers.read_bytes()
+    started = cli("start", "--no-rewrite", "--config", str(servers), "--port", str(freePort()),
+                  "--json")
+    assert started.returncode == 0, started.stderr + started.stdout
+    document = json.loads(started.stdout)
+    assert document["ok"] is True and document["servers"] == ["demo"]
+    assert servers.read_bytes() == before
+    doctor = cli("doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert "Claude config: 0 via gateway, 1 stdio, 0 other" in doctor.stdout
+    restore = cli("restore")
+    assert restore.returncode == 1 and "mcpgateway stop" in restore.stderr
+    assert cli("stop").returncode == 0
+    assert servers.read_bytes() == before
+    assert cli.gatewayPids() == []
+
+
+def test_start_reports_a_broken_config_in_one_place(cli: Cli) -> None:
+    (cli.home / ".claude.json").write_text('{"mcpServers": {')
+    started = cli("start", "--port", str(freePort()))
+    assert started.returncode == 1
+    assert started.stderr.startswith("mcpgateway: the gateway did not start")
+    assert ".claude.json" in started.stderr
+    assert cli.gatewayPids() == []
+
+
+def test_start_in_the_foreground_until_sigterm(cli: Cli) -> None:
+    port = freePort()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcpgateway.cli", "start", "--foreground", "--no-rewrite",
+         "--port", str(port), "--state-dir", str(cli.stateDir)],
+        env=cli.env, cwd=cli.home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert waitFor(lambda: cli("status").returncode == 0, 20), process.poll()
+        state = cli.state()
+        assert state is not None and state["port"] == port
+        process.send_signal(signal.SIGTERM)  # passed on to twistd: a clean stop
+        assert process.wait(20) == 0
+        assert not alive(state["pid"])
+        assert cli.state() is None
+        assert b"listening on 127.0.0.1:" in (process.stdout.read() if process.stdout else b"")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,1013 @@
+"""The C{mcpgateway} command, without a real gateway: a temporary state
+directory and HOME, a fake C{state.json} (this test process's pid, holding the
+lock, plays the running gateway; a reaped child's pid is a dead one), and a
+tiny loopback HTTP server answering canned C{/health} and C{/sessions}."""
+
+from __future__ import annotations
+
+import fcntl
+import http.server
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpgateway import cli
+
+HEALTH: dict[str, Any] = {
+    "status": "ok", "version": "0.1.0", "pid": os.getpid(), "uptime": 3725.5,
+    "rssBytes": 56 * 1024 * 1024, "sessions": 3,
+    "servers": {
+        "context7": {"mode": "stateless", "state": "running", "children": 1, "pids": [11],
+                     "requests": 142, "inFlight": 0, "lateReplies": 0, "restarts": 0,
+                     "sessions": 1},
+        "tavily": {"mode": "stateless", "state": "idle", "children": 0, "pids": [],
+                   "requests": 0, "inFlight": 0, "lateReplies": 0, "restarts": 0,
+                   "sessions": 0},
+        "serena": {"mode": "stateful", "state": "running", "children": 2, "pids": [12, 13],
+                   "requests": 89, "inFlight": 1, "lateReplies": 0, "restarts": 2,
+                   "sessions": 2, "warning": "route them exactly"},
+    },
+}
+BROKEN = {"mode": "stateless", "state": "unavailable", "children": 0, "pids": [], "requests": 0,
+          "inFlight": 0, "lateReplies": 0, "restarts": 0, "sessions": 0,
+          "error": "command 'nope' not found on PATH"}
+WITH_BROKEN = {**HEALTH, "servers": {**HEALTH["servers"], "broken": BROKEN}}
+SESSIONS: dict[str, Any] = {"sessions": [
+    {"id": "a", "server": "context7", "clientPid": 4242, "mode": "stateless"},
+    {"id": "b", "server": "serena", "clientPid": 4242, "mode": "stateful"},
+    {"id": "c", "server": "serena", "clientPid": None, "mode": "stateful"},
+]}
+
+
+# -- fixtures ---------------------------------------------------------------------
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary HOME; no colour settings or proxies leak in from outside."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("HOME", str(path))
+    for name in ("MCPGATEWAY_HOME", "NO_COLOR", "MCPGATEWAY_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+@pytest.fixture
+def stateDir(tmp_path: Path, home: Path) -> Path:
+    path = tmp_path / "state"
+    path.mkdir(mode=0o700)
+    return path
+
+
+@pytest.fixture
+def locked(stateDir: Path) -> Iterator[None]:
+    """Hold the gateway's flock, as a running gateway does."""
+    fd = os.open(stateDir / cli.LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    yield
+    os.close(fd)
+
+
+class FakeGateway:
+    """Canned JSON answers on a loopback port, served from a thread."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[int, Any]] = {
+            "/health": (200, HEALTH), "/sessions": (200, SESSIONS)}
+        self.requests: list[str] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake.requests.append(self.path)
+                status, body = fake.answers.get(self.path, (404, {"error": "not found"}))
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port: int = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fakeGateway() -> Iterator[FakeGateway]:
+    gateway = FakeGateway()
+    yield gateway
+    gateway.close()
+
+
+def writeState(stateDir: Path, pid: int, port: int, **extra: Any) -> Path:
+    state = {"pid": pid, "port": port, "interface": "127.0.0.1", "startTime": time.time() - 60,
+             "version": "0.1.0", "config": None, "stateDir": str(stateDir),
+             "rewriteConfig": True, **extra}
+    path = stateDir / cli.STATE_FILE
+    path.write_text(json.dumps(state))
+    return path
+
+
+@pytest.fixture
+def running(stateDir: Path, locked: None, fakeGateway: FakeGateway) -> FakeGateway:
+    """state.json names this (live, lock-holding) process and the fake's port."""
+    writeState(stateDir, os.getpid(), fakeGateway.port)
+    return fakeGateway
+
+
+def deadPid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def freePort() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def run(capsys: pytest.CaptureFixture[str], stateDir: Path, *args: str
+        ) -> tuple[int, str, str]:
+    code = cli.main([*args, "--state-dir", str(stateDir)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def check(stateDir: Path, name: str) -> cli.Check:
+    return dict(cli.runChecks(stateDir))[name]
+
+
+class FakeClaudeConfig:
+    """Stands in for mcpgateway.clients.claude.ClaudeConfig."""
+
+    calls: list[tuple[Path, Path]] = []
+
+    def __init__(self, path: Path, stateDir: Path) -> None:
+        self.path, self.stateDir = path, stateDir
+
+    def restore(self) -> Any:
+        FakeClaudeConfig.calls.append((self.path, self.stateDir))
+
+        class Report:
+            restored = ["search", "thinking"]
+            kept = ["remote"]
+            notes = ["search: restored from the backup"]
+
+        return Report()
+
+
+@pytest.fixture
+def fakeClaude(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, Path]]:
+    FakeClaudeConfig.calls = []
+    monkeypatch.setattr(cli, "_claudeConfigClass", lambda: FakeClaudeConfig)
+    return FakeClaudeConfig.calls
+
+
+# -- doctor: gateway running --------------------------------------------------------
+
+def test_gateway_check_passes_for_a_live_pid_holding_the_lock(
+        stateDir: Path, running: FakeGateway) -> None:
+    result = check(stateDir, "gateway")
+    assert result.status == "pass"
+    assert result.message == f"Gateway running (PID {os.getpid()}, port {running.port})"
+
+
+def test_gateway_check_fails_without_state(stateDir: Path) -> None:
+    result = check(stateDir, "gateway")
+    assert result.status == "fail"
+    assert "no state.json" in result.message
+    assert result.fix == "run `mcpgateway start`"
+
+
+def test_gateway_check_fails_on_a_stale_state_file(stateDir: Path) -> None:
+    pid = deadPid()
+    writeState(stateDir, pid, 9100)
+    result = check(stateDir, "gateway")
+    assert result.status == "fail"
+    assert f"pid {pid} is gone" in result.message
+    assert result.fix is not None and "mcpgateway stop" in result.fix
+
+
+def test_gateway_check_fails_for_a_recycled_pid_without_the_lock(
+        stateDir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "isGatewayProcess", lambda pid: False)
+    writeState(stateDir, os.getpid(), 9100)  # alive, but holds no lock
+    result = check(stateDir, "gateway")
+    assert result.status == "fail"
+    assert "not the gateway" in result.message
+
+
+def test_gateway_check_fails_on_an_unreadable_state_file(stateDir: Path) -> None:
+    (stateDir / cli.STATE_FILE).write_text("{not json")
+    result = check(stateDir, "gateway")
+    assert result.status == "fail"
+    assert "unreadable" in result.message
+
+
+# -- doctor: health ------------------------------------------------------------------
+
+def test_health_check_passes_with_counts_and_one_line_per_server(
+        stateDir: Path, running: FakeGateway) -> None:
+    result = check(stateDir, "health")
+    assert result.status == "pass"
+    assert result.message == "Health endpoint OK — 3 servers, 3 children, 56 MB"
+    assert result.details == (
+        "○ context7 (stateless, 1 child, 142 reqs)",
+        "◆ serena (stateful, 2 children, 89 reqs)",
+        "○ tavily (stateless, idle, 0 reqs)",
+    )
+    assert running.requests == ["/health"]
+
+
+def test_health_check_fails_when_a_server_is_unavailable(
+        stateDir: Path, running: FakeGateway) -> None:
+    running.answers["/health"] = (200, WITH_BROKEN)
+    result = check(stateDir, "health")
+    assert result.status == "fail"
+    assert result.message == ("Health endpoint OK — 4 servers, 3 children, 56 MB;"
+                              " 1 unavailable (broken)")
+    assert result.fix is not None and result.fix.startswith("install the command of broken")
+    assert result.details[0] == (
+        "○ broken (stateless, unavailable: command 'nope' not found on PATH, 0 reqs)")
+
+
+def test_health_check_fails_when_nothing_answers(stateDir: Path, locked: None) -> None:
+    writeState(stateDir, os.getpid(), freePort())
+    result = check(stateDir, "health")
+    assert result.status == "fail"
+    assert "no answer from http://127.0.0.1:" in result.message
+    assert result.fix is not None and "gateway.log" in result.fix
+
+
+def test_health_check_fails_when_another_process_answers(
+        stateDir: Path, running: FakeGateway) -> None:
+    running.answers["/health"] = (200, {**HEALTH, "pid": 1})
+    result = check(stateDir, "health")
+    assert result.status == "fail"
+    assert "is pid 1, not the gateway" in result.message
+
+
+def test_health_check_fails_on_an_http_error(stateDir: Path, running: FakeGateway) -> None:
+    running.answers["/health"] = (500, {"error": "boom"})
+    result = check(stateDir, "health")
+    assert result.status == "fail"
+    assert "HTTP 500" in result.message
+
+
+def test_health_check_is_skipped_when_the_gateway_is_not_running(stateDir: Path) -> None:
+    assert check(stateDir, "health").status == "info"
+
+
+def test_health_check_ignores_proxy_settings(stateDir: Path, running: FakeGateway,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9/")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9/")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert check(stateDir, "health").status == "pass"
+
+
+# -- doctor: config backup -----------------------------------------------------------
+
+def test_backup_check_is_info_without_a_backup(stateDir: Path) -> None:
+    assert check(stateDir, "backup").status == "info"
+
+
+def backupDocument(configPath: Path, **extra: Any) -> dict[str, Any]:
+    """A backup as mcpgateway.clients.claude writes it."""
+    def record(name: str) -> dict[str, Any]:
+        return {"url": f"http://127.0.0.1:9100/{name}/mcp",
+                "original": {"command": "npx", "args": ["-y", name]}}
+
+    return {"version": 1, "configPath": os.path.realpath(configPath), "timestampAdded": False,
+            "mcpServers": {"a": record("a"), "b": record("b")},
+            "projects": {"/p": {"mcpServers": {"c": record("c")}}}, **extra}
+
+
+def test_backup_check_counts_the_servers_backed_up(stateDir: Path, home: Path) -> None:
+    (stateDir / cli.BACKUP_FILE).write_text(json.dumps(backupDocument(home / ".claude.json")))
+    result = check(stateDir, "backup")
+    assert result == cli.Check("pass", "Config backup valid (3 servers backed up)")
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"version": 2}, "version 2, expected 1"),
+    ({"projects": []}, "'projects' is not an object"),
+    ({"mcpServers": {"a": {"url": "x"}}}, "the record of 'a' has no 'original'"),
+])
+def test_backup_check_fails_on_a_malformed_backup(stateDir: Path, home: Path,
+                                                  change: dict[str, Any], problem: str) -> None:
+    (stateDir / cli.BACKUP_FILE).write_text(json.dumps(
+        backupDocument(home / ".claude.json", **change)))
+    result = check(stateDir, "backup")
+    assert result.status == "fail"
+    assert result.message.endswith(f"is not usable: {problem}")
+
+
+def test_backup_check_fails_on_the_backup_of_another_file(stateDir: Path, home: Path) -> None:
+    (stateDir / cli.BACKUP_FILE).write_text(json.dumps(backupDocument(home / "elsewhere.json")))
+    result = check(stateDir, "backup")
+    assert result.status == "fail"
+    assert result.fix == f"`mcpgateway restore --config {home / 'elsewhere.json'}`"
+
+
+def test_backup_check_fails_on_invalid_json(stateDir: Path) -> None:
+    (stateDir / cli.BACKUP_FILE).write_text('{"user": ')
+    result = check(stateDir, "backup")
+    assert result.status == "fail"
+    assert "Config backup unreadable" in result.message
+    assert result.fix
+
+
+# -- doctor: Claude config -----------------------------------------------------------
+
+def claudeJson(port: int) -> dict[str, Any]:
+    gateway = {"type": "http", "url": f"http://127.0.0.1:{port}/x/mcp"}
+    return {
+        "numStartups": 3,
+        "mcpServers": {"a": gateway, "b": {"command": "npx", "args": ["-y", "b"]},
+                       "remote": {"type": "http", "url": "https://example.com/mcp"}},
+        "projects": {"/work/p": {"mcpServers": {
+            "c": {"type": "http", "url": f"http://localhost:{port}/c/mcp"},
+            "d": {"type": "stdio", "command": "d"},
+            "e": {"type": "sse", "url": "http://127.0.0.1:1/sse"},
+            "f": {"type": "http", "url": "http://127.0.0.1:1/f/mcp"}}},
+            "/work/q": {"allowedTools": []}},
+    }
+
+
+def test_claude_config_check_counts_every_scope(stateDir: Path, home: Path,
+                                                running: FakeGateway) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(running.port)))
+    result = check(stateDir, "claudeConfig")
+    assert result == cli.Check("pass", "Claude config: 2 via gateway, 2 stdio, 3 other")
+
+
+def test_claude_config_check_reads_the_config_named_in_the_state(
+        stateDir: Path, tmp_path: Path, locked: None, fakeGateway: FakeGateway) -> None:
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"mcpServers": {"x": {"command": "x"}}}))
+    writeState(stateDir, os.getpid(), fakeGateway.port, config=str(other))
+    assert check(stateDir, "claudeConfig").message == \
+        "Claude config: 0 via gateway, 1 stdio, 0 other"
+
+
+def test_claude_config_check_is_info_without_a_config(stateDir: Path) -> None:
+    assert check(stateDir, "claudeConfig").status == "info"
+
+
+def test_claude_config_check_fails_on_invalid_json(stateDir: Path, home: Path) -> None:
+    (home / ".claude.json").write_text("{")
+    result = check(stateDir, "claudeConfig")
+    assert result.status == "fail"
+    assert "unreadable" in result.message
+
+
+def test_claude_config_check_fails_when_entries_point_at_a_stopped_gateway(
+        stateDir: Path, home: Path) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
+    result = check(stateDir, "claudeConfig")
+    assert result.status == "fail"
+    assert "not running" in result.message
+    assert result.fix is not None and "mcpgateway restore" in result.fix
+
+
+# -- doctor: npx cache ----------------------------------------------------------------
+
+def test_npx_cache_check_is_info_without_a_cache(stateDir: Path) -> None:
+    assert check(stateDir, "npxCache").status == "info"
+
+
+def npxCache(entries: dict[str, list[str]], **extra: Any) -> str:
+    """A cache as mcpgateway.resolve writes it."""
+    return json.dumps({"version": 1, "entries": {
+        key: {"command": command, "resolvedAt": 1.0} for key, command in entries.items()},
+        **extra})
+
+
+def test_npx_cache_check_passes_when_every_path_exists(stateDir: Path, tmp_path: Path) -> None:
+    script = tmp_path / "index.js"
+    script.write_text("")
+    (stateDir / cli.NPX_CACHE_FILE).write_text(npxCache({
+        "npx:@upstash/context7-mcp": [sys.executable, str(script)],
+        "uvx:some-tool": [sys.executable, "--flag"]}))
+    assert check(stateDir, "npxCache") == cli.Check(
+        "pass", "npx cache: 2 resolved path(s), all existing")
+
+
+def test_npx_cache_check_reports_stale_entries(stateDir: Path, tmp_path: Path) -> None:
+    (stateDir / cli.NPX_CACHE_FILE).write_text(npxCache({
+        "npx:x": [sys.executable, str(tmp_path / "gone.js")], "npx:y": [sys.executable]}))
+    result = check(stateDir, "npxCache")
+    assert result.status == "info"  # the gateway resolves it again by itself
+    assert result.message.startswith("npx cache: 2 resolved path(s), 1 stale (e.g. npx:x: ")
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("[", "unreadable"),
+    ('{"version": 1}', "no 'entries' object"),
+    (npxCache({}, version=2), "version 2, expected 1"),
+    ('{"version": 1, "entries": {"npx:x": {"command": "node"}}}', "'npx:x' has no 'command'"),
+])
+def test_npx_cache_check_fails_on_a_broken_file(stateDir: Path, content: str,
+                                                problem: str) -> None:
+    (stateDir / cli.NPX_CACHE_FILE).write_text(content)
+    result = check(stateDir, "npxCache")
+    assert result.status == "fail"
+    assert problem in result.message
+    assert result.fix is not None and result.fix.startswith("delete ")
+
+
+# -- doctor: classification ------------------------------------------------------------
+
+def test_classification_check_is_info_without_overrides(stateDir: Path) -> None:
+    assert check(stateDir, "classification") == cli.Check(
+        "info", "No classification overrides (using defaults)")
+
+
+def test_classification_check_passes_on_valid_overrides(stateDir: Path) -> None:
+    (stateDir / cli.CLASSIFICATION_FILE).write_text(json.dumps({
+        "my-server": {"mode": "stateful"},
+        "another": {"mode": "stateless", "requestTimeout": 30000}}))
+    assert check(stateDir, "classification") == cli.Check(
+        "pass", "Classification overrides: 2 servers (1 stateful, 1 stateless)")
+
+
+@pytest.mark.parametrize(("overrides", "named"), [
+    ({"srv": {"mode": "shared"}}, "'srv'.mode"),
+    ({"srv": {"requestTimeout": -1}}, "'srv'.requestTimeout"),
+    ({"srv": {"requestTimeout": "30s"}}, "'srv'.requestTimeout"),
+    ({"srv": {"mdoe": "stateful"}}, "'srv' has unknown key(s): mdoe"),
+    ({"srv": "stateful"}, "'srv' must be an object"),
+    (["srv"], "JSON object"),
+])
+def test_classification_check_fails_naming_the_bad_key(stateDir: Path, overrides: Any,
+                                                       named: str) -> None:
+    (stateDir / cli.CLASSIFICATION_FILE).write_text(json.dumps(overrides))
+    result = check(stateDir, "classification")
+    assert result.status == "fail"
+    assert named in result.message
+    assert result.fix is not None and cli.CLASSIFICATION_FILE in result.fix
+
+
+def test_classification_check_fails_on_invalid_json(stateDir: Path) -> None:
+    (stateDir / cli.CLASSIFICATION_FILE).write_text("{'a': 1}")
+    assert check(stateDir, "classification").status == "fail"
+
+
+# -- doctor: log file -----------------------------------------------------------------
+
+def test_log_file_check(stateDir: Path) -> None:
+    assert check(stateDir, "logFile").status == "info"
+    (stateDir / cli.LOG_FILE).write_bytes(b"x" * 300 * 1024)
+    result = check(stateDir, "logFile")
+    assert result.status == "pass"
+    assert result.message.startswith("Log file: 0.3 MB")
+
+
+# -- doctor: the command ------------------------------------------------------------
+
+def test_doctor_exits_0_when_nothing_fails(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                           home: Path, running: FakeGateway) -> None:
+    (home / ".claude.json").write_text(json.dumps({"mcpServers": {"x": {
+        "type": "http", "url": f"http://127.0.0.1:{running.port}/x/mcp"}}}))
+    (stateDir / cli.LOG_FILE).write_text("log\n")
+    code, out, _ = run(capsys, stateDir, "doctor")
+    assert code == 0
+    lines = out.splitlines()
+    assert f"  ✓ Gateway running (PID {os.getpid()}, port {running.port})" in lines
+    assert "    ◆ serena (stateful, 2 children, 89 reqs)" in lines
+    assert "  ○ No classification overrides (using defaults)" in lines
+    assert "4 passed, 0 issue(s)" in lines
+    assert lines[-1] == cli.LEGEND
+    assert "\x1b[" not in out  # captured stdout is not a terminal
+
+
+def test_doctor_exits_1_and_prints_a_fix_for_every_failure(
+        capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    (stateDir / cli.CLASSIFICATION_FILE).write_text(json.dumps({"s": {"mode": "x"}}))
+    code, out, _ = run(capsys, stateDir, "doctor")
+    assert code == 1
+    lines = out.splitlines()
+    failures = [i for i, line in enumerate(lines) if line.startswith("  ✗ ")]
+    assert len(failures) == 2
+    for i in failures:
+        assert lines[i + 1].startswith("    → ")
+    assert "0 passed, 2 issue(s)" in lines
+
+
+def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    code, out, _ = run(capsys, stateDir, "doctor", "--json")
+    assert code == 1
+    document = json.loads(out)
+    assert set(document) == {"checks", "ok"}
+    assert document["ok"] is False
+    assert [c["name"] for c in document["checks"]] == [
+        "gateway", "health", "backup", "claudeConfig", "npxCache", "classification", "logFile"]
+    for entry in document["checks"]:
+        assert set(entry) == {"name", "status", "message", "fix"}
+        assert entry["status"] in ("pass", "info", "fail")
+        assert (entry["fix"] is not None) == (entry["status"] == "fail")
+
+
+def test_doctor_json_ok(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                        running: FakeGateway) -> None:
+    code, out, _ = run(capsys, stateDir, "--json", "doctor")  # --json before the command
+    assert code == 0
+    assert json.loads(out)["ok"] is True
+
+
+def test_a_crashing_check_is_reported_and_the_others_still_run(
+        stateDir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(ctx: cli.DoctorContext) -> cli.Check:
+        raise RuntimeError("oops")
+
+    monkeypatch.setattr(cli, "DOCTOR_CHECKS", [("boom", boom), *cli.DOCTOR_CHECKS[2:]])
+    results = dict(cli.runChecks(stateDir))
+    assert results["boom"].status == "fail"
+    assert "RuntimeError: oops" in results["boom"].message
+    assert len(results) == 6
+
+
+# -- colours --------------------------------------------------------------------------
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colours_only_on_a_terminal(stateDir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert cli.main(["doctor", "--state-dir", str(stateDir)]) == 1
+    assert "\x1b[31m✗\x1b[0m Gateway not running" in terminal.getvalue()
+    assert "\x1b[33m○\x1b[0m" in terminal.getvalue()
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = Terminal()
+    monkeypatch.setattr(sys, "stdout", plain)
+    cli.main(["doctor", "--state-dir", str(stateDir)])
+    assert "\x1b[" not in plain.getvalue()
+    assert "✗ Gateway not running" in plain.getvalue()
+
+
+def test_useColour() -> None:
+    assert cli.useColour(Terminal())
+    assert not cli.useColour(io.StringIO())
+
+
+# -- status -----------------------------------------------------------------------------
+
+def test_status_shows_one_screen(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                 running: FakeGateway) -> None:
+    running.answers["/health"] = (200, WITH_BROKEN)
+    code, out, err = run(capsys, stateDir, "status")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"mcpgateway 0.1.0 running: pid {os.getpid()}, port {running.port}," \
+                       " up 1h 02m"
+    assert lines[1] == "  4 servers, 3 children, 231 requests, 3 sessions, 56 MB"
+    assert "config the bundled demo (rewritten to point at the gateway)" in lines[2]
+    serena = next(line for line in lines if "serena" in line)
+    assert serena.startswith("  ◆ serena  ")
+    assert "stateful" in serena and "2 children" in serena and "89 reqs" in serena
+    assert "2 sessions" in serena and "1 in flight" in serena and "2 restarts" in serena
+    assert "      ! route them exactly" in lines
+    broken = next(line for line in lines if "broken" in line)
+    assert broken.startswith("  ○ broken") and "not found on PATH" in broken
+    assert "  3 sessions from 2 clients: pid 4242 (2), unknown pid (1)" in lines
+    assert running.requests == ["/health", "/sessions"]
+
+
+def test_status_json(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                     running: FakeGateway) -> None:
+    code, out, _ = run(capsys, stateDir, "status", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["running"] is True
+    assert document["pid"] == os.getpid()
+    assert document["port"] == running.port
+    assert document["health"] == HEALTH
+    assert document["stateDir"] == str(stateDir)
+    assert document["sessions"] == SESSIONS["sessions"]
+
+
+def test_status_when_not_running(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    code, out, _ = run(capsys, stateDir, "status")
+    assert (code, out) == (1, "mcpgateway is not running\n")
+    writeState(stateDir, deadPid(), 9100)
+    code, out, _ = run(capsys, stateDir, "status", "--json")
+    document = json.loads(out)
+    assert (code, document["running"], document["stale"]) == (1, False, True)
+
+
+def test_status_when_the_gateway_does_not_answer(capsys: pytest.CaptureFixture[str],
+                                                 stateDir: Path, locked: None) -> None:
+    writeState(stateDir, os.getpid(), freePort())
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 1
+    assert "running" in out and "no answer from" in out
+    assert "Traceback" not in out
+
+
+def test_renderStatus_without_servers_or_sessions(stateDir: Path) -> None:
+    found = cli.GatewayProbe(stateDir, {"pid": 7, "port": 9100, "config": "/c.json"})
+    lines = cli.renderStatus(found, {"servers": {}, "uptime": 5}, [])
+    assert lines[0] == "mcpgateway ? running: pid 7, port 9100, up 5s"
+    assert "  (no servers configured)" in lines
+    assert "  no sessions" in lines
+
+
+# -- stop -------------------------------------------------------------------------------
+
+def test_stop_with_a_stale_state_restores_and_removes_it(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path,
+        fakeClaude: list[tuple[Path, Path]]) -> None:
+    config = tmp_path / "claude.json"
+    state = writeState(stateDir, deadPid(), 9100, config=str(config))
+    code, out, _ = run(capsys, stateDir, "stop")
+    assert code == 0
+    assert fakeClaude == [(config, stateDir)]
+    assert not state.exists()
+    assert "stale state.json" in out
+    assert "restored 2 servers" in out and "search, thinking" in out
+    assert "kept as they are: remote" in out
+
+
+def test_stop_with_a_stale_state_restores_the_default_config(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path,
+        fakeClaude: list[tuple[Path, Path]]) -> None:
+    writeState(stateDir, deadPid(), 9100)
+    code, out, _ = run(capsys, stateDir, "stop", "--json")
+    assert code == 0
+    assert fakeClaude == [(home / ".claude.json", stateDir)]
+    document = json.loads(out)
+    assert document["stale"] is True
+    assert document["restore"]["restored"] == ["search", "thinking"]
+
+
+def test_stop_with_a_stale_state_that_did_not_rewrite_skips_restore(
+        capsys: pytest.CaptureFixture[str], stateDir: Path,
+        fakeClaude: list[tuple[Path, Path]]) -> None:
+    state = writeState(stateDir, deadPid(), 9100, rewriteConfig=False)
+    code, _, _ = run(capsys, stateDir, "stop")
+    assert code == 0
+    assert fakeClaude == []
+    assert not state.exists()
+
+
+def test_stop_keeps_a_stale_state_when_restore_fails(
+        capsys: pytest.CaptureFixture[str], stateDir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    class Failing(FakeClaudeConfig):
+        def restore(self) -> Any:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(cli, "_claudeConfigClass", lambda: Failing)
+    state = writeState(stateDir, deadPid(), 9100)
+    code, _, err = run(capsys, stateDir, "stop")
+    assert code == 1
+    assert err.startswith("mcpgateway: cannot restore ") and "disk full" in err
+    assert len(err.splitlines()) == 1
+    assert state.exists()  # the config path in it is still needed
+
+
+def test_stop_when_not_running(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    code, out, _ = run(capsys, stateDir, "stop")
+    assert (code, out) == (0, "mcpgateway is not running\n")
+
+
+GATEWAY_STANDIN = """
+import fcntl, os, signal, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_stop_terminates_the_running_gateway(capsys: pytest.CaptureFixture[str],
+                                             stateDir: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / cli.LOCK_FILE)],
+        stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+        state = writeState(stateDir, process.pid, 9100)
+        code, out, _ = run(capsys, stateDir, "stop")
+        assert (code, out) == (0, f"mcpgateway stopped (pid {process.pid})\n")
+        assert process.wait(5) == 0
+        assert not state.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_stop_says_when_the_config_was_not_restored(capsys: pytest.CaptureFixture[str],
+                                                   stateDir: Path, home: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / cli.LOCK_FILE)],
+        stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+        writeState(stateDir, process.pid, 9100, config=str(home / ".claude.json"))
+        (stateDir / cli.BACKUP_FILE).write_text(json.dumps(backupDocument(home / ".claude.json")))
+        code, out, err = run(capsys, stateDir, "stop")
+        assert (code, out) == (1, f"mcpgateway stopped (pid {process.pid})\n")
+        assert "not fully restored" in err and "mcpgateway restore" in err
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def test_stop_gives_up_after_the_timeout(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", GATEWAY_STANDIN.replace("sys.exit(0)", "None"),
+         str(stateDir / cli.LOCK_FILE)], stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+        writeState(stateDir, process.pid, 9100)
+        monkeypatch.setattr(cli, "STOP_TIMEOUT", 0.3)
+        code, _, err = run(capsys, stateDir, "stop")
+        assert code == 1
+        assert f"(pid {process.pid}) is still running" in err
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+
+# -- restore ----------------------------------------------------------------------------
+
+def test_restore_refuses_while_the_gateway_runs(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
+        fakeClaude: list[tuple[Path, Path]]) -> None:
+    code, _, err = run(capsys, stateDir, "restore")
+    assert code == 1
+    assert "`mcpgateway stop`" in err
+    assert fakeClaude == []
+
+
+def test_restore(capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path,
+                 fakeClaude: list[tuple[Path, Path]]) -> None:
+    code, out, _ = run(capsys, stateDir, "restore", "--json")
+    assert code == 0
+    assert fakeClaude == [(home / ".claude.json", stateDir)]
+    assert json.loads(out) == {"ok": True, "config": str(home / ".claude.json"),
+                               "restored": ["search", "thinking"], "kept": ["remote"],
+                               "notes": ["search: restored from the backup"]}
+
+
+def test_restore_a_named_config(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                tmp_path: Path, fakeClaude: list[tuple[Path, Path]]) -> None:
+    code, out, _ = run(capsys, stateDir, "restore", "--config", str(tmp_path / "x.json"))
+    assert code == 0
+    assert fakeClaude == [(tmp_path / "x.json", stateDir)]
+    assert out.splitlines()[0] == f"restored 2 servers in {tmp_path / 'x.json'}: search, thinking"
+
+
+def test_restore_without_the_clients_module_is_one_line(
+        capsys: pytest.CaptureFixture[str], stateDir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> Any:
+        raise cli.CliError("cannot restore: No module named 'mcpgateway.clients'")
+
+    monkeypatch.setattr(cli, "_claudeConfigClass", missing)
+    code, out, err = run(capsys, stateDir, "restore")
+    assert (code, out) == (1, "")
+    assert err == "mcpgateway: cannot restore: No module named 'mcpgateway.clients'\n"
+
+
+# -- start ------------------------------------------------------------------------------
+
+def noLaunch(argv: list[str], **kwargs: Any) -> Any:
+    raise AssertionError(f"must not launch {argv}")
+
+
+def test_start_when_already_running_on_that_port(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_launch", noLaunch)
+    code, out, _ = run(capsys, stateDir, "start", "--port", str(running.port))
+    assert code == 0
+    assert out == f"mcpgateway is already running (pid {os.getpid()}, port {running.port})\n"
+    code, out, _ = run(capsys, stateDir, "start")  # no --port: whatever port it has
+    assert code == 0
+
+
+def test_start_refuses_a_second_gateway_on_another_port(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_launch", noLaunch)
+    code, out, err = run(capsys, stateDir, "start", "--port", "1")
+    assert (code, out) == (1, "")
+    assert "already running" in err and "mcpgateway stop" in err
+
+
+def test_gatewayArgv(tmp_path: Path) -> None:
+    argv = cli.gatewayArgv(tmp_path, 9200, tmp_path / "c.json", foreground=False, rewrite=True)
+    assert argv == [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+                    "--pidfile", str(tmp_path / "twistd.pid"), "--logfile", "/dev/null",
+                    "mcpgateway", "--port", "9200", "--state-dir", str(tmp_path),
+                    "--log-file", str(tmp_path / "gateway.log"), "--rewrite-config",
+                    "--config", str(tmp_path / "c.json")]
+    foreground = cli.gatewayArgv(tmp_path, 9100, None, foreground=True, rewrite=False)
+    assert foreground[foreground.index("mcpgateway") - 1] == "-n"
+    assert "--rewrite-config" not in foreground and "--config" not in foreground
+
+
+class FakeLauncher:
+    """Plays twistd: exits with C{code}, and on success 'starts' the fake
+    gateway by writing its state.json (pid: this process, lock held)."""
+
+    def __init__(self, stateDir: Path, gateway: FakeGateway | None, code: int = 0,
+                 output: bytes = b"") -> None:
+        self.stateDir, self.gateway, self.code, self.output = stateDir, gateway, code, output
+        self.argv: list[str] = []
+        self.returncode: int | None = None
+
+    def __call__(self, argv: list[str], **kwargs: Any) -> FakeLauncher:
+        self.argv = argv
+        return self
+
+    def communicate(self, timeout: float | None = None) -> tuple[bytes, None]:
+        self.returncode = self.code
+        if self.code == 0 and self.gateway is not None:
+            writeState(self.stateDir, os.getpid(), self.gateway.port)
+        return self.output, None
+
+
+def test_start_launches_twistd_and_waits_for_health(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, locked: None,
+        fakeGateway: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    (home / ".claude.json").write_text('{"mcpServers": {}}')
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    monkeypatch.setattr(cli, "_launch", launcher)
+    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port))
+    assert code == 0
+    assert "--rewrite-config" in launcher.argv
+    assert launcher.argv[launcher.argv.index("--port") + 1] == str(fakeGateway.port)
+    assert out.splitlines()[0] == (f"mcpgateway started (pid {os.getpid()}): 3 servers at"
+                                   f" http://127.0.0.1:{fakeGateway.port}/<server>/mcp")
+    assert "/health" in fakeGateway.requests
+
+
+def test_start_without_a_claude_config_does_not_rewrite(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None,
+        fakeGateway: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    monkeypatch.setattr(cli, "_launch", launcher)
+    code, out, err = run(capsys, stateDir, "start", "--json", "--port", str(fakeGateway.port))
+    assert code == 0
+    assert "--rewrite-config" not in launcher.argv
+    assert "bundled demo" in err
+    document = json.loads(out)
+    assert document["ok"] is True and document["pid"] == os.getpid()
+    assert document["servers"] == ["context7", "serena", "tavily"]
+
+
+def test_start_failure_shows_the_output_and_the_log(
+        capsys: pytest.CaptureFixture[str], stateDir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (stateDir / cli.LOG_FILE).write_text("".join(f"log line {i}\n" for i in range(30)))
+    monkeypatch.setattr(cli, "_launch", FakeLauncher(stateDir, None, code=1,
+                                                     output=b"mcpgateway: bad config\n"))
+    code, out, err = run(capsys, stateDir, "start", "--no-rewrite")
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0] == "mcpgateway: the gateway did not start (twistd exit status 1)"
+    assert "  mcpgateway: bad config" in lines
+    assert "  log line 29" in lines and "  log line 10" in lines
+    assert "  log line 9" not in lines  # the last 20 lines only
+
+
+def test_start_fails_when_the_daemon_dies(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (stateDir / cli.PID_FILE).write_text(str(deadPid()))
+    monkeypatch.setattr(cli, "_launch", FakeLauncher(stateDir, None))
+    code, _, err = run(capsys, stateDir, "start", "--port", str(freePort()))
+    assert code == 1
+    assert "exited while starting" in err
+
+
+def test_start_times_out_when_health_never_answers(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    port = freePort()
+
+    class Launcher(FakeLauncher):
+        def communicate(self, timeout: float | None = None) -> tuple[bytes, None]:
+            self.returncode = 0
+            writeState(stateDir, os.getpid(), port)
+            return b"", None
+
+    monkeypatch.setattr(cli, "_launch", Launcher(stateDir, None))
+    monkeypatch.setattr(cli, "START_TIMEOUT", 0.5)
+    code, _, err = run(capsys, stateDir, "start", "--port", str(port))
+    assert code == 1
+    assert f"did not answer http://127.0.0.1:{port}/health within" in err
+
+
+@pytest.mark.parametrize(("exit", "code"), [
+    (-signal.SIGTERM, 0), (-signal.SIGINT, 0), (-signal.SIGKILL, 137), (1, 1), (0, 0)])
+def test_start_foreground_runs_twistd_in_this_terminal(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, monkeypatch: pytest.MonkeyPatch,
+        exit: int, code: int) -> None:
+    launched: list[tuple[list[str], dict[str, Any]]] = []
+
+    class Process:
+        def wait(self) -> int:
+            return exit
+
+    def launch(argv: list[str], **kwargs: Any) -> Process:
+        launched.append((argv, kwargs))
+        return Process()
+
+    monkeypatch.setattr(cli, "_launch", launch)
+    assert cli.main(["start", "--foreground", "--no-rewrite", "--state-dir", str(stateDir)]) \
+        == code
+    [(argv, kwargs)] = launched
+    assert kwargs == {}  # stdio inherited
+    assert argv[argv.index("mcpgateway") - 1] == "-n"
+    assert argv[argv.index("--logfile") + 1] == "-"
+    assert "running in the foreground" in capsys.readouterr().err
+
+
+def test_start_refuses_a_missing_config(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_launch", noLaunch)
+    code, _, err = run(capsys, stateDir, "start", "--config", "/nonexistent.json")
+    assert code == 1
+    assert err == "mcpgateway: --config /nonexistent.json: no such file\n"
+
+
+def test_start_rejects_port_0(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    with pytest.raises(SystemExit) as e:
+        cli.main(["start", "--port", "0", "--state-dir", str(stateDir)])
+    assert e.value.code == 2
+
+
+# -- the command line --------------------------------------------------------------------
+
+def test_state_dir_defaults_to_MCPGATEWAY_HOME(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    monkeypatch.setenv("MCPGATEWAY_HOME", str(tmp_path / "gw"))
+    assert cli.resolveStateDir(None) == tmp_path / "gw"
+    monkeypatch.delenv("MCPGATEWAY_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cli.resolveStateDir(None) == tmp_path / ".mcpgateway"
+
+
+def test_unexpected_errors_are_one_line(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(stateDir: Path) -> Any:
+        raise ValueError("surprise")
+
+    monkeypatch.setattr(cli, "probe", boom)
+    code, out, err = run(capsys, stateDir, "status")
+    assert code == 1
+    assert err == ("mcpgateway: unexpected error: ValueError: surprise"
+                   " (MCPGATEWAY_DEBUG=1 shows more)\n")
+    code, out, err = run(capsys, stateDir, "status", "--json")
+    assert json.loads(out)["ok"] is False
+
+
+def test_module_runs_as_a_script(stateDir: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "mcpgateway.cli", "--state-dir", str(stateDir),
+                           "doctor", "--json"], capture_output=True, text=True, timeout=30,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["checks"][0]["name"] == "gateway"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0s"), (59.9, "59s"), (61, "1m 01s"), (3725, "1h 02m"), (90000, "1d 1h")])
+def test_formatDuration(seconds: float, text: str) -> None:
+    assert cli.formatDuration(seconds) == text

@@ -1,0 +1,145 @@
+"""Self-healing: backoff, the circuit breaker, and how they drive a shared
+child, with a fake clock and fake processes that crash on demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway.healing import CLOSED, HALF_OPEN, OPEN, Breaker
+from mcpgateway.pool import ServerPool
+from mcpgateway.upstream import ServerUnavailable
+from tests.fakes import FakeProcessReactor, FakeSession
+from tests.http import Harness, spec
+
+
+class BreakerTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.breaker = Breaker(self.clock)
+
+    def test_backoff_doubles_to_the_cap_and_resets_after_sustained_health(self) -> None:
+        delays = []
+        for _ in range(8):
+            self.breaker.failed("x", uptime=1.0)
+            delays.append(self.breaker.delay())
+            self.clock.advance(100)  # keep under the threshold within the window
+        self.assertEqual(delays, [1, 2, 4, 8, 16, 32, 60, 60])
+        self.breaker.failed("x", uptime=300.0)  # it had run 5 minutes: start over
+        self.assertEqual(self.breaker.delay(), 1)
+
+    def test_five_failures_in_five_minutes_open_the_circuit_then_half_open(self) -> None:
+        for _ in range(4):
+            self.breaker.failed("boom", uptime=None)
+            self.clock.advance(10)
+        self.assertEqual(self.breaker.state, CLOSED)
+        self.breaker.failed("boom", uptime=None)
+        self.assertEqual(self.breaker.state, OPEN)
+        self.clock.advance(59)
+        self.assertEqual(self.breaker.state, OPEN)
+        self.assertEqual(round(self.breaker.retryIn()), 1)
+        self.clock.advance(1)
+        self.assertEqual(self.breaker.state, HALF_OPEN)
+        self.breaker.failed("boom", uptime=None)  # the trial attempt failed
+        self.assertEqual(self.breaker.state, OPEN)
+        self.clock.advance(60)
+        self.breaker.succeeded()
+        self.assertEqual(self.breaker.state, CLOSED)
+
+    def test_failures_outside_the_window_do_not_count(self) -> None:
+        for _ in range(4):
+            self.breaker.failed("x", uptime=None)
+        self.clock.advance(301)
+        self.breaker.failed("x", uptime=None)
+        self.assertEqual((self.breaker.state, self.breaker.recentFailures()), (CLOSED, 1))
+
+    def test_reset(self) -> None:
+        for _ in range(5):
+            self.breaker.failed("x", uptime=None)
+        self.breaker.reset()
+        self.assertEqual((self.breaker.state, self.breaker.delay()), (CLOSED, 0))
+
+
+class SharedChildHealingTests(SynchronousTestCase):
+    """A shared child that crashes is restarted with backoff; a crash loop
+    opens the circuit and requests fail at once, naming the reason."""
+
+    def setUp(self) -> None:
+        self.h = Harness()
+        self.sid = self.h.initialize()
+
+    def crash(self, stderr: bytes = b"fatal: no config\n") -> None:
+        proc = self.h.process()
+        proc.stderr(stderr)
+        proc.exit(1)
+
+    def test_restart_at_once_with_sessions_attached_after_backoff(self) -> None:
+        pool = self.h.gateway.pools["srv"]
+        self.crash()
+        self.assertEqual(pool.state(), "restarting")
+        self.h.reactor.advance(1.0)
+        self.assertEqual(len(self.h.reactor.processes), 2)  # nobody asked: it came back
+        self.assertEqual(pool.state(), "starting")
+        self.h.answerHandshake()
+        self.assertEqual(pool.state(), "degraded")
+        self.crash()
+        self.h.reactor.advance(1.9)
+        self.assertEqual(len(self.h.reactor.processes), 2)  # second failure: 2 s
+        self.h.reactor.advance(0.1)
+        self.assertEqual(len(self.h.reactor.processes), 3)
+
+    def test_crash_loop_opens_the_circuit_and_requests_fail_fast_with_the_reason(self) -> None:
+        pool = self.h.gateway.pools["srv"]
+        for _ in range(5):
+            self.crash()
+            self.h.reactor.advance(pool.breaker.delay())
+        self.assertEqual(pool.state(), "error")
+        spawned = len(self.h.reactor.processes)
+        response = self.h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 7,
+                                                       "method": "tools/list"}, session=self.sid)
+        [event] = response.events()
+        self.assertEqual(event["id"], 7)
+        message = event["error"]["message"]
+        self.assertIn("server 'srv' is failing: 5 failure(s)", message)
+        self.assertIn("fatal: no config", message)
+        self.assertEqual(len(self.h.reactor.processes), spawned)  # no spawn while open
+        health = self.h.request("GET", "/health").json()["servers"]["srv"]
+        self.assertEqual((health["state"], health["circuit"]), ("error", "open"))
+        self.assertIn("is failing", health["error"])
+        # After the cool-down one attempt goes through; a healthy child closes it.
+        self.h.reactor.advance(60)
+        retry = self.h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 8,
+                                                    "method": "tools/list"}, session=self.sid)
+        self.assertEqual(len(self.h.reactor.processes), spawned + 1)
+        self.h.answerHandshake()
+        forwarded = [m for m in self.h.process().sentMessages() if m.get("method") ==
+                     "tools/list"][-1]
+        self.h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})
+        self.assertEqual(retry.events(), [{"jsonrpc": "2.0", "id": 8, "result": {}}])
+        self.assertEqual(pool.breaker.state, CLOSED)
+
+
+class ResolutionGateTests(SynchronousTestCase):
+    def test_no_child_starts_before_resolution_then_the_resolved_command(self) -> None:
+        reactor = FakeProcessReactor()
+        pool = ServerPool(spec("srv"), reactor, reactor, {}, useProcessGroup=False)
+        resolving: Deferred[Any] = Deferred()
+        pool.launchAfter(resolving)
+        opened = pool.open(FakeSession("a"), {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                                              "params": {"protocolVersion": "2025-11-25"}})
+        self.assertEqual(reactor.processes, [])
+        resolving.callback(spec("srv", executable="/opt/real/bin/server"))
+        self.assertEqual(reactor.spawned[0][0], "/opt/real/bin/server")
+        self.assertNoResult(opened)
+        self.assertEqual(pool.spec.executable != "/opt/real/bin/server", True)  # config kept
+
+    def test_a_closed_circuit_when_the_command_is_missing_is_still_an_error(self) -> None:
+        reactor = FakeProcessReactor()
+        pool = ServerPool(spec("srv", executable=None), reactor, reactor, {})
+        failure = self.failureResultOf(pool.open(FakeSession("a"), {
+            "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {}}), ServerUnavailable)
+        self.assertIn("not found", str(failure.value))
+        self.assertEqual(pool.state(), "error")
