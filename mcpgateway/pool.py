@@ -21,6 +21,7 @@ from mcpgateway.child import DEFAULT_MAX_LINE
 from mcpgateway.config import ServerSpec
 from mcpgateway.healing import OPEN, Breaker
 from mcpgateway.sessions import Session
+from mcpgateway.stats import RequestStats
 from mcpgateway.upstream import ChildWatcher, ServerUnavailable, Upstream
 
 T = TypeVar("T")
@@ -59,6 +60,7 @@ class ServerPool:
         self.shared: Upstream | None = None
         self.perSession: dict[str, Upstream] = {}
         self.breaker = Breaker(clock)
+        self.stats = RequestStats()
         self._resolving: Deferred[ServerSpec] | None = None
         self._launchWaiters: list[Deferred[None]] = []
         self.disabled = False
@@ -71,7 +73,8 @@ class ServerPool:
 
     def _newUpstream(self, owner: Session | None) -> Upstream:
         return Upstream(self.launchSpec, self._reactor, self._clock, self._environ, owner,
-                        self._maxLine, self._useProcessGroup, self._watcher, self.breaker)
+                        self._maxLine, self._useProcessGroup, self._watcher, self.breaker,
+                        self.stats)
 
     def launchAfter(self, resolving: Deferred[ServerSpec]) -> None:
         """Start no child until C{resolving} (the real binary behind an

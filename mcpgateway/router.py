@@ -24,6 +24,7 @@ from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs
 from mcpgateway.jsonrpc import Message
+from mcpgateway.stats import RequestStats
 
 Sink = Callable[[Message], bool]
 """Writes one message to a client stream; C{False} when the stream is gone."""
@@ -55,7 +56,7 @@ class Exchange:
     """One client request in flight on the child."""
 
     __slots__ = ("cancelReason", "clientId", "clientToken", "method", "related", "response",
-                 "session", "timer")
+                 "session", "started", "timer")
 
     def __init__(
         self,
@@ -74,6 +75,7 @@ class Exchange:
         self.response: Deferred[Message] = Deferred(canceller)
         self.timer: IDelayedCall | None = None
         self.cancelReason: str | None = None
+        self.started = 0.0
 
 
 class _ServerRequest:
@@ -101,8 +103,10 @@ class Router:
         clock: IReactorTime,
         timeout: float,
         owner: Client | None = None,
+        stats: RequestStats | None = None,
     ) -> None:
         self.name = name
+        self.stats = stats if stats is not None else RequestStats()
         self._clock = clock
         self.timeout = timeout
         self.owner = owner
@@ -226,6 +230,7 @@ class Router:
         if clientToken is not None:
             out = jsonrpc.withProgressToken(out, childId)
         self._pending[childId] = ex
+        ex.started = self._clock.seconds()
         ex.timer = self._clock.callLater(self.timeout, self._timedOut, childId)
         self.served += 1
         self.send(out)
@@ -236,17 +241,18 @@ class Router:
         if ex is None:
             return
         ex.timer = None
-        self._cancel(childId, "request timed out in the gateway")
+        self._cancel(childId, "request timed out in the gateway", "timeout")
         self.log.warn("server {server}: {method} timed out after {timeout}s",
                       server=self.name, method=ex.method, timeout=self.timeout)
         ex.response.callback(jsonrpc.errorResponse(
             ex.clientId, jsonrpc.REQUEST_TIMEOUT,
             f"server '{self.name}' did not answer {ex.method} within {self.timeout:g} s"))
 
-    def _cancel(self, childId: int, reason: str | None) -> None:
+    def _cancel(self, childId: int, reason: str | None, outcome: str = "cancelled") -> None:
         ex = self._pending.pop(childId, None)
         if ex is None:
             return
+        self._record(ex, outcome)
         if ex.timer is not None and ex.timer.active():
             ex.timer.cancel()
         params: dict[str, Any] = {"requestId": childId}
@@ -337,6 +343,7 @@ class Router:
             return
         if ex.timer is not None and ex.timer.active():
             ex.timer.cancel()
+        self._record(ex, "ok" if "result" in message else "error")
         message["id"] = ex.clientId
         ex.response.callback(message)
 
@@ -461,10 +468,16 @@ class Router:
         for childId, ex in pending.items():
             if ex.timer is not None and ex.timer.active():
                 ex.timer.cancel()
+            self._record(ex, "child_exit" if code == jsonrpc.CHILD_EXITED else "error")
             if tellChild:
                 self.send(jsonrpc.notification("notifications/cancelled",
                                                {"requestId": childId, "reason": text}))
             ex.response.callback(jsonrpc.errorResponse(ex.clientId, code, text))
+
+
+    def _record(self, ex: Exchange, outcome: str) -> None:
+        if ex.session is not None:  # the gateway's own requests are not client traffic
+            self.stats.record(ex.method, outcome, self._clock.seconds() - ex.started)
 
 
 def _nowhere(message: Message) -> None:

@@ -24,6 +24,7 @@ from mcpgateway.child import DEFAULT_MAX_LINE, ChildProtocol, describeExit
 from mcpgateway.config import ServerSpec
 from mcpgateway.healing import OPEN, Breaker
 from mcpgateway.router import Client, Router
+from mcpgateway.stats import RequestStats
 
 SETSID = shutil.which("setsid")
 
@@ -68,6 +69,7 @@ class Upstream:
         useProcessGroup: bool = True,
         watcher: ChildWatcher | None = None,
         breaker: Breaker | None = None,
+        stats: RequestStats | None = None,
     ) -> None:
         self.spec = spec
         self._watcher = watcher
@@ -80,7 +82,7 @@ class Upstream:
         self._environ = environ
         self._maxLine = maxLine
         self._useProcessGroup = useProcessGroup and SETSID is not None
-        self.router = Router(spec.name, clock, spec.requestTimeout, owner)
+        self.router = Router(spec.name, clock, spec.requestTimeout, owner, stats)
         self.child: ChildProtocol | None = None
         self.initializeResult: dict[str, Any] | None = None
         self.state = "stopped"
@@ -232,6 +234,8 @@ class Upstream:
 
     def _forget(self, child: ChildProtocol, why: str, gone: bool = True) -> None:
         """Let go of C{child}; C{gone}: its process no longer runs."""
+        self.router.stats.bytesIn += child.bytesIn
+        self.router.stats.bytesOut += child.bytesOut
         tail = list(child.stderrTail)[-3:]
         if tail:
             why += "; last stderr: " + " | ".join(tail)

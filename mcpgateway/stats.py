@@ -1,0 +1,40 @@
+"""Request statistics of one server: counts by method and outcome, and a
+latency histogram. Bounded by construction: methods outside the MCP set count
+as C{other}, so no label ever carries a tool name, an argument or a session."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+
+METHODS = frozenset({
+    "initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/read",
+    "resources/templates/list", "resources/subscribe", "resources/unsubscribe",
+    "prompts/list", "prompts/get", "completion/complete", "logging/setLevel",
+})
+OUTCOMES = ("ok", "error", "timeout", "child_exit", "cancelled")
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+           60.0)
+"""Upper bounds (seconds) of the latency histogram's buckets; +Inf is implied."""
+
+
+class RequestStats:
+    """Counters of one server, shared by all its children's routers."""
+
+    __slots__ = ("bucketCounts", "bytesIn", "bytesOut", "count", "requests", "sum")
+
+    def __init__(self) -> None:
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self.bytesIn = 0
+        """Bytes read from children that have exited (live ones count their own)."""
+        self.bytesOut = 0
+        self.bucketCounts = [0] * (len(BUCKETS) + 1)
+        self.count = 0
+        self.sum = 0.0
+
+    def record(self, method: str, outcome: str, seconds: float) -> None:
+        """One request ended with C{outcome} after C{seconds}."""
+        self.requests[(method if method in METHODS else "other", outcome)] += 1
+        self.bucketCounts[bisect_left(BUCKETS, seconds)] += 1
+        self.count += 1
+        self.sum += seconds
