@@ -58,6 +58,7 @@ class ChildProtocol(ProcessProtocol):
         clock: IReactorTime,
         maxLine: int = DEFAULT_MAX_LINE,
         killGroup: Callable[[int, int], None] | None = os.killpg,
+        onStderr: Callable[[str], None] | None = None,
     ) -> None:
         """
         @param name: the server name, for logs.
@@ -72,6 +73,7 @@ class ChildProtocol(ProcessProtocol):
         self._clock = clock
         self._maxLine = maxLine
         self._killGroup = killGroup
+        self._onStderr = onStderr
         self._chunks: list[bytes] = []
         self._chunkBytes = 0
         self._errPartial = b""
@@ -123,6 +125,8 @@ class ChildProtocol(ProcessProtocol):
             text = raw.rstrip(b"\r")[:_STDERR_LINE_CAP].decode("utf-8", "replace")
             if text:
                 self.stderrTail.append(text)
+                if self._onStderr is not None:
+                    self._onStderr(text)
                 self.log.info("[{server}] {line}", server=self.name, line=text, stream="stderr")
 
     def processEnded(self, reason: Failure) -> None:

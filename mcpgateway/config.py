@@ -48,6 +48,8 @@ class ServerSpec:
     scope: str = "gateway"
     executable: str | None = None
     """The command resolved on C{PATH}; C{None} when it was not found."""
+    disabled: bool = False
+    """Turned off through the management API: served as an error, no children."""
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """The child's environment: C{base} (the gateway's) plus the entry's."""
@@ -133,7 +135,7 @@ def parseConfig(data: Mapping[str, Any], source: str,
         for name, entry in block.items():
             try:
                 spec = parseEntry(name, entry, env, scope)
-            except _Skip as skip:
+            except EntryError as skip:
                 loaded.warnings.append(f"server '{name}' ({label}): {skip}; skipped")
                 continue
             previous = chosen.get(name)
@@ -152,40 +154,40 @@ def parseConfig(data: Mapping[str, Any], source: str,
     return loaded
 
 
-class _Skip(Exception):
+class EntryError(Exception):
     """An entry that is not served; the message says why."""
 
 
 def parseEntry(name: Any, entry: Any, environ: Mapping[str, str],
                scope: str = "gateway") -> ServerSpec:
-    """Validate one C{mcpServers} entry, or raise L{_Skip} saying why not."""
+    """Validate one C{mcpServers} entry, or raise L{EntryError} saying why not."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise _Skip("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
+        raise EntryError("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
     if not isinstance(entry, dict):
-        raise _Skip("the entry is not an object")
+        raise EntryError("the entry is not an object")
     kind = entry.get("type")
     if kind is None and "command" not in entry:
         kind = "http" if ("url" in entry or "serverUrl" in entry) else None
     if kind not in (None, "stdio"):
-        raise _Skip(f"type '{kind}' is not a stdio server; clients keep using it directly")
+        raise EntryError(f"type '{kind}' is not a stdio server; clients keep using it directly")
     command = entry.get("command")
     if not isinstance(command, str) or not command.strip():
-        raise _Skip("'command' must be a non-empty string")
+        raise EntryError("'command' must be a non-empty string")
     args = entry.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise _Skip("'args' must be a list of strings")
+        raise EntryError("'args' must be a list of strings")
     env = entry.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise _Skip("'env' must be an object of string values")
+        raise EntryError("'env' must be an object of string values")
     cwd = entry.get("cwd")
     if cwd is not None and not isinstance(cwd, str):
-        raise _Skip("'cwd' must be a string")
+        raise EntryError("'cwd' must be a string")
     mode = entry.get("mode", "stateless")
     if mode not in MODES:
-        raise _Skip(f"'mode' must be one of {', '.join(MODES)}")
+        raise EntryError(f"'mode' must be one of {', '.join(MODES)}")
     timeoutMs = entry.get("requestTimeout", DEFAULT_REQUEST_TIMEOUT * 1000)
     if isinstance(timeoutMs, bool) or not isinstance(timeoutMs, (int, float)) or timeoutMs <= 0:
-        raise _Skip("'requestTimeout' must be a positive number of milliseconds")
+        raise EntryError("'requestTimeout' must be a positive number of milliseconds")
     command = _expand(command, environ, "command")
     expandedArgs = tuple(_expand(a, environ, "args") for a in args)
     expandedEnv = tuple(sorted((k, _expand(v, environ, f"env.{k}")) for k, v in env.items()))
@@ -214,6 +216,6 @@ def _expand(text: str, environ: Mapping[str, str], where: str) -> str:
             return value
         if default is not None:
             return default
-        raise _Skip(f"${{{var}}} in {where} is not set and has no default")
+        raise EntryError(f"${{{var}}} in {where} is not set and has no default")
 
     return _VAR.sub(substitute, text)

@@ -24,6 +24,7 @@ from twisted.python.filepath import FilePath
 
 from mcpgateway import classification, config, logs
 from mcpgateway.config import LoadedConfig, ServerSpec
+from mcpgateway.managed import ManagedConfig
 
 Reload = Callable[[dict[str, ServerSpec]], Any]
 RunInThread = Callable[..., Deferred[Any]]
@@ -138,7 +139,9 @@ class ConfigService(Service):
         self._warned: set[str] = set()
 
     def specs(self, loaded: LoadedConfig) -> dict[str, ServerSpec]:
-        """Apply classification (built-in list and the overrides file)."""
+        """Add the servers of the gateway's own file (the management API's),
+        then apply classification (built-in list and the overrides file)."""
+        loaded = ManagedConfig(self._stateDir).merge(loaded)
         overrides = classification.loadOverrides(self._stateDir)
         for note in loaded.notes:
             self.log.info("config: {note}", note=note)
@@ -202,14 +205,21 @@ class ConfigService(Service):
             return
         self._pending = self._clock.callLater(self._debounce, self._reloadNow)
 
+    def reload(self) -> Deferred[Any]:
+        """Reload now (after the management API changed the gateway's file);
+        fires once the gateway serves the result."""
+        if self._pending is not None and self._pending.active():
+            self._pending.cancel()
+        return self._reloadNow()
+
     def _reloadNow(self) -> Deferred[Any]:
         self._pending = None
 
         def load() -> Deferred[Any]:
             return self._runInThread(self.source.load)
 
-        def apply(loaded: LoadedConfig) -> None:
-            self._reload(self.specs(loaded))
+        def apply(loaded: LoadedConfig) -> Any:
+            return self._reload(self.specs(loaded))
 
         def failed(reason: Any) -> None:
             self.log.warn("config: reload of {path} failed, keeping the servers as they are:"

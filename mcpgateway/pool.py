@@ -19,6 +19,7 @@ from twisted.logger import Logger
 from mcpgateway import jsonrpc, logs
 from mcpgateway.child import DEFAULT_MAX_LINE
 from mcpgateway.config import ServerSpec
+from mcpgateway.events import EventLog
 from mcpgateway.healing import OPEN, Breaker
 from mcpgateway.sessions import Session
 from mcpgateway.stats import RequestStats
@@ -61,9 +62,11 @@ class ServerPool:
         self.perSession: dict[str, Upstream] = {}
         self.breaker = Breaker(clock)
         self.stats = RequestStats()
+        self.created = clock.seconds()
+        self.events = EventLog(clock)
         self._resolving: Deferred[ServerSpec] | None = None
         self._launchWaiters: list[Deferred[None]] = []
-        self.disabled = False
+        self.disabled = spec.disabled
         """Set through the management API: requests are refused, children stopped."""
         self.closedRouters = 0
 
@@ -74,7 +77,13 @@ class ServerPool:
     def _newUpstream(self, owner: Session | None) -> Upstream:
         return Upstream(self.launchSpec, self._reactor, self._clock, self._environ, owner,
                         self._maxLine, self._useProcessGroup, self._watcher, self.breaker,
-                        self.stats)
+                        self.stats, self.events)
+
+    def resetCircuit(self) -> None:
+        """Forget the failures: the next request starts a child at once."""
+        self.breaker.reset()
+        for upstream in self.upstreams():
+            upstream.resetBackoff()
 
     def launchAfter(self, resolving: Deferred[ServerSpec]) -> None:
         """Start no child until C{resolving} (the real binary behind an

@@ -195,8 +195,12 @@ class Gateway:
         for name in sorted(set(self.pools) | set(specs)):
             old, new = self.pools.get(name), specs.get(name)
             if old is not None and new is not None and _sameServer(old.spec, new):
-                if old.spec != new:
-                    old.spec = new  # e.g. a resolved command: used from the next spawn
+                if new.disabled and not old.disabled:
+                    self.log.info("server {server} disabled; ending its sessions", server=name)
+                    for session in self.sessions.forServer(name):
+                        self.endSession(session, f"server {name} was disabled")
+                    stopping.append(old.stopAll())
+                old.spec, old.disabled = new, new.disabled
                 continue
             if old is not None:
                 self.log.info("config: server {server} {what}; ending its sessions",

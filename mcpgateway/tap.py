@@ -177,9 +177,9 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         OrphanCleanup(orphans, reactor, processStartTime).setServiceParent(top)
     gateway: Gateway | None = None
 
-    def reload(specs: dict[str, Any]) -> None:
+    def reload(specs: dict[str, Any]) -> Any:
         assert gateway is not None
-        gateway.reconfigure(_withTimeout(specs, options["request-timeout"]))
+        return gateway.reconfigure(_withTimeout(specs, options["request-timeout"]))
 
     configService = ConfigService(source, stateDir, reactor, reactor, deferToThread, reload)
     specs = _withTimeout(configService.specs(loaded), options["request-timeout"])

@@ -22,6 +22,7 @@ from twisted.python.failure import Failure
 from mcpgateway import __version__, jsonrpc, logs, versions
 from mcpgateway.child import DEFAULT_MAX_LINE, ChildProtocol, describeExit
 from mcpgateway.config import ServerSpec
+from mcpgateway.events import EventLog
 from mcpgateway.healing import OPEN, Breaker
 from mcpgateway.router import Client, Router
 from mcpgateway.stats import RequestStats
@@ -70,13 +71,17 @@ class Upstream:
         watcher: ChildWatcher | None = None,
         breaker: Breaker | None = None,
         stats: RequestStats | None = None,
+        events: EventLog | None = None,
     ) -> None:
         self.spec = spec
         self._watcher = watcher
         self.breaker = breaker if breaker is not None else Breaker(clock)
+        self.events = events if events is not None else EventLog(clock)
         self._notBefore = 0.0
         self._restartTimer: IDelayedCall | None = None
         self._initializedAt: float | None = None
+        self.startedAt: float | None = None
+        """When the current child was spawned."""
         self._reactor = reactor
         self._clock = clock
         self._environ = environ
@@ -117,6 +122,10 @@ class Upstream:
                 self._start()
         return waiter
 
+    def resetBackoff(self) -> None:
+        """Start the next child without waiting (after a circuit reset)."""
+        self._notBefore = 0.0
+
     def circuitReason(self) -> str:
         """Why requests are refused while the circuit is open."""
         breaker = self.breaker
@@ -150,7 +159,8 @@ class Upstream:
                 f"server '{spec.name}' cannot start: command '{spec.command}' was not found"
                 " on PATH")
         child = ChildProtocol(spec.name, self.router.childMessage, self._clock, self._maxLine,
-                              killGroup=os.killpg if self._useProcessGroup else None)
+                              killGroup=os.killpg if self._useProcessGroup else None,
+                              onStderr=lambda line: self.events.emit("stderr", line))
         argv = [spec.executable, *spec.args]
         if self._useProcessGroup:
             assert SETSID is not None
@@ -161,12 +171,14 @@ class Upstream:
         except OSError as e:
             raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
         self.child = child
+        self.startedAt = self._clock.seconds()
         self.spawns += 1
         self.state = "starting"
         self.router.send = child.send
         child.ended.addCallback(self._childEnded, child)
         if self._watcher is not None and child.pid is not None:
             self._watcher.spawned(spec.name, child.pid)
+        self.events.emit("started", f"child pid {child.pid} started", pid=child.pid)
         self.log.info("server {server} started child pid {pid}: {command}",
                       server=spec.name, pid=child.pid, command=spec.command)
 
@@ -191,6 +203,7 @@ class Upstream:
             child.signal("KILL")
             return
         self.initializeResult = result
+        self.events.emit("initialized", "initialized", pid=child.pid)
         self.router.send(jsonrpc.notification("notifications/initialized"))
         self._running()
         self.router.resubscribe()
@@ -220,10 +233,12 @@ class Upstream:
         self._notBefore = now + self.breaker.delay()
         if self.handshake and self.router.sessions and self.breaker.state != OPEN:
             # Sessions are attached: bring the shared child back now (after the backoff).
+            self.events.emit("restarting", f"restarting in {self.breaker.delay():g} s")
             self.log.info("server {server}: restarting its shared child in {delay:g} s",
                           server=self.spec.name, delay=self.breaker.delay())
             self.ensure().addErrback(lambda f: None)  # failures reach the next request
         elif self.breaker.state == OPEN:
+            self.events.emit("circuit-open", self.circuitReason())
             self.log.error("{why}", why=self.circuitReason())
 
     def childVanished(self) -> None:
@@ -241,6 +256,7 @@ class Upstream:
             why += "; last stderr: " + " | ".join(tail)
         if gone and self._watcher is not None and child.pid is not None:
             self._watcher.exited(child.pid)
+        self.events.emit("exited", f"child pid {child.pid} {why}", pid=child.pid)
         self.lastExit = why
         self.child = None
         self.state = "stopped"
