@@ -50,6 +50,14 @@ class ServerSpec:
     """The command resolved on C{PATH}; C{None} when it was not found."""
     disabled: bool = False
     """Turned off through the management API: served as an error, no children."""
+    prewarm: bool = False
+    """Start the shared child when the gateway starts, not on first use."""
+    idleTimeout: float | None = None
+    """Seconds without traffic after which the shared child is stopped."""
+    maxRssMb: float | None = None
+    """Restart a child whose resident memory grows past this."""
+    healthPing: float | None = None
+    """Seconds of idleness after which a shared child is pinged (no answer: restarted)."""
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """The child's environment: C{base} (the gateway's) plus the entry's."""
@@ -185,9 +193,13 @@ def parseEntry(name: Any, entry: Any, environ: Mapping[str, str],
     mode = entry.get("mode", "stateless")
     if mode not in MODES:
         raise EntryError(f"'mode' must be one of {', '.join(MODES)}")
-    timeoutMs = entry.get("requestTimeout", DEFAULT_REQUEST_TIMEOUT * 1000)
-    if isinstance(timeoutMs, bool) or not isinstance(timeoutMs, (int, float)) or timeoutMs <= 0:
-        raise EntryError("'requestTimeout' must be a positive number of milliseconds")
+    timeoutMs = _positive(entry, "requestTimeout", "milliseconds")
+    idleMs = _positive(entry, "idleTimeout", "milliseconds")
+    maxRssMb = _positive(entry, "maxRssMb", "megabytes")
+    pingMs = _positive(entry, "healthPing", "milliseconds")
+    prewarm = entry.get("prewarm", False)
+    if not isinstance(prewarm, bool):
+        raise EntryError("'prewarm' must be true or false")
     command = _expand(command, environ, "command")
     expandedArgs = tuple(_expand(a, environ, "args") for a in args)
     expandedEnv = tuple(sorted((k, _expand(v, environ, f"env.{k}")) for k, v in env.items()))
@@ -202,10 +214,23 @@ def parseEntry(name: Any, entry: Any, environ: Mapping[str, str],
         cwd=cwd,
         mode=mode,
         modeDeclared="mode" in entry,
-        requestTimeout=float(timeoutMs) / 1000.0,
+        requestTimeout=DEFAULT_REQUEST_TIMEOUT if timeoutMs is None else timeoutMs / 1000.0,
+        prewarm=prewarm,
+        idleTimeout=None if idleMs is None else idleMs / 1000.0,
+        maxRssMb=maxRssMb,
+        healthPing=None if pingMs is None else pingMs / 1000.0,
         scope=scope,
         executable=shutil.which(command, path=searchPath),
     )
+
+
+def _positive(entry: dict[str, Any], key: str, unit: str) -> float | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise EntryError(f"'{key}' must be a positive number of {unit}")
+    return float(value)
 
 
 def _expand(text: str, environ: Mapping[str, str], where: str) -> str:

@@ -79,6 +79,14 @@ class ServerPool:
                         self._maxLine, self._useProcessGroup, self._watcher, self.breaker,
                         self.stats, self.events)
 
+    def prewarm(self) -> Deferred[None]:
+        """Start the shared child now instead of on first use."""
+        if self.stateful or self.disabled or self.spec.executable is None:
+            return succeed(None)
+        if self.shared is None:
+            self.shared = self._newUpstream(None)
+        return self._whenLaunchable(self.shared.ensure)
+
     def resetCircuit(self) -> None:
         """Forget the failures: the next request starts a child at once."""
         self.breaker.reset()

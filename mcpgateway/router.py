@@ -118,6 +118,8 @@ class Router:
         self._childLogLevel: str | None = None
         self.sessions: set[Client] = set()
         self.unusedSince = clock.seconds()
+        self.lastActivity = self.unusedSince
+        """When a client last sent a request through this router."""
         """When the last session detached (or the router was made)."""
         self.served = 0
         self.lateReplies = 0
@@ -230,7 +232,9 @@ class Router:
         if clientToken is not None:
             out = jsonrpc.withProgressToken(out, childId)
         self._pending[childId] = ex
-        ex.started = self._clock.seconds()
+        ex.started = now = self._clock.seconds()
+        if session is not None:
+            self.lastActivity = now
         ex.timer = self._clock.callLater(self.timeout, self._timedOut, childId)
         self.served += 1
         self.send(out)
@@ -338,6 +342,7 @@ class Router:
         ex = self._pending.pop(childId, None) if type(childId) is int else None
         if ex is None:
             self.lateReplies += 1
+            self.stats.lateReplies += 1
             self.log.debug("server {server}: reply to unknown or ended request {id!r}; dropped",
                            server=self.name, id=childId)
             return

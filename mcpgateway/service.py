@@ -75,6 +75,8 @@ class Gateway:
             for name, spec in specs.items()
         }
         self.started = clock.seconds()
+        self.running = False
+        """Whether the service tree runs (children may be started)."""
         self._pidFinder = pidFinder
         self._resolver = resolver
         for pool in self.pools.values():
@@ -214,7 +216,21 @@ class Gateway:
                     self.log.info("config: server {server} added", server=name)
                 self.pools[name] = ServerPool(new, *self._poolArgs)
                 self._resolve(self.pools[name])
+                if self.running:
+                    self.prewarm([name])
         return DeferredList(stopping, consumeErrors=True)
+
+    def prewarm(self, names: Sequence[str] | None = None) -> None:
+        """Start the shared children of servers marked C{prewarm}."""
+        for name in self.pools if names is None else names:
+            pool = self.pools[name]
+            if pool.spec.prewarm:
+                self.log.info("server {server}: prewarming its shared child", server=name)
+                pool.prewarm().addErrback(self._prewarmFailed, name)
+
+    def _prewarmFailed(self, reason: Failure, name: str) -> None:
+        self.log.warn("server {server}: prewarm failed: {why}", server=name,
+                      why=reason.getErrorMessage())
 
     def stop(self) -> Deferred[Any]:
         """Answer every request in flight with an error, end every session,
@@ -265,6 +281,8 @@ class GatewayService(Service):
 
     def startService(self) -> None:
         super().startService()
+        self.gateway.running = True
+        self.gateway.prewarm()
         self.log.info("gateway {version} serving {count} server(s): {names}",
                       version=__version__, count=len(self.gateway.pools),
                       names=", ".join(sorted(self.gateway.pools)) or "(none)")

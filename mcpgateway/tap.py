@@ -123,6 +123,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
     from mcpgateway import config
     from mcpgateway.configsource import AdoptedClaudeConfig, ConfigService, PlainFile
+    from mcpgateway.monitor import Monitor, MonitorService
     from mcpgateway.reaper import OrphanCleanup, Reaper, ReaperService
     from mcpgateway.resolve import Resolver
     from mcpgateway.service import Gateway, GatewayService, ListenerService, StateFileService
@@ -198,6 +199,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     configService.setServiceParent(top)
     reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
+    MonitorService(Monitor(gateway, reactor), reactor).setServiceParent(top)
     endpoint = options["endpoint"]
     site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint),
                     maxBody=options["max-body"])

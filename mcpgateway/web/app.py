@@ -24,6 +24,7 @@ from mcpgateway.service import Gateway
 from mcpgateway.sessions import Session
 from mcpgateway.web.guard import checkOrigin
 from mcpgateway.web.mcp import McpEndpoint, errorReply, jsonReply
+from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 
@@ -40,6 +41,11 @@ class ManagementApp:
     @app.route("/health", methods=["GET"])
     def health(self, request: IRequest) -> bytes:
         return jsonReply(request, 200, self._gateway.health())
+
+    @app.route("/metrics", methods=["GET"])
+    def metrics(self, request: IRequest) -> bytes:
+        request.setHeader(b"content-type", CONTENT_TYPE)
+        return renderMetrics(self._gateway)
 
     @app.route("/sessions", methods=["GET"])
     def sessions(self, request: IRequest) -> bytes:

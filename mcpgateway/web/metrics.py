@@ -1,0 +1,215 @@
+"""C{GET /metrics}: the gateway's state in the Prometheus text exposition format.
+
+Everything is read at scrape time from the gateway's own objects (pools,
+upstreams, routers, request statistics, the breaker; resident memory from
+C{/proc}); nothing on the request path knows this module exists.
+
+The format (version 0.0.4) is written here rather than through
+C{prometheus_client}, to keep the gateway small: C{# HELP} and C{# TYPE}
+before each family, counters named C{_total}, histograms as cumulative
+C{_bucket} samples up to C{le="+Inf"} plus C{_sum} and C{_count}, label
+values escaped (backslash, double quote, newline) and help text escaped
+(backslash, newline).
+
+Every label is bounded: C{server} (a configured name), C{method} (the MCP
+method set, anything else is C{other}), C{outcome}, C{state}, C{le} and
+C{version}. No session id, tool name, argument or pid ever becomes a label.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable
+
+from mcpgateway import __version__
+from mcpgateway.healing import CLOSED, HALF_OPEN, OPEN
+from mcpgateway.service import Gateway
+from mcpgateway.stats import BUCKETS, METHODS, OUTCOMES
+
+CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+"""The C{Content-Type} of L{renderMetrics}' output."""
+
+SERVER_STATES = ("stopped", "starting", "running", "degraded", "error", "restarting",
+                 "disabled")
+"""Every value of L{mcpgateway.pool.ServerPool.state}."""
+CIRCUIT_STATES = (CLOSED, OPEN, HALF_OPEN)
+
+Labels = tuple[tuple[str, str], ...]
+
+
+class _Family:
+    """One metric family: its C{# HELP} and C{# TYPE} lines and its samples."""
+
+    __slots__ = ("help", "kind", "lines", "name")
+
+    def __init__(self, name: str, kind: str, help: str) -> None:
+        self.name = name
+        self.kind = kind
+        self.help = help
+        self.lines: list[str] = []
+
+    def add(self, labels: Labels, value: float, suffix: str = "") -> None:
+        """One sample: C{<name><suffix>{labels} value}."""
+        self.lines.append(f"{self.name}{suffix}{_formatLabels(labels)} {_formatValue(value)}")
+
+    def render(self) -> Iterable[str]:
+        yield f"# HELP {self.name} {_escapeHelp(self.help)}"
+        yield f"# TYPE {self.name} {self.kind}"
+        yield from self.lines
+
+
+def renderMetrics(gateway: Gateway, procRoot: str = "/proc") -> bytes:
+    """The body of C{GET /metrics} (serve it with L{CONTENT_TYPE}).
+
+    @param gateway: whose pools, sessions and children to describe.
+    @param procRoot: where C{<pid>/statm} files are read for resident
+        memory (C{self} for the gateway itself); a file that cannot be read
+        leaves its sample out.
+    @return: the Prometheus text format, UTF-8.
+    """
+    p = "mcpgateway_"
+    requests = _Family(
+        p + "requests_total", "counter",
+        "Client requests forwarded to a child and ended, by server, MCP method (methods outside"
+        " the MCP set count as other) and outcome (ok, error, timeout, child_exit, cancelled).")
+    duration = _Family(
+        p + "request_duration_seconds", "histogram",
+        "Time from forwarding a client request to a child until it ended, by server.")
+    inFlight = _Family(
+        p + "requests_in_flight", "gauge",
+        "Requests forwarded to the server's children and not answered yet.")
+    sessions = _Family(p + "sessions", "gauge", "Open client sessions, by server.")
+    children = _Family(p + "children", "gauge", "Running child processes, by server.")
+    restarts = _Family(
+        p + "child_restarts_total", "counter",
+        "Shared children started again after the previous one exited (a stateful server's"
+        " child is never restarted: its session ends with it).")
+    failures = _Family(
+        p + "child_failures_total", "counter",
+        "Unexpected child exits (any exit status or signal, or a failed initialize), by server.")
+    circuit = _Family(
+        p + "circuit_state", "gauge",
+        "The server's circuit breaker: 1 for the current state (closed, open, half-open), else 0.")
+    state = _Family(
+        p + "server_state", "gauge",
+        "The server's state as in /health: 1 for the current one, else 0.")
+    late = _Family(
+        p + "late_replies_total", "counter",
+        "Child replies to requests that had already timed out or been cancelled, dropped.")
+    bytesIn = _Family(
+        p + "child_bytes_received_total", "counter",
+        "Bytes read from the stdout of the server's children, exited ones included.")
+    bytesOut = _Family(
+        p + "child_bytes_sent_total", "counter",
+        "Bytes written to the stdin of the server's children, exited ones included.")
+    childRss = _Family(
+        p + "child_resident_bytes", "gauge",
+        "Resident memory of the server's running children (the child processes themselves,"
+        " not their descendants).")
+    gatewayRss = _Family(
+        p + "gateway_resident_bytes", "gauge", "Resident memory of the gateway process.")
+    uptime = _Family(p + "gateway_uptime_seconds", "gauge", "Seconds since the gateway started.")
+    info = _Family(p + "gateway_info", "gauge", "The gateway's version, as a label; always 1.")
+
+    pageSize = _pageSize()
+    sessionCounts = Counter(session.server for session in gateway.sessions)
+    for name in sorted(gateway.pools):
+        pool = gateway.pools[name]
+        server: Labels = (("server", name),)
+        stats = pool.stats
+        ups = pool.upstreams()
+        live = [u.child for u in ups if u.child is not None]
+        pids = [child.pid for child in live if child.pid is not None]
+
+        counts: Counter[tuple[str, str]] = Counter()
+        for (method, outcome), n in stats.requests.items():
+            counts[(method if method in METHODS else "other", outcome)] += n
+        outcomes = [*OUTCOMES, *sorted({o for _, o in counts} - set(OUTCOMES))]
+        for method in sorted({m for m, _ in counts}):
+            for outcome in outcomes:
+                requests.add((*server, ("method", method), ("outcome", outcome)),
+                             counts[(method, outcome)])
+
+        cumulative = 0
+        for bound, n in zip((*BUCKETS, math.inf), stats.bucketCounts, strict=True):
+            cumulative += n
+            duration.add((*server, ("le", _formatValue(float(bound)))), cumulative, "_bucket")
+        duration.add(server, stats.sum, "_sum")
+        duration.add(server, stats.count, "_count")
+
+        inFlight.add(server, sum(u.router.inFlight for u in ups))
+        sessions.add(server, sessionCounts[name])
+        children.add(server, len(pids))
+        restarts.add(server, sum(max(0, u.spawns - 1) for u in ups))
+        failures.add(server, pool.breaker.totalFailures)
+        current = pool.breaker.state
+        for value in CIRCUIT_STATES:
+            circuit.add((*server, ("state", value)), int(value == current))
+        current = pool.state()
+        for value in SERVER_STATES:
+            state.add((*server, ("state", value)), int(value == current))
+        late.add(server, stats.lateReplies)
+        bytesIn.add(server, stats.bytesIn + sum(child.bytesIn for child in live))
+        bytesOut.add(server, stats.bytesOut + sum(child.bytesOut for child in live))
+        resident = [_residentBytes(procRoot, str(pid), pageSize) for pid in pids]
+        known = [r for r in resident if r is not None]
+        if known or not pids:
+            childRss.add(server, sum(known))
+
+    rss = _residentBytes(procRoot, "self", pageSize)
+    if rss is not None:
+        gatewayRss.add((), rss)
+    uptime.add((), max(0.0, gateway.clock.seconds() - gateway.started))
+    info.add((("version", __version__),), 1)
+
+    families = (requests, duration, inFlight, sessions, children, restarts, failures, circuit,
+                state, late, bytesIn, bytesOut, childRss, gatewayRss, uptime, info)
+    lines = [line for family in families for line in family.render()]
+    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
+
+
+def _pageSize() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 4096
+
+
+def _residentBytes(procRoot: str, pid: str, pageSize: int) -> int | None:
+    """Resident set size of process C{pid} from C{<procRoot>/<pid>/statm}
+    (its second field, in pages), or C{None} if that cannot be read."""
+    try:
+        with open(os.path.join(procRoot, pid, "statm"), "rb") as f:
+            return int(f.read().split()[1]) * pageSize
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _formatLabels(labels: Labels) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{key}="{_escapeLabel(value)}"' for key, value in labels) + "}"
+
+
+def _escapeLabel(value: str) -> str:
+    """A label value: backslash, double quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escapeHelp(text: str) -> str:
+    """Help text: backslash and newline escaped."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _formatValue(value: float) -> str:
+    """A sample value (or C{le} bound) as Prometheus writes it: integers as
+    such, C{+Inf}, C{-Inf}, C{NaN}, other floats in their shortest form."""
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
