@@ -141,6 +141,9 @@ class GatewayRequest(Request):
     defaultContentType = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Bodies are JSON-RPC, never HTML forms: skip Twisted's form parsing,
+        # which runs every POST's Content-Type through the email package.
+        kwargs.setdefault("parsePOSTFormSubmission", False)
         super().__init__(*args, **kwargs)
         self.bodyTooLarge = False
         self._bodyBytes = 0
