@@ -48,6 +48,7 @@ from mcpgateway import logs
 from mcpgateway.state import atomicWrite
 
 if TYPE_CHECKING:
+    from twisted.conch.manhole_ssh import TerminalSession
     from twisted.conch.ssh.factory import SSHFactory
     from twisted.conch.ssh.keys import Key
 
@@ -59,8 +60,6 @@ KNOWN_HOSTS = "manhole_known_hosts"
 """A known_hosts file for the host key, under L{HOST_ALIAS} (for C{ssh -o UserKnownHostsFile})."""
 HOST_ALIAS = "mcpgateway-manhole"
 """The host name L{KNOWN_HOSTS} names the host key by (C{ssh -o HostKeyAlias})."""
-DEFAULT_SOCKET = "manhole.sock"
-"""The socket's name in the state directory when C{--manhole} is given a bare name."""
 MAX_SOCKET_PATH = 107
 """Longest UNIX socket path Linux accepts, in bytes (C{sun_path} is 108 with its NUL)."""
 
@@ -116,6 +115,7 @@ def makeManholeService(reactor: Any, stateDir: Path, namespace: dict[str, Any],
         return insults.ServerProtocol(manhole.ColoredManhole, namespace)
 
     realm.chainedProtocolFactory = chainedProtocol  # type: ignore[assignment]  # twisted typing gap
+    realm.sessionFactory = terminalSessionType()
     portal = Portal(LoggingRealm(realm), [AuthorizedKeysChecker(keys)])
     factory = manhole_ssh.ConchFactory(portal)
     # Instance dicts: ConchFactory's class-level ones are shared by every user of the class.
@@ -167,7 +167,7 @@ class ManholeListener(Service):
     def _listening(self, port: IListeningPort) -> None:
         self.port = port
         address = port.getHost()
-        where = getattr(address, "name", None) or self.description
+        where = _printable(getattr(address, "name", None) or self.description)
         if hasattr(address, "port"):
             where = f"{getattr(address, 'host', '')}:{address.port}"
         self.log.info("manhole listening on {where} (SSH, public-key auth only)", where=where)
@@ -188,7 +188,8 @@ class AuthorizedKeysChecker:
 
     A key is checked before the client is asked to sign with it, so clients
     offer their other keys instead of signing with an unknown one; the
-    signature itself is verified by conch's own L{SSHPublicKeyChecker}.
+    signature itself is verified by conch's own
+    C{twisted.conch.checkers.SSHPublicKeyChecker}.
     Logs every login and every refused key, with the key's fingerprint.
 
     @ivar keys: the authorized keys.
@@ -236,17 +237,46 @@ class AuthorizedKeysChecker:
         return checked.addCallbacks(loggedIn, refused)
 
 
+def terminalSessionType() -> type[TerminalSession]:
+    """conch's C{TerminalSession}, completed: a window resize is accepted and
+    end of input ends the session (like ^D), where conch's own logs a
+    C{NotImplementedError} traceback for each. Made on demand: conch is
+    imported only when the manhole is enabled."""
+    from twisted.conch.interfaces import IConchUser
+    from twisted.conch.manhole_ssh import TerminalSession
+
+    class CompleteTerminalSession(TerminalSession):
+        terminal: Any = None
+
+        def openShell(self, proto: Any) -> None:
+            self.terminal = self.chainedProtocolFactory()
+            self.transportFactory(proto, self.terminal, IConchUser(self.original), self.width,
+                                  self.height)
+
+        def windowChanged(self, newWindowSize: Any) -> None:
+            self.height, self.width = newWindowSize[:2]
+
+        def eofReceived(self) -> None:
+            if self.terminal is not None:
+                self.terminal.loseConnection()
+
+    return CompleteTerminalSession
+
+
 @implementer(IRealm)
 class LoggingRealm:
-    """Wraps a realm (conch's C{TerminalRealm}) to log every logout."""
+    """Wraps a realm (conch's C{TerminalRealm}) to log every logout.
+
+    @ivar realm: the wrapped realm.
+    """
 
     log = Logger(observer=logs.observer)
 
     def __init__(self, realm: Any) -> None:
-        self._realm = realm
+        self.realm = realm
 
     def requestAvatar(self, avatarId: Any, mind: Any, *interfaces: Any) -> Any:
-        interface, avatar, logout = self._realm.requestAvatar(avatarId, mind, *interfaces)
+        interface, avatar, logout = self.realm.requestAvatar(avatarId, mind, *interfaces)
         user = _printable(avatarId)
 
         def loggedOut() -> None:
@@ -290,8 +320,9 @@ def gatewayNamespace(gateway: Any, top: IService, reactor: Any) -> dict[str, Any
             raise KeyError(f"no server {name!r}; servers: {', '.join(sorted(gateway.pools))}")
         if pool.stateful:
             raise ValueError(
-                f"server {name!r} is stateful: each session has its own child; end a session"
-                " with gateway.endSession(s) for s in sessions_registry.forServer(name)")
+                f"server {name!r} is stateful: each session has its own child; to restart"
+                " them, end the sessions: [gateway.endSession(s) for s in"
+                f" sessions_registry.forServer({name!r})]")
         if pool.shared is None:
             return succeed(None)
         return pool.shared.stop()  # type: ignore[no-any-return]
@@ -466,7 +497,7 @@ def relay(path: str, stdin: int = 0, stdout: int = 1) -> int:
         sys.stderr.write(f"mcpgateway manhole: cannot connect to {path}: {e.strerror}\n")
         return 1
 
-    def upstream() -> None:
+    def toSocket() -> None:
         try:
             while data := os.read(stdin, 65536):
                 connection.sendall(data)
@@ -474,7 +505,7 @@ def relay(path: str, stdin: int = 0, stdout: int = 1) -> int:
         except OSError:
             pass
 
-    threading.Thread(target=upstream, daemon=True).start()
+    threading.Thread(target=toSocket, daemon=True).start()
     try:
         while data := connection.recv(65536):
             _writeAll(stdout, data)

@@ -84,6 +84,12 @@ class Options(usage.Options):
         ["log-file", None, None,
          "Also write the log to this file, rotated at 5 MB (mcpgateway start uses"
          " <state-dir>/gateway.log)."],
+        ["manhole", None, None,
+         "Serve a debugging Python prompt over SSH on this UNIX socket (mode 0600; a relative"
+         " path is taken in the state dir, e.g. manhole.sock). Keys only:"
+         " <state-dir>/manhole_authorized_keys. Needs mcpgateway[manhole]."],
+        ["manhole-ssh", None, None,
+         "Serve the debugging prompt over SSH on this 127.0.0.1 TCP port (keys only).", int],
         ["child-idle-timeout", None, None,
          "Seconds after which a shared child with no session is stopped (default: never;"
          " it restarts on demand).", _positiveFloat],
@@ -215,6 +221,16 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     ListenerService(serverFromString(reactor, endpoint), endpoint, site, reactor,
                     onListening=listening).setServiceParent(top)
     state.setServiceParent(top)
+    if options["manhole"] or options["manhole-ssh"] is not None:
+        from mcpgateway.manhole import ManholeError, gatewayNamespace, makeManholeService
+
+        try:
+            makeManholeService(
+                reactor, stateDir, gatewayNamespace(gateway, top, reactor),
+                socketPath=Path(options["manhole"]) if options["manhole"] else None,
+                sshPort=options["manhole-ssh"]).setServiceParent(top)
+        except ManholeError as e:
+            _refuse(str(e))
     return top
 
 
