@@ -1,11 +1,15 @@
-"""The C{mcpgateway} command: C{start}, C{stop}, C{status}, C{doctor}, C{restore}.
+"""The C{mcpgateway} command: C{start}, C{stop}, C{status}, C{doctor}, C{restore},
+C{servers list|add|remove|enable|disable|restart|reset-circuit}, C{logs}.
 
 A short-lived, synchronous program (argparse, urllib, subprocess): it never
 runs the reactor. It finds the running gateway through its state directory
 (C{state.json} with the pid and port, the C{gateway.lock} flock the gateway
 holds while it runs) and talks to it over loopback HTTP (C{/health},
-C{/sessions}) with short timeouts. C{start} launches C{twistd mcpgateway}
-(detached unless C{--foreground}) and returns once C{/health} answers.
+C{/sessions}, the management API C{/api/v1} with C{Authorization: Bearer
+$MCPGATEWAY_API_TOKEN} when that is set) with short timeouts, except C{logs},
+which follows a server's log stream until Ctrl-C. C{start} launches
+C{twistd mcpgateway} (detached unless C{--foreground}) and returns once
+C{/health} answers.
 
 Every failure is one line on stderr (or C{{"ok": false, "error": ...}} with
 C{--json}), never a traceback; C{MCPGATEWAY_DEBUG=1} shows tracebacks of
@@ -27,6 +31,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +57,14 @@ STOP_TIMEOUT = 15.0
 """Seconds C{stop} waits for the gateway to exit after SIGTERM."""
 HTTP_TIMEOUT = 2.0
 """Seconds any one HTTP request to the gateway may take."""
+CHANGE_TIMEOUT = 20.0
+"""Seconds a change through the management API may take (stopping a child
+may take 5 s, a reload reads the config)."""
+LOG_STREAM_TIMEOUT = 60.0
+"""Seconds of silence after which a log stream is given up (the gateway
+sends a keep-alive every 15 s)."""
+API_PREFIX = "/api/v1"
+API_TOKEN_ENV = "MCPGATEWAY_API_TOKEN"
 LOG_TAIL = 20
 MAX_BODY = 16 * 1024 * 1024
 
@@ -1140,6 +1153,283 @@ def cmdDoctor(args: argparse.Namespace, out: Output) -> int:
     return 0 if ok else 1
 
 
+# --- servers and logs: the management API ---------------------------------------
+
+
+def runningGateway(stateDir: Path) -> GatewayProbe:
+    """The running gateway of C{stateDir}, or a L{CliError} saying it is not."""
+    found = probe(stateDir)
+    if not found.running:
+        stale = " (stale state.json)" if found.stale else ""
+        raise CliError(f"the gateway is not running{stale}; `mcpgateway start` starts it")
+    return found
+
+
+def apiHeaders(body: bool = False) -> dict[str, str]:
+    """Accept JSON; the bearer token from C{$MCPGATEWAY_API_TOKEN} when set."""
+    headers = {"Accept": "application/json"}
+    if body:
+        headers["Content-Type"] = "application/json"
+    token = os.environ.get(API_TOKEN_ENV)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def apiCall(found: GatewayProbe, method: str, path: str, body: Any = None,
+            timeout: float = HTTP_TIMEOUT) -> Any:
+    """C{method /api/v1<path>} with an optional JSON C{body}; the decoded
+    answer, or a L{CliError} carrying the API's own message."""
+    url = found.baseUrl() + API_PREFIX + path
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers=apiHeaders(body is not None))
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            payload = response.read(MAX_BODY)
+    except urllib.error.HTTPError as e:
+        raise CliError(apiErrorMessage(url, e.code, _readError(e))) from None
+    except urllib.error.URLError as e:
+        raise CliError(f"no answer from {url}: {_reason(e.reason)}") from None
+    except (OSError, http.client.HTTPException) as e:
+        raise CliError(f"no answer from {url}: {_reason(e)}") from None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        raise CliError(f"{url} did not answer JSON") from None
+
+
+def _readError(error: urllib.error.HTTPError) -> bytes:
+    try:
+        return error.read(MAX_BODY)
+    except (OSError, http.client.HTTPException):
+        return b""
+    finally:
+        error.close()
+
+
+def apiErrorMessage(url: str, status: int, body: bytes) -> str:
+    """One line for a refused API call: the API's C{error}, else the status."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    message = document.get("error") if isinstance(document, dict) else None
+    if status == 404 and message == "not found":
+        # The gateway's catch-all, not the API's: an older gateway.
+        return (f"{url}: this gateway has no management API (/api/v1); restart it"
+                " (`mcpgateway stop`, `mcpgateway start`) to run this version")
+    if not isinstance(message, str) or not message:
+        return f"{url} answered HTTP {status}"
+    if status == 401 and not os.environ.get(API_TOKEN_ENV):
+        return f"{message}; {API_TOKEN_ENV} is not set"
+    return message
+
+
+def cmdServersList(args: argparse.Namespace, out: Output) -> int:
+    found = runningGateway(resolveStateDir(args.state_dir))
+    answer = apiCall(found, "GET", "/servers")
+    servers = answer.get("servers") if isinstance(answer, dict) else None
+    if not isinstance(servers, list):
+        raise CliError(f"{found.baseUrl()}{API_PREFIX}/servers did not answer a list")
+    servers = [s for s in servers if isinstance(s, dict)]
+    if out.json:
+        out.emit({"servers": servers})
+        return 0
+    for line in renderServers(servers):
+        out.line(line)
+    return 0
+
+
+SERVER_COLUMNS = [("NAME", "name"), ("STATE", "state"), ("MODE", "mode"),
+                  ("CHILDREN", "children"), ("SESSIONS", "sessions"),
+                  ("REQUESTS", "requests"), ("RESTARTS", "restarts"), ("FROM", "origin")]
+
+
+def renderServers(servers: list[dict[str, Any]]) -> list[str]:
+    """C{servers list} as a table, one row per server, problems below it."""
+    if not servers:
+        return ["(no servers: `mcpgateway servers add NAME -- COMMAND` adds one)"]
+    rows = [[title for title, _ in SERVER_COLUMNS]]
+    for server in servers:
+        rows.append([str(server.get(key, "?")) for _, key in SERVER_COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(SERVER_COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths,
+                                                                 strict=True)).rstrip()
+             for row in rows]
+    for server in servers:
+        for key in ("error", "warning"):
+            if server.get(key):
+                lines.append(f"  ! {server.get('name')}: {server[key]}")
+    return lines
+
+
+def parseEnv(pairs: Sequence[str] | None) -> dict[str, str]:
+    """C{--env KEY=VALUE} (or C{--env KEY}: the value of KEY here) as a dict."""
+    env: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not key:
+            raise CliError(f"--env {pair!r}: must be KEY=VALUE (or KEY, to pass on its value"
+                           " from this shell)")
+        if not sep:
+            if key not in os.environ:
+                raise CliError(f"--env {key}: {key} is not set in this shell; use"
+                               f" --env {key}=VALUE")
+            value = os.environ[key]
+        env[key] = value
+    return env
+
+
+def cmdServersAdd(args: argparse.Namespace, out: Output) -> int:
+    command = list(args.argv)
+    if command and command[0] == "--":
+        command.pop(0)
+    if not command:
+        raise CliError("no command: `mcpgateway servers add NAME -- COMMAND [ARGS...]`")
+    if os.sep in command[0] and not os.path.isabs(command[0]):
+        command[0] = os.path.abspath(command[0])  # the gateway runs in another directory
+    body: dict[str, Any] = {"name": args.name, "command": command[0], "args": command[1:]}
+    env = parseEnv(args.env)
+    if env:
+        body["env"] = env
+    if args.mode is not None:
+        body["mode"] = args.mode
+    if args.cwd is not None:
+        body["cwd"] = os.path.abspath(os.path.expanduser(args.cwd))
+    found = runningGateway(resolveStateDir(args.state_dir))
+    summary = apiCall(found, "POST", "/servers", body, timeout=CHANGE_TIMEOUT)
+    url = f"{found.baseUrl()}/{args.name}/mcp"
+    if out.json:
+        out.emit({"ok": True, "server": summary, "url": url})
+    else:
+        mode = summary.get("mode", "?") if isinstance(summary, dict) else "?"
+        out.line(f"added {args.name} ({mode}): {url}")
+    return 0
+
+
+def _change(args: argparse.Namespace, out: Output, method: str, path: str, body: Any,
+            done: Callable[[Any], str]) -> int:
+    found = runningGateway(resolveStateDir(args.state_dir))
+    answer = apiCall(found, method, path, body, timeout=CHANGE_TIMEOUT)
+    if out.json:
+        out.emit({"ok": True, **(answer if isinstance(answer, dict) else {"answer": answer})})
+    else:
+        out.line(done(answer if isinstance(answer, dict) else {}))
+    return 0
+
+
+def _serverPath(name: str, action: str = "") -> str:
+    return f"/servers/{urllib.parse.quote(name, safe='')}{action}"
+
+
+def cmdServersRemove(args: argparse.Namespace, out: Output) -> int:
+    return _change(args, out, "DELETE", _serverPath(args.name), None,
+                   lambda _: f"removed {args.name}")
+
+
+def cmdServersEnable(args: argparse.Namespace, out: Output) -> int:
+    return _change(args, out, "PATCH", _serverPath(args.name), {"enabled": True},
+                   lambda answer: f"enabled {args.name} (state: {answer.get('state', '?')})")
+
+
+def cmdServersDisable(args: argparse.Namespace, out: Output) -> int:
+    return _change(args, out, "PATCH", _serverPath(args.name), {"enabled": False},
+                   lambda _: f"disabled {args.name}: its children are stopped and its"
+                             " requests refused until `mcpgateway servers enable`")
+
+
+def cmdServersRestart(args: argparse.Namespace, out: Output) -> int:
+    def done(answer: Any) -> str:
+        stopped = [str(pid) for pid in answer.get("stopped") or []]
+        if not stopped:
+            return f"restarted {args.name} (no child was running)"
+        return (f"restarted {args.name}: stopped pid {', '.join(stopped)}; the next request"
+                " starts a fresh child")
+
+    return _change(args, out, "POST", _serverPath(args.name, "/restart"), None, done)
+
+
+def cmdServersResetCircuit(args: argparse.Namespace, out: Output) -> int:
+    return _change(args, out, "POST", _serverPath(args.name, "/reset-circuit"), None,
+                   lambda answer: f"reset the circuit of {args.name} (state:"
+                                  f" {answer.get('state', '?')})")
+
+
+def formatEvent(event: dict[str, Any]) -> str:
+    """One log event as C{HH:MM:SS kind text} (local time)."""
+    when = event.get("time")
+    stamp = (time.strftime("%H:%M:%S", time.localtime(when))
+             if isinstance(when, (int, float)) and not isinstance(when, bool) else "--:--:--")
+    return f"{stamp} {event.get('kind', '?')!s:<13} {event.get('text', '')}"
+
+
+def printEvent(out: Output, event: dict[str, Any]) -> None:
+    if out.json:
+        out.line(json.dumps(event, separators=(",", ":")))
+    else:
+        out.line(formatEvent(event))
+    with contextlib.suppress(OSError, ValueError):
+        out.stdout.flush()
+
+
+def readEvents(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of an SSE stream, one per C{data:} frame."""
+    data: list[bytes] = []
+    for raw in lines:
+        line = raw.rstrip(b"\r\n")
+        if line:
+            if line.startswith(b"data:"):
+                data.append(line[5:].removeprefix(b" "))
+            continue
+        if data:
+            try:
+                event = json.loads(b"\n".join(data))
+            except ValueError:
+                event = None
+            data = []
+            if isinstance(event, dict):
+                yield event
+
+
+def cmdLogs(args: argparse.Namespace, out: Output) -> int:
+    found = runningGateway(resolveStateDir(args.state_dir))
+    path = _serverPath(args.name, "/logs")
+    if args.no_follow:
+        answer = apiCall(found, "GET", path + "?follow=false")
+        events = answer.get("events") if isinstance(answer, dict) else None
+        if not isinstance(events, list):
+            raise CliError(f"{found.baseUrl()}{API_PREFIX}{path} did not answer events")
+        if out.json and not events:
+            return 0
+        for event in events:
+            if isinstance(event, dict):
+                printEvent(out, event)
+        if not events and not out.json:
+            out.note(f"mcpgateway: no events for {args.name} yet")
+        return 0
+    url = found.baseUrl() + API_PREFIX + path
+    headers = {**apiHeaders(), "Accept": "text/event-stream"}
+    request = urllib.request.Request(url, headers=headers)
+    last: dict[str, Any] = {}
+    try:
+        with _opener.open(request, timeout=LOG_STREAM_TIMEOUT) as response:
+            for event in readEvents(iter(response.readline, b"")):
+                printEvent(out, event)
+                last = event
+    except KeyboardInterrupt:
+        return 0  # Ctrl-C is how one stops following
+    except urllib.error.HTTPError as e:
+        raise CliError(apiErrorMessage(url, e.code, _readError(e))) from None
+    except urllib.error.URLError as e:
+        raise CliError(f"no answer from {url}: {_reason(e.reason)}") from None
+    except (OSError, http.client.HTTPException) as e:
+        raise CliError(f"the log stream of {args.name} broke off: {_reason(e)}") from None
+    if last.get("kind") == "removed":
+        return 0
+    raise CliError(f"the gateway ended the log stream of {args.name}")
+
+
 # --- the command line ---------------------------------------------------------
 
 
@@ -1207,7 +1497,62 @@ def makeParser() -> argparse.ArgumentParser:
                          help="the config to restore (default: the one the gateway served,"
                               " else ~/.claude.json)")
     restore.set_defaults(handler=cmdRestore)
+    addServerCommands(commands, common)
     return parser
+
+
+def addServerCommands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+    """C{servers ...} and C{logs}: the management API of the running gateway."""
+    token = (f"Sends Authorization: Bearer ${API_TOKEN_ENV} when that is set (needed when the"
+             " gateway runs with --api-token).")
+    servers = commands.add_parser(
+        "servers", parents=common, help="list, add, remove, enable, disable, restart servers",
+        description="Change the servers of the running gateway through its management API"
+                    f" ({API_PREFIX}). Changes are live at once and kept in"
+                    f" <state-dir>/servers.json, so they survive a restart. {token}")
+    actions = servers.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", parents=common,
+                       help="every server: state, mode, children, sessions, requests"
+                       ).set_defaults(handler=cmdServersList)
+    add = actions.add_parser(
+        "add", parents=common, help="add a stdio server: servers add NAME -- COMMAND [ARGS...]",
+        usage="mcpgateway servers add [--env KEY=VALUE]... [--mode MODE] [--cwd DIR] NAME"
+              " -- COMMAND [ARGS...]",
+        description="Add a stdio MCP server, served at once at /NAME/mcp. Put the command"
+                    " after --, so its own options are not read as ours. The gateway refuses"
+                    " a command it cannot find on its PATH, and env keys that change what a"
+                    " child runs (LD_PRELOAD, DYLD_*, PYTHONPATH, NODE_OPTIONS, ...).")
+    add.add_argument("name", metavar="NAME", help="the server's name (letters, digits, - _ .)")
+    add.add_argument("argv", nargs="+", metavar="COMMAND", help="the command and its arguments")
+    add.add_argument("--env", action="append", metavar="KEY=VALUE",
+                     help="an environment variable for its children (repeatable); --env KEY"
+                          " passes on KEY's value from this shell")
+    add.add_argument("--mode", choices=MODES,
+                     help="stateless (one shared child) or stateful (one child per session);"
+                          " default: the gateway's classification")
+    add.add_argument("--cwd", metavar="DIR", help="the working directory of its children")
+    add.set_defaults(handler=cmdServersAdd)
+    for action, handler, text in [
+            ("remove", cmdServersRemove, "remove a server added with `servers add`"),
+            ("enable", cmdServersEnable, "serve a disabled server again"),
+            ("disable", cmdServersDisable,
+             "stop a server's children and refuse its requests (kept across restarts)"),
+            ("restart", cmdServersRestart,
+             "stop a server's children; the next request starts a fresh one"),
+            ("reset-circuit", cmdServersResetCircuit,
+             "forget a server's failures: the next request starts a child at once")]:
+        command = actions.add_parser(action, parents=common, help=text)
+        command.add_argument("name", metavar="NAME")
+        command.set_defaults(handler=handler)
+    logs = commands.add_parser(
+        "logs", parents=common, help="follow a server's stderr and lifecycle events",
+        description="Print the recent events of server NAME (its children's stderr lines,"
+                    " starts, exits, restarts), then follow new ones until Ctrl-C."
+                    f" With --json, one JSON object per line. {token}")
+    logs.add_argument("name", metavar="NAME")
+    logs.add_argument("--no-follow", action="store_true",
+                      help="print the recent events and exit")
+    logs.set_defaults(handler=cmdLogs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -210,9 +210,9 @@ class ConfigService(Service):
         fires once the gateway serves the result."""
         if self._pending is not None and self._pending.active():
             self._pending.cancel()
-        return self._reloadNow()
+        return self._reloadNow(raiseErrors=True)
 
-    def _reloadNow(self) -> Deferred[Any]:
+    def _reloadNow(self, raiseErrors: bool = False) -> Deferred[Any]:
         self._pending = None
 
         def load() -> Deferred[Any]:
@@ -221,9 +221,10 @@ class ConfigService(Service):
         def apply(loaded: LoadedConfig) -> Any:
             return self._reload(self.specs(loaded))
 
-        def failed(reason: Any) -> None:
+        def failed(reason: Any) -> Any:
             self.log.warn("config: reload of {path} failed, keeping the servers as they are:"
                           " {why}", path=str(self.source.path), why=reason.getErrorMessage())
+            return reason if raiseErrors else None
 
         return self._lock.run(load).addCallbacks(apply, failed)
 

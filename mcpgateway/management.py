@@ -133,7 +133,7 @@ class Management:
         data = self._managed.read()
         data["mcpServers"][name] = entry
         self._managed.write(data)
-        return self._config.reload().addCallback(lambda _: self.summary(name))
+        return self._applied(lambda: self.summary(name))
 
     def remove(self, name: str) -> Deferred[dict[str, Any]]:
         self.pool(name)
@@ -144,7 +144,7 @@ class Management:
         del data["mcpServers"][name]
         data["overrides"].pop(name, None)
         self._managed.write(data)
-        return self._config.reload().addCallback(lambda _: {"removed": name})
+        return self._applied(lambda: {"removed": name})
 
     def patch(self, name: str, body: Any) -> Deferred[dict[str, Any]]:
         """C{{"enabled": bool}} and/or C{{"env": {...}}} (added to the server's env)."""
@@ -168,7 +168,7 @@ class Management:
             override["env"] = {**override.get("env", {}), **env}
         data["overrides"][name] = override
         self._managed.write(data)
-        return self._config.reload().addCallback(lambda _: self.summary(name))
+        return self._applied(lambda: self.summary(name))
 
     def restart(self, name: str) -> Deferred[dict[str, Any]]:
         """Stop the server's children; the next request starts a fresh one."""
@@ -187,6 +187,16 @@ class Management:
         return succeed(self.summary(name))
 
     # -- helpers ----------------------------------------------------------------
+
+    def _applied(self, answer: Any) -> Deferred[dict[str, Any]]:
+        """Reload, then C{answer()}; a failed reload is a 500 that says why
+        (the change is saved and applies once the config loads again)."""
+
+        def failed(reason: Any) -> Any:
+            raise ManagementError(500, f"saved to {self._managed.path}, but reloading the"
+                                  f" config failed: {reason.getErrorMessage()}")
+
+        return self._config.reload().addCallbacks(lambda _: answer(), failed)
 
     def _checkEnv(self, env: Any) -> None:
         if not isinstance(env, dict):

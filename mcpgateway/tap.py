@@ -84,6 +84,9 @@ class Options(usage.Options):
         ["log-file", None, None,
          "Also write the log to this file, rotated at 5 MB (mcpgateway start uses"
          " <state-dir>/gateway.log)."],
+        ["api-token", None, None,
+         "Bearer token the management API (/api/v1) requires. Prefer $MCPGATEWAY_API_TOKEN"
+         " (a command-line value shows in ps). Without one, only loopback clients are served."],
         ["manhole", None, None,
          "Serve a debugging Python prompt over SSH on this UNIX socket (mode 0600; a relative"
          " path is taken in the state dir, e.g. manhole.sock). Keys only:"
@@ -111,6 +114,8 @@ class Options(usage.Options):
             self["endpoint"] = f"tcp:{number}:interface={interface}"
         if self["log-level"] not in logs.LEVELS:
             raise usage.UsageError(f"--log-level must be one of {', '.join(logs.LEVELS)}")
+        if not self["api-token"]:
+            self["api-token"] = os.environ.get("MCPGATEWAY_API_TOKEN") or None
         if self["state-dir"] is None:
             self["state-dir"] = defaultStateDir()
         if self["config"] is not None and not Path(self["config"]).expanduser().is_file():
@@ -129,6 +134,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
     from mcpgateway import config
     from mcpgateway.configsource import AdoptedClaudeConfig, ConfigService, PlainFile
+    from mcpgateway.managed import ManagedConfig
+    from mcpgateway.management import Management
     from mcpgateway.monitor import Monitor, MonitorService
     from mcpgateway.reaper import OrphanCleanup, Reaper, ReaperService
     from mcpgateway.resolve import Resolver
@@ -141,6 +148,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         processStartTime,
         staleState,
     )
+    from mcpgateway.web.api import ApiApp
     from mcpgateway.web.app import makeSite
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
@@ -207,8 +215,10 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
     MonitorService(Monitor(gateway, reactor), reactor).setServiceParent(top)
     endpoint = options["endpoint"]
+    management = Management(gateway, configService, ManagedConfig(stateDir))
+    api = ApiApp(management, gateway, reactor, options["api-token"])
     site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint),
-                    maxBody=options["max-body"])
+                    maxBody=options["max-body"], api=api.resource())
     state = StateFileService(stateDir, lock, {
         "interface": _interfaceOf(options), "config": str(configPath) if configPath else None,
         "stateDir": str(stateDir), "rewriteConfig": bool(options["rewrite-config"])},

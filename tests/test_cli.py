@@ -85,18 +85,34 @@ class FakeGateway:
         self.answers: dict[str, tuple[int, Any]] = {
             "/health": (200, HEALTH), "/sessions": (200, SESSIONS)}
         self.requests: list[str] = []
+        self.routes: dict[tuple[str, str], tuple[int, Any]] = {}
+        """Answers by (method, path), for any method; a C{bytes} body is an
+        SSE stream, sent as it is."""
+        self.calls: list[tuple[str, str, dict[str, str], bytes]] = []
+        """Every request: method, path, headers (lower-case names), body."""
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 fake.requests.append(self.path)
-                status, body = fake.answers.get(self.path, (404, {"error": "not found"}))
-                data = json.dumps(body).encode()
+                length = int(self.headers.get("Content-Length") or 0)
+                fake.calls.append((self.command, self.path,
+                                   {k.lower(): v for k, v in self.headers.items()},
+                                   self.rfile.read(length)))
+                status, body = fake.routes.get(
+                    (self.command, self.path),
+                    fake.answers.get(self.path, (404, {"error": "not found"}))
+                    if self.command == "GET" else (404, {"error": "not found"}))
+                stream = isinstance(body, bytes)
+                data = body if stream else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type",
+                                 "text/event-stream" if stream else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            do_POST = do_PATCH = do_DELETE = do_GET
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -1011,3 +1027,299 @@ def test_module_runs_as_a_script(stateDir: Path) -> None:
     (0, "0s"), (59.9, "59s"), (61, "1m 01s"), (3725, "1h 02m"), (90000, "1d 1h")])
 def test_formatDuration(seconds: float, text: str) -> None:
     assert cli.formatDuration(seconds) == text
+
+
+# -- servers and logs: the management API ---------------------------------------------
+
+SERVERS: list[dict[str, Any]] = [
+    {"name": "demo", "origin": "config", "mode": "stateless", "state": "running",
+     "children": 1, "pids": [11], "requests": 5, "inFlight": 0, "restarts": 0,
+     "failures": 0, "circuit": "closed", "sessions": 2},
+    {"name": "extra", "origin": "api", "mode": "stateful", "state": "error", "children": 0,
+     "pids": [], "requests": 0, "inFlight": 0, "restarts": 3, "failures": 5,
+     "circuit": "open", "sessions": 0, "error": "server 'extra' is failing: 5 failure(s)"},
+]
+SUMMARY = {"name": "demo2", "origin": "api", "mode": "stateless", "state": "stopped",
+           "children": 0}
+
+
+def api(fake: FakeGateway, method: str, path: str, status: int, body: Any) -> None:
+    fake.routes[(method, "/api/v1" + path)] = (status, body)
+
+
+def lastCall(fake: FakeGateway) -> tuple[str, str, dict[str, str], Any]:
+    method, path, headers, body = fake.calls[-1]
+    return method, path, headers, json.loads(body) if body else None
+
+
+def sse(*events: dict[str, Any]) -> bytes:
+    frames = [b": keep-alive\n\n"]
+    frames += [b"event: message\ndata: " + json.dumps(e).encode() + b"\n\n" for e in events]
+    return b"".join(frames)
+
+
+def test_servers_list_prints_a_table(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                     running: FakeGateway) -> None:
+    api(running, "GET", "/servers", 200, {"servers": SERVERS})
+    code, out, err = run(capsys, stateDir, "servers", "list")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "NAME   STATE    MODE       CHILDREN  SESSIONS  REQUESTS  RESTARTS  FROM",
+        "demo   running  stateless  1         2         5         0         config",
+        "extra  error    stateful   0         0         0         3         api",
+        "  ! extra: server 'extra' is failing: 5 failure(s)",
+    ]
+    method, path, headers, body = lastCall(running)
+    assert (method, path, body) == ("GET", "/api/v1/servers", None)
+    assert "authorization" not in headers
+
+
+def test_servers_list_json_and_no_servers(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                          running: FakeGateway) -> None:
+    api(running, "GET", "/servers", 200, {"servers": SERVERS})
+    code, out, _ = run(capsys, stateDir, "servers", "list", "--json")
+    assert code == 0 and json.loads(out) == {"servers": SERVERS}
+    api(running, "GET", "/servers", 200, {"servers": []})
+    code, out, _ = run(capsys, stateDir, "servers", "list")
+    assert code == 0 and "no servers" in out
+
+
+def test_state_dir_and_json_go_anywhere(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                        running: FakeGateway) -> None:
+    api(running, "GET", "/servers", 200, {"servers": []})
+    for argv in (["--state-dir", str(stateDir), "--json", "servers", "list"],
+                 ["servers", "--state-dir", str(stateDir), "--json", "list"],
+                 ["servers", "list", "--json", "--state-dir", str(stateDir)]):
+        assert cli.main(argv) == 0
+        assert json.loads(capsys.readouterr().out) == {"servers": []}
+
+
+def test_the_token_is_sent_from_the_environment(capsys: pytest.CaptureFixture[str],
+                                                stateDir: Path, running: FakeGateway,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCPGATEWAY_API_TOKEN", "tok-123")
+    api(running, "GET", "/servers", 200, {"servers": []})
+    assert run(capsys, stateDir, "servers", "list")[0] == 0
+    assert lastCall(running)[2]["authorization"] == "Bearer tok-123"
+
+
+def test_a_refused_token_is_one_line(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                     running: FakeGateway,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    refusal = {"error": "this gateway's management API needs Authorization: Bearer <token>"}
+    api(running, "GET", "/servers", 401, refusal)
+    code, out, err = run(capsys, stateDir, "servers", "list")
+    assert (code, out) == (1, "")
+    assert err == f"mcpgateway: {refusal['error']}; MCPGATEWAY_API_TOKEN is not set\n"
+    monkeypatch.setenv("MCPGATEWAY_API_TOKEN", "wrong")
+    code, out, err = run(capsys, stateDir, "servers", "list")
+    assert err == f"mcpgateway: {refusal['error']}\n"
+    assert "wrong" not in err
+    code, out, err = run(capsys, stateDir, "servers", "list", "--json")
+    assert json.loads(out) == {"ok": False, "error": refusal["error"]}
+
+
+def test_servers_commands_need_a_running_gateway(capsys: pytest.CaptureFixture[str],
+                                                 stateDir: Path) -> None:
+    for args in (["servers", "list"], ["servers", "remove", "x"], ["logs", "x"],
+                 ["servers", "restart", "x"]):
+        code, _out, err = run(capsys, stateDir, *args)
+        assert code == 1
+        assert err == "mcpgateway: the gateway is not running; `mcpgateway start` starts it\n"
+
+
+def test_an_older_gateway_without_the_api_is_named(capsys: pytest.CaptureFixture[str],
+                                                   stateDir: Path,
+                                                   running: FakeGateway) -> None:
+    code, _, err = run(capsys, stateDir, "servers", "list")
+    assert code == 1
+    assert "this gateway has no management API (/api/v1); restart it" in err
+
+
+def test_servers_add_posts_the_command_and_its_options(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FROM_SHELL", "shell-value")
+    monkeypatch.chdir(tmp_path)
+    api(running, "POST", "/servers", 201, SUMMARY)
+    code = cli.main(["servers", "add", "--state-dir", str(stateDir), "demo2", "--env", "A=1",
+                     "--env", "B=x=y", "--env", "FROM_SHELL", "--mode", "stateless",
+                     "--cwd", "work", "--", "./bin/server", "-m", "mod", "--verbose"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out == f"added demo2 (stateless): http://127.0.0.1:{running.port}/demo2/mcp\n"
+    method, path, headers, body = lastCall(running)
+    assert (method, path) == ("POST", "/api/v1/servers")
+    assert headers["content-type"] == "application/json"
+    assert body == {"name": "demo2", "command": str(tmp_path / "bin" / "server"),
+                    "args": ["-m", "mod", "--verbose"],
+                    "env": {"A": "1", "B": "x=y", "FROM_SHELL": "shell-value"},
+                    "mode": "stateless", "cwd": str(tmp_path / "work")}
+
+
+def test_servers_add_minimal_and_json(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                      running: FakeGateway) -> None:
+    api(running, "POST", "/servers", 201, SUMMARY)
+    code = cli.main(["--json", "--state-dir", str(stateDir), "servers", "add", "demo2",
+                     "python3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert json.loads(out) == {"ok": True, "server": SUMMARY,
+                               "url": f"http://127.0.0.1:{running.port}/demo2/mcp"}
+    assert lastCall(running)[3] == {"name": "demo2", "command": "python3", "args": []}
+
+
+def test_servers_add_refusals_are_one_line(capsys: pytest.CaptureFixture[str],
+                                           stateDir: Path, running: FakeGateway,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOT_SET_HERE", raising=False)
+    api(running, "POST", "/servers", 400, {"error": "env: key(s) not allowed: LD_PRELOAD"})
+    base = ["servers", "add", "--state-dir", str(stateDir)]
+    assert cli.main([*base, "x", "--env", "LD_PRELOAD=/x.so", "--", "cmd"]) == 1
+    assert capsys.readouterr().err == "mcpgateway: env: key(s) not allowed: LD_PRELOAD\n"
+    calls = len(running.calls)
+    assert cli.main([*base, "x", "--env", "=v", "--", "cmd"]) == 1
+    assert "--env '=v': must be KEY=VALUE" in capsys.readouterr().err
+    assert cli.main([*base, "x", "--env", "NOT_SET_HERE", "--", "cmd"]) == 1
+    assert "NOT_SET_HERE is not set in this shell" in capsys.readouterr().err
+    assert len(running.calls) == calls  # refused before asking the gateway
+    with pytest.raises(SystemExit):
+        cli.main([*base, "x"])  # no command
+    assert "COMMAND" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("args", "method", "path", "body", "answer", "printed"), [
+    (["remove", "demo2"], "DELETE", "/servers/demo2", None, {"removed": "demo2"},
+     "removed demo2"),
+    (["enable", "demo2"], "PATCH", "/servers/demo2", {"enabled": True},
+     {**SUMMARY, "state": "stopped"}, "enabled demo2 (state: stopped)"),
+    (["disable", "demo2"], "PATCH", "/servers/demo2", {"enabled": False},
+     {**SUMMARY, "state": "disabled"}, "disabled demo2: its children are stopped and its"
+                                       " requests refused until `mcpgateway servers enable`"),
+    (["restart", "demo2"], "POST", "/servers/demo2/restart", None,
+     {"restarted": "demo2", "stopped": [41, 42]},
+     "restarted demo2: stopped pid 41, 42; the next request starts a fresh child"),
+    (["restart", "demo2"], "POST", "/servers/demo2/restart", None,
+     {"restarted": "demo2", "stopped": []}, "restarted demo2 (no child was running)"),
+    (["reset-circuit", "demo2"], "POST", "/servers/demo2/reset-circuit", None,
+     {**SUMMARY, "state": "stopped", "circuit": "closed"},
+     "reset the circuit of demo2 (state: stopped)"),
+])
+def test_server_changes(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                        running: FakeGateway, args: list[str], method: str, path: str,
+                        body: Any, answer: Any, printed: str) -> None:
+    api(running, method, path, 200, answer)
+    code, out, err = run(capsys, stateDir, "servers", *args)
+    assert (code, out, err) == (0, printed + "\n", "")
+    assert lastCall(running)[:2] == (method, "/api/v1" + path)
+    assert lastCall(running)[3] == body
+    code, out, _ = run(capsys, stateDir, "servers", *args, "--json")
+    assert json.loads(out) == {"ok": True, **answer}
+
+
+@pytest.mark.parametrize("args", [["remove", "nope"], ["enable", "nope"], ["disable", "nope"],
+                                  ["restart", "nope"], ["reset-circuit", "nope"]])
+def test_server_changes_of_unknown_servers(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                           running: FakeGateway, args: list[str]) -> None:
+    for method in ("DELETE", "PATCH", "POST"):
+        for suffix in ("", "/restart", "/reset-circuit"):
+            api(running, method, "/servers/nope" + suffix, 404,
+                {"error": "no server named 'nope'"})
+    code, out, err = run(capsys, stateDir, "servers", *args)
+    assert (code, out, err) == (1, "", "mcpgateway: no server named 'nope'\n")
+
+
+def test_remove_of_a_main_config_server_says_why(capsys: pytest.CaptureFixture[str],
+                                                 stateDir: Path, running: FakeGateway) -> None:
+    message = ("server 'demo' comes from /home/u/.claude.json; remove it there, or disable"
+               " it here")
+    api(running, "DELETE", "/servers/demo", 409, {"error": message})
+    assert run(capsys, stateDir, "servers", "remove", "demo")[2] == f"mcpgateway: {message}\n"
+
+
+EVENTS: list[dict[str, Any]] = [
+    {"time": 1700000000.5, "kind": "started", "text": "child pid 7 started", "pid": 7},
+    {"time": 1700000001.0, "kind": "stderr", "text": "listening on stdio"}]
+
+
+def stamp(seconds: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
+def test_logs_no_follow_prints_the_recent_events(capsys: pytest.CaptureFixture[str],
+                                                 stateDir: Path, running: FakeGateway) -> None:
+    api(running, "GET", "/servers/demo/logs?follow=false", 200,
+        {"server": "demo", "events": EVENTS})
+    code, out, err = run(capsys, stateDir, "logs", "demo", "--no-follow")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"{stamp(EVENTS[0]['time'])} started       child pid 7 started",
+        f"{stamp(EVENTS[1]['time'])} stderr        listening on stdio"]
+    code, out, _ = run(capsys, stateDir, "logs", "demo", "--no-follow", "--json")
+    assert [json.loads(line) for line in out.splitlines()] == EVENTS
+    api(running, "GET", "/servers/demo/logs?follow=false", 200, {"server": "demo", "events": []})
+    code, out, err = run(capsys, stateDir, "logs", "demo", "--no-follow")
+    assert (code, out, err) == (0, "", "mcpgateway: no events for demo yet\n")
+
+
+def test_logs_follow_the_stream(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                running: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCPGATEWAY_API_TOKEN", "tok-123")
+    removed = {"time": 1700000002, "kind": "removed", "text": "server 'demo' was removed"}
+    api(running, "GET", "/servers/demo/logs", 200, sse(*EVENTS, removed))
+    code, out, err = run(capsys, stateDir, "logs", "demo")
+    assert (code, err) == (0, "")
+    assert [line.split(None, 2)[1] for line in out.splitlines()] == [
+        "started", "stderr", "removed"]
+    headers = lastCall(running)[2]
+    assert headers["accept"] == "text/event-stream"
+    assert headers["authorization"] == "Bearer tok-123"
+    code, out, _ = run(capsys, stateDir, "logs", "demo", "--json")
+    assert [json.loads(line) for line in out.splitlines()] == [*EVENTS, removed]
+
+
+def test_logs_say_when_the_gateway_ends_the_stream(capsys: pytest.CaptureFixture[str],
+                                                   stateDir: Path,
+                                                   running: FakeGateway) -> None:
+    api(running, "GET", "/servers/demo/logs", 200, sse(*EVENTS))
+    code, out, err = run(capsys, stateDir, "logs", "demo")
+    assert code == 1
+    assert len(out.splitlines()) == 2
+    assert err == "mcpgateway: the gateway ended the log stream of demo\n"
+
+
+def test_logs_refusals(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                       running: FakeGateway) -> None:
+    api(running, "GET", "/servers/demo/logs", 503,
+        {"error": "too many log streams: 20 are open"})
+    api(running, "GET", "/servers/nope/logs", 404, {"error": "no server named 'nope'"})
+    api(running, "GET", "/servers/nope/logs?follow=false", 404,
+        {"error": "no server named 'nope'"})
+    assert run(capsys, stateDir, "logs", "demo")[2] == (
+        "mcpgateway: too many log streams: 20 are open\n")
+    assert run(capsys, stateDir, "logs", "nope")[2] == "mcpgateway: no server named 'nope'\n"
+    assert run(capsys, stateDir, "logs", "nope", "--no-follow")[2] == (
+        "mcpgateway: no server named 'nope'\n")
+
+
+def test_logs_stop_quietly_on_ctrl_c(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                     running: FakeGateway,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    api(running, "GET", "/servers/demo/logs", 200, sse(*EVENTS))
+    printed: list[dict[str, Any]] = []
+
+    def interrupt(out: cli.Output, event: dict[str, Any]) -> None:
+        printed.append(event)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "printEvent", interrupt)
+    code, out, err = run(capsys, stateDir, "logs", "demo")
+    assert (code, out, err) == (0, "", "")
+    assert printed == EVENTS[:1]
+
+
+def test_readEvents_parses_sse_frames() -> None:
+    lines = iter([b": keep-alive\n", b"\n", b"event: message\n", b'data: {"a":\n',
+                  b"data: 1}\n", b"\n", b"data: not json\n", b"\n", b"data: [1]\n", b"\n",
+                  b"data:{\"b\": 2}\r\n", b"\r\n", b'data: {"c": 3}\n'])
+    assert list(cli.readEvents(lines)) == [{"a": 1}, {"b": 2}]

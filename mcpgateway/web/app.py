@@ -98,8 +98,10 @@ class _Refused(Resource):
 class GatewayRoot(Resource):
     """Dispatches C{/<server>/mcp} to MCP endpoints, the rest to Klein."""
 
-    def __init__(self, gateway: Gateway, clock: IReactorTime, loopbackOnly: bool) -> None:
+    def __init__(self, gateway: Gateway, clock: IReactorTime, loopbackOnly: bool,
+                 api: IResource | None = None) -> None:
         super().__init__()
+        self._api = api
         self._loopbackOnly = loopbackOnly
         self._gateway = gateway
         self._clock = clock
@@ -131,6 +133,8 @@ class GatewayRoot(Resource):
                                  " (GET /health lists the servers)")
         # Give Klein the whole path back: it routes from the root.
         request.postpath.insert(0, request.prepath.pop())
+        if path == b"api" and self._api is not None:
+            return self._api
         return self._management
 
 
@@ -176,12 +180,12 @@ class GatewaySite(Site):
 
 
 def makeSite(gateway: Gateway, clock: IReactorTime, loopbackOnly: bool = True,
-             maxBody: int = DEFAULT_MAX_BODY) -> Site:
+             maxBody: int = DEFAULT_MAX_BODY, api: IResource | None = None) -> Site:
     """The C{Site} serving the gateway."""
     class LimitedRequest(GatewayRequest):
         bodyLimit = maxBody
 
-    site = GatewaySite(GatewayRoot(gateway, clock, loopbackOnly), reactor=clock)
+    site = GatewaySite(GatewayRoot(gateway, clock, loopbackOnly, api), reactor=clock)
     site.requestFactory = LimitedRequest
     site.displayTracebacks = False
     return site

@@ -1,0 +1,357 @@
+"""C{/api/v1}: the management API (Klein), over the L{Management} facade.
+
+Every route answers JSON, except C{GET /api/v1/servers/<name>/logs}, which
+is an SSE stream of the server's recent and live events (its children's
+stderr and lifecycle). Before any route runs, L{ApiResource} refuses a
+foreign C{Origin} (403), a non-loopback peer when no token is set (403), and,
+when a token is set, a request without C{Authorization: Bearer <token>}
+(401). Bodies must be JSON objects sent as C{application/json}; every refusal
+is C{{"error": message}} with the status of the L{ManagementError} (400
+naming the field, 404 unknown server, 409 conflict). Neither a response nor
+a log line shows an env value or the token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from klein import Klein
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from mcpgateway import jsonrpc, logs
+from mcpgateway.events import Event, EventLog
+from mcpgateway.management import Management, ManagementError
+from mcpgateway.service import Gateway
+from mcpgateway.web.guard import checkOrigin, header, isLoopbackHost
+from mcpgateway.web.mcp import jsonReply
+from mcpgateway.web.sse import SSEStream
+
+PREFIX = "/api/v1"
+RECENT_EVENTS = 100
+"""How many recent events a log stream (or C{?follow=false}) starts with."""
+MAX_LOG_STREAMS = 20
+SWEEP_SECONDS = 1.0
+"""How often open log streams look for their server having been reloaded."""
+ROUTES_HINT = ("GET /api/v1/health, GET|POST /api/v1/servers, GET|PATCH|DELETE"
+               " /api/v1/servers/<name>, POST /api/v1/servers/<name>/restart,"
+               " POST /api/v1/servers/<name>/reset-circuit,"
+               " GET /api/v1/servers/<name>/logs, GET /api/v1/tools")
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+class ApiApp:
+    """The routes of C{/api/v1}; L{resource} is what the gateway mounts."""
+
+    app = Klein()
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, management: Management, gateway: Gateway, clock: IReactorTime,
+                 token: str | None, maxLogStreams: int = MAX_LOG_STREAMS) -> None:
+        """
+        @param token: the bearer token every request must carry; C{None} (or
+            empty) for none, in which case only loopback peers are served.
+        @param maxLogStreams: how many log streams may be open at once, in total.
+        """
+        self._management = management
+        self._gateway = gateway
+        self._clock = clock
+        self._token = token or None
+        self._maxLogStreams = maxLogStreams
+        self.logStreams: set[SSEStream] = set()
+        """The log streams open now."""
+        self._followers: set[_LogFollower] = set()
+        self._sweep = LoopingCall(self._followServers)
+        self._sweep.clock = clock
+
+    def resource(self) -> IResource:
+        """The resource to serve every path under C{/api/v1} (and C{/api}):
+        it expects the whole path in C{request.postpath}, as Klein routes
+        from the root."""
+        return ApiResource(self.app.resource(), self._token)
+
+    # -- reading ---------------------------------------------------------------
+
+    @app.route(PREFIX + "/health", methods=["GET"])
+    def health(self, request: IRequest) -> bytes:
+        return jsonReply(request, 200, self._gateway.health())
+
+    @app.route(PREFIX + "/servers", methods=["GET"])
+    def listServers(self, request: IRequest) -> bytes:
+        return jsonReply(request, 200, {"servers": self._management.servers()})
+
+    @app.route(PREFIX + "/servers/<name>", methods=["GET"])
+    def getServer(self, request: IRequest, name: str) -> bytes:
+        return jsonReply(request, 200, self._management.server(name))
+
+    @app.route(PREFIX + "/tools", methods=["GET"])
+    def tools(self, request: IRequest) -> Deferred[bytes]:
+        return self._management.tools().addCallback(
+            lambda tools: jsonReply(request, 200, {"tools": tools}))
+
+    @app.route(PREFIX + "/servers/<name>/logs", methods=["GET"])
+    def serverLogs(self, request: Request, name: str) -> bytes | Deferred[None]:
+        events = self._management.events(name)
+        follow = _flag(request, "follow", True)
+        if not follow or request.method == b"HEAD":  # HEAD: headers only, no open stream
+            return jsonReply(request, 200, {"server": name,
+                                            "events": events.recent(RECENT_EVENTS)})
+        if len(self.logStreams) >= self._maxLogStreams:
+            request.setHeader(b"retry-after", b"5")
+            return jsonReply(request, 503, {
+                "error": f"too many log streams: {self._maxLogStreams} are open, the most"
+                         " the gateway serves at once; close one (or use ?follow=false)"})
+        return self._stream(request, name, events)
+
+    def _stream(self, request: Request, name: str, events: EventLog) -> Deferred[None]:
+        """Send the recent events, then the live ones, until either side ends.
+
+        The Deferred is what Klein waits for: it fires once the response has
+        finished (Klein then has nothing left to write)."""
+        stream = SSEStream(request, self._clock)
+        done: Deferred[None] = Deferred()
+        request.notifyFinish().addBoth(lambda _: None if done.called else done.callback(None))
+        for event in events.recent(RECENT_EVENTS):
+            stream.send(event)
+        follower = _LogFollower(self._gateway, name, stream)
+        self.logStreams.add(stream)
+        self._followers.add(follower)
+        if not self._sweep.running:
+            self._sweep.start(SWEEP_SECONDS, now=False)
+
+        def closed() -> None:
+            follower.stop()
+            self.logStreams.discard(stream)
+            self._followers.discard(follower)
+            if not self._followers and self._sweep.running:
+                self._sweep.stop()
+
+        stream.onClose(closed)
+        return done
+
+    def _followServers(self) -> None:
+        """Keep every log stream on its server's current pool (a reload may
+        have replaced or removed it)."""
+        for follower in list(self._followers):
+            follower.check()
+
+    # -- changing --------------------------------------------------------------
+
+    @app.route(PREFIX + "/servers", methods=["POST"])
+    def addServer(self, request: IRequest) -> Deferred[bytes]:
+        body = _jsonBody(request)
+
+        def added(summary: dict[str, Any]) -> bytes:
+            self.log.info("api: server {server} added", server=summary.get("name"))
+            self._followServers()
+            request.setHeader(b"location", f"{PREFIX}/servers/{summary.get('name')}".encode())
+            return jsonReply(request, 201, summary)
+
+        return self._management.add(body).addCallback(added)
+
+    @app.route(PREFIX + "/servers/<name>", methods=["DELETE"])
+    def removeServer(self, request: IRequest, name: str) -> Deferred[bytes]:
+        def removed(result: dict[str, Any]) -> bytes:
+            self.log.info("api: server {server} removed", server=name)
+            self._followServers()
+            return jsonReply(request, 200, result)
+
+        return self._management.remove(name).addCallback(removed)
+
+    @app.route(PREFIX + "/servers/<name>", methods=["PATCH"])
+    def patchServer(self, request: IRequest, name: str) -> Deferred[bytes]:
+        self._management.pool(name)  # an unknown server is 404 before the body is read
+        body = _jsonBody(request)
+
+        def patched(summary: dict[str, Any]) -> bytes:
+            # Field names only: env values never reach the log.
+            self.log.info("api: server {server} changed ({fields})", server=name,
+                          fields=", ".join(sorted(body)))
+            self._followServers()
+            return jsonReply(request, 200, summary)
+
+        return self._management.patch(name, body).addCallback(patched)
+
+    @app.route(PREFIX + "/servers/<name>/restart", methods=["POST"])
+    def restartServer(self, request: IRequest, name: str) -> Deferred[bytes]:
+        def restarted(result: dict[str, Any]) -> bytes:
+            self.log.info("api: server {server} restarted (stopped pids {pids})",
+                          server=name, pids=result.get("stopped"))
+            return jsonReply(request, 200, result)
+
+        return self._management.restart(name).addCallback(restarted)
+
+    @app.route(PREFIX + "/servers/<name>/reset-circuit", methods=["POST"])
+    def resetCircuit(self, request: IRequest, name: str) -> Deferred[bytes]:
+        def reset(summary: dict[str, Any]) -> bytes:
+            self.log.info("api: circuit of server {server} reset", server=name)
+            return jsonReply(request, 200, summary)
+
+        return self._management.resetCircuit(name).addCallback(reset)
+
+    # -- errors ----------------------------------------------------------------
+
+    @app.handle_errors(ManagementError)
+    def refused(self, request: IRequest, failure: Failure) -> bytes:
+        error = failure.value
+        assert isinstance(error, ManagementError)
+        return jsonReply(request, error.status, {"error": str(error)})
+
+    @app.handle_errors(NotFound)
+    def notFound(self, request: IRequest, failure: Failure) -> bytes:
+        return jsonReply(request, 404, {"error": f"no such API endpoint: {_path(request)}",
+                                        "routes": ROUTES_HINT})
+
+    @app.handle_errors(MethodNotAllowed)
+    def notAllowed(self, request: IRequest, failure: Failure) -> bytes:
+        allowed = sorted(getattr(failure.value, "valid_methods", None) or [])
+        if allowed:
+            request.setHeader(b"allow", ", ".join(allowed).encode("ascii"))
+        method = request.method.decode("ascii", "replace")
+        return jsonReply(request, 405, {"error": f"method {method} is not allowed on"
+                                                 f" {_path(request)}", "allowed": allowed})
+
+    @app.handle_errors(HTTPException)
+    def httpError(self, request: IRequest, failure: Failure) -> bytes:
+        error = failure.value
+        assert isinstance(error, HTTPException)
+        return jsonReply(request, error.code or 400, {"error": error.description or error.name})
+
+    @app.handle_errors(Exception)
+    def failed(self, request: IRequest, failure: Failure) -> bytes:
+        self.log.failure("api: {method} {path} failed", failure=failure,
+                         method=request.method.decode("ascii", "replace"), path=_path(request))
+        # The exception's type only: its text is for the log, not for callers.
+        return jsonReply(request, 500, {"error": "internal error in the gateway"
+                                                 f" ({type(failure.value).__name__}); see its log"})
+
+
+class _LogFollower:
+    """Feeds one log stream the events of its server's current pool: a pool
+    replaced by a reload is followed (with a C{reconfigured} event), a
+    removed one ends the stream (with a C{removed} event)."""
+
+    def __init__(self, gateway: Gateway, name: str, stream: SSEStream) -> None:
+        self._gateway = gateway
+        self._name = name
+        self._stream = stream
+        self._pool = gateway.pools[name]
+        self._stop = self._pool.events.listen(self._deliver)
+
+    def _deliver(self, event: Event) -> None:
+        self._stream.send(event)
+
+    def check(self) -> None:
+        current = self._gateway.pools.get(self._name)
+        if current is self._pool:
+            return
+        self._stop()
+        now = self._gateway.clock.seconds()
+        if current is None:
+            self._stream.send({"time": now, "kind": "removed",
+                               "text": f"server '{self._name}' was removed"})
+            self._stream.close()
+            return
+        self._pool = current
+        self._stream.send({"time": now, "kind": "reconfigured",
+                           "text": f"server '{self._name}' was reconfigured; following its"
+                                   " new children"})
+        self._stop = current.events.listen(self._deliver)
+
+    def stop(self) -> None:
+        self._stop()
+
+
+class ApiResource(Resource):
+    """Refuses what must not reach a route (foreign origin, remote peer
+    without a token, missing or wrong token), then hands the request to Klein."""
+
+    isLeaf = True
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, routes: IResource, token: str | None) -> None:
+        super().__init__()
+        self._routes = routes
+        self._token = token.encode("utf-8") if token else None
+
+    def render(self, request: IRequest) -> Any:
+        # GatewayRoot checks Origin and Host already; this keeps the API safe
+        # wherever it is mounted.
+        refusal = checkOrigin(request, loopbackOnly=False)
+        if refusal is not None:
+            return jsonReply(request, refusal[0], {"error": refusal[1]})
+        if self._token is None:
+            if not _loopbackPeer(request):
+                return jsonReply(request, 403, {
+                    "error": "the management API answers loopback clients only; start the"
+                             " gateway with --api-token to allow others"})
+        elif not self._authorized(request):
+            self.log.warn("api: refused {method} {path}: no valid bearer token",
+                          method=request.method.decode("ascii", "replace"), path=_path(request))
+            request.setHeader(b"www-authenticate", b'Bearer realm="mcpgateway"')
+            return jsonReply(request, 401, {
+                "error": "this gateway's management API needs Authorization: Bearer <token>"
+                         " (the CLI sends $MCPGATEWAY_API_TOKEN)"})
+        return self._routes.render(request)
+
+    def _authorized(self, request: IRequest) -> bool:
+        assert self._token is not None
+        value = request.getHeader(b"authorization") or b""
+        scheme, _, credentials = value.strip().partition(b" ")
+        if scheme.lower() != b"bearer":
+            return False
+        return hmac.compare_digest(credentials.strip(), self._token)
+
+
+def _loopbackPeer(request: IRequest) -> bool:
+    """Whether the client is on this machine (loopback TCP, or a Unix socket)."""
+    peer = request.getClientAddress()
+    if isinstance(peer, (IPv4Address, IPv6Address)):
+        return isLoopbackHost(peer.host)
+    return True
+
+
+def _path(request: IRequest) -> str:
+    path: bytes = request.path
+    return path.decode("utf-8", "replace")
+
+
+def _flag(request: IRequest, name: str, default: bool) -> bool:
+    """A boolean query parameter (C{true}/C{false}, C{1}/C{0}, C{yes}/C{no})."""
+    values = request.args.get(name.encode("ascii")) if request.args else None
+    if not values:
+        return default
+    value = values[-1].decode("utf-8", "replace").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ManagementError(400, f"{name}: must be true or false, not {value!r}")
+
+
+def _jsonBody(request: IRequest) -> Any:
+    """The request's JSON body, or a L{ManagementError} saying what is wrong."""
+    if getattr(request, "bodyTooLarge", False):
+        limit = getattr(request, "bodyLimit", None)
+        raise ManagementError(413, f"the body is over the {limit}-byte limit")
+    contentType = (header(request, "content-type") or "").split(";", 1)[0].strip().lower()
+    if contentType != "application/json" and not contentType.endswith("+json"):
+        raise ManagementError(415, "Content-Type must be application/json, not"
+                                   f" {contentType or 'missing'}")
+    data = request.content.read() if request.content is not None else b""
+    if not data.strip():
+        raise ManagementError(400, "the body is empty: send a JSON object")
+    try:
+        return jsonrpc.loads(data)
+    except jsonrpc.ParseError as e:
+        raise ManagementError(400, f"the body is not valid JSON: {e}") from None
