@@ -46,6 +46,8 @@ class ServerPool:
         maxLine: int = DEFAULT_MAX_LINE,
         useProcessGroup: bool = True,
         watcher: ChildWatcher | None = None,
+        backoff: float = 1.0,
+        coolDown: float = 60.0,
     ) -> None:
         self.spec = spec
         """The server as configured."""
@@ -60,7 +62,7 @@ class ServerPool:
         self._useProcessGroup = useProcessGroup
         self.shared: Upstream | None = None
         self.perSession: dict[str, Upstream] = {}
-        self.breaker = Breaker(clock)
+        self.breaker = Breaker(clock, base=backoff, coolDown=coolDown)
         self.stats = RequestStats()
         self.created = clock.seconds()
         self.events = EventLog(clock)

@@ -62,6 +62,8 @@ class Gateway:
         watcher: ChildWatcher | None = None,
         pidFinder: PidFinder | None = None,
         resolver: Resolve | None = None,
+        backoff: float = 1.0,
+        coolDown: float = 60.0,
     ) -> None:
         """
         @param pidFinder: finds the pid of the process on the other end of a
@@ -70,10 +72,10 @@ class Gateway:
         """
         self.clock = clock
         self.sessions = SessionRegistry(clock)
+        self._poolArgs = (reactor, clock, environ, maxLine, useProcessGroup, watcher, backoff,
+                          coolDown)
         self.pools: dict[str, ServerPool] = {
-            name: ServerPool(spec, reactor, clock, environ, maxLine, useProcessGroup, watcher)
-            for name, spec in specs.items()
-        }
+            name: ServerPool(spec, *self._poolArgs) for name, spec in specs.items()}
         self.started = clock.seconds()
         self.running = False
         """Whether the service tree runs (children may be started)."""
@@ -81,7 +83,6 @@ class Gateway:
         self._resolver = resolver
         for pool in self.pools.values():
             self._resolve(pool)
-        self._poolArgs = (reactor, clock, environ, maxLine, useProcessGroup, watcher)
 
     def openSession(self, server: str, initialize: jsonrpc.Message, protocolVersion: str,
                     clientPid: int | None = None, connection: Connection | None = None,

@@ -93,6 +93,12 @@ class Options(usage.Options):
          " <state-dir>/manhole_authorized_keys. Needs mcpgateway[manhole]."],
         ["manhole-ssh", None, None,
          "Serve the debugging prompt over SSH on this 127.0.0.1 TCP port (keys only).", int],
+        ["restart-backoff", None, 1.0,
+         "Seconds before a failed server's first restart; doubles per consecutive failure up"
+         " to 60 s.", _positiveFloat],
+        ["circuit-cool-down", None, 60.0,
+         "Seconds a server's circuit stays open (after 5 failures in 5 minutes) before one"
+         " attempt is let through.", _positiveFloat],
         ["child-idle-timeout", None, None,
          "Seconds after which a shared child with no session is stopped (default: never;"
          " it restarts on demand).", _positiveFloat],
@@ -208,7 +214,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
                                                               os.environ)
     gateway = Gateway(specs, reactor, reactor, os.environ, maxLine=options["max-line"],
                       watcher=ChildLedger(stateDir), pidFinder=_findClientPid,
-                      resolver=resolver)
+                      resolver=resolver, backoff=options["restart-backoff"],
+                      coolDown=options["circuit-cool-down"])
     GatewayService(gateway).setServiceParent(top)
     configService.setServiceParent(top)
     reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])

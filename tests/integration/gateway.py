@@ -98,3 +98,11 @@ def waitFor(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bo
             return True
         time.sleep(interval)
     return False
+
+
+def errorText(error: BaseException) -> str:
+    """Every message inside a (possibly nested) exception group."""
+    inner = getattr(error, "exceptions", None)  # an ExceptionGroup (Python 3.11+)
+    if inner:
+        return " | ".join(errorText(e) for e in inner)
+    return str(error)

@@ -19,6 +19,7 @@ from mcp import Client
 from tests.integration.gateway import (
     REPO,
     RunningGateway,
+    errorText,
     twistdCommand,
     waitFor,
     writeConfig,
@@ -202,7 +203,7 @@ def test_missing_command_answers_an_error_others_keep_working(start: Any, home: 
             async with Client(gateway.url("ghost"), mode="legacy"):
                 return "connected"
         except Exception as e:  # the SDK raises MCPError for the JSON-RPC error
-            return _messages(e)
+            return errorText(e)
 
     assert "not found on PATH" in run(ghost())
     result = run(_demoSession(gateway.url("demo")))
@@ -228,14 +229,6 @@ def test_unknown_server_is_404_with_a_jsonrpc_body(start: Any) -> None:
     body = json.loads(caught.value.read())
     assert body["error"]["code"] == -32601 or body["error"]["code"] == -32600
     assert "nope" in body["error"]["message"]
-
-
-def _messages(error: BaseException) -> str:
-    """Every message inside a (possibly grouped) exception."""
-    inner = getattr(error, "exceptions", None)  # an ExceptionGroup (Python 3.11+)
-    if inner:
-        return " | ".join(_messages(e) for e in inner)
-    return str(error)
 
 
 def _alive(pid: int) -> bool:
