@@ -9,6 +9,7 @@ passes, else the HTTP status and the reason.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from twisted.web.iweb import IRequest
@@ -25,6 +26,7 @@ def header(request: IRequest, name: str) -> str | None:
     return None if value is None else value.decode("latin-1")
 
 
+@lru_cache(maxsize=512)
 def isLoopbackHost(host: str) -> bool:
     """Whether C{host} (a name or address, IPv6 without brackets) is loopback."""
     host = host.lower()

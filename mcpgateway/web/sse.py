@@ -2,7 +2,8 @@
 
 Writes each message as one C{event: message} frame and flushes it at once,
 sends a comment as keep-alive so idle proxies and clients do not drop it, and
-stops everything when the client goes away. Carries no C{id:} fields: the
+stops everything when the client goes away. One L{KeepAlive} ticker per clock
+serves every open stream: no timer is started or stopped per request. Carries no C{id:} fields: the
 gateway does not replay streams, and a client that saw an id would wait for a
 replay that never comes.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
@@ -21,11 +23,44 @@ from mcpgateway import jsonrpc
 KEEPALIVE_SECONDS = 15.0
 
 
+class KeepAlive:
+    """Writes a comment to every open stream every C{interval} seconds; the
+    ticker runs while streams exist and stops on a tick that finds none."""
+
+    def __init__(self, clock: IReactorTime, interval: float = KEEPALIVE_SECONDS) -> None:
+        self.streams: set[SSEStream] = set()
+        self._loop = LoopingCall(self._tick)
+        self._loop.clock = clock
+        self._interval = interval
+
+    def add(self, stream: SSEStream) -> None:
+        self.streams.add(stream)
+        if not self._loop.running:
+            self._loop.start(self._interval, now=False)
+
+    def _tick(self) -> None:
+        if not self.streams:
+            self._loop.stop()
+            return
+        for stream in list(self.streams):
+            stream.ping()
+
+
+_KEEPALIVES: WeakKeyDictionary[Any, KeepAlive] = WeakKeyDictionary()
+
+
+def keepAliveFor(clock: IReactorTime) -> KeepAlive:
+    """The shared keep-alive ticker of C{clock}."""
+    keepAlive = _KEEPALIVES.get(clock)
+    if keepAlive is None:
+        keepAlive = _KEEPALIVES[clock] = KeepAlive(clock)
+    return keepAlive
+
+
 class SSEStream:
     """One open SSE response; C{open} is false once it ended either way."""
 
-    def __init__(self, request: Request, clock: IReactorTime,
-                 keepalive: float = KEEPALIVE_SECONDS) -> None:
+    def __init__(self, request: Request, clock: IReactorTime) -> None:
         self._request = request
         self.open = True
         self._onClose: list[Callable[[], Any]] = []
@@ -34,9 +69,13 @@ class SSEStream:
         request.setHeader(b"x-accel-buffering", b"no")
         request.notifyFinish().addErrback(self._lost)
         request.write(b"")  # send the status line and headers now
-        self._ping = LoopingCall(request.write, b": keep-alive\n\n")
-        self._ping.clock = clock
-        self._ping.start(keepalive, now=False)
+        self._keepAlive = keepAliveFor(clock)
+        self._keepAlive.add(self)
+
+    def ping(self) -> None:
+        """Write a keep-alive comment."""
+        if self.open:
+            self._request.write(b": keep-alive\n\n")
 
     def onClose(self, callback: Callable[[], Any]) -> None:
         """Call C{callback} once when the stream ends, whatever ends it."""
@@ -61,8 +100,7 @@ class SSEStream:
         if not self.open:
             return False
         self.open = False
-        if self._ping.running:
-            self._ping.stop()
+        self._keepAlive.streams.discard(self)
         callbacks, self._onClose = self._onClose, []
         for callback in callbacks:
             callback()
