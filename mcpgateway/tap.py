@@ -126,6 +126,24 @@ class Options(usage.Options):
             self["state-dir"] = defaultStateDir()
         if self["config"] is not None and not Path(self["config"]).expanduser().is_file():
             raise usage.UsageError(f"--config {self['config']}: no such file")
+        leaveOutTLS(self["endpoint"])
+
+
+def leaveOutTLS(endpoint: str) -> bool:
+    """Keep pyOpenSSL out of a gateway that serves no TLS.
+
+    Importing the reactor imports C{twisted.internet.tcp}, which imports
+    pyOpenSSL (about 18 MB resident) only to offer C{startTLS} on TCP
+    connections. A gateway listening on plain TCP or a UNIX socket never uses
+    it, so before the reactor is imported (twistd and twist parse options
+    first) mark pyOpenSSL unavailable; Twisted then leaves C{startTLS} out.
+    A TLS endpoint (C{ssl:}, C{tls:}) keeps it. Returns whether it did so.
+    """
+    if endpoint.split(":", 1)[0].lower() in ("ssl", "tls") or "OpenSSL" in sys.modules \
+            or "twisted.internet.reactor" in sys.modules:
+        return False
+    sys.modules["OpenSSL"] = None  # type: ignore[assignment]
+    return True
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:
@@ -154,7 +172,6 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         processStartTime,
         staleState,
     )
-    from mcpgateway.web.api import ApiApp
     from mcpgateway.web.app import makeSite
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
@@ -223,9 +240,14 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     MonitorService(Monitor(gateway, reactor), reactor).setServiceParent(top)
     endpoint = options["endpoint"]
     management = Management(gateway, configService, ManagedConfig(stateDir))
-    api = ApiApp(management, gateway, reactor, options["api-token"])
+
+    def api() -> Any:
+        from mcpgateway.web.api import ApiApp  # Klein: loaded on the first /api/v1 call
+
+        return ApiApp(management, gateway, reactor, options["api-token"]).resource()
+
     site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint),
-                    maxBody=options["max-body"], api=api.resource())
+                    maxBody=options["max-body"], api=api)
     state = StateFileService(stateDir, lock, {
         "interface": _interfaceOf(options), "config": str(configPath) if configPath else None,
         "stateDir": str(stateDir), "rewriteConfig": bool(options["rewrite-config"])},

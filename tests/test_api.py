@@ -98,7 +98,7 @@ class ApiHarness(Harness):
         self.apiApp = ApiApp(self.management, self.gateway, self.reactor, token, maxLogStreams)
         if "api" in inspect.signature(makeSite).parameters:  # mounted by the gateway itself
             self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly,
-                                 maxBody=4096, api=self.apiApp.resource())
+                                 maxBody=4096, api=self.apiApp.resource)
         else:
             self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly,
                                  maxBody=4096)

@@ -1,87 +1,32 @@
-"""The gateway's HTTP tree: guards, the MCP endpoints, and the management app.
+"""The gateway's HTTP tree: guards, the MCP endpoints, and the management apps.
 
 L{GatewayRoot} checks C{Origin} and C{Host} on every request, hands
-C{/<server>/mcp} to that server's L{McpEndpoint}, and everything else to the
-Klein L{ManagementApp} (C{/health}, later C{/sessions} and C{/api/v1}).
+C{/<server>/mcp} to that server's L{McpEndpoint}, answers C{/health} itself,
+and hands everything else to the Klein apps (C{/api/v1}, and
+L{mcpgateway.web.admin.ManagementApp}), which are loaded on first use: a
+gateway that only serves MCP traffic never imports Klein (about 5 MB).
 L{makeSite} builds the C{Site} with a request class that caps body sizes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import IO, Any
 
-from klein import Klein
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
 from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
-from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from mcpgateway import jsonrpc, logs
+from mcpgateway import jsonrpc
 from mcpgateway.service import Gateway
-from mcpgateway.sessions import Session
 from mcpgateway.web.guard import checkOrigin
 from mcpgateway.web.mcp import McpEndpoint, errorReply, jsonReply
-from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics
+
+ResourceFactory = Callable[[], IResource]
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
-
-
-class ManagementApp:
-    """Klein routes for everything that is not an MCP endpoint."""
-
-    app = Klein()
-    log = Logger(observer=logs.observer)
-
-    def __init__(self, gateway: Gateway) -> None:
-        self._gateway = gateway
-
-    @app.route("/health", methods=["GET"])
-    def health(self, request: IRequest) -> bytes:
-        return jsonReply(request, 200, self._gateway.health())
-
-    @app.route("/metrics", methods=["GET"])
-    def metrics(self, request: IRequest) -> bytes:
-        request.setHeader(b"content-type", CONTENT_TYPE)
-        return renderMetrics(self._gateway)
-
-    @app.route("/sessions", methods=["GET"])
-    def sessions(self, request: IRequest) -> bytes:
-        return jsonReply(request, 200, {"sessions": self._gateway.describeSessions()})
-
-    @app.route("/sessions/by-pid/<pid>", methods=["DELETE"])
-    def deleteByPid(self, request: IRequest, pid: str) -> bytes:
-        if not (pid.isascii() and pid.isdigit()) or int(pid) <= 0:
-            return jsonReply(request, 400, {"error": f"not a pid: {pid!r}"})
-        sessions = self._gateway.sessions.ofPid(int(pid))
-        if not sessions:
-            return jsonReply(request, 404, {"error": f"no session belongs to pid {pid}"})
-        return self._ended(request, sessions, f"ended by DELETE /sessions/by-pid/{pid}")
-
-    @app.route("/sessions/<sessionId>", methods=["DELETE"])
-    def deleteSession(self, request: IRequest, sessionId: str) -> bytes:
-        session = self._gateway.sessions.get(sessionId)
-        if session is None:
-            return jsonReply(request, 404, {"error": "no such session"})
-        return self._ended(request, [session], "ended by DELETE /sessions/<id>")
-
-    def _ended(self, request: IRequest, sessions: list[Session], reason: str) -> bytes:
-        ended, childPids = self._gateway.endSessions(sessions, reason)
-        self.log.info("{reason}: {count} session(s), child pids {pids}", reason=reason,
-                      count=len(ended), pids=childPids)
-        return jsonReply(request, 200, {"ended": {"sessions": ended, "childPids": childPids}})
-
-    @app.handle_errors(NotFound)
-    def notFound(self, request: IRequest, failure: Any) -> bytes:
-        return jsonReply(request, 404, {"error": "not found",
-                                        "hint": "MCP endpoints are at /<server>/mcp;"
-                                                " GET /health lists the servers"})
-
-    @app.handle_errors(MethodNotAllowed)
-    def notAllowed(self, request: IRequest, failure: Any) -> bytes:
-        return jsonReply(request, 405, {"error": "method not allowed"})
 
 
 class _Refused(Resource):
@@ -95,18 +40,40 @@ class _Refused(Resource):
         return errorReply(request, self._status, jsonrpc.INVALID_REQUEST, self._text)
 
 
+class _Health(Resource):
+    """C{GET /health}: polled often (by C{mcpgateway start}, by monitors); no Klein."""
+
+    isLeaf = True
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__()
+        self._gateway = gateway
+
+    def render_GET(self, request: IRequest) -> bytes:
+        return jsonReply(request, 200, self._gateway.health())
+
+
+def _managementResource(gateway: Gateway) -> IResource:
+    from mcpgateway.web.admin import ManagementApp
+
+    resource: IResource = ManagementApp(gateway).app.resource()
+    return resource
+
+
 class GatewayRoot(Resource):
     """Dispatches C{/<server>/mcp} to MCP endpoints, the rest to Klein."""
 
     def __init__(self, gateway: Gateway, clock: IReactorTime, loopbackOnly: bool,
-                 api: IResource | None = None) -> None:
+                 api: ResourceFactory | None = None) -> None:
         super().__init__()
-        self._api = api
+        self._apiFactory = api
+        self._api: IResource | None = None
         self._loopbackOnly = loopbackOnly
         self._gateway = gateway
         self._clock = clock
         self._endpoints: dict[str, McpEndpoint] = {}
-        self._management: IResource = ManagementApp(gateway).app.resource()
+        self._health = _Health(gateway)
+        self._management: IResource | None = None
 
     def _endpoint(self, name: str) -> McpEndpoint | None:
         """The endpoint of server C{name}; servers come and go on reload."""
@@ -131,10 +98,16 @@ class GatewayRoot(Resource):
                 return endpoint
             return _Refused(404, f"no server named {path.decode('utf-8', 'replace')!r}"
                                  " (GET /health lists the servers)")
+        if path == b"health" and not request.postpath:
+            return self._health
         # Give Klein the whole path back: it routes from the root.
         request.postpath.insert(0, request.prepath.pop())
-        if path == b"api" and self._api is not None:
+        if path == b"api" and self._apiFactory is not None:
+            if self._api is None:
+                self._api = self._apiFactory()
             return self._api
+        if self._management is None:
+            self._management = _managementResource(self._gateway)
         return self._management
 
 
@@ -180,7 +153,7 @@ class GatewaySite(Site):
 
 
 def makeSite(gateway: Gateway, clock: IReactorTime, loopbackOnly: bool = True,
-             maxBody: int = DEFAULT_MAX_BODY, api: IResource | None = None) -> Site:
+             maxBody: int = DEFAULT_MAX_BODY, api: ResourceFactory | None = None) -> Site:
     """The C{Site} serving the gateway."""
     class LimitedRequest(GatewayRequest):
         bodyLimit = maxBody

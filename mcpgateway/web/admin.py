@@ -1,0 +1,76 @@
+"""Klein routes for the management surface (everything but the MCP endpoints).
+
+C{/health}, C{/metrics}, C{/sessions} and the session DELETEs. Loaded on the
+first management request (see L{mcpgateway.web.app.GatewayRoot}), so a gateway
+that only serves MCP traffic never imports Klein.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from klein import Klein
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from mcpgateway import logs
+from mcpgateway.service import Gateway
+from mcpgateway.sessions import Session
+from mcpgateway.web.mcp import jsonReply
+from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics
+
+
+class ManagementApp:
+    """Klein routes for everything that is not an MCP endpoint."""
+
+    app = Klein()
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    @app.route("/health", methods=["GET"])
+    def health(self, request: IRequest) -> bytes:
+        return jsonReply(request, 200, self._gateway.health())
+
+    @app.route("/metrics", methods=["GET"])
+    def metrics(self, request: IRequest) -> bytes:
+        request.setHeader(b"content-type", CONTENT_TYPE)
+        return renderMetrics(self._gateway)
+
+    @app.route("/sessions", methods=["GET"])
+    def sessions(self, request: IRequest) -> bytes:
+        return jsonReply(request, 200, {"sessions": self._gateway.describeSessions()})
+
+    @app.route("/sessions/by-pid/<pid>", methods=["DELETE"])
+    def deleteByPid(self, request: IRequest, pid: str) -> bytes:
+        if not (pid.isascii() and pid.isdigit()) or int(pid) <= 0:
+            return jsonReply(request, 400, {"error": f"not a pid: {pid!r}"})
+        sessions = self._gateway.sessions.ofPid(int(pid))
+        if not sessions:
+            return jsonReply(request, 404, {"error": f"no session belongs to pid {pid}"})
+        return self._ended(request, sessions, f"ended by DELETE /sessions/by-pid/{pid}")
+
+    @app.route("/sessions/<sessionId>", methods=["DELETE"])
+    def deleteSession(self, request: IRequest, sessionId: str) -> bytes:
+        session = self._gateway.sessions.get(sessionId)
+        if session is None:
+            return jsonReply(request, 404, {"error": "no such session"})
+        return self._ended(request, [session], "ended by DELETE /sessions/<id>")
+
+    def _ended(self, request: IRequest, sessions: list[Session], reason: str) -> bytes:
+        ended, childPids = self._gateway.endSessions(sessions, reason)
+        self.log.info("{reason}: {count} session(s), child pids {pids}", reason=reason,
+                      count=len(ended), pids=childPids)
+        return jsonReply(request, 200, {"ended": {"sessions": ended, "childPids": childPids}})
+
+    @app.handle_errors(NotFound)
+    def notFound(self, request: IRequest, failure: Any) -> bytes:
+        return jsonReply(request, 404, {"error": "not found",
+                                        "hint": "MCP endpoints are at /<server>/mcp;"
+                                                " GET /health lists the servers"})
+
+    @app.handle_errors(MethodNotAllowed)
+    def notAllowed(self, request: IRequest, failure: Any) -> bytes:
+        return jsonReply(request, 405, {"error": "method not allowed"})
