@@ -18,6 +18,13 @@ def call(h: Harness, session: str, requestId: Any = 2, method: str = "tools/call
                      session=session, **kwargs)
 
 
+def started(h: Harness, response: Any) -> Any:
+    """A forwarded request's stream sends its headers with its first event,
+    or after a second of silence: let that second pass."""
+    h.reactor.advance(1.0)
+    return response
+
+
 def childRequests(h: Harness, method: str = "tools/call", index: int = -1) -> list[dict[str, Any]]:
     return [m for m in h.process(index).sentMessages() if m.get("method") == method]
 
@@ -93,6 +100,8 @@ def test_forwarded_request_is_an_sse_stream_closed_after_the_response() -> None:
     h = Harness()
     sid = h.initialize()
     response = call(h, sid, requestId=1)
+    assert response.transport.value() == b""  # headers go with the first event ...
+    h.reactor.advance(1.0)  # ... or after a second of silence
     assert response.status == 200
     assert response.headers["content-type"] == "text/event-stream"
     assert response.headers["cache-control"] == "no-cache"
@@ -294,7 +303,7 @@ def test_protocol_version_header() -> None:
     bad = call(h, sid, method="tools/list", headers={"mcp-protocol-version": "2024-01-01"})
     assert bad.status == 400
     ok = call(h, sid, method="tools/list", headers={"mcp-protocol-version": "2025-06-18"})
-    assert ok.status == 200
+    assert started(h, ok).status == 200
 
 
 def test_modern_era_never_reaches_a_child() -> None:
@@ -320,7 +329,7 @@ def test_parse_errors_and_invalid_messages() -> None:
     assert broken.json()["error"]["code"] == -32700 and broken.json()["id"] is None
     notRpc = h.request("POST", "/srv/mcp", {"hello": "world"}, session=sid)
     assert notRpc.status == 400 and notRpc.json()["error"]["code"] == -32600
-    assert call(h, sid).status == 200  # the session is unharmed
+    assert started(h, call(h, sid)).status == 200  # the session is unharmed
 
 
 def test_body_over_the_limit_is_413() -> None:
@@ -328,7 +337,7 @@ def test_body_over_the_limit_is_413() -> None:
     sid = h.initialize()
     big = call(h, sid, params={"name": "echo", "arguments": {"message": "x" * 500}})
     assert big.status == 413
-    assert call(h, sid).status == 200
+    assert started(h, call(h, sid)).status == 200
 
 
 def test_batches_only_for_2025_03_26_sessions() -> None:
@@ -418,3 +427,28 @@ def test_headers_that_are_not_utf8_fail_checks_not_the_gateway() -> None:
     assert badSession.status == 404
     badOrigin = h.request("GET", "/health", headers={"origin": "http://\xe9vil.example"})
     assert badOrigin.status == 403
+
+
+def test_a_quick_answer_goes_out_with_its_headers_in_one_turn() -> None:
+    """Nothing is written before the answer; then headers, event and end
+    together (one reactor turn, so one send on a real socket)."""
+    h = Harness()
+    sid = h.initialize()
+    response = call(h, sid, requestId=1)
+    assert response.transport.value() == b""
+    forwarded = childRequests(h)[-1]
+    h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})
+    assert response.status == 200 and response.complete
+    assert response.events() == [{"jsonrpc": "2.0", "id": 1, "result": {}}]
+
+
+def test_a_slow_answer_gets_headers_after_a_second_and_keepalives() -> None:
+    h = Harness()
+    sid = h.initialize()
+    response = call(h, sid)
+    h.reactor.advance(0.9)
+    assert response.transport.value() == b""
+    h.reactor.advance(0.2)
+    assert response.status == 200 and response.body == b""
+    h.reactor.advance(15)
+    assert response.comments() == [b": keep-alive"]

@@ -199,7 +199,7 @@ class McpEndpoint(Resource):
         except SessionGone as e:
             self._gateway.endSession(session, str(e))
             return errorReply(request, 404, jsonrpc.INVALID_REQUEST, f"Session not found: {e}")
-        stream = SSEStream(request, self._clock)
+        stream = SSEStream(request, self._clock, headersNow=False)
         remaining = [len(messages)]
 
         def sent(_: object) -> None:

@@ -3,7 +3,10 @@
 Writes each message as one C{event: message} frame and flushes it at once,
 sends a comment as keep-alive so idle proxies and clients do not drop it, and
 stops everything when the client goes away. One L{KeepAlive} ticker per clock
-serves every open stream: no timer is started or stopped per request. Carries no C{id:} fields: the
+serves every open stream: no timer is started or stopped per request. A
+request's stream sends its headers with its first event (one write for a
+quick answer), or after C{HEADERS_AFTER} seconds of silence, whichever is
+first; the GET stream sends them at once. Carries no C{id:} fields: the
 gateway does not replay streams, and a client that saw an id would wait for a
 replay that never comes.
 """
@@ -21,6 +24,8 @@ from twisted.web.server import Request
 from mcpgateway import jsonrpc
 
 KEEPALIVE_SECONDS = 15.0
+HEADERS_AFTER = 1.0
+TICK = 1.0
 
 
 class KeepAlive:
@@ -29,6 +34,7 @@ class KeepAlive:
 
     def __init__(self, clock: IReactorTime, interval: float = KEEPALIVE_SECONDS) -> None:
         self.streams: set[SSEStream] = set()
+        self._clock = clock
         self._loop = LoopingCall(self._tick)
         self._loop.clock = clock
         self._interval = interval
@@ -36,14 +42,18 @@ class KeepAlive:
     def add(self, stream: SSEStream) -> None:
         self.streams.add(stream)
         if not self._loop.running:
-            self._loop.start(self._interval, now=False)
+            self._loop.start(TICK, now=False)
 
     def _tick(self) -> None:
         if not self.streams:
             self._loop.stop()
             return
+        now = self._clock.seconds()
         for stream in list(self.streams):
-            stream.ping()
+            if not stream.headersSent and now - stream.lastWrite >= HEADERS_AFTER:
+                stream.flushHeaders()
+            elif now - stream.lastWrite >= self._interval:
+                stream.ping()
 
 
 _KEEPALIVES: WeakKeyDictionary[Any, KeepAlive] = WeakKeyDictionary()
@@ -60,22 +70,40 @@ def keepAliveFor(clock: IReactorTime) -> KeepAlive:
 class SSEStream:
     """One open SSE response; C{open} is false once it ended either way."""
 
-    def __init__(self, request: Request, clock: IReactorTime) -> None:
+    def __init__(self, request: Request, clock: IReactorTime, headersNow: bool = True) -> None:
+        """
+        @param headersNow: send the headers at once (a GET stream, which may
+            stay silent); otherwise with the first event or after a second.
+        """
         self._request = request
+        self._clock = clock
         self.open = True
+        self.headersSent = False
+        self.lastWrite = clock.seconds()
         self._onClose: list[Callable[[], Any]] = []
         request.setHeader(b"content-type", b"text/event-stream")
         request.setHeader(b"cache-control", b"no-cache")
         request.setHeader(b"x-accel-buffering", b"no")
         request.notifyFinish().addErrback(self._lost)
-        request.write(b"")  # send the status line and headers now
+        if headersNow:
+            self.flushHeaders()
         self._keepAlive = keepAliveFor(clock)
         self._keepAlive.add(self)
+
+    def flushHeaders(self) -> None:
+        """Send the status line and headers now."""
+        if self.open and not self.headersSent:
+            self._write(b"")
 
     def ping(self) -> None:
         """Write a keep-alive comment."""
         if self.open:
-            self._request.write(b": keep-alive\n\n")
+            self._write(b": keep-alive\n\n")
+
+    def _write(self, data: bytes) -> None:
+        self.headersSent = True
+        self.lastWrite = self._clock.seconds()
+        self._request.write(data)
 
     def onClose(self, callback: Callable[[], Any]) -> None:
         """Call C{callback} once when the stream ends, whatever ends it."""
@@ -85,7 +113,7 @@ class SSEStream:
         """Write one message as an SSE event; C{False} when the stream is closed."""
         if not self.open:
             return False
-        self._request.write(b"event: message\ndata: " + jsonrpc.dumps(message) + b"\n\n")
+        self._write(b"event: message\ndata: " + jsonrpc.dumps(message) + b"\n\n")
         return True
 
     def close(self) -> None:
