@@ -452,3 +452,20 @@ def test_a_slow_answer_gets_headers_after_a_second_and_keepalives() -> None:
     assert response.status == 200 and response.body == b""
     h.reactor.advance(15)
     assert response.comments() == [b": keep-alive"]
+
+
+def test_quick_answers_have_a_length_streamed_ones_are_chunked() -> None:
+    h = Harness()
+    sid = h.initialize()
+    quick = call(h, sid, requestId=1)
+    forwarded = childRequests(h)[-1]
+    h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})
+    assert "content-length" in quick.headers and "transfer-encoding" not in quick.headers
+    assert quick.events() == [{"jsonrpc": "2.0", "id": 1, "result": {}}] and quick.complete
+    streamed = call(h, sid, requestId=2, params={"name": "slow", "_meta": {"progressToken": 7}})
+    forwarded = childRequests(h)[-1]
+    h.process().reply({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
+        "progressToken": forwarded["params"]["_meta"]["progressToken"], "progress": 1}})
+    h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})
+    assert streamed.headers.get("transfer-encoding") == "chunked"
+    assert [e.get("id") for e in streamed.events()] == [None, 2] and streamed.complete

@@ -194,6 +194,15 @@ class McpEndpoint(Resource):
             upstream.router.clientResponse(session, message)
 
     def _forward(self, request: Request, session: Session, messages: list[Message]) -> int | bytes:
+        upstream = self.pool.upstreamFor(session)
+        if len(messages) == 1 and upstream is not None and upstream.state == "running" \
+                and not self.pool.disabled:
+            # The common case, without waiting on a ready() Deferred.
+            message = messages[0]
+            stream = SSEStream(request, self._clock, headersNow=False)
+            upstream.router.request(session, message, stream.send).addCallbacks(
+                stream.end, self._failedLast, errbackArgs=(message, stream))
+            return NOT_DONE_YET
         try:
             ready = self.pool.ready(session)
         except SessionGone as e:
@@ -213,6 +222,12 @@ class McpEndpoint(Resource):
             one.addCallbacks(stream.send, self._failed, errbackArgs=(message, stream))
             one.addBoth(sent)
         return NOT_DONE_YET
+
+    def _failedLast(self, reason: Failure, message: Message, stream: SSEStream) -> None:
+        if reason.check(CancelledError):
+            stream.close()  # cancelled by the client or its session ending: no response
+        else:
+            stream.end(self._errorFor(message["id"], reason))
 
     def _failed(self, reason: Failure, message: Message, stream: SSEStream) -> None:
         if reason.check(CancelledError):

@@ -113,8 +113,21 @@ class SSEStream:
         """Write one message as an SSE event; C{False} when the stream is closed."""
         if not self.open:
             return False
-        self._write(b"event: message\ndata: " + jsonrpc.dumps(message) + b"\n\n")
+        self._write(_frame(message))
         return True
+
+    def end(self, message: jsonrpc.Message) -> None:
+        """Send the last message and end the stream. A stream that sent
+        nothing yet answers in one piece, with a Content-Length (no chunking)."""
+        if not self.open:
+            return
+        if not self.headersSent:
+            body = _frame(message)
+            self._request.setHeader(b"content-length", b"%d" % len(body))
+            self._write(body)
+        else:
+            self.send(message)
+        self.close()
 
     def close(self) -> None:
         """End the stream and finish the response."""
@@ -133,3 +146,8 @@ class SSEStream:
         for callback in callbacks:
             callback()
         return True
+
+
+def _frame(message: jsonrpc.Message) -> bytes:
+    """One SSE event carrying C{message}."""
+    return b"event: message\ndata: " + jsonrpc.dumps(message) + b"\n\n"
