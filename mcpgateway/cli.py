@@ -41,7 +41,7 @@ from typing import Any, NamedTuple, TextIO
 from urllib.parse import urlsplit
 
 from mcpgateway import __version__
-from mcpgateway.state import LOCK_FILE, STATE_FILE
+from mcpgateway.state import LOCK_FILE, STATE_FILE, pidAlive
 from mcpgateway.tap import DEFAULT_PORT, defaultStateDir
 
 PID_FILE = "twistd.pid"
@@ -127,26 +127,6 @@ def useColour(stream: TextIO) -> bool:
 
 
 # --- the state directory and the gateway process ----------------------------
-
-
-def pidAlive(pid: int) -> bool:
-    """Whether process C{pid} exists (and is not a zombie)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
-    except (OSError, ValueError):
-        return True
 
 
 def lockHeld(stateDir: Path) -> bool:

@@ -33,19 +33,9 @@ from twisted.logger import Logger
 from mcpgateway import logs
 from mcpgateway.service import Gateway
 from mcpgateway.sessions import Session
+from mcpgateway.state import pidAlive
 
 PidProbe = Callable[[int], bool]
-
-
-def pidAlive(pid: int) -> bool:
-    """Whether process C{pid} exists (C{EPERM}: it does, owned by someone else)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass

@@ -37,6 +37,27 @@ def atomicWrite(path: Path, data: bytes, mode: int = 0o600) -> None:
         raise
 
 
+def pidAlive(pid: int) -> bool:
+    """Whether process C{pid} exists and is not a zombie (C{EPERM}: it exists,
+    owned by someone else)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
+    except (OSError, ValueError):
+        return True
+
+
 def processStartTime(pid: int, procRoot: str = "/proc") -> int | None:
     """Field 22 of C{/proc/PID/stat} (start time in clock ticks), or C{None}."""
     try:
