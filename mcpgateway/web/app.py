@@ -124,6 +124,14 @@ class GatewayRequest(Request):
         super().__init__(*args, **kwargs)
         self.bodyTooLarge = False
         self._bodyBytes = 0
+        self.onLost: Callable[[], object] | None = None
+        """Called if the client goes away before the response is finished."""
+
+    def connectionLost(self, reason: Any) -> None:
+        onLost, self.onLost = self.onLost, None
+        super().connectionLost(reason)
+        if onLost is not None:
+            onLost()
 
     def gotLength(self, length: int | None) -> None:
         if length is not None and length > self.bodyLimit:

@@ -63,24 +63,29 @@ def checkOrigin(request: IRequest, loopbackOnly: bool) -> Refusal | None:
     return None
 
 
-def _mediaTypes(header: str | None) -> set[str]:
+def _mediaTypes(header: str | None) -> frozenset[str]:
     if not header:
-        return set()
-    return {part.split(";", 1)[0].strip().lower() for part in header.split(",")}
+        return frozenset()
+    return frozenset(part.split(";", 1)[0].strip().lower() for part in header.split(","))
+
+
+@lru_cache(maxsize=256)
+def _postRefusal(accept: str | None, contentType: str | None) -> Refusal | None:
+    """The verdict for one (Accept, Content-Type) pair: clients repeat theirs."""
+    accepted = _mediaTypes(accept)
+    if "*/*" not in accepted and not (
+        ("application/json" in accepted or "application/*" in accepted)
+        and ("text/event-stream" in accepted or "text/*" in accepted)
+    ):
+        return 406, "Accept must list both application/json and text/event-stream"
+    if "application/json" not in _mediaTypes(contentType):
+        return 415, "Content-Type must be application/json"
+    return None
 
 
 def checkPostHeaders(request: IRequest) -> Refusal | None:
     """POST must accept JSON and SSE, and carry JSON."""
-    accept = _mediaTypes(header(request, "accept"))
-    if "*/*" not in accept and not (
-        ("application/json" in accept or "application/*" in accept)
-        and ("text/event-stream" in accept or "text/*" in accept)
-    ):
-        return 406, "Accept must list both application/json and text/event-stream"
-    contentType = _mediaTypes(header(request, "content-type"))
-    if "application/json" not in contentType:
-        return 415, "Content-Type must be application/json"
-    return None
+    return _postRefusal(header(request, "accept"), header(request, "content-type"))
 
 
 def checkGetHeaders(request: IRequest) -> Refusal | None:

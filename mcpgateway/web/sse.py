@@ -84,7 +84,10 @@ class SSEStream:
         request.setHeader(b"content-type", b"text/event-stream")
         request.setHeader(b"cache-control", b"no-cache")
         request.setHeader(b"x-accel-buffering", b"no")
-        request.notifyFinish().addErrback(self._lost)
+        if hasattr(request, "onLost"):  # the gateway's own request: no Deferred needed
+            request.onLost = self._end
+        else:
+            request.notifyFinish().addErrback(self._lost)
         if headersNow:
             self.flushHeaders()
         self._keepAlive = keepAliveFor(clock)
