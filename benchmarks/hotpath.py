@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The gateway's own CPU per ``tools/call``, in process, without sockets or a reactor.
+
+Drives the real ``Site`` (``tests/http.py``'s Harness: in-memory transports, a fake
+child) with N keep-alive POSTs of ``tools/call echo`` on one session; the fake child
+answers each at once. Only the gateway's work is timed (``time.process_time`` around
+the request bytes going in and the child's line coming back), so what is left out is
+exactly what a socket adds: syscalls, epoll, the reactor loop. Much less noisy than
+the socket levels on a shared machine: use it to compare code changes.
+
+Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b]  (prints one JSON line)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+
+import gateway_patches  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=5000)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--patches", default="")
+    args = ap.parse_args()
+    patches = {p for p in args.patches.split(",") if p}
+    gateway_patches.applyEarly(patches)
+
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import StringTransport
+
+    from tests.http import ACCEPT_BOTH, Harness
+
+    gateway_patches.apply(patches)
+    h = Harness()
+    sid = h.initialize("srv")
+    proc = h.process()
+    proc.written.clear()
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
+    protocol = h.site.buildProtocol(transport.getPeer())
+    protocol.makeConnection(transport)
+    head = ("POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: " + ACCEPT_BOTH
+            + "\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n"
+            "Mcp-Session-Id: " + sid + "\r\nContent-Length: ").encode()
+    clock = time.process_time
+    perRound = []
+    bad = 0
+    n = 0
+    for _ in range(args.rounds):
+        spent = 0.0
+        gc.collect()
+        for _ in range(args.calls):
+            n += 1
+            msg = b"hotpath-%d" % n
+            body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
+                    b'"arguments":{"message":"%s"}}}' % (n, msg))
+            data = head + b"%d\r\n\r\n" % len(body) + body
+            transport.clear()
+            t0 = clock()
+            protocol.dataReceived(data)
+            t1 = clock()
+            line = proc.written.pop()
+            childId = json.loads(line)["id"]
+            reply = (b'{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text",'
+                     b'"text":"Echo: %s"}]}}\n' % (childId, msg))
+            t2 = clock()
+            proc.stdout(reply)
+            t3 = clock()
+            spent += (t1 - t0) + (t3 - t2)
+            out = transport.value()  # chunked SSE or one Content-Length answer: both complete
+            if (b'"id":%d,' % n) not in out or (b"Echo: " + msg) not in out:
+                bad += 1
+        perRound.append(spent / args.calls * 1e6)
+    perRound.sort()
+    print(json.dumps({"patches": sorted(patches), "calls": args.calls, "rounds": args.rounds,
+                      "usPerCall": round(perRound[len(perRound) // 2], 1),
+                      "usPerCallRounds": [round(x, 1) for x in perRound], "bad": bad}))
+
+
+if __name__ == "__main__":
+    main()

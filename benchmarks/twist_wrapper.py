@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Run the gateway's ``twist`` with a profiler and/or benchmark patches.
+
+Usage: twist_wrapper.py [--profile OUTFILE] [--patches a,b] [twist arguments...]
+
+--profile: cProfile with its default (wall-clock) timer, the one with the
+least overhead; time spent waiting shows up as ``select.epoll.poll`` and the
+benchmark leaves it out of its per-file shares. The profiler is off at start:
+SIGUSR1 turns it on, SIGUSR2 off, so the benchmark profiles exactly the
+measured window (set MCPGATEWAY_PROFILE_ALL=1 to profile from the start).
+Why not ``python -m cProfile -m twisted ...``: on SIGTERM, twist stops the
+reactor and then re-raises the signal on itself (so the exit status says how
+it ended), which kills the process before cProfile writes anything. This
+wrapper writes the profile first.
+
+--patches: see gateway_patches.py (measuring suggested changes; benchmark only).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gateway_patches
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    profileOut = None
+    patches: set[str] = set()
+    while argv and argv[0] in ("--profile", "--patches"):
+        flag, value, argv = argv[0], argv[1], argv[2:]
+        if flag == "--profile":
+            profileOut = value
+        else:
+            patches = {p for p in value.split(",") if p}
+    gateway_patches.applyEarly(patches)
+
+    from twisted.application.twist import _twist
+
+    gateway_patches.apply(patches)
+    if profileOut is None:
+        _twist.Twist.main(["twist", *argv])
+        return
+
+    import cProfile
+    import signal
+
+    profiler = cProfile.Profile()
+    written = []
+
+    def dump() -> None:
+        if not written:
+            written.append(True)
+            profiler.disable()
+            profiler.dump_stats(profileOut)
+
+    exitWithSignal = _twist._exitWithSignal
+
+    def dumpThenExit(sig: int) -> None:
+        dump()
+        exitWithSignal(sig)
+
+    _twist._exitWithSignal = dumpThenExit
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+    signal.signal(signal.SIGUSR2, lambda *_: profiler.disable())
+    if os.environ.get("MCPGATEWAY_PROFILE_ALL") == "1":
+        profiler.enable()
+    try:
+        _twist.Twist.main(["twist", *argv])
+    finally:
+        dump()
+
+
+if __name__ == "__main__":
+    main()
