@@ -446,9 +446,22 @@ def cmdStart(args: argparse.Namespace, out: Output) -> int:
         out.note(f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server")
         rewrite = False
     argv = gatewayArgv(stateDir, port, config, args.foreground, rewrite)
+    warmPluginCache()
     if args.foreground:
         return runForeground(argv, out)
     return startDetached(argv, stateDir, port, out)
+
+
+def warmPluginCache() -> None:
+    """Have Twisted's plugin cache (dropin.cache) up to date before the
+    gateway starts. A stale cache makes twistd import every plugin of every
+    installed package, pyOpenSSL among them, into the gateway for its whole
+    life (about 13 MB more); building it in a throw-away process avoids that.
+    Best effort: a read-only install just keeps its cache as it is."""
+    code = "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60, check=False)
 
 
 def _launch(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
