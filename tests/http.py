@@ -103,19 +103,20 @@ class Harness:
     def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
                 headers: dict[str, str] | None = None, session: str | None = None,
                 accept: str | None = ACCEPT_BOTH,
-                contentType: str | None = "application/json") -> Response:
+                contentType: str | None = "application/json",
+                peer: str = "127.0.0.1") -> Response:
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         hdrs = {"host": "127.0.0.1:9100"}
         if accept is not None:
             hdrs["accept"] = accept
-        if method == "POST" and contentType is not None:
+        if method in ("POST", "PATCH", "PUT") and contentType is not None:
             hdrs["content-type"] = contentType
         if session is not None:
             hdrs["mcp-session-id"] = session
         hdrs.update(headers or {})
         hdrs["content-length"] = str(len(data))
         lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in hdrs.items()]
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
+        transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 50000))
         protocol = self.site.buildProtocol(transport.getPeer())
         protocol.makeConnection(transport)
         protocol.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)

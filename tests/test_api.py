@@ -11,7 +11,6 @@ any log line.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import stat
@@ -21,21 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet.address import IPv4Address
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
-from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource
 
 from mcpgateway.configsource import ConfigService, PlainFile
 from mcpgateway.managed import ManagedConfig
 from mcpgateway.management import Management
 from mcpgateway.service import Gateway
 from mcpgateway.web.api import ApiApp
-from mcpgateway.web.app import GatewayRoot, _Refused, makeSite
-from mcpgateway.web.guard import checkOrigin
+from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs
 from tests.http import Harness, Response
 
@@ -43,27 +37,6 @@ SECRET = "s3cr3t-env-value-4711"
 TOKEN = "api-token-0123456789abcdef"
 FAKE = sys.executable
 """A command that is on PATH (the children themselves are fakes)."""
-
-
-class MountedRoot(GatewayRoot):
-    """L{GatewayRoot} with the API mounted, for as long as C{makeSite} has
-    no C{api} parameter: every path under C{/api} (but C{/api/mcp}, the MCP
-    endpoint of a server named C{api}) goes to the API resource, with the
-    whole path."""
-
-    def __init__(self, gateway: Gateway, clock: Any, loopbackOnly: bool,
-                 api: IResource) -> None:
-        super().__init__(gateway, clock, loopbackOnly)
-        self._api = api
-
-    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
-        if path == b"api" and request.postpath[:1] != [b"mcp"]:
-            refusal = checkOrigin(request, self._loopbackOnly)
-            if refusal is not None:
-                return _Refused(*refusal)
-            request.postpath.insert(0, request.prepath.pop())
-            return self._api
-        return super().getChildWithDefault(path, request)
 
 
 class ApiHarness(Harness):
@@ -96,37 +69,11 @@ class ApiHarness(Harness):
         self.managed = ManagedConfig(stateDir)
         self.management = Management(self.gateway, self.configService, self.managed)
         self.apiApp = ApiApp(self.management, self.gateway, self.reactor, token, maxLogStreams)
-        if "api" in inspect.signature(makeSite).parameters:  # mounted by the gateway itself
-            self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly,
-                                 maxBody=4096, api=self.apiApp.resource)
-        else:
-            self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly,
-                                 maxBody=4096)
-            self.site.resource = MountedRoot(self.gateway, self.reactor, loopbackOnly,
-                                             self.apiApp.resource())
+        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly,
+                             maxBody=4096, api=self.apiApp.resource)
 
-    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-                headers: dict[str, str] | None = None, session: str | None = None,
-                accept: str | None = "application/json, text/event-stream",
-                contentType: str | None = "application/json",
-                peer: str = "127.0.0.1") -> Response:
-        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-        hdrs = {"host": "127.0.0.1:9100"}
-        if accept is not None:
-            hdrs["accept"] = accept
-        if method in ("POST", "PATCH", "PUT") and contentType is not None:
-            hdrs["content-type"] = contentType
-        if session is not None:
-            hdrs["mcp-session-id"] = session
-        hdrs.update(headers or {})
-        hdrs["content-length"] = str(len(data))
-        lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in hdrs.items()]
-        transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 50000))
-        protocol = self.site.buildProtocol(transport.getPeer())
-        protocol.makeConnection(transport)
-        protocol.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
-        response = Response(transport)
-        response.protocol = protocol  # type: ignore[attr-defined]
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().request(*args, **kwargs)
         self.responses.append(response)
         return response
 

@@ -19,6 +19,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from mcpgateway.state import pidAlive
 from tests.integration.gateway import REPO, waitFor
 
 pytestmark = pytest.mark.integration
@@ -32,12 +33,6 @@ def freePort() -> int:
     return port
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class Cli:
@@ -72,7 +67,7 @@ class Cli:
             if entry.isdigit():
                 try:
                     with open(f"/proc/{entry}/cmdline", "rb") as f:
-                        if marker in f.read() and alive(int(entry)):
+                        if marker in f.read() and pidAlive(int(entry)):
                             found.append(int(entry))
                 except OSError:
                     continue
@@ -117,7 +112,7 @@ def test_start_status_doctor_stop_round_trip(cli: Cli) -> None:
     state = cli.state()
     assert state is not None and state["port"] == port and state["rewriteConfig"] is True
     gatewayPid = state["pid"]
-    assert alive(gatewayPid)
+    assert pidAlive(gatewayPid)
 
     rewritten = json.loads(config.read_text())
     demo = rewritten["mcpServers"]["demo"]
@@ -138,7 +133,7 @@ def test_start_status_doctor_stop_round_trip(cli: Cli) -> None:
     server = document["health"]["servers"]["demo"]
     assert server["children"] == 1 and server["requests"] >= 1
     childPids = server["pids"]
-    assert all(alive(pid) for pid in childPids)
+    assert all(pidAlive(pid) for pid in childPids)
     text = cli("status")
     assert text.returncode == 0
     assert f"running: pid {gatewayPid}, port {port}" in text.stdout
@@ -156,8 +151,8 @@ def test_start_status_doctor_stop_round_trip(cli: Cli) -> None:
     stopped = cli("stop")
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stdout == f"mcpgateway stopped (pid {gatewayPid})\n"
-    assert not alive(gatewayPid)
-    assert waitFor(lambda: not any(alive(pid) for pid in childPids), 10)
+    assert not pidAlive(gatewayPid)
+    assert waitFor(lambda: not any(pidAlive(pid) for pid in childPids), 10)
     assert cli.state() is None
     assert cli.gatewayPids() == []
     assert withoutTimestamp(json.loads(config.read_text())) == CLAUDE_JSON
@@ -177,7 +172,7 @@ def test_stop_after_a_crash_restores_the_config(cli: Cli) -> None:
     assert json.loads(config.read_text())["mcpServers"]["demo"]["type"] == "http"
 
     os.kill(state["pid"], signal.SIGKILL)
-    assert waitFor(lambda: not alive(state["pid"]), 10)
+    assert waitFor(lambda: not pidAlive(state["pid"]), 10)
 
     status = cli("status")
     assert status.returncode == 1 and "stale state.json" in status.stdout
@@ -198,7 +193,7 @@ def test_stop_after_a_crash_restores_the_config(cli: Cli) -> None:
     state = cli.state()
     assert state is not None
     os.kill(state["pid"], signal.SIGKILL)
-    assert waitFor(lambda: not alive(state["pid"]), 10)
+    assert waitFor(lambda: not pidAlive(state["pid"]), 10)
     stopped = cli("stop")
     assert stopped.returncode == 0, stopped.stderr
     assert "stale state.json" in stopped.stdout and "restored 1 server" in stopped.stdout
@@ -250,7 +245,7 @@ def test_start_in_the_foreground_until_sigterm(cli: Cli) -> None:
         assert state is not None and state["port"] == port
         process.send_signal(signal.SIGTERM)  # passed on to twistd: a clean stop
         assert process.wait(20) == 0
-        assert not alive(state["pid"])
+        assert not pidAlive(state["pid"])
         assert cli.state() is None
         assert b"listening on 127.0.0.1:" in (process.stdout.read() if process.stdout else b"")
     finally:

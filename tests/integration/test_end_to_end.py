@@ -16,6 +16,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
+from mcpgateway.state import pidAlive
 from tests.integration.gateway import (
     REPO,
     RunningGateway,
@@ -103,7 +104,7 @@ def test_demo_through_twistd(start: Any) -> None:
     # twistd re-raises the signal that stopped it: -SIGTERM is its clean exit.
     assert gateway.stop() in (0, -15)
     assert "all children stopped" in gateway.text()
-    assert waitFor(lambda: not _alive(child), timeout=10), "child outlived the gateway"
+    assert waitFor(lambda: not pidAlive(child), timeout=10), "child outlived the gateway"
 
 
 def test_sessions_reusing_ids_share_one_child_without_misrouting(start: Any) -> None:
@@ -231,13 +232,3 @@ def test_unknown_server_is_404_with_a_jsonrpc_body(start: Any) -> None:
     assert "nope" in body["error"]["message"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return False

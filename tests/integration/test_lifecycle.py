@@ -18,6 +18,7 @@ import anyio
 import pytest
 from mcp import Client, MCPError
 
+from mcpgateway.state import pidAlive
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
@@ -58,12 +59,6 @@ def delete(gateway: RunningGateway, path: str) -> tuple[int, Any]:
         return e.code, json.loads(e.read())
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -82,13 +77,13 @@ def test_dead_client_loses_its_stateful_child_within_one_reap_interval(
         assert waitFor(lambda: [s["clientPid"] for s in sessions(stateful)] == [holder.pid])
         [session] = sessions(stateful)
         child = session["childPid"]
-        assert child and alive(child) and session["mode"] == "stateful"
+        assert child and pidAlive(child) and session["mode"] == "stateful"
     finally:
         holder.kill()
         holder.wait()
     # --reap-interval 1, plus the child's stop sequence (stdin EOF is enough for the demo).
     assert waitFor(lambda: sessions(stateful) == [], timeout=3)
-    assert waitFor(lambda: not alive(child), timeout=3)
+    assert waitFor(lambda: not pidAlive(child), timeout=3)
     assert "reaper phase 2: 1 dead client(s), 1 session(s) ended" in stateful.text()
 
 
@@ -103,7 +98,7 @@ def test_delete_by_pid_and_by_session(stateful: RunningGateway) -> None:
         assert status == 200
         assert body["ended"] == {"sessions": [byPid[first.pid]["id"]],
                                  "childPids": [byPid[first.pid]["childPid"]]}
-        assert waitFor(lambda: not alive(byPid[first.pid]["childPid"]), timeout=5)
+        assert waitFor(lambda: not pidAlive(byPid[first.pid]["childPid"]), timeout=5)
         status, body = delete(stateful, f"/sessions/{byPid[second.pid]['id']}")
         assert status == 200 and body["ended"]["sessions"] == [byPid[second.pid]["id"]]
         assert delete(stateful, f"/sessions/{byPid[second.pid]['id']}")[0] == 404
@@ -132,8 +127,8 @@ def test_sigterm_answers_in_flight_requests_and_leaves_no_child(start: Any) -> N
                     lambda: gateway.health()["servers"]["demo"]["inFlight"] == 1))
                 child = gateway.health()["servers"]["demo"]["pids"][0]
                 gateway.process.send_signal(signal.SIGTERM)
-            assert not alive(child) or await anyio.to_thread.run_sync(
-                lambda: waitFor(lambda: not alive(child), timeout=6))
+            assert not pidAlive(child) or await anyio.to_thread.run_sync(
+                lambda: waitFor(lambda: not pidAlive(child), timeout=6))
 
     anyio.run(main)
     assert errors and "shutting down" in errors[0]
@@ -156,9 +151,9 @@ def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
     child = first.health()["servers"]["stubborn"]["pids"][0]
     first.process.kill()
     first.process.wait()
-    assert waitFor(lambda: alive(child), timeout=1)  # it ignored stdin EOF: an orphan
+    assert waitFor(lambda: pidAlive(child), timeout=1)  # it ignored stdin EOF: an orphan
     second: RunningGateway = start("--config", str(config))
-    assert waitFor(lambda: not alive(child), timeout=6), "orphan survived the next start"
+    assert waitFor(lambda: not pidAlive(child), timeout=6), "orphan survived the next start"
     assert f"child pid {child} outlived a previous gateway" in second.text()
 
 
