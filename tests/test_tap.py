@@ -1,0 +1,119 @@
+"""The command line (every option, key by key) and the service tree it builds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from twisted.python import usage
+
+from mcpgateway import tap
+from tests.fakes import FakeProcessReactor
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parse(*argv: str) -> tap.Options:
+    options = tap.Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MCPGATEWAY_HOME", raising=False)
+    monkeypatch.delenv("MCPGATEWAY_API_TOKEN", raising=False)
+    options = parse()
+    expected = {
+        "port": "9100", "interface": "127.0.0.1", "config": None,
+        "state-dir": str(tmp_path / ".mcpgateway"), "log-level": "info",
+        "request-timeout": None, "max-body": 4 * 1024 * 1024, "max-line": 16 * 1024 * 1024,
+        "reap-interval": 60.0, "idle-timeout": 1800.0, "log-file": None,
+        "restart-backoff": 1.0, "circuit-cool-down": 60.0, "child-idle-timeout": None,
+        "api-token": None, "manhole": None, "manhole-ssh": None, "rewrite-config": 0,
+        "no-resolve": 0, "endpoint": "tcp:9100:interface=127.0.0.1",
+    }
+    assert {key: options[key] for key in expected} == expected
+
+
+def test_every_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "servers.json"
+    config.write_text("{}")
+    monkeypatch.setenv("MCPGATEWAY_API_TOKEN", "from-env")
+    options = parse("--port", "9200", "--interface", "::1", "--config", str(config),
+                    "--state-dir", str(tmp_path / "st"), "--log-level", "debug",
+                    "--request-timeout", "5", "--max-body", "1000", "--max-line", "2000",
+                    "--reap-interval", "2", "--idle-timeout", "30", "--child-idle-timeout", "40",
+                    "--log-file", str(tmp_path / "g.log"), "--restart-backoff", "0.5",
+                    "--circuit-cool-down", "10", "--rewrite-config", "--no-resolve")
+    assert options["endpoint"] == "tcp:9200:interface=\\:\\:1"
+    assert (options["request-timeout"], options["max-body"], options["max-line"]) == (5.0, 1000,
+                                                                                    2000)
+    assert (options["reap-interval"], options["idle-timeout"],
+            options["child-idle-timeout"]) == (2.0, 30.0, 40.0)
+    assert (options["restart-backoff"], options["circuit-cool-down"]) == (0.5, 10.0)
+    assert options["rewrite-config"] and options["no-resolve"]
+    assert options["api-token"] == "from-env"  # the environment, not the command line
+
+
+def test_state_dir_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCPGATEWAY_HOME", str(tmp_path / "elsewhere"))
+    assert parse()["state-dir"] == str(tmp_path / "elsewhere")
+
+
+def test_endpoint_strings_pass_through() -> None:
+    assert parse("--port", "unix:/tmp/gw.sock")["endpoint"] == "unix:/tmp/gw.sock"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--port", "http"], "--port must be a number"),
+    (["--port", "70000"], "out of range"),
+    (["--log-level", "loud"], "--log-level must be one of"),
+    (["--config", "/no/such/file.json"], "no such file"),
+    (["--request-timeout", "-1"], "must be positive"),
+    (["--max-body", "0"], "must be positive"),
+])
+def test_bad_options_are_usage_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(usage.UsageError, match=message):
+        parse(*argv)
+
+
+def test_tls_is_left_out_only_for_plain_endpoints() -> None:
+    """In a fresh process (no reactor yet) pyOpenSSL is kept out for TCP and
+    UNIX endpoints, kept for ssl:; the gateway process itself decides."""
+    code = ("import sys; from mcpgateway.tap import leaveOutTLS;"
+            "print(leaveOutTLS(sys.argv[1]), sys.modules.get('OpenSSL', 'absent'))")
+    for endpoint, expected in (("tcp:9100:interface=127.0.0.1", "True None"),
+                               ("unix:/tmp/x.sock", "True None"),
+                               ("ssl:9443:privateKey=k.pem", "False absent")):
+        out = subprocess.run([sys.executable, "-c", code, endpoint], capture_output=True,
+                             text=True, cwd=REPO, timeout=60).stdout.split()
+        assert " ".join(out) == expected, endpoint
+    assert tap.leaveOutTLS("tcp:1") is False  # here the reactor is already imported
+
+
+def test_service_tree_on_a_memory_reactor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          ) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"demo": {
+        "command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}))
+    reactor = FakeProcessReactor()
+    options = parse("--port", "9300", "--config", str(config), "--state-dir",
+                    str(tmp_path / "st"))
+    top = tap.makeService(options, reactor)
+    names = [type(service).__name__ for service in top]
+    assert names == ["GatewayService", "ConfigService", "ReaperService", "MonitorService",
+                     "ListenerService", "StateFileService"]
+    top.startService()
+    [(port, site, _, interface)] = reactor.tcpServers
+    assert type(site).__name__ == "GatewaySite"
+    assert (port, interface) == (9300, "127.0.0.1")
+    state = json.loads((tmp_path / "st" / "state.json").read_text())
+    assert (state["port"], state["config"], state["rewriteConfig"]) == (9300, str(config), False)
+    assert reactor.processes == []  # children start lazily
+    top.stopService()
+    assert not (tmp_path / "st" / "state.json").exists()
