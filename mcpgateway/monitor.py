@@ -14,13 +14,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs
-from mcpgateway.service import Gateway
+from mcpgateway.service import Gateway, PeriodicService
 from mcpgateway.upstream import Upstream
 
 RssReader = Callable[[int], int | None]
@@ -99,28 +97,14 @@ class Monitor:
         upstream.router.call("ping").addCallback(answered)
 
 
-class MonitorService(Service):
+class MonitorService(PeriodicService):
     """Runs L{Monitor.check} every C{interval} seconds."""
 
-    log = Logger(observer=logs.observer)
+    failure = "monitor pass failed"
 
     def __init__(self, monitor: Monitor, clock: IReactorTime, interval: float = 10.0) -> None:
+        super().__init__(clock, interval)
         self.monitor = monitor
-        self._loop = LoopingCall(self._check)
-        self._loop.clock = clock
-        self._interval = interval
 
-    def _check(self) -> None:
-        try:
-            self.monitor.check()
-        except Exception:
-            self.log.failure("monitor pass failed")
-
-    def startService(self) -> None:
-        super().startService()
-        self._loop.start(self._interval, now=False)
-
-    def stopService(self) -> None:
-        super().stopService()
-        if self._loop.running:
-            self._loop.stop()
+    def run(self) -> None:
+        self.monitor.check()

@@ -27,11 +27,10 @@ from dataclasses import dataclass
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 from mcpgateway import logs
-from mcpgateway.service import Gateway
+from mcpgateway.service import Gateway, PeriodicService
 from mcpgateway.sessions import Session
 from mcpgateway.state import pidAlive
 
@@ -157,31 +156,17 @@ def _streamOpen(session: Session) -> bool:
     return stream is not None and bool(getattr(stream, "open", False))
 
 
-class ReaperService(Service):
+class ReaperService(PeriodicService):
     """Runs L{Reaper.sweep} every C{interval} seconds on the injected clock."""
 
-    log = Logger(observer=logs.observer)
+    failure = "reaper sweep failed"
 
     def __init__(self, reaper: Reaper, clock: IReactorTime, interval: float) -> None:
+        super().__init__(clock, interval)
         self.reaper = reaper
-        self.interval = interval
-        self._loop = LoopingCall(self._sweep)
-        self._loop.clock = clock
 
-    def _sweep(self) -> None:
-        try:
-            self.reaper.sweep()
-        except Exception:  # never let the loop die (twisted/twisted#3627)
-            self.log.failure("reaper sweep failed")
-
-    def startService(self) -> None:
-        super().startService()
-        self._loop.start(self.interval, now=False)
-
-    def stopService(self) -> None:
-        super().stopService()
-        if self._loop.running:
-            self._loop.stop()
+    def run(self) -> None:
+        self.reaper.sweep()
 
 
 class OrphanCleanup(Service):

@@ -22,6 +22,7 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IStreamServerEndpoint,
 )
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -380,3 +381,35 @@ class StateFileService(Service):
         if self._written:
             removeState(self._stateDir)
         self._lock.release()
+
+
+class PeriodicService(Service):
+    """Calls L{run} every C{interval} seconds on the injected clock while the
+    service runs. A failing call is logged and the loop goes on: a
+    C{LoopingCall} whose callable raises stops for good (twisted#3627)."""
+
+    log = Logger(observer=logs.observer)
+    failure = "periodic job failed"
+
+    def __init__(self, clock: IReactorTime, interval: float) -> None:
+        self.interval = interval
+        self._loop = LoopingCall(self._tick)
+        self._loop.clock = clock
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def _tick(self) -> None:
+        try:
+            self.run()
+        except Exception:
+            self.log.failure(self.failure)
+
+    def startService(self) -> None:
+        super().startService()
+        self._loop.start(self.interval, now=False)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self._loop.running:
+            self._loop.stop()
