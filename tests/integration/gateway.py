@@ -106,3 +106,16 @@ def errorText(error: BaseException) -> str:
     if inner:
         return " | ".join(errorText(e) for e in inner)
     return str(error)
+
+
+def callEcho(url: str, message: str) -> str:
+    """One SDK session on C{url}: call the C{echo} tool, return its text."""
+    import anyio
+    from mcp import Client
+
+    async def main() -> str:
+        async with Client(url, mode="legacy") as client:
+            result = await client.call_tool("echo", {"message": message})
+            return result.content[0].text  # type: ignore[no-any-return, union-attr]
+
+    return anyio.run(main)

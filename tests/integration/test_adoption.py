@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from mcp import Client
 
-from tests.integration.gateway import RunningGateway, waitFor
+from tests.integration.gateway import RunningGateway, callEcho, waitFor
 
 pytestmark = pytest.mark.integration
 DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"],
@@ -37,13 +35,6 @@ def withoutTs(path: Path) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
-def echo(url: str) -> str:
-    async def main() -> str:
-        async with Client(url, mode="legacy") as client:
-            result = await client.call_tool("echo", {"message": "adopted"})
-            return result.content[0].text  # type: ignore[union-attr]
-    return anyio.run(main)
-
 
 def test_adopt_serve_hot_add_and_restore(start: Any, home: Path) -> None:
     config = claudeJson(home)
@@ -57,14 +48,14 @@ def test_adopt_serve_hot_add_and_restore(start: Any, home: Path) -> None:
     assert isinstance(data["_mcp_gateway_ts"], int)
     assert (home / "state" / "config-backup.json").is_file()
     assert os.stat(config).st_mode & 0o777 == 0o600
-    assert echo(url) == "adopted"  # served from the backup
+    assert callEcho(url, "adopted") == "adopted"  # served from the backup
 
     # `claude mcp add`: a new stdio entry appears; it is adopted and served within seconds.
     data["mcpServers"]["added"] = dict(DEMO)
     config.write_text(json.dumps(data, indent=2))
     assert waitFor(lambda: json.loads(config.read_text())["mcpServers"]["added"].get("type")
                    == "http", timeout=5)
-    assert echo(gateway.url("added")) == "adopted"
+    assert callEcho(gateway.url("added"), "adopted") == "adopted"
 
     gateway.stop()
     restored = withoutTs(config)
@@ -82,6 +73,6 @@ def test_crash_then_restart_restores_first_and_adopts_again(start: Any, home: Pa
     assert json.loads(config.read_text())["mcpServers"]["demo"]["type"] == "http"  # crashed
     second: RunningGateway = start("--rewrite-config")
     assert "restored after an unclean stop" in second.text()
-    assert echo(second.url("demo")) == "adopted"
+    assert callEcho(second.url("demo"), "adopted") == "adopted"
     second.stop()
     assert withoutTs(config) == before

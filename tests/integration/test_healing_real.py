@@ -15,7 +15,14 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import REPO, RunningGateway, errorText, waitFor, writeConfig
+from tests.integration.gateway import (
+    REPO,
+    RunningGateway,
+    callEcho,
+    errorText,
+    waitFor,
+    writeConfig,
+)
 
 pytestmark = pytest.mark.integration
 BROKEN = REPO / "tests" / "fixtures" / "broken_server.py"
@@ -28,13 +35,6 @@ def api(gateway: RunningGateway, path: str, method: str = "GET") -> Any:
         return json.loads(response.read())
 
 
-def callEcho(url: str) -> str:
-    async def main() -> str:
-        async with Client(url, mode="legacy") as client:
-            result = await client.call_tool("echo", {"message": "again"})
-            return result.content[0].text  # type: ignore[union-attr]
-    return anyio.run(main)
-
 
 def test_a_shared_child_killed_repeatedly_is_not_noticed(start: Any, home: Path) -> None:
     config = writeConfig(home / "servers.json", {
@@ -42,12 +42,12 @@ def test_a_shared_child_killed_repeatedly_is_not_noticed(start: Any, home: Path)
     gateway: RunningGateway = start("--config", str(config), "--restart-backoff", "0.05")
     seen = set()
     for _ in range(3):
-        assert callEcho(gateway.url("demo")) == "again"
+        assert callEcho(gateway.url("demo"), "again") == "again"
         pid = gateway.health()["servers"]["demo"]["pids"][0]
         seen.add(pid)
         os.kill(pid, signal.SIGKILL)
         assert waitFor(lambda pid=pid: pid not in gateway.health()["servers"]["demo"]["pids"])
-    assert callEcho(gateway.url("demo")) == "again"
+    assert callEcho(gateway.url("demo"), "again") == "again"
     assert len(seen) == 3
     server = api(gateway, "/servers/demo")
     assert server["failures"] == 3 and server["restarts"] == 3
