@@ -10,6 +10,7 @@ from twisted.application.service import Service
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
+    LimitedHistoryLogObserver,
     LogLevel,
     LogLevelFilterPredicate,
     globalLogPublisher,
@@ -32,15 +33,24 @@ def setLevel(name: str) -> None:
 
 class LogFileService(Service):
     """Writes every log event to C{path}, rotated at C{rotateLength} bytes
-    (C{--log-file}; C{mcpgateway start} uses C{<state-dir>/gateway.log})."""
+    (C{--log-file}; C{mcpgateway start} uses C{<state-dir>/gateway.log}).
+
+    The file is opened in C{startService}, after twistd has daemonized; the
+    events logged before that (while the service tree is built: skipped
+    config entries, a crash recovery, an invalid override file) are held in
+    memory from the moment this service is made (at most C{earlyLimit}) and
+    written first, so the file tells everything from the gateway's first line.
+    """
 
     def __init__(self, path: str, rotateLength: int = 5_000_000, maxRotatedFiles: int = 3,
-                 ) -> None:
+                 earlyLimit: int = 10_000) -> None:
         self.path = path
         self._rotateLength = rotateLength
         self._maxRotatedFiles = maxRotatedFiles
         self._file: LogFile | None = None
         self._observer: ILogObserver | None = None
+        self._early: LimitedHistoryLogObserver | None = LimitedHistoryLogObserver(earlyLimit)
+        globalLogPublisher.addObserver(self._early)
 
     def startService(self) -> None:
         super().startService()
@@ -48,6 +58,10 @@ class LogFileService(Service):
                                           maxRotatedFiles=self._maxRotatedFiles,
                                           defaultMode=0o600)
         self._observer = textFileLogObserver(self._file)  # type: ignore[arg-type]  # file-like
+        early, self._early = self._early, None
+        if early is not None:
+            globalLogPublisher.removeObserver(early)
+            early.replayTo(self._observer)
         globalLogPublisher.addObserver(self._observer)
 
     def stopService(self) -> None:

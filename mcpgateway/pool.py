@@ -67,7 +67,11 @@ class ServerPool:
         self.created = clock.seconds()
         self.events = EventLog(clock)
         self._resolving: Deferred[ServerSpec] | None = None
+        self._resolvingWhat = ""
         self._launchWaiters: list[Deferred[None]] = []
+        self.resolution: dict[str, str] | None = None
+        """C{{"state": "pending"|"failed"|"resolved", "detail": ...}} for a
+        server whose C{npx}/C{uvx} command is resolved to its real binary."""
         self.disabled = spec.disabled
         """Set through the management API: requests are refused, children stopped."""
         self.closedRouters = 0
@@ -95,10 +99,12 @@ class ServerPool:
         for upstream in self.upstreams():
             upstream.resetBackoff()
 
-    def launchAfter(self, resolving: Deferred[ServerSpec]) -> None:
+    def launchAfter(self, resolving: Deferred[ServerSpec], what: str) -> None:
         """Start no child until C{resolving} (the real binary behind an
-        C{npx}/C{uvx} command) fires; then start children with its result."""
+        C{npx}/C{uvx} command, described by C{what}) fires; then start
+        children with its result. Requests wait for it at most their timeout."""
         self._resolving = resolving
+        self._resolvingWhat = what
 
         def done(spec: ServerSpec) -> None:
             self._resolving = None
@@ -110,12 +116,32 @@ class ServerPool:
         resolving.addCallback(done)
 
     def _whenLaunchable(self, start: Callable[[], Deferred[T]]) -> Deferred[T]:
-        """C{start()} now, or once a pending resolution has finished."""
+        """C{start()} now, or once a pending resolution has finished; fails
+        with L{ServerUnavailable} if that takes longer than the server's
+        request timeout (the resolution goes on for later requests)."""
         if self._resolving is None:
             return start()
         waiter: Deferred[None] = Deferred()
         self._launchWaiters.append(waiter)
-        return waiter.addCallback(lambda _: start())
+        timeout = self.spec.requestTimeout
+        timer = self._clock.callLater(timeout, self._launchTimedOut, waiter, timeout)
+
+        def launch(_: None) -> Deferred[T]:
+            if timer.active():
+                timer.cancel()
+            return start()
+
+        return waiter.addCallback(launch)
+
+    def _launchTimedOut(self, waiter: Deferred[None], timeout: float) -> None:
+        if waiter in self._launchWaiters:
+            self._launchWaiters.remove(waiter)
+            self.log.warn("server {server}: a request waited {timeout:g} s for {what}; answered"
+                          " with an error", server=self.spec.name, timeout=timeout,
+                          what=self._resolvingWhat)
+            waiter.errback(ServerUnavailable(
+                f"server '{self.spec.name}' is not ready: still waiting for {self._resolvingWhat}"
+                f" after {timeout:g} s; try again shortly (`mcpgateway doctor` shows progress)"))
 
     def useLaunchSpec(self, spec: ServerSpec) -> None:
         """Start children with C{spec} from the next spawn on; running ones
@@ -215,18 +241,22 @@ class ServerPool:
             "state": self.state(),
             "children": len(pids),
             "pids": pids,
-            "requests": sum(u.router.served for u in ups),
-            "inFlight": sum(u.router.inFlight for u in ups),
-            "lateReplies": sum(u.router.lateReplies for u in ups),
+            "requests": self.stats.count,
+            "inFlight": sum(u.router.clientRequestsInFlight() for u in ups),
+            "lateReplies": self.stats.lateReplies,
             "restarts": sum(max(0, u.spawns - 1) for u in ups),
             "failures": self.breaker.totalFailures,
             "circuit": self.breaker.state,
+            "ambiguousServerRequests": self.stats.ambiguousServerRequests,
         }
-        ambiguous = sum(u.router.ambiguousServerRequests for u in ups)
+        ambiguous = self.stats.ambiguousServerRequests
         if ambiguous:
             described["warning"] = (
-                f"{ambiguous} server-to-client request(s) arrived while several sessions had"
-                " requests in flight; run this server stateful to route them exactly")
+                f"{ambiguous} sampling/elicitation/roots request(s) of this shared server were"
+                " refused: several sessions had requests in flight, so the asking session could"
+                " not be proven; run this server per session (\"mode\": \"stateful\")")
+        if self.resolution is not None:
+            described["resolution"] = dict(self.resolution)
         if lastExit:
             described["lastExit"] = lastExit
         if self.breaker.state == OPEN:

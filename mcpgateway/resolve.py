@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import ProcessExitedAlready
@@ -342,6 +342,47 @@ def summarize(output: str, count: int = 2) -> str:
     return "; ".join(telling)[:500]
 
 
+class CachedCommand(NamedTuple):
+    """One entry of C{npx-cache.json}: the command a package resolved to, and when."""
+
+    command: list[str]
+    resolvedAt: float
+
+
+def readCache(path: Path) -> dict[str, CachedCommand]:
+    """Read C{npx-cache.json}: the one reader of that format (the gateway's
+    resolver and C{mcpgateway doctor} both use it).
+
+    @raise FileNotFoundError: there is no cache file.
+    @raise ValueError: the file is unusable; the message says why.
+    """
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"not JSON: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+        raise ValueError("no 'entries' object")
+    if data.get("version") != CACHE_VERSION:
+        raise ValueError(f"version {data.get('version')!r}, expected {CACHE_VERSION}")
+    entries = {}
+    for key, entry in data["entries"].items():
+        command = entry.get("command") if isinstance(entry, dict) else None
+        resolvedAt = entry.get("resolvedAt") if isinstance(entry, dict) else None
+        if not (isinstance(command, list) and command
+                and all(isinstance(word, str) for word in command)):
+            raise ValueError(f"the entry {key!r} has no 'command' list")
+        if isinstance(resolvedAt, bool) or not isinstance(resolvedAt, (int, float)):
+            raise ValueError(f"the entry {key!r} has no 'resolvedAt' time")
+        entries[str(key)] = CachedCommand(command, float(resolvedAt))
+    return entries
+
+
+def readCacheFile(path: Path) -> dict[str, list[str]]:
+    """The commands of C{npx-cache.json} by cache key (see L{readCache})."""
+    return {key: entry.command for key, entry in readCache(path).items()}
+
+
 class Resolver:
     """Turns C{npx}/C{uvx} server specs into specs that run the real binary.
 
@@ -384,6 +425,7 @@ class Resolver:
         self._timeout = timeout
         self._resolving: dict[str, list[Deferred[Any]]] = {}
         self._installing: dict[str, list[Deferred[Any]]] = {}
+        self._failures: dict[str, str] = {}
 
     # -- public -----------------------------------------------------------------
 
@@ -429,32 +471,26 @@ class Resolver:
             self._resolved, self._failed, callbackArgs=(spec, wrapper, started),
             errbackArgs=(spec, wrapper))
 
+    def failureOf(self, spec: ServerSpec) -> str | None:
+        """Why the last resolution of C{spec}'s package failed (it then runs
+        as configured, or on the binary resolved before); C{None} if it did not."""
+        wrapper = parseWrapper(spec)
+        return None if wrapper is None else self._failures.get(wrapper.key)
+
     # -- the cache file ------------------------------------------------------------
 
-    def _entries(self) -> dict[str, Any]:
+    def _entries(self) -> dict[str, CachedCommand]:
         try:
-            data = json.loads(self.cachePath.read_bytes())
+            return readCache(self.cachePath)
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as e:
             self.log.debug("ignoring unreadable resolution cache {path}: {error}",
                            path=str(self.cachePath), error=str(e))
             return {}
-        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION \
-                or not isinstance(data.get("entries"), dict):
-            return {}
-        return data["entries"]  # type: ignore[no-any-return]
 
-    def _entry(self, key: str) -> tuple[list[str], float] | None:
-        entry = self._entries().get(key)
-        if not isinstance(entry, dict):
-            return None
-        command, resolvedAt = entry.get("command"), entry.get("resolvedAt")
-        if not isinstance(command, list) or not command \
-                or not all(isinstance(word, str) for word in command) \
-                or isinstance(resolvedAt, bool) or not isinstance(resolvedAt, (int, float)):
-            return None
-        return command, float(resolvedAt)
+    def _entry(self, key: str) -> CachedCommand | None:
+        return self._entries().get(key)
 
     # -- resolving -----------------------------------------------------------------
 
@@ -469,7 +505,8 @@ class Resolver:
         return _share(self._resolving, wrapper.key, start)
 
     def _store(self, command: list[str], key: str) -> list[str]:
-        entries = self._entries()
+        entries = {k: {"command": e.command, "resolvedAt": e.resolvedAt}
+                   for k, e in self._entries().items()}
         entries[key] = {"command": command, "resolvedAt": self._clock.seconds()}
         document = {"version": CACHE_VERSION, "entries": entries}
         try:
@@ -603,6 +640,7 @@ class Resolver:
             " it runs without the {kind} wrapper",
             server=spec.name, kind=wrapper.kind, package=wrapper.package,
             command=" ".join(command), seconds=self._clock.seconds() - started)
+        self._failures.pop(wrapper.key, None)
         return self._apply(spec, wrapper, command)
 
     def _failed(self, failure: Failure, spec: ServerSpec, wrapper: Wrapper) -> ServerSpec:
@@ -613,6 +651,7 @@ class Resolver:
                              failure, server=spec.name, kind=wrapper.kind,
                              package=wrapper.package)
             why = f"unexpected error: {failure.value!r}"
+        self._failures[wrapper.key] = why
         entry = self._entry(wrapper.key)
         if entry is not None and _usable(entry[0]):
             command, resolvedAt = entry

@@ -124,11 +124,30 @@ class Router:
         self.served = 0
         self.lateReplies = 0
         self.ambiguousServerRequests = 0
+        self._drainWaiters: list[Deferred[None]] = []
 
     @property
     def inFlight(self) -> int:
         """Client requests waiting for the child."""
         return len(self._pending)
+
+    def clientRequestsInFlight(self) -> int:
+        """Client requests waiting for the child (the gateway's own excluded)."""
+        return sum(1 for ex in self._pending.values() if ex.session is not None)
+
+    def whenDrained(self) -> Deferred[None]:
+        """Fires once no client request is in flight on this child."""
+        if not self.clientRequestsInFlight():
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._drainWaiters.append(waiter)
+        return waiter
+
+    def _checkDrained(self) -> None:
+        if self._drainWaiters and not self.clientRequestsInFlight():
+            waiters, self._drainWaiters = self._drainWaiters, []
+            for waiter in waiters:
+                waiter.callback(None)
 
     def inFlightFor(self, session: Client) -> int:
         """Requests of C{session} waiting for the child."""
@@ -263,6 +282,8 @@ class Router:
         if reason:
             params["reason"] = reason
         self.send(jsonrpc.notification("notifications/cancelled", params))
+        if self._drainWaiters:
+            self._checkDrained()
 
     # -- shared-child bookkeeping ------------------------------------------
 
@@ -351,6 +372,8 @@ class Router:
         self._record(ex, "ok" if "result" in message else "error")
         message["id"] = ex.clientId
         ex.response.callback(message)
+        if self._drainWaiters:
+            self._checkDrained()
 
     def _childNotification(self, message: Message) -> None:
         method = message["method"]
@@ -415,10 +438,14 @@ class Router:
             self.send(jsonrpc.resultResponse(message["id"], {}))
             return
         target = self._serverRequestTarget()
-        if target is None:
-            self.send(jsonrpc.errorResponse(
-                message["id"], jsonrpc.INTERNAL_ERROR,
-                f"{method}: no client session is waiting on this server to answer it"))
+        if isinstance(target, str):
+            if target.startswith("ambiguous"):
+                self.ambiguousServerRequests += 1
+                self.stats.ambiguousServerRequests += 1
+                self.log.warn("server {server}: refused its {method} request: {why}",
+                              server=self.name, method=method, why=target)
+            self.send(jsonrpc.errorResponse(message["id"], jsonrpc.INTERNAL_ERROR,
+                                            f"{method}: {target}"))
             return
         session, ex = target
         refusal = _refusal(session, message)
@@ -435,23 +462,30 @@ class Router:
                 message["id"], jsonrpc.INTERNAL_ERROR,
                 f"{method}: the client session has no open stream to receive it"))
 
-    def _serverRequestTarget(self) -> tuple[Client, Exchange | None] | None:
+    def _serverRequestTarget(self) -> tuple[Client, Exchange | None] | str:
+        """The session that provably made the child ask, with its latest
+        exchange; or why no session can be proven to be the requester.
+
+        stdio carries no link between a child's request and the call that
+        caused it. The requester is proven only on a per-session child, or
+        when exactly one session has requests in flight on a shared child.
+        Anything else would be a guess, and a wrong guess shows one user's
+        prompt to another user's model: the gateway never guesses.
+        """
         if self.owner is not None:
             return self.owner, self._latestExchange(self.owner)
         inflight = [ex for ex in self._pending.values() if ex.session is not None]
         if not inflight:
-            return None
-        sessions = {ex.session for ex in inflight}
-        if len(sessions) > 1:
-            self.ambiguousServerRequests += 1
-            self.log.warn(
-                "server {server} asked a client something while {n} sessions had requests in"
-                " flight; sent it to the latest tools/call. Run this server stateful to be exact.",
-                server=self.name, n=len(sessions))
+            return "no client session is waiting on this server to answer it"
+        session = inflight[0].session
+        if any(ex.session is not session for ex in inflight):
+            count = len({id(ex.session) for ex in inflight})
+            return (f"ambiguous: {count} client sessions have requests in flight on the shared"
+                    f" server '{self.name}', so the gateway cannot tell which one asked;"
+                    " run this server per session (\"mode\": \"stateful\") to use it")
+        assert session is not None
         calls = [ex for ex in inflight if ex.method == "tools/call"]
-        chosen = (calls or inflight)[-1]
-        assert chosen.session is not None
-        return chosen.session, chosen
+        return session, (calls or inflight)[-1]
 
     def _latestExchange(self, session: Client) -> Exchange | None:
         for ex in reversed(self._pending.values()):
@@ -478,7 +512,7 @@ class Router:
                 self.send(jsonrpc.notification("notifications/cancelled",
                                                {"requestId": childId, "reason": text}))
             ex.response.callback(jsonrpc.errorResponse(ex.clientId, code, text))
-
+        self._checkDrained()
 
     def _record(self, ex: Exchange, outcome: str) -> None:
         if ex.session is not None:  # the gateway's own requests are not client traffic

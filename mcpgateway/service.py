@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from twisted.application.service import Service
+from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import (
     IListeningPort,
@@ -46,6 +46,8 @@ class Resolve(Protocol):
 
     def resolve(self, spec: ServerSpec) -> Deferred[ServerSpec]: ...
 
+    def failureOf(self, spec: ServerSpec) -> str | None: ...
+
 
 class Gateway:
     """Every server pool and every session of this gateway process."""
@@ -65,6 +67,7 @@ class Gateway:
         resolver: Resolve | None = None,
         backoff: float = 1.0,
         coolDown: float = 60.0,
+        drainTimeout: float = 5.0,
     ) -> None:
         """
         @param pidFinder: finds the pid of the process on the other end of a
@@ -82,8 +85,20 @@ class Gateway:
         """Whether the service tree runs (children may be started)."""
         self._pidFinder = pidFinder
         self._resolver = resolver
+        self.drainTimeout = drainTimeout
+        """Seconds requests in flight may take to finish when the gateway stops."""
+
+    def start(self) -> None:
+        """Start work: resolve C{npx}/C{uvx} servers and prewarm children.
+
+        Called from L{GatewayService.startService}, after twistd has
+        daemonized: anything started earlier (a process, a timer, a
+        Deferred waiting on one) would belong to the parent that exits.
+        """
+        self.running = True
         for pool in self.pools.values():
             self._resolve(pool)
+        self.prewarm()
 
     def openSession(self, server: str, initialize: jsonrpc.Message, protocolVersion: str,
                     clientPid: int | None = None, connection: Connection | None = None,
@@ -129,8 +144,25 @@ class Gateway:
 
     def _resolve(self, pool: ServerPool) -> None:
         """Have C{npx}/C{uvx} servers launch their real binary (no wrapper)."""
-        if self._resolver is not None and self._resolver.wrapperOf(pool.spec) is not None:
-            pool.launchAfter(self._resolver.resolve(pool.spec))
+        resolver = self._resolver
+        wrapper = resolver.wrapperOf(pool.spec) if resolver is not None else None
+        if resolver is None or wrapper is None:
+            return
+        kind, package, _ = wrapper
+        what = f"`{kind} {package}` to be installed into the gateway's cache"
+        pool.resolution = {"state": "pending", "detail": f"installing {kind} {package}"}
+        spec = pool.spec
+
+        def done(resolved: ServerSpec) -> ServerSpec:
+            why = resolver.failureOf(spec)
+            if why is not None:
+                pool.resolution = {"state": "failed", "detail": f"{kind} {package}: {why}"}
+            else:
+                pool.resolution = {"state": "resolved",
+                                   "detail": " ".join([resolved.command, *resolved.args])}
+            return resolved
+
+        pool.launchAfter(resolver.resolve(spec).addCallback(done), what)
 
     def _findOwner(self, session: Session, connection: Connection) -> None:
         assert self._pidFinder is not None
@@ -217,8 +249,8 @@ class Gateway:
                 if old is None:
                     self.log.info("config: server {server} added", server=name)
                 self.pools[name] = ServerPool(new, *self._poolArgs)
-                self._resolve(self.pools[name])
                 if self.running:
+                    self._resolve(self.pools[name])
                     self.prewarm([name])
         return DeferredList(stopping, consumeErrors=True)
 
@@ -235,8 +267,22 @@ class Gateway:
                       why=reason.getErrorMessage())
 
     def stop(self) -> Deferred[Any]:
-        """Answer every request in flight with an error, end every session,
-        and stop every child; fires when all have exited."""
+        """Let requests in flight finish (at most L{drainTimeout} seconds),
+        then answer what is left with an error, end every session, and stop
+        every child; fires when all have exited."""
+        self.running = False
+        routers = [u.router for pool in self.pools.values() for u in pool.upstreams()]
+        inFlight = sum(router.clientRequestsInFlight() for router in routers)
+        if not inFlight:
+            return self._stopNow()
+        self.log.info("gateway stopping: letting {count} request(s) in flight finish (at most"
+                      " {seconds:g} s)", count=inFlight, seconds=self.drainTimeout)
+        drained: Deferred[Any] = DeferredList([r.whenDrained() for r in routers])
+        drained.addTimeout(self.drainTimeout, self.clock)
+        drained.addErrback(lambda _: None)
+        return drained.addCallback(lambda _: self._stopNow())
+
+    def _stopNow(self) -> Deferred[Any]:
         for pool in self.pools.values():
             for upstream in pool.upstreams():
                 upstream.router.failAll(jsonrpc.SERVER_UNAVAILABLE,
@@ -283,8 +329,7 @@ class GatewayService(Service):
 
     def startService(self) -> None:
         super().startService()
-        self.gateway.running = True
-        self.gateway.prewarm()
+        self.gateway.start()
         self.log.info("gateway {version} serving {count} server(s): {names}",
                       version=__version__, count=len(self.gateway.pools),
                       names=", ".join(sorted(self.gateway.pools)) or "(none)")
@@ -357,13 +402,20 @@ class ListenerService(Service):
         return port.stopListening()
 
 
-class StateFileService(Service):
-    """C{<state-dir>/state.json} (pid, port, start time, version, …) exists
-    while the gateway runs: written once it listens, removed on a clean stop.
-    Holds the single-instance lock for the life of the service."""
+class StateFileService(MultiService):
+    """The root of the gateway's service tree: holds the single-instance
+    lock, and C{<state-dir>/state.json} (pid, port, start time, version, …)
+    once the gateway listens.
+
+    Both are released only after every service below has stopped (children
+    exited, the adopted config restored): until then a second gateway on
+    the same state directory must not start, or it would run its own
+    recovery against a backup this one is still restoring from.
+    """
 
     def __init__(self, stateDir: Path, lock: InstanceLock, details: dict[str, Any],
                  clock: IReactorTime) -> None:
+        super().__init__()
         self._stateDir = stateDir
         self._lock = lock
         self._details = details
@@ -376,11 +428,17 @@ class StateFileService(Service):
         writeState(self._stateDir, state)
         self._written = True
 
-    def stopService(self) -> None:
-        super().stopService()
-        if self._written:
-            removeState(self._stateDir)
-        self._lock.release()
+    def stopService(self) -> Deferred[Any]:
+        stopping: Deferred[Any] = super().stopService()
+
+        def release(result: Any) -> Any:
+            if self._written:
+                removeState(self._stateDir)
+                self._written = False
+            self._lock.release()
+            return result
+
+        return stopping.addBoth(release)
 
 
 class PeriodicService(Service):

@@ -21,8 +21,8 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 class RequestStats:
     """Counters of one server, shared by all its children's routers."""
 
-    __slots__ = ("bucketCounts", "bytesIn", "bytesOut", "count", "lateReplies", "requests",
-                 "sum")
+    __slots__ = ("ambiguousServerRequests", "bucketCounts", "bytesIn", "bytesOut", "count",
+                 "lateReplies", "requests", "sum")
 
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, str]] = Counter()
@@ -31,6 +31,8 @@ class RequestStats:
         self.bytesOut = 0
         self.lateReplies = 0
         """Replies that came after their request timed out or was cancelled."""
+        self.ambiguousServerRequests = 0
+        """Child-to-client requests refused: no session could be proven to be the requester."""
         self.bucketCounts = [0] * (len(BUCKETS) + 1)
         self.count = 0
         self.sum = 0.0

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService
 from twisted.python import usage
 
 from mcpgateway import logs
@@ -99,10 +99,21 @@ class Options(usage.Options):
         ["circuit-cool-down", None, 60.0,
          "Seconds a server's circuit stays open (after 5 failures in 5 minutes) before one"
          " attempt is let through.", _positiveFloat],
+        ["drain-timeout", None, 5.0,
+         "Seconds requests in flight may take to finish when the gateway stops; what is"
+         " still running then is answered with an error.", _positiveFloat],
         ["child-idle-timeout", None, None,
          "Seconds after which a shared child with no session is stopped (default: never;"
          " it restarts on demand).", _positiveFloat],
     ]
+
+    def opt_version(self) -> NoReturn:
+        """Display mcpgateway's and Twisted's versions and exit."""
+        from mcpgateway import __version__
+        from twisted import copyright
+
+        print(f"mcpgateway {__version__} (Twisted {copyright.version})")
+        raise SystemExit(0)
 
     def postOptions(self) -> None:
         port = str(self["port"])
@@ -158,6 +169,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
     from mcpgateway import config
     from mcpgateway.configsource import AdoptedClaudeConfig, ConfigService, PlainFile
+    from mcpgateway.environment import childEnvironment
     from mcpgateway.managed import ManagedConfig
     from mcpgateway.management import Management
     from mcpgateway.monitor import Monitor, MonitorService
@@ -176,6 +188,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
     logs.setLevel(options["log-level"])
+    # First, so the warnings of the steps below reach the log file too.
+    logFile = logs.LogFileService(options["log-file"]) if options["log-file"] else None
     stateDir = Path(options["state-dir"]).expanduser()
     stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = InstanceLock(stateDir)
@@ -208,9 +222,14 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         _refuse(f"cannot adopt {configPath}: {e}")
 
     orphans = findOrphans(stateDir)
-    top = MultiService()
-    if options["log-file"]:
-        logs.LogFileService(options["log-file"]).setServiceParent(top)
+    # The root holds the instance lock and state.json, and lets go of them
+    # only after every service below has stopped.
+    top = StateFileService(stateDir, lock, {
+        "interface": _interfaceOf(options), "config": str(configPath) if configPath else None,
+        "stateDir": str(stateDir), "rewriteConfig": bool(options["rewrite-config"])},
+        reactor)
+    if logFile is not None:
+        logFile.setServiceParent(top)
     if orphans:
         OrphanCleanup(orphans, reactor, processStartTime).setServiceParent(top)
     gateway: Gateway | None = None
@@ -227,12 +246,13 @@ def makeService(options: Options, reactor: Any = None) -> IService:
                      " answers with an error", server=spec.name, command=spec.command)
     log.info("config: {count} stdio server(s) from {source}", count=len(specs),
              source=loaded.source)
-    resolver = None if options["no-resolve"] else Resolver(stateDir, reactor, reactor,
-                                                              os.environ)
-    gateway = Gateway(specs, reactor, reactor, os.environ, maxLine=options["max-line"],
+    environ = childEnvironment(os.environ)  # never the gateway's own secrets
+    resolver = None if options["no-resolve"] else Resolver(stateDir, reactor, reactor, environ)
+    gateway = Gateway(specs, reactor, reactor, environ, maxLine=options["max-line"],
                       watcher=ChildLedger(stateDir), pidFinder=_findClientPid,
                       resolver=resolver, backoff=options["restart-backoff"],
-                      coolDown=options["circuit-cool-down"])
+                      coolDown=options["circuit-cool-down"],
+                      drainTimeout=options["drain-timeout"])
     GatewayService(gateway).setServiceParent(top)
     configService.setServiceParent(top)
     reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
@@ -248,18 +268,13 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
     site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint),
                     maxBody=options["max-body"], api=api)
-    state = StateFileService(stateDir, lock, {
-        "interface": _interfaceOf(options), "config": str(configPath) if configPath else None,
-        "stateDir": str(stateDir), "rewriteConfig": bool(options["rewrite-config"])},
-        reactor)
 
     def listening(port: int) -> None:
-        state.listening(port)
+        top.listening(port)
         configService.listening(port)
 
     ListenerService(serverFromString(reactor, endpoint), endpoint, site, reactor,
                     onListening=listening).setServiceParent(top)
-    state.setServiceParent(top)
     if options["manhole"] or options["manhole-ssh"] is not None:
         from mcpgateway.manhole import ManholeError, gatewayNamespace, makeManholeService
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mcpgateway import __version__
+from mcpgateway import __version__, jsonrpc
 from mcpgateway.service import Gateway
 from mcpgateway.stats import BUCKETS
 from mcpgateway.web import metrics
@@ -33,6 +33,7 @@ FAMILIES = {
     "mcpgateway_circuit_state": "gauge",
     "mcpgateway_server_state": "gauge",
     "mcpgateway_late_replies": "counter",
+    "mcpgateway_server_requests_refused_ambiguous": "counter",
     "mcpgateway_child_bytes_received": "counter",
     "mcpgateway_child_bytes_sent": "counter",
     "mcpgateway_child_resident_bytes": "gauge",
@@ -105,7 +106,7 @@ def traffic() -> tuple[Harness, str, str]:
 
     exited = call(h, sid, 6)
     h.process().exit(2)
-    assert exited.events()[0]["error"]["code"] == -32002
+    assert exited.events()[0]["error"]["code"] == jsonrpc.CHILD_EXITED
 
     again = call(h, sid, 7)
     h.reactor.advance(1.0)  # the restart backoff
@@ -163,7 +164,8 @@ def test_children_restarts_failures_and_states() -> None:
                           ("mcpgateway_requests_in_flight", 0, 0),
                           ("mcpgateway_child_restarts_total", 1, 0),
                           ("mcpgateway_child_failures_total", 1, 0),
-                          ("mcpgateway_late_replies_total", 1, 0)]:
+                          ("mcpgateway_late_replies_total", 1, 0),
+                          ("mcpgateway_server_requests_refused_ambiguous_total", 0, 0)]:
         assert value(samples, name, server="srv") == srv, name
         assert value(samples, name, server="st") == st, name
     assert {s for s in ("closed", "open", "half-open")
@@ -345,3 +347,21 @@ def test_no_session_id_tool_name_or_argument_in_any_label() -> None:
               for k, v in s.labels.items()}
     assert {k for k, _ in labels} == {"server", "method", "outcome", "le", "state", "version"}
     assert {v for k, v in labels if k == "method"} == {"tools/call", "other", "initialize"}
+
+
+def test_refused_ambiguous_server_requests_counted() -> None:
+    """Defect 10.2: a child's sampling request while two sessions are in
+    flight is refused, and /metrics and /health count it."""
+    h = Harness({"srv": spec("srv")})
+    a, b = h.initialize(), h.initialize()
+    call(h, a, 1)
+    call(h, b, 1)
+    h.process().reply({"jsonrpc": "2.0", "id": 77, "method": "sampling/createMessage",
+                       "params": {"messages": [], "maxTokens": 1}})
+    [refusal] = [m for m in h.process().sentMessages() if m.get("id") == 77]
+    assert refusal["error"]["code"] == jsonrpc.INTERNAL_ERROR
+    assert value(scrape(h), "mcpgateway_server_requests_refused_ambiguous_total",
+                 server="srv") == 1
+    health = h.gateway.health()["servers"]["srv"]
+    assert health["ambiguousServerRequests"] == 1
+    assert "per session" in health["warning"]

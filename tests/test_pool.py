@@ -285,15 +285,19 @@ class SharedRestartTests(PoolCase):
         self.assertEqual(self.pool.describe(), {
             "mode": "stateless", "state": "stopped", "children": 0, "pids": [], "requests": 0,
             "inFlight": 0, "lateReplies": 0, "restarts": 0, "failures": 0,
-            "circuit": "closed"})
+            "circuit": "closed", "ambiguousServerRequests": 0})
         a = FakeSession("a")
         self.openRunning(a)
         up = self.successResultOf(self.pool.ready(a))
         up.router.request(a, jsonrpc.request(1, "tools/call"), None)
         self.assertEqual(self.pool.describe(), {
             "mode": "stateless", "state": "running", "children": 1, "pids": [1000],
-            "requests": 2, "inFlight": 1, "lateReplies": 0, "restarts": 0,
-            "failures": 0, "circuit": "closed"})
+            "requests": 0, "inFlight": 1, "lateReplies": 0, "restarts": 0,
+            "failures": 0, "circuit": "closed", "ambiguousServerRequests": 0})
+        self.reactor.lastProcess.reply(jsonrpc.resultResponse(
+            self.reactor.lastProcess.sentMessages()[-1]["id"], {}))
+        self.assertEqual((self.pool.describe()["requests"], self.pool.describe()["inFlight"]),
+                         (1, 0))
 
     def test_describeWarnsAboutAmbiguousRequests(self) -> None:
         a = FakeSession("a", capabilities={"roots": {}})
@@ -304,7 +308,10 @@ class SharedRestartTests(PoolCase):
         up.router.request(a, jsonrpc.request(1, "tools/call"), RecordingSink())
         up.router.request(b, jsonrpc.request(1, "tools/call"), RecordingSink())
         self.reactor.lastProcess.reply(jsonrpc.request(0, "roots/list"))
-        self.assertIn("1 server-to-client request(s)", self.pool.describe()["warning"])
+        described = self.pool.describe()
+        self.assertEqual(described["ambiguousServerRequests"], 1)
+        self.assertIn("1 sampling/elicitation/roots request(s)", described["warning"])
+        self.assertIn("per session", described["warning"])
 
 
 class ProcessGroupTests(PoolCase):
@@ -440,8 +447,8 @@ class StatefulTests(PoolCase):
         self.open(b)
         self.assertEqual(self.pool.describe(), {
             "mode": "stateful", "state": "running", "children": 2, "pids": [1000, 1001],
-            "requests": 2, "inFlight": 2, "lateReplies": 0, "restarts": 0, "failures": 0,
-            "circuit": "closed"})
+            "requests": 0, "inFlight": 2, "lateReplies": 0, "restarts": 0, "failures": 0,
+            "circuit": "closed", "ambiguousServerRequests": 0})
         self.reactor.processes[0].exit(3)
         described = self.pool.describe()
         self.assertEqual((described["children"], described["pids"]), (1, [1001]))

@@ -374,19 +374,41 @@ class ServerRequestTests(RouterCase):
         self.assertFalse(self.router.clientResponse(a, ok("1", {})))
         self.assertEqual(self.take(), [])
 
-    def test_twoSessionsInFlightGoesToLatestToolsCall(self) -> None:
+    def test_twoSessionsInFlightIsRefusedNotGuessed(self) -> None:
+        """Defect 10.2: with two sessions in flight on a shared child, no
+        session can be proven to be the requester: the child gets an error,
+        no session sees the request."""
         a, b = self.session("a"), self.session("b")
         _, sinkA1 = self.inFlight(a, "tools/call")
         _, sinkB = self.inFlight(b, "tools/call")
         _, sinkA2 = self.inFlight(a, "resources/read")
         with capturedGatewayLogs() as events:
             self.router.childMessage(req(3, "sampling/createMessage", {"messages": []}))
-        self.assertEqual(len(sinkB.messages), 1)
-        self.assertEqual(sinkB.messages[0]["method"], "sampling/createMessage")
-        self.assertEqual((sinkA1.messages, sinkA2.messages), ([], []))
+        self.assertEqual((sinkA1.messages, sinkA2.messages, sinkB.messages), ([], [], []))
+        self.assertEqual((a.delivered, b.delivered), ([], []))
+        [refusal] = self.take()
+        self.assertEqual(refusal["id"], 3)
+        self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
+        self.assertIn("ambiguous", refusal["error"]["message"])
+        self.assertIn("per session", refusal["error"]["message"])
         self.assertEqual(self.router.ambiguousServerRequests, 1)
-        self.assertTrue(any(e.get("n") == 2 for e in events))
-        self.assertEqual(self.take(), [])
+        self.assertEqual(self.router.stats.ambiguousServerRequests, 1)
+        self.assertTrue(any("ambiguous" in str(e.get("why")) for e in events))
+
+    def test_concurrentSamplingNeverReachesAnotherSession(self) -> None:
+        """Five sessions sample at once: every child request either goes to
+        the one session in flight or is refused; never to a bystander."""
+        sessions = [self.session(f"s{i}") for i in range(5)]
+        sinks = {}
+        refused = []
+        for i, s in enumerate(sessions):
+            _, sinks[s.id] = self.inFlight(s, "tools/call")
+            self.router.childMessage(req(100 + i, "sampling/createMessage", {"messages": []}))
+            refused += [m for m in self.take() if "error" in m]
+        # Only the first was asked while one session alone was in flight.
+        self.assertEqual([len(sinks[s.id].messages) for s in sessions], [1, 0, 0, 0, 0])
+        self.assertEqual([s.delivered for s in sessions], [[]] * 5)
+        self.assertEqual(sorted(m["id"] for m in refused), [101, 102, 103, 104])
 
     def test_oneSessionSeveralRequestsIsNotAmbiguous(self) -> None:
         a = self.session("a")
@@ -396,12 +418,12 @@ class ServerRequestTests(RouterCase):
         self.assertEqual((len(sink1.messages), len(sink2.messages)), (0, 1))
         self.assertEqual(self.router.ambiguousServerRequests, 0)
 
-    def test_noToolsCallGoesToLatestRequest(self) -> None:
-        a, b = self.session("a"), self.session("b")
-        _, sinkA = self.inFlight(a, "prompts/get")
-        _, sinkB = self.inFlight(b, "resources/read")
+    def test_oneSessionNoToolsCallGoesToItsLatestRequest(self) -> None:
+        a = self.session("a")
+        _, sink1 = self.inFlight(a, "prompts/get")
+        _, sink2 = self.inFlight(a, "resources/read")
         self.router.childMessage(req(3, "roots/list"))
-        self.assertEqual((len(sinkA.messages), len(sinkB.messages)), (0, 1))
+        self.assertEqual((len(sink1.messages), len(sink2.messages)), (0, 1))
 
     def test_refusals(self) -> None:
         cases = [

@@ -106,8 +106,9 @@ def test_service_tree_on_a_memory_reactor(tmp_path: Path, monkeypatch: pytest.Mo
                     str(tmp_path / "st"))
     top = tap.makeService(options, reactor)
     names = [type(service).__name__ for service in top]
+    assert type(top).__name__ == "StateFileService"  # the root: lock and state.json last
     assert names == ["GatewayService", "ConfigService", "ReaperService", "MonitorService",
-                     "ListenerService", "StateFileService"]
+                     "ListenerService"]
     top.startService()
     [(port, site, _, interface)] = reactor.tcpServers
     assert type(site).__name__ == "GatewaySite"
@@ -117,3 +118,72 @@ def test_service_tree_on_a_memory_reactor(tmp_path: Path, monkeypatch: pytest.Mo
     assert reactor.processes == []  # children start lazily
     top.stopService()
     assert not (tmp_path / "st" / "state.json").exists()
+
+
+def test_version_names_mcpgateway_and_twisted(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcpgateway import __version__
+    from twisted import copyright
+
+    with pytest.raises(SystemExit) as exited:
+        parse("--version")
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == (
+        f"mcpgateway {__version__} (Twisted {copyright.version})")
+
+
+def test_nothing_spawns_or_schedules_before_startService(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 10.1: twistd daemonizes between makeService and startService;
+    an npx resolution started in makeService belonged to the parent that
+    exits, and every request to the server hung."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    npm = tmp_path / "bin" / "npm"
+    npm.parent.mkdir()
+    npm.write_text("#!/bin/sh\nexit 0\n")
+    npm.chmod(0o755)
+    (tmp_path / "bin" / "npx").write_bytes(npm.read_bytes())
+    (tmp_path / "bin" / "npx").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"memory": {
+        "command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@1.0.0"],
+        "prewarm": True}}}))
+    reactor = FakeProcessReactor()
+    options = parse("--port", "9302", "--config", str(config), "--state-dir",
+                    str(tmp_path / "st"))
+    top = tap.makeService(options, reactor)
+    assert reactor.spawned == []
+    assert reactor.getDelayedCalls() == []
+    assert reactor.tcpServers == []
+    top.startService()
+    try:
+        # Now the install runs (npm, in the gateway's cache), in the process that stays.
+        [(executable, argv, _, _)] = reactor.spawned
+        assert Path(executable).name == "npm" and argv[1] == "install", argv
+    finally:
+        top.stopService()
+
+
+def test_warnings_before_start_reach_the_log_file(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect 10.8: what is logged while the tree is built (before the log
+    file opens, after daemonizing) is written to the log file first."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    stateDir = tmp_path / "st"
+    stateDir.mkdir()
+    (stateDir / "classification.json").write_text('{"demo": {"mode": "bogus"}}')
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {
+        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
+        "remote": {"type": "sse", "url": "http://example.invalid/sse"}}}))
+    logFile = tmp_path / "gateway.log"
+    options = parse("--port", "9303", "--config", str(config), "--state-dir", str(stateDir),
+                    "--log-file", str(logFile))
+    top = tap.makeService(options, FakeProcessReactor())
+    assert not logFile.exists()  # nothing opened before daemonizing
+    top.startService()
+    top.stopService()
+    text = logFile.read_text()
+    assert "'demo'.mode" in text, text
+    assert "remote" in text, text
+    assert text.index("'demo'.mode") < text.index(" serving ")  # before the start line

@@ -98,6 +98,10 @@ def renderMetrics(gateway: Gateway, procRoot: str = "/proc") -> bytes:
     late = _Family(
         p + "late_replies_total", "counter",
         "Child replies to requests that had already timed out or been cancelled, dropped.")
+    ambiguous = _Family(
+        p + "server_requests_refused_ambiguous_total", "counter",
+        "Sampling/elicitation/roots requests of a shared child refused because several"
+        " sessions had requests in flight (the asking session could not be proven).")
     bytesIn = _Family(
         p + "child_bytes_received_total", "counter",
         "Bytes read from the stdout of the server's children, exited ones included.")
@@ -139,7 +143,7 @@ def renderMetrics(gateway: Gateway, procRoot: str = "/proc") -> bytes:
         duration.add(server, stats.sum, "_sum")
         duration.add(server, stats.count, "_count")
 
-        inFlight.add(server, sum(u.router.inFlight for u in ups))
+        inFlight.add(server, sum(u.router.clientRequestsInFlight() for u in ups))
         sessions.add(server, sessionCounts[name])
         children.add(server, len(pids))
         restarts.add(server, sum(max(0, u.spawns - 1) for u in ups))
@@ -151,6 +155,7 @@ def renderMetrics(gateway: Gateway, procRoot: str = "/proc") -> bytes:
         for value in SERVER_STATES:
             state.add((*server, ("state", value)), int(value == current))
         late.add(server, stats.lateReplies)
+        ambiguous.add(server, stats.ambiguousServerRequests)
         bytesIn.add(server, stats.bytesIn + sum(child.bytesIn for child in live))
         bytesOut.add(server, stats.bytesOut + sum(child.bytesOut for child in live))
         resident = [_residentBytes(procRoot, str(pid), pageSize) for pid in pids]
@@ -165,7 +170,7 @@ def renderMetrics(gateway: Gateway, procRoot: str = "/proc") -> bytes:
     info.add((("version", __version__),), 1)
 
     families = (requests, duration, inFlight, sessions, children, restarts, failures, circuit,
-                state, late, bytesIn, bytesOut, childRss, gatewayRss, uptime, info)
+                state, late, ambiguous, bytesIn, bytesOut, childRss, gatewayRss, uptime, info)
     lines = [line for family in families for line in family.render()]
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
 

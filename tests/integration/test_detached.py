@@ -1,0 +1,222 @@
+"""The paths only a real user takes: the gateway started detached
+(C{mcpgateway start} without C{--foreground}, and C{twistd} without C{-n}),
+serving an C{npx} server from a fresh HOME.
+
+Defect 10.1: npx resolution was started before twistd daemonized, so the
+daemon never heard it finish and every request to an npx server hung.
+Defect 10.4: children inherited the gateway's own secrets.
+Defect 10.8: warnings logged before the log file opened never reached it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from mcpgateway.state import pidAlive
+from tests.integration.gateway import REPO
+
+pytestmark = pytest.mark.integration
+VERSION = "2026.8.31"  # the version scripts/install-test-backends puts in the npm cache
+NPX_ENTRY = {"type": "stdio", "command": "npx",
+             "args": ["-y", f"@modelcontextprotocol/server-everything@{VERSION}", "stdio"],
+             "env": {}}
+
+
+def freePort() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def environment(home: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "HOME": str(home),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                       os.environ.get("PYTHONPATH")]))}
+    for name in ("MCPGATEWAY_HOME", "NO_COLOR", "http_proxy", "HTTP_PROXY"):
+        env.pop(name, None)
+    env.update(extra)
+    return env
+
+
+async def echo(url: str, message: str) -> str:
+    async with Client(url, mode="legacy") as client:
+        result = await client.call_tool("echo", {"message": message})
+        return str(result.content[0].text)  # type: ignore[union-attr]
+
+
+def callEcho(url: str, message: str, timeout: float = 120) -> str:
+    async def bounded() -> str:
+        with anyio.fail_after(timeout):
+            return await echo(url, message)
+
+    return anyio.run(bounded)
+
+
+def gatewayPids(marker: Path) -> list[int]:
+    """Live processes whose command line names C{marker} (our state dir)."""
+    found = []
+    needle = os.fsencode(str(marker))
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if needle in f.read() and pidAlive(int(entry)):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture
+def npx() -> str:
+    import shutil
+
+    found = shutil.which("npx")
+    if found is None:
+        pytest.skip("npx not found")
+    return found
+
+
+@pytest.fixture
+def detachedHome(tmp_path: Path, everything: list[str]) -> Iterator[Path]:
+    """A fresh HOME; any gateway left behind by a failed test is killed."""
+    del everything  # only makes sure the npm cache holds server-everything
+    yield tmp_path
+    for pid in gatewayPids(tmp_path):
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_mcpgateway_start_detached_serves_an_npx_server(detachedHome: Path, npx: str) -> None:
+    home = detachedHome
+    stateDir = home / "gw-state"
+    stateDir.mkdir()
+    (stateDir / "classification.json").write_text('{"everything": {"mode": "bogus"}}')
+    (home / ".claude.json").write_text(json.dumps({
+        "mcpServers": {"everything": NPX_ENTRY, "envdump": {
+            "type": "stdio", "command": sys.executable,
+            "args": [str(REPO / "tests" / "fixtures" / "env_server.py"), str(home / "env.json")],
+            "env": {}, "prewarm": True}}}, indent=2))
+    env = environment(home, MCPGATEWAY_API_TOKEN="top-secret-token",
+                      NOTIFY_SOCKET="/nonexistent/notify", LISTEN_FDS="3")
+    port = freePort()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mcpgateway.cli", *args,
+                               "--state-dir", str(stateDir)], env=env, cwd=home,
+                              capture_output=True, text=True, timeout=120)
+
+    started = cli("start", "--port", str(port))
+    assert started.returncode == 0, started.stderr + started.stdout
+    try:
+        url = json.loads((home / ".claude.json").read_text())["mcpServers"]["everything"]["url"]
+        assert callEcho(url, "detached npx") == "Echo: detached npx"
+        assert (stateDir / "npx-cache.json").is_file()
+        health = json.loads(cli("status", "--json").stdout)["health"]
+        assert health["servers"]["everything"]["resolution"]["state"] == "resolved"
+
+        # 10.4: the prewarmed child's environment holds none of the gateway's own.
+        deadline = time.monotonic() + 30
+        while not (home / "env.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        childEnv = json.loads((home / "env.json").read_text())
+        leaked = {k for k in childEnv if k.startswith(("MCPGATEWAY_", "LISTEN_"))
+                  or k == "NOTIFY_SOCKET"}
+        assert not leaked, leaked
+        assert "top-secret-token" not in json.dumps(childEnv)
+        assert childEnv["HOME"] == str(home)
+    finally:
+        stopped = cli("stop")
+    assert stopped.returncode == 0, stopped.stderr + stopped.stdout
+    # 10.8: a warning logged while the service tree was built reaches gateway.log.
+    log = (stateDir / "gateway.log").read_text()
+    assert "'everything'.mode" in log, log[-3000:]
+
+
+def test_twistd_without_n_serves_an_npx_server(detachedHome: Path, npx: str) -> None:
+    home = detachedHome
+    stateDir = home / "st"
+    config = home / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"everything": NPX_ENTRY}}))
+    port = freePort()
+    pidfile = home / "twistd.pid"
+    argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+            "--pidfile", str(pidfile), "--logfile", str(home / "twistd.log"),
+            "mcpgateway", "--port", str(port), "--config", str(config),
+            "--state-dir", str(stateDir)]
+    launched = subprocess.run(argv, env=environment(home), cwd=home, capture_output=True,
+                              text=True, timeout=60)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(pidfile.read_text())
+    try:
+        url = f"http://127.0.0.1:{port}/everything/mcp"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert callEcho(url, "twistd daemon") == "Echo: twistd daemon"
+        assert (stateDir / "npx-cache.json").is_file()
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while pidAlive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not pidAlive(pid)
+
+
+def test_request_waits_for_resolution_with_its_timeout_then_errors(
+        detachedHome: Path, npx: str) -> None:
+    """A resolution that cannot finish within the request timeout answers the
+    request with a JSON-RPC error naming the server and what it waits for."""
+    home = detachedHome
+    slowNpm = home / "bin" / "npm"
+    slowNpm.parent.mkdir()
+    slowNpm.write_text("#!/bin/sh\nexec sleep 30\n")
+    slowNpm.chmod(0o755)
+    config = home / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"everything": {
+        **NPX_ENTRY, "requestTimeout": 1500}}}))
+    env = environment(home, PATH=f"{slowNpm.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    from tests.integration.gateway import RunningGateway
+
+    gateway = RunningGateway(["--config", str(config), "--state-dir", str(home / "st")], home,
+                             env=env)
+    try:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}).encode()
+        import urllib.request
+
+        request = urllib.request.Request(gateway.url("everything"), data=body, headers={
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream"})
+        started = time.monotonic()
+        with urllib.request.urlopen(request, timeout=20) as response:
+            answer: Any = json.loads(response.read())
+        waited = time.monotonic() - started
+        assert 1.0 <= waited < 10, waited
+        assert answer["error"]["code"] == -32000, answer
+        assert "'everything' is not ready" in answer["error"]["message"], answer
+        assert "npx @modelcontextprotocol/server-everything" in answer["error"]["message"]
+        assert gateway.health()["servers"]["everything"]["resolution"]["state"] == "pending"
+    finally:
+        gateway.stop()
