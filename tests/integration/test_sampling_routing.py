@@ -1,0 +1,74 @@
+"""Defect 10.2 end to end: a shared child's sampling request never reaches a
+session that did not provably ask (real Python SDK clients, the demo server).
+
+Five sessions keep a slow call in flight on one shared child while one of
+them triggers sampling: no session can be proven to be the requester, so the
+gateway refuses it to the child (the tool reports the error) and no sampling
+callback runs anywhere. Alone in flight, the same call is answered by the
+session that made it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp.types as types
+import pytest
+from mcp import Client
+
+from tests.integration.gateway import RunningGateway, writeConfig
+
+pytestmark = pytest.mark.integration
+
+
+def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(
+        start: Any, home: Path) -> None:
+    config = writeConfig(home / "servers.json", {
+        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}})
+    gateway: RunningGateway = start("--config", str(config))
+    url = gateway.url("demo")
+    sampledBy: list[str] = []
+
+    def sampler(label: str) -> Any:
+        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
+            sampledBy.append(label)
+            return types.CreateMessageResult(
+                role="assistant", model="m",
+                content=types.TextContent(type="text", text=f"answer from {label}"))
+        return onSampling
+
+    async def main() -> tuple[str, str, list[str]]:
+        labels = [f"s{i}" for i in range(5)]
+        async with Client(url, mode="legacy", sampling_callback=sampler("s0")) as s0, \
+                Client(url, mode="legacy", sampling_callback=sampler("s1")) as s1, \
+                Client(url, mode="legacy", sampling_callback=sampler("s2")) as s2, \
+                Client(url, mode="legacy", sampling_callback=sampler("s3")) as s3, \
+                Client(url, mode="legacy", sampling_callback=sampler("s4")) as s4:
+            clients = [s0, s1, s2, s3, s4]
+            slow: list[str] = []
+
+            async def holdInFlight(client: Client) -> None:
+                result = await client.call_tool("slow", {"seconds": 3, "steps": 3})
+                slow.append(result.content[0].text)  # type: ignore[union-attr]
+
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as group:
+                    for client in clients:
+                        group.start_soon(holdInFlight, client)
+                    await anyio.sleep(1.0)  # every session has a call in flight now
+                    crowded = await s0.call_tool("sample", {"prompt": "secret of s0"})
+                alone = await s0.call_tool("sample", {"prompt": "s0 alone"})
+            assert len(slow) == len(labels)
+            return (crowded.content[0].text, alone.content[0].text,  # type: ignore[union-attr]
+                    slow)
+
+    crowded, alone, _ = anyio.run(main)
+    assert "sampling failed" in crowded and "ambiguous" in crowded, crowded
+    assert alone == "sampled: answer from s0", alone
+    assert sampledBy == ["s0"]  # only the lone call was ever sampled, by its own session
+    server = gateway.health()["servers"]["demo"]
+    assert server["ambiguousServerRequests"] == 1
+    assert "per session" in server["warning"]
