@@ -2,7 +2,8 @@
 
 Accepts Claude Code's C{~/.claude.json} (user scope at top level, local scope
 under C{projects.<path>.mcpServers}), a project C{.mcp.json}, or a file of the
-gateway's own with the same shape. Expands C{${VAR}} and C{${VAR:-default}}
+gateway's own with the same shape; only servers shared globally (user or
+gateway scope) are served, see L{parseConfig}. Expands C{${VAR}} and C{${VAR:-default}}
 in command, args and env. Entries that are not stdio servers, or are invalid,
 become one warning each; a file that cannot be read or parsed is an error.
 Pure: no logging, no reactor; the caller reports what it returns.
@@ -23,9 +24,9 @@ from typing import Any
 MODES = ("stateless", "stateful")
 DEFAULT_REQUEST_TIMEOUT = 60.0
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+GLOBAL_SCOPES = ("user", "gateway")
+"""Scopes whose servers the gateway serves at its global routes."""
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-# Claude Code's precedence for one name defined in several scopes.
-_SCOPE_RANK = {"local": 3, "project": 2, "user": 1, "gateway": 1}
 
 
 class ConfigError(Exception):
@@ -74,6 +75,8 @@ class LoadedConfig:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """What was done while loading (for an info log line)."""
+    errors: list[str] = field(default_factory=list)
+    """What the user must act on (for an error log line): the gateway serves on."""
     source: str = ""
 
 
@@ -120,7 +123,17 @@ def loadConfig(path: str | os.PathLike[str] | None,
 def parseConfig(data: Mapping[str, Any], source: str,
                 environ: Mapping[str, str] | None = None,
                 defaultScope: str = "gateway") -> LoadedConfig:
-    """Turn a parsed config document into server specs and warnings."""
+    """Turn a parsed config document into server specs and warnings.
+
+    Every server is served at one route, C{/<name>/mcp}, that every client on
+    the machine can reach, so only servers the user shares globally are served:
+    the top-level C{mcpServers} of a user or gateway file. A server defined
+    only in a project's (local) scope, or in a C{.mcp.json} (C{defaultScope}
+    C{project}), is not served (one warning names them all): clients in that
+    project keep starting it themselves. A project entry with the name of a
+    global server is served only as that global server (the same spec: no
+    warning; another one: a warning, the global one is served).
+    """
     env = os.environ if environ is None else environ
     loaded = LoadedConfig(source=source)
     scopes: list[tuple[str, str, Any]] = []
@@ -135,6 +148,7 @@ def parseConfig(data: Mapping[str, Any], source: str,
     if not scopes:
         loaded.warnings.append(f"{source} has no mcpServers object; no servers to serve")
     chosen: dict[str, tuple[ServerSpec, str]] = {}
+    projectOnly: list[str] = []
     for scope, where, block in scopes:
         label = f"{scope} scope" + (f" of project {where}" if where else "")
         if not isinstance(block, dict):
@@ -146,20 +160,32 @@ def parseConfig(data: Mapping[str, Any], source: str,
             except EntryError as skip:
                 loaded.warnings.append(f"server '{name}' ({label}): {skip}; skipped")
                 continue
-            previous = chosen.get(name)
-            if previous is None:
+            if scope in GLOBAL_SCOPES:
                 chosen[name] = (spec, label)
-            elif previous[0] == replace(spec, scope=previous[0].scope):
-                continue  # the same server defined in two scopes
-            elif _SCOPE_RANK[scope] > _SCOPE_RANK[previous[0].scope]:
+                continue
+            shared = chosen.get(name)
+            if shared is None:
+                projectOnly.append(f"'{name}' ({label})")
+            elif shared[0] != replace(spec, scope=shared[0].scope):
                 loaded.warnings.append(
-                    f"server '{name}' is defined in {previous[1]} and {label}; using {label}")
-                chosen[name] = (spec, label)
-            else:
-                loaded.warnings.append(
-                    f"server '{name}' is defined in {previous[1]} and {label}; using {previous[1]}")
+                    f"server '{name}' is defined in {shared[1]} and {label} with another"
+                    f" command; serving the one of {shared[1]} (clients in the project"
+                    " start their own)")
+    if projectOnly:
+        loaded.warnings.append(projectOnlyWarning(projectOnly))
     loaded.servers = {name: spec for name, (spec, _) in chosen.items()}
     return loaded
+
+
+def projectOnlyWarning(labels: list[str]) -> str:
+    """The one warning naming the servers defined only in a project scope."""
+    return (f"not serving {len(labels)} server{'' if len(labels) == 1 else 's'} defined only"
+            f" in a project's scope: {', '.join(labels)}. The gateway serves every server"
+            " at one route that every client on this machine can reach, so a project's"
+            " private server is not shared; clients in that project keep starting it"
+            " themselves. To share one through the gateway, add it to your user scope"
+            " (claude mcp add --scope user NAME -- COMMAND ARGS...) or to a config file"
+            " of your own (--config FILE)")
 
 
 class EntryError(Exception):

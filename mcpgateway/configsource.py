@@ -11,14 +11,14 @@ reloads it off the reactor thread when it changes, and tells the gateway.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredLock, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
@@ -26,6 +26,10 @@ from mcpgateway import classification, config, logs
 from mcpgateway.config import LoadedConfig, ServerSpec
 from mcpgateway.managed import ManagedConfig
 
+MAX_WAIT = 2.0
+"""Seconds after a change by which the reload starts, however busy the file."""
+RESTORE_RETRIES = (0.2, 0.5, 1.0)
+"""Delays before retrying a restore that failed at stop (at most ~2 s in all)."""
 Reload = Callable[[dict[str, ServerSpec]], Any]
 RunInThread = Callable[..., Deferred[Any]]
 
@@ -33,7 +37,9 @@ RunInThread = Callable[..., Deferred[Any]]
 class ConfigSource(Protocol):
     """The file the servers come from."""
 
-    path: Path | None
+    @property
+    def path(self) -> Path | None:
+        """The file (C{None}: the bundled demo)."""
 
     def load(self) -> LoadedConfig:
         """Read the servers (synchronous: called at start, or in a thread)."""
@@ -42,7 +48,11 @@ class ConfigSource(Protocol):
         """The gateway listens on C{port}; notes to log."""
 
     def stopping(self) -> list[str]:
-        """The gateway stops; notes to log."""
+        """The gateway stops; notes to log. May raise: retried, then reported
+        through L{restoreFailed}."""
+
+    def restoreFailed(self, reason: str) -> None:
+        """L{stopping} failed for good: leave a marker for the CLI."""
 
 
 class PlainFile:
@@ -60,32 +70,69 @@ class PlainFile:
     def stopping(self) -> list[str]:
         return []
 
+    def restoreFailed(self, reason: str) -> None:
+        pass
+
 
 class AdoptedClaudeConfig:
     """A Claude config whose stdio entries the gateway adopts: backed up,
     rewritten to point at the gateway, served from the backup, restored on stop."""
 
-    def __init__(self, path: Path, stateDir: Path, host: str) -> None:
+    def __init__(self, path: Path, stateDir: Path, host: str,
+                 environ: Mapping[str, str] | None = None) -> None:
         from mcpgateway.clients.claude import ClaudeConfig
 
         self.path = path
-        self._claude = ClaudeConfig(path, stateDir)
+        self.stateDir = stateDir
+        self._claude = ClaudeConfig(path, stateDir, environ=environ)
         self._host = host
         self._port: int | None = None
+        self._recovered = False
+        self._checked = False
 
     def recover(self) -> list[str]:
-        """After a crash: put the user's entries back before adopting again."""
-        report = self._claude.restore()
-        return _notes("restored after an unclean stop", report.restored, report.kept,
-                      report.notes)
+        """At start, before adopting: put back the entries of an unclean stop,
+        and the entries a client wrote back pointing at a stopped gateway (from
+        the kept backups); remove leftovers of interrupted writes. Done once
+        (by the first L{load} if not called before)."""
+        from mcpgateway.clients.atomic import ConcurrentWriteError
+
+        self._recovered = True
+        try:
+            report = self._claude.restore()
+        except ConcurrentWriteError as e:
+            return [f"could not restore {self.path} before adopting it ({e}); adopting"
+                    " merges the backup instead"]
+        if not (report.restored or report.kept) and len(report.notes) == 1 \
+                and "nothing to restore" in report.notes[0]:
+            return []
+        unclean = [label for label in report.restored if label not in report.revived]
+        return _notes("restored after an unclean stop", unclean, report.kept, report.notes)
 
     def load(self) -> LoadedConfig:
+        warnings: list[str] = []
+        errors: list[str] = []
+        if not self._recovered:
+            warnings = self.recover()
+        if not self._checked:  # at start: entries that point at a gateway, originals lost
+            self._checked = True
+            errors = self._stranded()
         notes = []
         if self._port is not None:
-            report = self._claude.sync(self._urlFor)
-            notes = _notes("adopted", report.adopted, report.removed, report.notes)
-        loaded = config.parseConfig(self._claude.servedDocument(), str(self.path),
-                                    defaultScope="user")
+            from mcpgateway.clients.atomic import ConcurrentWriteError
+
+            try:
+                report = self._claude.sync(self._urlFor)
+            except ConcurrentWriteError as e:
+                # A writer that never pauses: serve what the file says now (a
+                # new stdio entry is served as it is); adopt on a later change.
+                warnings.append(f"{e}; the rewrite waits for the next change")
+            else:
+                notes = _notes("adopted", report.adopted, report.removed, report.notes)
+        loaded = self._claude.loadServed()
+        loaded.source = str(self.path)
+        loaded.warnings[:0] = warnings
+        loaded.errors.extend(errors)
         loaded.notes.extend(notes)
         return loaded
 
@@ -99,6 +146,24 @@ class AdoptedClaudeConfig:
             return []
         report = self._claude.restore()
         return _notes("restored", report.restored, report.kept, report.notes)
+
+    def restoreFailed(self, reason: str) -> None:
+        from mcpgateway.clients.claude import recordRestoreFailure
+
+        recordRestoreFailure(self.stateDir, self.path, reason)
+
+    def _stranded(self) -> list[str]:
+        stranded = self._claude.strandedEntries()
+        if not stranded:
+            return []
+        entries = ", ".join(f"{label} -> {url}" for label, url in stranded)
+        return [f"{len(stranded)} entr{'y' if len(stranded) == 1 else 'ies'} in {self.path}"
+                f" point at a gateway URL, and no backup in {self.stateDir} holds the"
+                f" original command: {entries}. Clients cannot use them and the gateway"
+                " cannot serve them. Way out: add each server again with its command"
+                " (claude mcp remove NAME, then claude mcp add NAME -- COMMAND ARGS...), or"
+                " put the entries back from a copy of the file; if another state directory"
+                " holds their backup, run `mcpgateway restore --state-dir THAT_DIR`"]
 
     def _urlFor(self, name: str) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
@@ -122,7 +187,16 @@ class ConfigService(Service):
 
     def __init__(self, source: ConfigSource, stateDir: Path, clock: IReactorTime,
                  reactor: Any, runInThread: RunInThread, reload: Reload,
-                 pollInterval: float = 2.0, debounce: float = 0.3) -> None:
+                 pollInterval: float = 2.0, debounce: float = 0.3,
+                 maxWait: float = MAX_WAIT,
+                 restoreRetries: Sequence[float] = RESTORE_RETRIES) -> None:
+        """
+        @param debounce: seconds of quiet after a change before reloading.
+        @param maxWait: a reload happens at most this many seconds after the
+            first change it covers, however busy the file stays.
+        @param restoreRetries: the delays (seconds) before each retry of a
+            restore that failed at stop; between attempts the reactor runs.
+        """
         self.source = source
         self._stateDir = stateDir
         self._clock = clock
@@ -131,8 +205,11 @@ class ConfigService(Service):
         self._reload = reload
         self._pollInterval = pollInterval
         self._debounce = debounce
+        self._maxWait = maxWait
+        self._restoreRetries = tuple(restoreRetries)
         self._lock = DeferredLock()
         self._pending: IDelayedCall | None = None
+        self._firstChange: float | None = None
         self._poll: LoopingCall | None = None
         self._notifier: Any = None
         self._fingerprint: tuple[int, int] | None = None
@@ -145,6 +222,8 @@ class ConfigService(Service):
         overrides = classification.loadOverrides(self._stateDir)
         for note in loaded.notes:
             self.log.info("config: {note}", note=note)
+        for error in loaded.errors:
+            self.log.error("config: {error}", error=error)
         warnings = loaded.warnings + overrides.warnings
         for warning in warnings:
             if warning not in self._warned:  # say each once, not on every reload
@@ -199,10 +278,16 @@ class ConfigService(Service):
             self.changed()
 
     def changed(self) -> None:
-        """The file changed: reload once things settle (events come in bursts)."""
+        """The file changed: reload once things settle (events come in bursts),
+        but no later than C{maxWait} after the first change: a writer that never
+        pauses (Claude Code rewriting the file many times a second) must not
+        starve the reload."""
+        now = self._clock.seconds()
         if self._pending is not None and self._pending.active():
-            self._pending.reset(self._debounce)
+            first = now if self._firstChange is None else self._firstChange
+            self._pending.reset(max(0.0, min(self._debounce, first + self._maxWait - now)))
             return
+        self._firstChange = now
         self._pending = self._clock.callLater(self._debounce, self._reloadNow)
 
     def reload(self) -> Deferred[Any]:
@@ -214,6 +299,7 @@ class ConfigService(Service):
 
     def _reloadNow(self, raiseErrors: bool = False) -> Deferred[Any]:
         self._pending = None
+        self._firstChange = None
 
         def load() -> Deferred[Any]:
             return self._runInThread(self.source.load)
@@ -229,7 +315,16 @@ class ConfigService(Service):
         return self._lock.run(load).addCallbacks(apply, failed)
 
     def listening(self, port: int) -> None:
-        for note in self.source.listening(port):
+        try:
+            notes = self.source.listening(port)
+        except Exception as e:
+            # The file was caught half-written, or kept changing: try again
+            # through the watcher's path (a reload adopts too).
+            self.log.error("config: could not adopt {path}: {why}; trying again shortly",
+                           path=str(self.source.path), why=_oneLine(e))
+            self.changed()
+            return
+        for note in notes:
             self.log.info("config: {note}", note=note)
 
     def stopService(self) -> Deferred[None]:
@@ -242,12 +337,48 @@ class ConfigService(Service):
             self._notifier.loseConnection()
             self._notifier = None
 
-        def restore(_: Any) -> None:
-            for note in self.source.stopping():
-                self.log.info("config: {note}", note=note)
+        # Restore after any reload in progress; each attempt is synchronous and
+        # small (as before), the retries are timers: the reactor runs between them.
+        return self._lock.run(lambda: succeed(None)).addCallback(
+            lambda _: self._restore(0))
 
-        # Restore after any reload in progress; synchronous, small, and last.
-        return self._lock.run(lambda: succeed(None)).addCallback(restore)
+    def _restore(self, attempt: int) -> Deferred[None] | None:
+        """Give the config back; on failure (the file caught half-written by
+        another writer, or changing all the time) log it and try again after
+        each of C{restoreRetries}; the last failure is logged at error level
+        and left as a marker (L{ConfigSource.restoreFailed})."""
+        try:
+            notes = self.source.stopping()
+        except Exception as e:
+            why = _oneLine(e)
+            path = str(self.source.path)
+            if attempt < len(self._restoreRetries):
+                delay = self._restoreRetries[attempt]
+                self.log.warn("config: restoring {path} failed ({why}); trying again in"
+                              " {delay}s", path=path, why=why, delay=delay)
+                later: Deferred[None] = deferLater(self._clock, delay, lambda: None)
+                return later.addCallback(lambda _: self._restore(attempt + 1))
+            self.log.error(
+                "config: could not restore {path} ({why}; {attempts} attempts): its entries"
+                " still point at this gateway, which is stopping. The originals are kept in"
+                " the backup in {stateDir}: run `mcpgateway restore` once the file is quiet",
+                path=path, why=why, attempts=attempt + 1, stateDir=str(self._stateDir))
+            try:
+                self.source.restoreFailed(why)
+            except Exception as e2:
+                self.log.error("config: could not leave the restore-failure marker in"
+                               " {stateDir}: {why}", stateDir=str(self._stateDir),
+                               why=_oneLine(e2))
+            return None
+        for note in notes:
+            self.log.info("config: {note}", note=note)
+        return None
+
+
+def _oneLine(error: BaseException) -> str:
+    """An exception as one line: its message, or its type when it has none."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 def _fingerprint(path: Path) -> tuple[int, int] | None:

@@ -84,8 +84,10 @@ def original(ts: bool = True) -> dict[str, Any]:
     return doc
 
 
-SERVABLE = [("search", None), ("typed", None), ("lint", PROJ_A), ("search", PROJ_A),
-            ("db", PROJ_B)]
+SERVABLE = [("search", None), ("typed", None), ("search", PROJ_A)]
+"""The entries the gateway adopts: the user scope's, and a project's entry that
+is the same server as the user scope's; 'lint' and 'db' are project-only."""
+PROJECT_ONLY = [("lint", PROJ_A), ("db", PROJ_B)]
 
 
 def stringify(doc: Any) -> str:
@@ -147,8 +149,7 @@ def test_adopt_rewrites_exactly_the_servable_stdio_entries(
     report = make(configPath, stateDir, home).adopt(url9100)
 
     assert report.adopted == [
-        "search (user scope)", "typed (user scope)", f"lint (local scope of project {PROJ_A})",
-        f"search (local scope of project {PROJ_A})", f"db (local scope of project {PROJ_B})"]
+        "search (user scope)", "typed (user scope)", f"search (local scope of project {PROJ_A})"]
     assert report.removed == [] and report.changed
     expected = original()
     for name, scope in SERVABLE:
@@ -169,7 +170,10 @@ def test_adopt_rewrites_exactly_the_servable_stdio_entries(
         record = block(backup, scope)[name]
         assert record == {"url": url9100(name), "original": block(orig, scope)[name]}
     assert set(backup["mcpServers"]) == {"search", "typed"}
-    assert set(backup["projects"]) == {PROJ_A, PROJ_B}
+    assert set(backup["projects"]) == {PROJ_A}
+    assert set(backup["projects"][PROJ_A]["mcpServers"]) == {"search"}
+    for name, scope in PROJECT_ONLY:  # a project's private server: never a global route
+        assert block(load(configPath), scope)[name] == block(orig, scope)[name]
 
 
 def test_adopt_is_idempotent(configPath: Path, stateDir: Path, home: Path) -> None:
@@ -206,30 +210,35 @@ def test_servedDocument_yields_the_originals(configPath: Path, stateDir: Path,
     assert "/home/u/proj-c" not in after["projects"]  # no servers there
     served = parseConfig(after, str(configPath), ENV, "user")
     assert served.servers == expected.servers
-    assert sorted(served.servers) == ["db", "lint", "search", "typed"]
+    assert sorted(served.servers) == ["search", "typed"]
     assert config.loadServed().servers == expected.servers
     # What cannot be served still reaches the gateway's warnings.
     assert any("bad name!" in w for w in served.warnings)
     assert any("'broken'" in w for w in served.warnings)
+    assert [w for w in served.warnings if "defined only in a project" in w] == [
+        w for w in config.loadServed().warnings if "defined only in a project" in w]
+    projectOnly = [w for w in served.warnings if "defined only in a project" in w]
+    assert len(projectOnly) == 1
+    assert f"'lint' (local scope of project {PROJ_A})" in projectOnly[0]
+    assert f"'db' (local scope of project {PROJ_B})" in projectOnly[0]
 
 
 # -- restore and the round trip -------------------------------------------------------
 
-def test_round_trip_is_byte_identical_except_the_timestamp(
-        configPath: Path, stateDir: Path, home: Path) -> None:
-    before = configPath.read_text(encoding="utf-8")
+def test_round_trip_is_byte_identical(configPath: Path, stateDir: Path, home: Path) -> None:
+    before = configPath.read_bytes()
     config = make(configPath, stateDir, home)
     config.adopt(url9100)
+    assert load(configPath)[GATEWAY_TS_KEY] == STAMP  # clients reload
     assert hasBackup(stateDir, configPath)
     report = config.restore()
 
     assert sorted(report.restored) == sorted(
         [f"{n} ({'user scope' if s is None else f'local scope of project {s}'})"
          for n, s in SERVABLE])
-    assert report.kept == [] and report.notes == []
-    after = configPath.read_text(encoding="utf-8")
-    assert withoutTs(after) == withoutTs(before)
-    assert json.loads(after)[GATEWAY_TS_KEY] == STAMP  # set again: clients reload
+    assert report.kept == [] and report.notes == [] and report.revived == []
+    # Issue 10.7: the timestamp goes back to the value it had before adoption.
+    assert configPath.read_bytes() == before
     assert stat.S_IMODE(configPath.stat().st_mode) == 0o640
     assert not hasBackup(stateDir, configPath)
     assert not config.backupPath.exists()
@@ -244,13 +253,44 @@ def test_round_trip_of_a_file_without_a_timestamp(home: Path, stateDir: Path) ->
     config.adopt(url9100)
     assert list(load(path))[-1] == GATEWAY_TS_KEY  # appended
     config.restore()
-    data = load(path)
-    assert data.pop(GATEWAY_TS_KEY) == STAMP
-    assert stringify(data) == before
+    assert path.read_text(encoding="utf-8") == before  # and removed again
 
 
-def test_round_trip_of_a_project_mcp_json_is_byte_identical(home: Path,
-                                                            stateDir: Path) -> None:
+FORMATS = {
+    "2 spaces": lambda doc: json.dumps(doc, indent=2, ensure_ascii=False),
+    "4 spaces, newline": lambda doc: json.dumps(doc, indent=4, ensure_ascii=False) + "\n",
+    "tab": lambda doc: json.dumps(doc, indent="\t", ensure_ascii=False) + "\n",
+    "compact": lambda doc: json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
+    "compact, ASCII": lambda doc: json.dumps(doc, separators=(",", ":")),
+    "CRLF": lambda doc: json.dumps(doc, indent=2).replace("\n", "\r\n") + "\r\n",
+}
+
+
+@pytest.mark.parametrize("ts", [True, False], ids=["with-ts", "without-ts"])
+@pytest.mark.parametrize("layout", sorted(FORMATS))
+def test_adopt_then_restore_gives_the_bytes_back(home: Path, stateDir: Path, layout: str,
+                                                 ts: bool) -> None:
+    """Issue 10.7: the file comes back byte for byte, a compact one compact."""
+    path = home / ".claude.json"
+    before = FORMATS[layout](original(ts)).encode("utf-8")
+    path.write_bytes(before)
+    config = make(path, stateDir, home)
+    assert len(config.adopt(url9100).adopted) == len(SERVABLE)
+    adopted = path.read_bytes()
+    assert adopted != before
+    assert (b"\n" in adopted) == (b"\n" in before)  # a compact file stays compact
+    config.restore()
+    assert path.read_bytes() == before
+    # A second cycle (the timestamp left by the first is gone): the same again.
+    config.adopt(url9200)
+    config.restore()
+    assert path.read_bytes() == before
+
+
+def test_mcp_json_servers_are_a_projects_and_not_adopted(home: Path, stateDir: Path) -> None:
+    """Issue 10.3 on the adopted path: a .mcp.json's servers are project scope
+    (often from a cloned repository): not rewritten to a route every client
+    can reach, and not served."""
     project = home / "work" / "proj"
     project.mkdir(parents=True)
     path = project / ".mcp.json"
@@ -263,19 +303,41 @@ def test_round_trip_of_a_project_mcp_json_is_byte_identical(home: Path,
     assert config.backupPath.parent == stateDir / "project-backups"
 
     report = config.adopt(url9100)
-    assert report.adopted == ["fs (project scope)"]
-    data = load(path)
-    assert data["mcpServers"]["fs"] == http(url9100("fs"))
-    assert data[GATEWAY_TS_KEY] == STAMP
-    assert path.read_text().endswith("}\n")  # the trailing newline kept
-    assert stat.S_IMODE(config.backupPath.stat().st_mode) == 0o600
-    assert not (stateDir / "config-backup.json").exists()
-    served = parseConfig(config.servedDocument(), str(path), ENV, "project")
-    assert served.servers["fs"].args == ("-y", "@modelcontextprotocol/server-filesystem", ".")
-
-    config.restore()
-    assert path.read_text() == before  # the timestamp adoption added goes too
+    assert report.adopted == [] and not report.changed
+    assert path.read_text() == before
     assert not config.backupPath.exists()
+    served = config.loadServed()
+    assert served.servers == {}
+    assert any("'fs' (project scope)" in w for w in served.warnings)
+
+
+def test_a_project_only_entry_an_older_version_adopted_is_given_back(
+        configPath: Path, stateDir: Path, home: Path) -> None:
+    """An older gateway adopted project-only servers: the next adoption puts
+    them back as stdio entries and stops serving them."""
+    data = load(configPath)
+    backup: dict[str, Any] = {"version": 1, "configPath": str(configPath),
+                              "timestampAdded": False, "projects": {}}
+    for name, scope in PROJECT_ONLY:
+        assert scope is not None
+        backup["projects"].setdefault(scope, {"mcpServers": {}})["mcpServers"][name] = {
+            "url": url9100(name), "original": block(data, scope)[name]}
+        block(data, scope)[name] = http(url9100(name))
+    configPath.write_text(stringify(data), encoding="utf-8")
+    (stateDir / "config-backup.json").write_text(json.dumps(backup))
+
+    config = make(configPath, stateDir, home)
+    assert sorted(config.loadServed().servers) == ["search", "typed"]
+    report = config.adopt(url9100)
+    assert sorted(report.removed) == sorted(
+        f"{n} (local scope of project {s})" for n, s in PROJECT_ONLY)
+    assert all("only in a project" in n for n in report.notes if "lint" in n or "db" in n)
+    after = load(configPath)
+    for name, scope in PROJECT_ONLY:
+        assert block(after, scope)[name] == block(original(), scope)[name]
+    saved = load(stateDir / "config-backup.json")
+    assert set(saved["projects"]) == {PROJ_A}
+    assert set(saved["projects"][PROJ_A]["mcpServers"]) == {"search"}
 
 
 def test_restore_without_a_backup_changes_nothing(configPath: Path, stateDir: Path,
@@ -332,10 +394,10 @@ def test_restore_first_then_adopt_after_a_crash(configPath: Path, stateDir: Path
 
 def userEdits(configPath: Path) -> None:
     """While the gateway was stopped: the user points 'typed' elsewhere and
-    removes 'lint' (claude mcp remove)."""
+    removes 'search' from proj-a (claude mcp remove)."""
     data = load(configPath)
     data["mcpServers"]["typed"] = http("https://elsewhere.example/mcp")
-    del data["projects"][PROJ_A]["mcpServers"]["lint"]
+    del data["projects"][PROJ_A]["mcpServers"]["search"]
     configPath.write_text(stringify(data), encoding="utf-8")
 
 
@@ -345,15 +407,14 @@ def test_restore_keeps_what_the_user_changed(configPath: Path, stateDir: Path,
     userEdits(configPath)
     report = make(configPath, stateDir, home).restore()
 
-    assert report.kept == ["typed (user scope)", f"lint (local scope of project {PROJ_A})"]
-    assert sorted(report.restored) == sorted([
-        "search (user scope)", f"search (local scope of project {PROJ_A})",
-        f"db (local scope of project {PROJ_B})"])
+    assert report.kept == ["typed (user scope)", f"search (local scope of project {PROJ_A})"]
+    assert report.restored == ["search (user scope)"]
     assert any("typed (user scope) was changed" in n for n in report.notes)
-    assert any("lint" in n and "was removed" in n for n in report.notes)
+    assert any(f"search (local scope of project {PROJ_A}) was removed" in n
+               for n in report.notes)
     data = load(configPath)
     assert data["mcpServers"]["typed"] == http("https://elsewhere.example/mcp")
-    assert "lint" not in data["projects"][PROJ_A]["mcpServers"]
+    assert "search" not in data["projects"][PROJ_A]["mcpServers"]
     assert data["mcpServers"]["search"] == original()["mcpServers"]["search"]
     assert data["projects"][PROJ_B]["mcpServers"]["db"] == \
         original()["projects"][PROJ_B]["mcpServers"]["db"]
@@ -365,12 +426,12 @@ def test_adopt_merges_a_backup_the_user_edited_around(configPath: Path, stateDir
     make(configPath, stateDir, home).adopt(url9100)
     userEdits(configPath)
     report = make(configPath, stateDir, home).adopt(url9100)
-    assert report.removed == ["typed (user scope)", f"lint (local scope of project {PROJ_A})"]
+    assert report.removed == ["typed (user scope)", f"search (local scope of project {PROJ_A})"]
     assert any("typed (user scope) was changed" in n and "the file wins" in n
                for n in report.notes)
     backup = load(stateDir / "config-backup.json")
     assert set(backup["mcpServers"]) == {"search"}
-    assert set(backup["projects"][PROJ_A]["mcpServers"]) == {"search"}
+    assert "projects" not in backup
     assert load(configPath)["mcpServers"]["typed"] == http("https://elsewhere.example/mcp")
 
 
@@ -586,22 +647,25 @@ def test_sync_adopts_an_entry_added_later(configPath: Path, stateDir: Path,
                                           home: Path) -> None:
     config = make(configPath, stateDir, home)
     config.adopt(url9100)
-    data = load(configPath)  # `claude mcp add fresh -- fresh-mcp` in proj-b
-    data["projects"][PROJ_B]["mcpServers"]["fresh"] = {"type": "stdio", "command": "fresh-mcp",
-                                                        "args": [], "env": {}}
+    data = load(configPath)  # `claude mcp add --scope user fresh -- fresh-mcp`
+    data["mcpServers"]["fresh"] = {"type": "stdio", "command": "fresh-mcp", "args": [],
+                                   "env": {}}
+    # `claude mcp add private -- private-mcp` in proj-b: that project's own
+    data["projects"][PROJ_B]["mcpServers"]["private"] = {"command": "private-mcp"}
     configPath.write_text(stringify(data), encoding="utf-8")
 
     # Served at once, before the rewrite.
-    assert config.servedDocument()["projects"][PROJ_B]["mcpServers"]["fresh"]["command"] == \
-        "fresh-mcp"
+    assert config.servedDocument()["mcpServers"]["fresh"]["command"] == "fresh-mcp"
     report = config.sync(url9100)
-    assert report.adopted == [f"fresh (local scope of project {PROJ_B})"]
+    assert report.adopted == ["fresh (user scope)"]
     assert report.changed
-    assert load(configPath)["projects"][PROJ_B]["mcpServers"]["fresh"] == \
-        http(url9100("fresh"))
+    after = load(configPath)
+    assert after["mcpServers"]["fresh"] == http(url9100("fresh"))
+    assert after["projects"][PROJ_B]["mcpServers"]["private"] == {"command": "private-mcp"}
     served = parseConfig(config.servedDocument(), "c", ENV, "user")
     assert served.servers["fresh"].command == "fresh-mcp"
-    assert "fresh" in load(stateDir / "config-backup.json")["projects"][PROJ_B]["mcpServers"]
+    assert "private" not in served.servers
+    assert "fresh" in load(stateDir / "config-backup.json")["mcpServers"]
     assert not config.sync(url9100).changed
 
 
@@ -679,20 +743,22 @@ def test_a_name_with_different_specs_in_two_scopes_is_adopted_once(
     assert load(path) | {GATEWAY_TS_KEY: 0} == doc | {GATEWAY_TS_KEY: 0}
 
 
-def test_the_adopted_spec_keeps_its_name_against_a_later_one(home: Path,
-                                                             stateDir: Path) -> None:
+def test_the_user_scope_wins_over_every_project(home: Path, stateDir: Path) -> None:
     path = home / ".claude.json"
     path.write_text(stringify({"projects": {"/p/b": {"mcpServers": {"x": {"command": "b"}}}}}))
     config = make(path, stateDir, home)
-    config.adopt(url9100)
-    data = load(path)  # a project sorting first (and the user scope) get another 'x'
+    assert config.adopt(url9100).adopted == []  # only in a project: not shared
+    data = load(path)  # the user scope gets an 'x', and a project the same one
     data["mcpServers"] = {"x": {"command": "u"}}
-    data["projects"]["/p/a"] = {"mcpServers": {"x": {"command": "a"}}}
+    data["projects"]["/p/a"] = {"mcpServers": {"x": {"command": "u"}}}
     path.write_text(stringify(data))
     report = config.sync(url9100)
-    assert report.adopted == [] and len(report.notes) == 2
-    assert config.loadServed().servers["x"].command == "b"
-    assert load(path)["mcpServers"]["x"] == {"command": "u"}
+    assert report.adopted == ["x (user scope)", "x (local scope of project /p/a)"]
+    assert report.notes == ["x (local scope of project /p/b) differs from the 'x' served from"
+                            " x (user scope); left as a stdio entry (clients there start it"
+                            " themselves)"]
+    assert config.loadServed().servers["x"].command == "u"
+    assert load(path)["projects"]["/p/b"]["mcpServers"]["x"] == {"command": "b"}
 
 
 # -- paths -------------------------------------------------------------------------------------
@@ -741,9 +807,9 @@ def test_project_backup_names_are_safe(home: Path, stateDir: Path) -> None:
 
     project = home / "a b" / "proj é"
     project.mkdir(parents=True)
-    config = project / ".mcp.json"
+    config = project / "gateway.json"
     config.write_text(stringify({"mcpServers": {"s": {"command": "s"}}}))
-    claudeConfig = make(home / "a b" / "x" / ".." / "proj é" / ".mcp.json", stateDir, home)
+    claudeConfig = make(home / "a b" / "x" / ".." / "proj é" / "gateway.json", stateDir, home)
     claudeConfig.adopt(url9100)
     assert claudeConfig.backupPath.is_file()
     assert claudeConfig.backupPath.parent == stateDir / "project-backups"

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpgateway.config import (
     DEFAULT_REQUEST_TIMEOUT,
     ConfigError,
+    LoadedConfig,
     ServerSpec,
     defaultConfigPath,
     demoConfig,
@@ -24,7 +27,8 @@ from mcpgateway.config import (
 NO_PATH: dict[str, str] = {"PATH": ""}
 
 
-def parse(data: dict[str, Any], environ: dict[str, str] | None = None, scope: str = "gateway"):
+def parse(data: dict[str, Any], environ: dict[str, str] | None = None,
+          scope: str = "gateway") -> LoadedConfig:
     return parseConfig(data, "test.json", NO_PATH if environ is None else environ, scope)
 
 
@@ -53,51 +57,64 @@ def test_userScope() -> None:
         cwd=None, mode="stateless", requestTimeout=60.0, scope="user", executable=None)}
 
 
-def test_localScope() -> None:
-    loaded = parse({"projects": {"/home/me/p": {"mcpServers": {"db": {"command": "db-srv"}}},
-                                 "/home/me/q": {"allowedTools": []}}})
+def test_localScopeOnlyIsNotServedAndOneWarningNamesThem() -> None:
+    """Issue 10.3: a project's private server must not reach every client."""
+    loaded = parse({"mcpServers": {"shared": {"command": "s"}},
+                    "projects": {"/home/me/p": {"mcpServers": {"db": {"command": "db-srv"},
+                                                               "fs": {"command": "fs"}}},
+                                 "/home/me/q": {"allowedTools": [],
+                                                "mcpServers": {"db": {"command": "other"}}}}},
+                   scope="user")
+    assert list(loaded.servers) == ["shared"]
+    assert len(loaded.warnings) == 1
+    warning = loaded.warnings[0]
+    assert warning.startswith("not serving 3 servers defined only in a project's scope:"
+                              " 'db' (local scope of project /home/me/p), 'fs' (local scope"
+                              " of project /home/me/p), 'db' (local scope of project"
+                              " /home/me/q).")
+    assert "every client on this machine" in warning
+    assert "claude mcp add --scope user" in warning
+
+
+def test_aProjectEntryIdenticalToTheUsersIsServedOnceWithoutWarning() -> None:
+    entry = {"command": "same", "args": ["1"]}
+    loaded = parse({"mcpServers": {"x": entry},
+                    "projects": {"/a": {"mcpServers": {"x": dict(entry)}},
+                                 "/b": {"mcpServers": {"x": dict(entry)}}}}, scope="user")
     assert loaded.warnings == []
-    assert loaded.servers["db"].scope == "local"
-    assert loaded.servers["db"].command == "db-srv"
+    assert list(loaded.servers) == ["x"]
+    assert loaded.servers["x"].scope == "user"
 
 
-def test_localOverridesUserWithWarning() -> None:
+def test_theUserScopeWinsOverADifferentProjectEntry() -> None:
     loaded = parse({
         "mcpServers": {"x": {"command": "user-cmd"}},
         "projects": {"/p": {"mcpServers": {"x": {"command": "local-cmd"}}}},
     }, scope="user")
-    assert loaded.servers["x"].command == "local-cmd"
+    assert loaded.servers["x"].command == "user-cmd"
     assert loaded.warnings == [
-        "server 'x' is defined in user scope and local scope of project /p;"
-        " using local scope of project /p"]
+        "server 'x' is defined in user scope and local scope of project /p with another"
+        " command; serving the one of user scope (clients in the project start their own)"]
 
 
-def test_projectOverridesUserButNotLocal() -> None:
+def test_aMcpJsonIsProjectScopeAndNotServed() -> None:
     project = parse({"mcpServers": {"x": {"command": "proj"}}}, scope="project")
-    assert project.servers["x"].scope == "project"
+    assert project.servers == {}
+    assert project.warnings[0].startswith("not serving 1 server defined only in a project's"
+                                          " scope: 'x' (project scope).")
     loaded = parse({
         "mcpServers": {"x": {"command": "proj"}},
-        "projects": {"/p": {"mcpServers": {"x": {"command": "loc"}}}},
+        "projects": {"/p": {"mcpServers": {"x": {"command": "proj"}}}},
     }, scope="project")
-    assert loaded.servers["x"].command == "loc"
+    assert loaded.servers == {}
 
 
-def test_twoProjectsSameNameFirstWins() -> None:
-    loaded = parse({"projects": {
-        "/b": {"mcpServers": {"x": {"command": "b"}}},
-        "/a": {"mcpServers": {"x": {"command": "a"}}},
-    }})
-    assert loaded.servers["x"].command == "a"  # projects are read in sorted order
-    assert loaded.warnings == ["server 'x' is defined in local scope of project /a and"
-                               " local scope of project /b; using local scope of project /a"]
-
-
-def test_identicalEntriesInTwoProjectsNoWarning() -> None:
-    entry = {"command": "same", "args": ["1"]}
-    loaded = parse({"projects": {"/a": {"mcpServers": {"x": entry}},
-                                 "/b": {"mcpServers": {"x": entry}}}})
-    assert loaded.warnings == []
-    assert list(loaded.servers) == ["x"]
+@pytest.mark.parametrize("scope", ["user", "gateway", "project"])
+def test_invalidProjectEntriesStillGetTheirOwnWarning(scope: str) -> None:
+    loaded = parse({"projects": {"/a": {"mcpServers": {"bad": {"command": ""}}}}}, scope=scope)
+    assert loaded.servers == {}
+    assert loaded.warnings == ["server 'bad' (local scope of project /a): 'command' must be a"
+                               " non-empty string; skipped"]
 
 
 def test_noMcpServers() -> None:
@@ -107,10 +124,9 @@ def test_noMcpServers() -> None:
 
 
 def test_mcpServersNotAnObject() -> None:
-    loaded = parse({"mcpServers": ["x"],
-                    "projects": {"/a": {"mcpServers": {"ok": {"command": "c"}}}}})
+    loaded = parse({"mcpServers": ["x"], "other": {"mcpServers": {"ok": {"command": "c"}}}})
     assert loaded.warnings == ["mcpServers in gateway scope is not an object; skipped"]
-    assert list(loaded.servers) == ["ok"]
+    assert loaded.servers == {}
 
 
 # -- entries ------------------------------------------------------------------------
@@ -319,8 +335,11 @@ def test_loadConfigScopeFromFileName(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_text(data)
         loaded = loadConfig(path, NO_PATH)
-        assert loaded.servers["x"].scope == scope
         assert loaded.source == str(path)
+        if scope == "project":  # a .mcp.json's servers are a project's: not served
+            assert loaded.servers == {} and "(project scope)" in loaded.warnings[0]
+        else:
+            assert loaded.servers["x"].scope == scope
 
 
 def test_demo() -> None:
@@ -348,3 +367,32 @@ def test_identical_server_in_two_scopes_is_no_clash() -> None:
                          environ={"PATH": ""})
     assert list(loaded.servers) == ["same"]
     assert loaded.warnings == []
+
+
+_ENTRY = st.one_of(
+    st.fixed_dictionaries({"command": st.sampled_from(["a", "b"])},
+                          optional={"args": st.lists(st.sampled_from(["1", "2"]), max_size=1)}),
+    st.just({"type": "http", "url": "http://x/mcp"}), st.just({"command": ""}))
+_BLOCK = st.dictionaries(st.sampled_from(["x", "y", "z"]), _ENTRY, max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(top=st.one_of(st.none(), _BLOCK),
+       projects=st.dictionaries(st.sampled_from(["/p", "/q"]),
+                                st.fixed_dictionaries({}, optional={"mcpServers": _BLOCK}),
+                                max_size=2),
+       scope=st.sampled_from(["user", "gateway", "project"]))
+def test_onlyTheGlobalScopeIsEverServed(top: dict[str, Any] | None,
+                                        projects: dict[str, Any], scope: str) -> None:
+    """Whatever the projects say, the served specs are exactly the top level's
+    (for a user or gateway file), and nothing for a .mcp.json."""
+    document: dict[str, Any] = {"projects": projects}
+    if top is not None:
+        document["mcpServers"] = top
+    loaded = parse(document, scope=scope)
+    alone = parse({"mcpServers": top or {}}, scope=scope)
+    if scope == "project":
+        assert loaded.servers == {}
+    else:
+        assert loaded.servers == alone.servers
+    assert sum("defined only in a project" in w for w in loaded.warnings) <= 1

@@ -45,6 +45,9 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # A JSON string, or a non-JSON constant that Python's json module would accept.
 _CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
 _FIRST_INDENT = re.compile(r"\n([ \t]+)\S")
+TEMP_SUFFIX = ".tmp"
+"""The temp files of L{updateJson} and L{writeFileAtomic} are
+C{<tempPrefix(name)><8 random characters>.tmp} (C{tempfile.mkstemp}'s)."""
 
 
 class ConcurrentWriteError(Exception):
@@ -220,6 +223,17 @@ def removeFile(path: Path) -> bool:
     return True
 
 
+def renameFile(source: Path, target: Path) -> None:
+    """Rename C{source} over C{target} (atomic) and fsync the directory."""
+    os.replace(source, target)
+    _fsyncDirectory(Path(target).parent)
+
+
+def tempPrefix(name: str) -> str:
+    """The prefix of the temp files written next to a file called C{name}."""
+    return f".{name}."
+
+
 def _read(path: Path) -> _Snapshot:
     for attempt in range(_READ_ATTEMPTS):
         try:
@@ -311,7 +325,8 @@ def _unchanged(path: Path, fingerprint: Fingerprint) -> bool:
 
 def _writeTemp(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> str:
     """A fsynced temp file next to C{path} holding C{data}; its name."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tempPrefix(path.name),
+                               suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)

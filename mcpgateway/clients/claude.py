@@ -1,9 +1,9 @@
 """Adopt the stdio servers of a Claude Code config file, and give them back.
 
 One job: the file side of adoption. L{ClaudeConfig.adopt} backs up every stdio
-entry the gateway can serve (user scope, every C{projects.<path>.mcpServers}
-scope, or a C{.mcp.json}'s servers) to the state directory and rewrites it to
-C{{"type": "http", "url": <the gateway's URL for it>}};
+entry the gateway may serve to everyone (the file's user scope, and a
+project's entry that is the same server) to the state directory and rewrites
+it to C{{"type": "http", "url": <the gateway's URL for it>}};
 L{ClaudeConfig.servedDocument} is what the gateway serves (the originals, from
 the backup); L{ClaudeConfig.sync} follows the user's later edits;
 L{ClaudeConfig.restore} puts the originals back. Every change of the config is
@@ -18,21 +18,33 @@ Rules:
  - Only entries the gateway can serve are rewritten (valid per
    L{mcpgateway.config.parseEntry}, URL-safe name, C{${VAR}}s set); the rest
    are left alone and reach the gateway's warnings through L{servedDocument}.
- - The gateway serves one spec per name, at C{/<name>/mcp}. A name in several
-   scopes with the same spec is adopted everywhere. With different specs, the
-   spec already adopted wins; otherwise the first in the order user (the file's
-   top level), then projects by path; every other spec of that name stays a
-   stdio entry, so clients in those projects keep starting their own server,
-   exactly as before (Claude Code resolves names per project, so rewriting them
-   to one URL would hand them the wrong server). The top level goes first
-   because it is in effect in every project that does not override it.
+ - The gateway serves one spec per name, at C{/<name>/mcp}, to every client on
+   the machine: only the user's own servers (the top level of a
+   C{.claude.json} or of a file of the gateway's own) are shared. A project's
+   entry (C{projects.<path>.mcpServers}, or any entry of a C{.mcp.json}) is
+   adopted only when it is the same server as the user-scope entry of that
+   name; a project-only server, or one that differs, stays a stdio entry, so
+   clients in that project keep starting their own, exactly as before (and
+   L{mcpgateway.config.parseConfig} warns about them). A backup record that
+   breaks this rule (written by an older version) gets its original back.
  - Nothing is written outside the user's home or the state directory: the
    config (after symlinks) must be in one of them, and a project backup's file
    name is a sanitized label plus a hash of the path, never the raw path.
- - C{_mcp_gateway_ts} (ms since the epoch) is set whenever entries change, so
-   Claude Code reloads; restoring a file other than C{.claude.json} removes
-   it again if adoption added it (a C{.mcp.json} is often under version
-   control: the round trip leaves it byte for byte as it was).
+ - C{_mcp_gateway_ts} (ms since the epoch) is set whenever adoption changes
+   entries, so Claude Code reloads; the backup records whether the key was
+   there before and its value, and L{ClaudeConfig.restore} puts exactly that
+   back: adopt then restore gives the file back byte for byte (indent, compact
+   or not, key order, trailing newline) when nothing else changed it.
+ - A restore keeps the backup, rotated into L{KEPT_GENERATIONS} kept copies
+   (C{<backup>.1} newest): a client that read the file while it pointed at the
+   gateway may write its copy back after the restore (Claude Code does
+   unlocked read-modify-writes). An entry that is exactly a kept record's
+   gateway entry while no gateway of this state directory serves it (at the
+   next start, in C{mcpgateway restore}, or while a gateway on another port
+   runs) gets its original back from the newest kept copy that has it.
+ - L{ClaudeConfig.removeLeftovers} removes the temp files of writes a kill -9
+   interrupted: only names of the exact shape this module's writer makes, next
+   to the config or the backup, older than L{LEFTOVER_AGE}.
 
 No logging: every method returns a report of human-readable strings.
 """
@@ -41,18 +53,24 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcpgateway.clients.atomic import (
     BACKUP_FORMAT,
+    TEMP_SUFFIX,
     readJson,
     removeFile,
+    renameFile,
+    tempPrefix,
     updateJson,
     writeFileAtomic,
 )
@@ -62,6 +80,13 @@ GATEWAY_TS_KEY = "_mcp_gateway_ts"
 BACKUP_VERSION = 1
 USER_BACKUP = "config-backup.json"
 PROJECT_BACKUPS = "project-backups"
+KEPT_GENERATIONS = 3
+"""How many restored backups are kept (C{<backup>.1} to C{<backup>.3})."""
+RESTORE_FAILED = "restore-failed.json"
+"""In the state directory while a restore at stop failed: C{{"config", "error", "time"}}."""
+LEFTOVER_AGE = 30.0
+"""Seconds after which a temp file of the gateway's writer is a leftover."""
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 Scope = str | None
 """C{None}: the file's top-level C{mcpServers}; else a key of C{projects}."""
@@ -93,7 +118,10 @@ class RestoreReport:
     """What L{ClaudeConfig.restore} did; entries as C{"name (scope)"}."""
 
     restored: list[str] = field(default_factory=list)
-    """Entries put back as they were before adoption."""
+    """Entries put back as they were before adoption (including C{revived})."""
+    revived: list[str] = field(default_factory=list)
+    """Entries put back from a kept backup: a client had written back a copy
+    that pointed at a stopped gateway."""
     kept: list[str] = field(default_factory=list)
     """Entries the user changed or removed since: left as the user left them."""
     notes: list[str] = field(default_factory=list)
@@ -111,6 +139,10 @@ class _Backup:
 
     records: dict[Scope, dict[str, _Record]] = field(default_factory=dict)
     timestampAdded: bool = False
+    """C{_mcp_gateway_ts} was not in the file before adoption."""
+    timestampBefore: Any = _MISSING
+    """Its value before adoption, when it was there (C{_MISSING}: unknown, a
+    backup of an older version)."""
 
     def items(self) -> list[tuple[Scope, str, _Record]]:
         scopes = sorted(self.records, key=lambda s: (s is not None, s or ""))
@@ -132,6 +164,8 @@ class _Backup:
 
         document: dict[str, Any] = {"version": BACKUP_VERSION, "configPath": configPath,
                                     "timestampAdded": self.timestampAdded}
+        if self.timestampBefore is not _MISSING and not self.timestampAdded:
+            document["timestampBefore"] = self.timestampBefore
         if self.records.get(None):
             document["mcpServers"] = block(self.records[None])
         projects = {scope: {"mcpServers": block(records)}
@@ -154,7 +188,8 @@ class _Backup:
                 f"{where} is the backup of {data.get('configPath')!r}, not of {configPath}:"
                 f" restore that file first (mcpgateway restore --config"
                 f" {data.get('configPath')})")
-        backup = cls(timestampAdded=data.get("timestampAdded") is True)
+        backup = cls(timestampAdded=data.get("timestampAdded") is True,
+                     timestampBefore=data.get("timestampBefore", _MISSING))
         blocks: list[tuple[Scope, Any]] = []
         if "mcpServers" in data:
             blocks.append((None, data["mcpServers"]))
@@ -188,6 +223,11 @@ class _Plan:
     """Gateway entries the gateway can no longer serve: to be put back."""
     losers: set[tuple[Scope, str]] = field(default_factory=set)
     """Servable stdio entries whose name is served with another spec."""
+    revived: dict[tuple[Scope, str], _Record] = field(default_factory=dict)
+    """Entries pointing at a stopped gateway, with their original from a kept
+    backup (adopted again, or in C{unadopt} when they cannot be served)."""
+    revivedFrom: _Backup | None = None
+    """The kept backup the first of them came from."""
     removed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     clashNotes: list[str] = field(default_factory=list)
@@ -212,6 +252,60 @@ def hasBackup(stateDir: Path, configPath: Path) -> bool:
     """Whether a backup of C{configPath} is in C{stateDir} (adopted entries
     that were not restored: the gateway stopped uncleanly, or a restore failed)."""
     return backupPathFor(stateDir, configPath).is_file()
+
+
+def keptBackupPaths(stateDir: Path, configPath: Path) -> list[Path]:
+    """Where the kept copies of restored backups of C{configPath} live, newest
+    first: C{<backup>.1} to C{<backup>.}L{KEPT_GENERATIONS}."""
+    active = backupPathFor(stateDir, configPath)
+    return [active.with_name(f"{active.name}.{n}") for n in range(1, KEPT_GENERATIONS + 1)]
+
+
+def restoreFailurePath(stateDir: Path) -> Path:
+    """The marker a failed restore at stop leaves (see L{recordRestoreFailure})."""
+    return Path(os.path.abspath(stateDir)) / RESTORE_FAILED
+
+
+def recordRestoreFailure(stateDir: Path, configPath: Path, reason: str,
+                         now: Callable[[], float] = time.time) -> None:
+    """Leave C{<stateDir>/restore-failed.json}: C{{"config": path, "error":
+    reason, "time": seconds}}, for C{mcpgateway stop} and C{doctor}. A
+    successful L{ClaudeConfig.restore} of that config removes it."""
+    document = {"config": os.path.abspath(configPath), "error": reason, "time": now()}
+    writeFileAtomic(restoreFailurePath(stateDir), BACKUP_FORMAT.encode(document), 0o600)
+
+
+def readRestoreFailure(stateDir: Path) -> dict[str, Any] | None:
+    """The marker of a failed restore (C{config}, C{error}, C{time}), or C{None}
+    when there is none or it is unreadable."""
+    try:
+        data = json.loads(restoreFailurePath(stateDir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def inspectBackup(stateDir: Path, configPath: Path) -> int | None:
+    """Read the backup of C{configPath} exactly as L{ClaudeConfig.restore} does.
+
+    The one reader of the backup format, for C{doctor} and C{restore} alike.
+
+    @return: C{None} when there is no backup of C{configPath} in C{stateDir}
+        (entries not yet restored; the kept copies of restored backups,
+        L{keptBackupPaths}, do not count); else the number of backed-up servers.
+    @raise ConfigError: with a one-line reason, when restore would reject the
+        backup (unreadable, not JSON, wrong version, of another file, a bad record).
+    """
+    loaded = _readBackup(backupPathFor(stateDir, configPath), configPath)
+    return None if loaded is None else len(loaded)
+
+
+def _readBackup(path: Path, configPath: Path) -> _Backup | None:
+    """The backup in C{path} of C{configPath}, or C{None} if there is no file."""
+    if not path.exists():
+        return None
+    data, _ = readJson(path)
+    return _Backup.fromJson(data, path, os.path.realpath(configPath))
 
 
 class ClaudeConfig:
@@ -268,29 +362,37 @@ class ClaudeConfig:
     # -- the public operations --------------------------------------------------
 
     def adopt(self, urlFor: Callable[[str], str]) -> AdoptReport:
-        """Back up and rewrite every servable stdio entry.
+        """Back up and rewrite every servable stdio entry the gateway may share.
 
         Merges into an existing backup (after a crash): records whose entry the
         user changed or removed since are dropped (reported in C{removed} and
         C{notes}); entries already the gateway's stay, re-pointed if
-        C{urlFor(name)} changed (a new port). Idempotent: a second call changes
-        nothing. Sets C{_mcp_gateway_ts} when it rewrote anything. The backup
-        (mode 0600) is written before the config, so a crash between the two
-        leaves a backup that knows every rewritten entry.
+        C{urlFor(name)} changed (a new port). An entry that points at a stopped
+        gateway and is in a kept backup is adopted with its original. Idempotent:
+        a second call changes nothing. Sets C{_mcp_gateway_ts} when it rewrote
+        anything. The backup (mode 0600) is written before the config, so a
+        crash between the two leaves a backup that knows every rewritten entry.
 
         @param urlFor: the URL clients should use for a server name.
         """
         loaded = self._loadBackup()
         backup, onDisk = loaded if loaded is not None else (_Backup(), None)
+        kept = self._loadKept()
         report = AdoptReport()
 
         def mutate(data: dict[str, Any]) -> bool:
             nonlocal report, onDisk
-            plan = self._plan(data, backup)
+            plan = self._plan(data, backup, kept)
             report = AdoptReport(removed=list(plan.removed), notes=list(plan.notes))
             new = plan.kept
-            new.timestampAdded = backup.timestampAdded if loaded is not None \
-                else GATEWAY_TS_KEY not in data
+            if loaded is None:  # the key as it is before this adoption
+                source = plan.revivedFrom
+                if source is not None:  # a client's stale copy: as before that adoption
+                    new.timestampAdded = source.timestampAdded
+                    new.timestampBefore = source.timestampBefore
+                else:
+                    new.timestampAdded = GATEWAY_TS_KEY not in data
+                    new.timestampBefore = copy.deepcopy(data.get(GATEWAY_TS_KEY, _MISSING))
             changed = False
             for (scope, name), record in plan.unadopt.items():
                 _block(data, scope)[name] = copy.deepcopy(record.original)
@@ -322,27 +424,37 @@ class ClaudeConfig:
         """For the config watcher: adopt stdio entries added since (C{claude mcp
         add}), drop from the backup the entries the user removed or changed
         (their gateway entry is gone), keep the rest. Cheap when nothing
-        changed: one read, no write. Same rules and report as L{adopt}."""
+        changed: a few reads, no write. Same rules and report as L{adopt}."""
         return self.adopt(urlFor)
 
     def restore(self) -> RestoreReport:
         """Put back the original of every entry that still is the gateway's.
 
         An entry the user changed or removed since adoption stays as the user
-        left it (in C{kept}, with a note). Sets C{_mcp_gateway_ts} when it
-        restored anything (removes it instead from a file other than a
-        C{.claude.json} that did not have it before adoption). Removes the
-        backup once the config is written: every record is then resolved.
+        left it (in C{kept}, with a note). An entry pointing at a stopped
+        gateway that a kept backup knows (a client wrote back a stale copy)
+        gets its original back too (in C{restored} and C{revived}).
+        C{_mcp_gateway_ts} goes back to what it was before adoption. Once the
+        config is written, the backup is rotated into the kept copies
+        (L{keptBackupPaths}), the marker of a failed restore is removed, and so
+        are the leftovers of interrupted writes (L{removeLeftovers}).
+
+        Call it only while no gateway of this state directory runs (at start
+        before adopting, at stop, or from C{mcpgateway restore}).
         """
         loaded = self._loadBackup()
-        if loaded is None:
-            return RestoreReport(notes=[f"no backup of {self.configPath}; nothing to restore"])
-        backup, _ = loaded
+        kept = self._loadKept()
+        leftovers = self.removeLeftovers()
+        if loaded is None and not kept:
+            return RestoreReport(notes=[f"no backup of {self.configPath}; nothing to restore",
+                                        *leftovers])
+        backup = loaded[0] if loaded is not None else _Backup()
         report = RestoreReport()
 
         def mutate(data: dict[str, Any]) -> bool:
             nonlocal report
             report = RestoreReport()
+            source = backup if loaded is not None else None
             changed = False
             for scope, name, record in backup.items():
                 entry = _entry(data, scope, name)
@@ -353,6 +465,8 @@ class ClaudeConfig:
                     changed = True
                 elif entry == record.original:
                     continue  # never rewritten (a crash in between), or restored already
+                elif _revivable(kept, scope, name, entry) is not None:
+                    continue  # a stale copy of an earlier run: put back below
                 elif entry is _MISSING:
                     report.kept.append(label)
                     report.notes.append(f"{label} was removed from {self.configPath} while"
@@ -361,34 +475,55 @@ class ClaudeConfig:
                     report.kept.append(label)
                     report.notes.append(f"{label} was changed in {self.configPath} while"
                                         " the gateway served it; kept the file's version")
+            for scope, block in _scopes(data):
+                for name, entry in block.items():
+                    revived = _revivable(kept, scope, name, entry)
+                    if revived is None:
+                        continue
+                    record, generation = revived
+                    block[name] = copy.deepcopy(record.original)
+                    label = self._label(name, scope)
+                    report.restored.append(label)
+                    report.revived.append(label)
+                    report.notes.append(
+                        f"{label} pointed at a stopped gateway ({record.url}): a client wrote"
+                        " back a copy it had read while the gateway served it; put its"
+                        " original back from the kept backup")
+                    source = source or generation
+                    changed = True
             if changed:
-                if backup.timestampAdded and self.defaultScope != "user":
-                    data.pop(GATEWAY_TS_KEY, None)
-                else:
-                    data[GATEWAY_TS_KEY] = self._stamp()
+                self._restoreTimestamp(data, source)
             return changed
 
         updateJson(self.configPath, mutate)
-        removeFile(self.backupPath)
+        if loaded is not None:
+            self._rotate()
+        failure = readRestoreFailure(self.stateDir)
+        if failure is not None and failure.get("config") == str(self.configPath):
+            removeFile(restoreFailurePath(self.stateDir))
+        report.notes.extend(leftovers)
         return report
 
     def servedDocument(self) -> dict[str, Any]:
         """The servers to serve, as a document L{parseConfig} understands:
         C{{"mcpServers": {...}, "projects": {path: {"mcpServers": {...}}}}},
         in the file's order, where each gateway entry is replaced by its
-        original from the backup. Entries not adopted (yet) are included as
-        they are, so that the gateway serves a stdio entry added since the last
-        L{sync} and warns about the ones it cannot serve, except a stdio entry
-        whose name is served with another spec (it stays the client's own).
-        Projects without servers are left out."""
+        original from the backup (or a kept backup). Entries not adopted (yet)
+        are included as they are, so that the gateway serves a stdio entry added
+        since the last L{sync} and warns about the ones it cannot serve (a
+        project-only one among them), except a project's stdio entry whose name
+        is served with another spec (it stays the client's own). Projects
+        without servers are left out."""
         data, _ = readJson(self.configPath)
         loaded = self._loadBackup()
-        plan = self._plan(data, loaded[0] if loaded is not None else _Backup())
+        plan = self._plan(data, loaded[0] if loaded is not None else _Backup(),
+                          self._loadKept())
         document: dict[str, Any] = {}
         for scope, block in _scopes(data):
             servers: dict[str, Any] = {}
             for name, entry in block.items():
-                record = plan.kept.get(scope, name) or plan.unadopt.get((scope, name))
+                record = plan.kept.get(scope, name) or plan.unadopt.get((scope, name)) \
+                    or plan.revived.get((scope, name))
                 if record is not None:
                     servers[name] = copy.deepcopy(record.original)
                 elif (scope, name) not in plan.losers:
@@ -399,6 +534,63 @@ class ClaudeConfig:
                 document.setdefault("projects", {})[scope] = {"mcpServers": servers}
         return document
 
+    def strandedEntries(self) -> list[tuple[str, str]]:
+        """Entries that look like a gateway's (exactly C{{"type": "http",
+        "url": "http://<loopback>:<port>/<name>/mcp"}}) that no backup in the
+        state directory knows: their original command is lost to the gateway.
+        As C{(label, url)}; call it while no gateway of this state directory
+        serves the file (at start, before adopting)."""
+        data, _ = readJson(self.configPath)
+        loaded = self._loadBackup()
+        backup = loaded[0] if loaded is not None else _Backup()
+        kept = self._loadKept()
+        out = []
+        for scope, block in _scopes(data):
+            for name, entry in block.items():
+                if not _looksLikeGatewayEntry(name, entry):
+                    continue
+                record = backup.get(scope, name)
+                if record is not None and _isOurs(entry, record):
+                    continue
+                if _revivable(kept, scope, name, entry) is not None:
+                    continue
+                out.append((self._label(name, scope), str(entry["url"])))
+        return out
+
+    def removeLeftovers(self, minAge: float = LEFTOVER_AGE) -> list[str]:
+        """Remove the temp files a killed write of this module left next to the
+        config, its backup or the restore-failure marker: regular files of
+        ours named exactly C{.<name>.<8 random characters>.tmp}, not modified
+        for C{minAge} seconds (a write in progress takes milliseconds).
+        Nothing else is touched. Notes of what was removed (or could not be)."""
+        notes = []
+        for target in (self._real, self.backupPath, restoreFailurePath(self.stateDir)):
+            pattern = re.compile(re.escape(tempPrefix(target.name)) + r"[a-z0-9_]{8}"
+                                 + re.escape(TEMP_SUFFIX))
+            try:
+                names = os.listdir(target.parent)
+            except OSError:
+                continue
+            for name in sorted(names):
+                if not pattern.fullmatch(name):
+                    continue
+                path = target.parent / name
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() \
+                        or self._now() - st.st_mtime < minAge:
+                    continue
+                try:
+                    removeFile(path)
+                except OSError as e:
+                    notes.append(f"could not remove {path}, left by an interrupted write:"
+                                 f" {e.strerror or e}")
+                else:
+                    notes.append(f"removed {path}, left by an interrupted write")
+        return notes
+
     def loadServed(self) -> LoadedConfig:
         """L{servedDocument} parsed into specs and warnings (with this instance's
         environment and the file's default scope)."""
@@ -407,30 +599,44 @@ class ClaudeConfig:
 
     # -- the plan -----------------------------------------------------------------
 
-    def _plan(self, data: dict[str, Any], backup: _Backup) -> _Plan:
-        plan = _Plan(kept=_Backup(timestampAdded=backup.timestampAdded))
-        served: dict[str, tuple[ServerSpec, str]] = {}
+    def _plan(self, data: dict[str, Any], backup: _Backup, kept: list[_Backup]) -> _Plan:
+        plan = _Plan(kept=_Backup(timestampAdded=backup.timestampAdded,
+                                  timestampBefore=backup.timestampBefore))
+        shared = self._sharedSpecs(data, backup, kept)
+        globalLabel = f"{self.defaultScope} scope"
+
+        def mayShare(scope: Scope, name: str, spec: ServerSpec) -> bool:
+            if scope is None and self.defaultScope != "project":
+                return True
+            return shared.get(name) == spec
+
+        def whyNot(scope: Scope, name: str) -> str:
+            if name in shared:
+                return f"'{name}' is served from {globalLabel} with another command"
+            return ("a server defined only in a project is not shared through the"
+                    " gateway (every client on this machine could reach it)")
+
         for scope, name, record in backup.items():
             entry = _entry(data, scope, name)
             label = self._label(name, scope)
             if _isOurs(entry, record):
                 spec, why = self._servable(name, record.original)
-                winner = served.get(name)
                 if spec is None:
                     plan.unadopt[(scope, name)] = record
                     plan.removed.append(label)
                     plan.notes.append(f"{label}: the gateway cannot serve it any more ({why});"
                                       " put its original entry back")
-                elif winner is not None and winner[0] != spec:
+                elif not mayShare(scope, name, spec):
                     plan.unadopt[(scope, name)] = record
                     plan.removed.append(label)
-                    plan.notes.append(f"{label}: '{name}' is served from {winner[1]} with"
-                                      " another command; put its original entry back")
+                    plan.notes.append(f"{label}: {whyNot(scope, name)}; put its original"
+                                      " entry back")
                 else:
-                    served.setdefault(name, (spec, label))
                     plan.kept.add(scope, name, record)
             elif entry is not _MISSING and entry == record.original:
                 continue  # an ordinary stdio entry again: adopted below like any other
+            elif _revivable(kept, scope, name, entry) is not None:
+                plan.removed.append(label)  # a stale copy of an earlier run: revived below
             else:
                 plan.removed.append(label)
                 plan.notes.append(
@@ -441,20 +647,61 @@ class ClaudeConfig:
             for name, entry in block.items():
                 if plan.kept.get(scope, name) is not None or (scope, name) in plan.unadopt:
                     continue
-                spec, _ = self._servable(name, entry)
+                label = self._label(name, scope)
+                revived = _revivable(kept, scope, name, entry)
+                if revived is not None:
+                    record, generation = revived
+                    entry = record.original
+                    plan.revived[(scope, name)] = record
+                    plan.revivedFrom = plan.revivedFrom or generation
+                spec, why = self._servable(name, entry)
+                if spec is not None and mayShare(scope, name, spec):
+                    plan.adopt.append((scope, name, entry))
+                    if revived is not None:
+                        plan.notes.append(
+                            f"{label} pointed at a stopped gateway ({revived[0].url}): a"
+                            " client wrote back a copy it had read while that gateway served"
+                            " it; adopted again with its original from the kept backup")
+                    continue
+                if revived is not None:
+                    plan.unadopt[(scope, name)] = revived[0]
+                    plan.notes.append(
+                        f"{label} pointed at a stopped gateway ({revived[0].url}); put its"
+                        " original back from the kept backup (not served: "
+                        f"{why or whyNot(scope, name)})")
+                    continue
                 if spec is None:
                     continue  # not stdio, or not servable: left alone (parseConfig warns)
-                label = self._label(name, scope)
-                winner = served.get(name)
-                if winner is not None and winner[0] != spec:
+                if name in shared:
                     plan.losers.add((scope, name))
                     plan.clashNotes.append(
-                        f"{label} differs from the '{name}' served from {winner[1]}; left as"
-                        " a stdio entry (clients there start it themselves)")
-                    continue
-                served.setdefault(name, (spec, label))
-                plan.adopt.append((scope, name, entry))
+                        f"{label} differs from the '{name}' served from {name}"
+                        f" ({globalLabel}); left as a stdio entry (clients there start it"
+                        " themselves)")
+                # else only in a project: left alone (parseConfig warns about it)
         return plan
+
+    def _sharedSpecs(self, data: dict[str, Any], backup: _Backup,
+                     kept: list[_Backup]) -> dict[str, ServerSpec]:
+        """The servers the file's user scope serves to everyone, by name (none
+        for a C{.mcp.json}): each top-level entry as the gateway would serve it
+        (its original when it is the gateway's entry)."""
+        servers = data.get("mcpServers")
+        if self.defaultScope == "project" or not isinstance(servers, dict):
+            return {}
+        specs = {}
+        for name, entry in servers.items():
+            record = backup.get(None, name)
+            if record is not None and _isOurs(entry, record):
+                entry = record.original
+            else:
+                revived = _revivable(kept, None, name, entry)
+                if revived is not None:
+                    entry = revived[0].original
+            spec, _ = self._servable(name, entry)
+            if spec is not None:
+                specs[name] = spec
+        return specs
 
     def _servable(self, name: str, entry: Any) -> tuple[ServerSpec | None, str]:
         """The spec the gateway would serve for this entry (scope-independent,
@@ -470,12 +717,52 @@ class ClaudeConfig:
     # -- the backup -----------------------------------------------------------------
 
     def _loadBackup(self) -> tuple[_Backup, bytes] | None:
-        path = self.backupPath
-        if not path.exists():
+        backup = _readBackup(self.backupPath, self.configPath)
+        if backup is None:
             return None
-        data, _ = readJson(path)
-        backup = _Backup.fromJson(data, path, str(self._real))
         return backup, BACKUP_FORMAT.encode(backup.toJson(str(self._real)))
+
+    def _loadKept(self) -> list[_Backup]:
+        """The kept copies of restored backups, newest first (unusable ones skipped)."""
+        kept = []
+        for path in keptBackupPaths(self.stateDir, self.configPath):
+            try:
+                backup = _readBackup(path, self.configPath)
+            except ConfigError:
+                continue
+            if backup is not None:
+                kept.append(backup)
+        return kept
+
+    def _rotate(self) -> None:
+        """Move the (restored) backup to C{<backup>.1}, shifting older copies up
+        and dropping the oldest; just drop it when C{.1} holds the same."""
+        active = self.backupPath
+        try:
+            raw = active.read_bytes()
+        except FileNotFoundError:
+            return
+        paths = keptBackupPaths(self.stateDir, self.configPath)
+        try:
+            same = paths[0].read_bytes() == raw
+        except OSError:
+            same = False
+        if same:
+            removeFile(active)
+            return
+        for older, newer in reversed(list(zip(paths[1:], paths[:-1], strict=True))):
+            if newer.exists():
+                renameFile(newer, older)
+        renameFile(active, paths[0])
+
+    def _restoreTimestamp(self, data: dict[str, Any], backup: _Backup | None) -> None:
+        """C{_mcp_gateway_ts} as it was before the adoption C{backup} records."""
+        if backup is not None and backup.timestampAdded:
+            data.pop(GATEWAY_TS_KEY, None)
+        elif backup is not None and backup.timestampBefore is not _MISSING:
+            data[GATEWAY_TS_KEY] = copy.deepcopy(backup.timestampBefore)
+        else:  # a backup of an older version: unknown, so at least make clients reload
+            data[GATEWAY_TS_KEY] = self._stamp()
 
     def _saveBackup(self, backup: _Backup, onDisk: bytes | None) -> bytes | None:
         """Write C{backup} if it differs from C{onDisk}, remove it when empty;
@@ -547,6 +834,34 @@ def _entry(data: dict[str, Any], scope: Scope, name: str) -> Any:
         project = projects.get(scope) if isinstance(projects, dict) else None
         block = project.get("mcpServers") if isinstance(project, dict) else None
     return block.get(name, _MISSING) if isinstance(block, dict) else _MISSING
+
+
+def _revivable(kept: list[_Backup], scope: Scope, name: str,
+               entry: Any) -> tuple[_Record, _Backup] | None:
+    """The record (and its kept backup, the newest that has one) whose gateway
+    entry C{entry} is, or C{None}."""
+    if not (isinstance(entry, dict) and entry.get("type") == "http"):
+        return None
+    for backup in kept:
+        record = backup.get(scope, name)
+        if record is not None and _isOurs(entry, record):
+            return record, backup
+    return None
+
+
+def _looksLikeGatewayEntry(name: str, entry: Any) -> bool:
+    """Whether C{entry} is shaped exactly as adoption writes it for C{name}."""
+    if not (isinstance(entry, dict) and set(entry) == {"type", "url"}
+            and entry["type"] == "http" and isinstance(entry["url"], str)):
+        return False
+    try:
+        parts = urlsplit(entry["url"])
+        port = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return parts.scheme == "http" and port is not None and parts.path == f"/{name}/mcp" \
+        and (host in _LOOPBACK or host.startswith("127."))
 
 
 def _isOurs(entry: Any, record: _Record) -> bool:

@@ -29,22 +29,20 @@ def claudeJson(home: Path) -> Path:
     return path
 
 
-def withoutTs(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text())
-    data.pop("_mcp_gateway_ts", None)
-    return data  # type: ignore[no-any-return]
-
-
-
 def test_adopt_serve_hot_add_and_restore(start: Any, home: Path) -> None:
     config = claudeJson(home)
     original = config.read_bytes()
     gateway: RunningGateway = start("--rewrite-config")
+    assert waitFor(lambda: "_mcp_gateway_ts" in config.read_text())  # adopted once listening
     data = json.loads(config.read_text())
     url = data["mcpServers"]["demo"]["url"]
     assert data["mcpServers"]["demo"] == {"type": "http", "url": gateway.url("demo")}
     assert data["mcpServers"]["remote"]["url"] == "https://example.invalid/mcp"
-    assert data["projects"][str(home / "p")]["mcpServers"]["thinker"]["type"] == "http"
+    # A project's own server is neither rewritten nor served at a global route.
+    assert data["projects"][str(home / "p")]["mcpServers"]["thinker"]["command"] \
+        == sys.executable
+    assert "thinker" not in gateway.health()["servers"]
+    assert "'thinker' (local scope of project" in gateway.text()
     assert isinstance(data["_mcp_gateway_ts"], int)
     assert (home / "state" / "config-backup.json").is_file()
     assert os.stat(config).st_mode & 0o777 == 0o600
@@ -58,15 +56,14 @@ def test_adopt_serve_hot_add_and_restore(start: Any, home: Path) -> None:
     assert callEcho(gateway.url("added"), "adopted") == "adopted"
 
     gateway.stop()
-    restored = withoutTs(config)
     expected = json.loads(original)
     expected["mcpServers"]["added"] = dict(DEMO)
-    assert restored == expected
+    assert config.read_text() == json.dumps(expected, indent=2)  # no _mcp_gateway_ts left
 
 
 def test_crash_then_restart_restores_first_and_adopts_again(start: Any, home: Path) -> None:
     config = claudeJson(home)
-    before = withoutTs(config)
+    before = config.read_bytes()
     first: RunningGateway = start("--rewrite-config")
     first.process.kill()
     first.process.wait()
@@ -75,4 +72,4 @@ def test_crash_then_restart_restores_first_and_adopts_again(start: Any, home: Pa
     assert "restored after an unclean stop" in second.text()
     assert callEcho(second.url("demo"), "adopted") == "adopted"
     second.stop()
-    assert withoutTs(config) == before
+    assert config.read_bytes() == before
