@@ -13,8 +13,15 @@ C{/health} answers.
 
 Every failure is one line on stderr (or C{{"ok": false, "error": ...}} with
 C{--json}), never a traceback; C{MCPGATEWAY_DEBUG=1} shows tracebacks of
-unexpected errors. Colours only when stdout is a terminal and C{NO_COLOR} is
-unset.
+unexpected errors. A command line argparse rejects is one line and a pointer
+to C{--help} (exit 2). Colours only when stdout is a terminal and C{NO_COLOR}
+is unset.
+
+The gateway's files are read with the library's own readers, never with a
+copy: the config backup with L{mcpgateway.clients.claude.inspectBackup} (what
+C{restore} accepts), the npx cache with L{mcpgateway.resolve.readCacheFile},
+C{classification.json} with L{mcpgateway.classification.loadOverrides}, the
+client config with L{mcpgateway.clients.atomic.readJson}.
 """
 
 from __future__ import annotations
@@ -37,18 +44,23 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from mcpgateway import __version__
+from mcpgateway.classification import OVERRIDES_FILE, loadOverrides
+from mcpgateway.clients.atomic import readJson
+from mcpgateway.clients.claude import USER_BACKUP, backupPathFor, inspectBackup
+from mcpgateway.config import ConfigError
+from mcpgateway.resolve import CACHE_FILE, readCacheFile
 from mcpgateway.state import LOCK_FILE, STATE_FILE, pidAlive
 from mcpgateway.tap import DEFAULT_PORT, defaultStateDir
 
 PID_FILE = "twistd.pid"
 LOG_FILE = "gateway.log"
-BACKUP_FILE = "config-backup.json"
-NPX_CACHE_FILE = "npx-cache.json"
-CLASSIFICATION_FILE = "classification.json"
+BACKUP_FILE = USER_BACKUP
+NPX_CACHE_FILE = CACHE_FILE
+CLASSIFICATION_FILE = OVERRIDES_FILE
 MODES = ("stateful", "stateless")
 
 START_TIMEOUT = 15.0
@@ -270,13 +282,33 @@ def claudeConfigPath(state: dict[str, Any] | None) -> Path:
     return Path.home() / ".claude.json"
 
 
-def tail(path: Path, lines: int = LOG_TAIL) -> list[str]:
-    """The last C{lines} lines of C{path} (nothing if it cannot be read)."""
+class LogPosition(NamedTuple):
+    """Where a log file ended: its inode and size."""
+
+    inode: int
+    size: int
+
+
+def logPosition(path: Path) -> LogPosition | None:
+    """Where C{path} ends now (C{None}: there is no such file)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return LogPosition(st.st_ino, st.st_size)
+
+
+def tail(path: Path, lines: int = LOG_TAIL, since: LogPosition | None = None) -> list[str]:
+    """The last C{lines} lines of C{path} (nothing if it cannot be read);
+    with C{since}, only of what was written after that position (the whole
+    file if it was replaced since: rotated, or new)."""
     try:
         with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 64 * 1024))
+            st = os.fstat(f.fileno())
+            start = 0
+            if since is not None and since.inode == st.st_ino and since.size <= st.st_size:
+                start = since.size
+            f.seek(max(start, st.st_size - 64 * 1024))
             data = f.read()
     except OSError:
         return []
@@ -433,6 +465,13 @@ def cmdStart(args: argparse.Namespace, out: Output) -> int:
         config = Path(args.config).expanduser().absolute()
         if not config.is_file():
             raise CliError(f"--config {args.config}: no such file")
+    rewrite = not args.no_rewrite
+    if rewrite and config is None and not claudeConfigPath(None).is_file():
+        # Nothing to adopt: the gateway serves its bundled demo.
+        out.note(f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server")
+        rewrite = False
+    if rewrite:  # before anything is changed
+        refuseUnwritable(config or claudeConfigPath(None), stateDir, config is not None, port)
     try:
         stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
@@ -440,16 +479,24 @@ def cmdStart(args: argparse.Namespace, out: Output) -> int:
     if found.stale:
         removeStateFile(stateDir)
     removeStalePidFile(stateDir)
-    rewrite = not args.no_rewrite
-    if rewrite and config is None and not claudeConfigPath(None).is_file():
-        # Nothing to adopt: the gateway serves its bundled demo.
-        out.note(f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server")
-        rewrite = False
     argv = gatewayArgv(stateDir, port, config, args.foreground, rewrite)
     warmPluginCache()
     if args.foreground:
         return runForeground(argv, out)
     return startDetached(argv, stateDir, port, out)
+
+
+def refuseUnwritable(config: Path, stateDir: Path, named: bool, port: int) -> None:
+    """Refuse, saying what to do instead, a config the gateway would refuse
+    to adopt: the library's rule (L{ClaudeConfig}), files inside the home
+    directory or the state directory only, symlinks resolved."""
+    try:
+        _claudeConfigClass()(config, stateDir)
+    except ValueError as e:
+        option = f" --config {config}" if named else ""
+        raise CliError(f"{e}; to serve it without rewriting it, add --no-rewrite (`mcpgateway"
+                       f" start --no-rewrite{option}`: its entries stay as they are, point"
+                       f" clients at {gatewayUrl(port)}/<server>/mcp yourself)") from None
 
 
 def warmPluginCache() -> None:
@@ -503,18 +550,22 @@ def runForeground(argv: list[str], out: Output) -> int:
 def startDetached(argv: list[str], stateDir: Path, port: int, out: Output) -> int:
     """Run twistd (which daemonizes and exits), then wait for C{/health}."""
     deadline = time.monotonic() + START_TIMEOUT
+    logStart = logPosition(stateDir / LOG_FILE)  # earlier runs' lines are not this run's
     process = _launch(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                       stderr=subprocess.STDOUT)
+
+    def failed(message: str, output: bytes = b"") -> int:
+        return _startFailed(out, stateDir, message, output, logStart)
+
     try:
         output, _ = process.communicate(timeout=START_TIMEOUT)
     except subprocess.TimeoutExpired:
         process.kill()
         output, _ = process.communicate()
-        return _startFailed(out, stateDir, f"twistd did not finish starting within"
-                                           f" {START_TIMEOUT:.0f} s", output)
+        return failed(f"twistd did not finish starting within {START_TIMEOUT:.0f} s", output)
     if process.returncode != 0:
-        return _startFailed(out, stateDir, f"the gateway did not start (twistd exit status"
-                                           f" {process.returncode})", output)
+        return failed(f"the gateway did not start (twistd exit status {process.returncode})",
+                      output)
     url = gatewayUrl(port)
     reason = "no answer yet"
     while True:
@@ -533,13 +584,13 @@ def startDetached(argv: list[str], stateDir: Path, port: int, out: Output) -> in
         else:
             daemon = _pidFromFile(stateDir / PID_FILE)
             if daemon is None or not pidAlive(daemon):
-                return _startFailed(out, stateDir, "the gateway exited while starting", b"")
+                return failed("the gateway exited while starting")
             reason = f"{STATE_FILE} not written yet"
         if time.monotonic() >= deadline:
             break
         time.sleep(0.1)
-    return _startFailed(out, stateDir, f"the gateway did not answer {url}/health within"
-                                       f" {START_TIMEOUT:.0f} s ({reason})", b"")
+    return failed(f"the gateway did not answer {url}/health within {START_TIMEOUT:.0f} s"
+                  f" ({reason})")
 
 
 def _started(out: Output, found: GatewayProbe, url: str, health: dict[str, Any]) -> int:
@@ -556,9 +607,10 @@ def _started(out: Output, found: GatewayProbe, url: str, health: dict[str, Any])
     return 0
 
 
-def _startFailed(out: Output, stateDir: Path, message: str, output: bytes) -> int:
+def _startFailed(out: Output, stateDir: Path, message: str, output: bytes,
+                 logStart: LogPosition | None = None) -> int:
     lines = output.decode("utf-8", "replace").splitlines()[-LOG_TAIL:]
-    logLines = tail(stateDir / LOG_FILE)
+    logLines = tail(stateDir / LOG_FILE, since=logStart)
     if out.json:
         out.emit({"ok": False, "error": message, "output": lines, "log": logLines})
         return 1
@@ -568,10 +620,163 @@ def _startFailed(out: Output, stateDir: Path, message: str, output: bytes) -> in
         for line in lines:
             out.note(f"  {line}")
     if logLines:
-        out.note(f"last lines of {stateDir / LOG_FILE}:")
+        out.note(f"last lines of {stateDir / LOG_FILE} from this start:")
         for line in logLines:
             out.note(f"  {line}")
     return 1
+
+
+# --- the client config and its backup -------------------------------------------
+
+
+def _viaGateway(entry: dict[str, Any], port: int) -> bool:
+    if entry.get("type") not in ("http", "streamable-http"):
+        return False
+    url = entry.get("url", entry.get("serverUrl"))
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == port
+    except ValueError:
+        return False
+
+
+def _entries(data: dict[str, Any]) -> Iterator[tuple[str, str | None, Any]]:
+    """Every C{mcpServers} entry (user scope, then every project) as
+    C{(name, project or None, entry)}."""
+    blocks: list[tuple[str | None, Any]] = [(None, data.get("mcpServers"))]
+    projects = data.get("projects")
+    if isinstance(projects, dict):
+        blocks += [(str(path), project.get("mcpServers"))
+                   for path, project in projects.items() if isinstance(project, dict)]
+    for scope, block in blocks:
+        if isinstance(block, dict):
+            for name, entry in block.items():
+                yield str(name), scope, entry
+
+
+def entryLabel(name: str, scope: str | None) -> str:
+    return name if scope is None else f"{name} (project {scope})"
+
+
+def classifyEntries(data: dict[str, Any], port: int) -> dict[str, int]:
+    """Counts of C{mcpServers} entries (user scope and every project): via
+    the gateway on C{port}, stdio, other."""
+    counts = {"gateway": 0, "stdio": 0, "other": 0}
+    for _, _, entry in _entries(data):
+        if isinstance(entry, dict) and _viaGateway(entry, port):
+            counts["gateway"] += 1
+        elif isinstance(entry, dict) and entry.get("type", "stdio") == "stdio" \
+                and "command" in entry:
+            counts["stdio"] += 1
+        else:
+            counts["other"] += 1
+    return counts
+
+
+def gatewayEntries(data: dict[str, Any], port: int) -> list[str]:
+    """The entries pointing at the gateway on C{port}, as C{name} or
+    C{name (project P)}."""
+    return [entryLabel(name, scope) for name, scope, entry in _entries(data)
+            if isinstance(entry, dict) and _viaGateway(entry, port)]
+
+
+@dataclass
+class ClientConfig:
+    """The client config of a gateway (the one in its C{state.json}, else
+    C{~/.claude.json}): its entries pointing at the gateway, and its backup
+    as the library's reader (the one C{restore} uses) sees it."""
+
+    path: Path
+    url: str
+    """The gateway the entries are checked against."""
+    backupPath: Path
+    exists: bool = False
+    error: str | None = None
+    """Why the config cannot be read (it exists)."""
+    counts: dict[str, int] = field(default_factory=lambda: {"gateway": 0, "stdio": 0,
+                                                            "other": 0})
+    viaGateway: list[str] = field(default_factory=list)
+    backupServers: int | None = None
+    """Servers in the backup; C{None}: no usable backup."""
+    backupError: str | None = None
+    """Why C{restore} would reject the backup."""
+
+    @property
+    def noBackup(self) -> str | None:
+        """Why no usable backup holds the originals, or C{None} if one does."""
+        if self.backupServers is not None:
+            return None
+        return self.backupError or f"there is no {self.backupPath}"
+
+    def toJson(self) -> dict[str, Any]:
+        return {"path": str(self.path), "url": self.url, "exists": self.exists,
+                "error": self.error, "counts": self.counts, "viaGateway": self.viaGateway,
+                "backup": {"path": str(self.backupPath), "servers": self.backupServers,
+                           "error": self.backupError}}
+
+
+def readClientConfig(stateDir: Path, found: GatewayProbe) -> ClientConfig:
+    """Read the client config and its backup with the library's readers."""
+    path = claudeConfigPath(found.state)
+    port = found.port or DEFAULT_PORT
+    report = ClientConfig(path, found.baseUrl(), backupPathFor(stateDir, path))
+    if path.exists():
+        report.exists = True
+        try:
+            data, _ = readJson(path)
+        except ConfigError as e:
+            report.error = str(e)
+        else:
+            report.counts = classifyEntries(data, port)
+            report.viaGateway = gatewayEntries(data, port)
+    try:
+        report.backupServers = inspectBackup(stateDir, path)
+    except (ConfigError, OSError, ValueError) as e:
+        report.backupError = str(e)
+    return report
+
+
+def restoreCommand(config: ClientConfig) -> str:
+    """C{mcpgateway restore}, with C{--config} unless it is the default file."""
+    if config.path == claudeConfigPath(None):
+        return "`mcpgateway restore`"
+    return f"`mcpgateway restore --config {config.path}`"
+
+
+LOST_FIX = ("re-add {entries} with `claude mcp add NAME -- COMMAND [ARGS...]`, or copy their"
+            " stdio entries from your own copy of {path} over the gateway's")
+
+
+def clientConfigProblem(config: ClientConfig, found: GatewayProbe) -> tuple[str, str] | None:
+    """What is wrong with the config's entries pointing at the gateway, as
+    C{(message, fix)}; C{None} when nothing is."""
+    count = len(config.viaGateway)
+    if not count:
+        return None
+    entries = plural(count, "entry points", "entries point")
+    stopped = "" if found.running else ", where the gateway is not running"
+    if (found.state or {}).get("rewriteConfig", True) is False:
+        # A gateway that does not adopt: the user pointed them at it.
+        if found.running:
+            return None
+        option = "" if config.path == claudeConfigPath(None) else f" --config {config.path}"
+        return (f"{entries} at {config.url}{stopped}",
+                f"start it again as before: `mcpgateway start --no-rewrite{option}`")
+    lost = config.noBackup
+    if lost is None:
+        if found.running:
+            return None
+        return (f"{entries} at {config.url}{stopped}",
+                f"run `mcpgateway start` to serve them again, or {restoreCommand(config)} to"
+                " put the stdio entries back")
+    fix = LOST_FIX.format(entries=", ".join(config.viaGateway), path=config.path)
+    if not found.running:
+        fix += ("; entries you pointed at the gateway yourself work again once it runs"
+                " (`mcpgateway start`)")
+    return (f"{entries} at {config.url}{stopped}, and no usable backup holds their"
+            f" originals ({lost}): `mcpgateway restore` cannot put them back", fix)
 
 
 # --- stop and restore ---------------------------------------------------------
@@ -611,15 +816,12 @@ def cmdStop(args: argparse.Namespace, out: Output) -> int:
                            f" after SIGTERM; see {stateDir / LOG_FILE}, or `kill -KILL {pid}`"
                            " then `mcpgateway restore`")
         removeStateFile(stateDir)  # normally gone already: the gateway removes it
+        document: dict[str, Any] = {"ok": True, "stopped": True, "pid": pid}
         leftover = None
         if (found.state or {}).get("rewriteConfig"):
-            backup = backupPathOf(stateDir, claudeConfigPath(found.state))
-            if backup.exists():
-                leftover = (f"the config was not fully restored ({backup} is still there):"
-                            f" see {stateDir / LOG_FILE}, then `mcpgateway restore`")
+            leftover = checkRestored(stateDir, found, document)
         if out.json:
-            out.emit({"ok": leftover is None, "stopped": True, "pid": pid,
-                      **({"error": leftover} if leftover else {})})
+            out.emit(document)
         else:
             out.line(f"mcpgateway stopped (pid {pid})")
             if leftover:
@@ -628,12 +830,13 @@ def cmdStop(args: argparse.Namespace, out: Output) -> int:
     if found.stale:
         what = (f"pid {found.pid} is gone" if found.pid is not None
                 else found.stateError or "no pid in it")
-        document: dict[str, Any] = {"ok": True, "stopped": False, "stale": True,
-                                    "pid": found.pid}
+        document = {"ok": True, "stopped": False, "stale": True, "pid": found.pid}
         report = None
+        leftover = None
         if (found.state or {}).get("rewriteConfig", True) is not False:
             report = restoreConfig(claudeConfigPath(found.state), stateDir)
             document["restore"] = report
+            leftover = checkRestored(stateDir, found, document)
         removeStateFile(stateDir)
         removeStalePidFile(stateDir)
         if out.json:
@@ -642,12 +845,41 @@ def cmdStop(args: argparse.Namespace, out: Output) -> int:
             out.line(f"mcpgateway was not running (stale state.json: {what}); removed it")
             if report is not None:
                 printRestore(out, report)
-        return 0
+            if leftover:
+                out.note(f"mcpgateway: {leftover}")
+        return 0 if leftover is None else 1
     if out.json:
         out.emit({"ok": True, "stopped": False, "stale": False, "pid": None})
     else:
         out.line("mcpgateway is not running")
     return 0
+
+
+def checkRestored(stateDir: Path, found: GatewayProbe, document: dict[str, Any]) -> str | None:
+    """After the gateway is gone (and its restore ran): what is left in the
+    config pointing at it, as an error line; C{None} when nothing is. Adds
+    C{config}, C{viaGateway} (and C{ok}, C{error}) to the JSON C{document}."""
+    config = readClientConfig(stateDir, found)
+    document.update(config=str(config.path), viaGateway=config.viaGateway)
+    error = None
+    if config.error is not None:
+        error = (f"cannot check that {config.path} was restored: {config.error}; fix it, then"
+                 f" {restoreCommand(config)}")
+    elif config.viaGateway:
+        entries = plural(len(config.viaGateway), "entry", "entries")
+        error = (f"{config.path} still has {entries} pointing at the stopped gateway"
+                 f" {config.url}: {', '.join(config.viaGateway)}; ")
+        lost = config.noBackup
+        if lost is None:
+            error += (f"{restoreCommand(config)} puts the stdio entries back (the log,"
+                      f" {stateDir / LOG_FILE}, says why the gateway did not)")
+        else:
+            error += (f"no usable backup holds their originals ({lost}), so"
+                      " `mcpgateway restore` cannot put them back: "
+                      + LOST_FIX.format(entries="them", path=config.path))
+    if error is not None:
+        document.update(ok=False, error=error)
+    return error
 
 
 def _claudeConfigClass() -> Any:
@@ -710,10 +942,16 @@ def cmdRestore(args: argparse.Namespace, out: Output) -> int:
 def cmdStatus(args: argparse.Namespace, out: Output) -> int:
     stateDir = resolveStateDir(args.state_dir)
     found = probe(stateDir)
+    config = readClientConfig(stateDir, found)
+    problem = clientConfigProblem(config, found)
     document: dict[str, Any] = {"running": found.running, "stale": found.stale,
                                 "pid": found.pid, "port": found.port,
                                 "stateDir": str(stateDir), "state": found.state,
-                                "health": None, "sessions": None}
+                                "health": None, "sessions": None,
+                                "clientConfig": {**config.toJson(), "problem": None if problem
+                                                 is None else {"message": problem[0],
+                                                               "fix": problem[1]}}}
+    warning = [] if problem is None else [f"  ! {problem[0]}", f"    → {problem[1]}"]
     if not found.running:
         if found.stale:
             message = (f"mcpgateway is not running (stale state.json from pid {found.pid};"
@@ -723,7 +961,8 @@ def cmdStatus(args: argparse.Namespace, out: Output) -> int:
         if out.json:
             out.emit({**document, "error": message})
         else:
-            out.line(message)
+            for line in [message, *warning]:
+                out.line(line)
         return 1
     try:
         health = fetchHealth(found)
@@ -732,16 +971,43 @@ def cmdStatus(args: argparse.Namespace, out: Output) -> int:
         if out.json:
             out.emit({**document, "error": e.message})
         else:
-            out.line(f"mcpgateway is running (pid {found.pid}, port {found.port}) but"
-                     f" {e.message}")
+            for line in [f"mcpgateway is running (pid {found.pid}, port {found.port}) but"
+                         f" {e.message}", *warning]:
+                out.line(line)
         return 1
     document.update(health=health, sessions=sessions)
     if out.json:
         out.emit(document)
     else:
-        for line in renderStatus(found, health, sessions):
+        lines = renderStatus(found, health, sessions)
+        if warning:  # under the config line, where it cannot be missed
+            at = next((i + 1 for i, line in enumerate(lines)
+                       if line.startswith("  config ")), len(lines))
+            lines[at:at] = warning
+        for line in lines:
             out.line(line)
     return 0
+
+
+def serverNotes(server: dict[str, Any]) -> list[str]:
+    """The lines under a server in C{status}: its warning, refused
+    server-to-client requests, an npx/uvx resolution not done."""
+    notes = []
+    ambiguous = _count(server.get("ambiguousServerRequests"))
+    if server.get("warning"):
+        notes.append(f"! {server['warning']}")
+    elif ambiguous:
+        notes.append(f"! {plural(ambiguous, 'server-to-client request')} refused: no way to"
+                     " tell which session they belong to; run it per session (\"mode\":"
+                     " \"stateful\")")
+    resolution = resolutionOf(server)
+    if resolution is not None and resolution[0] != "resolved":
+        state, detail = resolution
+        what = {"failed": "! npx/uvx resolution failed",
+                "pending": "… npx/uvx resolution under way"}.get(state, f"! npx/uvx"
+                                                                    f" resolution {state}")
+        notes.append(f"{what}: {detail}" if detail else what)
+    return notes
 
 
 def renderStatus(found: GatewayProbe, health: dict[str, Any],
@@ -792,8 +1058,7 @@ def renderStatus(found: GatewayProbe, health: dict[str, Any],
         elif server.get("lastExit") and not count:
             extra.append(f"last exit: {server['lastExit']}")
         lines.append("  " + "  ".join(cells) + ("  · " + "; ".join(extra) if extra else ""))
-        if server.get("warning"):
-            lines.append(f"      ! {server['warning']}")
+        lines += [f"      {line}" for line in serverNotes(server)]
     if not servers:
         lines.append("  (no servers configured)")
     clients: dict[str, int] = {}
@@ -833,6 +1098,13 @@ class DoctorContext:
     found: GatewayProbe
     health: dict[str, Any] | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    _clientConfig: ClientConfig | None = None
+
+    def clientConfig(self) -> ClientConfig:
+        """The client config and its backup, read once for every check."""
+        if self._clientConfig is None:
+            self._clientConfig = readClientConfig(self.stateDir, self.found)
+        return self._clientConfig
 
 
 def checkGatewayRunning(ctx: DoctorContext) -> Check:
@@ -890,152 +1162,125 @@ def checkHealth(ctx: DoctorContext) -> Check:
     return Check("pass", message, None, details)
 
 
-def backupPathOf(stateDir: Path, configPath: Path) -> Path:
-    """Where the gateway keeps the backup of C{configPath}."""
-    try:
-        module = importlib.import_module("mcpgateway.clients.claude")
-        return Path(module.backupPathFor(stateDir, configPath))
-    except (ImportError, AttributeError):
-        return stateDir / BACKUP_FILE
+def resolutionOf(server: dict[str, Any]) -> tuple[str, str] | None:
+    """A server's npx/uvx resolution in C{/health}: C{(state, detail)}; C{None}
+    when it has none (not an npx/uvx server, or resolution is off)."""
+    resolution = server.get("resolution")
+    if not isinstance(resolution, dict) or not isinstance(resolution.get("state"), str):
+        return None
+    detail = resolution.get("detail")
+    return resolution["state"], detail if isinstance(detail, str) else ""
 
 
-def backupRecords(data: Any) -> list[dict[str, Any]] | str:
-    """The records (C{{"url", "original"}}) of a gateway backup, or what is
-    wrong with it."""
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    if data.get("version", 1) != 1:
-        return f"version {data['version']!r}, expected 1"
-    blocks = [data.get("mcpServers", {})]
-    projects = data.get("projects", {})
-    if not isinstance(projects, dict):
-        return "'projects' is not an object"
-    for scope, project in projects.items():
-        if not isinstance(project, dict):
-            return f"project {scope!r} is not an object"
-        blocks.append(project.get("mcpServers", {}))
-    records = []
-    for block in blocks:
-        if not isinstance(block, dict):
-            return "an 'mcpServers' is not an object"
-        for name, record in block.items():
-            if not (isinstance(record, dict) and isinstance(record.get("original"), dict)):
-                return f"the record of {name!r} has no 'original'"
-            records.append(record)
-    return records
+def _notChecked(ctx: DoctorContext, what: str) -> Check:
+    why = "gateway not running" if not ctx.found.running else "no answer from /health"
+    return Check("info", f"{what} not checked ({why})")
+
+
+def checkResolution(ctx: DoctorContext) -> Check:
+    """npx/uvx servers whose resolution failed (✗) or is under way (○)."""
+    if ctx.health is None:
+        return _notChecked(ctx, "npx/uvx resolution")
+    states: dict[str, list[str]] = {"failed": [], "pending": [], "resolved": []}
+    details = []
+    servers = healthServers(ctx.health)
+    for name in sorted(servers):
+        resolution = resolutionOf(servers[name])
+        if resolution is None:
+            continue
+        state, detail = resolution
+        states.setdefault(state, []).append(name)
+        if state != "resolved":
+            details.append(f"{name}: {state}{': ' + detail if detail else ''}")
+    failed, pending = states["failed"], states["pending"]
+    under = f"; under way for {', '.join(pending)}" if pending else ""
+    if failed:
+        return Check("fail", f"npx/uvx resolution failed for {', '.join(failed)}{under}",
+                     "fix the cause the detail names (network, registry, package name; more"
+                     f" in {ctx.stateDir / LOG_FILE}), then `mcpgateway stop` and"
+                     " `mcpgateway start` to resolve again", tuple(details))
+    if pending:
+        return Check("info", f"npx/uvx resolution under way for {', '.join(pending)}: their"
+                             " requests wait for it (at most the request timeout)",
+                     None, tuple(details))
+    if not any(states.values()):
+        return Check("info", "No npx/uvx server to resolve")
+    count = sum(len(names) for names in states.values())
+    return Check("pass", f"npx/uvx resolution: {plural(count, 'server')} resolved")
+
+
+def checkServerRequests(ctx: DoctorContext) -> Check:
+    """Shared servers whose sampling/elicitation/roots requests the gateway
+    refused because it could not tell which session they belong to."""
+    if ctx.health is None:
+        return _notChecked(ctx, "Server-to-client requests")
+    servers = healthServers(ctx.health)
+    counted = {name: server["ambiguousServerRequests"] for name, server in servers.items()
+               if isinstance(server.get("ambiguousServerRequests"), int)
+               and not isinstance(server.get("ambiguousServerRequests"), bool)}
+    refused = sorted(name for name, count in counted.items() if count > 0)
+    if refused:
+        details = tuple(f"{name}: {servers[name]['warning']}"
+                        if isinstance(servers[name].get("warning"), str) else name
+                        for name in refused)
+        return Check("fail", "Server-to-client requests refused (no way to tell which session"
+                             " they belong to on a shared child): "
+                             + ", ".join(f"{name} ({counted[name]})" for name in refused),
+                     f"run {', '.join(refused)} per session (\"mode\": \"stateful\" in its"
+                     f" entry or {ctx.stateDir / CLASSIFICATION_FILE})", details)
+    if not counted:
+        return Check("info", "Server-to-client requests not counted by this gateway")
+    return Check("pass", "Server-to-client requests: none refused")
 
 
 def checkBackup(ctx: DoctorContext) -> Check:
-    configPath = claudeConfigPath(ctx.found.state)
-    path = backupPathOf(ctx.stateDir, configPath)
-    handFix = (f"put the 'original' entries of {path} back into the config by hand (or"
-               " `claude mcp add`), then move the file away")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    """The backup, read by the one reader C{restore} uses."""
+    config = ctx.clientConfig()
+    if config.backupError is not None:
+        return Check("fail", f"Config backup: {config.backupError}",
+                     "`mcpgateway restore` refuses it for the same reason: do as the message"
+                     f" says, or put its 'original' entries back into {config.path} by hand"
+                     f" (or `claude mcp add`) and move {config.backupPath} away")
+    if config.backupServers is None:
+        if config.viaGateway:  # the Claude config check says what that means
+            return Check("info", f"No config backup ({config.backupPath})")
         return Check("info", "No config backup (no entry is rewritten to the gateway)")
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        return Check("fail", f"Config backup unreadable: {path}: {e}", handFix)
-    records = backupRecords(data)
-    if isinstance(records, str):
-        return Check("fail", f"Config backup {path} is not usable: {records}", handFix)
-    backedUp = data.get("configPath")
-    if isinstance(backedUp, str) and backedUp != os.path.realpath(configPath):
-        return Check("fail", f"Config backup {path} is of {backedUp}, not of {configPath}",
-                     f"`mcpgateway restore --config {backedUp}`")
-    return Check("pass", f"Config backup valid ({plural(len(records), 'server')} backed up)")
-
-
-def _viaGateway(entry: dict[str, Any], port: int) -> bool:
-    if entry.get("type") not in ("http", "streamable-http"):
-        return False
-    url = entry.get("url", entry.get("serverUrl"))
-    if not isinstance(url, str):
-        return False
-    try:
-        parts = urlsplit(url)
-        return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == port
-    except ValueError:
-        return False
-
-
-def classifyEntries(data: dict[str, Any], port: int) -> dict[str, int]:
-    """Counts of C{mcpServers} entries (user scope and every project): via
-    the gateway on C{port}, stdio, other."""
-    counts = {"gateway": 0, "stdio": 0, "other": 0}
-    blocks = [data.get("mcpServers")]
-    projects = data.get("projects")
-    if isinstance(projects, dict):
-        blocks += [p.get("mcpServers") for p in projects.values() if isinstance(p, dict)]
-    for block in blocks:
-        if not isinstance(block, dict):
-            continue
-        for entry in block.values():
-            if isinstance(entry, dict) and _viaGateway(entry, port):
-                counts["gateway"] += 1
-            elif isinstance(entry, dict) and entry.get("type", "stdio") == "stdio" \
-                    and "command" in entry:
-                counts["stdio"] += 1
-            else:
-                counts["other"] += 1
-    return counts
+    if config.backupServers == 0:
+        return Check("pass", f"Config backup kept, every entry restored ({config.backupPath})")
+    return Check("pass", f"Config backup valid ({plural(config.backupServers, 'server')}"
+                         " backed up)")
 
 
 def checkClaudeConfig(ctx: DoctorContext) -> Check:
-    found = ctx.found
-    path = claudeConfigPath(found.state)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return Check("info", f"No Claude config at {path}")
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        return Check("fail", f"Claude config unreadable: {path}: {e}",
-                     f"fix the JSON in {path} (Claude Code will not read it either)")
-    if not isinstance(data, dict):
-        return Check("fail", f"Claude config {path} is not a JSON object",
-                     f"fix {path}: it must hold a JSON object")
-    counts = classifyEntries(data, found.port or DEFAULT_PORT)
+    config = ctx.clientConfig()
+    if not config.exists:
+        return Check("info", f"No Claude config at {config.path}")
+    if config.error is not None:
+        return Check("fail", f"Claude config unreadable: {config.error}",
+                     f"fix {config.path} (Claude Code will not read it either)")
+    counts = config.counts
     message = (f"Claude config: {counts['gateway']} via gateway, {counts['stdio']} stdio,"
                f" {counts['other']} other")
-    if counts["gateway"] and not found.running:
-        return Check("fail", f"{message}; the gateway they point at is not running",
-                     "run `mcpgateway start`, or `mcpgateway restore` to put the stdio"
-                     " entries back")
+    problem = clientConfigProblem(config, ctx.found)
+    if problem is not None:
+        return Check("fail", f"{message}; {problem[0]}", problem[1])
     return Check("pass", message)
 
 
-def npxCacheEntries(data: Any) -> dict[str, list[str]] | str:
-    """The entries of C{npx-cache.json} (C{{"version": 1, "entries": {key:
-    {"command": [...], "resolvedAt": t}}}}) as key -> the absolute paths in
-    its command; or what is wrong with the file."""
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
-        return "no 'entries' object"
-    if data.get("version", 1) != 1:
-        return f"version {data['version']!r}, expected 1"
-    entries = {}
-    for key, entry in data["entries"].items():
-        command = entry.get("command") if isinstance(entry, dict) else None
-        if not (isinstance(command, list) and command
-                and all(isinstance(word, str) for word in command)):
-            return f"the entry {key!r} has no 'command' list"
-        entries[str(key)] = [word for word in command if os.path.isabs(word)]
-    return entries
-
-
 def checkNpxCache(ctx: DoctorContext) -> Check:
+    """The cache, read by the gateway's own reader (L{readCacheFile})."""
     path = ctx.stateDir / NPX_CACHE_FILE
     fix = f"delete {path}; the gateway resolves the packages again on its next start"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = readCacheFile(path)
     except FileNotFoundError:
         return Check("info", "No npx cache (no npx/uvx server resolved yet)")
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        return Check("fail", f"npx cache unreadable: {path}: {e}", fix)
-    entries = npxCacheEntries(data)
-    if isinstance(entries, str):
-        return Check("fail", f"npx cache {path} is not usable: {entries}", fix)
-    stale = {key: missing for key, paths in entries.items()
-             if (missing := [p for p in paths if not os.path.exists(p)])}
+    except OSError as e:
+        return Check("fail", f"npx cache unreadable: {path}: {e.strerror or e}", fix)
+    except ValueError as e:
+        return Check("fail", f"npx cache {path} is not usable: {e}", fix)
+    stale = {key: missing for key, command in entries.items()
+             if (missing := [w for w in command if os.path.isabs(w) and not os.path.exists(w)])}
     if stale:
         # The gateway resolves a stale entry again by itself: worth knowing only.
         key = sorted(stale)[0]
@@ -1045,43 +1290,20 @@ def checkNpxCache(ctx: DoctorContext) -> Check:
     return Check("pass", f"npx cache: {len(entries)} resolved path(s), all existing")
 
 
-def classificationProblem(data: Any) -> str | None:
-    """What is wrong with a C{classification.json}, naming the key; or C{None}."""
-    if not isinstance(data, dict):
-        return "it must hold a JSON object of server names"
-    for name, entry in data.items():
-        if not isinstance(entry, dict):
-            return f"'{name}' must be an object"
-        mode = entry.get("mode")
-        if mode is not None and mode not in MODES:
-            return f"'{name}'.mode must be \"stateful\" or \"stateless\", not {mode!r}"
-        timeout = entry.get("requestTimeout")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(
-                timeout, (int, float)) or timeout <= 0):
-            return (f"'{name}'.requestTimeout must be a positive number of milliseconds,"
-                    f" not {timeout!r}")
-        unknown = sorted(set(entry) - {"mode", "requestTimeout"})
-        if unknown:
-            return f"'{name}' has unknown key(s): {', '.join(unknown)}"
-    return None
-
-
 def checkClassification(ctx: DoctorContext) -> Check:
+    """The overrides, read by the gateway's own reader (L{loadOverrides})."""
     path = ctx.stateDir / CLASSIFICATION_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return Check("info", "No classification overrides (using defaults)")
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        return Check("fail", f"Classification overrides unreadable: {path}: {e}",
-                     f"fix the JSON in {path}")
-    problem = classificationProblem(data)
-    if problem is not None:
-        return Check("fail", f"Classification overrides: {problem}",
+    overrides = loadOverrides(ctx.stateDir)
+    if overrides.warnings:
+        problems = [w.removeprefix(f"{path}: ") for w in overrides.warnings]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return Check("fail", f"Classification overrides: {problems[0]}{more}",
                      f"edit {path}: {{\"name\": {{\"mode\": \"stateful\"|\"stateless\","
-                     " \"requestTimeout\": ms}}")
-    modes = [e.get("mode") for e in data.values()]
-    return Check("pass", f"Classification overrides: {plural(len(data), 'server')}"
+                     " \"requestTimeout\": ms}}", tuple(problems[1:]))
+    modes = [override.mode for override in overrides.servers.values()]
+    return Check("pass", f"Classification overrides: {plural(len(modes), 'server')}"
                          f" ({modes.count('stateful')} stateful,"
                          f" {modes.count('stateless')} stateless)")
 
@@ -1101,6 +1323,8 @@ def checkLogFile(ctx: DoctorContext) -> Check:
 DOCTOR_CHECKS: list[tuple[str, Callable[[DoctorContext], Check]]] = [
     ("gateway", checkGatewayRunning),
     ("health", checkHealth),
+    ("resolution", checkResolution),
+    ("serverRequests", checkServerRequests),
     ("backup", checkBackup),
     ("claudeConfig", checkClaudeConfig),
     ("npxCache", checkNpxCache),
@@ -1126,7 +1350,8 @@ def cmdDoctor(args: argparse.Namespace, out: Output) -> int:
     ok = all(check.status != "fail" for _, check in results)
     if out.json:
         out.emit({"checks": [{"name": name, "status": check.status, "message": check.message,
-                              "fix": check.fix} for name, check in results], "ok": ok})
+                              "fix": check.fix, "details": list(check.details)}
+                             for name, check in results], "ok": ok})
         return 0 if ok else 1
     out.line()
     for _, check in results:
@@ -1436,9 +1661,28 @@ def _port(value: str) -> int:
     return number
 
 
-def _globalOptions(suppress: bool) -> argparse.ArgumentParser:
+class UsageError(Exception):
+    """A command line argparse rejected: the program (C{mcpgateway start})
+    and argparse's one-line message."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.message = message
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line and a pointer to
+    C{--help} (printed by L{main}), not the usage block. Subcommand parsers
+    are of this class too (argparse makes them of their parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self.prog, message)
+
+
+def _globalOptions(suppress: bool) -> Parser:
     """--state-dir and --json, accepted before or after the command."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = Parser(add_help=False)
     parser.add_argument("--state-dir", metavar="DIR",
                         default=argparse.SUPPRESS if suppress else None,
                         help="the gateway's state directory (default: $MCPGATEWAY_HOME or"
@@ -1450,7 +1694,7 @@ def _globalOptions(suppress: bool) -> argparse.ArgumentParser:
 
 
 def makeParser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="mcpgateway", parents=[_globalOptions(False)],
         description="Run and inspect the mcpgateway singleton: one shared child per stdio"
                     " MCP server, served at http://127.0.0.1:PORT/<server>/mcp.")
@@ -1472,15 +1716,31 @@ def makeParser() -> argparse.ArgumentParser:
     start.add_argument("--no-rewrite", action="store_true",
                        help="serve the config without pointing its entries at the gateway")
     start.set_defaults(handler=cmdStart)
-    commands.add_parser("stop", parents=common,
-                        help="stop the gateway (it restores the config)").set_defaults(
-        handler=cmdStop)
-    commands.add_parser("status", parents=common,
-                        help="pid, port, uptime, servers, children, requests").set_defaults(
-        handler=cmdStatus)
-    commands.add_parser("doctor", parents=common,
-                        help="check the gateway, its config and state (exit 0 if all pass)"
-                        ).set_defaults(handler=cmdDoctor)
+    commands.add_parser(
+        "stop", parents=common, help="stop the gateway (it restores the config)",
+        description="Send the gateway SIGTERM and wait until it has exited (at most"
+                    f" {STOP_TIMEOUT:.0f} s); it puts the config's stdio entries back"
+                    " itself. Then check the config: exit 1, naming the file, if an entry"
+                    " still points at the stopped gateway (`mcpgateway restore` puts them"
+                    " back). A stale state.json (the gateway died) is cleaned up after"
+                    " restoring the config.").set_defaults(handler=cmdStop)
+    commands.add_parser(
+        "status", parents=common, help="pid, port, uptime, servers, children, requests",
+        description="One screen: the gateway's version, pid, port, uptime and memory; each"
+                    " server with its mode (◆ stateful, ○ stateless), state, children,"
+                    " requests and sessions, and what is wrong with it; the sessions by"
+                    " client pid; and config entries pointing at a gateway that is not"
+                    " running or that no backup can restore. Exit 1 when the gateway is"
+                    " not running or does not answer.").set_defaults(handler=cmdStatus)
+    commands.add_parser(
+        "doctor", parents=common,
+        help="check the gateway, its config and state (exit 0 if all pass)",
+        description="Check the gateway (running, /health, npx/uvx resolution, server-to-"
+                    "client requests refused on shared children), the config backup, the"
+                    " Claude config, the npx cache, classification.json and the log file,"
+                    " reading each file as the gateway and `restore` do. Each check is ✓"
+                    " (pass), ○ (info) or ✗ (fail, with a fix); exit 0 only when nothing"
+                    " fails.").set_defaults(handler=cmdDoctor)
     restore = commands.add_parser(
         "restore", parents=common, help="put the backed-up stdio entries back (gateway stopped)",
         description="Put the stdio entries the gateway adopted back into the config, from"
@@ -1494,7 +1754,7 @@ def makeParser() -> argparse.ArgumentParser:
     return parser
 
 
-def addServerCommands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
+def addServerCommands(commands: Any, common: list[Parser]) -> None:
     """C{servers ...} and C{logs}: the management API of the running gateway."""
     token = (f"Sends Authorization: Bearer ${API_TOKEN_ENV} when that is set (needed when the"
              " gateway runs with --api-token).")
@@ -1505,8 +1765,11 @@ def addServerCommands(commands: Any, common: list[argparse.ArgumentParser]) -> N
                     f" <state-dir>/servers.json, so they survive a restart. {token}")
     actions = servers.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", parents=common,
-                       help="every server: state, mode, children, sessions, requests"
-                       ).set_defaults(handler=cmdServersList)
+                       help="every server: state, mode, children, sessions, requests",
+                       description="A table of every server of the running gateway: state,"
+                                   " mode, children, sessions, requests, restarts and where"
+                                   " it comes from (config or api), with its problems"
+                                   f" below. {token}").set_defaults(handler=cmdServersList)
     add = actions.add_parser(
         "add", parents=common, help="add a stdio server: servers add NAME -- COMMAND [ARGS...]",
         usage="mcpgateway servers add [--env KEY=VALUE]... [--mode MODE] [--cwd DIR] NAME"
@@ -1525,16 +1788,24 @@ def addServerCommands(commands: Any, common: list[argparse.ArgumentParser]) -> N
                           " default: the gateway's classification")
     add.add_argument("--cwd", metavar="DIR", help="the working directory of its children")
     add.set_defaults(handler=cmdServersAdd)
-    for action, handler, text in [
-            ("remove", cmdServersRemove, "remove a server added with `servers add`"),
-            ("enable", cmdServersEnable, "serve a disabled server again"),
+    for action, handler, text, more in [
+            ("remove", cmdServersRemove, "remove a server added with `servers add`",
+             "Its children stop and its route goes away. A server of the config file is"
+             " removed there instead (or disabled here)."),
+            ("enable", cmdServersEnable, "serve a disabled server again",
+             "Its next request starts a child."),
             ("disable", cmdServersDisable,
-             "stop a server's children and refuse its requests (kept across restarts)"),
+             "stop a server's children and refuse its requests (kept across restarts)",
+             "Its requests are refused until `mcpgateway servers enable`."),
             ("restart", cmdServersRestart,
-             "stop a server's children; the next request starts a fresh one"),
+             "stop a server's children; the next request starts a fresh one",
+             "Sessions of a shared child stay; a stateful child's session ends."),
             ("reset-circuit", cmdServersResetCircuit,
-             "forget a server's failures: the next request starts a child at once")]:
-        command = actions.add_parser(action, parents=common, help=text)
+             "forget a server's failures: the next request starts a child at once",
+             "For a server in `error` after repeated failures, once its cause is fixed.")]:
+        command = actions.add_parser(action, parents=common, help=text,
+                                     description=f"{text[0].upper()}{text[1:]}. {more}"
+                                                 f" {token}")
         command.add_argument("name", metavar="NAME")
         command.set_defaults(handler=handler)
     logs = commands.add_parser(
@@ -1550,7 +1821,12 @@ def addServerCommands(commands: Any, common: list[argparse.ArgumentParser]) -> N
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line C{argv} (default C{sys.argv[1:]}); the exit code."""
-    args = makeParser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = makeParser().parse_args(words)
+    except UsageError as e:
+        options = words[:words.index("--")] if "--" in words else words
+        return usageError(e, Output("--json" in options), _commandOf(options))
     out = Output(bool(args.json))
     try:
         code: int = args.handler(args, out)
@@ -1573,6 +1849,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             out.note(f"mcpgateway: {message}")
         return 1
+
+
+def _commandOf(words: list[str]) -> str:
+    """C{mcpgateway}, C{mcpgateway start}, C{mcpgateway servers add}: the
+    command the words name (argparse reports unknown options as the top
+    level's, wherever they were)."""
+    names = ["mcpgateway"]
+    parser: argparse.ArgumentParser = makeParser()
+    skip = False
+    for word in words:
+        if skip or word.startswith("-"):
+            skip = word == "--state-dir"
+            continue
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)),
+                   None)
+        if sub is None or word not in sub.choices:
+            break
+        names.append(word)
+        parser = sub.choices[word]
+    return " ".join(names)
+
+
+def usageError(error: UsageError, out: Output, command: str = "mcpgateway") -> int:
+    """A rejected command line: one line, and where the options are; exit 2."""
+    prog = error.prog if len(error.prog) > len(command) else command
+    if out.json:
+        out.emit({"ok": False, "error": f"{prog}: {error.message}"})
+    else:
+        out.note(f"{prog}: {error.message}")
+        out.note(f"`{prog} --help` lists the options")
+    return 2
 
 
 if __name__ == "__main__":

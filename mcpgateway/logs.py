@@ -6,17 +6,20 @@ own events pass, so C{--log-level} works the same under both.
 
 from __future__ import annotations
 
+from collections import deque
+
 from twisted.application.service import Service
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
-    LimitedHistoryLogObserver,
+    LogEvent,
     LogLevel,
     LogLevelFilterPredicate,
     globalLogPublisher,
     textFileLogObserver,
 )
 from twisted.python.logfile import LogFile
+from zope.interface import implementer
 
 LEVELS = ("debug", "info", "warn", "error", "critical")
 
@@ -49,7 +52,7 @@ class LogFileService(Service):
         self._maxRotatedFiles = maxRotatedFiles
         self._file: LogFile | None = None
         self._observer: ILogObserver | None = None
-        self._early: LimitedHistoryLogObserver | None = LimitedHistoryLogObserver(earlyLimit)
+        self._early: _EarlyEvents | None = _EarlyEvents(earlyLimit)
         globalLogPublisher.addObserver(self._early)
 
     def startService(self) -> None:
@@ -61,7 +64,8 @@ class LogFileService(Service):
         early, self._early = self._early, None
         if early is not None:
             globalLogPublisher.removeObserver(early)
-            early.replayTo(self._observer)
+            for event in early.events:
+                self._observer(event)
         globalLogPublisher.addObserver(self._observer)
 
     def stopService(self) -> None:
@@ -72,3 +76,22 @@ class LogFileService(Service):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+@implementer(ILogObserver)
+class _EarlyEvents:
+    """Holds the latest C{limit} events, each once: twistd replays the events
+    it buffered before logging began to every observer of the global
+    publisher, and this one saw them live already."""
+
+    def __init__(self, limit: int) -> None:
+        self.events: deque[LogEvent] = deque(maxlen=limit)
+        self._seen: set[int] = set()
+
+    def __call__(self, event: LogEvent) -> None:
+        if id(event) in self._seen:
+            return
+        if len(self.events) == self.events.maxlen:
+            self._seen.discard(id(self.events[0]))
+        self._seen.add(id(event))
+        self.events.append(event)

@@ -107,6 +107,16 @@ class Options(usage.Options):
          " it restarts on demand).", _positiveFloat],
     ]
 
+    def parseOptions(self, options: Any = None) -> None:
+        """Parse; a bad command line is one line naming the problem and where
+        the options are listed (twistd and twist would print the whole help
+        first), then exit status 1."""
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            sys.stderr.write(f"mcpgateway: {e}\n`twistd mcpgateway --help` lists the options\n")
+            raise SystemExit(1) from None
+
     def opt_version(self) -> NoReturn:
         """Display mcpgateway's and Twisted's versions and exit."""
         from mcpgateway import __version__
@@ -219,7 +229,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     except config.ConfigError as e:
         _refuse(str(e))  # one line, no traceback: the user's file is wrong, not the gateway
     except ValueError as e:
-        _refuse(f"cannot adopt {configPath}: {e}")
+        _refuse(f"cannot adopt {configPath}: {e}; serve it as it is without --rewrite-config"
+                " (with mcpgateway start: --no-rewrite)")
 
     orphans = findOrphans(stateDir)
     # The root holds the instance lock and state.json, and lets go of them

@@ -5,6 +5,8 @@ tiny loopback HTTP server answering canned C{/health} and C{/sessions}."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import fcntl
 import http.server
 import io
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 
 from mcpgateway import cli
+from mcpgateway.state import LOCK_FILE, STATE_FILE
 
 HEALTH: dict[str, Any] = {
     "status": "ok", "version": "0.1.0", "pid": os.getpid(), "uptime": 3725.5,
@@ -29,13 +32,13 @@ HEALTH: dict[str, Any] = {
     "servers": {
         "context7": {"mode": "stateless", "state": "running", "children": 1, "pids": [11],
                      "requests": 142, "inFlight": 0, "lateReplies": 0, "restarts": 0,
-                     "sessions": 1},
+                     "sessions": 1, "ambiguousServerRequests": 0},
         "tavily": {"mode": "stateless", "state": "idle", "children": 0, "pids": [],
                    "requests": 0, "inFlight": 0, "lateReplies": 0, "restarts": 0,
-                   "sessions": 0},
+                   "sessions": 0, "ambiguousServerRequests": 0},
         "serena": {"mode": "stateful", "state": "running", "children": 2, "pids": [12, 13],
                    "requests": 89, "inFlight": 1, "lateReplies": 0, "restarts": 2,
-                   "sessions": 2, "warning": "route them exactly"},
+                   "sessions": 2, "ambiguousServerRequests": 0, "warning": "route them exactly"},
     },
 }
 BROKEN = {"mode": "stateless", "state": "unavailable", "children": 0, "pids": [], "requests": 0,
@@ -72,7 +75,7 @@ def stateDir(tmp_path: Path, home: Path) -> Path:
 @pytest.fixture
 def locked(stateDir: Path) -> Iterator[None]:
     """Hold the gateway's flock, as a running gateway does."""
-    fd = os.open(stateDir / cli.LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(stateDir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     yield
     os.close(fd)
@@ -139,7 +142,7 @@ def writeState(stateDir: Path, pid: int, port: int, **extra: Any) -> Path:
     state = {"pid": pid, "port": port, "interface": "127.0.0.1", "startTime": time.time() - 60,
              "version": "0.1.0", "config": None, "stateDir": str(stateDir),
              "rewriteConfig": True, **extra}
-    path = stateDir / cli.STATE_FILE
+    path = stateDir / STATE_FILE
     path.write_text(json.dumps(state))
     return path
 
@@ -238,7 +241,7 @@ def test_gateway_check_fails_for_a_recycled_pid_without_the_lock(
 
 
 def test_gateway_check_fails_on_an_unreadable_state_file(stateDir: Path) -> None:
-    (stateDir / cli.STATE_FILE).write_text("{not json")
+    (stateDir / STATE_FILE).write_text("{not json")
     result = check(stateDir, "gateway")
     assert result.status == "fail"
     assert "unreadable" in result.message
@@ -330,33 +333,56 @@ def test_backup_check_counts_the_servers_backed_up(stateDir: Path, home: Path) -
     assert result == cli.Check("pass", "Config backup valid (3 servers backed up)")
 
 
-@pytest.mark.parametrize(("change", "problem"), [
-    ({"version": 2}, "version 2, expected 1"),
-    ({"projects": []}, "'projects' is not an object"),
-    ({"mcpServers": {"a": {"url": "x"}}}, "the record of 'a' has no 'original'"),
-])
-def test_backup_check_fails_on_a_malformed_backup(stateDir: Path, home: Path,
-                                                  change: dict[str, Any], problem: str) -> None:
-    (stateDir / cli.BACKUP_FILE).write_text(json.dumps(
-        backupDocument(home / ".claude.json", **change)))
+def without(document: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != key}
+
+
+REJECTED_BACKUPS: list[tuple[Any, str]] = [
+    # Each of these is refused by `mcpgateway restore`; the first two were
+    # "Config backup valid" for doctor's own copy of the parser.
+    (lambda doc: {**doc, "mcpServers": {"a": {"original": {"command": "a"}}}},
+     "the record of 'a' has no 'url' and 'original'"),
+    (lambda doc: without(doc, "version"), "version None, expected 1"),
+    (lambda doc: {**doc, "version": 2}, "version 2, expected 1"),
+    (lambda doc: {**doc, "projects": []}, "'projects' is not an object"),
+    (lambda doc: {**doc, "mcpServers": {"a": {"url": "x"}}},
+     "the record of 'a' has no 'url' and 'original'"),
+    (lambda doc: '{"user": ', "is not valid JSON"),
+    (lambda doc: [doc], "must hold a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("change", "problem"), REJECTED_BACKUPS)
+def test_a_backup_restore_rejects_makes_doctor_fail(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, change: Any,
+        problem: str) -> None:
+    """doctor reads the backup with restore's own reader: whatever restore
+    refuses, doctor fails on, with the same reason."""
+    config = home / ".claude.json"
+    config.write_text(json.dumps({"mcpServers": {"a": {
+        "type": "http", "url": "http://127.0.0.1:9100/a/mcp"}}}))
+    document = change(backupDocument(config))
+    (stateDir / cli.BACKUP_FILE).write_text(
+        document if isinstance(document, str) else json.dumps(document))
     result = check(stateDir, "backup")
     assert result.status == "fail"
-    assert result.message.endswith(f"is not usable: {problem}")
+    assert problem in result.message
+    assert result.fix is not None and "`mcpgateway restore` refuses it" in result.fix
+    code, out, err = run(capsys, stateDir, "restore")  # the real library, no fake
+    assert (code, out) == (1, "")
+    assert problem in err
+    code, out, _ = run(capsys, stateDir, "doctor", "--json")
+    assert code == 1
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["backup"]["status"] == "fail" and problem in checks["backup"]["message"]
 
 
 def test_backup_check_fails_on_the_backup_of_another_file(stateDir: Path, home: Path) -> None:
     (stateDir / cli.BACKUP_FILE).write_text(json.dumps(backupDocument(home / "elsewhere.json")))
     result = check(stateDir, "backup")
     assert result.status == "fail"
-    assert result.fix == f"`mcpgateway restore --config {home / 'elsewhere.json'}`"
-
-
-def test_backup_check_fails_on_invalid_json(stateDir: Path) -> None:
-    (stateDir / cli.BACKUP_FILE).write_text('{"user": ')
-    result = check(stateDir, "backup")
-    assert result.status == "fail"
-    assert "Config backup unreadable" in result.message
-    assert result.fix
+    assert f"mcpgateway restore --config {home / 'elsewhere.json'}" in result.message
+    assert result.fix is not None
 
 
 # -- doctor: Claude config -----------------------------------------------------------
@@ -376,9 +402,14 @@ def claudeJson(port: int) -> dict[str, Any]:
     }
 
 
+def writeBackup(stateDir: Path, configPath: Path) -> None:
+    (stateDir / cli.BACKUP_FILE).write_text(json.dumps(backupDocument(configPath)))
+
+
 def test_claude_config_check_counts_every_scope(stateDir: Path, home: Path,
                                                 running: FakeGateway) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(running.port)))
+    writeBackup(stateDir, home / ".claude.json")
     result = check(stateDir, "claudeConfig")
     assert result == cli.Check("pass", "Claude config: 2 via gateway, 2 stdio, 3 other")
 
@@ -406,10 +437,51 @@ def test_claude_config_check_fails_on_invalid_json(stateDir: Path, home: Path) -
 def test_claude_config_check_fails_when_entries_point_at_a_stopped_gateway(
         stateDir: Path, home: Path) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
+    writeBackup(stateDir, home / ".claude.json")
     result = check(stateDir, "claudeConfig")
     assert result.status == "fail"
     assert "not running" in result.message
+    assert "backup" not in result.message  # the backup is fine: start or restore
     assert result.fix is not None and "mcpgateway restore" in result.fix
+    assert "mcpgateway start" in result.fix
+
+
+LOST = "no usable backup holds their originals"
+
+
+def test_claude_config_check_is_loud_when_no_backup_can_restore_a_stopped_gateways_entries(
+        stateDir: Path, home: Path) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
+    result = check(stateDir, "claudeConfig")
+    assert result.status == "fail"
+    assert result.message == (
+        "Claude config: 2 via gateway, 2 stdio, 3 other; 2 entries point at"
+        " http://127.0.0.1:9100, where the gateway is not running, and no usable backup holds"
+        f" their originals (there is no {stateDir / cli.BACKUP_FILE}): `mcpgateway restore`"
+        " cannot put them back")
+    assert result.fix is not None
+    assert result.fix.startswith("re-add a, c (project /work/p) with `claude mcp add NAME --"
+                                 " COMMAND [ARGS...]`")
+    assert str(home / ".claude.json") in result.fix
+
+
+def test_claude_config_check_is_loud_when_the_backup_is_unusable(
+        stateDir: Path, home: Path, running: FakeGateway) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(running.port)))
+    (stateDir / cli.BACKUP_FILE).write_text(json.dumps(
+        {**backupDocument(home / ".claude.json"), "version": 7}))
+    result = check(stateDir, "claudeConfig")
+    assert result.status == "fail"
+    assert f"2 entries point at http://127.0.0.1:{running.port}, and {LOST}" in result.message
+    assert "version 7, expected 1" in result.message
+    assert result.fix is not None and "claude mcp add" in result.fix
+
+
+def test_claude_config_check_passes_for_entries_a_non_adopting_gateway_serves(
+        stateDir: Path, home: Path, locked: None, fakeGateway: FakeGateway) -> None:
+    writeState(stateDir, os.getpid(), fakeGateway.port, rewriteConfig=False)
+    (home / ".claude.json").write_text(json.dumps(claudeJson(fakeGateway.port)))
+    assert check(stateDir, "claudeConfig").status == "pass"  # the user's own entries
 
 
 # -- doctor: npx cache ----------------------------------------------------------------
@@ -444,8 +516,13 @@ def test_npx_cache_check_reports_stale_entries(stateDir: Path, tmp_path: Path) -
 
 
 @pytest.mark.parametrize(("content", "problem"), [
-    ("[", "unreadable"),
+    ("[", "not JSON"),
     ('{"version": 1}', "no 'entries' object"),
+    # The gateway's reader refuses these (and ignores the cache); doctor's own
+    # copy of the parser passed them.
+    ('{"entries": {}}', "version None, expected 1"),
+    ('{"version": 1, "entries": {"npx:x": {"command": ["/bin/node"]}}}',
+     "'npx:x' has no 'resolvedAt'"),
     (npxCache({}, version=2), "version 2, expected 1"),
     ('{"version": 1, "entries": {"npx:x": {"command": "node"}}}', "'npx:x' has no 'command'"),
 ])
@@ -477,7 +554,7 @@ def test_classification_check_passes_on_valid_overrides(stateDir: Path) -> None:
     ({"srv": {"mode": "shared"}}, "'srv'.mode"),
     ({"srv": {"requestTimeout": -1}}, "'srv'.requestTimeout"),
     ({"srv": {"requestTimeout": "30s"}}, "'srv'.requestTimeout"),
-    ({"srv": {"mdoe": "stateful"}}, "'srv' has unknown key(s): mdoe"),
+    ({"srv": {"mdoe": "stateful"}}, "'srv' has unknown key(s) mdoe"),
     ({"srv": "stateful"}, "'srv' must be an object"),
     (["srv"], "JSON object"),
 ])
@@ -493,6 +570,22 @@ def test_classification_check_fails_naming_the_bad_key(stateDir: Path, overrides
 def test_classification_check_fails_on_invalid_json(stateDir: Path) -> None:
     (stateDir / cli.CLASSIFICATION_FILE).write_text("{'a': 1}")
     assert check(stateDir, "classification").status == "fail"
+
+
+def test_classification_check_says_what_the_gateway_warns(stateDir: Path) -> None:
+    """The gateway's reader: every warning it logs at start, doctor shows."""
+    from mcpgateway.classification import loadOverrides
+
+    (stateDir / cli.CLASSIFICATION_FILE).write_text(json.dumps({
+        "a": {"mode": "shared"}, "b": {"requestTimeout": 0}, "c": {"mode": "stateful"},
+        "d": []}))
+    path = stateDir / cli.CLASSIFICATION_FILE
+    warnings = [w.removeprefix(f"{path}: ") for w in loadOverrides(stateDir).warnings]
+    assert len(warnings) == 3
+    result = check(stateDir, "classification")
+    assert result.status == "fail"
+    assert result.message == f"Classification overrides: {warnings[0]} (and 2 more)"
+    assert result.details == tuple(warnings[1:])
 
 
 # -- doctor: log file -----------------------------------------------------------------
@@ -511,6 +604,7 @@ def test_doctor_exits_0_when_nothing_fails(capsys: pytest.CaptureFixture[str], s
                                            home: Path, running: FakeGateway) -> None:
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"x": {
         "type": "http", "url": f"http://127.0.0.1:{running.port}/x/mcp"}}}))
+    writeBackup(stateDir, home / ".claude.json")
     (stateDir / cli.LOG_FILE).write_text("log\n")
     code, out, _ = run(capsys, stateDir, "doctor")
     assert code == 0
@@ -518,7 +612,9 @@ def test_doctor_exits_0_when_nothing_fails(capsys: pytest.CaptureFixture[str], s
     assert f"  ✓ Gateway running (PID {os.getpid()}, port {running.port})" in lines
     assert "    ◆ serena (stateful, 2 children, 89 reqs)" in lines
     assert "  ○ No classification overrides (using defaults)" in lines
-    assert "4 passed, 0 issue(s)" in lines
+    assert "  ○ No npx/uvx server to resolve" in lines
+    assert "  ✓ Server-to-client requests: none refused" in lines
+    assert "6 passed, 0 issue(s)" in lines
     assert lines[-1] == cli.LEGEND
     assert "\x1b[" not in out  # captured stdout is not a terminal
 
@@ -543,9 +639,11 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
     assert set(document) == {"checks", "ok"}
     assert document["ok"] is False
     assert [c["name"] for c in document["checks"]] == [
-        "gateway", "health", "backup", "claudeConfig", "npxCache", "classification", "logFile"]
+        "gateway", "health", "resolution", "serverRequests", "backup", "claudeConfig",
+        "npxCache", "classification", "logFile"]
     for entry in document["checks"]:
-        assert set(entry) == {"name", "status", "message", "fix"}
+        assert set(entry) == {"name", "status", "message", "fix", "details"}
+        assert isinstance(entry["details"], list)
         assert entry["status"] in ("pass", "info", "fail")
         assert (entry["fix"] is not None) == (entry["status"] == "fail")
 
@@ -562,11 +660,12 @@ def test_a_crashing_check_is_reported_and_the_others_still_run(
     def boom(ctx: cli.DoctorContext) -> cli.Check:
         raise RuntimeError("oops")
 
-    monkeypatch.setattr(cli, "DOCTOR_CHECKS", [("boom", boom), *cli.DOCTOR_CHECKS[2:]])
+    checks = [("boom", boom), *cli.DOCTOR_CHECKS[2:]]
+    monkeypatch.setattr(cli, "DOCTOR_CHECKS", checks)
     results = dict(cli.runChecks(stateDir))
     assert results["boom"].status == "fail"
     assert "RuntimeError: oops" in results["boom"].message
-    assert len(results) == 6
+    assert list(results) == [name for name, _ in checks]
 
 
 # -- colours --------------------------------------------------------------------------
@@ -730,7 +829,7 @@ time.sleep(60)
 def test_stop_terminates_the_running_gateway(capsys: pytest.CaptureFixture[str],
                                              stateDir: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / cli.LOCK_FILE)],
+        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / LOCK_FILE)],
         stdout=subprocess.PIPE)
     try:
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
@@ -745,29 +844,112 @@ def test_stop_terminates_the_running_gateway(capsys: pytest.CaptureFixture[str],
             process.wait()
 
 
-def test_stop_says_when_the_config_was_not_restored(capsys: pytest.CaptureFixture[str],
-                                                   stateDir: Path, home: Path) -> None:
+@contextlib.contextmanager
+def standIn(stateDir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A process that holds the lock and exits on SIGTERM, as the gateway."""
     process = subprocess.Popen(
-        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / cli.LOCK_FILE)],
+        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / LOCK_FILE)],
         stdout=subprocess.PIPE)
     try:
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
-        writeState(stateDir, process.pid, 9100, config=str(home / ".claude.json"))
-        (stateDir / cli.BACKUP_FILE).write_text(json.dumps(backupDocument(home / ".claude.json")))
-        code, out, err = run(capsys, stateDir, "stop")
-        assert (code, out) == (1, f"mcpgateway stopped (pid {process.pid})\n")
-        assert "not fully restored" in err and "mcpgateway restore" in err
+        yield process
     finally:
         if process.poll() is None:
             process.kill()
         process.wait()
 
 
+def test_stop_fails_when_entries_still_point_at_the_stopped_gateway(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    """The gateway's restore failed (or a client wrote its copy back): stop
+    names the file and the way out, and exits 1."""
+    config = home / ".claude.json"
+    config.write_text(json.dumps(claudeJson(9100)))
+    writeBackup(stateDir, config)
+    with standIn(stateDir) as process:
+        writeState(stateDir, process.pid, 9100, config=str(config))
+        code, out, err = run(capsys, stateDir, "stop")
+    assert (code, out) == (1, f"mcpgateway stopped (pid {process.pid})\n")
+    assert err == (f"mcpgateway: {config} still has 2 entries pointing at the stopped gateway"
+                   " http://127.0.0.1:9100: a, c (project /work/p); `mcpgateway restore` puts"
+                   f" the stdio entries back (the log, {stateDir / cli.LOG_FILE}, says why the"
+                   " gateway did not)\n")
+
+
+def test_stop_json_names_the_entries_left(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                          home: Path) -> None:
+    config = home / ".claude.json"
+    config.write_text(json.dumps(claudeJson(9100)))
+    with standIn(stateDir) as process:  # and no backup: restore cannot help
+        writeState(stateDir, process.pid, 9100, config=str(config))
+        code, out, _ = run(capsys, stateDir, "stop", "--json")
+    document = json.loads(out)
+    assert code == 1
+    assert document["ok"] is False and document["stopped"] is True
+    assert document["pid"] == process.pid
+    assert document["config"] == str(config)
+    assert document["viaGateway"] == ["a", "c (project /work/p)"]
+    assert "`mcpgateway restore` cannot put them back" in document["error"]
+    assert "claude mcp add" in document["error"]
+
+
+def test_stop_passes_when_the_config_was_restored(capsys: pytest.CaptureFixture[str],
+                                                  stateDir: Path, home: Path) -> None:
+    """Only the config says whether the restore worked: a backup the gateway
+    keeps after restoring is not a failure (stop used to say so)."""
+    config = home / ".claude.json"
+    config.write_text(json.dumps(claudeJson(1)))  # no entry points at port 9100
+    writeBackup(stateDir, config)
+    with standIn(stateDir) as process:
+        writeState(stateDir, process.pid, 9100, config=str(config))
+        code, out, err = run(capsys, stateDir, "stop", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {"ok": True, "stopped": True, "pid": process.pid,
+                               "config": str(config), "viaGateway": []}
+
+
+def test_stop_fails_when_the_config_cannot_be_read_after(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "work" / ".mcp.json"
+    config.parent.mkdir()
+    config.write_text('{"mcpServers": {')
+    with standIn(stateDir) as process:
+        writeState(stateDir, process.pid, 9100, config=str(config))
+        code, _, err = run(capsys, stateDir, "stop")
+    assert code == 1
+    assert err.startswith(f"mcpgateway: cannot check that {config} was restored: ")
+    assert err.endswith(f"fix it, then `mcpgateway restore --config {config}`\n")
+
+
+def test_stop_of_a_non_adopting_gateway_does_not_check_the_config(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    config = home / ".claude.json"
+    config.write_text(json.dumps(claudeJson(9100)))  # the user's own entries
+    with standIn(stateDir) as process:
+        writeState(stateDir, process.pid, 9100, config=str(config), rewriteConfig=False)
+        code, out, err = run(capsys, stateDir, "stop")
+    assert (code, out, err) == (0, f"mcpgateway stopped (pid {process.pid})\n", "")
+
+
+def test_stop_with_a_stale_state_fails_when_the_restore_left_entries(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path,
+        fakeClaude: list[tuple[Path, Path]]) -> None:
+    config = home / ".claude.json"
+    config.write_text(json.dumps(claudeJson(9100)))
+    writeState(stateDir, deadPid(), 9100, config=str(config))
+    code, out, err = run(capsys, stateDir, "stop")
+    assert code == 1
+    assert "stale state.json" in out
+    assert err.startswith(f"mcpgateway: {config} still has 2 entries pointing at the stopped"
+                          " gateway http://127.0.0.1:9100")
+    assert not (stateDir / STATE_FILE).exists()
+
+
 def test_stop_gives_up_after_the_timeout(capsys: pytest.CaptureFixture[str], stateDir: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", GATEWAY_STANDIN.replace("sys.exit(0)", "None"),
-         str(stateDir / cli.LOCK_FILE)], stdout=subprocess.PIPE)
+         str(stateDir / LOCK_FILE)], stdout=subprocess.PIPE)
     try:
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
         writeState(stateDir, process.pid, 9100)
@@ -864,8 +1046,10 @@ class FakeLauncher:
     gateway by writing its state.json (pid: this process, lock held)."""
 
     def __init__(self, stateDir: Path, gateway: FakeGateway | None, code: int = 0,
-                 output: bytes = b"") -> None:
+                 output: bytes = b"", log: str = "") -> None:
         self.stateDir, self.gateway, self.code, self.output = stateDir, gateway, code, output
+        self.log = log
+        """What this run appends to gateway.log."""
         self.argv: list[str] = []
         self.returncode: int | None = None
 
@@ -875,6 +1059,9 @@ class FakeLauncher:
 
     def communicate(self, timeout: float | None = None) -> tuple[bytes, None]:
         self.returncode = self.code
+        if self.log:
+            with open(self.stateDir / cli.LOG_FILE, "a") as f:
+                f.write(self.log)
         if self.code == 0 and self.gateway is not None:
             writeState(self.stateDir, os.getpid(), self.gateway.port)
         return self.output, None
@@ -912,16 +1099,58 @@ def test_start_without_a_claude_config_does_not_rewrite(
 def test_start_failure_shows_the_output_and_the_log(
         capsys: pytest.CaptureFixture[str], stateDir: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    (stateDir / cli.LOG_FILE).write_text("".join(f"log line {i}\n" for i in range(30)))
-    monkeypatch.setattr(cli, "_launch", FakeLauncher(stateDir, None, code=1,
-                                                     output=b"mcpgateway: bad config\n"))
+    monkeypatch.setattr(cli, "_launch", FakeLauncher(
+        stateDir, None, code=1, output=b"mcpgateway: bad config\n",
+        log="".join(f"log line {i}\n" for i in range(30))))
     code, out, err = run(capsys, stateDir, "start", "--no-rewrite")
     assert (code, out) == (1, "")
     lines = err.splitlines()
     assert lines[0] == "mcpgateway: the gateway did not start (twistd exit status 1)"
     assert "  mcpgateway: bad config" in lines
+    assert f"last lines of {stateDir / cli.LOG_FILE} from this start:" in lines
     assert "  log line 29" in lines and "  log line 10" in lines
     assert "  log line 9" not in lines  # the last 20 lines only
+
+
+def test_start_failure_shows_only_this_runs_log_lines(
+        capsys: pytest.CaptureFixture[str], stateDir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (stateDir / cli.LOG_FILE).write_text("".join(f"earlier run {i}\n" for i in range(30)))
+    monkeypatch.setattr(cli, "_launch", FakeLauncher(
+        stateDir, None, code=1, log="this run: cannot listen on port 9100\n"))
+    code, out, err = run(capsys, stateDir, "start", "--no-rewrite")
+    assert code == 1
+    assert "earlier run" not in err
+    assert err.splitlines()[-2:] == [f"last lines of {stateDir / cli.LOG_FILE} from this start:",
+                                     "  this run: cannot listen on port 9100"]
+    code, out, _ = run(capsys, stateDir, "start", "--no-rewrite", "--json")
+    assert json.loads(out)["log"] == ["this run: cannot listen on port 9100"]
+
+
+def test_start_failure_prints_no_log_lines_when_this_run_wrote_none(
+        capsys: pytest.CaptureFixture[str], stateDir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (stateDir / cli.LOG_FILE).write_text("earlier run\n")
+    monkeypatch.setattr(cli, "_launch", FakeLauncher(stateDir, None, code=1, output=b"boom\n"))
+    code, _, err = run(capsys, stateDir, "start", "--no-rewrite")
+    assert code == 1
+    assert err.splitlines() == ["mcpgateway: the gateway did not start (twistd exit status 1)",
+                                "twistd said:", "  boom"]
+
+
+def test_tail_since_a_position(tmp_path: Path) -> None:
+    log = tmp_path / "gateway.log"
+    assert cli.logPosition(log) is None
+    log.write_text("old 1\nold 2\n")
+    position = cli.logPosition(log)
+    with open(log, "a") as f:
+        f.write("new 1\nnew 2\n")
+    assert cli.tail(log, since=position) == ["new 1", "new 2"]
+    assert cli.tail(log, 1, since=position) == ["new 2"]
+    assert cli.tail(log) == ["old 1", "old 2", "new 1", "new 2"]
+    log.rename(tmp_path / "gateway.log.1")  # rotated: a new file, all of it this run's
+    log.write_text("after rotation\n")
+    assert cli.tail(log, since=position) == ["after rotation"]
 
 
 def test_start_fails_when_the_daemon_dies(capsys: pytest.CaptureFixture[str], stateDir: Path,
@@ -985,9 +1214,10 @@ def test_start_refuses_a_missing_config(capsys: pytest.CaptureFixture[str], stat
 
 
 def test_start_rejects_port_0(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
-    with pytest.raises(SystemExit) as e:
-        cli.main(["start", "--port", "0", "--state-dir", str(stateDir)])
-    assert e.value.code == 2
+    assert cli.main(["start", "--port", "0", "--state-dir", str(stateDir)]) == 2
+    assert capsys.readouterr().err == (
+        "mcpgateway start: argument --port: 0 is not a port (1-65535)\n"
+        "`mcpgateway start --help` lists the options\n")
 
 
 # -- the command line --------------------------------------------------------------------
@@ -1183,8 +1413,7 @@ def test_servers_add_refusals_are_one_line(capsys: pytest.CaptureFixture[str],
     assert cli.main([*base, "x", "--env", "NOT_SET_HERE", "--", "cmd"]) == 1
     assert "NOT_SET_HERE is not set in this shell" in capsys.readouterr().err
     assert len(running.calls) == calls  # refused before asking the gateway
-    with pytest.raises(SystemExit):
-        cli.main([*base, "x"])  # no command
+    assert cli.main([*base, "x"]) == 2  # no command
     assert "COMMAND" in capsys.readouterr().err
 
 
@@ -1323,3 +1552,294 @@ def test_readEvents_parses_sse_frames() -> None:
                   b"data: 1}\n", b"\n", b"data: not json\n", b"\n", b"data: [1]\n", b"\n",
                   b"data:{\"b\": 2}\r\n", b"\r\n", b'data: {"c": 3}\n'])
     assert list(cli.readEvents(lines)) == [{"a": 1}, {"b": 2}]
+
+
+# -- doctor and status: npx/uvx resolution, refused server-to-client requests -----------
+
+def withServers(**servers: dict[str, Any]) -> dict[str, Any]:
+    """HEALTH with these servers added (or changed), as /health answers them."""
+    return {**HEALTH, "servers": {**HEALTH["servers"], **servers}}
+
+
+def npxServer(state: str, detail: str) -> dict[str, Any]:
+    return {**HEALTH["servers"]["tavily"], "resolution": {"state": state, "detail": detail}}
+
+
+def test_doctor_fails_on_a_failed_resolution(capsys: pytest.CaptureFixture[str],
+                                             stateDir: Path, running: FakeGateway) -> None:
+    running.answers["/health"] = (200, withServers(
+        memory=npxServer("failed", "npm install @modelcontextprotocol/server-memory: E404"),
+        fetch=npxServer("pending", "installing mcp-server-fetch with uv"),
+        context7={**HEALTH["servers"]["context7"],
+                  "resolution": {"state": "resolved", "detail": "/x/bin/context7-mcp"}}))
+    result = check(stateDir, "resolution")
+    assert result.status == "fail"
+    assert result.message == "npx/uvx resolution failed for memory; under way for fetch"
+    assert result.details == (
+        "fetch: pending: installing mcp-server-fetch with uv",
+        "memory: failed: npm install @modelcontextprotocol/server-memory: E404")
+    assert result.fix is not None and "network, registry, package name" in result.fix
+    assert "`mcpgateway stop` and `mcpgateway start`" in result.fix
+    code, out, _ = run(capsys, stateDir, "doctor")
+    assert code == 1
+    lines = out.splitlines()
+    at = lines.index("  ✗ npx/uvx resolution failed for memory; under way for fetch")
+    assert lines[at + 1:at + 4] == [
+        "    fetch: pending: installing mcp-server-fetch with uv",
+        "    memory: failed: npm install @modelcontextprotocol/server-memory: E404",
+        f"    → {result.fix}"]
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 0
+    lines = out.splitlines()
+    memory = next(i for i, line in enumerate(lines) if line.startswith("  ○ memory"))
+    assert lines[memory + 1] == ("      ! npx/uvx resolution failed: npm install"
+                                 " @modelcontextprotocol/server-memory: E404")
+    fetch = next(i for i, line in enumerate(lines) if line.startswith("  ○ fetch"))
+    assert lines[fetch + 1] == ("      … npx/uvx resolution under way: installing"
+                                " mcp-server-fetch with uv")
+    context7 = next(i for i, line in enumerate(lines) if line.startswith("  ○ context7"))
+    assert "resolution" not in lines[context7 + 1]
+
+
+def test_doctor_reports_a_pending_resolution_as_info(stateDir: Path,
+                                                     running: FakeGateway) -> None:
+    running.answers["/health"] = (200, withServers(fetch=npxServer("pending", "")))
+    result = check(stateDir, "resolution")
+    assert result == cli.Check("info", "npx/uvx resolution under way for fetch: their requests"
+                                       " wait for it (at most the request timeout)",
+                               None, ("fetch: pending",))
+    assert all(status != "fail" for name, c in cli.runChecks(stateDir)
+               for status in [c.status] if name == "resolution")
+
+
+def test_doctor_resolution_passes_or_has_nothing_to_say(stateDir: Path,
+                                                        running: FakeGateway) -> None:
+    assert check(stateDir, "resolution") == cli.Check("info", "No npx/uvx server to resolve")
+    running.answers["/health"] = (200, withServers(fetch=npxServer("resolved", "/bin/x")))
+    assert check(stateDir, "resolution") == cli.Check(
+        "pass", "npx/uvx resolution: 1 server resolved")
+
+
+def test_resolution_and_server_requests_are_not_checked_without_a_gateway(
+        stateDir: Path) -> None:
+    assert check(stateDir, "resolution") == cli.Check(
+        "info", "npx/uvx resolution not checked (gateway not running)")
+    assert check(stateDir, "serverRequests") == cli.Check(
+        "info", "Server-to-client requests not checked (gateway not running)")
+
+
+AMBIGUOUS_WARNING = ("3 server-to-client request(s) arrived while several sessions had"
+                     " requests in flight; run this server stateful to route them exactly")
+
+
+def test_doctor_fails_on_refused_server_to_client_requests(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway) -> None:
+    running.answers["/health"] = (200, withServers(everything={
+        **HEALTH["servers"]["context7"], "ambiguousServerRequests": 3,
+        "warning": AMBIGUOUS_WARNING}))
+    result = check(stateDir, "serverRequests")
+    assert result.status == "fail"
+    assert result.message == ("Server-to-client requests refused (no way to tell which session"
+                              " they belong to on a shared child): everything (3)")
+    assert result.fix == ("run everything per session (\"mode\": \"stateful\" in its entry or"
+                          f" {stateDir / cli.CLASSIFICATION_FILE})")
+    assert result.details == (f"everything: {AMBIGUOUS_WARNING}",)
+    code, out, _ = run(capsys, stateDir, "doctor", "--json")
+    assert code == 1
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["serverRequests"]["status"] == "fail"
+    assert checks["serverRequests"]["details"] == [f"everything: {AMBIGUOUS_WARNING}"]
+    code, out, _ = run(capsys, stateDir, "status")
+    assert f"      ! {AMBIGUOUS_WARNING}" in out.splitlines()
+
+
+def test_status_shows_refused_requests_without_a_warning_text(stateDir: Path) -> None:
+    found = cli.GatewayProbe(stateDir, {"pid": 7, "port": 9100})
+    server = {**HEALTH["servers"]["context7"], "ambiguousServerRequests": 2}
+    lines = cli.renderStatus(found, {"servers": {"everything": server}}, [])
+    assert ("      ! 2 server-to-client requests refused: no way to tell which session they"
+            " belong to; run it per session (\"mode\": \"stateful\")") in lines
+
+
+def test_server_requests_of_an_older_gateway_are_not_counted(
+        stateDir: Path, running: FakeGateway) -> None:
+    old = {name: {k: v for k, v in server.items() if k != "ambiguousServerRequests"}
+           for name, server in HEALTH["servers"].items()}
+    running.answers["/health"] = (200, {**HEALTH, "servers": old})
+    assert check(stateDir, "serverRequests") == cli.Check(
+        "info", "Server-to-client requests not counted by this gateway")
+
+
+# -- status: entries pointing at a gateway that cannot serve or restore them -------------
+
+def test_status_is_loud_about_entries_no_gateway_serves_and_no_backup_restores(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "mcpgateway is not running"
+    assert lines[1] == (
+        "  ! 2 entries point at http://127.0.0.1:9100, where the gateway is not running, and"
+        f" no usable backup holds their originals (there is no {stateDir / cli.BACKUP_FILE}):"
+        " `mcpgateway restore` cannot put them back")
+    assert lines[2].startswith("    → re-add a, c (project /work/p) with `claude mcp add")
+    code, out, _ = run(capsys, stateDir, "status", "--json")
+    document = json.loads(out)
+    assert document["running"] is False
+    client = document["clientConfig"]
+    assert client["path"] == str(home / ".claude.json")
+    assert client["viaGateway"] == ["a", "c (project /work/p)"]
+    assert client["backup"] == {"path": str(stateDir / cli.BACKUP_FILE), "servers": None,
+                                "error": None}
+    assert client["problem"]["message"] == lines[1].removeprefix("  ! ")
+
+
+def test_status_names_the_way_out_when_a_backup_can_restore(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
+    writeBackup(stateDir, home / ".claude.json")
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 1
+    assert out.splitlines() == [
+        "mcpgateway is not running",
+        "  ! 2 entries point at http://127.0.0.1:9100, where the gateway is not running",
+        "    → run `mcpgateway start` to serve them again, or `mcpgateway restore` to put the"
+        " stdio entries back"]
+
+
+def test_status_of_a_running_gateway_whose_backup_is_gone(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path,
+        running: FakeGateway) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(running.port)))
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 0
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  config "))
+    assert lines[at + 1] == (
+        f"  ! 2 entries point at http://127.0.0.1:{running.port}, and no usable backup holds"
+        f" their originals (there is no {stateDir / cli.BACKUP_FILE}): `mcpgateway restore`"
+        " cannot put them back")
+    assert lines[at + 2].startswith("    → re-add a, c (project /work/p)")
+    writeBackup(stateDir, home / ".claude.json")
+    code, out, _ = run(capsys, stateDir, "status")
+    assert " ! " not in out.replace("      ! route them exactly", "")
+    document = json.loads(run(capsys, stateDir, "status", "--json")[1])
+    assert document["clientConfig"]["problem"] is None
+    assert document["clientConfig"]["backup"]["servers"] == 3
+
+
+def test_status_without_a_config_says_nothing_more(capsys: pytest.CaptureFixture[str],
+                                                   stateDir: Path) -> None:
+    code, out, _ = run(capsys, stateDir, "status", "--json")
+    assert code == 1
+    client = json.loads(out)["clientConfig"]
+    assert client["exists"] is False and client["viaGateway"] == []
+    assert client["problem"] is None
+
+
+# -- start: a config the gateway will not rewrite -----------------------------------------
+
+def test_start_refuses_a_config_outside_home_and_says_how_to_serve_it(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    outside = tmp_path / "team" / "servers.json"
+    outside.parent.mkdir()
+    outside.write_text('{"mcpServers": {}}')
+    monkeypatch.setattr(cli, "_launch", noLaunch)
+    code, out, err = run(capsys, stateDir, "start", "--config", str(outside))
+    assert (code, out) == (1, "")
+    assert len(err.splitlines()) == 1
+    assert "is outside the home directory" in err
+    assert (f"add --no-rewrite (`mcpgateway start --no-rewrite --config {outside}`" in err)
+    code, out, _ = run(capsys, stateDir, "start", "--config", str(outside), "--json")
+    assert code == 1 and "--no-rewrite" in json.loads(out)["error"]
+
+
+def test_start_refuses_a_symlink_in_home_to_a_file_outside(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = tmp_path / "dotfiles" / ".claude.json"
+    real.parent.mkdir()
+    real.write_text('{"mcpServers": {}}')
+    (home / ".claude.json").symlink_to(real)
+    monkeypatch.setattr(cli, "_launch", noLaunch)
+    code, _, err = run(capsys, stateDir, "start")  # the default config
+    assert code == 1
+    assert f"(resolved: {real})" in err
+    assert "add --no-rewrite (`mcpgateway start --no-rewrite`" in err
+
+
+def test_start_no_rewrite_serves_a_config_outside_home(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path, locked: None,
+        fakeGateway: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    outside = tmp_path / "servers.json"
+    outside.write_text('{"mcpServers": {}}')
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    monkeypatch.setattr(cli, "_launch", launcher)
+    code, _, err = run(capsys, stateDir, "start", "--no-rewrite", "--config", str(outside),
+                       "--port", str(fakeGateway.port))
+    assert (code, err) == (0, "")
+    assert "--rewrite-config" not in launcher.argv
+    assert launcher.argv[launcher.argv.index("--config") + 1] == str(outside)
+
+
+# -- the command line: errors and help ----------------------------------------------------
+
+@pytest.mark.parametrize(("argv", "first", "command"), [
+    (["start", "--bogus"], "mcpgateway start: unrecognized arguments: --bogus",
+     "mcpgateway start"),
+    (["--bogus", "status"], "mcpgateway status: unrecognized arguments: --bogus",
+     "mcpgateway status"),
+    ([], "mcpgateway: the following arguments are required: COMMAND", "mcpgateway"),
+    (["stop", "now"], "mcpgateway stop: unrecognized arguments: now", "mcpgateway stop"),
+    (["servers", "frob"], "mcpgateway servers: argument ACTION: invalid choice: 'frob'",
+     "mcpgateway servers"),
+    (["--state-dir", "/x", "servers", "add"],
+     "mcpgateway servers add: the following arguments are required: NAME, COMMAND",
+     "mcpgateway servers add"),
+    (["servers", "restart", "a", "--mode", "x"],
+     "mcpgateway servers restart: unrecognized arguments: --mode x",
+     "mcpgateway servers restart"),
+])
+def test_a_bad_command_line_is_one_line_and_a_pointer_to_help(
+        capsys: pytest.CaptureFixture[str], argv: list[str], first: str, command: str) -> None:
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith(first)
+    assert lines[1:] == [f"`{command} --help` lists the options"]
+    assert "usage:" not in err
+
+
+def test_a_bad_command_line_with_json_is_a_json_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["status", "--json", "--bogus"]) == 2
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert json.loads(out) == {"ok": False,
+                               "error": "mcpgateway status: unrecognized arguments: --bogus"}
+
+
+def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+                ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*path, name), sub
+                yield from subcommands(sub, (*path, name))
+
+
+def test_every_command_has_a_description_in_its_help(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    found = dict(subcommands(cli.makeParser()))
+    assert {("stop",), ("status",), ("doctor",), ("servers", "list"),
+            ("servers", "restart")} <= set(found)
+    for path, parser in found.items():
+        assert parser.description, f"`mcpgateway {' '.join(path)} --help` has no description"
+        with pytest.raises(SystemExit) as exit:
+            cli.main([*path, "--help"])
+        assert exit.value.code == 0
+        text = capsys.readouterr().out
+        assert parser.description.split()[0] in text.split("\n\n")[1], path

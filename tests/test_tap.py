@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from twisted.python import usage
 
 from mcpgateway import tap
 from tests.fakes import FakeProcessReactor
@@ -76,9 +76,28 @@ def test_endpoint_strings_pass_through() -> None:
     (["--request-timeout", "-1"], "must be positive"),
     (["--max-body", "0"], "must be positive"),
 ])
-def test_bad_options_are_usage_errors(argv: list[str], message: str) -> None:
-    with pytest.raises(usage.UsageError, match=message):
+def test_bad_options_are_one_line_and_a_pointer_to_help(
+        argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
         parse(*argv)
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert captured.out == "" and len(lines) == 2, captured
+    assert lines[0].startswith("mcpgateway: ") and message in lines[0]
+    assert lines[1] == "`twistd mcpgateway --help` lists the options"
+
+
+def test_twistd_bad_option_prints_no_help_page() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+         "mcpgateway", "--bogus"], capture_output=True, text=True, timeout=60,
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "option --bogus not recognized" in output
+    assert "--request-timeout" not in output  # no help page
+    assert len(output.strip().splitlines()) <= 3, output
 
 
 def test_tls_is_left_out_only_for_plain_endpoints() -> None:
@@ -187,3 +206,21 @@ def test_warnings_before_start_reach_the_log_file(tmp_path: Path,
     assert "'demo'.mode" in text, text
     assert "remote" in text, text
     assert text.index("'demo'.mode") < text.index(" serving ")  # before the start line
+
+
+def test_events_replayed_by_twistd_are_written_once(tmp_path: Path) -> None:
+    """twistd replays what it buffered before logging began to every observer
+    of the global publisher: the log file must still hold each event once."""
+    from twisted.logger import LogLevel
+
+    from mcpgateway import logs
+
+    logFile = tmp_path / "g.log"
+    service = logs.LogFileService(str(logFile))
+    event = {"log_format": "early {n}", "n": 1, "log_level": LogLevel.info, "log_time": 0.0,
+             "log_namespace": "t"}
+    logs.globalLogPublisher(event)
+    logs.globalLogPublisher(event)  # the replay: the same event object again
+    service.startService()
+    service.stopService()
+    assert logFile.read_text().count("early 1") == 1

@@ -252,3 +252,144 @@ def test_start_in_the_foreground_until_sigterm(cli: Cli) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_start_refuses_a_config_outside_home_and_names_no_rewrite(
+        cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere") / "servers.json"
+    outside.write_text(json.dumps({"mcpServers": CLAUDE_JSON["mcpServers"]}))
+    before = outside.read_bytes()
+    refused = cli("start", "--config", str(outside), "--port", str(freePort()))
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert len(refused.stderr.splitlines()) == 1
+    assert "outside the home directory" in refused.stderr
+    assert f"`mcpgateway start --no-rewrite --config {outside}`" in refused.stderr
+    assert cli.gatewayPids() == []
+    started = cli("start", "--no-rewrite", "--config", str(outside), "--port", str(freePort()))
+    assert started.returncode == 0, started.stderr + started.stdout
+    assert cli("stop").returncode == 0
+    assert outside.read_bytes() == before
+
+
+def test_a_failed_start_prints_only_its_own_log_lines(cli: Cli) -> None:
+    first = freePort()
+    assert cli("start", "--no-rewrite", "--port", str(first)).returncode == 0
+    assert cli("stop").returncode == 0
+    log = (cli.stateDir / "gateway.log").read_text()
+    assert f"listening on 127.0.0.1:{first}" in log
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        failed = cli("start", "--no-rewrite", "--port", str(port))
+    assert failed.returncode == 1
+    assert "from this start:" in failed.stderr
+    assert "Address already in use" in failed.stderr
+    assert f"127.0.0.1:{first}" not in failed.stderr  # the earlier run's lines
+    assert f"GatewaySite starting on {first}" not in failed.stderr
+    assert cli.gatewayPids() == []
+
+
+def test_entries_left_without_a_backup_are_loud_in_status_doctor_and_stop(cli: Cli) -> None:
+    """A crash, then the backup is lost: every command says the entries
+    cannot be restored, and what to do instead."""
+    config = cli.home / ".claude.json"
+    config.write_text(json.dumps(CLAUDE_JSON))
+    port = freePort()
+    started = cli("start", "--port", str(port))
+    assert started.returncode == 0, started.stderr + started.stdout
+    state = cli.state()
+    assert state is not None
+    os.kill(state["pid"], signal.SIGKILL)
+    assert waitFor(lambda: not pidAlive(state["pid"]), 10)
+    for path in list(cli.stateDir.rglob("*backup*")):
+        if path.is_file():
+            path.unlink()
+
+    status = cli("status")
+    assert status.returncode == 1
+    assert (f"1 entry points at http://127.0.0.1:{port}, where the gateway is not running, and"
+            " no usable backup holds their originals") in status.stdout
+    assert "re-add demo with `claude mcp add" in status.stdout
+    doctor = cli("doctor", "--json")
+    assert doctor.returncode == 1
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["claudeConfig"]["status"] == "fail"
+    assert "no usable backup" in checks["claudeConfig"]["message"]
+    assert "claude mcp add" in checks["claudeConfig"]["fix"]
+
+    stopped = cli("stop")
+    assert stopped.returncode == 1
+    assert "stale state.json" in stopped.stdout
+    assert (f"mcpgateway: {config} still has 1 entry pointing at the stopped gateway"
+            f" http://127.0.0.1:{port}: demo;") in stopped.stderr
+    assert "`mcpgateway restore` cannot put them back" in stopped.stderr
+    assert cli.state() is None
+
+
+def test_bad_options_and_help(cli: Cli) -> None:
+    bad = cli("stop", "--frobnicate")
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == ["mcpgateway stop: unrecognized arguments: --frobnicate",
+                                       "`mcpgateway stop --help` lists the options"]
+    for command in ("stop", "status", "doctor"):
+        helped = cli(command, "--help")
+        assert helped.returncode == 0
+        description = helped.stdout.split("\n\n")[1]
+        assert len(description.split()) > 10, (command, helped.stdout)
+
+
+def test_stop_fails_when_the_gateway_could_not_restore_the_config(cli: Cli) -> None:
+    """The user broke the file while the gateway ran: its restore at stop
+    fails, and `stop` says so, naming the file, and exits 1."""
+    config = cli.home / ".claude.json"
+    config.write_text(json.dumps(CLAUDE_JSON))
+    started = cli("start", "--port", str(freePort()))
+    assert started.returncode == 0, started.stderr + started.stdout
+    adopted = config.read_text()
+    config.write_text(adopted[:-5])  # cut short: not JSON any more
+    stopped = cli("stop")
+    assert stopped.returncode == 1
+    assert stopped.stdout.startswith("mcpgateway stopped (pid ")
+    assert stopped.stderr.startswith(f"mcpgateway: cannot check that {config} was restored: ")
+    assert stopped.stderr.rstrip().endswith("fix it, then `mcpgateway restore`")
+    assert cli.gatewayPids() == []
+    config.write_text(adopted)  # fixed: restore puts the stdio entry back
+    restored = cli("restore")
+    assert restored.returncode == 0, restored.stderr
+    assert withoutTimestamp(json.loads(config.read_text())) == CLAUDE_JSON
+
+
+def test_doctor_and_status_report_a_failed_npx_resolution(cli: Cli) -> None:
+    """An npx server whose install fails (a stand-in npm that refuses, so no
+    network is needed): doctor fails naming it, status shows why."""
+    bin = cli.home / "bin"
+    bin.mkdir()
+    for name, script in [("npm", "echo 'npm ERR! 404 Not Found - @fake/server-memory' >&2;"
+                                 " exit 1"),
+                         ("npx", "exit 1")]:
+        (bin / name).write_text(f"#!/bin/sh\n{script}\n")
+        (bin / name).chmod(0o755)
+    cli.env["PATH"] = os.pathsep.join([str(bin), cli.env.get("PATH", "")])
+    config = cli.home / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {
+        "memory": {"command": "npx", "args": ["-y", "@fake/server-memory"]}}}))
+    started = cli("start", "--no-rewrite", "--config", str(config), "--port", str(freePort()))
+    assert started.returncode == 0, started.stderr + started.stdout
+
+    def resolution() -> dict[str, Any]:
+        checks = {c["name"]: c for c in json.loads(cli("doctor", "--json").stdout)["checks"]}
+        return checks["resolution"]  # type: ignore[no-any-return]
+
+    assert waitFor(lambda: resolution()["status"] != "info", 20)
+    check = resolution()
+    assert check["status"] == "fail", check
+    assert check["message"] == "npx/uvx resolution failed for memory"
+    assert "404" in check["details"][0] and check["fix"]
+    doctor = cli("doctor")
+    assert doctor.returncode == 1
+    assert "  ✗ npx/uvx resolution failed for memory" in doctor.stdout.splitlines()
+    status = cli("status")
+    assert "      ! npx/uvx resolution failed: npx @fake/server-memory:" in status.stdout
+    assert cli("stop").returncode == 0
