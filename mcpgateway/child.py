@@ -5,6 +5,14 @@ per line), drains stderr into a bounded ring buffer and the log, writes compact
 one-line JSON to stdin, and stops the child the way the MCP stdio transport
 asks: close stdin, wait, SIGTERM, wait, SIGKILL, to the whole process group.
 It knows nothing of sessions or routing.
+
+Everything a child writes is hostile input. A stdout line that is not
+acceptable JSON (whatever the parser raises) is skipped; only a line over the
+framing limit kills the child. The end of stdout ends the child for the
+gateway, even if its process lives on. What a child can make the gateway log
+is bounded by token buckets (L{logs.LogBudget}): stderr lines and skipped stdout
+lines over their budget are counted, not logged, and the count is logged once
+per period.
 """
 
 from __future__ import annotations
@@ -27,6 +35,20 @@ from mcpgateway import jsonrpc, logs
 DEFAULT_MAX_LINE = 16 * 1024 * 1024
 STDERR_LINES = 200
 _STDERR_LINE_CAP = 4096
+
+STDERR_LOG_RATE = 20.0
+"""Child stderr lines logged per second, per child, once the burst is spent."""
+STDERR_LOG_BURST = 100
+"""Child stderr lines logged at once before the rate applies."""
+BAD_LINE_LOG_RATE = 0.1
+"""Skipped (unacceptable) stdout lines logged per second, per child (one per 10 s)."""
+BAD_LINE_LOG_BURST = 10
+LOG_PERIOD = 10.0
+"""Seconds between the log lines that count what a budget did not log."""
+OUTPUT_GRACE = 0.5
+"""Seconds a child whose stdout has closed may take to exit by itself before it
+is taken for a child that closed its stdout and lives on, and is stopped."""
+_EXCERPT = 200
 
 
 def describeExit(reason: Failure) -> str:
@@ -59,6 +81,7 @@ class ChildProtocol(ProcessProtocol):
         maxLine: int = DEFAULT_MAX_LINE,
         killGroup: Callable[[int, int], None] | None = os.killpg,
         onStderr: Callable[[str], None] | None = None,
+        onOutputLost: Callable[[ChildProtocol], None] | None = None,
     ) -> None:
         """
         @param name: the server name, for logs.
@@ -67,6 +90,10 @@ class ChildProtocol(ProcessProtocol):
         @param maxLine: the longest stdout line accepted; longer kills the child.
         @param killGroup: C{os.killpg}, when the child leads its own process
             group; C{None} signals only the process through its transport.
+        @param onStderr: called with every stderr line (not rate-limited).
+        @param onOutputLost: called with this protocol when the child closed
+            its stdout and was still running L{OUTPUT_GRACE} seconds later;
+            the child is being stopped (L{stop}) at that point.
         """
         self.name = name
         self._onMessage = onMessage
@@ -74,6 +101,7 @@ class ChildProtocol(ProcessProtocol):
         self._maxLine = maxLine
         self._killGroup = killGroup
         self._onStderr = onStderr
+        self._onOutputLost = onOutputLost
         self._chunks: list[bytes] = []
         self._chunkBytes = 0
         self._errPartial = b""
@@ -85,6 +113,15 @@ class ChildProtocol(ProcessProtocol):
         self._stopTimers: list[IDelayedCall] = []
         self.bytesIn = 0
         self.bytesOut = 0
+        self.responses = 0
+        """Responses (messages without a C{method}) the child has written."""
+        self.outputClosed = False
+        """Whether the child's stdout has reached its end."""
+        self._outputTimer: IDelayedCall | None = None
+        self._stderrBudget = logs.LogBudget(clock, STDERR_LOG_RATE, STDERR_LOG_BURST, LOG_PERIOD,
+                                       self._stderrDropped)
+        self._badLineBudget = logs.LogBudget(clock, BAD_LINE_LOG_RATE, BAD_LINE_LOG_BURST,
+                                        LOG_PERIOD, self._badLinesDropped)
 
     # -- process events ------------------------------------------------------
 
@@ -126,8 +163,43 @@ class ChildProtocol(ProcessProtocol):
             if text:
                 self.stderrTail.append(text)
                 if self._onStderr is not None:
-                    self._onStderr(text)
-                self.log.info("[{server}] {line}", server=self.name, line=text, stream="stderr")
+                    try:
+                        self._onStderr(text)
+                    except Exception:
+                        if self._badLineBudget.allow():
+                            self.log.failure("recording a stderr line of server {server}"
+                                             " failed", server=self.name)
+                if self._stderrBudget.allow():
+                    self.log.info("[{server}] {line}", server=self.name, line=text,
+                                  stream="stderr")
+
+    def outConnectionLost(self) -> None:
+        """The child's stdout has ended: nothing more can come from it.
+
+        A child that is exiting ends within moments (its exit says how and
+        its stderr why); one still running after L{OUTPUT_GRACE} seconds has
+        closed its stdout and lives on: it is stopped, and C{onOutputLost}
+        is told."""
+        self.outputClosed = True
+        self._chunks.clear()
+        self._chunkBytes = 0
+        if not self.exited and self._outputTimer is None:
+            self._outputTimer = self._clock.callLater(OUTPUT_GRACE, self._outputLost)
+
+    def _outputLost(self) -> None:
+        self._outputTimer = None
+        if self.exited:
+            return
+        self.log.warn(
+            "server {server} child pid {pid} closed its stdout but is still running; stopping it"
+            " (it is restarted on the next request)", server=self.name, pid=self.pid)
+        if self._onOutputLost is not None:
+            try:
+                self._onOutputLost(self)
+            except Exception:
+                self.log.failure("handling the closed stdout of server {server} failed",
+                                 server=self.name)
+        self.stop()
 
     def processEnded(self, reason: Failure) -> None:
         if self._errPartial:
@@ -139,6 +211,12 @@ class ChildProtocol(ProcessProtocol):
             if timer.active():
                 timer.cancel()
         self._stopTimers.clear()
+        if self._outputTimer is not None:
+            if self._outputTimer.active():
+                self._outputTimer.cancel()
+            self._outputTimer = None
+        self._stderrBudget.flush()
+        self._badLineBudget.flush()
         self.log.info(
             "server {server} child pid {pid} {how}",
             server=self.name,
@@ -156,29 +234,62 @@ class ChildProtocol(ProcessProtocol):
             return
         try:
             message = jsonrpc.loads(line)
-        except jsonrpc.ParseError as e:
-            self.log.warn(
-                "server {server} wrote a non-JSON line to stdout ({error}); skipped: {excerpt}",
-                server=self.name,
-                error=str(e),
-                excerpt=line[:200].decode("utf-8", "replace"),
-            )
+        except Exception as e:  # ParseError, or whatever else a hostile line provokes
+            self._skipped(line, e)
             return
-        if isinstance(message, list):
+        if type(message) is dict:
+            self._deliver(message)
+        elif isinstance(message, list):
             for item in message:
                 self._deliver(item)
         else:
-            self._deliver(message)
+            self._skipped(line, None)
 
     def _deliver(self, message: Any) -> None:
-        if not isinstance(message, dict):
-            self.log.warn("server {server} wrote a JSON value that is not a message; skipped",
-                          server=self.name)
+        if type(message) is not dict:
+            self._skipped(None, None)
             return
+        if "method" not in message:
+            self.responses += 1
         try:
             self._onMessage(message)
         except Exception:
-            self.log.failure("routing a message from server {server} failed", server=self.name)
+            if self._badLineBudget.allow():
+                self.log.failure("routing a message from server {server} failed",
+                                 server=self.name)
+
+    def _skipped(self, line: bytes | None, error: BaseException | None) -> None:
+        """Log (within the budget) one line that does not parse (C{error}),
+        or one value that is not a message (C{line}: its line, if known)."""
+        if not self._badLineBudget.allow():
+            return
+        excerpt = "" if line is None else line[:_EXCERPT].decode("utf-8", "replace")
+        if error is None:
+            self.log.warn("server {server} wrote a JSON value that is not a message; skipped:"
+                          " {excerpt}", server=self.name, excerpt=excerpt)
+            return
+        why = str(error) if isinstance(error, jsonrpc.ParseError) \
+            else f"{type(error).__name__}: {error}"
+        self.log.warn(
+            "server {server} wrote a non-JSON line to stdout ({error}); skipped: {excerpt}",
+            server=self.name,
+            error=why[:_EXCERPT],
+            excerpt=excerpt,
+            size=0 if line is None else len(line),
+        )
+
+    def _stderrDropped(self, count: int) -> None:
+        self.log.warn(
+            "server {server}: {count} stderr line(s) not logged in the last {period:g} s (over"
+            " {rate:g} lines/s after a burst of {burst}); the latest {ring} are kept in its"
+            " stderr ring", server=self.name, count=count, period=LOG_PERIOD,
+            rate=STDERR_LOG_RATE, burst=STDERR_LOG_BURST, ring=STDERR_LINES)
+
+    def _badLinesDropped(self, count: int) -> None:
+        self.log.warn(
+            "server {server}: {count} more stdout line(s) that are not JSON-RPC messages were"
+            " skipped in the last {period:g} s (not logged one by one)",
+            server=self.name, count=count, period=LOG_PERIOD)
 
     def _lineTooLong(self, size: int) -> None:
         self._chunks.clear()
@@ -213,6 +324,9 @@ class ChildProtocol(ProcessProtocol):
                 self.transport.signalProcess(name)
         except (ProcessExitedAlready, ProcessLookupError):
             pass
+        except OSError as e:  # EPERM: the group is no longer ours to signal
+            self.log.warn("server {server}: cannot send SIG{name} to child pid {pid}: {error}",
+                          server=self.name, name=name, pid=self.pid, error=str(e))
 
     def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
         """Stop the child: close stdin, SIGTERM after C{graceTime}, SIGKILL

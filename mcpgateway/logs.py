@@ -7,8 +7,10 @@ own events pass, so C{--log-level} works the same under both.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from twisted.application.service import Service
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
@@ -95,3 +97,52 @@ class _EarlyEvents:
             self._seen.discard(id(self.events[0]))
         self._seen.add(id(event))
         self.events.append(event)
+
+
+class LogBudget:
+    """A token bucket over log lines: C{burst} at once, then C{rate} per second.
+
+    L{allow} says whether one more line may be logged. Lines refused are
+    counted; the count is handed to C{report} at most once per C{period}
+    seconds (L{flush} hands it over at once), so a flood costs one log line
+    per period. Time comes from the injected clock; no allocation per line.
+    """
+
+    def __init__(self, clock: IReactorTime, rate: float, burst: int, period: float,
+                 report: Callable[[int], None]) -> None:
+        self._clock = clock
+        self.rate = rate
+        self.burst = float(burst)
+        self.period = period
+        self._report = report
+        self._tokens = float(burst)
+        self._last = clock.seconds()
+        self._timer: IDelayedCall | None = None
+        self.dropped = 0
+        """Lines refused since the last report."""
+        self.totalDropped = 0
+
+    def allow(self) -> bool:
+        now = self._clock.seconds()
+        tokens = self._tokens + (now - self._last) * self.rate
+        self._last = now
+        if tokens > self.burst:
+            tokens = self.burst
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
+            return True
+        self._tokens = tokens
+        self.dropped += 1
+        self.totalDropped += 1
+        if self._timer is None:
+            self._timer = self._clock.callLater(self.period, self.flush)
+        return False
+
+    def flush(self) -> None:
+        """Report the lines refused so far now (and stop the period's timer)."""
+        timer, self._timer = self._timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+        dropped, self.dropped = self.dropped, 0
+        if dropped:
+            self._report(dropped)

@@ -125,6 +125,7 @@ class Router:
         self.lateReplies = 0
         self.ambiguousServerRequests = 0
         self._drainWaiters: list[Deferred[None]] = []
+        self._invalidBudget = logs.LogBudget(clock, 1.0, 10, 10.0, self._invalidDropped)
 
     @property
     def inFlight(self) -> int:
@@ -354,9 +355,13 @@ class Router:
             self._childNotification(message)
         elif kind is jsonrpc.Kind.REQUEST:
             self._childRequest(message)
-        else:
+        elif self._invalidBudget.allow():
             self.log.warn("server {server} wrote an invalid JSON-RPC message; dropped",
                           server=self.name)
+
+    def _invalidDropped(self, count: int) -> None:
+        self.log.warn("server {server} wrote {count} more invalid JSON-RPC message(s); dropped"
+                      " (not logged one by one)", server=self.name, count=count)
 
     def _childResponse(self, message: Message) -> None:
         childId = message["id"]

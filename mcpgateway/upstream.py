@@ -3,8 +3,14 @@
 An L{Upstream} spawns the child (in its own process group when C{setsid} is
 available), connects the child's messages to a L{Router}, and, for a shared
 child, performs the MCP C{initialize} handshake itself, once, however many
-clients wait on it. When the child exits, every pending request fails at once
-and the next L{Upstream.ensure} spawns and initializes a fresh child.
+clients wait on it. When the child exits, or closes its stdout (it can never
+answer again, even if its process lives on: that one is stopped), every
+pending request fails at once and the next L{Upstream.ensure} spawns and
+initializes a fresh child, after the backoff its L{Breaker} says. Whether an
+exit counts as a crash (for backoff and circuit) is the breaker's rule; the
+upstream tells it what the child did: initialized, answered requests, uptime.
+Nothing here raises into a Twisted callback: failures are logged and turned
+into errors for the waiting requests.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import shutil
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -94,6 +100,8 @@ class Upstream:
         self.spawns = 0
         self.lastExit: str | None = None
         self._waiters: list[Deferred[None]] = []
+        self._leaving: list[ChildProtocol] = []
+        """Children let go of (stdout closed) that are still being stopped."""
 
     @property
     def handshake(self) -> bool:
@@ -129,8 +137,9 @@ class Upstream:
     def circuitReason(self) -> str:
         """Why requests are refused while the circuit is open."""
         breaker = self.breaker
-        return (f"server '{self.spec.name}' is failing: {breaker.recentFailures()} failure(s)"
-                f" in the last {breaker.window / 60:g} minutes (last: {breaker.lastFailure});"
+        return (f"server '{self.spec.name}' is failing: {breaker.recentCrashes()} failure(s)"
+                f" to start or stay up in the last {breaker.window / 60:g} minutes"
+                f" (last: {breaker.lastFailure});"
                 f" the gateway tries again in {breaker.retryIn():.0f} s")
 
     def _start(self) -> None:
@@ -140,6 +149,12 @@ class Upstream:
         except ServerUnavailable as e:
             self.state = "stopped"
             self._release(Failure(e))
+            return
+        except Exception as e:
+            self.log.failure("server {server}: starting a child failed", server=self.spec.name)
+            self.state = "stopped"
+            self._release(Failure(ServerUnavailable(
+                f"server '{self.spec.name}' cannot start: {type(e).__name__}: {e}")))
             return
         if self.handshake:
             self._initialize()
@@ -160,7 +175,8 @@ class Upstream:
                 " on PATH")
         child = ChildProtocol(spec.name, self.router.childMessage, self._clock, self._maxLine,
                               killGroup=os.killpg if self._useProcessGroup else None,
-                              onStderr=lambda line: self.events.emit("stderr", line))
+                              onStderr=lambda line: self.events.emit("stderr", line),
+                              onOutputLost=self._outputLost)
         argv = [spec.executable, *spec.args]
         if self._useProcessGroup:
             assert SETSID is not None
@@ -177,8 +193,12 @@ class Upstream:
         self.router.send = child.send
         child.ended.addCallback(self._childEnded, child)
         if self._watcher is not None and child.pid is not None:
-            self._watcher.spawned(spec.name, child.pid)
-        self.events.emit("started", f"child pid {child.pid} started", pid=child.pid)
+            try:
+                self._watcher.spawned(spec.name, child.pid)
+            except Exception:
+                self.log.failure("server {server}: recording child pid {pid} failed",
+                                 server=spec.name, pid=child.pid)
+        self._emit("started", f"child pid {child.pid} started", pid=child.pid)
         self.log.info("server {server} started child pid {pid}: {command}",
                       server=spec.name, pid=child.pid, command=spec.command)
 
@@ -194,23 +214,36 @@ class Upstream:
     def _initialized(self, response: jsonrpc.Message, child: ChildProtocol | None) -> None:
         if child is not self.child or child is None:
             return  # that child is gone; its exit already failed the waiters
+        try:
+            self._handshakeAnswered(response, child)
+        except Exception as e:
+            self.log.failure("server {server}: handling its initialize answer failed",
+                             server=self.spec.name)
+            self._refused(child, f"server '{self.spec.name}' gave an initialize answer the"
+                                 f" gateway cannot use ({type(e).__name__}: {e})")
+
+    def _handshakeAnswered(self, response: jsonrpc.Message, child: ChildProtocol) -> None:
         result = response.get("result")
         if not isinstance(result, dict):
-            error = response.get("error") or {}
-            why = f"server '{self.spec.name}' refused initialize: {error.get('message', error)}"
-            self.log.error("{why}", why=why)
-            self._release(Failure(ServerUnavailable(why)))
-            child.signal("KILL")
+            error = response.get("error")
+            text = error.get("message", error) if isinstance(error, dict) else error
+            self._refused(child, f"server '{self.spec.name}' refused initialize: {text}")
             return
         self.initializeResult = result
-        self.events.emit("initialized", "initialized", pid=child.pid)
+        self._emit("initialized", "initialized", pid=child.pid)
         self.router.send(jsonrpc.notification("notifications/initialized"))
         self._running()
         self.router.resubscribe()
+        info = result.get("serverInfo")
         self.log.info("server {server} initialized (protocol {version}, {name})",
                       server=self.spec.name, version=result.get("protocolVersion"),
-                      name=(result.get("serverInfo") or {}).get("name"))
+                      name=info.get("name") if isinstance(info, dict) else None)
         self._release(None)
+
+    def _refused(self, child: ChildProtocol, why: str) -> None:
+        self.log.error("{why}", why=why)
+        self._release(Failure(ServerUnavailable(why)))
+        child.signal("KILL")
 
     def _release(self, result: Failure | None) -> None:
         waiters, self._waiters = self._waiters, []
@@ -221,24 +254,53 @@ class Upstream:
                 waiter.errback(result)
 
     def _childEnded(self, _: None, child: ChildProtocol) -> None:
+        try:
+            if child is self.child:
+                assert child.exitReason is not None
+                self._lost(child, describeExit(child.exitReason))
+            elif child in self._leaving:
+                self._leaving.remove(child)
+                self._tellExited(child)
+        except Exception:
+            self.log.failure("server {server}: handling the exit of child pid {pid} failed",
+                             server=self.spec.name, pid=child.pid)
+
+    def _outputLost(self, child: ChildProtocol) -> None:
+        """C{child} closed its stdout and still runs: it is gone for the
+        gateway (it is being stopped); fail its requests, start anew."""
         if child is not self.child:
             return
-        assert child.exitReason is not None
+        self._leaving.append(child)
+        self._lost(child, "closed its stdout but kept running; stopping it", gone=False)
+
+    def _lost(self, child: ChildProtocol, why: str, gone: bool = True) -> None:
+        """The current child is gone unasked: count it, fail what waits on
+        it, and bring a shared child with sessions back after the backoff."""
         now = self._clock.seconds()
-        uptime = None if self._initializedAt is None else now - self._initializedAt
-        why = describeExit(child.exitReason)
+        started = self.startedAt if self.startedAt is not None else now
         tail = list(child.stderrTail)[-3:]
-        self.breaker.failed(why + ("; last stderr: " + " | ".join(tail) if tail else ""), uptime)
-        self._forget(child, why)
-        self._notBefore = now + self.breaker.delay()
+        crash = self.breaker.exited(
+            why + ("; last stderr: " + " | ".join(tail) if tail else ""),
+            initialized=self._initializedAt is not None and child.responses >= 1,
+            served=child.responses >= 2,
+            uptime=now - started)
+        self._forget(child, why, gone)
+        delay = self.breaker.delay()
+        self._notBefore = now + delay
+        self.log.info("server {server}: child pid {pid} {why} after {uptime:.1f} s, having written"
+                      " {responses} response(s): {verdict}", server=self.spec.name,
+                      pid=child.pid, why=why, uptime=now - started, responses=child.responses,
+                      verdict=(f"a crash ({self.breaker.consecutive} in a row), next start"
+                               f" after {delay:g} s") if crash
+                      else "not a crash, next start at once")
         if self.handshake and self.router.sessions and self.breaker.state != OPEN:
             # Sessions are attached: bring the shared child back now (after the backoff).
-            self.events.emit("restarting", f"restarting in {self.breaker.delay():g} s")
+            self._emit("restarting", f"restarting in {delay:g} s")
             self.log.info("server {server}: restarting its shared child in {delay:g} s",
-                          server=self.spec.name, delay=self.breaker.delay())
+                          server=self.spec.name, delay=delay)
             self.ensure().addErrback(lambda f: None)  # failures reach the next request
         elif self.breaker.state == OPEN:
-            self.events.emit("circuit-open", self.circuitReason())
+            self._emit("circuit-open", self.circuitReason())
             self.log.error("{why}", why=self.circuitReason())
 
     def childVanished(self) -> None:
@@ -254,15 +316,31 @@ class Upstream:
         tail = list(child.stderrTail)[-3:]
         if tail:
             why += "; last stderr: " + " | ".join(tail)
-        if gone and self._watcher is not None and child.pid is not None:
-            self._watcher.exited(child.pid)
-        self.events.emit("exited", f"child pid {child.pid} {why}", pid=child.pid)
+        if gone:
+            self._tellExited(child)
+        self._emit("exited", f"child pid {child.pid} {why}", pid=child.pid)
         self.lastExit = why
         self.child = None
         self.state = "stopped"
         self._initializedAt = None
+        self.router.send = _discard
         self.router.childExited(why)
         self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' {why}")))
+
+    def _tellExited(self, child: ChildProtocol) -> None:
+        if self._watcher is not None and child.pid is not None:
+            try:
+                self._watcher.exited(child.pid)
+            except Exception:
+                self.log.failure("server {server}: recording the exit of child pid {pid} failed",
+                                 server=self.spec.name, pid=child.pid)
+
+    def _emit(self, kind: str, text: str, **fields: Any) -> None:
+        try:
+            self.events.emit(kind, text, **fields)
+        except Exception:
+            self.log.failure("server {server}: a listener of its events failed",
+                             server=self.spec.name)
 
     def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
         """Stop the child (stdin EOF, then TERM, then KILL); fires when gone.
@@ -274,16 +352,18 @@ class Upstream:
             self._restartTimer = None
             self.state = "stopped"
             self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' was stopped")))
+        stopping = [leaving.stop(graceTime, termTime) for leaving in self._leaving]
         child = self.child
-        if child is None:
+        if child is not None:
+            self._forget(child, "was stopped by the gateway", gone=False)
+            done = child.stop(graceTime, termTime)
+            done.addCallback(lambda _: self._tellExited(child))
+            stopping.append(done)
+        if not stopping:
             return succeed(None)
-        self._forget(child, "was stopped by the gateway", gone=False)
-        self.router.send = _discard
-        done = child.stop(graceTime, termTime)
-        if self._watcher is not None and child.pid is not None:
-            watcher, pid = self._watcher, child.pid
-            done.addCallback(lambda _: watcher.exited(pid))
-        return done
+        if len(stopping) == 1:
+            return stopping[0]
+        return DeferredList(stopping, consumeErrors=True).addCallback(lambda _: None)
 
 
 def _discard(message: jsonrpc.Message) -> None:

@@ -16,49 +16,88 @@ from tests.fakes import FakeProcessReactor, FakeSession
 from tests.http import Harness, spec
 
 
+def crash(breaker: Breaker, why: str = "boom") -> bool:
+    """An exit that is a crash by the rule: never initialized."""
+    return breaker.exited(why, initialized=False, served=False, uptime=0.5)
+
+
 class BreakerTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.breaker = Breaker(self.clock)
 
-    def test_backoff_doubles_to_the_cap_and_resets_after_sustained_health(self) -> None:
+    def test_backoff_doubles_to_the_cap_and_resets_after_an_exit_that_is_no_crash(self) -> None:
         delays = []
         for _ in range(8):
-            self.breaker.failed("x", uptime=1.0)
+            crash(self.breaker, "x")
             delays.append(self.breaker.delay())
             self.clock.advance(100)  # keep under the threshold within the window
         self.assertEqual(delays, [1, 2, 4, 8, 16, 32, 60, 60])
-        self.breaker.failed("x", uptime=300.0)  # it had run 5 minutes: start over
+        # A child that served and was then killed: no crash, the next start is at once.
+        self.assertFalse(self.breaker.exited("killed by signal 9", initialized=True, served=True,
+                                             uptime=3.0))
+        self.assertEqual(self.breaker.delay(), 0)
+        crash(self.breaker, "x")
         self.assertEqual(self.breaker.delay(), 1)
 
-    def test_five_failures_in_five_minutes_open_the_circuit_then_half_open(self) -> None:
+    def test_the_rule(self) -> None:
+        """Crash: never initialized; or exited within 10 s of its start having
+        answered nothing after its initialize. Anything else is not a crash."""
+        isCrash = self.breaker.isCrash
+        self.assertTrue(isCrash(initialized=False, served=False, uptime=0.1))
+        self.assertTrue(isCrash(initialized=False, served=False, uptime=3600))  # slow, then died
+        self.assertTrue(isCrash(initialized=True, served=False, uptime=9.99))
+        self.assertFalse(isCrash(initialized=True, served=False, uptime=10.0))
+        self.assertFalse(isCrash(initialized=True, served=True, uptime=0.5))
+        self.assertFalse(isCrash(initialized=True, served=True, uptime=3600))
+
+    def test_five_crashes_in_five_minutes_open_the_circuit_then_half_open(self) -> None:
         for _ in range(4):
-            self.breaker.failed("boom", uptime=None)
+            crash(self.breaker)
             self.clock.advance(10)
         self.assertEqual(self.breaker.state, CLOSED)
-        self.breaker.failed("boom", uptime=None)
+        crash(self.breaker)
         self.assertEqual(self.breaker.state, OPEN)
+        self.assertEqual((self.breaker.crashes, self.breaker.totalFailures), (5, 5))
         self.clock.advance(59)
         self.assertEqual(self.breaker.state, OPEN)
         self.assertEqual(round(self.breaker.retryIn()), 1)
         self.clock.advance(1)
         self.assertEqual(self.breaker.state, HALF_OPEN)
-        self.breaker.failed("boom", uptime=None)  # the trial attempt failed
+        crash(self.breaker)  # the trial attempt failed
         self.assertEqual(self.breaker.state, OPEN)
         self.clock.advance(60)
         self.breaker.succeeded()
         self.assertEqual(self.breaker.state, CLOSED)
 
+    def test_serving_children_killed_five_times_ten_seconds_apart_keep_it_closed(self) -> None:
+        for _ in range(5):
+            self.clock.advance(10)
+            self.assertFalse(self.breaker.exited("killed by signal 9", initialized=True,
+                                                 served=True, uptime=9.5))
+            self.assertEqual(self.breaker.delay(), 0)
+        self.assertEqual(self.breaker.state, CLOSED)
+        self.assertEqual((self.breaker.recentCrashes(), self.breaker.crashes,
+                          self.breaker.totalFailures), (0, 0, 5))
+        self.assertEqual(self.breaker.recentFailures(), 5)  # still "degraded" for a while
+
+    def test_an_exit_that_is_no_crash_ends_the_loop(self) -> None:
+        for _ in range(4):
+            crash(self.breaker)
+        self.breaker.exited("exited with code 1", initialized=True, served=False, uptime=30.0)
+        crash(self.breaker)
+        self.assertEqual((self.breaker.state, self.breaker.recentCrashes()), (CLOSED, 1))
+
     def test_failures_outside_the_window_do_not_count(self) -> None:
         for _ in range(4):
-            self.breaker.failed("x", uptime=None)
+            crash(self.breaker, "x")
         self.clock.advance(301)
-        self.breaker.failed("x", uptime=None)
+        crash(self.breaker, "x")
         self.assertEqual((self.breaker.state, self.breaker.recentFailures()), (CLOSED, 1))
 
     def test_reset(self) -> None:
         for _ in range(5):
-            self.breaker.failed("x", uptime=None)
+            crash(self.breaker, "x")
         self.breaker.reset()
         self.assertEqual((self.breaker.state, self.breaker.delay()), (CLOSED, 0))
 
@@ -122,13 +161,73 @@ class SharedChildHealingTests(SynchronousTestCase):
         self.assertEqual(pool.breaker.state, CLOSED)
 
 
+class CrashLoopRuleTests(SynchronousTestCase):
+    """Issue 20, item 8, through the real gateway with fake children and a
+    fake clock: deaths of serving children never open the circuit; crash
+    loops do."""
+
+    def setUp(self) -> None:
+        self.h = Harness()
+        self.sid = self.h.initialize()
+        self.pool = self.h.gateway.pools["srv"]
+
+    def serveOneCall(self, requestId: int) -> None:
+        response = self.h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": requestId,
+                                                       "method": "tools/list"}, session=self.sid)
+        forwarded = [m for m in self.h.process().sentMessages()
+                     if m.get("method") == "tools/list"][-1]
+        self.h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"tools": []}})
+        self.assertEqual(response.events(), [{"jsonrpc": "2.0", "id": requestId,
+                                              "result": {"tools": []}}])
+
+    def test_a_serving_child_killed_five_times_ten_seconds_apart(self) -> None:
+        for kill in range(5):
+            for i in range(20):
+                self.serveOneCall(100 * kill + i)
+            self.h.reactor.advance(10)
+            spawned = len(self.h.reactor.processes)
+            self.h.process().exit(signal=9)  # SIGKILL from outside
+            # Restarted at once: no backoff for a child that was serving.
+            self.assertEqual(len(self.h.reactor.processes), spawned + 1)
+            self.assertEqual(self.pool.breaker.delay(), 0)
+            self.h.answerHandshake()
+        self.assertEqual(self.pool.breaker.state, CLOSED)
+        self.assertEqual((self.pool.breaker.totalFailures, self.pool.breaker.crashes), (5, 0))
+        self.serveOneCall(999)
+        health = self.h.request("GET", "/health").json()["servers"]["srv"]
+        self.assertEqual((health["circuit"], health["failures"]), ("closed", 5))
+
+    def test_a_child_that_initializes_then_dies_at_once_five_times(self) -> None:
+        for _ in range(5):
+            self.h.reactor.advance(2)  # up 2 s, answered nothing after its initialize
+            self.h.process().exit(1)
+            self.h.reactor.advance(self.pool.breaker.delay())
+            if self.pool.breaker.state == CLOSED:
+                self.h.answerHandshake()
+        self.assertEqual(self.pool.breaker.state, OPEN)
+        self.assertEqual(self.pool.state(), "error")
+
+    def test_a_child_that_served_resets_the_backoff(self) -> None:
+        for expected in (1, 2, 4):
+            self.h.process().exit(1)
+            self.assertEqual(self.pool.breaker.delay(), expected)
+            self.h.reactor.advance(expected)
+            self.h.answerHandshake()
+        self.serveOneCall(5)
+        spawned = len(self.h.reactor.processes)
+        self.h.process().exit(1)  # it had served: not part of the loop
+        self.assertEqual(len(self.h.reactor.processes), spawned + 1)
+        self.assertEqual(self.pool.breaker.recentCrashes(), 0)
+
+
 class ResolutionGateTests(SynchronousTestCase):
     def test_no_child_starts_before_resolution_then_the_resolved_command(self) -> None:
         reactor = FakeProcessReactor()
         pool = ServerPool(spec("srv"), reactor, reactor, {}, useProcessGroup=False)
         resolving: Deferred[Any] = Deferred()
-        pool.launchAfter(resolving)
-        opened = pool.open(FakeSession("a"), {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+        pool.launchAfter(resolving, "npx to resolve the command")
+        session: Any = FakeSession("a")
+        opened = pool.open(session, {"jsonrpc": "2.0", "id": 0, "method": "initialize",
                                               "params": {"protocolVersion": "2025-11-25"}})
         self.assertEqual(reactor.processes, [])
         resolving.callback(spec("srv", executable="/opt/real/bin/server"))
@@ -139,7 +238,8 @@ class ResolutionGateTests(SynchronousTestCase):
     def test_a_closed_circuit_when_the_command_is_missing_is_still_an_error(self) -> None:
         reactor = FakeProcessReactor()
         pool = ServerPool(spec("srv", executable=None), reactor, reactor, {})
-        failure = self.failureResultOf(pool.open(FakeSession("a"), {
+        session: Any = FakeSession("a")
+        failure = self.failureResultOf(pool.open(session, {
             "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {}}), ServerUnavailable)
         self.assertIn("not found", str(failure.value))
         self.assertEqual(pool.state(), "error")

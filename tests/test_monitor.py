@@ -84,7 +84,7 @@ def test_health_ping_kills_a_child_that_does_not_answer() -> None:
     monitor.check()  # no second ping while one is pending
     assert len([m for m in h.process().sentMessages() if m.get("method") == "ping"]) == 1
     h.reactor.advance(5)  # the ping times out
-    assert h.process().signals == ["KILL"]
+    assert h.process(0).signals == ["KILL"]
 
 
 def test_an_answered_ping_keeps_the_child() -> None:

@@ -816,3 +816,16 @@ class LogLevelOnDetachTests(RouterCase):
         [again] = self.take()
         self.assertEqual((again["method"], again["params"]), ("logging/setLevel",
                                                              {"level": "warning"}))
+
+
+class InvalidMessageLogTests(RouterCase):
+    """Issue 20.14: a child writing invalid JSON-RPC forever costs a bounded log."""
+
+    def test_invalidMessagesAreLoggedWithinABudget(self) -> None:
+        with capturedGatewayLogs() as events:
+            for _ in range(1000):
+                self.router.childMessage({"jsonrpc": "2.0"})
+            self.clock.advance(10)
+        lines = [e for e in events if "invalid JSON-RPC" in e.get("log_format", "")]
+        self.assertEqual(len(lines), 11)  # the burst, then one summary
+        self.assertEqual(lines[-1]["count"], 990)

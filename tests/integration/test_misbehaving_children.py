@@ -1,0 +1,111 @@
+"""Misbehaving stdio children against a real gateway (issue 20, items 6, 7, 14):
+a child that closes its stdout and lives on, one that writes lines no parser
+accepts, one that floods its stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.gateway import (
+    REPO,
+    RunningGateway,
+    callEcho,
+    errorText,
+    waitFor,
+    writeConfig,
+)
+
+pytestmark = pytest.mark.integration
+MISBEHAVING = REPO / "tests" / "fixtures" / "misbehaving_server.py"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def server(*args: str, timeoutMs: int = 30_000) -> dict[str, Any]:
+    return {"command": sys.executable, "args": [str(MISBEHAVING), *args],
+            "requestTimeout": timeoutMs}
+
+
+def test_a_child_that_closes_its_stdout_is_replaced(start: Any, home: Path) -> None:
+    config = writeConfig(home / "servers.json", {"mute": server("--close-stdout")})
+    gateway: RunningGateway = start("--config", str(config))
+    assert callEcho(gateway.url("mute"), "hello") == "hello"
+    [pid] = gateway.health()["servers"]["mute"]["pids"]
+    began = time.monotonic()
+    with pytest.raises(Exception) as raised:
+        callEcho(gateway.url("mute"), "close")
+    elapsed = time.monotonic() - began
+    assert elapsed < 10, elapsed  # at once, not after the 30 s request timeout
+    assert "closed its stdout" in errorText(raised.value)
+    described = gateway.health()["servers"]["mute"]
+    assert pid not in described["pids"] and described["state"] != "running"
+    assert "closed its stdout" in described["lastExit"]
+    # Its process group is stopped (stdin EOF, TERM 2 s later) ...
+    assert waitFor(lambda: not alive(pid), timeout=10)
+    # ... and the next request starts a fresh child, at once: the old one had served.
+    assert callEcho(gateway.url("mute"), "again") == "again"
+    [fresh] = gateway.health()["servers"]["mute"]["pids"]
+    assert fresh != pid
+    assert gateway.health()["servers"]["mute"]["circuit"] == "closed"
+    assert "Unhandled Error" not in gateway.text()
+
+
+def test_lines_no_parser_accepts_are_skipped(start: Any, home: Path) -> None:
+    config = writeConfig(home / "servers.json", {"noisy": server("--bad-lines")})
+    gateway: RunningGateway = start("--config", str(config))
+    began = time.monotonic()
+    for i in range(3):
+        assert callEcho(gateway.url("noisy"), f"call {i}") == f"call {i}"
+    assert time.monotonic() - began < 20  # no call waited for a timeout
+    described = gateway.health()["servers"]["noisy"]
+    assert described["state"] == "running" and described["restarts"] == 0
+    log = gateway.text()
+    assert "Unhandled Error" not in log and "Traceback" not in log
+    skipped = [line for line in log.splitlines() if "non-JSON line to stdout" in line]
+    assert skipped  # logged, within the budget (10, then one per 10 s):
+    assert len(skipped) <= 12, len(skipped)
+    assert max(len(line) for line in skipped) < 1000  # excerpts, never whole lines
+
+
+def test_a_stderr_flood_is_rate_limited_in_the_log(start: Any, home: Path) -> None:
+    flood = 50_000
+    config = writeConfig(home / "servers.json", {"loud": server("--stderr-flood", str(flood))})
+    gateway: RunningGateway = start("--config", str(config))
+    began = time.monotonic()
+    assert callEcho(gateway.url("loud"), "hi") == "hi"  # answered after the flood
+    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/api/v1/servers/loud/logs"
+                                "?follow=false", timeout=10) as response:
+        recent = json.loads(response.read())
+    elapsed = time.monotonic() - began
+    gateway.stop()  # the child's end logs the count of what was left out
+    log = gateway.text()
+    logged = [line for line in log.splitlines() if "flood line" in line]
+    assert 100 <= len(logged) <= 100 + 20 * (elapsed + 2), (len(logged), elapsed)
+    summaries = [line for line in log.splitlines() if "stderr line(s) not logged" in line]
+    assert summaries, log[-2000:]
+    dropped = sum(int(count) for line in summaries
+                  for count in re.findall(r"(\d+) stderr line\(s\) not logged", line))
+    assert dropped + len(logged) == flood
+    # The bounded ring still has the latest lines.
+    texts = [e["text"] for e in (recent["events"] if isinstance(recent, dict) else recent)]
+    assert f"flood line {flood - 1}: the quick brown fox jumps over the lazy dog" in texts
+    assert len(log) < 200_000  # the flood was about 3 MB
