@@ -233,7 +233,7 @@ class ChildProtocol(ProcessProtocol):
         if not line.strip():
             return
         try:
-            message = jsonrpc.loads(line)
+            message = jsonrpc.loads(line, allowLoneSurrogates=True)
         except Exception as e:  # ParseError, or whatever else a hostile line provokes
             self._skipped(line, e)
             return

@@ -1677,7 +1677,9 @@ class Parser(argparse.ArgumentParser):
     are of this class too (argparse makes them of their parent's class)."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(self.prog, message)
+        # An argument may hold a line break (argparse quotes it as it is): keep one line.
+        oneLine = message.replace("\r", "\\r").replace("\n", "\\n")
+        raise UsageError(self.prog, oneLine)
 
 
 def _globalOptions(suppress: bool) -> Parser:

@@ -314,7 +314,7 @@ def _sameServer(a: ServerSpec, b: ServerSpec) -> bool:
 
 
 def _validPid(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
         return value
     return None
 

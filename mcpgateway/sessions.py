@@ -2,7 +2,8 @@
 
 A L{Session} carries what the gateway learned at C{initialize} (protocol
 version, capabilities, client info), its standalone GET stream, its log level
-and resource subscriptions, and when it was last active. The
+and resource subscriptions, how many of its requests wait for a child, and
+when it was last active. The
 L{SessionRegistry} hands out unguessable ids and finds sessions by id.
 """
 
@@ -37,6 +38,7 @@ class Session:
         "created",
         "getStream",
         "id",
+        "inFlight",
         "lastActivity",
         "logLevel",
         "protocolVersion",
@@ -57,6 +59,9 @@ class Session:
         self.getStream: Stream | None = None
         self.logLevel: str | None = None
         self.subscriptions: set[str] = set()
+        self.inFlight = 0
+        """Requests of this session forwarded and not yet answered, cancelled or
+        failed (the web layer counts them; see L{mcpgateway.limits})."""
 
     def deliver(self, message: Message) -> bool:
         """Put C{message} on the standalone GET stream, if one is open."""

@@ -40,7 +40,7 @@ def atomicWrite(path: Path, data: bytes, mode: int = 0o600) -> None:
 def pidAlive(pid: int) -> bool:
     """Whether process C{pid} exists and is not a zombie (C{EPERM}: it exists,
     owned by someone else)."""
-    if pid <= 0:
+    if not 0 < pid < 2**31:
         return False
     try:
         os.kill(pid, 0)

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from twisted.application.service import IService
 from twisted.python import usage
 
-from mcpgateway import logs
+from mcpgateway import limits, logs
 
 DEFAULT_PORT = 9100
 
@@ -71,7 +71,24 @@ class Options(usage.Options):
         ["request-timeout", None, None,
          "Seconds a child may take to answer a request (default 60; a server's"
          " requestTimeout, in ms, overrides it).", _positiveFloat],
-        ["max-body", None, 4 * 1024 * 1024, "Largest accepted POST body, in bytes.", _positiveInt],
+        ["max-body", None, limits.MAX_BODY, "Largest accepted POST body, in bytes (413 beyond).",
+         _positiveInt],
+        ["max-batch", None, limits.MAX_BATCH,
+         "Most messages in one JSON-RPC batch (413 beyond).", _positiveInt],
+        ["max-depth", None, limits.MAX_DEPTH,
+         "Deepest nesting of arrays and objects in a message (-32700 beyond).", _positiveInt],
+        ["max-number-digits", None, limits.MAX_NUMBER_DIGITS,
+         "Longest JSON number, in characters (-32700 beyond; below 4300).", _positiveInt],
+        ["max-in-flight", None, limits.MAX_IN_FLIGHT_PER_SESSION,
+         "Most requests one session may have waiting for a child (-32004 beyond).",
+         _positiveInt],
+        ["header-timeout", None, limits.HEADER_TIMEOUT,
+         "Seconds a request's headers may take to arrive (408 beyond).", _positiveFloat],
+        ["max-connections-per-peer", None, limits.MAX_CONNECTIONS_PER_PEER,
+         "Most open connections from one address (503 beyond).", _positiveInt],
+        ["keepalive-interval", None, limits.KEEPALIVE_INTERVAL,
+         "Seconds of silence after which an SSE stream gets a keep-alive comment.",
+         _positiveFloat],
         ["max-line", None, 16 * 1024 * 1024,
          "Longest stdout line accepted from a child, in bytes; longer kills the child.",
          _positiveInt],
@@ -139,6 +156,16 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--port {number} is out of range")
             interface = self["interface"].replace(":", "\\:")
             self["endpoint"] = f"tcp:{number}:interface={interface}"
+        try:
+            self["limits"] = limits.Limits(
+                maxBody=self["max-body"], maxBatch=self["max-batch"], maxDepth=self["max-depth"],
+                maxNumberDigits=self["max-number-digits"],
+                maxInFlightPerSession=self["max-in-flight"],
+                headerTimeout=self["header-timeout"],
+                maxConnectionsPerPeer=self["max-connections-per-peer"],
+                keepAliveInterval=self["keepalive-interval"])
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
         if self["log-level"] not in logs.LEVELS:
             raise usage.UsageError(f"--log-level must be one of {', '.join(logs.LEVELS)}")
         if not self["api-token"]:
@@ -277,8 +304,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
         return ApiApp(management, gateway, reactor, options["api-token"]).resource()
 
-    site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint),
-                    maxBody=options["max-body"], api=api)
+    site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint), api=api,
+                    limits=options["limits"])
 
     def listening(port: int) -> None:
         top.listening(port)

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
@@ -702,3 +704,51 @@ def test_a_server_named_api_keeps_its_mcp_endpoint(tmp_path: Path) -> None:
     h.initialize("api")
     assert len(h.reactor.processes) == 1
     assert [s["name"] for s in h.api("GET", "/servers").json()["servers"]] == ["api"]
+
+
+# -- hostile input ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 2000 + b"]" * 2000,  # was a RecursionError: a 500 with a traceback
+    b'{"name":' * 400 + b"1" + b"}" * 400,
+    b'{"name":"x","requestTimeout":' + b"9" * 2000 + b"}",
+    b'{"name":"x","requestTimeout":NaN}',
+    b'{"name":"x","requestTimeout":1e999}',
+    b'{"name":"\\ud800","command":"x"}',
+])
+def test_a_hostile_body_is_a_400_not_a_500(h: ApiHarness, logged: list[Any], raw: bytes) -> None:
+    response = h.request("POST", "/api/v1/servers", raw=raw)
+    assert response.status == 400
+    assert error(response).startswith("the body is not valid JSON")
+    assert not [e for e in logged if "log_failure" in e]
+    assert "x" not in h.gateway.pools
+
+
+def test_a_path_that_is_not_utf8_never_reaches_klein(h: ApiHarness, logged: list[Any]) -> None:
+    for path in ("/api/v1/servers/%ff", "/api/v1/%ed%a0%80/restart"):
+        response = h.request("GET", path)
+        assert response.status == 400
+    assert not [e for e in logged if "log_failure" in e]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8), lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+SERVER_FIELDS = st.fixed_dictionaries({}, optional={
+    key: JSON_VALUES for key in ("name", "command", "args", "env", "cwd", "mode",
+                                 "requestTimeout", "disabled")})
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(body=JSON_VALUES | SERVER_FIELDS, method=st.sampled_from(["POST", "PATCH"]))
+def test_bodies_of_every_json_shape_never_give_a_500(tmp_path: Path, body: Any,
+                                                     method: str) -> None:
+    harness = ApiHarness(tmp_path / "state")
+    with capturedGatewayLogs() as events:
+        path = "/servers" if method == "POST" else "/servers/srv"
+        response = harness.api(method, path, body)
+    assert response.status < 500, response.body
+    assert response.headers["content-type"] == "application/json"
+    assert not [e for e in events if "log_failure" in e]

@@ -408,10 +408,10 @@ class BadLineTests(ChildTestCase):
         errors = iter([RecursionError("deep"), ValueError("Exceeds the limit (4300 digits)"),
                        TypeError("odd"), OverflowError("big"), MemoryError()])
 
-        def loads(data: bytes | str) -> Any:
+        def loads(data: bytes | str, **options: Any) -> Any:
             if data == b"BAD":
                 raise next(errors)
-            return real(data)
+            return real(data, **options)
 
         self.patch(jsonrpc, "loads", loads)
         with capturedGatewayLogs() as events:

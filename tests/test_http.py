@@ -5,10 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
+from mcpgateway import jsonrpc
+from mcpgateway.limits import Limits
+from mcpgateway.router import LOG_LEVELS
+from mcpgateway.service import Gateway
+from mcpgateway.web.app import makeSite
+from mcpgateway.web.sse import keepAliveFor
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 from tests.http import Harness, spec
+from tests.test_envelope import ABSENT, expectedNotificationProblem, expectedRequestProblem
 
 
 def call(h: Harness, session: str, requestId: Any = 2, method: str = "tools/call",
@@ -180,7 +194,7 @@ def test_child_exit_answers_pending_requests_and_the_next_request_gets_a_fresh_c
     h.process().stderr(b"panic: out of cheese\n")
     h.process().exit(2)
     [event] = response.events()
-    assert event["id"] == 3 and event["error"]["code"] == -32002
+    assert event["id"] == 3 and event["error"]["code"] == jsonrpc.CHILD_EXITED == -32003
     assert "exited with code 2" in event["error"]["message"]
     assert "out of cheese" in event["error"]["message"]
     again = call(h, sid, requestId=4)
@@ -469,3 +483,526 @@ def test_quick_answers_have_a_length_streamed_ones_are_chunked() -> None:
     h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})
     assert streamed.headers.get("transfer-encoding") == "chunked"
     assert [e.get("id") for e in streamed.events()] == [None, 2] and streamed.complete
+
+
+# -- hostile input: nothing a client sends gives a 500 or reaches a child broken ------
+
+class LimitsHarness(Harness):
+    """A L{Harness} whose site has the given L{Limits}."""
+
+    def __init__(self, limits: Limits, servers: dict[str, Any] | None = None) -> None:
+        self.reactor = FakeProcessReactor()
+        self.gateway = Gateway(servers or {"srv": spec("srv")}, self.reactor, self.reactor, {},
+                               useProcessGroup=False)
+        self.site = makeSite(self.gateway, self.reactor, limits=limits)
+
+
+JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
+                | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6))
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                           max_leaves=5)
+PARAMS = (JSON_VALUES | st.just(ABSENT)
+          | st.fixed_dictionaries({}, optional={
+              "level": JSON_VALUES | st.sampled_from(LOG_LEVELS), "uri": JSON_VALUES,
+              "requestId": JSON_VALUES, "reason": JSON_VALUES,
+              "protocolVersion": JSON_VALUES | st.just("2025-11-25"),
+              "capabilities": JSON_VALUES, "clientInfo": JSON_VALUES, "_meta": JSON_VALUES}))
+"""Params of every JSON type, and objects with the keys the gateway reads, of any type."""
+GATEWAY_REQUESTS = ("logging/setLevel", "resources/subscribe", "resources/unsubscribe",
+                    "ping", "tools/list")
+GATEWAY_NOTIFICATIONS = ("notifications/cancelled", "notifications/initialized")
+
+
+def message(method: str, params: Any, requestId: Any = ABSENT) -> dict[str, Any]:
+    out: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if requestId is not ABSENT:
+        out["id"] = requestId
+    if params is not ABSENT:
+        out["params"] = params
+    return out
+
+
+def answerEverything(h: Harness) -> None:
+    """The fake child answers every request it was sent and has not answered."""
+    proc = h.process()
+    answered: set[Any] = getattr(proc, "answered", set())
+    for sent in proc.sentMessages():
+        if "method" in sent and "id" in sent and sent["id"] not in answered:
+            answered.add(sent["id"])
+            proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": {}})
+    proc.answered = answered  # type: ignore[attr-defined]
+
+
+def noTracebacks(events: list[Any]) -> None:
+    failures = [e for e in events if "log_failure" in e]
+    assert not failures, [e.get("log_format") for e in failures]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(method=st.sampled_from(GATEWAY_REQUESTS), params=PARAMS)
+def test_gateway_requests_with_params_of_every_json_type(method: str, params: Any) -> None:
+    h = Harness()
+    sid = h.initialize()
+    with capturedGatewayLogs() as events:
+        response = h.request("POST", "/srv/mcp", message(method, params, 7), session=sid)
+        answerEverything(h)
+    noTracebacks(events)
+    if expectedRequestProblem(method, params):
+        assert response.status == 200
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert body["id"] == 7 and body["error"]["code"] == jsonrpc.INVALID_PARAMS
+        assert [m for m in h.process().sentMessages() if m.get("method") == method] == []
+    else:
+        started(h, response)
+        assert response.status == 200
+        answers = response.events() if response.headers["content-type"] == \
+            "text/event-stream" else [response.json()]
+        assert answers == [{"jsonrpc": "2.0", "id": 7, "result": {}}]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(method=st.sampled_from(GATEWAY_NOTIFICATIONS), params=PARAMS)
+def test_gateway_notifications_with_params_of_every_json_type(method: str, params: Any) -> None:
+    h = Harness()
+    sid = h.initialize()
+    before = len(h.process().sentMessages())
+    with capturedGatewayLogs() as events:
+        response = h.request("POST", "/srv/mcp", message(method, params), session=sid)
+    noTracebacks(events)
+    if expectedNotificationProblem(method, params):
+        assert response.status == 400
+        assert response.json()["id"] is None
+        assert response.json()["error"]["code"] == jsonrpc.INVALID_PARAMS
+    else:
+        assert response.status == 202 and response.body == b""
+    assert len(h.process().sentMessages()) == before  # neither is forwarded to a shared child
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(method=st.sampled_from(GATEWAY_REQUESTS + GATEWAY_NOTIFICATIONS), params=PARAMS)
+def test_the_same_in_a_batch(method: str, params: Any) -> None:
+    h = Harness()
+    sid = h.initialize(version="2025-03-26")
+    isRequest = method in GATEWAY_REQUESTS
+    batch = [message(method, params, 1 if isRequest else ABSENT),
+             {"jsonrpc": "2.0", "id": 2, "method": "ping"}]
+    with capturedGatewayLogs() as events:
+        response = h.request("POST", "/srv/mcp", batch, session=sid)
+        answerEverything(h)
+    noTracebacks(events)
+    if not isRequest and expectedNotificationProblem(method, params):
+        assert response.status == 400  # the batch is refused whole, nothing acted on
+        assert response.json()["error"]["code"] == jsonrpc.INVALID_PARAMS
+        return
+    started(h, response)
+    assert response.status == 200 and response.complete
+    answers = {event["id"]: event for event in response.events()}
+    assert answers[2] == {"jsonrpc": "2.0", "id": 2, "result": {}}
+    if isRequest:
+        if expectedRequestProblem(method, params):
+            assert answers[1]["error"]["code"] == jsonrpc.INVALID_PARAMS
+        else:
+            assert answers[1] == {"jsonrpc": "2.0", "id": 1, "result": {}}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requestId=JSON_VALUES, method=st.sampled_from((*GATEWAY_REQUESTS, "initialize")))
+def test_ids_of_every_json_type(requestId: Any, method: str) -> None:
+    h = Harness()
+    sid = h.initialize()
+    params = {"protocolVersion": "2025-11-25"} if method == "initialize" else {}
+    with capturedGatewayLogs() as events:
+        response = h.request("POST", "/srv/mcp", message(method, params, requestId),
+                             session=sid)
+        answerEverything(h)
+    noTracebacks(events)
+    if isinstance(requestId, (str, int, float)) and not isinstance(requestId, bool):
+        started(h, response)
+        assert response.status == 200
+    else:
+        assert response.status == 400
+        assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {
+            "code": jsonrpc.INVALID_REQUEST, "message": response.json()["error"]["message"]}}
+
+
+def test_set_level_with_string_params_alone_or_in_a_batch_is_32602_not_500() -> None:
+    """Issue 10.6: this was an HTTP 500 with a traceback."""
+    h = Harness()
+    sid = h.initialize()
+    old = h.initialize(version="2025-03-26")
+    bad = {"jsonrpc": "2.0", "id": 3, "method": "logging/setLevel", "params": "debug"}
+    with capturedGatewayLogs() as events:
+        alone = h.request("POST", "/srv/mcp", bad, session=sid)
+        batched = h.request("POST", "/srv/mcp", [bad], session=old)
+    noTracebacks(events)
+    assert alone.status == 200 and alone.json()["error"]["code"] == -32602
+    assert batched.status == 200 and batched.events()[0]["error"]["code"] == -32602
+    assert childRequests(h, "logging/setLevel") == []
+    warnings = [e for e in events if e.get("log_level") == LogLevel.warn
+                and e["log_format"].startswith("refused")]
+    assert len(warnings) == 2  # one line each, no traceback
+
+
+def test_tools_list_with_params_123_is_answered_at_once_not_after_the_timeout() -> None:
+    """Issue 20.4: it was forwarded and waited its full timeout."""
+    h = Harness()
+    sid = h.initialize()
+    response = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list",
+                                              "params": 123}, session=sid)
+    assert response.complete and response.json()["error"]["code"] == jsonrpc.INVALID_PARAMS
+    assert childRequests(h, "tools/list") == []
+    shared = h.gateway.pools["srv"].shared
+    assert shared is not None and shared.router.inFlight == 0
+
+
+@pytest.mark.parametrize(("raw", "words"), [
+    (b"[" * 100_000 + b"]" * 100_000, "nesting deeper than 100 levels"),
+    (b'{"jsonrpc":"2.0","id":' + b"7" * 5000 + b',"method":"ping"}', "character limit"),
+    (b'{"jsonrpc":"2.0","id":"\\ud800","method":"tools/call","params":{}}', "lone surrogate"),
+    (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"a":"x\\udc00"}}',
+     "lone surrogate"),
+    (b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}', "finite"),
+    (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":NaN}}', "finite"),
+    (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":-Infinity}}', "finite"),
+    (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":1e400}}', "finite"),
+    (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"\xff":1}}', "UTF-8"),
+])
+def test_bounded_strict_parsing_answers_32700(raw: bytes, words: str) -> None:
+    """Issue 20.1/20.3: these were 500s (RecursionError, ValueError,
+    UnicodeEncodeError), an echoed bare Infinity, or requests the child never answered."""
+    h = Harness(maxBody=1_000_000)
+    sid = h.initialize()
+    with capturedGatewayLogs() as events:
+        response = h.request("POST", "/srv/mcp", raw=raw, session=sid)
+    noTracebacks(events)
+    assert response.status == 400
+    assert response.json()["id"] is None
+    assert response.json()["error"]["code"] == jsonrpc.PARSE_ERROR
+    assert words in response.json()["error"]["message"]
+    assert childRequests(h) == []
+    assert started(h, call(h, sid)).status == 200  # the session is unharmed
+
+
+def test_batch_size_is_capped() -> None:
+    h = LimitsHarness(Limits(maxBatch=5))
+    sid = h.initialize(version="2025-03-26")
+    pings = [{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(6)]
+    over = h.request("POST", "/srv/mcp", pings, session=sid)
+    assert over.status == 413
+    assert over.json()["error"] == {"code": -32600, "message": "Invalid Request: a batch of 6"
+                                    " messages is over the limit of 5"}
+    ok = h.request("POST", "/srv/mcp", pings[:5], session=sid)
+    assert ok.status == 200 and sorted(e["id"] for e in ok.events()) == [0, 1, 2, 3, 4]
+    assert Limits().maxBatch == 100
+
+
+def test_requests_in_flight_per_session_are_capped() -> None:
+    h = LimitsHarness(Limits(maxInFlightPerSession=3))
+    a, b = h.initialize(), h.initialize()
+    waiting = [call(h, a, requestId=i) for i in range(3)]
+    session = h.gateway.sessions.get(a)
+    assert session is not None and session.inFlight == 3
+    refused = call(h, a, requestId=99)
+    assert refused.complete and refused.status == 200
+    error = refused.json()["error"]
+    assert refused.json()["id"] == 99 and error["code"] == jsonrpc.TOO_MANY_REQUESTS == -32004
+    assert "too many requests in flight" in error["message"] and "(3)" in error["message"]
+    assert len(childRequests(h)) == 3
+    assert not started(h, call(h, b, requestId=1)).complete  # another session is not held up
+    first = childRequests(h)[0]
+    h.process().reply({"jsonrpc": "2.0", "id": first["id"], "result": {}})
+    assert waiting[0].complete and session.inFlight == 2
+    assert not started(h, call(h, a, requestId=100)).complete  # room again: forwarded
+    assert session.inFlight == 3
+
+
+def test_in_flight_count_returns_to_zero_whatever_ends_a_request() -> None:
+    h = LimitsHarness(Limits(maxInFlightPerSession=10), {"srv": spec("srv", timeout=5.0)})
+    sid = h.initialize()
+    session = h.gateway.sessions.get(sid)
+    assert session is not None
+    for i in range(4):  # answered, timed out, cancelled, timed out
+        call(h, sid, requestId=i)
+    assert session.inFlight == 4
+    h.process().reply({"jsonrpc": "2.0", "id": childRequests(h)[0]["id"], "result": {}})
+    assert session.inFlight == 3
+    h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                   "params": {"requestId": 2}}, session=sid)
+    assert session.inFlight == 2
+    h.reactor.advance(5.0)  # 1 and 3 time out
+    assert session.inFlight == 0
+    crashing = call(h, sid, requestId=5)
+    assert session.inFlight == 1
+    h.process().exit(1)
+    assert session.inFlight == 0 and crashing.complete
+    batchSid = h.initialize(version="2025-03-26")
+    batchSession = h.gateway.sessions.get(batchSid)
+    assert batchSession is not None
+    batch = h.request("POST", "/srv/mcp", [{"jsonrpc": "2.0", "id": i, "method": "tools/list"}
+                                           for i in range(3)], session=batchSid)
+    h.reactor.advance(1.0)  # restart backoff
+    h.answerHandshake()
+    assert batchSession.inFlight == 3
+    answerEverything(h)
+    assert batchSession.inFlight == 0 and batch.complete
+
+
+def test_a_batch_over_the_in_flight_limit_is_answered_in_part() -> None:
+    h = LimitsHarness(Limits(maxInFlightPerSession=2))
+    sid = h.initialize(version="2025-03-26")
+    batch = h.request("POST", "/srv/mcp", [{"jsonrpc": "2.0", "id": i, "method": "tools/list"}
+                                           for i in range(4)], session=sid)
+    assert len(childRequests(h, "tools/list")) == 2
+    answerEverything(h)
+    events = {e["id"]: e for e in batch.events()}
+    assert events[0]["result"] == {} and events[1]["result"] == {}
+    assert events[2]["error"]["code"] == events[3]["error"]["code"] == jsonrpc.TOO_MANY_REQUESTS
+    assert batch.complete
+
+
+# -- the shared keep-alive ticker survives a failed request -----------------------------
+
+def test_a_failed_request_leaves_nothing_in_the_keepalive_ticker() -> None:
+    """Issue 20.2: each 500 left its stream in the shared ticker (~6 KB per bad
+    request, never freed), and the ticker then wrote to the finished request
+    ("Request.write called on a request after Request.finish") and stopped,
+    so GET streams opened later missed their keep-alives."""
+    h = Harness()
+    sid = h.initialize()
+    ticker = keepAliveFor(h.reactor)
+    with capturedGatewayLogs() as events:
+        params: Any
+        for params in ("debug", {"level": {}}, [1], 7, None):
+            h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1,
+                                           "method": "logging/setLevel", "params": params},
+                      session=sid)
+        assert ticker.streams == set()
+        stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
+        for _ in range(3):
+            h.reactor.advance(15)
+    noTracebacks(events)
+    assert stream.comments() == [b": keep-alive"] * 3
+
+
+def test_a_stream_finished_behind_its_back_is_dropped_and_the_others_keep_going() -> None:
+    h = Harness()
+    sid, other = h.initialize(), h.initialize()
+    get = h.request("GET", "/srv/mcp", session=other, accept="text/event-stream")
+    post = call(h, sid)  # a stream waiting for the child
+    ticker = keepAliveFor(h.reactor)
+    [dying] = [s for s in ticker.streams if not s.headersSent]
+    dying._request.finish()  # as Twisted's processingFailed would (a 500 over it)
+    with capturedGatewayLogs() as events:
+        for _ in range(2):
+            h.reactor.advance(15)
+    noTracebacks(events)
+    assert dying not in ticker.streams and not dying.open
+    assert get.comments() == [b": keep-alive"] * 2
+    forwarded = childRequests(h)[-1]
+    h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})  # no crash
+    assert post.events() == []
+
+
+def test_a_stream_that_fails_to_write_costs_the_others_nothing() -> None:
+    h = Harness()
+    a, b = h.initialize(), h.initialize()
+    first = h.request("GET", "/srv/mcp", session=a, accept="text/event-stream")
+    second = h.request("GET", "/srv/mcp", session=b, accept="text/event-stream")
+    ticker = keepAliveFor(h.reactor)
+    broken = next(s for s in ticker.streams if s._request.transport is first.transport)
+
+    def explode() -> None:
+        raise RuntimeError("boom")
+
+    broken.ping = explode  # type: ignore[method-assign]
+    with capturedGatewayLogs():
+        h.reactor.advance(15)
+        h.reactor.advance(15)
+    assert broken not in ticker.streams
+    assert second.comments() == [b": keep-alive"] * 2
+
+
+def test_a_routing_defect_is_a_json_rpc_error_and_leaves_nothing_behind() -> None:
+    h = Harness()
+    sid = h.initialize()
+    shared = h.gateway.pools["srv"].shared
+    assert shared is not None
+    router = shared.router
+
+    def broken(*args: Any) -> Any:
+        raise KeyError("a defect")
+
+    router.request = broken  # type: ignore[method-assign, assignment]
+    with capturedGatewayLogs() as events:
+        response = call(h, sid, requestId=4)
+    assert response.status == 200 and response.complete
+    assert response.events()[0]["error"]["code"] == jsonrpc.INTERNAL_ERROR
+    assert keepAliveFor(h.reactor).streams == set()
+    assert [e for e in events if "log_failure" in e]  # a defect is logged with its traceback
+
+
+def test_the_keepalive_interval_comes_from_the_limits() -> None:
+    h = LimitsHarness(Limits(keepAliveInterval=2.0))
+    sid = h.initialize()
+    stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
+    h.reactor.advance(2.0)
+    assert stream.comments() == [b": keep-alive"]
+
+
+# -- client errors are one warning line, and a flood of them is not a flood of lines ----
+
+def test_client_errors_are_one_warning_line_each_and_rate_limited() -> None:
+    h = Harness()
+    sid = h.initialize()
+    with capturedGatewayLogs() as events:
+        for _ in range(25):
+            h.request("POST", "/srv/mcp", raw=b"{not json", session=sid)
+        h.reactor.advance(1.0)
+        h.request("POST", "/srv/mcp", raw=b"[1,", session=sid)
+    noTracebacks(events)
+    lines = [e for e in events if e["log_format"].startswith("refused")]
+    assert len(lines) == 11 and all(e["log_level"] == LogLevel.warn for e in lines)
+    assert lines[0]["status"] == 400 and "Parse error" in lines[0]["reason"]
+    assert lines[-1]["more"] == " (15 more refusals not logged)"
+
+
+def test_a_path_that_is_not_utf8_is_400_without_a_traceback() -> None:
+    h = Harness()
+    with capturedGatewayLogs() as events:
+        responses = [h.request(m, p) for m in ("GET", "DELETE") for p in
+                     ("/%ff", "/sessions/%ff", "/api/v1/servers/%ed%a0%80", "/metrics%fe")]
+    noTracebacks(events)
+    for response in responses:
+        assert response.status == 400
+        assert "not UTF-8" in response.json()["error"]["message"]
+
+
+# -- connections: a deadline for headers, a cap per peer --------------------------------
+
+def connect(h: Harness, peer: str = "127.0.0.1") -> tuple[Any, StringTransport]:
+    transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 50000))
+    protocol = h.site.buildProtocol(transport.getPeer())
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def test_headers_must_be_complete_within_the_deadline() -> None:
+    h = LimitsHarness(Limits(headerTimeout=10.0))
+    protocol, transport = connect(h)
+    protocol.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and then nothing
+    h.reactor.advance(9.0)
+    protocol.dataReceived(b"X-Slow: 1\r\n")  # a byte now and then does not extend it
+    assert not transport.disconnecting
+    with capturedGatewayLogs() as events:
+        h.reactor.advance(1.5)
+    assert transport.value().startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert transport.disconnecting
+    noTracebacks(events)
+    assert [e["status"] for e in events if e["log_format"].startswith("refused")] == [408]
+
+
+def test_the_header_deadline_spares_idle_connections_and_open_streams() -> None:
+    h = LimitsHarness(Limits(headerTimeout=10.0))
+    sid = h.initialize()
+    _, idleTransport = connect(h)  # connected, no bytes yet: the idle timeout's business
+    stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
+    slowHead, slowTransport = connect(h)
+    h.reactor.advance(5.0)
+    slowHead.dataReceived(b"GET /health HTTP/1.1\r\n")
+    h.reactor.advance(8.0)
+    assert not idleTransport.disconnecting
+    assert not stream.transport.disconnecting and not stream.complete
+    assert not slowTransport.disconnecting
+    keepAlive, keepAliveTransport = connect(h)
+    keepAlive.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert b'"status":"ok"' in keepAliveTransport.value()
+    for _ in range(50):  # between requests: no deadline (the idle timeout applies)
+        h.reactor.advance(1.0)
+    assert b"408" not in keepAliveTransport.value() and not keepAliveTransport.disconnecting
+    assert slowTransport.value().startswith(b"HTTP/1.1 408")
+    assert not stream.transport.disconnecting
+    assert stream.comments() == [b": keep-alive"] * 4  # 63 s: an SSE stream has no deadline
+
+
+def test_connections_per_peer_are_capped() -> None:
+    h = LimitsHarness(Limits(maxConnectionsPerPeer=2))
+    first, _ = connect(h)
+    connect(h)
+    with capturedGatewayLogs() as events:
+        third, thirdTransport = connect(h)
+    assert thirdTransport.value().startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"too many connections from 127.0.0.1" in thirdTransport.value()
+    assert thirdTransport.disconnecting
+    third.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # ignored
+    assert thirdTransport.value().count(b"HTTP/1.1") == 1
+    third.connectionLost(Failure(ConnectionDone()))
+    _, otherPeer = connect(h, peer="127.0.0.2")
+    assert otherPeer.value() == b""
+    first.connectionLost(Failure(ConnectionDone()))
+    _, again = connect(h)
+    assert again.value() == b"" and not again.disconnecting
+    noTracebacks(events)
+    assert Limits().maxConnectionsPerPeer == 2048
+
+
+@pytest.mark.parametrize("bad", [
+    {"maxBatch": 0}, {"maxDepth": -1}, {"maxBody": 1.5}, {"maxInFlightPerSession": True},
+    {"headerTimeout": 0}, {"keepAliveInterval": float("nan")}, {"headerTimeout": float("inf")},
+    {"maxNumberDigits": 4300},
+])
+def test_limits_refuse_nonsense(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Limits(**bad)
+
+
+def test_make_site_keeps_its_max_body_keyword() -> None:
+    """tap.py calls makeSite(gateway, reactor, loopbackOnly=..., maxBody=..., api=...)."""
+    reactor = FakeProcessReactor()
+    gateway = Gateway({"srv": spec("srv")}, reactor, reactor, {}, useProcessGroup=False)
+    site = makeSite(gateway, reactor, loopbackOnly=True, maxBody=1234, api=None)
+    assert site.requestFactory.bodyLimit == 1234  # type: ignore[attr-defined]
+    assert site.limits == Limits(maxBody=1234)  # type: ignore[attr-defined]
+    limited = makeSite(gateway, reactor, limits=Limits(maxBody=99, maxBatch=7))
+    assert limited.requestFactory.bodyLimit == 99  # type: ignore[attr-defined]
+    assert makeSite(gateway, reactor).limits == Limits()  # type: ignore[attr-defined]
+
+
+def test_an_implausible_client_pid_header_is_ignored_not_a_500() -> None:
+    h = Harness()
+    for value in ("9" * 5000, "9" * 11, str(2**31), "0"):
+        response = h.request("POST", "/srv/mcp", {
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}}},
+            headers={"x-client-pid": value})
+        if not response.complete:
+            h.answerHandshake()
+        assert response.status == 200
+        session = h.gateway.sessions.get(response.headers["mcp-session-id"])
+        assert session is not None and session.clientPid is None
+
+
+def test_a_content_length_of_thousands_of_digits_is_a_400_not_an_unhandled_error() -> None:
+    h = Harness()
+    protocol, transport = connect(h)
+    with capturedGatewayLogs() as events:
+        protocol.dataReceived(b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+                              + b"9" * 5000 + b"\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 400 Bad Request")
+    assert transport.disconnecting
+    noTracebacks(events)
+
+
+def test_a_childs_lone_surrogate_reaches_the_client_as_replacement_not_a_hang() -> None:
+    """A JavaScript server that cuts a string between the halves of a pair
+    writes a lone surrogate escape: the call is answered (strict UTF-8 out,
+    U+FFFD in its place), not left to wait for its timeout."""
+    h = Harness()
+    sid = h.initialize()
+    response = call(h, sid, requestId=9)
+    forwarded = childRequests(h)[-1]
+    h.process().stdout(b'{"jsonrpc":"2.0","id":%d,"result":{"text":"cut \\ud83d"}}\n'
+                       % forwarded["id"])
+    [event] = response.events()
+    assert event == {"jsonrpc": "2.0", "id": 9, "result": {"text": "cut \ufffd"}}

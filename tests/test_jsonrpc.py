@@ -6,9 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpgateway import jsonrpc
 from mcpgateway.jsonrpc import Kind, classify
+from mcpgateway.limits import MAX_DEPTH, MAX_NUMBER_DIGITS
 
 # -- classify -----------------------------------------------------------------
 
@@ -141,10 +144,19 @@ def test_errorCodes() -> None:
     assert (jsonrpc.PARSE_ERROR, jsonrpc.INVALID_REQUEST, jsonrpc.METHOD_NOT_FOUND,
             jsonrpc.INVALID_PARAMS, jsonrpc.INTERNAL_ERROR) == (
         -32700, -32600, -32601, -32602, -32603)
-    # Gateway codes are in the implementation-defined server error range.
-    for code in (jsonrpc.SERVER_UNAVAILABLE, jsonrpc.REQUEST_TIMEOUT, jsonrpc.CHILD_EXITED):
-        assert -32099 <= code <= -32000
-    assert len({jsonrpc.SERVER_UNAVAILABLE, jsonrpc.REQUEST_TIMEOUT, jsonrpc.CHILD_EXITED}) == 3
+    # Gateway codes are in the legacy implementation-defined range: MCP reserves
+    # -32020..-32099 for the specification.
+    ours = (jsonrpc.SERVER_UNAVAILABLE, jsonrpc.REQUEST_TIMEOUT, jsonrpc.CHILD_EXITED,
+            jsonrpc.TOO_MANY_REQUESTS)
+    for code in ours:
+        assert -32019 <= code <= -32000
+    assert len(set(ours)) == len(ours)
+
+
+def test_childExitedIsNotResourceNotFound() -> None:
+    """-32002 means "resource not found" in MCP 2025-11-25 (and 2026-07-28
+    forbids emitting it): a crashed child must not read as a missing resource."""
+    assert jsonrpc.CHILD_EXITED != -32002
 
 
 # -- progress tokens --------------------------------------------------------------
@@ -177,3 +189,183 @@ def test_withProgressTokenCopies() -> None:
                    "params": {"name": "t", "_meta": {"progressToken": 42, "other": 1}}}
     assert original == snapshot, "withProgressToken mutated its argument"
     assert jsonrpc.progressToken(out) == 42
+
+
+# -- hostile input: bounded, strict parsing ------------------------------------------
+
+
+def _refused(data: bytes | str, *words: str) -> jsonrpc.ParseError:
+    with pytest.raises(jsonrpc.ParseError) as info:
+        jsonrpc.loads(data)
+    for word in words:
+        assert word in str(info.value)
+    return info.value
+
+
+def test_nestingLimit() -> None:
+    assert jsonrpc.loads(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
+    _refused(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), "nesting deeper than 100")
+    deepObject = b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1)
+    _refused(deepObject, "nesting deeper")
+    assert jsonrpc.loads(b'{"a":' * MAX_DEPTH + b"1" + b"}" * MAX_DEPTH) is not None
+
+
+@pytest.mark.parametrize("data", [
+    b"[" * 100_000 + b"]" * 100_000,  # RecursionError in the C decoder, unbounded
+    b"[" * 100_000,  # unbalanced
+    b'{"a":' * 50_000,
+    b"]" + b"[" * 5000 + b"]" * 5000,
+])
+def test_deepNestingIsAParseErrorNotARecursionError(data: bytes) -> None:
+    _refused(data)
+
+
+def test_bracketsInStringsDoNotCount() -> None:
+    strings = ["[" * 500, "\\", '\\"' + "{" * 300, '"[[[[', "]" * 300 + "[" * 300]
+    assert jsonrpc.loads(json.dumps(strings)) == strings
+    wide = "[" + ",".join(["[[[]]]"] * 5000) + "]"  # many brackets, shallow
+    assert len(jsonrpc.loads(wide)) == 5000
+    # Closing brackets in a string must not hide the real depth.
+    deep = "[" + json.dumps("]" * 500) + "," + "[" * 100 + "]" * 100 + "]"
+    with pytest.raises(jsonrpc.ParseError):
+        jsonrpc.loads(deep)
+
+
+def test_depthLimitIsAParameter() -> None:
+    assert jsonrpc.loads("[[[[]]]]", maxDepth=4) == [[[[]]]]
+    with pytest.raises(jsonrpc.ParseError):
+        jsonrpc.loads("[[[[[]]]]]", maxDepth=4)
+
+
+def test_numberSizeLimit() -> None:
+    assert jsonrpc.loads(b"9" * MAX_NUMBER_DIGITS) == int("9" * MAX_NUMBER_DIGITS)
+    _refused(b"9" * (MAX_NUMBER_DIGITS + 1), "1001 characters", "1000-character limit")
+    # Past Python's 4,300-digit integer limit (a ValueError, not a JSONDecodeError).
+    _refused(b'{"jsonrpc":"2.0","id":' + b"1" * 5000 + b',"method":"ping"}', "limit")
+    _refused(b"-" + b"1" * 5000)
+    _refused(b"0." + b"1" * 5000)
+    assert jsonrpc.loads('"' + "1" * 5000 + '"') == "1" * 5000  # digits in a string: fine
+    assert jsonrpc.loads(b"123", maxDigits=3) == 123
+    with pytest.raises(jsonrpc.ParseError):
+        jsonrpc.loads(b"1234", maxDigits=3)
+
+
+@pytest.mark.parametrize("data", [
+    b"NaN", b"Infinity", b"-Infinity", b"[1,NaN]", b'{"id":Infinity}',
+    b"1e999", b"-1e999", b"1.8e308", b"1E+400", b"1e0000309", b"9" * 400 + b".0",
+    b"9" * 199 + b"e200", b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}',
+])
+def test_nonFiniteNumbersAreRefused(data: bytes) -> None:
+    _refused(data, "finite")
+
+
+def test_bigFiniteNumbersPass() -> None:
+    assert jsonrpc.loads(b"1.5e308") == 1.5e308
+    assert jsonrpc.loads(b"9" * 199 + b"e99") > 1e297
+    assert jsonrpc.loads(b"1e-999") == 0.0  # underflow is a finite zero
+
+
+@pytest.mark.parametrize("data", [
+    b'"\\ud800"', b'"\\uDC00"', b'"\\udc00\\ud800"', b'"a\\ud83d"',
+    b'{"\\ud800":1}', b'[["x", {"k": "\\udfff"}]]',
+    '"\ud800"',  # a str argument may hold a raw surrogate
+])
+def test_loneSurrogatesAreRefused(data: bytes | str) -> None:
+    _refused(data, "lone surrogate")
+
+
+def test_surrogatePairsAndEscapedBackslashesPass() -> None:
+    assert jsonrpc.loads(b'"\\ud83d\\ude00"') == "\U0001f600"
+    assert jsonrpc.loads(b'"\\\\ud800"') == "\\ud800"  # an escaped backslash, then text
+
+
+def test_loadsNeverRaisesAnythingElse() -> None:
+    for data in (b"\xff", b"\xed\xa0\x80", "\x00", b"", b" ", b"[", b"{", b'"', b"1e",
+                 b"-", b"[1,]", b"nul", b"\xef\xbb\xbf{}"):
+        with pytest.raises(jsonrpc.ParseError):
+            jsonrpc.loads(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64) | st.text(max_size=64))
+def test_loadsArbitraryInput(data: bytes | str) -> None:
+    try:
+        value = jsonrpc.loads(data)
+    except jsonrpc.ParseError as e:
+        assert isinstance(e.position, int)
+        return
+    _strict(jsonrpc.dumps(value), value)
+
+
+_fragments = st.sampled_from([
+    "[", "]", "{", "}", ",", ":", '"', "\\", "\\u", "d800", "\\ud800", "\\udc00",
+    "NaN", "Infinity", "-Infinity", "1e999", "1e308", "-", "0", "9" * 1001, "9" * 300,
+    "1.5", "e", "true", "null", '"a"', '{"a":', "[" * 120, "]" * 120, " ", "\x00", "\u00e9",
+    "\U0001f600", "\ud800",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_fragments, max_size=12).map("".join),
+       st.sampled_from(["str", "bytes"]))
+def test_loadsHostileFragments(text: str, form: str) -> None:
+    """Glued-together pieces of everything hostile: ParseError or a value,
+    and a value always re-encodes as strict JSON."""
+    data: bytes | str = text
+    if form == "bytes":
+        data = text.encode("utf-8", "surrogatepass")
+    try:
+        value = jsonrpc.loads(data)
+    except jsonrpc.ParseError:
+        return
+    _strict(jsonrpc.dumps(value), value)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(), lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_VALUES)
+def test_roundTrip(value: Any) -> None:
+    data = jsonrpc.dumps(value)
+    _strict(data, value)
+    assert jsonrpc.loads(data) == value
+
+
+def _strict(data: bytes, value: Any) -> None:
+    """C{data} is strict JSON (UTF-8, no NaN/Infinity, one line)."""
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"non-strict token {name} in {data[:80]!r}")
+
+    text = data.decode("utf-8")  # strict UTF-8: no lone surrogate got out
+    json.loads(text, parse_constant=refuse)
+    assert b"\n" not in data
+
+
+# -- dumps: only strict JSON goes out --------------------------------------------------
+
+
+def test_dumpsNeverWritesNonFiniteNumbers() -> None:
+    data = jsonrpc.dumps({"id": 1, "a": float("nan"), "b": [float("inf"), -float("inf"), 1.5]})
+    assert data == b'{"id":1,"a":null,"b":[null,null,1.5]}'
+
+
+def test_dumpsReplacesLoneSurrogates() -> None:
+    data = jsonrpc.dumps({"id": "\ud800", "pair": "\ud83d\ude00", "ok": "\U0001f600"})
+    assert json.loads(data) == {"id": "\ufffd", "pair": "\U0001f600", "ok": "\U0001f600"}
+
+
+def test_dumpsOfACircularStructureFailsOnce() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ValueError):
+        jsonrpc.dumps(loop)
+
+
+def test_classifyRefusesNonFiniteIds() -> None:
+    for value in (float("nan"), float("inf"), -float("inf")):
+        assert classify({"jsonrpc": "2.0", "id": value, "method": "x"}) is Kind.INVALID
+    assert classify({"jsonrpc": "2.0", "id": 1.5, "method": "x"}) is Kind.REQUEST

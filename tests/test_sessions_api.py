@@ -144,6 +144,33 @@ def test_delete_by_pid_refuses_a_superscript_digit() -> None:
     assert response.status == 400
 
 
+def test_delete_by_pid_refuses_a_pid_of_thousands_of_digits_without_a_500() -> None:
+    """Past Python's 4,300-digit limit int() raises ValueError: it was a 500
+    (in HTML, with a traceback)."""
+    h = Harness()
+    with capturedGatewayLogs() as events:
+        response = h.request("DELETE", "/sessions/by-pid/" + "9" * 5000)
+        huge = h.request("DELETE", "/sessions/by-pid/" + "9" * 11)
+    assert response.status == 400 and huge.status == 400
+    assert response.json() == {"error": "not a pid: '99999999999999999999...'"}
+    assert not [e for e in events if "log_failure" in e]
+
+
+def test_a_defect_in_a_management_route_is_a_json_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness()
+
+    def broken() -> Any:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(h.gateway, "describeSessions", broken)
+    with capturedGatewayLogs() as events:
+        response = h.request("GET", "/sessions")
+    assert response.status == 500
+    assert response.json() == {"error": "internal error in the gateway (RuntimeError);"
+                                        " see its log"}
+    assert [e for e in events if "log_failure" in e]
+
+
 def test_delete_by_pid_of_a_pid_without_sessions_is_404() -> None:
     h = Harness()
     sid = openSession(h, pid=4001)
@@ -344,7 +371,8 @@ def test_no_finder_leaves_the_pid_unknown() -> None:
 
 # -- Gateway.stop ---------------------------------------------------------------------
 
-def test_stop_answers_requests_in_flight_and_fires_after_every_child_exited() -> None:
+def test_stop_drains_then_answers_requests_in_flight_and_fires_after_every_child_exited(
+        ) -> None:
     h = Harness({"srv": spec("srv"), "other": spec("other")})
     a = openSession(h, "srv")
     b = openSession(h, "srv")
@@ -356,6 +384,8 @@ def test_stop_answers_requests_in_flight_and_fires_after_every_child_exited() ->
     fa, fb = sent(srv, "tools/call")
     done: list[Any] = []
     h.gateway.stop().addBoth(done.append)
+    assert ra.events() == [] and not ra.complete  # in flight: given the drain deadline
+    h.reactor.advance(h.gateway.drainTimeout)
     assert ra.events() == [{"jsonrpc": "2.0", "id": 7, "error": SHUTDOWN}] and ra.complete
     assert rb.events() == [{"jsonrpc": "2.0", "id": "x", "error": SHUTDOWN}] and rb.complete
     assert sent(srv, "notifications/cancelled") == [

@@ -260,3 +260,10 @@ def test_findOrphans_when_the_recorded_gateway_pid_is_our_own(tmp_path: Path) ->
     fakeProc(proc, os.getpid(), start=50, cmdline=b"mcpgateway\0")
     writeLedger(tmp_path, os.getpid(), {"2001": {"server": "alpha", "start": 100}})
     assert findOrphans(tmp_path, str(proc)) == [(2001, "alpha")]
+
+
+def test_pidAlive_of_an_impossible_pid_is_false_not_an_error() -> None:
+    from mcpgateway.state import pidAlive
+
+    assert pidAlive(10**30) is False
+    assert pidAlive(2**31) is False

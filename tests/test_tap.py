@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcpgateway import tap
+from mcpgateway.limits import Limits
 from tests.fakes import FakeProcessReactor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,9 +35,34 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "reap-interval": 60.0, "idle-timeout": 1800.0, "log-file": None,
         "restart-backoff": 1.0, "circuit-cool-down": 60.0, "child-idle-timeout": None,
         "api-token": None, "manhole": None, "manhole-ssh": None, "rewrite-config": 0,
-        "no-resolve": 0, "endpoint": "tcp:9100:interface=127.0.0.1",
+        "no-resolve": 0, "endpoint": "tcp:9100:interface=127.0.0.1", "drain-timeout": 5.0,
+        "max-batch": 100, "max-depth": 100, "max-number-digits": 1000, "max-in-flight": 64,
+        "header-timeout": 10.0, "max-connections-per-peer": 2048, "keepalive-interval": 15.0,
     }
     assert {key: options[key] for key in expected} == expected
+    assert options["limits"] == Limits()
+
+
+def test_limit_options_reach_the_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    options = parse("--max-batch", "7", "--max-in-flight", "3", "--keepalive-interval", "2.5",
+                    "--max-number-digits", "50", "--state-dir", str(tmp_path / "st"))
+    assert options["limits"] == Limits(maxBatch=7, maxInFlightPerSession=3,
+                                       keepAliveInterval=2.5, maxNumberDigits=50)
+    reactor = FakeProcessReactor()
+    top = tap.makeService(options, reactor)
+    top.startService()
+    try:
+        [(_, site, _, _)] = reactor.tcpServers
+        assert site.limits == options["limits"]
+    finally:
+        top.stopService()
+
+
+def test_bad_limit_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse("--max-number-digits", "5000")
+    assert "4300" in capsys.readouterr().err
 
 
 def test_every_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

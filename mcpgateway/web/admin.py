@@ -45,8 +45,9 @@ class ManagementApp:
 
     @app.route("/sessions/by-pid/<pid>", methods=["DELETE"])
     def deleteByPid(self, request: IRequest, pid: str) -> bytes:
-        if not (pid.isascii() and pid.isdigit()) or int(pid) <= 0:
-            return jsonReply(request, 400, {"error": f"not a pid: {pid!r}"})
+        if not (pid.isascii() and pid.isdigit() and len(pid) <= 10) or int(pid) <= 0:
+            shown = pid if len(pid) <= 20 else pid[:20] + "..."
+            return jsonReply(request, 400, {"error": f"not a pid: {shown!r}"})
         sessions = self._gateway.sessions.ofPid(int(pid))
         if not sessions:
             return jsonReply(request, 404, {"error": f"no session belongs to pid {pid}"})
@@ -74,3 +75,13 @@ class ManagementApp:
     @app.handle_errors(MethodNotAllowed)
     def notAllowed(self, request: IRequest, failure: Any) -> bytes:
         return jsonReply(request, 405, {"error": "method not allowed"})
+
+    @app.handle_errors(Exception)
+    def failed(self, request: IRequest, failure: Any) -> bytes:
+        # A defect of the gateway: logged with its traceback, answered in JSON
+        # (the exception's type only: its text is for the log).
+        self.log.failure("{method} {path} failed", failure=failure,
+                         method=request.method.decode("ascii", "replace"),
+                         path=request.path.decode("utf-8", "replace")[:200])
+        return jsonReply(request, 500, {"error": "internal error in the gateway"
+                                                 f" ({type(failure.value).__name__}); see its log"})

@@ -5,38 +5,52 @@ C{/<server>/mcp} to that server's L{McpEndpoint}, answers C{/health} itself,
 and hands everything else to the Klein apps (C{/api/v1}, and
 L{mcpgateway.web.admin.ManagementApp}), which are loaded on first use: a
 gateway that only serves MCP traffic never imports Klein (about 5 MB).
-L{makeSite} builds the C{Site} with a request class that caps body sizes.
+L{makeSite} builds the C{Site} within a L{Limits}: a request class that caps
+body sizes, and a channel that gives a request's headers a deadline and caps
+the connections of one peer address. A path that is not UTF-8 is refused
+before it can reach Klein.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import IO, Any
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import http
+from twisted.web.http import HTTPFactory, _GenericHTTPChannelProtocol
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
-from mcpgateway import jsonrpc
+from mcpgateway import jsonrpc, logs
+from mcpgateway.limits import MAX_BODY, Limits
 from mcpgateway.service import Gateway
 from mcpgateway.web.guard import checkOrigin
-from mcpgateway.web.mcp import McpEndpoint, errorReply, jsonReply
+from mcpgateway.web.mcp import ClientErrors, McpEndpoint, errorReply, jsonReply
 
 ResourceFactory = Callable[[], IResource]
 
-DEFAULT_MAX_BODY = 4 * 1024 * 1024
+DEFAULT_MAX_BODY = MAX_BODY
 
 
 class _Refused(Resource):
     isLeaf = True
 
-    def __init__(self, status: int, text: str) -> None:
+    def __init__(self, status: int, text: str, clientErrors: ClientErrors | None = None,
+                 ) -> None:
         super().__init__()
         self._status, self._text = status, text
+        self._clientErrors = clientErrors
 
     def render(self, request: IRequest) -> bytes:
+        if self._clientErrors is not None:
+            self._clientErrors.note(request, self._status, self._text)
         return errorReply(request, self._status, jsonrpc.INVALID_REQUEST, self._text)
 
 
@@ -49,8 +63,12 @@ class _Health(Resource):
         super().__init__()
         self._gateway = gateway
 
-    def render_GET(self, request: IRequest) -> bytes:
-        return jsonReply(request, 200, self._gateway.health())
+    def render(self, request: IRequest) -> bytes:
+        if request.method in (b"GET", b"HEAD"):
+            return jsonReply(request, 200, self._gateway.health())
+        request.setHeader(b"allow", b"GET, HEAD")
+        return errorReply(request, 405, jsonrpc.INVALID_REQUEST,
+                          "only GET is allowed on /health")
 
 
 def _managementResource(gateway: Gateway) -> IResource:
@@ -64,8 +82,11 @@ class GatewayRoot(Resource):
     """Dispatches C{/<server>/mcp} to MCP endpoints, the rest to Klein."""
 
     def __init__(self, gateway: Gateway, clock: IReactorTime, loopbackOnly: bool,
-                 api: ResourceFactory | None = None) -> None:
+                 api: ResourceFactory | None = None, limits: Limits | None = None,
+                 clientErrors: ClientErrors | None = None) -> None:
         super().__init__()
+        self._limits = limits if limits is not None else Limits()
+        self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self._apiFactory = api
         self._api: IResource | None = None
         self._loopbackOnly = loopbackOnly
@@ -83,23 +104,28 @@ class GatewayRoot(Resource):
             return None
         endpoint = self._endpoints.get(name)
         if endpoint is None or endpoint.pool is not pool:
-            endpoint = self._endpoints[name] = McpEndpoint(self._gateway, name, self._clock)
+            endpoint = self._endpoints[name] = McpEndpoint(
+                self._gateway, name, self._clock, self._limits, self.clientErrors)
         return endpoint
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
         refusal = checkOrigin(request, self._loopbackOnly)
         if refusal is not None:
-            return _Refused(*refusal)
+            return _Refused(*refusal, self.clientErrors)
         if request.postpath and request.postpath[0] == b"mcp":
             endpoint = self._endpoint(path.decode("utf-8", "replace"))
             if endpoint is not None:
                 request.postpath.pop(0)
                 request.prepath.append(b"mcp")
                 return endpoint
-            return _Refused(404, f"no server named {path.decode('utf-8', 'replace')!r}"
-                                 " (GET /health lists the servers)")
+            return _Refused(404, f"no server named {path.decode('utf-8', 'replace')[:64]!r}"
+                                 " (GET /health lists the servers)", self.clientErrors)
         if path == b"health" and not request.postpath:
             return self._health
+        if not _isUtf8(path, request.postpath):
+            # Klein would log a traceback and answer in plain text.
+            return _Refused(400, "the path is not UTF-8 (after percent-decoding)",
+                            self.clientErrors)
         # Give Klein the whole path back: it routes from the root.
         request.postpath.insert(0, request.prepath.pop())
         if path == b"api" and self._apiFactory is not None:
@@ -134,6 +160,10 @@ class GatewayRequest(Request):
             onLost()
 
     def gotLength(self, length: int | None) -> None:
+        # Called when the request's headers are complete: their deadline is met.
+        channel = self.channel
+        if isinstance(channel, GatewayChannel):
+            channel.headersSince = None
         if length is not None and length > self.bodyLimit:
             self.bodyTooLarge = True
             length = 0
@@ -153,20 +183,181 @@ class GatewayRequest(Request):
         super().handleContentChunk(data)
 
 
+class GatewayChannel(http.HTTPChannel):
+    """An HTTP/1.1 connection held to the site's L{Limits}: a request's
+    headers must be complete within C{headerTimeout} seconds of its first
+    byte (else 408 and the connection closes), and a peer address may hold
+    at most C{maxConnectionsPerPeer} connections (more are answered 503 and
+    closed). Neither touches a response in progress: once a request's
+    headers are in, an SSE stream may stay open as long as it likes.
+
+    The deadline costs no timer per request: the first byte notes the time,
+    the end of the headers clears it (L{GatewayRequest.gotLength}), and the
+    site's L{ConnectionGuard} looks at every connection once a second."""
+
+    headersSince: float | None = None
+    """When the first byte of the request whose headers are incomplete came."""
+    site: Any = None
+    _guard: ConnectionGuard | None = None
+    _peer: str | None = None
+    _refused = False
+
+    def connectionMade(self) -> None:
+        guard: ConnectionGuard | None = getattr(self.site, "guard", None)
+        self._guard = guard
+        peer = self.transport.getPeer() if self.transport is not None else None
+        host = peer.host if isinstance(peer, (IPv4Address, IPv6Address)) else None
+        if guard is not None and not guard.opened(self, host):
+            self._refused = True
+            assert self.transport is not None
+            body = jsonrpc.dumps(jsonrpc.errorResponse(
+                None, jsonrpc.INVALID_REQUEST,
+                f"too many connections from {host}: {guard.maxPerPeer} are open, the most"
+                " one address may hold"))
+            self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\n"
+                                 b"content-type: application/json\r\nretry-after: 1\r\n"
+                                 b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+                                 % (len(body), body))
+            self.transport.loseConnection()
+            return
+        self._peer = host
+        super().connectionMade()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if self.headersSince is None and self.line_mode and self._guard is not None:
+            self.headersSince = self._guard.clock.seconds()
+        try:
+            super().dataReceived(data)
+        except ValueError as e:
+            # Twisted converts Content-Length with int(): past 4,300 digits that
+            # raises, out of the protocol, as an "Unhandled Error" traceback.
+            if self._guard is not None:
+                self._guard.clientErrors.noteConnection(
+                    self._peer, 400, f"a request head Twisted cannot parse ({str(e)[:80]})")
+            self._respondToBadRequestAndDisconnect()
+
+    def headersTooSlow(self) -> None:
+        """The request's headers missed their deadline: 408, and close."""
+        self.headersSince = None
+        self.setTimeout(None)
+        assert self.transport is not None
+        self.transport.write(b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n"
+                             b"content-length: 0\r\n\r\n")
+        if self.abortTimeout is not None:  # as Twisted's own idle timeout does
+            self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
+        self.loseConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._guard is not None and not self._refused:
+            self._guard.closed(self, self._peer)
+        super().connectionLost(reason)
+
+
+class ConnectionGuard:
+    """A site's open connections: how many each peer address holds, and
+    whose request headers are late."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, clock: IReactorTime, limits: Limits, clientErrors: ClientErrors) -> None:
+        self.clock = clock
+        self.maxPerPeer = limits.maxConnectionsPerPeer
+        self._headerTimeout = limits.headerTimeout
+        self.clientErrors = clientErrors
+        self.perPeer: dict[str, int] = {}
+        self.channels: set[GatewayChannel] = set()
+        self._sweep: IDelayedCall | None = None
+
+    def opened(self, channel: GatewayChannel, host: str | None) -> bool:
+        """Admit a new connection from C{host} (C{None}: not an IP peer)."""
+        if host is not None:
+            count = self.perPeer.get(host, 0)
+            if count >= self.maxPerPeer:
+                self.clientErrors.noteConnection(host, 503, f"over {self.maxPerPeer}"
+                                                             " connections from one address")
+                return False
+            self.perPeer[host] = count + 1
+        self.channels.add(channel)
+        if self._sweep is None:
+            self._sweep = self.clock.callLater(1.0, self._check)
+        return True
+
+    def closed(self, channel: GatewayChannel, host: str | None) -> None:
+        self.channels.discard(channel)
+        if host is not None:
+            count = self.perPeer.get(host, 0) - 1
+            if count > 0:
+                self.perPeer[host] = count
+            else:
+                self.perPeer.pop(host, None)
+
+    def _check(self) -> None:
+        self._sweep = None
+        now = self.clock.seconds()
+        deadline = self._headerTimeout
+        for channel in list(self.channels):
+            since = channel.headersSince
+            if since is not None and now - since >= deadline:
+                self.clientErrors.noteConnection(
+                    channel._peer, 408, f"request headers not complete within {deadline:g} s")
+                try:
+                    channel.headersTooSlow()
+                except Exception:
+                    self.log.failure("closing a slow connection failed")
+        if self.channels:
+            self._sweep = self.clock.callLater(1.0, self._check)
+
+
+def _channelFactory(site: HTTPFactory) -> _GenericHTTPChannelProtocol:
+    return _GenericHTTPChannelProtocol(GatewayChannel())
+
+
 class GatewaySite(Site):
-    """A C{Site} without the per-request access log (hot path; see /health)."""
+    """A C{Site} without the per-request access log (hot path; see /health),
+    whose connections are L{GatewayChannel}s."""
+
+    protocol = _channelFactory
+
+    def __init__(self, resource: IResource, clock: IReactorTime, limits: Limits,
+                 clientErrors: ClientErrors) -> None:
+        super().__init__(resource, reactor=clock)
+        self.limits = limits
+        self.guard = ConnectionGuard(clock, limits, clientErrors)
 
     def log(self, request: http.Request) -> None:
         pass
 
 
 def makeSite(gateway: Gateway, clock: IReactorTime, loopbackOnly: bool = True,
-             maxBody: int = DEFAULT_MAX_BODY, api: ResourceFactory | None = None) -> Site:
-    """The C{Site} serving the gateway."""
-    class LimitedRequest(GatewayRequest):
-        bodyLimit = maxBody
+             maxBody: int | None = None, api: ResourceFactory | None = None,
+             limits: Limits | None = None) -> Site:
+    """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
+    given, overrides C{limits.maxBody}."""
+    if limits is None:
+        limits = Limits()
+    if maxBody is not None and maxBody != limits.maxBody:
+        limits = replace(limits, maxBody=maxBody)
+    bodyBytes = limits.maxBody
 
-    site = GatewaySite(GatewayRoot(gateway, clock, loopbackOnly, api), reactor=clock)
+    class LimitedRequest(GatewayRequest):
+        bodyLimit = bodyBytes
+
+    clientErrors = ClientErrors(clock)
+    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors)
+    site = GatewaySite(root, clock, limits, clientErrors)
     site.requestFactory = LimitedRequest
     site.displayTracebacks = False
     return site
+
+
+def _isUtf8(segment: bytes, rest: list[bytes]) -> bool:
+    """Whether every (percent-decoded) segment of a path is UTF-8."""
+    try:
+        segment.decode("utf-8")
+        for other in rest:
+            other.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

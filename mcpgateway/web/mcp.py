@@ -6,10 +6,18 @@ and responses are answered 202, requests the gateway can answer itself
 everything related to that request and closes after its response. GET opens
 the session's standalone SSE stream; DELETE ends the session. A plain
 C{twisted.web} resource: this is the hot path, kept free of routing overhead.
+
+Every message is parsed within the parser limits and its envelope checked
+(L{mcpgateway.envelope}) before anything acts on it: what can never succeed
+is answered at once, with the JSON-RPC error the specification names, and
+logged as one warning line (L{ClientErrors}), never with a traceback. A
+batch is capped, and so is what one session may have waiting for a child
+(L{mcpgateway.limits}).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -21,8 +29,9 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway import jsonrpc, logs, versions
+from mcpgateway import envelope, jsonrpc, logs, versions
 from mcpgateway.jsonrpc import Kind, Message
+from mcpgateway.limits import Limits
 from mcpgateway.pool import ServerPool, SessionGone
 from mcpgateway.service import Gateway
 from mcpgateway.sessions import Session
@@ -52,48 +61,138 @@ def accepted(request: IRequest) -> bytes:
     return b""
 
 
+def validIdOrNull(value: Any) -> Any:
+    """C{value} when it may stand as the id of an error response, else
+    C{None} (JSON-RPC: the id is null when it could not be read)."""
+    kind = type(value)
+    if kind is str or kind is int or (kind is float and math.isfinite(value)):
+        return value
+    return None
+
+
+class ClientErrors:
+    """Logs refused client input: one warning line per refusal, without a
+    traceback (the client did something wrong; the gateway did not), and at
+    most C{perSecond} lines a second, so a flood of bad requests cannot flood
+    the log: the next line says how many were left out."""
+
+    log = Logger(observer=logs.observer)
+    _SHOWN = 300
+
+    def __init__(self, clock: IReactorTime, perSecond: int = 10) -> None:
+        self._clock = clock
+        self._perSecond = perSecond
+        self._windowStart = -math.inf
+        self._inWindow = 0
+        self.suppressed = 0
+        """Refusals not logged since the last line."""
+        self.count = 0
+        """Refusals in total."""
+
+    def note(self, request: IRequest, status: int, reason: str) -> None:
+        """Record one refused request (HTTP C{status}, C{reason})."""
+        path: bytes = request.path or b""
+        peer = request.getClientAddress()
+        self._emit((request.method or b"?").decode("ascii", "replace")[:16],
+                   path[:self._SHOWN].decode("utf-8", "replace"),
+                   getattr(peer, "host", None) or str(peer), status, reason)
+
+    def noteConnection(self, peer: str | None, status: int, reason: str) -> None:
+        """Record one refused or closed connection."""
+        self._emit("connection", "-", peer or "?", status, reason)
+
+    def _emit(self, method: str, path: str, peer: str, status: int, reason: str) -> None:
+        self.count += 1
+        now = self._clock.seconds()
+        if now - self._windowStart >= 1.0:
+            self._windowStart, self._inWindow = now, 0
+        if self._inWindow >= self._perSecond:
+            self.suppressed += 1
+            return
+        self._inWindow += 1
+        suppressed, self.suppressed = self.suppressed, 0
+        self.log.warn(
+            "refused {method} {path} from {peer}: {status} {reason}{more}",
+            method=method, path=path, peer=peer, status=status,
+            reason=reason[:self._SHOWN] + ("..." if len(reason) > self._SHOWN else ""),
+            more=f" ({suppressed} more refusals not logged)" if suppressed else "")
+
+
 class McpEndpoint(Resource):
     """The MCP endpoint of one configured server."""
 
     isLeaf = True
     log = Logger(observer=logs.observer)
 
-    def __init__(self, gateway: Gateway, server: str, clock: IReactorTime) -> None:
+    def __init__(self, gateway: Gateway, server: str, clock: IReactorTime,
+                 limits: Limits | None = None, clientErrors: ClientErrors | None = None,
+                 ) -> None:
         super().__init__()
         self._gateway = gateway
         self._server = server
         self.pool: ServerPool = gateway.pools[server]
         self._clock = clock
+        self._limits = limits = limits if limits is not None else Limits()
+        self._maxDepth = limits.maxDepth
+        self._maxDigits = limits.maxNumberDigits
+        self._maxInFlight = limits.maxInFlightPerSession
+        self._keepAlive = limits.keepAliveInterval
+        self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
 
     def render(self, request: Request) -> bytes | int:
-        if request.postpath:
-            return errorReply(request, 404, jsonrpc.METHOD_NOT_FOUND, "no such endpoint")
-        method = request.method
-        if method == b"POST":
-            return self._post(request)
-        if method == b"GET":
-            return self._get(request)
-        if method == b"DELETE":
-            return self._delete(request)
-        request.setHeader("allow", "GET, POST, DELETE")
-        return errorReply(request, 405, jsonrpc.INVALID_REQUEST,
-                          f"method {method.decode('ascii', 'replace')} is not allowed")
+        try:
+            if request.postpath:
+                return self._refuse(request, 404, jsonrpc.METHOD_NOT_FOUND, "no such endpoint")
+            method = request.method
+            if method == b"POST":
+                return self._post(request)
+            if method == b"GET":
+                return self._get(request)
+            if method == b"DELETE":
+                return self._delete(request)
+            request.setHeader("allow", "GET, POST, DELETE")
+            return self._refuse(request, 405, jsonrpc.INVALID_REQUEST,
+                                f"method {method.decode('ascii', 'replace')[:16]} is not allowed")
+        except Exception:
+            # A defect of the gateway, not of the request: say so (in JSON), and
+            # log it with its traceback. Nothing registered for the request
+            # outlives it (a stream finished behind its back is dropped).
+            self.log.failure("server {server}: {method} failed in the gateway",
+                             server=self._server,
+                             method=request.method.decode("ascii", "replace")[:16])
+            if request.startedWriting:
+                request.loseConnection()
+                return NOT_DONE_YET
+            return errorReply(request, 500, jsonrpc.INTERNAL_ERROR,
+                              "internal error in the gateway; see its log")
+
+    def _refuse(self, request: Request, status: int, code: int, text: str,
+                requestId: Any = None) -> bytes:
+        """Answer a client error (HTTP C{status}, JSON-RPC C{code}); one log line."""
+        self.clientErrors.note(request, status, text)
+        return errorReply(request, status, code, text, requestId)
+
+    def _answerInBand(self, request: Request, message: Message, code: int, text: str) -> bytes:
+        """Answer a request that can never succeed with its JSON-RPC error, at once."""
+        self.clientErrors.note(request, 200, text)
+        return jsonReply(request, 200, jsonrpc.errorResponse(message["id"], code, text))
 
     # -- POST ----------------------------------------------------------------
 
     def _post(self, request: Request) -> bytes | int:
         refusal = checkPostHeaders(request)
         if refusal is not None:
-            return errorReply(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
-        limit = getattr(request, "bodyLimit", None)
+            return self._refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
         if getattr(request, "bodyTooLarge", False):
-            return errorReply(request, 413, jsonrpc.INVALID_REQUEST,
-                              f"request body is over the {limit}-byte limit")
+            limit = getattr(request, "bodyLimit", None)
+            return self._refuse(request, 413, jsonrpc.INVALID_REQUEST,
+                                f"request body is over the {limit}-byte limit")
         assert request.content is not None
         try:
-            payload = jsonrpc.loads(request.content.read())
+            payload = jsonrpc.loads(request.content.read(), maxDepth=self._maxDepth,
+                                    maxDigits=self._maxDigits)
         except jsonrpc.ParseError as e:
-            return errorReply(request, 400, jsonrpc.PARSE_ERROR, f"Parse error: {e}")
+            return self._refuse(request, 400, jsonrpc.PARSE_ERROR, f"Parse error: {e}")
         version = header(request, "mcp-protocol-version")
         if version in versions.MODERN_VERSIONS or (
                 isinstance(payload, dict) and versions.isModernRequest(payload)):
@@ -102,14 +201,23 @@ class McpEndpoint(Resource):
             return self._batch(request, payload, version)
         kind = jsonrpc.classify(payload)
         if kind is Kind.INVALID:
-            return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
-                              "Invalid Request: not a JSON-RPC 2.0 message",
-                              payload.get("id") if isinstance(payload, dict) else None)
+            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
+                                "Invalid Request: not a JSON-RPC 2.0 message",
+                                validIdOrNull(payload.get("id"))
+                                if isinstance(payload, dict) else None)
         if kind is Kind.REQUEST and payload["method"] == "initialize":
             return self._initialize(request, payload)
         session = self._session(request, version)
         if isinstance(session, bytes):
             return session
+        if kind is Kind.REQUEST:
+            problem = envelope.checkRequest(payload)
+            if problem is not None:
+                return self._answerInBand(request, payload, *problem)
+        else:
+            problem = envelope.check(payload, kind)
+            if problem is not None:
+                return self._refuse(request, 400, *problem)
         if kind is Kind.NOTIFICATION:
             self._notification(session, payload)
             return accepted(request)
@@ -118,20 +226,25 @@ class McpEndpoint(Resource):
             return accepted(request)
         if payload["method"] == "ping":
             return jsonReply(request, 200, jsonrpc.resultResponse(payload["id"], {}))
+        if session.inFlight >= self._maxInFlight:
+            busy = self._busy(payload, session.inFlight)
+            self.clientErrors.note(request, 200, busy["error"]["message"])
+            return jsonReply(request, 200, busy)
         return self._forward(request, session, [payload])
 
     def _modern(self, request: Request, payload: Any) -> bytes:
-        requestId = payload.get("id") if isinstance(payload, dict) else None
+        # Not logged: SDK clients in "auto" mode probe with this before falling back.
+        requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
         return errorReply(
             request, 404, jsonrpc.METHOD_NOT_FOUND,
             "this gateway speaks the initialize handshake (protocol 2025-11-25 and earlier);"
             " the 2026-07-28 protocol is not supported yet", requestId)
 
     def _initialize(self, request: Request, message: Message) -> int | bytes:
-        params = message.get("params")
-        if not isinstance(params, dict) or not isinstance(params.get("protocolVersion"), str):
-            return errorReply(request, 400, jsonrpc.INVALID_PARAMS,
-                              "initialize needs params.protocolVersion", message["id"])
+        problem = envelope.checkRequest(message)
+        if problem is not None:
+            return self._refuse(request, 400, *problem, message["id"])
+        params = message["params"]
         version = versions.negotiate(params["protocolVersion"])
         session, opened = self._gateway.openSession(
             self._server, message, version, clientPid=_headerPid(request),
@@ -157,31 +270,63 @@ class McpEndpoint(Resource):
 
     def _batch(self, request: Request, batch: list[Any], version: str | None) -> bytes | int:
         if not batch:
-            return errorReply(request, 400, jsonrpc.INVALID_REQUEST, "Invalid Request: empty batch")
+            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
+                                "Invalid Request: empty batch")
+        if len(batch) > self._limits.maxBatch:
+            return self._refuse(request, 413, jsonrpc.INVALID_REQUEST,
+                                f"Invalid Request: a batch of {len(batch)} messages is over the"
+                                f" limit of {self._limits.maxBatch}")
         if any(isinstance(m, dict) and m.get("method") == "initialize" for m in batch):
-            return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
-                              "Invalid Request: initialize must not be part of a batch")
+            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
+                                "Invalid Request: initialize must not be part of a batch")
         session = self._session(request, version)
         if isinstance(session, bytes):
             return session
         if session.protocolVersion != "2025-03-26":
-            return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
-                              "Invalid Request: batches are only allowed in protocol 2025-03-26")
+            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
+                                "Invalid Request: batches are only allowed in protocol 2025-03-26")
+        # Check everything before acting on anything: a batch is refused whole,
+        # or each of its requests gets its answer.
         requests: list[Message] = []
-        for item in batch:
+        answers: list[Message] = []
+        others: list[tuple[Kind, Message]] = []
+        refusals: list[str] = []
+        for index, item in enumerate(batch):
             kind = jsonrpc.classify(item)
-            if kind is Kind.REQUEST:
-                requests.append(item)
-            elif kind is Kind.NOTIFICATION:
-                self._notification(session, item)
-            elif kind is Kind.RESPONSE:
-                self._response(session, item)
+            if kind is Kind.INVALID:
+                return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
+                                    f"Invalid Request: batch element {index} is not a JSON-RPC"
+                                    " message")
+            problem = envelope.check(item, kind)
+            if problem is not None:
+                if kind is not Kind.REQUEST:
+                    return self._refuse(request, 400, problem[0],
+                                        f"batch element {index}: {problem[1]}")
+                answers.append(jsonrpc.errorResponse(item["id"], *problem))
+                refusals.append(problem[1])
+            elif kind is not Kind.REQUEST:
+                others.append((kind, item))
+            elif item["method"] == "ping":
+                answers.append(jsonrpc.resultResponse(item["id"], {}))
             else:
-                return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
-                                  "Invalid Request: a batch element is not a JSON-RPC message")
-        if not requests:
+                requests.append(item)
+        room = max(self._maxInFlight - session.inFlight, 0)
+        if len(requests) > room:
+            for item in requests[room:]:
+                answers.append(self._busy(item, session.inFlight + room))
+            refusals.append(answers[-1]["error"]["message"])
+            requests = requests[:room]
+        if refusals:
+            self.clientErrors.note(request, 200, f"{len(refusals)} request(s) of a batch"
+                                                 f" refused, first: {refusals[0]}")
+        for kind, item in others:
+            if kind is Kind.NOTIFICATION:
+                self._notification(session, item)
+            else:
+                self._response(session, item)
+        if not requests and not answers:
             return accepted(request)
-        return self._forward(request, session, requests)
+        return self._forward(request, session, requests, answers)
 
     def _notification(self, session: Session, message: Message) -> None:
         upstream = self.pool.upstreamFor(session)
@@ -193,37 +338,77 @@ class McpEndpoint(Resource):
         if upstream is not None:
             upstream.router.clientResponse(session, message)
 
-    def _forward(self, request: Request, session: Session, messages: list[Message]) -> int | bytes:
-        upstream = self.pool.upstreamFor(session)
-        if len(messages) == 1 and upstream is not None and upstream.state == "running" \
-                and not self.pool.disabled:
-            # The common case, without waiting on a ready() Deferred.
-            message = messages[0]
-            stream = SSEStream(request, self._clock, headersNow=False)
-            upstream.router.request(session, message, stream.send).addCallbacks(
-                stream.end, self._failedLast, errbackArgs=(message, stream))
+    def _forward(self, request: Request, session: Session, messages: list[Message],
+                 answers: list[Message] | None = None) -> int | bytes:
+        """Send C{messages} to the session's child; C{answers} (to a batch's
+        requests the gateway answered itself) go first on the same stream.
+        The callers keep within the session's in-flight limit."""
+        if not answers and len(messages) == 1:
+            upstream = self.pool.upstreamFor(session)
+            if upstream is not None and upstream.state == "running" and not self.pool.disabled:
+                # The common case, without waiting on a ready() Deferred.
+                message = messages[0]
+                stream = SSEStream(request, self._clock, False, self._keepAlive)
+                try:
+                    response = upstream.router.request(session, message, stream.send)
+                except Exception:
+                    self.log.failure("server {server}: routing {method} failed",
+                                     server=self._server, method=message["method"])
+                    stream.end(_internalError(message["id"]))
+                    return NOT_DONE_YET
+                session.inFlight += 1
+                response.addCallbacks(self._answered, self._failedLast,
+                                      callbackArgs=(session, stream),
+                                      errbackArgs=(message, session, stream))
+                return NOT_DONE_YET
+        if messages:
+            try:
+                ready = self.pool.ready(session)
+            except SessionGone as e:
+                self._gateway.endSession(session, str(e))
+                return self._refuse(request, 404, jsonrpc.INVALID_REQUEST,
+                                    f"Session not found: {e}")
+        stream = SSEStream(request, self._clock, False, self._keepAlive)
+        if not messages:
+            assert answers
+            for answer in answers[:-1]:
+                stream.send(answer)
+            stream.end(answers[-1])
             return NOT_DONE_YET
-        try:
-            ready = self.pool.ready(session)
-        except SessionGone as e:
-            self._gateway.endSession(session, str(e))
-            return errorReply(request, 404, jsonrpc.INVALID_REQUEST, f"Session not found: {e}")
-        stream = SSEStream(request, self._clock, headersNow=False)
+        for answer in answers or ():
+            stream.send(answer)
         remaining = [len(messages)]
 
         def sent(_: object) -> None:
+            session.inFlight -= 1
             remaining[0] -= 1
             if remaining[0] == 0:
                 stream.close()
 
         for message in messages:
+            session.inFlight += 1
             one: Deferred[Any] = ready if len(messages) == 1 else self.pool.ready(session)
             one.addCallback(_request, session, message, stream)
             one.addCallbacks(stream.send, self._failed, errbackArgs=(message, stream))
             one.addBoth(sent)
         return NOT_DONE_YET
 
-    def _failedLast(self, reason: Failure, message: Message, stream: SSEStream) -> None:
+    def _busy(self, message: Message, waiting: int) -> Message:
+        """The answer to a request over the session's in-flight limit, while
+        C{waiting} of its requests wait for the child."""
+        return jsonrpc.errorResponse(
+            message["id"], jsonrpc.TOO_MANY_REQUESTS,
+            f"too many requests in flight: this session already has {waiting} waiting for"
+            f" server '{self._server}', the most one session may have ({self._maxInFlight});"
+            " send more when some are answered")
+
+    def _answered(self, response: Message, session: Session, stream: SSEStream) -> None:
+        session.inFlight -= 1
+        stream.end(response)
+
+    def _failedLast(self, reason: Failure, message: Message, session: Session,
+                    stream: SSEStream) -> None:
+        session.inFlight -= 1
         if reason.check(CancelledError):
             stream.close()  # cancelled by the client or its session ending: no response
         else:
@@ -248,15 +433,15 @@ class McpEndpoint(Resource):
     def _get(self, request: Request) -> bytes | int:
         refusal = checkGetHeaders(request)
         if refusal is not None:
-            return errorReply(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
+            return self._refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
         session = self._session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
         current = session.getStream
         if isinstance(current, SSEStream) and current.open:
-            return errorReply(request, 409, jsonrpc.INVALID_REQUEST,
-                              "Conflict: this session already has an open GET stream")
-        stream = SSEStream(request, self._clock)
+            return self._refuse(request, 409, jsonrpc.INVALID_REQUEST,
+                                "Conflict: this session already has an open GET stream")
+        stream = SSEStream(request, self._clock, True, self._keepAlive)
         session.getStream = stream
 
         def forget() -> None:
@@ -280,15 +465,16 @@ class McpEndpoint(Resource):
     def _session(self, request: Request, version: str | None) -> Session | bytes:
         """The request's session, or the error body to answer with."""
         if version is not None and version not in versions.HANDSHAKE_VERSIONS:
-            return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
-                              f"Bad Request: unsupported MCP-Protocol-Version {version!r}")
+            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
+                                "Bad Request: unsupported MCP-Protocol-Version"
+                                f" {envelope.shown(version)}")
         sessionId = header(request, "mcp-session-id")
         if sessionId is None:
-            return errorReply(request, 400, jsonrpc.INVALID_REQUEST,
-                              "Bad Request: Mcp-Session-Id header is required")
+            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
+                                "Bad Request: Mcp-Session-Id header is required")
         session = self._gateway.sessions.get(sessionId)
         if session is None or session.server != self._server:
-            return errorReply(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
+            return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
         self._gateway.sessions.touch(session)
         return session
 
@@ -298,14 +484,19 @@ def _request(upstream: Upstream, session: Session, message: Message,
     return upstream.router.request(session, message, stream.send)
 
 
+def _internalError(requestId: Any) -> Message:
+    return jsonrpc.errorResponse(requestId, jsonrpc.INTERNAL_ERROR,
+                                 "internal error in the gateway; see its log")
+
+
 def _headerPid(request: Request) -> int | None:
     """The C{X-Client-Pid} header, when it is a plausible pid."""
     value = header(request, "x-client-pid")
     value = value.strip() if value is not None else ""
-    if not (value.isascii() and value.isdigit()):
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
         return None
     pid = int(value)
-    return pid if pid > 0 else None
+    return pid if 0 < pid < 2**31 else None
 
 
 def _loopbackConnection(request: Request) -> tuple[str, int, str, int] | None:

@@ -1,0 +1,62 @@
+"""Every bound the gateway puts on what a client may send, in one place.
+
+A L{Limits} is handed to L{mcpgateway.web.app.makeSite}; the parser bounds
+(nesting depth, number size) are also the defaults of
+L{mcpgateway.jsonrpc.loads}, which reads the children's output too.
+C{docs/limits.md} lists each limit with the error it gives.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+MAX_BODY = 4 * 1024 * 1024
+"""Bytes in one POST body (HTTP 413 beyond)."""
+MAX_BATCH = 100
+"""Messages in one JSON-RPC batch (HTTP 413, -32600 beyond)."""
+MAX_DEPTH = 100
+"""Nesting levels of arrays and objects in one JSON text (-32700 beyond).
+Far below what Python's own recursion limit allows, so nothing that walks a
+parsed message can hit a C{RecursionError}."""
+MAX_NUMBER_DIGITS = 1000
+"""Characters in one JSON number (-32700 beyond): below Python's 4,300-digit
+integer-conversion limit, and big numbers cost quadratic time to convert."""
+MAX_IN_FLIGHT_PER_SESSION = 64
+"""Requests one session may have waiting for a child (-32004 beyond)."""
+HEADER_TIMEOUT = 10.0
+"""Seconds from a request's first byte until its headers are complete (408)."""
+MAX_CONNECTIONS_PER_PEER = 2048
+"""Open connections from one IP address (503 beyond). Every local client
+shares 127.0.0.1, so this is also the bound on all local clients together."""
+KEEPALIVE_INTERVAL = 15.0
+"""Seconds of silence after which an SSE stream gets a C{: keep-alive} comment."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds one gateway site enforces (see C{docs/limits.md})."""
+
+    maxBody: int = MAX_BODY
+    maxBatch: int = MAX_BATCH
+    maxDepth: int = MAX_DEPTH
+    maxNumberDigits: int = MAX_NUMBER_DIGITS
+    maxInFlightPerSession: int = MAX_IN_FLIGHT_PER_SESSION
+    headerTimeout: float = HEADER_TIMEOUT
+    maxConnectionsPerPeer: int = MAX_CONNECTIONS_PER_PEER
+    keepAliveInterval: float = KEEPALIVE_INTERVAL
+
+    def __post_init__(self) -> None:
+        for name in ("maxBody", "maxBatch", "maxDepth", "maxNumberDigits",
+                     "maxInFlightPerSession", "maxConnectionsPerPeer"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Limits.{name} must be a positive integer, not {value!r}")
+        for name in ("headerTimeout", "keepAliveInterval"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not (
+                    value > 0 and math.isfinite(value)):
+                raise ValueError(f"Limits.{name} must be a positive number, not {value!r}")
+        if self.maxNumberDigits >= 4300:
+            raise ValueError("Limits.maxNumberDigits must stay below Python's 4300-digit"
+                             " integer limit")
