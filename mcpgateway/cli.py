@@ -18,10 +18,10 @@ to C{--help} (exit 2). Colours only when stdout is a terminal and C{NO_COLOR}
 is unset.
 
 The gateway's files are read with the library's own readers, never with a
-copy: the config backup with L{mcpgateway.clients.claude.inspectBackup} (what
-C{restore} accepts), the npx cache with L{mcpgateway.resolve.readCacheFile},
-C{classification.json} with L{mcpgateway.classification.loadOverrides}, the
-client config with L{mcpgateway.clients.atomic.readJson}.
+copy: the config backup with L{mcpgateway.clientconfigs.claude.inspectBackup} (what
+C{restore} accepts), the npx cache with L{mcpgateway.config.resolve.readCacheFile},
+C{classification.json} with L{mcpgateway.config.classification.loadOverrides}, the
+client config with L{mcpgateway.clientconfigs.jsonfile.readJson}.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ from typing import Any, NamedTuple, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from mcpgateway import __version__
-from mcpgateway.classification import OVERRIDES_FILE, loadOverrides
-from mcpgateway.clients.atomic import readJson
-from mcpgateway.clients.claude import USER_BACKUP, backupPathFor, inspectBackup
-from mcpgateway.config import ConfigError
-from mcpgateway.resolve import CACHE_FILE, readCacheFile
-from mcpgateway.state import LOCK_FILE, STATE_FILE, pidAlive
+from mcpgateway.clientconfigs.claude import USER_BACKUP, backupPathFor, inspectBackup
+from mcpgateway.clientconfigs.jsonfile import readJson
+from mcpgateway.config.classification import OVERRIDES_FILE, loadOverrides
+from mcpgateway.config.resolve import CACHE_FILE, readCacheFile
+from mcpgateway.config.servers import ConfigError
+from mcpgateway.ops.statedir import LOCK_FILE, STATE_FILE, pidAlive
 from mcpgateway.tap import DEFAULT_PORT, defaultStateDir
 
 PID_FILE = "twistd.pid"
@@ -883,9 +883,9 @@ def checkRestored(stateDir: Path, found: GatewayProbe, document: dict[str, Any])
 
 
 def _claudeConfigClass() -> Any:
-    """C{mcpgateway.clients.claude.ClaudeConfig} (looked up late: a seam)."""
+    """C{mcpgateway.clientconfigs.claude.ClaudeConfig} (looked up late: a seam)."""
     try:
-        module = importlib.import_module("mcpgateway.clients.claude")
+        module = importlib.import_module("mcpgateway.clientconfigs.claude")
     except ImportError as e:
         raise CliError(f"cannot restore: {e}") from None
     return module.ClaudeConfig

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mcpgateway import jsonrpc
+from mcpgateway.core.router import LOG_LEVELS
 from mcpgateway.jsonrpc import Kind, Message
-from mcpgateway.router import LOG_LEVELS
 
 Problem = tuple[int, str]
 """The JSON-RPC error code and message to answer with."""

@@ -204,16 +204,18 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     from twisted.internet.threads import deferToThread
     from twisted.logger import Logger
 
-    from mcpgateway import config
-    from mcpgateway.configsource import AdoptedClaudeConfig, ConfigService, PlainFile
-    from mcpgateway.environment import childEnvironment
-    from mcpgateway.managed import ManagedConfig
-    from mcpgateway.management import Management
-    from mcpgateway.monitor import Monitor, MonitorService
-    from mcpgateway.reaper import OrphanCleanup, Reaper, ReaperService
-    from mcpgateway.resolve import Resolver
-    from mcpgateway.service import Gateway, GatewayService, ListenerService, StateFileService
-    from mcpgateway.state import (
+    from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
+    from mcpgateway.config import servers as config
+    from mcpgateway.config.gatewayfile import ManagedConfig
+    from mcpgateway.config.resolve import Resolver
+    from mcpgateway.config.source import ConfigService, PlainFile
+    from mcpgateway.core.environment import childEnvironment
+    from mcpgateway.core.gateway import Gateway, GatewayService
+    from mcpgateway.ops.management import Management
+    from mcpgateway.ops.monitor import Monitor, MonitorService
+    from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService
+    from mcpgateway.ops.services import ListenerService, StateFileService
+    from mcpgateway.ops.statedir import (
         AlreadyRunning,
         ChildLedger,
         InstanceLock,
@@ -244,7 +246,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
             if configPath is None:
                 _refuse("--rewrite-config needs a client config: ~/.claude.json was not found;"
                         " pass --config PATH")
-            from mcpgateway.clients.claude import hasBackup
+            from mcpgateway.clientconfigs.claude import hasBackup
 
             source = AdoptedClaudeConfig(configPath, stateDir, _interfaceOf(options))
             if stale is not None or hasBackup(stateDir, configPath):
@@ -314,7 +316,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     ListenerService(serverFromString(reactor, endpoint), endpoint, site, reactor,
                     onListening=listening).setServiceParent(top)
     if options["manhole"] or options["manhole-ssh"] is not None:
-        from mcpgateway.manhole import ManholeError, gatewayNamespace, makeManholeService
+        from mcpgateway.ops.manhole import ManholeError, gatewayNamespace, makeManholeService
 
         try:
             makeManholeService(
@@ -351,7 +353,7 @@ def _findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
     """Look up the socket owner in a thread: it reads /proc, which may be slow."""
     from twisted.internet.threads import deferToThread
 
-    from mcpgateway.peerpid import findClientPid
+    from mcpgateway.ops.peerpid import findClientPid
 
     return deferToThread(findClientPid, peerHost, peerPort, localHost, localPort, hints=hints)
 
@@ -359,7 +361,7 @@ def _findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
 def _withDefaultTimeout(spec: Any, seconds: float) -> Any:
     from dataclasses import replace
 
-    from mcpgateway.config import DEFAULT_REQUEST_TIMEOUT
+    from mcpgateway.core.spec import DEFAULT_REQUEST_TIMEOUT
 
     if spec.requestTimeout != DEFAULT_REQUEST_TIMEOUT:
         return spec

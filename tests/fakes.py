@@ -241,8 +241,8 @@ class FakeProcessReactor(MemoryReactorClock):
 
 
 class FakeSession:
-    """A client session as L{mcpgateway.router.Client} (and the parts of
-    L{mcpgateway.sessions.Session} the pool reads: C{protocolVersion}).
+    """A client session as L{mcpgateway.core.router.Client} (and the parts of
+    L{mcpgateway.core.sessions.Session} the pool reads: C{protocolVersion}).
 
     C{deliver()} stands for the session's GET stream: accepted messages go to
     C{delivered}, and it returns C{True}; with C{accept=False} (no open

@@ -10,8 +10,8 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
-from mcpgateway.config import ServerSpec
-from mcpgateway.service import Gateway
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor
 

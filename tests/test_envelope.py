@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway import envelope, jsonrpc
+from mcpgateway.core.router import LOG_LEVELS
 from mcpgateway.jsonrpc import Kind, classify
-from mcpgateway.router import LOG_LEVELS
 
 INVALID_PARAMS, INVALID_REQUEST = jsonrpc.INVALID_PARAMS, jsonrpc.INVALID_REQUEST
 ABSENT: Any = envelope._ABSENT

@@ -15,8 +15,8 @@ from twisted.web.iweb import IRequest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from mcpgateway import logs
-from mcpgateway.service import Gateway
-from mcpgateway.sessions import Session
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.sessions import Session
 from mcpgateway.web.mcp import jsonReply
 from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics
 

@@ -29,9 +29,9 @@ from twisted.web.server import Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from mcpgateway import jsonrpc, logs
-from mcpgateway.events import Event, EventLog
-from mcpgateway.management import Management, ManagementError
-from mcpgateway.service import Gateway
+from mcpgateway.core.events import Event, EventLog
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.ops.management import Management, ManagementError
 from mcpgateway.web.guard import checkOrigin, header, isLoopbackHost
 from mcpgateway.web.mcp import jsonReply
 from mcpgateway.web.sse import SSEStream

@@ -29,8 +29,8 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
 from mcpgateway import jsonrpc, logs
+from mcpgateway.core.gateway import Gateway
 from mcpgateway.limits import MAX_BODY, Limits
-from mcpgateway.service import Gateway
 from mcpgateway.web.guard import checkOrigin
 from mcpgateway.web.mcp import ClientErrors, McpEndpoint, errorReply, jsonReply
 

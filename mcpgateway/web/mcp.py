@@ -30,12 +30,12 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway import envelope, jsonrpc, logs, versions
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pool import ServerPool, SessionGone
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
-from mcpgateway.pool import ServerPool, SessionGone
-from mcpgateway.service import Gateway
-from mcpgateway.sessions import Session
-from mcpgateway.upstream import ServerUnavailable, Upstream
 from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, header, isLoopbackHost
 from mcpgateway.web.sse import SSEStream
 

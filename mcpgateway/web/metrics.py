@@ -24,16 +24,16 @@ from collections import Counter
 from collections.abc import Iterable
 
 from mcpgateway import __version__
-from mcpgateway.healing import CLOSED, HALF_OPEN, OPEN
-from mcpgateway.service import Gateway
-from mcpgateway.stats import BUCKETS, METHODS, OUTCOMES
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.healing import CLOSED, HALF_OPEN, OPEN
+from mcpgateway.core.stats import BUCKETS, METHODS, OUTCOMES
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 """The C{Content-Type} of L{renderMetrics}' output."""
 
 SERVER_STATES = ("stopped", "starting", "running", "degraded", "error", "restarting",
                  "disabled")
-"""Every value of L{mcpgateway.pool.ServerPool.state}."""
+"""Every value of L{mcpgateway.core.pool.ServerPool.state}."""
 CIRCUIT_STATES = (CLOSED, OPEN, HALF_OPEN)
 
 Labels = tuple[tuple[str, str], ...]

@@ -19,7 +19,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from mcpgateway.state import pidAlive
+from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO, waitFor
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from mcpgateway.state import pidAlive
+from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import (
     REPO,
     RunningGateway,

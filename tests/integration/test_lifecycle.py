@@ -18,7 +18,7 @@ import anyio
 import pytest
 from mcp import Client, MCPError
 
-from mcpgateway.state import pidAlive
+from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration

@@ -26,8 +26,9 @@ from twisted.internet.task import deferLater
 from twisted.logger import LogEvent, LogLevel
 from twisted.python.failure import Failure
 
-from mcpgateway.config import ServerSpec
-from mcpgateway.manhole import (
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.ops.manhole import (
     AUTHORIZED_KEYS,
     HOST_ALIAS,
     KNOWN_HOSTS,
@@ -35,7 +36,6 @@ from mcpgateway.manhole import (
     gatewayNamespace,
     makeManholeService,
 )
-from mcpgateway.service import Gateway
 from tests.fakes import capturedGatewayLogs
 
 for _module in ("twisted.conch.manhole_ssh", "bcrypt"):

@@ -34,7 +34,7 @@ def test_wheel_ships_the_plugin_and_no_twisted_init() -> None:
     assert "twisted/plugins/mcpgateway_plugin.py" in files
     assert "twisted/__init__.py" not in files
     assert "twisted/plugins/__init__.py" not in files
-    assert not any(f.startswith(("tests/", "tap/", "docs/")) for f in files)
+    assert not any(f.startswith(("tests/", "tap/", "deploy/", "docs/")) for f in files)
 
 
 def test_installed_twistd_lists_the_plugin_without_help_from_the_checkout(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from mcpgateway.peerpid import clientRoot, findClientPid, ownerOfSocket
+from mcpgateway.ops.peerpid import clientRoot, findClientPid, ownerOfSocket
 
 pytestmark = [
     pytest.mark.integration,

@@ -28,8 +28,8 @@ from twisted.internet.interfaces import IProcessProtocol, IProcessTransport, IRe
 from twisted.logger import LogLevel
 from zope.interface import implementer
 
-from mcpgateway.config import ServerSpec
-from mcpgateway.resolve import CACHE_FILE, Resolver
+from mcpgateway.config.resolve import CACHE_FILE, Resolver
+from mcpgateway.core.spec import ServerSpec
 from tests.fakes import capturedGatewayLogs
 
 pytestmark = [

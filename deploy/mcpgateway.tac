@@ -1,0 +1,13 @@
+# twistd -ny deploy/mcpgateway.tac
+#
+# For those who keep .tac files: the same service tree as `twistd -n mcpgateway`,
+# configured here instead of on the command line. Edit the options list.
+from twisted.application.service import Application
+
+from mcpgateway.tap import Options, makeService
+
+options = Options()
+options.parseOptions(["--port", "9100"])  # e.g. add "--config", "/path/to/servers.json"
+
+application = Application("mcpgateway")
+makeService(options).setServiceParent(application)

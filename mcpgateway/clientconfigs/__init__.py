@@ -1,0 +1,1 @@
+"""One adapter per MCP client's config file format; atomic, format-keeping edits."""

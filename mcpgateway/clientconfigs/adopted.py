@@ -1,0 +1,115 @@
+"""A Claude config adopted by the gateway: its stdio entries backed up,
+pointed at the gateway, served from the backup, restored on stop."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from mcpgateway.config.servers import LoadedConfig
+
+
+class AdoptedClaudeConfig:
+    """A Claude config whose stdio entries the gateway adopts: backed up,
+    rewritten to point at the gateway, served from the backup, restored on stop."""
+
+    def __init__(self, path: Path, stateDir: Path, host: str,
+                 environ: Mapping[str, str] | None = None) -> None:
+        from mcpgateway.clientconfigs.claude import ClaudeConfig
+
+        self.path = path
+        self.stateDir = stateDir
+        self._claude = ClaudeConfig(path, stateDir, environ=environ)
+        self._host = host
+        self._port: int | None = None
+        self._recovered = False
+        self._checked = False
+
+    def recover(self) -> list[str]:
+        """At start, before adopting: put back the entries of an unclean stop,
+        and the entries a client wrote back pointing at a stopped gateway (from
+        the kept backups); remove leftovers of interrupted writes. Done once
+        (by the first L{load} if not called before)."""
+        from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError
+
+        self._recovered = True
+        try:
+            report = self._claude.restore()
+        except ConcurrentWriteError as e:
+            return [f"could not restore {self.path} before adopting it ({e}); adopting"
+                    " merges the backup instead"]
+        if not (report.restored or report.kept) and len(report.notes) == 1 \
+                and "nothing to restore" in report.notes[0]:
+            return []
+        unclean = [label for label in report.restored if label not in report.revived]
+        return _notes("restored after an unclean stop", unclean, report.kept, report.notes)
+
+    def load(self) -> LoadedConfig:
+        warnings: list[str] = []
+        errors: list[str] = []
+        if not self._recovered:
+            warnings = self.recover()
+        if not self._checked:  # at start: entries that point at a gateway, originals lost
+            self._checked = True
+            errors = self._stranded()
+        notes = []
+        if self._port is not None:
+            from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError
+
+            try:
+                report = self._claude.sync(self._urlFor)
+            except ConcurrentWriteError as e:
+                # A writer that never pauses: serve what the file says now (a
+                # new stdio entry is served as it is); adopt on a later change.
+                warnings.append(f"{e}; the rewrite waits for the next change")
+            else:
+                notes = _notes("adopted", report.adopted, report.removed, report.notes)
+        loaded = self._claude.loadServed()
+        loaded.source = str(self.path)
+        loaded.warnings[:0] = warnings
+        loaded.errors.extend(errors)
+        loaded.notes.extend(notes)
+        return loaded
+
+    def listening(self, port: int) -> list[str]:
+        self._port = port
+        report = self._claude.adopt(self._urlFor)
+        return _notes("adopted", report.adopted, report.removed, report.notes)
+
+    def stopping(self) -> list[str]:
+        if self._port is None:
+            return []
+        report = self._claude.restore()
+        return _notes("restored", report.restored, report.kept, report.notes)
+
+    def restoreFailed(self, reason: str) -> None:
+        from mcpgateway.clientconfigs.claude import recordRestoreFailure
+
+        recordRestoreFailure(self.stateDir, self.path, reason)
+
+    def _stranded(self) -> list[str]:
+        stranded = self._claude.strandedEntries()
+        if not stranded:
+            return []
+        entries = ", ".join(f"{label} -> {url}" for label, url in stranded)
+        return [f"{len(stranded)} entr{'y' if len(stranded) == 1 else 'ies'} in {self.path}"
+                f" point at a gateway URL, and no backup in {self.stateDir} holds the"
+                f" original command: {entries}. Clients cannot use them and the gateway"
+                " cannot serve them. Way out: add each server again with its command"
+                " (claude mcp remove NAME, then claude mcp add NAME -- COMMAND ARGS...), or"
+                " put the entries back from a copy of the file; if another state directory"
+                " holds their backup, run `mcpgateway restore --state-dir THAT_DIR`"]
+
+    def _urlFor(self, name: str) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}/{name}/mcp"
+
+
+def _notes(verb: str, done: list[str], other: list[str], notes: list[str]) -> list[str]:
+    out = []
+    if done:
+        out.append(f"{verb} {len(done)} entr{'y' if len(done) == 1 else 'ies'}: "
+                   + ", ".join(done))
+    if other:
+        out.append(f"left as the user has them: {', '.join(other)}")
+    return out + notes

@@ -1,0 +1,356 @@
+"""Atomic read-modify-write of JSON files that other programs write too.
+
+One job: change a JSON file (Claude Code's C{~/.claude.json}, a C{.mcp.json})
+without ever losing a write of its owner and without ever leaving half a file.
+
+ - L{readJson} parses strictly (no C{NaN}/C{Infinity}) and names the file,
+   line and column of an error; it retries a read that raced an in-place writer.
+ - L{updateJson} reads the latest content, lets the caller change it, and
+   writes it to a temp file in the same directory (fsync, the file's mode and
+   owner), then, just before the rename, checks the file's L{Fingerprint}
+   (mtime, size, sha256) again: if someone wrote in between, the whole cycle
+   is redone on their content. The rename goes to the symlink's target, so a
+   symlinked config stays a symlink; the directory is fsynced after it.
+ - L{JsonFormat} writes the document the way the original was written (indent,
+   separators, ASCII escaping, trailing newline, CRLF), so a key the caller
+   did not touch comes back byte for byte when the original was machine-written
+   (C{JSON.stringify(obj, null, 2)} in Claude Code's case).
+ - L{writeFileAtomic}: the same temp/fsync/rename for a file only we write
+   (backups); unlike L{mcpgateway.ops.statedir.atomicWrite} it also fsyncs the
+   directory, so the rename itself survives a power cut.
+
+There is no lock the other writers honour, so a write landing between the last
+check and the rename (microseconds) can still be lost; every wider window is
+detected and retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from mcpgateway.config.servers import ConfigError
+
+_READ_ATTEMPTS = 3
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# A JSON string, or a non-JSON constant that Python's json module would accept.
+_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
+_FIRST_INDENT = re.compile(r"\n([ \t]+)\S")
+TEMP_SUFFIX = ".tmp"
+"""The temp files of L{updateJson} and L{writeFileAtomic} are
+C{<tempPrefix(name)><8 random characters>.tmp} (C{tempfile.mkstemp}'s)."""
+
+
+class ConcurrentWriteError(Exception):
+    """Another program kept writing the file between our read and our rename."""
+
+
+class Fingerprint(NamedTuple):
+    """What a file looked like when it was read."""
+
+    mtimeNs: int
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class JsonFormat:
+    """How a JSON document is laid out, so it can be written back the same way.
+
+    @ivar indent: C{json.dumps}'s indent (spaces count or a string); C{None}
+        for a one-line document.
+    @ivar compact: for a one-line document, C{,}/C{:} separators (JavaScript's)
+        rather than Python's C{, }/C{: }.
+    @ivar ensureAscii: non-ASCII characters as C{\\uXXXX} escapes.
+    @ivar tail: the whitespace after the document (a trailing newline, or none).
+    @ivar crlf: lines end with CRLF.
+    """
+
+    indent: int | str | None = 2
+    compact: bool = False
+    ensureAscii: bool = False
+    tail: str = ""
+    crlf: bool = False
+
+    def dumps(self, data: Any) -> str:
+        """C{data} as text in this format."""
+        if self.indent is not None:
+            separators = (",", ": ")
+        else:
+            separators = (",", ":") if self.compact else (", ", ": ")
+        text = json.dumps(data, indent=self.indent, separators=separators,
+                          ensure_ascii=self.ensureAscii, allow_nan=False)
+        if not self.ensureAscii:
+            # A lone surrogate (from a "\ud800" escape) cannot be encoded as
+            # UTF-8; JavaScript writes it as an escape, and so do we.
+            text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        text += self.tail
+        return text.replace("\n", "\r\n") if self.crlf else text
+
+    def encode(self, data: Any) -> bytes:
+        """C{data} as UTF-8 bytes in this format."""
+        return self.dumps(data).encode("utf-8")
+
+    @classmethod
+    def detect(cls, text: str, data: Any) -> JsonFormat:
+        """The format of C{text}, whose parsed value is C{data}: the first
+        candidate that reproduces C{text} exactly, else the best guess (same
+        indent unit, trailing whitespace and line ends)."""
+        crlf = "\r\n" in text
+        body = text.replace("\r\n", "\n") if crlf else text
+        stripped = body.rstrip()
+        tail = body[len(stripped):]
+        match = _FIRST_INDENT.search(stripped)
+        candidates: list[JsonFormat]
+        if match is not None:
+            unit = match.group(1)
+            indent: int | str = len(unit) if unit.strip(" ") == "" else unit
+            candidates = [cls(indent, False, ascii, tail, crlf) for ascii in (False, True)]
+        elif "\n" in stripped:
+            candidates = [cls(0, False, ascii, tail, crlf) for ascii in (False, True)]
+        else:
+            compactFirst = '": ' not in stripped
+            candidates = [cls(None, compact, ascii, tail, crlf)
+                          for compact in (compactFirst, not compactFirst)
+                          for ascii in (False, True)]
+        for candidate in candidates:
+            if candidate.dumps(data) == text:
+                return candidate
+        return candidates[0]
+
+
+BACKUP_FORMAT = JsonFormat(indent=2, tail="\n")
+"""How the gateway writes its own JSON files."""
+
+
+@dataclass
+class _Snapshot:
+    raw: bytes
+    text: str
+    data: dict[str, Any]
+    fingerprint: Fingerprint
+    mode: int
+    uid: int
+    gid: int
+
+
+def readJson(path: Path) -> tuple[dict[str, Any], Fingerprint]:
+    """Read and parse the JSON object in C{path}.
+
+    @raise ConfigError: the file cannot be read, is not UTF-8, is not valid
+        JSON (the message names the file, line and column), or does not hold
+        an object.
+    """
+    snapshot = _read(Path(path))
+    return snapshot.data, snapshot.fingerprint
+
+
+def updateJson(path: Path, mutate: Callable[[dict[str, Any]], bool],
+               retries: int = 5) -> bool:
+    """Read-modify-write the JSON object in C{path}, atomically.
+
+    Each cycle reads the latest content, calls C{mutate(data)} (which changes
+    C{data} in place and returns whether it changed anything), writes the result
+    to a temp file in the same directory (fsynced, with the file's mode and,
+    where permitted, owner), re-checks the file's fingerprint and renames the
+    temp file over it. If the file changed since the read, the cycle starts
+    again on the new content, so C{mutate} must be a function of the data it
+    is given (it may be called up to C{retries + 1} times).
+
+    @return: whether the file was written.
+    @raise ConfigError: the file cannot be read or is not a JSON object (it is
+        left untouched).
+    @raise ConcurrentWriteError: the file changed during every one of the
+        C{retries + 1} cycles (it is left as the other writer left it).
+    """
+    target = Path(os.path.realpath(path))
+    for _ in range(retries + 1):
+        snapshot = _read(target)
+        if not mutate(snapshot.data):
+            return False
+        original = json.loads(snapshot.text)  # mutate changed snapshot.data in place
+        out = JsonFormat.detect(snapshot.text, original).encode(snapshot.data)
+        if out == snapshot.raw:
+            return False
+        tmp = _writeTemp(target, out, snapshot.mode, (snapshot.uid, snapshot.gid))
+        written = False
+        try:
+            if _unchanged(target, snapshot.fingerprint):
+                os.replace(tmp, target)
+                written = True
+        finally:
+            if not written:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        if written:
+            _fsyncDirectory(target.parent)
+            return True
+    raise ConcurrentWriteError(
+        f"{path} kept changing while it was being rewritten ({retries + 1} attempts);"
+        " left as the other writer left it")
+
+
+def writeFileAtomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write C{data} to C{path}: temp file in the same directory, fsync,
+    C{mode}, rename, fsync of the directory. A crash leaves the old file or
+    the new one, never half of one."""
+    tmp = _writeTemp(path, data, mode, None)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsyncDirectory(path.parent)
+
+
+def removeFile(path: Path) -> bool:
+    """Remove C{path} (and fsync its directory); C{False} if it was not there."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    _fsyncDirectory(path.parent)
+    return True
+
+
+def renameFile(source: Path, target: Path) -> None:
+    """Rename C{source} over C{target} (atomic) and fsync the directory."""
+    os.replace(source, target)
+    _fsyncDirectory(Path(target).parent)
+
+
+def tempPrefix(name: str) -> str:
+    """The prefix of the temp files written next to a file called C{name}."""
+    return f".{name}."
+
+
+def _read(path: Path) -> _Snapshot:
+    for attempt in range(_READ_ATTEMPTS):
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                raw = f.read()
+        except OSError as e:
+            raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+        try:
+            data = _parse(path, raw)
+        except ConfigError:
+            # An in-place writer may have been half-way through: read again if
+            # the file changed under us, else the file really is broken.
+            if attempt + 1 < _READ_ATTEMPTS and _statKey(path) != (st.st_mtime_ns,
+                                                                   st.st_size):
+                continue
+            raise
+        return _Snapshot(raw=raw, text=raw.decode("utf-8"), data=data,
+                         fingerprint=Fingerprint(st.st_mtime_ns, len(raw),
+                                                 hashlib.sha256(raw).hexdigest()),
+                         mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _parse(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, column = _position(raw.decode("latin-1"), e.start)
+        raise ConfigError(f"{path} is not UTF-8 text: invalid byte at line {line}"
+                          f" column {column}") from None
+    try:
+        data = json.loads(text, parse_constant=_rejectConstant)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}"
+                          f" column {e.colno}") from None
+    except _NotJson:
+        line, column = _position(text, _constantOffset(text))
+        raise ConfigError(f"{path} is not valid JSON: NaN and Infinity are not JSON values"
+                          f" (line {line} column {column})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object")
+    return data
+
+
+class _NotJson(Exception):
+    pass
+
+
+def _rejectConstant(name: str) -> Any:
+    raise _NotJson(name)
+
+
+def _constantOffset(text: str) -> int:
+    for match in _CONSTANT.finditer(text):
+        if match.group(1):
+            return match.start(1)
+    return 0
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of C{offset}, like C{json.JSONDecodeError}'s."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - text.rfind("\n", 0, offset)
+
+
+def _statKey(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _unchanged(path: Path, fingerprint: Fingerprint) -> bool:
+    """Whether C{path} still is what was read: cheap mtime/size first, then the
+    content hash (mtime granularity can hide a quick same-size rewrite)."""
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if (st.st_mtime_ns, st.st_size) != (fingerprint.mtimeNs, fingerprint.size):
+                return False
+            raw = f.read()
+    except OSError:
+        return False
+    return len(raw) == fingerprint.size \
+        and hashlib.sha256(raw).hexdigest() == fingerprint.sha256
+
+
+def _writeTemp(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> str:
+    """A fsynced temp file next to C{path} holding C{data}; its name."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tempPrefix(path.name),
+                               suffix=TEMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            if owner is not None and owner != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(OSError):
+                    os.fchown(f.fileno(), *owner)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _fsyncDirectory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory; the rename still happened
+    finally:
+        os.close(fd)

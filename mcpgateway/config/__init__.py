@@ -1,0 +1,1 @@
+"""Where servers come from: config files, classification, npx/uvx resolution."""

@@ -1,0 +1,85 @@
+"""The gateway's own config file: what the management API changed.
+
+C{<state-dir>/servers.json} holds the servers added through the API (an
+C{mcpServers} object) and per-server overrides of any server
+(C{{"disabled": true}}, extra C{env}). It is read on every (re)load and merged
+over the main config, so API changes survive a restart; every write is atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from mcpgateway.config.servers import LoadedConfig, parseConfig
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.ops.statedir import atomicWrite
+
+FILE = "servers.json"
+ENV_BLOCKLIST = re.compile(
+    r"^(LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT|DYLD_.*|PYTHONPATH|PYTHONHOME|PYTHONSTARTUP|"
+    r"NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|PERL5OPT|RUBYOPT|JAVA_TOOL_OPTIONS)$")
+"""Environment keys that make a child run code it was not asked to run."""
+
+
+class ManagedConfig:
+    """Reads and writes C{servers.json}."""
+
+    def __init__(self, stateDir: Path) -> None:
+        self.path = stateDir / FILE
+
+    def read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"mcpServers": {}, "overrides": {}}
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{self.path} is unusable: {e}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{self.path} must hold a JSON object")
+        data.setdefault("mcpServers", {})
+        data.setdefault("overrides", {})
+        return data
+
+    def write(self, data: dict[str, Any]) -> None:
+        atomicWrite(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+
+    def merge(self, loaded: LoadedConfig, environ: Any = None) -> LoadedConfig:
+        """C{loaded} plus the API's servers, with the overrides applied."""
+        try:
+            data = self.read()
+        except ValueError as e:
+            loaded.warnings.append(f"{e}; servers added through the API are not served")
+            return loaded
+        added = parseConfig({"mcpServers": data["mcpServers"]}, str(self.path), environ,
+                            defaultScope="gateway")
+        loaded.warnings.extend(added.warnings)
+        for name, spec in added.servers.items():
+            if name in loaded.servers:
+                loaded.warnings.append(f"server '{name}' from {self.path} is also in"
+                                       f" {loaded.source}; using {loaded.source}")
+                continue
+            loaded.servers[name] = spec
+        for name, override in data["overrides"].items():
+            current = loaded.servers.get(name)
+            if current is not None and isinstance(override, dict):
+                loaded.servers[name] = applyOverride(current, override)
+        return loaded
+
+
+def applyOverride(spec: ServerSpec, override: dict[str, Any]) -> ServerSpec:
+    from dataclasses import replace
+
+    env = dict(spec.env)
+    extra = override.get("env")
+    if isinstance(extra, dict):
+        env.update({str(k): str(v) for k, v in extra.items()})
+    return replace(spec, env=tuple(sorted(env.items())),
+                   disabled=bool(override.get("disabled", False)))
+
+
+def blockedEnvKeys(env: dict[str, Any]) -> list[str]:
+    """The keys of C{env} the API refuses."""
+    return sorted(key for key in env if ENV_BLOCKLIST.match(str(key)))

@@ -1,0 +1,1 @@
+"""The core: one child, many clients. Knows neither HTTP nor config files."""

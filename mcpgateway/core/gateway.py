@@ -1,0 +1,351 @@
+"""The gateway as a service: its pools and sessions, and a clean stop.
+
+L{Gateway} holds one L{ServerPool} per configured server and the session
+registry; it opens and ends sessions. L{GatewayService} is its place in the
+twistd service tree: C{stopService} ends every session and fires only after
+every child has exited.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import (
+    IReactorProcess,
+    IReactorTime,
+)
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway import __version__, jsonrpc, logs
+from mcpgateway.core.child import DEFAULT_MAX_LINE
+from mcpgateway.core.pool import ServerPool
+from mcpgateway.core.sessions import Session, SessionRegistry
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.upstream import ChildWatcher
+
+Connection = tuple[str, int, str, int]
+"""A loopback TCP connection: peer host, peer port, local host, local port."""
+PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
+
+
+class Resolve(Protocol):
+    """What the gateway needs of L{mcpgateway.config.resolve.Resolver}."""
+
+    def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None: ...
+
+    def resolve(self, spec: ServerSpec) -> Deferred[ServerSpec]: ...
+
+    def failureOf(self, spec: ServerSpec) -> str | None: ...
+
+
+class Gateway:
+    """Every server pool and every session of this gateway process."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        specs: Mapping[str, ServerSpec],
+        reactor: IReactorProcess,
+        clock: IReactorTime,
+        environ: Mapping[str, str],
+        maxLine: int = DEFAULT_MAX_LINE,
+        useProcessGroup: bool = True,
+        watcher: ChildWatcher | None = None,
+        pidFinder: PidFinder | None = None,
+        resolver: Resolve | None = None,
+        backoff: float = 1.0,
+        coolDown: float = 60.0,
+        drainTimeout: float = 5.0,
+    ) -> None:
+        """
+        @param pidFinder: finds the pid of the process on the other end of a
+            loopback connection, given (peer host, peer port, local host,
+            local port, known pids to try first); C{None} disables it.
+        """
+        self.clock = clock
+        self.sessions = SessionRegistry(clock)
+        self._poolArgs = (reactor, clock, environ, maxLine, useProcessGroup, watcher, backoff,
+                          coolDown)
+        self.pools: dict[str, ServerPool] = {
+            name: ServerPool(spec, *self._poolArgs) for name, spec in specs.items()}
+        self.started = clock.seconds()
+        self.running = False
+        """Whether the service tree runs (children may be started)."""
+        self._pidFinder = pidFinder
+        self._resolver = resolver
+        self.drainTimeout = drainTimeout
+        """Seconds requests in flight may take to finish when the gateway stops."""
+
+    def start(self) -> None:
+        """Start work: resolve C{npx}/C{uvx} servers and prewarm children.
+
+        Called from L{GatewayService.startService}, after twistd has
+        daemonized: anything started earlier (a process, a timer, a
+        Deferred waiting on one) would belong to the parent that exits.
+        """
+        self.running = True
+        for pool in self.pools.values():
+            self._resolve(pool)
+        self.prewarm()
+
+    def openSession(self, server: str, initialize: jsonrpc.Message, protocolVersion: str,
+                    clientPid: int | None = None, connection: Connection | None = None,
+                    ) -> tuple[Session, Deferred[jsonrpc.Message]]:
+        """Create a session on C{server}; the Deferred fires with the answer
+        to its C{initialize} (the session is dropped again if that fails).
+
+        The client's pid comes from C{clientPid} (the C{X-Client-Pid}
+        header), else C{clientInfo.pid}, else the owner of the client's
+        loopback socket (C{connection}: peer host, peer port, local host,
+        local port), looked up off the reactor thread.
+        """
+        params = initialize.get("params") or {}
+        capabilities = params.get("capabilities")
+        clientInfo = params.get("clientInfo")
+        session = self.sessions.create(
+            server, protocolVersion,
+            capabilities if isinstance(capabilities, dict) else {},
+            clientInfo if isinstance(clientInfo, dict) else {})
+        infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
+        session.clientPid = clientPid if clientPid is not None else _validPid(infoPid)
+        if session.clientPid is None and connection is not None and self._pidFinder is not None:
+            self._findOwner(session, connection)
+        pool = self.pools[server]
+
+        def opened(response: jsonrpc.Message) -> jsonrpc.Message:
+            result = response.get("result")
+            if not isinstance(result, dict):
+                self.endSession(session, "initialize failed")
+                return response
+            if pool.stateful and isinstance(result.get("protocolVersion"), str):
+                session.protocolVersion = result["protocolVersion"]
+            self.log.info("session {sid} opened on {server} (protocol {version}, client {client})",
+                          sid=session.id[:8], server=server, version=session.protocolVersion,
+                          client=session.clientInfo.get("name"))
+            return response
+
+        def failed(reason: Any) -> Any:
+            self.endSession(session, "initialize failed")
+            return reason
+
+        return session, pool.open(session, initialize).addCallbacks(opened, failed)
+
+    def _resolve(self, pool: ServerPool) -> None:
+        """Have C{npx}/C{uvx} servers launch their real binary (no wrapper)."""
+        resolver = self._resolver
+        wrapper = resolver.wrapperOf(pool.spec) if resolver is not None else None
+        if resolver is None or wrapper is None:
+            return
+        kind, package, _ = wrapper
+        what = f"`{kind} {package}` to be installed into the gateway's cache"
+        pool.resolution = {"state": "pending", "detail": f"installing {kind} {package}"}
+        spec = pool.spec
+
+        def done(resolved: ServerSpec) -> ServerSpec:
+            why = resolver.failureOf(spec)
+            if why is not None:
+                pool.resolution = {"state": "failed", "detail": f"{kind} {package}: {why}"}
+            else:
+                pool.resolution = {"state": "resolved",
+                                   "detail": " ".join([resolved.command, *resolved.args])}
+            return resolved
+
+        pool.launchAfter(resolver.resolve(spec).addCallback(done), what)
+
+    def _findOwner(self, session: Session, connection: Connection) -> None:
+        assert self._pidFinder is not None
+        hints = sorted({s.clientPid for s in self.sessions if s.clientPid is not None})
+
+        def found(pid: int | None) -> None:
+            if pid is None or session.clientPid is not None:
+                return
+            if self.sessions.get(session.id) is session:
+                session.clientPid = pid
+                self.sessions.touch(session)
+                self.log.info("session {sid} belongs to client pid {pid} (socket owner)",
+                              sid=session.id[:8], pid=pid)
+
+        def failed(reason: Any) -> None:
+            self.log.failure("looking up the client pid of session {sid} failed",
+                             failure=reason, sid=session.id[:8])
+
+        self._pidFinder(*connection, hints).addCallbacks(found, failed)
+
+    def endSessions(self, sessions: list[Session], reason: str) -> tuple[list[str], list[int]]:
+        """End C{sessions}; the ids ended and the pids of the children stopped."""
+        childPids: list[int] = []
+        for session in sessions:
+            pool = self.pools[session.server]
+            upstream = pool.upstreamFor(session) if pool.stateful else None
+            if upstream is not None and upstream.pid is not None:
+                childPids.append(upstream.pid)
+            self.endSession(session, reason)
+        return [s.id for s in sessions], childPids
+
+    def describeSessions(self) -> list[dict[str, Any]]:
+        """The body of C{GET /sessions}."""
+        out = []
+        for session in self.sessions:
+            pool = self.pools[session.server]
+            upstream = pool.upstreamFor(session)
+            out.append({
+                "id": session.id,
+                "server": session.server,
+                "clientPid": session.clientPid,
+                "client": session.clientInfo.get("name"),
+                "protocolVersion": session.protocolVersion,
+                "mode": pool.spec.mode,
+                "childPid": upstream.pid if upstream is not None else None,
+                "created": session.created,
+                "lastActivity": self.sessions.activity(session),
+                "inFlight": upstream.router.inFlightFor(session) if upstream else 0,
+                "getStream": session.getStream is not None,
+            })
+        return out
+
+    def endSession(self, session: Session, reason: str = "session ended") -> Deferred[None]:
+        """End C{session}: cancel its requests, close its streams, stop its own child."""
+        self.sessions.remove(session)
+        stream, session.getStream = session.getStream, None
+        if stream is not None:
+            stream.close()
+        return self.pools[session.server].close(session, reason)
+
+    def reconfigure(self, specs: Mapping[str, ServerSpec]) -> Deferred[Any]:
+        """Serve C{specs} from now on: new servers appear, removed ones end
+        their sessions and stop their children, changed ones are replaced
+        (their sessions end; clients re-initialize on the 404)."""
+        stopping = []
+        for name in sorted(set(self.pools) | set(specs)):
+            old, new = self.pools.get(name), specs.get(name)
+            if old is not None and new is not None and _sameServer(old.spec, new):
+                if new.disabled and not old.disabled:
+                    self.log.info("server {server} disabled; ending its sessions", server=name)
+                    for session in self.sessions.forServer(name):
+                        self.endSession(session, f"server {name} was disabled")
+                    stopping.append(old.stopAll())
+                old.spec, old.disabled = new, new.disabled
+                continue
+            if old is not None:
+                self.log.info("config: server {server} {what}; ending its sessions",
+                              server=name, what="removed" if new is None else "changed")
+                for session in self.sessions.forServer(name):
+                    self.endSession(session, f"server {name} was reconfigured")
+                stopping.append(old.stopAll())
+                del self.pools[name]
+            if new is not None:
+                if old is None:
+                    self.log.info("config: server {server} added", server=name)
+                self.pools[name] = ServerPool(new, *self._poolArgs)
+                if self.running:
+                    self._resolve(self.pools[name])
+                    self.prewarm([name])
+        return DeferredList(stopping, consumeErrors=True)
+
+    def prewarm(self, names: Sequence[str] | None = None) -> None:
+        """Start the shared children of servers marked C{prewarm}."""
+        for name in self.pools if names is None else names:
+            pool = self.pools[name]
+            if pool.spec.prewarm:
+                self.log.info("server {server}: prewarming its shared child", server=name)
+                pool.prewarm().addErrback(self._prewarmFailed, name)
+
+    def _prewarmFailed(self, reason: Failure, name: str) -> None:
+        self.log.warn("server {server}: prewarm failed: {why}", server=name,
+                      why=reason.getErrorMessage())
+
+    def stop(self) -> Deferred[Any]:
+        """Let requests in flight finish (at most L{drainTimeout} seconds),
+        then answer what is left with an error, end every session, and stop
+        every child; fires when all have exited."""
+        self.running = False
+        routers = [u.router for pool in self.pools.values() for u in pool.upstreams()]
+        inFlight = sum(router.clientRequestsInFlight() for router in routers)
+        if not inFlight:
+            return self._stopNow()
+        self.log.info("gateway stopping: letting {count} request(s) in flight finish (at most"
+                      " {seconds:g} s)", count=inFlight, seconds=self.drainTimeout)
+        drained: Deferred[Any] = DeferredList([r.whenDrained() for r in routers])
+        drained.addTimeout(self.drainTimeout, self.clock)
+        drained.addErrback(lambda _: None)
+        return drained.addCallback(lambda _: self._stopNow())
+
+    def _stopNow(self) -> Deferred[Any]:
+        for pool in self.pools.values():
+            for upstream in pool.upstreams():
+                upstream.router.failAll(jsonrpc.SERVER_UNAVAILABLE,
+                                        "the gateway is shutting down", tellChild=True)
+        stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]
+        stopping += [pool.stopAll() for pool in self.pools.values()]
+        return DeferredList(stopping, consumeErrors=True)
+
+    def health(self) -> dict[str, Any]:
+        """The body of C{GET /health}."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime": round(self.clock.seconds() - self.started, 3),
+            "rssBytes": currentRss(),
+            "sessions": len(self.sessions),
+            "servers": {
+                name: {**pool.describe(), "sessions": len(self.sessions.forServer(name))}
+                for name, pool in self.pools.items()
+            },
+        }
+
+
+def _sameServer(a: ServerSpec, b: ServerSpec) -> bool:
+    """Whether a running child of C{a} may keep serving C{b}: what the
+    child is and how it is shared are the same (timeouts may differ)."""
+    return (a.command, a.args, a.env, a.cwd, a.mode) == (b.command, b.args, b.env, b.cwd, b.mode)
+
+
+def _validPid(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    return None
+
+
+class GatewayService(Service):
+    """Stops the gateway's children when the service tree stops."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    def startService(self) -> None:
+        super().startService()
+        self.gateway.start()
+        self.log.info("gateway {version} serving {count} server(s): {names}",
+                      version=__version__, count=len(self.gateway.pools),
+                      names=", ".join(sorted(self.gateway.pools)) or "(none)")
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()
+        started = self.gateway.clock.seconds()
+
+        def done(result: Any) -> Any:
+            self.log.info("all children stopped in {seconds:.2f}s",
+                          seconds=self.gateway.clock.seconds() - started)
+            return result
+
+        if not self.gateway.pools:
+            return succeed(None)
+        return self.gateway.stop().addCallback(done)
+
+
+def currentRss() -> int | None:
+    """This process's resident set size in bytes (Linux), else C{None}."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None

@@ -1,0 +1,370 @@
+"""One child process of a server, wired to its router, with its handshake.
+
+An L{Upstream} spawns the child (in its own process group when C{setsid} is
+available), connects the child's messages to a L{Router}, and, for a shared
+child, performs the MCP C{initialize} handshake itself, once, however many
+clients wait on it. When the child exits, or closes its stdout (it can never
+answer again, even if its process lives on: that one is stopped), every
+pending request fails at once and the next L{Upstream.ensure} spawns and
+initializes a fresh child, after the backoff its L{Breaker} says. Whether an
+exit counts as a crash (for backoff and circuit) is the breaker's rule; the
+upstream tells it what the child did: initialized, answered requests, uptime.
+Nothing here raises into a Twisted callback: failures are logged and turned
+into errors for the waiting requests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway import __version__, jsonrpc, logs, versions
+from mcpgateway.core.child import DEFAULT_MAX_LINE, ChildProtocol, describeExit
+from mcpgateway.core.events import EventLog
+from mcpgateway.core.healing import OPEN, Breaker
+from mcpgateway.core.router import Client, Router
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.stats import RequestStats
+
+SETSID = shutil.which("setsid")
+
+GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
+GATEWAY_CAPABILITIES: dict[str, Any] = {
+    "sampling": {},
+    "elicitation": {"form": {}, "url": {}},
+    "roots": {"listChanged": True},
+}
+"""What the gateway declares to a shared child: everything it can route."""
+
+
+class ChildWatcher(Protocol):
+    """Told of every child spawned and ended (the state directory's ledger)."""
+
+    def spawned(self, server: str, pid: int) -> None: ...
+
+    def exited(self, pid: int) -> None: ...
+
+
+class ServerUnavailable(Exception):
+    """The server's child cannot be started or initialized; says why."""
+
+
+class Upstream:
+    """One child of a server and the router of its id space.
+
+    @ivar initializeResult: the child's C{InitializeResult} (shared children).
+    @ivar state: C{"stopped"}, C{"starting"} or C{"running"}.
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        reactor: IReactorProcess,
+        clock: IReactorTime,
+        environ: Mapping[str, str],
+        owner: Client | None = None,
+        maxLine: int = DEFAULT_MAX_LINE,
+        useProcessGroup: bool = True,
+        watcher: ChildWatcher | None = None,
+        breaker: Breaker | None = None,
+        stats: RequestStats | None = None,
+        events: EventLog | None = None,
+    ) -> None:
+        self.spec = spec
+        self._watcher = watcher
+        self.breaker = breaker if breaker is not None else Breaker(clock)
+        self.events = events if events is not None else EventLog(clock)
+        self._notBefore = 0.0
+        self._restartTimer: IDelayedCall | None = None
+        self._initializedAt: float | None = None
+        self.startedAt: float | None = None
+        """When the current child was spawned."""
+        self._reactor = reactor
+        self._clock = clock
+        self._environ = environ
+        self._maxLine = maxLine
+        self._useProcessGroup = useProcessGroup and SETSID is not None
+        self.router = Router(spec.name, clock, spec.requestTimeout, owner, stats)
+        self.child: ChildProtocol | None = None
+        self.initializeResult: dict[str, Any] | None = None
+        self.state = "stopped"
+        self.spawns = 0
+        self.lastExit: str | None = None
+        self._waiters: list[Deferred[None]] = []
+        self._leaving: list[ChildProtocol] = []
+        """Children let go of (stdout closed) that are still being stopped."""
+
+    @property
+    def handshake(self) -> bool:
+        """Whether the gateway initializes this child itself (shared children)."""
+        return self.router.owner is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.child.pid if self.child is not None else None
+
+    def ensure(self) -> Deferred[None]:
+        """Fire when a child is running (and initialized, if shared); fail at
+        once with the reason while the server's circuit is open."""
+        if self.state == "running":
+            return succeed(None)
+        if self.breaker.state == OPEN:
+            return fail(ServerUnavailable(self.circuitReason()))
+        waiter: Deferred[None] = Deferred()
+        self._waiters.append(waiter)
+        if self.state == "stopped":
+            delay = self._notBefore - self._clock.seconds()
+            if delay > 0:
+                self.state = "restarting"
+                self._restartTimer = self._clock.callLater(delay, self._start)
+            else:
+                self._start()
+        return waiter
+
+    def resetBackoff(self) -> None:
+        """Start the next child without waiting (after a circuit reset)."""
+        self._notBefore = 0.0
+
+    def circuitReason(self) -> str:
+        """Why requests are refused while the circuit is open."""
+        breaker = self.breaker
+        return (f"server '{self.spec.name}' is failing: {breaker.recentCrashes()} failure(s)"
+                f" to start or stay up in the last {breaker.window / 60:g} minutes"
+                f" (last: {breaker.lastFailure});"
+                f" the gateway tries again in {breaker.retryIn():.0f} s")
+
+    def _start(self) -> None:
+        self._restartTimer = None
+        try:
+            self._spawn()
+        except ServerUnavailable as e:
+            self.state = "stopped"
+            self._release(Failure(e))
+            return
+        except Exception as e:
+            self.log.failure("server {server}: starting a child failed", server=self.spec.name)
+            self.state = "stopped"
+            self._release(Failure(ServerUnavailable(
+                f"server '{self.spec.name}' cannot start: {type(e).__name__}: {e}")))
+            return
+        if self.handshake:
+            self._initialize()
+        else:
+            self._running()
+            self._release(None)
+
+    def _running(self) -> None:
+        self.state = "running"
+        self._initializedAt = self._clock.seconds()
+        self.breaker.succeeded()
+
+    def _spawn(self) -> None:
+        spec = self.spec
+        if spec.executable is None:
+            raise ServerUnavailable(
+                f"server '{spec.name}' cannot start: command '{spec.command}' was not found"
+                " on PATH")
+        child = ChildProtocol(spec.name, self.router.childMessage, self._clock, self._maxLine,
+                              killGroup=os.killpg if self._useProcessGroup else None,
+                              onStderr=lambda line: self.events.emit("stderr", line),
+                              onOutputLost=self._outputLost)
+        argv = [spec.executable, *spec.args]
+        if self._useProcessGroup:
+            assert SETSID is not None
+            argv = [SETSID, *argv]
+        try:
+            self._reactor.spawnProcess(child, argv[0], argv,
+                                       env=spec.environment(self._environ), path=spec.cwd)
+        except OSError as e:
+            raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
+        self.child = child
+        self.startedAt = self._clock.seconds()
+        self.spawns += 1
+        self.state = "starting"
+        self.router.send = child.send
+        child.ended.addCallback(self._childEnded, child)
+        if self._watcher is not None and child.pid is not None:
+            try:
+                self._watcher.spawned(spec.name, child.pid)
+            except Exception:
+                self.log.failure("server {server}: recording child pid {pid} failed",
+                                 server=spec.name, pid=child.pid)
+        self._emit("started", f"child pid {child.pid} started", pid=child.pid)
+        self.log.info("server {server} started child pid {pid}: {command}",
+                      server=spec.name, pid=child.pid, command=spec.command)
+
+    def _initialize(self) -> None:
+        params = {
+            "protocolVersion": versions.LATEST,
+            "capabilities": GATEWAY_CAPABILITIES,
+            "clientInfo": GATEWAY_CLIENT_INFO,
+        }
+        child = self.child
+        self.router.call("initialize", params).addCallback(self._initialized, child)
+
+    def _initialized(self, response: jsonrpc.Message, child: ChildProtocol | None) -> None:
+        if child is not self.child or child is None:
+            return  # that child is gone; its exit already failed the waiters
+        try:
+            self._handshakeAnswered(response, child)
+        except Exception as e:
+            self.log.failure("server {server}: handling its initialize answer failed",
+                             server=self.spec.name)
+            self._refused(child, f"server '{self.spec.name}' gave an initialize answer the"
+                                 f" gateway cannot use ({type(e).__name__}: {e})")
+
+    def _handshakeAnswered(self, response: jsonrpc.Message, child: ChildProtocol) -> None:
+        result = response.get("result")
+        if not isinstance(result, dict):
+            error = response.get("error")
+            text = error.get("message", error) if isinstance(error, dict) else error
+            self._refused(child, f"server '{self.spec.name}' refused initialize: {text}")
+            return
+        self.initializeResult = result
+        self._emit("initialized", "initialized", pid=child.pid)
+        self.router.send(jsonrpc.notification("notifications/initialized"))
+        self._running()
+        self.router.resubscribe()
+        info = result.get("serverInfo")
+        self.log.info("server {server} initialized (protocol {version}, {name})",
+                      server=self.spec.name, version=result.get("protocolVersion"),
+                      name=info.get("name") if isinstance(info, dict) else None)
+        self._release(None)
+
+    def _refused(self, child: ChildProtocol, why: str) -> None:
+        self.log.error("{why}", why=why)
+        self._release(Failure(ServerUnavailable(why)))
+        child.signal("KILL")
+
+    def _release(self, result: Failure | None) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if result is None:
+                waiter.callback(None)
+            else:
+                waiter.errback(result)
+
+    def _childEnded(self, _: None, child: ChildProtocol) -> None:
+        try:
+            if child is self.child:
+                assert child.exitReason is not None
+                self._lost(child, describeExit(child.exitReason))
+            elif child in self._leaving:
+                self._leaving.remove(child)
+                self._tellExited(child)
+        except Exception:
+            self.log.failure("server {server}: handling the exit of child pid {pid} failed",
+                             server=self.spec.name, pid=child.pid)
+
+    def _outputLost(self, child: ChildProtocol) -> None:
+        """C{child} closed its stdout and still runs: it is gone for the
+        gateway (it is being stopped); fail its requests, start anew."""
+        if child is not self.child:
+            return
+        self._leaving.append(child)
+        self._lost(child, "closed its stdout but kept running; stopping it", gone=False)
+
+    def _lost(self, child: ChildProtocol, why: str, gone: bool = True) -> None:
+        """The current child is gone unasked: count it, fail what waits on
+        it, and bring a shared child with sessions back after the backoff."""
+        now = self._clock.seconds()
+        started = self.startedAt if self.startedAt is not None else now
+        tail = list(child.stderrTail)[-3:]
+        crash = self.breaker.exited(
+            why + ("; last stderr: " + " | ".join(tail) if tail else ""),
+            initialized=self._initializedAt is not None and child.responses >= 1,
+            served=child.responses >= 2,
+            uptime=now - started)
+        self._forget(child, why, gone)
+        delay = self.breaker.delay()
+        self._notBefore = now + delay
+        self.log.info("server {server}: child pid {pid} {why} after {uptime:.1f} s, having written"
+                      " {responses} response(s): {verdict}", server=self.spec.name,
+                      pid=child.pid, why=why, uptime=now - started, responses=child.responses,
+                      verdict=(f"a crash ({self.breaker.consecutive} in a row), next start"
+                               f" after {delay:g} s") if crash
+                      else "not a crash, next start at once")
+        if self.handshake and self.router.sessions and self.breaker.state != OPEN:
+            # Sessions are attached: bring the shared child back now (after the backoff).
+            self._emit("restarting", f"restarting in {delay:g} s")
+            self.log.info("server {server}: restarting its shared child in {delay:g} s",
+                          server=self.spec.name, delay=delay)
+            self.ensure().addErrback(lambda f: None)  # failures reach the next request
+        elif self.breaker.state == OPEN:
+            self._emit("circuit-open", self.circuitReason())
+            self.log.error("{why}", why=self.circuitReason())
+
+    def childVanished(self) -> None:
+        """The reaper found the child's process gone without an exit event:
+        forget it as if it had exited."""
+        if self.child is not None:
+            self._forget(self.child, "vanished (found gone by the reaper)")
+
+    def _forget(self, child: ChildProtocol, why: str, gone: bool = True) -> None:
+        """Let go of C{child}; C{gone}: its process no longer runs."""
+        self.router.stats.bytesIn += child.bytesIn
+        self.router.stats.bytesOut += child.bytesOut
+        tail = list(child.stderrTail)[-3:]
+        if tail:
+            why += "; last stderr: " + " | ".join(tail)
+        if gone:
+            self._tellExited(child)
+        self._emit("exited", f"child pid {child.pid} {why}", pid=child.pid)
+        self.lastExit = why
+        self.child = None
+        self.state = "stopped"
+        self._initializedAt = None
+        self.router.send = _discard
+        self.router.childExited(why)
+        self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' {why}")))
+
+    def _tellExited(self, child: ChildProtocol) -> None:
+        if self._watcher is not None and child.pid is not None:
+            try:
+                self._watcher.exited(child.pid)
+            except Exception:
+                self.log.failure("server {server}: recording the exit of child pid {pid} failed",
+                                 server=self.spec.name, pid=child.pid)
+
+    def _emit(self, kind: str, text: str, **fields: Any) -> None:
+        try:
+            self.events.emit(kind, text, **fields)
+        except Exception:
+            self.log.failure("server {server}: a listener of its events failed",
+                             server=self.spec.name)
+
+    def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
+        """Stop the child (stdin EOF, then TERM, then KILL); fires when gone.
+
+        The upstream lets go of it at once: the next L{ensure} spawns a fresh
+        child instead of using one that is on its way out."""
+        if self._restartTimer is not None and self._restartTimer.active():
+            self._restartTimer.cancel()
+            self._restartTimer = None
+            self.state = "stopped"
+            self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' was stopped")))
+        stopping = [leaving.stop(graceTime, termTime) for leaving in self._leaving]
+        child = self.child
+        if child is not None:
+            self._forget(child, "was stopped by the gateway", gone=False)
+            done = child.stop(graceTime, termTime)
+            done.addCallback(lambda _: self._tellExited(child))
+            stopping.append(done)
+        if not stopping:
+            return succeed(None)
+        if len(stopping) == 1:
+            return stopping[0]
+        return DeferredList(stopping, consumeErrors=True).addCallback(lambda _: None)
+
+
+def _discard(message: jsonrpc.Message) -> None:
+    """Where messages go while no child is attached: nowhere."""

@@ -1,0 +1,1 @@
+"""Operating the gateway: the state directory, reaper, monitor, management, manhole."""

@@ -1,0 +1,218 @@
+"""Changing and inspecting the running gateway: what the management API does.
+
+L{Management} validates each change, writes it to the gateway's own file
+(C{servers.json}, atomically) and reloads, so the change is live at once and
+survives a restart. Errors are L{ManagementError}s with an HTTP status and a
+message naming the field. Nothing it returns shows an env value or a token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredList, succeed
+
+from mcpgateway.config import servers as config
+from mcpgateway.config.gatewayfile import ManagedConfig, blockedEnvKeys
+from mcpgateway.config.source import ConfigService
+from mcpgateway.core.events import EventLog
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pool import ServerPool
+
+SECRET = "***"
+
+
+class ManagementError(Exception):
+    """A refused change: HTTP C{status} and a message for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Management:
+    """The operations behind C{/api/v1}."""
+
+    def __init__(self, gateway: Gateway, configService: ConfigService,
+                 managed: ManagedConfig) -> None:
+        self._gateway = gateway
+        self._config = configService
+        self._managed = managed
+
+    # -- reading ---------------------------------------------------------------
+
+    def pool(self, name: str) -> ServerPool:
+        pool = self._gateway.pools.get(name)
+        if pool is None:
+            raise ManagementError(404, f"no server named '{name}'")
+        return pool
+
+    def servers(self) -> list[dict[str, Any]]:
+        return [self.summary(name) for name in sorted(self._gateway.pools)]
+
+    def summary(self, name: str) -> dict[str, Any]:
+        pool = self.pool(name)
+        return {"name": name, "origin": self._origin(name), **pool.describe(),
+                "sessions": len(self._gateway.sessions.forServer(name))}
+
+    def server(self, name: str) -> dict[str, Any]:
+        """Everything about one server, without secrets."""
+        pool = self.pool(name)
+        spec = pool.spec
+        now = self._gateway.clock.seconds()
+        running = [u for u in pool.upstreams() if u.child is not None]
+        started = [u.startedAt for u in running if u.startedAt is not None]
+        uptime = now - min(started) if started else None
+        failures = pool.breaker.totalFailures
+        lifetime = now - pool.created
+        return {
+            **self.summary(name),
+            "config": {
+                "command": spec.command, "args": list(spec.args), "cwd": spec.cwd,
+                "env": {key: SECRET for key, _ in spec.env},
+                "mode": spec.mode, "requestTimeout": spec.requestTimeout * 1000,
+                "scope": spec.scope, "disabled": spec.disabled,
+            },
+            "launch": [pool.launchSpec.executable or pool.launchSpec.command,
+                       *pool.launchSpec.args] if pool.launchSpec is not spec else None,
+            "enabled": not pool.disabled,
+            "uptime": uptime,
+            "mtbf": lifetime / failures if failures else None,
+            "lastErrors": [e for e in pool.events.recent() if e["kind"] in
+                           ("exited", "circuit-open")][-5:],
+        }
+
+    def events(self, name: str) -> EventLog:
+        return self.pool(name).events
+
+    def tools(self) -> Deferred[list[dict[str, Any]]]:
+        """The tools of every running shared child, named C{server__tool}."""
+        names, calls = [], []
+        for name, pool in sorted(self._gateway.pools.items()):
+            upstream = pool.shared
+            if upstream is not None and upstream.state == "running":
+                names.append(name)
+                calls.append(upstream.router.call("tools/list", {}))
+
+        def collect(results: list[tuple[bool, Any]]) -> list[dict[str, Any]]:
+            tools = []
+            for name, (ok, response) in zip(names, results, strict=True):
+                listed = response.get("result", {}).get("tools", []) if ok else []
+                for tool in listed if isinstance(listed, list) else []:
+                    if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                        tools.append({**tool, "name": f"{name}__{tool['name']}",
+                                      "server": name})
+            return tools
+
+        return DeferredList(calls, consumeErrors=True).addCallback(collect)
+
+    # -- changing --------------------------------------------------------------
+
+    def add(self, body: Any) -> Deferred[dict[str, Any]]:
+        """Add a stdio server: C{{"name", "command", "args"?, "env"?, "cwd"?,
+        "mode"?, "requestTimeout"?}}."""
+        if not isinstance(body, dict):
+            raise ManagementError(400, "the body must be a JSON object")
+        name = body.get("name")
+        if not isinstance(name, str) or not config.NAME_PATTERN.fullmatch(name):
+            raise ManagementError(400, "name: 1-64 letters, digits, '-', '_' or '.'")
+        if name in self._gateway.pools:
+            raise ManagementError(409, f"name: a server named '{name}' exists")
+        entry = {key: value for key, value in body.items() if key != "name"}
+        unknown = sorted(set(entry) - {"type", "command", "args", "env", "cwd", "mode",
+                                        "requestTimeout"})
+        if unknown:
+            raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
+        self._checkEnv(entry.get("env", {}))
+        try:
+            spec = config.parseEntry(name, entry, self._environ())
+        except config.EntryError as e:
+            raise ManagementError(400, str(e)) from None
+        if spec.executable is None:
+            raise ManagementError(400, f"command: '{spec.command}' was not found on PATH")
+        data = self._managed.read()
+        data["mcpServers"][name] = entry
+        self._managed.write(data)
+        return self._applied(lambda: self.summary(name))
+
+    def remove(self, name: str) -> Deferred[dict[str, Any]]:
+        self.pool(name)
+        data = self._managed.read()
+        if name not in data["mcpServers"]:
+            raise ManagementError(409, f"server '{name}' comes from {self._config.source.path};"
+                                  " remove it there, or disable it here")
+        del data["mcpServers"][name]
+        data["overrides"].pop(name, None)
+        self._managed.write(data)
+        return self._applied(lambda: {"removed": name})
+
+    def patch(self, name: str, body: Any) -> Deferred[dict[str, Any]]:
+        """C{{"enabled": bool}} and/or C{{"env": {...}}} (added to the server's env)."""
+        self.pool(name)
+        if not isinstance(body, dict) or not body:
+            raise ManagementError(400, "the body must be a JSON object with enabled and/or env")
+        unknown = sorted(set(body) - {"enabled", "env"})
+        if unknown:
+            raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
+        data = self._managed.read()
+        override = dict(data["overrides"].get(name, {}))
+        if "enabled" in body:
+            if not isinstance(body["enabled"], bool):
+                raise ManagementError(400, "enabled: must be true or false")
+            override["disabled"] = not body["enabled"]
+        if "env" in body:
+            env = body["env"]
+            if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+                raise ManagementError(400, "env: must be an object of string values")
+            self._checkEnv(env)
+            override["env"] = {**override.get("env", {}), **env}
+        data["overrides"][name] = override
+        self._managed.write(data)
+        return self._applied(lambda: self.summary(name))
+
+    def restart(self, name: str) -> Deferred[dict[str, Any]]:
+        """Stop the server's children; the next request starts a fresh one."""
+        pool = self.pool(name)
+        pids = [u.pid for u in pool.upstreams() if u.pid is not None]
+        if pool.stateful:
+            for session in self._gateway.sessions.forServer(name):
+                self._gateway.endSession(session, "server restarted through the API")
+        pool.events.emit("restart", "restarted through the management API")
+        return pool.stopAll().addCallback(lambda _: {"restarted": name, "stopped": pids})
+
+    def resetCircuit(self, name: str) -> Deferred[dict[str, Any]]:
+        pool = self.pool(name)
+        pool.resetCircuit()
+        pool.events.emit("circuit-reset", "circuit reset through the management API")
+        return succeed(self.summary(name))
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _applied(self, answer: Any) -> Deferred[dict[str, Any]]:
+        """Reload, then C{answer()}; a failed reload is a 500 that says why
+        (the change is saved and applies once the config loads again)."""
+
+        def failed(reason: Any) -> Any:
+            raise ManagementError(500, f"saved to {self._managed.path}, but reloading the"
+                                  f" config failed: {reason.getErrorMessage()}")
+
+        return self._config.reload().addCallbacks(lambda _: answer(), failed)
+
+    def _checkEnv(self, env: Any) -> None:
+        if not isinstance(env, dict):
+            raise ManagementError(400, "env: must be an object of string values")
+        blocked = blockedEnvKeys(env)
+        if blocked:
+            raise ManagementError(400, f"env: key(s) not allowed: {', '.join(blocked)}")
+
+    def _environ(self) -> dict[str, str]:
+        import os
+
+        return dict(os.environ)
+
+    def _origin(self, name: str) -> str:
+        try:
+            managed = name in self._managed.read()["mcpServers"]
+        except ValueError:
+            managed = False
+        return "api" if managed else "config"

@@ -1,0 +1,208 @@
+"""The reaper: ends what no client will end, every C{--reap-interval} seconds.
+
+With a gateway, MCP servers are children of the gateway, not of the client:
+when a client process dies, nothing tells the gateway. Each sweep runs three
+phases, each logged as one structured event with its counts:
+
+ 1. dead children: a child whose process is gone but which is still in a
+    pool is removed (its pending requests were already failed); a stateful
+    session whose own child is gone is ended, so its client re-initializes;
+ 2. dead clients: for each client pid that owns sessions, C{kill(pid, 0)}
+    failing with C{ESRCH} means the client is gone: its sessions end and their
+    stateful children stop (C{EPERM} means alive);
+ 3. idle: sessions with no known client pid, no open GET stream and no
+    activity for C{idleTimeout} end. A shared child is never stopped because
+    one session went away; with C{childIdleTimeout} set, a shared child that
+    has had no session for that long is stopped (it restarts on demand).
+
+One failing item is logged and skipped; the loop never dies.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twisted.application.service import Service
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from mcpgateway import logs
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.sessions import Session
+from mcpgateway.ops.services import PeriodicService
+from mcpgateway.ops.statedir import pidAlive
+
+PidProbe = Callable[[int], bool]
+
+
+@dataclass
+class SweepCounts:
+    """What one sweep did."""
+
+    deadChildren: int = 0
+    deadClients: int = 0
+    deadClientSessions: int = 0
+    idleSessions: int = 0
+    idleChildren: int = 0
+
+
+class Reaper:
+    """The three phases, as one C{sweep()} over the gateway's pools and sessions."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, gateway: Gateway, clock: IReactorTime, idleTimeout: float,
+                 childIdleTimeout: float | None = None, alive: PidProbe = pidAlive) -> None:
+        self._gateway = gateway
+        self._clock = clock
+        self.idleTimeout = idleTimeout
+        self.childIdleTimeout = childIdleTimeout
+        self._alive = alive
+
+    def sweep(self) -> SweepCounts:
+        """Run the three phases once."""
+        counts = SweepCounts()
+        self._deadChildren(counts)
+        self._deadClients(counts)
+        self._idle(counts)
+        return counts
+
+    def _end(self, session: Session, reason: str) -> None:
+        self._gateway.endSession(session, reason).addErrback(
+            lambda f: self.log.failure("stopping the child of session {sid} failed",
+                                       failure=f, sid=session.id[:8]))
+
+    def _deadChildren(self, counts: SweepCounts) -> None:
+        for pool in self._gateway.pools.values():
+            vanished = set()
+            for upstream in pool.upstreams():
+                try:
+                    child = upstream.child
+                    if child is not None and child.pid is not None and not child.exited \
+                            and not self._alive(child.pid):
+                        upstream.childVanished()
+                        vanished.add(id(upstream))
+                        counts.deadChildren += 1
+                except Exception:
+                    self.log.failure("reaper: checking a child of {server} failed",
+                                     server=pool.spec.name)
+            if pool.stateful:
+                for session in self._gateway.sessions.forServer(pool.spec.name):
+                    own = pool.upstreamFor(session)
+                    if own is not None and own.state == "stopped":
+                        if id(own) not in vanished:
+                            counts.deadChildren += 1
+                        self._end(session, "its child exited")
+        _logFor(self.log, counts.deadChildren)(
+            "reaper phase 1: {deadChildren} dead child(ren) removed",
+            deadChildren=counts.deadChildren, phase=1)
+
+    def _deadClients(self, counts: SweepCounts) -> None:
+        owners: dict[int, list[Session]] = {}
+        for session in self._gateway.sessions:
+            if session.clientPid is not None:
+                owners.setdefault(session.clientPid, []).append(session)
+        for pid, sessions in owners.items():
+            try:
+                if self._alive(pid):
+                    continue
+            except Exception:
+                self.log.failure("reaper: probing client pid {pid} failed", pid=pid)
+                continue
+            counts.deadClients += 1
+            for session in sessions:
+                counts.deadClientSessions += 1
+                self._end(session, f"client process {pid} exited")
+        _logFor(self.log, counts.deadClients)(
+            "reaper phase 2: {deadClients} dead client(s), {sessions} session(s) ended",
+            deadClients=counts.deadClients, sessions=counts.deadClientSessions, phase=2)
+
+    def _idle(self, counts: SweepCounts) -> None:
+        now = self._clock.seconds()
+        registry = self._gateway.sessions
+        for session in registry:
+            if session.clientPid is not None or _streamOpen(session):
+                continue
+            if now - registry.activity(session) >= self.idleTimeout:
+                counts.idleSessions += 1
+                self._end(session, f"idle for {self.idleTimeout:g} s")
+        if self.childIdleTimeout is not None:
+            for pool in self._gateway.pools.values():
+                shared = pool.shared
+                if shared is None or shared.child is None or shared.router.sessions \
+                        or shared.router.inFlight:
+                    continue
+                if now - shared.router.unusedSince >= self.childIdleTimeout:
+                    counts.idleChildren += 1
+                    self.log.info("server {server}: shared child idle for {seconds:g} s; stopping"
+                                  " it (it restarts on the next session)",
+                                  server=pool.spec.name, seconds=self.childIdleTimeout)
+                    shared.stop()
+        _logFor(self.log, counts.idleSessions + counts.idleChildren)(
+            "reaper phase 3: {idleSessions} idle session(s) ended, {idleChildren}"
+            " idle shared child(ren) stopped", idleSessions=counts.idleSessions,
+            idleChildren=counts.idleChildren, phase=3)
+
+
+def _logFor(log: Logger, count: int) -> Callable[..., None]:
+    """Info when a phase did something, debug when it found nothing."""
+    return log.info if count else log.debug
+
+
+def _streamOpen(session: Session) -> bool:
+    stream = session.getStream
+    return stream is not None and bool(getattr(stream, "open", False))
+
+
+class ReaperService(PeriodicService):
+    """Runs L{Reaper.sweep} every C{interval} seconds on the injected clock."""
+
+    failure = "reaper sweep failed"
+
+    def __init__(self, reaper: Reaper, clock: IReactorTime, interval: float) -> None:
+        super().__init__(clock, interval)
+        self.reaper = reaper
+
+    def run(self) -> None:
+        self.reaper.sweep()
+
+
+class OrphanCleanup(Service):
+    """At start: stop the children a SIGKILLed predecessor left running
+    (TERM to their process groups, KILL C{killAfter} seconds later if the
+    same process is still there)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, orphans: list[tuple[int, str]], clock: IReactorTime,
+                 startTime: Callable[[int], int | None], killAfter: float = 3.0,
+                 kill: Callable[[int, int], None] = os.killpg) -> None:
+        self._orphans = orphans
+        self._clock = clock
+        self._startTime = startTime
+        self._killAfter = killAfter
+        self._kill = kill
+
+    def startService(self) -> None:
+        super().startService()
+        for pid, server in self._orphans:
+            started = self._startTime(pid)
+            self.log.warn("server {server}: child pid {pid} outlived a previous gateway;"
+                          " stopping it", server=server, pid=pid)
+            self._signal(pid, signal.SIGTERM)
+            self._clock.callLater(self._killAfter, self._finish, pid, started)
+
+    def _finish(self, pid: int, started: int | None) -> None:
+        if started is not None and self._startTime(pid) == started:
+            self._signal(pid, signal.SIGKILL)
+
+    def _signal(self, pid: int, signum: int) -> None:
+        try:
+            self._kill(pid, signum)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            self.log.warn("not allowed to signal orphaned child pid {pid}", pid=pid)

@@ -1,0 +1,141 @@
+"""The gateway's place in the twistd service tree: listening, the
+instance lock and C{state.json}, and periodic jobs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IReactorCore,
+    IReactorTime,
+    IStreamServerEndpoint,
+)
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway import __version__, logs
+from mcpgateway.ops.statedir import InstanceLock, removeState, writeState
+
+
+class ListenerService(Service):
+    """Listens on the gateway's endpoint; if it cannot, says so in one line
+    and stops the process with exit status 1 (no traceback, no half-started
+    gateway)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, endpoint: IStreamServerEndpoint, description: str, factory: Any,
+                 reactor: IReactorCore, exit: Callable[[int], Any] = os._exit,
+                 onListening: Callable[[int], Any] | None = None) -> None:
+        self._onListening = onListening
+        self._endpoint = endpoint
+        self._description = description
+        self._factory = factory
+        self._reactor = reactor
+        self._exit = exit
+        self._port: IListeningPort | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._endpoint.listen(self._factory).addCallbacks(self._listening, self._failed)
+
+    def _listening(self, port: IListeningPort) -> None:
+        self._port = port
+        address = port.getHost()
+        self.log.info("listening on {where}", where=f"{getattr(address, 'host', address)}:"
+                                                      f"{getattr(address, 'port', '')}")
+        if self._onListening is not None:
+            self._onListening(getattr(address, "port", 0))
+
+    def _failed(self, reason: Failure) -> None:
+        self.log.critical("cannot listen on {endpoint}: {why}", endpoint=self._description,
+                          why=reason.getErrorMessage())
+        self._reactor.addSystemEventTrigger("after", "shutdown", self._exit, 1)
+        # Listening may fail before the reactor runs (twist starts services first).
+        self._reactor.callWhenRunning(self._reactor.stop)
+
+    def stopService(self) -> Deferred[None] | None:
+        super().stopService()
+        if self._port is None:
+            return None
+        port, self._port = self._port, None
+        return port.stopListening()
+
+
+class StateFileService(MultiService):
+    """The root of the gateway's service tree: holds the single-instance
+    lock, and C{<state-dir>/state.json} (pid, port, start time, version, …)
+    once the gateway listens.
+
+    Both are released only after every service below has stopped (children
+    exited, the adopted config restored): until then a second gateway on
+    the same state directory must not start, or it would run its own
+    recovery against a backup this one is still restoring from.
+    """
+
+    def __init__(self, stateDir: Path, lock: InstanceLock, details: dict[str, Any],
+                 clock: IReactorTime) -> None:
+        super().__init__()
+        self._stateDir = stateDir
+        self._lock = lock
+        self._details = details
+        self._clock = clock
+        self._written = False
+
+    def listening(self, port: int) -> None:
+        state = {"pid": os.getpid(), "port": port, "startTime": self._clock.seconds(),
+                 "version": __version__, **self._details}
+        writeState(self._stateDir, state)
+        self._written = True
+
+    def stopService(self) -> Deferred[Any]:
+        stopping: Deferred[Any] = super().stopService()
+
+        def release(result: Any) -> Any:
+            if self._written:
+                removeState(self._stateDir)
+                self._written = False
+            self._lock.release()
+            return result
+
+        return stopping.addBoth(release)
+
+
+class PeriodicService(Service):
+    """Calls L{run} every C{interval} seconds on the injected clock while the
+    service runs. A failing call is logged and the loop goes on: a
+    C{LoopingCall} whose callable raises stops for good (twisted#3627)."""
+
+    log = Logger(observer=logs.observer)
+    failure = "periodic job failed"
+
+    def __init__(self, clock: IReactorTime, interval: float) -> None:
+        self.interval = interval
+        self._loop = LoopingCall(self._tick)
+        self._loop.clock = clock
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def _tick(self) -> None:
+        try:
+            self.run()
+        except Exception:
+            self.log.failure(self.failure)
+
+    def startService(self) -> None:
+        super().startService()
+        self._loop.start(self.interval, now=False)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self._loop.running:
+            self._loop.stop()

@@ -1,0 +1,224 @@
+"""The gateway as a service: nothing starts before C{startService} (twistd
+daemonizes in between), requests wait for an npx resolution at most their
+timeout, a stop lets requests in flight finish first, and the instance lock
+and C{state.json} are let go of last."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.gateway import Gateway, GatewayService
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.ops.services import StateFileService
+from mcpgateway.ops.statedir import AlreadyRunning, InstanceLock
+from tests.fakes import FakeProcessReactor
+from tests.http import Harness, spec
+
+NPX = ServerSpec(name="mem", command="npx", args=("-y", "@scope/server-memory"),
+                 requestTimeout=5.0, executable="/usr/bin/npx")
+
+
+class FakeResolver:
+    """Resolves whatever it is asked, when the test says so."""
+
+    def __init__(self) -> None:
+        self.asked: list[ServerSpec] = []
+        self.pending: list[Deferred[ServerSpec]] = []
+        self.failures: dict[str, str] = {}
+
+    def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None:
+        if spec.command != "npx":
+            return None
+        return "npx", spec.args[-1], []
+
+    def resolve(self, spec: ServerSpec) -> Deferred[ServerSpec]:
+        self.asked.append(spec)
+        d: Deferred[ServerSpec] = Deferred()
+        self.pending.append(d)
+        return d
+
+    def failureOf(self, spec: ServerSpec) -> str | None:
+        return self.failures.get(spec.name)
+
+    def finish(self, spec: ServerSpec) -> None:
+        self.pending.pop(0).callback(spec)
+
+
+def resolvedSpec() -> ServerSpec:
+    return dataclasses.replace(NPX, command="/opt/node", args=("/cache/index.js",),
+                               executable="/opt/node")
+
+
+class StartTests(SynchronousTestCase):
+    """Defect 10.1: work that spawns or schedules starts in startService."""
+
+    def setUp(self) -> None:
+        self.reactor = FakeProcessReactor()
+        self.resolver = FakeResolver()
+        self.gateway = Gateway({"mem": NPX}, self.reactor, self.reactor, {},
+                               useProcessGroup=False, resolver=self.resolver)
+
+    def test_nothingStartsBeforeStartService(self) -> None:
+        self.assertEqual(self.resolver.asked, [])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertEqual(self.reactor.processes, [])
+        GatewayService(self.gateway).startService()
+        self.assertEqual([s.name for s in self.resolver.asked], ["mem"])
+        self.assertEqual(self.gateway.pools["mem"].resolution,
+                         {"state": "pending", "detail": "installing npx @scope/server-memory"})
+
+    def test_requestWaitsForResolutionAtMostItsTimeout(self) -> None:
+        self.gateway.start()
+        pool = self.gateway.pools["mem"]
+        session, opened = self.gateway.openSession(
+            "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}),
+            "2025-11-25")
+        self.assertNoResult(opened)
+        self.reactor.advance(4.9)
+        self.assertNoResult(opened)
+        self.reactor.advance(0.1)
+        failure = self.failureResultOf(opened)
+        message = str(failure.value)
+        self.assertIn("server 'mem' is not ready", message)
+        self.assertIn("npx @scope/server-memory", message)
+        self.assertEqual(self.reactor.processes, [])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        # The resolution goes on; the next request starts the real binary.
+        self.resolver.finish(resolvedSpec())
+        self.assertEqual(pool.resolution, {"state": "resolved",
+                                           "detail": "/opt/node /cache/index.js"})
+        _, again = self.gateway.openSession(
+            "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}),
+            "2025-11-25")
+        self.assertEqual(self.reactor.lastProcess.executable, "/opt/node")
+        self.assertNoResult(again)
+        del session
+
+    def test_requestStartsOnceResolutionFinishesInTime(self) -> None:
+        self.gateway.start()
+        _, opened = self.gateway.openSession(
+            "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}),
+            "2025-11-25")
+        self.reactor.advance(2)
+        self.resolver.finish(resolvedSpec())
+        self.assertEqual(len(self.reactor.processes), 1)
+        # The launch timer was cancelled with the wait.
+        self.assertTrue(all(call.getTime() >= 5.0 + 2 for call in self.reactor.getDelayedCalls()))
+        self.assertNoResult(opened)
+
+    def test_failedResolutionIsReported(self) -> None:
+        self.gateway.start()
+        self.resolver.failures["mem"] = "npm install exited with code 1"
+        self.resolver.finish(NPX)
+        self.assertEqual(self.gateway.health()["servers"]["mem"]["resolution"], {
+            "state": "failed",
+            "detail": "npx @scope/server-memory: npm install exited with code 1"})
+
+
+class DrainTests(SynchronousTestCase):
+    """Issue 20.10: SIGTERM lets requests in flight finish first."""
+
+    def setUp(self) -> None:
+        self.h = Harness({"srv": spec("srv")})
+        self.h.gateway.drainTimeout = 5.0
+        self.sid = self.h.initialize()
+
+    def call(self, requestId: int) -> Any:
+        return self.h.request("POST", "/srv/mcp", {
+            "jsonrpc": "2.0", "id": requestId, "method": "tools/call",
+            "params": {"name": "slow"}}, session=self.sid)
+
+    def test_inFlightRequestFinishesDuringDrain(self) -> None:
+        response = self.call(7)
+        childId = self.h.process().sentMessages()[-1]["id"]
+        stopped = self.h.gateway.stop()
+        self.assertNoResult(stopped)
+        self.assertFalse(self.h.process().stdinClosed)
+        self.h.reactor.advance(2)
+        self.h.process().reply({"jsonrpc": "2.0", "id": childId, "result": {"done": True}})
+        self.assertEqual(response.events()[-1], {"jsonrpc": "2.0", "id": 7,
+                                                  "result": {"done": True}})
+        self.assertTrue(self.h.process().stdinClosed)  # then the children stop
+
+    def test_whatIsLeftAfterTheDeadlineGetsAnError(self) -> None:
+        response = self.call(8)
+        self.h.gateway.stop()
+        self.h.reactor.advance(4.9)
+        self.assertEqual(response.events(), [])
+        self.h.reactor.advance(0.1)
+        [event] = response.events()
+        self.assertEqual(event["error"]["code"], jsonrpc.SERVER_UNAVAILABLE)
+        self.assertIn("shutting down", event["error"]["message"])
+
+    def test_nothingInFlightStopsAtOnce(self) -> None:
+        self.h.gateway.stop()
+        self.assertTrue(self.h.process().stdinClosed)
+
+
+class _Slow(Service):
+    def __init__(self) -> None:
+        self.stopping: Deferred[None] = Deferred()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return self.stopping
+
+
+class StopOrderTests(SynchronousTestCase):
+    """Defect 10.5: the lock and state.json go only after everything else."""
+
+    def test_lockAndStateOutliveTheOtherServices(self) -> None:
+        stateDir = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, stateDir, True)
+        lock = InstanceLock(stateDir)
+        lock.acquire()
+        root = StateFileService(stateDir, lock, {}, FakeProcessReactor())
+        slow = _Slow()
+        slow.setServiceParent(root)
+        root.startService()
+        root.listening(9100)
+        self.assertEqual(json.loads((stateDir / "state.json").read_text())["port"], 9100)
+        stopped = root.stopService()
+        self.assertNoResult(stopped)
+        self.assertTrue((stateDir / "state.json").exists())
+        self.assertRaises(AlreadyRunning, InstanceLock(stateDir).acquire)
+        slow.stopping.callback(None)
+        self.successResultOf(stopped)
+        self.assertFalse((stateDir / "state.json").exists())
+        second = InstanceLock(stateDir)
+        second.acquire()  # free now
+        second.release()
+
+
+
+class CountTests(SynchronousTestCase):
+    """Defect 10.11: one request count in /health, status and /metrics."""
+
+    def test_statefulCountSurvivesTheSessionsEnd(self) -> None:
+        from mcpgateway.web.metrics import renderMetrics
+
+        h = Harness({"st": spec("st", mode="stateful")})
+        sid = h.initialize("st")
+        response = h.request("POST", "/st/mcp", {"jsonrpc": "2.0", "id": 2,
+                                                 "method": "tools/list"}, session=sid)
+        h.process().reply({"jsonrpc": "2.0", "id": h.process().sentMessages()[-1]["id"],
+                           "result": {"tools": []}})
+        assert response.events()[0]["result"] == {"tools": []}
+        before = h.gateway.health()["servers"]["st"]["requests"]
+        self.assertEqual(before, 2)  # initialize and tools/list, both the client's
+        h.request("DELETE", "/st/mcp", session=sid)
+        self.assertEqual(h.gateway.health()["servers"]["st"]["requests"], before)
+        metrics = renderMetrics(h.gateway, "/nonexistent").decode()
+        total = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                    if line.startswith('mcpgateway_requests_total{server="st"'))
+        self.assertEqual(total, before)

@@ -1,0 +1,464 @@
+"""ServerPool and Upstream: spawning, the shared handshake, restarts, per-session children."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from typing import Any
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway import __version__, jsonrpc, versions
+from mcpgateway.core import upstream
+from mcpgateway.core.pool import ServerPool, SessionGone
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.upstream import ServerUnavailable, Upstream
+from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, RecordingSink
+
+Message = dict[str, Any]
+
+EXE = "/opt/srv/bin/srv"
+SPEC = ServerSpec(name="srv", command="srv", args=("--flag",), env=(("TOKEN", "t"),),
+                  cwd="/work/dir", requestTimeout=10.0, executable=EXE)
+ENVIRON = {"PATH": "/usr/bin", "HOME": "/home/u"}
+INIT_RESULT = {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+               "serverInfo": {"name": "child", "version": "9"}}
+GATEWAY_INITIALIZE_PARAMS = {
+    "protocolVersion": versions.LATEST,
+    "capabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}},
+                     "roots": {"listChanged": True}},
+    "clientInfo": {"name": "mcpgateway", "version": __version__},
+}
+INITIALIZED = jsonrpc.notification("notifications/initialized")
+
+
+def clientInitialize(requestId: Any, version: str) -> Message:
+    return jsonrpc.request(requestId, "initialize", {
+        "protocolVersion": version, "capabilities": {"sampling": {}},
+        "clientInfo": {"name": "client", "version": "1"}})
+
+
+def ok(requestId: Any, result: Any) -> Message:
+    return jsonrpc.resultResponse(requestId, result)
+
+
+class PoolCase(SynchronousTestCase):
+    mode = "stateless"
+
+    def setUp(self) -> None:
+        self.reactor = FakeProcessReactor()
+        self.spec = dataclasses.replace(SPEC, mode=self.mode)
+        self.pool = self.makePool(self.spec)
+
+    def makePool(self, spec: ServerSpec) -> ServerPool:
+        return ServerPool(spec, self.reactor, self.reactor, ENVIRON, useProcessGroup=False)
+
+    def answerInitialize(self, proc: FakeProcess, result: Message | None = None) -> None:
+        [init] = proc.takeMessages()
+        self.assertEqual(init["method"], "initialize")
+        proc.reply(ok(init["id"], INIT_RESULT if result is None else result))
+
+    def openRunning(self, session: FakeSession, requestId: Any = 0) -> Message:
+        """Open C{session} on the shared child, initializing it when needed."""
+        d = self.pool.open(session, clientInitialize(requestId, session.protocolVersion))
+        if not d.called:
+            self.answerInitialize(self.reactor.lastProcess)
+            self.assertEqual(self.reactor.lastProcess.takeMessages(), [INITIALIZED])
+        return self.successResultOf(d)
+
+
+class SharedHandshakeTests(PoolCase):
+    def test_concurrentOpensShareOneChildAndOneHandshake(self) -> None:
+        """Pitfall: concurrent first initializes wait behind one handshake."""
+        a = FakeSession("a", protocolVersion="2025-03-26")
+        b = FakeSession("b", protocolVersion="2025-06-18")
+        c = FakeSession("c", protocolVersion="2024-11-05")
+        dA = self.pool.open(a, clientInitialize(0, "2025-03-26"))
+        dB = self.pool.open(b, clientInitialize(1, "2025-06-18"))
+        dC = self.pool.open(c, clientInitialize("init-c", "2024-11-05"))
+        self.assertEqual(self.reactor.spawned, [
+            (EXE, [EXE, "--flag"], {"PATH": "/usr/bin", "HOME": "/home/u", "TOKEN": "t"},
+             "/work/dir")])
+        proc = self.reactor.lastProcess
+        self.assertEqual(proc.takeMessages(), [
+            jsonrpc.request(1, "initialize", GATEWAY_INITIALIZE_PARAMS)])
+        for d in (dA, dB, dC):
+            self.assertNoResult(d)
+        self.assertEqual(self.pool.state(), "starting")
+        proc.reply(ok(1, INIT_RESULT))
+        self.assertEqual(proc.takeMessages(), [INITIALIZED])
+        self.assertEqual(self.successResultOf(dA),
+                         ok(0, {**INIT_RESULT, "protocolVersion": "2025-03-26"}))
+        self.assertEqual(self.successResultOf(dB),
+                         ok(1, {**INIT_RESULT, "protocolVersion": "2025-06-18"}))
+        self.assertEqual(self.successResultOf(dC),
+                         ok("init-c", {**INIT_RESULT, "protocolVersion": "2024-11-05"}))
+        assert self.pool.shared is not None
+        self.assertEqual(self.pool.shared.router.sessions, {a, b, c})
+        self.assertEqual(self.pool.state(), "running")
+        self.assertEqual(len(self.reactor.processes), 1)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_laterOpenAnsweredFromCache(self) -> None:
+        self.openRunning(FakeSession("a"))
+        proc = self.reactor.lastProcess
+        late = FakeSession("late", protocolVersion="2025-06-18")
+        d = self.pool.open(late, clientInitialize(9, "2025-06-18"))
+        self.assertEqual(self.successResultOf(d),
+                         ok(9, {**INIT_RESULT, "protocolVersion": "2025-06-18"}))
+        self.assertEqual(proc.sentMessages(), [])
+        self.assertEqual(len(self.reactor.processes), 1)
+
+    def test_envPassedExplicitly(self) -> None:
+        """spawnProcess without env gives an empty environment on POSIX: always pass it."""
+        self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
+        [(_, _, env, _)] = self.reactor.spawned
+        self.assertEqual(env, {"PATH": "/usr/bin", "HOME": "/home/u", "TOKEN": "t"})
+
+    def test_initializeErrorFailsOpenAndKillsChild(self) -> None:
+        d = self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
+        proc = self.reactor.lastProcess
+        [init] = proc.takeMessages()
+        proc.reply(jsonrpc.errorResponse(init["id"], -32602, "unsupported protocol"))
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertEqual(str(failure.value),
+                         "server 'srv' refused initialize: unsupported protocol")
+        self.assertEqual(proc.signals, ["KILL"])
+        self.assertEqual(proc.takeMessages(), [])  # no notifications/initialized
+        self.assertEqual(self.pool.state(), "stopped")
+        # The next open starts afresh, after the 1 s restart backoff.
+        d2 = self.pool.open(FakeSession("b"), clientInitialize(0, versions.LATEST))
+        self.assertEqual(len(self.reactor.processes), 1)
+        self.reactor.advance(1.0)
+        self.assertEqual(len(self.reactor.processes), 2)
+        self.answerInitialize(self.reactor.lastProcess)
+        self.successResultOf(d2)
+
+    def test_initializeTimeoutFailsOpen(self) -> None:
+        d = self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
+        proc = self.reactor.lastProcess
+        self.reactor.advance(9.9)
+        self.assertNoResult(d)
+        self.reactor.advance(0.1)
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertIn("did not answer initialize within 10 s", str(failure.value))
+        self.assertEqual(proc.signals, ["KILL"])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_childDiesDuringHandshake(self) -> None:
+        d = self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
+        proc = self.reactor.lastProcess
+        proc.stderr(b"Error: Cannot find module 'x'\n")
+        proc.exit(1)
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertEqual(str(failure.value), "server 'srv' exited with code 1;"
+                         " last stderr: Error: Cannot find module 'x'")
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_executableNotFound(self) -> None:
+        pool = self.makePool(dataclasses.replace(self.spec, executable=None, command="nosuch"))
+        d = pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertIn("not found", str(failure.value))
+        self.assertIn("'nosuch'", str(failure.value))
+        self.assertEqual(self.reactor.spawned, [])
+        self.assertEqual(pool.state(), "error")
+        described = pool.describe()
+        self.assertEqual(described["state"], "error")
+        self.assertEqual(described["error"], "command 'nosuch' not found on PATH")
+
+    def test_spawnOSError(self) -> None:
+        self.reactor.spawnError = OSError(13, "Permission denied")
+        d = self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertIn("cannot start", str(failure.value))
+        self.assertIn("Permission denied", str(failure.value))
+        self.assertEqual(self.pool.state(), "stopped")
+
+
+class SharedRestartTests(PoolCase):
+    def test_childDeathFailsPendingAndRestartReinitializesFirst(self) -> None:
+        """Pitfall: a restarted shared child is initialized again before any request."""
+        a = FakeSession("a")
+        self.openRunning(a)
+        proc1 = self.reactor.lastProcess
+        up = self.successResultOf(self.pool.ready(a))
+        sink = RecordingSink()
+        d1 = up.router.request(a, jsonrpc.request(5, "tools/call", {"name": "t"}), sink)
+        [out] = proc1.takeMessages()
+        self.assertEqual(out["method"], "tools/call")
+        proc1.stderr(b"panic: oops\n")
+        proc1.exit(2)
+        self.assertEqual(self.successResultOf(d1), jsonrpc.errorResponse(
+            5, jsonrpc.CHILD_EXITED, "server 'srv' exited with code 2; last stderr: panic: oops"))
+        # A session is attached: the child comes back by itself, after the 1 s backoff.
+        self.assertEqual(self.pool.state(), "restarting")
+        self.assertEqual(self.pool.describe()["lastExit"],
+                         "exited with code 2; last stderr: panic: oops")
+
+        # The next request: the web layer waits for ready(), then forwards.
+        ready = self.pool.ready(a)
+        self.assertEqual(len(self.reactor.processes), 1)
+        self.reactor.advance(1.0)
+        self.assertEqual(len(self.reactor.processes), 2)
+        proc2 = self.reactor.lastProcess
+        forwarded: Deferred[Message] = ready.addCallback(
+            lambda u: u.router.request(a, jsonrpc.request(6, "tools/call", {"name": "t"}), sink))
+        self.assertNoResult(forwarded)
+        [init] = proc2.sentMessages()
+        self.assertEqual(init["method"], "initialize")
+        self.assertEqual(init["params"], GATEWAY_INITIALIZE_PARAMS)
+        proc2.reply(ok(init["id"], INIT_RESULT))
+        sent = proc2.sentMessages()
+        self.assertEqual([m.get("method") for m in sent],
+                         ["initialize", "notifications/initialized", "tools/call"])
+        proc2.reply(ok(sent[2]["id"], {"content": []}))
+        self.assertEqual(self.successResultOf(forwarded), ok(6, {"content": []}))
+        described = self.pool.describe()
+        self.assertEqual((described["children"], described["pids"], described["restarts"]),
+                         (1, [1001], 1))
+        self.assertEqual(self.pool.state(), "degraded")  # up again, failure recent
+
+    def test_restartRestoresSubscriptions(self) -> None:
+        a = FakeSession("a")
+        self.openRunning(a)
+        proc1 = self.reactor.lastProcess
+        up = self.successResultOf(self.pool.ready(a))
+        d = up.router.request(a, jsonrpc.request(1, "resources/subscribe", {"uri": "file:///x"}),
+                              None)
+        [out] = proc1.takeMessages()
+        proc1.reply(ok(out["id"], {}))
+        self.successResultOf(d)
+        proc1.exit(signal=9)
+        ready = self.pool.ready(a)
+        self.reactor.advance(1.0)  # restart backoff
+        proc2 = self.reactor.lastProcess
+        self.answerInitialize(proc2)
+        self.successResultOf(ready)
+        sent = proc2.sentMessages()
+        self.assertEqual(sent[0], INITIALIZED)
+        self.assertEqual(sent[1], jsonrpc.request(sent[1]["id"], "resources/subscribe",
+                                                  {"uri": "file:///x"}))
+
+    def test_concurrentReadyAfterDeathOneRestart(self) -> None:
+        a, b = FakeSession("a"), FakeSession("b")
+        self.openRunning(a)
+        self.openRunning(b, requestId=1)
+        self.reactor.lastProcess.exit(1)
+        rA, rB = self.pool.ready(a), self.pool.ready(b)
+        self.reactor.advance(1.0)  # restart backoff
+        self.assertEqual(len(self.reactor.processes), 2)
+        self.answerInitialize(self.reactor.lastProcess)
+        self.assertIs(self.successResultOf(rA), self.successResultOf(rB))
+
+    def test_closeSharedSessionDetachesOnly(self) -> None:
+        a, b = FakeSession("a"), FakeSession("b")
+        self.openRunning(a)
+        self.openRunning(b, requestId=1)
+        proc = self.reactor.lastProcess
+        up = self.successResultOf(self.pool.ready(a))
+        d = up.router.request(a, jsonrpc.request(3, "tools/call"), None)
+        d.addErrback(lambda f: f.trap(CancelledError))
+        [out] = proc.takeMessages()
+        self.successResultOf(self.pool.close(a))
+        self.assertEqual(proc.takeMessages(), [jsonrpc.notification(
+            "notifications/cancelled", {"requestId": out["id"], "reason": "session ended"})])
+        self.assertFalse(proc.stdinClosed)
+        self.assertEqual(up.router.sessions, {b})
+        self.assertEqual(self.pool.state(), "running")
+
+    def test_stopAll(self) -> None:
+        self.openRunning(FakeSession("a"))
+        proc = self.reactor.lastProcess
+        d = self.pool.stopAll()
+        self.assertTrue(proc.stdinClosed)
+        self.assertNoResult(d)
+        self.reactor.advance(2.0)
+        self.assertEqual(proc.signals, ["TERM"])
+        self.reactor.advance(3.0)
+        self.assertEqual(proc.signals, ["TERM", "KILL"])
+        self.successResultOf(d)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_describeShared(self) -> None:
+        self.assertEqual(self.pool.describe(), {
+            "mode": "stateless", "state": "stopped", "children": 0, "pids": [], "requests": 0,
+            "inFlight": 0, "lateReplies": 0, "restarts": 0, "failures": 0,
+            "circuit": "closed", "ambiguousServerRequests": 0})
+        a = FakeSession("a")
+        self.openRunning(a)
+        up = self.successResultOf(self.pool.ready(a))
+        up.router.request(a, jsonrpc.request(1, "tools/call"), None)
+        self.assertEqual(self.pool.describe(), {
+            "mode": "stateless", "state": "running", "children": 1, "pids": [1000],
+            "requests": 0, "inFlight": 1, "lateReplies": 0, "restarts": 0,
+            "failures": 0, "circuit": "closed", "ambiguousServerRequests": 0})
+        self.reactor.lastProcess.reply(jsonrpc.resultResponse(
+            self.reactor.lastProcess.sentMessages()[-1]["id"], {}))
+        self.assertEqual((self.pool.describe()["requests"], self.pool.describe()["inFlight"]),
+                         (1, 0))
+
+    def test_describeWarnsAboutAmbiguousRequests(self) -> None:
+        a = FakeSession("a", capabilities={"roots": {}})
+        b = FakeSession("b", capabilities={"roots": {}})
+        self.openRunning(a)
+        self.openRunning(b, requestId=1)
+        up = self.successResultOf(self.pool.ready(a))
+        up.router.request(a, jsonrpc.request(1, "tools/call"), RecordingSink())
+        up.router.request(b, jsonrpc.request(1, "tools/call"), RecordingSink())
+        self.reactor.lastProcess.reply(jsonrpc.request(0, "roots/list"))
+        described = self.pool.describe()
+        self.assertEqual(described["ambiguousServerRequests"], 1)
+        self.assertIn("1 sampling/elicitation/roots request(s)", described["warning"])
+        self.assertIn("per session", described["warning"])
+
+
+class ProcessGroupTests(PoolCase):
+    def test_spawnThroughSetsidAndSignalGroup(self) -> None:
+        """Pitfall: npx / sh -c wrappers: spawn in a new group, signal the group."""
+        killed: list[tuple[int, int]] = []
+        self.patch(upstream, "SETSID", "/fake/setsid")
+        self.patch(os, "killpg", lambda pid, sig: killed.append((pid, sig)))
+        up = Upstream(self.spec, self.reactor, self.reactor, ENVIRON, owner=FakeSession("o"),
+                      useProcessGroup=True)
+        self.successResultOf(up.ensure())
+        [(executable, args, _, _)] = self.reactor.spawned
+        self.assertEqual((executable, args), ("/fake/setsid", ["/fake/setsid", EXE, "--flag"]))
+        d = up.stop(1.0, 1.0)
+        self.reactor.advance(2.0)
+        self.assertEqual(killed, [(1000, signal.SIGTERM), (1000, signal.SIGKILL)])
+        self.assertEqual(self.reactor.lastProcess.signals, [])
+        self.reactor.lastProcess.exit(signal=9)
+        self.successResultOf(d)
+
+
+class StatefulTests(PoolCase):
+    mode = "stateful"
+
+    def open(self, session: FakeSession, requestId: Any = 0) -> tuple[Deferred[Message],
+                                                                      FakeProcess]:
+        d = self.pool.open(session, clientInitialize(requestId, session.protocolVersion))
+        return d, self.reactor.lastProcess
+
+    def openAnswered(self, session: FakeSession) -> FakeProcess:
+        """Open C{session}'s own child and let it answer the initialize."""
+        d, proc = self.open(session)
+        self.answerInitialize(proc)
+        self.successResultOf(d)
+        return proc
+
+    def test_eachSessionItsOwnChildAndItsOwnInitialize(self) -> None:
+        a = FakeSession("a", protocolVersion="2025-06-18")
+        b = FakeSession("b", protocolVersion="2025-03-26")
+        dA, procA = self.open(a, requestId=0)
+        dB, procB = self.open(b, requestId=0)
+        self.assertIsNot(procA, procB)
+        self.assertEqual(len(self.reactor.spawned), 2)
+        [initA] = procA.takeMessages()
+        [initB] = procB.takeMessages()
+        # The client's own initialize, with a child-side id.
+        self.assertEqual(initA, {**clientInitialize(0, "2025-06-18"), "id": initA["id"]})
+        self.assertEqual(initB, {**clientInitialize(0, "2025-03-26"), "id": initB["id"]})
+        self.assertNoResult(dA)
+        procA.reply(ok(initA["id"], {**INIT_RESULT, "protocolVersion": "2025-06-18"}))
+        self.assertEqual(self.successResultOf(dA),
+                         ok(0, {**INIT_RESULT, "protocolVersion": "2025-06-18"}))
+        # No gateway-made notifications/initialized: the client sends its own.
+        self.assertEqual(procA.takeMessages(), [])
+        upA = self.pool.upstreamFor(a)
+        assert upA is not None
+        upA.router.clientNotification(a, INITIALIZED)
+        self.assertEqual(procA.takeMessages(), [INITIALIZED])
+        self.assertEqual(procB.takeMessages(), [])
+        self.assertNoResult(dB)
+        procB.reply(ok(initB["id"], {**INIT_RESULT, "protocolVersion": "2025-03-26"}))
+        self.assertEqual(self.successResultOf(dB),
+                         ok(0, {**INIT_RESULT, "protocolVersion": "2025-03-26"}))
+        self.assertEqual(procA.takeMessages(), [])
+        self.assertIsNot(self.pool.upstreamFor(a), self.pool.upstreamFor(b))
+        self.assertIs(upA.router.owner, a)
+
+    def test_closeStopsOnlyThatChild(self) -> None:
+        a, b = FakeSession("a"), FakeSession("b")
+        procA = self.openAnswered(a)
+        procB = self.openAnswered(b)
+        upA = self.pool.upstreamFor(a)
+        assert upA is not None
+        pending = upA.router.request(a, jsonrpc.request(4, "tools/call"), None)
+        pending.addErrback(lambda f: f.trap(CancelledError))
+        procA.takeMessages()
+        procB.takeMessages()
+        d = self.pool.close(a)
+        [cancel] = procA.takeMessages()
+        self.assertEqual(cancel, jsonrpc.notification(
+            "notifications/cancelled", {"requestId": 2, "reason": "session ended"}))
+        self.assertTrue(procA.stdinClosed)
+        self.assertEqual(procA.signals, [])
+        self.reactor.advance(2.0)
+        self.assertEqual(procA.signals, ["TERM"])
+        self.assertNoResult(d)
+        self.reactor.advance(3.0)
+        self.assertEqual(procA.signals, ["TERM", "KILL"])
+        self.successResultOf(d)
+        self.assertFalse(procB.stdinClosed)
+        self.assertEqual(procB.signals, [])
+        self.assertIsNone(self.pool.upstreamFor(a))
+        self.assertEqual(self.pool.closedRouters, 1)
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.successResultOf(self.pool.close(a))  # closing twice is harmless
+
+    def test_closeStopsEarlyWhenChildObeysEOF(self) -> None:
+        a = FakeSession("a")
+        procA = self.openAnswered(a)
+        d = self.pool.close(a)
+        procA.exit(0)
+        self.successResultOf(d)
+        self.assertEqual(procA.signals, [])
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_closeDuringInitializeCancelsIt(self) -> None:
+        a = FakeSession("a")
+        d, procA = self.open(a)
+        [init] = procA.takeMessages()
+        stopped = self.pool.close(a)
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual(procA.takeMessages(), [jsonrpc.notification(
+            "notifications/cancelled", {"requestId": init["id"], "reason": "session ended"})])
+        self.assertTrue(procA.stdinClosed)
+        procA.exit(0)
+        self.successResultOf(stopped)
+
+    def test_readyRunningAndGone(self) -> None:
+        a = FakeSession("a")
+        _, procA = self.open(a)
+        upA = self.pool.upstreamFor(a)
+        self.assertIs(self.successResultOf(self.pool.ready(a)), upA)
+        pending = upA.router.request(a, jsonrpc.request(2, "tools/call"), None)  # type: ignore
+        procA.exit(1)
+        self.assertEqual(self.successResultOf(pending)["error"]["code"], jsonrpc.CHILD_EXITED)
+        self.assertRaises(SessionGone, self.pool.ready, a)
+        self.assertEqual(len(self.reactor.processes), 1)  # no silent respawn
+        self.assertRaises(SessionGone, self.pool.ready, FakeSession("never-opened"))
+
+    def test_describeStateful(self) -> None:
+        a, b = FakeSession("a"), FakeSession("b")
+        self.open(a)
+        self.open(b)
+        self.assertEqual(self.pool.describe(), {
+            "mode": "stateful", "state": "running", "children": 2, "pids": [1000, 1001],
+            "requests": 0, "inFlight": 2, "lateReplies": 0, "restarts": 0, "failures": 0,
+            "circuit": "closed", "ambiguousServerRequests": 0})
+        self.reactor.processes[0].exit(3)
+        described = self.pool.describe()
+        self.assertEqual((described["children"], described["pids"]), (1, [1001]))
+        self.assertEqual(described["lastExit"], "exited with code 3")
+
+    def test_statefulExecutableNotFound(self) -> None:
+        pool = self.makePool(dataclasses.replace(self.spec, executable=None))
+        a = FakeSession("a")
+        failure = self.failureResultOf(pool.open(a, clientInitialize(0, versions.LATEST)),
+                                       ServerUnavailable)
+        self.assertIn("not found", str(failure.value))
+        self.assertEqual(self.reactor.spawned, [])

@@ -1,0 +1,831 @@
+"""Router: one child's id space shared by many client sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.router import Router
+from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
+
+Message = dict[str, Any]
+ALL_CAPS = {"sampling": {}, "roots": {"listChanged": True},
+            "elicitation": {"form": {}, "url": {}}}
+
+
+def req(requestId: Any, method: str = "tools/call", params: dict[str, Any] | None = None,
+        ) -> Message:
+    return jsonrpc.request(requestId, method, params)
+
+
+def note(method: str, params: dict[str, Any] | None = None) -> Message:
+    return jsonrpc.notification(method, params)
+
+
+def ok(requestId: Any, result: Any) -> Message:
+    return jsonrpc.resultResponse(requestId, result)
+
+
+def cancelled(childId: Any, reason: str | None = None) -> Message:
+    params: dict[str, Any] = {"requestId": childId}
+    if reason is not None:
+        params["reason"] = reason
+    return note("notifications/cancelled", params)
+
+
+class RouterCase(SynchronousTestCase):
+    timeout = 10.0
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.owner = self.makeOwner()
+        self.router = Router("srv", self.clock, self.timeout, owner=self.owner)
+        self.sent: list[Message] = []
+        self.router.send = self.sent.append
+
+    def makeOwner(self) -> FakeSession | None:
+        return None
+
+    def take(self) -> list[Message]:
+        """What was written to the child since the last take()."""
+        out = list(self.sent)
+        self.sent.clear()
+        return out
+
+    def session(self, sid: str, caps: dict[str, Any] | None = None,
+                logLevel: str | None = None, attach: bool = True) -> FakeSession:
+        s = FakeSession(sid, capabilities=ALL_CAPS if caps is None else caps, logLevel=logLevel)
+        if attach:
+            self.router.attach(s)
+        return s
+
+
+class IdRewritingTests(RouterCase):
+    def test_sameClientIdTwoSessions(self) -> None:
+        """Pitfall: clients reuse small ids; each must get its own answer."""
+        a, b = self.session("a"), self.session("b")
+        sinkA, sinkB = RecordingSink(), RecordingSink()
+        dA = self.router.request(a, req(1, "tools/call", {"name": "secret"}), sinkA)
+        dB = self.router.request(b, req(1, "tools/call", {"name": "public"}), sinkB)
+        self.assertEqual(self.take(), [req(1, "tools/call", {"name": "secret"}),
+                                       req(2, "tools/call", {"name": "public"})])
+        self.router.childMessage(ok(2, {"content": "for B"}))
+        self.assertNoResult(dA)
+        self.assertEqual(self.successResultOf(dB), ok(1, {"content": "for B"}))
+        self.router.childMessage(ok(1, {"content": "for A"}))
+        self.assertEqual(self.successResultOf(dA), ok(1, {"content": "for A"}))
+        self.assertEqual(self.router.inFlight, 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual((sinkA.messages, sinkB.messages), ([], []))
+        self.assertEqual(self.router.served, 2)
+
+    def test_stringAndIntIdKeepTheirType(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        dA = self.router.request(a, req("1"), None)
+        dB = self.router.request(b, req(1), None)
+        dA2 = self.router.request(a, req(0), None)
+        sentIds = [m["id"] for m in self.take()]
+        self.assertEqual(len(set(sentIds)), 3, "the child saw duplicate ids")
+        self.router.childMessage(ok(sentIds[1], "b"))
+        self.router.childMessage(ok(sentIds[0], "a"))
+        self.router.childMessage(ok(sentIds[2], "a2"))
+        rA, rB, rA2 = (self.successResultOf(d) for d in (dA, dB, dA2))
+        self.assertEqual((rA["id"], rA["result"]), ("1", "a"))
+        self.assertIs(type(rA["id"]), str)
+        self.assertEqual((rB["id"], rB["result"]), (1, "b"))
+        self.assertIs(type(rB["id"]), int)
+        self.assertEqual((rA2["id"], rA2["result"]), (0, "a2"))
+
+    def test_childNeverSeesDuplicateIds(self) -> None:
+        sessions = [self.session(f"s{i}") for i in range(5)]
+        for s in sessions:
+            for _ in range(3):
+                self.router.request(s, req(1), None)
+        ids = [m["id"] for m in self.take()]
+        self.assertEqual(len(ids), 15)
+        self.assertEqual(len(set(ids)), 15)
+        self.assertEqual(self.router.inFlightFor(sessions[0]), 3)
+        self.assertEqual(self.router.inFlight, 15)
+
+    def test_errorResponseRestoresClientId(self) -> None:
+        a = self.session("a")
+        d = self.router.request(a, req("x-9"), None)
+        [out] = self.take()
+        self.router.childMessage(jsonrpc.errorResponse(out["id"], -32602, "bad"))
+        self.assertEqual(self.successResultOf(d), jsonrpc.errorResponse("x-9", -32602, "bad"))
+
+    def test_childLineWithMethodAndPendingIdIsARequest(self) -> None:
+        """Pitfall: server-everything numbers its own requests (roots/list id 0):
+        a line with `method` is never a reply, whatever its id."""
+        a = self.session("a")
+        sink = RecordingSink()
+        d = self.router.request(a, req(0, "tools/call"), sink)
+        [out] = self.take()
+        self.router.childMessage(req(out["id"], "roots/list"))
+        self.assertNoResult(d)
+        self.assertEqual(self.router.inFlight, 1)
+        [asked] = sink.messages
+        self.assertEqual(asked["method"], "roots/list")
+        self.assertNotEqual(asked["id"], out["id"])
+        self.assertTrue(self.router.clientResponse(a, ok(asked["id"], {"roots": []})))
+        self.assertEqual(self.take(), [ok(out["id"], {"roots": []})])
+        self.router.childMessage(ok(out["id"], {"content": []}))
+        self.assertEqual(self.successResultOf(d), ok(0, {"content": []}))
+
+    def test_boolIdFromChildIsNotAReply(self) -> None:
+        a = self.session("a")
+        d = self.router.request(a, req("mine"), None)
+        self.take()
+        self.router.childMessage({"jsonrpc": "2.0", "id": True, "result": {"bogus": 1}})
+        self.assertNoResult(d)
+        self.assertEqual(self.router.inFlight, 1)
+
+    def test_invalidChildMessageDropped(self) -> None:
+        a = self.session("a")
+        d = self.router.request(a, req(1), None)
+        self.take()
+        with capturedGatewayLogs() as events:
+            self.router.childMessage({"id": 1, "result": {}})  # no "jsonrpc"
+        self.assertNoResult(d)
+        self.assertTrue(any("invalid" in e.get("log_format", "") for e in events))
+
+    def test_unknownReplyCountedAsLate(self) -> None:
+        self.router.childMessage(ok(99, {}))
+        self.router.childMessage(ok("str", {}))
+        self.assertEqual(self.router.lateReplies, 2)
+
+    def test_noChildAttached(self) -> None:
+        router = Router("srv", self.clock, 1.0)
+        self.assertRaises(RuntimeError, router.request, self.session("a"), req(1), None)
+
+
+class ProgressTests(RouterCase):
+    def test_progressTokenRewrittenAndRestored(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        sinkA, sinkB = RecordingSink(), RecordingSink()
+        meta = {"name": "t", "_meta": {"progressToken": "tok"}}
+        self.router.request(a, req(1, "tools/call", meta), sinkA)
+        self.router.request(b, req(1, "tools/call", meta), sinkB)
+        outA, outB = self.take()
+        self.assertEqual(outA["params"], {"name": "t", "_meta": {"progressToken": outA["id"]}})
+        self.assertEqual(outB["params"], {"name": "t", "_meta": {"progressToken": outB["id"]}})
+        progress = note("notifications/progress",
+                        {"progressToken": outB["id"], "progress": 1, "total": 2})
+        self.router.childMessage(progress)
+        self.assertEqual(sinkB.messages, [note("notifications/progress",
+                                               {"progressToken": "tok", "progress": 1,
+                                                "total": 2})])
+        self.assertEqual(sinkA.messages, [])
+        self.assertEqual((a.delivered, b.delivered), ([], []))
+        self.assertEqual(self.take(), [])
+
+    def test_intTokenKeepsType(self) -> None:
+        a = self.session("a")
+        sink = RecordingSink()
+        self.router.request(a, req(1, "tools/call", {"_meta": {"progressToken": 0}}), sink)
+        [out] = self.take()
+        self.router.childMessage(note("notifications/progress",
+                                      {"progressToken": out["id"], "progress": 5}))
+        self.assertEqual(sink.messages[0]["params"], {"progressToken": 0, "progress": 5})
+
+    def test_progressForUnknownTokenDropped(self) -> None:
+        a = self.session("a")
+        sink = RecordingSink()
+        self.router.request(a, req(1, "tools/call", {"_meta": {"progressToken": "t"}}), sink)
+        [out] = self.take()
+        for token in (out["id"] + 100, "t", str(out["id"])):
+            self.router.childMessage(note("notifications/progress",
+                                          {"progressToken": token, "progress": 1}))
+        self.assertEqual(sink.messages, [])
+        self.assertEqual(a.delivered, [])
+
+    def test_progressAfterCompletionDropped(self) -> None:
+        a = self.session("a")
+        sink = RecordingSink()
+        self.router.request(a, req(1, "tools/call", {"_meta": {"progressToken": "t"}}), sink)
+        [out] = self.take()
+        self.router.childMessage(ok(out["id"], {}))
+        self.router.childMessage(note("notifications/progress",
+                                      {"progressToken": out["id"], "progress": 1}))
+        self.assertEqual(sink.messages, [])
+
+    def test_progressWithoutClientTokenDropped(self) -> None:
+        a = self.session("a")
+        sink = RecordingSink()
+        self.router.request(a, req(1), sink)
+        [out] = self.take()
+        self.assertNotIn("params", out)
+        self.router.childMessage(note("notifications/progress",
+                                      {"progressToken": out["id"], "progress": 1}))
+        self.assertEqual(sink.messages, [])
+
+
+class CancelTimeoutExitTests(RouterCase):
+    def test_clientCancelMappedToChildId(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        dB = self.router.request(b, req(7), None)
+        dA = self.router.request(a, req(7), None)
+        outB, outA = self.take()
+        self.router.clientNotification(a, cancelled(7, "user gave up"))
+        self.assertEqual(self.take(), [cancelled(outA["id"], "user gave up")])
+        self.failureResultOf(dA, CancelledError)
+        self.assertNoResult(dB)
+        self.assertEqual(self.router.inFlight, 1)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)  # only B's timer
+        self.router.childMessage(ok(outA["id"], {"late": True}))
+        self.assertEqual(self.router.lateReplies, 1)
+        self.assertNoResult(dB)
+        self.router.childMessage(ok(outB["id"], {"for": "B"}))
+        self.assertEqual(self.successResultOf(dB), ok(7, {"for": "B"}))
+
+    def test_cancelOfOtherTypeOrSessionIgnored(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        d = self.router.request(a, req(1), None)
+        self.take()
+        self.router.clientNotification(a, cancelled("1"))
+        self.router.clientNotification(a, cancelled(True))
+        self.router.clientNotification(a, cancelled(1.0))
+        self.router.clientNotification(b, cancelled(1))
+        self.router.clientNotification(a, cancelled(2))
+        self.router.clientNotification(a, note("notifications/cancelled"))
+        self.assertEqual(self.take(), [])
+        self.assertNoResult(d)
+
+    def test_cancelWithoutReason(self) -> None:
+        a = self.session("a")
+        self.router.request(a, req(1), None).addErrback(lambda f: f.trap(CancelledError))
+        [out] = self.take()
+        self.router.clientNotification(a, cancelled(1))
+        self.assertEqual(self.take(), [cancelled(out["id"])])
+
+    def test_timeout(self) -> None:
+        a = self.session("a")
+        d = self.router.request(a, req("q", "tools/call"), None)
+        [out] = self.take()
+        self.clock.advance(self.timeout - 0.001)
+        self.assertNoResult(d)
+        self.clock.advance(0.001)
+        self.assertEqual(self.successResultOf(d), jsonrpc.errorResponse(
+            "q", jsonrpc.REQUEST_TIMEOUT, "server 'srv' did not answer tools/call within 10 s"))
+        self.assertEqual(self.take(), [cancelled(out["id"], "request timed out in the gateway")])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.router.inFlight, 0)
+        self.router.childMessage(ok(out["id"], {}))
+        self.assertEqual(self.router.lateReplies, 1)
+
+    def test_answerCancelsTimer(self) -> None:
+        a = self.session("a")
+        d = self.router.request(a, req(1), None)
+        [out] = self.take()
+        self.router.childMessage(ok(out["id"], {}))
+        self.successResultOf(d)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(100)
+        self.assertEqual(self.take(), [])
+
+    def test_childExitedFailsEveryPendingAtOnce(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        dA = self.router.request(a, req(1), None)
+        dB = self.router.request(b, req("z", "resources/read"), None)
+        self.take()
+        self.router.childExited("exited with code 1")
+        self.assertEqual(self.successResultOf(dA), jsonrpc.errorResponse(
+            1, jsonrpc.CHILD_EXITED, "server 'srv' exited with code 1"))
+        self.assertEqual(self.successResultOf(dB), jsonrpc.errorResponse(
+            "z", jsonrpc.CHILD_EXITED, "server 'srv' exited with code 1"))
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.router.inFlight, 0)
+        self.assertEqual(self.take(), [])  # nothing written to a dead child
+
+    def test_childExitForgetsItsRequestsToClients(self) -> None:
+        a = self.session("a")
+        sink = RecordingSink()
+        self.router.request(a, req(1), sink)
+        self.router.childMessage(req(40, "roots/list"))
+        gatewayId = sink.messages[0]["id"]
+        self.take()
+        self.router.childExited("exited with code 1")
+        self.assertFalse(self.router.clientResponse(a, ok(gatewayId, {"roots": []})))
+        self.assertEqual(self.take(), [])
+
+    def test_cancellingTheDeferredCancelsOnTheChild(self) -> None:
+        a = self.session("a")
+        d = self.router.request(a, req(1), None)
+        [out] = self.take()
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertEqual(self.take(), [cancelled(out["id"])])
+        self.assertEqual(self.router.inFlight, 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class ServerRequestTests(RouterCase):
+    def inFlight(self, session: FakeSession, method: str = "tools/call",
+                 sink: RecordingSink | None = None) -> tuple[Deferred[Message], RecordingSink]:
+        sink = RecordingSink() if sink is None else sink
+        d = self.router.request(session, req(1, method), sink)
+        self.take()
+        return d, sink
+
+    def test_pingAnsweredDirectly(self) -> None:
+        a = self.session("a")
+        _, sink = self.inFlight(a)
+        self.router.childMessage(req("p1", "ping"))
+        self.assertEqual(self.take(), [ok("p1", {})])
+        self.assertEqual((sink.messages, a.delivered), ([], []))
+
+    def test_samplingGoesToOnlyInFlightSession(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        _, sink = self.inFlight(a)
+        params = {"messages": [], "maxTokens": 5}
+        self.router.childMessage(req(7, "sampling/createMessage", params))
+        [asked] = sink.messages
+        gatewayId = asked["id"]
+        self.assertEqual(asked, req(gatewayId, "sampling/createMessage", params))
+        self.assertIsInstance(gatewayId, int)
+        self.assertEqual((a.delivered, b.delivered), ([], []))
+        self.assertEqual(self.take(), [])
+        # Another session cannot answer it.
+        self.assertFalse(self.router.clientResponse(b, ok(gatewayId, {"role": "x"})))
+        self.assertEqual(self.take(), [])
+        answer = ok(gatewayId, {"role": "assistant", "content": {"type": "text", "text": "hi"}})
+        self.assertTrue(self.router.clientResponse(a, answer))
+        self.assertEqual(self.take(), [ok(7, answer["result"])])
+        # The same answer again is unknown now.
+        self.assertFalse(self.router.clientResponse(a, answer))
+        self.assertEqual(self.take(), [])
+
+    def test_clientErrorAnswerPassedBack(self) -> None:
+        a = self.session("a")
+        _, sink = self.inFlight(a)
+        self.router.childMessage(req("s-1", "elicitation/create", {"message": "?"}))
+        gatewayId = sink.messages[0]["id"]
+        self.assertTrue(self.router.clientResponse(
+            a, jsonrpc.errorResponse(gatewayId, -1, "declined")))
+        self.assertEqual(self.take(), [jsonrpc.errorResponse("s-1", -1, "declined")])
+
+    def test_answerWithUnknownIdDropped(self) -> None:
+        a = self.session("a")
+        self.assertFalse(self.router.clientResponse(a, ok(12345, {})))
+        self.assertFalse(self.router.clientResponse(a, ok("1", {})))
+        self.assertEqual(self.take(), [])
+
+    def test_twoSessionsInFlightIsRefusedNotGuessed(self) -> None:
+        """Defect 10.2: with two sessions in flight on a shared child, no
+        session can be proven to be the requester: the child gets an error,
+        no session sees the request."""
+        a, b = self.session("a"), self.session("b")
+        _, sinkA1 = self.inFlight(a, "tools/call")
+        _, sinkB = self.inFlight(b, "tools/call")
+        _, sinkA2 = self.inFlight(a, "resources/read")
+        with capturedGatewayLogs() as events:
+            self.router.childMessage(req(3, "sampling/createMessage", {"messages": []}))
+        self.assertEqual((sinkA1.messages, sinkA2.messages, sinkB.messages), ([], [], []))
+        self.assertEqual((a.delivered, b.delivered), ([], []))
+        [refusal] = self.take()
+        self.assertEqual(refusal["id"], 3)
+        self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
+        self.assertIn("ambiguous", refusal["error"]["message"])
+        self.assertIn("per session", refusal["error"]["message"])
+        self.assertEqual(self.router.ambiguousServerRequests, 1)
+        self.assertEqual(self.router.stats.ambiguousServerRequests, 1)
+        self.assertTrue(any("ambiguous" in str(e.get("why")) for e in events))
+
+    def test_concurrentSamplingNeverReachesAnotherSession(self) -> None:
+        """Five sessions sample at once: every child request either goes to
+        the one session in flight or is refused; never to a bystander."""
+        sessions = [self.session(f"s{i}") for i in range(5)]
+        sinks = {}
+        refused = []
+        for i, s in enumerate(sessions):
+            _, sinks[s.id] = self.inFlight(s, "tools/call")
+            self.router.childMessage(req(100 + i, "sampling/createMessage", {"messages": []}))
+            refused += [m for m in self.take() if "error" in m]
+        # Only the first was asked while one session alone was in flight.
+        self.assertEqual([len(sinks[s.id].messages) for s in sessions], [1, 0, 0, 0, 0])
+        self.assertEqual([s.delivered for s in sessions], [[]] * 5)
+        self.assertEqual(sorted(m["id"] for m in refused), [101, 102, 103, 104])
+
+    def test_oneSessionSeveralRequestsIsNotAmbiguous(self) -> None:
+        a = self.session("a")
+        _, sink1 = self.inFlight(a, "tools/call")
+        _, sink2 = self.inFlight(a, "tools/call")
+        self.router.childMessage(req(3, "roots/list"))
+        self.assertEqual((len(sink1.messages), len(sink2.messages)), (0, 1))
+        self.assertEqual(self.router.ambiguousServerRequests, 0)
+
+    def test_oneSessionNoToolsCallGoesToItsLatestRequest(self) -> None:
+        a = self.session("a")
+        _, sink1 = self.inFlight(a, "prompts/get")
+        _, sink2 = self.inFlight(a, "resources/read")
+        self.router.childMessage(req(3, "roots/list"))
+        self.assertEqual((len(sink1.messages), len(sink2.messages)), (0, 1))
+
+    def test_refusals(self) -> None:
+        cases = [
+            ({}, req(1, "roots/list"), jsonrpc.METHOD_NOT_FOUND),
+            ({"roots": {}}, req(2, "sampling/createMessage", {}), jsonrpc.METHOD_NOT_FOUND),
+            ({"elicitation": {"form": {}}},
+             req(3, "elicitation/create", {"mode": "url", "url": "https://x"}),
+             jsonrpc.INVALID_PARAMS),
+            ({"elicitation": {}}, req(4, "elicitation/create", {"mode": "url"}),
+             jsonrpc.INVALID_PARAMS),
+            ({}, req(5, "elicitation/create", {"message": "?"}), jsonrpc.INVALID_PARAMS),
+        ]
+        for caps, message, code in cases:
+            s = self.session(f"s{message['id']}", caps=caps)
+            d, sink = self.inFlight(s)
+            self.router.childMessage(message)
+            [error] = self.take()
+            self.assertEqual(error["id"], message["id"])
+            self.assertEqual(error["error"]["code"], code, message)
+            self.assertEqual((sink.messages, s.delivered), ([], []))
+            self.router.detach(s)
+            d.addErrback(lambda f: f.trap(CancelledError))
+            self.take()
+
+    def test_elicitationFormAccepted(self) -> None:
+        for caps in ({"elicitation": {}}, {"elicitation": {"form": {}}}):
+            s = self.session("e", caps=caps)
+            d, sink = self.inFlight(s)
+            self.router.childMessage(req(9, "elicitation/create", {"message": "name?"}))
+            self.assertEqual(len(sink.messages), 1)
+            self.assertEqual(self.take(), [])
+            self.router.detach(s)
+            d.addErrback(lambda f: f.trap(CancelledError))
+            self.take()
+
+    def test_elicitationUrlAccepted(self) -> None:
+        s = self.session("e", caps={"elicitation": {"url": {}}})
+        _, sink = self.inFlight(s)
+        self.router.childMessage(req(9, "elicitation/create", {"mode": "url", "url": "u"}))
+        self.assertEqual(len(sink.messages), 1)
+
+    def test_noInFlightSessionErrorToChild(self) -> None:
+        self.session("a")
+        self.router.call("resources/list")  # the gateway's own request does not count
+        self.take()
+        self.router.childMessage(req(5, "sampling/createMessage", {}))
+        [error] = self.take()
+        self.assertEqual(error["id"], 5)
+        self.assertEqual(error["error"]["code"], jsonrpc.INTERNAL_ERROR)
+
+    def test_relatedClosedFallsBackToGetStream(self) -> None:
+        a = self.session("a")
+        _, sink = self.inFlight(a, sink=RecordingSink(accept=False))
+        self.router.childMessage(req(5, "roots/list"))
+        self.assertEqual(len(sink.refused), 1)
+        self.assertEqual([m["method"] for m in a.delivered], ["roots/list"])
+        self.assertEqual(self.take(), [])
+
+    def test_noStreamAtAllErrorToChild(self) -> None:
+        a = self.session("a")
+        a.accept = False
+        _, sink = self.inFlight(a, sink=RecordingSink(accept=False))
+        self.router.childMessage(req(5, "roots/list"))
+        [error] = self.take()
+        self.assertEqual((error["id"], error["error"]["code"]), (5, jsonrpc.INTERNAL_ERROR))
+        gatewayId = sink.refused[0]["id"]
+        self.assertFalse(self.router.clientResponse(a, ok(gatewayId, {"roots": []})))
+
+    def test_childCancelsItsRequest(self) -> None:
+        a = self.session("a")
+        _, sink = self.inFlight(a)
+        self.router.childMessage(req(5, "sampling/createMessage", {}))
+        gatewayId = sink.messages[0]["id"]
+        self.router.childMessage(cancelled(5, "no longer needed"))
+        self.assertEqual(a.delivered, [cancelled(gatewayId, "no longer needed")])
+        self.assertFalse(self.router.clientResponse(a, ok(gatewayId, {})))
+        self.assertEqual(self.take(), [])
+
+
+class NotificationTests(RouterCase):
+    def test_listChangedToEveryAttachedSession(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        stranger = self.session("c", attach=False)
+        _, sink = self.inFlightRequest(a)
+        for method in ("notifications/tools/list_changed", "notifications/prompts/list_changed",
+                       "notifications/resources/list_changed"):
+            self.router.childMessage(note(method))
+        expected = [note("notifications/tools/list_changed"),
+                    note("notifications/prompts/list_changed"),
+                    note("notifications/resources/list_changed")]
+        self.assertEqual(a.delivered, expected)
+        self.assertEqual(b.delivered, expected)
+        self.assertEqual(stranger.delivered, [])
+        self.assertEqual(sink.messages, [])
+        self.assertEqual(self.take(), [])
+
+    def inFlightRequest(self, session: FakeSession) -> tuple[Deferred[Message], RecordingSink]:
+        sink = RecordingSink()
+        d = self.router.request(session, req(1), sink)
+        self.take()
+        return d, sink
+
+    def test_unknownNotificationDropped(self) -> None:
+        a = self.session("a")
+        self.router.childMessage(note("notifications/whatever", {}))
+        self.assertEqual(a.delivered, [])
+
+    def test_resourcesUpdatedOnlyToSubscribers(self) -> None:
+        a, b, c = self.session("a"), self.session("b"), self.session("c")
+        d = self.router.request(a, req(1, "resources/subscribe", {"uri": "file:///x"}), None)
+        [out] = self.take()
+        self.router.childMessage(ok(out["id"], {}))
+        self.successResultOf(d)
+        dB = self.router.request(b, req(1, "resources/subscribe", {"uri": "file:///y"}), None)
+        [out] = self.take()
+        self.router.childMessage(ok(out["id"], {}))
+        self.successResultOf(dB)
+        updated = note("notifications/resources/updated", {"uri": "file:///x"})
+        self.router.childMessage(updated)
+        self.assertEqual(a.delivered, [updated])
+        self.assertEqual((b.delivered, c.delivered), ([], []))
+
+    def test_logMessageByLevel(self) -> None:
+        a = self.session("a", logLevel="warning")
+        b = self.session("b", logLevel="error")
+        c = self.session("c")
+        for level in ("debug", "warning", "error", "emergency"):
+            self.router.childMessage(note("notifications/message",
+                                          {"level": level, "data": level}))
+        self.assertEqual([m["params"]["level"] for m in a.delivered],
+                         ["warning", "error", "emergency"])
+        self.assertEqual([m["params"]["level"] for m in b.delivered], ["error", "emergency"])
+        self.assertEqual(c.delivered, [])
+
+    def test_logMessageWithOneRequestInFlightGoesToItsStream(self) -> None:
+        a = self.session("a", logLevel="debug")
+        _, sink = self.inFlightRequest(a)
+        message = note("notifications/message", {"level": "info", "data": "working"})
+        self.router.childMessage(message)
+        self.assertEqual(sink.messages, [message])
+        self.assertEqual(a.delivered, [])
+
+    def test_logMessageHonoursLevelsWithOneRequestInFlight(self) -> None:
+        a = self.session("a", logLevel="error")
+        b = self.session("b", logLevel="debug")
+        _, sink = self.inFlightRequest(a)
+        message = note("notifications/message", {"level": "debug", "data": "noise"})
+        self.router.childMessage(message)
+        self.assertEqual(sink.messages, [])  # A asked for error and above
+        self.assertEqual(a.delivered, [])
+        self.assertEqual(b.delivered, [message])  # B asked for debug
+
+    def test_initializedAbsorbedForSharedChild(self) -> None:
+        a = self.session("a")
+        self.router.clientNotification(a, note("notifications/initialized"))
+        self.assertEqual(self.take(), [])
+        self.router.clientNotification(a, note("notifications/roots/list_changed"))
+        self.assertEqual(self.take(), [note("notifications/roots/list_changed")])
+
+
+class SubscriptionTests(RouterCase):
+    def subscribe(self, s: FakeSession, uri: str, rid: Any = 1,
+                  method: str = "resources/subscribe") -> Deferred[Message]:
+        return self.router.request(s, req(rid, method, {"uri": uri}), None)
+
+    def test_refcount(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        dA = self.subscribe(a, "u", rid=10)
+        [out] = self.take()
+        self.assertEqual(out, req(out["id"], "resources/subscribe", {"uri": "u"}))
+        self.router.childMessage(ok(out["id"], {}))
+        self.assertEqual(self.successResultOf(dA), ok(10, {}))
+        # Second session: answered locally, nothing to the child.
+        self.assertEqual(self.successResultOf(self.subscribe(b, "u", rid=20)), ok(20, {}))
+        self.assertEqual(self.take(), [])
+        # Same session again: local.
+        self.assertEqual(self.successResultOf(self.subscribe(a, "u", rid=11)), ok(11, {}))
+        self.assertEqual(self.take(), [])
+        self.assertEqual((a.subscriptions, b.subscriptions), ({"u"}, {"u"}))
+        # First unsubscribe: local.
+        dU = self.subscribe(a, "u", rid=12, method="resources/unsubscribe")
+        self.assertEqual(self.successResultOf(dU), ok(12, {}))
+        self.assertEqual(self.take(), [])
+        # Last unsubscribe: forwarded.
+        dU = self.subscribe(b, "u", rid=21, method="resources/unsubscribe")
+        [out] = self.take()
+        self.assertEqual(out, req(out["id"], "resources/unsubscribe", {"uri": "u"}))
+        self.router.childMessage(ok(out["id"], {}))
+        self.assertEqual(self.successResultOf(dU), ok(21, {}))
+        self.assertEqual((a.subscriptions, b.subscriptions), (set(), set()))
+        # Unsubscribing again is answered locally.
+        self.assertEqual(self.successResultOf(
+            self.subscribe(b, "u", rid=22, method="resources/unsubscribe")), ok(22, {}))
+        self.assertEqual(self.take(), [])
+
+    def test_refusedSubscribeUndone(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        d = self.subscribe(a, "u")
+        [out] = self.take()
+        self.router.childMessage(jsonrpc.errorResponse(out["id"], -32601, "no subscriptions"))
+        self.assertEqual(self.successResultOf(d)["error"]["code"], -32601)
+        self.assertEqual(a.subscriptions, set())
+        self.subscribe(b, "u")
+        self.assertEqual(len(self.take()), 1)  # forwarded again: nobody holds it
+
+    def test_subscribeFailedByChildExitIsUndone(self) -> None:
+        a = self.session("a")
+        d = self.subscribe(a, "u")
+        self.take()
+        self.router.childExited("exited with code 1")
+        self.assertEqual(self.successResultOf(d)["error"]["code"], jsonrpc.CHILD_EXITED)
+        self.assertEqual(a.subscriptions, set())
+        self.router.resubscribe()
+        self.assertEqual(self.take(), [])
+
+    def test_subscribeWithoutUriForwarded(self) -> None:
+        a = self.session("a")
+        self.router.request(a, req(1, "resources/subscribe", {}), None)
+        self.assertEqual(len(self.take()), 1)
+
+    def test_resubscribeAfterRestart(self) -> None:
+        a = self.session("a")
+        self.subscribe(a, "u1")
+        self.subscribe(a, "u2")
+        self.router.request(a, req(3, "logging/setLevel", {"level": "info"}), None)
+        for m in self.take():
+            self.router.childMessage(ok(m["id"], {}))
+        self.router.childExited("exited with code 1")
+        self.router.resubscribe()
+        sent = self.take()
+        self.assertEqual([(m["method"], m["params"]) for m in sent],
+                         [("resources/subscribe", {"uri": "u1"}),
+                          ("resources/subscribe", {"uri": "u2"}),
+                          ("logging/setLevel", {"level": "info"})])
+
+
+class DetachTests(RouterCase):
+    def test_detachCancelsAndUnsubscribes(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        self.router.request(a, req(1, "resources/subscribe", {"uri": "only-a"}), None)
+        self.router.request(a, req(2, "resources/subscribe", {"uri": "shared"}), None)
+        self.router.request(b, req(1, "resources/subscribe", {"uri": "shared"}), None)
+        for m in self.take():
+            self.router.childMessage(ok(m["id"], {}))
+        dA = self.router.request(a, req(3, "tools/call"), RecordingSink())
+        dB = self.router.request(b, req(3, "tools/call"), RecordingSink())
+        outA, _ = self.take()
+        self.router.detach(a)
+        sent = self.take()
+        self.assertEqual(sent[0], cancelled(outA["id"], "session ended"))
+        self.assertEqual([(m["method"], m.get("params")) for m in sent[1:]],
+                         [("resources/unsubscribe", {"uri": "only-a"})])
+        self.failureResultOf(dA, CancelledError)
+        self.assertNoResult(dB)
+        self.assertEqual(a.subscriptions, set())
+        self.assertEqual(b.subscriptions, {"shared"})
+        self.assertNotIn(a, self.router.sessions)
+        self.router.childMessage(note("notifications/tools/list_changed"))
+        self.assertEqual(a.delivered, [])
+        self.assertEqual(len(b.delivered), 1)
+        # B's unsubscribe of "shared" is now the last one: forwarded.
+        self.router.request(b, req(4, "resources/unsubscribe", {"uri": "shared"}), None)
+        self.assertEqual([m["method"] for m in self.take()], ["resources/unsubscribe"])
+
+    def test_detachAnswersChildRequestsWaitingOnSession(self) -> None:
+        a = self.session("a")
+        sink = RecordingSink()
+        d = self.router.request(a, req(1), sink)
+        d.addErrback(lambda f: f.trap(CancelledError))
+        [out] = self.take()
+        self.router.childMessage(req(50, "roots/list"))
+        self.router.detach(a, "client went away")
+        sent = self.take()
+        self.assertEqual(sent[0], cancelled(out["id"], "client went away"))
+        self.assertEqual(sent[1], jsonrpc.errorResponse(50, jsonrpc.INTERNAL_ERROR,
+                                                        "client client went away"))
+        self.assertFalse(self.router.clientResponse(a, ok(sink.messages[0]["id"], {})))
+
+    def test_detachIdleSessionSendsNothing(self) -> None:
+        a = self.session("a")
+        self.router.detach(a)
+        self.assertEqual(self.take(), [])
+        self.assertEqual(self.router.sessions, set())
+
+
+class LogLevelTests(RouterCase):
+    def setLevel(self, s: FakeSession, level: str, rid: Any = 1) -> Deferred[Message]:
+        return self.router.request(s, req(rid, "logging/setLevel", {"level": level}), None)
+
+    def test_childGetsLowestLevel(self) -> None:
+        a, b, c = self.session("a"), self.session("b"), self.session("c")
+        dA = self.setLevel(a, "warning", rid="a1")
+        [out] = self.take()
+        self.assertEqual(out["params"], {"level": "warning"})
+        self.router.childMessage(ok(out["id"], {}))
+        self.assertEqual(self.successResultOf(dA), ok("a1", {}))
+        # A higher level from another session: answered locally.
+        self.assertEqual(self.successResultOf(self.setLevel(b, "error", rid="b1")),
+                         ok("b1", {}))
+        self.assertEqual(self.take(), [])
+        # A lower level: the child goes down to it.
+        dC = self.setLevel(c, "debug", rid="c1")
+        [out] = self.take()
+        self.assertEqual(out, req(out["id"], "logging/setLevel", {"level": "debug"}))
+        self.router.childMessage(ok(out["id"], {}))
+        self.assertEqual(self.successResultOf(dC), ok("c1", {}))
+        self.assertEqual((a.logLevel, b.logLevel, c.logLevel), ("warning", "error", "debug"))
+        # Same lowest level again: local.
+        self.successResultOf(self.setLevel(a, "info"))
+        self.assertEqual(self.take(), [])
+
+    def test_unknownLevelRefusedLocally(self) -> None:
+        a = self.session("a")
+        r = self.successResultOf(self.setLevel(a, "loud", rid=4))
+        self.assertEqual((r["id"], r["error"]["code"]), (4, jsonrpc.INVALID_PARAMS))
+        self.assertIsNone(a.logLevel)
+        self.assertEqual(self.take(), [])
+
+
+class OwnerRouterTests(RouterCase):
+    """A per-session (stateful) child: everything goes to its one owner."""
+
+    def makeOwner(self) -> FakeSession:
+        return FakeSession("owner", capabilities=ALL_CAPS)
+
+    def test_initializedForwarded(self) -> None:
+        assert self.owner is not None
+        self.router.clientNotification(self.owner, note("notifications/initialized"))
+        self.assertEqual(self.take(), [note("notifications/initialized")])
+
+    def test_allNotificationsToOwner(self) -> None:
+        assert self.owner is not None
+        messages = [note("notifications/tools/list_changed"),
+                    note("notifications/resources/updated", {"uri": "never-subscribed"}),
+                    note("notifications/message", {"level": "debug", "data": "x"}),
+                    note("notifications/custom", {"a": 1})]
+        for m in messages:
+            self.router.childMessage(m)
+        self.assertEqual(self.owner.delivered, messages)
+
+    def test_notificationsPreferLatestRequestStream(self) -> None:
+        assert self.owner is not None
+        sink = RecordingSink()
+        self.router.request(self.owner, req(1), sink)
+        self.take()
+        m = note("notifications/message", {"level": "info", "data": "x"})
+        self.router.childMessage(m)
+        self.assertEqual((sink.messages, self.owner.delivered), ([m], []))
+
+    def test_subscribeAndSetLevelForwardedAsIs(self) -> None:
+        assert self.owner is not None
+        for _ in range(2):
+            self.router.request(self.owner, req(1, "resources/subscribe", {"uri": "u"}), None)
+        self.router.request(self.owner, req(2, "logging/setLevel", {"level": "error"}), None)
+        self.assertEqual([m["method"] for m in self.take()],
+                         ["resources/subscribe", "resources/subscribe", "logging/setLevel"])
+
+    def test_serverRequestToOwnerWithoutInFlight(self) -> None:
+        assert self.owner is not None
+        self.router.childMessage(req(0, "roots/list"))
+        [asked] = self.owner.delivered
+        self.assertEqual(asked["method"], "roots/list")
+        self.assertTrue(self.router.clientResponse(self.owner, ok(asked["id"], {"roots": []})))
+        self.assertEqual(self.take(), [ok(0, {"roots": []})])
+
+    def test_initializeForwardedWithRewrittenId(self) -> None:
+        assert self.owner is not None
+        init = req(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                     "clientInfo": {"name": "c", "version": "1"}})
+        d = self.router.request(self.owner, init, None)
+        [out] = self.take()
+        self.assertEqual(out, {**init, "id": out["id"]})
+        self.assertNotEqual(out["id"], 0)
+        self.router.childMessage(ok(out["id"], {"protocolVersion": "2025-06-18"}))
+        self.assertEqual(self.successResultOf(d), ok(0, {"protocolVersion": "2025-06-18"}))
+
+
+class LogLevelOnDetachTests(RouterCase):
+    def setLevel(self, session: FakeSession, level: str) -> None:
+        d = self.router.request(session, req(1, "logging/setLevel", {"level": level}), None)
+        for sent in self.take():
+            self.router.childMessage(ok(sent["id"], {}))
+        self.successResultOf(d)
+
+    def test_childLevelRisesWhenTheChattiestSessionLeaves(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        self.setLevel(b, "warning")
+        self.setLevel(a, "debug")
+        self.router.detach(a)
+        [again] = self.take()
+        self.assertEqual((again["method"], again["params"]), ("logging/setLevel",
+                                                             {"level": "warning"}))
+
+
+class InvalidMessageLogTests(RouterCase):
+    """Issue 20.14: a child writing invalid JSON-RPC forever costs a bounded log."""
+
+    def test_invalidMessagesAreLoggedWithinABudget(self) -> None:
+        with capturedGatewayLogs() as events:
+            for _ in range(1000):
+                self.router.childMessage({"jsonrpc": "2.0"})
+            self.clock.advance(10)
+        lines = [e for e in events if "invalid JSON-RPC" in e.get("log_format", "")]
+        self.assertEqual(len(lines), 11)  # the burst, then one summary
+        self.assertEqual(lines[-1]["count"], 990)

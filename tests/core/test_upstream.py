@@ -1,0 +1,284 @@
+"""Upstream against misbehaving children: a child that closes its stdout and
+lives on, odd initialize answers, failing spawns, listeners and ledgers that
+raise. Fake processes and a fake clock; nothing may raise out of a callback and
+no request may wait its full timeout for a child that is gone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.child import OUTPUT_GRACE, ChildProtocol
+from mcpgateway.core.healing import CLOSED, OPEN
+from mcpgateway.core.upstream import ServerUnavailable, Upstream
+from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, capturedGatewayLogs
+from tests.http import spec
+
+Message = dict[str, Any]
+INIT_RESULT = {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
+               "serverInfo": {"name": "child", "version": "9"}}
+
+
+class RecordingWatcher:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.broken = False
+
+    def spawned(self, server: str, pid: int) -> None:
+        self.calls.append(("spawned", pid))
+        if self.broken:
+            raise OSError(28, "No space left on device")
+
+    def exited(self, pid: int) -> None:
+        self.calls.append(("exited", pid))
+        if self.broken:
+            raise OSError(28, "No space left on device")
+
+
+def closeStdout(proc: FakeProcess) -> None:
+    """The child closes its stdout (os.close(1)); its process runs on."""
+    proc.proto.childConnectionLost(1)
+
+
+class UpstreamCase(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.reactor = FakeProcessReactor()
+        self.watcher = RecordingWatcher()
+        self.up = Upstream(spec("srv", timeout=60.0), self.reactor, self.reactor, {},
+                           useProcessGroup=False, watcher=self.watcher)
+        self.session = FakeSession("a")
+
+    def start(self) -> FakeProcess:
+        """Start the shared child and answer its handshake."""
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc)
+        self.successResultOf(d)
+        self.assertEqual(self.up.state, "running")
+        return proc
+
+    def answerInitialize(self, proc: FakeProcess, answer: Message | None = None) -> None:
+        [init] = [m for m in proc.sentMessages() if m.get("method") == "initialize"]
+        proc.reply({"jsonrpc": "2.0", "id": init["id"],
+                    **(answer if answer is not None else {"result": INIT_RESULT})})
+
+    def call(self, requestId: Any = 7) -> Deferred[Message]:
+        return self.up.router.request(self.session,
+                                      jsonrpc.request(requestId, "tools/call", {"name": "x"}),
+                                      None)
+
+    def answerLast(self, proc: FakeProcess) -> None:
+        last = [m for m in proc.sentMessages() if m.get("method") == "tools/call"][-1]
+        proc.reply({"jsonrpc": "2.0", "id": last["id"], "result": {"content": []}})
+
+
+class StdoutClosedTests(UpstreamCase):
+    """Issue 20, item 6: a child that closes its stdout but keeps running."""
+
+    def test_pending_calls_fail_at_once_the_child_is_stopped_and_replaced(self) -> None:
+        proc = self.start()
+        pending = self.call()
+        closeStdout(proc)
+        self.reactor.advance(OUTPUT_GRACE)
+        # Answered now, not after the 60 s request timeout.
+        response = self.successResultOf(pending)
+        self.assertEqual(response["id"], 7)
+        self.assertEqual(response["error"]["code"], jsonrpc.CHILD_EXITED)
+        self.assertIn("closed its stdout", response["error"]["message"])
+        # The gateway let go of it, and the state says so.
+        self.assertIsNone(self.up.child)
+        self.assertEqual(self.up.state, "stopped")
+        assert self.up.lastExit is not None
+        self.assertIn("closed its stdout", self.up.lastExit)
+        self.assertEqual([e["kind"] for e in self.up.events.recent()][-1], "exited")
+        # It is stopped as every child is: stdin EOF, TERM 2 s later, KILL 3 s after that.
+        self.assertTrue(proc.stdinClosed)
+        self.reactor.advance(2.0)
+        self.assertEqual(proc.signals, ["TERM"])
+        self.assertNotIn(("exited", 1000), self.watcher.calls)  # still running
+        self.reactor.advance(3.0)
+        self.assertEqual(proc.signals, ["TERM", "KILL"])
+        self.assertEqual(self.watcher.calls[-1], ("exited", 1000))
+        # The next request starts a fresh child.
+        d = self.up.ensure()
+        self.assertEqual(len(self.reactor.processes), 2)
+        self.answerInitialize(self.reactor.lastProcess)
+        self.successResultOf(d)
+        self.assertEqual(self.up.state, "running")
+
+    def test_nothing_more_is_written_to_the_abandoned_child(self) -> None:
+        proc = self.start()
+        closeStdout(proc)
+        self.reactor.advance(OUTPUT_GRACE)
+        proc.written.clear()
+        self.up.router.clientNotification(self.session, jsonrpc.notification("notifications/x"))
+        self.assertEqual(proc.written, [])
+
+    def test_with_sessions_attached_a_serving_child_comes_back_at_once(self) -> None:
+        self.up.router.attach(self.session)
+        proc = self.start()
+        self.call()
+        self.answerLast(proc)  # it served a request
+        closeStdout(proc)
+        self.reactor.advance(OUTPUT_GRACE)
+        self.assertEqual(len(self.reactor.processes), 2)
+        self.assertEqual(self.up.state, "starting")
+        self.answerInitialize(self.reactor.lastProcess)
+        self.assertEqual(self.up.state, "running")
+        self.assertEqual(self.up.breaker.crashes, 0)
+
+    def test_one_that_never_served_restarts_after_the_backoff(self) -> None:
+        self.up.router.attach(self.session)
+        proc = self.start()
+        closeStdout(proc)
+        self.reactor.advance(OUTPUT_GRACE)
+        self.assertEqual(self.up.state, "restarting")
+        self.assertEqual(self.up.breaker.crashes, 1)
+        self.reactor.advance(0.99)
+        self.assertEqual(len(self.reactor.processes), 1)
+        self.reactor.advance(0.01)
+        self.assertEqual(len(self.reactor.processes), 2)
+
+    def test_closing_stdout_at_once_again_and_again_opens_the_circuit(self) -> None:
+        for attempt in range(5):
+            d = self.up.ensure()
+            self.assertEqual(len(self.reactor.processes), attempt + 1)
+            closeStdout(self.reactor.lastProcess)  # before its initialize answer
+            self.reactor.advance(OUTPUT_GRACE)
+            failure = self.failureResultOf(d, ServerUnavailable)
+            self.assertIn("closed its stdout", str(failure.value))
+            self.reactor.advance(self.up.breaker.delay())
+        self.assertEqual(self.up.breaker.state, OPEN)
+        failure = self.failureResultOf(self.up.ensure(), ServerUnavailable)
+        self.assertIn("is failing: 5 failure(s)", str(failure.value))
+        self.assertIn("closed its stdout", str(failure.value))
+
+    def test_an_exit_right_after_the_end_of_stdout_keeps_its_own_reason(self) -> None:
+        proc = self.start()
+        pending = self.call()
+        closeStdout(proc)
+        proc.stderr(b"panic: out of cheese\n")
+        proc.exit(2)
+        message = self.successResultOf(pending)["error"]["message"]
+        self.assertIn("exited with code 2", message)
+        self.assertIn("panic: out of cheese", message)
+        self.assertNotIn("stdout", message)
+        self.reactor.advance(10)
+        self.assertEqual(proc.signals, [])
+        self.assertFalse(proc.stdinClosed)
+
+    def test_stop_waits_for_a_child_still_being_stopped(self) -> None:
+        proc = self.start()
+        closeStdout(proc)
+        self.reactor.advance(OUTPUT_GRACE)
+        self.assertIsNone(self.up.child)
+        done = self.up.stop()
+        self.assertNoResult(done)
+        self.reactor.advance(5.0)  # TERM, then KILL ends it
+        self.successResultOf(done)
+
+    def test_stop_waits_for_both_the_leaving_and_the_current_child(self) -> None:
+        self.up.router.attach(self.session)
+        first = self.start()
+        self.call()
+        self.answerLast(first)
+        closeStdout(first)
+        self.reactor.advance(OUTPUT_GRACE)
+        second = self.reactor.lastProcess
+        self.answerInitialize(second)
+        self.reactor.termEnds = True
+        second.termEnds = True
+        done = self.up.stop(graceTime=1.0, termTime=10.0)
+        self.reactor.advance(1.0)
+        self.assertTrue(second.ended)
+        self.assertNoResult(done)  # the first one ignores TERM and is killed later
+        self.reactor.advance(10.0)
+        self.successResultOf(done)
+
+
+class InitializeAnswerTests(UpstreamCase):
+    """Whatever a child answers to initialize, the waiters get an outcome."""
+
+    def test_an_error_that_is_not_an_object(self) -> None:
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc, {"error": "nope"})
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertIn("refused initialize: nope", str(failure.value))
+        self.assertEqual(proc.signals, ["KILL"])
+
+    def test_a_server_info_that_is_not_an_object(self) -> None:
+        d = self.up.ensure()
+        self.answerInitialize(self.reactor.lastProcess,
+                              {"result": {**INIT_RESULT, "serverInfo": "child 9"}})
+        self.successResultOf(d)
+        self.assertEqual(self.up.state, "running")
+
+    def test_an_answer_that_breaks_the_handshake_fails_the_waiters(self) -> None:
+        def broken() -> None:
+            raise RuntimeError("resubscribe bug")
+
+        self.patch(self.up.router, "resubscribe", broken)
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc)
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertIn("resubscribe bug", str(failure.value))
+        self.assertEqual(proc.signals, ["KILL"])
+        self.flushLoggedErrors(RuntimeError)
+
+
+class NothingRaisesTests(UpstreamCase):
+    def test_a_spawn_that_raises_anything_fails_the_waiters(self) -> None:
+        self.reactor.spawnError = RuntimeError("fork bomb guard")
+        failure = self.failureResultOf(self.up.ensure(), ServerUnavailable)
+        self.assertIn("fork bomb guard", str(failure.value))
+        self.assertEqual(self.up.state, "stopped")
+        self.flushLoggedErrors(RuntimeError)
+
+    def test_a_restart_timer_whose_spawn_raises_fails_the_waiters(self) -> None:
+        self.up.router.attach(self.session)
+        proc = self.start()
+        proc.exit(1)  # a crash: the restart waits 1 s
+        self.assertEqual(self.up.state, "restarting")
+        waiting = self.up.ensure()
+        self.reactor.spawnError = RuntimeError("no more processes")
+        self.reactor.advance(1.0)  # the timer runs _start: nothing may escape it
+        failure = self.failureResultOf(waiting, ServerUnavailable)
+        self.assertIn("no more processes", str(failure.value))
+        self.flushLoggedErrors(RuntimeError)
+
+    def test_a_failing_ledger_and_event_listener_do_not_stop_the_exit_handling(self) -> None:
+        proc = self.start()
+        self.watcher.broken = True
+
+        def listener(event: dict[str, Any]) -> None:
+            raise RuntimeError("stream gone")
+
+        self.up.events.listen(listener)
+        pending = self.call()
+        with capturedGatewayLogs():
+            proc.exit(1)
+        self.assertEqual(self.successResultOf(pending)["error"]["code"], jsonrpc.CHILD_EXITED)
+        self.assertEqual(self.up.state, "stopped")
+        assert isinstance(proc.proto, ChildProtocol)
+        self.assertIsNone(proc.proto.ended.result)  # no failure left in the Deferred
+        d = self.up.ensure()  # the ledger still fails: the spawn goes on (after the backoff)
+        self.reactor.advance(self.up.breaker.delay())
+        self.assertEqual(len(self.reactor.processes), 2)
+        self.assertNoResult(d)
+        self.flushLoggedErrors(RuntimeError, OSError)
+
+    def test_death_by_any_signal_is_detected(self) -> None:
+        for sig in (1, 2, 9, 15):
+            proc = self.start()
+            pending = self.call()
+            proc.exit(signal=sig)
+            message = self.successResultOf(pending)["error"]["message"]
+            self.assertIn(f"killed by signal {sig}", message)
+            self.assertEqual(self.up.state, "stopped")
+            self.reactor.advance(60)
+        self.assertEqual(self.up.breaker.state, CLOSED)  # four crashes 60 s apart

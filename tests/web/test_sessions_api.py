@@ -1,0 +1,423 @@
+"""Sessions as seen from outside: GET/DELETE /sessions, where a session's
+client pid comes from, and the gateway's clean stop; through the real Site
+with fake children and a fake clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred, succeed
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.web.app import makeSite
+from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs
+from tests.http import Harness, Response, spec
+
+SHUTDOWN = {"code": jsonrpc.SERVER_UNAVAILABLE, "message": "the gateway is shutting down"}
+
+
+class FinderHarness(Harness):
+    """A L{Harness} whose gateway has a pid finder (and optionally a watcher)."""
+
+    def __init__(self, pidFinder: Any, servers: dict[str, ServerSpec] | None = None) -> None:
+        self.reactor = FakeProcessReactor()
+        specs = servers or {"srv": spec("srv")}
+        self.gateway = Gateway(specs, self.reactor, self.reactor, {}, useProcessGroup=False,
+                               pidFinder=pidFinder)
+        self.site = makeSite(self.gateway, self.reactor, maxBody=4096)
+
+
+class Finder:
+    """Records each lookup and answers it with a Deferred the test fires."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.answers: list[Deferred[int | None]] = []
+
+    def __call__(self, *args: Any) -> Deferred[int | None]:
+        self.calls.append(args)
+        d: Deferred[int | None] = Deferred()
+        self.answers.append(d)
+        return d
+
+
+def initialize(h: Harness, server: str = "srv", headers: dict[str, str] | None = None,
+               clientInfo: dict[str, Any] | None = None) -> Response:
+    response = h.request("POST", f"/{server}/mcp", {
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": clientInfo if clientInfo is not None
+                   else {"name": "test", "version": "1"}}}, headers=headers)
+    if not response.complete:
+        h.answerHandshake()
+    assert response.status == 200, response.body
+    return response
+
+
+def openSession(h: Harness, server: str = "srv", pid: int | None = None) -> str:
+    headers = {"x-client-pid": str(pid)} if pid is not None else None
+    return initialize(h, server, headers).headers["mcp-session-id"]
+
+
+def session(h: Harness, sid: str) -> Session:
+    found = h.gateway.sessions.get(sid)
+    assert found is not None
+    return found
+
+
+def call(h: Harness, sid: str, requestId: Any = 2, server: str = "srv",
+         method: str = "tools/call") -> Response:
+    return h.request("POST", f"/{server}/mcp",
+                     {"jsonrpc": "2.0", "id": requestId, "method": method,
+                      "params": {} if method == "ping" else {"name": "echo"}},
+                     session=sid)
+
+
+def sent(proc: FakeProcess, method: str) -> list[dict[str, Any]]:
+    return [m for m in proc.sentMessages() if m.get("method") == method]
+
+
+def sessionIds(h: Harness) -> set[str]:
+    return {s.id for s in h.gateway.sessions}
+
+
+# -- GET /sessions ---------------------------------------------------------------
+
+DESCRIBED = ("id", "server", "clientPid", "client", "protocolVersion", "mode", "childPid",
+             "created", "lastActivity", "inFlight", "getStream")
+
+
+def test_get_sessions_with_none() -> None:
+    h = Harness()
+    response = h.request("GET", "/sessions")
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"sessions": []}
+
+
+def test_get_sessions_describes_every_session() -> None:
+    h = Harness({"srv": spec("srv"), "solo": spec("solo", mode="stateful")})
+    h.reactor.advance(5)
+    a = openSession(h, "srv", pid=4001)
+    h.reactor.advance(2)
+    b = openSession(h, "solo")
+    h.reactor.advance(3)
+    pending = call(h, b, server="solo")  # t=10, in flight
+    stream = h.request("GET", "/solo/mcp", session=b, accept="text/event-stream")
+    h.reactor.advance(2)
+    c = openSession(h, "srv", pid=4001)
+    assert call(h, c, method="ping").status == 200  # t=12: refreshes a's owner group
+    listed = h.request("GET", "/sessions").json()["sessions"]
+    assert [{k: s[k] for k in DESCRIBED} for s in listed] == [
+        {"id": a, "server": "srv", "clientPid": 4001, "client": "test",
+         "protocolVersion": "2025-11-25", "mode": "stateless", "childPid": h.process(0).pid,
+         "created": 5, "lastActivity": 12, "inFlight": 0, "getStream": False},
+        {"id": b, "server": "solo", "clientPid": None, "client": "test",
+         "protocolVersion": "2025-11-25", "mode": "stateful", "childPid": h.process(1).pid,
+         "created": 7, "lastActivity": 10, "inFlight": 1, "getStream": True},
+        {"id": c, "server": "srv", "clientPid": 4001, "client": "test",
+         "protocolVersion": "2025-11-25", "mode": "stateless", "childPid": h.process(0).pid,
+         "created": 12, "lastActivity": 12, "inFlight": 0, "getStream": False},
+    ]
+    assert not pending.complete and stream.status == 200
+
+
+# -- DELETE /sessions/by-pid/<pid> ------------------------------------------------------
+
+@pytest.mark.parametrize("pid", ["abc", "0", "-1", "1.5", "00"])
+def test_delete_by_pid_refuses_what_is_not_a_pid(pid: str) -> None:
+    h = Harness()
+    sid = openSession(h, pid=4001)
+    response = h.request("DELETE", f"/sessions/by-pid/{pid}")
+    assert response.status == 400
+    assert response.json() == {"error": f"not a pid: {pid!r}"}
+    assert sessionIds(h) == {sid}
+
+
+def test_delete_by_pid_refuses_a_superscript_digit() -> None:
+    h = Harness()
+    response = h.request("DELETE", "/sessions/by-pid/%C2%B2")
+    assert response.status == 400
+
+
+def test_delete_by_pid_refuses_a_pid_of_thousands_of_digits_without_a_500() -> None:
+    """Past Python's 4,300-digit limit int() raises ValueError: it was a 500
+    (in HTML, with a traceback)."""
+    h = Harness()
+    with capturedGatewayLogs() as events:
+        response = h.request("DELETE", "/sessions/by-pid/" + "9" * 5000)
+        huge = h.request("DELETE", "/sessions/by-pid/" + "9" * 11)
+    assert response.status == 400 and huge.status == 400
+    assert response.json() == {"error": "not a pid: '99999999999999999999...'"}
+    assert not [e for e in events if "log_failure" in e]
+
+
+def test_a_defect_in_a_management_route_is_a_json_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    h = Harness()
+
+    def broken() -> Any:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(h.gateway, "describeSessions", broken)
+    with capturedGatewayLogs() as events:
+        response = h.request("GET", "/sessions")
+    assert response.status == 500
+    assert response.json() == {"error": "internal error in the gateway (RuntimeError);"
+                                        " see its log"}
+    assert [e for e in events if "log_failure" in e]
+
+
+def test_delete_by_pid_of_a_pid_without_sessions_is_404() -> None:
+    h = Harness()
+    sid = openSession(h, pid=4001)
+    response = h.request("DELETE", "/sessions/by-pid/4242")
+    assert response.status == 404
+    assert response.json() == {"error": "no session belongs to pid 4242"}
+    assert sessionIds(h) == {sid}
+
+
+def test_delete_by_pid_ends_every_session_of_that_pid() -> None:
+    h = Harness({"srv": spec("srv"), "solo": spec("solo", mode="stateful")})
+    a = openSession(h, "srv", pid=4001)
+    b = openSession(h, "solo", pid=4001)
+    c = openSession(h, "solo", pid=4001)
+    other = openSession(h, "srv", pid=4002)
+    anonymous = openSession(h, "solo")
+    shared, ownB, ownC, ownAnon = (h.process(i) for i in range(4))
+    inFlight = call(h, a, requestId=5)
+    [forwarded] = sent(shared, "tools/call")
+    response = h.request("DELETE", "/sessions/by-pid/4001")
+    assert response.status == 200
+    assert response.json() == {"ended": {"sessions": [a, b, c],
+                                         "childPids": [ownB.originalPid, ownC.originalPid]}}
+    assert sessionIds(h) == {other, anonymous}
+    assert ownB.stdinClosed and ownC.stdinClosed
+    assert not shared.stdinClosed and not ownAnon.stdinClosed
+    assert sent(shared, "notifications/cancelled") == [jsonrpc.notification(
+        "notifications/cancelled", {"requestId": forwarded["id"],
+                                    "reason": "ended by DELETE /sessions/by-pid/4001"})]
+    assert inFlight.complete and inFlight.events() == []
+    assert call(h, a).status == 404
+    assert call(h, b, server="solo").status == 404
+    assert h.request("DELETE", "/sessions/by-pid/4001").status == 404
+
+
+# -- DELETE /sessions/<id> -----------------------------------------------------------------
+
+def test_delete_an_unknown_session_is_404() -> None:
+    h = Harness()
+    sid = openSession(h)
+    response = h.request("DELETE", "/sessions/not-a-session")
+    assert response.status == 404 and response.json() == {"error": "no such session"}
+    assert sessionIds(h) == {sid}
+
+
+def test_delete_a_session_by_id() -> None:
+    h = Harness({"srv": spec("srv"), "solo": spec("solo", mode="stateful")})
+    shared = openSession(h, "srv")
+    own = openSession(h, "solo")
+    kept = openSession(h, "srv")
+    response = h.request("DELETE", f"/sessions/{shared}")
+    assert response.status == 200
+    assert response.json() == {"ended": {"sessions": [shared], "childPids": []}}
+    assert not h.process(0).stdinClosed
+    ownPid = h.process(1).pid
+    response = h.request("DELETE", f"/sessions/{own}")
+    assert response.json() == {"ended": {"sessions": [own], "childPids": [ownPid]}}
+    assert h.process(1).stdinClosed
+    assert sessionIds(h) == {kept}
+    assert call(h, shared).status == 404
+    assert call(h, own, server="solo").status == 404
+    assert h.request("DELETE", f"/sessions/{shared}").status == 404
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/sessions"),
+                                         ("DELETE", "/sessions/by-pid/4001"),
+                                         ("DELETE", "/sessions/{sid}")])
+def test_sessions_routes_refuse_a_foreign_origin(method: str, path: str) -> None:
+    h = Harness()
+    sid = openSession(h, pid=4001)
+    response = h.request(method, path.format(sid=sid),
+                         headers={"origin": "http://evil.example.com"})
+    assert response.status == 403
+    assert sessionIds(h) == {sid}
+    assert b"4001" not in response.body and sid.encode() not in response.body
+
+
+# -- where the client pid comes from ---------------------------------------------------------
+
+def test_header_pid_wins_over_clientInfo_pid() -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = initialize(h, headers={"x-client-pid": "4001"},
+                     clientInfo={"name": "c", "pid": 5001}).headers["mcp-session-id"]
+    assert session(h, sid).clientPid == 4001
+    assert finder.calls == []
+
+
+def test_clientInfo_pid_is_used_without_a_header() -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = initialize(h, clientInfo={"name": "c", "pid": 5001}).headers["mcp-session-id"]
+    assert session(h, sid).clientPid == 5001
+    assert finder.calls == []
+
+
+@pytest.mark.parametrize("header", ["abc", "-1", "0", "", "1e3", "0x10"])
+def test_a_bad_header_is_ignored(header: str) -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = initialize(h, headers={"x-client-pid": header},
+                     clientInfo={"name": "c", "pid": 5001}).headers["mcp-session-id"]
+    assert session(h, sid).clientPid == 5001
+    assert finder.calls == []
+
+
+def test_a_superscript_digit_header_is_ignored() -> None:
+    h = Harness()
+    response = h.request("POST", "/srv/mcp", {
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}}},
+        headers={"x-client-pid": "\xc2\xb2"})  # the UTF-8 bytes of '²'
+    if not response.complete:
+        h.answerHandshake()
+    assert response.status == 200
+
+
+@pytest.mark.parametrize("infoPid", [True, "4001", -5, 0, 4001.0, None])
+def test_an_invalid_clientInfo_pid_falls_back_to_the_finder(infoPid: Any) -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = initialize(h, clientInfo={"name": "c", "pid": infoPid}).headers["mcp-session-id"]
+    assert session(h, sid).clientPid is None
+    assert len(finder.calls) == 1
+
+
+def test_the_finder_is_asked_with_the_connection_and_known_pids() -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    openSession(h, pid=4002)
+    openSession(h, pid=4001)
+    openSession(h, pid=4001)
+    assert finder.calls == []
+    h.reactor.advance(7)
+    sid = openSession(h)
+    # Harness's StringTransport: peer 127.0.0.1:50000, host 10.0.0.1:12345 (its default).
+    assert finder.calls == [("127.0.0.1", 50000, "10.0.0.1", 12345, [4001, 4002])]
+    assert session(h, sid).clientPid is None
+    h.reactor.advance(3)
+    finder.answers[0].callback(777)
+    assert session(h, sid).clientPid == 777
+    assert session(h, sid).lastActivity == 10
+    assert [s.id for s in h.gateway.sessions.ofPid(777)] == [sid]
+    assert h.gateway.sessions.activity(session(h, sid)) == 10
+
+
+def test_a_finder_answering_at_once_sets_the_pid() -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def finder(*args: Any) -> Deferred[int | None]:
+        calls.append(args)
+        return succeed(888)
+
+    h = FinderHarness(finder)
+    sid = openSession(h)
+    assert session(h, sid).clientPid == 888
+    assert len(calls) == 1
+
+
+def test_a_finder_answering_none_leaves_the_pid_unknown() -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = openSession(h)
+    finder.answers[0].callback(None)
+    assert session(h, sid).clientPid is None
+    assert len(finder.calls) == 1
+
+
+def test_a_failing_finder_is_logged_not_raised() -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = openSession(h)
+    with capturedGatewayLogs() as events:
+        finder.answers[0].errback(RuntimeError("proc unreadable"))
+    assert session(h, sid).clientPid is None
+    [failure] = [e for e in events if "log_failure" in e]
+    assert failure["log_format"] == "looking up the client pid of session {sid} failed"
+    assert failure["sid"] == sid[:8] and failure["log_failure"].check(RuntimeError)
+    assert call(h, sid, method="ping").status == 200
+
+
+def test_a_late_finder_answer_for_an_ended_session_is_dropped() -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = openSession(h)
+    ended = session(h, sid)
+    assert h.request("DELETE", "/srv/mcp", session=sid).status == 200
+    finder.answers[0].callback(777)
+    assert ended.clientPid is None
+    assert h.gateway.sessions.ofPid(777) == []
+
+
+def test_no_finder_leaves_the_pid_unknown() -> None:
+    h = Harness()
+    sid = openSession(h)
+    assert session(h, sid).clientPid is None
+
+
+# -- Gateway.stop ---------------------------------------------------------------------
+
+def test_stop_drains_then_answers_requests_in_flight_and_fires_after_every_child_exited(
+        ) -> None:
+    h = Harness({"srv": spec("srv"), "other": spec("other")})
+    a = openSession(h, "srv")
+    b = openSession(h, "srv")
+    c = openSession(h, "other")
+    srv, other = h.process(0), h.process(1)
+    ra = call(h, a, requestId=7)
+    rb = call(h, b, requestId="x")
+    stream = h.request("GET", "/other/mcp", session=c, accept="text/event-stream")
+    fa, fb = sent(srv, "tools/call")
+    done: list[Any] = []
+    h.gateway.stop().addBoth(done.append)
+    assert ra.events() == [] and not ra.complete  # in flight: given the drain deadline
+    h.reactor.advance(h.gateway.drainTimeout)
+    assert ra.events() == [{"jsonrpc": "2.0", "id": 7, "error": SHUTDOWN}] and ra.complete
+    assert rb.events() == [{"jsonrpc": "2.0", "id": "x", "error": SHUTDOWN}] and rb.complete
+    assert sent(srv, "notifications/cancelled") == [
+        jsonrpc.notification("notifications/cancelled",
+                             {"requestId": f["id"], "reason": SHUTDOWN["message"]})
+        for f in (fa, fb)]
+    assert stream.complete
+    assert len(h.gateway.sessions) == 0
+    assert srv.stdinClosed and other.stdinClosed
+    assert done == []
+    srv.exit(0)
+    assert done == []
+    h.reactor.advance(2)
+    assert other.signals == ["TERM"] and done == []
+    other.exit(signal=15)
+    assert len(done) == 1
+
+
+def test_stop_with_nothing_running_fires_at_once() -> None:
+    h = Harness()
+    done: list[Any] = []
+    h.gateway.stop().addBoth(done.append)
+    assert len(done) == 1
+
+
+def test_stop_waits_for_stateful_children() -> None:
+    h = Harness({"solo": spec("solo", mode="stateful")})
+    openSession(h, "solo")
+    own = h.process()
+    done: list[Any] = []
+    h.gateway.stop().addBoth(done.append)
+    assert own.stdinClosed
+    assert done == []
+    own.exit(0)
+    assert len(done) == 1
