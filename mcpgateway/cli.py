@@ -54,7 +54,7 @@ from mcpgateway.config.classification import OVERRIDES_FILE, loadOverrides
 from mcpgateway.config.resolve import CACHE_FILE, readCacheFile
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.ops.statedir import LOCK_FILE, STATE_FILE, pidAlive
-from mcpgateway.tap import DEFAULT_PORT, defaultStateDir
+from mcpgateway.paths import DEFAULT_PORT, defaultStateDir
 
 PID_FILE = "twistd.pid"
 LOG_FILE = "gateway.log"

@@ -16,14 +16,7 @@ from twisted.application.service import IService
 from twisted.python import usage
 
 from mcpgateway import limits, logs
-
-DEFAULT_PORT = 9100
-
-
-def defaultStateDir() -> str:
-    """C{$MCPGATEWAY_HOME}, else C{~/.mcpgateway}."""
-    return os.environ.get("MCPGATEWAY_HOME") or os.path.join(os.path.expanduser("~"),
-                                                             ".mcpgateway")
+from mcpgateway.paths import API_TOKEN_ENV, DEFAULT_PORT, defaultStateDir
 
 
 def _positiveFloat(value: str) -> float:
@@ -169,7 +162,7 @@ class Options(usage.Options):
         if self["log-level"] not in logs.LEVELS:
             raise usage.UsageError(f"--log-level must be one of {', '.join(logs.LEVELS)}")
         if not self["api-token"]:
-            self["api-token"] = os.environ.get("MCPGATEWAY_API_TOKEN") or None
+            self["api-token"] = os.environ.get(API_TOKEN_ENV) or None
         if self["state-dir"] is None:
             self["state-dir"] = defaultStateDir()
         if self["config"] is not None and not Path(self["config"]).expanduser().is_file():

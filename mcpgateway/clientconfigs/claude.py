@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mcpgateway import paths
 from mcpgateway.clientconfigs.jsonfile import (
     BACKUP_FORMAT,
     TEMP_SUFFIX,
@@ -79,11 +80,11 @@ from mcpgateway.core.spec import ServerSpec
 
 GATEWAY_TS_KEY = "_mcp_gateway_ts"
 BACKUP_VERSION = 1
-USER_BACKUP = "config-backup.json"
-PROJECT_BACKUPS = "project-backups"
+USER_BACKUP = paths.USER_BACKUP
+PROJECT_BACKUPS = paths.PROJECT_BACKUPS
 KEPT_GENERATIONS = 3
 """How many restored backups are kept (C{<backup>.1} to C{<backup>.3})."""
-RESTORE_FAILED = "restore-failed.json"
+RESTORE_FAILED = paths.RESTORE_FAILED
 """In the state directory while a restore at stop failed: C{{"config", "error", "time"}}."""
 LEFTOVER_AGE = 30.0
 """Seconds after which a temp file of the gateway's writer is a leftover."""

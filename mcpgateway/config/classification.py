@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mcpgateway import paths
 from mcpgateway.core.spec import MODES, ServerSpec
 
 BUILTIN_STATEFUL = ("sequential-thinking", "serena", "playwright", "chrome-devtools", "puppeteer")
-OVERRIDES_FILE = "classification.json"
+OVERRIDES_FILE = paths.OVERRIDES_FILE
 
 
 @dataclass(frozen=True)

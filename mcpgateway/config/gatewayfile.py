@@ -13,11 +13,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mcpgateway import paths
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.statedir import atomicWrite
 
-FILE = "servers.json"
+FILE = paths.SERVERS_FILE
 ENV_BLOCKLIST = re.compile(
     r"^(LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT|DYLD_.*|PYTHONPATH|PYTHONHOME|PYTHONSTARTUP|"
     r"NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|PERL5OPT|RUBYOPT|JAVA_TOOL_OPTIONS)$")

@@ -50,11 +50,11 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import logs
+from mcpgateway import logs, paths
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.statedir import atomicWrite
 
-CACHE_FILE = "npx-cache.json"
+CACHE_FILE = paths.NPX_CACHE_FILE
 CACHE_VERSION = 1
 DEFAULT_TTL = 7 * 86400.0
 DEFAULT_TIMEOUT = 300.0
@@ -556,7 +556,7 @@ class Resolver:
         npm = self._npm or _sibling(spec, "npm")
         if npm is None:
             raise ResolveError("npm was not found")
-        target = self.stateDir / "npx" / safeName(wrapper.package)
+        target = self.stateDir / paths.NPX_DIR / safeName(wrapper.package)
         target.mkdir(parents=True, exist_ok=True)
         match = _NPM_SPEC.fullmatch(wrapper.package)
         assert match is not None
@@ -601,7 +601,7 @@ class Resolver:
         if uv is None:
             raise ResolveError("uv was not found")
         variant = wrapper.package + (f" python={wrapper.python}" if wrapper.python else "")
-        target = self.stateDir / "uvx" / safeName(variant)
+        target = self.stateDir / paths.UVX_DIR / safeName(variant)
         target.mkdir(parents=True, exist_ok=True)
         binDir = target / "bin"
         argv = [uv, "tool", "install"]

@@ -41,7 +41,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mcpgateway import logs
+from mcpgateway import logs, paths
 from mcpgateway.ops.statedir import atomicWrite
 
 if TYPE_CHECKING:
@@ -49,11 +49,11 @@ if TYPE_CHECKING:
     from twisted.conch.ssh.factory import SSHFactory
     from twisted.conch.ssh.keys import Key
 
-AUTHORIZED_KEYS = "manhole_authorized_keys"
+AUTHORIZED_KEYS = paths.MANHOLE_AUTHORIZED_KEYS
 """The manhole's authorized keys, in the state directory (OpenSSH format)."""
-HOST_KEY = "manhole_host_key"
+HOST_KEY = paths.MANHOLE_HOST_KEY
 """The manhole's SSH host key, in the state directory (generated once, mode 0600)."""
-KNOWN_HOSTS = "manhole_known_hosts"
+KNOWN_HOSTS = paths.MANHOLE_KNOWN_HOSTS
 """A known_hosts file for the host key, under L{HOST_ALIAS} (for C{ssh -o UserKnownHostsFile})."""
 HOST_ALIAS = "mcpgateway-manhole"
 """The host name L{KNOWN_HOSTS} names the host key by (C{ssh -o HostKeyAlias})."""

@@ -17,7 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-LEDGER = "children.json"
+from mcpgateway import paths
+
+LEDGER = paths.LEDGER_FILE
 
 
 def atomicWrite(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -125,8 +127,8 @@ def _isGateway(pid: int, procRoot: str) -> bool:
         return False
 
 
-STATE_FILE = "state.json"
-LOCK_FILE = "gateway.lock"
+STATE_FILE = paths.STATE_FILE
+LOCK_FILE = paths.LOCK_FILE
 
 
 class AlreadyRunning(Exception):

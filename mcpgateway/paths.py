@@ -1,0 +1,59 @@
+# -*- test-case-name: tests.test_paths -*-
+"""Where things are: the default port, the state directory, and the name of
+every file in it.
+
+The one place these names live: the gateway (which writes the files) and the
+C{mcpgateway} command (which reads them) both import them from here, so the
+two can never disagree. A leaf: it imports nothing of the package.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_PORT = 9100
+HOME_ENV = "MCPGATEWAY_HOME"
+"""Names the state directory (C{--state-dir} wins)."""
+API_TOKEN_ENV = "MCPGATEWAY_API_TOKEN"
+"""Holds the management API's bearer token (C{--api-token} wins)."""
+API_PREFIX = "/api/v1"
+
+# Files and folders of the state directory.
+STATE_FILE = "state.json"
+"""pid, port, start time, version, config: exists while a gateway runs."""
+LOCK_FILE = "gateway.lock"
+"""Held (flock) while a gateway runs."""
+LEDGER_FILE = "children.json"
+"""pid and start time of every running child."""
+SERVERS_FILE = "servers.json"
+"""Servers added through the management API, per-server overrides."""
+OVERRIDES_FILE = "classification.json"
+"""The user's sharing and timeout overrides."""
+NPX_CACHE_FILE = "npx-cache.json"
+"""What C{npx}/C{uvx} packages resolved to."""
+NPX_DIR = "npx"
+UVX_DIR = "uvx"
+USER_BACKUP = "config-backup.json"
+"""The original stdio entries of an adopted user config."""
+PROJECT_BACKUPS = "project-backups"
+RESTORE_FAILED = "restore-failed.json"
+"""Present when the restore at stop failed: config, reason, time."""
+LOG_FILE = "gateway.log"
+"""The log when started by C{mcpgateway start}."""
+PID_FILE = "twistd.pid"
+"""twistd's pid file when started by C{mcpgateway start}."""
+MANHOLE_AUTHORIZED_KEYS = "manhole_authorized_keys"
+MANHOLE_HOST_KEY = "manhole_host_key"
+MANHOLE_KNOWN_HOSTS = "manhole_known_hosts"
+
+
+def defaultStateDir(environ: os._Environ[str] | dict[str, str] | None = None) -> str:
+    """C{$MCPGATEWAY_HOME}, else C{~/.mcpgateway}."""
+    env = os.environ if environ is None else environ
+    return env.get(HOME_ENV) or os.path.join(os.path.expanduser("~"), ".mcpgateway")
+
+
+def stateFile(stateDir: Path | str, name: str) -> Path:
+    """The path of the state directory's file C{name} (one of this module's names)."""
+    return Path(stateDir) / name
