@@ -1,4 +1,4 @@
-"""The gateway's log level: one filter every gateway L{Logger} emits through.
+"""The gateway's log level: one filter every gateway C{Logger} emits through.
 
 twistd and twist own the log observers; the gateway only decides which of its
 own events pass, so C{--log-level} works the same under both.

@@ -194,84 +194,45 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
         reactor = _reactor
     from twisted.internet.endpoints import serverFromString
-    from twisted.internet.threads import deferToThread
     from twisted.logger import Logger
 
-    from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
-    from mcpgateway.config import servers as config
     from mcpgateway.config.gatewayfile import ManagedConfig
     from mcpgateway.config.resolve import Resolver
-    from mcpgateway.config.source import ConfigService, PlainFile
+    from mcpgateway.config.source import ConfigService
     from mcpgateway.core.environment import childEnvironment
     from mcpgateway.core.gateway import Gateway, GatewayService
     from mcpgateway.ops.management import Management
     from mcpgateway.ops.monitor import Monitor, MonitorService
     from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService
     from mcpgateway.ops.services import ListenerService, StateFileService
-    from mcpgateway.ops.statedir import (
-        AlreadyRunning,
-        ChildLedger,
-        InstanceLock,
-        findOrphans,
-        processStartTime,
-        staleState,
-    )
+    from mcpgateway.ops.statedir import ChildLedger, processStartTime
+    from mcpgateway.preflight import PreflightError, preflight
     from mcpgateway.web.app import makeSite
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
-    logs.setLevel(options["log-level"])
-    # First, so the warnings of the steps below reach the log file too.
-    logFile = logs.LogFileService(options["log-file"]) if options["log-file"] else None
-    stateDir = Path(options["state-dir"]).expanduser()
-    stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = InstanceLock(stateDir)
     try:
-        lock.acquire()
-    except AlreadyRunning as e:
+        pre = preflight(options, _interfaceOf(options))
+    except PreflightError as e:
         _refuse(str(e))
-    stale = staleState(stateDir)
-
-    path = options["config"]
-    configPath = Path(path).expanduser() if path else config.defaultConfigPath()
-    source: Any
-    try:
-        if options["rewrite-config"]:
-            if configPath is None:
-                _refuse("--rewrite-config needs a client config: ~/.claude.json was not found;"
-                        " pass --config PATH")
-            from mcpgateway.clientconfigs.claude import hasBackup
-
-            source = AdoptedClaudeConfig(configPath, stateDir, _interfaceOf(options))
-            if stale is not None or hasBackup(stateDir, configPath):
-                for note in source.recover():
-                    log.warn("config: {note}", note=note)
-        else:
-            source = PlainFile(configPath)
-        loaded = source.load()
-    except config.ConfigError as e:
-        _refuse(str(e))  # one line, no traceback: the user's file is wrong, not the gateway
-    except ValueError as e:
-        _refuse(f"cannot adopt {configPath}: {e}; serve it as it is without --rewrite-config"
-                " (with mcpgateway start: --no-rewrite)")
-
-    orphans = findOrphans(stateDir)
+    stateDir, configPath, source, loaded = pre.stateDir, pre.configPath, pre.source, pre.loaded
+    runInThread = _threadRunner(reactor)
     # The root holds the instance lock and state.json, and lets go of them
     # only after every service below has stopped.
-    top = StateFileService(stateDir, lock, {
+    top = StateFileService(stateDir, pre.lock, {
         "interface": _interfaceOf(options), "config": str(configPath) if configPath else None,
         "stateDir": str(stateDir), "rewriteConfig": bool(options["rewrite-config"])},
         reactor)
-    if logFile is not None:
-        logFile.setServiceParent(top)
-    if orphans:
-        OrphanCleanup(orphans, reactor, processStartTime).setServiceParent(top)
+    if pre.logFile is not None:
+        pre.logFile.setServiceParent(top)
+    if pre.orphans:
+        OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
     gateway: Gateway | None = None
 
     def reload(specs: dict[str, Any]) -> Any:
         assert gateway is not None
         return gateway.reconfigure(_withTimeout(specs, options["request-timeout"]))
 
-    configService = ConfigService(source, stateDir, reactor, reactor, deferToThread, reload)
+    configService = ConfigService(source, stateDir, reactor, reactor, runInThread, reload)
     specs = _withTimeout(configService.specs(loaded), options["request-timeout"])
     for spec in specs.values():
         if spec.executable is None:
@@ -282,7 +243,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     environ = childEnvironment(os.environ)  # never the gateway's own secrets
     resolver = None if options["no-resolve"] else Resolver(stateDir, reactor, reactor, environ)
     gateway = Gateway(specs, reactor, reactor, environ, maxLine=options["max-line"],
-                      watcher=ChildLedger(stateDir), pidFinder=_findClientPid,
+                      watcher=ChildLedger(stateDir), pidFinder=_pidFinder(runInThread),
                       resolver=resolver, backoff=options["restart-backoff"],
                       coolDown=options["circuit-cool-down"],
                       drainTimeout=options["drain-timeout"])
@@ -341,14 +302,28 @@ def _withTimeout(specs: dict[str, Any], seconds: float | None) -> dict[str, Any]
     return {name: _withDefaultTimeout(spec, seconds) for name, spec in specs.items()}
 
 
-def _findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
-                   hints: Any) -> Any:
-    """Look up the socket owner in a thread: it reads /proc, which may be slow."""
-    from twisted.internet.threads import deferToThread
+def _threadRunner(reactor: Any) -> Any:
+    """C{deferToThread} on C{reactor}'s own thread pool (never the global
+    reactor's), looked up when first used: after daemonizing."""
+    from twisted.internet.threads import deferToThreadPool
 
-    from mcpgateway.ops.peerpid import findClientPid
+    def runInThread(f: Any, *args: Any, **kwargs: Any) -> Any:
+        return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args, **kwargs)
 
-    return deferToThread(findClientPid, peerHost, peerPort, localHost, localPort, hints=hints)
+    return runInThread
+
+
+def _pidFinder(runInThread: Any) -> Any:
+    """Look up a socket's owner in a thread: it reads /proc, which may be slow."""
+
+    def findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
+                      hints: Any) -> Any:
+        from mcpgateway.ops.peerpid import findClientPid
+
+        return runInThread(findClientPid, peerHost, peerPort, localHost, localPort,
+                           hints=hints)
+
+    return findClientPid
 
 
 def _withDefaultTimeout(spec: Any, seconds: float) -> Any:

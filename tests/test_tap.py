@@ -250,3 +250,29 @@ def test_events_replayed_by_twistd_are_written_once(tmp_path: Path) -> None:
     service.startService()
     service.stopService()
     assert logFile.read_text().count("early 1") == 1
+
+
+def test_makeService_on_a_fake_reactor_never_touches_the_global_reactor(tmp_path: Path) -> None:
+    """Everything is handed the reactor it runs on: building the tree (and
+    starting it) on a fake reactor imports no global one (issue 11)."""
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"demo": {
+        "command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}))
+    code = (
+        "import sys\n"
+        "from mcpgateway import tap\n"
+        "from tests.fakes import FakeProcessReactor\n"
+        "options = tap.Options()\n"
+        f"options.parseOptions(['--port', '9304', '--config', {str(config)!r},"
+        f" '--state-dir', {str(tmp_path / 'st')!r}])\n"
+        "top = tap.makeService(options, FakeProcessReactor())\n"
+        "print('after makeService', 'twisted.internet.reactor' in sys.modules)\n"
+        "top.startService()\n"
+        "print('after startService', 'twisted.internet.reactor' in sys.modules)\n"
+        "top.stopService()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO, timeout=60,
+                            env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["after makeService False",
+                                             "after startService False"], result.stdout

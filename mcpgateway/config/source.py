@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredLock, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.internet.task import LoopingCall, deferLater
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
@@ -28,6 +28,7 @@ from mcpgateway.config import servers as config
 from mcpgateway.config.gatewayfile import ManagedConfig
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.timers import Every
 
 MAX_WAIT = 2.0
 """Seconds after a change by which the reload starts, however busy the file."""
@@ -107,7 +108,7 @@ class ConfigService(Service):
         self._lock = DeferredLock()
         self._pending: IDelayedCall | None = None
         self._firstChange: float | None = None
-        self._poll: LoopingCall | None = None
+        self._poll: Every | None = None
         self._notifier: Any = None
         self._fingerprint: tuple[int, int] | None = None
         self._warned: set[str] = set()
@@ -135,9 +136,8 @@ class ConfigService(Service):
             return
         self._fingerprint = _fingerprint(path)
         if not self._watchWithInotify(path):
-            self._poll = LoopingCall(self._checkPoll)
-            self._poll.clock = self._clock
-            self._poll.start(self._pollInterval, now=False)
+            self._poll = Every(self._clock, self._pollInterval, self._checkPoll)
+            self._poll.start()
 
     def _watchWithInotify(self, path: Path) -> bool:
         try:

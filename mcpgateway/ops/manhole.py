@@ -200,7 +200,7 @@ class AuthorizedKeysChecker:
 
     def requestAvatarId(self, credentials: Any) -> Deferred[bytes | tuple[()]]:
         """The user name of C{credentials} (an C{ISSHPrivateKey}) if its key
-        is authorized and its signature valid; fails with L{UnauthorizedLogin}
+        is authorized and its signature valid; fails with C{UnauthorizedLogin}
         otherwise, or with C{ValidPublicKey} when the client merely asks
         whether a key would do."""
         from twisted.conch.checkers import InMemorySSHKeyDB, SSHPublicKeyChecker

@@ -17,12 +17,12 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IStreamServerEndpoint,
 )
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, logs
 from mcpgateway.ops.statedir import InstanceLock, removeState, writeState
+from mcpgateway.timers import Every
 
 
 class ListenerService(Service):
@@ -111,16 +111,15 @@ class StateFileService(MultiService):
 
 class PeriodicService(Service):
     """Calls L{run} every C{interval} seconds on the injected clock while the
-    service runs. A failing call is logged and the loop goes on: a
-    C{LoopingCall} whose callable raises stops for good (twisted#3627)."""
+    service runs. A failing call is logged and the loop goes on."""
 
     log = Logger(observer=logs.observer)
     failure = "periodic job failed"
 
     def __init__(self, clock: IReactorTime, interval: float) -> None:
         self.interval = interval
-        self._loop = LoopingCall(self._tick)
-        self._loop.clock = clock
+        self._clock = clock
+        self._loop = Every(clock, interval, self._tick)
 
     def run(self) -> None:
         raise NotImplementedError
@@ -133,9 +132,8 @@ class PeriodicService(Service):
 
     def startService(self) -> None:
         super().startService()
-        self._loop.start(self.interval, now=False)
+        self._loop.start()
 
     def stopService(self) -> None:
         super().stopService()
-        if self._loop.running:
-            self._loop.stop()
+        self._loop.stop()

@@ -21,13 +21,12 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.web.server import Request
 
 from mcpgateway import jsonrpc, logs
 from mcpgateway.limits import KEEPALIVE_INTERVAL
+from mcpgateway.timers import Every
 
 KEEPALIVE_SECONDS = KEEPALIVE_INTERVAL
 HEADERS_AFTER = 1.0
@@ -43,14 +42,13 @@ class KeepAlive:
     def __init__(self, clock: IReactorTime, interval: float = KEEPALIVE_SECONDS) -> None:
         self.streams: set[SSEStream] = set()
         self._clock = clock
-        self._loop = LoopingCall(self._tick)
-        self._loop.clock = clock
+        self._loop = Every(clock, TICK, self._tick)
         self._interval = interval
 
     def add(self, stream: SSEStream) -> None:
         self.streams.add(stream)
         if not self._loop.running:
-            self._loop.start(TICK, now=False).addErrback(self._stopped)
+            self._loop.start()
 
     def _tick(self) -> None:
         if not self.streams:
@@ -70,10 +68,6 @@ class KeepAlive:
                 self.log.failure("keep-alive: a stream failed; dropped it")
                 self.streams.discard(stream)
                 stream.abandon()
-
-    def _stopped(self, reason: Failure) -> None:
-        self.log.failure("keep-alive ticker stopped; it restarts with the next stream",
-                         failure=reason)
 
 
 _KEEPALIVES: WeakKeyDictionary[Any, dict[float, KeepAlive]] = WeakKeyDictionary()

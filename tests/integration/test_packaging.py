@@ -37,6 +37,13 @@ def test_wheel_ships_the_plugin_and_no_twisted_init() -> None:
     assert not any(f.startswith(("tests/", "tap/", "deploy/", "docs/")) for f in files)
 
 
+def test_wheel_ships_every_module_of_every_subpackage() -> None:
+    files = {str(f) for f in _installed().files or []}
+    repo = Path(__file__).resolve().parents[2]
+    modules = {str(p.relative_to(repo)) for p in (repo / "mcpgateway").rglob("*.py")}
+    assert modules <= files, sorted(modules - files)
+
+
 def test_installed_twistd_lists_the_plugin_without_help_from_the_checkout(
         tmp_path: Path) -> None:
     _installed()

@@ -1,0 +1,104 @@
+# -*- test-case-name: tests.test_preflight -*-
+"""What must succeed, or fail in one line, before twistd daemonizes.
+
+L{preflight} runs in C{makeService}, in the process the user started, so a
+problem is told on their terminal with exit status 1 instead of in a log
+file after the terminal returned: the state directory (created 0700), the
+single-instance lock (held from here on: a C{flock} survives the fork),
+crash recovery of an adopted config, reading the config, and the scan for
+children a SIGKILLed predecessor left behind.
+
+Nothing here spawns a process, opens a file for later, or starts a timer:
+those belong to C{startService}, after daemonizing. The log file is the
+one exception that is I{made} here, because it holds the events of these
+steps in memory and writes them once it opens (see L{logs.LogFileService}).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twisted.logger import Logger
+
+from mcpgateway import logs
+from mcpgateway.config import servers as config
+from mcpgateway.config.servers import LoadedConfig
+from mcpgateway.config.source import ConfigSource, PlainFile
+from mcpgateway.ops.statedir import AlreadyRunning, InstanceLock, findOrphans, staleState
+
+log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
+
+
+class PreflightError(Exception):
+    """The gateway must not start; the message is the one line to show."""
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the checks found, for the wiring in C{makeService}."""
+
+    stateDir: Path
+    lock: InstanceLock
+    configPath: Path | None
+    source: ConfigSource
+    loaded: LoadedConfig
+    orphans: list[tuple[int, str]]
+    logFile: logs.LogFileService | None
+
+
+def preflight(options: Any, clientHost: str) -> Preflight:
+    """Run the checks of the module docstring for parsed C{options}.
+
+    @param clientHost: the address clients reach the gateway at (written
+        into an adopted config's entries).
+    @raise PreflightError: with one line saying what is wrong and what to do.
+    """
+    logs.setLevel(options["log-level"])
+    # First, so the warnings of the steps below reach the log file too.
+    logFile = logs.LogFileService(options["log-file"]) if options["log-file"] else None
+    stateDir = Path(options["state-dir"]).expanduser()
+    stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = InstanceLock(stateDir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as e:
+        raise PreflightError(str(e)) from None
+    try:
+        configPath, source, loaded = _loadConfig(options, stateDir, clientHost)
+    except BaseException:
+        lock.release()
+        raise
+    return Preflight(stateDir, lock, configPath, source, loaded, findOrphans(stateDir), logFile)
+
+
+def _loadConfig(options: Any, stateDir: Path, clientHost: str,
+                ) -> tuple[Path | None, ConfigSource, LoadedConfig]:
+    stale = staleState(stateDir)
+    path = options["config"]
+    configPath = Path(path).expanduser() if path else config.defaultConfigPath()
+    source: ConfigSource
+    try:
+        if options["rewrite-config"]:
+            if configPath is None:
+                raise PreflightError("--rewrite-config needs a client config: ~/.claude.json"
+                                     " was not found; pass --config PATH")
+            from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
+            from mcpgateway.clientconfigs.claude import hasBackup
+
+            adopted = AdoptedClaudeConfig(configPath, stateDir, clientHost)
+            if stale is not None or hasBackup(stateDir, configPath):
+                for note in adopted.recover():
+                    log.warn("config: {note}", note=note)
+            source = adopted
+        else:
+            source = PlainFile(configPath)
+        return configPath, source, source.load()
+    except config.ConfigError as e:
+        # One line, no traceback: the user's file is wrong, not the gateway.
+        raise PreflightError(str(e)) from None
+    except ValueError as e:
+        raise PreflightError(
+            f"cannot adopt {configPath}: {e}; serve it as it is without --rewrite-config"
+            " (with mcpgateway start: --no-rewrite)") from None
