@@ -62,11 +62,12 @@ def scenario(tmp_path: Path) -> ApiHarness:
 
 
 def normalized(text: str, h: ApiHarness) -> str:
-    """Replace what differs between runs: session ids, the test process's own
-    pid and resident size, the version."""
+    """Replace what differs between runs and machines: session ids, the test
+    process's own pid and resident size, the interpreter's path, the version."""
     for index, session in enumerate(sorted(h.gateway.sessions, key=lambda s: s.server)):
         text = text.replace(session.id, f"<session-{index}>")
-    text = re.sub(r'"pid": ?%d\b' % os.getpid(), '"pid": "<gateway-pid>"', text)
+    text = re.sub(rf'"pid": ?{os.getpid()}\b', '"pid": "<gateway-pid>"', text)
+    text = text.replace(json.dumps(FAKE)[1:-1], "<python>")
     text = re.sub(r'"rssBytes": ?\d+', '"rssBytes": "<rss>"', text)
     text = re.sub(r"^(mcpgateway_gateway_resident_bytes) \S+$", r"\1 <rss>", text, flags=re.M)
     return text.replace(__version__, "<version>")
