@@ -51,6 +51,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TypeAlias
 
+from mcpgateway import procfs
+
 __all__ = [
     "HELPER_FLAGS",
     "MAX_FDS",
@@ -273,48 +275,23 @@ def _candidates(procRoot: str, hints: Sequence[int]) -> Iterator[int]:
         if isinstance(hint, int) and hint > 0 and hint not in seen:
             seen.add(hint)
             yield hint
-    try:
-        with os.scandir(procRoot) as entries:
-            for entry in entries:
-                if entry.name.isdigit() and entry.name.isascii():
-                    pid = int(entry.name)
-                    if pid > 0 and pid not in seen:
-                        seen.add(pid)
-                        yield pid
-    except OSError:
-        return
+    for pid in procfs.pids(procRoot):
+        if pid not in seen:
+            seen.add(pid)
+            yield pid
 
 
 def _owner(base: str) -> int | None:
-    try:
-        return os.stat(base).st_uid
-    except (OSError, ValueError):
-        return None
+    return procfs.owner(os.path.basename(base), os.path.dirname(base))
 
 
 def _readBytes(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(65536)
-    except (OSError, ValueError):
-        return None
+    return procfs.readBytes(path)
 
 
 def _parentPid(base: str) -> int | None:
-    """Field 4 of C{stat}, read after the last C{)} (the command name may hold any)."""
-    data = _readBytes(os.path.join(base, "stat"))
-    if data is None:
-        return None
-    end = data.rfind(b")")
-    if end < 0:
-        return None
-    fields = data[end + 1:].split()
-    if len(fields) < 2:
-        return None
-    try:
-        return int(fields[1])
-    except ValueError:
-        return None
+    """Field 4 of C{stat}."""
+    return procfs.parentPid(os.path.basename(base), os.path.dirname(base))
 
 
 def _isHelper(base: str, helperFlags: Sequence[str]) -> bool:
@@ -329,7 +306,4 @@ def _isHelper(base: str, helperFlags: Sequence[str]) -> bool:
 
 
 def _exe(base: str) -> str | None:
-    try:
-        return os.readlink(os.path.join(base, "exe"))
-    except (OSError, ValueError):
-        return None
+    return procfs.exe(os.path.basename(base), os.path.dirname(base))

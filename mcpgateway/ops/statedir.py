@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mcpgateway import paths
+from mcpgateway import paths, procfs
 
 LEDGER = paths.LEDGER_FILE
 
@@ -52,22 +52,12 @@ def pidAlive(pid: int) -> bool:
         return True
     except OSError:
         return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
-    except (OSError, ValueError):
-        return True
+    return procfs.state(pid) not in ("Z", "X")  # unreadable: it exists, say kill()
 
 
-def processStartTime(pid: int, procRoot: str = "/proc") -> int | None:
+def processStartTime(pid: int, procRoot: str = procfs.PROC) -> int | None:
     """Field 22 of C{/proc/PID/stat} (start time in clock ticks), or C{None}."""
-    try:
-        with open(f"{procRoot}/{pid}/stat", "rb") as f:
-            stat = f.read()
-        return int(stat[stat.rindex(b")") + 2:].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
+    return procfs.startTime(pid, procRoot)
 
 
 class ChildLedger:
@@ -120,11 +110,7 @@ def findOrphans(stateDir: Path, procRoot: str = "/proc") -> list[tuple[int, str]
 
 
 def _isGateway(pid: int, procRoot: str) -> bool:
-    try:
-        with open(f"{procRoot}/{pid}/cmdline", "rb") as f:
-            return b"mcpgateway" in f.read()
-    except OSError:
-        return False
+    return b"mcpgateway" in (procfs.cmdline(pid, procRoot) or b"")
 
 
 STATE_FILE = paths.STATE_FILE
@@ -192,3 +178,51 @@ def staleState(stateDir: Path) -> dict[str, Any] | None:
     if state is None or state.get("pid") == os.getpid():
         return None
     return state
+
+
+# Readers for the mcpgateway command, which looks at a state directory from
+# outside (it never holds the lock, and must say why a file is unusable).
+
+
+def lockHeld(stateDir: Path) -> bool:
+    """Whether some process holds the L{InstanceLock} of C{stateDir}.
+
+    Probes with a shared, non-blocking flock that is released at once; the
+    file is never created."""
+    import errno
+    import fcntl
+
+    try:
+        fd = os.open(stateDir / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def readStateOrError(stateDir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """C{state.json} as L{readState} reads it, and why it is unusable:
+    C{(state, None)}; C{(None, None)} when there is none; C{(None, reason)}
+    when it cannot be read, is not JSON, or not a JSON object."""
+    path = stateDir / STATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as e:
+        return None, f"{path}: {e}"
+    if not isinstance(data, dict):
+        return None, f"{path}: not a JSON object"
+    return data, None
+
+
+def isGatewayProcess(pid: int, procRoot: str = "/proc") -> bool:
+    """Whether C{pid}'s command line names mcpgateway (Linux C{/proc})."""
+    return _isGateway(pid, procRoot)
