@@ -31,5 +31,5 @@ def test_every_writer_names_its_file_from_paths() -> None:
         paths.USER_BACKUP, paths.PROJECT_BACKUPS, paths.RESTORE_FAILED)
     assert (manhole.AUTHORIZED_KEYS, manhole.HOST_KEY, manhole.KNOWN_HOSTS) == (
         paths.MANHOLE_AUTHORIZED_KEYS, paths.MANHOLE_HOST_KEY, paths.MANHOLE_KNOWN_HOSTS)
-    assert tap.DEFAULT_PORT == paths.DEFAULT_PORT
+    assert tap.Options()["port"] == str(paths.DEFAULT_PORT)
     assert paths.stateFile("/s", paths.STATE_FILE) == Path("/s/state.json")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from twisted.application.service import MultiService
 
 from mcpgateway import tap
 from mcpgateway.limits import Limits
@@ -54,7 +55,7 @@ def test_limit_options_reach_the_site(tmp_path: Path, monkeypatch: pytest.Monkey
     top.startService()
     try:
         [(_, site, _, _)] = reactor.tcpServers
-        assert site.limits == options["limits"]
+        assert getattr(site, "limits", None) == options["limits"]
     finally:
         top.stopService()
 
@@ -150,6 +151,7 @@ def test_service_tree_on_a_memory_reactor(tmp_path: Path, monkeypatch: pytest.Mo
     options = parse("--port", "9300", "--config", str(config), "--state-dir",
                     str(tmp_path / "st"))
     top = tap.makeService(options, reactor)
+    assert isinstance(top, MultiService)
     names = [type(service).__name__ for service in top]
     assert type(top).__name__ == "StateFileService"  # the root: lock and state.json last
     assert names == ["GatewayService", "ConfigService", "ReaperService", "MonitorService",
@@ -237,7 +239,7 @@ def test_warnings_before_start_reach_the_log_file(tmp_path: Path,
 def test_events_replayed_by_twistd_are_written_once(tmp_path: Path) -> None:
     """twistd replays what it buffered before logging began to every observer
     of the global publisher: the log file must still hold each event once."""
-    from twisted.logger import LogLevel
+    from twisted.logger import LogLevel, globalLogPublisher
 
     from mcpgateway import logs
 
@@ -245,8 +247,8 @@ def test_events_replayed_by_twistd_are_written_once(tmp_path: Path) -> None:
     service = logs.LogFileService(str(logFile))
     event = {"log_format": "early {n}", "n": 1, "log_level": LogLevel.info, "log_time": 0.0,
              "log_namespace": "t"}
-    logs.globalLogPublisher(event)
-    logs.globalLogPublisher(event)  # the replay: the same event object again
+    globalLogPublisher(event)
+    globalLogPublisher(event)  # the replay: the same event object again
     service.startService()
     service.stopService()
     assert logFile.read_text().count("early 1") == 1

@@ -116,6 +116,6 @@ def callEcho(url: str, message: str) -> str:
     async def main() -> str:
         async with Client(url, mode="legacy") as client:
             result = await client.call_tool("echo", {"message": message})
-            return result.content[0].text  # type: ignore[no-any-return, union-attr]
+            return result.content[0].text  # type: ignore[union-attr]
 
     return anyio.run(main)

@@ -185,8 +185,11 @@ def test_logs_follow_live_events_until_ctrl_c(start: Any, home: Path) -> None:
         stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[str] = queue.Queue()
     assert follower.stdout is not None
-    threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout or []],
-                     daemon=True).start()
+    def pump() -> None:
+        for line in follower.stdout or []:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     try:
         assert json.loads(lines.get(timeout=20))["kind"] == "started"
         assert cli(home, "servers", "restart", "demo").returncode == 0

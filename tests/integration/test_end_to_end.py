@@ -34,7 +34,7 @@ def run(coro: Any) -> Any:
 
 
 async def _demoSession(url: str) -> dict[str, Any]:
-    progress: list[float] = []
+    seen: list[float] = []
     sampled: list[str] = []
 
     async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
@@ -43,8 +43,8 @@ async def _demoSession(url: str) -> dict[str, Any]:
             role="assistant", model="test-model",
             content=types.TextContent(type="text", text="a haiku"))
 
-    async def onProgress(p: float, total: float | None, message: str | None) -> None:
-        progress.append(p)
+    async def onProgress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(progress)
 
     async with Client(url, sampling_callback=onSampling) as client:
         tools = await client.list_tools()
@@ -59,7 +59,7 @@ async def _demoSession(url: str) -> dict[str, Any]:
             "echo": echo.content[0].text,  # type: ignore[union-attr]
             "add": add.structured_content,
             "slow": slow.content[0].text,  # type: ignore[union-attr]
-            "progress": progress,
+            "progress": seen,
             "sample": sample.content[0].text,  # type: ignore[union-attr]
             "sampled": sampled,
         }

@@ -80,14 +80,14 @@ def test_progress_only_reaches_the_calling_session(shared: RunningGateway) -> No
     url = shared.url("everything")
 
     async def main() -> tuple[list[float], list[Any]]:
-        progress: list[float] = []
+        seen: list[float] = []
         othersSaw: list[Any] = []
 
         async def record(message: Any) -> None:
             othersSaw.append(message)
 
-        async def onProgress(p: float, total: float | None, message: str | None) -> None:
-            progress.append(p)
+        async def onProgress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append(progress)
 
         async with Client(url, mode="legacy") as caller, \
                 Client(url, mode="legacy", message_handler=record) as bystander, \
@@ -104,7 +104,7 @@ def test_progress_only_reaches_the_calling_session(shared: RunningGateway) -> No
 
             group.start_soon(slow)
             group.start_soon(chatter)
-        return progress, othersSaw
+        return seen, othersSaw
 
     progress, othersSaw = anyio.run(main)
     assert progress == [1, 2, 3, 4]
