@@ -223,6 +223,6 @@ def readStateOrError(stateDir: Path) -> tuple[dict[str, Any] | None, str | None]
     return data, None
 
 
-def isGatewayProcess(pid: int, procRoot: str = "/proc") -> bool:
+def isGatewayProcess(pid: int, procRoot: str = procfs.PROC) -> bool:
     """Whether C{pid}'s command line names mcpgateway (Linux C{/proc})."""
     return _isGateway(pid, procRoot)

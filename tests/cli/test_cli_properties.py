@@ -12,7 +12,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway import cli
+from mcpgateway.cli.checks import DoctorContext, checkResolution, checkServerRequests
+from mcpgateway.cli.clientconfig import _entries, classifyEntries, gatewayEntries
+from mcpgateway.cli.main import _commandOf, makeParser
+from mcpgateway.cli.output import UsageError
+from mcpgateway.cli.probe import GatewayProbe
+from mcpgateway.cli.status import renderStatus, serverNotes
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
@@ -41,30 +46,30 @@ HEALTH = st.fixed_dictionaries({"status": st.just("ok")}, optional={
 @settings(max_examples=150, deadline=None)
 @given(health=HEALTH)
 def test_any_health_answer_gives_checks_and_a_status_screen(health: dict[str, Any]) -> None:
-    found = cli.GatewayProbe(Path("/nonexistent"), {"pid": 7, "port": 9100}, alive=True,
+    found = GatewayProbe(Path("/nonexistent"), {"pid": 7, "port": 9100}, alive=True,
                              locked=True)
-    ctx = cli.DoctorContext(Path("/nonexistent"), found, health=health)
-    for check in (cli.checkResolution, cli.checkServerRequests):
+    ctx = DoctorContext(Path("/nonexistent"), found, health=health)
+    for check in (checkResolution, checkServerRequests):
         result = check(ctx)
         assert result.status in ("pass", "info", "fail")
         assert (result.fix is not None) == (result.status == "fail")
         assert all(isinstance(line, str) for line in result.details)
-    lines = cli.renderStatus(found, health, [])
+    lines = renderStatus(found, health, [])
     assert lines[0].startswith("mcpgateway ") and all(isinstance(line, str) for line in lines)
 
 
 @settings(max_examples=150, deadline=None)
 @given(server=SERVER)
 def test_a_refused_count_or_a_failed_resolution_always_shows(server: dict[str, Any]) -> None:
-    found = cli.GatewayProbe(Path("/x"), {"pid": 7, "port": 9100}, alive=True, locked=True)
-    ctx = cli.DoctorContext(Path("/x"), found, health={"status": "ok", "servers": {"s": server}})
+    found = GatewayProbe(Path("/x"), {"pid": 7, "port": 9100}, alive=True, locked=True)
+    ctx = DoctorContext(Path("/x"), found, health={"status": "ok", "servers": {"s": server}})
     count = server.get("ambiguousServerRequests")
     refused = isinstance(count, int) and not isinstance(count, bool) and count > 0
-    assert (cli.checkServerRequests(ctx).status == "fail") == refused
+    assert (checkServerRequests(ctx).status == "fail") == refused
     resolution = server.get("resolution")
     failed = isinstance(resolution, dict) and resolution.get("state") == "failed"
-    assert (cli.checkResolution(ctx).status == "fail") == failed
-    notes = "\n".join(cli.serverNotes(server))
+    assert (checkResolution(ctx).status == "fail") == failed
+    notes = "\n".join(serverNotes(server))
     if refused or (isinstance(server.get("warning"), str) and server["warning"]):
         assert "! " in notes
     if failed:
@@ -91,10 +96,10 @@ CONFIG = st.fixed_dictionaries({}, optional={
 @settings(max_examples=200, deadline=None)
 @given(data=CONFIG)
 def test_any_client_config_is_classified_without_error(data: dict[str, Any]) -> None:
-    counts = cli.classifyEntries(data, 9100)
-    via = cli.gatewayEntries(data, 9100)
+    counts = classifyEntries(data, 9100)
+    via = gatewayEntries(data, 9100)
     assert len(via) == counts["gateway"]
-    assert sum(counts.values()) == len(list(cli._entries(data)))
+    assert sum(counts.values()) == len(list(_entries(data)))
 
 
 WORDS = st.lists(
@@ -108,10 +113,10 @@ WORDS = st.lists(
 @given(words=WORDS)
 def test_any_command_line_parses_or_is_one_usage_error(words: list[str]) -> None:
     try:
-        args = cli.makeParser().parse_args(words)
-    except cli.UsageError as e:
+        args = makeParser().parse_args(words)
+    except UsageError as e:
         assert "\n" not in e.message
-        command = cli._commandOf(words)
+        command = _commandOf(words)
         assert command.startswith("mcpgateway")
     except SystemExit as e:  # --help
         assert e.code == 0

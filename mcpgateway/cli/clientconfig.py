@@ -1,0 +1,205 @@
+# -*- test-case-name: tests.cli.test_status,tests.cli.test_stop,tests.cli.test_restore -*-
+"""The client config of a gateway, as C{status}, C{stop}, C{restore} and
+C{doctor} look at it: which of its entries point at the gateway, whether a
+backup holds their originals, what is wrong and how to fix it; and putting
+the backed-up entries back.
+
+The config and its backup are read with the library's readers
+(L{mcpgateway.clientconfigs.jsonfile.readJson},
+L{mcpgateway.clientconfigs.claude.inspectBackup}, the reader C{restore}
+uses); the restore is the library's (C{ClaudeConfig.restore}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcpgateway.cli.output import CliError, Output, plural
+from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
+from mcpgateway.clientconfigs.claude import backupPathFor, inspectBackup
+from mcpgateway.clientconfigs.jsonfile import readJson
+from mcpgateway.config.servers import ConfigError
+from mcpgateway.paths import DEFAULT_PORT
+
+
+def _viaGateway(entry: dict[str, Any], port: int) -> bool:
+    if entry.get("type") not in ("http", "streamable-http"):
+        return False
+    url = entry.get("url", entry.get("serverUrl"))
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == port
+    except ValueError:
+        return False
+
+
+def _entries(data: dict[str, Any]) -> Iterator[tuple[str, str | None, Any]]:
+    """Every C{mcpServers} entry (user scope, then every project) as
+    C{(name, project or None, entry)}."""
+    blocks: list[tuple[str | None, Any]] = [(None, data.get("mcpServers"))]
+    projects = data.get("projects")
+    if isinstance(projects, dict):
+        blocks += [(str(path), project.get("mcpServers"))
+                   for path, project in projects.items() if isinstance(project, dict)]
+    for scope, block in blocks:
+        if isinstance(block, dict):
+            for name, entry in block.items():
+                yield str(name), scope, entry
+
+
+def entryLabel(name: str, scope: str | None) -> str:
+    return name if scope is None else f"{name} (project {scope})"
+
+
+def classifyEntries(data: dict[str, Any], port: int) -> dict[str, int]:
+    """Counts of C{mcpServers} entries (user scope and every project): via
+    the gateway on C{port}, stdio, other."""
+    counts = {"gateway": 0, "stdio": 0, "other": 0}
+    for _, _, entry in _entries(data):
+        if isinstance(entry, dict) and _viaGateway(entry, port):
+            counts["gateway"] += 1
+        elif isinstance(entry, dict) and entry.get("type", "stdio") == "stdio" \
+                and "command" in entry:
+            counts["stdio"] += 1
+        else:
+            counts["other"] += 1
+    return counts
+
+
+def gatewayEntries(data: dict[str, Any], port: int) -> list[str]:
+    """The entries pointing at the gateway on C{port}, as C{name} or
+    C{name (project P)}."""
+    return [entryLabel(name, scope) for name, scope, entry in _entries(data)
+            if isinstance(entry, dict) and _viaGateway(entry, port)]
+
+
+@dataclass
+class ClientConfig:
+    """The client config of a gateway (the one in its C{state.json}, else
+    C{~/.claude.json}): its entries pointing at the gateway, and its backup
+    as the library's reader (the one C{restore} uses) sees it."""
+
+    path: Path
+    url: str
+    """The gateway the entries are checked against."""
+    backupPath: Path
+    exists: bool = False
+    error: str | None = None
+    """Why the config cannot be read (it exists)."""
+    counts: dict[str, int] = field(default_factory=lambda: {"gateway": 0, "stdio": 0,
+                                                            "other": 0})
+    viaGateway: list[str] = field(default_factory=list)
+    backupServers: int | None = None
+    """Servers in the backup; C{None}: no usable backup."""
+    backupError: str | None = None
+    """Why C{restore} would reject the backup."""
+
+    @property
+    def noBackup(self) -> str | None:
+        """Why no usable backup holds the originals, or C{None} if one does."""
+        if self.backupServers is not None:
+            return None
+        return self.backupError or f"there is no {self.backupPath}"
+
+    def toJson(self) -> dict[str, Any]:
+        return {"path": str(self.path), "url": self.url, "exists": self.exists,
+                "error": self.error, "counts": self.counts, "viaGateway": self.viaGateway,
+                "backup": {"path": str(self.backupPath), "servers": self.backupServers,
+                           "error": self.backupError}}
+
+
+def readClientConfig(stateDir: Path, found: GatewayProbe) -> ClientConfig:
+    """Read the client config and its backup with the library's readers."""
+    path = claudeConfigPath(found.state)
+    port = found.port or DEFAULT_PORT
+    report = ClientConfig(path, found.baseUrl(), backupPathFor(stateDir, path))
+    if path.exists():
+        report.exists = True
+        try:
+            data, _ = readJson(path)
+        except ConfigError as e:
+            report.error = str(e)
+        else:
+            report.counts = classifyEntries(data, port)
+            report.viaGateway = gatewayEntries(data, port)
+    try:
+        report.backupServers = inspectBackup(stateDir, path)
+    except (ConfigError, OSError, ValueError) as e:
+        report.backupError = str(e)
+    return report
+
+
+def restoreCommand(config: ClientConfig) -> str:
+    """C{mcpgateway restore}, with C{--config} unless it is the default file."""
+    if config.path == claudeConfigPath(None):
+        return "`mcpgateway restore`"
+    return f"`mcpgateway restore --config {config.path}`"
+
+
+LOST_FIX = ("re-add {entries} with `claude mcp add NAME -- COMMAND [ARGS...]`, or copy their"
+            " stdio entries from your own copy of {path} over the gateway's")
+
+
+def clientConfigProblem(config: ClientConfig, found: GatewayProbe) -> tuple[str, str] | None:
+    """What is wrong with the config's entries pointing at the gateway, as
+    C{(message, fix)}; C{None} when nothing is."""
+    count = len(config.viaGateway)
+    if not count:
+        return None
+    entries = plural(count, "entry points", "entries point")
+    stopped = "" if found.running else ", where the gateway is not running"
+    if (found.state or {}).get("rewriteConfig", True) is False:
+        # A gateway that does not adopt: the user pointed them at it.
+        if found.running:
+            return None
+        option = "" if config.path == claudeConfigPath(None) else f" --config {config.path}"
+        return (f"{entries} at {config.url}{stopped}",
+                f"start it again as before: `mcpgateway start --no-rewrite{option}`")
+    lost = config.noBackup
+    if lost is None:
+        if found.running:
+            return None
+        return (f"{entries} at {config.url}{stopped}",
+                f"run `mcpgateway start` to serve them again, or {restoreCommand(config)} to"
+                " put the stdio entries back")
+    fix = LOST_FIX.format(entries=", ".join(config.viaGateway), path=config.path)
+    if not found.running:
+        fix += ("; entries you pointed at the gateway yourself work again once it runs"
+                " (`mcpgateway start`)")
+    return (f"{entries} at {config.url}{stopped}, and no usable backup holds their"
+            f" originals ({lost}): `mcpgateway restore` cannot put them back", fix)
+
+
+def restoreConfig(configPath: Path, stateDir: Path,
+                  configClass: Callable[[], Any]) -> dict[str, Any]:
+    """Put the backed-up stdio entries back into C{configPath}, with the
+    class C{configClass()} returns (C{ClaudeConfig})."""
+    try:
+        report = configClass()(configPath, stateDir).restore()
+    except CliError:
+        raise
+    except Exception as e:
+        raise CliError(f"cannot restore {configPath}: {e}") from None
+    return {"config": str(configPath),
+            "restored": list(getattr(report, "restored", [])),
+            "kept": list(getattr(report, "kept", [])),
+            "notes": list(getattr(report, "notes", []))}
+
+
+def printRestore(out: Output, report: dict[str, Any]) -> None:
+    restored, kept = report["restored"], report["kept"]
+    if restored:
+        out.line(f"restored {plural(len(restored), 'server')} in {report['config']}:"
+                 f" {', '.join(restored)}")
+    elif not report["notes"]:
+        out.line(f"nothing to restore in {report['config']}")
+    if kept:
+        out.line(f"kept as they are: {', '.join(kept)}")
+    for note in report["notes"]:
+        out.line(f"  {note}")

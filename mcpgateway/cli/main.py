@@ -1,0 +1,112 @@
+# -*- test-case-name: tests.cli.test_main -*-
+"""The C{mcpgateway} command line: the parser (each command adds its own),
+and L{main}, which runs the chosen command with a L{CliContext} and turns
+every failure into one line and an exit code.
+
+Note: C{mcpgateway.cli.main} names the function L{main} once the package is
+imported (C{mcpgateway/cli/__init__.py} re-exports it for the console
+script); import this module's other names with C{from mcpgateway.cli.main
+import ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from mcpgateway import __version__
+from mcpgateway.cli import doctor, logs, restore, servers, start, status, stop
+from mcpgateway.cli.context import CliContext, defaultContext
+from mcpgateway.cli.output import CliError, Output, Parser, UsageError
+
+
+def _globalOptions(suppress: bool) -> Parser:
+    """--state-dir and --json, accepted before or after the command."""
+    parser = Parser(add_help=False)
+    parser.add_argument("--state-dir", metavar="DIR",
+                        default=argparse.SUPPRESS if suppress else None,
+                        help="the gateway's state directory (default: $MCPGATEWAY_HOME or"
+                             " ~/.mcpgateway)")
+    parser.add_argument("--json", action="store_true",
+                        default=argparse.SUPPRESS if suppress else False,
+                        help="print one JSON document, for scripts")
+    return parser
+
+
+def makeParser() -> Parser:
+    parser = Parser(
+        prog="mcpgateway", parents=[_globalOptions(False)],
+        description="Run and inspect the mcpgateway singleton: one shared child per stdio"
+                    " MCP server, served at http://127.0.0.1:PORT/<server>/mcp.")
+    parser.add_argument("--version", action="version", version=f"mcpgateway {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = [_globalOptions(True)]
+    for command in (start, stop, status, doctor, restore, servers, logs):
+        command.addParser(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, context: CliContext | None = None) -> int:
+    """Run the command line C{argv} (default C{sys.argv[1:]}) with the seams
+    of C{context} (default: the real ones); the exit code."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = makeParser().parse_args(words)
+    except UsageError as e:
+        options = words[:words.index("--")] if "--" in words else words
+        return usageError(e, Output("--json" in options), _commandOf(options))
+    out = Output(bool(args.json))
+    try:
+        code: int = args.handler(args, out, context or defaultContext())
+        return code
+    except CliError as e:
+        if out.json:
+            out.emit({"ok": False, "error": e.message})
+        else:
+            out.note(f"mcpgateway: {e.message}")
+        return e.code
+    except KeyboardInterrupt:
+        out.note("mcpgateway: interrupted")
+        return 130
+    except Exception as e:
+        if os.environ.get("MCPGATEWAY_DEBUG"):
+            raise
+        message = f"unexpected error: {type(e).__name__}: {e} (MCPGATEWAY_DEBUG=1 shows more)"
+        if out.json:
+            out.emit({"ok": False, "error": message})
+        else:
+            out.note(f"mcpgateway: {message}")
+        return 1
+
+
+def _commandOf(words: list[str]) -> str:
+    """C{mcpgateway}, C{mcpgateway start}, C{mcpgateway servers add}: the
+    command the words name (argparse reports unknown options as the top
+    level's, wherever they were)."""
+    names = ["mcpgateway"]
+    parser: argparse.ArgumentParser = makeParser()
+    skip = False
+    for word in words:
+        if skip or word.startswith("-"):
+            skip = word == "--state-dir"
+            continue
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)),
+                   None)
+        if sub is None or word not in sub.choices:
+            break
+        names.append(word)
+        parser = sub.choices[word]
+    return " ".join(names)
+
+
+def usageError(error: UsageError, out: Output, command: str = "mcpgateway") -> int:
+    """A rejected command line: one line, and where the options are; exit 2."""
+    prog = error.prog if len(error.prog) > len(command) else command
+    if out.json:
+        out.emit({"ok": False, "error": f"{prog}: {error.message}"})
+    else:
+        out.note(f"{prog}: {error.message}")
+        out.note(f"`{prog} --help` lists the options")
+    return 2

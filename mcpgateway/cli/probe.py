@@ -1,0 +1,144 @@
+# -*- test-case-name: tests.cli.test_doctor,tests.cli.test_stop,tests.cli.test_start -*-
+"""Finding the gateway of a state directory from outside.
+
+C{state.json} (the pid, port and interface the gateway wrote) and the
+C{gateway.lock} flock it holds while it runs, read with the library's own
+readers (L{mcpgateway.ops.statedir}); C{twistd.pid} for a gateway that has
+not written its state yet. Nothing here talks HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcpgateway.cli.output import CliError
+from mcpgateway.ops import statedir
+from mcpgateway.ops.statedir import pidAlive
+from mcpgateway.paths import DEFAULT_PORT, PID_FILE, defaultStateDir
+
+
+def positiveInt(value: Any) -> int | None:
+    """C{value} when it is a positive integer (not a bool): a pid, a port."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
+
+
+@dataclass
+class GatewayProbe:
+    """What the state directory says about the gateway."""
+
+    stateDir: Path
+    state: dict[str, Any] | None = None
+    stateError: str | None = None
+    alive: bool = False
+    locked: bool = False
+    isGateway: bool = False
+
+    @property
+    def pid(self) -> int | None:
+        return positiveInt((self.state or {}).get("pid"))
+
+    @property
+    def port(self) -> int | None:
+        return positiveInt((self.state or {}).get("port"))
+
+    @property
+    def running(self) -> bool:
+        """state.json names a live process that holds the lock (or, when
+        the lock is not held, is at least an mcpgateway process)."""
+        return self.pid is not None and self.alive and (self.locked or self.isGateway)
+
+    @property
+    def stale(self) -> bool:
+        """state.json is there, but its gateway is gone."""
+        return (self.state is not None or self.stateError is not None) and not self.running
+
+    def baseUrl(self) -> str:
+        return gatewayUrl(self.port or DEFAULT_PORT, (self.state or {}).get("interface"))
+
+
+def probe(stateDir: Path,
+          isGatewayProcess: Callable[[int], bool] = statedir.isGatewayProcess) -> GatewayProbe:
+    """Read C{state.json} and check its pid and the lock."""
+    state, error = statedir.readStateOrError(stateDir)
+    result = GatewayProbe(stateDir, state, error)
+    pid = result.pid
+    if pid is not None:
+        result.alive = pidAlive(pid)
+        result.locked = statedir.lockHeld(stateDir)
+        result.isGateway = result.alive and isGatewayProcess(pid)
+    return result
+
+
+def runningGateway(found: GatewayProbe) -> GatewayProbe:
+    """C{found}, when it is a running gateway; else a L{CliError} saying it is not."""
+    if not found.running:
+        stale = " (stale state.json)" if found.stale else ""
+        raise CliError(f"the gateway is not running{stale}; `mcpgateway start` starts it")
+    return found
+
+
+def gatewayUrl(port: int, interface: Any = None) -> str:
+    """C{http://host:port} of a gateway bound to C{interface}."""
+    host = interface if isinstance(interface, str) and interface else "127.0.0.1"
+    if host == "0.0.0.0":
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def removeStalePidFile(stateDir: Path) -> None:
+    """Remove C{twistd.pid} unless a live mcpgateway has it (twistd would
+    refuse to start over a zombie's pid, as left where nothing reaps)."""
+    path = stateDir / PID_FILE
+    pid = pidFromFile(path)
+    if pid is not None and pidAlive(pid) and statedir.isGatewayProcess(pid):
+        return
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def pidFromFile(path: Path) -> int | None:
+    """The pid in a pid file, or C{None}."""
+    try:
+        return positiveInt(int(path.read_text().strip()))
+    except (OSError, ValueError):
+        return None
+
+
+def twistdPid(stateDir: Path) -> int | None:
+    """The pid in C{twistd.pid} when it is a live mcpgateway (a gateway that
+    wrote no state.json)."""
+    pid = pidFromFile(stateDir / PID_FILE)
+    return pid if pid is not None and pidAlive(pid) and statedir.isGatewayProcess(pid) else None
+
+
+def waitGone(pid: int, timeout: float, clock: Callable[[], float],
+             sleep: Callable[[float], None]) -> bool:
+    """Whether C{pid} exited within C{timeout} seconds."""
+    deadline = clock() + timeout
+    while pidAlive(pid):
+        if clock() >= deadline:
+            return False
+        sleep(0.05)
+    return True
+
+
+def resolveStateDir(value: str | None) -> Path:
+    return Path(value or defaultStateDir()).expanduser().absolute()
+
+
+def claudeConfigPath(state: dict[str, Any] | None) -> Path:
+    """The config the gateway serves (from state.json), else C{~/.claude.json}."""
+    configured = (state or {}).get("config")
+    if isinstance(configured, str) and configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".claude.json"

@@ -1,0 +1,200 @@
+# -*- test-case-name: tests.cli.test_servers -*-
+"""C{mcpgateway servers list|add|remove|enable|disable|restart|reset-circuit}:
+change the servers of the running gateway through its management API
+(C{/api/v1}, with C{$MCPGATEWAY_API_TOKEN} when that is set). Changes are
+live at once and kept in C{<state-dir>/servers.json}."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mcpgateway.cli.context import CliContext
+from mcpgateway.cli.http import TOKEN_HELP, serverPath
+from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
+from mcpgateway.cli.probe import resolveStateDir, runningGateway
+from mcpgateway.paths import API_PREFIX
+
+MODES = ("stateful", "stateless")
+"""The choices of C{servers add --mode}, in the order C{--help} shows them."""
+
+
+def cmdServersList(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    found = runningGateway(ctx.probe(resolveStateDir(args.state_dir)))
+    answer = ctx.http.api(found, "GET", "/servers", timeout=ctx.timeouts.http)
+    servers = answer.get("servers") if isinstance(answer, dict) else None
+    if not isinstance(servers, list):
+        raise CliError(f"{found.baseUrl()}{API_PREFIX}/servers did not answer a list")
+    servers = [s for s in servers if isinstance(s, dict)]
+    if out.json:
+        out.emit({"servers": servers})
+        return 0
+    for line in renderServers(servers):
+        out.line(line)
+    return 0
+
+
+SERVER_COLUMNS = [("NAME", "name"), ("STATE", "state"), ("MODE", "mode"),
+                  ("CHILDREN", "children"), ("SESSIONS", "sessions"),
+                  ("REQUESTS", "requests"), ("RESTARTS", "restarts"), ("FROM", "origin")]
+
+
+def renderServers(servers: list[dict[str, Any]]) -> list[str]:
+    """C{servers list} as a table, one row per server, problems below it."""
+    if not servers:
+        return ["(no servers: `mcpgateway servers add NAME -- COMMAND` adds one)"]
+    rows = [[title for title, _ in SERVER_COLUMNS]]
+    for server in servers:
+        rows.append([str(server.get(key, "?")) for _, key in SERVER_COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(SERVER_COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths,
+                                                                 strict=True)).rstrip()
+             for row in rows]
+    for server in servers:
+        for key in ("error", "warning"):
+            if server.get(key):
+                lines.append(f"  ! {server.get('name')}: {server[key]}")
+    return lines
+
+
+def parseEnv(pairs: Sequence[str] | None) -> dict[str, str]:
+    """C{--env KEY=VALUE} (or C{--env KEY}: the value of KEY here) as a dict."""
+    env: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not key:
+            raise CliError(f"--env {pair!r}: must be KEY=VALUE (or KEY, to pass on its value"
+                           " from this shell)")
+        if not sep:
+            if key not in os.environ:
+                raise CliError(f"--env {key}: {key} is not set in this shell; use"
+                               f" --env {key}=VALUE")
+            value = os.environ[key]
+        env[key] = value
+    return env
+
+
+def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    command = list(args.argv)
+    if command and command[0] == "--":
+        command.pop(0)
+    if not command:
+        raise CliError("no command: `mcpgateway servers add NAME -- COMMAND [ARGS...]`")
+    if os.sep in command[0] and not os.path.isabs(command[0]):
+        command[0] = os.path.abspath(command[0])  # the gateway runs in another directory
+    body: dict[str, Any] = {"name": args.name, "command": command[0], "args": command[1:]}
+    env = parseEnv(args.env)
+    if env:
+        body["env"] = env
+    if args.mode is not None:
+        body["mode"] = args.mode
+    if args.cwd is not None:
+        body["cwd"] = os.path.abspath(os.path.expanduser(args.cwd))
+    found = runningGateway(ctx.probe(resolveStateDir(args.state_dir)))
+    summary = ctx.http.api(found, "POST", "/servers", body, timeout=ctx.timeouts.change)
+    url = f"{found.baseUrl()}/{args.name}/mcp"
+    if out.json:
+        out.emit({"ok": True, "server": summary, "url": url})
+    else:
+        mode = summary.get("mode", "?") if isinstance(summary, dict) else "?"
+        out.line(f"added {args.name} ({mode}): {url}")
+    return 0
+
+
+def _change(args: argparse.Namespace, out: Output, ctx: CliContext, method: str, path: str,
+            body: Any, done: Callable[[Any], str]) -> int:
+    found = runningGateway(ctx.probe(resolveStateDir(args.state_dir)))
+    answer = ctx.http.api(found, method, path, body, timeout=ctx.timeouts.change)
+    if out.json:
+        out.emit({"ok": True, **(answer if isinstance(answer, dict) else {"answer": answer})})
+    else:
+        out.line(done(answer if isinstance(answer, dict) else {}))
+    return 0
+
+
+def cmdServersRemove(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    return _change(args, out, ctx, "DELETE", serverPath(args.name), None,
+                   lambda _: f"removed {args.name}")
+
+
+def cmdServersEnable(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    return _change(args, out, ctx, "PATCH", serverPath(args.name), {"enabled": True},
+                   lambda answer: f"enabled {args.name} (state: {answer.get('state', '?')})")
+
+
+def cmdServersDisable(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    return _change(args, out, ctx, "PATCH", serverPath(args.name), {"enabled": False},
+                   lambda _: f"disabled {args.name}: its children are stopped and its"
+                             " requests refused until `mcpgateway servers enable`")
+
+
+def cmdServersRestart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    def done(answer: Any) -> str:
+        stopped = [str(pid) for pid in answer.get("stopped") or []]
+        if not stopped:
+            return f"restarted {args.name} (no child was running)"
+        return (f"restarted {args.name}: stopped pid {', '.join(stopped)}; the next request"
+                " starts a fresh child")
+
+    return _change(args, out, ctx, "POST", serverPath(args.name, "/restart"), None, done)
+
+
+def cmdServersResetCircuit(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    return _change(args, out, ctx, "POST", serverPath(args.name, "/reset-circuit"), None,
+                   lambda answer: f"reset the circuit of {args.name} (state:"
+                                  f" {answer.get('state', '?')})")
+
+
+def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
+    servers = commands.add_parser(
+        "servers", parents=common, help="list, add, remove, enable, disable, restart servers",
+        description="Change the servers of the running gateway through its management API"
+                    f" ({API_PREFIX}). Changes are live at once and kept in"
+                    f" <state-dir>/servers.json, so they survive a restart. {TOKEN_HELP}")
+    actions = servers.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", parents=common,
+                       help="every server: state, mode, children, sessions, requests",
+                       description="A table of every server of the running gateway: state,"
+                                   " mode, children, sessions, requests, restarts and where"
+                                   " it comes from (config or api), with its problems"
+                                   f" below. {TOKEN_HELP}").set_defaults(handler=cmdServersList)
+    add = actions.add_parser(
+        "add", parents=common, help="add a stdio server: servers add NAME -- COMMAND [ARGS...]",
+        usage="mcpgateway servers add [--env KEY=VALUE]... [--mode MODE] [--cwd DIR] NAME"
+              " -- COMMAND [ARGS...]",
+        description="Add a stdio MCP server, served at once at /NAME/mcp. Put the command"
+                    " after --, so its own options are not read as ours. The gateway refuses"
+                    " a command it cannot find on its PATH, and env keys that change what a"
+                    " child runs (LD_PRELOAD, DYLD_*, PYTHONPATH, NODE_OPTIONS, ...).")
+    add.add_argument("name", metavar="NAME", help="the server's name (letters, digits, - _ .)")
+    add.add_argument("argv", nargs="+", metavar="COMMAND", help="the command and its arguments")
+    add.add_argument("--env", action="append", metavar="KEY=VALUE",
+                     help="an environment variable for its children (repeatable); --env KEY"
+                          " passes on KEY's value from this shell")
+    add.add_argument("--mode", choices=MODES,
+                     help="stateless (one shared child) or stateful (one child per session);"
+                          " default: the gateway's classification")
+    add.add_argument("--cwd", metavar="DIR", help="the working directory of its children")
+    add.set_defaults(handler=cmdServersAdd)
+    for action, handler, text, more in [
+            ("remove", cmdServersRemove, "remove a server added with `servers add`",
+             "Its children stop and its route goes away. A server of the config file is"
+             " removed there instead (or disabled here)."),
+            ("enable", cmdServersEnable, "serve a disabled server again",
+             "Its next request starts a child."),
+            ("disable", cmdServersDisable,
+             "stop a server's children and refuse its requests (kept across restarts)",
+             "Its requests are refused until `mcpgateway servers enable`."),
+            ("restart", cmdServersRestart,
+             "stop a server's children; the next request starts a fresh one",
+             "Sessions of a shared child stay; a stateful child's session ends."),
+            ("reset-circuit", cmdServersResetCircuit,
+             "forget a server's failures: the next request starts a child at once",
+             "For a server in `error` after repeated failures, once its cause is fixed.")]:
+        command = actions.add_parser(action, parents=common, help=text,
+                                     description=f"{text[0].upper()}{text[1:]}. {more}"
+                                                 f" {TOKEN_HELP}")
+        command.add_argument("name", metavar="NAME")
+        command.set_defaults(handler=handler)

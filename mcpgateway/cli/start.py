@@ -1,0 +1,254 @@
+# -*- test-case-name: tests.cli.test_start -*-
+"""C{mcpgateway start}: launch C{twistd mcpgateway}, detached (wait until
+C{/health} answers, or show why it did not start: twistd's output and this
+run's lines of the log) or in the foreground (until it exits)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from mcpgateway.cli.context import START_TIMEOUT, CliContext
+from mcpgateway.cli.health import healthServers
+from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
+from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
+from mcpgateway.cli.probe import (
+    GatewayProbe,
+    claudeConfigPath,
+    gatewayUrl,
+    pidFromFile,
+    positiveInt,
+    removeStalePidFile,
+    resolveStateDir,
+)
+from mcpgateway.ops.statedir import pidAlive, removeState
+from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
+
+
+def gatewayArgv(stateDir: Path, port: int, config: Path | None, foreground: bool,
+                rewrite: bool) -> list[str]:
+    """The C{twistd mcpgateway} command line C{start} runs."""
+    argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+            "--pidfile", str(stateDir / PID_FILE),
+            # Detached, twistd's own log goes nowhere: the gateway writes
+            # gateway.log itself. In the foreground, show it on stdout.
+            "--logfile", "-" if foreground else "/dev/null"]
+    if foreground:
+        argv.append("-n")
+    argv += ["mcpgateway", "--port", str(port), "--state-dir", str(stateDir),
+             "--log-file", str(stateDir / LOG_FILE)]
+    if rewrite:
+        argv.append("--rewrite-config")
+    if config is not None:
+        argv += ["--config", str(config)]
+    return argv
+
+
+def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    stateDir = resolveStateDir(args.state_dir)
+    port: int = args.port if args.port is not None else DEFAULT_PORT
+    found = ctx.probe(stateDir)
+    if found.running:
+        same = args.port is None or found.port == port
+        running = f"already running (pid {found.pid}, port {found.port})"
+        if not same:
+            raise CliError(f"{running}; `mcpgateway stop` it first to run it on port {port}")
+        if out.json:
+            out.emit({"ok": True, "alreadyRunning": True, "pid": found.pid, "port": found.port})
+        else:
+            out.line(f"mcpgateway is {running}")
+        return 0
+    config: Path | None = None
+    if args.config is not None:
+        config = Path(args.config).expanduser().absolute()
+        if not config.is_file():
+            raise CliError(f"--config {args.config}: no such file")
+    rewrite = not args.no_rewrite
+    if rewrite and config is None and not claudeConfigPath(None).is_file():
+        # Nothing to adopt: the gateway serves its bundled demo.
+        out.note(f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server")
+        rewrite = False
+    if rewrite:  # before anything is changed
+        refuseUnwritable(ctx, config or claudeConfigPath(None), stateDir, config is not None,
+                         port)
+    try:
+        stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(f"cannot create the state directory {stateDir}: {e.strerror}") from None
+    if found.stale:
+        removeState(stateDir)
+    removeStalePidFile(stateDir)
+    argv = gatewayArgv(stateDir, port, config, args.foreground, rewrite)
+    warmPluginCache()
+    if args.foreground:
+        return runForeground(ctx, argv, out)
+    return startDetached(ctx, argv, stateDir, port, out)
+
+
+def refuseUnwritable(ctx: CliContext, config: Path, stateDir: Path, named: bool,
+                     port: int) -> None:
+    """Refuse, saying what to do instead, a config the gateway would refuse
+    to adopt: the library's rule (C{ClaudeConfig}), files inside the home
+    directory or the state directory only, symlinks resolved."""
+    try:
+        ctx.claudeConfigClass()(config, stateDir)
+    except ValueError as e:
+        option = f" --config {config}" if named else ""
+        raise CliError(f"{e}; to serve it without rewriting it, add --no-rewrite (`mcpgateway"
+                       f" start --no-rewrite{option}`: its entries stay as they are, point"
+                       f" clients at {gatewayUrl(port)}/<server>/mcp yourself)") from None
+
+
+def warmPluginCache() -> None:
+    """Have Twisted's plugin cache (dropin.cache) up to date before the
+    gateway starts. A stale cache makes twistd import every plugin of every
+    installed package, pyOpenSSL among them, into the gateway for its whole
+    life (about 13 MB more); building it in a throw-away process avoids that.
+    Best effort: a read-only install just keeps its cache as it is."""
+    code = "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60, check=False)
+
+
+def runForeground(ctx: CliContext, argv: list[str], out: Output) -> int:
+    """Run twistd -n in this terminal until it exits; SIGTERM and SIGHUP are
+    passed on to it, Ctrl-C reaches it through the terminal."""
+    out.note("mcpgateway: running in the foreground (Ctrl-C stops it)")
+    process = ctx.launch(argv)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(OSError):
+            process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        while True:
+            try:
+                code = process.wait()
+                break
+            except KeyboardInterrupt:
+                continue  # the gateway got SIGINT too: wait for its clean stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    # twistd re-raises the signal that stopped it once it has shut down cleanly.
+    if code in (-signal.SIGINT, -signal.SIGTERM):
+        return 0
+    return 128 - code if code < 0 else code
+
+
+def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int,
+                  out: Output) -> int:
+    """Run twistd (which daemonizes and exits), then wait for C{/health}."""
+    timeout = ctx.timeouts.start
+    deadline = ctx.clock() + timeout
+    logStart = logPosition(stateDir / LOG_FILE)  # earlier runs' lines are not this run's
+    process = ctx.launch(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+
+    def failed(message: str, output: bytes = b"") -> int:
+        return _startFailed(out, stateDir, message, output, logStart)
+
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        return failed(f"twistd did not finish starting within {timeout:.0f} s", output)
+    if process.returncode != 0:
+        return failed(f"the gateway did not start (twistd exit status {process.returncode})",
+                      output)
+    url = gatewayUrl(port)
+    reason = "no answer yet"
+    while True:
+        found = ctx.probe(stateDir)
+        if found.running:
+            url = found.baseUrl()
+            try:
+                health = ctx.http.getJson(url + "/health", ctx.timeouts.poll)
+            except CliError as e:
+                reason = e.message
+            else:
+                if isinstance(health, dict) and health.get("status") == "ok" \
+                        and health.get("pid", found.pid) == found.pid:
+                    return _started(out, found, url, health)
+                reason = f"{url}/health answered {json.dumps(health)[:80]}"
+        else:
+            daemon = pidFromFile(stateDir / PID_FILE)
+            if daemon is None or not pidAlive(daemon):
+                return failed("the gateway exited while starting")
+            reason = f"{STATE_FILE} not written yet"
+        if ctx.clock() >= deadline:
+            break
+        ctx.sleep(0.1)
+    return failed(f"the gateway did not answer {url}/health within {timeout:.0f} s"
+                  f" ({reason})")
+
+
+def _started(out: Output, found: GatewayProbe, url: str, health: dict[str, Any]) -> int:
+    servers = healthServers(health)
+    pid = found.pid or positiveInt(health.get("pid"))
+    if out.json:
+        out.emit({"ok": True, "alreadyRunning": False, "pid": pid, "port": found.port,
+                  "url": url, "servers": sorted(servers)})
+    else:
+        out.line(f"mcpgateway started (pid {pid}): {plural(len(servers), 'server')} at"
+                 f" {url}/<server>/mcp")
+        for name in sorted(servers):
+            out.line(f"  {url}/{name}/mcp")
+    return 0
+
+
+def _startFailed(out: Output, stateDir: Path, message: str, output: bytes,
+                 logStart: LogPosition | None = None) -> int:
+    lines = output.decode("utf-8", "replace").splitlines()[-LOG_TAIL:]
+    logLines = tail(stateDir / LOG_FILE, since=logStart)
+    if out.json:
+        out.emit({"ok": False, "error": message, "output": lines, "log": logLines})
+        return 1
+    out.note(f"mcpgateway: {message}")
+    if lines:
+        out.note("twistd said:")
+        for line in lines:
+            out.note(f"  {line}")
+    if logLines:
+        out.note(f"last lines of {stateDir / LOG_FILE} from this start:")
+        for line in logLines:
+            out.note(f"  {line}")
+    return 1
+
+
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port (1-65535)")
+    return number
+
+
+def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
+    start = commands.add_parser(
+        "start", parents=common, help="start the gateway (detached; returns once it answers)",
+        description="Start the gateway with twistd, detached unless --foreground, and wait"
+                    f" until /health answers (at most {START_TIMEOUT:.0f} s). The gateway"
+                    " points the stdio servers of the config at itself and puts them back"
+                    " when it stops.")
+    start.add_argument("--foreground", action="store_true",
+                       help="run in this terminal, logging to stdout, until Ctrl-C")
+    start.add_argument("--port", type=_port, default=None,
+                       help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})")
+    start.add_argument("--config", metavar="PATH",
+                       help="the config to serve (default ~/.claude.json, else the demo)")
+    start.add_argument("--no-rewrite", action="store_true",
+                       help="serve the config without pointing its entries at the gateway")
+    start.set_defaults(handler=cmdStart)

@@ -1,0 +1,72 @@
+"""Fixtures of the tests of the C{mcpgateway} command: a temporary HOME and
+state directory, the gateway's lock, a fake gateway answering HTTP, and the
+commands' seams (L{CliContext})."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mcpgateway.cli.context import CliContext, defaultContext
+from mcpgateway.ops.statedir import LOCK_FILE
+from tests.cli.support import FakeClaudeConfig, FakeGateway, writeState
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary HOME; no colour settings or proxies leak in from outside."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("HOME", str(path))
+    for name in ("MCPGATEWAY_HOME", "NO_COLOR", "MCPGATEWAY_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+@pytest.fixture
+def stateDir(tmp_path: Path, home: Path) -> Path:
+    path = tmp_path / "state"
+    path.mkdir(mode=0o700)
+    return path
+
+
+@pytest.fixture
+def locked(stateDir: Path) -> Iterator[None]:
+    """Hold the gateway's flock, as a running gateway does."""
+    fd = os.open(stateDir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    yield
+    os.close(fd)
+
+
+@pytest.fixture
+def fakeGateway() -> Iterator[FakeGateway]:
+    gateway = FakeGateway()
+    yield gateway
+    gateway.close()
+
+
+@pytest.fixture
+def running(stateDir: Path, locked: None, fakeGateway: FakeGateway) -> FakeGateway:
+    """state.json names this (live, lock-holding) process and the fake's port."""
+    writeState(stateDir, os.getpid(), fakeGateway.port)
+    return fakeGateway
+
+
+@pytest.fixture
+def ctx() -> CliContext:
+    """The seams of the commands, real until a test puts a fake in (pass it
+    to L{run} or L{main})."""
+    return defaultContext()
+
+
+@pytest.fixture
+def fakeClaude(ctx: CliContext) -> list[tuple[Path, Path]]:
+    """C{ctx} restores with L{FakeClaudeConfig}: the calls it got."""
+    FakeClaudeConfig.calls = []
+    ctx.claudeConfigClass = lambda: FakeClaudeConfig
+    return FakeClaudeConfig.calls

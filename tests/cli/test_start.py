@@ -1,0 +1,292 @@
+"""C{mcpgateway start}: launching twistd (a fake launcher in the context),
+waiting for C{/health}, and what a failed start shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpgateway.cli import main
+from mcpgateway.cli.context import CliContext, Timeouts
+from mcpgateway.cli.logfile import logPosition, tail
+from mcpgateway.cli.start import gatewayArgv
+from mcpgateway.paths import LOG_FILE, PID_FILE
+from tests.cli.support import FakeGateway, deadPid, freePort, run, writeState
+
+# -- start ------------------------------------------------------------------------------
+
+def noLaunch(argv: list[str], **kwargs: Any) -> Any:
+    raise AssertionError(f"must not launch {argv}")
+
+
+def test_start_when_already_running_on_that_port(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
+        ctx: CliContext) -> None:
+    ctx.launch = noLaunch
+    code, out, _ = run(capsys, stateDir, "start", "--port", str(running.port), ctx=ctx)
+    assert code == 0
+    assert out == f"mcpgateway is already running (pid {os.getpid()}, port {running.port})\n"
+    code, out, _ = run(capsys, stateDir, "start", ctx=ctx)  # no --port: whatever port it has
+    assert code == 0
+
+
+def test_start_refuses_a_second_gateway_on_another_port(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
+        ctx: CliContext) -> None:
+    ctx.launch = noLaunch
+    code, out, err = run(capsys, stateDir, "start", "--port", "1", ctx=ctx)
+    assert (code, out) == (1, "")
+    assert "already running" in err and "mcpgateway stop" in err
+
+
+def test_gatewayArgv(tmp_path: Path) -> None:
+    argv = gatewayArgv(tmp_path, 9200, tmp_path / "c.json", foreground=False, rewrite=True)
+    assert argv == [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
+                    "--pidfile", str(tmp_path / "twistd.pid"), "--logfile", "/dev/null",
+                    "mcpgateway", "--port", "9200", "--state-dir", str(tmp_path),
+                    "--log-file", str(tmp_path / "gateway.log"), "--rewrite-config",
+                    "--config", str(tmp_path / "c.json")]
+    foreground = gatewayArgv(tmp_path, 9100, None, foreground=True, rewrite=False)
+    assert foreground[foreground.index("mcpgateway") - 1] == "-n"
+    assert "--rewrite-config" not in foreground and "--config" not in foreground
+
+
+class FakeLauncher:
+    """Plays twistd: exits with C{code}, and on success 'starts' the fake
+    gateway by writing its state.json (pid: this process, lock held)."""
+
+    def __init__(self, stateDir: Path, gateway: FakeGateway | None, code: int = 0,
+                 output: bytes = b"", log: str = "") -> None:
+        self.stateDir, self.gateway, self.code, self.output = stateDir, gateway, code, output
+        self.log = log
+        """What this run appends to gateway.log."""
+        self.argv: list[str] = []
+        self.returncode: int | None = None
+
+    def __call__(self, argv: list[str], **kwargs: Any) -> FakeLauncher:
+        self.argv = argv
+        return self
+
+    def communicate(self, timeout: float | None = None) -> tuple[bytes, None]:
+        self.returncode = self.code
+        if self.log:
+            with open(self.stateDir / LOG_FILE, "a") as f:
+                f.write(self.log)
+        if self.code == 0 and self.gateway is not None:
+            writeState(self.stateDir, os.getpid(), self.gateway.port)
+        return self.output, None
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.code
+
+    def kill(self) -> None:
+        pass
+
+    def send_signal(self, sig: int) -> None:
+        pass
+
+
+def test_start_launches_twistd_and_waits_for_health(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, locked: None,
+        fakeGateway: FakeGateway, ctx: CliContext) -> None:
+    (home / ".claude.json").write_text('{"mcpServers": {}}')
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    assert code == 0
+    assert "--rewrite-config" in launcher.argv
+    assert launcher.argv[launcher.argv.index("--port") + 1] == str(fakeGateway.port)
+    assert out.splitlines()[0] == (f"mcpgateway started (pid {os.getpid()}): 3 servers at"
+                                   f" http://127.0.0.1:{fakeGateway.port}/<server>/mcp")
+    assert "/health" in fakeGateway.requests
+
+
+def test_start_without_a_claude_config_does_not_rewrite(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None,
+        fakeGateway: FakeGateway, ctx: CliContext) -> None:
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    code, out, err = run(capsys, stateDir, "start", "--json", "--port", str(fakeGateway.port),
+                         ctx=ctx)
+    assert code == 0
+    assert "--rewrite-config" not in launcher.argv
+    assert "bundled demo" in err
+    document = json.loads(out)
+    assert document["ok"] is True and document["pid"] == os.getpid()
+    assert document["servers"] == ["context7", "serena", "tavily"]
+
+
+def test_start_failure_shows_the_output_and_the_log(
+        capsys: pytest.CaptureFixture[str], stateDir: Path,
+        ctx: CliContext) -> None:
+    ctx.launch = FakeLauncher(
+        stateDir, None, code=1, output=b"mcpgateway: bad config\n",
+        log="".join(f"log line {i}\n" for i in range(30)))
+    code, out, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0] == "mcpgateway: the gateway did not start (twistd exit status 1)"
+    assert "  mcpgateway: bad config" in lines
+    assert f"last lines of {stateDir / LOG_FILE} from this start:" in lines
+    assert "  log line 29" in lines and "  log line 10" in lines
+    assert "  log line 9" not in lines  # the last 20 lines only
+
+
+def test_start_failure_shows_only_this_runs_log_lines(
+        capsys: pytest.CaptureFixture[str], stateDir: Path,
+        ctx: CliContext) -> None:
+    (stateDir / LOG_FILE).write_text("".join(f"earlier run {i}\n" for i in range(30)))
+    ctx.launch = FakeLauncher(
+        stateDir, None, code=1, log="this run: cannot listen on port 9100\n")
+    code, out, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+    assert code == 1
+    assert "earlier run" not in err
+    assert err.splitlines()[-2:] == [f"last lines of {stateDir / LOG_FILE} from this start:",
+                                     "  this run: cannot listen on port 9100"]
+    code, out, _ = run(capsys, stateDir, "start", "--no-rewrite", "--json", ctx=ctx)
+    assert json.loads(out)["log"] == ["this run: cannot listen on port 9100"]
+
+
+def test_start_failure_prints_no_log_lines_when_this_run_wrote_none(
+        capsys: pytest.CaptureFixture[str], stateDir: Path,
+        ctx: CliContext) -> None:
+    (stateDir / LOG_FILE).write_text("earlier run\n")
+    ctx.launch = FakeLauncher(stateDir, None, code=1, output=b"boom\n")
+    code, _, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
+    assert code == 1
+    assert err.splitlines() == ["mcpgateway: the gateway did not start (twistd exit status 1)",
+                                "twistd said:", "  boom"]
+
+
+def test_tail_since_a_position(tmp_path: Path) -> None:
+    log = tmp_path / "gateway.log"
+    assert logPosition(log) is None
+    log.write_text("old 1\nold 2\n")
+    position = logPosition(log)
+    with open(log, "a") as f:
+        f.write("new 1\nnew 2\n")
+    assert tail(log, since=position) == ["new 1", "new 2"]
+    assert tail(log, 1, since=position) == ["new 2"]
+    assert tail(log) == ["old 1", "old 2", "new 1", "new 2"]
+    log.rename(tmp_path / "gateway.log.1")  # rotated: a new file, all of it this run's
+    log.write_text("after rotation\n")
+    assert tail(log, since=position) == ["after rotation"]
+
+
+def test_start_fails_when_the_daemon_dies(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                          ctx: CliContext) -> None:
+    (stateDir / PID_FILE).write_text(str(deadPid()))
+    ctx.launch = FakeLauncher(stateDir, None)
+    code, _, err = run(capsys, stateDir, "start", "--port", str(freePort()), ctx=ctx)
+    assert code == 1
+    assert "exited while starting" in err
+
+
+def test_start_times_out_when_health_never_answers(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None,
+        ctx: CliContext) -> None:
+    port = freePort()
+
+    class Launcher(FakeLauncher):
+        def communicate(self, timeout: float | None = None) -> tuple[bytes, None]:
+            self.returncode = 0
+            writeState(stateDir, os.getpid(), port)
+            return b"", None
+
+    ctx.launch = Launcher(stateDir, None)
+    ctx.timeouts = Timeouts(start=0.5)
+    code, _, err = run(capsys, stateDir, "start", "--port", str(port), ctx=ctx)
+    assert code == 1
+    assert f"did not answer http://127.0.0.1:{port}/health within" in err
+
+
+@pytest.mark.parametrize(("exit", "code"), [
+    (-signal.SIGTERM, 0), (-signal.SIGINT, 0), (-signal.SIGKILL, 137), (1, 1), (0, 0)])
+def test_start_foreground_runs_twistd_in_this_terminal(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext,
+        exit: int, code: int) -> None:
+    launched: list[tuple[list[str], dict[str, Any]]] = []
+
+    class Process(FakeLauncher):
+        def wait(self, timeout: float | None = None) -> int:
+            return exit
+
+    def launch(argv: list[str], **kwargs: Any) -> Process:
+        launched.append((argv, kwargs))
+        return Process(stateDir, None)
+
+    ctx.launch = launch
+    assert main(["start", "--foreground", "--no-rewrite", "--state-dir", str(stateDir)], ctx) \
+        == code
+    [(argv, kwargs)] = launched
+    assert kwargs == {}  # stdio inherited
+    assert argv[argv.index("mcpgateway") - 1] == "-n"
+    assert argv[argv.index("--logfile") + 1] == "-"
+    assert "running in the foreground" in capsys.readouterr().err
+
+
+def test_start_refuses_a_missing_config(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                        ctx: CliContext) -> None:
+    ctx.launch = noLaunch
+    code, _, err = run(capsys, stateDir, "start", "--config", "/nonexistent.json", ctx=ctx)
+    assert code == 1
+    assert err == "mcpgateway: --config /nonexistent.json: no such file\n"
+
+
+def test_start_rejects_port_0(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    assert main(["start", "--port", "0", "--state-dir", str(stateDir)]) == 2
+    assert capsys.readouterr().err == (
+        "mcpgateway start: argument --port: 0 is not a port (1-65535)\n"
+        "`mcpgateway start --help` lists the options\n")
+
+
+# -- start: a config the gateway will not rewrite -----------------------------------------
+
+def test_start_refuses_a_config_outside_home_and_says_how_to_serve_it(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path,
+        ctx: CliContext) -> None:
+    outside = tmp_path / "team" / "servers.json"
+    outside.parent.mkdir()
+    outside.write_text('{"mcpServers": {}}')
+    ctx.launch = noLaunch
+    code, out, err = run(capsys, stateDir, "start", "--config", str(outside), ctx=ctx)
+    assert (code, out) == (1, "")
+    assert len(err.splitlines()) == 1
+    assert "is outside the home directory" in err
+    assert (f"add --no-rewrite (`mcpgateway start --no-rewrite --config {outside}`" in err)
+    code, out, _ = run(capsys, stateDir, "start", "--config", str(outside), "--json", ctx=ctx)
+    assert code == 1 and "--no-rewrite" in json.loads(out)["error"]
+
+
+def test_start_refuses_a_symlink_in_home_to_a_file_outside(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, tmp_path: Path,
+        ctx: CliContext) -> None:
+    real = tmp_path / "dotfiles" / ".claude.json"
+    real.parent.mkdir()
+    real.write_text('{"mcpServers": {}}')
+    (home / ".claude.json").symlink_to(real)
+    ctx.launch = noLaunch
+    code, _, err = run(capsys, stateDir, "start", ctx=ctx)  # the default config
+    assert code == 1
+    assert f"(resolved: {real})" in err
+    assert "add --no-rewrite (`mcpgateway start --no-rewrite`" in err
+
+
+def test_start_no_rewrite_serves_a_config_outside_home(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path, locked: None,
+        fakeGateway: FakeGateway, ctx: CliContext) -> None:
+    outside = tmp_path / "servers.json"
+    outside.write_text('{"mcpServers": {}}')
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    code, _, err = run(capsys, stateDir, "start", "--no-rewrite", "--config", str(outside),
+                       "--port", str(fakeGateway.port), ctx=ctx)
+    assert (code, err) == (0, "")
+    assert "--rewrite-config" not in launcher.argv
+    assert launcher.argv[launcher.argv.index("--config") + 1] == str(outside)

@@ -1,0 +1,163 @@
+"""C{mcpgateway status}: the one screen, its JSON, and the warnings about
+config entries pointing at a gateway that cannot serve or restore them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from mcpgateway.cli.probe import GatewayProbe
+from mcpgateway.cli.status import renderStatus
+from mcpgateway.paths import USER_BACKUP
+from tests.cli.support import (
+    HEALTH,
+    SESSIONS,
+    WITH_BROKEN,
+    FakeGateway,
+    claudeJson,
+    deadPid,
+    freePort,
+    run,
+    writeBackup,
+    writeState,
+)
+
+# -- status -----------------------------------------------------------------------------
+
+def test_status_shows_one_screen(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                                 running: FakeGateway) -> None:
+    running.answers["/health"] = (200, WITH_BROKEN)
+    code, out, err = run(capsys, stateDir, "status")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"mcpgateway 0.1.0 running: pid {os.getpid()}, port {running.port}," \
+                       " up 1h 02m"
+    assert lines[1] == "  4 servers, 3 children, 231 requests, 3 sessions, 56 MB"
+    assert "config the bundled demo (rewritten to point at the gateway)" in lines[2]
+    serena = next(line for line in lines if "serena" in line)
+    assert serena.startswith("  ◆ serena  ")
+    assert "stateful" in serena and "2 children" in serena and "89 reqs" in serena
+    assert "2 sessions" in serena and "1 in flight" in serena and "2 restarts" in serena
+    assert "      ! route them exactly" in lines
+    broken = next(line for line in lines if "broken" in line)
+    assert broken.startswith("  ○ broken") and "not found on PATH" in broken
+    assert "  3 sessions from 2 clients: pid 4242 (2), unknown pid (1)" in lines
+    assert running.requests == ["/health", "/sessions"]
+
+
+def test_status_json(capsys: pytest.CaptureFixture[str], stateDir: Path,
+                     running: FakeGateway) -> None:
+    code, out, _ = run(capsys, stateDir, "status", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["running"] is True
+    assert document["pid"] == os.getpid()
+    assert document["port"] == running.port
+    assert document["health"] == HEALTH
+    assert document["stateDir"] == str(stateDir)
+    assert document["sessions"] == SESSIONS["sessions"]
+
+
+def test_status_when_not_running(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    code, out, _ = run(capsys, stateDir, "status")
+    assert (code, out) == (1, "mcpgateway is not running\n")
+    writeState(stateDir, deadPid(), 9100)
+    code, out, _ = run(capsys, stateDir, "status", "--json")
+    document = json.loads(out)
+    assert (code, document["running"], document["stale"]) == (1, False, True)
+
+
+def test_status_when_the_gateway_does_not_answer(capsys: pytest.CaptureFixture[str],
+                                                 stateDir: Path, locked: None) -> None:
+    writeState(stateDir, os.getpid(), freePort())
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 1
+    assert "running" in out and "no answer from" in out
+    assert "Traceback" not in out
+
+
+def test_renderStatus_without_servers_or_sessions(stateDir: Path) -> None:
+    found = GatewayProbe(stateDir, {"pid": 7, "port": 9100, "config": "/c.json"})
+    lines = renderStatus(found, {"servers": {}, "uptime": 5}, [])
+    assert lines[0] == "mcpgateway ? running: pid 7, port 9100, up 5s"
+    assert "  (no servers configured)" in lines
+    assert "  no sessions" in lines
+
+
+def test_status_shows_refused_requests_without_a_warning_text(stateDir: Path) -> None:
+    found = GatewayProbe(stateDir, {"pid": 7, "port": 9100})
+    server = {**HEALTH["servers"]["context7"], "ambiguousServerRequests": 2}
+    lines = renderStatus(found, {"servers": {"everything": server}}, [])
+    assert ("      ! 2 server-to-client requests refused: no way to tell which session they"
+            " belong to; run it per session (\"mode\": \"stateful\")") in lines
+
+
+# -- status: entries pointing at a gateway that cannot serve or restore them -------------
+
+def test_status_is_loud_about_entries_no_gateway_serves_and_no_backup_restores(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "mcpgateway is not running"
+    assert lines[1] == (
+        "  ! 2 entries point at http://127.0.0.1:9100, where the gateway is not running, and"
+        f" no usable backup holds their originals (there is no {stateDir / USER_BACKUP}):"
+        " `mcpgateway restore` cannot put them back")
+    assert lines[2].startswith("    → re-add a, c (project /work/p) with `claude mcp add")
+    code, out, _ = run(capsys, stateDir, "status", "--json")
+    document = json.loads(out)
+    assert document["running"] is False
+    client = document["clientConfig"]
+    assert client["path"] == str(home / ".claude.json")
+    assert client["viaGateway"] == ["a", "c (project /work/p)"]
+    assert client["backup"] == {"path": str(stateDir / USER_BACKUP), "servers": None,
+                                "error": None}
+    assert client["problem"]["message"] == lines[1].removeprefix("  ! ")
+
+
+def test_status_names_the_way_out_when_a_backup_can_restore(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
+    writeBackup(stateDir, home / ".claude.json")
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 1
+    assert out.splitlines() == [
+        "mcpgateway is not running",
+        "  ! 2 entries point at http://127.0.0.1:9100, where the gateway is not running",
+        "    → run `mcpgateway start` to serve them again, or `mcpgateway restore` to put the"
+        " stdio entries back"]
+
+
+def test_status_of_a_running_gateway_whose_backup_is_gone(
+        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path,
+        running: FakeGateway) -> None:
+    (home / ".claude.json").write_text(json.dumps(claudeJson(running.port)))
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 0
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  config "))
+    assert lines[at + 1] == (
+        f"  ! 2 entries point at http://127.0.0.1:{running.port}, and no usable backup holds"
+        f" their originals (there is no {stateDir / USER_BACKUP}): `mcpgateway restore`"
+        " cannot put them back")
+    assert lines[at + 2].startswith("    → re-add a, c (project /work/p)")
+    writeBackup(stateDir, home / ".claude.json")
+    code, out, _ = run(capsys, stateDir, "status")
+    assert " ! " not in out.replace("      ! route them exactly", "")
+    document = json.loads(run(capsys, stateDir, "status", "--json")[1])
+    assert document["clientConfig"]["problem"] is None
+    assert document["clientConfig"]["backup"]["servers"] == 3
+
+
+def test_status_without_a_config_says_nothing_more(capsys: pytest.CaptureFixture[str],
+                                                   stateDir: Path) -> None:
+    code, out, _ = run(capsys, stateDir, "status", "--json")
+    assert code == 1
+    client = json.loads(out)["clientConfig"]
+    assert client["exists"] is False and client["viaGateway"] == []
+    assert client["problem"] is None
