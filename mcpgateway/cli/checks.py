@@ -6,7 +6,7 @@ the log file) and says L{Check}: pass, info, or fail with a fix.
 
 Each file is read by the gateway's own reader, never a copy: the backup by
 L{mcpgateway.clientconfigs.claude.inspectBackup} (what C{restore} accepts),
-the npx cache by L{mcpgateway.config.resolve.readCacheFile},
+the npx cache by L{mcpgateway.config.resolvecache.readCacheFile},
 C{classification.json} by L{mcpgateway.config.classification.loadOverrides}.
 """
 
@@ -24,7 +24,7 @@ from mcpgateway.cli.http import fetchHealth
 from mcpgateway.cli.output import CliError, formatBytes, modeMark, plural
 from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
 from mcpgateway.config.classification import loadOverrides
-from mcpgateway.config.resolve import readCacheFile
+from mcpgateway.config.resolvecache import readCacheFile
 from mcpgateway.paths import LOG_FILE, NPX_CACHE_FILE, OVERRIDES_FILE
 
 

@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import ProcessExitedAlready
@@ -51,11 +51,16 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import logs, paths
+from mcpgateway.config.resolvecache import (
+    CACHE_VERSION,
+    CachedCommand,
+    readCache,
+    usable,
+)
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.statedir import atomicWrite
 
 CACHE_FILE = paths.NPX_CACHE_FILE
-CACHE_VERSION = 1
 DEFAULT_TTL = 7 * 86400.0
 DEFAULT_TIMEOUT = 300.0
 """Seconds an install may take before it is killed and the resolution fails."""
@@ -342,47 +347,6 @@ def summarize(output: str, count: int = 2) -> str:
     return "; ".join(telling)[:500]
 
 
-class CachedCommand(NamedTuple):
-    """One entry of C{npx-cache.json}: the command a package resolved to, and when."""
-
-    command: list[str]
-    resolvedAt: float
-
-
-def readCache(path: Path) -> dict[str, CachedCommand]:
-    """Read C{npx-cache.json}: the one reader of that format (the gateway's
-    resolver and C{mcpgateway doctor} both use it).
-
-    @raise FileNotFoundError: there is no cache file.
-    @raise ValueError: the file is unusable; the message says why.
-    """
-    raw = path.read_bytes()
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as e:
-        raise ValueError(f"not JSON: {e}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
-        raise ValueError("no 'entries' object")
-    if data.get("version") != CACHE_VERSION:
-        raise ValueError(f"version {data.get('version')!r}, expected {CACHE_VERSION}")
-    entries = {}
-    for key, entry in data["entries"].items():
-        command = entry.get("command") if isinstance(entry, dict) else None
-        resolvedAt = entry.get("resolvedAt") if isinstance(entry, dict) else None
-        if not (isinstance(command, list) and command
-                and all(isinstance(word, str) for word in command)):
-            raise ValueError(f"the entry {key!r} has no 'command' list")
-        if isinstance(resolvedAt, bool) or not isinstance(resolvedAt, (int, float)):
-            raise ValueError(f"the entry {key!r} has no 'resolvedAt' time")
-        entries[str(key)] = CachedCommand(command, float(resolvedAt))
-    return entries
-
-
-def readCacheFile(path: Path) -> dict[str, list[str]]:
-    """The commands of C{npx-cache.json} by cache key (see L{readCache})."""
-    return {key: entry.command for key, entry in readCache(path).items()}
-
-
 class Resolver:
     """Turns C{npx}/C{uvx} server specs into specs that run the real binary.
 
@@ -461,7 +425,7 @@ class Resolver:
         entry = self._entry(wrapper.key)
         if entry is not None:
             command, resolvedAt = entry
-            if 0 <= self._clock.seconds() - resolvedAt < self._ttl and _usable(command):
+            if 0 <= self._clock.seconds() - resolvedAt < self._ttl and usable(command):
                 self.log.debug("server {server}: {kind} {package} is {command} (cached)",
                                server=spec.name, kind=wrapper.kind, package=wrapper.package,
                                command=command)
@@ -653,7 +617,7 @@ class Resolver:
             why = f"unexpected error: {failure.value!r}"
         self._failures[wrapper.key] = why
         entry = self._entry(wrapper.key)
-        if entry is not None and _usable(entry[0]):
+        if entry is not None and usable(entry[0]):
             command, resolvedAt = entry
             self.log.warn(
                 "server {server}: cannot refresh {kind} {package} ({why}); keeping the"
@@ -689,12 +653,6 @@ def _share(table: dict[str, list[Deferred[Any]]], key: str,
 
     start().addBoth(settle)
     return waiter
-
-
-def _usable(command: list[str]) -> bool:
-    """Whether every absolute path of a cached command still exists."""
-    return os.path.isabs(command[0]) and all(
-        os.path.exists(word) for word in command if os.path.isabs(word))
 
 
 def _sibling(spec: ServerSpec, program: str) -> str | None:
