@@ -8,6 +8,7 @@ file stays inert.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -201,6 +202,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     from mcpgateway.config.source import ConfigService
     from mcpgateway.core.environment import childEnvironment
     from mcpgateway.core.gateway import Gateway, GatewayService
+    from mcpgateway.core.healing import HealingPolicy
+    from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.management import Management
     from mcpgateway.ops.monitor import Monitor, MonitorService
     from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService
@@ -242,11 +245,13 @@ def makeService(options: Options, reactor: Any = None) -> IService:
              source=loaded.source)
     environ = childEnvironment(os.environ)  # never the gateway's own secrets
     resolver = None if options["no-resolve"] else Resolver(stateDir, reactor, reactor, environ)
-    gateway = Gateway(specs, reactor, reactor, environ, maxLine=options["max-line"],
-                      watcher=ChildLedger(stateDir), pidFinder=_pidFinder(runInThread),
-                      resolver=resolver, backoff=options["restart-backoff"],
-                      coolDown=options["circuit-cool-down"],
-                      drainTimeout=options["drain-timeout"])
+    spawner = Spawner(reactor=reactor, clock=reactor, environ=environ,
+                      setsid=shutil.which("setsid"), maxLine=options["max-line"],
+                      watcher=ChildLedger(stateDir))
+    healing = HealingPolicy(base=options["restart-backoff"],
+                            coolDown=options["circuit-cool-down"])
+    gateway = Gateway(specs, spawner, healing=healing, pidFinder=_pidFinder(runInThread),
+                      resolver=resolver, drainTimeout=options["drain-timeout"])
     GatewayService(gateway).setServiceParent(top)
     configService.setServiceParent(top)
     reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])

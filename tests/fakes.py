@@ -1,5 +1,6 @@
 """Test doubles shared by the unit tests: a fake child process, a reactor that
-"spawns" it, a fake client session and a recording sink.
+"spawns" it, the spawner that uses that reactor, a fake client session and a
+recording sink.
 
 None of them touches the operating system: no processes, no sockets, no real
 reactor. Time is a L{twisted.internet.testing.MemoryReactorClock} (or a
@@ -28,13 +29,19 @@ from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
-from twisted.internet.interfaces import IProcessProtocol, IProcessTransport, IReactorProcess
+from twisted.internet.interfaces import (
+    IProcessProtocol,
+    IProcessTransport,
+    IReactorProcess,
+    IReactorTime,
+)
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogEvent, LogLevel, capturedLogs
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcpgateway import logs
+from mcpgateway.core.spawn import ChildWatcher, Spawner
 
 Message = dict[str, Any]
 
@@ -238,6 +245,18 @@ class FakeProcessReactor(MemoryReactorClock):
         """The most recently spawned process."""
         assert self.processes, "nothing was spawned"
         return self.processes[-1]
+
+
+def fakeSpawner(reactor: IReactorProcess, clock: IReactorTime | None = None,
+                environ: Mapping[str, str] | None = None, *, setsid: str | None = None,
+                watcher: ChildWatcher | None = None, **fields: Any) -> Spawner:
+    """The L{Spawner} of a unit test: children "spawned" on C{reactor} (a
+    L{FakeProcessReactor}), time from C{clock} (the reactor itself unless
+    given), an empty environment, no process group unless C{setsid} is given."""
+    return Spawner(reactor=reactor,
+                   clock=clock if clock is not None else reactor,  # type: ignore[arg-type]
+                   environ=environ if environ is not None else {}, setsid=setsid,
+                   watcher=watcher, **fields)
 
 
 class FakeSession:

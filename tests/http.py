@@ -13,7 +13,7 @@ from twisted.internet.testing import StringTransport
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
-from tests.fakes import FakeProcess, FakeProcessReactor
+from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 
 ACCEPT_BOTH = "application/json, text/event-stream"
 
@@ -96,7 +96,7 @@ class Harness:
                  loopbackOnly: bool = True) -> None:
         self.reactor = FakeProcessReactor()
         specs = servers or {"srv": spec("srv")}
-        self.gateway = Gateway(specs, self.reactor, self.reactor, {}, useProcessGroup=False)
+        self.gateway = Gateway(specs, fakeSpawner(self.reactor))
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly,
                              maxBody=maxBody)
 

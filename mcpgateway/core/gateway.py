@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.core.test_gateway -*-
 """The gateway as a service: its pools and sessions, and a clean stop.
 
 L{Gateway} holds one L{ServerPool} per configured server and the session
@@ -14,19 +15,15 @@ from typing import Any, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, succeed
-from twisted.internet.interfaces import (
-    IReactorProcess,
-    IReactorTime,
-)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs
-from mcpgateway.core.child import DEFAULT_MAX_LINE
-from mcpgateway.core.pool import ServerPool
+from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pool import ServerPool, makePool
 from mcpgateway.core.sessions import Session, SessionRegistry
+from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.core.upstream import ChildWatcher
 
 Connection = tuple[str, int, str, int]
 """A loopback TCP connection: peer host, peer port, local host, local port."""
@@ -51,29 +48,27 @@ class Gateway:
     def __init__(
         self,
         specs: Mapping[str, ServerSpec],
-        reactor: IReactorProcess,
-        clock: IReactorTime,
-        environ: Mapping[str, str],
-        maxLine: int = DEFAULT_MAX_LINE,
-        useProcessGroup: bool = True,
-        watcher: ChildWatcher | None = None,
+        spawner: Spawner,
+        *,
+        healing: HealingPolicy | None = None,
         pidFinder: PidFinder | None = None,
         resolver: Resolve | None = None,
-        backoff: float = 1.0,
-        coolDown: float = 60.0,
         drainTimeout: float = 5.0,
     ) -> None:
         """
+        @param spawner: starts every child (and holds the clock).
+        @param healing: when failing servers are restarted and given up on.
         @param pidFinder: finds the pid of the process on the other end of a
             loopback connection, given (peer host, peer port, local host,
             local port, known pids to try first); C{None} disables it.
         """
+        clock = spawner.clock
         self.clock = clock
         self.sessions = SessionRegistry(clock)
-        self._poolArgs = (reactor, clock, environ, maxLine, useProcessGroup, watcher, backoff,
-                          coolDown)
+        self._spawner = spawner
+        self._healing = healing if healing is not None else HealingPolicy()
         self.pools: dict[str, ServerPool] = {
-            name: ServerPool(spec, *self._poolArgs) for name, spec in specs.items()}
+            name: makePool(spec, spawner, self._healing) for name, spec in specs.items()}
         self.started = clock.seconds()
         self.running = False
         """Whether the service tree runs (children may be started)."""
@@ -123,8 +118,6 @@ class Gateway:
             if not isinstance(result, dict):
                 self.endSession(session, "initialize failed")
                 return response
-            if pool.stateful and isinstance(result.get("protocolVersion"), str):
-                session.protocolVersion = result["protocolVersion"]
             self.log.info("session {sid} opened on {server} (protocol {version}, client {client})",
                           sid=session.id[:8], server=server, version=session.protocolVersion,
                           client=session.clientInfo.get("name"))
@@ -181,10 +174,7 @@ class Gateway:
         """End C{sessions}; the ids ended and the pids of the children stopped."""
         childPids: list[int] = []
         for session in sessions:
-            pool = self.pools[session.server]
-            upstream = pool.upstreamFor(session) if pool.stateful else None
-            if upstream is not None and upstream.pid is not None:
-                childPids.append(upstream.pid)
+            childPids += self.pools[session.server].ownChildPids(session)
             self.endSession(session, reason)
         return [s.id for s in sessions], childPids
 
@@ -193,7 +183,6 @@ class Gateway:
         out = []
         for session in self.sessions:
             pool = self.pools[session.server]
-            upstream = pool.upstreamFor(session)
             out.append({
                 "id": session.id,
                 "server": session.server,
@@ -201,10 +190,10 @@ class Gateway:
                 "client": session.clientInfo.get("name"),
                 "protocolVersion": session.protocolVersion,
                 "mode": pool.spec.mode,
-                "childPid": upstream.pid if upstream is not None else None,
+                "childPid": pool.childPid(session),
                 "created": session.created,
                 "lastActivity": self.sessions.activity(session),
-                "inFlight": upstream.router.inFlightFor(session) if upstream else 0,
+                "inFlight": pool.inFlightFor(session),
                 "getStream": session.getStream is not None,
             })
         return out
@@ -242,7 +231,7 @@ class Gateway:
             if new is not None:
                 if old is None:
                     self.log.info("config: server {server} added", server=name)
-                self.pools[name] = ServerPool(new, *self._poolArgs)
+                self.pools[name] = makePool(new, self._spawner, self._healing)
                 if self.running:
                     self._resolve(self.pools[name])
                     self.prewarm([name])
@@ -265,22 +254,20 @@ class Gateway:
         then answer what is left with an error, end every session, and stop
         every child; fires when all have exited."""
         self.running = False
-        routers = [u.router for pool in self.pools.values() for u in pool.upstreams()]
-        inFlight = sum(router.clientRequestsInFlight() for router in routers)
+        pools = list(self.pools.values())
+        inFlight = sum(pool.clientRequestsInFlight() for pool in pools)
         if not inFlight:
             return self._stopNow()
         self.log.info("gateway stopping: letting {count} request(s) in flight finish (at most"
                       " {seconds:g} s)", count=inFlight, seconds=self.drainTimeout)
-        drained: Deferred[Any] = DeferredList([r.whenDrained() for r in routers])
+        drained: Deferred[Any] = DeferredList([pool.whenDrained() for pool in pools])
         drained.addTimeout(self.drainTimeout, self.clock)
         drained.addErrback(lambda _: None)
         return drained.addCallback(lambda _: self._stopNow())
 
     def _stopNow(self) -> Deferred[Any]:
         for pool in self.pools.values():
-            for upstream in pool.upstreams():
-                upstream.router.failAll(jsonrpc.SERVER_UNAVAILABLE,
-                                        "the gateway is shutting down", tellChild=True)
+            pool.failAll(jsonrpc.SERVER_UNAVAILABLE, "the gateway is shutting down")
         stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]
         stopping += [pool.stopAll() for pool in self.pools.values()]
         return DeferredList(stopping, consumeErrors=True)

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.core.test_healing -*-
 """When to restart a failing server, and when to stop trying: backoff and breaker.
 
 A L{Breaker} belongs to one server. It counts crash loops, not deaths: a
@@ -25,6 +26,7 @@ reason, until C{coolDown} has passed; then one attempt is let through
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -32,6 +34,25 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 CRASH_WINDOW = 10.0
 """Seconds after its start within which a child that answered nothing but its
 C{initialize} and exits counts as crashing."""
+
+
+@dataclass(frozen=True)
+class HealingPolicy:
+    """The numbers of the rule above, one set for every server of a gateway."""
+
+    base: float = 1.0
+    """Seconds to wait before restarting after the first crash (C{--restart-backoff})."""
+    cap: float = 60.0
+    crashWindow: float = CRASH_WINDOW
+    window: float = 300.0
+    threshold: int = 5
+    coolDown: float = 60.0
+    """Seconds an open circuit refuses requests (C{--circuit-cool-down})."""
+
+    def breaker(self, clock: IReactorTime) -> Breaker:
+        """A fresh L{Breaker} for one server, keeping time with C{clock}."""
+        return Breaker(clock, base=self.base, cap=self.cap, crashWindow=self.crashWindow,
+                       window=self.window, threshold=self.threshold, coolDown=self.coolDown)
 
 
 class Breaker:
@@ -130,3 +151,11 @@ class Breaker:
         for times in (self.failures, self.crashTimes):
             while times and now - times[0] > self.window:
                 times.popleft()
+
+
+def circuitReason(server: str, breaker: Breaker) -> str:
+    """Why requests to C{server} are refused while its circuit is open."""
+    return (f"server '{server}' is failing: {breaker.recentCrashes()} failure(s)"
+            f" to start or stay up in the last {breaker.window / 60:g} minutes"
+            f" (last: {breaker.lastFailure});"
+            f" the gateway tries again in {breaker.retryIn():.0f} s")

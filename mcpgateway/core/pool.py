@@ -1,68 +1,232 @@
-"""Which child serves a session: one shared child, or one child per session.
+# -*- test-case-name: tests.core.test_pool -*-
+"""Which child serves a session: the L{ServerPool} interface and its common part.
 
-A L{ServerPool} holds the L{Upstream}s of one configured server. A stateless
-server has one shared upstream, started lazily and initialized by the gateway;
-every client C{initialize} is answered from its cached result. A stateful
-server gets one upstream per session, spawned at that session's C{initialize}
-(which is forwarded to it) and stopped when the session ends.
+A server pool holds the children of one configured server. How they are
+shared is its type, chosen once by L{makePool} from the server's
+L{Sharing}: a L{mcpgateway.core.shared.SharedPool} keeps one child for every
+session, a L{mcpgateway.core.persession.PerSessionPool} one child per session.
+Nothing outside C{core/} sees the children themselves: the web layer opens,
+forwards, notifies, answers and closes through L{ServerPool}, and the
+gateway and the operations jobs (reaper, monitor, management, manhole) use
+its second half. L{BasePool} is what both kinds share: the launch spec and a
+pending C{npx}/C{uvx} resolution, the breaker, the request statistics, the
+event log, and the server's line in C{/health}.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.interfaces import IReactorProcess, IReactorTime
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs
-from mcpgateway.core.child import DEFAULT_MAX_LINE
 from mcpgateway.core.events import EventLog
-from mcpgateway.core.healing import OPEN, Breaker
+from mcpgateway.core.healing import OPEN, Breaker, HealingPolicy, circuitReason
+from mcpgateway.core.router import Fanout, Sink
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.stats import RequestStats
-from mcpgateway.core.upstream import ChildWatcher, ServerUnavailable, Upstream
+from mcpgateway.core.upstream import ServerUnavailable, Upstream
+
+__all__ = ["BasePool", "Idle", "NoSharedChild", "PidProbe", "ServerPool", "ServerUnavailable",
+           "SessionGone", "Sweep", "makePool"]
 
 T = TypeVar("T")
+PidProbe = Callable[[int], bool]
+"""Whether the process with this pid still exists."""
 
 
 class SessionGone(Exception):
     """The session's own child has exited; the client must initialize again."""
 
 
-class ServerPool:
-    """The children of one configured server."""
+class NoSharedChild(Exception):
+    """The server has no shared child: each session has a child of its own."""
+
+
+@dataclass(frozen=True)
+class Idle:
+    """How long a running shared child with nothing in flight has been idle."""
+
+    quiet: float
+    """Seconds since a client last sent it a request."""
+    unused: float | None
+    """Seconds since its last session left; C{None} while sessions are attached."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What a reaper pass found in one pool."""
+
+    dead: int
+    """Children found gone (vanished processes, and own children that exited)."""
+    orphaned: list[Session]
+    """Sessions whose own child is gone: they must end."""
+
+
+class ServerPool(Protocol):
+    """The children of one configured server, as everything outside C{core/} sees them."""
+
+    # -- what the web layer uses ---------------------------------------------
+
+    spec: ServerSpec
+    """The server as configured."""
+    events: EventLog
+    disabled: bool
+    """Set through the management API: requests are refused, children stopped."""
+
+    def open(self, session: Session, initialize: jsonrpc.Message,
+             ) -> Deferred[jsonrpc.Message]:
+        """Attach a new session and produce the answer to its C{initialize};
+        fails with L{ServerUnavailable} when no child can serve it."""
+
+    def gone(self, session: Session) -> str | None:
+        """Why C{session} can no longer be served (its own child is gone: the
+        client must initialize again), or C{None}."""
+
+    def forward(self, session: Session, message: jsonrpc.Message, related: Sink | None,
+                ) -> Deferred[jsonrpc.Message]:
+        """Send a client request to the session's child (started again first if
+        a shared child died); fires with its response. Calls nothing of
+        C{related} before it returns.
+
+        @raise SessionGone: see L{gone}.
+        """
+
+    def notify(self, session: Session, message: jsonrpc.Message) -> None:
+        """Pass a client notification to the session's child."""
+
+    def answer(self, session: Session, message: jsonrpc.Message) -> bool:
+        """Pass a client's answer to a request of the child; C{False} if the
+        child asked no such thing of this session."""
+
+    def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
+        """Detach C{session}; stop its child if it had one of its own (fires
+        once that has exited)."""
+
+    def state(self) -> str:
+        """One of C{stopped starting running degraded error restarting disabled}."""
+
+    def describe(self) -> dict[str, Any]:
+        """The server's line in C{/health}: no env, no secrets."""
+
+    # -- what the gateway and the operations jobs use ------------------------
+
+    launchSpec: ServerSpec
+    """What children are started with (the real binary behind C{npx}/C{uvx})."""
+    resolution: dict[str, str] | None
+    breaker: Breaker
+    stats: RequestStats
+    created: float
+
+    def childPid(self, session: Session) -> int | None:
+        """The pid of the child serving C{session}."""
+
+    def ownChildPids(self, session: Session) -> list[int]:
+        """The pids of the children that closing C{session} stops."""
+
+    def inFlightFor(self, session: Session) -> int:
+        """Requests of C{session} waiting for its child."""
+
+    def pids(self) -> list[int]:
+        """The pids of the running children."""
+
+    def startedAt(self) -> float | None:
+        """When the longest-running live child was started."""
+
+    def bytesTransferred(self) -> tuple[int, int]:
+        """Bytes read from and written to the children, exited ones included."""
+
+    def clientRequestsInFlight(self) -> int:
+        """Client requests waiting for the children."""
+
+    def whenDrained(self) -> Deferred[Any]:
+        """Fires once no client request is waiting for a child."""
+
+    def failAll(self, code: int, text: str) -> None:
+        """Answer every request waiting for a child with a JSON-RPC error now,
+        and cancel each on its child."""
+
+    def prewarm(self) -> Deferred[None]:
+        """Start the shared child now instead of on first use."""
+
+    def resetCircuit(self) -> None:
+        """Forget the failures: the next request starts a child at once."""
+
+    def launchAfter(self, resolving: Deferred[ServerSpec], what: str) -> None:
+        """Start no child until C{resolving} fires; then start children with its result."""
+
+    def useLaunchSpec(self, spec: ServerSpec) -> None:
+        """Start children with C{spec} from the next spawn on."""
+
+    def stopAll(self) -> Deferred[Any]:
+        """Stop every child; fires when all have exited."""
+
+    def stopChild(self, pid: int) -> Deferred[None] | None:
+        """Stop the child with C{pid} (the next request or session starts a
+        fresh one); C{None} if no child has it."""
+
+    def restart(self, endSession: Callable[[Session], object], why: str,
+                ) -> Deferred[list[int]]:
+        """Stop every child, ending (through C{endSession}) the sessions whose
+        own child it is; fires with the pids stopped. C{why} is recorded."""
+
+    def stopShared(self) -> Deferred[None]:
+        """Stop the shared child (it starts again on demand).
+
+        @raise NoSharedChild: the server's children are per session.
+        """
+
+    def idle(self, now: float) -> Idle | None:
+        """How idle the shared child is, when it runs with nothing in flight."""
+
+    def healthPing(self) -> None:
+        """Ping the running shared child with the gateway's own request (one
+        ping at a time); kill it if it does not answer within the request
+        timeout (the restart policy brings it back)."""
+
+    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
+        """Send a request of the gateway's own to the running shared child;
+        C{None} when there is none."""
+
+    def sweep(self, alive: PidProbe) -> Sweep:
+        """Forget children whose process is gone (C{alive} says so) without an
+        exit event; report them and the sessions left without their child."""
+
+
+def makePool(spec: ServerSpec, spawner: Spawner,
+             healing: HealingPolicy | None = None) -> ServerPool:
+    """The pool for C{spec}: the one place that looks at how it is shared."""
+    from mcpgateway.core.persession import PerSessionPool
+    from mcpgateway.core.shared import SharedPool
+
+    kinds: dict[Sharing, Callable[[ServerSpec, Spawner, HealingPolicy | None], ServerPool]] = {
+        Sharing.SHARED: SharedPool,
+        Sharing.PER_SESSION: PerSessionPool,
+    }
+    return kinds[spec.sharing](spec, spawner, healing)
+
+
+class BasePool:
+    """What every kind of pool does the same way."""
 
     log = Logger(observer=logs.observer)
 
-    def __init__(
-        self,
-        spec: ServerSpec,
-        reactor: IReactorProcess,
-        clock: IReactorTime,
-        environ: Mapping[str, str],
-        maxLine: int = DEFAULT_MAX_LINE,
-        useProcessGroup: bool = True,
-        watcher: ChildWatcher | None = None,
-        backoff: float = 1.0,
-        coolDown: float = 60.0,
-    ) -> None:
+    def __init__(self, spec: ServerSpec, spawner: Spawner,
+                 healing: HealingPolicy | None = None) -> None:
+        clock = spawner.clock
         self.spec = spec
         """The server as configured."""
         self.launchSpec = spec
         """What children are started with: the configured command, or the
         real binary an C{npx}/C{uvx} wrapper resolved to."""
-        self._watcher = watcher
-        self._reactor = reactor
+        self._spawner = spawner
         self._clock = clock
-        self._environ = environ
-        self._maxLine = maxLine
-        self._useProcessGroup = useProcessGroup
-        self.shared: Upstream | None = None
-        self.perSession: dict[str, Upstream] = {}
-        self.breaker = Breaker(clock, base=backoff, coolDown=coolDown)
+        self.breaker = (healing if healing is not None else HealingPolicy()).breaker(clock)
         self.stats = RequestStats()
         self.created = clock.seconds()
         self.events = EventLog(clock)
@@ -74,27 +238,36 @@ class ServerPool:
         server whose C{npx}/C{uvx} command is resolved to its real binary."""
         self.disabled = spec.disabled
         """Set through the management API: requests are refused, children stopped."""
-        self.closedRouters = 0
 
-    @property
-    def stateful(self) -> bool:
-        return self.spec.mode == "stateful"
+    def upstreams(self) -> list[Upstream]:
+        """Every child of the pool (for white-box tests and the kinds of pool)."""
+        raise NotImplementedError
 
-    def _newUpstream(self, owner: Session | None) -> Upstream:
-        return Upstream(self.launchSpec, self._reactor, self._clock, self._environ, owner,
-                        self._maxLine, self._useProcessGroup, self._watcher, self.breaker,
-                        self.stats, self.events)
+    def upstreamFor(self, session: Session) -> Upstream | None:
+        """The upstream serving C{session} (C{None} after it was closed)."""
+        raise NotImplementedError
 
-    def prewarm(self) -> Deferred[None]:
-        """Start the shared child now instead of on first use."""
-        if self.stateful or self.disabled or self.spec.executable is None:
-            return succeed(None)
-        if self.shared is None:
-            self.shared = self._newUpstream(None)
-        return self._whenLaunchable(self.shared.ensure)
+    def ready(self, session: Session) -> Deferred[Upstream]:
+        """The session's upstream, with a running child (a shared one is
+        started again if it died).
+
+        @raise SessionGone: the session's own child is gone.
+        """
+        raise NotImplementedError
+
+    def _newUpstream(self, fanout: Fanout) -> Upstream:
+        return Upstream(self.launchSpec, self._spawner, fanout, self.breaker, self.stats,
+                        self.events)
+
+    def _disabled(self) -> ServerUnavailable:
+        return ServerUnavailable(f"server '{self.spec.name}' is disabled")
+
+    def _sessionGone(self) -> str:
+        return f"the child of server '{self.spec.name}' for this session is gone"
+
+    # -- starting children ---------------------------------------------------
 
     def resetCircuit(self) -> None:
-        """Forget the failures: the next request starts a child at once."""
         self.breaker.reset()
         for upstream in self.upstreams():
             upstream.resetBackoff()
@@ -150,70 +323,80 @@ class ServerPool:
         for upstream in self.upstreams():
             upstream.spec = spec
 
-    def upstreamFor(self, session: Session) -> Upstream | None:
-        """The upstream serving C{session} (C{None} after it was closed)."""
-        if self.stateful:
-            return self.perSession.get(session.id)
-        return self.shared
+    # -- client traffic --------------------------------------------------------
 
-    def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
-        """Attach a new session and produce the answer to its C{initialize}.
-
-        Fails with L{ServerUnavailable} when no child can serve it.
-        """
-        if self.disabled:
-            return fail(ServerUnavailable(f"server '{self.spec.name}' is disabled"))
-        if self.stateful:
-            upstream = self._newUpstream(session)
-            self.perSession[session.id] = upstream
-            upstream.router.attach(session)
-
-            def forward(_: None) -> Deferred[jsonrpc.Message]:
-                return upstream.router.request(session, initialize, None)
-
-            return self._whenLaunchable(upstream.ensure).addCallback(forward)
-        if self.shared is None:
-            self.shared = self._newUpstream(None)
-        shared = self.shared
-
-        def answer(_: None) -> jsonrpc.Message:
-            assert shared.initializeResult is not None
-            shared.router.attach(session)
-            result = {**shared.initializeResult, "protocolVersion": session.protocolVersion}
-            return jsonrpc.resultResponse(initialize["id"], result)
-
-        return self._whenLaunchable(shared.ensure).addCallback(answer)
-
-    def ready(self, session: Session) -> Deferred[Upstream]:
-        """The session's upstream, with a running child (restarted if it died)."""
+    def forward(self, session: Session, message: jsonrpc.Message, related: Sink | None,
+                ) -> Deferred[jsonrpc.Message]:
         upstream = self.upstreamFor(session)
-        if upstream is not None and upstream.state == "running":
-            return succeed(upstream)
-        if self.disabled:
-            return fail(ServerUnavailable(f"server '{self.spec.name}' is disabled"))
-        if upstream is None or self.stateful:
-            raise SessionGone(f"the child of server '{self.spec.name}' for this session is gone")
-        return self._whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
+        if upstream is not None and upstream.state == "running" and not self.disabled:
+            return upstream.router.request(session, message, related)
+        return self.ready(session).addCallback(_request, session, message, related)
 
-    def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
-        """Detach C{session}; stop its child if it had one of its own."""
-        if self.stateful:
-            upstream = self.perSession.pop(session.id, None)
-            if upstream is None:
-                return succeed(None)
-            upstream.router.detach(session, reason)
-            self.closedRouters += 1
-            return upstream.stop()
-        if self.shared is not None:
-            self.shared.router.detach(session, reason)
-        return succeed(None)
+    def notify(self, session: Session, message: jsonrpc.Message) -> None:
+        upstream = self.upstreamFor(session)
+        if upstream is not None:
+            upstream.router.clientNotification(session, message)
 
-    def upstreams(self) -> list[Upstream]:
-        return ([self.shared] if self.shared is not None else []) + list(self.perSession.values())
+    def answer(self, session: Session, message: jsonrpc.Message) -> bool:
+        upstream = self.upstreamFor(session)
+        return upstream is not None and upstream.router.clientResponse(session, message)
+
+    def childPid(self, session: Session) -> int | None:
+        upstream = self.upstreamFor(session)
+        return upstream.pid if upstream is not None else None
+
+    def inFlightFor(self, session: Session) -> int:
+        upstream = self.upstreamFor(session)
+        return upstream.router.inFlightFor(session) if upstream is not None else 0
+
+    def clientRequestsInFlight(self) -> int:
+        return sum(u.router.clientRequestsInFlight() for u in self.upstreams())
+
+    def whenDrained(self) -> Deferred[Any]:
+        return DeferredList([u.router.whenDrained() for u in self.upstreams()])
+
+    def failAll(self, code: int, text: str) -> None:
+        for upstream in self.upstreams():
+            upstream.router.failAll(code, text, tellChild=True)
+
+    # -- the children ------------------------------------------------------------
+
+    def pids(self) -> list[int]:
+        return [u.pid for u in self.upstreams() if u.pid is not None]
+
+    def startedAt(self) -> float | None:
+        started = [u.startedAt for u in self.upstreams()
+                   if u.child is not None and u.startedAt is not None]
+        return min(started) if started else None
+
+    def bytesTransferred(self) -> tuple[int, int]:
+        live = [u.child for u in self.upstreams() if u.child is not None]
+        return (self.stats.bytesIn + sum(child.bytesIn for child in live),
+                self.stats.bytesOut + sum(child.bytesOut for child in live))
 
     def stopAll(self) -> Deferred[Any]:
         """Stop every child of this server; fires when all have exited."""
         return DeferredList([u.stop() for u in self.upstreams()], consumeErrors=True)
+
+    def stopChild(self, pid: int) -> Deferred[None] | None:
+        for upstream in self.upstreams():
+            if upstream.pid == pid:
+                return upstream.stop()
+        return None
+
+    def _vanished(self, alive: PidProbe) -> list[Upstream]:
+        """The upstreams whose child process is gone though no exit was
+        seen; each is made to forget its child."""
+        vanished = []
+        for upstream in self.upstreams():
+            child = upstream.child
+            if child is not None and child.pid is not None and not child.exited \
+                    and not alive(child.pid):
+                upstream.childVanished()
+                vanished.append(upstream)
+        return vanished
+
+    # -- what it is doing ----------------------------------------------------------
 
     def state(self) -> str:
         """One of C{stopped starting running degraded error restarting disabled}
@@ -260,7 +443,12 @@ class ServerPool:
         if lastExit:
             described["lastExit"] = lastExit
         if self.breaker.state == OPEN:
-            described["error"] = (self.shared or self._newUpstream(None)).circuitReason()
+            described["error"] = circuitReason(self.launchSpec.name, self.breaker)
         if self.spec.executable is None:
             described["error"] = f"command '{self.spec.command}' not found on PATH"
         return described
+
+
+def _request(upstream: Upstream, session: Session, message: jsonrpc.Message,
+             related: Sink | None) -> Deferred[jsonrpc.Message]:
+    return upstream.router.request(session, message, related)

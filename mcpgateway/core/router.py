@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.core.test_router -*-
 """Correlation between client sessions and one child: the child's id space.
 
 A L{Router} owns everything that crosses one child's stdio boundary. Every
@@ -7,14 +8,18 @@ C{_meta.progressToken}; C{notifications/cancelled} is mapped the same way.
 Child-to-client requests get gateway ids and go to exactly one session; the
 client's answer goes back with the child's own id. Notifications go to the
 sessions they concern and nowhere else. It knows neither HTTP nor processes:
-it writes to the child through C{send} and to clients through the callables
-it is handed.
+it writes to the child through the C{send} it is attached to
+(L{Router.attachChild}) and to clients through the callables it is handed.
+
+What differs between a child shared by many sessions and a child of one
+session (who receives notifications and the child's requests, which client
+requests the gateway answers or merges itself) is the router's L{Fanout}
+(L{mcpgateway.core.fanout}); the router itself never asks which kind it has.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -23,6 +28,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs
+from mcpgateway.core.sessions import SessionLike
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.jsonrpc import Message
 
@@ -30,26 +36,37 @@ Sink = Callable[[Message], bool]
 """Writes one message to a client stream; C{False} when the stream is gone."""
 
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-_LEVEL_RANK = {name: rank for rank, name in enumerate(LOG_LEVELS)}
-_LIST_CHANGED = frozenset(
-    {
-        "notifications/tools/list_changed",
-        "notifications/prompts/list_changed",
-        "notifications/resources/list_changed",
-    }
-)
 
 
-class Client(Protocol):
-    """What the router needs of a client session."""
+class Fanout(Protocol):
+    """How one child's traffic is spread over its sessions: everything a
+    shared child and a child of one session do differently."""
 
-    id: str
-    capabilities: dict[str, Any]
-    logLevel: str | None
-    subscriptions: set[str]
+    handshake: bool
+    """Whether the gateway initializes the child itself (and brings it back
+    on its own when it dies with sessions attached)."""
+    intercepts: frozenset[str]
+    """Client request methods that L{intercept} answers or merges."""
+    keeps: frozenset[str]
+    """Client notification methods that stay in the gateway."""
 
-    def deliver(self, message: Message) -> bool:
-        """Put C{message} on the session's standalone (GET) stream."""
+    def intercept(self, router: Router, session: SessionLike, message: Message,
+                  related: Sink | None) -> Deferred[Message]:
+        """Handle a client request whose method is in L{intercepts}."""
+
+    def detached(self, router: Router, session: SessionLike) -> None:
+        """C{session} has left the child: give back what it held."""
+
+    def notification(self, router: Router, message: Message) -> None:
+        """Deliver a notification of the child (progress excepted) to the
+        sessions it concerns."""
+
+    def requester(self, router: Router) -> tuple[SessionLike, Exchange | None] | str:
+        """The session that provably made the child ask (with the exchange to
+        answer on), or why none can be proven."""
+
+    def restored(self, router: Router) -> None:
+        """A fresh child was initialized: restore what the sessions had asked of it."""
 
 
 class Exchange:
@@ -60,7 +77,7 @@ class Exchange:
 
     def __init__(
         self,
-        session: Client | None,
+        session: SessionLike | None,
         clientId: Any,
         method: str,
         clientToken: Any,
@@ -81,7 +98,7 @@ class Exchange:
 class _ServerRequest:
     __slots__ = ("childId", "method", "session")
 
-    def __init__(self, childId: Any, method: str, session: Client) -> None:
+    def __init__(self, childId: Any, method: str, session: SessionLike) -> None:
         self.childId = childId
         self.method = method
         self.session = session
@@ -90,9 +107,9 @@ class _ServerRequest:
 class Router:
     """The id space of one child and the routing of everything through it.
 
-    @ivar owner: the one session of a per-session child, or C{None} for a
-        shared child.
-    @ivar send: writes one message to the child (set when a child attaches).
+    @ivar fanout: what this child does differently for being shared or owned.
+    @ivar send: writes one message to the child; set by L{attachChild} and
+        L{detachChild}, never from outside.
     """
 
     log = Logger(observer=logs.observer)
@@ -102,34 +119,42 @@ class Router:
         name: str,
         clock: IReactorTime,
         timeout: float,
-        owner: Client | None = None,
+        fanout: Fanout,
         stats: RequestStats | None = None,
     ) -> None:
         self.name = name
         self.stats = stats if stats is not None else RequestStats()
         self._clock = clock
         self.timeout = timeout
-        self.owner = owner
+        self.fanout = fanout
+        self._intercepts = fanout.intercepts
+        self._keeps = fanout.keeps
         self.send: Callable[[Message], None] = _nowhere
         self._ids = itertools.count(1)
         self._pending: dict[int, Exchange] = {}
         self._serverRequests: dict[int, _ServerRequest] = {}
-        self._subscriptions: Counter[str] = Counter()
-        self._childLogLevel: str | None = None
-        self.sessions: set[Client] = set()
+        self.sessions: set[SessionLike] = set()
         self.unusedSince = clock.seconds()
+        """When the last session detached (or the router was made)."""
         self.lastActivity = self.unusedSince
         """When a client last sent a request through this router."""
-        """When the last session detached (or the router was made)."""
         self.served = 0
         self.lateReplies = 0
         self.ambiguousServerRequests = 0
         self._drainWaiters: list[Deferred[None]] = []
         self._invalidBudget = logs.LogBudget(clock, 1.0, 10, 10.0, self._invalidDropped)
 
+    def attachChild(self, send: Callable[[Message], None]) -> None:
+        """Write to the child through C{send} from now on (a child started)."""
+        self.send = send
+
+    def detachChild(self) -> None:
+        """The child is gone: what would be written to it goes nowhere."""
+        self.send = _discard
+
     @property
     def inFlight(self) -> int:
-        """Client requests waiting for the child."""
+        """Requests waiting for the child, the gateway's own included."""
         return len(self._pending)
 
     def clientRequestsInFlight(self) -> int:
@@ -150,17 +175,28 @@ class Router:
             for waiter in waiters:
                 waiter.callback(None)
 
-    def inFlightFor(self, session: Client) -> int:
+    def inFlightFor(self, session: SessionLike) -> int:
         """Requests of C{session} waiting for the child."""
         return sum(1 for ex in self._pending.values() if ex.session is session)
 
+    def clientExchanges(self) -> list[Exchange]:
+        """The client requests waiting for the child, oldest first."""
+        return [ex for ex in self._pending.values() if ex.session is not None]
+
+    def latestExchange(self, session: SessionLike) -> Exchange | None:
+        """The newest request of C{session} waiting for the child."""
+        for ex in reversed(self._pending.values()):
+            if ex.session is session:
+                return ex
+        return None
+
     # -- sessions ------------------------------------------------------------
 
-    def attach(self, session: Client) -> None:
+    def attach(self, session: SessionLike) -> None:
         """Route notifications of this child to C{session} from now on."""
         self.sessions.add(session)
 
-    def detach(self, session: Client, reason: str = "session ended") -> None:
+    def detach(self, session: SessionLike, reason: str = "session ended") -> None:
         """Forget C{session}: cancel its requests on the child, drop its
         subscriptions, and answer the child's requests waiting on it."""
         self.sessions.discard(session)
@@ -175,43 +211,27 @@ class Router:
                 del self._serverRequests[gatewayId]
                 self.send(jsonrpc.errorResponse(
                     sreq.childId, jsonrpc.INTERNAL_ERROR, f"client {reason}"))
-        for uri in session.subscriptions:
-            self._subscriptions[uri] -= 1
-            if self._subscriptions[uri] <= 0:
-                del self._subscriptions[uri]
-                self.call("resources/unsubscribe", {"uri": uri})
-        session.subscriptions.clear()
-        if self.owner is None and session.logLevel is not None:
-            lowest = min((s.logLevel for s in self.sessions if s.logLevel),
-                         key=_LEVEL_RANK.__getitem__, default=None)
-            if lowest is not None and lowest != self._childLogLevel:
-                self._childLogLevel = lowest
-                self.call("logging/setLevel", {"level": lowest})
+        self.fanout.detached(self, session)
 
     # -- client to child -----------------------------------------------------
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Deferred[Message]:
         """Send a request of the gateway's own to the child."""
-        return self._forward(None, jsonrpc.request(None, method, params), None)
+        return self.forward(None, jsonrpc.request(None, method, params), None)
 
-    def request(self, session: Client, message: Message, related: Sink | None) -> Deferred[Message]:
+    def request(self, session: SessionLike, message: Message, related: Sink | None,
+                ) -> Deferred[Message]:
         """Forward a client request; fires with the response (client id restored).
 
         Messages about this request (progress, logs, requests to the client)
         go to C{related}. On timeout or child exit the response is a JSON-RPC
         error; cancelling the Deferred cancels the request on the child.
         """
-        method = message["method"]
-        if self.owner is None:
-            if method == "resources/subscribe":
-                return self._subscribe(session, message, related)
-            if method == "resources/unsubscribe":
-                return self._unsubscribe(session, message, related)
-            if method == "logging/setLevel":
-                return self._setLevel(session, message, related)
-        return self._forward(session, message, related)
+        if message["method"] in self._intercepts:
+            return self.fanout.intercept(self, session, message, related)
+        return self.forward(session, message, related)
 
-    def clientNotification(self, session: Client, message: Message) -> None:
+    def clientNotification(self, session: SessionLike, message: Message) -> None:
         """Forward a client notification, rewriting what refers to ids."""
         method = message["method"]
         if method == "notifications/cancelled":
@@ -224,11 +244,11 @@ class Router:
                     ex.response.cancel()
                     return
             return
-        if method == "notifications/initialized" and self.owner is None:
-            return  # the gateway initialized the shared child itself
+        if method in self._keeps:
+            return  # e.g. notifications/initialized: the gateway initialized the child
         self.send(message)
 
-    def clientResponse(self, session: Client, message: Message) -> bool:
+    def clientResponse(self, session: SessionLike, message: Message) -> bool:
         """Pass a client's answer to a child request back with the child's id."""
         gatewayId = message.get("id")
         sreq = self._serverRequests.get(gatewayId) if isinstance(gatewayId, int) else None
@@ -241,8 +261,10 @@ class Router:
         self.send({**message, "id": sreq.childId})
         return True
 
-    def _forward(self, session: Client | None, message: Message, related: Sink | None,
-                 ) -> Deferred[Message]:
+    def forward(self, session: SessionLike | None, message: Message, related: Sink | None,
+                ) -> Deferred[Message]:
+        """Send C{message} to the child as it is, under a child-side id (the
+        fanout's interceptions already done); fires with the response."""
         childId = next(self._ids)
         clientToken = jsonrpc.progressToken(message)
         # Cancelling the response cancels the request on the child (once).
@@ -286,63 +308,10 @@ class Router:
         if self._drainWaiters:
             self._checkDrained()
 
-    # -- shared-child bookkeeping ------------------------------------------
-
-    def _subscribe(self, session: Client, message: Message, related: Sink | None,
-                   ) -> Deferred[Message]:
-        uri = (message.get("params") or {}).get("uri")
-        if not isinstance(uri, str) or uri in session.subscriptions:
-            return self._forward(session, message, related) if not isinstance(uri, str) \
-                else succeed(jsonrpc.resultResponse(message["id"], {}))
-        session.subscriptions.add(uri)
-        self._subscriptions[uri] += 1
-        if self._subscriptions[uri] > 1:
-            return succeed(jsonrpc.resultResponse(message["id"], {}))
-
-        def undoOnError(response: Message) -> Message:
-            if "error" in response and uri in session.subscriptions:
-                session.subscriptions.discard(uri)
-                self._subscriptions[uri] -= 1
-                if self._subscriptions[uri] <= 0:
-                    del self._subscriptions[uri]
-            return response
-
-        return self._forward(session, message, related).addCallback(undoOnError)
-
-    def _unsubscribe(self, session: Client, message: Message, related: Sink | None,
-                     ) -> Deferred[Message]:
-        uri = (message.get("params") or {}).get("uri")
-        if not isinstance(uri, str) or uri not in session.subscriptions:
-            return succeed(jsonrpc.resultResponse(message["id"], {}))
-        session.subscriptions.discard(uri)
-        self._subscriptions[uri] -= 1
-        if self._subscriptions[uri] > 0:
-            return succeed(jsonrpc.resultResponse(message["id"], {}))
-        del self._subscriptions[uri]
-        return self._forward(session, message, related)
-
-    def _setLevel(self, session: Client, message: Message, related: Sink | None,
-                  ) -> Deferred[Message]:
-        level = (message.get("params") or {}).get("level")
-        if level not in _LEVEL_RANK:
-            return succeed(jsonrpc.errorResponse(message["id"], jsonrpc.INVALID_PARAMS,
-                                                 f"unknown logging level {level!r}"))
-        session.logLevel = level
-        lowest = min((s.logLevel for s in self.sessions if s.logLevel), key=_LEVEL_RANK.__getitem__,
-                     default=level)
-        if lowest == self._childLogLevel:
-            return succeed(jsonrpc.resultResponse(message["id"], {}))
-        self._childLogLevel = lowest
-        params = {**message.get("params", {}), "level": lowest}
-        return self._forward(session, {**message, "params": params}, related)
-
     def resubscribe(self) -> None:
         """After a child restart: restore the subscriptions and log level the
         sessions had asked for."""
-        for uri in self._subscriptions:
-            self.call("resources/subscribe", {"uri": uri})
-        if self._childLogLevel is not None:
-            self.call("logging/setLevel", {"level": self._childLogLevel})
+        self.fanout.restored(self)
 
     # -- child to client -----------------------------------------------------
 
@@ -388,49 +357,11 @@ class Router:
             if ex is not None and ex.clientToken is not None and ex.related is not None:
                 ex.related({**message, "params": {**params, "progressToken": ex.clientToken}})
             return
-        if self.owner is not None:
-            self._toOwner(message)
-        elif method in _LIST_CHANGED:
-            for session in self.sessions:
-                session.deliver(message)
-        elif method == "notifications/resources/updated" and isinstance(params, dict):
-            uri = params.get("uri")
-            for session in self.sessions:
-                if uri in session.subscriptions:
-                    session.deliver(message)
-        elif method == "notifications/message" and isinstance(params, dict):
-            self._logMessage(message, params)
-        elif method == "notifications/cancelled" and isinstance(params, dict):
-            self._serverCancelled(message, params)
-        else:
-            self.log.debug("server {server}: notification {method} concerns no session; dropped",
-                           server=self.name, method=method)
+        self.fanout.notification(self, message)
 
-    def _toOwner(self, message: Message) -> None:
-        """Per-session child: everything goes to its one session, on the
-        stream of its latest request when there is one."""
-        assert self.owner is not None
-        if message["method"] == "notifications/cancelled":
-            self._serverCancelled(message, message.get("params") or {})
-            return
-        latest = self._latestExchange(self.owner)
-        if latest is not None and latest.related is not None and latest.related(message):
-            return
-        self.owner.deliver(message)
-
-    def _logMessage(self, message: Message, params: dict[str, Any]) -> None:
-        rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
-        inflight = [ex for ex in self._pending.values() if ex.session is not None]
-        if len(inflight) == 1 and inflight[0].related is not None:
-            # Part of that request's output, unless its session asked for less.
-            level = inflight[0].session.logLevel  # type: ignore[union-attr]
-            if (level is None or rank >= _LEVEL_RANK[level]) and inflight[0].related(message):
-                return
-        for session in self.sessions:
-            if session.logLevel is not None and rank >= _LEVEL_RANK[session.logLevel]:
-                session.deliver(message)
-
-    def _serverCancelled(self, message: Message, params: dict[str, Any]) -> None:
+    def serverCancelled(self, message: Message, params: dict[str, Any]) -> None:
+        """The child cancelled a request it had sent to a session: tell that
+        session, under the gateway's id."""
         for gatewayId, sreq in list(self._serverRequests.items()):
             if _sameId(sreq.childId, params.get("requestId")):
                 del self._serverRequests[gatewayId]
@@ -442,7 +373,7 @@ class Router:
         if method == "ping":
             self.send(jsonrpc.resultResponse(message["id"], {}))
             return
-        target = self._serverRequestTarget()
+        target = self.fanout.requester(self)
         if isinstance(target, str):
             if target.startswith("ambiguous"):
                 self.ambiguousServerRequests += 1
@@ -466,37 +397,6 @@ class Router:
             self.send(jsonrpc.errorResponse(
                 message["id"], jsonrpc.INTERNAL_ERROR,
                 f"{method}: the client session has no open stream to receive it"))
-
-    def _serverRequestTarget(self) -> tuple[Client, Exchange | None] | str:
-        """The session that provably made the child ask, with its latest
-        exchange; or why no session can be proven to be the requester.
-
-        stdio carries no link between a child's request and the call that
-        caused it. The requester is proven only on a per-session child, or
-        when exactly one session has requests in flight on a shared child.
-        Anything else would be a guess, and a wrong guess shows one user's
-        prompt to another user's model: the gateway never guesses.
-        """
-        if self.owner is not None:
-            return self.owner, self._latestExchange(self.owner)
-        inflight = [ex for ex in self._pending.values() if ex.session is not None]
-        if not inflight:
-            return "no client session is waiting on this server to answer it"
-        session = inflight[0].session
-        if any(ex.session is not session for ex in inflight):
-            count = len({id(ex.session) for ex in inflight})
-            return (f"ambiguous: {count} client sessions have requests in flight on the shared"
-                    f" server '{self.name}', so the gateway cannot tell which one asked;"
-                    " run this server per session (\"mode\": \"stateful\") to use it")
-        assert session is not None
-        calls = [ex for ex in inflight if ex.method == "tools/call"]
-        return session, (calls or inflight)[-1]
-
-    def _latestExchange(self, session: Client) -> Exchange | None:
-        for ex in reversed(self._pending.values()):
-            if ex.session is session:
-                return ex
-        return None
 
     # -- the child went away -------------------------------------------------
 
@@ -525,14 +425,19 @@ class Router:
 
 
 def _nowhere(message: Message) -> None:
+    """Where messages go before a child was ever attached: a defect."""
     raise RuntimeError("no child is attached to this router")
+
+
+def _discard(message: Message) -> None:
+    """Where messages go once the child is gone: nowhere."""
 
 
 def _sameId(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b)
 
 
-def _refusal(session: Client, message: Message) -> tuple[int, str] | None:
+def _refusal(session: SessionLike, message: Message) -> tuple[int, str] | None:
     """The error to answer the child with when C{session} did not declare
     the capability C{message} needs."""
     caps = session.capabilities

@@ -18,6 +18,18 @@ from twisted.internet.interfaces import IReactorTime
 from mcpgateway.jsonrpc import Message
 
 
+class SessionLike(Protocol):
+    """What routing needs of a client session (a L{Session}, or a test's double)."""
+
+    id: str
+    capabilities: dict[str, Any]
+    logLevel: str | None
+    subscriptions: set[str]
+
+    def deliver(self, message: Message) -> bool:
+        """Put C{message} on the session's standalone (GET) stream."""
+
+
 class Stream(Protocol):
     """A stream of messages to one client (an SSE response)."""
 

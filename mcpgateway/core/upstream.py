@@ -1,8 +1,9 @@
+# -*- test-case-name: tests.core.test_upstream -*-
 """One child process of a server, wired to its router, with its handshake.
 
-An L{Upstream} spawns the child (in its own process group when C{setsid} is
-available), connects the child's messages to a L{Router}, and, for a shared
-child, performs the MCP C{initialize} handshake itself, once, however many
+An L{Upstream} spawns the child through the gateway's L{Spawner}, connects
+the child's messages to a L{Router}, and, when its L{Fanout} says so (a shared
+child), performs the MCP C{initialize} handshake itself, once, however many
 clients wait on it. When the child exits, or closes its stdout (it can never
 answer again, even if its process lives on: that one is stopped), every
 pending request fails at once and the next L{Upstream.ensure} spawns and
@@ -15,25 +16,21 @@ into errors for the waiting requests.
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, versions
-from mcpgateway.core.child import DEFAULT_MAX_LINE, ChildProtocol, describeExit
+from mcpgateway.core.child import ChildProtocol, describeExit
 from mcpgateway.core.events import EventLog
-from mcpgateway.core.healing import OPEN, Breaker
-from mcpgateway.core.router import Client, Router
+from mcpgateway.core.healing import OPEN, Breaker, circuitReason
+from mcpgateway.core.router import Fanout, Router
+from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
-
-SETSID = shutil.which("setsid")
 
 GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
 GATEWAY_CAPABILITIES: dict[str, Any] = {
@@ -42,14 +39,6 @@ GATEWAY_CAPABILITIES: dict[str, Any] = {
     "roots": {"listChanged": True},
 }
 """What the gateway declares to a shared child: everything it can route."""
-
-
-class ChildWatcher(Protocol):
-    """Told of every child spawned and ended (the state directory's ledger)."""
-
-    def spawned(self, server: str, pid: int) -> None: ...
-
-    def exited(self, pid: int) -> None: ...
 
 
 class ServerUnavailable(Exception):
@@ -68,19 +57,16 @@ class Upstream:
     def __init__(
         self,
         spec: ServerSpec,
-        reactor: IReactorProcess,
-        clock: IReactorTime,
-        environ: Mapping[str, str],
-        owner: Client | None = None,
-        maxLine: int = DEFAULT_MAX_LINE,
-        useProcessGroup: bool = True,
-        watcher: ChildWatcher | None = None,
+        spawner: Spawner,
+        fanout: Fanout,
         breaker: Breaker | None = None,
         stats: RequestStats | None = None,
         events: EventLog | None = None,
     ) -> None:
+        clock = spawner.clock
         self.spec = spec
-        self._watcher = watcher
+        self._spawner = spawner
+        self._watcher = spawner.watcher
         self.breaker = breaker if breaker is not None else Breaker(clock)
         self.events = events if events is not None else EventLog(clock)
         self._notBefore = 0.0
@@ -88,12 +74,10 @@ class Upstream:
         self._initializedAt: float | None = None
         self.startedAt: float | None = None
         """When the current child was spawned."""
-        self._reactor = reactor
         self._clock = clock
-        self._environ = environ
-        self._maxLine = maxLine
-        self._useProcessGroup = useProcessGroup and SETSID is not None
-        self.router = Router(spec.name, clock, spec.requestTimeout, owner, stats)
+        self.handshake = fanout.handshake
+        """Whether the gateway initializes this child itself (shared children)."""
+        self.router = Router(spec.name, clock, spec.requestTimeout, fanout, stats)
         self.child: ChildProtocol | None = None
         self.initializeResult: dict[str, Any] | None = None
         self.state = "stopped"
@@ -102,11 +86,6 @@ class Upstream:
         self._waiters: list[Deferred[None]] = []
         self._leaving: list[ChildProtocol] = []
         """Children let go of (stdout closed) that are still being stopped."""
-
-    @property
-    def handshake(self) -> bool:
-        """Whether the gateway initializes this child itself (shared children)."""
-        return self.router.owner is None
 
     @property
     def pid(self) -> int | None:
@@ -136,11 +115,7 @@ class Upstream:
 
     def circuitReason(self) -> str:
         """Why requests are refused while the circuit is open."""
-        breaker = self.breaker
-        return (f"server '{self.spec.name}' is failing: {breaker.recentCrashes()} failure(s)"
-                f" to start or stay up in the last {breaker.window / 60:g} minutes"
-                f" (last: {breaker.lastFailure});"
-                f" the gateway tries again in {breaker.retryIn():.0f} s")
+        return circuitReason(self.spec.name, self.breaker)
 
     def _start(self) -> None:
         self._restartTimer = None
@@ -173,24 +148,17 @@ class Upstream:
             raise ServerUnavailable(
                 f"server '{spec.name}' cannot start: command '{spec.command}' was not found"
                 " on PATH")
-        child = ChildProtocol(spec.name, self.router.childMessage, self._clock, self._maxLine,
-                              killGroup=os.killpg if self._useProcessGroup else None,
-                              onStderr=lambda line: self.events.emit("stderr", line),
-                              onOutputLost=self._outputLost)
-        argv = [spec.executable, *spec.args]
-        if self._useProcessGroup:
-            assert SETSID is not None
-            argv = [SETSID, *argv]
         try:
-            self._reactor.spawnProcess(child, argv[0], argv,
-                                       env=spec.environment(self._environ), path=spec.cwd)
+            child = self._spawner.spawn(spec, self.router.childMessage,
+                                        lambda line: self.events.emit("stderr", line),
+                                        self._outputLost)
         except OSError as e:
             raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
         self.child = child
         self.startedAt = self._clock.seconds()
         self.spawns += 1
         self.state = "starting"
-        self.router.send = child.send
+        self.router.attachChild(child.send)
         child.ended.addCallback(self._childEnded, child)
         if self._watcher is not None and child.pid is not None:
             try:
@@ -323,7 +291,7 @@ class Upstream:
         self.child = None
         self.state = "stopped"
         self._initializedAt = None
-        self.router.send = _discard
+        self.router.detachChild()
         self.router.childExited(why)
         self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' {why}")))
 
@@ -364,7 +332,3 @@ class Upstream:
         if len(stopping) == 1:
             return stopping[0]
         return DeferredList(stopping, consumeErrors=True).addCallback(lambda _: None)
-
-
-def _discard(message: jsonrpc.Message) -> None:
-    """Where messages go while no child is attached: nowhere."""

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.web.test_api -*-
 """Changing and inspecting the running gateway: what the management API does.
 
 L{Management} validates each change, writes it to the gateway's own file
@@ -18,6 +19,7 @@ from mcpgateway.config.source import ConfigService
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pool import ServerPool
+from mcpgateway.core.sessions import Session
 
 SECRET = "***"
 
@@ -60,9 +62,8 @@ class Management:
         pool = self.pool(name)
         spec = pool.spec
         now = self._gateway.clock.seconds()
-        running = [u for u in pool.upstreams() if u.child is not None]
-        started = [u.startedAt for u in running if u.startedAt is not None]
-        uptime = now - min(started) if started else None
+        started = pool.startedAt()
+        uptime = now - started if started is not None else None
         failures = pool.breaker.totalFailures
         lifetime = now - pool.created
         return {
@@ -89,10 +90,10 @@ class Management:
         """The tools of every running shared child, named C{server__tool}."""
         names, calls = [], []
         for name, pool in sorted(self._gateway.pools.items()):
-            upstream = pool.shared
-            if upstream is not None and upstream.state == "running":
+            call = pool.call("tools/list", {})
+            if call is not None:
                 names.append(name)
-                calls.append(upstream.router.call("tools/list", {}))
+                calls.append(call)
 
         def collect(results: list[tuple[bool, Any]]) -> list[dict[str, Any]]:
             tools = []
@@ -173,12 +174,12 @@ class Management:
     def restart(self, name: str) -> Deferred[dict[str, Any]]:
         """Stop the server's children; the next request starts a fresh one."""
         pool = self.pool(name)
-        pids = [u.pid for u in pool.upstreams() if u.pid is not None]
-        if pool.stateful:
-            for session in self._gateway.sessions.forServer(name):
-                self._gateway.endSession(session, "server restarted through the API")
-        pool.events.emit("restart", "restarted through the management API")
-        return pool.stopAll().addCallback(lambda _: {"restarted": name, "stopped": pids})
+
+        def endSession(session: Session) -> None:
+            self._gateway.endSession(session, "server restarted through the API")
+
+        return pool.restart(endSession, "restarted through the management API").addCallback(
+            lambda pids: {"restarted": name, "stopped": pids})
 
     def resetCircuit(self, name: str) -> Deferred[dict[str, Any]]:
         pool = self.pool(name)

@@ -35,13 +35,14 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import ISSHPrivateKey
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcpgateway import logs, paths
+from mcpgateway.core.pool import NoSharedChild
 from mcpgateway.ops.statedir import atomicWrite
 
 if TYPE_CHECKING:
@@ -315,14 +316,13 @@ def gatewayNamespace(gateway: Any, top: IService, reactor: Any) -> dict[str, Any
         pool = gateway.pools.get(name)
         if pool is None:
             raise KeyError(f"no server {name!r}; servers: {', '.join(sorted(gateway.pools))}")
-        if pool.stateful:
+        try:
+            return pool.stopShared()  # type: ignore[no-any-return]
+        except NoSharedChild:
             raise ValueError(
                 f"server {name!r} is stateful: each session has its own child; to restart"
                 " them, end the sessions: [gateway.endSession(s) for s in"
-                f" sessions_registry.forServer({name!r})]")
-        if pool.shared is None:
-            return succeed(None)
-        return pool.shared.stop()  # type: ignore[no-any-return]
+                f" sessions_registry.forServer({name!r})]") from None
 
     return {
         "servers": servers,

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.ops.test_monitor -*-
 """Per-server watches on running children: idle stop, memory cap, health ping.
 
 Every C{interval} seconds, for servers that ask for it in their config:
@@ -17,9 +18,9 @@ from collections.abc import Callable
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import jsonrpc, logs
+from mcpgateway import logs
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.upstream import Upstream
+from mcpgateway.core.pool import ServerPool
 from mcpgateway.ops.services import PeriodicService
 
 RssReader = Callable[[int], int | None]
@@ -43,59 +44,41 @@ class Monitor:
         self._gateway = gateway
         self._clock = clock
         self._rss = rss
-        self._pinging: set[int] = set()
 
     def check(self) -> None:
         now = self._clock.seconds()
         for name, pool in list(self._gateway.pools.items()):
             spec = pool.spec
-            for upstream in pool.upstreams():
-                try:
-                    if spec.maxRssMb is not None:
-                        self._memory(name, upstream, spec.maxRssMb)
-                    if upstream is not pool.shared or upstream.state != "running":
-                        continue
-                    idle = now - upstream.router.lastActivity
-                    if upstream.router.inFlight:
-                        continue
-                    if spec.idleTimeout is not None and idle >= spec.idleTimeout:
-                        self.log.info("server {server}: no traffic for {seconds:.0f} s; stopping"
-                                      " its shared child (restarts on the next request)",
-                                      server=name, seconds=idle)
-                        pool.events.emit("idle-stop", f"no traffic for {idle:.0f} s")
-                        upstream.stop()
-                    elif spec.healthPing is not None and idle >= spec.healthPing:
-                        self._ping(name, upstream)
-                except Exception:
-                    self.log.failure("monitor: checking server {server} failed", server=name)
+            if spec.maxRssMb is not None:
+                for pid in pool.pids():
+                    try:
+                        self._memory(name, pool, pid, spec.maxRssMb)
+                    except Exception:
+                        self.log.failure("monitor: checking server {server} failed",
+                                         server=name)
+            try:
+                idle = pool.idle(now)
+                if idle is None:
+                    continue
+                if spec.idleTimeout is not None and idle.quiet >= spec.idleTimeout:
+                    self.log.info("server {server}: no traffic for {seconds:.0f} s; stopping"
+                                  " its shared child (restarts on the next request)",
+                                  server=name, seconds=idle.quiet)
+                    pool.events.emit("idle-stop", f"no traffic for {idle.quiet:.0f} s")
+                    pool.stopShared()
+                elif spec.healthPing is not None and idle.quiet >= spec.healthPing:
+                    pool.healthPing()
+            except Exception:
+                self.log.failure("monitor: checking server {server} failed", server=name)
 
-    def _memory(self, name: str, upstream: Upstream, capMb: float) -> None:
-        pid = upstream.pid
-        rss = self._rss(pid) if pid is not None else None
+    def _memory(self, name: str, pool: ServerPool, pid: int, capMb: float) -> None:
+        rss = self._rss(pid)
         if rss is None or rss <= capMb * 1024 * 1024:
             return
         text = f"child pid {pid} uses {rss / 1048576:.0f} MB, over its {capMb:g} MB cap; restarting"
         self.log.warn("server {server}: {text}", server=name, text=text)
-        upstream.events.emit("memory-cap", text, pid=pid)
-        upstream.stop()
-
-    def _ping(self, name: str, upstream: Upstream) -> None:
-        child = upstream.child
-        if child is None or id(child) in self._pinging:
-            return
-        self._pinging.add(id(child))
-
-        def answered(response: jsonrpc.Message) -> None:
-            self._pinging.discard(id(child))
-            if response.get("error", {}).get("code") == jsonrpc.REQUEST_TIMEOUT \
-                    and upstream.child is child:
-                text = "did not answer a health ping; killing it"
-                self.log.warn("server {server}: child pid {pid} {text}", server=name,
-                              pid=child.pid, text=text)
-                upstream.events.emit("ping-timeout", text, pid=child.pid)
-                child.signal("KILL")
-
-        upstream.router.call("ping").addCallback(answered)
+        pool.events.emit("memory-cap", text, pid=pid)
+        pool.stopChild(pid)
 
 
 class MonitorService(PeriodicService):

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.ops.test_reaper -*-
 """The reaper: ends what no client will end, every C{--reap-interval} seconds.
 
 With a gateway, MCP servers are children of the gateway, not of the client:
@@ -31,11 +32,10 @@ from twisted.logger import Logger
 
 from mcpgateway import logs
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pool import PidProbe
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.services import PeriodicService
 from mcpgateway.ops.statedir import pidAlive
-
-PidProbe = Callable[[int], bool]
 
 
 @dataclass
@@ -76,29 +76,27 @@ class Reaper:
                                        failure=f, sid=session.id[:8]))
 
     def _deadChildren(self, counts: SweepCounts) -> None:
-        for pool in self._gateway.pools.values():
-            vanished = set()
-            for upstream in pool.upstreams():
-                try:
-                    child = upstream.child
-                    if child is not None and child.pid is not None and not child.exited \
-                            and not self._alive(child.pid):
-                        upstream.childVanished()
-                        vanished.add(id(upstream))
-                        counts.deadChildren += 1
-                except Exception:
-                    self.log.failure("reaper: checking a child of {server} failed",
-                                     server=pool.spec.name)
-            if pool.stateful:
-                for session in self._gateway.sessions.forServer(pool.spec.name):
-                    own = pool.upstreamFor(session)
-                    if own is not None and own.state == "stopped":
-                        if id(own) not in vanished:
-                            counts.deadChildren += 1
-                        self._end(session, "its child exited")
+        for name, pool in list(self._gateway.pools.items()):
+            found = pool.sweep(self._probe(name))
+            counts.deadChildren += found.dead
+            for session in found.orphaned:
+                self._end(session, "its child exited")
         _logFor(self.log, counts.deadChildren)(
             "reaper phase 1: {deadChildren} dead child(ren) removed",
             deadChildren=counts.deadChildren, phase=1)
+
+    def _probe(self, server: str) -> PidProbe:
+        """L{_alive} for the children of C{server}: a probe that fails is
+        logged, and the child taken for alive."""
+
+        def alive(pid: int) -> bool:
+            try:
+                return self._alive(pid)
+            except Exception:
+                self.log.failure("reaper: checking a child of {server} failed", server=server)
+                return True
+
+        return alive
 
     def _deadClients(self, counts: SweepCounts) -> None:
         owners: dict[int, list[Session]] = {}
@@ -130,17 +128,15 @@ class Reaper:
                 counts.idleSessions += 1
                 self._end(session, f"idle for {self.idleTimeout:g} s")
         if self.childIdleTimeout is not None:
-            for pool in self._gateway.pools.values():
-                shared = pool.shared
-                if shared is None or shared.child is None or shared.router.sessions \
-                        or shared.router.inFlight:
+            for pool in list(self._gateway.pools.values()):
+                idle = pool.idle(now)
+                if idle is None or idle.unused is None or idle.unused < self.childIdleTimeout:
                     continue
-                if now - shared.router.unusedSince >= self.childIdleTimeout:
-                    counts.idleChildren += 1
-                    self.log.info("server {server}: shared child idle for {seconds:g} s; stopping"
-                                  " it (it restarts on the next session)",
-                                  server=pool.spec.name, seconds=self.childIdleTimeout)
-                    shared.stop()
+                counts.idleChildren += 1
+                self.log.info("server {server}: shared child idle for {seconds:g} s; stopping"
+                              " it (it restarts on the next session)",
+                              server=pool.spec.name, seconds=self.childIdleTimeout)
+                pool.stopShared()
         _logFor(self.log, counts.idleSessions + counts.idleChildren)(
             "reaper phase 3: {idleSessions} idle session(s) ended, {idleChildren}"
             " idle shared child(ren) stopped", idleSessions=counts.idleSessions,

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.web.test_api -*-
 """C{/api/v1}: the management API (Klein), over the L{Management} facade.
 
 Every route answers JSON, except C{GET /api/v1/servers/<name>/logs}, which
@@ -71,8 +72,8 @@ class ApiApp:
         self.logStreams: set[SSEStream] = set()
         """The log streams open now."""
         self._followers: set[_LogFollower] = set()
-        self._sweep = LoopingCall(self._followServers)
-        self._sweep.clock = clock
+        self._sweep: LoopingCall | None = None
+        """Made with the first log stream: C{LoopingCall()} imports the global reactor."""
 
     def resource(self) -> IResource:
         """The resource to serve every path under C{/api/v1} (and C{/api}):
@@ -126,15 +127,19 @@ class ApiApp:
         follower = _LogFollower(self._gateway, name, stream)
         self.logStreams.add(stream)
         self._followers.add(follower)
-        if not self._sweep.running:
-            self._sweep.start(SWEEP_SECONDS, now=False)
+        if self._sweep is None:
+            self._sweep = LoopingCall(self._followServers)
+            self._sweep.clock = self._clock
+        sweep = self._sweep
+        if not sweep.running:
+            sweep.start(SWEEP_SECONDS, now=False)
 
         def closed() -> None:
             follower.stop()
             self.logStreams.discard(stream)
             self._followers.discard(follower)
-            if not self._followers and self._sweep.running:
-                self._sweep.stop()
+            if not self._followers and sweep.running:
+                sweep.stop()
 
         stream.onClose(closed)
         return done

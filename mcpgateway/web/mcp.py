@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.web.test_mcp -*-
 """C{/<server>/mcp}: the MCP Streamable HTTP endpoint of one server.
 
 POST carries client messages: C{initialize} opens a session, notifications
@@ -6,6 +7,7 @@ and responses are answered 202, requests the gateway can answer itself
 everything related to that request and closes after its response. GET opens
 the session's standalone SSE stream; DELETE ends the session. A plain
 C{twisted.web} resource: this is the hot path, kept free of routing overhead.
+It reaches the server's children only through its L{ServerPool}.
 
 Every message is parsed within the parser limits and its envelope checked
 (L{mcpgateway.envelope}) before anything acts on it: what can never succeed
@@ -21,7 +23,7 @@ import math
 from typing import Any
 
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError, Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -31,9 +33,8 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway import envelope, jsonrpc, logs, versions
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.pool import ServerPool, SessionGone
+from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
 from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, header, isLoopbackHost
@@ -329,46 +330,39 @@ class McpEndpoint(Resource):
         return self._forward(request, session, requests, answers)
 
     def _notification(self, session: Session, message: Message) -> None:
-        upstream = self.pool.upstreamFor(session)
-        if upstream is not None:
-            upstream.router.clientNotification(session, message)
+        self.pool.notify(session, message)
 
     def _response(self, session: Session, message: Message) -> None:
-        upstream = self.pool.upstreamFor(session)
-        if upstream is not None:
-            upstream.router.clientResponse(session, message)
+        self.pool.answer(session, message)
 
     def _forward(self, request: Request, session: Session, messages: list[Message],
                  answers: list[Message] | None = None) -> int | bytes:
         """Send C{messages} to the session's child; C{answers} (to a batch's
         requests the gateway answered itself) go first on the same stream.
         The callers keep within the session's in-flight limit."""
-        if not answers and len(messages) == 1:
-            upstream = self.pool.upstreamFor(session)
-            if upstream is not None and upstream.state == "running" and not self.pool.disabled:
-                # The common case, without waiting on a ready() Deferred.
-                message = messages[0]
-                stream = SSEStream(request, self._clock, False, self._keepAlive)
-                try:
-                    response = upstream.router.request(session, message, stream.send)
-                except Exception:
-                    self.log.failure("server {server}: routing {method} failed",
-                                     server=self._server, method=message["method"])
-                    stream.end(_internalError(message["id"]))
-                    return NOT_DONE_YET
-                session.inFlight += 1
-                response.addCallbacks(self._answered, self._failedLast,
-                                      callbackArgs=(session, stream),
-                                      errbackArgs=(message, session, stream))
-                return NOT_DONE_YET
+        pool = self.pool
         if messages:
-            try:
-                ready = self.pool.ready(session)
-            except SessionGone as e:
-                self._gateway.endSession(session, str(e))
+            gone = pool.gone(session)
+            if gone is not None:
+                self._gateway.endSession(session, gone)
                 return self._refuse(request, 404, jsonrpc.INVALID_REQUEST,
-                                    f"Session not found: {e}")
+                                    f"Session not found: {gone}")
         stream = SSEStream(request, self._clock, False, self._keepAlive)
+        if not answers and len(messages) == 1:
+            # The common case: one request, its response ends the stream.
+            message = messages[0]
+            try:
+                response = pool.forward(session, message, stream.send)
+            except Exception:
+                self.log.failure("server {server}: routing {method} failed",
+                                 server=self._server, method=message["method"])
+                stream.end(_internalError(message["id"]))
+                return NOT_DONE_YET
+            session.inFlight += 1
+            response.addCallbacks(self._answered, self._failedLast,
+                                  callbackArgs=(session, stream),
+                                  errbackArgs=(message, session, stream))
+            return NOT_DONE_YET
         if not messages:
             assert answers
             for answer in answers[:-1]:
@@ -387,8 +381,7 @@ class McpEndpoint(Resource):
 
         for message in messages:
             session.inFlight += 1
-            one: Deferred[Any] = ready if len(messages) == 1 else self.pool.ready(session)
-            one.addCallback(_request, session, message, stream)
+            one: Deferred[Any] = maybeDeferred(pool.forward, session, message, stream.send)
             one.addCallbacks(stream.send, self._failed, errbackArgs=(message, stream))
             one.addBoth(sent)
         return NOT_DONE_YET
@@ -455,10 +448,8 @@ class McpEndpoint(Resource):
         session = self._session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
-        upstream = self.pool.upstreamFor(session)
-        pids = [upstream.pid] if self.pool.stateful and upstream and upstream.pid else []
-        self._gateway.endSession(session, "session deleted by the client")
-        return jsonReply(request, 200, {"ended": {"sessions": [session.id], "childPids": pids}})
+        ended, pids = self._gateway.endSessions([session], "session deleted by the client")
+        return jsonReply(request, 200, {"ended": {"sessions": ended, "childPids": pids}})
 
     # -- sessions ------------------------------------------------------------
 
@@ -477,11 +468,6 @@ class McpEndpoint(Resource):
             return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
         self._gateway.sessions.touch(session)
         return session
-
-
-def _request(upstream: Upstream, session: Session, message: Message,
-             stream: SSEStream) -> Deferred[Message]:
-    return upstream.router.request(session, message, stream.send)
 
 
 def _internalError(requestId: Any) -> Message:

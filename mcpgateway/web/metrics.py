@@ -1,8 +1,9 @@
+# -*- test-case-name: tests.web.test_metrics -*-
 """C{GET /metrics}: the gateway's state in the Prometheus text exposition format.
 
-Everything is read at scrape time from the gateway's own objects (pools,
-upstreams, routers, request statistics, the breaker; resident memory from
-C{/proc}); nothing on the request path knows this module exists.
+Everything is read at scrape time from the gateway's server pools (each
+server's line of C{/health}, its request statistics and bytes; resident
+memory from C{/proc}); nothing on the request path knows this module exists.
 
 The format (version 0.0.4) is written here rather than through
 C{prometheus_client}, to keep the gateway small: C{# HELP} and C{# TYPE}
@@ -123,9 +124,8 @@ def renderMetrics(gateway: Gateway, procRoot: str = "/proc") -> bytes:
         pool = gateway.pools[name]
         server: Labels = (("server", name),)
         stats = pool.stats
-        ups = pool.upstreams()
-        live = [u.child for u in ups if u.child is not None]
-        pids = [child.pid for child in live if child.pid is not None]
+        described = pool.describe()
+        pids: list[int] = described["pids"]
 
         counts: Counter[tuple[str, str]] = Counter()
         for (method, outcome), n in stats.requests.items():
@@ -143,21 +143,20 @@ def renderMetrics(gateway: Gateway, procRoot: str = "/proc") -> bytes:
         duration.add(server, stats.sum, "_sum")
         duration.add(server, stats.count, "_count")
 
-        inFlight.add(server, sum(u.router.clientRequestsInFlight() for u in ups))
+        inFlight.add(server, described["inFlight"])
         sessions.add(server, sessionCounts[name])
         children.add(server, len(pids))
-        restarts.add(server, sum(max(0, u.spawns - 1) for u in ups))
-        failures.add(server, pool.breaker.totalFailures)
-        current = pool.breaker.state
+        restarts.add(server, described["restarts"])
+        failures.add(server, described["failures"])
         for value in CIRCUIT_STATES:
-            circuit.add((*server, ("state", value)), int(value == current))
-        current = pool.state()
+            circuit.add((*server, ("state", value)), int(value == described["circuit"]))
         for value in SERVER_STATES:
-            state.add((*server, ("state", value)), int(value == current))
+            state.add((*server, ("state", value)), int(value == described["state"]))
         late.add(server, stats.lateReplies)
         ambiguous.add(server, stats.ambiguousServerRequests)
-        bytesIn.add(server, stats.bytesIn + sum(child.bytesIn for child in live))
-        bytesOut.add(server, stats.bytesOut + sum(child.bytesOut for child in live))
+        received, sent = pool.bytesTransferred()
+        bytesIn.add(server, received)
+        bytesOut.add(server, sent)
         resident = [_residentBytes(procRoot, str(pid), pageSize) for pid in pids]
         known = [r for r in resident if r is not None]
         if known or not pids:

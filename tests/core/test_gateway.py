@@ -21,7 +21,7 @@ from mcpgateway.core.gateway import Gateway, GatewayService
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.services import StateFileService
 from mcpgateway.ops.statedir import AlreadyRunning, InstanceLock
-from tests.fakes import FakeProcessReactor
+from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
 
 NPX = ServerSpec(name="mem", command="npx", args=("-y", "@scope/server-memory"),
@@ -65,8 +65,7 @@ class StartTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         self.resolver = FakeResolver()
-        self.gateway = Gateway({"mem": NPX}, self.reactor, self.reactor, {},
-                               useProcessGroup=False, resolver=self.resolver)
+        self.gateway = Gateway({"mem": NPX}, fakeSpawner(self.reactor), resolver=self.resolver)
 
     def test_nothingStartsBeforeStartService(self) -> None:
         self.assertEqual(self.resolver.asked, [])

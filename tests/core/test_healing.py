@@ -10,9 +10,9 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.healing import CLOSED, HALF_OPEN, OPEN, Breaker
-from mcpgateway.core.pool import ServerPool
+from mcpgateway.core.pool import makePool
 from mcpgateway.core.upstream import ServerUnavailable
-from tests.fakes import FakeProcessReactor, FakeSession
+from tests.fakes import FakeProcessReactor, FakeSession, fakeSpawner
 from tests.http import Harness, spec
 
 
@@ -223,7 +223,7 @@ class CrashLoopRuleTests(SynchronousTestCase):
 class ResolutionGateTests(SynchronousTestCase):
     def test_no_child_starts_before_resolution_then_the_resolved_command(self) -> None:
         reactor = FakeProcessReactor()
-        pool = ServerPool(spec("srv"), reactor, reactor, {}, useProcessGroup=False)
+        pool = makePool(spec("srv"), fakeSpawner(reactor))
         resolving: Deferred[Any] = Deferred()
         pool.launchAfter(resolving, "npx to resolve the command")
         session: Any = FakeSession("a")
@@ -237,7 +237,7 @@ class ResolutionGateTests(SynchronousTestCase):
 
     def test_a_closed_circuit_when_the_command_is_missing_is_still_an_error(self) -> None:
         reactor = FakeProcessReactor()
-        pool = ServerPool(spec("srv", executable=None), reactor, reactor, {})
+        pool = makePool(spec("srv", executable=None), fakeSpawner(reactor))
         session: Any = FakeSession("a")
         failure = self.failureResultOf(pool.open(session, {
             "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {}}), ServerUnavailable)

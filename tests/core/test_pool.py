@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 from typing import Any
 
@@ -11,11 +10,13 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway import __version__, jsonrpc, versions
-from mcpgateway.core import upstream
-from mcpgateway.core.pool import ServerPool, SessionGone
+from mcpgateway.core.fanout import OwnerFanout
+from mcpgateway.core.persession import PerSessionPool
+from mcpgateway.core.pool import Idle, NoSharedChild, SessionGone, makePool
+from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
-from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, RecordingSink
+from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]
 
@@ -52,8 +53,11 @@ class PoolCase(SynchronousTestCase):
         self.spec = dataclasses.replace(SPEC, mode=self.mode)
         self.pool = self.makePool(self.spec)
 
-    def makePool(self, spec: ServerSpec) -> ServerPool:
-        return ServerPool(spec, self.reactor, self.reactor, ENVIRON, useProcessGroup=False)
+    def makePool(self, spec: ServerSpec) -> Any:
+        """The pool of C{spec} (a L{SharedPool} or a L{PerSessionPool}: white-box)."""
+        pool = makePool(spec, fakeSpawner(self.reactor, environ=ENVIRON))
+        assert isinstance(pool, (SharedPool, PerSessionPool))
+        return pool
 
     def answerInitialize(self, proc: FakeProcess, result: Message | None = None) -> None:
         [init] = proc.takeMessages()
@@ -319,10 +323,9 @@ class ProcessGroupTests(PoolCase):
     def test_spawnThroughSetsidAndSignalGroup(self) -> None:
         """Pitfall: npx / sh -c wrappers: spawn in a new group, signal the group."""
         killed: list[tuple[int, int]] = []
-        self.patch(upstream, "SETSID", "/fake/setsid")
-        self.patch(os, "killpg", lambda pid, sig: killed.append((pid, sig)))
-        up = Upstream(self.spec, self.reactor, self.reactor, ENVIRON, owner=FakeSession("o"),
-                      useProcessGroup=True)
+        spawner = fakeSpawner(self.reactor, environ=ENVIRON, setsid="/fake/setsid",
+                              killGroup=lambda pid, sig: killed.append((pid, sig)))
+        up = Upstream(self.spec, spawner, OwnerFanout(FakeSession("o")))
         self.successResultOf(up.ensure())
         [(executable, args, _, _)] = self.reactor.spawned
         self.assertEqual((executable, args), ("/fake/setsid", ["/fake/setsid", EXE, "--flag"]))
@@ -378,7 +381,7 @@ class StatefulTests(PoolCase):
                          ok(0, {**INIT_RESULT, "protocolVersion": "2025-03-26"}))
         self.assertEqual(procA.takeMessages(), [])
         self.assertIsNot(self.pool.upstreamFor(a), self.pool.upstreamFor(b))
-        self.assertIs(upA.router.owner, a)
+        self.assertIs(upA.router.fanout.owner, a)
 
     def test_closeStopsOnlyThatChild(self) -> None:
         a, b = FakeSession("a"), FakeSession("b")
@@ -435,7 +438,7 @@ class StatefulTests(PoolCase):
         _, procA = self.open(a)
         upA = self.pool.upstreamFor(a)
         self.assertIs(self.successResultOf(self.pool.ready(a)), upA)
-        pending = upA.router.request(a, jsonrpc.request(2, "tools/call"), None)  # type: ignore
+        pending = upA.router.request(a, jsonrpc.request(2, "tools/call"), None)
         procA.exit(1)
         self.assertEqual(self.successResultOf(pending)["error"]["code"], jsonrpc.CHILD_EXITED)
         self.assertRaises(SessionGone, self.pool.ready, a)
@@ -462,3 +465,69 @@ class StatefulTests(PoolCase):
                                        ServerUnavailable)
         self.assertIn("not found", str(failure.value))
         self.assertEqual(self.reactor.spawned, [])
+
+    def test_sessionAdoptsTheProtocolVersionItsChildAnswers(self) -> None:
+        a = FakeSession("a", protocolVersion="2025-11-25")
+        d, procA = self.open(a)
+        [init] = procA.takeMessages()
+        procA.reply(ok(init["id"], {**INIT_RESULT, "protocolVersion": "2025-03-26"}))
+        self.successResultOf(d)
+        self.assertEqual(a.protocolVersion, "2025-03-26")
+
+    def test_whatOnlyASharedChildHas(self) -> None:
+        """A session's own child is never idle-stopped, pinged or asked by the
+        gateway; closing its session stops it."""
+        a = FakeSession("a")
+        procA = self.openAnswered(a)
+        self.assertIsNone(self.pool.idle(self.reactor.seconds() + 10 ** 6))
+        self.assertIsNone(self.pool.call("tools/list", {}))
+        self.pool.healthPing()
+        self.assertEqual(procA.sentMessages(), [])
+        self.assertRaises(NoSharedChild, self.pool.stopShared)
+        self.assertEqual(self.pool.ownChildPids(a), [procA.pid])
+        self.assertEqual(self.pool.gone(a), None)
+        procA.exit(1)
+        self.assertIn("for this session is gone", self.pool.gone(a) or "")
+        self.assertRaises(SessionGone, self.pool.forward, a, jsonrpc.request(1, "tools/list"),
+                          None)
+
+
+class SharedOnlyTests(PoolCase):
+    def test_idleAfterTrafficAndAfterTheLastSessionLeft(self) -> None:
+        a = FakeSession("a")
+        self.assertIsNone(self.pool.idle(0.0))  # no child
+        self.openRunning(a)
+        self.reactor.advance(30)
+        self.assertEqual(self.pool.idle(self.reactor.seconds()), Idle(quiet=30.0, unused=None))
+        d = self.pool.forward(a, jsonrpc.request(1, "tools/call"), None)
+        self.assertIsNone(self.pool.idle(self.reactor.seconds()))  # a request in flight
+        [call] = self.reactor.lastProcess.takeMessages()
+        self.reactor.lastProcess.reply(ok(call["id"], {}))
+        self.successResultOf(d)
+        self.reactor.advance(5)
+        self.successResultOf(self.pool.close(a))
+        self.reactor.advance(7)
+        self.assertEqual(self.pool.idle(self.reactor.seconds()), Idle(quiet=12.0, unused=7.0))
+        self.assertEqual(self.pool.ownChildPids(a), [])
+
+    def test_callAsksTheRunningSharedChildOnly(self) -> None:
+        self.assertIsNone(self.pool.call("tools/list", {}))
+        self.openRunning(FakeSession("a"))
+        d = self.pool.call("tools/list", {})
+        assert d is not None
+        [asked] = self.reactor.lastProcess.takeMessages()
+        self.assertEqual(asked["method"], "tools/list")
+        self.reactor.lastProcess.reply(ok(asked["id"], {"tools": []}))
+        self.assertEqual(self.successResultOf(d)["result"], {"tools": []})
+
+
+class MakePoolTests(SynchronousTestCase):
+    def test_theSpecsSharingPicksThePool(self) -> None:
+        spawner = fakeSpawner(FakeProcessReactor())
+        self.assertIsInstance(makePool(SPEC, spawner), SharedPool)
+        self.assertIsInstance(makePool(dataclasses.replace(SPEC, mode="stateful"), spawner),
+                              PerSessionPool)
+
+    def test_anUnknownModeIsRefused(self) -> None:
+        self.assertRaises(ValueError, makePool, dataclasses.replace(SPEC, mode="sometimes"),
+                          fakeSpawner(FakeProcessReactor()))

@@ -9,7 +9,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway import jsonrpc
-from mcpgateway.core.router import Router
+from mcpgateway.core.fanout import OwnerFanout, SharedFanout
+from mcpgateway.core.router import Fanout, Router
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
 
 Message = dict[str, Any]
@@ -37,15 +38,20 @@ def cancelled(childId: Any, reason: str | None = None) -> Message:
     return note("notifications/cancelled", params)
 
 
+def fanoutOf(owner: FakeSession | None) -> Fanout:
+    """The fanout of a child owned by C{owner}, or of a shared child."""
+    return OwnerFanout(owner) if owner is not None else SharedFanout()
+
+
 class RouterCase(SynchronousTestCase):
     timeout = 10.0
 
     def setUp(self) -> None:
         self.clock = Clock()
         self.owner = self.makeOwner()
-        self.router = Router("srv", self.clock, self.timeout, owner=self.owner)
+        self.router = Router("srv", self.clock, self.timeout, fanoutOf(self.owner))
         self.sent: list[Message] = []
-        self.router.send = self.sent.append
+        self.router.attachChild(self.sent.append)
 
     def makeOwner(self) -> FakeSession | None:
         return None
@@ -159,7 +165,7 @@ class IdRewritingTests(RouterCase):
         self.assertEqual(self.router.lateReplies, 2)
 
     def test_noChildAttached(self) -> None:
-        router = Router("srv", self.clock, 1.0)
+        router = Router("srv", self.clock, 1.0, SharedFanout())
         self.assertRaises(RuntimeError, router.request, self.session("a"), req(1), None)
 
 

@@ -12,9 +12,16 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway import jsonrpc
 from mcpgateway.core.child import OUTPUT_GRACE, ChildProtocol
+from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import CLOSED, OPEN
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
-from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, capturedGatewayLogs
+from tests.fakes import (
+    FakeProcess,
+    FakeProcessReactor,
+    FakeSession,
+    capturedGatewayLogs,
+    fakeSpawner,
+)
 from tests.http import spec
 
 Message = dict[str, Any]
@@ -47,8 +54,8 @@ class UpstreamCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         self.watcher = RecordingWatcher()
-        self.up = Upstream(spec("srv", timeout=60.0), self.reactor, self.reactor, {},
-                           useProcessGroup=False, watcher=self.watcher)
+        self.up = Upstream(spec("srv", timeout=60.0),
+                           fakeSpawner(self.reactor, watcher=self.watcher), SharedFanout())
         self.session = FakeSession("a")
 
     def start(self) -> FakeProcess:

@@ -27,6 +27,7 @@ from twisted.logger import LogEvent, LogLevel
 from twisted.python.failure import Failure
 
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.manhole import (
     AUTHORIZED_KEYS,
@@ -155,7 +156,8 @@ async def manhole(tmp_path: Path) -> AsyncIterator[Manhole]:
     running.fingerprint = fingerprintOfLine(public)
     running.wrongFingerprint = fingerprintOfLine(writeKey(running.wrongKey))
     demo = ServerSpec(name="demo", command=sys.executable, executable=sys.executable)
-    gateway = Gateway({"demo": demo}, reactor, reactor, {})
+    gateway = Gateway({"demo": demo}, Spawner(reactor=reactor, clock=reactor, environ={},
+                                              setsid=shutil.which("setsid")))
     top = MultiService()
     service = makeManholeService(reactor, stateDir, gatewayNamespace(gateway, top, reactor),
                                  socketPath=Path("manhole.sock"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from twisted.internet.error import ConnectionDone
@@ -15,8 +15,9 @@ from twisted.python.failure import Failure
 
 from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.persession import PerSessionPool
 from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService, SweepCounts, pidAlive
-from tests.fakes import FakeProcess, capturedGatewayLogs
+from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
 
 ALWAYS = 10 ** 9
@@ -100,7 +101,7 @@ def test_stateful_session_whose_child_exited_is_ended() -> None:
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, alive=alwaysAlive)
     assert reaper.sweep() == SweepCounts(deadChildren=1)
     assert sessionIds(h) == {kept}
-    assert set(h.gateway.pools["srv"].perSession) == {kept}
+    assert set(cast(PerSessionPool, h.gateway.pools["srv"]).perSession) == {kept}
     assert not h.process(1).stdinClosed
     assert call(h, gone).status == 404
     assert reaper.sweep() == SweepCounts()
@@ -367,7 +368,7 @@ def test_a_session_opened_while_an_idle_child_stops_gets_a_live_child() -> None:
 
 def test_service_sweeps_every_interval_and_survives_a_failing_sweep() -> None:
     clock = Clock()
-    reaper = Reaper(Gateway({}, None, clock, {}), clock, ALWAYS)  # type: ignore[arg-type]
+    reaper = Reaper(Gateway({}, fakeSpawner(FakeProcessReactor(), clock)), clock, ALWAYS)
     runs: list[float] = []
 
     def counting() -> SweepCounts:

@@ -7,13 +7,14 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.persession import PerSessionPool
 from mcpgateway.ops.statedir import ChildLedger, atomicWrite, findOrphans, processStartTime
-from tests.fakes import FakeProcessReactor
+from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import spec
 
 
@@ -178,16 +179,17 @@ def test_gateway_keeps_the_ledger_in_step_with_its_children(tmp_path: Path) -> N
     fakeProc(proc, 1001, start=600)
     fakeProc(proc, 1002, start=700)
     reactor = FakeProcessReactor()
-    gateway = Gateway({"srv": spec("srv", mode="stateful")}, reactor, reactor, {},
-                      useProcessGroup=False,
-                      watcher=ChildLedger(tmp_path, procRoot=str(proc)))
+    gateway = Gateway({"srv": spec("srv", mode="stateful")},
+                      fakeSpawner(reactor, watcher=ChildLedger(tmp_path, procRoot=str(proc))))
     gateway.openSession("srv", INITIALIZE, "2025-11-25")
     assert readLedger(tmp_path)["children"] == {"1000": {"server": "srv", "start": 500}}
     other, _ = gateway.openSession("srv", INITIALIZE, "2025-11-25")
     assert sorted(readLedger(tmp_path)["children"]) == ["1000", "1001"]
     reactor.processes[0].exit(1)
     assert readLedger(tmp_path)["children"] == {"1001": {"server": "srv", "start": 600}}
-    gateway.pools["srv"].upstreamFor(other).childVanished()  # type: ignore[union-attr]
+    upstream = cast(PerSessionPool, gateway.pools["srv"]).upstreamFor(other)
+    assert upstream is not None
+    upstream.childVanished()
     assert readLedger(tmp_path)["children"] == {}
     third, _ = gateway.openSession("srv", INITIALIZE, "2025-11-25")
     assert readLedger(tmp_path)["children"] == {"1002": {"server": "srv", "start": 700}}

@@ -32,7 +32,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.management import Management
 from mcpgateway.web.api import ApiApp
 from mcpgateway.web.app import makeSite
-from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs
+from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response
 
 SECRET = "s3cr3t-env-value-4711"
@@ -66,7 +66,7 @@ class ApiHarness(Harness):
         self.configService = ConfigService(source, stateDir, self.reactor, self.reactor,
                                            lambda f, *a: maybeDeferred(f, *a), reload)
         specs = self.configService.specs(source.load())
-        self.gateway = Gateway(specs, self.reactor, self.reactor, {}, useProcessGroup=False)
+        self.gateway = Gateway(specs, fakeSpawner(self.reactor))
         gateway.append(self.gateway)
         self.managed = ManagedConfig(stateDir)
         self.management = Management(self.gateway, self.configService, self.managed)

@@ -24,13 +24,14 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
+from mcpgateway.core.pool import BasePool
 from mcpgateway.core.router import LOG_LEVELS
 from mcpgateway.web.sse import keepAliveFor
 from tests.fakes import capturedGatewayLogs
@@ -324,5 +325,5 @@ def test_a_few_thousand_hostile_requests(tmp_path: Path) -> None:
     for session in h.gateway.sessions:
         assert session.inFlight == 0, session.id
     for pool in h.gateway.pools.values():
-        for upstream in pool.upstreams():
+        for upstream in cast(BasePool, pool).upstreams():
             assert upstream.router.clientRequestsInFlight() == 0

@@ -3,7 +3,7 @@ and routing, through the real Site with fake children and a fake clock."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,10 +17,11 @@ from twisted.python.failure import Failure
 from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.router import LOG_LEVELS
+from mcpgateway.core.shared import SharedPool
 from mcpgateway.limits import Limits
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.sse import keepAliveFor
-from tests.fakes import FakeProcessReactor, capturedGatewayLogs
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, spec
 from tests.test_envelope import ABSENT, expectedNotificationProblem, expectedRequestProblem
 
@@ -184,7 +185,7 @@ def test_client_disconnect_is_not_a_cancel() -> None:
     assert childRequests(h, "notifications/cancelled") == []
     forwarded = childRequests(h)[-1]
     h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})  # no crash
-    assert h.gateway.pools["srv"].shared.router.inFlight == 0
+    assert cast(SharedPool, h.gateway.pools["srv"]).shared.router.inFlight == 0
 
 
 def test_child_exit_answers_pending_requests_and_the_next_request_gets_a_fresh_child() -> None:
@@ -492,8 +493,7 @@ class LimitsHarness(Harness):
 
     def __init__(self, limits: Limits, servers: dict[str, Any] | None = None) -> None:
         self.reactor = FakeProcessReactor()
-        self.gateway = Gateway(servers or {"srv": spec("srv")}, self.reactor, self.reactor, {},
-                               useProcessGroup=False)
+        self.gateway = Gateway(servers or {"srv": spec("srv")}, fakeSpawner(self.reactor))
         self.site = makeSite(self.gateway, self.reactor, limits=limits)
 
 
@@ -653,7 +653,7 @@ def test_tools_list_with_params_123_is_answered_at_once_not_after_the_timeout() 
                                               "params": 123}, session=sid)
     assert response.complete and response.json()["error"]["code"] == jsonrpc.INVALID_PARAMS
     assert childRequests(h, "tools/list") == []
-    shared = h.gateway.pools["srv"].shared
+    shared = cast(SharedPool, h.gateway.pools["srv"]).shared
     assert shared is not None and shared.router.inFlight == 0
 
 
@@ -827,7 +827,7 @@ def test_a_stream_that_fails_to_write_costs_the_others_nothing() -> None:
 def test_a_routing_defect_is_a_json_rpc_error_and_leaves_nothing_behind() -> None:
     h = Harness()
     sid = h.initialize()
-    shared = h.gateway.pools["srv"].shared
+    shared = cast(SharedPool, h.gateway.pools["srv"]).shared
     assert shared is not None
     router = shared.router
 
@@ -960,7 +960,7 @@ def test_limits_refuse_nonsense(bad: dict[str, Any]) -> None:
 def test_make_site_keeps_its_max_body_keyword() -> None:
     """tap.py calls makeSite(gateway, reactor, loopbackOnly=..., maxBody=..., api=...)."""
     reactor = FakeProcessReactor()
-    gateway = Gateway({"srv": spec("srv")}, reactor, reactor, {}, useProcessGroup=False)
+    gateway = Gateway({"srv": spec("srv")}, fakeSpawner(reactor))
     site = makeSite(gateway, reactor, loopbackOnly=True, maxBody=1234, api=None)
     assert site.requestFactory.bodyLimit == 1234  # type: ignore[attr-defined]
     assert site.limits == Limits(maxBody=1234)  # type: ignore[attr-defined]

@@ -8,17 +8,18 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mcpgateway import __version__, jsonrpc
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pool import BasePool
 from mcpgateway.core.stats import BUCKETS
 from mcpgateway.web import metrics
 from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics
-from tests.fakes import FakeProcess, FakeProcessReactor
+from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -303,7 +304,7 @@ def test_content_type() -> None:
 def test_label_values_are_escaped() -> None:
     name = 'we"ird\\na\nme'
     reactor = FakeProcessReactor()
-    gateway = Gateway({name: spec(name)}, reactor, reactor, {}, useProcessGroup=False)
+    gateway = Gateway({name: spec(name)}, fakeSpawner(reactor))
     text = renderMetrics(gateway, "/nonexistent-proc").decode("utf-8")
     assert 'server="we\\"ird\\\\na\\nme"' in text
     assert all(SAMPLE_LINE.fullmatch(line) for line in text.splitlines() if line[0] != "#")
@@ -333,7 +334,7 @@ def test_float_values() -> None:
 def test_no_session_id_tool_name_or_argument_in_any_label() -> None:
     h, sid, stateful = traffic()
     secret = call(h, sid, 9, params={"name": "tool-XYZZY", "arguments": {"q": "arg-PLUGH"}})
-    [pid] = [u.pid for u in h.gateway.pools["srv"].upstreams()]
+    [pid] = [u.pid for u in cast(BasePool, h.gateway.pools["srv"]).upstreams()]
     assert pid is not None
     srvChild = [p.originalPid for p in h.reactor.processes].index(pid)
     h.process(srvChild).reply({"jsonrpc": "2.0", "id": lastForwarded(h, srvChild)["id"],

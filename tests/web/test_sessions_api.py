@@ -14,7 +14,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
-from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs
+from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
 
 SHUTDOWN = {"code": jsonrpc.SERVER_UNAVAILABLE, "message": "the gateway is shutting down"}
@@ -26,8 +26,7 @@ class FinderHarness(Harness):
     def __init__(self, pidFinder: Any, servers: dict[str, ServerSpec] | None = None) -> None:
         self.reactor = FakeProcessReactor()
         specs = servers or {"srv": spec("srv")}
-        self.gateway = Gateway(specs, self.reactor, self.reactor, {}, useProcessGroup=False,
-                               pidFinder=pidFinder)
+        self.gateway = Gateway(specs, fakeSpawner(self.reactor), pidFinder=pidFinder)
         self.site = makeSite(self.gateway, self.reactor, maxBody=4096)
 
 

@@ -1,0 +1,225 @@
+# -*- test-case-name: tests.core.test_router -*-
+"""Who hears what a child says: the sharing policy of one child's traffic.
+
+A L{Router} keeps a child's id space; its fanout decides everything that
+differs between a child several sessions share and a child of one session:
+
+ - L{SharedFanout}: the gateway initialized the child itself (a client's
+   C{notifications/initialized} stays in the gateway); resource
+   subscriptions are counted per URI (the child hears the first subscribe
+   and the last unsubscribe) and the child's log level is the lowest any
+   session asked for; list changes go to every session, resource updates
+   to their subscribers, log messages to the one request in flight or to
+   the sessions whose level they reach. A request of the child (sampling,
+   elicitation, roots) goes to a session only when exactly one session has
+   requests in flight: the requester is proven, or the request is refused
+   (see docs/routing.md). Nothing else is delivered.
+ - L{OwnerFanout}: everything goes to the one session, on the stream of its
+   latest request when there is one, and its requests pass unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.router import LOG_LEVELS, Exchange, Router, Sink
+from mcpgateway.core.sessions import SessionLike
+from mcpgateway.jsonrpc import Message
+
+_LEVEL_RANK = {name: rank for rank, name in enumerate(LOG_LEVELS)}
+_LIST_CHANGED = frozenset(
+    {
+        "notifications/tools/list_changed",
+        "notifications/prompts/list_changed",
+        "notifications/resources/list_changed",
+    }
+)
+
+
+class SharedFanout:
+    """A child shared by many sessions.
+
+    @ivar subscriptions: how many sessions subscribed to each URI.
+    @ivar childLogLevel: the level the child was last told, if any.
+    """
+
+    handshake = True
+    intercepts = frozenset({"resources/subscribe", "resources/unsubscribe", "logging/setLevel"})
+    keeps = frozenset({"notifications/initialized"})
+    """The gateway initialized the child itself."""
+
+    def __init__(self) -> None:
+        self.subscriptions: Counter[str] = Counter()
+        self.childLogLevel: str | None = None
+
+    # -- client to child -----------------------------------------------------
+
+    def intercept(self, router: Router, session: SessionLike, message: Message,
+                  related: Sink | None) -> Deferred[Message]:
+        method = message["method"]
+        if method == "resources/subscribe":
+            return self._subscribe(router, session, message, related)
+        if method == "resources/unsubscribe":
+            return self._unsubscribe(router, session, message, related)
+        return self._setLevel(router, session, message, related)
+
+    def _subscribe(self, router: Router, session: SessionLike, message: Message,
+                   related: Sink | None) -> Deferred[Message]:
+        uri = (message.get("params") or {}).get("uri")
+        if not isinstance(uri, str) or uri in session.subscriptions:
+            return router.forward(session, message, related) if not isinstance(uri, str) \
+                else succeed(jsonrpc.resultResponse(message["id"], {}))
+        session.subscriptions.add(uri)
+        self.subscriptions[uri] += 1
+        if self.subscriptions[uri] > 1:
+            return succeed(jsonrpc.resultResponse(message["id"], {}))
+
+        def undoOnError(response: Message) -> Message:
+            if "error" in response and uri in session.subscriptions:
+                session.subscriptions.discard(uri)
+                self.subscriptions[uri] -= 1
+                if self.subscriptions[uri] <= 0:
+                    del self.subscriptions[uri]
+            return response
+
+        return router.forward(session, message, related).addCallback(undoOnError)
+
+    def _unsubscribe(self, router: Router, session: SessionLike, message: Message,
+                     related: Sink | None) -> Deferred[Message]:
+        uri = (message.get("params") or {}).get("uri")
+        if not isinstance(uri, str) or uri not in session.subscriptions:
+            return succeed(jsonrpc.resultResponse(message["id"], {}))
+        session.subscriptions.discard(uri)
+        self.subscriptions[uri] -= 1
+        if self.subscriptions[uri] > 0:
+            return succeed(jsonrpc.resultResponse(message["id"], {}))
+        del self.subscriptions[uri]
+        return router.forward(session, message, related)
+
+    def _setLevel(self, router: Router, session: SessionLike, message: Message,
+                  related: Sink | None) -> Deferred[Message]:
+        level = (message.get("params") or {}).get("level")
+        if level not in _LEVEL_RANK:
+            return succeed(jsonrpc.errorResponse(message["id"], jsonrpc.INVALID_PARAMS,
+                                                 f"unknown logging level {level!r}"))
+        session.logLevel = level
+        lowest = min((s.logLevel for s in router.sessions if s.logLevel),
+                     key=_LEVEL_RANK.__getitem__, default=level)
+        if lowest == self.childLogLevel:
+            return succeed(jsonrpc.resultResponse(message["id"], {}))
+        self.childLogLevel = lowest
+        params = {**message.get("params", {}), "level": lowest}
+        return router.forward(session, {**message, "params": params}, related)
+
+    def detached(self, router: Router, session: SessionLike) -> None:
+        for uri in session.subscriptions:
+            self.subscriptions[uri] -= 1
+            if self.subscriptions[uri] <= 0:
+                del self.subscriptions[uri]
+                router.call("resources/unsubscribe", {"uri": uri})
+        session.subscriptions.clear()
+        if session.logLevel is not None:
+            lowest = min((s.logLevel for s in router.sessions if s.logLevel),
+                         key=_LEVEL_RANK.__getitem__, default=None)
+            if lowest is not None and lowest != self.childLogLevel:
+                self.childLogLevel = lowest
+                router.call("logging/setLevel", {"level": lowest})
+
+    def restored(self, router: Router) -> None:
+        for uri in self.subscriptions:
+            router.call("resources/subscribe", {"uri": uri})
+        if self.childLogLevel is not None:
+            router.call("logging/setLevel", {"level": self.childLogLevel})
+
+    # -- child to client -----------------------------------------------------
+
+    def notification(self, router: Router, message: Message) -> None:
+        method = message["method"]
+        params = message.get("params")
+        if method in _LIST_CHANGED:
+            for session in router.sessions:
+                session.deliver(message)
+        elif method == "notifications/resources/updated" and isinstance(params, dict):
+            uri = params.get("uri")
+            for session in router.sessions:
+                if uri in session.subscriptions:
+                    session.deliver(message)
+        elif method == "notifications/message" and isinstance(params, dict):
+            self._logMessage(router, message, params)
+        elif method == "notifications/cancelled" and isinstance(params, dict):
+            router.serverCancelled(message, params)
+        else:
+            router.log.debug("server {server}: notification {method} concerns no session;"
+                             " dropped", server=router.name, method=method)
+
+    def _logMessage(self, router: Router, message: Message, params: dict[str, Any]) -> None:
+        rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
+        inflight = router.clientExchanges()
+        if len(inflight) == 1 and inflight[0].related is not None:
+            # Part of that request's output, unless its session asked for less.
+            level = inflight[0].session.logLevel  # type: ignore[union-attr]
+            if (level is None or rank >= _LEVEL_RANK[level]) and inflight[0].related(message):
+                return
+        for session in router.sessions:
+            if session.logLevel is not None and rank >= _LEVEL_RANK[session.logLevel]:
+                session.deliver(message)
+
+    def requester(self, router: Router) -> tuple[SessionLike, Exchange | None] | str:
+        """The requester is proven only when exactly one session has requests
+        in flight on the child. stdio carries no link between a child's
+        request and the call that caused it; anything else would be a guess,
+        and a wrong guess shows one user's prompt to another user's model:
+        the gateway never guesses."""
+        inflight = router.clientExchanges()
+        if not inflight:
+            return "no client session is waiting on this server to answer it"
+        session = inflight[0].session
+        if any(ex.session is not session for ex in inflight):
+            count = len({id(ex.session) for ex in inflight})
+            return (f"ambiguous: {count} client sessions have requests in flight on the shared"
+                    f" server '{router.name}', so the gateway cannot tell which one asked;"
+                    " run this server per session (\"mode\": \"stateful\") to use it")
+        assert session is not None
+        calls = [ex for ex in inflight if ex.method == "tools/call"]
+        return session, (calls or inflight)[-1]
+
+
+class OwnerFanout:
+    """The child of one session, its C{owner}: the client initializes it, and
+    everything the child says is the owner's."""
+
+    handshake = False
+    intercepts: frozenset[str] = frozenset()
+    keeps: frozenset[str] = frozenset()
+
+    def __init__(self, owner: SessionLike) -> None:
+        self.owner = owner
+
+    def intercept(self, router: Router, session: SessionLike, message: Message,
+                  related: Sink | None) -> Deferred[Message]:
+        return router.forward(session, message, related)  # intercepts nothing
+
+    def detached(self, router: Router, session: SessionLike) -> None:
+        """Nothing to give back: the owner's requests pass unchanged."""
+
+    def restored(self, router: Router) -> None:
+        """Nothing to restore: a per-session child is never restarted."""
+
+    def notification(self, router: Router, message: Message) -> None:
+        """Everything goes to the owner, on the stream of its latest request
+        when there is one."""
+        if message["method"] == "notifications/cancelled":
+            router.serverCancelled(message, message.get("params") or {})
+            return
+        latest = router.latestExchange(self.owner)
+        if latest is not None and latest.related is not None and latest.related(message):
+            return
+        self.owner.deliver(message)
+
+    def requester(self, router: Router) -> tuple[SessionLike, Exchange | None] | str:
+        """The owner asked: it is the only session the child serves."""
+        return self.owner, router.latestExchange(self.owner)

@@ -1,0 +1,161 @@
+# -*- test-case-name: tests.core.test_pool -*-
+"""One child for every session of a server: the L{SharedPool}.
+
+The child is started lazily (or at start, with C{prewarm}) and initialized
+by the gateway itself, once, however many sessions wait on it; every
+client's C{initialize} is answered from the cached result, with the
+client's own protocol version. When it dies it comes back on demand (or by
+itself while sessions are attached), after the backoff of the server's
+breaker. Its traffic is spread over the sessions by a
+L{mcpgateway.core.fanout.SharedFanout}. Only a shared child is ever idle
+(L{SharedPool.idle}), pinged, or asked something by the gateway itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.logger import Logger
+
+from mcpgateway import jsonrpc, logs
+from mcpgateway.core.child import ChildProtocol
+from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pool import BasePool, Idle, PidProbe, SessionGone, Sweep
+from mcpgateway.core.router import Sink
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.upstream import Upstream
+
+
+class SharedPool(BasePool):
+    """The shared child of one server.
+
+    @ivar shared: its upstream, made on first use.
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, spec: ServerSpec, spawner: Spawner,
+                 healing: HealingPolicy | None = None) -> None:
+        super().__init__(spec, spawner, healing)
+        self.shared: Upstream | None = None
+        self._pinging: set[ChildProtocol] = set()
+        """Children with a health ping waiting for its answer."""
+
+    def upstreams(self) -> list[Upstream]:
+        return [self.shared] if self.shared is not None else []
+
+    def upstreamFor(self, session: Session) -> Upstream | None:
+        return self.shared
+
+    def _upstream(self) -> Upstream:
+        if self.shared is None:
+            self.shared = self._newUpstream(SharedFanout())
+        return self.shared
+
+    def prewarm(self) -> Deferred[None]:
+        if self.disabled or self.spec.executable is None:
+            return succeed(None)
+        return self._whenLaunchable(self._upstream().ensure)
+
+    # -- sessions ----------------------------------------------------------------
+
+    def open(self, session: Session, initialize: jsonrpc.Message,
+             ) -> Deferred[jsonrpc.Message]:
+        """Answered from the shared child's C{initialize} result (the child is
+        started and initialized first when needed)."""
+        if self.disabled:
+            return fail(self._disabled())
+        shared = self._upstream()
+
+        def answer(_: None) -> jsonrpc.Message:
+            assert shared.initializeResult is not None
+            shared.router.attach(session)
+            result = {**shared.initializeResult, "protocolVersion": session.protocolVersion}
+            return jsonrpc.resultResponse(initialize["id"], result)
+
+        return self._whenLaunchable(shared.ensure).addCallback(answer)
+
+    def gone(self, session: Session) -> str | None:
+        if self.shared is None and not self.disabled:
+            return self._sessionGone()
+        return None
+
+    def ready(self, session: Session) -> Deferred[Upstream]:
+        upstream = self.shared
+        if upstream is not None and upstream.state == "running":
+            return succeed(upstream)
+        if self.disabled:
+            return fail(self._disabled())
+        if upstream is None:
+            raise SessionGone(self._sessionGone())
+        return self._whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
+
+    def forward(self, session: Session, message: jsonrpc.Message, related: Sink | None,
+                ) -> Deferred[jsonrpc.Message]:
+        upstream = self.shared
+        if upstream is not None and upstream.state == "running" and not self.disabled:
+            return upstream.router.request(session, message, related)  # the hot path
+        return super().forward(session, message, related)
+
+    def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
+        """Detach C{session}; the child stays for the others."""
+        if self.shared is not None:
+            self.shared.router.detach(session, reason)
+        return succeed(None)
+
+    def ownChildPids(self, session: Session) -> list[int]:
+        return []
+
+    # -- the child ---------------------------------------------------------------
+
+    def restart(self, endSession: Callable[[Session], object], why: str,
+                ) -> Deferred[list[int]]:
+        pids = self.pids()
+        self.events.emit("restart", why)
+        return self.stopAll().addCallback(lambda _: pids)
+
+    def stopShared(self) -> Deferred[None]:
+        if self.shared is None:
+            return succeed(None)
+        return self.shared.stop()
+
+    def idle(self, now: float) -> Idle | None:
+        upstream = self.shared
+        if upstream is None or upstream.state != "running" or upstream.router.inFlight:
+            return None
+        router = upstream.router
+        return Idle(quiet=now - router.lastActivity,
+                    unused=None if router.sessions else now - router.unusedSince)
+
+    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
+        upstream = self.shared
+        if upstream is None or upstream.state != "running":
+            return None
+        return upstream.router.call(method, params)
+
+    def healthPing(self) -> None:
+        upstream = self.shared
+        child = upstream.child if upstream is not None else None
+        if upstream is None or child is None or child in self._pinging:
+            return
+        self._pinging.add(child)
+
+        def answered(response: jsonrpc.Message) -> None:
+            self._pinging.discard(child)
+            if response.get("error", {}).get("code") == jsonrpc.REQUEST_TIMEOUT \
+                    and upstream.child is child:
+                text = "did not answer a health ping; killing it"
+                self.log.warn("server {server}: child pid {pid} {text}", server=self.spec.name,
+                              pid=child.pid, text=text)
+                self.events.emit("ping-timeout", text, pid=child.pid)
+                child.signal("KILL")
+
+        upstream.router.call("ping").addCallback(answered)
+
+    def sweep(self, alive: PidProbe) -> Sweep:
+        return Sweep(dead=len(self._vanished(alive)), orphaned=[])

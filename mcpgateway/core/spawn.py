@@ -1,0 +1,75 @@
+# -*- test-case-name: tests.core.test_spawn -*-
+"""How the gateway starts a child process: one frozen L{Spawner}.
+
+Everything a spawn needs that is not the server's own configuration is
+decided once, by whoever wires the gateway, and carried here: the reactor
+and clock, the environment children inherit (always without the gateway's
+own settings and secrets, L{mcpgateway.core.environment}), the longest line
+a child may write, the C{setsid} binary that puts each child in a process
+group of its own (C{None}: no group), and the watcher told of every child
+spawned and ended (the state directory's ledger).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from twisted.internet.interfaces import IReactorProcess, IReactorTime
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.child import DEFAULT_MAX_LINE, ChildProtocol
+from mcpgateway.core.environment import childEnvironment
+from mcpgateway.core.spec import ServerSpec
+
+
+class ChildWatcher(Protocol):
+    """Told of every child spawned and ended (the state directory's ledger)."""
+
+    def spawned(self, server: str, pid: int) -> None: ...
+
+    def exited(self, pid: int) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spawner:
+    """Starts the children of every server of one gateway."""
+
+    reactor: IReactorProcess
+    clock: IReactorTime
+    environ: Mapping[str, str]
+    """The environment children inherit; the gateway's own variables are
+    removed when the spawner is made, whatever the caller passed."""
+    setsid: str | None
+    """The C{setsid} binary (resolved once, by the caller): each child gets a
+    process group of its own, and stopping it signals the group (C{npx} and
+    C{sh -c} wrappers otherwise leave the real server running). C{None}:
+    children share the gateway's group and are signalled alone."""
+    maxLine: int = DEFAULT_MAX_LINE
+    """The longest line a child may write, in bytes."""
+    watcher: ChildWatcher | None = None
+    killGroup: Callable[[int, int], None] = os.killpg
+    """Signals a process group (used only with L{setsid})."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "environ", childEnvironment(self.environ))
+
+    def spawn(self, spec: ServerSpec, onMessage: Callable[[jsonrpc.Message], None],
+              onStderr: Callable[[str], None],
+              onOutputLost: Callable[[ChildProtocol], None]) -> ChildProtocol:
+        """Start a child of C{spec} (whose C{executable} must be known).
+
+        @raise OSError: the reactor could not start the process.
+        """
+        assert spec.executable is not None
+        child = ChildProtocol(spec.name, onMessage, self.clock, self.maxLine,
+                              killGroup=self.killGroup if self.setsid is not None else None,
+                              onStderr=onStderr, onOutputLost=onOutputLost)
+        argv = [spec.executable, *spec.args]
+        if self.setsid is not None:
+            argv = [self.setsid, *argv]
+        self.reactor.spawnProcess(child, argv[0], argv, env=spec.environment(self.environ),
+                                  path=spec.cwd)
+        return child

@@ -1,0 +1,92 @@
+"""core/ knows neither HTTP nor config files nor the operations around it.
+
+Every module under C{mcpgateway/core} is read as an AST (imports inside
+functions and C{TYPE_CHECKING} blocks included) and may import none of the
+packages above it: the web layer, the config readers, the client-config
+adapters, the operations jobs, the CLI, the tap, Klein or C{twisted.web}.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import mcpgateway
+
+CORE = Path(mcpgateway.__file__).parent / "core"
+FORBIDDEN = (
+    "mcpgateway.web",
+    "mcpgateway.config",
+    "mcpgateway.clientconfigs",
+    "mcpgateway.ops",
+    "mcpgateway.cli",
+    "mcpgateway.tap",
+    "klein",
+    "twisted.web",
+)
+
+
+def importedNames(source: str) -> list[str]:
+    """Every module name C{source} imports, as dotted names (C{from a import
+    b} counts as both C{a} and C{a.b}: C{b} may be a module)."""
+    names = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolved against the core package
+                base = ".".join(["mcpgateway", "core"][: 2 - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            names.append(module)
+            names += [f"{module}.{alias.name}" for alias in node.names]
+    return names
+
+
+def forbiddenImports(source: str) -> list[str]:
+    """The imports of C{source} that core/ may not make."""
+    return sorted({name for name in importedNames(source)
+                   for banned in FORBIDDEN
+                   if name == banned or name.startswith(banned + ".")})
+
+
+def coreModules() -> list[Path]:
+    return sorted(CORE.rglob("*.py"))
+
+
+def test_core_has_modules() -> None:
+    names = {path.stem for path in coreModules()}
+    assert {"gateway", "pool", "shared", "persession", "router", "fanout", "spawn"} <= names
+
+
+@pytest.mark.parametrize("path", coreModules(), ids=lambda path: path.name)
+def test_core_module_imports_nothing_above_core(path: Path) -> None:
+    assert forbiddenImports(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("source", [
+    "import klein",
+    "from twisted.web.server import Request",
+    "from mcpgateway import web",
+    "from mcpgateway.config import servers",
+    "def late():\n    from mcpgateway.ops.statedir import pidAlive\n",
+    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import mcpgateway.cli\n",
+    "from mcpgateway import tap as wiring",
+    "from ..clientconfigs import claude",
+])
+def test_the_check_catches_each_kind_of_import(source: str) -> None:
+    assert forbiddenImports(source) != []
+
+
+@pytest.mark.parametrize("source", [
+    "from mcpgateway import jsonrpc, logs",
+    "from mcpgateway.core.router import Router",
+    "from twisted.internet.defer import Deferred",
+    "from . import spec",
+    "import mcpgateway.webhooks",  # a name that merely starts like a banned one
+])
+def test_the_check_lets_core_and_leaves_through(source: str) -> None:
+    assert forbiddenImports(source) == []

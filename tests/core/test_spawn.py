@@ -1,0 +1,57 @@
+"""The Spawner: one frozen value carries everything a spawn needs."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+
+import pytest
+
+from mcpgateway.core.child import ChildProtocol
+from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spec import ServerSpec
+from tests.fakes import FakeProcessReactor, fakeSpawner
+
+SPEC = ServerSpec(name="srv", command="srv", args=("--flag",), env=(("OWN", "1"),),
+                  cwd="/work", executable="/opt/srv")
+
+
+def spawnOne(spawner: Spawner) -> ChildProtocol:
+    return spawner.spawn(SPEC, lambda message: None, lambda line: None, lambda child: None)
+
+
+def test_the_gateways_own_variables_never_reach_a_child_whatever_the_caller_passed() -> None:
+    reactor = FakeProcessReactor()
+    spawner = Spawner(reactor=reactor, clock=reactor, setsid=None,
+                      environ={"PATH": "/usr/bin", "MCPGATEWAY_API_TOKEN": "secret",
+                               "NOTIFY_SOCKET": "/run/notify", "LISTEN_FDS": "1"})
+    assert dict(spawner.environ) == {"PATH": "/usr/bin"}
+    spawnOne(spawner)
+    [(_, _, env, _)] = reactor.spawned
+    assert env == {"PATH": "/usr/bin", "OWN": "1"}
+
+
+def test_without_setsid_the_child_is_spawned_directly_and_signalled_alone() -> None:
+    reactor = FakeProcessReactor()
+    child = spawnOne(fakeSpawner(reactor))
+    [(executable, args, _, path)] = reactor.spawned
+    assert (executable, args, path) == ("/opt/srv", ["/opt/srv", "--flag"], "/work")
+    child.signal("TERM")
+    assert reactor.lastProcess.signals == ["TERM"]
+
+
+def test_with_setsid_the_child_gets_its_own_group_and_the_group_is_signalled() -> None:
+    reactor = FakeProcessReactor()
+    killed: list[tuple[int, int]] = []
+    child = spawnOne(fakeSpawner(reactor, setsid="/usr/bin/setsid",
+                                 killGroup=lambda pid, sig: killed.append((pid, sig))))
+    [(executable, args, _, _)] = reactor.spawned
+    assert (executable, args) == ("/usr/bin/setsid", ["/usr/bin/setsid", "/opt/srv", "--flag"])
+    child.signal("TERM")
+    assert killed == [(1000, signal.SIGTERM)] and reactor.lastProcess.signals == []
+
+
+def test_the_spawner_is_frozen() -> None:
+    spawner = fakeSpawner(FakeProcessReactor())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spawner.setsid = "/usr/bin/setsid"  # type: ignore[misc]
