@@ -23,7 +23,7 @@ or, without a reactor::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -107,7 +107,7 @@ class FakeProcess:
         assert isinstance(data, bytes), f"wrote {type(data).__name__}, not bytes"
         self.written.append(data)
 
-    def writeSequence(self, seq: Sequence[bytes]) -> None:
+    def writeSequence(self, seq: Iterable[bytes]) -> None:
         for data in seq:
             self.write(data)
 

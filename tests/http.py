@@ -125,7 +125,7 @@ class Harness:
         return response
 
     def process(self, index: int = -1) -> FakeProcess:
-        return self.reactor.processes[index]  # type: ignore[no-any-return]
+        return self.reactor.processes[index]
 
     def initialize(self, server: str = "srv", version: str = "2025-11-25",
                    capabilities: dict[str, Any] | None = None, requestId: Any = 1,

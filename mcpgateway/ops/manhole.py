@@ -70,7 +70,7 @@ class ManholeError(Exception):
 
 def makeManholeService(reactor: Any, stateDir: Path, namespace: dict[str, Any],
                        socketPath: Path | None = None, sshPort: int | None = None,
-                       sshInterface: str = "127.0.0.1") -> IService:
+                       sshInterface: str = "127.0.0.1") -> ManholeService:
     """The manhole's service: SSH with public-key auth, a Python prompt on C{namespace}.
 
     Checks everything before it returns; nothing listens until the service starts.

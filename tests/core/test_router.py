@@ -432,7 +432,7 @@ class ServerRequestTests(RouterCase):
         self.assertEqual((len(sink1.messages), len(sink2.messages)), (0, 1))
 
     def test_refusals(self) -> None:
-        cases = [
+        cases: list[tuple[dict[str, Any], Message, int]] = [
             ({}, req(1, "roots/list"), jsonrpc.METHOD_NOT_FOUND),
             ({"roots": {}}, req(2, "sampling/createMessage", {}), jsonrpc.METHOD_NOT_FOUND),
             ({"elicitation": {"form": {}}},
@@ -455,7 +455,8 @@ class ServerRequestTests(RouterCase):
             self.take()
 
     def test_elicitationFormAccepted(self) -> None:
-        for caps in ({"elicitation": {}}, {"elicitation": {"form": {}}}):
+        formCaps: list[dict[str, Any]] = [{"elicitation": {}}, {"elicitation": {"form": {}}}]
+        for caps in formCaps:
             s = self.session("e", caps=caps)
             d, sink = self.inFlight(s)
             self.router.childMessage(req(9, "elicitation/create", {"message": "name?"}))

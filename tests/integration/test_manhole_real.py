@@ -118,7 +118,7 @@ class SSHSession(ProcessProtocol):
         self.err += data
 
     def processEnded(self, reason: Failure) -> None:
-        self.done.callback((reason.value.exitCode, self.out, self.err))
+        self.done.callback((getattr(reason.value, "exitCode", None), self.out, self.err))
 
 
 async def runSSH(manhole: Manhole, key: Path, keystrokes: bytes,

@@ -332,7 +332,7 @@ def test_a_window_resize_is_accepted(stateDir: Path, adminKey: Any) -> None:
     _, avatar, _ = realm.requestAvatar(b"admin", None, IConchUser)
     session = ISession(avatar)
     session.windowChanged((30, 100, 0, 0))  # conch's own raises NotImplementedError
-    assert (session.height, session.width) == (30, 100)
+    assert (getattr(session, "height", None), getattr(session, "width", None)) == (30, 100)
 
 
 # The namespace -----------------------------------------------------------------------------

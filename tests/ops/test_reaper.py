@@ -16,7 +16,8 @@ from twisted.python.failure import Failure
 from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.persession import PerSessionPool
-from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService, SweepCounts, pidAlive
+from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService, SweepCounts
+from mcpgateway.ops.statedir import pidAlive
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
 
@@ -161,6 +162,7 @@ def test_dead_client_sessions_end_and_their_stateful_children_stop() -> None:
 
     counts = Reaper(h.gateway, h.reactor, ALWAYS, alive=alive).sweep()
     assert counts == SweepCounts(deadClients=1, deadClientSessions=2)
+    assert shared.pid is not None and own.pid is not None
     assert sorted(probed) == sorted([shared.pid, own.pid, 4001, 4002])  # each pid once
     assert sessionIds(h) == {liveShared, anonymous}
     reason = "client process 4001 exited"

@@ -185,7 +185,8 @@ def test_client_disconnect_is_not_a_cancel() -> None:
     assert childRequests(h, "notifications/cancelled") == []
     forwarded = childRequests(h)[-1]
     h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})  # no crash
-    assert cast(SharedPool, h.gateway.pools["srv"]).shared.router.inFlight == 0
+    shared = cast(SharedPool, h.gateway.pools["srv"]).shared
+    assert shared is not None and shared.router.inFlight == 0
 
 
 def test_child_exit_answers_pending_requests_and_the_next_request_gets_a_fresh_child() -> None:
@@ -265,7 +266,7 @@ def test_closed_get_stream_can_be_reopened() -> None:
     h = Harness()
     sid = h.initialize()
     first = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
-    first.protocol.connectionLost(Failure(ConnectionDone()))
+    first.protocol.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]
     assert h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream").status == 200
     assert h.reactor.getDelayedCalls() and all(
         c.active() for c in h.reactor.getDelayedCalls())
