@@ -2,7 +2,8 @@
 """The gateway as a service: its pools and sessions, and a clean stop.
 
 L{Gateway} holds one L{ServerPool} per configured server and the session
-registry; it opens and ends sessions. L{GatewayService} is its place in the
+registry; it opens and ends sessions, and takes the snapshot of it all that
+every renderer reads (L{Gateway.status}). L{GatewayService} is its place in the
 twistd service tree: C{stopService} ends every session and fires only after
 every child has exited.
 """
@@ -10,7 +11,9 @@ every child has exited.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from twisted.application.service import Service
@@ -18,12 +21,13 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import __version__, jsonrpc, logs
+from mcpgateway import __version__, jsonrpc, logs, procfs
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pool import ServerPool, makePool
 from mcpgateway.core.sessions import Session, SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import GatewayStatus, Resolution, ServerStatus, SessionStatus
 
 Connection = tuple[str, int, str, int]
 """A loopback TCP connection: peer host, peer port, local host, local port."""
@@ -137,16 +141,16 @@ class Gateway:
             return
         kind, package, _ = wrapper
         what = f"`{kind} {package}` to be installed into the gateway's cache"
-        pool.resolution = {"state": "pending", "detail": f"installing {kind} {package}"}
+        pool.resolution = Resolution("pending", f"installing {kind} {package}")
         spec = pool.spec
 
         def done(resolved: ServerSpec) -> ServerSpec:
             why = resolver.failureOf(spec)
             if why is not None:
-                pool.resolution = {"state": "failed", "detail": f"{kind} {package}: {why}"}
+                pool.resolution = Resolution("failed", f"{kind} {package}: {why}")
             else:
-                pool.resolution = {"state": "resolved",
-                                   "detail": " ".join([resolved.command, *resolved.args])}
+                pool.resolution = Resolution("resolved",
+                                             " ".join([resolved.command, *resolved.args]))
             return resolved
 
         pool.launchAfter(resolver.resolve(spec).addCallback(done), what)
@@ -177,26 +181,6 @@ class Gateway:
             childPids += self.pools[session.server].ownChildPids(session)
             self.endSession(session, reason)
         return [s.id for s in sessions], childPids
-
-    def describeSessions(self) -> list[dict[str, Any]]:
-        """The body of C{GET /sessions}."""
-        out = []
-        for session in self.sessions:
-            pool = self.pools[session.server]
-            out.append({
-                "id": session.id,
-                "server": session.server,
-                "clientPid": session.clientPid,
-                "client": session.clientInfo.get("name"),
-                "protocolVersion": session.protocolVersion,
-                "mode": pool.spec.mode,
-                "childPid": pool.childPid(session),
-                "created": session.created,
-                "lastActivity": self.sessions.activity(session),
-                "inFlight": pool.inFlightFor(session),
-                "getStream": session.getStream is not None,
-            })
-        return out
 
     def endSession(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """End C{session}: cancel its requests, close its streams, stop its own child."""
@@ -272,20 +256,51 @@ class Gateway:
         stopping += [pool.stopAll() for pool in self.pools.values()]
         return DeferredList(stopping, consumeErrors=True)
 
-    def health(self) -> dict[str, Any]:
-        """The body of C{GET /health}."""
-        return {
-            "status": "ok",
-            "version": __version__,
-            "pid": os.getpid(),
-            "uptime": round(self.clock.seconds() - self.started, 3),
-            "rssBytes": currentRss(),
-            "sessions": len(self.sessions),
-            "servers": {
-                name: {**pool.describe(), "sessions": len(self.sessions.forServer(name))}
-                for name, pool in self.pools.items()
-            },
-        }
+    # -- the read model ----------------------------------------------------------
+
+    def status(self, procRoot: str = procfs.PROC) -> GatewayStatus:
+        """A snapshot of the gateway, its servers and its sessions (what
+        C{/health}, C{/sessions}, C{/metrics}, the management API and the
+        manhole render). C{procRoot}: where the gateway's own resident
+        memory is read."""
+        counts = Counter(session.server for session in self.sessions)
+        return GatewayStatus(
+            version=__version__,
+            pid=os.getpid(),
+            started=self.started,
+            now=self.clock.seconds(),
+            rssBytes=procfs.rss("self", procRoot),
+            servers=MappingProxyType({name: pool.status(counts[name])
+                                      for name, pool in self.pools.items()}),
+            sessions=self._sessionStatuses(),
+        )
+
+    def serverStatus(self, name: str) -> ServerStatus:
+        """A snapshot of server C{name} (C{KeyError} if there is none)."""
+        return self.pools[name].status(len(self.sessions.forServer(name)))
+
+    def _sessionStatuses(self) -> tuple[SessionStatus, ...]:
+        inFlight: Counter[str] = Counter()
+        for pool in self.pools.values():
+            inFlight.update(pool.inFlightBySession())
+        return tuple(self._sessionStatus(session, inFlight[session.id])
+                     for session in self.sessions)
+
+    def _sessionStatus(self, session: Session, inFlight: int) -> SessionStatus:
+        pool = self.pools[session.server]
+        return SessionStatus(
+            id=session.id,
+            server=session.server,
+            clientPid=session.clientPid,
+            client=session.clientInfo.get("name"),
+            protocolVersion=session.protocolVersion,
+            sharing=pool.spec.sharing,
+            childPid=pool.childPid(session),
+            created=session.created,
+            lastActivity=self.sessions.activity(session),
+            inFlight=inFlight,
+            getStream=session.getStream is not None,
+        )
 
 
 def _sameServer(a: ServerSpec, b: ServerSpec) -> bool:
@@ -328,11 +343,3 @@ class GatewayService(Service):
             return succeed(None)
         return self.gateway.stop().addCallback(done)
 
-
-def currentRss() -> int | None:
-    """This process's resident set size in bytes (Linux), else C{None}."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None

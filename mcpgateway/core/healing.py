@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 
-CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+from mcpgateway.core.status import Circuit
+
 CRASH_WINDOW = 10.0
 """Seconds after its start within which a child that answered nothing but its
 C{initialize} and exits counts as crashing."""
@@ -123,12 +124,12 @@ class Breaker:
         return float(min(self.cap, self.base * 2 ** (self.consecutive - 1)))
 
     @property
-    def state(self) -> str:
+    def state(self) -> Circuit:
         if self.openedAt is None:
-            return CLOSED
+            return Circuit.CLOSED
         if self._clock.seconds() >= self.openedAt + self.coolDown:
-            return HALF_OPEN
-        return OPEN
+            return Circuit.HALF_OPEN
+        return Circuit.OPEN
 
     def retryIn(self) -> float:
         """Seconds until an open circuit half-opens."""

@@ -23,6 +23,7 @@ from mcpgateway.core.pool import BasePool, Idle, NoSharedChild, PidProbe, Sessio
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 
 
@@ -45,6 +46,9 @@ class PerSessionPool(BasePool):
 
     def upstreamFor(self, session: Session) -> Upstream | None:
         return self.perSession.get(session.id)
+
+    def _byOwner(self) -> list[tuple[str | None, Upstream]]:
+        return list(self.perSession.items())
 
     def prewarm(self) -> Deferred[None]:
         """Nothing to start before a session asks."""
@@ -75,13 +79,13 @@ class PerSessionPool(BasePool):
 
     def gone(self, session: Session) -> str | None:
         upstream = self.perSession.get(session.id)
-        if (upstream is None or upstream.state != "running") and not self.disabled:
+        if (upstream is None or upstream.state is not Lifecycle.RUNNING) and not self.disabled:
             return self._sessionGone()
         return None
 
     def ready(self, session: Session) -> Deferred[Upstream]:
         upstream = self.perSession.get(session.id)
-        if upstream is not None and upstream.state == "running":
+        if upstream is not None and upstream.state is Lifecycle.RUNNING:
             return succeed(upstream)
         if self.disabled:
             return fail(self._disabled())
@@ -133,7 +137,7 @@ class PerSessionPool(BasePool):
         dead = len(vanished)
         orphaned = []
         for sessionId, upstream in list(self.perSession.items()):
-            if upstream.state == "stopped":
+            if upstream.state is Lifecycle.STOPPED:
                 if upstream not in vanished:
                     dead += 1
                 orphaned.append(self._owners[sessionId])

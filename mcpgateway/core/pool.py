@@ -10,11 +10,13 @@ forwards, notifies, answers and closes through L{ServerPool}, and the
 gateway and the operations jobs (reaper, monitor, management, manhole) use
 its second half. L{BasePool} is what both kinds share: the launch spec and a
 pending C{npx}/C{uvx} resolution, the breaker, the request statistics, the
-event log, and the server's line in C{/health}.
+event log, and the server's state and its snapshot
+(L{mcpgateway.core.status.ServerStatus}), which every renderer reads.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -24,12 +26,21 @@ from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs
 from mcpgateway.core.events import EventLog
-from mcpgateway.core.healing import OPEN, Breaker, HealingPolicy, circuitReason
+from mcpgateway.core.healing import Breaker, HealingPolicy, circuitReason
 from mcpgateway.core.router import Fanout, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.stats import RequestStats
+from mcpgateway.core.status import (
+    ChildStatus,
+    Circuit,
+    Lifecycle,
+    RequestSnapshot,
+    Resolution,
+    ServerState,
+    ServerStatus,
+)
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 
 __all__ = ["BasePool", "Idle", "NoSharedChild", "PidProbe", "ServerPool", "ServerUnavailable",
@@ -108,17 +119,18 @@ class ServerPool(Protocol):
         """Detach C{session}; stop its child if it had one of its own (fires
         once that has exited)."""
 
-    def state(self) -> str:
-        """One of C{stopped starting running degraded error restarting disabled}."""
+    def state(self) -> ServerState:
+        """What the server is doing now."""
 
-    def describe(self) -> dict[str, Any]:
-        """The server's line in C{/health}: no env, no secrets."""
+    def status(self, sessions: int) -> ServerStatus:
+        """A snapshot of the server and its children; C{sessions}: how many
+        sessions the gateway has open on it."""
 
     # -- what the gateway and the operations jobs use ------------------------
 
     launchSpec: ServerSpec
     """What children are started with (the real binary behind C{npx}/C{uvx})."""
-    resolution: dict[str, str] | None
+    resolution: Resolution | None
     breaker: Breaker
     stats: RequestStats
     created: float
@@ -129,17 +141,11 @@ class ServerPool(Protocol):
     def ownChildPids(self, session: Session) -> list[int]:
         """The pids of the children that closing C{session} stops."""
 
-    def inFlightFor(self, session: Session) -> int:
-        """Requests of C{session} waiting for its child."""
+    def inFlightBySession(self) -> Counter[str]:
+        """Requests waiting for the children, by session id."""
 
     def pids(self) -> list[int]:
         """The pids of the running children."""
-
-    def startedAt(self) -> float | None:
-        """When the longest-running live child was started."""
-
-    def bytesTransferred(self) -> tuple[int, int]:
-        """Bytes read from and written to the children, exited ones included."""
 
     def clientRequestsInFlight(self) -> int:
         """Client requests waiting for the children."""
@@ -233,9 +239,9 @@ class BasePool:
         self._resolving: Deferred[ServerSpec] | None = None
         self._resolvingWhat = ""
         self._launchWaiters: list[Deferred[None]] = []
-        self.resolution: dict[str, str] | None = None
-        """C{{"state": "pending"|"failed"|"resolved", "detail": ...}} for a
-        server whose C{npx}/C{uvx} command is resolved to its real binary."""
+        self.resolution: Resolution | None = None
+        """Where the resolution of an C{npx}/C{uvx} command to its real
+        binary is (C{None} for other servers)."""
         self.disabled = spec.disabled
         """Set through the management API: requests are refused, children stopped."""
 
@@ -328,7 +334,7 @@ class BasePool:
     def forward(self, session: Session, message: jsonrpc.Message, related: Sink | None,
                 ) -> Deferred[jsonrpc.Message]:
         upstream = self.upstreamFor(session)
-        if upstream is not None and upstream.state == "running" and not self.disabled:
+        if upstream is not None and upstream.state is Lifecycle.RUNNING and not self.disabled:
             return upstream.router.request(session, message, related)
         return self.ready(session).addCallback(_request, session, message, related)
 
@@ -345,9 +351,11 @@ class BasePool:
         upstream = self.upstreamFor(session)
         return upstream.pid if upstream is not None else None
 
-    def inFlightFor(self, session: Session) -> int:
-        upstream = self.upstreamFor(session)
-        return upstream.router.inFlightFor(session) if upstream is not None else 0
+    def inFlightBySession(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for upstream in self.upstreams():
+            counts.update(upstream.router.inFlightBySession())
+        return counts
 
     def clientRequestsInFlight(self) -> int:
         return sum(u.router.clientRequestsInFlight() for u in self.upstreams())
@@ -363,16 +371,6 @@ class BasePool:
 
     def pids(self) -> list[int]:
         return [u.pid for u in self.upstreams() if u.pid is not None]
-
-    def startedAt(self) -> float | None:
-        started = [u.startedAt for u in self.upstreams()
-                   if u.child is not None and u.startedAt is not None]
-        return min(started) if started else None
-
-    def bytesTransferred(self) -> tuple[int, int]:
-        live = [u.child for u in self.upstreams() if u.child is not None]
-        return (self.stats.bytesIn + sum(child.bytesIn for child in live),
-                self.stats.bytesOut + sum(child.bytesOut for child in live))
 
     def stopAll(self) -> Deferred[Any]:
         """Stop every child of this server; fires when all have exited."""
@@ -398,55 +396,74 @@ class BasePool:
 
     # -- what it is doing ----------------------------------------------------------
 
-    def state(self) -> str:
-        """One of C{stopped starting running degraded error restarting disabled}
-        (see docs/operations.md for what moves a server between them)."""
-        states = {u.state for u in self.upstreams()}
-        if self.disabled:
-            return "disabled"
-        if self.spec.executable is None or self.breaker.state == OPEN:
-            return "error"
-        if "restarting" in states:
-            return "restarting"
-        if "running" in states:
-            return "degraded" if self.breaker.recentFailures() else "running"
-        if "starting" in states:
-            return "starting"
-        return "stopped"
+    def _byOwner(self) -> list[tuple[str | None, Upstream]]:
+        """Every child, with the id of the session it belongs to (C{None}: shared)."""
+        return [(None, upstream) for upstream in self.upstreams()]
 
-    def describe(self) -> dict[str, Any]:
-        """The server's line in C{/health}: no env, no secrets."""
-        ups = self.upstreams()
-        pids = [u.pid for u in ups if u.pid is not None]
-        lastExit = next((u.lastExit for u in ups if u.lastExit), None)
-        described: dict[str, Any] = {
-            "mode": self.spec.mode,
-            "state": self.state(),
-            "children": len(pids),
-            "pids": pids,
-            "requests": self.stats.count,
-            "inFlight": sum(u.router.clientRequestsInFlight() for u in ups),
-            "lateReplies": self.stats.lateReplies,
-            "restarts": sum(max(0, u.spawns - 1) for u in ups),
-            "failures": self.breaker.totalFailures,
-            "circuit": self.breaker.state,
-            "ambiguousServerRequests": self.stats.ambiguousServerRequests,
-        }
-        ambiguous = self.stats.ambiguousServerRequests
-        if ambiguous:
-            described["warning"] = (
-                f"{ambiguous} sampling/elicitation/roots request(s) of this shared server were"
-                " refused: several sessions had requests in flight, so the asking session could"
-                " not be proven; run this server per session (\"mode\": \"stateful\")")
-        if self.resolution is not None:
-            described["resolution"] = dict(self.resolution)
-        if lastExit:
-            described["lastExit"] = lastExit
-        if self.breaker.state == OPEN:
-            described["error"] = circuitReason(self.launchSpec.name, self.breaker)
-        if self.spec.executable is None:
-            described["error"] = f"command '{self.spec.command}' not found on PATH"
-        return described
+    def state(self) -> ServerState:
+        return self._state(self.breaker.state)
+
+    def _state(self, circuit: Circuit) -> ServerState:
+        """The server's state, its circuit being C{circuit} (see
+        docs/operations.md for what moves a server between them)."""
+        if self.disabled:
+            return ServerState.DISABLED
+        if self.spec.executable is None or circuit is Circuit.OPEN:
+            return ServerState.ERROR
+        lifecycles = {u.state for u in self.upstreams()}
+        if Lifecycle.RESTARTING in lifecycles:
+            return ServerState.RESTARTING
+        if Lifecycle.RUNNING in lifecycles:
+            return ServerState.DEGRADED if self.breaker.recentFailures() else ServerState.RUNNING
+        if Lifecycle.STARTING in lifecycles:
+            return ServerState.STARTING
+        return ServerState.STOPPED
+
+    def status(self, sessions: int) -> ServerStatus:
+        spec, launch, stats = self.spec, self.launchSpec, self.stats
+        circuit = self.breaker.state
+        error = None
+        if circuit is Circuit.OPEN:
+            error = circuitReason(launch.name, self.breaker)
+        if spec.executable is None:
+            error = f"command '{spec.command}' not found on PATH"
+        return ServerStatus(
+            name=spec.name,
+            sharing=spec.sharing,
+            state=self._state(circuit),
+            circuit=circuit,
+            children=tuple(_childStatus(owner, u) for owner, u in self._byOwner()),
+            sessions=sessions,
+            requests=RequestSnapshot(
+                requests=dict(stats.requests), count=stats.count, sum=stats.sum,
+                bucketCounts=tuple(stats.bucketCounts), lateReplies=stats.lateReplies,
+                ambiguousServerRequests=stats.ambiguousServerRequests,
+                bytesIn=stats.bytesIn, bytesOut=stats.bytesOut),
+            failures=self.breaker.totalFailures,
+            created=self.created,
+            now=self._clock.seconds(),
+            disabled=self.disabled,
+            resolution=self.resolution,
+            error=error,
+            launch=None if launch is spec else (launch.executable or launch.command,
+                                                *launch.args),
+            spec=spec,
+        )
+
+
+def _childStatus(owner: str | None, upstream: Upstream) -> ChildStatus:
+    child = upstream.child
+    return ChildStatus(
+        pid=upstream.pid,
+        lifecycle=upstream.state,
+        startedAt=upstream.startedAt if child is not None else None,
+        spawns=upstream.spawns,
+        inFlight=upstream.router.clientRequestsInFlight(),
+        bytesIn=child.bytesIn if child is not None else 0,
+        bytesOut=child.bytesOut if child is not None else 0,
+        lastExit=upstream.lastExit,
+        owner=owner,
+    )
 
 
 def _request(upstream: Upstream, session: Session, message: jsonrpc.Message,

@@ -20,6 +20,7 @@ requests the gateway answers or merges itself) is the router's L{Fanout}
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -178,6 +179,10 @@ class Router:
     def inFlightFor(self, session: SessionLike) -> int:
         """Requests of C{session} waiting for the child."""
         return sum(1 for ex in self._pending.values() if ex.session is session)
+
+    def inFlightBySession(self) -> Counter[str]:
+        """Client requests waiting for the child, by session id (one pass)."""
+        return Counter(ex.session.id for ex in self._pending.values() if ex.session is not None)
 
     def clientExchanges(self) -> list[Exchange]:
         """The client requests waiting for the child, oldest first."""

@@ -28,6 +28,7 @@ from mcpgateway.core.router import Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 
 
@@ -87,7 +88,7 @@ class SharedPool(BasePool):
 
     def ready(self, session: Session) -> Deferred[Upstream]:
         upstream = self.shared
-        if upstream is not None and upstream.state == "running":
+        if upstream is not None and upstream.state is Lifecycle.RUNNING:
             return succeed(upstream)
         if self.disabled:
             return fail(self._disabled())
@@ -98,7 +99,7 @@ class SharedPool(BasePool):
     def forward(self, session: Session, message: jsonrpc.Message, related: Sink | None,
                 ) -> Deferred[jsonrpc.Message]:
         upstream = self.shared
-        if upstream is not None and upstream.state == "running" and not self.disabled:
+        if upstream is not None and upstream.state is Lifecycle.RUNNING and not self.disabled:
             return upstream.router.request(session, message, related)  # the hot path
         return super().forward(session, message, related)
 
@@ -126,7 +127,7 @@ class SharedPool(BasePool):
 
     def idle(self, now: float) -> Idle | None:
         upstream = self.shared
-        if upstream is None or upstream.state != "running" or upstream.router.inFlight:
+        if upstream is None or upstream.state is not Lifecycle.RUNNING or upstream.router.inFlight:
             return None
         router = upstream.router
         return Idle(quiet=now - router.lastActivity,
@@ -134,7 +135,7 @@ class SharedPool(BasePool):
 
     def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
         upstream = self.shared
-        if upstream is None or upstream.state != "running":
+        if upstream is None or upstream.state is not Lifecycle.RUNNING:
             return None
         return upstream.router.call(method, params)
 

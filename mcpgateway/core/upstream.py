@@ -26,11 +26,12 @@ from twisted.python.failure import Failure
 from mcpgateway import __version__, jsonrpc, logs, versions
 from mcpgateway.core.child import ChildProtocol, describeExit
 from mcpgateway.core.events import EventLog
-from mcpgateway.core.healing import OPEN, Breaker, circuitReason
+from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.router import Fanout, Router
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
+from mcpgateway.core.status import Circuit, Lifecycle
 
 GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
 GATEWAY_CAPABILITIES: dict[str, Any] = {
@@ -49,7 +50,7 @@ class Upstream:
     """One child of a server and the router of its id space.
 
     @ivar initializeResult: the child's C{InitializeResult} (shared children).
-    @ivar state: C{"stopped"}, C{"starting"} or C{"running"}.
+    @ivar state: where the child is in its life (L{Lifecycle}).
     """
 
     log = Logger(observer=logs.observer)
@@ -80,7 +81,7 @@ class Upstream:
         self.router = Router(spec.name, clock, spec.requestTimeout, fanout, stats)
         self.child: ChildProtocol | None = None
         self.initializeResult: dict[str, Any] | None = None
-        self.state = "stopped"
+        self.state = Lifecycle.STOPPED
         self.spawns = 0
         self.lastExit: str | None = None
         self._waiters: list[Deferred[None]] = []
@@ -94,16 +95,16 @@ class Upstream:
     def ensure(self) -> Deferred[None]:
         """Fire when a child is running (and initialized, if shared); fail at
         once with the reason while the server's circuit is open."""
-        if self.state == "running":
+        if self.state is Lifecycle.RUNNING:
             return succeed(None)
-        if self.breaker.state == OPEN:
+        if self.breaker.state is Circuit.OPEN:
             return fail(ServerUnavailable(self.circuitReason()))
         waiter: Deferred[None] = Deferred()
         self._waiters.append(waiter)
-        if self.state == "stopped":
+        if self.state is Lifecycle.STOPPED:
             delay = self._notBefore - self._clock.seconds()
             if delay > 0:
-                self.state = "restarting"
+                self.state = Lifecycle.RESTARTING
                 self._restartTimer = self._clock.callLater(delay, self._start)
             else:
                 self._start()
@@ -122,12 +123,12 @@ class Upstream:
         try:
             self._spawn()
         except ServerUnavailable as e:
-            self.state = "stopped"
+            self.state = Lifecycle.STOPPED
             self._release(Failure(e))
             return
         except Exception as e:
             self.log.failure("server {server}: starting a child failed", server=self.spec.name)
-            self.state = "stopped"
+            self.state = Lifecycle.STOPPED
             self._release(Failure(ServerUnavailable(
                 f"server '{self.spec.name}' cannot start: {type(e).__name__}: {e}")))
             return
@@ -138,7 +139,7 @@ class Upstream:
             self._release(None)
 
     def _running(self) -> None:
-        self.state = "running"
+        self.state = Lifecycle.RUNNING
         self._initializedAt = self._clock.seconds()
         self.breaker.succeeded()
 
@@ -157,7 +158,7 @@ class Upstream:
         self.child = child
         self.startedAt = self._clock.seconds()
         self.spawns += 1
-        self.state = "starting"
+        self.state = Lifecycle.STARTING
         self.router.attachChild(child.send)
         child.ended.addCallback(self._childEnded, child)
         if self._watcher is not None and child.pid is not None:
@@ -261,13 +262,13 @@ class Upstream:
                       verdict=(f"a crash ({self.breaker.consecutive} in a row), next start"
                                f" after {delay:g} s") if crash
                       else "not a crash, next start at once")
-        if self.handshake and self.router.sessions and self.breaker.state != OPEN:
+        if self.handshake and self.router.sessions and self.breaker.state is not Circuit.OPEN:
             # Sessions are attached: bring the shared child back now (after the backoff).
             self._emit("restarting", f"restarting in {delay:g} s")
             self.log.info("server {server}: restarting its shared child in {delay:g} s",
                           server=self.spec.name, delay=delay)
             self.ensure().addErrback(lambda f: None)  # failures reach the next request
-        elif self.breaker.state == OPEN:
+        elif self.breaker.state is Circuit.OPEN:
             self._emit("circuit-open", self.circuitReason())
             self.log.error("{why}", why=self.circuitReason())
 
@@ -289,7 +290,7 @@ class Upstream:
         self._emit("exited", f"child pid {child.pid} {why}", pid=child.pid)
         self.lastExit = why
         self.child = None
-        self.state = "stopped"
+        self.state = Lifecycle.STOPPED
         self._initializedAt = None
         self.router.detachChild()
         self.router.childExited(why)
@@ -318,7 +319,7 @@ class Upstream:
         if self._restartTimer is not None and self._restartTimer.active():
             self._restartTimer.cancel()
             self._restartTimer = None
-            self.state = "stopped"
+            self.state = Lifecycle.STOPPED
             self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' was stopped")))
         stopping = [leaving.stop(graceTime, termTime) for leaving in self._leaving]
         child = self.child

@@ -20,6 +20,8 @@ from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pool import ServerPool
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.status import ServerStatus
+from mcpgateway.web.health import healthLine
 
 SECRET = "***"
 
@@ -50,35 +52,33 @@ class Management:
         return pool
 
     def servers(self) -> list[dict[str, Any]]:
-        return [self.summary(name) for name in sorted(self._gateway.pools)]
+        status = self._gateway.status()
+        return [self._summary(name, status.servers[name]) for name in sorted(status.servers)]
 
     def summary(self, name: str) -> dict[str, Any]:
-        pool = self.pool(name)
-        return {"name": name, "origin": self._origin(name), **pool.describe(),
-                "sessions": len(self._gateway.sessions.forServer(name))}
+        self.pool(name)
+        return self._summary(name, self._gateway.serverStatus(name))
+
+    def _summary(self, name: str, status: ServerStatus) -> dict[str, Any]:
+        return {"name": name, "origin": self._origin(name), **healthLine(status)}
 
     def server(self, name: str) -> dict[str, Any]:
         """Everything about one server, without secrets."""
         pool = self.pool(name)
-        spec = pool.spec
-        now = self._gateway.clock.seconds()
-        started = pool.startedAt()
-        uptime = now - started if started is not None else None
-        failures = pool.breaker.totalFailures
-        lifetime = now - pool.created
+        status = self._gateway.serverStatus(name)
+        spec = status.spec
         return {
-            **self.summary(name),
+            **self._summary(name, status),
             "config": {
                 "command": spec.command, "args": list(spec.args), "cwd": spec.cwd,
                 "env": {key: SECRET for key, _ in spec.env},
                 "mode": spec.mode, "requestTimeout": spec.requestTimeout * 1000,
                 "scope": spec.scope, "disabled": spec.disabled,
             },
-            "launch": [pool.launchSpec.executable or pool.launchSpec.command,
-                       *pool.launchSpec.args] if pool.launchSpec is not spec else None,
-            "enabled": not pool.disabled,
-            "uptime": uptime,
-            "mtbf": lifetime / failures if failures else None,
+            "launch": list(status.launch) if status.launch is not None else None,
+            "enabled": not status.disabled,
+            "uptime": status.uptime,
+            "mtbf": status.mtbf,
             "lastErrors": [e for e in pool.events.recent() if e["kind"] in
                            ("exited", "circuit-open")][-5:],
         }

@@ -44,6 +44,7 @@ from zope.interface import implementer
 from mcpgateway import logs, paths
 from mcpgateway.core.pool import NoSharedChild
 from mcpgateway.ops.statedir import atomicWrite
+from mcpgateway.web.health import healthBody, serverLine, sessionsBody
 
 if TYPE_CHECKING:
     from twisted.conch.manhole_ssh import TerminalSession
@@ -287,7 +288,8 @@ class LoggingRealm:
 def gatewayNamespace(gateway: Any, top: IService, reactor: Any) -> dict[str, Any]:
     """What the manhole's prompt sees: live objects and a few helpers.
 
-      - C{servers()}: each server's line of C{/health}, by name;
+      - C{servers()}: each server's line of C{/health}, by name (all three
+        render C{gateway.status()}, the read model, as the HTTP bodies do);
       - C{sessions()}: the body of C{GET /sessions};
       - C{health()}: the body of C{GET /health};
       - C{restart(name)}: stop a stateless server's shared child (the next
@@ -301,15 +303,16 @@ def gatewayNamespace(gateway: Any, top: IService, reactor: Any) -> dict[str, Any
 
     def servers() -> dict[str, dict[str, Any]]:
         """Each server's line of C{/health}, by name."""
-        return {name: pool.describe() for name, pool in gateway.pools.items()}
+        return {name: serverLine(server) for name, server in gateway.status().servers.items()}
 
     def sessions() -> list[dict[str, Any]]:
         """Every session, as C{GET /sessions} lists them."""
-        return gateway.describeSessions()  # type: ignore[no-any-return]
+        listed: list[dict[str, Any]] = sessionsBody(gateway.status())["sessions"]
+        return listed
 
     def health() -> dict[str, Any]:
         """The body of C{GET /health}."""
-        return gateway.health()  # type: ignore[no-any-return]
+        return healthBody(gateway.status())
 
     def restart(name: str) -> Deferred[Any]:
         """Stop server C{name}'s shared child; the next request spawns a fresh one."""

@@ -4,35 +4,27 @@
 Every C{interval} seconds, for servers that ask for it in their config:
 C{idleTimeout} stops a shared child with no traffic for that long (sessions
 stay; the next request starts and initializes a fresh child); C{maxRssMb}
-restarts a child whose resident memory grew past the cap (read from /proc:
-a few bytes per child, off the request path); C{healthPing} pings a shared
-child idle for that long with the gateway's own request id, and kills it if
-it does not answer (the restart policy brings it back).
+restarts a child whose resident memory grew past the cap (read from /proc
+through L{mcpgateway.procfs}: a few bytes per child, off the request path);
+C{healthPing} pings a shared child idle for that long with the gateway's own
+request id, and kills it if it does not answer (the restart policy brings it
+back).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import logs
+from mcpgateway import logs, procfs
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pool import ServerPool
 from mcpgateway.ops.services import PeriodicService
 
 RssReader = Callable[[int], int | None]
-
-
-def readRss(pid: int) -> int | None:
-    """Resident bytes of process C{pid} (Linux), or C{None}."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
+"""Resident bytes of a process, or C{None}."""
 
 
 class Monitor:
@@ -40,7 +32,7 @@ class Monitor:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, gateway: Gateway, clock: IReactorTime, rss: RssReader = readRss) -> None:
+    def __init__(self, gateway: Gateway, clock: IReactorTime, rss: RssReader = procfs.rss) -> None:
         self._gateway = gateway
         self._clock = clock
         self._rss = rss

@@ -17,6 +17,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from mcpgateway import logs
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
+from mcpgateway.web.health import healthBody, sessionsBody
 from mcpgateway.web.mcp import jsonReply
 from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics
 
@@ -32,7 +33,7 @@ class ManagementApp:
 
     @app.route("/health", methods=["GET"])
     def health(self, request: IRequest) -> bytes:
-        return jsonReply(request, 200, self._gateway.health())
+        return jsonReply(request, 200, healthBody(self._gateway.status()))
 
     @app.route("/metrics", methods=["GET"])
     def metrics(self, request: IRequest) -> bytes:
@@ -41,7 +42,7 @@ class ManagementApp:
 
     @app.route("/sessions", methods=["GET"])
     def sessions(self, request: IRequest) -> bytes:
-        return jsonReply(request, 200, {"sessions": self._gateway.describeSessions()})
+        return jsonReply(request, 200, sessionsBody(self._gateway.status()))
 
     @app.route("/sessions/by-pid/<pid>", methods=["DELETE"])
     def deleteByPid(self, request: IRequest, pid: str) -> bytes:

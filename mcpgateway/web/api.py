@@ -34,6 +34,7 @@ from mcpgateway.core.events import Event, EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.management import Management, ManagementError
 from mcpgateway.web.guard import checkOrigin, header, isLoopbackHost
+from mcpgateway.web.health import healthBody
 from mcpgateway.web.mcp import jsonReply
 from mcpgateway.web.sse import SSEStream
 
@@ -85,7 +86,7 @@ class ApiApp:
 
     @app.route(PREFIX + "/health", methods=["GET"])
     def health(self, request: IRequest) -> bytes:
-        return jsonReply(request, 200, self._gateway.health())
+        return jsonReply(request, 200, healthBody(self._gateway.status()))
 
     @app.route(PREFIX + "/servers", methods=["GET"])
     def listServers(self, request: IRequest) -> bytes:

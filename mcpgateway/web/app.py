@@ -32,6 +32,7 @@ from mcpgateway import jsonrpc, logs
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.limits import MAX_BODY, Limits
 from mcpgateway.web.guard import checkOrigin
+from mcpgateway.web.health import healthBody
 from mcpgateway.web.mcp import ClientErrors, McpEndpoint, errorReply, jsonReply
 
 ResourceFactory = Callable[[], IResource]
@@ -65,7 +66,7 @@ class _Health(Resource):
 
     def render(self, request: IRequest) -> bytes:
         if request.method in (b"GET", b"HEAD"):
-            return jsonReply(request, 200, self._gateway.health())
+            return jsonReply(request, 200, healthBody(self._gateway.status()))
         request.setHeader(b"allow", b"GET, HEAD")
         return errorReply(request, 405, jsonrpc.INVALID_REQUEST,
                           "only GET is allowed on /health")

@@ -1,9 +1,11 @@
 # -*- test-case-name: tests.web.test_metrics -*-
 """C{GET /metrics}: the gateway's state in the Prometheus text exposition format.
 
-Everything is read at scrape time from the gateway's server pools (each
-server's line of C{/health}, its request statistics and bytes; resident
-memory from C{/proc}); nothing on the request path knows this module exists.
+Everything is rendered at scrape time from the gateway's read model
+(L{mcpgateway.core.gateway.Gateway.status}: each server's state, request
+statistics and bytes), plus the resident memory of its children, read
+through L{mcpgateway.procfs}; nothing on the request path knows this module
+exists.
 
 The format (version 0.0.4) is written here rather than through
 C{prometheus_client}, to keep the gateway small: C{# HELP} and C{# TYPE}
@@ -20,22 +22,15 @@ C{version}. No session id, tool name, argument or pid ever becomes a label.
 from __future__ import annotations
 
 import math
-import os
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from mcpgateway import __version__
+from mcpgateway import procfs
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.healing import CLOSED, HALF_OPEN, OPEN
-from mcpgateway.core.stats import BUCKETS, METHODS, OUTCOMES
+from mcpgateway.core.stats import BUCKETS, OUTCOMES
+from mcpgateway.core.status import Circuit, GatewayStatus, ServerState
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 """The C{Content-Type} of L{renderMetrics}' output."""
-
-SERVER_STATES = ("stopped", "starting", "running", "degraded", "error", "restarting",
-                 "disabled")
-"""Every value of L{mcpgateway.core.pool.ServerPool.state}."""
-CIRCUIT_STATES = (CLOSED, OPEN, HALF_OPEN)
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -61,15 +56,21 @@ class _Family:
         yield from self.lines
 
 
-def renderMetrics(gateway: Gateway, procRoot: str = "/proc") -> bytes:
+def renderMetrics(gateway: Gateway, procRoot: str = procfs.PROC) -> bytes:
     """The body of C{GET /metrics} (serve it with L{CONTENT_TYPE}).
 
-    @param gateway: whose pools, sessions and children to describe.
-    @param procRoot: where C{<pid>/statm} files are read for resident
-        memory (C{self} for the gateway itself); a file that cannot be read
-        leaves its sample out.
+    @param gateway: whose servers, sessions and children to describe.
+    @param procRoot: where resident memory is read (C{<pid>/statm}, and
+        C{self} for the gateway itself); a file that cannot be read leaves
+        its sample out.
     @return: the Prometheus text format, UTF-8.
     """
+    status = gateway.status(procRoot)
+    return renderStatus(status, lambda pid: procfs.rss(pid, procRoot))
+
+
+def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> bytes:
+    """The metrics of C{status}; C{rss} reads the resident memory of a child."""
     p = "mcpgateway_"
     requests = _Family(
         p + "requests_total", "counter",
@@ -118,77 +119,52 @@ def renderMetrics(gateway: Gateway, procRoot: str = "/proc") -> bytes:
     uptime = _Family(p + "gateway_uptime_seconds", "gauge", "Seconds since the gateway started.")
     info = _Family(p + "gateway_info", "gauge", "The gateway's version, as a label; always 1.")
 
-    pageSize = _pageSize()
-    sessionCounts = Counter(session.server for session in gateway.sessions)
-    for name in sorted(gateway.pools):
-        pool = gateway.pools[name]
-        server: Labels = (("server", name),)
-        stats = pool.stats
-        described = pool.describe()
-        pids: list[int] = described["pids"]
+    for name in sorted(status.servers):
+        server = status.servers[name]
+        labels: Labels = (("server", name),)
+        stats = server.requests
+        pids = server.pids
 
-        counts: Counter[tuple[str, str]] = Counter()
-        for (method, outcome), n in stats.requests.items():
-            counts[(method if method in METHODS else "other", outcome)] += n
+        counts = stats.requests
         outcomes = [*OUTCOMES, *sorted({o for _, o in counts} - set(OUTCOMES))]
         for method in sorted({m for m, _ in counts}):
             for outcome in outcomes:
-                requests.add((*server, ("method", method), ("outcome", outcome)),
-                             counts[(method, outcome)])
+                requests.add((*labels, ("method", method), ("outcome", outcome)),
+                             counts.get((method, outcome), 0))
 
         cumulative = 0
         for bound, n in zip((*BUCKETS, math.inf), stats.bucketCounts, strict=True):
             cumulative += n
-            duration.add((*server, ("le", _formatValue(float(bound)))), cumulative, "_bucket")
-        duration.add(server, stats.sum, "_sum")
-        duration.add(server, stats.count, "_count")
+            duration.add((*labels, ("le", _formatValue(float(bound)))), cumulative, "_bucket")
+        duration.add(labels, stats.sum, "_sum")
+        duration.add(labels, stats.count, "_count")
 
-        inFlight.add(server, described["inFlight"])
-        sessions.add(server, sessionCounts[name])
-        children.add(server, len(pids))
-        restarts.add(server, described["restarts"])
-        failures.add(server, described["failures"])
-        for value in CIRCUIT_STATES:
-            circuit.add((*server, ("state", value)), int(value == described["circuit"]))
-        for value in SERVER_STATES:
-            state.add((*server, ("state", value)), int(value == described["state"]))
-        late.add(server, stats.lateReplies)
-        ambiguous.add(server, stats.ambiguousServerRequests)
-        received, sent = pool.bytesTransferred()
-        bytesIn.add(server, received)
-        bytesOut.add(server, sent)
-        resident = [_residentBytes(procRoot, str(pid), pageSize) for pid in pids]
-        known = [r for r in resident if r is not None]
+        inFlight.add(labels, server.inFlight)
+        sessions.add(labels, server.sessions)
+        children.add(labels, len(pids))
+        restarts.add(labels, server.restarts)
+        failures.add(labels, server.failures)
+        for value in Circuit:
+            circuit.add((*labels, ("state", value.value)), int(value is server.circuit))
+        for current in ServerState:
+            state.add((*labels, ("state", current.value)), int(current is server.state))
+        late.add(labels, stats.lateReplies)
+        ambiguous.add(labels, stats.ambiguousServerRequests)
+        bytesIn.add(labels, server.bytesIn)
+        bytesOut.add(labels, server.bytesOut)
+        known = [r for r in map(rss, pids) if r is not None]
         if known or not pids:
-            childRss.add(server, sum(known))
+            childRss.add(labels, sum(known))
 
-    rss = _residentBytes(procRoot, "self", pageSize)
-    if rss is not None:
-        gatewayRss.add((), rss)
-    uptime.add((), max(0.0, gateway.clock.seconds() - gateway.started))
-    info.add((("version", __version__),), 1)
+    if status.rssBytes is not None:
+        gatewayRss.add((), status.rssBytes)
+    uptime.add((), max(0.0, status.uptime))
+    info.add((("version", status.version),), 1)
 
     families = (requests, duration, inFlight, sessions, children, restarts, failures, circuit,
                 state, late, ambiguous, bytesIn, bytesOut, childRss, gatewayRss, uptime, info)
     lines = [line for family in families for line in family.render()]
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
-
-
-def _pageSize() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return 4096
-
-
-def _residentBytes(procRoot: str, pid: str, pageSize: int) -> int | None:
-    """Resident set size of process C{pid} from C{<procRoot>/<pid>/statm}
-    (its second field, in pages), or C{None} if that cannot be read."""
-    try:
-        with open(os.path.join(procRoot, pid, "statm"), "rb") as f:
-            return int(f.read().split()[1]) * pageSize
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _formatLabels(labels: Labels) -> str:

@@ -19,8 +19,10 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway, GatewayService
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import Resolution
 from mcpgateway.ops.services import StateFileService
 from mcpgateway.ops.statedir import AlreadyRunning, InstanceLock
+from mcpgateway.web.health import healthBody
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
 
@@ -74,7 +76,7 @@ class StartTests(SynchronousTestCase):
         GatewayService(self.gateway).startService()
         self.assertEqual([s.name for s in self.resolver.asked], ["mem"])
         self.assertEqual(self.gateway.pools["mem"].resolution,
-                         {"state": "pending", "detail": "installing npx @scope/server-memory"})
+                         Resolution("pending", "installing npx @scope/server-memory"))
 
     def test_requestWaitsForResolutionAtMostItsTimeout(self) -> None:
         self.gateway.start()
@@ -94,8 +96,7 @@ class StartTests(SynchronousTestCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         # The resolution goes on; the next request starts the real binary.
         self.resolver.finish(resolvedSpec())
-        self.assertEqual(pool.resolution, {"state": "resolved",
-                                           "detail": "/opt/node /cache/index.js"})
+        self.assertEqual(pool.resolution, Resolution("resolved", "/opt/node /cache/index.js"))
         _, again = self.gateway.openSession(
             "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}),
             "2025-11-25")
@@ -119,7 +120,7 @@ class StartTests(SynchronousTestCase):
         self.gateway.start()
         self.resolver.failures["mem"] = "npm install exited with code 1"
         self.resolver.finish(NPX)
-        self.assertEqual(self.gateway.health()["servers"]["mem"]["resolution"], {
+        self.assertEqual(healthBody(self.gateway.status())["servers"]["mem"]["resolution"], {
             "state": "failed",
             "detail": "npx @scope/server-memory: npm install exited with code 1"})
 
@@ -213,10 +214,10 @@ class CountTests(SynchronousTestCase):
         h.process().reply({"jsonrpc": "2.0", "id": h.process().sentMessages()[-1]["id"],
                            "result": {"tools": []}})
         assert response.events()[0]["result"] == {"tools": []}
-        before = h.gateway.health()["servers"]["st"]["requests"]
+        before = healthBody(h.gateway.status())["servers"]["st"]["requests"]
         self.assertEqual(before, 2)  # initialize and tools/list, both the client's
         h.request("DELETE", "/st/mcp", session=sid)
-        self.assertEqual(h.gateway.health()["servers"]["st"]["requests"], before)
+        self.assertEqual(healthBody(h.gateway.status())["servers"]["st"]["requests"], before)
         metrics = renderMetrics(h.gateway, "/nonexistent").decode()
         total = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                     if line.startswith('mcpgateway_requests_total{server="st"'))

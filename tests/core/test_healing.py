@@ -9,8 +9,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.healing import CLOSED, HALF_OPEN, OPEN, Breaker
+from mcpgateway.core.healing import Breaker
 from mcpgateway.core.pool import makePool
+from mcpgateway.core.status import Circuit
 from mcpgateway.core.upstream import ServerUnavailable
 from tests.fakes import FakeProcessReactor, FakeSession, fakeSpawner
 from tests.http import Harness, spec
@@ -55,20 +56,20 @@ class BreakerTests(SynchronousTestCase):
         for _ in range(4):
             crash(self.breaker)
             self.clock.advance(10)
-        self.assertEqual(self.breaker.state, CLOSED)
+        self.assertEqual(self.breaker.state, Circuit.CLOSED)
         crash(self.breaker)
-        self.assertEqual(self.breaker.state, OPEN)
+        self.assertEqual(self.breaker.state, Circuit.OPEN)
         self.assertEqual((self.breaker.crashes, self.breaker.totalFailures), (5, 5))
         self.clock.advance(59)
-        self.assertEqual(self.breaker.state, OPEN)
+        self.assertEqual(self.breaker.state, Circuit.OPEN)
         self.assertEqual(round(self.breaker.retryIn()), 1)
         self.clock.advance(1)
-        self.assertEqual(self.breaker.state, HALF_OPEN)
+        self.assertEqual(self.breaker.state, Circuit.HALF_OPEN)
         crash(self.breaker)  # the trial attempt failed
-        self.assertEqual(self.breaker.state, OPEN)
+        self.assertEqual(self.breaker.state, Circuit.OPEN)
         self.clock.advance(60)
         self.breaker.succeeded()
-        self.assertEqual(self.breaker.state, CLOSED)
+        self.assertEqual(self.breaker.state, Circuit.CLOSED)
 
     def test_serving_children_killed_five_times_ten_seconds_apart_keep_it_closed(self) -> None:
         for _ in range(5):
@@ -76,7 +77,7 @@ class BreakerTests(SynchronousTestCase):
             self.assertFalse(self.breaker.exited("killed by signal 9", initialized=True,
                                                  served=True, uptime=9.5))
             self.assertEqual(self.breaker.delay(), 0)
-        self.assertEqual(self.breaker.state, CLOSED)
+        self.assertEqual(self.breaker.state, Circuit.CLOSED)
         self.assertEqual((self.breaker.recentCrashes(), self.breaker.crashes,
                           self.breaker.totalFailures), (0, 0, 5))
         self.assertEqual(self.breaker.recentFailures(), 5)  # still "degraded" for a while
@@ -86,20 +87,20 @@ class BreakerTests(SynchronousTestCase):
             crash(self.breaker)
         self.breaker.exited("exited with code 1", initialized=True, served=False, uptime=30.0)
         crash(self.breaker)
-        self.assertEqual((self.breaker.state, self.breaker.recentCrashes()), (CLOSED, 1))
+        self.assertEqual((self.breaker.state, self.breaker.recentCrashes()), (Circuit.CLOSED, 1))
 
     def test_failures_outside_the_window_do_not_count(self) -> None:
         for _ in range(4):
             crash(self.breaker, "x")
         self.clock.advance(301)
         crash(self.breaker, "x")
-        self.assertEqual((self.breaker.state, self.breaker.recentFailures()), (CLOSED, 1))
+        self.assertEqual((self.breaker.state, self.breaker.recentFailures()), (Circuit.CLOSED, 1))
 
     def test_reset(self) -> None:
         for _ in range(5):
             crash(self.breaker, "x")
         self.breaker.reset()
-        self.assertEqual((self.breaker.state, self.breaker.delay()), (CLOSED, 0))
+        self.assertEqual((self.breaker.state, self.breaker.delay()), (Circuit.CLOSED, 0))
 
 
 class SharedChildHealingTests(SynchronousTestCase):
@@ -158,7 +159,7 @@ class SharedChildHealingTests(SynchronousTestCase):
                      "tools/list"][-1]
         self.h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})
         self.assertEqual(retry.events(), [{"jsonrpc": "2.0", "id": 8, "result": {}}])
-        self.assertEqual(pool.breaker.state, CLOSED)
+        self.assertEqual(pool.breaker.state, Circuit.CLOSED)
 
 
 class CrashLoopRuleTests(SynchronousTestCase):
@@ -191,7 +192,7 @@ class CrashLoopRuleTests(SynchronousTestCase):
             self.assertEqual(len(self.h.reactor.processes), spawned + 1)
             self.assertEqual(self.pool.breaker.delay(), 0)
             self.h.answerHandshake()
-        self.assertEqual(self.pool.breaker.state, CLOSED)
+        self.assertEqual(self.pool.breaker.state, Circuit.CLOSED)
         self.assertEqual((self.pool.breaker.totalFailures, self.pool.breaker.crashes), (5, 0))
         self.serveOneCall(999)
         health = self.h.request("GET", "/health").json()["servers"]["srv"]
@@ -202,9 +203,9 @@ class CrashLoopRuleTests(SynchronousTestCase):
             self.h.reactor.advance(2)  # up 2 s, answered nothing after its initialize
             self.h.process().exit(1)
             self.h.reactor.advance(self.pool.breaker.delay())
-            if self.pool.breaker.state == CLOSED:
+            if self.pool.breaker.state == Circuit.CLOSED:
                 self.h.answerHandshake()
-        self.assertEqual(self.pool.breaker.state, OPEN)
+        self.assertEqual(self.pool.breaker.state, Circuit.OPEN)
         self.assertEqual(self.pool.state(), "error")
 
     def test_a_child_that_served_resets_the_backoff(self) -> None:

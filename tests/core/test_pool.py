@@ -16,6 +16,7 @@ from mcpgateway.core.pool import Idle, NoSharedChild, SessionGone, makePool
 from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
+from mcpgateway.web.health import serverLine
 from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]
@@ -43,6 +44,11 @@ def clientInitialize(requestId: Any, version: str) -> Message:
 
 def ok(requestId: Any, result: Any) -> Message:
     return jsonrpc.resultResponse(requestId, result)
+
+
+def describe(pool: Any) -> dict[str, Any]:
+    """The pool's line of C{/health} (without its session count), from its status."""
+    return serverLine(pool.status(0))
 
 
 class PoolCase(SynchronousTestCase):
@@ -169,7 +175,7 @@ class SharedHandshakeTests(PoolCase):
         self.assertIn("'nosuch'", str(failure.value))
         self.assertEqual(self.reactor.spawned, [])
         self.assertEqual(pool.state(), "error")
-        described = pool.describe()
+        described = describe(pool)
         self.assertEqual(described["state"], "error")
         self.assertEqual(described["error"], "command 'nosuch' not found on PATH")
 
@@ -199,7 +205,7 @@ class SharedRestartTests(PoolCase):
             5, jsonrpc.CHILD_EXITED, "server 'srv' exited with code 2; last stderr: panic: oops"))
         # A session is attached: the child comes back by itself, after the 1 s backoff.
         self.assertEqual(self.pool.state(), "restarting")
-        self.assertEqual(self.pool.describe()["lastExit"],
+        self.assertEqual(describe(self.pool)["lastExit"],
                          "exited with code 2; last stderr: panic: oops")
 
         # The next request: the web layer waits for ready(), then forwards.
@@ -220,7 +226,7 @@ class SharedRestartTests(PoolCase):
                          ["initialize", "notifications/initialized", "tools/call"])
         proc2.reply(ok(sent[2]["id"], {"content": []}))
         self.assertEqual(self.successResultOf(forwarded), ok(6, {"content": []}))
-        described = self.pool.describe()
+        described = describe(self.pool)
         self.assertEqual((described["children"], described["pids"], described["restarts"]),
                          (1, [1001], 1))
         self.assertEqual(self.pool.state(), "degraded")  # up again, failure recent
@@ -287,7 +293,7 @@ class SharedRestartTests(PoolCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
     def test_describeShared(self) -> None:
-        self.assertEqual(self.pool.describe(), {
+        self.assertEqual(describe(self.pool), {
             "mode": "stateless", "state": "stopped", "children": 0, "pids": [], "requests": 0,
             "inFlight": 0, "lateReplies": 0, "restarts": 0, "failures": 0,
             "circuit": "closed", "ambiguousServerRequests": 0})
@@ -295,13 +301,13 @@ class SharedRestartTests(PoolCase):
         self.openRunning(a)
         up = self.successResultOf(self.pool.ready(a))
         up.router.request(a, jsonrpc.request(1, "tools/call"), None)
-        self.assertEqual(self.pool.describe(), {
+        self.assertEqual(describe(self.pool), {
             "mode": "stateless", "state": "running", "children": 1, "pids": [1000],
             "requests": 0, "inFlight": 1, "lateReplies": 0, "restarts": 0,
             "failures": 0, "circuit": "closed", "ambiguousServerRequests": 0})
         self.reactor.lastProcess.reply(jsonrpc.resultResponse(
             self.reactor.lastProcess.sentMessages()[-1]["id"], {}))
-        self.assertEqual((self.pool.describe()["requests"], self.pool.describe()["inFlight"]),
+        self.assertEqual((describe(self.pool)["requests"], describe(self.pool)["inFlight"]),
                          (1, 0))
 
     def test_describeWarnsAboutAmbiguousRequests(self) -> None:
@@ -313,7 +319,7 @@ class SharedRestartTests(PoolCase):
         up.router.request(a, jsonrpc.request(1, "tools/call"), RecordingSink())
         up.router.request(b, jsonrpc.request(1, "tools/call"), RecordingSink())
         self.reactor.lastProcess.reply(jsonrpc.request(0, "roots/list"))
-        described = self.pool.describe()
+        described = describe(self.pool)
         self.assertEqual(described["ambiguousServerRequests"], 1)
         self.assertIn("1 sampling/elicitation/roots request(s)", described["warning"])
         self.assertIn("per session", described["warning"])
@@ -449,12 +455,12 @@ class StatefulTests(PoolCase):
         a, b = FakeSession("a"), FakeSession("b")
         self.open(a)
         self.open(b)
-        self.assertEqual(self.pool.describe(), {
+        self.assertEqual(describe(self.pool), {
             "mode": "stateful", "state": "running", "children": 2, "pids": [1000, 1001],
             "requests": 0, "inFlight": 2, "lateReplies": 0, "restarts": 0, "failures": 0,
             "circuit": "closed", "ambiguousServerRequests": 0})
         self.reactor.processes[0].exit(3)
-        described = self.pool.describe()
+        described = describe(self.pool)
         self.assertEqual((described["children"], described["pids"]), (1, [1001]))
         self.assertEqual(described["lastExit"], "exited with code 3")
 

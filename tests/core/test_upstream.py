@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway import jsonrpc
 from mcpgateway.core.child import OUTPUT_GRACE, ChildProtocol
 from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.healing import CLOSED, OPEN
+from mcpgateway.core.status import Circuit
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from tests.fakes import (
     FakeProcess,
@@ -158,7 +158,7 @@ class StdoutClosedTests(UpstreamCase):
             failure = self.failureResultOf(d, ServerUnavailable)
             self.assertIn("closed its stdout", str(failure.value))
             self.reactor.advance(self.up.breaker.delay())
-        self.assertEqual(self.up.breaker.state, OPEN)
+        self.assertEqual(self.up.breaker.state, Circuit.OPEN)
         failure = self.failureResultOf(self.up.ensure(), ServerUnavailable)
         self.assertIn("is failing: 5 failure(s)", str(failure.value))
         self.assertIn("closed its stdout", str(failure.value))
@@ -288,4 +288,4 @@ class NothingRaisesTests(UpstreamCase):
             self.assertIn(f"killed by signal {sig}", message)
             self.assertEqual(self.up.state, "stopped")
             self.reactor.advance(60)
-        self.assertEqual(self.up.breaker.state, CLOSED)  # four crashes 60 s apart
+        self.assertEqual(self.up.breaker.state, Circuit.CLOSED)  # four crashes 60 s apart

@@ -29,6 +29,7 @@ from mcpgateway.ops.manhole import (
     gatewayNamespace,
     makeManholeService,
 )
+from mcpgateway.web.health import serverLine, sessionsBody
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 
@@ -357,11 +358,11 @@ def test_servers_and_sessions_describe_the_gateway() -> None:
     harness = Harness({"srv": spec("srv"), "other": spec("other", mode="stateful")})
     namespace = namespaceOf(harness)
     sid = harness.initialize("srv")
-    assert namespace["servers"]() == {name: pool.describe()
-                                      for name, pool in harness.gateway.pools.items()}
+    assert namespace["servers"]() == {name: serverLine(harness.gateway.serverStatus(name))
+                                      for name in harness.gateway.pools}
     assert namespace["servers"]()["srv"]["state"] == "running"
     assert [s["id"] for s in namespace["sessions"]()] == [sid]
-    assert namespace["sessions"]() == harness.gateway.describeSessions()
+    assert namespace["sessions"]() == sessionsBody(harness.gateway.status())["sessions"]
     assert namespace["health"]()["sessions"] == 1
 
 

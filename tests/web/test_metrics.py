@@ -18,6 +18,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pool import BasePool
 from mcpgateway.core.stats import BUCKETS
 from mcpgateway.web import metrics
+from mcpgateway.web.health import healthBody
 from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
@@ -363,6 +364,6 @@ def test_refused_ambiguous_server_requests_counted() -> None:
     assert refusal["error"]["code"] == jsonrpc.INTERNAL_ERROR
     assert value(scrape(h), "mcpgateway_server_requests_refused_ambiguous_total",
                  server="srv") == 1
-    health = h.gateway.health()["servers"]["srv"]
+    health = healthBody(h.gateway.status())["servers"]["srv"]
     assert health["ambiguousServerRequests"] == 1
     assert "per session" in health["warning"]

@@ -1,0 +1,245 @@
+# -*- test-case-name: tests.core.test_status -*-
+"""The one read model: what the gateway, each server and each session are doing.
+
+L{mcpgateway.core.pool.BasePool.status} and
+L{mcpgateway.core.gateway.Gateway.status} take a frozen snapshot of the live
+objects; every renderer (C{/health}, C{/sessions}, C{/metrics}, the
+management API, the manhole) reads the snapshot instead of walking pools,
+upstreams and routers, and the quantities derived from it (pids, restarts,
+requests in flight, bytes, uptime, mean time between failures, the
+refused-request warning) are computed here, once.
+
+The states are enums whose values are the words C{/health} and C{/metrics}
+show (a member compares equal to its word, so a reader of the JSON, a test
+or the manhole prompt sees the same strings); inside the package, compare
+with the members.
+
+Pure: no Twisted, no I/O; anything may import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from mcpgateway.core.spec import ServerSpec, Sharing
+
+__all__ = ["ChildStatus", "Circuit", "GatewayStatus", "Lifecycle", "RequestSnapshot",
+           "Resolution", "ServerState", "ServerStatus", "SessionStatus"]
+
+
+class Lifecycle(StrEnum):
+    """Where one child of a server (an upstream) is in its life."""
+
+    STOPPED = "stopped"
+    """No child: never started, exited, or stopped."""
+    STARTING = "starting"
+    """Spawned; a shared child is being initialized by the gateway."""
+    RUNNING = "running"
+    """Serving requests."""
+    RESTARTING = "restarting"
+    """Waiting out the restart backoff before the next spawn."""
+
+
+class ServerState(StrEnum):
+    """What a configured server is doing, all its children taken together
+    (see docs/operations.md for what moves a server between them)."""
+
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    DEGRADED = "degraded"
+    """Running, with an unexpected exit within the breaker's window."""
+    ERROR = "error"
+    """Its command is not found, or its circuit is open."""
+    RESTARTING = "restarting"
+    DISABLED = "disabled"
+    """Disabled through the management API (or its config)."""
+
+
+class Circuit(StrEnum):
+    """The state of a server's circuit breaker."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    """Requests are refused at once, with the reason."""
+    HALF_OPEN = "half-open"
+    """The cool-down has passed: one attempt is let through."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Where the resolution of an C{npx}/C{uvx} command to its real binary is."""
+
+    state: str
+    """C{pending}, C{failed} or C{resolved}."""
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChildStatus:
+    """One child of a server (an upstream: it may have no process right now)."""
+
+    pid: int | None
+    """The pid of its live process, if it has one."""
+    lifecycle: Lifecycle
+    startedAt: float | None
+    """When its live process was spawned; C{None} without one."""
+    spawns: int
+    """Processes spawned for it so far."""
+    inFlight: int
+    """Client requests waiting for it (the gateway's own are not counted)."""
+    bytesIn: int
+    """Bytes read from its live process (exited ones count in L{RequestSnapshot})."""
+    bytesOut: int
+    lastExit: str | None
+    """Why its last process went away."""
+    owner: str | None
+    """The id of the session it belongs to (a per-session child), else C{None}."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSnapshot:
+    """A copy of a server's request statistics (L{mcpgateway.core.stats.RequestStats})."""
+
+    requests: Mapping[tuple[str, str], int]
+    """Requests ended, by (MCP method or C{other}, outcome)."""
+    count: int
+    sum: float
+    """Seconds, summed over every request ended."""
+    bucketCounts: tuple[int, ...]
+    """The latency histogram, per bucket (not cumulative), C{+Inf} last."""
+    lateReplies: int
+    ambiguousServerRequests: int
+    bytesIn: int
+    """Bytes read from children that have exited."""
+    bytesOut: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """One configured server and its children, at one moment (L{now})."""
+
+    name: str
+    sharing: Sharing
+    state: ServerState
+    circuit: Circuit
+    children: tuple[ChildStatus, ...]
+    sessions: int
+    """Open sessions on this server."""
+    requests: RequestSnapshot
+    failures: int
+    """Every unexpected exit of a child so far, crash or not."""
+    created: float
+    """When the server was configured (its pool made)."""
+    now: float
+    disabled: bool
+    resolution: Resolution | None
+    error: str | None
+    """Why it is in L{ServerState.ERROR}."""
+    launch: tuple[str, ...] | None
+    """The real command line its children start with, when it is not the
+    configured one (an C{npx}/C{uvx} command resolved to its binary)."""
+    spec: ServerSpec = field(repr=False)
+    """The server as configured (its env holds secrets: render its keys only)."""
+
+    @property
+    def pids(self) -> list[int]:
+        """The pids of the live children."""
+        return [child.pid for child in self.children if child.pid is not None]
+
+    @property
+    def restarts(self) -> int:
+        """Children started again after the previous one of theirs exited."""
+        return sum(max(0, child.spawns - 1) for child in self.children)
+
+    @property
+    def inFlight(self) -> int:
+        """Client requests waiting for a child."""
+        return sum(child.inFlight for child in self.children)
+
+    @property
+    def bytesIn(self) -> int:
+        """Bytes read from the children, exited ones included."""
+        return self.requests.bytesIn + sum(child.bytesIn for child in self.children)
+
+    @property
+    def bytesOut(self) -> int:
+        """Bytes written to the children, exited ones included."""
+        return self.requests.bytesOut + sum(child.bytesOut for child in self.children)
+
+    @property
+    def lastExit(self) -> str | None:
+        """Why a child last went away (the first child that says)."""
+        return next((child.lastExit for child in self.children if child.lastExit), None)
+
+    @property
+    def startedAt(self) -> float | None:
+        """When the longest-running live child was spawned."""
+        started = [child.startedAt for child in self.children if child.startedAt is not None]
+        return min(started) if started else None
+
+    @property
+    def uptime(self) -> float | None:
+        """Seconds the longest-running live child has run."""
+        started = self.startedAt
+        return self.now - started if started is not None else None
+
+    @property
+    def mtbf(self) -> float | None:
+        """Mean seconds between failures since the server was configured."""
+        return (self.now - self.created) / self.failures if self.failures else None
+
+    @property
+    def warning(self) -> str | None:
+        """Why a shared server should run per session, if its children asked
+        questions that could not be routed."""
+        ambiguous = self.requests.ambiguousServerRequests
+        if not ambiguous:
+            return None
+        return (f"{ambiguous} sampling/elicitation/roots request(s) of this shared server were"
+                " refused: several sessions had requests in flight, so the asking session could"
+                " not be proven; run this server per session (\"mode\": \"stateful\")")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus:
+    """One client session (a row of C{GET /sessions})."""
+
+    id: str
+    server: str
+    clientPid: int | None
+    client: object
+    """The name in the client's C{clientInfo}, as it sent it."""
+    protocolVersion: str
+    sharing: Sharing
+    childPid: int | None
+    """The pid of the child serving it."""
+    created: float
+    lastActivity: float
+    """When it, or another session of the same client process, was last active."""
+    inFlight: int
+    """Its requests waiting for its child."""
+    getStream: bool
+    """Whether it has a standalone GET stream open."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStatus:
+    """The whole gateway at one moment (L{now})."""
+
+    version: str
+    pid: int
+    started: float
+    now: float
+    rssBytes: int | None
+    """The gateway's resident memory, if C{/proc} says."""
+    servers: Mapping[str, ServerStatus]
+    """By name, in configuration order."""
+    sessions: tuple[SessionStatus, ...]
+
+    @property
+    def uptime(self) -> float:
+        """Seconds since the gateway started."""
+        return self.now - self.started

@@ -1,0 +1,85 @@
+# -*- test-case-name: tests.web.test_health -*-
+"""The JSON bodies of C{GET /health} and C{GET /sessions}, rendered from the read model.
+
+Every place that shows a server's line (C{/health}, C{/api/v1/health},
+C{/api/v1/servers}, the manhole) renders a
+L{mcpgateway.core.status.ServerStatus} here; nothing else builds these
+dictionaries. Their keys and order are what clients (the C{mcpgateway} CLI,
+monitors) read: change them only on purpose. No env value or secret ever
+appears.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcpgateway.core.status import GatewayStatus, ServerStatus, SessionStatus
+
+
+def serverLine(server: ServerStatus) -> dict[str, Any]:
+    """What a server is doing: its line of C{/health}, without its session count."""
+    line: dict[str, Any] = {
+        "mode": server.sharing.value,
+        "state": server.state.value,
+        "children": len(server.pids),
+        "pids": server.pids,
+        "requests": server.requests.count,
+        "inFlight": server.inFlight,
+        "lateReplies": server.requests.lateReplies,
+        "restarts": server.restarts,
+        "failures": server.failures,
+        "circuit": server.circuit.value,
+        "ambiguousServerRequests": server.requests.ambiguousServerRequests,
+    }
+    warning = server.warning
+    if warning is not None:
+        line["warning"] = warning
+    if server.resolution is not None:
+        line["resolution"] = {"state": server.resolution.state,
+                              "detail": server.resolution.detail}
+    lastExit = server.lastExit
+    if lastExit:
+        line["lastExit"] = lastExit
+    if server.error is not None:
+        line["error"] = server.error
+    return line
+
+
+def healthLine(server: ServerStatus) -> dict[str, Any]:
+    """A server's line of C{/health}."""
+    return {**serverLine(server), "sessions": server.sessions}
+
+
+def healthBody(status: GatewayStatus) -> dict[str, Any]:
+    """The body of C{GET /health} (and C{GET /api/v1/health})."""
+    return {
+        "status": "ok",
+        "version": status.version,
+        "pid": status.pid,
+        "uptime": round(status.uptime, 3),
+        "rssBytes": status.rssBytes,
+        "sessions": len(status.sessions),
+        "servers": {name: healthLine(server) for name, server in status.servers.items()},
+    }
+
+
+def sessionRow(session: SessionStatus) -> dict[str, Any]:
+    """One session, as C{GET /sessions} lists it."""
+    return {
+        "id": session.id,
+        "server": session.server,
+        "clientPid": session.clientPid,
+        "client": session.client,
+        "protocolVersion": session.protocolVersion,
+        "mode": session.sharing.value,
+        "childPid": session.childPid,
+        "created": session.created,
+        "lastActivity": session.lastActivity,
+        "inFlight": session.inFlight,
+        "getStream": session.getStream,
+    }
+
+
+def sessionsBody(status: GatewayStatus) -> dict[str, Any]:
+    """The body of C{GET /sessions}."""
+    return {"sessions": [sessionRow(session) for session in status.sessions]}
