@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_envelope -*-
 """The JSON-RPC and MCP envelope of a client message, checked before anything acts on it.
 
 L{jsonrpc.classify} says what a message is; L{check} says whether the parts
@@ -79,23 +80,35 @@ def checkResponse(message: Message) -> Problem | None:
     """A client's answer to a request the gateway relayed from a child."""
     hasResult, error = "result" in message, message.get("error", _ABSENT)
     if hasResult == (error is not _ABSENT):
-        return (jsonrpc.INVALID_REQUEST,
-                "Invalid Request: a response carries exactly one of result and error")
+        return (
+            jsonrpc.INVALID_REQUEST,
+            "Invalid Request: a response carries exactly one of result and error",
+        )
     requestId = message["id"]
     if hasResult:
         if not _isId(requestId):
-            return (jsonrpc.INVALID_REQUEST, "Invalid Request: a response's id must be a"
-                    f" string or a number, not {jsonType(requestId)}")
+            return (
+                jsonrpc.INVALID_REQUEST,
+                "Invalid Request: a response's id must be a"
+                f" string or a number, not {jsonType(requestId)}",
+            )
         if type(message["result"]) is not dict:
-            return (jsonrpc.INVALID_REQUEST, "Invalid Request: a result must be an object,"
-                    f" not {jsonType(message['result'])}")
+            return (
+                jsonrpc.INVALID_REQUEST,
+                f"Invalid Request: a result must be an object, not {jsonType(message['result'])}",
+            )
         return None
     if requestId is not None and not _isId(requestId):
-        return (jsonrpc.INVALID_REQUEST, "Invalid Request: a response's id must be a string,"
-                f" a number or null, not {jsonType(requestId)}")
+        return (
+            jsonrpc.INVALID_REQUEST,
+            "Invalid Request: a response's id must be a string,"
+            f" a number or null, not {jsonType(requestId)}",
+        )
     if type(error) is not dict:
-        return jsonrpc.INVALID_REQUEST, f"Invalid Request: error must be an object, not" \
-                                         f" {jsonType(error)}"
+        return (
+            jsonrpc.INVALID_REQUEST,
+            f"Invalid Request: error must be an object, not {jsonType(error)}",
+        )
     code = error.get("code")
     if type(code) is not int:
         return jsonrpc.INVALID_REQUEST, "Invalid Request: error.code must be an integer"
@@ -145,12 +158,15 @@ def _checkMeta(method: str, meta: Any) -> Problem | None:
         return _invalid(method, f"params._meta must be an object, not {jsonType(meta)}")
     token = meta.get("progressToken", _ABSENT)
     if token is not _ABSENT and not _isId(token):
-        return _invalid(method, "params._meta.progressToken must be a string or a number,"
-                                f" not {jsonType(token)}")
+        return _invalid(
+            method,
+            f"params._meta.progressToken must be a string or a number, not {jsonType(token)}",
+        )
     return None
 
 
 # -- the methods the gateway reads itself -------------------------------------------
+
 
 def _initialize(method: str, params: dict[str, Any]) -> Problem | None:
     if type(params.get("protocolVersion")) is not str:
@@ -165,8 +181,9 @@ def _initialize(method: str, params: dict[str, Any]) -> Problem | None:
 def _setLevel(method: str, params: dict[str, Any]) -> Problem | None:
     level = params.get("level")
     if type(level) is not str or level not in _LEVELS:
-        return _invalid(method, f"params.level must be one of {', '.join(LOG_LEVELS)},"
-                                f" not {shown(level)}")
+        return _invalid(
+            method, f"params.level must be one of {', '.join(LOG_LEVELS)}, not {shown(level)}"
+        )
     return None
 
 
@@ -182,8 +199,9 @@ def _cancelled(method: str, params: dict[str, Any] | None) -> Problem | None:
         return _invalid(method, "params (with requestId) are required")
     requestId = params.get("requestId", _ABSENT)
     if requestId is not _ABSENT and not _isId(requestId):
-        return _invalid(method, "params.requestId must be a string or a number,"
-                                f" not {jsonType(requestId)}")
+        return _invalid(
+            method, f"params.requestId must be a string or a number, not {jsonType(requestId)}"
+        )
     reason = params.get("reason", _ABSENT)
     if reason is not _ABSENT and type(reason) is not str:
         return _invalid(method, f"params.reason must be a string, not {jsonType(reason)}")

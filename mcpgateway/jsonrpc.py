@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_jsonrpc -*-
 """The JSON-RPC 2.0 message model: parse, classify, build.
 
 The only module that knows the shape of a JSON-RPC message. Messages are plain
@@ -86,8 +87,13 @@ def _finite(value: Any, depth: int) -> Any:
     return value
 
 
-def loads(data: bytes | str, *, maxDepth: int = MAX_DEPTH,
-          maxDigits: int = MAX_NUMBER_DIGITS, allowLoneSurrogates: bool = False) -> Any:
+def loads(
+    data: bytes | str,
+    *,
+    maxDepth: int = MAX_DEPTH,
+    maxDigits: int = MAX_NUMBER_DIGITS,
+    allowLoneSurrogates: bool = False,
+) -> Any:
     """Decode strict JSON text, raising L{ParseError} (and nothing else) when
     it is not acceptable: not UTF-8, not JSON, C{NaN}/C{Infinity} or a number
     that overflows to infinity, a lone surrogate such as the escape
@@ -115,8 +121,10 @@ def loads(data: bytes | str, *, maxDepth: int = MAX_DEPTH,
             value = decoders.common.decode(text)
         else:
             value = decoders.careful.decode(text)
-        if not allowLoneSurrogates and (("\\u" in text and ("\\ud" in text or "\\uD" in text))
-                                        or (not isBytes and _SURROGATE.search(text) is not None)):
+        if not allowLoneSurrogates and (
+            ("\\u" in text and ("\\ud" in text or "\\uD" in text))
+            or (not isBytes and _SURROGATE.search(text) is not None)
+        ):
             _checkStrings(value)
         return value
     except UnicodeDecodeError as e:
@@ -173,14 +181,18 @@ class _Decoders:
     def __init__(self, maxDigits: int) -> None:
         def parseInt(token: str) -> int:
             if len(token) > maxDigits:
-                raise ParseError(f"a number of {len(token)} characters is over the"
-                                 f" {maxDigits}-character limit", 0)
+                raise ParseError(
+                    f"a number of {len(token)} characters is over the {maxDigits}-character limit",
+                    0,
+                )
             return int(token)
 
         def parseFloat(token: str) -> float:
             if len(token) > maxDigits:
-                raise ParseError(f"a number of {len(token)} characters is over the"
-                                 f" {maxDigits}-character limit", 0)
+                raise ParseError(
+                    f"a number of {len(token)} characters is over the {maxDigits}-character limit",
+                    0,
+                )
             value = float(token)
             if math.isinf(value):
                 shown = token if len(token) <= 20 else token[:20] + "..."
@@ -189,11 +201,11 @@ class _Decoders:
 
         self.longRun = re.compile(rf"(?<![0-9])[0-9]{{{maxDigits + 1}}}")
         """A run of digits over the limit: maybe an integer that is."""
-        self.common = json.JSONDecoder(parse_float=parseFloat,
-                                       parse_constant=_rejectConstant)
+        self.common = json.JSONDecoder(parse_float=parseFloat, parse_constant=_rejectConstant)
         """Integers stay in C: without a long run, none is over the limit."""
-        self.careful = json.JSONDecoder(parse_int=parseInt, parse_float=parseFloat,
-                                        parse_constant=_rejectConstant)
+        self.careful = json.JSONDecoder(
+            parse_int=parseInt, parse_float=parseFloat, parse_constant=_rejectConstant
+        )
 
 
 @lru_cache(maxsize=8)
@@ -213,8 +225,11 @@ def _checkStrings(value: Any) -> None:
     is bounded: the depth was checked before decoding."""
     if isinstance(value, str):
         if _SURROGATE.search(value) is not None:
-            raise ParseError("a string holds a lone surrogate (such as the escape \\ud800):"
-                             " it names no Unicode text", 0)
+            raise ParseError(
+                "a string holds a lone surrogate (such as the escape \\ud800):"
+                " it names no Unicode text",
+                0,
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
             _checkStrings(key)
@@ -250,9 +265,7 @@ def _validId(value: Any) -> bool:
     return False
 
 
-def errorResponse(
-    requestId: Any, code: int, message: str, data: Any = None
-) -> Message:
+def errorResponse(requestId: Any, code: int, message: str, data: Any = None) -> Message:
     """Build a JSON-RPC error response."""
     error: dict[str, Any] = {"code": code, "message": message}
     if data is not None:

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_jsonrpc,tests.test_tap,tests.web.test_mcp -*-
 """Every bound the gateway puts on what a client may send, in one place.
 
 A L{Limits} is handed to L{mcpgateway.web.app.makeSite}; the parser bounds
@@ -47,16 +48,26 @@ class Limits:
     keepAliveInterval: float = KEEPALIVE_INTERVAL
 
     def __post_init__(self) -> None:
-        for name in ("maxBody", "maxBatch", "maxDepth", "maxNumberDigits",
-                     "maxInFlightPerSession", "maxConnectionsPerPeer"):
+        for name in (
+            "maxBody",
+            "maxBatch",
+            "maxDepth",
+            "maxNumberDigits",
+            "maxInFlightPerSession",
+            "maxConnectionsPerPeer",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive integer, not {value!r}")
         for name in ("headerTimeout", "keepAliveInterval"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not (
-                    value > 0 and math.isfinite(value)):
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not (value > 0 and math.isfinite(value))
+            ):
                 raise ValueError(f"Limits.{name} must be a positive number, not {value!r}")
         if self.maxNumberDigits >= 4300:
-            raise ValueError("Limits.maxNumberDigits must stay below Python's 4300-digit"
-                             " integer limit")
+            raise ValueError(
+                "Limits.maxNumberDigits must stay below Python's 4300-digit integer limit"
+            )

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.core.test_child,tests.core.test_layering,tests.test_tap -*-
 """The gateway's log level: one filter every gateway C{Logger} emits through.
 
 twistd and twist own the log observers; the gateway only decides which of its
@@ -47,8 +48,13 @@ class LogFileService(Service):
     written first, so the file tells everything from the gateway's first line.
     """
 
-    def __init__(self, path: str, rotateLength: int = 5_000_000, maxRotatedFiles: int = 3,
-                 earlyLimit: int = 10_000) -> None:
+    def __init__(
+        self,
+        path: str,
+        rotateLength: int = 5_000_000,
+        maxRotatedFiles: int = 3,
+        earlyLimit: int = 10_000,
+    ) -> None:
         self.path = path
         self._rotateLength = rotateLength
         self._maxRotatedFiles = maxRotatedFiles
@@ -59,9 +65,12 @@ class LogFileService(Service):
 
     def startService(self) -> None:
         super().startService()
-        self._file = LogFile.fromFullPath(self.path, rotateLength=self._rotateLength,
-                                          maxRotatedFiles=self._maxRotatedFiles,
-                                          defaultMode=0o600)
+        self._file = LogFile.fromFullPath(
+            self.path,
+            rotateLength=self._rotateLength,
+            maxRotatedFiles=self._maxRotatedFiles,
+            defaultMode=0o600,
+        )
         self._observer = textFileLogObserver(self._file)  # type: ignore[arg-type]  # file-like
         early, self._early = self._early, None
         if early is not None:
@@ -108,8 +117,14 @@ class LogBudget:
     per period. Time comes from the injected clock; no allocation per line.
     """
 
-    def __init__(self, clock: IReactorTime, rate: float, burst: int, period: float,
-                 report: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        rate: float,
+        burst: int,
+        period: float,
+        report: Callable[[int], None],
+    ) -> None:
         self._clock = clock
         self.rate = rate
         self.burst = float(burst)

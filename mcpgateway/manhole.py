@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.integration.test_manhole_real -*-
 """The manhole's ssh C{ProxyCommand}: C{python -m mcpgateway.manhole SOCKET}.
 
 Copies bytes between stdin/stdout and the gateway's manhole UNIX socket
@@ -46,12 +47,14 @@ def relay(path: str, stdin: int = 0, stdout: int = 1) -> int:
 def _writeAll(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.stderr.write("usage: python -m mcpgateway.manhole SOCKET"
-                         "  (an ssh ProxyCommand for the gateway's manhole)\n")
+        sys.stderr.write(
+            "usage: python -m mcpgateway.manhole SOCKET"
+            "  (an ssh ProxyCommand for the gateway's manhole)\n"
+        )
         raise SystemExit(2)
     raise SystemExit(relay(os.path.expanduser(sys.argv[1])))

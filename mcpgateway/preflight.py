@@ -73,8 +73,11 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     return Preflight(stateDir, lock, configPath, source, loaded, findOrphans(stateDir), logFile)
 
 
-def _loadConfig(options: Any, stateDir: Path, clientHost: str,
-                ) -> tuple[Path | None, ConfigSource, LoadedConfig]:
+def _loadConfig(
+    options: Any,
+    stateDir: Path,
+    clientHost: str,
+) -> tuple[Path | None, ConfigSource, LoadedConfig]:
     stale = staleState(stateDir)
     path = options["config"]
     configPath = Path(path).expanduser() if path else config.defaultConfigPath()
@@ -82,8 +85,10 @@ def _loadConfig(options: Any, stateDir: Path, clientHost: str,
     try:
         if options["rewrite-config"]:
             if configPath is None:
-                raise PreflightError("--rewrite-config needs a client config: ~/.claude.json"
-                                     " was not found; pass --config PATH")
+                raise PreflightError(
+                    "--rewrite-config needs a client config: ~/.claude.json"
+                    " was not found; pass --config PATH"
+                )
             from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
             from mcpgateway.clientconfigs.claude import hasBackup
 
@@ -101,4 +106,5 @@ def _loadConfig(options: Any, stateDir: Path, clientHost: str,
     except ValueError as e:
         raise PreflightError(
             f"cannot adopt {configPath}: {e}; serve it as it is without --rewrite-config"
-            " (with mcpgateway start: --no-rewrite)") from None
+            " (with mcpgateway start: --no-rewrite)"
+        ) from None

@@ -39,7 +39,7 @@ def _statFields(pid: int | str, procRoot: str) -> list[bytes] | None:
     if data is None:
         return None
     end = data.rfind(b")")
-    return None if end < 0 else data[end + 1:].split()
+    return None if end < 0 else data[end + 1 :].split()
 
 
 def state(pid: int | str, procRoot: str = PROC) -> str | None:

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_tap -*-
 """C{Options} (every command-line flag) and C{makeService} (the service tree).
 
 The only place that resolves the reactor. Heavy imports (klein, the web tree)
@@ -44,78 +45,193 @@ class Options(usage.Options):
         " Without --config: ~/.claude.json if it exists, else a bundled demo server."
     )
     optFlags: list[list[Any]] = [
-        ["no-resolve", None,
-         "Run npx/uvx commands as configured instead of resolving them once to the real"
-         " binary (which saves a ~40 MB wrapper process per child)."],
-        ["rewrite-config", None,
-         "Adopt the client config: back up its stdio entries, point them at this gateway,"
-         " serve them from the backup, and restore them on stop."],
+        [
+            "no-resolve",
+            None,
+            "Run npx/uvx commands as configured instead of resolving them once to the real"
+            " binary (which saves a ~40 MB wrapper process per child).",
+        ],
+        [
+            "rewrite-config",
+            None,
+            "Adopt the client config: back up its stdio entries, point them at this gateway,"
+            " serve them from the backup, and restore them on stop.",
+        ],
     ]
     optParameters: list[list[Any]] = [
-        ["port", "p", str(DEFAULT_PORT),
-         "TCP port to listen on, or a Twisted endpoint string (e.g. tcp:9100:interface=::1)."],
-        ["interface", "i", "127.0.0.1",
-         "Address to bind when --port is a number. Keep loopback unless you know why not."],
-        ["config", "c", None,
-         "A JSON file with a top-level mcpServers object (~/.claude.json, .mcp.json, or your own)."
-         " Default: ~/.claude.json if present, else the bundled demo."],
-        ["state-dir", None, None,
-         "Directory for the gateway's state. Default: $MCPGATEWAY_HOME or ~/.mcpgateway."],
+        [
+            "port",
+            "p",
+            str(DEFAULT_PORT),
+            "TCP port to listen on, or a Twisted endpoint string (e.g. tcp:9100:interface=::1).",
+        ],
+        [
+            "interface",
+            "i",
+            "127.0.0.1",
+            "Address to bind when --port is a number. Keep loopback unless you know why not.",
+        ],
+        [
+            "config",
+            "c",
+            None,
+            "A JSON file with a top-level mcpServers object (~/.claude.json, .mcp.json, or your"
+            " own). Default: ~/.claude.json if present, else the bundled demo.",
+        ],
+        [
+            "state-dir",
+            None,
+            None,
+            "Directory for the gateway's state. Default: $MCPGATEWAY_HOME or ~/.mcpgateway.",
+        ],
         ["log-level", None, "info", "One of " + ", ".join(logs.LEVELS) + "."],
-        ["request-timeout", None, None,
-         "Seconds a child may take to answer a request (default 60; a server's"
-         " requestTimeout, in ms, overrides it).", _positiveFloat],
-        ["max-body", None, limits.MAX_BODY, "Largest accepted POST body, in bytes (413 beyond).",
-         _positiveInt],
-        ["max-batch", None, limits.MAX_BATCH,
-         "Most messages in one JSON-RPC batch (413 beyond).", _positiveInt],
-        ["max-depth", None, limits.MAX_DEPTH,
-         "Deepest nesting of arrays and objects in a message (-32700 beyond).", _positiveInt],
-        ["max-number-digits", None, limits.MAX_NUMBER_DIGITS,
-         "Longest JSON number, in characters (-32700 beyond; below 4300).", _positiveInt],
-        ["max-in-flight", None, limits.MAX_IN_FLIGHT_PER_SESSION,
-         "Most requests one session may have waiting for a child (-32004 beyond).",
-         _positiveInt],
-        ["header-timeout", None, limits.HEADER_TIMEOUT,
-         "Seconds a request's headers may take to arrive (408 beyond).", _positiveFloat],
-        ["max-connections-per-peer", None, limits.MAX_CONNECTIONS_PER_PEER,
-         "Most open connections from one address (503 beyond).", _positiveInt],
-        ["keepalive-interval", None, limits.KEEPALIVE_INTERVAL,
-         "Seconds of silence after which an SSE stream gets a keep-alive comment.",
-         _positiveFloat],
-        ["max-line", None, 16 * 1024 * 1024,
-         "Longest stdout line accepted from a child, in bytes; longer kills the child.",
-         _positiveInt],
-        ["reap-interval", None, 60.0,
-         "Seconds between reaper sweeps (dead children, dead clients, idle sessions).",
-         _positiveFloat],
-        ["idle-timeout", None, 1800.0,
-         "Seconds after which a session with no known client pid, no open GET stream and"
-         " no activity is ended.", _positiveFloat],
-        ["log-file", None, None,
-         "Also write the log to this file, rotated at 5 MB (mcpgateway start uses"
-         " <state-dir>/gateway.log)."],
-        ["api-token", None, None,
-         "Bearer token the management API (/api/v1) requires. Prefer $MCPGATEWAY_API_TOKEN"
-         " (a command-line value shows in ps). Without one, only loopback clients are served."],
-        ["manhole", None, None,
-         "Serve a debugging Python prompt over SSH on this UNIX socket (mode 0600; a relative"
-         " path is taken in the state dir, e.g. manhole.sock). Keys only:"
-         " <state-dir>/manhole_authorized_keys. Needs mcpgateway[manhole]."],
-        ["manhole-ssh", None, None,
-         "Serve the debugging prompt over SSH on this 127.0.0.1 TCP port (keys only).", int],
-        ["restart-backoff", None, 1.0,
-         "Seconds before a failed server's first restart; doubles per consecutive failure up"
-         " to 60 s.", _positiveFloat],
-        ["circuit-cool-down", None, 60.0,
-         "Seconds a server's circuit stays open (after 5 failures in 5 minutes) before one"
-         " attempt is let through.", _positiveFloat],
-        ["drain-timeout", None, 5.0,
-         "Seconds requests in flight may take to finish when the gateway stops; what is"
-         " still running then is answered with an error.", _positiveFloat],
-        ["child-idle-timeout", None, None,
-         "Seconds after which a shared child with no session is stopped (default: never;"
-         " it restarts on demand).", _positiveFloat],
+        [
+            "request-timeout",
+            None,
+            None,
+            "Seconds a child may take to answer a request (default 60; a server's"
+            " requestTimeout, in ms, overrides it).",
+            _positiveFloat,
+        ],
+        [
+            "max-body",
+            None,
+            limits.MAX_BODY,
+            "Largest accepted POST body, in bytes (413 beyond).",
+            _positiveInt,
+        ],
+        [
+            "max-batch",
+            None,
+            limits.MAX_BATCH,
+            "Most messages in one JSON-RPC batch (413 beyond).",
+            _positiveInt,
+        ],
+        [
+            "max-depth",
+            None,
+            limits.MAX_DEPTH,
+            "Deepest nesting of arrays and objects in a message (-32700 beyond).",
+            _positiveInt,
+        ],
+        [
+            "max-number-digits",
+            None,
+            limits.MAX_NUMBER_DIGITS,
+            "Longest JSON number, in characters (-32700 beyond; below 4300).",
+            _positiveInt,
+        ],
+        [
+            "max-in-flight",
+            None,
+            limits.MAX_IN_FLIGHT_PER_SESSION,
+            "Most requests one session may have waiting for a child (-32004 beyond).",
+            _positiveInt,
+        ],
+        [
+            "header-timeout",
+            None,
+            limits.HEADER_TIMEOUT,
+            "Seconds a request's headers may take to arrive (408 beyond).",
+            _positiveFloat,
+        ],
+        [
+            "max-connections-per-peer",
+            None,
+            limits.MAX_CONNECTIONS_PER_PEER,
+            "Most open connections from one address (503 beyond).",
+            _positiveInt,
+        ],
+        [
+            "keepalive-interval",
+            None,
+            limits.KEEPALIVE_INTERVAL,
+            "Seconds of silence after which an SSE stream gets a keep-alive comment.",
+            _positiveFloat,
+        ],
+        [
+            "max-line",
+            None,
+            16 * 1024 * 1024,
+            "Longest stdout line accepted from a child, in bytes; longer kills the child.",
+            _positiveInt,
+        ],
+        [
+            "reap-interval",
+            None,
+            60.0,
+            "Seconds between reaper sweeps (dead children, dead clients, idle sessions).",
+            _positiveFloat,
+        ],
+        [
+            "idle-timeout",
+            None,
+            1800.0,
+            "Seconds after which a session with no known client pid, no open GET stream and"
+            " no activity is ended.",
+            _positiveFloat,
+        ],
+        [
+            "log-file",
+            None,
+            None,
+            "Also write the log to this file, rotated at 5 MB (mcpgateway start uses"
+            " <state-dir>/gateway.log).",
+        ],
+        [
+            "api-token",
+            None,
+            None,
+            "Bearer token the management API (/api/v1) requires. Prefer $MCPGATEWAY_API_TOKEN"
+            " (a command-line value shows in ps). Without one, only loopback clients are served.",
+        ],
+        [
+            "manhole",
+            None,
+            None,
+            "Serve a debugging Python prompt over SSH on this UNIX socket (mode 0600; a relative"
+            " path is taken in the state dir, e.g. manhole.sock). Keys only:"
+            " <state-dir>/manhole_authorized_keys. Needs mcpgateway[manhole].",
+        ],
+        [
+            "manhole-ssh",
+            None,
+            None,
+            "Serve the debugging prompt over SSH on this 127.0.0.1 TCP port (keys only).",
+            int,
+        ],
+        [
+            "restart-backoff",
+            None,
+            1.0,
+            "Seconds before a failed server's first restart; doubles per consecutive failure up"
+            " to 60 s.",
+            _positiveFloat,
+        ],
+        [
+            "circuit-cool-down",
+            None,
+            60.0,
+            "Seconds a server's circuit stays open (after 5 failures in 5 minutes) before one"
+            " attempt is let through.",
+            _positiveFloat,
+        ],
+        [
+            "drain-timeout",
+            None,
+            5.0,
+            "Seconds requests in flight may take to finish when the gateway stops; what is"
+            " still running then is answered with an error.",
+            _positiveFloat,
+        ],
+        [
+            "child-idle-timeout",
+            None,
+            None,
+            "Seconds after which a shared child with no session is stopped (default: never;"
+            " it restarts on demand).",
+            _positiveFloat,
+        ],
     ]
 
     def parseOptions(self, options: Any = None) -> None:
@@ -145,19 +261,23 @@ class Options(usage.Options):
                 number = int(port)
             except ValueError:
                 raise usage.UsageError(
-                    f"--port must be a number or an endpoint string, not {port!r}") from None
+                    f"--port must be a number or an endpoint string, not {port!r}"
+                ) from None
             if not 0 <= number <= 65535:
                 raise usage.UsageError(f"--port {number} is out of range")
             interface = self["interface"].replace(":", "\\:")
             self["endpoint"] = f"tcp:{number}:interface={interface}"
         try:
             self["limits"] = limits.Limits(
-                maxBody=self["max-body"], maxBatch=self["max-batch"], maxDepth=self["max-depth"],
+                maxBody=self["max-body"],
+                maxBatch=self["max-batch"],
+                maxDepth=self["max-depth"],
                 maxNumberDigits=self["max-number-digits"],
                 maxInFlightPerSession=self["max-in-flight"],
                 headerTimeout=self["header-timeout"],
                 maxConnectionsPerPeer=self["max-connections-per-peer"],
-                keepAliveInterval=self["keepalive-interval"])
+                keepAliveInterval=self["keepalive-interval"],
+            )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         if self["log-level"] not in logs.LEVELS:
@@ -181,8 +301,11 @@ def leaveOutTLS(endpoint: str) -> bool:
     first) mark pyOpenSSL unavailable; Twisted then leaves C{startTLS} out.
     A TLS endpoint (C{ssl:}, C{tls:}) keeps it. Returns whether it did so.
     """
-    if endpoint.split(":", 1)[0].lower() in ("ssl", "tls") or "OpenSSL" in sys.modules \
-            or "twisted.internet.reactor" in sys.modules:
+    if (
+        endpoint.split(":", 1)[0].lower() in ("ssl", "tls")
+        or "OpenSSL" in sys.modules
+        or "twisted.internet.reactor" in sys.modules
+    ):
         return False
     sys.modules["OpenSSL"] = None  # type: ignore[assignment]
     return True
@@ -221,10 +344,17 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     runInThread = _threadRunner(reactor)
     # The root holds the instance lock and state.json, and lets go of them
     # only after every service below has stopped.
-    top = StateFileService(stateDir, pre.lock, {
-        "interface": _interfaceOf(options), "config": str(configPath) if configPath else None,
-        "stateDir": str(stateDir), "rewriteConfig": bool(options["rewrite-config"])},
-        reactor)
+    top = StateFileService(
+        stateDir,
+        pre.lock,
+        {
+            "interface": _interfaceOf(options),
+            "config": str(configPath) if configPath else None,
+            "stateDir": str(stateDir),
+            "rewriteConfig": bool(options["rewrite-config"]),
+        },
+        reactor,
+    )
     if pre.logFile is not None:
         pre.logFile.setServiceParent(top)
     if pre.orphans:
@@ -239,19 +369,34 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     specs = _withTimeout(configService.specs(loaded), options["request-timeout"])
     for spec in specs.values():
         if spec.executable is None:
-            log.warn("server {server}: command {command!r} not found on PATH; its endpoint"
-                     " answers with an error", server=spec.name, command=spec.command)
-    log.info("config: {count} stdio server(s) from {source}", count=len(specs),
-             source=loaded.source)
+            log.warn(
+                "server {server}: command {command!r} not found on PATH; its endpoint"
+                " answers with an error",
+                server=spec.name,
+                command=spec.command,
+            )
+    log.info(
+        "config: {count} stdio server(s) from {source}", count=len(specs), source=loaded.source
+    )
     environ = childEnvironment(os.environ)  # never the gateway's own secrets
     resolver = None if options["no-resolve"] else Resolver(stateDir, reactor, reactor, environ)
-    spawner = Spawner(reactor=reactor, clock=reactor, environ=environ,
-                      setsid=shutil.which("setsid"), maxLine=options["max-line"],
-                      watcher=ChildLedger(stateDir))
-    healing = HealingPolicy(base=options["restart-backoff"],
-                            coolDown=options["circuit-cool-down"])
-    gateway = Gateway(specs, spawner, healing=healing, pidFinder=_pidFinder(runInThread),
-                      resolver=resolver, drainTimeout=options["drain-timeout"])
+    spawner = Spawner(
+        reactor=reactor,
+        clock=reactor,
+        environ=environ,
+        setsid=shutil.which("setsid"),
+        maxLine=options["max-line"],
+        watcher=ChildLedger(stateDir),
+    )
+    healing = HealingPolicy(base=options["restart-backoff"], coolDown=options["circuit-cool-down"])
+    gateway = Gateway(
+        specs,
+        spawner,
+        healing=healing,
+        pidFinder=_pidFinder(runInThread),
+        resolver=resolver,
+        drainTimeout=options["drain-timeout"],
+    )
     GatewayService(gateway).setServiceParent(top)
     configService.setServiceParent(top)
     reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
@@ -265,23 +410,32 @@ def makeService(options: Options, reactor: Any = None) -> IService:
 
         return ApiApp(management, gateway, reactor, options["api-token"]).resource()
 
-    site = makeSite(gateway, reactor, loopbackOnly=_isLoopbackEndpoint(endpoint), api=api,
-                    limits=options["limits"])
+    site = makeSite(
+        gateway,
+        reactor,
+        loopbackOnly=_isLoopbackEndpoint(endpoint),
+        api=api,
+        limits=options["limits"],
+    )
 
     def listening(port: int) -> None:
         top.listening(port)
         configService.listening(port)
 
-    ListenerService(serverFromString(reactor, endpoint), endpoint, site, reactor,
-                    onListening=listening).setServiceParent(top)
+    ListenerService(
+        serverFromString(reactor, endpoint), endpoint, site, reactor, onListening=listening
+    ).setServiceParent(top)
     if options["manhole"] or options["manhole-ssh"] is not None:
         from mcpgateway.ops.manhole import ManholeError, gatewayNamespace, makeManholeService
 
         try:
             makeManholeService(
-                reactor, stateDir, gatewayNamespace(gateway, top, reactor),
+                reactor,
+                stateDir,
+                gatewayNamespace(gateway, top, reactor),
                 socketPath=Path(options["manhole"]) if options["manhole"] else None,
-                sshPort=options["manhole-ssh"]).setServiceParent(top)
+                sshPort=options["manhole-ssh"],
+            ).setServiceParent(top)
         except ManholeError as e:
             _refuse(str(e))
     return top
@@ -321,12 +475,12 @@ def _threadRunner(reactor: Any) -> Any:
 def _pidFinder(runInThread: Any) -> Any:
     """Look up a socket's owner in a thread: it reads /proc, which may be slow."""
 
-    def findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
-                      hints: Any) -> Any:
+    def findClientPid(
+        peerHost: str, peerPort: int, localHost: str, localPort: int, hints: Any
+    ) -> Any:
         from mcpgateway.ops.peerpid import findClientPid
 
-        return runInThread(findClientPid, peerHost, peerPort, localHost, localPort,
-                           hints=hints)
+        return runInThread(findClientPid, peerHost, peerPort, localHost, localPort, hints=hints)
 
     return findClientPid
 
@@ -345,7 +499,7 @@ def _endpointInterface(endpoint: str) -> str | None:
     """The C{interface=} of a TCP endpoint string (C{None} when absent)."""
     for part in endpoint.replace("\\:", "\0").split(":")[1:]:
         if part.startswith("interface="):
-            return part[len("interface="):].replace("\0", ":")
+            return part[len("interface=") :].replace("\0", ":")
     return None
 
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.core.test_pool -*-
 """MCP protocol revisions the gateway speaks, and version negotiation."""
 
 from __future__ import annotations

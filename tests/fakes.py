@@ -233,8 +233,16 @@ class FakeProcessReactor(MemoryReactorClock):
         if self.spawnError is not None:
             raise self.spawnError
         self.spawned.append((executable, list(args), None if env is None else dict(env), path))
-        proc = FakeProcess(processProtocol, pid=self._nextPid, executable=executable, args=args,
-                           env=env, path=path, killEnds=self.killEnds, termEnds=self.termEnds)
+        proc = FakeProcess(
+            processProtocol,
+            pid=self._nextPid,
+            executable=executable,
+            args=args,
+            env=env,
+            path=path,
+            killEnds=self.killEnds,
+            termEnds=self.termEnds,
+        )
         self._nextPid += 1
         self.processes.append(proc)
         proc.connect()
@@ -247,16 +255,26 @@ class FakeProcessReactor(MemoryReactorClock):
         return self.processes[-1]
 
 
-def fakeSpawner(reactor: IReactorProcess, clock: IReactorTime | None = None,
-                environ: Mapping[str, str] | None = None, *, setsid: str | None = None,
-                watcher: ChildWatcher | None = None, **fields: Any) -> Spawner:
+def fakeSpawner(
+    reactor: IReactorProcess,
+    clock: IReactorTime | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    setsid: str | None = None,
+    watcher: ChildWatcher | None = None,
+    **fields: Any,
+) -> Spawner:
     """The L{Spawner} of a unit test: children "spawned" on C{reactor} (a
     L{FakeProcessReactor}), time from C{clock} (the reactor itself unless
     given), an empty environment, no process group unless C{setsid} is given."""
-    return Spawner(reactor=reactor,
-                   clock=clock if clock is not None else reactor,  # type: ignore[arg-type]
-                   environ=environ if environ is not None else {}, setsid=setsid,
-                   watcher=watcher, **fields)
+    return Spawner(
+        reactor=reactor,
+        clock=clock if clock is not None else reactor,  # type: ignore[arg-type]
+        environ=environ if environ is not None else {},
+        setsid=setsid,
+        watcher=watcher,
+        **fields,
+    )
 
 
 class FakeSession:

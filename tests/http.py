@@ -85,26 +85,37 @@ def _dechunk(body: bytes) -> tuple[bytes, bool]:
         if length == 0:
             return out, True
         out += rest[:length]
-        body = rest[length + 2:]
+        body = rest[length + 2 :]
     return out, False
 
 
 class Harness:
     """A gateway with fake children behind a real Site."""
 
-    def __init__(self, servers: dict[str, ServerSpec] | None = None, maxBody: int = 4096,
-                 loopbackOnly: bool = True) -> None:
+    def __init__(
+        self,
+        servers: dict[str, ServerSpec] | None = None,
+        maxBody: int = 4096,
+        loopbackOnly: bool = True,
+    ) -> None:
         self.reactor = FakeProcessReactor()
         specs = servers or {"srv": spec("srv")}
         self.gateway = Gateway(specs, fakeSpawner(self.reactor))
-        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly,
-                             maxBody=maxBody)
+        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly, maxBody=maxBody)
 
-    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-                headers: dict[str, str] | None = None, session: str | None = None,
-                accept: str | None = ACCEPT_BOTH,
-                contentType: str | None = "application/json",
-                peer: str = "127.0.0.1") -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        session: str | None = None,
+        accept: str | None = ACCEPT_BOTH,
+        contentType: str | None = "application/json",
+        peer: str = "127.0.0.1",
+    ) -> Response:
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         hdrs = {"host": "127.0.0.1:9100"}
         if accept is not None:
@@ -127,14 +138,29 @@ class Harness:
     def process(self, index: int = -1) -> FakeProcess:
         return self.reactor.processes[index]
 
-    def initialize(self, server: str = "srv", version: str = "2025-11-25",
-                   capabilities: dict[str, Any] | None = None, requestId: Any = 1,
-                   answerChild: bool = True) -> str:
+    def initialize(
+        self,
+        server: str = "srv",
+        version: str = "2025-11-25",
+        capabilities: dict[str, Any] | None = None,
+        requestId: Any = 1,
+        answerChild: bool = True,
+    ) -> str:
         """Open a session (answering the child's handshake if needed); its id."""
-        response = self.request("POST", f"/{server}/mcp", {
-            "jsonrpc": "2.0", "id": requestId, "method": "initialize",
-            "params": {"protocolVersion": version, "capabilities": capabilities or {},
-                       "clientInfo": {"name": "test", "version": "1"}}})
+        response = self.request(
+            "POST",
+            f"/{server}/mcp",
+            {
+                "jsonrpc": "2.0",
+                "id": requestId,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": version,
+                    "capabilities": capabilities or {},
+                    "clientInfo": {"name": "test", "version": "1"},
+                },
+            },
+        )
         if answerChild and not response.complete:
             self.answerHandshake()
         assert response.status == 200, response.body
@@ -143,12 +169,25 @@ class Harness:
     def answerHandshake(self, index: int = -1) -> None:
         proc = self.process(index)
         init = [m for m in proc.sentMessages() if m.get("method") == "initialize"][-1]
-        proc.reply({"jsonrpc": "2.0", "id": init["id"], "result": {
-            "protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
-            "serverInfo": {"name": "fake", "version": "0"}}})
+        proc.reply(
+            {
+                "jsonrpc": "2.0",
+                "id": init["id"],
+                "result": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "fake", "version": "0"},
+                },
+            }
+        )
 
 
-def spec(name: str, mode: str = "stateless", executable: str | None = sys.executable,
-         timeout: float = 60.0) -> ServerSpec:
-    return ServerSpec(name=name, command="fake-server", mode=mode, requestTimeout=timeout,
-                      executable=executable)
+def spec(
+    name: str,
+    mode: str = "stateless",
+    executable: str | None = sys.executable,
+    timeout: float = 60.0,
+) -> ServerSpec:
+    return ServerSpec(
+        name=name, command="fake-server", mode=mode, requestTimeout=timeout, executable=executable
+    )

@@ -17,24 +17,50 @@ INVALID_PARAMS, INVALID_REQUEST = jsonrpc.INVALID_PARAMS, jsonrpc.INVALID_REQUES
 ABSENT: Any = envelope._ABSENT
 """A member left out of a message (not the same as null)."""
 
-JSON_SCALARS = (st.none() | st.booleans() | st.integers()
-               | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8))
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
-                          | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-                          max_leaves=6)
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 """Every JSON type, nested a little."""
-PARAMS_VALUES = (JSON_VALUES
-                | st.fixed_dictionaries({}, optional={
-                    "level": JSON_VALUES | st.sampled_from(LOG_LEVELS),
-                    "uri": JSON_VALUES, "requestId": JSON_VALUES, "reason": JSON_VALUES,
-                    "protocolVersion": JSON_VALUES, "capabilities": JSON_VALUES,
-                    "clientInfo": JSON_VALUES, "_meta": JSON_VALUES}))
+PARAMS_VALUES = JSON_VALUES | st.fixed_dictionaries(
+    {},
+    optional={
+        "level": JSON_VALUES | st.sampled_from(LOG_LEVELS),
+        "uri": JSON_VALUES,
+        "requestId": JSON_VALUES,
+        "reason": JSON_VALUES,
+        "protocolVersion": JSON_VALUES,
+        "capabilities": JSON_VALUES,
+        "clientInfo": JSON_VALUES,
+        "_meta": JSON_VALUES,
+    },
+)
 """Any JSON value, and objects carrying the keys the gateway reads, of any type."""
 
-REQUEST_METHODS = ("initialize", "logging/setLevel", "resources/subscribe",
-                   "resources/unsubscribe", "ping", "tools/list", "tools/call")
-NOTIFICATION_METHODS = ("notifications/cancelled", "notifications/initialized",
-                        "notifications/roots/list_changed")
+REQUEST_METHODS = (
+    "initialize",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "ping",
+    "tools/list",
+    "tools/call",
+)
+NOTIFICATION_METHODS = (
+    "notifications/cancelled",
+    "notifications/initialized",
+    "notifications/roots/list_changed",
+)
 
 
 def request(method: str, params: Any = ABSENT, requestId: Any = 1) -> dict[str, Any]:
@@ -62,13 +88,15 @@ def expectedRequestProblem(method: str, params: Any) -> bool:
     elif not isinstance(params, dict):
         return True
     meta = params.get("_meta", ABSENT)
-    if meta is not ABSENT and (not isinstance(meta, dict) or (
-            "progressToken" in meta and not isId(meta["progressToken"]))):
+    if meta is not ABSENT and (
+        not isinstance(meta, dict) or ("progressToken" in meta and not isId(meta["progressToken"]))
+    ):
         return True
     if method == "initialize":
         return not isinstance(params.get("protocolVersion"), str) or any(
             name in params and not isinstance(params[name], dict)
-            for name in ("capabilities", "clientInfo"))
+            for name in ("capabilities", "clientInfo")
+        )
     if method == "logging/setLevel":
         return params.get("level") not in LOG_LEVELS or not isinstance(params["level"], str)
     if method in ("resources/subscribe", "resources/unsubscribe"):
@@ -85,15 +113,16 @@ def expectedNotificationProblem(method: str, params: Any) -> bool:
         return True
     if method == "notifications/cancelled":
         return ("requestId" in params and not isId(params["requestId"])) or (
-            "reason" in params and not isinstance(params["reason"], str))
+            "reason" in params and not isinstance(params["reason"], str)
+        )
     return False
 
 
 # -- the property: every method the gateway reads, params of every JSON type -------------
 
+
 @settings(max_examples=150, deadline=None)
-@given(method=st.sampled_from(REQUEST_METHODS),
-       params=PARAMS_VALUES | st.just(ABSENT))
+@given(method=st.sampled_from(REQUEST_METHODS), params=PARAMS_VALUES | st.just(ABSENT))
 def test_request_params_of_every_json_type(method: str, params: Any) -> None:
     message = request(method, params)
     assert classify(message) is Kind.REQUEST
@@ -107,8 +136,7 @@ def test_request_params_of_every_json_type(method: str, params: Any) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(method=st.sampled_from(NOTIFICATION_METHODS),
-       params=PARAMS_VALUES | st.just(ABSENT))
+@given(method=st.sampled_from(NOTIFICATION_METHODS), params=PARAMS_VALUES | st.just(ABSENT))
 def test_notification_params_of_every_json_type(method: str, params: Any) -> None:
     message = notification(method, params)
     assert classify(message) is Kind.NOTIFICATION
@@ -120,8 +148,12 @@ def test_notification_params_of_every_json_type(method: str, params: Any) -> Non
 
 
 @settings(max_examples=100, deadline=None)
-@given(requestId=JSON_VALUES, result=JSON_VALUES, error=JSON_VALUES,
-       which=st.sampled_from(["result", "error", "both"]))
+@given(
+    requestId=JSON_VALUES,
+    result=JSON_VALUES,
+    error=JSON_VALUES,
+    which=st.sampled_from(["result", "error", "both"]),
+)
 def test_responses_of_every_shape(requestId: Any, result: Any, error: Any, which: str) -> None:
     message: dict[str, Any] = {"jsonrpc": "2.0", "id": requestId}
     if which in ("result", "both"):
@@ -135,8 +167,12 @@ def test_responses_of_every_shape(requestId: Any, result: Any, error: Any, which
     elif which == "result":
         ok = isId(requestId) and isinstance(result, dict)
     else:
-        ok = (requestId is None or isId(requestId)) and isinstance(error, dict) and \
-            type(error.get("code")) is int and isinstance(error.get("message"), str)
+        ok = (
+            (requestId is None or isId(requestId))
+            and isinstance(error, dict)
+            and type(error.get("code")) is int
+            and isinstance(error.get("message"), str)
+        )
     assert (problem is None) == ok
     if problem is not None:
         assert problem[0] == INVALID_REQUEST
@@ -144,79 +180,148 @@ def test_responses_of_every_shape(requestId: Any, result: Any, error: Any, which
 
 # -- examples ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("message", "kind", "code", "words"), [
-    (request("logging/setLevel", "debug"), Kind.REQUEST, INVALID_PARAMS, "not a string"),
-    (request("logging/setLevel", {"level": {}}), Kind.REQUEST, INVALID_PARAMS,
-     "params.level must be one of debug"),
-    (request("logging/setLevel", {"level": "verbose"}), Kind.REQUEST, INVALID_PARAMS,
-     "'verbose'"),
-    (request("logging/setLevel"), Kind.REQUEST, INVALID_PARAMS, "None"),
-    (request("resources/subscribe", [1]), Kind.REQUEST, INVALID_PARAMS, "not an array"),
-    (request("resources/unsubscribe", {"uri": 5}), Kind.REQUEST, INVALID_PARAMS,
-     "params.uri must be a string, not a number"),
-    (request("tools/list", 123), Kind.REQUEST, INVALID_PARAMS, "not a number"),
-    (request("tools/call", None), Kind.REQUEST, INVALID_PARAMS, "not null"),
-    (request("tools/call", {"name": "x", "_meta": {"progressToken": True}}), Kind.REQUEST,
-     INVALID_PARAMS, "progressToken must be a string or a number, not a boolean"),
-    (request("initialize", {"protocolVersion": 2025}), Kind.REQUEST, INVALID_PARAMS,
-     "protocolVersion"),
-    (request("initialize", {"protocolVersion": "2025-11-25", "capabilities": "all"}),
-     Kind.REQUEST, INVALID_PARAMS, "params.capabilities must be an object"),
-    (notification("notifications/cancelled", "x"), Kind.NOTIFICATION, INVALID_PARAMS,
-     "not a string"),
-    (notification("notifications/cancelled"), Kind.NOTIFICATION, INVALID_PARAMS, "required"),
-    (notification("notifications/cancelled", {"requestId": [1]}), Kind.NOTIFICATION,
-     INVALID_PARAMS, "requestId must be a string or a number, not an array"),
-    (notification("notifications/cancelled", {"requestId": 1, "reason": 2}),
-     Kind.NOTIFICATION, INVALID_PARAMS, "reason must be a string"),
-    ({"jsonrpc": "2.0", "id": 1, "result": {}, "error": {"code": 1, "message": "m"}},
-     Kind.RESPONSE, INVALID_REQUEST, "exactly one"),
-    ({"jsonrpc": "2.0", "id": True, "result": {}}, Kind.RESPONSE, INVALID_REQUEST,
-     "not a boolean"),
-    ({"jsonrpc": "2.0", "id": 1, "error": "bad"}, Kind.RESPONSE, INVALID_REQUEST,
-     "error must be an object"),
-    ({"jsonrpc": "2.0", "id": 1, "error": {"code": "1", "message": "m"}}, Kind.RESPONSE,
-     INVALID_REQUEST, "error.code"),
-])
-def test_refusals_name_the_field(message: dict[str, Any], kind: Kind, code: int,
-                                 words: str) -> None:
+
+@pytest.mark.parametrize(
+    ("message", "kind", "code", "words"),
+    [
+        (request("logging/setLevel", "debug"), Kind.REQUEST, INVALID_PARAMS, "not a string"),
+        (
+            request("logging/setLevel", {"level": {}}),
+            Kind.REQUEST,
+            INVALID_PARAMS,
+            "params.level must be one of debug",
+        ),
+        (
+            request("logging/setLevel", {"level": "verbose"}),
+            Kind.REQUEST,
+            INVALID_PARAMS,
+            "'verbose'",
+        ),
+        (request("logging/setLevel"), Kind.REQUEST, INVALID_PARAMS, "None"),
+        (request("resources/subscribe", [1]), Kind.REQUEST, INVALID_PARAMS, "not an array"),
+        (
+            request("resources/unsubscribe", {"uri": 5}),
+            Kind.REQUEST,
+            INVALID_PARAMS,
+            "params.uri must be a string, not a number",
+        ),
+        (request("tools/list", 123), Kind.REQUEST, INVALID_PARAMS, "not a number"),
+        (request("tools/call", None), Kind.REQUEST, INVALID_PARAMS, "not null"),
+        (
+            request("tools/call", {"name": "x", "_meta": {"progressToken": True}}),
+            Kind.REQUEST,
+            INVALID_PARAMS,
+            "progressToken must be a string or a number, not a boolean",
+        ),
+        (
+            request("initialize", {"protocolVersion": 2025}),
+            Kind.REQUEST,
+            INVALID_PARAMS,
+            "protocolVersion",
+        ),
+        (
+            request("initialize", {"protocolVersion": "2025-11-25", "capabilities": "all"}),
+            Kind.REQUEST,
+            INVALID_PARAMS,
+            "params.capabilities must be an object",
+        ),
+        (
+            notification("notifications/cancelled", "x"),
+            Kind.NOTIFICATION,
+            INVALID_PARAMS,
+            "not a string",
+        ),
+        (notification("notifications/cancelled"), Kind.NOTIFICATION, INVALID_PARAMS, "required"),
+        (
+            notification("notifications/cancelled", {"requestId": [1]}),
+            Kind.NOTIFICATION,
+            INVALID_PARAMS,
+            "requestId must be a string or a number, not an array",
+        ),
+        (
+            notification("notifications/cancelled", {"requestId": 1, "reason": 2}),
+            Kind.NOTIFICATION,
+            INVALID_PARAMS,
+            "reason must be a string",
+        ),
+        (
+            {"jsonrpc": "2.0", "id": 1, "result": {}, "error": {"code": 1, "message": "m"}},
+            Kind.RESPONSE,
+            INVALID_REQUEST,
+            "exactly one",
+        ),
+        (
+            {"jsonrpc": "2.0", "id": True, "result": {}},
+            Kind.RESPONSE,
+            INVALID_REQUEST,
+            "not a boolean",
+        ),
+        (
+            {"jsonrpc": "2.0", "id": 1, "error": "bad"},
+            Kind.RESPONSE,
+            INVALID_REQUEST,
+            "error must be an object",
+        ),
+        (
+            {"jsonrpc": "2.0", "id": 1, "error": {"code": "1", "message": "m"}},
+            Kind.RESPONSE,
+            INVALID_REQUEST,
+            "error.code",
+        ),
+    ],
+)
+def test_refusals_name_the_field(
+    message: dict[str, Any], kind: Kind, code: int, words: str
+) -> None:
     assert classify(message) is kind
     problem = envelope.check(message, kind)
     assert problem is not None
     assert problem[0] == code and words in problem[1], problem
 
 
-@pytest.mark.parametrize("message", [
-    request("logging/setLevel", {"level": "warning"}),
-    request("resources/subscribe", {"uri": "file:///x", "_meta": {}}),
-    request("tools/call", {"name": "x", "_meta": {"progressToken": "t"}}),
-    request("tools/call", {"name": "x", "_meta": {"progressToken": 7}}),
-    request("tools/list"),
-    request("ping", {}),
-    request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
-                           "clientInfo": {"name": "c"}}),
-    notification("notifications/cancelled", {"requestId": "a", "reason": "user"}),
-    notification("notifications/cancelled", {}),  # 2025-11-25: requestId is optional
-    notification("notifications/initialized"),
-    {"jsonrpc": "2.0", "id": 3, "result": {"role": "assistant"}},
-    {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}},
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        request("logging/setLevel", {"level": "warning"}),
+        request("resources/subscribe", {"uri": "file:///x", "_meta": {}}),
+        request("tools/call", {"name": "x", "_meta": {"progressToken": "t"}}),
+        request("tools/call", {"name": "x", "_meta": {"progressToken": 7}}),
+        request("tools/list"),
+        request("ping", {}),
+        request(
+            "initialize",
+            {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c"}},
+        ),
+        notification("notifications/cancelled", {"requestId": "a", "reason": "user"}),
+        notification("notifications/cancelled", {}),  # 2025-11-25: requestId is optional
+        notification("notifications/initialized"),
+        {"jsonrpc": "2.0", "id": 3, "result": {"role": "assistant"}},
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}},
+    ],
+)
 def test_well_formed_messages_pass(message: dict[str, Any]) -> None:
     assert envelope.check(message, classify(message)) is None
 
 
 def test_a_huge_value_is_quoted_short() -> None:
-    problem = envelope.check(request("logging/setLevel", {"level": "x" * 100_000}),
-                             Kind.REQUEST)
+    problem = envelope.check(request("logging/setLevel", {"level": "x" * 100_000}), Kind.REQUEST)
     assert problem is not None and len(problem[1]) < 200
 
 
 def test_invalid_messages_are_invalid_requests() -> None:
     assert envelope.check({"hello": 1}, Kind.INVALID) == (
-        INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message")
+        INVALID_REQUEST,
+        "Invalid Request: not a JSON-RPC 2.0 message",
+    )
 
 
 def test_gateway_methods() -> None:
-    assert {"initialize", "ping", "logging/setLevel", "resources/subscribe",
-            "resources/unsubscribe", "notifications/cancelled",
-            "notifications/initialized"} == envelope.GATEWAY_METHODS
+    assert {
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "notifications/cancelled",
+        "notifications/initialized",
+    } == envelope.GATEWAY_METHODS

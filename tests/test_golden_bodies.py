@@ -32,14 +32,21 @@ def child(h: ApiHarness, server: str) -> Any:
 
 
 def scenario(tmp_path: Path) -> ApiHarness:
-    h = ApiHarness(tmp_path / "state", mainServers={
-        "srv": {"command": FAKE, "args": ["-m", "srv"], "env": {"SRV_KEY": "v"}},
-        "st": {"command": FAKE, "args": ["-m", "st"], "mode": "stateful"},
-        "broken": {"command": FAKE, "args": ["-m", "broken"], "requestTimeout": 5000},
-    })
+    h = ApiHarness(
+        tmp_path / "state",
+        mainServers={
+            "srv": {"command": FAKE, "args": ["-m", "srv"], "env": {"SRV_KEY": "v"}},
+            "st": {"command": FAKE, "args": ["-m", "st"], "mode": "stateful"},
+            "broken": {"command": FAKE, "args": ["-m", "broken"], "requestTimeout": 5000},
+        },
+    )
     sid = h.initialize("srv")
-    call = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                                          "params": {"name": "echo"}}, session=sid)
+    call = h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo"}},
+        session=sid,
+    )
     h.reactor.advance(0.25)
     srv = child(h, "srv")
     forwarded = [m for m in srv.sentMessages() if m.get("method") == "tools/call"][-1]
@@ -51,10 +58,20 @@ def scenario(tmp_path: Path) -> ApiHarness:
     h.answerHandshake(h.reactor.processes.index(child(h, "srv")))
     h.initialize("st", requestId=7)
     for attempt in range(5):  # a server that dies before it initializes: its circuit opens
-        h.request("POST", "/broken/mcp", {
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                       "clientInfo": {"name": "t", "version": "1"}}})
+        h.request(
+            "POST",
+            "/broken/mcp",
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
+            },
+        )
         while sum("broken" in p.args for p in h.reactor.processes) <= attempt:
             h.reactor.advance(1)  # the restart backoff
         child(h, "broken").exit(1)
@@ -87,13 +104,16 @@ def pretty(body: bytes) -> str:
     return json.dumps(document, indent=1, sort_keys=False) + "\n"
 
 
-@pytest.mark.parametrize("name, path", [
-    ("health.json", "/health"),
-    ("sessions.json", "/sessions"),
-    ("api-servers.json", "/api/v1/servers"),
-    ("api-server-srv.json", "/api/v1/servers/srv"),
-    ("api-server-broken.json", "/api/v1/servers/broken"),
-])
+@pytest.mark.parametrize(
+    "name, path",
+    [
+        ("health.json", "/health"),
+        ("sessions.json", "/sessions"),
+        ("api-servers.json", "/api/v1/servers"),
+        ("api-server-srv.json", "/api/v1/servers/srv"),
+        ("api-server-broken.json", "/api/v1/servers/broken"),
+    ],
+)
 def test_json_bodies(tmp_path: Path, name: str, path: str) -> None:
     h = scenario(tmp_path)
     response = h.request("GET", path)
@@ -105,6 +125,9 @@ def test_metrics_body(tmp_path: Path) -> None:
     h = scenario(tmp_path)
     response = h.request("GET", "/metrics")
     assert response.status == 200
-    lines = [line for line in response.body.decode().splitlines()
-             if not line.startswith("mcpgateway_child_resident_bytes")]
+    lines = [
+        line
+        for line in response.body.decode().splitlines()
+        if not line.startswith("mcpgateway_child_resident_bytes")
+    ]
     check("metrics.txt", normalized("\n".join(lines) + "\n", h))

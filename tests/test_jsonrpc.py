@@ -63,8 +63,9 @@ def test_classifyInvalid(message: Any) -> None:
 
 def test_methodWinsOverResult() -> None:
     """A message with a method is a request even if it also has result."""
-    assert classify({"jsonrpc": "2.0", "id": 0, "method": "roots/list", "result": {}}) \
-        is Kind.REQUEST
+    assert (
+        classify({"jsonrpc": "2.0", "id": 0, "method": "roots/list", "result": {}}) is Kind.REQUEST
+    )
 
 
 # -- loads ----------------------------------------------------------------------
@@ -124,10 +125,15 @@ def test_dumpsNeverWritesANewline() -> None:
 
 def test_errorResponse() -> None:
     assert jsonrpc.errorResponse(3, jsonrpc.METHOD_NOT_FOUND, "nope") == {
-        "jsonrpc": "2.0", "id": 3, "error": {"code": -32601, "message": "nope"}}
+        "jsonrpc": "2.0",
+        "id": 3,
+        "error": {"code": -32601, "message": "nope"},
+    }
     assert jsonrpc.errorResponse("a", -32000, "down", {"why": "x"}) == {
-        "jsonrpc": "2.0", "id": "a", "error": {"code": -32000, "message": "down",
-                                               "data": {"why": "x"}}}
+        "jsonrpc": "2.0",
+        "id": "a",
+        "error": {"code": -32000, "message": "down", "data": {"why": "x"}},
+    }
     assert classify(jsonrpc.errorResponse(None, jsonrpc.PARSE_ERROR, "bad")) is Kind.RESPONSE
 
 
@@ -135,19 +141,31 @@ def test_resultRequestNotification() -> None:
     assert jsonrpc.resultResponse(0, {}) == {"jsonrpc": "2.0", "id": 0, "result": {}}
     assert jsonrpc.request(7, "ping") == {"jsonrpc": "2.0", "id": 7, "method": "ping"}
     assert jsonrpc.request(7, "x", {"a": 1}) == {
-        "jsonrpc": "2.0", "id": 7, "method": "x", "params": {"a": 1}}
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "x",
+        "params": {"a": 1},
+    }
     assert jsonrpc.notification("n") == {"jsonrpc": "2.0", "method": "n"}
     assert jsonrpc.notification("n", {}) == {"jsonrpc": "2.0", "method": "n", "params": {}}
 
 
 def test_errorCodes() -> None:
-    assert (jsonrpc.PARSE_ERROR, jsonrpc.INVALID_REQUEST, jsonrpc.METHOD_NOT_FOUND,
-            jsonrpc.INVALID_PARAMS, jsonrpc.INTERNAL_ERROR) == (
-        -32700, -32600, -32601, -32602, -32603)
+    assert (
+        jsonrpc.PARSE_ERROR,
+        jsonrpc.INVALID_REQUEST,
+        jsonrpc.METHOD_NOT_FOUND,
+        jsonrpc.INVALID_PARAMS,
+        jsonrpc.INTERNAL_ERROR,
+    ) == (-32700, -32600, -32601, -32602, -32603)
     # Gateway codes are in the legacy implementation-defined range: MCP reserves
     # -32020..-32099 for the specification.
-    ours = (jsonrpc.SERVER_UNAVAILABLE, jsonrpc.REQUEST_TIMEOUT, jsonrpc.CHILD_EXITED,
-            jsonrpc.TOO_MANY_REQUESTS)
+    ours = (
+        jsonrpc.SERVER_UNAVAILABLE,
+        jsonrpc.REQUEST_TIMEOUT,
+        jsonrpc.CHILD_EXITED,
+        jsonrpc.TOO_MANY_REQUESTS,
+    )
     for code in ours:
         assert -32019 <= code <= -32000
     assert len(set(ours)) == len(ours)
@@ -181,12 +199,20 @@ def test_progressToken(message: dict[str, Any], token: Any) -> None:
 
 
 def test_withProgressTokenCopies() -> None:
-    original = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                "params": {"name": "t", "_meta": {"progressToken": "c", "other": 1}}}
+    original = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "t", "_meta": {"progressToken": "c", "other": 1}},
+    }
     snapshot = json.loads(json.dumps(original))
     out = jsonrpc.withProgressToken(original, 42)
-    assert out == {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                   "params": {"name": "t", "_meta": {"progressToken": 42, "other": 1}}}
+    assert out == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "t", "_meta": {"progressToken": 42, "other": 1}},
+    }
     assert original == snapshot, "withProgressToken mutated its argument"
     assert jsonrpc.progressToken(out) == 42
 
@@ -210,12 +236,15 @@ def test_nestingLimit() -> None:
     assert jsonrpc.loads(b'{"a":' * MAX_DEPTH + b"1" + b"}" * MAX_DEPTH) is not None
 
 
-@pytest.mark.parametrize("data", [
-    b"[" * 100_000 + b"]" * 100_000,  # RecursionError in the C decoder, unbounded
-    b"[" * 100_000,  # unbalanced
-    b'{"a":' * 50_000,
-    b"]" + b"[" * 5000 + b"]" * 5000,
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # RecursionError in the C decoder, unbounded
+        b"[" * 100_000,  # unbalanced
+        b'{"a":' * 50_000,
+        b"]" + b"[" * 5000 + b"]" * 5000,
+    ],
+)
 def test_deepNestingIsAParseErrorNotARecursionError(data: bytes) -> None:
     _refused(data)
 
@@ -250,11 +279,24 @@ def test_numberSizeLimit() -> None:
         jsonrpc.loads(b"1234", maxDigits=3)
 
 
-@pytest.mark.parametrize("data", [
-    b"NaN", b"Infinity", b"-Infinity", b"[1,NaN]", b'{"id":Infinity}',
-    b"1e999", b"-1e999", b"1.8e308", b"1E+400", b"1e0000309", b"9" * 400 + b".0",
-    b"9" * 199 + b"e200", b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}',
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"NaN",
+        b"Infinity",
+        b"-Infinity",
+        b"[1,NaN]",
+        b'{"id":Infinity}',
+        b"1e999",
+        b"-1e999",
+        b"1.8e308",
+        b"1E+400",
+        b"1e0000309",
+        b"9" * 400 + b".0",
+        b"9" * 199 + b"e200",
+        b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}',
+    ],
+)
 def test_nonFiniteNumbersAreRefused(data: bytes) -> None:
     _refused(data, "finite")
 
@@ -265,11 +307,18 @@ def test_bigFiniteNumbersPass() -> None:
     assert jsonrpc.loads(b"1e-999") == 0.0  # underflow is a finite zero
 
 
-@pytest.mark.parametrize("data", [
-    b'"\\ud800"', b'"\\uDC00"', b'"\\udc00\\ud800"', b'"a\\ud83d"',
-    b'{"\\ud800":1}', b'[["x", {"k": "\\udfff"}]]',
-    '"\ud800"',  # a str argument may hold a raw surrogate
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'"\\ud800"',
+        b'"\\uDC00"',
+        b'"\\udc00\\ud800"',
+        b'"a\\ud83d"',
+        b'{"\\ud800":1}',
+        b'[["x", {"k": "\\udfff"}]]',
+        '"\ud800"',  # a str argument may hold a raw surrogate
+    ],
+)
 def test_loneSurrogatesAreRefused(data: bytes | str) -> None:
     _refused(data, "lone surrogate")
 
@@ -280,8 +329,21 @@ def test_surrogatePairsAndEscapedBackslashesPass() -> None:
 
 
 def test_loadsNeverRaisesAnythingElse() -> None:
-    for data in (b"\xff", b"\xed\xa0\x80", "\x00", b"", b" ", b"[", b"{", b'"', b"1e",
-                 b"-", b"[1,]", b"nul", b"\xef\xbb\xbf{}"):
+    for data in (
+        b"\xff",
+        b"\xed\xa0\x80",
+        "\x00",
+        b"",
+        b" ",
+        b"[",
+        b"{",
+        b'"',
+        b"1e",
+        b"-",
+        b"[1,]",
+        b"nul",
+        b"\xef\xbb\xbf{}",
+    ):
         with pytest.raises(jsonrpc.ParseError):
             jsonrpc.loads(data)
 
@@ -297,17 +359,48 @@ def test_loadsArbitraryInput(data: bytes | str) -> None:
     _strict(jsonrpc.dumps(value), value)
 
 
-_fragments = st.sampled_from([
-    "[", "]", "{", "}", ",", ":", '"', "\\", "\\u", "d800", "\\ud800", "\\udc00",
-    "NaN", "Infinity", "-Infinity", "1e999", "1e308", "-", "0", "9" * 1001, "9" * 300,
-    "1.5", "e", "true", "null", '"a"', '{"a":', "[" * 120, "]" * 120, " ", "\x00", "\u00e9",
-    "\U0001f600", "\ud800",
-])
+_fragments = st.sampled_from(
+    [
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        '"',
+        "\\",
+        "\\u",
+        "d800",
+        "\\ud800",
+        "\\udc00",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1e999",
+        "1e308",
+        "-",
+        "0",
+        "9" * 1001,
+        "9" * 300,
+        "1.5",
+        "e",
+        "true",
+        "null",
+        '"a"',
+        '{"a":',
+        "[" * 120,
+        "]" * 120,
+        " ",
+        "\x00",
+        "\u00e9",
+        "\U0001f600",
+        "\ud800",
+    ]
+)
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(_fragments, max_size=12).map("".join),
-       st.sampled_from(["str", "bytes"]))
+@given(st.lists(_fragments, max_size=12).map("".join), st.sampled_from(["str", "bytes"]))
 def test_loadsHostileFragments(text: str, form: str) -> None:
     """Glued-together pieces of everything hostile: ParseError or a value,
     and a value always re-encodes as strict JSON."""
@@ -322,9 +415,16 @@ def test_loadsHostileFragments(text: str, form: str) -> None:
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(), lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -337,6 +437,7 @@ def test_roundTrip(value: Any) -> None:
 
 def _strict(data: bytes, value: Any) -> None:
     """C{data} is strict JSON (UTF-8, no NaN/Infinity, one line)."""
+
     def refuse(name: str) -> Any:
         raise AssertionError(f"non-strict token {name} in {data[:80]!r}")
 

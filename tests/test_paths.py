@@ -23,13 +23,22 @@ def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
 
 def test_every_writer_names_its_file_from_paths() -> None:
     assert (statedir.STATE_FILE, statedir.LOCK_FILE, statedir.LEDGER) == (
-        paths.STATE_FILE, paths.LOCK_FILE, paths.LEDGER_FILE)
+        paths.STATE_FILE,
+        paths.LOCK_FILE,
+        paths.LEDGER_FILE,
+    )
     assert gatewayfile.FILE == paths.SERVERS_FILE
     assert classification.OVERRIDES_FILE == paths.OVERRIDES_FILE
     assert resolve.CACHE_FILE == paths.NPX_CACHE_FILE
     assert (claude.USER_BACKUP, claude.PROJECT_BACKUPS, claude.RESTORE_FAILED) == (
-        paths.USER_BACKUP, paths.PROJECT_BACKUPS, paths.RESTORE_FAILED)
+        paths.USER_BACKUP,
+        paths.PROJECT_BACKUPS,
+        paths.RESTORE_FAILED,
+    )
     assert (manhole.AUTHORIZED_KEYS, manhole.HOST_KEY, manhole.KNOWN_HOSTS) == (
-        paths.MANHOLE_AUTHORIZED_KEYS, paths.MANHOLE_HOST_KEY, paths.MANHOLE_KNOWN_HOSTS)
+        paths.MANHOLE_AUTHORIZED_KEYS,
+        paths.MANHOLE_HOST_KEY,
+        paths.MANHOLE_KNOWN_HOSTS,
+    )
     assert tap.Options()["port"] == str(paths.DEFAULT_PORT)
     assert paths.stateFile("/s", paths.STATE_FILE) == Path("/s/state.json")

@@ -18,9 +18,9 @@ def options(tmp_path: Path, *extra: str) -> tap.Options:
     return parsed
 
 
-def test_a_second_gateway_on_the_same_state_dir_is_refused(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+def test_a_second_gateway_on_the_same_state_dir_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     first = preflight(options(tmp_path), "127.0.0.1")
     try:
@@ -31,9 +31,9 @@ def test_a_second_gateway_on_the_same_state_dir_is_refused(tmp_path: Path,
     assert (tmp_path / "st").stat().st_mode & 0o777 == 0o700
 
 
-def test_a_broken_config_is_one_line_and_releases_the_lock(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
+def test_a_broken_config_is_one_line_and_releases_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     broken = tmp_path / "servers.json"
     broken.write_text('{"mcpServers": {')
@@ -45,9 +45,9 @@ def test_a_broken_config_is_one_line_and_releases_the_lock(tmp_path: Path,
     lock.release()
 
 
-def test_rewrite_without_a_client_config_says_what_to_pass(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch
-                                                           ) -> None:
+def test_rewrite_without_a_client_config_says_what_to_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(PreflightError, match="pass --config PATH"):
         preflight(options(tmp_path, "--rewrite-config"), "127.0.0.1")
@@ -57,8 +57,10 @@ def test_what_it_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     config = tmp_path / "servers.json"
     config.write_text(json.dumps({"mcpServers": {"a": {"command": "true"}}}))
-    found = preflight(options(tmp_path, "--config", str(config), "--log-file",
-                              str(tmp_path / "g.log")), "127.0.0.1")
+    found = preflight(
+        options(tmp_path, "--config", str(config), "--log-file", str(tmp_path / "g.log")),
+        "127.0.0.1",
+    )
     try:
         assert found.configPath == config and list(found.loaded.servers) == ["a"]
         assert found.orphans == [] and found.logFile is not None

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from mcpgateway import procfs
 
 
-def fakeProc(tmp_path: Path, pid: int, stat: bytes, cmdline: bytes = b"",
-             statm: bytes = b"100 25 0 0 0 0 0") -> str:
+def fakeProc(
+    tmp_path: Path, pid: int, stat: bytes, cmdline: bytes = b"", statm: bytes = b"100 25 0 0 0 0 0"
+) -> str:
     base = tmp_path / str(pid)
     base.mkdir(parents=True)
     (base / "stat").write_bytes(stat)

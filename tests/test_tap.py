@@ -30,15 +30,34 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MCPGATEWAY_API_TOKEN", raising=False)
     options = parse()
     expected = {
-        "port": "9100", "interface": "127.0.0.1", "config": None,
-        "state-dir": str(tmp_path / ".mcpgateway"), "log-level": "info",
-        "request-timeout": None, "max-body": 4 * 1024 * 1024, "max-line": 16 * 1024 * 1024,
-        "reap-interval": 60.0, "idle-timeout": 1800.0, "log-file": None,
-        "restart-backoff": 1.0, "circuit-cool-down": 60.0, "child-idle-timeout": None,
-        "api-token": None, "manhole": None, "manhole-ssh": None, "rewrite-config": 0,
-        "no-resolve": 0, "endpoint": "tcp:9100:interface=127.0.0.1", "drain-timeout": 5.0,
-        "max-batch": 100, "max-depth": 100, "max-number-digits": 1000, "max-in-flight": 64,
-        "header-timeout": 10.0, "max-connections-per-peer": 2048, "keepalive-interval": 15.0,
+        "port": "9100",
+        "interface": "127.0.0.1",
+        "config": None,
+        "state-dir": str(tmp_path / ".mcpgateway"),
+        "log-level": "info",
+        "request-timeout": None,
+        "max-body": 4 * 1024 * 1024,
+        "max-line": 16 * 1024 * 1024,
+        "reap-interval": 60.0,
+        "idle-timeout": 1800.0,
+        "log-file": None,
+        "restart-backoff": 1.0,
+        "circuit-cool-down": 60.0,
+        "child-idle-timeout": None,
+        "api-token": None,
+        "manhole": None,
+        "manhole-ssh": None,
+        "rewrite-config": 0,
+        "no-resolve": 0,
+        "endpoint": "tcp:9100:interface=127.0.0.1",
+        "drain-timeout": 5.0,
+        "max-batch": 100,
+        "max-depth": 100,
+        "max-number-digits": 1000,
+        "max-in-flight": 64,
+        "header-timeout": 10.0,
+        "max-connections-per-peer": 2048,
+        "keepalive-interval": 15.0,
     }
     assert {key: options[key] for key in expected} == expected
     assert options["limits"] == Limits()
@@ -46,10 +65,21 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_limit_options_reach_the_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    options = parse("--max-batch", "7", "--max-in-flight", "3", "--keepalive-interval", "2.5",
-                    "--max-number-digits", "50", "--state-dir", str(tmp_path / "st"))
-    assert options["limits"] == Limits(maxBatch=7, maxInFlightPerSession=3,
-                                       keepAliveInterval=2.5, maxNumberDigits=50)
+    options = parse(
+        "--max-batch",
+        "7",
+        "--max-in-flight",
+        "3",
+        "--keepalive-interval",
+        "2.5",
+        "--max-number-digits",
+        "50",
+        "--state-dir",
+        str(tmp_path / "st"),
+    )
+    assert options["limits"] == Limits(
+        maxBatch=7, maxInFlightPerSession=3, keepAliveInterval=2.5, maxNumberDigits=50
+    )
     reactor = FakeProcessReactor()
     top = tap.makeService(options, reactor)
     top.startService()
@@ -70,17 +100,49 @@ def test_every_option(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "servers.json"
     config.write_text("{}")
     monkeypatch.setenv("MCPGATEWAY_API_TOKEN", "from-env")
-    options = parse("--port", "9200", "--interface", "::1", "--config", str(config),
-                    "--state-dir", str(tmp_path / "st"), "--log-level", "debug",
-                    "--request-timeout", "5", "--max-body", "1000", "--max-line", "2000",
-                    "--reap-interval", "2", "--idle-timeout", "30", "--child-idle-timeout", "40",
-                    "--log-file", str(tmp_path / "g.log"), "--restart-backoff", "0.5",
-                    "--circuit-cool-down", "10", "--rewrite-config", "--no-resolve")
+    options = parse(
+        "--port",
+        "9200",
+        "--interface",
+        "::1",
+        "--config",
+        str(config),
+        "--state-dir",
+        str(tmp_path / "st"),
+        "--log-level",
+        "debug",
+        "--request-timeout",
+        "5",
+        "--max-body",
+        "1000",
+        "--max-line",
+        "2000",
+        "--reap-interval",
+        "2",
+        "--idle-timeout",
+        "30",
+        "--child-idle-timeout",
+        "40",
+        "--log-file",
+        str(tmp_path / "g.log"),
+        "--restart-backoff",
+        "0.5",
+        "--circuit-cool-down",
+        "10",
+        "--rewrite-config",
+        "--no-resolve",
+    )
     assert options["endpoint"] == "tcp:9200:interface=\\:\\:1"
-    assert (options["request-timeout"], options["max-body"], options["max-line"]) == (5.0, 1000,
-                                                                                    2000)
-    assert (options["reap-interval"], options["idle-timeout"],
-            options["child-idle-timeout"]) == (2.0, 30.0, 40.0)
+    assert (options["request-timeout"], options["max-body"], options["max-line"]) == (
+        5.0,
+        1000,
+        2000,
+    )
+    assert (options["reap-interval"], options["idle-timeout"], options["child-idle-timeout"]) == (
+        2.0,
+        30.0,
+        40.0,
+    )
     assert (options["restart-backoff"], options["circuit-cool-down"]) == (0.5, 10.0)
     assert options["rewrite-config"] and options["no-resolve"]
     assert options["api-token"] == "from-env"  # the environment, not the command line
@@ -95,16 +157,20 @@ def test_endpoint_strings_pass_through() -> None:
     assert parse("--port", "unix:/tmp/gw.sock")["endpoint"] == "unix:/tmp/gw.sock"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--port", "http"], "--port must be a number"),
-    (["--port", "70000"], "out of range"),
-    (["--log-level", "loud"], "--log-level must be one of"),
-    (["--config", "/no/such/file.json"], "no such file"),
-    (["--request-timeout", "-1"], "must be positive"),
-    (["--max-body", "0"], "must be positive"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--port", "http"], "--port must be a number"),
+        (["--port", "70000"], "out of range"),
+        (["--log-level", "loud"], "--log-level must be one of"),
+        (["--config", "/no/such/file.json"], "no such file"),
+        (["--request-timeout", "-1"], "must be positive"),
+        (["--max-body", "0"], "must be positive"),
+    ],
+)
 def test_bad_options_are_one_line_and_a_pointer_to_help(
-        argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exited:
         parse(*argv)
     assert exited.value.code == 1
@@ -117,9 +183,19 @@ def test_bad_options_are_one_line_and_a_pointer_to_help(
 
 def test_twistd_bad_option_prints_no_help_page() -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-         "mcpgateway", "--bogus"], capture_output=True, text=True, timeout=60,
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        [
+            sys.executable,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "mcpgateway",
+            "--bogus",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert "option --bogus not recognized" in output
@@ -130,32 +206,50 @@ def test_twistd_bad_option_prints_no_help_page() -> None:
 def test_tls_is_left_out_only_for_plain_endpoints() -> None:
     """In a fresh process (no reactor yet) pyOpenSSL is kept out for TCP and
     UNIX endpoints, kept for ssl:; the gateway process itself decides."""
-    code = ("import sys; from mcpgateway.tap import leaveOutTLS;"
-            "print(leaveOutTLS(sys.argv[1]), sys.modules.get('OpenSSL', 'absent'))")
-    for endpoint, expected in (("tcp:9100:interface=127.0.0.1", "True None"),
-                               ("unix:/tmp/x.sock", "True None"),
-                               ("ssl:9443:privateKey=k.pem", "False absent")):
-        out = subprocess.run([sys.executable, "-c", code, endpoint], capture_output=True,
-                             text=True, cwd=REPO, timeout=60).stdout.split()
+    code = (
+        "import sys; from mcpgateway.tap import leaveOutTLS;"
+        "print(leaveOutTLS(sys.argv[1]), sys.modules.get('OpenSSL', 'absent'))"
+    )
+    for endpoint, expected in (
+        ("tcp:9100:interface=127.0.0.1", "True None"),
+        ("unix:/tmp/x.sock", "True None"),
+        ("ssl:9443:privateKey=k.pem", "False absent"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", code, endpoint],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        ).stdout.split()
         assert " ".join(out) == expected, endpoint
     assert tap.leaveOutTLS("tcp:1") is False  # here the reactor is already imported
 
 
-def test_service_tree_on_a_memory_reactor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          ) -> None:
+def test_service_tree_on_a_memory_reactor(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     config = tmp_path / "servers.json"
-    config.write_text(json.dumps({"mcpServers": {"demo": {
-        "command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}))
+    config.write_text(
+        json.dumps(
+            {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
+        )
+    )
     reactor = FakeProcessReactor()
-    options = parse("--port", "9300", "--config", str(config), "--state-dir",
-                    str(tmp_path / "st"))
+    options = parse("--port", "9300", "--config", str(config), "--state-dir", str(tmp_path / "st"))
     top = tap.makeService(options, reactor)
     assert isinstance(top, MultiService)
     names = [type(service).__name__ for service in top]
     assert type(top).__name__ == "StateFileService"  # the root: lock and state.json last
-    assert names == ["GatewayService", "ConfigService", "ReaperService", "MonitorService",
-                     "ListenerService"]
+    assert names == [
+        "GatewayService",
+        "ConfigService",
+        "ReaperService",
+        "MonitorService",
+        "ListenerService",
+    ]
     top.startService()
     [(port, site, _, interface)] = reactor.tcpServers
     assert type(site).__name__ == "GatewaySite"
@@ -175,11 +269,13 @@ def test_version_names_mcpgateway_and_twisted(capsys: pytest.CaptureFixture[str]
         parse("--version")
     assert exited.value.code == 0
     assert capsys.readouterr().out.strip() == (
-        f"mcpgateway {__version__} (Twisted {copyright.version})")
+        f"mcpgateway {__version__} (Twisted {copyright.version})"
+    )
 
 
 def test_nothing_spawns_or_schedules_before_startService(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Defect 10.1: twistd daemonizes between makeService and startService;
     an npx resolution started in makeService belonged to the parent that
     exits, and every request to the server hung."""
@@ -192,12 +288,21 @@ def test_nothing_spawns_or_schedules_before_startService(
     (tmp_path / "bin" / "npx").chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     config = tmp_path / "servers.json"
-    config.write_text(json.dumps({"mcpServers": {"memory": {
-        "command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory@1.0.0"],
-        "prewarm": True}}}))
+    config.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "memory": {
+                        "command": "npx",
+                        "args": ["-y", "@modelcontextprotocol/server-memory@1.0.0"],
+                        "prewarm": True,
+                    }
+                }
+            }
+        )
+    )
     reactor = FakeProcessReactor()
-    options = parse("--port", "9302", "--config", str(config), "--state-dir",
-                    str(tmp_path / "st"))
+    options = parse("--port", "9302", "--config", str(config), "--state-dir", str(tmp_path / "st"))
     top = tap.makeService(options, reactor)
     assert reactor.spawned == []
     assert reactor.getDelayedCalls() == []
@@ -211,8 +316,9 @@ def test_nothing_spawns_or_schedules_before_startService(
         top.stopService()
 
 
-def test_warnings_before_start_reach_the_log_file(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warnings_before_start_reach_the_log_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Defect 10.8: what is logged while the tree is built (before the log
     file opens, after daemonizing) is written to the log file first."""
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -220,12 +326,27 @@ def test_warnings_before_start_reach_the_log_file(tmp_path: Path,
     stateDir.mkdir()
     (stateDir / "classification.json").write_text('{"demo": {"mode": "bogus"}}')
     config = tmp_path / "servers.json"
-    config.write_text(json.dumps({"mcpServers": {
-        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
-        "remote": {"type": "sse", "url": "http://example.invalid/sse"}}}))
+    config.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
+                    "remote": {"type": "sse", "url": "http://example.invalid/sse"},
+                }
+            }
+        )
+    )
     logFile = tmp_path / "gateway.log"
-    options = parse("--port", "9303", "--config", str(config), "--state-dir", str(stateDir),
-                    "--log-file", str(logFile))
+    options = parse(
+        "--port",
+        "9303",
+        "--config",
+        str(config),
+        "--state-dir",
+        str(stateDir),
+        "--log-file",
+        str(logFile),
+    )
     top = tap.makeService(options, FakeProcessReactor())
     assert not logFile.exists()  # nothing opened before daemonizing
     top.startService()
@@ -245,8 +366,13 @@ def test_events_replayed_by_twistd_are_written_once(tmp_path: Path) -> None:
 
     logFile = tmp_path / "g.log"
     service = logs.LogFileService(str(logFile))
-    event = {"log_format": "early {n}", "n": 1, "log_level": LogLevel.info, "log_time": 0.0,
-             "log_namespace": "t"}
+    event = {
+        "log_format": "early {n}",
+        "n": 1,
+        "log_level": LogLevel.info,
+        "log_time": 0.0,
+        "log_namespace": "t",
+    }
     globalLogPublisher(event)
     globalLogPublisher(event)  # the replay: the same event object again
     service.startService()
@@ -258,8 +384,11 @@ def test_makeService_on_a_fake_reactor_never_touches_the_global_reactor(tmp_path
     """Everything is handed the reactor it runs on: building the tree (and
     starting it) on a fake reactor imports no global one (issue 11)."""
     config = tmp_path / "servers.json"
-    config.write_text(json.dumps({"mcpServers": {"demo": {
-        "command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}))
+    config.write_text(
+        json.dumps(
+            {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
+        )
+    )
     code = (
         "import sys\n"
         "from mcpgateway import tap\n"
@@ -271,10 +400,18 @@ def test_makeService_on_a_fake_reactor_never_touches_the_global_reactor(tmp_path
         "print('after makeService', 'twisted.internet.reactor' in sys.modules)\n"
         "top.startService()\n"
         "print('after startService', 'twisted.internet.reactor' in sys.modules)\n"
-        "top.stopService()\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=REPO, timeout=60,
-                            env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)})
+        "top.stopService()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:2] == ["after makeService False",
-                                             "after startService False"], result.stdout
+    assert result.stdout.split("\n")[:2] == [
+        "after makeService False",
+        "after startService False",
+    ], result.stdout

@@ -47,9 +47,10 @@ def test_now_and_double_start() -> None:
 
 
 def test_importing_and_using_it_installs_no_global_reactor() -> None:
-    code = ("import sys; from twisted.internet.task import Clock;"
-            "from mcpgateway.timers import Every; e = Every(Clock(), 1, print); e.start();"
-            "e.stop(); print('twisted.internet.reactor' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60)
+    code = (
+        "import sys; from twisted.internet.task import Clock;"
+        "from mcpgateway.timers import Every; e = Every(Clock(), 1, print); e.start();"
+        "e.stop(); print('twisted.internet.reactor' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr

@@ -45,8 +45,11 @@ def _entries(data: dict[str, Any]) -> Iterator[tuple[str, str | None, Any]]:
     blocks: list[tuple[str | None, Any]] = [(None, data.get("mcpServers"))]
     projects = data.get("projects")
     if isinstance(projects, dict):
-        blocks += [(str(path), project.get("mcpServers"))
-                   for path, project in projects.items() if isinstance(project, dict)]
+        blocks += [
+            (str(path), project.get("mcpServers"))
+            for path, project in projects.items()
+            if isinstance(project, dict)
+        ]
     for scope, block in blocks:
         if isinstance(block, dict):
             for name, entry in block.items():
@@ -64,8 +67,9 @@ def classifyEntries(data: dict[str, Any], port: int) -> dict[str, int]:
     for _, _, entry in _entries(data):
         if isinstance(entry, dict) and _viaGateway(entry, port):
             counts["gateway"] += 1
-        elif isinstance(entry, dict) and entry.get("type", "stdio") == "stdio" \
-                and "command" in entry:
+        elif (
+            isinstance(entry, dict) and entry.get("type", "stdio") == "stdio" and "command" in entry
+        ):
             counts["stdio"] += 1
         else:
             counts["other"] += 1
@@ -75,8 +79,11 @@ def classifyEntries(data: dict[str, Any], port: int) -> dict[str, int]:
 def gatewayEntries(data: dict[str, Any], port: int) -> list[str]:
     """The entries pointing at the gateway on C{port}, as C{name} or
     C{name (project P)}."""
-    return [entryLabel(name, scope) for name, scope, entry in _entries(data)
-            if isinstance(entry, dict) and _viaGateway(entry, port)]
+    return [
+        entryLabel(name, scope)
+        for name, scope, entry in _entries(data)
+        if isinstance(entry, dict) and _viaGateway(entry, port)
+    ]
 
 
 @dataclass
@@ -92,8 +99,7 @@ class ClientConfig:
     exists: bool = False
     error: str | None = None
     """Why the config cannot be read (it exists)."""
-    counts: dict[str, int] = field(default_factory=lambda: {"gateway": 0, "stdio": 0,
-                                                            "other": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"gateway": 0, "stdio": 0, "other": 0})
     viaGateway: list[str] = field(default_factory=list)
     backupServers: int | None = None
     """Servers in the backup; C{None}: no usable backup."""
@@ -108,10 +114,19 @@ class ClientConfig:
         return self.backupError or f"there is no {self.backupPath}"
 
     def toJson(self) -> dict[str, Any]:
-        return {"path": str(self.path), "url": self.url, "exists": self.exists,
-                "error": self.error, "counts": self.counts, "viaGateway": self.viaGateway,
-                "backup": {"path": str(self.backupPath), "servers": self.backupServers,
-                           "error": self.backupError}}
+        return {
+            "path": str(self.path),
+            "url": self.url,
+            "exists": self.exists,
+            "error": self.error,
+            "counts": self.counts,
+            "viaGateway": self.viaGateway,
+            "backup": {
+                "path": str(self.backupPath),
+                "servers": self.backupServers,
+                "error": self.backupError,
+            },
+        }
 
 
 def readClientConfig(stateDir: Path, found: GatewayProbe) -> ClientConfig:
@@ -142,8 +157,10 @@ def restoreCommand(config: ClientConfig) -> str:
     return f"`mcpgateway restore --config {config.path}`"
 
 
-LOST_FIX = ("re-add {entries} with `claude mcp add NAME -- COMMAND [ARGS...]`, or copy their"
-            " stdio entries from your own copy of {path} over the gateway's")
+LOST_FIX = (
+    "re-add {entries} with `claude mcp add NAME -- COMMAND [ARGS...]`, or copy their"
+    " stdio entries from your own copy of {path} over the gateway's"
+)
 
 
 def clientConfigProblem(config: ClientConfig, found: GatewayProbe) -> tuple[str, str] | None:
@@ -159,25 +176,35 @@ def clientConfigProblem(config: ClientConfig, found: GatewayProbe) -> tuple[str,
         if found.running:
             return None
         option = "" if config.path == claudeConfigPath(None) else f" --config {config.path}"
-        return (f"{entries} at {config.url}{stopped}",
-                f"start it again as before: `mcpgateway start --no-rewrite{option}`")
+        return (
+            f"{entries} at {config.url}{stopped}",
+            f"start it again as before: `mcpgateway start --no-rewrite{option}`",
+        )
     lost = config.noBackup
     if lost is None:
         if found.running:
             return None
-        return (f"{entries} at {config.url}{stopped}",
-                f"run `mcpgateway start` to serve them again, or {restoreCommand(config)} to"
-                " put the stdio entries back")
+        return (
+            f"{entries} at {config.url}{stopped}",
+            f"run `mcpgateway start` to serve them again, or {restoreCommand(config)} to"
+            " put the stdio entries back",
+        )
     fix = LOST_FIX.format(entries=", ".join(config.viaGateway), path=config.path)
     if not found.running:
-        fix += ("; entries you pointed at the gateway yourself work again once it runs"
-                " (`mcpgateway start`)")
-    return (f"{entries} at {config.url}{stopped}, and no usable backup holds their"
-            f" originals ({lost}): `mcpgateway restore` cannot put them back", fix)
+        fix += (
+            "; entries you pointed at the gateway yourself work again once it runs"
+            " (`mcpgateway start`)"
+        )
+    return (
+        f"{entries} at {config.url}{stopped}, and no usable backup holds their"
+        f" originals ({lost}): `mcpgateway restore` cannot put them back",
+        fix,
+    )
 
 
-def restoreConfig(configPath: Path, stateDir: Path,
-                  configClass: Callable[[], Any]) -> dict[str, Any]:
+def restoreConfig(
+    configPath: Path, stateDir: Path, configClass: Callable[[], Any]
+) -> dict[str, Any]:
     """Put the backed-up stdio entries back into C{configPath}, with the
     class C{configClass()} returns (C{ClaudeConfig})."""
     try:
@@ -186,17 +213,21 @@ def restoreConfig(configPath: Path, stateDir: Path,
         raise
     except Exception as e:
         raise CliError(f"cannot restore {configPath}: {e}") from None
-    return {"config": str(configPath),
-            "restored": list(getattr(report, "restored", [])),
-            "kept": list(getattr(report, "kept", [])),
-            "notes": list(getattr(report, "notes", []))}
+    return {
+        "config": str(configPath),
+        "restored": list(getattr(report, "restored", [])),
+        "kept": list(getattr(report, "kept", [])),
+        "notes": list(getattr(report, "notes", [])),
+    }
 
 
 def printRestore(out: Output, report: dict[str, Any]) -> None:
     restored, kept = report["restored"], report["kept"]
     if restored:
-        out.line(f"restored {plural(len(restored), 'server')} in {report['config']}:"
-                 f" {', '.join(restored)}")
+        out.line(
+            f"restored {plural(len(restored), 'server')} in {report['config']}:"
+            f" {', '.join(restored)}"
+        )
     elif not report["notes"]:
         out.line(f"nothing to restore in {report['config']}")
     if kept:

@@ -42,9 +42,11 @@ DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
 ]
 
 
-def runChecks(stateDir: Path, cli: CliContext | None = None,
-              checks: Sequence[tuple[str, DoctorCheck]] = DOCTOR_CHECKS
-              ) -> Iterator[tuple[str, Check]]:
+def runChecks(
+    stateDir: Path,
+    cli: CliContext | None = None,
+    checks: Sequence[tuple[str, DoctorCheck]] = DOCTOR_CHECKS,
+) -> Iterator[tuple[str, Check]]:
     """Each check's name and result, in order (C{cli}: the real seams unless given)."""
     cli = cli or defaultContext()
     ctx = DoctorContext(stateDir, cli.probe(stateDir), cli=cli)
@@ -52,8 +54,11 @@ def runChecks(stateDir: Path, cli: CliContext | None = None,
         try:
             result = check(ctx)
         except Exception as e:  # a bug in one check must not hide the others
-            result = Check("fail", f"{name}: check failed: {type(e).__name__}: {e}",
-                           "report this as a bug in mcpgateway doctor")
+            result = Check(
+                "fail",
+                f"{name}: check failed: {type(e).__name__}: {e}",
+                "report this as a bug in mcpgateway doctor",
+            )
         yield name, result
 
 
@@ -62,9 +67,21 @@ def cmdDoctor(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     results = list(runChecks(stateDir, ctx))
     ok = all(check.status != "fail" for _, check in results)
     if out.json:
-        out.emit({"checks": [{"name": name, "status": check.status, "message": check.message,
-                              "fix": check.fix, "details": list(check.details)}
-                             for name, check in results], "ok": ok})
+        out.emit(
+            {
+                "checks": [
+                    {
+                        "name": name,
+                        "status": check.status,
+                        "message": check.message,
+                        "fix": check.fix,
+                        "details": list(check.details),
+                    }
+                    for name, check in results
+                ],
+                "ok": ok,
+            }
+        )
         return 0 if ok else 1
     out.line()
     for _, check in results:
@@ -86,11 +103,13 @@ def cmdDoctor(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     commands.add_parser(
-        "doctor", parents=common,
+        "doctor",
+        parents=common,
         help="check the gateway, its config and state (exit 0 if all pass)",
         description="Check the gateway (running, /health, npx/uvx resolution, server-to-"
-                    "client requests refused on shared children), the config backup, the"
-                    " Claude config, the npx cache, classification.json and the log file,"
-                    " reading each file as the gateway and `restore` do. Each check is ✓"
-                    " (pass), ○ (info) or ✗ (fail, with a fix); exit 0 only when nothing"
-                    " fails.").set_defaults(handler=cmdDoctor)
+        "client requests refused on shared children), the config backup, the"
+        " Claude config, the npx cache, classification.json and the log file,"
+        " reading each file as the gateway and `restore` do. Each check is ✓"
+        " (pass), ○ (info) or ✗ (fail, with a fix); exit 0 only when nothing"
+        " fails.",
+    ).set_defaults(handler=cmdDoctor)

@@ -30,8 +30,10 @@ MAX_ANSWER = 16 * 1024 * 1024
 gateway's cap on what it accepts)."""
 
 
-TOKEN_HELP = (f"Sends Authorization: Bearer ${API_TOKEN_ENV} when that is set (needed when the"
-              " gateway runs with --api-token).")
+TOKEN_HELP = (
+    f"Sends Authorization: Bearer ${API_TOKEN_ENV} when that is set (needed when the"
+    " gateway runs with --api-token)."
+)
 """What the help of every command of the management API says about the token."""
 
 
@@ -55,8 +57,9 @@ class GatewayClient:
     """Requests to a gateway: C{/health} and C{/sessions}, and the management
     API (C{/api/v1}) with its token."""
 
-    def __init__(self, opener: Opener | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, opener: Opener | None = None, environ: Mapping[str, str] | None = None
+    ) -> None:
         self.opener: Opener = opener if opener is not None else loopbackOpener()
         self.environ = os.environ if environ is None else environ
 
@@ -74,8 +77,14 @@ class GatewayClient:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
-    def open(self, url: str, headers: dict[str, str], timeout: float,
-             method: str | None = None, data: bytes | None = None) -> IO[bytes]:
+    def open(
+        self,
+        url: str,
+        headers: dict[str, str],
+        timeout: float,
+        method: str | None = None,
+        data: bytes | None = None,
+    ) -> IO[bytes]:
         """The answer to one request, as urllib raises its failures."""
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         response: IO[bytes] = self.opener.open(request, timeout=timeout)
@@ -94,15 +103,15 @@ class GatewayClient:
             raise CliError(f"no answer from {url}: {reason(e)}") from None
         return _decode(url, body)
 
-    def api(self, found: GatewayProbe, method: str, path: str, body: Any = None, *,
-            timeout: float) -> Any:
+    def api(
+        self, found: GatewayProbe, method: str, path: str, body: Any = None, *, timeout: float
+    ) -> Any:
         """C{method /api/v1<path>} with an optional JSON C{body}; the decoded
         answer, or a L{CliError} carrying the API's own message."""
         url = found.baseUrl() + API_PREFIX + path
         data = None if body is None else json.dumps(body).encode("utf-8")
         try:
-            with self.open(url, self.headers(body is not None), timeout, method,
-                           data) as response:
+            with self.open(url, self.headers(body is not None), timeout, method, data) as response:
                 payload = response.read(MAX_ANSWER)
         except urllib.error.HTTPError as e:
             raise CliError(self.refused(url, e)) from None
@@ -151,8 +160,10 @@ def apiErrorMessage(url: str, status: int, body: bytes, tokenSet: bool) -> str:
     message = document.get("error") if isinstance(document, dict) else None
     if status == 404 and message == "not found":
         # The gateway's catch-all, not the API's: an older gateway.
-        return (f"{url}: this gateway has no management API (/api/v1); restart it"
-                " (`mcpgateway stop`, `mcpgateway start`) to run this version")
+        return (
+            f"{url}: this gateway has no management API (/api/v1); restart it"
+            " (`mcpgateway stop`, `mcpgateway start`) to run this version"
+        )
     if not isinstance(message, str) or not message:
         return f"{url} answered HTTP {status}"
     if status == 401 and not tokenSet:
@@ -168,8 +179,9 @@ def fetchHealth(client: GatewayClient, found: GatewayProbe, timeout: float) -> d
     return health
 
 
-def fetchSessions(client: GatewayClient, found: GatewayProbe, timeout: float
-                  ) -> list[dict[str, Any]]:
+def fetchSessions(
+    client: GatewayClient, found: GatewayProbe, timeout: float
+) -> list[dict[str, Any]]:
     """C{GET /sessions}: a list, or C{{"sessions": [...]}}."""
     sessions = client.getJson(found.baseUrl() + "/sessions", timeout)
     if isinstance(sessions, dict):

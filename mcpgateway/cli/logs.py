@@ -77,11 +77,13 @@ def cmdLogs(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     logs = commands.add_parser(
-        "logs", parents=common, help="follow a server's stderr and lifecycle events",
+        "logs",
+        parents=common,
+        help="follow a server's stderr and lifecycle events",
         description="Print the recent events of server NAME (its children's stderr lines,"
-                    " starts, exits, restarts), then follow new ones until Ctrl-C."
-                    f" With --json, one JSON object per line. {TOKEN_HELP}")
+        " starts, exits, restarts), then follow new ones until Ctrl-C."
+        f" With --json, one JSON object per line. {TOKEN_HELP}",
+    )
     logs.add_argument("name", metavar="NAME")
-    logs.add_argument("--no-follow", action="store_true",
-                      help="print the recent events and exit")
+    logs.add_argument("--no-follow", action="store_true", help="print the recent events and exit")
     logs.set_defaults(handler=cmdLogs)

@@ -25,21 +25,28 @@ from mcpgateway.cli.output import CliError, Output, Parser, UsageError
 def _globalOptions(suppress: bool) -> Parser:
     """--state-dir and --json, accepted before or after the command."""
     parser = Parser(add_help=False)
-    parser.add_argument("--state-dir", metavar="DIR",
-                        default=argparse.SUPPRESS if suppress else None,
-                        help="the gateway's state directory (default: $MCPGATEWAY_HOME or"
-                             " ~/.mcpgateway)")
-    parser.add_argument("--json", action="store_true",
-                        default=argparse.SUPPRESS if suppress else False,
-                        help="print one JSON document, for scripts")
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS if suppress else None,
+        help="the gateway's state directory (default: $MCPGATEWAY_HOME or ~/.mcpgateway)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print one JSON document, for scripts",
+    )
     return parser
 
 
 def makeParser() -> Parser:
     parser = Parser(
-        prog="mcpgateway", parents=[_globalOptions(False)],
+        prog="mcpgateway",
+        parents=[_globalOptions(False)],
         description="Run and inspect the mcpgateway singleton: one shared child per stdio"
-                    " MCP server, served at http://127.0.0.1:PORT/<server>/mcp.")
+        " MCP server, served at http://127.0.0.1:PORT/<server>/mcp.",
+    )
     parser.add_argument("--version", action="version", version=f"mcpgateway {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = [_globalOptions(True)]
@@ -55,7 +62,7 @@ def main(argv: Sequence[str] | None = None, context: CliContext | None = None) -
     try:
         args = makeParser().parse_args(words)
     except UsageError as e:
-        options = words[:words.index("--")] if "--" in words else words
+        options = words[: words.index("--")] if "--" in words else words
         return usageError(e, Output("--json" in options), _commandOf(options))
     out = Output(bool(args.json))
     try:
@@ -92,8 +99,7 @@ def _commandOf(words: list[str]) -> str:
         if skip or word.startswith("-"):
             skip = word == "--state-dir"
             continue
-        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)),
-                   None)
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
         if sub is None or word not in sub.choices:
             break
         names.append(word)

@@ -20,8 +20,10 @@ from typing import Any, NoReturn, TextIO
 
 STATEFUL_MARK = "◆"
 STATELESS_MARK = "○"
-LEGEND = f"{STATEFUL_MARK} = stateful (per-session children) | {STATELESS_MARK} = stateless" \
-         " (shared child)"
+LEGEND = (
+    f"{STATEFUL_MARK} = stateful (per-session children) | {STATELESS_MARK} = stateless"
+    " (shared child)"
+)
 SYMBOLS = {"pass": "✓", "info": "○", "fail": "✗"}
 COLOURS = {"pass": "32", "info": "33", "fail": "31"}
 
@@ -64,8 +66,9 @@ Subcommands = argparse._SubParsersAction
 class Output:
     """Where and how to print: plain or coloured text, or one JSON document."""
 
-    def __init__(self, asJson: bool, stdout: TextIO | None = None,
-                 stderr: TextIO | None = None) -> None:
+    def __init__(
+        self, asJson: bool, stdout: TextIO | None = None, stderr: TextIO | None = None
+    ) -> None:
         self.json = asJson
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
@@ -131,8 +134,11 @@ def modeMark(mode: Any) -> str:
 def formatEvent(event: dict[str, Any]) -> str:
     """One log event as C{HH:MM:SS kind text} (local time)."""
     when = event.get("time")
-    stamp = (time.strftime("%H:%M:%S", time.localtime(when))
-             if isinstance(when, (int, float)) and not isinstance(when, bool) else "--:--:--")
+    stamp = (
+        time.strftime("%H:%M:%S", time.localtime(when))
+        if isinstance(when, (int, float)) and not isinstance(when, bool)
+        else "--:--:--"
+    )
     return f"{stamp} {event.get('kind', '?')!s:<13} {event.get('text', '')}"
 
 

@@ -62,8 +62,9 @@ class GatewayProbe:
         return gatewayUrl(self.port or DEFAULT_PORT, (self.state or {}).get("interface"))
 
 
-def probe(stateDir: Path,
-          isGatewayProcess: Callable[[int], bool] = statedir.isGatewayProcess) -> GatewayProbe:
+def probe(
+    stateDir: Path, isGatewayProcess: Callable[[int], bool] = statedir.isGatewayProcess
+) -> GatewayProbe:
     """Read C{state.json} and check its pid and the lock."""
     state, error = statedir.readStateOrError(stateDir)
     result = GatewayProbe(stateDir, state, error)
@@ -121,8 +122,9 @@ def twistdPid(stateDir: Path) -> int | None:
     return pid if pid is not None and pidAlive(pid) and statedir.isGatewayProcess(pid) else None
 
 
-def waitGone(pid: int, timeout: float, clock: Callable[[], float],
-             sleep: Callable[[float], None]) -> bool:
+def waitGone(
+    pid: int, timeout: float, clock: Callable[[], float], sleep: Callable[[float], None]
+) -> bool:
     """Whether C{pid} exited within C{timeout} seconds."""
     deadline = clock() + timeout
     while pidAlive(pid):

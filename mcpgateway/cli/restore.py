@@ -19,10 +19,13 @@ def cmdRestore(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     stateDir = resolveStateDir(args.state_dir)
     found = ctx.probe(stateDir)
     if found.running:
-        raise CliError(f"the gateway is running (pid {found.pid}): `mcpgateway stop` stops it"
-                       " and restores the config")
-    configPath = (Path(args.config).expanduser().absolute() if args.config
-                  else claudeConfigPath(found.state))
+        raise CliError(
+            f"the gateway is running (pid {found.pid}): `mcpgateway stop` stops it"
+            " and restores the config"
+        )
+    configPath = (
+        Path(args.config).expanduser().absolute() if args.config else claudeConfigPath(found.state)
+    )
     report = restoreConfig(configPath, stateDir, ctx.claudeConfigClass)
     if found.stale:
         removeState(stateDir)
@@ -35,11 +38,16 @@ def cmdRestore(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     restore = commands.add_parser(
-        "restore", parents=common, help="put the backed-up stdio entries back (gateway stopped)",
+        "restore",
+        parents=common,
+        help="put the backed-up stdio entries back (gateway stopped)",
         description="Put the stdio entries the gateway adopted back into the config, from"
-                    " the backup in the state directory (what `stop` does by itself; for"
-                    " after a crash). Entries changed since are kept as they are.")
-    restore.add_argument("--config", metavar="PATH",
-                         help="the config to restore (default: the one the gateway served,"
-                              " else ~/.claude.json)")
+        " the backup in the state directory (what `stop` does by itself; for"
+        " after a crash). Entries changed since are kept as they are.",
+    )
+    restore.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the config to restore (default: the one the gateway served, else ~/.claude.json)",
+    )
     restore.set_defaults(handler=cmdRestore)

@@ -36,9 +36,16 @@ def cmdServersList(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     return 0
 
 
-SERVER_COLUMNS = [("NAME", "name"), ("STATE", "state"), ("MODE", "mode"),
-                  ("CHILDREN", "children"), ("SESSIONS", "sessions"),
-                  ("REQUESTS", "requests"), ("RESTARTS", "restarts"), ("FROM", "origin")]
+SERVER_COLUMNS = [
+    ("NAME", "name"),
+    ("STATE", "state"),
+    ("MODE", "mode"),
+    ("CHILDREN", "children"),
+    ("SESSIONS", "sessions"),
+    ("REQUESTS", "requests"),
+    ("RESTARTS", "restarts"),
+    ("FROM", "origin"),
+]
 
 
 def renderServers(servers: list[dict[str, Any]]) -> list[str]:
@@ -49,9 +56,10 @@ def renderServers(servers: list[dict[str, Any]]) -> list[str]:
     for server in servers:
         rows.append([str(server.get(key, "?")) for _, key in SERVER_COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(SERVER_COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths,
-                                                                 strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     for server in servers:
         for key in ("error", "warning"):
             if server.get(key):
@@ -65,12 +73,14 @@ def parseEnv(pairs: Sequence[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not key:
-            raise CliError(f"--env {pair!r}: must be KEY=VALUE (or KEY, to pass on its value"
-                           " from this shell)")
+            raise CliError(
+                f"--env {pair!r}: must be KEY=VALUE (or KEY, to pass on its value from this shell)"
+            )
         if not sep:
             if key not in os.environ:
-                raise CliError(f"--env {key}: {key} is not set in this shell; use"
-                               f" --env {key}=VALUE")
+                raise CliError(
+                    f"--env {key}: {key} is not set in this shell; use --env {key}=VALUE"
+                )
             value = os.environ[key]
         env[key] = value
     return env
@@ -103,8 +113,15 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
     return 0
 
 
-def _change(args: argparse.Namespace, out: Output, ctx: CliContext, method: str, path: str,
-            body: Any, done: Callable[[Any], str]) -> int:
+def _change(
+    args: argparse.Namespace,
+    out: Output,
+    ctx: CliContext,
+    method: str,
+    path: str,
+    body: Any,
+    done: Callable[[Any], str],
+) -> int:
     found = runningGateway(ctx.probe(resolveStateDir(args.state_dir)))
     answer = ctx.http.api(found, method, path, body, timeout=ctx.timeouts.change)
     if out.json:
@@ -115,19 +132,36 @@ def _change(args: argparse.Namespace, out: Output, ctx: CliContext, method: str,
 
 
 def cmdServersRemove(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
-    return _change(args, out, ctx, "DELETE", serverPath(args.name), None,
-                   lambda _: f"removed {args.name}")
+    return _change(
+        args, out, ctx, "DELETE", serverPath(args.name), None, lambda _: f"removed {args.name}"
+    )
 
 
 def cmdServersEnable(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
-    return _change(args, out, ctx, "PATCH", serverPath(args.name), {"enabled": True},
-                   lambda answer: f"enabled {args.name} (state: {answer.get('state', '?')})")
+    return _change(
+        args,
+        out,
+        ctx,
+        "PATCH",
+        serverPath(args.name),
+        {"enabled": True},
+        lambda answer: f"enabled {args.name} (state: {answer.get('state', '?')})",
+    )
 
 
 def cmdServersDisable(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
-    return _change(args, out, ctx, "PATCH", serverPath(args.name), {"enabled": False},
-                   lambda _: f"disabled {args.name}: its children are stopped and its"
-                             " requests refused until `mcpgateway servers enable`")
+    return _change(
+        args,
+        out,
+        ctx,
+        "PATCH",
+        serverPath(args.name),
+        {"enabled": False},
+        lambda _: (
+            f"disabled {args.name}: its children are stopped and its"
+            " requests refused until `mcpgateway servers enable`"
+        ),
+    )
 
 
 def cmdServersRestart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
@@ -135,66 +169,111 @@ def cmdServersRestart(args: argparse.Namespace, out: Output, ctx: CliContext) ->
         stopped = [str(pid) for pid in answer.get("stopped") or []]
         if not stopped:
             return f"restarted {args.name} (no child was running)"
-        return (f"restarted {args.name}: stopped pid {', '.join(stopped)}; the next request"
-                " starts a fresh child")
+        return (
+            f"restarted {args.name}: stopped pid {', '.join(stopped)}; the next request"
+            " starts a fresh child"
+        )
 
     return _change(args, out, ctx, "POST", serverPath(args.name, "/restart"), None, done)
 
 
 def cmdServersResetCircuit(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
-    return _change(args, out, ctx, "POST", serverPath(args.name, "/reset-circuit"), None,
-                   lambda answer: f"reset the circuit of {args.name} (state:"
-                                  f" {answer.get('state', '?')})")
+    return _change(
+        args,
+        out,
+        ctx,
+        "POST",
+        serverPath(args.name, "/reset-circuit"),
+        None,
+        lambda answer: f"reset the circuit of {args.name} (state: {answer.get('state', '?')})",
+    )
 
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     servers = commands.add_parser(
-        "servers", parents=common, help="list, add, remove, enable, disable, restart servers",
+        "servers",
+        parents=common,
+        help="list, add, remove, enable, disable, restart servers",
         description="Change the servers of the running gateway through its management API"
-                    f" ({API_PREFIX}). Changes are live at once and kept in"
-                    f" <state-dir>/servers.json, so they survive a restart. {TOKEN_HELP}")
+        f" ({API_PREFIX}). Changes are live at once and kept in"
+        f" <state-dir>/servers.json, so they survive a restart. {TOKEN_HELP}",
+    )
     actions = servers.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("list", parents=common,
-                       help="every server: state, mode, children, sessions, requests",
-                       description="A table of every server of the running gateway: state,"
-                                   " mode, children, sessions, requests, restarts and where"
-                                   " it comes from (config or api), with its problems"
-                                   f" below. {TOKEN_HELP}").set_defaults(handler=cmdServersList)
+    actions.add_parser(
+        "list",
+        parents=common,
+        help="every server: state, mode, children, sessions, requests",
+        description="A table of every server of the running gateway: state,"
+        " mode, children, sessions, requests, restarts and where"
+        " it comes from (config or api), with its problems"
+        f" below. {TOKEN_HELP}",
+    ).set_defaults(handler=cmdServersList)
     add = actions.add_parser(
-        "add", parents=common, help="add a stdio server: servers add NAME -- COMMAND [ARGS...]",
+        "add",
+        parents=common,
+        help="add a stdio server: servers add NAME -- COMMAND [ARGS...]",
         usage="mcpgateway servers add [--env KEY=VALUE]... [--mode MODE] [--cwd DIR] NAME"
-              " -- COMMAND [ARGS...]",
+        " -- COMMAND [ARGS...]",
         description="Add a stdio MCP server, served at once at /NAME/mcp. Put the command"
-                    " after --, so its own options are not read as ours. The gateway refuses"
-                    " a command it cannot find on its PATH, and env keys that change what a"
-                    " child runs (LD_PRELOAD, DYLD_*, PYTHONPATH, NODE_OPTIONS, ...).")
+        " after --, so its own options are not read as ours. The gateway refuses"
+        " a command it cannot find on its PATH, and env keys that change what a"
+        " child runs (LD_PRELOAD, DYLD_*, PYTHONPATH, NODE_OPTIONS, ...).",
+    )
     add.add_argument("name", metavar="NAME", help="the server's name (letters, digits, - _ .)")
     add.add_argument("argv", nargs="+", metavar="COMMAND", help="the command and its arguments")
-    add.add_argument("--env", action="append", metavar="KEY=VALUE",
-                     help="an environment variable for its children (repeatable); --env KEY"
-                          " passes on KEY's value from this shell")
-    add.add_argument("--mode", choices=MODES,
-                     help="stateless (one shared child) or stateful (one child per session);"
-                          " default: the gateway's classification")
+    add.add_argument(
+        "--env",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an environment variable for its children (repeatable); --env KEY"
+        " passes on KEY's value from this shell",
+    )
+    add.add_argument(
+        "--mode",
+        choices=MODES,
+        help="stateless (one shared child) or stateful (one child per session);"
+        " default: the gateway's classification",
+    )
     add.add_argument("--cwd", metavar="DIR", help="the working directory of its children")
     add.set_defaults(handler=cmdServersAdd)
     for action, handler, text, more in [
-            ("remove", cmdServersRemove, "remove a server added with `servers add`",
-             "Its children stop and its route goes away. A server of the config file is"
-             " removed there instead (or disabled here)."),
-            ("enable", cmdServersEnable, "serve a disabled server again",
-             "Its next request starts a child."),
-            ("disable", cmdServersDisable,
-             "stop a server's children and refuse its requests (kept across restarts)",
-             "Its requests are refused until `mcpgateway servers enable`."),
-            ("restart", cmdServersRestart,
-             "stop a server's children; the next request starts a fresh one",
-             "Sessions of a shared child stay; a stateful child's session ends."),
-            ("reset-circuit", cmdServersResetCircuit,
-             "forget a server's failures: the next request starts a child at once",
-             "For a server in `error` after repeated failures, once its cause is fixed.")]:
-        command = actions.add_parser(action, parents=common, help=text,
-                                     description=f"{text[0].upper()}{text[1:]}. {more}"
-                                                 f" {TOKEN_HELP}")
+        (
+            "remove",
+            cmdServersRemove,
+            "remove a server added with `servers add`",
+            "Its children stop and its route goes away. A server of the config file is"
+            " removed there instead (or disabled here).",
+        ),
+        (
+            "enable",
+            cmdServersEnable,
+            "serve a disabled server again",
+            "Its next request starts a child.",
+        ),
+        (
+            "disable",
+            cmdServersDisable,
+            "stop a server's children and refuse its requests (kept across restarts)",
+            "Its requests are refused until `mcpgateway servers enable`.",
+        ),
+        (
+            "restart",
+            cmdServersRestart,
+            "stop a server's children; the next request starts a fresh one",
+            "Sessions of a shared child stay; a stateful child's session ends.",
+        ),
+        (
+            "reset-circuit",
+            cmdServersResetCircuit,
+            "forget a server's failures: the next request starts a child at once",
+            "For a server in `error` after repeated failures, once its cause is fixed.",
+        ),
+    ]:
+        command = actions.add_parser(
+            action,
+            parents=common,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}. {more} {TOKEN_HELP}",
+        )
         command.add_argument("name", metavar="NAME")
         command.set_defaults(handler=handler)

@@ -32,18 +32,32 @@ from mcpgateway.ops.statedir import pidAlive, removeState
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
 
 
-def gatewayArgv(stateDir: Path, port: int, config: Path | None, foreground: bool,
-                rewrite: bool) -> list[str]:
+def gatewayArgv(
+    stateDir: Path, port: int, config: Path | None, foreground: bool, rewrite: bool
+) -> list[str]:
     """The C{twistd mcpgateway} command line C{start} runs."""
-    argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "--pidfile", str(stateDir / PID_FILE),
-            # Detached, twistd's own log goes nowhere: the gateway writes
-            # gateway.log itself. In the foreground, show it on stdout.
-            "--logfile", "-" if foreground else "/dev/null"]
+    argv = [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--pidfile",
+        str(stateDir / PID_FILE),
+        # Detached, twistd's own log goes nowhere: the gateway writes
+        # gateway.log itself. In the foreground, show it on stdout.
+        "--logfile",
+        "-" if foreground else "/dev/null",
+    ]
     if foreground:
         argv.append("-n")
-    argv += ["mcpgateway", "--port", str(port), "--state-dir", str(stateDir),
-             "--log-file", str(stateDir / LOG_FILE)]
+    argv += [
+        "mcpgateway",
+        "--port",
+        str(port),
+        "--state-dir",
+        str(stateDir),
+        "--log-file",
+        str(stateDir / LOG_FILE),
+    ]
     if rewrite:
         argv.append("--rewrite-config")
     if config is not None:
@@ -76,8 +90,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         out.note(f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server")
         rewrite = False
     if rewrite:  # before anything is changed
-        refuseUnwritable(ctx, config or claudeConfigPath(None), stateDir, config is not None,
-                         port)
+        refuseUnwritable(ctx, config or claudeConfigPath(None), stateDir, config is not None, port)
     try:
         stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
@@ -92,8 +105,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     return startDetached(ctx, argv, stateDir, port, out)
 
 
-def refuseUnwritable(ctx: CliContext, config: Path, stateDir: Path, named: bool,
-                     port: int) -> None:
+def refuseUnwritable(ctx: CliContext, config: Path, stateDir: Path, named: bool, port: int) -> None:
     """Refuse, saying what to do instead, a config the gateway would refuse
     to adopt: the library's rule (C{ClaudeConfig}), files inside the home
     directory or the state directory only, symlinks resolved."""
@@ -101,9 +113,11 @@ def refuseUnwritable(ctx: CliContext, config: Path, stateDir: Path, named: bool,
         ctx.claudeConfigClass()(config, stateDir)
     except ValueError as e:
         option = f" --config {config}" if named else ""
-        raise CliError(f"{e}; to serve it without rewriting it, add --no-rewrite (`mcpgateway"
-                       f" start --no-rewrite{option}`: its entries stay as they are, point"
-                       f" clients at {gatewayUrl(port)}/<server>/mcp yourself)") from None
+        raise CliError(
+            f"{e}; to serve it without rewriting it, add --no-rewrite (`mcpgateway"
+            f" start --no-rewrite{option}`: its entries stay as they are, point"
+            f" clients at {gatewayUrl(port)}/<server>/mcp yourself)"
+        ) from None
 
 
 def warmPluginCache() -> None:
@@ -114,8 +128,13 @@ def warmPluginCache() -> None:
     Best effort: a read-only install just keeps its cache as it is."""
     code = "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=60, check=False)
+        subprocess.run(
+            [sys.executable, "-c", code],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
 
 
 def runForeground(ctx: CliContext, argv: list[str], out: Output) -> int:
@@ -145,14 +164,14 @@ def runForeground(ctx: CliContext, argv: list[str], out: Output) -> int:
     return 128 - code if code < 0 else code
 
 
-def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int,
-                  out: Output) -> int:
+def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int, out: Output) -> int:
     """Run twistd (which daemonizes and exits), then wait for C{/health}."""
     timeout = ctx.timeouts.start
     deadline = ctx.clock() + timeout
     logStart = logPosition(stateDir / LOG_FILE)  # earlier runs' lines are not this run's
-    process = ctx.launch(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
+    process = ctx.launch(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
     def failed(message: str, output: bytes = b"") -> int:
         return _startFailed(out, stateDir, message, output, logStart)
@@ -164,8 +183,9 @@ def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int,
         output, _ = process.communicate()
         return failed(f"twistd did not finish starting within {timeout:.0f} s", output)
     if process.returncode != 0:
-        return failed(f"the gateway did not start (twistd exit status {process.returncode})",
-                      output)
+        return failed(
+            f"the gateway did not start (twistd exit status {process.returncode})", output
+        )
     url = gatewayUrl(port)
     reason = "no answer yet"
     while True:
@@ -177,8 +197,11 @@ def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int,
             except CliError as e:
                 reason = e.message
             else:
-                if isinstance(health, dict) and health.get("status") == "ok" \
-                        and health.get("pid", found.pid) == found.pid:
+                if (
+                    isinstance(health, dict)
+                    and health.get("status") == "ok"
+                    and health.get("pid", found.pid) == found.pid
+                ):
                     return _started(out, found, url, health)
                 reason = f"{url}/health answered {json.dumps(health)[:80]}"
         else:
@@ -189,26 +212,36 @@ def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int,
         if ctx.clock() >= deadline:
             break
         ctx.sleep(0.1)
-    return failed(f"the gateway did not answer {url}/health within {timeout:.0f} s"
-                  f" ({reason})")
+    return failed(f"the gateway did not answer {url}/health within {timeout:.0f} s ({reason})")
 
 
 def _started(out: Output, found: GatewayProbe, url: str, health: dict[str, Any]) -> int:
     servers = healthServers(health)
     pid = found.pid or positiveInt(health.get("pid"))
     if out.json:
-        out.emit({"ok": True, "alreadyRunning": False, "pid": pid, "port": found.port,
-                  "url": url, "servers": sorted(servers)})
+        out.emit(
+            {
+                "ok": True,
+                "alreadyRunning": False,
+                "pid": pid,
+                "port": found.port,
+                "url": url,
+                "servers": sorted(servers),
+            }
+        )
     else:
-        out.line(f"mcpgateway started (pid {pid}): {plural(len(servers), 'server')} at"
-                 f" {url}/<server>/mcp")
+        out.line(
+            f"mcpgateway started (pid {pid}): {plural(len(servers), 'server')} at"
+            f" {url}/<server>/mcp"
+        )
         for name in sorted(servers):
             out.line(f"  {url}/{name}/mcp")
     return 0
 
 
-def _startFailed(out: Output, stateDir: Path, message: str, output: bytes,
-                 logStart: LogPosition | None = None) -> int:
+def _startFailed(
+    out: Output, stateDir: Path, message: str, output: bytes, logStart: LogPosition | None = None
+) -> int:
     lines = output.decode("utf-8", "replace").splitlines()[-LOG_TAIL:]
     logLines = tail(stateDir / LOG_FILE, since=logStart)
     if out.json:
@@ -238,17 +271,30 @@ def _port(value: str) -> int:
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     start = commands.add_parser(
-        "start", parents=common, help="start the gateway (detached; returns once it answers)",
+        "start",
+        parents=common,
+        help="start the gateway (detached; returns once it answers)",
         description="Start the gateway with twistd, detached unless --foreground, and wait"
-                    f" until /health answers (at most {START_TIMEOUT:.0f} s). The gateway"
-                    " points the stdio servers of the config at itself and puts them back"
-                    " when it stops.")
-    start.add_argument("--foreground", action="store_true",
-                       help="run in this terminal, logging to stdout, until Ctrl-C")
-    start.add_argument("--port", type=_port, default=None,
-                       help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})")
-    start.add_argument("--config", metavar="PATH",
-                       help="the config to serve (default ~/.claude.json, else the demo)")
-    start.add_argument("--no-rewrite", action="store_true",
-                       help="serve the config without pointing its entries at the gateway")
+        f" until /health answers (at most {START_TIMEOUT:.0f} s). The gateway"
+        " points the stdio servers of the config at itself and puts them back"
+        " when it stops.",
+    )
+    start.add_argument(
+        "--foreground",
+        action="store_true",
+        help="run in this terminal, logging to stdout, until Ctrl-C",
+    )
+    start.add_argument(
+        "--port", type=_port, default=None, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})"
+    )
+    start.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the config to serve (default ~/.claude.json, else the demo)",
+    )
+    start.add_argument(
+        "--no-rewrite",
+        action="store_true",
+        help="serve the config without pointing its entries at the gateway",
+    )
     start.set_defaults(handler=cmdStart)

@@ -51,8 +51,9 @@ def cmdStop(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     return 0
 
 
-def _stopRunning(ctx: CliContext, out: Output, stateDir: Path, found: GatewayProbe,
-                 pid: int) -> int:
+def _stopRunning(
+    ctx: CliContext, out: Output, stateDir: Path, found: GatewayProbe, pid: int
+) -> int:
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -61,9 +62,11 @@ def _stopRunning(ctx: CliContext, out: Output, stateDir: Path, found: GatewayPro
         raise CliError(f"cannot stop pid {pid}: {e.strerror}") from None
     timeout = ctx.timeouts.stop
     if not waitGone(pid, timeout, ctx.clock, ctx.sleep):
-        raise CliError(f"the gateway (pid {pid}) is still running {timeout:.0f} s"
-                       f" after SIGTERM; see {stateDir / LOG_FILE}, or `kill -KILL {pid}`"
-                       " then `mcpgateway restore`")
+        raise CliError(
+            f"the gateway (pid {pid}) is still running {timeout:.0f} s"
+            f" after SIGTERM; see {stateDir / LOG_FILE}, or `kill -KILL {pid}`"
+            " then `mcpgateway restore`"
+        )
     removeState(stateDir)  # normally gone already: the gateway removes it
     document: dict[str, Any] = {"ok": True, "stopped": True, "pid": pid}
     leftover = None
@@ -79,8 +82,9 @@ def _stopRunning(ctx: CliContext, out: Output, stateDir: Path, found: GatewayPro
 
 
 def _cleanUpStale(ctx: CliContext, out: Output, stateDir: Path, found: GatewayProbe) -> int:
-    what = (f"pid {found.pid} is gone" if found.pid is not None
-            else found.stateError or "no pid in it")
+    what = (
+        f"pid {found.pid} is gone" if found.pid is not None else found.stateError or "no pid in it"
+    )
     document: dict[str, Any] = {"ok": True, "stopped": False, "stale": True, "pid": found.pid}
     report = None
     leftover = None
@@ -109,20 +113,28 @@ def checkRestored(stateDir: Path, found: GatewayProbe, document: dict[str, Any])
     document.update(config=str(config.path), viaGateway=config.viaGateway)
     error = None
     if config.error is not None:
-        error = (f"cannot check that {config.path} was restored: {config.error}; fix it, then"
-                 f" {restoreCommand(config)}")
+        error = (
+            f"cannot check that {config.path} was restored: {config.error}; fix it, then"
+            f" {restoreCommand(config)}"
+        )
     elif config.viaGateway:
         entries = plural(len(config.viaGateway), "entry", "entries")
-        error = (f"{config.path} still has {entries} pointing at the stopped gateway"
-                 f" {config.url}: {', '.join(config.viaGateway)}; ")
+        error = (
+            f"{config.path} still has {entries} pointing at the stopped gateway"
+            f" {config.url}: {', '.join(config.viaGateway)}; "
+        )
         lost = config.noBackup
         if lost is None:
-            error += (f"{restoreCommand(config)} puts the stdio entries back (the log,"
-                      f" {stateDir / LOG_FILE}, says why the gateway did not)")
+            error += (
+                f"{restoreCommand(config)} puts the stdio entries back (the log,"
+                f" {stateDir / LOG_FILE}, says why the gateway did not)"
+            )
         else:
-            error += (f"no usable backup holds their originals ({lost}), so"
-                      " `mcpgateway restore` cannot put them back: "
-                      + LOST_FIX.format(entries="them", path=config.path))
+            error += (
+                f"no usable backup holds their originals ({lost}), so"
+                " `mcpgateway restore` cannot put them back: "
+                + LOST_FIX.format(entries="them", path=config.path)
+            )
     if error is not None:
         document.update(ok=False, error=error)
     return error
@@ -130,10 +142,13 @@ def checkRestored(stateDir: Path, found: GatewayProbe, document: dict[str, Any])
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     commands.add_parser(
-        "stop", parents=common, help="stop the gateway (it restores the config)",
+        "stop",
+        parents=common,
+        help="stop the gateway (it restores the config)",
         description="Send the gateway SIGTERM and wait until it has exited (at most"
-                    f" {STOP_TIMEOUT:.0f} s); it puts the config's stdio entries back"
-                    " itself. Then check the config: exit 1, naming the file, if an entry"
-                    " still points at the stopped gateway (`mcpgateway restore` puts them"
-                    " back). A stale state.json (the gateway died) is cleaned up after"
-                    " restoring the config.").set_defaults(handler=cmdStop)
+        f" {STOP_TIMEOUT:.0f} s); it puts the config's stdio entries back"
+        " itself. Then check the config: exit 1, naming the file, if an entry"
+        " still points at the stopped gateway (`mcpgateway restore` puts them"
+        " back). A stale state.json (the gateway died) is cleaned up after"
+        " restoring the config.",
+    ).set_defaults(handler=cmdStop)

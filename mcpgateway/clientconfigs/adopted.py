@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.clientconfigs.test_adoption_safety -*-
 """A Claude config adopted by the gateway: its stdio entries backed up,
 pointed at the gateway, served from the backup, restored on stop."""
 
@@ -13,8 +14,9 @@ class AdoptedClaudeConfig:
     """A Claude config whose stdio entries the gateway adopts: backed up,
     rewritten to point at the gateway, served from the backup, restored on stop."""
 
-    def __init__(self, path: Path, stateDir: Path, host: str,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, path: Path, stateDir: Path, host: str, environ: Mapping[str, str] | None = None
+    ) -> None:
         from mcpgateway.clientconfigs.claude import ClaudeConfig
 
         self.path = path
@@ -36,10 +38,15 @@ class AdoptedClaudeConfig:
         try:
             report = self._claude.restore()
         except ConcurrentWriteError as e:
-            return [f"could not restore {self.path} before adopting it ({e}); adopting"
-                    " merges the backup instead"]
-        if not (report.restored or report.kept) and len(report.notes) == 1 \
-                and "nothing to restore" in report.notes[0]:
+            return [
+                f"could not restore {self.path} before adopting it ({e}); adopting"
+                " merges the backup instead"
+            ]
+        if (
+            not (report.restored or report.kept)
+            and len(report.notes) == 1
+            and "nothing to restore" in report.notes[0]
+        ):
             return []
         unclean = [label for label in report.restored if label not in report.revived]
         return _notes("restored after an unclean stop", unclean, report.kept, report.notes)
@@ -92,13 +99,15 @@ class AdoptedClaudeConfig:
         if not stranded:
             return []
         entries = ", ".join(f"{label} -> {url}" for label, url in stranded)
-        return [f"{len(stranded)} entr{'y' if len(stranded) == 1 else 'ies'} in {self.path}"
-                f" point at a gateway URL, and no backup in {self.stateDir} holds the"
-                f" original command: {entries}. Clients cannot use them and the gateway"
-                " cannot serve them. Way out: add each server again with its command"
-                " (claude mcp remove NAME, then claude mcp add NAME -- COMMAND ARGS...), or"
-                " put the entries back from a copy of the file; if another state directory"
-                " holds their backup, run `mcpgateway restore --state-dir THAT_DIR`"]
+        return [
+            f"{len(stranded)} entr{'y' if len(stranded) == 1 else 'ies'} in {self.path}"
+            f" point at a gateway URL, and no backup in {self.stateDir} holds the"
+            f" original command: {entries}. Clients cannot use them and the gateway"
+            " cannot serve them. Way out: add each server again with its command"
+            " (claude mcp remove NAME, then claude mcp add NAME -- COMMAND ARGS...), or"
+            " put the entries back from a copy of the file; if another state directory"
+            " holds their backup, run `mcpgateway restore --state-dir THAT_DIR`"
+        ]
 
     def _urlFor(self, name: str) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
@@ -108,8 +117,7 @@ class AdoptedClaudeConfig:
 def _notes(verb: str, done: list[str], other: list[str], notes: list[str]) -> list[str]:
     out = []
     if done:
-        out.append(f"{verb} {len(done)} entr{'y' if len(done) == 1 else 'ies'}: "
-                   + ", ".join(done))
+        out.append(f"{verb} {len(done)} entr{'y' if len(done) == 1 else 'ies'}: " + ", ".join(done))
     if other:
         out.append(f"left as the user has them: {', '.join(other)}")
     return out + notes

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.clientconfigs.test_claude -*-
 """Adopt the stdio servers of a Claude Code config file, and give them back.
 
 One job: the file side of adoption. L{ClaudeConfig.adopt} backs up every stdio
@@ -148,8 +149,11 @@ class _Backup:
 
     def items(self) -> list[tuple[Scope, str, _Record]]:
         scopes = sorted(self.records, key=lambda s: (s is not None, s or ""))
-        return [(scope, name, record) for scope in scopes
-                for name, record in self.records[scope].items()]
+        return [
+            (scope, name, record)
+            for scope in scopes
+            for name, record in self.records[scope].items()
+        ]
 
     def get(self, scope: Scope, name: str) -> _Record | None:
         return self.records.get(scope, {}).get(name)
@@ -164,15 +168,20 @@ class _Backup:
         def block(records: dict[str, _Record]) -> dict[str, Any]:
             return {name: {"url": r.url, "original": r.original} for name, r in records.items()}
 
-        document: dict[str, Any] = {"version": BACKUP_VERSION, "configPath": configPath,
-                                    "timestampAdded": self.timestampAdded}
+        document: dict[str, Any] = {
+            "version": BACKUP_VERSION,
+            "configPath": configPath,
+            "timestampAdded": self.timestampAdded,
+        }
         if self.timestampBefore is not _MISSING and not self.timestampAdded:
             document["timestampBefore"] = self.timestampBefore
         if self.records.get(None):
             document["mcpServers"] = block(self.records[None])
-        projects = {scope: {"mcpServers": block(records)}
-                    for scope, records in sorted(self.records.items(), key=lambda i: i[0] or "")
-                    if scope is not None and records}
+        projects = {
+            scope: {"mcpServers": block(records)}
+            for scope, records in sorted(self.records.items(), key=lambda i: i[0] or "")
+            if scope is not None and records
+        }
         if projects:
             document["projects"] = projects
         return document
@@ -180,8 +189,10 @@ class _Backup:
     @classmethod
     def fromJson(cls, data: dict[str, Any], where: Path, configPath: str) -> _Backup:
         def bad(why: str) -> ConfigError:
-            return ConfigError(f"{where} is not a usable gateway backup ({why}); it was left"
-                               " as it is: move it away once the entries it holds are back")
+            return ConfigError(
+                f"{where} is not a usable gateway backup ({why}); it was left"
+                " as it is: move it away once the entries it holds are back"
+            )
 
         if data.get("version") != BACKUP_VERSION:
             raise bad(f"version {data.get('version')!r}, expected {BACKUP_VERSION}")
@@ -189,9 +200,12 @@ class _Backup:
             raise ConfigError(
                 f"{where} is the backup of {data.get('configPath')!r}, not of {configPath}:"
                 f" restore that file first (mcpgateway restore --config"
-                f" {data.get('configPath')})")
-        backup = cls(timestampAdded=data.get("timestampAdded") is True,
-                     timestampBefore=data.get("timestampBefore", _MISSING))
+                f" {data.get('configPath')})"
+            )
+        backup = cls(
+            timestampAdded=data.get("timestampAdded") is True,
+            timestampBefore=data.get("timestampBefore", _MISSING),
+        )
         blocks: list[tuple[Scope, Any]] = []
         if "mcpServers" in data:
             blocks.append((None, data["mcpServers"]))
@@ -206,8 +220,11 @@ class _Backup:
             if not isinstance(block, dict):
                 raise bad("an 'mcpServers' is not an object")
             for name, record in block.items():
-                if not (isinstance(record, dict) and isinstance(record.get("url"), str)
-                        and isinstance(record.get("original"), dict)):
+                if not (
+                    isinstance(record, dict)
+                    and isinstance(record.get("url"), str)
+                    and isinstance(record.get("original"), dict)
+                ):
                     raise bad(f"the record of {name!r} has no 'url' and 'original'")
                 backup.add(scope, name, _Record(record["original"], record["url"]))
         return backup
@@ -268,8 +285,9 @@ def restoreFailurePath(stateDir: Path) -> Path:
     return Path(os.path.abspath(stateDir)) / RESTORE_FAILED
 
 
-def recordRestoreFailure(stateDir: Path, configPath: Path, reason: str,
-                         now: Callable[[], float] = time.time) -> None:
+def recordRestoreFailure(
+    stateDir: Path, configPath: Path, reason: str, now: Callable[[], float] = time.time
+) -> None:
     """Leave C{<stateDir>/restore-failed.json}: C{{"config": path, "error":
     reason, "time": seconds}}, for C{mcpgateway stop} and C{doctor}. A
     successful L{ClaudeConfig.restore} of that config removes it."""
@@ -320,9 +338,14 @@ class ClaudeConfig:
     changing during every attempt to write it.
     """
 
-    def __init__(self, configPath: Path, stateDir: Path, home: Path | None = None,
-                 now: Callable[[], float] = time.time,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        configPath: Path,
+        stateDir: Path,
+        home: Path | None = None,
+        now: Callable[[], float] = time.time,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         """
         @param configPath: the client config.
         @param stateDir: the gateway's state directory.
@@ -337,12 +360,16 @@ class ClaudeConfig:
         self.configPath = Path(os.path.abspath(configPath))
         self.stateDir = Path(os.path.abspath(stateDir))
         self._real = Path(os.path.realpath(configPath))
-        roots = [Path(os.path.realpath(home if home is not None else Path.home())),
-                 Path(os.path.realpath(stateDir))]
+        roots = [
+            Path(os.path.realpath(home if home is not None else Path.home())),
+            Path(os.path.realpath(stateDir)),
+        ]
         if not any(_inside(self._real, root) and self._real != root for root in roots):
-            raise ValueError(f"{configPath} (resolved: {self._real}) is outside the home"
-                             f" directory {roots[0]} and the state directory {roots[1]};"
-                             " the gateway only rewrites files in those")
+            raise ValueError(
+                f"{configPath} (resolved: {self._real}) is outside the home"
+                f" directory {roots[0]} and the state directory {roots[1]};"
+                " the gateway only rewrites files in those"
+            )
         self._now = now
         self._environ = os.environ if environ is None else environ
         self._noted: set[str] = set()
@@ -358,8 +385,9 @@ class ClaudeConfig:
         """The scope of the file's top-level servers, as L{mcpgateway.config.servers.loadConfig}
         names it: C{user} (C{.claude.json}), C{project} (C{.mcp.json}) or C{gateway}."""
         name = self.configPath.name
-        return "project" if name == ".mcp.json" else (
-            "user" if name == ".claude.json" else "gateway")
+        return (
+            "project" if name == ".mcp.json" else ("user" if name == ".claude.json" else "gateway")
+        )
 
     # -- the public operations --------------------------------------------------
 
@@ -404,8 +432,9 @@ class ClaudeConfig:
                 if url != record.url:
                     _block(data, scope)[name]["url"] = url
                     new.add(scope, name, replace(record, url=url))
-                    report.notes.append(f"{self._label(name, scope)}: now at {url}"
-                                        f" (was {record.url})")
+                    report.notes.append(
+                        f"{self._label(name, scope)}: now at {url} (was {record.url})"
+                    )
                     changed = True
             for scope, name, entry in plan.adopt:
                 url = urlFor(name)
@@ -448,8 +477,9 @@ class ClaudeConfig:
         kept = self._loadKept()
         leftovers = self.removeLeftovers()
         if loaded is None and not kept:
-            return RestoreReport(notes=[f"no backup of {self.configPath}; nothing to restore",
-                                        *leftovers])
+            return RestoreReport(
+                notes=[f"no backup of {self.configPath}; nothing to restore", *leftovers]
+            )
         backup = loaded[0] if loaded is not None else _Backup()
         report = RestoreReport()
 
@@ -471,12 +501,16 @@ class ClaudeConfig:
                     continue  # a stale copy of an earlier run: put back below
                 elif entry is _MISSING:
                     report.kept.append(label)
-                    report.notes.append(f"{label} was removed from {self.configPath} while"
-                                        " the gateway served it; not restored")
+                    report.notes.append(
+                        f"{label} was removed from {self.configPath} while"
+                        " the gateway served it; not restored"
+                    )
                 else:
                     report.kept.append(label)
-                    report.notes.append(f"{label} was changed in {self.configPath} while"
-                                        " the gateway served it; kept the file's version")
+                    report.notes.append(
+                        f"{label} was changed in {self.configPath} while"
+                        " the gateway served it; kept the file's version"
+                    )
             for scope, block in _scopes(data):
                 for name, entry in block.items():
                     revived = _revivable(kept, scope, name, entry)
@@ -490,7 +524,8 @@ class ClaudeConfig:
                     report.notes.append(
                         f"{label} pointed at a stopped gateway ({record.url}): a client wrote"
                         " back a copy it had read while the gateway served it; put its"
-                        " original back from the kept backup")
+                        " original back from the kept backup"
+                    )
                     source = source or generation
                     changed = True
             if changed:
@@ -518,14 +553,16 @@ class ClaudeConfig:
         without servers are left out."""
         data, _ = readJson(self.configPath)
         loaded = self._loadBackup()
-        plan = self._plan(data, loaded[0] if loaded is not None else _Backup(),
-                          self._loadKept())
+        plan = self._plan(data, loaded[0] if loaded is not None else _Backup(), self._loadKept())
         document: dict[str, Any] = {}
         for scope, block in _scopes(data):
             servers: dict[str, Any] = {}
             for name, entry in block.items():
-                record = plan.kept.get(scope, name) or plan.unadopt.get((scope, name)) \
+                record = (
+                    plan.kept.get(scope, name)
+                    or plan.unadopt.get((scope, name))
                     or plan.revived.get((scope, name))
+                )
                 if record is not None:
                     servers[name] = copy.deepcopy(record.original)
                 elif (scope, name) not in plan.losers:
@@ -567,8 +604,9 @@ class ClaudeConfig:
         Nothing else is touched. Notes of what was removed (or could not be)."""
         notes = []
         for target in (self._real, self.backupPath, restoreFailurePath(self.stateDir)):
-            pattern = re.compile(re.escape(tempPrefix(target.name)) + r"[a-z0-9_]{8}"
-                                 + re.escape(TEMP_SUFFIX))
+            pattern = re.compile(
+                re.escape(tempPrefix(target.name)) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX)
+            )
             try:
                 names = os.listdir(target.parent)
             except OSError:
@@ -581,14 +619,18 @@ class ClaudeConfig:
                     st = os.lstat(path)
                 except OSError:
                     continue
-                if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() \
-                        or self._now() - st.st_mtime < minAge:
+                if (
+                    not stat.S_ISREG(st.st_mode)
+                    or st.st_uid != os.geteuid()
+                    or self._now() - st.st_mtime < minAge
+                ):
                     continue
                 try:
                     removeFile(path)
                 except OSError as e:
-                    notes.append(f"could not remove {path}, left by an interrupted write:"
-                                 f" {e.strerror or e}")
+                    notes.append(
+                        f"could not remove {path}, left by an interrupted write: {e.strerror or e}"
+                    )
                 else:
                     notes.append(f"removed {path}, left by an interrupted write")
         return notes
@@ -596,14 +638,18 @@ class ClaudeConfig:
     def loadServed(self) -> LoadedConfig:
         """L{servedDocument} parsed into specs and warnings (with this instance's
         environment and the file's default scope)."""
-        return parseConfig(self.servedDocument(), str(self.configPath), self._environ,
-                           self.defaultScope)
+        return parseConfig(
+            self.servedDocument(), str(self.configPath), self._environ, self.defaultScope
+        )
 
     # -- the plan -----------------------------------------------------------------
 
     def _plan(self, data: dict[str, Any], backup: _Backup, kept: list[_Backup]) -> _Plan:
-        plan = _Plan(kept=_Backup(timestampAdded=backup.timestampAdded,
-                                  timestampBefore=backup.timestampBefore))
+        plan = _Plan(
+            kept=_Backup(
+                timestampAdded=backup.timestampAdded, timestampBefore=backup.timestampBefore
+            )
+        )
         shared = self._sharedSpecs(data, backup, kept)
         globalLabel = f"{self.defaultScope} scope"
 
@@ -615,8 +661,10 @@ class ClaudeConfig:
         def whyNot(scope: Scope, name: str) -> str:
             if name in shared:
                 return f"'{name}' is served from {globalLabel} with another command"
-            return ("a server defined only in a project is not shared through the"
-                    " gateway (every client on this machine could reach it)")
+            return (
+                "a server defined only in a project is not shared through the"
+                " gateway (every client on this machine could reach it)"
+            )
 
         for scope, name, record in backup.items():
             entry = _entry(data, scope, name)
@@ -626,13 +674,16 @@ class ClaudeConfig:
                 if spec is None:
                     plan.unadopt[(scope, name)] = record
                     plan.removed.append(label)
-                    plan.notes.append(f"{label}: the gateway cannot serve it any more ({why});"
-                                      " put its original entry back")
+                    plan.notes.append(
+                        f"{label}: the gateway cannot serve it any more ({why});"
+                        " put its original entry back"
+                    )
                 elif not mayShare(scope, name, spec):
                     plan.unadopt[(scope, name)] = record
                     plan.removed.append(label)
-                    plan.notes.append(f"{label}: {whyNot(scope, name)}; put its original"
-                                      " entry back")
+                    plan.notes.append(
+                        f"{label}: {whyNot(scope, name)}; put its original entry back"
+                    )
                 else:
                     plan.kept.add(scope, name, record)
             elif entry is not _MISSING and entry == record.original:
@@ -644,7 +695,8 @@ class ClaudeConfig:
                 plan.notes.append(
                     f"{label} was {'removed from' if entry is _MISSING else 'changed in'}"
                     f" {self.configPath} while the gateway served it; the file wins:"
-                    " dropped from the backup")
+                    " dropped from the backup"
+                )
         for scope, block in _scopes(data):
             for name, entry in block.items():
                 if plan.kept.get(scope, name) is not None or (scope, name) in plan.unadopt:
@@ -663,14 +715,16 @@ class ClaudeConfig:
                         plan.notes.append(
                             f"{label} pointed at a stopped gateway ({revived[0].url}): a"
                             " client wrote back a copy it had read while that gateway served"
-                            " it; adopted again with its original from the kept backup")
+                            " it; adopted again with its original from the kept backup"
+                        )
                     continue
                 if revived is not None:
                     plan.unadopt[(scope, name)] = revived[0]
                     plan.notes.append(
                         f"{label} pointed at a stopped gateway ({revived[0].url}); put its"
                         " original back from the kept backup (not served: "
-                        f"{why or whyNot(scope, name)})")
+                        f"{why or whyNot(scope, name)})"
+                    )
                     continue
                 if spec is None:
                     continue  # not stdio, or not servable: left alone (parseConfig warns)
@@ -679,12 +733,14 @@ class ClaudeConfig:
                     plan.clashNotes.append(
                         f"{label} differs from the '{name}' served from {name}"
                         f" ({globalLabel}); left as a stdio entry (clients there start it"
-                        " themselves)")
+                        " themselves)"
+                    )
                 # else only in a project: left alone (parseConfig warns about it)
         return plan
 
-    def _sharedSpecs(self, data: dict[str, Any], backup: _Backup,
-                     kept: list[_Backup]) -> dict[str, ServerSpec]:
+    def _sharedSpecs(
+        self, data: dict[str, Any], backup: _Backup, kept: list[_Backup]
+    ) -> dict[str, ServerSpec]:
         """The servers the file's user scope serves to everyone, by name (none
         for a C{.mcp.json}): each top-level entry as the gateway would serve it
         (its original when it is the gateway's entry)."""
@@ -780,16 +836,17 @@ class ClaudeConfig:
         stateRoot = Path(os.path.realpath(self.stateDir))
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _inside(Path(os.path.realpath(path.parent)), stateRoot):
-            raise ValueError(f"{path.parent} leads outside the state directory {stateRoot};"
-                             " not writing a backup there")
+            raise ValueError(
+                f"{path.parent} leads outside the state directory {stateRoot};"
+                " not writing a backup there"
+            )
         writeFileAtomic(path, out, 0o600)
         return out
 
     # -- small things -----------------------------------------------------------------
 
     def _label(self, name: str, scope: Scope) -> str:
-        where = f"{self.defaultScope} scope" if scope is None \
-            else f"local scope of project {scope}"
+        where = f"{self.defaultScope} scope" if scope is None else f"local scope of project {scope}"
         return f"{name} ({where})"
 
     def _stamp(self) -> int:
@@ -838,8 +895,9 @@ def _entry(data: dict[str, Any], scope: Scope, name: str) -> Any:
     return block.get(name, _MISSING) if isinstance(block, dict) else _MISSING
 
 
-def _revivable(kept: list[_Backup], scope: Scope, name: str,
-               entry: Any) -> tuple[_Record, _Backup] | None:
+def _revivable(
+    kept: list[_Backup], scope: Scope, name: str, entry: Any
+) -> tuple[_Record, _Backup] | None:
     """The record (and its kept backup, the newest that has one) whose gateway
     entry C{entry} is, or C{None}."""
     if not (isinstance(entry, dict) and entry.get("type") == "http"):
@@ -853,8 +911,12 @@ def _revivable(kept: list[_Backup], scope: Scope, name: str,
 
 def _looksLikeGatewayEntry(name: str, entry: Any) -> bool:
     """Whether C{entry} is shaped exactly as adoption writes it for C{name}."""
-    if not (isinstance(entry, dict) and set(entry) == {"type", "url"}
-            and entry["type"] == "http" and isinstance(entry["url"], str)):
+    if not (
+        isinstance(entry, dict)
+        and set(entry) == {"type", "url"}
+        and entry["type"] == "http"
+        and isinstance(entry["url"], str)
+    ):
         return False
     try:
         parts = urlsplit(entry["url"])
@@ -862,11 +924,16 @@ def _looksLikeGatewayEntry(name: str, entry: Any) -> bool:
     except ValueError:
         return False
     host = parts.hostname or ""
-    return parts.scheme == "http" and port is not None and parts.path == f"/{name}/mcp" \
+    return (
+        parts.scheme == "http"
+        and port is not None
+        and parts.path == f"/{name}/mcp"
         and (host in _LOOPBACK or host.startswith("127."))
+    )
 
 
 def _isOurs(entry: Any, record: _Record) -> bool:
     """Whether C{entry} still is the one adoption wrote."""
-    return isinstance(entry, dict) and entry.get("type") == "http" \
-        and entry.get("url") == record.url
+    return (
+        isinstance(entry, dict) and entry.get("type") == "http" and entry.get("url") == record.url
+    )

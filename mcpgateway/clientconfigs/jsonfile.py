@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.clientconfigs.test_adoption_safety,tests.clientconfigs.test_claude -*-
 """Atomic read-modify-write of JSON files that other programs write too.
 
 One job: change a JSON file (Claude Code's C{~/.claude.json}, a C{.mcp.json})
@@ -87,8 +88,13 @@ class JsonFormat:
             separators = (",", ": ")
         else:
             separators = (",", ":") if self.compact else (", ", ": ")
-        text = json.dumps(data, indent=self.indent, separators=separators,
-                          ensure_ascii=self.ensureAscii, allow_nan=False)
+        text = json.dumps(
+            data,
+            indent=self.indent,
+            separators=separators,
+            ensure_ascii=self.ensureAscii,
+            allow_nan=False,
+        )
         if not self.ensureAscii:
             # A lone surrogate (from a "\ud800" escape) cannot be encoded as
             # UTF-8; JavaScript writes it as an escape, and so do we.
@@ -108,7 +114,7 @@ class JsonFormat:
         crlf = "\r\n" in text
         body = text.replace("\r\n", "\n") if crlf else text
         stripped = body.rstrip()
-        tail = body[len(stripped):]
+        tail = body[len(stripped) :]
         match = _FIRST_INDENT.search(stripped)
         candidates: list[JsonFormat]
         if match is not None:
@@ -119,9 +125,11 @@ class JsonFormat:
             candidates = [cls(0, False, ascii, tail, crlf) for ascii in (False, True)]
         else:
             compactFirst = '": ' not in stripped
-            candidates = [cls(None, compact, ascii, tail, crlf)
-                          for compact in (compactFirst, not compactFirst)
-                          for ascii in (False, True)]
+            candidates = [
+                cls(None, compact, ascii, tail, crlf)
+                for compact in (compactFirst, not compactFirst)
+                for ascii in (False, True)
+            ]
         for candidate in candidates:
             if candidate.dumps(data) == text:
                 return candidate
@@ -154,8 +162,7 @@ def readJson(path: Path) -> tuple[dict[str, Any], Fingerprint]:
     return snapshot.data, snapshot.fingerprint
 
 
-def updateJson(path: Path, mutate: Callable[[dict[str, Any]], bool],
-               retries: int = 5) -> bool:
+def updateJson(path: Path, mutate: Callable[[dict[str, Any]], bool], retries: int = 5) -> bool:
     """Read-modify-write the JSON object in C{path}, atomically.
 
     Each cycle reads the latest content, calls C{mutate(data)} (which changes
@@ -196,7 +203,8 @@ def updateJson(path: Path, mutate: Callable[[dict[str, Any]], bool],
             return True
     raise ConcurrentWriteError(
         f"{path} kept changing while it was being rewritten ({retries + 1} attempts);"
-        " left as the other writer left it")
+        " left as the other writer left it"
+    )
 
 
 def writeFileAtomic(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -247,14 +255,18 @@ def _read(path: Path) -> _Snapshot:
         except ConfigError:
             # An in-place writer may have been half-way through: read again if
             # the file changed under us, else the file really is broken.
-            if attempt + 1 < _READ_ATTEMPTS and _statKey(path) != (st.st_mtime_ns,
-                                                                   st.st_size):
+            if attempt + 1 < _READ_ATTEMPTS and _statKey(path) != (st.st_mtime_ns, st.st_size):
                 continue
             raise
-        return _Snapshot(raw=raw, text=raw.decode("utf-8"), data=data,
-                         fingerprint=Fingerprint(st.st_mtime_ns, len(raw),
-                                                 hashlib.sha256(raw).hexdigest()),
-                         mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
+        return _Snapshot(
+            raw=raw,
+            text=raw.decode("utf-8"),
+            data=data,
+            fingerprint=Fingerprint(st.st_mtime_ns, len(raw), hashlib.sha256(raw).hexdigest()),
+            mode=stat.S_IMODE(st.st_mode),
+            uid=st.st_uid,
+            gid=st.st_gid,
+        )
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -263,17 +275,21 @@ def _parse(path: Path, raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line, column = _position(raw.decode("latin-1"), e.start)
-        raise ConfigError(f"{path} is not UTF-8 text: invalid byte at line {line}"
-                          f" column {column}") from None
+        raise ConfigError(
+            f"{path} is not UTF-8 text: invalid byte at line {line} column {column}"
+        ) from None
     try:
         data = json.loads(text, parse_constant=_rejectConstant)
     except json.JSONDecodeError as e:
-        raise ConfigError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}"
-                          f" column {e.colno}") from None
+        raise ConfigError(
+            f"{path} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
     except _NotJson:
         line, column = _position(text, _constantOffset(text))
-        raise ConfigError(f"{path} is not valid JSON: NaN and Infinity are not JSON values"
-                          f" (line {line} column {column})") from None
+        raise ConfigError(
+            f"{path} is not valid JSON: NaN and Infinity are not JSON values"
+            f" (line {line} column {column})"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object")
     return data
@@ -319,14 +335,12 @@ def _unchanged(path: Path, fingerprint: Fingerprint) -> bool:
             raw = f.read()
     except OSError:
         return False
-    return len(raw) == fingerprint.size \
-        and hashlib.sha256(raw).hexdigest() == fingerprint.sha256
+    return len(raw) == fingerprint.size and hashlib.sha256(raw).hexdigest() == fingerprint.sha256
 
 
 def _writeTemp(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> str:
     """A fsynced temp file next to C{path} holding C{data}; its name."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tempPrefix(path.name),
-                               suffix=TEMP_SUFFIX)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tempPrefix(path.name), suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.config.test_classification -*-
 """Stateless or stateful: which servers may share one child.
 
 Stateless (one child shared by every session) is the default. Servers known
@@ -61,19 +62,22 @@ def loadOverrides(stateDir: Path) -> Overrides:
             continue
         mode = entry.get("mode")
         if mode is not None and mode not in MODES:
-            out.warnings.append(f"{path}: '{name}'.mode must be one of {', '.join(MODES)};"
-                                " ignored")
+            out.warnings.append(f"{path}: '{name}'.mode must be one of {', '.join(MODES)}; ignored")
             mode = None
         timeout = entry.get("requestTimeout")
-        if timeout is not None and (isinstance(timeout, bool) or
-                                    not isinstance(timeout, (int, float)) or timeout <= 0):
-            out.warnings.append(f"{path}: '{name}'.requestTimeout must be a positive number of"
-                                " milliseconds; ignored")
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            out.warnings.append(
+                f"{path}: '{name}'.requestTimeout must be a positive number of"
+                " milliseconds; ignored"
+            )
             timeout = None
         unknown = sorted(set(entry) - {"mode", "requestTimeout"})
         if unknown:
-            out.warnings.append(f"{path}: '{name}' has unknown key(s) {', '.join(unknown)};"
-                                " ignored")
+            out.warnings.append(
+                f"{path}: '{name}' has unknown key(s) {', '.join(unknown)}; ignored"
+            )
         out.servers[name] = Override(mode, None if timeout is None else float(timeout) / 1000)
     return out
 
@@ -93,8 +97,11 @@ def classify(specs: Mapping[str, ServerSpec], overrides: Overrides) -> dict[str,
     out = {}
     for name, spec in specs.items():
         override = overrides.servers.get(name, Override())
-        mode = override.mode or (spec.mode if spec.modeDeclared else None) or (
-            "stateful" if isBuiltinStateful(spec) else "stateless")
+        mode = (
+            override.mode
+            or (spec.mode if spec.modeDeclared else None)
+            or ("stateful" if isBuiltinStateful(spec) else "stateless")
+        )
         timeout = override.requestTimeout or spec.requestTimeout
         out[name] = replace(spec, mode=mode, requestTimeout=timeout)
     return out

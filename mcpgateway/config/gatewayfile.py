@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_paths,tests.web.test_api -*-
 """The gateway's own config file: what the management API changed.
 
 C{<state-dir>/servers.json} holds the servers added through the API (an
@@ -21,7 +22,8 @@ from mcpgateway.ops.statedir import atomicWrite
 FILE = paths.SERVERS_FILE
 ENV_BLOCKLIST = re.compile(
     r"^(LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT|DYLD_.*|PYTHONPATH|PYTHONHOME|PYTHONSTARTUP|"
-    r"NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|PERL5OPT|RUBYOPT|JAVA_TOOL_OPTIONS)$")
+    r"NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|PERL5OPT|RUBYOPT|JAVA_TOOL_OPTIONS)$"
+)
 """Environment keys that make a child run code it was not asked to run."""
 
 
@@ -54,13 +56,16 @@ class ManagedConfig:
         except ValueError as e:
             loaded.warnings.append(f"{e}; servers added through the API are not served")
             return loaded
-        added = parseConfig({"mcpServers": data["mcpServers"]}, str(self.path), environ,
-                            defaultScope="gateway")
+        added = parseConfig(
+            {"mcpServers": data["mcpServers"]}, str(self.path), environ, defaultScope="gateway"
+        )
         loaded.warnings.extend(added.warnings)
         for name, spec in added.servers.items():
             if name in loaded.servers:
-                loaded.warnings.append(f"server '{name}' from {self.path} is also in"
-                                       f" {loaded.source}; using {loaded.source}")
+                loaded.warnings.append(
+                    f"server '{name}' from {self.path} is also in"
+                    f" {loaded.source}; using {loaded.source}"
+                )
                 continue
             loaded.servers[name] = spec
         for name, override in data["overrides"].items():
@@ -77,8 +82,9 @@ def applyOverride(spec: ServerSpec, override: dict[str, Any]) -> ServerSpec:
     extra = override.get("env")
     if isinstance(extra, dict):
         env.update({str(k): str(v) for k, v in extra.items()})
-    return replace(spec, env=tuple(sorted(env.items())),
-                   disabled=bool(override.get("disabled", False)))
+    return replace(
+        spec, env=tuple(sorted(env.items())), disabled=bool(override.get("disabled", False))
+    )
 
 
 def blockedEnvKeys(env: dict[str, Any]) -> list[str]:

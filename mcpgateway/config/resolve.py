@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.config.test_resolve -*-
 """Run C{npx}/C{uvx} servers without their wrapper process.
 
 A config entry C{npx -y @org/server@1.2.3 stdio} costs two processes per
@@ -69,12 +70,14 @@ DEFAULT_TIMEOUT = 300.0
 # Git URLs, tarballs, paths and aliases (npm:) are left to npx.
 _NPM_SPEC = re.compile(
     r"(?P<name>(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*)"
-    r"(?:@(?P<version>[A-Za-z0-9._~^<>=*+|-]+))?")
+    r"(?:@(?P<version>[A-Za-z0-9._~^<>=*+|-]+))?"
+)
 _EXACT_VERSION = re.compile(r"v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 # A uvx command: name[extras]@version (what uvx itself accepts without --from).
 _UVX_SPEC = re.compile(
     r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:\[[A-Za-z0-9._,-]+\])?"
-    r"(?:@(?P<version>[A-Za-z0-9.*+!_-]+))?")
+    r"(?:@(?P<version>[A-Za-z0-9.*+!_-]+))?"
+)
 _COMMAND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
 _OUTPUT_TAIL = 8192
 _T = TypeVar("_T")
@@ -144,7 +147,7 @@ def _parseNpx(args: tuple[str, ...]) -> Wrapper | None:
             packages.append(args[i + 1])
             i += 2
         elif arg.startswith("--package="):
-            packages.append(arg[len("--package="):])
+            packages.append(arg[len("--package=") :])
             i += 1
         elif arg == "--":
             i += 1
@@ -185,10 +188,10 @@ def _parseUvx(args: tuple[str, ...]) -> Wrapper | None:
                 python = args[i + 1]
             i += 2
         elif arg.startswith("--from="):
-            source = arg[len("--from="):]
+            source = arg[len("--from=") :]
             i += 1
         elif arg.startswith("--python="):
-            python = arg[len("--python="):]
+            python = arg[len("--python=") :]
             i += 1
         elif arg == "--":
             i += 1
@@ -274,8 +277,10 @@ def pickBin(manifest: Mapping[str, Any], packageName: str, wanted: str | None) -
     if wanted is not None:
         path = bins.get(wanted)
         if not isinstance(path, str):
-            raise ResolveError(f"package {packageName} has no bin named '{wanted}'"
-                               f" (it has: {', '.join(sorted(bins))})")
+            raise ResolveError(
+                f"package {packageName} has no bin named '{wanted}'"
+                f" (it has: {', '.join(sorted(bins))})"
+            )
         return path
     if isinstance(bins.get(unscoped), str):
         return str(bins[unscoped])
@@ -283,8 +288,10 @@ def pickBin(manifest: Mapping[str, Any], packageName: str, wanted: str | None) -
         (path,) = bins.values()
         if isinstance(path, str):
             return path
-    raise ResolveError(f"package {packageName} has several bins ({', '.join(sorted(bins))})"
-                       f" and none is named '{unscoped}'")
+    raise ResolveError(
+        f"package {packageName} has several bins ({', '.join(sorted(bins))})"
+        f" and none is named '{unscoped}'"
+    )
 
 
 class _Installer(ProcessProtocol):
@@ -325,8 +332,11 @@ class _Installer(ProcessProtocol):
         self.done.callback((code, text))
 
 
-_NOISE = re.compile(r"(?:npm (?:warn|notice)|warning:|(?:code|syscall|errno|path|dest)\b|at |"
-                    r"\d*$|[{}]|\w+: (?:'|\d)|A complete log)", re.IGNORECASE)
+_NOISE = re.compile(
+    r"(?:npm (?:warn|notice)|warning:|(?:code|syscall|errno|path|dest)\b|at |"
+    r"\d*$|[{}]|\w+: (?:'|\d)|A complete log)",
+    re.IGNORECASE,
+)
 _ERROR_PREFIX = re.compile(r"^(?:npm (?:error|ERR!)|error:)\s*", re.IGNORECASE)
 
 
@@ -426,14 +436,21 @@ class Resolver:
         if entry is not None:
             command, resolvedAt = entry
             if 0 <= self._clock.seconds() - resolvedAt < self._ttl and usable(command):
-                self.log.debug("server {server}: {kind} {package} is {command} (cached)",
-                               server=spec.name, kind=wrapper.kind, package=wrapper.package,
-                               command=command)
+                self.log.debug(
+                    "server {server}: {kind} {package} is {command} (cached)",
+                    server=spec.name,
+                    kind=wrapper.kind,
+                    package=wrapper.package,
+                    command=command,
+                )
                 return succeed(self._apply(spec, wrapper, command))
         started = self._clock.seconds()
         return self._shared(wrapper, spec).addCallbacks(
-            self._resolved, self._failed, callbackArgs=(spec, wrapper, started),
-            errbackArgs=(spec, wrapper))
+            self._resolved,
+            self._failed,
+            callbackArgs=(spec, wrapper, started),
+            errbackArgs=(spec, wrapper),
+        )
 
     def failureOf(self, spec: ServerSpec) -> str | None:
         """Why the last resolution of C{spec}'s package failed (it then runs
@@ -449,8 +466,11 @@ class Resolver:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as e:
-            self.log.debug("ignoring unreadable resolution cache {path}: {error}",
-                           path=str(self.cachePath), error=str(e))
+            self.log.debug(
+                "ignoring unreadable resolution cache {path}: {error}",
+                path=str(self.cachePath),
+                error=str(e),
+            )
             return {}
 
     def _entry(self, key: str) -> CachedCommand | None:
@@ -463,37 +483,44 @@ class Resolver:
 
         def start() -> Deferred[list[str]]:
             work = maybeDeferred(
-                self._npxInstall if wrapper.kind == "npx" else self._uvxInstall, wrapper, spec)
+                self._npxInstall if wrapper.kind == "npx" else self._uvxInstall, wrapper, spec
+            )
             return work.addCallback(self._store, wrapper.key)
 
         return _share(self._resolving, wrapper.key, start)
 
     def _store(self, command: list[str], key: str) -> list[str]:
-        entries = {k: {"command": e.command, "resolvedAt": e.resolvedAt}
-                   for k, e in self._entries().items()}
+        entries = {
+            k: {"command": e.command, "resolvedAt": e.resolvedAt}
+            for k, e in self._entries().items()
+        }
         entries[key] = {"command": command, "resolvedAt": self._clock.seconds()}
         document = {"version": CACHE_VERSION, "entries": entries}
         try:
             self.stateDir.mkdir(parents=True, exist_ok=True)
             atomicWrite(self.cachePath, json.dumps(document, indent=1).encode("utf-8"))
         except OSError as e:
-            self.log.warn("cannot write the resolution cache {path}: {error}",
-                          path=str(self.cachePath), error=str(e))
+            self.log.warn(
+                "cannot write the resolution cache {path}: {error}",
+                path=str(self.cachePath),
+                error=str(e),
+            )
         return command
 
-    def _install(self, label: str, argv: list[str], env: Mapping[str, str],
-                 target: Path) -> Deferred[None]:
+    def _install(
+        self, label: str, argv: list[str], env: Mapping[str, str], target: Path
+    ) -> Deferred[None]:
         """Run an installer in C{target}, unless one runs there already (two
         entries asking for one package differently): then wait for that one."""
 
         def start() -> Deferred[None]:
-            return maybeDeferred(self._run, label, argv, env, target).addCallback(
-                lambda _: None)
+            return maybeDeferred(self._run, label, argv, env, target).addCallback(lambda _: None)
 
         return _share(self._installing, str(target), start)
 
-    def _run(self, label: str, argv: list[str], env: Mapping[str, str],
-             path: Path) -> Deferred[tuple[int | None, str]]:
+    def _run(
+        self, label: str, argv: list[str], env: Mapping[str, str], path: Path
+    ) -> Deferred[tuple[int | None, str]]:
         """Run an installer in C{path}; fire with its exit code and output
         tail, or fail with L{ResolveError} unless it exits with code 0."""
         installer = _Installer()
@@ -507,8 +534,7 @@ class Resolver:
         def checked(result: tuple[int | None, str]) -> tuple[int | None, str]:
             code, output = result
             if installer.timedOut:
-                raise ResolveError(f"{label} took longer than"
-                                   f" {self._timeout:g}s and was killed")
+                raise ResolveError(f"{label} took longer than {self._timeout:g}s and was killed")
             if code != 0:
                 why = summarize(output) or "no output"
                 raise ResolveError(f"{label} failed (exit code {code}): {why}")
@@ -525,8 +551,16 @@ class Resolver:
         match = _NPM_SPEC.fullmatch(wrapper.package)
         assert match is not None
         name, version = match.group("name"), match.group("version")
-        argv = [npm, "install", "--prefix", str(target), "--no-audit", "--no-fund",
-                "--no-update-notifier", "--loglevel=error"]
+        argv = [
+            npm,
+            "install",
+            "--prefix",
+            str(target),
+            "--no-audit",
+            "--no-fund",
+            "--no-update-notifier",
+            "--loglevel=error",
+        ]
         if version is not None and _EXACT_VERSION.fullmatch(version):
             argv.append("--prefer-offline")  # immutable: any cached copy will do
         # Without a version, say @latest: a bare name would keep the version an
@@ -540,8 +574,7 @@ class Resolver:
             try:
                 manifest = json.loads((packageDir / "package.json").read_bytes())
             except (OSError, ValueError) as e:
-                raise ResolveError(f"npm installed no readable {name}/package.json: {e}") \
-                    from None
+                raise ResolveError(f"npm installed no readable {name}/package.json: {e}") from None
             if not isinstance(manifest, dict):
                 raise ResolveError(f"{name}/package.json is not an object")
             try:
@@ -575,8 +608,7 @@ class Resolver:
             argv.append("--upgrade")  # no version: the newest, as of this resolution
         argv.append(wrapper.package)
         env = spec.environment(self._environ)
-        env.update(UV_TOOL_DIR=str(target / "tools"), UV_TOOL_BIN_DIR=str(binDir),
-                   NO_COLOR="1")
+        env.update(UV_TOOL_DIR=str(target / "tools"), UV_TOOL_BIN_DIR=str(binDir), NO_COLOR="1")
         installing = self._install("uv tool install", argv, env, target)
 
         def found(_: object) -> list[str]:
@@ -594,16 +626,22 @@ class Resolver:
     # -- results -------------------------------------------------------------------
 
     def _apply(self, spec: ServerSpec, wrapper: Wrapper, command: list[str]) -> ServerSpec:
-        return replace(spec, command=command[0], args=(*command[1:], *wrapper.args),
-                       executable=command[0])
+        return replace(
+            spec, command=command[0], args=(*command[1:], *wrapper.args), executable=command[0]
+        )
 
-    def _resolved(self, command: list[str], spec: ServerSpec, wrapper: Wrapper,
-                  started: float) -> ServerSpec:
+    def _resolved(
+        self, command: list[str], spec: ServerSpec, wrapper: Wrapper, started: float
+    ) -> ServerSpec:
         self.log.info(
             "server {server}: {kind} {package} resolved to {command} in {seconds:.1f}s;"
             " it runs without the {kind} wrapper",
-            server=spec.name, kind=wrapper.kind, package=wrapper.package,
-            command=" ".join(command), seconds=self._clock.seconds() - started)
+            server=spec.name,
+            kind=wrapper.kind,
+            package=wrapper.package,
+            command=" ".join(command),
+            seconds=self._clock.seconds() - started,
+        )
         self._failures.pop(wrapper.key, None)
         return self._apply(spec, wrapper, command)
 
@@ -611,9 +649,13 @@ class Resolver:
         if failure.check(ResolveError):
             why = str(failure.value)
         else:
-            self.log.failure("server {server}: resolving {kind} {package} failed",
-                             failure, server=spec.name, kind=wrapper.kind,
-                             package=wrapper.package)
+            self.log.failure(
+                "server {server}: resolving {kind} {package} failed",
+                failure,
+                server=spec.name,
+                kind=wrapper.kind,
+                package=wrapper.package,
+            )
             why = f"unexpected error: {failure.value!r}"
         self._failures[wrapper.key] = why
         entry = self._entry(wrapper.key)
@@ -622,19 +664,29 @@ class Resolver:
             self.log.warn(
                 "server {server}: cannot refresh {kind} {package} ({why}); keeping the"
                 " binary resolved {days:.1f} days ago: {command}",
-                server=spec.name, kind=wrapper.kind, package=wrapper.package, why=why,
-                days=(self._clock.seconds() - resolvedAt) / 86400, command=" ".join(command))
+                server=spec.name,
+                kind=wrapper.kind,
+                package=wrapper.package,
+                why=why,
+                days=(self._clock.seconds() - resolvedAt) / 86400,
+                command=" ".join(command),
+            )
             return self._apply(spec, wrapper, command)
         self.log.warn(
             "server {server}: cannot resolve {kind} {package} ({why}); running it as"
             " configured: {command}",
-            server=spec.name, kind=wrapper.kind, package=wrapper.package, why=why,
-            command=" ".join([spec.command, *spec.args]))
+            server=spec.name,
+            kind=wrapper.kind,
+            package=wrapper.package,
+            why=why,
+            command=" ".join([spec.command, *spec.args]),
+        )
         return spec
 
 
-def _share(table: dict[str, list[Deferred[Any]]], key: str,
-           start: Callable[[], Deferred[_T]]) -> Deferred[_T]:
+def _share(
+    table: dict[str, list[Deferred[Any]]], key: str, start: Callable[[], Deferred[_T]]
+) -> Deferred[_T]:
     """A Deferred for the result of C{start()}, called only if no work for
     C{key} is under way in C{table}; every caller gets the same result."""
     waiter: Deferred[_T] = Deferred()
@@ -661,8 +713,10 @@ def _sibling(spec: ServerSpec, program: str) -> str | None:
         return None
     # Beside the link first: npx is often a symlink into npm's own package
     # (.../npm/bin/npx-cli.js), where no plain "npm" lives.
-    for folder in (os.path.dirname(spec.executable),
-                   os.path.dirname(os.path.realpath(spec.executable))):
+    for folder in (
+        os.path.dirname(spec.executable),
+        os.path.dirname(os.path.realpath(spec.executable)),
+    ):
         candidate = os.path.join(folder, program)
         if os.access(candidate, os.X_OK):
             return candidate

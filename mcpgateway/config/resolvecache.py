@@ -46,8 +46,9 @@ def readCache(path: Path) -> dict[str, CachedCommand]:
     for key, entry in data["entries"].items():
         command = entry.get("command") if isinstance(entry, dict) else None
         resolvedAt = entry.get("resolvedAt") if isinstance(entry, dict) else None
-        if not (isinstance(command, list) and command
-                and all(isinstance(word, str) for word in command)):
+        if not (
+            isinstance(command, list) and command and all(isinstance(word, str) for word in command)
+        ):
             raise ValueError(f"the entry {key!r} has no 'command' list")
         if isinstance(resolvedAt, bool) or not isinstance(resolvedAt, (int, float)):
             raise ValueError(f"the entry {key!r} has no 'resolvedAt' time")
@@ -63,4 +64,5 @@ def readCacheFile(path: Path) -> dict[str, list[str]]:
 def usable(command: list[str]) -> bool:
     """Whether every absolute path of a cached command still exists."""
     return os.path.isabs(command[0]) and all(
-        os.path.exists(word) for word in command if os.path.isabs(word))
+        os.path.exists(word) for word in command if os.path.isabs(word)
+    )

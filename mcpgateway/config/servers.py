@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.config.test_servers -*-
 """Read a C{mcpServers} file into immutable L{ServerSpec} values.
 
 Accepts Claude Code's C{~/.claude.json} (user scope at top level, local scope
@@ -31,6 +32,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class ConfigError(Exception):
     """The config file cannot be used at all."""
+
 
 @dataclass
 class LoadedConfig:
@@ -74,20 +76,25 @@ def readConfigFile(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def loadConfig(path: str | os.PathLike[str] | None,
-               environ: Mapping[str, str] | None = None) -> LoadedConfig:
+def loadConfig(
+    path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+) -> LoadedConfig:
     """Load the servers of C{path} (the bundled demo when C{None})."""
     if path is None:
         return parseConfig(demoConfig(), "bundled demo", environ)
     name = Path(path).name
-    defaultScope = "project" if name == ".mcp.json" else (
-        "user" if name == ".claude.json" else "gateway")
+    defaultScope = (
+        "project" if name == ".mcp.json" else ("user" if name == ".claude.json" else "gateway")
+    )
     return parseConfig(readConfigFile(path), str(path), environ, defaultScope)
 
 
-def parseConfig(data: Mapping[str, Any], source: str,
-                environ: Mapping[str, str] | None = None,
-                defaultScope: str = "gateway") -> LoadedConfig:
+def parseConfig(
+    data: Mapping[str, Any],
+    source: str,
+    environ: Mapping[str, str] | None = None,
+    defaultScope: str = "gateway",
+) -> LoadedConfig:
     """Turn a parsed config document into server specs and warnings.
 
     Every server is served at one route, C{/<name>/mcp}, that every client on
@@ -135,7 +142,8 @@ def parseConfig(data: Mapping[str, Any], source: str,
                 loaded.warnings.append(
                     f"server '{name}' is defined in {shared[1]} and {label} with another"
                     f" command; serving the one of {shared[1]} (clients in the project"
-                    " start their own)")
+                    " start their own)"
+                )
     if projectOnly:
         loaded.warnings.append(projectOnlyWarning(projectOnly))
     loaded.servers = {name: spec for name, (spec, _) in chosen.items()}
@@ -144,21 +152,24 @@ def parseConfig(data: Mapping[str, Any], source: str,
 
 def projectOnlyWarning(labels: list[str]) -> str:
     """The one warning naming the servers defined only in a project scope."""
-    return (f"not serving {len(labels)} server{'' if len(labels) == 1 else 's'} defined only"
-            f" in a project's scope: {', '.join(labels)}. The gateway serves every server"
-            " at one route that every client on this machine can reach, so a project's"
-            " private server is not shared; clients in that project keep starting it"
-            " themselves. To share one through the gateway, add it to your user scope"
-            " (claude mcp add --scope user NAME -- COMMAND ARGS...) or to a config file"
-            " of your own (--config FILE)")
+    return (
+        f"not serving {len(labels)} server{'' if len(labels) == 1 else 's'} defined only"
+        f" in a project's scope: {', '.join(labels)}. The gateway serves every server"
+        " at one route that every client on this machine can reach, so a project's"
+        " private server is not shared; clients in that project keep starting it"
+        " themselves. To share one through the gateway, add it to your user scope"
+        " (claude mcp add --scope user NAME -- COMMAND ARGS...) or to a config file"
+        " of your own (--config FILE)"
+    )
 
 
 class EntryError(Exception):
     """An entry that is not served; the message says why."""
 
 
-def parseEntry(name: Any, entry: Any, environ: Mapping[str, str],
-               scope: str = "gateway") -> ServerSpec:
+def parseEntry(
+    name: Any, entry: Any, environ: Mapping[str, str], scope: str = "gateway"
+) -> ServerSpec:
     """Validate one C{mcpServers} entry, or raise L{EntryError} saying why not."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise EntryError("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.clientconfigs.test_adoption_safety,tests.web.test_api -*-
 """Where the served servers come from, and keeping them current.
 
 A L{ConfigSource} turns the config file into L{ServerSpec}s: read as it is
@@ -83,11 +84,19 @@ class ConfigService(Service):
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, source: ConfigSource, stateDir: Path, clock: IReactorTime,
-                 reactor: Any, runInThread: RunInThread, reload: Reload,
-                 pollInterval: float = 2.0, debounce: float = 0.3,
-                 maxWait: float = MAX_WAIT,
-                 restoreRetries: Sequence[float] = RESTORE_RETRIES) -> None:
+    def __init__(
+        self,
+        source: ConfigSource,
+        stateDir: Path,
+        clock: IReactorTime,
+        reactor: Any,
+        runInThread: RunInThread,
+        reload: Reload,
+        pollInterval: float = 2.0,
+        debounce: float = 0.3,
+        maxWait: float = MAX_WAIT,
+        restoreRetries: Sequence[float] = RESTORE_RETRIES,
+    ) -> None:
         """
         @param debounce: seconds of quiet after a change before reloading.
         @param maxWait: a reload happens at most this many seconds after the
@@ -147,14 +156,21 @@ class ConfigService(Service):
         try:
             notifier = inotify.INotify(self._reactor)
             notifier.startReading()
-            mask = (inotify.IN_CLOSE_WRITE | inotify.IN_MOVED_TO | inotify.IN_CREATE
-                    | inotify.IN_DELETE | inotify.IN_MOVED_FROM)
+            mask = (
+                inotify.IN_CLOSE_WRITE
+                | inotify.IN_MOVED_TO
+                | inotify.IN_CREATE
+                | inotify.IN_DELETE
+                | inotify.IN_MOVED_FROM
+            )
             # Watch the directory: editors and Claude Code replace the file by rename.
-            notifier.watch(FilePath(str(path.parent)), mask=mask,
-                           callbacks=[self._inotifyEvent])
+            notifier.watch(FilePath(str(path.parent)), mask=mask, callbacks=[self._inotifyEvent])
         except Exception:
-            self.log.info("config: inotify unavailable; polling {path} every {seconds}s",
-                          path=str(path), seconds=self._pollInterval)
+            self.log.info(
+                "config: inotify unavailable; polling {path} every {seconds}s",
+                path=str(path),
+                seconds=self._pollInterval,
+            )
             return False
         self._notifier = notifier
         self.log.info("config: watching {path}", path=str(path))
@@ -205,8 +221,11 @@ class ConfigService(Service):
             return self._reload(self.specs(loaded))
 
         def failed(reason: Any) -> Any:
-            self.log.warn("config: reload of {path} failed, keeping the servers as they are:"
-                          " {why}", path=str(self.source.path), why=reason.getErrorMessage())
+            self.log.warn(
+                "config: reload of {path} failed, keeping the servers as they are: {why}",
+                path=str(self.source.path),
+                why=reason.getErrorMessage(),
+            )
             return reason if raiseErrors else None
 
         return self._lock.run(load).addCallbacks(apply, failed)
@@ -217,8 +236,11 @@ class ConfigService(Service):
         except Exception as e:
             # The file was caught half-written, or kept changing: try again
             # through the watcher's path (a reload adopts too).
-            self.log.error("config: could not adopt {path}: {why}; trying again shortly",
-                           path=str(self.source.path), why=_oneLine(e))
+            self.log.error(
+                "config: could not adopt {path}: {why}; trying again shortly",
+                path=str(self.source.path),
+                why=_oneLine(e),
+            )
             self.changed()
             return
         for note in notes:
@@ -236,8 +258,7 @@ class ConfigService(Service):
 
         # Restore after any reload in progress; each attempt is synchronous and
         # small (as before), the retries are timers: the reactor runs between them.
-        return self._lock.run(lambda: succeed(None)).addCallback(
-            lambda _: self._restore(0))
+        return self._lock.run(lambda: succeed(None)).addCallback(lambda _: self._restore(0))
 
     def _restore(self, attempt: int) -> Deferred[None] | None:
         """Give the config back; on failure (the file caught half-written by
@@ -251,21 +272,31 @@ class ConfigService(Service):
             path = str(self.source.path)
             if attempt < len(self._restoreRetries):
                 delay = self._restoreRetries[attempt]
-                self.log.warn("config: restoring {path} failed ({why}); trying again in"
-                              " {delay}s", path=path, why=why, delay=delay)
+                self.log.warn(
+                    "config: restoring {path} failed ({why}); trying again in {delay}s",
+                    path=path,
+                    why=why,
+                    delay=delay,
+                )
                 later: Deferred[None] = deferLater(self._clock, delay, lambda: None)
                 return later.addCallback(lambda _: self._restore(attempt + 1))
             self.log.error(
                 "config: could not restore {path} ({why}; {attempts} attempts): its entries"
                 " still point at this gateway, which is stopping. The originals are kept in"
                 " the backup in {stateDir}: run `mcpgateway restore` once the file is quiet",
-                path=path, why=why, attempts=attempt + 1, stateDir=str(self._stateDir))
+                path=path,
+                why=why,
+                attempts=attempt + 1,
+                stateDir=str(self._stateDir),
+            )
             try:
                 self.source.restoreFailed(why)
             except Exception as e2:
-                self.log.error("config: could not leave the restore-failure marker in"
-                               " {stateDir}: {why}", stateDir=str(self._stateDir),
-                               why=_oneLine(e2))
+                self.log.error(
+                    "config: could not leave the restore-failure marker in {stateDir}: {why}",
+                    stateDir=str(self._stateDir),
+                    why=_oneLine(e2),
+                )
             return None
         for note in notes:
             self.log.info("config: {note}", note=note)

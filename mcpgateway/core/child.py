@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.core.test_child -*-
 """One stdio MCP server process: spawn arguments, newline framing, stderr, exit, stop.
 
 L{ChildProtocol} turns the child's stdout into decoded JSON-RPC messages (one
@@ -118,10 +119,12 @@ class ChildProtocol(ProcessProtocol):
         self.outputClosed = False
         """Whether the child's stdout has reached its end."""
         self._outputTimer: IDelayedCall | None = None
-        self._stderrBudget = logs.LogBudget(clock, STDERR_LOG_RATE, STDERR_LOG_BURST, LOG_PERIOD,
-                                       self._stderrDropped)
-        self._badLineBudget = logs.LogBudget(clock, BAD_LINE_LOG_RATE, BAD_LINE_LOG_BURST,
-                                        LOG_PERIOD, self._badLinesDropped)
+        self._stderrBudget = logs.LogBudget(
+            clock, STDERR_LOG_RATE, STDERR_LOG_BURST, LOG_PERIOD, self._stderrDropped
+        )
+        self._badLineBudget = logs.LogBudget(
+            clock, BAD_LINE_LOG_RATE, BAD_LINE_LOG_BURST, LOG_PERIOD, self._badLinesDropped
+        )
 
     # -- process events ------------------------------------------------------
 
@@ -167,11 +170,12 @@ class ChildProtocol(ProcessProtocol):
                         self._onStderr(text)
                     except Exception:
                         if self._badLineBudget.allow():
-                            self.log.failure("recording a stderr line of server {server}"
-                                             " failed", server=self.name)
+                            self.log.failure(
+                                "recording a stderr line of server {server} failed",
+                                server=self.name,
+                            )
                 if self._stderrBudget.allow():
-                    self.log.info("[{server}] {line}", server=self.name, line=text,
-                                  stream="stderr")
+                    self.log.info("[{server}] {line}", server=self.name, line=text, stream="stderr")
 
     def outConnectionLost(self) -> None:
         """The child's stdout has ended: nothing more can come from it.
@@ -192,13 +196,17 @@ class ChildProtocol(ProcessProtocol):
             return
         self.log.warn(
             "server {server} child pid {pid} closed its stdout but is still running; stopping it"
-            " (it is restarted on the next request)", server=self.name, pid=self.pid)
+            " (it is restarted on the next request)",
+            server=self.name,
+            pid=self.pid,
+        )
         if self._onOutputLost is not None:
             try:
                 self._onOutputLost(self)
             except Exception:
-                self.log.failure("handling the closed stdout of server {server} failed",
-                                 server=self.name)
+                self.log.failure(
+                    "handling the closed stdout of server {server} failed", server=self.name
+                )
         self.stop()
 
     def processEnded(self, reason: Failure) -> None:
@@ -255,8 +263,7 @@ class ChildProtocol(ProcessProtocol):
             self._onMessage(message)
         except Exception:
             if self._badLineBudget.allow():
-                self.log.failure("routing a message from server {server} failed",
-                                 server=self.name)
+                self.log.failure("routing a message from server {server} failed", server=self.name)
 
     def _skipped(self, line: bytes | None, error: BaseException | None) -> None:
         """Log (within the budget) one line that does not parse (C{error}),
@@ -265,11 +272,17 @@ class ChildProtocol(ProcessProtocol):
             return
         excerpt = "" if line is None else line[:_EXCERPT].decode("utf-8", "replace")
         if error is None:
-            self.log.warn("server {server} wrote a JSON value that is not a message; skipped:"
-                          " {excerpt}", server=self.name, excerpt=excerpt)
+            self.log.warn(
+                "server {server} wrote a JSON value that is not a message; skipped: {excerpt}",
+                server=self.name,
+                excerpt=excerpt,
+            )
             return
-        why = str(error) if isinstance(error, jsonrpc.ParseError) \
+        why = (
+            str(error)
+            if isinstance(error, jsonrpc.ParseError)
             else f"{type(error).__name__}: {error}"
+        )
         self.log.warn(
             "server {server} wrote a non-JSON line to stdout ({error}); skipped: {excerpt}",
             server=self.name,
@@ -282,14 +295,23 @@ class ChildProtocol(ProcessProtocol):
         self.log.warn(
             "server {server}: {count} stderr line(s) not logged in the last {period:g} s (over"
             " {rate:g} lines/s after a burst of {burst}); the latest {ring} are kept in its"
-            " stderr ring", server=self.name, count=count, period=LOG_PERIOD,
-            rate=STDERR_LOG_RATE, burst=STDERR_LOG_BURST, ring=STDERR_LINES)
+            " stderr ring",
+            server=self.name,
+            count=count,
+            period=LOG_PERIOD,
+            rate=STDERR_LOG_RATE,
+            burst=STDERR_LOG_BURST,
+            ring=STDERR_LINES,
+        )
 
     def _badLinesDropped(self, count: int) -> None:
         self.log.warn(
             "server {server}: {count} more stdout line(s) that are not JSON-RPC messages were"
             " skipped in the last {period:g} s (not logged one by one)",
-            server=self.name, count=count, period=LOG_PERIOD)
+            server=self.name,
+            count=count,
+            period=LOG_PERIOD,
+        )
 
     def _lineTooLong(self, size: int) -> None:
         self._chunks.clear()
@@ -325,8 +347,13 @@ class ChildProtocol(ProcessProtocol):
         except (ProcessExitedAlready, ProcessLookupError):
             pass
         except OSError as e:  # EPERM: the group is no longer ours to signal
-            self.log.warn("server {server}: cannot send SIG{name} to child pid {pid}: {error}",
-                          server=self.name, name=name, pid=self.pid, error=str(e))
+            self.log.warn(
+                "server {server}: cannot send SIG{name} to child pid {pid}: {error}",
+                server=self.name,
+                name=name,
+                pid=self.pid,
+                error=str(e),
+            )
 
     def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
         """Stop the child: close stdin, SIGTERM after C{graceTime}, SIGKILL

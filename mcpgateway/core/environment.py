@@ -25,8 +25,9 @@ SERVICE_MANAGER_PREFIX = "LISTEN_"
 
 def isGatewayOwn(name: str) -> bool:
     """Whether C{name} is a variable a child must not inherit."""
-    return (name.startswith((GATEWAY_PREFIX, SERVICE_MANAGER_PREFIX))
-            or name in SERVICE_MANAGER_NAMES)
+    return (
+        name.startswith((GATEWAY_PREFIX, SERVICE_MANAGER_PREFIX)) or name in SERVICE_MANAGER_NAMES
+    )
 
 
 def childEnvironment(environ: Mapping[str, str]) -> dict[str, str]:

@@ -58,8 +58,9 @@ class SharedFanout:
 
     # -- client to child -----------------------------------------------------
 
-    def intercept(self, router: Router, session: SessionLike, message: Message,
-                  related: Sink | None) -> Deferred[Message]:
+    def intercept(
+        self, router: Router, session: SessionLike, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
         method = message["method"]
         if method == "resources/subscribe":
             return self._subscribe(router, session, message, related)
@@ -67,12 +68,16 @@ class SharedFanout:
             return self._unsubscribe(router, session, message, related)
         return self._setLevel(router, session, message, related)
 
-    def _subscribe(self, router: Router, session: SessionLike, message: Message,
-                   related: Sink | None) -> Deferred[Message]:
+    def _subscribe(
+        self, router: Router, session: SessionLike, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
         uri = (message.get("params") or {}).get("uri")
         if not isinstance(uri, str) or uri in session.subscriptions:
-            return router.forward(session, message, related) if not isinstance(uri, str) \
+            return (
+                router.forward(session, message, related)
+                if not isinstance(uri, str)
                 else succeed(jsonrpc.resultResponse(message["id"], {}))
+            )
         session.subscriptions.add(uri)
         self.subscriptions[uri] += 1
         if self.subscriptions[uri] > 1:
@@ -88,8 +93,9 @@ class SharedFanout:
 
         return router.forward(session, message, related).addCallback(undoOnError)
 
-    def _unsubscribe(self, router: Router, session: SessionLike, message: Message,
-                     related: Sink | None) -> Deferred[Message]:
+    def _unsubscribe(
+        self, router: Router, session: SessionLike, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
         uri = (message.get("params") or {}).get("uri")
         if not isinstance(uri, str) or uri not in session.subscriptions:
             return succeed(jsonrpc.resultResponse(message["id"], {}))
@@ -100,15 +106,22 @@ class SharedFanout:
         del self.subscriptions[uri]
         return router.forward(session, message, related)
 
-    def _setLevel(self, router: Router, session: SessionLike, message: Message,
-                  related: Sink | None) -> Deferred[Message]:
+    def _setLevel(
+        self, router: Router, session: SessionLike, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
         level = (message.get("params") or {}).get("level")
         if level not in _LEVEL_RANK:
-            return succeed(jsonrpc.errorResponse(message["id"], jsonrpc.INVALID_PARAMS,
-                                                 f"unknown logging level {level!r}"))
+            return succeed(
+                jsonrpc.errorResponse(
+                    message["id"], jsonrpc.INVALID_PARAMS, f"unknown logging level {level!r}"
+                )
+            )
         session.logLevel = level
-        lowest = min((s.logLevel for s in router.sessions if s.logLevel),
-                     key=_LEVEL_RANK.__getitem__, default=level)
+        lowest = min(
+            (s.logLevel for s in router.sessions if s.logLevel),
+            key=_LEVEL_RANK.__getitem__,
+            default=level,
+        )
         if lowest == self.childLogLevel:
             return succeed(jsonrpc.resultResponse(message["id"], {}))
         self.childLogLevel = lowest
@@ -123,8 +136,11 @@ class SharedFanout:
                 router.call("resources/unsubscribe", {"uri": uri})
         session.subscriptions.clear()
         if session.logLevel is not None:
-            lowest = min((s.logLevel for s in router.sessions if s.logLevel),
-                         key=_LEVEL_RANK.__getitem__, default=None)
+            lowest = min(
+                (s.logLevel for s in router.sessions if s.logLevel),
+                key=_LEVEL_RANK.__getitem__,
+                default=None,
+            )
             if lowest is not None and lowest != self.childLogLevel:
                 self.childLogLevel = lowest
                 router.call("logging/setLevel", {"level": lowest})
@@ -153,8 +169,11 @@ class SharedFanout:
         elif method == "notifications/cancelled" and isinstance(params, dict):
             router.serverCancelled(message, params)
         else:
-            router.log.debug("server {server}: notification {method} concerns no session;"
-                             " dropped", server=router.name, method=method)
+            router.log.debug(
+                "server {server}: notification {method} concerns no session; dropped",
+                server=router.name,
+                method=method,
+            )
 
     def _logMessage(self, router: Router, message: Message, params: dict[str, Any]) -> None:
         rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
@@ -180,9 +199,11 @@ class SharedFanout:
         session = inflight[0].session
         if any(ex.session is not session for ex in inflight):
             count = len({id(ex.session) for ex in inflight})
-            return (f"ambiguous: {count} client sessions have requests in flight on the shared"
-                    f" server '{router.name}', so the gateway cannot tell which one asked;"
-                    " run this server per session (\"mode\": \"stateful\") to use it")
+            return (
+                f"ambiguous: {count} client sessions have requests in flight on the shared"
+                f" server '{router.name}', so the gateway cannot tell which one asked;"
+                ' run this server per session ("mode": "stateful") to use it'
+            )
         assert session is not None
         calls = [ex for ex in inflight if ex.method == "tools/call"]
         return session, (calls or inflight)[-1]
@@ -199,8 +220,9 @@ class OwnerFanout:
     def __init__(self, owner: SessionLike) -> None:
         self.owner = owner
 
-    def intercept(self, router: Router, session: SessionLike, message: Message,
-                  related: Sink | None) -> Deferred[Message]:
+    def intercept(
+        self, router: Router, session: SessionLike, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
         return router.forward(session, message, related)  # intercepts nothing
 
     def detached(self, router: Router, session: SessionLike) -> None:

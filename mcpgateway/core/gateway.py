@@ -72,7 +72,8 @@ class Gateway:
         self._spawner = spawner
         self._healing = healing if healing is not None else HealingPolicy()
         self.pools: dict[str, ServerPool] = {
-            name: makePool(spec, spawner, self._healing) for name, spec in specs.items()}
+            name: makePool(spec, spawner, self._healing) for name, spec in specs.items()
+        }
         self.started = clock.seconds()
         self.running = False
         """Whether the service tree runs (children may be started)."""
@@ -93,9 +94,14 @@ class Gateway:
             self._resolve(pool)
         self.prewarm()
 
-    def openSession(self, server: str, initialize: jsonrpc.Message, protocolVersion: str,
-                    clientPid: int | None = None, connection: Connection | None = None,
-                    ) -> tuple[Session, Deferred[jsonrpc.Message]]:
+    def openSession(
+        self,
+        server: str,
+        initialize: jsonrpc.Message,
+        protocolVersion: str,
+        clientPid: int | None = None,
+        connection: Connection | None = None,
+    ) -> tuple[Session, Deferred[jsonrpc.Message]]:
         """Create a session on C{server}; the Deferred fires with the answer
         to its C{initialize} (the session is dropped again if that fails).
 
@@ -108,9 +114,11 @@ class Gateway:
         capabilities = params.get("capabilities")
         clientInfo = params.get("clientInfo")
         session = self.sessions.create(
-            server, protocolVersion,
+            server,
+            protocolVersion,
             capabilities if isinstance(capabilities, dict) else {},
-            clientInfo if isinstance(clientInfo, dict) else {})
+            clientInfo if isinstance(clientInfo, dict) else {},
+        )
         infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
         session.clientPid = clientPid if clientPid is not None else _validPid(infoPid)
         if session.clientPid is None and connection is not None and self._pidFinder is not None:
@@ -122,9 +130,13 @@ class Gateway:
             if not isinstance(result, dict):
                 self.endSession(session, "initialize failed")
                 return response
-            self.log.info("session {sid} opened on {server} (protocol {version}, client {client})",
-                          sid=session.id[:8], server=server, version=session.protocolVersion,
-                          client=session.clientInfo.get("name"))
+            self.log.info(
+                "session {sid} opened on {server} (protocol {version}, client {client})",
+                sid=session.id[:8],
+                server=server,
+                version=session.protocolVersion,
+                client=session.clientInfo.get("name"),
+            )
             return response
 
         def failed(reason: Any) -> Any:
@@ -149,8 +161,9 @@ class Gateway:
             if why is not None:
                 pool.resolution = Resolution("failed", f"{kind} {package}: {why}")
             else:
-                pool.resolution = Resolution("resolved",
-                                             " ".join([resolved.command, *resolved.args]))
+                pool.resolution = Resolution(
+                    "resolved", " ".join([resolved.command, *resolved.args])
+                )
             return resolved
 
         pool.launchAfter(resolver.resolve(spec).addCallback(done), what)
@@ -165,12 +178,18 @@ class Gateway:
             if self.sessions.get(session.id) is session:
                 session.clientPid = pid
                 self.sessions.touch(session)
-                self.log.info("session {sid} belongs to client pid {pid} (socket owner)",
-                              sid=session.id[:8], pid=pid)
+                self.log.info(
+                    "session {sid} belongs to client pid {pid} (socket owner)",
+                    sid=session.id[:8],
+                    pid=pid,
+                )
 
         def failed(reason: Any) -> None:
-            self.log.failure("looking up the client pid of session {sid} failed",
-                             failure=reason, sid=session.id[:8])
+            self.log.failure(
+                "looking up the client pid of session {sid} failed",
+                failure=reason,
+                sid=session.id[:8],
+            )
 
         self._pidFinder(*connection, hints).addCallbacks(found, failed)
 
@@ -206,8 +225,11 @@ class Gateway:
                 old.spec, old.disabled = new, new.disabled
                 continue
             if old is not None:
-                self.log.info("config: server {server} {what}; ending its sessions",
-                              server=name, what="removed" if new is None else "changed")
+                self.log.info(
+                    "config: server {server} {what}; ending its sessions",
+                    server=name,
+                    what="removed" if new is None else "changed",
+                )
                 for session in self.sessions.forServer(name):
                     self.endSession(session, f"server {name} was reconfigured")
                 stopping.append(old.stopAll())
@@ -230,8 +252,9 @@ class Gateway:
                 pool.prewarm().addErrback(self._prewarmFailed, name)
 
     def _prewarmFailed(self, reason: Failure, name: str) -> None:
-        self.log.warn("server {server}: prewarm failed: {why}", server=name,
-                      why=reason.getErrorMessage())
+        self.log.warn(
+            "server {server}: prewarm failed: {why}", server=name, why=reason.getErrorMessage()
+        )
 
     def stop(self) -> Deferred[Any]:
         """Let requests in flight finish (at most L{drainTimeout} seconds),
@@ -242,8 +265,11 @@ class Gateway:
         inFlight = sum(pool.clientRequestsInFlight() for pool in pools)
         if not inFlight:
             return self._stopNow()
-        self.log.info("gateway stopping: letting {count} request(s) in flight finish (at most"
-                      " {seconds:g} s)", count=inFlight, seconds=self.drainTimeout)
+        self.log.info(
+            "gateway stopping: letting {count} request(s) in flight finish (at most {seconds:g} s)",
+            count=inFlight,
+            seconds=self.drainTimeout,
+        )
         drained: Deferred[Any] = DeferredList([pool.whenDrained() for pool in pools])
         drained.addTimeout(self.drainTimeout, self.clock)
         drained.addErrback(lambda _: None)
@@ -270,8 +296,9 @@ class Gateway:
             started=self.started,
             now=self.clock.seconds(),
             rssBytes=procfs.rss("self", procRoot),
-            servers=MappingProxyType({name: pool.status(counts[name])
-                                      for name, pool in self.pools.items()}),
+            servers=MappingProxyType(
+                {name: pool.status(counts[name]) for name, pool in self.pools.items()}
+            ),
             sessions=self._sessionStatuses(),
         )
 
@@ -283,8 +310,9 @@ class Gateway:
         inFlight: Counter[str] = Counter()
         for pool in self.pools.values():
             inFlight.update(pool.inFlightBySession())
-        return tuple(self._sessionStatus(session, inFlight[session.id])
-                     for session in self.sessions)
+        return tuple(
+            self._sessionStatus(session, inFlight[session.id]) for session in self.sessions
+        )
 
     def _sessionStatus(self, session: Session, inFlight: int) -> SessionStatus:
         pool = self.pools[session.server]
@@ -326,20 +354,24 @@ class GatewayService(Service):
     def startService(self) -> None:
         super().startService()
         self.gateway.start()
-        self.log.info("gateway {version} serving {count} server(s): {names}",
-                      version=__version__, count=len(self.gateway.pools),
-                      names=", ".join(sorted(self.gateway.pools)) or "(none)")
+        self.log.info(
+            "gateway {version} serving {count} server(s): {names}",
+            version=__version__,
+            count=len(self.gateway.pools),
+            names=", ".join(sorted(self.gateway.pools)) or "(none)",
+        )
 
     def stopService(self) -> Deferred[Any]:
         super().stopService()
         started = self.gateway.clock.seconds()
 
         def done(result: Any) -> Any:
-            self.log.info("all children stopped in {seconds:.2f}s",
-                          seconds=self.gateway.clock.seconds() - started)
+            self.log.info(
+                "all children stopped in {seconds:.2f}s",
+                seconds=self.gateway.clock.seconds() - started,
+            )
             return result
 
         if not self.gateway.pools:
             return succeed(None)
         return self.gateway.stop().addCallback(done)
-

@@ -52,8 +52,15 @@ class HealingPolicy:
 
     def breaker(self, clock: IReactorTime) -> Breaker:
         """A fresh L{Breaker} for one server, keeping time with C{clock}."""
-        return Breaker(clock, base=self.base, cap=self.cap, crashWindow=self.crashWindow,
-                       window=self.window, threshold=self.threshold, coolDown=self.coolDown)
+        return Breaker(
+            clock,
+            base=self.base,
+            cap=self.cap,
+            crashWindow=self.crashWindow,
+            window=self.window,
+            threshold=self.threshold,
+            coolDown=self.coolDown,
+        )
 
 
 class Breaker:
@@ -67,9 +74,16 @@ class Breaker:
     @ivar crashes: every exit that counted as a crash.
     """
 
-    def __init__(self, clock: IReactorTime, base: float = 1.0, cap: float = 60.0,
-                 crashWindow: float = CRASH_WINDOW, window: float = 300.0, threshold: int = 5,
-                 coolDown: float = 60.0) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        base: float = 1.0,
+        cap: float = 60.0,
+        crashWindow: float = CRASH_WINDOW,
+        window: float = 300.0,
+        threshold: int = 5,
+        coolDown: float = 60.0,
+    ) -> None:
         self._clock = clock
         self.base, self.cap, self.crashWindow = base, cap, crashWindow
         self.window, self.threshold, self.coolDown = window, threshold, coolDown
@@ -156,7 +170,9 @@ class Breaker:
 
 def circuitReason(server: str, breaker: Breaker) -> str:
     """Why requests to C{server} are refused while its circuit is open."""
-    return (f"server '{server}' is failing: {breaker.recentCrashes()} failure(s)"
-            f" to start or stay up in the last {breaker.window / 60:g} minutes"
-            f" (last: {breaker.lastFailure});"
-            f" the gateway tries again in {breaker.retryIn():.0f} s")
+    return (
+        f"server '{server}' is failing: {breaker.recentCrashes()} failure(s)"
+        f" to start or stay up in the last {breaker.window / 60:g} minutes"
+        f" (last: {breaker.lastFailure});"
+        f" the gateway tries again in {breaker.retryIn():.0f} s"
+    )

@@ -34,8 +34,9 @@ class PerSessionPool(BasePool):
     @ivar closedRouters: how many sessions were closed (their children stopped).
     """
 
-    def __init__(self, spec: ServerSpec, spawner: Spawner,
-                 healing: HealingPolicy | None = None) -> None:
+    def __init__(
+        self, spec: ServerSpec, spawner: Spawner, healing: HealingPolicy | None = None
+    ) -> None:
         super().__init__(spec, spawner, healing)
         self.perSession: dict[str, Upstream] = {}
         self._owners: dict[str, Session] = {}
@@ -56,8 +57,11 @@ class PerSessionPool(BasePool):
 
     # -- sessions ----------------------------------------------------------------
 
-    def open(self, session: Session, initialize: jsonrpc.Message,
-             ) -> Deferred[jsonrpc.Message]:
+    def open(
+        self,
+        session: Session,
+        initialize: jsonrpc.Message,
+    ) -> Deferred[jsonrpc.Message]:
         """Spawn the session's own child and forward its C{initialize} to it."""
         if self.disabled:
             return fail(self._disabled())
@@ -107,8 +111,11 @@ class PerSessionPool(BasePool):
 
     # -- the children --------------------------------------------------------------
 
-    def restart(self, endSession: Callable[[Session], object], why: str,
-                ) -> Deferred[list[int]]:
+    def restart(
+        self,
+        endSession: Callable[[Session], object],
+        why: str,
+    ) -> Deferred[list[int]]:
         """End every session (their children stop with them)."""
         pids = self.pids()
         for session in list(self._owners.values()):

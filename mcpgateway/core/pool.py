@@ -43,8 +43,17 @@ from mcpgateway.core.status import (
 )
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 
-__all__ = ["BasePool", "Idle", "NoSharedChild", "PidProbe", "ServerPool", "ServerUnavailable",
-           "SessionGone", "Sweep", "makePool"]
+__all__ = [
+    "BasePool",
+    "Idle",
+    "NoSharedChild",
+    "PidProbe",
+    "ServerPool",
+    "ServerUnavailable",
+    "SessionGone",
+    "Sweep",
+    "makePool",
+]
 
 T = TypeVar("T")
 PidProbe = Callable[[int], bool]
@@ -90,8 +99,11 @@ class ServerPool(Protocol):
     disabled: bool
     """Set through the management API: requests are refused, children stopped."""
 
-    def open(self, session: Session, initialize: jsonrpc.Message,
-             ) -> Deferred[jsonrpc.Message]:
+    def open(
+        self,
+        session: Session,
+        initialize: jsonrpc.Message,
+    ) -> Deferred[jsonrpc.Message]:
         """Attach a new session and produce the answer to its C{initialize};
         fails with L{ServerUnavailable} when no child can serve it."""
 
@@ -99,8 +111,12 @@ class ServerPool(Protocol):
         """Why C{session} can no longer be served (its own child is gone: the
         client must initialize again), or C{None}."""
 
-    def forward(self, session: Session, message: jsonrpc.Message, related: Sink | None,
-                ) -> Deferred[jsonrpc.Message]:
+    def forward(
+        self,
+        session: Session,
+        message: jsonrpc.Message,
+        related: Sink | None,
+    ) -> Deferred[jsonrpc.Message]:
         """Send a client request to the session's child (started again first if
         a shared child died); fires with its response. Calls nothing of
         C{related} before it returns.
@@ -176,8 +192,11 @@ class ServerPool(Protocol):
         """Stop the child with C{pid} (the next request or session starts a
         fresh one); C{None} if no child has it."""
 
-    def restart(self, endSession: Callable[[Session], object], why: str,
-                ) -> Deferred[list[int]]:
+    def restart(
+        self,
+        endSession: Callable[[Session], object],
+        why: str,
+    ) -> Deferred[list[int]]:
         """Stop every child, ending (through C{endSession}) the sessions whose
         own child it is; fires with the pids stopped. C{why} is recorded."""
 
@@ -204,8 +223,9 @@ class ServerPool(Protocol):
         exit event; report them and the sessions left without their child."""
 
 
-def makePool(spec: ServerSpec, spawner: Spawner,
-             healing: HealingPolicy | None = None) -> ServerPool:
+def makePool(
+    spec: ServerSpec, spawner: Spawner, healing: HealingPolicy | None = None
+) -> ServerPool:
     """The pool for C{spec}: the one place that looks at how it is shared."""
     from mcpgateway.core.persession import PerSessionPool
     from mcpgateway.core.shared import SharedPool
@@ -222,8 +242,9 @@ class BasePool:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, spec: ServerSpec, spawner: Spawner,
-                 healing: HealingPolicy | None = None) -> None:
+    def __init__(
+        self, spec: ServerSpec, spawner: Spawner, healing: HealingPolicy | None = None
+    ) -> None:
         clock = spawner.clock
         self.spec = spec
         """The server as configured."""
@@ -262,8 +283,9 @@ class BasePool:
         raise NotImplementedError
 
     def _newUpstream(self, fanout: Fanout) -> Upstream:
-        return Upstream(self.launchSpec, self._spawner, fanout, self.breaker, self.stats,
-                        self.events)
+        return Upstream(
+            self.launchSpec, self._spawner, fanout, self.breaker, self.stats, self.events
+        )
 
     def _disabled(self) -> ServerUnavailable:
         return ServerUnavailable(f"server '{self.spec.name}' is disabled")
@@ -315,12 +337,20 @@ class BasePool:
     def _launchTimedOut(self, waiter: Deferred[None], timeout: float) -> None:
         if waiter in self._launchWaiters:
             self._launchWaiters.remove(waiter)
-            self.log.warn("server {server}: a request waited {timeout:g} s for {what}; answered"
-                          " with an error", server=self.spec.name, timeout=timeout,
-                          what=self._resolvingWhat)
-            waiter.errback(ServerUnavailable(
-                f"server '{self.spec.name}' is not ready: still waiting for {self._resolvingWhat}"
-                f" after {timeout:g} s; try again shortly (`mcpgateway doctor` shows progress)"))
+            self.log.warn(
+                "server {server}: a request waited {timeout:g} s for {what}; answered"
+                " with an error",
+                server=self.spec.name,
+                timeout=timeout,
+                what=self._resolvingWhat,
+            )
+            waiter.errback(
+                ServerUnavailable(
+                    f"server '{self.spec.name}' is not ready: still waiting for"
+                    f" {self._resolvingWhat} after {timeout:g} s; try again shortly"
+                    " (`mcpgateway doctor` shows progress)"
+                )
+            )
 
     def useLaunchSpec(self, spec: ServerSpec) -> None:
         """Start children with C{spec} from the next spawn on; running ones
@@ -331,8 +361,12 @@ class BasePool:
 
     # -- client traffic --------------------------------------------------------
 
-    def forward(self, session: Session, message: jsonrpc.Message, related: Sink | None,
-                ) -> Deferred[jsonrpc.Message]:
+    def forward(
+        self,
+        session: Session,
+        message: jsonrpc.Message,
+        related: Sink | None,
+    ) -> Deferred[jsonrpc.Message]:
         upstream = self.upstreamFor(session)
         if upstream is not None and upstream.state is Lifecycle.RUNNING and not self.disabled:
             return upstream.router.request(session, message, related)
@@ -388,8 +422,12 @@ class BasePool:
         vanished = []
         for upstream in self.upstreams():
             child = upstream.child
-            if child is not None and child.pid is not None and not child.exited \
-                    and not alive(child.pid):
+            if (
+                child is not None
+                and child.pid is not None
+                and not child.exited
+                and not alive(child.pid)
+            ):
                 upstream.childVanished()
                 vanished.append(upstream)
         return vanished
@@ -435,18 +473,22 @@ class BasePool:
             children=tuple(_childStatus(owner, u) for owner, u in self._byOwner()),
             sessions=sessions,
             requests=RequestSnapshot(
-                requests=dict(stats.requests), count=stats.count, sum=stats.sum,
-                bucketCounts=tuple(stats.bucketCounts), lateReplies=stats.lateReplies,
+                requests=dict(stats.requests),
+                count=stats.count,
+                sum=stats.sum,
+                bucketCounts=tuple(stats.bucketCounts),
+                lateReplies=stats.lateReplies,
                 ambiguousServerRequests=stats.ambiguousServerRequests,
-                bytesIn=stats.bytesIn, bytesOut=stats.bytesOut),
+                bytesIn=stats.bytesIn,
+                bytesOut=stats.bytesOut,
+            ),
             failures=self.breaker.totalFailures,
             created=self.created,
             now=self._clock.seconds(),
             disabled=self.disabled,
             resolution=self.resolution,
             error=error,
-            launch=None if launch is spec else (launch.executable or launch.command,
-                                                *launch.args),
+            launch=None if launch is spec else (launch.executable or launch.command, *launch.args),
             spec=spec,
         )
 
@@ -466,6 +508,7 @@ def _childStatus(owner: str | None, upstream: Upstream) -> ChildStatus:
     )
 
 
-def _request(upstream: Upstream, session: Session, message: jsonrpc.Message,
-             related: Sink | None) -> Deferred[jsonrpc.Message]:
+def _request(
+    upstream: Upstream, session: Session, message: jsonrpc.Message, related: Sink | None
+) -> Deferred[jsonrpc.Message]:
     return upstream.router.request(session, message, related)

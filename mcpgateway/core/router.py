@@ -51,8 +51,9 @@ class Fanout(Protocol):
     keeps: frozenset[str]
     """Client notification methods that stay in the gateway."""
 
-    def intercept(self, router: Router, session: SessionLike, message: Message,
-                  related: Sink | None) -> Deferred[Message]:
+    def intercept(
+        self, router: Router, session: SessionLike, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
         """Handle a client request whose method is in L{intercepts}."""
 
     def detached(self, router: Router, session: SessionLike) -> None:
@@ -73,8 +74,17 @@ class Fanout(Protocol):
 class Exchange:
     """One client request in flight on the child."""
 
-    __slots__ = ("cancelReason", "clientId", "clientToken", "method", "related", "response",
-                 "session", "started", "timer")
+    __slots__ = (
+        "cancelReason",
+        "clientId",
+        "clientToken",
+        "method",
+        "related",
+        "response",
+        "session",
+        "started",
+        "timer",
+    )
 
     def __init__(
         self,
@@ -214,8 +224,9 @@ class Router:
         for gatewayId, sreq in list(self._serverRequests.items()):
             if sreq.session is session:
                 del self._serverRequests[gatewayId]
-                self.send(jsonrpc.errorResponse(
-                    sreq.childId, jsonrpc.INTERNAL_ERROR, f"client {reason}"))
+                self.send(
+                    jsonrpc.errorResponse(sreq.childId, jsonrpc.INTERNAL_ERROR, f"client {reason}")
+                )
         self.fanout.detached(self, session)
 
     # -- client to child -----------------------------------------------------
@@ -224,8 +235,12 @@ class Router:
         """Send a request of the gateway's own to the child."""
         return self.forward(None, jsonrpc.request(None, method, params), None)
 
-    def request(self, session: SessionLike, message: Message, related: Sink | None,
-                ) -> Deferred[Message]:
+    def request(
+        self,
+        session: SessionLike,
+        message: Message,
+        related: Sink | None,
+    ) -> Deferred[Message]:
         """Forward a client request; fires with the response (client id restored).
 
         Messages about this request (progress, logs, requests to the client)
@@ -260,21 +275,34 @@ class Router:
         if sreq is None or sreq.session is not session or not isinstance(gatewayId, int):
             self.log.warn(
                 "server {server}: session {sid} answered unknown request id {id!r}; dropped",
-                server=self.name, sid=session.id[:8], id=gatewayId)
+                server=self.name,
+                sid=session.id[:8],
+                id=gatewayId,
+            )
             return False
         del self._serverRequests[gatewayId]
         self.send({**message, "id": sreq.childId})
         return True
 
-    def forward(self, session: SessionLike | None, message: Message, related: Sink | None,
-                ) -> Deferred[Message]:
+    def forward(
+        self,
+        session: SessionLike | None,
+        message: Message,
+        related: Sink | None,
+    ) -> Deferred[Message]:
         """Send C{message} to the child as it is, under a child-side id (the
         fanout's interceptions already done); fires with the response."""
         childId = next(self._ids)
         clientToken = jsonrpc.progressToken(message)
         # Cancelling the response cancels the request on the child (once).
-        ex = Exchange(session, message.get("id"), message["method"], clientToken, related,
-                      lambda _: self._cancel(childId, ex.cancelReason))
+        ex = Exchange(
+            session,
+            message.get("id"),
+            message["method"],
+            clientToken,
+            related,
+            lambda _: self._cancel(childId, ex.cancelReason),
+        )
         out = {**message, "id": childId}
         if clientToken is not None:
             out = jsonrpc.withProgressToken(out, childId)
@@ -293,11 +321,19 @@ class Router:
             return
         ex.timer = None
         self._cancel(childId, "request timed out in the gateway", "timeout")
-        self.log.warn("server {server}: {method} timed out after {timeout}s",
-                      server=self.name, method=ex.method, timeout=self.timeout)
-        ex.response.callback(jsonrpc.errorResponse(
-            ex.clientId, jsonrpc.REQUEST_TIMEOUT,
-            f"server '{self.name}' did not answer {ex.method} within {self.timeout:g} s"))
+        self.log.warn(
+            "server {server}: {method} timed out after {timeout}s",
+            server=self.name,
+            method=ex.method,
+            timeout=self.timeout,
+        )
+        ex.response.callback(
+            jsonrpc.errorResponse(
+                ex.clientId,
+                jsonrpc.REQUEST_TIMEOUT,
+                f"server '{self.name}' did not answer {ex.method} within {self.timeout:g} s",
+            )
+        )
 
     def _cancel(self, childId: int, reason: str | None, outcome: str = "cancelled") -> None:
         ex = self._pending.pop(childId, None)
@@ -330,12 +366,17 @@ class Router:
         elif kind is jsonrpc.Kind.REQUEST:
             self._childRequest(message)
         elif self._invalidBudget.allow():
-            self.log.warn("server {server} wrote an invalid JSON-RPC message; dropped",
-                          server=self.name)
+            self.log.warn(
+                "server {server} wrote an invalid JSON-RPC message; dropped", server=self.name
+            )
 
     def _invalidDropped(self, count: int) -> None:
-        self.log.warn("server {server} wrote {count} more invalid JSON-RPC message(s); dropped"
-                      " (not logged one by one)", server=self.name, count=count)
+        self.log.warn(
+            "server {server} wrote {count} more invalid JSON-RPC message(s); dropped"
+            " (not logged one by one)",
+            server=self.name,
+            count=count,
+        )
 
     def _childResponse(self, message: Message) -> None:
         childId = message["id"]
@@ -343,8 +384,11 @@ class Router:
         if ex is None:
             self.lateReplies += 1
             self.stats.lateReplies += 1
-            self.log.debug("server {server}: reply to unknown or ended request {id!r}; dropped",
-                           server=self.name, id=childId)
+            self.log.debug(
+                "server {server}: reply to unknown or ended request {id!r}; dropped",
+                server=self.name,
+                id=childId,
+            )
             return
         if ex.timer is not None and ex.timer.active():
             ex.timer.cancel()
@@ -383,10 +427,15 @@ class Router:
             if target.startswith("ambiguous"):
                 self.ambiguousServerRequests += 1
                 self.stats.ambiguousServerRequests += 1
-                self.log.warn("server {server}: refused its {method} request: {why}",
-                              server=self.name, method=method, why=target)
-            self.send(jsonrpc.errorResponse(message["id"], jsonrpc.INTERNAL_ERROR,
-                                            f"{method}: {target}"))
+                self.log.warn(
+                    "server {server}: refused its {method} request: {why}",
+                    server=self.name,
+                    method=method,
+                    why=target,
+                )
+            self.send(
+                jsonrpc.errorResponse(message["id"], jsonrpc.INTERNAL_ERROR, f"{method}: {target}")
+            )
             return
         session, ex = target
         refusal = _refusal(session, message)
@@ -399,9 +448,13 @@ class Router:
         delivered = ex is not None and ex.related is not None and ex.related(out)
         if not delivered and not session.deliver(out):
             del self._serverRequests[gatewayId]
-            self.send(jsonrpc.errorResponse(
-                message["id"], jsonrpc.INTERNAL_ERROR,
-                f"{method}: the client session has no open stream to receive it"))
+            self.send(
+                jsonrpc.errorResponse(
+                    message["id"],
+                    jsonrpc.INTERNAL_ERROR,
+                    f"{method}: the client session has no open stream to receive it",
+                )
+            )
 
     # -- the child went away -------------------------------------------------
 
@@ -419,8 +472,11 @@ class Router:
                 ex.timer.cancel()
             self._record(ex, "child_exit" if code == jsonrpc.CHILD_EXITED else "error")
             if tellChild:
-                self.send(jsonrpc.notification("notifications/cancelled",
-                                               {"requestId": childId, "reason": text}))
+                self.send(
+                    jsonrpc.notification(
+                        "notifications/cancelled", {"requestId": childId, "reason": text}
+                    )
+                )
             ex.response.callback(jsonrpc.errorResponse(ex.clientId, code, text))
         self._checkDrained()
 
@@ -455,7 +511,8 @@ def _refusal(session: SessionLike, message: Message) -> tuple[int, str] | None:
         declared = caps.get("elicitation")
         mode = (message.get("params") or {}).get("mode", "form")
         supported = isinstance(declared, dict) and (
-            mode in declared or (mode == "form" and not declared))
+            mode in declared or (mode == "form" and not declared)
+        )
         if not supported:
             return jsonrpc.INVALID_PARAMS, f"the client does not support elicitation mode '{mode}'"
     return None

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.web.test_sessions_api -*-
 """Client sessions: one C{Mcp-Session-Id} per client per server endpoint.
 
 A L{Session} carries what the gateway learned at C{initialize} (protocol
@@ -58,8 +59,15 @@ class Session:
         "subscriptions",
     )
 
-    def __init__(self, sessionId: str, server: str, protocolVersion: str,
-                 capabilities: dict[str, Any], clientInfo: dict[str, Any], now: float) -> None:
+    def __init__(
+        self,
+        sessionId: str,
+        server: str,
+        protocolVersion: str,
+        capabilities: dict[str, Any],
+        clientInfo: dict[str, Any],
+        now: float,
+    ) -> None:
         self.id = sessionId
         self.server = server
         self.protocolVersion = protocolVersion
@@ -90,12 +98,18 @@ class SessionRegistry:
         self._groupActivity: dict[int, float] = {}
         """Last activity of each owner group (the sessions of one client pid)."""
 
-    def create(self, server: str, protocolVersion: str, capabilities: dict[str, Any],
-               clientInfo: dict[str, Any]) -> Session:
+    def create(
+        self,
+        server: str,
+        protocolVersion: str,
+        capabilities: dict[str, Any],
+        clientInfo: dict[str, Any],
+    ) -> Session:
         """Open a session with a fresh id (visible ASCII, 192 random bits)."""
         sessionId = secrets.token_urlsafe(24)
-        session = Session(sessionId, server, protocolVersion, capabilities, clientInfo,
-                          self._clock.seconds())
+        session = Session(
+            sessionId, server, protocolVersion, capabilities, clientInfo, self._clock.seconds()
+        )
         self._sessions[sessionId] = session
         return session
 

@@ -40,8 +40,9 @@ class SharedPool(BasePool):
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, spec: ServerSpec, spawner: Spawner,
-                 healing: HealingPolicy | None = None) -> None:
+    def __init__(
+        self, spec: ServerSpec, spawner: Spawner, healing: HealingPolicy | None = None
+    ) -> None:
         super().__init__(spec, spawner, healing)
         self.shared: Upstream | None = None
         self._pinging: set[ChildProtocol] = set()
@@ -65,8 +66,11 @@ class SharedPool(BasePool):
 
     # -- sessions ----------------------------------------------------------------
 
-    def open(self, session: Session, initialize: jsonrpc.Message,
-             ) -> Deferred[jsonrpc.Message]:
+    def open(
+        self,
+        session: Session,
+        initialize: jsonrpc.Message,
+    ) -> Deferred[jsonrpc.Message]:
         """Answered from the shared child's C{initialize} result (the child is
         started and initialized first when needed)."""
         if self.disabled:
@@ -96,8 +100,12 @@ class SharedPool(BasePool):
             raise SessionGone(self._sessionGone())
         return self._whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
 
-    def forward(self, session: Session, message: jsonrpc.Message, related: Sink | None,
-                ) -> Deferred[jsonrpc.Message]:
+    def forward(
+        self,
+        session: Session,
+        message: jsonrpc.Message,
+        related: Sink | None,
+    ) -> Deferred[jsonrpc.Message]:
         upstream = self.shared
         if upstream is not None and upstream.state is Lifecycle.RUNNING and not self.disabled:
             return upstream.router.request(session, message, related)  # the hot path
@@ -114,8 +122,11 @@ class SharedPool(BasePool):
 
     # -- the child ---------------------------------------------------------------
 
-    def restart(self, endSession: Callable[[Session], object], why: str,
-                ) -> Deferred[list[int]]:
+    def restart(
+        self,
+        endSession: Callable[[Session], object],
+        why: str,
+    ) -> Deferred[list[int]]:
         pids = self.pids()
         self.events.emit("restart", why)
         return self.stopAll().addCallback(lambda _: pids)
@@ -130,8 +141,10 @@ class SharedPool(BasePool):
         if upstream is None or upstream.state is not Lifecycle.RUNNING or upstream.router.inFlight:
             return None
         router = upstream.router
-        return Idle(quiet=now - router.lastActivity,
-                    unused=None if router.sessions else now - router.unusedSince)
+        return Idle(
+            quiet=now - router.lastActivity,
+            unused=None if router.sessions else now - router.unusedSince,
+        )
 
     def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
         upstream = self.shared
@@ -148,11 +161,17 @@ class SharedPool(BasePool):
 
         def answered(response: jsonrpc.Message) -> None:
             self._pinging.discard(child)
-            if response.get("error", {}).get("code") == jsonrpc.REQUEST_TIMEOUT \
-                    and upstream.child is child:
+            if (
+                response.get("error", {}).get("code") == jsonrpc.REQUEST_TIMEOUT
+                and upstream.child is child
+            ):
                 text = "did not answer a health ping; killing it"
-                self.log.warn("server {server}: child pid {pid} {text}", server=self.spec.name,
-                              pid=child.pid, text=text)
+                self.log.warn(
+                    "server {server}: child pid {pid} {text}",
+                    server=self.spec.name,
+                    pid=child.pid,
+                    text=text,
+                )
                 self.events.emit("ping-timeout", text, pid=child.pid)
                 child.signal("KILL")
 

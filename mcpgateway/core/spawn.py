@@ -56,20 +56,31 @@ class Spawner:
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
 
-    def spawn(self, spec: ServerSpec, onMessage: Callable[[jsonrpc.Message], None],
-              onStderr: Callable[[str], None],
-              onOutputLost: Callable[[ChildProtocol], None]) -> ChildProtocol:
+    def spawn(
+        self,
+        spec: ServerSpec,
+        onMessage: Callable[[jsonrpc.Message], None],
+        onStderr: Callable[[str], None],
+        onOutputLost: Callable[[ChildProtocol], None],
+    ) -> ChildProtocol:
         """Start a child of C{spec} (whose C{executable} must be known).
 
         @raise OSError: the reactor could not start the process.
         """
         assert spec.executable is not None
-        child = ChildProtocol(spec.name, onMessage, self.clock, self.maxLine,
-                              killGroup=self.killGroup if self.setsid is not None else None,
-                              onStderr=onStderr, onOutputLost=onOutputLost)
+        child = ChildProtocol(
+            spec.name,
+            onMessage,
+            self.clock,
+            self.maxLine,
+            killGroup=self.killGroup if self.setsid is not None else None,
+            onStderr=onStderr,
+            onOutputLost=onOutputLost,
+        )
         argv = [spec.executable, *spec.args]
         if self.setsid is not None:
             argv = [self.setsid, *argv]
-        self.reactor.spawnProcess(child, argv[0], argv, env=spec.environment(self.environ),
-                                  path=spec.cwd)
+        self.reactor.spawnProcess(
+            child, argv[0], argv, env=spec.environment(self.environ), path=spec.cwd
+        )
         return child

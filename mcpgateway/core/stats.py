@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.web.test_metrics -*-
 """Request statistics of one server: counts by method and outcome, and a
 latency histogram. Bounded by construction: methods outside the MCP set count
 as C{other}, so no label ever carries a tool name, an argument or a session."""
@@ -7,22 +8,41 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 
-METHODS = frozenset({
-    "initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/read",
-    "resources/templates/list", "resources/subscribe", "resources/unsubscribe",
-    "prompts/list", "prompts/get", "completion/complete", "logging/setLevel",
-})
+METHODS = frozenset(
+    {
+        "initialize",
+        "ping",
+        "tools/list",
+        "tools/call",
+        "resources/list",
+        "resources/read",
+        "resources/templates/list",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "prompts/list",
+        "prompts/get",
+        "completion/complete",
+        "logging/setLevel",
+    }
+)
 OUTCOMES = ("ok", "error", "timeout", "child_exit", "cancelled")
-BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-           60.0)
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Upper bounds (seconds) of the latency histogram's buckets; +Inf is implied."""
 
 
 class RequestStats:
     """Counters of one server, shared by all its children's routers."""
 
-    __slots__ = ("ambiguousServerRequests", "bucketCounts", "bytesIn", "bytesOut", "count",
-                 "lateReplies", "requests", "sum")
+    __slots__ = (
+        "ambiguousServerRequests",
+        "bucketCounts",
+        "bytesIn",
+        "bytesOut",
+        "count",
+        "lateReplies",
+        "requests",
+        "sum",
+    )
 
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, str]] = Counter()

@@ -25,8 +25,17 @@ from enum import StrEnum
 
 from mcpgateway.core.spec import ServerSpec, Sharing
 
-__all__ = ["ChildStatus", "Circuit", "GatewayStatus", "Lifecycle", "RequestSnapshot",
-           "Resolution", "ServerState", "ServerStatus", "SessionStatus"]
+__all__ = [
+    "ChildStatus",
+    "Circuit",
+    "GatewayStatus",
+    "Lifecycle",
+    "RequestSnapshot",
+    "Resolution",
+    "ServerState",
+    "ServerStatus",
+    "SessionStatus",
+]
 
 
 class Lifecycle(StrEnum):
@@ -198,9 +207,11 @@ class ServerStatus:
         ambiguous = self.requests.ambiguousServerRequests
         if not ambiguous:
             return None
-        return (f"{ambiguous} sampling/elicitation/roots request(s) of this shared server were"
-                " refused: several sessions had requests in flight, so the asking session could"
-                " not be proven; run this server per session (\"mode\": \"stateful\")")
+        return (
+            f"{ambiguous} sampling/elicitation/roots request(s) of this shared server were"
+            " refused: several sessions had requests in flight, so the asking session could"
+            ' not be proven; run this server per session ("mode": "stateful")'
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,8 +129,13 @@ class Upstream:
         except Exception as e:
             self.log.failure("server {server}: starting a child failed", server=self.spec.name)
             self.state = Lifecycle.STOPPED
-            self._release(Failure(ServerUnavailable(
-                f"server '{self.spec.name}' cannot start: {type(e).__name__}: {e}")))
+            self._release(
+                Failure(
+                    ServerUnavailable(
+                        f"server '{self.spec.name}' cannot start: {type(e).__name__}: {e}"
+                    )
+                )
+            )
             return
         if self.handshake:
             self._initialize()
@@ -147,12 +152,15 @@ class Upstream:
         spec = self.spec
         if spec.executable is None:
             raise ServerUnavailable(
-                f"server '{spec.name}' cannot start: command '{spec.command}' was not found"
-                " on PATH")
+                f"server '{spec.name}' cannot start: command '{spec.command}' was not found on PATH"
+            )
         try:
-            child = self._spawner.spawn(spec, self.router.childMessage,
-                                        lambda line: self.events.emit("stderr", line),
-                                        self._outputLost)
+            child = self._spawner.spawn(
+                spec,
+                self.router.childMessage,
+                lambda line: self.events.emit("stderr", line),
+                self._outputLost,
+            )
         except OSError as e:
             raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
         self.child = child
@@ -165,11 +173,18 @@ class Upstream:
             try:
                 self._watcher.spawned(spec.name, child.pid)
             except Exception:
-                self.log.failure("server {server}: recording child pid {pid} failed",
-                                 server=spec.name, pid=child.pid)
+                self.log.failure(
+                    "server {server}: recording child pid {pid} failed",
+                    server=spec.name,
+                    pid=child.pid,
+                )
         self._emit("started", f"child pid {child.pid} started", pid=child.pid)
-        self.log.info("server {server} started child pid {pid}: {command}",
-                      server=spec.name, pid=child.pid, command=spec.command)
+        self.log.info(
+            "server {server} started child pid {pid}: {command}",
+            server=spec.name,
+            pid=child.pid,
+            command=spec.command,
+        )
 
     def _initialize(self) -> None:
         params = {
@@ -186,10 +201,14 @@ class Upstream:
         try:
             self._handshakeAnswered(response, child)
         except Exception as e:
-            self.log.failure("server {server}: handling its initialize answer failed",
-                             server=self.spec.name)
-            self._refused(child, f"server '{self.spec.name}' gave an initialize answer the"
-                                 f" gateway cannot use ({type(e).__name__}: {e})")
+            self.log.failure(
+                "server {server}: handling its initialize answer failed", server=self.spec.name
+            )
+            self._refused(
+                child,
+                f"server '{self.spec.name}' gave an initialize answer the"
+                f" gateway cannot use ({type(e).__name__}: {e})",
+            )
 
     def _handshakeAnswered(self, response: jsonrpc.Message, child: ChildProtocol) -> None:
         result = response.get("result")
@@ -204,9 +223,12 @@ class Upstream:
         self._running()
         self.router.resubscribe()
         info = result.get("serverInfo")
-        self.log.info("server {server} initialized (protocol {version}, {name})",
-                      server=self.spec.name, version=result.get("protocolVersion"),
-                      name=info.get("name") if isinstance(info, dict) else None)
+        self.log.info(
+            "server {server} initialized (protocol {version}, {name})",
+            server=self.spec.name,
+            version=result.get("protocolVersion"),
+            name=info.get("name") if isinstance(info, dict) else None,
+        )
         self._release(None)
 
     def _refused(self, child: ChildProtocol, why: str) -> None:
@@ -231,8 +253,11 @@ class Upstream:
                 self._leaving.remove(child)
                 self._tellExited(child)
         except Exception:
-            self.log.failure("server {server}: handling the exit of child pid {pid} failed",
-                             server=self.spec.name, pid=child.pid)
+            self.log.failure(
+                "server {server}: handling the exit of child pid {pid} failed",
+                server=self.spec.name,
+                pid=child.pid,
+            )
 
     def _outputLost(self, child: ChildProtocol) -> None:
         """C{child} closed its stdout and still runs: it is gone for the
@@ -252,21 +277,31 @@ class Upstream:
             why + ("; last stderr: " + " | ".join(tail) if tail else ""),
             initialized=self._initializedAt is not None and child.responses >= 1,
             served=child.responses >= 2,
-            uptime=now - started)
+            uptime=now - started,
+        )
         self._forget(child, why, gone)
         delay = self.breaker.delay()
         self._notBefore = now + delay
-        self.log.info("server {server}: child pid {pid} {why} after {uptime:.1f} s, having written"
-                      " {responses} response(s): {verdict}", server=self.spec.name,
-                      pid=child.pid, why=why, uptime=now - started, responses=child.responses,
-                      verdict=(f"a crash ({self.breaker.consecutive} in a row), next start"
-                               f" after {delay:g} s") if crash
-                      else "not a crash, next start at once")
+        self.log.info(
+            "server {server}: child pid {pid} {why} after {uptime:.1f} s, having written"
+            " {responses} response(s): {verdict}",
+            server=self.spec.name,
+            pid=child.pid,
+            why=why,
+            uptime=now - started,
+            responses=child.responses,
+            verdict=(f"a crash ({self.breaker.consecutive} in a row), next start after {delay:g} s")
+            if crash
+            else "not a crash, next start at once",
+        )
         if self.handshake and self.router.sessions and self.breaker.state is not Circuit.OPEN:
             # Sessions are attached: bring the shared child back now (after the backoff).
             self._emit("restarting", f"restarting in {delay:g} s")
-            self.log.info("server {server}: restarting its shared child in {delay:g} s",
-                          server=self.spec.name, delay=delay)
+            self.log.info(
+                "server {server}: restarting its shared child in {delay:g} s",
+                server=self.spec.name,
+                delay=delay,
+            )
             self.ensure().addErrback(lambda f: None)  # failures reach the next request
         elif self.breaker.state is Circuit.OPEN:
             self._emit("circuit-open", self.circuitReason())
@@ -301,15 +336,19 @@ class Upstream:
             try:
                 self._watcher.exited(child.pid)
             except Exception:
-                self.log.failure("server {server}: recording the exit of child pid {pid} failed",
-                                 server=self.spec.name, pid=child.pid)
+                self.log.failure(
+                    "server {server}: recording the exit of child pid {pid} failed",
+                    server=self.spec.name,
+                    pid=child.pid,
+                )
 
     def _emit(self, kind: str, text: str, **fields: Any) -> None:
         try:
             self.events.emit(kind, text, **fields)
         except Exception:
-            self.log.failure("server {server}: a listener of its events failed",
-                             server=self.spec.name)
+            self.log.failure(
+                "server {server}: a listener of its events failed", server=self.spec.name
+            )
 
     def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
         """Stop the child (stdin EOF, then TERM, then KILL); fires when gone.

@@ -37,8 +37,9 @@ class ManagementError(Exception):
 class Management:
     """The operations behind C{/api/v1}."""
 
-    def __init__(self, gateway: Gateway, configService: ConfigService,
-                 managed: ManagedConfig) -> None:
+    def __init__(
+        self, gateway: Gateway, configService: ConfigService, managed: ManagedConfig
+    ) -> None:
         self._gateway = gateway
         self._config = configService
         self._managed = managed
@@ -70,17 +71,22 @@ class Management:
         return {
             **self._summary(name, status),
             "config": {
-                "command": spec.command, "args": list(spec.args), "cwd": spec.cwd,
+                "command": spec.command,
+                "args": list(spec.args),
+                "cwd": spec.cwd,
                 "env": {key: SECRET for key, _ in spec.env},
-                "mode": spec.mode, "requestTimeout": spec.requestTimeout * 1000,
-                "scope": spec.scope, "disabled": spec.disabled,
+                "mode": spec.mode,
+                "requestTimeout": spec.requestTimeout * 1000,
+                "scope": spec.scope,
+                "disabled": spec.disabled,
             },
             "launch": list(status.launch) if status.launch is not None else None,
             "enabled": not status.disabled,
             "uptime": status.uptime,
             "mtbf": status.mtbf,
-            "lastErrors": [e for e in pool.events.recent() if e["kind"] in
-                           ("exited", "circuit-open")][-5:],
+            "lastErrors": [
+                e for e in pool.events.recent() if e["kind"] in ("exited", "circuit-open")
+            ][-5:],
         }
 
     def events(self, name: str) -> EventLog:
@@ -101,8 +107,7 @@ class Management:
                 listed = response.get("result", {}).get("tools", []) if ok else []
                 for tool in listed if isinstance(listed, list) else []:
                     if isinstance(tool, dict) and isinstance(tool.get("name"), str):
-                        tools.append({**tool, "name": f"{name}__{tool['name']}",
-                                      "server": name})
+                        tools.append({**tool, "name": f"{name}__{tool['name']}", "server": name})
             return tools
 
         return DeferredList(calls, consumeErrors=True).addCallback(collect)
@@ -120,8 +125,9 @@ class Management:
         if name in self._gateway.pools:
             raise ManagementError(409, f"name: a server named '{name}' exists")
         entry = {key: value for key, value in body.items() if key != "name"}
-        unknown = sorted(set(entry) - {"type", "command", "args", "env", "cwd", "mode",
-                                        "requestTimeout"})
+        unknown = sorted(
+            set(entry) - {"type", "command", "args", "env", "cwd", "mode", "requestTimeout"}
+        )
         if unknown:
             raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
         self._checkEnv(entry.get("env", {}))
@@ -140,8 +146,11 @@ class Management:
         self.pool(name)
         data = self._managed.read()
         if name not in data["mcpServers"]:
-            raise ManagementError(409, f"server '{name}' comes from {self._config.source.path};"
-                                  " remove it there, or disable it here")
+            raise ManagementError(
+                409,
+                f"server '{name}' comes from {self._config.source.path};"
+                " remove it there, or disable it here",
+            )
         del data["mcpServers"][name]
         data["overrides"].pop(name, None)
         self._managed.write(data)
@@ -179,7 +188,8 @@ class Management:
             self._gateway.endSession(session, "server restarted through the API")
 
         return pool.restart(endSession, "restarted through the management API").addCallback(
-            lambda pids: {"restarted": name, "stopped": pids})
+            lambda pids: {"restarted": name, "stopped": pids}
+        )
 
     def resetCircuit(self, name: str) -> Deferred[dict[str, Any]]:
         pool = self.pool(name)
@@ -194,8 +204,11 @@ class Management:
         (the change is saved and applies once the config loads again)."""
 
         def failed(reason: Any) -> Any:
-            raise ManagementError(500, f"saved to {self._managed.path}, but reloading the"
-                                  f" config failed: {reason.getErrorMessage()}")
+            raise ManagementError(
+                500,
+                f"saved to {self._managed.path}, but reloading the"
+                f" config failed: {reason.getErrorMessage()}",
+            )
 
         return self._config.reload().addCallbacks(lambda _: answer(), failed)
 

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.ops.test_manhole -*-
 """The debugging manhole: a Python prompt inside the running gateway, over SSH.
 
 Off unless C{--manhole PATH} or C{--manhole-ssh PORT} is given. When on, it is
@@ -69,9 +70,14 @@ class ManholeError(Exception):
     """The manhole is misconfigured; the message is one line that says how to fix it."""
 
 
-def makeManholeService(reactor: Any, stateDir: Path, namespace: dict[str, Any],
-                       socketPath: Path | None = None, sshPort: int | None = None,
-                       sshInterface: str = "127.0.0.1") -> ManholeService:
+def makeManholeService(
+    reactor: Any,
+    stateDir: Path,
+    namespace: dict[str, Any],
+    socketPath: Path | None = None,
+    sshPort: int | None = None,
+    sshInterface: str = "127.0.0.1",
+) -> ManholeService:
     """The manhole's service: SSH with public-key auth, a Python prompt on C{namespace}.
 
     Checks everything before it returns; nothing listens until the service starts.
@@ -104,9 +110,11 @@ def makeManholeService(reactor: Any, stateDir: Path, namespace: dict[str, Any],
     _checkStateDir(stateDir)
     keys = loadAuthorizedKeys(stateDir / AUTHORIZED_KEYS)
     hostKey = loadHostKey(stateDir / HOST_KEY)
-    atomicWrite(stateDir / KNOWN_HOSTS,
-                HOST_ALIAS.encode() + b" " + hostKey.public().toString("openssh") + b"\n",
-                mode=0o644)
+    atomicWrite(
+        stateDir / KNOWN_HOSTS,
+        HOST_ALIAS.encode() + b" " + hostKey.public().toString("openssh") + b"\n",
+        mode=0o644,
+    )
 
     realm = manhole_ssh.TerminalRealm()
 
@@ -125,14 +133,20 @@ def makeManholeService(reactor: Any, stateDir: Path, namespace: dict[str, Any],
     if socket_ is not None:
         from twisted.internet.endpoints import UNIXServerEndpoint
 
-        ManholeListener(UNIXServerEndpoint(reactor, str(socket_), mode=0o600, wantPID=True),
-                        str(socket_), factory).setServiceParent(service)
+        ManholeListener(
+            UNIXServerEndpoint(reactor, str(socket_), mode=0o600, wantPID=True),
+            str(socket_),
+            factory,
+        ).setServiceParent(service)
     if sshPort is not None:
         from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 
         endpointType = TCP6ServerEndpoint if ":" in sshInterface else TCP4ServerEndpoint
-        ManholeListener(endpointType(reactor, sshPort, interface=sshInterface),
-                        f"{sshInterface}:{sshPort}", factory).setServiceParent(service)
+        ManholeListener(
+            endpointType(reactor, sshPort, interface=sshInterface),
+            f"{sshInterface}:{sshPort}",
+            factory,
+        ).setServiceParent(service)
     return service
 
 
@@ -172,8 +186,11 @@ class ManholeListener(Service):
         self.log.info("manhole listening on {where} (SSH, public-key auth only)", where=where)
 
     def _failed(self, reason: Failure) -> None:
-        self.log.critical("manhole: cannot listen on {where}: {why}", where=self.description,
-                          why=reason.getErrorMessage())
+        self.log.critical(
+            "manhole: cannot listen on {where}: {why}",
+            where=self.description,
+            why=reason.getErrorMessage(),
+        )
 
     def stopService(self) -> Deferred[None] | None:
         super().stopService()
@@ -215,8 +232,12 @@ class AuthorizedKeysChecker:
         except (BadKeyError, ValueError):
             offered = None
         if offered is None or offered not in self.keys:
-            self.log.warn("manhole: refused key {fingerprint} for user {user}: not in {file}",
-                          fingerprint=fingerprint, user=user, file=AUTHORIZED_KEYS)
+            self.log.warn(
+                "manhole: refused key {fingerprint} for user {user}: not in {file}",
+                fingerprint=fingerprint,
+                user=user,
+                file=AUTHORIZED_KEYS,
+            )
             return fail(UnauthorizedLogin("key not authorized"))
         checker = SSHPublicKeyChecker(InMemorySSHKeyDB({credentials.username: self.keys}))
         checked: Deferred[bytes | tuple[()]] = checker.requestAvatarId(credentials)
@@ -224,13 +245,18 @@ class AuthorizedKeysChecker:
             return checked  # fails with ValidPublicKey: "sign with it, then"
 
         def loggedIn(avatarId: bytes | tuple[()]) -> bytes | tuple[()]:
-            self.log.info("manhole login: user {user}, key {fingerprint}", user=user,
-                          fingerprint=fingerprint)
+            self.log.info(
+                "manhole login: user {user}, key {fingerprint}", user=user, fingerprint=fingerprint
+            )
             return avatarId
 
         def refused(reason: Failure) -> Failure:
-            self.log.warn("manhole: refused user {user}, key {fingerprint}: {why}", user=user,
-                          fingerprint=fingerprint, why=reason.getErrorMessage())
+            self.log.warn(
+                "manhole: refused user {user}, key {fingerprint}: {why}",
+                user=user,
+                fingerprint=fingerprint,
+                why=reason.getErrorMessage(),
+            )
             return reason
 
         return checked.addCallbacks(loggedIn, refused)
@@ -249,8 +275,9 @@ def terminalSessionType() -> type[TerminalSession]:
 
         def openShell(self, proto: Any) -> None:
             self.terminal = self.chainedProtocolFactory()
-            self.transportFactory(proto, self.terminal, IConchUser(self.original), self.width,
-                                  self.height)
+            self.transportFactory(
+                proto, self.terminal, IConchUser(self.original), self.width, self.height
+            )
 
         def windowChanged(self, newWindowSize: Any) -> None:
             self.height, self.width = newWindowSize[:2]
@@ -325,7 +352,8 @@ def gatewayNamespace(gateway: Any, top: IService, reactor: Any) -> dict[str, Any
             raise ValueError(
                 f"server {name!r} is stateful: each session has its own child; to restart"
                 " them, end the sessions: [gateway.endSession(s) for s in"
-                f" sessions_registry.forServer({name!r})]") from None
+                f" sessions_registry.forServer({name!r})]"
+            ) from None
 
     return {
         "servers": servers,
@@ -349,8 +377,10 @@ def loadAuthorizedKeys(path: Path) -> list[Key]:
     """
     from twisted.conch.ssh.keys import BadKeyError, Key
 
-    howTo = (f"add your public key to {path} (e.g. cat ~/.ssh/id_ed25519.pub >> {path};"
-             f" chmod 600 {path})")
+    howTo = (
+        f"add your public key to {path} (e.g. cat ~/.ssh/id_ed25519.pub >> {path};"
+        f" chmod 600 {path})"
+    )
     try:
         info = path.stat()
         data = path.read_bytes()
@@ -365,8 +395,9 @@ def loadAuthorizedKeys(path: Path) -> list[Key]:
         if not line or line.startswith(b"#"):
             continue
         if not line.startswith(_KEY_TYPES):
-            raise ManholeError(f"{path}, line {number}: not a plain public key (key options"
-                               " are not supported)")
+            raise ManholeError(
+                f"{path}, line {number}: not a plain public key (key options are not supported)"
+            )
         try:
             keys.append(Key.fromString(b" ".join(line.split()[:2])))
         except (BadKeyError, ValueError, IndexError) as e:
@@ -390,8 +421,10 @@ def loadHostKey(path: Path) -> Key:
         info = path.stat()
     except FileNotFoundError:
         pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption())
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
         atomicWrite(path, pem, mode=0o600)
         info = path.stat()
     _checkOwned(path, info, 0o077, "readable by group or others")
@@ -399,8 +432,9 @@ def loadHostKey(path: Path) -> Key:
         key: Key = Key.fromString(path.read_bytes())
         return key
     except (BadKeyError, ValueError, OSError) as e:
-        raise ManholeError(f"cannot use the manhole host key {path}: {e}; remove it to have a"
-                           " new one generated") from None
+        raise ManholeError(
+            f"cannot use the manhole host key {path}: {e}; remove it to have a new one generated"
+        ) from None
 
 
 def fingerprintOf(blob: bytes) -> str:
@@ -429,8 +463,10 @@ def _socketPathIn(stateDir: Path, socketPath: Path) -> Path:
     if not path.is_absolute():
         path = stateDir / path
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
-        raise ManholeError(f"manhole socket path {path} is longer than {MAX_SOCKET_PATH} bytes;"
-                           " choose a shorter one")
+        raise ManholeError(
+            f"manhole socket path {path} is longer than {MAX_SOCKET_PATH} bytes;"
+            " choose a shorter one"
+        )
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True)
     checkPrivateDirectory(path.parent)
@@ -451,21 +487,25 @@ def _checkStateDir(stateDir: Path) -> None:
 
 def _checkOwned(path: Path, info: os.stat_result, forbidden: int, problem: str) -> None:
     if info.st_uid != os.geteuid():
-        raise ManholeError(f"{path} belongs to uid {info.st_uid}, not to this user"
-                           f" (uid {os.geteuid()}); the manhole refuses it")
+        raise ManholeError(
+            f"{path} belongs to uid {info.st_uid}, not to this user"
+            f" (uid {os.geteuid()}); the manhole refuses it"
+        )
     mode = stat.S_IMODE(info.st_mode)
     if mode & forbidden:
         fixed = mode & ~forbidden & 0o7777
-        raise ManholeError(f"{path} is {problem} (mode {mode:04o}); the manhole refuses it:"
-                           f" chmod {fixed:o} {path}")
+        raise ManholeError(
+            f"{path} is {problem} (mode {mode:04o}); the manhole refuses it: chmod {fixed:o} {path}"
+        )
 
 
 def _checkLoopback(interface: str) -> None:
     try:
         address = ipaddress.ip_address(interface)
     except ValueError:
-        raise ManholeError(f"manhole SSH interface {interface!r} is not an IP address;"
-                           " use 127.0.0.1 or ::1") from None
+        raise ManholeError(
+            f"manhole SSH interface {interface!r} is not an IP address; use 127.0.0.1 or ::1"
+        ) from None
     if not address.is_loopback:
         raise ManholeError(f"the manhole listens on loopback only, not on {interface}")
 
@@ -476,8 +516,9 @@ def _requireConch() -> None:
         import cryptography  # noqa: F401
         import twisted.conch.manhole_ssh  # noqa: F401
     except ImportError as e:
-        raise ManholeError(f"the manhole needs Twisted's SSH support ({e}):"
-                           " pip install 'mcpgateway[manhole]'") from None
+        raise ManholeError(
+            f"the manhole needs Twisted's SSH support ({e}): pip install 'mcpgateway[manhole]'"
+        ) from None
 
 
 def _printable(name: Any) -> str:

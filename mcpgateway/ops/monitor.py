@@ -46,16 +46,18 @@ class Monitor:
                     try:
                         self._memory(name, pool, pid, spec.maxRssMb)
                     except Exception:
-                        self.log.failure("monitor: checking server {server} failed",
-                                         server=name)
+                        self.log.failure("monitor: checking server {server} failed", server=name)
             try:
                 idle = pool.idle(now)
                 if idle is None:
                     continue
                 if spec.idleTimeout is not None and idle.quiet >= spec.idleTimeout:
-                    self.log.info("server {server}: no traffic for {seconds:.0f} s; stopping"
-                                  " its shared child (restarts on the next request)",
-                                  server=name, seconds=idle.quiet)
+                    self.log.info(
+                        "server {server}: no traffic for {seconds:.0f} s; stopping"
+                        " its shared child (restarts on the next request)",
+                        server=name,
+                        seconds=idle.quiet,
+                    )
                     pool.events.emit("idle-stop", f"no traffic for {idle.quiet:.0f} s")
                     pool.stopShared()
                 elif spec.healthPing is not None and idle.quiet >= spec.healthPing:

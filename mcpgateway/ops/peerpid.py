@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.ops.test_peerpid -*-
 """Find the PID of the local process at the client end of a loopback TCP connection.
 
 Linux only, read from C{/proc}; everywhere else (no C{/proc/net/tcp}) the answer is
@@ -78,10 +79,17 @@ _ESTABLISHED = "01"
 _IPAddress: TypeAlias = "ipaddress.IPv4Address | ipaddress.IPv6Address"
 
 
-def findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
-                  procRoot: str = "/proc", uid: int | None = None,
-                  hints: Sequence[int] = (), maxFds: int = MAX_FDS,
-                  maxProcs: int = MAX_PROCS) -> int | None:
+def findClientPid(
+    peerHost: str,
+    peerPort: int,
+    localHost: str,
+    localPort: int,
+    procRoot: str = "/proc",
+    uid: int | None = None,
+    hints: Sequence[int] = (),
+    maxFds: int = MAX_FDS,
+    maxProcs: int = MAX_PROCS,
+) -> int | None:
     """The pid of the client of one loopback connection, walked up by L{clientRoot}.
 
     Give the accepted connection's own addresses: C{transport.getPeer()} for the peer
@@ -98,15 +106,23 @@ def findClientPid(peerHost: str, peerPort: int, localHost: str, localPort: int,
     @param maxProcs: most processes looked at before giving up.
     @return: the pid, or C{None} when it cannot be found.
     """
-    pid = ownerOfSocket(peerHost, peerPort, localHost, localPort, procRoot, uid, hints,
-                        maxFds, maxProcs)
+    pid = ownerOfSocket(
+        peerHost, peerPort, localHost, localPort, procRoot, uid, hints, maxFds, maxProcs
+    )
     return None if pid is None else clientRoot(pid, procRoot, uid)
 
 
-def ownerOfSocket(peerHost: str, peerPort: int, localHost: str, localPort: int,
-                  procRoot: str = "/proc", uid: int | None = None,
-                  hints: Sequence[int] = (), maxFds: int = MAX_FDS,
-                  maxProcs: int = MAX_PROCS) -> int | None:
+def ownerOfSocket(
+    peerHost: str,
+    peerPort: int,
+    localHost: str,
+    localPort: int,
+    procRoot: str = "/proc",
+    uid: int | None = None,
+    hints: Sequence[int] = (),
+    maxFds: int = MAX_FDS,
+    maxProcs: int = MAX_PROCS,
+) -> int | None:
     """The pid holding the client end of a connection, before any walking up.
 
     Parameters as for L{findClientPid}.
@@ -121,8 +137,9 @@ def ownerOfSocket(peerHost: str, peerPort: int, localHost: str, localPort: int,
     return inodeHolder(inode, procRoot, uid, hints, maxFds, maxProcs)
 
 
-def socketInode(peerHost: str, peerPort: int, localHost: str, localPort: int,
-                procRoot: str = "/proc") -> int | None:
+def socketInode(
+    peerHost: str, peerPort: int, localHost: str, localPort: int, procRoot: str = "/proc"
+) -> int | None:
     """The inode of the client's socket: the ESTABLISHED row of C{net/tcp} or
     C{net/tcp6} whose local endpoint is C{peerHost:peerPort} and whose remote endpoint
     is C{localHost:localPort}.
@@ -141,17 +158,24 @@ def socketInode(peerHost: str, peerPort: int, localHost: str, localPort: int,
     else:
         tables.append(("tcp6", peer.packed, local.packed))
     for name, peerPacked, localPacked in tables:
-        inode = _findRow(os.path.join(procRoot, "net", name),
-                         f"{_hexWords(peerPacked)}:{peerPort:04X}",
-                         f"{_hexWords(localPacked)}:{localPort:04X}")
+        inode = _findRow(
+            os.path.join(procRoot, "net", name),
+            f"{_hexWords(peerPacked)}:{peerPort:04X}",
+            f"{_hexWords(localPacked)}:{localPort:04X}",
+        )
         if inode is not None:
             return inode
     return None
 
 
-def inodeHolder(inode: int, procRoot: str = "/proc", uid: int | None = None,
-                hints: Sequence[int] = (), maxFds: int = MAX_FDS,
-                maxProcs: int = MAX_PROCS) -> int | None:
+def inodeHolder(
+    inode: int,
+    procRoot: str = "/proc",
+    uid: int | None = None,
+    hints: Sequence[int] = (),
+    maxFds: int = MAX_FDS,
+    maxProcs: int = MAX_PROCS,
+) -> int | None:
     """The first process of user C{uid} with an fd on socket C{inode}.
 
     Hints first, then every C{procRoot/[0-9]*}; a process owned by another user is
@@ -189,8 +213,12 @@ def inodeHolder(inode: int, procRoot: str = "/proc", uid: int | None = None,
     return None
 
 
-def clientRoot(pid: int, procRoot: str = "/proc", uid: int | None = None,
-               helperFlags: Sequence[str] = HELPER_FLAGS) -> int:
+def clientRoot(
+    pid: int,
+    procRoot: str = "/proc",
+    uid: int | None = None,
+    helperFlags: Sequence[str] = HELPER_FLAGS,
+) -> int:
     """The process a user means by the client that C{pid} belongs to.
 
     Walks up from C{pid} while it is a helper of its parent (an argument starting with
@@ -245,8 +273,9 @@ def _address(host: str, port: int) -> _IPAddress | None:
 def _hexWords(packed: bytes) -> str:
     """An address as the kernel prints it: each 32-bit word as a native-endian C{%08X}
     (on x86, C{127.0.0.1} is C{0100007F})."""
-    return "".join(f"{int.from_bytes(packed[i:i + 4], sys.byteorder):08X}"
-                   for i in range(0, len(packed), 4))
+    return "".join(
+        f"{int.from_bytes(packed[i : i + 4], sys.byteorder):08X}" for i in range(0, len(packed), 4)
+    )
 
 
 def _findRow(path: str, local: str, remote: str) -> int | None:
@@ -255,8 +284,12 @@ def _findRow(path: str, local: str, remote: str) -> int | None:
         with open(path, encoding="ascii", errors="replace") as table:
             for line in table:
                 fields = line.split()
-                if (len(fields) > 9 and fields[3] == _ESTABLISHED
-                        and fields[1].upper() == local and fields[2].upper() == remote):
+                if (
+                    len(fields) > 9
+                    and fields[3] == _ESTABLISHED
+                    and fields[1].upper() == local
+                    and fields[2].upper() == remote
+                ):
                     try:
                         inode = int(fields[9])
                     except ValueError:

@@ -54,8 +54,14 @@ class Reaper:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, gateway: Gateway, clock: IReactorTime, idleTimeout: float,
-                 childIdleTimeout: float | None = None, alive: PidProbe = pidAlive) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        clock: IReactorTime,
+        idleTimeout: float,
+        childIdleTimeout: float | None = None,
+        alive: PidProbe = pidAlive,
+    ) -> None:
         self._gateway = gateway
         self._clock = clock
         self.idleTimeout = idleTimeout
@@ -72,8 +78,10 @@ class Reaper:
 
     def _end(self, session: Session, reason: str) -> None:
         self._gateway.endSession(session, reason).addErrback(
-            lambda f: self.log.failure("stopping the child of session {sid} failed",
-                                       failure=f, sid=session.id[:8]))
+            lambda f: self.log.failure(
+                "stopping the child of session {sid} failed", failure=f, sid=session.id[:8]
+            )
+        )
 
     def _deadChildren(self, counts: SweepCounts) -> None:
         for name, pool in list(self._gateway.pools.items()):
@@ -83,7 +91,9 @@ class Reaper:
                 self._end(session, "its child exited")
         _logFor(self.log, counts.deadChildren)(
             "reaper phase 1: {deadChildren} dead child(ren) removed",
-            deadChildren=counts.deadChildren, phase=1)
+            deadChildren=counts.deadChildren,
+            phase=1,
+        )
 
     def _probe(self, server: str) -> PidProbe:
         """L{_alive} for the children of C{server}: a probe that fails is
@@ -116,7 +126,10 @@ class Reaper:
                 self._end(session, f"client process {pid} exited")
         _logFor(self.log, counts.deadClients)(
             "reaper phase 2: {deadClients} dead client(s), {sessions} session(s) ended",
-            deadClients=counts.deadClients, sessions=counts.deadClientSessions, phase=2)
+            deadClients=counts.deadClients,
+            sessions=counts.deadClientSessions,
+            phase=2,
+        )
 
     def _idle(self, counts: SweepCounts) -> None:
         now = self._clock.seconds()
@@ -133,14 +146,20 @@ class Reaper:
                 if idle is None or idle.unused is None or idle.unused < self.childIdleTimeout:
                     continue
                 counts.idleChildren += 1
-                self.log.info("server {server}: shared child idle for {seconds:g} s; stopping"
-                              " it (it restarts on the next session)",
-                              server=pool.spec.name, seconds=self.childIdleTimeout)
+                self.log.info(
+                    "server {server}: shared child idle for {seconds:g} s; stopping"
+                    " it (it restarts on the next session)",
+                    server=pool.spec.name,
+                    seconds=self.childIdleTimeout,
+                )
                 pool.stopShared()
         _logFor(self.log, counts.idleSessions + counts.idleChildren)(
             "reaper phase 3: {idleSessions} idle session(s) ended, {idleChildren}"
-            " idle shared child(ren) stopped", idleSessions=counts.idleSessions,
-            idleChildren=counts.idleChildren, phase=3)
+            " idle shared child(ren) stopped",
+            idleSessions=counts.idleSessions,
+            idleChildren=counts.idleChildren,
+            phase=3,
+        )
 
 
 def _logFor(log: Logger, count: int) -> Callable[..., None]:
@@ -173,9 +192,14 @@ class OrphanCleanup(Service):
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, orphans: list[tuple[int, str]], clock: IReactorTime,
-                 startTime: Callable[[int], int | None], killAfter: float = 3.0,
-                 kill: Callable[[int, int], None] = os.killpg) -> None:
+    def __init__(
+        self,
+        orphans: list[tuple[int, str]],
+        clock: IReactorTime,
+        startTime: Callable[[int], int | None],
+        killAfter: float = 3.0,
+        kill: Callable[[int, int], None] = os.killpg,
+    ) -> None:
         self._orphans = orphans
         self._clock = clock
         self._startTime = startTime
@@ -186,8 +210,11 @@ class OrphanCleanup(Service):
         super().startService()
         for pid, server in self._orphans:
             started = self._startTime(pid)
-            self.log.warn("server {server}: child pid {pid} outlived a previous gateway;"
-                          " stopping it", server=server, pid=pid)
+            self.log.warn(
+                "server {server}: child pid {pid} outlived a previous gateway; stopping it",
+                server=server,
+                pid=pid,
+            )
             self._signal(pid, signal.SIGTERM)
             self._clock.callLater(self._killAfter, self._finish, pid, started)
 

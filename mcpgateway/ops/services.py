@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.core.test_gateway -*-
 """The gateway's place in the twistd service tree: listening, the
 instance lock and C{state.json}, and periodic jobs.
 """
@@ -32,9 +33,15 @@ class ListenerService(Service):
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, endpoint: IStreamServerEndpoint, description: str, factory: Any,
-                 reactor: IReactorCore, exit: Callable[[int], Any] = os._exit,
-                 onListening: Callable[[int], Any] | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: IStreamServerEndpoint,
+        description: str,
+        factory: Any,
+        reactor: IReactorCore,
+        exit: Callable[[int], Any] = os._exit,
+        onListening: Callable[[int], Any] | None = None,
+    ) -> None:
         self._onListening = onListening
         self._endpoint = endpoint
         self._description = description
@@ -50,14 +57,19 @@ class ListenerService(Service):
     def _listening(self, port: IListeningPort) -> None:
         self._port = port
         address = port.getHost()
-        self.log.info("listening on {where}", where=f"{getattr(address, 'host', address)}:"
-                                                      f"{getattr(address, 'port', '')}")
+        self.log.info(
+            "listening on {where}",
+            where=f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}",
+        )
         if self._onListening is not None:
             self._onListening(getattr(address, "port", 0))
 
     def _failed(self, reason: Failure) -> None:
-        self.log.critical("cannot listen on {endpoint}: {why}", endpoint=self._description,
-                          why=reason.getErrorMessage())
+        self.log.critical(
+            "cannot listen on {endpoint}: {why}",
+            endpoint=self._description,
+            why=reason.getErrorMessage(),
+        )
         self._reactor.addSystemEventTrigger("after", "shutdown", self._exit, 1)
         # Listening may fail before the reactor runs (twist starts services first).
         self._reactor.callWhenRunning(self._reactor.stop)
@@ -81,8 +93,9 @@ class StateFileService(MultiService):
     recovery against a backup this one is still restoring from.
     """
 
-    def __init__(self, stateDir: Path, lock: InstanceLock, details: dict[str, Any],
-                 clock: IReactorTime) -> None:
+    def __init__(
+        self, stateDir: Path, lock: InstanceLock, details: dict[str, Any], clock: IReactorTime
+    ) -> None:
         super().__init__()
         self._stateDir = stateDir
         self._lock = lock
@@ -91,8 +104,13 @@ class StateFileService(MultiService):
         self._written = False
 
     def listening(self, port: int) -> None:
-        state = {"pid": os.getpid(), "port": port, "startTime": self._clock.seconds(),
-                 "version": __version__, **self._details}
+        state = {
+            "pid": os.getpid(),
+            "port": port,
+            "startTime": self._clock.seconds(),
+            "version": __version__,
+            **self._details,
+        }
         writeState(self._stateDir, state)
         self._written = True
 

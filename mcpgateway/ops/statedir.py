@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.ops.test_statedir -*-
 """The state directory: what must outlive a gateway process.
 
 L{ChildLedger} records the pid and start time of every child in
@@ -69,8 +70,7 @@ class ChildLedger:
         self._children: dict[int, dict[str, Any]] = {}
 
     def spawned(self, server: str, pid: int) -> None:
-        self._children[pid] = {"server": server,
-                               "start": processStartTime(pid, self._procRoot)}
+        self._children[pid] = {"server": server, "start": processStartTime(pid, self._procRoot)}
         self._write()
 
     def exited(self, pid: int) -> None:
@@ -79,8 +79,9 @@ class ChildLedger:
 
     def _write(self) -> None:
         records = {str(pid): record for pid, record in self._children.items()}
-        atomicWrite(self.path, json.dumps({"gatewayPid": os.getpid(),
-                                           "children": records}).encode())
+        atomicWrite(
+            self.path, json.dumps({"gatewayPid": os.getpid(), "children": records}).encode()
+        )
 
 
 def findOrphans(stateDir: Path, procRoot: str = "/proc") -> list[tuple[int, str]]:
@@ -93,9 +94,12 @@ def findOrphans(stateDir: Path, procRoot: str = "/proc") -> list[tuple[int, str]
     if not isinstance(data, dict) or not isinstance(data.get("children"), dict):
         return []
     gatewayPid = data.get("gatewayPid")
-    if isinstance(gatewayPid, int) and gatewayPid != os.getpid() \
-            and processStartTime(gatewayPid, procRoot) is not None \
-            and _isGateway(gatewayPid, procRoot):
+    if (
+        isinstance(gatewayPid, int)
+        and gatewayPid != os.getpid()
+        and processStartTime(gatewayPid, procRoot) is not None
+        and _isGateway(gatewayPid, procRoot)
+    ):
         return []  # that gateway still runs: its children are not orphans
     orphans = []
     for pidText, record in data["children"].items():
@@ -143,7 +147,8 @@ class InstanceLock:
             raise AlreadyRunning(
                 f"another gateway is running on state directory {self.stateDir}"
                 f" (pid {state.get('pid', '?')}, port {state.get('port', '?')});"
-                " stop it first (`mcpgateway stop`) or use another --state-dir") from None
+                " stop it first (`mcpgateway stop`) or use another --state-dir"
+            ) from None
         os.set_inheritable(fd, False)
         self._fd = fd
 

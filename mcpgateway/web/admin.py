@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.web.test_sessions_api,tests.web.test_metrics -*-
 """Klein routes for the management surface (everything but the MCP endpoints).
 
 C{/health}, C{/metrics}, C{/sessions} and the session DELETEs. Loaded on the
@@ -63,15 +64,24 @@ class ManagementApp:
 
     def _ended(self, request: IRequest, sessions: list[Session], reason: str) -> bytes:
         ended, childPids = self._gateway.endSessions(sessions, reason)
-        self.log.info("{reason}: {count} session(s), child pids {pids}", reason=reason,
-                      count=len(ended), pids=childPids)
+        self.log.info(
+            "{reason}: {count} session(s), child pids {pids}",
+            reason=reason,
+            count=len(ended),
+            pids=childPids,
+        )
         return jsonReply(request, 200, {"ended": {"sessions": ended, "childPids": childPids}})
 
     @app.handle_errors(NotFound)
     def notFound(self, request: IRequest, failure: Any) -> bytes:
-        return jsonReply(request, 404, {"error": "not found",
-                                        "hint": "MCP endpoints are at /<server>/mcp;"
-                                                " GET /health lists the servers"})
+        return jsonReply(
+            request,
+            404,
+            {
+                "error": "not found",
+                "hint": "MCP endpoints are at /<server>/mcp; GET /health lists the servers",
+            },
+        )
 
     @app.handle_errors(MethodNotAllowed)
     def notAllowed(self, request: IRequest, failure: Any) -> bytes:
@@ -81,8 +91,17 @@ class ManagementApp:
     def failed(self, request: IRequest, failure: Any) -> bytes:
         # A defect of the gateway: logged with its traceback, answered in JSON
         # (the exception's type only: its text is for the log).
-        self.log.failure("{method} {path} failed", failure=failure,
-                         method=request.method.decode("ascii", "replace"),
-                         path=request.path.decode("utf-8", "replace")[:200])
-        return jsonReply(request, 500, {"error": "internal error in the gateway"
-                                                 f" ({type(failure.value).__name__}); see its log"})
+        self.log.failure(
+            "{method} {path} failed",
+            failure=failure,
+            method=request.method.decode("ascii", "replace"),
+            path=request.path.decode("utf-8", "replace")[:200],
+        )
+        return jsonReply(
+            request,
+            500,
+            {
+                "error": "internal error in the gateway"
+                f" ({type(failure.value).__name__}); see its log"
+            },
+        )

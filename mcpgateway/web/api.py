@@ -44,10 +44,12 @@ RECENT_EVENTS = 100
 MAX_LOG_STREAMS = 20
 SWEEP_SECONDS = 1.0
 """How often open log streams look for their server having been reloaded."""
-ROUTES_HINT = ("GET /api/v1/health, GET|POST /api/v1/servers, GET|PATCH|DELETE"
-               " /api/v1/servers/<name>, POST /api/v1/servers/<name>/restart,"
-               " POST /api/v1/servers/<name>/reset-circuit,"
-               " GET /api/v1/servers/<name>/logs, GET /api/v1/tools")
+ROUTES_HINT = (
+    "GET /api/v1/health, GET|POST /api/v1/servers, GET|PATCH|DELETE"
+    " /api/v1/servers/<name>, POST /api/v1/servers/<name>/restart,"
+    " POST /api/v1/servers/<name>/reset-circuit,"
+    " GET /api/v1/servers/<name>/logs, GET /api/v1/tools"
+)
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
@@ -58,8 +60,14 @@ class ApiApp:
     app = Klein()
     log = Logger(observer=logs.observer)
 
-    def __init__(self, management: Management, gateway: Gateway, clock: IReactorTime,
-                 token: str | None, maxLogStreams: int = MAX_LOG_STREAMS) -> None:
+    def __init__(
+        self,
+        management: Management,
+        gateway: Gateway,
+        clock: IReactorTime,
+        token: str | None,
+        maxLogStreams: int = MAX_LOG_STREAMS,
+    ) -> None:
         """
         @param token: the bearer token every request must carry; C{None} (or
             empty) for none, in which case only loopback peers are served.
@@ -99,20 +107,25 @@ class ApiApp:
     @app.route(PREFIX + "/tools", methods=["GET"])
     def tools(self, request: IRequest) -> Deferred[bytes]:
         return self._management.tools().addCallback(
-            lambda tools: jsonReply(request, 200, {"tools": tools}))
+            lambda tools: jsonReply(request, 200, {"tools": tools})
+        )
 
     @app.route(PREFIX + "/servers/<name>/logs", methods=["GET"])
     def serverLogs(self, request: Request, name: str) -> bytes | Deferred[None]:
         events = self._management.events(name)
         follow = _flag(request, "follow", True)
         if not follow or request.method == b"HEAD":  # HEAD: headers only, no open stream
-            return jsonReply(request, 200, {"server": name,
-                                            "events": events.recent(RECENT_EVENTS)})
+            return jsonReply(request, 200, {"server": name, "events": events.recent(RECENT_EVENTS)})
         if len(self.logStreams) >= self._maxLogStreams:
             request.setHeader(b"retry-after", b"5")
-            return jsonReply(request, 503, {
-                "error": f"too many log streams: {self._maxLogStreams} are open, the most"
-                         " the gateway serves at once; close one (or use ?follow=false)"})
+            return jsonReply(
+                request,
+                503,
+                {
+                    "error": f"too many log streams: {self._maxLogStreams} are open, the most"
+                    " the gateway serves at once; close one (or use ?follow=false)"
+                },
+            )
         return self._stream(request, name, events)
 
     def _stream(self, request: Request, name: str, events: EventLog) -> Deferred[None]:
@@ -181,8 +194,11 @@ class ApiApp:
 
         def patched(summary: dict[str, Any]) -> bytes:
             # Field names only: env values never reach the log.
-            self.log.info("api: server {server} changed ({fields})", server=name,
-                          fields=", ".join(sorted(body)))
+            self.log.info(
+                "api: server {server} changed ({fields})",
+                server=name,
+                fields=", ".join(sorted(body)),
+            )
             self._followServers()
             return jsonReply(request, 200, summary)
 
@@ -191,8 +207,11 @@ class ApiApp:
     @app.route(PREFIX + "/servers/<name>/restart", methods=["POST"])
     def restartServer(self, request: IRequest, name: str) -> Deferred[bytes]:
         def restarted(result: dict[str, Any]) -> bytes:
-            self.log.info("api: server {server} restarted (stopped pids {pids})",
-                          server=name, pids=result.get("stopped"))
+            self.log.info(
+                "api: server {server} restarted (stopped pids {pids})",
+                server=name,
+                pids=result.get("stopped"),
+            )
             return jsonReply(request, 200, result)
 
         return self._management.restart(name).addCallback(restarted)
@@ -215,8 +234,11 @@ class ApiApp:
 
     @app.handle_errors(NotFound)
     def notFound(self, request: IRequest, failure: Failure) -> bytes:
-        return jsonReply(request, 404, {"error": f"no such API endpoint: {_path(request)}",
-                                        "routes": ROUTES_HINT})
+        return jsonReply(
+            request,
+            404,
+            {"error": f"no such API endpoint: {_path(request)}", "routes": ROUTES_HINT},
+        )
 
     @app.handle_errors(MethodNotAllowed)
     def notAllowed(self, request: IRequest, failure: Failure) -> bytes:
@@ -224,8 +246,11 @@ class ApiApp:
         if allowed:
             request.setHeader(b"allow", ", ".join(allowed).encode("ascii"))
         method = request.method.decode("ascii", "replace")
-        return jsonReply(request, 405, {"error": f"method {method} is not allowed on"
-                                                 f" {_path(request)}", "allowed": allowed})
+        return jsonReply(
+            request,
+            405,
+            {"error": f"method {method} is not allowed on {_path(request)}", "allowed": allowed},
+        )
 
     @app.handle_errors(HTTPException)
     def httpError(self, request: IRequest, failure: Failure) -> bytes:
@@ -235,11 +260,21 @@ class ApiApp:
 
     @app.handle_errors(Exception)
     def failed(self, request: IRequest, failure: Failure) -> bytes:
-        self.log.failure("api: {method} {path} failed", failure=failure,
-                         method=request.method.decode("ascii", "replace"), path=_path(request))
+        self.log.failure(
+            "api: {method} {path} failed",
+            failure=failure,
+            method=request.method.decode("ascii", "replace"),
+            path=_path(request),
+        )
         # The exception's type only: its text is for the log, not for callers.
-        return jsonReply(request, 500, {"error": "internal error in the gateway"
-                                                 f" ({type(failure.value).__name__}); see its log"})
+        return jsonReply(
+            request,
+            500,
+            {
+                "error": "internal error in the gateway"
+                f" ({type(failure.value).__name__}); see its log"
+            },
+        )
 
 
 class _LogFollower:
@@ -264,14 +299,19 @@ class _LogFollower:
         self._stop()
         now = self._gateway.clock.seconds()
         if current is None:
-            self._stream.send({"time": now, "kind": "removed",
-                               "text": f"server '{self._name}' was removed"})
+            self._stream.send(
+                {"time": now, "kind": "removed", "text": f"server '{self._name}' was removed"}
+            )
             self._stream.close()
             return
         self._pool = current
-        self._stream.send({"time": now, "kind": "reconfigured",
-                           "text": f"server '{self._name}' was reconfigured; following its"
-                                   " new children"})
+        self._stream.send(
+            {
+                "time": now,
+                "kind": "reconfigured",
+                "text": f"server '{self._name}' was reconfigured; following its new children",
+            }
+        )
         self._stop = current.events.listen(self._deliver)
 
     def stop(self) -> None:
@@ -298,16 +338,29 @@ class ApiResource(Resource):
             return jsonReply(request, refusal[0], {"error": refusal[1]})
         if self._token is None:
             if not _loopbackPeer(request):
-                return jsonReply(request, 403, {
-                    "error": "the management API answers loopback clients only; start the"
-                             " gateway with --api-token to allow others"})
+                return jsonReply(
+                    request,
+                    403,
+                    {
+                        "error": "the management API answers loopback clients only; start the"
+                        " gateway with --api-token to allow others"
+                    },
+                )
         elif not self._authorized(request):
-            self.log.warn("api: refused {method} {path}: no valid bearer token",
-                          method=request.method.decode("ascii", "replace"), path=_path(request))
+            self.log.warn(
+                "api: refused {method} {path}: no valid bearer token",
+                method=request.method.decode("ascii", "replace"),
+                path=_path(request),
+            )
             request.setHeader(b"www-authenticate", b'Bearer realm="mcpgateway"')
-            return jsonReply(request, 401, {
-                "error": "this gateway's management API needs Authorization: Bearer <token>"
-                         " (the CLI sends $MCPGATEWAY_API_TOKEN)"})
+            return jsonReply(
+                request,
+                401,
+                {
+                    "error": "this gateway's management API needs Authorization: Bearer <token>"
+                    " (the CLI sends $MCPGATEWAY_API_TOKEN)"
+                },
+            )
         return self._routes.render(request)
 
     def _authorized(self, request: IRequest) -> bool:
@@ -352,8 +405,9 @@ def _jsonBody(request: IRequest) -> Any:
         raise ManagementError(413, f"the body is over the {limit}-byte limit")
     contentType = (header(request, "content-type") or "").split(";", 1)[0].strip().lower()
     if contentType != "application/json" and not contentType.endswith("+json"):
-        raise ManagementError(415, "Content-Type must be application/json, not"
-                                   f" {contentType or 'missing'}")
+        raise ManagementError(
+            415, f"Content-Type must be application/json, not {contentType or 'missing'}"
+        )
     data = request.content.read() if request.content is not None else b""
     if not data.strip():
         raise ManagementError(400, "the body is empty: send a JSON object")

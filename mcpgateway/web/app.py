@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.web.test_api,tests.web.test_mcp,tests.web.test_sessions_api -*-
 """The gateway's HTTP tree: guards, the MCP endpoints, and the management apps.
 
 L{GatewayRoot} checks C{Origin} and C{Host} on every request, hands
@@ -43,8 +44,12 @@ DEFAULT_MAX_BODY = MAX_BODY
 class _Refused(Resource):
     isLeaf = True
 
-    def __init__(self, status: int, text: str, clientErrors: ClientErrors | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        status: int,
+        text: str,
+        clientErrors: ClientErrors | None = None,
+    ) -> None:
         super().__init__()
         self._status, self._text = status, text
         self._clientErrors = clientErrors
@@ -68,8 +73,7 @@ class _Health(Resource):
         if request.method in (b"GET", b"HEAD"):
             return jsonReply(request, 200, healthBody(self._gateway.status()))
         request.setHeader(b"allow", b"GET, HEAD")
-        return errorReply(request, 405, jsonrpc.INVALID_REQUEST,
-                          "only GET is allowed on /health")
+        return errorReply(request, 405, jsonrpc.INVALID_REQUEST, "only GET is allowed on /health")
 
 
 def _managementResource(gateway: Gateway) -> IResource:
@@ -82,9 +86,15 @@ def _managementResource(gateway: Gateway) -> IResource:
 class GatewayRoot(Resource):
     """Dispatches C{/<server>/mcp} to MCP endpoints, the rest to Klein."""
 
-    def __init__(self, gateway: Gateway, clock: IReactorTime, loopbackOnly: bool,
-                 api: ResourceFactory | None = None, limits: Limits | None = None,
-                 clientErrors: ClientErrors | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        clock: IReactorTime,
+        loopbackOnly: bool,
+        api: ResourceFactory | None = None,
+        limits: Limits | None = None,
+        clientErrors: ClientErrors | None = None,
+    ) -> None:
         super().__init__()
         self._limits = limits if limits is not None else Limits()
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
@@ -106,7 +116,8 @@ class GatewayRoot(Resource):
         endpoint = self._endpoints.get(name)
         if endpoint is None or endpoint.pool is not pool:
             endpoint = self._endpoints[name] = McpEndpoint(
-                self._gateway, name, self._clock, self._limits, self.clientErrors)
+                self._gateway, name, self._clock, self._limits, self.clientErrors
+            )
         return endpoint
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
@@ -119,14 +130,19 @@ class GatewayRoot(Resource):
                 request.postpath.pop(0)
                 request.prepath.append(b"mcp")
                 return endpoint
-            return _Refused(404, f"no server named {path.decode('utf-8', 'replace')[:64]!r}"
-                                 " (GET /health lists the servers)", self.clientErrors)
+            return _Refused(
+                404,
+                f"no server named {path.decode('utf-8', 'replace')[:64]!r}"
+                " (GET /health lists the servers)",
+                self.clientErrors,
+            )
         if path == b"health" and not request.postpath:
             return self._health
         if not _isUtf8(path, request.postpath):
             # Klein would log a traceback and answer in plain text.
-            return _Refused(400, "the path is not UTF-8 (after percent-decoding)",
-                            self.clientErrors)
+            return _Refused(
+                400, "the path is not UTF-8 (after percent-decoding)", self.clientErrors
+            )
         # Give Klein the whole path back: it routes from the root.
         request.postpath.insert(0, request.prepath.pop())
         if path == b"api" and self._apiFactory is not None:
@@ -211,14 +227,19 @@ class GatewayChannel(http.HTTPChannel):
         if guard is not None and not guard.opened(self, host):
             self._refused = True
             assert self.transport is not None
-            body = jsonrpc.dumps(jsonrpc.errorResponse(
-                None, jsonrpc.INVALID_REQUEST,
-                f"too many connections from {host}: {guard.maxPerPeer} are open, the most"
-                " one address may hold"))
-            self.transport.write(b"HTTP/1.1 503 Service Unavailable\r\n"
-                                 b"content-type: application/json\r\nretry-after: 1\r\n"
-                                 b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
-                                 % (len(body), body))
+            body = jsonrpc.dumps(
+                jsonrpc.errorResponse(
+                    None,
+                    jsonrpc.INVALID_REQUEST,
+                    f"too many connections from {host}: {guard.maxPerPeer} are open, the most"
+                    " one address may hold",
+                )
+            )
+            self.transport.write(
+                b"HTTP/1.1 503 Service Unavailable\r\n"
+                b"content-type: application/json\r\nretry-after: 1\r\n"
+                b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+            )
             self.transport.loseConnection()
             return
         self._peer = host
@@ -236,7 +257,8 @@ class GatewayChannel(http.HTTPChannel):
             # raises, out of the protocol, as an "Unhandled Error" traceback.
             if self._guard is not None:
                 self._guard.clientErrors.noteConnection(
-                    self._peer, 400, f"a request head Twisted cannot parse ({str(e)[:80]})")
+                    self._peer, 400, f"a request head Twisted cannot parse ({str(e)[:80]})"
+                )
             self._respondToBadRequestAndDisconnect()
 
     def headersTooSlow(self) -> None:
@@ -244,8 +266,9 @@ class GatewayChannel(http.HTTPChannel):
         self.headersSince = None
         self.setTimeout(None)
         assert self.transport is not None
-        self.transport.write(b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n"
-                             b"content-length: 0\r\n\r\n")
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+        )
         if self.abortTimeout is not None:  # as Twisted's own idle timeout does
             self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
         self.loseConnection()
@@ -276,8 +299,9 @@ class ConnectionGuard:
         if host is not None:
             count = self.perPeer.get(host, 0)
             if count >= self.maxPerPeer:
-                self.clientErrors.noteConnection(host, 503, f"over {self.maxPerPeer}"
-                                                             " connections from one address")
+                self.clientErrors.noteConnection(
+                    host, 503, f"over {self.maxPerPeer} connections from one address"
+                )
                 return False
             self.perPeer[host] = count + 1
         self.channels.add(channel)
@@ -302,7 +326,8 @@ class ConnectionGuard:
             since = channel.headersSince
             if since is not None and now - since >= deadline:
                 self.clientErrors.noteConnection(
-                    channel._peer, 408, f"request headers not complete within {deadline:g} s")
+                    channel._peer, 408, f"request headers not complete within {deadline:g} s"
+                )
                 try:
                     channel.headersTooSlow()
                 except Exception:
@@ -321,8 +346,9 @@ class GatewaySite(Site):
 
     protocol = _channelFactory
 
-    def __init__(self, resource: IResource, clock: IReactorTime, limits: Limits,
-                 clientErrors: ClientErrors) -> None:
+    def __init__(
+        self, resource: IResource, clock: IReactorTime, limits: Limits, clientErrors: ClientErrors
+    ) -> None:
         super().__init__(resource, reactor=clock)
         self.limits = limits
         self.guard = ConnectionGuard(clock, limits, clientErrors)
@@ -331,9 +357,14 @@ class GatewaySite(Site):
         pass
 
 
-def makeSite(gateway: Gateway, clock: IReactorTime, loopbackOnly: bool = True,
-             maxBody: int | None = None, api: ResourceFactory | None = None,
-             limits: Limits | None = None) -> Site:
+def makeSite(
+    gateway: Gateway,
+    clock: IReactorTime,
+    loopbackOnly: bool = True,
+    maxBody: int | None = None,
+    api: ResourceFactory | None = None,
+    limits: Limits | None = None,
+) -> Site:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}."""
     if limits is None:

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.web.test_mcp -*-
 """Checks every MCP request passes before it reaches a session.
 
 DNS-rebinding protection (C{Origin} and C{Host} must be loopback when the
@@ -55,8 +56,9 @@ def checkOrigin(request: IRequest, loopbackOnly: bool) -> Refusal | None:
         except ValueError:
             host = None
         if host is None or not isLoopbackHost(host):
-            return 403, (f"Origin {origin!r} is not allowed:"
-                         " only loopback origins may call this gateway")
+            return 403, (
+                f"Origin {origin!r} is not allowed: only loopback origins may call this gateway"
+            )
     hostHeader = header(request, "host")
     if loopbackOnly and hostHeader is not None and not isLoopbackHost(_hostOf(hostHeader)):
         return 421, f"Host {hostHeader!r} is not allowed: this gateway answers loopback names only"

@@ -35,8 +35,7 @@ def serverLine(server: ServerStatus) -> dict[str, Any]:
     if warning is not None:
         line["warning"] = warning
     if server.resolution is not None:
-        line["resolution"] = {"state": server.resolution.state,
-                              "detail": server.resolution.detail}
+        line["resolution"] = {"state": server.resolution.state, "detail": server.resolution.detail}
     lastExit = server.lastExit
     if lastExit:
         line["lastExit"] = lastExit

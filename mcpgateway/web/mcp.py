@@ -50,8 +50,9 @@ def jsonReply(request: IRequest, status: int, message: Any) -> bytes:
     return jsonrpc.dumps(message)
 
 
-def errorReply(request: IRequest, status: int, code: int, text: str,
-               requestId: Any = None) -> bytes:
+def errorReply(
+    request: IRequest, status: int, code: int, text: str, requestId: Any = None
+) -> bytes:
     """An HTTP error whose body is a JSON-RPC error."""
     return jsonReply(request, status, jsonrpc.errorResponse(requestId, code, text))
 
@@ -94,9 +95,13 @@ class ClientErrors:
         """Record one refused request (HTTP C{status}, C{reason})."""
         path: bytes = request.path or b""
         peer = request.getClientAddress()
-        self._emit((request.method or b"?").decode("ascii", "replace")[:16],
-                   path[:self._SHOWN].decode("utf-8", "replace"),
-                   getattr(peer, "host", None) or str(peer), status, reason)
+        self._emit(
+            (request.method or b"?").decode("ascii", "replace")[:16],
+            path[: self._SHOWN].decode("utf-8", "replace"),
+            getattr(peer, "host", None) or str(peer),
+            status,
+            reason,
+        )
 
     def noteConnection(self, peer: str | None, status: int, reason: str) -> None:
         """Record one refused or closed connection."""
@@ -114,9 +119,13 @@ class ClientErrors:
         suppressed, self.suppressed = self.suppressed, 0
         self.log.warn(
             "refused {method} {path} from {peer}: {status} {reason}{more}",
-            method=method, path=path, peer=peer, status=status,
-            reason=reason[:self._SHOWN] + ("..." if len(reason) > self._SHOWN else ""),
-            more=f" ({suppressed} more refusals not logged)" if suppressed else "")
+            method=method,
+            path=path,
+            peer=peer,
+            status=status,
+            reason=reason[: self._SHOWN] + ("..." if len(reason) > self._SHOWN else ""),
+            more=f" ({suppressed} more refusals not logged)" if suppressed else "",
+        )
 
 
 class McpEndpoint(Resource):
@@ -125,9 +134,14 @@ class McpEndpoint(Resource):
     isLeaf = True
     log = Logger(observer=logs.observer)
 
-    def __init__(self, gateway: Gateway, server: str, clock: IReactorTime,
-                 limits: Limits | None = None, clientErrors: ClientErrors | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        server: str,
+        clock: IReactorTime,
+        limits: Limits | None = None,
+        clientErrors: ClientErrors | None = None,
+    ) -> None:
         super().__init__()
         self._gateway = gateway
         self._server = server
@@ -152,23 +166,31 @@ class McpEndpoint(Resource):
             if method == b"DELETE":
                 return self._delete(request)
             request.setHeader("allow", "GET, POST, DELETE")
-            return self._refuse(request, 405, jsonrpc.INVALID_REQUEST,
-                                f"method {method.decode('ascii', 'replace')[:16]} is not allowed")
+            return self._refuse(
+                request,
+                405,
+                jsonrpc.INVALID_REQUEST,
+                f"method {method.decode('ascii', 'replace')[:16]} is not allowed",
+            )
         except Exception:
             # A defect of the gateway, not of the request: say so (in JSON), and
             # log it with its traceback. Nothing registered for the request
             # outlives it (a stream finished behind its back is dropped).
-            self.log.failure("server {server}: {method} failed in the gateway",
-                             server=self._server,
-                             method=request.method.decode("ascii", "replace")[:16])
+            self.log.failure(
+                "server {server}: {method} failed in the gateway",
+                server=self._server,
+                method=request.method.decode("ascii", "replace")[:16],
+            )
             if request.startedWriting:
                 request.loseConnection()
                 return NOT_DONE_YET
-            return errorReply(request, 500, jsonrpc.INTERNAL_ERROR,
-                              "internal error in the gateway; see its log")
+            return errorReply(
+                request, 500, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
+            )
 
-    def _refuse(self, request: Request, status: int, code: int, text: str,
-                requestId: Any = None) -> bytes:
+    def _refuse(
+        self, request: Request, status: int, code: int, text: str, requestId: Any = None
+    ) -> bytes:
         """Answer a client error (HTTP C{status}, JSON-RPC C{code}); one log line."""
         self.clientErrors.note(request, status, text)
         return errorReply(request, status, code, text, requestId)
@@ -186,26 +208,35 @@ class McpEndpoint(Resource):
             return self._refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
         if getattr(request, "bodyTooLarge", False):
             limit = getattr(request, "bodyLimit", None)
-            return self._refuse(request, 413, jsonrpc.INVALID_REQUEST,
-                                f"request body is over the {limit}-byte limit")
+            return self._refuse(
+                request,
+                413,
+                jsonrpc.INVALID_REQUEST,
+                f"request body is over the {limit}-byte limit",
+            )
         assert request.content is not None
         try:
-            payload = jsonrpc.loads(request.content.read(), maxDepth=self._maxDepth,
-                                    maxDigits=self._maxDigits)
+            payload = jsonrpc.loads(
+                request.content.read(), maxDepth=self._maxDepth, maxDigits=self._maxDigits
+            )
         except jsonrpc.ParseError as e:
             return self._refuse(request, 400, jsonrpc.PARSE_ERROR, f"Parse error: {e}")
         version = header(request, "mcp-protocol-version")
         if version in versions.MODERN_VERSIONS or (
-                isinstance(payload, dict) and versions.isModernRequest(payload)):
+            isinstance(payload, dict) and versions.isModernRequest(payload)
+        ):
             return self._modern(request, payload)
         if isinstance(payload, list):
             return self._batch(request, payload, version)
         kind = jsonrpc.classify(payload)
         if kind is Kind.INVALID:
-            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
-                                "Invalid Request: not a JSON-RPC 2.0 message",
-                                validIdOrNull(payload.get("id"))
-                                if isinstance(payload, dict) else None)
+            return self._refuse(
+                request,
+                400,
+                jsonrpc.INVALID_REQUEST,
+                "Invalid Request: not a JSON-RPC 2.0 message",
+                validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None,
+            )
         if kind is Kind.REQUEST and payload["method"] == "initialize":
             return self._initialize(request, payload)
         session = self._session(request, version)
@@ -237,9 +268,13 @@ class McpEndpoint(Resource):
         # Not logged: SDK clients in "auto" mode probe with this before falling back.
         requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
         return errorReply(
-            request, 404, jsonrpc.METHOD_NOT_FOUND,
+            request,
+            404,
+            jsonrpc.METHOD_NOT_FOUND,
             "this gateway speaks the initialize handshake (protocol 2025-11-25 and earlier);"
-            " the 2026-07-28 protocol is not supported yet", requestId)
+            " the 2026-07-28 protocol is not supported yet",
+            requestId,
+        )
 
     def _initialize(self, request: Request, message: Message) -> int | bytes:
         problem = envelope.checkRequest(message)
@@ -248,8 +283,12 @@ class McpEndpoint(Resource):
         params = message["params"]
         version = versions.negotiate(params["protocolVersion"])
         session, opened = self._gateway.openSession(
-            self._server, message, version, clientPid=_headerPid(request),
-            connection=_loopbackConnection(request))
+            self._server,
+            message,
+            version,
+            clientPid=_headerPid(request),
+            connection=_loopbackConnection(request),
+        )
         gone = _watchDisconnect(request)
 
         def answer(response: Message) -> None:
@@ -271,21 +310,34 @@ class McpEndpoint(Resource):
 
     def _batch(self, request: Request, batch: list[Any], version: str | None) -> bytes | int:
         if not batch:
-            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
-                                "Invalid Request: empty batch")
+            return self._refuse(
+                request, 400, jsonrpc.INVALID_REQUEST, "Invalid Request: empty batch"
+            )
         if len(batch) > self._limits.maxBatch:
-            return self._refuse(request, 413, jsonrpc.INVALID_REQUEST,
-                                f"Invalid Request: a batch of {len(batch)} messages is over the"
-                                f" limit of {self._limits.maxBatch}")
+            return self._refuse(
+                request,
+                413,
+                jsonrpc.INVALID_REQUEST,
+                f"Invalid Request: a batch of {len(batch)} messages is over the"
+                f" limit of {self._limits.maxBatch}",
+            )
         if any(isinstance(m, dict) and m.get("method") == "initialize" for m in batch):
-            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
-                                "Invalid Request: initialize must not be part of a batch")
+            return self._refuse(
+                request,
+                400,
+                jsonrpc.INVALID_REQUEST,
+                "Invalid Request: initialize must not be part of a batch",
+            )
         session = self._session(request, version)
         if isinstance(session, bytes):
             return session
         if session.protocolVersion != "2025-03-26":
-            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
-                                "Invalid Request: batches are only allowed in protocol 2025-03-26")
+            return self._refuse(
+                request,
+                400,
+                jsonrpc.INVALID_REQUEST,
+                "Invalid Request: batches are only allowed in protocol 2025-03-26",
+            )
         # Check everything before acting on anything: a batch is refused whole,
         # or each of its requests gets its answer.
         requests: list[Message] = []
@@ -295,14 +347,18 @@ class McpEndpoint(Resource):
         for index, item in enumerate(batch):
             kind = jsonrpc.classify(item)
             if kind is Kind.INVALID:
-                return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
-                                    f"Invalid Request: batch element {index} is not a JSON-RPC"
-                                    " message")
+                return self._refuse(
+                    request,
+                    400,
+                    jsonrpc.INVALID_REQUEST,
+                    f"Invalid Request: batch element {index} is not a JSON-RPC message",
+                )
             problem = envelope.check(item, kind)
             if problem is not None:
                 if kind is not Kind.REQUEST:
-                    return self._refuse(request, 400, problem[0],
-                                        f"batch element {index}: {problem[1]}")
+                    return self._refuse(
+                        request, 400, problem[0], f"batch element {index}: {problem[1]}"
+                    )
                 answers.append(jsonrpc.errorResponse(item["id"], *problem))
                 refusals.append(problem[1])
             elif kind is not Kind.REQUEST:
@@ -318,8 +374,9 @@ class McpEndpoint(Resource):
             refusals.append(answers[-1]["error"]["message"])
             requests = requests[:room]
         if refusals:
-            self.clientErrors.note(request, 200, f"{len(refusals)} request(s) of a batch"
-                                                 f" refused, first: {refusals[0]}")
+            self.clientErrors.note(
+                request, 200, f"{len(refusals)} request(s) of a batch refused, first: {refusals[0]}"
+            )
         for kind, item in others:
             if kind is Kind.NOTIFICATION:
                 self._notification(session, item)
@@ -335,8 +392,13 @@ class McpEndpoint(Resource):
     def _response(self, session: Session, message: Message) -> None:
         self.pool.answer(session, message)
 
-    def _forward(self, request: Request, session: Session, messages: list[Message],
-                 answers: list[Message] | None = None) -> int | bytes:
+    def _forward(
+        self,
+        request: Request,
+        session: Session,
+        messages: list[Message],
+        answers: list[Message] | None = None,
+    ) -> int | bytes:
         """Send C{messages} to the session's child; C{answers} (to a batch's
         requests the gateway answered itself) go first on the same stream.
         The callers keep within the session's in-flight limit."""
@@ -345,8 +407,9 @@ class McpEndpoint(Resource):
             gone = pool.gone(session)
             if gone is not None:
                 self._gateway.endSession(session, gone)
-                return self._refuse(request, 404, jsonrpc.INVALID_REQUEST,
-                                    f"Session not found: {gone}")
+                return self._refuse(
+                    request, 404, jsonrpc.INVALID_REQUEST, f"Session not found: {gone}"
+                )
         stream = SSEStream(request, self._clock, False, self._keepAlive)
         if not answers and len(messages) == 1:
             # The common case: one request, its response ends the stream.
@@ -354,14 +417,20 @@ class McpEndpoint(Resource):
             try:
                 response = pool.forward(session, message, stream.send)
             except Exception:
-                self.log.failure("server {server}: routing {method} failed",
-                                 server=self._server, method=message["method"])
+                self.log.failure(
+                    "server {server}: routing {method} failed",
+                    server=self._server,
+                    method=message["method"],
+                )
                 stream.end(_internalError(message["id"]))
                 return NOT_DONE_YET
             session.inFlight += 1
-            response.addCallbacks(self._answered, self._failedLast,
-                                  callbackArgs=(session, stream),
-                                  errbackArgs=(message, session, stream))
+            response.addCallbacks(
+                self._answered,
+                self._failedLast,
+                callbackArgs=(session, stream),
+                errbackArgs=(message, session, stream),
+            )
             return NOT_DONE_YET
         if not messages:
             assert answers
@@ -390,17 +459,20 @@ class McpEndpoint(Resource):
         """The answer to a request over the session's in-flight limit, while
         C{waiting} of its requests wait for the child."""
         return jsonrpc.errorResponse(
-            message["id"], jsonrpc.TOO_MANY_REQUESTS,
+            message["id"],
+            jsonrpc.TOO_MANY_REQUESTS,
             f"too many requests in flight: this session already has {waiting} waiting for"
             f" server '{self._server}', the most one session may have ({self._maxInFlight});"
-            " send more when some are answered")
+            " send more when some are answered",
+        )
 
     def _answered(self, response: Message, session: Session, stream: SSEStream) -> None:
         session.inFlight -= 1
         stream.end(response)
 
-    def _failedLast(self, reason: Failure, message: Message, session: Session,
-                    stream: SSEStream) -> None:
+    def _failedLast(
+        self, reason: Failure, message: Message, session: Session, stream: SSEStream
+    ) -> None:
         session.inFlight -= 1
         if reason.check(CancelledError):
             stream.close()  # cancelled by the client or its session ending: no response
@@ -414,12 +486,11 @@ class McpEndpoint(Resource):
 
     def _errorFor(self, requestId: Any, reason: Failure) -> Message:
         if reason.check(ServerUnavailable, SessionGone):
-            return jsonrpc.errorResponse(requestId, jsonrpc.SERVER_UNAVAILABLE,
-                                         str(reason.value))
-        self.log.failure("request to server {server} failed", failure=reason,
-                         server=self._server)
-        return jsonrpc.errorResponse(requestId, jsonrpc.INTERNAL_ERROR,
-                                     f"gateway error: {reason.getErrorMessage()}")
+            return jsonrpc.errorResponse(requestId, jsonrpc.SERVER_UNAVAILABLE, str(reason.value))
+        self.log.failure("request to server {server} failed", failure=reason, server=self._server)
+        return jsonrpc.errorResponse(
+            requestId, jsonrpc.INTERNAL_ERROR, f"gateway error: {reason.getErrorMessage()}"
+        )
 
     # -- GET and DELETE ------------------------------------------------------
 
@@ -432,8 +503,12 @@ class McpEndpoint(Resource):
             return session
         current = session.getStream
         if isinstance(current, SSEStream) and current.open:
-            return self._refuse(request, 409, jsonrpc.INVALID_REQUEST,
-                                "Conflict: this session already has an open GET stream")
+            return self._refuse(
+                request,
+                409,
+                jsonrpc.INVALID_REQUEST,
+                "Conflict: this session already has an open GET stream",
+            )
         stream = SSEStream(request, self._clock, True, self._keepAlive)
         session.getStream = stream
 
@@ -456,13 +531,20 @@ class McpEndpoint(Resource):
     def _session(self, request: Request, version: str | None) -> Session | bytes:
         """The request's session, or the error body to answer with."""
         if version is not None and version not in versions.HANDSHAKE_VERSIONS:
-            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
-                                "Bad Request: unsupported MCP-Protocol-Version"
-                                f" {envelope.shown(version)}")
+            return self._refuse(
+                request,
+                400,
+                jsonrpc.INVALID_REQUEST,
+                f"Bad Request: unsupported MCP-Protocol-Version {envelope.shown(version)}",
+            )
         sessionId = header(request, "mcp-session-id")
         if sessionId is None:
-            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST,
-                                "Bad Request: Mcp-Session-Id header is required")
+            return self._refuse(
+                request,
+                400,
+                jsonrpc.INVALID_REQUEST,
+                "Bad Request: Mcp-Session-Id header is required",
+            )
         session = self._gateway.sessions.get(sessionId)
         if session is None or session.server != self._server:
             return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
@@ -471,8 +553,9 @@ class McpEndpoint(Resource):
 
 
 def _internalError(requestId: Any) -> Message:
-    return jsonrpc.errorResponse(requestId, jsonrpc.INTERNAL_ERROR,
-                                 "internal error in the gateway; see its log")
+    return jsonrpc.errorResponse(
+        requestId, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
+    )
 
 
 def _headerPid(request: Request) -> int | None:

@@ -73,49 +73,74 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
     """The metrics of C{status}; C{rss} reads the resident memory of a child."""
     p = "mcpgateway_"
     requests = _Family(
-        p + "requests_total", "counter",
+        p + "requests_total",
+        "counter",
         "Client requests forwarded to a child and ended, by server, MCP method (methods outside"
-        " the MCP set count as other) and outcome (ok, error, timeout, child_exit, cancelled).")
+        " the MCP set count as other) and outcome (ok, error, timeout, child_exit, cancelled).",
+    )
     duration = _Family(
-        p + "request_duration_seconds", "histogram",
-        "Time from forwarding a client request to a child until it ended, by server.")
+        p + "request_duration_seconds",
+        "histogram",
+        "Time from forwarding a client request to a child until it ended, by server.",
+    )
     inFlight = _Family(
-        p + "requests_in_flight", "gauge",
-        "Requests forwarded to the server's children and not answered yet.")
+        p + "requests_in_flight",
+        "gauge",
+        "Requests forwarded to the server's children and not answered yet.",
+    )
     sessions = _Family(p + "sessions", "gauge", "Open client sessions, by server.")
     children = _Family(p + "children", "gauge", "Running child processes, by server.")
     restarts = _Family(
-        p + "child_restarts_total", "counter",
+        p + "child_restarts_total",
+        "counter",
         "Shared children started again after the previous one exited (a stateful server's"
-        " child is never restarted: its session ends with it).")
+        " child is never restarted: its session ends with it).",
+    )
     failures = _Family(
-        p + "child_failures_total", "counter",
-        "Unexpected child exits (any exit status or signal, or a failed initialize), by server.")
+        p + "child_failures_total",
+        "counter",
+        "Unexpected child exits (any exit status or signal, or a failed initialize), by server.",
+    )
     circuit = _Family(
-        p + "circuit_state", "gauge",
-        "The server's circuit breaker: 1 for the current state (closed, open, half-open), else 0.")
+        p + "circuit_state",
+        "gauge",
+        "The server's circuit breaker: 1 for the current state (closed, open, half-open), else 0.",
+    )
     state = _Family(
-        p + "server_state", "gauge",
-        "The server's state as in /health: 1 for the current one, else 0.")
+        p + "server_state",
+        "gauge",
+        "The server's state as in /health: 1 for the current one, else 0.",
+    )
     late = _Family(
-        p + "late_replies_total", "counter",
-        "Child replies to requests that had already timed out or been cancelled, dropped.")
+        p + "late_replies_total",
+        "counter",
+        "Child replies to requests that had already timed out or been cancelled, dropped.",
+    )
     ambiguous = _Family(
-        p + "server_requests_refused_ambiguous_total", "counter",
+        p + "server_requests_refused_ambiguous_total",
+        "counter",
         "Sampling/elicitation/roots requests of a shared child refused because several"
-        " sessions had requests in flight (the asking session could not be proven).")
+        " sessions had requests in flight (the asking session could not be proven).",
+    )
     bytesIn = _Family(
-        p + "child_bytes_received_total", "counter",
-        "Bytes read from the stdout of the server's children, exited ones included.")
+        p + "child_bytes_received_total",
+        "counter",
+        "Bytes read from the stdout of the server's children, exited ones included.",
+    )
     bytesOut = _Family(
-        p + "child_bytes_sent_total", "counter",
-        "Bytes written to the stdin of the server's children, exited ones included.")
+        p + "child_bytes_sent_total",
+        "counter",
+        "Bytes written to the stdin of the server's children, exited ones included.",
+    )
     childRss = _Family(
-        p + "child_resident_bytes", "gauge",
+        p + "child_resident_bytes",
+        "gauge",
         "Resident memory of the server's running children (the child processes themselves,"
-        " not their descendants).")
+        " not their descendants).",
+    )
     gatewayRss = _Family(
-        p + "gateway_resident_bytes", "gauge", "Resident memory of the gateway process.")
+        p + "gateway_resident_bytes", "gauge", "Resident memory of the gateway process."
+    )
     uptime = _Family(p + "gateway_uptime_seconds", "gauge", "Seconds since the gateway started.")
     info = _Family(p + "gateway_info", "gauge", "The gateway's version, as a label; always 1.")
 
@@ -129,8 +154,10 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
         outcomes = [*OUTCOMES, *sorted({o for _, o in counts} - set(OUTCOMES))]
         for method in sorted({m for m, _ in counts}):
             for outcome in outcomes:
-                requests.add((*labels, ("method", method), ("outcome", outcome)),
-                             counts.get((method, outcome), 0))
+                requests.add(
+                    (*labels, ("method", method), ("outcome", outcome)),
+                    counts.get((method, outcome), 0),
+                )
 
         cumulative = 0
         for bound, n in zip((*BUCKETS, math.inf), stats.bucketCounts, strict=True):
@@ -161,8 +188,25 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
     uptime.add((), max(0.0, status.uptime))
     info.add((("version", status.version),), 1)
 
-    families = (requests, duration, inFlight, sessions, children, restarts, failures, circuit,
-                state, late, ambiguous, bytesIn, bytesOut, childRss, gatewayRss, uptime, info)
+    families = (
+        requests,
+        duration,
+        inFlight,
+        sessions,
+        children,
+        restarts,
+        failures,
+        circuit,
+        state,
+        late,
+        ambiguous,
+        bytesIn,
+        bytesOut,
+        childRss,
+        gatewayRss,
+        uptime,
+        info,
+    )
     lines = [line for family in families for line in family.render()]
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
 

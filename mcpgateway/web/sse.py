@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.web.test_fuzz_http,tests.web.test_mcp -*-
 """A Server-Sent Events stream over one HTTP response.
 
 Writes each message as one C{event: message} frame and flushes it at once,
@@ -88,8 +89,13 @@ def keepAliveFor(clock: IReactorTime, interval: float = KEEPALIVE_SECONDS) -> Ke
 class SSEStream:
     """One open SSE response; C{open} is false once it ended either way."""
 
-    def __init__(self, request: Request, clock: IReactorTime, headersNow: bool = True,
-                 keepAliveInterval: float = KEEPALIVE_SECONDS) -> None:
+    def __init__(
+        self,
+        request: Request,
+        clock: IReactorTime,
+        headersNow: bool = True,
+        keepAliveInterval: float = KEEPALIVE_SECONDS,
+    ) -> None:
         """
         @param headersNow: send the headers at once (a GET stream, which may
             stay silent); otherwise with the first event or after a second.

@@ -28,29 +28,72 @@ from mcpgateway.ops.statedir import STATE_FILE
 from mcpgateway.paths import USER_BACKUP
 
 HEALTH: dict[str, Any] = {
-    "status": "ok", "version": "0.1.0", "pid": os.getpid(), "uptime": 3725.5,
-    "rssBytes": 56 * 1024 * 1024, "sessions": 3,
+    "status": "ok",
+    "version": "0.1.0",
+    "pid": os.getpid(),
+    "uptime": 3725.5,
+    "rssBytes": 56 * 1024 * 1024,
+    "sessions": 3,
     "servers": {
-        "context7": {"mode": "stateless", "state": "running", "children": 1, "pids": [11],
-                     "requests": 142, "inFlight": 0, "lateReplies": 0, "restarts": 0,
-                     "sessions": 1, "ambiguousServerRequests": 0},
-        "tavily": {"mode": "stateless", "state": "idle", "children": 0, "pids": [],
-                   "requests": 0, "inFlight": 0, "lateReplies": 0, "restarts": 0,
-                   "sessions": 0, "ambiguousServerRequests": 0},
-        "serena": {"mode": "stateful", "state": "running", "children": 2, "pids": [12, 13],
-                   "requests": 89, "inFlight": 1, "lateReplies": 0, "restarts": 2,
-                   "sessions": 2, "ambiguousServerRequests": 0, "warning": "route them exactly"},
+        "context7": {
+            "mode": "stateless",
+            "state": "running",
+            "children": 1,
+            "pids": [11],
+            "requests": 142,
+            "inFlight": 0,
+            "lateReplies": 0,
+            "restarts": 0,
+            "sessions": 1,
+            "ambiguousServerRequests": 0,
+        },
+        "tavily": {
+            "mode": "stateless",
+            "state": "idle",
+            "children": 0,
+            "pids": [],
+            "requests": 0,
+            "inFlight": 0,
+            "lateReplies": 0,
+            "restarts": 0,
+            "sessions": 0,
+            "ambiguousServerRequests": 0,
+        },
+        "serena": {
+            "mode": "stateful",
+            "state": "running",
+            "children": 2,
+            "pids": [12, 13],
+            "requests": 89,
+            "inFlight": 1,
+            "lateReplies": 0,
+            "restarts": 2,
+            "sessions": 2,
+            "ambiguousServerRequests": 0,
+            "warning": "route them exactly",
+        },
     },
 }
-BROKEN = {"mode": "stateless", "state": "unavailable", "children": 0, "pids": [], "requests": 0,
-          "inFlight": 0, "lateReplies": 0, "restarts": 0, "sessions": 0,
-          "error": "command 'nope' not found on PATH"}
+BROKEN = {
+    "mode": "stateless",
+    "state": "unavailable",
+    "children": 0,
+    "pids": [],
+    "requests": 0,
+    "inFlight": 0,
+    "lateReplies": 0,
+    "restarts": 0,
+    "sessions": 0,
+    "error": "command 'nope' not found on PATH",
+}
 WITH_BROKEN = {**HEALTH, "servers": {**HEALTH["servers"], "broken": BROKEN}}
-SESSIONS: dict[str, Any] = {"sessions": [
-    {"id": "a", "server": "context7", "clientPid": 4242, "mode": "stateless"},
-    {"id": "b", "server": "serena", "clientPid": 4242, "mode": "stateful"},
-    {"id": "c", "server": "serena", "clientPid": None, "mode": "stateful"},
-]}
+SESSIONS: dict[str, Any] = {
+    "sessions": [
+        {"id": "a", "server": "context7", "clientPid": 4242, "mode": "stateless"},
+        {"id": "b", "server": "serena", "clientPid": 4242, "mode": "stateful"},
+        {"id": "c", "server": "serena", "clientPid": None, "mode": "stateful"},
+    ]
+}
 
 
 class FakeGateway:
@@ -58,7 +101,9 @@ class FakeGateway:
 
     def __init__(self) -> None:
         self.answers: dict[str, tuple[int, Any]] = {
-            "/health": (200, HEALTH), "/sessions": (200, SESSIONS)}
+            "/health": (200, HEALTH),
+            "/sessions": (200, SESSIONS),
+        }
         self.requests: list[str] = []
         self.routes: dict[tuple[str, str], tuple[int, Any]] = {}
         """Answers by (method, path), for any method; a C{bytes} body is an
@@ -71,18 +116,26 @@ class FakeGateway:
             def do_GET(self) -> None:
                 fake.requests.append(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                fake.calls.append((self.command, self.path,
-                                   {k.lower(): v for k, v in self.headers.items()},
-                                   self.rfile.read(length)))
+                fake.calls.append(
+                    (
+                        self.command,
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        self.rfile.read(length),
+                    )
+                )
                 status, body = fake.routes.get(
                     (self.command, self.path),
                     fake.answers.get(self.path, (404, {"error": "not found"}))
-                    if self.command == "GET" else (404, {"error": "not found"}))
+                    if self.command == "GET"
+                    else (404, {"error": "not found"}),
+                )
                 stream = isinstance(body, bytes)
                 data = body if stream else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type",
-                                 "text/event-stream" if stream else "application/json")
+                self.send_header(
+                    "Content-Type", "text/event-stream" if stream else "application/json"
+                )
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -94,8 +147,7 @@ class FakeGateway:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port: int = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -104,9 +156,17 @@ class FakeGateway:
 
 
 def writeState(stateDir: Path, pid: int, port: int, **extra: Any) -> Path:
-    state = {"pid": pid, "port": port, "interface": "127.0.0.1", "startTime": time.time() - 60,
-             "version": "0.1.0", "config": None, "stateDir": str(stateDir),
-             "rewriteConfig": True, **extra}
+    state = {
+        "pid": pid,
+        "port": port,
+        "interface": "127.0.0.1",
+        "startTime": time.time() - 60,
+        "version": "0.1.0",
+        "config": None,
+        "stateDir": str(stateDir),
+        "rewriteConfig": True,
+        **extra,
+    }
     path = stateDir / STATE_FILE
     path.write_text(json.dumps(state))
     return path
@@ -127,8 +187,9 @@ def freePort() -> int:
     return port
 
 
-def run(capsys: pytest.CaptureFixture[str], stateDir: Path, *args: str,
-        ctx: CliContext | None = None) -> tuple[int, str, str]:
+def run(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, *args: str, ctx: CliContext | None = None
+) -> tuple[int, str, str]:
     """C{mcpgateway ARGS --state-dir STATEDIR}, with the seams of C{ctx}
     (default: the real ones); the exit code, stdout and stderr."""
     code = main([*args, "--state-dir", str(stateDir)], ctx)
@@ -162,29 +223,46 @@ class FakeClaudeConfig:
 
 def backupDocument(configPath: Path, **extra: Any) -> dict[str, Any]:
     """A backup as mcpgateway.clientconfigs.claude writes it."""
-    def record(name: str) -> dict[str, Any]:
-        return {"url": f"http://127.0.0.1:9100/{name}/mcp",
-                "original": {"command": "npx", "args": ["-y", name]}}
 
-    return {"version": 1, "configPath": os.path.realpath(configPath), "timestampAdded": False,
-            "mcpServers": {"a": record("a"), "b": record("b")},
-            "projects": {"/p": {"mcpServers": {"c": record("c")}}}, **extra}
+    def record(name: str) -> dict[str, Any]:
+        return {
+            "url": f"http://127.0.0.1:9100/{name}/mcp",
+            "original": {"command": "npx", "args": ["-y", name]},
+        }
+
+    return {
+        "version": 1,
+        "configPath": os.path.realpath(configPath),
+        "timestampAdded": False,
+        "mcpServers": {"a": record("a"), "b": record("b")},
+        "projects": {"/p": {"mcpServers": {"c": record("c")}}},
+        **extra,
+    }
 
 
 # -- doctor: Claude config -----------------------------------------------------------
+
 
 def claudeJson(port: int) -> dict[str, Any]:
     gateway = {"type": "http", "url": f"http://127.0.0.1:{port}/x/mcp"}
     return {
         "numStartups": 3,
-        "mcpServers": {"a": gateway, "b": {"command": "npx", "args": ["-y", "b"]},
-                       "remote": {"type": "http", "url": "https://example.com/mcp"}},
-        "projects": {"/work/p": {"mcpServers": {
-            "c": {"type": "http", "url": f"http://localhost:{port}/c/mcp"},
-            "d": {"type": "stdio", "command": "d"},
-            "e": {"type": "sse", "url": "http://127.0.0.1:1/sse"},
-            "f": {"type": "http", "url": "http://127.0.0.1:1/f/mcp"}}},
-            "/work/q": {"allowedTools": []}},
+        "mcpServers": {
+            "a": gateway,
+            "b": {"command": "npx", "args": ["-y", "b"]},
+            "remote": {"type": "http", "url": "https://example.com/mcp"},
+        },
+        "projects": {
+            "/work/p": {
+                "mcpServers": {
+                    "c": {"type": "http", "url": f"http://localhost:{port}/c/mcp"},
+                    "d": {"type": "stdio", "command": "d"},
+                    "e": {"type": "sse", "url": "http://127.0.0.1:1/sse"},
+                    "f": {"type": "http", "url": "http://127.0.0.1:1/f/mcp"},
+                }
+            },
+            "/work/q": {"allowedTools": []},
+        },
     }
 
 
@@ -193,6 +271,7 @@ def writeBackup(stateDir: Path, configPath: Path) -> None:
 
 
 # -- colours --------------------------------------------------------------------------
+
 
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
@@ -216,4 +295,5 @@ def sse(*events: dict[str, Any]) -> bytes:
 
 EVENTS: list[dict[str, Any]] = [
     {"time": 1700000000.5, "kind": "started", "text": "child pid 7 started", "pid": 7},
-    {"time": 1700000001.0, "kind": "stderr", "text": "listening on stdio"}]
+    {"time": 1700000001.0, "kind": "stderr", "text": "listening on stdio"},
+]

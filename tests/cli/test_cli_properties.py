@@ -20,34 +20,48 @@ from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.cli.status import renderStatus, serverNotes
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=6), children, max_size=3),
-    max_leaves=10)
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=10,
+)
 
-SERVER = st.fixed_dictionaries({}, optional={
-    "mode": st.sampled_from(["stateful", "stateless"]) | JSON,
-    "children": st.integers(-1, 3) | JSON,
-    "requests": st.integers(0, 10) | JSON,
-    "warning": st.text(max_size=20) | JSON,
-    "error": st.text(max_size=20) | JSON,
-    "ambiguousServerRequests": st.integers(-2, 5) | st.booleans() | JSON,
-    "resolution": st.fixed_dictionaries({}, optional={
-        "state": st.sampled_from(["pending", "failed", "resolved", "other"]) | JSON,
-        "detail": st.text(max_size=20) | JSON}) | JSON,
-})
-HEALTH = st.fixed_dictionaries({"status": st.just("ok")}, optional={
-    "servers": st.dictionaries(st.text(min_size=1, max_size=6), SERVER | JSON, max_size=4)
-    | JSON,
-    "uptime": JSON, "rssBytes": JSON, "version": JSON})
+SERVER = st.fixed_dictionaries(
+    {},
+    optional={
+        "mode": st.sampled_from(["stateful", "stateless"]) | JSON,
+        "children": st.integers(-1, 3) | JSON,
+        "requests": st.integers(0, 10) | JSON,
+        "warning": st.text(max_size=20) | JSON,
+        "error": st.text(max_size=20) | JSON,
+        "ambiguousServerRequests": st.integers(-2, 5) | st.booleans() | JSON,
+        "resolution": st.fixed_dictionaries(
+            {},
+            optional={
+                "state": st.sampled_from(["pending", "failed", "resolved", "other"]) | JSON,
+                "detail": st.text(max_size=20) | JSON,
+            },
+        )
+        | JSON,
+    },
+)
+HEALTH = st.fixed_dictionaries(
+    {"status": st.just("ok")},
+    optional={
+        "servers": st.dictionaries(st.text(min_size=1, max_size=6), SERVER | JSON, max_size=4)
+        | JSON,
+        "uptime": JSON,
+        "rssBytes": JSON,
+        "version": JSON,
+    },
+)
 
 
 @settings(max_examples=150, deadline=None)
 @given(health=HEALTH)
 def test_any_health_answer_gives_checks_and_a_status_screen(health: dict[str, Any]) -> None:
-    found = GatewayProbe(Path("/nonexistent"), {"pid": 7, "port": 9100}, alive=True,
-                             locked=True)
+    found = GatewayProbe(Path("/nonexistent"), {"pid": 7, "port": 9100}, alive=True, locked=True)
     ctx = DoctorContext(Path("/nonexistent"), found, health=health)
     for check in (checkResolution, checkServerRequests):
         result = check(ctx)
@@ -76,21 +90,45 @@ def test_a_refused_count_or_a_failed_resolution_always_shows(server: dict[str, A
         assert "npx/uvx resolution failed" in notes
 
 
-ENTRY = st.fixed_dictionaries({}, optional={
-    "type": st.sampled_from(["http", "stdio", "sse", "streamable-http"]) | JSON,
-    "url": st.sampled_from(["http://127.0.0.1:9100/a/mcp", "http://localhost:9100/b/mcp",
-                            "http://[::1]:9100/c/mcp", "http://127.0.0.1:99999/x",
-                            "http://[bad/mcp", "https://example.com/mcp"]) | JSON,
-    "command": JSON,
-}) | JSON
-CONFIG = st.fixed_dictionaries({}, optional={
-    "mcpServers": st.dictionaries(st.text(max_size=5), ENTRY, max_size=4) | JSON,
-    "projects": st.dictionaries(
-        st.text(max_size=5),
-        st.fixed_dictionaries({}, optional={
-            "mcpServers": st.dictionaries(st.text(max_size=5), ENTRY, max_size=3) | JSON})
-        | JSON, max_size=3) | JSON,
-})
+ENTRY = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "type": st.sampled_from(["http", "stdio", "sse", "streamable-http"]) | JSON,
+            "url": st.sampled_from(
+                [
+                    "http://127.0.0.1:9100/a/mcp",
+                    "http://localhost:9100/b/mcp",
+                    "http://[::1]:9100/c/mcp",
+                    "http://127.0.0.1:99999/x",
+                    "http://[bad/mcp",
+                    "https://example.com/mcp",
+                ]
+            )
+            | JSON,
+            "command": JSON,
+        },
+    )
+    | JSON
+)
+CONFIG = st.fixed_dictionaries(
+    {},
+    optional={
+        "mcpServers": st.dictionaries(st.text(max_size=5), ENTRY, max_size=4) | JSON,
+        "projects": st.dictionaries(
+            st.text(max_size=5),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "mcpServers": st.dictionaries(st.text(max_size=5), ENTRY, max_size=3) | JSON
+                },
+            )
+            | JSON,
+            max_size=3,
+        )
+        | JSON,
+    },
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -103,10 +141,34 @@ def test_any_client_config_is_classified_without_error(data: dict[str, Any]) -> 
 
 
 WORDS = st.lists(
-    st.sampled_from(["start", "stop", "status", "doctor", "restore", "servers", "list",
-                     "add", "restart", "logs", "--json", "--state-dir", "--port", "0",
-                     "9100", "--bogus", "--", "x", "--config", "--no-rewrite", "-h"])
-    | st.text(max_size=6), max_size=6)
+    st.sampled_from(
+        [
+            "start",
+            "stop",
+            "status",
+            "doctor",
+            "restore",
+            "servers",
+            "list",
+            "add",
+            "restart",
+            "logs",
+            "--json",
+            "--state-dir",
+            "--port",
+            "0",
+            "9100",
+            "--bogus",
+            "--",
+            "x",
+            "--config",
+            "--no-rewrite",
+            "-h",
+        ]
+    )
+    | st.text(max_size=6),
+    max_size=6,
+)
 
 
 @settings(max_examples=200, deadline=None)

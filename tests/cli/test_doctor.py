@@ -38,8 +38,10 @@ from tests.cli.support import (
 
 # -- doctor: gateway running --------------------------------------------------------
 
+
 def test_gateway_check_passes_for_a_live_pid_holding_the_lock(
-        stateDir: Path, running: FakeGateway) -> None:
+    stateDir: Path, running: FakeGateway
+) -> None:
     result = check(stateDir, "gateway")
     assert result.status == "pass"
     assert result.message == f"Gateway running (PID {os.getpid()}, port {running.port})"
@@ -62,7 +64,8 @@ def test_gateway_check_fails_on_a_stale_state_file(stateDir: Path) -> None:
 
 
 def test_gateway_check_fails_for_a_recycled_pid_without_the_lock(
-        stateDir: Path, ctx: CliContext) -> None:
+    stateDir: Path, ctx: CliContext
+) -> None:
     ctx.probe = functools.partial(probe, isGatewayProcess=lambda pid: False)
     writeState(stateDir, os.getpid(), 9100)  # alive, but holds no lock
     result = check(stateDir, "gateway", ctx)
@@ -79,8 +82,10 @@ def test_gateway_check_fails_on_an_unreadable_state_file(stateDir: Path) -> None
 
 # -- doctor: health ------------------------------------------------------------------
 
+
 def test_health_check_passes_with_counts_and_one_line_per_server(
-        stateDir: Path, running: FakeGateway) -> None:
+    stateDir: Path, running: FakeGateway
+) -> None:
     result = check(stateDir, "health")
     assert result.status == "pass"
     assert result.message == "Health endpoint OK — 3 servers, 3 children, 56 MB"
@@ -93,15 +98,18 @@ def test_health_check_passes_with_counts_and_one_line_per_server(
 
 
 def test_health_check_fails_when_a_server_is_unavailable(
-        stateDir: Path, running: FakeGateway) -> None:
+    stateDir: Path, running: FakeGateway
+) -> None:
     running.answers["/health"] = (200, WITH_BROKEN)
     result = check(stateDir, "health")
     assert result.status == "fail"
-    assert result.message == ("Health endpoint OK — 4 servers, 3 children, 56 MB;"
-                              " 1 unavailable (broken)")
+    assert result.message == (
+        "Health endpoint OK — 4 servers, 3 children, 56 MB; 1 unavailable (broken)"
+    )
     assert result.fix is not None and result.fix.startswith("install the command of broken")
     assert result.details[0] == (
-        "○ broken (stateless, unavailable: command 'nope' not found on PATH, 0 reqs)")
+        "○ broken (stateless, unavailable: command 'nope' not found on PATH, 0 reqs)"
+    )
 
 
 def test_health_check_fails_when_nothing_answers(stateDir: Path, locked: None) -> None:
@@ -113,7 +121,8 @@ def test_health_check_fails_when_nothing_answers(stateDir: Path, locked: None) -
 
 
 def test_health_check_fails_when_another_process_answers(
-        stateDir: Path, running: FakeGateway) -> None:
+    stateDir: Path, running: FakeGateway
+) -> None:
     running.answers["/health"] = (200, {**HEALTH, "pid": 1})
     result = check(stateDir, "health")
     assert result.status == "fail"
@@ -131,8 +140,9 @@ def test_health_check_is_skipped_when_the_gateway_is_not_running(stateDir: Path)
     assert check(stateDir, "health").status == "info"
 
 
-def test_health_check_ignores_proxy_settings(stateDir: Path, running: FakeGateway,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_health_check_ignores_proxy_settings(
+    stateDir: Path, running: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("http_proxy", "http://127.0.0.1:9/")
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9/")
     monkeypatch.delenv("no_proxy", raising=False)
@@ -141,6 +151,7 @@ def test_health_check_ignores_proxy_settings(stateDir: Path, running: FakeGatewa
 
 
 # -- doctor: config backup -----------------------------------------------------------
+
 
 def test_backup_check_is_info_without_a_backup(stateDir: Path) -> None:
     assert check(stateDir, "backup").status == "info"
@@ -159,13 +170,17 @@ def without(document: dict[str, Any], key: str) -> dict[str, Any]:
 REJECTED_BACKUPS: list[tuple[Any, str]] = [
     # Each of these is refused by `mcpgateway restore`; the first two were
     # "Config backup valid" for doctor's own copy of the parser.
-    (lambda doc: {**doc, "mcpServers": {"a": {"original": {"command": "a"}}}},
-     "the record of 'a' has no 'url' and 'original'"),
+    (
+        lambda doc: {**doc, "mcpServers": {"a": {"original": {"command": "a"}}}},
+        "the record of 'a' has no 'url' and 'original'",
+    ),
     (lambda doc: without(doc, "version"), "version None, expected 1"),
     (lambda doc: {**doc, "version": 2}, "version 2, expected 1"),
     (lambda doc: {**doc, "projects": []}, "'projects' is not an object"),
-    (lambda doc: {**doc, "mcpServers": {"a": {"url": "x"}}},
-     "the record of 'a' has no 'url' and 'original'"),
+    (
+        lambda doc: {**doc, "mcpServers": {"a": {"url": "x"}}},
+        "the record of 'a' has no 'url' and 'original'",
+    ),
     (lambda doc: '{"user": ', "is not valid JSON"),
     (lambda doc: [doc], "must hold a JSON object"),
 ]
@@ -173,16 +188,18 @@ REJECTED_BACKUPS: list[tuple[Any, str]] = [
 
 @pytest.mark.parametrize(("change", "problem"), REJECTED_BACKUPS)
 def test_a_backup_restore_rejects_makes_doctor_fail(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, change: Any,
-        problem: str) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, change: Any, problem: str
+) -> None:
     """doctor reads the backup with restore's own reader: whatever restore
     refuses, doctor fails on, with the same reason."""
     config = home / ".claude.json"
-    config.write_text(json.dumps({"mcpServers": {"a": {
-        "type": "http", "url": "http://127.0.0.1:9100/a/mcp"}}}))
+    config.write_text(
+        json.dumps({"mcpServers": {"a": {"type": "http", "url": "http://127.0.0.1:9100/a/mcp"}}})
+    )
     document = change(backupDocument(config))
     (stateDir / USER_BACKUP).write_text(
-        document if isinstance(document, str) else json.dumps(document))
+        document if isinstance(document, str) else json.dumps(document)
+    )
     result = check(stateDir, "backup")
     assert result.status == "fail"
     assert problem in result.message
@@ -204,8 +221,9 @@ def test_backup_check_fails_on_the_backup_of_another_file(stateDir: Path, home: 
     assert result.fix is not None
 
 
-def test_claude_config_check_counts_every_scope(stateDir: Path, home: Path,
-                                                running: FakeGateway) -> None:
+def test_claude_config_check_counts_every_scope(
+    stateDir: Path, home: Path, running: FakeGateway
+) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(running.port)))
     writeBackup(stateDir, home / ".claude.json")
     result = check(stateDir, "claudeConfig")
@@ -213,12 +231,14 @@ def test_claude_config_check_counts_every_scope(stateDir: Path, home: Path,
 
 
 def test_claude_config_check_reads_the_config_named_in_the_state(
-        stateDir: Path, tmp_path: Path, locked: None, fakeGateway: FakeGateway) -> None:
+    stateDir: Path, tmp_path: Path, locked: None, fakeGateway: FakeGateway
+) -> None:
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"mcpServers": {"x": {"command": "x"}}}))
     writeState(stateDir, os.getpid(), fakeGateway.port, config=str(other))
-    assert check(stateDir, "claudeConfig").message == \
-        "Claude config: 0 via gateway, 1 stdio, 0 other"
+    assert (
+        check(stateDir, "claudeConfig").message == "Claude config: 0 via gateway, 1 stdio, 0 other"
+    )
 
 
 def test_claude_config_check_is_info_without_a_config(stateDir: Path) -> None:
@@ -233,7 +253,8 @@ def test_claude_config_check_fails_on_invalid_json(stateDir: Path, home: Path) -
 
 
 def test_claude_config_check_fails_when_entries_point_at_a_stopped_gateway(
-        stateDir: Path, home: Path) -> None:
+    stateDir: Path, home: Path
+) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
     writeBackup(stateDir, home / ".claude.json")
     result = check(stateDir, "claudeConfig")
@@ -248,7 +269,8 @@ LOST = "no usable backup holds their originals"
 
 
 def test_claude_config_check_is_loud_when_no_backup_can_restore_a_stopped_gateways_entries(
-        stateDir: Path, home: Path) -> None:
+    stateDir: Path, home: Path
+) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
     result = check(stateDir, "claudeConfig")
     assert result.status == "fail"
@@ -256,18 +278,22 @@ def test_claude_config_check_is_loud_when_no_backup_can_restore_a_stopped_gatewa
         "Claude config: 2 via gateway, 2 stdio, 3 other; 2 entries point at"
         " http://127.0.0.1:9100, where the gateway is not running, and no usable backup holds"
         f" their originals (there is no {stateDir / USER_BACKUP}): `mcpgateway restore`"
-        " cannot put them back")
+        " cannot put them back"
+    )
     assert result.fix is not None
-    assert result.fix.startswith("re-add a, c (project /work/p) with `claude mcp add NAME --"
-                                 " COMMAND [ARGS...]`")
+    assert result.fix.startswith(
+        "re-add a, c (project /work/p) with `claude mcp add NAME -- COMMAND [ARGS...]`"
+    )
     assert str(home / ".claude.json") in result.fix
 
 
 def test_claude_config_check_is_loud_when_the_backup_is_unusable(
-        stateDir: Path, home: Path, running: FakeGateway) -> None:
+    stateDir: Path, home: Path, running: FakeGateway
+) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(running.port)))
-    (stateDir / USER_BACKUP).write_text(json.dumps(
-        {**backupDocument(home / ".claude.json"), "version": 7}))
+    (stateDir / USER_BACKUP).write_text(
+        json.dumps({**backupDocument(home / ".claude.json"), "version": 7})
+    )
     result = check(stateDir, "claudeConfig")
     assert result.status == "fail"
     assert f"2 entries point at http://127.0.0.1:{running.port}, and {LOST}" in result.message
@@ -276,7 +302,8 @@ def test_claude_config_check_is_loud_when_the_backup_is_unusable(
 
 
 def test_claude_config_check_passes_for_entries_a_non_adopting_gateway_serves(
-        stateDir: Path, home: Path, locked: None, fakeGateway: FakeGateway) -> None:
+    stateDir: Path, home: Path, locked: None, fakeGateway: FakeGateway
+) -> None:
     writeState(stateDir, os.getpid(), fakeGateway.port, rewriteConfig=False)
     (home / ".claude.json").write_text(json.dumps(claudeJson(fakeGateway.port)))
     assert check(stateDir, "claudeConfig").status == "pass"  # the user's own entries
@@ -284,48 +311,66 @@ def test_claude_config_check_passes_for_entries_a_non_adopting_gateway_serves(
 
 # -- doctor: npx cache ----------------------------------------------------------------
 
+
 def test_npx_cache_check_is_info_without_a_cache(stateDir: Path) -> None:
     assert check(stateDir, "npxCache").status == "info"
 
 
 def npxCache(entries: dict[str, list[str]], **extra: Any) -> str:
     """A cache as mcpgateway.config.resolve writes it."""
-    return json.dumps({"version": 1, "entries": {
-        key: {"command": command, "resolvedAt": 1.0} for key, command in entries.items()},
-        **extra})
+    return json.dumps(
+        {
+            "version": 1,
+            "entries": {
+                key: {"command": command, "resolvedAt": 1.0} for key, command in entries.items()
+            },
+            **extra,
+        }
+    )
 
 
 def test_npx_cache_check_passes_when_every_path_exists(stateDir: Path, tmp_path: Path) -> None:
     script = tmp_path / "index.js"
     script.write_text("")
-    (stateDir / NPX_CACHE_FILE).write_text(npxCache({
-        "npx:@upstash/context7-mcp": [sys.executable, str(script)],
-        "uvx:some-tool": [sys.executable, "--flag"]}))
+    (stateDir / NPX_CACHE_FILE).write_text(
+        npxCache(
+            {
+                "npx:@upstash/context7-mcp": [sys.executable, str(script)],
+                "uvx:some-tool": [sys.executable, "--flag"],
+            }
+        )
+    )
     assert check(stateDir, "npxCache") == Check(
-        "pass", "npx cache: 2 resolved path(s), all existing")
+        "pass", "npx cache: 2 resolved path(s), all existing"
+    )
 
 
 def test_npx_cache_check_reports_stale_entries(stateDir: Path, tmp_path: Path) -> None:
-    (stateDir / NPX_CACHE_FILE).write_text(npxCache({
-        "npx:x": [sys.executable, str(tmp_path / "gone.js")], "npx:y": [sys.executable]}))
+    (stateDir / NPX_CACHE_FILE).write_text(
+        npxCache({"npx:x": [sys.executable, str(tmp_path / "gone.js")], "npx:y": [sys.executable]})
+    )
     result = check(stateDir, "npxCache")
     assert result.status == "info"  # the gateway resolves it again by itself
     assert result.message.startswith("npx cache: 2 resolved path(s), 1 stale (e.g. npx:x: ")
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    ("[", "not JSON"),
-    ('{"version": 1}', "no 'entries' object"),
-    # The gateway's reader refuses these (and ignores the cache); doctor's own
-    # copy of the parser passed them.
-    ('{"entries": {}}', "version None, expected 1"),
-    ('{"version": 1, "entries": {"npx:x": {"command": ["/bin/node"]}}}',
-     "'npx:x' has no 'resolvedAt'"),
-    (npxCache({}, version=2), "version 2, expected 1"),
-    ('{"version": 1, "entries": {"npx:x": {"command": "node"}}}', "'npx:x' has no 'command'"),
-])
-def test_npx_cache_check_fails_on_a_broken_file(stateDir: Path, content: str,
-                                                problem: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("[", "not JSON"),
+        ('{"version": 1}', "no 'entries' object"),
+        # The gateway's reader refuses these (and ignores the cache); doctor's own
+        # copy of the parser passed them.
+        ('{"entries": {}}', "version None, expected 1"),
+        (
+            '{"version": 1, "entries": {"npx:x": {"command": ["/bin/node"]}}}',
+            "'npx:x' has no 'resolvedAt'",
+        ),
+        (npxCache({}, version=2), "version 2, expected 1"),
+        ('{"version": 1, "entries": {"npx:x": {"command": "node"}}}', "'npx:x' has no 'command'"),
+    ],
+)
+def test_npx_cache_check_fails_on_a_broken_file(stateDir: Path, content: str, problem: str) -> None:
     (stateDir / NPX_CACHE_FILE).write_text(content)
     result = check(stateDir, "npxCache")
     assert result.status == "fail"
@@ -335,29 +380,41 @@ def test_npx_cache_check_fails_on_a_broken_file(stateDir: Path, content: str,
 
 # -- doctor: classification ------------------------------------------------------------
 
+
 def test_classification_check_is_info_without_overrides(stateDir: Path) -> None:
     assert check(stateDir, "classification") == Check(
-        "info", "No classification overrides (using defaults)")
+        "info", "No classification overrides (using defaults)"
+    )
 
 
 def test_classification_check_passes_on_valid_overrides(stateDir: Path) -> None:
-    (stateDir / OVERRIDES_FILE).write_text(json.dumps({
-        "my-server": {"mode": "stateful"},
-        "another": {"mode": "stateless", "requestTimeout": 30000}}))
+    (stateDir / OVERRIDES_FILE).write_text(
+        json.dumps(
+            {
+                "my-server": {"mode": "stateful"},
+                "another": {"mode": "stateless", "requestTimeout": 30000},
+            }
+        )
+    )
     assert check(stateDir, "classification") == Check(
-        "pass", "Classification overrides: 2 servers (1 stateful, 1 stateless)")
+        "pass", "Classification overrides: 2 servers (1 stateful, 1 stateless)"
+    )
 
 
-@pytest.mark.parametrize(("overrides", "named"), [
-    ({"srv": {"mode": "shared"}}, "'srv'.mode"),
-    ({"srv": {"requestTimeout": -1}}, "'srv'.requestTimeout"),
-    ({"srv": {"requestTimeout": "30s"}}, "'srv'.requestTimeout"),
-    ({"srv": {"mdoe": "stateful"}}, "'srv' has unknown key(s) mdoe"),
-    ({"srv": "stateful"}, "'srv' must be an object"),
-    (["srv"], "JSON object"),
-])
-def test_classification_check_fails_naming_the_bad_key(stateDir: Path, overrides: Any,
-                                                       named: str) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"srv": {"mode": "shared"}}, "'srv'.mode"),
+        ({"srv": {"requestTimeout": -1}}, "'srv'.requestTimeout"),
+        ({"srv": {"requestTimeout": "30s"}}, "'srv'.requestTimeout"),
+        ({"srv": {"mdoe": "stateful"}}, "'srv' has unknown key(s) mdoe"),
+        ({"srv": "stateful"}, "'srv' must be an object"),
+        (["srv"], "JSON object"),
+    ],
+)
+def test_classification_check_fails_naming_the_bad_key(
+    stateDir: Path, overrides: Any, named: str
+) -> None:
     (stateDir / OVERRIDES_FILE).write_text(json.dumps(overrides))
     result = check(stateDir, "classification")
     assert result.status == "fail"
@@ -374,9 +431,16 @@ def test_classification_check_says_what_the_gateway_warns(stateDir: Path) -> Non
     """The gateway's reader: every warning it logs at start, doctor shows."""
     from mcpgateway.config.classification import loadOverrides
 
-    (stateDir / OVERRIDES_FILE).write_text(json.dumps({
-        "a": {"mode": "shared"}, "b": {"requestTimeout": 0}, "c": {"mode": "stateful"},
-        "d": []}))
+    (stateDir / OVERRIDES_FILE).write_text(
+        json.dumps(
+            {
+                "a": {"mode": "shared"},
+                "b": {"requestTimeout": 0},
+                "c": {"mode": "stateful"},
+                "d": [],
+            }
+        )
+    )
     path = stateDir / OVERRIDES_FILE
     warnings = [w.removeprefix(f"{path}: ") for w in loadOverrides(stateDir).warnings]
     assert len(warnings) == 3
@@ -388,6 +452,7 @@ def test_classification_check_says_what_the_gateway_warns(stateDir: Path) -> Non
 
 # -- doctor: log file -----------------------------------------------------------------
 
+
 def test_log_file_check(stateDir: Path) -> None:
     assert check(stateDir, "logFile").status == "info"
     (stateDir / LOG_FILE).write_bytes(b"x" * 300 * 1024)
@@ -398,10 +463,15 @@ def test_log_file_check(stateDir: Path) -> None:
 
 # -- doctor: the command ------------------------------------------------------------
 
-def test_doctor_exits_0_when_nothing_fails(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                           home: Path, running: FakeGateway) -> None:
-    (home / ".claude.json").write_text(json.dumps({"mcpServers": {"x": {
-        "type": "http", "url": f"http://127.0.0.1:{running.port}/x/mcp"}}}))
+
+def test_doctor_exits_0_when_nothing_fails(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, running: FakeGateway
+) -> None:
+    (home / ".claude.json").write_text(
+        json.dumps(
+            {"mcpServers": {"x": {"type": "http", "url": f"http://127.0.0.1:{running.port}/x/mcp"}}}
+        )
+    )
     writeBackup(stateDir, home / ".claude.json")
     (stateDir / LOG_FILE).write_text("log\n")
     code, out, _ = run(capsys, stateDir, "doctor")
@@ -418,7 +488,8 @@ def test_doctor_exits_0_when_nothing_fails(capsys: pytest.CaptureFixture[str], s
 
 
 def test_doctor_exits_1_and_prints_a_fix_for_every_failure(
-        capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path
+) -> None:
     (stateDir / OVERRIDES_FILE).write_text(json.dumps({"s": {"mode": "x"}}))
     code, out, _ = run(capsys, stateDir, "doctor")
     assert code == 1
@@ -437,8 +508,16 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
     assert set(document) == {"checks", "ok"}
     assert document["ok"] is False
     assert [c["name"] for c in document["checks"]] == [
-        "gateway", "health", "resolution", "serverRequests", "backup", "claudeConfig",
-        "npxCache", "classification", "logFile"]
+        "gateway",
+        "health",
+        "resolution",
+        "serverRequests",
+        "backup",
+        "claudeConfig",
+        "npxCache",
+        "classification",
+        "logFile",
+    ]
     for entry in document["checks"]:
         assert set(entry) == {"name", "status", "message", "fix", "details"}
         assert isinstance(entry["details"], list)
@@ -446,15 +525,15 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
         assert (entry["fix"] is not None) == (entry["status"] == "fail")
 
 
-def test_doctor_json_ok(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                        running: FakeGateway) -> None:
+def test_doctor_json_ok(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
     code, out, _ = run(capsys, stateDir, "--json", "doctor")  # --json before the command
     assert code == 0
     assert json.loads(out)["ok"] is True
 
 
-def test_a_crashing_check_is_reported_and_the_others_still_run(
-        stateDir: Path) -> None:
+def test_a_crashing_check_is_reported_and_the_others_still_run(stateDir: Path) -> None:
     def boom(ctx: DoctorContext) -> Check:
         raise RuntimeError("oops")
 
@@ -482,6 +561,7 @@ def test_colours_only_on_a_terminal(stateDir: Path, monkeypatch: pytest.MonkeyPa
 
 # -- doctor and status: npx/uvx resolution, refused server-to-client requests -----------
 
+
 def withServers(**servers: dict[str, Any]) -> dict[str, Any]:
     """HEALTH with these servers added (or changed), as /health answers them."""
     return {**HEALTH, "servers": {**HEALTH["servers"], **servers}}
@@ -491,84 +571,117 @@ def npxServer(state: str, detail: str) -> dict[str, Any]:
     return {**HEALTH["servers"]["tavily"], "resolution": {"state": state, "detail": detail}}
 
 
-def test_doctor_fails_on_a_failed_resolution(capsys: pytest.CaptureFixture[str],
-                                             stateDir: Path, running: FakeGateway) -> None:
-    running.answers["/health"] = (200, withServers(
-        memory=npxServer("failed", "npm install @modelcontextprotocol/server-memory: E404"),
-        fetch=npxServer("pending", "installing mcp-server-fetch with uv"),
-        context7={**HEALTH["servers"]["context7"],
-                  "resolution": {"state": "resolved", "detail": "/x/bin/context7-mcp"}}))
+def test_doctor_fails_on_a_failed_resolution(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    running.answers["/health"] = (
+        200,
+        withServers(
+            memory=npxServer("failed", "npm install @modelcontextprotocol/server-memory: E404"),
+            fetch=npxServer("pending", "installing mcp-server-fetch with uv"),
+            context7={
+                **HEALTH["servers"]["context7"],
+                "resolution": {"state": "resolved", "detail": "/x/bin/context7-mcp"},
+            },
+        ),
+    )
     result = check(stateDir, "resolution")
     assert result.status == "fail"
     assert result.message == "npx/uvx resolution failed for memory; under way for fetch"
     assert result.details == (
         "fetch: pending: installing mcp-server-fetch with uv",
-        "memory: failed: npm install @modelcontextprotocol/server-memory: E404")
+        "memory: failed: npm install @modelcontextprotocol/server-memory: E404",
+    )
     assert result.fix is not None and "network, registry, package name" in result.fix
     assert "`mcpgateway stop` and `mcpgateway start`" in result.fix
     code, out, _ = run(capsys, stateDir, "doctor")
     assert code == 1
     lines = out.splitlines()
     at = lines.index("  ✗ npx/uvx resolution failed for memory; under way for fetch")
-    assert lines[at + 1:at + 4] == [
+    assert lines[at + 1 : at + 4] == [
         "    fetch: pending: installing mcp-server-fetch with uv",
         "    memory: failed: npm install @modelcontextprotocol/server-memory: E404",
-        f"    → {result.fix}"]
+        f"    → {result.fix}",
+    ]
     code, out, _ = run(capsys, stateDir, "status")
     assert code == 0
     lines = out.splitlines()
     memory = next(i for i, line in enumerate(lines) if line.startswith("  ○ memory"))
-    assert lines[memory + 1] == ("      ! npx/uvx resolution failed: npm install"
-                                 " @modelcontextprotocol/server-memory: E404")
+    assert lines[memory + 1] == (
+        "      ! npx/uvx resolution failed: npm install @modelcontextprotocol/server-memory: E404"
+    )
     fetch = next(i for i, line in enumerate(lines) if line.startswith("  ○ fetch"))
-    assert lines[fetch + 1] == ("      … npx/uvx resolution under way: installing"
-                                " mcp-server-fetch with uv")
+    assert lines[fetch + 1] == (
+        "      … npx/uvx resolution under way: installing mcp-server-fetch with uv"
+    )
     context7 = next(i for i, line in enumerate(lines) if line.startswith("  ○ context7"))
     assert "resolution" not in lines[context7 + 1]
 
 
-def test_doctor_reports_a_pending_resolution_as_info(stateDir: Path,
-                                                     running: FakeGateway) -> None:
+def test_doctor_reports_a_pending_resolution_as_info(stateDir: Path, running: FakeGateway) -> None:
     running.answers["/health"] = (200, withServers(fetch=npxServer("pending", "")))
     result = check(stateDir, "resolution")
-    assert result == Check("info", "npx/uvx resolution under way for fetch: their requests"
-                                       " wait for it (at most the request timeout)",
-                               None, ("fetch: pending",))
-    assert all(status != "fail" for name, c in runChecks(stateDir)
-               for status in [c.status] if name == "resolution")
+    assert result == Check(
+        "info",
+        "npx/uvx resolution under way for fetch: their requests"
+        " wait for it (at most the request timeout)",
+        None,
+        ("fetch: pending",),
+    )
+    assert all(
+        status != "fail"
+        for name, c in runChecks(stateDir)
+        for status in [c.status]
+        if name == "resolution"
+    )
 
 
-def test_doctor_resolution_passes_or_has_nothing_to_say(stateDir: Path,
-                                                        running: FakeGateway) -> None:
+def test_doctor_resolution_passes_or_has_nothing_to_say(
+    stateDir: Path, running: FakeGateway
+) -> None:
     assert check(stateDir, "resolution") == Check("info", "No npx/uvx server to resolve")
     running.answers["/health"] = (200, withServers(fetch=npxServer("resolved", "/bin/x")))
-    assert check(stateDir, "resolution") == Check(
-        "pass", "npx/uvx resolution: 1 server resolved")
+    assert check(stateDir, "resolution") == Check("pass", "npx/uvx resolution: 1 server resolved")
 
 
-def test_resolution_and_server_requests_are_not_checked_without_a_gateway(
-        stateDir: Path) -> None:
+def test_resolution_and_server_requests_are_not_checked_without_a_gateway(stateDir: Path) -> None:
     assert check(stateDir, "resolution") == Check(
-        "info", "npx/uvx resolution not checked (gateway not running)")
+        "info", "npx/uvx resolution not checked (gateway not running)"
+    )
     assert check(stateDir, "serverRequests") == Check(
-        "info", "Server-to-client requests not checked (gateway not running)")
+        "info", "Server-to-client requests not checked (gateway not running)"
+    )
 
 
-AMBIGUOUS_WARNING = ("3 server-to-client request(s) arrived while several sessions had"
-                     " requests in flight; run this server stateful to route them exactly")
+AMBIGUOUS_WARNING = (
+    "3 server-to-client request(s) arrived while several sessions had"
+    " requests in flight; run this server stateful to route them exactly"
+)
 
 
 def test_doctor_fails_on_refused_server_to_client_requests(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway) -> None:
-    running.answers["/health"] = (200, withServers(everything={
-        **HEALTH["servers"]["context7"], "ambiguousServerRequests": 3,
-        "warning": AMBIGUOUS_WARNING}))
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    running.answers["/health"] = (
+        200,
+        withServers(
+            everything={
+                **HEALTH["servers"]["context7"],
+                "ambiguousServerRequests": 3,
+                "warning": AMBIGUOUS_WARNING,
+            }
+        ),
+    )
     result = check(stateDir, "serverRequests")
     assert result.status == "fail"
-    assert result.message == ("Server-to-client requests refused (no way to tell which session"
-                              " they belong to on a shared child): everything (3)")
-    assert result.fix == ("run everything per session (\"mode\": \"stateful\" in its entry or"
-                          f" {stateDir / OVERRIDES_FILE})")
+    assert result.message == (
+        "Server-to-client requests refused (no way to tell which session"
+        " they belong to on a shared child): everything (3)"
+    )
+    assert result.fix == (
+        'run everything per session ("mode": "stateful" in its entry or'
+        f" {stateDir / OVERRIDES_FILE})"
+    )
     assert result.details == (f"everything: {AMBIGUOUS_WARNING}",)
     code, out, _ = run(capsys, stateDir, "doctor", "--json")
     assert code == 1
@@ -580,9 +693,13 @@ def test_doctor_fails_on_refused_server_to_client_requests(
 
 
 def test_server_requests_of_an_older_gateway_are_not_counted(
-        stateDir: Path, running: FakeGateway) -> None:
-    old = {name: {k: v for k, v in server.items() if k != "ambiguousServerRequests"}
-           for name, server in HEALTH["servers"].items()}
+    stateDir: Path, running: FakeGateway
+) -> None:
+    old = {
+        name: {k: v for k, v in server.items() if k != "ambiguousServerRequests"}
+        for name, server in HEALTH["servers"].items()
+    }
     running.answers["/health"] = (200, {**HEALTH, "servers": old})
     assert check(stateDir, "serverRequests") == Check(
-        "info", "Server-to-client requests not counted by this gateway")
+        "info", "Server-to-client requests not counted by this gateway"
+    )

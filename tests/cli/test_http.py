@@ -32,8 +32,15 @@ class FakeOpener:
 
     def open(self, request: urllib.request.Request, /, *, timeout: float) -> io.BytesIO:
         data = request.data if isinstance(request.data, bytes) else None
-        self.requests.append((request.get_method(), request.full_url,
-                              {k.lower(): v for k, v in request.header_items()}, data, timeout))
+        self.requests.append(
+            (
+                request.get_method(),
+                request.full_url,
+                {k.lower(): v for k, v in request.header_items()},
+                data,
+                timeout,
+            )
+        )
         answer = self.answers[urllib.parse.urlsplit(request.full_url).path]
         if isinstance(answer, Exception):
             raise answer
@@ -41,21 +48,31 @@ class FakeOpener:
 
 
 def refusal(status: int, body: Any) -> urllib.error.HTTPError:
-    return urllib.error.HTTPError("http://x", status, "refused", None,  # type: ignore[arg-type]
-                                  io.BytesIO(json.dumps(body).encode()))
+    return urllib.error.HTTPError(
+        "http://x",
+        status,
+        "refused",
+        None,  # type: ignore[arg-type]
+        io.BytesIO(json.dumps(body).encode()),
+    )
 
 
 FOUND = GatewayProbe(Path("/state"), {"pid": 7, "port": 9100})
 URL = "http://127.0.0.1:9100/health"
 
 
-@pytest.mark.parametrize(("answer", "message"), [
-    (refusal(500, {"error": "boom"}), f"{URL} answered HTTP 500"),
-    (urllib.error.URLError(ConnectionRefusedError(111, "Connection refused")),
-     f"no answer from {URL}: connection refused"),
-    (TimeoutError(), f"no answer from {URL}: timed out"),
-    (b"<html>", f"{URL} did not answer JSON"),
-])
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (refusal(500, {"error": "boom"}), f"{URL} answered HTTP 500"),
+        (
+            urllib.error.URLError(ConnectionRefusedError(111, "Connection refused")),
+            f"no answer from {URL}: connection refused",
+        ),
+        (TimeoutError(), f"no answer from {URL}: timed out"),
+        (b"<html>", f"{URL} did not answer JSON"),
+    ],
+)
 def test_getJson_failures_are_one_line(answer: Any, message: str) -> None:
     client = GatewayClient(FakeOpener({"/health": answer}), environ={})
     with pytest.raises(CliError) as failure:
@@ -82,18 +99,30 @@ def test_api_sends_the_body_and_the_token_of_its_environment() -> None:
     assert json.loads(body or b"") == {"name": "x"}
 
 
-@pytest.mark.parametrize(("environ", "status", "body", "message"), [
-    ({}, 401, {"error": "needs a token"}, "needs a token; MCPGATEWAY_API_TOKEN is not set"),
-    ({"MCPGATEWAY_API_TOKEN": ""}, 401, {"error": "needs a token"},
-     "needs a token; MCPGATEWAY_API_TOKEN is not set"),
-    ({"MCPGATEWAY_API_TOKEN": "wrong"}, 401, {"error": "needs a token"}, "needs a token"),
-    ({}, 404, {"error": "not found"},
-     "http://127.0.0.1:9100/api/v1/servers: this gateway has no management API (/api/v1);"
-     " restart it (`mcpgateway stop`, `mcpgateway start`) to run this version"),
-    ({}, 502, ["no error"], "http://127.0.0.1:9100/api/v1/servers answered HTTP 502"),
-])
-def test_api_refusals_are_the_apis_own_message(environ: dict[str, str], status: int,
-                                               body: Any, message: str) -> None:
+@pytest.mark.parametrize(
+    ("environ", "status", "body", "message"),
+    [
+        ({}, 401, {"error": "needs a token"}, "needs a token; MCPGATEWAY_API_TOKEN is not set"),
+        (
+            {"MCPGATEWAY_API_TOKEN": ""},
+            401,
+            {"error": "needs a token"},
+            "needs a token; MCPGATEWAY_API_TOKEN is not set",
+        ),
+        ({"MCPGATEWAY_API_TOKEN": "wrong"}, 401, {"error": "needs a token"}, "needs a token"),
+        (
+            {},
+            404,
+            {"error": "not found"},
+            "http://127.0.0.1:9100/api/v1/servers: this gateway has no management API (/api/v1);"
+            " restart it (`mcpgateway stop`, `mcpgateway start`) to run this version",
+        ),
+        ({}, 502, ["no error"], "http://127.0.0.1:9100/api/v1/servers answered HTTP 502"),
+    ],
+)
+def test_api_refusals_are_the_apis_own_message(
+    environ: dict[str, str], status: int, body: Any, message: str
+) -> None:
     client = GatewayClient(FakeOpener({"/api/v1/servers": refusal(status, body)}), environ)
     with pytest.raises(CliError) as failure:
         client.api(FOUND, "GET", "/servers", timeout=2.0)
@@ -101,23 +130,24 @@ def test_api_refusals_are_the_apis_own_message(environ: dict[str, str], status: 
 
 
 def test_status_through_a_fake_client_in_the_context(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+) -> None:
     """The command gets its HTTP client from the context: no socket, no patching."""
     writeState(stateDir, os.getpid(), 9100)
     opener = FakeOpener({"/health": HEALTH, "/sessions": SESSIONS})
     ctx.http = GatewayClient(opener, environ={})
     code, out, err = run(capsys, stateDir, "status", ctx=ctx)
     assert (code, err) == (0, "")
-    assert out.splitlines()[0].startswith(f"mcpgateway 0.1.0 running: pid {os.getpid()},"
-                                          " port 9100")
+    assert out.splitlines()[0].startswith(f"mcpgateway 0.1.0 running: pid {os.getpid()}, port 9100")
     assert [(method, url) for method, url, *_ in opener.requests] == [
-        ("GET", "http://127.0.0.1:9100/health"), ("GET", "http://127.0.0.1:9100/sessions")]
+        ("GET", "http://127.0.0.1:9100/health"),
+        ("GET", "http://127.0.0.1:9100/sessions"),
+    ]
 
 
 def test_logs_follow_a_stream_of_the_fake_client(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+) -> None:
     writeState(stateDir, os.getpid(), 9100)
     removed = {"time": 1700000002, "kind": "removed", "text": "server 'demo' was removed"}
     opener = FakeOpener({"/api/v1/servers/demo/logs": sse(*EVENTS, removed)})
@@ -127,5 +157,8 @@ def test_logs_follow_a_stream_of_the_fake_client(
     assert [json.loads(line) for line in out.splitlines()] == [*EVENTS, removed]
     [(method, _, headers, _, timeout)] = opener.requests
     assert (method, headers["accept"], headers["authorization"]) == (
-        "GET", "text/event-stream", "Bearer tok")
+        "GET",
+        "text/event-stream",
+        "Bearer tok",
+    )
     assert timeout == ctx.timeouts.logStream

@@ -19,15 +19,18 @@ def stamp(seconds: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
-def test_logs_no_follow_prints_the_recent_events(capsys: pytest.CaptureFixture[str],
-                                                 stateDir: Path, running: FakeGateway) -> None:
-    api(running, "GET", "/servers/demo/logs?follow=false", 200,
-        {"server": "demo", "events": EVENTS})
+def test_logs_no_follow_prints_the_recent_events(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    api(
+        running, "GET", "/servers/demo/logs?follow=false", 200, {"server": "demo", "events": EVENTS}
+    )
     code, out, err = run(capsys, stateDir, "logs", "demo", "--no-follow")
     assert (code, err) == (0, "")
     assert out.splitlines() == [
         f"{stamp(EVENTS[0]['time'])} started       child pid 7 started",
-        f"{stamp(EVENTS[1]['time'])} stderr        listening on stdio"]
+        f"{stamp(EVENTS[1]['time'])} stderr        listening on stdio",
+    ]
     code, out, _ = run(capsys, stateDir, "logs", "demo", "--no-follow", "--json")
     assert [json.loads(line) for line in out.splitlines()] == EVENTS
     api(running, "GET", "/servers/demo/logs?follow=false", 200, {"server": "demo", "events": []})
@@ -35,15 +38,18 @@ def test_logs_no_follow_prints_the_recent_events(capsys: pytest.CaptureFixture[s
     assert (code, out, err) == (0, "", "mcpgateway: no events for demo yet\n")
 
 
-def test_logs_follow_the_stream(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                running: FakeGateway, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_logs_follow_the_stream(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("MCPGATEWAY_API_TOKEN", "tok-123")
     removed = {"time": 1700000002, "kind": "removed", "text": "server 'demo' was removed"}
     api(running, "GET", "/servers/demo/logs", 200, sse(*EVENTS, removed))
     code, out, err = run(capsys, stateDir, "logs", "demo")
     assert (code, err) == (0, "")
-    assert [line.split(None, 2)[1] for line in out.splitlines()] == [
-        "started", "stderr", "removed"]
+    assert [line.split(None, 2)[1] for line in out.splitlines()] == ["started", "stderr", "removed"]
     headers = lastCall(running)[2]
     assert headers["accept"] == "text/event-stream"
     assert headers["authorization"] == "Bearer tok-123"
@@ -51,9 +57,9 @@ def test_logs_follow_the_stream(capsys: pytest.CaptureFixture[str], stateDir: Pa
     assert [json.loads(line) for line in out.splitlines()] == [*EVENTS, removed]
 
 
-def test_logs_say_when_the_gateway_ends_the_stream(capsys: pytest.CaptureFixture[str],
-                                                   stateDir: Path,
-                                                   running: FakeGateway) -> None:
+def test_logs_say_when_the_gateway_ends_the_stream(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
     api(running, "GET", "/servers/demo/logs", 200, sse(*EVENTS))
     code, out, err = run(capsys, stateDir, "logs", "demo")
     assert code == 1
@@ -61,23 +67,24 @@ def test_logs_say_when_the_gateway_ends_the_stream(capsys: pytest.CaptureFixture
     assert err == "mcpgateway: the gateway ended the log stream of demo\n"
 
 
-def test_logs_refusals(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                       running: FakeGateway) -> None:
-    api(running, "GET", "/servers/demo/logs", 503,
-        {"error": "too many log streams: 20 are open"})
+def test_logs_refusals(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    api(running, "GET", "/servers/demo/logs", 503, {"error": "too many log streams: 20 are open"})
     api(running, "GET", "/servers/nope/logs", 404, {"error": "no server named 'nope'"})
-    api(running, "GET", "/servers/nope/logs?follow=false", 404,
-        {"error": "no server named 'nope'"})
+    api(running, "GET", "/servers/nope/logs?follow=false", 404, {"error": "no server named 'nope'"})
     assert run(capsys, stateDir, "logs", "demo")[2] == (
-        "mcpgateway: too many log streams: 20 are open\n")
+        "mcpgateway: too many log streams: 20 are open\n"
+    )
     assert run(capsys, stateDir, "logs", "nope")[2] == "mcpgateway: no server named 'nope'\n"
     assert run(capsys, stateDir, "logs", "nope", "--no-follow")[2] == (
-        "mcpgateway: no server named 'nope'\n")
+        "mcpgateway: no server named 'nope'\n"
+    )
 
 
-def test_logs_stop_quietly_on_ctrl_c(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                     running: FakeGateway,
-                                     ctx: CliContext) -> None:
+def test_logs_stop_quietly_on_ctrl_c(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, ctx: CliContext
+) -> None:
     api(running, "GET", "/servers/demo/logs", 200, sse(*EVENTS))
     printed: list[dict[str, Any]] = []
 
@@ -92,7 +99,21 @@ def test_logs_stop_quietly_on_ctrl_c(capsys: pytest.CaptureFixture[str], stateDi
 
 
 def test_readEvents_parses_sse_frames() -> None:
-    lines = iter([b": keep-alive\n", b"\n", b"event: message\n", b'data: {"a":\n',
-                  b"data: 1}\n", b"\n", b"data: not json\n", b"\n", b"data: [1]\n", b"\n",
-                  b"data:{\"b\": 2}\r\n", b"\r\n", b'data: {"c": 3}\n'])
+    lines = iter(
+        [
+            b": keep-alive\n",
+            b"\n",
+            b"event: message\n",
+            b'data: {"a":\n',
+            b"data: 1}\n",
+            b"\n",
+            b"data: not json\n",
+            b"\n",
+            b"data: [1]\n",
+            b"\n",
+            b'data:{"b": 2}\r\n',
+            b"\r\n",
+            b'data: {"c": 3}\n',
+        ]
+    )
     assert list(readEvents(lines)) == [{"a": 1}, {"b": 2}]

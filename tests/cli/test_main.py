@@ -22,8 +22,10 @@ from tests.cli.support import FakeGateway, api, run
 
 # -- the command line --------------------------------------------------------------------
 
-def test_state_dir_defaults_to_MCPGATEWAY_HOME(monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
+
+def test_state_dir_defaults_to_MCPGATEWAY_HOME(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("MCPGATEWAY_HOME", str(tmp_path / "gw"))
     assert resolveStateDir(None) == tmp_path / "gw"
     monkeypatch.delenv("MCPGATEWAY_HOME")
@@ -31,58 +33,85 @@ def test_state_dir_defaults_to_MCPGATEWAY_HOME(monkeypatch: pytest.MonkeyPatch,
     assert resolveStateDir(None) == tmp_path / ".mcpgateway"
 
 
-def test_unexpected_errors_are_one_line(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                        ctx: CliContext) -> None:
+def test_unexpected_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
     def boom(stateDir: Path) -> Any:
         raise ValueError("surprise")
 
     ctx.probe = boom
     code, out, err = run(capsys, stateDir, "status", ctx=ctx)
     assert code == 1
-    assert err == ("mcpgateway: unexpected error: ValueError: surprise"
-                   " (MCPGATEWAY_DEBUG=1 shows more)\n")
+    assert err == (
+        "mcpgateway: unexpected error: ValueError: surprise (MCPGATEWAY_DEBUG=1 shows more)\n"
+    )
     code, out, err = run(capsys, stateDir, "status", "--json", ctx=ctx)
     assert json.loads(out)["ok"] is False
 
 
 def test_module_runs_as_a_script(stateDir: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "mcpgateway.cli", "--state-dir", str(stateDir),
-                           "doctor", "--json"], capture_output=True, text=True, timeout=30,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-m", "mcpgateway.cli", "--state-dir", str(stateDir), "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 1
     assert json.loads(done.stdout)["checks"][0]["name"] == "gateway"
 
 
-def test_state_dir_and_json_go_anywhere(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                        running: FakeGateway) -> None:
+def test_state_dir_and_json_go_anywhere(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
     api(running, "GET", "/servers", 200, {"servers": []})
-    for argv in (["--state-dir", str(stateDir), "--json", "servers", "list"],
-                 ["servers", "--state-dir", str(stateDir), "--json", "list"],
-                 ["servers", "list", "--json", "--state-dir", str(stateDir)]):
+    for argv in (
+        ["--state-dir", str(stateDir), "--json", "servers", "list"],
+        ["servers", "--state-dir", str(stateDir), "--json", "list"],
+        ["servers", "list", "--json", "--state-dir", str(stateDir)],
+    ):
         assert main(argv) == 0
         assert json.loads(capsys.readouterr().out) == {"servers": []}
 
 
 # -- the command line: errors and help ----------------------------------------------------
 
-@pytest.mark.parametrize(("argv", "first", "command"), [
-    (["start", "--bogus"], "mcpgateway start: unrecognized arguments: --bogus",
-     "mcpgateway start"),
-    (["--bogus", "status"], "mcpgateway status: unrecognized arguments: --bogus",
-     "mcpgateway status"),
-    ([], "mcpgateway: the following arguments are required: COMMAND", "mcpgateway"),
-    (["stop", "now"], "mcpgateway stop: unrecognized arguments: now", "mcpgateway stop"),
-    (["servers", "frob"], "mcpgateway servers: argument ACTION: invalid choice: 'frob'",
-     "mcpgateway servers"),
-    (["--state-dir", "/x", "servers", "add"],
-     "mcpgateway servers add: the following arguments are required: NAME, COMMAND",
-     "mcpgateway servers add"),
-    (["servers", "restart", "a", "--mode", "x"],
-     "mcpgateway servers restart: unrecognized arguments: --mode x",
-     "mcpgateway servers restart"),
-])
+
+@pytest.mark.parametrize(
+    ("argv", "first", "command"),
+    [
+        (
+            ["start", "--bogus"],
+            "mcpgateway start: unrecognized arguments: --bogus",
+            "mcpgateway start",
+        ),
+        (
+            ["--bogus", "status"],
+            "mcpgateway status: unrecognized arguments: --bogus",
+            "mcpgateway status",
+        ),
+        ([], "mcpgateway: the following arguments are required: COMMAND", "mcpgateway"),
+        (["stop", "now"], "mcpgateway stop: unrecognized arguments: now", "mcpgateway stop"),
+        (
+            ["servers", "frob"],
+            "mcpgateway servers: argument ACTION: invalid choice: 'frob'",
+            "mcpgateway servers",
+        ),
+        (
+            ["--state-dir", "/x", "servers", "add"],
+            "mcpgateway servers add: the following arguments are required: NAME, COMMAND",
+            "mcpgateway servers add",
+        ),
+        (
+            ["servers", "restart", "a", "--mode", "x"],
+            "mcpgateway servers restart: unrecognized arguments: --mode x",
+            "mcpgateway servers restart",
+        ),
+    ],
+)
 def test_a_bad_command_line_is_one_line_and_a_pointer_to_help(
-        capsys: pytest.CaptureFixture[str], argv: list[str], first: str, command: str) -> None:
+    capsys: pytest.CaptureFixture[str], argv: list[str], first: str, command: str
+) -> None:
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -92,17 +121,19 @@ def test_a_bad_command_line_is_one_line_and_a_pointer_to_help(
     assert "usage:" not in err
 
 
-def test_a_bad_command_line_with_json_is_a_json_error(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_command_line_with_json_is_a_json_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--json", "--bogus"]) == 2
     out, err = capsys.readouterr()
     assert err == ""
-    assert json.loads(out) == {"ok": False,
-                               "error": "mcpgateway status: unrecognized arguments: --bogus"}
+    assert json.loads(out) == {
+        "ok": False,
+        "error": "mcpgateway status: unrecognized arguments: --bogus",
+    }
 
 
-def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
-                ) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+def subcommands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
@@ -110,11 +141,15 @@ def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
                 yield from subcommands(sub, (*path, name))
 
 
-def test_every_command_has_a_description_in_its_help(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_command_has_a_description_in_its_help(capsys: pytest.CaptureFixture[str]) -> None:
     found = dict(subcommands(makeParser()))
-    assert {("stop",), ("status",), ("doctor",), ("servers", "list"),
-            ("servers", "restart")} <= set(found)
+    assert {
+        ("stop",),
+        ("status",),
+        ("doctor",),
+        ("servers", "list"),
+        ("servers", "restart"),
+    } <= set(found)
     for path, parser in found.items():
         assert parser.description, f"`mcpgateway {' '.join(path)} --help` has no description"
         with pytest.raises(SystemExit) as exit:

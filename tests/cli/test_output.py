@@ -15,7 +15,9 @@ def test_useColour() -> None:
     assert not useColour(io.StringIO())
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0, "0s"), (59.9, "59s"), (61, "1m 01s"), (3725, "1h 02m"), (90000, "1d 1h")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (59.9, "59s"), (61, "1m 01s"), (3725, "1h 02m"), (90000, "1d 1h")],
+)
 def test_formatDuration(seconds: float, text: str) -> None:
     assert formatDuration(seconds) == text

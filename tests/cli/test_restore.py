@@ -15,28 +15,46 @@ from tests.cli.support import FakeGateway, run
 
 # -- restore ----------------------------------------------------------------------------
 
+
 def test_restore_refuses_while_the_gateway_runs(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
-        fakeClaude: list[tuple[Path, Path]], ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    fakeClaude: list[tuple[Path, Path]],
+    ctx: CliContext,
+) -> None:
     code, _, err = run(capsys, stateDir, "restore", ctx=ctx)
     assert code == 1
     assert "`mcpgateway stop`" in err
     assert fakeClaude == []
 
 
-def test_restore(capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path,
-                 fakeClaude: list[tuple[Path, Path]], ctx: CliContext) -> None:
+def test_restore(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    fakeClaude: list[tuple[Path, Path]],
+    ctx: CliContext,
+) -> None:
     code, out, _ = run(capsys, stateDir, "restore", "--json", ctx=ctx)
     assert code == 0
     assert fakeClaude == [(home / ".claude.json", stateDir)]
-    assert json.loads(out) == {"ok": True, "config": str(home / ".claude.json"),
-                               "restored": ["search", "thinking"], "kept": ["remote"],
-                               "notes": ["search: restored from the backup"]}
+    assert json.loads(out) == {
+        "ok": True,
+        "config": str(home / ".claude.json"),
+        "restored": ["search", "thinking"],
+        "kept": ["remote"],
+        "notes": ["search: restored from the backup"],
+    }
 
 
-def test_restore_a_named_config(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                tmp_path: Path, fakeClaude: list[tuple[Path, Path]],
-                                ctx: CliContext) -> None:
+def test_restore_a_named_config(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    tmp_path: Path,
+    fakeClaude: list[tuple[Path, Path]],
+    ctx: CliContext,
+) -> None:
     code, out, _ = run(capsys, stateDir, "restore", "--config", str(tmp_path / "x.json"), ctx=ctx)
     assert code == 0
     assert fakeClaude == [(tmp_path / "x.json", stateDir)]
@@ -44,8 +62,8 @@ def test_restore_a_named_config(capsys: pytest.CaptureFixture[str], stateDir: Pa
 
 
 def test_restore_without_the_clients_module_is_one_line(
-        capsys: pytest.CaptureFixture[str], stateDir: Path,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
     def missing() -> Any:
         raise CliError("cannot restore: No module named 'mcpgateway.clientconfigs'")
 

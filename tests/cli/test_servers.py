@@ -15,19 +15,42 @@ from tests.cli.support import FakeGateway, api, lastCall, run
 # -- servers and logs: the management API ---------------------------------------------
 
 SERVERS: list[dict[str, Any]] = [
-    {"name": "demo", "origin": "config", "mode": "stateless", "state": "running",
-     "children": 1, "pids": [11], "requests": 5, "inFlight": 0, "restarts": 0,
-     "failures": 0, "circuit": "closed", "sessions": 2},
-    {"name": "extra", "origin": "api", "mode": "stateful", "state": "error", "children": 0,
-     "pids": [], "requests": 0, "inFlight": 0, "restarts": 3, "failures": 5,
-     "circuit": "open", "sessions": 0, "error": "server 'extra' is failing: 5 failure(s)"},
+    {
+        "name": "demo",
+        "origin": "config",
+        "mode": "stateless",
+        "state": "running",
+        "children": 1,
+        "pids": [11],
+        "requests": 5,
+        "inFlight": 0,
+        "restarts": 0,
+        "failures": 0,
+        "circuit": "closed",
+        "sessions": 2,
+    },
+    {
+        "name": "extra",
+        "origin": "api",
+        "mode": "stateful",
+        "state": "error",
+        "children": 0,
+        "pids": [],
+        "requests": 0,
+        "inFlight": 0,
+        "restarts": 3,
+        "failures": 5,
+        "circuit": "open",
+        "sessions": 0,
+        "error": "server 'extra' is failing: 5 failure(s)",
+    },
 ]
-SUMMARY = {"name": "demo2", "origin": "api", "mode": "stateless", "state": "stopped",
-           "children": 0}
+SUMMARY = {"name": "demo2", "origin": "api", "mode": "stateless", "state": "stopped", "children": 0}
 
 
-def test_servers_list_prints_a_table(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                     running: FakeGateway) -> None:
+def test_servers_list_prints_a_table(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
     api(running, "GET", "/servers", 200, {"servers": SERVERS})
     code, out, err = run(capsys, stateDir, "servers", "list")
     assert (code, err) == (0, "")
@@ -42,8 +65,9 @@ def test_servers_list_prints_a_table(capsys: pytest.CaptureFixture[str], stateDi
     assert "authorization" not in headers
 
 
-def test_servers_list_json_and_no_servers(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                          running: FakeGateway) -> None:
+def test_servers_list_json_and_no_servers(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
     api(running, "GET", "/servers", 200, {"servers": SERVERS})
     code, out, _ = run(capsys, stateDir, "servers", "list", "--json")
     assert code == 0 and json.loads(out) == {"servers": SERVERS}
@@ -52,18 +76,24 @@ def test_servers_list_json_and_no_servers(capsys: pytest.CaptureFixture[str], st
     assert code == 0 and "no servers" in out
 
 
-def test_the_token_is_sent_from_the_environment(capsys: pytest.CaptureFixture[str],
-                                                stateDir: Path, running: FakeGateway,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_token_is_sent_from_the_environment(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("MCPGATEWAY_API_TOKEN", "tok-123")
     api(running, "GET", "/servers", 200, {"servers": []})
     assert run(capsys, stateDir, "servers", "list")[0] == 0
     assert lastCall(running)[2]["authorization"] == "Bearer tok-123"
 
 
-def test_a_refused_token_is_one_line(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                     running: FakeGateway,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refused_token_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     refusal = {"error": "this gateway's management API needs Authorization: Bearer <token>"}
     api(running, "GET", "/servers", 401, refusal)
     code, out, err = run(capsys, stateDir, "servers", "list")
@@ -77,59 +107,99 @@ def test_a_refused_token_is_one_line(capsys: pytest.CaptureFixture[str], stateDi
     assert json.loads(out) == {"ok": False, "error": refusal["error"]}
 
 
-def test_servers_commands_need_a_running_gateway(capsys: pytest.CaptureFixture[str],
-                                                 stateDir: Path) -> None:
-    for args in (["servers", "list"], ["servers", "remove", "x"], ["logs", "x"],
-                 ["servers", "restart", "x"]):
+def test_servers_commands_need_a_running_gateway(
+    capsys: pytest.CaptureFixture[str], stateDir: Path
+) -> None:
+    for args in (
+        ["servers", "list"],
+        ["servers", "remove", "x"],
+        ["logs", "x"],
+        ["servers", "restart", "x"],
+    ):
         code, _out, err = run(capsys, stateDir, *args)
         assert code == 1
         assert err == "mcpgateway: the gateway is not running; `mcpgateway start` starts it\n"
 
 
-def test_an_older_gateway_without_the_api_is_named(capsys: pytest.CaptureFixture[str],
-                                                   stateDir: Path,
-                                                   running: FakeGateway) -> None:
+def test_an_older_gateway_without_the_api_is_named(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
     code, _, err = run(capsys, stateDir, "servers", "list")
     assert code == 1
     assert "this gateway has no management API (/api/v1); restart it" in err
 
 
 def test_servers_add_posts_the_command_and_its_options(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     monkeypatch.setenv("FROM_SHELL", "shell-value")
     monkeypatch.chdir(tmp_path)
     api(running, "POST", "/servers", 201, SUMMARY)
-    code = main(["servers", "add", "--state-dir", str(stateDir), "demo2", "--env", "A=1",
-                     "--env", "B=x=y", "--env", "FROM_SHELL", "--mode", "stateless",
-                     "--cwd", "work", "--", "./bin/server", "-m", "mod", "--verbose"])
+    code = main(
+        [
+            "servers",
+            "add",
+            "--state-dir",
+            str(stateDir),
+            "demo2",
+            "--env",
+            "A=1",
+            "--env",
+            "B=x=y",
+            "--env",
+            "FROM_SHELL",
+            "--mode",
+            "stateless",
+            "--cwd",
+            "work",
+            "--",
+            "./bin/server",
+            "-m",
+            "mod",
+            "--verbose",
+        ]
+    )
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
     assert out == f"added demo2 (stateless): http://127.0.0.1:{running.port}/demo2/mcp\n"
     method, path, headers, body = lastCall(running)
     assert (method, path) == ("POST", "/api/v1/servers")
     assert headers["content-type"] == "application/json"
-    assert body == {"name": "demo2", "command": str(tmp_path / "bin" / "server"),
-                    "args": ["-m", "mod", "--verbose"],
-                    "env": {"A": "1", "B": "x=y", "FROM_SHELL": "shell-value"},
-                    "mode": "stateless", "cwd": str(tmp_path / "work")}
+    assert body == {
+        "name": "demo2",
+        "command": str(tmp_path / "bin" / "server"),
+        "args": ["-m", "mod", "--verbose"],
+        "env": {"A": "1", "B": "x=y", "FROM_SHELL": "shell-value"},
+        "mode": "stateless",
+        "cwd": str(tmp_path / "work"),
+    }
 
 
-def test_servers_add_minimal_and_json(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                      running: FakeGateway) -> None:
+def test_servers_add_minimal_and_json(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
     api(running, "POST", "/servers", 201, SUMMARY)
-    code = main(["--json", "--state-dir", str(stateDir), "servers", "add", "demo2",
-                     "python3"])
+    code = main(["--json", "--state-dir", str(stateDir), "servers", "add", "demo2", "python3"])
     out = capsys.readouterr().out
     assert code == 0
-    assert json.loads(out) == {"ok": True, "server": SUMMARY,
-                               "url": f"http://127.0.0.1:{running.port}/demo2/mcp"}
+    assert json.loads(out) == {
+        "ok": True,
+        "server": SUMMARY,
+        "url": f"http://127.0.0.1:{running.port}/demo2/mcp",
+    }
     assert lastCall(running)[3] == {"name": "demo2", "command": "python3", "args": []}
 
 
-def test_servers_add_refusals_are_one_line(capsys: pytest.CaptureFixture[str],
-                                           stateDir: Path, running: FakeGateway,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_servers_add_refusals_are_one_line(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("NOT_SET_HERE", raising=False)
     api(running, "POST", "/servers", 400, {"error": "env: key(s) not allowed: LD_PRELOAD"})
     base = ["servers", "add", "--state-dir", str(stateDir)]
@@ -145,26 +215,71 @@ def test_servers_add_refusals_are_one_line(capsys: pytest.CaptureFixture[str],
     assert "COMMAND" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("args", "method", "path", "body", "answer", "printed"), [
-    (["remove", "demo2"], "DELETE", "/servers/demo2", None, {"removed": "demo2"},
-     "removed demo2"),
-    (["enable", "demo2"], "PATCH", "/servers/demo2", {"enabled": True},
-     {**SUMMARY, "state": "stopped"}, "enabled demo2 (state: stopped)"),
-    (["disable", "demo2"], "PATCH", "/servers/demo2", {"enabled": False},
-     {**SUMMARY, "state": "disabled"}, "disabled demo2: its children are stopped and its"
-                                       " requests refused until `mcpgateway servers enable`"),
-    (["restart", "demo2"], "POST", "/servers/demo2/restart", None,
-     {"restarted": "demo2", "stopped": [41, 42]},
-     "restarted demo2: stopped pid 41, 42; the next request starts a fresh child"),
-    (["restart", "demo2"], "POST", "/servers/demo2/restart", None,
-     {"restarted": "demo2", "stopped": []}, "restarted demo2 (no child was running)"),
-    (["reset-circuit", "demo2"], "POST", "/servers/demo2/reset-circuit", None,
-     {**SUMMARY, "state": "stopped", "circuit": "closed"},
-     "reset the circuit of demo2 (state: stopped)"),
-])
-def test_server_changes(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                        running: FakeGateway, args: list[str], method: str, path: str,
-                        body: Any, answer: Any, printed: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "method", "path", "body", "answer", "printed"),
+    [
+        (
+            ["remove", "demo2"],
+            "DELETE",
+            "/servers/demo2",
+            None,
+            {"removed": "demo2"},
+            "removed demo2",
+        ),
+        (
+            ["enable", "demo2"],
+            "PATCH",
+            "/servers/demo2",
+            {"enabled": True},
+            {**SUMMARY, "state": "stopped"},
+            "enabled demo2 (state: stopped)",
+        ),
+        (
+            ["disable", "demo2"],
+            "PATCH",
+            "/servers/demo2",
+            {"enabled": False},
+            {**SUMMARY, "state": "disabled"},
+            "disabled demo2: its children are stopped and its"
+            " requests refused until `mcpgateway servers enable`",
+        ),
+        (
+            ["restart", "demo2"],
+            "POST",
+            "/servers/demo2/restart",
+            None,
+            {"restarted": "demo2", "stopped": [41, 42]},
+            "restarted demo2: stopped pid 41, 42; the next request starts a fresh child",
+        ),
+        (
+            ["restart", "demo2"],
+            "POST",
+            "/servers/demo2/restart",
+            None,
+            {"restarted": "demo2", "stopped": []},
+            "restarted demo2 (no child was running)",
+        ),
+        (
+            ["reset-circuit", "demo2"],
+            "POST",
+            "/servers/demo2/reset-circuit",
+            None,
+            {**SUMMARY, "state": "stopped", "circuit": "closed"},
+            "reset the circuit of demo2 (state: stopped)",
+        ),
+    ],
+)
+def test_server_changes(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    args: list[str],
+    method: str,
+    path: str,
+    body: Any,
+    answer: Any,
+    printed: str,
+) -> None:
     api(running, method, path, 200, answer)
     code, out, err = run(capsys, stateDir, "servers", *args)
     assert (code, out, err) == (0, printed + "\n", "")
@@ -174,21 +289,29 @@ def test_server_changes(capsys: pytest.CaptureFixture[str], stateDir: Path,
     assert json.loads(out) == {"ok": True, **answer}
 
 
-@pytest.mark.parametrize("args", [["remove", "nope"], ["enable", "nope"], ["disable", "nope"],
-                                  ["restart", "nope"], ["reset-circuit", "nope"]])
-def test_server_changes_of_unknown_servers(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                           running: FakeGateway, args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["remove", "nope"],
+        ["enable", "nope"],
+        ["disable", "nope"],
+        ["restart", "nope"],
+        ["reset-circuit", "nope"],
+    ],
+)
+def test_server_changes_of_unknown_servers(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, args: list[str]
+) -> None:
     for method in ("DELETE", "PATCH", "POST"):
         for suffix in ("", "/restart", "/reset-circuit"):
-            api(running, method, "/servers/nope" + suffix, 404,
-                {"error": "no server named 'nope'"})
+            api(running, method, "/servers/nope" + suffix, 404, {"error": "no server named 'nope'"})
     code, out, err = run(capsys, stateDir, "servers", *args)
     assert (code, out, err) == (1, "", "mcpgateway: no server named 'nope'\n")
 
 
-def test_remove_of_a_main_config_server_says_why(capsys: pytest.CaptureFixture[str],
-                                                 stateDir: Path, running: FakeGateway) -> None:
-    message = ("server 'demo' comes from /home/u/.claude.json; remove it there, or disable"
-               " it here")
+def test_remove_of_a_main_config_server_says_why(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    message = "server 'demo' comes from /home/u/.claude.json; remove it there, or disable it here"
     api(running, "DELETE", "/servers/demo", 409, {"error": message})
     assert run(capsys, stateDir, "servers", "remove", "demo")[2] == f"mcpgateway: {message}\n"

@@ -21,13 +21,14 @@ from tests.cli.support import FakeGateway, deadPid, freePort, run, writeState
 
 # -- start ------------------------------------------------------------------------------
 
+
 def noLaunch(argv: list[str], **kwargs: Any) -> Any:
     raise AssertionError(f"must not launch {argv}")
 
 
 def test_start_when_already_running_on_that_port(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, ctx: CliContext
+) -> None:
     ctx.launch = noLaunch
     code, out, _ = run(capsys, stateDir, "start", "--port", str(running.port), ctx=ctx)
     assert code == 0
@@ -37,8 +38,8 @@ def test_start_when_already_running_on_that_port(
 
 
 def test_start_refuses_a_second_gateway_on_another_port(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, ctx: CliContext
+) -> None:
     ctx.launch = noLaunch
     code, out, err = run(capsys, stateDir, "start", "--port", "1", ctx=ctx)
     assert (code, out) == (1, "")
@@ -47,11 +48,25 @@ def test_start_refuses_a_second_gateway_on_another_port(
 
 def test_gatewayArgv(tmp_path: Path) -> None:
     argv = gatewayArgv(tmp_path, 9200, tmp_path / "c.json", foreground=False, rewrite=True)
-    assert argv == [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-                    "--pidfile", str(tmp_path / "twistd.pid"), "--logfile", "/dev/null",
-                    "mcpgateway", "--port", "9200", "--state-dir", str(tmp_path),
-                    "--log-file", str(tmp_path / "gateway.log"), "--rewrite-config",
-                    "--config", str(tmp_path / "c.json")]
+    assert argv == [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--pidfile",
+        str(tmp_path / "twistd.pid"),
+        "--logfile",
+        "/dev/null",
+        "mcpgateway",
+        "--port",
+        "9200",
+        "--state-dir",
+        str(tmp_path),
+        "--log-file",
+        str(tmp_path / "gateway.log"),
+        "--rewrite-config",
+        "--config",
+        str(tmp_path / "c.json"),
+    ]
     foreground = gatewayArgv(tmp_path, 9100, None, foreground=True, rewrite=False)
     assert foreground[foreground.index("mcpgateway") - 1] == "-n"
     assert "--rewrite-config" not in foreground and "--config" not in foreground
@@ -61,8 +76,14 @@ class FakeLauncher:
     """Plays twistd: exits with C{code}, and on success 'starts' the fake
     gateway by writing its state.json (pid: this process, lock held)."""
 
-    def __init__(self, stateDir: Path, gateway: FakeGateway | None, code: int = 0,
-                 output: bytes = b"", log: str = "") -> None:
+    def __init__(
+        self,
+        stateDir: Path,
+        gateway: FakeGateway | None,
+        code: int = 0,
+        output: bytes = b"",
+        log: str = "",
+    ) -> None:
         self.stateDir, self.gateway, self.code, self.output = stateDir, gateway, code, output
         self.log = log
         """What this run appends to gateway.log."""
@@ -93,8 +114,13 @@ class FakeLauncher:
 
 
 def test_start_launches_twistd_and_waits_for_health(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, locked: None,
-        fakeGateway: FakeGateway, ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> None:
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     launcher = FakeLauncher(stateDir, fakeGateway)
     ctx.launch = launcher
@@ -102,18 +128,25 @@ def test_start_launches_twistd_and_waits_for_health(
     assert code == 0
     assert "--rewrite-config" in launcher.argv
     assert launcher.argv[launcher.argv.index("--port") + 1] == str(fakeGateway.port)
-    assert out.splitlines()[0] == (f"mcpgateway started (pid {os.getpid()}): 3 servers at"
-                                   f" http://127.0.0.1:{fakeGateway.port}/<server>/mcp")
+    assert out.splitlines()[0] == (
+        f"mcpgateway started (pid {os.getpid()}): 3 servers at"
+        f" http://127.0.0.1:{fakeGateway.port}/<server>/mcp"
+    )
     assert "/health" in fakeGateway.requests
 
 
 def test_start_without_a_claude_config_does_not_rewrite(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None,
-        fakeGateway: FakeGateway, ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> None:
     launcher = FakeLauncher(stateDir, fakeGateway)
     ctx.launch = launcher
-    code, out, err = run(capsys, stateDir, "start", "--json", "--port", str(fakeGateway.port),
-                         ctx=ctx)
+    code, out, err = run(
+        capsys, stateDir, "start", "--json", "--port", str(fakeGateway.port), ctx=ctx
+    )
     assert code == 0
     assert "--rewrite-config" not in launcher.argv
     assert "bundled demo" in err
@@ -123,11 +156,15 @@ def test_start_without_a_claude_config_does_not_rewrite(
 
 
 def test_start_failure_shows_the_output_and_the_log(
-        capsys: pytest.CaptureFixture[str], stateDir: Path,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
     ctx.launch = FakeLauncher(
-        stateDir, None, code=1, output=b"mcpgateway: bad config\n",
-        log="".join(f"log line {i}\n" for i in range(30)))
+        stateDir,
+        None,
+        code=1,
+        output=b"mcpgateway: bad config\n",
+        log="".join(f"log line {i}\n" for i in range(30)),
+    )
     code, out, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
     assert (code, out) == (1, "")
     lines = err.splitlines()
@@ -139,29 +176,33 @@ def test_start_failure_shows_the_output_and_the_log(
 
 
 def test_start_failure_shows_only_this_runs_log_lines(
-        capsys: pytest.CaptureFixture[str], stateDir: Path,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
     (stateDir / LOG_FILE).write_text("".join(f"earlier run {i}\n" for i in range(30)))
-    ctx.launch = FakeLauncher(
-        stateDir, None, code=1, log="this run: cannot listen on port 9100\n")
+    ctx.launch = FakeLauncher(stateDir, None, code=1, log="this run: cannot listen on port 9100\n")
     code, out, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
     assert code == 1
     assert "earlier run" not in err
-    assert err.splitlines()[-2:] == [f"last lines of {stateDir / LOG_FILE} from this start:",
-                                     "  this run: cannot listen on port 9100"]
+    assert err.splitlines()[-2:] == [
+        f"last lines of {stateDir / LOG_FILE} from this start:",
+        "  this run: cannot listen on port 9100",
+    ]
     code, out, _ = run(capsys, stateDir, "start", "--no-rewrite", "--json", ctx=ctx)
     assert json.loads(out)["log"] == ["this run: cannot listen on port 9100"]
 
 
 def test_start_failure_prints_no_log_lines_when_this_run_wrote_none(
-        capsys: pytest.CaptureFixture[str], stateDir: Path,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
     (stateDir / LOG_FILE).write_text("earlier run\n")
     ctx.launch = FakeLauncher(stateDir, None, code=1, output=b"boom\n")
     code, _, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
     assert code == 1
-    assert err.splitlines() == ["mcpgateway: the gateway did not start (twistd exit status 1)",
-                                "twistd said:", "  boom"]
+    assert err.splitlines() == [
+        "mcpgateway: the gateway did not start (twistd exit status 1)",
+        "twistd said:",
+        "  boom",
+    ]
 
 
 def test_tail_since_a_position(tmp_path: Path) -> None:
@@ -179,8 +220,9 @@ def test_tail_since_a_position(tmp_path: Path) -> None:
     assert tail(log, since=position) == ["after rotation"]
 
 
-def test_start_fails_when_the_daemon_dies(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                          ctx: CliContext) -> None:
+def test_start_fails_when_the_daemon_dies(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
     (stateDir / PID_FILE).write_text(str(deadPid()))
     ctx.launch = FakeLauncher(stateDir, None)
     code, _, err = run(capsys, stateDir, "start", "--port", str(freePort()), ctx=ctx)
@@ -189,8 +231,8 @@ def test_start_fails_when_the_daemon_dies(capsys: pytest.CaptureFixture[str], st
 
 
 def test_start_times_out_when_health_never_answers(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+) -> None:
     port = freePort()
 
     class Launcher(FakeLauncher):
@@ -206,11 +248,13 @@ def test_start_times_out_when_health_never_answers(
     assert f"did not answer http://127.0.0.1:{port}/health within" in err
 
 
-@pytest.mark.parametrize(("exit", "code"), [
-    (-signal.SIGTERM, 0), (-signal.SIGINT, 0), (-signal.SIGKILL, 137), (1, 1), (0, 0)])
+@pytest.mark.parametrize(
+    ("exit", "code"),
+    [(-signal.SIGTERM, 0), (-signal.SIGINT, 0), (-signal.SIGKILL, 137), (1, 1), (0, 0)],
+)
 def test_start_foreground_runs_twistd_in_this_terminal(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext,
-        exit: int, code: int) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext, exit: int, code: int
+) -> None:
     launched: list[tuple[list[str], dict[str, Any]]] = []
 
     class Process(FakeLauncher):
@@ -222,8 +266,9 @@ def test_start_foreground_runs_twistd_in_this_terminal(
         return Process(stateDir, None)
 
     ctx.launch = launch
-    assert main(["start", "--foreground", "--no-rewrite", "--state-dir", str(stateDir)], ctx) \
-        == code
+    assert (
+        main(["start", "--foreground", "--no-rewrite", "--state-dir", str(stateDir)], ctx) == code
+    )
     [(argv, kwargs)] = launched
     assert kwargs == {}  # stdio inherited
     assert argv[argv.index("mcpgateway") - 1] == "-n"
@@ -231,8 +276,9 @@ def test_start_foreground_runs_twistd_in_this_terminal(
     assert "running in the foreground" in capsys.readouterr().err
 
 
-def test_start_refuses_a_missing_config(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                        ctx: CliContext) -> None:
+def test_start_refuses_a_missing_config(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
     ctx.launch = noLaunch
     code, _, err = run(capsys, stateDir, "start", "--config", "/nonexistent.json", ctx=ctx)
     assert code == 1
@@ -243,14 +289,16 @@ def test_start_rejects_port_0(capsys: pytest.CaptureFixture[str], stateDir: Path
     assert main(["start", "--port", "0", "--state-dir", str(stateDir)]) == 2
     assert capsys.readouterr().err == (
         "mcpgateway start: argument --port: 0 is not a port (1-65535)\n"
-        "`mcpgateway start --help` lists the options\n")
+        "`mcpgateway start --help` lists the options\n"
+    )
 
 
 # -- start: a config the gateway will not rewrite -----------------------------------------
 
+
 def test_start_refuses_a_config_outside_home_and_says_how_to_serve_it(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path, ctx: CliContext
+) -> None:
     outside = tmp_path / "team" / "servers.json"
     outside.parent.mkdir()
     outside.write_text('{"mcpServers": {}}')
@@ -259,14 +307,14 @@ def test_start_refuses_a_config_outside_home_and_says_how_to_serve_it(
     assert (code, out) == (1, "")
     assert len(err.splitlines()) == 1
     assert "is outside the home directory" in err
-    assert (f"add --no-rewrite (`mcpgateway start --no-rewrite --config {outside}`" in err)
+    assert f"add --no-rewrite (`mcpgateway start --no-rewrite --config {outside}`" in err
     code, out, _ = run(capsys, stateDir, "start", "--config", str(outside), "--json", ctx=ctx)
     assert code == 1 and "--no-rewrite" in json.loads(out)["error"]
 
 
 def test_start_refuses_a_symlink_in_home_to_a_file_outside(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, tmp_path: Path,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, tmp_path: Path, ctx: CliContext
+) -> None:
     real = tmp_path / "dotfiles" / ".claude.json"
     real.parent.mkdir()
     real.write_text('{"mcpServers": {}}')
@@ -279,14 +327,28 @@ def test_start_refuses_a_symlink_in_home_to_a_file_outside(
 
 
 def test_start_no_rewrite_serves_a_config_outside_home(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path, locked: None,
-        fakeGateway: FakeGateway, ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    tmp_path: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> None:
     outside = tmp_path / "servers.json"
     outside.write_text('{"mcpServers": {}}')
     launcher = FakeLauncher(stateDir, fakeGateway)
     ctx.launch = launcher
-    code, _, err = run(capsys, stateDir, "start", "--no-rewrite", "--config", str(outside),
-                       "--port", str(fakeGateway.port), ctx=ctx)
+    code, _, err = run(
+        capsys,
+        stateDir,
+        "start",
+        "--no-rewrite",
+        "--config",
+        str(outside),
+        "--port",
+        str(fakeGateway.port),
+        ctx=ctx,
+    )
     assert (code, err) == (0, "")
     assert "--rewrite-config" not in launcher.argv
     assert launcher.argv[launcher.argv.index("--config") + 1] == str(outside)

@@ -27,14 +27,17 @@ from tests.cli.support import (
 
 # -- status -----------------------------------------------------------------------------
 
-def test_status_shows_one_screen(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                 running: FakeGateway) -> None:
+
+def test_status_shows_one_screen(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
     running.answers["/health"] = (200, WITH_BROKEN)
     code, out, err = run(capsys, stateDir, "status")
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0] == f"mcpgateway 0.1.0 running: pid {os.getpid()}, port {running.port}," \
-                       " up 1h 02m"
+    assert (
+        lines[0] == f"mcpgateway 0.1.0 running: pid {os.getpid()}, port {running.port}, up 1h 02m"
+    )
     assert lines[1] == "  4 servers, 3 children, 231 requests, 3 sessions, 56 MB"
     assert "config the bundled demo (rewritten to point at the gateway)" in lines[2]
     serena = next(line for line in lines if "serena" in line)
@@ -48,8 +51,9 @@ def test_status_shows_one_screen(capsys: pytest.CaptureFixture[str], stateDir: P
     assert running.requests == ["/health", "/sessions"]
 
 
-def test_status_json(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                     running: FakeGateway) -> None:
+def test_status_json(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
     code, out, _ = run(capsys, stateDir, "status", "--json")
     assert code == 0
     document = json.loads(out)
@@ -70,8 +74,9 @@ def test_status_when_not_running(capsys: pytest.CaptureFixture[str], stateDir: P
     assert (code, document["running"], document["stale"]) == (1, False, True)
 
 
-def test_status_when_the_gateway_does_not_answer(capsys: pytest.CaptureFixture[str],
-                                                 stateDir: Path, locked: None) -> None:
+def test_status_when_the_gateway_does_not_answer(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None
+) -> None:
     writeState(stateDir, os.getpid(), freePort())
     code, out, _ = run(capsys, stateDir, "status")
     assert code == 1
@@ -91,14 +96,18 @@ def test_status_shows_refused_requests_without_a_warning_text(stateDir: Path) ->
     found = GatewayProbe(stateDir, {"pid": 7, "port": 9100})
     server = {**HEALTH["servers"]["context7"], "ambiguousServerRequests": 2}
     lines = renderStatus(found, {"servers": {"everything": server}}, [])
-    assert ("      ! 2 server-to-client requests refused: no way to tell which session they"
-            " belong to; run it per session (\"mode\": \"stateful\")") in lines
+    assert (
+        "      ! 2 server-to-client requests refused: no way to tell which session they"
+        ' belong to; run it per session ("mode": "stateful")'
+    ) in lines
 
 
 # -- status: entries pointing at a gateway that cannot serve or restore them -------------
 
+
 def test_status_is_loud_about_entries_no_gateway_serves_and_no_backup_restores(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
     code, out, _ = run(capsys, stateDir, "status")
     assert code == 1
@@ -107,7 +116,8 @@ def test_status_is_loud_about_entries_no_gateway_serves_and_no_backup_restores(
     assert lines[1] == (
         "  ! 2 entries point at http://127.0.0.1:9100, where the gateway is not running, and"
         f" no usable backup holds their originals (there is no {stateDir / USER_BACKUP}):"
-        " `mcpgateway restore` cannot put them back")
+        " `mcpgateway restore` cannot put them back"
+    )
     assert lines[2].startswith("    → re-add a, c (project /work/p) with `claude mcp add")
     code, out, _ = run(capsys, stateDir, "status", "--json")
     document = json.loads(out)
@@ -115,13 +125,13 @@ def test_status_is_loud_about_entries_no_gateway_serves_and_no_backup_restores(
     client = document["clientConfig"]
     assert client["path"] == str(home / ".claude.json")
     assert client["viaGateway"] == ["a", "c (project /work/p)"]
-    assert client["backup"] == {"path": str(stateDir / USER_BACKUP), "servers": None,
-                                "error": None}
+    assert client["backup"] == {"path": str(stateDir / USER_BACKUP), "servers": None, "error": None}
     assert client["problem"]["message"] == lines[1].removeprefix("  ! ")
 
 
 def test_status_names_the_way_out_when_a_backup_can_restore(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(9100)))
     writeBackup(stateDir, home / ".claude.json")
     code, out, _ = run(capsys, stateDir, "status")
@@ -130,12 +140,13 @@ def test_status_names_the_way_out_when_a_backup_can_restore(
         "mcpgateway is not running",
         "  ! 2 entries point at http://127.0.0.1:9100, where the gateway is not running",
         "    → run `mcpgateway start` to serve them again, or `mcpgateway restore` to put the"
-        " stdio entries back"]
+        " stdio entries back",
+    ]
 
 
 def test_status_of_a_running_gateway_whose_backup_is_gone(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path,
-        running: FakeGateway) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, running: FakeGateway
+) -> None:
     (home / ".claude.json").write_text(json.dumps(claudeJson(running.port)))
     code, out, _ = run(capsys, stateDir, "status")
     assert code == 0
@@ -144,7 +155,8 @@ def test_status_of_a_running_gateway_whose_backup_is_gone(
     assert lines[at + 1] == (
         f"  ! 2 entries point at http://127.0.0.1:{running.port}, and no usable backup holds"
         f" their originals (there is no {stateDir / USER_BACKUP}): `mcpgateway restore`"
-        " cannot put them back")
+        " cannot put them back"
+    )
     assert lines[at + 2].startswith("    → re-add a, c (project /work/p)")
     writeBackup(stateDir, home / ".claude.json")
     code, out, _ = run(capsys, stateDir, "status")
@@ -154,8 +166,9 @@ def test_status_of_a_running_gateway_whose_backup_is_gone(
     assert document["clientConfig"]["backup"]["servers"] == 3
 
 
-def test_status_without_a_config_says_nothing_more(capsys: pytest.CaptureFixture[str],
-                                                   stateDir: Path) -> None:
+def test_status_without_a_config_says_nothing_more(
+    capsys: pytest.CaptureFixture[str], stateDir: Path
+) -> None:
     code, out, _ = run(capsys, stateDir, "status", "--json")
     assert code == 1
     client = json.loads(out)["clientConfig"]

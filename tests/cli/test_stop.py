@@ -21,9 +21,14 @@ from tests.cli.support import FakeClaudeConfig, claudeJson, deadPid, run, writeB
 
 # -- stop -------------------------------------------------------------------------------
 
+
 def test_stop_with_a_stale_state_restores_and_removes_it(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path,
-        fakeClaude: list[tuple[Path, Path]], ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    tmp_path: Path,
+    fakeClaude: list[tuple[Path, Path]],
+    ctx: CliContext,
+) -> None:
     config = tmp_path / "claude.json"
     state = writeState(stateDir, deadPid(), 9100, config=str(config))
     code, out, _ = run(capsys, stateDir, "stop", ctx=ctx)
@@ -36,8 +41,12 @@ def test_stop_with_a_stale_state_restores_and_removes_it(
 
 
 def test_stop_with_a_stale_state_restores_the_default_config(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path,
-        fakeClaude: list[tuple[Path, Path]], ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    fakeClaude: list[tuple[Path, Path]],
+    ctx: CliContext,
+) -> None:
     writeState(stateDir, deadPid(), 9100)
     code, out, _ = run(capsys, stateDir, "stop", "--json", ctx=ctx)
     assert code == 0
@@ -48,8 +57,11 @@ def test_stop_with_a_stale_state_restores_the_default_config(
 
 
 def test_stop_with_a_stale_state_that_did_not_rewrite_skips_restore(
-        capsys: pytest.CaptureFixture[str], stateDir: Path,
-        fakeClaude: list[tuple[Path, Path]], ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    fakeClaude: list[tuple[Path, Path]],
+    ctx: CliContext,
+) -> None:
     state = writeState(stateDir, deadPid(), 9100, rewriteConfig=False)
     code, _, _ = run(capsys, stateDir, "stop", ctx=ctx)
     assert code == 0
@@ -58,8 +70,8 @@ def test_stop_with_a_stale_state_that_did_not_rewrite_skips_restore(
 
 
 def test_stop_keeps_a_stale_state_when_restore_fails(
-        capsys: pytest.CaptureFixture[str], stateDir: Path,
-        ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
     class Failing(FakeClaudeConfig):
         def restore(self) -> Any:
             raise OSError("disk full")
@@ -88,11 +100,12 @@ time.sleep(60)
 """
 
 
-def test_stop_terminates_the_running_gateway(capsys: pytest.CaptureFixture[str],
-                                             stateDir: Path) -> None:
+def test_stop_terminates_the_running_gateway(
+    capsys: pytest.CaptureFixture[str], stateDir: Path
+) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / LOCK_FILE)],
-        stdout=subprocess.PIPE)
+        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / LOCK_FILE)], stdout=subprocess.PIPE
+    )
     try:
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
         state = writeState(stateDir, process.pid, 9100)
@@ -110,8 +123,8 @@ def test_stop_terminates_the_running_gateway(capsys: pytest.CaptureFixture[str],
 def standIn(stateDir: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A process that holds the lock and exits on SIGTERM, as the gateway."""
     process = subprocess.Popen(
-        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / LOCK_FILE)],
-        stdout=subprocess.PIPE)
+        [sys.executable, "-c", GATEWAY_STANDIN, str(stateDir / LOCK_FILE)], stdout=subprocess.PIPE
+    )
     try:
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
         yield process
@@ -122,7 +135,8 @@ def standIn(stateDir: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_stop_fails_when_entries_still_point_at_the_stopped_gateway(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
     """The gateway's restore failed (or a client wrote its copy back): stop
     names the file and the way out, and exits 1."""
     config = home / ".claude.json"
@@ -132,14 +146,17 @@ def test_stop_fails_when_entries_still_point_at_the_stopped_gateway(
         writeState(stateDir, process.pid, 9100, config=str(config))
         code, out, err = run(capsys, stateDir, "stop")
     assert (code, out) == (1, f"mcpgateway stopped (pid {process.pid})\n")
-    assert err == (f"mcpgateway: {config} still has 2 entries pointing at the stopped gateway"
-                   " http://127.0.0.1:9100: a, c (project /work/p); `mcpgateway restore` puts"
-                   f" the stdio entries back (the log, {stateDir / LOG_FILE}, says why the"
-                   " gateway did not)\n")
+    assert err == (
+        f"mcpgateway: {config} still has 2 entries pointing at the stopped gateway"
+        " http://127.0.0.1:9100: a, c (project /work/p); `mcpgateway restore` puts"
+        f" the stdio entries back (the log, {stateDir / LOG_FILE}, says why the"
+        " gateway did not)\n"
+    )
 
 
-def test_stop_json_names_the_entries_left(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                          home: Path) -> None:
+def test_stop_json_names_the_entries_left(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
     config = home / ".claude.json"
     config.write_text(json.dumps(claudeJson(9100)))
     with standIn(stateDir) as process:  # and no backup: restore cannot help
@@ -155,8 +172,9 @@ def test_stop_json_names_the_entries_left(capsys: pytest.CaptureFixture[str], st
     assert "claude mcp add" in document["error"]
 
 
-def test_stop_passes_when_the_config_was_restored(capsys: pytest.CaptureFixture[str],
-                                                  stateDir: Path, home: Path) -> None:
+def test_stop_passes_when_the_config_was_restored(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
     """Only the config says whether the restore worked: a backup the gateway
     keeps after restoring is not a failure (stop used to say so)."""
     config = home / ".claude.json"
@@ -166,12 +184,18 @@ def test_stop_passes_when_the_config_was_restored(capsys: pytest.CaptureFixture[
         writeState(stateDir, process.pid, 9100, config=str(config))
         code, out, err = run(capsys, stateDir, "stop", "--json")
     assert (code, err) == (0, "")
-    assert json.loads(out) == {"ok": True, "stopped": True, "pid": process.pid,
-                               "config": str(config), "viaGateway": []}
+    assert json.loads(out) == {
+        "ok": True,
+        "stopped": True,
+        "pid": process.pid,
+        "config": str(config),
+        "viaGateway": [],
+    }
 
 
 def test_stop_fails_when_the_config_cannot_be_read_after(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, tmp_path: Path
+) -> None:
     config = tmp_path / "work" / ".mcp.json"
     config.parent.mkdir()
     config.write_text('{"mcpServers": {')
@@ -184,7 +208,8 @@ def test_stop_fails_when_the_config_cannot_be_read_after(
 
 
 def test_stop_of_a_non_adopting_gateway_does_not_check_the_config(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
     config = home / ".claude.json"
     config.write_text(json.dumps(claudeJson(9100)))  # the user's own entries
     with standIn(stateDir) as process:
@@ -194,24 +219,37 @@ def test_stop_of_a_non_adopting_gateway_does_not_check_the_config(
 
 
 def test_stop_with_a_stale_state_fails_when_the_restore_left_entries(
-        capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path,
-        fakeClaude: list[tuple[Path, Path]], ctx: CliContext) -> None:
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    fakeClaude: list[tuple[Path, Path]],
+    ctx: CliContext,
+) -> None:
     config = home / ".claude.json"
     config.write_text(json.dumps(claudeJson(9100)))
     writeState(stateDir, deadPid(), 9100, config=str(config))
     code, out, err = run(capsys, stateDir, "stop", ctx=ctx)
     assert code == 1
     assert "stale state.json" in out
-    assert err.startswith(f"mcpgateway: {config} still has 2 entries pointing at the stopped"
-                          " gateway http://127.0.0.1:9100")
+    assert err.startswith(
+        f"mcpgateway: {config} still has 2 entries pointing at the stopped"
+        " gateway http://127.0.0.1:9100"
+    )
     assert not (stateDir / STATE_FILE).exists()
 
 
-def test_stop_gives_up_after_the_timeout(capsys: pytest.CaptureFixture[str], stateDir: Path,
-                                         ctx: CliContext) -> None:
+def test_stop_gives_up_after_the_timeout(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", GATEWAY_STANDIN.replace("sys.exit(0)", "None"),
-         str(stateDir / LOCK_FILE)], stdout=subprocess.PIPE)
+        [
+            sys.executable,
+            "-c",
+            GATEWAY_STANDIN.replace("sys.exit(0)", "None"),
+            str(stateDir / LOCK_FILE),
+        ],
+        stdout=subprocess.PIPE,
+    )
     try:
         assert process.stdout is not None and process.stdout.readline() == b"ready\n"
         writeState(stateDir, process.pid, 9100)

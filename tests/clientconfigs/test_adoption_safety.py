@@ -60,9 +60,15 @@ def original() -> dict[str, Any]:
             "remote": {"type": "http", "url": "https://example.com/mcp"},
         },
         GATEWAY_TS_KEY: 1,
-        "projects": {PROJ: {"allowedTools": [], "mcpServers": {
-            "search": {"command": "search-mcp", "args": ["--fast"]},
-            "private": {"command": "private-mcp"}}}},
+        "projects": {
+            PROJ: {
+                "allowedTools": [],
+                "mcpServers": {
+                    "search": {"command": "search-mcp", "args": ["--fast"]},
+                    "private": {"command": "private-mcp"},
+                },
+            }
+        },
     }
 
 
@@ -110,8 +116,10 @@ def gateway(configPath: Path, stateDir: Path) -> AdoptedClaudeConfig:
 
 # -- inspectBackup: the one reader for doctor and restore ----------------------------------
 
-def test_inspectBackup_counts_what_restore_would_restore(configPath: Path, stateDir: Path,
-                                                         home: Path) -> None:
+
+def test_inspectBackup_counts_what_restore_would_restore(
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     assert inspectBackup(stateDir, configPath) is None
     make(configPath, stateDir, home).adopt(url(9100))
     assert inspectBackup(stateDir, configPath) == 3  # search, typed, search in PROJ
@@ -127,28 +135,49 @@ def test_inspectBackup_counts_what_restore_would_restore(configPath: Path, state
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=4),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
-                                                                  max_size=3),
-    max_leaves=8)
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 def nearlyBackups(configPath: str) -> st.SearchStrategy[Any]:
     """Backups that are almost right: every field of the format, each maybe wrong."""
-    record = st.one_of(JSON, st.fixed_dictionaries(
-        {"url": st.one_of(st.just("http://127.0.0.1:1/x/mcp"), JSON),
-         "original": st.one_of(st.just({"command": "x"}), JSON)}))
+    record = st.one_of(
+        JSON,
+        st.fixed_dictionaries(
+            {
+                "url": st.one_of(st.just("http://127.0.0.1:1/x/mcp"), JSON),
+                "original": st.one_of(st.just({"command": "x"}), JSON),
+            }
+        ),
+    )
     block = st.one_of(JSON, st.dictionaries(st.sampled_from(["x", "y"]), record, max_size=2))
     return st.fixed_dictionaries(
-        {"version": st.one_of(st.just(1), JSON),
-         "configPath": st.one_of(st.just(configPath), JSON)},
-        optional={"mcpServers": block, "timestampAdded": JSON, "timestampBefore": JSON,
-                  "projects": st.one_of(JSON, st.dictionaries(
-                      st.just(PROJ), st.one_of(JSON, st.fixed_dictionaries(
-                          {}, optional={"mcpServers": block})), max_size=1))})
+        {
+            "version": st.one_of(st.just(1), JSON),
+            "configPath": st.one_of(st.just(configPath), JSON),
+        },
+        optional={
+            "mcpServers": block,
+            "timestampAdded": JSON,
+            "timestampBefore": JSON,
+            "projects": st.one_of(
+                JSON,
+                st.dictionaries(
+                    st.just(PROJ),
+                    st.one_of(JSON, st.fixed_dictionaries({}, optional={"mcpServers": block})),
+                    max_size=1,
+                ),
+            ),
+        },
+    )
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_inspectBackup_rejects_exactly_what_restore_rejects(data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,7 +189,7 @@ def test_inspectBackup_rejects_exactly_what_restore_rejects(data: st.DataObject)
         document = data.draw(st.one_of(nearlyBackups(os.path.realpath(configPath)), JSON))
         raw = json.dumps(document)
         if data.draw(st.booleans()):
-            raw = raw[:data.draw(st.integers(0, len(raw)))]  # caught half-written
+            raw = raw[: data.draw(st.integers(0, len(raw)))]  # caught half-written
         backupPathFor(stateDir, configPath).write_text(raw)
         try:
             count = inspectBackup(stateDir, configPath)
@@ -175,8 +204,10 @@ def test_inspectBackup_rejects_exactly_what_restore_rejects(data: st.DataObject)
 
 # -- 20.11: a client writes back its stale copy after the restore -------------------------
 
+
 def test_a_stale_copy_written_back_after_stop_is_restored_at_the_next_start(
-        configPath: Path, stateDir: Path) -> None:
+    configPath: Path, stateDir: Path
+) -> None:
     """Issue 20.11: adopt; a client reads the file; stop (restore); the client
     writes its copy back; start again: the originals are served and the file
     is given back as it was."""
@@ -200,13 +231,16 @@ def test_a_stale_copy_written_back_after_stop_is_restored_at_the_next_start(
     assert loaded.errors == []
     second.listening(9100)
     assert load(configPath)["mcpServers"]["search"] == {
-        "type": "http", "url": "http://127.0.0.1:9100/search/mcp"}
+        "type": "http",
+        "url": "http://127.0.0.1:9100/search/mcp",
+    }
     second.stopping()
     assert configPath.read_bytes() == before
 
 
-def test_mcpgateway_restore_puts_back_a_stale_copy(configPath: Path, stateDir: Path,
-                                                   home: Path) -> None:
+def test_mcpgateway_restore_puts_back_a_stale_copy(
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     before = configPath.read_bytes()
     config = make(configPath, stateDir, home)
     config.adopt(url(9100))
@@ -214,15 +248,19 @@ def test_mcpgateway_restore_puts_back_a_stale_copy(configPath: Path, stateDir: P
     config.restore()
     configPath.write_bytes(stale)
     report = make(configPath, stateDir, home).restore()  # what the CLI's restore calls
-    assert sorted(report.revived) == sorted(report.restored) == [
-        f"search (local scope of project {PROJ})", "search (user scope)", "typed (user scope)"]
+    assert (
+        sorted(report.revived)
+        == sorted(report.restored)
+        == [f"search (local scope of project {PROJ})", "search (user scope)", "typed (user scope)"]
+    )
     assert configPath.read_bytes() == before
     again = make(configPath, stateDir, home).restore()
     assert again.restored == [] and again.kept == []  # nothing more to do, nothing written
 
 
 def test_a_stale_copy_of_another_port_is_adopted_again_while_running(
-        configPath: Path, stateDir: Path, home: Path) -> None:
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     first = make(configPath, stateDir, home)
     first.adopt(url(9100))
     stale = configPath.read_bytes()
@@ -234,17 +272,21 @@ def test_a_stale_copy_of_another_port_is_adopted_again_while_running(
     report = running.sync(url(9200))
     assert "typed (user scope)" in report.adopted
     assert load(configPath)["mcpServers"]["typed"] == {
-        "type": "http", "url": "http://127.0.0.1:9200/typed/mcp"}
+        "type": "http",
+        "url": "http://127.0.0.1:9200/typed/mcp",
+    }
     running.restore()
     assert load(configPath)["mcpServers"] == original()["mcpServers"]
 
 
-def test_backups_are_kept_in_rotated_generations(configPath: Path, stateDir: Path,
-                                                 home: Path) -> None:
+def test_backups_are_kept_in_rotated_generations(
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     config = make(configPath, stateDir, home)
     kept = keptBackupPaths(stateDir, configPath)
-    assert [p.name for p in kept] == [f"config-backup.json.{n}"
-                                      for n in range(1, KEPT_GENERATIONS + 1)]
+    assert [p.name for p in kept] == [
+        f"config-backup.json.{n}" for n in range(1, KEPT_GENERATIONS + 1)
+    ]
     for _ in range(3):  # the same adoption again and again: one copy, not three
         config.adopt(url(9100))
         config.restore()
@@ -260,7 +302,8 @@ def test_backups_are_kept_in_rotated_generations(configPath: Path, stateDir: Pat
 
 
 def test_an_entry_pointing_at_a_gateway_without_a_backup_is_an_error(
-        configPath: Path, stateDir: Path) -> None:
+    configPath: Path, stateDir: Path
+) -> None:
     data = original()
     data["mcpServers"]["lost"] = {"type": "http", "url": "http://127.0.0.1:9100/lost/mcp"}
     data["mcpServers"]["api"] = {"type": "http", "url": "http://127.0.0.1:8080/v1/mcp"}
@@ -275,8 +318,9 @@ def test_an_entry_pointing_at_a_gateway_without_a_backup_is_an_error(
     assert "claude mcp add" in error and "mcpgateway restore --state-dir" in error
     assert sorted(loaded.servers) == ["search", "typed"]  # the others are served
 
-    service = ConfigService(source, stateDir, Clock(), None, lambda f: succeed(f()),
-                            lambda specs: None)
+    service = ConfigService(
+        source, stateDir, Clock(), None, lambda f: succeed(f()), lambda specs: None
+    )
     with capturedGatewayLogs() as events:
         service.specs(loaded)
     errors = [e for e in events if e["log_level"] == LogLevel.error]
@@ -285,20 +329,23 @@ def test_an_entry_pointing_at_a_gateway_without_a_backup_is_an_error(
 
 # -- 10.3 on the adopted path ---------------------------------------------------------------
 
-def test_a_project_only_server_is_neither_adopted_nor_served(configPath: Path,
-                                                             stateDir: Path) -> None:
+
+def test_a_project_only_server_is_neither_adopted_nor_served(
+    configPath: Path, stateDir: Path
+) -> None:
     source = gateway(configPath, stateDir)
     loaded = source.load()
     assert "private" not in loaded.servers
     assert [w for w in loaded.warnings if "'private'" in w] == [
-        w for w in loaded.warnings if "defined only in a project" in w]
+        w for w in loaded.warnings if "defined only in a project" in w
+    ]
     source.listening(9100)
-    assert load(configPath)["projects"][PROJ]["mcpServers"]["private"] == {
-        "command": "private-mcp"}
+    assert load(configPath)["projects"][PROJ]["mcpServers"]["private"] == {"command": "private-mcp"}
     assert load(configPath)["projects"][PROJ]["mcpServers"]["search"]["type"] == "http"
 
 
 # -- 20.13: leftovers of a write killed by kill -9 --------------------------------------------
+
 
 def leftover(path: Path, age: float) -> Path:
     """A temp file exactly as the writer leaves it when killed before its rename."""
@@ -308,13 +355,22 @@ def leftover(path: Path, age: float) -> Path:
 
 
 def test_leftovers_of_killed_writes_are_removed_and_nothing_else(
-        configPath: Path, stateDir: Path, home: Path) -> None:
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     old = leftover(configPath, 100)
     oldBackup = leftover(backupPathFor(stateDir, configPath), 100)
     fresh = leftover(configPath, 1)  # a write in progress, maybe another gateway's
-    others = [home / name for name in (
-        ".claude.json.tmp", ".claude.json.ABCD1234.tmp", ".claude.json.abcd12345.tmp",
-        "claude.json.abcd1234.tmp", ".claude.json.abcd1234.tmp.bak", ".other.abcd1234.tmp")]
+    others = [
+        home / name
+        for name in (
+            ".claude.json.tmp",
+            ".claude.json.ABCD1234.tmp",
+            ".claude.json.abcd12345.tmp",
+            "claude.json.abcd1234.tmp",
+            ".claude.json.abcd1234.tmp.bak",
+            ".other.abcd1234.tmp",
+        )
+    ]
     for path in others:
         path.write_text("theirs")
         os.utime(path, (NOW - 100, NOW - 100))
@@ -325,8 +381,9 @@ def test_leftovers_of_killed_writes_are_removed_and_nothing_else(
     os.utime(link, (NOW - 100, NOW - 100), follow_symlinks=False)
 
     notes = make(configPath, stateDir, home).removeLeftovers()
-    assert sorted(notes) == sorted(f"removed {p}, left by an interrupted write"
-                                   for p in (old, oldBackup))
+    assert sorted(notes) == sorted(
+        f"removed {p}, left by an interrupted write" for p in (old, oldBackup)
+    )
     assert not old.exists() and not oldBackup.exists()
     assert fresh.exists() and directory.is_dir() and link.is_symlink()
     assert all(p.read_text() == "theirs" for p in others)
@@ -341,19 +398,27 @@ def test_a_start_removes_the_leftovers(configPath: Path, stateDir: Path) -> None
 
 # -- 20.12: a restore that fails at stop -------------------------------------------------------
 
+
 class Clocked:
     """A ConfigService over C{source} with a Clock, loads run inline."""
 
     def __init__(self, source: Any, stateDir: Path, **kw: Any) -> None:
         self.clock = Clock()
         self.reloads: list[dict[str, ServerSpec]] = []
-        self.service = ConfigService(source, stateDir, self.clock, None,
-                                     lambda f, *a: maybeDeferred(f, *a), self.reloads.append,
-                                     **kw)
+        self.service = ConfigService(
+            source,
+            stateDir,
+            self.clock,
+            None,
+            lambda f, *a: maybeDeferred(f, *a),
+            self.reloads.append,
+            **kw,
+        )
 
 
 def test_a_restore_caught_half_written_is_retried_and_succeeds(
-        configPath: Path, stateDir: Path) -> None:
+    configPath: Path, stateDir: Path
+) -> None:
     source = gateway(configPath, stateDir)
     source.load()
     source.listening(9100)
@@ -376,7 +441,8 @@ def test_a_restore_caught_half_written_is_retried_and_succeeds(
 
 
 def test_a_restore_that_keeps_failing_is_an_error_with_a_marker(
-        configPath: Path, stateDir: Path) -> None:
+    configPath: Path, stateDir: Path
+) -> None:
     source = gateway(configPath, stateDir)
     source.load()
     source.listening(9100)
@@ -409,16 +475,19 @@ def test_a_restore_that_keeps_failing_is_an_error_with_a_marker(
     assert not restoreFailurePath(stateDir).exists()
 
 
-def test_the_marker_of_another_config_stays(configPath: Path, stateDir: Path,
-                                            home: Path) -> None:
+def test_the_marker_of_another_config_stays(configPath: Path, stateDir: Path, home: Path) -> None:
     recordRestoreFailure(stateDir, home / "other.json", "why", now=lambda: NOW)
     make(configPath, stateDir, home).restore()
-    assert readRestoreFailure(stateDir) == {"config": str(home / "other.json"),
-                                            "error": "why", "time": NOW}
+    assert readRestoreFailure(stateDir) == {
+        "config": str(home / "other.json"),
+        "error": "why",
+        "time": NOW,
+    }
 
 
 def test_an_adoption_that_fails_at_listening_is_logged_and_retried(
-        configPath: Path, stateDir: Path) -> None:
+    configPath: Path, stateDir: Path
+) -> None:
     source = gateway(configPath, stateDir)
     source.load()
     good = configPath.read_text()
@@ -428,13 +497,13 @@ def test_an_adoption_that_fails_at_listening_is_logged_and_retried(
         run.service.listening(9100)
         configPath.write_text(good)
         run.clock.advance(0.3)
-    assert [e["path"] for e in events if e["log_level"] == LogLevel.error] == [
-        str(configPath)]
+    assert [e["path"] for e in events if e["log_level"] == LogLevel.error] == [str(configPath)]
     assert load(configPath)["mcpServers"]["typed"]["type"] == "http"  # adopted by the retry
     assert sorted(run.reloads[-1]) == ["search", "typed"]
 
 
 # -- 20.9: a busy writer cannot starve the reload ------------------------------------------------
+
 
 class CountingSource:
     path = Path("/nonexistent/servers.json")
@@ -489,7 +558,8 @@ def test_a_quiet_file_is_still_debounced(tmp_path: Path) -> None:
 
 
 def test_a_writer_that_never_pauses_does_not_stop_the_reload(
-        configPath: Path, stateDir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    configPath: Path, stateDir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 20.9 on the adopted path: when the rewrite keeps losing the race,
     the reload still serves what the file says (a new stdio entry as it is)."""
     source = gateway(configPath, stateDir)

@@ -59,7 +59,7 @@ def original(ts: bool = True) -> dict[str, Any]:
                     "lint": {"command": "lint-mcp", "mode": "stateful"},
                     "search": {"command": "search-mcp", "args": ["--fast"]},
                 },
-                "history": [{"display": "hi \"there\"\n", "pastedContents": {}}],
+                "history": [{"display": 'hi "there"\n', "pastedContents": {}}],
             },
             PROJ_B: {
                 "allowedTools": [],
@@ -91,8 +91,9 @@ def stringify(doc: Any) -> str:
 
 
 def block(doc: dict[str, Any], scope: str | None) -> dict[str, Any]:
-    servers: dict[str, Any] = doc["mcpServers"] if scope is None \
-        else doc["projects"][scope]["mcpServers"]
+    servers: dict[str, Any] = (
+        doc["mcpServers"] if scope is None else doc["projects"][scope]["mcpServers"]
+    )
     return servers
 
 
@@ -133,18 +134,24 @@ def stray(directory: Path) -> list[str]:
 
 
 def withoutTs(text: str) -> str:
-    return "".join(line for line in text.splitlines(keepends=True)
-                   if f'"{GATEWAY_TS_KEY}"' not in line)
+    return "".join(
+        line for line in text.splitlines(keepends=True) if f'"{GATEWAY_TS_KEY}"' not in line
+    )
 
 
 # -- adopt ------------------------------------------------------------------------
 
+
 def test_adopt_rewrites_exactly_the_servable_stdio_entries(
-        configPath: Path, stateDir: Path, home: Path) -> None:
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     report = make(configPath, stateDir, home).adopt(url9100)
 
     assert report.adopted == [
-        "search (user scope)", "typed (user scope)", f"search (local scope of project {PROJ_A})"]
+        "search (user scope)",
+        "typed (user scope)",
+        f"search (local scope of project {PROJ_A})",
+    ]
     assert report.removed == [] and report.changed
     expected = original()
     for name, scope in SERVABLE:
@@ -174,13 +181,21 @@ def test_adopt_rewrites_exactly_the_servable_stdio_entries(
 def test_adopt_is_idempotent(configPath: Path, stateDir: Path, home: Path) -> None:
     config = make(configPath, stateDir, home)
     config.adopt(url9100)
-    before = (configPath.read_bytes(), configPath.stat().st_mtime_ns,
-              config.backupPath.read_bytes(), config.backupPath.stat().st_mtime_ns)
+    before = (
+        configPath.read_bytes(),
+        configPath.stat().st_mtime_ns,
+        config.backupPath.read_bytes(),
+        config.backupPath.stat().st_mtime_ns,
+    )
     report = config.adopt(url9100)
     assert (report.adopted, report.removed, report.notes) == ([], [], [])
     assert not report.changed
-    assert before == (configPath.read_bytes(), configPath.stat().st_mtime_ns,
-                      config.backupPath.read_bytes(), config.backupPath.stat().st_mtime_ns)
+    assert before == (
+        configPath.read_bytes(),
+        configPath.stat().st_mtime_ns,
+        config.backupPath.read_bytes(),
+        config.backupPath.stat().st_mtime_ns,
+    )
 
 
 def test_adopt_without_stdio_entries_writes_nothing(home: Path, stateDir: Path) -> None:
@@ -193,8 +208,7 @@ def test_adopt_without_stdio_entries_writes_nothing(home: Path, stateDir: Path) 
     assert not hasBackup(stateDir, path)
 
 
-def test_servedDocument_yields_the_originals(configPath: Path, stateDir: Path,
-                                             home: Path) -> None:
+def test_servedDocument_yields_the_originals(configPath: Path, stateDir: Path, home: Path) -> None:
     expected = parseConfig(original(), str(configPath), ENV, "user")
     config = make(configPath, stateDir, home)
     before = config.servedDocument()
@@ -211,7 +225,8 @@ def test_servedDocument_yields_the_originals(configPath: Path, stateDir: Path,
     assert any("bad name!" in w for w in served.warnings)
     assert any("'broken'" in w for w in served.warnings)
     assert [w for w in served.warnings if "defined only in a project" in w] == [
-        w for w in config.loadServed().warnings if "defined only in a project" in w]
+        w for w in config.loadServed().warnings if "defined only in a project" in w
+    ]
     projectOnly = [w for w in served.warnings if "defined only in a project" in w]
     assert len(projectOnly) == 1
     assert f"'lint' (local scope of project {PROJ_A})" in projectOnly[0]
@@ -219,6 +234,7 @@ def test_servedDocument_yields_the_originals(configPath: Path, stateDir: Path,
 
 
 # -- restore and the round trip -------------------------------------------------------
+
 
 def test_round_trip_is_byte_identical(configPath: Path, stateDir: Path, home: Path) -> None:
     before = configPath.read_bytes()
@@ -229,8 +245,11 @@ def test_round_trip_is_byte_identical(configPath: Path, stateDir: Path, home: Pa
     report = config.restore()
 
     assert sorted(report.restored) == sorted(
-        [f"{n} ({'user scope' if s is None else f'local scope of project {s}'})"
-         for n, s in SERVABLE])
+        [
+            f"{n} ({'user scope' if s is None else f'local scope of project {s}'})"
+            for n, s in SERVABLE
+        ]
+    )
     assert report.kept == [] and report.notes == [] and report.revived == []
     # Issue 10.7: the timestamp goes back to the value it had before adoption.
     assert configPath.read_bytes() == before
@@ -263,8 +282,9 @@ FORMATS = {
 
 @pytest.mark.parametrize("ts", [True, False], ids=["with-ts", "without-ts"])
 @pytest.mark.parametrize("layout", sorted(FORMATS))
-def test_adopt_then_restore_gives_the_bytes_back(home: Path, stateDir: Path, layout: str,
-                                                 ts: bool) -> None:
+def test_adopt_then_restore_gives_the_bytes_back(
+    home: Path, stateDir: Path, layout: str, ts: bool
+) -> None:
     """Issue 10.7: the file comes back byte for byte, a compact one compact."""
     path = home / ".claude.json"
     before = FORMATS[layout](original(ts)).encode("utf-8")
@@ -289,9 +309,21 @@ def test_mcp_json_servers_are_a_projects_and_not_adopted(home: Path, stateDir: P
     project = home / "work" / "proj"
     project.mkdir(parents=True)
     path = project / ".mcp.json"
-    before = json.dumps({"mcpServers": {
-        "fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."]},
-        "web": {"type": "http", "url": "https://example.com/mcp"}}}, indent=2) + "\n"
+    before = (
+        json.dumps(
+            {
+                "mcpServers": {
+                    "fs": {
+                        "command": "npx",
+                        "args": ["-y", "@modelcontextprotocol/server-filesystem", "."],
+                    },
+                    "web": {"type": "http", "url": "https://example.com/mcp"},
+                }
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     path.write_text(before)
     config = make(path, stateDir, home)
     assert config.defaultScope == "project"
@@ -307,16 +339,23 @@ def test_mcp_json_servers_are_a_projects_and_not_adopted(home: Path, stateDir: P
 
 
 def test_a_project_only_entry_an_older_version_adopted_is_given_back(
-        configPath: Path, stateDir: Path, home: Path) -> None:
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     """An older gateway adopted project-only servers: the next adoption puts
     them back as stdio entries and stops serving them."""
     data = load(configPath)
-    backup: dict[str, Any] = {"version": 1, "configPath": str(configPath),
-                              "timestampAdded": False, "projects": {}}
+    backup: dict[str, Any] = {
+        "version": 1,
+        "configPath": str(configPath),
+        "timestampAdded": False,
+        "projects": {},
+    }
     for name, scope in PROJECT_ONLY:
         assert scope is not None
         backup["projects"].setdefault(scope, {"mcpServers": {}})["mcpServers"][name] = {
-            "url": url9100(name), "original": block(data, scope)[name]}
+            "url": url9100(name),
+            "original": block(data, scope)[name],
+        }
         block(data, scope)[name] = http(url9100(name))
     configPath.write_text(stringify(data), encoding="utf-8")
     (stateDir / "config-backup.json").write_text(json.dumps(backup))
@@ -325,7 +364,8 @@ def test_a_project_only_entry_an_older_version_adopted_is_given_back(
     assert sorted(config.loadServed().servers) == ["search", "typed"]
     report = config.adopt(url9100)
     assert sorted(report.removed) == sorted(
-        f"{n} (local scope of project {s})" for n, s in PROJECT_ONLY)
+        f"{n} (local scope of project {s})" for n, s in PROJECT_ONLY
+    )
     assert all("only in a project" in n for n in report.notes if "lint" in n or "db" in n)
     after = load(configPath)
     for name, scope in PROJECT_ONLY:
@@ -335,8 +375,9 @@ def test_a_project_only_entry_an_older_version_adopted_is_given_back(
     assert set(saved["projects"][PROJ_A]["mcpServers"]) == {"search"}
 
 
-def test_restore_without_a_backup_changes_nothing(configPath: Path, stateDir: Path,
-                                                  home: Path) -> None:
+def test_restore_without_a_backup_changes_nothing(
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     before = configPath.read_bytes()
     report = make(configPath, stateDir, home).restore()
     assert report.restored == [] and report.kept == []
@@ -346,8 +387,10 @@ def test_restore_without_a_backup_changes_nothing(configPath: Path, stateDir: Pa
 
 # -- crash recovery and edits while stopped ---------------------------------------------
 
+
 def test_crash_recovery_adopts_again_without_a_double_backup(
-        configPath: Path, stateDir: Path, home: Path) -> None:
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     before = configPath.read_text(encoding="utf-8")
     make(configPath, stateDir, home).adopt(url9100)
     backup = (stateDir / "config-backup.json").read_bytes()
@@ -368,14 +411,17 @@ def test_crash_recovery_adopts_again_without_a_double_backup(
     assert load(configPath)["mcpServers"]["search"] == http(url9200("search"))
     saved = load(stateDir / "config-backup.json")
     assert saved["mcpServers"]["search"] == {
-        "url": url9200("search"), "original": original()["mcpServers"]["search"]}
+        "url": url9200("search"),
+        "original": original()["mcpServers"]["search"],
+    }
 
     third.restore()
     assert withoutTs(configPath.read_text(encoding="utf-8")) == withoutTs(before)
 
 
-def test_restore_first_then_adopt_after_a_crash(configPath: Path, stateDir: Path,
-                                                home: Path) -> None:
+def test_restore_first_then_adopt_after_a_crash(
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     before = configPath.read_text(encoding="utf-8")
     make(configPath, stateDir, home).adopt(url9100)
     recovering = make(configPath, stateDir, home)
@@ -383,8 +429,10 @@ def test_restore_first_then_adopt_after_a_crash(configPath: Path, stateDir: Path
     assert len(report.restored) == len(SERVABLE)
     assert withoutTs(configPath.read_text(encoding="utf-8")) == withoutTs(before)
     assert len(recovering.adopt(url9100).adopted) == len(SERVABLE)
-    assert load(stateDir / "config-backup.json")["mcpServers"]["typed"]["original"] == \
-        original()["mcpServers"]["typed"]
+    assert (
+        load(stateDir / "config-backup.json")["mcpServers"]["typed"]["original"]
+        == original()["mcpServers"]["typed"]
+    )
 
 
 def userEdits(configPath: Path) -> None:
@@ -396,8 +444,7 @@ def userEdits(configPath: Path) -> None:
     configPath.write_text(stringify(data), encoding="utf-8")
 
 
-def test_restore_keeps_what_the_user_changed(configPath: Path, stateDir: Path,
-                                             home: Path) -> None:
+def test_restore_keeps_what_the_user_changed(configPath: Path, stateDir: Path, home: Path) -> None:
     make(configPath, stateDir, home).adopt(url9100)
     userEdits(configPath)
     report = make(configPath, stateDir, home).restore()
@@ -405,25 +452,26 @@ def test_restore_keeps_what_the_user_changed(configPath: Path, stateDir: Path,
     assert report.kept == ["typed (user scope)", f"search (local scope of project {PROJ_A})"]
     assert report.restored == ["search (user scope)"]
     assert any("typed (user scope) was changed" in n for n in report.notes)
-    assert any(f"search (local scope of project {PROJ_A}) was removed" in n
-               for n in report.notes)
+    assert any(f"search (local scope of project {PROJ_A}) was removed" in n for n in report.notes)
     data = load(configPath)
     assert data["mcpServers"]["typed"] == http("https://elsewhere.example/mcp")
     assert "search" not in data["projects"][PROJ_A]["mcpServers"]
     assert data["mcpServers"]["search"] == original()["mcpServers"]["search"]
-    assert data["projects"][PROJ_B]["mcpServers"]["db"] == \
-        original()["projects"][PROJ_B]["mcpServers"]["db"]
+    assert (
+        data["projects"][PROJ_B]["mcpServers"]["db"]
+        == original()["projects"][PROJ_B]["mcpServers"]["db"]
+    )
     assert not hasBackup(stateDir, configPath)
 
 
-def test_adopt_merges_a_backup_the_user_edited_around(configPath: Path, stateDir: Path,
-                                                      home: Path) -> None:
+def test_adopt_merges_a_backup_the_user_edited_around(
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     make(configPath, stateDir, home).adopt(url9100)
     userEdits(configPath)
     report = make(configPath, stateDir, home).adopt(url9100)
     assert report.removed == ["typed (user scope)", f"search (local scope of project {PROJ_A})"]
-    assert any("typed (user scope) was changed" in n and "the file wins" in n
-               for n in report.notes)
+    assert any("typed (user scope) was changed" in n and "the file wins" in n for n in report.notes)
     backup = load(stateDir / "config-backup.json")
     assert set(backup["mcpServers"]) == {"search"}
     assert "projects" not in backup
@@ -431,8 +479,8 @@ def test_adopt_merges_a_backup_the_user_edited_around(configPath: Path, stateDir
 
 
 def test_a_crash_between_backup_and_rewrite_is_harmless(
-        configPath: Path, stateDir: Path, home: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    configPath: Path, stateDir: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = configPath.read_bytes()
 
     realReplace = os.replace
@@ -457,6 +505,7 @@ def test_a_crash_between_backup_and_rewrite_is_harmless(
 
 
 # -- concurrent writers --------------------------------------------------------------------
+
 
 def test_updateJson_redoes_the_cycle_when_someone_writes_in_between(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
@@ -525,8 +574,7 @@ def interfere(monkeypatch: pytest.MonkeyPatch, configPath: Path, times: int | No
     writes: list[int] = []
     real = updateJson
 
-    def racing(path: Path, mutate: Callable[[dict[str, Any]], bool],
-               retries: int = 5) -> bool:
+    def racing(path: Path, mutate: Callable[[dict[str, Any]], bool], retries: int = 5) -> bool:
         def wrapped(data: dict[str, Any]) -> bool:
             if times is None or len(writes) < times:
                 theirs = load(configPath)
@@ -542,8 +590,8 @@ def interfere(monkeypatch: pytest.MonkeyPatch, configPath: Path, times: int | No
 
 
 def test_a_concurrent_write_during_adopt_is_not_lost(
-        configPath: Path, stateDir: Path, home: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    configPath: Path, stateDir: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     writes = interfere(monkeypatch, configPath, times=1)
     report = make(configPath, stateDir, home).adopt(url9100)
     assert writes == [43]
@@ -555,8 +603,8 @@ def test_a_concurrent_write_during_adopt_is_not_lost(
 
 
 def test_a_writer_that_never_stops_makes_adopt_fail_cleanly(
-        configPath: Path, stateDir: Path, home: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    configPath: Path, stateDir: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     writes = interfere(monkeypatch, configPath, times=None)
     with pytest.raises(ConcurrentWriteError):
         make(configPath, stateDir, home).adopt(url9100)
@@ -574,8 +622,8 @@ def test_a_writer_that_never_stops_makes_adopt_fail_cleanly(
 
 
 def test_a_concurrent_write_during_restore_is_not_lost(
-        configPath: Path, stateDir: Path, home: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    configPath: Path, stateDir: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make(configPath, stateDir, home).adopt(url9100)
     interfere(monkeypatch, configPath, times=2)
     report = make(configPath, stateDir, home).restore()
@@ -587,13 +635,17 @@ def test_a_concurrent_write_during_restore_is_not_lost(
 
 # -- bad input ------------------------------------------------------------------------------
 
+
 def test_invalid_json_is_refused_with_its_position(home: Path, stateDir: Path) -> None:
     path = home / ".claude.json"
     text = '{\n  "numStartups": 1,\n  "mcpServers": {"a": {"command": "x"},}\n}'
     path.write_text(text)
     config = make(path, stateDir, home)
-    for call in (lambda: config.adopt(url9100), lambda: config.sync(url9100),
-                 config.servedDocument):
+    for call in (
+        lambda: config.adopt(url9100),
+        lambda: config.sync(url9100),
+        config.servedDocument,
+    ):
         with pytest.raises(ConfigError, match=r"line 3 column \d+") as caught:
             call()
         assert str(path) in str(caught.value)
@@ -617,7 +669,8 @@ def test_nan_and_non_utf8_are_refused_with_their_position(tmp_path: Path) -> Non
 
 
 def test_a_corrupt_or_foreign_backup_is_never_overwritten(
-        configPath: Path, stateDir: Path, home: Path) -> None:
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     backupPath = stateDir / "config-backup.json"
     backupPath.write_text("{not json")
     before = configPath.read_bytes()
@@ -629,8 +682,9 @@ def test_a_corrupt_or_foreign_backup_is_never_overwritten(
     assert backupPath.read_text() == "{not json"
     assert configPath.read_bytes() == before
 
-    backupPath.write_text(json.dumps({"version": 1, "configPath": "/elsewhere/.claude.json",
-                                      "mcpServers": {}}))
+    backupPath.write_text(
+        json.dumps({"version": 1, "configPath": "/elsewhere/.claude.json", "mcpServers": {}})
+    )
     with pytest.raises(ConfigError, match=re.escape("/elsewhere/.claude.json")):
         config.adopt(url9100)
     assert configPath.read_bytes() == before
@@ -638,13 +692,12 @@ def test_a_corrupt_or_foreign_backup_is_never_overwritten(
 
 # -- the watcher: hot add and hot remove -------------------------------------------------------
 
-def test_sync_adopts_an_entry_added_later(configPath: Path, stateDir: Path,
-                                          home: Path) -> None:
+
+def test_sync_adopts_an_entry_added_later(configPath: Path, stateDir: Path, home: Path) -> None:
     config = make(configPath, stateDir, home)
     config.adopt(url9100)
     data = load(configPath)  # `claude mcp add --scope user fresh -- fresh-mcp`
-    data["mcpServers"]["fresh"] = {"type": "stdio", "command": "fresh-mcp", "args": [],
-                                   "env": {}}
+    data["mcpServers"]["fresh"] = {"type": "stdio", "command": "fresh-mcp", "args": [], "env": {}}
     # `claude mcp add private -- private-mcp` in proj-b: that project's own
     data["projects"][PROJ_B]["mcpServers"]["private"] = {"command": "private-mcp"}
     configPath.write_text(stringify(data), encoding="utf-8")
@@ -664,8 +717,7 @@ def test_sync_adopts_an_entry_added_later(configPath: Path, stateDir: Path,
     assert not config.sync(url9100).changed
 
 
-def test_sync_drops_an_entry_the_user_removed(configPath: Path, stateDir: Path,
-                                              home: Path) -> None:
+def test_sync_drops_an_entry_the_user_removed(configPath: Path, stateDir: Path, home: Path) -> None:
     config = make(configPath, stateDir, home)
     config.adopt(url9100)
     data = load(configPath)  # `claude mcp remove typed`
@@ -682,7 +734,8 @@ def test_sync_drops_an_entry_the_user_removed(configPath: Path, stateDir: Path,
 
 
 def test_sync_follows_an_entry_the_user_replaced_with_another_stdio_server(
-        configPath: Path, stateDir: Path, home: Path) -> None:
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     config = make(configPath, stateDir, home)
     config.adopt(url9100)
     data = load(configPath)
@@ -696,7 +749,8 @@ def test_sync_follows_an_entry_the_user_replaced_with_another_stdio_server(
 
 
 def test_sync_gives_back_an_entry_the_gateway_can_no_longer_serve(
-        configPath: Path, stateDir: Path, home: Path) -> None:
+    configPath: Path, stateDir: Path, home: Path
+) -> None:
     data = load(configPath)
     data["mcpServers"]["keyed"] = {"command": "k", "env": {"KEY": "${API_KEY}"}}
     configPath.write_text(stringify(data), encoding="utf-8")
@@ -706,27 +760,34 @@ def test_sync_gives_back_an_entry_the_gateway_can_no_longer_serve(
     report = make(configPath, stateDir, home, environ={}).adopt(url9100)
     assert report.removed == ["keyed (user scope)"]
     assert any("${API_KEY}" in n for n in report.notes)
-    assert load(configPath)["mcpServers"]["keyed"] == {"command": "k",
-                                                       "env": {"KEY": "${API_KEY}"}}
+    assert load(configPath)["mcpServers"]["keyed"] == {"command": "k", "env": {"KEY": "${API_KEY}"}}
 
 
 # -- one name, several scopes -----------------------------------------------------------------
 
+
 def test_a_name_with_different_specs_in_two_scopes_is_adopted_once(
-        home: Path, stateDir: Path) -> None:
+    home: Path, stateDir: Path
+) -> None:
     path = home / ".claude.json"
     shared = {"command": "x-mcp", "args": ["a"]}
-    doc = {"mcpServers": {"x": dict(shared)},
-           "projects": {"/p/one": {"mcpServers": {"x": dict(shared)}},
-                        "/p/two": {"mcpServers": {"x": {"command": "x-mcp", "args": ["b"]}}}}}
+    doc = {
+        "mcpServers": {"x": dict(shared)},
+        "projects": {
+            "/p/one": {"mcpServers": {"x": dict(shared)}},
+            "/p/two": {"mcpServers": {"x": {"command": "x-mcp", "args": ["b"]}}},
+        },
+    }
     path.write_text(stringify(doc))
     config = make(path, stateDir, home)
 
     report = config.adopt(url9100)
     assert report.adopted == ["x (user scope)", "x (local scope of project /p/one)"]
-    assert report.notes == ["x (local scope of project /p/two) differs from the 'x' served"
-                            " from x (user scope); left as a stdio entry (clients there start"
-                            " it themselves)"]
+    assert report.notes == [
+        "x (local scope of project /p/two) differs from the 'x' served"
+        " from x (user scope); left as a stdio entry (clients there start"
+        " it themselves)"
+    ]
     data = load(path)
     assert data["projects"]["/p/two"]["mcpServers"]["x"]["args"] == ["b"]
     served = config.servedDocument()
@@ -749,17 +810,21 @@ def test_the_user_scope_wins_over_every_project(home: Path, stateDir: Path) -> N
     path.write_text(stringify(data))
     report = config.sync(url9100)
     assert report.adopted == ["x (user scope)", "x (local scope of project /p/a)"]
-    assert report.notes == ["x (local scope of project /p/b) differs from the 'x' served from"
-                            " x (user scope); left as a stdio entry (clients there start it"
-                            " themselves)"]
+    assert report.notes == [
+        "x (local scope of project /p/b) differs from the 'x' served from"
+        " x (user scope); left as a stdio entry (clients there start it"
+        " themselves)"
+    ]
     assert config.loadServed().servers["x"].command == "u"
     assert load(path)["projects"]["/p/b"]["mcpServers"]["x"] == {"command": "b"}
 
 
 # -- paths -------------------------------------------------------------------------------------
 
-def test_a_config_outside_home_and_state_dir_is_refused(tmp_path: Path, home: Path,
-                                                        stateDir: Path) -> None:
+
+def test_a_config_outside_home_and_state_dir_is_refused(
+    tmp_path: Path, home: Path, stateDir: Path
+) -> None:
     outside = tmp_path / "elsewhere" / ".claude.json"
     outside.parent.mkdir()
     outside.write_text("{}")
@@ -813,16 +878,20 @@ def test_project_backup_names_are_safe(home: Path, stateDir: Path) -> None:
 
 # -- formats ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    '{\n  "a": [],\n  "b": {},\n  "c": "é"\n}',                     # JSON.stringify(o, null, 2)
-    '{\n    "a": [],\n    "b": {},\n    "c": "é"\n}\n',             # 4 spaces, newline
-    '{\n\t"a": [],\n\t"b": {},\n\t"c": "é"\n}\n',                   # tabs
-    '{"a":[],"b":{},"c":"é"}',                                      # JSON.stringify(o)
-    '{"a": [], "b": {}, "c": "é"}\n',                               # json.dumps(o)
-    '{\n  "a": [],\n  "b": {},\n  "c": "\\u00e9"\n}',               # ASCII-escaped
-    '{\r\n  "a": [],\r\n  "b": {},\r\n  "c": "é"\r\n}\r\n',         # CRLF
-    '{\n  "a": [],\n  "b": {},\n  "c": "\\ud800 \\u001b"\n}',       # lone surrogate, control
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{\n  "a": [],\n  "b": {},\n  "c": "é"\n}',  # JSON.stringify(o, null, 2)
+        '{\n    "a": [],\n    "b": {},\n    "c": "é"\n}\n',  # 4 spaces, newline
+        '{\n\t"a": [],\n\t"b": {},\n\t"c": "é"\n}\n',  # tabs
+        '{"a":[],"b":{},"c":"é"}',  # JSON.stringify(o)
+        '{"a": [], "b": {}, "c": "é"}\n',  # json.dumps(o)
+        '{\n  "a": [],\n  "b": {},\n  "c": "\\u00e9"\n}',  # ASCII-escaped
+        '{\r\n  "a": [],\r\n  "b": {},\r\n  "c": "é"\r\n}\r\n',  # CRLF
+        '{\n  "a": [],\n  "b": {},\n  "c": "\\ud800 \\u001b"\n}',  # lone surrogate, control
+    ],
+)
 def test_updateJson_writes_in_the_original_format(tmp_path: Path, text: str) -> None:
     path = tmp_path / "c.json"
     path.write_bytes(text.encode())

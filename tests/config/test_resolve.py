@@ -30,6 +30,7 @@ NODE_SHEBANG = b"#!/usr/bin/env node\nconsole.log('hi')\n"
 
 # -- helpers ----------------------------------------------------------------------
 
+
 def fired(d: Deferred[T]) -> T:
     """The result of a Deferred that must have fired successfully."""
     results: list[T | Failure] = []
@@ -45,11 +46,17 @@ def pending(d: Deferred[Any]) -> None:
     assert not d.called, f"fired too early with {d.result!r}"
 
 
-def npx(*args: str, name: str = "srv", env: dict[str, str] | None = None,
-        command: str = "npx") -> ServerSpec:
-    return ServerSpec(name=name, command=command, args=args,
-                      env=tuple(sorted((env or {}).items())), mode="stateful",
-                      executable="/usr/bin/" + os.path.basename(command))
+def npx(
+    *args: str, name: str = "srv", env: dict[str, str] | None = None, command: str = "npx"
+) -> ServerSpec:
+    return ServerSpec(
+        name=name,
+        command=command,
+        args=args,
+        env=tuple(sorted((env or {}).items())),
+        mode="stateful",
+        executable="/usr/bin/" + os.path.basename(command),
+    )
 
 
 def uvx(*args: str, name: str = "srv") -> ServerSpec:
@@ -82,12 +89,12 @@ def resolver(stateDir: Path, reactor: FakeProcessReactor, binDir: Path) -> Resol
     return makeResolver(stateDir, reactor, binDir)
 
 
-def makeResolver(stateDir: Path, reactor: FakeProcessReactor, binDir: Path,
-                 **kwargs: Any) -> Resolver:
+def makeResolver(
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path, **kwargs: Any
+) -> Resolver:
     kwargs.setdefault("npm", NPM)
     kwargs.setdefault("uv", UV)
-    return Resolver(stateDir, reactor, reactor, {"PATH": str(binDir), "HOME": "/home/u"},
-                    **kwargs)
+    return Resolver(stateDir, reactor, reactor, {"PATH": str(binDir), "HOME": "/home/u"}, **kwargs)
 
 
 @pytest.fixture
@@ -106,9 +113,14 @@ def prefixOf(reactor: FakeProcessReactor, index: int = -1) -> Path:
     return Path(argv[argv.index("--prefix") + 1])
 
 
-def npmInstalls(reactor: FakeProcessReactor, name: str, manifest: dict[str, Any] | None,
-                files: dict[str, bytes] | None = None, index: int = -1,
-                code: int = 0) -> Path:
+def npmInstalls(
+    reactor: FakeProcessReactor,
+    name: str,
+    manifest: dict[str, Any] | None,
+    files: dict[str, bytes] | None = None,
+    index: int = -1,
+    code: int = 0,
+) -> Path:
     """Play npm: write C{node_modules/<name>} with C{manifest} and C{files}
     (relative to the package) into the prefix, then exit with C{code}."""
     packageDir = prefixOf(reactor, index) / "node_modules" / name
@@ -130,141 +142,214 @@ def readCache(stateDir: Path) -> dict[str, Any]:
 
 # -- wrapperOf --------------------------------------------------------------------
 
-@pytest.mark.parametrize(("command", "args", "expected"), [
-    ("npx", ["-y", "pkg"], ("npx", "pkg", [])),
-    ("npx", ["--yes", "pkg@1", "a", "b"], ("npx", "pkg@1", ["a", "b"])),
-    ("npx", ["pkg", "-y", "--port", "3"], ("npx", "pkg", ["-y", "--port", "3"])),
-    ("npx", ["-y", "@org/pkg@2", "stdio"], ("npx", "@org/pkg@2", ["stdio"])),
-    ("npx", ["@org/pkg"], ("npx", "@org/pkg", [])),
-    ("npx", ["-y", "@upstash/context7-mcp@latest"], ("npx", "@upstash/context7-mcp@latest", [])),
-    ("npx", ["-y", "pkg@^1.2"], ("npx", "pkg@^1.2", [])),
-    ("npx", ["-p", "pkg", "bin"], ("npx", "pkg", ["bin"])),
-    ("npx", ["-y", "--package", "@org/pkg@3", "tool", "x"], ("npx", "@org/pkg@3", ["tool", "x"])),
-    ("npx", ["--package=pkg", "bin", "--flag"], ("npx", "pkg", ["bin", "--flag"])),
-    ("npx", ["-y", "--", "pkg", "a"], ("npx", "pkg", ["a"])),
-    ("/usr/local/bin/npx", ["-y", "pkg"], ("npx", "pkg", [])),
-    ("uvx", ["pkg"], ("uvx", "pkg", [])),
-    ("uvx", ["mcp-server-fetch@1.2.0", "--x"], ("uvx", "mcp-server-fetch@1.2.0", ["--x"])),
-    ("uvx", ["--from", "x", "y"], ("uvx", "x", ["y"])),
-    ("uvx", ["--from=x[cli]==2", "y", "z"], ("uvx", "x[cli]==2", ["y", "z"])),
-    ("uvx", ["--python", "3.12", "pkg"], ("uvx", "pkg", [])),
-])
-def test_wrapperOf_parses_npx_and_uvx_forms(resolver: Resolver, command: str, args: list[str],
-                                            expected: tuple[str, str, list[str]]) -> None:
+
+@pytest.mark.parametrize(
+    ("command", "args", "expected"),
+    [
+        ("npx", ["-y", "pkg"], ("npx", "pkg", [])),
+        ("npx", ["--yes", "pkg@1", "a", "b"], ("npx", "pkg@1", ["a", "b"])),
+        ("npx", ["pkg", "-y", "--port", "3"], ("npx", "pkg", ["-y", "--port", "3"])),
+        ("npx", ["-y", "@org/pkg@2", "stdio"], ("npx", "@org/pkg@2", ["stdio"])),
+        ("npx", ["@org/pkg"], ("npx", "@org/pkg", [])),
+        (
+            "npx",
+            ["-y", "@upstash/context7-mcp@latest"],
+            ("npx", "@upstash/context7-mcp@latest", []),
+        ),
+        ("npx", ["-y", "pkg@^1.2"], ("npx", "pkg@^1.2", [])),
+        ("npx", ["-p", "pkg", "bin"], ("npx", "pkg", ["bin"])),
+        (
+            "npx",
+            ["-y", "--package", "@org/pkg@3", "tool", "x"],
+            ("npx", "@org/pkg@3", ["tool", "x"]),
+        ),
+        ("npx", ["--package=pkg", "bin", "--flag"], ("npx", "pkg", ["bin", "--flag"])),
+        ("npx", ["-y", "--", "pkg", "a"], ("npx", "pkg", ["a"])),
+        ("/usr/local/bin/npx", ["-y", "pkg"], ("npx", "pkg", [])),
+        ("uvx", ["pkg"], ("uvx", "pkg", [])),
+        ("uvx", ["mcp-server-fetch@1.2.0", "--x"], ("uvx", "mcp-server-fetch@1.2.0", ["--x"])),
+        ("uvx", ["--from", "x", "y"], ("uvx", "x", ["y"])),
+        ("uvx", ["--from=x[cli]==2", "y", "z"], ("uvx", "x[cli]==2", ["y", "z"])),
+        ("uvx", ["--python", "3.12", "pkg"], ("uvx", "pkg", [])),
+    ],
+)
+def test_wrapperOf_parses_npx_and_uvx_forms(
+    resolver: Resolver, command: str, args: list[str], expected: tuple[str, str, list[str]]
+) -> None:
     spec = ServerSpec(name="s", command=command, args=tuple(args))
     assert resolver.wrapperOf(spec) == expected
 
 
-@pytest.mark.parametrize(("command", "args"), [
-    ("node", ["server.js"]),
-    ("python3", ["-m", "npx"]),
-    ("npx", []),
-    ("npx", ["-y"]),
-    ("npx", ["--registry", "https://r.example", "pkg"]),   # unknown flag
-    ("npx", ["-c", "echo hi"]),
-    ("npx", ["-p", "a", "-p", "b", "bin"]),                  # two packages
-    ("npx", ["-p", "pkg"]),                                  # no command
-    ("npx", ["github:user/repo"]),                           # not a registry spec
-    ("npx", ["./local/dir"]),
-    ("npx", ["https://example.com/pkg.tgz"]),
-    ("npx", ["alias@npm:pkg@1"]),
-    ("npm", ["exec", "pkg"]),
-    ("uvx", []),
-    ("uvx", ["--with", "x", "pkg"]),                         # unknown flag
-    ("uvx", ["--from", "x"]),
-    ("uvx", ["pkg==1.0"]),
-    ("uvx", ["--from", "x", "./script.py"]),
-])
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("node", ["server.js"]),
+        ("python3", ["-m", "npx"]),
+        ("npx", []),
+        ("npx", ["-y"]),
+        ("npx", ["--registry", "https://r.example", "pkg"]),  # unknown flag
+        ("npx", ["-c", "echo hi"]),
+        ("npx", ["-p", "a", "-p", "b", "bin"]),  # two packages
+        ("npx", ["-p", "pkg"]),  # no command
+        ("npx", ["github:user/repo"]),  # not a registry spec
+        ("npx", ["./local/dir"]),
+        ("npx", ["https://example.com/pkg.tgz"]),
+        ("npx", ["alias@npm:pkg@1"]),
+        ("npm", ["exec", "pkg"]),
+        ("uvx", []),
+        ("uvx", ["--with", "x", "pkg"]),  # unknown flag
+        ("uvx", ["--from", "x"]),
+        ("uvx", ["pkg==1.0"]),
+        ("uvx", ["--from", "x", "./script.py"]),
+    ],
+)
 def test_wrapperOf_is_None_for_other_commands_and_unknown_forms(
-        resolver: Resolver, command: str, args: list[str]) -> None:
+    resolver: Resolver, command: str, args: list[str]
+) -> None:
     assert resolver.wrapperOf(ServerSpec(name="s", command=command, args=tuple(args))) is None
 
 
 def test_cache_keys_tell_apart_what_selects_the_binary() -> None:
-    keys = {parseWrapper(spec).key for spec in [  # type: ignore[union-attr]
-        npx("-y", "pkg"), npx("pkg@1"), npx("-p", "pkg", "other"), uvx("pkg"),
-        uvx("--python", "3.12", "pkg"), uvx("--from", "pkg", "other")]}
-    assert keys == {"npx:pkg", "npx:pkg@1", "npx:pkg#other", "uvx:pkg", "uvx:pkg?python=3.12",
-                    "uvx:pkg#other"}
+    keys = {
+        parseWrapper(spec).key  # type: ignore[union-attr]
+        for spec in [
+            npx("-y", "pkg"),
+            npx("pkg@1"),
+            npx("-p", "pkg", "other"),
+            uvx("pkg"),
+            uvx("--python", "3.12", "pkg"),
+            uvx("--from", "pkg", "other"),
+        ]
+    }
+    assert keys == {
+        "npx:pkg",
+        "npx:pkg@1",
+        "npx:pkg#other",
+        "uvx:pkg",
+        "uvx:pkg?python=3.12",
+        "uvx:pkg#other",
+    }
 
 
 # -- npx: resolving -----------------------------------------------------------------
 
+
 def test_npx_installs_the_exact_version_into_the_state_dir_and_runs_node_on_the_bin(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path, binDir: Path,
-        logged: list[LogEvent]) -> None:
-    spec = npx("-y", "@org/server@1.2.3", "stdio", "--verbose",
-               env={"npm_config_registry": "https://registry.example", "TOKEN": "t"})
+    resolver: Resolver,
+    reactor: FakeProcessReactor,
+    stateDir: Path,
+    binDir: Path,
+    logged: list[LogEvent],
+) -> None:
+    spec = npx(
+        "-y",
+        "@org/server@1.2.3",
+        "stdio",
+        "--verbose",
+        env={"npm_config_registry": "https://registry.example", "TOKEN": "t"},
+    )
     d = resolver.resolve(spec)
     pending(d)
     [(executable, argv, env, path)] = reactor.spawned
     prefix = prefixOf(reactor)
     assert executable == NPM
-    assert argv == [NPM, "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
-                    "--no-update-notifier", "--loglevel=error", "--prefer-offline",
-                    "@org/server@1.2.3"]
+    assert argv == [
+        NPM,
+        "install",
+        "--prefix",
+        str(prefix),
+        "--no-audit",
+        "--no-fund",
+        "--no-update-notifier",
+        "--loglevel=error",
+        "--prefer-offline",
+        "@org/server@1.2.3",
+    ]
     assert prefix.parent == stateDir / "npx" and prefix.is_dir()
     assert prefix.name.startswith("@org+server@1.2.3-")
     assert path == str(prefix)
     # The entry's env reaches npm (private registries, proxies), on top of the gateway's.
-    assert env == {"PATH": str(binDir), "HOME": "/home/u",
-                   "npm_config_registry": "https://registry.example", "TOKEN": "t"}
+    assert env == {
+        "PATH": str(binDir),
+        "HOME": "/home/u",
+        "npm_config_registry": "https://registry.example",
+        "TOKEN": "t",
+    }
     assert reactor.lastProcess.stdinClosed
 
-    packageDir = npmInstalls(reactor, "@org/server", {"bin": "dist/index.js"},
-                             {"dist/index.js": NODE_SHEBANG})
+    packageDir = npmInstalls(
+        reactor, "@org/server", {"bin": "dist/index.js"}, {"dist/index.js": NODE_SHEBANG}
+    )
     resolved = fired(d)
     binFile = str(packageDir / "dist" / "index.js")
     assert resolved.command == resolved.executable == str(binDir / "node")
     assert resolved.args == (binFile, "stdio", "--verbose")
     # Everything else is the entry's own.
-    assert (resolved.name, resolved.env, resolved.mode, resolved.cwd) == \
-        (spec.name, spec.env, spec.mode, spec.cwd)
+    assert (resolved.name, resolved.env, resolved.mode, resolved.cwd) == (
+        spec.name,
+        spec.env,
+        spec.mode,
+        spec.cwd,
+    )
 
     cache = readCache(stateDir)
-    assert cache == {"version": 1, "entries": {"npx:@org/server@1.2.3": {
-        "command": [str(binDir / "node"), binFile], "resolvedAt": 0}}}
+    assert cache == {
+        "version": 1,
+        "entries": {
+            "npx:@org/server@1.2.3": {"command": [str(binDir / "node"), binFile], "resolvedAt": 0}
+        },
+    }
     [info] = [e for e in logged if e["log_level"] == LogLevel.info]
     assert info["server"] == "srv" and info["package"] == "@org/server@1.2.3"
     assert "{command}" in info["log_format"] and not warnings(logged)
 
 
 def test_npx_without_a_version_installs_latest_and_does_not_prefer_the_offline_cache(
-        resolver: Resolver, reactor: FakeProcessReactor) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor
+) -> None:
     resolver.resolve(npx("-y", "pkg"))
     argv = reactor.spawned[0][1]
     assert argv[-1] == "pkg@latest" and "--prefer-offline" not in argv
 
 
 def test_npx_with_a_range_or_tag_is_installed_as_written(
-        resolver: Resolver, reactor: FakeProcessReactor) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor
+) -> None:
     resolver.resolve(npx("pkg@^2"))
     resolver.resolve(npx("other@next"))
     assert [argv[-1] for _, argv, _, _ in reactor.spawned] == ["pkg@^2", "other@next"]
     assert not any("--prefer-offline" in argv for _, argv, _, _ in reactor.spawned)
 
 
-@pytest.mark.parametrize(("name", "bins", "expected"), [
-    ("@org/tool", {"tool-admin": "a.js", "tool": "t.js", "zz": "z.js"}, "t.js"),
-    ("tool", {"tool": "t.js", "other": "o.js"}, "t.js"),
-    ("@org/server-everything", {"mcp-server-everything": "dist/index.js"}, "dist/index.js"),
-])
+@pytest.mark.parametrize(
+    ("name", "bins", "expected"),
+    [
+        ("@org/tool", {"tool-admin": "a.js", "tool": "t.js", "zz": "z.js"}, "t.js"),
+        ("tool", {"tool": "t.js", "other": "o.js"}, "t.js"),
+        ("@org/server-everything", {"mcp-server-everything": "dist/index.js"}, "dist/index.js"),
+    ],
+)
 def test_npx_picks_the_bin_named_like_the_package_else_the_only_one(
-        resolver: Resolver, reactor: FakeProcessReactor, name: str, bins: dict[str, str],
-        expected: str) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, name: str, bins: dict[str, str], expected: str
+) -> None:
     d = resolver.resolve(npx("-y", name + "@1.0.0"))
-    packageDir = npmInstalls(reactor, name, {"bin": bins},
-                             {path: NODE_SHEBANG for path in bins.values()})
+    packageDir = npmInstalls(
+        reactor, name, {"bin": bins}, {path: NODE_SHEBANG for path in bins.values()}
+    )
     assert fired(d).args == (str(packageDir / expected),)
 
 
 def test_npx_with_several_bins_and_none_named_like_the_package_runs_as_configured(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path,
-        logged: list[LogEvent]) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path, logged: list[LogEvent]
+) -> None:
     spec = npx("-y", "pkg@1.0.0")
     d = resolver.resolve(spec)
-    npmInstalls(reactor, "pkg", {"bin": {"a": "a.js", "b": "b.js"}},
-                {"a.js": NODE_SHEBANG, "b.js": NODE_SHEBANG})
+    npmInstalls(
+        reactor,
+        "pkg",
+        {"bin": {"a": "a.js", "b": "b.js"}},
+        {"a.js": NODE_SHEBANG, "b.js": NODE_SHEBANG},
+    )
     assert fired(d) is spec
     [warning] = warnings(logged)
     assert warning["server"] == "srv"
@@ -273,16 +358,22 @@ def test_npx_with_several_bins_and_none_named_like_the_package_runs_as_configure
 
 
 def test_npx_package_form_runs_the_named_bin(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path
+) -> None:
     d = resolver.resolve(npx("-y", "-p", "@org/kit@2.0.0", "kit-server", "--stdio"))
-    packageDir = npmInstalls(reactor, "@org/kit", {"bin": {"kit": "k.js", "kit-server": "s.js"}},
-                             {"k.js": NODE_SHEBANG, "s.js": NODE_SHEBANG})
+    packageDir = npmInstalls(
+        reactor,
+        "@org/kit",
+        {"bin": {"kit": "k.js", "kit-server": "s.js"}},
+        {"k.js": NODE_SHEBANG, "s.js": NODE_SHEBANG},
+    )
     assert fired(d).args == (str(packageDir / "s.js"), "--stdio")
     assert list(readCache(stateDir)["entries"]) == ["npx:@org/kit@2.0.0#kit-server"]
 
 
 def test_npx_package_form_also_finds_a_bin_of_a_dependency(
-        resolver: Resolver, reactor: FakeProcessReactor) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor
+) -> None:
     d = resolver.resolve(npx("-p", "wrapper@1.0.0", "dep-bin"))
     prefix = prefixOf(reactor)
     depBin = prefix / "node_modules" / "dep" / "cli.js"
@@ -295,7 +386,8 @@ def test_npx_package_form_also_finds_a_bin_of_a_dependency(
 
 
 def test_npx_package_without_a_bin_runs_as_configured_with_a_warning(
-        resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]
+) -> None:
     spec = npx("-y", "lib@1.0.0", "x")
     d = resolver.resolve(spec)
     npmInstalls(reactor, "lib", {"main": "index.js"})
@@ -307,24 +399,28 @@ def test_npx_package_without_a_bin_runs_as_configured_with_a_warning(
 
 
 def test_npm_failure_runs_as_configured_with_a_warning_saying_why(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path,
-        logged: list[LogEvent]) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path, logged: list[LogEvent]
+) -> None:
     spec = npx("-y", "@org/missing@1.0.0")
     d = resolver.resolve(spec)
     reactor.lastProcess.stderr(
-        b"npm warn Unknown user config \"nodedir\".\nnpm error code E404\n"
+        b'npm warn Unknown user config "nodedir".\nnpm error code E404\n'
         b"npm error 404 Not Found - GET https://registry.npmjs.org/@org%2fmissing\n"
-        b"npm error A complete log of this run can be found in: /x.log\n")
+        b"npm error A complete log of this run can be found in: /x.log\n"
+    )
     reactor.lastProcess.exit(1)
     assert fired(d) is spec
     [warning] = warnings(logged)
-    assert warning["why"] == ("npm install failed (exit code 1): 404 Not Found - GET"
-                              " https://registry.npmjs.org/@org%2fmissing")
+    assert warning["why"] == (
+        "npm install failed (exit code 1): 404 Not Found - GET"
+        " https://registry.npmjs.org/@org%2fmissing"
+    )
     assert not (stateDir / CACHE_FILE).exists()
 
 
 def test_npm_that_cannot_be_spawned_runs_as_configured(
-        resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]
+) -> None:
     reactor.spawnError = OSError(2, "No such file or directory")
     spec = npx("-y", "pkg@1.0.0")
     assert fired(resolver.resolve(spec)) is spec
@@ -332,32 +428,38 @@ def test_npm_that_cannot_be_spawned_runs_as_configured(
 
 
 def test_without_npm_nothing_is_spawned(
-        stateDir: Path, reactor: FakeProcessReactor, binDir: Path,
-        logged: list[LogEvent]) -> None:
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path, logged: list[LogEvent]
+) -> None:
     resolver = makeResolver(stateDir, reactor, binDir, npm=None)
-    spec = ServerSpec(name="srv", command="npx", args=("-y", "pkg@1.0.0"),
-                      executable=str(stateDir / "nowhere" / "npx"))
+    spec = ServerSpec(
+        name="srv",
+        command="npx",
+        args=("-y", "pkg@1.0.0"),
+        executable=str(stateDir / "nowhere" / "npx"),
+    )
     assert fired(resolver.resolve(spec)) is spec
     assert reactor.spawned == []
     assert warnings(logged)[0]["why"] == "npm was not found"
 
 
 def test_npm_is_found_beside_the_entrys_npx_when_not_given(
-        stateDir: Path, reactor: FakeProcessReactor, binDir: Path, tmp_path: Path) -> None:
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path, tmp_path: Path
+) -> None:
     tools = tmp_path / "tools"
     tools.mkdir()
     for program in ("npx", "npm"):
         (tools / program).write_text("#!/bin/sh\n")
         (tools / program).chmod(0o755)
     resolver = makeResolver(stateDir, reactor, binDir, npm=None)
-    resolver.resolve(ServerSpec(name="s", command="npx", args=("pkg@1.0.0",),
-                                executable=str(tools / "npx")))
+    resolver.resolve(
+        ServerSpec(name="s", command="npx", args=("pkg@1.0.0",), executable=str(tools / "npx"))
+    )
     assert reactor.spawned[0][0] == str(tools / "npm")
 
 
 def test_an_install_that_hangs_is_killed_after_the_timeout(
-        stateDir: Path, reactor: FakeProcessReactor, binDir: Path,
-        logged: list[LogEvent]) -> None:
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path, logged: list[LogEvent]
+) -> None:
     resolver = makeResolver(stateDir, reactor, binDir, timeout=60)
     spec = npx("-y", "pkg@1.0.0")
     d = resolver.resolve(spec)
@@ -371,8 +473,8 @@ def test_an_install_that_hangs_is_killed_after_the_timeout(
 
 
 def test_node_missing_from_PATH_runs_as_configured(
-        stateDir: Path, reactor: FakeProcessReactor, tmp_path: Path,
-        logged: list[LogEvent]) -> None:
+    stateDir: Path, reactor: FakeProcessReactor, tmp_path: Path, logged: list[LogEvent]
+) -> None:
     resolver = Resolver(stateDir, reactor, reactor, {"PATH": str(tmp_path / "empty")}, npm=NPM)
     spec = npx("-y", "pkg@1.0.0")
     d = resolver.resolve(spec)
@@ -382,7 +484,8 @@ def test_node_missing_from_PATH_runs_as_configured(
 
 
 def test_node_is_looked_up_on_the_PATH_of_the_entrys_env(
-        stateDir: Path, reactor: FakeProcessReactor, tmp_path: Path, binDir: Path) -> None:
+    stateDir: Path, reactor: FakeProcessReactor, tmp_path: Path, binDir: Path
+) -> None:
     resolver = Resolver(stateDir, reactor, reactor, {"PATH": str(tmp_path / "empty")}, npm=NPM)
     d = resolver.resolve(npx("-y", "pkg@1.0.0", env={"PATH": str(binDir)}))
     npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG})
@@ -391,19 +494,30 @@ def test_node_is_looked_up_on_the_PATH_of_the_entrys_env(
 
 # -- the bin file -------------------------------------------------------------------
 
-@pytest.mark.parametrize(("head", "name", "expected"), [
-    (b"#!/usr/bin/env node\n", "cli.js", ["NODE", "BIN"]),
-    (b"#!/usr/bin/env node\n", "cli", ["NODE", "BIN"]),
-    (b"#! /usr/bin/env -S node --no-warnings --enable-source-maps\n", "cli",
-     ["NODE", "--no-warnings", "--enable-source-maps", "BIN"]),
-    (b"#!/opt/node/bin/node --max-old-space-size=512\n", "cli",
-     ["/opt/node/bin/node", "--max-old-space-size=512", "BIN"]),
-    (b"'use strict';\n", "cli.mjs", ["NODE", "BIN"]),
-    (b"#!/bin/sh\nexec something\n", "cli.sh", ["BIN"]),
-    (b"\x7fELF\x02\x01\x01", "server", ["BIN"]),
-])
+
+@pytest.mark.parametrize(
+    ("head", "name", "expected"),
+    [
+        (b"#!/usr/bin/env node\n", "cli.js", ["NODE", "BIN"]),
+        (b"#!/usr/bin/env node\n", "cli", ["NODE", "BIN"]),
+        (
+            b"#! /usr/bin/env -S node --no-warnings --enable-source-maps\n",
+            "cli",
+            ["NODE", "--no-warnings", "--enable-source-maps", "BIN"],
+        ),
+        (
+            b"#!/opt/node/bin/node --max-old-space-size=512\n",
+            "cli",
+            ["/opt/node/bin/node", "--max-old-space-size=512", "BIN"],
+        ),
+        (b"'use strict';\n", "cli.mjs", ["NODE", "BIN"]),
+        (b"#!/bin/sh\nexec something\n", "cli.sh", ["BIN"]),
+        (b"\x7fELF\x02\x01\x01", "server", ["BIN"]),
+    ],
+)
 def test_nodeCommand_runs_node_scripts_with_node_and_anything_else_as_itself(
-        tmp_path: Path, binDir: Path, head: bytes, name: str, expected: list[str]) -> None:
+    tmp_path: Path, binDir: Path, head: bytes, name: str, expected: list[str]
+) -> None:
     binFile = tmp_path / name
     binFile.write_bytes(head)
     binFile.chmod(0o755)
@@ -419,10 +533,12 @@ def test_nodeCommand_refuses_a_file_that_is_neither_node_nor_executable(tmp_path
 
 
 def test_summarize_keeps_the_telling_lines_of_npm_and_uv_output() -> None:
-    npmOutput = ("npm error code ECONNREFUSED\nnpm error syscall connect\n"
-                 "npm error FetchError: request to http://127.0.0.1:9/ms failed\n"
-                 "npm error     at ClientRequest.<anonymous> (x.js:1:1)\n"
-                 "npm error   code: 'ECONNREFUSED',\nnpm error }\n")
+    npmOutput = (
+        "npm error code ECONNREFUSED\nnpm error syscall connect\n"
+        "npm error FetchError: request to http://127.0.0.1:9/ms failed\n"
+        "npm error     at ClientRequest.<anonymous> (x.js:1:1)\n"
+        "npm error   code: 'ECONNREFUSED',\nnpm error }\n"
+    )
     assert summarize(npmOutput, count=1) == "FetchError: request to http://127.0.0.1:9/ms failed"
     uvOutput = "error: No solution found\n  cause: Because x was not found\n"
     assert summarize(uvOutput) == "No solution found; cause: Because x was not found"
@@ -431,15 +547,18 @@ def test_summarize_keeps_the_telling_lines_of_npm_and_uv_output() -> None:
 
 # -- the cache ----------------------------------------------------------------------
 
-def resolveOnce(resolver: Resolver, reactor: FakeProcessReactor,
-                spec: ServerSpec | None = None) -> ServerSpec:
+
+def resolveOnce(
+    resolver: Resolver, reactor: FakeProcessReactor, spec: ServerSpec | None = None
+) -> ServerSpec:
     d = resolver.resolve(spec or npx("-y", "pkg@1.0.0", "a"))
     npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG})
     return fired(d)
 
 
 def test_a_fresh_cache_entry_is_used_without_spawning(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path, binDir: Path) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path, binDir: Path
+) -> None:
     first = resolveOnce(resolver, reactor)
     reactor.advance(7 * DAY - 1)
     again = fired(resolver.resolve(npx("-y", "pkg@1.0.0", "a", name="other")))
@@ -452,7 +571,8 @@ def test_a_fresh_cache_entry_is_used_without_spawning(
 
 
 def test_an_expired_entry_is_resolved_again(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path
+) -> None:
     resolveOnce(resolver, reactor)
     reactor.advance(7 * DAY)
     d = resolver.resolve(npx("-y", "pkg@1.0.0"))
@@ -462,8 +582,7 @@ def test_an_expired_entry_is_resolved_again(
     assert readCache(stateDir)["entries"]["npx:pkg@1.0.0"]["resolvedAt"] == 7 * DAY
 
 
-def test_the_ttl_is_configurable(
-        stateDir: Path, reactor: FakeProcessReactor, binDir: Path) -> None:
+def test_the_ttl_is_configurable(stateDir: Path, reactor: FakeProcessReactor, binDir: Path) -> None:
     resolver = makeResolver(stateDir, reactor, binDir, ttl=60)
     resolveOnce(resolver, reactor)
     reactor.advance(59)
@@ -474,7 +593,8 @@ def test_the_ttl_is_configurable(
 
 
 def test_a_cached_binary_that_is_gone_is_resolved_again(
-        resolver: Resolver, reactor: FakeProcessReactor) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor
+) -> None:
     first = resolveOnce(resolver, reactor)
     os.unlink(first.args[0])
     d = resolver.resolve(npx("-y", "pkg@1.0.0", "a"))
@@ -484,31 +604,41 @@ def test_a_cached_binary_that_is_gone_is_resolved_again(
 
 
 def test_a_cached_node_that_is_gone_is_resolved_again(
-        resolver: Resolver, reactor: FakeProcessReactor, binDir: Path) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, binDir: Path
+) -> None:
     resolveOnce(resolver, reactor)
     os.unlink(binDir / "node")
     resolver.resolve(npx("-y", "pkg@1.0.0"))
     assert len(reactor.spawned) == 2
 
 
-@pytest.mark.parametrize("content", [
-    b"{not json", b"[]", b'{"version": 2, "entries": {}}', b'{"version": 1, "entries": []}',
-    b'{"version": 1, "entries": {"npx:pkg@1.0.0": {"command": "node", "resolvedAt": 0}}}',
-    b'{"version": 1, "entries": {"npx:pkg@1.0.0": {"command": ["/x"], "resolvedAt": "0"}}}',
-    b"\xff\xfe",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b"[]",
+        b'{"version": 2, "entries": {}}',
+        b'{"version": 1, "entries": []}',
+        b'{"version": 1, "entries": {"npx:pkg@1.0.0": {"command": "node", "resolvedAt": 0}}}',
+        b'{"version": 1, "entries": {"npx:pkg@1.0.0": {"command": ["/x"], "resolvedAt": "0"}}}',
+        b"\xff\xfe",
+    ],
+)
 def test_a_corrupt_cache_is_ignored_and_rewritten(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path,
-        content: bytes) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path, content: bytes
+) -> None:
     stateDir.mkdir()
     (stateDir / CACHE_FILE).write_bytes(content)
     resolved = resolveOnce(resolver, reactor)
-    assert readCache(stateDir)["entries"]["npx:pkg@1.0.0"]["command"] == \
-        [resolved.command, resolved.args[0]]
+    assert readCache(stateDir)["entries"]["npx:pkg@1.0.0"]["command"] == [
+        resolved.command,
+        resolved.args[0],
+    ]
 
 
 def test_entries_of_other_packages_are_kept(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path
+) -> None:
     resolveOnce(resolver, reactor)
     d = resolver.resolve(npx("-y", "other@2.0.0"))
     npmInstalls(reactor, "other", {"bin": "o.js"}, {"o.js": NODE_SHEBANG})
@@ -518,15 +648,15 @@ def test_entries_of_other_packages_are_kept(
 
 
 def test_concurrent_resolutions_of_one_package_share_one_install(
-        resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]
+) -> None:
     first = resolver.resolve(npx("-y", "pkg@1.0.0", "a", name="one"))
     second = resolver.resolve(npx("--yes", "pkg@1.0.0", "b", name="two"))
     other = resolver.resolve(npx("-y", "pkg@2.0.0", name="three"))
     assert len(reactor.spawned) == 2  # pkg@1.0.0 once, pkg@2.0.0 once
     pending(first)
     pending(second)
-    packageDir = npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG},
-                             index=0)
+    packageDir = npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG}, index=0)
     binFile = str(packageDir / "cli.js")
     one, two = fired(first), fired(second)
     assert (one.name, one.args) == ("one", (binFile, "a"))
@@ -538,19 +668,25 @@ def test_concurrent_resolutions_of_one_package_share_one_install(
 
 
 def test_two_entries_asking_one_package_for_different_bins_share_the_install(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path
+) -> None:
     plain = resolver.resolve(npx("-y", "kit@1.0.0", name="plain"))
     named = resolver.resolve(npx("-y", "-p", "kit@1.0.0", "kit-admin", name="named"))
     assert len(reactor.spawned) == 1  # never two npm processes in one folder
-    packageDir = npmInstalls(reactor, "kit", {"bin": {"kit": "k.js", "kit-admin": "a.js"}},
-                             {"k.js": NODE_SHEBANG, "a.js": NODE_SHEBANG})
+    packageDir = npmInstalls(
+        reactor,
+        "kit",
+        {"bin": {"kit": "k.js", "kit-admin": "a.js"}},
+        {"k.js": NODE_SHEBANG, "a.js": NODE_SHEBANG},
+    )
     assert fired(plain).args == (str(packageDir / "k.js"),)
     assert fired(named).args == (str(packageDir / "a.js"),)
     assert sorted(readCache(stateDir)["entries"]) == ["npx:kit@1.0.0", "npx:kit@1.0.0#kit-admin"]
 
 
 def test_concurrent_resolutions_that_fail_all_run_as_configured(
-        resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]
+) -> None:
     specs = [npx("-y", "pkg@1.0.0", name=name) for name in ("one", "two")]
     ds = [resolver.resolve(spec) for spec in specs]
     assert len(reactor.spawned) == 1
@@ -563,7 +699,8 @@ def test_concurrent_resolutions_that_fail_all_run_as_configured(
 
 
 def test_a_failed_refresh_keeps_the_expired_binary_that_still_exists(
-        resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]
+) -> None:
     first = resolveOnce(resolver, reactor)
     reactor.advance(8 * DAY)
     d = resolver.resolve(npx("-y", "pkg@1.0.0", "a"))
@@ -574,8 +711,11 @@ def test_a_failed_refresh_keeps_the_expired_binary_that_still_exists(
 
 
 def test_an_unexpected_error_is_logged_and_the_entry_runs_as_configured(
-        resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    resolver: Resolver,
+    reactor: FakeProcessReactor,
+    logged: list[LogEvent],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def broken(*args: object) -> str:
         raise RuntimeError("boom")
 
@@ -589,8 +729,8 @@ def test_an_unexpected_error_is_logged_and_the_entry_runs_as_configured(
 
 
 def test_an_unwritable_cache_still_resolves(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path,
-        logged: list[LogEvent]) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path, logged: list[LogEvent]
+) -> None:
     stateDir.mkdir()
     (stateDir / CACHE_FILE).mkdir()  # a directory where the file should be
     resolved = resolveOnce(resolver, reactor)
@@ -598,8 +738,7 @@ def test_an_unwritable_cache_still_resolves(
     assert "cannot write the resolution cache" in warnings(logged)[0]["log_format"]
 
 
-def test_not_a_wrapper_is_returned_as_is(
-        resolver: Resolver, reactor: FakeProcessReactor) -> None:
+def test_not_a_wrapper_is_returned_as_is(resolver: Resolver, reactor: FakeProcessReactor) -> None:
     spec = ServerSpec(name="s", command="/usr/bin/node", args=("server.js",))
     assert fired(resolver.resolve(spec)) is spec
     unknown = npx("--registry", "https://r", "pkg")
@@ -609,8 +748,8 @@ def test_not_a_wrapper_is_returned_as_is(
 
 # -- uvx ----------------------------------------------------------------------------
 
-def uvInstalls(reactor: FakeProcessReactor, tool: str, commands: list[str],
-               code: int = 0) -> Path:
+
+def uvInstalls(reactor: FakeProcessReactor, tool: str, commands: list[str], code: int = 0) -> Path:
     """Play C{uv tool install}: a tool env under C{UV_TOOL_DIR} and links to
     its commands in C{UV_TOOL_BIN_DIR}."""
     env = reactor.spawned[-1][2]
@@ -628,7 +767,8 @@ def uvInstalls(reactor: FakeProcessReactor, tool: str, commands: list[str],
 
 
 def test_uvx_installs_the_tool_into_the_state_dir_and_runs_its_script(
-        resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, stateDir: Path
+) -> None:
     spec = uvx("mcp-server-time", "--local-timezone", "UTC")
     d = resolver.resolve(spec)
     [(executable, argv, env, path)] = reactor.spawned
@@ -650,8 +790,7 @@ def test_uvx_with_a_version_and_python(resolver: Resolver, reactor: FakeProcessR
     assert reactor.spawned[0][1] == [UV, "tool", "install", "--python", "3.12", "pkg@1.0"]
 
 
-def test_uvx_from_runs_the_named_command(
-        resolver: Resolver, reactor: FakeProcessReactor) -> None:
+def test_uvx_from_runs_the_named_command(resolver: Resolver, reactor: FakeProcessReactor) -> None:
     d = resolver.resolve(uvx("--from", "kit[cli]==2.0", "kit-server", "x"))
     assert reactor.spawned[0][1][-1] == "kit[cli]==2.0"
     toolBin = uvInstalls(reactor, "kit", ["kit", "kit-server"])
@@ -659,7 +798,8 @@ def test_uvx_from_runs_the_named_command(
 
 
 def test_uvx_package_without_that_command_runs_as_configured(
-        resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]) -> None:
+    resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]
+) -> None:
     spec = uvx("pkg")
     d = resolver.resolve(spec)
     uvInstalls(reactor, "pkg", ["something-else"])
@@ -668,8 +808,8 @@ def test_uvx_package_without_that_command_runs_as_configured(
 
 
 def test_uvx_without_uv_runs_as_configured(
-        stateDir: Path, reactor: FakeProcessReactor, binDir: Path,
-        logged: list[LogEvent]) -> None:
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path, logged: list[LogEvent]
+) -> None:
     resolver = makeResolver(stateDir, reactor, binDir, uv=None)
     spec = ServerSpec(name="s", command="uvx", args=("pkg",), executable=None)
     assert fired(resolver.resolve(spec)) is spec

@@ -26,8 +26,9 @@ from mcpgateway.core.spec import DEFAULT_REQUEST_TIMEOUT, ServerSpec
 NO_PATH: dict[str, str] = {"PATH": ""}
 
 
-def parse(data: dict[str, Any], environ: dict[str, str] | None = None,
-          scope: str = "gateway") -> LoadedConfig:
+def parse(
+    data: dict[str, Any], environ: dict[str, str] | None = None, scope: str = "gateway"
+) -> LoadedConfig:
     return parseConfig(data, "test.json", NO_PATH if environ is None else environ, scope)
 
 
@@ -47,64 +48,103 @@ def bindir(tmp_path: Path) -> Path:
 
 
 def test_userScope() -> None:
-    loaded = parse({"mcpServers": {"fs": {"command": "npx", "args": ["-y", "srv"],
-                                          "env": {"B": "2", "A": "1"}}}}, scope="user")
+    loaded = parse(
+        {
+            "mcpServers": {
+                "fs": {"command": "npx", "args": ["-y", "srv"], "env": {"B": "2", "A": "1"}}
+            }
+        },
+        scope="user",
+    )
     assert loaded.warnings == []
     assert loaded.source == "test.json"
-    assert loaded.servers == {"fs": ServerSpec(
-        name="fs", command="npx", args=("-y", "srv"), env=(("A", "1"), ("B", "2")),
-        cwd=None, mode="stateless", requestTimeout=60.0, scope="user", executable=None)}
+    assert loaded.servers == {
+        "fs": ServerSpec(
+            name="fs",
+            command="npx",
+            args=("-y", "srv"),
+            env=(("A", "1"), ("B", "2")),
+            cwd=None,
+            mode="stateless",
+            requestTimeout=60.0,
+            scope="user",
+            executable=None,
+        )
+    }
 
 
 def test_localScopeOnlyIsNotServedAndOneWarningNamesThem() -> None:
     """Issue 10.3: a project's private server must not reach every client."""
-    loaded = parse({"mcpServers": {"shared": {"command": "s"}},
-                    "projects": {"/home/me/p": {"mcpServers": {"db": {"command": "db-srv"},
-                                                               "fs": {"command": "fs"}}},
-                                 "/home/me/q": {"allowedTools": [],
-                                                "mcpServers": {"db": {"command": "other"}}}}},
-                   scope="user")
+    loaded = parse(
+        {
+            "mcpServers": {"shared": {"command": "s"}},
+            "projects": {
+                "/home/me/p": {
+                    "mcpServers": {"db": {"command": "db-srv"}, "fs": {"command": "fs"}}
+                },
+                "/home/me/q": {"allowedTools": [], "mcpServers": {"db": {"command": "other"}}},
+            },
+        },
+        scope="user",
+    )
     assert list(loaded.servers) == ["shared"]
     assert len(loaded.warnings) == 1
     warning = loaded.warnings[0]
-    assert warning.startswith("not serving 3 servers defined only in a project's scope:"
-                              " 'db' (local scope of project /home/me/p), 'fs' (local scope"
-                              " of project /home/me/p), 'db' (local scope of project"
-                              " /home/me/q).")
+    assert warning.startswith(
+        "not serving 3 servers defined only in a project's scope:"
+        " 'db' (local scope of project /home/me/p), 'fs' (local scope"
+        " of project /home/me/p), 'db' (local scope of project"
+        " /home/me/q)."
+    )
     assert "every client on this machine" in warning
     assert "claude mcp add --scope user" in warning
 
 
 def test_aProjectEntryIdenticalToTheUsersIsServedOnceWithoutWarning() -> None:
     entry = {"command": "same", "args": ["1"]}
-    loaded = parse({"mcpServers": {"x": entry},
-                    "projects": {"/a": {"mcpServers": {"x": dict(entry)}},
-                                 "/b": {"mcpServers": {"x": dict(entry)}}}}, scope="user")
+    loaded = parse(
+        {
+            "mcpServers": {"x": entry},
+            "projects": {
+                "/a": {"mcpServers": {"x": dict(entry)}},
+                "/b": {"mcpServers": {"x": dict(entry)}},
+            },
+        },
+        scope="user",
+    )
     assert loaded.warnings == []
     assert list(loaded.servers) == ["x"]
     assert loaded.servers["x"].scope == "user"
 
 
 def test_theUserScopeWinsOverADifferentProjectEntry() -> None:
-    loaded = parse({
-        "mcpServers": {"x": {"command": "user-cmd"}},
-        "projects": {"/p": {"mcpServers": {"x": {"command": "local-cmd"}}}},
-    }, scope="user")
+    loaded = parse(
+        {
+            "mcpServers": {"x": {"command": "user-cmd"}},
+            "projects": {"/p": {"mcpServers": {"x": {"command": "local-cmd"}}}},
+        },
+        scope="user",
+    )
     assert loaded.servers["x"].command == "user-cmd"
     assert loaded.warnings == [
         "server 'x' is defined in user scope and local scope of project /p with another"
-        " command; serving the one of user scope (clients in the project start their own)"]
+        " command; serving the one of user scope (clients in the project start their own)"
+    ]
 
 
 def test_aMcpJsonIsProjectScopeAndNotServed() -> None:
     project = parse({"mcpServers": {"x": {"command": "proj"}}}, scope="project")
     assert project.servers == {}
-    assert project.warnings[0].startswith("not serving 1 server defined only in a project's"
-                                          " scope: 'x' (project scope).")
-    loaded = parse({
-        "mcpServers": {"x": {"command": "proj"}},
-        "projects": {"/p": {"mcpServers": {"x": {"command": "proj"}}}},
-    }, scope="project")
+    assert project.warnings[0].startswith(
+        "not serving 1 server defined only in a project's scope: 'x' (project scope)."
+    )
+    loaded = parse(
+        {
+            "mcpServers": {"x": {"command": "proj"}},
+            "projects": {"/p": {"mcpServers": {"x": {"command": "proj"}}}},
+        },
+        scope="project",
+    )
     assert loaded.servers == {}
 
 
@@ -112,8 +152,9 @@ def test_aMcpJsonIsProjectScopeAndNotServed() -> None:
 def test_invalidProjectEntriesStillGetTheirOwnWarning(scope: str) -> None:
     loaded = parse({"projects": {"/a": {"mcpServers": {"bad": {"command": ""}}}}}, scope=scope)
     assert loaded.servers == {}
-    assert loaded.warnings == ["server 'bad' (local scope of project /a): 'command' must be a"
-                               " non-empty string; skipped"]
+    assert loaded.warnings == [
+        "server 'bad' (local scope of project /a): 'command' must be a non-empty string; skipped"
+    ]
 
 
 def test_noMcpServers() -> None:
@@ -132,8 +173,15 @@ def test_mcpServersNotAnObject() -> None:
 
 
 def test_typeMissingWithCommandIsStdio() -> None:
-    loaded = parse({"mcpServers": {"a": {"command": "c"}, "b": {"type": "stdio", "command": "c"},
-                                   "c": {"command": "c", "url": "http://ignored"}}})
+    loaded = parse(
+        {
+            "mcpServers": {
+                "a": {"command": "c"},
+                "b": {"type": "stdio", "command": "c"},
+                "c": {"command": "c", "url": "http://ignored"},
+            }
+        }
+    )
     assert sorted(loaded.servers) == ["a", "b", "c"]
     assert loaded.warnings == []
 
@@ -153,7 +201,8 @@ def test_nonStdioSkipped(entry: dict[str, Any], kind: str) -> None:
     assert list(loaded.servers) == ["local"]
     assert loaded.warnings == [
         f"server 'remote' (gateway scope): type '{kind}' is not a stdio server;"
-        " clients keep using it directly; skipped"]
+        " clients keep using it directly; skipped"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -201,21 +250,33 @@ def test_nameWithTrailingNewlineRejected() -> None:
 
 
 def test_modeAndTimeout() -> None:
-    loaded = parse({"mcpServers": {
-        "a": {"command": "c", "mode": "stateful", "requestTimeout": 5000},
-        "b": {"command": "c", "requestTimeout": 1500.5},
-        "c": {"command": "c"},
-    }})
+    loaded = parse(
+        {
+            "mcpServers": {
+                "a": {"command": "c", "mode": "stateful", "requestTimeout": 5000},
+                "b": {"command": "c", "requestTimeout": 1500.5},
+                "c": {"command": "c"},
+            }
+        }
+    )
     assert (loaded.servers["a"].mode, loaded.servers["a"].requestTimeout) == ("stateful", 5.0)
     assert loaded.servers["b"].requestTimeout == 1.5005
     assert (loaded.servers["c"].mode, loaded.servers["c"].requestTimeout) == (
-        "stateless", DEFAULT_REQUEST_TIMEOUT)
+        "stateless",
+        DEFAULT_REQUEST_TIMEOUT,
+    )
 
 
 def test_cwdExpanded() -> None:
-    loaded = parse({"mcpServers": {"a": {"command": "c", "cwd": "${ROOT}/work"},
-                                   "b": {"command": "c", "cwd": "~/x"}}},
-                   {"ROOT": "/srv", "PATH": ""})
+    loaded = parse(
+        {
+            "mcpServers": {
+                "a": {"command": "c", "cwd": "${ROOT}/work"},
+                "b": {"command": "c", "cwd": "~/x"},
+            }
+        },
+        {"ROOT": "/srv", "PATH": ""},
+    )
     assert loaded.servers["a"].cwd == "/srv/work"
     assert loaded.servers["b"].cwd == os.path.expanduser("~/x")
 
@@ -225,12 +286,28 @@ def test_cwdExpanded() -> None:
 
 def test_expansion() -> None:
     environ = {"PATH": "", "TOOLS": "/opt/tools", "TOKEN": "s3cr3t", "EMPTY": ""}
-    loaded = parse({"mcpServers": {"x": {
-        "command": "${TOOLS}/bin/srv",
-        "args": ["--token=${TOKEN}", "${MISSING:-fallback}", "${EMPTY:-dflt}", "plain $HOME"],
-        "env": {"A": "${EMPTY:-dflt}", "B": "${EMPTY}", "C": "${TOKEN:-unused}",
-                "D": "${MISSING:-}"},
-    }}}, environ)
+    loaded = parse(
+        {
+            "mcpServers": {
+                "x": {
+                    "command": "${TOOLS}/bin/srv",
+                    "args": [
+                        "--token=${TOKEN}",
+                        "${MISSING:-fallback}",
+                        "${EMPTY:-dflt}",
+                        "plain $HOME",
+                    ],
+                    "env": {
+                        "A": "${EMPTY:-dflt}",
+                        "B": "${EMPTY}",
+                        "C": "${TOKEN:-unused}",
+                        "D": "${MISSING:-}",
+                    },
+                }
+            }
+        },
+        environ,
+    )
     assert loaded.warnings == []
     spec = loaded.servers["x"]
     assert spec.command == "/opt/tools/bin/srv"
@@ -250,8 +327,8 @@ def test_missingVariableSkipsEntry(entry: dict[str, Any], where: str) -> None:
     loaded = parse({"mcpServers": {"x": entry, "y": {"command": "c"}}})
     assert list(loaded.servers) == ["y"]
     assert loaded.warnings == [
-        f"server 'x' (gateway scope): ${{NOPE}} in {where} is not set and has no default;"
-        " skipped"]
+        f"server 'x' (gateway scope): ${{NOPE}} in {where} is not set and has no default; skipped"
+    ]
 
 
 def test_expansionUsesGivenEnvironNotProcessEnv(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,10 +341,16 @@ def test_expansionUsesGivenEnvironNotProcessEnv(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_executableResolvedOnGivenPath(bindir: Path) -> None:
-    loaded = parse({"mcpServers": {"t": {"command": "mytool"},
-                                   "n": {"command": "notexec"},
-                                   "u": {"command": "no-such-command-anywhere"}}},
-                   {"PATH": str(bindir)})
+    loaded = parse(
+        {
+            "mcpServers": {
+                "t": {"command": "mytool"},
+                "n": {"command": "notexec"},
+                "u": {"command": "no-such-command-anywhere"},
+            }
+        },
+        {"PATH": str(bindir)},
+    )
     assert loaded.servers["t"].executable == str(bindir / "mytool")
     assert loaded.servers["n"].executable is None
     assert loaded.servers["u"].executable is None
@@ -275,8 +358,9 @@ def test_executableResolvedOnGivenPath(bindir: Path) -> None:
 
 
 def test_executableResolvedOnEntryPath(bindir: Path) -> None:
-    loaded = parse({"mcpServers": {"t": {"command": "mytool", "env": {"PATH": str(bindir)}}}},
-                   {"PATH": ""})
+    loaded = parse(
+        {"mcpServers": {"t": {"command": "mytool", "env": {"PATH": str(bindir)}}}}, {"PATH": ""}
+    )
     assert loaded.servers["t"].executable == str(bindir / "mytool")
 
 
@@ -329,8 +413,11 @@ def test_readConfigFileNotAnObject(tmp_path: Path) -> None:
 
 def test_loadConfigScopeFromFileName(tmp_path: Path) -> None:
     data = json.dumps({"mcpServers": {"x": {"command": "c"}}})
-    for name, scope in ((".claude.json", "user"), (".mcp.json", "project"),
-                        ("gateway.json", "gateway")):
+    for name, scope in (
+        (".claude.json", "user"),
+        (".mcp.json", "project"),
+        ("gateway.json", "gateway"),
+    ):
         path = tmp_path / name
         path.write_text(data)
         loaded = loadConfig(path, NO_PATH)
@@ -342,8 +429,9 @@ def test_loadConfigScopeFromFileName(tmp_path: Path) -> None:
 
 
 def test_demo() -> None:
-    assert demoConfig() == {"mcpServers": {"demo": {"command": sys.executable,
-                                                    "args": ["-m", "mcpgateway.demo"]}}}
+    assert demoConfig() == {
+        "mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}
+    }
     loaded = loadConfig(None, {"PATH": ""})
     assert list(loaded.servers) == ["demo"]
     demo = loaded.servers["demo"]
@@ -361,28 +449,39 @@ def test_defaultConfigPath(tmp_path: Path) -> None:
 
 def test_identical_server_in_two_scopes_is_no_clash() -> None:
     entry = {"command": "node", "args": ["server.js"]}
-    loaded = parseConfig({"mcpServers": {"same": entry},
-                          "projects": {"/p": {"mcpServers": {"same": dict(entry)}}}}, "x",
-                         environ={"PATH": ""})
+    loaded = parseConfig(
+        {"mcpServers": {"same": entry}, "projects": {"/p": {"mcpServers": {"same": dict(entry)}}}},
+        "x",
+        environ={"PATH": ""},
+    )
     assert list(loaded.servers) == ["same"]
     assert loaded.warnings == []
 
 
 _ENTRY = st.one_of(
-    st.fixed_dictionaries({"command": st.sampled_from(["a", "b"])},
-                          optional={"args": st.lists(st.sampled_from(["1", "2"]), max_size=1)}),
-    st.just({"type": "http", "url": "http://x/mcp"}), st.just({"command": ""}))
+    st.fixed_dictionaries(
+        {"command": st.sampled_from(["a", "b"])},
+        optional={"args": st.lists(st.sampled_from(["1", "2"]), max_size=1)},
+    ),
+    st.just({"type": "http", "url": "http://x/mcp"}),
+    st.just({"command": ""}),
+)
 _BLOCK = st.dictionaries(st.sampled_from(["x", "y", "z"]), _ENTRY, max_size=3)
 
 
 @settings(max_examples=200, deadline=None)
-@given(top=st.one_of(st.none(), _BLOCK),
-       projects=st.dictionaries(st.sampled_from(["/p", "/q"]),
-                                st.fixed_dictionaries({}, optional={"mcpServers": _BLOCK}),
-                                max_size=2),
-       scope=st.sampled_from(["user", "gateway", "project"]))
-def test_onlyTheGlobalScopeIsEverServed(top: dict[str, Any] | None,
-                                        projects: dict[str, Any], scope: str) -> None:
+@given(
+    top=st.one_of(st.none(), _BLOCK),
+    projects=st.dictionaries(
+        st.sampled_from(["/p", "/q"]),
+        st.fixed_dictionaries({}, optional={"mcpServers": _BLOCK}),
+        max_size=2,
+    ),
+    scope=st.sampled_from(["user", "gateway", "project"]),
+)
+def test_onlyTheGlobalScopeIsEverServed(
+    top: dict[str, Any] | None, projects: dict[str, Any], scope: str
+) -> None:
     """Whatever the projects say, the served specs are exactly the top level's
     (for a user or gateway file), and nothing for a .mcp.json."""
     document: dict[str, Any] = {"projects": projects}

@@ -34,16 +34,21 @@ RESPONSE = b'{"jsonrpc":"2.0","id":1,"result":{}}'
 
 
 def warnings(events: list[Any]) -> list[Any]:
-    return [e for e in events if e.get("log_namespace", "").startswith("mcpgateway.core.child")
-            and e["log_level"].name in ("warn", "error", "critical")]
+    return [
+        e
+        for e in events
+        if e.get("log_namespace", "").startswith("mcpgateway.core.child")
+        and e["log_level"].name in ("warn", "error", "critical")
+    ]
 
 
 class ChildTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.received: list[Any] = []
-        self.proto = ChildProtocol("srv", self.received.append, self.clock, maxLine=100,
-                                   killGroup=None)
+        self.proto = ChildProtocol(
+            "srv", self.received.append, self.clock, maxLine=100, killGroup=None
+        )
         self.proc = FakeProcess(self.proto, pid=321).connect()
 
 
@@ -55,8 +60,7 @@ class FakeTests(SynchronousTestCase):
     def test_reactorSpawnRecordsAndConnects(self) -> None:
         reactor = FakeProcessReactor()
         proto = ChildProtocol("s", print, reactor, killGroup=None)
-        proc = reactor.spawnProcess(proto, "/bin/x", ["/bin/x", "-a"], env={"A": "1"},
-                                    path="/tmp")
+        proc = reactor.spawnProcess(proto, "/bin/x", ["/bin/x", "-a"], env={"A": "1"}, path="/tmp")
         self.assertEqual(reactor.spawned, [("/bin/x", ["/bin/x", "-a"], {"A": "1"}, "/tmp")])
         self.assertIs(proto.transport, proc)
         self.assertEqual(proto.pid, 1000)
@@ -82,11 +86,15 @@ class FramingTests(ChildTestCase):
         self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": {}}])
 
     def test_severalMessagesInOneChunk(self) -> None:
-        self.proc.stdout(b'{"jsonrpc":"2.0","id":1,"result":1}\n'
-                         b'{"jsonrpc":"2.0","method":"n"}\n'
-                         b'{"jsonrpc":"2.0","id":2,')
-        self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": 1},
-                                         {"jsonrpc": "2.0", "method": "n"}])
+        self.proc.stdout(
+            b'{"jsonrpc":"2.0","id":1,"result":1}\n'
+            b'{"jsonrpc":"2.0","method":"n"}\n'
+            b'{"jsonrpc":"2.0","id":2,'
+        )
+        self.assertEqual(
+            self.received,
+            [{"jsonrpc": "2.0", "id": 1, "result": 1}, {"jsonrpc": "2.0", "method": "n"}],
+        )
         self.proc.stdout(b'"result":2}\n')
         self.assertEqual(self.received[2:], [{"jsonrpc": "2.0", "id": 2, "result": 2}])
 
@@ -119,10 +127,13 @@ class FramingTests(ChildTestCase):
 
     def test_batchLineDeliversEachElement(self) -> None:
         with capturedGatewayLogs() as events:
-            self.proc.stdout(b'[{"jsonrpc":"2.0","id":1,"result":1},7,'
-                             b'{"jsonrpc":"2.0","method":"n"}]\n')
-        self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": 1},
-                                         {"jsonrpc": "2.0", "method": "n"}])
+            self.proc.stdout(
+                b'[{"jsonrpc":"2.0","id":1,"result":1},7,{"jsonrpc":"2.0","method":"n"}]\n'
+            )
+        self.assertEqual(
+            self.received,
+            [{"jsonrpc": "2.0", "id": 1, "result": 1}, {"jsonrpc": "2.0", "method": "n"}],
+        )
         self.assertEqual(len(warnings(events)), 1)  # the 7
 
     def test_onMessageErrorDoesNotStopLaterLines(self) -> None:
@@ -237,8 +248,9 @@ class StderrTests(ChildTestCase):
 class SendTests(ChildTestCase):
     def test_sendWritesOneCompactLine(self) -> None:
         self.proto.send({"jsonrpc": "2.0", "id": 1, "method": "x", "params": {"s": "a\nb"}})
-        self.assertEqual(self.proc.written,
-                         [b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"a\\nb"}}\n'])
+        self.assertEqual(
+            self.proc.written, [b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"a\\nb"}}\n']
+        )
         self.assertEqual(self.proto.bytesOut, len(self.proc.written[0]))
 
     def test_sendAfterExitDoesNothing(self) -> None:
@@ -349,17 +361,16 @@ class ExitTests(ChildTestCase):
     def test_exitLogged(self) -> None:
         with capturedGatewayLogs() as events:
             self.proc.exit(2)
-        [event] = [e for e in events
-                   if e.get("log_namespace", "").startswith("mcpgateway.core.child")]
+        [event] = [
+            e for e in events if e.get("log_namespace", "").startswith("mcpgateway.core.child")
+        ]
         self.assertEqual(event["how"], "exited with code 2")
         self.assertEqual(event["pid"], 321)
 
     def test_describeExit(self) -> None:
         self.assertEqual(describeExit(Failure(ProcessDone(0))), "exited with code 0")
-        self.assertEqual(describeExit(Failure(ProcessTerminated(exitCode=3))),
-                         "exited with code 3")
-        self.assertEqual(describeExit(Failure(ProcessTerminated(signal=9))),
-                         "killed by signal 9")
+        self.assertEqual(describeExit(Failure(ProcessTerminated(exitCode=3))), "exited with code 3")
+        self.assertEqual(describeExit(Failure(ProcessTerminated(signal=9))), "killed by signal 9")
         self.assertEqual(describeExit(Failure(RuntimeError("odd"))), "odd")
 
 
@@ -406,8 +417,15 @@ class BadLineTests(ChildTestCase):
         """Whatever the parser raises (today's json raises ValueError and
         RecursionError, not ParseError), one line never breaks the reader."""
         real = jsonrpc.loads
-        errors = iter([RecursionError("deep"), ValueError("Exceeds the limit (4300 digits)"),
-                       TypeError("odd"), OverflowError("big"), MemoryError()])
+        errors = iter(
+            [
+                RecursionError("deep"),
+                ValueError("Exceeds the limit (4300 digits)"),
+                TypeError("odd"),
+                OverflowError("big"),
+                MemoryError(),
+            ]
+        )
 
         def loads(data: bytes | str, **options: Any) -> Any:
             if data == b"BAD":
@@ -419,9 +437,16 @@ class BadLineTests(ChildTestCase):
             for _ in range(5):
                 self.proc.stdout(b"BAD\n" + RESPONSE + b"\n")
         self.assertEqual(len(self.received), 5)
-        self.assertEqual([e["error"] for e in warnings(events)],
-                         ["RecursionError: deep", "ValueError: Exceeds the limit (4300 digits)",
-                          "TypeError: odd", "OverflowError: big", "MemoryError: "])
+        self.assertEqual(
+            [e["error"] for e in warnings(events)],
+            [
+                "RecursionError: deep",
+                "ValueError: Exceeds the limit (4300 digits)",
+                "TypeError: odd",
+                "OverflowError: big",
+                "MemoryError: ",
+            ],
+        )
         self.assertEqual(self.proc.signals, [])
 
     def test_skipped_lines_are_logged_within_a_budget_with_a_count(self) -> None:
@@ -459,16 +484,25 @@ class BadLineTests(ChildTestCase):
         self.flushLoggedErrors(ZeroDivisionError)
 
     @settings(max_examples=150, deadline=None)
-    @given(st.lists(st.one_of(
-        st.binary(max_size=300),
-        st.text(max_size=100).map(lambda t: t.encode("utf-8", "surrogatepass")),
-        st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
-                               st.text(max_size=10)),
-                     lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                             st.dictionaries(st.text(max_size=5), inner,
-                                                             max_size=3)),
-                     max_leaves=10).map(lambda v: json.dumps(v).encode()),
-    ), max_size=8))
+    @given(
+        st.lists(
+            st.one_of(
+                st.binary(max_size=300),
+                st.text(max_size=100).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                st.recursive(
+                    st.one_of(
+                        st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)
+                    ),
+                    lambda inner: st.one_of(
+                        st.lists(inner, max_size=3),
+                        st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                    ),
+                    max_leaves=10,
+                ).map(lambda v: json.dumps(v).encode()),
+            ),
+            max_size=8,
+        )
+    )
     def test_no_line_stops_the_reader(self, lines: list[bytes]) -> None:
         """Any lines (no newline inside), each followed by a good response:
         every good response arrives, in order, and nothing kills the child."""
@@ -482,8 +516,11 @@ class BadLineTests(ChildTestCase):
             good = b'{"jsonrpc":"2.0","id":%d,"result":{}}' % i
             proc.stdout(line + b"\n" + good + b"\n")
             expected += 1
-            ids = [m.get("id") for m in received if m.get("result") == {} and
-                   isinstance(m.get("id"), int)]
+            ids = [
+                m.get("id")
+                for m in received
+                if m.get("result") == {} and isinstance(m.get("id"), int)
+            ]
             self.assertEqual(ids[-1], i)
         self.assertEqual(proc.signals, [])
         self.assertGreaterEqual(len(received), expected)
@@ -556,8 +593,9 @@ class StdoutClosedTests(ChildTestCase):
     def setUp(self) -> None:
         super().setUp()
         self.lost: list[ChildProtocol] = []
-        self.proto = ChildProtocol("srv", self.received.append, self.clock, killGroup=None,
-                                   onOutputLost=self.lost.append)
+        self.proto = ChildProtocol(
+            "srv", self.received.append, self.clock, killGroup=None, onOutputLost=self.lost.append
+        )
         self.proc = FakeProcess(self.proto, pid=323).connect()
 
     def test_a_child_that_closes_stdout_and_lives_on_is_stopped(self) -> None:
@@ -606,10 +644,13 @@ class StdoutClosedTests(ChildTestCase):
 
 class ResponseCountTests(ChildTestCase):
     def test_responses_are_counted_requests_and_notifications_are_not(self) -> None:
-        self.proc.stdout(RESPONSE + b"\n"
-                         + b'{"jsonrpc":"2.0","method":"notifications/message"}\n'
-                         + b'{"jsonrpc":"2.0","id":0,"method":"roots/list"}\n'
-                         + b'{"jsonrpc":"2.0","id":2,"error":{"code":1,"message":"x"}}\n')
+        self.proc.stdout(
+            RESPONSE
+            + b"\n"
+            + b'{"jsonrpc":"2.0","method":"notifications/message"}\n'
+            + b'{"jsonrpc":"2.0","id":0,"method":"roots/list"}\n'
+            + b'{"jsonrpc":"2.0","id":2,"error":{"code":1,"message":"x"}}\n'
+        )
         self.assertEqual(self.proto.responses, 2)
 
 

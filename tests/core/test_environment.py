@@ -22,8 +22,13 @@ GATEWAY_OWN = {
     "LISTEN_PID": "123",
     "LISTEN_FDNAMES": "http",
 }
-THE_USERS = {"PATH": "/usr/bin", "HOME": "/home/u", "GITHUB_TOKEN": "ghp_x",
-             "MCPGATEWAYISH": "kept", "MY_LISTEN_FDS": "kept"}
+THE_USERS = {
+    "PATH": "/usr/bin",
+    "HOME": "/home/u",
+    "GITHUB_TOKEN": "ghp_x",
+    "MCPGATEWAYISH": "kept",
+    "MY_LISTEN_FDS": "kept",
+}
 
 
 def test_childEnvironmentDropsOnlyTheGatewaysOwn() -> None:
@@ -38,18 +43,31 @@ def test_childEnvironmentNeverLeaksAGatewayName(environ: dict[str, str]) -> None
 
 
 def test_childrenOfTheServiceTreeGetTheStrippedEnvironment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     for name, value in GATEWAY_OWN.items():
         monkeypatch.setenv(name, value)
     config = tmp_path / "servers.json"
-    config.write_text(json.dumps({"mcpServers": {"demo": {
-        "command": sys.executable, "args": ["-m", "mcpgateway.demo"], "prewarm": True,
-        "env": {"OWN": "1"}}}}))
+    config.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "demo": {
+                        "command": sys.executable,
+                        "args": ["-m", "mcpgateway.demo"],
+                        "prewarm": True,
+                        "env": {"OWN": "1"},
+                    }
+                }
+            }
+        )
+    )
     reactor = FakeProcessReactor()
     options = tap.Options()
-    options.parseOptions(["--port", "9301", "--config", str(config),
-                          "--state-dir", str(tmp_path / "st")])
+    options.parseOptions(
+        ["--port", "9301", "--config", str(config), "--state-dir", str(tmp_path / "st")]
+    )
     assert options["api-token"] == "secret-token"  # the gateway itself still reads it
     top = tap.makeService(options, reactor)
     top.startService()

@@ -26,8 +26,13 @@ from mcpgateway.web.health import healthBody
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
 
-NPX = ServerSpec(name="mem", command="npx", args=("-y", "@scope/server-memory"),
-                 requestTimeout=5.0, executable="/usr/bin/npx")
+NPX = ServerSpec(
+    name="mem",
+    command="npx",
+    args=("-y", "@scope/server-memory"),
+    requestTimeout=5.0,
+    executable="/usr/bin/npx",
+)
 
 
 class FakeResolver:
@@ -57,8 +62,9 @@ class FakeResolver:
 
 
 def resolvedSpec() -> ServerSpec:
-    return dataclasses.replace(NPX, command="/opt/node", args=("/cache/index.js",),
-                               executable="/opt/node")
+    return dataclasses.replace(
+        NPX, command="/opt/node", args=("/cache/index.js",), executable="/opt/node"
+    )
 
 
 class StartTests(SynchronousTestCase):
@@ -75,15 +81,17 @@ class StartTests(SynchronousTestCase):
         self.assertEqual(self.reactor.processes, [])
         GatewayService(self.gateway).startService()
         self.assertEqual([s.name for s in self.resolver.asked], ["mem"])
-        self.assertEqual(self.gateway.pools["mem"].resolution,
-                         Resolution("pending", "installing npx @scope/server-memory"))
+        self.assertEqual(
+            self.gateway.pools["mem"].resolution,
+            Resolution("pending", "installing npx @scope/server-memory"),
+        )
 
     def test_requestWaitsForResolutionAtMostItsTimeout(self) -> None:
         self.gateway.start()
         pool = self.gateway.pools["mem"]
         session, opened = self.gateway.openSession(
-            "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}),
-            "2025-11-25")
+            "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}), "2025-11-25"
+        )
         self.assertNoResult(opened)
         self.reactor.advance(4.9)
         self.assertNoResult(opened)
@@ -98,8 +106,8 @@ class StartTests(SynchronousTestCase):
         self.resolver.finish(resolvedSpec())
         self.assertEqual(pool.resolution, Resolution("resolved", "/opt/node /cache/index.js"))
         _, again = self.gateway.openSession(
-            "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}),
-            "2025-11-25")
+            "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}), "2025-11-25"
+        )
         self.assertEqual(self.reactor.lastProcess.executable, "/opt/node")
         self.assertNoResult(again)
         del session
@@ -107,8 +115,8 @@ class StartTests(SynchronousTestCase):
     def test_requestStartsOnceResolutionFinishesInTime(self) -> None:
         self.gateway.start()
         _, opened = self.gateway.openSession(
-            "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}),
-            "2025-11-25")
+            "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}), "2025-11-25"
+        )
         self.reactor.advance(2)
         self.resolver.finish(resolvedSpec())
         self.assertEqual(len(self.reactor.processes), 1)
@@ -120,9 +128,13 @@ class StartTests(SynchronousTestCase):
         self.gateway.start()
         self.resolver.failures["mem"] = "npm install exited with code 1"
         self.resolver.finish(NPX)
-        self.assertEqual(healthBody(self.gateway.status())["servers"]["mem"]["resolution"], {
-            "state": "failed",
-            "detail": "npx @scope/server-memory: npm install exited with code 1"})
+        self.assertEqual(
+            healthBody(self.gateway.status())["servers"]["mem"]["resolution"],
+            {
+                "state": "failed",
+                "detail": "npx @scope/server-memory: npm install exited with code 1",
+            },
+        )
 
 
 class DrainTests(SynchronousTestCase):
@@ -134,9 +146,12 @@ class DrainTests(SynchronousTestCase):
         self.sid = self.h.initialize()
 
     def call(self, requestId: int) -> Any:
-        return self.h.request("POST", "/srv/mcp", {
-            "jsonrpc": "2.0", "id": requestId, "method": "tools/call",
-            "params": {"name": "slow"}}, session=self.sid)
+        return self.h.request(
+            "POST",
+            "/srv/mcp",
+            {"jsonrpc": "2.0", "id": requestId, "method": "tools/call", "params": {"name": "slow"}},
+            session=self.sid,
+        )
 
     def test_inFlightRequestFinishesDuringDrain(self) -> None:
         response = self.call(7)
@@ -146,8 +161,9 @@ class DrainTests(SynchronousTestCase):
         self.assertFalse(self.h.process().stdinClosed)
         self.h.reactor.advance(2)
         self.h.process().reply({"jsonrpc": "2.0", "id": childId, "result": {"done": True}})
-        self.assertEqual(response.events()[-1], {"jsonrpc": "2.0", "id": 7,
-                                                  "result": {"done": True}})
+        self.assertEqual(
+            response.events()[-1], {"jsonrpc": "2.0", "id": 7, "result": {"done": True}}
+        )
         self.assertTrue(self.h.process().stdinClosed)  # then the children stop
 
     def test_whatIsLeftAfterTheDeadlineGetsAnError(self) -> None:
@@ -200,7 +216,6 @@ class StopOrderTests(SynchronousTestCase):
         second.release()
 
 
-
 class CountTests(SynchronousTestCase):
     """Defect 10.11: one request count in /health, status and /metrics."""
 
@@ -209,16 +224,21 @@ class CountTests(SynchronousTestCase):
 
         h = Harness({"st": spec("st", mode="stateful")})
         sid = h.initialize("st")
-        response = h.request("POST", "/st/mcp", {"jsonrpc": "2.0", "id": 2,
-                                                 "method": "tools/list"}, session=sid)
-        h.process().reply({"jsonrpc": "2.0", "id": h.process().sentMessages()[-1]["id"],
-                           "result": {"tools": []}})
+        response = h.request(
+            "POST", "/st/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, session=sid
+        )
+        h.process().reply(
+            {"jsonrpc": "2.0", "id": h.process().sentMessages()[-1]["id"], "result": {"tools": []}}
+        )
         assert response.events()[0]["result"] == {"tools": []}
         before = healthBody(h.gateway.status())["servers"]["st"]["requests"]
         self.assertEqual(before, 2)  # initialize and tools/list, both the client's
         h.request("DELETE", "/st/mcp", session=sid)
         self.assertEqual(healthBody(h.gateway.status())["servers"]["st"]["requests"], before)
         metrics = renderMetrics(h.gateway, "/nonexistent").decode()
-        total = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                    if line.startswith('mcpgateway_requests_total{server="st"'))
+        total = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith('mcpgateway_requests_total{server="st"')
+        )
         self.assertEqual(total, before)

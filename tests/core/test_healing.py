@@ -35,8 +35,9 @@ class BreakerTests(SynchronousTestCase):
             self.clock.advance(100)  # keep under the threshold within the window
         self.assertEqual(delays, [1, 2, 4, 8, 16, 32, 60, 60])
         # A child that served and was then killed: no crash, the next start is at once.
-        self.assertFalse(self.breaker.exited("killed by signal 9", initialized=True, served=True,
-                                             uptime=3.0))
+        self.assertFalse(
+            self.breaker.exited("killed by signal 9", initialized=True, served=True, uptime=3.0)
+        )
         self.assertEqual(self.breaker.delay(), 0)
         crash(self.breaker, "x")
         self.assertEqual(self.breaker.delay(), 1)
@@ -74,12 +75,15 @@ class BreakerTests(SynchronousTestCase):
     def test_serving_children_killed_five_times_ten_seconds_apart_keep_it_closed(self) -> None:
         for _ in range(5):
             self.clock.advance(10)
-            self.assertFalse(self.breaker.exited("killed by signal 9", initialized=True,
-                                                 served=True, uptime=9.5))
+            self.assertFalse(
+                self.breaker.exited("killed by signal 9", initialized=True, served=True, uptime=9.5)
+            )
             self.assertEqual(self.breaker.delay(), 0)
         self.assertEqual(self.breaker.state, Circuit.CLOSED)
-        self.assertEqual((self.breaker.recentCrashes(), self.breaker.crashes,
-                          self.breaker.totalFailures), (0, 0, 5))
+        self.assertEqual(
+            (self.breaker.recentCrashes(), self.breaker.crashes, self.breaker.totalFailures),
+            (0, 0, 5),
+        )
         self.assertEqual(self.breaker.recentFailures(), 5)  # still "degraded" for a while
 
     def test_an_exit_that_is_no_crash_ends_the_loop(self) -> None:
@@ -138,8 +142,12 @@ class SharedChildHealingTests(SynchronousTestCase):
             self.h.reactor.advance(pool.breaker.delay())
         self.assertEqual(pool.state(), "error")
         spawned = len(self.h.reactor.processes)
-        response = self.h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 7,
-                                                       "method": "tools/list"}, session=self.sid)
+        response = self.h.request(
+            "POST",
+            "/srv/mcp",
+            {"jsonrpc": "2.0", "id": 7, "method": "tools/list"},
+            session=self.sid,
+        )
         [event] = response.events()
         self.assertEqual(event["id"], 7)
         message = event["error"]["message"]
@@ -151,12 +159,17 @@ class SharedChildHealingTests(SynchronousTestCase):
         self.assertIn("is failing", health["error"])
         # After the cool-down one attempt goes through; a healthy child closes it.
         self.h.reactor.advance(60)
-        retry = self.h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 8,
-                                                    "method": "tools/list"}, session=self.sid)
+        retry = self.h.request(
+            "POST",
+            "/srv/mcp",
+            {"jsonrpc": "2.0", "id": 8, "method": "tools/list"},
+            session=self.sid,
+        )
         self.assertEqual(len(self.h.reactor.processes), spawned + 1)
         self.h.answerHandshake()
-        forwarded = [m for m in self.h.process().sentMessages() if m.get("method") ==
-                     "tools/list"][-1]
+        forwarded = [m for m in self.h.process().sentMessages() if m.get("method") == "tools/list"][
+            -1
+        ]
         self.h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})
         self.assertEqual(retry.events(), [{"jsonrpc": "2.0", "id": 8, "result": {}}])
         self.assertEqual(pool.breaker.state, Circuit.CLOSED)
@@ -173,13 +186,19 @@ class CrashLoopRuleTests(SynchronousTestCase):
         self.pool = self.h.gateway.pools["srv"]
 
     def serveOneCall(self, requestId: int) -> None:
-        response = self.h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": requestId,
-                                                       "method": "tools/list"}, session=self.sid)
-        forwarded = [m for m in self.h.process().sentMessages()
-                     if m.get("method") == "tools/list"][-1]
+        response = self.h.request(
+            "POST",
+            "/srv/mcp",
+            {"jsonrpc": "2.0", "id": requestId, "method": "tools/list"},
+            session=self.sid,
+        )
+        forwarded = [m for m in self.h.process().sentMessages() if m.get("method") == "tools/list"][
+            -1
+        ]
         self.h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"tools": []}})
-        self.assertEqual(response.events(), [{"jsonrpc": "2.0", "id": requestId,
-                                              "result": {"tools": []}}])
+        self.assertEqual(
+            response.events(), [{"jsonrpc": "2.0", "id": requestId, "result": {"tools": []}}]
+        )
 
     def test_a_serving_child_killed_five_times_ten_seconds_apart(self) -> None:
         for kill in range(5):
@@ -228,8 +247,15 @@ class ResolutionGateTests(SynchronousTestCase):
         resolving: Deferred[Any] = Deferred()
         pool.launchAfter(resolving, "npx to resolve the command")
         session: Any = FakeSession("a")
-        opened = pool.open(session, {"jsonrpc": "2.0", "id": 0, "method": "initialize",
-                                              "params": {"protocolVersion": "2025-11-25"}})
+        opened = pool.open(
+            session,
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25"},
+            },
+        )
         self.assertEqual(reactor.processes, [])
         resolving.callback(spec("srv", executable="/opt/real/bin/server"))
         self.assertEqual(reactor.spawned[0][0], "/opt/real/bin/server")
@@ -240,7 +266,9 @@ class ResolutionGateTests(SynchronousTestCase):
         reactor = FakeProcessReactor()
         pool = makePool(spec("srv", executable=None), fakeSpawner(reactor))
         session: Any = FakeSession("a")
-        failure = self.failureResultOf(pool.open(session, {
-            "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {}}), ServerUnavailable)
+        failure = self.failureResultOf(
+            pool.open(session, {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {}}),
+            ServerUnavailable,
+        )
         self.assertIn("not found", str(failure.value))
         self.assertEqual(pool.state(), "error")

@@ -48,9 +48,14 @@ def importedNames(source: str) -> list[str]:
 
 def forbiddenImports(source: str) -> list[str]:
     """The imports of C{source} that core/ may not make."""
-    return sorted({name for name in importedNames(source)
-                   for banned in FORBIDDEN
-                   if name == banned or name.startswith(banned + ".")})
+    return sorted(
+        {
+            name
+            for name in importedNames(source)
+            for banned in FORBIDDEN
+            if name == banned or name.startswith(banned + ".")
+        }
+    )
 
 
 def coreModules() -> list[Path]:
@@ -67,26 +72,32 @@ def test_core_module_imports_nothing_above_core(path: Path) -> None:
     assert forbiddenImports(path.read_text(encoding="utf-8")) == []
 
 
-@pytest.mark.parametrize("source", [
-    "import klein",
-    "from twisted.web.server import Request",
-    "from mcpgateway import web",
-    "from mcpgateway.config import servers",
-    "def late():\n    from mcpgateway.ops.statedir import pidAlive\n",
-    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import mcpgateway.cli\n",
-    "from mcpgateway import tap as wiring",
-    "from ..clientconfigs import claude",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import klein",
+        "from twisted.web.server import Request",
+        "from mcpgateway import web",
+        "from mcpgateway.config import servers",
+        "def late():\n    from mcpgateway.ops.statedir import pidAlive\n",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import mcpgateway.cli\n",
+        "from mcpgateway import tap as wiring",
+        "from ..clientconfigs import claude",
+    ],
+)
 def test_the_check_catches_each_kind_of_import(source: str) -> None:
     assert forbiddenImports(source) != []
 
 
-@pytest.mark.parametrize("source", [
-    "from mcpgateway import jsonrpc, logs",
-    "from mcpgateway.core.router import Router",
-    "from twisted.internet.defer import Deferred",
-    "from . import spec",
-    "import mcpgateway.webhooks",  # a name that merely starts like a banned one
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from mcpgateway import jsonrpc, logs",
+        "from mcpgateway.core.router import Router",
+        "from twisted.internet.defer import Deferred",
+        "from . import spec",
+        "import mcpgateway.webhooks",  # a name that merely starts like a banned one
+    ],
+)
 def test_the_check_lets_core_and_leaves_through(source: str) -> None:
     assert forbiddenImports(source) == []

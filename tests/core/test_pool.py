@@ -22,24 +22,43 @@ from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, RecordingS
 Message = dict[str, Any]
 
 EXE = "/opt/srv/bin/srv"
-SPEC = ServerSpec(name="srv", command="srv", args=("--flag",), env=(("TOKEN", "t"),),
-                  cwd="/work/dir", requestTimeout=10.0, executable=EXE)
+SPEC = ServerSpec(
+    name="srv",
+    command="srv",
+    args=("--flag",),
+    env=(("TOKEN", "t"),),
+    cwd="/work/dir",
+    requestTimeout=10.0,
+    executable=EXE,
+)
 ENVIRON = {"PATH": "/usr/bin", "HOME": "/home/u"}
-INIT_RESULT = {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
-               "serverInfo": {"name": "child", "version": "9"}}
+INIT_RESULT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {"tools": {}},
+    "serverInfo": {"name": "child", "version": "9"},
+}
 GATEWAY_INITIALIZE_PARAMS = {
     "protocolVersion": versions.LATEST,
-    "capabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}},
-                     "roots": {"listChanged": True}},
+    "capabilities": {
+        "sampling": {},
+        "elicitation": {"form": {}, "url": {}},
+        "roots": {"listChanged": True},
+    },
     "clientInfo": {"name": "mcpgateway", "version": __version__},
 }
 INITIALIZED = jsonrpc.notification("notifications/initialized")
 
 
 def clientInitialize(requestId: Any, version: str) -> Message:
-    return jsonrpc.request(requestId, "initialize", {
-        "protocolVersion": version, "capabilities": {"sampling": {}},
-        "clientInfo": {"name": "client", "version": "1"}})
+    return jsonrpc.request(
+        requestId,
+        "initialize",
+        {
+            "protocolVersion": version,
+            "capabilities": {"sampling": {}},
+            "clientInfo": {"name": "client", "version": "1"},
+        },
+    )
 
 
 def ok(requestId: Any, result: Any) -> Message:
@@ -88,23 +107,35 @@ class SharedHandshakeTests(PoolCase):
         dA = self.pool.open(a, clientInitialize(0, "2025-03-26"))
         dB = self.pool.open(b, clientInitialize(1, "2025-06-18"))
         dC = self.pool.open(c, clientInitialize("init-c", "2024-11-05"))
-        self.assertEqual(self.reactor.spawned, [
-            (EXE, [EXE, "--flag"], {"PATH": "/usr/bin", "HOME": "/home/u", "TOKEN": "t"},
-             "/work/dir")])
+        self.assertEqual(
+            self.reactor.spawned,
+            [
+                (
+                    EXE,
+                    [EXE, "--flag"],
+                    {"PATH": "/usr/bin", "HOME": "/home/u", "TOKEN": "t"},
+                    "/work/dir",
+                )
+            ],
+        )
         proc = self.reactor.lastProcess
-        self.assertEqual(proc.takeMessages(), [
-            jsonrpc.request(1, "initialize", GATEWAY_INITIALIZE_PARAMS)])
+        self.assertEqual(
+            proc.takeMessages(), [jsonrpc.request(1, "initialize", GATEWAY_INITIALIZE_PARAMS)]
+        )
         for d in (dA, dB, dC):
             self.assertNoResult(d)
         self.assertEqual(self.pool.state(), "starting")
         proc.reply(ok(1, INIT_RESULT))
         self.assertEqual(proc.takeMessages(), [INITIALIZED])
-        self.assertEqual(self.successResultOf(dA),
-                         ok(0, {**INIT_RESULT, "protocolVersion": "2025-03-26"}))
-        self.assertEqual(self.successResultOf(dB),
-                         ok(1, {**INIT_RESULT, "protocolVersion": "2025-06-18"}))
-        self.assertEqual(self.successResultOf(dC),
-                         ok("init-c", {**INIT_RESULT, "protocolVersion": "2024-11-05"}))
+        self.assertEqual(
+            self.successResultOf(dA), ok(0, {**INIT_RESULT, "protocolVersion": "2025-03-26"})
+        )
+        self.assertEqual(
+            self.successResultOf(dB), ok(1, {**INIT_RESULT, "protocolVersion": "2025-06-18"})
+        )
+        self.assertEqual(
+            self.successResultOf(dC), ok("init-c", {**INIT_RESULT, "protocolVersion": "2024-11-05"})
+        )
         assert self.pool.shared is not None
         self.assertEqual(self.pool.shared.router.sessions, {a, b, c})
         self.assertEqual(self.pool.state(), "running")
@@ -116,8 +147,9 @@ class SharedHandshakeTests(PoolCase):
         proc = self.reactor.lastProcess
         late = FakeSession("late", protocolVersion="2025-06-18")
         d = self.pool.open(late, clientInitialize(9, "2025-06-18"))
-        self.assertEqual(self.successResultOf(d),
-                         ok(9, {**INIT_RESULT, "protocolVersion": "2025-06-18"}))
+        self.assertEqual(
+            self.successResultOf(d), ok(9, {**INIT_RESULT, "protocolVersion": "2025-06-18"})
+        )
         self.assertEqual(proc.sentMessages(), [])
         self.assertEqual(len(self.reactor.processes), 1)
 
@@ -133,8 +165,9 @@ class SharedHandshakeTests(PoolCase):
         [init] = proc.takeMessages()
         proc.reply(jsonrpc.errorResponse(init["id"], -32602, "unsupported protocol"))
         failure = self.failureResultOf(d, ServerUnavailable)
-        self.assertEqual(str(failure.value),
-                         "server 'srv' refused initialize: unsupported protocol")
+        self.assertEqual(
+            str(failure.value), "server 'srv' refused initialize: unsupported protocol"
+        )
         self.assertEqual(proc.signals, ["KILL"])
         self.assertEqual(proc.takeMessages(), [])  # no notifications/initialized
         self.assertEqual(self.pool.state(), "stopped")
@@ -163,8 +196,10 @@ class SharedHandshakeTests(PoolCase):
         proc.stderr(b"Error: Cannot find module 'x'\n")
         proc.exit(1)
         failure = self.failureResultOf(d, ServerUnavailable)
-        self.assertEqual(str(failure.value), "server 'srv' exited with code 1;"
-                         " last stderr: Error: Cannot find module 'x'")
+        self.assertEqual(
+            str(failure.value),
+            "server 'srv' exited with code 1; last stderr: Error: Cannot find module 'x'",
+        )
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
     def test_executableNotFound(self) -> None:
@@ -201,12 +236,17 @@ class SharedRestartTests(PoolCase):
         self.assertEqual(out["method"], "tools/call")
         proc1.stderr(b"panic: oops\n")
         proc1.exit(2)
-        self.assertEqual(self.successResultOf(d1), jsonrpc.errorResponse(
-            5, jsonrpc.CHILD_EXITED, "server 'srv' exited with code 2; last stderr: panic: oops"))
+        self.assertEqual(
+            self.successResultOf(d1),
+            jsonrpc.errorResponse(
+                5, jsonrpc.CHILD_EXITED, "server 'srv' exited with code 2; last stderr: panic: oops"
+            ),
+        )
         # A session is attached: the child comes back by itself, after the 1 s backoff.
         self.assertEqual(self.pool.state(), "restarting")
-        self.assertEqual(describe(self.pool)["lastExit"],
-                         "exited with code 2; last stderr: panic: oops")
+        self.assertEqual(
+            describe(self.pool)["lastExit"], "exited with code 2; last stderr: panic: oops"
+        )
 
         # The next request: the web layer waits for ready(), then forwards.
         ready = self.pool.ready(a)
@@ -215,20 +255,24 @@ class SharedRestartTests(PoolCase):
         self.assertEqual(len(self.reactor.processes), 2)
         proc2 = self.reactor.lastProcess
         forwarded: Deferred[Message] = ready.addCallback(
-            lambda u: u.router.request(a, jsonrpc.request(6, "tools/call", {"name": "t"}), sink))
+            lambda u: u.router.request(a, jsonrpc.request(6, "tools/call", {"name": "t"}), sink)
+        )
         self.assertNoResult(forwarded)
         [init] = proc2.sentMessages()
         self.assertEqual(init["method"], "initialize")
         self.assertEqual(init["params"], GATEWAY_INITIALIZE_PARAMS)
         proc2.reply(ok(init["id"], INIT_RESULT))
         sent = proc2.sentMessages()
-        self.assertEqual([m.get("method") for m in sent],
-                         ["initialize", "notifications/initialized", "tools/call"])
+        self.assertEqual(
+            [m.get("method") for m in sent],
+            ["initialize", "notifications/initialized", "tools/call"],
+        )
         proc2.reply(ok(sent[2]["id"], {"content": []}))
         self.assertEqual(self.successResultOf(forwarded), ok(6, {"content": []}))
         described = describe(self.pool)
-        self.assertEqual((described["children"], described["pids"], described["restarts"]),
-                         (1, [1001], 1))
+        self.assertEqual(
+            (described["children"], described["pids"], described["restarts"]), (1, [1001], 1)
+        )
         self.assertEqual(self.pool.state(), "degraded")  # up again, failure recent
 
     def test_restartRestoresSubscriptions(self) -> None:
@@ -236,8 +280,9 @@ class SharedRestartTests(PoolCase):
         self.openRunning(a)
         proc1 = self.reactor.lastProcess
         up = self.successResultOf(self.pool.ready(a))
-        d = up.router.request(a, jsonrpc.request(1, "resources/subscribe", {"uri": "file:///x"}),
-                              None)
+        d = up.router.request(
+            a, jsonrpc.request(1, "resources/subscribe", {"uri": "file:///x"}), None
+        )
         [out] = proc1.takeMessages()
         proc1.reply(ok(out["id"], {}))
         self.successResultOf(d)
@@ -249,8 +294,9 @@ class SharedRestartTests(PoolCase):
         self.successResultOf(ready)
         sent = proc2.sentMessages()
         self.assertEqual(sent[0], INITIALIZED)
-        self.assertEqual(sent[1], jsonrpc.request(sent[1]["id"], "resources/subscribe",
-                                                  {"uri": "file:///x"}))
+        self.assertEqual(
+            sent[1], jsonrpc.request(sent[1]["id"], "resources/subscribe", {"uri": "file:///x"})
+        )
 
     def test_concurrentReadyAfterDeathOneRestart(self) -> None:
         a, b = FakeSession("a"), FakeSession("b")
@@ -273,8 +319,14 @@ class SharedRestartTests(PoolCase):
         d.addErrback(lambda f: f.trap(CancelledError))
         [out] = proc.takeMessages()
         self.successResultOf(self.pool.close(a))
-        self.assertEqual(proc.takeMessages(), [jsonrpc.notification(
-            "notifications/cancelled", {"requestId": out["id"], "reason": "session ended"})])
+        self.assertEqual(
+            proc.takeMessages(),
+            [
+                jsonrpc.notification(
+                    "notifications/cancelled", {"requestId": out["id"], "reason": "session ended"}
+                )
+            ],
+        )
         self.assertFalse(proc.stdinClosed)
         self.assertEqual(up.router.sessions, {b})
         self.assertEqual(self.pool.state(), "running")
@@ -293,22 +345,46 @@ class SharedRestartTests(PoolCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
     def test_describeShared(self) -> None:
-        self.assertEqual(describe(self.pool), {
-            "mode": "stateless", "state": "stopped", "children": 0, "pids": [], "requests": 0,
-            "inFlight": 0, "lateReplies": 0, "restarts": 0, "failures": 0,
-            "circuit": "closed", "ambiguousServerRequests": 0})
+        self.assertEqual(
+            describe(self.pool),
+            {
+                "mode": "stateless",
+                "state": "stopped",
+                "children": 0,
+                "pids": [],
+                "requests": 0,
+                "inFlight": 0,
+                "lateReplies": 0,
+                "restarts": 0,
+                "failures": 0,
+                "circuit": "closed",
+                "ambiguousServerRequests": 0,
+            },
+        )
         a = FakeSession("a")
         self.openRunning(a)
         up = self.successResultOf(self.pool.ready(a))
         up.router.request(a, jsonrpc.request(1, "tools/call"), None)
-        self.assertEqual(describe(self.pool), {
-            "mode": "stateless", "state": "running", "children": 1, "pids": [1000],
-            "requests": 0, "inFlight": 1, "lateReplies": 0, "restarts": 0,
-            "failures": 0, "circuit": "closed", "ambiguousServerRequests": 0})
-        self.reactor.lastProcess.reply(jsonrpc.resultResponse(
-            self.reactor.lastProcess.sentMessages()[-1]["id"], {}))
-        self.assertEqual((describe(self.pool)["requests"], describe(self.pool)["inFlight"]),
-                         (1, 0))
+        self.assertEqual(
+            describe(self.pool),
+            {
+                "mode": "stateless",
+                "state": "running",
+                "children": 1,
+                "pids": [1000],
+                "requests": 0,
+                "inFlight": 1,
+                "lateReplies": 0,
+                "restarts": 0,
+                "failures": 0,
+                "circuit": "closed",
+                "ambiguousServerRequests": 0,
+            },
+        )
+        self.reactor.lastProcess.reply(
+            jsonrpc.resultResponse(self.reactor.lastProcess.sentMessages()[-1]["id"], {})
+        )
+        self.assertEqual((describe(self.pool)["requests"], describe(self.pool)["inFlight"]), (1, 0))
 
     def test_describeWarnsAboutAmbiguousRequests(self) -> None:
         a = FakeSession("a", capabilities={"roots": {}})
@@ -329,8 +405,12 @@ class ProcessGroupTests(PoolCase):
     def test_spawnThroughSetsidAndSignalGroup(self) -> None:
         """Pitfall: npx / sh -c wrappers: spawn in a new group, signal the group."""
         killed: list[tuple[int, int]] = []
-        spawner = fakeSpawner(self.reactor, environ=ENVIRON, setsid="/fake/setsid",
-                              killGroup=lambda pid, sig: killed.append((pid, sig)))
+        spawner = fakeSpawner(
+            self.reactor,
+            environ=ENVIRON,
+            setsid="/fake/setsid",
+            killGroup=lambda pid, sig: killed.append((pid, sig)),
+        )
         up = Upstream(self.spec, spawner, OwnerFanout(FakeSession("o")))
         self.successResultOf(up.ensure())
         [(executable, args, _, _)] = self.reactor.spawned
@@ -346,8 +426,9 @@ class ProcessGroupTests(PoolCase):
 class StatefulTests(PoolCase):
     mode = "stateful"
 
-    def open(self, session: FakeSession, requestId: Any = 0) -> tuple[Deferred[Message],
-                                                                      FakeProcess]:
+    def open(
+        self, session: FakeSession, requestId: Any = 0
+    ) -> tuple[Deferred[Message], FakeProcess]:
         d = self.pool.open(session, clientInitialize(requestId, session.protocolVersion))
         return d, self.reactor.lastProcess
 
@@ -372,8 +453,9 @@ class StatefulTests(PoolCase):
         self.assertEqual(initB, {**clientInitialize(0, "2025-03-26"), "id": initB["id"]})
         self.assertNoResult(dA)
         procA.reply(ok(initA["id"], {**INIT_RESULT, "protocolVersion": "2025-06-18"}))
-        self.assertEqual(self.successResultOf(dA),
-                         ok(0, {**INIT_RESULT, "protocolVersion": "2025-06-18"}))
+        self.assertEqual(
+            self.successResultOf(dA), ok(0, {**INIT_RESULT, "protocolVersion": "2025-06-18"})
+        )
         # No gateway-made notifications/initialized: the client sends its own.
         self.assertEqual(procA.takeMessages(), [])
         upA = self.pool.upstreamFor(a)
@@ -383,8 +465,9 @@ class StatefulTests(PoolCase):
         self.assertEqual(procB.takeMessages(), [])
         self.assertNoResult(dB)
         procB.reply(ok(initB["id"], {**INIT_RESULT, "protocolVersion": "2025-03-26"}))
-        self.assertEqual(self.successResultOf(dB),
-                         ok(0, {**INIT_RESULT, "protocolVersion": "2025-03-26"}))
+        self.assertEqual(
+            self.successResultOf(dB), ok(0, {**INIT_RESULT, "protocolVersion": "2025-03-26"})
+        )
         self.assertEqual(procA.takeMessages(), [])
         self.assertIsNot(self.pool.upstreamFor(a), self.pool.upstreamFor(b))
         self.assertIs(upA.router.fanout.owner, a)
@@ -401,8 +484,12 @@ class StatefulTests(PoolCase):
         procB.takeMessages()
         d = self.pool.close(a)
         [cancel] = procA.takeMessages()
-        self.assertEqual(cancel, jsonrpc.notification(
-            "notifications/cancelled", {"requestId": 2, "reason": "session ended"}))
+        self.assertEqual(
+            cancel,
+            jsonrpc.notification(
+                "notifications/cancelled", {"requestId": 2, "reason": "session ended"}
+            ),
+        )
         self.assertTrue(procA.stdinClosed)
         self.assertEqual(procA.signals, [])
         self.reactor.advance(2.0)
@@ -433,8 +520,14 @@ class StatefulTests(PoolCase):
         [init] = procA.takeMessages()
         stopped = self.pool.close(a)
         self.failureResultOf(d, CancelledError)
-        self.assertEqual(procA.takeMessages(), [jsonrpc.notification(
-            "notifications/cancelled", {"requestId": init["id"], "reason": "session ended"})])
+        self.assertEqual(
+            procA.takeMessages(),
+            [
+                jsonrpc.notification(
+                    "notifications/cancelled", {"requestId": init["id"], "reason": "session ended"}
+                )
+            ],
+        )
         self.assertTrue(procA.stdinClosed)
         procA.exit(0)
         self.successResultOf(stopped)
@@ -455,10 +548,22 @@ class StatefulTests(PoolCase):
         a, b = FakeSession("a"), FakeSession("b")
         self.open(a)
         self.open(b)
-        self.assertEqual(describe(self.pool), {
-            "mode": "stateful", "state": "running", "children": 2, "pids": [1000, 1001],
-            "requests": 0, "inFlight": 2, "lateReplies": 0, "restarts": 0, "failures": 0,
-            "circuit": "closed", "ambiguousServerRequests": 0})
+        self.assertEqual(
+            describe(self.pool),
+            {
+                "mode": "stateful",
+                "state": "running",
+                "children": 2,
+                "pids": [1000, 1001],
+                "requests": 0,
+                "inFlight": 2,
+                "lateReplies": 0,
+                "restarts": 0,
+                "failures": 0,
+                "circuit": "closed",
+                "ambiguousServerRequests": 0,
+            },
+        )
         self.reactor.processes[0].exit(3)
         described = describe(self.pool)
         self.assertEqual((described["children"], described["pids"]), (1, [1001]))
@@ -467,8 +572,9 @@ class StatefulTests(PoolCase):
     def test_statefulExecutableNotFound(self) -> None:
         pool = self.makePool(dataclasses.replace(self.spec, executable=None))
         a = FakeSession("a")
-        failure = self.failureResultOf(pool.open(a, clientInitialize(0, versions.LATEST)),
-                                       ServerUnavailable)
+        failure = self.failureResultOf(
+            pool.open(a, clientInitialize(0, versions.LATEST)), ServerUnavailable
+        )
         self.assertIn("not found", str(failure.value))
         self.assertEqual(self.reactor.spawned, [])
 
@@ -485,7 +591,7 @@ class StatefulTests(PoolCase):
         gateway; closing its session stops it."""
         a = FakeSession("a")
         procA = self.openAnswered(a)
-        self.assertIsNone(self.pool.idle(self.reactor.seconds() + 10 ** 6))
+        self.assertIsNone(self.pool.idle(self.reactor.seconds() + 10**6))
         self.assertIsNone(self.pool.call("tools/list", {}))
         self.pool.healthPing()
         self.assertEqual(procA.sentMessages(), [])
@@ -494,8 +600,7 @@ class StatefulTests(PoolCase):
         self.assertEqual(self.pool.gone(a), None)
         procA.exit(1)
         self.assertIn("for this session is gone", self.pool.gone(a) or "")
-        self.assertRaises(SessionGone, self.pool.forward, a, jsonrpc.request(1, "tools/list"),
-                          None)
+        self.assertRaises(SessionGone, self.pool.forward, a, jsonrpc.request(1, "tools/list"), None)
 
 
 class SharedOnlyTests(PoolCase):
@@ -531,9 +636,14 @@ class MakePoolTests(SynchronousTestCase):
     def test_theSpecsSharingPicksThePool(self) -> None:
         spawner = fakeSpawner(FakeProcessReactor())
         self.assertIsInstance(makePool(SPEC, spawner), SharedPool)
-        self.assertIsInstance(makePool(dataclasses.replace(SPEC, mode="stateful"), spawner),
-                              PerSessionPool)
+        self.assertIsInstance(
+            makePool(dataclasses.replace(SPEC, mode="stateful"), spawner), PerSessionPool
+        )
 
     def test_anUnknownModeIsRefused(self) -> None:
-        self.assertRaises(ValueError, makePool, dataclasses.replace(SPEC, mode="sometimes"),
-                          fakeSpawner(FakeProcessReactor()))
+        self.assertRaises(
+            ValueError,
+            makePool,
+            dataclasses.replace(SPEC, mode="sometimes"),
+            fakeSpawner(FakeProcessReactor()),
+        )

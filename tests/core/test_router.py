@@ -14,12 +14,14 @@ from mcpgateway.core.router import Fanout, Router
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
 
 Message = dict[str, Any]
-ALL_CAPS = {"sampling": {}, "roots": {"listChanged": True},
-            "elicitation": {"form": {}, "url": {}}}
+ALL_CAPS = {"sampling": {}, "roots": {"listChanged": True}, "elicitation": {"form": {}, "url": {}}}
 
 
-def req(requestId: Any, method: str = "tools/call", params: dict[str, Any] | None = None,
-        ) -> Message:
+def req(
+    requestId: Any,
+    method: str = "tools/call",
+    params: dict[str, Any] | None = None,
+) -> Message:
     return jsonrpc.request(requestId, method, params)
 
 
@@ -62,8 +64,13 @@ class RouterCase(SynchronousTestCase):
         self.sent.clear()
         return out
 
-    def session(self, sid: str, caps: dict[str, Any] | None = None,
-                logLevel: str | None = None, attach: bool = True) -> FakeSession:
+    def session(
+        self,
+        sid: str,
+        caps: dict[str, Any] | None = None,
+        logLevel: str | None = None,
+        attach: bool = True,
+    ) -> FakeSession:
         s = FakeSession(sid, capabilities=ALL_CAPS if caps is None else caps, logLevel=logLevel)
         if attach:
             self.router.attach(s)
@@ -77,8 +84,10 @@ class IdRewritingTests(RouterCase):
         sinkA, sinkB = RecordingSink(), RecordingSink()
         dA = self.router.request(a, req(1, "tools/call", {"name": "secret"}), sinkA)
         dB = self.router.request(b, req(1, "tools/call", {"name": "public"}), sinkB)
-        self.assertEqual(self.take(), [req(1, "tools/call", {"name": "secret"}),
-                                       req(2, "tools/call", {"name": "public"})])
+        self.assertEqual(
+            self.take(),
+            [req(1, "tools/call", {"name": "secret"}), req(2, "tools/call", {"name": "public"})],
+        )
         self.router.childMessage(ok(2, {"content": "for B"}))
         self.assertNoResult(dA)
         self.assertEqual(self.successResultOf(dB), ok(1, {"content": "for B"}))
@@ -179,12 +188,14 @@ class ProgressTests(RouterCase):
         outA, outB = self.take()
         self.assertEqual(outA["params"], {"name": "t", "_meta": {"progressToken": outA["id"]}})
         self.assertEqual(outB["params"], {"name": "t", "_meta": {"progressToken": outB["id"]}})
-        progress = note("notifications/progress",
-                        {"progressToken": outB["id"], "progress": 1, "total": 2})
+        progress = note(
+            "notifications/progress", {"progressToken": outB["id"], "progress": 1, "total": 2}
+        )
         self.router.childMessage(progress)
-        self.assertEqual(sinkB.messages, [note("notifications/progress",
-                                               {"progressToken": "tok", "progress": 1,
-                                                "total": 2})])
+        self.assertEqual(
+            sinkB.messages,
+            [note("notifications/progress", {"progressToken": "tok", "progress": 1, "total": 2})],
+        )
         self.assertEqual(sinkA.messages, [])
         self.assertEqual((a.delivered, b.delivered), ([], []))
         self.assertEqual(self.take(), [])
@@ -194,8 +205,9 @@ class ProgressTests(RouterCase):
         sink = RecordingSink()
         self.router.request(a, req(1, "tools/call", {"_meta": {"progressToken": 0}}), sink)
         [out] = self.take()
-        self.router.childMessage(note("notifications/progress",
-                                      {"progressToken": out["id"], "progress": 5}))
+        self.router.childMessage(
+            note("notifications/progress", {"progressToken": out["id"], "progress": 5})
+        )
         self.assertEqual(sink.messages[0]["params"], {"progressToken": 0, "progress": 5})
 
     def test_progressForUnknownTokenDropped(self) -> None:
@@ -204,8 +216,9 @@ class ProgressTests(RouterCase):
         self.router.request(a, req(1, "tools/call", {"_meta": {"progressToken": "t"}}), sink)
         [out] = self.take()
         for token in (out["id"] + 100, "t", str(out["id"])):
-            self.router.childMessage(note("notifications/progress",
-                                          {"progressToken": token, "progress": 1}))
+            self.router.childMessage(
+                note("notifications/progress", {"progressToken": token, "progress": 1})
+            )
         self.assertEqual(sink.messages, [])
         self.assertEqual(a.delivered, [])
 
@@ -215,8 +228,9 @@ class ProgressTests(RouterCase):
         self.router.request(a, req(1, "tools/call", {"_meta": {"progressToken": "t"}}), sink)
         [out] = self.take()
         self.router.childMessage(ok(out["id"], {}))
-        self.router.childMessage(note("notifications/progress",
-                                      {"progressToken": out["id"], "progress": 1}))
+        self.router.childMessage(
+            note("notifications/progress", {"progressToken": out["id"], "progress": 1})
+        )
         self.assertEqual(sink.messages, [])
 
     def test_progressWithoutClientTokenDropped(self) -> None:
@@ -225,8 +239,9 @@ class ProgressTests(RouterCase):
         self.router.request(a, req(1), sink)
         [out] = self.take()
         self.assertNotIn("params", out)
-        self.router.childMessage(note("notifications/progress",
-                                      {"progressToken": out["id"], "progress": 1}))
+        self.router.childMessage(
+            note("notifications/progress", {"progressToken": out["id"], "progress": 1})
+        )
         self.assertEqual(sink.messages, [])
 
 
@@ -275,8 +290,12 @@ class CancelTimeoutExitTests(RouterCase):
         self.clock.advance(self.timeout - 0.001)
         self.assertNoResult(d)
         self.clock.advance(0.001)
-        self.assertEqual(self.successResultOf(d), jsonrpc.errorResponse(
-            "q", jsonrpc.REQUEST_TIMEOUT, "server 'srv' did not answer tools/call within 10 s"))
+        self.assertEqual(
+            self.successResultOf(d),
+            jsonrpc.errorResponse(
+                "q", jsonrpc.REQUEST_TIMEOUT, "server 'srv' did not answer tools/call within 10 s"
+            ),
+        )
         self.assertEqual(self.take(), [cancelled(out["id"], "request timed out in the gateway")])
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.assertEqual(self.router.inFlight, 0)
@@ -299,10 +318,14 @@ class CancelTimeoutExitTests(RouterCase):
         dB = self.router.request(b, req("z", "resources/read"), None)
         self.take()
         self.router.childExited("exited with code 1")
-        self.assertEqual(self.successResultOf(dA), jsonrpc.errorResponse(
-            1, jsonrpc.CHILD_EXITED, "server 'srv' exited with code 1"))
-        self.assertEqual(self.successResultOf(dB), jsonrpc.errorResponse(
-            "z", jsonrpc.CHILD_EXITED, "server 'srv' exited with code 1"))
+        self.assertEqual(
+            self.successResultOf(dA),
+            jsonrpc.errorResponse(1, jsonrpc.CHILD_EXITED, "server 'srv' exited with code 1"),
+        )
+        self.assertEqual(
+            self.successResultOf(dB),
+            jsonrpc.errorResponse("z", jsonrpc.CHILD_EXITED, "server 'srv' exited with code 1"),
+        )
         self.assertEqual(self.clock.getDelayedCalls(), [])
         self.assertEqual(self.router.inFlight, 0)
         self.assertEqual(self.take(), [])  # nothing written to a dead child
@@ -330,8 +353,9 @@ class CancelTimeoutExitTests(RouterCase):
 
 
 class ServerRequestTests(RouterCase):
-    def inFlight(self, session: FakeSession, method: str = "tools/call",
-                 sink: RecordingSink | None = None) -> tuple[Deferred[Message], RecordingSink]:
+    def inFlight(
+        self, session: FakeSession, method: str = "tools/call", sink: RecordingSink | None = None
+    ) -> tuple[Deferred[Message], RecordingSink]:
         sink = RecordingSink() if sink is None else sink
         d = self.router.request(session, req(1, method), sink)
         self.take()
@@ -370,8 +394,9 @@ class ServerRequestTests(RouterCase):
         _, sink = self.inFlight(a)
         self.router.childMessage(req("s-1", "elicitation/create", {"message": "?"}))
         gatewayId = sink.messages[0]["id"]
-        self.assertTrue(self.router.clientResponse(
-            a, jsonrpc.errorResponse(gatewayId, -1, "declined")))
+        self.assertTrue(
+            self.router.clientResponse(a, jsonrpc.errorResponse(gatewayId, -1, "declined"))
+        )
         self.assertEqual(self.take(), [jsonrpc.errorResponse("s-1", -1, "declined")])
 
     def test_answerWithUnknownIdDropped(self) -> None:
@@ -435,11 +460,16 @@ class ServerRequestTests(RouterCase):
         cases: list[tuple[dict[str, Any], Message, int]] = [
             ({}, req(1, "roots/list"), jsonrpc.METHOD_NOT_FOUND),
             ({"roots": {}}, req(2, "sampling/createMessage", {}), jsonrpc.METHOD_NOT_FOUND),
-            ({"elicitation": {"form": {}}},
-             req(3, "elicitation/create", {"mode": "url", "url": "https://x"}),
-             jsonrpc.INVALID_PARAMS),
-            ({"elicitation": {}}, req(4, "elicitation/create", {"mode": "url"}),
-             jsonrpc.INVALID_PARAMS),
+            (
+                {"elicitation": {"form": {}}},
+                req(3, "elicitation/create", {"mode": "url", "url": "https://x"}),
+                jsonrpc.INVALID_PARAMS,
+            ),
+            (
+                {"elicitation": {}},
+                req(4, "elicitation/create", {"mode": "url"}),
+                jsonrpc.INVALID_PARAMS,
+            ),
             ({}, req(5, "elicitation/create", {"message": "?"}), jsonrpc.INVALID_PARAMS),
         ]
         for caps, message, code in cases:
@@ -515,12 +545,17 @@ class NotificationTests(RouterCase):
         a, b = self.session("a"), self.session("b")
         stranger = self.session("c", attach=False)
         _, sink = self.inFlightRequest(a)
-        for method in ("notifications/tools/list_changed", "notifications/prompts/list_changed",
-                       "notifications/resources/list_changed"):
+        for method in (
+            "notifications/tools/list_changed",
+            "notifications/prompts/list_changed",
+            "notifications/resources/list_changed",
+        ):
             self.router.childMessage(note(method))
-        expected = [note("notifications/tools/list_changed"),
-                    note("notifications/prompts/list_changed"),
-                    note("notifications/resources/list_changed")]
+        expected = [
+            note("notifications/tools/list_changed"),
+            note("notifications/prompts/list_changed"),
+            note("notifications/resources/list_changed"),
+        ]
         self.assertEqual(a.delivered, expected)
         self.assertEqual(b.delivered, expected)
         self.assertEqual(stranger.delivered, [])
@@ -558,10 +593,10 @@ class NotificationTests(RouterCase):
         b = self.session("b", logLevel="error")
         c = self.session("c")
         for level in ("debug", "warning", "error", "emergency"):
-            self.router.childMessage(note("notifications/message",
-                                          {"level": level, "data": level}))
-        self.assertEqual([m["params"]["level"] for m in a.delivered],
-                         ["warning", "error", "emergency"])
+            self.router.childMessage(note("notifications/message", {"level": level, "data": level}))
+        self.assertEqual(
+            [m["params"]["level"] for m in a.delivered], ["warning", "error", "emergency"]
+        )
         self.assertEqual([m["params"]["level"] for m in b.delivered], ["error", "emergency"])
         self.assertEqual(c.delivered, [])
 
@@ -592,8 +627,9 @@ class NotificationTests(RouterCase):
 
 
 class SubscriptionTests(RouterCase):
-    def subscribe(self, s: FakeSession, uri: str, rid: Any = 1,
-                  method: str = "resources/subscribe") -> Deferred[Message]:
+    def subscribe(
+        self, s: FakeSession, uri: str, rid: Any = 1, method: str = "resources/subscribe"
+    ) -> Deferred[Message]:
         return self.router.request(s, req(rid, method, {"uri": uri}), None)
 
     def test_refcount(self) -> None:
@@ -622,8 +658,10 @@ class SubscriptionTests(RouterCase):
         self.assertEqual(self.successResultOf(dU), ok(21, {}))
         self.assertEqual((a.subscriptions, b.subscriptions), (set(), set()))
         # Unsubscribing again is answered locally.
-        self.assertEqual(self.successResultOf(
-            self.subscribe(b, "u", rid=22, method="resources/unsubscribe")), ok(22, {}))
+        self.assertEqual(
+            self.successResultOf(self.subscribe(b, "u", rid=22, method="resources/unsubscribe")),
+            ok(22, {}),
+        )
         self.assertEqual(self.take(), [])
 
     def test_refusedSubscribeUndone(self) -> None:
@@ -661,10 +699,14 @@ class SubscriptionTests(RouterCase):
         self.router.childExited("exited with code 1")
         self.router.resubscribe()
         sent = self.take()
-        self.assertEqual([(m["method"], m["params"]) for m in sent],
-                         [("resources/subscribe", {"uri": "u1"}),
-                          ("resources/subscribe", {"uri": "u2"}),
-                          ("logging/setLevel", {"level": "info"})])
+        self.assertEqual(
+            [(m["method"], m["params"]) for m in sent],
+            [
+                ("resources/subscribe", {"uri": "u1"}),
+                ("resources/subscribe", {"uri": "u2"}),
+                ("logging/setLevel", {"level": "info"}),
+            ],
+        )
 
 
 class DetachTests(RouterCase):
@@ -681,8 +723,10 @@ class DetachTests(RouterCase):
         self.router.detach(a)
         sent = self.take()
         self.assertEqual(sent[0], cancelled(outA["id"], "session ended"))
-        self.assertEqual([(m["method"], m.get("params")) for m in sent[1:]],
-                         [("resources/unsubscribe", {"uri": "only-a"})])
+        self.assertEqual(
+            [(m["method"], m.get("params")) for m in sent[1:]],
+            [("resources/unsubscribe", {"uri": "only-a"})],
+        )
         self.failureResultOf(dA, CancelledError)
         self.assertNoResult(dB)
         self.assertEqual(a.subscriptions, set())
@@ -705,8 +749,9 @@ class DetachTests(RouterCase):
         self.router.detach(a, "client went away")
         sent = self.take()
         self.assertEqual(sent[0], cancelled(out["id"], "client went away"))
-        self.assertEqual(sent[1], jsonrpc.errorResponse(50, jsonrpc.INTERNAL_ERROR,
-                                                        "client client went away"))
+        self.assertEqual(
+            sent[1], jsonrpc.errorResponse(50, jsonrpc.INTERNAL_ERROR, "client client went away")
+        )
         self.assertFalse(self.router.clientResponse(a, ok(sink.messages[0]["id"], {})))
 
     def test_detachIdleSessionSendsNothing(self) -> None:
@@ -728,8 +773,7 @@ class LogLevelTests(RouterCase):
         self.router.childMessage(ok(out["id"], {}))
         self.assertEqual(self.successResultOf(dA), ok("a1", {}))
         # A higher level from another session: answered locally.
-        self.assertEqual(self.successResultOf(self.setLevel(b, "error", rid="b1")),
-                         ok("b1", {}))
+        self.assertEqual(self.successResultOf(self.setLevel(b, "error", rid="b1")), ok("b1", {}))
         self.assertEqual(self.take(), [])
         # A lower level: the child goes down to it.
         dC = self.setLevel(c, "debug", rid="c1")
@@ -763,10 +807,12 @@ class OwnerRouterTests(RouterCase):
 
     def test_allNotificationsToOwner(self) -> None:
         assert self.owner is not None
-        messages = [note("notifications/tools/list_changed"),
-                    note("notifications/resources/updated", {"uri": "never-subscribed"}),
-                    note("notifications/message", {"level": "debug", "data": "x"}),
-                    note("notifications/custom", {"a": 1})]
+        messages = [
+            note("notifications/tools/list_changed"),
+            note("notifications/resources/updated", {"uri": "never-subscribed"}),
+            note("notifications/message", {"level": "debug", "data": "x"}),
+            note("notifications/custom", {"a": 1}),
+        ]
         for m in messages:
             self.router.childMessage(m)
         self.assertEqual(self.owner.delivered, messages)
@@ -785,8 +831,10 @@ class OwnerRouterTests(RouterCase):
         for _ in range(2):
             self.router.request(self.owner, req(1, "resources/subscribe", {"uri": "u"}), None)
         self.router.request(self.owner, req(2, "logging/setLevel", {"level": "error"}), None)
-        self.assertEqual([m["method"] for m in self.take()],
-                         ["resources/subscribe", "resources/subscribe", "logging/setLevel"])
+        self.assertEqual(
+            [m["method"] for m in self.take()],
+            ["resources/subscribe", "resources/subscribe", "logging/setLevel"],
+        )
 
     def test_serverRequestToOwnerWithoutInFlight(self) -> None:
         assert self.owner is not None
@@ -798,8 +846,15 @@ class OwnerRouterTests(RouterCase):
 
     def test_initializeForwardedWithRewrittenId(self) -> None:
         assert self.owner is not None
-        init = req(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
-                                     "clientInfo": {"name": "c", "version": "1"}})
+        init = req(
+            0,
+            "initialize",
+            {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "c", "version": "1"},
+            },
+        )
         d = self.router.request(self.owner, init, None)
         [out] = self.take()
         self.assertEqual(out, {**init, "id": out["id"]})
@@ -821,8 +876,9 @@ class LogLevelOnDetachTests(RouterCase):
         self.setLevel(a, "debug")
         self.router.detach(a)
         [again] = self.take()
-        self.assertEqual((again["method"], again["params"]), ("logging/setLevel",
-                                                             {"level": "warning"}))
+        self.assertEqual(
+            (again["method"], again["params"]), ("logging/setLevel", {"level": "warning"})
+        )
 
 
 class InvalidMessageLogTests(RouterCase):

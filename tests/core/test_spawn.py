@@ -12,8 +12,14 @@ from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
-SPEC = ServerSpec(name="srv", command="srv", args=("--flag",), env=(("OWN", "1"),),
-                  cwd="/work", executable="/opt/srv")
+SPEC = ServerSpec(
+    name="srv",
+    command="srv",
+    args=("--flag",),
+    env=(("OWN", "1"),),
+    cwd="/work",
+    executable="/opt/srv",
+)
 
 
 def spawnOne(spawner: Spawner) -> ChildProtocol:
@@ -22,9 +28,17 @@ def spawnOne(spawner: Spawner) -> ChildProtocol:
 
 def test_the_gateways_own_variables_never_reach_a_child_whatever_the_caller_passed() -> None:
     reactor = FakeProcessReactor()
-    spawner = Spawner(reactor=reactor, clock=reactor, setsid=None,
-                      environ={"PATH": "/usr/bin", "MCPGATEWAY_API_TOKEN": "secret",
-                               "NOTIFY_SOCKET": "/run/notify", "LISTEN_FDS": "1"})
+    spawner = Spawner(
+        reactor=reactor,
+        clock=reactor,
+        setsid=None,
+        environ={
+            "PATH": "/usr/bin",
+            "MCPGATEWAY_API_TOKEN": "secret",
+            "NOTIFY_SOCKET": "/run/notify",
+            "LISTEN_FDS": "1",
+        },
+    )
     assert dict(spawner.environ) == {"PATH": "/usr/bin"}
     spawnOne(spawner)
     [(_, _, env, _)] = reactor.spawned
@@ -43,8 +57,11 @@ def test_without_setsid_the_child_is_spawned_directly_and_signalled_alone() -> N
 def test_with_setsid_the_child_gets_its_own_group_and_the_group_is_signalled() -> None:
     reactor = FakeProcessReactor()
     killed: list[tuple[int, int]] = []
-    child = spawnOne(fakeSpawner(reactor, setsid="/usr/bin/setsid",
-                                 killGroup=lambda pid, sig: killed.append((pid, sig))))
+    child = spawnOne(
+        fakeSpawner(
+            reactor, setsid="/usr/bin/setsid", killGroup=lambda pid, sig: killed.append((pid, sig))
+        )
+    )
     [(executable, args, _, _)] = reactor.spawned
     assert (executable, args) == ("/usr/bin/setsid", ["/usr/bin/setsid", "/opt/srv", "--flag"])
     child.signal("TERM")

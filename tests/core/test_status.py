@@ -27,32 +27,72 @@ from mcpgateway.core.status import (
 )
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
-SPEC = ServerSpec(name="srv", command="srv", env=(("TOKEN", "secret-value"),),
-                  executable="/bin/srv")
+SPEC = ServerSpec(
+    name="srv", command="srv", env=(("TOKEN", "secret-value"),), executable="/bin/srv"
+)
 
 
-def child(pid: int | None = 1000, lifecycle: Lifecycle = Lifecycle.RUNNING,
-          startedAt: float | None = 5.0, spawns: int = 1, inFlight: int = 0,
-          bytesIn: int = 0, bytesOut: int = 0, lastExit: str | None = None,
-          owner: str | None = None) -> ChildStatus:
-    return ChildStatus(pid=pid, lifecycle=lifecycle, startedAt=startedAt, spawns=spawns,
-                       inFlight=inFlight, bytesIn=bytesIn, bytesOut=bytesOut,
-                       lastExit=lastExit, owner=owner)
+def child(
+    pid: int | None = 1000,
+    lifecycle: Lifecycle = Lifecycle.RUNNING,
+    startedAt: float | None = 5.0,
+    spawns: int = 1,
+    inFlight: int = 0,
+    bytesIn: int = 0,
+    bytesOut: int = 0,
+    lastExit: str | None = None,
+    owner: str | None = None,
+) -> ChildStatus:
+    return ChildStatus(
+        pid=pid,
+        lifecycle=lifecycle,
+        startedAt=startedAt,
+        spawns=spawns,
+        inFlight=inFlight,
+        bytesIn=bytesIn,
+        bytesOut=bytesOut,
+        lastExit=lastExit,
+        owner=owner,
+    )
 
 
 def snapshot(ambiguous: int = 0, bytesIn: int = 0, bytesOut: int = 0) -> RequestSnapshot:
-    return RequestSnapshot(requests={}, count=0, sum=0.0, bucketCounts=(0,) * 16,
-                           lateReplies=0, ambiguousServerRequests=ambiguous, bytesIn=bytesIn,
-                           bytesOut=bytesOut)
+    return RequestSnapshot(
+        requests={},
+        count=0,
+        sum=0.0,
+        bucketCounts=(0,) * 16,
+        lateReplies=0,
+        ambiguousServerRequests=ambiguous,
+        bytesIn=bytesIn,
+        bytesOut=bytesOut,
+    )
 
 
-def server(children: tuple[ChildStatus, ...] = (), failures: int = 0, now: float = 100.0,
-           created: float = 0.0, requests: RequestSnapshot | None = None) -> ServerStatus:
+def server(
+    children: tuple[ChildStatus, ...] = (),
+    failures: int = 0,
+    now: float = 100.0,
+    created: float = 0.0,
+    requests: RequestSnapshot | None = None,
+) -> ServerStatus:
     return ServerStatus(
-        name="srv", sharing=Sharing.SHARED, state=ServerState.RUNNING, circuit=Circuit.CLOSED,
-        children=children, sessions=0, requests=requests or snapshot(), failures=failures,
-        created=created, now=now, disabled=False, resolution=None, error=None, launch=None,
-        spec=SPEC)
+        name="srv",
+        sharing=Sharing.SHARED,
+        state=ServerState.RUNNING,
+        circuit=Circuit.CLOSED,
+        children=children,
+        sessions=0,
+        requests=requests or snapshot(),
+        failures=failures,
+        created=created,
+        now=now,
+        disabled=False,
+        resolution=None,
+        error=None,
+        launch=None,
+        spec=SPEC,
+    )
 
 
 # -- the enums -------------------------------------------------------------------
@@ -60,8 +100,15 @@ def server(children: tuple[ChildStatus, ...] = (), failures: int = 0, now: float
 
 def test_the_states_are_the_words_health_and_metrics_show_in_their_order() -> None:
     assert [s.value for s in Lifecycle] == ["stopped", "starting", "running", "restarting"]
-    assert [s.value for s in ServerState] == ["stopped", "starting", "running", "degraded",
-                                              "error", "restarting", "disabled"]
+    assert [s.value for s in ServerState] == [
+        "stopped",
+        "starting",
+        "running",
+        "degraded",
+        "error",
+        "restarting",
+        "disabled",
+    ]
     assert [c.value for c in Circuit] == ["closed", "open", "half-open"]
 
 
@@ -76,13 +123,29 @@ def test_a_member_is_its_word_for_every_reader_of_the_json() -> None:
 
 
 def test_derived_quantities_are_computed_from_the_children() -> None:
-    status = server(children=(
-        child(pid=1001, startedAt=40.0, spawns=3, inFlight=2, bytesIn=10, bytesOut=4),
-        child(pid=None, lifecycle=Lifecycle.STOPPED, startedAt=None, spawns=1,
-              lastExit="exited with code 3"),
-        child(pid=1002, startedAt=20.0, spawns=0, inFlight=1, bytesIn=5, bytesOut=1,
-              lastExit="exited with code 9"),
-    ), failures=4, requests=snapshot(bytesIn=100, bytesOut=50))
+    status = server(
+        children=(
+            child(pid=1001, startedAt=40.0, spawns=3, inFlight=2, bytesIn=10, bytesOut=4),
+            child(
+                pid=None,
+                lifecycle=Lifecycle.STOPPED,
+                startedAt=None,
+                spawns=1,
+                lastExit="exited with code 3",
+            ),
+            child(
+                pid=1002,
+                startedAt=20.0,
+                spawns=0,
+                inFlight=1,
+                bytesIn=5,
+                bytesOut=1,
+                lastExit="exited with code 9",
+            ),
+        ),
+        failures=4,
+        requests=snapshot(bytesIn=100, bytesOut=50),
+    )
     assert status.pids == [1001, 1002]
     assert status.restarts == 2  # max(0, spawns - 1) per child
     assert status.inFlight == 3
@@ -96,7 +159,11 @@ def test_no_live_child_no_failure_no_warning() -> None:
     status = server()
     assert (status.pids, status.restarts, status.inFlight) == ([], 0, 0)
     assert (status.startedAt, status.uptime, status.mtbf, status.lastExit) == (
-        None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+    )
     assert status.warning is None
 
 
@@ -108,13 +175,24 @@ def test_refused_server_requests_warn_to_run_the_server_per_session() -> None:
 
 
 @settings(max_examples=50)
-@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(1, 2**22)), st.integers(0, 50),
-                          st.integers(0, 20), st.one_of(st.none(), st.floats(0, 99))),
-                max_size=6))
-def test_the_sums_hold_for_any_children(raw: list[tuple[int | None, int, int, float | None]],
-                                        ) -> None:
-    children = tuple(child(pid=pid, spawns=spawns, inFlight=inFlight, startedAt=started)
-                     for pid, spawns, inFlight, started in raw)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(1, 2**22)),
+            st.integers(0, 50),
+            st.integers(0, 20),
+            st.one_of(st.none(), st.floats(0, 99)),
+        ),
+        max_size=6,
+    )
+)
+def test_the_sums_hold_for_any_children(
+    raw: list[tuple[int | None, int, int, float | None]],
+) -> None:
+    children = tuple(
+        child(pid=pid, spawns=spawns, inFlight=inFlight, startedAt=started)
+        for pid, spawns, inFlight, started in raw
+    )
     status = server(children=children)
     assert status.pids == [pid for pid, *_ in raw if pid is not None]
     assert status.restarts == sum(max(0, spawns - 1) for _, spawns, _, _ in raw)
@@ -131,10 +209,11 @@ def test_a_snapshot_is_frozen_and_keeps_the_spec_out_of_its_repr() -> None:
 
 
 def test_the_read_model_loads_no_twisted() -> None:
-    code = ("import sys, mcpgateway.core.status;"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'twisted'))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60)
+    code = (
+        "import sys, mcpgateway.core.status;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'twisted'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
@@ -143,15 +222,23 @@ def test_the_read_model_loads_no_twisted() -> None:
 
 
 def initialize(requestId: int = 1) -> dict[str, Any]:
-    return jsonrpc.request(requestId, "initialize", {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "client", "version": "1"}})
+    return jsonrpc.request(
+        requestId,
+        "initialize",
+        {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "client", "version": "1"},
+        },
+    )
 
 
 def gateway() -> tuple[Gateway, FakeProcessReactor]:
     reactor = FakeProcessReactor()
-    specs = {"shared": dataclasses.replace(SPEC, name="shared"),
-             "own": dataclasses.replace(SPEC, name="own", mode="stateful")}
+    specs = {
+        "shared": dataclasses.replace(SPEC, name="shared"),
+        "own": dataclasses.replace(SPEC, name="own", mode="stateful"),
+    }
     return Gateway(specs, fakeSpawner(reactor)), reactor
 
 
@@ -160,31 +247,44 @@ def test_the_gateway_snapshot_holds_every_server_and_session() -> None:
     reactor.advance(7)
     session, _ = gw.openSession("own", initialize(), "2025-11-25")
     [process] = reactor.processes
-    process.reply(jsonrpc.resultResponse(process.sentMessages()[-1]["id"],
-                                         {"protocolVersion": "2025-06-18"}))
+    process.reply(
+        jsonrpc.resultResponse(process.sentMessages()[-1]["id"], {"protocolVersion": "2025-06-18"})
+    )
     reactor.advance(3)
     status = gw.status("/nonexistent-proc")
     assert isinstance(status, GatewayStatus)
-    assert (status.started, status.now, status.uptime, status.rssBytes) == (
-        0.0, 10.0, 10.0, None)
+    assert (status.started, status.now, status.uptime, status.rssBytes) == (0.0, 10.0, 10.0, None)
     assert list(status.servers) == ["shared", "own"]  # configuration order
     with pytest.raises(TypeError):
         status.servers["x"] = status.servers["own"]  # type: ignore[index]
     own = status.servers["own"]
     assert (own.sharing, own.state, own.circuit, own.sessions) == (
-        Sharing.PER_SESSION, ServerState.RUNNING, Circuit.CLOSED, 1)
+        Sharing.PER_SESSION,
+        ServerState.RUNNING,
+        Circuit.CLOSED,
+        1,
+    )
     [live] = own.children
     assert dataclasses.replace(live, bytesIn=0, bytesOut=0) == child(
-        pid=1000, startedAt=7.0, owner=session.id)
+        pid=1000, startedAt=7.0, owner=session.id
+    )
     assert live.bytesOut == sum(len(data) for data in process.written) and live.bytesIn > 0
     assert (own.bytesIn, own.bytesOut) == (live.bytesIn, live.bytesOut)  # none exited yet
     assert own.requests.count == 1 and own.requests.requests == {("initialize", "ok"): 1}
     assert status.servers["shared"].children == () and status.servers["shared"].sessions == 0
     [row] = status.sessions
-    assert (row.id, row.server, row.sharing, row.childPid, row.protocolVersion, row.client,
-            row.created, row.lastActivity, row.inFlight, row.getStream) == (
-        session.id, "own", Sharing.PER_SESSION, 1000, "2025-06-18", "client", 7.0, 7.0, 0,
-        False)
+    assert (
+        row.id,
+        row.server,
+        row.sharing,
+        row.childPid,
+        row.protocolVersion,
+        row.client,
+        row.created,
+        row.lastActivity,
+        row.inFlight,
+        row.getStream,
+    ) == (session.id, "own", Sharing.PER_SESSION, 1000, "2025-06-18", "client", 7.0, 7.0, 0, False)
     assert gw.serverStatus("own").children == own.children
 
 
@@ -197,7 +297,10 @@ def test_a_snapshot_does_not_follow_the_live_pool() -> None:
     process.exit(1)
     after = gw.serverStatus("own")
     assert (before.requests.count, before.children[0].lifecycle, before.failures) == (
-        0, Lifecycle.RUNNING, 0)
+        0,
+        Lifecycle.RUNNING,
+        0,
+    )
     assert (after.requests.count, after.failures, after.lastExit) == (1, 1, "exited with code 1")
     assert after.children[0].lifecycle is Lifecycle.STOPPED and after.pids == []
 
@@ -206,8 +309,9 @@ def test_launch_is_the_resolved_command_line_only_when_it_differs() -> None:
     gw, _ = gateway()
     pool = gw.pools["shared"]
     assert gw.serverStatus("shared").launch is None
-    pool.useLaunchSpec(dataclasses.replace(SPEC, command="npx", args=("-y", "pkg"),
-                                           executable="/cache/bin/pkg"))
+    pool.useLaunchSpec(
+        dataclasses.replace(SPEC, command="npx", args=("-y", "pkg"), executable="/cache/bin/pkg")
+    )
     assert gw.serverStatus("shared").launch == ("/cache/bin/pkg", "-y", "pkg")
 
 

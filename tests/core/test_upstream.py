@@ -25,8 +25,11 @@ from tests.fakes import (
 from tests.http import spec
 
 Message = dict[str, Any]
-INIT_RESULT = {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}},
-               "serverInfo": {"name": "child", "version": "9"}}
+INIT_RESULT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {"tools": {}},
+    "serverInfo": {"name": "child", "version": "9"},
+}
 
 
 class RecordingWatcher:
@@ -54,8 +57,11 @@ class UpstreamCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         self.watcher = RecordingWatcher()
-        self.up = Upstream(spec("srv", timeout=60.0),
-                           fakeSpawner(self.reactor, watcher=self.watcher), SharedFanout())
+        self.up = Upstream(
+            spec("srv", timeout=60.0),
+            fakeSpawner(self.reactor, watcher=self.watcher),
+            SharedFanout(),
+        )
         self.session = FakeSession("a")
 
     def start(self) -> FakeProcess:
@@ -69,13 +75,18 @@ class UpstreamCase(SynchronousTestCase):
 
     def answerInitialize(self, proc: FakeProcess, answer: Message | None = None) -> None:
         [init] = [m for m in proc.sentMessages() if m.get("method") == "initialize"]
-        proc.reply({"jsonrpc": "2.0", "id": init["id"],
-                    **(answer if answer is not None else {"result": INIT_RESULT})})
+        proc.reply(
+            {
+                "jsonrpc": "2.0",
+                "id": init["id"],
+                **(answer if answer is not None else {"result": INIT_RESULT}),
+            }
+        )
 
     def call(self, requestId: Any = 7) -> Deferred[Message]:
-        return self.up.router.request(self.session,
-                                      jsonrpc.request(requestId, "tools/call", {"name": "x"}),
-                                      None)
+        return self.up.router.request(
+            self.session, jsonrpc.request(requestId, "tools/call", {"name": "x"}), None
+        )
 
     def answerLast(self, proc: FakeProcess) -> None:
         last = [m for m in proc.sentMessages() if m.get("method") == "tools/call"][-1]
@@ -219,8 +230,9 @@ class InitializeAnswerTests(UpstreamCase):
 
     def test_a_server_info_that_is_not_an_object(self) -> None:
         d = self.up.ensure()
-        self.answerInitialize(self.reactor.lastProcess,
-                              {"result": {**INIT_RESULT, "serverInfo": "child 9"}})
+        self.answerInitialize(
+            self.reactor.lastProcess, {"result": {**INIT_RESULT, "serverInfo": "child 9"}}
+        )
         self.successResultOf(d)
         self.assertEqual(self.up.state, "running")
 

@@ -13,8 +13,9 @@ import pytest
 from tests.integration.gateway import REPO, RunningGateway
 
 CACHE = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
-EVERYTHING = (CACHE / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist"
-              / "index.js")
+EVERYTHING = (
+    CACHE / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
+)
 
 
 @pytest.fixture
@@ -45,8 +46,11 @@ def _backends() -> dict[str, str]:
         pytest.skip("Node.js/npm not found: tests with npm MCP backends need them")
     paths = CACHE / "paths.env"
     if not EVERYTHING.is_file() or not paths.is_file():
-        subprocess.run([str(REPO / "scripts" / "install-test-backends")], check=True,
-                       env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(CACHE)})
+        subprocess.run(
+            [str(REPO / "scripts" / "install-test-backends")],
+            check=True,
+            env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(CACHE)},
+        )
     found = dict(line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
     return {key: value.strip() for key, value in found.items()}
 

@@ -29,23 +29,39 @@ def twistCommand() -> list[str]:
 
 def twistdCommand() -> list[str]:
     """C{twistd -n mcpgateway} from this interpreter (no pidfile)."""
-    return [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "-n", "--pidfile=", "mcpgateway"]
+    return [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "-n",
+        "--pidfile=",
+        "mcpgateway",
+    ]
 
 
 class RunningGateway:
     """A gateway subprocess; C{url(server)} gives an MCP endpoint."""
 
-    def __init__(self, args: list[str], home: Path, command: list[str] | None = None,
-                 env: dict[str, str] | None = None, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        home: Path,
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 20.0,
+    ) -> None:
         self.home = home
-        environ = {**os.environ, "HOME": str(home), "MCPGATEWAY_HOME": str(home / "state"),
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                               os.environ.get("PYTHONPATH")]))}
+        environ = {
+            **os.environ,
+            "HOME": str(home),
+            "MCPGATEWAY_HOME": str(home / "state"),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
         environ.update(env or {})
         argv = (command or twistCommand()) + ["--port", "tcp:0:interface=127.0.0.1", *args]
-        self.process = subprocess.Popen(argv, cwd=home, env=environ, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            argv, cwd=home, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         self.output = bytearray()
         self._portFound = threading.Event()
         self.port = 0

@@ -14,16 +14,26 @@ import pytest
 from tests.integration.gateway import RunningGateway, callEcho, waitFor
 
 pytestmark = pytest.mark.integration
-DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"],
-        "env": {}}
+DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"], "env": {}}
 
 
 def claudeJson(home: Path) -> Path:
     path = home / ".claude.json"
-    data = {"numStartups": 3, "mcpServers": {"demo": DEMO, "remote": {
-        "type": "http", "url": "https://example.invalid/mcp"}},
-        "projects": {str(home / "p"): {"allowedTools": [], "mcpServers": {
-            "thinker": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}}}
+    data = {
+        "numStartups": 3,
+        "mcpServers": {
+            "demo": DEMO,
+            "remote": {"type": "http", "url": "https://example.invalid/mcp"},
+        },
+        "projects": {
+            str(home / "p"): {
+                "allowedTools": [],
+                "mcpServers": {
+                    "thinker": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+                },
+            }
+        },
+    }
     path.write_text(json.dumps(data, indent=2))  # as Claude Code writes it
     os.chmod(path, 0o600)
     return path
@@ -39,8 +49,7 @@ def test_adopt_serve_hot_add_and_restore(start: Any, home: Path) -> None:
     assert data["mcpServers"]["demo"] == {"type": "http", "url": gateway.url("demo")}
     assert data["mcpServers"]["remote"]["url"] == "https://example.invalid/mcp"
     # A project's own server is neither rewritten nor served at a global route.
-    assert data["projects"][str(home / "p")]["mcpServers"]["thinker"]["command"] \
-        == sys.executable
+    assert data["projects"][str(home / "p")]["mcpServers"]["thinker"]["command"] == sys.executable
     assert "thinker" not in gateway.health()["servers"]
     assert "'thinker' (local scope of project" in gateway.text()
     assert isinstance(data["_mcp_gateway_ts"], int)
@@ -51,8 +60,10 @@ def test_adopt_serve_hot_add_and_restore(start: Any, home: Path) -> None:
     # `claude mcp add`: a new stdio entry appears; it is adopted and served within seconds.
     data["mcpServers"]["added"] = dict(DEMO)
     config.write_text(json.dumps(data, indent=2))
-    assert waitFor(lambda: json.loads(config.read_text())["mcpServers"]["added"].get("type")
-                   == "http", timeout=5)
+    assert waitFor(
+        lambda: json.loads(config.read_text())["mcpServers"]["added"].get("type") == "http",
+        timeout=5,
+    )
     assert callEcho(gateway.url("added"), "adopted") == "adopted"
 
     gateway.stop()

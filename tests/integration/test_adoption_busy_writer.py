@@ -17,8 +17,7 @@ import pytest
 from tests.integration.gateway import RunningGateway, callEcho, waitFor
 
 pytestmark = pytest.mark.integration
-DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"],
-        "env": {}}
+DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"], "env": {}}
 
 
 class BusyWriter(threading.Thread):
@@ -49,7 +48,8 @@ class BusyWriter(threading.Thread):
 
 
 def test_a_server_added_under_a_busy_writer_is_served_within_seconds(
-        start: Any, home: Path) -> None:
+    start: Any, home: Path
+) -> None:
     config = home / ".claude.json"
     config.write_text(json.dumps({"numStartups": 0, "mcpServers": {"demo": DEMO}}, indent=2))
     gateway: RunningGateway = start("--rewrite-config")
@@ -60,8 +60,9 @@ def test_a_server_added_under_a_busy_writer_is_served_within_seconds(
         time.sleep(1.0)
         added = time.monotonic()
         writer.add = {"late": dict(DEMO)}
-        assert waitFor(lambda: "late" in gateway.health()["servers"], timeout=8), \
-            gateway.text()[-3000:]
+        assert waitFor(lambda: "late" in gateway.health()["servers"], timeout=8), gateway.text()[
+            -3000:
+        ]
         took = time.monotonic() - added
         assert writer.is_alive() and writer.writes > 100
     finally:
@@ -69,8 +70,10 @@ def test_a_server_added_under_a_busy_writer_is_served_within_seconds(
         writer.join()
     assert took < 6, took
     assert callEcho(gateway.url("late"), "late") == "late"
-    assert waitFor(lambda: json.loads(config.read_text())["mcpServers"]["late"].get("type")
-                   == "http", timeout=5)
+    assert waitFor(
+        lambda: json.loads(config.read_text())["mcpServers"]["late"].get("type") == "http",
+        timeout=5,
+    )
     count = json.loads(config.read_text())["numStartups"]
     gateway.stop()
     data = json.loads(config.read_text())

@@ -16,28 +16,36 @@ import pytest
 from tests.integration.gateway import RunningGateway, callEcho, twistdCommand, waitFor
 
 pytestmark = pytest.mark.integration
-DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"],
-        "env": {}}
+DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"], "env": {}}
 
 
 def claudeJson(home: Path, extra: dict[str, Any] | None = None) -> Path:
     path = home / ".claude.json"
-    data = {"numStartups": 3, "mcpServers": {"demo": DEMO, **(extra or {})},
-            "projects": {str(home / "p"): {"allowedTools": [], "mcpServers": {
-                "private": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}}}
+    data = {
+        "numStartups": 3,
+        "mcpServers": {"demo": DEMO, **(extra or {})},
+        "projects": {
+            str(home / "p"): {
+                "allowedTools": [],
+                "mcpServers": {
+                    "private": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+                },
+            }
+        },
+    }
     path.write_text(json.dumps(data, indent=2))
     return path
 
 
 def test_a_stale_copy_written_back_after_stop_is_restored_on_the_next_start(
-        start: Any, home: Path) -> None:
+    start: Any, home: Path
+) -> None:
     """Issue 20.11, the user's path: adopt; a client reads the file; stop (the
     restore); the client writes its copy back; start again."""
     config = claudeJson(home)
     before = config.read_bytes()
     first: RunningGateway = start("--rewrite-config", command=twistdCommand())
-    assert waitFor(lambda: json.loads(config.read_text())["mcpServers"]["demo"]["type"]
-                   == "http")
+    assert waitFor(lambda: json.loads(config.read_text())["mcpServers"]["demo"]["type"] == "http")
     stale = config.read_bytes()  # a client reads the adopted file
     first.stop()
     assert config.read_bytes() == before
@@ -51,8 +59,7 @@ def test_a_stale_copy_written_back_after_stop_is_restored_on_the_next_start(
     assert (home / "state" / "config-backup.json.1").is_file()  # kept for the next time
 
 
-def test_without_rewrite_a_projects_private_server_is_not_served(start: Any,
-                                                                 home: Path) -> None:
+def test_without_rewrite_a_projects_private_server_is_not_served(start: Any, home: Path) -> None:
     """Issue 10.3: `twistd -n mcpgateway` reading ~/.claude.json."""
     claudeJson(home)
     gateway: RunningGateway = start(command=twistdCommand())
@@ -63,9 +70,9 @@ def test_without_rewrite_a_projects_private_server_is_not_served(start: Any,
 
 
 def test_a_start_removes_leftovers_and_says_which_entries_lost_their_backup(
-        start: Any, home: Path) -> None:
-    config = claudeJson(home, {"lost": {"type": "http",
-                                        "url": "http://127.0.0.1:9/lost/mcp"}})
+    start: Any, home: Path
+) -> None:
+    config = claudeJson(home, {"lost": {"type": "http", "url": "http://127.0.0.1:9/lost/mcp"}})
     leftover = home / "..claude.json.k9x2ab_q.tmp"  # what a kill -9 mid-write leaves
     leftover.write_text('{"numStartups": 3, "mcp')
     unrelated = home / ".claude.json.backup.tmp"

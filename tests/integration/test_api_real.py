@@ -31,19 +31,26 @@ SECRET = "hush-4711-not-to-be-shown"
 TOKEN = "integration-token-0123456789"
 
 
-def cli(home: Path, *args: str, token: str | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cli(
+    home: Path, *args: str, token: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """C{python -m mcpgateway.cli --state-dir <the gateway's> ARGS}."""
-    return subprocess.run([sys.executable, "-m", "mcpgateway.cli",
-                           "--state-dir", str(home / "state"), *args],
-                          env=cliEnv(home, token), cwd=home, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mcpgateway.cli", "--state-dir", str(home / "state"), *args],
+        env=cliEnv(home, token),
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def cliEnv(home: Path, token: str | None = None) -> dict[str, str]:
-    env = {**os.environ, "HOME": str(home),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                       os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     for name in ("MCPGATEWAY_HOME", "MCPGATEWAY_API_TOKEN", "http_proxy", "HTTP_PROXY"):
         env.pop(name, None)
     if token is not None:
@@ -51,10 +58,12 @@ def cliEnv(home: Path, token: str | None = None) -> dict[str, str]:
     return env
 
 
-def get(gateway: RunningGateway, path: str,
-        headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(f"http://127.0.0.1:{gateway.port}{path}",
-                                     headers=headers or {})
+def get(
+    gateway: RunningGateway, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{gateway.port}{path}", headers=headers or {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -69,9 +78,14 @@ def requireApi(gateway: RunningGateway) -> None:
 
 
 def tokenOptionExists() -> bool:
-    usage = subprocess.run([*twistdCommand()[:3], "mcpgateway", "--help"], capture_output=True,
-                           text=True, timeout=60, cwd=REPO,
-                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    usage = subprocess.run(
+        [*twistdCommand()[:3], "mcpgateway", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     return "--api-token" in usage.stdout
 
 
@@ -98,8 +112,10 @@ def messages(error: BaseException) -> str:
 
 
 def demoConfig(home: Path) -> Path:
-    return writeConfig(home / "config.json", {
-        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}})
+    return writeConfig(
+        home / "config.json",
+        {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
+    )
 
 
 def test_add_disable_restart_and_logs_through_the_cli(start: Any, home: Path) -> None:
@@ -107,14 +123,23 @@ def test_add_disable_restart_and_logs_through_the_cli(start: Any, home: Path) ->
     gateway: RunningGateway = start("--config", str(config))
     requireApi(gateway)
 
-    added = cli(home, "servers", "add", "--env", f"DEMO_SECRET={SECRET}", "demo2", "--",
-                sys.executable, "-m", "mcpgateway.demo")
+    added = cli(
+        home,
+        "servers",
+        "add",
+        "--env",
+        f"DEMO_SECRET={SECRET}",
+        "demo2",
+        "--",
+        sys.executable,
+        "-m",
+        "mcpgateway.demo",
+    )
     assert added.returncode == 0, added.stderr
     assert added.stdout == f"added demo2 (stateless): {gateway.url('demo2')}\n"
     managed = home / "state" / "servers.json"
     assert stat.S_IMODE(managed.stat().st_mode) == 0o600
-    assert json.loads(managed.read_text())["mcpServers"]["demo2"]["env"] == {
-        "DEMO_SECRET": SECRET}
+    assert json.loads(managed.read_text())["mcpServers"]["demo2"]["env"] == {"DEMO_SECRET": SECRET}
 
     assert anyio.run(echo, gateway.url("demo2"), "hello demo2") == "hello demo2"
 
@@ -124,20 +149,30 @@ def test_add_disable_restart_and_logs_through_the_cli(start: Any, home: Path) ->
     assert servers["demo2"]["origin"] == "api" and servers["demo"]["origin"] == "config"
     assert servers["demo2"]["state"] == "running" and servers["demo2"]["children"] == 1
     table = cli(home, "servers", "list").stdout
-    assert table.splitlines()[0].split() == ["NAME", "STATE", "MODE", "CHILDREN", "SESSIONS",
-                                             "REQUESTS", "RESTARTS", "FROM"]
+    assert table.splitlines()[0].split() == [
+        "NAME",
+        "STATE",
+        "MODE",
+        "CHILDREN",
+        "SESSIONS",
+        "REQUESTS",
+        "RESTARTS",
+        "FROM",
+    ]
     status, detail = get(gateway, "/api/v1/servers/demo2")
     assert status == 200 and detail["config"]["env"] == {"DEMO_SECRET": "***"}
 
     again = cli(home, "servers", "add", "demo2", "--", sys.executable)
     assert (again.returncode, again.stderr) == (
-        1, "mcpgateway: name: a server named 'demo2' exists\n")
+        1,
+        "mcpgateway: name: a server named 'demo2' exists\n",
+    )
     missing = cli(home, "servers", "add", "ghost", "--", "no-such-command-4711")
     assert missing.returncode == 1
-    assert missing.stderr == ("mcpgateway: command: 'no-such-command-4711' was not found"
-                              " on PATH\n")
-    blocked = cli(home, "servers", "add", "--env", "LD_PRELOAD=/tmp/x.so", "evil", "--",
-                  sys.executable)
+    assert missing.stderr == ("mcpgateway: command: 'no-such-command-4711' was not found on PATH\n")
+    blocked = cli(
+        home, "servers", "add", "--env", "LD_PRELOAD=/tmp/x.so", "evil", "--", sys.executable
+    )
     assert blocked.stderr == "mcpgateway: env: key(s) not allowed: LD_PRELOAD\n"
 
     logs = cli(home, "logs", "demo2", "--no-follow")
@@ -154,8 +189,9 @@ def test_add_disable_restart_and_logs_through_the_cli(start: Any, home: Path) ->
     # A restart of the gateway keeps the server, and keeps it disabled.
     gateway.stop()
     gateway = start("--config", str(config))
-    servers = {s["name"]: s for s in json.loads(cli(home, "servers", "list", "--json").stdout)
-               ["servers"]}
+    servers = {
+        s["name"]: s for s in json.loads(cli(home, "servers", "list", "--json").stdout)["servers"]
+    }
     assert servers["demo2"]["state"] == "disabled"
     assert "disabled" in anyio.run(failure, gateway.url("demo2"))
     enabled = cli(home, "servers", "enable", "demo2")
@@ -180,11 +216,25 @@ def test_logs_follow_live_events_until_ctrl_c(start: Any, home: Path) -> None:
     requireApi(gateway)
     assert anyio.run(echo, gateway.url("demo"), "warm up") == "warm up"
     follower = subprocess.Popen(
-        [sys.executable, "-m", "mcpgateway.cli", "--state-dir", str(home / "state"), "logs",
-         "demo", "--json"], env=cliEnv(home), cwd=home, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "mcpgateway.cli",
+            "--state-dir",
+            str(home / "state"),
+            "logs",
+            "demo",
+            "--json",
+        ],
+        env=cliEnv(home),
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     assert follower.stdout is not None
+
     def pump() -> None:
         for line in follower.stdout or []:
             lines.put(line)

@@ -33,25 +33,29 @@ def freePort() -> int:
     return port
 
 
-
-
 class Cli:
     """Runs C{python -m mcpgateway.cli} with a temporary HOME and state dir."""
 
     def __init__(self, home: Path) -> None:
         self.home = home
         self.stateDir = home / "gw-state"
-        self.env = {**os.environ, "HOME": str(home),
-                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                                os.environ.get("PYTHONPATH")]))}
+        self.env = {
+            **os.environ,
+            "HOME": str(home),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
         for name in ("MCPGATEWAY_HOME", "NO_COLOR", "http_proxy", "HTTP_PROXY"):
             self.env.pop(name, None)
 
     def __call__(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mcpgateway.cli", *args,
-                               "--state-dir", str(self.stateDir)],
-                              env=self.env, cwd=self.home, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(self.stateDir)],
+            env=self.env,
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def state(self) -> dict[str, Any] | None:
         try:
@@ -84,8 +88,14 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
 
 CLAUDE_JSON = {
     "numStartups": 7,
-    "mcpServers": {"demo": {"type": "stdio", "command": sys.executable,
-                            "args": ["-m", "mcpgateway.demo"], "env": {}}},
+    "mcpServers": {
+        "demo": {
+            "type": "stdio",
+            "command": sys.executable,
+            "args": ["-m", "mcpgateway.demo"],
+            "env": {},
+        }
+    },
     "projects": {"/work/p": {"allowedTools": [], "mcpServers": {}}},
     "userID": "abc",
 }
@@ -208,8 +218,9 @@ def test_no_rewrite_serves_a_config_as_it_is(cli: Cli) -> None:
     servers = cli.home / "servers.json"
     servers.write_text(json.dumps({"mcpServers": CLAUDE_JSON["mcpServers"]}))
     before = servers.read_bytes()
-    started = cli("start", "--no-rewrite", "--config", str(servers), "--port", str(freePort()),
-                  "--json")
+    started = cli(
+        "start", "--no-rewrite", "--config", str(servers), "--port", str(freePort()), "--json"
+    )
     assert started.returncode == 0, started.stderr + started.stdout
     document = json.loads(started.stdout)
     assert document["ok"] is True and document["servers"] == ["demo"]
@@ -236,9 +247,23 @@ def test_start_reports_a_broken_config_in_one_place(cli: Cli) -> None:
 def test_start_in_the_foreground_until_sigterm(cli: Cli) -> None:
     port = freePort()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mcpgateway.cli", "start", "--foreground", "--no-rewrite",
-         "--port", str(port), "--state-dir", str(cli.stateDir)],
-        env=cli.env, cwd=cli.home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "mcpgateway.cli",
+            "start",
+            "--foreground",
+            "--no-rewrite",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(cli.stateDir),
+        ],
+        env=cli.env,
+        cwd=cli.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         assert waitFor(lambda: cli("status").returncode == 0, 20), process.poll()
         state = cli.state()
@@ -255,7 +280,8 @@ def test_start_in_the_foreground_until_sigterm(cli: Cli) -> None:
 
 
 def test_start_refuses_a_config_outside_home_and_names_no_rewrite(
-        cli: Cli, tmp_path_factory: pytest.TempPathFactory) -> None:
+    cli: Cli, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     outside = tmp_path_factory.mktemp("elsewhere") / "servers.json"
     outside.write_text(json.dumps({"mcpServers": CLAUDE_JSON["mcpServers"]}))
     before = outside.read_bytes()
@@ -309,8 +335,10 @@ def test_entries_left_without_a_backup_are_loud_in_status_doctor_and_stop(cli: C
 
     status = cli("status")
     assert status.returncode == 1
-    assert (f"1 entry points at http://127.0.0.1:{port}, where the gateway is not running, and"
-            " no usable backup holds their originals") in status.stdout
+    assert (
+        f"1 entry points at http://127.0.0.1:{port}, where the gateway is not running, and"
+        " no usable backup holds their originals"
+    ) in status.stdout
     assert "re-add demo with `claude mcp add" in status.stdout
     doctor = cli("doctor", "--json")
     assert doctor.returncode == 1
@@ -322,8 +350,10 @@ def test_entries_left_without_a_backup_are_loud_in_status_doctor_and_stop(cli: C
     stopped = cli("stop")
     assert stopped.returncode == 1
     assert "stale state.json" in stopped.stdout
-    assert (f"mcpgateway: {config} still has 1 entry pointing at the stopped gateway"
-            f" http://127.0.0.1:{port}: demo;") in stopped.stderr
+    assert (
+        f"mcpgateway: {config} still has 1 entry pointing at the stopped gateway"
+        f" http://127.0.0.1:{port}: demo;"
+    ) in stopped.stderr
     assert "`mcpgateway restore` cannot put them back" in stopped.stderr
     assert cli.state() is None
 
@@ -331,8 +361,10 @@ def test_entries_left_without_a_backup_are_loud_in_status_doctor_and_stop(cli: C
 def test_bad_options_and_help(cli: Cli) -> None:
     bad = cli("stop", "--frobnicate")
     assert bad.returncode == 2
-    assert bad.stderr.splitlines() == ["mcpgateway stop: unrecognized arguments: --frobnicate",
-                                       "`mcpgateway stop --help` lists the options"]
+    assert bad.stderr.splitlines() == [
+        "mcpgateway stop: unrecognized arguments: --frobnicate",
+        "`mcpgateway stop --help` lists the options",
+    ]
     for command in ("stop", "status", "doctor"):
         helped = cli(command, "--help")
         assert helped.returncode == 0
@@ -366,15 +398,19 @@ def test_doctor_and_status_report_a_failed_npx_resolution(cli: Cli) -> None:
     network is needed): doctor fails naming it, status shows why."""
     bin = cli.home / "bin"
     bin.mkdir()
-    for name, script in [("npm", "echo 'npm ERR! 404 Not Found - @fake/server-memory' >&2;"
-                                 " exit 1"),
-                         ("npx", "exit 1")]:
+    for name, script in [
+        ("npm", "echo 'npm ERR! 404 Not Found - @fake/server-memory' >&2; exit 1"),
+        ("npx", "exit 1"),
+    ]:
         (bin / name).write_text(f"#!/bin/sh\n{script}\n")
         (bin / name).chmod(0o755)
     cli.env["PATH"] = os.pathsep.join([str(bin), cli.env.get("PATH", "")])
     config = cli.home / "servers.json"
-    config.write_text(json.dumps({"mcpServers": {
-        "memory": {"command": "npx", "args": ["-y", "@fake/server-memory"]}}}))
+    config.write_text(
+        json.dumps(
+            {"mcpServers": {"memory": {"command": "npx", "args": ["-y", "@fake/server-memory"]}}}
+        )
+    )
     started = cli("start", "--no-rewrite", "--config", str(config), "--port", str(freePort()))
     assert started.returncode == 0, started.stderr + started.stdout
 

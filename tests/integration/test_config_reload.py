@@ -40,10 +40,20 @@ def test_state_json_and_a_second_gateway_refused(start: Any, home: Path) -> None
     gateway: RunningGateway = start()
     state = json.loads((home / "state" / "state.json").read_text())
     assert state["pid"] == gateway.process.pid and state["port"] == gateway.port
-    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO),
-           "MCPGATEWAY_HOME": str(home / "state")}
-    second = subprocess.run([sys.executable, "-m", "twisted", "mcpgateway", "--port", "0"],
-                            capture_output=True, text=True, env=env, cwd=home, timeout=60)
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PYTHONPATH": str(REPO),
+        "MCPGATEWAY_HOME": str(home / "state"),
+    }
+    second = subprocess.run(
+        [sys.executable, "-m", "twisted", "mcpgateway", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=60,
+    )
     assert second.returncode == 1
     assert "another gateway is running" in second.stderr
     assert f"pid {gateway.process.pid}" in second.stderr

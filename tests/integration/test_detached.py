@@ -30,9 +30,12 @@ from tests.integration.gateway import REPO
 
 pytestmark = pytest.mark.integration
 VERSION = "2026.8.31"  # the version scripts/install-test-backends puts in the npm cache
-NPX_ENTRY = {"type": "stdio", "command": "npx",
-             "args": ["-y", f"@modelcontextprotocol/server-everything@{VERSION}", "stdio"],
-             "env": {}}
+NPX_ENTRY = {
+    "type": "stdio",
+    "command": "npx",
+    "args": ["-y", f"@modelcontextprotocol/server-everything@{VERSION}", "stdio"],
+    "env": {},
+}
 
 
 def freePort() -> int:
@@ -43,9 +46,11 @@ def freePort() -> int:
 
 
 def environment(home: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "HOME": str(home),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
-                                                       os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
     for name in ("MCPGATEWAY_HOME", "NO_COLOR", "http_proxy", "HTTP_PROXY"):
         env.pop(name, None)
     env.update(extra)
@@ -105,19 +110,43 @@ def test_mcpgateway_start_detached_serves_an_npx_server(detachedHome: Path, npx:
     stateDir = home / "gw-state"
     stateDir.mkdir()
     (stateDir / "classification.json").write_text('{"everything": {"mode": "bogus"}}')
-    (home / ".claude.json").write_text(json.dumps({
-        "mcpServers": {"everything": NPX_ENTRY, "envdump": {
-            "type": "stdio", "command": sys.executable,
-            "args": [str(REPO / "tests" / "fixtures" / "env_server.py"), str(home / "env.json")],
-            "env": {}, "prewarm": True}}}, indent=2))
-    env = environment(home, MCPGATEWAY_API_TOKEN="top-secret-token",
-                      NOTIFY_SOCKET="/nonexistent/notify", LISTEN_FDS="3")
+    (home / ".claude.json").write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "everything": NPX_ENTRY,
+                    "envdump": {
+                        "type": "stdio",
+                        "command": sys.executable,
+                        "args": [
+                            str(REPO / "tests" / "fixtures" / "env_server.py"),
+                            str(home / "env.json"),
+                        ],
+                        "env": {},
+                        "prewarm": True,
+                    },
+                }
+            },
+            indent=2,
+        )
+    )
+    env = environment(
+        home,
+        MCPGATEWAY_API_TOKEN="top-secret-token",
+        NOTIFY_SOCKET="/nonexistent/notify",
+        LISTEN_FDS="3",
+    )
     port = freePort()
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mcpgateway.cli", *args,
-                               "--state-dir", str(stateDir)], env=env, cwd=home,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(stateDir)],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     started = cli("start", "--port", str(port))
     assert started.returncode == 0, started.stderr + started.stdout
@@ -133,8 +162,9 @@ def test_mcpgateway_start_detached_serves_an_npx_server(detachedHome: Path, npx:
         while not (home / "env.json").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         childEnv = json.loads((home / "env.json").read_text())
-        leaked = {k for k in childEnv if k.startswith(("MCPGATEWAY_", "LISTEN_"))
-                  or k == "NOTIFY_SOCKET"}
+        leaked = {
+            k for k in childEnv if k.startswith(("MCPGATEWAY_", "LISTEN_")) or k == "NOTIFY_SOCKET"
+        }
         assert not leaked, leaked
         assert "top-secret-token" not in json.dumps(childEnv)
         assert childEnv["HOME"] == str(home)
@@ -153,12 +183,25 @@ def test_twistd_without_n_serves_an_npx_server(detachedHome: Path, npx: str) -> 
     config.write_text(json.dumps({"mcpServers": {"everything": NPX_ENTRY}}))
     port = freePort()
     pidfile = home / "twistd.pid"
-    argv = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()",
-            "--pidfile", str(pidfile), "--logfile", str(home / "twistd.log"),
-            "mcpgateway", "--port", str(port), "--config", str(config),
-            "--state-dir", str(stateDir)]
-    launched = subprocess.run(argv, env=environment(home), cwd=home, capture_output=True,
-                              text=True, timeout=60)
+    argv = [
+        sys.executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--pidfile",
+        str(pidfile),
+        "--logfile",
+        str(home / "twistd.log"),
+        "mcpgateway",
+        "--port",
+        str(port),
+        "--config",
+        str(config),
+        "--state-dir",
+        str(stateDir),
+    ]
+    launched = subprocess.run(
+        argv, env=environment(home), cwd=home, capture_output=True, text=True, timeout=60
+    )
     assert launched.returncode == 0, launched.stdout + launched.stderr
     deadline = time.monotonic() + 30
     while not pidfile.exists() and time.monotonic() < deadline:
@@ -184,7 +227,8 @@ def test_twistd_without_n_serves_an_npx_server(detachedHome: Path, npx: str) -> 
 
 
 def test_request_waits_for_resolution_with_its_timeout_then_errors(
-        detachedHome: Path, npx: str) -> None:
+    detachedHome: Path, npx: str
+) -> None:
     """A resolution that cannot finish within the request timeout answers the
     request with a JSON-RPC error naming the server and what it waits for."""
     home = detachedHome
@@ -193,22 +237,38 @@ def test_request_waits_for_resolution_with_its_timeout_then_errors(
     slowNpm.write_text("#!/bin/sh\nexec sleep 30\n")
     slowNpm.chmod(0o755)
     config = home / "servers.json"
-    config.write_text(json.dumps({"mcpServers": {"everything": {
-        **NPX_ENTRY, "requestTimeout": 1500}}}))
+    config.write_text(
+        json.dumps({"mcpServers": {"everything": {**NPX_ENTRY, "requestTimeout": 1500}}})
+    )
     env = environment(home, PATH=f"{slowNpm.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     from tests.integration.gateway import RunningGateway
 
-    gateway = RunningGateway(["--config", str(config), "--state-dir", str(home / "st")], home,
-                             env=env)
+    gateway = RunningGateway(
+        ["--config", str(config), "--state-dir", str(home / "st")], home, env=env
+    )
     try:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"}}}).encode()
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
+            }
+        ).encode()
         import urllib.request
 
-        request = urllib.request.Request(gateway.url("everything"), data=body, headers={
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream"})
+        request = urllib.request.Request(
+            gateway.url("everything"),
+            data=body,
+            headers={
+                "content-type": "application/json",
+                "accept": "application/json, text/event-stream",
+            },
+        )
         started = time.monotonic()
         with urllib.request.urlopen(request, timeout=20) as response:
             answer: Any = json.loads(response.read())

@@ -19,14 +19,17 @@ pytestmark = pytest.mark.integration
 
 
 def test_sigterm_lets_a_call_in_flight_finish(start: Any, home: Path) -> None:
-    config = writeConfig(home / "servers.json", {
-        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}})
+    config = writeConfig(
+        home / "servers.json",
+        {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
+    )
     gateway: RunningGateway = start("--config", str(config), "--drain-timeout", "10")
 
     async def main() -> str:
         async with Client(gateway.url("demo"), mode="legacy") as client:
             await client.list_tools()  # the SDK reads the schemas once, before the stop
             async with anyio.create_task_group() as group:
+
                 async def stopSoon() -> None:
                     await anyio.sleep(0.7)
                     gateway.process.send_signal(signal.SIGTERM)

@@ -40,8 +40,10 @@ async def _demoSession(url: str) -> dict[str, Any]:
     async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
         sampled.append(params.messages[0].content.text)  # type: ignore[union-attr]
         return types.CreateMessageResult(
-            role="assistant", model="test-model",
-            content=types.TextContent(type="text", text="a haiku"))
+            role="assistant",
+            model="test-model",
+            content=types.TextContent(type="text", text="a haiku"),
+        )
 
     async def onProgress(progress: float, total: float | None, message: str | None) -> None:
         seen.append(progress)
@@ -50,8 +52,9 @@ async def _demoSession(url: str) -> dict[str, Any]:
         tools = await client.list_tools()
         echo = await client.call_tool("echo", {"message": "hello through the gateway"})
         add = await client.call_tool("add", {"a": 2, "b": 40})
-        slow = await client.call_tool("slow", {"seconds": 0.3, "steps": 3},
-                                      progress_callback=onProgress)
+        slow = await client.call_tool(
+            "slow", {"seconds": 0.3, "steps": 3}, progress_callback=onProgress
+        )
         sample = await client.call_tool("sample", {"prompt": "write a haiku"})
         return {
             "version": client.protocol_version,
@@ -67,13 +70,33 @@ async def _demoSession(url: str) -> dict[str, Any]:
 
 def test_plugin_is_listed_and_documents_every_option(home: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    listing = subprocess.run([*twistdCommand()[:3], "--help"], capture_output=True, text=True,
-                             env=env, cwd=home, timeout=60)
+    listing = subprocess.run(
+        [*twistdCommand()[:3], "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=60,
+    )
     assert "mcpgateway" in listing.stdout
-    usage = subprocess.run([*twistdCommand()[:3], "mcpgateway", "--help"], capture_output=True,
-                           text=True, env=env, cwd=home, timeout=60)
-    for option in ("--port", "--interface", "--config", "--state-dir", "--log-level",
-                   "--request-timeout", "--max-body", "--max-line"):
+    usage = subprocess.run(
+        [*twistdCommand()[:3], "mcpgateway", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=60,
+    )
+    for option in (
+        "--port",
+        "--interface",
+        "--config",
+        "--state-dir",
+        "--log-level",
+        "--request-timeout",
+        "--max-body",
+        "--max-line",
+    ):
         assert option in usage.stdout, option
 
 
@@ -138,8 +161,9 @@ def test_sessions_reusing_ids_share_one_child_without_misrouting(start: Any) -> 
 
 
 def test_server_everything(start: Any, home: Path, everything: list[str]) -> None:
-    config = writeConfig(home / "servers.json", {
-        "everything": {"command": everything[0], "args": everything[1:]}})
+    config = writeConfig(
+        home / "servers.json", {"everything": {"command": everything[0], "args": everything[1:]}}
+    )
     gateway: RunningGateway = start("--config", str(config))
 
     async def session() -> None:
@@ -170,9 +194,14 @@ def test_invalid_config_refuses_to_start_with_one_line(home: Path) -> None:
     bad = home / "broken.json"
     bad.write_text('{"mcpServers": {"a": }')
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "twisted", "mcpgateway", "--port", "0",
-                           "--config", str(bad)], capture_output=True, text=True, env=env,
-                          cwd=home, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "twisted", "mcpgateway", "--port", "0", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=60,
+    )
     assert proc.returncode != 0
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "broken.json" in ln]
     assert lines and "line 1 column" in lines[0]
@@ -182,20 +211,36 @@ def test_invalid_config_refuses_to_start_with_one_line(home: Path) -> None:
 def test_port_in_use_is_one_clear_line_and_exit_status_1(start: Any, home: Path) -> None:
     first: RunningGateway = start()
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "twisted", "--log-format=text", "mcpgateway",
-                           "--port", str(first.port)], capture_output=True, text=True, env=env,
-                          cwd=home, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "twisted",
+            "--log-format=text",
+            "mcpgateway",
+            "--port",
+            str(first.port),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "cannot listen on" in proc.stdout and "Address already in use" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_missing_command_answers_an_error_others_keep_working(start: Any, home: Path) -> None:
-    config = writeConfig(home / "servers.json", {
-        "ghost": {"command": "no-such-mcp-server-xyz"},
-        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
-        "remote": {"type": "http", "url": "https://example.invalid/mcp"},
-    })
+    config = writeConfig(
+        home / "servers.json",
+        {
+            "ghost": {"command": "no-such-mcp-server-xyz"},
+            "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
+            "remote": {"type": "http", "url": "https://example.invalid/mcp"},
+        },
+    )
     gateway: RunningGateway = start("--config", str(config))
     assert "server 'remote'" in gateway.text() and "not a stdio server" in gateway.text()
 
@@ -220,15 +265,17 @@ def test_unknown_server_is_404_with_a_jsonrpc_body(start: Any) -> None:
 
     gateway: RunningGateway = start()
     request = urllib.request.Request(
-        gateway.url("nope"), method="POST",
+        gateway.url("nope"),
+        method="POST",
         data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode(),
-        headers={"content-type": "application/json",
-                 "accept": "application/json, text/event-stream"})
+        headers={
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream",
+        },
+    )
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=5)
     assert caught.value.code == 404
     body = json.loads(caught.value.read())
     assert body["error"]["code"] == -32601 or body["error"]["code"] == -32600
     assert "nope" in body["error"]["message"]
-
-

@@ -29,19 +29,19 @@ BROKEN = REPO / "tests" / "fixtures" / "broken_server.py"
 
 
 def api(gateway: RunningGateway, path: str, method: str = "GET") -> Any:
-    request = urllib.request.Request(f"http://127.0.0.1:{gateway.port}/api/v1{path}",
-                                     method=method)
+    request = urllib.request.Request(f"http://127.0.0.1:{gateway.port}/api/v1{path}", method=method)
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
-
 
 
 def test_a_shared_child_killed_repeatedly_is_not_noticed(start: Any, home: Path) -> None:
     """A serving child SIGKILLed from outside five times (the OOM killer, a
     user's pkill) is restarted each time, and its circuit stays closed: the
     breaker counts crash loops, not deaths of children that were serving."""
-    config = writeConfig(home / "servers.json", {
-        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}})
+    config = writeConfig(
+        home / "servers.json",
+        {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
+    )
     gateway: RunningGateway = start("--config", str(config), "--circuit-cool-down", "600")
     seen = set()
     for _ in range(5):
@@ -58,10 +58,12 @@ def test_a_shared_child_killed_repeatedly_is_not_noticed(start: Any, home: Path)
 
 
 def test_a_broken_server_opens_its_circuit_and_says_why(start: Any, home: Path) -> None:
-    config = writeConfig(home / "servers.json", {
-        "broken": {"command": sys.executable, "args": [str(BROKEN)]}})
-    gateway: RunningGateway = start("--config", str(config), "--restart-backoff", "0.02",
-                                    "--circuit-cool-down", "600")
+    config = writeConfig(
+        home / "servers.json", {"broken": {"command": sys.executable, "args": [str(BROKEN)]}}
+    )
+    gateway: RunningGateway = start(
+        "--config", str(config), "--restart-backoff", "0.02", "--circuit-cool-down", "600"
+    )
 
     async def attempt() -> str:
         try:

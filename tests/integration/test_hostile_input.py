@@ -46,8 +46,13 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         self.statuses: dict[int, int] = {}
 
-    def send(self, method: str, path: str, body: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
         try:
             self.conn.request(method, path, body=body, headers=headers or {})
             response = self.conn.getresponse()
@@ -63,22 +68,44 @@ class Client:
         return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
     def initialize(self, version: str) -> str:
-        status, headers, data = self.send("POST", "/demo/mcp", json.dumps({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": version, "capabilities": {},
-                       "clientInfo": {"name": "hostile", "version": "1"}}}).encode(),
-            {"accept": ACCEPT, "content-type": "application/json"})
+        status, headers, data = self.send(
+            "POST",
+            "/demo/mcp",
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": version,
+                        "capabilities": {},
+                        "clientInfo": {"name": "hostile", "version": "1"},
+                    },
+                }
+            ).encode(),
+            {"accept": ACCEPT, "content-type": "application/json"},
+        )
         assert status == 200, data
         return headers["mcp-session-id"]
 
 
 def families(modern: str, legacy: str) -> list[tuple[str, str, bytes, dict[str, str]]]:
     """(method, path, body, headers) of each bad request family."""
-    def mcp(session: str, body: bytes, version: str = "2025-11-25") -> tuple[
-            str, str, bytes, dict[str, str]]:
-        return ("POST", "/demo/mcp", body, {
-            "accept": ACCEPT, "content-type": "application/json",
-            "mcp-session-id": session, "mcp-protocol-version": version})
+
+    def mcp(
+        session: str, body: bytes, version: str = "2025-11-25"
+    ) -> tuple[str, str, bytes, dict[str, str]]:
+        return (
+            "POST",
+            "/demo/mcp",
+            body,
+            {
+                "accept": ACCEPT,
+                "content-type": "application/json",
+                "mcp-session-id": session,
+                "mcp-protocol-version": version,
+            },
+        )
 
     def message(method: str, params: Any, requestId: Any = 1) -> bytes:
         out: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
@@ -94,28 +121,37 @@ def families(modern: str, legacy: str) -> list[tuple[str, str, bytes, dict[str, 
         mcp(modern, message("notifications/cancelled", "x", None)),
         mcp(modern, message("tools/list", 123)),
         mcp(legacy, b"[" + message("logging/setLevel", "debug") + b"]", "2025-03-26"),
-        mcp(legacy, b"[" + b",".join([b'{"jsonrpc":"2.0","id":1,"method":"ping"}'] * 101)
-            + b"]", "2025-03-26"),
+        mcp(
+            legacy,
+            b"[" + b",".join([b'{"jsonrpc":"2.0","id":1,"method":"ping"}'] * 101) + b"]",
+            "2025-03-26",
+        ),
         mcp(modern, b"[" * 5000 + b"]" * 5000),
         mcp(modern, b'{"jsonrpc":"2.0","id":' + b"7" * 4400 + b',"method":"ping"}'),
         mcp(modern, b'{"jsonrpc":"2.0","id":"\\ud800","method":"tools/call","params":{}}'),
         mcp(modern, b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}'),
-        mcp(modern, b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo",'
-                    b'"arguments":{"message":NaN}}}'),
+        mcp(
+            modern,
+            b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo",'
+            b'"arguments":{"message":NaN}}}',
+        ),
         mcp(modern, b'{"jsonrpc":"2.0","id":2,"method":"ping","params":{"\xff":1}}'),
         mcp(modern, b'{"jsonrpc":"2.0","id":true,"method":"ping"}'),
         mcp(modern, b'{"jsonrpc":"2.0","id":3,"result":{},"error":{}}'),
         mcp(modern, b'{"jsonrpc":"2.0","id":1,'),
         ("GET", "/%ff%fe/mcp", b"", {}),
         ("GET", "/api/v1/servers/%ff", b"", {}),
-        ("POST", "/api/v1/servers", b"[" * 2000 + b"]" * 2000,
-         {"content-type": "application/json"}),
+        (
+            "POST",
+            "/api/v1/servers",
+            b"[" * 2000 + b"]" * 2000,
+            {"content-type": "application/json"},
+        ),
     ]
 
 
 RAW_HEADS = [
-    b"POST /demo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + b"9" * 5000
-    + b"\r\n\r\n",
+    b"POST /demo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
     b"\xff\xfe / HTTP/1.1\r\n\r\n",
     b"POST /demo/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n",
@@ -160,21 +196,37 @@ def test_twenty_thousand_bad_requests_leave_no_trace(start: Any, home: Path) -> 
     flood(BAD_REQUESTS)
     elapsed = time.monotonic() - started
     after = rssKb(gateway.process.pid)
-    print(f"{BAD_REQUESTS} bad requests in {elapsed:.1f} s; RSS {before} kB -> {after} kB;"
-          f" statuses {client.statuses}")
+    print(
+        f"{BAD_REQUESTS} bad requests in {elapsed:.1f} s; RSS {before} kB -> {after} kB;"
+        f" statuses {client.statuses}"
+    )
     assert after - before < RSS_SLACK_KB, (before, after)
     assert set(client.statuses) <= {200, 400, 404, 413}, client.statuses
 
     # The session still works, and a GET stream opened now gets its keep-alives.
-    status, _, data = client.send("POST", "/demo/mcp", json.dumps({
-        "jsonrpc": "2.0", "id": 9, "method": "tools/call",
-        "params": {"name": "echo", "arguments": {"message": "still here"}}}).encode(),
-        {"accept": ACCEPT, "content-type": "application/json", "mcp-session-id": modern,
-         "mcp-protocol-version": "2025-11-25"})
+    status, _, data = client.send(
+        "POST",
+        "/demo/mcp",
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 9,
+                "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"message": "still here"}},
+            }
+        ).encode(),
+        {
+            "accept": ACCEPT,
+            "content-type": "application/json",
+            "mcp-session-id": modern,
+            "mcp-protocol-version": "2025-11-25",
+        },
+    )
     assert status == 200 and b"still here" in data
     stream = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
-    stream.request("GET", "/demo/mcp", headers={"accept": "text/event-stream",
-                                                 "mcp-session-id": modern})
+    stream.request(
+        "GET", "/demo/mcp", headers={"accept": "text/event-stream", "mcp-session-id": modern}
+    )
     response = stream.getresponse()
     assert response.status == 200
     line = response.fp.readline()

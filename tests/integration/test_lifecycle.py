@@ -38,8 +38,11 @@ HOLDER = textwrap.dedent("""
 
 def holdSession(url: str) -> subprocess.Popen[bytes]:
     """A client process that opens a session and keeps it."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"ready"
     return proc
@@ -59,19 +62,25 @@ def delete(gateway: RunningGateway, path: str) -> tuple[int, Any]:
         return e.code, json.loads(e.read())
 
 
-
-
 @pytest.fixture
 def stateful(start: Any, home: Path) -> RunningGateway:
-    config = writeConfig(home / "servers.json", {
-        "solo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"],
-                 "mode": "stateful"}})
+    config = writeConfig(
+        home / "servers.json",
+        {
+            "solo": {
+                "command": sys.executable,
+                "args": ["-m", "mcpgateway.demo"],
+                "mode": "stateful",
+            }
+        },
+    )
     return start("--config", str(config), "--reap-interval", "1")  # type: ignore[no-any-return]
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 def test_dead_client_loses_its_stateful_child_within_one_reap_interval(
-        stateful: RunningGateway) -> None:
+    stateful: RunningGateway,
+) -> None:
     holder = holdSession(stateful.url("solo"))
     try:
         assert waitFor(lambda: [s["clientPid"] for s in sessions(stateful)] == [holder.pid])
@@ -96,8 +105,10 @@ def test_delete_by_pid_and_by_session(stateful: RunningGateway) -> None:
         assert delete(stateful, "/sessions/by-pid/999999999")[0] == 404
         status, body = delete(stateful, f"/sessions/by-pid/{first.pid}")
         assert status == 200
-        assert body["ended"] == {"sessions": [byPid[first.pid]["id"]],
-                                 "childPids": [byPid[first.pid]["childPid"]]}
+        assert body["ended"] == {
+            "sessions": [byPid[first.pid]["id"]],
+            "childPids": [byPid[first.pid]["childPid"]],
+        }
         assert waitFor(lambda: not pidAlive(byPid[first.pid]["childPid"]), timeout=5)
         status, body = delete(stateful, f"/sessions/{byPid[second.pid]['id']}")
         assert status == 200 and body["ended"]["sessions"] == [byPid[second.pid]["id"]]
@@ -116,6 +127,7 @@ def test_sigterm_answers_in_flight_requests_and_leaves_no_child(start: Any) -> N
     async def main() -> None:
         async with Client(gateway.url("demo"), mode="legacy") as client:
             async with anyio.create_task_group() as group:
+
                 async def slow() -> None:
                     try:
                         await client.call_tool("slow", {"seconds": 20, "steps": 4})
@@ -123,12 +135,14 @@ def test_sigterm_answers_in_flight_requests_and_leaves_no_child(start: Any) -> N
                         errors.append(str(e))
 
                 group.start_soon(slow)
-                await anyio.to_thread.run_sync(lambda: waitFor(
-                    lambda: gateway.health()["servers"]["demo"]["inFlight"] == 1))
+                await anyio.to_thread.run_sync(
+                    lambda: waitFor(lambda: gateway.health()["servers"]["demo"]["inFlight"] == 1)
+                )
                 child = gateway.health()["servers"]["demo"]["pids"][0]
                 gateway.process.send_signal(signal.SIGTERM)
             assert not pidAlive(child) or await anyio.to_thread.run_sync(
-                lambda: waitFor(lambda: not pidAlive(child), timeout=6))
+                lambda: waitFor(lambda: not pidAlive(child), timeout=6)
+            )
 
     anyio.run(main)
     assert errors and "shutting down" in errors[0]
@@ -137,10 +151,12 @@ def test_sigterm_answers_in_flight_requests_and_leaves_no_child(start: Any) -> N
 
 @pytest.mark.parametrize("ignoreTerm", [False, True], ids=["term", "kill"])
 def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
-        start: Any, home: Path, ignoreTerm: bool) -> None:
+    start: Any, home: Path, ignoreTerm: bool
+) -> None:
     args = [str(STUBBORN)] + (["--ignore-term"] if ignoreTerm else [])
-    config = writeConfig(home / "servers.json", {"stubborn": {"command": sys.executable,
-                                                              "args": args}})
+    config = writeConfig(
+        home / "servers.json", {"stubborn": {"command": sys.executable, "args": args}}
+    )
     first: RunningGateway = start("--config", str(config))
 
     async def use() -> None:
@@ -176,9 +192,16 @@ def groupMembers(pgid: int) -> list[int]:
 def test_a_shell_wrapper_leaves_nothing_behind(start: Any, home: Path) -> None:
     """The child leads its own process group and the whole group is signalled:
     `sh -c "server; sleep 600"` loses both the server and the sleep."""
-    config = writeConfig(home / "servers.json", {"wrapped": {
-        "command": "sh", "args": ["-c", f"{sys.executable} -m mcpgateway.demo; sleep 600"],
-        "mode": "stateful"}})
+    config = writeConfig(
+        home / "servers.json",
+        {
+            "wrapped": {
+                "command": "sh",
+                "args": ["-c", f"{sys.executable} -m mcpgateway.demo; sleep 600"],
+                "mode": "stateful",
+            }
+        },
+    )
     gateway: RunningGateway = start("--config", str(config))
     holder = holdSession(gateway.url("wrapped"))
     try:

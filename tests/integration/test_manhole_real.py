@@ -40,8 +40,9 @@ from mcpgateway.ops.manhole import (
 from tests.fakes import capturedGatewayLogs
 
 for _module in ("twisted.conch.manhole_ssh", "bcrypt"):
-    pytest.importorskip(_module, reason="the manhole extra is not installed:"
-                        " pip install 'mcpgateway[manhole]'")
+    pytest.importorskip(
+        _module, reason="the manhole extra is not installed: pip install 'mcpgateway[manhole]'"
+    )
 
 SSH = shutil.which("ssh")
 pytestmark = [
@@ -59,12 +60,17 @@ def writeKey(path: Path) -> bytes:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.OpenSSH,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+    )
     path.chmod(0o600)
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
     return public + b" test@manhole\n"
 
 
@@ -121,21 +127,48 @@ class SSHSession(ProcessProtocol):
         self.done.callback((getattr(reason.value, "exitCode", None), self.out, self.err))
 
 
-async def runSSH(manhole: Manhole, key: Path, keystrokes: bytes,
-                 closeInput: bool = False) -> tuple[int | None, str, str]:
+async def runSSH(
+    manhole: Manhole, key: Path, keystrokes: bytes, closeInput: bool = False
+) -> tuple[int | None, str, str]:
     """Log in with C{key}, type C{keystrokes} at the first prompt; the exit
     code, the terminal output and ssh's own messages."""
     assert SSH is not None
     relay = f"{sys.executable} -m mcpgateway.manhole {manhole.socket}"
-    argv = [SSH, "-F", "/dev/null", "-tt", "-i", str(key),
-            "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
-            "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
-            "-o", "StrictHostKeyChecking=yes", "-o", f"HostKeyAlias={HOST_ALIAS}",
-            "-o", f"UserKnownHostsFile={manhole.stateDir / KNOWN_HOSTS}",
-            "-o", f"ProxyCommand={relay}", "-o", "LogLevel=ERROR",
-            "admin@manhole"]
-    env = {"HOME": str(manhole.home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-           "PYTHONPATH": str(REPO), "TERM": "xterm"}
+    argv = [
+        SSH,
+        "-F",
+        "/dev/null",
+        "-tt",
+        "-i",
+        str(key),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "PasswordAuthentication=no",
+        "-o",
+        "KbdInteractiveAuthentication=no",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"HostKeyAlias={HOST_ALIAS}",
+        "-o",
+        f"UserKnownHostsFile={manhole.stateDir / KNOWN_HOSTS}",
+        "-o",
+        f"ProxyCommand={relay}",
+        "-o",
+        "LogLevel=ERROR",
+        "admin@manhole",
+    ]
+    env = {
+        "HOME": str(manhole.home),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO),
+        "TERM": "xterm",
+    }
     session = SSHSession(keystrokes, closeInput)
     process = reactor.spawnProcess(session, SSH, argv, env=env)
     timer = reactor.callLater(TIMEOUT, process.signalProcess, "KILL")
@@ -149,18 +182,26 @@ async def runSSH(manhole: Manhole, key: Path, keystrokes: bytes,
 async def manhole(tmp_path: Path) -> AsyncIterator[Manhole]:
     stateDir = tmp_path / "state"
     stateDir.mkdir(mode=0o700)
-    running = Manhole(tmp_path, stateDir, stateDir / "manhole.sock", tmp_path / "admin_key",
-                      tmp_path / "wrong_key")
+    running = Manhole(
+        tmp_path,
+        stateDir,
+        stateDir / "manhole.sock",
+        tmp_path / "admin_key",
+        tmp_path / "wrong_key",
+    )
     public = writeKey(running.key)
     (stateDir / AUTHORIZED_KEYS).write_bytes(public)
     running.fingerprint = fingerprintOfLine(public)
     running.wrongFingerprint = fingerprintOfLine(writeKey(running.wrongKey))
     demo = ServerSpec(name="demo", command=sys.executable, executable=sys.executable)
-    gateway = Gateway({"demo": demo}, Spawner(reactor=reactor, clock=reactor, environ={},
-                                              setsid=shutil.which("setsid")))
+    gateway = Gateway(
+        {"demo": demo},
+        Spawner(reactor=reactor, clock=reactor, environ={}, setsid=shutil.which("setsid")),
+    )
     top = MultiService()
-    service = makeManholeService(reactor, stateDir, gatewayNamespace(gateway, top, reactor),
-                                 socketPath=Path("manhole.sock"))
+    service = makeManholeService(
+        reactor, stateDir, gatewayNamespace(gateway, top, reactor), socketPath=Path("manhole.sock")
+    )
     service.setServiceParent(top)
     top.startService()
     try:
@@ -180,10 +221,12 @@ async def test_the_socket_is_0600_in_a_0700_directory(manhole: Manhole) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_ssh_with_the_authorized_key_evaluates_in_the_gateway_namespace(
-        manhole: Manhole) -> None:
+    manhole: Manhole,
+) -> None:
     with capturedGatewayLogs() as events:
-        _, out, err = await runSSH(manhole, manhole.key,
-                                   b"sorted(servers())\rstr(6 * 7) + 'ok'\r\x04")
+        _, out, err = await runSSH(
+            manhole, manhole.key, b"sorted(servers())\rstr(6 * 7) + 'ok'\r\x04"
+        )
         [logout] = await eventually(events, "manhole logout")
     assert "['demo']" in out, (out, err)
     assert "'42ok'" in out, (out, err)
@@ -218,8 +261,14 @@ async def test_another_key_is_refused(manhole: Manhole) -> None:
 
 
 def test_the_relay_says_when_there_is_no_manhole(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "mcpgateway.manhole", str(tmp_path / "none")],
-                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcpgateway.manhole", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert proc.returncode == 1
-    assert proc.stderr == (f"mcpgateway manhole: cannot connect to {tmp_path / 'none'}:"
-                           " No such file or directory\n")
+    assert proc.stderr == (
+        f"mcpgateway manhole: cannot connect to {tmp_path / 'none'}: No such file or directory\n"
+    )

@@ -41,8 +41,11 @@ def alive(pid: int) -> bool:
 
 
 def server(*args: str, timeoutMs: int = 30_000) -> dict[str, Any]:
-    return {"command": sys.executable, "args": [str(MISBEHAVING), *args],
-            "requestTimeout": timeoutMs}
+    return {
+        "command": sys.executable,
+        "args": [str(MISBEHAVING), *args],
+        "requestTimeout": timeoutMs,
+    }
 
 
 def test_a_child_that_closes_its_stdout_is_replaced(start: Any, home: Path) -> None:
@@ -92,8 +95,9 @@ def test_a_stderr_flood_is_rate_limited_in_the_log(start: Any, home: Path) -> No
     gateway: RunningGateway = start("--config", str(config))
     began = time.monotonic()
     assert callEcho(gateway.url("loud"), "hi") == "hi"  # answered after the flood
-    with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/api/v1/servers/loud/logs"
-                                "?follow=false", timeout=10) as response:
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{gateway.port}/api/v1/servers/loud/logs?follow=false", timeout=10
+    ) as response:
         recent = json.loads(response.read())
     elapsed = time.monotonic() - began
     gateway.stop()  # the child's end logs the count of what was left out
@@ -102,8 +106,11 @@ def test_a_stderr_flood_is_rate_limited_in_the_log(start: Any, home: Path) -> No
     assert 100 <= len(logged) <= 100 + 20 * (elapsed + 2), (len(logged), elapsed)
     summaries = [line for line in log.splitlines() if "stderr line(s) not logged" in line]
     assert summaries, log[-2000:]
-    dropped = sum(int(count) for line in summaries
-                  for count in re.findall(r"(\d+) stderr line\(s\) not logged", line))
+    dropped = sum(
+        int(count)
+        for line in summaries
+        for count in re.findall(r"(\d+) stderr line\(s\) not logged", line)
+    )
     assert dropped + len(logged) == flood
     # The bounded ring still has the latest lines.
     texts = [e["text"] for e in (recent["events"] if isinstance(recent, dict) else recent)]

@@ -22,14 +22,19 @@ def cmdline(pid: int) -> list[str]:
         return [part.decode() for part in f.read().split(b"\0") if part]
 
 
-def test_npx_server_runs_without_the_wrapper(start: Any, home: Path,
-                                             everything: list[str]) -> None:
+def test_npx_server_runs_without_the_wrapper(start: Any, home: Path, everything: list[str]) -> None:
     npx = shutil.which("npx")
     if npx is None:
         pytest.skip("npx not found")
-    config = writeConfig(home / "servers.json", {"everything": {
-        "command": "npx", "args": ["-y", f"@modelcontextprotocol/server-everything@{VERSION}",
-                                   "stdio"]}})
+    config = writeConfig(
+        home / "servers.json",
+        {
+            "everything": {
+                "command": "npx",
+                "args": ["-y", f"@modelcontextprotocol/server-everything@{VERSION}", "stdio"],
+            }
+        },
+    )
     gateway: RunningGateway = start("--config", str(config))
 
     async def call() -> str:

@@ -44,13 +44,13 @@ def test_wheel_ships_every_module_of_every_subpackage() -> None:
     assert modules <= files, sorted(modules - files)
 
 
-def test_installed_twistd_lists_the_plugin_without_help_from_the_checkout(
-        tmp_path: Path) -> None:
+def test_installed_twistd_lists_the_plugin_without_help_from_the_checkout(tmp_path: Path) -> None:
     _installed()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     twistd = Path(sys.executable).parent / "twistd"
-    proc = subprocess.run([str(twistd), "--help"], capture_output=True, text=True, cwd=tmp_path,
-                          env=env, timeout=60)
+    proc = subprocess.run(
+        [str(twistd), "--help"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60
+    )
     assert proc.returncode == 0
     assert "mcpgateway" in proc.stdout
     assert "dropin" not in proc.stderr.lower(), proc.stderr
@@ -63,9 +63,16 @@ def test_installed_twistd_lists_the_plugin_without_help_from_the_checkout(
 def test_plugin_import_leaves_the_reactor_alone(tmp_path: Path) -> None:
     """Importing the plugin (as twistd does for every run) installs no reactor
     and imports no klein, so --reactor=... keeps working."""
-    code = ("import sys; from twisted.plugin import getPlugins, IPlugin;"
-            "import twisted.plugins.mcpgateway_plugin as p;"
-            "print('twisted.internet.reactor' in sys.modules, 'klein' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2], timeout=60)
+    code = (
+        "import sys; from twisted.plugin import getPlugins, IPlugin;"
+        "import twisted.plugins.mcpgateway_plugin as p;"
+        "print('twisted.internet.reactor' in sys.modules, 'klein' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
     assert proc.stdout.split() == ["False", "False"], proc.stderr

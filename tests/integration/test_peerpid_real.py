@@ -38,8 +38,12 @@ def connect(server: socket.socket, family: int, host: str, *extra: str) -> Conne
     """Start a child connecting from C{family} to C{host}; accept it."""
     server.settimeout(10)
     port = server.getsockname()[1]
-    child = subprocess.Popen([sys.executable, "-c", CLIENT, str(int(family)), host, str(port),
-                              *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, str(int(family)), host, str(port), *extra],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     connection, _ = server.accept()
     assert child.stdout is not None
     assert child.stdout.readline() == "connected\n"
@@ -51,8 +55,14 @@ def connections() -> Iterator[Callable[..., Connection]]:
     made: list[Connection] = []
     servers: list[socket.socket] = []
 
-    def make(family: int, bindHost: str, connectFamily: int, connectHost: str,
-             *extra: str, dualStack: bool = False) -> Connection:
+    def make(
+        family: int,
+        bindHost: str,
+        connectFamily: int,
+        connectHost: str,
+        *extra: str,
+        dualStack: bool = False,
+    ) -> Connection:
         server = socket.socket(family)
         servers.append(server)
         if dualStack:
@@ -97,8 +107,10 @@ def test_ipv4_client(connections: Callable[..., Connection]) -> None:
     # The child's parent is this python (same exe), yet the child is its own client.
     assert clientRoot(child.pid) == child.pid
     assert lookUp(connection, hints=[child.pid])[0] == child.pid
-    print(f"\nlookup: {seconds * 1000:.1f} ms, "
-          f"{sum(name.isdigit() for name in os.listdir('/proc'))} processes")
+    print(
+        f"\nlookup: {seconds * 1000:.1f} ms, "
+        f"{sum(name.isdigit() for name in os.listdir('/proc'))} processes"
+    )
 
 
 def test_other_user_not_found(connections: Callable[..., Connection]) -> None:
@@ -108,8 +120,9 @@ def test_other_user_not_found(connections: Callable[..., Connection]) -> None:
 
 def test_helper_flag_walks_up_to_this_process(connections: Callable[..., Connection]) -> None:
     """A child marked C{--type=utility} running our exe is attributed to us."""
-    child, connection = connections(socket.AF_INET, "127.0.0.1", socket.AF_INET, "127.0.0.1",
-                                    "--type=utility")
+    child, connection = connections(
+        socket.AF_INET, "127.0.0.1", socket.AF_INET, "127.0.0.1", "--type=utility"
+    )
     peer, local = connection.getpeername(), connection.getsockname()
     assert ownerOfSocket(peer[0], peer[1], local[0], local[1]) == child.pid
     assert lookUp(connection)[0] == os.getpid()
@@ -121,8 +134,9 @@ def test_ipv6_client(connections: Callable[..., Connection]) -> None:
     assert lookUp(connection)[0] == child.pid
 
 
-@pytest.mark.parametrize("clientFamily", [socket.AF_INET, socket.AF_INET6],
-                         ids=["ipv4-client", "dual-stack-client"])
+@pytest.mark.parametrize(
+    "clientFamily", [socket.AF_INET, socket.AF_INET6], ids=["ipv4-client", "dual-stack-client"]
+)
 def test_dual_stack_gateway(connections: Callable[..., Connection], clientFamily: int) -> None:
     """A gateway on :: sees an IPv4 client as ::ffff:127.0.0.1; the client's socket is
     in tcp (IPv4 socket) or in tcp6 with a mapped address (dual-stack socket)."""

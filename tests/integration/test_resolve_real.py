@@ -40,9 +40,16 @@ pytestmark = [
 reactor: Any = _reactor
 EVERYTHING = "@modelcontextprotocol/server-everything@2026.8.31"
 TIME_SERVER = "mcp-server-time@2026.10.19"
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-              "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                         "clientInfo": {"name": "test_resolve_real", "version": "0"}}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test_resolve_real", "version": "0"},
+    },
+}
 
 
 def needNode() -> tuple[str, str]:
@@ -54,7 +61,8 @@ def needNode() -> tuple[str, str]:
 
 def findUv() -> str | None:
     return shutil.which("uv") or next(
-        (str(p) for p in [Path(sys.executable).parent / "uv"] if os.access(p, os.X_OK)), None)
+        (str(p) for p in [Path(sys.executable).parent / "uv"] if os.access(p, os.X_OK)), None
+    )
 
 
 @implementer(IReactorProcess)
@@ -78,7 +86,8 @@ class CountingReactor:
     ) -> IProcessTransport:
         self.spawned.append(list(args))
         return reactor.spawnProcess(  # type: ignore[no-any-return]
-            processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs)
+            processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs
+        )
 
 
 def runAndInitialize(spec: ServerSpec) -> tuple[dict[str, Any], list[str]]:
@@ -87,9 +96,14 @@ def runAndInitialize(spec: ServerSpec) -> tuple[dict[str, Any], list[str]]:
     npm/npx/uv child. Returns the answer and the process's command line."""
     assert spec.executable is not None
     argv = [spec.executable, *spec.args]
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=spec.environment(os.environ),
-                            cwd=spec.cwd)
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=spec.environment(os.environ),
+        cwd=spec.cwd,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
@@ -100,7 +114,7 @@ def runAndInitialize(spec: ServerSpec) -> tuple[dict[str, Any], list[str]]:
         # Read only now: right after exec the new command line may not be set up yet.
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode().split("\0")[:-1]
         stat = Path(f"/proc/{proc.pid}/stat").read_bytes()
-        parent = int(stat[stat.rindex(b")") + 2:].split()[1])
+        parent = int(stat[stat.rindex(b")") + 2 :].split()[1])
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
     finally:
         proc.stdin.close()
@@ -110,21 +124,29 @@ def runAndInitialize(spec: ServerSpec) -> tuple[dict[str, Any], list[str]]:
             proc.kill()
             proc.wait()
     assert parent == os.getpid()
-    commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children
-                if Path(f"/proc/{pid}/cmdline").exists()]
+    commands = [
+        Path(f"/proc/{pid}/cmdline").read_bytes()
+        for pid in children
+        if Path(f"/proc/{pid}/cmdline").exists()
+    ]
     assert not [c for c in commands if b"npm" in c or b"npx" in c or b"uv" in c], commands
     return answer, cmdline
 
 
 @pytest_twisted.ensureDeferred
 async def test_npx_server_everything_is_resolved_and_runs_without_npx(
-        tmp_path: Path, everything: list[str]) -> None:
+    tmp_path: Path, everything: list[str]
+) -> None:
     node, npm = needNode()
     stateDir = tmp_path / "state"
     counting = CountingReactor()
     resolver = Resolver(stateDir, counting, reactor, os.environ, npm=npm)
-    spec = ServerSpec(name="everything", command="npx", args=("-y", EVERYTHING, "stdio"),
-                      executable=shutil.which("npx"))
+    spec = ServerSpec(
+        name="everything",
+        command="npx",
+        args=("-y", EVERYTHING, "stdio"),
+        executable=shutil.which("npx"),
+    )
 
     started = time.monotonic()
     with capturedGatewayLogs() as events:
@@ -138,8 +160,7 @@ async def test_npx_server_everything_is_resolved_and_runs_without_npx(
     assert resolved.executable == resolved.command == os.path.abspath(node)
     binFile = Path(resolved.args[0])
     assert binFile.is_relative_to(stateDir / "npx")
-    assert binFile.parts[-4:] == ("@modelcontextprotocol", "server-everything", "dist",
-                                  "index.js")
+    assert binFile.parts[-4:] == ("@modelcontextprotocol", "server-everything", "dist", "index.js")
     assert resolved.args[1:] == ("stdio",)
 
     answer, cmdline = runAndInitialize(resolved)
@@ -158,16 +179,17 @@ async def test_npx_server_everything_is_resolved_and_runs_without_npx(
 
 
 @pytest_twisted.ensureDeferred
-async def test_npx_resolution_that_fails_keeps_the_entry_as_configured(
-        tmp_path: Path) -> None:
+async def test_npx_resolution_that_fails_keeps_the_entry_as_configured(tmp_path: Path) -> None:
     _, npm = needNode()
     resolver = Resolver(tmp_path / "state", reactor, reactor, os.environ, npm=npm)
     # The entry's env reaches npm: a registry that refuses connections, no retries.
-    spec = ServerSpec(name="nowhere", command="npx",
-                      args=("-y", "@modelcontextprotocol/server-everything@1999.1.1"),
-                      env=(("npm_config_fetch_retries", "0"),
-                           ("npm_config_registry", "http://127.0.0.1:9/")),
-                      executable=shutil.which("npx"))
+    spec = ServerSpec(
+        name="nowhere",
+        command="npx",
+        args=("-y", "@modelcontextprotocol/server-everything@1999.1.1"),
+        env=(("npm_config_fetch_retries", "0"), ("npm_config_registry", "http://127.0.0.1:9/")),
+        executable=shutil.which("npx"),
+    )
     started = time.monotonic()
     with capturedGatewayLogs() as events:
         resolved = await resolver.resolve(spec)
@@ -185,8 +207,12 @@ async def test_uvx_mcp_server_time_is_resolved_and_runs_without_uvx(tmp_path: Pa
     if uv is None:
         pytest.skip("uv not found: uvx resolution needs it")
     resolver = Resolver(tmp_path / "state", reactor, reactor, os.environ, uv=uv)
-    spec = ServerSpec(name="time", command="uvx", args=(TIME_SERVER, "--local-timezone", "UTC"),
-                      executable=shutil.which("uvx"))
+    spec = ServerSpec(
+        name="time",
+        command="uvx",
+        args=(TIME_SERVER, "--local-timezone", "UTC"),
+        executable=shutil.which("uvx"),
+    )
     started = time.monotonic()
     with capturedGatewayLogs() as events:
         resolved = await resolver.resolve(spec)

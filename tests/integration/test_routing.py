@@ -26,23 +26,35 @@ TS_CLIENT = Path(__file__).with_name("clients") / "ts_echo.mjs"
 
 @pytest.fixture
 def shared(start: Any, home: Path, everything: list[str]) -> RunningGateway:
-    config = writeConfig(home / "servers.json", {
-        "everything": {"command": everything[0], "args": everything[1:]},
-        "solo": {"command": everything[0], "args": everything[1:], "mode": "stateful"},
-        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
-    })
+    config = writeConfig(
+        home / "servers.json",
+        {
+            "everything": {"command": everything[0], "args": everything[1:]},
+            "solo": {"command": everything[0], "args": everything[1:], "mode": "stateful"},
+            "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
+        },
+    )
     return start("--config", str(config))  # type: ignore[no-any-return]
 
 
 def test_python_and_typescript_sessions_share_one_child_with_zero_misrouted(
-        shared: RunningGateway) -> None:
+    shared: RunningGateway,
+) -> None:
     url = shared.url("everything")
-    tsEnv = {**os.environ, "TS_SDK_DIR": str(CACHE / "node_modules" / "@modelcontextprotocol"
-                                             / "sdk")}
+    tsEnv = {
+        **os.environ,
+        "TS_SDK_DIR": str(CACHE / "node_modules" / "@modelcontextprotocol" / "sdk"),
+    }
     calls = 10
-    tsClients = [subprocess.Popen(["node", str(TS_CLIENT), url, f"ts{i}", str(calls)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tsEnv)
-                 for i in range(4)]
+    tsClients = [
+        subprocess.Popen(
+            ["node", str(TS_CLIENT), url, f"ts{i}", str(calls)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=tsEnv,
+        )
+        for i in range(4)
+    ]
 
     async def python(label: str) -> list[str]:
         async with Client(url, mode="legacy") as client:
@@ -89,13 +101,18 @@ def test_progress_only_reaches_the_calling_session(shared: RunningGateway) -> No
         async def onProgress(progress: float, total: float | None, message: str | None) -> None:
             seen.append(progress)
 
-        async with Client(url, mode="legacy") as caller, \
-                Client(url, mode="legacy", message_handler=record) as bystander, \
-                anyio.create_task_group() as group:
+        async with (
+            Client(url, mode="legacy") as caller,
+            Client(url, mode="legacy", message_handler=record) as bystander,
+            anyio.create_task_group() as group,
+        ):
+
             async def slow() -> None:
-                await caller.call_tool("trigger-long-running-operation",
-                                       {"duration": 1, "steps": 4},
-                                       progress_callback=onProgress)
+                await caller.call_tool(
+                    "trigger-long-running-operation",
+                    {"duration": 1, "steps": 4},
+                    progress_callback=onProgress,
+                )
 
             async def chatter() -> None:
                 for i in range(5):
@@ -108,8 +125,11 @@ def test_progress_only_reaches_the_calling_session(shared: RunningGateway) -> No
 
     progress, othersSaw = anyio.run(main)
     assert progress == [1, 2, 3, 4]
-    assert not [m for m in othersSaw if isinstance(m, types.ProgressNotification)
-                or "progress" in repr(m).lower()]
+    assert not [
+        m
+        for m in othersSaw
+        if isinstance(m, types.ProgressNotification) or "progress" in repr(m).lower()
+    ]
 
 
 def test_sampling_and_elicitation_go_to_the_client_that_asked(shared: RunningGateway) -> None:
@@ -120,23 +140,38 @@ def test_sampling_and_elicitation_go_to_the_client_that_asked(shared: RunningGat
         async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
             asked[label].append("sampling")
             return types.CreateMessageResult(
-                role="assistant", model="m",
-                content=types.TextContent(type="text", text=f"answer from {label}"))
+                role="assistant",
+                model="m",
+                content=types.TextContent(type="text", text=f"answer from {label}"),
+            )
+
         return onSampling
 
     def elicitor(label: str) -> Any:
         async def onElicit(context: Any, params: Any) -> Any:
             asked[label].append("elicitation")
             return types.ElicitResult(action="decline")
+
         return onElicit
 
     async def main() -> tuple[str, str]:
-        async with Client(url, mode="legacy", sampling_callback=sampler("a"),
-                          elicitation_callback=elicitor("a")) as a, \
-                Client(url, mode="legacy", sampling_callback=sampler("b"),
-                       elicitation_callback=elicitor("b")):
-            sampled = await a.call_tool("trigger-sampling-request",
-                                        {"prompt": "hi", "maxTokens": 10})
+        async with (
+            Client(
+                url,
+                mode="legacy",
+                sampling_callback=sampler("a"),
+                elicitation_callback=elicitor("a"),
+            ) as a,
+            Client(
+                url,
+                mode="legacy",
+                sampling_callback=sampler("b"),
+                elicitation_callback=elicitor("b"),
+            ),
+        ):
+            sampled = await a.call_tool(
+                "trigger-sampling-request", {"prompt": "hi", "maxTokens": 10}
+            )
             elicited = await a.call_tool("trigger-elicitation-request", {})
             return (sampled.content[0].text, elicited.content[0].text)  # type: ignore[union-attr]
 
@@ -152,11 +187,14 @@ def test_roots_request_on_a_stateful_child_reaches_its_owner(shared: RunningGate
     def roots(uri: str) -> Any:
         async def onRoots(context: Any) -> Any:
             return types.ListRootsResult(roots=[types.Root(uri=uri, name=uri)])  # type: ignore[arg-type]
+
         return onRoots
 
     async def main() -> tuple[str, str]:
-        async with Client(url, mode="legacy", list_roots_callback=roots("file:///a")) as a, \
-                Client(url, mode="legacy", list_roots_callback=roots("file:///b")) as b:
+        async with (
+            Client(url, mode="legacy", list_roots_callback=roots("file:///a")) as a,
+            Client(url, mode="legacy", list_roots_callback=roots("file:///b")) as b,
+        ):
             ra = await a.call_tool("get-roots-list", {})
             rb = await b.call_tool("get-roots-list", {})
             return ra.content[0].text, rb.content[0].text  # type: ignore[union-attr]
@@ -197,8 +235,9 @@ def test_child_killed_mid_call_fails_every_pending_caller_fast(shared: RunningGa
     async def caller(errors: list[tuple[float, str]]) -> None:
         async with Client(url, mode="legacy") as client:
             try:
-                await client.call_tool("trigger-long-running-operation",
-                                       {"duration": 20, "steps": 10})
+                await client.call_tool(
+                    "trigger-long-running-operation", {"duration": 20, "steps": 10}
+                )
             except MCPError as e:
                 errors.append((time.monotonic(), str(e)))
 
@@ -208,7 +247,8 @@ def test_child_killed_mid_call_fails_every_pending_caller_fast(shared: RunningGa
             for _ in range(3):
                 group.start_soon(caller, errors)
             assert await anyio.to_thread.run_sync(
-                lambda: waitFor(lambda: shared.health()["servers"]["everything"]["inFlight"] == 3))
+                lambda: waitFor(lambda: shared.health()["servers"]["everything"]["inFlight"] == 3)
+            )
             pid = shared.health()["servers"]["everything"]["pids"][0]
             killedAt = time.monotonic()
             os.kill(pid, signal.SIGKILL)

@@ -25,9 +25,12 @@ pytestmark = pytest.mark.integration
 
 
 def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(
-        start: Any, home: Path) -> None:
-    config = writeConfig(home / "servers.json", {
-        "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}})
+    start: Any, home: Path
+) -> None:
+    config = writeConfig(
+        home / "servers.json",
+        {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
+    )
     gateway: RunningGateway = start("--config", str(config))
     url = gateway.url("demo")
     sampledBy: list[str] = []
@@ -36,17 +39,22 @@ def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(
         async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
             sampledBy.append(label)
             return types.CreateMessageResult(
-                role="assistant", model="m",
-                content=types.TextContent(type="text", text=f"answer from {label}"))
+                role="assistant",
+                model="m",
+                content=types.TextContent(type="text", text=f"answer from {label}"),
+            )
+
         return onSampling
 
     async def main() -> tuple[str, str, list[str]]:
         labels = [f"s{i}" for i in range(5)]
-        async with Client(url, mode="legacy", sampling_callback=sampler("s0")) as s0, \
-                Client(url, mode="legacy", sampling_callback=sampler("s1")) as s1, \
-                Client(url, mode="legacy", sampling_callback=sampler("s2")) as s2, \
-                Client(url, mode="legacy", sampling_callback=sampler("s3")) as s3, \
-                Client(url, mode="legacy", sampling_callback=sampler("s4")) as s4:
+        async with (
+            Client(url, mode="legacy", sampling_callback=sampler("s0")) as s0,
+            Client(url, mode="legacy", sampling_callback=sampler("s1")) as s1,
+            Client(url, mode="legacy", sampling_callback=sampler("s2")) as s2,
+            Client(url, mode="legacy", sampling_callback=sampler("s3")) as s3,
+            Client(url, mode="legacy", sampling_callback=sampler("s4")) as s4,
+        ):
             clients = [s0, s1, s2, s3, s4]
             slow: list[str] = []
 
@@ -62,8 +70,9 @@ def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(
                     crowded = await s0.call_tool("sample", {"prompt": "secret of s0"})
                 alone = await s0.call_tool("sample", {"prompt": "s0 alone"})
             assert len(slow) == len(labels)
-            return (crowded.content[0].text, alone.content[0].text,  # type: ignore[union-attr]
-                    slow)
+            first, second = crowded.content[0], alone.content[0]
+            assert isinstance(first, types.TextContent) and isinstance(second, types.TextContent)
+            return first.text, second.text, slow
 
     crowded, alone, _ = anyio.run(main)
     assert "sampling failed" in crowded and "ambiguous" in crowded, crowded

@@ -47,8 +47,9 @@ def haveConch() -> bool:
     return True
 
 
-NEEDS_CONCH = pytest.mark.skipif(not haveConch(), reason="the manhole extra is not installed:"
-                                " pip install 'mcpgateway[manhole]'")
+NEEDS_CONCH = pytest.mark.skipif(
+    not haveConch(), reason="the manhole extra is not installed: pip install 'mcpgateway[manhole]'"
+)
 
 
 def newKey() -> Any:
@@ -95,8 +96,10 @@ def test_refuses_a_socket_directory_open_to_group_or_others(stateDir: Path, mode
     socketDir.chmod(mode)
     with pytest.raises(ManholeError) as e:
         make(stateDir, socketPath=socketDir / "manhole.sock")
-    assert str(e.value) == (f"{socketDir} is open to group or others (mode {mode:04o}); the"
-                            f" manhole refuses it: chmod {mode & 0o700:o} {socketDir}")
+    assert str(e.value) == (
+        f"{socketDir} is open to group or others (mode {mode:04o}); the"
+        f" manhole refuses it: chmod {mode & 0o700:o} {socketDir}"
+    )
 
 
 def test_refuses_the_state_directory_as_socket_directory_when_it_is_0755(tmp_path: Path) -> None:
@@ -149,9 +152,11 @@ def test_refuses_without_authorized_keys_and_says_how_to_add_one(stateDir: Path)
     path = stateDir / AUTHORIZED_KEYS
     with pytest.raises(ManholeError) as e:
         make(stateDir)
-    assert str(e.value) == ("no manhole authorized keys: add your public key to"
-                            f" {path} (e.g. cat ~/.ssh/id_ed25519.pub >> {path};"
-                            f" chmod 600 {path})")
+    assert str(e.value) == (
+        "no manhole authorized keys: add your public key to"
+        f" {path} (e.g. cat ~/.ssh/id_ed25519.pub >> {path};"
+        f" chmod 600 {path})"
+    )
     assert not (stateDir / HOST_KEY).exists()
 
 
@@ -163,11 +168,14 @@ def test_refuses_an_authorized_keys_file_without_keys(stateDir: Path) -> None:
 
 
 @NEEDS_CONCH
-@pytest.mark.parametrize(("line", "problem"), [
-    ('from="10.0.0.1" ssh-ed25519 AAAA', "line 2: not a plain public key"),
-    ("hello world", "line 2: not a plain public key"),
-    ("ssh-ed25519 bm90IGEga2V5", "line 2: not a public key"),
-])
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('from="10.0.0.1" ssh-ed25519 AAAA', "line 2: not a plain public key"),
+        ("hello world", "line 2: not a plain public key"),
+        ("ssh-ed25519 bm90IGEga2V5", "line 2: not a public key"),
+    ],
+)
 def test_refuses_lines_that_are_not_plain_keys(stateDir: Path, line: str, problem: str) -> None:
     (stateDir / AUTHORIZED_KEYS).write_text("# comment\n" + line + "\n")
     with pytest.raises(ManholeError, match=problem):
@@ -204,8 +212,9 @@ def test_host_key_is_generated_0600_once_and_reused(stateDir: Path, adminKey: An
     assert hostKey.read_bytes() == content
     assert second.hostKey == first.hostKey
     known = (stateDir / KNOWN_HOSTS).read_bytes()
-    assert known == (HOST_ALIAS.encode() + b" " + first.hostKey.public().toString("openssh")
-                     + b"\n")
+    assert known == (
+        HOST_ALIAS.encode() + b" " + first.hostKey.public().toString("openssh") + b"\n"
+    )
 
 
 def test_refuses_a_host_key_others_can_read(stateDir: Path, adminKey: Any) -> None:
@@ -231,8 +240,12 @@ def test_listens_on_a_0600_unix_socket_with_a_pid_lock(stateDir: Path, adminKey:
     service = makeManholeService(reactor, stateDir, {}, socketPath=Path("manhole.sock"))
     service.startService()
     [(path, factory, _, mode, wantPID)] = reactor.unixServers
-    assert (path, factory, mode, wantPID) == (str(stateDir / "manhole.sock"), service.factory,
-                                              0o600, True)
+    assert (path, factory, mode, wantPID) == (
+        str(stateDir / "manhole.sock"),
+        service.factory,
+        0o600,
+        True,
+    )
     assert reactor.tcpServers == []
     service.stopService()
 
@@ -250,8 +263,9 @@ def test_listens_on_loopback_tcp(stateDir: Path, adminKey: Any, interface: str) 
 # Logins ------------------------------------------------------------------------------------
 
 
-def credentials(key: Any, signed: bool = True, user: bytes = b"admin",
-                tamper: bool = False) -> SSHPrivateKey:
+def credentials(
+    key: Any, signed: bool = True, user: bytes = b"admin", tamper: bool = False
+) -> SSHPrivateKey:
     sigData = b"session id and userauth request"
     signature = key.sign(sigData) if signed else None
     if tamper:
@@ -270,28 +284,32 @@ def test_only_public_keys_are_accepted_credentials(stateDir: Path, adminKey: Any
 
 
 def test_the_authorized_key_logs_in_and_out_and_both_are_logged(
-        stateDir: Path, adminKey: Any) -> None:
+    stateDir: Path, adminKey: Any
+) -> None:
     from twisted.conch.interfaces import IConchUser
 
     service = make(stateDir)
     with capturedGatewayLogs() as events:
         interface, avatar, logout = sync.successResultOf(
-            login(service, credentials(adminKey, user=b"anyone")))
+            login(service, credentials(adminKey, user=b"anyone"))
+        )
         assert interface is IConchUser and IConchUser.providedBy(avatar)
         logout()
     fingerprint = fingerprintOf(adminKey.public().blob())
     assert [(e["log_format"].split(":")[0], e["user"], e.get("fingerprint")) for e in events] == [
-        ("manhole login", "anyone", fingerprint), ("manhole logout", "anyone", None)]
+        ("manhole login", "anyone", fingerprint),
+        ("manhole logout", "anyone", None),
+    ]
 
 
 @pytest.mark.parametrize("signed", [True, False])
-def test_an_unknown_key_is_refused_and_logged(stateDir: Path, adminKey: Any,
-                                              signed: bool) -> None:
+def test_an_unknown_key_is_refused_and_logged(stateDir: Path, adminKey: Any, signed: bool) -> None:
     service = make(stateDir)
     stranger = newKey()
     with capturedGatewayLogs() as events:
-        sync.failureResultOf(login(service, credentials(stranger, signed=signed)),
-                             UnauthorizedLogin)
+        sync.failureResultOf(
+            login(service, credentials(stranger, signed=signed)), UnauthorizedLogin
+        )
     [refused] = events
     assert refused["log_level"] == LogLevel.warn
     assert refused["fingerprint"] == fingerprintOf(stranger.public().blob())
@@ -300,13 +318,13 @@ def test_an_unknown_key_is_refused_and_logged(stateDir: Path, adminKey: Any,
 def test_a_bad_signature_is_refused(stateDir: Path, adminKey: Any) -> None:
     service = make(stateDir)
     with capturedGatewayLogs() as events:
-        sync.failureResultOf(login(service, credentials(adminKey, tamper=True)),
-                             UnauthorizedLogin)
+        sync.failureResultOf(login(service, credentials(adminKey, tamper=True)), UnauthorizedLogin)
     assert [e["log_level"] for e in events] == [LogLevel.warn]
 
 
 def test_an_authorized_key_without_signature_is_asked_to_sign(
-        stateDir: Path, adminKey: Any) -> None:
+    stateDir: Path, adminKey: Any
+) -> None:
     from twisted.conch.error import ValidPublicKey
 
     service = make(stateDir)
@@ -346,8 +364,17 @@ def namespaceOf(harness: Harness) -> dict[str, Any]:
 def test_namespace_holds_live_objects_and_helpers_only() -> None:
     harness = Harness()
     namespace = namespaceOf(harness)
-    assert sorted(namespace) == ["gateway", "health", "pools", "reactor", "restart", "servers",
-                                 "service", "sessions", "sessions_registry"]
+    assert sorted(namespace) == [
+        "gateway",
+        "health",
+        "pools",
+        "reactor",
+        "restart",
+        "servers",
+        "service",
+        "sessions",
+        "sessions_registry",
+    ]
     assert namespace["pools"] is harness.gateway.pools
     assert namespace["sessions_registry"] is harness.gateway.sessions
     assert namespace["reactor"] is harness.reactor
@@ -358,8 +385,9 @@ def test_servers_and_sessions_describe_the_gateway() -> None:
     harness = Harness({"srv": spec("srv"), "other": spec("other", mode="stateful")})
     namespace = namespaceOf(harness)
     sid = harness.initialize("srv")
-    assert namespace["servers"]() == {name: serverLine(harness.gateway.serverStatus(name))
-                                      for name in harness.gateway.pools}
+    assert namespace["servers"]() == {
+        name: serverLine(harness.gateway.serverStatus(name)) for name in harness.gateway.pools
+    }
     assert namespace["servers"]()["srv"]["state"] == "running"
     assert [s["id"] for s in namespace["sessions"]()] == [sid]
     assert namespace["sessions"]() == sessionsBody(harness.gateway.status())["sessions"]
@@ -378,8 +406,9 @@ def test_restart_stops_the_shared_child_and_the_next_request_spawns_one() -> Non
     child.exit(0)
     sync.successResultOf(stopping)
     assert len(harness.reactor.processes) == 1
-    harness.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-                    session=sid)
+    harness.request(
+        "POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, session=sid
+    )
     assert len(harness.reactor.processes) == 2
 
 
@@ -410,8 +439,13 @@ print(sorted(name for name in sys.modules if name.startswith("twisted.conch")))
 def test_conch_is_not_imported_by_the_normal_service_tree(tmp_path: Path) -> None:
     config = tmp_path / "servers.json"
     config.write_text('{"mcpServers": {"demo": {"command": "python3", "args": []}}}')
-    proc = subprocess.run([sys.executable, "-c", BUILD_THE_NORMAL_TREE, str(tmp_path / "state"),
-                           str(config)], capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", BUILD_THE_NORMAL_TREE, str(tmp_path / "state"), str(config)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
@@ -429,8 +463,13 @@ except ManholeError as e:
 
 
 def test_without_conch_the_error_names_the_extra(stateDir: Path) -> None:
-    proc = subprocess.run([sys.executable, "-c", WITHOUT_CONCH, str(stateDir)],
-                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CONCH, str(stateDir)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("the manhole needs Twisted's SSH support (")
     assert proc.stdout.rstrip().endswith("pip install 'mcpgateway[manhole]'")

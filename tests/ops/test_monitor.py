@@ -39,8 +39,9 @@ def test_idle_shared_child_is_stopped_and_comes_back_on_the_next_request() -> No
     monitor.check()
     assert h.process().stdinClosed
     assert "idle-stop" in [e["kind"] for e in h.gateway.pools["srv"].events.recent()]
-    response = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-                         session=sid)
+    response = h.request(
+        "POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, session=sid
+    )
     assert len(h.reactor.processes) == 2  # a fresh child, initialized first
     h.answerHandshake()
     forwarded = [m for m in h.process().sentMessages() if m.get("method") == "tools/list"][-1]
@@ -51,8 +52,12 @@ def test_idle_shared_child_is_stopped_and_comes_back_on_the_next_request() -> No
 def test_a_request_in_flight_keeps_the_child() -> None:
     h = harness(idleTimeout=10.0)
     sid = h.initialize()
-    h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                                   "params": {}}, session=sid)
+    h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {}},
+        session=sid,
+    )
     h.reactor.advance(30)
     Monitor(h.gateway, h.reactor).check()
     assert not h.process().stdinClosed

@@ -19,11 +19,14 @@ from mcpgateway.ops.peerpid import (
     socketInode,
 )
 
-LITTLE_ENDIAN = pytest.mark.skipif(sys.byteorder != "little",
-                                   reason="hex literals are as a little-endian kernel prints them")
+LITTLE_ENDIAN = pytest.mark.skipif(
+    sys.byteorder != "little", reason="hex literals are as a little-endian kernel prints them"
+)
 
-HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt"
-          "   uid  timeout inode\n")
+HEADER = (
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt"
+    "   uid  timeout inode\n"
+)
 ME = os.getuid()
 
 # Little-endian spellings, as /proc/net/tcp* shows them on x86.
@@ -34,8 +37,10 @@ GATEWAY, CLIENT = 8080, 50000  # 1F90, C350
 
 
 def row(local: str, remote: str, state: str = "01", inode: int | str = 4242) -> str:
-    return (f"   0: {local} {remote} {state} 00000000:00000000 00:00000000 00000000"
-            f"  1000        0 {inode} 1 0000000000000000 20 4 30 10 -1\n")
+    return (
+        f"   0: {local} {remote} {state} 00000000:00000000 00:00000000 00000000"
+        f"  1000        0 {inode} 1 0000000000000000 20 4 30 10 -1\n"
+    )
 
 
 class FakeProc:
@@ -57,9 +62,15 @@ class FakeProc:
     def tcp6(self, *rows: str) -> None:
         (self.root / "net" / "tcp6").write_text(HEADER + "".join(rows))
 
-    def process(self, pid: int, fds: Sequence[int | str] = (), ppid: int = 1,
-                comm: str = "node", exe: str | None = "/usr/bin/node",
-                cmdline: Sequence[str] | bytes | None = ("node", "app.js")) -> Path:
+    def process(
+        self,
+        pid: int,
+        fds: Sequence[int | str] = (),
+        ppid: int = 1,
+        comm: str = "node",
+        exe: str | None = "/usr/bin/node",
+        cmdline: Sequence[str] | bytes | None = ("node", "app.js"),
+    ) -> Path:
         """A process directory; C{fds} are socket inodes or raw link targets."""
         base = self.root / str(pid)
         (base / "fd").mkdir(parents=True)
@@ -113,9 +124,11 @@ def test_lowercase_hex_accepted(proc: FakeProc) -> None:
 
 @LITTLE_ENDIAN
 def test_ipv6_rows(proc: FakeProc) -> None:
-    proc.tcp6(row(f"{LOOP6}:C350", f"{LOOP6}:1F90", inode=61),
-              # 2001:db8::1 -> B80D0120 00000000 00000000 01000000
-              row("B80D0120000000000000000001000000:C351", f"{LOOP6}:1F90", inode=62))
+    proc.tcp6(
+        row(f"{LOOP6}:C350", f"{LOOP6}:1F90", inode=61),
+        # 2001:db8::1 -> B80D0120 00000000 00000000 01000000
+        row("B80D0120000000000000000001000000:C351", f"{LOOP6}:1F90", inode=62),
+    )
     assert socketInode("::1", CLIENT, "::1", GATEWAY, proc.path) == 61
     assert socketInode("2001:db8::1", CLIENT + 1, "::1", GATEWAY, proc.path) == 62
     assert socketInode("::1%lo", CLIENT, "::1", GATEWAY, proc.path) == 61
@@ -138,12 +151,16 @@ def test_ipv4_mapped_hosts_match_an_ipv4_row(proc: FakeProc) -> None:
 
 @LITTLE_ENDIAN
 def test_rows_not_established_ignored(proc: FakeProc) -> None:
-    proc.tcp(row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="06", inode=1),
-             row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="0A", inode=2),
-             row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="01", inode=0))
+    proc.tcp(
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="06", inode=1),
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="0A", inode=2),
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="01", inode=0),
+    )
     assert inode4(proc) is None
-    proc.tcp(row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="08", inode=1),
-             row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="01", inode=3))
+    proc.tcp(
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="08", inode=1),
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="01", inode=3),
+    )
     assert inode4(proc) == 3
 
 
@@ -162,15 +179,19 @@ def test_ports_must_both_match(proc: FakeProc) -> None:
     assert inode4(proc) is None
 
 
-@pytest.mark.parametrize("peer, peerPort, local, localPort", [
-    ("localhost", CLIENT, "127.0.0.1", GATEWAY),
-    ("127.0.0.1", 0, "127.0.0.1", GATEWAY),
-    ("127.0.0.1", CLIENT, "127.0.0.1", 70000),
-    ("127.0.0.1", CLIENT, "::1", GATEWAY),
-    ("", CLIENT, "", GATEWAY),
-])
-def test_unusable_addresses(proc: FakeProc, peer: str, peerPort: int, local: str,
-                            localPort: int) -> None:
+@pytest.mark.parametrize(
+    "peer, peerPort, local, localPort",
+    [
+        ("localhost", CLIENT, "127.0.0.1", GATEWAY),
+        ("127.0.0.1", 0, "127.0.0.1", GATEWAY),
+        ("127.0.0.1", CLIENT, "127.0.0.1", 70000),
+        ("127.0.0.1", CLIENT, "::1", GATEWAY),
+        ("", CLIENT, "", GATEWAY),
+    ],
+)
+def test_unusable_addresses(
+    proc: FakeProc, peer: str, peerPort: int, local: str, localPort: int
+) -> None:
     proc.tcp(row(f"{LOOP4}:C350", f"{LOOP4}:1F90"))
     assert socketInode(peer, peerPort, local, localPort, proc.path) is None
 
@@ -178,8 +199,12 @@ def test_unusable_addresses(proc: FakeProc, peer: str, peerPort: int, local: str
 @LITTLE_ENDIAN
 def test_malformed_tables(proc: FakeProc) -> None:
     good = row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=12)
-    proc.tcp("garbage\n", "\n", "   1: short row 01\n",
-             row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode="notanumber"))
+    proc.tcp(
+        "garbage\n",
+        "\n",
+        "   1: short row 01\n",
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode="notanumber"),
+    )
     (proc.root / "net" / "tcp6").write_bytes(b"\xff\xfe\0\x01 binary \x80\n")
     assert inode4(proc) is None
     proc.tcp("garbage\n", good)
@@ -213,8 +238,10 @@ def test_inode_found_in_fd_dir(proc: FakeProc) -> None:
 
 @LITTLE_ENDIAN
 def test_owner_of_socket(proc: FakeProc) -> None:
-    proc.tcp(row(f"{LOOP4}:1F90", f"{LOOP4}:C350", inode=1),
-             row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=2))
+    proc.tcp(
+        row(f"{LOOP4}:1F90", f"{LOOP4}:C350", inode=1),
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=2),
+    )
     proc.process(100, [1])  # the gateway: the server side
     proc.process(200, [2])  # the client
     assert ownerOfSocket("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path) == 200
@@ -227,8 +254,7 @@ def test_other_users_processes_skipped(proc: FakeProc) -> None:
     assert inodeHolder(4242, proc.path, ME + 1, hints=[200]) is None
 
 
-def test_owner_checked_before_fds_are_read(proc: FakeProc, monkeypatch: pytest.MonkeyPatch
-                                           ) -> None:
+def test_owner_checked_before_fds_are_read(proc: FakeProc, monkeypatch: pytest.MonkeyPatch) -> None:
     proc.process(100, [4242])
     proc.process(200, [4242])
     owners = {str(proc.root / "100"): ME + 1, str(proc.root / "200"): ME}
@@ -324,8 +350,14 @@ def electron(proc: FakeProc) -> None:
     proc.process(100, ppid=50, comm="app", exe=APP, cmdline=[APP, "--no-sandbox"])
     proc.process(200, ppid=100, comm="app", exe=APP, cmdline=[APP, "--type=zygote"])
     proc.process(300, ppid=200, comm="app", exe=APP, cmdline=[APP, "--type=renderer", "-x"])
-    proc.process(400, [4242], ppid=100, comm="app", exe=APP,
-                 cmdline=[APP, "--type=utility", "--utility-sub-type=network.mojom.Network"])
+    proc.process(
+        400,
+        [4242],
+        ppid=100,
+        comm="app",
+        exe=APP,
+        cmdline=[APP, "--type=utility", "--utility-sub-type=network.mojom.Network"],
+    )
 
 
 def test_walks_up_helpers_of_the_same_exe(proc: FakeProc) -> None:
@@ -344,10 +376,16 @@ def test_stops_at_a_different_exe(proc: FakeProc) -> None:
 
 def test_same_exe_without_a_helper_flag_is_its_own_client(proc: FakeProc) -> None:
     """A python client started by a python program (pytest): the child is the client."""
-    proc.process(100, ppid=50, comm="python", exe="/usr/bin/python3.12",
-                 cmdline=["python", "-m", "pytest"])
-    proc.process(200, ppid=100, comm="python", exe="/usr/bin/python3.12",
-                 cmdline=["python", "client.py", "--type", "x"])
+    proc.process(
+        100, ppid=50, comm="python", exe="/usr/bin/python3.12", cmdline=["python", "-m", "pytest"]
+    )
+    proc.process(
+        200,
+        ppid=100,
+        comm="python",
+        exe="/usr/bin/python3.12",
+        cmdline=["python", "client.py", "--type", "x"],
+    )
     assert clientRoot(200, proc.path) == 200
 
 
@@ -372,8 +410,7 @@ def test_stops_before_pid_1(proc: FakeProc) -> None:
     assert clientRoot(200, proc.path) == 200
 
 
-def test_stops_at_a_parent_of_another_user(proc: FakeProc, monkeypatch: pytest.MonkeyPatch
-                                           ) -> None:
+def test_stops_at_a_parent_of_another_user(proc: FakeProc, monkeypatch: pytest.MonkeyPatch) -> None:
     electron(proc)
     monkeypatch.setattr(peerpid, "_owner", lambda base: ME + 1 if base.endswith("/100") else ME)
     assert clientRoot(400, proc.path) == 400
@@ -400,10 +437,18 @@ def test_comm_with_spaces_and_parentheses(proc: FakeProc, comm: str) -> None:
     assert clientRoot(200, proc.path) == 100
 
 
-@pytest.mark.parametrize("stat", [
-    b"", b"200 no parenthesis 1 100", b"200 (app) S", b"200 (app) S notanumber 1",
-    b"\xff\xfe)\x00\x80", b"200 (app) S -5 1", b"200 (app) S 0 1",
-])
+@pytest.mark.parametrize(
+    "stat",
+    [
+        b"",
+        b"200 no parenthesis 1 100",
+        b"200 (app) S",
+        b"200 (app) S notanumber 1",
+        b"\xff\xfe)\x00\x80",
+        b"200 (app) S -5 1",
+        b"200 (app) S 0 1",
+    ],
+)
 def test_malformed_stat_stops(proc: FakeProc, stat: bytes) -> None:
     proc.process(100, ppid=50, exe=APP, cmdline=[APP])
     base = proc.process(200, ppid=100, exe=APP, cmdline=[APP, "--type=renderer"])
@@ -433,9 +478,9 @@ def test_find_client_pid(proc: FakeProc) -> None:
     proc.tcp6(row(f"{LOOP6}:C351", f"{LOOP6}:1F90", inode=4343))
     assert ownerOfSocket("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path) == 400
     assert findClientPid("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path) == 100
-    assert findClientPid("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path, ME,
-                         hints=[600]) == 100
+    assert (
+        findClientPid("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path, ME, hints=[600]) == 100
+    )
     assert findClientPid("::1", CLIENT + 1, "::1", GATEWAY, proc.path) == 600
     assert findClientPid("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path, ME + 1) is None
-    assert findClientPid("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path,
-                         maxFds=0) is None
+    assert findClientPid("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path, maxFds=0) is None

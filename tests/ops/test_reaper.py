@@ -21,7 +21,7 @@ from mcpgateway.ops.statedir import pidAlive
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
 
-ALWAYS = 10 ** 9
+ALWAYS = 10**9
 """An idle timeout no test reaches."""
 
 
@@ -32,22 +32,46 @@ def alwaysAlive(pid: int) -> bool:
 def openSession(h: Harness, server: str = "srv", pid: int | None = None) -> str:
     """Initialize a session on C{server} (with C{X-Client-Pid: pid}); its id."""
     headers = {"x-client-pid": str(pid)} if pid is not None else None
-    response = h.request("POST", f"/{server}/mcp", {
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": {"name": "test", "version": "1"}}}, headers=headers)
+    response = h.request(
+        "POST",
+        f"/{server}/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
+        },
+        headers=headers,
+    )
     if not response.complete:
         h.answerHandshake()
     assert response.status == 200, response.body
     return response.headers["mcp-session-id"]
 
 
-def call(h: Harness, session: str, requestId: Any = 2, server: str = "srv",
-         method: str = "tools/call", params: dict[str, Any] | None = None) -> Response:
-    return h.request("POST", f"/{server}/mcp",
-                     {"jsonrpc": "2.0", "id": requestId, "method": method,
-                      "params": params if params is not None else {"name": "echo"}},
-                     session=session)
+def call(
+    h: Harness,
+    session: str,
+    requestId: Any = 2,
+    server: str = "srv",
+    method: str = "tools/call",
+    params: dict[str, Any] | None = None,
+) -> Response:
+    return h.request(
+        "POST",
+        f"/{server}/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": requestId,
+            "method": method,
+            "params": params if params is not None else {"name": "echo"},
+        },
+        session=session,
+    )
 
 
 def ping(h: Harness, session: str, server: str = "srv") -> None:
@@ -68,6 +92,7 @@ def phaseEvents(events: list[Any]) -> list[Any]:
 
 # -- pidAlive ------------------------------------------------------------------
 
+
 def test_pidAlive_of_this_process() -> None:
     assert pidAlive(os.getpid()) is True
 
@@ -75,7 +100,7 @@ def test_pidAlive_of_this_process() -> None:
 def test_pidAlive_of_a_pid_that_cannot_exist() -> None:
     with open("/proc/sys/kernel/pid_max") as f:
         pidMax = int(f.read())
-    impossible = 2 ** 22 + 12345
+    impossible = 2**22 + 12345
     assert impossible > pidMax
     assert pidAlive(impossible) is False
 
@@ -93,6 +118,7 @@ def test_pidAlive_treats_EPERM_as_alive(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 # -- phase 1: dead children ----------------------------------------------------------
+
 
 def test_stateful_session_whose_child_exited_is_ended() -> None:
     h = Harness({"srv": spec("srv", mode="stateful")})
@@ -143,6 +169,7 @@ def test_vanished_stateful_child_is_counted_once_and_its_session_ended() -> None
 
 # -- phase 2: dead clients -------------------------------------------------------------
 
+
 def test_dead_client_sessions_end_and_their_stateful_children_stop() -> None:
     h = Harness({"srv": spec("srv"), "solo": spec("solo", mode="stateful")})
     deadShared = openSession(h, "srv", pid=4001)
@@ -166,10 +193,16 @@ def test_dead_client_sessions_end_and_their_stateful_children_stop() -> None:
     assert sorted(probed) == sorted([shared.pid, own.pid, 4001, 4002])  # each pid once
     assert sessionIds(h) == {liveShared, anonymous}
     reason = "client process 4001 exited"
-    assert sent(shared, "notifications/cancelled") == [jsonrpc.notification(
-        "notifications/cancelled", {"requestId": sharedFwd["id"], "reason": reason})]
-    assert sent(own, "notifications/cancelled") == [jsonrpc.notification(
-        "notifications/cancelled", {"requestId": ownFwd["id"], "reason": reason})]
+    assert sent(shared, "notifications/cancelled") == [
+        jsonrpc.notification(
+            "notifications/cancelled", {"requestId": sharedFwd["id"], "reason": reason}
+        )
+    ]
+    assert sent(own, "notifications/cancelled") == [
+        jsonrpc.notification(
+            "notifications/cancelled", {"requestId": ownFwd["id"], "reason": reason}
+        )
+    ]
     assert onShared.complete and onShared.events() == []
     assert onOwn.complete and onOwn.events() == []
     # The shared child stays for the other sessions; the session's own child stops.
@@ -214,6 +247,7 @@ def test_a_failing_probe_is_logged_and_keeps_the_sessions() -> None:
 
 # -- phase 3: idle sessions -----------------------------------------------------------
 
+
 def test_idle_session_without_a_pid_ends_after_idleTimeout_of_no_activity() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, 100, alive=alwaysAlive)
@@ -241,7 +275,7 @@ def test_session_with_an_open_get_stream_is_never_idle() -> None:
     sid = openSession(h)
     stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     assert stream.status == 200
-    h.reactor.advance(10 ** 6)
+    h.reactor.advance(10**6)
     assert reaper.sweep() == SweepCounts()
     assert sessionIds(h) == {sid}
     stream.protocol.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]
@@ -253,7 +287,7 @@ def test_session_with_a_client_pid_is_never_idle_ended() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, 100, alive=alwaysAlive)
     sid = openSession(h, pid=4001)
-    h.reactor.advance(10 ** 6)
+    h.reactor.advance(10**6)
     assert reaper.sweep() == SweepCounts()
     assert sessionIds(h) == {sid}
 
@@ -279,6 +313,7 @@ def test_owner_group_activity_is_shared_between_the_sessions_of_one_pid() -> Non
 
 # -- idle shared children -------------------------------------------------------------
 
+
 def deleteSession(h: Harness, sid: str, server: str = "srv") -> None:
     assert h.request("DELETE", f"/{server}/mcp", session=sid).status == 200
 
@@ -287,7 +322,7 @@ def test_without_childIdleTimeout_a_shared_child_is_never_stopped() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, childIdleTimeout=None, alive=alwaysAlive)
     deleteSession(h, openSession(h))
-    h.reactor.advance(10 ** 8)
+    h.reactor.advance(10**8)
     assert reaper.sweep() == SweepCounts()
     assert not h.process().stdinClosed and h.process().signals == []
 
@@ -318,9 +353,16 @@ def test_shared_child_with_no_session_for_childIdleTimeout_is_stopped() -> None:
 def test_shared_child_is_not_stopped_while_its_handshake_is_in_flight() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, childIdleTimeout=10, alive=alwaysAlive)
-    waiting = h.request("POST", "/srv/mcp", {
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}}})
+    waiting = h.request(
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+        },
+    )
     h.reactor.advance(59)  # the handshake times out at 60 s; no session attached yet
     assert reaper.sweep() == SweepCounts()
     assert not h.process().stdinClosed
@@ -367,6 +409,7 @@ def test_a_session_opened_while_an_idle_child_stops_gets_a_live_child() -> None:
 
 
 # -- the service ------------------------------------------------------------------
+
 
 def test_service_sweeps_every_interval_and_survives_a_failing_sweep() -> None:
     clock = Clock()
@@ -425,6 +468,7 @@ def test_service_runs_the_real_sweep() -> None:
 
 # -- logging ------------------------------------------------------------------------
 
+
 def test_each_phase_logs_one_event_at_debug_when_nothing_was_done() -> None:
     h = Harness()
     openSession(h)
@@ -432,15 +476,22 @@ def test_each_phase_logs_one_event_at_debug_when_nothing_was_done() -> None:
         Reaper(h.gateway, h.reactor, ALWAYS, alive=alwaysAlive).sweep()
     phases = phaseEvents(events)
     assert [(e["phase"], e["log_level"]) for e in phases] == [
-        (1, LogLevel.debug), (2, LogLevel.debug), (3, LogLevel.debug)]
+        (1, LogLevel.debug),
+        (2, LogLevel.debug),
+        (3, LogLevel.debug),
+    ]
     assert phases[0]["deadChildren"] == 0
     assert (phases[1]["deadClients"], phases[1]["sessions"]) == (0, 0)
     assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == (0, 0)
     assert phases[0]["log_format"] == "reaper phase 1: {deadChildren} dead child(ren) removed"
-    assert phases[1]["log_format"] == \
-        "reaper phase 2: {deadClients} dead client(s), {sessions} session(s) ended"
-    assert phases[2]["log_format"] == ("reaper phase 3: {idleSessions} idle session(s) ended,"
-                                       " {idleChildren} idle shared child(ren) stopped")
+    assert (
+        phases[1]["log_format"]
+        == "reaper phase 2: {deadClients} dead client(s), {sessions} session(s) ended"
+    )
+    assert phases[2]["log_format"] == (
+        "reaper phase 3: {idleSessions} idle session(s) ended,"
+        " {idleChildren} idle shared child(ren) stopped"
+    )
 
 
 def test_a_phase_that_did_something_logs_at_info_with_its_counts() -> None:
@@ -453,13 +504,18 @@ def test_a_phase_that_did_something_logs_at_info_with_its_counts() -> None:
     h.process(1).exit(3)
     h.reactor.advance(100)
     with capturedGatewayLogs() as events:
-        counts = Reaper(h.gateway, h.reactor, 100,
-                        alive=lambda pid: pid not in (4001, 4003)).sweep()
-    assert counts == SweepCounts(deadChildren=1, deadClients=2, deadClientSessions=3,
-                                 idleSessions=1)
+        counts = Reaper(
+            h.gateway, h.reactor, 100, alive=lambda pid: pid not in (4001, 4003)
+        ).sweep()
+    assert counts == SweepCounts(
+        deadChildren=1, deadClients=2, deadClientSessions=3, idleSessions=1
+    )
     phases = phaseEvents(events)
     assert [(e["phase"], e["log_level"]) for e in phases] == [
-        (1, LogLevel.info), (2, LogLevel.info), (3, LogLevel.info)]
+        (1, LogLevel.info),
+        (2, LogLevel.info),
+        (3, LogLevel.info),
+    ]
     assert phases[0]["deadChildren"] == 1
     assert (phases[1]["deadClients"], phases[1]["sessions"]) == (2, 3)
     assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == (1, 0)
@@ -468,22 +524,31 @@ def test_a_phase_that_did_something_logs_at_info_with_its_counts() -> None:
 
 # -- orphans ------------------------------------------------------------------------
 
+
 def test_orphans_get_TERM_at_start_and_KILL_only_if_still_the_same_process() -> None:
     clock = Clock()
     kills: list[tuple[int, int]] = []
     starts: dict[int, int | None] = {10: 100, 11: 200, 12: 300, 13: None}
-    cleanup = OrphanCleanup([(10, "a"), (11, "b"), (12, "c"), (13, "d")], clock,
-                            starts.get, killAfter=3.0,
-                            kill=lambda pid, sig: kills.append((pid, sig)))
+    cleanup = OrphanCleanup(
+        [(10, "a"), (11, "b"), (12, "c"), (13, "d")],
+        clock,
+        starts.get,
+        killAfter=3.0,
+        kill=lambda pid, sig: kills.append((pid, sig)),
+    )
     with capturedGatewayLogs() as events:
         cleanup.startService()
-    assert kills == [(10, signal.SIGTERM), (11, signal.SIGTERM), (12, signal.SIGTERM),
-                     (13, signal.SIGTERM)]
+    assert kills == [
+        (10, signal.SIGTERM),
+        (11, signal.SIGTERM),
+        (12, signal.SIGTERM),
+        (13, signal.SIGTERM),
+    ]
     warned = [(e["pid"], e["server"]) for e in events if e["log_level"] == LogLevel.warn]
     assert warned == [(10, "a"), (11, "b"), (12, "c"), (13, "d")]
-    starts[11] = 999     # pid recycled by a new process
-    del starts[12]       # gone
-    starts[13] = 5       # unknown at start: never killed
+    starts[11] = 999  # pid recycled by a new process
+    del starts[12]  # gone
+    starts[13] = 5  # unknown at start: never killed
     clock.advance(2.9)
     assert len(kills) == 4
     clock.advance(0.1)
@@ -501,14 +566,20 @@ def test_orphan_signal_errors_are_ignored_or_logged() -> None:
             raise ProcessLookupError(3, "No such process")
         raise PermissionError(1, "Operation not permitted")
 
-    cleanup = OrphanCleanup([(20, "a"), (21, "b")], clock, {20: 1, 21: 2}.get, killAfter=3.0,
-                            kill=kill)
+    cleanup = OrphanCleanup(
+        [(20, "a"), (21, "b")], clock, {20: 1, 21: 2}.get, killAfter=3.0, kill=kill
+    )
     with capturedGatewayLogs() as events:
         cleanup.startService()
         clock.advance(3)
-    assert tried == [(20, signal.SIGTERM), (21, signal.SIGTERM),
-                     (20, signal.SIGKILL), (21, signal.SIGKILL)]
-    refused = [e for e in events if e["log_format"] == "not allowed to signal orphaned child"
-               " pid {pid}"]
+    assert tried == [
+        (20, signal.SIGTERM),
+        (21, signal.SIGTERM),
+        (20, signal.SIGKILL),
+        (21, signal.SIGKILL),
+    ]
+    refused = [
+        e for e in events if e["log_format"] == "not allowed to signal orphaned child pid {pid}"
+    ]
     assert [(e["pid"], e["log_level"]) for e in refused] == [(21, LogLevel.warn)] * 2
     assert not [e for e in events if "log_failure" in e]

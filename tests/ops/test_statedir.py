@@ -21,13 +21,37 @@ from tests.http import spec
 def statLine(pid: int, start: int, comm: str = "srv") -> bytes:
     """A /proc/PID/stat line whose field 22 (start time) is C{start}."""
     # Fields 3..21 after the comm, then 22 = start, then a few more.
-    fields = ["S", "1", str(pid), str(pid), "0", "-1", "4194560", "100", "0", "0", "0",
-              "7", "3", "0", "0", "20", "0", "1", "0", str(start), "123456", "789", "0"]
+    fields = [
+        "S",
+        "1",
+        str(pid),
+        str(pid),
+        "0",
+        "-1",
+        "4194560",
+        "100",
+        "0",
+        "0",
+        "0",
+        "7",
+        "3",
+        "0",
+        "0",
+        "20",
+        "0",
+        "1",
+        "0",
+        str(start),
+        "123456",
+        "789",
+        "0",
+    ]
     return f"{pid} ({comm}) {' '.join(fields)}\n".encode()
 
 
-def fakeProc(root: Path, pid: int, start: int | None = None, comm: str = "srv",
-             cmdline: bytes | None = None) -> None:
+def fakeProc(
+    root: Path, pid: int, start: int | None = None, comm: str = "srv", cmdline: bytes | None = None
+) -> None:
     base = root / str(pid)
     base.mkdir(parents=True, exist_ok=True)
     if start is not None:
@@ -37,8 +61,9 @@ def fakeProc(root: Path, pid: int, start: int | None = None, comm: str = "srv",
 
 
 def writeLedger(stateDir: Path, gatewayPid: Any, children: Any) -> None:
-    (stateDir / "children.json").write_text(json.dumps({"gatewayPid": gatewayPid,
-                                                        "children": children}))
+    (stateDir / "children.json").write_text(
+        json.dumps({"gatewayPid": gatewayPid, "children": children})
+    )
 
 
 def dirEntries(path: Path) -> list[str]:
@@ -47,8 +72,10 @@ def dirEntries(path: Path) -> list[str]:
 
 # -- atomicWrite ------------------------------------------------------------------
 
+
 def test_atomicWrite_writes_the_content_with_mode_0600_and_leaves_no_temp_file(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     target = tmp_path / "children.json"
     atomicWrite(target, b'{"a": 1}')
     assert target.read_bytes() == b'{"a": 1}'
@@ -67,7 +94,8 @@ def test_atomicWrite_honours_an_explicit_mode(tmp_path: Path) -> None:
 
 
 def test_atomicWrite_keeps_the_old_file_when_the_rename_fails(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "children.json"
     target.write_bytes(b"old")
 
@@ -82,7 +110,8 @@ def test_atomicWrite_keeps_the_old_file_when_the_rename_fails(
 
 
 def test_atomicWrite_keeps_the_old_file_when_writing_fails(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "children.json"
     target.write_bytes(b"old")
 
@@ -97,6 +126,7 @@ def test_atomicWrite_keeps_the_old_file_when_writing_fails(
 
 
 # -- processStartTime ----------------------------------------------------------------
+
 
 def test_processStartTime_reads_field_22(tmp_path: Path) -> None:
     fakeProc(tmp_path, 321, start=987654)
@@ -129,6 +159,7 @@ def test_processStartTime_of_this_process_from_the_real_proc() -> None:
 
 # -- ChildLedger -------------------------------------------------------------------------
 
+
 def readLedger(stateDir: Path) -> Any:
     return json.loads((stateDir / "children.json").read_text())
 
@@ -142,18 +173,22 @@ def test_ledger_records_spawns_and_exits(tmp_path: Path) -> None:
     ledger = ChildLedger(state, procRoot=str(proc))
     assert not (state / "children.json").exists()
     ledger.spawned("alpha", 1000)
-    assert readLedger(state) == {"gatewayPid": os.getpid(),
-                                 "children": {"1000": {"server": "alpha", "start": 111}}}
+    assert readLedger(state) == {
+        "gatewayPid": os.getpid(),
+        "children": {"1000": {"server": "alpha", "start": 111}},
+    }
     ledger.spawned("beta", 1001)
     ledger.spawned("gamma", 1002)  # no /proc entry: start unknown
     assert readLedger(state)["children"] == {
         "1000": {"server": "alpha", "start": 111},
         "1001": {"server": "beta", "start": 222},
-        "1002": {"server": "gamma", "start": None}}
+        "1002": {"server": "gamma", "start": None},
+    }
     ledger.exited(1000)
     assert readLedger(state)["children"] == {
         "1001": {"server": "beta", "start": 222},
-        "1002": {"server": "gamma", "start": None}}
+        "1002": {"server": "gamma", "start": None},
+    }
     assert stat.S_IMODE((state / "children.json").stat().st_mode) == 0o600
     assert dirEntries(state) == ["children.json"]
 
@@ -168,8 +203,12 @@ def test_ledger_exit_of_an_unknown_pid_does_not_rewrite(tmp_path: Path) -> None:
     assert (tmp_path / "children.json").read_text() == "sentinel"
 
 
-INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-              "params": {"protocolVersion": "2025-11-25"}}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25"},
+}
 
 
 def test_gateway_keeps_the_ledger_in_step_with_its_children(tmp_path: Path) -> None:
@@ -179,8 +218,10 @@ def test_gateway_keeps_the_ledger_in_step_with_its_children(tmp_path: Path) -> N
     fakeProc(proc, 1001, start=600)
     fakeProc(proc, 1002, start=700)
     reactor = FakeProcessReactor()
-    gateway = Gateway({"srv": spec("srv", mode="stateful")},
-                      fakeSpawner(reactor, watcher=ChildLedger(tmp_path, procRoot=str(proc))))
+    gateway = Gateway(
+        {"srv": spec("srv", mode="stateful")},
+        fakeSpawner(reactor, watcher=ChildLedger(tmp_path, procRoot=str(proc))),
+    )
     gateway.openSession("srv", INITIALIZE, "2025-11-25")
     assert readLedger(tmp_path)["children"] == {"1000": {"server": "srv", "start": 500}}
     other, _ = gateway.openSession("srv", INITIALIZE, "2025-11-25")
@@ -202,28 +243,44 @@ def test_gateway_keeps_the_ledger_in_step_with_its_children(tmp_path: Path) -> N
 
 # -- findOrphans -----------------------------------------------------------------------
 
+
 def test_findOrphans_returns_only_children_whose_start_time_matches(tmp_path: Path) -> None:
     proc = tmp_path / "proc"
-    fakeProc(proc, 2001, start=100)   # still the same process
-    fakeProc(proc, 2002, start=999)   # pid recycled by another process
-    fakeProc(proc, 2004, start=400)   # recorded without a start time
+    fakeProc(proc, 2001, start=100)  # still the same process
+    fakeProc(proc, 2002, start=999)  # pid recycled by another process
+    fakeProc(proc, 2004, start=400)  # recorded without a start time
     fakeProc(proc, 2006, start=5)
-    writeLedger(tmp_path, 1, {
-        "2001": {"server": "alpha", "start": 100},
-        "2002": {"server": "beta", "start": 200},
-        "2003": {"server": "gamma", "start": 300},   # gone
-        "2004": {"server": "delta", "start": None},
-        "nope": {"server": "x", "start": 1},
-        "2005": "not a record",
-        "2006": {"start": 5},                        # no server name
-    })
+    writeLedger(
+        tmp_path,
+        1,
+        {
+            "2001": {"server": "alpha", "start": 100},
+            "2002": {"server": "beta", "start": 200},
+            "2003": {"server": "gamma", "start": 300},  # gone
+            "2004": {"server": "delta", "start": None},
+            "nope": {"server": "x", "start": 1},
+            "2005": "not a record",
+            "2006": {"start": 5},  # no server name
+        },
+    )
     assert findOrphans(tmp_path, str(proc)) == [(2001, "alpha"), (2006, "?")]
 
 
-@pytest.mark.parametrize("content", [None, "", "{not json", "[1, 2]", '"text"',
-                                     '{"gatewayPid": 1}', '{"gatewayPid": 1, "children": []}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,
+        "",
+        "{not json",
+        "[1, 2]",
+        '"text"',
+        '{"gatewayPid": 1}',
+        '{"gatewayPid": 1, "children": []}',
+    ],
+)
 def test_findOrphans_is_empty_for_a_missing_or_garbage_ledger(
-        tmp_path: Path, content: str | None) -> None:
+    tmp_path: Path, content: str | None
+) -> None:
     proc = tmp_path / "proc"
     fakeProc(proc, 2001, start=100)
     if content is not None:

@@ -54,9 +54,13 @@ def test_readStateOrError(tmp_path: Path) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(content=st.binary(max_size=40) | st.text(max_size=40).map(str.encode)
-       | st.dictionaries(st.text(max_size=4), st.integers(), max_size=3).map(
-           lambda d: json.dumps(d).encode()))
+@given(
+    content=st.binary(max_size=40)
+    | st.text(max_size=40).map(str.encode)
+    | st.dictionaries(st.text(max_size=4), st.integers(), max_size=3).map(
+        lambda d: json.dumps(d).encode()
+    )
+)
 def test_readStateOrError_agrees_with_readState(content: bytes) -> None:
     """Whatever the file holds: the state L{readState} reads, or a reason."""
     with tempfile.TemporaryDirectory() as directory:

@@ -45,16 +45,24 @@ class ApiHarness(Harness):
     """A gateway, its config service, servers.json and the API behind a
     real Site; every response is kept in C{responses}."""
 
-    def __init__(self, stateDir: Path, token: str | None = None,
-                 loopbackOnly: bool = True, maxLogStreams: int = 20,
-                 mainServers: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        stateDir: Path,
+        token: str | None = None,
+        loopbackOnly: bool = True,
+        maxLogStreams: int = 20,
+        mainServers: dict[str, Any] | None = None,
+    ) -> None:
         self.reactor = FakeProcessReactor()
         self.stateDir = stateDir
         stateDir.mkdir(mode=0o700, exist_ok=True)
         configPath = stateDir.parent / "config.json"
         if not configPath.exists():
-            servers = mainServers if mainServers is not None else {
-                "srv": {"command": FAKE, "args": ["-m", "srv"], "env": {"SRV_KEY": SECRET}}}
+            servers = (
+                mainServers
+                if mainServers is not None
+                else {"srv": {"command": FAKE, "args": ["-m", "srv"], "env": {"SRV_KEY": SECRET}}}
+            )
             configPath.write_text(json.dumps({"mcpServers": servers}))
         self.responses: list[Response] = []
         gateway: list[Gateway] = []
@@ -63,16 +71,22 @@ class ApiHarness(Harness):
             return gateway[0].reconfigure(specs)
 
         source = PlainFile(configPath)
-        self.configService = ConfigService(source, stateDir, self.reactor, self.reactor,
-                                           lambda f, *a: maybeDeferred(f, *a), reload)
+        self.configService = ConfigService(
+            source, stateDir, self.reactor, self.reactor, lambda f, *a: maybeDeferred(f, *a), reload
+        )
         specs = self.configService.specs(source.load())
         self.gateway = Gateway(specs, fakeSpawner(self.reactor))
         gateway.append(self.gateway)
         self.managed = ManagedConfig(stateDir)
         self.management = Management(self.gateway, self.configService, self.managed)
         self.apiApp = ApiApp(self.management, self.gateway, self.reactor, token, maxLogStreams)
-        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=loopbackOnly,
-                             maxBody=4096, api=self.apiApp.resource)
+        self.site = makeSite(
+            self.gateway,
+            self.reactor,
+            loopbackOnly=loopbackOnly,
+            maxBody=4096,
+            api=self.apiApp.resource,
+        )
 
     def request(self, *args: Any, **kwargs: Any) -> Response:
         response = super().request(*args, **kwargs)
@@ -84,8 +98,13 @@ class ApiHarness(Harness):
         return self.request(method, "/api/v1" + path, body, **kwargs)
 
     def add(self, name: str = "extra", **entry: Any) -> Response:
-        body = {"name": name, "command": FAKE, "args": ["-m", name],
-                "env": {"EXTRA_KEY": SECRET}, **entry}
+        body = {
+            "name": name,
+            "command": FAKE,
+            "args": ["-m", name],
+            "env": {"EXTRA_KEY": SECRET},
+            **entry,
+        }
         response = self.api("POST", "/servers", body)
         assert response.status == 201, response.body
         return response
@@ -130,12 +149,20 @@ def managedFile(h: ApiHarness) -> dict[str, Any]:
 
 
 def initializeBody() -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                       "clientInfo": {"name": "test", "version": "1"}}}
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"},
+        },
+    }
 
 
 # -- health, listing, one server ------------------------------------------------------
+
 
 def test_health(h: ApiHarness) -> None:
     response = h.api("GET", "/health")
@@ -152,7 +179,9 @@ def test_list_servers(h: ApiHarness) -> None:
     assert response.status == 200
     servers = response.json()["servers"]
     assert [(s["name"], s["origin"], s["state"]) for s in servers] == [
-        ("extra", "api", "stopped"), ("srv", "config", "stopped")]
+        ("extra", "api", "stopped"),
+        ("srv", "config", "stopped"),
+    ]
 
 
 def test_get_server_shows_config_state_and_counters_without_env_values(h: ApiHarness) -> None:
@@ -183,10 +212,20 @@ def test_get_unknown_server_is_404(h: ApiHarness) -> None:
 
 # -- POST /servers ----------------------------------------------------------------------
 
+
 def test_add_server_persists_it_atomically_and_serves_it(h: ApiHarness) -> None:
-    response = h.api("POST", "/servers", {"name": "extra", "command": FAKE,
-                                          "args": ["-m", "extra"], "env": {"EXTRA_KEY": SECRET},
-                                          "mode": "stateful", "requestTimeout": 5000})
+    response = h.api(
+        "POST",
+        "/servers",
+        {
+            "name": "extra",
+            "command": FAKE,
+            "args": ["-m", "extra"],
+            "env": {"EXTRA_KEY": SECRET},
+            "mode": "stateful",
+            "requestTimeout": 5000,
+        },
+    )
     assert response.status == 201, response.body
     assert response.headers["location"] == "/api/v1/servers/extra"
     body = response.json()
@@ -194,8 +233,12 @@ def test_add_server_persists_it_atomically_and_serves_it(h: ApiHarness) -> None:
     path = h.stateDir / "servers.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert managedFile(h)["mcpServers"]["extra"] == {
-        "command": FAKE, "args": ["-m", "extra"], "env": {"EXTRA_KEY": SECRET},
-        "mode": "stateful", "requestTimeout": 5000}
+        "command": FAKE,
+        "args": ["-m", "extra"],
+        "env": {"EXTRA_KEY": SECRET},
+        "mode": "stateful",
+        "requestTimeout": 5000,
+    }
     assert [p.name for p in h.stateDir.iterdir() if p.name.endswith(".tmp")] == []
     assert h.gateway.pools["extra"].spec.requestTimeout == 5
     # Served at once: its endpoint spawns its own child with its env.
@@ -205,8 +248,7 @@ def test_add_server_persists_it_atomically_and_serves_it(h: ApiHarness) -> None:
     assert env is not None and env["EXTRA_KEY"] == SECRET
 
 
-def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness,
-                                                            tmp_path: Path) -> None:
+def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness, tmp_path: Path) -> None:
     h.add("extra")
     assert h.api("PATCH", "/servers/extra", {"enabled": False}).status == 200
     again = ApiHarness(tmp_path / "state")
@@ -225,35 +267,51 @@ def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness,
         assertNoSecrets(again)
 
 
-@pytest.mark.parametrize(("body", "status", "message"), [
-    ({"command": FAKE}, 400, "name: 1-64 letters"),
-    ({"name": "a/b", "command": FAKE}, 400, "name: 1-64 letters"),
-    ({"name": "", "command": FAKE}, 400, "name: 1-64 letters"),
-    ({"name": "x" * 65, "command": FAKE}, 400, "name: 1-64 letters"),
-    ({"name": "new"}, 400, "'command' must be a non-empty string"),
-    ({"name": "new", "command": ""}, 400, "'command' must be a non-empty string"),
-    ({"name": "new", "command": "no-such-command-4711"}, 400,
-     "command: 'no-such-command-4711' was not found on PATH"),
-    ({"name": "new", "command": FAKE, "args": "-m x"}, 400, "'args' must be a list of strings"),
-    ({"name": "new", "command": FAKE, "env": {"A": 1}}, 400, "'env' must be an object"),
-    ({"name": "new", "command": FAKE, "env": ["A=1"]}, 400, "env: must be an object"),
-    ({"name": "new", "command": FAKE, "env": {"LD_PRELOAD": "/tmp/x.so"}}, 400,
-     "env: key(s) not allowed: LD_PRELOAD"),
-    ({"name": "new", "command": FAKE, "env": {"DYLD_INSERT_LIBRARIES": "/tmp/x.dylib"}}, 400,
-     "env: key(s) not allowed: DYLD_INSERT_LIBRARIES"),
-    ({"name": "new", "command": FAKE, "env": {"PYTHONPATH": "/tmp", "OK": "1"}}, 400,
-     "env: key(s) not allowed: PYTHONPATH"),
-    ({"name": "new", "command": FAKE, "mode": "sometimes"}, 400, "'mode' must be one of"),
-    ({"name": "new", "command": FAKE, "cwd": 7}, 400, "'cwd' must be a string"),
-    ({"name": "new", "command": FAKE, "requestTimeout": -1}, 400, "requestTimeout"),
-    ({"name": "new", "command": FAKE, "type": "http"}, 400, "type 'http' is not a stdio"),
-    ({"name": "new", "command": FAKE, "url": "http://x"}, 400, "unknown field(s): url"),
-    ({"name": "srv", "command": FAKE}, 409, "name: a server named 'srv' exists"),
-    ([{"name": "new"}], 400, "the body must be a JSON object"),
-    ("new", 400, "the body must be a JSON object"),
-])
-def test_add_refuses_bad_bodies_naming_the_field(h: ApiHarness, body: Any, status: int,
-                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"command": FAKE}, 400, "name: 1-64 letters"),
+        ({"name": "a/b", "command": FAKE}, 400, "name: 1-64 letters"),
+        ({"name": "", "command": FAKE}, 400, "name: 1-64 letters"),
+        ({"name": "x" * 65, "command": FAKE}, 400, "name: 1-64 letters"),
+        ({"name": "new"}, 400, "'command' must be a non-empty string"),
+        ({"name": "new", "command": ""}, 400, "'command' must be a non-empty string"),
+        (
+            {"name": "new", "command": "no-such-command-4711"},
+            400,
+            "command: 'no-such-command-4711' was not found on PATH",
+        ),
+        ({"name": "new", "command": FAKE, "args": "-m x"}, 400, "'args' must be a list of strings"),
+        ({"name": "new", "command": FAKE, "env": {"A": 1}}, 400, "'env' must be an object"),
+        ({"name": "new", "command": FAKE, "env": ["A=1"]}, 400, "env: must be an object"),
+        (
+            {"name": "new", "command": FAKE, "env": {"LD_PRELOAD": "/tmp/x.so"}},
+            400,
+            "env: key(s) not allowed: LD_PRELOAD",
+        ),
+        (
+            {"name": "new", "command": FAKE, "env": {"DYLD_INSERT_LIBRARIES": "/tmp/x.dylib"}},
+            400,
+            "env: key(s) not allowed: DYLD_INSERT_LIBRARIES",
+        ),
+        (
+            {"name": "new", "command": FAKE, "env": {"PYTHONPATH": "/tmp", "OK": "1"}},
+            400,
+            "env: key(s) not allowed: PYTHONPATH",
+        ),
+        ({"name": "new", "command": FAKE, "mode": "sometimes"}, 400, "'mode' must be one of"),
+        ({"name": "new", "command": FAKE, "cwd": 7}, 400, "'cwd' must be a string"),
+        ({"name": "new", "command": FAKE, "requestTimeout": -1}, 400, "requestTimeout"),
+        ({"name": "new", "command": FAKE, "type": "http"}, 400, "type 'http' is not a stdio"),
+        ({"name": "new", "command": FAKE, "url": "http://x"}, 400, "unknown field(s): url"),
+        ({"name": "srv", "command": FAKE}, 409, "name: a server named 'srv' exists"),
+        ([{"name": "new"}], 400, "the body must be a JSON object"),
+        ("new", 400, "the body must be a JSON object"),
+    ],
+)
+def test_add_refuses_bad_bodies_naming_the_field(
+    h: ApiHarness, body: Any, status: int, message: str
+) -> None:
     response = h.api("POST", "/servers", body)
     assert response.status == status, response.body
     assert message in error(response)
@@ -268,31 +326,43 @@ def test_add_refuses_a_duplicate_of_a_server_added_through_the_api(h: ApiHarness
     assert "extra" in error(response)
 
 
-@pytest.mark.parametrize(("raw", "contentType", "status", "message"), [
-    (b'{"name": "x",', "application/json", 400, "the body is not valid JSON"),
-    (b'{"name": x}', "application/json", 400, "line 1 column 10"),
-    (b"\xff\xfe", "application/json", 400, "invalid UTF-8"),
-    (b"", "application/json", 400, "the body is empty"),
-    (b'{"name": "x", "command": "y"}', "text/plain", 415, "Content-Type must be"
-                                                          " application/json"),
-    (b'{"name": "x", "command": "y"}', None, 415, "not missing"),
-    (b"x" * 5000, "application/json", 413, "4096-byte limit"),
-])
-def test_add_refuses_bodies_that_are_not_json(h: ApiHarness, raw: bytes,
-                                              contentType: str | None, status: int,
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "contentType", "status", "message"),
+    [
+        (b'{"name": "x",', "application/json", 400, "the body is not valid JSON"),
+        (b'{"name": x}', "application/json", 400, "line 1 column 10"),
+        (b"\xff\xfe", "application/json", 400, "invalid UTF-8"),
+        (b"", "application/json", 400, "the body is empty"),
+        (
+            b'{"name": "x", "command": "y"}',
+            "text/plain",
+            415,
+            "Content-Type must be application/json",
+        ),
+        (b'{"name": "x", "command": "y"}', None, 415, "not missing"),
+        (b"x" * 5000, "application/json", 413, "4096-byte limit"),
+    ],
+)
+def test_add_refuses_bodies_that_are_not_json(
+    h: ApiHarness, raw: bytes, contentType: str | None, status: int, message: str
+) -> None:
     response = h.api("POST", "/servers", raw=raw, contentType=contentType)
     assert response.status == status, response.body
     assert message in error(response)
 
 
 def test_json_content_type_with_charset_is_accepted(h: ApiHarness) -> None:
-    response = h.api("POST", "/servers", {"name": "extra", "command": FAKE},
-                     contentType="application/json; charset=utf-8")
+    response = h.api(
+        "POST",
+        "/servers",
+        {"name": "extra", "command": FAKE},
+        contentType="application/json; charset=utf-8",
+    )
     assert response.status == 201, response.body
 
 
 # -- DELETE /servers/<name> -----------------------------------------------------------
+
 
 def test_remove_server_added_through_the_api(h: ApiHarness) -> None:
     h.add("extra")
@@ -319,6 +389,7 @@ def test_remove_refuses_unknown_and_main_config_servers(h: ApiHarness) -> None:
 
 
 # -- PATCH /servers/<name> ------------------------------------------------------------
+
 
 def test_disable_stops_the_child_and_refuses_requests_without_spawning(h: ApiHarness) -> None:
     _sid, proc = h.running()
@@ -347,25 +418,31 @@ def test_patch_env_adds_to_the_server_env_and_never_shows_values(h: ApiHarness) 
     assert response.status == 200, response.body
     assert managedFile(h)["overrides"]["srv"]["env"] == {"ANOTHER": SECRET}
     assert h.api("GET", "/servers/srv").json()["config"]["env"] == {
-        "ANOTHER": "***", "SRV_KEY": "***"}
+        "ANOTHER": "***",
+        "SRV_KEY": "***",
+    }
     h.initialize()
     env = h.reactor.spawned[-1][2]
     assert env is not None and env["ANOTHER"] == SECRET and env["SRV_KEY"] == SECRET
 
 
-@pytest.mark.parametrize(("body", "status", "message"), [
-    ({"enabled": "no"}, 400, "enabled: must be true or false"),
-    ({"env": {"LD_PRELOAD": "/x.so"}}, 400, "env: key(s) not allowed: LD_PRELOAD"),
-    ({"env": {"DYLD_INSERT_LIBRARIES": "/x"}}, 400, "DYLD_INSERT_LIBRARIES"),
-    ({"env": {"PYTHONPATH": "/x"}}, 400, "PYTHONPATH"),
-    ({"env": {"A": 1}}, 400, "env: must be an object of string values"),
-    ({"env": "A=1"}, 400, "env: must be an object of string values"),
-    ({"disabled": True}, 400, "unknown field(s): disabled"),
-    ({}, 400, "the body must be a JSON object with enabled and/or env"),
-    ([], 400, "the body must be a JSON object"),
-])
-def test_patch_refuses_bad_bodies_naming_the_field(h: ApiHarness, body: Any, status: int,
-                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"enabled": "no"}, 400, "enabled: must be true or false"),
+        ({"env": {"LD_PRELOAD": "/x.so"}}, 400, "env: key(s) not allowed: LD_PRELOAD"),
+        ({"env": {"DYLD_INSERT_LIBRARIES": "/x"}}, 400, "DYLD_INSERT_LIBRARIES"),
+        ({"env": {"PYTHONPATH": "/x"}}, 400, "PYTHONPATH"),
+        ({"env": {"A": 1}}, 400, "env: must be an object of string values"),
+        ({"env": "A=1"}, 400, "env: must be an object of string values"),
+        ({"disabled": True}, 400, "unknown field(s): disabled"),
+        ({}, 400, "the body must be a JSON object with enabled and/or env"),
+        ([], 400, "the body must be a JSON object"),
+    ],
+)
+def test_patch_refuses_bad_bodies_naming_the_field(
+    h: ApiHarness, body: Any, status: int, message: str
+) -> None:
     response = h.api("PATCH", "/servers/srv", body)
     assert response.status == status, response.body
     assert message in error(response)
@@ -377,8 +454,12 @@ def test_patch_refuses_unknown_servers_and_non_json(h: ApiHarness) -> None:
     response = h.api("PATCH", "/servers/nope", {"enabled": False})
     assert response.status == 404
     assert error(response) == "no server named 'nope'"
-    response = h.api("PATCH", "/servers/srv", raw=b"enabled=false",
-                     contentType="application/x-www-form-urlencoded")
+    response = h.api(
+        "PATCH",
+        "/servers/srv",
+        raw=b"enabled=false",
+        contentType="application/x-www-form-urlencoded",
+    )
     assert response.status == 415
     response = h.api("PATCH", "/servers/srv", raw=b"{enabled: false}")
     assert response.status == 400
@@ -386,6 +467,7 @@ def test_patch_refuses_unknown_servers_and_non_json(h: ApiHarness) -> None:
 
 
 # -- restart and reset-circuit ----------------------------------------------------------
+
 
 def test_restart_stops_the_child_and_the_next_request_spawns_a_new_one(h: ApiHarness) -> None:
     sid, proc = h.running()
@@ -397,8 +479,9 @@ def test_restart_stops_the_child_and_the_next_request_spawns_a_new_one(h: ApiHar
     assert response.json() == {"restarted": "srv", "stopped": [proc.originalPid]}
     kinds = [e["kind"] for e in h.gateway.pools["srv"].events.recent()]
     assert "restart" in kinds
-    call = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-                     session=sid)
+    call = h.request(
+        "POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, session=sid
+    )
     assert len(h.reactor.processes) == 2
     h.answerHandshake()
     forwarded = next(m for m in h.process().sentMessages() if m.get("method") == "tools/list")
@@ -432,14 +515,14 @@ def test_reset_circuit_closes_an_open_circuit(h: ApiHarness) -> None:
     assert body["circuit"] == "closed" and body["state"] != "error"
     assert "circuit-reset" in [e["kind"] for e in pool.events.recent()]
     # The next request starts a child at once, no cool-down.
-    h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
-              session=sid)
+    h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, session=sid)
     assert len(h.reactor.processes) == spawned + 1
     response = h.api("POST", "/servers/nope/reset-circuit")
     assert response.status == 404
 
 
 # -- logs -------------------------------------------------------------------------------
+
 
 def test_logs_stream_recent_events_then_live_ones(h: ApiHarness) -> None:
     _sid, proc = h.running()
@@ -452,7 +535,7 @@ def test_logs_stream_recent_events_then_live_ones(h: ApiHarness) -> None:
     assert [e["kind"] for e in recent] == ["started", "initialized", "stderr"]
     assert recent[-1]["text"] == "first line"
     proc.stderr(b"second line\n")
-    live = stream.events()[len(recent):]
+    live = stream.events()[len(recent) :]
     assert [(e["kind"], e["text"]) for e in live] == [("stderr", "second line")]
     assert h.api("GET", "/servers/srv").json()["name"] == "srv"
     h.reactor.advance(15)
@@ -491,8 +574,7 @@ def test_logs_of_an_unknown_server_is_404(h: ApiHarness) -> None:
 
 def test_the_21st_concurrent_log_stream_is_refused(h: ApiHarness) -> None:
     h.add("extra")
-    streams = [h.api("GET", f"/servers/{'srv' if i % 2 else 'extra'}/logs")
-               for i in range(20)]
+    streams = [h.api("GET", f"/servers/{'srv' if i % 2 else 'extra'}/logs") for i in range(20)]
     assert all(s.status == 200 and not s.complete for s in streams)
     refused = h.api("GET", "/servers/srv/logs")
     assert refused.status == 503
@@ -546,6 +628,7 @@ def test_a_log_stream_notices_a_removal_by_a_config_reload(h: ApiHarness) -> Non
 
 # -- tools ------------------------------------------------------------------------------
 
+
 def test_tools_of_running_servers_are_namespaced(h: ApiHarness) -> None:
     h.add("extra")
     assert h.api("GET", "/tools").json() == {"tools": []}  # nothing runs yet
@@ -553,13 +636,25 @@ def test_tools_of_running_servers_are_namespaced(h: ApiHarness) -> None:
     response = h.api("GET", "/tools")
     assert not response.complete
     listed = [m for m in proc.sentMessages() if m.get("method") == "tools/list"][-1]
-    proc.reply({"jsonrpc": "2.0", "id": listed["id"], "result": {"tools": [
-        {"name": "echo", "description": "says it back", "inputSchema": {"type": "object"}},
-        {"name": "add", "inputSchema": {"type": "object"}}]}})
+    proc.reply(
+        {
+            "jsonrpc": "2.0",
+            "id": listed["id"],
+            "result": {
+                "tools": [
+                    {
+                        "name": "echo",
+                        "description": "says it back",
+                        "inputSchema": {"type": "object"},
+                    },
+                    {"name": "add", "inputSchema": {"type": "object"}},
+                ]
+            },
+        }
+    )
     assert response.status == 200
     tools = response.json()["tools"]
-    assert [(t["name"], t["server"]) for t in tools] == [("srv__echo", "srv"),
-                                                         ("srv__add", "srv")]
+    assert [(t["name"], t["server"]) for t in tools] == [("srv__echo", "srv"), ("srv__add", "srv")]
     assert tools[0]["description"] == "says it back"
 
 
@@ -567,16 +662,30 @@ def test_tools_leave_out_a_server_whose_child_answers_an_error(h: ApiHarness) ->
     _sid, proc = h.running()
     response = h.api("GET", "/tools")
     listed = [m for m in proc.sentMessages() if m.get("method") == "tools/list"][-1]
-    proc.reply({"jsonrpc": "2.0", "id": listed["id"],
-                "error": {"code": -32601, "message": "no tools here"}})
+    proc.reply(
+        {
+            "jsonrpc": "2.0",
+            "id": listed["id"],
+            "error": {"code": -32601, "message": "no tools here"},
+        }
+    )
     assert response.status == 200
     assert response.json() == {"tools": []}
 
 
 # -- unknown paths and methods ----------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/servers/srv/nope", "/api/v2/health",
-                                  "/api", "/api/v1/servers/srv/restart/again"])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/nope",
+        "/api/v1/servers/srv/nope",
+        "/api/v2/health",
+        "/api",
+        "/api/v1/servers/srv/restart/again",
+    ],
+)
 def test_unknown_paths_are_json_404s(h: ApiHarness, path: str) -> None:
     response = h.request("GET", path)
     assert response.status == 404
@@ -584,16 +693,20 @@ def test_unknown_paths_are_json_404s(h: ApiHarness, path: str) -> None:
     assert "GET /api/v1/health" in response.json()["routes"]
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("PUT", "/servers", ["GET", "HEAD", "POST"]),
-    ("DELETE", "/servers", ["GET", "HEAD", "POST"]),
-    ("POST", "/servers/srv", ["DELETE", "GET", "HEAD", "PATCH"]),
-    ("GET", "/servers/srv/restart", ["POST"]),
-    ("POST", "/health", ["GET", "HEAD"]),
-    ("DELETE", "/tools", ["GET", "HEAD"]),
-])
-def test_wrong_methods_are_json_405s(h: ApiHarness, method: str, path: str,
-                                     allowed: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/servers", ["GET", "HEAD", "POST"]),
+        ("DELETE", "/servers", ["GET", "HEAD", "POST"]),
+        ("POST", "/servers/srv", ["DELETE", "GET", "HEAD", "PATCH"]),
+        ("GET", "/servers/srv/restart", ["POST"]),
+        ("POST", "/health", ["GET", "HEAD"]),
+        ("DELETE", "/tools", ["GET", "HEAD"]),
+    ],
+)
+def test_wrong_methods_are_json_405s(
+    h: ApiHarness, method: str, path: str, allowed: list[str]
+) -> None:
     response = h.api(method, path, {})
     assert response.status == 405
     assert error(response) == f"method {method} is not allowed on /api/v1{path}"
@@ -603,11 +716,16 @@ def test_wrong_methods_are_json_405s(h: ApiHarness, method: str, path: str,
 
 # -- who may call it --------------------------------------------------------------------
 
+
 def test_a_foreign_origin_is_refused(h: ApiHarness) -> None:
     response = h.api("GET", "/servers", headers={"origin": "https://evil.example"})
     assert response.status == 403
-    response = h.api("POST", "/servers", {"name": "evil", "command": FAKE},
-                     headers={"origin": "http://evil.example:9100"})
+    response = h.api(
+        "POST",
+        "/servers",
+        {"name": "evil", "command": FAKE},
+        headers={"origin": "http://evil.example:9100"},
+    )
     assert response.status == 403
     assert "evil" not in h.gateway.pools
     assert h.api("GET", "/servers", headers={"origin": "http://localhost:3000"}).status == 200
@@ -630,26 +748,34 @@ def test_a_remote_peer_needs_a_token(tmp_path: Path) -> None:
     assert h.api("GET", "/health", peer="192.168.1.20").status == 403
     h = ApiHarness(tmp_path / "state", token=TOKEN, loopbackOnly=False)
     assert h.api("GET", "/health", peer="192.168.1.20").status == 401
-    response = h.api("GET", "/health", peer="192.168.1.20",
-                     headers={"authorization": f"Bearer {TOKEN}"})
+    response = h.api(
+        "GET", "/health", peer="192.168.1.20", headers={"authorization": f"Bearer {TOKEN}"}
+    )
     assert response.status == 200
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {TOKEN}",
-                                           f"Bearer {TOKEN}x", "Bearer", f"{TOKEN}"])
-def test_with_a_token_every_route_needs_it(tmp_path: Path, logged: list[Any],
-                                           authorization: str | None) -> None:
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer", f"{TOKEN}"],
+)
+def test_with_a_token_every_route_needs_it(
+    tmp_path: Path, logged: list[Any], authorization: str | None
+) -> None:
     h = ApiHarness(tmp_path / "state", token=TOKEN)
     headers = {"authorization": authorization} if authorization else {}
-    for method, path, body in [("GET", "/health", None), ("GET", "/servers", None),
-                               ("GET", "/servers/srv", None), ("GET", "/tools", None),
-                               ("GET", "/servers/srv/logs", None),
-                               ("POST", "/servers", {"name": "x", "command": FAKE}),
-                               ("PATCH", "/servers/srv", {"enabled": False}),
-                               ("DELETE", "/servers/srv", None),
-                               ("POST", "/servers/srv/restart", None),
-                               ("POST", "/servers/srv/reset-circuit", None),
-                               ("GET", "/nope", None)]:
+    for method, path, body in [
+        ("GET", "/health", None),
+        ("GET", "/servers", None),
+        ("GET", "/servers/srv", None),
+        ("GET", "/tools", None),
+        ("GET", "/servers/srv/logs", None),
+        ("POST", "/servers", {"name": "x", "command": FAKE}),
+        ("PATCH", "/servers/srv", {"enabled": False}),
+        ("DELETE", "/servers/srv", None),
+        ("POST", "/servers/srv/restart", None),
+        ("POST", "/servers/srv/reset-circuit", None),
+        ("GET", "/nope", None),
+    ]:
         response = h.api(method, path, body, headers=headers)
         assert response.status == 401, (method, path)
         assert response.headers["www-authenticate"] == 'Bearer realm="mcpgateway"'
@@ -665,11 +791,16 @@ def test_with_the_right_token_the_routes_answer(tmp_path: Path, logged: list[Any
     auth = {"authorization": f"Bearer {TOKEN}"}
     assert h.api("GET", "/health", headers=auth).status == 200
     assert h.api("GET", "/servers", headers=auth).status == 200
-    assert h.api("POST", "/servers", {"name": "extra", "command": FAKE},
-                 headers=auth).status == 201
+    assert h.api("POST", "/servers", {"name": "extra", "command": FAKE}, headers=auth).status == 201
     assert h.api("PATCH", "/servers/extra", {"enabled": False}, headers=auth).status == 200
-    assert h.api("GET", "/servers/extra/logs?follow=false",
-                 headers={"authorization": f"bearer  {TOKEN} "}).status == 200
+    assert (
+        h.api(
+            "GET",
+            "/servers/extra/logs?follow=false",
+            headers={"authorization": f"bearer  {TOKEN} "},
+        ).status
+        == 200
+    )
     assert h.api("DELETE", "/servers/extra", headers=auth).status == 200
     assertNoSecrets(h)
 
@@ -682,13 +813,15 @@ def test_changes_are_logged_without_env_values(h: ApiHarness, logged: list[Any])
     assert "api: server {server} added" in formats
     assert "api: server {server} changed ({fields})" in formats
     assert "api: server {server} removed" in formats
-    changed = [e for e in logged if e.get("log_format") == "api: server {server} changed"
-               " ({fields})"]
+    changed = [
+        e for e in logged if e.get("log_format") == "api: server {server} changed ({fields})"
+    ]
     assert changed[0]["fields"] == "enabled, env"
 
 
-def test_an_unexpected_error_is_a_json_500_and_logged(h: ApiHarness, logged: list[Any],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_error_is_a_json_500_and_logged(
+    h: ApiHarness, logged: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken() -> Any:
         raise RuntimeError("boom")
 
@@ -708,14 +841,18 @@ def test_a_server_named_api_keeps_its_mcp_endpoint(tmp_path: Path) -> None:
 
 # -- hostile input ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw", [
-    b"[" * 2000 + b"]" * 2000,  # was a RecursionError: a 500 with a traceback
-    b'{"name":' * 400 + b"1" + b"}" * 400,
-    b'{"name":"x","requestTimeout":' + b"9" * 2000 + b"}",
-    b'{"name":"x","requestTimeout":NaN}',
-    b'{"name":"x","requestTimeout":1e999}',
-    b'{"name":"\\ud800","command":"x"}',
-])
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 2000 + b"]" * 2000,  # was a RecursionError: a 500 with a traceback
+        b'{"name":' * 400 + b"1" + b"}" * 400,
+        b'{"name":"x","requestTimeout":' + b"9" * 2000 + b"}",
+        b'{"name":"x","requestTimeout":NaN}',
+        b'{"name":"x","requestTimeout":1e999}',
+        b'{"name":"\\ud800","command":"x"}',
+    ],
+)
 def test_a_hostile_body_is_a_400_not_a_500(h: ApiHarness, logged: list[Any], raw: bytes) -> None:
     response = h.request("POST", "/api/v1/servers", raw=raw)
     assert response.status == 400
@@ -732,19 +869,34 @@ def test_a_path_that_is_not_utf8_never_reaches_klein(h: ApiHarness, logged: list
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8), lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
-SERVER_FIELDS = st.fixed_dictionaries({}, optional={
-    key: JSON_VALUES for key in ("name", "command", "args", "env", "cwd", "mode",
-                                 "requestTimeout", "disabled")})
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+SERVER_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        key: JSON_VALUES
+        for key in ("name", "command", "args", "env", "cwd", "mode", "requestTimeout", "disabled")
+    },
+)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(body=JSON_VALUES | SERVER_FIELDS, method=st.sampled_from(["POST", "PATCH"]))
-def test_bodies_of_every_json_shape_never_give_a_500(tmp_path: Path, body: Any,
-                                                     method: str) -> None:
+def test_bodies_of_every_json_shape_never_give_a_500(
+    tmp_path: Path, body: Any, method: str
+) -> None:
     harness = ApiHarness(tmp_path / "state")
     with capturedGatewayLogs() as events:
         path = "/servers" if method == "POST" else "/servers/srv"

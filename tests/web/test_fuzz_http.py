@@ -41,18 +41,47 @@ from tests.web.test_api import ApiHarness
 SEED = 20_2001
 ROUNDS = 3000
 
-GATEWAY_METHODS = ("logging/setLevel", "resources/subscribe", "resources/unsubscribe", "ping",
-                   "initialize", "notifications/cancelled", "notifications/initialized",
-                   "tools/list", "tools/call")
+GATEWAY_METHODS = (
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "ping",
+    "initialize",
+    "notifications/cancelled",
+    "notifications/initialized",
+    "tools/list",
+    "tools/call",
+)
 
 
 _PLAIN = ("null", "true", "false", "0", "-1", "1.5", '""', '"x"', "{}", "[]")
-_NUMBERS = tuple(["9" * n for n in (20, 300, 999, 1000, 1001, 5000)]
-                 + ["-" + "1" * n for n in (10, 1001, 4400)] + ["0." + "5" * 2000])
-_NON_FINITE = ("NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1E+400", "1e308", "1.8e308",
-               "2e-999", "1e0000309")
-_STRINGS = ('"\\ud800"', '"\\udc00"', '"\\ud83d\\ude00"', '"a\\ud83d"', '"\\\\ud800"',
-            '"\\u0000"', '"\\u00e9"', '"\u00e9\U0001f600"')
+_NUMBERS = tuple(
+    ["9" * n for n in (20, 300, 999, 1000, 1001, 5000)]
+    + ["-" + "1" * n for n in (10, 1001, 4400)]
+    + ["0." + "5" * 2000]
+)
+_NON_FINITE = (
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    "-1e999",
+    "1E+400",
+    "1e308",
+    "1.8e308",
+    "2e-999",
+    "1e0000309",
+)
+_STRINGS = (
+    '"\\ud800"',
+    '"\\udc00"',
+    '"\\ud83d\\ude00"',
+    '"a\\ud83d"',
+    '"\\\\ud800"',
+    '"\\u0000"',
+    '"\\u00e9"',
+    '"\u00e9\U0001f600"',
+)
 
 
 class Fuzzer:
@@ -69,7 +98,7 @@ class Fuzzer:
         if roll < 0.5:
             return r.choice(_PLAIN)
         if roll < 0.6:
-            return str(r.randint(-2**63, 2**63))
+            return str(r.randint(-(2**63), 2**63))
         if roll < 0.75:
             return r.choice(_NUMBERS)
         if roll < 0.88:
@@ -83,10 +112,28 @@ class Fuzzer:
             return self.scalar()
         if roll < 0.75:
             return "[" + ",".join(self.value(depth + 1) for _ in range(r.randint(0, 3))) + "]"
-        keys = ["level", "uri", "requestId", "reason", "protocolVersion", "capabilities",
-                "clientInfo", "_meta", "progressToken", "name", "arguments", "\\ud800", "x"]
-        return "{" + ",".join(f'"{r.choice(keys)}":{self.value(depth + 1)}'
-                              for _ in range(r.randint(0, 3))) + "}"
+        keys = [
+            "level",
+            "uri",
+            "requestId",
+            "reason",
+            "protocolVersion",
+            "capabilities",
+            "clientInfo",
+            "_meta",
+            "progressToken",
+            "name",
+            "arguments",
+            "\\ud800",
+            "x",
+        ]
+        return (
+            "{"
+            + ",".join(
+                f'"{r.choice(keys)}":{self.value(depth + 1)}' for _ in range(r.randint(0, 3))
+            )
+            + "}"
+        )
 
     def nested(self) -> str:
         r = self.rng
@@ -103,12 +150,22 @@ class Fuzzer:
         if choice < 0.4:
             return self.nested()
         level = r.choice([*LOG_LEVELS, "verbose", ""])
-        known = [f'"level":"{level}"', f'"level":{self.value()}', f'"uri":{self.value()}',
-                 '"uri":"file:///x"', f'"requestId":{self.value()}', '"requestId":2',
-                 f'"reason":{self.value()}', '"protocolVersion":"2025-11-25"',
-                 f'"protocolVersion":{self.value()}', f'"capabilities":{self.value()}',
-                 f'"_meta":{self.value()}', '"_meta":{"progressToken":' + self.value() + "}",
-                 '"name":"echo"', f'"arguments":{self.value()}']
+        known = [
+            f'"level":"{level}"',
+            f'"level":{self.value()}',
+            f'"uri":{self.value()}',
+            '"uri":"file:///x"',
+            f'"requestId":{self.value()}',
+            '"requestId":2',
+            f'"reason":{self.value()}',
+            '"protocolVersion":"2025-11-25"',
+            f'"protocolVersion":{self.value()}',
+            f'"capabilities":{self.value()}',
+            f'"_meta":{self.value()}',
+            '"_meta":{"progressToken":' + self.value() + "}",
+            '"name":"echo"',
+            f'"arguments":{self.value()}',
+        ]
         return "{" + ",".join(r.sample(known, r.randint(0, 4))) + "}"
 
     def message(self) -> str:
@@ -116,8 +173,11 @@ class Fuzzer:
         parts = ['"jsonrpc":"2.0"'] if r.random() < 0.95 else [f'"jsonrpc":{self.scalar()}']
         kind = r.random()
         if kind < 0.75:
-            parts.append(f'"method":"{r.choice(GATEWAY_METHODS)}"' if r.random() < 0.95
-                         else f'"method":{self.scalar()}')
+            parts.append(
+                f'"method":"{r.choice(GATEWAY_METHODS)}"'
+                if r.random() < 0.95
+                else f'"method":{self.scalar()}'
+            )
             if r.random() < 0.7:
                 parts.append(f'"id":{self.scalar() if r.random() < 0.4 else r.randint(0, 9)}')
             if r.random() < 0.9:
@@ -149,28 +209,50 @@ class Fuzzer:
         else:
             text = self.message()
             cut = r.randint(0, len(text))
-            text = r.choice([text[:cut], text[:cut] + r.choice(["[", "\\", '"', "\x00"]) +
-                             text[cut:]])
+            text = r.choice(
+                [text[:cut], text[:cut] + r.choice(["[", "\\", '"', "\x00"]) + text[cut:]]
+            )
         data = text.encode("utf-8", "surrogatepass")
         if r.random() < 0.05:  # bytes that are not UTF-8
             at = r.randint(0, len(data))
-            data = data[:at] + r.choice([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf8\x88"]) + \
-                data[at:]
+            data = (
+                data[:at] + r.choice([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf8\x88"]) + data[at:]
+            )
         return data
 
     def head(self) -> bytes:
         """A raw request head, often broken."""
         r = self.rng
-        line = r.choice([b"POST /srv/mcp HTTP/1.1", b"GET / HTTP/1.1", b"POST /srv/mcp",
-                         b"\xff\xfe / HTTP/1.1", b"POST /srv/mcp HTTP/9.9", b"", b" ",
-                         b"POST /" + b"a" * 20_000 + b" HTTP/1.1"])
+        line = r.choice(
+            [
+                b"POST /srv/mcp HTTP/1.1",
+                b"GET / HTTP/1.1",
+                b"POST /srv/mcp",
+                b"\xff\xfe / HTTP/1.1",
+                b"POST /srv/mcp HTTP/9.9",
+                b"",
+                b" ",
+                b"POST /" + b"a" * 20_000 + b" HTTP/1.1",
+            ]
+        )
         headers = [b"Host: 127.0.0.1"]
         for _ in range(r.randint(0, 4)):
-            headers.append(r.choice([
-                b"Content-Length: " + b"9" * r.choice([1, 20, 5000]),
-                b"Content-Length: -1", b"Content-Length: 1, 2", b"Transfer-Encoding: chunked",
-                b"Transfer-Encoding: gzip", b"no colon here", b"X: \xff\xfe", b" folded",
-                b"Accept: " + b"a," * 3000, b"Mcp-Session-Id: \x00"]))
+            headers.append(
+                r.choice(
+                    [
+                        b"Content-Length: " + b"9" * r.choice([1, 20, 5000]),
+                        b"Content-Length: -1",
+                        b"Content-Length: 1, 2",
+                        b"Transfer-Encoding: chunked",
+                        b"Transfer-Encoding: gzip",
+                        b"no colon here",
+                        b"X: \xff\xfe",
+                        b" folded",
+                        b"Accept: " + b"a," * 3000,
+                        b"Mcp-Session-Id: \x00",
+                    ]
+                )
+            )
         body = r.choice([b"", b"0\r\n\r\n", b"zz\r\n", b"{}"])
         return line + b"\r\n" + b"\r\n".join(headers) + b"\r\n\r\n" + body
 
@@ -183,8 +265,11 @@ class Fuzzer:
         elif roll < 0.08:
             out["contentType"] = r.choice(["text/plain", "", "application/\xe9"])
         elif roll < 0.12:
-            out["headers"] = {"mcp-protocol-version": r.choice(
-                ["2024-01-01", "\xff", "2026-07-28", "2025-03-26", "x" * 500])}
+            out["headers"] = {
+                "mcp-protocol-version": r.choice(
+                    ["2024-01-01", "\xff", "2026-07-28", "2025-03-26", "x" * 500]
+                )
+            }
         elif roll < 0.15:
             out["session"] = r.choice(["", "nope", "\xe9" * 40, "x" * 2000])
         return out
@@ -220,8 +305,11 @@ class Checker:
                 sent = json.loads(line)
                 if isinstance(sent, dict) and "method" in sent and "id" in sent:
                     if sent["method"] == "initialize":
-                        result = {"protocolVersion": "2025-11-25", "capabilities": {},
-                                  "serverInfo": {"name": "fake", "version": "0"}}
+                        result = {
+                            "protocolVersion": "2025-11-25",
+                            "capabilities": {},
+                            "serverInfo": {"name": "fake", "version": "0"},
+                        }
                     else:
                         result = {}
                     proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": result})
@@ -268,6 +356,7 @@ class Checker:
 
 def strict(data: bytes) -> None:
     """C{data} is strict JSON: UTF-8 without lone surrogates, no NaN or Infinity."""
+
     def refuse(token: str) -> Any:
         raise AssertionError(f"non-strict JSON token {token} in {data[:200]!r}")
 
@@ -280,22 +369,42 @@ def test_a_few_thousand_hostile_requests(tmp_path: Path) -> None:
     checker = Checker(tmp_path)
     h = checker.h
     actions: list[Callable[[], Response]] = [
-        lambda: checker.send("POST", "/srv/mcp", fuzz.body(), **fuzz.headers(
-            rng.choice([checker.modern, checker.legacy, checker.legacy]))),
+        lambda: checker.send(
+            "POST",
+            "/srv/mcp",
+            fuzz.body(),
+            **fuzz.headers(rng.choice([checker.modern, checker.legacy, checker.legacy])),
+        ),
         lambda: checker.send("POST", "/srv/mcp", fuzz.body(), **fuzz.headers(None)),
-        lambda: checker.send(rng.choice(["GET", "DELETE", "PUT", "PATCH", "OPTIONS"]),
-                             rng.choice(["/srv/mcp", "/srv/mcp/x", "/%ff/mcp", "/%ff", "/x",
-                                         "/sessions/%ed%a0%80", "/api/v1/servers/%ff",
-                                         "/health", "/api/v1/%ff%fe", "/sessions",
-                                         "/sessions/by-pid/" + "9" * 5000,
-                                         "/sessions/by-pid/%C2%B2", "/metrics",
-                                         "/api/v1/servers/srv/logs?follow=%ff",
-                                         "/api/v1/servers/srv/logs?follow=false"]),
-                             accept=rng.choice([ACCEPT_BOTH, "text/event-stream", None]),
-                             session=rng.choice([None, "nope"])),
-        lambda: checker.send(rng.choice(["POST", "PATCH"]),
-                             rng.choice(["/api/v1/servers", "/api/v1/servers/srv"]),
-                             fuzz.body()),
+        lambda: checker.send(
+            rng.choice(["GET", "DELETE", "PUT", "PATCH", "OPTIONS"]),
+            rng.choice(
+                [
+                    "/srv/mcp",
+                    "/srv/mcp/x",
+                    "/%ff/mcp",
+                    "/%ff",
+                    "/x",
+                    "/sessions/%ed%a0%80",
+                    "/api/v1/servers/%ff",
+                    "/health",
+                    "/api/v1/%ff%fe",
+                    "/sessions",
+                    "/sessions/by-pid/" + "9" * 5000,
+                    "/sessions/by-pid/%C2%B2",
+                    "/metrics",
+                    "/api/v1/servers/srv/logs?follow=%ff",
+                    "/api/v1/servers/srv/logs?follow=false",
+                ]
+            ),
+            accept=rng.choice([ACCEPT_BOTH, "text/event-stream", None]),
+            session=rng.choice([None, "nope"]),
+        ),
+        lambda: checker.send(
+            rng.choice(["POST", "PATCH"]),
+            rng.choice(["/api/v1/servers", "/api/v1/servers/srv"]),
+            fuzz.body(),
+        ),
         lambda: checker.sendRaw(fuzz.head()),
     ]
     weights = [65, 10, 10, 10, 5]
@@ -313,8 +422,9 @@ def test_a_few_thousand_hostile_requests(tmp_path: Path) -> None:
             h.reactor.advance(1.0)
             checker.answerChild()
     failures = [e for e in events if "log_failure" in e]
-    assert not failures, [(e.get("log_format"), e["log_failure"].getErrorMessage())
-                          for e in failures[:5]]
+    assert not failures, [
+        (e.get("log_format"), e["log_failure"].getErrorMessage()) for e in failures[:5]
+    ]
     assert checker.statuses.get(500, 0) == 0
     # Every family was met: refusals of each kind, and successes.
     for status in (200, 202, 400, 404, 413):

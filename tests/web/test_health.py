@@ -23,56 +23,138 @@ from mcpgateway.web.health import healthBody, healthLine, serverLine, sessionRow
 from tests.web.test_api import FAKE, ApiHarness
 
 SPEC = ServerSpec(name="mem", command="npx", env=(("KEY", "secret-value"),), executable=None)
-CHILD = ChildStatus(pid=4242, lifecycle=Lifecycle.RUNNING, startedAt=1.0, spawns=3, inFlight=2,
-                    bytesIn=1, bytesOut=2, lastExit="exited with code 1", owner=None)
+CHILD = ChildStatus(
+    pid=4242,
+    lifecycle=Lifecycle.RUNNING,
+    startedAt=1.0,
+    spawns=3,
+    inFlight=2,
+    bytesIn=1,
+    bytesOut=2,
+    lastExit="exited with code 1",
+    owner=None,
+)
 SERVER = ServerStatus(
-    name="mem", sharing=Sharing.SHARED, state=ServerState.ERROR, circuit=Circuit.HALF_OPEN,
-    children=(CHILD,), sessions=4,
-    requests=RequestSnapshot(requests={("tools/call", "ok"): 7}, count=7, sum=0.5,
-                             bucketCounts=(7,) + (0,) * 15, lateReplies=1,
-                             ambiguousServerRequests=1, bytesIn=0, bytesOut=0),
-    failures=2, created=0.0, now=30.0, disabled=False,
+    name="mem",
+    sharing=Sharing.SHARED,
+    state=ServerState.ERROR,
+    circuit=Circuit.HALF_OPEN,
+    children=(CHILD,),
+    sessions=4,
+    requests=RequestSnapshot(
+        requests={("tools/call", "ok"): 7},
+        count=7,
+        sum=0.5,
+        bucketCounts=(7,) + (0,) * 15,
+        lateReplies=1,
+        ambiguousServerRequests=1,
+        bytesIn=0,
+        bytesOut=0,
+    ),
+    failures=2,
+    created=0.0,
+    now=30.0,
+    disabled=False,
     resolution=Resolution("failed", "npx pkg: exited with code 1"),
-    error="command 'npx' not found on PATH", launch=None, spec=SPEC)
-SESSION = SessionStatus(id="sid", server="mem", clientPid=None, client={"odd": True},
-                        protocolVersion="2025-06-18", sharing=Sharing.PER_SESSION,
-                        childPid=None, created=1.5, lastActivity=2.5, inFlight=0,
-                        getStream=True)
+    error="command 'npx' not found on PATH",
+    launch=None,
+    spec=SPEC,
+)
+SESSION = SessionStatus(
+    id="sid",
+    server="mem",
+    clientPid=None,
+    client={"odd": True},
+    protocolVersion="2025-06-18",
+    sharing=Sharing.PER_SESSION,
+    childPid=None,
+    created=1.5,
+    lastActivity=2.5,
+    inFlight=0,
+    getStream=True,
+)
 
 
 def test_a_server_line_has_every_key_in_its_place() -> None:
     line = serverLine(SERVER)
-    assert list(line) == ["mode", "state", "children", "pids", "requests", "inFlight",
-                          "lateReplies", "restarts", "failures", "circuit",
-                          "ambiguousServerRequests", "warning", "resolution", "lastExit",
-                          "error"]
+    assert list(line) == [
+        "mode",
+        "state",
+        "children",
+        "pids",
+        "requests",
+        "inFlight",
+        "lateReplies",
+        "restarts",
+        "failures",
+        "circuit",
+        "ambiguousServerRequests",
+        "warning",
+        "resolution",
+        "lastExit",
+        "error",
+    ]
     assert {k: v for k, v in line.items() if k != "warning"} == {
-        "mode": "stateless", "state": "error", "children": 1, "pids": [4242], "requests": 7,
-        "inFlight": 2, "lateReplies": 1, "restarts": 2, "failures": 2, "circuit": "half-open",
+        "mode": "stateless",
+        "state": "error",
+        "children": 1,
+        "pids": [4242],
+        "requests": 7,
+        "inFlight": 2,
+        "lateReplies": 1,
+        "restarts": 2,
+        "failures": 2,
+        "circuit": "half-open",
         "ambiguousServerRequests": 1,
         "resolution": {"state": "failed", "detail": "npx pkg: exited with code 1"},
-        "lastExit": "exited with code 1", "error": "command 'npx' not found on PATH"}
+        "lastExit": "exited with code 1",
+        "error": "command 'npx' not found on PATH",
+    }
     assert line["warning"] == SERVER.warning
     assert healthLine(SERVER) == {**line, "sessions": 4}
     assert "secret-value" not in json.dumps(healthLine(SERVER))
 
 
 def test_the_health_and_sessions_bodies() -> None:
-    status = GatewayStatus(version="9.9", pid=77, started=1.0, now=3.12345, rssBytes=None,
-                           servers=MappingProxyType({"mem": SERVER}), sessions=(SESSION,))
+    status = GatewayStatus(
+        version="9.9",
+        pid=77,
+        started=1.0,
+        now=3.12345,
+        rssBytes=None,
+        servers=MappingProxyType({"mem": SERVER}),
+        sessions=(SESSION,),
+    )
     assert healthBody(status) == {
-        "status": "ok", "version": "9.9", "pid": 77, "uptime": 2.123, "rssBytes": None,
-        "sessions": 1, "servers": {"mem": healthLine(SERVER)}}
+        "status": "ok",
+        "version": "9.9",
+        "pid": 77,
+        "uptime": 2.123,
+        "rssBytes": None,
+        "sessions": 1,
+        "servers": {"mem": healthLine(SERVER)},
+    }
     assert sessionsBody(status) == {"sessions": [sessionRow(SESSION)]}
     assert sessionRow(SESSION) == {
-        "id": "sid", "server": "mem", "clientPid": None, "client": {"odd": True},
-        "protocolVersion": "2025-06-18", "mode": "stateful", "childPid": None,
-        "created": 1.5, "lastActivity": 2.5, "inFlight": 0, "getStream": True}
+        "id": "sid",
+        "server": "mem",
+        "clientPid": None,
+        "client": {"odd": True},
+        "protocolVersion": "2025-06-18",
+        "mode": "stateful",
+        "childPid": None,
+        "created": 1.5,
+        "lastActivity": 2.5,
+        "inFlight": 0,
+        "getStream": True,
+    }
 
 
 def test_every_health_route_serves_the_same_body(tmp_path: Path) -> None:
-    h = ApiHarness(tmp_path / "state", mainServers={
-        "srv": {"command": FAKE}, "st": {"command": FAKE, "mode": "stateful"}})
+    h = ApiHarness(
+        tmp_path / "state",
+        mainServers={"srv": {"command": FAKE}, "st": {"command": FAKE, "mode": "stateful"}},
+    )
     h.initialize("srv")
     h.initialize("st")
     h.reactor.advance(2)
@@ -83,5 +165,6 @@ def test_every_health_route_serves_the_same_body(tmp_path: Path) -> None:
     assert bodies[0]["servers"]["st"]["state"] == "running" and bodies[0]["sessions"] == 2
     summaries = h.request("GET", "/api/v1/servers").json()["servers"]
     assert [(s["name"], s["origin"]) for s in summaries] == [("srv", "config"), ("st", "config")]
-    assert {s["name"]: {k: v for k, v in s.items() if k not in ("name", "origin")}
-            for s in summaries} == bodies[0]["servers"]
+    assert {
+        s["name"]: {k: v for k, v in s.items() if k not in ("name", "origin")} for s in summaries
+    } == bodies[0]["servers"]

@@ -26,11 +26,21 @@ from tests.http import Harness, spec
 from tests.test_envelope import ABSENT, expectedNotificationProblem, expectedRequestProblem
 
 
-def call(h: Harness, session: str, requestId: Any = 2, method: str = "tools/call",
-         params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-    return h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": requestId, "method": method,
-                                          "params": params or {"name": "echo"}},
-                     session=session, **kwargs)
+def call(
+    h: Harness,
+    session: str,
+    requestId: Any = 2,
+    method: str = "tools/call",
+    params: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    return h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": requestId, "method": method, "params": params or {"name": "echo"}},
+        session=session,
+        **kwargs,
+    )
 
 
 def started(h: Harness, response: Any) -> Any:
@@ -46,37 +56,67 @@ def childRequests(h: Harness, method: str = "tools/call", index: int = -1) -> li
 
 # -- initialize ----------------------------------------------------------------
 
+
 def test_initialize_answers_json_with_a_session_id_and_the_clients_version() -> None:
     h = Harness()
-    response = h.request("POST", "/srv/mcp", {
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {}}})
+    response = h.request(
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {}},
+        },
+    )
     assert not response.complete  # waits for the child's handshake
     h.answerHandshake()
     assert response.status == 200
     assert response.headers["content-type"] == "application/json"
     sessionId = response.headers["mcp-session-id"]
     assert len(sessionId) >= 32 and all(0x21 <= ord(c) <= 0x7E for c in sessionId)
-    assert response.json() == {"jsonrpc": "2.0", "id": 0, "result": {
-        "protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
-        "serverInfo": {"name": "fake", "version": "0"}}}
+    assert response.json() == {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "result": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "fake", "version": "0"},
+        },
+    }
 
 
 def test_unsupported_client_version_gets_the_latest() -> None:
     h = Harness()
     h.initialize()
-    response = h.request("POST", "/srv/mcp", {
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "1999-01-01", "capabilities": {}, "clientInfo": {}}})
+    response = h.request(
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "1999-01-01", "capabilities": {}, "clientInfo": {}},
+        },
+    )
     assert response.json()["result"]["protocolVersion"] == "2025-11-25"
 
 
 def test_many_sessions_one_child_one_handshake() -> None:
     h = Harness()
-    pending = [h.request("POST", "/srv/mcp", {
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}}})
-        for _ in range(3)]
+    pending = [
+        h.request(
+            "POST",
+            "/srv/mcp",
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+            },
+        )
+        for _ in range(3)
+    ]
     h.answerHandshake()
     ids = {r.headers["mcp-session-id"] for r in pending}
     assert len(ids) == 3
@@ -90,9 +130,9 @@ def test_client_initialized_notification_is_absorbed_with_202() -> None:
     h = Harness()
     sid = h.initialize()
     before = h.process().sentMessages()
-    response = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0",
-                                              "method": "notifications/initialized"},
-                         session=sid)
+    response = h.request(
+        "POST", "/srv/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"}, session=sid
+    )
     assert response.status == 202 and response.body == b""
     assert "content-type" not in response.headers
     assert h.process().sentMessages() == before
@@ -100,9 +140,16 @@ def test_client_initialized_notification_is_absorbed_with_202() -> None:
 
 def test_initialize_of_a_server_that_cannot_start_is_a_jsonrpc_error_not_http_400() -> None:
     h = Harness({"srv": spec("srv", executable=None)})
-    response = h.request("POST", "/srv/mcp", {
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}}})
+    response = h.request(
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+        },
+    )
     assert response.status == 200
     assert "mcp-session-id" not in response.headers
     assert "not found on PATH" in response.json()["error"]["message"]
@@ -110,6 +157,7 @@ def test_initialize_of_a_server_that_cannot_start_is_a_jsonrpc_error_not_http_40
 
 
 # -- forwarding ---------------------------------------------------------------
+
 
 def test_forwarded_request_is_an_sse_stream_closed_after_the_response() -> None:
     h = Harness()
@@ -159,11 +207,20 @@ def test_progress_rides_the_request_stream_with_the_clients_token() -> None:
     rb = call(h, b, params={"name": "slow", "_meta": {"progressToken": "tok"}})
     fa, fb = childRequests(h)
     assert fa["params"]["_meta"]["progressToken"] != fb["params"]["_meta"]["progressToken"]
-    h.process().reply({"jsonrpc": "2.0", "method": "notifications/progress",
-                       "params": {"progressToken": fa["params"]["_meta"]["progressToken"],
-                                  "progress": 1}})
-    assert ra.events() == [{"jsonrpc": "2.0", "method": "notifications/progress",
-                            "params": {"progressToken": "tok", "progress": 1}}]
+    h.process().reply(
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": {"progressToken": fa["params"]["_meta"]["progressToken"], "progress": 1},
+        }
+    )
+    assert ra.events() == [
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": {"progressToken": "tok", "progress": 1},
+        }
+    ]
     assert rb.events() == []
 
 
@@ -213,33 +270,47 @@ def test_child_exit_answers_pending_requests_and_the_next_request_gets_a_fresh_c
 
 # -- child-to-client requests --------------------------------------------------
 
+
 def test_sampling_request_reaches_the_calling_session_and_its_answer_returns() -> None:
     h = Harness()
     sid = h.initialize(capabilities={"sampling": {}})
     response = call(h, sid, requestId=1)
-    h.process().reply({"jsonrpc": "2.0", "id": 0, "method": "sampling/createMessage",
-                       "params": {"messages": [], "maxTokens": 5}})
+    h.process().reply(
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "sampling/createMessage",
+            "params": {"messages": [], "maxTokens": 5},
+        }
+    )
     [asked] = response.events()
     assert asked["method"] == "sampling/createMessage" and asked["id"] != 0
-    answer = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": asked["id"],
-                                            "result": {"role": "assistant"}}, session=sid)
+    answer = h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": asked["id"], "result": {"role": "assistant"}},
+        session=sid,
+    )
     assert answer.status == 202 and answer.body == b""
-    assert h.process().sentMessages()[-1] == {"jsonrpc": "2.0", "id": 0,
-                                              "result": {"role": "assistant"}}
+    assert h.process().sentMessages()[-1] == {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "result": {"role": "assistant"},
+    }
 
 
 def test_sampling_for_a_client_without_the_capability_is_refused_to_the_child() -> None:
     h = Harness()
     sid = h.initialize(capabilities={})
     response = call(h, sid)
-    h.process().reply({"jsonrpc": "2.0", "id": 9, "method": "sampling/createMessage",
-                       "params": {}})
+    h.process().reply({"jsonrpc": "2.0", "id": 9, "method": "sampling/createMessage", "params": {}})
     assert response.events() == []
     refusal = h.process().sentMessages()[-1]
     assert refusal["id"] == 9 and refusal["error"]["code"] == -32601
 
 
 # -- GET streams and notifications ----------------------------------------------
+
 
 def test_get_stream_carries_list_changed_and_a_second_get_is_409() -> None:
     h = Harness()
@@ -268,11 +339,11 @@ def test_closed_get_stream_can_be_reopened() -> None:
     first = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     first.protocol.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]
     assert h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream").status == 200
-    assert h.reactor.getDelayedCalls() and all(
-        c.active() for c in h.reactor.getDelayedCalls())
+    assert h.reactor.getDelayedCalls() and all(c.active() for c in h.reactor.getDelayedCalls())
 
 
 # -- sessions -------------------------------------------------------------------
+
 
 def test_missing_session_id_is_400_and_unknown_is_404() -> None:
     h = Harness()
@@ -289,8 +360,7 @@ def test_delete_ends_the_session_cancels_its_requests_then_404() -> None:
     forwarded = childRequests(h)[-1]
     deleted = h.request("DELETE", "/srv/mcp", session=sid)
     assert deleted.status == 200 and deleted.json()["ended"]["sessions"] == [sid]
-    assert childRequests(h, "notifications/cancelled")[-1]["params"]["requestId"] == \
-        forwarded["id"]
+    assert childRequests(h, "notifications/cancelled")[-1]["params"]["requestId"] == forwarded["id"]
     assert pending.complete and pending.events() == []
     assert call(h, sid).status == 404
     assert h.request("DELETE", "/srv/mcp", session=sid).status == 404
@@ -299,11 +369,16 @@ def test_delete_ends_the_session_cancels_its_requests_then_404() -> None:
 def test_session_of_another_server_is_404() -> None:
     h = Harness({"srv": spec("srv"), "other": spec("other")})
     sid = h.initialize("srv")
-    assert h.request("POST", "/other/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-                     session=sid).status == 404
+    assert (
+        h.request(
+            "POST", "/other/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, session=sid
+        ).status
+        == 404
+    )
 
 
 # -- headers and bodies ----------------------------------------------------------
+
 
 def test_accept_and_content_type_rules() -> None:
     h = Harness()
@@ -324,16 +399,25 @@ def test_protocol_version_header() -> None:
 
 def test_modern_era_never_reaches_a_child() -> None:
     h = Harness()
-    discover = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": "d", "method":
-                                              "server/discover"},
-                         headers={"mcp-protocol-version": "2026-07-28"})
+    discover = h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": "d", "method": "server/discover"},
+        headers={"mcp-protocol-version": "2026-07-28"},
+    )
     assert discover.status == 404
-    assert discover.json() == {"jsonrpc": "2.0", "id": "d", "error": {
-        "code": -32601, "message": discover.json()["error"]["message"]}}
+    assert discover.json() == {
+        "jsonrpc": "2.0",
+        "id": "d",
+        "error": {"code": -32601, "message": discover.json()["error"]["message"]},
+    }
     assert h.reactor.processes == []
     sid = h.initialize()
-    meta = call(h, sid, params={"name": "x", "_meta": {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28"}})
+    meta = call(
+        h,
+        sid,
+        params={"name": "x", "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}},
+    )
     assert meta.status == 404 and childRequests(h) == []
 
 
@@ -359,8 +443,10 @@ def test_body_over_the_limit_is_413() -> None:
 def test_batches_only_for_2025_03_26_sessions() -> None:
     h = Harness()
     modern = h.initialize(version="2025-06-18")
-    batch = [{"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-             {"jsonrpc": "2.0", "id": 2, "method": "prompts/list"}]
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 2, "method": "prompts/list"},
+    ]
     rejected = h.request("POST", "/srv/mcp", batch, session=modern)
     assert rejected.status == 400 and rejected.json()["error"]["code"] == -32600
     old = h.initialize(version="2025-03-26")
@@ -371,15 +457,23 @@ def test_batches_only_for_2025_03_26_sessions() -> None:
         h.process().reply({"jsonrpc": "2.0", "id": sent["id"], "result": {}})
     assert sorted(e["id"] for e in accepted.events()) == [1, 2]
     assert accepted.complete
-    withInit = h.request("POST", "/srv/mcp", [{"jsonrpc": "2.0", "id": 1, "method":
-                                               "initialize", "params": {}}], session=old)
+    withInit = h.request(
+        "POST",
+        "/srv/mcp",
+        [{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}],
+        session=old,
+    )
     assert withInit.status == 400
 
 
 def test_origin_and_host_guard() -> None:
     h = Harness()
-    evil = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                     headers={"origin": "http://evil.example.com"})
+    evil = h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        headers={"origin": "http://evil.example.com"},
+    )
     assert evil.status == 403
     rebound = h.request("GET", "/health", headers={"host": "evil.example.com:9100"})
     assert rebound.status == 421
@@ -408,24 +502,52 @@ def test_health_reports_servers() -> None:
 
 # -- stateful ---------------------------------------------------------------------
 
+
 def test_stateful_server_gets_a_child_per_session_with_the_clients_initialize() -> None:
     h = Harness({"srv": spec("srv", mode="stateful")})
-    first = h.request("POST", "/srv/mcp", {
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {"roots": {}},
-                   "clientInfo": {"name": "a"}}})
+    first = h.request(
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {"roots": {}},
+                "clientInfo": {"name": "a"},
+            },
+        },
+    )
     [init] = childRequests(h, "initialize")
     assert init["params"]["clientInfo"] == {"name": "a"}
-    h.process().reply({"jsonrpc": "2.0", "id": init["id"], "result": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "s"}}})
+    h.process().reply(
+        {
+            "jsonrpc": "2.0",
+            "id": init["id"],
+            "result": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "serverInfo": {"name": "s"},
+            },
+        }
+    )
     assert first.json()["id"] == 0
     sid = first.headers["mcp-session-id"]
-    h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"},
-              session=sid)
+    h.request(
+        "POST", "/srv/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"}, session=sid
+    )
     assert childRequests(h, "notifications/initialized")
-    second = h.request("POST", "/srv/mcp", {
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {}}})
+    second = h.request(
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {}},
+        },
+    )
     assert len(h.reactor.processes) == 2 and not second.complete
     h.request("DELETE", "/srv/mcp", session=sid)
     assert h.process(0).stdinClosed and not h.process(1).stdinClosed
@@ -438,8 +560,12 @@ def test_headers_that_are_not_utf8_fail_checks_not_the_gateway() -> None:
     sid = h.initialize()
     raw = call(h, sid, method="ping", params={}, headers={"x-client-pid": "\xff\xfe"})
     assert raw.status == 200
-    badSession = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                           headers={"mcp-session-id": "\xe9t\xe9"})
+    badSession = h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        headers={"mcp-session-id": "\xe9t\xe9"},
+    )
     assert badSession.status == 404
     badOrigin = h.request("GET", "/health", headers={"origin": "http://\xe9vil.example"})
     assert badOrigin.status == 403
@@ -480,14 +606,23 @@ def test_quick_answers_have_a_length_streamed_ones_are_chunked() -> None:
     assert quick.events() == [{"jsonrpc": "2.0", "id": 1, "result": {}}] and quick.complete
     streamed = call(h, sid, requestId=2, params={"name": "slow", "_meta": {"progressToken": 7}})
     forwarded = childRequests(h)[-1]
-    h.process().reply({"jsonrpc": "2.0", "method": "notifications/progress", "params": {
-        "progressToken": forwarded["params"]["_meta"]["progressToken"], "progress": 1}})
+    h.process().reply(
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": {
+                "progressToken": forwarded["params"]["_meta"]["progressToken"],
+                "progress": 1,
+            },
+        }
+    )
     h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})
     assert streamed.headers.get("transfer-encoding") == "chunked"
     assert [e.get("id") for e in streamed.events()] == [None, 2] and streamed.complete
 
 
 # -- hostile input: nothing a client sends gives a 500 or reaches a child broken ------
+
 
 class LimitsHarness(Harness):
     """A L{Harness} whose site has the given L{Limits}."""
@@ -498,20 +633,45 @@ class LimitsHarness(Harness):
         self.site = makeSite(self.gateway, self.reactor, limits=limits)
 
 
-JSON_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
-                | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6))
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-                           max_leaves=5)
-PARAMS = (JSON_VALUES | st.just(ABSENT)
-          | st.fixed_dictionaries({}, optional={
-              "level": JSON_VALUES | st.sampled_from(LOG_LEVELS), "uri": JSON_VALUES,
-              "requestId": JSON_VALUES, "reason": JSON_VALUES,
-              "protocolVersion": JSON_VALUES | st.just("2025-11-25"),
-              "capabilities": JSON_VALUES, "clientInfo": JSON_VALUES, "_meta": JSON_VALUES}))
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+PARAMS = (
+    JSON_VALUES
+    | st.just(ABSENT)
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "level": JSON_VALUES | st.sampled_from(LOG_LEVELS),
+            "uri": JSON_VALUES,
+            "requestId": JSON_VALUES,
+            "reason": JSON_VALUES,
+            "protocolVersion": JSON_VALUES | st.just("2025-11-25"),
+            "capabilities": JSON_VALUES,
+            "clientInfo": JSON_VALUES,
+            "_meta": JSON_VALUES,
+        },
+    )
+)
 """Params of every JSON type, and objects with the keys the gateway reads, of any type."""
-GATEWAY_REQUESTS = ("logging/setLevel", "resources/subscribe", "resources/unsubscribe",
-                    "ping", "tools/list")
+GATEWAY_REQUESTS = (
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "ping",
+    "tools/list",
+)
 GATEWAY_NOTIFICATIONS = ("notifications/cancelled", "notifications/initialized")
 
 
@@ -558,8 +718,11 @@ def test_gateway_requests_with_params_of_every_json_type(method: str, params: An
     else:
         started(h, response)
         assert response.status == 200
-        answers = response.events() if response.headers["content-type"] == \
-            "text/event-stream" else [response.json()]
+        answers = (
+            response.events()
+            if response.headers["content-type"] == "text/event-stream"
+            else [response.json()]
+        )
         assert answers == [{"jsonrpc": "2.0", "id": 7, "result": {}}]
 
 
@@ -587,8 +750,10 @@ def test_the_same_in_a_batch(method: str, params: Any) -> None:
     h = Harness()
     sid = h.initialize(version="2025-03-26")
     isRequest = method in GATEWAY_REQUESTS
-    batch = [message(method, params, 1 if isRequest else ABSENT),
-             {"jsonrpc": "2.0", "id": 2, "method": "ping"}]
+    batch = [
+        message(method, params, 1 if isRequest else ABSENT),
+        {"jsonrpc": "2.0", "id": 2, "method": "ping"},
+    ]
     with capturedGatewayLogs() as events:
         response = h.request("POST", "/srv/mcp", batch, session=sid)
         answerEverything(h)
@@ -615,8 +780,7 @@ def test_ids_of_every_json_type(requestId: Any, method: str) -> None:
     sid = h.initialize()
     params = {"protocolVersion": "2025-11-25"} if method == "initialize" else {}
     with capturedGatewayLogs() as events:
-        response = h.request("POST", "/srv/mcp", message(method, params, requestId),
-                             session=sid)
+        response = h.request("POST", "/srv/mcp", message(method, params, requestId), session=sid)
         answerEverything(h)
     noTracebacks(events)
     if isinstance(requestId, (str, int, float)) and not isinstance(requestId, bool):
@@ -624,8 +788,14 @@ def test_ids_of_every_json_type(requestId: Any, method: str) -> None:
         assert response.status == 200
     else:
         assert response.status == 400
-        assert response.json() == {"jsonrpc": "2.0", "id": None, "error": {
-            "code": jsonrpc.INVALID_REQUEST, "message": response.json()["error"]["message"]}}
+        assert response.json() == {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {
+                "code": jsonrpc.INVALID_REQUEST,
+                "message": response.json()["error"]["message"],
+            },
+        }
 
 
 def test_set_level_with_string_params_alone_or_in_a_batch_is_32602_not_500() -> None:
@@ -641,8 +811,11 @@ def test_set_level_with_string_params_alone_or_in_a_batch_is_32602_not_500() -> 
     assert alone.status == 200 and alone.json()["error"]["code"] == -32602
     assert batched.status == 200 and batched.events()[0]["error"]["code"] == -32602
     assert childRequests(h, "logging/setLevel") == []
-    warnings = [e for e in events if e.get("log_level") == LogLevel.warn
-                and e["log_format"].startswith("refused")]
+    warnings = [
+        e
+        for e in events
+        if e.get("log_level") == LogLevel.warn and e["log_format"].startswith("refused")
+    ]
     assert len(warnings) == 2  # one line each, no traceback
 
 
@@ -650,26 +823,35 @@ def test_tools_list_with_params_123_is_answered_at_once_not_after_the_timeout() 
     """Issue 20.4: it was forwarded and waited its full timeout."""
     h = Harness()
     sid = h.initialize()
-    response = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list",
-                                              "params": 123}, session=sid)
+    response = h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": 123},
+        session=sid,
+    )
     assert response.complete and response.json()["error"]["code"] == jsonrpc.INVALID_PARAMS
     assert childRequests(h, "tools/list") == []
     shared = cast(SharedPool, h.gateway.pools["srv"]).shared
     assert shared is not None and shared.router.inFlight == 0
 
 
-@pytest.mark.parametrize(("raw", "words"), [
-    (b"[" * 100_000 + b"]" * 100_000, "nesting deeper than 100 levels"),
-    (b'{"jsonrpc":"2.0","id":' + b"7" * 5000 + b',"method":"ping"}', "character limit"),
-    (b'{"jsonrpc":"2.0","id":"\\ud800","method":"tools/call","params":{}}', "lone surrogate"),
-    (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"a":"x\\udc00"}}',
-     "lone surrogate"),
-    (b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}', "finite"),
-    (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":NaN}}', "finite"),
-    (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":-Infinity}}', "finite"),
-    (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":1e400}}', "finite"),
-    (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"\xff":1}}', "UTF-8"),
-])
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nesting deeper than 100 levels"),
+        (b'{"jsonrpc":"2.0","id":' + b"7" * 5000 + b',"method":"ping"}', "character limit"),
+        (b'{"jsonrpc":"2.0","id":"\\ud800","method":"tools/call","params":{}}', "lone surrogate"),
+        (
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"a":"x\\udc00"}}',
+            "lone surrogate",
+        ),
+        (b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}', "finite"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":NaN}}', "finite"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":-Infinity}}', "finite"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n":1e400}}', "finite"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"\xff":1}}', "UTF-8"),
+    ],
+)
 def test_bounded_strict_parsing_answers_32700(raw: bytes, words: str) -> None:
     """Issue 20.1/20.3: these were 500s (RecursionError, ValueError,
     UnicodeEncodeError), an echoed bare Infinity, or requests the child never answered."""
@@ -692,8 +874,10 @@ def test_batch_size_is_capped() -> None:
     pings = [{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(6)]
     over = h.request("POST", "/srv/mcp", pings, session=sid)
     assert over.status == 413
-    assert over.json()["error"] == {"code": -32600, "message": "Invalid Request: a batch of 6"
-                                    " messages is over the limit of 5"}
+    assert over.json()["error"] == {
+        "code": -32600,
+        "message": "Invalid Request: a batch of 6 messages is over the limit of 5",
+    }
     ok = h.request("POST", "/srv/mcp", pings[:5], session=sid)
     assert ok.status == 200 and sorted(e["id"] for e in ok.events()) == [0, 1, 2, 3, 4]
     assert Limits().maxBatch == 100
@@ -729,8 +913,12 @@ def test_in_flight_count_returns_to_zero_whatever_ends_a_request() -> None:
     assert session.inFlight == 4
     h.process().reply({"jsonrpc": "2.0", "id": childRequests(h)[0]["id"], "result": {}})
     assert session.inFlight == 3
-    h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "method": "notifications/cancelled",
-                                   "params": {"requestId": 2}}, session=sid)
+    h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}},
+        session=sid,
+    )
     assert session.inFlight == 2
     h.reactor.advance(5.0)  # 1 and 3 time out
     assert session.inFlight == 0
@@ -741,8 +929,12 @@ def test_in_flight_count_returns_to_zero_whatever_ends_a_request() -> None:
     batchSid = h.initialize(version="2025-03-26")
     batchSession = h.gateway.sessions.get(batchSid)
     assert batchSession is not None
-    batch = h.request("POST", "/srv/mcp", [{"jsonrpc": "2.0", "id": i, "method": "tools/list"}
-                                           for i in range(3)], session=batchSid)
+    batch = h.request(
+        "POST",
+        "/srv/mcp",
+        [{"jsonrpc": "2.0", "id": i, "method": "tools/list"} for i in range(3)],
+        session=batchSid,
+    )
     h.reactor.advance(1.0)  # restart backoff
     h.answerHandshake()
     assert batchSession.inFlight == 3
@@ -753,8 +945,12 @@ def test_in_flight_count_returns_to_zero_whatever_ends_a_request() -> None:
 def test_a_batch_over_the_in_flight_limit_is_answered_in_part() -> None:
     h = LimitsHarness(Limits(maxInFlightPerSession=2))
     sid = h.initialize(version="2025-03-26")
-    batch = h.request("POST", "/srv/mcp", [{"jsonrpc": "2.0", "id": i, "method": "tools/list"}
-                                           for i in range(4)], session=sid)
+    batch = h.request(
+        "POST",
+        "/srv/mcp",
+        [{"jsonrpc": "2.0", "id": i, "method": "tools/list"} for i in range(4)],
+        session=sid,
+    )
     assert len(childRequests(h, "tools/list")) == 2
     answerEverything(h)
     events = {e["id"]: e for e in batch.events()}
@@ -764,6 +960,7 @@ def test_a_batch_over_the_in_flight_limit_is_answered_in_part() -> None:
 
 
 # -- the shared keep-alive ticker survives a failed request -----------------------------
+
 
 def test_a_failed_request_leaves_nothing_in_the_keepalive_ticker() -> None:
     """Issue 20.2: each 500 left its stream in the shared ticker (~6 KB per bad
@@ -776,9 +973,12 @@ def test_a_failed_request_leaves_nothing_in_the_keepalive_ticker() -> None:
     with capturedGatewayLogs() as events:
         params: Any
         for params in ("debug", {"level": {}}, [1], 7, None):
-            h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1,
-                                           "method": "logging/setLevel", "params": params},
-                      session=sid)
+            h.request(
+                "POST",
+                "/srv/mcp",
+                {"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel", "params": params},
+                session=sid,
+            )
         assert ticker.streams == set()
         stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
         for _ in range(3):
@@ -854,6 +1054,7 @@ def test_the_keepalive_interval_comes_from_the_limits() -> None:
 
 # -- client errors are one warning line, and a flood of them is not a flood of lines ----
 
+
 def test_client_errors_are_one_warning_line_each_and_rate_limited() -> None:
     h = Harness()
     sid = h.initialize()
@@ -872,8 +1073,11 @@ def test_client_errors_are_one_warning_line_each_and_rate_limited() -> None:
 def test_a_path_that_is_not_utf8_is_400_without_a_traceback() -> None:
     h = Harness()
     with capturedGatewayLogs() as events:
-        responses = [h.request(m, p) for m in ("GET", "DELETE") for p in
-                     ("/%ff", "/sessions/%ff", "/api/v1/servers/%ed%a0%80", "/metrics%fe")]
+        responses = [
+            h.request(m, p)
+            for m in ("GET", "DELETE")
+            for p in ("/%ff", "/sessions/%ff", "/api/v1/servers/%ed%a0%80", "/metrics%fe")
+        ]
     noTracebacks(events)
     for response in responses:
         assert response.status == 400
@@ -881,6 +1085,7 @@ def test_a_path_that_is_not_utf8_is_400_without_a_traceback() -> None:
 
 
 # -- connections: a deadline for headers, a cap per peer --------------------------------
+
 
 def connect(h: Harness, peer: str = "127.0.0.1") -> tuple[Any, StringTransport]:
     transport = StringTransport(peerAddress=IPv4Address("TCP", peer, 50000))
@@ -948,11 +1153,19 @@ def test_connections_per_peer_are_capped() -> None:
     assert Limits().maxConnectionsPerPeer == 2048
 
 
-@pytest.mark.parametrize("bad", [
-    {"maxBatch": 0}, {"maxDepth": -1}, {"maxBody": 1.5}, {"maxInFlightPerSession": True},
-    {"headerTimeout": 0}, {"keepAliveInterval": float("nan")}, {"headerTimeout": float("inf")},
-    {"maxNumberDigits": 4300},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"maxBatch": 0},
+        {"maxDepth": -1},
+        {"maxBody": 1.5},
+        {"maxInFlightPerSession": True},
+        {"headerTimeout": 0},
+        {"keepAliveInterval": float("nan")},
+        {"headerTimeout": float("inf")},
+        {"maxNumberDigits": 4300},
+    ],
+)
 def test_limits_refuse_nonsense(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Limits(**bad)
@@ -973,10 +1186,17 @@ def test_make_site_keeps_its_max_body_keyword() -> None:
 def test_an_implausible_client_pid_header_is_ignored_not_a_500() -> None:
     h = Harness()
     for value in ("9" * 5000, "9" * 11, str(2**31), "0"):
-        response = h.request("POST", "/srv/mcp", {
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}}},
-            headers={"x-client-pid": value})
+        response = h.request(
+            "POST",
+            "/srv/mcp",
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+            },
+            headers={"x-client-pid": value},
+        )
         if not response.complete:
             h.answerHandshake()
         assert response.status == 200
@@ -988,8 +1208,11 @@ def test_a_content_length_of_thousands_of_digits_is_a_400_not_an_unhandled_error
     h = Harness()
     protocol, transport = connect(h)
     with capturedGatewayLogs() as events:
-        protocol.dataReceived(b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
-                              + b"9" * 5000 + b"\r\n\r\n")
+        protocol.dataReceived(
+            b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: "
+            + b"9" * 5000
+            + b"\r\n\r\n"
+        )
     assert transport.value().startswith(b"HTTP/1.1 400 Bad Request")
     assert transport.disconnecting
     noTracebacks(events)
@@ -1003,7 +1226,8 @@ def test_a_childs_lone_surrogate_reaches_the_client_as_replacement_not_a_hang() 
     sid = h.initialize()
     response = call(h, sid, requestId=9)
     forwarded = childRequests(h)[-1]
-    h.process().stdout(b'{"jsonrpc":"2.0","id":%d,"result":{"text":"cut \\ud83d"}}\n'
-                       % forwarded["id"])
+    h.process().stdout(
+        b'{"jsonrpc":"2.0","id":%d,"result":{"text":"cut \\ud83d"}}\n' % forwarded["id"]
+    )
     [event] = response.events()
     assert event == {"jsonrpc": "2.0", "id": 9, "result": {"text": "cut \ufffd"}}

@@ -64,12 +64,25 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, frozenset(labels.items()))]
 
 
-def call(h: Harness, session: str, requestId: int, method: str = "tools/call",
-         params: dict[str, Any] | None = None, server: str = "srv") -> Response:
-    return h.request("POST", f"/{server}/mcp",
-                     {"jsonrpc": "2.0", "id": requestId, "method": method,
-                      "params": params if params is not None else {"name": "echo"}},
-                     session=session)
+def call(
+    h: Harness,
+    session: str,
+    requestId: int,
+    method: str = "tools/call",
+    params: dict[str, Any] | None = None,
+    server: str = "srv",
+) -> Response:
+    return h.request(
+        "POST",
+        f"/{server}/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": requestId,
+            "method": method,
+            "params": params if params is not None else {"name": "echo"},
+        },
+        session=session,
+    )
 
 
 def lastForwarded(h: Harness, index: int = -1) -> dict[str, Any]:
@@ -91,8 +104,13 @@ def traffic() -> tuple[Harness, str, str]:
     assert ok.events()[0]["result"] == {}
 
     error = call(h, sid, 3, method="custom/thing")
-    h.process().reply({"jsonrpc": "2.0", "id": lastForwarded(h)["id"],
-                       "error": {"code": -32601, "message": "no such method"}})
+    h.process().reply(
+        {
+            "jsonrpc": "2.0",
+            "id": lastForwarded(h)["id"],
+            "error": {"code": -32601, "message": "no such method"},
+        }
+    )
     assert error.events()[0]["error"]["code"] == -32601
 
     timedOut = call(h, sid, 4)
@@ -102,8 +120,12 @@ def traffic() -> tuple[Harness, str, str]:
     h.process().reply({"jsonrpc": "2.0", "id": lateId, "result": {}})  # late: dropped
 
     cancelled = call(h, sid, 5)
-    response = h.request("POST", "/srv/mcp", {"jsonrpc": "2.0", "method": "notifications/cancelled",
-                                              "params": {"requestId": 5}}, session=sid)
+    response = h.request(
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}},
+        session=sid,
+    )
     assert response.status == 202 and cancelled.complete
 
     exited = call(h, sid, 6)
@@ -122,28 +144,38 @@ def traffic() -> tuple[Harness, str, str]:
 
 # -- values --------------------------------------------------------------------
 
+
 def test_requests_by_server_method_and_outcome() -> None:
     h, _, _ = traffic()
     samples = scrape(h)
-    requests = {(dict(labels)["server"], dict(labels)["method"], dict(labels)["outcome"]): v
-                for (name, labels), v in samples.items() if name == "mcpgateway_requests_total"}
+    requests = {
+        (dict(labels)["server"], dict(labels)["method"], dict(labels)["outcome"]): v
+        for (name, labels), v in samples.items()
+        if name == "mcpgateway_requests_total"
+    }
     outcomes = ("ok", "error", "timeout", "child_exit", "cancelled")
     expected = {("srv", "tools/call", o): 0.0 for o in outcomes}
     expected |= {("srv", "other", o): 0.0 for o in outcomes}
     expected |= {("st", "initialize", o): 0.0 for o in outcomes}
-    expected |= {("srv", "tools/call", "ok"): 2.0, ("srv", "tools/call", "timeout"): 1.0,
-                 ("srv", "tools/call", "cancelled"): 1.0,
-                 ("srv", "tools/call", "child_exit"): 1.0, ("srv", "other", "error"): 1.0,
-                 ("st", "initialize", "ok"): 1.0}
+    expected |= {
+        ("srv", "tools/call", "ok"): 2.0,
+        ("srv", "tools/call", "timeout"): 1.0,
+        ("srv", "tools/call", "cancelled"): 1.0,
+        ("srv", "tools/call", "child_exit"): 1.0,
+        ("srv", "other", "error"): 1.0,
+        ("st", "initialize", "ok"): 1.0,
+    }
     assert requests == expected
 
 
 def test_latency_histogram_is_cumulative_with_inf_sum_and_count() -> None:
     h, _, _ = traffic()
     samples = scrape(h)
-    buckets = {dict(labels)["le"]: v for (name, labels), v in samples.items()
-               if name == "mcpgateway_request_duration_seconds_bucket"
-               and ("server", "srv") in labels}
+    buckets = {
+        dict(labels)["le"]: v
+        for (name, labels), v in samples.items()
+        if name == "mcpgateway_request_duration_seconds_bucket" and ("server", "srv") in labels
+    }
     # six requests: four ended at once, one after 0.3 s, the timeout after 5 s
     expected = {repr(float(b)): 4.0 for b in BUCKETS if b < 0.3}
     expected |= {repr(float(b)): 5.0 for b in BUCKETS if 0.3 <= b < 5.0}
@@ -151,31 +183,39 @@ def test_latency_histogram_is_cumulative_with_inf_sum_and_count() -> None:
     expected["+Inf"] = 6.0
     assert buckets == expected
     assert value(samples, "mcpgateway_request_duration_seconds_count", server="srv") == 6
-    assert value(samples, "mcpgateway_request_duration_seconds_sum",
-                 server="srv") == pytest.approx(5.3)
-    assert value(samples, "mcpgateway_request_duration_seconds_bucket",
-                 server="st", le="+Inf") == 1
+    assert value(samples, "mcpgateway_request_duration_seconds_sum", server="srv") == pytest.approx(
+        5.3
+    )
+    assert value(samples, "mcpgateway_request_duration_seconds_bucket", server="st", le="+Inf") == 1
     assert value(samples, "mcpgateway_request_duration_seconds_count", server="st") == 1
 
 
 def test_children_restarts_failures_and_states() -> None:
     h, _, _ = traffic()
     samples = scrape(h)
-    for name, srv, st in [("mcpgateway_sessions", 1, 1),
-                          ("mcpgateway_children", 1, 1),
-                          ("mcpgateway_requests_in_flight", 0, 0),
-                          ("mcpgateway_child_restarts_total", 1, 0),
-                          ("mcpgateway_child_failures_total", 1, 0),
-                          ("mcpgateway_late_replies_total", 1, 0),
-                          ("mcpgateway_server_requests_refused_ambiguous_total", 0, 0)]:
+    for name, srv, st in [
+        ("mcpgateway_sessions", 1, 1),
+        ("mcpgateway_children", 1, 1),
+        ("mcpgateway_requests_in_flight", 0, 0),
+        ("mcpgateway_child_restarts_total", 1, 0),
+        ("mcpgateway_child_failures_total", 1, 0),
+        ("mcpgateway_late_replies_total", 1, 0),
+        ("mcpgateway_server_requests_refused_ambiguous_total", 0, 0),
+    ]:
         assert value(samples, name, server="srv") == srv, name
         assert value(samples, name, server="st") == st, name
-    assert {s for s in ("closed", "open", "half-open")
-            if value(samples, "mcpgateway_circuit_state", server="srv", state=s)} == {"closed"}
+    assert {
+        s
+        for s in ("closed", "open", "half-open")
+        if value(samples, "mcpgateway_circuit_state", server="srv", state=s)
+    } == {"closed"}
     states = ("stopped", "starting", "running", "degraded", "error", "restarting", "disabled")
-    current = {server: [s for s in states
-                        if value(samples, "mcpgateway_server_state", server=server, state=s)]
-               for server in ("srv", "st")}
+    current = {
+        server: [
+            s for s in states if value(samples, "mcpgateway_server_state", server=server, state=s)
+        ]
+        for server in ("srv", "st")
+    }
     assert current == {"srv": ["degraded"], "st": ["running"]}  # a failure in the last 5 min
 
 
@@ -215,12 +255,14 @@ def test_bytes_count_exited_and_running_children_once(monkeypatch: pytest.Monkey
     h, _, _ = traffic()
     samples = scrape(h)
     for server, pids in [("srv", (1000, 1001)), ("st", (1002,))]:  # 1000 exited
-        sent = sum(len(data) for p in h.reactor.processes if p.originalPid in pids
-                   for data in p.written)
+        sent = sum(
+            len(data) for p in h.reactor.processes if p.originalPid in pids for data in p.written
+        )
         assert sent > 0 and received[pids[0]] > 0
         assert value(samples, "mcpgateway_child_bytes_sent_total", server=server) == sent
-        assert value(samples, "mcpgateway_child_bytes_received_total",
-                     server=server) == sum(received[pid] for pid in pids)
+        assert value(samples, "mcpgateway_child_bytes_received_total", server=server) == sum(
+            received[pid] for pid in pids
+        )
 
 
 def test_resident_memory_of_children_and_gateway_from_proc(tmp_path: Path) -> None:
@@ -257,8 +299,9 @@ def test_a_server_never_used_has_its_series_at_zero() -> None:
     h = Harness()
     samples = scrape(h)
     assert not [k for k in samples if k[0] == "mcpgateway_requests_total"]
-    assert value(samples, "mcpgateway_request_duration_seconds_bucket",
-                 server="srv", le="+Inf") == 0
+    assert (
+        value(samples, "mcpgateway_request_duration_seconds_bucket", server="srv", le="+Inf") == 0
+    )
     assert value(samples, "mcpgateway_server_state", server="srv", state="stopped") == 1
     assert value(samples, "mcpgateway_children", server="srv") == 0
 
@@ -267,8 +310,9 @@ def test_a_server_never_used_has_its_series_at_zero() -> None:
 
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*"'
 SAMPLE_LINE = re.compile(
-    rf'(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{{{LABEL}(,{LABEL})*\}})?'
-    r' (-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?|[+-]Inf|NaN)')
+    rf"(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{{{LABEL}(,{LABEL})*\}})?"
+    r" (-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?|[+-]Inf|NaN)"
+)
 """A sample line as the Prometheus text format allows it (label values escaped)."""
 
 
@@ -293,8 +337,9 @@ def test_every_family_has_help_and_type_before_its_samples() -> None:
             match = SAMPLE_LINE.fullmatch(line)
             assert match, line
             name = match["name"]
-            assert name == current or (name[len(current):] in ("_bucket", "_sum", "_count")
-                                       and name.startswith(current)), line
+            assert name == current or (
+                name[len(current) :] in ("_bucket", "_sum", "_count") and name.startswith(current)
+            ), line
     assert len(seen) == len(FAMILIES)
 
 
@@ -309,8 +354,12 @@ def test_label_values_are_escaped() -> None:
     text = renderMetrics(gateway, "/nonexistent-proc").decode("utf-8")
     assert 'server="we\\"ird\\\\na\\nme"' in text
     assert all(SAMPLE_LINE.fullmatch(line) for line in text.splitlines() if line[0] != "#")
-    servers = {s.labels["server"] for f in text_string_to_metric_families(text)
-               for s in f.samples if "server" in s.labels}
+    servers = {
+        s.labels["server"]
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if "server" in s.labels
+    }
     assert servers == {name}
 
 
@@ -338,15 +387,20 @@ def test_no_session_id_tool_name_or_argument_in_any_label() -> None:
     [pid] = [u.pid for u in cast(BasePool, h.gateway.pools["srv"]).upstreams()]
     assert pid is not None
     srvChild = [p.originalPid for p in h.reactor.processes].index(pid)
-    h.process(srvChild).reply({"jsonrpc": "2.0", "id": lastForwarded(h, srvChild)["id"],
-                               "result": {}})
+    h.process(srvChild).reply(
+        {"jsonrpc": "2.0", "id": lastForwarded(h, srvChild)["id"], "result": {}}
+    )
     assert secret.complete
     call(h, sid, 10, method="vendor/method-FROBOZZ")  # left in flight
     text = renderMetrics(h.gateway, "/nonexistent-proc").decode("utf-8")
     for needle in ("XYZZY", "PLUGH", "FROBOZZ", sid, stateful, sid[:8], stateful[:8]):
         assert needle not in text
-    labels = {(k, v) for f in text_string_to_metric_families(text) for s in f.samples
-              for k, v in s.labels.items()}
+    labels = {
+        (k, v)
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        for k, v in s.labels.items()
+    }
     assert {k for k, _ in labels} == {"server", "method", "outcome", "le", "state", "version"}
     assert {v for k, v in labels if k == "method"} == {"tools/call", "other", "initialize"}
 
@@ -358,12 +412,17 @@ def test_refused_ambiguous_server_requests_counted() -> None:
     a, b = h.initialize(), h.initialize()
     call(h, a, 1)
     call(h, b, 1)
-    h.process().reply({"jsonrpc": "2.0", "id": 77, "method": "sampling/createMessage",
-                       "params": {"messages": [], "maxTokens": 1}})
+    h.process().reply(
+        {
+            "jsonrpc": "2.0",
+            "id": 77,
+            "method": "sampling/createMessage",
+            "params": {"messages": [], "maxTokens": 1},
+        }
+    )
     [refusal] = [m for m in h.process().sentMessages() if m.get("id") == 77]
     assert refusal["error"]["code"] == jsonrpc.INTERNAL_ERROR
-    assert value(scrape(h), "mcpgateway_server_requests_refused_ambiguous_total",
-                 server="srv") == 1
+    assert value(scrape(h), "mcpgateway_server_requests_refused_ambiguous_total", server="srv") == 1
     health = healthBody(h.gateway.status())["servers"]["srv"]
     assert health["ambiguousServerRequests"] == 1
     assert "per session" in health["warning"]

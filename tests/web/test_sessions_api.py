@@ -44,13 +44,29 @@ class Finder:
         return d
 
 
-def initialize(h: Harness, server: str = "srv", headers: dict[str, str] | None = None,
-               clientInfo: dict[str, Any] | None = None) -> Response:
-    response = h.request("POST", f"/{server}/mcp", {
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                   "clientInfo": clientInfo if clientInfo is not None
-                   else {"name": "test", "version": "1"}}}, headers=headers)
+def initialize(
+    h: Harness,
+    server: str = "srv",
+    headers: dict[str, str] | None = None,
+    clientInfo: dict[str, Any] | None = None,
+) -> Response:
+    response = h.request(
+        "POST",
+        f"/{server}/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": clientInfo
+                if clientInfo is not None
+                else {"name": "test", "version": "1"},
+            },
+        },
+        headers=headers,
+    )
     if not response.complete:
         h.answerHandshake()
     assert response.status == 200, response.body
@@ -68,12 +84,20 @@ def session(h: Harness, sid: str) -> Session:
     return found
 
 
-def call(h: Harness, sid: str, requestId: Any = 2, server: str = "srv",
-         method: str = "tools/call") -> Response:
-    return h.request("POST", f"/{server}/mcp",
-                     {"jsonrpc": "2.0", "id": requestId, "method": method,
-                      "params": {} if method == "ping" else {"name": "echo"}},
-                     session=sid)
+def call(
+    h: Harness, sid: str, requestId: Any = 2, server: str = "srv", method: str = "tools/call"
+) -> Response:
+    return h.request(
+        "POST",
+        f"/{server}/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": requestId,
+            "method": method,
+            "params": {} if method == "ping" else {"name": "echo"},
+        },
+        session=sid,
+    )
 
 
 def sent(proc: FakeProcess, method: str) -> list[dict[str, Any]]:
@@ -86,8 +110,19 @@ def sessionIds(h: Harness) -> set[str]:
 
 # -- GET /sessions ---------------------------------------------------------------
 
-DESCRIBED = ("id", "server", "clientPid", "client", "protocolVersion", "mode", "childPid",
-             "created", "lastActivity", "inFlight", "getStream")
+DESCRIBED = (
+    "id",
+    "server",
+    "clientPid",
+    "client",
+    "protocolVersion",
+    "mode",
+    "childPid",
+    "created",
+    "lastActivity",
+    "inFlight",
+    "getStream",
+)
 
 
 def test_get_sessions_with_none() -> None:
@@ -112,20 +147,51 @@ def test_get_sessions_describes_every_session() -> None:
     assert call(h, c, method="ping").status == 200  # t=12: refreshes a's owner group
     listed = h.request("GET", "/sessions").json()["sessions"]
     assert [{k: s[k] for k in DESCRIBED} for s in listed] == [
-        {"id": a, "server": "srv", "clientPid": 4001, "client": "test",
-         "protocolVersion": "2025-11-25", "mode": "stateless", "childPid": h.process(0).pid,
-         "created": 5, "lastActivity": 12, "inFlight": 0, "getStream": False},
-        {"id": b, "server": "solo", "clientPid": None, "client": "test",
-         "protocolVersion": "2025-11-25", "mode": "stateful", "childPid": h.process(1).pid,
-         "created": 7, "lastActivity": 10, "inFlight": 1, "getStream": True},
-        {"id": c, "server": "srv", "clientPid": 4001, "client": "test",
-         "protocolVersion": "2025-11-25", "mode": "stateless", "childPid": h.process(0).pid,
-         "created": 12, "lastActivity": 12, "inFlight": 0, "getStream": False},
+        {
+            "id": a,
+            "server": "srv",
+            "clientPid": 4001,
+            "client": "test",
+            "protocolVersion": "2025-11-25",
+            "mode": "stateless",
+            "childPid": h.process(0).pid,
+            "created": 5,
+            "lastActivity": 12,
+            "inFlight": 0,
+            "getStream": False,
+        },
+        {
+            "id": b,
+            "server": "solo",
+            "clientPid": None,
+            "client": "test",
+            "protocolVersion": "2025-11-25",
+            "mode": "stateful",
+            "childPid": h.process(1).pid,
+            "created": 7,
+            "lastActivity": 10,
+            "inFlight": 1,
+            "getStream": True,
+        },
+        {
+            "id": c,
+            "server": "srv",
+            "clientPid": 4001,
+            "client": "test",
+            "protocolVersion": "2025-11-25",
+            "mode": "stateless",
+            "childPid": h.process(0).pid,
+            "created": 12,
+            "lastActivity": 12,
+            "inFlight": 0,
+            "getStream": False,
+        },
     ]
     assert not pending.complete and stream.status == 200
 
 
 # -- DELETE /sessions/by-pid/<pid> ------------------------------------------------------
+
 
 @pytest.mark.parametrize("pid", ["abc", "0", "-1", "1.5", "00"])
 def test_delete_by_pid_refuses_what_is_not_a_pid(pid: str) -> None:
@@ -165,8 +231,7 @@ def test_a_defect_in_a_management_route_is_a_json_500(monkeypatch: pytest.Monkey
     with capturedGatewayLogs() as events:
         response = h.request("GET", "/sessions")
     assert response.status == 500
-    assert response.json() == {"error": "internal error in the gateway (RuntimeError);"
-                                        " see its log"}
+    assert response.json() == {"error": "internal error in the gateway (RuntimeError); see its log"}
     assert [e for e in events if "log_failure" in e]
 
 
@@ -191,14 +256,18 @@ def test_delete_by_pid_ends_every_session_of_that_pid() -> None:
     [forwarded] = sent(shared, "tools/call")
     response = h.request("DELETE", "/sessions/by-pid/4001")
     assert response.status == 200
-    assert response.json() == {"ended": {"sessions": [a, b, c],
-                                         "childPids": [ownB.originalPid, ownC.originalPid]}}
+    assert response.json() == {
+        "ended": {"sessions": [a, b, c], "childPids": [ownB.originalPid, ownC.originalPid]}
+    }
     assert sessionIds(h) == {other, anonymous}
     assert ownB.stdinClosed and ownC.stdinClosed
     assert not shared.stdinClosed and not ownAnon.stdinClosed
-    assert sent(shared, "notifications/cancelled") == [jsonrpc.notification(
-        "notifications/cancelled", {"requestId": forwarded["id"],
-                                    "reason": "ended by DELETE /sessions/by-pid/4001"})]
+    assert sent(shared, "notifications/cancelled") == [
+        jsonrpc.notification(
+            "notifications/cancelled",
+            {"requestId": forwarded["id"], "reason": "ended by DELETE /sessions/by-pid/4001"},
+        )
+    ]
     assert inFlight.complete and inFlight.events() == []
     assert call(h, a).status == 404
     assert call(h, b, server="solo").status == 404
@@ -206,6 +275,7 @@ def test_delete_by_pid_ends_every_session_of_that_pid() -> None:
 
 
 # -- DELETE /sessions/<id> -----------------------------------------------------------------
+
 
 def test_delete_an_unknown_session_is_404() -> None:
     h = Harness()
@@ -234,14 +304,16 @@ def test_delete_a_session_by_id() -> None:
     assert h.request("DELETE", f"/sessions/{shared}").status == 404
 
 
-@pytest.mark.parametrize("method,path", [("GET", "/sessions"),
-                                         ("DELETE", "/sessions/by-pid/4001"),
-                                         ("DELETE", "/sessions/{sid}")])
+@pytest.mark.parametrize(
+    "method,path",
+    [("GET", "/sessions"), ("DELETE", "/sessions/by-pid/4001"), ("DELETE", "/sessions/{sid}")],
+)
 def test_sessions_routes_refuse_a_foreign_origin(method: str, path: str) -> None:
     h = Harness()
     sid = openSession(h, pid=4001)
-    response = h.request(method, path.format(sid=sid),
-                         headers={"origin": "http://evil.example.com"})
+    response = h.request(
+        method, path.format(sid=sid), headers={"origin": "http://evil.example.com"}
+    )
     assert response.status == 403
     assert sessionIds(h) == {sid}
     assert b"4001" not in response.body and sid.encode() not in response.body
@@ -249,11 +321,13 @@ def test_sessions_routes_refuse_a_foreign_origin(method: str, path: str) -> None
 
 # -- where the client pid comes from ---------------------------------------------------------
 
+
 def test_header_pid_wins_over_clientInfo_pid() -> None:
     finder = Finder()
     h = FinderHarness(finder)
-    sid = initialize(h, headers={"x-client-pid": "4001"},
-                     clientInfo={"name": "c", "pid": 5001}).headers["mcp-session-id"]
+    sid = initialize(
+        h, headers={"x-client-pid": "4001"}, clientInfo={"name": "c", "pid": 5001}
+    ).headers["mcp-session-id"]
     assert session(h, sid).clientPid == 4001
     assert finder.calls == []
 
@@ -270,18 +344,26 @@ def test_clientInfo_pid_is_used_without_a_header() -> None:
 def test_a_bad_header_is_ignored(header: str) -> None:
     finder = Finder()
     h = FinderHarness(finder)
-    sid = initialize(h, headers={"x-client-pid": header},
-                     clientInfo={"name": "c", "pid": 5001}).headers["mcp-session-id"]
+    sid = initialize(
+        h, headers={"x-client-pid": header}, clientInfo={"name": "c", "pid": 5001}
+    ).headers["mcp-session-id"]
     assert session(h, sid).clientPid == 5001
     assert finder.calls == []
 
 
 def test_a_superscript_digit_header_is_ignored() -> None:
     h = Harness()
-    response = h.request("POST", "/srv/mcp", {
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}}},
-        headers={"x-client-pid": "\xc2\xb2"})  # the UTF-8 bytes of '²'
+    response = h.request(
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+        },
+        headers={"x-client-pid": "\xc2\xb2"},
+    )  # the UTF-8 bytes of '²'
     if not response.complete:
         h.answerHandshake()
     assert response.status == 200
@@ -370,8 +452,8 @@ def test_no_finder_leaves_the_pid_unknown() -> None:
 
 # -- Gateway.stop ---------------------------------------------------------------------
 
-def test_stop_drains_then_answers_requests_in_flight_and_fires_after_every_child_exited(
-        ) -> None:
+
+def test_stop_drains_then_answers_requests_in_flight_and_fires_after_every_child_exited() -> None:
     h = Harness({"srv": spec("srv"), "other": spec("other")})
     a = openSession(h, "srv")
     b = openSession(h, "srv")
@@ -388,9 +470,11 @@ def test_stop_drains_then_answers_requests_in_flight_and_fires_after_every_child
     assert ra.events() == [{"jsonrpc": "2.0", "id": 7, "error": SHUTDOWN}] and ra.complete
     assert rb.events() == [{"jsonrpc": "2.0", "id": "x", "error": SHUTDOWN}] and rb.complete
     assert sent(srv, "notifications/cancelled") == [
-        jsonrpc.notification("notifications/cancelled",
-                             {"requestId": f["id"], "reason": SHUTDOWN["message"]})
-        for f in (fa, fb)]
+        jsonrpc.notification(
+            "notifications/cancelled", {"requestId": f["id"], "reason": SHUTDOWN["message"]}
+        )
+        for f in (fa, fb)
+    ]
     assert stream.complete
     assert len(h.gateway.sessions) == 0
     assert srv.stdinClosed and other.stdinClosed
