@@ -32,7 +32,7 @@ from mcpgateway.limits import MAX_DEPTH, MAX_NUMBER_DIGITS
         ({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "m"}}, Kind.RESPONSE),
     ],
 )
-def test_classifyValid(message: dict[str, Any], kind: Kind) -> None:
+def test_classify_valid(message: dict[str, Any], kind: Kind) -> None:
     assert classify(message) is kind
 
 
@@ -57,11 +57,11 @@ def test_classifyValid(message: dict[str, Any], kind: Kind) -> None:
         pytest.param(3, id="number"),
     ],
 )
-def test_classifyInvalid(message: Any) -> None:
+def test_classify_invalid(message: Any) -> None:
     assert classify(message) is Kind.INVALID
 
 
-def test_methodWinsOverResult() -> None:
+def test_method_wins_over_result() -> None:
     """A message with a method is a request even if it also has result."""
     assert (
         classify({"jsonrpc": "2.0", "id": 0, "method": "roots/list", "result": {}}) is Kind.REQUEST
@@ -71,7 +71,7 @@ def test_methodWinsOverResult() -> None:
 # -- loads ----------------------------------------------------------------------
 
 
-def test_loadsBytesAndStr() -> None:
+def test_loads_bytes_and_str() -> None:
     assert jsonrpc.loads(b'{"a":[1,"\xc3\xa9"]}') == {"a": [1, "\u00e9"]}
     assert jsonrpc.loads('{"a": null}') == {"a": None}
     assert jsonrpc.loads(b"[1,2]") == [1, 2]
@@ -87,7 +87,7 @@ def test_loadsBytesAndStr() -> None:
         (b"[1,2", 4, "line 1 column 5"),
     ],
 )
-def test_loadsParseErrorPosition(data: bytes | str, position: int, where: str) -> None:
+def test_loads_parse_error_position(data: bytes | str, position: int, where: str) -> None:
     with pytest.raises(jsonrpc.ParseError) as info:
         jsonrpc.loads(data)
     assert info.value.position == position
@@ -95,7 +95,7 @@ def test_loadsParseErrorPosition(data: bytes | str, position: int, where: str) -
     assert isinstance(info.value, ValueError)
 
 
-def test_loadsInvalidUtf8() -> None:
+def test_loads_invalid_utf8() -> None:
     with pytest.raises(jsonrpc.ParseError) as info:
         jsonrpc.loads(b'{"a":"\xff"}')
     assert info.value.position == 6
@@ -105,12 +105,12 @@ def test_loadsInvalidUtf8() -> None:
 # -- dumps ----------------------------------------------------------------------
 
 
-def test_dumpsCompactUtf8() -> None:
+def test_dumps_compact_utf8() -> None:
     data = jsonrpc.dumps({"jsonrpc": "2.0", "id": 1, "params": {"a": [1, 2], "e": "\u00e9"}})
     assert data == b'{"jsonrpc":"2.0","id":1,"params":{"a":[1,2],"e":"\xc3\xa9"}}'
 
 
-def test_dumpsNeverWritesANewline() -> None:
+def test_dumps_never_writes_a_newline() -> None:
     """Newlines inside strings are escaped: one message is always one line."""
     message = {"text": "line1\nline2\r\n", "k\nkey": "\u2028"}
     data = jsonrpc.dumps(message)
@@ -123,7 +123,7 @@ def test_dumpsNeverWritesANewline() -> None:
 # -- builders -------------------------------------------------------------------
 
 
-def test_errorResponse() -> None:
+def test_error_response() -> None:
     assert jsonrpc.errorResponse(3, jsonrpc.METHOD_NOT_FOUND, "nope") == {
         "jsonrpc": "2.0",
         "id": 3,
@@ -137,7 +137,7 @@ def test_errorResponse() -> None:
     assert classify(jsonrpc.errorResponse(None, jsonrpc.PARSE_ERROR, "bad")) is Kind.RESPONSE
 
 
-def test_resultRequestNotification() -> None:
+def test_result_request_notification() -> None:
     assert jsonrpc.resultResponse(0, {}) == {"jsonrpc": "2.0", "id": 0, "result": {}}
     assert jsonrpc.request(7, "ping") == {"jsonrpc": "2.0", "id": 7, "method": "ping"}
     assert jsonrpc.request(7, "x", {"a": 1}) == {
@@ -150,7 +150,7 @@ def test_resultRequestNotification() -> None:
     assert jsonrpc.notification("n", {}) == {"jsonrpc": "2.0", "method": "n", "params": {}}
 
 
-def test_errorCodes() -> None:
+def test_error_codes() -> None:
     assert (
         jsonrpc.PARSE_ERROR,
         jsonrpc.INVALID_REQUEST,
@@ -171,7 +171,7 @@ def test_errorCodes() -> None:
     assert len(set(ours)) == len(ours)
 
 
-def test_childExitedIsNotResourceNotFound() -> None:
+def test_child_exited_is_not_resource_not_found() -> None:
     """-32002 means "resource not found" in MCP 2025-11-25 (and 2026-07-28
     forbids emitting it): a crashed child must not read as a missing resource."""
     assert jsonrpc.CHILD_EXITED != -32002
@@ -193,12 +193,12 @@ def test_childExitedIsNotResourceNotFound() -> None:
         ({"method": "x", "params": {"_meta": {}}}, None),
     ],
 )
-def test_progressToken(message: dict[str, Any], token: Any) -> None:
+def test_progress_token(message: dict[str, Any], token: Any) -> None:
     assert jsonrpc.progressToken(message) == token
     assert type(jsonrpc.progressToken(message)) is type(token)
 
 
-def test_withProgressTokenCopies() -> None:
+def test_with_progress_token_copies() -> None:
     original = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -228,7 +228,7 @@ def _refused(data: bytes | str, *words: str) -> jsonrpc.ParseError:
     return info.value
 
 
-def test_nestingLimit() -> None:
+def test_nesting_limit() -> None:
     assert jsonrpc.loads(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
     _refused(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), "nesting deeper than 100")
     deepObject = b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1)
@@ -245,11 +245,11 @@ def test_nestingLimit() -> None:
         b"]" + b"[" * 5000 + b"]" * 5000,
     ],
 )
-def test_deepNestingIsAParseErrorNotARecursionError(data: bytes) -> None:
+def test_deep_nesting_is_a_parse_error_not_a_recursion_error(data: bytes) -> None:
     _refused(data)
 
 
-def test_bracketsInStringsDoNotCount() -> None:
+def test_brackets_in_strings_do_not_count() -> None:
     strings = ["[" * 500, "\\", '\\"' + "{" * 300, '"[[[[', "]" * 300 + "[" * 300]
     assert jsonrpc.loads(json.dumps(strings)) == strings
     wide = "[" + ",".join(["[[[]]]"] * 5000) + "]"  # many brackets, shallow
@@ -260,13 +260,13 @@ def test_bracketsInStringsDoNotCount() -> None:
         jsonrpc.loads(deep)
 
 
-def test_depthLimitIsAParameter() -> None:
+def test_depth_limit_is_a_parameter() -> None:
     assert jsonrpc.loads("[[[[]]]]", maxDepth=4) == [[[[]]]]
     with pytest.raises(jsonrpc.ParseError):
         jsonrpc.loads("[[[[[]]]]]", maxDepth=4)
 
 
-def test_numberSizeLimit() -> None:
+def test_number_size_limit() -> None:
     assert jsonrpc.loads(b"9" * MAX_NUMBER_DIGITS) == int("9" * MAX_NUMBER_DIGITS)
     _refused(b"9" * (MAX_NUMBER_DIGITS + 1), "1001 characters", "1000-character limit")
     # Past Python's 4,300-digit integer limit (a ValueError, not a JSONDecodeError).
@@ -297,11 +297,11 @@ def test_numberSizeLimit() -> None:
         b'{"jsonrpc":"2.0","id":1e999,"method":"ping"}',
     ],
 )
-def test_nonFiniteNumbersAreRefused(data: bytes) -> None:
+def test_non_finite_numbers_are_refused(data: bytes) -> None:
     _refused(data, "finite")
 
 
-def test_bigFiniteNumbersPass() -> None:
+def test_big_finite_numbers_pass() -> None:
     assert jsonrpc.loads(b"1.5e308") == 1.5e308
     assert jsonrpc.loads(b"9" * 199 + b"e99") > 1e297
     assert jsonrpc.loads(b"1e-999") == 0.0  # underflow is a finite zero
@@ -319,16 +319,16 @@ def test_bigFiniteNumbersPass() -> None:
         '"\ud800"',  # a str argument may hold a raw surrogate
     ],
 )
-def test_loneSurrogatesAreRefused(data: bytes | str) -> None:
+def test_lone_surrogates_are_refused(data: bytes | str) -> None:
     _refused(data, "lone surrogate")
 
 
-def test_surrogatePairsAndEscapedBackslashesPass() -> None:
+def test_surrogate_pairs_and_escaped_backslashes_pass() -> None:
     assert jsonrpc.loads(b'"\\ud83d\\ude00"') == "\U0001f600"
     assert jsonrpc.loads(b'"\\\\ud800"') == "\\ud800"  # an escaped backslash, then text
 
 
-def test_loadsNeverRaisesAnythingElse() -> None:
+def test_loads_never_raises_anything_else() -> None:
     for data in (
         b"\xff",
         b"\xed\xa0\x80",
@@ -350,7 +350,7 @@ def test_loadsNeverRaisesAnythingElse() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=64) | st.text(max_size=64))
-def test_loadsArbitraryInput(data: bytes | str) -> None:
+def test_loads_arbitrary_input(data: bytes | str) -> None:
     try:
         value = jsonrpc.loads(data)
     except jsonrpc.ParseError as e:
@@ -401,7 +401,7 @@ _fragments = st.sampled_from(
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_fragments, max_size=12).map("".join), st.sampled_from(["str", "bytes"]))
-def test_loadsHostileFragments(text: str, form: str) -> None:
+def test_loads_hostile_fragments(text: str, form: str) -> None:
     """Glued-together pieces of everything hostile: ParseError or a value,
     and a value always re-encodes as strict JSON."""
     data: bytes | str = text
@@ -429,7 +429,7 @@ JSON_VALUES = st.recursive(
 
 @settings(max_examples=200, deadline=None)
 @given(JSON_VALUES)
-def test_roundTrip(value: Any) -> None:
+def test_round_trip(value: Any) -> None:
     data = jsonrpc.dumps(value)
     _strict(data, value)
     assert jsonrpc.loads(data) == value
@@ -449,24 +449,24 @@ def _strict(data: bytes, value: Any) -> None:
 # -- dumps: only strict JSON goes out --------------------------------------------------
 
 
-def test_dumpsNeverWritesNonFiniteNumbers() -> None:
+def test_dumps_never_writes_non_finite_numbers() -> None:
     data = jsonrpc.dumps({"id": 1, "a": float("nan"), "b": [float("inf"), -float("inf"), 1.5]})
     assert data == b'{"id":1,"a":null,"b":[null,null,1.5]}'
 
 
-def test_dumpsReplacesLoneSurrogates() -> None:
+def test_dumps_replaces_lone_surrogates() -> None:
     data = jsonrpc.dumps({"id": "\ud800", "pair": "\ud83d\ude00", "ok": "\U0001f600"})
     assert json.loads(data) == {"id": "\ufffd", "pair": "\U0001f600", "ok": "\U0001f600"}
 
 
-def test_dumpsOfACircularStructureFailsOnce() -> None:
+def test_dumps_of_a_circular_structure_fails_once() -> None:
     loop: list[Any] = []
     loop.append(loop)
     with pytest.raises(ValueError):
         jsonrpc.dumps(loop)
 
 
-def test_classifyRefusesNonFiniteIds() -> None:
+def test_classify_refuses_non_finite_ids() -> None:
     for value in (float("nan"), float("inf"), -float("inf")):
         assert classify({"jsonrpc": "2.0", "id": value, "method": "x"}) is Kind.INVALID
     assert classify({"jsonrpc": "2.0", "id": 1.5, "method": "x"}) is Kind.REQUEST

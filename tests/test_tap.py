@@ -273,7 +273,7 @@ def test_version_names_mcpgateway_and_twisted(capsys: pytest.CaptureFixture[str]
     )
 
 
-def test_nothing_spawns_or_schedules_before_startService(
+def test_nothing_spawns_or_schedules_before_start_service(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Defect 10.1: twistd daemonizes between makeService and startService;
@@ -380,7 +380,7 @@ def test_events_replayed_by_twistd_are_written_once(tmp_path: Path) -> None:
     assert logFile.read_text().count("early 1") == 1
 
 
-def test_makeService_on_a_fake_reactor_never_touches_the_global_reactor(tmp_path: Path) -> None:
+def test_make_service_on_a_fake_reactor_never_touches_the_global_reactor(tmp_path: Path) -> None:
     """Everything is handed the reactor it runs on: building the tree (and
     starting it) on a fake reactor imports no global one (issue 11)."""
     config = tmp_path / "servers.json"

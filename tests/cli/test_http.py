@@ -73,14 +73,14 @@ URL = "http://127.0.0.1:9100/health"
         (b"<html>", f"{URL} did not answer JSON"),
     ],
 )
-def test_getJson_failures_are_one_line(answer: Any, message: str) -> None:
+def test_get_json_failures_are_one_line(answer: Any, message: str) -> None:
     client = GatewayClient(FakeOpener({"/health": answer}), environ={})
     with pytest.raises(CliError) as failure:
         client.getJson(URL, 2.0)
     assert failure.value.message == message
 
 
-def test_getJson_decodes_the_answer_with_the_timeout_given() -> None:
+def test_get_json_decodes_the_answer_with_the_timeout_given() -> None:
     opener = FakeOpener({"/health": HEALTH})
     assert GatewayClient(opener, environ={}).getJson(URL, 1.5) == HEALTH
     [(method, url, headers, body, timeout)] = opener.requests

@@ -98,7 +98,7 @@ def test_logs_stop_quietly_on_ctrl_c(
     assert printed == EVENTS[:1]
 
 
-def test_readEvents_parses_sse_frames() -> None:
+def test_read_events_parses_sse_frames() -> None:
     lines = iter(
         [
             b": keep-alive\n",

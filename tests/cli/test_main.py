@@ -23,7 +23,7 @@ from tests.cli.support import FakeGateway, api, run
 # -- the command line --------------------------------------------------------------------
 
 
-def test_state_dir_defaults_to_MCPGATEWAY_HOME(
+def test_state_dir_defaults_to_mcpgateway_home(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("MCPGATEWAY_HOME", str(tmp_path / "gw"))

@@ -10,7 +10,7 @@ from mcpgateway.cli.output import formatDuration, useColour
 from tests.cli.support import Terminal
 
 
-def test_useColour() -> None:
+def test_use_colour() -> None:
     assert useColour(Terminal())
     assert not useColour(io.StringIO())
 
@@ -19,5 +19,5 @@ def test_useColour() -> None:
     ("seconds", "text"),
     [(0, "0s"), (59.9, "59s"), (61, "1m 01s"), (3725, "1h 02m"), (90000, "1d 1h")],
 )
-def test_formatDuration(seconds: float, text: str) -> None:
+def test_format_duration(seconds: float, text: str) -> None:
     assert formatDuration(seconds) == text

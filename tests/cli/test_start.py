@@ -46,7 +46,7 @@ def test_start_refuses_a_second_gateway_on_another_port(
     assert "already running" in err and "mcpgateway stop" in err
 
 
-def test_gatewayArgv(tmp_path: Path) -> None:
+def test_gateway_argv(tmp_path: Path) -> None:
     argv = gatewayArgv(tmp_path, 9200, tmp_path / "c.json", foreground=False, rewrite=True)
     assert argv == [
         sys.executable,

@@ -84,7 +84,7 @@ def test_status_when_the_gateway_does_not_answer(
     assert "Traceback" not in out
 
 
-def test_renderStatus_without_servers_or_sessions(stateDir: Path) -> None:
+def test_render_status_without_servers_or_sessions(stateDir: Path) -> None:
     found = GatewayProbe(stateDir, {"pid": 7, "port": 9100, "config": "/c.json"})
     lines = renderStatus(found, {"servers": {}, "uptime": 5}, [])
     assert lines[0] == "mcpgateway ? running: pid 7, port 9100, up 5s"

@@ -117,7 +117,7 @@ def gateway(configPath: Path, stateDir: Path) -> AdoptedClaudeConfig:
 # -- inspectBackup: the one reader for doctor and restore ----------------------------------
 
 
-def test_inspectBackup_counts_what_restore_would_restore(
+def test_inspect_backup_counts_what_restore_would_restore(
     configPath: Path, stateDir: Path, home: Path
 ) -> None:
     assert inspectBackup(stateDir, configPath) is None
@@ -179,7 +179,7 @@ def nearlyBackups(configPath: str) -> st.SearchStrategy[Any]:
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
-def test_inspectBackup_rejects_exactly_what_restore_rejects(data: st.DataObject) -> None:
+def test_inspect_backup_rejects_exactly_what_restore_rejects(data: st.DataObject) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         stateDir = home / "state"

@@ -208,7 +208,7 @@ def test_adopt_without_stdio_entries_writes_nothing(home: Path, stateDir: Path) 
     assert not hasBackup(stateDir, path)
 
 
-def test_servedDocument_yields_the_originals(configPath: Path, stateDir: Path, home: Path) -> None:
+def test_served_document_yields_the_originals(configPath: Path, stateDir: Path, home: Path) -> None:
     expected = parseConfig(original(), str(configPath), ENV, "user")
     config = make(configPath, stateDir, home)
     before = config.servedDocument()
@@ -507,7 +507,7 @@ def test_a_crash_between_backup_and_rewrite_is_harmless(
 # -- concurrent writers --------------------------------------------------------------------
 
 
-def test_updateJson_redoes_the_cycle_when_someone_writes_in_between(tmp_path: Path) -> None:
+def test_update_json_redoes_the_cycle_when_someone_writes_in_between(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text(stringify({"a": 1}))
     calls = []
@@ -525,7 +525,7 @@ def test_updateJson_redoes_the_cycle_when_someone_writes_in_between(tmp_path: Pa
     assert stray(tmp_path) == []
 
 
-def test_updateJson_gives_up_on_a_writer_that_never_stops(tmp_path: Path) -> None:
+def test_update_json_gives_up_on_a_writer_that_never_stops(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text(stringify({"n": 0}))
     calls = []
@@ -543,7 +543,7 @@ def test_updateJson_gives_up_on_a_writer_that_never_stops(tmp_path: Path) -> Non
     assert stray(tmp_path) == []
 
 
-def test_updateJson_detects_a_same_size_rewrite_within_one_mtime_tick(tmp_path: Path) -> None:
+def test_update_json_detects_a_same_size_rewrite_within_one_mtime_tick(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text('{"a": 1}')
     mtime = path.stat().st_mtime_ns
@@ -559,7 +559,7 @@ def test_updateJson_detects_a_same_size_rewrite_within_one_mtime_tick(tmp_path: 
     assert load(path) == {"a": 2, "b": 0}
 
 
-def test_updateJson_does_not_write_when_nothing_changed(tmp_path: Path) -> None:
+def test_update_json_does_not_write_when_nothing_changed(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text('{"a": 1}')
     mtime = path.stat().st_mtime_ns
@@ -892,7 +892,7 @@ def test_project_backup_names_are_safe(home: Path, stateDir: Path) -> None:
         '{\n  "a": [],\n  "b": {},\n  "c": "\\ud800 \\u001b"\n}',  # lone surrogate, control
     ],
 )
-def test_updateJson_writes_in_the_original_format(tmp_path: Path, text: str) -> None:
+def test_update_json_writes_in_the_original_format(tmp_path: Path, text: str) -> None:
     path = tmp_path / "c.json"
     path.write_bytes(text.encode())
     data, _ = readJson(path)

@@ -173,7 +173,7 @@ def readCache(stateDir: Path) -> dict[str, Any]:
         ("uvx", ["--python", "3.12", "pkg"], ("uvx", "pkg", [])),
     ],
 )
-def test_wrapperOf_parses_npx_and_uvx_forms(
+def test_wrapper_of_parses_npx_and_uvx_forms(
     resolver: Resolver, command: str, args: list[str], expected: tuple[str, str, list[str]]
 ) -> None:
     spec = ServerSpec(name="s", command=command, args=tuple(args))
@@ -203,7 +203,7 @@ def test_wrapperOf_parses_npx_and_uvx_forms(
         ("uvx", ["--from", "x", "./script.py"]),
     ],
 )
-def test_wrapperOf_is_None_for_other_commands_and_unknown_forms(
+def test_wrapper_of_is_none_for_other_commands_and_unknown_forms(
     resolver: Resolver, command: str, args: list[str]
 ) -> None:
     assert resolver.wrapperOf(ServerSpec(name="s", command=command, args=tuple(args))) is None
@@ -472,7 +472,7 @@ def test_an_install_that_hangs_is_killed_after_the_timeout(
     assert not reactor.getDelayedCalls()
 
 
-def test_node_missing_from_PATH_runs_as_configured(
+def test_node_missing_from_path_runs_as_configured(
     stateDir: Path, reactor: FakeProcessReactor, tmp_path: Path, logged: list[LogEvent]
 ) -> None:
     resolver = Resolver(stateDir, reactor, reactor, {"PATH": str(tmp_path / "empty")}, npm=NPM)
@@ -483,7 +483,7 @@ def test_node_missing_from_PATH_runs_as_configured(
     assert warnings(logged)[0]["why"] == "'node' is not on PATH"
 
 
-def test_node_is_looked_up_on_the_PATH_of_the_entrys_env(
+def test_node_is_looked_up_on_the_path_of_the_entrys_env(
     stateDir: Path, reactor: FakeProcessReactor, tmp_path: Path, binDir: Path
 ) -> None:
     resolver = Resolver(stateDir, reactor, reactor, {"PATH": str(tmp_path / "empty")}, npm=NPM)
@@ -515,7 +515,7 @@ def test_node_is_looked_up_on_the_PATH_of_the_entrys_env(
         (b"\x7fELF\x02\x01\x01", "server", ["BIN"]),
     ],
 )
-def test_nodeCommand_runs_node_scripts_with_node_and_anything_else_as_itself(
+def test_node_command_runs_node_scripts_with_node_and_anything_else_as_itself(
     tmp_path: Path, binDir: Path, head: bytes, name: str, expected: list[str]
 ) -> None:
     binFile = tmp_path / name
@@ -525,7 +525,7 @@ def test_nodeCommand_runs_node_scripts_with_node_and_anything_else_as_itself(
     assert nodeCommand(binFile, str(binDir)) == [replacements.get(w, w) for w in expected]
 
 
-def test_nodeCommand_refuses_a_file_that_is_neither_node_nor_executable(tmp_path: Path) -> None:
+def test_node_command_refuses_a_file_that_is_neither_node_nor_executable(tmp_path: Path) -> None:
     binFile = tmp_path / "data.txt"
     binFile.write_bytes(b"hello\n")
     with pytest.raises(resolve.ResolveError, match="neither a node script nor executable"):

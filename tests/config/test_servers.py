@@ -47,7 +47,7 @@ def bindir(tmp_path: Path) -> Path:
 # -- scopes -----------------------------------------------------------------------
 
 
-def test_userScope() -> None:
+def test_user_scope() -> None:
     loaded = parse(
         {
             "mcpServers": {
@@ -73,7 +73,7 @@ def test_userScope() -> None:
     }
 
 
-def test_localScopeOnlyIsNotServedAndOneWarningNamesThem() -> None:
+def test_local_scope_only_is_not_served_and_one_warning_names_them() -> None:
     """Issue 10.3: a project's private server must not reach every client."""
     loaded = parse(
         {
@@ -100,7 +100,7 @@ def test_localScopeOnlyIsNotServedAndOneWarningNamesThem() -> None:
     assert "claude mcp add --scope user" in warning
 
 
-def test_aProjectEntryIdenticalToTheUsersIsServedOnceWithoutWarning() -> None:
+def test_a_project_entry_identical_to_the_users_is_served_once_without_warning() -> None:
     entry = {"command": "same", "args": ["1"]}
     loaded = parse(
         {
@@ -117,7 +117,7 @@ def test_aProjectEntryIdenticalToTheUsersIsServedOnceWithoutWarning() -> None:
     assert loaded.servers["x"].scope == "user"
 
 
-def test_theUserScopeWinsOverADifferentProjectEntry() -> None:
+def test_the_user_scope_wins_over_a_different_project_entry() -> None:
     loaded = parse(
         {
             "mcpServers": {"x": {"command": "user-cmd"}},
@@ -132,7 +132,7 @@ def test_theUserScopeWinsOverADifferentProjectEntry() -> None:
     ]
 
 
-def test_aMcpJsonIsProjectScopeAndNotServed() -> None:
+def test_a_mcp_json_is_project_scope_and_not_served() -> None:
     project = parse({"mcpServers": {"x": {"command": "proj"}}}, scope="project")
     assert project.servers == {}
     assert project.warnings[0].startswith(
@@ -149,7 +149,7 @@ def test_aMcpJsonIsProjectScopeAndNotServed() -> None:
 
 
 @pytest.mark.parametrize("scope", ["user", "gateway", "project"])
-def test_invalidProjectEntriesStillGetTheirOwnWarning(scope: str) -> None:
+def test_invalid_project_entries_still_get_their_own_warning(scope: str) -> None:
     loaded = parse({"projects": {"/a": {"mcpServers": {"bad": {"command": ""}}}}}, scope=scope)
     assert loaded.servers == {}
     assert loaded.warnings == [
@@ -157,13 +157,13 @@ def test_invalidProjectEntriesStillGetTheirOwnWarning(scope: str) -> None:
     ]
 
 
-def test_noMcpServers() -> None:
+def test_no_mcp_servers() -> None:
     loaded = parse({"projects": {"/a": {}}})
     assert loaded.servers == {}
     assert loaded.warnings == ["test.json has no mcpServers object; no servers to serve"]
 
 
-def test_mcpServersNotAnObject() -> None:
+def test_mcp_servers_not_an_object() -> None:
     loaded = parse({"mcpServers": ["x"], "other": {"mcpServers": {"ok": {"command": "c"}}}})
     assert loaded.warnings == ["mcpServers in gateway scope is not an object; skipped"]
     assert loaded.servers == {}
@@ -172,7 +172,7 @@ def test_mcpServersNotAnObject() -> None:
 # -- entries ------------------------------------------------------------------------
 
 
-def test_typeMissingWithCommandIsStdio() -> None:
+def test_type_missing_with_command_is_stdio() -> None:
     loaded = parse(
         {
             "mcpServers": {
@@ -196,7 +196,7 @@ def test_typeMissingWithCommandIsStdio() -> None:
         ({"type": "http", "command": "c"}, "http"),
     ],
 )
-def test_nonStdioSkipped(entry: dict[str, Any], kind: str) -> None:
+def test_non_stdio_skipped(entry: dict[str, Any], kind: str) -> None:
     loaded = parse({"mcpServers": {"remote": entry, "local": {"command": "c"}}})
     assert list(loaded.servers) == ["local"]
     assert loaded.warnings == [
@@ -229,7 +229,7 @@ def test_nonStdioSkipped(entry: dict[str, Any], kind: str) -> None:
         ("e", {"command": "c", "requestTimeout": True}, "'requestTimeout' must be a positive"),
     ],
 )
-def test_invalidEntrySkippedOthersKept(name: str, entry: Any, why: str) -> None:
+def test_invalid_entry_skipped_others_kept(name: str, entry: Any, why: str) -> None:
     loaded = parse({"mcpServers": {name: entry, "good": {"command": "c"}}})
     assert list(loaded.servers) == ["good"]
     [warning] = loaded.warnings
@@ -237,19 +237,19 @@ def test_invalidEntrySkippedOthersKept(name: str, entry: Any, why: str) -> None:
     assert warning.endswith("; skipped")
 
 
-def test_validNames() -> None:
+def test_valid_names() -> None:
     names = ["a", "A1", "my-server_2.0", "9lives", "x" * 64]
     loaded = parse({"mcpServers": {n: {"command": "c"} for n in names}})
     assert sorted(loaded.servers) == sorted(names)
 
 
-def test_nameWithTrailingNewlineRejected() -> None:
+def test_name_with_trailing_newline_rejected() -> None:
     loaded = parse({"mcpServers": {"demo\n": {"command": "c"}}})
     assert loaded.servers == {}
     assert len(loaded.warnings) == 1
 
 
-def test_modeAndTimeout() -> None:
+def test_mode_and_timeout() -> None:
     loaded = parse(
         {
             "mcpServers": {
@@ -267,7 +267,7 @@ def test_modeAndTimeout() -> None:
     )
 
 
-def test_cwdExpanded() -> None:
+def test_cwd_expanded() -> None:
     loaded = parse(
         {
             "mcpServers": {
@@ -323,7 +323,7 @@ def test_expansion() -> None:
         ({"command": "c", "env": {"KEY": "x-${NOPE}"}}, "env.KEY"),
     ],
 )
-def test_missingVariableSkipsEntry(entry: dict[str, Any], where: str) -> None:
+def test_missing_variable_skips_entry(entry: dict[str, Any], where: str) -> None:
     loaded = parse({"mcpServers": {"x": entry, "y": {"command": "c"}}})
     assert list(loaded.servers) == ["y"]
     assert loaded.warnings == [
@@ -331,7 +331,7 @@ def test_missingVariableSkipsEntry(entry: dict[str, Any], where: str) -> None:
     ]
 
 
-def test_expansionUsesGivenEnvironNotProcessEnv(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expansion_uses_given_environ_not_process_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONLY_IN_PROCESS_ENV", "leak")
     loaded = parse({"mcpServers": {"x": {"command": "c", "args": ["${ONLY_IN_PROCESS_ENV}"]}}})
     assert loaded.servers == {}
@@ -340,7 +340,7 @@ def test_expansionUsesGivenEnvironNotProcessEnv(monkeypatch: pytest.MonkeyPatch)
 # -- executable resolution ---------------------------------------------------------
 
 
-def test_executableResolvedOnGivenPath(bindir: Path) -> None:
+def test_executable_resolved_on_given_path(bindir: Path) -> None:
     loaded = parse(
         {
             "mcpServers": {
@@ -357,19 +357,19 @@ def test_executableResolvedOnGivenPath(bindir: Path) -> None:
     assert loaded.warnings == []  # not found is not a config warning: the pool reports it
 
 
-def test_executableResolvedOnEntryPath(bindir: Path) -> None:
+def test_executable_resolved_on_entry_path(bindir: Path) -> None:
     loaded = parse(
         {"mcpServers": {"t": {"command": "mytool", "env": {"PATH": str(bindir)}}}}, {"PATH": ""}
     )
     assert loaded.servers["t"].executable == str(bindir / "mytool")
 
 
-def test_absoluteCommand(bindir: Path) -> None:
+def test_absolute_command(bindir: Path) -> None:
     loaded = parse({"mcpServers": {"t": {"command": str(bindir / "mytool")}}})
     assert loaded.servers["t"].executable == str(bindir / "mytool")
 
 
-def test_environmentMergesEntryOverBase() -> None:
+def test_environment_merges_entry_over_base() -> None:
     spec = ServerSpec(name="x", command="c", env=(("A", "entry"), ("C", "3")))
     assert spec.environment({"A": "base", "B": "2"}) == {"A": "entry", "B": "2", "C": "3"}
 
@@ -377,7 +377,7 @@ def test_environmentMergesEntryOverBase() -> None:
 # -- files --------------------------------------------------------------------------
 
 
-def test_readConfigFileInvalidJson(tmp_path: Path) -> None:
+def test_read_config_file_invalid_json(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text('{\n  "mcpServers": {\n    "a": {"command": "x",}\n  }\n}\n')
     with pytest.raises(ConfigError) as info:
@@ -387,14 +387,14 @@ def test_readConfigFileInvalidJson(tmp_path: Path) -> None:
     assert "line 3 column 26" in message
 
 
-def test_readConfigFileMissing(tmp_path: Path) -> None:
+def test_read_config_file_missing(tmp_path: Path) -> None:
     path = tmp_path / "nope.json"
     with pytest.raises(ConfigError) as info:
         readConfigFile(path)
     assert str(info.value).startswith(f"cannot read config file {path}:")
 
 
-def test_readConfigFileDirectoryAndBadUtf8(tmp_path: Path) -> None:
+def test_read_config_file_directory_and_bad_utf8(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         readConfigFile(tmp_path)
     bad = tmp_path / "bad.json"
@@ -403,7 +403,7 @@ def test_readConfigFileDirectoryAndBadUtf8(tmp_path: Path) -> None:
         readConfigFile(bad)
 
 
-def test_readConfigFileNotAnObject(tmp_path: Path) -> None:
+def test_read_config_file_not_an_object(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text("[1, 2]")
     with pytest.raises(ConfigError) as info:
@@ -411,7 +411,7 @@ def test_readConfigFileNotAnObject(tmp_path: Path) -> None:
     assert "must hold a JSON object" in str(info.value)
 
 
-def test_loadConfigScopeFromFileName(tmp_path: Path) -> None:
+def test_load_config_scope_from_file_name(tmp_path: Path) -> None:
     data = json.dumps({"mcpServers": {"x": {"command": "c"}}})
     for name, scope in (
         (".claude.json", "user"),
@@ -441,7 +441,7 @@ def test_demo() -> None:
     assert loaded.warnings == []
 
 
-def test_defaultConfigPath(tmp_path: Path) -> None:
+def test_default_config_path(tmp_path: Path) -> None:
     assert defaultConfigPath(str(tmp_path)) is None
     (tmp_path / ".claude.json").write_text("{}")
     assert defaultConfigPath(str(tmp_path)) == tmp_path / ".claude.json"
@@ -479,7 +479,7 @@ _BLOCK = st.dictionaries(st.sampled_from(["x", "y", "z"]), _ENTRY, max_size=3)
     ),
     scope=st.sampled_from(["user", "gateway", "project"]),
 )
-def test_onlyTheGlobalScopeIsEverServed(
+def test_only_the_global_scope_is_ever_served(
     top: dict[str, Any] | None, projects: dict[str, Any], scope: str
 ) -> None:
     """Whatever the projects say, the served specs are exactly the top level's

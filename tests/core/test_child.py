@@ -53,11 +53,11 @@ class ChildTestCase(SynchronousTestCase):
 
 
 class FakeTests(SynchronousTestCase):
-    def test_fakeProvidesIProcessTransport(self) -> None:
+    def test_fake_provides_i_process_transport(self) -> None:
         proc = FakeProcess(ChildProtocol("s", print, Clock(), killGroup=None))
         self.assertTrue(verifyObject(IProcessTransport, proc))
 
-    def test_reactorSpawnRecordsAndConnects(self) -> None:
+    def test_reactor_spawn_records_and_connects(self) -> None:
         reactor = FakeProcessReactor()
         proto = ChildProtocol("s", print, reactor, killGroup=None)
         proc = reactor.spawnProcess(proto, "/bin/x", ["/bin/x", "-a"], env={"A": "1"}, path="/tmp")
@@ -67,10 +67,10 @@ class FakeTests(SynchronousTestCase):
 
 
 class FramingTests(ChildTestCase):
-    def test_connectionMadeRecordsPid(self) -> None:
+    def test_connection_made_records_pid(self) -> None:
         self.assertEqual(self.proto.pid, 321)
 
-    def test_messageSplitAcrossChunks(self) -> None:
+    def test_message_split_across_chunks(self) -> None:
         chunks = [b'{"jsonrpc":"2.0",', b'"id":1,', b'"result":{"x":1}}\n']
         self.proc.stdout(chunks[0])
         self.proc.stdout(chunks[1])
@@ -79,13 +79,13 @@ class FramingTests(ChildTestCase):
         self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": {"x": 1}}])
         self.assertEqual(self.proto.bytesIn, sum(map(len, chunks)))
 
-    def test_newlineAloneInLaterChunk(self) -> None:
+    def test_newline_alone_in_later_chunk(self) -> None:
         self.proc.stdout(RESPONSE)
         self.assertEqual(self.received, [])
         self.proc.stdout(b"\n")
         self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": {}}])
 
-    def test_severalMessagesInOneChunk(self) -> None:
+    def test_several_messages_in_one_chunk(self) -> None:
         self.proc.stdout(
             b'{"jsonrpc":"2.0","id":1,"result":1}\n'
             b'{"jsonrpc":"2.0","method":"n"}\n'
@@ -103,13 +103,13 @@ class FramingTests(ChildTestCase):
         self.proc.stdout(b"\n")
         self.assertEqual([m["id"] for m in self.received], [1, 2])
 
-    def test_blankLinesSkippedQuietly(self) -> None:
+    def test_blank_lines_skipped_quietly(self) -> None:
         with capturedGatewayLogs() as events:
             self.proc.stdout(b"\n\n   \n\r\n\t\n" + RESPONSE + b"\n\n")
         self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": {}}])
         self.assertEqual(warnings(events), [])
 
-    def test_nonJsonLineLoggedAndSkipped(self) -> None:
+    def test_non_json_line_logged_and_skipped(self) -> None:
         with capturedGatewayLogs() as events:
             self.proc.stdout(b"Server listening on stdio\n" + RESPONSE + b"\n")
         self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": {}}])
@@ -119,13 +119,13 @@ class FramingTests(ChildTestCase):
         self.assertEqual(event["excerpt"], "Server listening on stdio")
         self.assertIn("line 1 column 1", event["error"])
 
-    def test_nonObjectJsonSkipped(self) -> None:
+    def test_non_object_json_skipped(self) -> None:
         with capturedGatewayLogs() as events:
             self.proc.stdout(b'42\n"str"\n' + RESPONSE + b"\n")
         self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": {}}])
         self.assertEqual(len(warnings(events)), 2)
 
-    def test_batchLineDeliversEachElement(self) -> None:
+    def test_batch_line_delivers_each_element(self) -> None:
         with capturedGatewayLogs() as events:
             self.proc.stdout(
                 b'[{"jsonrpc":"2.0","id":1,"result":1},7,{"jsonrpc":"2.0","method":"n"}]\n'
@@ -136,7 +136,7 @@ class FramingTests(ChildTestCase):
         )
         self.assertEqual(len(warnings(events)), 1)  # the 7
 
-    def test_onMessageErrorDoesNotStopLaterLines(self) -> None:
+    def test_on_message_error_does_not_stop_later_lines(self) -> None:
         seen: list[Any] = []
 
         def onMessage(message: Any) -> None:
@@ -157,7 +157,7 @@ class FramingTests(ChildTestCase):
 class MaxLineTests(ChildTestCase):
     """Over-long stdout lines kill the child; nothing is buffered without bound."""
 
-    def test_lineOfExactlyMaxLineAccepted(self) -> None:
+    def test_line_of_exactly_max_line_accepted(self) -> None:
         line = b'{"jsonrpc":"2.0","id":1,"result":"' + b"x" * 100
         line = line[:98] + b'"}'
         self.assertEqual(len(line), 100)
@@ -165,7 +165,7 @@ class MaxLineTests(ChildTestCase):
         self.assertEqual(len(self.received), 1)
         self.assertEqual(self.proc.signals, [])
 
-    def test_completeLineOverMaxLineKills(self) -> None:
+    def test_complete_line_over_max_line_kills(self) -> None:
         big = b'{"jsonrpc":"2.0","id":2,"result":"' + b"x" * 200 + b'"}'
         with capturedGatewayLogs() as events:
             self.proc.stdout(RESPONSE + b"\n" + big + b"\n")
@@ -177,7 +177,7 @@ class MaxLineTests(ChildTestCase):
         self.assertEqual(event["size"], len(big))
         self.assertEqual(event["limit"], 100)
 
-    def test_lineOverMaxLineAssembledFromChunksKills(self) -> None:
+    def test_line_over_max_line_assembled_from_chunks_kills(self) -> None:
         self.proc.stdout(b'{"jsonrpc":"2.0","id":2,"result":"' + b"x" * 40)  # 74 bytes
         self.proc.stdout(b"x" * 25)  # 99 bytes buffered: not over the limit yet
         self.assertEqual(self.proc.signals, [])
@@ -185,7 +185,7 @@ class MaxLineTests(ChildTestCase):
         self.assertEqual(self.received, [])
         self.assertEqual(self.proc.signals, ["KILL"])
 
-    def test_partialDataOverMaxLineKillsWithoutNewline(self) -> None:
+    def test_partial_data_over_max_line_kills_without_newline(self) -> None:
         self.proc.killEnds = False  # the child lingers: the buffer must still be dropped
         self.proc.stdout(b"x" * 60)
         self.assertEqual(self.proc.signals, [])
@@ -197,41 +197,41 @@ class MaxLineTests(ChildTestCase):
         self.proc.stdout(b"\n" + RESPONSE + b"\n")
         self.assertEqual(self.received, [{"jsonrpc": "2.0", "id": 1, "result": {}}])
 
-    def test_singleHugeChunkWithoutNewlineKills(self) -> None:
+    def test_single_huge_chunk_without_newline_kills(self) -> None:
         self.proc.stdout(b"y" * 10_000)
         self.assertEqual(self.proc.signals, ["KILL"])
         self.assertEqual(self.received, [])
 
-    def test_defaultMaxLine(self) -> None:
+    def test_default_max_line(self) -> None:
         self.assertEqual(DEFAULT_MAX_LINE, 16 * 1024 * 1024)
 
 
 class StderrTests(ChildTestCase):
-    def test_linesGoToTail(self) -> None:
+    def test_lines_go_to_tail(self) -> None:
         self.proc.stderr(b"starting\r\nready\n")
         self.assertEqual(list(self.proto.stderrTail), ["starting", "ready"])
         self.assertEqual(self.received, [])
 
-    def test_partialLinesJoined(self) -> None:
+    def test_partial_lines_joined(self) -> None:
         self.proc.stderr(b"hel")
         self.proc.stderr(b"lo wo")
         self.assertEqual(list(self.proto.stderrTail), [])
         self.proc.stderr(b"rld\nnext")
         self.assertEqual(list(self.proto.stderrTail), ["hello world"])
 
-    def test_partialLineKeptAtExit(self) -> None:
+    def test_partial_line_kept_at_exit(self) -> None:
         self.proc.stderr(b"Traceback: fatal")
         self.proc.exit(1)
         self.assertEqual(list(self.proto.stderrTail), ["Traceback: fatal"])
 
-    def test_tailBoundedInLines(self) -> None:
+    def test_tail_bounded_in_lines(self) -> None:
         self.proc.stderr(b"".join(b"line %d\n" % i for i in range(STDERR_LINES + 50)))
         tail = list(self.proto.stderrTail)
         self.assertEqual(len(tail), STDERR_LINES)
         self.assertEqual(tail[0], "line 50")
         self.assertEqual(tail[-1], f"line {STDERR_LINES + 49}")
 
-    def test_tailBoundedInLineLength(self) -> None:
+    def test_tail_bounded_in_line_length(self) -> None:
         self.proc.stderr(b"w" * 9000 + b"\n")
         for _ in range(50):
             self.proc.stderr(b"z" * 10_000)  # never a newline
@@ -240,27 +240,27 @@ class StderrTests(ChildTestCase):
         self.assertEqual(len(tail), 2)
         self.assertEqual([len(line) for line in tail], [4096, 4096])
 
-    def test_stderrNeverKills(self) -> None:
+    def test_stderr_never_kills(self) -> None:
         self.proc.stderr(b"e" * 100_000)
         self.assertEqual(self.proc.signals, [])
 
 
 class SendTests(ChildTestCase):
-    def test_sendWritesOneCompactLine(self) -> None:
+    def test_send_writes_one_compact_line(self) -> None:
         self.proto.send({"jsonrpc": "2.0", "id": 1, "method": "x", "params": {"s": "a\nb"}})
         self.assertEqual(
             self.proc.written, [b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"a\\nb"}}\n']
         )
         self.assertEqual(self.proto.bytesOut, len(self.proc.written[0]))
 
-    def test_sendAfterExitDoesNothing(self) -> None:
+    def test_send_after_exit_does_nothing(self) -> None:
         self.proc.exit(0)
         self.proto.send({"jsonrpc": "2.0", "method": "x"})
         self.assertEqual(self.proc.written, [])
 
 
 class StopTests(ChildTestCase):
-    def test_stopSequence(self) -> None:
+    def test_stop_sequence(self) -> None:
         d = self.proto.stop(graceTime=2.0, termTime=3.0)
         self.assertTrue(self.proc.stdinClosed)
         self.assertEqual(self.proc.signals, [])
@@ -278,7 +278,7 @@ class StopTests(ChildTestCase):
         assert self.proto.exitReason is not None
         self.assertEqual(describeExit(self.proto.exitReason), "killed by signal 9")
 
-    def test_earlyExitCancelsTimers(self) -> None:
+    def test_early_exit_cancels_timers(self) -> None:
         d = self.proto.stop(graceTime=5.0, termTime=5.0)
         self.assertEqual(len(self.clock.getDelayedCalls()), 2)
         self.clock.advance(1)
@@ -288,7 +288,7 @@ class StopTests(ChildTestCase):
         self.clock.advance(100)
         self.assertEqual(self.proc.signals, [])
 
-    def test_exitAfterTermCancelsKill(self) -> None:
+    def test_exit_after_term_cancels_kill(self) -> None:
         self.proc.termEnds = True
         d = self.proto.stop(graceTime=1.0, termTime=1.0)
         self.clock.advance(1.0)
@@ -296,7 +296,7 @@ class StopTests(ChildTestCase):
         self.successResultOf(d)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
-    def test_stopTwiceOneSequence(self) -> None:
+    def test_stop_twice_one_sequence(self) -> None:
         d1 = self.proto.stop(1.0, 1.0)
         d2 = self.proto.stop(1.0, 1.0)
         self.assertEqual(self.proc.closeStdinCalls, 1)
@@ -305,26 +305,26 @@ class StopTests(ChildTestCase):
         self.successResultOf(d1)
         self.successResultOf(d2)
 
-    def test_stopExitedChildFiresAtOnce(self) -> None:
+    def test_stop_exited_child_fires_at_once(self) -> None:
         self.proc.exit(3)
         d = self.proto.stop()
         self.assertIsNone(self.successResultOf(d))
         self.assertFalse(self.proc.stdinClosed)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
-    def test_signalAfterExitIgnored(self) -> None:
+    def test_signal_after_exit_ignored(self) -> None:
         self.proc.exit(0)
         self.proto.signal("KILL")
         self.assertEqual(self.proc.signals, [])
 
-    def test_processExitedAlreadySwallowed(self) -> None:
+    def test_process_exited_already_swallowed(self) -> None:
         def raiser(name: str | int) -> None:
             raise ProcessExitedAlready()
 
         self.proc.signalProcess = raiser  # type: ignore[method-assign, assignment]
         self.proto.signal("TERM")  # must not raise
 
-    def test_killGroupSignalsTheGroup(self) -> None:
+    def test_kill_group_signals_the_group(self) -> None:
         """With a process group, the whole group is signalled, not the transport."""
         calls: list[tuple[int, int]] = []
         proto = ChildProtocol("srv", print, self.clock, killGroup=lambda p, s: calls.append((p, s)))
@@ -337,7 +337,7 @@ class StopTests(ChildTestCase):
         proc.exit(signal=9)
         self.successResultOf(d)
 
-    def test_killGroupProcessLookupErrorSwallowed(self) -> None:
+    def test_kill_group_process_lookup_error_swallowed(self) -> None:
         def gone(pid: int, sig: int) -> None:
             raise ProcessLookupError()
 
@@ -347,7 +347,7 @@ class StopTests(ChildTestCase):
 
 
 class ExitTests(ChildTestCase):
-    def test_signalExit(self) -> None:
+    def test_signal_exit(self) -> None:
         self.assertNoResult(self.proto.ended)
         self.proc.exit(signal=15)
         self.assertIsNone(self.successResultOf(self.proto.ended))
@@ -358,7 +358,7 @@ class ExitTests(ChildTestCase):
         self.assertEqual(value.signal, 15)
         self.assertEqual(describeExit(self.proto.exitReason), "killed by signal 15")
 
-    def test_exitLogged(self) -> None:
+    def test_exit_logged(self) -> None:
         with capturedGatewayLogs() as events:
             self.proc.exit(2)
         [event] = [
@@ -367,7 +367,7 @@ class ExitTests(ChildTestCase):
         self.assertEqual(event["how"], "exited with code 2")
         self.assertEqual(event["pid"], 321)
 
-    def test_describeExit(self) -> None:
+    def test_describe_exit(self) -> None:
         self.assertEqual(describeExit(Failure(ProcessDone(0))), "exited with code 0")
         self.assertEqual(describeExit(Failure(ProcessTerminated(exitCode=3))), "exited with code 3")
         self.assertEqual(describeExit(Failure(ProcessTerminated(signal=9))), "killed by signal 9")
@@ -571,7 +571,7 @@ class StderrLogBudgetTests(ChildTestCase):
         self.assertEqual(len(self.stderrEvents(events)), 300)
         self.assertEqual([e for e in events if "not logged" in e["log_format"]], [])
 
-    def test_the_onStderr_callback_sees_every_line_and_its_errors_are_contained(self) -> None:
+    def test_the_on_stderr_callback_sees_every_line_and_its_errors_are_contained(self) -> None:
         seen: list[str] = []
 
         def onStderr(line: str) -> None:

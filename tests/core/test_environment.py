@@ -31,18 +31,18 @@ THE_USERS = {
 }
 
 
-def test_childEnvironmentDropsOnlyTheGatewaysOwn() -> None:
+def test_child_environment_drops_only_the_gateways_own() -> None:
     assert childEnvironment({**GATEWAY_OWN, **THE_USERS}) == THE_USERS
 
 
 @given(st.dictionaries(st.text(min_size=1), st.text()))
-def test_childEnvironmentNeverLeaksAGatewayName(environ: dict[str, str]) -> None:
+def test_child_environment_never_leaks_a_gateway_name(environ: dict[str, str]) -> None:
     child = childEnvironment(environ)
     assert not any(isGatewayOwn(name) for name in child)
     assert {k: v for k, v in environ.items() if not isGatewayOwn(k)} == child
 
 
-def test_childrenOfTheServiceTreeGetTheStrippedEnvironment(
+def test_children_of_the_service_tree_get_the_stripped_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -75,7 +75,7 @@ class StartTests(SynchronousTestCase):
         self.resolver = FakeResolver()
         self.gateway = Gateway({"mem": NPX}, fakeSpawner(self.reactor), resolver=self.resolver)
 
-    def test_nothingStartsBeforeStartService(self) -> None:
+    def test_nothing_starts_before_start_service(self) -> None:
         self.assertEqual(self.resolver.asked, [])
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         self.assertEqual(self.reactor.processes, [])
@@ -86,7 +86,7 @@ class StartTests(SynchronousTestCase):
             Resolution("pending", "installing npx @scope/server-memory"),
         )
 
-    def test_requestWaitsForResolutionAtMostItsTimeout(self) -> None:
+    def test_request_waits_for_resolution_at_most_its_timeout(self) -> None:
         self.gateway.start()
         pool = self.gateway.pools["mem"]
         session, opened = self.gateway.openSession(
@@ -112,7 +112,7 @@ class StartTests(SynchronousTestCase):
         self.assertNoResult(again)
         del session
 
-    def test_requestStartsOnceResolutionFinishesInTime(self) -> None:
+    def test_request_starts_once_resolution_finishes_in_time(self) -> None:
         self.gateway.start()
         _, opened = self.gateway.openSession(
             "mem", jsonrpc.request(1, "initialize", {"protocolVersion": "2025-11-25"}), "2025-11-25"
@@ -124,7 +124,7 @@ class StartTests(SynchronousTestCase):
         self.assertTrue(all(call.getTime() >= 5.0 + 2 for call in self.reactor.getDelayedCalls()))
         self.assertNoResult(opened)
 
-    def test_failedResolutionIsReported(self) -> None:
+    def test_failed_resolution_is_reported(self) -> None:
         self.gateway.start()
         self.resolver.failures["mem"] = "npm install exited with code 1"
         self.resolver.finish(NPX)
@@ -153,7 +153,7 @@ class DrainTests(SynchronousTestCase):
             session=self.sid,
         )
 
-    def test_inFlightRequestFinishesDuringDrain(self) -> None:
+    def test_in_flight_request_finishes_during_drain(self) -> None:
         response = self.call(7)
         childId = self.h.process().sentMessages()[-1]["id"]
         stopped = self.h.gateway.stop()
@@ -166,7 +166,7 @@ class DrainTests(SynchronousTestCase):
         )
         self.assertTrue(self.h.process().stdinClosed)  # then the children stop
 
-    def test_whatIsLeftAfterTheDeadlineGetsAnError(self) -> None:
+    def test_what_is_left_after_the_deadline_gets_an_error(self) -> None:
         response = self.call(8)
         self.h.gateway.stop()
         self.h.reactor.advance(4.9)
@@ -176,7 +176,7 @@ class DrainTests(SynchronousTestCase):
         self.assertEqual(event["error"]["code"], jsonrpc.SERVER_UNAVAILABLE)
         self.assertIn("shutting down", event["error"]["message"])
 
-    def test_nothingInFlightStopsAtOnce(self) -> None:
+    def test_nothing_in_flight_stops_at_once(self) -> None:
         self.h.gateway.stop()
         self.assertTrue(self.h.process().stdinClosed)
 
@@ -193,7 +193,7 @@ class _Slow(Service):
 class StopOrderTests(SynchronousTestCase):
     """Defect 10.5: the lock and state.json go only after everything else."""
 
-    def test_lockAndStateOutliveTheOtherServices(self) -> None:
+    def test_lock_and_state_outlive_the_other_services(self) -> None:
         stateDir = Path(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, stateDir, True)
         lock = InstanceLock(stateDir)
@@ -219,7 +219,7 @@ class StopOrderTests(SynchronousTestCase):
 class CountTests(SynchronousTestCase):
     """Defect 10.11: one request count in /health, status and /metrics."""
 
-    def test_statefulCountSurvivesTheSessionsEnd(self) -> None:
+    def test_stateful_count_survives_the_sessions_end(self) -> None:
         from mcpgateway.web.metrics import renderMetrics
 
         h = Harness({"st": spec("st", mode="stateful")})

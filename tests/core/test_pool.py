@@ -99,7 +99,7 @@ class PoolCase(SynchronousTestCase):
 
 
 class SharedHandshakeTests(PoolCase):
-    def test_concurrentOpensShareOneChildAndOneHandshake(self) -> None:
+    def test_concurrent_opens_share_one_child_and_one_handshake(self) -> None:
         """Pitfall: concurrent first initializes wait behind one handshake."""
         a = FakeSession("a", protocolVersion="2025-03-26")
         b = FakeSession("b", protocolVersion="2025-06-18")
@@ -142,7 +142,7 @@ class SharedHandshakeTests(PoolCase):
         self.assertEqual(len(self.reactor.processes), 1)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
-    def test_laterOpenAnsweredFromCache(self) -> None:
+    def test_later_open_answered_from_cache(self) -> None:
         self.openRunning(FakeSession("a"))
         proc = self.reactor.lastProcess
         late = FakeSession("late", protocolVersion="2025-06-18")
@@ -153,13 +153,13 @@ class SharedHandshakeTests(PoolCase):
         self.assertEqual(proc.sentMessages(), [])
         self.assertEqual(len(self.reactor.processes), 1)
 
-    def test_envPassedExplicitly(self) -> None:
+    def test_env_passed_explicitly(self) -> None:
         """spawnProcess without env gives an empty environment on POSIX: always pass it."""
         self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
         [(_, _, env, _)] = self.reactor.spawned
         self.assertEqual(env, {"PATH": "/usr/bin", "HOME": "/home/u", "TOKEN": "t"})
 
-    def test_initializeErrorFailsOpenAndKillsChild(self) -> None:
+    def test_initialize_error_fails_open_and_kills_child(self) -> None:
         d = self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
         proc = self.reactor.lastProcess
         [init] = proc.takeMessages()
@@ -179,7 +179,7 @@ class SharedHandshakeTests(PoolCase):
         self.answerInitialize(self.reactor.lastProcess)
         self.successResultOf(d2)
 
-    def test_initializeTimeoutFailsOpen(self) -> None:
+    def test_initialize_timeout_fails_open(self) -> None:
         d = self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
         proc = self.reactor.lastProcess
         self.reactor.advance(9.9)
@@ -190,7 +190,7 @@ class SharedHandshakeTests(PoolCase):
         self.assertEqual(proc.signals, ["KILL"])
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
-    def test_childDiesDuringHandshake(self) -> None:
+    def test_child_dies_during_handshake(self) -> None:
         d = self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
         proc = self.reactor.lastProcess
         proc.stderr(b"Error: Cannot find module 'x'\n")
@@ -202,7 +202,7 @@ class SharedHandshakeTests(PoolCase):
         )
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
-    def test_executableNotFound(self) -> None:
+    def test_executable_not_found(self) -> None:
         pool = self.makePool(dataclasses.replace(self.spec, executable=None, command="nosuch"))
         d = pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
         failure = self.failureResultOf(d, ServerUnavailable)
@@ -214,7 +214,7 @@ class SharedHandshakeTests(PoolCase):
         self.assertEqual(described["state"], "error")
         self.assertEqual(described["error"], "command 'nosuch' not found on PATH")
 
-    def test_spawnOSError(self) -> None:
+    def test_spawn_os_error(self) -> None:
         self.reactor.spawnError = OSError(13, "Permission denied")
         d = self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
         failure = self.failureResultOf(d, ServerUnavailable)
@@ -224,7 +224,7 @@ class SharedHandshakeTests(PoolCase):
 
 
 class SharedRestartTests(PoolCase):
-    def test_childDeathFailsPendingAndRestartReinitializesFirst(self) -> None:
+    def test_child_death_fails_pending_and_restart_reinitializes_first(self) -> None:
         """Pitfall: a restarted shared child is initialized again before any request."""
         a = FakeSession("a")
         self.openRunning(a)
@@ -275,7 +275,7 @@ class SharedRestartTests(PoolCase):
         )
         self.assertEqual(self.pool.state(), "degraded")  # up again, failure recent
 
-    def test_restartRestoresSubscriptions(self) -> None:
+    def test_restart_restores_subscriptions(self) -> None:
         a = FakeSession("a")
         self.openRunning(a)
         proc1 = self.reactor.lastProcess
@@ -298,7 +298,7 @@ class SharedRestartTests(PoolCase):
             sent[1], jsonrpc.request(sent[1]["id"], "resources/subscribe", {"uri": "file:///x"})
         )
 
-    def test_concurrentReadyAfterDeathOneRestart(self) -> None:
+    def test_concurrent_ready_after_death_one_restart(self) -> None:
         a, b = FakeSession("a"), FakeSession("b")
         self.openRunning(a)
         self.openRunning(b, requestId=1)
@@ -309,7 +309,7 @@ class SharedRestartTests(PoolCase):
         self.answerInitialize(self.reactor.lastProcess)
         self.assertIs(self.successResultOf(rA), self.successResultOf(rB))
 
-    def test_closeSharedSessionDetachesOnly(self) -> None:
+    def test_close_shared_session_detaches_only(self) -> None:
         a, b = FakeSession("a"), FakeSession("b")
         self.openRunning(a)
         self.openRunning(b, requestId=1)
@@ -331,7 +331,7 @@ class SharedRestartTests(PoolCase):
         self.assertEqual(up.router.sessions, {b})
         self.assertEqual(self.pool.state(), "running")
 
-    def test_stopAll(self) -> None:
+    def test_stop_all(self) -> None:
         self.openRunning(FakeSession("a"))
         proc = self.reactor.lastProcess
         d = self.pool.stopAll()
@@ -344,7 +344,7 @@ class SharedRestartTests(PoolCase):
         self.successResultOf(d)
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
-    def test_describeShared(self) -> None:
+    def test_describe_shared(self) -> None:
         self.assertEqual(
             describe(self.pool),
             {
@@ -386,7 +386,7 @@ class SharedRestartTests(PoolCase):
         )
         self.assertEqual((describe(self.pool)["requests"], describe(self.pool)["inFlight"]), (1, 0))
 
-    def test_describeWarnsAboutAmbiguousRequests(self) -> None:
+    def test_describe_warns_about_ambiguous_requests(self) -> None:
         a = FakeSession("a", capabilities={"roots": {}})
         b = FakeSession("b", capabilities={"roots": {}})
         self.openRunning(a)
@@ -402,7 +402,7 @@ class SharedRestartTests(PoolCase):
 
 
 class ProcessGroupTests(PoolCase):
-    def test_spawnThroughSetsidAndSignalGroup(self) -> None:
+    def test_spawn_through_setsid_and_signal_group(self) -> None:
         """Pitfall: npx / sh -c wrappers: spawn in a new group, signal the group."""
         killed: list[tuple[int, int]] = []
         spawner = fakeSpawner(
@@ -439,7 +439,7 @@ class StatefulTests(PoolCase):
         self.successResultOf(d)
         return proc
 
-    def test_eachSessionItsOwnChildAndItsOwnInitialize(self) -> None:
+    def test_each_session_its_own_child_and_its_own_initialize(self) -> None:
         a = FakeSession("a", protocolVersion="2025-06-18")
         b = FakeSession("b", protocolVersion="2025-03-26")
         dA, procA = self.open(a, requestId=0)
@@ -472,7 +472,7 @@ class StatefulTests(PoolCase):
         self.assertIsNot(self.pool.upstreamFor(a), self.pool.upstreamFor(b))
         self.assertIs(upA.router.fanout.owner, a)
 
-    def test_closeStopsOnlyThatChild(self) -> None:
+    def test_close_stops_only_that_child(self) -> None:
         a, b = FakeSession("a"), FakeSession("b")
         procA = self.openAnswered(a)
         procB = self.openAnswered(b)
@@ -505,7 +505,7 @@ class StatefulTests(PoolCase):
         self.assertEqual(self.reactor.getDelayedCalls(), [])
         self.successResultOf(self.pool.close(a))  # closing twice is harmless
 
-    def test_closeStopsEarlyWhenChildObeysEOF(self) -> None:
+    def test_close_stops_early_when_child_obeys_eof(self) -> None:
         a = FakeSession("a")
         procA = self.openAnswered(a)
         d = self.pool.close(a)
@@ -514,7 +514,7 @@ class StatefulTests(PoolCase):
         self.assertEqual(procA.signals, [])
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 
-    def test_closeDuringInitializeCancelsIt(self) -> None:
+    def test_close_during_initialize_cancels_it(self) -> None:
         a = FakeSession("a")
         d, procA = self.open(a)
         [init] = procA.takeMessages()
@@ -532,7 +532,7 @@ class StatefulTests(PoolCase):
         procA.exit(0)
         self.successResultOf(stopped)
 
-    def test_readyRunningAndGone(self) -> None:
+    def test_ready_running_and_gone(self) -> None:
         a = FakeSession("a")
         _, procA = self.open(a)
         upA = self.pool.upstreamFor(a)
@@ -544,7 +544,7 @@ class StatefulTests(PoolCase):
         self.assertEqual(len(self.reactor.processes), 1)  # no silent respawn
         self.assertRaises(SessionGone, self.pool.ready, FakeSession("never-opened"))
 
-    def test_describeStateful(self) -> None:
+    def test_describe_stateful(self) -> None:
         a, b = FakeSession("a"), FakeSession("b")
         self.open(a)
         self.open(b)
@@ -569,7 +569,7 @@ class StatefulTests(PoolCase):
         self.assertEqual((described["children"], described["pids"]), (1, [1001]))
         self.assertEqual(described["lastExit"], "exited with code 3")
 
-    def test_statefulExecutableNotFound(self) -> None:
+    def test_stateful_executable_not_found(self) -> None:
         pool = self.makePool(dataclasses.replace(self.spec, executable=None))
         a = FakeSession("a")
         failure = self.failureResultOf(
@@ -578,7 +578,7 @@ class StatefulTests(PoolCase):
         self.assertIn("not found", str(failure.value))
         self.assertEqual(self.reactor.spawned, [])
 
-    def test_sessionAdoptsTheProtocolVersionItsChildAnswers(self) -> None:
+    def test_session_adopts_the_protocol_version_its_child_answers(self) -> None:
         a = FakeSession("a", protocolVersion="2025-11-25")
         d, procA = self.open(a)
         [init] = procA.takeMessages()
@@ -586,7 +586,7 @@ class StatefulTests(PoolCase):
         self.successResultOf(d)
         self.assertEqual(a.protocolVersion, "2025-03-26")
 
-    def test_whatOnlyASharedChildHas(self) -> None:
+    def test_what_only_a_shared_child_has(self) -> None:
         """A session's own child is never idle-stopped, pinged or asked by the
         gateway; closing its session stops it."""
         a = FakeSession("a")
@@ -604,7 +604,7 @@ class StatefulTests(PoolCase):
 
 
 class SharedOnlyTests(PoolCase):
-    def test_idleAfterTrafficAndAfterTheLastSessionLeft(self) -> None:
+    def test_idle_after_traffic_and_after_the_last_session_left(self) -> None:
         a = FakeSession("a")
         self.assertIsNone(self.pool.idle(0.0))  # no child
         self.openRunning(a)
@@ -621,7 +621,7 @@ class SharedOnlyTests(PoolCase):
         self.assertEqual(self.pool.idle(self.reactor.seconds()), Idle(quiet=12.0, unused=7.0))
         self.assertEqual(self.pool.ownChildPids(a), [])
 
-    def test_callAsksTheRunningSharedChildOnly(self) -> None:
+    def test_call_asks_the_running_shared_child_only(self) -> None:
         self.assertIsNone(self.pool.call("tools/list", {}))
         self.openRunning(FakeSession("a"))
         d = self.pool.call("tools/list", {})
@@ -633,14 +633,14 @@ class SharedOnlyTests(PoolCase):
 
 
 class MakePoolTests(SynchronousTestCase):
-    def test_theSpecsSharingPicksThePool(self) -> None:
+    def test_the_specs_sharing_picks_the_pool(self) -> None:
         spawner = fakeSpawner(FakeProcessReactor())
         self.assertIsInstance(makePool(SPEC, spawner), SharedPool)
         self.assertIsInstance(
             makePool(dataclasses.replace(SPEC, mode="stateful"), spawner), PerSessionPool
         )
 
-    def test_anUnknownModeIsRefused(self) -> None:
+    def test_an_unknown_mode_is_refused(self) -> None:
         self.assertRaises(
             ValueError,
             makePool,

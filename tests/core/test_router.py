@@ -78,7 +78,7 @@ class RouterCase(SynchronousTestCase):
 
 
 class IdRewritingTests(RouterCase):
-    def test_sameClientIdTwoSessions(self) -> None:
+    def test_same_client_id_two_sessions(self) -> None:
         """Pitfall: clients reuse small ids; each must get its own answer."""
         a, b = self.session("a"), self.session("b")
         sinkA, sinkB = RecordingSink(), RecordingSink()
@@ -98,7 +98,7 @@ class IdRewritingTests(RouterCase):
         self.assertEqual((sinkA.messages, sinkB.messages), ([], []))
         self.assertEqual(self.router.served, 2)
 
-    def test_stringAndIntIdKeepTheirType(self) -> None:
+    def test_string_and_int_id_keep_their_type(self) -> None:
         a, b = self.session("a"), self.session("b")
         dA = self.router.request(a, req("1"), None)
         dB = self.router.request(b, req(1), None)
@@ -115,7 +115,7 @@ class IdRewritingTests(RouterCase):
         self.assertIs(type(rB["id"]), int)
         self.assertEqual((rA2["id"], rA2["result"]), (0, "a2"))
 
-    def test_childNeverSeesDuplicateIds(self) -> None:
+    def test_child_never_sees_duplicate_ids(self) -> None:
         sessions = [self.session(f"s{i}") for i in range(5)]
         for s in sessions:
             for _ in range(3):
@@ -126,14 +126,14 @@ class IdRewritingTests(RouterCase):
         self.assertEqual(self.router.inFlightFor(sessions[0]), 3)
         self.assertEqual(self.router.inFlight, 15)
 
-    def test_errorResponseRestoresClientId(self) -> None:
+    def test_error_response_restores_client_id(self) -> None:
         a = self.session("a")
         d = self.router.request(a, req("x-9"), None)
         [out] = self.take()
         self.router.childMessage(jsonrpc.errorResponse(out["id"], -32602, "bad"))
         self.assertEqual(self.successResultOf(d), jsonrpc.errorResponse("x-9", -32602, "bad"))
 
-    def test_childLineWithMethodAndPendingIdIsARequest(self) -> None:
+    def test_child_line_with_method_and_pending_id_is_a_request(self) -> None:
         """Pitfall: server-everything numbers its own requests (roots/list id 0):
         a line with `method` is never a reply, whatever its id."""
         a = self.session("a")
@@ -151,7 +151,7 @@ class IdRewritingTests(RouterCase):
         self.router.childMessage(ok(out["id"], {"content": []}))
         self.assertEqual(self.successResultOf(d), ok(0, {"content": []}))
 
-    def test_boolIdFromChildIsNotAReply(self) -> None:
+    def test_bool_id_from_child_is_not_a_reply(self) -> None:
         a = self.session("a")
         d = self.router.request(a, req("mine"), None)
         self.take()
@@ -159,7 +159,7 @@ class IdRewritingTests(RouterCase):
         self.assertNoResult(d)
         self.assertEqual(self.router.inFlight, 1)
 
-    def test_invalidChildMessageDropped(self) -> None:
+    def test_invalid_child_message_dropped(self) -> None:
         a = self.session("a")
         d = self.router.request(a, req(1), None)
         self.take()
@@ -168,18 +168,18 @@ class IdRewritingTests(RouterCase):
         self.assertNoResult(d)
         self.assertTrue(any("invalid" in e.get("log_format", "") for e in events))
 
-    def test_unknownReplyCountedAsLate(self) -> None:
+    def test_unknown_reply_counted_as_late(self) -> None:
         self.router.childMessage(ok(99, {}))
         self.router.childMessage(ok("str", {}))
         self.assertEqual(self.router.lateReplies, 2)
 
-    def test_noChildAttached(self) -> None:
+    def test_no_child_attached(self) -> None:
         router = Router("srv", self.clock, 1.0, SharedFanout())
         self.assertRaises(RuntimeError, router.request, self.session("a"), req(1), None)
 
 
 class ProgressTests(RouterCase):
-    def test_progressTokenRewrittenAndRestored(self) -> None:
+    def test_progress_token_rewritten_and_restored(self) -> None:
         a, b = self.session("a"), self.session("b")
         sinkA, sinkB = RecordingSink(), RecordingSink()
         meta = {"name": "t", "_meta": {"progressToken": "tok"}}
@@ -200,7 +200,7 @@ class ProgressTests(RouterCase):
         self.assertEqual((a.delivered, b.delivered), ([], []))
         self.assertEqual(self.take(), [])
 
-    def test_intTokenKeepsType(self) -> None:
+    def test_int_token_keeps_type(self) -> None:
         a = self.session("a")
         sink = RecordingSink()
         self.router.request(a, req(1, "tools/call", {"_meta": {"progressToken": 0}}), sink)
@@ -210,7 +210,7 @@ class ProgressTests(RouterCase):
         )
         self.assertEqual(sink.messages[0]["params"], {"progressToken": 0, "progress": 5})
 
-    def test_progressForUnknownTokenDropped(self) -> None:
+    def test_progress_for_unknown_token_dropped(self) -> None:
         a = self.session("a")
         sink = RecordingSink()
         self.router.request(a, req(1, "tools/call", {"_meta": {"progressToken": "t"}}), sink)
@@ -222,7 +222,7 @@ class ProgressTests(RouterCase):
         self.assertEqual(sink.messages, [])
         self.assertEqual(a.delivered, [])
 
-    def test_progressAfterCompletionDropped(self) -> None:
+    def test_progress_after_completion_dropped(self) -> None:
         a = self.session("a")
         sink = RecordingSink()
         self.router.request(a, req(1, "tools/call", {"_meta": {"progressToken": "t"}}), sink)
@@ -233,7 +233,7 @@ class ProgressTests(RouterCase):
         )
         self.assertEqual(sink.messages, [])
 
-    def test_progressWithoutClientTokenDropped(self) -> None:
+    def test_progress_without_client_token_dropped(self) -> None:
         a = self.session("a")
         sink = RecordingSink()
         self.router.request(a, req(1), sink)
@@ -246,7 +246,7 @@ class ProgressTests(RouterCase):
 
 
 class CancelTimeoutExitTests(RouterCase):
-    def test_clientCancelMappedToChildId(self) -> None:
+    def test_client_cancel_mapped_to_child_id(self) -> None:
         a, b = self.session("a"), self.session("b")
         dB = self.router.request(b, req(7), None)
         dA = self.router.request(a, req(7), None)
@@ -263,7 +263,7 @@ class CancelTimeoutExitTests(RouterCase):
         self.router.childMessage(ok(outB["id"], {"for": "B"}))
         self.assertEqual(self.successResultOf(dB), ok(7, {"for": "B"}))
 
-    def test_cancelOfOtherTypeOrSessionIgnored(self) -> None:
+    def test_cancel_of_other_type_or_session_ignored(self) -> None:
         a, b = self.session("a"), self.session("b")
         d = self.router.request(a, req(1), None)
         self.take()
@@ -276,7 +276,7 @@ class CancelTimeoutExitTests(RouterCase):
         self.assertEqual(self.take(), [])
         self.assertNoResult(d)
 
-    def test_cancelWithoutReason(self) -> None:
+    def test_cancel_without_reason(self) -> None:
         a = self.session("a")
         self.router.request(a, req(1), None).addErrback(lambda f: f.trap(CancelledError))
         [out] = self.take()
@@ -302,7 +302,7 @@ class CancelTimeoutExitTests(RouterCase):
         self.router.childMessage(ok(out["id"], {}))
         self.assertEqual(self.router.lateReplies, 1)
 
-    def test_answerCancelsTimer(self) -> None:
+    def test_answer_cancels_timer(self) -> None:
         a = self.session("a")
         d = self.router.request(a, req(1), None)
         [out] = self.take()
@@ -312,7 +312,7 @@ class CancelTimeoutExitTests(RouterCase):
         self.clock.advance(100)
         self.assertEqual(self.take(), [])
 
-    def test_childExitedFailsEveryPendingAtOnce(self) -> None:
+    def test_child_exited_fails_every_pending_at_once(self) -> None:
         a, b = self.session("a"), self.session("b")
         dA = self.router.request(a, req(1), None)
         dB = self.router.request(b, req("z", "resources/read"), None)
@@ -330,7 +330,7 @@ class CancelTimeoutExitTests(RouterCase):
         self.assertEqual(self.router.inFlight, 0)
         self.assertEqual(self.take(), [])  # nothing written to a dead child
 
-    def test_childExitForgetsItsRequestsToClients(self) -> None:
+    def test_child_exit_forgets_its_requests_to_clients(self) -> None:
         a = self.session("a")
         sink = RecordingSink()
         self.router.request(a, req(1), sink)
@@ -341,7 +341,7 @@ class CancelTimeoutExitTests(RouterCase):
         self.assertFalse(self.router.clientResponse(a, ok(gatewayId, {"roots": []})))
         self.assertEqual(self.take(), [])
 
-    def test_cancellingTheDeferredCancelsOnTheChild(self) -> None:
+    def test_cancelling_the_deferred_cancels_on_the_child(self) -> None:
         a = self.session("a")
         d = self.router.request(a, req(1), None)
         [out] = self.take()
@@ -361,14 +361,14 @@ class ServerRequestTests(RouterCase):
         self.take()
         return d, sink
 
-    def test_pingAnsweredDirectly(self) -> None:
+    def test_ping_answered_directly(self) -> None:
         a = self.session("a")
         _, sink = self.inFlight(a)
         self.router.childMessage(req("p1", "ping"))
         self.assertEqual(self.take(), [ok("p1", {})])
         self.assertEqual((sink.messages, a.delivered), ([], []))
 
-    def test_samplingGoesToOnlyInFlightSession(self) -> None:
+    def test_sampling_goes_to_only_in_flight_session(self) -> None:
         a, b = self.session("a"), self.session("b")
         _, sink = self.inFlight(a)
         params = {"messages": [], "maxTokens": 5}
@@ -389,7 +389,7 @@ class ServerRequestTests(RouterCase):
         self.assertFalse(self.router.clientResponse(a, answer))
         self.assertEqual(self.take(), [])
 
-    def test_clientErrorAnswerPassedBack(self) -> None:
+    def test_client_error_answer_passed_back(self) -> None:
         a = self.session("a")
         _, sink = self.inFlight(a)
         self.router.childMessage(req("s-1", "elicitation/create", {"message": "?"}))
@@ -399,13 +399,13 @@ class ServerRequestTests(RouterCase):
         )
         self.assertEqual(self.take(), [jsonrpc.errorResponse("s-1", -1, "declined")])
 
-    def test_answerWithUnknownIdDropped(self) -> None:
+    def test_answer_with_unknown_id_dropped(self) -> None:
         a = self.session("a")
         self.assertFalse(self.router.clientResponse(a, ok(12345, {})))
         self.assertFalse(self.router.clientResponse(a, ok("1", {})))
         self.assertEqual(self.take(), [])
 
-    def test_twoSessionsInFlightIsRefusedNotGuessed(self) -> None:
+    def test_two_sessions_in_flight_is_refused_not_guessed(self) -> None:
         """Defect 10.2: with two sessions in flight on a shared child, no
         session can be proven to be the requester: the child gets an error,
         no session sees the request."""
@@ -426,7 +426,7 @@ class ServerRequestTests(RouterCase):
         self.assertEqual(self.router.stats.ambiguousServerRequests, 1)
         self.assertTrue(any("ambiguous" in str(e.get("why")) for e in events))
 
-    def test_concurrentSamplingNeverReachesAnotherSession(self) -> None:
+    def test_concurrent_sampling_never_reaches_another_session(self) -> None:
         """Five sessions sample at once: every child request either goes to
         the one session in flight or is refused; never to a bystander."""
         sessions = [self.session(f"s{i}") for i in range(5)]
@@ -441,7 +441,7 @@ class ServerRequestTests(RouterCase):
         self.assertEqual([s.delivered for s in sessions], [[]] * 5)
         self.assertEqual(sorted(m["id"] for m in refused), [101, 102, 103, 104])
 
-    def test_oneSessionSeveralRequestsIsNotAmbiguous(self) -> None:
+    def test_one_session_several_requests_is_not_ambiguous(self) -> None:
         a = self.session("a")
         _, sink1 = self.inFlight(a, "tools/call")
         _, sink2 = self.inFlight(a, "tools/call")
@@ -449,7 +449,7 @@ class ServerRequestTests(RouterCase):
         self.assertEqual((len(sink1.messages), len(sink2.messages)), (0, 1))
         self.assertEqual(self.router.ambiguousServerRequests, 0)
 
-    def test_oneSessionNoToolsCallGoesToItsLatestRequest(self) -> None:
+    def test_one_session_no_tools_call_goes_to_its_latest_request(self) -> None:
         a = self.session("a")
         _, sink1 = self.inFlight(a, "prompts/get")
         _, sink2 = self.inFlight(a, "resources/read")
@@ -484,7 +484,7 @@ class ServerRequestTests(RouterCase):
             d.addErrback(lambda f: f.trap(CancelledError))
             self.take()
 
-    def test_elicitationFormAccepted(self) -> None:
+    def test_elicitation_form_accepted(self) -> None:
         formCaps: list[dict[str, Any]] = [{"elicitation": {}}, {"elicitation": {"form": {}}}]
         for caps in formCaps:
             s = self.session("e", caps=caps)
@@ -496,13 +496,13 @@ class ServerRequestTests(RouterCase):
             d.addErrback(lambda f: f.trap(CancelledError))
             self.take()
 
-    def test_elicitationUrlAccepted(self) -> None:
+    def test_elicitation_url_accepted(self) -> None:
         s = self.session("e", caps={"elicitation": {"url": {}}})
         _, sink = self.inFlight(s)
         self.router.childMessage(req(9, "elicitation/create", {"mode": "url", "url": "u"}))
         self.assertEqual(len(sink.messages), 1)
 
-    def test_noInFlightSessionErrorToChild(self) -> None:
+    def test_no_in_flight_session_error_to_child(self) -> None:
         self.session("a")
         self.router.call("resources/list")  # the gateway's own request does not count
         self.take()
@@ -511,7 +511,7 @@ class ServerRequestTests(RouterCase):
         self.assertEqual(error["id"], 5)
         self.assertEqual(error["error"]["code"], jsonrpc.INTERNAL_ERROR)
 
-    def test_relatedClosedFallsBackToGetStream(self) -> None:
+    def test_related_closed_falls_back_to_get_stream(self) -> None:
         a = self.session("a")
         _, sink = self.inFlight(a, sink=RecordingSink(accept=False))
         self.router.childMessage(req(5, "roots/list"))
@@ -519,7 +519,7 @@ class ServerRequestTests(RouterCase):
         self.assertEqual([m["method"] for m in a.delivered], ["roots/list"])
         self.assertEqual(self.take(), [])
 
-    def test_noStreamAtAllErrorToChild(self) -> None:
+    def test_no_stream_at_all_error_to_child(self) -> None:
         a = self.session("a")
         a.accept = False
         _, sink = self.inFlight(a, sink=RecordingSink(accept=False))
@@ -529,7 +529,7 @@ class ServerRequestTests(RouterCase):
         gatewayId = sink.refused[0]["id"]
         self.assertFalse(self.router.clientResponse(a, ok(gatewayId, {"roots": []})))
 
-    def test_childCancelsItsRequest(self) -> None:
+    def test_child_cancels_its_request(self) -> None:
         a = self.session("a")
         _, sink = self.inFlight(a)
         self.router.childMessage(req(5, "sampling/createMessage", {}))
@@ -541,7 +541,7 @@ class ServerRequestTests(RouterCase):
 
 
 class NotificationTests(RouterCase):
-    def test_listChangedToEveryAttachedSession(self) -> None:
+    def test_list_changed_to_every_attached_session(self) -> None:
         a, b = self.session("a"), self.session("b")
         stranger = self.session("c", attach=False)
         _, sink = self.inFlightRequest(a)
@@ -568,12 +568,12 @@ class NotificationTests(RouterCase):
         self.take()
         return d, sink
 
-    def test_unknownNotificationDropped(self) -> None:
+    def test_unknown_notification_dropped(self) -> None:
         a = self.session("a")
         self.router.childMessage(note("notifications/whatever", {}))
         self.assertEqual(a.delivered, [])
 
-    def test_resourcesUpdatedOnlyToSubscribers(self) -> None:
+    def test_resources_updated_only_to_subscribers(self) -> None:
         a, b, c = self.session("a"), self.session("b"), self.session("c")
         d = self.router.request(a, req(1, "resources/subscribe", {"uri": "file:///x"}), None)
         [out] = self.take()
@@ -588,7 +588,7 @@ class NotificationTests(RouterCase):
         self.assertEqual(a.delivered, [updated])
         self.assertEqual((b.delivered, c.delivered), ([], []))
 
-    def test_logMessageByLevel(self) -> None:
+    def test_log_message_by_level(self) -> None:
         a = self.session("a", logLevel="warning")
         b = self.session("b", logLevel="error")
         c = self.session("c")
@@ -600,7 +600,7 @@ class NotificationTests(RouterCase):
         self.assertEqual([m["params"]["level"] for m in b.delivered], ["error", "emergency"])
         self.assertEqual(c.delivered, [])
 
-    def test_logMessageWithOneRequestInFlightGoesToItsStream(self) -> None:
+    def test_log_message_with_one_request_in_flight_goes_to_its_stream(self) -> None:
         a = self.session("a", logLevel="debug")
         _, sink = self.inFlightRequest(a)
         message = note("notifications/message", {"level": "info", "data": "working"})
@@ -608,7 +608,7 @@ class NotificationTests(RouterCase):
         self.assertEqual(sink.messages, [message])
         self.assertEqual(a.delivered, [])
 
-    def test_logMessageHonoursLevelsWithOneRequestInFlight(self) -> None:
+    def test_log_message_honours_levels_with_one_request_in_flight(self) -> None:
         a = self.session("a", logLevel="error")
         b = self.session("b", logLevel="debug")
         _, sink = self.inFlightRequest(a)
@@ -618,7 +618,7 @@ class NotificationTests(RouterCase):
         self.assertEqual(a.delivered, [])
         self.assertEqual(b.delivered, [message])  # B asked for debug
 
-    def test_initializedAbsorbedForSharedChild(self) -> None:
+    def test_initialized_absorbed_for_shared_child(self) -> None:
         a = self.session("a")
         self.router.clientNotification(a, note("notifications/initialized"))
         self.assertEqual(self.take(), [])
@@ -664,7 +664,7 @@ class SubscriptionTests(RouterCase):
         )
         self.assertEqual(self.take(), [])
 
-    def test_refusedSubscribeUndone(self) -> None:
+    def test_refused_subscribe_undone(self) -> None:
         a, b = self.session("a"), self.session("b")
         d = self.subscribe(a, "u")
         [out] = self.take()
@@ -674,7 +674,7 @@ class SubscriptionTests(RouterCase):
         self.subscribe(b, "u")
         self.assertEqual(len(self.take()), 1)  # forwarded again: nobody holds it
 
-    def test_subscribeFailedByChildExitIsUndone(self) -> None:
+    def test_subscribe_failed_by_child_exit_is_undone(self) -> None:
         a = self.session("a")
         d = self.subscribe(a, "u")
         self.take()
@@ -684,12 +684,12 @@ class SubscriptionTests(RouterCase):
         self.router.resubscribe()
         self.assertEqual(self.take(), [])
 
-    def test_subscribeWithoutUriForwarded(self) -> None:
+    def test_subscribe_without_uri_forwarded(self) -> None:
         a = self.session("a")
         self.router.request(a, req(1, "resources/subscribe", {}), None)
         self.assertEqual(len(self.take()), 1)
 
-    def test_resubscribeAfterRestart(self) -> None:
+    def test_resubscribe_after_restart(self) -> None:
         a = self.session("a")
         self.subscribe(a, "u1")
         self.subscribe(a, "u2")
@@ -710,7 +710,7 @@ class SubscriptionTests(RouterCase):
 
 
 class DetachTests(RouterCase):
-    def test_detachCancelsAndUnsubscribes(self) -> None:
+    def test_detach_cancels_and_unsubscribes(self) -> None:
         a, b = self.session("a"), self.session("b")
         self.router.request(a, req(1, "resources/subscribe", {"uri": "only-a"}), None)
         self.router.request(a, req(2, "resources/subscribe", {"uri": "shared"}), None)
@@ -739,7 +739,7 @@ class DetachTests(RouterCase):
         self.router.request(b, req(4, "resources/unsubscribe", {"uri": "shared"}), None)
         self.assertEqual([m["method"] for m in self.take()], ["resources/unsubscribe"])
 
-    def test_detachAnswersChildRequestsWaitingOnSession(self) -> None:
+    def test_detach_answers_child_requests_waiting_on_session(self) -> None:
         a = self.session("a")
         sink = RecordingSink()
         d = self.router.request(a, req(1), sink)
@@ -754,7 +754,7 @@ class DetachTests(RouterCase):
         )
         self.assertFalse(self.router.clientResponse(a, ok(sink.messages[0]["id"], {})))
 
-    def test_detachIdleSessionSendsNothing(self) -> None:
+    def test_detach_idle_session_sends_nothing(self) -> None:
         a = self.session("a")
         self.router.detach(a)
         self.assertEqual(self.take(), [])
@@ -765,7 +765,7 @@ class LogLevelTests(RouterCase):
     def setLevel(self, s: FakeSession, level: str, rid: Any = 1) -> Deferred[Message]:
         return self.router.request(s, req(rid, "logging/setLevel", {"level": level}), None)
 
-    def test_childGetsLowestLevel(self) -> None:
+    def test_child_gets_lowest_level(self) -> None:
         a, b, c = self.session("a"), self.session("b"), self.session("c")
         dA = self.setLevel(a, "warning", rid="a1")
         [out] = self.take()
@@ -786,7 +786,7 @@ class LogLevelTests(RouterCase):
         self.successResultOf(self.setLevel(a, "info"))
         self.assertEqual(self.take(), [])
 
-    def test_unknownLevelRefusedLocally(self) -> None:
+    def test_unknown_level_refused_locally(self) -> None:
         a = self.session("a")
         r = self.successResultOf(self.setLevel(a, "loud", rid=4))
         self.assertEqual((r["id"], r["error"]["code"]), (4, jsonrpc.INVALID_PARAMS))
@@ -800,12 +800,12 @@ class OwnerRouterTests(RouterCase):
     def makeOwner(self) -> FakeSession:
         return FakeSession("owner", capabilities=ALL_CAPS)
 
-    def test_initializedForwarded(self) -> None:
+    def test_initialized_forwarded(self) -> None:
         assert self.owner is not None
         self.router.clientNotification(self.owner, note("notifications/initialized"))
         self.assertEqual(self.take(), [note("notifications/initialized")])
 
-    def test_allNotificationsToOwner(self) -> None:
+    def test_all_notifications_to_owner(self) -> None:
         assert self.owner is not None
         messages = [
             note("notifications/tools/list_changed"),
@@ -817,7 +817,7 @@ class OwnerRouterTests(RouterCase):
             self.router.childMessage(m)
         self.assertEqual(self.owner.delivered, messages)
 
-    def test_notificationsPreferLatestRequestStream(self) -> None:
+    def test_notifications_prefer_latest_request_stream(self) -> None:
         assert self.owner is not None
         sink = RecordingSink()
         self.router.request(self.owner, req(1), sink)
@@ -826,7 +826,7 @@ class OwnerRouterTests(RouterCase):
         self.router.childMessage(m)
         self.assertEqual((sink.messages, self.owner.delivered), ([m], []))
 
-    def test_subscribeAndSetLevelForwardedAsIs(self) -> None:
+    def test_subscribe_and_set_level_forwarded_as_is(self) -> None:
         assert self.owner is not None
         for _ in range(2):
             self.router.request(self.owner, req(1, "resources/subscribe", {"uri": "u"}), None)
@@ -836,7 +836,7 @@ class OwnerRouterTests(RouterCase):
             ["resources/subscribe", "resources/subscribe", "logging/setLevel"],
         )
 
-    def test_serverRequestToOwnerWithoutInFlight(self) -> None:
+    def test_server_request_to_owner_without_in_flight(self) -> None:
         assert self.owner is not None
         self.router.childMessage(req(0, "roots/list"))
         [asked] = self.owner.delivered
@@ -844,7 +844,7 @@ class OwnerRouterTests(RouterCase):
         self.assertTrue(self.router.clientResponse(self.owner, ok(asked["id"], {"roots": []})))
         self.assertEqual(self.take(), [ok(0, {"roots": []})])
 
-    def test_initializeForwardedWithRewrittenId(self) -> None:
+    def test_initialize_forwarded_with_rewritten_id(self) -> None:
         assert self.owner is not None
         init = req(
             0,
@@ -870,7 +870,7 @@ class LogLevelOnDetachTests(RouterCase):
             self.router.childMessage(ok(sent["id"], {}))
         self.successResultOf(d)
 
-    def test_childLevelRisesWhenTheChattiestSessionLeaves(self) -> None:
+    def test_child_level_rises_when_the_chattiest_session_leaves(self) -> None:
         a, b = self.session("a"), self.session("b")
         self.setLevel(b, "warning")
         self.setLevel(a, "debug")
@@ -884,7 +884,7 @@ class LogLevelOnDetachTests(RouterCase):
 class InvalidMessageLogTests(RouterCase):
     """Issue 20.14: a child writing invalid JSON-RPC forever costs a bounded log."""
 
-    def test_invalidMessagesAreLoggedWithinABudget(self) -> None:
+    def test_invalid_messages_are_logged_within_a_budget(self) -> None:
         with capturedGatewayLogs() as events:
             for _ in range(1000):
                 self.router.childMessage({"jsonrpc": "2.0"})

@@ -93,11 +93,11 @@ def phaseEvents(events: list[Any]) -> list[Any]:
 # -- pidAlive ------------------------------------------------------------------
 
 
-def test_pidAlive_of_this_process() -> None:
+def test_pid_alive_of_this_process() -> None:
     assert pidAlive(os.getpid()) is True
 
 
-def test_pidAlive_of_a_pid_that_cannot_exist() -> None:
+def test_pid_alive_of_a_pid_that_cannot_exist() -> None:
     with open("/proc/sys/kernel/pid_max") as f:
         pidMax = int(f.read())
     impossible = 2**22 + 12345
@@ -105,7 +105,7 @@ def test_pidAlive_of_a_pid_that_cannot_exist() -> None:
     assert pidAlive(impossible) is False
 
 
-def test_pidAlive_treats_EPERM_as_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pid_alive_treats_eperm_as_alive(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[int, int]] = []
 
     def kill(pid: int, sig: int) -> None:
@@ -248,7 +248,7 @@ def test_a_failing_probe_is_logged_and_keeps_the_sessions() -> None:
 # -- phase 3: idle sessions -----------------------------------------------------------
 
 
-def test_idle_session_without_a_pid_ends_after_idleTimeout_of_no_activity() -> None:
+def test_idle_session_without_a_pid_ends_after_idle_timeout_of_no_activity() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, 100, alive=alwaysAlive)
     idle = openSession(h)
@@ -318,7 +318,7 @@ def deleteSession(h: Harness, sid: str, server: str = "srv") -> None:
     assert h.request("DELETE", f"/{server}/mcp", session=sid).status == 200
 
 
-def test_without_childIdleTimeout_a_shared_child_is_never_stopped() -> None:
+def test_without_child_idle_timeout_a_shared_child_is_never_stopped() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, childIdleTimeout=None, alive=alwaysAlive)
     deleteSession(h, openSession(h))
@@ -327,7 +327,7 @@ def test_without_childIdleTimeout_a_shared_child_is_never_stopped() -> None:
     assert not h.process().stdinClosed and h.process().signals == []
 
 
-def test_shared_child_with_no_session_for_childIdleTimeout_is_stopped() -> None:
+def test_shared_child_with_no_session_for_child_idle_timeout_is_stopped() -> None:
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, childIdleTimeout=100, alive=alwaysAlive)
     sid = openSession(h)
@@ -525,7 +525,7 @@ def test_a_phase_that_did_something_logs_at_info_with_its_counts() -> None:
 # -- orphans ------------------------------------------------------------------------
 
 
-def test_orphans_get_TERM_at_start_and_KILL_only_if_still_the_same_process() -> None:
+def test_orphans_get_term_at_start_and_kill_only_if_still_the_same_process() -> None:
     clock = Clock()
     kills: list[tuple[int, int]] = []
     starts: dict[int, int | None] = {10: 100, 11: 200, 12: 300, 13: None}

@@ -73,7 +73,7 @@ def dirEntries(path: Path) -> list[str]:
 # -- atomicWrite ------------------------------------------------------------------
 
 
-def test_atomicWrite_writes_the_content_with_mode_0600_and_leaves_no_temp_file(
+def test_atomic_write_writes_the_content_with_mode_0600_and_leaves_no_temp_file(
     tmp_path: Path,
 ) -> None:
     target = tmp_path / "children.json"
@@ -87,13 +87,13 @@ def test_atomicWrite_writes_the_content_with_mode_0600_and_leaves_no_temp_file(
     assert dirEntries(tmp_path) == ["children.json"]
 
 
-def test_atomicWrite_honours_an_explicit_mode(tmp_path: Path) -> None:
+def test_atomic_write_honours_an_explicit_mode(tmp_path: Path) -> None:
     target = tmp_path / "f"
     atomicWrite(target, b"x", mode=0o644)
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
-def test_atomicWrite_keeps_the_old_file_when_the_rename_fails(
+def test_atomic_write_keeps_the_old_file_when_the_rename_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "children.json"
@@ -109,7 +109,7 @@ def test_atomicWrite_keeps_the_old_file_when_the_rename_fails(
     assert dirEntries(tmp_path) == ["children.json"]
 
 
-def test_atomicWrite_keeps_the_old_file_when_writing_fails(
+def test_atomic_write_keeps_the_old_file_when_writing_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "children.json"
@@ -128,17 +128,17 @@ def test_atomicWrite_keeps_the_old_file_when_writing_fails(
 # -- processStartTime ----------------------------------------------------------------
 
 
-def test_processStartTime_reads_field_22(tmp_path: Path) -> None:
+def test_process_start_time_reads_field_22(tmp_path: Path) -> None:
     fakeProc(tmp_path, 321, start=987654)
     assert processStartTime(321, str(tmp_path)) == 987654
 
 
-def test_processStartTime_survives_spaces_and_parentheses_in_the_comm(tmp_path: Path) -> None:
+def test_process_start_time_survives_spaces_and_parentheses_in_the_comm(tmp_path: Path) -> None:
     fakeProc(tmp_path, 322, start=42, comm="my (odd) srv) 1 2 3")
     assert processStartTime(322, str(tmp_path)) == 42
 
 
-def test_processStartTime_is_none_for_missing_or_garbage_stat(tmp_path: Path) -> None:
+def test_process_start_time_is_none_for_missing_or_garbage_stat(tmp_path: Path) -> None:
     assert processStartTime(999, str(tmp_path)) is None
     fakeProc(tmp_path, 400)
     (tmp_path / "400" / "stat").write_bytes(b"garbage without a paren")
@@ -149,7 +149,7 @@ def test_processStartTime_is_none_for_missing_or_garbage_stat(tmp_path: Path) ->
     assert processStartTime(400, str(tmp_path)) is None
 
 
-def test_processStartTime_of_this_process_from_the_real_proc() -> None:
+def test_process_start_time_of_this_process_from_the_real_proc() -> None:
     if not Path("/proc/self/stat").exists():
         pytest.skip("no /proc")
     started = processStartTime(os.getpid())
@@ -244,7 +244,7 @@ def test_gateway_keeps_the_ledger_in_step_with_its_children(tmp_path: Path) -> N
 # -- findOrphans -----------------------------------------------------------------------
 
 
-def test_findOrphans_returns_only_children_whose_start_time_matches(tmp_path: Path) -> None:
+def test_find_orphans_returns_only_children_whose_start_time_matches(tmp_path: Path) -> None:
     proc = tmp_path / "proc"
     fakeProc(proc, 2001, start=100)  # still the same process
     fakeProc(proc, 2002, start=999)  # pid recycled by another process
@@ -278,7 +278,7 @@ def test_findOrphans_returns_only_children_whose_start_time_matches(tmp_path: Pa
         '{"gatewayPid": 1, "children": []}',
     ],
 )
-def test_findOrphans_is_empty_for_a_missing_or_garbage_ledger(
+def test_find_orphans_is_empty_for_a_missing_or_garbage_ledger(
     tmp_path: Path, content: str | None
 ) -> None:
     proc = tmp_path / "proc"
@@ -288,7 +288,7 @@ def test_findOrphans_is_empty_for_a_missing_or_garbage_ledger(
     assert findOrphans(tmp_path, str(proc)) == []
 
 
-def test_findOrphans_is_empty_while_the_recording_gateway_still_runs(tmp_path: Path) -> None:
+def test_find_orphans_is_empty_while_the_recording_gateway_still_runs(tmp_path: Path) -> None:
     proc = tmp_path / "proc"
     fakeProc(proc, 2001, start=100)
     fakeProc(proc, 555, start=50, cmdline=b"/usr/bin/python3\0-m\0twisted\0mcpgateway\0")
@@ -296,7 +296,7 @@ def test_findOrphans_is_empty_while_the_recording_gateway_still_runs(tmp_path: P
     assert findOrphans(tmp_path, str(proc)) == []
 
 
-def test_findOrphans_when_the_recorded_gateway_pid_is_not_a_gateway(tmp_path: Path) -> None:
+def test_find_orphans_when_the_recorded_gateway_pid_is_not_a_gateway(tmp_path: Path) -> None:
     proc = tmp_path / "proc"
     fakeProc(proc, 2001, start=100)
     writeLedger(tmp_path, 555, {"2001": {"server": "alpha", "start": 100}})
@@ -311,7 +311,7 @@ def test_findOrphans_when_the_recorded_gateway_pid_is_not_a_gateway(tmp_path: Pa
     assert findOrphans(tmp_path, str(proc)) == [(2001, "alpha")]
 
 
-def test_findOrphans_when_the_recorded_gateway_pid_is_our_own(tmp_path: Path) -> None:
+def test_find_orphans_when_the_recorded_gateway_pid_is_our_own(tmp_path: Path) -> None:
     """Pid 1 in a container is every gateway's pid: our own pid means the
     previous gateway is gone, even though /proc says it is a gateway."""
     proc = tmp_path / "proc"
@@ -321,7 +321,7 @@ def test_findOrphans_when_the_recorded_gateway_pid_is_our_own(tmp_path: Path) ->
     assert findOrphans(tmp_path, str(proc)) == [(2001, "alpha")]
 
 
-def test_pidAlive_of_an_impossible_pid_is_false_not_an_error() -> None:
+def test_pid_alive_of_an_impossible_pid_is_false_not_an_error() -> None:
     from mcpgateway.ops.statedir import pidAlive
 
     assert pidAlive(10**30) is False

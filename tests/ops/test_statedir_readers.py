@@ -22,7 +22,7 @@ from mcpgateway.ops.statedir import (
 )
 
 
-def test_lockHeld_follows_the_instance_lock(tmp_path: Path) -> None:
+def test_lock_held_follows_the_instance_lock(tmp_path: Path) -> None:
     assert not lockHeld(tmp_path)
     assert not (tmp_path / "gateway.lock").exists()  # probing never creates it
     lock = InstanceLock(tmp_path)
@@ -36,7 +36,7 @@ def test_lockHeld_follows_the_instance_lock(tmp_path: Path) -> None:
     assert not lockHeld(tmp_path)  # a lock file nobody holds: a gateway that is gone
 
 
-def test_readStateOrError(tmp_path: Path) -> None:
+def test_read_state_or_error(tmp_path: Path) -> None:
     path = tmp_path / STATE_FILE
     assert readStateOrError(tmp_path) == (None, None)
     path.write_text(json.dumps({"pid": 7, "port": 9100}))
@@ -61,7 +61,7 @@ def test_readStateOrError(tmp_path: Path) -> None:
         lambda d: json.dumps(d).encode()
     )
 )
-def test_readStateOrError_agrees_with_readState(content: bytes) -> None:
+def test_read_state_or_error_agrees_with_read_state(content: bytes) -> None:
     """Whatever the file holds: the state L{readState} reads, or a reason."""
     with tempfile.TemporaryDirectory() as directory:
         stateDir = Path(directory)
@@ -71,7 +71,7 @@ def test_readStateOrError_agrees_with_readState(content: bytes) -> None:
         assert state == readState(stateDir)
 
 
-def test_isGatewayProcess_reads_the_command_line(tmp_path: Path) -> None:
+def test_is_gateway_process_reads_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "41").mkdir()
     (tmp_path / "41" / "cmdline").write_bytes(b"python\0-m\0twisted\0mcpgateway\0")
     (tmp_path / "42").mkdir()

@@ -322,7 +322,7 @@ def test_sessions_routes_refuse_a_foreign_origin(method: str, path: str) -> None
 # -- where the client pid comes from ---------------------------------------------------------
 
 
-def test_header_pid_wins_over_clientInfo_pid() -> None:
+def test_header_pid_wins_over_client_info_pid() -> None:
     finder = Finder()
     h = FinderHarness(finder)
     sid = initialize(
@@ -332,7 +332,7 @@ def test_header_pid_wins_over_clientInfo_pid() -> None:
     assert finder.calls == []
 
 
-def test_clientInfo_pid_is_used_without_a_header() -> None:
+def test_client_info_pid_is_used_without_a_header() -> None:
     finder = Finder()
     h = FinderHarness(finder)
     sid = initialize(h, clientInfo={"name": "c", "pid": 5001}).headers["mcp-session-id"]
@@ -370,7 +370,7 @@ def test_a_superscript_digit_header_is_ignored() -> None:
 
 
 @pytest.mark.parametrize("infoPid", [True, "4001", -5, 0, 4001.0, None])
-def test_an_invalid_clientInfo_pid_falls_back_to_the_finder(infoPid: Any) -> None:
+def test_an_invalid_client_info_pid_falls_back_to_the_finder(infoPid: Any) -> None:
     finder = Finder()
     h = FinderHarness(finder)
     sid = initialize(h, clientInfo={"name": "c", "pid": infoPid}).headers["mcp-session-id"]
