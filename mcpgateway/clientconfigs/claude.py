@@ -66,15 +66,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcpgateway import paths
+from mcpgateway.atomicfile import TEMP_SUFFIX, tempPrefix, writeFileAtomic
 from mcpgateway.clientconfigs.jsonfile import (
     BACKUP_FORMAT,
-    TEMP_SUFFIX,
     readJson,
     removeFile,
     renameFile,
-    tempPrefix,
     updateJson,
-    writeFileAtomic,
 )
 from mcpgateway.config.servers import ConfigError, LoadedConfig, parseConfig
 from mcpgateway.core.spec import ServerSpec

@@ -16,9 +16,8 @@ without ever losing a write of its owner and without ever leaving half a file.
    separators, ASCII escaping, trailing newline, CRLF), so a key the caller
    did not touch comes back byte for byte when the original was machine-written
    (C{JSON.stringify(obj, null, 2)} in Claude Code's case).
- - L{writeFileAtomic}: the same temp/fsync/rename for a file only we write
-   (backups); unlike L{mcpgateway.ops.statedir.atomicWrite} it also fsyncs the
-   directory, so the rename itself survives a power cut.
+ - The write itself is L{mcpgateway.atomicfile}'s (temp, fsync, rename, fsync
+   of the directory), the one the gateway uses for every file.
 
 There is no lock the other writers honour, so a write landing between the last
 check and the rename (microseconds) can still be lost; every wider window is
@@ -33,12 +32,15 @@ import json
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from mcpgateway.atomicfile import (
+    fsyncDirectory,
+    writeTemp,
+)
 from mcpgateway.config.servers import ConfigError
 
 _READ_ATTEMPTS = 3
@@ -46,9 +48,6 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # A JSON string, or a non-JSON constant that Python's json module would accept.
 _CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)', re.DOTALL)
 _FIRST_INDENT = re.compile(r"\n([ \t]+)\S")
-TEMP_SUFFIX = ".tmp"
-"""The temp files of L{updateJson} and L{writeFileAtomic} are
-C{<tempPrefix(name)><8 random characters>.tmp} (C{tempfile.mkstemp}'s)."""
 
 
 class ConcurrentWriteError(Exception):
@@ -188,7 +187,7 @@ def updateJson(path: Path, mutate: Callable[[dict[str, Any]], bool], retries: in
         out = JsonFormat.detect(snapshot.text, original).encode(snapshot.data)
         if out == snapshot.raw:
             return False
-        tmp = _writeTemp(target, out, snapshot.mode, (snapshot.uid, snapshot.gid))
+        tmp = writeTemp(target, out, snapshot.mode, (snapshot.uid, snapshot.gid))
         written = False
         try:
             if _unchanged(target, snapshot.fingerprint):
@@ -199,26 +198,12 @@ def updateJson(path: Path, mutate: Callable[[dict[str, Any]], bool], retries: in
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
         if written:
-            _fsyncDirectory(target.parent)
+            fsyncDirectory(target.parent)
             return True
     raise ConcurrentWriteError(
         f"{path} kept changing while it was being rewritten ({retries + 1} attempts);"
         " left as the other writer left it"
     )
-
-
-def writeFileAtomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write C{data} to C{path}: temp file in the same directory, fsync,
-    C{mode}, rename, fsync of the directory. A crash leaves the old file or
-    the new one, never half of one."""
-    tmp = _writeTemp(path, data, mode, None)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsyncDirectory(path.parent)
 
 
 def removeFile(path: Path) -> bool:
@@ -227,19 +212,14 @@ def removeFile(path: Path) -> bool:
         os.unlink(path)
     except FileNotFoundError:
         return False
-    _fsyncDirectory(path.parent)
+    fsyncDirectory(path.parent)
     return True
 
 
 def renameFile(source: Path, target: Path) -> None:
     """Rename C{source} over C{target} (atomic) and fsync the directory."""
     os.replace(source, target)
-    _fsyncDirectory(Path(target).parent)
-
-
-def tempPrefix(name: str) -> str:
-    """The prefix of the temp files written next to a file called C{name}."""
-    return f".{name}."
+    fsyncDirectory(Path(target).parent)
 
 
 def _read(path: Path) -> _Snapshot:
@@ -336,35 +316,3 @@ def _unchanged(path: Path, fingerprint: Fingerprint) -> bool:
     except OSError:
         return False
     return len(raw) == fingerprint.size and hashlib.sha256(raw).hexdigest() == fingerprint.sha256
-
-
-def _writeTemp(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> str:
-    """A fsynced temp file next to C{path} holding C{data}; its name."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=tempPrefix(path.name), suffix=TEMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            if owner is not None and owner != (os.geteuid(), os.getegid()):
-                with contextlib.suppress(OSError):
-                    os.fchown(f.fileno(), *owner)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def _fsyncDirectory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory; the rename still happened
-    finally:
-        os.close(fd)

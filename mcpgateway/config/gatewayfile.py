@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway import paths
+from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.ops.statedir import atomicWrite
 
 FILE = paths.SERVERS_FILE
 ENV_BLOCKLIST = re.compile(
@@ -47,7 +47,7 @@ class ManagedConfig:
         return data
 
     def write(self, data: dict[str, Any]) -> None:
-        atomicWrite(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+        writeFileAtomic(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
 
     def merge(self, loaded: LoadedConfig, environ: Any = None) -> LoadedConfig:
         """C{loaded} plus the API's servers, with the overrides applied."""

@@ -52,6 +52,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import logs, paths
+from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.config.resolvecache import (
     CACHE_VERSION,
     CachedCommand,
@@ -59,7 +60,6 @@ from mcpgateway.config.resolvecache import (
     usable,
 )
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.ops.statedir import atomicWrite
 
 CACHE_FILE = paths.NPX_CACHE_FILE
 DEFAULT_TTL = 7 * 86400.0
@@ -498,7 +498,7 @@ class Resolver:
         document = {"version": CACHE_VERSION, "entries": entries}
         try:
             self.stateDir.mkdir(parents=True, exist_ok=True)
-            atomicWrite(self.cachePath, json.dumps(document, indent=1).encode("utf-8"))
+            writeFileAtomic(self.cachePath, json.dumps(document, indent=1).encode("utf-8"))
         except OSError as e:
             self.log.warn(
                 "cannot write the resolution cache {path}: {error}",

@@ -43,8 +43,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcpgateway import logs, paths
+from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.core.pool import NoSharedChild
-from mcpgateway.ops.statedir import atomicWrite
 from mcpgateway.web.health import healthBody, serverLine, sessionsBody
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def makeManholeService(
     _checkStateDir(stateDir)
     keys = loadAuthorizedKeys(stateDir / AUTHORIZED_KEYS)
     hostKey = loadHostKey(stateDir / HOST_KEY)
-    atomicWrite(
+    writeFileAtomic(
         stateDir / KNOWN_HOSTS,
         HOST_ALIAS.encode() + b" " + hostKey.public().toString("openssh") + b"\n",
         mode=0o644,
@@ -425,7 +425,7 @@ def loadHostKey(path: Path) -> Key:
             serialization.PrivateFormat.OpenSSH,
             serialization.NoEncryption(),
         )
-        atomicWrite(path, pem, mode=0o600)
+        writeFileAtomic(path, pem, mode=0o600)
         info = path.stat()
     _checkOwned(path, info, 0o077, "readable by group or others")
     try:

@@ -14,30 +14,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mcpgateway import paths, procfs
+from mcpgateway.atomicfile import writeFileAtomic
 
 LEDGER = paths.LEDGER_FILE
-
-
-def atomicWrite(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write C{data} to C{path} atomically: temp file in the same directory,
-    fsync, rename. A crash leaves the old file or the new one, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def pidAlive(pid: int) -> bool:
@@ -79,7 +62,7 @@ class ChildLedger:
 
     def _write(self) -> None:
         records = {str(pid): record for pid, record in self._children.items()}
-        atomicWrite(
+        writeFileAtomic(
             self.path, json.dumps({"gatewayPid": os.getpid(), "children": records}).encode()
         )
 
@@ -168,7 +151,7 @@ def readState(stateDir: Path) -> dict[str, Any] | None:
 
 
 def writeState(stateDir: Path, state: dict[str, Any]) -> None:
-    atomicWrite(stateDir / STATE_FILE, json.dumps(state, indent=2).encode())
+    writeFileAtomic(stateDir / STATE_FILE, json.dumps(state, indent=2).encode())
 
 
 def removeState(stateDir: Path) -> None:

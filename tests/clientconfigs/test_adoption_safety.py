@@ -23,6 +23,7 @@ from twisted.internet.defer import maybeDeferred, succeed
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 
+from mcpgateway import atomicfile
 from mcpgateway.clientconfigs import jsonfile as atomic
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 from mcpgateway.clientconfigs.claude import (
@@ -349,7 +350,7 @@ def test_a_project_only_server_is_neither_adopted_nor_served(
 
 def leftover(path: Path, age: float) -> Path:
     """A temp file exactly as the writer leaves it when killed before its rename."""
-    name = atomic._writeTemp(path, b'{"half": ', 0o600, None)
+    name = atomicfile.writeTemp(path, b'{"half": ', 0o600, None)
     os.utime(name, (NOW - age, NOW - age))
     return Path(name)
 
