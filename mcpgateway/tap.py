@@ -12,13 +12,17 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from twisted.application.service import IService
 from twisted.python import usage
 
 from mcpgateway import limits, logs
 from mcpgateway.paths import API_TOKEN_ENV, DEFAULT_PORT, defaultStateDir
+
+if TYPE_CHECKING:
+    from mcpgateway.ops.services import StateFileService
+    from mcpgateway.preflight import Preflight
 
 
 def _positiveFloat(value: str) -> float:
@@ -312,61 +316,70 @@ def leaveOutTLS(endpoint: str) -> bool:
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:
-    """Build the gateway's service tree from parsed C{options}."""
+    """Build the gateway's service tree from parsed C{options}: the checks
+    that must fail before daemonizing (L{preflight}), then wiring only."""
     if reactor is None:
         from twisted.internet import reactor as _reactor
 
         reactor = _reactor
-    from twisted.internet.endpoints import serverFromString
+    from mcpgateway.ops.reaper import OrphanCleanup
+    from mcpgateway.ops.statedir import processStartTime
+    from mcpgateway.preflight import PreflightError, preflight
+
+    try:
+        pre = preflight(options, _interfaceOf(options))
+    except PreflightError as e:
+        _refuse(str(e))
+    top = _root(options, pre, reactor)
+    if pre.logFile is not None:
+        pre.logFile.setServiceParent(top)
+    if pre.orphans:
+        OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
+    gateway, configService = _gatewayAndConfig(options, pre, reactor, top)
+    _listener(options, pre, reactor, gateway, configService, top).setServiceParent(top)
+    if options["manhole"] or options["manhole-ssh"] is not None:
+        _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
+    return top
+
+
+def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
+    """The root service: it holds the instance lock and state.json, and lets
+    go of them only after every service below it has stopped."""
+    from mcpgateway.ops.services import StateFileService
+
+    details = {
+        "interface": _interfaceOf(options),
+        "config": str(pre.configPath) if pre.configPath else None,
+        "stateDir": str(pre.stateDir),
+        "rewriteConfig": bool(options["rewrite-config"]),
+    }
+    return StateFileService(pre.stateDir, pre.lock, details, reactor)
+
+
+def _gatewayAndConfig(options: Options, pre: Preflight, reactor: Any, top: Any) -> tuple[Any, Any]:
+    """The gateway (pools, sessions, children) and the config service that
+    keeps it current, with the reaper and the monitor; all under C{top}."""
     from twisted.logger import Logger
 
-    from mcpgateway.config.gatewayfile import ManagedConfig
     from mcpgateway.config.resolve import Resolver
     from mcpgateway.config.source import ConfigService
     from mcpgateway.core.environment import childEnvironment
     from mcpgateway.core.gateway import Gateway, GatewayService
     from mcpgateway.core.healing import HealingPolicy
     from mcpgateway.core.spawn import Spawner
-    from mcpgateway.ops.management import Management
     from mcpgateway.ops.monitor import Monitor, MonitorService
-    from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService
-    from mcpgateway.ops.services import ListenerService, StateFileService
-    from mcpgateway.ops.statedir import ChildLedger, processStartTime
-    from mcpgateway.preflight import PreflightError, preflight
-    from mcpgateway.web.app import makeSite
+    from mcpgateway.ops.reaper import Reaper, ReaperService
+    from mcpgateway.ops.statedir import ChildLedger
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
-    try:
-        pre = preflight(options, _interfaceOf(options))
-    except PreflightError as e:
-        _refuse(str(e))
-    stateDir, configPath, source, loaded = pre.stateDir, pre.configPath, pre.source, pre.loaded
-    runInThread = _threadRunner(reactor)
-    # The root holds the instance lock and state.json, and lets go of them
-    # only after every service below has stopped.
-    top = StateFileService(
-        stateDir,
-        pre.lock,
-        {
-            "interface": _interfaceOf(options),
-            "config": str(configPath) if configPath else None,
-            "stateDir": str(stateDir),
-            "rewriteConfig": bool(options["rewrite-config"]),
-        },
-        reactor,
-    )
-    if pre.logFile is not None:
-        pre.logFile.setServiceParent(top)
-    if pre.orphans:
-        OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
-    gateway: Gateway | None = None
+    timeout, runInThread = options["request-timeout"], _threadRunner(reactor)
+    gateway: list[Gateway] = []  # bound below; a reload cannot come before start
 
     def reload(specs: dict[str, Any]) -> Any:
-        assert gateway is not None
-        return gateway.reconfigure(_withTimeout(specs, options["request-timeout"]))
+        return gateway[0].reconfigure(_withTimeout(specs, timeout))
 
-    configService = ConfigService(source, stateDir, reactor, reactor, runInThread, reload)
-    specs = _withTimeout(configService.specs(loaded), options["request-timeout"])
+    configService = ConfigService(pre.source, pre.stateDir, reactor, reactor, runInThread, reload)
+    specs = _withTimeout(configService.specs(pre.loaded), timeout)
     for spec in specs.values():
         if spec.executable is None:
             log.warn(
@@ -376,37 +389,56 @@ def makeService(options: Options, reactor: Any = None) -> IService:
                 command=spec.command,
             )
     log.info(
-        "config: {count} stdio server(s) from {source}", count=len(specs), source=loaded.source
+        "config: {count} stdio server(s) from {source}", count=len(specs), source=pre.loaded.source
     )
     environ = childEnvironment(os.environ)  # never the gateway's own secrets
-    resolver = None if options["no-resolve"] else Resolver(stateDir, reactor, reactor, environ)
     spawner = Spawner(
         reactor=reactor,
         clock=reactor,
         environ=environ,
         setsid=shutil.which("setsid"),
         maxLine=options["max-line"],
-        watcher=ChildLedger(stateDir),
+        watcher=ChildLedger(pre.stateDir),
     )
-    healing = HealingPolicy(base=options["restart-backoff"], coolDown=options["circuit-cool-down"])
-    gateway = Gateway(
-        specs,
-        spawner,
-        healing=healing,
-        pidFinder=_pidFinder(runInThread),
-        resolver=resolver,
-        drainTimeout=options["drain-timeout"],
+    gateway.append(
+        Gateway(
+            specs,
+            spawner,
+            healing=HealingPolicy(
+                base=options["restart-backoff"], coolDown=options["circuit-cool-down"]
+            ),
+            pidFinder=_pidFinder(runInThread),
+            resolver=None
+            if options["no-resolve"]
+            else Resolver(pre.stateDir, reactor, reactor, environ),
+            drainTimeout=options["drain-timeout"],
+        )
     )
-    GatewayService(gateway).setServiceParent(top)
+    GatewayService(gateway[0]).setServiceParent(top)
     configService.setServiceParent(top)
-    reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
+    reaper = Reaper(gateway[0], reactor, options["idle-timeout"], options["child-idle-timeout"])
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
-    MonitorService(Monitor(gateway, reactor), reactor).setServiceParent(top)
+    MonitorService(Monitor(gateway[0], reactor), reactor).setServiceParent(top)
+    return gateway[0], configService
+
+
+def _listener(
+    options: Options, pre: Any, reactor: Any, gateway: Any, configService: Any, top: Any
+) -> Any:
+    """The HTTP side on C{--port}: the MCP endpoints, /health, and the
+    management apps (Klein, loaded on their first call)."""
+    from twisted.internet.endpoints import serverFromString
+
+    from mcpgateway.config.gatewayfile import ManagedConfig
+    from mcpgateway.ops.management import Management
+    from mcpgateway.ops.services import ListenerService
+    from mcpgateway.web.app import makeSite
+
     endpoint = options["endpoint"]
-    management = Management(gateway, configService, ManagedConfig(stateDir))
+    management = Management(gateway, configService, ManagedConfig(pre.stateDir))
 
     def api() -> Any:
-        from mcpgateway.web.api import ApiApp  # Klein: loaded on the first /api/v1 call
+        from mcpgateway.web.api import ApiApp
 
         return ApiApp(management, gateway, reactor, options["api-token"]).resource()
 
@@ -422,23 +454,26 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         top.listening(port)
         configService.listening(port)
 
-    ListenerService(
+    return ListenerService(
         serverFromString(reactor, endpoint), endpoint, site, reactor, onListening=listening
-    ).setServiceParent(top)
-    if options["manhole"] or options["manhole-ssh"] is not None:
-        from mcpgateway.ops.manhole import ManholeError, gatewayNamespace, makeManholeService
+    )
 
-        try:
-            makeManholeService(
-                reactor,
-                stateDir,
-                gatewayNamespace(gateway, top, reactor),
-                socketPath=Path(options["manhole"]) if options["manhole"] else None,
-                sshPort=options["manhole-ssh"],
-            ).setServiceParent(top)
-        except ManholeError as e:
-            _refuse(str(e))
-    return top
+
+def _manhole(options: Options, pre: Preflight, reactor: Any, gateway: Any, top: Any) -> Any:
+    """The SSH debugging prompt (C{--manhole}, C{--manhole-ssh}); refuses in
+    one line when its files or socket are not private."""
+    from mcpgateway.ops.manhole import ManholeError, gatewayNamespace, makeManholeService
+
+    try:
+        return makeManholeService(
+            reactor,
+            pre.stateDir,
+            gatewayNamespace(gateway, top, reactor),
+            socketPath=Path(options["manhole"]) if options["manhole"] else None,
+            sshPort=options["manhole-ssh"],
+        )
+    except ManholeError as e:
+        _refuse(str(e))
 
 
 def _refuse(message: str) -> NoReturn:
