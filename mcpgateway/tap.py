@@ -369,7 +369,9 @@ def _gatewayAndConfig(options: Options, pre: Preflight, reactor: Any, top: Any) 
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.monitor import Monitor, MonitorService
     from mcpgateway.ops.reaper import Reaper, ReaperService
+    from mcpgateway.ops.sessionstore import SessionStore
     from mcpgateway.ops.statedir import ChildLedger
+    from mcpgateway.paths import SESSIONS_FILE, stateFile
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
     timeout, runInThread = options["request-timeout"], _threadRunner(reactor)
@@ -412,6 +414,8 @@ def _gatewayAndConfig(options: Options, pre: Preflight, reactor: Any, top: Any) 
             if options["no-resolve"]
             else Resolver(pre.stateDir, reactor, reactor, environ),
             drainTimeout=options["drain-timeout"],
+            # read at start, saved while running and at stop (see docs/continuity.md)
+            persistence=SessionStore(stateFile(pre.stateDir, SESSIONS_FILE)),
         )
     )
     GatewayService(gateway[0]).setServiceParent(top)
@@ -423,7 +427,7 @@ def _gatewayAndConfig(options: Options, pre: Preflight, reactor: Any, top: Any) 
 
 
 def _listener(
-    options: Options, pre: Any, reactor: Any, gateway: Any, configService: Any, top: Any
+    options: Options, pre: Preflight, reactor: Any, gateway: Any, configService: Any, top: Any
 ) -> Any:
     """The HTTP side on C{--port}: the MCP endpoints, /health, and the
     management apps (Klein, loaded on their first call)."""
@@ -432,6 +436,7 @@ def _listener(
     from mcpgateway.config.gatewayfile import ManagedConfig
     from mcpgateway.ops.management import Management
     from mcpgateway.ops.services import ListenerService
+    from mcpgateway.ops.systemd import NotifyService, adoptsLoopback
     from mcpgateway.web.app import makeSite
 
     endpoint = options["endpoint"]
@@ -442,21 +447,26 @@ def _listener(
 
         return ApiApp(management, gateway, reactor, options["api-token"]).resource()
 
+    try:
+        server = serverFromString(reactor, endpoint)
+    except (IndexError, KeyError, ValueError) as e:
+        _refuse(f"--port {endpoint}: {e or 'no socket passed in (LISTEN_FDS, LISTEN_FDNAMES)'}")
     site = makeSite(
         gateway,
         reactor,
-        loopbackOnly=_isLoopbackEndpoint(endpoint),
+        loopbackOnly=_isLoopbackEndpoint(endpoint) or adoptsLoopback(server),
         api=api,
         limits=options["limits"],
     )
+    notify = NotifyService(os.environ.get("NOTIFY_SOCKET"))
+    notify.setServiceParent(top)
 
     def listening(port: int) -> None:
         top.listening(port)
         configService.listening(port)
+        notify.listening(port)  # READY=1 once it serves
 
-    return ListenerService(
-        serverFromString(reactor, endpoint), endpoint, site, reactor, onListening=listening
-    )
+    return ListenerService(server, endpoint, site, reactor, onListening=listening)
 
 
 def _manhole(options: Options, pre: Preflight, reactor: Any, gateway: Any, top: Any) -> Any:

@@ -248,6 +248,7 @@ def test_service_tree_on_a_memory_reactor(
         "ConfigService",
         "ReaperService",
         "MonitorService",
+        "NotifyService",
         "ListenerService",
     ]
     top.startService()

@@ -6,6 +6,13 @@ registry; it opens and ends sessions, and takes the snapshot of it all that
 every renderer reads (L{Gateway.status}). L{GatewayService} is its place in the
 twistd service tree: C{stopService} ends every session and fires only after
 every child has exited.
+
+With a L{SessionPersistence}, the sessions outlive the process: L{Gateway.start}
+restores the sessions a previous process saved and from then on saves the
+registry at most once a second while it changes (on the injected clock, no
+write per request); L{Gateway.stop} saves it a last time before it ends the
+sessions of this process, so a graceful restart keeps every one of them and a
+crash loses at most the last second.
 """
 
 from __future__ import annotations
@@ -21,14 +28,16 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import __version__, jsonrpc, logs, procfs
+from mcpgateway import __version__, jsonrpc, logs, procfs, timers
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pool import ServerPool, makePool
-from mcpgateway.core.sessions import Session, SessionRegistry
+from mcpgateway.core.sessions import Session, SessionPersistence, SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import GatewayStatus, Resolution, ServerStatus, SessionStatus
 
+SAVE_INTERVAL = 1.0
+"""Seconds between two saves of the session registry while it changes."""
 Connection = tuple[str, int, str, int]
 """A loopback TCP connection: peer host, peer port, local host, local port."""
 PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
@@ -58,6 +67,7 @@ class Gateway:
         pidFinder: PidFinder | None = None,
         resolver: Resolve | None = None,
         drainTimeout: float = 5.0,
+        persistence: SessionPersistence | None = None,
     ) -> None:
         """
         @param spawner: starts every child (and holds the clock).
@@ -65,6 +75,8 @@ class Gateway:
         @param pidFinder: finds the pid of the process on the other end of a
             loopback connection, given (peer host, peer port, local host,
             local port, known pids to try first); C{None} disables it.
+        @param persistence: where the sessions outlive the process; C{None}:
+            they end with it.
         """
         clock = spawner.clock
         self.clock = clock
@@ -81,6 +93,8 @@ class Gateway:
         self._resolver = resolver
         self.drainTimeout = drainTimeout
         """Seconds requests in flight may take to finish when the gateway stops."""
+        self._persistence = persistence
+        self._saving = timers.Every(clock, SAVE_INTERVAL, self.saveSessions)
 
     def start(self) -> None:
         """Start work: resolve C{npx}/C{uvx} servers and prewarm children.
@@ -90,9 +104,52 @@ class Gateway:
         Deferred waiting on one) would belong to the parent that exits.
         """
         self.running = True
+        restored = self._restoreSessions()
         for pool in self.pools.values():
             self._resolve(pool)
         self.prewarm()
+        for name in sorted(restored - {n for n, p in self.pools.items() if p.spec.prewarm}):
+            # A shared child the restored sessions will use: started (and
+            # initialized by the gateway) now rather than on their first call.
+            self.pools[name].prewarm().addErrback(self._prewarmFailed, name)
+        if self._persistence is not None:
+            self._saving.start()
+
+    # -- sessions that outlive the process ---------------------------------------
+
+    def _restoreSessions(self) -> set[str]:
+        """Rebuild the sessions a previous process saved; the names of the
+        servers that got some."""
+        if self._persistence is None:
+            return set()
+        servers: set[str] = set()
+        dropped = 0
+        for record in self._persistence.load():
+            pool = self.pools.get(record["server"])
+            if pool is None or self.sessions.get(record["id"]) is not None:
+                dropped += 1
+                continue
+            session = Session.fromRecord(record)
+            self.sessions.add(session)
+            pool.restore(session)
+            servers.add(session.server)
+        if servers or dropped:
+            self.log.info(
+                "restored {count} session(s) of the previous gateway process"
+                " ({dropped} of servers no longer configured dropped)",
+                count=len(self.sessions),
+                dropped=dropped,
+            )
+        return servers
+
+    def saveSessions(self) -> None:
+        """Hand the registry to the persistence (it writes only what changed)."""
+        if self._persistence is None:
+            return
+        try:
+            self._persistence.save([session.record() for session in self.sessions])
+        except Exception:
+            self.log.failure("saving the sessions failed; they may not survive a restart")
 
     def openSession(
         self,
@@ -276,6 +333,12 @@ class Gateway:
         return drained.addCallback(lambda _: self._stopNow())
 
     def _stopNow(self) -> Deferred[Any]:
+        # The sessions end with this process, not for their clients: saved
+        # before they are ended, and never saved again.
+        if self._saving.running:
+            self._saving.stop()
+            self.saveSessions()
+        self._persistence = None
         for pool in self.pools.values():
             pool.failAll(jsonrpc.SERVER_UNAVAILABLE, "the gateway is shutting down")
         stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]

@@ -107,6 +107,11 @@ class ServerPool(Protocol):
         """Attach a new session and produce the answer to its C{initialize};
         fails with L{ServerUnavailable} when no child can serve it."""
 
+    def restore(self, session: Session) -> None:
+        """Attach C{session}, restored from a previous gateway process: its
+        child is (re)started and brought to where the session left it on its
+        next request."""
+
     def gone(self, session: Session) -> str | None:
         """Why C{session} can no longer be served (its own child is gone: the
         client must initialize again), or C{None}."""

@@ -6,6 +6,11 @@ version, capabilities, client info), its standalone GET stream, its log level
 and resource subscriptions, how many of its requests wait for a child, and
 when it was last active. The
 L{SessionRegistry} hands out unguessable ids and finds sessions by id.
+
+What outlives the process is a session's L{Session.record} (plain JSON
+values): the gateway hands the records to a L{SessionPersistence} (the file
+store lives in L{mcpgateway.ops.sessionstore}) and rebuilds the sessions of
+a previous process with L{Session.fromRecord}.
 """
 
 from __future__ import annotations
@@ -29,6 +34,17 @@ class SessionLike(Protocol):
 
     def deliver(self, message: Message) -> bool:
         """Put C{message} on the session's standalone (GET) stream."""
+
+
+class SessionPersistence(Protocol):
+    """Where the session registry outlives the process (a file in the state
+    directory; see L{mcpgateway.ops.sessionstore.SessionStore})."""
+
+    def load(self) -> list[dict[str, Any]]:
+        """The records saved by a previous process (none if unreadable)."""
+
+    def save(self, records: list[dict[str, Any]]) -> None:
+        """Keep C{records} (a write only when they changed)."""
 
 
 class Stream(Protocol):
@@ -55,6 +71,7 @@ class Session:
         "lastActivity",
         "logLevel",
         "protocolVersion",
+        "restored",
         "server",
         "subscriptions",
     )
@@ -79,6 +96,8 @@ class Session:
         self.getStream: Stream | None = None
         self.logLevel: str | None = None
         self.subscriptions: set[str] = set()
+        self.restored = False
+        """Rebuilt from the record of a previous gateway process."""
         self.inFlight = 0
         """Requests of this session forwarded and not yet answered, cancelled or
         failed (the web layer counts them; see L{mcpgateway.limits})."""
@@ -87,6 +106,39 @@ class Session:
         """Put C{message} on the standalone GET stream, if one is open."""
         stream = self.getStream
         return stream is not None and stream.send(message)
+
+    def record(self) -> dict[str, Any]:
+        """What of this session outlives the process (JSON values only)."""
+        return {
+            "id": self.id,
+            "server": self.server,
+            "protocolVersion": self.protocolVersion,
+            "capabilities": self.capabilities,
+            "clientInfo": self.clientInfo,
+            "logLevel": self.logLevel,
+            "subscriptions": sorted(self.subscriptions),
+            "clientPid": self.clientPid,
+            "created": self.created,
+            "lastActivity": self.lastActivity,
+        }
+
+    @classmethod
+    def fromRecord(cls, record: dict[str, Any]) -> Session:
+        """The session C{record} (a checked L{record}) describes, marked restored."""
+        session = cls(
+            record["id"],
+            record["server"],
+            record["protocolVersion"],
+            record["capabilities"],
+            record["clientInfo"],
+            record["created"],
+        )
+        session.lastActivity = record["lastActivity"]
+        session.logLevel = record["logLevel"]
+        session.subscriptions = set(record["subscriptions"])
+        session.clientPid = record["clientPid"]
+        session.restored = True
+        return session
 
 
 class SessionRegistry:
@@ -112,6 +164,13 @@ class SessionRegistry:
         )
         self._sessions[sessionId] = session
         return session
+
+    def add(self, session: Session) -> None:
+        """Register C{session} (one restored from a previous process) under its own id."""
+        self._sessions[session.id] = session
+        if session.clientPid is not None:
+            previous = self._groupActivity.get(session.clientPid, 0.0)
+            self._groupActivity[session.clientPid] = max(previous, session.lastActivity)
 
     def get(self, sessionId: str) -> Session | None:
         return self._sessions.get(sessionId)

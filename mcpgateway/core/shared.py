@@ -24,7 +24,7 @@ from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pool import BasePool, Idle, PidProbe, SessionGone, Sweep
-from mcpgateway.core.router import Sink
+from mcpgateway.core.router import LOG_LEVELS, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -84,6 +84,28 @@ class SharedPool(BasePool):
             return jsonrpc.resultResponse(initialize["id"], result)
 
         return self._whenLaunchable(shared.ensure).addCallback(answer)
+
+    def restore(self, session: Session) -> None:
+        """Attach C{session} as if it had just initialized, and count its
+        subscriptions and log level: the child (started and initialized by the
+        gateway as always) is told them when it is initialized (or now, if it
+        runs)."""
+        upstream = self._upstream()
+        router = upstream.router
+        router.attach(session)
+        fanout = router.fanout
+        assert isinstance(fanout, SharedFanout)
+        running = upstream.state is Lifecycle.RUNNING
+        for uri in sorted(session.subscriptions):
+            fanout.subscriptions[uri] += 1
+            if running and fanout.subscriptions[uri] == 1:
+                router.call("resources/subscribe", {"uri": uri})
+        levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
+        lowest = min(levels, key=LOG_LEVELS.index) if levels else None
+        if lowest is not None and lowest != fanout.childLogLevel:
+            fanout.childLogLevel = lowest
+            if running:
+                router.call("logging/setLevel", {"level": lowest})
 
     def gone(self, session: Session) -> str | None:
         if self.shared is None and not self.disabled:

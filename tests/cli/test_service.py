@@ -1,0 +1,204 @@
+"""C{mcpgateway service install|uninstall}: the user's systemd units and
+LaunchAgent, written and removed in a temporary HOME (no systemctl is run)."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import plistlib
+import shlex
+from pathlib import Path
+
+import pytest
+
+from mcpgateway import tap
+from mcpgateway.cli import service
+from tests.cli.support import run
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEMD_PORT = "systemd:domain=INET:index=0"
+
+
+@pytest.fixture(autouse=True)
+def noXdg(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+
+
+def units(home: Path) -> Path:
+    return home / ".config" / "systemd" / "user"
+
+
+def parseUnit(path: Path) -> dict[str, dict[str, str]]:
+    """A unit file as sections of key=value (a continued line joined)."""
+    parser = configparser.ConfigParser(interpolation=None, strict=True, comment_prefixes=("#",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(path.read_text().replace("\\\n", " "))
+    return {name: dict(parser[name]) for name in parser.sections()}
+
+
+def execStart(unit: dict[str, dict[str, str]]) -> list[str]:
+    """C{ExecStart=} as words (systemd's quoting: C{%%} is C{%}, C{$$} is C{$})."""
+    words = shlex.split(unit["Service"]["ExecStart"])
+    return [w.replace("%%", "%").replace("$$", "$") for w in words]
+
+
+def test_install_writes_the_socket_and_service_units(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+) -> None:
+    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "systemd")
+    assert code == 0, err
+    sock = parseUnit(units(home) / "mcpgateway.socket")
+    assert sock["Socket"]["ListenStream"] == "127.0.0.1:9100"
+    assert sock["Socket"]["Service"] == "mcpgateway.service"
+    assert sock["Install"]["WantedBy"] == "sockets.target"
+    unit = parseUnit(units(home) / "mcpgateway.service")
+    assert set(unit) == {"Unit", "Service", "Install"}
+    assert unit["Unit"]["Requires"] == "mcpgateway.socket"
+    assert {k: unit["Service"][k] for k in ("Type", "NotifyAccess", "KillMode")} == {
+        "Type": "notify",
+        "NotifyAccess": "main",
+        "KillMode": "mixed",
+    }
+    assert int(unit["Service"]["TimeoutStopSec"]) >= 30  # drain, stop children, restore configs
+    assert unit["Service"]["Environment"].startswith('"PATH=')
+    argv = execStart(unit)
+    assert Path(argv[0]).is_absolute()
+    gateway = argv[argv.index("mcpgateway") + 1 :]
+    assert gateway[:2] == ["--port", SYSTEMD_PORT]
+    assert gateway[gateway.index("--state-dir") + 1] == str(stateDir)
+    assert gateway[gateway.index("--log-file") + 1] == str(stateDir / "gateway.log")
+    assert "--rewrite-config" not in gateway  # no ~/.claude.json: the demo, nothing to adopt
+    assert "systemctl --user enable --now mcpgateway.socket" in out
+    assert (units(home) / "mcpgateway.service").stat().st_mode & 0o777 == 0o644
+
+
+def test_the_units_command_line_is_one_the_gateway_accepts(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    """Quoting survives a state directory with a space, a % and a $ in it."""
+    state = tmp_path / "odd 100% $HOME"
+    (home / ".claude.json").write_text("{}")
+    code, _, err = run(capsys, state, "service", "install", "--manager", "systemd")
+    assert code == 0, err
+    argv = execStart(parseUnit(units(home) / "mcpgateway.service"))
+    assert argv[1] == "--log-format=text" or argv[1:3] == ["-m", "twisted"]
+    options = tap.Options()
+    options.parseOptions(argv[argv.index("mcpgateway") + 1 :])
+    assert options["endpoint"] == SYSTEMD_PORT
+    assert options["state-dir"] == str(state)
+    assert options["rewrite-config"]
+
+
+def test_install_json_and_port(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+) -> None:
+    code, out, _ = run(
+        capsys, stateDir, "service", "install", "--manager", "systemd", "--port", "9311", "--json"
+    )
+    assert code == 0
+    document = json.loads(out)
+    assert document["ok"] and document["manager"] == "systemd"
+    assert document["files"] == [
+        str(units(home) / "mcpgateway.socket"),
+        str(units(home) / "mcpgateway.service"),
+    ]
+    assert ["systemctl", "--user", "daemon-reload"] in document["commands"]
+    assert parseUnit(units(home) / "mcpgateway.socket")["Socket"]["ListenStream"] == (
+        "127.0.0.1:9311"
+    )
+
+
+def test_install_again_rewrites_its_own_files(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+) -> None:
+    assert run(capsys, stateDir, "service", "install", "--manager", "systemd")[0] == 0
+    code, _, _ = run(
+        capsys, stateDir, "service", "install", "--manager", "systemd", "--port", "9312"
+    )
+    assert code == 0
+    assert "127.0.0.1:9312" in (units(home) / "mcpgateway.socket").read_text()
+
+
+def test_install_refuses_to_overwrite_a_file_it_did_not_write(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+) -> None:
+    units(home).mkdir(parents=True)
+    mine = units(home) / "mcpgateway.service"
+    mine.write_text("[Service]\nExecStart=/usr/bin/my-own\n")
+    code, _, err = run(capsys, stateDir, "service", "install", "--manager", "systemd")
+    assert code == 1
+    assert "was not written by `mcpgateway service install`" in err
+    assert mine.read_text() == "[Service]\nExecStart=/usr/bin/my-own\n"
+    assert not (units(home) / "mcpgateway.socket").exists()  # all or nothing
+
+
+def test_uninstall_removes_the_units_and_their_enable_links(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+) -> None:
+    assert run(capsys, stateDir, "service", "install", "--manager", "systemd")[0] == 0
+    wants = units(home) / "sockets.target.wants"
+    wants.mkdir()
+    (wants / "mcpgateway.socket").symlink_to(units(home) / "mcpgateway.socket")
+    code, out, _ = run(capsys, stateDir, "service", "uninstall", "--manager", "systemd", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["removed"] == [
+        str(wants / "mcpgateway.socket"),
+        str(units(home) / "mcpgateway.socket"),
+        str(units(home) / "mcpgateway.service"),
+    ]
+    assert list(units(home).rglob("*mcpgateway*")) == []
+    code, out, _ = run(capsys, stateDir, "service", "uninstall", "--manager", "systemd")
+    assert code == 0 and "nothing to remove" in out
+
+
+def test_uninstall_leaves_a_file_it_did_not_write(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+) -> None:
+    units(home).mkdir(parents=True)
+    (units(home) / "mcpgateway.socket").write_text("[Socket]\nListenStream=1\n")
+    code, _, err = run(capsys, stateDir, "service", "uninstall", "--manager", "systemd")
+    assert code == 1 and "not written by" in err
+    assert (units(home) / "mcpgateway.socket").exists()
+
+
+def test_xdg_config_home_is_where_systemd_looks(
+    capsys: pytest.CaptureFixture[str],
+    home: Path,
+    stateDir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert run(capsys, stateDir, "service", "install", "--manager", "systemd")[0] == 0
+    assert (tmp_path / "xdg" / "systemd" / "user" / "mcpgateway.service").is_file()
+
+
+def test_launchd_install_writes_a_foreground_launch_agent(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+) -> None:
+    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "launchd")
+    assert code == 0, err
+    path = home / "Library" / "LaunchAgents" / "local.mcpgateway.plist"
+    agent = plistlib.loads(path.read_bytes())
+    assert agent["Label"] == "local.mcpgateway"
+    argv = agent["ProgramArguments"]
+    gateway = argv[argv.index("mcpgateway") + 1 :]
+    assert gateway[:4] == ["--port", "9100", "--state-dir", str(stateDir)]
+    assert "-n" not in argv and "--nodaemon" not in argv  # twist never daemonizes
+    assert agent["RunAtLoad"] is True and agent["KeepAlive"] == {"SuccessfulExit": False}
+    assert agent["ExitTimeOut"] >= 30
+    assert agent["EnvironmentVariables"]["PATH"]
+    assert "launchctl bootstrap gui/" in out
+    code, out, _ = run(capsys, stateDir, "service", "uninstall", "--manager", "launchd")
+    assert code == 0 and not path.exists()
+    assert "launchctl bootout gui/" in out
+
+
+def test_the_deploy_files_are_the_templates() -> None:
+    for name, template in service.TEMPLATES.items():
+        assert (REPO / "deploy" / name).read_text() == template, name
+
+
+def test_fill_replaces_each_placeholder_once() -> None:
+    assert service.fill("a @X@ b @Y@ @Z@ c@", {"@X@": "@Y@", "@Y@": "y"}) == "a @Y@ b y @Z@ c@"

@@ -1,0 +1,222 @@
+"""Sessions outlive the gateway process (issue 12): the registry is saved
+batched on the clock and at stop, and a new gateway serves the sessions of
+the old one, shared (re-attached) or stateful (a fresh child, its
+initialize replayed), without a 404."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.web.app import makeSite
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
+from tests.http import Harness, spec
+
+
+class MemoryStore:
+    """A L{mcpgateway.core.sessions.SessionPersistence} in memory, through JSON."""
+
+    def __init__(self) -> None:
+        self.data: str | None = None
+        self.writes = 0
+
+    def load(self) -> list[dict[str, Any]]:
+        return [] if self.data is None else list(json.loads(self.data))
+
+    def save(self, records: list[dict[str, Any]]) -> None:
+        data = json.dumps(records, sort_keys=True)
+        if data != self.data:
+            self.data = data
+            self.writes += 1
+
+
+class PersistentHarness(Harness):
+    """A started gateway whose sessions go to C{store}."""
+
+    def __init__(self, store: MemoryStore, servers: dict[str, ServerSpec]) -> None:
+        self.reactor = FakeProcessReactor()
+        self.gateway = Gateway(servers, fakeSpawner(self.reactor), persistence=store)
+        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=True, maxBody=4096)
+        self.gateway.start()
+
+
+SHARED = {"srv": spec("srv")}
+STATEFUL = {"st": spec("st", mode="stateful")}
+
+
+def call(h: Harness, server: str, sid: str, requestId: Any = 7) -> Any:
+    return h.request(
+        "POST",
+        f"/{server}/mcp",
+        {"jsonrpc": "2.0", "id": requestId, "method": "tools/call", "params": {"name": "x"}},
+        session=sid,
+    )
+
+
+def answerLast(h: Harness, method: str, result: Any) -> None:
+    proc = h.process()
+    sent = [m for m in proc.sentMessages() if m.get("method") == method][-1]
+    proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": result})
+
+
+def restarted(store: MemoryStore, servers: dict[str, ServerSpec]) -> PersistentHarness:
+    """The first gateway is stopped (its sessions saved), a second one starts."""
+    return PersistentHarness(store, servers)
+
+
+def test_shared_session_is_served_after_a_graceful_restart() -> None:
+    store = MemoryStore()
+    first = PersistentHarness(store, SHARED)
+    sid = first.initialize("srv")
+    first.gateway.stop()
+    assert [r["id"] for r in store.load()] == [sid]
+
+    second = restarted(store, SHARED)
+    # The gateway started the shared child for the restored session itself.
+    second.answerHandshake()
+    response = call(second, "srv", sid)
+    answerLast(second, "tools/call", {"content": []})
+    assert response.status == 200
+    assert response.events()[-1]["result"] == {"content": []}
+    # No second initialize reached the child: the gateway's own handshake only.
+    inits = [m for m in second.process().sentMessages() if m.get("method") == "initialize"]
+    assert len(inits) == 1
+
+
+def test_shared_session_gets_its_subscriptions_and_log_level_back() -> None:
+    store = MemoryStore()
+    first = PersistentHarness(store, SHARED)
+    sid = first.initialize("srv")
+    session = first.gateway.sessions.get(sid)
+    assert session is not None
+    session.subscriptions.add("file:///a")
+    session.logLevel = "warning"
+    first.reactor.advance(1.0)  # the batched save
+
+    second = restarted(store, SHARED)
+    restored = second.gateway.sessions.get(sid)
+    assert restored is not None and restored.restored
+    assert restored.subscriptions == {"file:///a"}
+    second.answerHandshake()
+    sent = second.process().sentMessages()
+    assert {"uri": "file:///a"} in [
+        m.get("params") for m in sent if m.get("method") == "resources/subscribe"
+    ]
+    assert {"level": "warning"} in [
+        m.get("params") for m in sent if m.get("method") == "logging/setLevel"
+    ]
+
+
+def test_stateful_session_gets_a_fresh_child_and_its_initialize_replayed() -> None:
+    store = MemoryStore()
+    first = PersistentHarness(store, STATEFUL)
+    sid = first.initialize("st", capabilities={"roots": {}})
+    first.gateway.stop()
+
+    second = restarted(store, STATEFUL)
+    assert second.reactor.processes == []  # started on the session's next request
+    with capturedGatewayLogs() as events:
+        response = call(second, "st", sid)
+        proc = second.process()
+        init = proc.takeMessages()
+        assert [m["method"] for m in init] == ["initialize"]
+        assert init[0]["params"]["capabilities"] == {"roots": {}}
+        assert init[0]["params"]["clientInfo"] == {"name": "test", "version": "1"}
+        assert not response.complete
+        proc.reply(
+            {
+                "jsonrpc": "2.0",
+                "id": init[0]["id"],
+                "result": {"protocolVersion": "2025-11-25", "capabilities": {}},
+            }
+        )
+        after = proc.sentMessages()
+        assert [m["method"] for m in after] == ["notifications/initialized", "tools/call"]
+        proc.reply({"jsonrpc": "2.0", "id": after[1]["id"], "result": {"content": []}})
+    assert response.status == 200
+    assert response.events()[-1] == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "result": {"content": []},
+    }
+    assert any("in memory is lost" in (e.get("log_format") or "") for e in events)
+
+
+def test_concurrent_requests_of_a_restored_stateful_session_wait_for_one_replay() -> None:
+    store = MemoryStore()
+    first = PersistentHarness(store, STATEFUL)
+    sid = first.initialize("st")
+    first.gateway.stop()
+
+    second = restarted(store, STATEFUL)
+    one, two = call(second, "st", sid, 1), call(second, "st", sid, 2)
+    assert len(second.reactor.processes) == 1
+    proc = second.process()
+    init = proc.takeMessages()
+    assert [m["method"] for m in init] == ["initialize"]
+    proc.reply({"jsonrpc": "2.0", "id": init[0]["id"], "result": {"protocolVersion": "x"}})
+    calls = [m for m in proc.sentMessages() if m.get("method") == "tools/call"]
+    assert len(calls) == 2
+    for m in calls:
+        proc.reply({"jsonrpc": "2.0", "id": m["id"], "result": {}})
+    assert one.status == two.status == 200
+
+
+def test_a_get_stream_reconnects_with_a_restored_session() -> None:
+    store = MemoryStore()
+    first = PersistentHarness(store, SHARED)
+    sid = first.initialize("srv")
+    first.gateway.stop()
+
+    second = restarted(store, SHARED)
+    response = second.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
+    assert response.status == 200
+
+
+def test_a_deleted_session_is_not_restored() -> None:
+    store = MemoryStore()
+    first = PersistentHarness(store, SHARED)
+    kept, deleted = first.initialize("srv"), first.initialize("srv")
+    assert first.request("DELETE", "/srv/mcp", session=deleted).status == 200
+    first.gateway.stop()
+
+    second = restarted(store, SHARED)
+    second.answerHandshake()
+    assert call(second, "srv", deleted).status == 404
+    assert second.gateway.sessions.get(kept) is not None
+
+
+def test_sessions_are_saved_batched_not_per_request() -> None:
+    store = MemoryStore()
+    h = PersistentHarness(store, SHARED)
+    sid = h.initialize("srv")
+    assert store.writes == 0
+    for n in range(20):
+        call(h, "srv", sid, n)
+        answerLast(h, "tools/call", {})
+    assert store.writes == 0
+    h.reactor.advance(1.0)
+    assert store.writes == 1
+    h.reactor.advance(5.0)  # nothing changed: no write
+    assert store.writes == 1
+
+
+def test_sessions_of_servers_no_longer_configured_are_dropped() -> None:
+    store = MemoryStore()
+    first = PersistentHarness(store, SHARED)
+    sid = first.initialize("srv")
+    first.gateway.stop()
+
+    second = restarted(store, STATEFUL)
+    assert second.gateway.sessions.get(sid) is None
+
+
+def test_a_gateway_that_never_started_does_not_save() -> None:
+    store = MemoryStore()
+    store.data = json.dumps([])
+    reactor = FakeProcessReactor()
+    gateway = Gateway(SHARED, fakeSpawner(reactor), persistence=store)
+    gateway.stop()
+    assert store.writes == 0

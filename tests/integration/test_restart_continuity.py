@@ -1,0 +1,128 @@
+"""Issue 12, sessions outlive the process: a session opened on one gateway
+calls again, with the same id and without initializing, on the next gateway
+started on the same state directory and port, after SIGTERM and after
+SIGKILL, for a shared and a stateful server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import stat
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+
+DEMO = [sys.executable, "-m", "mcpgateway.demo"]
+VERSION = "2025-11-25"
+
+
+def freePort() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def post(url: str, message: dict[str, Any], session: str | None = None) -> tuple[Any, str | None]:
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        "MCP-Protocol-Version": VERSION,
+    }
+    if session is not None:
+        headers["Mcp-Session-Id"] = session
+    request = urllib.request.Request(url, json.dumps(message).encode(), headers, method="POST")
+    with urllib.request.urlopen(request, timeout=20) as r:
+        body = r.read().decode()
+        sid = r.headers.get("mcp-session-id")
+    if body.lstrip().startswith("{"):
+        return json.loads(body), sid
+    data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
+    return (data[-1] if data else None), sid
+
+
+def openSession(url: str) -> str:
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "raw-http", "version": "1"},
+        },
+    }
+    answer, sid = post(url, init)
+    assert "result" in answer and sid
+    post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+    return sid
+
+
+def echo(url: str, sid: str, text: str, requestId: int) -> str:
+    answer, _ = post(
+        url,
+        {
+            "jsonrpc": "2.0",
+            "id": requestId,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"message": text}},
+        },
+        sid,
+    )
+    assert "result" in answer, answer
+    return str(answer["result"]["content"][0]["text"])
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_sessions_survive_a_restart_on_the_same_state_dir_and_port(
+    home: Path, how: signal.Signals
+) -> None:
+    config = writeConfig(
+        home / "servers.json",
+        {
+            "shared": {"command": DEMO[0], "args": DEMO[1:]},
+            "solo": {"command": DEMO[0], "args": DEMO[1:], "mode": "stateful"},
+        },
+    )
+    port = freePort()
+    args = ["--config", str(config), "--port", f"tcp:{port}:interface=127.0.0.1"]
+    gateways = [RunningGateway(args, home)]
+    try:
+        first = gateways[0]
+        assert first.port == port
+        sids = {name: openSession(first.url(name)) for name in ("shared", "solo")}
+        for name, sid in sids.items():
+            assert "before" in echo(first.url(name), sid, "before", 1)
+        sessionsFile = home / "state" / "sessions.json"
+        # Saved at most a second later (batched), before any stop.
+        assert waitFor(
+            lambda: sessionsFile.exists() and set(sids.values()) <= set(saved(sessionsFile)),
+            timeout=5,
+        )
+        assert stat.S_IMODE(sessionsFile.stat().st_mode) == 0o600
+        first.process.send_signal(how)
+        first.process.wait(20)
+
+        second = RunningGateway(args, home)
+        gateways.append(second)
+        assert second.port == port
+        for name, sid in sids.items():
+            assert "after" in echo(second.url(name), sid, "after", 2), name
+        assert "initialize was replayed" in second.text() or waitFor(
+            lambda: "initialize was replayed" in second.text(), timeout=2
+        )
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+
+
+def saved(path: Path) -> list[str]:
+    try:
+        return [s["id"] for s in json.loads(path.read_text())["sessions"]]
+    except (OSError, ValueError, KeyError):
+        return []

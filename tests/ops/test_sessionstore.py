@@ -1,0 +1,120 @@
+"""The sessions file: written atomically with mode 0600 and only when it
+changed; a corrupt or unreadable one is moved aside with one log line and
+the gateway starts with no sessions."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mcpgateway.ops.sessionstore import CORRUPT_SUFFIX, CorruptSessions, SessionStore, encode, parse
+from tests.fakes import capturedGatewayLogs
+
+
+def record(sessionId: str = "abc_DEF-123", **changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": sessionId,
+        "server": "srv",
+        "protocolVersion": "2025-11-25",
+        "capabilities": {"roots": {}},
+        "clientInfo": {"name": "claude-code", "version": "2"},
+        "logLevel": "info",
+        "subscriptions": ["file:///a"],
+        "clientPid": 1234,
+        "created": 1000.0,
+        "lastActivity": 1010.5,
+    }
+    return {**base, **changes}
+
+
+def test_round_trip_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.json"
+    store = SessionStore(path)
+    assert store.load() == []
+    store.save([record()])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert SessionStore(path).load() == [record()]
+
+
+def test_unchanged_records_are_not_written_again(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "sessions.json")
+    store.save([record()])
+    store.save([record()])
+    assert store.writes == 1
+    store.save([record(lastActivity=2000.0)])
+    assert store.writes == 2
+
+
+def test_a_corrupt_file_is_moved_aside_with_one_log_line(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.json"
+    path.write_bytes(b'{"format": 1, "sessions": [{"id": 3')
+    with capturedGatewayLogs() as events:
+        assert SessionStore(path).load() == []
+    assert not path.exists()
+    assert (tmp_path / ("sessions.json" + CORRUPT_SUFFIX)).exists()
+    lines = [e for e in events if "sessions file" in (e.get("log_format") or "")]
+    assert len(lines) == 1
+
+
+def test_an_unreadable_file_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.json"
+    path.mkdir()  # reading it fails with an OSError, as a permission error would
+    with capturedGatewayLogs() as events:
+        assert SessionStore(path).load() == []
+    assert (tmp_path / ("sessions.json" + CORRUPT_SUFFIX)).is_dir()
+    assert len([e for e in events if "sessions file" in (e.get("log_format") or "")]) == 1
+
+
+def test_records_that_are_not_what_the_store_writes_are_refused() -> None:
+    for bad in (
+        record(id=""),
+        record(id="a b"),
+        record(clientPid=True),
+        record(created=float("nan")),
+        record(subscriptions=[1]),
+        record(capabilities=[]),
+    ):
+        try:
+            parse(json.dumps({"format": 1, "sessions": [bad]}).encode())
+        except CorruptSessions:
+            continue
+        raise AssertionError(f"accepted {bad!r}")
+    try:
+        parse(encode([record(), record()]))
+    except CorruptSessions:
+        pass
+    else:
+        raise AssertionError("accepted a duplicate id")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_parse_refuses_any_bytes_only_with_corrupt_sessions(data: bytes) -> None:
+    with contextlib.suppress(CorruptSessions):
+        parse(data)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=5), json_values, max_size=3),
+    st.lists(st.text(max_size=20), max_size=3, unique=True),
+    st.floats(0, 2e9),
+)
+def test_what_is_saved_is_what_is_loaded(
+    capabilities: dict[str, Any], subscriptions: list[str], created: float
+) -> None:
+    one = record(capabilities=capabilities, subscriptions=subscriptions, created=created)
+    assert parse(encode([one])) == [one]
