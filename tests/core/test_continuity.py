@@ -220,3 +220,24 @@ def test_a_gateway_that_never_started_does_not_save() -> None:
     gateway = Gateway(SHARED, fakeSpawner(reactor), persistence=store)
     gateway.stop()
     assert store.writes == 0
+
+
+def test_a_restored_session_whose_client_died_meanwhile_is_ended_at_the_first_sweep() -> None:
+    from mcpgateway.ops.reaper import Reaper
+
+    store = MemoryStore()
+    first = PersistentHarness(store, SHARED)
+    gone = first.initialize("srv")
+    first.gateway.sessions.get(gone).clientPid = 4242  # type: ignore[union-attr]
+    alive = first.initialize("srv")
+    first.gateway.sessions.get(alive).clientPid = 4343  # type: ignore[union-attr]
+    first.gateway.stop()
+
+    second = restarted(store, SHARED)
+    second.answerHandshake()
+    assert {s.id for s in second.gateway.sessions} == {gone, alive}
+    reaper = Reaper(second.gateway, second.reactor, 1e9, alive=lambda pid: pid == 4343)
+    counts = reaper.sweep()
+    assert counts.deadClientSessions == 1
+    assert {s.id for s in second.gateway.sessions} == {alive}
+    assert call(second, "srv", gone).status == 404
