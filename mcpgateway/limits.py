@@ -32,6 +32,18 @@ MAX_CONNECTIONS_PER_PEER = 2048
 shares 127.0.0.1, so this is also the bound on all local clients together."""
 KEEPALIVE_INTERVAL = 15.0
 """Seconds of silence after which an SSE stream gets a C{: keep-alive} comment."""
+REPLAY_MAX_EVENTS = 1000
+"""Events kept per resumable SSE stream for a C{Last-Event-ID} replay (the
+oldest go first beyond)."""
+REPLAY_MAX_BYTES = 4 * 1024 * 1024
+"""Bytes of events kept per resumable SSE stream (the oldest go first beyond;
+the newest event is always kept)."""
+REPLAY_TTL = 300.0
+"""Seconds a resumable stream's events wait for the client to resume after
+its connection went away."""
+SSE_RETRY = 1.0
+"""Seconds a client waits before it resumes a broken stream (the C{retry:}
+field of the priming event)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,10 @@ class Limits:
     headerTimeout: float = HEADER_TIMEOUT
     maxConnectionsPerPeer: int = MAX_CONNECTIONS_PER_PEER
     keepAliveInterval: float = KEEPALIVE_INTERVAL
+    replayMaxEvents: int = REPLAY_MAX_EVENTS
+    replayMaxBytes: int = REPLAY_MAX_BYTES
+    replayTTL: float = REPLAY_TTL
+    sseRetry: float = SSE_RETRY
 
     def __post_init__(self) -> None:
         for name in (
@@ -55,11 +71,13 @@ class Limits:
             "maxNumberDigits",
             "maxInFlightPerSession",
             "maxConnectionsPerPeer",
+            "replayMaxEvents",
+            "replayMaxBytes",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive integer, not {value!r}")
-        for name in ("headerTimeout", "keepAliveInterval"):
+        for name in ("headerTimeout", "keepAliveInterval", "replayTTL", "sseRetry"):
             value = getattr(self, name)
             if (
                 not isinstance(value, (int, float))

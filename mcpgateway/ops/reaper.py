@@ -168,8 +168,15 @@ def _logFor(log: Logger, count: int) -> Callable[..., None]:
 
 
 def _streamOpen(session: Session) -> bool:
+    """Whether a connection carries the session's GET stream now (a stream
+    kept for a client to resume, with no connection, does not keep an idle
+    session alive)."""
     stream = session.getStream
-    return stream is not None and bool(getattr(stream, "open", False))
+    return (
+        stream is not None
+        and bool(getattr(stream, "open", False))
+        and bool(getattr(stream, "connected", True))
+    )
 
 
 class ReaperService(PeriodicService):

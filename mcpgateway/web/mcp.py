@@ -5,7 +5,8 @@ POST carries client messages: C{initialize} opens a session, notifications
 and responses are answered 202, requests the gateway can answer itself
 (C{ping}) get JSON, and requests for the child get an SSE stream that carries
 everything related to that request and closes after its response. GET opens
-the session's standalone SSE stream; DELETE ends the session. A plain
+the session's standalone SSE stream, or with C{Last-Event-ID} resumes a
+broken stream (L{mcpgateway.web.replay}); DELETE ends the session. A plain
 C{twisted.web} resource: this is the hot path, kept free of routing overhead.
 It reaches the server's children only through its L{ServerPool}.
 
@@ -38,6 +39,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
 from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, header, isLoopbackHost
+from mcpgateway.web.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.sse import SSEStream
 
 _JSON = b"application/json"
@@ -153,6 +155,13 @@ class McpEndpoint(Resource):
         self._maxInFlight = limits.maxInFlightPerSession
         self._keepAlive = limits.keepAliveInterval
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
+        self.replay = ReplayStore(clock, limits)
+
+    def _logFor(self, session: Session, kind: str) -> StreamLog | None:
+        """A log for a new stream of C{session}, if its version resumes streams."""
+        if resumable(session.protocolVersion):
+            return self.replay.open(session.id, kind)
+        return None
 
     def render(self, request: Request) -> bytes | int:
         try:
@@ -410,7 +419,7 @@ class McpEndpoint(Resource):
                 return self._refuse(
                     request, 404, jsonrpc.INVALID_REQUEST, f"Session not found: {gone}"
                 )
-        stream = SSEStream(request, self._clock, False, self._keepAlive)
+        stream = SSEStream(request, self._clock, False, self._keepAlive, self._logFor(session, "p"))
         if not answers and len(messages) == 1:
             # The common case: one request, its response ends the stream.
             message = messages[0]
@@ -501,15 +510,22 @@ class McpEndpoint(Resource):
         session = self._session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
+        lastEventId = header(request, "last-event-id")
+        if lastEventId is not None and resumable(session.protocolVersion):
+            resumed = self._resume(request, session, lastEventId)
+            if resumed is not None:
+                return resumed
         current = session.getStream
         if isinstance(current, SSEStream) and current.open:
-            return self._refuse(
-                request,
-                409,
-                jsonrpc.INVALID_REQUEST,
-                "Conflict: this session already has an open GET stream",
-            )
-        stream = SSEStream(request, self._clock, True, self._keepAlive)
+            if current.connected:
+                return self._refuse(
+                    request,
+                    409,
+                    jsonrpc.INVALID_REQUEST,
+                    "Conflict: this session already has an open GET stream",
+                )
+            current.close()  # its connection is gone and the client did not resume it
+        stream = SSEStream(request, self._clock, True, self._keepAlive, self._logFor(session, "g"))
         session.getStream = stream
 
         def forget() -> None:
@@ -518,6 +534,55 @@ class McpEndpoint(Resource):
 
         stream.onClose(forget)
         return NOT_DONE_YET
+
+    def _resume(self, request: Request, session: Session, lastEventId: str) -> bytes | int | None:
+        """Resume the stream C{lastEventId} belongs to over this GET; C{None}
+        to open a fresh GET stream instead."""
+        found = self.replay.find(session.id, lastEventId)
+        if found is not None:
+            log, seq = found
+            stream = log.stream
+            if stream is not None and (log.kind == "p" or stream is session.getStream):
+                if log.evicted > seq:
+                    self.log.warn(
+                        "server {server}: session {session}: resuming stream {stream} after"
+                        " event {seq}, but events up to {evicted} were dropped (over the"
+                        " replay bounds); the client misses them",
+                        server=self._server,
+                        session=session.id[:8],
+                        stream=log.key,
+                        seq=seq,
+                        evicted=log.evicted,
+                    )
+                stream.attach(request, seq)
+                return NOT_DONE_YET
+        # An id this gateway no longer has: evicted after its TTL, answered
+        # and delivered, or from an earlier gateway process. MCP 2025-11-25
+        # (basic/transports §Resumability and Redelivery, item 2) makes the
+        # replay a MAY and says nothing more; 404 would tell the client its
+        # session ended (§Session Management, item 3), which it did not. For
+        # the GET stream we open a fresh one (§Listening for Messages from the
+        # Server: a GET is answered with an SSE stream); for a request's
+        # stream a fresh stream would never carry the response the client
+        # waits for, so it gets 400 (as the TypeScript SDK's reference server
+        # answers an unknown event id) and gives up on that request.
+        shown = envelope.shown(lastEventId)
+        if kindOf(lastEventId) == "g":
+            self.log.info(
+                "server {server}: session {session}: Last-Event-ID {id} is no longer known;"
+                " opened a fresh GET stream",
+                server=self._server,
+                session=session.id[:8],
+                id=shown,
+            )
+            return None
+        return self._refuse(
+            request,
+            400,
+            jsonrpc.INVALID_REQUEST,
+            f"Bad Request: Last-Event-ID {shown} is not known (its stream ended, expired"
+            " or belongs to an earlier gateway process); nothing to resume",
+        )
 
     def _delete(self, request: Request) -> bytes:
         session = self._session(request, header(request, "mcp-protocol-version"))

@@ -10,9 +10,16 @@ response was finished behind its back (or whose write fails) is dropped from
 it, and the others keep their keep-alives. A
 request's stream sends its headers with its first event (one write for a
 quick answer), or after C{HEADERS_AFTER} seconds of silence, whichever is
-first; the GET stream sends them at once. Carries no C{id:} fields: the
-gateway does not replay streams, and a client that saw an id would wait for a
-replay that never comes.
+first; the GET stream sends them at once.
+
+A stream given a L{StreamLog} (sessions of MCP 2025-11-25 and later) is
+resumable: it opens with a priming event (an id, a C{retry:} delay and empty
+data), every event carries an id and is kept in the log, and when its
+connection goes away the stream lives on without one, still logging, until
+a C{GET} with C{Last-Event-ID} attaches a new connection (L{SSEStream.attach}:
+the missed events, then the rest live) or the log's time runs out. Streams
+without a log carry no C{id:} fields: a client that saw an id would wait for
+a replay that never comes.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from twisted.web.server import Request
 from mcpgateway import jsonrpc, logs
 from mcpgateway.limits import KEEPALIVE_INTERVAL
 from mcpgateway.timers import Every
+from mcpgateway.web.replay import StreamLog
 
 KEEPALIVE_SECONDS = KEEPALIVE_INTERVAL
 HEADERS_AFTER = 1.0
@@ -87,7 +95,8 @@ def keepAliveFor(clock: IReactorTime, interval: float = KEEPALIVE_SECONDS) -> Ke
 
 
 class SSEStream:
-    """One open SSE response; C{open} is false once it ended either way."""
+    """One SSE stream; C{open} is false once it ended either way. Without a
+    log it is one HTTP response; with one it may outlive its connection."""
 
     def __init__(
         self,
@@ -95,28 +104,48 @@ class SSEStream:
         clock: IReactorTime,
         headersNow: bool = True,
         keepAliveInterval: float = KEEPALIVE_SECONDS,
+        log: StreamLog | None = None,
     ) -> None:
         """
         @param headersNow: send the headers at once (a GET stream, which may
             stay silent); otherwise with the first event or after a second.
         @param keepAliveInterval: seconds of silence before a keep-alive comment.
+        @param log: makes the stream resumable (ids, priming, replay).
         """
-        self._request = request
+        self._request: Request | None = request
         self._clock = clock
         self.open = True
         self.headersSent = False
         self.lastWrite = clock.seconds()
         self._onClose: list[Callable[[], Any]] = []
+        self._log = log
+        self._primed = log is None
+        """Whether the priming event went out (or none is due)."""
+        if log is not None:
+            log.stream = self
+        self._keepAlive = keepAliveFor(clock, keepAliveInterval)
+        self._connect(request)
+        if headersNow:
+            self.flushHeaders()
+
+    @property
+    def log(self) -> StreamLog | None:
+        return self._log
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection carries the stream now."""
+        return self._request is not None
+
+    def _connect(self, request: Request) -> None:
+        self._request = request
         request.setHeader(b"content-type", b"text/event-stream")
         request.setHeader(b"cache-control", b"no-cache")
         request.setHeader(b"x-accel-buffering", b"no")
         if hasattr(request, "onLost"):  # the gateway's own request: no Deferred needed
-            request.onLost = self._end
+            request.onLost = lambda: self._connectionLost(request)
         else:
-            request.notifyFinish().addErrback(self._lost)
-        if headersNow:
-            self.flushHeaders()
-        self._keepAlive = keepAliveFor(clock, keepAliveInterval)
+            request.notifyFinish().addErrback(lambda _: self._connectionLost(request))
         self._keepAlive.add(self)
 
     def flushHeaders(self) -> None:
@@ -130,31 +159,55 @@ class SSEStream:
             self._write(b": keep-alive\n\n")
 
     def _write(self, data: bytes) -> None:
-        if self._request.finished:
+        request = self._request
+        if request is None:
+            return  # no connection now: the log keeps the event
+        if request.finished:
             self.abandon()  # finished behind the stream's back: nothing may be written
             return
-        self.headersSent = True
+        if not self.headersSent:
+            self.headersSent = True
+            if not self._primed:
+                self._primed = True
+                assert self._log is not None
+                data = self._log.priming() + data
+                self._log.keep()
         self.lastWrite = self._clock.seconds()
-        self._request.write(data)
+        request.write(data)
 
     def finishedElsewhere(self) -> bool:
         """Whether the response was finished (or lost) without this stream
         hearing of it: an error answer written over it, say."""
-        return bool(self._request.finished or getattr(self._request, "_disconnected", False))
+        request = self._request
+        return request is not None and bool(
+            request.finished or getattr(request, "_disconnected", False)
+        )
 
     def abandon(self) -> None:
-        """End the stream without touching the response any more."""
-        self._end()
+        """Leave the connection without touching the response any more. A
+        resumable stream lives on without one if the client went away, not
+        if the response was finished elsewhere (the client had its answer)."""
+        request = self._request
+        if request is not None and not request.finished:
+            self._connectionLost(request)
+            return
+        if self._end() and self._log is not None:
+            self._log.drop()
 
     def onClose(self, callback: Callable[[], Any]) -> None:
         """Call C{callback} once when the stream ends, whatever ends it."""
         self._onClose.append(callback)
 
     def send(self, message: jsonrpc.Message) -> bool:
-        """Write one message as an SSE event; C{False} when the stream is closed."""
+        """Write one message as an SSE event; C{False} when the stream is closed.
+        A resumable stream without a connection keeps it for a replay."""
         if not self.open:
             return False
-        self._write(_frame(message))
+        log = self._log
+        if log is None:
+            self._write(_frame(message))
+            return self.open
+        self._write(log.record(jsonrpc.dumps(message)))
         return self.open
 
     def end(self, message: jsonrpc.Message) -> None:
@@ -162,21 +215,90 @@ class SSEStream:
         nothing yet answers in one piece, with a Content-Length (no chunking)."""
         if not self.open:
             return
-        if not self.headersSent:
-            body = _frame(message)
-            self._request.setHeader(b"content-length", b"%d" % len(body))
+        request = self._request
+        if request is not None and not self.headersSent:
+            log = self._log
+            if log is None:
+                body = _frame(message)
+            else:
+                # Written and finished at once: nothing to keep, and nothing a
+                # client could resume, so no priming event either (it primes a
+                # client to reconnect to a stream that goes on).
+                body, self._primed = log.frame(jsonrpc.dumps(message)), True
+            request.setHeader(b"content-length", b"%d" % len(body))
             self._write(body)
         else:
             self.send(message)
         self.close()
 
     def close(self) -> None:
-        """End the stream and finish the response."""
-        if self._end() and not self._request.finished:
-            self._request.finish()
+        """End the stream and finish the response. A resumable stream whose
+        connection is gone keeps its log for a replay until its time runs out;
+        one that ended over its connection is dropped."""
+        request = self._request
+        if not self._end():
+            return
+        log = self._log
+        if request is not None:
+            self._request = None
+            if not request.finished:
+                request.finish()
+            if log is not None:
+                log.drop()
+        elif log is not None:
+            log.completed = True
+            if log.kind == "g":
+                log.drop()  # the session ended: nobody may ask for it again
 
-    def _lost(self, _: Any) -> None:
-        self._end()  # the client went away; nothing to finish
+    def suspend(self) -> None:
+        """Close the connection, not the stream: the client resumes it after
+        the C{retry:} delay (for a resumable stream only)."""
+        request = self._request
+        if request is None or self._log is None:
+            return
+        if not request.finished:
+            if not self.headersSent:
+                self._write(b"")
+            request.write(b"retry: %d\n\n" % self._log.retryMs)
+            request.finish()
+        self._connectionLost(request)
+
+    def attach(self, request: Request, after: int) -> None:
+        """Carry on over C{request} (a C{GET} with C{Last-Event-ID}): replay
+        the kept events that followed event C{after}, then go on live; a
+        stream that already ended is finished after its replay. A connection
+        that still carried the stream is closed first (with a C{retry:})."""
+        log = self._log
+        assert log is not None
+        self.suspend()
+        log.attached()
+        frames = log.after(after)
+        if not self.open:
+            request.setHeader(b"content-type", b"text/event-stream")
+            request.setHeader(b"cache-control", b"no-cache")
+            request.setHeader(b"x-accel-buffering", b"no")
+            request.write(b"".join(frames))
+            request.finish()
+            log.drop()
+            return
+        self.headersSent = False
+        self._connect(request)
+        self._write(b"".join(frames))
+
+    def expire(self) -> None:
+        """Its log's time ran out: end the stream, nothing more is kept."""
+        self._log = None
+        self._end()
+
+    def _connectionLost(self, request: Request) -> None:
+        if request is not self._request:
+            return  # a connection the stream already left
+        if self._log is None or not self.open:
+            self._end()
+            return
+        self._request = None
+        self._keepAlive.streams.discard(self)
+        self._log.detached()
 
     def _end(self) -> bool:
         if not self.open:

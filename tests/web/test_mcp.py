@@ -161,7 +161,7 @@ def test_initialize_of_a_server_that_cannot_start_is_a_jsonrpc_error_not_http_40
 
 def test_forwarded_request_is_an_sse_stream_closed_after_the_response() -> None:
     h = Harness()
-    sid = h.initialize()
+    sid = h.initialize(version="2025-06-18")  # before 2025-11-25: no resumable streams
     response = call(h, sid, requestId=1)
     assert response.transport.value() == b""  # headers go with the first event ...
     h.reactor.advance(1.0)  # ... or after a second of silence
@@ -175,7 +175,7 @@ def test_forwarded_request_is_an_sse_stream_closed_after_the_response() -> None:
     h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"content": []}})
     assert response.events() == [{"jsonrpc": "2.0", "id": 1, "result": {"content": []}}]
     assert response.complete
-    assert b"id:" not in response.body  # no event ids without replay
+    assert b"id:" not in response.body  # no event ids for sessions that cannot resume
 
 
 def test_two_sessions_with_the_same_ids_each_get_their_own_answer() -> None:
@@ -586,7 +586,7 @@ def test_a_quick_answer_goes_out_with_its_headers_in_one_turn() -> None:
 
 def test_a_slow_answer_gets_headers_after_a_second_and_keepalives() -> None:
     h = Harness()
-    sid = h.initialize()
+    sid = h.initialize(version="2025-06-18")  # no priming event before 2025-11-25
     response = call(h, sid)
     h.reactor.advance(0.9)
     assert response.transport.value() == b""
@@ -994,6 +994,7 @@ def test_a_stream_finished_behind_its_back_is_dropped_and_the_others_keep_going(
     post = call(h, sid)  # a stream waiting for the child
     ticker = keepAliveFor(h.reactor)
     [dying] = [s for s in ticker.streams if not s.headersSent]
+    assert dying._request is not None
     dying._request.finish()  # as Twisted's processingFailed would (a 500 over it)
     with capturedGatewayLogs() as events:
         for _ in range(2):
@@ -1012,7 +1013,9 @@ def test_a_stream_that_fails_to_write_costs_the_others_nothing() -> None:
     first = h.request("GET", "/srv/mcp", session=a, accept="text/event-stream")
     second = h.request("GET", "/srv/mcp", session=b, accept="text/event-stream")
     ticker = keepAliveFor(h.reactor)
-    broken = next(s for s in ticker.streams if s._request.transport is first.transport)
+    broken = next(
+        s for s in ticker.streams if s._request and s._request.transport is first.transport
+    )
 
     def explode() -> None:
         raise RuntimeError("boom")
