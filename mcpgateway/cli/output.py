@@ -150,3 +150,14 @@ def printEvent(out: Output, event: dict[str, Any]) -> None:
         out.line(formatEvent(event))
     with contextlib.suppress(OSError, ValueError):
         out.stdout.flush()
+
+
+def portArgument(value: str) -> int:
+    """An argparse C{type}: a TCP port number (1-65535)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port (1-65535)")
+    return number

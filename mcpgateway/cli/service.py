@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 
 from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.cli.context import CliContext
-from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
+from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, portArgument
 from mcpgateway.cli.probe import claudeConfigPath, resolveStateDir
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE
 
@@ -375,16 +375,6 @@ def uninstall(out: Output, manager: str, directory: Path) -> int:
     return 0
 
 
-def _port(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
-    if not 1 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"{number} is not a port (1-65535)")
-    return number
-
-
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     service = commands.add_parser(
         "service",
@@ -402,7 +392,10 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="which service manager (default: launchd on macOS, else systemd)",
     )
     service.add_argument(
-        "--port", type=_port, default=None, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})"
+        "--port",
+        type=portArgument,
+        default=None,
+        help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})",
     )
     service.add_argument(
         "--config",

@@ -18,7 +18,7 @@ from typing import Any
 from mcpgateway.cli.context import START_TIMEOUT, CliContext
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
-from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
+from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural, portArgument
 from mcpgateway.cli.probe import (
     GatewayProbe,
     claudeConfigPath,
@@ -259,16 +259,6 @@ def _startFailed(
     return 1
 
 
-def _port(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
-    if not 1 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"{number} is not a port (1-65535)")
-    return number
-
-
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     start = commands.add_parser(
         "start",
@@ -285,7 +275,10 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="run in this terminal, logging to stdout, until Ctrl-C",
     )
     start.add_argument(
-        "--port", type=_port, default=None, help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})"
+        "--port",
+        type=portArgument,
+        default=None,
+        help=f"TCP port on 127.0.0.1 (default {DEFAULT_PORT})",
     )
     start.add_argument(
         "--config",
