@@ -4,7 +4,8 @@
 L{preflight} runs in C{makeService}, in the process the user started, so a
 problem is told on their terminal with exit status 1 instead of in a log
 file after the terminal returned: the state directory (created 0700), the
-single-instance lock (held from here on: a C{flock} survives the fork),
+single-instance lock (held from here on: a C{flock} survives the fork; a
+restart's successor inherits it from its predecessor),
 crash recovery of an adopted config, reading the config, and the scan for
 children a SIGKILLed predecessor left behind.
 
@@ -60,13 +61,20 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     logFile = logs.LogFileService(options["log-file"]) if options["log-file"] else None
     stateDir = Path(options["state-dir"]).expanduser()
     stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = InstanceLock(stateDir)
+    inherited = options.get("handover")
     try:
-        lock.acquire()
+        if inherited is not None:
+            # A restart: the predecessor runs on and passed its lock down.
+            lock = InstanceLock.inherited(stateDir, inherited.lockFd)
+        else:
+            lock = InstanceLock(stateDir)
+            lock.acquire()
     except AlreadyRunning as e:
         raise PreflightError(str(e)) from None
     try:
-        configPath, source, loaded = _loadConfig(options, stateDir, clientHost)
+        configPath, source, loaded = _loadConfig(
+            options, stateDir, clientHost, inherited is not None
+        )
     except BaseException:
         lock.release()
         raise
@@ -77,8 +85,9 @@ def _loadConfig(
     options: Any,
     stateDir: Path,
     clientHost: str,
+    takingOver: bool = False,
 ) -> tuple[Path | None, ConfigSource, LoadedConfig]:
-    stale = staleState(stateDir)
+    stale = None if takingOver else staleState(stateDir)
     path = options["config"]
     configPath = Path(path).expanduser() if path else config.defaultConfigPath()
     source: ConfigSource
@@ -93,7 +102,10 @@ def _loadConfig(
             from mcpgateway.clientconfigs.claude import hasBackup
 
             adopted = AdoptedClaudeConfig(configPath, stateDir, clientHost)
-            if stale is not None or hasBackup(stateDir, configPath):
+            if takingOver:
+                # Adopted by the predecessor, which still serves it: nothing to recover.
+                adopted.continueAdoption()
+            elif stale is not None or hasBackup(stateDir, configPath):
                 for note in adopted.recover():
                     log.warn("config: {note}", note=note)
             source = adopted

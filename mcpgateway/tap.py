@@ -229,6 +229,14 @@ class Options(usage.Options):
             _positiveFloat,
         ],
         [
+            "restart-timeout",
+            None,
+            30.0,
+            "Seconds the old process of a restart (mcpgateway restart, SIGUSR2) goes on serving"
+            " the requests of its open connections before it closes them.",
+            _positiveFloat,
+        ],
+        [
             "child-idle-timeout",
             None,
             None,
@@ -242,6 +250,8 @@ class Options(usage.Options):
         """Parse; a bad command line is one line naming the problem and where
         the options are listed (twistd and twist would print the whole help
         first), then exit status 1."""
+        self.pluginArgs = list(sys.argv[1:] if options is None else options)
+        """The arguments as given: a restart's successor gets the same."""
         try:
             super().parseOptions(options)
         except usage.UsageError as e:
@@ -292,6 +302,12 @@ class Options(usage.Options):
             self["state-dir"] = defaultStateDir()
         if self["config"] is not None and not Path(self["config"]).expanduser().is_file():
             raise usage.UsageError(f"--config {self['config']}: no such file")
+        from mcpgateway.ops.handover import BadHandover, Inherited
+
+        try:
+            self["handover"] = Inherited.fromEnviron(os.environ)
+        except BadHandover as e:
+            raise usage.UsageError(str(e)) from None
         leaveOutTLS(self["endpoint"])
 
 
@@ -335,11 +351,68 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         pre.logFile.setServiceParent(top)
     if pre.orphans:
         OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
-    gateway, configService = _gatewayAndConfig(options, pre, reactor, top)
-    _listener(options, pre, reactor, gateway, configService, top).setServiceParent(top)
+    successor = _successor(options, reactor, top)
+    gateway, configService = _gatewayAndConfig(options, pre, reactor, top, successor)
+    listener, site = _listener(options, pre, reactor, gateway, configService, top, successor)
+    listener.setServiceParent(top)
+    _predecessor(options, pre, reactor, gateway, configService, top, listener, site)
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
     return top
+
+
+def _successor(options: Options, reactor: Any, top: Any) -> Any:
+    """In a process a restart started: the link to its predecessor, whose
+    C{gone} fires when that process has exited; else C{None}."""
+    from twisted.internet.defer import Deferred
+
+    from mcpgateway.ops.handover import HANDOVER_ENV, Successor
+
+    inherited = options.get("handover")
+    if inherited is None:
+        return None
+    os.environ.pop(HANDOVER_ENV, None)  # the next restart sets its own
+    successor = Successor(reactor, inherited, Deferred())
+    successor.setServiceParent(top)
+    return successor
+
+
+def _predecessor(
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    gateway: Any,
+    configService: Any,
+    top: Any,
+    listener: Any,
+    site: Any,
+) -> None:
+    """Restart on C{SIGUSR2}: start a successor and hand over to it (see
+    L{mcpgateway.ops.handover})."""
+    from mcpgateway.ops.handover import Predecessor, successorCommand
+
+    args = list(getattr(options, "pluginArgs", []))
+    if options["log-file"] is None:
+        # Detached, the successor's log would go nowhere: it writes the state dir's.
+        from mcpgateway.paths import LOG_FILE
+
+        args += ["--log-file", str(pre.stateDir / LOG_FILE)]
+
+    def handOver() -> Any:
+        listener.handOver()
+        configService.handOver()
+        top.handOver()
+        return site.handOver(options["restart-timeout"])
+
+    Predecessor(
+        reactor,
+        successorCommand(args),
+        os.environ,
+        listener.fileno,
+        pre.lock.fileno,
+        gateway.saveSessions,
+        handOver,
+    ).setServiceParent(top)
 
 
 def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
@@ -356,7 +429,9 @@ def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
     return StateFileService(pre.stateDir, pre.lock, details, reactor)
 
 
-def _gatewayAndConfig(options: Options, pre: Preflight, reactor: Any, top: Any) -> tuple[Any, Any]:
+def _gatewayAndConfig(
+    options: Options, pre: Preflight, reactor: Any, top: Any, successor: Any = None
+) -> tuple[Any, Any]:
     """The gateway (pools, sessions, children) and the config service that
     keeps it current, with the reaper and the monitor; all under C{top}."""
     from twisted.logger import Logger
@@ -394,13 +469,17 @@ def _gatewayAndConfig(options: Options, pre: Preflight, reactor: Any, top: Any) 
         "config: {count} stdio server(s) from {source}", count=len(specs), source=pre.loaded.source
     )
     environ = childEnvironment(os.environ)  # never the gateway's own secrets
+    ledger = ChildLedger(pre.stateDir)
+    if successor is not None:
+        # The predecessor's children exiting rewrote the ledger: this process's again.
+        successor.gone.addCallback(lambda _: ledger.rewrite())
     spawner = Spawner(
         reactor=reactor,
         clock=reactor,
         environ=environ,
         setsid=shutil.which("setsid"),
         maxLine=options["max-line"],
-        watcher=ChildLedger(pre.stateDir),
+        watcher=ledger,
     )
     gateway.append(
         Gateway(
@@ -416,6 +495,7 @@ def _gatewayAndConfig(options: Options, pre: Preflight, reactor: Any, top: Any) 
             drainTimeout=options["drain-timeout"],
             # read at start, saved while running and at stop (see docs/continuity.md)
             persistence=SessionStore(stateFile(pre.stateDir, SESSIONS_FILE)),
+            predecessor=None if successor is None else successor.gone,
         )
     )
     GatewayService(gateway[0]).setServiceParent(top)
@@ -427,11 +507,18 @@ def _gatewayAndConfig(options: Options, pre: Preflight, reactor: Any, top: Any) 
 
 
 def _listener(
-    options: Options, pre: Preflight, reactor: Any, gateway: Any, configService: Any, top: Any
-) -> Any:
-    """The HTTP side on C{--port}: the MCP endpoints, /health, and the
-    management apps (Klein, loaded on their first call)."""
-    from twisted.internet.endpoints import serverFromString
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    gateway: Any,
+    configService: Any,
+    top: Any,
+    successor: Any = None,
+) -> tuple[Any, Any]:
+    """The HTTP side on C{--port} (or on the socket a restart's predecessor
+    passed down): the MCP endpoints, /health, and the management apps
+    (Klein, loaded on their first call); the listener and the site."""
+    from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 
     from mcpgateway.config.gatewayfile import ManagedConfig
     from mcpgateway.ops.management import Management
@@ -448,7 +535,15 @@ def _listener(
         return ApiApp(management, gateway, reactor, options["api-token"]).resource()
 
     try:
-        server = serverFromString(reactor, endpoint)
+        if successor is not None:
+            from mcpgateway.ops.handover import socketFamily
+
+            fd = options["handover"].listenFd
+            server = AdoptedStreamServerEndpoint(reactor, fd, socketFamily(fd))
+        else:
+            server = serverFromString(reactor, endpoint)
+    except OSError as e:
+        _refuse(f"the restart passed no listening socket: {e}")
     except (IndexError, KeyError, ValueError) as e:
         _refuse(f"--port {endpoint}: {e or 'no socket passed in (LISTEN_FDS, LISTEN_FDNAMES)'}")
     site = makeSite(
@@ -465,8 +560,10 @@ def _listener(
         top.listening(port)
         configService.listening(port)
         notify.listening(port)  # READY=1 once it serves
+        if successor is not None:
+            successor.listening(port)  # the predecessor stops accepting
 
-    return ListenerService(server, endpoint, site, reactor, onListening=listening)
+    return ListenerService(server, endpoint, site, reactor, onListening=listening), site
 
 
 def _manhole(options: Options, pre: Preflight, reactor: Any, gateway: Any, top: Any) -> Any:

@@ -250,6 +250,7 @@ def test_service_tree_on_a_memory_reactor(
         "MonitorService",
         "NotifyService",
         "ListenerService",
+        "Predecessor",
     ]
     top.startService()
     [(port, site, _, interface)] = reactor.tcpServers

@@ -17,7 +17,17 @@ import sys
 from collections.abc import Sequence
 
 from mcpgateway import __version__
-from mcpgateway.cli import doctor, logs, restore, servers, service, start, status, stop
+from mcpgateway.cli import (
+    doctor,
+    logs,
+    restart,
+    restore,
+    servers,
+    service,
+    start,
+    status,
+    stop,
+)
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import CliError, Output, Parser, UsageError
 
@@ -50,7 +60,7 @@ def makeParser() -> Parser:
     parser.add_argument("--version", action="version", version=f"mcpgateway {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = [_globalOptions(True)]
-    for command in (start, stop, status, doctor, restore, servers, logs, service):
+    for command in (start, stop, restart, status, doctor, restore, servers, logs, service):
         command.addParser(commands, common)
     return parser
 

@@ -51,6 +51,11 @@ class AdoptedClaudeConfig:
         unclean = [label for label in report.restored if label not in report.revived]
         return _notes("restored after an unclean stop", unclean, report.kept, report.notes)
 
+    def continueAdoption(self) -> None:
+        """This process takes over from a gateway that adopted the file and
+        still runs (a restart): its backups are current, nothing is recovered."""
+        self._recovered = True
+
     def load(self) -> LoadedConfig:
         warnings: list[str] = []
         errors: list[str] = []

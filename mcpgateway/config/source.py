@@ -121,6 +121,7 @@ class ConfigService(Service):
         self._notifier: Any = None
         self._fingerprint: tuple[int, int] | None = None
         self._warned: set[str] = set()
+        self._handedOver = False
 
     def specs(self, loaded: LoadedConfig) -> dict[str, ServerSpec]:
         """Add the servers of the gateway's own file (the management API's),
@@ -246,8 +247,7 @@ class ConfigService(Service):
         for note in notes:
             self.log.info("config: {note}", note=note)
 
-    def stopService(self) -> Deferred[None]:
-        super().stopService()
+    def _stopWatching(self) -> None:
         if self._pending is not None and self._pending.active():
             self._pending.cancel()
         if self._poll is not None and self._poll.running:
@@ -255,6 +255,23 @@ class ConfigService(Service):
         if self._notifier is not None:
             self._notifier.loseConnection()
             self._notifier = None
+
+    def handOver(self) -> None:
+        """A successor serves the config now (see L{mcpgateway.ops.handover}):
+        stop watching the file, and leave it adopted when this process stops."""
+        self._stopWatching()
+        self._handedOver = True
+        if self.source.path is not None:
+            self.log.info(
+                "config: the successor watches {path} now; it is left as it is",
+                path=str(self.source.path),
+            )
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        self._stopWatching()
+        if self._handedOver:
+            return succeed(None)
 
         # Restore after any reload in progress; each attempt is synchronous and
         # small (as before), the retries are timers: the reactor runs between them.

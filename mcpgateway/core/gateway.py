@@ -13,6 +13,13 @@ registry at most once a second while it changes (on the injected clock, no
 write per request); L{Gateway.stop} saves it a last time before it ends the
 sessions of this process, so a graceful restart keeps every one of them and a
 crash loses at most the last second.
+
+A gateway started by a restart (L{mcpgateway.ops.handover}) has a
+I{predecessor} that still serves for a moment: until that process has
+exited, this one does not write the sessions file (the predecessor saves it
+a last time when it stops), and a request for a session it does not know
+waits (L{Gateway.waitForPredecessor}): once the predecessor is gone, its
+last sessions are merged in, and the request is looked at again.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ class Gateway:
         resolver: Resolve | None = None,
         drainTimeout: float = 5.0,
         persistence: SessionPersistence | None = None,
+        predecessor: Deferred[None] | None = None,
     ) -> None:
         """
         @param spawner: starts every child (and holds the clock).
@@ -77,6 +85,8 @@ class Gateway:
             local port, known pids to try first); C{None} disables it.
         @param persistence: where the sessions outlive the process; C{None}:
             they end with it.
+        @param predecessor: fires when the gateway process this one took
+            over from has exited (C{None}: there is none).
         """
         clock = spawner.clock
         self.clock = clock
@@ -95,6 +105,9 @@ class Gateway:
         """Seconds requests in flight may take to finish when the gateway stops."""
         self._persistence = persistence
         self._saving = timers.Every(clock, SAVE_INTERVAL, self.saveSessions)
+        self._predecessor = predecessor
+        self._waiting: list[Deferred[None]] = []
+        self._endedMeanwhile: set[str] = set()
 
     def start(self) -> None:
         """Start work: resolve C{npx}/C{uvx} servers and prewarm children.
@@ -108,24 +121,57 @@ class Gateway:
         for pool in self.pools.values():
             self._resolve(pool)
         self.prewarm()
-        for name in sorted(restored - {n for n, p in self.pools.items() if p.spec.prewarm}):
+        self._prewarmFor(restored)
+        if self._predecessor is not None and not self._predecessor.called:
+            self._predecessor.addCallback(self._predecessorGone)
+        elif self._persistence is not None:
+            self._saving.start()
+
+    def _prewarmFor(self, servers: set[str]) -> None:
+        for name in sorted(servers - {n for n, p in self.pools.items() if p.spec.prewarm}):
             # A shared child the restored sessions will use: started (and
             # initialized by the gateway) now rather than on their first call.
             self.pools[name].prewarm().addErrback(self._prewarmFailed, name)
-        if self._persistence is not None:
-            self._saving.start()
 
     # -- sessions that outlive the process ---------------------------------------
 
-    def _restoreSessions(self) -> set[str]:
+    def waitForPredecessor(self) -> Deferred[None] | None:
+        """A Deferred that fires once the predecessor's last sessions are
+        merged in; C{None} when there is no predecessor (any more)."""
+        if self._predecessor is None or self._predecessor.called:
+            return None
+        waiting: Deferred[None] = Deferred()
+        self._waiting.append(waiting)
+        return waiting
+
+    def _predecessorGone(self, _: object) -> None:
+        self._predecessor = None
+        if self.running:
+            merged = self._restoreSessions(merging=True)
+            self._prewarmFor(merged)
+            if self._persistence is not None:
+                self._saving.start()  # saves now, then while the sessions change
+        self._endedMeanwhile.clear()
+        waiting, self._waiting = self._waiting, []
+        for each in waiting:
+            each.callback(None)
+
+    def _restoreSessions(self, merging: bool = False) -> set[str]:
         """Rebuild the sessions a previous process saved; the names of the
-        servers that got some."""
+        servers that got some. C{merging}: after a restart's predecessor
+        exited, add the sessions this process does not have (and did not
+        end meanwhile)."""
         if self._persistence is None:
             return set()
         servers: set[str] = set()
-        dropped = 0
+        dropped = known = added = 0
         for record in self._persistence.load():
             pool = self.pools.get(record["server"])
+            if merging and (
+                self.sessions.get(record["id"]) is not None or record["id"] in self._endedMeanwhile
+            ):
+                known += 1
+                continue
             if pool is None or self.sessions.get(record["id"]) is not None:
                 dropped += 1
                 continue
@@ -133,7 +179,14 @@ class Gateway:
             self.sessions.add(session)
             pool.restore(session)
             servers.add(session.server)
-        if servers or dropped:
+            added += 1
+        if merging:
+            self.log.info(
+                "merged {count} session(s) the predecessor opened last ({known} known already)",
+                count=added,
+                known=known,
+            )
+        elif servers or dropped:
             self.log.info(
                 "restored {count} session(s) of the previous gateway process"
                 " ({dropped} of servers no longer configured dropped)",
@@ -261,6 +314,8 @@ class Gateway:
     def endSession(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """End C{session}: cancel its requests, close its streams, stop its own child."""
         self.sessions.remove(session)
+        if self._predecessor is not None:
+            self._endedMeanwhile.add(session.id)
         stream, session.getStream = session.getStream, None
         if stream is not None:
             stream.close()

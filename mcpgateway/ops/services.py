@@ -74,6 +74,25 @@ class ListenerService(Service):
         # Listening may fail before the reactor runs (twist starts services first).
         self._reactor.callWhenRunning(self._reactor.stop)
 
+    def fileno(self) -> int | None:
+        """The listening socket's descriptor (a restart passes it on)."""
+        fileno = getattr(self._port, "fileno", None)
+        return fileno() if callable(fileno) else None
+
+    def handOver(self) -> Deferred[None] | None:
+        """Stop accepting: a successor that inherited the socket goes on.
+
+        Twisted's port ends with C{shutdown(2)} (which would stop the socket
+        in every process that holds it) unless it adopted the socket; here it
+        must only close this process's descriptor, as for an adopted one."""
+        port, self._port = self._port, None
+        if port is None:
+            return None
+        if hasattr(port, "_shouldShutdown"):
+            port._shouldShutdown = False
+        self.log.info("stopped accepting connections: the successor accepts them")
+        return port.stopListening()
+
     def stopService(self) -> Deferred[None] | None:
         super().stopService()
         if self._port is None:
@@ -101,6 +120,12 @@ class StateFileService(MultiService):
         self._lock = lock
         self._details = details
         self._clock = clock
+        self._written = False
+
+    def handOver(self) -> None:
+        """A successor runs on this state directory: C{state.json} is its
+        now, and stays when this process stops (the lock stays held too:
+        the successor shares it, see L{mcpgateway.ops.handover})."""
         self._written = False
 
     def listening(self, port: int) -> None:

@@ -56,6 +56,11 @@ class ChildLedger:
         self._children[pid] = {"server": server, "start": processStartTime(pid, self._procRoot)}
         self._write()
 
+    def rewrite(self) -> None:
+        """Write the file again (after a restart's predecessor, whose own
+        children's exits rewrote it, has exited)."""
+        self._write()
+
     def exited(self, pid: int) -> None:
         if self._children.pop(pid, None) is not None:
             self._write()
@@ -135,7 +140,32 @@ class InstanceLock:
         os.set_inheritable(fd, False)
         self._fd = fd
 
+    @classmethod
+    def inherited(cls, stateDir: Path, fd: int) -> InstanceLock:
+        """The lock a predecessor passed down at C{fd} (see
+        L{mcpgateway.ops.handover}): the same open file, so the same C{flock},
+        already held; C{AlreadyRunning} if C{fd} is not that file."""
+        lock = cls(stateDir)
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(stateDir / LOCK_FILE))
+        except OSError:
+            same = False
+        if not same:
+            raise AlreadyRunning(
+                f"the restart passed no instance lock of {stateDir} (descriptor {fd});"
+                " stop the gateway and start it again"
+            )
+        os.set_inheritable(fd, False)
+        lock._fd = fd
+        return lock
+
+    def fileno(self) -> int | None:
+        """The descriptor holding the lock (a restart passes it on); C{None} when not held."""
+        return self._fd
+
     def release(self) -> None:
+        """Close the descriptor. The C{flock} goes with the last descriptor of
+        its open file: at once, unless a successor inherited one."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import IO, Any
 
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
@@ -273,6 +274,15 @@ class GatewayChannel(http.HTTPChannel):
             self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
         self.loseConnection()
 
+    def checkPersistence(self, request: Any, version: bytes) -> bool:
+        """As Twisted decides, except while the site hands over to a
+        restart's successor: then every response closes its connection (the
+        client's next request opens one to the successor)."""
+        if getattr(self.site, "handingOver", False):
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            return False
+        return bool(super().checkPersistence(request, version))
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._guard is not None and not self._refused:
             self._guard.closed(self, self._peer)
@@ -344,6 +354,8 @@ class GatewaySite(Site):
     """A C{Site} without the per-request access log (hot path; see /health),
     whose connections are L{GatewayChannel}s."""
 
+    _log = Logger(observer=logs.observer)
+
     protocol = _channelFactory
 
     def __init__(
@@ -353,8 +365,53 @@ class GatewaySite(Site):
         self.limits = limits
         self.guard = ConnectionGuard(clock, limits, clientErrors)
 
+    handingOver = False
+    """Set by L{handOver}: a restart's successor accepts the connections now."""
+    gateway: Gateway | None = None
+
     def log(self, request: http.Request) -> None:
         pass
+
+    def handOver(self, deadline: float) -> Deferred[None]:
+        """A restart's successor accepts the new connections (see
+        L{mcpgateway.ops.handover}): answer what still comes on the open ones
+        with C{Connection: close}, end the GET streams (their clients open
+        them again, at the successor), and fire once every connection is
+        closed, or after C{deadline} seconds (the rest are closed then)."""
+        # A response in progress keeps the persistence it was given: closing
+        # after it without having said so would make the client's next request
+        # on the connection fail. That next request is answered with
+        # Connection: close instead (GatewayChannel.checkPersistence).
+        self.handingOver = True
+        channels = self.guard.channels
+        if self.gateway is not None:
+            for session in list(self.gateway.sessions):
+                stream = session.getStream
+                if stream is not None:
+                    stream.close()
+        done: Deferred[None] = Deferred()
+        clock = self.guard.clock
+        started = clock.seconds()
+
+        def check() -> None:
+            if not channels:
+                done.callback(None)
+                return
+            if clock.seconds() - started >= deadline:
+                self._log.info(
+                    "closing {count} connection(s) still open {deadline:g} s after the hand-over",
+                    count=len(channels),
+                    deadline=deadline,
+                )
+                for channel in list(channels):
+                    if channel.transport is not None:
+                        channel.transport.loseConnection()
+                done.callback(None)
+                return
+            clock.callLater(0.05, check)
+
+        check()
+        return done
 
 
 def makeSite(
@@ -379,6 +436,7 @@ def makeSite(
     clientErrors = ClientErrors(clock)
     root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors)
     site = GatewaySite(root, clock, limits, clientErrors)
+    site.gateway = gateway
     site.requestFactory = LimitedRequest
     site.displayTracebacks = False
     return site

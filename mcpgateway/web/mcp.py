@@ -130,6 +130,21 @@ class ClientErrors:
         )
 
 
+PREDECESSOR_WAIT = 60.0
+"""Seconds a request for an unknown session waits for a restart's
+predecessor to exit (its sessions are merged then)."""
+
+
+_TIMED_OUT = object()
+
+
+class _AfterPredecessor(Exception):
+    """The request must wait until the predecessor's sessions are merged."""
+
+    def __init__(self, waiting: Deferred[None]) -> None:
+        self.waiting = waiting
+
+
 class McpEndpoint(Resource):
     """The MCP endpoint of one configured server."""
 
@@ -181,6 +196,8 @@ class McpEndpoint(Resource):
                 jsonrpc.INVALID_REQUEST,
                 f"method {method.decode('ascii', 'replace')[:16]} is not allowed",
             )
+        except _AfterPredecessor as later:
+            return self._later(request, later.waiting)
         except Exception:
             # A defect of the gateway, not of the request: say so (in JSON), and
             # log it with its traceback. Nothing registered for the request
@@ -196,6 +213,34 @@ class McpEndpoint(Resource):
             return errorReply(
                 request, 500, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
             )
+
+    def _later(self, request: Request, waiting: Deferred[None]) -> int:
+        """Render C{request} again once C{waiting} fires; after
+        L{PREDECESSOR_WAIT} seconds, answer that the session is not found."""
+        gone = _watchDisconnect(request)
+
+        def again(timedOut: object) -> None:
+            if gone or request.finished:
+                return
+            if timedOut is _TIMED_OUT:
+                body: bytes | int = self._refuse(
+                    request, 404, jsonrpc.INVALID_REQUEST, "Session not found"
+                )
+            else:
+                if request.content is not None:
+                    request.content.seek(0)
+                body = self.render(request)
+            if body is not NOT_DONE_YET:
+                assert isinstance(body, bytes)
+                request.write(body)
+                request.finish()
+
+        waiting.addTimeout(PREDECESSOR_WAIT, self._clock, onTimeoutCancel=lambda *_: _TIMED_OUT)
+        waiting.addCallback(again)
+        waiting.addErrback(
+            lambda f: self.log.failure("answering after the predecessor exited failed", f)
+        )
+        return NOT_DONE_YET
 
     def _refuse(
         self, request: Request, status: int, code: int, text: str, requestId: Any = None
@@ -611,6 +656,12 @@ class McpEndpoint(Resource):
                 "Bad Request: Mcp-Session-Id header is required",
             )
         session = self._gateway.sessions.get(sessionId)
+        if session is None:
+            waiting = self._gateway.waitForPredecessor()
+            if waiting is not None:
+                # Opened on the process this one took over from, in its last
+                # moments: known once it has exited (see Gateway).
+                raise _AfterPredecessor(waiting)
         if session is None or session.server != self._server:
             return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
         self._gateway.sessions.touch(session)

@@ -1,0 +1,382 @@
+# -*- test-case-name: tests.ops.test_handover -*-
+"""A restart that refuses no connection: a running gateway hands its
+listening socket and its instance lock to a successor.
+
+C{mcpgateway restart} sends the gateway C{SIGUSR2} (as nginx upgrades its
+binary on C{SIGUSR2}). L{Predecessor}, in the running gateway, then starts
+the successor: the same plugin command line under C{twistd} (daemonized, no
+pid file), the same environment plus C{MCPGATEWAY_HANDOVER}, and three
+inherited descriptors:
+
+ - 3: the listening socket. Both processes now hold the one socket: the
+   kernel queues new connections on it whoever accepts them, so none is
+   refused at any point of the restart;
+ - 4: the instance lock. An C{flock} belongs to the open file, which both
+   processes share now: the lock is never free while either runs, so no
+   third gateway can start on the state directory in between;
+ - 5: one end of a socket pair, the I{link}.
+
+The successor (L{Successor}) adopts the socket and writes C{listening} on
+the link. The predecessor then stops accepting (closing its descriptor
+without C{shutdown(2)}, which would stop the shared socket for both), stops
+watching the client config and will not restore it (the successor keeps it
+adopted), keeps C{state.json} (the successor's), answers each request still
+coming on its open connections with C{Connection: close}, and once those
+connections are gone (or after C{--restart-timeout}) stops as on
+C{SIGTERM}: it drains, saves C{sessions.json} a last time, and exits.
+
+The link closes when the predecessor's process ends, however it ends. The
+successor then merges the sessions the predecessor saved last (a request
+for a session it did not know yet waits for that) and from then on is the
+only writer of the state directory's files.
+
+Why descriptor inheritance and not C{SO_REUSEPORT}: two sockets bound with
+C{SO_REUSEPORT} each have their own accept queue on Linux, and the
+connections queued on the old one are reset when it closes; one inherited
+socket has one queue, which the successor goes on draining. Why the
+predecessor starts the successor, and not C{mcpgateway restart}: only the
+running gateway knows its exact command line and environment (its API
+token among them), and only it can pass its descriptors without a socket
+in the file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import ProcessDone
+from twisted.internet.protocol import ProcessProtocol, Protocol, ServerFactory, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway import logs
+
+HANDOVER_ENV = "MCPGATEWAY_HANDOVER"
+"""Set in the successor's environment: C{from=<pid>,listen=3,lock=4,link=5}."""
+LISTEN_FD, LOCK_FD, LINK_FD = 3, 4, 5
+"""Where the successor finds what it inherits."""
+RESTART_SIGNAL = signal.SIGUSR2
+LISTENING = b"listening\n"
+MAX_OUTPUT = 4096
+"""Bytes of the successor's early output kept for the log if it fails."""
+
+
+class BadHandover(ValueError):
+    """C{MCPGATEWAY_HANDOVER} is not what a predecessor writes."""
+
+
+@dataclass(frozen=True)
+class Inherited:
+    """What a successor got from its predecessor."""
+
+    predecessor: int
+    listenFd: int = LISTEN_FD
+    lockFd: int = LOCK_FD
+    linkFd: int = LINK_FD
+
+    def encode(self) -> str:
+        return (
+            f"from={self.predecessor},listen={self.listenFd},lock={self.lockFd},link={self.linkFd}"
+        )
+
+    @classmethod
+    def fromEnviron(cls, environ: Mapping[str, str]) -> Inherited | None:
+        """The hand-over described in C{environ}; C{None} without one.
+
+        @raise BadHandover: the variable is there but malformed.
+        """
+        text = environ.get(HANDOVER_ENV)
+        if text is None:
+            return None
+        fields: dict[str, int] = {}
+        for part in text.split(","):
+            name, sep, value = part.partition("=")
+            if not sep or name in fields or not value.isdigit() or len(value) > 10:
+                raise BadHandover(f"{HANDOVER_ENV}={text[:80]!r} is malformed")
+            fields[name] = int(value)
+        if set(fields) != {"from", "listen", "lock", "link"} or not 0 < fields["from"] < 2**31:
+            raise BadHandover(f"{HANDOVER_ENV}={text[:80]!r} is malformed")
+        return cls(fields["from"], fields["listen"], fields["lock"], fields["link"])
+
+
+def successorCommand(pluginArgs: Sequence[str], executable: str = sys.executable) -> list[str]:
+    """The successor's command line: twistd, daemonized without a pid file
+    (the predecessor's would make twistd refuse while it still runs; the
+    successor has C{state.json} and the lock), with the predecessor's own
+    plugin arguments."""
+    return [
+        executable,
+        "-c",
+        "from twisted.scripts.twistd import run; run()",
+        "--pidfile=",
+        "--logfile=/dev/null",
+        "mcpgateway",
+        *pluginArgs,
+    ]
+
+
+def socketFamily(fd: int) -> int:
+    """The address family of the socket at C{fd} (read from a duplicate)."""
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        return int(sock.family)
+
+
+# -- the running gateway's side ----------------------------------------------
+
+
+class _Launch(ProcessProtocol):
+    """The successor's twistd until it daemonizes: its output, for the log."""
+
+    def __init__(self, predecessor: Predecessor) -> None:
+        self._predecessor = predecessor
+        self.output = b""
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
+        if len(self.output) < MAX_OUTPUT:
+            self.output = (self.output + data)[:MAX_OUTPUT]
+
+    def processEnded(self, reason: Failure) -> None:
+        if not reason.check(ProcessDone):
+            self._predecessor.successorFailed(
+                f"its twistd exited with status {getattr(reason.value, 'exitCode', '?')}",
+                self.output,
+            )
+
+
+class _PredecessorSide(Protocol):
+    """The predecessor's end of the link: C{listening}, then nothing."""
+
+    def __init__(self, predecessor: Predecessor) -> None:
+        self._predecessor = predecessor
+        self._buffer = b""
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        if LISTENING in self._buffer:
+            self._buffer = b""
+            self._predecessor.successorListening()
+        elif len(self._buffer) > 64:
+            self._buffer = self._buffer[-64:]
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._predecessor.linkLost()
+
+
+class Predecessor(Service):
+    """Starts a successor on C{SIGUSR2} and hands over to it (see the module
+    docstring). What handing over means for the rest of the gateway is the
+    wiring's business: C{prepare} runs before the successor starts (save the
+    sessions), C{handOver} once it listens (stop accepting, stop adopting,
+    close connections after their current request; fires when the last one
+    is gone or its deadline passed); then the reactor stops."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        reactor: Any,
+        command: Sequence[str],
+        environ: Mapping[str, str],
+        listeningFd: Callable[[], int | None],
+        lockFd: Callable[[], int | None],
+        prepare: Callable[[], None],
+        handOver: Callable[[], Deferred[Any]],
+        installSignal: Callable[[int, Any], Any] = signal.signal,
+    ) -> None:
+        self._reactor = reactor
+        self._command = list(command)
+        self._environ = dict(environ)
+        self._listeningFd = listeningFd
+        self._lockFd = lockFd
+        self._prepare = prepare
+        self._handOver = handOver
+        self._installSignal = installSignal
+        self._previous: Any = None
+        self.state = "serving"
+        """C{serving}, C{starting} (a successor is on its way), C{handing over}."""
+        self._launch: _Launch | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._previous = self._installSignal(RESTART_SIGNAL, self._signalled)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self._previous is not None:
+            self._installSignal(RESTART_SIGNAL, self._previous)
+            self._previous = None
+
+    def _signalled(self, signum: int, frame: Any) -> None:
+        self._reactor.callFromThread(self.restart)
+
+    def restart(self) -> bool:
+        """Start a successor; C{False} (and a log line) when one is on its
+        way already or the gateway does not listen."""
+        if self.state != "serving":
+            self.log.warn(
+                "restart asked while one is under way ({state}); ignored", state=self.state
+            )
+            return False
+        listenFd, lockFd = self._listeningFd(), self._lockFd()
+        if listenFd is None or lockFd is None:
+            self.log.warn("restart asked before the gateway listens; ignored")
+            return False
+        self.state = "starting"
+        try:
+            self._prepare()
+        except Exception:
+            self.log.failure("restart: preparing failed; going on")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._launch = _Launch(self)
+            environ = {**self._environ, HANDOVER_ENV: Inherited(os.getpid()).encode()}
+            self._reactor.spawnProcess(
+                self._launch,
+                self._command[0],
+                self._command,
+                env=environ,
+                childFDs={
+                    0: "w",
+                    1: "r",
+                    2: "r",
+                    LISTEN_FD: listenFd,
+                    LOCK_FD: lockFd,
+                    LINK_FD: theirs.fileno(),
+                },
+            )
+            self._reactor.adoptStreamConnection(
+                ours.fileno(),
+                socket.AF_UNIX,
+                ServerFactory.forProtocol(lambda: _PredecessorSide(self)),
+            )
+        except Exception as e:
+            self.state = "serving"
+            self.log.error("restart: cannot start the successor: {why}", why=str(e))
+            return False
+        finally:
+            ours.close()
+            theirs.close()
+        self.log.info("restart: starting a successor; this process serves until it listens")
+        return True
+
+    def successorListening(self) -> None:
+        if self.state != "starting":
+            return
+        self.state = "handing over"
+        self.log.info(
+            "restart: the successor listens; this process accepts no more connections and"
+            " stops once its open ones have finished"
+        )
+        done: Deferred[Any]
+        try:
+            done = self._handOver()
+        except Exception:
+            self.log.failure("restart: handing over failed; stopping now")
+            done = succeed(None)
+        done.addBoth(lambda _: self._reactor.stop())
+
+    def successorFailed(self, why: str, output: bytes = b"") -> None:
+        if self.state != "starting":
+            return
+        self.state = "serving"
+        said = output.decode("utf-8", "replace").strip()
+        self.log.error(
+            "restart failed: the successor did not take over ({why}){said}; this process"
+            " goes on serving",
+            why=why,
+            said=f": {said}" if said else "",
+        )
+
+    def linkLost(self) -> None:
+        self.successorFailed(
+            "it exited before it listened; its log says why",
+            self._launch.output if self._launch is not None else b"",
+        )
+
+
+# -- the successor's side ----------------------------------------------------
+
+
+class _SuccessorSide(Protocol):
+    def __init__(self, successor: Successor) -> None:
+        self._successor = successor
+
+    def connectionMade(self) -> None:
+        self._successor.linked(self.transport)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._successor.predecessorGone()
+
+
+class Successor(Service):
+    """The successor's end of the link: says C{listening} (call
+    L{listening}), and fires C{gone} when the predecessor's process has
+    ended (the link closes with it)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, reactor: Any, inherited: Inherited, gone: Deferred[None]) -> None:
+        self._reactor = reactor
+        self._inherited = inherited
+        self.gone = gone
+        self._side: _SuccessorSide | None = None
+        self._transport: Any = None
+        self._said = False
+
+    def startService(self) -> None:
+        super().startService()
+        fd = self._inherited.linkFd
+        try:
+            self._reactor.adoptStreamConnection(
+                fd, socket.AF_UNIX, ServerFactory.forProtocol(lambda: _SuccessorSide(self))
+            )
+        except Exception as e:
+            self.log.warn(
+                "restart: no link to the predecessor (pid {pid}): {why}; taking over now",
+                pid=self._inherited.predecessor,
+                why=str(e),
+            )
+            self.predecessorGone()
+            return
+        finally:
+            _closeQuietly(fd)
+
+    def linked(self, transport: Any) -> None:
+        self._transport = transport
+        if self._said:
+            transport.write(LISTENING)
+
+    def listening(self, port: int) -> None:
+        """Tell the predecessor to stop accepting: this process listens."""
+        if self._said:
+            return
+        self._said = True
+        self.log.info(
+            "restart: took over the listening socket (port {port}) from pid {pid}",
+            port=port,
+            pid=self._inherited.predecessor,
+        )
+        if self._transport is not None:
+            self._transport.write(LISTENING)
+
+    def predecessorGone(self) -> None:
+        if self.gone.called:
+            return
+        self.log.info(
+            "restart: the predecessor (pid {pid}) has exited", pid=self._inherited.predecessor
+        )
+        self.gone.callback(None)
+
+
+def _closeQuietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
