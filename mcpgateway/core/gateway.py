@@ -108,6 +108,8 @@ class Gateway:
         self._predecessor = predecessor
         self._waiting: list[Deferred[None]] = []
         self._endedMeanwhile: set[str] = set()
+        self._inherited: set[str] = set()
+        """Sessions restored at start while the predecessor still ran."""
 
     def start(self) -> None:
         """Start work: resolve C{npx}/C{uvx} servers and prewarm children.
@@ -152,6 +154,7 @@ class Gateway:
             if self._persistence is not None:
                 self._saving.start()  # saves now, then while the sessions change
         self._endedMeanwhile.clear()
+        self._inherited.clear()
         waiting, self._waiting = self._waiting, []
         for each in waiting:
             each.callback(None)
@@ -165,7 +168,16 @@ class Gateway:
             return set()
         servers: set[str] = set()
         dropped = known = added = 0
-        for record in self._persistence.load():
+        records = self._persistence.load()
+        if merging:
+            # Restored at start but absent from the predecessor's last save:
+            # it ended them meanwhile (a DELETE, its reaper); so must we.
+            final = {record["id"] for record in records}
+            for sessionId in sorted(self._inherited - final):
+                session = self.sessions.get(sessionId)
+                if session is not None:
+                    self.endSession(session, "ended by the predecessor")
+        for record in records:
             pool = self.pools.get(record["server"])
             if merging and (
                 self.sessions.get(record["id"]) is not None or record["id"] in self._endedMeanwhile
@@ -180,6 +192,8 @@ class Gateway:
             pool.restore(session)
             servers.add(session.server)
             added += 1
+            if not merging and self._predecessor is not None:
+                self._inherited.add(session.id)
         if merging:
             self.log.info(
                 "merged {count} session(s) the predecessor opened last ({known} known already)",
@@ -452,7 +466,13 @@ class Gateway:
 def _sameServer(a: ServerSpec, b: ServerSpec) -> bool:
     """Whether a running child of C{a} may keep serving C{b}: what the
     child is and how it is shared are the same (timeouts may differ)."""
-    return (a.command, a.args, a.env, a.cwd, a.mode) == (b.command, b.args, b.env, b.cwd, b.mode)
+    return (a.command, a.args, a.env, a.cwd, a.sharing) == (
+        b.command,
+        b.args,
+        b.env,
+        b.cwd,
+        b.sharing,
+    )
 
 
 def _validPid(value: Any) -> int | None:

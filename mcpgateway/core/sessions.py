@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from twisted.internet.interfaces import IReactorTime
 
+from mcpgateway.core.spec import Variant
 from mcpgateway.jsonrpc import Message
 
 
@@ -65,6 +66,7 @@ class Session:
         "clientInfo",
         "clientPid",
         "created",
+        "credential",
         "getStream",
         "id",
         "inFlight",
@@ -72,8 +74,10 @@ class Session:
         "logLevel",
         "protocolVersion",
         "restored",
+        "scope",
         "server",
         "subscriptions",
+        "variant",
     )
 
     def __init__(
@@ -101,6 +105,12 @@ class Session:
         self.inFlight = 0
         """Requests of this session forwarded and not yet answered, cancelled or
         failed (the web layer counts them; see L{mcpgateway.limits})."""
+        self.scope = ""
+        """The route key it came through (C{""}: the server's global route)."""
+        self.credential = ""
+        """The keyed hash of the credentials it gave (never the values)."""
+        self.variant: Variant | None = None
+        """How its child is launched (scoped servers; never persisted)."""
 
     def deliver(self, message: Message) -> bool:
         """Put C{message} on the standalone GET stream, if one is open."""
@@ -120,6 +130,8 @@ class Session:
             "clientPid": self.clientPid,
             "created": self.created,
             "lastActivity": self.lastActivity,
+            "scope": self.scope,
+            "credential": self.credential,
         }
 
     @classmethod
@@ -137,6 +149,8 @@ class Session:
         session.logLevel = record["logLevel"]
         session.subscriptions = set(record["subscriptions"])
         session.clientPid = record["clientPid"]
+        session.scope = record.get("scope", "")
+        session.credential = record.get("credential", "")
         session.restored = True
         return session
 

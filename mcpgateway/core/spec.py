@@ -5,22 +5,50 @@ and how its children are shared (L{Sharing})."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 
 class Sharing(Enum):
-    """Who a server's child serves. The values are the words of the config
-    (C{"mode"}) and of C{/health}."""
+    """Who a server's children serve: its I{scope}. The values are the words
+    of the config's C{"share"} (C{"mode"}'s C{stateless}/C{stateful} are read
+    as C{global}/C{session}, see L{LEGACY})."""
 
-    SHARED = "stateless"
+    GLOBAL = "global"
     """One child for every session, initialized by the gateway."""
-    PER_SESSION = "stateful"
+    WORKSPACE = "workspace"
+    """One child per workspace (project directory), started there with its C{.env}."""
+    CREDENTIAL = "credential"
+    """One child per distinct set of credential values."""
+    SESSION = "session"
     """One child per session, spawned at its C{initialize}, stopped when it ends."""
+    SHARED = "global"
+    """Alias of L{GLOBAL}."""
+    PER_SESSION = "session"
+    """Alias of L{SESSION}."""
+
+    @property
+    def legacyMode(self) -> str:
+        """The C{"mode"} word of this scope (C{/health} and older clients):
+        C{stateful} for a child per session, else C{stateless}."""
+        return "stateful" if self is Sharing.SESSION else "stateless"
 
 
-MODES = tuple(sharing.value for sharing in Sharing)
-"""Every C{"mode"} a config entry may say."""
+SHARES = tuple(sharing.value for sharing in Sharing)
+"""Every C{"share"} word, narrowest last."""
+LEGACY = {"stateless": "global", "stateful": "session"}
+"""C{"mode"} words and the C{"share"} they mean."""
+MODES = SHARES + tuple(LEGACY)
+"""Every word a config entry's C{"share"} or C{"mode"} may say."""
+DEFAULT_MAX_CHILDREN = 16
+"""Children a workspace- or credential-scoped server may run at once."""
+SCOPED_IDLE_TIMEOUT = 600.0
+"""Seconds after which an idle workspace or credential child is stopped."""
+
+
+def shareOf(word: str) -> Sharing:
+    """The scope a C{"share"} or C{"mode"} word names (C{ValueError} if none)."""
+    return Sharing(LEGACY.get(word, word))
 
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -35,9 +63,10 @@ class ServerSpec:
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     cwd: str | None = None
-    mode: str = "stateless"
+    mode: str = "global"
+    """Its scope: a C{"share"} word (a legacy C{"mode"} word is read as one)."""
     modeDeclared: bool = False
-    """Whether the entry said C{"mode"} itself (it then beats the built-in list)."""
+    """Whether the entry said C{"share"} or C{"mode"} itself (it then beats the built-in list)."""
     requestTimeout: float = DEFAULT_REQUEST_TIMEOUT
     scope: str = "gateway"
     executable: str | None = None
@@ -52,14 +81,51 @@ class ServerSpec:
     """Restart a child whose resident memory grows past this."""
     healthPing: float | None = None
     """Seconds of idleness after which a shared child is pinged (no answer: restarted)."""
+    credentialEnv: tuple[str, ...] = ()
+    """Variables a client may give as C{X-Mcp-Env-<NAME>} headers (credential scope)."""
+    maxChildren: int = DEFAULT_MAX_CHILDREN
+    """Most children of a workspace- or credential-scoped server at once."""
+    variants: tuple[Variant, ...] = ()
+    """The routes of a scoped server (workspaces), each with its launch spec;
+    empty: the server has only its global route."""
+    pinned: bool = False
+    """C{classification.json} set its scope: it is never promoted."""
+    promoted: str | None = None
+    """Why the gateway made it session-scoped (from the state directory)."""
 
     @property
     def sharing(self) -> Sharing:
         """How this server's children are shared (its C{mode} as a type)."""
-        return Sharing(self.mode)
+        return shareOf(self.mode)
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """The child's environment: C{base} (the gateway's) plus the entry's."""
         merged = dict(base)
         merged.update(self.env)
         return merged
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One route of a scoped server and how its child is launched."""
+
+    key: str
+    """The route key: C{""} for C{/<server>/mcp}, else a workspace key
+    (C{/<server>~<key>/mcp})."""
+    launch: ServerSpec
+    """The spec its child starts with: the workspace's cwd, the env layers resolved."""
+    childKey: str = field(default="", repr=False)
+    """Variants with equal child keys share one child (a keyed hash of what
+    the child is: command, args, env, cwd)."""
+
+    def withCredentials(self, credentialKey: str, values: tuple[tuple[str, str], ...]) -> Variant:
+        """This variant for a client that gave credential C{values} (whose
+        keyed hash is C{credentialKey}): its env has them on top, and its
+        child is the one for that credential."""
+        env = dict(self.launch.env)
+        env.update(values)
+        return Variant(
+            self.key,
+            replace(self.launch, env=tuple(sorted(env.items()))),
+            f"{self.childKey}/c:{credentialKey}",
+        )

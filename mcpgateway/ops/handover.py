@@ -100,7 +100,12 @@ class Inherited:
         fields: dict[str, int] = {}
         for part in text.split(","):
             name, sep, value = part.partition("=")
-            if not sep or name in fields or not value.isdigit() or len(value) > 10:
+            if (
+                not sep
+                or name in fields
+                or not (value.isascii() and value.isdigit())
+                or len(value) > 10
+            ):
                 raise BadHandover(f"{HANDOVER_ENV}={text[:80]!r} is malformed")
             fields[name] = int(value)
         if set(fields) != {"from", "listen", "lock", "link"} or not 0 < fields["from"] < 2**31:

@@ -164,7 +164,18 @@ def _checked(record: Any) -> dict[str, Any]:
             or not math.isfinite(value)
         ):
             raise CorruptSessions(f"session {key} is not a time")
+    keys = {}
+    for key in ("scope", "credential"):
+        value = record.get(key, "")
+        if not (
+            isinstance(value, str)
+            and len(value) <= 64
+            and all(c.isascii() and (c.isalnum() or c in "-_") for c in value)
+        ):
+            raise CorruptSessions(f"session {key} is not a key")
+        keys[key] = value
     return {
+        **keys,
         "id": sessionId,
         "server": record["server"],
         "protocolVersion": record["protocolVersion"],

@@ -19,7 +19,7 @@ from mcpgateway.core.status import GatewayStatus, ServerStatus, SessionStatus
 def serverLine(server: ServerStatus) -> dict[str, Any]:
     """What a server is doing: its line of C{/health}, without its session count."""
     line: dict[str, Any] = {
-        "mode": server.sharing.value,
+        "mode": server.sharing.legacyMode,
         "state": server.state.value,
         "children": len(server.pids),
         "pids": server.pids,
@@ -70,7 +70,7 @@ def sessionRow(session: SessionStatus) -> dict[str, Any]:
         "clientPid": session.clientPid,
         "client": session.client,
         "protocolVersion": session.protocolVersion,
-        "mode": session.sharing.value,
+        "mode": session.sharing.legacyMode,
         "childPid": session.childPid,
         "created": session.created,
         "lastActivity": session.lastActivity,

@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,8 +30,24 @@ def record(sessionId: str = "abc_DEF-123", **changes: Any) -> dict[str, Any]:
         "clientPid": 1234,
         "created": 1000.0,
         "lastActivity": 1010.5,
+        "scope": "",
+        "credential": "",
     }
     return {**base, **changes}
+
+
+def test_a_file_without_scope_keys_loads_with_the_global_route() -> None:
+    """Files written before scopes existed: their sessions are on the global route."""
+    old = {k: v for k, v in record().items() if k not in ("scope", "credential")}
+    [loaded] = parse(encode([old]))
+    assert loaded["scope"] == "" and loaded["credential"] == ""
+
+
+def test_scope_keys_round_trip_and_a_bad_one_is_corrupt() -> None:
+    one = record(scope="abcdefgh23456789", credential="k2")
+    assert parse(encode([one])) == [one]
+    with pytest.raises(CorruptSessions):
+        parse(encode([record(scope="../../etc")]))
 
 
 def test_round_trip_with_mode_0600(tmp_path: Path) -> None:
