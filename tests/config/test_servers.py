@@ -222,7 +222,7 @@ def test_non_stdio_skipped(entry: dict[str, Any], kind: str) -> None:
         ("e", {"command": "c", "env": {"A": 1}}, "'env' must be an object of string values"),
         ("e", {"command": "c", "env": ["A=1"]}, "'env' must be an object of string values"),
         ("e", {"command": "c", "cwd": 3}, "'cwd' must be a string"),
-        ("e", {"command": "c", "mode": "shared"}, "'mode' must be one of global, workspace, credential, session, stateless, stateful"),
+        ("e", {"command": "c", "mode": "shared"}, "'mode' must be one of global, workspace"),
         ("e", {"command": "c", "requestTimeout": "5000"}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": 0}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": -5}, "'requestTimeout' must be a positive"),
