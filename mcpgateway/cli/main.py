@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from mcpgateway import __version__
 from mcpgateway.cli import (
+    bridge,
     doctor,
     logs,
     restart,
@@ -60,7 +61,7 @@ def makeParser() -> Parser:
     parser.add_argument("--version", action="version", version=f"mcpgateway {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = [_globalOptions(True)]
-    for command in (start, stop, restart, status, doctor, restore, servers, logs, service):
+    for command in (start, stop, restart, status, doctor, restore, servers, logs, service, bridge):
         command.addParser(commands, common)
     return parser
 

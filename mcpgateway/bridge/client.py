@@ -1,0 +1,876 @@
+# -*- test-case-name: tests.bridge.test_client -*-
+"""The bridge's HTTP side: one MCP Streamable HTTP session with the gateway.
+
+L{BridgeClient} POSTs each client message (the line as it came, ids
+untouched) with the session's C{Mcp-Session-Id} and C{MCP-Protocol-Version};
+relays what comes back (a JSON body, or every event of the request's SSE
+stream: progress, logs, the server's own requests, then the response) to
+the client; keeps the session's GET stream open for what the server sends
+unasked (reopening it, with C{Last-Event-ID} when the gateway gave ids); and
+DELETEs the session at the end, bounded.
+
+The gateway going away (connection refused or reset) is not the end: the
+client's messages wait in an outbox (each request at most C{timeout}
+seconds, then it gets a JSON-RPC error naming the gateway) while the bridge
+probes C{/health} with a bounded backoff on the clock, finding the gateway
+anew in the state directory each time (L{BridgeClient} is given a C{locate}
+function), starting one when none ever ran (C{start}), and resuming the same
+session once it answers (the gateway restores its sessions: see
+C{docs/continuity.md}). A 404 on the session means it is really gone: the
+bridge initializes a new one with the client's original C{initialize}
+params, says so on stderr, and sends what was waiting.
+
+Everything is on the injected clock and the injected C{IAgent}: the unit
+tests drive it with a fake agent and L{twisted.internet.task.Clock}.
+
+Why not treq: it is not a dependency of the gateway (it would pull in
+C{requests} and more for a program meant to start in a fraction of a
+second), and the bridge needs what treq wraps anyway: streaming bodies
+(SSE) delivered as they come, and a persistent connection pool.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.error import ConnectError, ConnectionClosed, DNSLookupError
+from twisted.internet.interfaces import IConsumer, IDelayedCall, IReactorTime
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.client import (
+    RequestTransmissionFailed,
+    ResponseDone,
+    ResponseNeverReceived,
+)
+from twisted.web.http import PotentialDataLoss
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent, IBodyProducer, IResponse
+from zope.interface import implementer
+
+from mcpgateway import jsonrpc, logs
+from mcpgateway.bridge.framing import Event, Outgoing, SSEParser
+from mcpgateway.jsonrpc import Kind
+
+BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
+"""Seconds between probes of a gateway that went away (then every 2 s)."""
+GET_RETRY = 0.25
+"""Seconds before a GET stream that ended is opened again."""
+GET_CONFLICT_RETRY = 1.0
+"""Seconds before a GET stream refused with 409 (the old one is still
+known to the gateway) is tried again."""
+DELETE_TIMEOUT = 2.0
+"""Seconds the DELETE of the session at the end may take."""
+REINITIALIZE_ID = "mcpgateway-bridge-reinitialize-{n}"
+"""The id of the bridge's own C{initialize} (its answer never reaches the client)."""
+
+_CONTENT_TYPE = b"content-type"
+_SSE = b"text/event-stream"
+_NOT_SENT = (ConnectError, DNSLookupError, RequestTransmissionFailed)
+_LOST = (ResponseNeverReceived, ConnectionClosed)
+
+
+class State(Enum):
+    DOWN = "down"
+    """The gateway is not reachable (or not found yet): probing it."""
+    UP = "up"
+    REINITIALIZING = "reinitializing"
+    CLOSED = "closed"
+
+
+@implementer(IBodyProducer)
+class BytesProducer:
+    """A request body already in memory, written at once (no cooperator)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.length = len(body)
+
+    def startProducing(self, consumer: IConsumer) -> Deferred[None]:
+        consumer.write(self.body)
+        return succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+class _SSEReader(Protocol):
+    """Hands each event of an SSE body to C{onEvent}; C{finished} fires
+    with the reason the body ended (in a tuple: a Failure given to
+    C{callback} would be taken for an error)."""
+
+    def __init__(self, onEvent: Callable[[Event], None]) -> None:
+        self.parser = SSEParser()
+        self.onEvent = onEvent
+        self.finished: Deferred[tuple[Failure]] = Deferred()
+        self.lastData: bytes | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        for event in self.parser.feed(data):
+            self.lastData = event.data
+            self.onEvent(event)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.finished.callback((reason,))
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            cast(Any, self.transport).stopProducing()
+
+
+class _BodyReader(Protocol):
+    """Collects a whole body; C{finished} fires with it and the reason it ended."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.finished: Deferred[tuple[bytes, Failure]] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.finished.callback((b"".join(self.chunks), reason))
+
+
+def _header(response: IResponse, name: bytes) -> str | None:
+    values = response.headers.getRawHeaders(name)
+    return values[0].decode("latin-1") if values else None
+
+
+def _isSSE(response: IResponse) -> bool:
+    values = response.headers.getRawHeaders(_CONTENT_TYPE)
+    return bool(values) and values[0].lower().startswith(_SSE)
+
+
+def _clean(reason: Failure) -> bool:
+    return reason.check(ResponseDone, PotentialDataLoss) is not None
+
+
+def _readBody(response: IResponse) -> Deferred[tuple[bytes, Failure]]:
+    reader = _BodyReader()
+    response.deliverBody(reader)
+    return reader.finished
+
+
+def _messagesOf(response: IResponse, body: bytes) -> list[bytes]:
+    """The messages of a whole response body (JSON or SSE)."""
+    if _isSSE(response):
+        return [event.data for event in SSEParser().feed(body + b"\n\n")]
+    return [body] if body.strip() else []
+
+
+def _oneLine(data: bytes) -> list[bytes]:
+    """C{data} (one JSON text) as stdio lines: a message per line, so a
+    multi-line text is re-encoded and an array (a batch answer) split."""
+    text = data.strip()
+    if text[:1] == b"[" or b"\n" in text or b"\r" in text:
+        try:
+            value = jsonrpc.loads(text)
+        except jsonrpc.ParseError:
+            return []
+        items = value if isinstance(value, list) else [value]
+        return [jsonrpc.dumps(item) for item in items]
+    return [text] if text else []
+
+
+def _idOf(data: bytes) -> tuple[bool, Any, Any]:
+    """Whether C{data} is a response, its id, and its result."""
+    try:
+        message = jsonrpc.loads(data)
+    except jsonrpc.ParseError:
+        return False, None, None
+    if jsonrpc.classify(message) is not Kind.RESPONSE:
+        return False, None, None
+    return True, message.get("id"), message.get("result")
+
+
+class Pending:
+    """A client message on its way to the gateway."""
+
+    __slots__ = ("created", "message", "timer")
+
+    def __init__(self, message: Outgoing, created: float) -> None:
+        self.message = message
+        self.created = created
+        self.timer: IDelayedCall | None = None
+
+
+class BridgeClient:
+    """The session with the gateway, for one stdio client.
+
+    @param clock: the reactor's clock (backoff, request timeouts, DELETE).
+    @param agent: the HTTP client (an L{twisted.web.client.Agent} on a
+        persistent pool).
+    @param locate: the gateway server's MCP URL, or C{None} when no gateway
+        runs; called on every connection attempt.
+    @param toClient: writes one message (one line, no newline) to the client.
+    @param start: starts a gateway; its Deferred fires with C{None}, or with
+        why it could not. Tried once, when no gateway runs at the first attempt.
+    @param timeout: seconds a request waits for an unreachable gateway.
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        agent: IAgent,
+        locate: Callable[[], str | None],
+        toClient: Callable[[bytes], None],
+        *,
+        start: Callable[[], Deferred[str | None]] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self._clock = clock
+        self._agent = agent
+        self._locate = locate
+        self._toClient = toClient
+        self._start = start
+        self._timeout = timeout
+        self.state = State.DOWN
+        self.url: str | None = None
+        self._urlBytes = b""
+        self._host = b""
+        self.sessionId: str | None = None
+        self.protocolVersion: str | None = None
+        self.initParams: Any = None
+        self.clientInitialized = False
+        self._headers: Headers = Headers()
+        self._initInFlight = False
+        self._outbox: deque[Pending] = deque()
+        self._attempt = 0
+        self._retry: IDelayedCall | None = None
+        self._startTried = False
+        self._everUp = False
+        self._downReason = "not connected yet"
+        self._needReinit = False
+        self.reinitializations = 0
+        self._get: _SSEReader | None = None
+        self._getActive = False
+        self._getAllowed = True
+        self._getTimer: IDelayedCall | None = None
+        self._lastEventId: bytes | None = None
+        self._closing: Deferred[None] | None = None
+
+    # -- the client's messages ---------------------------------------------
+
+    def connect(self) -> None:
+        """Find (or start) the gateway now."""
+        if self._retry is None and self.state is State.DOWN:
+            self._scheduleProbe(0)
+
+    def send(self, message: Outgoing) -> None:
+        """Relay one message from the client."""
+        if self.state is State.CLOSED:
+            return
+        if message.method == "initialize" and message.kind is Kind.REQUEST:
+            self.initParams = message.params
+            if self.sessionId is not None:  # the client starts over
+                self._forgetSession()
+        elif message.method == "notifications/initialized":
+            self.clientInitialized = True
+        pending = Pending(message, self._clock.seconds())
+        if self.state is State.UP and not self._outbox and not self._initInFlight:
+            self._post(pending)
+        else:
+            self._wait(pending)
+
+    def _wait(self, pending: Pending, front: bool = False) -> None:
+        if front:
+            self._outbox.appendleft(pending)
+        else:
+            self._outbox.append(pending)
+        if pending.message.isRequest and pending.timer is None:
+            left = max(0.0, pending.created + self._timeout - self._clock.seconds())
+            pending.timer = self._clock.callLater(left, self._expire, pending)
+
+    def _expire(self, pending: Pending) -> None:
+        pending.timer = None
+        try:
+            self._outbox.remove(pending)
+        except ValueError:
+            return
+        self._answerError(
+            pending,
+            jsonrpc.SERVER_UNAVAILABLE,
+            f"mcpgateway bridge: the gateway at {self._where()} is not reachable"
+            f" ({self._downReason}); gave up after {self._timeout:g} s",
+        )
+
+    def _where(self) -> str:
+        return self.url or "(no gateway running)"
+
+    def _answerError(self, pending: Pending, code: int, text: str) -> None:
+        if pending.message.isRequest and self.state is not State.CLOSED:
+            self._toClient(jsonrpc.dumps(jsonrpc.errorResponse(pending.message.id, code, text)))
+
+    def _pump(self) -> None:
+        while self._outbox and self.state is State.UP and not self._initInFlight:
+            pending = self._outbox.popleft()
+            if pending.timer is not None:
+                pending.timer.cancel()
+                pending.timer = None
+            self._post(pending)
+
+    # -- POST ----------------------------------------------------------------
+
+    def _setUrl(self, url: str) -> None:
+        if url == self.url:
+            return
+        self.url = url
+        self._urlBytes = url.encode("ascii")
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+        self._host = host.encode("idna")
+        self._rebuildHeaders()
+
+    def _rebuildHeaders(self) -> None:
+        headers = {
+            b"host": [self._host],
+            b"content-type": [b"application/json"],
+            b"accept": [b"application/json, text/event-stream"],
+        }
+        if self.sessionId is not None:
+            headers[b"mcp-session-id"] = [self.sessionId.encode("ascii")]
+        if self.protocolVersion is not None:
+            headers[b"mcp-protocol-version"] = [self.protocolVersion.encode("ascii")]
+        self._headers = Headers(headers)
+
+    def _post(self, pending: Pending) -> None:
+        message = pending.message
+        isInit = message.method == "initialize" and message.kind is Kind.REQUEST
+        if isInit:
+            self._initInFlight = True
+        sessionId = self.sessionId
+        d = self._agent.request(b"POST", self._urlBytes, self._headers, BytesProducer(message.body))
+        d.addCallbacks(
+            self._posted,
+            self._postFailed,
+            callbackArgs=(pending, sessionId),
+            errbackArgs=(pending,),
+        )
+        d.addErrback(self._bug, "relaying a message")
+
+    def _posted(self, response: IResponse, pending: Pending, sessionId: str | None) -> None:
+        code = response.code
+        message = pending.message
+        isInit = message.method == "initialize" and message.kind is Kind.REQUEST
+        if isInit and 200 <= code < 300:
+            sid = _header(response, b"mcp-session-id")
+            if sid is not None:
+                self.sessionId = sid
+                self._rebuildHeaders()
+        if code == 404 and sessionId is not None:
+            _readBody(response)
+            self._sessionGone(pending, sessionId)
+            return
+        if 200 <= code < 300:
+            if _isSSE(response):
+                reader = _SSEReader(lambda event: self._deliver(event.data, pending))
+                response.deliverBody(reader)
+                reader.finished.addCallback(self._streamEnded, pending, reader)
+                reader.finished.addErrback(self._bug, "relaying a stream")
+                return
+            _readBody(response).addCallback(self._bodyRead, pending).addErrback(
+                self._bug, "relaying an answer"
+            )
+            return
+        _readBody(response).addCallback(self._refused, pending, code).addErrback(
+            self._bug, "relaying an error"
+        )
+
+    def _deliver(self, data: bytes, pending: Pending) -> None:
+        for line in _oneLine(data):
+            if self._initInFlight and pending.message.method == "initialize":
+                self._initialized(line, pending)
+            self._toClient(line)
+
+    def _initialized(self, line: bytes, pending: Pending) -> None:
+        isResponse, responseId, result = _idOf(line)
+        if isResponse and responseId == pending.message.id:
+            if isinstance(result, dict) and isinstance(result.get("protocolVersion"), str):
+                self.protocolVersion = result["protocolVersion"]
+                self._rebuildHeaders()
+            self._endInit()
+
+    def _endInit(self) -> None:
+        if self._initInFlight:
+            self._initInFlight = False
+            self._pump()
+
+    def _bodyRead(self, result: tuple[bytes, Failure], pending: Pending) -> None:
+        body, reason = result
+        if not _clean(reason):
+            self._brokenAnswer(pending, reason, None)
+        else:
+            self._deliver(body, pending)
+        if pending.message.method == "notifications/initialized":
+            self._openGet()
+        self._finished(pending)
+
+    def _streamEnded(self, ended: tuple[Failure], pending: Pending, reader: _SSEReader) -> None:
+        (reason,) = ended
+        if not _clean(reason):
+            self._brokenAnswer(pending, reason, reader.lastData)
+        self._finished(pending)
+
+    def _brokenAnswer(self, pending: Pending, reason: Failure, lastData: bytes | None) -> None:
+        """The answer's connection broke: tell the client, unless its
+        response already went through."""
+        if lastData is not None:
+            isResponse, responseId, _ = _idOf(lastData)
+            if isResponse and responseId == pending.message.id:
+                return
+        self._answerError(
+            pending,
+            jsonrpc.SERVER_UNAVAILABLE,
+            f"mcpgateway bridge: the connection to the gateway at {self._where()} broke"
+            f" before it answered ({reason.getErrorMessage()}); the gateway may have"
+            " stopped",
+        )
+        self._lost(reason)
+
+    def _finished(self, pending: Pending) -> None:
+        if pending.message.method == "initialize":
+            self._endInit()
+
+    def _refused(self, result: tuple[bytes, Failure], pending: Pending, code: int) -> None:
+        """A non-2xx answer: the gateway's JSON-RPC error goes to the client
+        (with the request's own id), or one saying what HTTP said."""
+        body, _ = result
+        message = pending.message
+        if message.isRequest:
+            error: Any = None
+            try:
+                value = jsonrpc.loads(body)
+            except jsonrpc.ParseError:
+                value = None
+            if isinstance(value, dict) and isinstance(value.get("error"), dict):
+                error = value["error"]
+            if error is None:
+                shown = body[:200].decode("utf-8", "replace").strip()
+                error = {
+                    "code": jsonrpc.SERVER_UNAVAILABLE,
+                    "message": f"mcpgateway bridge: the gateway answered HTTP {code}: {shown}",
+                }
+            self._toClient(jsonrpc.dumps({"jsonrpc": "2.0", "id": message.id, "error": error}))
+        else:
+            self.log.warn(
+                "the gateway refused a {kind} (HTTP {code}): {body}",
+                kind=message.kind.value,
+                code=code,
+                body=body[:200].decode("utf-8", "replace"),
+            )
+        self._finished(pending)
+
+    def _postFailed(self, reason: Failure, pending: Pending) -> None:
+        if self.state is State.CLOSED or reason.check(CancelledError):
+            self._finished(pending)
+            return
+        message = pending.message
+        if reason.check(*_NOT_SENT):
+            self._wait(pending, front=True)
+        elif reason.check(*_LOST):
+            if not message.isRequest or message.method in ("initialize", "ping"):
+                self._wait(pending, front=True)  # harmless to send again
+            else:
+                self._answerError(
+                    pending,
+                    jsonrpc.SERVER_UNAVAILABLE,
+                    f"mcpgateway bridge: the connection to the gateway at {self._where()}"
+                    f" broke before it answered ({_reason(reason)}); the gateway may have"
+                    " stopped",
+                )
+        else:
+            self.log.failure("relaying a message failed", failure=reason)
+            self._answerError(
+                pending,
+                jsonrpc.INTERNAL_ERROR,
+                f"mcpgateway bridge: cannot reach the gateway: {_reason(reason)}",
+            )
+            self._finished(pending)
+            return
+        self._goDown(_reason(reason))  # before _finished, which may pump
+        self._finished(pending)
+
+    def _lost(self, reason: Failure) -> None:
+        if reason.check(*_NOT_SENT, *_LOST) or not _clean(reason):
+            self._goDown(_reason(reason))
+
+    # -- the gateway going away and coming back ----------------------------
+
+    def _goDown(self, reason: str) -> None:
+        if self.state in (State.DOWN, State.CLOSED):
+            return
+        if self.state is State.REINITIALIZING:
+            self._needReinit = True
+        self.log.warn(
+            "the gateway at {url} went away ({reason}); reconnecting (requests wait up"
+            " to {timeout} s)",
+            url=self._where(),
+            reason=reason,
+            timeout=f"{self._timeout:g}",
+        )
+        self.state = State.DOWN
+        self._downReason = reason
+        self._attempt = 0
+        self._stopGet()
+        self._scheduleProbe(BACKOFF[0])
+
+    def _scheduleProbe(self, delay: float) -> None:
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self._retry = self._clock.callLater(delay, self._probe)
+
+    def _backoff(self) -> None:
+        self._attempt += 1
+        self._scheduleProbe(BACKOFF[min(self._attempt, len(BACKOFF) - 1)])
+
+    def _probe(self) -> None:
+        self._retry = None
+        if self.state is not State.DOWN:
+            return
+        url = self._locate()
+        if url is None:
+            if self._start is not None and not self._startTried and not self._everUp:
+                self._startTried = True
+                self.log.info("no gateway is running: starting one")
+                self._start().addBoth(self._startDone)
+                return
+            self._downReason = "no gateway is running"
+            self._backoff()
+            return
+        self._setUrl(url)
+        parts = urlsplit(url)
+        health = f"{parts.scheme}://{parts.netloc}/health".encode("ascii")
+        d = self._agent.request(b"GET", health, Headers({b"host": [self._host]}), None)
+        d.addCallbacks(self._probeAnswered, self._probeFailed)
+        d.addErrback(self._bug, "probing the gateway")
+
+    def _startDone(self, result: str | Failure | None) -> None:
+        if self.state is State.CLOSED:
+            return
+        if result is not None:
+            why = result.getErrorMessage() if isinstance(result, Failure) else result
+            self.log.error("could not start the gateway: {why}", why=why)
+            self._downReason = f"it could not be started: {why}"
+            while self._outbox:
+                pending = self._outbox.popleft()
+                if pending.timer is not None:
+                    pending.timer.cancel()
+                    pending.timer = None
+                self._answerError(
+                    pending,
+                    jsonrpc.SERVER_UNAVAILABLE,
+                    f"mcpgateway bridge: no gateway is running and it could not be started: {why}",
+                )
+        self._scheduleProbe(0)
+
+    def _probeAnswered(self, response: IResponse) -> None:
+        _readBody(response)  # any HTTP answer: it is up; the connection goes back to the pool
+        self._up()
+
+    def _probeFailed(self, reason: Failure) -> None:
+        if self.state is not State.DOWN:
+            return
+        self._downReason = _reason(reason)
+        self._backoff()
+
+    def _up(self) -> None:
+        if self.state is not State.DOWN:
+            return
+        self.state = State.UP
+        self._attempt = 0
+        if self._everUp:
+            self.log.info(
+                "reconnected to the gateway at {url}{session}",
+                url=self.url,
+                session=f"; resuming session {self.sessionId}" if self.sessionId else "",
+            )
+        else:
+            self.log.info("connected to {url}", url=self.url)
+        self._everUp = True
+        if self._needReinit:
+            self._reinitialize()
+            return
+        self._openGet()
+        self._pump()
+
+    # -- a session that is gone ----------------------------------------------
+
+    def _sessionGone(self, pending: Pending, sessionId: str) -> None:
+        self._wait(pending, front=True)
+        if sessionId == self.sessionId and self.state is State.UP:
+            self._reinitialize()
+        # else a new session was made meanwhile (or is being made): send again
+        self._finished(pending)
+        self._pump()
+
+    def _forgetSession(self) -> None:
+        self.sessionId = None
+        self.protocolVersion = None
+        self.clientInitialized = False
+        self._lastEventId = None
+        self._getAllowed = True
+        self._stopGet()
+        self._rebuildHeaders()
+
+    def _reinitialize(self) -> None:
+        old = self.sessionId
+        self._needReinit = True
+        if self.initParams is None:
+            self.log.error(
+                "session {session} is gone at the gateway, and the client never sent"
+                " initialize: cannot make a new one",
+                session=old,
+            )
+            self._needReinit = False
+            self._forgetSession()
+            self._pump()
+            return
+        self.state = State.REINITIALIZING
+        clientInitialized = self.clientInitialized
+        self._forgetSession()
+        self.clientInitialized = clientInitialized
+        self.reinitializations += 1
+        body = jsonrpc.dumps(
+            jsonrpc.request(
+                REINITIALIZE_ID.format(n=self.reinitializations), "initialize", self.initParams
+            )
+        )
+        d = self._agent.request(b"POST", self._urlBytes, self._headers, BytesProducer(body))
+        d.addCallback(self._reinitAnswered, old)
+        d.addErrback(self._reinitFailed)
+        d.addErrback(self._bug, "re-initializing")
+
+    def _reinitAnswered(self, response: IResponse, old: str | None) -> Deferred[None]:
+        sid = _header(response, b"mcp-session-id")
+
+        def read(result: tuple[bytes, Failure]) -> Deferred[None] | None:
+            body, reason = result
+            if self.state is not State.REINITIALIZING:
+                return None
+            if not _clean(reason):
+                self._goDown(_reason(reason))
+                return None
+            version = None
+            for data in _messagesOf(response, body):
+                isResponse, _, res = _idOf(data)
+                if isResponse and isinstance(res, dict):
+                    version = res.get("protocolVersion")
+            if response.code != 200 or sid is None or not isinstance(version, str):
+                self.log.error(
+                    "session {old} is gone at the gateway, and a new initialize failed"
+                    " (HTTP {code}): {body}",
+                    old=old,
+                    code=response.code,
+                    body=body[:200].decode("utf-8", "replace"),
+                )
+                self._reinitDone()
+                return None
+            self.sessionId = sid
+            self.protocolVersion = version
+            self._rebuildHeaders()
+            self.log.warn(
+                "session {old} is gone at the gateway (404): initialized a new session"
+                " {new} with the client's original initialize params; what the server"
+                " kept for the old session is lost",
+                old=old,
+                new=sid,
+            )
+            if not self.clientInitialized:
+                self._reinitDone()
+                return None
+            initialized = jsonrpc.dumps(jsonrpc.notification("notifications/initialized"))
+            d = self._agent.request(
+                b"POST", self._urlBytes, self._headers, BytesProducer(initialized)
+            )
+
+            def sent(answer: IResponse) -> None:
+                _readBody(answer)
+                self._reinitDone()
+
+            return d.addCallbacks(sent, self._reinitFailed)
+
+        return _readBody(response).addCallback(read)
+
+    def _reinitFailed(self, reason: Failure) -> None:
+        if self.state is not State.REINITIALIZING:
+            return
+        if reason.check(*_NOT_SENT, *_LOST):
+            self._goDown(_reason(reason))
+            return
+        self.log.failure("re-initializing the session failed", failure=reason)
+        self._reinitDone()
+
+    def _reinitDone(self) -> None:
+        if self.state is not State.REINITIALIZING:
+            return
+        self._needReinit = False
+        self.state = State.UP
+        self._openGet()
+        self._pump()
+
+    # -- the GET stream ------------------------------------------------------
+
+    def _openGet(self) -> None:
+        if (
+            self.state is not State.UP
+            or self.sessionId is None
+            or not self.clientInitialized
+            or self._getActive
+            or not self._getAllowed
+        ):
+            return
+        if self._getTimer is not None and self._getTimer.active():
+            self._getTimer.cancel()
+        self._getTimer = None
+        self._getActive = True
+        headers = self._headers.copy()
+        headers.setRawHeaders(b"accept", [_SSE])
+        headers.removeHeader(b"content-type")
+        if self._lastEventId is not None:
+            headers.setRawHeaders(b"last-event-id", [self._lastEventId])
+        sessionId = self.sessionId
+        d = self._agent.request(b"GET", self._urlBytes, headers, None)
+        d.addCallbacks(self._getAnswered, self._getFailed, callbackArgs=(sessionId,))
+        d.addErrback(self._bug, "opening the GET stream")
+
+    def _reopenGet(self, delay: float) -> None:
+        if self.state is State.CLOSED:
+            return
+        if self._getTimer is not None and self._getTimer.active():
+            self._getTimer.cancel()
+        self._getTimer = self._clock.callLater(delay, self._openGet)
+
+    def _getAnswered(self, response: IResponse, sessionId: str) -> None:
+        code = response.code
+        if self.state is State.CLOSED or sessionId != self.sessionId:
+            self._getActive = False
+            stale = _SSEReader(lambda event: None)
+            response.deliverBody(stale)
+            stale.abort()
+            return
+        if code == 200 and _isSSE(response):
+            reader = _SSEReader(self._pushed)
+            self._get = reader
+            response.deliverBody(reader)
+            if reader.parser.lastEventId is None:
+                reader.parser.lastEventId = self._lastEventId
+            reader.finished.addCallback(self._getEnded, reader, sessionId)
+            reader.finished.addErrback(self._bug, "the GET stream")
+            return
+        self._getActive = False
+        _readBody(response)
+        if code == 405:
+            self._getAllowed = False
+            self.log.info("the server offers no GET stream (405)")
+        elif code == 404:
+            if self.state is State.UP:
+                self._reinitialize()
+        elif code == 409:
+            self._reopenGet(GET_CONFLICT_RETRY)
+        elif code == 400 and self._lastEventId is not None:
+            self._lastEventId = None
+            self._reopenGet(GET_RETRY)
+        else:
+            self.log.warn("the GET stream was refused (HTTP {code}); trying again", code=code)
+            self._reopenGet(BACKOFF[-1])
+
+    def _pushed(self, event: Event) -> None:
+        if event.id is not None:
+            self._lastEventId = event.id
+        for line in _oneLine(event.data):
+            self._toClient(line)
+
+    def _getEnded(self, ended: tuple[Failure], reader: _SSEReader, sessionId: str) -> None:
+        if self._get is reader:
+            self._get = None
+            self._getActive = False
+        if reader.parser.lastEventId is not None:
+            self._lastEventId = reader.parser.lastEventId
+        if self.state is not State.UP or sessionId != self.sessionId:
+            return
+        self._reopenGet(GET_RETRY)
+
+    def _getFailed(self, reason: Failure) -> None:
+        self._getActive = False
+        if self.state is State.CLOSED or reason.check(CancelledError):
+            return
+        if reason.check(*_NOT_SENT, *_LOST):
+            self._goDown(_reason(reason))
+        else:
+            self.log.warn("the GET stream failed ({why}); trying again", why=_reason(reason))
+            self._reopenGet(BACKOFF[-1])
+
+    def _stopGet(self) -> None:
+        if self._getTimer is not None and self._getTimer.active():
+            self._getTimer.cancel()
+        self._getTimer = None
+        reader, self._get = self._get, None
+        self._getActive = False
+        if reader is not None:
+            reader.abort()
+
+    # -- the end -----------------------------------------------------------------
+
+    def close(self) -> Deferred[None]:
+        """End: stop the GET stream and every timer, DELETE the session
+        (best effort, at most L{DELETE_TIMEOUT} seconds). Idempotent."""
+        if self._closing is not None:
+            return self._closing
+        wasUp = self.state in (State.UP, State.REINITIALIZING)
+        self.state = State.CLOSED
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self._retry = None
+        self._stopGet()
+        for pending in self._outbox:
+            if pending.timer is not None:
+                pending.timer.cancel()
+                pending.timer = None
+        self._outbox.clear()
+        if not wasUp or self.sessionId is None or not self._urlBytes:
+            self._closing = succeed(None)
+            return self._closing
+        headers = self._headers.copy()
+        headers.removeHeader(b"content-type")
+        sessionId = self.sessionId
+        d = self._agent.request(b"DELETE", self._urlBytes, headers, None)
+        d.addCallback(_readBody)
+        d.addTimeout(DELETE_TIMEOUT, self._clock)
+
+        def done(result: object) -> None:
+            if isinstance(result, Failure):
+                self.log.info(
+                    "could not end session {session} at the gateway: {why}",
+                    session=sessionId,
+                    why=_reason(result),
+                )
+
+        closing: Deferred[None] = d.addBoth(done)
+        self._closing = closing
+        return closing
+
+    def _bug(self, reason: Failure, doing: str) -> None:
+        self.log.failure("mcpgateway bridge: a bug while {doing}", failure=reason, doing=doing)
+
+
+def _reason(reason: Failure) -> str:
+    """A short reason for a failure of the connection."""
+    value = reason.value
+    inner = getattr(value, "reasons", None)  # ResponseNeverReceived and friends
+    if inner:
+        return "; ".join(r.getErrorMessage() for r in inner if isinstance(r, Failure))
+    return reason.getErrorMessage() or type(value).__name__

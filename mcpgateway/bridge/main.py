@@ -1,0 +1,274 @@
+# -*- test-case-name: tests.bridge.test_main -*-
+"""The bridge's entry: find the gateway (or start one), wire stdio to the
+HTTP side, run the reactor until stdin ends or SIGTERM.
+
+L{runBridge} is what C{mcpgateway bridge} calls; L{main} is C{python -m
+mcpgateway.bridge}. The one place that takes the global reactor;
+L{makeBridge} wires everything on any reactor (the tests pass a
+L{MemoryReactor}).
+
+SIGINT is ignored (clients send it to their children at will, and the
+bridge must not take anything down with it); the gateway it starts runs in a
+session of its own, so a client's SIGINT to its process group cannot reach
+it either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import IReactorProcess, IReactorTCP
+from twisted.internet.protocol import ProcessProtocol
+from twisted.logger import (
+    FileLogObserver,
+    FilteringLogObserver,
+    ILogFilterPredicate,
+    LogEvent,
+    LogLevel,
+    PredicateResult,
+    eventAsText,
+    globalLogBeginner,
+)
+from twisted.python.failure import Failure
+from twisted.web.client import URI, Agent, HTTPConnectionPool
+from twisted.web.iweb import IAgentEndpointFactory
+from zope.interface import implementer
+
+from mcpgateway import logs
+from mcpgateway.bridge.client import BridgeClient
+from mcpgateway.bridge.options import BridgeOptions, addArguments, checkTarget, fromNamespace
+from mcpgateway.bridge.stdio import StdioProtocol
+
+CONNECT_TIMEOUT = 5.0
+"""Seconds a TCP connection to the gateway may take to open."""
+START_OUTPUT_LINES = 20
+"""Lines of C{mcpgateway start}'s output shown when it fails."""
+
+_START_CODE = (
+    "import os, signal, sys; os.setsid();"
+    " signal.signal(signal.SIGINT, signal.default_int_handler);"
+    " from mcpgateway.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+"""C{mcpgateway start}, in a session of its own (out of the client's process
+group) and with SIGINT back to normal (the bridge ignores it; children would
+inherit that)."""
+
+
+def ignoreSigint() -> None:
+    """Ignore SIGINT (Twisted installs its own handler only over Python's
+    default one, so this holds once the reactor runs too)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def locator(options: BridgeOptions) -> Callable[[], str | None]:
+    """The function that says where the gateway's server is now."""
+    if options.isUrl:
+        return lambda: options.target
+    from mcpgateway.cli.probe import probe
+
+    def locate() -> str | None:
+        found = probe(options.stateDir)
+        return f"{found.baseUrl()}/{options.target}/mcp" if found.running else None
+
+    return locate
+
+
+def startCommand(options: BridgeOptions) -> list[str]:
+    """The C{mcpgateway start} command line the bridge runs."""
+    argv = [sys.executable, "-c", _START_CODE, "--state-dir", str(options.stateDir), "start"]
+    if options.port is not None:
+        argv += ["--port", str(options.port)]
+    return argv
+
+
+class _StartProcess(ProcessProtocol):
+    """Collects C{mcpgateway start}'s output; C{done} fires with C{None} or
+    why it failed."""
+
+    def __init__(self) -> None:
+        self.output = bytearray()
+        self.done: Deferred[str | None] = Deferred()
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.closeStdin()
+
+    def outReceived(self, data: bytes) -> None:
+        self.output += data[: 1 << 16]
+
+    errReceived = outReceived
+
+    def processEnded(self, reason: Failure) -> None:
+        code = getattr(reason.value, "exitCode", None)
+        if code == 0:
+            self.done.callback(None)
+            return
+        lines = self.output.decode("utf-8", "replace").strip().splitlines()
+        said = " | ".join(lines[-START_OUTPUT_LINES:]) or "no output"
+        self.done.callback(f"`mcpgateway start` failed (exit status {code}): {said}")
+
+
+def starter(reactor: IReactorProcess, options: BridgeOptions) -> Callable[[], Deferred[str | None]]:
+    """Runs C{mcpgateway start} for the bridge's state directory, detached
+    (it returns once the gateway answers C{/health})."""
+
+    def start() -> Deferred[str | None]:
+        process = _StartProcess()
+        argv = startCommand(options)
+        reactor.spawnProcess(process, argv[0], argv, env=dict(os.environ))
+        return process.done
+
+    return start
+
+
+@implementer(IAgentEndpointFactory)
+class LoopbackEndpoints:
+    """TCP endpoints for the gateway's URLs: an IP literal (what the state
+    directory gives) is connected to directly, without the threaded name
+    resolution a L{HostnameEndpoint} does for every new connection."""
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+
+    def endpointForURI(self, uri: URI) -> Any:
+        host = uri.host.decode("ascii").strip("[]")
+        if uri.scheme == b"http":
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                pass
+            else:
+                endpoint = TCP4ClientEndpoint if address.version == 4 else TCP6ClientEndpoint
+                return endpoint(self._reactor, host, uri.port, timeout=CONNECT_TIMEOUT)
+        plain = HostnameEndpoint(self._reactor, uri.host, uri.port, timeout=CONNECT_TIMEOUT)
+        if uri.scheme == b"https":
+            from twisted.internet.endpoints import wrapClientTLS
+            from twisted.web.client import BrowserLikePolicyForHTTPS
+
+            policy = BrowserLikePolicyForHTTPS().creatorForNetloc(uri.host, uri.port)
+            return wrapClientTLS(policy, plain)
+        return plain
+
+
+def makeAgent(reactor: IReactorTCP) -> tuple[Agent, HTTPConnectionPool]:
+    """An Agent on a persistent connection pool (one idle connection kept
+    per concurrent request; the gateway's SSE answers each hold one)."""
+    pool = HTTPConnectionPool(reactor, persistent=True)
+    pool.maxPersistentPerHost = 16
+    pool.retryAutomatically = False  # a POST is never sent twice behind our back
+    return Agent.usingEndpointFactory(reactor, LoopbackEndpoints(reactor), pool=pool), pool
+
+
+@dataclass
+class Bridge:
+    """The two sides, wired."""
+
+    client: BridgeClient
+    stdio: StdioProtocol
+    pool: HTTPConnectionPool
+    ended: Deferred[None]
+    """Fires once the bridge has finished (stdin EOF, then the DELETE)."""
+
+
+def makeBridge(reactor: Any, options: BridgeOptions) -> Bridge:
+    """Wire the stdio protocol and the HTTP side on C{reactor} (not yet
+    connected to stdio: see L{runBridge})."""
+    agent, pool = makeAgent(reactor)
+    ended: Deferred[None] = Deferred()
+    holder: list[BridgeClient] = []
+
+    def closeConnections(_: object) -> Deferred[None]:
+        closed: Deferred[None] = pool.closeCachedConnections()
+        return closed
+
+    def finish(_: object) -> None:
+        if not ended.called:
+            ended.callback(None)
+
+    def onEnd() -> None:
+        holder[0].close().addBoth(closeConnections).addBoth(finish)
+
+    stdio = StdioProtocol(lambda message: holder[0].send(message), onEnd)
+    client = BridgeClient(
+        reactor,
+        agent,
+        locator(options),
+        stdio.write,
+        start=starter(reactor, options) if options.autostart and not options.isUrl else None,
+        timeout=options.timeout,
+    )
+    holder.append(client)
+    return Bridge(client, stdio, pool, ended)
+
+
+@implementer(ILogFilterPredicate)
+class _Wanted:
+    """The bridge's own events (their level is L{logs}' business), and
+    anyone else's warnings and worse (not Twisted's chatter)."""
+
+    def __call__(self, event: LogEvent) -> Any:  # a PredicateResult (untyped constants)
+        namespace = event.get("log_namespace") or ""
+        level = event.get("log_level", LogLevel.info)
+        wanted = namespace.startswith("mcpgateway") or level >= LogLevel.warn
+        return PredicateResult.maybe if wanted else PredicateResult.no
+
+
+def _stderrObserver(level: str) -> FilteringLogObserver:
+    """The bridge's own events at C{level} and above, anyone else's warnings."""
+
+    def format(event: LogEvent) -> str:
+        text = eventAsText(event, includeTimestamp=False, includeSystem=False)
+        return f"mcpgateway bridge: {text}\n"
+
+    logs.setLevel(level)
+    return FilteringLogObserver(FileLogObserver(sys.stderr, format), [_Wanted()])
+
+
+def runBridge(options: BridgeOptions) -> int:
+    """Run the bridge on the global reactor until it ends; the exit code."""
+    ignoreSigint()
+    globalLogBeginner.beginLoggingTo([_stderrObserver(options.logLevel)], redirectStandardIO=False)
+    from twisted.internet import reactor
+    from twisted.internet.stdio import StandardIO
+
+    bridge = makeBridge(reactor, options)
+
+    def stop(_: object = None) -> None:
+        if reactor.running:
+            reactor.stop()
+
+    bridge.ended.addBoth(stop)
+    # SIGTERM stops the reactor; the session is DELETEd (bounded) on the way out.
+    reactor.addSystemEventTrigger("before", "shutdown", bridge.client.close)
+    reactor.addSystemEventTrigger("before", "shutdown", bridge.pool.closeCachedConnections)
+    StandardIO(bridge.stdio, reactor=reactor)
+    reactor.callWhenRunning(ignoreSigint)
+    reactor.callWhenRunning(bridge.client.connect)
+    reactor.run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """C{python -m mcpgateway.bridge [--state-dir DIR] SERVER|URL}."""
+    from mcpgateway.cli.probe import resolveStateDir
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mcpgateway.bridge",
+        description="mcpgateway bridge (see `mcpgateway bridge --help`)",
+    )
+    parser.add_argument("--state-dir", metavar="DIR", default=None)
+    addArguments(parser)
+    args = parser.parse_args(argv)
+    problem = checkTarget(args.target)
+    if problem is not None:
+        parser.error(problem)
+    return runBridge(fromNamespace(args, resolveStateDir(args.state_dir)))

@@ -1,0 +1,91 @@
+# -*- test-case-name: tests.bridge.test_stdio -*-
+"""The bridge's stdio side: the MCP stdio transport to its one client.
+
+L{StdioProtocol} reads newline-delimited JSON-RPC from stdin (framed and
+parsed by L{mcpgateway.bridge.framing}), hands each message on, answers what
+cannot be forwarded (not JSON, not JSON-RPC, an overlong line) with a
+JSON-RPC error at once, and writes each message for the client as one line
+on stdout. stdin EOF is the end of the client (a half-close: stdout stays
+open until the bridge has finished); stdout is never written anything but
+messages (the log goes to stderr).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from mcpgateway import jsonrpc, logs
+from mcpgateway.bridge.framing import MAX_LINE, LineBuffer, Outgoing, parseLine
+
+
+@implementer(IHalfCloseableProtocol)
+class StdioProtocol(Protocol):
+    """One stdio client.
+
+    @param onMessage: called with each message to relay to the gateway.
+    @param onEnd: called once, when stdin ends (or the pipes break).
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        onMessage: Callable[[Outgoing], None],
+        onEnd: Callable[[], None],
+        maxLine: int = MAX_LINE,
+    ) -> None:
+        self._onMessage = onMessage
+        self._onEnd = onEnd
+        self._lines = LineBuffer(maxLine)
+        self._maxLine = maxLine
+        self._ended = False
+        self.writable = True
+
+    def dataReceived(self, data: bytes) -> None:
+        for line in self._lines.feed(data):
+            self._line(line)
+
+    def _line(self, line: bytes | None) -> None:
+        if line is None:
+            self.log.warn("dropped a stdin line over {max} bytes", max=self._maxLine)
+            error = jsonrpc.errorResponse(
+                None, jsonrpc.PARSE_ERROR, f"Parse error: line over {self._maxLine} bytes"
+            )
+            self.write(jsonrpc.dumps(error))
+            return
+        parsed = parseLine(line)
+        for answer in parsed.answers:
+            self.write(answer)
+        for message in parsed.messages:
+            self._onMessage(message)
+
+    def write(self, line: bytes) -> None:
+        """Write one message (one line, without its newline) to the client."""
+        if self.writable and self.transport is not None:
+            self.transport.writeSequence([line, b"\n"])
+
+    def readConnectionLost(self) -> None:
+        """stdin EOF: what is left unterminated is a last line; then the end."""
+        rest = self._lines.pending
+        if rest.strip():
+            self._lines = LineBuffer(self._maxLine)
+            self._line(rest)
+        self._end()
+
+    def writeConnectionLost(self) -> None:
+        self.writable = False
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.writable = False
+        self._end()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._onEnd()

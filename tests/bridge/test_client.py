@@ -1,0 +1,328 @@
+"""The bridge's HTTP side (L{mcpgateway.bridge.client.BridgeClient}) against
+a fake agent on a L{Clock}: relaying, the GET stream, the gateway going away
+and coming back, a session that is gone (404), the end."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import ConnectionLost
+from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
+from twisted.python.failure import Failure
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
+
+from mcpgateway.bridge.client import (
+    BACKOFF,
+    DELETE_TIMEOUT,
+    GET_CONFLICT_RETRY,
+    BridgeClient,
+    State,
+)
+from mcpgateway.bridge.framing import parseLine
+from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse, Sent, sse, sseResponse
+
+INIT_PARAMS = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {"sampling": {}},
+    "clientInfo": {"name": "test", "version": "1"},
+}
+INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INIT_PARAMS}
+INIT_RESULT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "result": {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "g"}},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+def call(requestId: Any, name: str = "echo") -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": requestId, "method": "tools/call", "params": {"name": name}}
+
+
+def result(requestId: Any, text: str = "ok") -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": requestId,
+        "result": {"content": [{"type": "text", "text": text}]},
+    }
+
+
+class Harness:
+    def __init__(self, *, locate: Any = URL, start: Any = None, timeout: float = 60.0) -> None:
+        self.clock = Clock()
+        self.agent = FakeAgent()
+        self.url: str | None = locate
+        self.out: list[bytes] = []
+        self.client = BridgeClient(
+            self.clock,
+            self.agent,
+            lambda: self.url,
+            self.out.append,
+            start=start,
+            timeout=timeout,
+        )
+
+    def send(self, message: dict[str, Any] | bytes) -> None:
+        line = message if isinstance(message, bytes) else json.dumps(message).encode()
+        for outgoing in parseLine(line).messages:
+            self.client.send(outgoing)
+
+    def received(self) -> list[Any]:
+        out = list(self.out)
+        self.out.clear()
+        return [json.loads(line) for line in out]
+
+    def connect(self) -> None:
+        self.client.connect()
+        self.clock.advance(0)
+        probe = self.agent.one(b"GET")
+        assert probe.uri == b"http://127.0.0.1:9100/health"
+        probe.answer(FakeResponse(200, b'{"status":"ok"}'))
+        assert self.client.state is State.UP
+
+    def initialize(self, sessionId: str = "s1") -> Sent:
+        """Connect, initialize, initialized; return the GET stream's request."""
+        self.connect()
+        self.send(INIT)
+        post = self.agent.one(b"POST")
+        assert post.header("mcp-session-id") is None
+        post.answer(sseResponse(INIT_RESULT, headers={b"mcp-session-id": sessionId.encode()}))
+        assert self.received() == [INIT_RESULT]
+        self.send(INITIALIZED)
+        note = self.agent.one(b"POST")
+        assert note.header("mcp-session-id") == sessionId
+        note.answer(FakeResponse(202))
+        get = self.agent.one(b"GET")
+        assert get.header("accept") == "text/event-stream"
+        return get
+
+
+def test_messages_are_relayed_byte_for_byte_with_the_session_headers() -> None:
+    h = Harness()
+    h.initialize()
+    line = (
+        b'{"jsonrpc":"2.0","id":"a-1","method":"tools/call",'
+        b'"params":{"name":"echo","_meta":{"progressToken":7}}}'
+    )
+    h.send(line)
+    post = h.agent.one(b"POST")
+    assert post.body == line
+    assert post.header("mcp-session-id") == "s1"
+    assert post.header("mcp-protocol-version") == "2025-11-25"
+    assert post.header("accept") == "application/json, text/event-stream"
+    progress = {
+        "jsonrpc": "2.0",
+        "method": "notifications/progress",
+        "params": {"progressToken": 7, "progress": 1},
+    }
+    sampling = {"jsonrpc": "2.0", "id": 0, "method": "sampling/createMessage", "params": {}}
+    response = post.answer(sseResponse(stream=True))
+    response.push(sse(progress, sampling))
+    assert h.received() == [progress, sampling]
+    # The client's answer to the server's request goes back as a POST.
+    answer = {"jsonrpc": "2.0", "id": 0, "result": {"role": "assistant"}}
+    h.send(answer)
+    back = h.agent.one(b"POST")
+    assert back.json == answer
+    back.answer(FakeResponse(202))
+    response.push(sse(result("a-1")))
+    response.end()
+    assert h.received() == [result("a-1")]
+    assert h.out == []
+
+
+def test_json_answers_and_get_stream_messages_reach_the_client() -> None:
+    h = Harness()
+    get = h.initialize()
+    stream = get.answer(sseResponse(stream=True))
+    pushed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+    stream.push(sse(pushed, eventId="g-1"))
+    assert h.received() == [pushed]
+    h.send({"jsonrpc": "2.0", "id": 5, "method": "ping"})
+    h.agent.one(b"POST").answer(FakeResponse(200, b'{"jsonrpc":"2.0","id":5,"result":{}}\n'))
+    assert h.received() == [{"jsonrpc": "2.0", "id": 5, "result": {}}]
+    # The stream ends (the gateway restarts it): opened again, resuming.
+    stream.end()
+    h.clock.advance(1)
+    again = h.agent.one(b"GET")
+    assert again.header("last-event-id") == "g-1"
+
+
+def test_get_stream_conflict_is_retried_and_405_is_not() -> None:
+    h = Harness()
+    get = h.initialize()
+    get.answer(FakeResponse(409, b"{}"))
+    h.clock.advance(GET_CONFLICT_RETRY)
+    h.agent.one(b"GET").answer(FakeResponse(405, b""))
+    h.clock.advance(60)
+    assert h.agent.take() == []
+
+
+def test_gateway_refuses_then_comes_back_and_the_session_resumes() -> None:
+    h = Harness()
+    get = h.initialize()
+    stream = get.answer(sseResponse(stream=True))
+    # The gateway goes away: the GET stream breaks, the next call is refused.
+    stream.end(Failure(ResponseFailed([Failure(ConnectionLost())])))
+    h.clock.advance(0.3)
+    h.agent.one(b"GET").refuse()
+    assert h.client.state is State.DOWN
+    h.send(call(7))
+    assert h.agent.take() == []  # waiting, not sent
+    # Probes with a bounded backoff on the clock, refused each time.
+    delays = []
+    for _ in range(10):
+        before = h.clock.seconds()
+        while not h.agent.sent:
+            h.clock.advance(0.01)
+        delays.append(round(h.clock.seconds() - before, 2))
+        probe = h.agent.one(b"GET")
+        assert probe.uri.endswith(b"/health")
+        probe.refuse()
+    assert max(delays) <= BACKOFF[-1] + 0.01
+    assert delays == sorted(delays)
+    # Back: the waiting call goes out with the same session id.
+    h.clock.advance(BACKOFF[-1])
+    h.agent.one(b"GET").answer(FakeResponse(200, b"{}"))
+    sent = h.agent.take()
+    posts = [s for s in sent if s.method == b"POST"]
+    assert [p.json for p in posts] == [call(7)]
+    assert posts[0].header("mcp-session-id") == "s1"
+    assert any(s.method == b"GET" and s.header("accept") == "text/event-stream" for s in sent)
+    posts[0].answer(sseResponse(result(7)))
+    assert h.received() == [result(7)]
+
+
+def test_a_request_waits_at_most_its_timeout_for_a_gateway_that_stays_away() -> None:
+    h = Harness(timeout=10)
+    h.initialize()
+    h.send(call(1))
+    h.agent.one(b"POST").refuse()
+    h.clock.advance(9.9)
+    assert h.received() == []
+    h.clock.advance(0.2)
+    [error] = h.received()
+    assert error["id"] == 1
+    assert error["error"]["code"] == -32000
+    assert URL in error["error"]["message"] and "not reachable" in error["error"]["message"]
+
+
+def test_a_call_whose_connection_breaks_before_an_answer_gets_an_error() -> None:
+    h = Harness()
+    h.initialize()
+    h.send(call(2))
+    h.agent.one(b"POST").fail(ResponseNeverReceived([Failure(ConnectionLost())]))
+    [error] = h.received()
+    assert error["id"] == 2 and "broke before it answered" in error["error"]["message"]
+    assert h.client.state is State.DOWN
+
+
+def test_a_notification_whose_connection_breaks_is_sent_again() -> None:
+    h = Harness()
+    h.initialize()
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}
+    h.send(cancel)
+    h.agent.one(b"POST").fail(ResponseNeverReceived([Failure(ConnectionLost())]))
+    h.clock.advance(BACKOFF[0])
+    h.agent.one(b"GET").answer(FakeResponse(200, b"{}"))
+    assert [s.json for s in h.agent.take() if s.method == b"POST"] == [cancel]
+
+
+def test_a_session_gone_is_initialized_again_with_the_original_params() -> None:
+    h = Harness()
+    h.initialize("old")
+    h.send(call(3))
+    with capturedLogs() as events:
+        h.agent.one(b"POST").answer(FakeResponse(404, b'{"error":{}}'))
+        reinit = h.agent.one(b"POST")
+        assert reinit.header("mcp-session-id") is None
+        assert reinit.json["method"] == "initialize"
+        assert reinit.json["params"] == INIT_PARAMS
+        assert reinit.json["id"] != 0
+        answer = dict(INIT_RESULT, id=reinit.json["id"])
+        reinit.answer(sseResponse(answer, headers={b"mcp-session-id": b"new"}))
+        initialized = h.agent.one(b"POST")
+        assert initialized.json == INITIALIZED
+        assert initialized.header("mcp-session-id") == "new"
+        initialized.answer(FakeResponse(202))
+    sent = h.agent.take()
+    again = [s for s in sent if s.method == b"POST"]
+    assert [s.json for s in again] == [call(3)]
+    assert again[0].header("mcp-session-id") == "new"
+    assert any(s.method == b"GET" for s in sent)
+    again[0].answer(sseResponse(result(3)))
+    assert h.received() == [result(3)]  # the client never saw the bridge's initialize
+    text = " ".join(str(e.get("log_format", "")).format(**e) for e in events)
+    assert "old" in text and "new" in text and "404" in text
+
+
+def test_an_error_status_is_answered_with_the_request_id() -> None:
+    h = Harness()
+    h.connect()
+    h.send({"jsonrpc": "2.0", "id": "d", "method": "server/discover"})
+    body = b'{"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"Method not found"}}'
+    h.agent.one(b"POST").answer(FakeResponse(404, body))
+    [error] = h.received()
+    assert error == {
+        "jsonrpc": "2.0",
+        "id": "d",
+        "error": {"code": -32601, "message": "Method not found"},
+    }
+
+
+def test_no_gateway_starts_one_then_connects() -> None:
+    starts: list[Deferred[str | None]] = []
+
+    def start() -> Deferred[str | None]:
+        d: Deferred[str | None] = Deferred()
+        starts.append(d)
+        return d
+
+    h = Harness(locate=None, start=start)
+    h.client.connect()
+    h.send(INIT)
+    h.clock.advance(0)
+    assert len(starts) == 1
+    h.url = URL
+    starts[0].callback(None)
+    h.clock.advance(0)
+    h.agent.one(b"GET").answer(FakeResponse(200, b"{}"))
+    post = h.agent.one(b"POST")
+    assert post.json == INIT
+
+
+def test_a_start_that_fails_answers_the_waiting_requests() -> None:
+    h = Harness(locate=None, start=lambda: succeed("twistd said no"))
+    h.client.connect()
+    h.send(INIT)
+    with capturedLogs():
+        h.clock.advance(0)
+    [error] = h.received()
+    assert error["id"] == 0 and "twistd said no" in error["error"]["message"]
+    # It is not started twice; it keeps looking for one.
+    h.clock.advance(10)
+    assert h.agent.take() == []
+
+
+def test_the_end_deletes_the_session_within_a_bound() -> None:
+    h = Harness()
+    h.initialize()
+    closed = h.client.close()
+    delete = h.agent.one(b"DELETE")
+    assert delete.header("mcp-session-id") == "s1"
+    assert not closed.called
+    h.clock.advance(DELETE_TIMEOUT)
+    assert closed.called
+    assert h.client.close() is closed
+    h.clock.advance(100)
+    assert h.agent.take() == []  # no probes, no GET reopened, nothing
+
+
+def test_the_end_before_any_session_sends_nothing() -> None:
+    h = Harness()
+    h.connect()
+    assert h.client.close().called
+    assert h.agent.take() == []

@@ -1,0 +1,85 @@
+"""The bridge's entry (L{mcpgateway.bridge.main}), its options and the
+C{mcpgateway bridge} command: SIGINT ignored, where the gateway is, how one
+is started, the CLI staying Twisted-free."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+
+from mcpgateway.bridge import main as bridge_main
+from mcpgateway.bridge.options import BridgeOptions, checkTarget
+from mcpgateway.cli import bridge as cli_bridge
+from mcpgateway.cli.output import Parser, UsageError
+
+
+def test_sigint_is_ignored() -> None:
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        bridge_main.ignoreSigint()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_url_is_used_as_it_is_and_a_server_is_found_in_the_state_dir(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:1234/x/mcp"
+    assert bridge_main.locator(BridgeOptions(url, tmp_path))() == url
+    assert bridge_main.locator(BridgeOptions("demo", tmp_path))() is None  # nothing runs
+    (tmp_path / "state.json").write_text('{"pid": 999999999, "port": 9}')
+    assert bridge_main.locator(BridgeOptions("demo", tmp_path))() is None  # stale
+
+
+def test_the_gateway_is_started_with_mcpgateway_start_in_a_session_of_its_own(
+    tmp_path: Path,
+) -> None:
+    argv = bridge_main.startCommand(BridgeOptions("demo", tmp_path, port=9200))
+    assert argv[0] == sys.executable
+    assert "os.setsid()" in argv[2] and "default_int_handler" in argv[2]
+    assert argv[3:] == ["--state-dir", str(tmp_path), "start", "--port", "9200"]
+
+
+def test_targets_are_checked() -> None:
+    assert checkTarget("demo") is None and checkTarget("http://h/x/mcp") is None
+    assert checkTarget("../etc") is not None and checkTarget("a b") is not None
+
+
+def test_the_subcommand_parses(tmp_path: Path) -> None:
+    parser = Parser(prog="mcpgateway")
+    parser.add_argument("--state-dir")
+    commands = parser.add_subparsers(dest="command")
+    cli_bridge.addParser(commands, [])
+    args = parser.parse_args(["--state-dir", str(tmp_path), "bridge", "demo", "--timeout", "5"])
+    assert args.handler is cli_bridge.cmdBridge
+    assert (args.target, args.timeout, args.no_start, args.port) == ("demo", 5.0, False, None)
+    with pytest.raises(UsageError):
+        parser.parse_args(["bridge", "demo", "--timeout", "-1"])
+    assert isinstance(args, argparse.Namespace)
+
+
+def test_the_cli_module_loads_no_twisted() -> None:
+    code = (
+        "import sys, mcpgateway.cli.bridge;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('twisted', 'klein')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_stdin_eof_ends_the_bridge(tmp_path: Path) -> None:
+    reactor = MemoryReactorClock()
+    bridge = bridge_main.makeBridge(reactor, BridgeOptions("demo", tmp_path, autostart=False))
+    bridge.stdio.makeConnection(StringTransport())
+    bridge.client.connect()
+    reactor.advance(0)
+    assert not bridge.ended.called
+    bridge.stdio.readConnectionLost()
+    assert bridge.ended.called
+    assert not reactor.getDelayedCalls() or all(not c.active() for c in reactor.getDelayedCalls())
