@@ -346,19 +346,42 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         pre = preflight(options, _interfaceOf(options))
     except PreflightError as e:
         _refuse(str(e))
+    secret = _workspaceSecret(pre)
     top = _root(options, pre, reactor)
     if pre.logFile is not None:
         pre.logFile.setServiceParent(top)
     if pre.orphans:
         OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
     successor = _successor(options, reactor, top)
-    gateway, configService = _gatewayAndConfig(options, pre, reactor, top, successor)
-    listener, site = _listener(options, pre, reactor, gateway, configService, top, successor)
+    gateway, configService = _gatewayAndConfig(options, pre, reactor, top, successor, secret)
+    listener, site = _listener(
+        options, pre, reactor, gateway, configService, top, successor, secret
+    )
     listener.setServiceParent(top)
     _predecessor(options, pre, reactor, gateway, configService, top, listener, site)
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
     return top
+
+
+def _workspaceSecret(pre: Preflight) -> bytes:
+    """The secret of the state directory's workspace and credential keys
+    (C{workspace.key}, made on first use), read once here: routes and
+    credential headers are keyed with it without any file I/O later. A file
+    that cannot be used refuses the start, in one line (every adopted
+    workspace route depends on it)."""
+    from mcpgateway.config.workspaces import WorkspaceKeyError, loadSecret
+    from mcpgateway.paths import WORKSPACE_KEY_FILE
+
+    try:
+        return loadSecret(pre.stateDir)
+    except WorkspaceKeyError as e:
+        _refuse(str(e))
+    except OSError as e:
+        _refuse(
+            f"cannot make the workspace key file {pre.stateDir / WORKSPACE_KEY_FILE}:"
+            f" {e.strerror or e}"
+        )
 
 
 def _successor(options: Options, reactor: Any, top: Any) -> Any:
@@ -430,14 +453,22 @@ def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
 
 
 def _gatewayAndConfig(
-    options: Options, pre: Preflight, reactor: Any, top: Any, successor: Any = None
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    top: Any,
+    successor: Any = None,
+    secret: bytes | None = None,
 ) -> tuple[Any, Any]:
     """The gateway (pools, sessions, children) and the config service that
-    keeps it current, with the reaper and the monitor; all under C{top}."""
+    keeps it current (workspace routes keyed with C{secret}; promotions kept
+    in C{promotions.json}), with the reaper and the monitor; all under C{top}."""
     from twisted.logger import Logger
 
+    from mcpgateway.config.promotions import Promoter, PromotionStore
     from mcpgateway.config.resolve import Resolver
     from mcpgateway.config.source import ConfigService
+    from mcpgateway.config.workspaces import WorkspaceKeys
     from mcpgateway.core.environment import childEnvironment
     from mcpgateway.core.gateway import Gateway, GatewayService
     from mcpgateway.core.healing import HealingPolicy
@@ -455,7 +486,24 @@ def _gatewayAndConfig(
     def reload(specs: dict[str, Any]) -> Any:
         return gateway[0].reconfigure(_withTimeout(specs, timeout))
 
-    configService = ConfigService(pre.source, pre.stateDir, reactor, reactor, runInThread, reload)
+    promotions = PromotionStore(pre.stateDir)
+
+    def keys() -> WorkspaceKeys:
+        # One instance per load (it caches real paths); the secret read at start.
+        return (
+            WorkspaceKeys(secret) if secret is not None else WorkspaceKeys.forStateDir(pre.stateDir)
+        )
+
+    configService = ConfigService(
+        pre.source,
+        pre.stateDir,
+        reactor,
+        reactor,
+        runInThread,
+        reload,
+        keys=keys,
+        promotions=promotions,
+    )
     specs = _withTimeout(configService.specs(pre.loaded), timeout)
     for spec in specs.values():
         if spec.executable is None:
@@ -496,8 +544,12 @@ def _gatewayAndConfig(
             # read at start, saved while running and at stop (see docs/continuity.md)
             persistence=SessionStore(stateFile(pre.stateDir, SESSIONS_FILE)),
             predecessor=None if successor is None else successor.gone,
+            # a promotion is kept in promotions.json, then the config reloads
+            promotions=Promoter(promotions, reactor, runInThread, configService.reload),
         )
     )
+    # The predecessor lets its connections finish, then drains: then it exits.
+    gateway[0].predecessorWait = options["restart-timeout"] + options["drain-timeout"] + 15.0
     GatewayService(gateway[0]).setServiceParent(top)
     configService.setServiceParent(top)
     reaper = Reaper(gateway[0], reactor, options["idle-timeout"], options["child-idle-timeout"])
@@ -514,13 +566,16 @@ def _listener(
     configService: Any,
     top: Any,
     successor: Any = None,
+    secret: bytes | None = None,
 ) -> tuple[Any, Any]:
     """The HTTP side on C{--port} (or on the socket a restart's predecessor
-    passed down): the MCP endpoints, /health, and the management apps
-    (Klein, loaded on their first call); the listener and the site."""
+    passed down): the MCP endpoints (credential headers keyed with
+    C{secret}), /health, and the management apps (Klein, loaded on their
+    first call); the listener and the site."""
     from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 
     from mcpgateway.config.gatewayfile import ManagedConfig
+    from mcpgateway.config.workspaces import WorkspaceKeys
     from mcpgateway.ops.management import Management
     from mcpgateway.ops.services import ListenerService
     from mcpgateway.ops.systemd import NotifyService, adoptsLoopback
@@ -552,6 +607,7 @@ def _listener(
         loopbackOnly=_isLoopbackEndpoint(endpoint) or adoptsLoopback(server),
         api=api,
         limits=options["limits"],
+        keys=None if secret is None else WorkspaceKeys(secret),
     )
     notify = NotifyService(os.environ.get("NOTIFY_SOCKET"))
     notify.setServiceParent(top)

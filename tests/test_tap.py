@@ -417,3 +417,68 @@ def test_make_service_on_a_fake_reactor_never_touches_the_global_reactor(tmp_pat
         "after makeService False",
         "after startService False",
     ], result.stdout
+
+
+def test_the_workspace_key_is_made_at_start_and_reaches_the_site_and_the_gateway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpgateway.config.workspaces import WorkspaceKeys
+    from mcpgateway.paths import WORKSPACE_KEY_FILE
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"demo": {"command": sys.executable}}}))
+    state = tmp_path / "st"
+    reactor = FakeProcessReactor()
+    top = tap.makeService(
+        parse("--port", "9301", "--config", str(config), "--state-dir", str(state)), reactor
+    )
+    key = state / WORKSPACE_KEY_FILE
+    assert key.is_file() and key.stat().st_mode & 0o777 == 0o600
+    top.startService()
+    [(_, site, _, _)] = reactor.tcpServers
+    credential = site.resource._keys.credential({"T": "v"})  # type: ignore[attr-defined]
+    assert credential == WorkspaceKeys.forStateDir(state).credential({"T": "v"})
+    assert isinstance(top, MultiService)
+    [gatewayService] = [s for s in top if type(s).__name__ == "GatewayService"]
+    assert type(gatewayService.gateway._promotions).__name__ == "Promoter"
+    top.stopService()
+
+
+def test_an_unusable_workspace_key_refuses_the_start_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mcpgateway.paths import WORKSPACE_KEY_FILE
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {}}))
+    state = tmp_path / "st"
+    state.mkdir(mode=0o700)
+    (state / WORKSPACE_KEY_FILE).write_text("not a key\n")
+    with pytest.raises(SystemExit) as exited:
+        tap.makeService(
+            parse("--port", "9302", "--config", str(config), "--state-dir", str(state)),
+            FakeProcessReactor(),
+        )
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mcpgateway: the workspace key file ")
+    assert "64 hex digits" in err and "Remove it" in err
+    assert (state / WORKSPACE_KEY_FILE).read_text() == "not a key\n"
+
+
+def test_a_request_waits_for_the_predecessor_as_long_as_a_restart_can_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The predecessor keeps its connections up to --restart-timeout, then
+    drains up to --drain-timeout: only after that are its last sessions known."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    options = parse(
+        "--port", "9301", "--state-dir", str(tmp_path / "st"),
+        "--restart-timeout", "100", "--drain-timeout", "7",
+    )  # fmt: skip
+    top = tap.makeService(options, FakeProcessReactor())
+    assert isinstance(top, MultiService)
+    [gatewayService] = [s for s in top if type(s).__name__ == "GatewayService"]
+    assert getattr(gatewayService, "gateway").predecessorWait == 122.0  # noqa: B009

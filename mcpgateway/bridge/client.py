@@ -21,7 +21,7 @@ bridge initializes a new one with the client's original C{initialize}
 params, says so on stderr, and sends what was waiting.
 
 Everything is on the injected clock and the injected C{IAgent}: the unit
-tests drive it with a fake agent and L{twisted.internet.task.Clock}.
+tests drive it with a fake agent and C{twisted.internet.task.Clock}.
 
 Why not treq: it is not a dependency of the gateway (it would pull in
 C{requests} and more for a program meant to start in a fraction of a
@@ -210,7 +210,7 @@ class BridgeClient:
     """The session with the gateway, for one stdio client.
 
     @param clock: the reactor's clock (backoff, request timeouts, DELETE).
-    @param agent: the HTTP client (an L{twisted.web.client.Agent} on a
+    @param agent: the HTTP client (an C{twisted.web.client.Agent} on a
         persistent pool).
     @param locate: the gateway server's MCP URL, or C{None} when no gateway
         runs; called on every connection attempt.

@@ -5,7 +5,7 @@ HTTP side, run the reactor until stdin ends or SIGTERM.
 L{runBridge} is what C{mcpgateway bridge} calls; L{main} is C{python -m
 mcpgateway.bridge}. The one place that takes the global reactor;
 L{makeBridge} wires everything on any reactor (the tests pass a
-L{MemoryReactor}).
+C{MemoryReactor}).
 
 SIGINT is ignored (clients send it to their children at will, and the
 bridge must not take anything down with it); the gateway it starts runs in a
@@ -134,7 +134,7 @@ def starter(reactor: IReactorProcess, options: BridgeOptions) -> Callable[[], De
 class LoopbackEndpoints:
     """TCP endpoints for the gateway's URLs: an IP literal (what the state
     directory gives) is connected to directly, without the threaded name
-    resolution a L{HostnameEndpoint} does for every new connection."""
+    resolution a C{HostnameEndpoint} does for every new connection."""
 
     def __init__(self, reactor: Any) -> None:
         self._reactor = reactor

@@ -1,18 +1,23 @@
 # -*- test-case-name: tests.cli.test_doctor,tests.cli.test_cli_properties -*-
 """The checks of C{mcpgateway doctor}: each looks at one thing (the gateway,
-its C{/health}, npx/uvx resolution, refused server-to-client requests, the
-config backup, the Claude config, the npx cache, C{classification.json},
+its C{/health}, npx/uvx resolution, refused server-to-client requests,
+promoted servers, pool limits, the config backup, the Claude config, the
+npx cache, C{classification.json}, the workspace key, the C{.env} files,
 the log file) and says L{Check}: pass, info, or fail with a fix.
 
 Each file is read by the gateway's own reader, never a copy: the backup by
 L{mcpgateway.clientconfigs.claude.inspectBackup} (what C{restore} accepts),
 the npx cache by L{mcpgateway.config.resolvecache.readCacheFile},
-C{classification.json} by L{mcpgateway.config.classification.loadOverrides}.
+C{classification.json} by L{mcpgateway.config.classification.loadOverrides},
+C{workspace.key} by L{mcpgateway.config.workspaces.WorkspaceKeys}, the
+C{.env} files by L{mcpgateway.config.envfiles}. Promotions are read from
+C{/health} (what the running gateway does), not from C{promotions.json}.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,9 +28,19 @@ from mcpgateway.cli.health import count, healthServers, resolutionOf
 from mcpgateway.cli.http import fetchHealth
 from mcpgateway.cli.output import CliError, formatBytes, modeMark, plural
 from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
+from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.classification import loadOverrides
+from mcpgateway.config.envfiles import EnvFile, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.resolvecache import readCacheFile
-from mcpgateway.paths import LOG_FILE, NPX_CACHE_FILE, OVERRIDES_FILE
+from mcpgateway.config.servers import ConfigError
+from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
+from mcpgateway.paths import (
+    ENV_FILE,
+    LOG_FILE,
+    NPX_CACHE_FILE,
+    OVERRIDES_FILE,
+    WORKSPACE_KEY_FILE,
+)
 
 
 class Check(NamedTuple):
@@ -203,7 +218,8 @@ def checkServerRequests(ctx: DoctorContext) -> Check:
         if isinstance(server.get("ambiguousServerRequests"), int)
         and not isinstance(server.get("ambiguousServerRequests"), bool)
     }
-    refused = sorted(name for name, n in counted.items() if n > 0)
+    promoted = {name for name, server in servers.items() if isinstance(server.get("promoted"), str)}
+    refused = sorted(name for name, n in counted.items() if n > 0 and name not in promoted)
     if refused:
         details = tuple(
             f"{name}: {servers[name]['warning']}"
@@ -216,13 +232,161 @@ def checkServerRequests(ctx: DoctorContext) -> Check:
             "Server-to-client requests refused (no way to tell which session"
             " they belong to on a shared child): "
             + ", ".join(f"{name} ({counted[name]})" for name in refused),
-            f'run {", ".join(refused)} per session ("mode": "stateful" in its'
+            f'run {", ".join(refused)} per session ("share": "session" in its'
             f" entry or {ctx.stateDir / OVERRIDES_FILE})",
             details,
         )
     if not counted:
         return Check("info", "Server-to-client requests not counted by this gateway")
+    if promoted & set(counted):
+        return Check(
+            "pass",
+            "Server-to-client requests: those refused were on servers now promoted"
+            f" ({', '.join(sorted(promoted & set(counted)))}; see the promotions check)",
+        )
     return Check("pass", "Server-to-client requests: none refused")
+
+
+def checkPromotions(ctx: DoctorContext) -> Check:
+    """Servers the gateway made session-scoped (their shared child asked
+    something no session could be proven to own), each with its undo."""
+    if ctx.health is None:
+        return _notChecked(ctx, "Promoted servers")
+    servers = healthServers(ctx.health)
+    promoted = sorted(name for name, s in servers.items() if isinstance(s.get("promoted"), str))
+    if not promoted:
+        if not any("promoted" in s for s in servers.values()):
+            return Check("info", "Promotions not reported by this gateway")
+        return Check("pass", "Promoted servers: none")
+    overrides = ctx.stateDir / OVERRIDES_FILE
+    details = []
+    for name in promoted:
+        server = servers[name]
+        share = server.get("share")
+        back = share if isinstance(share, str) and share != "session" else "global"
+        details.append(f"{name}: {str(server['promoted'])[:300]}")
+        details.append(f'  undo: {{"{name}": {{"share": "{back}"}}}} in {overrides}')
+    return Check(
+        "info",
+        f"Promoted to a child per session: {', '.join(promoted)} (new sessions get their own"
+        " child; the gateway saw their shared child ask its client something while several"
+        " sessions used it)",
+        None,
+        tuple(details),
+    )
+
+
+def checkPoolLimits(ctx: DoctorContext) -> Check:
+    """Workspace- and credential-scoped servers whose requests waited for a
+    child (the pool at C{maxChildren}, nothing idle), or timed out waiting."""
+    if ctx.health is None:
+        return _notChecked(ctx, "Pool limits")
+    servers = healthServers(ctx.health)
+    reported = {name: s for name, s in servers.items() if "poolWaits" in s}
+    if not reported:
+        return Check("info", "Pool limits not reported by this gateway")
+    timedOut = sorted(name for name, s in reported.items() if count(s.get("poolTimeouts")))
+    waited = sorted(name for name, s in reported.items() if count(s.get("poolWaits")))
+    details = tuple(
+        f"{name}: {plural(count(reported[name].get('poolWaits')), 'request')} waited,"
+        f" {count(reported[name].get('poolTimeouts'))} timed out, maxChildren"
+        f" {count(reported[name].get('maxChildren'))},"
+        f" {plural(count(reported[name].get('evictions')), 'eviction')}"
+        for name in waited
+    )
+    if timedOut:
+        name = timedOut[0]
+        raised = max(2 * count(reported[name].get("maxChildren")), 2)
+        return Check(
+            "fail",
+            "Requests timed out waiting for a child (every child busy at maxChildren): "
+            + ", ".join(timedOut),
+            f'raise maxChildren: "maxChildren": {raised} in the entry of {name}, or'
+            f' {{"{name}": {{"maxChildren": {raised}}}}} in {ctx.stateDir / OVERRIDES_FILE}',
+            details,
+        )
+    if waited:
+        return Check(
+            "info",
+            f"Requests waited for a child at maxChildren (none timed out): {', '.join(waited)}",
+            None,
+            details,
+        )
+    return Check("pass", "Pool limits: no request waited for a child")
+
+
+def checkWorkspaceKey(ctx: DoctorContext) -> Check:
+    """The secret that workspace and credential keys are made with."""
+    path = ctx.stateDir / WORKSPACE_KEY_FILE
+    replace = (
+        f"remove {path}: the gateway makes a new one at its next start (every workspace"
+        " route then changes: adopted configs are re-pointed, open sessions of workspace"
+        " routes end)"
+    )
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return Check("info", "No workspace key yet (the gateway makes it at its first start)")
+    except OSError as e:
+        return Check("fail", f"Workspace key {path}: {e.strerror or e}", replace)
+    if not stat.S_ISREG(st.st_mode):
+        return Check("fail", f"Workspace key {path} is not a regular file", replace)
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        return Check(
+            "fail",
+            f"Workspace key {path} may be read by others (mode {mode:04o})",
+            f"chmod 600 {path} (the gateway also tightens it at its next start)",
+        )
+    try:
+        WorkspaceKeys.forStateDir(ctx.stateDir)
+    except (WorkspaceKeyError, OSError) as e:
+        return Check("fail", f"Workspace key unusable: {e}", replace)
+    return Check("pass", f"Workspace key: {path} (0600)")
+
+
+def envFilesOf(ctx: DoctorContext) -> list[EnvFile]:
+    """The gateway's C{.env} and that of every project of the client config
+    with servers (C{mcpServers} in its entry, or a C{.mcp.json})."""
+    files = [readGatewayEnv(ctx.stateDir)]
+    try:
+        data, _ = readJson(claudeConfigPath(ctx.found.state))
+    except (ConfigError, OSError):
+        return files
+    projects = data.get("projects") if isinstance(data, dict) else None
+    for project, entry in sorted(projects.items()) if isinstance(projects, dict) else ():
+        if not isinstance(project, str) or not os.path.isabs(project):
+            continue
+        servers = entry.get("mcpServers") if isinstance(entry, dict) else None
+        if servers or os.path.isfile(os.path.join(project, ".mcp.json")):
+            files.append(readWorkspaceEnv(project))
+    return files
+
+
+def checkEnvFiles(ctx: DoctorContext) -> Check:
+    """Every C{.env} a child's environment may come from, read as the
+    gateway reads it: what it would warn about (names and line numbers,
+    never a value)."""
+    files = envFilesOf(ctx)
+    present = [f for f in files if f.stamp is not None or f.warning is not None]
+    bad = [f for f in files if f.warning is not None]
+    if bad:
+        return Check(
+            "fail",
+            f"{plural(len(bad), 'env file')} not fully used: {bad[0].warning}",
+            "fix the file as the message says (the gateway reads it again within seconds)",
+            tuple(str(f.warning) for f in bad[1:]),
+        )
+    if not present:
+        return Check(
+            "info",
+            f"No {ENV_FILE} files (neither {ctx.stateDir / ENV_FILE} nor one in a project)",
+        )
+    return Check(
+        "pass",
+        f"{plural(len(present), 'env file')}: "
+        + ", ".join(f"{f.path} ({plural(len(f.names), 'variable')})" for f in present),
+    )
 
 
 def checkBackup(ctx: DoctorContext) -> Check:
@@ -309,7 +473,8 @@ def checkClassification(ctx: DoctorContext) -> Check:
         return Check(
             "fail",
             f"Classification overrides: {problems[0]}{more}",
-            f'edit {path}: {{"name": {{"mode": "stateful"|"stateless", "requestTimeout": ms}}}}',
+            f'edit {path}: {{"name": {{"share": "global"|"workspace"|"credential"|"session",'
+            ' "requestTimeout": ms, "maxChildren": n}}',
             tuple(problems[1:]),
         )
     modes = [override.mode for override in overrides.servers.values()]

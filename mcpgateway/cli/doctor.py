@@ -16,12 +16,16 @@ from mcpgateway.cli.checks import (
     checkBackup,
     checkClassification,
     checkClaudeConfig,
+    checkEnvFiles,
     checkGatewayRunning,
     checkHealth,
     checkLogFile,
     checkNpxCache,
+    checkPoolLimits,
+    checkPromotions,
     checkResolution,
     checkServerRequests,
+    checkWorkspaceKey,
 )
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import LEGEND, SYMBOLS, Output, Parser, Subcommands
@@ -34,10 +38,14 @@ DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
     ("health", checkHealth),
     ("resolution", checkResolution),
     ("serverRequests", checkServerRequests),
+    ("promotions", checkPromotions),
+    ("poolLimits", checkPoolLimits),
     ("backup", checkBackup),
     ("claudeConfig", checkClaudeConfig),
     ("npxCache", checkNpxCache),
     ("classification", checkClassification),
+    ("workspaceKey", checkWorkspaceKey),
+    ("envFiles", checkEnvFiles),
     ("logFile", checkLogFile),
 ]
 
@@ -107,8 +115,9 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         parents=common,
         help="check the gateway, its config and state (exit 0 if all pass)",
         description="Check the gateway (running, /health, npx/uvx resolution, server-to-"
-        "client requests refused on shared children), the config backup, the"
-        " Claude config, the npx cache, classification.json and the log file,"
+        "client requests refused on shared children, promoted servers, pool limits),"
+        " the config backup, the Claude config, the npx cache, classification.json,"
+        " the workspace key, the .env files and the log file,"
         " reading each file as the gateway and `restore` do. Each check is ✓"
         " (pass), ○ (info) or ✗ (fail, with a fix); exit 0 only when nothing"
         " fails.",

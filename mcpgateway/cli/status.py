@@ -1,14 +1,21 @@
 # -*- test-case-name: tests.cli.test_status -*-
 """C{mcpgateway status}: one screen. The gateway (version, pid, port, uptime,
-memory), one line per server with what is wrong with it, the sessions by
-client pid, and config entries pointing at a gateway that is not running or
-that no backup can restore. Exit 1 when the gateway is not running or does
-not answer."""
+memory), one line per server with its scope and what is wrong with it, the
+sessions by client pid, and config entries pointing at a gateway that is not
+running or that no backup can restore. Exit 1 when the gateway is not
+running or does not answer.
+
+C{/health} names a workspace child by its key only (a keyed hash); the key
+is mapped back to the project's path here, on the user's own machine, with
+the state directory's C{workspace.key} and the projects of the client
+config (L{workspacePaths}). A key no project gives stays a key."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from mcpgateway.cli.clientconfig import clientConfigProblem, readClientConfig
@@ -26,7 +33,14 @@ from mcpgateway.cli.output import (
     modeMark,
     plural,
 )
-from mcpgateway.cli.probe import GatewayProbe, resolveStateDir
+from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, resolveStateDir
+from mcpgateway.clientconfigs.jsonfile import readJson
+from mcpgateway.config.servers import ConfigError
+from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
+from mcpgateway.paths import OVERRIDES_FILE, WORKSPACE_KEY_FILE
+
+SCOPED = ("workspace", "credential")
+"""The shares whose children are bounded by C{maxChildren}."""
 
 
 def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
@@ -76,11 +90,12 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
             ]:
                 out.line(line)
         return 1
-    document.update(health=health, sessions=sessions)
+    paths = workspacePaths(stateDir, found, health)
+    document.update(health=health, sessions=sessions, workspaces=paths)
     if out.json:
         out.emit(document)
     else:
-        lines = renderStatus(found, health, sessions)
+        lines = renderStatus(found, health, sessions, paths)
         if warning:  # under the config line, where it cannot be missed
             at = next(
                 (i + 1 for i, line in enumerate(lines) if line.startswith("  config ")), len(lines)
@@ -91,18 +106,87 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     return 0
 
 
-def serverNotes(server: dict[str, Any]) -> list[str]:
-    """The lines under a server in C{status}: its warning, refused
-    server-to-client requests, an npx/uvx resolution not done."""
+def workspacePaths(stateDir: Path, found: GatewayProbe, health: dict[str, Any]) -> dict[str, str]:
+    """The project path of each workspace key C{/health} shows, as far as
+    the client config's projects give them (nothing is created: without a
+    C{workspace.key} there are no keys to map)."""
+    shown = {
+        key
+        for server in healthServers(health).values()
+        if isinstance(server.get("scopes"), dict)
+        for key in server["scopes"]
+        if key != "global"
+    }
+    if not shown or not (stateDir / WORKSPACE_KEY_FILE).is_file():
+        return {}
+    try:
+        keys = WorkspaceKeys.forStateDir(stateDir)
+        data, _ = readJson(claudeConfigPath(found.state))
+    except (WorkspaceKeyError, ConfigError, OSError):
+        return {}
+    projects = data.get("projects") if isinstance(data, dict) else None
+    known: dict[str, str] = {}
+    for project in projects if isinstance(projects, dict) else ():
+        try:
+            key = keys.key(str(project))
+        except ValueError:
+            continue
+        if key in shown:
+            known[key] = str(project)
+    return known
+
+
+def serverNotes(
+    server: dict[str, Any],
+    name: str = "",
+    paths: Mapping[str, str] | None = None,
+    stateDir: Path | None = None,
+) -> list[str]:
+    """The lines under a server in C{status}: its promotion, pool waits,
+    its workspace children, its warning, refused server-to-client requests,
+    an npx/uvx resolution not done."""
     notes = []
+    promoted = server.get("promoted")
+    if isinstance(promoted, str):
+        share = server.get("share")
+        back = share if isinstance(share, str) and share != "session" else "global"
+        where = stateDir / OVERRIDES_FILE if stateDir is not None else OVERRIDES_FILE
+        notes.append(f"↑ promoted: new sessions get a child of their own ({promoted[:200]})")
+        notes.append(f'  undo: {{"{name}": {{"share": "{back}"}}}} in {where}')
+    timeouts, waits = count(server.get("poolTimeouts")), count(server.get("poolWaits"))
+    if timeouts or waits:
+        notes.append(
+            f"{'!' if timeouts else '·'} {plural(waits, 'request')} waited for a child"
+            f" (maxChildren {count(server.get('maxChildren'))} reached),"
+            f" {timeouts} timed out"
+        )
+    evictions = count(server.get("evictions"))
+    if evictions:
+        notes.append(
+            f"· {plural(evictions, 'idle child', 'idle children')} stopped to make room"
+            " (least recently used first)"
+        )
+    scopes = server.get("scopes")
+    if isinstance(scopes, dict) and server.get("share") in SCOPED:
+        for key in sorted(k for k in scopes if k != "global"):
+            child = scopes[key] if isinstance(scopes[key], dict) else {}
+            where = (paths or {}).get(key) or f"~{key}"
+            pid, serving = child.get("pid"), count(child.get("children"))
+            if serving > 1:
+                state = f"{serving} children"
+            else:
+                state = f"pid {pid}" if count(pid) else "stopped"
+            notes.append(f"{where}: {state}, {plural(count(child.get('sessions')), 'session')}")
     ambiguous = count(server.get("ambiguousServerRequests"))
-    if server.get("warning"):
+    if isinstance(promoted, str):
+        pass  # the refused requests are why it was promoted: said above
+    elif server.get("warning"):
         notes.append(f"! {server['warning']}")
     elif ambiguous:
         notes.append(
             f"! {plural(ambiguous, 'server-to-client request')} refused: no way to"
-            ' tell which session they belong to; run it per session ("mode":'
-            ' "stateful")'
+            ' tell which session they belong to; run it per session ("share":'
+            ' "session")'
         )
     resolution = resolutionOf(server)
     if resolution is not None and resolution[0] != "resolved":
@@ -116,9 +200,13 @@ def serverNotes(server: dict[str, Any]) -> list[str]:
 
 
 def renderStatus(
-    found: GatewayProbe, health: dict[str, Any], sessions: list[dict[str, Any]]
+    found: GatewayProbe,
+    health: dict[str, Any],
+    sessions: list[dict[str, Any]],
+    paths: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """One screen: the gateway, then one line per server, then the sessions."""
+    """One screen: the gateway, then one line per server, then the sessions.
+    C{paths}: the project path of a workspace key (L{workspacePaths})."""
     state = found.state or {}
     uptime = health.get("uptime")
     if not isinstance(uptime, (int, float)) and isinstance(state.get("startTime"), (int, float)):
@@ -144,15 +232,21 @@ def renderStatus(
     lines.append(f"  config {config}{rewritten}")
     lines.append(f"  {found.baseUrl()}/<server>/mcp    state {found.stateDir}")
     lines.append("")
-    lines += _serverLines(servers, sessions)
+    lines += _serverLines(servers, sessions, paths, found.stateDir)
     lines.append("")
     lines.append(_sessionLine(sessions))
     lines.append(f"  {LEGEND}")
     return lines
 
 
-def _serverLines(servers: dict[str, dict[str, Any]], sessions: list[dict[str, Any]]) -> list[str]:
-    """One line per server, and its notes under it."""
+def _serverLines(
+    servers: dict[str, dict[str, Any]],
+    sessions: list[dict[str, Any]],
+    paths: Mapping[str, str] | None = None,
+    stateDir: Path | None = None,
+) -> list[str]:
+    """One line per server (its C{share}; a C{/health} without one, its
+    C{mode}), and its notes under it."""
     if not servers:
         return ["  (no servers configured)"]
     width = max(len(name) for name in servers)
@@ -163,12 +257,16 @@ def _serverLines(servers: dict[str, dict[str, Any]], sessions: list[dict[str, An
     for name in sorted(servers):
         server = servers[name]
         mode = server.get("mode", "?")
+        share = server.get("share")
         children = count(server.get("children"))
+        childCell = plural(children, "child", "children")
+        if share in SCOPED and count(server.get("maxChildren")):
+            childCell = f"{children}/{server['maxChildren']} children"
         cells = [
-            f"{modeMark(mode)} {name.ljust(width)}",
-            f"{mode!s:9}",
+            f"{modeMark('stateful' if share == 'session' else mode)} {name.ljust(width)}",
+            f"{share if isinstance(share, str) else mode!s:10}",
             f"{server.get('state', '?')!s:11}",
-            f"{plural(children, 'child', 'children'):11}",
+            f"{childCell:13}",
             f"{count(server.get('requests')):>5} reqs",
             plural(count(server.get("sessions", perServer.get(name, 0))), "session"),
         ]
@@ -182,7 +280,7 @@ def _serverLines(servers: dict[str, dict[str, Any]], sessions: list[dict[str, An
         elif server.get("lastExit") and not children:
             extra.append(f"last exit: {server['lastExit']}")
         lines.append("  " + "  ".join(cells) + ("  · " + "; ".join(extra) if extra else ""))
-        lines += [f"      {line}" for line in serverNotes(server)]
+        lines += [f"      {line}" for line in serverNotes(server, name, paths, stateDir)]
     return lines
 
 

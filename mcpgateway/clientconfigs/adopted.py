@@ -1,13 +1,21 @@
 # -*- test-case-name: tests.clientconfigs.test_adoption_safety -*-
 """A Claude config adopted by the gateway: its stdio entries backed up,
-pointed at the gateway, served from the backup, restored on stop."""
+pointed at the gateway, served from the backup, restored on stop.
+
+The URLs it writes: C{http://<host>:<port>/<name>/mcp} for the global route,
+C{http://<host>:<port>/<name>~<key>/mcp} for the route of a workspace, where
+the key is the state directory's key of the project path
+(L{mcpgateway.config.workspaces.WorkspaceKeys}); which route an entry gets is
+L{mcpgateway.clientconfigs.claude.ClaudeConfig}'s decision.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
-from mcpgateway.config.servers import LoadedConfig
+from mcpgateway.config.servers import ConfigError, LoadedConfig
+from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 
 
 class AdoptedClaudeConfig:
@@ -15,8 +23,18 @@ class AdoptedClaudeConfig:
     rewritten to point at the gateway, served from the backup, restored on stop."""
 
     def __init__(
-        self, path: Path, stateDir: Path, host: str, environ: Mapping[str, str] | None = None
+        self,
+        path: Path,
+        stateDir: Path,
+        host: str,
+        environ: Mapping[str, str] | None = None,
+        keys: WorkspaceKeys | None = None,
     ) -> None:
+        """
+        @param keys: the workspace keys of C{stateDir}; C{None}: made from
+            C{stateDir} when a workspace route is first needed, one instance
+            per L{load} or L{listening} (its secret file created on first use).
+        """
         from mcpgateway.clientconfigs.claude import ClaudeConfig
 
         self.path = path
@@ -26,6 +44,8 @@ class AdoptedClaudeConfig:
         self._port: int | None = None
         self._recovered = False
         self._checked = False
+        self._givenKeys = keys
+        self._keys: WorkspaceKeys | None = keys
 
     def recover(self) -> list[str]:
         """At start, before adopting: put back the entries of an unclean stop,
@@ -68,6 +88,7 @@ class AdoptedClaudeConfig:
         if self._port is not None:
             from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError
 
+            self._keys = self._givenKeys
             try:
                 report = self._claude.sync(self._urlFor)
             except ConcurrentWriteError as e:
@@ -85,6 +106,7 @@ class AdoptedClaudeConfig:
 
     def listening(self, port: int) -> list[str]:
         self._port = port
+        self._keys = self._givenKeys
         report = self._claude.adopt(self._urlFor)
         return _notes("adopted", report.adopted, report.removed, report.notes)
 
@@ -114,9 +136,30 @@ class AdoptedClaudeConfig:
             " holds their backup, run `mcpgateway restore --state-dir THAT_DIR`"
         ]
 
-    def _urlFor(self, name: str) -> str:
+    def _urlFor(self, name: str, workspace: str | None) -> str:
+        """The URL of C{name}'s global route (C{workspace} C{None}), or of
+        its route for the project directory C{workspace}.
+
+        @raise ConfigError: the state directory's workspace key file cannot
+            be used (its message says what to do).
+        """
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}/{name}/mcp"
+        if workspace is None:
+            return f"http://{host}:{self._port}/{name}/mcp"
+        return f"http://{host}:{self._port}/{name}~{self._workspaceKeys().key(workspace)}/mcp"
+
+    def _workspaceKeys(self) -> WorkspaceKeys:
+        if self._keys is None:
+            try:
+                self._keys = WorkspaceKeys.forStateDir(self.stateDir)
+            except WorkspaceKeyError as e:
+                raise ConfigError(str(e)) from None
+            except OSError as e:
+                raise ConfigError(
+                    f"cannot create the workspace key file in {self.stateDir}"
+                    f" ({e.strerror or e}); project entries need it for their routes"
+                ) from None
+        return self._keys
 
 
 def _notes(verb: str, done: list[str], other: list[str], notes: list[str]) -> list[str]:

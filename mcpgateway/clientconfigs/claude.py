@@ -2,9 +2,9 @@
 """Adopt the stdio servers of a Claude Code config file, and give them back.
 
 One job: the file side of adoption. L{ClaudeConfig.adopt} backs up every stdio
-entry the gateway may serve to everyone (the file's user scope, and a
-project's entry that is the same server) to the state directory and rewrites
-it to C{{"type": "http", "url": <the gateway's URL for it>}};
+entry the gateway can serve (of the user scope and of every project) to the
+state directory and rewrites it to C{{"type": "http", "url": <the gateway's
+URL for it>}};
 L{ClaudeConfig.servedDocument} is what the gateway serves (the originals, from
 the backup); L{ClaudeConfig.sync} follows the user's later edits;
 L{ClaudeConfig.restore} puts the originals back. Every change of the config is
@@ -17,17 +17,28 @@ Rules:
    wins: a changed or removed entry is dropped from the backup (and reported),
    never overwritten.
  - Only entries the gateway can serve are rewritten (valid per
-   L{mcpgateway.config.servers.parseEntry}, URL-safe name, C{${VAR}}s set); the rest
-   are left alone and reach the gateway's warnings through L{servedDocument}.
- - The gateway serves one spec per name, at C{/<name>/mcp}, to every client on
-   the machine: only the user's own servers (the top level of a
-   C{.claude.json} or of a file of the gateway's own) are shared. A project's
-   entry (C{projects.<path>.mcpServers}, or any entry of a C{.mcp.json}) is
-   adopted only when it is the same server as the user-scope entry of that
-   name; a project-only server, or one that differs, stays a stdio entry, so
-   clients in that project keep starting their own, exactly as before (and
-   L{mcpgateway.config.servers.parseConfig} warns about them). A backup record that
-   breaks this rule (written by an older version) gets its original back.
+   L{mcpgateway.config.servers.parseEntry}, URL-safe name, C{${VAR}}s set:
+   a project's also from the gateway's and its workspace's C{.env}, as
+   L{mcpgateway.config.scopes} expands them); the rest are left alone and
+   reach the gateway's warnings through L{servedDocument}.
+ - Every servable stdio entry of every scope is adopted, each at its route:
+   a top-level entry (the user scope of a C{.claude.json}, or a file of the
+   gateway's own) at C{/<name>/mcp}; a project's entry
+   (C{projects.<path>.mcpServers}) at C{/<name>/mcp} too when it is the same
+   server as the top-level entry of that name (one child serves both), else
+   at its workspace's route C{/<name>~<key>/mcp}, where the key is the
+   workspace key of the project path (L{mcpgateway.config.workspaces}). So a
+   name defined differently in several places is adopted in every one of
+   them, and no project's server is reachable from another project's route.
+   The caller's C{urlFor(name, None)} gives the global URL and
+   C{urlFor(name, path)} the URL of the workspace C{path}. The routes of
+   kept records follow the file: when the top-level entry changes, a
+   project's entry moves between the global and its workspace route (the
+   "now at" note), and so do the records of older versions, which gave a
+   project's entry the global URL. The servers of a C{.mcp.json} opened as
+   the config itself (its top level is a project's scope, without a
+   workspace) are not adopted, nor is a project whose path cannot name a
+   workspace (not absolute; Claude Code writes absolute paths).
  - Nothing is written outside the user's home or the state directory: the
    config (after symlinks) must be in one of them, and a project backup's file
    name is a sanitized label plus a hash of the path, never the raw path.
@@ -74,7 +85,14 @@ from mcpgateway.clientconfigs.jsonfile import (
     renameFile,
     updateJson,
 )
+from mcpgateway.config.envfiles import (
+    EnvFile,
+    expansionEnvironment,
+    readGatewayEnv,
+    readWorkspaceEnv,
+)
 from mcpgateway.config.servers import ConfigError, LoadedConfig, parseConfig
+from mcpgateway.config.workspaces import KEY_LENGTH, canonicalPath
 from mcpgateway.core.spec import ServerSpec
 
 GATEWAY_TS_KEY = "_mcp_gateway_ts"
@@ -91,6 +109,10 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 Scope = str | None
 """C{None}: the file's top-level C{mcpServers}; else a key of C{projects}."""
+UrlFor = Callable[[str, Scope], str]
+"""The URL clients should use for a server: C{urlFor(name, None)} is its
+global route C{/<name>/mcp}, C{urlFor(name, path)} the route
+C{/<name>~<key>/mcp} of the workspace C{path} (a key of C{projects})."""
 
 _MISSING: Any = object()
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -238,8 +260,9 @@ class _Plan:
     """Servable stdio entries to adopt now."""
     unadopt: dict[tuple[Scope, str], _Record] = field(default_factory=dict)
     """Gateway entries the gateway can no longer serve: to be put back."""
-    losers: set[tuple[Scope, str]] = field(default_factory=set)
-    """Servable stdio entries whose name is served with another spec."""
+    routes: dict[tuple[Scope, str], Scope] = field(default_factory=dict)
+    """The route of each entry in C{kept} and C{adopt}: C{None} for the
+    global one, else the project path whose workspace route it gets."""
     revived: dict[tuple[Scope, str], _Record] = field(default_factory=dict)
     """Entries pointing at a stopped gateway, with their original from a kept
     backup (adopted again, or in C{unadopt} when they cannot be served)."""
@@ -247,7 +270,8 @@ class _Plan:
     """The kept backup the first of them came from."""
     removed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    clashNotes: list[str] = field(default_factory=list)
+    onceNotes: list[str] = field(default_factory=list)
+    """Notes about entries left alone, said once per instance."""
 
 
 def backupPathFor(stateDir: Path, configPath: Path) -> Path:
@@ -389,19 +413,22 @@ class ClaudeConfig:
 
     # -- the public operations --------------------------------------------------
 
-    def adopt(self, urlFor: Callable[[str], str]) -> AdoptReport:
-        """Back up and rewrite every servable stdio entry the gateway may share.
+    def adopt(self, urlFor: UrlFor) -> AdoptReport:
+        """Back up and rewrite every servable stdio entry, each to its route.
 
         Merges into an existing backup (after a crash): records whose entry the
         user changed or removed since are dropped (reported in C{removed} and
-        C{notes}); entries already the gateway's stay, re-pointed if
-        C{urlFor(name)} changed (a new port). An entry that points at a stopped
-        gateway and is in a kept backup is adopted with its original. Idempotent:
+        C{notes}); entries already the gateway's stay, re-pointed if their
+        URL changed (a new port, a project's entry that now differs from the
+        top-level one or is now the same, a record of an older version). An
+        entry that points at a stopped gateway and is in a kept backup is
+        adopted with its original. Idempotent:
         a second call changes nothing. Sets C{_mcp_gateway_ts} when it rewrote
         anything. The backup (mode 0600) is written before the config, so a
         crash between the two leaves a backup that knows every rewritten entry.
 
-        @param urlFor: the URL clients should use for a server name.
+        @param urlFor: the URL clients should use for a server name and
+            route (see L{UrlFor}).
         """
         loaded = self._loadBackup()
         backup, onDisk = loaded if loaded is not None else (_Backup(), None)
@@ -426,7 +453,7 @@ class ClaudeConfig:
                 _block(data, scope)[name] = copy.deepcopy(record.original)
                 changed = True
             for scope, name, record in new.items():
-                url = urlFor(name)
+                url = urlFor(name, plan.routes[(scope, name)])
                 if url != record.url:
                     _block(data, scope)[name]["url"] = url
                     new.add(scope, name, replace(record, url=url))
@@ -435,12 +462,12 @@ class ClaudeConfig:
                     )
                     changed = True
             for scope, name, entry in plan.adopt:
-                url = urlFor(name)
+                url = urlFor(name, plan.routes[(scope, name)])
                 new.add(scope, name, _Record(copy.deepcopy(entry), url))
                 _block(data, scope)[name] = {"type": "http", "url": url}
                 report.adopted.append(self._label(name, scope))
                 changed = True
-            report.notes.extend(self._once(plan.clashNotes))
+            report.notes.extend(self._once(plan.onceNotes))
             if changed:
                 data[GATEWAY_TS_KEY] = self._stamp()
             onDisk = self._saveBackup(new, onDisk)
@@ -449,7 +476,7 @@ class ClaudeConfig:
         updateJson(self.configPath, mutate)
         return report
 
-    def sync(self, urlFor: Callable[[str], str]) -> AdoptReport:
+    def sync(self, urlFor: UrlFor) -> AdoptReport:
         """For the config watcher: adopt stdio entries added since (C{claude mcp
         add}), drop from the backup the entries the user removed or changed
         (their gateway entry is gone), keep the rest. Cheap when nothing
@@ -545,10 +572,10 @@ class ClaudeConfig:
         in the file's order, where each gateway entry is replaced by its
         original from the backup (or a kept backup). Entries not adopted (yet)
         are included as they are, so that the gateway serves a stdio entry added
-        since the last L{sync} and warns about the ones it cannot serve (a
-        project-only one among them), except a project's stdio entry whose name
-        is served with another spec (it stays the client's own). Projects
-        without servers are left out."""
+        since the last L{sync} and warns about the ones it cannot serve. A
+        project's adopted entry is its original at its project path (the
+        gateway builds that workspace's route from it). Projects without
+        servers are left out."""
         data, _ = readJson(self.configPath)
         loaded = self._loadBackup()
         plan = self._plan(data, loaded[0] if loaded is not None else _Backup(), self._loadKept())
@@ -561,10 +588,7 @@ class ClaudeConfig:
                     or plan.unadopt.get((scope, name))
                     or plan.revived.get((scope, name))
                 )
-                if record is not None:
-                    servers[name] = copy.deepcopy(record.original)
-                elif (scope, name) not in plan.losers:
-                    servers[name] = copy.deepcopy(entry)
+                servers[name] = copy.deepcopy(record.original if record is not None else entry)
             if scope is None:
                 document["mcpServers"] = servers
             elif servers:
@@ -573,7 +597,8 @@ class ClaudeConfig:
 
     def strandedEntries(self) -> list[tuple[str, str]]:
         """Entries that look like a gateway's (exactly C{{"type": "http",
-        "url": "http://<loopback>:<port>/<name>/mcp"}}) that no backup in the
+        "url": "http://<loopback>:<port>/<name>/mcp"}}, or the workspace route
+        C{/<name>~<key>/mcp}) that no backup in the
         state directory knows: their original command is lost to the gateway.
         As C{(label, url)}; call it while no gateway of this state directory
         serves the file (at start, before adopting)."""
@@ -649,41 +674,40 @@ class ClaudeConfig:
             )
         )
         shared = self._sharedSpecs(data, backup, kept)
-        globalLabel = f"{self.defaultScope} scope"
+        envFiles: dict[str, EnvFile] = {}
 
-        def mayShare(scope: Scope, name: str, spec: ServerSpec) -> bool:
-            if scope is None and self.defaultScope != "project":
-                return True
-            return shared.get(name) == spec
-
-        def whyNot(scope: Scope, name: str) -> str:
-            if name in shared:
-                return f"'{name}' is served from {globalLabel} with another command"
-            return (
-                "a server defined only in a project is not shared through the"
-                " gateway (every client on this machine could reach it)"
-            )
+        def check(scope: Scope, name: str, entry: Any) -> tuple[str, Scope]:
+            """Why C{entry} is not adopted (C{""}: it is) and its route:
+            C{None} (the global route) for a top-level entry and for a
+            project's entry that is the same server as the top-level one
+            (expanded from the gateway's environment, as config compares
+            them), else the project's workspace route."""
+            unroutable = self._unroutable(scope)
+            if unroutable:
+                return unroutable, None
+            if scope is None:
+                return self._servable(name, entry)[1], None
+            spec, why = self._servable(name, entry, self._expansion(scope, envFiles))
+            if spec is None:
+                return why, None
+            same = name in shared and self._servable(name, entry)[0] == shared[name]
+            return "", None if same else scope
 
         for scope, name, record in backup.items():
             entry = _entry(data, scope, name)
             label = self._label(name, scope)
             if _isOurs(entry, record):
-                spec, why = self._servable(name, record.original)
-                if spec is None:
+                why, route = check(scope, name, record.original)
+                if why:
                     plan.unadopt[(scope, name)] = record
                     plan.removed.append(label)
                     plan.notes.append(
                         f"{label}: the gateway cannot serve it any more ({why});"
                         " put its original entry back"
                     )
-                elif not mayShare(scope, name, spec):
-                    plan.unadopt[(scope, name)] = record
-                    plan.removed.append(label)
-                    plan.notes.append(
-                        f"{label}: {whyNot(scope, name)}; put its original entry back"
-                    )
                 else:
                     plan.kept.add(scope, name, record)
+                    plan.routes[(scope, name)] = route
             elif entry is not _MISSING and entry == record.original:
                 continue  # an ordinary stdio entry again: adopted below like any other
             elif _revivable(kept, scope, name, entry) is not None:
@@ -706,35 +730,42 @@ class ClaudeConfig:
                     entry = record.original
                     plan.revived[(scope, name)] = record
                     plan.revivedFrom = plan.revivedFrom or generation
-                spec, why = self._servable(name, entry)
-                if spec is not None and mayShare(scope, name, spec):
+                why, route = check(scope, name, entry)
+                if not why:
                     plan.adopt.append((scope, name, entry))
+                    plan.routes[(scope, name)] = route
                     if revived is not None:
                         plan.notes.append(
                             f"{label} pointed at a stopped gateway ({revived[0].url}): a"
                             " client wrote back a copy it had read while that gateway served"
                             " it; adopted again with its original from the kept backup"
                         )
-                    continue
-                if revived is not None:
+                elif revived is not None:
                     plan.unadopt[(scope, name)] = revived[0]
                     plan.notes.append(
                         f"{label} pointed at a stopped gateway ({revived[0].url}); put its"
-                        " original back from the kept backup (not served: "
-                        f"{why or whyNot(scope, name)})"
+                        f" original back from the kept backup (not served: {why})"
                     )
-                    continue
-                if spec is None:
-                    continue  # not stdio, or not servable: left alone (parseConfig warns)
-                if name in shared:
-                    plan.losers.add((scope, name))
-                    plan.clashNotes.append(
-                        f"{label} differs from the '{name}' served from {name}"
-                        f" ({globalLabel}); left as a stdio entry (clients there start it"
-                        " themselves)"
-                    )
-                # else only in a project: left alone (parseConfig warns about it)
+                elif (
+                    scope is not None
+                    and self._unroutable(scope)
+                    and self._servable(name, entry)[0] is not None
+                ):
+                    plan.onceNotes.append(f"{label}: {why}; left as it is")
+                # else not stdio, or not servable: left alone (parseConfig warns)
         return plan
+
+    def _unroutable(self, scope: Scope) -> str:
+        """Why a servable entry of C{scope} has no route (C{""}: it has one)."""
+        if scope is None:
+            if self.defaultScope != "project":
+                return ""
+            return "a .mcp.json is not rewritten (it is often part of a repository)"
+        try:
+            canonicalPath(scope)
+        except ValueError as e:
+            return f"the project path cannot name a workspace ({e})"
+        return ""
 
     def _sharedSpecs(
         self, data: dict[str, Any], backup: _Backup, kept: list[_Backup]
@@ -759,10 +790,25 @@ class ClaudeConfig:
                 specs[name] = spec
         return specs
 
-    def _servable(self, name: str, entry: Any) -> tuple[ServerSpec | None, str]:
+    def _expansion(self, workspace: str, envFiles: dict[str, EnvFile]) -> Mapping[str, str]:
+        """What a project's C{${VAR}}s expand from, as config expands them:
+        the environment under the gateway's and the workspace's C{.env}
+        (read once per plan, in C{envFiles})."""
+        if "" not in envFiles:
+            envFiles[""] = readGatewayEnv(self.stateDir)
+        if workspace not in envFiles:
+            envFiles[workspace] = readWorkspaceEnv(workspace)
+        return expansionEnvironment(self._environ, envFiles[""], envFiles[workspace])
+
+    def _servable(
+        self, name: str, entry: Any, environ: Mapping[str, str] | None = None
+    ) -> tuple[ServerSpec | None, str]:
         """The spec the gateway would serve for this entry (scope-independent,
-        for comparing), or C{None} and why not."""
-        loaded = parseConfig({"mcpServers": {name: entry}}, "", self._environ)
+        for comparing; C{${VAR}}s from C{environ}, default this instance's
+        environment), or C{None} and why not."""
+        loaded = parseConfig(
+            {"mcpServers": {name: entry}}, "", self._environ if environ is None else environ
+        )
         spec = loaded.servers.get(name)
         if spec is None:
             why = loaded.warnings[0] if loaded.warnings else "not a stdio server"
@@ -908,7 +954,9 @@ def _revivable(
 
 
 def _looksLikeGatewayEntry(name: str, entry: Any) -> bool:
-    """Whether C{entry} is shaped exactly as adoption writes it for C{name}."""
+    """Whether C{entry} is shaped exactly as adoption writes it for C{name}:
+    its global route C{/<name>/mcp} or a workspace route C{/<name>~<key>/mcp}
+    on a loopback host."""
     if not (
         isinstance(entry, dict)
         and set(entry) == {"type", "url"}
@@ -925,9 +973,19 @@ def _looksLikeGatewayEntry(name: str, entry: Any) -> bool:
     return (
         parts.scheme == "http"
         and port is not None
-        and parts.path == f"/{name}/mcp"
+        and _isRoutePath(parts.path, name)
         and (host in _LOOPBACK or host.startswith("127."))
     )
+
+
+_ROUTE_PATH = re.compile(rf"/(?P<name>[^/~]+)(?:~[a-z2-7]{{{KEY_LENGTH}}})?/mcp")
+
+
+def _isRoutePath(path: str, name: str) -> bool:
+    """Whether C{path} is a route of the server C{name}: C{/<name>/mcp} or
+    C{/<name>~<key>/mcp} (a key: 16 characters C{[a-z2-7]})."""
+    match = _ROUTE_PATH.fullmatch(path)
+    return match is not None and match.group("name") == name
 
 
 def _isOurs(entry: Any, record: _Record) -> bool:

@@ -1,36 +1,76 @@
 # -*- test-case-name: tests.config.test_classification -*-
-"""Stateless or stateful: which servers may share one child.
+"""Who shares a server's children: its scope (a C{"share"} word).
 
-Stateless (one child shared by every session) is the default. Servers known
-to keep per-client state (a browser, a thinking chain, a code index of one
-project) are stateful: one child per session. Precedence, highest first:
-C{<state-dir>/classification.json}, the entry's own C{"mode"} key, the
-built-in list (matched on the server name and on the package name in the
-command and args), stateless.
+C{global} (one child for every session) is the default of the user's (and
+the gateway file's) servers; C{workspace} is the default of a project's
+entries. Servers known to keep per-client state or to talk back to their
+client (a browser, a thinking chain, a code index of one project,
+server-everything's sampling tools) are C{session}: one child per session.
+Precedence, highest first:
+
+ 1. C{<state-dir>/classification.json} (C{{"name": {"share": ...}}}; the
+    legacy C{"mode"} is read too): the server is then I{pinned}, never
+    promoted;
+ 2. C{<state-dir>/promotions.json}: the gateway saw the server's shared
+    child talk back while several sessions used it
+    (L{mcpgateway.config.promotions});
+ 3. the entry's own C{"share"} (or C{"mode"});
+ 4. the built-in list (matched on the server name and on the package name
+    in the command and args): C{session};
+ 5. the default: C{global} for the user's scope, C{workspace} for a project's.
+
+C{classification.json} may also set C{requestTimeout} (milliseconds) and
+C{maxChildren}.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from mcpgateway import paths
-from mcpgateway.core.spec import MODES, ServerSpec
+from mcpgateway.core.spec import MODES, ServerSpec, shareOf
 
-BUILTIN_STATEFUL = ("sequential-thinking", "serena", "playwright", "chrome-devtools", "puppeteer")
+BUILTIN_SESSION = (
+    "sequential-thinking",
+    "serena",
+    "playwright",
+    "chrome-devtools",
+    "puppeteer",
+    "server-everything",
+    "browsermcp",
+    "browserbase",
+    "browser-use",
+    "selenium",
+)
+"""Servers (names or package names) that get a child per session unless
+configured otherwise."""
+BUILTIN_STATEFUL = BUILTIN_SESSION
+"""Its former name."""
 OVERRIDES_FILE = paths.OVERRIDES_FILE
+KEYS = ("share", "mode", "requestTimeout", "maxChildren")
+"""What a server's line in C{classification.json} may say."""
 
 
 @dataclass(frozen=True)
 class Override:
     """One server's line in C{classification.json}."""
 
-    mode: str | None = None
+    share: str | None = None
+    """A C{"share"} word (the file's legacy C{"mode"} is read as one)."""
     requestTimeout: float | None = None
     """Seconds (the file says milliseconds)."""
+    maxChildren: int | None = None
+
+    @property
+    def mode(self) -> str | None:
+        """The legacy C{"mode"} word of L{share} (C{stateful}/C{stateless})."""
+        return None if self.share is None else shareOf(self.share).legacyMode
 
 
 @dataclass
@@ -39,6 +79,13 @@ class Overrides:
 
     servers: dict[str, Override] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+
+class Promoted(Protocol):
+    """A server the gateway made session-scoped (see L{mcpgateway.config.promotions})."""
+
+    @property
+    def why(self) -> str: ...
 
 
 def loadOverrides(stateDir: Path) -> Overrides:
@@ -50,7 +97,7 @@ def loadOverrides(stateDir: Path) -> Overrides:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return out
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         out.warnings.append(f"{path}: cannot use it ({e}); built-in classification kept")
         return out
     if not isinstance(data, dict):
@@ -60,48 +107,110 @@ def loadOverrides(stateDir: Path) -> Overrides:
         if not isinstance(entry, dict):
             out.warnings.append(f"{path}: '{name}' must be an object; ignored")
             continue
-        mode = entry.get("mode")
-        if mode is not None and mode not in MODES:
-            out.warnings.append(f"{path}: '{name}'.mode must be one of {', '.join(MODES)}; ignored")
-            mode = None
-        timeout = entry.get("requestTimeout")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
+        share: str | None = None
+        for key in ("share", "mode"):
+            word = entry.get(key)
+            if word is None:
+                continue
+            if not isinstance(word, str) or word not in MODES:
+                out.warnings.append(
+                    f"{path}: '{name}'.{key} must be one of {', '.join(MODES)}; ignored"
+                )
+            elif share is None:  # "share" wins over the legacy "mode"
+                share = shareOf(word).value
+        timeout = _milliseconds(entry.get("requestTimeout"))
+        if timeout is None and entry.get("requestTimeout") is not None:
             out.warnings.append(
                 f"{path}: '{name}'.requestTimeout must be a positive number of"
                 " milliseconds; ignored"
             )
-            timeout = None
-        unknown = sorted(set(entry) - {"mode", "requestTimeout"})
+        maxChildren = entry.get("maxChildren")
+        if maxChildren is not None and (
+            isinstance(maxChildren, bool) or not isinstance(maxChildren, int) or maxChildren < 1
+        ):
+            out.warnings.append(
+                f"{path}: '{name}'.maxChildren must be a whole number of at least 1; ignored"
+            )
+            maxChildren = None
+        unknown = sorted(set(entry) - set(KEYS))
         if unknown:
             out.warnings.append(
                 f"{path}: '{name}' has unknown key(s) {', '.join(unknown)}; ignored"
             )
-        out.servers[name] = Override(mode, None if timeout is None else float(timeout) / 1000)
+        out.servers[name] = Override(
+            share, None if timeout is None else timeout / 1000, maxChildren
+        )
     return out
 
 
-def isBuiltinStateful(spec: ServerSpec) -> bool:
+def _milliseconds(value: object) -> float | None:
+    """A positive finite number, else C{None}."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if 0 < number < math.inf else None
+
+
+def isBuiltinSession(spec: ServerSpec) -> bool:
     """Whether the server's name or the package it runs is on the built-in list."""
     words = [spec.name, spec.command, *spec.args]
-    for known in BUILTIN_STATEFUL:
+    for known in BUILTIN_SESSION:
         pattern = re.compile(rf"(^|[/@_.:-]){re.escape(known)}($|[/@_.:-])")
         if any(pattern.search(word) for word in words):
             return True
     return False
 
 
-def classify(specs: Mapping[str, ServerSpec], overrides: Overrides) -> dict[str, ServerSpec]:
-    """Apply the precedence to every spec."""
-    out = {}
-    for name, spec in specs.items():
-        override = overrides.servers.get(name, Override())
-        mode = (
-            override.mode
-            or (spec.mode if spec.modeDeclared else None)
-            or ("stateful" if isBuiltinStateful(spec) else "stateless")
-        )
-        timeout = override.requestTimeout or spec.requestTimeout
-        out[name] = replace(spec, mode=mode, requestTimeout=timeout)
-    return out
+def isBuiltinStateful(spec: ServerSpec) -> bool:
+    """L{isBuiltinSession} (its former name)."""
+    return isBuiltinSession(spec)
+
+
+def resolve(
+    spec: ServerSpec,
+    override: Override | None = None,
+    promotion: Promoted | None = None,
+    default: str = "global",
+) -> ServerSpec:
+    """C{spec} with its scope decided by the precedence (module docstring),
+    C{pinned} and C{promoted} set, and the override's timeout and limit.
+
+    @param default: the scope when nothing else says one (C{global} for the
+        user's scope, C{workspace} for a project's entry).
+    """
+    override = override or Override()
+    promoted = None
+    if override.share is not None:
+        share = override.share
+    elif promotion is not None:
+        share, promoted = "session", promotion.why
+    elif spec.modeDeclared:
+        share = spec.mode
+    elif isBuiltinSession(spec):
+        share = "session"
+    else:
+        share = default
+    return replace(
+        spec,
+        mode=share,
+        pinned=override.share is not None,
+        promoted=promoted,
+        requestTimeout=override.requestTimeout or spec.requestTimeout,
+        maxChildren=override.maxChildren or spec.maxChildren,
+    )
+
+
+def classify(
+    specs: Mapping[str, ServerSpec],
+    overrides: Overrides,
+    promotions: Mapping[str, Promoted] | None = None,
+) -> dict[str, ServerSpec]:
+    """Apply the precedence to every spec of the user's scope (default C{global})."""
+    promotions = promotions or {}
+    return {
+        name: resolve(spec, overrides.servers.get(name), promotions.get(name))
+        for name, spec in specs.items()
+    }

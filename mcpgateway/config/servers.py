@@ -3,26 +3,39 @@
 
 Accepts Claude Code's C{~/.claude.json} (user scope at top level, local scope
 under C{projects.<path>.mcpServers}), a project C{.mcp.json}, or a file of the
-gateway's own with the same shape; only servers shared globally (user or
-gateway scope) are served, see L{parseConfig}. Expands C{${VAR}} and C{${VAR:-default}}
-in command, args and env. Entries that are not stdio servers, or are invalid,
-become one warning each; a file that cannot be read or parsed is an error.
-Pure: no logging, no reactor; the caller reports what it returns.
+gateway's own with the same shape. The user's (or the gateway file's) servers
+become specs at once; a project's entries are kept raw (L{ProjectEntry}):
+L{mcpgateway.config.scopes} expands them per workspace (its C{.env}) into
+the routes of that workspace, see L{parseConfig}. Expands C{${VAR}} and
+C{${VAR:-default}} in command, args, env and cwd. Entries that are not stdio
+servers, or are invalid, become one warning each; a file that cannot be read
+or parsed is an error. Pure: no logging, no reactor; the caller reports what
+it returns.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.core.spec import DEFAULT_REQUEST_TIMEOUT, MODES, ServerSpec
+from mcpgateway.config.envfiles import NAME as ENV_NAME
+from mcpgateway.config.envfiles import isDenied
+from mcpgateway.core.environment import isGatewayOwn
+from mcpgateway.core.spec import (
+    DEFAULT_MAX_CHILDREN,
+    DEFAULT_REQUEST_TIMEOUT,
+    MODES,
+    ServerSpec,
+    shareOf,
+)
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 GLOBAL_SCOPES = ("user", "gateway")
@@ -45,6 +58,22 @@ class LoadedConfig:
     errors: list[str] = field(default_factory=list)
     """What the user must act on (for an error log line): the gateway serves on."""
     source: str = ""
+    projects: list[ProjectEntry] = field(default_factory=list)
+    """The entries of projects (local scope, a C{.mcp.json}), raw: each is
+    expanded for its workspace by L{mcpgateway.config.scopes.buildScopes}."""
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    """One server entry of a project, as the file has it."""
+
+    workspace: str
+    """The project directory (the key of C{projects} in C{~/.claude.json},
+    the directory of a C{.mcp.json})."""
+    name: str
+    entry: dict[str, Any]
+    label: str
+    """Where it comes from, for warnings: C{local scope of project /p}."""
 
 
 def defaultConfigPath(home: str | None = None) -> Path | None:
@@ -95,22 +124,22 @@ def parseConfig(
     environ: Mapping[str, str] | None = None,
     defaultScope: str = "gateway",
 ) -> LoadedConfig:
-    """Turn a parsed config document into server specs and warnings.
+    """Turn a parsed config document into server specs, project entries and warnings.
 
-    Every server is served at one route, C{/<name>/mcp}, that every client on
-    the machine can reach, so only servers the user shares globally are served:
-    the top-level C{mcpServers} of a user or gateway file. A server defined
-    only in a project's (local) scope, or in a C{.mcp.json} (C{defaultScope}
-    C{project}), is not served (one warning names them all): clients in that
-    project keep starting it themselves. A project entry with the name of a
-    global server is served only as that global server (the same spec: no
-    warning; another one: a warning, the global one is served).
+    The top-level C{mcpServers} of a user or gateway file become
+    L{LoadedConfig.servers}, served at C{/<name>/mcp} for every client. The
+    entries of a project (C{projects.<path>.mcpServers}, or the top level of
+    a C{.mcp.json}: C{defaultScope} C{project}, its workspace the file's
+    directory) become L{LoadedConfig.projects}, checked here (an invalid or
+    non-stdio one is a warning and is dropped) but expanded later, for their
+    workspace. A name may be in both: each definition keeps its meaning.
     """
     env = os.environ if environ is None else environ
     loaded = LoadedConfig(source=source)
     scopes: list[tuple[str, str, Any]] = []
     if "mcpServers" in data:
-        scopes.append((defaultScope, "", data["mcpServers"]))
+        where = os.path.dirname(os.path.abspath(source)) if defaultScope == "project" else ""
+        scopes.append((defaultScope, where, data["mcpServers"]))
     projects = data.get("projects")
     if isinstance(projects, dict):
         for projectPath in sorted(projects):
@@ -119,48 +148,37 @@ def parseConfig(
                 scopes.append(("local", projectPath, project["mcpServers"]))
     if not scopes:
         loaded.warnings.append(f"{source} has no mcpServers object; no servers to serve")
-    chosen: dict[str, tuple[ServerSpec, str]] = {}
-    projectOnly: list[str] = []
     for scope, where, block in scopes:
-        label = f"{scope} scope" + (f" of project {where}" if where else "")
+        label = f"{scope} scope" + (f" of project {where}" if scope == "local" else "")
         if not isinstance(block, dict):
             loaded.warnings.append(f"mcpServers in {label} is not an object; skipped")
             continue
         for name, entry in block.items():
             try:
-                spec = parseEntry(name, entry, env, scope)
+                if scope in GLOBAL_SCOPES:
+                    loaded.servers[name] = parseEntry(name, entry, env, scope)
+                    continue
+                # Checked now; ${VAR} is expanded per workspace (its .env may set it).
+                parseEntry(name, entry, _AnyVariable(), scope)
             except EntryError as skip:
                 loaded.warnings.append(f"server '{name}' ({label}): {skip}; skipped")
                 continue
-            if scope in GLOBAL_SCOPES:
-                chosen[name] = (spec, label)
-                continue
-            shared = chosen.get(name)
-            if shared is None:
-                projectOnly.append(f"'{name}' ({label})")
-            elif shared[0] != replace(spec, scope=shared[0].scope):
-                loaded.warnings.append(
-                    f"server '{name}' is defined in {shared[1]} and {label} with another"
-                    f" command; serving the one of {shared[1]} (clients in the project"
-                    " start their own)"
-                )
-    if projectOnly:
-        loaded.warnings.append(projectOnlyWarning(projectOnly))
-    loaded.servers = {name: spec for name, (spec, _) in chosen.items()}
+            loaded.projects.append(ProjectEntry(where, name, dict(entry), label))
     return loaded
 
 
-def projectOnlyWarning(labels: list[str]) -> str:
-    """The one warning naming the servers defined only in a project scope."""
-    return (
-        f"not serving {len(labels)} server{'' if len(labels) == 1 else 's'} defined only"
-        f" in a project's scope: {', '.join(labels)}. The gateway serves every server"
-        " at one route that every client on this machine can reach, so a project's"
-        " private server is not shared; clients in that project keep starting it"
-        " themselves. To share one through the gateway, add it to your user scope"
-        " (claude mcp add --scope user NAME -- COMMAND ARGS...) or to a config file"
-        " of your own (--config FILE)"
-    )
+class _AnyVariable(Mapping[str, str]):
+    """An environment where every variable is set (empty): checks an entry
+    without expanding it. C{PATH} is empty: nothing is looked up."""
+
+    def __getitem__(self, key: str) -> str:
+        return ""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
 
 
 class EntryError(Exception):
@@ -192,9 +210,11 @@ def parseEntry(
     cwd = entry.get("cwd")
     if cwd is not None and not isinstance(cwd, str):
         raise EntryError("'cwd' must be a string")
-    mode = entry.get("mode", "stateless")
-    if mode not in MODES:
-        raise EntryError(f"'mode' must be one of {', '.join(MODES)}")
+    share = _share(entry)
+    credentialEnv = _credentialEnv(entry)
+    maxChildren = entry.get("maxChildren", DEFAULT_MAX_CHILDREN)
+    if isinstance(maxChildren, bool) or not isinstance(maxChildren, int) or maxChildren < 1:
+        raise EntryError("'maxChildren' must be a whole number of at least 1")
     timeoutMs = _positive(entry, "requestTimeout", "milliseconds")
     idleMs = _positive(entry, "idleTimeout", "milliseconds")
     maxRssMb = _positive(entry, "maxRssMb", "megabytes")
@@ -214,25 +234,72 @@ def parseEntry(
         args=expandedArgs,
         env=expandedEnv,
         cwd=cwd,
-        mode=mode,
-        modeDeclared="mode" in entry,
+        mode=share,
+        modeDeclared="share" in entry or "mode" in entry,
         requestTimeout=DEFAULT_REQUEST_TIMEOUT if timeoutMs is None else timeoutMs / 1000.0,
         prewarm=prewarm,
         idleTimeout=None if idleMs is None else idleMs / 1000.0,
         maxRssMb=maxRssMb,
         healthPing=None if pingMs is None else pingMs / 1000.0,
         scope=scope,
-        executable=shutil.which(command, path=searchPath),
+        executable=which(command, searchPath),
+        credentialEnv=credentialEnv,
+        maxChildren=maxChildren,
     )
+
+
+def _share(entry: dict[str, Any]) -> str:
+    """The entry's scope as a C{"share"} word: its C{"share"}, or its legacy
+    C{"mode"} (both may be given when they agree); C{global} when neither."""
+    words = []
+    for key in ("share", "mode"):
+        if key in entry:
+            word = entry[key]
+            if not isinstance(word, str) or word not in MODES:
+                raise EntryError(f"'{key}' must be one of {', '.join(MODES)}")
+            words.append(shareOf(word).value)
+    if len(set(words)) > 1:
+        raise EntryError(f"'share' ({entry['share']}) and 'mode' ({entry['mode']}) disagree")
+    return words[0] if words else "global"
+
+
+def _credentialEnv(entry: dict[str, Any]) -> tuple[str, ...]:
+    names = entry.get("credentialEnv", [])
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and ENV_NAME.fullmatch(n) for n in names
+    ):
+        raise EntryError("'credentialEnv' must be a list of environment variable names")
+    refused = sorted({n for n in names if isDenied(n) or isGatewayOwn(n)})
+    if refused:
+        raise EntryError(
+            f"'credentialEnv' may not list {', '.join(refused)}: a client must not set"
+            " the gateway's own variables or make the server load other code"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def which(command: str, searchPath: str | None) -> str | None:
+    """C{command} looked up on C{searchPath}; C{None} when not found or not a
+    name a file can have."""
+    try:
+        return shutil.which(command, path=searchPath)
+    except (ValueError, UnicodeError, OSError):
+        return None
 
 
 def _positive(entry: dict[str, Any], key: str, unit: str) -> float | None:
     value = entry.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise EntryError(f"'{key}' must be a positive number of {unit}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or number <= 0:
+        raise EntryError(f"'{key}' must be a positive number of {unit}")
+    return number
 
 
 def _expand(text: str, environ: Mapping[str, str], where: str) -> str:

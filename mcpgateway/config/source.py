@@ -5,14 +5,18 @@ A L{ConfigSource} turns the config file into L{ServerSpec}s: read as it is
 (L{PlainFile}), or, with C{--rewrite-config}, adopted from a Claude config
 (L{AdoptedClaudeConfig}: stdio entries backed up and pointed at the gateway,
 served from the backup, restored on stop). L{ConfigService} applies
-classification, watches the file (inotify on Linux, polling elsewhere),
-reloads it off the reactor thread when it changes, and tells the gateway.
+classification and promotions, builds the routes of every server
+(L{mcpgateway.config.scopes}), watches the file (inotify on Linux, polling
+elsewhere) and the C{.env} files the children use (a poll every
+L{ENV_POLL} seconds), reloads off the reactor thread when one changes, and
+tells the gateway.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,10 +28,14 @@ from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
 from mcpgateway import logs
-from mcpgateway.config import classification
+from mcpgateway.config import classification, envfiles
 from mcpgateway.config import servers as config
+from mcpgateway.config.envfiles import EnvFile, readWorkspaceEnv
 from mcpgateway.config.gatewayfile import ManagedConfig
+from mcpgateway.config.promotions import PromotionStore
+from mcpgateway.config.scopes import Scoped, buildScopes
 from mcpgateway.config.servers import LoadedConfig
+from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.timers import Every
 
@@ -35,6 +43,9 @@ MAX_WAIT = 2.0
 """Seconds after a change by which the reload starts, however busy the file."""
 RESTORE_RETRIES = (0.2, 0.5, 1.0)
 """Delays before retrying a restore that failed at stop (at most ~2 s in all)."""
+ENV_POLL = 5.0
+"""Seconds between two looks at the C{.env} files the children use (one
+C{stat} each; a file is read again only when it changed)."""
 Reload = Callable[[dict[str, ServerSpec]], Any]
 RunInThread = Callable[..., Deferred[Any]]
 
@@ -96,6 +107,12 @@ class ConfigService(Service):
         debounce: float = 0.3,
         maxWait: float = MAX_WAIT,
         restoreRetries: Sequence[float] = RESTORE_RETRIES,
+        *,
+        environ: Mapping[str, str] | None = None,
+        keys: Callable[[], WorkspaceKeys] | None = None,
+        promotions: PromotionStore | None = None,
+        envPoll: float = ENV_POLL,
+        readWorkspace: Callable[[str], EnvFile] = readWorkspaceEnv,
     ) -> None:
         """
         @param debounce: seconds of quiet after a change before reloading.
@@ -103,6 +120,14 @@ class ConfigService(Service):
             first change it covers, however busy the file stays.
         @param restoreRetries: the delays (seconds) before each retry of a
             restore that failed at stop; between attempts the reactor runs.
+        @param environ: the gateway's environment, which a project entry's
+            C{${VAR}} expand from (under the C{.env} files); C{os.environ}.
+        @param keys: makes the workspace keys for one load (called only when
+            the config has project entries; may raise L{WorkspaceKeyError});
+            by default from C{stateDir}'s key file.
+        @param promotions: C{promotions.json} (by default C{stateDir}'s).
+        @param envPoll: seconds between two looks at the C{.env} files.
+        @param readWorkspace: reads a workspace directory's C{.env}.
         """
         self.source = source
         self._stateDir = stateDir
@@ -122,25 +147,76 @@ class ConfigService(Service):
         self._fingerprint: tuple[int, int] | None = None
         self._warned: set[str] = set()
         self._handedOver = False
+        self._environ = os.environ if environ is None else environ
+        self._keys = keys if keys is not None else lambda: WorkspaceKeys.forStateDir(stateDir)
+        self._promotions = promotions if promotions is not None else PromotionStore(stateDir)
+        self._envInterval = envPoll
+        self._readWorkspace = readWorkspace
+        self._envPoll: Every | None = None
+        self._envFiles: dict[str, EnvFile] = {}
+        self._envChecking = False
+        self._last: LoadedConfig | None = None
 
     def specs(self, loaded: LoadedConfig) -> dict[str, ServerSpec]:
         """Add the servers of the gateway's own file (the management API's),
-        then apply classification (built-in list and the overrides file)."""
-        loaded = ManagedConfig(self._stateDir).merge(loaded)
+        apply classification (built-in list, the overrides file, promotions)
+        and build every server's routes; log what there is to say. Blocking
+        (files): at start, or see L{_reloadNow} (the files are read in a thread)."""
+        return self._report(self._prepare(loaded))
+
+    def _prepare(self, loaded: LoadedConfig) -> _Prepared:
+        """Everything L{specs} reads (blocking; no logging: runs in a thread)."""
+        source = loaded
+        merged = ManagedConfig(self._stateDir).merge(_copy(loaded))
         overrides = classification.loadOverrides(self._stateDir)
+        promoted = self._promotions.load()
+        warnings = list(overrides.warnings)
+        if self._promotions.warning is not None:
+            warnings.append(self._promotions.warning)
+        keys = None
+        if merged.projects:
+            try:
+                keys = self._keys()
+            except (WorkspaceKeyError, OSError) as e:
+                warnings.append(f"cannot serve the projects' servers: {e}")
+        scoped = buildScopes(
+            merged,
+            overrides,
+            keys,
+            envfiles.readGatewayEnv(self._stateDir),
+            self._environ,
+            self._readWorkspace,
+            promotions=promoted,
+        )
+        return _Prepared(source, merged, scoped, warnings + scoped.warnings)
+
+    def _report(self, prepared: _Prepared) -> dict[str, ServerSpec]:
+        """Log what L{_prepare} found, remember the C{.env} files to watch."""
+        loaded = prepared.merged
         for note in loaded.notes:
             self.log.info("config: {note}", note=note)
         for error in loaded.errors:
             self.log.error("config: {error}", error=error)
-        warnings = loaded.warnings + overrides.warnings
+        warnings = loaded.warnings + prepared.warnings
         for warning in warnings:
             if warning not in self._warned:  # say each once, not on every reload
                 self.log.warn("config: {warning}", warning=warning)
         self._warned = set(warnings)
-        return classification.classify(loaded.servers, overrides)
+        self._envFiles = dict(prepared.scoped.envFiles)
+        # An .env change rebuilds from this (not logged again, not adopted again).
+        self._last = replace(_copy(prepared.source), notes=[], errors=[])
+        return prepared.scoped.specs
+
+    @property
+    def envWarnings(self) -> list[str]:
+        """The paths of the C{.env} files in use that have a warning (a
+        skipped line, a refused name, unreadable); never their contents."""
+        return sorted(path for path, f in self._envFiles.items() if f.warning is not None)
 
     def startService(self) -> None:
         super().startService()
+        self._envPoll = Every(self._clock, self._envInterval, self._checkEnv)
+        self._envPoll.start()
         path = self.source.path
         if path is None:
             return
@@ -216,10 +292,10 @@ class ConfigService(Service):
         self._firstChange = None
 
         def load() -> Deferred[Any]:
-            return self._runInThread(self.source.load)
+            return self._runInThread(lambda: self._prepare(self.source.load()))
 
-        def apply(loaded: LoadedConfig) -> Any:
-            return self._reload(self.specs(loaded))
+        def apply(prepared: _Prepared) -> Any:
+            return self._reload(self._report(prepared))
 
         def failed(reason: Any) -> Any:
             self.log.warn(
@@ -230,6 +306,75 @@ class ConfigService(Service):
             return reason if raiseErrors else None
 
         return self._lock.run(load).addCallbacks(apply, failed)
+
+    def _checkEnv(self) -> None:
+        """Look at the C{.env} files (in a thread); rebuild the specs when
+        one yields other values than before."""
+        if self._envChecking or not self._envFiles:
+            return
+        before = dict(self._envFiles)
+        self._envChecking = True
+
+        def look() -> dict[str, EnvFile]:
+            return {path: envfiles.refresh(old) for path, old in before.items()}
+
+        def done(result: Any) -> Any:
+            self._envChecking = False
+            return result
+
+        looked = self._runInThread(look)
+        looked.addCallback(self._envLooked, before).addBoth(done)
+        looked.addErrback(
+            lambda reason: self.log.warn(
+                "config: could not look at the .env files: {why}", why=reason.getErrorMessage()
+            )
+        )
+
+    def _envLooked(
+        self, now: dict[str, EnvFile], before: dict[str, EnvFile]
+    ) -> Deferred[Any] | None:
+        changed = []
+        for path, current in now.items():
+            if self._envFiles.get(path) is not before[path]:
+                continue  # a reload since: it read the file itself
+            self._envFiles[path] = current  # the new stamp: not read again
+            if envfiles.changed(before[path], current):
+                changed.append(current)
+            elif current.warning is not None and current.warning not in self._warned:
+                self._warned.add(current.warning)
+                self.log.warn("config: {warning}", warning=current.warning)
+        if not changed:
+            return None
+        for envFile in changed:
+            self.log.info(
+                "config: {path} changed (it sets {names}); the children that use it"
+                " restart when idle",
+                path=envFile.path,
+                names=", ".join(envFile.names) or "nothing",
+            )
+        return self.rebuild()
+
+    def rebuild(self) -> Deferred[Any]:
+        """Serve the config last loaded again, with the C{.env} files and
+        C{promotions.json} as they are now (the config file is not read, nor
+        adopted, again); fires once the gateway serves it, never fails (a
+        failure is logged)."""
+
+        def prepare() -> Deferred[Any]:
+            last = self._last
+            if last is None:
+                return self._runInThread(lambda: self._prepare(self.source.load()))
+            return self._runInThread(lambda: self._prepare(last))
+
+        def failed(reason: Any) -> None:
+            self.log.warn(
+                "config: rebuilding the servers failed, keeping them as they are: {why}",
+                why=reason.getErrorMessage(),
+            )
+
+        return self._lock.run(prepare).addCallbacks(
+            lambda prepared: self._reload(self._report(prepared)), failed
+        )
 
     def listening(self, port: int) -> None:
         try:
@@ -252,6 +397,8 @@ class ConfigService(Service):
             self._pending.cancel()
         if self._poll is not None and self._poll.running:
             self._poll.stop()
+        if self._envPoll is not None and self._envPoll.running:
+            self._envPoll.stop()
         if self._notifier is not None:
             self._notifier.loseConnection()
             self._notifier = None
@@ -318,6 +465,31 @@ class ConfigService(Service):
         for note in notes:
             self.log.info("config: {note}", note=note)
         return None
+
+
+@dataclass
+class _Prepared:
+    """A loaded config made ready to serve (L{ConfigService._prepare})."""
+
+    source: LoadedConfig
+    """As the config source gave it."""
+    merged: LoadedConfig
+    """With the gateway's own file merged in."""
+    scoped: Scoped
+    warnings: list[str] = field(default_factory=list)
+    """Besides the merged config's own."""
+
+
+def _copy(loaded: LoadedConfig) -> LoadedConfig:
+    """A copy whose lists and dicts can be changed without touching C{loaded}."""
+    return replace(
+        loaded,
+        servers=dict(loaded.servers),
+        warnings=list(loaded.warnings),
+        notes=list(loaded.notes),
+        errors=list(loaded.errors),
+        projects=list(loaded.projects),
+    )
 
 
 def _oneLine(error: BaseException) -> str:

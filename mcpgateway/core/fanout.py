@@ -202,7 +202,7 @@ class SharedFanout:
             return (
                 f"ambiguous: {count} client sessions have requests in flight on the shared"
                 f" server '{router.name}', so the gateway cannot tell which one asked;"
-                ' run this server per session ("mode": "stateful") to use it'
+                " the gateway gives this server a child per session from the next session on"
             )
         assert session is not None
         calls = [ex for ex in inflight if ex.method == "tools/call"]

@@ -37,10 +37,10 @@ from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, procfs, timers
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pool import ServerPool, makePool
+from mcpgateway.core.pool import PromotionSink, ServerPool, UnknownRoute, makePool
 from mcpgateway.core.sessions import Session, SessionPersistence, SessionRegistry
 from mcpgateway.core.spawn import Spawner
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import GatewayStatus, Resolution, ServerStatus, SessionStatus
 
 SAVE_INTERVAL = 1.0
@@ -76,6 +76,7 @@ class Gateway:
         drainTimeout: float = 5.0,
         persistence: SessionPersistence | None = None,
         predecessor: Deferred[None] | None = None,
+        promotions: PromotionSink | None = None,
     ) -> None:
         """
         @param spawner: starts every child (and holds the clock).
@@ -87,14 +88,17 @@ class Gateway:
             they end with it.
         @param predecessor: fires when the gateway process this one took
             over from has exited (C{None}: there is none).
+        @param promotions: keeps the servers promoted to a child per
+            session (C{None}: promotions last as long as the process).
         """
         clock = spawner.clock
         self.clock = clock
         self.sessions = SessionRegistry(clock)
         self._spawner = spawner
         self._healing = healing if healing is not None else HealingPolicy()
+        self._promotions = promotions
         self.pools: dict[str, ServerPool] = {
-            name: makePool(spec, spawner, self._healing) for name, spec in specs.items()
+            name: makePool(spec, spawner, self._healing, promotions) for name, spec in specs.items()
         }
         self.started = clock.seconds()
         self.running = False
@@ -106,6 +110,10 @@ class Gateway:
         self._persistence = persistence
         self._saving = timers.Every(clock, SAVE_INTERVAL, self.saveSessions)
         self._predecessor = predecessor
+        self.predecessorWait = 60.0
+        """Seconds a request for a session this process does not know waits
+        for the predecessor to exit (the wiring sets it from the restart's
+        timeouts)."""
         self._waiting: list[Deferred[None]] = []
         self._endedMeanwhile: set[str] = set()
         self._inherited: set[str] = set()
@@ -152,7 +160,7 @@ class Gateway:
             merged = self._restoreSessions(merging=True)
             self._prewarmFor(merged)
             if self._persistence is not None:
-                self._saving.start()  # saves now, then while the sessions change
+                self._saving.start(now=True)  # saves now, then while the sessions change
         self._endedMeanwhile.clear()
         self._inherited.clear()
         waiting, self._waiting = self._waiting, []
@@ -188,8 +196,18 @@ class Gateway:
                 dropped += 1
                 continue
             session = Session.fromRecord(record)
+            variant = pool.variantFor(session.scope)
+            if variant is None:
+                dropped += 1  # its workspace route is gone
+                continue
+            if session.credential and pool.spec.credentialEnv:
+                session.variant = None  # bound by rebind(), when its client sends them again
+            else:
+                session.credential = ""
+                session.variant = variant
             self.sessions.add(session)
-            pool.restore(session)
+            if session.variant is not None:
+                pool.restore(session)
             servers.add(session.server)
             added += 1
             if not merging and self._predecessor is not None:
@@ -203,7 +221,7 @@ class Gateway:
         elif servers or dropped:
             self.log.info(
                 "restored {count} session(s) of the previous gateway process"
-                " ({dropped} of servers no longer configured dropped)",
+                " ({dropped} of servers or routes no longer configured dropped)",
                 count=len(self.sessions),
                 dropped=dropped,
             )
@@ -225,15 +243,28 @@ class Gateway:
         protocolVersion: str,
         clientPid: int | None = None,
         connection: Connection | None = None,
+        *,
+        scope: str = "",
+        credentialKey: str = "",
+        credentials: tuple[tuple[str, str], ...] = (),
     ) -> tuple[Session, Deferred[jsonrpc.Message]]:
-        """Create a session on C{server}; the Deferred fires with the answer
-        to its C{initialize} (the session is dropped again if that fails).
+        """Create a session on C{server}'s route C{scope} (C{""}: its global
+        route); the Deferred fires with the answer to its C{initialize} (the
+        session is dropped again if that fails). C{credentials} (the values
+        of the server's C{credentialEnv} the client sent, whose keyed hash is
+        C{credentialKey}) pick its child on a credential-scoped server.
+
+        @raise UnknownRoute: the server has no route C{scope}.
 
         The client's pid comes from C{clientPid} (the C{X-Client-Pid}
         header), else C{clientInfo.pid}, else the owner of the client's
         loopback socket (C{connection}: peer host, peer port, local host,
         local port), looked up off the reactor thread.
         """
+        pool = self.pools[server]
+        variant = pool.variantFor(scope, credentialKey, credentials)
+        if variant is None:
+            raise UnknownRoute(f"server '{server}' has no route '{scope}'")
         params = initialize.get("params") or {}
         capabilities = params.get("capabilities")
         clientInfo = params.get("clientInfo")
@@ -243,11 +274,13 @@ class Gateway:
             capabilities if isinstance(capabilities, dict) else {},
             clientInfo if isinstance(clientInfo, dict) else {},
         )
+        session.scope = scope
+        session.credential = credentialKey if credentialKey and pool.spec.credentialEnv else ""
+        session.variant = variant
         infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
         session.clientPid = clientPid if clientPid is not None else _validPid(infoPid)
         if session.clientPid is None and connection is not None and self._pidFinder is not None:
             self._findOwner(session, connection)
-        pool = self.pools[server]
 
         def opened(response: jsonrpc.Message) -> jsonrpc.Message:
             result = response.get("result")
@@ -268,6 +301,25 @@ class Gateway:
             return reason
 
         return session, pool.open(session, initialize).addCallbacks(opened, failed)
+
+    def rebind(
+        self, session: Session, credentialKey: str, credentials: tuple[tuple[str, str], ...]
+    ) -> bool:
+        """Give a session restored from a previous process the credentials
+        its client sent again (their keyed hash C{credentialKey} must be the
+        one it opened with): it is bound to its child. Whether it is served
+        now (C{False}: other credentials, or its route is gone)."""
+        if session.variant is not None:
+            return credentialKey == session.credential
+        pool = self.pools.get(session.server)
+        if pool is None or credentialKey != session.credential:
+            return False
+        variant = pool.variantFor(session.scope, credentialKey, credentials)
+        if variant is None:
+            return False
+        session.variant = variant
+        pool.restore(session)
+        return True
 
     def _resolve(self, pool: ServerPool) -> None:
         """Have C{npx}/C{uvx} servers launch their real binary (no wrapper)."""
@@ -290,7 +342,7 @@ class Gateway:
                 )
             return resolved
 
-        pool.launchAfter(resolver.resolve(spec).addCallback(done), what)
+        pool.launchAfter(resolver.resolve(spec).addCallback(done), what, resolver.resolve)
 
     def _findOwner(self, session: Session, connection: Connection) -> None:
         assert self._pidFinder is not None
@@ -342,13 +394,21 @@ class Gateway:
         stopping = []
         for name in sorted(set(self.pools) | set(specs)):
             old, new = self.pools.get(name), specs.get(name)
-            if old is not None and new is not None and _sameServer(old.spec, new):
+            if old is not None and new is not None and _sameServer(old.spec, new, old.promoted):
                 if new.disabled and not old.disabled:
                     self.log.info("server {server} disabled; ending its sessions", server=name)
                     for session in self.sessions.forServer(name):
                         self.endSession(session, f"server {name} was disabled")
                     stopping.append(old.stopAll())
-                old.spec, old.disabled = new, new.disabled
+                for session in old.useSpec(new):
+                    self.log.info(
+                        "config: server {server} has no route {scope} any more; ending"
+                        " session {sid}",
+                        server=name,
+                        scope=session.scope,
+                        sid=session.id[:8],
+                    )
+                    self.endSession(session, f"its route of server {name} was removed")
                 continue
             if old is not None:
                 self.log.info(
@@ -363,7 +423,7 @@ class Gateway:
             if new is not None:
                 if old is None:
                     self.log.info("config: server {server} added", server=name)
-                self.pools[name] = makePool(new, self._spawner, self._healing)
+                self.pools[name] = makePool(new, self._spawner, self._healing, self._promotions)
                 if self.running:
                     self._resolve(self.pools[name])
                     self.prewarm([name])
@@ -460,19 +520,35 @@ class Gateway:
             lastActivity=self.sessions.activity(session),
             inFlight=inFlight,
             getStream=session.getStream is not None,
+            scope=session.scope,
+            credential=session.credential,
         )
 
 
-def _sameServer(a: ServerSpec, b: ServerSpec) -> bool:
-    """Whether a running child of C{a} may keep serving C{b}: what the
-    child is and how it is shared are the same (timeouts may differ)."""
-    return (a.command, a.args, a.env, a.cwd, a.sharing) == (
+def _sameServer(a: ServerSpec, b: ServerSpec, promoted: str | None = None) -> bool:
+    """Whether the pool of C{a} may keep serving C{b}: what the child is and
+    how it is shared are the same (timeouts may differ). A pool promoted in
+    this process (C{promoted}) already gives new sessions a child of their
+    own: C{b} saying C{session} for it (the promotion, read back) is the same
+    server, and no session ends. The routes (variants) of a scoped server
+    may change: the pool moves their sessions (L{ServerPool.useSpec})."""
+    sharing = b.sharing
+    if promoted is not None and sharing is Sharing.SESSION and a.sharing is not Sharing.SESSION:
+        sharing = a.sharing
+    return (a.command, a.args, a.env, a.cwd, a.sharing, a.credentialEnv, _scoped(a)) == (
         b.command,
         b.args,
         b.env,
         b.cwd,
-        b.sharing,
+        sharing,
+        b.credentialEnv,
+        _scoped(b) if sharing is b.sharing else _scoped(a),
     )
+
+
+def _scoped(spec: ServerSpec) -> bool:
+    """Whether C{spec} is served by a scoped pool (a child per launch spec)."""
+    return spec.sharing is not Sharing.SESSION and bool(spec.variants or spec.credentialEnv)
 
 
 def _validPid(value: Any) -> int | None:

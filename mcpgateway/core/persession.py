@@ -13,6 +13,11 @@ gets a fresh child on its next request: the gateway replays the session's own
 C{initialize} and C{notifications/initialized} (and its log level and
 subscriptions) before that request. What the old child kept in memory is lost,
 and logged as such.
+
+The children themselves are kept by L{OwnedChildren}, which a shared or
+scoped pool uses too once it was promoted (each new session then gets a child
+of its own). A session that came through a workspace route
+(C{session.variant}) gets that workspace's launch spec (cwd and env).
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ from twisted.python.failure import Failure
 from mcpgateway import jsonrpc
 from mcpgateway.core.fanout import OwnerFanout
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pool import BasePool, Idle, NoSharedChild, PidProbe, SessionGone, Sweep
+from mcpgateway.core.pool import (
+    BasePool,
+    Idle,
+    NoSharedChild,
+    PidProbe,
+    PromotionSink,
+    SessionGone,
+    Sweep,
+)
 from mcpgateway.core.router import Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
@@ -35,51 +48,60 @@ from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 
 
-class PerSessionPool(BasePool):
-    """The children of one server, one per session.
+class OwnedChildren:
+    """The children of a pool's sessions that have one of their own, by
+    session id: spawned at the session's C{initialize} (forwarded to it),
+    stopped when it ends, never started again (a restored session's child
+    excepted: it is started, and the session's C{initialize} replayed, on
+    its next request).
 
     @ivar perSession: each session's upstream, by session id.
-    @ivar closedRouters: how many sessions were closed (their children stopped).
+    @ivar closed: how many sessions were closed (their children stopped).
     """
 
-    def __init__(
-        self, spec: ServerSpec, spawner: Spawner, healing: HealingPolicy | None = None
-    ) -> None:
-        super().__init__(spec, spawner, healing)
+    def __init__(self, pool: BasePool) -> None:
+        self._pool = pool
         self.perSession: dict[str, Upstream] = {}
-        self._owners: dict[str, Session] = {}
-        self.closedRouters = 0
+        self.owners: dict[str, Session] = {}
+        self.closed = 0
         self._replays: dict[str, list[Deferred[Upstream]]] = {}
         """Restored sessions whose child has not been initialized yet, with
         the requests waiting for that (an empty list: none started yet)."""
 
-    def upstreams(self) -> list[Upstream]:
-        return list(self.perSession.values())
+    def __contains__(self, session: Session) -> bool:
+        return session.id in self.perSession
 
-    def upstreamFor(self, session: Session) -> Upstream | None:
-        return self.perSession.get(session.id)
+    def __bool__(self) -> bool:
+        return bool(self.perSession)
 
-    def _byOwner(self) -> list[tuple[str | None, Upstream]]:
-        return list(self.perSession.items())
-
-    def prewarm(self) -> Deferred[None]:
-        """Nothing to start before a session asks."""
-        return succeed(None)
-
-    # -- sessions ----------------------------------------------------------------
-
-    def open(
-        self,
-        session: Session,
-        initialize: jsonrpc.Message,
-    ) -> Deferred[jsonrpc.Message]:
-        """Spawn the session's own child and forward its C{initialize} to it."""
-        if self.disabled:
-            return fail(self._disabled())
-        upstream = self._newUpstream(OwnerFanout(session))
+    def _add(self, session: Session) -> Upstream:
+        pool = self._pool
+        variant = getattr(session, "variant", None)  # a test's double may have none
+        upstream = pool._newUpstream(
+            OwnerFanout(session), None if variant is None else variant.launch
+        )
         self.perSession[session.id] = upstream
-        self._owners[session.id] = session
+        self.owners[session.id] = session
         upstream.router.attach(session)
+        return upstream
+
+    def _start(self, session: Session, upstream: Upstream) -> Deferred[None]:
+        """Start C{upstream} with the launch spec of C{session}'s route."""
+        pool = self._pool
+        variant = getattr(session, "variant", None)
+
+        def launch() -> Deferred[None]:
+            def spawn(spec: ServerSpec) -> Deferred[None]:
+                upstream.spec = spec
+                return upstream.ensure()
+
+            return pool._launchOf(variant).addCallback(spawn)
+
+        return pool._whenLaunchable(launch)
+
+    def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
+        """Spawn the session's own child and forward its C{initialize} to it."""
+        upstream = self._add(session)
 
         def forward(_: None) -> Deferred[jsonrpc.Message]:
             return upstream.router.request(session, initialize, None)
@@ -90,44 +112,35 @@ class PerSessionPool(BasePool):
                 session.protocolVersion = result["protocolVersion"]
             return response
 
-        return self._whenLaunchable(upstream.ensure).addCallback(forward).addCallback(adopt)
+        return self._start(session, upstream).addCallback(forward).addCallback(adopt)
 
     def restore(self, session: Session) -> None:
         """Give C{session} a child to be started, and its C{initialize}
         replayed, on its next request."""
-        upstream = self._newUpstream(OwnerFanout(session))
-        self.perSession[session.id] = upstream
-        self._owners[session.id] = session
-        upstream.router.attach(session)
+        self._add(session)
         self._replays[session.id] = []
 
     def gone(self, session: Session) -> str | None:
         if session.id in self._replays:
             return None
         upstream = self.perSession.get(session.id)
-        if (upstream is None or upstream.state is not Lifecycle.RUNNING) and not self.disabled:
-            return self._sessionGone()
+        if (
+            upstream is None or upstream.state is not Lifecycle.RUNNING
+        ) and not self._pool.disabled:
+            return self._pool._sessionGone()
         return None
 
-    def forward(
-        self,
-        session: Session,
-        message: jsonrpc.Message,
-        related: Sink | None,
-    ) -> Deferred[jsonrpc.Message]:
-        if session.id in self._replays:
-            return self.ready(session).addCallback(
-                lambda upstream: upstream.router.request(session, message, related)
-            )
-        return super().forward(session, message, related)
+    def replaying(self, session: Session) -> bool:
+        return session.id in self._replays
 
     def ready(self, session: Session) -> Deferred[Upstream]:
+        pool = self._pool
         upstream = self.perSession.get(session.id)
         replaying = session.id in self._replays
         if not replaying and upstream is not None and upstream.state is Lifecycle.RUNNING:
             return succeed(upstream)
-        if self.disabled:
-            return fail(self._disabled())
+        if pool.disabled:
+            return fail(pool._disabled())
         waiters = self._replays.get(session.id)
         if waiters is not None and upstream is not None:
             waiter: Deferred[Upstream] = Deferred()
@@ -135,11 +148,12 @@ class PerSessionPool(BasePool):
             if len(waiters) == 1:
                 self._replay(session, upstream)
             return waiter
-        raise SessionGone(self._sessionGone())
+        raise SessionGone(pool._sessionGone())
 
     def _replay(self, session: Session, upstream: Upstream) -> None:
         """Start the restored C{session}'s child and bring it to where the
         session's client believes it is; then release the waiting requests."""
+        pool = self._pool
         initialize = jsonrpc.request(
             "mcpgateway-restore",
             "initialize",
@@ -154,7 +168,7 @@ class PerSessionPool(BasePool):
             if not isinstance(response.get("result"), dict):
                 error = response.get("error") or {}
                 raise SessionGone(
-                    f"the child of server '{self.spec.name}' refused the replayed"
+                    f"the child of server '{pool.spec.name}' refused the replayed"
                     f" initialize: {error.get('message', 'no result')}"
                 )
             router = upstream.router
@@ -163,11 +177,11 @@ class PerSessionPool(BasePool):
                 router.call("logging/setLevel", {"level": session.logLevel})
             for uri in sorted(session.subscriptions):
                 router.call("resources/subscribe", {"uri": uri})
-            self.log.warn(
+            pool.log.warn(
                 "server {server}: session {sid} restored after a gateway restart on a fresh"
                 " child (pid {pid}); its initialize was replayed, and what the previous"
                 " child kept in memory is lost",
-                server=self.spec.name,
+                server=pool.spec.name,
                 sid=session.id[:8],
                 pid=upstream.pid,
             )
@@ -177,9 +191,9 @@ class PerSessionPool(BasePool):
             waiters = self._replays.pop(session.id, [])
             if isinstance(result, Failure):
                 self._replays[session.id] = []  # the next request tries again
-                self.log.warn(
+                pool.log.warn(
                     "server {server}: restoring session {sid} failed: {why}",
-                    server=self.spec.name,
+                    server=pool.spec.name,
                     sid=session.id[:8],
                     why=result.getErrorMessage(),
                 )
@@ -192,23 +206,120 @@ class PerSessionPool(BasePool):
         def replay(_: None) -> Deferred[jsonrpc.Message]:
             return upstream.router.request(session, initialize, None)
 
-        started = self._whenLaunchable(upstream.ensure).addCallback(replay)
+        started = self._start(session, upstream).addCallback(replay)
         started.addCallback(initialized).addBoth(release)
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session} and stop its child."""
         upstream = self.perSession.pop(session.id, None)
-        self._owners.pop(session.id, None)
+        self.owners.pop(session.id, None)
         self._replays.pop(session.id, None)
         if upstream is None:
             return succeed(None)
         upstream.router.detach(session, reason)
-        self.closedRouters += 1
+        self.closed += 1
         return upstream.stop()
 
     def ownChildPids(self, session: Session) -> list[int]:
         upstream = self.perSession.get(session.id)
         return [upstream.pid] if upstream is not None and upstream.pid is not None else []
+
+    def endAll(self, endSession: Callable[[Session], object]) -> None:
+        """End every session that has a child of its own (through C{endSession})."""
+        for session in list(self.owners.values()):
+            endSession(session)
+
+    def orphans(self, vanished: list[Upstream]) -> tuple[int, list[Session]]:
+        """Children found stopped that are not in C{vanished} (exited before),
+        and the sessions whose own child is gone."""
+        dead = 0
+        orphaned = []
+        for sessionId, upstream in list(self.perSession.items()):
+            if sessionId in self._replays:
+                continue  # restored: its child starts on its next request
+            if upstream.state is Lifecycle.STOPPED:
+                if upstream not in vanished:
+                    dead += 1
+                orphaned.append(self.owners[sessionId])
+        return dead, orphaned
+
+
+class PerSessionPool(BasePool):
+    """The children of one server, one per session (L{OwnedChildren})."""
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        spawner: Spawner,
+        healing: HealingPolicy | None = None,
+        promotions: PromotionSink | None = None,
+    ) -> None:
+        super().__init__(spec, spawner, healing, promotions)
+        self.owned = OwnedChildren(self)
+
+    @property
+    def perSession(self) -> dict[str, Upstream]:
+        """Each session's upstream, by session id."""
+        return self.owned.perSession
+
+    @property
+    def closedRouters(self) -> int:
+        """How many sessions were closed (their children stopped)."""
+        return self.owned.closed
+
+    def upstreams(self) -> list[Upstream]:
+        return list(self.owned.perSession.values())
+
+    def upstreamFor(self, session: Session) -> Upstream | None:
+        return self.owned.perSession.get(session.id)
+
+    def _byOwner(self) -> list[tuple[str | None, Upstream]]:
+        return list(self.owned.perSession.items())
+
+    def prewarm(self) -> Deferred[None]:
+        """Nothing to start before a session asks."""
+        return succeed(None)
+
+    # -- sessions ----------------------------------------------------------------
+
+    def open(
+        self,
+        session: Session,
+        initialize: jsonrpc.Message,
+    ) -> Deferred[jsonrpc.Message]:
+        """Spawn the session's own child (with its route's launch spec) and
+        forward its C{initialize} to it."""
+        if self.disabled:
+            return fail(self._disabled())
+        return self.owned.open(session, initialize)
+
+    def restore(self, session: Session) -> None:
+        self.owned.restore(session)
+
+    def gone(self, session: Session) -> str | None:
+        return self.owned.gone(session)
+
+    def forward(
+        self,
+        session: Session,
+        message: jsonrpc.Message,
+        related: Sink | None,
+    ) -> Deferred[jsonrpc.Message]:
+        if self.owned.replaying(session):
+            return self.ready(session).addCallback(
+                lambda upstream: upstream.router.request(session, message, related)
+            )
+        return super().forward(session, message, related)
+
+    def ready(self, session: Session) -> Deferred[Upstream]:
+        return self.owned.ready(session)
+
+    def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
+        """Detach C{session} and stop its child."""
+        return self.owned.close(session, reason)
+
+    def ownChildPids(self, session: Session) -> list[int]:
+        return self.owned.ownChildPids(session)
 
     # -- the children --------------------------------------------------------------
 
@@ -219,8 +330,7 @@ class PerSessionPool(BasePool):
     ) -> Deferred[list[int]]:
         """End every session (their children stop with them)."""
         pids = self.pids()
-        for session in list(self._owners.values()):
-            endSession(session)
+        self.owned.endAll(endSession)
         self.events.emit("restart", why)
         return self.stopAll().addCallback(lambda _: pids)
 
@@ -242,11 +352,5 @@ class PerSessionPool(BasePool):
         """Children found gone, and the sessions whose own child is gone
         (found now, or exited before)."""
         vanished = self._vanished(alive)
-        dead = len(vanished)
-        orphaned = []
-        for sessionId, upstream in list(self.perSession.items()):
-            if upstream.state is Lifecycle.STOPPED:
-                if upstream not in vanished:
-                    dead += 1
-                orphaned.append(self._owners[sessionId])
-        return Sweep(dead=dead, orphaned=orphaned)
+        dead, orphaned = self.owned.orphans(vanished)
+        return Sweep(dead=len(vanished) + dead, orphaned=orphaned)

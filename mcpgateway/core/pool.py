@@ -4,7 +4,18 @@
 A server pool holds the children of one configured server. How they are
 shared is its type, chosen once by L{makePool} from the server's
 L{Sharing}: a L{mcpgateway.core.shared.SharedPool} keeps one child for every
-session, a L{mcpgateway.core.persession.PerSessionPool} one child per session.
+session, a L{mcpgateway.core.persession.PerSessionPool} one child per session,
+and a L{mcpgateway.core.scoped.ScopedPool} one child per distinct launch spec
+(workspace or credential scope: each route of the server is a
+L{mcpgateway.core.spec.Variant}, and variants with equal child keys share a
+child).
+
+A shared child that asks a client something while several sessions have
+requests in flight cannot say which session asked: the request is refused,
+and the pool is I{promoted} (once): from then on each new session gets a
+child of its own (the sessions already open stay on the shared child), and
+the L{PromotionSink} is told so the next start makes the server
+session-scoped.
 Nothing outside C{core/} sees the children themselves: the web layer opens,
 forwards, notifies, answers and closes through L{ServerPool}, and the
 gateway and the operations jobs (reaper, monitor, management, manhole) use
@@ -17,11 +28,11 @@ event log, and the server's state and its snapshot
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs
@@ -30,7 +41,7 @@ from mcpgateway.core.healing import Breaker, HealingPolicy, circuitReason
 from mcpgateway.core.router import Fanout, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
-from mcpgateway.core.spec import ServerSpec, Sharing
+from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import (
     ChildStatus,
@@ -48,10 +59,12 @@ __all__ = [
     "Idle",
     "NoSharedChild",
     "PidProbe",
+    "PromotionSink",
     "ServerPool",
     "ServerUnavailable",
     "SessionGone",
     "Sweep",
+    "UnknownRoute",
     "makePool",
 ]
 
@@ -66,6 +79,21 @@ class SessionGone(Exception):
 
 class NoSharedChild(Exception):
     """The server has no shared child: each session has a child of its own."""
+
+
+class UnknownRoute(Exception):
+    """The server has no route with this key (no such workspace)."""
+
+
+class PromotionSink(Protocol):
+    """Where a promotion is kept (C{promotions.json}, through config)."""
+
+    def promote(self, server: str, why: str) -> None:
+        """Remember that C{server} must run a child per session, and why."""
+
+
+Resolver = Callable[[ServerSpec], Deferred[ServerSpec]]
+"""Resolves an C{npx}/C{uvx} launch spec to its real binary (never fails)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +126,19 @@ class ServerPool(Protocol):
     events: EventLog
     disabled: bool
     """Set through the management API: requests are refused, children stopped."""
+    promoted: str | None
+    """Why new sessions get a child of their own (the server was promoted), or C{None}."""
+
+    def variantFor(
+        self,
+        scope: str,
+        credentialKey: str = "",
+        credentials: tuple[tuple[str, str], ...] = (),
+    ) -> Variant | None:
+        """The launch of route C{scope} (C{""}: the global route) for a
+        client that gave C{credentials} (keyed hash C{credentialKey}; only
+        the names of the server's C{credentialEnv} are used); C{None}: the
+        server has no such route."""
 
     def open(
         self,
@@ -184,11 +225,24 @@ class ServerPool(Protocol):
     def resetCircuit(self) -> None:
         """Forget the failures: the next request starts a child at once."""
 
-    def launchAfter(self, resolving: Deferred[ServerSpec], what: str) -> None:
-        """Start no child until C{resolving} fires; then start children with its result."""
+    def launchAfter(
+        self, resolving: Deferred[ServerSpec], what: str, resolve: Resolver | None = None
+    ) -> None:
+        """Start no child until C{resolving} fires; then start children with
+        its result (and the launch of each other route with what C{resolve}
+        makes of it)."""
 
     def useLaunchSpec(self, spec: ServerSpec) -> None:
         """Start children with C{spec} from the next spawn on."""
+
+    def useSpec(self, spec: ServerSpec) -> list[Session]:
+        """Serve C{spec} (the same server, reconfigured) with the same
+        children; the sessions whose route it no longer has (the caller ends
+        them). A scoped child whose launch changed is restarted at its next
+        idle moment."""
+
+    def expire(self, now: float) -> list[int]:
+        """Stop the scoped children quiet for their idle timeout; their pids."""
 
     def stopAll(self) -> Deferred[Any]:
         """Stop every child; fires when all have exited."""
@@ -229,17 +283,39 @@ class ServerPool(Protocol):
 
 
 def makePool(
-    spec: ServerSpec, spawner: Spawner, healing: HealingPolicy | None = None
+    spec: ServerSpec,
+    spawner: Spawner,
+    healing: HealingPolicy | None = None,
+    promotions: PromotionSink | None = None,
 ) -> ServerPool:
-    """The pool for C{spec}: the one place that looks at how it is shared."""
+    """The pool for C{spec}: the one place that looks at how it is shared.
+    A session-scoped server gets a child per session; one with routes
+    (variants) or credentials a child per launch spec; any other one
+    shared child (@raise ValueError: an unknown scope)."""
     from mcpgateway.core.persession import PerSessionPool
+    from mcpgateway.core.scoped import ScopedPool
     from mcpgateway.core.shared import SharedPool
 
-    kinds: dict[Sharing, Callable[[ServerSpec, Spawner, HealingPolicy | None], ServerPool]] = {
-        Sharing.SHARED: SharedPool,
-        Sharing.PER_SESSION: PerSessionPool,
-    }
-    return kinds[spec.sharing](spec, spawner, healing)
+    if spec.sharing is Sharing.SESSION:
+        return PerSessionPool(spec, spawner, healing, promotions)
+    if spec.variants or spec.credentialEnv:
+        return ScopedPool(spec, spawner, healing, promotions)
+    return SharedPool(spec, spawner, healing, promotions)
+
+
+GLOBAL_CHILD = ""
+"""The child key of the route a server has without variants: the spec itself."""
+
+
+def variantsOf(spec: ServerSpec) -> dict[str, Variant]:
+    """The routes of C{spec} by key. A server without variants has the
+    global route (C{""}) only: the spec itself. One with variants has the
+    routes they name, and the global route only if one of them is it (a
+    server defined only in projects has none: no project's server is
+    reachable at a route that is not its own)."""
+    if not spec.variants:
+        return {"": Variant("", spec, GLOBAL_CHILD)}
+    return {variant.key: variant for variant in spec.variants}
 
 
 class BasePool:
@@ -248,7 +324,11 @@ class BasePool:
     log = Logger(observer=logs.observer)
 
     def __init__(
-        self, spec: ServerSpec, spawner: Spawner, healing: HealingPolicy | None = None
+        self,
+        spec: ServerSpec,
+        spawner: Spawner,
+        healing: HealingPolicy | None = None,
+        promotions: PromotionSink | None = None,
     ) -> None:
         clock = spawner.clock
         self.spec = spec
@@ -270,6 +350,20 @@ class BasePool:
         binary is (C{None} for other servers)."""
         self.disabled = spec.disabled
         """Set through the management API: requests are refused, children stopped."""
+        self._promotions = promotions
+        self.promoted: str | None = spec.promoted
+        """Why new sessions get a child of their own, or C{None}."""
+        self._ownEach = False
+        """Promoted in this process: each new session gets an owned child."""
+        self._pinnedSaid = False
+        self._variants = variantsOf(spec)
+        self._resolveLaunch: Resolver | None = None
+        self._launches: dict[str, ServerSpec] = {}
+        """Resolved launch specs of the routes' children, by child key."""
+        self.waits = 0
+        """Requests that found the pool full with nothing idle (scoped pools)."""
+        self.waitTimeouts = 0
+        self.evictions = 0
 
     def upstreams(self) -> list[Upstream]:
         """Every child of the pool (for white-box tests and the kinds of pool)."""
@@ -287,10 +381,100 @@ class BasePool:
         """
         raise NotImplementedError
 
-    def _newUpstream(self, fanout: Fanout) -> Upstream:
+    def _newUpstream(self, fanout: Fanout, spec: ServerSpec | None = None) -> Upstream:
         return Upstream(
-            self.launchSpec, self._spawner, fanout, self.breaker, self.stats, self.events
+            self.launchSpec if spec is None else spec,
+            self._spawner,
+            fanout,
+            self.breaker,
+            self.stats,
+            self.events,
+            self._ambiguous,
         )
+
+    # -- routes --------------------------------------------------------------------
+
+    def variantFor(
+        self,
+        scope: str,
+        credentialKey: str = "",
+        credentials: tuple[tuple[str, str], ...] = (),
+    ) -> Variant | None:
+        variant = self._variants.get(scope)
+        if variant is None or not credentialKey or not self.spec.credentialEnv:
+            return variant
+        listed = set(self.spec.credentialEnv)
+        return variant.withCredentials(
+            credentialKey, tuple((name, value) for name, value in credentials if name in listed)
+        )
+
+    def useSpec(self, spec: ServerSpec) -> list[Session]:
+        self.spec, self.disabled = spec, spec.disabled
+        self._variants = variantsOf(spec)
+        return []
+
+    def expire(self, now: float) -> list[int]:
+        return []
+
+    def _launchOf(self, variant: Variant | None) -> Deferred[ServerSpec]:
+        """What a child of C{variant} starts with: its launch spec, resolved
+        to the real binary behind C{npx}/C{uvx} once per child key."""
+        if variant is None or variant.childKey == GLOBAL_CHILD:
+            return succeed(self.launchSpec)
+        known = self._launches.get(variant.childKey)
+        if known is not None:
+            return succeed(known)
+        if self._resolveLaunch is None:
+            return succeed(variant.launch)
+
+        def resolved(spec: ServerSpec) -> ServerSpec:
+            self._launches[variant.childKey] = spec
+            return spec
+
+        return self._resolveLaunch(variant.launch).addCallback(resolved)
+
+    # -- promotion -----------------------------------------------------------------
+
+    def _ambiguous(self, method: str, sessions: int) -> None:
+        """A shared child asked C{method} of a client while C{sessions}
+        sessions had requests in flight: the request was refused. Unless the
+        server is per session already, or pinned, give each new session a
+        child of its own from now on, and have that kept."""
+        spec = self.spec
+        if spec.sharing is Sharing.SESSION or self._ownEach:
+            return
+        if spec.pinned:
+            if not self._pinnedSaid:
+                self._pinnedSaid = True
+                self.log.warn(
+                    "server {server}: not promoted: classification.json pins share"
+                    " {share!r}; its {method} requests are refused while several sessions"
+                    " use its child",
+                    server=spec.name,
+                    share=spec.mode,
+                    method=method,
+                )
+            return
+        why = (
+            f"its child sent {method} while {sessions} sessions had requests in flight,"
+            " so the asking session could not be proven"
+        )
+        self._ownEach = True
+        self.promoted = why
+        undo = f'classification.json {{"{spec.name}": {{"share": "{spec.mode}"}}}}'
+        self.log.warn(
+            "server {server} promoted to share 'session': {why}; each new session gets a"
+            " child of its own, the sessions open now stay where they are. Undo: {undo}",
+            server=spec.name,
+            why=why,
+            undo=undo,
+        )
+        self.events.emit("promoted", why)
+        if self._promotions is not None:
+            try:
+                self._promotions.promote(spec.name, why)
+            except Exception:
+                self.log.failure("server {server}: keeping its promotion failed", server=spec.name)
 
     def _disabled(self) -> ServerUnavailable:
         return ServerUnavailable(f"server '{self.spec.name}' is disabled")
@@ -305,10 +489,15 @@ class BasePool:
         for upstream in self.upstreams():
             upstream.resetBackoff()
 
-    def launchAfter(self, resolving: Deferred[ServerSpec], what: str) -> None:
+    def launchAfter(
+        self, resolving: Deferred[ServerSpec], what: str, resolve: Resolver | None = None
+    ) -> None:
         """Start no child until C{resolving} (the real binary behind an
         C{npx}/C{uvx} command, described by C{what}) fires; then start
-        children with its result. Requests wait for it at most their timeout."""
+        children with its result (the other routes' children with what
+        C{resolve} makes of their launch, once per child key). Requests wait
+        for it at most their timeout."""
+        self._resolveLaunch = resolve
         self._resolving = resolving
         self._resolvingWhat = what
 
@@ -475,7 +664,10 @@ class BasePool:
             sharing=spec.sharing,
             state=self._state(circuit),
             circuit=circuit,
-            children=tuple(_childStatus(owner, u) for owner, u in self._byOwner()),
+            children=tuple(
+                _childStatus(owner, u, () if owner is not None else self._scopesOf(u))
+                for owner, u in self._byOwner()
+            ),
             sessions=sessions,
             requests=RequestSnapshot(
                 requests=dict(stats.requests),
@@ -495,10 +687,30 @@ class BasePool:
             error=error,
             launch=None if launch is spec else (launch.executable or launch.command, *launch.args),
             spec=spec,
+            maxChildren=spec.maxChildren,
+            waits=self.waits,
+            waitTimeouts=self.waitTimeouts,
+            evictions=self.evictions,
+            promoted=self.promoted,
         )
 
+    def _scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
+        """The route and credential keys the shared child C{upstream} serves:
+        the global route's, and those its sessions came with."""
+        return _keysOf(upstream.router.sessions, "")
 
-def _childStatus(owner: str | None, upstream: Upstream) -> ChildStatus:
+
+def _keysOf(sessions: Iterable[object], *extra: str) -> tuple[str, ...]:
+    keys = set(extra)
+    for session in sessions:
+        keys.add(getattr(session, "scope", ""))
+        credential = getattr(session, "credential", "")
+        if credential:
+            keys.add(credential)
+    return tuple(sorted(keys))
+
+
+def _childStatus(owner: str | None, upstream: Upstream, scopes: tuple[str, ...]) -> ChildStatus:
     child = upstream.child
     return ChildStatus(
         pid=upstream.pid,
@@ -510,6 +722,8 @@ def _childStatus(owner: str | None, upstream: Upstream) -> ChildStatus:
         bytesOut=child.bytesOut if child is not None else 0,
         lastExit=upstream.lastExit,
         owner=owner,
+        scopes=scopes,
+        sessions=len(upstream.router.sessions),
     )
 
 

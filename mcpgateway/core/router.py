@@ -132,8 +132,15 @@ class Router:
         timeout: float,
         fanout: Fanout,
         stats: RequestStats | None = None,
+        onAmbiguous: Callable[[str, int], None] | None = None,
     ) -> None:
+        """
+        @param onAmbiguous: called with (method, sessions in flight) when
+            the child asks something of a client and the asking session
+            cannot be proven (the pool may then promote the server).
+        """
         self.name = name
+        self.onAmbiguous = onAmbiguous
         self.stats = stats if stats is not None else RequestStats()
         self._clock = clock
         self.timeout = timeout
@@ -436,6 +443,14 @@ class Router:
             self.send(
                 jsonrpc.errorResponse(message["id"], jsonrpc.INTERNAL_ERROR, f"{method}: {target}")
             )
+            if self.onAmbiguous is not None and target.startswith("ambiguous"):
+                inflight = len({id(ex.session) for ex in self.clientExchanges()})
+                try:
+                    self.onAmbiguous(method, inflight)
+                except Exception:
+                    self.log.failure(
+                        "server {server}: handling an ambiguous request failed", server=self.name
+                    )
             return
         session, ex = target
         refusal = _refusal(session, message)

@@ -9,6 +9,11 @@ itself while sessions are attached), after the backoff of the server's
 breaker. Its traffic is spread over the sessions by a
 L{mcpgateway.core.fanout.SharedFanout}. Only a shared child is ever idle
 (L{SharedPool.idle}), pinged, or asked something by the gateway itself.
+
+Once promoted (its child asked a client something no session could be proven
+to have caused), each new session gets a child of its own
+(L{mcpgateway.core.persession.OwnedChildren}); the sessions open then stay on
+the shared child.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from mcpgateway import jsonrpc, logs
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pool import BasePool, Idle, PidProbe, SessionGone, Sweep
+from mcpgateway.core.persession import OwnedChildren
+from mcpgateway.core.pool import BasePool, Idle, PidProbe, PromotionSink, SessionGone, Sweep
 from mcpgateway.core.router import LOG_LEVELS, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
@@ -41,18 +47,35 @@ class SharedPool(BasePool):
     log = Logger(observer=logs.observer)
 
     def __init__(
-        self, spec: ServerSpec, spawner: Spawner, healing: HealingPolicy | None = None
+        self,
+        spec: ServerSpec,
+        spawner: Spawner,
+        healing: HealingPolicy | None = None,
+        promotions: PromotionSink | None = None,
     ) -> None:
-        super().__init__(spec, spawner, healing)
+        super().__init__(spec, spawner, healing, promotions)
         self.shared: Upstream | None = None
+        self.owned = OwnedChildren(self)
+        """The children of the sessions opened since the server was promoted."""
         self._pinging: set[ChildProtocol] = set()
         """Children with a health ping waiting for its answer."""
 
     def upstreams(self) -> list[Upstream]:
-        return [self.shared] if self.shared is not None else []
+        shared = [self.shared] if self.shared is not None else []
+        return shared + list(self.owned.perSession.values()) if self.owned else shared
 
     def upstreamFor(self, session: Session) -> Upstream | None:
+        if self.owned:
+            owned = self.owned.perSession.get(session.id)
+            if owned is not None:
+                return owned
         return self.shared
+
+    def _byOwner(self) -> list[tuple[str | None, Upstream]]:
+        shared: list[tuple[str | None, Upstream]] = (
+            [(None, self.shared)] if self.shared is not None else []
+        )
+        return shared + list(self.owned.perSession.items())
 
     def _upstream(self) -> Upstream:
         if self.shared is None:
@@ -75,6 +98,8 @@ class SharedPool(BasePool):
         started and initialized first when needed)."""
         if self.disabled:
             return fail(self._disabled())
+        if self._ownEach:
+            return self.owned.open(session, initialize)
         shared = self._upstream()
 
         def answer(_: None) -> jsonrpc.Message:
@@ -90,29 +115,18 @@ class SharedPool(BasePool):
         subscriptions and log level: the child (started and initialized by the
         gateway as always) is told them when it is initialized (or now, if it
         runs)."""
-        upstream = self._upstream()
-        router = upstream.router
-        router.attach(session)
-        fanout = router.fanout
-        assert isinstance(fanout, SharedFanout)
-        running = upstream.state is Lifecycle.RUNNING
-        for uri in sorted(session.subscriptions):
-            fanout.subscriptions[uri] += 1
-            if running and fanout.subscriptions[uri] == 1:
-                router.call("resources/subscribe", {"uri": uri})
-        levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
-        lowest = min(levels, key=LOG_LEVELS.index) if levels else None
-        if lowest is not None and lowest != fanout.childLogLevel:
-            fanout.childLogLevel = lowest
-            if running:
-                router.call("logging/setLevel", {"level": lowest})
+        adopt(self._upstream(), session)
 
     def gone(self, session: Session) -> str | None:
+        if session in self.owned:
+            return self.owned.gone(session)
         if self.shared is None and not self.disabled:
             return self._sessionGone()
         return None
 
     def ready(self, session: Session) -> Deferred[Upstream]:
+        if session in self.owned:
+            return self.owned.ready(session)
         upstream = self.shared
         if upstream is not None and upstream.state is Lifecycle.RUNNING:
             return succeed(upstream)
@@ -129,18 +143,26 @@ class SharedPool(BasePool):
         related: Sink | None,
     ) -> Deferred[jsonrpc.Message]:
         upstream = self.shared
-        if upstream is not None and upstream.state is Lifecycle.RUNNING and not self.disabled:
+        if (
+            upstream is not None
+            and upstream.state is Lifecycle.RUNNING
+            and not self.disabled
+            and not self._ownEach
+        ):
             return upstream.router.request(session, message, related)  # the hot path
         return super().forward(session, message, related)
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
-        """Detach C{session}; the child stays for the others."""
+        """Detach C{session}; the shared child stays for the others (an owned
+        child stops)."""
+        if session in self.owned:
+            return self.owned.close(session, reason)
         if self.shared is not None:
             self.shared.router.detach(session, reason)
         return succeed(None)
 
     def ownChildPids(self, session: Session) -> list[int]:
-        return []
+        return self.owned.ownChildPids(session)
 
     # -- the child ---------------------------------------------------------------
 
@@ -150,6 +172,7 @@ class SharedPool(BasePool):
         why: str,
     ) -> Deferred[list[int]]:
         pids = self.pids()
+        self.owned.endAll(endSession)
         self.events.emit("restart", why)
         return self.stopAll().addCallback(lambda _: pids)
 
@@ -200,4 +223,53 @@ class SharedPool(BasePool):
         upstream.router.call("ping").addCallback(answered)
 
     def sweep(self, alive: PidProbe) -> Sweep:
-        return Sweep(dead=len(self._vanished(alive)), orphaned=[])
+        vanished = self._vanished(alive)
+        dead, orphaned = self.owned.orphans(vanished)
+        return Sweep(dead=len(vanished) + dead, orphaned=orphaned)
+
+
+def adopt(upstream: Upstream, session: Session) -> None:
+    """Attach C{session} to the shared child C{upstream} as if it had just
+    initialized, and count its subscriptions and log level: the child is told
+    them when it is initialized (or now, if it runs)."""
+    router = upstream.router
+    router.attach(session)
+    fanout = router.fanout
+    assert isinstance(fanout, SharedFanout)
+    running = upstream.state is Lifecycle.RUNNING
+    for uri in sorted(session.subscriptions):
+        fanout.subscriptions[uri] += 1
+        if running and fanout.subscriptions[uri] == 1:
+            router.call("resources/subscribe", {"uri": uri})
+    levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
+    lowest = min(levels, key=LOG_LEVELS.index) if levels else None
+    if lowest is not None and lowest != fanout.childLogLevel:
+        fanout.childLogLevel = lowest
+        if running:
+            router.call("logging/setLevel", {"level": lowest})
+
+
+def release(upstream: Upstream, session: Session, reason: str, keep: bool = False) -> None:
+    """Detach C{session} from the shared child C{upstream}. A running child
+    is told what the session gave back (its requests cancelled, its last
+    subscriptions dropped); a child with no process only forgets it. With
+    C{keep}, the session keeps its subscriptions and log level (it moves to
+    another child)."""
+    router = upstream.router
+    subscriptions, level = set(session.subscriptions), session.logLevel
+    if upstream.state is Lifecycle.RUNNING:
+        router.detach(session, reason)
+    else:
+        router.sessions.discard(session)
+        fanout = router.fanout
+        assert isinstance(fanout, SharedFanout)
+        for uri in subscriptions:
+            fanout.subscriptions[uri] -= 1
+            if fanout.subscriptions[uri] <= 0:
+                del fanout.subscriptions[uri]
+        if not keep:
+            session.subscriptions.clear()
+        levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
+        fanout.childLogLevel = min(levels, key=LOG_LEVELS.index) if levels else None
+    if keep:
+        session.subscriptions, session.logLevel = subscriptions, level

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mcpgateway.core.spec import ServerSpec, Sharing
+from mcpgateway.core.spec import DEFAULT_MAX_CHILDREN, ServerSpec, Sharing
 
 __all__ = [
     "ChildStatus",
@@ -106,6 +106,11 @@ class ChildStatus:
     """Why its last process went away."""
     owner: str | None
     """The id of the session it belongs to (a per-session child), else C{None}."""
+    scopes: tuple[str, ...] = ()
+    """The route keys (C{""}: the global route) and credential keys it
+    serves (keyed hashes, never a path or a value)."""
+    sessions: int = 0
+    """Sessions attached to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +157,22 @@ class ServerStatus:
     configured one (an C{npx}/C{uvx} command resolved to its binary)."""
     spec: ServerSpec = field(repr=False)
     """The server as configured (its env holds secrets: render its keys only)."""
+    maxChildren: int = DEFAULT_MAX_CHILDREN
+    """Most children of a workspace- or credential-scoped server at once."""
+    waits: int = 0
+    """Requests that found the pool full with nothing idle and waited for a child."""
+    waitTimeouts: int = 0
+    """Of those, the ones that waited their whole timeout (answered with an error)."""
+    evictions: int = 0
+    """Idle children stopped to make room for another (least recently used first)."""
+    promoted: str | None = None
+    """Why new sessions get a child of their own (the server was promoted to
+    C{session}), else C{None}."""
+
+    @property
+    def share(self) -> str:
+        """Its C{"share"} word: C{global}, C{workspace}, C{credential} or C{session}."""
+        return self.sharing.value
 
     @property
     def pids(self) -> list[int]:
@@ -234,6 +255,10 @@ class SessionStatus:
     """Its requests waiting for its child."""
     getStream: bool
     """Whether it has a standalone GET stream open."""
+    scope: str = ""
+    """The route key it came through (C{""}: the server's global route)."""
+    credential: str = ""
+    """The keyed hash of the credentials it gave (C{""}: none)."""
 
 
 @dataclass(frozen=True, slots=True)

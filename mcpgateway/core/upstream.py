@@ -16,6 +16,7 @@ into errors for the waiting requests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
@@ -63,6 +64,7 @@ class Upstream:
         breaker: Breaker | None = None,
         stats: RequestStats | None = None,
         events: EventLog | None = None,
+        onAmbiguous: Callable[[str, int], None] | None = None,
     ) -> None:
         clock = spawner.clock
         self.spec = spec
@@ -78,7 +80,7 @@ class Upstream:
         self._clock = clock
         self.handshake = fanout.handshake
         """Whether the gateway initializes this child itself (shared children)."""
-        self.router = Router(spec.name, clock, spec.requestTimeout, fanout, stats)
+        self.router = Router(spec.name, clock, spec.requestTimeout, fanout, stats, onAmbiguous)
         self.child: ChildProtocol | None = None
         self.initializeResult: dict[str, Any] | None = None
         self.state = Lifecycle.STOPPED

@@ -15,6 +15,9 @@ phases, each logged as one structured event with its counts:
     activity for C{idleTimeout} end. A shared child is never stopped because
     one session went away; with C{childIdleTimeout} set, a shared child that
     has had no session for that long is stopped (it restarts on demand).
+    The children of a workspace- or credential-scoped server that have been
+    quiet for their idle timeout are stopped by their pool
+    (L{mcpgateway.core.pool.ServerPool.expire}; docs/scopes.md).
 
 One failing item is logged and skipped; the loop never dies.
 """
@@ -153,6 +156,14 @@ class Reaper:
                     seconds=self.childIdleTimeout,
                 )
                 pool.stopShared()
+        for pool in list(self._gateway.pools.values()):
+            try:
+                counts.idleChildren += len(pool.expire(now))
+            except Exception:
+                self.log.failure(
+                    "server {server}: stopping its idle scoped children failed",
+                    server=pool.spec.name,
+                )
         _logFor(self.log, counts.idleSessions + counts.idleChildren)(
             "reaper phase 3: {idleSessions} idle session(s) ended, {idleChildren}"
             " idle shared child(ren) stopped",

@@ -2,7 +2,9 @@
 """The gateway's HTTP tree: guards, the MCP endpoints, and the management apps.
 
 L{GatewayRoot} checks C{Origin} and C{Host} on every request, hands
-C{/<server>/mcp} to that server's L{McpEndpoint}, answers C{/health} itself,
+C{/<server>/mcp} to that server's L{McpEndpoint} and C{/<server>~<key>/mcp}
+to the endpoint of one of its workspace routes (see docs/scopes.md; an
+unknown key is 404, never the global route), answers C{/health} itself,
 and hands everything else to the Klein apps (C{/api/v1}, and
 L{mcpgateway.web.admin.ManagementApp}), which are loaded on first use: a
 gateway that only serves MCP traffic never imports Klein (about 5 MB).
@@ -14,6 +16,7 @@ before it can reach Klein.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from typing import IO, Any
@@ -31,6 +34,7 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
 from mcpgateway import jsonrpc, logs
+from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.limits import MAX_BODY, Limits
 from mcpgateway.web.guard import checkOrigin
@@ -85,7 +89,8 @@ def _managementResource(gateway: Gateway) -> IResource:
 
 
 class GatewayRoot(Resource):
-    """Dispatches C{/<server>/mcp} to MCP endpoints, the rest to Klein."""
+    """Dispatches C{/<server>/mcp} and C{/<server>~<key>/mcp} to MCP
+    endpoints, the rest to Klein."""
 
     def __init__(
         self,
@@ -95,9 +100,16 @@ class GatewayRoot(Resource):
         api: ResourceFactory | None = None,
         limits: Limits | None = None,
         clientErrors: ClientErrors | None = None,
+        keys: WorkspaceKeys | None = None,
     ) -> None:
+        """
+        @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
+            with: the state directory's (L{WorkspaceKeys.forStateDir}, read
+            once at start); C{None}: a secret of this process only.
+        """
         super().__init__()
         self._limits = limits if limits is not None else Limits()
+        self._keys = keys if keys is not None else WorkspaceKeys(os.urandom(32))
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self._apiFactory = api
         self._api: IResource | None = None
@@ -105,6 +117,8 @@ class GatewayRoot(Resource):
         self._gateway = gateway
         self._clock = clock
         self._endpoints: dict[str, McpEndpoint] = {}
+        self._routes: dict[tuple[str, str], McpEndpoint] = {}
+        """The endpoints of workspace routes, by (server, key)."""
         self._health = _Health(gateway)
         self._management: IResource | None = None
 
@@ -117,7 +131,27 @@ class GatewayRoot(Resource):
         endpoint = self._endpoints.get(name)
         if endpoint is None or endpoint.pool is not pool:
             endpoint = self._endpoints[name] = McpEndpoint(
-                self._gateway, name, self._clock, self._limits, self.clientErrors
+                self._gateway, name, self._clock, self._limits, self.clientErrors, keys=self._keys
+            )
+        return endpoint
+
+    def _route(self, name: str, key: str) -> McpEndpoint | None:
+        """The endpoint of route C{key} of server C{name}, if the server has
+        that route now (routes come and go with the config and its projects)."""
+        pool = self._gateway.pools.get(name)
+        if pool is None or not key or pool.variantFor(key) is None:
+            self._routes.pop((name, key), None)
+            return None
+        endpoint = self._routes.get((name, key))
+        if endpoint is None or endpoint.pool is not pool:
+            endpoint = self._routes[(name, key)] = McpEndpoint(
+                self._gateway,
+                name,
+                self._clock,
+                self._limits,
+                self.clientErrors,
+                scope=key,
+                keys=self._keys,
             )
         return endpoint
 
@@ -126,15 +160,23 @@ class GatewayRoot(Resource):
         if refusal is not None:
             return _Refused(*refusal, self.clientErrors)
         if request.postpath and request.postpath[0] == b"mcp":
-            endpoint = self._endpoint(path.decode("utf-8", "replace"))
+            name, tilde, key = path.decode("utf-8", "replace").partition("~")
+            endpoint = self._route(name, key) if tilde else self._endpoint(name)
             if endpoint is not None:
                 request.postpath.pop(0)
                 request.prepath.append(b"mcp")
                 return endpoint
+            if tilde and name in self._gateway.pools:
+                return _Refused(
+                    404,
+                    f"no route {key[:64]!r} on server {name[:64]!r}: no workspace of its"
+                    " config has that key (the project's entry may be gone, or the state"
+                    " directory's workspace.key changed; GET /health lists the servers)",
+                    self.clientErrors,
+                )
             return _Refused(
                 404,
-                f"no server named {path.decode('utf-8', 'replace')[:64]!r}"
-                " (GET /health lists the servers)",
+                f"no server named {name[:64]!r} (GET /health lists the servers)",
                 self.clientErrors,
             )
         if path == b"health" and not request.postpath:
@@ -421,9 +463,10 @@ def makeSite(
     maxBody: int | None = None,
     api: ResourceFactory | None = None,
     limits: Limits | None = None,
+    keys: WorkspaceKeys | None = None,
 ) -> Site:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
-    given, overrides C{limits.maxBody}."""
+    given, overrides C{limits.maxBody}; C{keys}: see L{GatewayRoot}."""
     if limits is None:
         limits = Limits()
     if maxBody is not None and maxBody != limits.maxBody:
@@ -434,7 +477,7 @@ def makeSite(
         bodyLimit = bodyBytes
 
     clientErrors = ClientErrors(clock)
-    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors)
+    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys)
     site = GatewaySite(root, clock, limits, clientErrors)
     site.gateway = gateway
     site.requestFactory = LimitedRequest

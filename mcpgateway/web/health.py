@@ -6,23 +6,30 @@ C{/api/v1/servers}, the manhole) renders a
 L{mcpgateway.core.status.ServerStatus} here; nothing else builds these
 dictionaries. Their keys and order are what clients (the C{mcpgateway} CLI,
 monitors) read: change them only on purpose. No env value or secret ever
-appears.
+appears, and no workspace path: a child is shown by the scope keys it
+serves (keyed hashes, see docs/scopes.md), C{"global"} for the key-less route.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.core.status import GatewayStatus, ServerStatus, SessionStatus
+from mcpgateway.core.status import ChildStatus, GatewayStatus, ServerStatus, SessionStatus
+
+GLOBAL_SCOPE = "global"
+"""How C{/health} names the key-less route's scope (C{/<server>/mcp})."""
 
 
 def serverLine(server: ServerStatus) -> dict[str, Any]:
     """What a server is doing: its line of C{/health}, without its session count."""
     line: dict[str, Any] = {
         "mode": server.sharing.legacyMode,
+        "share": server.share,
         "state": server.state.value,
         "children": len(server.pids),
+        "maxChildren": server.maxChildren,
         "pids": server.pids,
+        "scopes": scopeLines(server.children),
         "requests": server.requests.count,
         "inFlight": server.inFlight,
         "lateReplies": server.requests.lateReplies,
@@ -30,6 +37,10 @@ def serverLine(server: ServerStatus) -> dict[str, Any]:
         "failures": server.failures,
         "circuit": server.circuit.value,
         "ambiguousServerRequests": server.requests.ambiguousServerRequests,
+        "poolWaits": server.waits,
+        "poolTimeouts": server.waitTimeouts,
+        "evictions": server.evictions,
+        "promoted": server.promoted,
     }
     warning = server.warning
     if warning is not None:
@@ -42,6 +53,31 @@ def serverLine(server: ServerStatus) -> dict[str, Any]:
     if server.error is not None:
         line["error"] = server.error
     return line
+
+
+def scopeLines(children: tuple[ChildStatus, ...]) -> dict[str, dict[str, Any]]:
+    """Which children serve which scope, by scope key (a route key,
+    C{"global"} for the key-less route, or a credential key): how many
+    children serve it, the pid when that is one child (C{None} while it is
+    stopped, or when several do: each credential set of a route has its own
+    child, listed under its credential key) and the sessions of those
+    children. A child a session owns (C{session} scope) has no key and is
+    not listed."""
+    scopes: dict[str, dict[str, Any]] = {}
+    for child in children:
+        for key in child.scopes:
+            line = scopes.get(key or GLOBAL_SCOPE)
+            if line is None:
+                scopes[key or GLOBAL_SCOPE] = {
+                    "pid": child.pid,
+                    "sessions": child.sessions,
+                    "children": 1,
+                }
+            else:
+                line["pid"] = None
+                line["sessions"] += child.sessions
+                line["children"] += 1
+    return scopes
 
 
 def healthLine(server: ServerStatus) -> dict[str, Any]:
@@ -71,6 +107,8 @@ def sessionRow(session: SessionStatus) -> dict[str, Any]:
         "client": session.client,
         "protocolVersion": session.protocolVersion,
         "mode": session.sharing.legacyMode,
+        "scope": session.scope,
+        "credential": session.credential,
         "childPid": session.childPid,
         "created": session.created,
         "lastActivity": session.lastActivity,

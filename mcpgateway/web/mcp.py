@@ -1,5 +1,6 @@
 # -*- test-case-name: tests.web.test_mcp -*-
-"""C{/<server>/mcp}: the MCP Streamable HTTP endpoint of one server.
+"""C{/<server>/mcp}: the MCP Streamable HTTP endpoint of one server (or of
+one of its workspace routes, C{/<server>~<key>/mcp}).
 
 POST carries client messages: C{initialize} opens a session, notifications
 and responses are answered 202, requests the gateway can answer itself
@@ -16,6 +17,16 @@ is answered at once, with the JSON-RPC error the specification names, and
 logged as one warning line (L{ClientErrors}), never with a traceback. A
 batch is capped, and so is what one session may have waiting for a child
 (L{mcpgateway.limits}).
+
+Scopes (docs/scopes.md): an endpoint serves one route of its server (its
+C{scope}: C{""} or a workspace key), and only the sessions opened through
+it. For a server whose entry lists C{"credentialEnv"}, a client may give
+those variables as C{X-Mcp-Env-<NAME>} headers: their values are keyed
+(L{mcpgateway.config.workspaces.WorkspaceKeys.credential}) and the session
+is served by the child of that credential set. Any other C{X-Mcp-Env-*}
+header is ignored (counted in L{McpEndpoint.ignoredCredentialHeaders}, its
+name logged once); a value is never logged, and never reaches any other
+server.
 """
 
 from __future__ import annotations
@@ -33,8 +44,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway import envelope, jsonrpc, logs, versions
+from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone
+from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone, UnknownRoute
 from mcpgateway.core.sessions import Session
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
@@ -132,10 +144,63 @@ class ClientErrors:
 
 PREDECESSOR_WAIT = 60.0
 """Seconds a request for an unknown session waits for a restart's
-predecessor to exit (its sessions are merged then)."""
+predecessor to exit (its sessions are merged then), unless the gateway says
+otherwise (L{Gateway.predecessorWait}: the restart's timeouts, and a margin)."""
 
 
 _TIMED_OUT = object()
+
+CREDENTIAL_HEADER = b"x-mcp-env-"
+"""The prefix of a credential header: C{X-Mcp-Env-<NAME>: value}."""
+MAX_CREDENTIAL = 8192
+"""The longest credential value accepted, in bytes."""
+Credentials = tuple[tuple[str, str], ...]
+
+
+class BadCredential(Exception):
+    """A credential header that cannot be used (the message names it, never its value)."""
+
+
+def readCredentials(request: IRequest, names: tuple[str, ...]) -> Credentials:
+    """The values of the C{X-Mcp-Env-<NAME>} headers of C{request} for
+    C{names} (header names are case-insensitive), sorted by name.
+
+    @raise BadCredential: a header is repeated, or its value is not UTF-8
+        text without NUL of at most L{MAX_CREDENTIAL} bytes.
+    """
+    values: list[tuple[str, str]] = []
+    headers = request.requestHeaders
+    for name in names:
+        raw = headers.getRawHeaders(CREDENTIAL_HEADER + name.encode("ascii"))
+        if raw is None:
+            continue
+        shown = f"X-Mcp-Env-{name}"
+        if len(raw) != 1:
+            raise BadCredential(f"{shown} is given {len(raw)} times; give it once")
+        data = raw[0]
+        if len(data) > MAX_CREDENTIAL:
+            raise BadCredential(f"{shown} is over {MAX_CREDENTIAL} bytes")
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadCredential(f"{shown} is not UTF-8 text") from None
+        if "\0" in value:
+            raise BadCredential(f"{shown} holds a NUL character")
+        values.append((name, value))
+    values.sort()
+    return tuple(values)
+
+
+def ignoredCredentialHeaders(request: IRequest, names: tuple[str, ...]) -> list[str]:
+    """The names of the C{X-Mcp-Env-*} headers of C{request} that are not for
+    C{names} (lower case, as HTTP has them; never their values)."""
+    listed = {CREDENTIAL_HEADER + name.lower().encode("ascii") for name in names}
+    lowered = (key.lower() for key, _ in request.requestHeaders.getAllRawHeaders())
+    return [
+        key[len(CREDENTIAL_HEADER) :].decode("latin-1")[:64]
+        for key in lowered
+        if key.startswith(CREDENTIAL_HEADER) and key not in listed
+    ]
 
 
 class _AfterPredecessor(Exception):
@@ -158,10 +223,24 @@ class McpEndpoint(Resource):
         clock: IReactorTime,
         limits: Limits | None = None,
         clientErrors: ClientErrors | None = None,
+        *,
+        scope: str = "",
+        keys: WorkspaceKeys | None = None,
     ) -> None:
+        """
+        @param scope: the route key this endpoint serves (C{""}: the global
+            route C{/<server>/mcp}).
+        @param keys: keys credential sets; C{None}: credential headers are
+            refused (a gateway always gives one, see L{GatewayRoot}).
+        """
         super().__init__()
         self._gateway = gateway
         self._server = server
+        self._scope = scope
+        self._keys = keys
+        self.ignoredCredentialHeaders = 0
+        """C{X-Mcp-Env-*} headers not listed in the entry's C{credentialEnv}: ignored."""
+        self._ignoredNames: set[str] = set()
         self.pool: ServerPool = gateway.pools[server]
         self._clock = clock
         self._limits = limits = limits if limits is not None else Limits()
@@ -216,7 +295,7 @@ class McpEndpoint(Resource):
 
     def _later(self, request: Request, waiting: Deferred[None]) -> int:
         """Render C{request} again once C{waiting} fires; after
-        L{PREDECESSOR_WAIT} seconds, answer that the session is not found."""
+        L{Gateway.predecessorWait} seconds, answer that the session is not found."""
         gone = _watchDisconnect(request)
 
         def again(timedOut: object) -> None:
@@ -235,7 +314,8 @@ class McpEndpoint(Resource):
                 request.write(body)
                 request.finish()
 
-        waiting.addTimeout(PREDECESSOR_WAIT, self._clock, onTimeoutCancel=lambda *_: _TIMED_OUT)
+        limit = getattr(self._gateway, "predecessorWait", PREDECESSOR_WAIT)
+        waiting.addTimeout(limit, self._clock, onTimeoutCancel=lambda *_: _TIMED_OUT)
         waiting.addCallback(again)
         waiting.addErrback(
             lambda f: self.log.failure("answering after the predecessor exited failed", f)
@@ -304,6 +384,11 @@ class McpEndpoint(Resource):
             problem = envelope.check(payload, kind)
             if problem is not None:
                 return self._refuse(request, 400, *problem)
+        differ = self._credentialProblem(request, session)
+        if differ is not None:
+            if kind is Kind.REQUEST:
+                return self._answerInBand(request, payload, jsonrpc.INVALID_PARAMS, differ)
+            return self._refuse(request, 400, jsonrpc.INVALID_PARAMS, differ)
         if kind is Kind.NOTIFICATION:
             self._notification(session, payload)
             return accepted(request)
@@ -336,13 +421,24 @@ class McpEndpoint(Resource):
             return self._refuse(request, 400, *problem, message["id"])
         params = message["params"]
         version = versions.negotiate(params["protocolVersion"])
-        session, opened = self._gateway.openSession(
-            self._server,
-            message,
-            version,
-            clientPid=_headerPid(request),
-            connection=_loopbackConnection(request),
-        )
+        try:
+            credentialKey, credentials = self._credentialsOf(request)
+        except BadCredential as e:
+            return self._refuse(request, 400, jsonrpc.INVALID_REQUEST, str(e), message["id"])
+        try:
+            session, opened = self._gateway.openSession(
+                self._server,
+                message,
+                version,
+                clientPid=_headerPid(request),
+                connection=_loopbackConnection(request),
+                scope=self._scope,
+                credentialKey=credentialKey,
+                credentials=credentials,
+            )
+        except UnknownRoute as e:
+            # The route went away between routing and here (a reload).
+            return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, f"no route: {e}")
         gone = _watchDisconnect(request)
 
         def answer(response: Message) -> None:
@@ -361,6 +457,62 @@ class McpEndpoint(Resource):
 
         opened.addCallbacks(answer, failed)
         return NOT_DONE_YET
+
+    def _credentialsOf(self, request: Request) -> tuple[str, Credentials]:
+        """The credential key and values the request's C{X-Mcp-Env-*}
+        headers give (C{("", ())} for none, or for a server without
+        C{credentialEnv}); other such headers are counted and their names
+        logged once.
+
+        @raise BadCredential: see L{readCredentials}.
+        """
+        names = self.pool.spec.credentialEnv
+        if not names:
+            self._ignored(ignoredCredentialHeaders(request, ()))
+            return "", ()
+        self._ignored(ignoredCredentialHeaders(request, names))
+        values = readCredentials(request, names)
+        if not values:
+            return "", ()
+        if self._keys is None:
+            raise BadCredential("this endpoint takes no credential headers")
+        return self._keys.credential(dict(values)), values
+
+    def _ignored(self, names: list[str]) -> None:
+        if not names:
+            return
+        self.ignoredCredentialHeaders += len(names)
+        new = sorted(set(names) - self._ignoredNames)
+        if new and len(self._ignoredNames) < 64:
+            self._ignoredNames.update(new)
+            self.log.warn(
+                "server {server}: ignored the header(s) {names}: its entry does not list"
+                ' them in "credentialEnv", so they never reach its children',
+                server=self._server,
+                names=", ".join(f"X-Mcp-Env-{name}" for name in new),
+            )
+
+    def _credentialProblem(self, request: Request, session: Session) -> str | None:
+        """Why the request's credential headers do not fit C{session}, or
+        C{None}. A session restored from a previous process (its values are
+        never saved) is bound again to the values it gives."""
+        if not self.pool.spec.credentialEnv:
+            return None
+        try:
+            credentialKey, credentials = self._credentialsOf(request)
+        except BadCredential as e:
+            return str(e)
+        if session.variant is None and session.credential:
+            if not credentials:
+                return (
+                    "this session's credentials are not known to this gateway process (it"
+                    " restarted): send its X-Mcp-Env-* headers again, or initialize again"
+                )
+            if self._gateway.rebind(session, credentialKey, credentials):
+                return None
+        elif not credentials or credentialKey == session.credential:
+            return None
+        return "credentials differ from this session's; initialize again to use them"
 
     def _batch(self, request: Request, batch: list[Any], version: str | None) -> bytes | int:
         if not batch:
@@ -392,6 +544,9 @@ class McpEndpoint(Resource):
                 jsonrpc.INVALID_REQUEST,
                 "Invalid Request: batches are only allowed in protocol 2025-03-26",
             )
+        differ = self._credentialProblem(request, session)
+        if differ is not None:
+            return self._refuse(request, 400, jsonrpc.INVALID_PARAMS, differ)
         # Check everything before acting on anything: a batch is refused whole,
         # or each of its requests gets its answer.
         requests: list[Message] = []
@@ -555,6 +710,9 @@ class McpEndpoint(Resource):
         session = self._session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
+        differ = self._credentialProblem(request, session)
+        if differ is not None:
+            return self._refuse(request, 400, jsonrpc.INVALID_PARAMS, differ)
         lastEventId = header(request, "last-event-id")
         if lastEventId is not None and resumable(session.protocolVersion):
             resumed = self._resume(request, session, lastEventId)
@@ -570,6 +728,8 @@ class McpEndpoint(Resource):
                     "Conflict: this session already has an open GET stream",
                 )
             current.close()  # its connection is gone and the client did not resume it
+        if getattr(getattr(request, "site", None), "handingOver", False):
+            return self._handedOver(request, session)
         stream = SSEStream(request, self._clock, True, self._keepAlive, self._logFor(session, "g"))
         session.getStream = stream
 
@@ -579,6 +739,20 @@ class McpEndpoint(Resource):
 
         stream.onClose(forget)
         return NOT_DONE_YET
+
+    def _handedOver(self, request: Request, session: Session) -> bytes:
+        """A new GET stream while a restart's successor takes over
+        (L{mcpgateway.web.app.GatewaySite.handOver}): it must not hold this
+        process open. An SSE response that ends at once, on a connection that
+        closes (C{Connection: close}, see C{GatewayChannel.checkPersistence}),
+        so the client opens the stream again, at the successor; a resumable
+        session is told when (C{retry:}), an older one gets no event."""
+        request.setResponseCode(200)
+        request.setHeader(b"content-type", b"text/event-stream")
+        request.setHeader(b"cache-control", b"no-cache")
+        if resumable(session.protocolVersion):
+            return b"retry: %d\n\n" % self.replay.retryMs
+        return b""
 
     def _resume(self, request: Request, session: Session, lastEventId: str) -> bytes | int | None:
         """Resume the stream C{lastEventId} belongs to over this GET; C{None}
@@ -662,7 +836,8 @@ class McpEndpoint(Resource):
                 # Opened on the process this one took over from, in its last
                 # moments: known once it has exited (see Gateway).
                 raise _AfterPredecessor(waiting)
-        if session is None or session.server != self._server:
+        if session is None or session.server != self._server or session.scope != self._scope:
+            # A session of another route (another workspace) is not found here.
             return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
         self._gateway.sessions.touch(session)
         return session

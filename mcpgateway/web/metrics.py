@@ -15,8 +15,11 @@ values escaped (backslash, double quote, newline) and help text escaped
 (backslash, newline).
 
 Every label is bounded: C{server} (a configured name), C{method} (the MCP
-method set, anything else is C{other}), C{outcome}, C{state}, C{le} and
-C{version}. No session id, tool name, argument or pid ever becomes a label.
+method set, anything else is C{other}), C{outcome}, C{state}, C{le},
+C{version}, C{scope} (the four scope words) and C{scope_key} (the scope keys
+a server's children serve: at most its C{maxChildren} children, each a
+keyed hash or C{global}; never a path or a value). No session id, tool
+name, argument or pid ever becomes a label.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Callable, Iterable
 
 from mcpgateway import procfs
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.spec import SHARES
 from mcpgateway.core.stats import BUCKETS, OUTCOMES
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState
 
@@ -143,6 +147,40 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
     )
     uptime = _Family(p + "gateway_uptime_seconds", "gauge", "Seconds since the gateway started.")
     info = _Family(p + "gateway_info", "gauge", "The gateway's version, as a label; always 1.")
+    scopeChildren = _Family(
+        p + "server_children",
+        "gauge",
+        "Running child processes, by server and scope (global, workspace, credential, session:"
+        " a child a session owns, as a promoted server gives new sessions).",
+    )
+    scopeSessions = _Family(
+        p + "scope_sessions",
+        "gauge",
+        "Sessions served by the child of each scope key of a server (global: the key-less"
+        " route; else a workspace or credential key, a keyed hash).",
+    )
+    waits = _Family(
+        p + "pool_waits_total",
+        "counter",
+        "Requests that found the server's pool at maxChildren with no idle child, and waited.",
+    )
+    waitTimeouts = _Family(
+        p + "pool_wait_timeouts_total",
+        "counter",
+        "Requests that waited for a child of a full pool until their timeout (answered with"
+        " an error that names maxChildren).",
+    )
+    evictions = _Family(
+        p + "pool_evictions_total",
+        "counter",
+        "Idle children stopped to make room in a full pool (least recently used first).",
+    )
+    promoted = _Family(
+        p + "server_promoted",
+        "gauge",
+        "1 when the gateway gives the server's new sessions a child of their own (promoted to"
+        " session scope: its shared child asked something no session could be proven to own).",
+    )
 
     for name in sorted(status.servers):
         server = status.servers[name]
@@ -183,6 +221,23 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
         if known or not pids:
             childRss.add(labels, sum(known))
 
+        byScope = dict.fromkeys(SHARES, 0)
+        perKey: dict[str, int] = {}
+        for child in server.children:
+            if child.pid is not None:
+                byScope["session" if child.owner is not None else server.share] += 1
+            for key in child.scopes:
+                perKey[key or "global"] = perKey.get(key or "global", 0) + child.sessions
+        for word, n in byScope.items():
+            if n or word == server.share:
+                scopeChildren.add((*labels, ("scope", word)), n)
+        for key in sorted(perKey):
+            scopeSessions.add((*labels, ("scope_key", key)), perKey[key])
+        waits.add(labels, server.waits)
+        waitTimeouts.add(labels, server.waitTimeouts)
+        evictions.add(labels, server.evictions)
+        promoted.add(labels, int(server.promoted is not None))
+
     if status.rssBytes is not None:
         gatewayRss.add((), status.rssBytes)
     uptime.add((), max(0.0, status.uptime))
@@ -203,6 +258,12 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
         bytesIn,
         bytesOut,
         childRss,
+        scopeChildren,
+        scopeSessions,
+        waits,
+        waitTimeouts,
+        evictions,
+        promoted,
         gatewayRss,
         uptime,
         info,

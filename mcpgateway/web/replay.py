@@ -117,13 +117,10 @@ class StreamLog:
 
     def frame(self, data: bytes) -> bytes:
         """The frame of an event that is written and finished at once (a
-        one-piece answer): given an id, not kept."""
-        self.seq += 1
-        return b"id: %s-%d\nevent: message\ndata: %s\n\n" % (
-            self.key.encode("ascii"),
-            self.seq,
-            data,
-        )
+        one-piece answer): no id, since nothing of it is kept, and an id
+        would send a client back to resume it (the TypeScript SDK 1.x does,
+        after an error answer, and gets 400 twice)."""
+        return b"event: message\ndata: %s\n\n" % data
 
     def keep(self) -> None:
         """Its first id went out: a client may ask for it from now on."""

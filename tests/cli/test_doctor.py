@@ -512,10 +512,14 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
         "health",
         "resolution",
         "serverRequests",
+        "promotions",
+        "poolLimits",
         "backup",
         "claudeConfig",
         "npxCache",
         "classification",
+        "workspaceKey",
+        "envFiles",
         "logFile",
     ]
     for entry in document["checks"]:
@@ -679,7 +683,7 @@ def test_doctor_fails_on_refused_server_to_client_requests(
         " they belong to on a shared child): everything (3)"
     )
     assert result.fix == (
-        'run everything per session ("mode": "stateful" in its entry or'
+        'run everything per session ("share": "session" in its entry or'
         f" {stateDir / OVERRIDES_FILE})"
     )
     assert result.details == (f"everything: {AMBIGUOUS_WARNING}",)

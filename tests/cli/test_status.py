@@ -98,7 +98,7 @@ def test_status_shows_refused_requests_without_a_warning_text(stateDir: Path) ->
     lines = renderStatus(found, {"servers": {"everything": server}}, [])
     assert (
         "      ! 2 server-to-client requests refused: no way to tell which session they"
-        ' belong to; run it per session ("mode": "stateful")'
+        ' belong to; run it per session ("share": "session")'
     ) in lines
 
 

@@ -40,6 +40,7 @@ from mcpgateway.clientconfigs.claude import (
 )
 from mcpgateway.config.servers import ConfigError, LoadedConfig
 from mcpgateway.config.source import ConfigService
+from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import capturedGatewayLogs
 
@@ -106,8 +107,16 @@ def make(configPath: Path, stateDir: Path, home: Path, **kw: Any) -> ClaudeConfi
     return ClaudeConfig(configPath, stateDir, home=home, **kw)
 
 
-def url(port: int) -> Callable[[str], str]:
-    return lambda name: f"http://127.0.0.1:{port}/{name}/mcp"
+PROJ_KEY = "abcdefghijklmnop"
+"""A stand-in for PROJ's workspace key (the real ones: test_scopes_adoption.py)."""
+
+
+def url(port: int) -> Callable[..., str]:
+    def urlFor(name: str, workspace: str | None = None) -> str:
+        route = name if workspace is None else f"{name}~{PROJ_KEY}"
+        return f"http://127.0.0.1:{port}/{route}/mcp"
+
+    return urlFor
 
 
 def gateway(configPath: Path, stateDir: Path) -> AdoptedClaudeConfig:
@@ -123,7 +132,7 @@ def test_inspect_backup_counts_what_restore_would_restore(
 ) -> None:
     assert inspectBackup(stateDir, configPath) is None
     make(configPath, stateDir, home).adopt(url(9100))
-    assert inspectBackup(stateDir, configPath) == 3  # search, typed, search in PROJ
+    assert inspectBackup(stateDir, configPath) == 4  # search, typed; search, private in PROJ
     backup = backupPathFor(stateDir, configPath)
     backup.write_text('{"version": 1, "configPath": "/elsewhere/.claude.json"}')
     with pytest.raises(ConfigError, match=re.escape("/elsewhere/.claude.json")) as caught:
@@ -252,7 +261,12 @@ def test_mcpgateway_restore_puts_back_a_stale_copy(
     assert (
         sorted(report.revived)
         == sorted(report.restored)
-        == [f"search (local scope of project {PROJ})", "search (user scope)", "typed (user scope)"]
+        == [
+            f"private (local scope of project {PROJ})",
+            f"search (local scope of project {PROJ})",
+            "search (user scope)",
+            "typed (user scope)",
+        ]
     )
     assert configPath.read_bytes() == before
     again = make(configPath, stateDir, home).restore()
@@ -328,21 +342,31 @@ def test_an_entry_pointing_at_a_gateway_without_a_backup_is_an_error(
     assert [e["error"] for e in errors] == [error]
 
 
-# -- 10.3 on the adopted path ---------------------------------------------------------------
+# -- issue 13 on the adopted path -----------------------------------------------------------
 
 
-def test_a_project_only_server_is_neither_adopted_nor_served(
+def test_a_project_only_server_is_adopted_at_its_workspace_route(
     configPath: Path, stateDir: Path
 ) -> None:
+    """Issue 13 (was 10.3's "neither adopted nor served"): a project's own
+    server is adopted at that project's workspace route, never at the global
+    one; what the gateway is given for it is the original at its project."""
     source = gateway(configPath, stateDir)
-    loaded = source.load()
-    assert "private" not in loaded.servers
-    assert [w for w in loaded.warnings if "'private'" in w] == [
-        w for w in loaded.warnings if "defined only in a project" in w
-    ]
+    source.load()
     source.listening(9100)
-    assert load(configPath)["projects"][PROJ]["mcpServers"]["private"] == {"command": "private-mcp"}
-    assert load(configPath)["projects"][PROJ]["mcpServers"]["search"]["type"] == "http"
+    key = WorkspaceKeys.forStateDir(stateDir).key(PROJ)
+    assert load(configPath)["projects"][PROJ]["mcpServers"]["private"] == {
+        "type": "http",
+        "url": f"http://127.0.0.1:9100/private~{key}/mcp",
+    }
+    assert load(configPath)["projects"][PROJ]["mcpServers"]["search"] == {
+        "type": "http",
+        "url": "http://127.0.0.1:9100/search/mcp",
+    }
+    served = source._claude.servedDocument()
+    assert served["projects"][PROJ]["mcpServers"] == original()["projects"][PROJ]["mcpServers"]
+    source.stopping()
+    assert load(configPath) == original()
 
 
 # -- 20.13: leftovers of a write killed by kill -9 --------------------------------------------
@@ -500,7 +524,7 @@ def test_an_adoption_that_fails_at_listening_is_logged_and_retried(
         run.clock.advance(0.3)
     assert [e["path"] for e in events if e["log_level"] == LogLevel.error] == [str(configPath)]
     assert load(configPath)["mcpServers"]["typed"]["type"] == "http"  # adopted by the retry
-    assert sorted(run.reloads[-1]) == ["search", "typed"]
+    assert sorted(run.reloads[-1]) == ["private", "search", "typed"]  # issue 13: PROJ's too
 
 
 # -- 20.9: a busy writer cannot starve the reload ------------------------------------------------

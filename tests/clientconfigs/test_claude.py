@@ -4,7 +4,9 @@ home); the real C{~/.claude.json} is never read."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
 import os
 import re
@@ -26,12 +28,23 @@ PROJ_A = "/home/u/proj-a"
 PROJ_B = "/home/u/proj-b"
 
 
-def url9100(name: str) -> str:
-    return f"http://127.0.0.1:9100/{name}/mcp"
+def fakeKey(workspace: str) -> str:
+    """A workspace key as WorkspaceKeys makes them (16 of [a-z2-7]); the real
+    keyed hash is AdoptedClaudeConfig's, tested in test_scopes_adoption.py."""
+    digest = hashlib.sha256(workspace.encode()).digest()[:10]
+    return base64.b32encode(digest).decode().lower()
 
 
-def url9200(name: str) -> str:
-    return f"http://127.0.0.1:9200/{name}/mcp"
+def route(name: str, scope: str | None) -> str:
+    return f"/{name}/mcp" if scope is None else f"/{name}~{fakeKey(scope)}/mcp"
+
+
+def url9100(name: str, scope: str | None = None) -> str:
+    return f"http://127.0.0.1:9100{route(name, scope)}"
+
+
+def url9200(name: str, scope: str | None = None) -> str:
+    return f"http://127.0.0.1:9200{route(name, scope)}"
 
 
 def http(url: str) -> dict[str, str]:
@@ -79,10 +92,26 @@ def original(ts: bool = True) -> dict[str, Any]:
     return doc
 
 
-SERVABLE = [("search", None), ("typed", None), ("search", PROJ_A)]
-"""The entries the gateway adopts: the user scope's, and a project's entry that
-is the same server as the user scope's; 'lint' and 'db' are project-only."""
-PROJECT_ONLY = [("lint", PROJ_A), ("db", PROJ_B)]
+SERVABLE = [("search", None), ("typed", None), ("lint", PROJ_A), ("search", PROJ_A), ("db", PROJ_B)]
+"""The entries the gateway adopts: every servable stdio entry of every scope."""
+PROJECT_ONLY: list[tuple[str, str | None]] = [("lint", PROJ_A), ("db", PROJ_B)]
+"""Defined only in a project: adopted at that project's workspace route."""
+ROUTES: dict[tuple[str, str | None], str | None] = {
+    ("search", None): None,
+    ("typed", None): None,
+    ("lint", PROJ_A): PROJ_A,
+    ("search", PROJ_A): None,  # the same server as the user scope's: the global route
+    ("db", PROJ_B): PROJ_B,
+}
+"""The route each of them gets (C{None}: the global one)."""
+
+
+def label(name: str, scope: str | None) -> str:
+    return f"{name} ({'user scope' if scope is None else f'local scope of project {scope}'})"
+
+
+def adoptedUrl(name: str, scope: str | None, urlFor: Callable[..., str] = url9100) -> str:
+    return urlFor(name, ROUTES[(name, scope)])
 
 
 def stringify(doc: Any) -> str:
@@ -145,17 +174,16 @@ def withoutTs(text: str) -> str:
 def test_adopt_rewrites_exactly_the_servable_stdio_entries(
     configPath: Path, stateDir: Path, home: Path
 ) -> None:
+    """Issue 13: every servable stdio entry of every scope is adopted, a
+    project's own server at its workspace's route; no name clash and no
+    project-only server leaves an entry as plain stdio."""
     report = make(configPath, stateDir, home).adopt(url9100)
 
-    assert report.adopted == [
-        "search (user scope)",
-        "typed (user scope)",
-        f"search (local scope of project {PROJ_A})",
-    ]
-    assert report.removed == [] and report.changed
+    assert report.adopted == [label(name, scope) for name, scope in SERVABLE]
+    assert report.removed == [] and report.notes == [] and report.changed
     expected = original()
     for name, scope in SERVABLE:
-        block(expected, scope)[name] = http(url9100(name))
+        block(expected, scope)[name] = http(adoptedUrl(name, scope))
     expected[GATEWAY_TS_KEY] = STAMP
     # Everything else byte for byte: same key order, indent, escaping, no trailing newline.
     assert configPath.read_text(encoding="utf-8") == stringify(expected)
@@ -170,12 +198,13 @@ def test_adopt_rewrites_exactly_the_servable_stdio_entries(
     orig = original()
     for name, scope in SERVABLE:
         record = block(backup, scope)[name]
-        assert record == {"url": url9100(name), "original": block(orig, scope)[name]}
+        assert record == {"url": adoptedUrl(name, scope), "original": block(orig, scope)[name]}
     assert set(backup["mcpServers"]) == {"search", "typed"}
-    assert set(backup["projects"]) == {PROJ_A}
-    assert set(backup["projects"][PROJ_A]["mcpServers"]) == {"search"}
+    assert set(backup["projects"]) == {PROJ_A, PROJ_B}
+    assert set(backup["projects"][PROJ_A]["mcpServers"]) == {"lint", "search"}
+    assert set(backup["projects"][PROJ_B]["mcpServers"]) == {"db"}
     for name, scope in PROJECT_ONLY:  # a project's private server: never a global route
-        assert block(load(configPath), scope)[name] == block(orig, scope)[name]
+        assert block(load(configPath), scope)[name] == http(url9100(name, scope))
 
 
 def test_adopt_is_idempotent(configPath: Path, stateDir: Path, home: Path) -> None:
@@ -209,28 +238,28 @@ def test_adopt_without_stdio_entries_writes_nothing(home: Path, stateDir: Path) 
 
 
 def test_served_document_yields_the_originals(configPath: Path, stateDir: Path, home: Path) -> None:
+    """What the gateway is given to serve is the file as it was before
+    adoption: every adopted entry is its original, a project's at its project
+    path (config builds that workspace's route from it)."""
     expected = parseConfig(original(), str(configPath), ENV, "user")
     config = make(configPath, stateDir, home)
     before = config.servedDocument()
     config.adopt(url9100)
     after = config.servedDocument()
     assert after == before
-    assert after["mcpServers"]["search"] == {"command": "search-mcp", "args": ["--fast"]}
-    assert "/home/u/proj-c" not in after["projects"]  # no servers there
+    orig = original()
+    assert after["mcpServers"] == orig["mcpServers"]
+    assert after["projects"] == {  # no project without servers, only the servers
+        PROJ_A: {"mcpServers": orig["projects"][PROJ_A]["mcpServers"]},
+        PROJ_B: {"mcpServers": orig["projects"][PROJ_B]["mcpServers"]},
+    }
     served = parseConfig(after, str(configPath), ENV, "user")
     assert served.servers == expected.servers
-    assert sorted(served.servers) == ["search", "typed"]
     assert config.loadServed().servers == expected.servers
+    assert config.loadServed().warnings == expected.warnings
     # What cannot be served still reaches the gateway's warnings.
     assert any("bad name!" in w for w in served.warnings)
     assert any("'broken'" in w for w in served.warnings)
-    assert [w for w in served.warnings if "defined only in a project" in w] == [
-        w for w in config.loadServed().warnings if "defined only in a project" in w
-    ]
-    projectOnly = [w for w in served.warnings if "defined only in a project" in w]
-    assert len(projectOnly) == 1
-    assert f"'lint' (local scope of project {PROJ_A})" in projectOnly[0]
-    assert f"'db' (local scope of project {PROJ_B})" in projectOnly[0]
 
 
 # -- restore and the round trip -------------------------------------------------------
@@ -305,7 +334,8 @@ def test_adopt_then_restore_gives_the_bytes_back(
 def test_mcp_json_servers_are_a_projects_and_not_adopted(home: Path, stateDir: Path) -> None:
     """Issue 10.3 on the adopted path: a .mcp.json's servers are project scope
     (often from a cloned repository): not rewritten to a route every client
-    can reach, and not served."""
+    can reach. (Opened as the config itself, its top level has no workspace,
+    so it gets no workspace route either.)"""
     project = home / "work" / "proj"
     project.mkdir(parents=True)
     path = project / ".mcp.json"
@@ -333,21 +363,23 @@ def test_mcp_json_servers_are_a_projects_and_not_adopted(home: Path, stateDir: P
     assert report.adopted == [] and not report.changed
     assert path.read_text() == before
     assert not config.backupPath.exists()
-    served = config.loadServed()
-    assert served.servers == {}
-    assert any("'fs' (project scope)" in w for w in served.warnings)
+    assert config.servedDocument() == json.loads(before)  # as it is: parseConfig decides
 
 
-def test_a_project_only_entry_an_older_version_adopted_is_given_back(
+def test_an_older_versions_global_url_of_a_project_entry_is_re_pointed(
     configPath: Path, stateDir: Path, home: Path
 ) -> None:
-    """An older gateway adopted project-only servers: the next adoption puts
-    them back as stdio entries and stops serving them."""
+    """Issue 13: a backup written by an older version gave a project's own
+    server the global URL (/<name>/mcp, reachable from every project). The
+    next adoption re-points it to its workspace route; the originals and the
+    byte-for-byte restore stay."""
+    before = configPath.read_bytes()
     data = load(configPath)
     backup: dict[str, Any] = {
         "version": 1,
         "configPath": str(configPath),
         "timestampAdded": False,
+        "timestampBefore": 1,
         "projects": {},
     }
     for name, scope in PROJECT_ONLY:
@@ -357,22 +389,35 @@ def test_a_project_only_entry_an_older_version_adopted_is_given_back(
             "original": block(data, scope)[name],
         }
         block(data, scope)[name] = http(url9100(name))
+    data[GATEWAY_TS_KEY] = STAMP - 1
     configPath.write_text(stringify(data), encoding="utf-8")
     (stateDir / "config-backup.json").write_text(json.dumps(backup))
 
     config = make(configPath, stateDir, home)
-    assert sorted(config.loadServed().servers) == ["search", "typed"]
-    report = config.adopt(url9100)
-    assert sorted(report.removed) == sorted(
-        f"{n} (local scope of project {s})" for n, s in PROJECT_ONLY
+    assert (
+        config.servedDocument()["projects"][PROJ_B]["mcpServers"]["db"]
+        == (original()["projects"][PROJ_B]["mcpServers"]["db"])
     )
-    assert all("only in a project" in n for n in report.notes if "lint" in n or "db" in n)
-    after = load(configPath)
+    report = config.adopt(url9100)
+    assert report.removed == []
+    assert sorted(report.adopted) == sorted(
+        label(n, s) for n, s in SERVABLE if (n, s) not in PROJECT_ONLY
+    )
     for name, scope in PROJECT_ONLY:
-        assert block(after, scope)[name] == block(original(), scope)[name]
+        assert (
+            f"{label(name, scope)}: now at {url9100(name, scope)} (was {url9100(name)})"
+            in report.notes
+        )
+    after = load(configPath)
     saved = load(stateDir / "config-backup.json")
-    assert set(saved["projects"]) == {PROJ_A}
-    assert set(saved["projects"][PROJ_A]["mcpServers"]) == {"search"}
+    for name, scope in SERVABLE:
+        assert block(after, scope)[name] == http(adoptedUrl(name, scope))
+        assert block(saved, scope)[name] == {
+            "url": adoptedUrl(name, scope),
+            "original": block(original(), scope)[name],
+        }
+    config.restore()
+    assert configPath.read_bytes() == before
 
 
 def test_restore_without_a_backup_changes_nothing(
@@ -450,7 +495,11 @@ def test_restore_keeps_what_the_user_changed(configPath: Path, stateDir: Path, h
     report = make(configPath, stateDir, home).restore()
 
     assert report.kept == ["typed (user scope)", f"search (local scope of project {PROJ_A})"]
-    assert report.restored == ["search (user scope)"]
+    assert report.restored == [
+        "search (user scope)",
+        f"lint (local scope of project {PROJ_A})",
+        f"db (local scope of project {PROJ_B})",
+    ]
     assert any("typed (user scope) was changed" in n for n in report.notes)
     assert any(f"search (local scope of project {PROJ_A}) was removed" in n for n in report.notes)
     data = load(configPath)
@@ -474,7 +523,10 @@ def test_adopt_merges_a_backup_the_user_edited_around(
     assert any("typed (user scope) was changed" in n and "the file wins" in n for n in report.notes)
     backup = load(stateDir / "config-backup.json")
     assert set(backup["mcpServers"]) == {"search"}
-    assert "projects" not in backup
+    assert {p: set(b["mcpServers"]) for p, b in backup["projects"].items()} == {
+        PROJ_A: {"lint"},
+        PROJ_B: {"db"},
+    }
     assert load(configPath)["mcpServers"]["typed"] == http("https://elsewhere.example/mcp")
 
 
@@ -705,15 +757,20 @@ def test_sync_adopts_an_entry_added_later(configPath: Path, stateDir: Path, home
     # Served at once, before the rewrite.
     assert config.servedDocument()["mcpServers"]["fresh"]["command"] == "fresh-mcp"
     report = config.sync(url9100)
-    assert report.adopted == ["fresh (user scope)"]
+    assert report.adopted == ["fresh (user scope)", f"private (local scope of project {PROJ_B})"]
     assert report.changed
     after = load(configPath)
     assert after["mcpServers"]["fresh"] == http(url9100("fresh"))
-    assert after["projects"][PROJ_B]["mcpServers"]["private"] == {"command": "private-mcp"}
-    served = parseConfig(config.servedDocument(), "c", ENV, "user")
+    assert after["projects"][PROJ_B]["mcpServers"]["private"] == http(url9100("private", PROJ_B))
+    document = config.servedDocument()
+    assert document["projects"][PROJ_B]["mcpServers"]["private"] == {"command": "private-mcp"}
+    served = parseConfig(document, "c", ENV, "user")
     assert served.servers["fresh"].command == "fresh-mcp"
-    assert "private" not in served.servers
-    assert "fresh" in load(stateDir / "config-backup.json")["mcpServers"]
+    saved = load(stateDir / "config-backup.json")
+    assert "fresh" in saved["mcpServers"]
+    assert saved["projects"][PROJ_B]["mcpServers"]["private"]["original"] == {
+        "command": "private-mcp"
+    }
     assert not config.sync(url9100).changed
 
 
@@ -766,9 +823,12 @@ def test_sync_gives_back_an_entry_the_gateway_can_no_longer_serve(
 # -- one name, several scopes -----------------------------------------------------------------
 
 
-def test_a_name_with_different_specs_in_two_scopes_is_adopted_once(
+def test_a_name_with_different_specs_in_two_scopes_is_adopted_in_each(
     home: Path, stateDir: Path
 ) -> None:
+    """Issue 13 (was: the differing project entry was left as plain stdio with
+    a clash note): each entry is adopted, the differing one at its
+    workspace's route; nothing is noted, restore gives everything back."""
     path = home / ".claude.json"
     shared = {"command": "x-mcp", "args": ["a"]}
     doc = {
@@ -782,41 +842,86 @@ def test_a_name_with_different_specs_in_two_scopes_is_adopted_once(
     config = make(path, stateDir, home)
 
     report = config.adopt(url9100)
-    assert report.adopted == ["x (user scope)", "x (local scope of project /p/one)"]
-    assert report.notes == [
-        "x (local scope of project /p/two) differs from the 'x' served"
-        " from x (user scope); left as a stdio entry (clients there start"
-        " it themselves)"
+    assert report.adopted == [
+        "x (user scope)",
+        "x (local scope of project /p/one)",
+        "x (local scope of project /p/two)",
     ]
+    assert report.notes == []
     data = load(path)
-    assert data["projects"]["/p/two"]["mcpServers"]["x"]["args"] == ["b"]
+    assert data["mcpServers"]["x"] == http(url9100("x"))
+    assert data["projects"]["/p/one"]["mcpServers"]["x"] == http(url9100("x"))
+    assert data["projects"]["/p/two"]["mcpServers"]["x"] == http(url9100("x", "/p/two"))
     served = config.servedDocument()
-    assert "/p/two" not in served["projects"]
+    assert served["projects"]["/p/two"]["mcpServers"]["x"]["args"] == ["b"]
+    assert served["projects"]["/p/one"]["mcpServers"]["x"] == shared
     assert config.loadServed().servers["x"].args == ("a",)
-    assert config.sync(url9100).notes == []  # said once
+    assert not config.sync(url9100).changed
 
     config.restore()
     assert load(path) | {GATEWAY_TS_KEY: 0} == doc | {GATEWAY_TS_KEY: 0}
 
 
-def test_the_user_scope_wins_over_every_project(home: Path, stateDir: Path) -> None:
+def test_a_project_entry_follows_the_user_scope_between_routes(home: Path, stateDir: Path) -> None:
+    """Issue 13 (was: the user scope's spec won and other projects' entries
+    stayed stdio): a project's entry is at the global route exactly while it
+    is the same server as the user scope's, else at its workspace's route."""
     path = home / ".claude.json"
     path.write_text(stringify({"projects": {"/p/b": {"mcpServers": {"x": {"command": "b"}}}}}))
     config = make(path, stateDir, home)
-    assert config.adopt(url9100).adopted == []  # only in a project: not shared
+    assert config.adopt(url9100).adopted == ["x (local scope of project /p/b)"]
+    assert load(path)["projects"]["/p/b"]["mcpServers"]["x"] == http(url9100("x", "/p/b"))
+
     data = load(path)  # the user scope gets an 'x', and a project the same one
     data["mcpServers"] = {"x": {"command": "u"}}
     data["projects"]["/p/a"] = {"mcpServers": {"x": {"command": "u"}}}
     path.write_text(stringify(data))
     report = config.sync(url9100)
     assert report.adopted == ["x (user scope)", "x (local scope of project /p/a)"]
-    assert report.notes == [
-        "x (local scope of project /p/b) differs from the 'x' served from"
-        " x (user scope); left as a stdio entry (clients there start it"
-        " themselves)"
-    ]
+    assert report.notes == []
+    data = load(path)
+    assert data["projects"]["/p/a"]["mcpServers"]["x"] == http(url9100("x"))
+    assert data["projects"]["/p/b"]["mcpServers"]["x"] == http(url9100("x", "/p/b"))
     assert config.loadServed().servers["x"].command == "u"
-    assert load(path)["projects"]["/p/b"]["mcpServers"]["x"] == {"command": "b"}
+
+    data["mcpServers"]["x"] = {"command": "b"}  # the user scope's 'x' is now /p/b's
+    path.write_text(stringify(data))
+    report = config.sync(url9100)
+    assert report.removed == report.adopted == ["x (user scope)"]
+    moved = [
+        f"x (local scope of project /p/a): now at {url9100('x', '/p/a')} (was {url9100('x')})",
+        f"x (local scope of project /p/b): now at {url9100('x')} (was {url9100('x', '/p/b')})",
+    ]
+    assert sorted(n for n in report.notes if "now at" in n) == moved
+    data = load(path)
+    assert data["projects"]["/p/a"]["mcpServers"]["x"] == http(url9100("x", "/p/a"))
+    assert data["projects"]["/p/b"]["mcpServers"]["x"] == http(url9100("x"))
+    config.restore()
+    data = load(path)
+    assert data["mcpServers"]["x"] == {"command": "b"}
+    assert data["projects"]["/p/a"]["mcpServers"]["x"] == {"command": "u"}
+    assert data["projects"]["/p/b"]["mcpServers"]["x"] == {"command": "b"}
+
+
+def test_a_project_path_that_names_no_workspace_is_left_alone(home: Path, stateDir: Path) -> None:
+    """A project key that is not an absolute path has no workspace key: its
+    entries stay as they are (said once), the rest is adopted."""
+    path = home / ".claude.json"
+    doc = {
+        "mcpServers": {"x": {"command": "u"}},
+        "projects": {
+            "relative/p": {"mcpServers": {"x": {"command": "r"}, "y": {"command": "u"}}},
+            "/p/nul\0": {"mcpServers": {"z": {"command": "z"}}},
+        },
+    }
+    path.write_text(stringify(doc))
+    config = make(path, stateDir, home)
+    report = config.adopt(url9100)
+    assert report.adopted == ["x (user scope)"]
+    assert len(report.notes) == 3
+    assert all("cannot name a workspace" in n and "left as it is" in n for n in report.notes)
+    assert load(path)["projects"] == doc["projects"]
+    assert config.sync(url9100).notes == []  # said once
 
 
 # -- paths -------------------------------------------------------------------------------------

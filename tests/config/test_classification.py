@@ -1,13 +1,24 @@
-"""Stateless or stateful: the built-in list, the entry's own mode, and the
-overrides file, in that order of precedence (lowest first)."""
+"""Who shares a server's children: the default, the built-in list, the
+entry's own share (or mode), promotions and the overrides file, in that order
+of precedence (lowest first)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from mcpgateway.config.classification import classify, isBuiltinStateful, loadOverrides
-from mcpgateway.core.spec import ServerSpec
+import pytest
+
+from mcpgateway.config.classification import (
+    Override,
+    classify,
+    isBuiltinSession,
+    isBuiltinStateful,
+    loadOverrides,
+    resolve,
+)
+from mcpgateway.config.promotions import Promotion
+from mcpgateway.core.spec import ServerSpec, shareOf
 
 
 def spec(
@@ -20,7 +31,7 @@ def spec(
         name=name,
         command=command,
         args=args,
-        mode=mode or "stateless",
+        mode=shareOf(mode).value if mode else "global",
         modeDeclared=mode is not None,
     )
 
@@ -34,6 +45,34 @@ def test_builtin_list_matches_names_and_packages() -> None:
     assert isBuiltinStateful(spec("code", "uvx", ("--from", "git+https://x/serena", "serena")))
     assert not isBuiltinStateful(spec("search", "npx", ("-y", "@upstash/context7-mcp")))
     assert not isBuiltinStateful(spec("playwrightish"))  # whole words only
+
+
+@pytest.mark.parametrize(
+    ("name", "command", "args"),
+    [
+        ("everything", "npx", ("-y", "@modelcontextprotocol/server-everything")),
+        (
+            "e",
+            "node",
+            ("/cache/node_modules/@modelcontextprotocol/server-everything/dist/index.js",),
+        ),
+        ("b", "npx", ("@browsermcp/mcp@latest",)),
+        ("b", "npx", ("@executeautomation/playwright-mcp-server",)),
+        ("b", "npx", ("-y", "@modelcontextprotocol/server-puppeteer")),
+        ("b", "npx", ("-y", "@browserbasehq/mcp-server-browserbase")),
+        ("b", "uvx", ("browser-use",)),
+        ("b", "npx", ("-y", "@angiejones/mcp-selenium")),
+    ],
+)
+def test_servers_that_talk_back_or_drive_a_browser_are_on_the_list(
+    name: str, command: str, args: tuple[str, ...]
+) -> None:
+    """Issue 13: server-everything (sampling), browser automation."""
+    assert isBuiltinSession(spec(name, command, args))
+    assert (
+        classify({name: spec(name, command, args)}, loadOverrides(Path("/nonexistent")))[name].mode
+        == "session"
+    )
 
 
 def test_precedence(tmp_path: Path) -> None:
@@ -53,12 +92,49 @@ def test_precedence(tmp_path: Path) -> None:
         )
     )
     out = classify(specs, loadOverrides(tmp_path))
-    assert out["sequential-thinking"].mode == "stateful"  # built-in
-    assert out["pinned"].mode == "stateful"  # the entry's own mode
-    assert out["declaredStateless"].mode == "stateless"  # beats the built-in list
-    assert out["playwright"].mode == "stateless"  # the overrides file beats all
+    assert out["sequential-thinking"].mode == "session"  # built-in
+    assert out["pinned"].mode == "session"  # the entry's own mode
+    assert out["declaredStateless"].mode == "global"  # beats the built-in list
+    assert out["playwright"].mode == "global"  # the overrides file beats all
+    assert out["playwright"].pinned and not out["plain"].pinned
     assert out["playwright"].requestTimeout == 30.0
-    assert (out["plain"].mode, out["plain"].requestTimeout) == ("stateless", 5.0)
+    assert (out["plain"].mode, out["plain"].requestTimeout) == ("global", 5.0)
+
+
+def test_precedence_with_promotions_and_defaults() -> None:
+    """classification.json > promotions.json > the entry > the built-in list > the default."""
+    promoted = Promotion("it sampled with 2 sessions in flight", 1.0)
+    assert resolve(spec("a"), None, None).mode == "global"
+    assert resolve(spec("a"), None, None, default="workspace").mode == "workspace"
+    assert resolve(spec("playwright"), None, None, default="workspace").mode == "session"
+    declared = spec("playwright", mode="credential")
+    assert resolve(declared, None, None).mode == "credential"
+    out = resolve(declared, None, promoted)
+    assert (out.mode, out.promoted, out.pinned) == ("session", promoted.why, False)
+    out = resolve(declared, Override(share="workspace"), promoted)
+    assert (out.mode, out.promoted, out.pinned) == ("workspace", None, True)
+    out = resolve(spec("a"), Override(share="global", maxChildren=3), promoted)
+    assert (out.mode, out.promoted, out.pinned, out.maxChildren) == ("global", None, True, 3)
+    promotedSpecs = classify({"a": spec("a")}, loadOverrides(Path("/nonexistent")), {"a": promoted})
+    assert promotedSpecs["a"].mode == "session" and promotedSpecs["a"].promoted == promoted.why
+
+
+def test_overrides_file_share_and_legacy_mode(tmp_path: Path) -> None:
+    (tmp_path / "classification.json").write_text(
+        json.dumps(
+            {
+                "a": {"share": "credential", "maxChildren": 4},
+                "b": {"mode": "stateful"},
+                "c": {"share": "workspace", "mode": "stateless"},
+            }
+        )
+    )
+    overrides = loadOverrides(tmp_path)
+    assert overrides.warnings == []
+    assert overrides.servers["a"] == Override("credential", None, 4)
+    assert overrides.servers["b"].share == "session"
+    assert overrides.servers["b"].mode == "stateful"  # the legacy word, for the CLI
+    assert overrides.servers["c"].share == "workspace"  # "share" wins
 
 
 def test_invalid_overrides_warn_naming_the_key_and_keep_defaults(tmp_path: Path) -> None:
@@ -69,6 +145,8 @@ def test_invalid_overrides_warn_naming_the_key_and_keep_defaults(tmp_path: Path)
                 "b": {"requestTimeout": -1},
                 "c": "stateful",
                 "d": {"mode": "stateful", "colour": "red"},
+                "e": {"share": "everyone", "maxChildren": 0},
+                "f": {"requestTimeout": 10**400, "maxChildren": True},
             }
         )
     )
@@ -76,8 +154,12 @@ def test_invalid_overrides_warn_naming_the_key_and_keep_defaults(tmp_path: Path)
     text = "\n".join(overrides.warnings)
     assert "'a'.mode" in text and "'b'.requestTimeout" in text and "'c'" in text
     assert "colour" in text
-    out = classify({"a": spec("a"), "d": spec("d")}, overrides)
-    assert out["a"].mode == "stateless" and out["d"].mode == "stateful"
+    assert "'e'.share" in text and "'e'.maxChildren" in text
+    assert "'f'.requestTimeout" in text and "'f'.maxChildren" in text
+    assert overrides.servers["f"] == Override()
+    out = classify({"a": spec("a"), "d": spec("d"), "e": spec("e")}, overrides)
+    assert out["a"].mode == "global" and out["d"].mode == "session"
+    assert out["e"].mode == "global" and not out["e"].pinned
 
 
 def test_unreadable_overrides_file_is_one_warning(tmp_path: Path) -> None:

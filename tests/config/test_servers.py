@@ -14,14 +14,17 @@ from hypothesis import strategies as st
 
 from mcpgateway.config.servers import (
     ConfigError,
+    EntryError,
     LoadedConfig,
+    ProjectEntry,
     defaultConfigPath,
     demoConfig,
     loadConfig,
     parseConfig,
+    parseEntry,
     readConfigFile,
 )
-from mcpgateway.core.spec import DEFAULT_REQUEST_TIMEOUT, ServerSpec
+from mcpgateway.core.spec import DEFAULT_MAX_CHILDREN, DEFAULT_REQUEST_TIMEOUT, ServerSpec
 
 NO_PATH: dict[str, str] = {"PATH": ""}
 
@@ -65,7 +68,7 @@ def test_user_scope() -> None:
             args=("-y", "srv"),
             env=(("A", "1"), ("B", "2")),
             cwd=None,
-            mode="stateless",
+            mode="global",
             requestTimeout=60.0,
             scope="user",
             executable=None,
@@ -73,14 +76,20 @@ def test_user_scope() -> None:
     }
 
 
-def test_local_scope_only_is_not_served_and_one_warning_names_them() -> None:
-    """Issue 10.3: a project's private server must not reach every client."""
+def test_project_entries_are_kept_raw_for_their_workspace() -> None:
+    """Issue 13 (was issue 10.3's "not served, one warning"): a project's
+    entries are no longer dropped; they are kept, unexpanded, for the routes
+    of their workspace (config/scopes.py), so no project's server reaches
+    every client and nothing is left to the client because of its scope."""
     loaded = parse(
         {
             "mcpServers": {"shared": {"command": "s"}},
             "projects": {
                 "/home/me/p": {
-                    "mcpServers": {"db": {"command": "db-srv"}, "fs": {"command": "fs"}}
+                    "mcpServers": {
+                        "db": {"command": "db-srv", "args": ["${DB_URL}"]},
+                        "fs": {"command": "fs"},
+                    }
                 },
                 "/home/me/q": {"allowedTools": [], "mcpServers": {"db": {"command": "other"}}},
             },
@@ -88,19 +97,20 @@ def test_local_scope_only_is_not_served_and_one_warning_names_them() -> None:
         scope="user",
     )
     assert list(loaded.servers) == ["shared"]
-    assert len(loaded.warnings) == 1
-    warning = loaded.warnings[0]
-    assert warning.startswith(
-        "not serving 3 servers defined only in a project's scope:"
-        " 'db' (local scope of project /home/me/p), 'fs' (local scope"
-        " of project /home/me/p), 'db' (local scope of project"
-        " /home/me/q)."
-    )
-    assert "every client on this machine" in warning
-    assert "claude mcp add --scope user" in warning
+    assert loaded.warnings == []  # ${DB_URL} is not set here: the workspace's .env may set it
+    assert loaded.projects == [
+        ProjectEntry(
+            "/home/me/p",
+            "db",
+            {"command": "db-srv", "args": ["${DB_URL}"]},
+            "local scope of project /home/me/p",
+        ),
+        ProjectEntry("/home/me/p", "fs", {"command": "fs"}, "local scope of project /home/me/p"),
+        ProjectEntry("/home/me/q", "db", {"command": "other"}, "local scope of project /home/me/q"),
+    ]
 
 
-def test_a_project_entry_identical_to_the_users_is_served_once_without_warning() -> None:
+def test_a_project_entry_identical_to_the_users_is_kept_without_warning() -> None:
     entry = {"command": "same", "args": ["1"]}
     loaded = parse(
         {
@@ -115,9 +125,12 @@ def test_a_project_entry_identical_to_the_users_is_served_once_without_warning()
     assert loaded.warnings == []
     assert list(loaded.servers) == ["x"]
     assert loaded.servers["x"].scope == "user"
+    assert [(p.workspace, p.name) for p in loaded.projects] == [("/a", "x"), ("/b", "x")]
 
 
-def test_the_user_scope_wins_over_a_different_project_entry() -> None:
+def test_a_different_project_entry_is_no_clash_any_more() -> None:
+    """Issue 13 (was: a warning, the user's served, the project's left to the
+    client): each definition keeps its meaning."""
     loaded = parse(
         {
             "mcpServers": {"x": {"command": "user-cmd"}},
@@ -126,26 +139,35 @@ def test_the_user_scope_wins_over_a_different_project_entry() -> None:
         scope="user",
     )
     assert loaded.servers["x"].command == "user-cmd"
-    assert loaded.warnings == [
-        "server 'x' is defined in user scope and local scope of project /p with another"
-        " command; serving the one of user scope (clients in the project start their own)"
+    assert loaded.warnings == []
+    assert loaded.projects == [
+        ProjectEntry("/p", "x", {"command": "local-cmd"}, "local scope of project /p")
     ]
 
 
-def test_a_mcp_json_is_project_scope_and_not_served() -> None:
-    project = parse({"mcpServers": {"x": {"command": "proj"}}}, scope="project")
-    assert project.servers == {}
-    assert project.warnings[0].startswith(
-        "not serving 1 server defined only in a project's scope: 'x' (project scope)."
-    )
-    loaded = parse(
+def test_a_mcp_json_is_its_directorys_project(tmp_path: Path) -> None:
+    """Issue 13 (was: not served, one warning): its entries are kept for the
+    workspace the file is in."""
+    source = str(tmp_path / ".mcp.json")
+    project = parseConfig({"mcpServers": {"x": {"command": "proj"}}}, source, NO_PATH, "project")
+    assert project.servers == {} and project.warnings == []
+    assert project.projects == [
+        ProjectEntry(str(tmp_path), "x", {"command": "proj"}, "project scope")
+    ]
+    loaded = parseConfig(
         {
             "mcpServers": {"x": {"command": "proj"}},
             "projects": {"/p": {"mcpServers": {"x": {"command": "proj"}}}},
         },
-        scope="project",
+        source,
+        NO_PATH,
+        "project",
     )
     assert loaded.servers == {}
+    assert [(p.workspace, p.label) for p in loaded.projects] == [
+        (str(tmp_path), "project scope"),
+        ("/p", "local scope of project /p"),
+    ]
 
 
 @pytest.mark.parametrize("scope", ["user", "gateway", "project"])
@@ -223,6 +245,25 @@ def test_non_stdio_skipped(entry: dict[str, Any], kind: str) -> None:
         ("e", {"command": "c", "env": ["A=1"]}, "'env' must be an object of string values"),
         ("e", {"command": "c", "cwd": 3}, "'cwd' must be a string"),
         ("e", {"command": "c", "mode": "shared"}, "'mode' must be one of global, workspace"),
+        ("e", {"command": "c", "share": "everyone"}, "'share' must be one of global, workspace"),
+        ("e", {"command": "c", "share": ["global"]}, "'share' must be one of"),
+        ("e", {"command": "c", "share": "session", "mode": "stateless"}, "'share' (session)"),
+        ("e", {"command": "c", "credentialEnv": "TOKEN"}, "'credentialEnv' must be a list"),
+        ("e", {"command": "c", "credentialEnv": ["A-B"]}, "'credentialEnv' must be a list"),
+        ("e", {"command": "c", "credentialEnv": [1]}, "'credentialEnv' must be a list"),
+        ("e", {"command": "c", "credentialEnv": ["LD_PRELOAD"]}, "'credentialEnv' may not list"),
+        (
+            "e",
+            {"command": "c", "credentialEnv": ["MCPGATEWAY_API_TOKEN"]},
+            "'credentialEnv' may not list MCPGATEWAY_API_TOKEN",
+        ),
+        ("e", {"command": "c", "maxChildren": 0}, "'maxChildren' must be a whole number"),
+        ("e", {"command": "c", "maxChildren": 2.5}, "'maxChildren' must be a whole number"),
+        ("e", {"command": "c", "maxChildren": True}, "'maxChildren' must be a whole number"),
+        ("e", {"command": "c", "maxChildren": "4"}, "'maxChildren' must be a whole number"),
+        ("e", {"command": "c", "requestTimeout": float("nan")}, "'requestTimeout' must be"),
+        ("e", {"command": "c", "idleTimeout": float("inf")}, "'idleTimeout' must be"),
+        ("e", {"command": "c", "maxRssMb": 10**400}, "'maxRssMb' must be"),
         ("e", {"command": "c", "requestTimeout": "5000"}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": 0}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": -5}, "'requestTimeout' must be a positive"),
@@ -250,21 +291,56 @@ def test_name_with_trailing_newline_rejected() -> None:
 
 
 def test_mode_and_timeout() -> None:
+    """The legacy "mode" is read as a "share" word (stateful: session)."""
     loaded = parse(
         {
             "mcpServers": {
                 "a": {"command": "c", "mode": "stateful", "requestTimeout": 5000},
                 "b": {"command": "c", "requestTimeout": 1500.5},
                 "c": {"command": "c"},
+                "d": {"command": "c", "mode": "stateless"},
             }
         }
     )
-    assert (loaded.servers["a"].mode, loaded.servers["a"].requestTimeout) == ("stateful", 5.0)
+    assert (loaded.servers["a"].mode, loaded.servers["a"].requestTimeout) == ("session", 5.0)
+    assert loaded.servers["a"].modeDeclared
     assert loaded.servers["b"].requestTimeout == 1.5005
     assert (loaded.servers["c"].mode, loaded.servers["c"].requestTimeout) == (
-        "stateless",
+        "global",
         DEFAULT_REQUEST_TIMEOUT,
     )
+    assert not loaded.servers["c"].modeDeclared
+    assert (loaded.servers["d"].mode, loaded.servers["d"].modeDeclared) == ("global", True)
+
+
+@pytest.mark.parametrize("share", ["global", "workspace", "credential", "session"])
+def test_share(share: str) -> None:
+    spec = parseEntry("x", {"command": "c", "share": share}, NO_PATH)
+    assert (spec.mode, spec.modeDeclared) == (share, True)
+    assert parseEntry("x", {"command": "c", "share": share, "mode": share}, NO_PATH) == spec
+
+
+def test_share_and_legacy_mode_that_agree() -> None:
+    spec = parseEntry("x", {"command": "c", "share": "session", "mode": "stateful"}, NO_PATH)
+    assert spec.mode == "session"
+
+
+def test_credential_env_and_max_children() -> None:
+    spec = parseEntry(
+        "gh",
+        {
+            "command": "c",
+            "share": "credential",
+            "credentialEnv": ["GITHUB_TOKEN", "ORG", "GITHUB_TOKEN"],
+            "maxChildren": 3,
+            "idleTimeout": 30000,
+        },
+        NO_PATH,
+    )
+    assert spec.credentialEnv == ("GITHUB_TOKEN", "ORG")
+    assert (spec.maxChildren, spec.idleTimeout) == (3, 30.0)
+    plain = parseEntry("x", {"command": "c"}, NO_PATH)
+    assert (plain.credentialEnv, plain.maxChildren) == ((), DEFAULT_MAX_CHILDREN)
 
 
 def test_cwd_expanded() -> None:
@@ -422,8 +498,11 @@ def test_load_config_scope_from_file_name(tmp_path: Path) -> None:
         path.write_text(data)
         loaded = loadConfig(path, NO_PATH)
         assert loaded.source == str(path)
-        if scope == "project":  # a .mcp.json's servers are a project's: not served
-            assert loaded.servers == {} and "(project scope)" in loaded.warnings[0]
+        if scope == "project":  # a .mcp.json's servers are its directory's project's
+            assert loaded.servers == {} and loaded.warnings == []
+            assert loaded.projects == [
+                ProjectEntry(str(tmp_path), "x", {"command": "c"}, "project scope")
+            ]
         else:
             assert loaded.servers["x"].scope == scope
 
@@ -479,11 +558,12 @@ _BLOCK = st.dictionaries(st.sampled_from(["x", "y", "z"]), _ENTRY, max_size=3)
     ),
     scope=st.sampled_from(["user", "gateway", "project"]),
 )
-def test_only_the_global_scope_is_ever_served(
+def test_only_the_global_scope_is_served_globally(
     top: dict[str, Any] | None, projects: dict[str, Any], scope: str
 ) -> None:
-    """Whatever the projects say, the served specs are exactly the top level's
-    (for a user or gateway file), and nothing for a .mcp.json."""
+    """Whatever the projects say, the globally served specs are exactly the
+    top level's (for a user or gateway file), and nothing for a .mcp.json;
+    every valid stdio entry of a project is kept for its workspace."""
     document: dict[str, Any] = {"projects": projects}
     if top is not None:
         document["mcpServers"] = top
@@ -493,4 +573,75 @@ def test_only_the_global_scope_is_ever_served(
         assert loaded.servers == {}
     else:
         assert loaded.servers == alone.servers
-    assert sum("defined only in a project" in w for w in loaded.warnings) <= 1
+    blocks = [("/p", projects.get("/p", {})), ("/q", projects.get("/q", {}))]
+    if scope == "project":
+        blocks.insert(0, (os.path.dirname(os.path.abspath("test.json")), {"mcpServers": top}))
+    expected = [
+        (where, name)
+        for where, project in blocks
+        for name, entry in (project.get("mcpServers") or {}).items()
+        if entry.get("command")
+    ]
+    assert [(p.workspace, p.name) for p in loaded.projects] == expected
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_KEYS = [
+    "type",
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "share",
+    "mode",
+    "credentialEnv",
+    "maxChildren",
+    "requestTimeout",
+    "idleTimeout",
+    "maxRssMb",
+    "healthPing",
+    "prewarm",
+    "url",
+]
+_VALUES = st.one_of(
+    _JSON,
+    st.sampled_from(["global", "workspace", "credential", "session", "stateless", "stateful"]),
+    st.sampled_from(["c", "${X}", "${X:-d}", "~/x", "a\0b", "\ud800", "/x\0/c", "/\ud800/c"]),
+    st.lists(st.sampled_from(["A", "TOKEN", "LD_PRELOAD", "1x", "${X}"]), max_size=3),
+    st.dictionaries(st.sampled_from(["A", "PATH"]), st.sampled_from(["v", "${X}", "/bin"])),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.one_of(st.sampled_from(["x", "my-srv.2"]), _JSON),
+    entry=st.one_of(_JSON, st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=8)),
+    environ=st.dictionaries(st.sampled_from(["X", "PATH"]), st.text(max_size=6), max_size=2),
+)
+def test_any_json_entry_is_a_spec_or_an_entry_error(
+    name: Any, entry: Any, environ: dict[str, str]
+) -> None:
+    """Issue 13: whatever a config file holds, an entry is served (a spec
+    with a SHARES word) or skipped with a reason; never an exception."""
+    try:
+        spec = parseEntry(name, entry, environ)
+    except EntryError as e:
+        assert str(e)
+        return
+    assert spec.mode in ("global", "workspace", "credential", "session")
+    assert spec.maxChildren >= 1 and all(isinstance(n, str) for n in spec.credentialEnv)
+    for seconds in (spec.requestTimeout, spec.idleTimeout, spec.healthPing):
+        assert seconds is None or 0 < seconds < float("inf")
+
+
+@settings(max_examples=100, deadline=None)
+@given(document=st.dictionaries(st.sampled_from(["mcpServers", "projects", "x"]), _JSON))
+def test_any_json_document_loads(document: dict[str, Any]) -> None:
+    loaded = parse(document, scope="user")
+    assert isinstance(loaded, LoadedConfig)

@@ -241,3 +241,20 @@ def test_a_restored_session_whose_client_died_meanwhile_is_ended_at_the_first_sw
     assert counts.deadClientSessions == 1
     assert {s.id for s in second.gateway.sessions} == {alive}
     assert call(second, "srv", gone).status == 404
+
+
+def test_a_restored_stateful_session_is_not_orphaned_before_its_next_request() -> None:
+    """Its child is started (and its initialize replayed) on its next
+    request: until then the reaper finds no dead child and no orphan."""
+    from mcpgateway.ops.reaper import Reaper
+
+    store = MemoryStore()
+    first = PersistentHarness(store, STATEFUL)
+    sid = first.initialize("st")
+    first.gateway.stop()
+
+    second = restarted(store, STATEFUL)
+    counts = Reaper(second.gateway, second.reactor, 1e9, alive=lambda pid: True).sweep()
+    assert (counts.deadChildren, [s.id for s in second.gateway.sessions]) == (0, [sid])
+    call(second, "st", sid)
+    assert [m["method"] for m in second.process().sentMessages()] == ["initialize"]

@@ -349,9 +349,12 @@ class SharedRestartTests(PoolCase):
             describe(self.pool),
             {
                 "mode": "stateless",
+                "share": "global",
                 "state": "stopped",
                 "children": 0,
+                "maxChildren": 16,
                 "pids": [],
+                "scopes": {},
                 "requests": 0,
                 "inFlight": 0,
                 "lateReplies": 0,
@@ -359,6 +362,10 @@ class SharedRestartTests(PoolCase):
                 "failures": 0,
                 "circuit": "closed",
                 "ambiguousServerRequests": 0,
+                "poolWaits": 0,
+                "poolTimeouts": 0,
+                "evictions": 0,
+                "promoted": None,
             },
         )
         a = FakeSession("a")
@@ -369,9 +376,12 @@ class SharedRestartTests(PoolCase):
             describe(self.pool),
             {
                 "mode": "stateless",
+                "share": "global",
                 "state": "running",
                 "children": 1,
+                "maxChildren": 16,
                 "pids": [1000],
+                "scopes": {"global": {"pid": 1000, "sessions": 1, "children": 1}},
                 "requests": 0,
                 "inFlight": 1,
                 "lateReplies": 0,
@@ -379,6 +389,10 @@ class SharedRestartTests(PoolCase):
                 "failures": 0,
                 "circuit": "closed",
                 "ambiguousServerRequests": 0,
+                "poolWaits": 0,
+                "poolTimeouts": 0,
+                "evictions": 0,
+                "promoted": None,
             },
         )
         self.reactor.lastProcess.reply(
@@ -552,9 +566,12 @@ class StatefulTests(PoolCase):
             describe(self.pool),
             {
                 "mode": "stateful",
+                "share": "session",
                 "state": "running",
                 "children": 2,
+                "maxChildren": 16,
                 "pids": [1000, 1001],
+                "scopes": {},
                 "requests": 0,
                 "inFlight": 2,
                 "lateReplies": 0,
@@ -562,6 +579,10 @@ class StatefulTests(PoolCase):
                 "failures": 0,
                 "circuit": "closed",
                 "ambiguousServerRequests": 0,
+                "poolWaits": 0,
+                "poolTimeouts": 0,
+                "evictions": 0,
+                "promoted": None,
             },
         )
         self.reactor.processes[0].exit(3)

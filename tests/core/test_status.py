@@ -265,9 +265,10 @@ def test_the_gateway_snapshot_holds_every_server_and_session() -> None:
         1,
     )
     [live] = own.children
-    assert dataclasses.replace(live, bytesIn=0, bytesOut=0) == child(
-        pid=1000, startedAt=7.0, owner=session.id
+    assert dataclasses.replace(live, bytesIn=0, bytesOut=0) == dataclasses.replace(
+        child(pid=1000, startedAt=7.0, owner=session.id), sessions=1
     )
+    assert live.scopes == ()  # a child a session owns serves no scope key
     assert live.bytesOut == sum(len(data) for data in process.written) and live.bytesIn > 0
     assert (own.bytesIn, own.bytesOut) == (live.bytesIn, live.bytesOut)  # none exited yet
     assert own.requests.count == 1 and own.requests.requests == {("initialize", "ok"): 1}
@@ -285,6 +286,7 @@ def test_the_gateway_snapshot_holds_every_server_and_session() -> None:
         row.inFlight,
         row.getStream,
     ) == (session.id, "own", Sharing.PER_SESSION, 1000, "2025-06-18", "client", 7.0, 7.0, 0, False)
+    assert (row.scope, row.credential) == ("", "")
     assert gw.serverStatus("own").children == own.children
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.d
 
 def claudeJson(home: Path) -> Path:
     path = home / ".claude.json"
+    (home / "p").mkdir(exist_ok=True)  # the project's directory: its child starts there
     data = {
         "numStartups": 3,
         "mcpServers": {
@@ -48,10 +50,10 @@ def test_adopt_serve_hot_add_and_restore(start: Any, home: Path) -> None:
     url = data["mcpServers"]["demo"]["url"]
     assert data["mcpServers"]["demo"] == {"type": "http", "url": gateway.url("demo")}
     assert data["mcpServers"]["remote"]["url"] == "https://example.invalid/mcp"
-    # A project's own server is neither rewritten nor served at a global route.
-    assert data["projects"][str(home / "p")]["mcpServers"]["thinker"]["command"] == sys.executable
-    assert "thinker" not in gateway.health()["servers"]
-    assert "'thinker' (local scope of project" in gateway.text()
+    # Issue 13: a project's own server is adopted at its workspace's route, never the global one.
+    thinker = data["projects"][str(home / "p")]["mcpServers"]["thinker"]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/thinker~[a-z2-7]{16}/mcp", thinker["url"])
+    assert callEcho(thinker["url"], "ws") == "ws"
     assert isinstance(data["_mcp_gateway_ts"], int)
     assert (home / "state" / "config-backup.json").is_file()
     assert os.stat(config).st_mode & 0o777 == 0o600

@@ -8,6 +8,8 @@ import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +61,32 @@ def test_a_stale_copy_written_back_after_stop_is_restored_on_the_next_start(
     assert (home / "state" / "config-backup.json.1").is_file()  # kept for the next time
 
 
-def test_without_rewrite_a_projects_private_server_is_not_served(start: Any, home: Path) -> None:
-    """Issue 10.3: `twistd -n mcpgateway` reading ~/.claude.json."""
+def test_without_rewrite_a_projects_private_server_is_not_served_globally(
+    start: Any, home: Path
+) -> None:
+    """Issue 10.3, then issue 13: `twistd -n mcpgateway` reading ~/.claude.json
+    serves a project's own server at its workspace's route only: the global
+    route of that name answers 404 (no project's server is reachable from
+    another route)."""
     claudeJson(home)
     gateway: RunningGateway = start(command=twistdCommand())
-    assert sorted(gateway.health()["servers"]) == ["demo"]
-    text = gateway.text()
-    assert "not serving 1 server defined only in a project's scope: 'private'" in text
-    assert "claude mcp add --scope user" in text
+    assert sorted(gateway.health()["servers"]) == ["demo", "private"]
+    assert "not serving" not in gateway.text()
+    request = urllib.request.Request(
+        gateway.url("private"),
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+            }
+        ).encode(),
+        {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 404
 
 
 def test_a_start_removes_leftovers_and_says_which_entries_lost_their_backup(
@@ -87,6 +107,6 @@ def test_a_start_removes_leftovers_and_says_which_entries_lost_their_backup(
     assert "lost (user scope) -> http://127.0.0.1:9/lost/mcp" in text
     assert "no backup in" in text
     assert callEcho(gateway.url("demo"), "still") == "still"
-    assert waitFor(lambda: "adopted 1 entry" in gateway.text())
+    assert waitFor(lambda: "adopted 2 entries" in gateway.text())
     gateway.stop()
     assert json.loads(config.read_text())["mcpServers"]["demo"] == DEMO

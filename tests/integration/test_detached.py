@@ -35,6 +35,7 @@ NPX_ENTRY = {
     "command": "npx",
     "args": ["-y", f"@modelcontextprotocol/server-everything@{VERSION}", "stdio"],
     "env": {},
+    "share": "global",
 }
 
 

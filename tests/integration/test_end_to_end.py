@@ -162,7 +162,8 @@ def test_sessions_reusing_ids_share_one_child_without_misrouting(start: Any) -> 
 
 def test_server_everything(start: Any, home: Path, everything: list[str]) -> None:
     config = writeConfig(
-        home / "servers.json", {"everything": {"command": everything[0], "args": everything[1:]}}
+        home / "servers.json",
+        {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
     )
     gateway: RunningGateway = start("--config", str(config))
 

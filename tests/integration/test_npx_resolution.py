@@ -32,6 +32,7 @@ def test_npx_server_runs_without_the_wrapper(start: Any, home: Path, everything:
             "everything": {
                 "command": "npx",
                 "args": ["-y", f"@modelcontextprotocol/server-everything@{VERSION}", "stdio"],
+                "share": "global",
             }
         },
     )

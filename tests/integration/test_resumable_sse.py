@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.integration.gateway import RunningGateway, writeConfig
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
 HEADERS = {
@@ -143,4 +143,4 @@ def test_a_cut_tool_call_completes_through_resumption(start: Any, home: Path) ->
     gone = conn.getresponse()
     assert gone.status == 400
     gone.read()
-    assert "Last-Event-ID" in gateway.text()
+    assert waitFor(lambda: "Last-Event-ID" in gateway.text(), timeout=5)

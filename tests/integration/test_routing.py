@@ -29,7 +29,11 @@ def shared(start: Any, home: Path, everything: list[str]) -> RunningGateway:
     config = writeConfig(
         home / "servers.json",
         {
-            "everything": {"command": everything[0], "args": everything[1:]},
+            "everything": {
+                "command": everything[0],
+                "args": everything[1:],
+                "share": "global",
+            },
             "solo": {"command": everything[0], "args": everything[1:], "mode": "stateful"},
             "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
         },

@@ -583,3 +583,40 @@ def test_orphan_signal_errors_are_ignored_or_logged() -> None:
     ]
     assert [(e["pid"], e["log_level"]) for e in refused] == [(21, LogLevel.warn)] * 2
     assert not [e for e in events if "log_failure" in e]
+
+
+def test_each_sweep_asks_every_pool_to_stop_its_expired_scoped_children() -> None:
+    h = Harness({"srv": spec("srv"), "other": spec("other")})
+    reaper = Reaper(h.gateway, h.reactor, ALWAYS, alive=alwaysAlive)
+    asked: list[tuple[str, float]] = []
+
+    def expiring(name: str, pids: list[int]) -> Any:
+        def expire(now: float) -> list[int]:
+            asked.append((name, now))
+            return pids
+
+        return expire
+
+    h.gateway.pools["srv"].expire = expiring("srv", [1001, 1002])  # type: ignore[method-assign]
+    h.gateway.pools["other"].expire = expiring("other", [])  # type: ignore[method-assign]
+    h.reactor.advance(700)
+    with capturedGatewayLogs() as events:
+        assert reaper.sweep() == SweepCounts(idleChildren=2)
+    assert sorted(asked) == [("other", 700.0), ("srv", 700.0)]
+    [phase3] = [e for e in phaseEvents(events) if e["phase"] == 3]
+    assert phase3["idleChildren"] == 2 and phase3["log_level"] == LogLevel.info
+
+
+def test_a_pool_whose_expiry_fails_is_logged_and_the_others_are_still_swept() -> None:
+    h = Harness({"srv": spec("srv"), "other": spec("other")})
+    reaper = Reaper(h.gateway, h.reactor, ALWAYS, alive=alwaysAlive)
+
+    def broken(now: float) -> list[int]:
+        raise RuntimeError("boom")
+
+    h.gateway.pools["srv"].expire = broken  # type: ignore[method-assign]
+    h.gateway.pools["other"].expire = lambda now: [7]  # type: ignore[method-assign]
+    with capturedGatewayLogs() as events:
+        assert reaper.sweep() == SweepCounts(idleChildren=1)
+    [failure] = [e for e in events if e.get("log_failure") is not None]
+    assert failure["server"] == "srv"

@@ -4,6 +4,7 @@ in its place, and the same body wherever it is served."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -79,9 +80,12 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
     line = serverLine(SERVER)
     assert list(line) == [
         "mode",
+        "share",
         "state",
         "children",
+        "maxChildren",
         "pids",
+        "scopes",
         "requests",
         "inFlight",
         "lateReplies",
@@ -89,6 +93,10 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
         "failures",
         "circuit",
         "ambiguousServerRequests",
+        "poolWaits",
+        "poolTimeouts",
+        "evictions",
+        "promoted",
         "warning",
         "resolution",
         "lastExit",
@@ -96,9 +104,12 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
     ]
     assert {k: v for k, v in line.items() if k != "warning"} == {
         "mode": "stateless",
+        "share": "global",
         "state": "error",
         "children": 1,
+        "maxChildren": 16,
         "pids": [4242],
+        "scopes": {},
         "requests": 7,
         "inFlight": 2,
         "lateReplies": 1,
@@ -106,6 +117,10 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
         "failures": 2,
         "circuit": "half-open",
         "ambiguousServerRequests": 1,
+        "poolWaits": 0,
+        "poolTimeouts": 0,
+        "evictions": 0,
+        "promoted": None,
         "resolution": {"state": "failed", "detail": "npx pkg: exited with code 1"},
         "lastExit": "exited with code 1",
         "error": "command 'npx' not found on PATH",
@@ -142,6 +157,8 @@ def test_the_health_and_sessions_bodies() -> None:
         "client": {"odd": True},
         "protocolVersion": "2025-06-18",
         "mode": "stateful",
+        "scope": "",
+        "credential": "",
         "childPid": None,
         "created": 1.5,
         "lastActivity": 2.5,
@@ -168,3 +185,60 @@ def test_every_health_route_serves_the_same_body(tmp_path: Path) -> None:
     assert {
         s["name"]: {k: v for k, v in s.items() if k not in ("name", "origin")} for s in summaries
     } == bodies[0]["servers"]
+
+
+WORKSPACE_A = "a" * 16
+CREDENTIAL = "c" * 16
+
+
+def test_a_scoped_server_line_shows_its_children_by_scope_key_and_never_a_path() -> None:
+    spec = ServerSpec(
+        name="fs", command="fs-server", cwd="/home/u/secret-project", mode="workspace"
+    )
+    children = (
+        ChildStatus(4, Lifecycle.RUNNING, 1.0, 1, 0, 0, 0, None, None, ("",), 2),
+        ChildStatus(5, Lifecycle.RUNNING, 1.0, 1, 1, 0, 0, None, None, (WORKSPACE_A,), 3),
+        ChildStatus(None, Lifecycle.STOPPED, None, 1, 0, 0, 0, None, None, (CREDENTIAL,), 0),
+        ChildStatus(6, Lifecycle.RUNNING, 1.0, 1, 0, 0, 0, None, "sid", (), 1),
+    )
+    server = replace(
+        SERVER,
+        name="fs",
+        sharing=Sharing.WORKSPACE,
+        children=children,
+        spec=spec,
+        maxChildren=4,
+        waits=5,
+        waitTimeouts=1,
+        evictions=2,
+        promoted="sampling/createMessage with 2 sessions in flight",
+        error=None,
+        resolution=None,
+    )
+    line = serverLine(server)
+    assert line["mode"] == "stateless" and line["share"] == "workspace"
+    assert line["children"] == 3 and line["maxChildren"] == 4
+    assert line["scopes"] == {
+        "global": {"pid": 4, "sessions": 2, "children": 1},
+        WORKSPACE_A: {"pid": 5, "sessions": 3, "children": 1},
+        CREDENTIAL: {"pid": None, "sessions": 0, "children": 1},
+    }
+    assert (line["poolWaits"], line["poolTimeouts"], line["evictions"]) == (5, 1, 2)
+    assert line["promoted"] == "sampling/createMessage with 2 sessions in flight"
+    assert "secret-project" not in json.dumps(line)
+    row = sessionRow(replace(SESSION, scope=WORKSPACE_A, credential=CREDENTIAL))
+    assert (row["scope"], row["credential"]) == (WORKSPACE_A, CREDENTIAL)
+
+
+def test_a_route_served_by_several_credential_children_lists_each_under_its_credential() -> None:
+    other = "d" * 16
+    children = (
+        ChildStatus(7, Lifecycle.RUNNING, 1.0, 1, 0, 0, 0, None, None, ("", CREDENTIAL), 2),
+        ChildStatus(8, Lifecycle.RUNNING, 1.0, 1, 0, 0, 0, None, None, ("", other), 1),
+    )
+    line = serverLine(replace(SERVER, sharing=Sharing.CREDENTIAL, children=children))
+    assert line["scopes"] == {
+        "global": {"pid": None, "sessions": 3, "children": 2},
+        CREDENTIAL: {"pid": 7, "sessions": 2, "children": 1},
+        other: {"pid": 8, "sessions": 1, "children": 1},
+    }

@@ -39,6 +39,12 @@ FAMILIES = {
     "mcpgateway_child_bytes_received": "counter",
     "mcpgateway_child_bytes_sent": "counter",
     "mcpgateway_child_resident_bytes": "gauge",
+    "mcpgateway_server_children": "gauge",
+    "mcpgateway_scope_sessions": "gauge",
+    "mcpgateway_pool_waits": "counter",
+    "mcpgateway_pool_wait_timeouts": "counter",
+    "mcpgateway_pool_evictions": "counter",
+    "mcpgateway_server_promoted": "gauge",
     "mcpgateway_gateway_resident_bytes": "gauge",
     "mcpgateway_gateway_uptime_seconds": "gauge",
     "mcpgateway_gateway_info": "gauge",
@@ -401,7 +407,23 @@ def test_no_session_id_tool_name_or_argument_in_any_label() -> None:
         for s in f.samples
         for k, v in s.labels.items()
     }
-    assert {k for k, _ in labels} == {"server", "method", "outcome", "le", "state", "version"}
+    assert {k for k, _ in labels} == {
+        "server",
+        "method",
+        "outcome",
+        "le",
+        "state",
+        "version",
+        "scope",
+        "scope_key",
+    }
+    assert {v for k, v in labels if k == "scope"} <= {
+        "global",
+        "workspace",
+        "credential",
+        "session",
+    }
+    assert {v for k, v in labels if k == "scope_key"} <= {"global"}
     assert {v for k, v in labels if k == "method"} == {"tools/call", "other", "initialize"}
 
 

@@ -130,10 +130,9 @@ def test_a_quick_answer_stays_one_piece_and_keeps_nothing() -> None:
     response, forwarded = slowCall(h, sid)
     answer(h, forwarded)
     assert "content-length" in response.headers and response.complete
-    # One piece: the answer's event has an id, and no priming event precedes it
-    # (nothing is left to resume).
+    # One piece: no priming event and no id (nothing is left to resume).
     [only] = frames(response)
-    assert only.get("id") and only.get("data", b"").startswith(b'{"jsonrpc"')
+    assert "id" not in only and only.get("data", b"").startswith(b'{"jsonrpc"')
     assert response.events() == [{"jsonrpc": "2.0", "id": 7, "result": {"content": []}}]
     assert endpoint(h).replay.count() == {"streams": 0, "waiting": 0, "events": 0, "bytes": 0}
 

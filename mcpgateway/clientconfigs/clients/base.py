@@ -1,0 +1,329 @@
+# -*- test-case-name: tests.clientconfigs.test_engine -*-
+"""What an adapter tells the adoption engine about one MCP client.
+
+One job: the vocabulary shared by the engine
+(L{mcpgateway.clientconfigs.engine}) and the adapters
+(L{mcpgateway.clientconfigs.clients}): a L{Host} (home, OS, environment,
+where system-wide files are), the L{ClientFile}s of a client, the
+L{ClientAdapter} base class (its files, how to read a stdio entry of it as
+the gateway serves it, the HTTP entry it writes, the policy that would block
+that entry, how the client reloads), and the translation of each client's
+variable syntax to the gateway's C{${VAR}}.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcpgateway.clientconfigs import jsonc
+from mcpgateway.clientconfigs.documents import Location
+
+
+class Unservable(Exception):
+    """A stdio entry the gateway does not take over; the message says why."""
+
+
+@dataclass(frozen=True)
+class Host:
+    """The machine the clients run on.
+
+    @ivar home: the user's home.
+    @ivar system: C{linux}, C{darwin} or C{win32} (C{sys.platform}'s names).
+    @ivar environ: the user's environment (C{XDG_CONFIG_HOME}, C{CODEX_HOME}...).
+    @ivar root: where absolute system paths (C{/etc/...}) are looked up
+        (tests give a temporary directory).
+    """
+
+    home: Path
+    system: str = "linux"
+    environ: Mapping[str, str] = field(default_factory=dict)
+    root: Path = Path("/")
+
+    def env(self, name: str) -> Path | None:
+        value = self.environ.get(name)
+        return Path(value) if value else None
+
+    def xdgConfig(self) -> Path:
+        return self.env("XDG_CONFIG_HOME") or self.home / ".config"
+
+    def appData(self) -> Path:
+        """Where desktop apps keep their settings: C{~/.config} (Linux),
+        C{~/Library/Application Support} (macOS), C{%APPDATA%} (Windows)."""
+        if self.system == "darwin":
+            return self.home / "Library" / "Application Support"
+        if self.system == "win32":
+            return self.env("APPDATA") or self.home / "AppData" / "Roaming"
+        return self.xdgConfig()
+
+    def systemPath(self, path: str) -> Path:
+        return self.root / path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class ClientFile:
+    """One config file of a client.
+
+    @ivar workspace: the project directory of a project file (its servers
+        get that workspace's routes), C{None} for a user file.
+    @ivar versionControlled: a project file that is usually committed: the
+        engine reports that it rewrote it (restored on stop).
+    """
+
+    client: str
+    path: Path
+    format: str
+    location: Location
+    scope: str = "user"
+    workspace: str | None = None
+    versionControlled: bool = False
+
+
+class ClientAdapter:
+    """One MCP client. Subclasses set the class attributes and override what
+    differs; the defaults fit the C{mcpServers} JSON family."""
+
+    id: str = ""
+    title: str = ""
+    reload: str = ""
+    """How the client picks up a changed file."""
+    format: str = "json"
+    location: Location = Location(("mcpServers",))
+    variables: str = "none"
+    """The client's variable syntax (see L{translate})."""
+    stdioTypes: tuple[Any, ...] = (None, "stdio")
+    """The C{type} values of a stdio entry."""
+    carry: tuple[str, ...] = ()
+    """Keys of a stdio entry kept in the entry that replaces it."""
+    bridge: bool = False
+    """A stdio-only client: its entries are rewritten to run C{mcpgateway bridge}."""
+
+    # -- files ---------------------------------------------------------------
+
+    def userFiles(self, host: Host) -> list[Path]:
+        """Where the client's user-scope files can be (existing or not)."""
+        return []
+
+    def projectFiles(self, project: Path) -> list[Path]:
+        """Where the client's files for the project C{project} can be."""
+        return []
+
+    def files(self, host: Host, projects: Sequence[Path] = ()) -> list[ClientFile]:
+        """The client's files that exist: user ones, then each project's."""
+        out = [
+            ClientFile(self.id, path, self.formatOf(path), self.location)
+            for path in _unique(self.userFiles(host))
+            if path.is_file()
+        ]
+        for project in projects:
+            for path in _unique(self.projectFiles(Path(project))):
+                if path.is_file():
+                    out.append(
+                        ClientFile(
+                            self.id,
+                            path,
+                            self.formatOf(path),
+                            self.location,
+                            scope="project",
+                            workspace=os.path.abspath(project),
+                            versionControlled=True,
+                        )
+                    )
+        return out
+
+    def formatOf(self, path: Path) -> str:
+        return self.format
+
+    # -- entries -------------------------------------------------------------
+
+    def isStdio(self, entry: Any) -> bool:
+        return (
+            isinstance(entry, dict) and "command" in entry and entry.get("type") in self.stdioTypes
+        )
+
+    def disabled(self, entry: dict[str, Any]) -> bool:
+        return entry.get("disabled") is True or entry.get("enabled") is False
+
+    def served(self, name: str, entry: Any, file: ClientFile, host: Host) -> dict[str, Any] | None:
+        """The stdio entry the gateway serves for C{entry}, in the gateway's
+        own shape (C{command}, C{args}, C{env}, C{cwd}, C{${VAR}}s); C{None}
+        when C{entry} is not a stdio entry (left alone without a word).
+
+        @raise Unservable: a stdio entry the gateway does not take over.
+        """
+        if not self.isStdio(entry):
+            return None
+        if self.disabled(entry):
+            raise Unservable("disabled in the client")
+        return self.stdioParts(
+            entry.get("command"),
+            entry.get("args", []),
+            entry.get("env", {}),
+            entry.get("cwd"),
+            file,
+            host,
+        )
+
+    def stdioParts(
+        self, command: Any, args: Any, env: Any, cwd: Any, file: ClientFile, host: Host
+    ) -> dict[str, Any]:
+        """The gateway's entry from the parts of a stdio entry, variables translated."""
+        if not isinstance(command, str):
+            raise Unservable("'command' is not a string")
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise Unservable("'args' is not a list of strings")
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            raise Unservable("'env' is not an object of strings")
+        out: dict[str, Any] = {"command": self.translate(command, file, host)}
+        if args:
+            out["args"] = [self.translate(a, file, host) for a in args]
+        if env:
+            out["env"] = {k: self.translate(v, file, host) for k, v in env.items()}
+        if cwd is not None:
+            if not isinstance(cwd, str):
+                raise Unservable("'cwd' is not a string")
+            cwd = self.translate(cwd, file, host)
+            if not os.path.isabs(os.path.expanduser(cwd)) and "${" not in cwd:
+                if file.workspace is None:
+                    raise Unservable(
+                        f"its cwd {cwd!r} is relative to a directory only the client knows"
+                    )
+                cwd = os.path.join(file.workspace, cwd)
+            out["cwd"] = cwd
+        return out
+
+    def translate(self, text: str, file: ClientFile, host: Host) -> str:
+        return translate(text, self.variables, file.workspace, host.home)
+
+    def written(
+        self, name: str, url: str, original: dict[str, Any], bridgeArgv: Sequence[str]
+    ) -> dict[str, Any]:
+        """The entry that replaces C{original}: the client's own Streamable
+        HTTP shape for C{url} (or, for a stdio-only client, the bridge)."""
+        out = self.httpEntry(name, url) if not self.bridge else bridgeEntry(url, bridgeArgv)
+        for key in self.carry:
+            if key in original and key not in out:
+                out[key] = original[key]
+        return out
+
+    def httpEntry(self, name: str, url: str) -> dict[str, Any]:
+        return {"type": "http", "url": url}
+
+    # -- policy --------------------------------------------------------------
+
+    def policy(self, host: Host, files: Sequence[ClientFile]) -> str | None:
+        """Why the client would refuse a rewritten entry (a policy found on
+        this machine), or C{None}."""
+        return None
+
+
+def bridgeEntry(url: str, bridgeArgv: Sequence[str]) -> dict[str, Any]:
+    """A stdio entry that runs C{mcpgateway bridge}: the server's name for a
+    global route C{/<name>/mcp} (the bridge finds the running gateway's
+    port), the whole URL for a workspace route."""
+    match = re.fullmatch(r"https?://[^/]+/([A-Za-z0-9._-]{1,64})/mcp", url)
+    target = match.group(1) if match else url
+    if not bridgeArgv:
+        raise ValueError("no mcpgateway executable to run the bridge with")
+    return {"command": bridgeArgv[0], "args": [*bridgeArgv[1:], "bridge", target]}
+
+
+def isBridgeEntry(entry: Any) -> bool:
+    """Whether a stdio entry runs C{mcpgateway bridge} (never adopted: the
+    gateway would serve itself)."""
+    if not isinstance(entry, dict):
+        return False
+    command = entry.get("command")
+    args = entry.get("args")
+    return (
+        isinstance(command, str)
+        and os.path.basename(command).startswith("mcpgateway")
+        and isinstance(args, list)
+        and "bridge" in args
+    )
+
+
+def readSettings(path: Path) -> dict[str, Any]:
+    """The object in a JSON/JSONC settings file (for policies); empty when
+    the file is missing, unreadable or unparsable."""
+    try:
+        data = jsonc.parse(path.read_bytes().decode("utf-8")).value
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+# -- variables -----------------------------------------------------------------
+
+_VSCODE_VAR = re.compile(r"\$\{([^}]*)\}")
+_POSIX_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))")
+_OPENCODE_VAR = re.compile(r"\{(env|file):([^}]*)\}")
+
+
+def translate(text: str, style: str, workspace: str | None, home: Path) -> str:
+    """C{text} with the client's variables in the gateway's C{${VAR}} syntax.
+
+    Styles: C{vscode} (C{${env:X}}, C{${userHome}}, C{${workspaceFolder}},
+    C{${workspaceFolderBasename}}, C{${pathSeparator}}, C{${/}}: VS Code,
+    Cursor, Windsurf, Roo Code, Amazon Q), C{posix} (C{$X}, C{${X}},
+    C{${X:-default}}: Gemini CLI, Copilot CLI), C{gateway} (C{${X}} as the
+    gateway has it: Kiro), C{opencode} (C{{env:X}}), C{none} (no variables:
+    a C{$} stays literal, so a text the gateway would expand is refused).
+
+    @raise Unservable: a variable only the client can resolve (C{${input:...}},
+        C{{file:...}}, C{${workspaceFolder}} outside a project...).
+    """
+    if style == "gateway":
+        return text
+    if style == "vscode":
+
+        def vscode(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("env:"):
+                return "${" + name[4:] + "}"
+            if name == "userHome":
+                return str(home)
+            if name in ("pathSeparator", "/"):
+                return "/"
+            if name in ("workspaceFolder", "workspaceRoot") and workspace is not None:
+                return workspace
+            if name == "workspaceFolderBasename" and workspace is not None:
+                return os.path.basename(workspace)
+            raise Unservable(f"uses ${{{name}}}, which only the client can resolve")
+
+        return _VSCODE_VAR.sub(vscode, text)
+    if style == "posix":
+
+        def posix(match: re.Match[str]) -> str:
+            name = match.group(1) or match.group(3)
+            return "${" + name + (match.group(2) or "") + "}"
+
+        return _POSIX_VAR.sub(posix, text)
+    if style == "opencode":
+        if "${" in text:
+            raise Unservable("contains '${', which the gateway would expand and opencode does not")
+
+        def opencode(match: re.Match[str]) -> str:
+            if match.group(1) == "file":
+                raise Unservable(f"uses {{file:{match.group(2)}}}, which only opencode resolves")
+            return "${" + match.group(2) + "}"
+
+        return _OPENCODE_VAR.sub(opencode, text)
+    if "${" in text:
+        raise Unservable("contains '${', which the gateway would expand and the client does not")
+    return text
+
+
+def _unique(paths: Sequence[Path]) -> list[Path]:
+    seen: set[str] = set()
+    out = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out

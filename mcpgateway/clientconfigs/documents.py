@@ -1,0 +1,242 @@
+# -*- test-case-name: tests.clientconfigs.test_formats -*-
+"""A client config file as a document of entries, whatever its format, and
+the one way such a file is rewritten.
+
+ - L{Document}: the entries at a L{Location} (an object of entries keyed by
+   name, or a list of entries with a C{name} key, as Continue has), as plain
+   values, and L{Document.replaceEntry}, which changes only that entry and
+   keeps the rest of the text (comments, order, layout) as the format's layer
+   can: L{JsonDocument} (strict JSON or JSONC, spliced in place),
+   L{mcpgateway.clientconfigs.tomldoc.TomlDocument} (tomlkit),
+   L{mcpgateway.clientconfigs.yamldoc.YamlDocument} (ruamel.yaml round trip).
+ - L{parseDocument}: the text of a file as a document of its format, or
+   L{UnparsableError} naming the file and why.
+ - L{updateFile}: a short read-modify-write of the latest bytes of a file:
+   the caller's function turns the bytes into new bytes, which go to a temp
+   file in the same directory (fsynced, the file's mode and owner); just
+   before the rename the file's fingerprint is checked again and, if another
+   program wrote in between, the cycle starts over on its content
+   (L{mcpgateway.clientconfigs.jsonfile.updateJson}'s rules, for any format).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mcpgateway.atomicfile import fsyncDirectory, writeTemp
+from mcpgateway.clientconfigs import jsonc
+from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError, Fingerprint
+from mcpgateway.config.servers import ConfigError
+
+FORMATS = ("json", "jsonc", "toml", "yaml")
+
+
+class UnparsableError(ConfigError):
+    """A file the gateway cannot parse as its format: it is left untouched."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a file keeps its entries.
+
+    @ivar path: the keys from the document's root to the entries' container.
+    @ivar listKey: C{None}: the container maps names to entries; else it is a
+        list of entries, each naming itself under this key (Continue's C{name}).
+    """
+
+    path: tuple[str, ...]
+    listKey: str | None = None
+
+    def toJson(self) -> dict[str, Any]:
+        return {"path": list(self.path), "listKey": self.listKey}
+
+    @classmethod
+    def fromJson(cls, data: Any) -> Location:
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("path"), list)
+            and all(isinstance(k, str) for k in data["path"])
+            and (data.get("listKey") is None or isinstance(data.get("listKey"), str))
+        ):
+            raise ValueError("not a location")
+        return cls(tuple(data["path"]), data.get("listKey"))
+
+
+class Document(Protocol):
+    """A parsed client config file."""
+
+    def entries(self, location: Location) -> list[tuple[str, Any]] | None:
+        """The entries at C{location} in file order, as C{(name, plain
+        value)} (dicts, lists, strings, numbers, booleans, C{None}); C{None}
+        when there is no such container (or it has another shape)."""
+
+    def replaceEntry(self, location: Location, name: str, value: dict[str, Any]) -> None:
+        """Replace the existing entry C{name} at C{location} by C{value}.
+
+        @raise KeyError: there is no such entry.
+        @raise ValueError: C{value} cannot be written in this format.
+        """
+
+    def text(self) -> str:
+        """The document as text."""
+
+
+class JsonDocument:
+    """A JSON or JSONC text, edited by splicing (L{mcpgateway.clientconfigs.jsonc})."""
+
+    def __init__(self, text: str, isJsonc: bool) -> None:
+        self._text = text
+        self._jsonc = isJsonc
+        self._root = jsonc.parse(text, isJsonc)
+
+    def entries(self, location: Location) -> list[tuple[str, Any]] | None:
+        node = jsonc.lookup(self._root, location.path)
+        if node is None:
+            return None
+        if location.listKey is None:
+            if not isinstance(node.value, dict):
+                return None
+            return list(node.value.items())
+        if not isinstance(node.value, list):
+            return None
+        return _listEntries(node.value, location.listKey)
+
+    def replaceEntry(self, location: Location, name: str, value: dict[str, Any]) -> None:
+        container = jsonc.lookup(self._root, location.path)
+        target: jsonc.Node | None = None
+        if container is not None and location.listKey is None:
+            target = container.member(name)
+        elif container is not None:
+            for item in container.items:
+                if isinstance(item.value, dict) and item.value.get(location.listKey) == name:
+                    target = item
+        if target is None:
+            raise KeyError(name)
+        self._text = jsonc.splice(self._text, target, jsonc.render(value, self._text, target))
+        self._root = jsonc.parse(self._text, self._jsonc)
+
+    def text(self) -> str:
+        return self._text
+
+
+def _listEntries(items: list[Any], listKey: str) -> list[tuple[str, Any]]:
+    return [
+        (item[listKey], item)
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get(listKey), str)
+    ]
+
+
+def parseDocument(path: Path, fmt: str, raw: bytes) -> Document:
+    """C{raw}, the content of C{path}, as a document of format C{fmt}.
+
+    @raise UnparsableError: not UTF-8, or not valid in that format (the
+        message names the file and, where the parser says, the position).
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UnparsableError(f"{path} is not UTF-8 text (byte {e.start})") from None
+    try:
+        if fmt in ("json", "jsonc"):
+            return JsonDocument(text, fmt == "jsonc")
+        if fmt == "toml":
+            from mcpgateway.clientconfigs.tomldoc import TomlDocument
+
+            return TomlDocument(text)
+        if fmt == "yaml":
+            from mcpgateway.clientconfigs.yamldoc import YamlDocument
+
+            return YamlDocument(text)
+    except (ValueError, RecursionError) as e:
+        raise UnparsableError(f"{path} is not valid {fmt.upper()}: {e}") from None
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Read:
+    raw: bytes
+    fingerprint: Fingerprint
+    mode: int
+    owner: tuple[int, int]
+
+
+def readFile(path: Path) -> bytes:
+    """The bytes of C{path}.
+
+    @raise ConfigError: it cannot be read (the message names it).
+    """
+    return _read(Path(path)).raw
+
+
+def updateFile(path: Path, change: Callable[[bytes], bytes | None], retries: int = 5) -> bool:
+    """Read-modify-write C{path} atomically: C{change(latest bytes)} gives the
+    new bytes (C{None}: nothing to write). See the module docstring; C{change}
+    may be called up to C{retries + 1} times, each time on the latest content.
+    A symlinked file is written through to its target.
+
+    @return: whether the file was written.
+    @raise ConfigError: the file cannot be read (nothing is written).
+    @raise ConcurrentWriteError: it changed during every cycle.
+    """
+    target = Path(os.path.realpath(path))
+    for _ in range(retries + 1):
+        current = _read(target)
+        out = change(current.raw)
+        if out is None or out == current.raw:
+            return False
+        tmp = writeTemp(target, out, current.mode, current.owner)
+        written = False
+        try:
+            if _unchanged(target, current.fingerprint):
+                os.replace(tmp, target)
+                written = True
+        finally:
+            if not written:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        if written:
+            fsyncDirectory(target.parent)
+            return True
+    raise ConcurrentWriteError(
+        f"{path} kept changing while it was being rewritten ({retries + 1} attempts);"
+        " left as the other writer left it"
+    )
+
+
+def _read(path: Path) -> _Read:
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            raw = f.read()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
+    return _Read(
+        raw,
+        Fingerprint(st.st_mtime_ns, len(raw), sha256(raw)),
+        stat.S_IMODE(st.st_mode),
+        (st.st_uid, st.st_gid),
+    )
+
+
+def _unchanged(path: Path, fingerprint: Fingerprint) -> bool:
+    try:
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if (st.st_mtime_ns, st.st_size) != (fingerprint.mtimeNs, fingerprint.size):
+                return False
+            raw = f.read()
+    except OSError:
+        return False
+    return sha256(raw) == fingerprint.sha256

@@ -1,0 +1,197 @@
+# -*- test-case-name: tests.config.test_promotions -*-
+"""Servers the gateway made session-scoped: C{<state-dir>/promotions.json}.
+
+A shared child that sends a request back to its client (sampling,
+elicitation, roots) while several sessions have requests in flight on it
+cannot tell whose it is. The pool refuses that request and I{promotes} the
+server (L{mcpgateway.core.pool.PromotionSink}): new sessions get a child of
+their own from then on. L{Promoter} records it here, so the server stays
+session-scoped after a restart, and asks the config service to reload (the
+served spec then says C{session}, with the reason for C{/health}).
+
+The file: C{{"version": 1, "servers": {"NAME": {"share": "session", "at":
+<unix time>, "why": "..."}}}}, written atomically, mode 0600. It is the
+gateway's; the user undoes a promotion through C{classification.json}
+(C{{"NAME": {"share": "global"}}}, which wins over it). A file that cannot
+be used is one warning and counts as empty (the next promotion replaces it);
+it never stops the gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway import logs, paths
+from mcpgateway.atomicfile import writeFileAtomic
+
+FILE = paths.PROMOTIONS_FILE
+VERSION = 1
+MAX_BYTES = 1024 * 1024
+"""A bigger file is not read (a warning; it counts as empty)."""
+MAX_WHY = 500
+"""Characters of a reason kept."""
+RunInThread = Callable[..., Deferred[Any]]
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One promoted server."""
+
+    why: str
+    at: float
+    """When (seconds since the epoch)."""
+    share: str = "session"
+
+
+class PromotionStore:
+    """Reads and writes C{promotions.json} (blocking: call it in a thread or at start)."""
+
+    def __init__(self, stateDir: Path) -> None:
+        self.path = Path(stateDir) / FILE
+        self.warning: str | None = None
+        """What was wrong with the file at the last L{load} (C{None}: nothing)."""
+
+    def load(self) -> dict[str, Promotion]:
+        """The promoted servers by name; a missing file is none, an unusable
+        one is none and sets L{warning}."""
+        self.warning = None
+        try:
+            return self._read()
+        except FileNotFoundError:
+            return {}
+        except _Unusable as e:
+            self.warning = (
+                f"{self.path}: {e}; no server counts as promoted (the next promotion"
+                " replaces the file)"
+            )
+            return {}
+
+    def _read(self) -> dict[str, Promotion]:
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read(MAX_BYTES + 1)
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise _Unusable(f"cannot be read ({e.strerror or type(e).__name__})") from None
+        if len(data) > MAX_BYTES:
+            raise _Unusable(f"larger than {MAX_BYTES} bytes")
+        try:
+            document = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise _Unusable("not a JSON document") from None
+        if not isinstance(document, dict) or document.get("version") != VERSION:
+            raise _Unusable(f'not a promotions file of version {VERSION} ({{"version": 1, ...}})')
+        servers = document.get("servers")
+        if not isinstance(servers, dict):
+            raise _Unusable('"servers" is not an object')
+        out = {}
+        for name, record in servers.items():
+            if not (
+                isinstance(record, dict)
+                and record.get("share") == "session"
+                and isinstance(record.get("why"), str)
+                and _isTime(record.get("at"))
+            ):
+                raise _Unusable(f"the record of {str(name)[:64]!r} is not usable")
+            out[name] = Promotion(record["why"], float(record["at"]))
+        return out
+
+    def promote(self, server: str, why: str, now: float) -> bool:
+        """Record that C{server} is session-scoped because of C{why}. C{False}
+        when it already was (the file is left alone).
+
+        @raise OSError: the file could not be written.
+        """
+        current = self.load()
+        if server in current:
+            return False
+        current[server] = Promotion(why[:MAX_WHY], now)
+        document = {
+            "version": VERSION,
+            "servers": {
+                name: {"share": p.share, "at": p.at, "why": p.why}
+                for name, p in sorted(current.items())
+            },
+        }
+        data = json.dumps(document, indent=2, sort_keys=True).encode("utf-8") + b"\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writeFileAtomic(self.path, data, 0o600)
+        return True
+
+
+class _Unusable(Exception):
+    pass
+
+
+def _isTime(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value)) and value >= 0
+    except OverflowError:
+        return False
+
+
+class Promoter:
+    """The core's L{mcpgateway.core.pool.PromotionSink}: records a promotion
+    (in a thread) and then has the config reloaded, so that the served spec
+    says C{session} (the pool already gives new sessions their own child)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        store: PromotionStore,
+        clock: IReactorTime,
+        runInThread: RunInThread,
+        reload: Callable[[], Deferred[Any]],
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._runInThread = runInThread
+        self._reload = reload
+
+    def promote(self, server: str, why: str) -> None:
+        """The pool promoted C{server} (L{record} in the background)."""
+        self.record(server, why)
+
+    def record(self, server: str, why: str) -> Deferred[None]:
+        """Record C{server}'s promotion, then reload; fires when done (never fails)."""
+        now = self._clock.seconds()
+        store = self._store
+        recorded: Deferred[bool] = self._runInThread(lambda: store.promote(server, why, now))
+
+        def saved(new: bool) -> Deferred[Any] | None:
+            if not new:
+                return None
+            self.log.info(
+                "config: server {server} is session-scoped from now on (recorded in {path});"
+                ' undo: {{"{server}": {{"share": "global"}}}} in {overrides}',
+                server=server,
+                path=str(store.path),
+                overrides=str(store.path.parent / paths.OVERRIDES_FILE),
+            )
+            return self._reload().addErrback(lambda _: None)  # the reload logs its failure
+
+        def failed(reason: Failure) -> None:
+            self.log.error(
+                "config: could not record in {path} that server {server} is session-scoped"
+                " ({why}); it is until the gateway stops",
+                path=str(store.path),
+                server=server,
+                why=reason.getErrorMessage(),
+            )
+
+        done: Deferred[None] = recorded.addCallbacks(saved, failed).addCallback(lambda _: None)
+        return done

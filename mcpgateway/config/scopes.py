@@ -1,0 +1,242 @@
+# -*- test-case-name: tests.config.test_scopes -*-
+"""The routes of every server, and which of them share a child.
+
+L{buildScopes} turns a loaded config (the user's servers, and the raw entries
+of projects) into the specs the gateway serves. A server name may be defined
+by the user and by any number of projects, each with its own meaning; it gets
+one pool, and in it one L{Variant} per route:
+
+ - the user's (or gateway file's) entry is the route C{""}
+   (C{/<server>/mcp}); its child's C{env} is the entry's under the
+   gateway's C{<state-dir>/.env};
+ - a project's entry is the route of its workspace (C{/<server>~<key>/mcp},
+   the key from L{WorkspaceKeys}). Its C{${VAR}} are expanded from the
+   gateway's environment under the gateway's and the workspace's C{.env}
+   (L{expansionEnvironment}). Unless its scope is C{global}, its child runs
+   in the workspace (or the entry's C{cwd}, relative to it) with the
+   workspace's C{.env} on top (L{overlay});
+ - a project's entry that is the user's entry (the same spec once expanded
+   from the gateway's environment, as adoption compares them) gets no route
+   of its own: its clients are pointed at C{/<server>/mcp}.
+
+Each variant has a C{childKey}, a keyed hash of what its child is (command,
+args, env, cwd): variants with equal keys share one child. So two projects
+whose entries come out the same share a child, and two whose C{.env} hold
+different tokens do not. A server without project routes has no variants
+(the plain global or per-session pool). The scope of each entry is decided
+by L{mcpgateway.config.classification.resolve} (default C{global} for the
+user's, C{workspace} for a project's); the server's pool takes the narrowest
+of its entries' scopes (a C{session} entry makes the whole server per
+session), and its limits and timeouts from the user's entry (else the first
+project's).
+
+Blocking (C{realpath}, the workspace C{.env} files): call it where the config
+is loaded, never on the reactor. Pure otherwise: what went wrong is in
+L{Scoped.warnings}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from mcpgateway.config import classification
+from mcpgateway.config.classification import Overrides, Promoted
+from mcpgateway.config.envfiles import (
+    EnvFile,
+    expansionEnvironment,
+    overlay,
+    readWorkspaceEnv,
+)
+from mcpgateway.config.servers import (
+    EntryError,
+    LoadedConfig,
+    ProjectEntry,
+    parseEntry,
+    which,
+)
+from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.core.spec import SHARES, ServerSpec, Variant
+
+CHILD = "child"
+"""The domain of child keys (L{WorkspaceKeys.digest})."""
+UNSCOPED = ("global",)
+"""Scopes whose children are not tied to a workspace (no cwd, no workspace C{.env})."""
+
+
+@dataclass
+class Scoped:
+    """What L{buildScopes} made."""
+
+    specs: dict[str, ServerSpec] = field(default_factory=dict)
+    envFiles: dict[str, EnvFile] = field(default_factory=dict)
+    """Every C{.env} the specs depend on, by path (to watch for changes)."""
+    warnings: list[str] = field(default_factory=list)
+
+
+def childKey(keys: WorkspaceKeys, launch: ServerSpec) -> str:
+    """The key of the child C{launch} starts: equal for equal command, args,
+    env and cwd."""
+    material = json.dumps(
+        [launch.command, list(launch.args), [list(pair) for pair in launch.env], launch.cwd],
+        ensure_ascii=True,
+        separators=(",", ":"),
+    )
+    return keys.digest(CHILD, material.encode("ascii"))
+
+
+def buildScopes(
+    loaded: LoadedConfig,
+    overrides: Overrides,
+    keys: WorkspaceKeys | None,
+    gatewayEnv: EnvFile,
+    environ: Mapping[str, str],
+    readWorkspace: Callable[[str], EnvFile] = readWorkspaceEnv,
+    *,
+    promotions: Mapping[str, Promoted] | None = None,
+) -> Scoped:
+    """The served specs of C{loaded} (see the module docstring).
+
+    @param keys: the state directory's keys; C{None} (its key file is
+        unusable): the projects' entries are not served, one warning.
+    @param gatewayEnv: the gateway's C{<state-dir>/.env}.
+    @param environ: the gateway's environment (C{${VAR}} expansion, C{PATH}).
+    @param readWorkspace: reads a workspace directory's C{.env}.
+    @param promotions: the promoted servers (C{promotions.json}).
+    """
+    promotions = promotions or {}
+    out = Scoped()
+    _watch(out, gatewayEnv)
+    users: dict[str, ServerSpec] = {}
+    for name, raw in loaded.servers.items():
+        spec = classification.resolve(raw, overrides.servers.get(name), promotions.get(name))
+        users[name] = _launch(spec, overlay(spec.env, gatewayEnv), spec.cwd, environ)
+    routes: dict[str, dict[str, Variant]] = {}
+    if loaded.projects and keys is None:
+        out.warnings.append(
+            f"not serving {len(loaded.projects)} project entr"
+            f"{'y' if len(loaded.projects) == 1 else 'ies'}: there are no workspace keys"
+        )
+    elif keys is not None:
+        context = _Context(overrides, promotions, keys, gatewayEnv, environ, readWorkspace, out)
+        labels: dict[tuple[str, str], str] = {}
+        for project in sorted(loaded.projects, key=lambda p: (p.name, p.workspace)):
+            variant = context.variant(project, loaded.servers.get(project.name))
+            if variant is None:
+                continue
+            byKey = routes.setdefault(project.name, {})
+            first = byKey.get(variant.key)
+            if first is not None:
+                if first.childKey != variant.childKey:
+                    out.warnings.append(
+                        f"server '{project.name}' ({project.label}) is the same workspace"
+                        f" as {labels[project.name, variant.key]} (one directory, two"
+                        " paths) with another definition; serving the first"
+                    )
+                continue
+            byKey[variant.key] = variant
+            labels[project.name, variant.key] = project.label
+    for name in [*users, *sorted(set(routes) - set(users))]:
+        own = routes.get(name, {})
+        user = users.get(name)
+        if not own:
+            assert user is not None
+            out.specs[name] = user
+            continue
+        variants = [own[key] for key in sorted(own)]
+        if user is not None:
+            assert keys is not None
+            variants.insert(0, Variant("", user, childKey(keys, user)))
+        base = user if user is not None else variants[0].launch
+        share = max((v.launch.mode for v in variants), key=SHARES.index)
+        out.specs[name] = replace(base, mode=share, variants=tuple(variants))
+    return out
+
+
+def _watch(out: Scoped, envFile: EnvFile) -> None:
+    out.envFiles[envFile.path] = envFile
+    if envFile.warning is not None:
+        out.warnings.append(envFile.warning)
+
+
+@dataclass
+class _Context:
+    """What every project entry is resolved with."""
+
+    overrides: Overrides
+    promotions: Mapping[str, Promoted]
+    keys: WorkspaceKeys
+    gatewayEnv: EnvFile
+    environ: Mapping[str, str]
+    readWorkspace: Callable[[str], EnvFile]
+    out: Scoped
+    workspaceFiles: dict[str, EnvFile] = field(default_factory=dict)
+
+    def variant(self, project: ProjectEntry, user: ServerSpec | None) -> Variant | None:
+        """The route of C{project}; C{None} when it has none of its own (the
+        user's entry C{user} serves it) or cannot have one (a warning)."""
+        name = project.name
+        try:
+            key = self.keys.key(project.workspace)
+        except ValueError as e:
+            self.out.warnings.append(f"server '{name}' ({project.label}): {e}; skipped")
+            return None
+        if user is not None and _sameAsUser(project, user, self.environ):
+            return None
+        workspace = self.keys.pathOf(key) or project.workspace
+        wsFile = self.workspaceFiles.get(workspace)
+        if wsFile is None:
+            wsFile = self.workspaceFiles[workspace] = self.readWorkspace(workspace)
+            _watch(self.out, wsFile)
+        scope = "project" if project.label.startswith("project") else "local"
+        try:
+            parsed = parseEntry(
+                name,
+                project.entry,
+                expansionEnvironment(self.environ, self.gatewayEnv, wsFile),
+                scope,
+            )
+        except EntryError as e:
+            self.out.warnings.append(f"server '{name}' ({project.label}): {e}; skipped")
+            return None
+        spec = classification.resolve(
+            parsed, self.overrides.servers.get(name), self.promotions.get(name), "workspace"
+        )
+        scoped = spec.mode not in UNSCOPED
+        cwd = parsed.cwd
+        if cwd is not None:
+            cwd = os.path.join(workspace, cwd)  # an absolute cwd stays as it is
+        elif scoped:
+            cwd = workspace
+        env = overlay(parsed.env, self.gatewayEnv, wsFile if scoped else None)
+        launch = _launch(spec, env, cwd, self.environ, lookAgain=True)
+        return Variant(key, launch, childKey(self.keys, launch))
+
+
+def _sameAsUser(project: ProjectEntry, user: ServerSpec, environ: Mapping[str, str]) -> bool:
+    """Whether the project's entry, expanded from the gateway's environment,
+    is the user's (adoption points it at C{/<name>/mcp} then)."""
+    try:
+        spec = parseEntry(project.name, project.entry, environ, user.scope)
+    except EntryError:
+        return False
+    return replace(spec, executable=user.executable) == user
+
+
+def _launch(
+    spec: ServerSpec,
+    env: tuple[tuple[str, str], ...],
+    cwd: str | None,
+    environ: Mapping[str, str],
+    lookAgain: bool = False,
+) -> ServerSpec:
+    """C{spec} with C{env} and C{cwd}, its executable looked up on the
+    C{PATH} its child will have (again only when C{env} changed it, or
+    C{lookAgain}: C{spec} was expanded with another environment)."""
+    path = dict(env).get("PATH")
+    if path == dict(spec.env).get("PATH") and not lookAgain:
+        return replace(spec, env=env, cwd=cwd)  # looked up on this PATH already
+    searchPath = environ.get("PATH") if path is None else path
+    return replace(spec, env=env, cwd=cwd, executable=which(spec.command, searchPath))

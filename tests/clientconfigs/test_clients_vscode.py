@@ -1,0 +1,113 @@
+"""VS Code: C{servers} in user, profile and workspace C{mcp.json} (JSONC)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mcpgateway.clientconfigs import jsonc
+from mcpgateway.clientconfigs.clients.vscode import VSCode
+from tests.clientconfigs.adoptkit import KEY, engine, makeHost, urlFor, write
+
+MCP_JSON = """{
+  // Inputs are prompted once and stored by VS Code.
+  "inputs": [
+    {"type": "promptString", "id": "gw-token", "description": "Gateway token", "password": true},
+  ],
+  "servers": {
+    /* the filesystem server */
+    "fs": {
+      "type": "stdio",
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-filesystem", "${userHome}/src"],
+    },
+    "memory": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-memory"]},
+    "remote": {"type": "http", "url": "https://example.com/mcp"},
+    "secret": {"command": "srv", "env": {"T": "${input:gw-token}"}},
+  },
+}
+"""
+
+
+def test_userProfileAndWorkspaceFiles(tmp_path: Path) -> None:
+    host = makeHost(tmp_path)
+    user = host.home / ".config/Code/User"
+    project = tmp_path / "proj"
+    files = [
+        write(user / "mcp.json", MCP_JSON),
+        write(user / "profiles" / "1a2b3c" / "mcp.json", MCP_JSON),
+        write(project / ".vscode" / "mcp.json", MCP_JSON),
+    ]
+    originals = [f.read_bytes() for f in files]
+    gateway = engine(tmp_path, [VSCode()], host, projects=[project])
+
+    report = gateway.adopt(urlFor)
+
+    assert [f.adopted for f in report.files] == [["fs", "memory"]] * 3
+    for path in files[:2]:
+        text = path.read_text()
+        servers = jsonc.parse(text).value["servers"]
+        assert servers["fs"] == {"type": "http", "url": "http://127.0.0.1:9100/fs/mcp"}
+        assert servers["memory"] == {"type": "http", "url": "http://127.0.0.1:9100/memory/mcp"}
+        assert servers["remote"] == {"type": "http", "url": "https://example.com/mcp"}
+        assert "/* the filesystem server */" in text and "// Inputs" in text
+    workspace = jsonc.parse(files[2].read_text()).value["servers"]
+    assert workspace["fs"] == {"type": "http", "url": f"http://127.0.0.1:9100/fs~{KEY}/mcp"}
+    assert "${input:gw-token}" in dict(report.files[0].skipped)["secret"]
+    served = gateway.servedDocument()
+    assert served["mcpServers"]["fs"]["args"][-1] == f"{host.home}/src"
+    assert str(project) in served["projects"]
+
+    gateway.restore()
+
+    assert [f.read_bytes() for f in files] == originals
+
+
+def test_multiLineEntryIsWrittenIndentedLikeTheFile(tmp_path: Path) -> None:
+    host = makeHost(tmp_path)
+    path = write(host.home / ".config/Code/User/mcp.json", MCP_JSON)
+    engine(tmp_path, [VSCode()], host).adopt(urlFor)
+    assert (
+        '    "fs": {\n'
+        '      "type": "http",\n'
+        '      "url": "http://127.0.0.1:9100/fs/mcp"\n'
+        "    },\n" in path.read_text()
+    )
+
+
+def test_macOSUserFolder(tmp_path: Path) -> None:
+    host = makeHost(tmp_path, system="darwin")
+    path = write(host.home / "Library/Application Support/Code/User/mcp.json", MCP_JSON)
+    assert [f.path for f in VSCode().files(host)] == [path]
+
+
+def test_chatMcpAccessPolicySkipsVSCode(tmp_path: Path) -> None:
+    host = makeHost(tmp_path)
+    path = write(host.home / ".config/Code/User/mcp.json", MCP_JSON)
+    settings = write(
+        host.home / ".config/Code/User/settings.json",
+        '{\n  // org policy\n  "chat.mcp.access": "registry",\n}\n',
+    )
+    report = engine(tmp_path, [VSCode()], host).adopt(urlFor)
+    assert path.read_text() == MCP_JSON
+    assert report.skippedClients == [
+        (
+            "vscode",
+            f"{settings} sets chat.mcp.access to 'registry': VS Code would not start the"
+            " rewritten entries",
+        )
+    ]
+
+
+def test_envFileSandboxAndDevAreLeftAlone(tmp_path: Path) -> None:
+    host = makeHost(tmp_path)
+    servers = {
+        "a": {"command": "x", "envFile": "${workspaceFolder}/.env"},
+        "b": {"command": "x", "sandboxEnabled": True},
+        "c": {"command": "x", "dev": {"watch": "src/**"}},
+    }
+    path = write(host.home / ".config/Code/User/mcp.json", json.dumps({"servers": servers}))
+    before = path.read_bytes()
+    report = engine(tmp_path, [VSCode()], host).adopt(urlFor)
+    assert path.read_bytes() == before
+    assert sorted(dict(report.files[0].skipped)) == ["a", "b", "c"]

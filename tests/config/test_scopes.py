@@ -1,0 +1,425 @@
+"""Routes and shared children: every definition of a server keeps its meaning
+(issue 13), and variants that come out the same share one child."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mcpgateway.config.classification import Override, Overrides
+from mcpgateway.config.envfiles import EnvFile, readEnvFile, readWorkspaceEnv
+from mcpgateway.config.promotions import Promotion
+from mcpgateway.config.scopes import Scoped, buildScopes, childKey
+from mcpgateway.config.servers import parseConfig
+from mcpgateway.config.workspaces import KEY_PATTERN, WorkspaceKeys
+from mcpgateway.core.spec import ServerSpec, Variant
+
+SECRET = bytes(range(32))
+ENVIRON = {"PATH": "", "HOME": "/home/me", "FROM_GATEWAY": "g"}
+NO_FILE = EnvFile("/state/.env")
+
+
+def keys() -> WorkspaceKeys:
+    return WorkspaceKeys(SECRET)
+
+
+def build(
+    document: dict[str, Any],
+    gatewayEnv: EnvFile = NO_FILE,
+    overrides: Overrides | None = None,
+    promotions: dict[str, Promotion] | None = None,
+    withKeys: bool = True,
+) -> Scoped:
+    loaded = parseConfig(document, "/home/me/.claude.json", ENVIRON, "user")
+    return buildScopes(
+        loaded,
+        overrides or Overrides(),
+        keys() if withKeys else None,
+        gatewayEnv,
+        ENVIRON,
+        promotions=promotions,
+    )
+
+
+def workspace(root: Path, name: str, dotenv: str | None = None) -> str:
+    path = root / name
+    path.mkdir()
+    if dotenv is not None:
+        (path / ".env").write_text(dotenv)
+    return str(path)
+
+
+def byKey(spec: ServerSpec) -> dict[str, Variant]:
+    return {variant.key: variant for variant in spec.variants}
+
+
+# -- the issue's example ---------------------------------------------------------------
+
+
+def test_two_projects_and_the_user_give_three_routes_and_three_children(tmp_path: Path) -> None:
+    """Each project's filesystem is rooted at its own directory, in its own
+    child, at its own route; the user's serves /filesystem/mcp."""
+    p, q = workspace(tmp_path, "p"), workspace(tmp_path, "q")
+    fs = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem"]}
+    scoped = build(
+        {
+            "mcpServers": {"filesystem": {**fs, "args": [*fs["args"], "/home/me"]}},
+            "projects": {
+                p: {"mcpServers": {"filesystem": {**fs, "args": [*fs["args"], p]}}},
+                q: {"mcpServers": {"filesystem": {**fs, "args": [*fs["args"], "."]}}},
+            },
+        }
+    )
+    assert scoped.warnings == []
+    spec = scoped.specs["filesystem"]
+    routes = byKey(spec)
+    assert set(routes) == {"", keys().key(p), keys().key(q)}
+    assert all(KEY_PATTERN.fullmatch(key) for key in routes if key)
+    assert len({v.childKey for v in spec.variants}) == 3
+    assert routes[""].launch.cwd is None and routes[""].launch.mode == "global"
+    assert routes[keys().key(p)].launch.cwd == p
+    assert routes[keys().key(q)].launch.cwd == q  # "." is the workspace: its cwd
+    assert routes[keys().key(p)].launch.mode == "workspace"
+    assert spec.mode == "workspace"  # the pool's: the narrowest of its entries
+    assert spec.command == "npx" and spec.args[-1] == "/home/me"  # the user's entry
+    assert spec.scope == "user"
+
+
+def test_a_project_entry_equal_to_the_users_has_no_route_of_its_own(tmp_path: Path) -> None:
+    """Adoption points it at /name/mcp (the same comparison): no ~key route,
+    no child of its own."""
+    p = workspace(tmp_path, "p", "TOKEN=ws\n")
+    entry = {"command": "srv", "args": ["--x"], "env": {"A": "1"}}
+    scoped = build({"mcpServers": {"x": entry}, "projects": {p: {"mcpServers": {"x": entry}}}})
+    assert scoped.specs["x"].variants == ()
+    assert scoped.warnings == []
+
+
+def test_a_project_only_server_has_no_global_route(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p")
+    scoped = build({"mcpServers": {}, "projects": {p: {"mcpServers": {"db": {"command": "db"}}}}})
+    spec = scoped.specs["db"]
+    assert [v.key for v in spec.variants] == [keys().key(p)]
+    assert (spec.mode, spec.cwd, spec.scope) == ("workspace", p, "local")
+
+
+# -- which variants share a child ------------------------------------------------------
+
+
+def test_identical_project_entries_share_one_child(tmp_path: Path) -> None:
+    p, q = workspace(tmp_path, "p"), workspace(tmp_path, "q")
+    same = {"command": "srv", "cwd": "/srv/data"}
+    scoped = build({"projects": {p: {"mcpServers": {"x": same}}, q: {"mcpServers": {"x": same}}}})
+    variants = scoped.specs["x"].variants
+    assert len(variants) == 2 and len({v.key for v in variants}) == 2
+    assert len({v.childKey for v in variants}) == 1
+
+
+def test_global_project_entries_share_one_child_with_the_user(tmp_path: Path) -> None:
+    """share global: no workspace cwd, no workspace .env; the same command
+    is the same child whatever scope it came from."""
+    p, q = workspace(tmp_path, "p", "TOKEN=p\n"), workspace(tmp_path, "q", "TOKEN=q\n")
+    shared = {"command": "srv", "share": "global"}
+    scoped = build(
+        {
+            "mcpServers": {"x": {"command": "srv"}},
+            "projects": {p: {"mcpServers": {"x": shared}}, q: {"mcpServers": {"x": shared}}},
+        }
+    )
+    spec = scoped.specs["x"]
+    assert len(spec.variants) == 3 and spec.mode == "global"
+    assert len({v.childKey for v in spec.variants}) == 1
+    assert all(v.launch.cwd is None and v.launch.env == () for v in spec.variants)
+
+
+def test_different_env_tokens_two_children_the_same_token_one(tmp_path: Path) -> None:
+    a = workspace(tmp_path, "a", "TOKEN=one\n")
+    b = workspace(tmp_path, "b", "# same token\nTOKEN=one\n")
+    c = workspace(tmp_path, "c", "TOKEN=two\n")
+    entry = {"command": "srv", "cwd": "/srv"}
+    scoped = build({"projects": {w: {"mcpServers": {"x": entry}} for w in (a, b, c)}})
+    routes = byKey(scoped.specs["x"])
+    ka, kb, kc = (keys().key(w) for w in (a, b, c))
+    assert routes[ka].childKey == routes[kb].childKey != routes[kc].childKey
+    assert dict(routes[ka].launch.env) == {"TOKEN": "one"}
+    assert dict(routes[kc].launch.env) == {"TOKEN": "two"}
+    assert set(scoped.envFiles) >= {str(Path(w) / ".env") for w in (a, b, c)}
+
+
+def test_the_child_key_is_keyed_and_covers_what_the_child_is() -> None:
+    spec = ServerSpec(name="x", command="c", args=("1",), env=(("A", "1"),), cwd="/w")
+    key = childKey(keys(), spec)
+    assert key == childKey(
+        keys(), ServerSpec(name="y", command="c", args=("1",), env=(("A", "1"),), cwd="/w")
+    )
+    for other in (
+        ServerSpec(name="x", command="d", args=("1",), env=(("A", "1"),), cwd="/w"),
+        ServerSpec(name="x", command="c", args=("2",), env=(("A", "1"),), cwd="/w"),
+        ServerSpec(name="x", command="c", args=("1",), env=(("A", "2"),), cwd="/w"),
+        ServerSpec(name="x", command="c", args=("1",), env=(("A", "1"),), cwd=None),
+    ):
+        assert childKey(keys(), other) != key
+    assert childKey(WorkspaceKeys(bytes(32)), spec) != key
+    assert "1" not in key and KEY_PATTERN.fullmatch(key)
+
+
+# -- the environment ---------------------------------------------------------------------
+
+
+def test_var_fills_from_the_workspace_env_and_the_layers_are_in_order(tmp_path: Path) -> None:
+    """Workspace .env > gateway .env > the entry's env > the gateway's environment."""
+    gatewayFile = tmp_path / "state.env"
+    gatewayFile.write_text("TOKEN=gateway\nLEVEL=gateway\nSHARED=gateway\n")
+    gatewayEnv = readEnvFile(gatewayFile)
+    p = workspace(tmp_path, "p", "TOKEN=workspace\nSHARED=workspace\n")
+    q = workspace(tmp_path, "q")
+    entry = {
+        "command": "srv",
+        "args": ["--token=${TOKEN}", "--from=${FROM_GATEWAY}"],
+        "env": {"SHARED": "entry", "LEVEL": "entry", "OWN": "entry"},
+    }
+    scoped = build(
+        {"projects": {p: {"mcpServers": {"x": entry}}, q: {"mcpServers": {"x": entry}}}},
+        gatewayEnv,
+    )
+    routes = byKey(scoped.specs["x"])
+    atP, atQ = routes[keys().key(p)].launch, routes[keys().key(q)].launch
+    assert atP.args == ("--token=workspace", "--from=g")
+    assert atQ.args == ("--token=gateway", "--from=g")
+    assert dict(atP.env) == {
+        "SHARED": "workspace",
+        "LEVEL": "gateway",
+        "OWN": "entry",
+        "TOKEN": "workspace",
+    }
+    assert dict(atQ.env) == {
+        "SHARED": "gateway",
+        "LEVEL": "gateway",
+        "OWN": "entry",
+        "TOKEN": "gateway",
+    }
+    assert str(gatewayFile) in scoped.envFiles
+
+
+def test_the_users_servers_get_the_gateway_env(tmp_path: Path) -> None:
+    gatewayFile = tmp_path / ".env"
+    gatewayFile.write_text("TOKEN=gateway\n")
+    scoped = build(
+        {"mcpServers": {"x": {"command": "srv", "env": {"TOKEN": "entry", "A": "1"}}}},
+        readEnvFile(gatewayFile),
+    )
+    spec = scoped.specs["x"]
+    assert dict(spec.env) == {"TOKEN": "gateway", "A": "1"} and spec.variants == ()
+
+
+def test_an_unset_variable_skips_only_that_workspace(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p", "TOKEN=t\n")
+    q = workspace(tmp_path, "q")
+    entry = {"command": "srv", "args": ["${TOKEN}"]}
+    scoped = build({"projects": {p: {"mcpServers": {"x": entry}}, q: {"mcpServers": {"x": entry}}}})
+    assert [v.key for v in scoped.specs["x"].variants] == [keys().key(p)]
+    assert scoped.warnings == [
+        f"server 'x' (local scope of project {q}): ${{TOKEN}} in args is not set and has no"
+        " default; skipped"
+    ]
+
+
+def test_a_relative_cwd_is_in_the_workspace(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p")
+    scoped = build({"projects": {p: {"mcpServers": {"x": {"command": "c", "cwd": "sub"}}}}})
+    assert scoped.specs["x"].variants[0].launch.cwd == str(Path(p) / "sub")
+
+
+def test_a_workspace_env_file_warning_is_reported(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p", "LD_PRELOAD=/tmp/evil.so\nOK=1\n")
+    scoped = build({"projects": {p: {"mcpServers": {"x": {"command": "c"}}}}})
+    [variant] = scoped.specs["x"].variants
+    assert dict(variant.launch.env) == {"OK": "1"}
+    [warning] = scoped.warnings
+    assert "LD_PRELOAD" in warning and "evil" not in warning
+
+
+def test_one_directory_by_two_paths_is_one_workspace(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p")
+    link = tmp_path / "link"
+    link.symlink_to(p)
+    scoped = build(
+        {
+            "projects": {
+                p: {"mcpServers": {"x": {"command": "a"}}},
+                str(link): {"mcpServers": {"x": {"command": "b"}}},
+            }
+        }
+    )
+    [variant] = scoped.specs["x"].variants
+    assert variant.launch.command == "b"  # the first in order: the link sorts first
+    [warning] = scoped.warnings
+    assert "the same workspace" in warning
+
+
+def test_a_workspace_path_that_is_not_absolute_is_skipped() -> None:
+    scoped = build({"projects": {"relative/p": {"mcpServers": {"x": {"command": "a"}}}}})
+    assert "x" not in scoped.specs
+    assert scoped.warnings == [
+        "server 'x' (local scope of project relative/p): a workspace path must be absolute,"
+        " not 'relative/p'; skipped"
+    ]
+
+
+def test_without_keys_no_project_entry_is_served(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p")
+    scoped = build(
+        {
+            "mcpServers": {"u": {"command": "u"}},
+            "projects": {p: {"mcpServers": {"x": {"command": "a"}}}},
+        },
+        withKeys=False,
+    )
+    assert list(scoped.specs) == ["u"]
+    assert scoped.warnings == ["not serving 1 project entry: there are no workspace keys"]
+
+
+def test_the_workspace_env_is_read_once_per_workspace(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p", "A=1\n")
+    reads: list[str] = []
+
+    def reader(path: str) -> EnvFile:
+        reads.append(path)
+        return readWorkspaceEnv(path)
+
+    loaded = parseConfig(
+        {"projects": {p: {"mcpServers": {"x": {"command": "a"}, "y": {"command": "b"}}}}},
+        "c",
+        ENVIRON,
+        "user",
+    )
+    buildScopes(loaded, Overrides(), keys(), NO_FILE, ENVIRON, reader)
+    assert reads == [p]
+
+
+# -- precedence --------------------------------------------------------------------------
+
+
+def test_precedence_with_promotions(tmp_path: Path) -> None:
+    """classification.json > promotions.json > the entry > built-in > default."""
+    p = workspace(tmp_path, "p")
+    document = {
+        "mcpServers": {"x": {"command": "x"}, "y": {"command": "y"}, "z": {"command": "z"}},
+        "projects": {
+            p: {
+                "mcpServers": {
+                    "x": {"command": "x2", "share": "credential"},
+                    "y": {"command": "y2"},
+                    "z": {"command": "z2", "share": "global"},
+                }
+            }
+        },
+    }
+    why = "server x sent sampling/createMessage while 2 sessions had requests in flight"
+    promotions = {"x": Promotion(why, 1.0), "y": Promotion(why, 1.0)}
+    overrides = Overrides({"y": Override(share="workspace")})
+    scoped = build(document, promotions=promotions, overrides=overrides)
+    x, y, z = (scoped.specs[name] for name in "xyz")
+    assert (x.mode, x.promoted, x.pinned) == ("session", why, False)
+    assert {v.launch.mode for v in x.variants} == {"session"}
+    assert (y.mode, y.promoted, y.pinned) == ("workspace", None, True)
+    assert [v.launch.mode for v in y.variants] == ["workspace", "workspace"]
+    assert byKey(y)[""].launch.cwd is None  # a user-scope entry has no workspace
+    assert (z.mode, [v.launch.mode for v in z.variants]) == ("global", ["global", "global"])
+    plain = build(document)
+    assert [v.launch.mode for v in plain.specs["x"].variants] == ["global", "credential"]
+    assert plain.specs["x"].mode == "credential"
+
+
+def test_a_builtin_session_server_in_a_project(tmp_path: Path) -> None:
+    p = workspace(tmp_path, "p")
+    entry = {"command": "npx", "args": ["@playwright/mcp@latest"]}
+    spec = build({"projects": {p: {"mcpServers": {"browser": entry}}}}).specs["browser"]
+    assert spec.mode == "session" and spec.variants[0].launch.cwd == p
+
+
+# -- never an exception ------------------------------------------------------------------
+
+_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=6),
+    st.sampled_from(["global", "workspace", "session", "credential", "${T}", "${NOPE}", "."]),
+    st.lists(st.sampled_from(["a", "${T}", "T"]), max_size=2),
+    st.dictionaries(st.sampled_from(["T", "PATH"]), st.sampled_from(["v", "${T}"]), max_size=2),
+)
+_ENTRY = st.one_of(
+    st.dictionaries(
+        st.sampled_from(["command", "args", "env", "cwd", "share", "credentialEnv", "type"]),
+        _VALUE,
+        max_size=5,
+    ),
+    st.fixed_dictionaries({"command": st.sampled_from(["a", "b"])}, optional={"share": _VALUE}),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    user=st.dictionaries(st.sampled_from(["x", "y"]), _ENTRY, max_size=2),
+    projects=st.dictionaries(
+        st.sampled_from(["p", "q", "rel"]),
+        st.dictionaries(st.sampled_from(["x", "y", "bad name"]), _ENTRY, max_size=3),
+        max_size=3,
+    ),
+)
+def test_any_projects_give_specs_and_warnings(
+    tmp_path: Path, user: dict[str, Any], projects: dict[str, Any]
+) -> None:
+    (tmp_path / "p").mkdir(exist_ok=True)
+    (tmp_path / "p" / ".env").write_text("T=1\n")
+    document = {
+        "mcpServers": user,
+        "projects": {
+            (name if name == "rel" else str(tmp_path / name)): {"mcpServers": block}
+            for name, block in projects.items()
+        },
+    }
+    scoped = build(json.loads(json.dumps(document)))
+    for name, spec in scoped.specs.items():
+        keysSeen = [v.key for v in spec.variants]
+        assert len(keysSeen) == len(set(keysSeen))
+        assert all(key == "" or KEY_PATTERN.fullmatch(key) for key in keysSeen)
+        assert ("" in keysSeen) == (bool(spec.variants) and name in user and spec.scope == "user")
+        assert all(v.launch.name == name and v.childKey for v in spec.variants)
+
+
+def test_expansion_environ_is_not_the_process_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ONLY_IN_PROCESS", "leak")
+    p = workspace(tmp_path, "p")
+    scoped = build({"projects": {p: {"mcpServers": {"x": {"command": "${ONLY_IN_PROCESS}"}}}}})
+    assert "x" not in scoped.specs
+
+
+def test_the_executable_is_looked_up_on_the_childs_path(tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tool = bindir / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    p = workspace(tmp_path, "p", f"PATH={bindir}\n")
+    q = workspace(tmp_path, "q")
+    entry = {"command": "tool"}
+    scoped = build({"projects": {p: {"mcpServers": {"x": entry}}, q: {"mcpServers": {"x": entry}}}})
+    routes = byKey(scoped.specs["x"])
+    assert routes[keys().key(p)].launch.executable == str(tool)
+    assert routes[keys().key(q)].launch.executable is None
+    gatewayFile = tmp_path / "gateway.env"
+    gatewayFile.write_text(f"PATH={bindir}\n")
+    user = build({"mcpServers": {"x": entry}}, readEnvFile(gatewayFile)).specs["x"]
+    assert user.executable == str(tool)
+    assert build({"mcpServers": {"x": entry}}).specs["x"].executable is None

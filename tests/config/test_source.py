@@ -1,0 +1,249 @@
+"""The config service builds every server's routes, and reloads when a .env
+file a child uses yields other values (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+
+from mcpgateway.config.envfiles import readWorkspaceEnv
+from mcpgateway.config.promotions import Promoter, PromotionStore
+from mcpgateway.config.source import ENV_POLL, ConfigService, PlainFile
+from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
+from mcpgateway.core.spec import ServerSpec
+from tests.fakes import capturedGatewayLogs
+
+SECRET = bytes(range(32))
+
+
+def inline(f: Any, *args: Any) -> Deferred[Any]:
+    try:
+        return succeed(f(*args))
+    except Exception:
+        return fail()
+
+
+class Harness:
+    def __init__(
+        self,
+        tmp_path: Path,
+        document: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch,
+        runInThread: Any = inline,
+        keys: Any = None,
+        readWorkspace: Any = readWorkspaceEnv,
+    ) -> None:
+        self.stateDir = tmp_path / "state"
+        self.stateDir.mkdir()
+        self.config = tmp_path / "config.json"
+        self.config.write_text(json.dumps(document))
+        self.clock = Clock()
+        self.reloads: list[dict[str, ServerSpec]] = []
+        self.service = ConfigService(
+            PlainFile(self.config),
+            self.stateDir,
+            self.clock,
+            None,
+            runInThread,
+            self.reloads.append,
+            environ={"PATH": ""},
+            keys=keys or (lambda: WorkspaceKeys(SECRET)),
+            readWorkspace=readWorkspace,
+        )
+        monkeypatch.setattr(self.service, "_watchWithInotify", lambda path: False)
+
+    def start(self) -> dict[str, ServerSpec]:
+        specs = self.service.specs(self.service.source.load())
+        self.service.startService()
+        return specs
+
+    def poll(self) -> None:
+        self.clock.advance(ENV_POLL)
+
+
+def write(path: Path, text: str) -> None:
+    """Write C{text}, and make sure the file's stamp changes (mtime resolution)."""
+    old = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text)
+    st = path.stat()
+    if st.st_mtime_ns == old:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+
+
+def projectDoc(workspace: Path) -> dict[str, Any]:
+    return {
+        "mcpServers": {"u": {"command": "user-srv"}},
+        "projects": {
+            str(workspace): {"mcpServers": {"x": {"command": "srv", "args": ["${TOKEN}"]}}}
+        },
+    }
+
+
+def test_specs_have_the_routes_of_the_projects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = tmp_path / "p"
+    workspace.mkdir()
+    (workspace / ".env").write_text("TOKEN=abc\n")
+    harness = Harness(tmp_path, projectDoc(workspace), monkeypatch)
+    specs = harness.start()
+    assert specs["u"].variants == () and specs["u"].mode == "global"
+    [variant] = specs["x"].variants
+    assert variant.key == WorkspaceKeys(SECRET).key(workspace)
+    assert variant.launch.args == ("abc",) and variant.launch.cwd == str(workspace)
+
+
+def test_a_gateway_env_change_reloads_only_when_its_values_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "srv"}}}, monkeypatch)
+    assert harness.start()["u"].env == ()
+    harness.poll()
+    assert harness.reloads == []  # no file yet, none now
+    envFile = harness.stateDir / ".env"
+    with capturedGatewayLogs() as events:
+        write(envFile, "API_TOKEN=s3cret-value\n")
+        harness.poll()
+    [specs] = harness.reloads
+    assert dict(specs["u"].env) == {"API_TOKEN": "s3cret-value"}
+    [event] = [e for e in events if "changed (it sets" in e["log_format"]]
+    assert (event["path"], event["names"]) == (str(envFile), "API_TOKEN")
+    assert not any("s3cret" in repr(e) for e in events)  # never a value in a log event
+    assert harness.service.envWarnings == []
+    write(envFile, "# a comment, the same values\nAPI_TOKEN=s3cret-value\n")
+    harness.poll()
+    harness.poll()
+    assert len(harness.reloads) == 1  # the stamp changed, the digest did not
+    write(envFile, "API_TOKEN=another\n")
+    harness.poll()
+    assert len(harness.reloads) == 2
+    assert dict(harness.reloads[-1]["u"].env) == {"API_TOKEN": "another"}
+    with capturedGatewayLogs() as events:
+        write(envFile, "API_TOKEN=another\nbad line without equals sign = ?\x00\n")
+        harness.poll()
+        harness.poll()
+    assert harness.service.envWarnings == [str(envFile)]
+    assert len([e for e in events if str(envFile) in str(e.get("warning"))]) == 1
+
+
+def test_a_workspace_env_change_rebuilds_that_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = tmp_path / "p"
+    workspace.mkdir()
+    (workspace / ".env").write_text("TOKEN=one\n")
+    harness = Harness(tmp_path, projectDoc(workspace), monkeypatch)
+    before = harness.start()["x"].variants[0]
+    loads = 0
+    realLoad = harness.service.source.load
+
+    def counting() -> Any:
+        nonlocal loads
+        loads += 1
+        return realLoad()
+
+    monkeypatch.setattr(harness.service.source, "load", counting)
+    write(workspace / ".env", "TOKEN=two\n")
+    harness.poll()
+    [specs] = harness.reloads
+    after = specs["x"].variants[0]
+    assert after.launch.args == ("two",) and dict(after.launch.env) == {"TOKEN": "two"}
+    assert after.childKey != before.childKey and after.key == before.key
+    assert loads == 0  # rebuilt from the config already loaded: not read (nor adopted) again
+
+
+def test_no_second_look_while_one_is_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pending: list[tuple[Deferred[Any], Any]] = []
+
+    def later(f: Any, *args: Any) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        pending.append((d, lambda: f(*args)))
+        return d
+
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "srv"}}}, monkeypatch, later)
+    harness.start()
+    harness.poll()
+    harness.poll()
+    assert len(pending) == 1  # the first look is still running: the second tick skips
+    d, f = pending.pop()
+    d.callback(f())
+    harness.poll()
+    assert len(pending) == 1
+
+
+def test_workspace_key_trouble_serves_the_users_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = tmp_path / "p"
+    workspace.mkdir()
+
+    def broken() -> WorkspaceKeys:
+        raise WorkspaceKeyError("the workspace key file /s/workspace.key is not a regular file")
+
+    harness = Harness(tmp_path, projectDoc(workspace), monkeypatch, keys=broken)
+    with capturedGatewayLogs() as events:
+        specs = harness.start()
+    assert list(specs) == ["u"]
+    warnings = [e["warning"] for e in events if "warning" in e]
+    assert any("is not a regular file" in w for w in warnings)
+
+
+def test_keys_are_only_made_when_there_are_projects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unexpected() -> WorkspaceKeys:
+        raise AssertionError("no project: no key file needed")
+
+    harness = Harness(
+        tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch, keys=unexpected
+    )
+    assert list(harness.start()) == ["u"]
+
+
+def test_promotions_and_their_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
+    (harness.stateDir / "promotions.json").write_text(
+        '{"version": 1, "servers": {"u": {"share": "session", "at": 1, "why": "sampled"}}}'
+    )
+    specs = harness.start()
+    assert (specs["u"].mode, specs["u"].promoted) == ("session", "sampled")
+    (harness.stateDir / "promotions.json").write_text("{broken")
+    with capturedGatewayLogs() as events:
+        harness.service.reload()
+        harness.service.reload()
+    assert harness.reloads[-1]["u"].mode == "global"
+    found = [e for e in events if "promotions.json" in str(e.get("warning"))]
+    assert len(found) == 1  # said once
+
+
+def test_stop_ends_the_env_poll(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
+    harness.start()
+    assert harness.clock.getDelayedCalls() != []
+    harness.service.stopService()
+    assert harness.clock.getDelayedCalls() == []
+
+
+def test_a_promotion_is_recorded_and_served_without_reading_the_config_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
+    assert harness.start()["u"].mode == "global"
+    monkeypatch.setattr(harness.service.source, "load", lambda: pytest.fail("read again"))
+    promoter = Promoter(
+        PromotionStore(harness.stateDir), harness.clock, inline, harness.service.rebuild
+    )
+    promoter.promote("u", "it sampled with 2 sessions in flight")
+    [specs] = harness.reloads
+    assert (specs["u"].mode, specs["u"].promoted) == (
+        "session",
+        "it sampled with 2 sessions in flight",
+    )

@@ -1,0 +1,207 @@
+"""Promotion: a shared child that asks a client something while several
+sessions have requests in flight is refused, and its server gives each new
+session a child of its own from then on (told to the promotion sink once);
+pinned servers are not promoted; the promotion read back by a reconfigure
+ends no session."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.spec import ServerSpec, Variant
+from tests.fakes import (
+    FakeProcess,
+    FakeProcessReactor,
+    RecordingSink,
+    capturedGatewayLogs,
+    fakeSpawner,
+)
+
+Message = dict[str, Any]
+
+EXE = "/opt/srv/bin/srv"
+SPEC = ServerSpec(name="srv", command="srv", executable=EXE, requestTimeout=10.0)
+INIT_RESULT = {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "s"}}
+SAMPLING = {
+    "jsonrpc": "2.0",
+    "id": "child-1",
+    "method": "sampling/createMessage",
+    "params": {"messages": [], "maxTokens": 5},
+}
+WS = "w" * 16
+
+
+class FakeSink:
+    """A L{mcpgateway.core.pool.PromotionSink} that records."""
+
+    def __init__(self) -> None:
+        self.promoted: list[tuple[str, str]] = []
+
+    def promote(self, server: str, why: str) -> None:
+        self.promoted.append((server, why))
+
+
+def initialize(requestId: Any = 0) -> Message:
+    return jsonrpc.request(
+        requestId,
+        "initialize",
+        {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"sampling": {}},
+            "clientInfo": {"name": "client", "version": "1"},
+        },
+    )
+
+
+class PromotionCase(SynchronousTestCase):
+    spec = SPEC
+
+    def setUp(self) -> None:
+        self.reactor = FakeProcessReactor()
+        self.sink = FakeSink()
+        self.gateway = Gateway({"srv": self.spec}, fakeSpawner(self.reactor), promotions=self.sink)
+        self.pool = self.gateway.pools["srv"]
+
+    def open(self, scope: str = "") -> Session:
+        spawned = len(self.reactor.processes)
+        session, opened = self.gateway.openSession("srv", initialize(), "2025-11-25", scope=scope)
+        if len(self.reactor.processes) > spawned:
+            proc = self.reactor.lastProcess
+            [init] = proc.takeMessages()
+            proc.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
+            proc.takeMessages()
+        self.assertIn("result", self.successResultOf(opened))
+        return session
+
+    def inFlight(self, session: Session, proc: FakeProcess) -> RecordingSink:
+        """A tools/call of C{session} waiting on C{proc}; its stream."""
+        stream = RecordingSink()
+        response = self.pool.forward(
+            session, jsonrpc.request(1, "tools/call", {"name": "x"}), stream
+        )
+        response.addErrback(lambda _: None)  # cancelled when its session ends
+        [sent] = proc.takeMessages()
+        self.assertEqual(sent["method"], "tools/call")
+        return stream
+
+    def ambiguous(self) -> tuple[FakeProcess, Session, Session, RecordingSink, RecordingSink]:
+        """Two sessions with a request in flight each on the shared child, which samples."""
+        s1, s2 = self.open(), self.open()
+        shared = self.reactor.lastProcess
+        r1, r2 = self.inFlight(s1, shared), self.inFlight(s2, shared)
+        shared.reply(SAMPLING)
+        return shared, s1, s2, r1, r2
+
+
+class PromotionTests(PromotionCase):
+    def test_an_ambiguous_request_promotes_the_server_once(self) -> None:
+        with capturedGatewayLogs() as events:
+            shared, _, _, r1, r2 = self.ambiguous()
+        # Neither session gets the request; the child gets an error.
+        self.assertEqual((r1.messages, r2.messages), ([], []))
+        [refusal] = shared.takeMessages()
+        self.assertEqual(refusal["id"], "child-1")
+        self.assertIn(
+            "the gateway gives this server a child per session from the next session on",
+            refusal["error"]["message"],
+        )
+        [(server, why)] = self.sink.promoted
+        self.assertEqual(server, "srv")
+        self.assertIn("sampling/createMessage while 2 sessions", why)
+        self.assertEqual(self.pool.promoted, why)
+        self.assertEqual(self.gateway.serverStatus("srv").promoted, why)
+        [said] = [e for e in events if "promoted" in e["log_format"]]
+        self.assertEqual(said["undo"], 'classification.json {"srv": {"share": "global"}}')
+        # Again: refused again, not promoted twice.
+        shared.reply({**SAMPLING, "id": "child-2"})
+        self.assertEqual(len(self.sink.promoted), 1)
+        self.assertEqual(shared.takeMessages()[0]["id"], "child-2")
+
+    def test_the_next_session_gets_its_own_child_where_sampling_works(self) -> None:
+        shared, s1, s2, _, _ = self.ambiguous()
+        shared.takeMessages()
+        s3, opened = self.gateway.openSession("srv", initialize(7), "2025-11-25")
+        own = self.reactor.lastProcess
+        self.assertIsNot(own, shared)
+        [init] = own.takeMessages()  # the client's own initialize, forwarded
+        self.assertEqual(
+            (init["method"], init["params"]["clientInfo"]["name"]), ("initialize", "client")
+        )
+        own.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
+        self.assertEqual(self.successResultOf(opened)["id"], 7)
+        self.assertEqual(self.pool.childPid(s3), own.pid)
+        self.assertEqual(self.pool.ownChildPids(s3), [own.pid])
+        stream = self.inFlight(s3, own)
+        own.reply(SAMPLING)
+        [asked] = stream.messages
+        self.assertEqual(asked["method"], "sampling/createMessage")
+        # The sessions open before stay on the shared child.
+        self.assertEqual(self.pool.childPid(s1), shared.pid)
+        self.pool.forward(s1, jsonrpc.request(2, "tools/list"), None)
+        self.assertEqual(shared.takeMessages()[-1]["method"], "tools/list")
+        # Its child stops with it.
+        self.gateway.endSession(s3)
+        self.assertTrue(own.stdinClosed)
+        self.assertFalse(shared.stdinClosed)
+        del s2
+
+    def test_the_promotion_read_back_by_a_reconfigure_ends_no_session(self) -> None:
+        shared, s1, s2, _, _ = self.ambiguous()
+        s3 = self.open()
+        why = self.sink.promoted[0][1]
+        self.gateway.reconfigure({"srv": dataclasses.replace(SPEC, mode="session", promoted=why)})
+        self.assertIs(self.gateway.pools["srv"], self.pool)
+        self.assertEqual({s.id for s in self.gateway.sessions}, {s1.id, s2.id, s3.id})
+        self.assertFalse(shared.stdinClosed)
+        # Without the promotion, a change of scope still replaces the server.
+        self.gateway.reconfigure({"srv": dataclasses.replace(SPEC, mode="session")})
+        self.assertEqual(len(self.gateway.sessions), 3)  # same spec as now: kept
+        other = Gateway({"srv": SPEC}, fakeSpawner(FakeProcessReactor()))
+        _, opening = other.openSession("srv", initialize(), "2025-11-25")
+        other.reconfigure({"srv": dataclasses.replace(SPEC, mode="session")})
+        self.assertEqual(len(other.sessions), 0)
+        self.failureResultOf(opening)  # its child was stopped with the old server
+
+
+class PinnedTests(PromotionCase):
+    spec = dataclasses.replace(SPEC, pinned=True)
+
+    def test_a_pinned_server_is_not_promoted(self) -> None:
+        with capturedGatewayLogs() as events:
+            shared, *_ = self.ambiguous()
+        self.assertEqual(self.sink.promoted, [])
+        self.assertIsNone(self.pool.promoted)
+        self.assertTrue(any("not promoted" in e["log_format"] for e in events))
+        self.assertIn("error", shared.takeMessages()[0])
+        self.open()
+        self.assertEqual(len(self.reactor.processes), 1)  # still the shared child
+
+
+class ScopedPromotionTests(PromotionCase):
+    spec = dataclasses.replace(
+        SPEC,
+        mode="workspace",
+        variants=(Variant(WS, dataclasses.replace(SPEC, cwd="/ws/w"), "child:w"),),
+    )
+
+    def test_a_promoted_scoped_server_gives_new_sessions_their_own_child_in_their_workspace(
+        self,
+    ) -> None:
+        s1, s2 = self.open(WS), self.open(WS)
+        shared = self.reactor.lastProcess
+        self.assertEqual(shared.path, "/ws/w")
+        self.inFlight(s1, shared)
+        self.inFlight(s2, shared)
+        shared.reply(SAMPLING)
+        self.assertEqual(len(self.sink.promoted), 1)
+        s3, _ = self.gateway.openSession("srv", initialize(), "2025-11-25", scope=WS)
+        own = self.reactor.lastProcess
+        self.assertIsNot(own, shared)
+        self.assertEqual(own.path, "/ws/w")
+        self.assertEqual(self.pool.ownChildPids(s3), [own.pid])

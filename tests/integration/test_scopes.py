@@ -1,0 +1,318 @@
+"""Issue 13 end to end: global, workspace, credential and session children
+with a real gateway, real children (tests/fixtures/scope_server.py: the
+demo server plus a C{where} tool that says which child it is, the root it
+lists and the C{TOKEN} it was given) and real HTTP clients.
+
+ - adoption of a C{~/.claude.json} with two projects that each define
+   C{filesystem} with their own root, plus a user-scope C{filesystem}: each
+   project's session lists only its own root through its own route, the
+   user-scope one serves the global route, an unknown key is 404, and
+   C{stop} restores the file byte for byte;
+ - two workspaces whose C{.env} hold different tokens get two children,
+   the same token one child;
+ - credential headers: two clients with different values get different
+   children; a header not listed in C{credentialEnv} never reaches a child;
+ - promotion: a shared child that samples while two sessions have calls in
+   flight: no session gets the request, the server is promoted, and the next
+   session gets its own child, where sampling works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp.types as types
+import pytest
+from mcp import Client
+
+from mcpgateway.config.workspaces import WorkspaceKeys
+from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+
+pytestmark = pytest.mark.integration
+SERVER = str(REPO / "tests" / "fixtures" / "scope_server.py")
+ACCEPT = "application/json, text/event-stream"
+
+
+# -- a small raw client: headers of our own, and the status of a refusal ----------------
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+def post(
+    url: str, body: Any, session: str | None = None, headers: dict[str, str] | None = None
+) -> tuple[str | None, list[Any]]:
+    """POST one message; the session id the answer names and the messages in it."""
+    sent = {"content-type": "application/json", "accept": ACCEPT, **(headers or {})}
+    if session is not None:
+        sent["mcp-session-id"] = session
+        sent["mcp-protocol-version"] = "2025-06-18"
+    request = urllib.request.Request(url, json.dumps(body).encode(), sent, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            kind = response.headers.get("content-type", "")
+            data = response.read()
+            sid = response.headers.get("mcp-session-id")
+    except urllib.error.HTTPError as e:
+        raise HttpError(e.code, json.loads(e.read() or b"null")) from None
+    if kind.startswith("text/event-stream"):
+        messages = [
+            json.loads(line[6:])
+            for line in data.decode().splitlines()
+            if line.startswith("data: ") and line[6:].strip()
+        ]
+        return sid, messages
+    return sid, [json.loads(data)] if data else []
+
+
+class Session:
+    """One MCP session over raw HTTP (the SDK client sends no headers of ours)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.url, self.headers = url, headers or {}
+        sid, [answer] = post(
+            url,
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "scopes-test", "version": "1"},
+                },
+            },
+            headers=self.headers,
+        )
+        assert "result" in answer, answer
+        assert sid is not None
+        self.id = sid
+        post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid, self.headers)
+
+    def where(self) -> dict[str, Any]:
+        _, messages = post(
+            self.url,
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "where"}},
+            self.id,
+            self.headers,
+        )
+        result = messages[-1]["result"]
+        return json.loads(result["content"][0]["text"])  # type: ignore[no-any-return]
+
+
+def entry(*args: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "stdio", "command": sys.executable, "args": [SERVER, *args], **extra}
+
+
+def project(path: Path, *files: str) -> Path:
+    path.mkdir(parents=True)
+    for name in files:
+        (path / name).write_text(name)
+    return path
+
+
+def keyOf(home: Path, path: Path) -> str:
+    """The workspace key of C{path} in the test gateway's state directory."""
+    return WorkspaceKeys.forStateDir(home / "state").key(path)
+
+
+# -- adoption ---------------------------------------------------------------------------
+
+
+def test_adopted_projects_each_list_only_their_own_root(start: Any, home: Path) -> None:
+    alpha = project(home / "alpha", "a.txt")
+    beta = project(home / "beta", "b.txt")
+    shared = project(home / "shared", "s.txt")
+    config = home / ".claude.json"
+    config.write_text(
+        json.dumps(
+            {
+                "numStartups": 1,
+                "mcpServers": {"filesystem": entry(str(shared))},
+                "projects": {
+                    str(alpha): {"mcpServers": {"filesystem": entry(str(alpha))}},
+                    str(beta): {"mcpServers": {"filesystem": entry(str(beta))}},
+                },
+            },
+            indent=2,
+        )
+    )
+    os.chmod(config, 0o600)
+    original = config.read_bytes()
+    gateway: RunningGateway = start("--rewrite-config")
+    assert waitFor(lambda: "_mcp_gateway_ts" in config.read_text()), gateway.text()
+    data = json.loads(config.read_text())
+    userUrl = data["mcpServers"]["filesystem"]["url"]
+    alphaUrl = data["projects"][str(alpha)]["mcpServers"]["filesystem"]["url"]
+    betaUrl = data["projects"][str(beta)]["mcpServers"]["filesystem"]["url"]
+    assert userUrl == gateway.url("filesystem")
+    assert alphaUrl == gateway.url(f"filesystem~{keyOf(home, alpha)}")
+    assert betaUrl == gateway.url(f"filesystem~{keyOf(home, beta)}")
+
+    inAlpha, inBeta, elsewhere = Session(alphaUrl), Session(betaUrl), Session(userUrl)
+    seen = [s.where() for s in (inAlpha, inBeta, elsewhere)]
+    assert [(w["root"], w["files"]) for w in seen] == [
+        (str(alpha), ["a.txt"]),
+        (str(beta), ["b.txt"]),
+        (str(shared), ["s.txt"]),
+    ]
+    assert len({w["pid"] for w in seen}) == 3
+    # A project's session is not found on another project's route, and an
+    # unknown key is 404, never the global route.
+    with pytest.raises(HttpError) as refused:
+        post(betaUrl, {"jsonrpc": "2.0", "id": 5, "method": "tools/list"}, inAlpha.id)
+    assert refused.value.status == 404
+    with pytest.raises(HttpError) as unknown:
+        Session(gateway.url("filesystem~" + "a" * 16))
+    assert unknown.value.status == 404 and "no route" in unknown.value.body["error"]["message"]
+    scopes = gateway.health()["servers"]["filesystem"]["scopes"]
+    assert set(scopes) == {"global", keyOf(home, alpha), keyOf(home, beta)}
+    assert str(alpha) not in json.dumps(gateway.health())
+
+    gateway.stop()
+    assert config.read_bytes() == original
+
+
+# -- .env tokens ------------------------------------------------------------------------
+
+
+def test_workspaces_with_different_env_tokens_get_different_children(
+    start: Any, home: Path
+) -> None:
+    same = project(home / "cwd")  # one cwd for all: only the .env tells them apart
+    workspaces = {name: project(home / name) for name in ("one", "two", "again")}
+    for name, token in (("one", "t-1"), ("two", "t-2"), ("again", "t-1")):
+        (workspaces[name] / ".env").write_text(f"TOKEN={token}\n")
+    config = home / ".claude.json"
+    config.write_text(
+        json.dumps(
+            {
+                "projects": {
+                    str(path): {"mcpServers": {"tokens": entry(cwd=str(same))}}
+                    for path in workspaces.values()
+                }
+            }
+        )
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    seen = {
+        name: Session(gateway.url(f"tokens~{keyOf(home, path)}")).where()
+        for name, path in workspaces.items()
+    }
+    assert {name: w["token"] for name, w in seen.items()} == {
+        "one": "t-1",
+        "two": "t-2",
+        "again": "t-1",
+    }
+    assert seen["one"]["pid"] == seen["again"]["pid"] != seen["two"]["pid"]
+    assert gateway.health()["servers"]["tokens"]["children"] == 2
+    assert "t-1" not in gateway.text() and "t-2" not in gateway.text()
+
+
+# -- credential headers -----------------------------------------------------------------
+
+
+def test_credential_headers_pick_the_child_and_unlisted_ones_never_reach_it(
+    start: Any, home: Path
+) -> None:
+    config = writeConfig(
+        home / "servers.json",
+        {"creds": entry(share="credential", credentialEnv=["TOKEN"])},
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    url = gateway.url("creds")
+    first = Session(url, {"X-Mcp-Env-TOKEN": "secret-one", "X-Mcp-Env-OTHER": "leak"})
+    second = Session(url, {"X-Mcp-Env-TOKEN": "secret-two"})
+    third = Session(url, {"X-Mcp-Env-TOKEN": "secret-one"})
+    a, b, c = first.where(), second.where(), third.where()
+    assert (a["token"], b["token"], c["token"]) == ("secret-one", "secret-two", "secret-one")
+    assert a["pid"] == c["pid"] != b["pid"]
+    assert a["other"] is None  # not listed in credentialEnv: never reaches a child
+    # Other values on an open session: refused in-band, the child never asked.
+    _, [answer] = post(
+        url,
+        {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "where"}},
+        first.id,
+        {"X-Mcp-Env-TOKEN": "secret-two"},
+    )
+    assert answer["error"]["code"] == -32602
+    sessions = json.loads(
+        urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}/sessions", timeout=5).read()
+    )["sessions"]
+    credentials = {s["id"]: s["credential"] for s in sessions}
+    assert credentials[first.id] == credentials[third.id] != credentials[second.id]
+    everything = gateway.text() + json.dumps(gateway.health()) + json.dumps(sessions)
+    for secret in ("secret-one", "secret-two", "leak"):
+        assert secret not in everything
+
+
+# -- promotion --------------------------------------------------------------------------
+
+
+def test_a_shared_child_that_samples_with_two_sessions_in_flight_is_promoted(
+    start: Any, home: Path
+) -> None:
+    config = writeConfig(home / "servers.json", {"talker": entry(share="global")})
+    gateway: RunningGateway = start("--config", str(config))
+    url = gateway.url("talker")
+    sampledBy: list[str] = []
+
+    def sampler(label: str) -> Any:
+        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
+            sampledBy.append(label)
+            return types.CreateMessageResult(
+                role="assistant",
+                model="m",
+                content=types.TextContent(type="text", text=f"answer from {label}"),
+            )
+
+        return onSampling
+
+    async def pidOf(client: Client) -> int:
+        result = await client.call_tool("where", {})
+        return int(json.loads(result.content[0].text)["pid"])  # type: ignore[union-attr]
+
+    async def main() -> tuple[str, str, int, int, int]:
+        async with (
+            Client(url, mode="legacy", sampling_callback=sampler("a")) as a,
+            Client(url, mode="legacy", sampling_callback=sampler("b")) as b,
+        ):
+            shared = await pidOf(a)
+            with anyio.fail_after(60):
+                async with anyio.create_task_group() as group:
+                    group.start_soon(b.call_tool, "slow", {"seconds": 3, "steps": 3})
+                    await anyio.sleep(1.0)  # b has a call in flight on the shared child
+                    crowded = await a.call_tool("sample", {"prompt": "whose?"})
+            async with Client(url, mode="legacy", sampling_callback=sampler("c")) as c:
+                own = await pidOf(c)
+                with anyio.fail_after(60):
+                    async with anyio.create_task_group() as group:
+                        # The old sessions are still busy on the shared child.
+                        group.start_soon(b.call_tool, "slow", {"seconds": 2, "steps": 2})
+                        await anyio.sleep(0.5)
+                        sampled = await c.call_tool("sample", {"prompt": "mine"})
+            first, second = crowded.content[0], sampled.content[0]
+            assert isinstance(first, types.TextContent) and isinstance(second, types.TextContent)
+            return first.text, second.text, shared, own, await pidOf(a)
+
+    crowded, sampled, shared, own, stillShared = anyio.run(main)
+    assert "sampling failed" in crowded and "ambiguous" in crowded, crowded
+    assert sampled == "sampled: answer from c", sampled
+    assert sampledBy == ["c"]  # the refused request reached nobody
+    assert own != shared and stillShared == shared  # the open sessions stayed
+    talker = gateway.health()["servers"]["talker"]
+    assert talker["promoted"] and "sampling" in talker["promoted"]
+    assert waitFor(lambda: (home / "state" / "promotions.json").is_file(), timeout=5)
+    record = json.loads((home / "state" / "promotions.json").read_text())
+    assert record["servers"]["talker"]["share"] == "session"

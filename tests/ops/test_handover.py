@@ -1,0 +1,1206 @@
+"""C{mcpgateway restart}'s hand-over (issue 12), piece by piece: what the
+successor inherits (C{MCPGATEWAY_HANDOVER}), the predecessor's side
+(SIGUSR2, spawning twistd with descriptors 3/4/5, the link, failures), the
+successor's side (C{listening} on the link, C{gone}), and what handing over
+means for the instance lock, the child ledger, the listener, C{state.json},
+the config service, preflight and the service tree C{makeService} builds.
+
+No reactor runs and no process starts: spawns are recorded by
+L{FakeProcessReactor}; the only descriptors are the ones the behaviour is
+about (a lock file, a socket pair, a bound but unconnected socket)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import stat
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IProcessProtocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.logger import LogEvent, formatEvent
+from twisted.python.failure import Failure
+
+from mcpgateway import tap
+from mcpgateway.config.source import ConfigService
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.ops.handover import (
+    HANDOVER_ENV,
+    LINK_FD,
+    LISTEN_FD,
+    LISTENING,
+    LOCK_FD,
+    RESTART_SIGNAL,
+    BadHandover,
+    Inherited,
+    Predecessor,
+    Successor,
+    socketFamily,
+    successorCommand,
+)
+from mcpgateway.ops.services import ListenerService, StateFileService
+from mcpgateway.ops.statedir import (
+    LOCK_FILE,
+    STATE_FILE,
+    AlreadyRunning,
+    ChildLedger,
+    InstanceLock,
+    lockHeld,
+)
+from mcpgateway.paths import LEDGER_FILE, LOG_FILE
+from mcpgateway.preflight import PreflightError, preflight
+from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs
+
+# -- helpers -------------------------------------------------------------------------
+
+
+class Reactor(FakeProcessReactor):
+    """A L{FakeProcessReactor} that also records the C{childFDs} of each
+    spawn, the calls made from a signal handler (C{callFromThread}), and
+    keeps a duplicate of each descriptor passed to the child as the link or
+    adopted as a connection (the code closes its own right after)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.childFDs: list[dict[int, Any]] = []
+        self.fromThread: list[Any] = []
+        self.kept: list[int] = []
+        self.childLinks: list[int] = []
+        self.adoptedLinks: list[int] = []
+        self.order: list[str] = []
+        self.listenFd: int | None = None
+
+    def spawnProcess(
+        self,
+        processProtocol: IProcessProtocol,
+        executable: str,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        path: str | None = None,
+        uid: int | None = None,
+        gid: int | None = None,
+        usePTY: bool = False,
+        childFDs: Mapping[int, object] | None = None,
+    ) -> FakeProcess:
+        self.order.append("spawn")
+        fds = dict(childFDs or {})
+        self.childFDs.append(fds)
+        link = fds.get(LINK_FD)
+        if isinstance(link, int):
+            self.childLinks.append(self._keep(link))
+        return super().spawnProcess(
+            processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs
+        )
+
+    def adoptStreamConnection(self, fileDescriptor: int, addressFamily: Any, factory: Any) -> None:
+        self.adoptedLinks.append(self._keep(fileDescriptor))
+        super().adoptStreamConnection(fileDescriptor, addressFamily, factory)
+
+    def listenTCP(self, port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
+        listening = super().listenTCP(port, factory, backlog, interface)
+        if self.listenFd is not None:
+            fd = self.listenFd
+            listening.fileno = lambda: fd
+        return listening
+
+    def callFromThread(self, f: Any, *args: Any, **kw: Any) -> None:
+        self.fromThread.append((f, args, kw))
+
+    def runThreadCalls(self) -> None:
+        calls, self.fromThread = self.fromThread, []
+        for f, args, kw in calls:
+            f(*args, **kw)
+
+    def _keep(self, fd: int) -> int:
+        copy = os.dup(fd)
+        self.kept.append(copy)
+        return copy
+
+    def close(self) -> None:
+        for fd in self.kept:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+@pytest.fixture
+def reactor() -> Iterator[Reactor]:
+    r = Reactor()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def keepTLS(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsing the plugin's options may mark pyOpenSSL unavailable for the
+    rest of the process (L{tap.leaveOutTLS}); put it back afterwards."""
+    monkeypatch.setitem(sys.modules, "OpenSSL", sys.modules.get("OpenSSL"))
+
+
+def texts(events: list[LogEvent]) -> list[str]:
+    return [formatEvent(e) for e in events]
+
+
+class Signals:
+    """An C{installSignal}: records what is installed, returns the previous."""
+
+    def __init__(self) -> None:
+        self.installed: dict[int, Any] = {RESTART_SIGNAL: "the previous handler"}
+        self.calls: list[tuple[int, Any]] = []
+
+    def __call__(self, signum: int, handler: Any) -> Any:
+        self.calls.append((signum, handler))
+        previous = self.installed.get(signum)
+        self.installed[signum] = handler
+        return previous
+
+
+class Run:
+    """A L{Predecessor} on C{reactor} with recording seams."""
+
+    def __init__(
+        self,
+        reactor: Reactor,
+        listenFd: int | None = 97,
+        lockFd: int | None = 98,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.reactor = reactor
+        self.signals = Signals()
+        self.handOvers: list[Deferred[None]] = []
+        self.prepared = 0
+        self.predecessor = Predecessor(
+            reactor,
+            ["/usr/bin/python3", "-c", "run()", "mcpgateway", "--port", "9100"],
+            environ if environ is not None else {"HOME": "/home/u", "API": "secret"},
+            lambda: listenFd,
+            lambda: lockFd,
+            self.prepare,
+            self.handOver,
+            installSignal=self.signals,
+        )
+
+    def prepare(self) -> None:
+        self.prepared += 1
+        self.reactor.order.append("prepare")
+
+    def handOver(self) -> Deferred[None]:
+        done: Deferred[None] = Deferred()
+        self.handOvers.append(done)
+        return done
+
+    def link(self, index: int = -1) -> tuple[Any, StringTransport]:
+        """The predecessor's end of the link, connected to a StringTransport."""
+        _, family, factory = self.reactor.adoptedStreamConnections[index]
+        assert family == socket.AF_UNIX
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        return protocol, transport
+
+
+# -- MCPGATEWAY_HANDOVER -------------------------------------------------------------
+
+fds = st.integers(min_value=0, max_value=10**10 - 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1, max_value=2**31 - 1), fds, fds, fds)
+def test_encode_then_from_environ_is_the_identity(
+    pid: int, listen: int, lock: int, link: int
+) -> None:
+    inherited = Inherited(pid, listen, lock, link)
+    assert Inherited.fromEnviron({HANDOVER_ENV: inherited.encode()}) == inherited
+
+
+def test_the_defaults_are_the_descriptors_the_predecessor_passes() -> None:
+    inherited = Inherited.fromEnviron({HANDOVER_ENV: Inherited(4242).encode()})
+    assert inherited == Inherited(4242, LISTEN_FD, LOCK_FD, LINK_FD)
+    assert (LISTEN_FD, LOCK_FD, LINK_FD) == (3, 4, 5)
+
+
+def test_no_variable_is_no_hand_over() -> None:
+    assert Inherited.fromEnviron({}) is None
+    assert Inherited.fromEnviron({"OTHER": "from=1,listen=3,lock=4,link=5"}) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "garbage",
+        "from=1",
+        "from=1,listen=3,lock=4",
+        "from=1,listen=3,lock=4,link=5,extra=6",
+        "from=1,listen=3,lock=4,listen=5",
+        "from=1,from=1,listen=3,lock=4,link=5",
+        "from=0,listen=3,lock=4,link=5",
+        f"from={2**31},listen=3,lock=4,link=5",
+        "from=-1,listen=3,lock=4,link=5",
+        "from=1,listen=-3,lock=4,link=5",
+        "from=1,listen=3,lock=4,link=",
+        "from=1,listen=3,lock=4,link=5,",
+        "from=1,listen=3,lock=4,link=12345678901",
+        "from=1,listen=3 ,lock=4,link=5",
+        "from=1;listen=3;lock=4;link=5",
+        "from=1,listen=0x3,lock=4,link=5",
+        "from=²,listen=3,lock=4,link=5",  # str.isdigit() says yes, int() says no
+        "from=\u0661,listen=3,lock=4,link=5",  # ARABIC-INDIC ONE: not what a predecessor writes
+    ],
+)
+def test_malformed_values_are_refused(text: str) -> None:
+    with pytest.raises(BadHandover, match=HANDOVER_ENV):
+        Inherited.fromEnviron({HANDOVER_ENV: text})
+
+
+def _fieldValue() -> st.SearchStrategy[str]:
+    numeric = st.characters(categories=["Nd", "Nl", "No"])  # what str.isdigit() may accept
+    return st.one_of(
+        st.integers(-5, 2**32).map(str),
+        st.text(numeric, min_size=1, max_size=3),
+        st.text(max_size=12),
+    )
+
+
+@st.composite
+def _handoverLike(draw: st.DrawFn) -> str:
+    """Text shaped like the variable, with any value in any field."""
+    names = draw(
+        st.lists(
+            st.sampled_from(["from", "listen", "lock", "link", "x", ""]), min_size=0, max_size=6
+        )
+    )
+    return ",".join(f"{name}={draw(_fieldValue())}" for name in names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), _handoverLike()))
+def test_any_text_is_a_hand_over_or_bad_handover(text: str) -> None:
+    """Whatever the variable holds, the gateway says so in one line (tap turns
+    BadHandover into a usage error); any other exception is a traceback."""
+    try:
+        inherited = Inherited.fromEnviron({HANDOVER_ENV: text})
+    except BadHandover as e:
+        assert "\n" not in str(e)
+        return
+    assert inherited is not None
+    assert 0 < inherited.predecessor < 2**31
+    assert min(inherited.listenFd, inherited.lockFd, inherited.linkFd) >= 0
+    assert Inherited.fromEnviron({HANDOVER_ENV: inherited.encode()}) == inherited
+
+
+@pytest.mark.parametrize("value", ["garbage", "from=1\nlisten=3,lock=4,link=5"])
+def test_tap_refuses_a_malformed_variable_with_a_one_line_usage_error(
+    value: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    keepTLS: None,
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv(HANDOVER_ENV, value)
+    with pytest.raises(SystemExit) as exited:
+        tap.Options().parseOptions(["--state-dir", str(tmp_path / "st")])
+    assert exited.value.code == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"mcpgateway: {HANDOVER_ENV}=") and "malformed" in lines[0]
+    assert "--help" in lines[1]
+
+
+def test_tap_reads_a_well_formed_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keepTLS: None
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv(HANDOVER_ENV, "from=77,listen=3,lock=4,link=5")
+    options = tap.Options()
+    options.parseOptions(["--state-dir", str(tmp_path / "st")])
+    assert options["handover"] == Inherited(77)
+    monkeypatch.delenv(HANDOVER_ENV)
+    options = tap.Options()
+    options.parseOptions(["--state-dir", str(tmp_path / "st")])
+    assert options["handover"] is None
+
+
+# -- the successor's command line ------------------------------------------------------
+
+
+def test_successor_command_is_twistd_daemonized_without_a_pid_file_and_the_same_args() -> None:
+    args = ["--port", "9100", "--config", "/c.json", "--log-file", "/l.log"]
+    command = successorCommand(args, executable="/venv/bin/python")
+    assert command[:2] == ["/venv/bin/python", "-c"]
+    assert "twistd" in command[2] and "run()" in command[2]
+    twistdArgs = command[3 : command.index("mcpgateway")]
+    assert "--pidfile=" in twistdArgs
+    assert not {"-n", "--nodaemon"} & set(twistdArgs)
+    assert command[command.index("mcpgateway") + 1 :] == args
+
+
+def test_successor_command_parses_as_twistd_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keepTLS: None
+) -> None:
+    """twistd itself reads it: no pid file, daemonized, the mcpgateway
+    plugin with the same arguments."""
+    from twisted.scripts._twistd_unix import ServerOptions
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv(HANDOVER_ENV, raising=False)
+    args = ["--port", "9100", "--state-dir", str(tmp_path / "st")]
+    options = ServerOptions()
+    options.parseOptions(successorCommand(args)[3:])
+    assert options["pidfile"] == ""
+    assert not options["nodaemon"]
+    assert options.subCommand == "mcpgateway"
+    assert options.subOptions.pluginArgs == args
+    assert options.subOptions["port"] == "9100"
+
+
+def test_socket_family_reads_a_duplicate() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as inet:
+        inet.bind(("127.0.0.1", 0))
+        assert socketFamily(inet.fileno()) == socket.AF_INET
+        os.fstat(inet.fileno())  # still open
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        assert socketFamily(a.fileno()) == socket.AF_UNIX
+
+
+# -- the predecessor ------------------------------------------------------------------
+
+
+def test_start_installs_the_restart_handler_and_stop_restores_the_previous(
+    reactor: Reactor,
+) -> None:
+    run = Run(reactor)
+    run.predecessor.startService()
+    handler = run.signals.installed[RESTART_SIGNAL]
+    assert RESTART_SIGNAL == signal.SIGUSR2
+    assert callable(handler)
+    # The handler only schedules the restart on the reactor thread.
+    handler(signal.SIGUSR2, None)
+    assert reactor.spawned == []
+    reactor.runThreadCalls()
+    assert len(reactor.spawned) == 1
+    run.predecessor.stopService()
+    assert run.signals.installed[RESTART_SIGNAL] == "the previous handler"
+    assert [signum for signum, _ in run.signals.calls] == [RESTART_SIGNAL, RESTART_SIGNAL]
+
+
+def test_restart_spawns_the_successor_with_the_socket_the_lock_and_the_link(
+    reactor: Reactor,
+) -> None:
+    run = Run(reactor, listenFd=97, lockFd=98)
+    assert run.predecessor.restart() is True
+    [(executable, args, env, _)] = reactor.spawned
+    assert executable == "/usr/bin/python3"
+    assert args == ["/usr/bin/python3", "-c", "run()", "mcpgateway", "--port", "9100"]
+    assert env is not None
+    assert env[HANDOVER_ENV] == Inherited(os.getpid()).encode()
+    assert {k: v for k, v in env.items() if k != HANDOVER_ENV} == {
+        "HOME": "/home/u",
+        "API": "secret",
+    }
+    [fds] = reactor.childFDs
+    assert fds[0] == "w" and fds[1] == "r" and fds[2] == "r"
+    assert (fds[LISTEN_FD], fds[LOCK_FD]) == (97, 98)
+    # Descriptor 5 is one end of a socket pair whose other end this process
+    # adopted as the link.
+    [theirs], [ours] = reactor.childLinks, reactor.adoptedLinks
+    assert stat.S_ISSOCK(os.fstat(theirs).st_mode)
+    with socket.socket(fileno=os.dup(ours)) as a, socket.socket(fileno=os.dup(theirs)) as b:
+        assert a.family == b.family == socket.AF_UNIX
+        b.sendall(b"listening\n")
+        assert a.recv(64) == b"listening\n"
+    assert run.predecessor.state == "starting"
+
+
+def test_restart_prepares_before_it_spawns(reactor: Reactor) -> None:
+    run = Run(reactor)
+    run.predecessor.restart()
+    assert reactor.order == ["prepare", "spawn"]
+
+
+def test_a_failing_prepare_does_not_stop_the_restart(reactor: Reactor) -> None:
+    run = Run(reactor)
+
+    def broken() -> None:
+        raise RuntimeError("disk full")
+
+    run.predecessor._prepare = broken
+    with capturedGatewayLogs() as events:
+        assert run.predecessor.restart() is True
+    assert len(reactor.spawned) == 1
+    assert any("preparing failed" in t for t in texts(events))
+
+
+def test_a_second_restart_while_one_is_under_way_is_refused(reactor: Reactor) -> None:
+    run = Run(reactor)
+    assert run.predecessor.restart() is True
+    with capturedGatewayLogs() as events:
+        assert run.predecessor.restart() is False
+    assert len(reactor.spawned) == 1 and run.prepared == 1
+    assert any("under way" in t for t in texts(events))
+
+
+def test_restart_before_listening_is_refused(reactor: Reactor) -> None:
+    for listenFd, lockFd in ((None, 98), (97, None)):
+        run = Run(reactor, listenFd=listenFd, lockFd=lockFd)
+        with capturedGatewayLogs() as events:
+            assert run.predecessor.restart() is False
+        assert reactor.spawned == [] and run.prepared == 0
+        assert run.predecessor.state == "serving"
+        assert any("before the gateway listens" in t for t in texts(events))
+
+
+def test_a_spawn_that_fails_leaves_the_gateway_serving(reactor: Reactor) -> None:
+    run = Run(reactor)
+    reactor.spawnError = OSError("fork failed")
+    with capturedGatewayLogs() as events:
+        assert run.predecessor.restart() is False
+    assert run.predecessor.state == "serving"
+    assert any("cannot start the successor" in t and "fork failed" in t for t in texts(events))
+    reactor.spawnError = None
+    assert run.predecessor.restart() is True
+
+
+def test_listening_on_the_link_hands_over_once_then_stops_the_reactor(
+    reactor: Reactor,
+) -> None:
+    run = Run(reactor)
+    run.predecessor.restart()
+    link, _ = run.link()
+    link.dataReceived(b"liste")
+    assert run.handOvers == []
+    link.dataReceived(b"ning\n")
+    assert len(run.handOvers) == 1
+    assert run.predecessor.state == "handing over"
+    link.dataReceived(LISTENING)  # said again: nothing more
+    assert len(run.handOvers) == 1
+    assert not reactor.hasStopped  # the open connections are finishing
+    run.handOvers[0].callback(None)
+    assert reactor.hasStopped
+
+
+def test_a_failing_hand_over_stops_at_once(reactor: Reactor) -> None:
+    run = Run(reactor)
+
+    def broken() -> Deferred[None]:
+        raise RuntimeError("boom")
+
+    run.predecessor._handOver = broken
+    run.predecessor.restart()
+    link, _ = run.link()
+    with capturedGatewayLogs():
+        link.dataReceived(LISTENING)
+    assert reactor.hasStopped
+
+
+def test_a_hand_over_that_errs_still_stops_the_reactor(reactor: Reactor) -> None:
+    run = Run(reactor)
+    run.predecessor.restart()
+    link, _ = run.link()
+    link.dataReceived(LISTENING)
+    run.handOvers[0].errback(RuntimeError("a connection would not close"))
+    assert reactor.hasStopped
+
+
+def test_the_link_lost_before_listening_is_a_failed_restart_and_serving_goes_on(
+    reactor: Reactor,
+) -> None:
+    run = Run(reactor)
+    run.predecessor.restart()
+    reactor.lastProcess.stderr(b"Traceback: ImportError: no module named mcpgateway\n")
+    reactor.lastProcess.exit(0)  # twistd daemonized: nothing said yet
+    link, _ = run.link()
+    with capturedGatewayLogs() as events:
+        link.connectionLost(Failure(ConnectionDone()))
+    [line] = [t for t in texts(events) if "restart failed" in t]
+    assert "goes on serving" in line and "ImportError" in line
+    assert run.handOvers == [] and not reactor.hasStopped
+    assert run.predecessor.state == "serving"
+    assert run.predecessor.restart() is True  # a new restart is allowed
+    assert len(reactor.spawned) == 2
+
+
+def test_twistd_exiting_with_an_error_is_a_failed_restart_with_its_output(
+    reactor: Reactor,
+) -> None:
+    run = Run(reactor)
+    run.predecessor.restart()
+    process = reactor.lastProcess
+    process.stdout(b"mcpgateway: another gateway is running\n")
+    process.stderr(b"`twistd mcpgateway --help` lists the options\n")
+    with capturedGatewayLogs() as events:
+        process.exit(1)
+    [line] = [t for t in texts(events) if "restart failed" in t]
+    assert "status 1" in line
+    assert "another gateway is running" in line and "lists the options" in line
+    assert run.predecessor.state == "serving"
+    # The link closing too (the child's end died with it) says nothing more.
+    link, _ = run.link()
+    with capturedGatewayLogs() as events:
+        link.connectionLost(Failure(ConnectionDone()))
+    assert not [t for t in texts(events) if "restart failed" in t]
+    assert run.predecessor.restart() is True
+
+
+def test_twistd_daemonizing_is_not_a_failure(reactor: Reactor) -> None:
+    run = Run(reactor)
+    run.predecessor.restart()
+    with capturedGatewayLogs() as events:
+        reactor.lastProcess.exit(0)
+    assert not [t for t in texts(events) if "restart failed" in t]
+    assert run.predecessor.state == "starting"
+
+
+def test_the_successor_output_kept_is_bounded(reactor: Reactor) -> None:
+    run = Run(reactor)
+    run.predecessor.restart()
+    for _ in range(100):
+        reactor.lastProcess.stderr(b"Q" * 1000)
+    with capturedGatewayLogs() as events:
+        reactor.lastProcess.exit(1)
+    [line] = [t for t in texts(events) if "restart failed" in t]
+    assert line.count("Q") == 4096
+
+
+def test_a_link_lost_after_listening_changes_nothing(reactor: Reactor) -> None:
+    run = Run(reactor)
+    run.predecessor.restart()
+    link, _ = run.link()
+    link.dataReceived(LISTENING)
+    with capturedGatewayLogs() as events:
+        link.connectionLost(Failure(ConnectionDone()))
+    assert not [t for t in texts(events) if "restart failed" in t]
+    assert run.predecessor.state == "handing over"
+
+
+# -- the successor ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def linkPair() -> Iterator[tuple[int, socket.socket]]:
+    """The successor's end of a link (a descriptor it will close), and the
+    predecessor's end."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fd = os.dup(a.fileno())
+    a.close()
+    yield fd, b
+    b.close()
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def closedOrReused(fd: int, before: os.stat_result) -> bool:
+    """Whether C{fd} no longer is the file it was (closed, or its number
+    taken by something opened since)."""
+    try:
+        now = os.fstat(fd)
+    except OSError:
+        return True
+    return not os.path.samestat(now, before)
+
+
+def successorOn(reactor: Reactor, fd: int) -> tuple[Successor, Deferred[None]]:
+    gone: Deferred[None] = Deferred()
+    return Successor(reactor, Inherited(4242, linkFd=fd), gone), gone
+
+
+def connectLink(reactor: Reactor) -> tuple[Any, StringTransport]:
+    _, family, factory = reactor.adoptedStreamConnections[-1]
+    assert family == socket.AF_UNIX
+    protocol = factory.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def test_the_successor_adopts_the_link_and_closes_its_descriptor(
+    reactor: Reactor, linkPair: tuple[int, socket.socket]
+) -> None:
+    fd, _ = linkPair
+    before = os.fstat(fd)
+    successor, gone = successorOn(reactor, fd)
+    successor.startService()
+    [(adopted, family, _)] = reactor.adoptedStreamConnections
+    assert (adopted, family) == (fd, socket.AF_UNIX)
+    assert closedOrReused(fd, before)  # the reactor holds its own duplicate
+    assert not gone.called
+
+
+def test_the_successor_says_listening_once(
+    reactor: Reactor, linkPair: tuple[int, socket.socket]
+) -> None:
+    successor, _ = successorOn(reactor, linkPair[0])
+    successor.startService()
+    _, transport = connectLink(reactor)
+    assert transport.value() == b""
+    successor.listening(9100)
+    assert transport.value() == LISTENING
+    successor.listening(9100)
+    assert transport.value() == LISTENING
+
+
+def test_the_successor_says_listening_when_the_link_connects_after(
+    reactor: Reactor, linkPair: tuple[int, socket.socket]
+) -> None:
+    successor, _ = successorOn(reactor, linkPair[0])
+    successor.startService()
+    successor.listening(9100)
+    _, transport = connectLink(reactor)
+    assert transport.value() == LISTENING
+    successor.listening(9100)
+    assert transport.value() == LISTENING
+
+
+def test_gone_fires_once_when_the_link_closes(
+    reactor: Reactor, linkPair: tuple[int, socket.socket]
+) -> None:
+    successor, gone = successorOn(reactor, linkPair[0])
+    successor.startService()
+    link, _ = connectLink(reactor)
+    fired: list[object] = []
+    gone.addCallback(fired.append)
+    successor.listening(9100)
+    assert fired == []
+    with capturedGatewayLogs() as events:
+        link.connectionLost(Failure(ConnectionDone()))
+        successor.predecessorGone()  # again: no AlreadyCalledError
+    assert fired == [None]
+    assert any("4242" in t and "has exited" in t for t in texts(events))
+
+
+class RefusingReactor(Reactor):
+    """Adopting a descriptor checks it, as the real reactor does."""
+
+    def adoptStreamConnection(self, fileDescriptor: int, addressFamily: Any, factory: Any) -> None:
+        os.fstat(fileDescriptor)
+        super().adoptStreamConnection(fileDescriptor, addressFamily, factory)
+
+
+def test_a_bad_link_descriptor_fires_gone_at_start() -> None:
+    reactor = RefusingReactor()
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(fd)  # a descriptor number nothing holds
+    successor, gone = successorOn(reactor, fd)
+    with capturedGatewayLogs() as events:
+        successor.startService()
+    assert gone.called
+    assert any("no link to the predecessor" in t for t in texts(events))
+    successor.listening(9100)  # nothing to tell: no error
+
+
+# -- the instance lock and the child ledger ---------------------------------------------
+
+
+def test_an_inherited_lock_is_the_state_dirs_lock_and_keeps_it_held(tmp_path: Path) -> None:
+    stateDir = tmp_path / "st"
+    stateDir.mkdir()
+    predecessors = InstanceLock(stateDir)
+    predecessors.acquire()
+    fd = predecessors.fileno()
+    assert fd is not None
+    passed = os.dup(fd)  # what spawning with childFDs {4: fd} gives the successor
+    os.set_inheritable(passed, True)
+    lock = InstanceLock.inherited(stateDir, passed)
+    assert lock.fileno() == passed
+    assert not os.get_inheritable(passed)  # not passed on to its own children
+    predecessors.release()  # the predecessor exits...
+    assert lockHeld(stateDir)  # ...and the lock stays held: the same open file
+    with pytest.raises(AlreadyRunning):
+        InstanceLock(stateDir).acquire()
+    lock.release()
+    assert lock.fileno() is None
+    assert not lockHeld(stateDir)
+
+
+def test_an_inherited_descriptor_of_another_file_is_refused(tmp_path: Path) -> None:
+    stateDir = tmp_path / "st"
+    stateDir.mkdir()
+    (stateDir / LOCK_FILE).touch()
+    other = os.open(tmp_path / "other.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(AlreadyRunning, match="passed no instance lock"):
+            InstanceLock.inherited(stateDir, other)
+        os.fstat(other)  # not closed: it was not the lock's
+    finally:
+        os.close(other)
+
+
+def test_an_inherited_descriptor_that_is_not_open_is_refused(tmp_path: Path) -> None:
+    stateDir = tmp_path / "st"
+    stateDir.mkdir()
+    (stateDir / LOCK_FILE).touch()
+    fd = os.open(stateDir / LOCK_FILE, os.O_RDONLY)
+    os.close(fd)
+    with pytest.raises(AlreadyRunning):
+        InstanceLock.inherited(stateDir, fd)
+
+
+def test_an_inherited_lock_without_the_lock_file_is_refused(tmp_path: Path) -> None:
+    stateDir = tmp_path / "st"
+    stateDir.mkdir()
+    fd = os.open(tmp_path / "gateway.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(AlreadyRunning):
+            InstanceLock.inherited(stateDir, fd)
+    finally:
+        os.close(fd)
+
+
+def test_the_ledger_rewrite_writes_this_process_and_its_children(tmp_path: Path) -> None:
+    ledger = ChildLedger(tmp_path, procRoot=str(tmp_path / "proc"))
+    ledger.spawned("srv", 1234)
+    ledger.spawned("other", 1235)
+    ledger.exited(1235)
+    # The predecessor's own children exiting rewrote the file meanwhile.
+    (tmp_path / LEDGER_FILE).write_text(
+        json.dumps({"gatewayPid": 1, "children": {"999": {"server": "old", "start": 5}}})
+    )
+    ledger.rewrite()
+    data = json.loads((tmp_path / LEDGER_FILE).read_text())
+    assert data["gatewayPid"] == os.getpid()
+    assert data["children"] == {"1234": {"server": "srv", "start": None}}
+
+
+# -- the listener and state.json -----------------------------------------------------
+
+
+class FakePort:
+    """A listening port as Twisted's TCP port: C{_shouldShutdown}, C{stopListening}."""
+
+    def __init__(self) -> None:
+        self._shouldShutdown = True
+        self.stops: list[bool] = []
+        self.stopped: Deferred[None] = Deferred()
+
+    def fileno(self) -> int:
+        return 97
+
+    def getHost(self) -> IPv4Address:
+        return IPv4Address("TCP", "127.0.0.1", 9100)
+
+    def stopListening(self) -> Deferred[None]:
+        self.stops.append(self._shouldShutdown)
+        return self.stopped
+
+
+class FakeEndpoint:
+    def __init__(self, port: Any) -> None:
+        self.port = port
+
+    def listen(self, factory: Any) -> Deferred[Any]:
+        return succeed(self.port)
+
+
+def listener(port: Any) -> ListenerService:
+    service = ListenerService(
+        FakeEndpoint(port),  # type: ignore[arg-type]
+        "tcp:9100",
+        object(),
+        FakeProcessReactor(),
+        exit=lambda code: None,
+    )
+    return service
+
+
+def test_the_listener_passes_on_its_descriptor_once_listening() -> None:
+    service = listener(FakePort())
+    assert service.fileno() is None
+    service.startService()
+    assert service.fileno() == 97
+
+
+def test_the_listener_hands_over_without_shutting_the_shared_socket_down() -> None:
+    port = FakePort()
+    service = listener(port)
+    service.startService()
+    with capturedGatewayLogs():
+        stopping = service.handOver()
+    assert port.stops == [False]  # _shouldShutdown was False when it stopped
+    assert stopping is port.stopped
+    assert service.fileno() is None
+    assert service.stopService() is None  # nothing left to stop
+    assert port.stops == [False]
+
+
+def test_the_listener_stops_as_before_without_a_hand_over() -> None:
+    port = FakePort()
+    service = listener(port)
+    service.startService()
+    service.stopService()
+    assert port.stops == [True]
+
+
+def test_a_listener_that_does_not_listen_hands_over_nothing() -> None:
+    service = ListenerService(
+        FakeEndpoint(FakePort()),  # type: ignore[arg-type]
+        "tcp:9100",
+        object(),
+        FakeProcessReactor(),
+    )
+    assert service.handOver() is None
+
+
+def test_the_state_file_stays_after_a_hand_over(tmp_path: Path) -> None:
+    lock = InstanceLock(tmp_path)
+    lock.acquire()
+    service = StateFileService(tmp_path, lock, {"interface": "127.0.0.1"}, Clock())
+    service.startService()
+    service.listening(9100)
+    assert (tmp_path / STATE_FILE).exists()
+    service.handOver()
+    service.stopService()
+    assert json.loads((tmp_path / STATE_FILE).read_text())["port"] == 9100
+    assert lock.fileno() is None  # this process's descriptor is closed all the same
+
+
+def test_the_state_file_goes_at_stop_without_a_hand_over(tmp_path: Path) -> None:
+    lock = InstanceLock(tmp_path)
+    lock.acquire()
+    service = StateFileService(tmp_path, lock, {}, Clock())
+    service.startService()
+    service.listening(9100)
+    service.stopService()
+    assert not (tmp_path / STATE_FILE).exists()
+
+
+# -- the config service ----------------------------------------------------------------
+
+
+class Source:
+    """A config source on a file that records the calls."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.loads = 0
+        self.stops = 0
+
+    def load(self) -> Any:
+        from mcpgateway.config.servers import LoadedConfig
+
+        self.loads += 1
+        return LoadedConfig(servers={})
+
+    def listening(self, port: int) -> list[str]:
+        return []
+
+    def stopping(self) -> list[str]:
+        self.stops += 1
+        return ["restored"]
+
+    def restoreFailed(self, reason: str) -> None:
+        pass
+
+
+def configService(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ConfigService, Source, Clock, list[dict[str, ServerSpec]]]:
+    path = tmp_path / "claude.json"
+    path.write_text("{}")
+    source = Source(path)
+    clock = Clock()
+    reloads: list[dict[str, ServerSpec]] = []
+    service = ConfigService(
+        source,
+        tmp_path,
+        clock,
+        None,
+        lambda f, *a: succeed(f(*a)),
+        reloads.append,
+        pollInterval=1.0,
+        debounce=0.1,
+    )
+    # Poll on the clock (no inotify descriptor, no reactor).
+    monkeypatch.setattr(service, "_watchWithInotify", lambda path: False)
+    return service, source, clock, reloads
+
+
+def touch(path: Path, content: str) -> None:
+    path.write_text(content)
+    st_ = path.stat()
+    os.utime(path, ns=(st_.st_atime_ns, st_.st_mtime_ns + 10**9))
+
+
+def test_the_config_service_stops_watching_and_does_not_restore_after_a_hand_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, source, clock, reloads = configService(tmp_path, monkeypatch)
+    service.startService()
+    with capturedGatewayLogs() as events:
+        service.handOver()
+    assert any("successor watches" in t for t in texts(events))
+    touch(source.path, '{"mcpServers": {}}')
+    clock.advance(1.0)
+    clock.advance(1.0)
+    assert source.loads == 0 and reloads == []  # no longer watching
+    stopped: list[Any] = []
+    service.stopService().addBoth(stopped.append)
+    assert stopped == [None]
+    assert source.stops == 0  # left adopted: the successor serves it
+
+
+def test_the_config_service_watches_and_restores_without_a_hand_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, source, clock, reloads = configService(tmp_path, monkeypatch)
+    service.startService()
+    touch(source.path, '{"mcpServers": {}}')
+    clock.advance(1.0)
+    clock.advance(1.0)
+    assert source.loads == 1 and len(reloads) == 1
+    service.stopService()
+    assert source.stops == 1
+
+
+# -- preflight ------------------------------------------------------------------------
+
+
+def claudeConfig(home: Path) -> Path:
+    path = home / ".claude.json"
+    path.write_text(json.dumps({"mcpServers": {"search": {"command": "search-mcp"}}}))
+    return path
+
+
+def adopt(configPath: Path, stateDir: Path) -> None:
+    """What the running gateway did: adopted the config (backup written)."""
+    from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
+
+    source = AdoptedClaudeConfig(configPath, stateDir, "127.0.0.1")
+    source.load()
+    source.listening(9100)
+    assert "url" in json.loads(configPath.read_text())["mcpServers"]["search"]
+
+
+def preflightOptions(stateDir: Path, *extra: str) -> tap.Options:
+    options = tap.Options()
+    options.parseOptions(["--state-dir", str(stateDir), *extra])
+    return options
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keepTLS: None) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv(HANDOVER_ENV, raising=False)
+    return tmp_path
+
+
+def test_preflight_of_a_successor_takes_the_lock_over_and_leaves_the_config_adopted(
+    home: Path,
+) -> None:
+    stateDir = home / "st"
+    stateDir.mkdir(mode=0o700)
+    config = claudeConfig(home)
+    predecessors = InstanceLock(stateDir)
+    predecessors.acquire()
+    adopt(config, stateDir)
+    # The predecessor's state.json: another pid (a stale one to a fresh start).
+    (stateDir / STATE_FILE).write_text(json.dumps({"pid": 1, "port": 9100}))
+    fd = predecessors.fileno()
+    assert fd is not None
+    passed = os.dup(fd)
+    options = preflightOptions(stateDir, "--config", str(config), "--rewrite-config")
+    options["handover"] = Inherited(1, lockFd=passed)
+    found = preflight(options, "127.0.0.1")
+    try:
+        assert found.lock.fileno() == passed
+        # Nothing recovered: the entries still point at the gateway.
+        assert "url" in json.loads(config.read_text())["mcpServers"]["search"]
+        assert list(found.loaded.servers) == ["search"]
+    finally:
+        found.lock.release()
+        predecessors.release()
+
+
+def test_preflight_of_a_fresh_start_recovers_the_same_config(home: Path) -> None:
+    """The contrast: without a hand-over, that state.json is a crash's."""
+    stateDir = home / "st"
+    stateDir.mkdir(mode=0o700)
+    config = claudeConfig(home)
+    adopt(config, stateDir)
+    (stateDir / STATE_FILE).write_text(json.dumps({"pid": 1, "port": 9100}))
+    options = preflightOptions(stateDir, "--config", str(config), "--rewrite-config")
+    found = preflight(options, "127.0.0.1")
+    try:
+        assert json.loads(config.read_text())["mcpServers"]["search"] == {"command": "search-mcp"}
+    finally:
+        found.lock.release()
+
+
+def test_preflight_refuses_a_hand_over_without_the_lock(home: Path) -> None:
+    stateDir = home / "st"
+    other = os.open(home / "not-the-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        options = preflightOptions(stateDir)
+        options["handover"] = Inherited(1, lockFd=other)
+        with pytest.raises(PreflightError, match="passed no instance lock"):
+            preflight(options, "127.0.0.1")
+    finally:
+        os.close(other)
+
+
+# -- the service tree --------------------------------------------------------------------
+
+
+def servicesOf(top: Any) -> dict[str, Any]:
+    return {type(service).__name__: service for service in top}
+
+
+def demoConfig(home: Path) -> Path:
+    config = home / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"demo": {"command": "demo-mcp"}}}))
+    return config
+
+
+def test_the_predecessor_of_make_service_restarts_with_the_same_args_and_the_log_file(
+    home: Path, reactor: Reactor
+) -> None:
+    """Detached, a successor without --log-file would log nowhere: it gets
+    the state directory's."""
+    stateDir = home / "st"
+    config = demoConfig(home)
+    args = ["--port", "9300", "--config", str(config), "--state-dir", str(stateDir)]
+    options = tap.Options()
+    options.parseOptions(args)
+    reactor.listenFd = 97
+    top = tap.makeService(options, reactor)
+    predecessor = servicesOf(top)["Predecessor"]
+    assert isinstance(predecessor, Predecessor)
+    previous = signal.getsignal(signal.SIGUSR2)
+    top.startService()
+    try:
+        assert signal.getsignal(signal.SIGUSR2) != previous
+        assert predecessor.restart() is True
+        [(_, argv, env, _)] = reactor.spawned
+        assert argv == successorCommand([*args, "--log-file", str(stateDir / LOG_FILE)])
+        assert env is not None and env[HANDOVER_ENV] == Inherited(os.getpid()).encode()
+        [fds] = reactor.childFDs
+        lockFd = fds[LOCK_FD]
+        assert fds[LISTEN_FD] == 97
+        assert os.path.samestat(os.fstat(lockFd), os.stat(stateDir / LOCK_FILE))
+        assert (stateDir / "sessions.json").exists()  # prepared: the sessions saved
+    finally:
+        top.stopService()
+    assert signal.getsignal(signal.SIGUSR2) == previous
+
+
+def test_the_predecessor_keeps_a_log_file_given(home: Path, reactor: Reactor) -> None:
+    stateDir = home / "st"
+    args = ["--port", "9301", "--state-dir", str(stateDir), "--log-file", str(home / "g.log")]
+    options = tap.Options()
+    options.parseOptions(args)
+    reactor.listenFd = 97
+    top = tap.makeService(options, reactor)
+    top.startService()
+    try:
+        assert servicesOf(top)["Predecessor"].restart() is True
+        [(_, argv, _, _)] = reactor.spawned
+        assert argv == successorCommand(args)
+    finally:
+        top.stopService()
+
+
+def test_make_service_of_a_successor_adopts_what_it_inherited(
+    home: Path, reactor: Reactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stateDir = home / "st"
+    stateDir.mkdir(mode=0o700)
+    config = demoConfig(home)
+    # The predecessor: the lock, a listening socket (bound), the link.
+    predecessors = InstanceLock(stateDir)
+    predecessors.acquire()
+    held = predecessors.fileno()
+    assert held is not None
+    lockFd = os.dup(held)
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.bind(("127.0.0.1", 0))
+    listenFd = os.dup(listening.fileno())  # the endpoint closes it once adopted
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    linkFd = os.dup(theirs.fileno())
+    theirs.close()
+    linkStat = os.fstat(linkFd)
+    (stateDir / LEDGER_FILE).write_text(json.dumps({"gatewayPid": 1, "children": {}}))
+    monkeypatch.setenv(
+        HANDOVER_ENV,
+        Inherited(4242, listenFd, lockFd, linkFd).encode(),
+    )
+    try:
+        options = tap.Options()
+        options.parseOptions(
+            ["--port", "9300", "--config", str(config), "--state-dir", str(stateDir)]
+        )
+        top = tap.makeService(options, reactor)
+        assert HANDOVER_ENV not in os.environ  # the next restart sets its own
+        services = servicesOf(top)
+        successor = services["Successor"]
+        assert next(iter(services)) == "Successor"
+        assert reactor.tcpServers == []
+        top.startService()
+        try:
+            # The inherited socket, not --port; the link adopted, its descriptor closed.
+            [(fd, family, _)] = reactor.adoptedPorts
+            assert (fd, family) == (listenFd, socket.AF_INET)
+            assert reactor.tcpServers == []
+            [(link, _, factory)] = reactor.adoptedStreamConnections
+            assert link == linkFd
+            assert closedOrReused(linkFd, linkStat)
+            state = json.loads((stateDir / STATE_FILE).read_text())
+            assert state["pid"] == os.getpid()
+            protocol = factory.buildProtocol(None)
+            transport = StringTransport()
+            protocol.makeConnection(transport)
+            assert transport.value() == LISTENING
+            assert json.loads((stateDir / LEDGER_FILE).read_text())["gatewayPid"] == 1
+            gateway = services["GatewayService"].gateway
+            waiting = gateway.waitForPredecessor()  # unknown sessions wait for it
+            assert waiting is not None and not waiting.called
+            protocol.connectionLost(Failure(ConnectionDone()))  # the predecessor exited
+            assert successor.gone.called and waiting.called
+            assert gateway.waitForPredecessor() is None
+            ledger = json.loads((stateDir / LEDGER_FILE).read_text())
+            assert ledger["gatewayPid"] == os.getpid()
+        finally:
+            top.stopService()
+        assert lockHeld(stateDir)  # the predecessor's descriptor still holds it
+    finally:
+        predecessors.release()
+        listening.close()
+        ours.close()
+    assert not lockHeld(stateDir)
+
+
+def test_make_service_without_a_hand_over_has_no_successor(home: Path, reactor: Reactor) -> None:
+    options = tap.Options()
+    options.parseOptions(["--port", "9300", "--state-dir", str(home / "st")])
+    top = tap.makeService(options, reactor)
+    top.startService()
+    try:
+        assert "Successor" not in servicesOf(top)
+        assert reactor.adoptedPorts == [] and len(reactor.tcpServers) == 1
+    finally:
+        top.stopService()
+
+
+def test_flock_of_a_duplicate_is_the_same_lock(tmp_path: Path) -> None:
+    """What the design rests on: a descriptor passed down shares the open
+    file, and so the flock, with the one it was duplicated from."""
+    fd = os.open(tmp_path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    copy = os.dup(fd)
+    os.close(fd)
+    assert lockHeld(tmp_path)
+    os.close(copy)
+    assert not lockHeld(tmp_path)
