@@ -470,6 +470,12 @@ class Gateway:
         self._persistence = None
         for pool in self.pools.values():
             pool.failAll(jsonrpc.SERVER_UNAVAILABLE, "the gateway is shutting down")
+        for session in self.sessions:
+            # The session goes on in the next gateway process: its client is
+            # told (retry:) to open its GET stream again, there.
+            stream = session.getStream
+            if stream is not None:
+                stream.suspend()
         stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]
         stopping += [pool.stopAll() for pool in self.pools.values()]
         return DeferredList(stopping, consumeErrors=True)

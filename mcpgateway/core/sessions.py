@@ -57,6 +57,11 @@ class Stream(Protocol):
     def close(self) -> None:
         """End the stream."""
 
+    def suspend(self) -> None:
+        """End the connection, not the stream: the client opens it again
+        after the C{retry:} delay it is told (a stream that cannot be resumed
+        is left as it is)."""
+
 
 class Session:
     """One client session on one server endpoint."""

@@ -328,3 +328,24 @@ def test_any_last_event_id_is_answered_without_harm(value: str) -> None:
     found = store.find("s", value)
     assert found is None or (found[0] is log and 0 <= found[1] <= 1)
     assert kindOf(value) in (None, "p", "g")
+
+
+def test_a_stopping_gateway_tells_the_get_stream_when_to_come_back() -> None:
+    """MCP 2025-11-25: before closing a stream it means the client to resume,
+    the server sends retry:. The session survives the stop (sessions.json),
+    so its client opens the GET stream again at the next gateway."""
+    h = Harness()
+    sid = h.initialize()
+    get = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
+    assert not get.complete
+    h.gateway.stop()
+    assert get.complete
+    assert get.body.endswith(b"retry: 1000\n\n")
+
+
+def test_a_stopping_gateway_ends_an_old_sessions_get_stream_without_retry() -> None:
+    h = Harness()
+    sid = h.initialize(version="2025-06-18")
+    get = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
+    h.gateway.stop()
+    assert get.complete and b"retry:" not in get.body
