@@ -68,6 +68,7 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """A portable environment variable name."""
 WORKSPACE_DENIED = frozenset(
     {
+        "PATH",
         "LD_PRELOAD",
         "LD_LIBRARY_PATH",
         "LD_AUDIT",
@@ -90,7 +91,9 @@ WORKSPACE_DENIED = frozenset(
     }
 )
 """Names a workspace's C{.env} may not set: they make the server's program
-(which the user configured) load code from elsewhere. C{DYLD_*} too
+(which the user configured) load code from elsewhere, or, for C{PATH}, make
+the gateway start another program than the one the entry names (a
+repository's C{.env} with C{PATH=./bin} would run its own C{npx}). C{DYLD_*} too
 (L{isDenied})."""
 DENIED_PREFIXES = ("DYLD_",)
 MAX_LISTED = 5

@@ -326,3 +326,12 @@ def test_what_is_written_quoted_is_read_back(values: dict[str, str]) -> None:
     parsed = parseEnv(text)
     assert parsed.values == values
     assert parsed.badLines == () and parsed.refused == ()
+
+
+def test_a_workspace_env_may_not_move_path(tmp_path: Path) -> None:
+    """A cloned repository's .env with PATH=./bin would have the gateway
+    launch the repository's own npx instead of the user's."""
+    (tmp_path / ".env").write_text("PATH=/repo/bin\nTOKEN=t\n")
+    found = readWorkspaceEnv(tmp_path)
+    assert dict(found.values) == {"TOKEN": "t"}
+    assert found.warning is not None and "PATH" in found.warning
