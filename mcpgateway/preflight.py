@@ -93,22 +93,38 @@ def _loadConfig(
     source: ConfigSource
     try:
         if options["rewrite-config"]:
-            if configPath is None:
+            engine = _engine(options, stateDir, configPath)
+            if configPath is None and (engine is None or not engine.files()):
                 raise PreflightError(
                     "--rewrite-config needs a client config: ~/.claude.json"
-                    " was not found; pass --config PATH"
+                    " was not found, nor any other client's (see --clients); pass --config PATH"
                 )
-            from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
-            from mcpgateway.clientconfigs.claude import hasBackup
+            base: ConfigSource = PlainFile(None)  # no ~/.claude.json: the demo, and the clients
+            if configPath is not None:
+                from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
+                from mcpgateway.clientconfigs.claude import hasBackup
 
-            adopted = AdoptedClaudeConfig(configPath, stateDir, clientHost)
-            if takingOver:
-                # Adopted by the predecessor, which still serves it: nothing to recover.
-                adopted.continueAdoption()
-            elif stale is not None or hasBackup(stateDir, configPath):
-                for note in adopted.recover():
-                    log.warn("config: {note}", note=note)
-            source = adopted
+                adopted = AdoptedClaudeConfig(configPath, stateDir, clientHost)
+                if takingOver:
+                    # Adopted by the predecessor, which still serves it: nothing to recover.
+                    adopted.continueAdoption()
+                elif stale is not None or hasBackup(stateDir, configPath):
+                    for note in adopted.recover():
+                        log.warn("config: {note}", note=note)
+                base = adopted
+            source = base
+            if engine is not None:
+                from mcpgateway.clientconfigs.clientsource import ClientsSource
+
+                if not takingOver:  # a restart's predecessor still serves the files
+                    _recoverClients(engine)
+                source = ClientsSource(
+                    base,
+                    engine,
+                    stateDir,
+                    clientHost,
+                    projectsFrom=configPath or Path.home() / ".claude.json",
+                )
         else:
             source = PlainFile(configPath)
         return configPath, source, source.load()
@@ -120,3 +136,42 @@ def _loadConfig(
             f"cannot adopt {configPath}: {e}; serve it as it is without --rewrite-config"
             " (with mcpgateway start: --no-rewrite)"
         ) from None
+
+
+def _engine(options: Any, stateDir: Path, configPath: Path | None) -> Any:
+    """The adoption engine of the clients C{--clients} names (C{None} for
+    C{none}), on this user's home; the projects are those of the Claude
+    config (the keys of its C{projects})."""
+    import os
+    import sys
+
+    from mcpgateway import paths
+    from mcpgateway.clientconfigs.clients import select
+    from mcpgateway.clientconfigs.clients.base import Host
+    from mcpgateway.clientconfigs.clientsource import claudeProjects
+    from mcpgateway.clientconfigs.engine import AdoptionEngine, defaultBridgeArgv
+
+    spec = options.get("clients") or "all"
+    if spec == "none":
+        return None
+    try:
+        adapters = select(spec)
+    except KeyError as e:
+        raise PreflightError(f"--clients: no client named {e}") from None
+    return AdoptionEngine(
+        stateDir,
+        adapters,
+        Host(Path.home(), sys.platform, os.environ),
+        projects=claudeProjects(configPath or Path.home() / ".claude.json"),
+        bridgeArgv=defaultBridgeArgv(stateDir, Path(paths.defaultStateDir())),
+    )
+
+
+def _recoverClients(engine: Any) -> None:
+    """Put back the client files an unclean stop left adopted (before
+    adopting them again); say what was done."""
+    report = engine.recover()
+    for message in report.messages():
+        log.warn("config: restored after an unclean stop: {note}", note=message)
+    for warning in report.warnings:
+        log.warn("config: {warning}", warning=warning)

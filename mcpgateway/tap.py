@@ -237,6 +237,15 @@ class Options(usage.Options):
             _positiveFloat,
         ],
         [
+            "clients",
+            None,
+            "all",
+            "With --rewrite-config: the MCP clients adopted besides Claude Code, 'all'"
+            " (every one found on this machine), 'none', or a comma list of ids (cursor,"
+            " vscode, codex, gemini, windsurf, claude-desktop, cline, roo, continue,"
+            " opencode, zed, goose, copilot, amazonq, kiro, junie).",
+        ],
+        [
             "child-idle-timeout",
             None,
             None,
@@ -296,6 +305,15 @@ class Options(usage.Options):
             raise usage.UsageError(str(e)) from None
         if self["log-level"] not in logs.LEVELS:
             raise usage.UsageError(f"--log-level must be one of {', '.join(logs.LEVELS)}")
+        if self["clients"] not in ("all", "none"):
+            from mcpgateway.clientconfigs.clients import select
+
+            try:
+                select(self["clients"])
+            except KeyError as e:
+                raise usage.UsageError(
+                    f"--clients: no client named {e} (use all, none, or a comma list of ids)"
+                ) from None
         if not self["api-token"]:
             self["api-token"] = os.environ.get(API_TOKEN_ENV) or None
         if self["state-dir"] is None:
@@ -448,6 +466,7 @@ def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
         "config": str(pre.configPath) if pre.configPath else None,
         "stateDir": str(pre.stateDir),
         "rewriteConfig": bool(options["rewrite-config"]),
+        "clients": options["clients"] if options["rewrite-config"] else "none",
     }
     return StateFileService(pre.stateDir, pre.lock, details, reactor)
 

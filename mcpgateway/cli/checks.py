@@ -411,6 +411,54 @@ def checkBackup(ctx: DoctorContext) -> Check:
     )
 
 
+def checkClientBackups(ctx: DoctorContext) -> Check:
+    """Every other client's backup (C{client-backups/}), read by the reader
+    C{restore} uses: each must be usable, and while no gateway runs none
+    should hold entries (they point at a stopped gateway)."""
+    from mcpgateway.clientconfigs.engine import backupPaths, readBackup
+
+    problems: list[str] = []
+    adopted: list[str] = []
+    for path in backupPaths(ctx.stateDir):
+        try:
+            backup = readBackup(path)
+        except ConfigError as e:
+            problems.append(str(e))
+            continue
+        if backup is None or not backup.records:
+            continue
+        label = f"{backup.configPath} ({backup.client}): {', '.join(backup.records)}"
+        if not Path(backup.configPath).exists():
+            problems.append(f"{backup.configPath} is gone; its backup {path} holds {label}")
+            continue
+        adopted.append(label)
+    if problems:
+        return Check(
+            "fail",
+            f"Client backups: {plural(len(problems), 'problem')}",
+            "do as each message says, or put the 'original' entries of the backup back"
+            " into the client's file by hand (docs/clients.md) and move the backup away",
+            tuple(problems),
+        )
+    if not adopted:
+        return Check("info", "No other client's file adopted (no client backup)")
+    if not ctx.found.running:
+        return Check(
+            "fail",
+            f"Client files: {plural(len(adopted), 'file')} still point at the gateway,"
+            " which is not running",
+            "run `mcpgateway start` to serve them again, or `mcpgateway restore` to put"
+            " their stdio entries back",
+            tuple(adopted),
+        )
+    return Check(
+        "pass",
+        f"Client backups valid ({plural(len(adopted), 'client file')} adopted)",
+        None,
+        tuple(adopted),
+    )
+
+
 def checkClaudeConfig(ctx: DoctorContext) -> Check:
     config = ctx.clientConfig()
     if not config.exists:

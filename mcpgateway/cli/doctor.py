@@ -16,6 +16,7 @@ from mcpgateway.cli.checks import (
     checkBackup,
     checkClassification,
     checkClaudeConfig,
+    checkClientBackups,
     checkEnvFiles,
     checkGatewayRunning,
     checkHealth,
@@ -42,6 +43,7 @@ DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
     ("poolLimits", checkPoolLimits),
     ("backup", checkBackup),
     ("claudeConfig", checkClaudeConfig),
+    ("clientBackups", checkClientBackups),
     ("npxCache", checkNpxCache),
     ("classification", checkClassification),
     ("workspaceKey", checkWorkspaceKey),
@@ -116,7 +118,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="check the gateway, its config and state (exit 0 if all pass)",
         description="Check the gateway (running, /health, npx/uvx resolution, server-to-"
         "client requests refused on shared children, promoted servers, pool limits),"
-        " the config backup, the Claude config, the npx cache, classification.json,"
+        " the config backup, the Claude config, every other client's backup, the npx"
+        " cache, classification.json,"
         " the workspace key, the .env files and the log file,"
         " reading each file as the gateway and `restore` do. Each check is ✓"
         " (pass), ○ (info) or ✗ (fail, with a fix); exit 0 only when nothing"

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from mcpgateway import __version__
 from mcpgateway.cli import (
     bridge,
+    clients,
     doctor,
     logs,
     restart,
@@ -61,7 +62,19 @@ def makeParser() -> Parser:
     parser.add_argument("--version", action="version", version=f"mcpgateway {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = [_globalOptions(True)]
-    for command in (start, stop, restart, status, doctor, restore, servers, logs, service, bridge):
+    for command in (
+        start,
+        stop,
+        restart,
+        status,
+        doctor,
+        restore,
+        clients,
+        servers,
+        logs,
+        service,
+        bridge,
+    ):
         command.addParser(commands, common)
     return parser
 

@@ -33,9 +33,15 @@ from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
 
 
 def gatewayArgv(
-    stateDir: Path, port: int, config: Path | None, foreground: bool, rewrite: bool
+    stateDir: Path,
+    port: int,
+    config: Path | None,
+    foreground: bool,
+    rewrite: bool,
+    clients: str = "all",
 ) -> list[str]:
-    """The C{twistd mcpgateway} command line C{start} runs."""
+    """The C{twistd mcpgateway} command line C{start} runs (C{clients}: its
+    C{--clients}, given only with C{rewrite} and when not C{all})."""
     argv = [
         sys.executable,
         "-c",
@@ -60,6 +66,8 @@ def gatewayArgv(
     ]
     if rewrite:
         argv.append("--rewrite-config")
+        if clients != "all":
+            argv += ["--clients", clients]
     if config is not None:
         argv += ["--config", str(config)]
     return argv
@@ -85,11 +93,20 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         if not config.is_file():
             raise CliError(f"--config {args.config}: no such file")
     rewrite = not args.no_rewrite
+    clients = checkClients(args.clients)
     if rewrite and config is None and not claudeConfigPath(None).is_file():
-        # Nothing to adopt: the gateway serves its bundled demo.
-        out.note(f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server")
-        rewrite = False
-    if rewrite:  # before anything is changed
+        detected = detectedClients(clients)
+        if not detected:
+            # Nothing to adopt: the gateway serves its bundled demo.
+            out.note(f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server")
+            rewrite = False
+        else:
+            out.note(
+                f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server"
+                f" and adopting {', '.join(detected)}"
+            )
+    if rewrite and (config is not None or claudeConfigPath(None).is_file()):
+        # before anything is changed
         refuseUnwritable(ctx, config or claudeConfigPath(None), stateDir, config is not None, port)
     try:
         stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -98,11 +115,36 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     if found.stale:
         removeState(stateDir)
     removeStalePidFile(stateDir)
-    argv = gatewayArgv(stateDir, port, config, args.foreground, rewrite)
+    argv = gatewayArgv(stateDir, port, config, args.foreground, rewrite, clients)
     warmPluginCache()
     if args.foreground:
         return runForeground(ctx, argv, out)
     return startDetached(ctx, argv, stateDir, port, out)
+
+
+def checkClients(spec: str) -> str:
+    """C{--clients} as given, once every id in it is known."""
+    from mcpgateway.clientconfigs.clients import ADAPTERS, select
+
+    try:
+        select(spec)
+    except KeyError as e:
+        raise CliError(
+            f"--clients: no client named {e}; use all, none, or a comma list of"
+            f" {', '.join(a.id for a in ADAPTERS)}"
+        ) from None
+    return spec
+
+
+def detectedClients(spec: str) -> list[str]:
+    """The titles of the clients of C{spec} that have a file on this machine."""
+    import os
+
+    from mcpgateway.clientconfigs.clients import detect, select
+    from mcpgateway.clientconfigs.clients.base import Host
+
+    host = Host(Path.home(), sys.platform, os.environ)
+    return [found.adapter.title for found in detect(host, adapters=select(spec))]
 
 
 def refuseUnwritable(ctx: CliContext, config: Path, stateDir: Path, named: bool, port: int) -> None:
@@ -284,6 +326,13 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "--config",
         metavar="PATH",
         help="the config to serve (default ~/.claude.json, else the demo)",
+    )
+    start.add_argument(
+        "--clients",
+        metavar="LIST",
+        default="all",
+        help="the MCP clients adopted besides Claude Code: all (every one found),"
+        " none, or a comma list of ids (`mcpgateway clients` lists them)",
     )
     start.add_argument(
         "--no-rewrite",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from mcpgateway.config.servers import ConfigError, LoadedConfig
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
@@ -136,6 +137,24 @@ class AdoptedClaudeConfig:
             " holds their backup, run `mcpgateway restore --state-dir THAT_DIR`"
         ]
 
+    def servedRoutes(self) -> dict[tuple[str, str | None], dict[str, Any]]:
+        """The routes this adoption serves, C{(name, None)} for the global
+        route and C{(name, project path)} for a project's entry, each with
+        its entry (the original of an adopted one): what the other clients'
+        adoption must not serve differently at the same route."""
+        document = self._claude.servedDocument()
+        out: dict[tuple[str, str | None], dict[str, Any]] = {}
+        blocks: list[tuple[str | None, Any]] = [(None, document.get("mcpServers"))]
+        projects = document.get("projects")
+        if isinstance(projects, dict):
+            blocks += [(str(path), p.get("mcpServers")) for path, p in projects.items()]
+        for workspace, block in blocks:
+            if isinstance(block, dict):
+                for name, entry in block.items():
+                    if isinstance(entry, dict) and entry.get("type", "stdio") == "stdio":
+                        out[(name, workspace)] = entry
+        return out
+
     def _urlFor(self, name: str, workspace: str | None) -> str:
         """The URL of C{name}'s global route (C{workspace} C{None}), or of
         its route for the project directory C{workspace}.
@@ -143,23 +162,39 @@ class AdoptedClaudeConfig:
         @raise ConfigError: the state directory's workspace key file cannot
             be used (its message says what to do).
         """
-        host = f"[{self._host}]" if ":" in self._host else self._host
         if workspace is None:
-            return f"http://{host}:{self._port}/{name}/mcp"
-        return f"http://{host}:{self._port}/{name}~{self._workspaceKeys().key(workspace)}/mcp"
+            return routeUrl(self._host, self._port, name)
+        return routeUrl(self._host, self._port, name, self._workspaceKeys().key(workspace))
 
     def _workspaceKeys(self) -> WorkspaceKeys:
         if self._keys is None:
-            try:
-                self._keys = WorkspaceKeys.forStateDir(self.stateDir)
-            except WorkspaceKeyError as e:
-                raise ConfigError(str(e)) from None
-            except OSError as e:
-                raise ConfigError(
-                    f"cannot create the workspace key file in {self.stateDir}"
-                    f" ({e.strerror or e}); project entries need it for their routes"
-                ) from None
+            self._keys = stateDirKeys(self.stateDir)
         return self._keys
+
+
+def routeUrl(host: str, port: int | None, name: str, key: str | None = None) -> str:
+    """The URL the gateway on C{host}:C{port} serves C{name} at: its global
+    route C{/<name>/mcp}, or with C{key} its workspace route
+    C{/<name>~<key>/mcp} (the one URL rule of every client's adoption)."""
+    where = f"[{host}]" if ":" in host else host
+    route = name if key is None else f"{name}~{key}"
+    return f"http://{where}:{port}/{route}/mcp"
+
+
+def stateDirKeys(stateDir: Path) -> WorkspaceKeys:
+    """The workspace keys of C{stateDir} (its key file made on first use).
+
+    @raise ConfigError: the key file cannot be used (the message says what to do).
+    """
+    try:
+        return WorkspaceKeys.forStateDir(stateDir)
+    except WorkspaceKeyError as e:
+        raise ConfigError(str(e)) from None
+    except OSError as e:
+        raise ConfigError(
+            f"cannot create the workspace key file in {stateDir}"
+            f" ({e.strerror or e}); project entries need it for their routes"
+        ) from None
 
 
 def _notes(verb: str, done: list[str], other: list[str], notes: list[str]) -> list[str]:

@@ -470,6 +470,7 @@ class AdoptionEngine:
         byClient: dict[str, list[ClientFile]] = {}
         for adapter, file in self.files():
             byClient.setdefault(adapter.id, []).append(file)
+        todo: list[tuple[ClientAdapter, ClientFile]] = []
         for adapter in self.adapters:
             files = byClient.get(adapter.id, [])
             if not files:
@@ -478,18 +479,22 @@ class AdoptionEngine:
             if why is not None:
                 report.skippedClients.append((adapter.id, why))
                 continue
-            for file in files:
-                try:
-                    fileReport = self._adoptFile(adapter, file, urlFor, claims)
-                except (ConfigError, ConcurrentWriteError, OSError, ValueError) as e:
-                    self._warn(
-                        report, str(file.path), f"{file.path} ({adapter.id}) was not adopted: {e}"
-                    )
-                    continue
-                self._warned.discard(str(file.path))
-                report.files.append(fileReport)
-                if fileReport.adopted or fileReport.removed:
-                    report.reloads[adapter.id] = adapter.reload
+            todo += [(adapter, file) for file in files]
+        # Every user file first: a project's entry that is a user-scope server
+        # is pointed at the global route, as the gateway serves it (see _url).
+        todo.sort(key=lambda pair: pair[1].workspace is not None)
+        for adapter, file in todo:
+            try:
+                fileReport = self._adoptFile(adapter, file, urlFor, claims)
+            except (ConfigError, ConcurrentWriteError, OSError, ValueError) as e:
+                self._warn(
+                    report, str(file.path), f"{file.path} ({adapter.id}) was not adopted: {e}"
+                )
+                continue
+            self._warned.discard(str(file.path))
+            report.files.append(fileReport)
+            if fileReport.adopted or fileReport.removed:
+                report.reloads[adapter.id] = adapter.reload
         return report
 
     def sync(
@@ -556,7 +561,7 @@ class AdoptionEngine:
             for name, record in base.records.items():
                 entry = current.get(name, _MISSING)
                 if entry == record.written:
-                    url = urlFor(name, file.workspace)
+                    url = self._url(urlFor, name, record.served, file.workspace, claims)
                     if url != record.url:
                         written = adapter.written(name, url, record.original, self.bridgeArgv)
                         record = replace(record, url=url, written=written)
@@ -581,7 +586,7 @@ class AdoptionEngine:
                 except Unservable as e:
                     report.skipped.append((name, str(e)))
                     continue
-                url = urlFor(name, file.workspace)
+                url = self._url(urlFor, name, served, file.workspace, claims)
                 written = adapter.written(name, url, entry, self.bridgeArgv)
                 new.records[name] = Record(copy.deepcopy(entry), written, url, served)
                 changes.append((name, written))
@@ -601,6 +606,34 @@ class AdoptionEngine:
                 (name, file.workspace), (f"{adapter.id} ({file.path})", record.served)
             )
         return report
+
+    def _url(
+        self,
+        urlFor: UrlFor,
+        name: str,
+        served: dict[str, Any],
+        workspace: str | None,
+        claims: dict[tuple[str, str | None], tuple[str, dict[str, Any]]],
+    ) -> str:
+        """The URL of C{served}: a project's entry that is the server adopted
+        at the global route of that name (the same spec once expanded, as
+        L{mcpgateway.config.scopes} compares them) has no workspace route of
+        its own, so it gets the global URL; else its workspace's."""
+        if workspace is not None:
+            claim = claims.get((name, None))
+            if claim is not None and self._sameServer(name, claim[1], served):
+                return urlFor(name, None)
+        return urlFor(name, workspace)
+
+    def _sameServer(self, name: str, a: dict[str, Any], b: dict[str, Any]) -> bool:
+        if a == b:
+            return True
+        try:
+            first = parseEntry(name, a, self._environ, "user")
+            second = parseEntry(name, b, self._environ, "user")
+        except EntryError:
+            return False
+        return replace(second, executable=first.executable) == first
 
     def _check(
         self,

@@ -71,6 +71,24 @@ class ConfigSource(Protocol):
         """L{stopping} failed for good: leave a marker for the CLI."""
 
 
+def watchedPathsOf(source: ConfigSource) -> list[Path]:
+    """Every file a change of which reloads C{source}: its L{ConfigSource.path}
+    and, for a source that adopts other clients' files too
+    (L{mcpgateway.clientconfigs.clientsource.ClientsSource}), theirs."""
+    out = [] if source.path is None else [source.path]
+    more = getattr(source, "watchedPaths", None)
+    if more is not None:
+        out += [Path(p) for p in more()]
+    seen: set[str] = set()
+    unique = []
+    for path in out:
+        key = os.path.abspath(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
 class PlainFile:
     """A config file served as it is (or the bundled demo when C{path} is None)."""
 
@@ -144,7 +162,8 @@ class ConfigService(Service):
         self._firstChange: float | None = None
         self._poll: Every | None = None
         self._notifier: Any = None
-        self._fingerprint: tuple[int, int] | None = None
+        self._fingerprints: dict[str, tuple[int, int] | None] = {}
+        self._watchedDirs: set[str] = set()
         self._warned: set[str] = set()
         self._handedOver = False
         self._environ = os.environ if environ is None else environ
@@ -217,22 +236,48 @@ class ConfigService(Service):
         super().startService()
         self._envPoll = Every(self._clock, self._envInterval, self._checkEnv)
         self._envPoll.start()
-        path = self.source.path
-        if path is None:
+        paths = watchedPathsOf(self.source)
+        if not paths:
             return
-        self._fingerprint = _fingerprint(path)
-        if not self._watchWithInotify(path):
+        for path in paths:
+            self._fingerprints[os.path.abspath(path)] = _fingerprint(path)
+        if not self._watchWithInotify(paths):
             self._poll = Every(self._clock, self._pollInterval, self._checkPoll)
             self._poll.start()
 
-    def _watchWithInotify(self, path: Path) -> bool:
+    def _watchWithInotify(self, paths: Sequence[Path]) -> bool:
         try:
             from twisted.internet import inotify
         except ImportError:
+            self._watchMore(paths)
             return False
         try:
             notifier = inotify.INotify(self._reactor)
             notifier.startReading()
+        except Exception:
+            self.log.info(
+                "config: inotify unavailable; polling {path} every {seconds}s",
+                path=", ".join(str(p) for p in paths),
+                seconds=self._pollInterval,
+            )
+            self._watchMore(paths)
+            return False
+        self._notifier = notifier
+        self._watchMore(paths)
+        return True
+
+    def _watchMore(self, paths: Sequence[Path]) -> None:
+        """Watch C{paths} too (those not watched yet): their directory by
+        inotify (editors and Claude Code replace a file by rename), else by
+        the poll's fingerprints."""
+        for path in paths:
+            key = os.path.abspath(path)
+            self._fingerprints.setdefault(key, _fingerprint(path))
+            folder = os.path.dirname(key)
+            if self._notifier is None or folder in self._watchedDirs:
+                continue
+            from twisted.internet import inotify
+
             mask = (
                 inotify.IN_CLOSE_WRITE
                 | inotify.IN_MOVED_TO
@@ -240,32 +285,31 @@ class ConfigService(Service):
                 | inotify.IN_DELETE
                 | inotify.IN_MOVED_FROM
             )
-            # Watch the directory: editors and Claude Code replace the file by rename.
-            notifier.watch(FilePath(str(path.parent)), mask=mask, callbacks=[self._inotifyEvent])
-        except Exception:
-            self.log.info(
-                "config: inotify unavailable; polling {path} every {seconds}s",
-                path=str(path),
-                seconds=self._pollInterval,
-            )
-            return False
-        self._notifier = notifier
-        self.log.info("config: watching {path}", path=str(path))
-        return True
+            try:
+                self._notifier.watch(FilePath(folder), mask=mask, callbacks=[self._inotifyEvent])
+            except Exception as e:
+                self.log.warn(
+                    "config: cannot watch {path} ({why}); its changes are seen at the next reload",
+                    path=str(path),
+                    why=_oneLine(e),
+                )
+                continue
+            self._watchedDirs.add(folder)
+            self.log.info("config: watching {path}", path=str(path))
 
     def _inotifyEvent(self, _: Any, filepath: FilePath[Any], mask: int) -> None:
-        name = filepath.basename()  # inotify reports bytes paths
-        if isinstance(name, bytes):
-            name = os.fsdecode(name)
-        if self.source.path is not None and name == self.source.path.name:
+        path = filepath.path  # inotify reports bytes paths
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if os.path.abspath(path) in self._fingerprints:
             self.changed()
 
     def _checkPoll(self) -> None:
-        assert self.source.path is not None
-        now = _fingerprint(self.source.path)
-        if now != self._fingerprint:
-            self._fingerprint = now
-            self.changed()
+        for key, before in list(self._fingerprints.items()):
+            now = _fingerprint(Path(key))
+            if now != before:
+                self._fingerprints[key] = now
+                self.changed()
 
     def changed(self) -> None:
         """The file changed: reload once things settle (events come in bursts),
@@ -295,7 +339,10 @@ class ConfigService(Service):
             return self._runInThread(lambda: self._prepare(self.source.load()))
 
         def apply(prepared: _Prepared) -> Any:
-            return self._reload(self._report(prepared))
+            result = self._reload(self._report(prepared))
+            if self.running and not self._handedOver:
+                self._watchMore(watchedPathsOf(self.source))  # files found since
+            return result
 
         def failed(reason: Any) -> Any:
             self.log.warn(
@@ -391,6 +438,9 @@ class ConfigService(Service):
             return
         for note in notes:
             self.log.info("config: {note}", note=note)
+        if getattr(self.source, "reloadNeeded", False):
+            # Entries adopted now are served from their backups: load them.
+            self._reloadNow()
 
     def _stopWatching(self) -> None:
         if self._pending is not None and self._pending.active():

@@ -516,6 +516,7 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
         "poolLimits",
         "backup",
         "claudeConfig",
+        "clientBackups",
         "npxCache",
         "classification",
         "workspaceKey",

@@ -45,6 +45,7 @@ def test_restore(
         "restored": ["search", "thinking"],
         "kept": ["remote"],
         "notes": ["search: restored from the backup"],
+        "clients": {"files": [], "warnings": []},  # no other client's backup
     }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mcpgateway.clientconfigs import jsonc
 from mcpgateway.clientconfigs.clients.vscode import VSCode
-from tests.clientconfigs.adoptkit import KEY, engine, makeHost, urlFor, write
+from tests.clientconfigs.adoptkit import engine, makeHost, urlFor, write
 
 MCP_JSON = """{
   // Inputs are prompted once and stored by VS Code.
@@ -52,7 +52,9 @@ def test_userProfileAndWorkspaceFiles(tmp_path: Path) -> None:
         assert servers["remote"] == {"type": "http", "url": "https://example.com/mcp"}
         assert "/* the filesystem server */" in text and "// Inputs" in text
     workspace = jsonc.parse(files[2].read_text()).value["servers"]
-    assert workspace["fs"] == {"type": "http", "url": f"http://127.0.0.1:9100/fs~{KEY}/mcp"}
+    # The same server as the user's fs: the gateway serves it at the global
+    # route only (config.scopes gives it no workspace route of its own).
+    assert workspace["fs"] == {"type": "http", "url": "http://127.0.0.1:9100/fs/mcp"}
     assert "${input:gw-token}" in dict(report.files[0].skipped)["secret"]
     served = gateway.servedDocument()
     assert served["mcpServers"]["fs"]["args"][-1] == f"{host.home}/src"

@@ -1,0 +1,209 @@
+# -*- test-case-name: tests.config.test_source_clients -*-
+"""The config source of an adopting gateway: Claude Code's adoption and
+every other client's, served as one config.
+
+L{ClientsSource} composes a base source (the adopted Claude config,
+L{mcpgateway.clientconfigs.adopted.AdoptedClaudeConfig}, or the bundled demo
+when there is no C{~/.claude.json}) with the
+L{mcpgateway.clientconfigs.engine.AdoptionEngine} of the other clients:
+
+ - once the gateway listens, the base adopts first, then the engine adopts
+   every client file found, with the same URL rule
+   (L{mcpgateway.clientconfigs.adopted.routeUrl}) and the routes the base
+   serves reserved (a client's different server of a name Claude Code
+   serves at the same route is not adopted);
+ - L{ClientsSource.load} serves the base's servers plus the originals of
+   the engine's backups (a project file's entries at their workspace's
+   routes); after C{listening} it also syncs the engine (a file the watcher
+   saw change: new entries adopted, the user's edits win);
+ - L{ClientsSource.stopping} restores the base, then every client file; a
+   file that cannot be restored raises (the config service retries, then
+   leaves the C{restore-failed.json} marker).
+
+Synchronous file work only (the config service calls it at start or in a
+thread); no logging: notes and warnings are returned. Imports no Twisted
+(the CLI uses L{claudeProjects}).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mcpgateway.clientconfigs.adopted import routeUrl, stateDirKeys
+from mcpgateway.clientconfigs.engine import AdoptionEngine, EngineReport
+from mcpgateway.config.servers import LoadedConfig, parseConfig
+from mcpgateway.config.workspaces import WorkspaceKeys
+
+if TYPE_CHECKING:  # the CLI imports this module (claudeProjects): no Twisted
+    from mcpgateway.config.source import ConfigSource
+
+SOURCE = "client configs"
+"""The source name of the engine's served document (in warnings)."""
+
+
+class RestoreIncomplete(Exception):
+    """Some client file could not be given back; the message says which."""
+
+
+def claudeProjects(path: Path | None) -> list[Path]:
+    """The project directories of a Claude config (the keys of its
+    C{projects} that are absolute paths of existing directories): whose
+    project files (C{.cursor/mcp.json}, C{.vscode/mcp.json}...) are adopted.
+    Empty when the file is missing or unreadable."""
+    if path is None:
+        return []
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
+        return []
+    projects = data.get("projects") if isinstance(data, dict) else None
+    if not isinstance(projects, dict):
+        return []
+    return [
+        Path(key)
+        for key in sorted(projects)
+        if isinstance(key, str) and os.path.isabs(key) and os.path.isdir(key)
+    ]
+
+
+class ClientsSource:
+    """A L{ConfigSource}: the base source's servers and the engine's (see the
+    module docstring)."""
+
+    def __init__(
+        self,
+        base: ConfigSource,
+        engine: AdoptionEngine,
+        stateDir: Path,
+        host: str,
+        environ: Mapping[str, str] | None = None,
+        projectsFrom: Path | None = None,
+    ) -> None:
+        """
+        @param host: the address clients reach the gateway at.
+        @param projectsFrom: the Claude config whose projects' files the
+            engine adopts (read again at each load).
+        """
+        self.base = base
+        self.engine = engine
+        self.stateDir = stateDir
+        self._host = host
+        self._environ = os.environ if environ is None else environ
+        self._projectsFrom = projectsFrom
+        self._port: int | None = None
+        self._keys: WorkspaceKeys | None = None
+        self._baseRestored = False
+        self._failedPath: str | None = None
+        self.reloadNeeded = False
+        """Set by L{listening} when the engine adopted entries: they are
+        served only once the config is loaded again."""
+
+    @property
+    def path(self) -> Path | None:
+        return self.base.path
+
+    def watchedPaths(self) -> list[Path]:
+        """Every client file to watch besides L{path}."""
+        return self.engine.watchedPaths()
+
+    def load(self) -> LoadedConfig:
+        loaded = self.base.load()
+        notes: list[str] = []
+        warnings: list[str] = []
+        if self._port is not None:
+            self._refreshProjects()
+            self._keys = None
+            report = self.engine.sync(self.urlFor, self.reserved())
+            notes, warnings = _split(report)
+        served = parseConfig(self.engine.servedDocument(), SOURCE, self._environ, "user")
+        merged = replace(
+            loaded,
+            servers=dict(loaded.servers),
+            projects=[*loaded.projects, *served.projects],
+            warnings=[*loaded.warnings, *warnings, *served.warnings],
+            notes=[*loaded.notes, *notes],
+        )
+        demo = self.base.path is None  # the bundled demo yields to the user's own servers
+        for name, spec in served.servers.items():
+            if demo:
+                merged.servers[name] = spec
+            else:
+                merged.servers.setdefault(name, spec)
+        if served.servers or served.projects:
+            merged.source = f"{loaded.source} and {SOURCE}"
+        return merged
+
+    def listening(self, port: int) -> list[str]:
+        notes = self.base.listening(port)
+        self._port = port
+        self._refreshProjects()
+        self._keys = None
+        report = self.engine.adopt(self.urlFor, self.reserved())
+        self.reloadNeeded = report.changed
+        more, warnings = _split(report)
+        return [*notes, *more, *(f"warning: {w}" for w in warnings)]
+
+    def stopping(self) -> list[str]:
+        notes: list[str] = []
+        if not self._baseRestored:
+            notes = self.base.stopping()  # may raise: retried, base first again
+            self._baseRestored = True
+        if self._port is None:
+            return notes
+        report = self.engine.restore()
+        if report.warnings:
+            self._failedPath = _pathOf(report)
+            raise RestoreIncomplete("; ".join(report.warnings))
+        return [*notes, *report.messages()]
+
+    def restoreFailed(self, reason: str) -> None:
+        if not self._baseRestored:
+            self.base.restoreFailed(reason)
+            return
+        from mcpgateway.clientconfigs.claude import recordRestoreFailure
+
+        recordRestoreFailure(self.stateDir, Path(self._failedPath or self.stateDir), reason)
+
+    # -- what the engine is given ------------------------------------------------
+
+    def urlFor(self, name: str, workspace: str | None) -> str:
+        """The URL rule of every adoption (L{routeUrl}) on this gateway's port.
+
+        @raise mcpgateway.config.servers.ConfigError: the workspace key file
+            cannot be used.
+        """
+        if workspace is None:
+            return routeUrl(self._host, self._port, name)
+        if self._keys is None:
+            self._keys = stateDirKeys(self.stateDir)
+        return routeUrl(self._host, self._port, name, self._keys.key(workspace))
+
+    def reserved(self) -> dict[tuple[str, str | None], dict[str, Any]]:
+        """The routes the base serves, with their entries."""
+        routes = getattr(self.base, "servedRoutes", None)
+        if routes is not None:
+            served: dict[tuple[str, str | None], dict[str, Any]] = routes()
+            return served
+        # The bundled demo reserves nothing: a client's server of its name wins.
+        return {}
+
+    def _refreshProjects(self) -> None:
+        if self._projectsFrom is not None:
+            self.engine.projects = claudeProjects(self._projectsFrom)
+
+
+def _split(report: EngineReport) -> tuple[list[str], list[str]]:
+    return report.messages(), list(report.warnings)
+
+
+def _pathOf(report: EngineReport) -> str | None:
+    """The client file the first warning of C{report} names."""
+    for warning in report.warnings:
+        if warning.startswith("could not restore "):
+            return warning[len("could not restore ") :].split(" (", 1)[0]
+    return None

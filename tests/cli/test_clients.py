@@ -1,0 +1,149 @@
+"""C{mcpgateway clients} lists every client found and what is adopted;
+C{restore} and C{doctor} cover every client's backup; C{start --clients}
+(issue 14)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mcpgateway.cli.context import CliContext
+from mcpgateway.clientconfigs.clients.base import Host
+from mcpgateway.clientconfigs.clients.mcpservers import Cursor
+from mcpgateway.clientconfigs.engine import AdoptionEngine
+from tests.cli.support import FakeGateway, check, run
+from tests.clientconfigs.adoptkit import urlFor
+
+CURSOR = {
+    "mcpServers": {
+        "fs": {"command": "fs-server", "args": ["/data"]},
+        "secret": {"command": "x", "envFile": ".env"},
+        "remote": {"url": "https://example.com/mcp"},
+    }
+}
+
+
+def cursorFile(home: Path) -> Path:
+    path = home / ".cursor" / "mcp.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(CURSOR, indent=2))
+    return path
+
+
+def adopt(home: Path, stateDir: Path) -> None:
+    """What a gateway adopting Cursor leaves (then killed)."""
+    AdoptionEngine(stateDir, [Cursor()], Host(home), bridgeArgv=["/bin/gw"]).adopt(urlFor)
+
+
+def test_clients_json_lists_files_adopted_skipped_and_reload(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
+    cursorFile(home)
+    vscode = home / ".config" / "Code" / "User" / "mcp.json"
+    vscode.parent.mkdir(parents=True)
+    vscode.write_text('{\n  // mine\n  "servers": {"a": {"command": "a-server"}}\n}\n')
+    (vscode.parent / "settings.json").write_text('{"chat.mcp.access": "registry"}')
+    adopt(home, stateDir)
+
+    code, out, _ = run(capsys, stateDir, "clients", "--json")
+
+    assert code == 0
+    clients = {c["id"]: c for c in json.loads(out)["clients"]}
+    assert set(clients) == {"cursor", "vscode"}  # no ~/.claude.json here
+    [cursor] = clients["cursor"]["files"]
+    assert cursor["adopted"] == ["fs"] and cursor["other"] == ["remote"]
+    assert [s["name"] for s in cursor["skipped"]] == ["secret"]
+    assert "envFile" in cursor["skipped"][0]["why"]
+    assert clients["cursor"]["reload"] == Cursor.reload
+    assert "chat.mcp.access" in clients["vscode"]["policy"]
+    assert clients["vscode"]["files"][0]["skipped"][0]["why"] == clients["vscode"]["policy"]
+
+
+def test_clients_text(capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path) -> None:
+    cursorFile(home)
+    adopt(home, stateDir)
+    (home / ".claude.json").write_text('{"mcpServers": {}}')
+    code, out, _ = run(capsys, stateDir, "clients")
+    assert code == 0
+    assert "Claude Code (claude-code)" in out and "Cursor (cursor)" in out
+    assert "1 adopted (fs), 1 skipped, 1 other" in out
+    assert f"reload: {Cursor.reload}" in out
+
+
+def test_clients_with_nothing_found(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
+    code, out, _ = run(capsys, stateDir, "clients")
+    assert (code, out.strip()) == (0, "no MCP client config found on this machine")
+
+
+def test_restore_gives_every_client_file_back(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
+    path = cursorFile(home)
+    before = path.read_bytes()
+    adopt(home, stateDir)
+    assert path.read_bytes() != before
+
+    code, out, _ = run(capsys, stateDir, "restore", "--json")
+
+    assert code == 0, out
+    files = json.loads(out)["clients"]["files"]
+    assert [(f["client"], f["restored"]) for f in files] == [("cursor", ["fs"])]
+    assert path.read_bytes() == before
+
+
+def test_doctor_checks_each_client_backup(
+    stateDir: Path, home: Path, running: FakeGateway, ctx: CliContext
+) -> None:
+    assert check(stateDir, "clientBackups", ctx).status == "info"
+    cursorFile(home)
+    adopt(home, stateDir)
+    result = check(stateDir, "clientBackups", ctx)
+    assert result.status == "pass" and "1 client file" in result.message
+    backup = next((stateDir / "client-backups").iterdir())
+    backup.write_text('{"version": 99}')
+    result = check(stateDir, "clientBackups", ctx)
+    assert result.status == "fail" and "not a usable gateway backup" in result.details[0]
+
+
+def test_doctor_fails_on_client_files_left_adopted_by_a_stopped_gateway(
+    stateDir: Path, home: Path
+) -> None:
+    cursorFile(home)
+    adopt(home, stateDir)
+    result = check(stateDir, "clientBackups")
+    assert result.status == "fail" and "not running" in result.message
+    assert result.fix is not None and "mcpgateway restore" in result.fix
+
+
+def test_start_refuses_an_unknown_client(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
+    code, _, err = run(capsys, stateDir, "start", "--clients", "cursor,nope")
+    assert code == 1 and "no client named 'nope'" in err and "vscode" in err
+
+
+def test_start_adopts_other_clients_without_a_claude_config(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    ctx: CliContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cursorFile(home)
+    launched: list[list[str]] = []
+
+    def launch(argv: list[str], **kwargs: object) -> object:
+        launched.append(argv)
+        raise OSError("not really")
+
+    monkeypatch.setattr("mcpgateway.cli.start.warmPluginCache", lambda: None)
+    ctx.launch = launch  # type: ignore[assignment]
+    code, _, err = run(capsys, stateDir, "start", "--clients", "cursor,vscode", ctx=ctx)
+    assert code == 1 and "not really" in err
+    assert "--rewrite-config" in launched[0]
+    assert launched[0][launched[0].index("--clients") + 1] == "cursor,vscode"
+    assert "adopting Cursor" in err

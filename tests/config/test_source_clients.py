@@ -1,0 +1,297 @@
+"""Every client's adoption wired into the config source and the config
+service (issue 14): L{ClientsSource} adopts once listening, serves the
+originals, restores at stop (a failure leaves the marker); the service
+watches every client file; a project entry that is a user-scope server gets
+the global URL (the engine's route rule, as the gateway serves it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+
+from mcpgateway import tap
+from mcpgateway.clientconfigs.clients.base import Host
+from mcpgateway.clientconfigs.clients.mcpservers import Cursor
+from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete, claudeProjects
+from mcpgateway.clientconfigs.engine import AdoptionEngine, backupPaths
+from mcpgateway.config.servers import LoadedConfig, demoConfig
+from mcpgateway.config.source import ConfigService, PlainFile, watchedPathsOf
+from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.preflight import preflight
+from tests.clientconfigs.adoptkit import urlFor
+
+SECRET = bytes(range(32))
+DEMO = demoConfig()["mcpServers"]["demo"]
+
+
+def inline(f: Any, *args: Any) -> Deferred[Any]:
+    try:
+        return succeed(f(*args))
+    except Exception:
+        return fail()
+
+
+def cursorFile(home: Path, servers: dict[str, Any]) -> Path:
+    path = home / ".cursor" / "mcp.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"mcpServers": servers}, indent=2) + "\n")
+    return path
+
+
+def makeSource(tmp_path: Path) -> tuple[ClientsSource, Path]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    stateDir = tmp_path / "state"
+    stateDir.mkdir(exist_ok=True)
+    engine = AdoptionEngine(
+        stateDir, [Cursor()], Host(home), bridgeArgv=["/bin/mcpgateway"], environ={"PATH": ""}
+    )
+    return ClientsSource(PlainFile(None), engine, stateDir, "127.0.0.1", {"PATH": ""}), stateDir
+
+
+def test_adopted_once_listening_served_and_given_back(tmp_path: Path) -> None:
+    path = cursorFile(
+        tmp_path / "home",
+        {
+            "fs": {"command": "fs-server", "args": ["/data"]},
+            "demo": {"command": "another-demo"},  # not the demo the gateway serves
+            "remote": {"url": "https://example.com/mcp"},
+        },
+    )
+    before = path.read_bytes()
+    source, _ = makeSource(tmp_path)
+    assert source.watchedPaths() == [path]
+    first = source.load()
+    assert "fs" not in first.servers  # nothing adopted before listening
+
+    notes = source.listening(9100)
+
+    assert source.reloadNeeded
+    entries = json.loads(path.read_text())["mcpServers"]
+    assert entries["fs"] == {"url": "http://127.0.0.1:9100/fs/mcp"}
+    # The bundled demo (served only because there is no ~/.claude.json) yields
+    # to the user's own server of its name.
+    assert entries["demo"] == {"url": "http://127.0.0.1:9100/demo/mcp"}
+    assert not any("different server" in n for n in notes)
+    loaded = source.load()
+    assert loaded.servers["fs"].command == "fs-server" and loaded.servers["fs"].args == ("/data",)
+    assert loaded.servers["demo"].command == "another-demo"  # Cursor's, not the bundled one
+    assert DEMO["command"] != "another-demo"
+    assert "client configs" in loaded.source
+
+    source.stopping()
+    assert path.read_bytes() == before
+
+
+def test_a_restore_that_fails_raises_and_leaves_the_marker(tmp_path: Path) -> None:
+    path = cursorFile(tmp_path / "home", {"fs": {"command": "fs-server"}})
+    source, stateDir = makeSource(tmp_path)
+    source.listening(9100)
+    path.write_text("{ not json")  # someone broke it: left untouched, backup kept
+
+    with pytest.raises(RestoreIncomplete, match=str(path)):
+        source.stopping()
+    source.restoreFailed("could not restore it")
+
+    marker = json.loads((stateDir / "restore-failed.json").read_text())
+    assert marker["config"] == str(path) and marker["error"] == "could not restore it"
+    assert backupPaths(stateDir)  # the originals are still there
+
+
+def test_a_project_entry_that_is_the_user_server_gets_the_global_url(tmp_path: Path) -> None:
+    """The engine's URL of a project entry follows the gateway's routes:
+    one equal to the user-scope server has no workspace route (a workspace
+    URL would be 404)."""
+    home = tmp_path / "home"
+    cursorFile(home, {"fs": {"command": "fs-server"}})
+    project = tmp_path / "proj"
+    shared = project / ".cursor" / "mcp.json"
+    shared.parent.mkdir(parents=True)
+    shared.write_text(
+        json.dumps({"mcpServers": {"fs": {"command": "fs-server"}, "own": {"command": "own"}}})
+    )
+    engine = AdoptionEngine(
+        tmp_path / "state",
+        [Cursor()],
+        Host(home),
+        projects=[project],
+        bridgeArgv=["/bin/mcpgateway"],
+        environ={"PATH": ""},
+    )
+    engine.adopt(urlFor)
+    entries = json.loads(shared.read_text())["mcpServers"]
+    assert entries["fs"] == {"url": urlFor("fs", None)}
+    assert entries["own"] == {"url": urlFor("own", str(project))}
+
+
+def test_claude_projects(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    claude = tmp_path / ".claude.json"
+    claude.write_text(json.dumps({"projects": {str(project): {}, "relative": {}, "/gone": {}}}))
+    assert claudeProjects(claude) == [project]
+    assert claudeProjects(tmp_path / "missing.json") == []
+
+
+class FakeSource:
+    def __init__(self, path: Path, others: list[Path]) -> None:
+        self.path = path
+        self.others = others
+        self.loads = 0
+        self.reloadNeeded = False
+
+    def watchedPaths(self) -> list[Path]:
+        return self.others
+
+    def load(self) -> LoadedConfig:
+        self.loads += 1
+        return LoadedConfig(source="fake")
+
+    def listening(self, port: int) -> list[str]:
+        self.reloadNeeded = True
+        return []
+
+    def stopping(self) -> list[str]:
+        return []
+
+    def restoreFailed(self, reason: str) -> None:
+        pass
+
+
+def service(tmp_path: Path, source: FakeSource, clock: Clock, reloads: list[Any]) -> ConfigService:
+    stateDir = tmp_path / "state"
+    stateDir.mkdir(exist_ok=True)
+    return ConfigService(
+        source,
+        stateDir,
+        clock,
+        None,
+        inline,
+        reloads.append,
+        environ={"PATH": ""},
+        keys=lambda: WorkspaceKeys(SECRET),
+    )
+
+
+def test_the_service_polls_every_client_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main, other = tmp_path / "claude.json", tmp_path / "cursor" / "mcp.json"
+    other.parent.mkdir()
+    main.write_text("{}")
+    other.write_text("{}")
+    source, clock, reloads = FakeSource(main, [other, main]), Clock(), list[Any]()
+    assert watchedPathsOf(source) == [main, other]
+    configService = service(tmp_path, source, clock, reloads)
+    monkeypatch.setattr(configService, "_watchWithInotify", lambda paths: False)
+    configService.startService()
+    other.write_text('{"mcpServers": {}}')
+    clock.advance(2.0)  # the poll
+    clock.advance(1.0)  # the debounce
+    assert source.loads == 1 and len(reloads) == 1
+    configService.stopService()
+
+
+def test_the_inotify_event_of_a_client_file_reloads(tmp_path: Path) -> None:
+    from twisted.python.filepath import FilePath
+
+    main, other = tmp_path / "claude.json", tmp_path / "cursor" / "mcp.json"
+    source, clock, reloads = FakeSource(main, [other]), Clock(), list[Any]()
+    configService = service(tmp_path, source, clock, reloads)
+    configService._fingerprints = {os.path.abspath(main): None, os.path.abspath(other): None}
+    configService._inotifyEvent(None, FilePath(str(tmp_path / "cursor" / "other.json")), 0)
+    assert configService._pending is None  # another file of that directory
+    configService._inotifyEvent(None, FilePath(os.fsencode(str(other))), 0)
+    assert configService._pending is not None
+
+
+def test_listening_reloads_when_the_source_adopted_entries(tmp_path: Path) -> None:
+    source, clock, reloads = FakeSource(tmp_path / "c.json", []), Clock(), list[Any]()
+    configService = service(tmp_path, source, clock, reloads)
+    configService.listening(9100)
+    assert source.loads == 1 and len(reloads) == 1
+
+
+# -- preflight -------------------------------------------------------------------------
+
+
+def options(tmp_path: Path, *extra: str) -> tap.Options:
+    parsed = tap.Options()
+    parsed.parseOptions(["--state-dir", str(tmp_path / "st"), *extra])
+    return parsed
+
+
+def test_preflight_adopts_other_clients_without_a_claude_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = cursorFile(tmp_path, {"fs": {"command": "fs-server"}})
+    found = preflight(options(tmp_path, "--rewrite-config"), "127.0.0.1")
+    try:
+        assert isinstance(found.source, ClientsSource)
+        assert isinstance(found.source.base, PlainFile) and found.source.path is None
+        assert "demo" in found.loaded.servers
+        assert found.source.watchedPaths() == [path]
+    finally:
+        found.lock.release()
+    from mcpgateway.preflight import PreflightError
+
+    with pytest.raises(PreflightError, match="nor any other client's"):  # no VS Code file
+        preflight(options(tmp_path, "--rewrite-config", "--clients", "vscode"), "127.0.0.1")
+
+
+def test_preflight_recovers_client_files_but_not_when_taking_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = cursorFile(tmp_path, {"fs": {"command": sys.executable}})
+    before = path.read_bytes()
+    stateDir = tmp_path / "st"
+    crashed = AdoptionEngine(stateDir, [Cursor()], Host(tmp_path), bridgeArgv=["/bin/gw"])
+    crashed.adopt(urlFor)  # a gateway that was SIGKILLed
+    adopted = path.read_bytes()
+    assert adopted != before
+
+    class Inherited:
+        lockFd = -1
+
+    from mcpgateway.ops.statedir import InstanceLock
+
+    held = InstanceLock(stateDir)
+    held.acquire()
+    monkeypatch.setattr(InstanceLock, "inherited", staticmethod(lambda s, fd: held))
+    successor = options(tmp_path, "--rewrite-config")
+    successor["handover"] = Inherited()
+    found = preflight(successor, "127.0.0.1")
+    assert path.read_bytes() == adopted  # the predecessor still serves it
+    held.release()
+
+    found = preflight(options(tmp_path, "--rewrite-config"), "127.0.0.1")
+    try:
+        assert path.read_bytes() == before  # restored first
+    finally:
+        found.lock.release()
+
+
+def test_preflight_clients_none_keeps_the_old_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpgateway.preflight import PreflightError
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cursorFile(tmp_path, {"fs": {"command": "fs-server"}})
+    with pytest.raises(PreflightError, match="pass --config PATH"):
+        preflight(options(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
+
+
+def test_an_unknown_client_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        tap.Options().parseOptions(["--clients", "cursor,nope"])
+    assert "no client named 'nope'" in capsys.readouterr().err
