@@ -21,7 +21,6 @@ the one way such a file is rewritten.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import stat
@@ -30,9 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mcpgateway.atomicfile import fsyncDirectory, writeTemp
 from mcpgateway.clientconfigs import jsonc
-from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError, Fingerprint
+from mcpgateway.clientconfigs.jsonfile import (
+    ConcurrentWriteError,
+    Fingerprint,
+    replaceIfUnchanged,
+)
 from mcpgateway.config.servers import ConfigError
 
 FORMATS = ("json", "jsonc", "toml", "yaml")
@@ -196,18 +198,7 @@ def updateFile(path: Path, change: Callable[[bytes], bytes | None], retries: int
         out = change(current.raw)
         if out is None or out == current.raw:
             return False
-        tmp = writeTemp(target, out, current.mode, current.owner)
-        written = False
-        try:
-            if _unchanged(target, current.fingerprint):
-                os.replace(tmp, target)
-                written = True
-        finally:
-            if not written:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        if written:
-            fsyncDirectory(target.parent)
+        if replaceIfUnchanged(target, out, current.mode, current.owner, current.fingerprint):
             return True
     raise ConcurrentWriteError(
         f"{path} kept changing while it was being rewritten ({retries + 1} attempts);"
@@ -228,15 +219,3 @@ def _read(path: Path) -> _Read:
         stat.S_IMODE(st.st_mode),
         (st.st_uid, st.st_gid),
     )
-
-
-def _unchanged(path: Path, fingerprint: Fingerprint) -> bool:
-    try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            if (st.st_mtime_ns, st.st_size) != (fingerprint.mtimeNs, fingerprint.size):
-                return False
-            raw = f.read()
-    except OSError:
-        return False
-    return sha256(raw) == fingerprint.sha256

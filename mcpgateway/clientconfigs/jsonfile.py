@@ -187,18 +187,9 @@ def updateJson(path: Path, mutate: Callable[[dict[str, Any]], bool], retries: in
         out = JsonFormat.detect(snapshot.text, original).encode(snapshot.data)
         if out == snapshot.raw:
             return False
-        tmp = writeTemp(target, out, snapshot.mode, (snapshot.uid, snapshot.gid))
-        written = False
-        try:
-            if _unchanged(target, snapshot.fingerprint):
-                os.replace(tmp, target)
-                written = True
-        finally:
-            if not written:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        if written:
-            fsyncDirectory(target.parent)
+        if replaceIfUnchanged(
+            target, out, snapshot.mode, (snapshot.uid, snapshot.gid), snapshot.fingerprint
+        ):
             return True
     raise ConcurrentWriteError(
         f"{path} kept changing while it was being rewritten ({retries + 1} attempts);"
@@ -302,6 +293,28 @@ def _statKey(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size
+
+
+def replaceIfUnchanged(
+    target: Path, data: bytes, mode: int, owner: tuple[int, int], fingerprint: Fingerprint
+) -> bool:
+    """Write C{data} to a temp file beside C{target} (with C{mode} and
+    C{owner}) and rename it over C{target} if C{target} still is what
+    C{fingerprint} says (then fsync the directory); C{False}, and no trace of
+    the temp file, when someone wrote it meanwhile."""
+    tmp = writeTemp(target, data, mode, owner)
+    written = False
+    try:
+        if _unchanged(target, fingerprint):
+            os.replace(tmp, target)
+            written = True
+    finally:
+        if not written:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    if written:
+        fsyncDirectory(target.parent)
+    return written
 
 
 def _unchanged(path: Path, fingerprint: Fingerprint) -> bool:

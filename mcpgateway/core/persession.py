@@ -318,21 +318,7 @@ class PerSessionPool(BasePool):
         """Detach C{session} and stop its child."""
         return self.owned.close(session, reason)
 
-    def ownChildPids(self, session: Session) -> list[int]:
-        return self.owned.ownChildPids(session)
-
     # -- the children --------------------------------------------------------------
-
-    def restart(
-        self,
-        endSession: Callable[[Session], object],
-        why: str,
-    ) -> Deferred[list[int]]:
-        """End every session (their children stop with them)."""
-        pids = self.pids()
-        self.owned.endAll(endSession)
-        self.events.emit("restart", why)
-        return self.stopAll().addCallback(lambda _: pids)
 
     def stopShared(self) -> Deferred[None]:
         raise NoSharedChild(f"server '{self.spec.name}' has a child per session")

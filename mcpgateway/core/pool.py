@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.logger import Logger
@@ -53,6 +53,9 @@ from mcpgateway.core.status import (
     ServerStatus,
 )
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
+
+if TYPE_CHECKING:
+    from mcpgateway.core.persession import OwnedChildren
 
 __all__ = [
     "BasePool",
@@ -322,6 +325,9 @@ class BasePool:
     """What every kind of pool does the same way."""
 
     log = Logger(observer=logs.observer)
+    owned: OwnedChildren
+    """The children each of one session (every kind of pool may have some:
+    a per-session server's, and a promoted server's new sessions)."""
 
     def __init__(
         self,
@@ -578,6 +584,21 @@ class BasePool:
     def childPid(self, session: Session) -> int | None:
         upstream = self.upstreamFor(session)
         return upstream.pid if upstream is not None else None
+
+    def ownChildPids(self, session: Session) -> list[int]:
+        return self.owned.ownChildPids(session)
+
+    def restart(
+        self,
+        endSession: Callable[[Session], object],
+        why: str,
+    ) -> Deferred[list[int]]:
+        """End the sessions that have children of their own (theirs stop
+        with them), and stop every child; fires with the pids stopped."""
+        pids = self.pids()
+        self.owned.endAll(endSession)
+        self.events.emit("restart", why)
+        return self.stopAll().addCallback(lambda _: pids)
 
     def inFlightBySession(self) -> Counter[str]:
         counts: Counter[str] = Counter()

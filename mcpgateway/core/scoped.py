@@ -413,9 +413,6 @@ class ScopedPool(BasePool):
             release(upstream, session, reason)
         return succeed(None)
 
-    def ownChildPids(self, session: Session) -> list[int]:
-        return self.owned.ownChildPids(session)
-
     # -- reconfiguration ---------------------------------------------------------------
 
     def useSpec(self, spec: ServerSpec) -> list[Session]:
@@ -548,12 +545,9 @@ class ScopedPool(BasePool):
         endSession: Callable[[Session], object],
         why: str,
     ) -> Deferred[list[int]]:
-        pids = self.pids()
-        self.owned.endAll(endSession)
-        self.events.emit("restart", why)
-        stopping = self.stopAll()
+        stopping = super().restart(endSession, why)
         self._retry()
-        return stopping.addCallback(lambda _: pids)
+        return stopping
 
     def stopShared(self) -> Deferred[None]:
         """Stop every child of a route (each starts again on demand)."""

@@ -18,7 +18,6 @@ the shared child.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -161,20 +160,7 @@ class SharedPool(BasePool):
             self.shared.router.detach(session, reason)
         return succeed(None)
 
-    def ownChildPids(self, session: Session) -> list[int]:
-        return self.owned.ownChildPids(session)
-
     # -- the child ---------------------------------------------------------------
-
-    def restart(
-        self,
-        endSession: Callable[[Session], object],
-        why: str,
-    ) -> Deferred[list[int]]:
-        pids = self.pids()
-        self.owned.endAll(endSession)
-        self.events.emit("restart", why)
-        return self.stopAll().addCallback(lambda _: pids)
 
     def stopShared(self) -> Deferred[None]:
         if self.shared is None:
