@@ -52,9 +52,12 @@ class SharedFanout:
     keeps = frozenset({"notifications/initialized"})
     """The gateway initialized the child itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, roots: tuple[dict[str, Any], ...] = ()) -> None:
         self.subscriptions: Counter[str] = Counter()
         self.childLogLevel: str | None = None
+        self.roots = roots
+        """What the child's C{roots/list} is answered with when no session
+        asked provably (see L{mcpgateway.core.router.Fanout.roots})."""
 
     # -- client to child -----------------------------------------------------
 
@@ -216,6 +219,8 @@ class OwnerFanout:
     handshake = False
     intercepts: frozenset[str] = frozenset()
     keeps: frozenset[str] = frozenset()
+    roots: tuple[dict[str, Any], ...] = ()
+    """Its owner answers C{roots/list} itself."""
 
     def __init__(self, owner: SessionLike) -> None:
         self.owner = owner

@@ -50,6 +50,10 @@ class Fanout(Protocol):
     """Client request methods that L{intercept} answers or merges."""
     keeps: frozenset[str]
     """Client notification methods that stay in the gateway."""
+    roots: tuple[dict[str, Any], ...]
+    """The roots the gateway itself answers the child's C{roots/list} with
+    when no session can be proven to have asked (a workspace child: its
+    workspace); empty: such a request is refused."""
 
     def intercept(
         self, router: Router, session: SessionLike, message: Message, related: Sink | None
@@ -430,6 +434,11 @@ class Router:
             self.send(jsonrpc.resultResponse(message["id"], {}))
             return
         target = self.fanout.requester(self)
+        if isinstance(target, str) and method == "roots/list" and self.fanout.roots:
+            # A workspace child: every session it serves has that workspace
+            # for its root, so the answer is known without asking any of them.
+            self.send(jsonrpc.resultResponse(message["id"], {"roots": list(self.fanout.roots)}))
+            return
         if isinstance(target, str):
             if target.startswith("ambiguous"):
                 self.ambiguousServerRequests += 1

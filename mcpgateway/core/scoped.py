@@ -43,8 +43,10 @@ where they are.
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
@@ -170,7 +172,7 @@ class ScopedPool(BasePool):
         key = variant.childKey
         upstream = self._children.get(key)
         if upstream is None:
-            upstream = self._newUpstream(SharedFanout(), variant.launch)
+            upstream = self._newUpstream(SharedFanout(workspaceRoots(variant)), variant.launch)
             self._children[key] = upstream
             self._made[key] = variant
         return upstream
@@ -573,3 +575,13 @@ class ScopedPool(BasePool):
         vanished = self._vanished(alive)
         dead, orphaned = self.owned.orphans(vanished)
         return Sweep(dead=len(vanished) + dead, orphaned=orphaned)
+
+
+def workspaceRoots(variant: Variant) -> tuple[dict[str, Any], ...]:
+    """The roots of a workspace route's child: its workspace (the directory
+    it runs in), which every session on that route shares; none for the
+    global route (its sessions' roots are their own)."""
+    cwd = variant.launch.cwd
+    if not variant.key or not cwd or not os.path.isabs(cwd):
+        return ()
+    return ({"uri": Path(cwd).as_uri(), "name": os.path.basename(cwd.rstrip("/")) or cwd},)

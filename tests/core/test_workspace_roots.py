@@ -1,0 +1,55 @@
+"""A workspace child's C{roots/list} is answered by the gateway with its
+workspace when no session provably asked (issue 13): every session on that
+route shares the workspace, so nothing is guessed; the global route's child
+still gets the refusal, and a proven requester is still asked itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.scoped import workspaceRoots
+from tests.core.test_scoped import A, ScopedCase, variant
+
+ROOTS_LIST = {"jsonrpc": "2.0", "id": "r1", "method": "roots/list"}
+
+
+class WorkspaceRootsTests(ScopedCase):
+    def rootsAnswer(self, proc: Any) -> dict[str, Any]:
+        proc.reply(ROOTS_LIST)
+        [answer] = proc.takeMessages()
+        self.assertEqual(answer["id"], "r1")
+        return answer  # type: ignore[no-any-return]
+
+    def test_a_workspace_child_is_answered_with_its_workspace(self) -> None:
+        proc = self.opened(self.session(A))
+        answer = self.rootsAnswer(proc)
+        self.assertEqual(answer["result"], {"roots": [{"uri": "file:///ws/a", "name": "a"}]})
+
+    def test_with_two_sessions_in_flight_still_no_guess_and_no_promotion(self) -> None:
+        one, two = self.session(A), self.session(A)
+        proc = self.opened(one)
+        self.successResultOf(self.pool.open(two, jsonrpc.request(9, "initialize", {})))
+        d1 = self.pool.forward(one, jsonrpc.request(101, "tools/call"), None)
+        d2 = self.pool.forward(two, jsonrpc.request(102, "tools/call"), None)
+        proc.takeMessages()
+        answer = self.rootsAnswer(proc)
+        self.assertEqual(answer["result"]["roots"][0]["uri"], "file:///ws/a")
+        self.assertIsNone(self.pool.promoted)
+        self.assertNoResult(d1)
+        self.assertNoResult(d2)
+
+    def test_the_global_route_child_is_still_refused(self) -> None:
+        proc = self.opened(self.session(""))
+        answer = self.rootsAnswer(proc)
+        self.assertEqual(answer["error"]["code"], jsonrpc.INTERNAL_ERROR)
+        self.assertIn("no client session is waiting", answer["error"]["message"])
+
+
+def test_roots_only_for_a_workspace_route_with_an_absolute_directory() -> None:
+    assert workspaceRoots(variant("", "/ws/g")) == ()
+    assert workspaceRoots(variant(A, None)) == ()
+    assert workspaceRoots(variant(A, "relative/dir")) == ()
+    assert workspaceRoots(variant(A, "/home/me/my project/")) == (
+        {"uri": "file:///home/me/my%20project", "name": "my project"},
+    )
