@@ -7,16 +7,31 @@ C{http://<host>:<port>/<name>~<key>/mcp} for the route of a workspace, where
 the key is the state directory's key of the project path
 (L{mcpgateway.config.workspaces.WorkspaceKeys}); which route an entry gets is
 L{mcpgateway.clientconfigs.claude.ClaudeConfig}'s decision.
+
+Before a C{.claude.json} is rewritten, Claude Code's MCP policies are asked
+(L{mcpgateway.clientconfigs.clients.claudecode.claudeCodePolicy}: the user's
+and the managed settings' C{allowedMcpServers}/C{deniedMcpServers}, a
+C{managed-mcp.json}). When they would block an entry the gateway would
+write, the file is not rewritten (entries adopted before are put back) and
+is served as it is, as with C{--no-rewrite}, with one warning that says why
+and how to let the gateway's URL through; the next change of the file asks
+again.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.config.servers import ConfigError, LoadedConfig
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
+
+if TYPE_CHECKING:
+    from mcpgateway.clientconfigs.claude import AdoptReport
 
 
 class AdoptedClaudeConfig:
@@ -30,11 +45,17 @@ class AdoptedClaudeConfig:
         host: str,
         environ: Mapping[str, str] | None = None,
         keys: WorkspaceKeys | None = None,
+        policyHost: Host | None = None,
     ) -> None:
         """
         @param keys: the workspace keys of C{stateDir}; C{None}: made from
             C{stateDir} when a workspace route is first needed, one instance
             per L{load} or L{listening} (its secret file created on first use).
+        @param policyHost: the machine whose Claude Code policies decide
+            whether the file may be rewritten; C{None}: for a C{.claude.json},
+            this machine with the file's directory as the home (the user's
+            C{settings.json} in its C{.claude}, or in C{$CLAUDE_CONFIG_DIR});
+            no policy for another file (Claude Code does not read it).
         """
         from mcpgateway.clientconfigs.claude import ClaudeConfig
 
@@ -47,6 +68,18 @@ class AdoptedClaudeConfig:
         self._checked = False
         self._givenKeys = keys
         self._keys: WorkspaceKeys | None = keys
+        if policyHost is None and Path(path).name == ".claude.json":
+            policyHost = Host(
+                home=Path(os.path.abspath(path)).parent,
+                system=sys.platform,
+                environ=os.environ if environ is None else environ,
+            )
+        self._policyHost = policyHost
+        self._claude.refuse = self._refuse
+        self._refused: str | None = None
+        """Why the file is served as it is (a policy refuses the rewrite)."""
+        self._warned: str | None = None
+        """The last refusal a warning was given for."""
 
     def recover(self) -> list[str]:
         """At start, before adopting: put back the entries of an unclean stop,
@@ -97,7 +130,10 @@ class AdoptedClaudeConfig:
                 # new stdio entry is served as it is); adopt on a later change.
                 warnings.append(f"{e}; the rewrite waits for the next change")
             else:
-                notes = _notes("adopted", report.adopted, report.removed, report.notes)
+                notes = self._reported(report)
+                if self._refused is not None and self._refused != self._warned:
+                    self._warned = self._refused
+                    warnings.append(self._refused)
         loaded = self._claude.loadServed()
         loaded.source = str(self.path)
         loaded.warnings[:0] = warnings
@@ -109,7 +145,40 @@ class AdoptedClaudeConfig:
         self._port = port
         self._keys = self._givenKeys
         report = self._claude.adopt(self._urlFor)
-        return _notes("adopted", report.adopted, report.removed, report.notes)
+        notes = self._reported(report)
+        if self._refused is not None:
+            self._warned = self._refused
+            notes.append(f"warning: {self._refused}")
+        return notes
+
+    def _refuse(self, entries: list[tuple[str, str]]) -> str | None:
+        """Why Claude Code's policies would block one of C{entries}, as the
+        warning to give, or C{None}."""
+        if self._policyHost is None:
+            return None
+        from mcpgateway.clientconfigs.clients.claudecode import claudeCodePolicy
+
+        why = claudeCodePolicy(self._policyHost, entries)
+        if why is None:
+            return None
+        return (
+            f"{self.path} is not rewritten, its servers are served as they are (as with"
+            f" --no-rewrite): Claude Code would refuse the gateway's entries: {why}"
+        )
+
+    def _reported(self, report: AdoptReport) -> list[str]:
+        """The notes of an adoption C{report}; a refused one puts back what
+        was adopted before and serves the file as it is."""
+        if report.refused is None:
+            self._refused = None
+            self._claude.shadowing = True
+            return _notes("adopted", report.adopted, report.removed, report.notes)
+        self._refused = report.refused
+        self._claude.shadowing = False
+        if not self._claude.backupPath.is_file():
+            return []
+        restored = self._claude.restore()
+        return _notes("restored", restored.restored, restored.kept, restored.notes)
 
     def stopping(self) -> list[str]:
         if self._port is None:

@@ -39,6 +39,10 @@ Rules:
    the config itself (its top level is a project's scope, without a
    workspace) are not adopted, nor is a project whose path cannot name a
    workspace (not absolute; Claude Code writes absolute paths).
+ - A known project's C{.mcp.json} (under version control) is never written:
+   each stdio server of it the user approved is shadowed by a local-scope
+   entry of the same name in the C{.claude.json} (see L{ClaudeConfig.adopt}),
+   recorded with C{"original": null}; restore removes exactly what was added.
  - Nothing is written outside the user's home or the state directory: the
    config (after symlinks) must be in one of them, and a project backup's file
    name is a sanitized label plus a hash of the path, never the raw path.
@@ -109,6 +113,9 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 Scope = str | None
 """C{None}: the file's top-level C{mcpServers}; else a key of C{projects}."""
+Refuse = Callable[[list[tuple[str, str]]], str | None]
+"""Given the C{(name, url)} entries adoption would write, why the client
+would refuse them, or C{None}."""
 UrlFor = Callable[[str, Scope], str]
 """The URL clients should use for a server: C{urlFor(name, None)} is its
 global route C{/<name>/mcp}, C{urlFor(name, path)} the route
@@ -129,6 +136,9 @@ class AdoptReport:
     """Entries no longer served: the user changed or removed them, or the gateway
     can no longer serve them (their original was put back)."""
     notes: list[str] = field(default_factory=list)
+    refused: str | None = None
+    """Why nothing was written: the C{refuse} check of L{ClaudeConfig.adopt}
+    said the client would refuse the gateway's entries."""
 
     @property
     def changed(self) -> bool:
@@ -152,7 +162,9 @@ class RestoreReport:
 
 @dataclass(frozen=True)
 class _Record:
-    original: dict[str, Any]
+    original: dict[str, Any] | None
+    """The entry before adoption; C{None} for a shadow (an entry the gateway
+    added in front of a project's C{.mcp.json} server: restore removes it)."""
     url: str
 
 
@@ -166,6 +178,9 @@ class _Backup:
     timestampBefore: Any = _MISSING
     """Its value before adoption, when it was there (C{_MISSING}: unknown, a
     backup of an older version)."""
+    createdBlocks: set[str] = field(default_factory=set)
+    """Projects whose C{mcpServers} object the gateway created for its
+    shadows: removed again once the last entry in it is."""
 
     def items(self) -> list[tuple[Scope, str, _Record]]:
         scopes = sorted(self.records, key=lambda s: (s is not None, s or ""))
@@ -197,11 +212,12 @@ class _Backup:
             document["timestampBefore"] = self.timestampBefore
         if self.records.get(None):
             document["mcpServers"] = block(self.records[None])
-        projects = {
-            scope: {"mcpServers": block(records)}
-            for scope, records in sorted(self.records.items(), key=lambda i: i[0] or "")
-            if scope is not None and records
-        }
+        projects: dict[str, Any] = {}
+        for scope, records in sorted(self.records.items(), key=lambda i: i[0] or ""):
+            if scope is not None and records:
+                projects[scope] = {"mcpServers": block(records)}
+                if scope in self.createdBlocks:
+                    projects[scope]["createdBlock"] = True
         if projects:
             document["projects"] = projects
         return document
@@ -236,6 +252,8 @@ class _Backup:
             if not isinstance(project, dict):
                 raise bad(f"project {scope!r} is not an object")
             blocks.append((scope, project.get("mcpServers", {})))
+            if project.get("createdBlock") is True:
+                backup.createdBlocks.add(scope)
         for scope, block in blocks:
             if not isinstance(block, dict):
                 raise bad("an 'mcpServers' is not an object")
@@ -243,7 +261,10 @@ class _Backup:
                 if not (
                     isinstance(record, dict)
                     and isinstance(record.get("url"), str)
-                    and isinstance(record.get("original"), dict)
+                    and (
+                        isinstance(record.get("original"), dict)
+                        or (scope is not None and record.get("original", _MISSING) is None)
+                    )
                 ):
                     raise bad(f"the record of {name!r} has no 'url' and 'original'")
                 backup.add(scope, name, _Record(record["original"], record["url"]))
@@ -268,6 +289,11 @@ class _Plan:
     backup (adopted again, or in C{unadopt} when they cannot be served)."""
     revivedFrom: _Backup | None = None
     """The kept backup the first of them came from."""
+    shadow: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    """Approved C{.mcp.json} servers to shadow now: (project, name, the
+    C{.mcp.json} entry)."""
+    shadows: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """The C{.mcp.json} entry of every shadow kept or made now: what is served."""
     removed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     onceNotes: list[str] = field(default_factory=list)
@@ -395,6 +421,14 @@ class ClaudeConfig:
         self._now = now
         self._environ = os.environ if environ is None else environ
         self._noted: set[str] = set()
+        self._declined: set[tuple[str, str]] = set()
+        """Shadows the user removed or changed while served: not made again
+        by this instance."""
+        self.shadowing = True
+        """Whether the approved servers of the projects' C{.mcp.json} are
+        shadowed (and served); see L{adopt}."""
+        self.refuse: Refuse | None = None
+        """The check L{adopt} and L{sync} make when not given one."""
 
     @property
     def backupPath(self) -> Path:
@@ -413,8 +447,23 @@ class ClaudeConfig:
 
     # -- the public operations --------------------------------------------------
 
-    def adopt(self, urlFor: UrlFor) -> AdoptReport:
+    def adopt(self, urlFor: UrlFor, refuse: Refuse | None = None) -> AdoptReport:
         """Back up and rewrite every servable stdio entry, each to its route.
+
+        In a C{.claude.json}, also shadow the approved stdio servers of each
+        known project's C{.mcp.json} (while L{shadowing}): a project's
+        C{.mcp.json} is usually under version control, so it is never written;
+        instead a local-scope entry of the same name,
+        C{projects.<path>.mcpServers.<name>}, points at the workspace route
+        (Claude Code prefers the local scope to the project scope, by name).
+        A server is approved when the project's block has
+        C{enableAllProjectMcpServers: true} or lists it in
+        C{enabledMcpjsonServers}, and does not list it in
+        C{disabledMcpjsonServers}. A local entry of that name that is there
+        already is the user's and is never replaced. The backup records a
+        shadow with C{"original": null} (and C{"createdBlock": true} on the
+        project when the gateway created its C{mcpServers}), so L{restore}
+        removes exactly what was added.
 
         Merges into an existing backup (after a crash): records whose entry the
         user changed or removed since are dropped (reported in C{removed} and
@@ -429,7 +478,12 @@ class ClaudeConfig:
 
         @param urlFor: the URL clients should use for a server name and
             route (see L{UrlFor}).
+        @param refuse: given every C{(name, url)} the file would point at
+            the gateway, why the client would refuse them (C{None}: it would
+            not); when it refuses, nothing is written and the report's
+            C{refused} says why. Default: L{refuse}.
         """
+        refuse = refuse or self.refuse
         loaded = self._loadBackup()
         backup, onDisk = loaded if loaded is not None else (_Backup(), None)
         kept = self._loadKept()
@@ -439,7 +493,23 @@ class ClaudeConfig:
             nonlocal report, onDisk
             plan = self._plan(data, backup, kept)
             report = AdoptReport(removed=list(plan.removed), notes=list(plan.notes))
+            if refuse is not None:
+                wanted = [
+                    (name, urlFor(name, plan.routes[(scope, name)]))
+                    for scope, name in [
+                        *((s, n) for s, n, _ in plan.kept.items()),
+                        *((s, n) for s, n, _ in plan.adopt),
+                        *((s, n) for s, n, _ in plan.shadow),
+                    ]
+                ]
+                why = refuse(wanted) if wanted else None
+                if why is not None:
+                    report = AdoptReport(refused=why)
+                    return False
             new = plan.kept
+            created = set(backup.createdBlocks)
+            if plan.revivedFrom is not None:
+                created |= plan.revivedFrom.createdBlocks
             if loaded is None:  # the key as it is before this adoption
                 source = plan.revivedFrom
                 if source is not None:  # a client's stale copy: as before that adoption
@@ -450,7 +520,7 @@ class ClaudeConfig:
                     new.timestampBefore = copy.deepcopy(data.get(GATEWAY_TS_KEY, _MISSING))
             changed = False
             for (scope, name), record in plan.unadopt.items():
-                _block(data, scope)[name] = copy.deepcopy(record.original)
+                _putBack(data, scope, name, record, created)
                 changed = True
             for scope, name, record in new.items():
                 url = urlFor(name, plan.routes[(scope, name)])
@@ -467,6 +537,22 @@ class ClaudeConfig:
                 _block(data, scope)[name] = {"type": "http", "url": url}
                 report.adopted.append(self._label(name, scope))
                 changed = True
+            for project, name, _ in plan.shadow:
+                url = urlFor(name, plan.routes[(project, name)])
+                block = data["projects"][project].get("mcpServers")
+                if block is None:
+                    block = data["projects"][project]["mcpServers"] = {}
+                    created.add(project)
+                block[name] = {"type": "http", "url": url}
+                new.add(project, name, _Record(None, url))
+                report.adopted.append(self._shadowLabel(name, project))
+                changed = True
+            new.createdBlocks = {
+                project
+                for project in created
+                if any(r.original is None for r in new.records.get(project, {}).values())
+                and isinstance(_projectBlock(data, project), dict)
+            }
             report.notes.extend(self._once(plan.onceNotes))
             if changed:
                 data[GATEWAY_TS_KEY] = self._stamp()
@@ -476,12 +562,12 @@ class ClaudeConfig:
         updateJson(self.configPath, mutate)
         return report
 
-    def sync(self, urlFor: UrlFor) -> AdoptReport:
+    def sync(self, urlFor: UrlFor, refuse: Refuse | None = None) -> AdoptReport:
         """For the config watcher: adopt stdio entries added since (C{claude mcp
         add}), drop from the backup the entries the user removed or changed
         (their gateway entry is gone), keep the rest. Cheap when nothing
         changed: a few reads, no write. Same rules and report as L{adopt}."""
-        return self.adopt(urlFor)
+        return self.adopt(urlFor, refuse)
 
     def restore(self) -> RestoreReport:
         """Put back the original of every entry that still is the gateway's.
@@ -517,10 +603,10 @@ class ClaudeConfig:
                 entry = _entry(data, scope, name)
                 label = self._label(name, scope)
                 if _isOurs(entry, record):
-                    _block(data, scope)[name] = copy.deepcopy(record.original)
+                    _putBack(data, scope, name, record, backup.createdBlocks)
                     report.restored.append(label)
                     changed = True
-                elif entry == record.original:
+                elif entry == record.original or (record.original is None and entry is _MISSING):
                     continue  # never rewritten (a crash in between), or restored already
                 elif _revivable(kept, scope, name, entry) is not None:
                     continue  # a stale copy of an earlier run: put back below
@@ -536,13 +622,13 @@ class ClaudeConfig:
                         f"{label} was changed in {self.configPath} while"
                         " the gateway served it; kept the file's version"
                     )
-            for scope, block in _scopes(data):
-                for name, entry in block.items():
+            for scope, block in list(_scopes(data)):
+                for name, entry in list(block.items()):
                     revived = _revivable(kept, scope, name, entry)
                     if revived is None:
                         continue
                     record, generation = revived
-                    block[name] = copy.deepcopy(record.original)
+                    _putBack(data, scope, name, record, generation.createdBlocks)
                     label = self._label(name, scope)
                     report.restored.append(label)
                     report.revived.append(label)
@@ -574,8 +660,9 @@ class ClaudeConfig:
         are included as they are, so that the gateway serves a stdio entry added
         since the last L{sync} and warns about the ones it cannot serve. A
         project's adopted entry is its original at its project path (the
-        gateway builds that workspace's route from it). Projects without
-        servers are left out."""
+        gateway builds that workspace's route from it), and so is the
+        C{.mcp.json} original of each shadow (made or to be made). Projects
+        without servers are left out."""
         data, _ = readJson(self.configPath)
         loaded = self._loadBackup()
         plan = self._plan(data, loaded[0] if loaded is not None else _Backup(), self._loadKept())
@@ -588,11 +675,21 @@ class ClaudeConfig:
                     or plan.unadopt.get((scope, name))
                     or plan.revived.get((scope, name))
                 )
+                if record is not None and record.original is None:  # a shadow
+                    served = plan.shadows.get((scope or "", name))
+                    if served is not None:
+                        servers[name] = copy.deepcopy(served)
+                    continue
                 servers[name] = copy.deepcopy(record.original if record is not None else entry)
             if scope is None:
                 document["mcpServers"] = servers
             elif servers:
                 document.setdefault("projects", {})[scope] = {"mcpServers": servers}
+        for project, name, entry in plan.shadow:  # not written yet: served all the same
+            projects = document.setdefault("projects", {})
+            projects.setdefault(project, {"mcpServers": {}})["mcpServers"][name] = copy.deepcopy(
+                entry
+            )
         return document
 
     def strandedEntries(self) -> list[tuple[str, str]]:
@@ -693,8 +790,34 @@ class ClaudeConfig:
             same = name in shared and self._servable(name, entry)[0] == shared[name]
             return "", None if same else scope
 
+        shadowable = self._shadowable(data, plan.onceNotes)
         for scope, name, record in backup.items():
             entry = _entry(data, scope, name)
+            if record.original is None and scope is not None:  # a shadow
+                label = self._shadowLabel(name, scope)
+                original = shadowable.get((scope, name))
+                if _isOurs(entry, record):
+                    if original is None:
+                        why, route = f"no longer an approved server of {scope}/.mcp.json", None
+                    else:
+                        why, route = check(scope, name, original)
+                    if why:
+                        plan.unadopt[(scope, name)] = record
+                        plan.removed.append(label)
+                        plan.notes.append(f"{label}: not shadowed any more ({why}); removed")
+                    else:
+                        plan.kept.add(scope, name, record)
+                        plan.routes[(scope, name)] = route
+                        plan.shadows[(scope, name)] = original
+                else:
+                    self._declined.add((scope, name))  # not shadowed again by this process
+                    plan.removed.append(label)
+                    plan.notes.append(
+                        f"{label} was {'removed from' if entry is _MISSING else 'changed in'}"
+                        f" {self.configPath} while the gateway served it; the file wins:"
+                        " dropped from the backup"
+                    )
+                continue
             label = self._label(name, scope)
             if _isOurs(entry, record):
                 why, route = check(scope, name, record.original)
@@ -725,6 +848,15 @@ class ClaudeConfig:
                     continue
                 label = self._label(name, scope)
                 revived = _revivable(kept, scope, name, entry)
+                if revived is not None and revived[0].original is None:
+                    plan.unadopt[(scope, name)] = revived[0]  # a stale shadow: removed
+                    plan.revivedFrom = plan.revivedFrom or revived[1]
+                    plan.notes.append(
+                        f"{label} pointed at a stopped gateway ({revived[0].url}): a client"
+                        " wrote back a copy it had read while that gateway served it;"
+                        " removed that shadow entry"
+                    )
+                    continue
                 if revived is not None:
                     record, generation = revived
                     entry = record.original
@@ -753,7 +885,70 @@ class ClaudeConfig:
                 ):
                     plan.onceNotes.append(f"{label}: {why}; left as it is")
                 # else not stdio, or not servable: left alone (parseConfig warns)
+        if self.shadowing:
+            self._planShadows(data, plan, shadowable, check)
         return plan
+
+    def _planShadows(
+        self,
+        data: dict[str, Any],
+        plan: _Plan,
+        shadowable: dict[tuple[str, str], Any],
+        check: Callable[[Scope, str, Any], tuple[str, Scope]],
+    ) -> None:
+        """Add to C{plan} the approved C{.mcp.json} servers to shadow now."""
+        for (project, name), entry in shadowable.items():
+            key = (project, name)
+            if plan.kept.get(project, name) is not None or key in self._declined:
+                continue
+            gone = plan.unadopt.get(key)
+            if gone is not None and gone.original is not None:
+                continue  # an ordinary local entry put back: the user's
+            if _entry(data, project, name) is not _MISSING and gone is None:
+                continue  # a local entry of that name is the user's, and wins
+            why, route = check(project, name, entry)
+            if why:
+                if isinstance(entry, dict) and "command" in entry:
+                    plan.onceNotes.append(
+                        f"{self._shadowLabel(name, project)}: {why}; left to Claude Code"
+                    )
+                continue
+            plan.shadow.append((project, name, entry))
+            plan.routes[key] = route
+            plan.shadows[key] = entry
+
+    def _shadowable(self, data: dict[str, Any], notes: list[str]) -> dict[tuple[str, str], Any]:
+        """The approved servers of the known projects' C{.mcp.json} (a
+        C{.claude.json} only), by (project, name): the servers a shadow may
+        stand in front of. A C{.mcp.json} that cannot be read is left alone,
+        with a note."""
+        projects = data.get("projects")
+        if self.defaultScope != "user" or not isinstance(projects, dict):
+            return {}
+        out: dict[tuple[str, str], Any] = {}
+        for project in sorted(projects):
+            block = projects[project]
+            if (
+                not isinstance(block, dict)
+                or not _approvesAny(block)
+                or not isinstance(block.get("mcpServers", {}), dict)
+                or self._unroutable(project)
+            ):
+                continue
+            path = Path(project) / ".mcp.json"
+            if not path.is_file():
+                continue
+            try:
+                mcpJson, _ = readJson(path)
+            except ConfigError as e:
+                notes.append(f"{e}; its servers are not shadowed")
+                continue
+            servers = mcpJson.get("mcpServers")
+            if isinstance(servers, dict):
+                for name, entry in servers.items():
+                    if _approved(block, name):
+                        out[(project, name)] = entry
+        return out
 
     def _unroutable(self, scope: Scope) -> str:
         """Why a servable entry of C{scope} has no route (C{""}: it has one)."""
@@ -893,6 +1088,9 @@ class ClaudeConfig:
         where = f"{self.defaultScope} scope" if scope is None else f"local scope of project {scope}"
         return f"{name} ({where})"
 
+    def _shadowLabel(self, name: str, project: str) -> str:
+        return f"{name} (local scope of project {project}, shadowing its .mcp.json)"
+
     def _stamp(self) -> int:
         return int(self._now() * 1000)
 
@@ -900,6 +1098,51 @@ class ClaudeConfig:
         fresh = [note for note in notes if note not in self._noted]
         self._noted.update(fresh)
         return fresh
+
+
+def _approvesAny(project: dict[str, Any]) -> bool:
+    """Whether a project's block approves any C{.mcp.json} server."""
+    enabled = project.get("enabledMcpjsonServers")
+    return project.get("enableAllProjectMcpServers") is True or (
+        isinstance(enabled, list) and bool(enabled)
+    )
+
+
+def _approved(project: dict[str, Any], name: str) -> bool:
+    """Whether the user approved the C{.mcp.json} server C{name} in the
+    project's block: C{enableAllProjectMcpServers: true} or C{name} in
+    C{enabledMcpjsonServers}, and C{name} not in C{disabledMcpjsonServers}."""
+    enabled = project.get("enabledMcpjsonServers")
+    disabled = project.get("disabledMcpjsonServers")
+    if isinstance(disabled, list) and name in disabled:
+        return False
+    return project.get("enableAllProjectMcpServers") is True or (
+        isinstance(enabled, list) and name in enabled
+    )
+
+
+def _projectBlock(data: dict[str, Any], project: str) -> Any:
+    """The C{mcpServers} of C{project}, or C{None}."""
+    projects = data.get("projects")
+    block = projects.get(project) if isinstance(projects, dict) else None
+    return block.get("mcpServers") if isinstance(block, dict) else None
+
+
+def _putBack(
+    data: dict[str, Any], scope: Scope, name: str, record: _Record, createdBlocks: set[str]
+) -> None:
+    """Put the entry C{name} of C{scope} back as it was before adoption: its
+    original, or, for a shadow, no entry (and no C{mcpServers} when the
+    gateway created it and it is empty now)."""
+    if record.original is not None:
+        _block(data, scope)[name] = copy.deepcopy(record.original)
+        return
+    assert scope is not None
+    block = _projectBlock(data, scope)
+    if isinstance(block, dict):
+        block.pop(name, None)
+        if not block and scope in createdBlocks:
+            del data["projects"][scope]["mcpServers"]
 
 
 def _inside(path: Path, root: Path) -> bool:

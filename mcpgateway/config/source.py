@@ -108,6 +108,10 @@ class PlainFile:
         pass
 
 
+WARNING_NOTE = "warning: "
+"""A note a source returns from C{listening} that is a warning (logged as one)."""
+
+
 class ConfigService(Service):
     """Loads the servers, watches the file, and reloads the gateway on change."""
 
@@ -437,7 +441,10 @@ class ConfigService(Service):
             self.changed()
             return
         for note in notes:
-            self.log.info("config: {note}", note=note)
+            if note.startswith(WARNING_NOTE):
+                self.log.warn("config: {warning}", warning=note[len(WARNING_NOTE) :])
+            else:
+                self.log.info("config: {note}", note=note)
         if getattr(self.source, "reloadNeeded", False):
             # Entries adopted now are served from their backups: load them.
             self._reloadNow()

@@ -295,3 +295,36 @@ def test_an_unknown_client_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         tap.Options().parseOptions(["--clients", "cursor,nope"])
     assert "no client named 'nope'" in capsys.readouterr().err
+
+
+def test_a_warning_note_at_listening_is_logged_as_a_warning(tmp_path: Path) -> None:
+    """A source's note that starts with "warning: " (a policy that blocks the
+    rewrite, found at start) is a warning in the log, not an info line."""
+    from twisted.internet.defer import succeed
+    from twisted.internet.task import Clock
+
+    from mcpgateway.config.source import ConfigService
+    from tests.fakes import capturedGatewayLogs
+
+    class Source:
+        path = None
+
+        def listening(self, port: int) -> list[str]:
+            return ["adopted 1 entry: x", "warning: Claude Code's allowedMcpServers blocks it"]
+
+    service = ConfigService(
+        Source(),  # type: ignore[arg-type]
+        tmp_path,
+        Clock(),
+        None,
+        lambda f, *a, **k: succeed(f(*a, **k)),
+        lambda specs: succeed(None),
+    )
+    with capturedGatewayLogs() as events:
+        service.listening(9100)
+    levels = {
+        e["log_format"].split("{")[0] + str(e.get("warning", e.get("note"))): e["log_level"].name
+        for e in events
+    }
+    assert levels["config: Claude Code's allowedMcpServers blocks it"] == "warn"
+    assert levels["config: adopted 1 entry: x"] == "info"

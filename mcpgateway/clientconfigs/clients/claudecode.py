@@ -12,6 +12,9 @@ or C{{"serverUrl": pattern with *}}; a C{managed-mcp.json} next to the managed
 settings takes exclusive control of the servers. An allowlist lets a
 rewritten entry through only by its name or a C{serverUrl} pattern that
 matches the gateway's URL (C{serverCommand} items match stdio entries only).
+The user's settings are C{$CLAUDE_CONFIG_DIR/settings.json} when that
+variable is set. L{mcpgateway.clientconfigs.adopted.AdoptedClaudeConfig}
+asks before rewriting a C{.claude.json}: a refused file is served as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import fnmatch
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcpgateway.clientconfigs.clients.base import Host, readSettings
 
@@ -38,7 +42,8 @@ def claudeCodePolicy(host: Host, entries: Iterable[tuple[str, str]]) -> str | No
         return (
             f"{managed / 'managed-mcp.json'} takes exclusive control of Claude Code's MCP servers"
         )
-    files = [managed / "managed-settings.json", host.home / ".claude" / "settings.json"]
+    configDir = host.env("CLAUDE_CONFIG_DIR") or host.home / ".claude"
+    files = [managed / "managed-settings.json", configDir / "settings.json"]
     wanted = list(entries)
     for path in files:
         settings = readSettings(path)
@@ -46,17 +51,27 @@ def claudeCodePolicy(host: Host, entries: Iterable[tuple[str, str]]) -> str | No
         if isinstance(denied, list):
             for name, url in wanted:
                 if any(_matches(item, name, url) for item in denied):
-                    return f"{path} denies {name} ({url}) in deniedMcpServers"
+                    return (
+                        f"{path} denies {name} ({url}) in deniedMcpServers (remove that"
+                        " item to let the gateway's entries through)"
+                    )
         allowed = settings.get("allowedMcpServers")
         if isinstance(allowed, list):
             for name, url in wanted:
                 if not any(_matches(item, name, url) for item in allowed):
                     return (
                         f"{path} has an allowedMcpServers list that lets neither the name {name}"
-                        f" nor the URL {url} through (add a serverUrl pattern such as"
-                        " http://127.0.0.1:*/*)"
+                        f" nor the URL {url} through (to allow the gateway, add"
+                        f' {{"serverUrl": "{urlPattern(url)}"}} to it)'
                     )
     return None
+
+
+def urlPattern(url: str) -> str:
+    """The C{serverUrl} pattern that lets every route of the gateway at
+    C{url} through: C{http://127.0.0.1:PORT/*}."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/*"
 
 
 def _matches(item: Any, name: str, url: str) -> bool:

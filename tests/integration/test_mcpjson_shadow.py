@@ -1,0 +1,85 @@
+"""A project's C{.mcp.json} end to end: C{mcpgateway start} (the real CLI,
+detached, on a temporary HOME) shadows its approved server with a local-scope
+entry in C{~/.claude.json}, a call through that entry's URL answers,
+C{mcpgateway stop} gives C{~/.claude.json} back byte for byte, and the
+C{.mcp.json} is never written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.gateway import callEcho, errorText, waitFor
+from tests.integration.test_cli_real import Cli, freePort
+
+pytestmark = pytest.mark.integration
+
+DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"], "env": {}}
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    runner = Cli(tmp_path)
+    yield runner
+    for pid in runner.gatewayPids():  # a failed test must not leave a daemon behind
+        os.kill(pid, signal.SIGKILL)
+
+
+def echoes(url: str) -> bool:
+    try:
+        return callEcho(url, "through the shadow") == "through the shadow"
+    except Exception as e:  # the reload that serves the adopted entries may be pending
+        print("call failed:", errorText(e))
+        return False
+
+
+def shadow(config: Path, project: str) -> dict[str, str] | None:
+    data = json.loads(config.read_text())
+    entry = data["projects"][project].get("mcpServers", {}).get("demo")
+    return entry if isinstance(entry, dict) and entry.get("type") == "http" else None
+
+
+def test_an_approved_mcp_json_server_is_shadowed(cli: Cli) -> None:
+    home, port = cli.home, freePort()
+    project = home / "repo"
+    project.mkdir()
+    mcpJson = project / ".mcp.json"
+    mcpJson.write_text(json.dumps({"mcpServers": {"demo": DEMO}}, indent=2) + "\n")
+    mcpBefore, mcpStat = mcpJson.read_bytes(), mcpJson.stat()
+    config = home / ".claude.json"
+    config.write_text(
+        json.dumps(
+            {
+                "numStartups": 4,
+                "projects": {
+                    str(project): {"allowedTools": [], "enableAllProjectMcpServers": True}
+                },
+            },
+            indent=2,
+        )
+    )
+    os.chmod(config, 0o600)
+    before = config.read_bytes()
+
+    started = cli("start", "--port", str(port))
+    assert started.returncode == 0, started.stderr + started.stdout
+    assert waitFor(lambda: shadow(config, str(project)) is not None, 15)
+    entry = shadow(config, str(project))
+    assert entry is not None
+    assert entry["url"].startswith(f"http://127.0.0.1:{port}/demo~")
+    assert entry["url"].endswith("/mcp")
+    assert waitFor(lambda: echoes(entry["url"]), 30, 0.5)
+    assert mcpJson.read_bytes() == mcpBefore
+
+    stopped = cli("stop")
+    assert stopped.returncode == 0, stopped.stderr + stopped.stdout
+    assert config.read_bytes() == before
+    assert mcpJson.read_bytes() == mcpBefore
+    assert mcpJson.stat().st_mtime_ns == mcpStat.st_mtime_ns  # never written
+    assert mcpJson.stat().st_ino == mcpStat.st_ino  # nor replaced
