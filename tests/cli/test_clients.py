@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.cli.context import CliContext
+from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from tests.cli.support import FakeGateway, check, run
+from tests.cli.support import FakeGateway, check, run, writeState
 from tests.clientconfigs.adoptkit import urlFor
 
 CURSOR = {
@@ -70,6 +71,129 @@ def test_clients_text(capsys: pytest.CaptureFixture[str], stateDir: Path, home: 
     assert "Claude Code (claude-code)" in out and "Cursor (cursor)" in out
     assert "1 adopted (fs), 1 skipped, 1 other" in out
     assert f"reload: {Cursor.reload}" in out
+
+
+def claudeSetup(home: Path, tmp_path: Path, configPath: Path | None = None) -> tuple[Path, str]:
+    """A Claude config with a user-scope stdio server, a project with a
+    local-scope one and an approved C{.mcp.json} server; the config path
+    and the project."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / ".mcp.json").write_text(json.dumps({"mcpServers": {"lint": {"command": "lint"}}}))
+    path = configPath or home / ".claude.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "mcpServers": {
+            "fs": {"command": "fs-server"},
+            "unset": {"command": "x", "args": ["${MCPGW_TEST_NEVER_SET}"]},
+            "remote": {"type": "http", "url": "https://example.com/mcp"},
+        },
+        "projects": {
+            str(project): {
+                "enableAllProjectMcpServers": True,
+                "mcpServers": {"db": {"command": "db-server"}},
+            }
+        },
+    }
+    path.write_text(json.dumps(document, indent=2))
+    return path, str(project)
+
+
+def test_clients_lists_claude_code_first_with_user_local_and_shadow_entries(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MCPGW_TEST_NEVER_SET", raising=False)
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    path, project = claudeSetup(home, tmp_path)
+    report = ClaudeConfig(path, stateDir, home=home, environ={}).adopt(urlFor)
+    assert len(report.adopted) == 3, report
+    data = json.loads(path.read_text())
+    data["mcpServers"]["late"] = {"command": "late-server"}  # added after the adoption
+    path.write_text(json.dumps(data))
+    cursorFile(home)
+    adopt(home, stateDir)
+
+    code, out, _ = run(capsys, stateDir, "clients", "--json")
+
+    assert code == 0
+    clients = json.loads(out)["clients"]
+    assert [c["id"] for c in clients] == ["claude-code", "cursor"]
+    claude, cursor = clients
+    assert claude.keys() == cursor.keys()
+    [file] = claude["files"]
+    assert set(cursor["files"][0]) <= set(file)
+    assert file["path"] == str(path) and file["error"] is None
+    assert file["adoptedCounts"] == {"user": 1, "local": {project: 1}, "shadow": 1}
+    assert sorted(file["adopted"]) == sorted(
+        ["fs", f"db (project {project})", f"lint (shadow of {project}/.mcp.json)"]
+    )
+    skipped = {s["name"]: s["why"] for s in file["skipped"]}
+    assert set(skipped) == {"unset", "late"}
+    assert "${MCPGW_TEST_NEVER_SET}" in skipped["unset"]
+    assert skipped["late"].startswith("not adopted (yet)")
+    assert file["other"] == ["remote"]
+    assert claude["policy"] is None
+    assert "/mcp" in claude["reload"] and "new session" in claude["reload"]
+
+    code, out, _ = run(capsys, stateDir, "clients")
+    assert code == 0
+    assert out.index("Claude Code (claude-code)") < out.index("Cursor (cursor)")
+    assert f"{path}: 3 adopted" in out and "2 skipped, 1 other" in out
+    assert "adopted: 1 user-scope, 1 local-scope (in 1 project), 1 .mcp.json shadow" in out
+    assert "late: not adopted (yet)" in out
+
+
+def test_clients_says_claude_code_policy_blocks_the_rewrite(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    (home / ".claude.json").write_text(json.dumps({"mcpServers": {"fs": {"command": "fs"}}}))
+    settings = home / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"allowedMcpServers": [{"serverCommand": ["fs"]}]}))
+
+    code, out, _ = run(capsys, stateDir, "clients", "--json")
+
+    assert code == 0
+    [claude] = json.loads(out)["clients"]
+    assert claude["id"] == "claude-code"
+    assert "allowedMcpServers" in claude["policy"] and str(settings) in claude["policy"]
+    assert claude["files"][0]["skipped"] == [{"name": "fs", "why": claude["policy"]}]
+    code, out, _ = run(capsys, stateDir, "clients")
+    assert code == 0 and f"  skipped: {claude['policy']}" in out
+
+
+def test_clients_reads_the_claude_config_of_the_gateway_state(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, tmp_path: Path
+) -> None:
+    """The config named in state.json, not ~/.claude.json."""
+    path, project = claudeSetup(home, tmp_path, home / "work" / ".claude.json")
+    ClaudeConfig(path, stateDir, home=home, environ={}).adopt(urlFor)
+    writeState(stateDir, 1, 9100, config=str(path))
+
+    code, out, _ = run(capsys, stateDir, "clients", "--json")
+
+    assert code == 0
+    [claude] = json.loads(out)["clients"]
+    assert claude["files"][0]["path"] == str(path)
+    assert claude["files"][0]["adoptedCounts"]["local"] == {project: 1}
+
+
+def test_clients_without_a_claude_config_lists_no_claude_code(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
+) -> None:
+    cursorFile(home)
+    code, out, _ = run(capsys, stateDir, "clients", "--json")
+    assert code == 0 and [c["id"] for c in json.loads(out)["clients"]] == ["cursor"]
+    code, out, _ = run(capsys, stateDir, "clients")
+    assert code == 0 and "Claude Code" not in out
 
 
 def test_clients_with_nothing_found(
