@@ -34,6 +34,14 @@ REQUEST_TIMEOUT = -32001
 CHILD_EXITED = -32003
 TOO_MANY_REQUESTS = -32004
 """The session has as many requests waiting for the child as it may."""
+# Codes MCP 2026-07-28 defines (its stateless HTTP transport).
+HEADER_MISMATCH = -32020
+"""A routing header (C{MCP-Protocol-Version}, C{Mcp-Method}, C{Mcp-Name},
+C{Mcp-Param-*}) is missing or disagrees with the body."""
+MISSING_CAPABILITY = -32021
+"""The request needs a client capability its C{_meta} did not declare."""
+UNSUPPORTED_VERSION = -32022
+"""The request's protocol version is not one the server speaks."""
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
@@ -16,6 +17,25 @@ DEFAULT_WITHOUT_HEADER = "2025-03-26"
 """What a request without C{MCP-Protocol-Version} means (the transport spec)."""
 
 MODERN_META_KEY = "io.modelcontextprotocol/protocolVersion"
+
+SUPPORTED_ANY = MODERN_VERSIONS + tuple(reversed(HANDSHAKE_VERSIONS))
+"""Every revision served, newest first (C{data.supported} of a -32022)."""
+
+
+class Era(Enum):
+    """Which revision family a request belongs to."""
+
+    LEGACY = "legacy"
+    MODERN = "modern"
+
+
+def eraOf(message: Any, headerVersion: str | None) -> Era:
+    """The era of one POSTed body, body first (as the SDKs classify): modern
+    when C{params._meta} carries the modern protocol version, or the method
+    is C{server/discover}, or the C{MCP-Protocol-Version} header names a
+    revision outside L{HANDSHAKE_VERSIONS}; legacy otherwise (C{initialize}
+    without the claim included)."""
+    raise NotImplementedError
 
 
 def negotiate(requested: Any) -> str:
