@@ -427,7 +427,7 @@ def checkClientBackups(ctx: DoctorContext) -> Check:
             continue
         if backup is None or not backup.records:
             continue
-        label = f"{backup.configPath} ({backup.client}): {', '.join(backup.records)}"
+        label = f"{backup.configPath} ({backup.client}): {', '.join(backup.names())}"
         if not Path(backup.configPath).exists():
             problems.append(f"{backup.configPath} is gone; its backup {path} holds {label}")
             continue

@@ -12,7 +12,7 @@ whether its policies block the rewrite
 Read only: the files and the backups in the state directory are read with
 the adoption engine's own readers (L{mcpgateway.clientconfigs.clients.detect},
 L{mcpgateway.clientconfigs.engine.readBackup},
-L{mcpgateway.clientconfigs.claude.inspectBackup}); nothing is written,
+L{mcpgateway.clientconfigs.claude.readClaudeBackup}); nothing is written,
 whether the gateway runs or not.
 """
 
@@ -30,7 +30,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import Output, Parser, Subcommands, plural
 from mcpgateway.cli.probe import claudeConfigPath, gatewayUrl, resolveStateDir
 from mcpgateway.clientconfigs.claude import backupPathFor as claudeBackupPathFor
-from mcpgateway.clientconfigs.claude import inspectBackup
+from mcpgateway.clientconfigs.claude import readClaudeBackup
 from mcpgateway.clientconfigs.clients import ADAPTERS, Found, detect
 from mcpgateway.clientconfigs.clients.base import ClientFile, Host, Unservable, isBridgeEntry
 from mcpgateway.clientconfigs.clients.claudecode import claudeCodePolicy
@@ -63,14 +63,14 @@ def fileReport(stateDir: Path, found: Found, file: ClientFile, host: Host) -> di
         "other": [],
         "error": None,
     }
-    records: dict[str, Any] = {}
+    records: set[str] = set()
     try:
         backup = readBackup(backupPath)
     except ConfigError as e:
         out["error"] = str(e)
     else:
         if backup is not None:
-            records = backup.records
+            records = {name for _, name in backup.records}
     try:
         doc = parseDocument(file.path, file.format, file.path.read_bytes())
         entries = doc.entries(file.location) or []
@@ -99,20 +99,16 @@ def fileReport(stateDir: Path, found: Found, file: ClientFile, host: Host) -> di
 
 def _claudeRecords(stateDir: Path, claudePath: Path) -> dict[tuple[str | None, str], bool]:
     """The entries the backup of C{claudePath} holds, as C{(project or None,
-    name)} -> whether the record is a shadow (C{"original": null}: a
-    local-scope entry the gateway added in front of a C{.mcp.json} server).
-    Checked first with the reader C{restore} and C{doctor} use
-    (L{inspectBackup}, which raises L{ConfigError} for a backup restore
-    would reject); empty when there is no backup."""
-    if inspectBackup(stateDir, claudePath) is None:
+    name)} -> whether the record is a shadow (a local-scope entry the gateway
+    added in front of a C{.mcp.json} server), read with the reader C{restore}
+    and C{doctor} use (L{readClaudeBackup}, which raises L{ConfigError} for a
+    backup restore would reject); empty when there is no backup."""
+    backup = readClaudeBackup(stateDir, claudePath)
+    if backup is None:
         return {}
-    data, _ = readJson(claudeBackupPathFor(stateDir, claudePath))
-    blocks: list[tuple[str | None, Any]] = [(None, data.get("mcpServers", {}))]
-    blocks += [(str(p), b.get("mcpServers", {})) for p, b in data.get("projects", {}).items()]
     return {
-        (scope, str(name)): scope is not None and record.get("original") is None
-        for scope, block in blocks
-        for name, record in block.items()
+        (backup.blocks[location].workspace, name): record.original is None
+        for (location, name), record in backup.records.items()
     }
 
 

@@ -6,7 +6,8 @@ The URLs it writes: C{http://<host>:<port>/<name>/mcp} for the global route,
 C{http://<host>:<port>/<name>~<key>/mcp} for the route of a workspace, where
 the key is the state directory's key of the project path
 (L{mcpgateway.config.workspaces.WorkspaceKeys}); which route an entry gets is
-L{mcpgateway.clientconfigs.claude.ClaudeConfig}'s decision.
+the adoption engine's decision (L{mcpgateway.clientconfigs.claude.ClaudeConfig}
+drives it with the Claude Code adapter).
 
 Before a C{.claude.json} is rewritten, Claude Code's MCP policies are asked
 (L{mcpgateway.clientconfigs.clients.claudecode.claudeCodePolicy}: the user's
@@ -187,7 +188,7 @@ class AdoptedClaudeConfig:
         return _notes("restored", report.restored, report.kept, report.notes)
 
     def restoreFailed(self, reason: str) -> None:
-        from mcpgateway.clientconfigs.claude import recordRestoreFailure
+        from mcpgateway.clientconfigs.engine import recordRestoreFailure
 
         recordRestoreFailure(self.stateDir, self.path, reason)
 

@@ -165,7 +165,7 @@ class ClientsSource:
         if not self._baseRestored:
             self.base.restoreFailed(reason)
             return
-        from mcpgateway.clientconfigs.claude import recordRestoreFailure
+        from mcpgateway.clientconfigs.engine import recordRestoreFailure
 
         recordRestoreFailure(self.stateDir, Path(self._failedPath or self.stateDir), reason)
 

@@ -16,11 +16,12 @@ the one way such a file is rewritten.
    file in the same directory (fsynced, the file's mode and owner); just
    before the rename the file's fingerprint is checked again and, if another
    program wrote in between, the cycle starts over on its content
-   (L{mcpgateway.clientconfigs.jsonfile.updateJson}'s rules, for any format).
+   (L{mcpgateway.clientconfigs.jsonfile.replaceIfUnchanged}).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import stat
@@ -33,11 +34,15 @@ from mcpgateway.clientconfigs import jsonc
 from mcpgateway.clientconfigs.jsonfile import (
     ConcurrentWriteError,
     Fingerprint,
+    JsonFormat,
+    parseJsonObject,
     replaceIfUnchanged,
 )
 from mcpgateway.config.servers import ConfigError
 
-FORMATS = ("json", "jsonc", "toml", "yaml")
+FORMATS = ("json", "jsonc", "toml", "yaml", "jsondata")
+"""C{jsondata}: a machine-written JSON object (Claude Code's C{~/.claude.json}),
+parsed whole and written back in its own layout (L{JsonDataDocument})."""
 
 
 class UnparsableError(ConfigError):
@@ -128,6 +133,66 @@ class JsonDocument:
         return self._text
 
 
+class JsonDataDocument:
+    """A strict JSON object (no C{NaN}), changed as data and written back
+    the way it was written (L{JsonFormat.detect}: indent, separators, ASCII
+    escaping, trailing newline, CRLF): a key the gateway did not touch comes
+    back byte for byte when the text was machine-written."""
+
+    def __init__(self, path: Path, raw: bytes) -> None:
+        try:
+            self._data = parseJsonObject(path, raw)
+        except ConfigError as e:
+            raise UnparsableError(str(e)) from None
+        self._text = raw.decode("utf-8")
+        self._format = JsonFormat.detect(self._text, self._data)
+        self._original = copy.deepcopy(self._data)
+
+    def _container(self, location: Location, create: bool = False) -> Any:
+        node: Any = self._data
+        for index, key in enumerate(location.path):
+            if not isinstance(node, dict):
+                return None
+            if key not in node and create and index == len(location.path) - 1:
+                node[key] = {}
+            node = node.get(key)
+        return node if isinstance(node, dict) else None
+
+    def entries(self, location: Location) -> list[tuple[str, Any]] | None:
+        container = self._container(location)
+        return None if container is None else copy.deepcopy(list(container.items()))
+
+    def replaceEntry(self, location: Location, name: str, value: dict[str, Any]) -> None:
+        container = self._container(location)
+        if container is None or name not in container:
+            raise KeyError(name)
+        container[name] = copy.deepcopy(value)
+
+    def addEntry(self, location: Location, name: str, value: dict[str, Any]) -> bool:
+        created = self._container(location) is None
+        container = self._container(location, create=True)
+        if container is None:
+            raise KeyError(name)
+        container[name] = copy.deepcopy(value)
+        return created
+
+    def removeEntry(self, location: Location, name: str, dropEmpty: bool = False) -> None:
+        container = self._container(location)
+        if container is None:
+            return
+        container.pop(name, None)
+        if dropEmpty and not container:
+            parent = self._container(Location(location.path[:-1]))
+            if parent is not None:
+                del parent[location.path[-1]]
+
+    def topLevel(self) -> dict[str, Any]:
+        return self._data
+
+    def text(self) -> str:
+        return self._text if self._data == self._original else self._format.dumps(self._data)
+
+
 def _listEntries(items: list[Any], listKey: str) -> list[tuple[str, Any]]:
     return [
         (item[listKey], item)
@@ -147,6 +212,8 @@ def parseDocument(path: Path, fmt: str, raw: bytes) -> Document:
     except UnicodeDecodeError as e:
         raise UnparsableError(f"{path} is not UTF-8 text (byte {e.start})") from None
     try:
+        if fmt == "jsondata":
+            return JsonDataDocument(path, raw)
         if fmt in ("json", "jsonc"):
             return JsonDocument(text, fmt == "jsonc")
         if fmt == "toml":
@@ -157,6 +224,8 @@ def parseDocument(path: Path, fmt: str, raw: bytes) -> Document:
             from mcpgateway.clientconfigs.yamldoc import YamlDocument
 
             return YamlDocument(text)
+    except UnparsableError:
+        raise
     except (ValueError, RecursionError) as e:
         raise UnparsableError(f"{path} is not valid {fmt.upper()}: {e}") from None
     raise ValueError(f"unknown format {fmt!r}")

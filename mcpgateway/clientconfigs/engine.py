@@ -1,30 +1,52 @@
 # -*- test-case-name: tests.clientconfigs.test_engine -*-
 """Adopt the stdio servers of every MCP client's config files, and give them back.
 
-One job: what L{mcpgateway.clientconfigs.claude} does for Claude Code, for
-any client an adapter (L{mcpgateway.clientconfigs.clients}) describes.
+One job: the adoption of any client an adapter
+(L{mcpgateway.clientconfigs.clients}) describes, Claude Code's included
+(L{mcpgateway.clientconfigs.clients.claudecode}, driven for its file by
+L{mcpgateway.clientconfigs.claude}).
 
  - L{AdoptionEngine.adopt} (and L{AdoptionEngine.sync}, the same, for the
    file watcher): for each file of each client found, every stdio entry the
-   gateway can serve is backed up to C{<state-dir>/client-backups/} and then
+   gateway can serve is backed up to the state directory and then
    rewritten to the client's own Streamable HTTP entry for the URL the
-   caller's C{urlFor(name, workspace)} gives (a project file's entries get
-   their workspace's route; a stdio-only client's entries run
-   C{mcpgateway bridge}). Entries added later are adopted on the next sync;
-   an adopted entry the user changed or removed is dropped from the backup
-   (the file wins). A client whose policy would refuse the rewritten entry
-   is skipped whole, with the reason.
+   caller's C{urlFor(name, workspace)} gives (a project's entries get their
+   workspace's route, unless they are the server adopted at the global
+   route of that name; a stdio-only client's entries run C{mcpgateway
+   bridge}). A file has one block of entries or several (the adapter's
+   L{ClientAdapter.blocks}: Claude Code's user scope and each project's
+   local scope), each with its workspace; records are kept per block and
+   name, and every file gets ONE read-modify-write for all its blocks. An
+   adapter may also add entries in front of another file's servers (its
+   L{ClientAdapter.shadowed}: Claude Code's local-scope entries shadowing a
+   project's C{.mcp.json}); such a shadow is recorded with C{"original":
+   null} (and the block it created), so restore removes exactly what was
+   added. Entries added later are adopted on the next sync; an adopted
+   entry the user changed or removed is dropped from the backup (the file
+   wins; a removed shadow is not made again); one the gateway can no longer
+   serve gets its original back. A client whose policy would refuse the
+   rewritten entries is skipped whole, with the reason (L{ClientAdapter.policy},
+   or per write L{ClientAdapter.refuse}: nothing is written, what was
+   adopted before is put back). An adapter's C{stampKey} (Claude Code's
+   C{_mcp_gateway_ts}) is set at each change and restored to what it was.
  - L{AdoptionEngine.servedDocument}: the originals to serve, as a document
    L{mcpgateway.config.servers.parseConfig} reads.
  - L{restoreAll} (and L{AdoptionEngine.restore}, L{AdoptionEngine.recover}):
    every backup in the state directory is put back, with no adapter needed
-   (a backup names its file, format and location). The backup keeps, next
+   (a backup names its file, format and blocks). The backup keeps, next
    to each entry's original and the entry written, the exact text of the
    file before each of the gateway's writes, for as long as no one else
    wrote in between: when nothing else changed the file, restore writes
    those bytes back, byte for byte; otherwise each entry that still is the
-   gateway's gets its original back, in place, and the user's changes stay.
-   A restored backup is kept as C{<backup>.1}.
+   gateway's gets its original back, in place, and the user's changes stay
+   (a chain starts only on a text holding none of the gateway's entries).
+   A restored backup is kept, rotated into L{KEPT_GENERATIONS} copies
+   (C{<backup>.1} newest): a client that read the file while it pointed at
+   the gateway may write its copy back after the restore; an entry that is
+   exactly a kept record's written entry gets its original back from the
+   newest kept copy that has it (at the next adoption, or restore).
+ - Backups of version 1 (one location) and of the gateway's earlier
+   Claude-only adoption (C{config-backup.json}) are still read and restored.
  - Every write is a short read-modify-write of the file's latest bytes
    (L{mcpgateway.clientconfigs.documents.updateFile}), the backup is written
    before the file, a file that cannot be parsed is left untouched with one
@@ -41,44 +63,75 @@ import hashlib
 import json
 import os
 import re
+import stat
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.atomicfile import writeFileAtomic
+from mcpgateway import paths
+from mcpgateway.atomicfile import TEMP_SUFFIX, tempPrefix, writeFileAtomic
 from mcpgateway.clientconfigs.clients.base import (
+    Block,
     ClientAdapter,
     ClientFile,
     Host,
     Unservable,
     isBridgeEntry,
 )
+from mcpgateway.clientconfigs.clients.claudecode import (
+    GATEWAY_TS_KEY,
+    TOP,
+    claudeScope,
+    projectBlock,
+)
 from mcpgateway.clientconfigs.documents import (
     FORMATS,
+    Document,
+    JsonDataDocument,
     Location,
     UnparsableError,
     parseDocument,
+    readFile,
     sha256,
     updateFile,
 )
-from mcpgateway.clientconfigs.jsonfile import BACKUP_FORMAT, ConcurrentWriteError, removeFile
+from mcpgateway.clientconfigs.jsonfile import (
+    BACKUP_FORMAT,
+    ConcurrentWriteError,
+    removeFile,
+    renameFile,
+)
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, EntryError, parseEntry
 
 BACKUP_DIR = "client-backups"
 """The state directory's folder of client backups, one file per client file."""
-BACKUP_VERSION = 1
+BACKUP_VERSION = 2
+"""Version 1 had one location per file; it is still read, as is the format
+of the gateway's earlier Claude-only adoption (see L{Backup.fromJson})."""
+KEPT_GENERATIONS = 3
+"""How many restored backups are kept (C{<backup>.1} to C{<backup>.3})."""
+LEFTOVER_AGE = 30.0
+"""Seconds after which a temp file of the gateway's writer is a leftover."""
 UrlFor = Callable[[str, "str | None"], str]
 """C{urlFor(name, None)}: a user-scope server's URL; C{urlFor(name, path)}:
 the URL of the route of the workspace C{path} (a project file's server)."""
+Claims = dict[tuple[str, "str | None"], tuple[str, dict[str, Any]]]
+"""The routes adopted so far, C{(name, workspace)}: who adopted it, and what
+is served there."""
 _MISSING: Any = object()
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
 class Record:
-    """One adopted entry: what it was, what the gateway wrote, what it serves."""
+    """One adopted entry: what it was, what the gateway wrote, what it serves.
+
+    @ivar original: the entry before adoption; C{None} for a shadow (an
+        entry the gateway added: restore removes it).
+    """
 
     original: Any
     written: dict[str, Any]
@@ -92,6 +145,30 @@ class Record:
             "url": self.url,
             "served": self.served,
         }
+
+
+@dataclass
+class BlockInfo:
+    """What a backup knows of one container of entries."""
+
+    workspace: str | None = None
+    scope: str = ""
+    created: bool = False
+    """The gateway created the container for its shadows: removed once empty."""
+
+    def label(self, name: str) -> str:
+        return Block(Location(()), self.workspace, self.scope).label(name)
+
+
+@dataclass
+class Stamp:
+    """The top-level key set at each change (the adapter's C{stampKey}), as
+    it was before adoption: absent (C{added}), or C{before} (C{_MISSING}:
+    unknown, a backup of an older version)."""
+
+    key: str
+    added: bool
+    before: Any = _MISSING
 
 
 @dataclass
@@ -110,80 +187,132 @@ class Backup:
     client: str
     configPath: str
     format: str
-    location: Location
-    workspace: str | None
     versionControlled: bool = False
-    records: dict[str, Record] = field(default_factory=dict)
+    records: dict[tuple[Location, str], Record] = field(default_factory=dict)
+    blocks: dict[Location, BlockInfo] = field(default_factory=dict)
     undo: list[UndoStep] = field(default_factory=list)
+    stamp: Stamp | None = None
 
-    def pushUndo(self, before: bytes, after: bytes) -> None:
+    def record(self, name: str, location: Location | None = None) -> Record | None:
+        """The record of C{name} in C{location} (default: the first block's)."""
+        if location is None:
+            location = next(iter(self.blocks), Location(()))
+        return self.records.get((location, name))
+
+    def names(self) -> list[str]:
+        return [self.label(location, name) for location, name in self.records]
+
+    def label(self, location: Location, name: str) -> str:
+        return self.blocks.get(location, BlockInfo()).label(name)
+
+    def pushUndo(self, before: bytes, after: bytes, pristine: bool = True) -> None:
         """Record a write of C{after} over C{before}: appended to the chain of
         the gateway's writes when C{before} is what the last one left, else the
-        chain starts again (someone else wrote in between). Steps of writes that
-        never happened (C{before} is still their before) are dropped first."""
+        chain starts again (someone else wrote in between) if C{before} is
+        C{pristine} (holds no entry the gateway wrote: restoring it must not
+        bring one back), or is dropped. Steps of writes that never happened
+        (C{before} is still their before) are dropped first."""
         current = sha256(before)
         _dropUnwritten(self.undo, current)
-        if self.undo and self.undo[-1].after != current:
+        if not self.undo or self.undo[-1].after != current:
             self.undo.clear()
+            if not pristine:
+                return
         self.undo.append(UndoStep(before.decode("utf-8"), sha256(after)))
 
     def toJson(self) -> dict[str, Any]:
-        return {
+        blocks = []
+        for location, info in self.blocks.items():
+            entries = {n: r.toJson() for (loc, n), r in self.records.items() if loc == location}
+            if entries:
+                blocks.append(
+                    {
+                        "location": location.toJson(),
+                        "workspace": info.workspace,
+                        "scope": info.scope,
+                        "createdBlock": info.created,
+                        "entries": entries,
+                    }
+                )
+        out: dict[str, Any] = {
             "version": BACKUP_VERSION,
             "client": self.client,
             "configPath": self.configPath,
             "format": self.format,
-            "location": self.location.toJson(),
-            "workspace": self.workspace,
             "versionControlled": self.versionControlled,
-            "entries": {name: record.toJson() for name, record in self.records.items()},
+            "blocks": blocks,
             "undo": [{"before": s.before, "after": s.after} for s in self.undo],
         }
+        if self.stamp is not None:
+            out["stamp"] = {"key": self.stamp.key, "added": self.stamp.added}
+            if self.stamp.before is not _MISSING:
+                out["stamp"]["before"] = self.stamp.before
+        return out
 
     def encode(self) -> bytes:
         return BACKUP_FORMAT.encode(self.toJson())
 
     @classmethod
     def fromJson(cls, data: Any, where: Path) -> Backup:
+        """Read a backup of this version, of version 1 (one location), or of
+        the gateway's earlier Claude-only adoption (C{config-backup.json}).
+
+        @raise ConfigError: it is not a usable backup (one line saying why).
+        """
+
         def bad(why: str) -> ConfigError:
             return ConfigError(
                 f"{where} is not a usable gateway backup ({why}); left as it is:"
                 " move it away once the entries it holds are back"
             )
 
-        if not isinstance(data, dict) or data.get("version") != BACKUP_VERSION:
-            raise bad(f"version {data.get('version') if isinstance(data, dict) else None!r}")
-        try:
-            location = Location.fromJson(data.get("location"))
-        except ValueError:
-            raise bad("no location") from None
+        if not isinstance(data, dict):
+            raise bad("it must hold a JSON object")
+        if "blocks" not in data and "entries" not in data:
+            return _fromClaudeJson(data, bad)
+        if data.get("version") not in (1, BACKUP_VERSION):
+            raise bad(f"version {data.get('version')!r}")
         if not isinstance(data.get("configPath"), str) or data.get("format") not in FORMATS:
             raise bad("no configPath or format")
-        workspace = data.get("workspace")
         backup = cls(
-            client=str(data.get("client", "")),
-            configPath=data["configPath"],
-            format=data["format"],
-            location=location,
-            workspace=workspace if isinstance(workspace, str) else None,
-            versionControlled=data.get("versionControlled") is True,
+            str(data.get("client", "")),
+            data["configPath"],
+            data["format"],
+            data.get("versionControlled") is True,
         )
-        entries = data.get("entries")
-        undo = data.get("undo", [])
-        if not isinstance(entries, dict) or not isinstance(undo, list):
-            raise bad("no entries")
-        for name, record in entries.items():
-            if not (
-                isinstance(record, dict)
-                and isinstance(record.get("written"), dict)
-                and isinstance(record.get("url"), str)
-                and isinstance(record.get("served"), dict)
-                and "original" in record
-            ):
-                raise bad(f"the record of {name!r} is incomplete")
-            backup.records[name] = Record(
-                record["original"], record["written"], record["url"], record["served"]
+        blocks = data.get("blocks")
+        if "entries" in data:  # version 1: one location
+            blocks = [{k: data.get(k) for k in ("location", "workspace", "entries")}]
+        if not isinstance(blocks, list):
+            raise bad("no blocks")
+        for block in blocks:
+            if not isinstance(block, dict) or not isinstance(block.get("entries"), dict):
+                raise bad("no entries")
+            try:
+                location = Location.fromJson(block.get("location"))
+            except ValueError:
+                raise bad("no location") from None
+            workspace = block.get("workspace")
+            backup.blocks[location] = BlockInfo(
+                workspace if isinstance(workspace, str) else None,
+                str(block.get("scope") or ""),
+                block.get("createdBlock") is True,
             )
+            for name, record in block["entries"].items():
+                if not (
+                    isinstance(record, dict)
+                    and isinstance(record.get("written"), dict)
+                    and isinstance(record.get("url"), str)
+                    and isinstance(record.get("served"), dict)
+                    and "original" in record
+                ):
+                    raise bad(f"the record of {name!r} is incomplete")
+                backup.records[(location, name)] = Record(
+                    record["original"], record["written"], record["url"], record["served"]
+                )
+        undo = data.get("undo", [])
+        if not isinstance(undo, list):
+            raise bad("no undo")
         for step in undo:
             if not (
                 isinstance(step, dict)
@@ -192,25 +321,96 @@ class Backup:
             ):
                 raise bad("an undo step is incomplete")
             backup.undo.append(UndoStep(step["before"], step["after"]))
+        stamp = data.get("stamp")
+        if stamp is not None:
+            if not isinstance(stamp, dict) or not isinstance(stamp.get("key"), str):
+                raise bad("a stamp without a key")
+            backup.stamp = Stamp(
+                stamp["key"], stamp.get("added") is True, stamp.get("before", _MISSING)
+            )
         return backup
+
+
+def _fromClaudeJson(data: dict[str, Any], bad: Callable[[str], ConfigError]) -> Backup:
+    """A backup as the gateway's Claude-only adoption wrote it (version 1:
+    C{mcpServers} and C{projects.<path>.mcpServers} of C{{"url", "original"}}
+    records, C{timestampAdded}/C{timestampBefore}), in this version's terms."""
+    if data.get("version") != 1:
+        raise bad(f"version {data.get('version')!r}, expected 1")
+    configPath = data.get("configPath")
+    if not isinstance(configPath, str):
+        raise bad("no configPath")
+    backup = Backup("claude-code", configPath, "jsondata")
+    backup.stamp = Stamp(
+        GATEWAY_TS_KEY,
+        data.get("timestampAdded") is True,
+        data.get("timestampBefore", _MISSING),
+    )
+    blocks: list[tuple[str | None, Any, bool]] = []
+    if "mcpServers" in data:
+        blocks.append((None, data["mcpServers"], False))
+    projects = data.get("projects", {})
+    if not isinstance(projects, dict):
+        raise bad("'projects' is not an object")
+    for path, project in projects.items():
+        if not isinstance(project, dict):
+            raise bad(f"project {path!r} is not an object")
+        blocks.append((path, project.get("mcpServers", {}), project.get("createdBlock") is True))
+    topScope = claudeScope(configPath)
+    for scope, block, created in blocks:
+        if not isinstance(block, dict):
+            raise bad("an 'mcpServers' is not an object")
+        if scope is None:
+            location = TOP
+            info = BlockInfo(None, f"{topScope} scope")
+        else:
+            location = projectBlock(scope)
+            info = BlockInfo(scope, f"local scope of project {scope}", created)
+        backup.blocks[location] = info
+        for name, record in block.items():
+            if not (
+                isinstance(record, dict)
+                and isinstance(record.get("url"), str)
+                and (
+                    isinstance(record.get("original"), dict)
+                    or (scope is not None and record.get("original", _MISSING) is None)
+                )
+            ):
+                raise bad(f"the record of {name!r} has no 'url' and 'original'")
+            original = record["original"]
+            backup.records[(location, name)] = Record(
+                original,
+                {"type": "http", "url": record["url"]},
+                record["url"],
+                original if original is not None else {},
+            )
+    return backup
 
 
 @dataclass
 class FileReport:
-    """What happened to one client file."""
+    """What happened to one client file; entries by their labels."""
 
     client: str
     path: str
     adopted: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    """Adopted entries the user changed or removed since: no longer served."""
+    """Adopted entries the user changed or removed since, or the gateway can
+    no longer serve: no longer served."""
     restored: list[str] = field(default_factory=list)
+    revived: list[str] = field(default_factory=list)
+    """Entries put back from a kept backup: a client had written back a copy
+    that pointed at a stopped gateway."""
     kept: list[str] = field(default_factory=list)
     """Entries the user changed since adoption: left as the user has them."""
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """Stdio entries not adopted, and why."""
+    said: frozenset[tuple[str, str]] = frozenset()
+    """The C{skipped} already told by an earlier operation (not in L{messages})."""
     notes: list[str] = field(default_factory=list)
     versionControlled: bool = False
+    refused: str | None = None
+    """Why nothing was written: the client's policy would refuse the entries."""
 
     def messages(self) -> list[str]:
         out = []
@@ -229,7 +429,11 @@ class FileReport:
                 " rewritten (the client has no private file that overrides it) and is"
                 " restored when the gateway stops"
             )
-        out.extend(f"{where}: {name} not adopted: {why}" for name, why in self.skipped)
+        out.extend(
+            f"{where}: {name} not adopted: {why}"
+            for name, why in self.skipped
+            if (name, why) not in self.said
+        )
         out.extend(self.notes)
         return out
 
@@ -257,14 +461,23 @@ class EngineReport:
         return out
 
 
+# -- the backups on disk -------------------------------------------------------------
+
+
 def backupPathFor(stateDir: Path, client: str, configPath: Path) -> Path:
     """C{<stateDir>/client-backups/<client>-<label>-<hash>.json}: the label is
     the sanitized parent and file name, the hash of the real path."""
+    safeClient = _UNSAFE.sub("_", client)[:32] or "client"
+    return Path(os.path.abspath(stateDir)) / BACKUP_DIR / f"{safeClient}-{fileLabel(configPath)}"
+
+
+def fileLabel(configPath: Path) -> str:
+    """C{<label>-<hash>.json} for C{configPath}: its sanitized parent and
+    file name (never the raw path), and a hash of its real path."""
     real = os.path.realpath(configPath)
     digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:16]
     label = _UNSAFE.sub("_", f"{Path(real).parent.name}_{Path(real).name}").strip("_")[:48]
-    safeClient = _UNSAFE.sub("_", client)[:32] or "client"
-    return Path(os.path.abspath(stateDir)) / BACKUP_DIR / f"{safeClient}-{label}-{digest}.json"
+    return f"{label or 'config'}-{digest}.json"
 
 
 def backupPaths(stateDir: Path) -> list[Path]:
@@ -277,10 +490,16 @@ def backupPaths(stateDir: Path) -> list[Path]:
     return [folder / name for name in names if name.endswith(".json")]
 
 
+def keptBackupPaths(backupPath: Path) -> list[Path]:
+    """Where the kept copies of the restored backups of C{backupPath} live,
+    newest first: C{<backup>.1} to C{<backup>.}L{KEPT_GENERATIONS}."""
+    return [backupPath.with_name(f"{backupPath.name}.{n}") for n in range(1, KEPT_GENERATIONS + 1)]
+
+
 def readBackup(path: Path) -> Backup | None:
     """The backup in C{path}, C{None} if there is none.
 
-    @raise ConfigError: it is unreadable or not a backup of this version.
+    @raise ConfigError: it is unreadable or not a usable backup.
     """
     try:
         raw = path.read_bytes()
@@ -295,11 +514,133 @@ def readBackup(path: Path) -> Backup | None:
     return Backup.fromJson(data, path)
 
 
+def readBackupOf(path: Path, configPath: Path) -> Backup | None:
+    """L{readBackup}, checked to be the backup of C{configPath}.
+
+    @raise ConfigError: unusable, or the backup of another file.
+    """
+    backup = readBackup(path)
+    real = os.path.realpath(configPath)
+    if backup is not None and backup.configPath != real:
+        raise ConfigError(
+            f"{path} is the backup of {backup.configPath!r}, not of {real}: restore"
+            f" that file first (mcpgateway restore --config {backup.configPath})"
+        )
+    return backup
+
+
+def keptBackups(backupPath: Path) -> list[Backup]:
+    """The kept copies of restored backups, newest first (unusable ones skipped)."""
+    out = []
+    for path in keptBackupPaths(backupPath):
+        try:
+            backup = readBackup(path)
+        except ConfigError:
+            continue
+        if backup is not None:
+            out.append(backup)
+    return out
+
+
+def rotate(backupPath: Path) -> None:
+    """Keep a restored backup as C{<backup>.1}, shifting older copies up and
+    dropping the oldest; just drop it when C{.1} holds the same."""
+    try:
+        raw = backupPath.read_bytes()
+    except FileNotFoundError:
+        return
+    kept = keptBackupPaths(backupPath)
+    try:
+        same = kept[0].read_bytes() == raw
+    except OSError:
+        same = False
+    if same:
+        removeFile(backupPath)
+        return
+    for older, newer in reversed(list(zip(kept[1:], kept[:-1], strict=True))):
+        if newer.exists():
+            renameFile(newer, older)
+    renameFile(backupPath, kept[0])
+
+
+def restoreFailurePath(stateDir: Path) -> Path:
+    """The marker a failed restore at stop leaves (see L{recordRestoreFailure})."""
+    return Path(os.path.abspath(stateDir)) / paths.RESTORE_FAILED
+
+
+def recordRestoreFailure(
+    stateDir: Path, configPath: Path, reason: str, now: Callable[[], float] = time.time
+) -> None:
+    """Leave C{<stateDir>/restore-failed.json}: C{{"config": path, "error":
+    reason, "time": seconds}}, for C{mcpgateway stop} and C{doctor}. A
+    successful restore of that file removes it."""
+    document = {"config": os.path.abspath(configPath), "error": reason, "time": now()}
+    writeFileAtomic(restoreFailurePath(stateDir), BACKUP_FORMAT.encode(document), 0o600)
+
+
+def readRestoreFailure(stateDir: Path) -> dict[str, Any] | None:
+    """The marker of a failed restore (C{config}, C{error}, C{time}), or C{None}
+    when there is none or it is unreadable."""
+    try:
+        data = json.loads(restoreFailurePath(stateDir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def removeLeftovers(
+    targets: Iterable[Path], now: Callable[[], float] = time.time, minAge: float = LEFTOVER_AGE
+) -> list[str]:
+    """Remove the temp files a killed write left next to C{targets}: regular
+    files of ours named exactly as L{mcpgateway.atomicfile} names them
+    (C{.<name>.<8 random characters>.tmp}), not modified for C{minAge}
+    seconds (a write in progress takes milliseconds). Nothing else is
+    touched. Notes of what was removed (or could not be)."""
+    notes = []
+    for target in targets:
+        pattern = re.compile(
+            re.escape(tempPrefix(target.name)) + r"[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX)
+        )
+        try:
+            names = os.listdir(target.parent)
+        except OSError:
+            continue
+        for name in sorted(names):
+            if not pattern.fullmatch(name):
+                continue
+            path = target.parent / name
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if (
+                not stat.S_ISREG(st.st_mode)
+                or st.st_uid != os.geteuid()
+                or now() - st.st_mtime < minAge
+            ):
+                continue
+            try:
+                removeFile(path)
+            except OSError as e:
+                notes.append(
+                    f"could not remove {path}, left by an interrupted write: {e.strerror or e}"
+                )
+            else:
+                notes.append(f"removed {path}, left by an interrupted write")
+    return notes
+
+
+# -- restore ---------------------------------------------------------------------------
+
+
 def restoreAll(stateDir: Path) -> EngineReport:
     """Put back every client file that has a backup in C{stateDir} (at stop,
     first thing at start after a crash, and C{mcpgateway restore})."""
     report = EngineReport()
-    for path in backupPaths(stateDir):
+    # Claude Code's backups keep the places they had before the engine.
+    claude = [Path(stateDir) / paths.USER_BACKUP]
+    claude += sorted((Path(stateDir) / paths.PROJECT_BACKUPS).glob("*.json"))
+    for path in [*backupPaths(stateDir), *(p for p in claude if p.is_file())]:
         try:
             backup = readBackup(path)
         except ConfigError as e:
@@ -308,7 +649,7 @@ def restoreAll(stateDir: Path) -> EngineReport:
         if backup is None:
             continue
         try:
-            report.files.append(restoreFile(path, backup))
+            report.files.append(restoreFile(path, backup, stateDir))
         except (ConfigError, ConcurrentWriteError, OSError) as e:
             report.warnings.append(
                 f"could not restore {backup.configPath} ({e}); its backup {path} is kept:"
@@ -317,68 +658,181 @@ def restoreAll(stateDir: Path) -> EngineReport:
     return report
 
 
-def restoreFile(path: Path, backup: Backup) -> FileReport:
-    """Restore the file of C{backup} (whose backup is C{path}); then keep the
-    backup as C{<path>.1}. See the module docstring.
+def restoreFile(
+    path: Path,
+    backup: Backup,
+    stateDir: Path | None = None,
+    now: Callable[[], float] = time.time,
+) -> FileReport:
+    """Restore the file of C{backup} (whose backup is C{path}; when there is
+    no such file, C{backup} is an empty one and only the entries pointing at
+    a stopped gateway are put back, from the kept copies); then keep the
+    backup as C{<path>.1} (L{rotate}) and remove the marker of a failed
+    restore of that file from C{stateDir}. See the module docstring.
 
     @raise UnparsableError: the file cannot be parsed and is not the one the
         gateway last wrote (it is left untouched, the backup kept).
     """
     configPath = Path(backup.configPath)
+    kept = keptBackups(path)
     report = FileReport(backup.client, backup.configPath)
     if not configPath.exists():
         report.notes.append(
             f"{configPath} was removed while the gateway served it; its backup is kept as {path}.1"
         )
-        _keep(path)
+        rotate(path)
         return report
+    locations = list(dict.fromkeys([*backup.blocks, *(loc for k in kept for loc in k.blocks)]))
 
     def change(raw: bytes) -> bytes | None:
         nonlocal report
         report = FileReport(backup.client, backup.configPath)
         undo = list(backup.undo)
         _dropUnwritten(undo, sha256(raw))
-        text = undo[0].before.encode("utf-8") if undo and undo[-1].after == sha256(raw) else raw
+        exact = bool(undo) and undo[-1].after == sha256(raw)
+        text = undo[0].before.encode("utf-8") if exact else raw
+        current: Document | None
         try:
-            current = dict(
-                parseDocument(configPath, backup.format, raw).entries(backup.location) or []
-            )
+            current = parseDocument(configPath, backup.format, raw)
         except UnparsableError:
-            if text is raw:
+            if not exact:
                 raise
-            current = {name: r.written for name, r in backup.records.items()}
+            current = None
         doc = parseDocument(configPath, backup.format, text)
-        entries = dict(doc.entries(backup.location) or [])
-        replaced = False
-        for name, record in backup.records.items():
-            now = current.get(name, _MISSING)
-            if now == record.written:
-                report.restored.append(name)
-                if entries.get(name, _MISSING) == record.written:
-                    doc.replaceEntry(backup.location, name, copy.deepcopy(record.original))
-                    replaced = True
-            elif now is _MISSING or now != record.original:
-                report.kept.append(name)
+        changed = False
+        source: Backup | None = backup if backup.records else None
+        for (location, name), record in backup.records.items():
+            label = backup.label(location, name)
+            now_ = record.written if current is None else _entry(current, location, name)
+            if _ours(now_, record.written):
+                report.restored.append(label)
+                inDoc = _entry(doc, location, name)
+                if _ours(inDoc, record.written):
+                    _putBack(doc, location, name, record, backup.blocks[location].created, inDoc)
+                    changed = True
+            elif now_ == record.original or (record.original is None and now_ is _MISSING):
+                continue  # never rewritten (a crash in between), or restored already
+            elif _revivable(kept, location, name, now_) is not None:
+                continue  # a stale copy of an earlier run: put back below
+            else:
+                report.kept.append(label)
                 report.notes.append(
-                    f"{name} was {'removed from' if now is _MISSING else 'changed in'}"
-                    f" {configPath} while the gateway served it; kept the file's version"
+                    f"{label} was {'removed from' if now_ is _MISSING else 'changed in'}"
+                    f" {configPath} while the gateway served it; "
+                    + ("not restored" if now_ is _MISSING else "kept the file's version")
                 )
-        return doc.text().encode("utf-8") if replaced else text
+        for location in locations:
+            for name, entry in doc.entries(location) or []:
+                revived = _revivable(kept, location, name, entry)
+                if revived is None:
+                    continue
+                record, generation = revived
+                _putBack(doc, location, name, record, generation.blocks[location].created, entry)
+                label = generation.label(location, name)
+                report.restored.append(label)
+                report.revived.append(label)
+                report.notes.append(
+                    f"{label} pointed at a stopped gateway ({record.url}): a client wrote"
+                    " back a copy it had read while the gateway served it; put its"
+                    " original back from the kept backup"
+                )
+                source = source or generation
+                changed = True
+        if not changed:
+            return text
+        if source is not None and source.stamp is not None:
+            _restoreStamp(doc, source.stamp, now)
+        return doc.text().encode("utf-8")
 
     updateFile(configPath, change)
-    _keep(path)
+    rotate(path)
+    if stateDir is not None:
+        failure = readRestoreFailure(stateDir)
+        config = failure.get("config") if failure is not None else None
+        if isinstance(config, str) and os.path.realpath(config) == os.path.realpath(configPath):
+            removeFile(restoreFailurePath(stateDir))
     return report
 
 
-def _keep(path: Path) -> None:
-    """Keep a restored backup as C{<path>.1} (the one before is dropped)."""
-    if path.exists():
-        os.replace(path, path.with_name(path.name + ".1"))
+def _restoreStamp(doc: Document, stamp: Stamp, now: Callable[[], float]) -> None:
+    """The stamp key as it was before the adoption (unknown: a fresh time,
+    so that clients reload at least)."""
+    top = _editable(doc).topLevel()
+    if stamp.added:
+        top.pop(stamp.key, None)
+    elif stamp.before is not _MISSING:
+        top[stamp.key] = copy.deepcopy(stamp.before)
+    else:
+        top[stamp.key] = int(now() * 1000)
 
 
 def _dropUnwritten(undo: list[UndoStep], current: str) -> None:
     while undo and undo[-1].after != current and sha256(undo[-1].before.encode()) == current:
         undo.pop()
+
+
+def _editable(doc: Document) -> JsonDataDocument:
+    if not isinstance(doc, JsonDataDocument):
+        raise ValueError("entries can be added and removed only in a 'jsondata' document")
+    return doc
+
+
+def _entry(doc: Document, location: Location, name: str) -> Any:
+    """The entry C{name} at C{location}, or C{_MISSING}."""
+    for key, value in doc.entries(location) or []:
+        if key == name:
+            return value
+    return _MISSING
+
+
+def _putBack(
+    doc: Document,
+    location: Location,
+    name: str,
+    record: Record,
+    created: bool,
+    current: Any = None,
+) -> None:
+    """Put the entry C{name} back as it was before adoption: its original,
+    or, for a shadow, no entry (nor the container the gateway created).
+    Keys a client or the user added to the written entry (C{current}, e.g.
+    Cursor's C{"disabled": true}) are kept on the original."""
+    if record.original is not None:
+        original = copy.deepcopy(record.original)
+        if isinstance(original, dict) and isinstance(current, dict):
+            written = record.written if isinstance(record.written, dict) else {}
+            original.update((k, copy.deepcopy(v)) for k, v in current.items() if k not in written)
+        doc.replaceEntry(location, name, original)
+    else:
+        _editable(doc).removeEntry(location, name, dropEmpty=created)
+
+
+def _ours(entry: Any, written: Any) -> bool:
+    """Whether C{entry} still is the entry the gateway wrote: the same, or
+    the same with keys added (a client that normalises the entries it saves,
+    such as Claude Code adding its defaults, has not made it the user's: it
+    still points at the gateway, and its original must come back)."""
+    if entry == written:
+        return True
+    return (
+        isinstance(entry, dict)
+        and isinstance(written, dict)
+        and all(k in entry and entry[k] == v for k, v in written.items())
+    )
+
+
+def _revivable(
+    kept: list[Backup], location: Location, name: str, entry: Any
+) -> tuple[Record, Backup] | None:
+    """The record (and its kept backup, the newest that has one) whose
+    written entry C{entry} is, or C{None}."""
+    if entry is _MISSING:
+        return None
+    for backup in kept:
+        record = backup.records.get((location, name))
+        if record is not None and _ours(entry, record.written):
+            return record, backup
+    return None
 
 
 def defaultBridgeArgv(
@@ -400,6 +854,22 @@ def defaultBridgeArgv(
     return argv
 
 
+@dataclass
+class FilePass:
+    """One adoption pass over the latest content of a file: the backup and
+    the document as they would be after it, and what it did."""
+
+    backup: Backup
+    doc: Document
+    blocks: list[Block]
+    report: FileReport
+    out: bytes | None
+    """The new content (C{None}: nothing to write)."""
+    declined: set[tuple[Location, str]] = field(default_factory=set)
+    onceNotes: list[str] = field(default_factory=list)
+    claims: Claims = field(default_factory=dict)
+
+
 class AdoptionEngine:
     """The adoption of every client an adapter describes (see the module
     docstring). Methods do short synchronous file work (a few reads and
@@ -414,6 +884,7 @@ class AdoptionEngine:
         projects: Iterable[Path] = (),
         bridgeArgv: Sequence[str] | None = None,
         environ: Mapping[str, str] | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         """
         @param adapters: the clients to adopt, in order (a name two clients
@@ -423,6 +894,7 @@ class AdoptionEngine:
             clients (default L{defaultBridgeArgv}).
         @param environ: the environment C{${VAR}}s expand from when deciding
             whether an entry can be served (default C{os.environ}).
+        @param now: the clock of the adapters' C{stampKey}, in seconds.
         """
         self.stateDir = Path(os.path.abspath(stateDir))
         self.adapters = list(adapters)
@@ -430,7 +902,13 @@ class AdoptionEngine:
         self.projects = [Path(p) for p in projects]
         self.bridgeArgv = list(bridgeArgv) if bridgeArgv is not None else defaultBridgeArgv()
         self._environ = os.environ if environ is None else environ
+        self._now = now
         self._warned: set[str] = set()
+        self._said: dict[str, set[tuple[str, str]]] = {}
+        """Per file: the skipped entries last reported (told once, not at every sync)."""
+        self._noted: set[str] = set()
+        self._declined: set[tuple[str, Location, str]] = set()
+        """Shadows the user removed or changed while served: not made again."""
 
     # -- what is there -----------------------------------------------------------
 
@@ -440,6 +918,11 @@ class AdoptionEngine:
     def watchedPaths(self) -> list[Path]:
         """The files to watch for L{sync}: every client file found."""
         return [f.path for _, f in self.files()]
+
+    def backupPathOf(self, adapter: ClientAdapter, path: Path) -> Path:
+        return adapter.backupPath(self.stateDir, path) or backupPathFor(
+            self.stateDir, adapter.id, path
+        )
 
     # -- the operations --------------------------------------------------------------
 
@@ -464,7 +947,7 @@ class AdoptionEngine:
             workspace is not adopted (the same server is).
         """
         report = EngineReport()
-        claims: dict[tuple[str, str | None], tuple[str, dict[str, Any]]] = {
+        claims: Claims = {
             key: ("Claude Code", dict(entry)) for key, entry in (reserved or {}).items()
         }
         byClient: dict[str, list[ClientFile]] = {}
@@ -485,13 +968,19 @@ class AdoptionEngine:
         todo.sort(key=lambda pair: pair[1].workspace is not None)
         for adapter, file in todo:
             try:
-                fileReport = self._adoptFile(adapter, file, urlFor, claims)
+                fileReport = self.adoptFile(adapter, file, urlFor, claims)
+                if fileReport.refused is not None:
+                    report.skippedClients.append((adapter.id, fileReport.refused))
+                    fileReport = self.restoreFile(adapter, file)
             except (ConfigError, ConcurrentWriteError, OSError, ValueError) as e:
                 self._warn(
                     report, str(file.path), f"{file.path} ({adapter.id}) was not adopted: {e}"
                 )
                 continue
             self._warned.discard(str(file.path))
+            skips = set(fileReport.skipped)
+            fileReport.said = frozenset(self._said.get(str(file.path), set()) & skips)
+            self._said[str(file.path)] = skips
             report.files.append(fileReport)
             if fileReport.adopted or fileReport.removed:
                 report.reloads[adapter.id] = adapter.reload
@@ -515,97 +1004,327 @@ class AdoptionEngine:
                 backup = readBackup(path)
             except ConfigError:
                 continue
-            if backup is None:
-                continue
-            for name, record in backup.records.items():
-                if backup.workspace is None:
-                    document["mcpServers"].setdefault(name, copy.deepcopy(record.served))
+            for (location, name), record in backup.records.items() if backup else ():
+                workspace = backup.blocks[location].workspace if backup else None
+                if workspace is None:
+                    servers = document["mcpServers"]
                 else:
-                    project = document.setdefault("projects", {}).setdefault(
-                        backup.workspace, {"mcpServers": {}}
-                    )
-                    project["mcpServers"].setdefault(name, copy.deepcopy(record.served))
+                    project = document.setdefault("projects", {}).setdefault(workspace, {})
+                    servers = project.setdefault("mcpServers", {})
+                servers.setdefault(name, copy.deepcopy(record.served))
         return document
 
     # -- one file -------------------------------------------------------------------
 
-    def _adoptFile(
+    def adoptFile(
         self,
         adapter: ClientAdapter,
         file: ClientFile,
         urlFor: UrlFor,
-        claims: dict[tuple[str, str | None], tuple[str, dict[str, Any]]],
+        claims: Claims | None = None,
+        shadows: bool = True,
     ) -> FileReport:
-        backupPath = backupPathFor(self.stateDir, adapter.id, file.path)
-        loaded = readBackup(backupPath)
-        real = os.path.realpath(file.path)
-        if loaded is not None and loaded.configPath != real:
-            raise ConfigError(f"{backupPath} is the backup of {loaded.configPath}, not of {real}")
+        """Adopt one file (see L{adopt}): one read-modify-write for all its
+        blocks, the backup written before the file. A file the client's
+        L{ClientAdapter.refuse} refuses is not written (C{refused} says why).
+
+        @param claims: the routes adopted so far; this file's are added.
+        @param shadows: make the adapter's shadows (L{ClientAdapter.shadowed}).
+        @raise ConfigError: the file or its backup cannot be used.
+        @raise ConcurrentWriteError: the file kept changing.
+        """
+        backupPath = self.backupPathOf(adapter, file.path)
+        loaded = readBackupOf(backupPath, file.path)
+        kept = keptBackups(backupPath)
         onDisk = loaded.encode() if loaded is not None else None
         base = loaded or Backup(
-            adapter.id, real, file.format, file.location, file.workspace, file.versionControlled
+            adapter.id, os.path.realpath(file.path), file.format, file.versionControlled
         )
-        report = FileReport(adapter.id, str(file.path), versionControlled=file.versionControlled)
-        final = base
+        claims = {} if claims is None else claims
+        result: FilePass | None = None
 
         def change(raw: bytes) -> bytes | None:
-            nonlocal report, final, onDisk
-            report = FileReport(
-                adapter.id, str(file.path), versionControlled=file.versionControlled
-            )
-            doc = parseDocument(file.path, file.format, raw)
-            entries = doc.entries(file.location) or []
-            current = dict(entries)
-            new = replace(base, records={}, undo=list(base.undo))
-            changes: list[tuple[str, dict[str, Any]]] = []
-            for name, record in base.records.items():
-                entry = current.get(name, _MISSING)
-                if entry == record.written:
-                    url = self._url(urlFor, name, record.served, file.workspace, claims)
-                    if url != record.url:
-                        written = adapter.written(name, url, record.original, self.bridgeArgv)
-                        record = replace(record, url=url, written=written)
-                        changes.append((name, written))
-                        report.notes.append(f"{file.path}: {name} now at {url}")
-                    new.records[name] = record
-                elif entry is _MISSING or entry != record.original:
-                    report.removed.append(name)
-                    report.notes.append(
-                        f"{file.path}: {name} was"
-                        f" {'removed' if entry is _MISSING else 'changed'} while the gateway"
-                        " served it; the file wins: dropped from the backup"
-                    )
-            for name, entry in entries:
-                if name in new.records:
-                    continue
-                try:
-                    served = adapter.served(name, entry, file, self.host)
-                    if served is None or isBridgeEntry(entry):
-                        continue
-                    self._check(name, served, entry, file, claims)
-                except Unservable as e:
-                    report.skipped.append((name, str(e)))
-                    continue
-                url = self._url(urlFor, name, served, file.workspace, claims)
-                written = adapter.written(name, url, entry, self.bridgeArgv)
-                new.records[name] = Record(copy.deepcopy(entry), written, url, served)
-                changes.append((name, written))
-                report.adopted.append(name)
-            for name, value in changes:
-                doc.replaceEntry(file.location, name, value)
-            out = doc.text().encode("utf-8") if changes else None
-            if out is not None and out != raw:
-                new.pushUndo(raw, out)
-            onDisk = self._saveBackup(backupPath, new, onDisk)
-            final = new
-            return out
+            nonlocal result, onDisk
+            result = self._pass(adapter, file, raw, base, kept, urlFor, claims, shadows)
+            if result.report.refused is not None:
+                return None
+            onDisk = self._saveBackup(backupPath, result.backup, onDisk)
+            return result.out
 
         updateFile(file.path, change)
-        for name, record in final.records.items():
-            claims.setdefault(
-                (name, file.workspace), (f"{adapter.id} ({file.path})", record.served)
-            )
-        return report
+        assert result is not None
+        if result.report.refused is None:
+            real = os.path.realpath(file.path)
+            self._declined |= {(real, loc, name) for loc, name in result.declined}
+            result.report.notes.extend(self._once(result.onceNotes))
+            claims.update(result.claims)
+        return result.report
+
+    def plan(self, adapter: ClientAdapter, file: ClientFile, shadows: bool = True) -> FilePass:
+        """What L{adoptFile} would do to the file now (nothing is written).
+
+        @raise ConfigError: the file or its backup cannot be used.
+        """
+        backupPath = self.backupPathOf(adapter, file.path)
+        loaded = readBackupOf(backupPath, file.path)
+        base = loaded or Backup(adapter.id, os.path.realpath(file.path), file.format)
+        return self._pass(
+            adapter,
+            file,
+            readFile(file.path),
+            base,
+            keptBackups(backupPath),
+            lambda name, workspace: "",
+            {},
+            shadows,
+            dry=True,
+        )
+
+    def restoreFile(self, adapter: ClientAdapter, file: ClientFile) -> FileReport:
+        """Put one file back (its backup, and the stale entries its kept
+        backups know); see L{restoreFile}.
+
+        @raise ConfigError: the file or its backup cannot be used.
+        @raise ConcurrentWriteError: the file kept changing.
+        """
+        backupPath = self.backupPathOf(adapter, file.path)
+        backup = readBackupOf(backupPath, file.path)
+        if backup is None:
+            backup = Backup(adapter.id, os.path.realpath(file.path), file.format)
+            if not keptBackups(backupPath):
+                return FileReport(adapter.id, str(file.path))
+        return restoreFile(backupPath, backup, self.stateDir, self._now)
+
+    def _pass(
+        self,
+        adapter: ClientAdapter,
+        file: ClientFile,
+        raw: bytes,
+        base: Backup,
+        kept: list[Backup],
+        urlFor: UrlFor,
+        claims: Claims,
+        shadows: bool,
+        dry: bool = False,
+    ) -> FilePass:
+        """Adopt the file's content C{raw}, given its backup C{base}: a
+        function of C{raw} (it may run again on newer content)."""
+        doc = parseDocument(file.path, file.format, raw)
+        report = FileReport(adapter.id, str(file.path), versionControlled=file.versionControlled)
+        result = FilePass(Backup(base.client, base.configPath, base.format), doc, [], report, None)
+        new = result.backup
+        new.versionControlled, new.undo, new.stamp = (
+            base.versionControlled,
+            list(base.undo),
+            base.stamp,
+        )
+        result.blocks = adapter.blocks(file, doc)
+        candidates = adapter.shadowed(file, doc, result.onceNotes) if shadows else {}
+        result.claims = local = dict(claims)
+        who = f"{adapter.id} ({file.path})"
+        created = {location for location, info in base.blocks.items() if info.created}
+        revivedFrom: Backup | None = None
+        changed = False
+        pristine = True
+        """C{raw} holds no entry the gateway wrote (see L{Backup.pushUndo})."""
+        known = {block.location for block in result.blocks}
+        orphans = [
+            Block(loc, i.workspace, i.scope) for loc, i in base.blocks.items() if loc not in known
+        ]
+        for block in [*result.blocks, *orphans]:
+            loc = block.location
+            blockFile = replace(file, location=loc, workspace=block.workspace)
+            entries = dict(doc.entries(loc) or [])
+            unadopted: dict[str, Record] = {}
+
+            def adopted(name: str, record: Record, block: Block = block) -> None:
+                new.records[(block.location, name)] = record
+                local.setdefault((name, block.workspace), (who, record.served))
+
+            for (recordLoc, name), record in base.records.items():
+                if recordLoc != loc:
+                    continue
+                entry = entries.get(name, _MISSING)
+                shadow = record.original is None
+                label = block.label(name, adapter.shadowNote if shadow else "")
+                if _ours(entry, record.written):
+                    pristine = False
+                    source = candidates.get((loc, name)) if shadow else record.original
+                    try:
+                        if source is None:
+                            raise Unservable(
+                                f"no longer an approved server of {block.workspace}/.mcp.json"
+                            )
+                        served = self._servedHere(adapter, name, source, blockFile, block)
+                    except Unservable as e:
+                        _putBack(doc, loc, name, record, loc in created, entry)
+                        unadopted[name] = record
+                        changed = True
+                        report.removed.append(label)
+                        report.notes.append(
+                            f"{label}: not shadowed any more ({e}); removed"
+                            if shadow
+                            else f"{label}: the gateway cannot serve it any more ({e});"
+                            " put its original entry back"
+                        )
+                        continue
+                    url = self._url(urlFor, name, served, block.workspace, local)
+                    written = record.written
+                    if url != record.url:
+                        written = adapter.written(name, url, source, self.bridgeArgv)
+                        doc.replaceEntry(loc, name, written)
+                        where = label if block.scope else f"{file.path}: {name}"
+                        report.notes.append(f"{where}: now at {url} (was {record.url})")
+                        changed = True
+                    adopted(name, Record(record.original, written, url, served))
+                elif entry is not _MISSING and entry == record.original:
+                    continue  # an ordinary stdio entry again: adopted below like any other
+                elif not shadow and _revivable(kept, loc, name, entry) is not None:
+                    report.removed.append(label)  # a stale copy of an earlier run: below
+                else:
+                    if shadow:
+                        result.declined.add((loc, name))
+                    report.removed.append(label)
+                    report.notes.append(
+                        f"{label} was {'removed from' if entry is _MISSING else 'changed in'}"
+                        f" {file.path} while the gateway served it; the file wins:"
+                        " dropped from the backup"
+                    )
+            for name, entry in entries.items():
+                if (loc, name) in new.records or name in unadopted:
+                    continue
+                label = block.label(name)
+                revived = _revivable(kept, loc, name, entry)
+                if revived is not None:
+                    pristine = False
+                    revivedFrom = revivedFrom or revived[1]
+                    stale = f"{label} pointed at a stopped gateway ({revived[0].url})"
+                    if revived[0].original is None:
+                        _putBack(doc, loc, name, revived[0], revived[1].blocks[loc].created)
+                        unadopted[name] = revived[0]
+                        changed = True
+                        report.notes.append(
+                            f"{stale}: a client wrote back a copy it had read while that"
+                            " gateway served it; removed that shadow entry"
+                        )
+                        continue
+                    entry = revived[0].original
+                try:
+                    found = adapter.served(name, entry, blockFile, self.host)
+                    if found is None or isBridgeEntry(entry):
+                        continue
+                    served = found
+                    if block.unroutable:
+                        if block.workspace is not None and self._servable(name, served):
+                            result.onceNotes.append(f"{label}: {block.unroutable}; left as it is")
+                        continue
+                    self._check(name, served, entry, block, local)
+                except Unservable as e:
+                    if revived is not None:
+                        doc.replaceEntry(loc, name, copy.deepcopy(entry))
+                        changed = True
+                        report.notes.append(
+                            f"{stale}; put its original back from the kept backup (not served: {e})"
+                        )
+                    else:
+                        report.skipped.append((label, str(e)))
+                    continue
+                url = self._url(urlFor, name, served, block.workspace, local)
+                written = adapter.written(name, url, entry, self.bridgeArgv)
+                doc.replaceEntry(loc, name, written)
+                adopted(name, Record(copy.deepcopy(entry), written, url, served))
+                report.adopted.append(label)
+                changed = True
+                if revived is not None:
+                    report.notes.append(
+                        f"{stale}: a client wrote back a copy it had read while that gateway"
+                        " served it; adopted again with its original from the kept backup"
+                    )
+            for (shadowLoc, name), source in candidates.items():
+                if (
+                    shadowLoc != loc
+                    or (loc, name) in new.records
+                    or (loc, name) in result.declined
+                    or (base.configPath, loc, name) in self._declined
+                ):
+                    continue
+                gone = unadopted.get(name)
+                if (gone is not None and gone.original is not None) or (
+                    name in entries and gone is None
+                ):
+                    continue  # a local entry of that name is the user's, and wins
+                label = block.label(name, adapter.shadowNote)
+                try:
+                    found = adapter.served(name, source, blockFile, self.host)
+                    if found is None:
+                        continue
+                    served = found
+                    if block.unroutable:
+                        raise Unservable(block.unroutable)
+                    self._check(name, served, source, block, local)
+                except Unservable as e:
+                    if isinstance(source, dict) and "command" in source:
+                        result.onceNotes.append(f"{label}: {e}; left to {adapter.title}")
+                    continue
+                url = self._url(urlFor, name, served, block.workspace, local)
+                written = adapter.written(name, url, source, self.bridgeArgv)
+                if _editable(doc).addEntry(loc, name, written):
+                    created.add(loc)
+                adopted(name, Record(None, written, url, served))
+                report.adopted.append(label)
+                changed = True
+        if revivedFrom is not None:
+            created |= {loc for loc, info in revivedFrom.blocks.items() if info.created}
+        for block in [*result.blocks, *orphans]:
+            records = [r for (loc, _), r in new.records.items() if loc == block.location]
+            if records:
+                new.blocks[block.location] = BlockInfo(
+                    block.workspace,
+                    block.scope,
+                    block.location in created
+                    and any(r.original is None for r in records)
+                    and doc.entries(block.location) is not None,
+                )
+        new.records = {  # grouped by block, as the backup keeps them
+            key: record
+            for location in new.blocks
+            for key, record in new.records.items()
+            if key[0] == location
+        }
+        key = adapter.stampKey
+        if key is not None and new.stamp is None:
+            if revivedFrom is not None and revivedFrom.stamp is not None:
+                new.stamp = replace(revivedFrom.stamp)
+            else:
+                top = _editable(doc).topLevel()
+                before = copy.deepcopy(top[key]) if key in top else _MISSING
+                new.stamp = Stamp(key, key not in top, before)
+        if changed and key is not None:
+            _editable(doc).topLevel()[key] = int(self._now() * 1000)
+        result.out = doc.text().encode("utf-8") if changed else None
+        if result.out is not None and result.out != raw:
+            new.pushUndo(raw, result.out, pristine)
+        wanted = [(name, record.url) for (_, name), record in new.records.items()]
+        if not dry and wanted:
+            why = adapter.refuse(self.host, wanted)
+            if why is not None:
+                result.report = FileReport(adapter.id, str(file.path), refused=why)
+        return result
+
+    def _servedHere(
+        self, adapter: ClientAdapter, name: str, entry: Any, file: ClientFile, block: Block
+    ) -> dict[str, Any]:
+        """What the gateway serves for an adopted entry, checked again (the
+        environment may have changed since).
+
+        @raise Unservable: it cannot be served any more."""
+        served = adapter.served(name, entry, file, self.host)
+        if served is None:
+            raise Unservable("not a stdio server")
+        if block.unroutable:
+            raise Unservable(block.unroutable)
+        self._check(name, served, entry, block, None)
+        return served
 
     def _url(
         self,
@@ -613,7 +1332,7 @@ class AdoptionEngine:
         name: str,
         served: dict[str, Any],
         workspace: str | None,
-        claims: dict[tuple[str, str | None], tuple[str, dict[str, Any]]],
+        claims: Claims,
     ) -> str:
         """The URL of C{served}: a project's entry that is the server adopted
         at the global route of that name (the same spec once expanded, as
@@ -635,35 +1354,45 @@ class AdoptionEngine:
             return False
         return replace(second, executable=first.executable) == first
 
+    def _servable(self, name: str, served: dict[str, Any]) -> bool:
+        try:
+            parseEntry(name, served, self._environ, "user")
+        except EntryError:
+            return False
+        return True
+
     def _check(
         self,
         name: str,
         served: dict[str, Any],
         entry: Any,
-        file: ClientFile,
-        claims: dict[tuple[str, str | None], tuple[str, dict[str, Any]]],
+        block: Block,
+        claims: Claims | None,
     ) -> None:
-        """Raise L{Unservable} when the gateway would not serve C{served}."""
+        """Raise L{Unservable} when the gateway would not serve C{served} in
+        C{block} (C{claims}: the routes adopted so far, C{None}: not checked)."""
         environ: Mapping[str, str] = self._environ
-        if file.workspace is not None:
+        if block.workspace is not None:
             environ = expansionEnvironment(
-                self._environ, readGatewayEnv(self.stateDir), readWorkspaceEnv(file.workspace)
+                self._environ, readGatewayEnv(self.stateDir), readWorkspaceEnv(block.workspace)
             )
         try:
-            parseEntry(name, served, environ, "user" if file.workspace is None else "local")
+            parseEntry(name, served, environ, "user" if block.workspace is None else "local")
         except EntryError as e:
             raise Unservable(str(e)) from None
         try:
             json.dumps(entry, allow_nan=False)
         except (TypeError, ValueError):
             raise Unservable("it holds values the backup cannot keep (dates, NaN)") from None
-        claim = claims.get((name, file.workspace))
-        if claim is not None and claim[1] != served:
+        claim = None if claims is None else claims.get((name, block.workspace))
+        if claim is not None and not self._sameServer(name, claim[1], served):
             raise Unservable(
                 f"{claim[0]} has a different server of that name, adopted at the same route"
             )
 
     def _saveBackup(self, path: Path, backup: Backup, onDisk: bytes | None) -> bytes | None:
+        """Write C{backup} if it differs from C{onDisk}, remove it when empty;
+        what is on disk now. Never outside the state directory."""
         if not backup.records:
             if onDisk is not None:
                 removeFile(path)
@@ -671,6 +1400,13 @@ class AdoptionEngine:
         out = backup.encode()
         if out != onDisk:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            root = os.path.realpath(self.stateDir)
+            real = os.path.realpath(path.parent)
+            if real != root and not real.startswith(root + os.sep):
+                raise ValueError(
+                    f"{path.parent} leads outside the state directory {root};"
+                    " not writing a backup there"
+                )
             writeFileAtomic(path, out, 0o600)
         return out
 
@@ -679,3 +1415,8 @@ class AdoptionEngine:
         if key not in self._warned:
             self._warned.add(key)
             report.warnings.append(message)
+
+    def _once(self, notes: list[str]) -> list[str]:
+        fresh = [note for note in dict.fromkeys(notes) if note not in self._noted]
+        self._noted.update(fresh)
+        return fresh

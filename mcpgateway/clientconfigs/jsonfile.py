@@ -6,12 +6,12 @@ without ever losing a write of its owner and without ever leaving half a file.
 
  - L{readJson} parses strictly (no C{NaN}/C{Infinity}) and names the file,
    line and column of an error; it retries a read that raced an in-place writer.
- - L{updateJson} reads the latest content, lets the caller change it, and
-   writes it to a temp file in the same directory (fsync, the file's mode and
-   owner), then, just before the rename, checks the file's L{Fingerprint}
-   (mtime, size, sha256) again: if someone wrote in between, the whole cycle
-   is redone on their content. The rename goes to the symlink's target, so a
-   symlinked config stays a symlink; the directory is fsynced after it.
+ - L{replaceIfUnchanged} writes new content to a temp file in the same
+   directory (fsync, the file's mode and owner), then, just before the
+   rename, checks the file's L{Fingerprint} (mtime, size, sha256) again: if
+   someone wrote in between, nothing is replaced and the caller
+   (L{mcpgateway.clientconfigs.documents.updateFile}) redoes its whole cycle
+   on their content. The directory is fsynced after the rename.
  - L{JsonFormat} writes the document the way the original was written (indent,
    separators, ASCII escaping, trailing newline, CRLF), so a key the caller
    did not touch comes back byte for byte when the original was machine-written
@@ -32,7 +32,6 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -161,42 +160,6 @@ def readJson(path: Path) -> tuple[dict[str, Any], Fingerprint]:
     return snapshot.data, snapshot.fingerprint
 
 
-def updateJson(path: Path, mutate: Callable[[dict[str, Any]], bool], retries: int = 5) -> bool:
-    """Read-modify-write the JSON object in C{path}, atomically.
-
-    Each cycle reads the latest content, calls C{mutate(data)} (which changes
-    C{data} in place and returns whether it changed anything), writes the result
-    to a temp file in the same directory (fsynced, with the file's mode and,
-    where permitted, owner), re-checks the file's fingerprint and renames the
-    temp file over it. If the file changed since the read, the cycle starts
-    again on the new content, so C{mutate} must be a function of the data it
-    is given (it may be called up to C{retries + 1} times).
-
-    @return: whether the file was written.
-    @raise ConfigError: the file cannot be read or is not a JSON object (it is
-        left untouched).
-    @raise ConcurrentWriteError: the file changed during every one of the
-        C{retries + 1} cycles (it is left as the other writer left it).
-    """
-    target = Path(os.path.realpath(path))
-    for _ in range(retries + 1):
-        snapshot = _read(target)
-        if not mutate(snapshot.data):
-            return False
-        original = json.loads(snapshot.text)  # mutate changed snapshot.data in place
-        out = JsonFormat.detect(snapshot.text, original).encode(snapshot.data)
-        if out == snapshot.raw:
-            return False
-        if replaceIfUnchanged(
-            target, out, snapshot.mode, (snapshot.uid, snapshot.gid), snapshot.fingerprint
-        ):
-            return True
-    raise ConcurrentWriteError(
-        f"{path} kept changing while it was being rewritten ({retries + 1} attempts);"
-        " left as the other writer left it"
-    )
-
-
 def removeFile(path: Path) -> bool:
     """Remove C{path} (and fsync its directory); C{False} if it was not there."""
     try:
@@ -239,6 +202,15 @@ def _read(path: Path) -> _Snapshot:
             gid=st.st_gid,
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def parseJsonObject(path: Path, raw: bytes) -> dict[str, Any]:
+    """The JSON object in C{raw}, the content of C{path}.
+
+    @raise ConfigError: not UTF-8, not strict JSON (C{NaN}...), or not an
+        object; the message names the file, line and column.
+    """
+    return _parse(path, raw)
 
 
 def _parse(path: Path, raw: bytes) -> dict[str, Any]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mcpgateway.clientconfigs.clients.base import ClientAdapter, Host
-from mcpgateway.clientconfigs.engine import AdoptionEngine
+from mcpgateway.clientconfigs.engine import AdoptionEngine, readBackup
 
 BRIDGE = ["/opt/mcpgateway/bin/mcpgateway"]
 ENVIRON = {"PATH": "/usr/bin:/bin", "API_KEY": "k", "HOME": "/home/u"}
@@ -50,3 +51,25 @@ def engine(
         bridgeArgv=BRIDGE,
         environ=ENVIRON,
     )
+
+
+def claudeBackupView(path: Path) -> dict[str, Any]:
+    """A Claude backup (C{config-backup.json}) read with the engine's reader,
+    in the shape of the gateway's earlier Claude-only format, for assertions:
+    C{{"configPath", "mcpServers": {name: {"url", "original"}}, "projects":
+    {path: {"mcpServers": {...}, "createdBlock": true (when the gateway
+    created that block)}}}}."""
+    backup = readBackup(path)
+    assert backup is not None
+    out: dict[str, Any] = {"configPath": backup.configPath}
+    for (location, name), record in backup.records.items():
+        info = backup.blocks[location]
+        if info.workspace is None:
+            block = out.setdefault("mcpServers", {})
+        else:
+            project = out.setdefault("projects", {}).setdefault(info.workspace, {})
+            if info.created:
+                project["createdBlock"] = True
+            block = project.setdefault("mcpServers", {})
+        block[name] = {"url": record.url, "original": record.original}
+    return out

@@ -42,6 +42,7 @@ from mcpgateway.config.servers import ConfigError, LoadedConfig
 from mcpgateway.config.source import ConfigService
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
+from tests.clientconfigs.adoptkit import claudeBackupView
 from tests.fakes import capturedGatewayLogs
 
 ENV: dict[str, str] = {"PATH": ""}
@@ -311,7 +312,7 @@ def test_backups_are_kept_in_rotated_generations(
         config.restore()
     assert [p.exists() for p in kept] == [True, True, True]
     assert not kept[0].with_name("config-backup.json.4").exists()
-    urls = [load(p)["mcpServers"]["typed"]["url"] for p in kept]
+    urls = [claudeBackupView(p)["mcpServers"]["typed"]["url"] for p in kept]
     assert urls == [url(port)("typed") for port in (9204, 9203, 9202)]
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in kept)
 

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from mcpgateway.clientconfigs.claude import GATEWAY_TS_KEY, ClaudeConfig, backupPathFor, hasBackup
-from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError, JsonFormat, readJson, updateJson
+from mcpgateway.clientconfigs.documents import JsonDataDocument, updateFile
+from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError, JsonFormat, readJson
 from mcpgateway.config.servers import ConfigError, parseConfig
+from tests.clientconfigs.adoptkit import claudeBackupView
 
 ENV: dict[str, str] = {"PATH": ""}
 NOW = 1_700_000_000.123
@@ -192,8 +194,8 @@ def test_adopt_rewrites_exactly_the_servable_stdio_entries(
 
     backupPath = stateDir / "config-backup.json"
     assert stat.S_IMODE(backupPath.stat().st_mode) == 0o600
-    backup = load(backupPath)
-    assert backup["version"] == 1
+    assert load(backupPath)["version"] == 2  # the engine's format
+    backup = claudeBackupView(backupPath)
     assert backup["configPath"] == str(configPath)
     orig = original()
     for name, scope in SERVABLE:
@@ -409,7 +411,7 @@ def test_an_older_versions_global_url_of_a_project_entry_is_re_pointed(
             in report.notes
         )
     after = load(configPath)
-    saved = load(stateDir / "config-backup.json")
+    saved = claudeBackupView(stateDir / "config-backup.json")
     for name, scope in SERVABLE:
         assert block(after, scope)[name] == http(adoptedUrl(name, scope))
         assert block(saved, scope)[name] == {
@@ -454,7 +456,7 @@ def test_crash_recovery_adopts_again_without_a_double_backup(
     report = third.adopt(url9200)
     assert report.adopted == [] and len(report.notes) == len(SERVABLE)
     assert load(configPath)["mcpServers"]["search"] == http(url9200("search"))
-    saved = load(stateDir / "config-backup.json")
+    saved = claudeBackupView(stateDir / "config-backup.json")
     assert saved["mcpServers"]["search"] == {
         "url": url9200("search"),
         "original": original()["mcpServers"]["search"],
@@ -475,7 +477,7 @@ def test_restore_first_then_adopt_after_a_crash(
     assert withoutTs(configPath.read_text(encoding="utf-8")) == withoutTs(before)
     assert len(recovering.adopt(url9100).adopted) == len(SERVABLE)
     assert (
-        load(stateDir / "config-backup.json")["mcpServers"]["typed"]["original"]
+        claudeBackupView(stateDir / "config-backup.json")["mcpServers"]["typed"]["original"]
         == original()["mcpServers"]["typed"]
     )
 
@@ -521,7 +523,7 @@ def test_adopt_merges_a_backup_the_user_edited_around(
     report = make(configPath, stateDir, home).adopt(url9100)
     assert report.removed == ["typed (user scope)", f"search (local scope of project {PROJ_A})"]
     assert any("typed (user scope) was changed" in n and "the file wins" in n for n in report.notes)
-    backup = load(stateDir / "config-backup.json")
+    backup = claudeBackupView(stateDir / "config-backup.json")
     assert set(backup["mcpServers"]) == {"search"}
     assert {p: set(b["mcpServers"]) for p, b in backup["projects"].items()} == {
         PROJ_A: {"lint"},
@@ -557,6 +559,19 @@ def test_a_crash_between_backup_and_rewrite_is_harmless(
 
 
 # -- concurrent writers --------------------------------------------------------------------
+
+
+def updateJson(path: Path, mutate: Callable[[dict[str, Any]], bool], retries: int = 5) -> bool:
+    """A read-modify-write of a JSON object the way adoption does it (one
+    updateFile cycle over a JsonDataDocument), for the tests below."""
+
+    def change(raw: bytes) -> bytes | None:
+        doc = JsonDataDocument(path, raw)
+        if not mutate(doc.topLevel()):
+            return None
+        return doc.text().encode("utf-8")
+
+    return updateFile(path, change, retries)
 
 
 def test_update_json_redoes_the_cycle_when_someone_writes_in_between(tmp_path: Path) -> None:
@@ -624,20 +639,20 @@ def interfere(monkeypatch: pytest.MonkeyPatch, configPath: Path, times: int | No
     """Make ClaudeConfig's writes race a Claude Code that bumps numStartups
     right after each read, C{times} times (C{None}: forever)."""
     writes: list[int] = []
-    real = updateJson
+    real = updateFile
 
-    def racing(path: Path, mutate: Callable[[dict[str, Any]], bool], retries: int = 5) -> bool:
-        def wrapped(data: dict[str, Any]) -> bool:
+    def racing(path: Path, change: Callable[[bytes], bytes | None], retries: int = 5) -> bool:
+        def wrapped(raw: bytes) -> bytes | None:
             if times is None or len(writes) < times:
                 theirs = load(configPath)
                 theirs["numStartups"] += 1
                 configPath.write_text(stringify(theirs), encoding="utf-8")
                 writes.append(theirs["numStartups"])
-            return mutate(data)
+            return change(raw)
 
         return real(path, wrapped, retries)
 
-    monkeypatch.setattr("mcpgateway.clientconfigs.claude.updateJson", racing)
+    monkeypatch.setattr("mcpgateway.clientconfigs.engine.updateFile", racing)
     return writes
 
 
@@ -766,7 +781,7 @@ def test_sync_adopts_an_entry_added_later(configPath: Path, stateDir: Path, home
     assert document["projects"][PROJ_B]["mcpServers"]["private"] == {"command": "private-mcp"}
     served = parseConfig(document, "c", ENV, "user")
     assert served.servers["fresh"].command == "fresh-mcp"
-    saved = load(stateDir / "config-backup.json")
+    saved = claudeBackupView(stateDir / "config-backup.json")
     assert "fresh" in saved["mcpServers"]
     assert saved["projects"][PROJ_B]["mcpServers"]["private"]["original"] == {
         "command": "private-mcp"
@@ -786,7 +801,7 @@ def test_sync_drops_an_entry_the_user_removed(configPath: Path, stateDir: Path, 
     assert report.removed == ["typed (user scope)"] and report.adopted == []
     assert configPath.read_bytes() == before  # nothing to write in the config
     assert "typed" not in config.servedDocument()["mcpServers"]
-    assert "typed" not in load(stateDir / "config-backup.json")["mcpServers"]
+    assert "typed" not in claudeBackupView(stateDir / "config-backup.json")["mcpServers"]
     assert "typed" not in parseConfig(config.servedDocument(), "c", ENV, "user").servers
 
 
@@ -801,7 +816,7 @@ def test_sync_follows_an_entry_the_user_replaced_with_another_stdio_server(
     report = config.sync(url9100)
     assert report.removed == ["typed (user scope)"]
     assert report.adopted == ["typed (user scope)"]
-    record = load(stateDir / "config-backup.json")["mcpServers"]["typed"]
+    record = claudeBackupView(stateDir / "config-backup.json")["mcpServers"]["typed"]
     assert record["original"] == {"command": "typed-mcp", "args": ["--v2"]}
 
 

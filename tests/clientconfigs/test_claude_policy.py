@@ -190,3 +190,34 @@ def test_shadowEntriesAreAskedAboutToo(host: Host, stateDir: Path) -> None:
     assert path.read_bytes() == before
     [warning] = [note for note in notes if note.startswith("warning: ")]
     assert "db" in warning
+
+
+def test_theEngineSkipsClaudeCodeWhenItsPolicyRefuses(host: Host, stateDir: Path) -> None:
+    """Claude Code as one adapter of the engine (no config source around
+    it): its policy is asked before the write; refused, the file is left as
+    it is and the client is skipped with the reason; allowed, adopted."""
+    from mcpgateway.clientconfigs.clients.claudecode import ClaudeCode
+    from mcpgateway.clientconfigs.engine import AdoptionEngine
+
+    path = claudeJson(host)
+    write(host.home / ".claude" / "settings.json", COMMAND_ONLY)
+    before = path.read_bytes()
+    engine = AdoptionEngine(stateDir, [ClaudeCode()], host, bridgeArgv=["gw"], environ=ENV)
+
+    def urlFor(name: str, workspace: str | None) -> str:
+        return f"http://127.0.0.1:9100/{name}/mcp"
+
+    report = engine.adopt(urlFor)
+    [(client, why)] = report.skippedClients
+    assert client == "claude-code" and "allowedMcpServers" in why
+    assert path.read_bytes() == before
+    write(host.home / ".claude" / "settings.json", {})
+    report = engine.adopt(urlFor)
+    assert report.files[0].adopted == ["fs (user scope)"]
+    assert json.loads(path.read_text())["mcpServers"]["fs"] == {
+        "type": "http",
+        "url": urlFor("fs", None),
+    }
+    assert (stateDir / "config-backup.json").is_file()  # its place before the engine
+    engine.restore()
+    assert path.read_bytes() == before

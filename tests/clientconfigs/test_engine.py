@@ -50,8 +50,10 @@ def test_backupIsWrittenBeforeTheFileAndHoldsTheOriginals(tmp_path: Path) -> Non
     gateway.adopt(urlFor)
     backup = readBackup(backupPathFor(gateway.stateDir, "cursor", path))
     assert backup is not None
-    assert backup.records["fs"].original == CURSOR["mcpServers"]["fs"]
-    assert backup.records["fs"].written == {"url": "http://127.0.0.1:9100/fs/mcp"}
+    record = backup.record("fs")
+    assert record is not None
+    assert record.original == CURSOR["mcpServers"]["fs"]
+    assert record.written == {"url": "http://127.0.0.1:9100/fs/mcp"}
     assert backup.undo[0].before == json.dumps(CURSOR, indent=2) + "\n"
     assert (backupPathFor(gateway.stateDir, "cursor", path).stat().st_mode & 0o777) == 0o600
 
@@ -159,16 +161,39 @@ def test_restoreKeepsAnotherWritersChanges(tmp_path: Path) -> None:
     assert restored["mcpServers"] == CURSOR["mcpServers"]
 
 
+def test_keysAddedToAnAdoptedEntryStayOnTheRestoredOriginal(tmp_path: Path) -> None:
+    """A client (or the user through it) added keys to an entry the gateway
+    wrote (Cursor's toggle writes C{"disabled": true}): the entry still
+    points at the gateway, so its original comes back at restore, and the
+    added keys stay on it."""
+    host, path = _cursor(tmp_path)
+    gateway = engine(tmp_path, [Cursor()], host)
+    gateway.adopt(urlFor)
+    data = json.loads(path.read_text())
+    data["mcpServers"]["fs"] = {"url": "http://127.0.0.1:9100/fs/mcp", "disabled": True}
+    path.write_text(json.dumps(data))
+    assert gateway.sync(urlFor).files[0].removed == []  # still the gateway's
+    report = gateway.restore()
+    assert "fs" in report.files[0].restored
+    assert json.loads(path.read_text())["mcpServers"]["fs"] == {
+        "command": "npx",
+        "args": ["-y", "server-filesystem", "/tmp"],
+        "disabled": True,
+    }
+
+
 def test_userChangeToAnAdoptedEntryIsKeptAtRestore(tmp_path: Path) -> None:
     host, path = _cursor(tmp_path)
     gateway = engine(tmp_path, [Cursor()], host)
     gateway.adopt(urlFor)
     data = json.loads(path.read_text())
-    data["mcpServers"]["fs"] = {"url": "http://127.0.0.1:9100/fs/mcp", "headers": {"A": "b"}}
+    data["mcpServers"]["fs"] = {"url": "https://elsewhere.example/mcp"}
     path.write_text(json.dumps(data))
     report = gateway.restore()
     assert report.files[0].kept == ["fs"]
-    assert json.loads(path.read_text())["mcpServers"]["fs"]["headers"] == {"A": "b"}
+    assert json.loads(path.read_text())["mcpServers"]["fs"] == {
+        "url": "https://elsewhere.example/mcp"
+    }
 
 
 def test_newPortRepointsAdoptedEntries(tmp_path: Path) -> None:
@@ -199,6 +224,45 @@ def test_sameNameDifferentServerAcrossClients(tmp_path: Path) -> None:
     assert "cursor" in dict(byClient["windsurf"].skipped)["fs"]
     assert json.loads(windsurf.read_text())["mcpServers"]["fs"] == {"command": "other-fs"}
     assert json.loads(cursor.read_text())["mcpServers"]["fs"]["url"].endswith("/fs/mcp")
+
+
+def test_theSameServerWrittenTwoWaysIsOneRoute(tmp_path: Path) -> None:
+    """Two clients name the same server with their own variable syntax
+    (Cursor's C{${userHome}}, Windsurf's plain path): once expanded it is the
+    same server, so both are adopted at its one route (not refused as a
+    different server of that name)."""
+    host = makeHost(tmp_path)
+    home = str(host.home)
+    cursor = write(
+        host.home / ".cursor/mcp.json",
+        json.dumps({"mcpServers": {"fs": {"command": "fs-server", "args": ["${userHome}/x"]}}}),
+    )
+    windsurf = write(
+        host.home / ".codeium/windsurf/mcp_config.json",
+        json.dumps({"mcpServers": {"fs": {"command": "fs-server", "args": [f"{home}/x"]}}}),
+    )
+    report = engine(tmp_path, [Cursor(), Windsurf()], host).adopt(urlFor)
+    byClient = {f.client: f for f in report.files}
+    assert byClient["cursor"].adopted == ["fs"]
+    assert byClient["windsurf"].adopted == ["fs"]
+    assert json.loads(cursor.read_text())["mcpServers"]["fs"]["url"].endswith("/fs/mcp")
+    assert json.loads(windsurf.read_text())["mcpServers"]["fs"]["serverUrl"].endswith("/fs/mcp")
+
+
+def test_anEntryNotAdoptedIsToldOnce(tmp_path: Path) -> None:
+    """The file watcher syncs often: an entry that cannot be adopted is in
+    the messages once, and again only when the reason changes."""
+    host, path = _cursor(
+        tmp_path, {"mcpServers": {"a": {"command": "x", "env": {"T": "${env:NOPE}"}}}}
+    )
+    gateway = engine(tmp_path, [Cursor()], host)
+    first = gateway.adopt(urlFor).messages()
+    assert any("a not adopted" in m for m in first)
+    again = gateway.sync(urlFor)
+    assert "a" in dict(again.files[0].skipped)  # still reported to the CLI
+    assert not any("a not adopted" in m for m in again.messages())
+    path.write_text(json.dumps({"mcpServers": {"a": {"command": 3}}}))
+    assert any("a not adopted" in m for m in gateway.sync(urlFor).messages())
 
 
 def test_unsetVariableIsNotAdopted(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 from mcpgateway.clientconfigs.claude import ClaudeConfig
 from mcpgateway.config.workspaces import WorkspaceKeys
+from tests.clientconfigs.adoptkit import claudeBackupView
 
 ENV: dict[str, str] = {"PATH": ""}
 SECRET = bytes(range(32))
@@ -100,7 +101,7 @@ def test_approvedServersAreShadowed(home: Path, stateDir: Path) -> None:
     assert mcpJson.read_bytes() == mcpBefore
     assert claude.adopt(urlFor).changed is False  # idempotent
 
-    backup = load(stateDir / "config-backup.json")
+    backup = claudeBackupView(stateDir / "config-backup.json")
     block = backup["projects"][one]
     assert block["mcpServers"]["db"] == {"url": urlFor("db", one), "original": None}
     assert block["createdBlock"] is True
@@ -169,7 +170,7 @@ def test_theUsersLocalEntryWins(home: Path, stateDir: Path) -> None:
     assert block["q"] == http(urlFor("q", one))
     served = claude.servedDocument()["projects"][one]["mcpServers"]
     assert served == {"db": mine, "kv": stdio("local-kv"), "q": stdio("q")}
-    assert "createdBlock" not in load(stateDir / "config-backup.json")["projects"][one]
+    assert "createdBlock" not in claudeBackupView(stateDir / "config-backup.json")["projects"][one]
     claude.restore()
     assert path.read_bytes() == before
 

@@ -23,11 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
-from mcpgateway.clientconfigs.claude import (
-    GATEWAY_TS_KEY,
-    ClaudeConfig,
-    _looksLikeGatewayEntry,
-)
+from mcpgateway.clientconfigs.claude import GATEWAY_TS_KEY, ClaudeConfig
+from mcpgateway.clientconfigs.clients.claudecode import looksLikeGatewayEntry
 from mcpgateway.config.servers import ConfigError, parseConfig
 from mcpgateway.config.workspaces import KEY_FILE, KEY_PATTERN, WorkspaceKeys, workspaceKey
 from mcpgateway.core.spec import ServerSpec
@@ -285,7 +282,7 @@ def test_a_project_variable_set_in_its_workspace_env_is_adopted(home: Path, stat
     ],
 )
 def test_workspace_routes_look_like_gateway_entries(url: str, ours: bool) -> None:
-    assert _looksLikeGatewayEntry("fs", http(url)) is ours
+    assert looksLikeGatewayEntry("fs", http(url)) is ours
 
 
 def test_a_stranded_workspace_route_is_reported(home: Path, stateDir: Path) -> None:

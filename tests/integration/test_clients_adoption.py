@@ -4,7 +4,11 @@ synthetic HOME (no C{~/.claude.json}), each in its own shape; a call goes
 through a rewritten URL; C{mcpgateway clients --json} lists them;
 C{mcpgateway stop} gives every file back byte for byte; after a SIGKILL the
 next C{start} restores first, then adopts again, and C{stop} gives the
-originals back."""
+originals back.
+
+The machine with no Claude config (the bundled demo yields to the clients'
+own C{demo}); every adapter, with project files and a Claude config, in one
+run: L{tests.integration.test_clients_adoption_all}."""
 
 from __future__ import annotations
 

@@ -7,9 +7,10 @@ clients, the bridge ones included), L{mcpgateway.clientconfigs.clients.vscode},
 L{mcpgateway.clientconfigs.clients.codex} (TOML),
 L{mcpgateway.clientconfigs.clients.opencode},
 L{mcpgateway.clientconfigs.clients.zed},
-L{mcpgateway.clientconfigs.clients.yamlclients} (Continue, Goose). Claude
-Code's files are L{mcpgateway.clientconfigs.claude}'s; its policy check is
-L{mcpgateway.clientconfigs.clients.claudecode}.
+L{mcpgateway.clientconfigs.clients.yamlclients} (Continue, Goose),
+L{mcpgateway.clientconfigs.clients.claudecode} (Claude Code: several blocks
+per file, C{.mcp.json} shadows, its policies; adopted first, as the config
+source's base, by L{mcpgateway.clientconfigs.claude}).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway.clientconfigs import jsonc
-from mcpgateway.clientconfigs.documents import Location
+from mcpgateway.clientconfigs.documents import Document, Location
 
 
 class Unservable(Exception):
@@ -65,6 +65,29 @@ class Host:
 
 
 @dataclass(frozen=True)
+class Block:
+    """One container of entries in a client file: most files have one (the
+    adapter's location); Claude Code's C{~/.claude.json} has the user
+    scope's and one per project.
+
+    @ivar workspace: the project whose route its entries get (C{None}: global).
+    @ivar scope: how reports name its entries, C{name (scope)}; C{""}: the name.
+    @ivar unroutable: why its servable entries are left alone (C{""}: they
+        get a route).
+    """
+
+    location: Location
+    workspace: str | None = None
+    scope: str = ""
+    unroutable: str = ""
+
+    def label(self, name: str, shadow: str = "") -> str:
+        if not self.scope:
+            return name
+        return f"{name} ({self.scope}{', ' + shadow if shadow else ''})"
+
+
+@dataclass(frozen=True)
 class ClientFile:
     """One config file of a client.
 
@@ -101,6 +124,12 @@ class ClientAdapter:
     """Keys of a stdio entry kept in the entry that replaces it."""
     bridge: bool = False
     """A stdio-only client: its entries are rewritten to run C{mcpgateway bridge}."""
+    stampKey: str | None = None
+    """A top-level key set to the time (ms) whenever adoption changes
+    entries, so the client reloads; restored to what it was."""
+    shadowNote: str = ""
+    """How reports describe an entry added in front of another file's
+    server (see L{shadowed})."""
 
     # -- files ---------------------------------------------------------------
 
@@ -137,6 +166,23 @@ class ClientAdapter:
 
     def formatOf(self, path: Path) -> str:
         return self.format
+
+    def backupPath(self, stateDir: Path, path: Path) -> Path | None:
+        """Where the backup of C{path} lives (C{None}: the engine's place)."""
+        return None
+
+    def blocks(self, file: ClientFile, doc: Document) -> list[Block]:
+        """The containers of entries of C{doc}, the parsed C{file}, in
+        adoption order (global ones first)."""
+        return [Block(file.location, file.workspace)]
+
+    def shadowed(
+        self, file: ClientFile, doc: Document, notes: list[str]
+    ) -> dict[tuple[Location, str], Any]:
+        """Servers of other files to stand in front of: an entry C{name} added
+        at the location (if the user has none of that name there) points at
+        the route where the gateway serves the given entry. None by default."""
+        return {}
 
     # -- entries -------------------------------------------------------------
 
@@ -218,6 +264,11 @@ class ClientAdapter:
     def policy(self, host: Host, files: Sequence[ClientFile]) -> str | None:
         """Why the client would refuse a rewritten entry (a policy found on
         this machine), or C{None}."""
+        return None
+
+    def refuse(self, host: Host, wanted: Sequence[tuple[str, str]]) -> str | None:
+        """Why the client would refuse the entries a file would point at the
+        gateway (C{(name, url)}), or C{None}: asked before each write."""
         return None
 
 

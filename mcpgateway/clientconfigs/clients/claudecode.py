@@ -1,8 +1,24 @@
-# -*- test-case-name: tests.clientconfigs.test_clients_mcpservers -*-
-"""Claude Code's MCP policies, for its adoption
-(L{mcpgateway.clientconfigs.claude} does the files).
+# -*- test-case-name: tests.clientconfigs.test_claude,tests.clientconfigs.test_mcpjson_shadow -*-
+"""Claude Code, an adapter of the adoption engine
+(L{mcpgateway.clientconfigs.engine}), and its MCP policies.
 
-One job: say whether Claude Code would refuse the gateway's entries. The
+L{ClaudeCode}: one file (C{~/.claude.json}, or any file of that shape given
+with C{--config}), several blocks of entries: the top-level C{mcpServers}
+(the user scope: global routes) and each project's
+C{projects.<abs path>.mcpServers} (its local scope: that workspace's
+routes; a project path that is not absolute names no workspace and is left
+alone). The approved stdio servers of each known project's C{.mcp.json}
+(under version control, never written) are shadowed: a local-scope entry of
+the same name in C{~/.claude.json}, which Claude Code prefers to the
+project scope, points at the workspace route; restore removes it. A server
+is approved when the project's block has C{enableAllProjectMcpServers:
+true} or lists it in C{enabledMcpjsonServers}, and does not list it in
+C{disabledMcpjsonServers}. The file is machine-written JSON, rewritten in
+its own layout (format C{jsondata}), and C{_mcp_gateway_ts} is set at each
+change so Claude Code reloads. The servers of a C{.mcp.json} opened as the
+config itself are not adopted.
+
+L{claudeCodePolicy}: whether Claude Code would refuse the gateway's entries. The
 managed settings (C{/etc/claude-code/managed-settings.json} on Linux,
 C{/Library/Application Support/ClaudeCode/managed-settings.json} on macOS,
 C{C:\\Program Files\\ClaudeCode\\managed-settings.json} on Windows) and the
@@ -14,18 +30,210 @@ rewritten entry through only by its name or a C{serverUrl} pattern that
 matches the gateway's URL (C{serverCommand} items match stdio entries only).
 The user's settings are C{$CLAUDE_CONFIG_DIR/settings.json} when that
 variable is set. L{mcpgateway.clientconfigs.adopted.AdoptedClaudeConfig}
-asks before rewriting a C{.claude.json}: a refused file is served as it is.
+asks before each write of a C{.claude.json}: a refused file is served as it is.
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
-from collections.abc import Iterable
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcpgateway.clientconfigs.clients.base import Host, readSettings
+from mcpgateway import paths
+from mcpgateway.clientconfigs.clients.base import (
+    Block,
+    ClientAdapter,
+    ClientFile,
+    Host,
+    readSettings,
+)
+from mcpgateway.clientconfigs.documents import Document, JsonDataDocument, Location
+from mcpgateway.config.servers import ConfigError
+from mcpgateway.config.workspaces import KEY_LENGTH, canonicalPath
+
+GATEWAY_TS_KEY = "_mcp_gateway_ts"
+"""Set (ms since the epoch) whenever adoption changes entries, so Claude Code reloads."""
+TOP = Location(("mcpServers",))
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_ROUTE_PATH = re.compile(rf"/(?P<name>[^/~]+)(?:~[a-z2-7]{{{KEY_LENGTH}}})?/mcp")
+
+
+def claudeScope(configPath: str | Path) -> str:
+    """The scope of a Claude-shaped file's top-level servers, as
+    L{mcpgateway.config.servers.loadConfig} names it: C{user}
+    (C{.claude.json}), C{project} (C{.mcp.json}) or C{gateway}."""
+    name = Path(configPath).name
+    return "project" if name == ".mcp.json" else ("user" if name == ".claude.json" else "gateway")
+
+
+def projectBlock(path: str) -> Location:
+    return Location(("projects", path, "mcpServers"))
+
+
+class ClaudeCode(ClientAdapter):
+    """Claude Code's C{~/.claude.json} (or the file C{path}): see the module
+    docstring."""
+
+    id = "claude-code"
+    title = "Claude Code"
+    reload = "run /mcp in Claude Code and reconnect the server (or start a new session)"
+    format = "jsondata"
+    location = TOP
+    stampKey = GATEWAY_TS_KEY
+    shadowNote = "shadowing its .mcp.json"
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        refusal: Callable[[list[tuple[str, str]]], str | None] | None = None,
+        checkPolicy: bool = True,
+    ) -> None:
+        """
+        @param refusal: given the C{(name, url)} entries a write would point
+            at the gateway, why Claude Code would refuse them.
+        @param checkPolicy: without C{refusal}, ask L{claudeCodePolicy} on
+            the engine's host (C{False}: no check).
+        """
+        self.path = path
+        self.refusal = refusal
+        self.checkPolicy = checkPolicy
+
+    def userFiles(self, host: Host) -> list[Path]:
+        return [self.path or host.home / ".claude.json"]
+
+    def backupPath(self, stateDir: Path, path: Path) -> Path:
+        """C{<stateDir>/config-backup.json} for a C{.claude.json}, else
+        C{<stateDir>/project-backups/<label>-<hash>.json}."""
+        from mcpgateway.clientconfigs.engine import fileLabel
+
+        stateDir = Path(os.path.abspath(stateDir))
+        if Path(path).name == ".claude.json":
+            return stateDir / paths.USER_BACKUP
+        return stateDir / paths.PROJECT_BACKUPS / fileLabel(path)
+
+    def blocks(self, file: ClientFile, doc: Document) -> list[Block]:
+        top = claudeScope(file.path)
+        unroutable = "a .mcp.json is not rewritten (it is often part of a repository)"
+        out = [Block(TOP, None, f"{top} scope", unroutable if top == "project" else "")]
+        projects = _top(doc).get("projects")
+        projects = projects if isinstance(projects, dict) else {}
+        for path in sorted(projects):
+            if not isinstance(projects[path], dict):
+                continue
+            why = ""
+            try:
+                canonicalPath(path)
+            except ValueError as e:
+                why = f"the project path cannot name a workspace ({e})"
+            out.append(Block(projectBlock(path), path, f"local scope of project {path}", why))
+        return out
+
+    def shadowed(
+        self, file: ClientFile, doc: Document, notes: list[str]
+    ) -> dict[tuple[Location, str], Any]:
+        """The approved servers of the known projects' C{.mcp.json} (a
+        C{.claude.json} only). A C{.mcp.json} that cannot be read is left
+        alone, with a note."""
+        from mcpgateway.clientconfigs.jsonfile import readJson
+
+        projects = _top(doc).get("projects")
+        if claudeScope(file.path) != "user" or not isinstance(projects, dict):
+            return {}
+        out: dict[tuple[Location, str], Any] = {}
+        for project in sorted(projects):
+            block = projects[project]
+            if (
+                not isinstance(block, dict)
+                or not _approvesAny(block)
+                or not isinstance(block.get("mcpServers", {}), dict)
+            ):
+                continue
+            try:
+                canonicalPath(project)
+            except ValueError:
+                continue
+            path = Path(project) / ".mcp.json"
+            if not path.is_file():
+                continue
+            try:
+                mcpJson, _ = readJson(path)
+            except ConfigError as e:
+                notes.append(f"{e}; its servers are not shadowed")
+                continue
+            servers = mcpJson.get("mcpServers")
+            for name, entry in servers.items() if isinstance(servers, dict) else ():
+                if _approved(block, name):
+                    out[(projectBlock(project), name)] = entry
+        return out
+
+    def served(self, name: str, entry: Any, file: ClientFile, host: Host) -> dict[str, Any] | None:
+        """The entry itself: Claude Code's shape is the gateway's."""
+        if not isinstance(entry, dict) or entry.get("type") not in (None, "stdio"):
+            return None
+        if entry.get("type") is None and "command" not in entry:
+            return None
+        return copy.deepcopy(entry)
+
+    def refuse(self, host: Host, wanted: Sequence[tuple[str, str]]) -> str | None:
+        if self.refusal is not None:
+            return self.refusal(list(wanted))
+        return claudeCodePolicy(host, wanted) if self.checkPolicy else None
+
+
+def _top(doc: Document) -> dict[str, Any]:
+    if not isinstance(doc, JsonDataDocument):
+        raise ValueError("a Claude config is a 'jsondata' document")
+    return doc.topLevel()
+
+
+def _approvesAny(project: dict[str, Any]) -> bool:
+    """Whether a project's block approves any C{.mcp.json} server."""
+    enabled = project.get("enabledMcpjsonServers")
+    return project.get("enableAllProjectMcpServers") is True or (
+        isinstance(enabled, list) and bool(enabled)
+    )
+
+
+def _approved(project: dict[str, Any], name: str) -> bool:
+    enabled = project.get("enabledMcpjsonServers")
+    disabled = project.get("disabledMcpjsonServers")
+    if isinstance(disabled, list) and name in disabled:
+        return False
+    return project.get("enableAllProjectMcpServers") is True or (
+        isinstance(enabled, list) and name in enabled
+    )
+
+
+def looksLikeGatewayEntry(name: str, entry: Any) -> bool:
+    """Whether C{entry} is shaped exactly as adoption writes it for C{name}:
+    its global route C{/<name>/mcp} or a workspace route C{/<name>~<key>/mcp}
+    (a key: 16 characters C{[a-z2-7]}) on a loopback host."""
+    if not (
+        isinstance(entry, dict)
+        and set(entry) == {"type", "url"}
+        and entry["type"] == "http"
+        and isinstance(entry["url"], str)
+    ):
+        return False
+    try:
+        parts = urlsplit(entry["url"])
+        port = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    match = _ROUTE_PATH.fullmatch(parts.path)
+    return (
+        parts.scheme == "http"
+        and port is not None
+        and match is not None
+        and match.group("name") == name
+        and (host in _LOOPBACK or host.startswith("127."))
+    )
 
 
 def managedDir(host: Host) -> Path:

@@ -6,7 +6,7 @@ Desktop and Junie, whose entries are rewritten to run C{mcpgateway bridge}.
 
 One module for the family because they differ only in data: where the files
 are, the HTTP entry's keys, the variable syntax, the keys kept, the policy.
-Claude Code, the same family, is L{mcpgateway.clientconfigs.claude}'s.
+Claude Code, the same family, is L{mcpgateway.clientconfigs.clients.claudecode}.
 
 Windows paths (documented, not adopted yet): Cursor
 C{%USERPROFILE%\\.cursor\\mcp.json}; Windsurf
