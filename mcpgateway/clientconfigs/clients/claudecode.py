@@ -239,6 +239,8 @@ def looksLikeGatewayEntry(name: str, entry: Any) -> bool:
 def managedDir(host: Host) -> Path:
     if host.system == "darwin":
         return host.systemPath("/Library/Application Support/ClaudeCode")
+    if host.system == "win32":
+        return host.systemPath("/Program Files/ClaudeCode")
     return host.systemPath("/etc/claude-code")
 
 

@@ -104,11 +104,10 @@ class Gemini(ClientAdapter):
 
     def systemFiles(self, host: Host) -> list[Path]:
         override = host.env("GEMINI_CLI_SYSTEM_SETTINGS_PATH")
-        folder = (
-            "/Library/Application Support/GeminiCli"
-            if host.system == "darwin"
-            else "/etc/gemini-cli"
-        )
+        folder = {
+            "darwin": "/Library/Application Support/GeminiCli",
+            "win32": "/ProgramData/gemini-cli",
+        }.get(host.system, "/etc/gemini-cli")
         out = [override] if override is not None else []
         out += [
             host.systemPath(folder + "/settings.json"),
