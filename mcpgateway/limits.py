@@ -44,6 +44,17 @@ its connection went away."""
 SSE_RETRY = 1.0
 """Seconds a client waits before it resumes a broken stream (the C{retry:}
 field of the priming event)."""
+MAX_MODERN_IN_FLIGHT = 256
+"""MCP 2026-07-28 requests (and listen streams) one endpoint may have
+waiting for the core (-32004 beyond): the modern revision has no session to
+count them by."""
+MAX_SUSPENDED_CALLS = 256
+"""Modern calls of one server waiting for their client's C{input_required}
+answer at once (-32004 beyond; the child's call is cancelled)."""
+MODERN_INPUT_TIMEOUT = 600.0
+"""Seconds a suspended modern call waits for its client's retry (each
+round); then its child's questions are answered as declined and its call is
+cancelled."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,9 @@ class Limits:
     replayMaxBytes: int = REPLAY_MAX_BYTES
     replayTTL: float = REPLAY_TTL
     sseRetry: float = SSE_RETRY
+    maxModernInFlight: int = MAX_MODERN_IN_FLIGHT
+    maxSuspendedCalls: int = MAX_SUSPENDED_CALLS
+    modernInputTimeout: float = MODERN_INPUT_TIMEOUT
 
     def __post_init__(self) -> None:
         for name in (
@@ -73,11 +87,19 @@ class Limits:
             "maxConnectionsPerPeer",
             "replayMaxEvents",
             "replayMaxBytes",
+            "maxModernInFlight",
+            "maxSuspendedCalls",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive integer, not {value!r}")
-        for name in ("headerTimeout", "keepAliveInterval", "replayTTL", "sseRetry"):
+        for name in (
+            "headerTimeout",
+            "keepAliveInterval",
+            "replayTTL",
+            "sseRetry",
+            "modernInputTimeout",
+        ):
             value = getattr(self, name)
             if (
                 not isinstance(value, (int, float))

@@ -11,8 +11,31 @@ principal). Every failure is the same L{StateError} (no oracle).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import secrets
+import struct
 from dataclasses import dataclass
 from typing import Any
+
+VERSION = "v1."
+"""The prefix of every token this module seals."""
+MAX_TOKEN = 256
+"""Longer strings are refused before any decoding."""
+HANDLE_SIZE = 16
+"""Bytes of a call's handle."""
+TAG_SIZE = 16
+"""Bytes of the truncated HMAC-SHA256."""
+KEY_SIZE = 32
+_HEAD = struct.Struct(">IQ")
+"""Round (u32) and expiry in milliseconds (u64), after the handle."""
+_BODY_SIZE = HANDLE_SIZE + _HEAD.size + TAG_SIZE
+_DOMAIN = b"mcpgw-rs1"
+_INVALID = "Invalid or expired requestState"
 
 
 @dataclass(frozen=True)
@@ -32,8 +55,24 @@ class StateError(Exception):
 
 
 def argumentsDigest(arguments: Any) -> bytes:
-    """SHA-256 of the canonical JSON of C{arguments}."""
-    raise NotImplementedError
+    """SHA-256 of the canonical JSON of C{arguments} (keys sorted, no
+    white space, UTF-8): the same arguments, however ordered, give the same
+    digest."""
+    text = json.dumps(
+        arguments,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=repr,
+    )
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _field(value: str | bytes) -> bytes:
+    """One length-prefixed field of the MAC input (so that no two bindings
+    give the same bytes)."""
+    data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+    return struct.pack(">I", len(data)) + data
 
 
 class StateCodec:
@@ -41,15 +80,60 @@ class StateCodec:
 
     def __init__(self, key: bytes | None = None) -> None:
         """@param key: the HMAC key (default: 32 random bytes)."""
-        raise NotImplementedError
+        self._key = secrets.token_bytes(KEY_SIZE) if key is None else key
+
+    def _tag(self, head: bytes, binding: Binding) -> bytes:
+        mac = hmac.new(self._key, _DOMAIN, hashlib.sha256)
+        mac.update(head)
+        for value in (
+            binding.server,
+            binding.route,
+            binding.method,
+            binding.target,
+            binding.argsDigest,
+            binding.principal,
+        ):
+            mac.update(_field(value))
+        return mac.digest()[:TAG_SIZE]
 
     def seal(self, handle: bytes, round: int, expiresAt: float, binding: Binding) -> str:
-        """A token for round C{round} of the call C{handle}, valid until C{expiresAt}."""
-        raise NotImplementedError
+        """A token for round C{round} of the call C{handle}, valid until C{expiresAt}.
+
+        @param handle: L{HANDLE_SIZE} bytes.
+        @param round: 0 to 2**32 - 1.
+        @param expiresAt: seconds on the caller's clock (kept to the millisecond).
+        @raise ValueError: a handle of another size, a round out of range.
+        """
+        if len(handle) != HANDLE_SIZE:
+            raise ValueError(f"a requestState handle has {HANDLE_SIZE} bytes")
+        if not 0 <= round < 2**32:
+            raise ValueError("a requestState round is an unsigned 32-bit number")
+        expiry = min(max(math.floor(expiresAt * 1000), 0), 2**64 - 1)
+        head = handle + _HEAD.pack(round, expiry)
+        body = head + self._tag(head, binding)
+        return VERSION + base64.urlsafe_b64encode(body).rstrip(b"=").decode("ascii")
 
     def open(self, token: str, binding: Binding, now: float) -> tuple[bytes, int]:
         """The handle and round of C{token}.
 
         @raise StateError: malformed, tampered, expired or bound to another request.
         """
-        raise NotImplementedError
+        if not isinstance(token, str) or len(token) > MAX_TOKEN or not token.startswith(VERSION):
+            raise StateError(_INVALID)
+        text = token[len(VERSION) :]
+        try:
+            body = base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raise StateError(_INVALID) from None
+        if (
+            len(body) != _BODY_SIZE
+            or base64.urlsafe_b64encode(body).rstrip(b"=").decode("ascii") != text
+        ):
+            raise StateError(_INVALID)
+        head, tag = body[:-TAG_SIZE], body[-TAG_SIZE:]
+        if not hmac.compare_digest(tag, self._tag(head, binding)):
+            raise StateError(_INVALID)
+        round, expiry = _HEAD.unpack(head[HANDLE_SIZE:])
+        if now * 1000 >= expiry:
+            raise StateError(_INVALID)
+        return head[:HANDLE_SIZE], round

@@ -154,6 +154,30 @@ class Options(usage.Options):
             _positiveFloat,
         ],
         [
+            "max-modern-in-flight",
+            None,
+            limits.MAX_MODERN_IN_FLIGHT,
+            "Most MCP 2026-07-28 requests and listen streams one endpoint may have waiting"
+            " (-32004 beyond).",
+            _positiveInt,
+        ],
+        [
+            "max-suspended-calls",
+            None,
+            limits.MAX_SUSPENDED_CALLS,
+            "Most MCP 2026-07-28 calls of one server waiting for their client's input_required"
+            " answer (-32004 beyond).",
+            _positiveInt,
+        ],
+        [
+            "modern-input-timeout",
+            None,
+            limits.MODERN_INPUT_TIMEOUT,
+            "Seconds an MCP 2026-07-28 call waits for its client's input_required answer;"
+            " then the child's questions are declined and its call cancelled.",
+            _positiveFloat,
+        ],
+        [
             "max-line",
             None,
             16 * 1024 * 1024,
@@ -300,6 +324,9 @@ class Options(usage.Options):
                 headerTimeout=self["header-timeout"],
                 maxConnectionsPerPeer=self["max-connections-per-peer"],
                 keepAliveInterval=self["keepalive-interval"],
+                maxModernInFlight=self["max-modern-in-flight"],
+                maxSuspendedCalls=self["max-suspended-calls"],
+                modernInputTimeout=self["modern-input-timeout"],
             )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
@@ -565,6 +592,9 @@ def _gatewayAndConfig(
             predecessor=None if successor is None else successor.gone,
             # a promotion is kept in promotions.json, then the config reloads
             promotions=Promoter(promotions, reactor, runInThread, configService.reload),
+            # MCP 2026-07-28 calls waiting for their client (docs/era.md)
+            modernInputTimeout=options["limits"].modernInputTimeout,
+            maxSuspendedCalls=options["limits"].maxSuspendedCalls,
         )
     )
     # The predecessor lets its connections finish, then drains: then it exits.

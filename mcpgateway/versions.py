@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_pool -*-
+# -*- test-case-name: tests.test_versions -*-
 """MCP protocol revisions the gateway speaks, and version negotiation."""
 
 from __future__ import annotations
@@ -10,16 +10,13 @@ HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 """Revisions reached through C{initialize}; the gateway serves these."""
 
 MODERN_VERSIONS = ("2026-07-28",)
-"""Revisions without C{initialize} or sessions; not served yet (answered -32601)."""
+"""Revisions without C{initialize} or sessions (served per request)."""
 
 LATEST = HANDSHAKE_VERSIONS[-1]
 DEFAULT_WITHOUT_HEADER = "2025-03-26"
 """What a request without C{MCP-Protocol-Version} means (the transport spec)."""
 
 MODERN_META_KEY = "io.modelcontextprotocol/protocolVersion"
-
-SUPPORTED_ANY = MODERN_VERSIONS + tuple(reversed(HANDSHAKE_VERSIONS))
-"""Every revision served, newest first (C{data.supported} of a -32022)."""
 
 
 class Era(Enum):
@@ -31,11 +28,27 @@ class Era(Enum):
 
 def eraOf(message: Any, headerVersion: str | None) -> Era:
     """The era of one POSTed body, body first (as the SDKs classify): modern
-    when C{params._meta} carries the modern protocol version, or the method
-    is C{server/discover}, or the C{MCP-Protocol-Version} header names a
-    revision outside L{HANDSHAKE_VERSIONS}; legacy otherwise (C{initialize}
-    without the claim included)."""
-    raise NotImplementedError
+    when C{params._meta} carries the modern protocol version (a claim, any
+    value: a malformed one is refused as modern), or the method is
+    C{server/discover}, or the C{MCP-Protocol-Version} header names a
+    revision outside L{HANDSHAKE_VERSIONS} (a claim-less request then gets
+    400/-32602); legacy otherwise. C{initialize} without the claim is legacy
+    whatever the header says (the handshake by definition), and so is a body
+    with an C{Mcp-Session-Id} but no claim (the header is the caller's, and
+    it does not count here)."""
+    if isinstance(message, dict):
+        params = message.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        if isinstance(meta, dict) and MODERN_META_KEY in meta:
+            return Era.MODERN
+        method = message.get("method")
+        if method == "initialize":
+            return Era.LEGACY
+        if method == "server/discover":
+            return Era.MODERN
+    if headerVersion is not None and headerVersion not in HANDSHAKE_VERSIONS:
+        return Era.MODERN
+    return Era.LEGACY
 
 
 def negotiate(requested: Any) -> str:
@@ -45,10 +58,7 @@ def negotiate(requested: Any) -> str:
 
 
 def isModernRequest(message: dict[str, Any]) -> bool:
-    """A 2026-era request: C{server/discover}, or one carrying the modern
-    protocol version in C{_meta}. It must never reach a child."""
-    if message.get("method") == "server/discover":
-        return True
-    params = message.get("params")
-    meta = params.get("_meta") if isinstance(params, dict) else None
-    return isinstance(meta, dict) and MODERN_META_KEY in meta
+    """A 2026-era request by its body alone: C{server/discover}, or one
+    carrying the modern protocol version in C{_meta}. It must never reach a
+    child."""
+    return eraOf(message, None) is Era.MODERN

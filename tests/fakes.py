@@ -286,6 +286,8 @@ class FakeSession:
     stream) they go to C{refused} and it returns C{False}.
     """
 
+    modern = False
+
     def __init__(
         self,
         id: str = "session-1",

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from twisted.application.service import MultiService
@@ -58,6 +59,9 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "header-timeout": 10.0,
         "max-connections-per-peer": 2048,
         "keepalive-interval": 15.0,
+        "max-modern-in-flight": 256,
+        "max-suspended-calls": 256,
+        "modern-input-timeout": 600.0,
     }
     assert {key: options[key] for key in expected} == expected
     assert options["limits"] == Limits()
@@ -88,6 +92,46 @@ def test_limit_options_reach_the_site(tmp_path: Path, monkeypatch: pytest.Monkey
         assert getattr(site, "limits", None) == options["limits"]
     finally:
         top.stopService()
+
+
+def test_modern_options_reach_the_site_and_the_gateway(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    options = parse(
+        "--max-modern-in-flight",
+        "5",
+        "--max-suspended-calls",
+        "6",
+        "--modern-input-timeout",
+        "7.5",
+        "--state-dir",
+        str(tmp_path / "st"),
+    )
+    assert options["limits"] == Limits(
+        maxModernInFlight=5, maxSuspendedCalls=6, modernInputTimeout=7.5
+    )
+    reactor = FakeProcessReactor()
+    top = tap.makeService(options, reactor)
+    top.startService()
+    try:
+        [(_, site, _, _)] = reactor.tcpServers
+        assert getattr(site, "limits", None) == options["limits"]
+        gateway: Any = getattr(site, "gateway", None)
+        assert (gateway._limits.inputTimeout, gateway._limits.maxSuspended) == (7.5, 6)
+    finally:
+        top.stopService()
+
+
+def test_bad_modern_options_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    for flag, value in (
+        ("--modern-input-timeout", "0"),
+        ("--max-suspended-calls", "-1"),
+        ("--max-modern-in-flight", "x"),
+    ):
+        with pytest.raises(SystemExit):
+            parse(flag, value)
+        assert "Parameter type enforcement failed" in capsys.readouterr().err
 
 
 def test_bad_limit_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

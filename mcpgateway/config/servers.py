@@ -222,6 +222,9 @@ def parseEntry(
     prewarm = entry.get("prewarm", False)
     if not isinstance(prewarm, bool):
         raise EntryError("'prewarm' must be true or false")
+    modern = entry.get("modern", True)
+    if not isinstance(modern, bool):
+        raise EntryError("'modern' must be true or false")
     command = _expand(command, environ, "command")
     expandedArgs = tuple(_expand(a, environ, "args") for a in args)
     expandedEnv = tuple(sorted((k, _expand(v, environ, f"env.{k}")) for k, v in env.items()))
@@ -238,6 +241,7 @@ def parseEntry(
         modeDeclared="share" in entry or "mode" in entry,
         requestTimeout=DEFAULT_REQUEST_TIMEOUT if timeoutMs is None else timeoutMs / 1000.0,
         prewarm=prewarm,
+        modern=modern,
         idleTimeout=None if idleMs is None else idleMs / 1000.0,
         maxRssMb=maxRssMb,
         healthPing=None if pingMs is None else pingMs / 1000.0,

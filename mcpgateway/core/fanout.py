@@ -7,13 +7,16 @@ differs between a child several sessions share and a child of one session:
  - L{SharedFanout}: the gateway initialized the child itself (a client's
    C{notifications/initialized} stays in the gateway); resource
    subscriptions are counted per URI (the child hears the first subscribe
-   and the last unsubscribe) and the child's log level is the lowest any
+   and the last unsubscribe; listen streams, L{mcpgateway.core.listen},
+   count like sessions) and the child's log level is the lowest any
    session asked for; list changes go to every session, resource updates
    to their subscribers, log messages to the one request in flight or to
-   the sessions whose level they reach. A request of the child (sampling,
-   elicitation, roots) goes to a session only when exactly one session has
-   requests in flight: the requester is proven, or the request is refused
-   (see docs/routing.md). Nothing else is delivered.
+   the sessions whose level they reach (a modern request only when it
+   asked for a level, and never a listen stream). A request of the child
+   (sampling, elicitation, roots) goes to a session only when exactly one
+   session (or modern call) has requests in flight: the requester is
+   proven, or the request is refused (see docs/routing.md). Nothing else
+   is delivered.
  - L{OwnerFanout}: everything goes to the one session, on the stream of its
    latest request when there is one, and its requests pass unchanged.
 """
@@ -26,6 +29,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway import jsonrpc
+from mcpgateway.core.listen import Listener
 from mcpgateway.core.router import LOG_LEVELS, Exchange, Router, Sink
 from mcpgateway.core.sessions import SessionLike
 from mcpgateway.jsonrpc import Message
@@ -153,6 +157,9 @@ class SharedFanout:
             router.call("resources/subscribe", {"uri": uri})
         if self.childLogLevel is not None:
             router.call("logging/setLevel", {"level": self.childLogLevel})
+        for session in list(router.sessions):
+            if isinstance(session, Listener):
+                session.childRestored()
 
     # -- child to client -----------------------------------------------------
 
@@ -160,11 +167,11 @@ class SharedFanout:
         method = message["method"]
         params = message.get("params")
         if method in _LIST_CHANGED:
-            for session in router.sessions:
+            for session in list(router.sessions):
                 session.deliver(message)
         elif method == "notifications/resources/updated" and isinstance(params, dict):
             uri = params.get("uri")
-            for session in router.sessions:
+            for session in list(router.sessions):
                 if uri in session.subscriptions:
                     session.deliver(message)
         elif method == "notifications/message" and isinstance(params, dict):
@@ -182,12 +189,24 @@ class SharedFanout:
         rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
         inflight = router.clientExchanges()
         if len(inflight) == 1 and inflight[0].related is not None:
-            # Part of that request's output, unless its session asked for less.
-            level = inflight[0].session.logLevel  # type: ignore[union-attr]
-            if (level is None or rank >= _LEVEL_RANK[level]) and inflight[0].related(message):
+            # Part of that request's output, unless its session asked for
+            # less (a modern request: unless it asked for a level at all).
+            session = inflight[0].session
+            assert session is not None
+            level = session.logLevel
+            wanted = (
+                rank >= _LEVEL_RANK.get(level, len(LOG_LEVELS))
+                if level is not None
+                else not session.modern
+            )
+            if wanted and inflight[0].related(message):
                 return
-        for session in router.sessions:
-            if session.logLevel is not None and rank >= _LEVEL_RANK[session.logLevel]:
+        for session in list(router.sessions):
+            if (
+                not session.modern
+                and session.logLevel is not None
+                and rank >= _LEVEL_RANK[session.logLevel]
+            ):
                 session.deliver(message)
 
     def requester(self, router: Router) -> tuple[SessionLike, Exchange | None] | str:
@@ -201,11 +220,20 @@ class SharedFanout:
             return "no client session is waiting on this server to answer it"
         session = inflight[0].session
         if any(ex.session is not session for ex in inflight):
-            count = len({id(ex.session) for ex in inflight})
+            callers = {id(ex.session): ex.session for ex in inflight}
+            legacy = sum(1 for s in callers.values() if s is not None and not s.modern)
+            modern = len(callers) - legacy
+            if not modern:
+                return (
+                    f"ambiguous: {legacy} client sessions have requests in flight on the shared"
+                    f" server '{router.name}', so the gateway cannot tell which one asked;"
+                    " the gateway gives this server a child per session from the next session on"
+                )
             return (
-                f"ambiguous: {count} client sessions have requests in flight on the shared"
-                f" server '{router.name}', so the gateway cannot tell which one asked;"
-                " the gateway gives this server a child per session from the next session on"
+                f"ambiguous: {legacy} client session(s) and {modern} modern call(s) have"
+                f" requests in flight on the shared server '{router.name}', so the gateway"
+                " cannot tell which one asked (a server names the request it serves with"
+                " _meta mcpgateway/relatedRequestId, see docs/era.md)"
             )
         assert session is not None
         calls = [ex for ex in inflight if ex.method == "tools/call"]

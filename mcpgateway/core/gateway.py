@@ -20,6 +20,11 @@ exited, this one does not write the sessions file (the predecessor saves it
 a last time when it stops), and a request for a session it does not know
 waits (L{Gateway.waitForPredecessor}): once the predecessor is gone, its
 last sessions are merged in, and the request is looked at again.
+
+The web's modern endpoint reaches the core only through the gateway, which
+is its L{ModernService}: each call goes to the server's pool (its bridge of
+multi round-trip calls, its listen streams; L{mcpgateway.core.mrtr},
+L{mcpgateway.core.listen}).
 """
 
 from __future__ import annotations
@@ -31,13 +36,27 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, procfs, timers
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pool import PromotionSink, ServerPool, UnknownRoute, makePool
+from mcpgateway.core.moderntypes import (
+    ListenFilter,
+    ListenHandle,
+    ModernRequest,
+    ModernStats,
+    Sink,
+)
+from mcpgateway.core.mrtr import BridgeLimits
+from mcpgateway.core.pool import (
+    PromotionSink,
+    ServerPool,
+    ServerUnavailable,
+    UnknownRoute,
+    makePool,
+)
 from mcpgateway.core.sessions import Session, SessionPersistence, SessionRegistry
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
@@ -77,6 +96,8 @@ class Gateway:
         persistence: SessionPersistence | None = None,
         predecessor: Deferred[None] | None = None,
         promotions: PromotionSink | None = None,
+        modernInputTimeout: float = BridgeLimits.inputTimeout,
+        maxSuspendedCalls: int = BridgeLimits.maxSuspended,
     ) -> None:
         """
         @param spawner: starts every child (and holds the clock).
@@ -90,6 +111,10 @@ class Gateway:
             over from has exited (C{None}: there is none).
         @param promotions: keeps the servers promoted to a child per
             session (C{None}: promotions last as long as the process).
+        @param modernInputTimeout: seconds a modern call waits for its
+            client's next round (then it is cancelled on its child).
+        @param maxSuspendedCalls: modern calls per server that may wait
+            for their client's input at once.
         """
         clock = spawner.clock
         self.clock = clock
@@ -97,8 +122,10 @@ class Gateway:
         self._spawner = spawner
         self._healing = healing if healing is not None else HealingPolicy()
         self._promotions = promotions
+        self._limits = BridgeLimits(modernInputTimeout, maxSuspendedCalls)
         self.pools: dict[str, ServerPool] = {
-            name: makePool(spec, spawner, self._healing, promotions) for name, spec in specs.items()
+            name: makePool(spec, spawner, self._healing, promotions, self._limits)
+            for name, spec in specs.items()
         }
         self.started = clock.seconds()
         self.running = False
@@ -409,6 +436,9 @@ class Gateway:
                         sid=session.id[:8],
                     )
                     self.endSession(session, f"its route of server {name} was removed")
+                refusal = old.modernRefusal()
+                if refusal is not None:
+                    old.endModern(refusal)  # "modern": false now: no call or listen goes on
                 continue
             if old is not None:
                 self.log.info(
@@ -423,7 +453,9 @@ class Gateway:
             if new is not None:
                 if old is None:
                     self.log.info("config: server {server} added", server=name)
-                self.pools[name] = makePool(new, self._spawner, self._healing, self._promotions)
+                self.pools[name] = makePool(
+                    new, self._spawner, self._healing, self._promotions, self._limits
+                )
                 if self.running:
                     self._resolve(self.pools[name])
                     self.prewarm([name])
@@ -448,6 +480,9 @@ class Gateway:
         every child; fires when all have exited."""
         self.running = False
         pools = list(self.pools.values())
+        for pool in pools:
+            # Calls waiting for a human would only hold the drain up.
+            pool.endModern("the gateway is shutting down")
         inFlight = sum(pool.clientRequestsInFlight() for pool in pools)
         if not inFlight:
             return self._stopNow()
@@ -479,6 +514,42 @@ class Gateway:
         stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]
         stopping += [pool.stopAll() for pool in self.pools.values()]
         return DeferredList(stopping, consumeErrors=True)
+
+    # -- MCP 2026-07-28 clients (ModernService) ----------------------------------
+
+    def modernRefusal(self, server: str) -> str | None:
+        pool = self.pools.get(server)
+        if pool is None:
+            return f"no server '{server}'"
+        return pool.modernRefusal()
+
+    def modernCall(
+        self, server: str, request: ModernRequest, sink: Sink
+    ) -> Deferred[jsonrpc.Message]:
+        pool = self.pools.get(server)
+        if pool is None:
+            return succeed(
+                jsonrpc.errorResponse(
+                    request.clientId, jsonrpc.METHOD_NOT_FOUND, f"no server '{server}'"
+                )
+            )
+        return pool.modern(request, sink)
+
+    def listen(
+        self, server: str, request: ModernRequest, wanted: ListenFilter, sink: Sink
+    ) -> Deferred[ListenHandle]:
+        pool = self.pools.get(server)
+        if pool is None:
+            return fail(ServerUnavailable(f"no server '{server}'"))
+        return pool.listen(request, wanted, sink)
+
+    def paramHeaders(self, server: str, scope: str, tool: str) -> dict[str, str] | None:
+        pool = self.pools.get(server)
+        return None if pool is None else pool.paramHeaders(scope, tool)
+
+    def modernStats(self, server: str) -> ModernStats:
+        pool = self.pools.get(server)
+        return ModernStats() if pool is None else pool.modernStats()
 
     # -- the read model ----------------------------------------------------------
 

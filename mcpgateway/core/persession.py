@@ -31,6 +31,8 @@ from twisted.python.failure import Failure
 from mcpgateway import jsonrpc
 from mcpgateway.core.fanout import OwnerFanout
 from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.moderntypes import ModernRequest
+from mcpgateway.core.mrtr import BridgeLimits
 from mcpgateway.core.pool import (
     BasePool,
     Idle,
@@ -40,7 +42,7 @@ from mcpgateway.core.pool import (
     SessionGone,
     Sweep,
 )
-from mcpgateway.core.router import Sink
+from mcpgateway.core.router import Router, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -253,8 +255,9 @@ class PerSessionPool(BasePool):
         spawner: Spawner,
         healing: HealingPolicy | None = None,
         promotions: PromotionSink | None = None,
+        limits: BridgeLimits | None = None,
     ) -> None:
-        super().__init__(spec, spawner, healing, promotions)
+        super().__init__(spec, spawner, healing, promotions, limits)
         self.owned = OwnedChildren(self)
 
     @property
@@ -279,6 +282,21 @@ class PerSessionPool(BasePool):
     def prewarm(self) -> Deferred[None]:
         """Nothing to start before a session asks."""
         return succeed(None)
+
+    # -- MCP 2026-07-28 clients ----------------------------------------------------
+
+    def modernRefusal(self) -> str | None:
+        """Always: a 2026-07-28 client has no session to own a child."""
+        return (
+            f"server '{self.spec.name}' runs a child per session (share: session), and an"
+            " MCP 2026-07-28 client has no session to own one"
+        )
+
+    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
+        return fail(NoSharedChild(self.modernRefusal()))
+
+    def modernRouter(self, scope: str) -> Router | None:
+        return None
 
     # -- sessions ----------------------------------------------------------------
 

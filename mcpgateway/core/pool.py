@@ -23,6 +23,13 @@ its second half. L{BasePool} is what both kinds share: the launch spec and a
 pending C{npx}/C{uvx} resolution, the breaker, the request statistics, the
 event log, and the server's state and its snapshot
 (L{mcpgateway.core.status.ServerStatus}), which every renderer reads.
+
+MCP 2026-07-28 clients have no session: a pool serves their requests on its
+shared child (or the child of the request's route) through its
+L{mcpgateway.core.mrtr.InputBridge}, and their listen streams as
+L{mcpgateway.core.listen.Listener}s of that child's router. A pool that
+cannot serve them says why (L{ServerPool.modernRefusal}): its answers to
+them are then 404/-32601, so that clients fall back to C{initialize}.
 """
 
 from __future__ import annotations
@@ -32,13 +39,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from mcpgateway import jsonrpc, logs
+from mcpgateway import jsonrpc, logs, wire2026
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, HealingPolicy, circuitReason
-from mcpgateway.core.router import Fanout, Sink
+from mcpgateway.core.listen import Listener, honour
+from mcpgateway.core.moderntypes import ListenFilter, ListenHandle, ModernRequest, ModernStats
+from mcpgateway.core.mrtr import BridgeLimits, InputBridge, finish
+from mcpgateway.core.router import Fanout, Router, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
@@ -284,26 +295,58 @@ class ServerPool(Protocol):
         """Forget children whose process is gone (C{alive} says so) without an
         exit event; report them and the sessions left without their child."""
 
+    # -- MCP 2026-07-28 clients -------------------------------------------------
+
+    def modernRefusal(self) -> str | None:
+        """Why this server does not serve 2026-07-28 clients, or C{None}."""
+
+    def modern(self, request: ModernRequest, sink: Sink) -> Deferred[jsonrpc.Message]:
+        """Serve one modern request (not a listen): fires with the finished
+        answer (never fails but with C{CancelledError}, when cancelled: the
+        client went away)."""
+
+    def describe(self, request: ModernRequest) -> Deferred[dict[str, Any]]:
+        """The C{InitializeResult} of the child of C{request}'s route
+        (started when needed)."""
+
+    def listen(
+        self, request: ModernRequest, wanted: ListenFilter, sink: Sink
+    ) -> Deferred[ListenHandle]:
+        """Open a listen stream on the child of C{request}'s route; fails
+        with L{ServerUnavailable} when it cannot run."""
+
+    def paramHeaders(self, scope: str, tool: str) -> dict[str, str] | None:
+        """The C{Mcp-Param-*} map of C{tool} on route C{scope}'s child, from
+        its last C{tools/list} (C{None}: not known)."""
+
+    def modernStats(self) -> ModernStats:
+        """The counters of its modern traffic."""
+
+    def endModern(self, reason: str) -> None:
+        """End the suspended modern calls and the listen streams."""
+
 
 def makePool(
     spec: ServerSpec,
     spawner: Spawner,
     healing: HealingPolicy | None = None,
     promotions: PromotionSink | None = None,
+    limits: BridgeLimits | None = None,
 ) -> ServerPool:
     """The pool for C{spec}: the one place that looks at how it is shared.
     A session-scoped server gets a child per session; one with routes
     (variants) or credentials a child per launch spec; any other one
-    shared child (@raise ValueError: an unknown scope)."""
+    shared child (@raise ValueError: an unknown scope). C{limits}: how
+    long and how many modern calls may wait for their clients."""
     from mcpgateway.core.persession import PerSessionPool
     from mcpgateway.core.scoped import ScopedPool
     from mcpgateway.core.shared import SharedPool
 
     if spec.sharing is Sharing.SESSION:
-        return PerSessionPool(spec, spawner, healing, promotions)
+        return PerSessionPool(spec, spawner, healing, promotions, limits)
     if spec.variants or spec.credentialEnv:
-        return ScopedPool(spec, spawner, healing, promotions)
-    return SharedPool(spec, spawner, healing, promotions)
+        return ScopedPool(spec, spawner, healing, promotions, limits)
+    return SharedPool(spec, spawner, healing, promotions, limits)
 
 
 GLOBAL_CHILD = ""
@@ -335,6 +378,7 @@ class BasePool:
         spawner: Spawner,
         healing: HealingPolicy | None = None,
         promotions: PromotionSink | None = None,
+        limits: BridgeLimits | None = None,
     ) -> None:
         clock = spawner.clock
         self.spec = spec
@@ -370,6 +414,14 @@ class BasePool:
         """Requests that found the pool full with nothing idle (scoped pools)."""
         self.waitTimeouts = 0
         self.evictions = 0
+        limits = limits if limits is not None else BridgeLimits()
+        self.bridge = InputBridge(
+            spec.name, clock, ttl=limits.inputTimeout, maxSuspended=limits.maxSuspended
+        )
+        """The modern calls on its children (their suspended rounds)."""
+        self.listeners: set[Listener] = set()
+        """The open listen streams on its children."""
+        self.modernRequests = 0
 
     def upstreams(self) -> list[Upstream]:
         """Every child of the pool (for white-box tests and the kinds of pool)."""
@@ -447,8 +499,8 @@ class BasePool:
         server is per session already, or pinned, give each new session a
         child of its own from now on, and have that kept."""
         spec = self.spec
-        if spec.sharing is Sharing.SESSION or self._ownEach:
-            return
+        if spec.sharing is Sharing.SESSION or self._ownEach or sessions < 2:
+            return  # fewer than two 2025 sessions: a child per session would not help
         if spec.pinned:
             if not self._pinnedSaid:
                 self._pinnedSaid = True
@@ -622,7 +674,9 @@ class BasePool:
         return [u.pid for u in self.upstreams() if u.pid is not None]
 
     def stopAll(self) -> Deferred[Any]:
-        """Stop every child of this server; fires when all have exited."""
+        """Stop every child of this server (its suspended modern calls and
+        listen streams end first); fires when all have exited."""
+        self.endModern(f"server '{self.spec.name}' stopped")
         return DeferredList([u.stop() for u in self.upstreams()], consumeErrors=True)
 
     def stopChild(self, pid: int) -> Deferred[None] | None:
@@ -713,12 +767,160 @@ class BasePool:
             waitTimeouts=self.waitTimeouts,
             evictions=self.evictions,
             promoted=self.promoted,
+            modern=self.modernRefusal(),
+            modernStats=self.modernStats(),
         )
 
     def _scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
         """The route and credential keys the shared child C{upstream} serves:
         the global route's, and those its sessions came with."""
         return _keysOf(upstream.router.sessions, "")
+
+    # -- MCP 2026-07-28 clients -------------------------------------------------
+
+    def modernRefusal(self) -> str | None:
+        """A disabled server, or one configured C{"modern": false}, does not
+        serve them (a per-session pool neither: see its own)."""
+        name = self.spec.name
+        if self.disabled:
+            return f"server '{name}' is disabled"
+        if not self.spec.modern:
+            return f"server '{name}' is not served to MCP 2026-07-28 clients (\"modern\": false)"
+        return None
+
+    def cacheScope(self) -> str:
+        """The C{cacheScope} of its cacheable results: C{private} when its
+        children depend on the caller's credentials, else C{public} (one
+        route, one child, one list for everyone)."""
+        return "private" if self.spec.credentialEnv else "public"
+
+    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
+        """The running child that serves C{request}'s route (and
+        credentials); fails with L{ServerUnavailable} or L{UnknownRoute}."""
+        raise NotImplementedError
+
+    def modernRouter(self, scope: str) -> Router | None:
+        """The router of route C{scope}'s child, when it has one (no start)."""
+        raise NotImplementedError
+
+    def modern(self, request: ModernRequest, sink: Sink) -> Deferred[jsonrpc.Message]:
+        self.modernRequests += 1
+        refusal = self.modernRefusal()
+        if refusal is not None:
+            return succeed(
+                jsonrpc.errorResponse(request.clientId, jsonrpc.METHOD_NOT_FOUND, refusal)
+            )
+        try:
+            ready = self.modernUpstream(request)
+        except Exception:
+            ready = fail()
+        served: Deferred[jsonrpc.Message] = ready.addCallback(self._serveModern, request, sink)
+        return served.addErrback(self._modernFailed, request)
+
+    def _serveModern(
+        self, upstream: Upstream, request: ModernRequest, sink: Sink
+    ) -> Deferred[jsonrpc.Message]:
+        initialize = upstream.initializeResult or {}
+        scope = self.cacheScope()
+        method = request.method
+        if method == "server/discover":
+            return succeed(
+                jsonrpc.resultResponse(request.clientId, wire2026.discoverResult(initialize, scope))
+            )
+        if method not in wire2026.MODERN_METHODS or method == "subscriptions/listen":
+            # Only the web's ladder brings requests here; nothing else reaches a child.
+            return succeed(
+                jsonrpc.errorResponse(
+                    request.clientId, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {method}"
+                )
+            )
+        lacking = _lacking(method, initialize.get("capabilities"))
+        if lacking is not None:
+            return succeed(
+                jsonrpc.errorResponse(
+                    request.clientId,
+                    jsonrpc.METHOD_NOT_FOUND,
+                    f"Method not found: {method} (server '{self.spec.name}' does not declare"
+                    f" the {lacking} capability)",
+                )
+            )
+        info = initialize.get("serverInfo")
+        serverInfo = info if isinstance(info, dict) else None
+        answered = self.bridge.call(upstream.router, request, sink)
+        return answered.addCallback(lambda response: finish(method, response, serverInfo, scope))
+
+    def _modernFailed(self, reason: Failure, request: ModernRequest) -> jsonrpc.Message:
+        if reason.check(CancelledError):
+            reason.raiseException()  # the client went away: nobody to answer
+        if reason.check(ServerUnavailable, UnknownRoute, NoSharedChild):
+            return jsonrpc.errorResponse(
+                request.clientId, jsonrpc.SERVER_UNAVAILABLE, str(reason.value)
+            )
+        self.log.failure(
+            "server {server}: serving a modern {method} failed",
+            failure=reason,
+            server=self.spec.name,
+            method=request.method,
+        )
+        return jsonrpc.errorResponse(
+            request.clientId, jsonrpc.INTERNAL_ERROR, "the gateway failed to serve this request"
+        )
+
+    def describe(self, request: ModernRequest) -> Deferred[dict[str, Any]]:
+        def result(upstream: Upstream) -> dict[str, Any]:
+            return upstream.initializeResult or {}
+
+        return self.modernUpstream(request).addCallback(result)
+
+    def listen(
+        self, request: ModernRequest, wanted: ListenFilter, sink: Sink
+    ) -> Deferred[ListenHandle]:
+        refusal = self.modernRefusal()
+        if refusal is not None:
+            return fail(ServerUnavailable(refusal))
+
+        def opened(upstream: Upstream) -> ListenHandle:
+            initialize = upstream.initializeResult or {}
+            capabilities = initialize.get("capabilities")
+            listener = Listener(
+                upstream.router,
+                honour(wanted, capabilities if isinstance(capabilities, dict) else {}),
+                sink,
+                request.scope,
+                self.listeners.discard,
+            )
+            self.listeners.add(listener)
+            listener.start()
+            return listener
+
+        try:
+            ready = self.modernUpstream(request)
+        except Exception:
+            ready = fail()
+        return ready.addCallback(opened)
+
+    def paramHeaders(self, scope: str, tool: str) -> dict[str, str] | None:
+        router = self.modernRouter(scope)
+        if router is None:
+            return None
+        known = router.toolHeaders.get(tool)
+        return None if known is None else dict(known)
+
+    def modernStats(self) -> ModernStats:
+        bridge = self.bridge
+        return ModernStats(
+            requests=self.modernRequests,
+            inputRounds=bridge.inputRounds,
+            inputExpired=bridge.inputExpired,
+            badRequestStates=bridge.badRequestStates,
+            listenStreams=len(self.listeners),
+            suspendedCalls=bridge.suspended(),
+        )
+
+    def endModern(self, reason: str) -> None:
+        self.bridge.stopAll(reason)
+        for listener in list(self.listeners):
+            listener.end(reason)
 
 
 def _keysOf(sessions: Iterable[object], *extra: str) -> tuple[str, ...]:
@@ -746,6 +948,28 @@ def _childStatus(owner: str | None, upstream: Upstream, scopes: tuple[str, ...])
         scopes=scopes,
         sessions=len(upstream.router.sessions),
     )
+
+
+_CAPABILITY_OF = {
+    "tools/list": "tools",
+    "tools/call": "tools",
+    "prompts/list": "prompts",
+    "prompts/get": "prompts",
+    "resources/list": "resources",
+    "resources/templates/list": "resources",
+    "resources/read": "resources",
+    "completion/complete": "completions",
+}
+
+
+def _lacking(method: str, capabilities: Any) -> str | None:
+    """The server capability C{method} needs that the child did not declare."""
+    needed = _CAPABILITY_OF.get(method)
+    if needed is None:
+        return None
+    if isinstance(capabilities, dict) and isinstance(capabilities.get(needed), dict):
+        return None
+    return needed
 
 
 def _request(

@@ -11,6 +11,13 @@ sessions they concern and nowhere else. It knows neither HTTP nor processes:
 it writes to the child through the C{send} it is attached to
 (L{Router.attachChild}) and to clients through the callables it is handed.
 
+A child request that names the request it serves (the gateway's hint
+C{_meta["mcpgateway/relatedRequestId"]}: the child-side id of that request,
+documented in docs/era.md) goes exactly to that request's exchange, whatever
+else is in flight; the others go where the fanout proves they belong. An
+exchange can be I{held} (L{Router.hold}): its timeout is paused while a
+modern call waits for its client's next round (L{mcpgateway.core.mrtr}).
+
 What differs between a child shared by many sessions and a child of one
 session (who receives notifications and the child's requests, which client
 requests the gateway answers or merges itself) is the router's L{Fanout}
@@ -28,7 +35,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import jsonrpc, logs
+from mcpgateway import jsonrpc, logs, wire2026
 from mcpgateway.core.sessions import SessionLike
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.jsonrpc import Message
@@ -79,7 +86,9 @@ class Exchange:
     """One client request in flight on the child."""
 
     __slots__ = (
+        "blocked",
         "cancelReason",
+        "childId",
         "clientId",
         "clientToken",
         "method",
@@ -108,6 +117,10 @@ class Exchange:
         self.timer: IDelayedCall | None = None
         self.cancelReason: str | None = None
         self.started = 0.0
+        self.childId = 0
+        """Its id on the child."""
+        self.blocked = False
+        """Held (L{Router.hold}): no timeout runs for it."""
 
 
 class _ServerRequest:
@@ -139,9 +152,11 @@ class Router:
         onAmbiguous: Callable[[str, int], None] | None = None,
     ) -> None:
         """
-        @param onAmbiguous: called with (method, sessions in flight) when
-            the child asks something of a client and the asking session
-            cannot be proven (the pool may then promote the server).
+        @param onAmbiguous: called with (method, 2025 sessions in flight)
+            when the child asks something of a client and the asking session
+            cannot be proven (the pool may then promote the server; modern
+            calls in flight are not counted: a child per session would not
+            help them).
         """
         self.name = name
         self.onAmbiguous = onAmbiguous
@@ -165,6 +180,10 @@ class Router:
         self.ambiguousServerRequests = 0
         self._drainWaiters: list[Deferred[None]] = []
         self._invalidBudget = logs.LogBudget(clock, 1.0, 10, 10.0, self._invalidDropped)
+        self.toolHeaders: dict[str, dict[str, str]] = {}
+        """The C{Mcp-Param-*} header map of each tool, by name, from the
+        child's C{tools/list} answers (forgotten on C{list_changed} and when
+        the child exits)."""
 
     def attachChild(self, send: Callable[[Message], None]) -> None:
         """Write to the child through C{send} from now on (a child started)."""
@@ -303,6 +322,16 @@ class Router:
     ) -> Deferred[Message]:
         """Send C{message} to the child as it is, under a child-side id (the
         fanout's interceptions already done); fires with the response."""
+        return self.open(session, message, related).response
+
+    def open(
+        self,
+        session: SessionLike | None,
+        message: Message,
+        related: Sink | None,
+    ) -> Exchange:
+        """Like L{forward}, and the exchange itself (its child id, its
+        response) for whoever follows it across rounds."""
         childId = next(self._ids)
         clientToken = jsonrpc.progressToken(message)
         # Cancelling the response cancels the request on the child (once).
@@ -314,6 +343,7 @@ class Router:
             related,
             lambda _: self._cancel(childId, ex.cancelReason),
         )
+        ex.childId = childId
         out = {**message, "id": childId}
         if clientToken is not None:
             out = jsonrpc.withProgressToken(out, childId)
@@ -324,7 +354,30 @@ class Router:
         ex.timer = self._clock.callLater(self.timeout, self._timedOut, childId)
         self.served += 1
         self.send(out)
-        return ex.response
+        return ex
+
+    def hold(self, ex: Exchange) -> None:
+        """Pause C{ex}'s timeout (its client will come back for it)."""
+        ex.blocked = True
+        if ex.timer is not None and ex.timer.active():
+            ex.timer.cancel()
+        ex.timer = None
+
+    def unhold(self, ex: Exchange) -> None:
+        """Run C{ex}'s timeout again, from now (its client came back)."""
+        ex.blocked = False
+        if ex.timer is None and self._pending.get(ex.childId) is ex:
+            ex.timer = self._clock.callLater(self.timeout, self._timedOut, ex.childId)
+
+    def exchangeFor(self, childId: Any) -> Exchange | None:
+        """The request in flight with child-side id C{childId}, if any."""
+        return self._pending.get(childId) if type(childId) is int else None
+
+    def asking(self, session: SessionLike, gatewayId: int) -> bool:
+        """Whether the child's request C{gatewayId} to C{session} still
+        waits for an answer."""
+        sreq = self._serverRequests.get(gatewayId)
+        return sreq is not None and sreq.session is session
 
     def _timedOut(self, childId: int) -> None:
         ex = self._pending.get(childId)
@@ -404,14 +457,35 @@ class Router:
         if ex.timer is not None and ex.timer.active():
             ex.timer.cancel()
         self._record(ex, "ok" if "result" in message else "error")
+        if ex.method == "tools/list":
+            self._learnTools(message.get("result"))
         message["id"] = ex.clientId
         ex.response.callback(message)
         if self._drainWaiters:
             self._checkDrained()
 
+    def _learnTools(self, result: Any) -> None:
+        """Keep the C{Mcp-Param-*} header map of each tool of a C{tools/list} page."""
+        tools = result.get("tools") if isinstance(result, dict) else None
+        if not isinstance(tools, list):
+            return
+        for tool in tools:
+            if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                try:
+                    self.toolHeaders[tool["name"]] = wire2026.xHeaderMap(tool)
+                except Exception:  # the child's schema: never let it stop the answer
+                    self.toolHeaders.pop(tool["name"], None)
+                    self.log.failure(
+                        "server {server}: reading the headers of tool {tool} failed",
+                        server=self.name,
+                        tool=tool["name"],
+                    )
+
     def _childNotification(self, message: Message) -> None:
         method = message["method"]
         params = message.get("params")
+        if method == "notifications/tools/list_changed":
+            self.toolHeaders.clear()
         if method == "notifications/progress" and isinstance(params, dict):
             ex = self._pending.get(params.get("progressToken"))  # type: ignore[arg-type]
             if ex is not None and ex.clientToken is not None and ex.related is not None:
@@ -433,6 +507,21 @@ class Router:
         if method == "ping":
             self.send(jsonrpc.resultResponse(message["id"], {}))
             return
+        related = _related(message)
+        if related is not _NO_HINT:
+            named = self.exchangeFor(related)
+            if named is None or named.session is None:
+                # Named exactly, and not in flight (any more): never anyone else.
+                self.send(
+                    jsonrpc.errorResponse(
+                        message["id"],
+                        jsonrpc.INTERNAL_ERROR,
+                        f"{method}: the request it names ({related!r}) is not in flight",
+                    )
+                )
+                return
+            self._toSession(named.session, named, message)
+            return
         target = self.fanout.requester(self)
         if isinstance(target, str) and method == "roots/list" and self.fanout.roots:
             # A workspace child: every session it serves has that workspace
@@ -453,7 +542,13 @@ class Router:
                 jsonrpc.errorResponse(message["id"], jsonrpc.INTERNAL_ERROR, f"{method}: {target}")
             )
             if self.onAmbiguous is not None and target.startswith("ambiguous"):
-                inflight = len({id(ex.session) for ex in self.clientExchanges()})
+                inflight = len(
+                    {
+                        id(ex.session)
+                        for ex in self.clientExchanges()
+                        if ex.session is not None and not ex.session.modern
+                    }
+                )
                 try:
                     self.onAmbiguous(method, inflight)
                 except Exception:
@@ -462,16 +557,28 @@ class Router:
                     )
             return
         session, ex = target
-        refusal = _refusal(session, message)
-        if refusal is not None:
-            self.send(jsonrpc.errorResponse(message["id"], *refusal))
-            return
+        self._toSession(session, ex, message)
+
+    def _toSession(self, session: SessionLike, ex: Exchange | None, message: Message) -> None:
+        """Pass the child's request C{message} to C{session} (on the stream of
+        C{ex} when it has one) under a gateway id. A 2025 session that did not
+        declare the capability it needs is refused here; a modern one's own
+        code checks each round's capabilities and answers the child itself."""
+        method = message["method"]
+        if not session.modern:
+            refusal = _refusal(session, message)
+            if refusal is not None:
+                self.send(jsonrpc.errorResponse(message["id"], *refusal))
+                return
         gatewayId = next(self._ids)
         self._serverRequests[gatewayId] = _ServerRequest(message["id"], method, session)
         out = {**message, "id": gatewayId}
+        if not session.modern:
+            out = _withoutHints(out)
         delivered = ex is not None and ex.related is not None and ex.related(out)
         if not delivered and not session.deliver(out):
-            del self._serverRequests[gatewayId]
+            if self._serverRequests.pop(gatewayId, None) is None:
+                return  # answered already, by the session's own code
             self.send(
                 jsonrpc.errorResponse(
                     message["id"],
@@ -485,6 +592,7 @@ class Router:
     def childExited(self, why: str) -> None:
         """Fail every pending request at once with a JSON-RPC error."""
         self._serverRequests.clear()
+        self.toolHeaders.clear()
         self.failAll(jsonrpc.CHILD_EXITED, f"server '{self.name}' {why}")
 
     def failAll(self, code: int, text: str, tellChild: bool = False) -> None:
@@ -516,6 +624,33 @@ def _nowhere(message: Message) -> None:
 
 def _discard(message: Message) -> None:
     """Where messages go once the child is gone: nowhere."""
+
+
+_NO_HINT = object()
+
+
+def _related(message: Message) -> Any:
+    """The child request's L{wire2026.HINT_RELATED}, or L{_NO_HINT}."""
+    params = message.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if isinstance(meta, dict) and wire2026.HINT_RELATED in meta:
+        return meta[wire2026.HINT_RELATED]
+    return _NO_HINT
+
+
+def _withoutHints(message: Message) -> Message:
+    """C{message} without the gateway's hints in C{params._meta} (a client
+    never sees them)."""
+    params = message.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if not isinstance(meta, dict) or not any(hint in meta for hint in wire2026.HINTS):
+        return message
+    assert isinstance(params, dict)
+    kept = {key: value for key, value in meta.items() if key not in wire2026.HINTS}
+    params = {key: value for key, value in params.items() if key != "_meta"}
+    if kept:
+        params["_meta"] = kept
+    return {**message, "params": params}
 
 
 def _sameId(a: Any, b: Any) -> bool:

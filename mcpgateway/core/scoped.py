@@ -57,6 +57,8 @@ from twisted.python.failure import Failure
 from mcpgateway import jsonrpc, logs
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.moderntypes import ModernRequest
+from mcpgateway.core.mrtr import BridgeLimits
 from mcpgateway.core.persession import OwnedChildren
 from mcpgateway.core.pool import (
     GLOBAL_CHILD,
@@ -66,8 +68,10 @@ from mcpgateway.core.pool import (
     PromotionSink,
     SessionGone,
     Sweep,
+    UnknownRoute,
     _keysOf,
 )
+from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.shared import adopt, release
 from mcpgateway.core.spawn import Spawner
@@ -103,8 +107,9 @@ class ScopedPool(BasePool):
         spawner: Spawner,
         healing: HealingPolicy | None = None,
         promotions: PromotionSink | None = None,
+        limits: BridgeLimits | None = None,
     ) -> None:
-        super().__init__(spec, spawner, healing, promotions)
+        super().__init__(spec, spawner, healing, promotions, limits)
         self._children: OrderedDict[str, Upstream] = OrderedDict()
         """Every child by child key, least recently used first."""
         self._made: dict[str, Variant] = {}
@@ -312,6 +317,31 @@ class ScopedPool(BasePool):
                 " in its entry or classification.json"
             )
         )
+
+    # -- MCP 2026-07-28 clients --------------------------------------------------------
+
+    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
+        """The child of the request's route and credentials, as a session of
+        them would get (started when needed, once there is room). A call
+        waiting for its client's input keeps its child busy: never evicted."""
+        if self.disabled:
+            return fail(self._disabled())
+        variant = self.variantFor(request.scope, request.credentialKey, request.credentials)
+        if variant is None:
+            return fail(UnknownRoute(f"server '{self.spec.name}' has no route '{request.scope}'"))
+        return self._acquire(variant)
+
+    def modernRouter(self, scope: str) -> Router | None:
+        """The router of the route's child; of one of its credential
+        children when the route has no child without credentials."""
+        variant = self._variants.get(scope)
+        if variant is None:
+            return None
+        child = self._children.get(variant.childKey)
+        if child is None:
+            prefix = f"{variant.childKey}/c:"
+            child = next((u for k, u in self._children.items() if k.startswith(prefix)), None)
+        return None if child is None else child.router
 
     # -- sessions ----------------------------------------------------------------
 

@@ -32,6 +32,10 @@ class SessionLike(Protocol):
     capabilities: dict[str, Any]
     logLevel: str | None
     subscriptions: set[str]
+    modern: bool
+    """Not a 2025 session: a modern call chain or a listen stream (never
+    counted for promotion, never refused by the router's capability check:
+    their own code answers the child)."""
 
     def deliver(self, message: Message) -> bool:
         """Put C{message} on the session's standalone (GET) stream."""
@@ -84,6 +88,8 @@ class Session:
         "subscriptions",
         "variant",
     )
+    modern = False
+    """A session is the 2025 kind (see L{SessionLike.modern})."""
 
     def __init__(
         self,

@@ -27,9 +27,19 @@ from mcpgateway import jsonrpc, logs
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.moderntypes import ModernRequest
+from mcpgateway.core.mrtr import BridgeLimits
 from mcpgateway.core.persession import OwnedChildren
-from mcpgateway.core.pool import BasePool, Idle, PidProbe, PromotionSink, SessionGone, Sweep
-from mcpgateway.core.router import LOG_LEVELS, Sink
+from mcpgateway.core.pool import (
+    BasePool,
+    Idle,
+    PidProbe,
+    PromotionSink,
+    SessionGone,
+    Sweep,
+    UnknownRoute,
+)
+from mcpgateway.core.router import LOG_LEVELS, Router, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -51,8 +61,9 @@ class SharedPool(BasePool):
         spawner: Spawner,
         healing: HealingPolicy | None = None,
         promotions: PromotionSink | None = None,
+        limits: BridgeLimits | None = None,
     ) -> None:
-        super().__init__(spec, spawner, healing, promotions)
+        super().__init__(spec, spawner, healing, promotions, limits)
         self.shared: Upstream | None = None
         self.owned = OwnedChildren(self)
         """The children of the sessions opened since the server was promoted."""
@@ -85,6 +96,23 @@ class SharedPool(BasePool):
         if self.disabled or self.spec.executable is None:
             return succeed(None)
         return self._whenLaunchable(self._upstream().ensure)
+
+    # -- MCP 2026-07-28 clients ----------------------------------------------------
+
+    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
+        """The shared child (a promoted server's too: promotion moves 2025
+        sessions only), started and initialized when needed."""
+        if self.disabled:
+            return fail(self._disabled())
+        if request.scope:
+            return fail(UnknownRoute(f"server '{self.spec.name}' has no route '{request.scope}'"))
+        shared = self._upstream()
+        if shared.state is Lifecycle.RUNNING:
+            return succeed(shared)
+        return self._whenLaunchable(shared.ensure).addCallback(lambda _: shared)
+
+    def modernRouter(self, scope: str) -> Router | None:
+        return self.shared.router if self.shared is not None and not scope else None
 
     # -- sessions ----------------------------------------------------------------
 
@@ -172,9 +200,10 @@ class SharedPool(BasePool):
         if upstream is None or upstream.state is not Lifecycle.RUNNING or upstream.router.inFlight:
             return None
         router = upstream.router
+        # Modern clients use it without sessions: their last request counts too.
         return Idle(
             quiet=now - router.lastActivity,
-            unused=None if router.sessions else now - router.unusedSince,
+            unused=None if router.sessions else now - max(router.unusedSince, router.lastActivity),
         )
 
     def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:

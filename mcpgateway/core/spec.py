@@ -92,6 +92,9 @@ class ServerSpec:
     """C{classification.json} set its scope: it is never promoted."""
     promoted: str | None = None
     """Why the gateway made it session-scoped (from the state directory)."""
+    modern: bool = True
+    """Served to MCP 2026-07-28 clients (config C{"modern": false}: they get
+    404/-32601 and fall back to C{initialize})."""
 
     @property
     def sharing(self) -> Sharing:

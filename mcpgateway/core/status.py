@@ -22,8 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from mcpgateway.core.spec import DEFAULT_MAX_CHILDREN, ServerSpec, Sharing
+
+if TYPE_CHECKING:
+    from mcpgateway.core.moderntypes import ModernStats
 
 __all__ = [
     "ChildStatus",
@@ -168,6 +172,10 @@ class ServerStatus:
     promoted: str | None = None
     """Why new sessions get a child of their own (the server was promoted to
     C{session}), else C{None}."""
+    modern: str | None = None
+    """Why it does not serve MCP 2026-07-28 clients (C{None}: it does)."""
+    modernStats: ModernStats = field(default_factory=lambda: _noModernStats())
+    """Its modern traffic's counters."""
 
     @property
     def share(self) -> str:
@@ -279,3 +287,11 @@ class GatewayStatus:
     def uptime(self) -> float:
         """Seconds since the gateway started."""
         return self.now - self.started
+
+
+def _noModernStats() -> ModernStats:
+    """Zero counters (imported late: the read model loads no Twisted, and
+    L{mcpgateway.core.moderntypes} does)."""
+    from mcpgateway.core.moderntypes import ModernStats
+
+    return ModernStats()

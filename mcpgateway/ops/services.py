@@ -95,6 +95,14 @@ class ListenerService(Service):
 
     def stopService(self) -> Deferred[None] | None:
         super().stopService()
+        # Listen streams (MCP 2026-07-28) get their graceful end while their
+        # connections are still up: their clients know to listen again.
+        from mcpgateway.web.app import endModernStreams
+
+        try:
+            endModernStreams(self._factory, "the gateway is stopping")
+        except Exception:
+            self.log.failure("ending the listen streams failed")
         if self._port is None:
             return None
         port, self._port = self._port, None

@@ -36,6 +36,7 @@ from twisted.web.server import Request, Site
 from mcpgateway import jsonrpc, logs
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.limits import MAX_BODY, Limits
 from mcpgateway.web.guard import checkOrigin
 from mcpgateway.web.health import healthBody
@@ -101,13 +102,16 @@ class GatewayRoot(Resource):
         limits: Limits | None = None,
         clientErrors: ClientErrors | None = None,
         keys: WorkspaceKeys | None = None,
+        modern: ModernService | None = None,
     ) -> None:
         """
         @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
             with: the state directory's (L{WorkspaceKeys.forStateDir}, read
             once at start); C{None}: a secret of this process only.
+        @param modern: what serves 2026-07-28 requests (C{None}: the gateway).
         """
         super().__init__()
+        self._modern = modern
         self._limits = limits if limits is not None else Limits()
         self._keys = keys if keys is not None else WorkspaceKeys(os.urandom(32))
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
@@ -131,7 +135,13 @@ class GatewayRoot(Resource):
         endpoint = self._endpoints.get(name)
         if endpoint is None or endpoint.pool is not pool:
             endpoint = self._endpoints[name] = McpEndpoint(
-                self._gateway, name, self._clock, self._limits, self.clientErrors, keys=self._keys
+                self._gateway,
+                name,
+                self._clock,
+                self._limits,
+                self.clientErrors,
+                keys=self._keys,
+                modern=self._modern,
             )
         return endpoint
 
@@ -152,8 +162,16 @@ class GatewayRoot(Resource):
                 self.clientErrors,
                 scope=key,
                 keys=self._keys,
+                modern=self._modern,
             )
         return endpoint
+
+    def endModernStreams(self, reason: str) -> int:
+        """End every open 2026-07-28 listen stream with its graceful result
+        (the gateway stops, or hands over to a restart's successor: the
+        clients listen again there); how many ended."""
+        endpoints = [*self._endpoints.values(), *self._routes.values()]
+        return sum(endpoint.modern.endStreams(reason) for endpoint in endpoints)
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
         refusal = checkOrigin(request, self._loopbackOnly)
@@ -418,7 +436,9 @@ class GatewaySite(Site):
         """A restart's successor accepts the new connections (see
         L{mcpgateway.ops.handover}): answer what still comes on the open ones
         with C{Connection: close}, end the GET streams (their clients open
-        them again, at the successor), and fire once every connection is
+        them again, at the successor) and the 2026-07-28 listen streams
+        (with their graceful result: their clients listen again, at the
+        successor), and fire once every connection is
         closed, or after C{deadline} seconds (the rest are closed then)."""
         # A response in progress keeps the persistence it was given: closing
         # after it without having said so would make the client's next request
@@ -426,6 +446,7 @@ class GatewaySite(Site):
         # Connection: close instead (GatewayChannel.checkPersistence).
         self.handingOver = True
         channels = self.guard.channels
+        endModernStreams(self, "the gateway is restarting")
         if self.gateway is not None:
             for session in list(self.gateway.sessions):
                 stream = session.getStream
@@ -464,9 +485,10 @@ def makeSite(
     api: ResourceFactory | None = None,
     limits: Limits | None = None,
     keys: WorkspaceKeys | None = None,
+    modern: ModernService | None = None,
 ) -> Site:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
-    given, overrides C{limits.maxBody}; C{keys}: see L{GatewayRoot}."""
+    given, overrides C{limits.maxBody}; C{keys}, C{modern}: see L{GatewayRoot}."""
     if limits is None:
         limits = Limits()
     if maxBody is not None and maxBody != limits.maxBody:
@@ -477,12 +499,21 @@ def makeSite(
         bodyLimit = bodyBytes
 
     clientErrors = ClientErrors(clock)
-    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys)
+    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys, modern)
     site = GatewaySite(root, clock, limits, clientErrors)
     site.gateway = gateway
     site.requestFactory = LimitedRequest
     site.displayTracebacks = False
     return site
+
+
+def endModernStreams(site: Any, reason: str) -> int:
+    """End the 2026-07-28 listen streams of C{site} (a L{makeSite} site)
+    with their graceful result; how many ended (0 for any other factory)."""
+    root = getattr(site, "resource", None)
+    if isinstance(root, GatewayRoot):
+        return root.endModernStreams(reason)
+    return 0
 
 
 def _isUtf8(segment: bytes, rest: list[bytes]) -> bool:

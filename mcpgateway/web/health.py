@@ -41,6 +41,7 @@ def serverLine(server: ServerStatus) -> dict[str, Any]:
         "poolTimeouts": server.waitTimeouts,
         "evictions": server.evictions,
         "promoted": server.promoted,
+        **modernLine(server),
     }
     warning = server.warning
     if warning is not None:
@@ -53,6 +54,25 @@ def serverLine(server: ServerStatus) -> dict[str, Any]:
     if server.error is not None:
         line["error"] = server.error
     return line
+
+
+def modernLine(server: ServerStatus) -> dict[str, Any]:
+    """How a server serves MCP 2026-07-28 clients (docs/era.md): C{"modern"}
+    is C{true}, or why not (they get 404 and fall back to C{initialize});
+    then its modern counters: requests, calls waiting for their client's
+    C{input_required} answer, C{input_required} rounds sent, rounds whose
+    client never came back, retries refused for their C{requestState}, open
+    listen streams."""
+    stats = server.modernStats
+    return {
+        "modern": True if server.modern is None else server.modern,
+        "modernRequests": stats.requests,
+        "suspendedCalls": stats.suspendedCalls,
+        "inputRounds": stats.inputRounds,
+        "inputExpired": stats.inputExpired,
+        "badRequestStates": stats.badRequestStates,
+        "listenStreams": stats.listenStreams,
+    }
 
 
 def scopeLines(children: tuple[ChildStatus, ...]) -> dict[str, dict[str, Any]]:

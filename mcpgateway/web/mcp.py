@@ -18,6 +18,13 @@ logged as one warning line (L{ClientErrors}), never with a traceback. A
 batch is capped, and so is what one session may have waiting for a child
 (L{mcpgateway.limits}).
 
+Both eras of MCP share the endpoint, chosen per request, body first
+(L{mcpgateway.versions.eraOf}): a POST whose body claims protocol 2026-07-28
+(or is C{server/discover}) goes to the endpoint's L{ModernEndpoint}
+(docs/era.md: no session, every request carries its own envelope); a GET
+or DELETE that names a modern C{MCP-Protocol-Version} without a session is
+405 (C{Allow: POST}); everything else is the handshake era below.
+
 Scopes (docs/scopes.md): an endpoint serves one route of its server (its
 C{scope}: C{""} or a workspace key), and only the sessions opened through
 it. For a server whose entry lists C{"credentialEnv"}, a client may give
@@ -46,11 +53,13 @@ from twisted.web.server import NOT_DONE_YET, Request
 from mcpgateway import envelope, jsonrpc, logs, versions
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone, UnknownRoute
 from mcpgateway.core.sessions import Session
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
 from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, header, isLoopbackHost
+from mcpgateway.web.modern import ModernEndpoint
 from mcpgateway.web.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.sse import SSEStream
 
@@ -226,12 +235,15 @@ class McpEndpoint(Resource):
         *,
         scope: str = "",
         keys: WorkspaceKeys | None = None,
+        modern: ModernService | None = None,
     ) -> None:
         """
         @param scope: the route key this endpoint serves (C{""}: the global
             route C{/<server>/mcp}).
         @param keys: keys credential sets; C{None}: credential headers are
             refused (a gateway always gives one, see L{GatewayRoot}).
+        @param modern: what serves the endpoint's 2026-07-28 requests
+            (C{None}: the gateway itself).
         """
         super().__init__()
         self._gateway = gateway
@@ -250,6 +262,15 @@ class McpEndpoint(Resource):
         self._keepAlive = limits.keepAliveInterval
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self.replay = ReplayStore(clock, limits)
+        self.modern = ModernEndpoint(
+            modern if modern is not None else gateway,
+            server,
+            clock,
+            limits,
+            self.clientErrors,
+            self._modernCredentials,
+            scope,
+        )
 
     def _logFor(self, session: Session, kind: str) -> StreamLog | None:
         """A log for a new stream of C{session}, if its version resumes streams."""
@@ -268,6 +289,8 @@ class McpEndpoint(Resource):
                 return self._get(request)
             if method == b"DELETE":
                 return self._delete(request)
+            if _modernHeader(request):
+                return self.modern.notAllowed(request)
             request.setHeader("allow", "GET, POST, DELETE")
             return self._refuse(
                 request,
@@ -356,10 +379,8 @@ class McpEndpoint(Resource):
         except jsonrpc.ParseError as e:
             return self._refuse(request, 400, jsonrpc.PARSE_ERROR, f"Parse error: {e}")
         version = header(request, "mcp-protocol-version")
-        if version in versions.MODERN_VERSIONS or (
-            isinstance(payload, dict) and versions.isModernRequest(payload)
-        ):
-            return self._modern(request, payload)
+        if _isModern(payload, version):
+            return self.modern.post(request, payload)
         if isinstance(payload, list):
             return self._batch(request, payload, version)
         kind = jsonrpc.classify(payload)
@@ -403,18 +424,6 @@ class McpEndpoint(Resource):
             return jsonReply(request, 200, busy)
         return self._forward(request, session, [payload])
 
-    def _modern(self, request: Request, payload: Any) -> bytes:
-        # Not logged: SDK clients in "auto" mode probe with this before falling back.
-        requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
-        return errorReply(
-            request,
-            404,
-            jsonrpc.METHOD_NOT_FOUND,
-            "this gateway speaks the initialize handshake (protocol 2025-11-25 and earlier);"
-            " the 2026-07-28 protocol is not supported yet",
-            requestId,
-        )
-
     def _initialize(self, request: Request, message: Message) -> int | bytes:
         problem = envelope.checkRequest(message)
         if problem is not None:
@@ -457,6 +466,14 @@ class McpEndpoint(Resource):
 
         opened.addCallbacks(answer, failed)
         return NOT_DONE_YET
+
+    def _modernCredentials(self, request: Request) -> tuple[str, Credentials] | str:
+        """L{_credentialsOf} for a modern request: why they cannot be used,
+        as text, instead of raising."""
+        try:
+            return self._credentialsOf(request)
+        except BadCredential as e:
+            return str(e)
 
     def _credentialsOf(self, request: Request) -> tuple[str, Credentials]:
         """The credential key and values the request's C{X-Mcp-Env-*}
@@ -704,6 +721,8 @@ class McpEndpoint(Resource):
     # -- GET and DELETE ------------------------------------------------------
 
     def _get(self, request: Request) -> bytes | int:
+        if _modernHeader(request) and header(request, "mcp-session-id") is None:
+            return self.modern.notAllowed(request)
         refusal = checkGetHeaders(request)
         if refusal is not None:
             return self._refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
@@ -804,6 +823,8 @@ class McpEndpoint(Resource):
         )
 
     def _delete(self, request: Request) -> bytes:
+        if _modernHeader(request) and header(request, "mcp-session-id") is None:
+            return self.modern.notAllowed(request)
         session = self._session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
@@ -841,6 +862,22 @@ class McpEndpoint(Resource):
             return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
         self._gateway.sessions.touch(session)
         return session
+
+
+def _isModern(payload: Any, version: str | None) -> bool:
+    """Whether a POSTed body belongs to the 2026-07-28 era (a batch does
+    when the header, or any of its messages, says so)."""
+    if versions.eraOf(payload, version) is versions.Era.MODERN:
+        return True
+    return isinstance(payload, list) and any(
+        versions.eraOf(item, None) is versions.Era.MODERN for item in payload
+    )
+
+
+def _modernHeader(request: Request) -> bool:
+    """Whether C{MCP-Protocol-Version} names a revision outside the handshake era."""
+    version = header(request, "mcp-protocol-version")
+    return version is not None and version not in versions.HANDSHAKE_VERSIONS
 
 
 def _internalError(requestId: Any) -> Message:

@@ -181,6 +181,46 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
         "1 when the gateway gives the server's new sessions a child of their own (promoted to"
         " session scope: its shared child asked something no session could be proven to own).",
     )
+    modernServed = _Family(
+        p + "modern_served",
+        "gauge",
+        "1 when the server serves MCP 2026-07-28 clients, 0 when they get 404 and fall back to"
+        ' initialize (its entry says "modern": false, or it runs a child per session).',
+    )
+    modernRequests = _Family(
+        p + "modern_requests_total",
+        "counter",
+        "MCP 2026-07-28 requests that passed the endpoint's checks (each retry of an"
+        " input_required call counts as one).",
+    )
+    suspendedCalls = _Family(
+        p + "modern_suspended_calls",
+        "gauge",
+        "Modern calls waiting for their client's answer to an input_required result.",
+    )
+    inputRounds = _Family(
+        p + "modern_input_rounds_total",
+        "counter",
+        "input_required results sent to modern clients (a child's sampling, elicitation or roots"
+        " request during their call).",
+    )
+    inputExpired = _Family(
+        p + "modern_input_expired_total",
+        "counter",
+        "Suspended modern calls whose client did not come back within --modern-input-timeout"
+        " (their child's questions declined, the call cancelled).",
+    )
+    badStates = _Family(
+        p + "modern_bad_request_states_total",
+        "counter",
+        "Modern retries refused for their requestState (forged, expired, used, or for another"
+        " call).",
+    )
+    listenStreams = _Family(
+        p + "modern_listen_streams",
+        "gauge",
+        "Open subscriptions/listen streams of modern clients.",
+    )
 
     for name in sorted(status.servers):
         server = status.servers[name]
@@ -237,6 +277,14 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
         waitTimeouts.add(labels, server.waitTimeouts)
         evictions.add(labels, server.evictions)
         promoted.add(labels, int(server.promoted is not None))
+        modern = server.modernStats
+        modernServed.add(labels, int(server.modern is None))
+        modernRequests.add(labels, modern.requests)
+        suspendedCalls.add(labels, modern.suspendedCalls)
+        inputRounds.add(labels, modern.inputRounds)
+        inputExpired.add(labels, modern.inputExpired)
+        badStates.add(labels, modern.badRequestStates)
+        listenStreams.add(labels, modern.listenStreams)
 
     if status.rssBytes is not None:
         gatewayRss.add((), status.rssBytes)
@@ -264,6 +312,13 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
         waitTimeouts,
         evictions,
         promoted,
+        modernServed,
+        modernRequests,
+        suspendedCalls,
+        inputRounds,
+        inputExpired,
+        badStates,
+        listenStreams,
         gatewayRss,
         uptime,
         info,

@@ -320,6 +320,15 @@ def test_share(share: str) -> None:
     assert parseEntry("x", {"command": "c", "share": share, "mode": share}, NO_PATH) == spec
 
 
+def test_modern_is_on_unless_turned_off() -> None:
+    """Issue 15: C{"modern": false} keeps a server off the 2026-07-28 wire."""
+    entry = {"command": "c"}
+    assert parseEntry("x", entry, {}).modern is True
+    assert parseEntry("x", {**entry, "modern": False}, {}).modern is False
+    with pytest.raises(EntryError, match="'modern' must be true or false"):
+        parseEntry("x", {**entry, "modern": "no"}, {})
+
+
 def test_share_and_legacy_mode_that_agree() -> None:
     spec = parseEntry("x", {"command": "c", "share": "session", "mode": "stateful"}, NO_PATH)
     assert spec.mode == "session"
@@ -607,6 +616,7 @@ _KEYS = [
     "maxRssMb",
     "healthPing",
     "prewarm",
+    "modern",
     "url",
 ]
 _VALUES = st.one_of(

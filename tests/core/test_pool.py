@@ -47,6 +47,14 @@ GATEWAY_INITIALIZE_PARAMS = {
     "clientInfo": {"name": "mcpgateway", "version": __version__},
 }
 INITIALIZED = jsonrpc.notification("notifications/initialized")
+NO_MODERN_TRAFFIC = {
+    "modernRequests": 0,
+    "suspendedCalls": 0,
+    "inputRounds": 0,
+    "inputExpired": 0,
+    "badRequestStates": 0,
+    "listenStreams": 0,
+}
 
 
 def clientInitialize(requestId: Any, version: str) -> Message:
@@ -366,6 +374,8 @@ class SharedRestartTests(PoolCase):
                 "poolTimeouts": 0,
                 "evictions": 0,
                 "promoted": None,
+                **NO_MODERN_TRAFFIC,
+                "modern": True,
             },
         )
         a = FakeSession("a")
@@ -393,6 +403,8 @@ class SharedRestartTests(PoolCase):
                 "poolTimeouts": 0,
                 "evictions": 0,
                 "promoted": None,
+                **NO_MODERN_TRAFFIC,
+                "modern": True,
             },
         )
         self.reactor.lastProcess.reply(
@@ -583,6 +595,9 @@ class StatefulTests(PoolCase):
                 "poolTimeouts": 0,
                 "evictions": 0,
                 "promoted": None,
+                **NO_MODERN_TRAFFIC,
+                "modern": "server 'srv' runs a child per session (share: session), and an MCP"
+                " 2026-07-28 client has no session to own one",
             },
         )
         self.reactor.processes[0].exit(3)

@@ -1,5 +1,7 @@
 """The official MCP conformance suite, run through the gateway against a stdio
-fixture server (tests/fixtures/conformance_server.py) shared by every session."""
+fixture server (tests/fixtures/conformance_server.py) shared by every session:
+the 2025 wire (the default "active" suite) and the 2026-07-28 wire (the
+revision's frozen requirement set), each against one shared legacy child."""
 
 from __future__ import annotations
 
@@ -49,4 +51,54 @@ def test_every_active_server_scenario_passes(
         assert re.search(rf"✓ {scenario}: \d+ passed, 0 failed", output), scenario
     assert proc.returncode == 0
     # One shared child served every scenario's sessions.
+    assert gateway.health()["servers"]["conformance"]["children"] == 1
+
+
+def requiredScenarios(conformance: list[str], revision: str, leg: str = "server") -> list[str]:
+    """The scenarios C{revision} requires of a C{leg}, from the installed
+    suite's frozen C{requirements/<revision>.yaml}."""
+    path = Path(conformance[-1]).parent.parent / "requirements" / f"{revision}.yaml"
+    names: list[str] = []
+    inLeg = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if re.match(r"^\S", line):
+            inLeg = line.rstrip() == f"{leg}:"
+            continue
+        match = re.match(r"^  - ([\w./-]+)\s*$", line)
+        if inLeg and match:
+            names.append(match.group(1))
+    return names
+
+
+def test_every_required_2026_scenario_passes(
+    start: Any, home: Path, conformance: list[str]
+) -> None:
+    """MCP 2026-07-28 served in front of a legacy stdio child: every scenario
+    the revision requires passes (its not-scored ones, the tasks extension and
+    the pending header and schema scenarios, are run and listed, not
+    asserted), and the whole run used one child."""
+    required = requiredScenarios(conformance, "2026-07-28")
+    assert len(required) >= 37, required
+    config = writeConfig(
+        home / "servers.json", {"conformance": {"command": sys.executable, "args": [str(FIXTURE)]}}
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    url = f"http://localhost:{gateway.port}/conformance/mcp"
+    proc = subprocess.run(
+        [*conformance, "server", "--url", url, "--requirements", "2026-07-28"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=home,
+    )
+    output = proc.stdout + proc.stderr
+    notScored = output[output.find("Not scored for 2026-07-28") :] if "Not scored" in output else ""
+    print(notScored or "(no not-scored scenarios reported)")
+    failing = [
+        name
+        for name in required
+        if not re.search(rf"✓ {re.escape(name)}: \d+ passed, 0 failed", output)
+    ]
+    assert failing == [], "\n".join(failing) + "\n" + output[-8000:]
+    assert proc.returncode == 0, output[-4000:]
     assert gateway.health()["servers"]["conformance"]["children"] == 1

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from mcpgateway.core.moderntypes import ModernStats
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
     ChildStatus,
@@ -97,6 +98,13 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
         "poolTimeouts",
         "evictions",
         "promoted",
+        "modern",
+        "modernRequests",
+        "suspendedCalls",
+        "inputRounds",
+        "inputExpired",
+        "badRequestStates",
+        "listenStreams",
         "warning",
         "resolution",
         "lastExit",
@@ -121,6 +129,13 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
         "poolTimeouts": 0,
         "evictions": 0,
         "promoted": None,
+        "modern": True,
+        "modernRequests": 0,
+        "suspendedCalls": 0,
+        "inputRounds": 0,
+        "inputExpired": 0,
+        "badRequestStates": 0,
+        "listenStreams": 0,
         "resolution": {"state": "failed", "detail": "npx pkg: exited with code 1"},
         "lastExit": "exited with code 1",
         "error": "command 'npx' not found on PATH",
@@ -128,6 +143,29 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
     assert line["warning"] == SERVER.warning
     assert healthLine(SERVER) == {**line, "sessions": 4}
     assert "secret-value" not in json.dumps(healthLine(SERVER))
+
+
+def test_a_server_line_says_how_it_serves_modern_clients() -> None:
+    stats = ModernStats(
+        requests=9,
+        inputRounds=3,
+        inputExpired=1,
+        badRequestStates=2,
+        listenStreams=4,
+        suspendedCalls=5,
+    )
+    served = serverLine(replace(SERVER, modernStats=stats))
+    assert {k: served[k] for k in list(served)[18:25]} == {
+        "modern": True,
+        "modernRequests": 9,
+        "suspendedCalls": 5,
+        "inputRounds": 3,
+        "inputExpired": 1,
+        "badRequestStates": 2,
+        "listenStreams": 4,
+    }
+    refused = serverLine(replace(SERVER, modern='its entry says "modern": false'))
+    assert refused["modern"] == 'its entry says "modern": false'
 
 
 def test_the_health_and_sessions_bodies() -> None:

@@ -3,6 +3,7 @@ and routing, through the real Site with fake children and a fake clock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, cast
 
 import pytest
@@ -397,8 +398,10 @@ def test_protocol_version_header() -> None:
     assert started(h, ok).status == 200
 
 
-def test_modern_era_never_reaches_a_child() -> None:
-    h = Harness()
+def test_modern_era_never_reaches_the_child_of_a_server_that_does_not_serve_it() -> None:
+    # A server whose entry says "modern": false (docs/era.md): every 2026-07-28
+    # request is 404/-32601, so clients fall back to initialize.
+    h = Harness({"srv": replace(spec("srv"), modern=False)})
     discover = h.request(
         "POST",
         "/srv/mcp",

@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, cast
 
 import pytest
@@ -15,13 +17,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mcpgateway import __version__, jsonrpc
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.moderntypes import ModernStats
 from mcpgateway.core.pool import BasePool
 from mcpgateway.core.stats import BUCKETS
+from mcpgateway.core.status import GatewayStatus
 from mcpgateway.web import metrics
 from mcpgateway.web.health import healthBody
-from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics
+from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics, renderStatus
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
+from tests.web.test_health import SERVER
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 FAMILIES = {
@@ -45,6 +50,13 @@ FAMILIES = {
     "mcpgateway_pool_wait_timeouts": "counter",
     "mcpgateway_pool_evictions": "counter",
     "mcpgateway_server_promoted": "gauge",
+    "mcpgateway_modern_served": "gauge",
+    "mcpgateway_modern_requests": "counter",
+    "mcpgateway_modern_suspended_calls": "gauge",
+    "mcpgateway_modern_input_rounds": "counter",
+    "mcpgateway_modern_input_expired": "counter",
+    "mcpgateway_modern_bad_request_states": "counter",
+    "mcpgateway_modern_listen_streams": "gauge",
     "mcpgateway_gateway_resident_bytes": "gauge",
     "mcpgateway_gateway_uptime_seconds": "gauge",
     "mcpgateway_gateway_info": "gauge",
@@ -448,3 +460,48 @@ def test_refused_ambiguous_server_requests_counted() -> None:
     health = healthBody(h.gateway.status())["servers"]["srv"]
     assert health["ambiguousServerRequests"] == 1
     assert "per session" in health["warning"]
+
+
+def test_modern_serving_per_server() -> None:
+    stats = ModernStats(
+        requests=9,
+        inputRounds=3,
+        inputExpired=1,
+        badRequestStates=2,
+        listenStreams=4,
+        suspendedCalls=5,
+    )
+    served = replace(SERVER, modernStats=stats)
+    refused = replace(SERVER, name="old", modern='its entry says "modern": false')
+    status = GatewayStatus(
+        version="9.9",
+        pid=77,
+        started=1.0,
+        now=3.0,
+        rssBytes=None,
+        servers=MappingProxyType({"mem": served, "old": refused}),
+        sessions=(),
+    )
+    text = renderStatus(status, lambda pid: None).decode("utf-8")
+    samples = {
+        (s.name, s.labels.get("server")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("mcpgateway_modern_")
+    }
+    assert samples == {
+        ("mcpgateway_modern_served", "mem"): 1,
+        ("mcpgateway_modern_served", "old"): 0,
+        ("mcpgateway_modern_requests_total", "mem"): 9,
+        ("mcpgateway_modern_requests_total", "old"): 0,
+        ("mcpgateway_modern_suspended_calls", "mem"): 5,
+        ("mcpgateway_modern_suspended_calls", "old"): 0,
+        ("mcpgateway_modern_input_rounds_total", "mem"): 3,
+        ("mcpgateway_modern_input_rounds_total", "old"): 0,
+        ("mcpgateway_modern_input_expired_total", "mem"): 1,
+        ("mcpgateway_modern_input_expired_total", "old"): 0,
+        ("mcpgateway_modern_bad_request_states_total", "mem"): 2,
+        ("mcpgateway_modern_bad_request_states_total", "old"): 0,
+        ("mcpgateway_modern_listen_streams", "mem"): 4,
+        ("mcpgateway_modern_listen_streams", "old"): 0,
+    }

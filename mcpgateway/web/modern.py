@@ -1,0 +1,519 @@
+# -*- test-case-name: tests.web.test_modern -*-
+"""The MCP 2026-07-28 side of C{/<server>/mcp}: the checks a modern request
+passes, in the order the transport specification gives them, and its
+dispatch to the gateway's core.
+
+L{McpEndpoint<mcpgateway.web.mcp.McpEndpoint>} hands every POST whose body
+is modern (L{mcpgateway.versions.eraOf}) to the server's L{ModernEndpoint}.
+It checks, first failure wins (docs/era.md has the table):
+
+  1. a batch, a message that is not JSON-RPC, or a client response: 400,
+     C{-32600};
+  2. a server that does not serve the modern revision
+     (L{ModernService.modernRefusal}): 404, C{-32601}, for everything below
+     too, so that clients fall back to C{initialize};
+  3. a notification (C{notifications/cancelled} included: on HTTP, closing
+     the stream is the cancel): 202, dropped;
+  4. the C{_meta} envelope: 400, C{-32602}; the routing headers
+     (C{MCP-Protocol-Version}, C{Mcp-Method}, C{Mcp-Name}): 400, C{-32020};
+     the protocol version: 400, C{-32022}; the method: 404, C{-32601};
+     C{Mcp-Param-*} against the tool's schema: 400, C{-32020}; the params the
+     gateway reads (a name, a uri, C{inputResponses}, C{requestState}, a
+     listen filter): 400, C{-32602};
+  5. more than C{Limits.maxModernInFlight} requests of this endpoint in
+     flight: 200, C{-32004}.
+
+Nothing below reaches the core (so no child) until every check passed.
+Then the request, as a L{ModernRequest}, goes to L{ModernService.modernCall}
+(or L{ModernService.listen} for C{subscriptions/listen}); its answer is
+written by a L{ModernResponse}: JSON with the status its error code names,
+or in-band on an SSE stream once something was streamed. The client closing
+the connection cancels the core's Deferred.
+
+A C{subscriptions/listen} stream opens with its acknowledgement (what the
+child can send), then carries the child's notifications, each tagged with
+the listen request's id (C{_meta.io.modelcontextprotocol/subscriptionId}),
+and keep-alive comments; it ends with a graceful result when the core ends
+it or the gateway stops or hands over (L{ModernEndpoint.endStreams}).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.server import NOT_DONE_YET, Request
+
+from mcpgateway import jsonrpc, logs, wire2026
+from mcpgateway.core.moderntypes import ListenFilter, ListenHandle, ModernRequest, ModernService
+from mcpgateway.core.pool import ServerUnavailable, SessionGone
+from mcpgateway.jsonrpc import Kind, Message
+from mcpgateway.limits import Limits
+from mcpgateway.web.modernstream import ModernResponse
+
+if TYPE_CHECKING:
+    from mcpgateway.web.mcp import ClientErrors
+
+Credentials = tuple[tuple[str, str], ...]
+CredentialReader = Callable[[Request], "tuple[str, Credentials] | str"]
+"""Reads a request's credential headers: (key, values), or why they cannot be used."""
+
+MAX_LISTEN_URIS = 256
+"""Resources one C{subscriptions/listen} may name (-32602 beyond)."""
+MAX_EARLY_FRAMES = 64
+"""Notifications kept for a listen stream before its acknowledgement went
+out (later ones are dropped: list changes repeat, and an update is only a
+hint to read again)."""
+
+_LIST_FLAGS = (
+    ("toolsListChanged", "tools"),
+    ("promptsListChanged", "prompts"),
+    ("resourcesListChanged", "resources"),
+)
+
+
+def routingHeaders(request: IRequest) -> dict[str, list[str]]:
+    """The request's C{Mcp-*} headers (lower-case names) with every value
+    received, decoded as Latin-1 (so any byte can be checked, none fails)."""
+    headers: dict[str, list[str]] = {}
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        key = name.decode("latin-1").lower()
+        if key.startswith("mcp-"):
+            headers.setdefault(key, []).extend(v.decode("latin-1") for v in values)
+    return headers
+
+
+def listenFilter(params: Mapping[str, Any]) -> ListenFilter | str:
+    """What a C{subscriptions/listen} asks for, or why its params are wrong."""
+    wanted = params.get("notifications", {})
+    if not isinstance(wanted, dict):
+        return "Invalid params: subscriptions/listen needs params.notifications to be an object"
+    flags: dict[str, bool] = {}
+    for key, field in _LIST_FLAGS:
+        value = wanted.get(key, False)
+        if not isinstance(value, bool):
+            return f"Invalid params: notifications.{key} must be a boolean"
+        flags[field] = value
+    uris = wanted.get("resourceSubscriptions", [])
+    if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
+        return "Invalid params: notifications.resourceSubscriptions must be an array of strings"
+    if len(uris) > MAX_LISTEN_URIS:
+        return (
+            f"Invalid params: {len(uris)} resourceSubscriptions are over the limit of"
+            f" {MAX_LISTEN_URIS} for one listen"
+        )
+    return ListenFilter(uris=tuple(dict.fromkeys(uris)), **flags)
+
+
+def honouredNotifications(honoured: ListenFilter) -> dict[str, Any]:
+    """A listen filter as the C{notifications} object of its acknowledgement."""
+    out: dict[str, Any] = {}
+    for key, field in _LIST_FLAGS:
+        if getattr(honoured, field):
+            out[key] = True
+    if honoured.uris:
+        out["resourceSubscriptions"] = list(honoured.uris)
+    return out
+
+
+def listenEnded(listenId: Any) -> Message:
+    """The graceful end of a listen stream (its request's result)."""
+    return jsonrpc.resultResponse(
+        listenId,
+        {"resultType": "complete", "_meta": {wire2026.SUBSCRIPTION_ID_KEY: listenId}},
+    )
+
+
+def validIdOrNull(value: Any) -> Any:
+    """C{value} when it may stand as the id of an error response, else C{None}."""
+    kind = type(value)
+    if kind is str or kind is int or (kind is float and math.isfinite(value)):
+        return value
+    return None
+
+
+def _reply(request: IRequest, status: int, message: Message) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", b"application/json")
+    return jsonrpc.dumps(message)
+
+
+class _Refused(Exception):
+    """One rung of the ladder failed: answer with this."""
+
+    def __init__(self, status: int, code: int, text: str, data: Any = None) -> None:
+        super().__init__(text)
+        self.status, self.code, self.text, self.data = status, code, text, data
+
+
+def _raiseFor(problem: wire2026.Problem | None) -> None:
+    if problem is not None:
+        code, text, data = problem
+        raise _Refused(wire2026.httpStatus(code), code, text, data)
+
+
+class ModernEndpoint:
+    """The modern requests of one MCP endpoint (one server, one route).
+
+    @ivar inFlight: its requests the core has not answered yet, and its
+        open listen streams.
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        service: ModernService,
+        server: str,
+        clock: IReactorTime,
+        limits: Limits,
+        clientErrors: ClientErrors,
+        credentials: CredentialReader,
+        scope: str = "",
+    ) -> None:
+        self._service = service
+        self._server = server
+        self._scope = scope
+        self._clock = clock
+        self._keepAlive = limits.keepAliveInterval
+        self._maxInFlight = limits.maxModernInFlight
+        self._clientErrors = clientErrors
+        self._credentials = credentials
+        self.inFlight = 0
+        self.listens: set[_Listen] = set()
+
+    # -- the ladder ----------------------------------------------------------
+
+    def post(self, request: Request, payload: Any) -> bytes | int:
+        """Answer one modern POST whose body parsed as C{payload}."""
+        method = payload.get("method") if isinstance(payload, dict) else None
+        requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
+        try:
+            return self._checked(request, payload)
+        except _Refused as refused:
+            if method != "server/discover":  # clients in "auto" mode probe with it
+                self._clientErrors.note(request, refused.status, refused.text)
+            return _reply(
+                request,
+                refused.status,
+                jsonrpc.errorResponse(requestId, refused.code, refused.text, refused.data),
+            )
+
+    def _checked(self, request: Request, payload: Any) -> bytes | int:
+        if isinstance(payload, list):
+            raise _Refused(
+                400,
+                jsonrpc.INVALID_REQUEST,
+                "Invalid Request: a 2026-07-28 request is one JSON-RPC message, not a batch",
+            )
+        kind = jsonrpc.classify(payload)
+        if kind is Kind.INVALID:
+            raise _Refused(
+                400, jsonrpc.INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message"
+            )
+        if kind is Kind.RESPONSE:
+            raise _Refused(
+                400,
+                jsonrpc.INVALID_REQUEST,
+                "Invalid Request: a 2026-07-28 client sends no responses (the server"
+                " sends it no requests)",
+            )
+        reason = self._service.modernRefusal(self._server)
+        if reason is not None:
+            return self._refusal(request, payload, reason)
+        if kind is Kind.NOTIFICATION:
+            request.setResponseCode(202)
+            return b""
+        message: Message = payload
+        headers = routingHeaders(request)
+        _raiseFor(wire2026.checkEnvelope(message))
+        _raiseFor(wire2026.checkHeaders(message, headers))
+        _raiseFor(wire2026.checkVersion(message))
+        method = message["method"]
+        if method not in wire2026.MODERN_METHODS:
+            raise _Refused(
+                404,
+                jsonrpc.METHOD_NOT_FOUND,
+                f"Method not found: {method[:64]!r} is not a method of protocol 2026-07-28",
+            )
+        params = message.get("params")
+        if not isinstance(params, dict):  # the envelope check guarantees it
+            raise _Refused(400, jsonrpc.INVALID_PARAMS, "Invalid params: params must be an object")
+        if method == "tools/call":
+            self._checkParamHeaders(params, headers)
+        wanted = self._checkParams(method, params)
+        credentials = self._credentials(request)
+        if isinstance(credentials, str):
+            raise _Refused(400, jsonrpc.INVALID_REQUEST, credentials)
+        if self.inFlight >= self._maxInFlight:
+            text = (
+                f"too many requests in flight: {self.inFlight} 2026-07-28 requests already wait"
+                f" for server '{self._server}', the most one endpoint may have"
+                f" ({self._maxInFlight}); send more when some are answered"
+            )
+            self._clientErrors.note(request, 200, text)
+            return _reply(
+                request,
+                200,
+                jsonrpc.errorResponse(message["id"], jsonrpc.TOO_MANY_REQUESTS, text),
+            )
+        modern = self._modernRequest(message, params, credentials)
+        if wanted is not None:
+            return self._listen(request, modern, wanted)
+        return self._call(request, modern)
+
+    def _refusal(self, request: Request, payload: Any, reason: str) -> bytes:
+        """A server that does not serve the modern revision: 404/-32601 for
+        every modern request (not logged: clients in "auto" mode probe with
+        one, then fall back to C{initialize})."""
+        requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
+        return _reply(
+            request,
+            404,
+            jsonrpc.errorResponse(
+                requestId,
+                jsonrpc.METHOD_NOT_FOUND,
+                f"server '{self._server}' speaks the initialize handshake only (protocol"
+                f" 2025-11-25 and earlier): {reason}",
+            ),
+        )
+
+    def _checkParamHeaders(self, params: dict[str, Any], headers: dict[str, list[str]]) -> None:
+        name = params.get("name")
+        if not isinstance(name, str):
+            return  # refused below, as a missing name
+        xHeaders = self._service.paramHeaders(self._server, self._scope, name)
+        if xHeaders is None:
+            return  # a tool not listed yet: nothing to check against
+        _raiseFor(wire2026.checkParamHeaders(params.get("arguments"), xHeaders, headers))
+
+    def _checkParams(self, method: str, params: dict[str, Any]) -> ListenFilter | None:
+        """The params the gateway reads itself; a listen's filter."""
+        key = wire2026.NAMED_METHODS.get(method)
+        if key is not None and not isinstance(params.get(key), str):
+            raise _Refused(
+                400, jsonrpc.INVALID_PARAMS, f"Invalid params: {method} needs a string {key}"
+            )
+        if method in wire2026.MRTR_METHODS:
+            if "inputResponses" in params and not isinstance(params["inputResponses"], dict):
+                raise _Refused(
+                    400, jsonrpc.INVALID_PARAMS, "Invalid params: inputResponses must be an object"
+                )
+            if "requestState" in params and not isinstance(params["requestState"], str):
+                raise _Refused(
+                    400, jsonrpc.INVALID_PARAMS, "Invalid params: requestState must be a string"
+                )
+        if method != "subscriptions/listen":
+            return None
+        wanted = listenFilter(params)
+        if isinstance(wanted, str):
+            raise _Refused(400, jsonrpc.INVALID_PARAMS, wanted)
+        return wanted
+
+    def _modernRequest(
+        self, message: Message, params: dict[str, Any], credentials: tuple[str, Credentials]
+    ) -> ModernRequest:
+        meta = params["_meta"]
+        mrtr = message["method"] in wire2026.MRTR_METHODS
+        responses = params.get("inputResponses") if mrtr else None
+        state = params.get("requestState") if mrtr else None
+        info = meta.get(wire2026.CLIENT_INFO_KEY)
+        level = meta.get(wire2026.LOG_LEVEL_KEY)
+        return ModernRequest(
+            clientId=message["id"],
+            method=message["method"],
+            params=wire2026.stripEnvelope(params),
+            capabilities=dict(meta.get(wire2026.CAPABILITIES_KEY) or {}),
+            clientInfo=dict(info) if isinstance(info, dict) else {},
+            logLevel=level if isinstance(level, str) else None,
+            inputResponses=responses if isinstance(responses, dict) else None,
+            requestState=state if isinstance(state, str) else None,
+            scope=self._scope,
+            credentialKey=credentials[0],
+            credentials=credentials[1],
+        )
+
+    # -- calls ---------------------------------------------------------------
+
+    def _call(self, request: Request, modern: ModernRequest) -> int:
+        response = ModernResponse(request, self._clock, self._keepAlive)
+        self.inFlight += 1
+        try:
+            answer = self._service.modernCall(self._server, modern, response.send)
+        except Exception:
+            self.inFlight -= 1
+            self.log.failure(
+                "server {server}: {method} failed in the gateway",
+                server=self._server,
+                method=modern.method,
+            )
+            response.finish(_internalError(modern.clientId))
+            return NOT_DONE_YET
+        response.onDisconnect(answer.cancel)
+
+        def answered(message: Message) -> None:
+            status = response.finish(message)
+            if status is not None and status >= 400 and modern.method != "server/discover":
+                error = message.get("error")
+                text = error.get("message") if isinstance(error, dict) else None
+                self._clientErrors.note(request, status, str(text)[:300])
+
+        def failed(reason: Failure) -> None:
+            if not response.open:
+                return  # cancelled by the client going away: nothing more is written
+            response.finish(self._errorFor(modern.clientId, reason))
+
+        def done(result: object) -> None:
+            self.inFlight -= 1
+
+        answer.addCallbacks(answered, failed)
+        answer.addErrback(lambda f: self.log.failure("answering a 2026-07-28 request failed", f))
+        answer.addBoth(done)
+        return NOT_DONE_YET
+
+    def _errorFor(self, requestId: Any, reason: Failure) -> Message:
+        if reason.check(ServerUnavailable, SessionGone):
+            return jsonrpc.errorResponse(
+                requestId, jsonrpc.SERVER_UNAVAILABLE, reason.getErrorMessage()
+            )
+        if reason.check(CancelledError):
+            return jsonrpc.errorResponse(
+                requestId, jsonrpc.SERVER_UNAVAILABLE, "the gateway cancelled this request"
+            )
+        self.log.failure(
+            "2026-07-28 request to server {server} failed", failure=reason, server=self._server
+        )
+        return jsonrpc.errorResponse(
+            requestId, jsonrpc.INTERNAL_ERROR, f"gateway error: {reason.getErrorMessage()}"
+        )
+
+    # -- listen streams ------------------------------------------------------
+
+    def _listen(self, request: Request, modern: ModernRequest, wanted: ListenFilter) -> int:
+        response = ModernResponse(request, self._clock, self._keepAlive)
+        listen = _Listen(self, modern.clientId, response)
+        self.inFlight += 1
+        self.listens.add(listen)
+        try:
+            opening = self._service.listen(self._server, modern, wanted, listen.sink)
+        except Exception:
+            self.log.failure("server {server}: opening a listen stream failed", server=self._server)
+            listen.fail(_internalError(modern.clientId))
+            return NOT_DONE_YET
+        listen.opening = opening
+        response.onDisconnect(listen.lost)
+        opening.addCallbacks(
+            listen.started,
+            lambda f: listen.fail(self._errorFor(modern.clientId, f)),
+        )
+        opening.addErrback(lambda f: self.log.failure("a listen stream failed", f))
+        return NOT_DONE_YET
+
+    def _forget(self, listen: _Listen) -> None:
+        if listen in self.listens:
+            self.listens.discard(listen)
+            self.inFlight -= 1
+
+    def endStreams(self, reason: str) -> int:
+        """End every open listen stream with its graceful result (the gateway
+        stops or hands over to a restart's successor); how many ended."""
+        listens = list(self.listens)
+        for listen in listens:
+            listen.end(reason, closeHandle=True)
+        return len(listens)
+
+    def notAllowed(self, request: Request) -> bytes:
+        """A GET or DELETE (or any other method) of a modern client: the
+        2026-07-28 endpoint is POST only."""
+        method = (request.method or b"?").decode("ascii", "replace")[:16]
+        text = f"method {method} is not allowed: protocol 2026-07-28 uses POST only"
+        self._clientErrors.note(request, 405, text)
+        request.setHeader(b"allow", b"POST")
+        return _reply(request, 405, jsonrpc.errorResponse(None, jsonrpc.INVALID_REQUEST, text))
+
+
+class _Listen:
+    """One open C{subscriptions/listen} stream of an endpoint."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, endpoint: ModernEndpoint, listenId: Any, response: ModernResponse) -> None:
+        self.endpoint = endpoint
+        self.id = listenId
+        self.response = response
+        self.opening: Deferred[ListenHandle] | None = None
+        self.handle: ListenHandle | None = None
+        self.early: list[Message] | None = []
+        """Notifications that came before the acknowledgement went out."""
+        self.done = False
+
+    def sink(self, message: Message) -> bool:
+        """Where the core writes the stream's notifications (untagged)."""
+        if self.done or not self.response.open:
+            return False
+        early = self.early
+        if early is not None:
+            if len(early) < MAX_EARLY_FRAMES:
+                early.append(message)
+            return True
+        return self.response.send(wire2026.tagged(message, self.id))
+
+    def started(self, handle: ListenHandle) -> None:
+        """The core opened the stream: the acknowledgement, then what came early."""
+        if self.done:
+            handle.close()
+            return
+        self.handle = handle
+        self.response.send(wire2026.acknowledged(self.id, honouredNotifications(handle.honoured)))
+        early, self.early = self.early or [], None
+        for message in early:
+            self.response.send(wire2026.tagged(message, self.id))
+        handle.ended.addCallback(lambda reason: self.end(str(reason), closeHandle=False))
+        handle.ended.addErrback(lambda f: self.log.failure("a listen stream's end failed", f))
+
+    def end(self, reason: str, closeHandle: bool) -> None:
+        """End the stream with its graceful result."""
+        if self.done:
+            return
+        self.done = True
+        self.response.finish(listenEnded(self.id))
+        self._release(closeHandle)
+
+    def fail(self, error: Message) -> None:
+        """The stream could not open: answer its request with C{error}."""
+        if self.done:
+            return
+        self.done = True
+        self.response.finish(error)
+        self._release(False)
+
+    def lost(self) -> None:
+        """The client went away: give back what the stream held."""
+        if self.done:
+            return
+        self.done = True
+        opening = self.opening
+        if self.handle is None and opening is not None:
+            opening.cancel()
+        self._release(True)
+
+    def _release(self, closeHandle: bool) -> None:
+        handle, self.handle = self.handle, None
+        if closeHandle and handle is not None:
+            try:
+                handle.close()
+            except Exception:
+                self.log.failure("closing a listen stream failed")
+        self.endpoint._forget(self)
+
+
+def _internalError(requestId: Any) -> Message:
+    return jsonrpc.errorResponse(
+        requestId, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
+    )

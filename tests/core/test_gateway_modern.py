@@ -1,0 +1,369 @@
+"""The gateway as the web's ModernService: which servers serve MCP 2026-07-28
+clients, discover from the child's initialize, finished results, the tool
+header maps, a call with input rounds through a real pool, credentials,
+counters, promotion, and a stop that ends suspended calls and listens."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from twisted.internet.defer import CancelledError
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway import jsonrpc, wire2026
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.moderntypes import ListenFilter, ModernRequest, ModernService, ModernStats
+from mcpgateway.core.mrtr import COALESCE
+from mcpgateway.core.spec import ServerSpec
+from tests.fakes import FakeProcessReactor, RecordingSink, fakeSpawner
+
+Message = dict[str, Any]
+
+EXE = "/opt/srv/bin/srv"
+SPEC = ServerSpec(name="srv", command="srv", executable=EXE, requestTimeout=10.0)
+INFO = {"name": "child", "version": "9", "title": "Child"}
+CAPS = {"tools": {"listChanged": True}, "tasks": {"list": {}}, "logging": {}}
+INIT_RESULT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": CAPS,
+    "serverInfo": INFO,
+    "instructions": "be nice",
+}
+ALL_CAPS: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}}
+TOOL = {
+    "name": "search",
+    "inputSchema": {
+        "type": "object",
+        "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+    },
+    "execution": {"taskSupport": "optional"},
+}
+
+
+def modern(
+    clientId: Any, method: str, params: dict[str, Any] | None = None, **fields: Any
+) -> ModernRequest:
+    return ModernRequest(
+        clientId=clientId,
+        method=method,
+        params=params or {},
+        capabilities=fields.pop("capabilities", ALL_CAPS),
+        **fields,
+    )
+
+
+class ModernCase(SynchronousTestCase):
+    specs = {"srv": SPEC}
+
+    def setUp(self) -> None:
+        self.reactor = FakeProcessReactor()
+        self.gateway = Gateway(
+            self.specs, fakeSpawner(self.reactor), modernInputTimeout=30.0, maxSuspendedCalls=8
+        )
+
+    def started(self) -> list[Message]:
+        """Answer the initialize of the child just spawned; what it got next."""
+        proc = self.reactor.lastProcess
+        [init] = proc.takeMessages()
+        self.assertEqual(init["method"], "initialize")
+        proc.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
+        sent = proc.takeMessages()
+        self.assertEqual(sent[0], jsonrpc.notification("notifications/initialized"))
+        return sent[1:]
+
+    def call(
+        self, request: ModernRequest, server: str = "srv"
+    ) -> tuple[Any, RecordingSink, list[Message]]:
+        """One modern request; what the child got for it (the child is
+        started and initialized on the way when needed)."""
+        sink = RecordingSink()
+        spawned = len(self.reactor.processes)
+        d = self.gateway.modernCall(server, request, sink)
+        sent = self.started() if len(self.reactor.processes) > spawned else []
+        if self.reactor.processes:
+            sent += self.reactor.lastProcess.takeMessages()
+        return d, sink, sent
+
+
+class ServiceTests(ModernCase):
+    def test_the_gateway_is_a_modern_service(self) -> None:
+        service: ModernService = self.gateway
+        self.assertIsNone(service.modernRefusal("srv"))
+        self.assertIn("no server", service.modernRefusal("nope") or "")
+
+    def test_discover_starts_the_child_and_answers_from_its_initialize(self) -> None:
+        d, _, sent = self.call(modern("d-1", "server/discover"))
+        self.assertEqual(sent, [])  # never sent to a legacy child
+        response = self.successResultOf(d)
+        self.assertEqual(response["id"], "d-1")
+        result = response["result"]
+        self.assertEqual(result["resultType"], "complete")
+        self.assertEqual(result["supportedVersions"], ["2026-07-28"])
+        self.assertEqual(result["capabilities"], {"tools": {"listChanged": True}, "logging": {}})
+        self.assertEqual(result["instructions"], "be nice")
+        self.assertEqual(result["_meta"], {wire2026.SERVER_INFO_KEY: INFO})
+        self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
+        self.assertEqual(self.gateway.modernStats("srv").requests, 1)
+        self.assertEqual(len(self.gateway.sessions), 0)
+
+    def test_a_list_is_finished_and_its_header_maps_kept(self) -> None:
+        self.assertIsNone(self.gateway.paramHeaders("srv", "", "search"))
+        d, _, sent = self.call(modern(3, "tools/list"))
+        [forwarded] = sent
+        self.assertEqual((forwarded["method"], forwarded.get("params")), ("tools/list", {}))
+        proc = self.reactor.lastProcess
+        proc.reply(jsonrpc.resultResponse(forwarded["id"], {"tools": [TOOL]}))
+        result = self.successResultOf(d)["result"]
+        self.assertEqual(result["resultType"], "complete")
+        self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
+        self.assertEqual(result["_meta"], {wire2026.SERVER_INFO_KEY: INFO})
+        self.assertNotIn("execution", result["tools"][0])
+        self.assertEqual(self.gateway.paramHeaders("srv", "", "search"), {"Region": "region"})
+        self.assertIsNone(self.gateway.paramHeaders("srv", "", "other"))
+        self.assertIsNone(self.gateway.paramHeaders("srv", "ws", "search"))
+        proc.reply(jsonrpc.notification("notifications/tools/list_changed"))
+        self.assertIsNone(self.gateway.paramHeaders("srv", "", "search"))
+
+    def test_a_method_whose_capability_the_child_lacks_is_not_found(self) -> None:
+        d, _, sent = self.call(modern(4, "prompts/list"))
+        self.assertEqual(sent, [])
+        error = self.successResultOf(d)["error"]
+        self.assertEqual(error["code"], jsonrpc.METHOD_NOT_FOUND)
+        self.assertIn("prompts", error["message"])
+
+    def test_modern_traffic_keeps_the_shared_child_from_looking_unused(self) -> None:
+        """No session is ever attached: the child's last modern request is
+        its last use (a reaper's child-idle-timeout must not stop a child in
+        steady modern use)."""
+        _d, _, [forwarded] = self.call(modern(1, "tools/list"))
+        self.reactor.lastProcess.reply(jsonrpc.resultResponse(forwarded["id"], {"tools": []}))
+        self.reactor.advance(500)
+        self.call(modern(2, "tools/list"))
+        self.reactor.lastProcess.reply(jsonrpc.resultResponse(forwarded["id"] + 1, {"tools": []}))
+        self.reactor.advance(5)
+        idle = self.gateway.pools["srv"].idle(self.reactor.seconds())
+        assert idle is not None
+        self.assertEqual((idle.quiet, idle.unused), (5, 5))
+
+    def test_methods_outside_the_modern_set_never_reach_the_child(self) -> None:
+        for method in ("initialize", "ping", "subscriptions/listen", "tasks/get"):
+            d, _, sent = self.call(modern(4, method))
+            self.assertEqual(sent, [], method)
+            self.assertEqual(self.successResultOf(d)["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
+
+    def test_child_errors_are_translated(self) -> None:
+        d, _, [forwarded] = self.call(modern(5, "tools/call", {"name": "t", "arguments": {}}))
+        self.reactor.lastProcess.reply(jsonrpc.errorResponse(forwarded["id"], -32050, "odd"))
+        error = self.successResultOf(d)["error"]
+        self.assertEqual(error["code"], jsonrpc.INTERNAL_ERROR)
+        self.assertEqual(error["data"]["original"]["code"], -32050)
+
+    def test_a_server_that_cannot_start_answers_in_band(self) -> None:
+        self.gateway = Gateway(
+            {"srv": dataclasses.replace(SPEC, executable=None)}, fakeSpawner(self.reactor)
+        )
+        response = self.successResultOf(
+            self.gateway.modernCall("srv", modern(6, "tools/list"), RecordingSink())
+        )
+        self.assertEqual(
+            (response["id"], response["error"]["code"]), (6, jsonrpc.SERVER_UNAVAILABLE)
+        )
+
+    def test_cancelling_a_call_cancels_it_on_the_child(self) -> None:
+        d, _, [forwarded] = self.call(modern(7, "tools/call", {"name": "t", "arguments": {}}))
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        [cancelled] = self.reactor.lastProcess.takeMessages()
+        self.assertEqual(
+            cancelled["params"], {"requestId": forwarded["id"], "reason": "client disconnected"}
+        )
+
+    def test_a_call_with_an_input_round_through_the_pool(self) -> None:
+        params = {"name": "book", "arguments": {"x": 1}, "_meta": {"progressToken": 7}}
+        d1, _, [forwarded] = self.call(modern(7, "tools/call", params))
+        proc = self.reactor.lastProcess
+        proc.reply(
+            jsonrpc.request(
+                "c-1",
+                "elicitation/create",
+                {
+                    "message": "name?",
+                    "requestedSchema": {"type": "object"},
+                    "_meta": {
+                        wire2026.HINT_RELATED: forwarded["id"],
+                        wire2026.HINT_KEY: "user_name",
+                    },
+                },
+            )
+        )
+        self.reactor.advance(COALESCE)
+        result = self.successResultOf(d1)["result"]
+        self.assertEqual(result["resultType"], "input_required")
+        self.assertEqual(list(result["inputRequests"]), ["user_name"])
+        self.assertEqual(result["_meta"], {wire2026.SERVER_INFO_KEY: INFO})
+        self.assertNotIn("ttlMs", result)
+        self.assertEqual(self.gateway.modernStats("srv").suspendedCalls, 1)
+        self.assertEqual(self.gateway.serverStatus("srv").modernStats.suspendedCalls, 1)
+        retry = modern(
+            8,
+            "tools/call",
+            {**params, "_meta": {"progressToken": 8}},
+            inputResponses={"user_name": {"action": "accept", "content": {"name": "octocat"}}},
+            requestState=result["requestState"],
+        )
+        d2, _, sent = self.call(retry)
+        self.assertEqual(
+            sent,
+            [jsonrpc.resultResponse("c-1", {"action": "accept", "content": {"name": "octocat"}})],
+        )
+        proc.reply(jsonrpc.resultResponse(forwarded["id"], {"content": [], "isError": False}))
+        done = self.successResultOf(d2)
+        self.assertEqual(done["id"], 8)
+        self.assertEqual(done["result"]["resultType"], "complete")
+        self.assertNotIn("ttlMs", done["result"])
+        stats = self.gateway.modernStats("srv")
+        self.assertEqual((stats.requests, stats.inputRounds, stats.suspendedCalls), (2, 1, 0))
+
+
+class RefusalTests(ModernCase):
+    specs = {
+        "srv": SPEC,
+        "own": dataclasses.replace(SPEC, name="own", mode="session"),
+        "off": dataclasses.replace(SPEC, name="off", modern=False),
+        "dis": dataclasses.replace(SPEC, name="dis", disabled=True),
+    }
+
+    def test_servers_that_do_not_serve_modern_clients_say_why(self) -> None:
+        for name, why in (("own", "per session"), ("off", '"modern": false'), ("dis", "disabled")):
+            reason = self.gateway.modernRefusal(name)
+            assert reason is not None, name
+            self.assertIn(why, reason)
+            self.assertEqual(self.gateway.serverStatus(name).modern, reason)
+            for method in ("server/discover", "tools/list"):
+                response = self.successResultOf(
+                    self.gateway.modernCall(name, modern(1, method), RecordingSink())
+                )
+                self.assertEqual(response["error"]["code"], jsonrpc.METHOD_NOT_FOUND, name)
+                self.assertEqual(response["error"]["message"], reason)
+            self.failureResultOf(
+                self.gateway.listen(
+                    name, modern(2, "subscriptions/listen"), ListenFilter(), RecordingSink()
+                )
+            )
+        self.assertEqual(self.reactor.processes, [])
+        self.assertIsNone(self.gateway.serverStatus("srv").modern)
+
+    def test_an_unknown_server(self) -> None:
+        response = self.successResultOf(
+            self.gateway.modernCall("nope", modern(1, "tools/list"), RecordingSink())
+        )
+        self.assertEqual(response["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
+        self.assertEqual(self.gateway.modernStats("nope"), ModernStats())
+        self.assertIsNone(self.gateway.paramHeaders("nope", "", "t"))
+
+    def test_a_promoted_server_keeps_serving_modern_clients(self) -> None:
+        pool = self.gateway.pools["srv"]
+        pool._ownEach = True  # type: ignore[attr-defined]
+        _d, _, sent = self.call(modern(1, "tools/list"))
+        self.assertEqual([m["method"] for m in sent], ["tools/list"])
+
+
+class CredentialTests(ModernCase):
+    specs = {"cred": dataclasses.replace(SPEC, name="cred", credentialEnv=("TOKEN",))}
+
+    def test_credentials_pick_the_child_and_results_are_private(self) -> None:
+        request = modern(
+            1, "server/discover", credentialKey="k1", credentials=(("TOKEN", "secret"),)
+        )
+        d, _, _ = self.call(request, "cred")
+        self.assertEqual(self.successResultOf(d)["result"]["cacheScope"], "private")
+        [(_, _, env, _)] = self.reactor.spawned
+        assert env is not None
+        self.assertEqual(env["TOKEN"], "secret")
+
+    def test_a_token_is_bound_to_its_credentials(self) -> None:
+        params = {"name": "t", "arguments": {}}
+        d1, _, [_forwarded] = self.call(
+            modern(1, "tools/call", params, credentialKey="k1", credentials=(("TOKEN", "a"),)),
+            "cred",
+        )
+        self.reactor.lastProcess.reply(jsonrpc.request("c-1", "roots/list"))
+        self.reactor.advance(COALESCE)
+        state = self.successResultOf(d1)["result"]["requestState"]
+        other = modern(
+            2,
+            "tools/call",
+            params,
+            credentialKey="k2",
+            credentials=(("TOKEN", "b"),),
+            inputResponses={"roots-1": {"roots": []}},
+            requestState=state,
+        )
+        d2, _, _ = self.call(other, "cred")
+        self.assertEqual(self.successResultOf(d2)["error"]["code"], jsonrpc.INVALID_PARAMS)
+        self.assertEqual(self.gateway.modernStats("cred").badRequestStates, 1)
+
+
+class PromotionTests(ModernCase):
+    def test_a_modern_call_never_gets_a_server_promoted(self) -> None:
+        session, opened = self.gateway.openSession(
+            "srv", jsonrpc.request(0, "initialize", {"capabilities": ALL_CAPS}), "2025-11-25"
+        )
+        self.started()
+        proc = self.reactor.lastProcess
+        self.successResultOf(opened)
+        self.gateway.pools["srv"].forward(
+            session, jsonrpc.request(1, "tools/call", {"name": "x"}), RecordingSink()
+        )
+        self.call(modern(2, "tools/call", {"name": "y", "arguments": {}}))
+        proc.takeMessages()
+        proc.reply(jsonrpc.request("c-1", "sampling/createMessage", {"messages": []}))
+        [refusal] = proc.takeMessages()
+        self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
+        self.assertIsNone(self.gateway.pools["srv"].promoted)
+
+
+class StopTests(ModernCase):
+    def test_stop_ends_suspended_calls_and_listens_without_waiting(self) -> None:
+        d1, _, [forwarded] = self.call(modern(1, "tools/call", {"name": "t", "arguments": {}}))
+        proc = self.reactor.lastProcess
+        proc.reply(
+            jsonrpc.request("c-1", "elicitation/create", {"message": "m", "requestedSchema": {}})
+        )
+        self.reactor.advance(COALESCE)
+        self.assertEqual(self.successResultOf(d1)["result"]["resultType"], "input_required")
+        handle = self.successResultOf(
+            self.gateway.listen(
+                "srv",
+                modern("l-1", "subscriptions/listen"),
+                ListenFilter(tools=True),
+                RecordingSink(),
+            )
+        )
+        ended: list[str] = []
+        handle.ended.addCallback(ended.append)
+        stopping = self.gateway.stop()
+        sent = proc.takeMessages()
+        self.assertEqual(sent[0], jsonrpc.resultResponse("c-1", {"action": "cancel"}))
+        self.assertEqual(sent[1]["params"]["requestId"], forwarded["id"])
+        self.assertEqual(ended, ["the gateway is shutting down"])
+        self.assertEqual(self.gateway.modernStats("srv"), ModernStats(requests=1, inputRounds=1))
+        self.assertTrue(proc.stdinClosed)
+        proc.exit(0)
+        self.successResultOf(stopping)
+
+    def test_turning_modern_off_ends_the_listens(self) -> None:
+        opening = self.gateway.listen(
+            "srv", modern("l-1", "subscriptions/listen"), ListenFilter(), RecordingSink()
+        )
+        self.started()
+        handle = self.successResultOf(opening)
+        ended: list[str] = []
+        handle.ended.addCallback(ended.append)
+        self.gateway.reconfigure({"srv": dataclasses.replace(SPEC, modern=False)})
+        self.assertEqual(len(ended), 1)
+        self.assertIn('"modern": false', ended[0])
+        self.assertEqual(
+            self.reactor.lastProcess.signals, []
+        )  # the child goes on for 2025 sessions

@@ -1,0 +1,90 @@
+"""Protocol revisions and the era of a POSTed body (mcpgateway.versions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mcpgateway import versions
+from mcpgateway.versions import Era, eraOf
+
+CLAIM = {versions.MODERN_META_KEY: "2026-07-28"}
+
+
+def request(method: str, meta: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
+    if meta is not None:
+        params["_meta"] = meta
+    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+
+
+@pytest.mark.parametrize(
+    ("message", "header", "era"),
+    [
+        # The body claim decides, whatever the header says.
+        (request("tools/list", CLAIM), None, Era.MODERN),
+        (request("tools/list", CLAIM), "2025-11-25", Era.MODERN),
+        (request("tools/list", CLAIM), "2026-07-28", Era.MODERN),
+        # A malformed claim is still a claim (refused as modern, never served as legacy).
+        (request("tools/list", {versions.MODERN_META_KEY: 7}), None, Era.MODERN),
+        (request("initialize", CLAIM), None, Era.MODERN),
+        # server/discover is modern by its name.
+        (request("server/discover"), None, Era.MODERN),
+        (request("server/discover"), "2025-11-25", Era.MODERN),
+        # The header alone: a revision outside the handshake ones.
+        (request("tools/list"), "2026-07-28", Era.MODERN),
+        (request("tools/list"), "1900-01-01", Era.MODERN),
+        ({"jsonrpc": "2.0", "method": "notifications/cancelled"}, "2026-07-28", Era.MODERN),
+        ([request("tools/list")], "2026-07-28", Era.MODERN),
+        # Legacy: no claim and a handshake header (or none).
+        (request("tools/list"), None, Era.LEGACY),
+        (request("tools/list"), "2025-11-25", Era.LEGACY),
+        (request("tools/list", {"progressToken": 3}), "2025-06-18", Era.LEGACY),
+        ({"jsonrpc": "2.0", "id": 1, "result": {}}, None, Era.LEGACY),
+        ([request("tools/list")], None, Era.LEGACY),
+        # initialize without the claim is the handshake, whatever the header.
+        (request("initialize", protocolVersion="2025-11-25"), None, Era.LEGACY),
+        (request("initialize", protocolVersion="2025-11-25"), "2026-07-28", Era.LEGACY),
+        # _meta that is not an object carries no claim.
+        (request("tools/list", None, _meta="x"), None, Era.LEGACY),
+        ({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": []}, None, Era.LEGACY),
+        ("not a message", None, Era.LEGACY),
+    ],
+)
+def test_eraOf(message: Any, header: str | None, era: Era) -> None:
+    assert eraOf(message, header) is era
+
+
+def test_isModernRequest_is_eraOf_without_a_header() -> None:
+    assert versions.isModernRequest(request("server/discover"))
+    assert versions.isModernRequest(request("ping", CLAIM))
+    assert not versions.isModernRequest(request("tools/list"))
+    assert not versions.isModernRequest(request("initialize", protocolVersion="2025-11-25"))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=80)
+@given(
+    message=JSON,
+    header=st.none()
+    | st.sampled_from(versions.MODERN_VERSIONS + versions.HANDSHAKE_VERSIONS)
+    | st.text(max_size=10),
+)
+def test_eraOf_is_total(message: Any, header: str | None) -> None:
+    """Any JSON and any header: an era, never an exception; a legacy header
+    and no claim never make a body modern unless it is server/discover."""
+    era = eraOf(message, header)
+    assert era in (Era.LEGACY, Era.MODERN)
+    if header is None or header in versions.HANDSHAKE_VERSIONS:
+        bodyModern = isinstance(message, dict) and versions.isModernRequest(message)
+        assert (era is Era.MODERN) == bodyModern
