@@ -225,6 +225,9 @@ def parseEntry(
     modern = entry.get("modern", True)
     if not isinstance(modern, bool):
         raise EntryError("'modern' must be true or false")
+    era = entry.get("era", "legacy")
+    if era not in ("legacy", "modern"):
+        raise EntryError("'era' must be \"legacy\" or \"modern\"")
     command = _expand(command, environ, "command")
     expandedArgs = tuple(_expand(a, environ, "args") for a in args)
     expandedEnv = tuple(sorted((k, _expand(v, environ, f"env.{k}")) for k, v in env.items()))
@@ -242,6 +245,7 @@ def parseEntry(
         requestTimeout=DEFAULT_REQUEST_TIMEOUT if timeoutMs is None else timeoutMs / 1000.0,
         prewarm=prewarm,
         modern=modern,
+        era=era,
         idleTimeout=None if idleMs is None else idleMs / 1000.0,
         maxRssMb=maxRssMb,
         healthPing=None if pingMs is None else pingMs / 1000.0,

@@ -95,6 +95,11 @@ class ServerSpec:
     modern: bool = True
     """Served to MCP 2026-07-28 clients (config C{"modern": false}: they get
     404/-32601 and fall back to C{initialize})."""
+    era: str = "legacy"
+    """What the child speaks: C{"legacy"} (the C{initialize} handshake; a
+    child that answers it with -32022 listing only modern revisions is
+    switched to C{"modern"} by itself) or C{"modern"} (config C{"era":
+    "modern"}: 2026-07-28 from the start)."""
 
     @property
     def sharing(self) -> Sharing:

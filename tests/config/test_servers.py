@@ -329,6 +329,15 @@ def test_modern_is_on_unless_turned_off() -> None:
         parseEntry("x", {**entry, "modern": "no"}, {})
 
 
+def test_era_is_legacy_unless_said() -> None:
+    """Issue 15: C{"era": "modern"} talks 2026-07-28 to the child from the start."""
+    entry = {"command": "c"}
+    assert parseEntry("x", entry, {}).era == "legacy"
+    assert parseEntry("x", {**entry, "era": "modern"}, {}).era == "modern"
+    with pytest.raises(EntryError, match="'era' must be"):
+        parseEntry("x", {**entry, "era": "2026"}, {})
+
+
 def test_share_and_legacy_mode_that_agree() -> None:
     spec = parseEntry("x", {"command": "c", "share": "session", "mode": "stateful"}, NO_PATH)
     assert spec.mode == "session"
@@ -617,6 +626,7 @@ _KEYS = [
     "healthPing",
     "prewarm",
     "modern",
+    "era",
     "url",
 ]
 _VALUES = st.one_of(
