@@ -12,6 +12,20 @@ exit counts as a crash (for backoff and circuit) is the breaker's rule; the
 upstream tells it what the child did: initialized, answered requests, uptime.
 Nothing here raises into a Twisted callback: failures are logged and turned
 into errors for the waiting requests.
+
+Each child process has an I{era}. A child speaks the handshake era (2025)
+unless its entry says C{"era": "modern"}, or it answers C{initialize} with
+-32022 listing only 2026 revisions (L{modernchild.modernOnly}: a mixed list
+is refused as any failed handshake). A modern child gets no C{initialize}:
+the upstream runs C{server/discover} on the same process, puts a
+L{ModernChildAdapter} between the router and the child, and makes the
+discover result into the C{initializeResult} legacy sessions are answered
+from. A child of one session (no handshake by the gateway) that refuses
+its client's C{initialize} so is switched the same way, and that
+C{initialize} is answered from the discover result. The gateway's health
+C{ping} of a modern child is a C{server/discover}. The next process is
+tried in the handshake era again (unless the entry says C{"modern"}): the
+era is the process's.
 """
 
 from __future__ import annotations
@@ -25,9 +39,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, versions
+from mcpgateway.core import modernchild
 from mcpgateway.core.child import ChildProtocol, describeExit
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
+from mcpgateway.core.modernchild import ModernChildAdapter, StateWrapper
 from mcpgateway.core.router import Fanout, Router
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
@@ -50,8 +66,11 @@ class ServerUnavailable(Exception):
 class Upstream:
     """One child of a server and the router of its id space.
 
-    @ivar initializeResult: the child's C{InitializeResult} (shared children).
+    @ivar initializeResult: the child's C{InitializeResult} (shared
+        children; a modern child's is made from its C{DiscoverResult}).
     @ivar state: where the child is in its life (L{Lifecycle}).
+    @ivar era: what the current (or last) child speaks: C{"legacy"} or C{"modern"}.
+    @ivar adapter: the wire of a modern child (C{None}: a legacy child).
     """
 
     log = Logger(observer=logs.observer)
@@ -65,7 +84,12 @@ class Upstream:
         stats: RequestStats | None = None,
         events: EventLog | None = None,
         onAmbiguous: Callable[[str, int], None] | None = None,
+        wrapper: StateWrapper | None = None,
     ) -> None:
+        """
+        @param wrapper: seals a modern child's C{requestState} for its
+            clients (default: the process's, L{modernchild.processWrapper}).
+        """
         clock = spawner.clock
         self.spec = spec
         self._spawner = spawner
@@ -89,6 +113,11 @@ class Upstream:
         self._waiters: list[Deferred[None]] = []
         self._leaving: list[ChildProtocol] = []
         """Children let go of (stdout closed) that are still being stopped."""
+        self.era = spec.era
+        self.adapter: ModernChildAdapter | None = None
+        self.discoverResult: dict[str, Any] | None = None
+        """A modern child's C{DiscoverResult}."""
+        self._wrapper = wrapper
 
     @property
     def pid(self) -> int | None:
@@ -139,7 +168,10 @@ class Upstream:
                 )
             )
             return
-        if self.handshake:
+        if self.spec.era == "modern":
+            assert self.child is not None
+            self._goModern(self.child)
+        elif self.handshake:
             self._initialize()
         else:
             self._running()
@@ -156,16 +188,19 @@ class Upstream:
             raise ServerUnavailable(
                 f"server '{spec.name}' cannot start: command '{spec.command}' was not found on PATH"
             )
+        spawned: list[ChildProtocol] = []
         try:
             child = self._spawner.spawn(
                 spec,
-                self.router.childMessage,
+                lambda message: self._fromChild(spawned, message),
                 lambda line: self.events.emit("stderr", line),
                 self._outputLost,
             )
         except OSError as e:
             raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
+        spawned.append(child)
         self.child = child
+        self.era = "legacy"
         self.startedAt = self._clock.seconds()
         self.spawns += 1
         self.state = Lifecycle.STARTING
@@ -214,6 +249,9 @@ class Upstream:
 
     def _handshakeAnswered(self, response: jsonrpc.Message, child: ChildProtocol) -> None:
         result = response.get("result")
+        if not isinstance(result, dict) and modernchild.modernOnly(response.get("error")):
+            self._goModern(child, response.get("error"))
+            return
         if not isinstance(result, dict):
             error = response.get("error")
             text = error.get("message", error) if isinstance(error, dict) else error
@@ -231,6 +269,125 @@ class Upstream:
             version=result.get("protocolVersion"),
             name=info.get("name") if isinstance(info, dict) else None,
         )
+        self._release(None)
+
+    # -- a child that speaks 2026-07-28 only -------------------------------------------
+
+    def _fromChild(self, spawned: list[ChildProtocol], message: jsonrpc.Message) -> None:
+        """A message of the child C{spawned[0]}: through its adapter when it
+        speaks the modern era, else to the router."""
+        current = bool(spawned) and spawned[0] is self.child
+        adapter = self.adapter
+        if current and adapter is not None:
+            adapter.fromChild(message)
+            return
+        if current and not self.handshake and self._refusedAsModern(message):
+            assert self.child is not None
+            self._goModern(self.child, message.get("error"), held=message["id"])
+            return
+        self.router.childMessage(message)
+
+    def _refusedAsModern(self, message: jsonrpc.Message) -> bool:
+        """Whether C{message} is a child of one session refusing its
+        client's C{initialize} as a modern-only server does."""
+        if "error" not in message or jsonrpc.classify(message) is not jsonrpc.Kind.RESPONSE:
+            return False
+        exchange = self.router.exchangeFor(message["id"])
+        return (
+            exchange is not None
+            and exchange.method == "initialize"
+            and modernchild.modernOnly(message.get("error")) is not None
+        )
+
+    def _goModern(self, child: ChildProtocol, refusal: Any = None, held: Any = None) -> None:
+        """Speak 2026-07-28 to C{child} from now on: discover it. C{refusal}:
+        its -32022 to C{initialize} (it was found out), C{held}: the id of a
+        session's C{initialize} to answer once it is discovered."""
+        offered = modernchild.modernOnly(refusal)
+        version = modernchild.spokenVersion(list(offered or versions.MODERN_VERSIONS))
+        if version is None:
+            self._refused(
+                child,
+                f"server '{self.spec.name}' speaks only protocol revision(s)"
+                f" {', '.join(offered or ())}, which the gateway does not",
+            )
+            return
+        adapter = ModernChildAdapter(
+            self.router,
+            self._clock,
+            child.send,
+            GATEWAY_CLIENT_INFO,
+            version,
+            self._wrapper,
+        )
+        self.adapter = adapter
+        self.era = "modern"
+        self.router.attachChild(adapter.toChild)
+        if offered is not None:
+            self.log.info(
+                "server {server}: child pid {pid} answered initialize with the revisions"
+                " {offered} only; speaking {version} to it",
+                server=self.spec.name,
+                pid=child.pid,
+                offered=", ".join(offered),
+                version=version,
+            )
+        self.router.call("server/discover").addCallback(self._discovered, child, held)
+
+    def _discovered(self, response: jsonrpc.Message, child: ChildProtocol, held: Any) -> None:
+        if child is not self.child or self.adapter is None:
+            return  # that child is gone; its exit already failed the waiters
+        try:
+            self._discoverAnswered(response, child, self.adapter, held)
+        except Exception as e:
+            self.log.failure(
+                "server {server}: handling its discover answer failed", server=self.spec.name
+            )
+            self._refused(
+                child,
+                f"server '{self.spec.name}' gave a server/discover answer the"
+                f" gateway cannot use ({type(e).__name__}: {e})",
+            )
+
+    def _discoverAnswered(
+        self,
+        response: jsonrpc.Message,
+        child: ChildProtocol,
+        adapter: ModernChildAdapter,
+        held: Any,
+    ) -> None:
+        result = response.get("result")
+        if not isinstance(result, dict):
+            error = response.get("error")
+            text = error.get("message", error) if isinstance(error, dict) else error
+            self._refused(child, f"server '{self.spec.name}' refused server/discover: {text}")
+            return
+        if modernchild.spokenVersion(result.get("supportedVersions")) is None:
+            self._refused(
+                child,
+                f"server '{self.spec.name}' supports none of the revisions the gateway speaks"
+                f" (it lists {result.get('supportedVersions')!r})",
+            )
+            return
+        adapter.discovered(result)
+        self.discoverResult = result
+        self.initializeResult = adapter.initializeResult
+        self._emit("initialized", f"discovered (speaks {adapter.version})", pid=child.pid)
+        if self.state is not Lifecycle.RUNNING:
+            self._running()
+        self.router.resubscribe()
+        adapter.start()
+        info = (self.initializeResult or {}).get("serverInfo")
+        self.log.info(
+            "server {server} discovered (protocol {version}, {name})",
+            server=self.spec.name,
+            version=adapter.version,
+            name=info.get("name") if isinstance(info, dict) else None,
+        )
+        if held is not None:
+            exchange = self.router.exchangeFor(held)
+            session = exchange.session if exchange is not None else None
+            adapter.answerInitialize(held, getattr(session, "protocolVersion", None))
         self._release(None)
 
     def _refused(self, child: ChildProtocol, why: str) -> None:
@@ -327,6 +484,9 @@ class Upstream:
         self._emit("exited", f"child pid {child.pid} {why}", pid=child.pid)
         self.lastExit = why
         self.child = None
+        if self.adapter is not None:
+            self.adapter.close()
+            self.adapter = None
         self.state = Lifecycle.STOPPED
         self._initializedAt = None
         self.router.detachChild()

@@ -5,6 +5,7 @@ no request may wait its full timeout for a child that is gone."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -12,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway import jsonrpc
 from mcpgateway.core.child import OUTPUT_GRACE, ChildProtocol
-from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.status import Circuit
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from tests.fakes import (
@@ -301,3 +302,240 @@ class NothingRaisesTests(UpstreamCase):
             self.assertEqual(self.up.state, "stopped")
             self.reactor.advance(60)
         self.assertEqual(self.up.breaker.state, Circuit.CLOSED)  # four crashes 60 s apart
+
+
+MODERN_ENVELOPE_KEYS = {
+    "io.modelcontextprotocol/protocolVersion",
+    "io.modelcontextprotocol/clientCapabilities",
+    "io.modelcontextprotocol/clientInfo",
+}
+DISCOVER_RESULT = {
+    "resultType": "complete",
+    "supportedVersions": ["2026-07-28"],
+    "capabilities": {"tools": {"listChanged": True}, "extensions": {"x": {}}},
+    "instructions": "modern only",
+    "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "modern-child", "version": "2"}},
+    "ttlMs": 0,
+    "cacheScope": "public",
+}
+
+
+def modernRefusal(supported: list[str]) -> Message:
+    return {
+        "error": {
+            "code": jsonrpc.UNSUPPORTED_VERSION,
+            "message": "Unsupported protocol version",
+            "data": {"supported": supported, "requested": "2025-11-25"},
+        }
+    }
+
+
+class ModernChildTests(UpstreamCase):
+    """Children that speak only 2026-07-28: found out by their -32022 to
+    initialize (or configured so), discovered on the same process."""
+
+    def discover(self, proc: FakeProcess, answer: Message | None = None) -> Message:
+        """Answer the discover the child was sent; that request."""
+        [request] = [m for m in proc.takeMessages() if m.get("method") == "server/discover"]
+        proc.reply(
+            {
+                "jsonrpc": "2.0",
+                "id": request["id"],
+                **(answer if answer is not None else {"result": DISCOVER_RESULT}),
+            }
+        )
+        return request  # type: ignore[no-any-return]
+
+    def test_a_modern_only_refusal_switches_that_process_to_discover(self) -> None:
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc, modernRefusal(["2026-07-28"]))
+        self.assertNoResult(d)
+        self.assertEqual(self.up.era, "modern")
+        request = self.discover(proc)
+        self.assertEqual(set(request["params"]["_meta"]), MODERN_ENVELOPE_KEYS)
+        self.assertEqual(
+            request["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"], "2026-07-28"
+        )
+        self.successResultOf(d)
+        self.assertEqual(self.up.state, "running")
+        self.assertEqual(len(self.reactor.processes), 1)  # the same process
+        self.assertEqual(self.up.discoverResult, DISCOVER_RESULT)
+        # Legacy sessions are told what 2025 has of it.
+        self.assertEqual(
+            self.up.initializeResult,
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {"listChanged": True}},
+                "serverInfo": {"name": "modern-child", "version": "2"},
+                "instructions": "modern only",
+            },
+        )
+        sent = proc.takeMessages()
+        self.assertNotIn("notifications/initialized", [m.get("method") for m in sent])
+        # The upstream listen follows the tool list.
+        self.reactor.advance(0)
+        [listen] = proc.takeMessages()
+        self.assertEqual(listen["method"], "subscriptions/listen")
+        self.assertEqual(listen["params"]["notifications"], {"toolsListChanged": True})
+        last = self.up.events.recent()[-1]
+        self.assertEqual(
+            (last["kind"], last["text"]), ("initialized", "discovered (speaks 2026-07-28)")
+        )
+
+    def test_a_refusal_that_lists_a_handshake_revision_is_refused_as_before(self) -> None:
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc, modernRefusal(["2026-07-28", "2025-06-18"]))
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertIn("refused initialize: Unsupported protocol version", str(failure.value))
+        self.assertEqual(proc.signals, ["KILL"])
+        self.assertEqual(self.up.era, "legacy")
+        self.assertNotIn("server/discover", [m.get("method") for m in proc.sentMessages()])
+
+    def test_a_refusal_that_lists_only_unknown_revisions_says_so(self) -> None:
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc, modernRefusal(["2099-01-01"]))
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertIn("speaks only protocol revision(s) 2099-01-01", str(failure.value))
+        self.assertEqual(proc.signals, ["KILL"])
+
+    def test_era_modern_in_the_entry_never_sends_initialize(self) -> None:
+        up = Upstream(
+            dataclasses.replace(spec("srv"), era="modern"),
+            fakeSpawner(self.reactor),
+            SharedFanout(),
+        )
+        d = up.ensure()
+        proc = self.reactor.lastProcess
+        [request] = proc.sentMessages()
+        self.assertEqual(request["method"], "server/discover")
+        self.discover(proc)
+        self.successResultOf(d)
+        self.assertEqual((up.era, up.state), ("modern", "running"))
+        self.assertNotIn("initialize", [m.get("method") for m in proc.sentMessages()])
+
+    def test_a_refused_discover_fails_the_waiters(self) -> None:
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc, modernRefusal(["2026-07-28"]))
+        self.discover(proc, {"error": {"code": -32603, "message": "broken"}})
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertIn("refused server/discover: broken", str(failure.value))
+        self.assertEqual(proc.signals, ["KILL"])
+
+    def test_a_discover_without_a_revision_we_speak_fails_the_waiters(self) -> None:
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc, modernRefusal(["2026-07-28"]))
+        self.discover(proc, {"result": {**DISCOVER_RESULT, "supportedVersions": ["2099-01-01"]}})
+        failure = self.failureResultOf(d, ServerUnavailable)
+        self.assertIn("supports none of the revisions", str(failure.value))
+
+    def test_the_next_process_is_asked_to_initialize_again(self) -> None:
+        self.up.router.attach(self.session)
+        d = self.up.ensure()
+        first = self.reactor.lastProcess
+        self.answerInitialize(first, modernRefusal(["2026-07-28"]))
+        self.discover(first)
+        self.successResultOf(d)
+        self.call()
+        [call] = [m for m in first.takeMessages() if m.get("method") == "tools/call"]
+        first.reply(jsonrpc.resultResponse(call["id"], {"resultType": "complete", "content": []}))
+        first.exit(0)
+        self.assertIsNone(self.up.adapter)
+        second = self.reactor.lastProcess
+        self.assertIsNot(second, first)
+        self.assertEqual(second.sentMessages()[0]["method"], "initialize")
+        self.answerInitialize(second)  # this one speaks the handshake after all
+        self.assertEqual((self.up.era, self.up.state), ("legacy", "running"))
+
+    def test_nothing_of_a_child_that_left_reaches_the_next_ones_adapter(self) -> None:
+        self.up.router.attach(self.session)
+        d = self.up.ensure()
+        first = self.reactor.lastProcess
+        self.answerInitialize(first, modernRefusal(["2026-07-28"]))
+        self.discover(first)
+        self.successResultOf(d)
+        self.call()
+        self.answerLast(first)
+        closeStdout(first)
+        self.reactor.advance(OUTPUT_GRACE)
+        second = self.reactor.lastProcess
+        self.answerInitialize(second, modernRefusal(["2026-07-28"]))
+        self.discover(second)
+        second.takeMessages()
+        first.reply(jsonrpc.request(99, "roots/list", {}))  # the old child, on its way out
+        self.assertEqual(second.takeMessages(), [])
+
+    def test_a_health_ping_of_a_modern_child_is_a_discover(self) -> None:
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc, modernRefusal(["2026-07-28"]))
+        self.discover(proc)
+        self.successResultOf(d)
+        self.reactor.advance(0)
+        proc.takeMessages()
+        answered = self.up.router.call("ping")
+        [probe] = proc.takeMessages()
+        self.assertEqual(probe["method"], "server/discover")
+        self.assertEqual(set(probe["params"]["_meta"]), MODERN_ENVELOPE_KEYS)
+        proc.reply(jsonrpc.resultResponse(probe["id"], DISCOVER_RESULT))
+        self.assertIn("result", self.successResultOf(answered))
+
+
+class ModernChildOfOneSessionTests(SynchronousTestCase):
+    """A child of one session: the gateway does not initialize it, its
+    client does; a modern-only child refuses that, and is switched."""
+
+    def setUp(self) -> None:
+        self.reactor = FakeProcessReactor()
+        self.session = FakeSession("owner", protocolVersion="2025-06-18")
+        self.up = Upstream(
+            spec("srv", mode="session"), fakeSpawner(self.reactor), OwnerFanout(self.session)
+        )
+        self.up.router.attach(self.session)
+
+    def test_the_clients_refused_initialize_is_answered_from_discover(self) -> None:
+        self.successResultOf(self.up.ensure())
+        proc = self.reactor.lastProcess
+        answer = self.up.router.request(
+            self.session,
+            jsonrpc.request(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}}),
+            None,
+        )
+        [init] = proc.takeMessages()
+        proc.reply({"jsonrpc": "2.0", "id": init["id"], **modernRefusal(["2026-07-28"])})
+        self.assertNoResult(answer)
+        [request] = proc.takeMessages()
+        self.assertEqual(request["method"], "server/discover")
+        proc.reply(jsonrpc.resultResponse(request["id"], DISCOVER_RESULT))
+        response = self.successResultOf(answer)
+        self.assertEqual(response["id"], 0)
+        self.assertEqual(response["result"]["protocolVersion"], "2025-06-18")
+        self.assertEqual(response["result"]["serverInfo"]["name"], "modern-child")
+        self.assertEqual(self.up.era, "modern")
+        # The client's own notifications/initialized goes nowhere.
+        self.up.router.clientNotification(
+            self.session, jsonrpc.notification("notifications/initialized")
+        )
+        self.assertEqual(proc.takeMessages(), [])
+
+    def test_era_modern_answers_the_clients_initialize_itself(self) -> None:
+        up = Upstream(
+            dataclasses.replace(spec("srv", mode="session"), era="modern"),
+            fakeSpawner(self.reactor),
+            OwnerFanout(self.session),
+        )
+        d = up.ensure()
+        proc = self.reactor.lastProcess
+        [request] = proc.takeMessages()
+        self.assertEqual(request["method"], "server/discover")
+        proc.reply(jsonrpc.resultResponse(request["id"], DISCOVER_RESULT))
+        self.successResultOf(d)
+        answer = up.router.request(
+            self.session, jsonrpc.request(0, "initialize", {"protocolVersion": "2025-11-25"}), None
+        )
+        self.assertEqual(self.successResultOf(answer)["result"]["protocolVersion"], "2025-11-25")
+        self.assertEqual(proc.takeMessages(), [])
