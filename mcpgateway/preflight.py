@@ -9,6 +9,10 @@ restart's successor inherits it from its predecessor),
 crash recovery of an adopted config, reading the config, and the scan for
 children a SIGKILLed predecessor left behind.
 
+A team gateway's files and extras come first (L{checkTeam}): its tokens
+file, its TLS key and certificate, its audit log's folder, and the
+packages its options need (C{mcpgateway[tls]}, C{mcpgateway[team]}).
+
 Nothing here spawns a process, opens a file for later, or starts a timer:
 those belong to C{startService}, after daemonizing. The log file is the
 one exception that is I{made} here, because it holds the events of these
@@ -57,6 +61,7 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     @raise PreflightError: with one line saying what is wrong and what to do.
     """
     logs.setLevel(options["log-level"])
+    checkTeam(options)
     # First, so the warnings of the steps below reach the log file too.
     logFile = logs.LogFileService(options["log-file"]) if options["log-file"] else None
     stateDir = Path(options["state-dir"]).expanduser()
@@ -79,6 +84,108 @@ def preflight(options: Any, clientHost: str) -> Preflight:
         lock.release()
         raise
     return Preflight(stateDir, lock, configPath, source, loaded, findOrphans(stateDir), logFile)
+
+
+def checkTeam(options: Any) -> None:
+    """The team gateway's checks (docs/team.md), each a one-line refusal
+    saying what to do: a C{ssl:} endpoint needs pyOpenSSL and readable key,
+    certificate and chain files; C{--auth-tokens} a valid tokens file;
+    C{--oauth-issuer} PyJWT, treq and cryptography (and, for https, pyOpenSSL
+    and service_identity: Twisted would not check the issuer's hostname
+    without it) and a readable C{--oauth-ca-file}; C{--audit-log} an
+    existing folder.
+
+    @raise PreflightError: the first problem found.
+    """
+    endpoint = str(options.get("endpoint") or "")
+    if endpoint.split(":", 1)[0].lower() in ("ssl", "tls"):
+        _checkTLS(endpoint)
+    tokens = options.get("auth-tokens")
+    if tokens:
+        _checkTokens(Path(tokens))
+    issuer = options.get("oauth-issuer")
+    if issuer:
+        _checkImports(
+            ("jwt", "treq", "cryptography"),
+            f"--oauth-issuer {issuer} needs PyJWT, treq and cryptography:"
+            " pip install 'mcpgateway[team]'",
+        )
+        urls = (issuer, options.get("oauth-jwks-uri") or "")
+        if any(url.lower().startswith("https:") for url in urls):
+            _checkImports(
+                ("OpenSSL", "service_identity"),
+                f"--oauth-issuer {issuer}: an https issuer needs pyOpenSSL and service_identity"
+                " (without it the issuer's certificate would not be checked against its name):"
+                " pip install 'mcpgateway[team]'",
+            )
+        ca = options.get("oauth-ca-file")
+        if ca:
+            _readable(Path(ca), "--oauth-ca-file", b"-----BEGIN CERTIFICATE-----")
+    audit = options.get("audit-log")
+    if audit:
+        folder = Path(audit).expanduser().absolute().parent
+        if not folder.is_dir():
+            raise PreflightError(f"--audit-log {audit}: the folder {folder} does not exist")
+
+
+def _checkTLS(endpoint: str) -> None:
+    """An C{ssl:} endpoint: pyOpenSSL, and its files (Twisted would read
+    them with a traceback, or say the restart passed no socket)."""
+    from twisted.internet.endpoints import _parse
+
+    _checkImports(
+        ("OpenSSL",),
+        f"--port {endpoint}: TLS needs pyOpenSSL: pip install 'mcpgateway[tls]'",
+    )
+    try:
+        _args, kwargs = _parse(endpoint)
+    except (ValueError, IndexError) as e:
+        raise PreflightError(f"--port {endpoint}: {e}") from None
+    privateKey = kwargs.get("privateKey", "server.pem")
+    files = [
+        ("private key", privateKey, b"PRIVATE KEY-----"),
+        ("certificate", kwargs.get("certKey") or privateKey, b"-----BEGIN CERTIFICATE-----"),
+    ]
+    if kwargs.get("extraCertChain"):
+        files.append(
+            ("certificate chain", kwargs["extraCertChain"], b"-----BEGIN CERTIFICATE-----")
+        )
+    for what, name, marker in files:
+        _readable(Path(name).expanduser(), f"--port: the TLS {what} file", marker)
+
+
+def _readable(path: Path, what: str, marker: bytes) -> None:
+    """C{path} can be read and holds C{marker} (a PEM block), or one line."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise PreflightError(f"{what} {path}: {e.strerror or e}") from None
+    if marker not in data:
+        raise PreflightError(f"{what} {path}: not PEM (no {marker.decode()!r} in it)")
+
+
+def _checkTokens(path: Path) -> None:
+    from mcpgateway.auth.tokenfile import TokensFileError, readTokens
+
+    try:
+        readTokens(path)
+    except TokensFileError as e:
+        raise PreflightError(str(e)) from None
+    except OSError as e:
+        raise PreflightError(
+            f"--auth-tokens {path}: {e.strerror or e} (`mcpgateway token new NAME --file"
+            f" {path}` makes one)"
+        ) from None
+
+
+def _checkImports(modules: tuple[str, ...], message: str) -> None:
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise PreflightError(message) from None
 
 
 def _loadConfig(

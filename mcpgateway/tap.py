@@ -14,15 +14,24 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from twisted.application.service import IService
+from twisted.application.service import IService, Service
 from twisted.python import usage
 
 from mcpgateway import limits, logs
-from mcpgateway.paths import API_TOKEN_ENV, DEFAULT_PORT, defaultStateDir
+from mcpgateway.paths import (
+    API_TOKEN_ENV,
+    AUDIT_LOG_ENV,
+    AUTH_TOKENS_ENV,
+    DEFAULT_PORT,
+    OAUTH_ISSUER_ENV,
+    RESOURCE_URI_ENV,
+    defaultStateDir,
+)
 
 if TYPE_CHECKING:
     from mcpgateway.ops.services import StateFileService
     from mcpgateway.preflight import Preflight
+    from mcpgateway.web.app import TeamSurface
 
 
 def _positiveFloat(value: str) -> float:
@@ -37,6 +46,27 @@ def _positiveInt(value: str) -> int:
     if number <= 0:
         raise ValueError("must be positive")
     return number
+
+
+def _nonNegativeFloat(value: str) -> float:
+    number = float(value)
+    if not number >= 0 or number == float("inf"):
+        raise ValueError("must be zero or more")
+    return number
+
+
+def _nonNegativeInt(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be zero or more")
+    return number
+
+
+def _words(value: str | None) -> tuple[str, ...]:
+    """A comma- or space-separated list (of scopes, audiences)."""
+    if not value:
+        return ()
+    return tuple(word for word in value.replace(",", " ").split() if word)
 
 
 class Options(usage.Options):
@@ -60,6 +90,12 @@ class Options(usage.Options):
             None,
             "Adopt the client config: back up its stdio entries, point them at this gateway,"
             " serve them from the backup, and restore them on stop.",
+        ],
+        [
+            "audit-payloads",
+            None,
+            "With --audit-log: also write each request's arguments and its result or error"
+            " (they may hold secrets; off by default).",
         ],
     ]
     optParameters: list[list[Any]] = [
@@ -270,6 +306,86 @@ class Options(usage.Options):
             " opencode, zed, goose, copilot, amazonq, kiro, junie).",
         ],
         [
+            "auth-tokens",
+            None,
+            None,
+            "A team gateway's tokens file (JSON: token hashes, principal names, allowed"
+            " servers); every MCP request then needs Authorization: Bearer <token>."
+            " `mcpgateway token new NAME --file FILE` makes one. Env: " + AUTH_TOKENS_ENV + ".",
+        ],
+        [
+            "oauth-issuer",
+            None,
+            None,
+            "Accept OAuth 2.1 access tokens (JWT) of this issuer (https, or a loopback http"
+            " URL for tests); needs --resource-uri and mcpgateway[team]. Env: "
+            + OAUTH_ISSUER_ENV
+            + ".",
+        ],
+        [
+            "resource-uri",
+            None,
+            None,
+            "The gateway's canonical URI (e.g. https://mcp.example.com): the audience tokens"
+            " must name, and the resource of /.well-known/oauth-protected-resource. Env: "
+            + RESOURCE_URI_ENV
+            + ".",
+        ],
+        [
+            "oauth-jwks-uri",
+            None,
+            None,
+            "The issuer's JWKS URL (default: discovered from its RFC 8414 or OpenID metadata).",
+        ],
+        [
+            "oauth-audience",
+            None,
+            None,
+            "More accepted 'aud' values, comma-separated (for issuers that ignore 'resource').",
+        ],
+        [
+            "oauth-scopes",
+            None,
+            None,
+            "Scopes every access token must carry, comma-separated (default: none).",
+        ],
+        [
+            "oauth-principal-claim",
+            None,
+            "sub",
+            "The claim that names the principal.",
+        ],
+        [
+            "oauth-ca-file",
+            None,
+            None,
+            "PEM file of the CA that signed the issuer's TLS certificate (a private CA).",
+        ],
+        [
+            "max-requests-per-principal",
+            None,
+            64,
+            "With authentication: most requests one principal may have in flight (429"
+            " beyond; 0: no limit).",
+            _nonNegativeInt,
+        ],
+        [
+            "rate-per-principal",
+            None,
+            50.0,
+            "With authentication: requests a second one principal may send, with bursts of"
+            " twice that (429 with Retry-After beyond; 0: no limit).",
+            _nonNegativeFloat,
+        ],
+        [
+            "audit-log",
+            None,
+            None,
+            "Write one JSON line per MCP request to this file (mode 0600, rotated at 50 MB,"
+            " 10 kept): principal key, session, server, method, tool, outcome, duration."
+            " Env: " + AUDIT_LOG_ENV + ".",
+        ],
+        [
             "child-idle-timeout",
             None,
             None,
@@ -343,6 +459,7 @@ class Options(usage.Options):
                 ) from None
         if not self["api-token"]:
             self["api-token"] = os.environ.get(API_TOKEN_ENV) or None
+        self._teamOptions()
         if self["state-dir"] is None:
             self["state-dir"] = defaultStateDir()
         if self["config"] is not None and not Path(self["config"]).expanduser().is_file():
@@ -353,10 +470,77 @@ class Options(usage.Options):
             self["handover"] = Inherited.fromEnviron(os.environ)
         except BadHandover as e:
             raise usage.UsageError(str(e)) from None
-        leaveOutTLS(self["endpoint"])
+        leaveOutTLS(
+            self["endpoint"], needTLS=_isHttps(self["oauth-issuer"], self["oauth-jwks-uri"])
+        )
+
+    def _teamOptions(self) -> None:
+        """The team gateway's options (docs/team.md): environment fallbacks,
+        then the combinations that cannot work."""
+        for name, env in (
+            ("auth-tokens", AUTH_TOKENS_ENV),
+            ("oauth-issuer", OAUTH_ISSUER_ENV),
+            ("resource-uri", RESOURCE_URI_ENV),
+            ("audit-log", AUDIT_LOG_ENV),
+        ):
+            if not self[name]:
+                self[name] = os.environ.get(env) or None
+        for name in ("auth-tokens", "audit-log", "oauth-ca-file"):
+            if self[name]:
+                self[name] = str(Path(self[name]).expanduser().absolute())
+        issuer = self["oauth-issuer"]
+        if self["auth-tokens"] and issuer:
+            raise usage.UsageError(
+                "--auth-tokens and --oauth-issuer: give one authentication method, not both"
+            )
+        if issuer:
+            if not self["resource-uri"]:
+                raise usage.UsageError(
+                    "--oauth-issuer needs --resource-uri URL (the gateway's canonical URI,"
+                    " e.g. https://mcp.example.com: the audience its tokens must name)"
+                )
+            for name in ("oauth-issuer", "resource-uri", "oauth-jwks-uri"):
+                problem = _urlProblem(self[name])
+                if problem is not None:
+                    raise usage.UsageError(f"--{name} {self[name]}: {problem}")
+        else:
+            for name in ("resource-uri", "oauth-jwks-uri", "oauth-audience", "oauth-scopes"):
+                if self[name]:
+                    raise usage.UsageError(f"--{name} needs --oauth-issuer URL")
+            if self["oauth-ca-file"]:
+                raise usage.UsageError("--oauth-ca-file needs --oauth-issuer URL")
+        if self["audit-payloads"] and not self["audit-log"]:
+            raise usage.UsageError("--audit-payloads needs --audit-log FILE")
+        self["oauth-audience"] = _words(self["oauth-audience"])
+        self["oauth-scopes"] = _words(self["oauth-scopes"])
 
 
-def leaveOutTLS(endpoint: str) -> bool:
+def _urlProblem(url: str | None) -> str | None:
+    """Why C{url} cannot be an issuer's, a JWKS or a resource URI (C{None}: it can)."""
+    if url is None:
+        return None
+    from urllib.parse import urlsplit
+
+    from mcpgateway.web.guard import isLoopbackHost
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an https:// URL"
+    if parts.fragment or parts.query:
+        return "must have no query or fragment"
+    if parts.scheme == "http" and not isLoopbackHost(parts.hostname):
+        return "must be https (plain http only on a loopback host)"
+    return None
+
+
+def _isHttps(*urls: str | None) -> bool:
+    return any(url is not None and url.lower().startswith("https:") for url in urls)
+
+
+def leaveOutTLS(endpoint: str, needTLS: bool = False) -> bool:
     """Keep pyOpenSSL out of a gateway that serves no TLS.
 
     Importing the reactor imports C{twisted.internet.tcp}, which imports
@@ -364,16 +548,39 @@ def leaveOutTLS(endpoint: str) -> bool:
     connections. A gateway listening on plain TCP or a UNIX socket never uses
     it, so before the reactor is imported (twistd and twist parse options
     first) mark pyOpenSSL unavailable; Twisted then leaves C{startTLS} out.
-    A TLS endpoint (C{ssl:}, C{tls:}) keeps it. Returns whether it did so.
+    A TLS endpoint (C{ssl:}, C{tls:}) keeps it, and so does C{needTLS} (an
+    https OAuth issuer). Returns whether it did so.
     """
     if (
-        endpoint.split(":", 1)[0].lower() in ("ssl", "tls")
+        needTLS
+        or isTLSEndpoint(endpoint)
         or "OpenSSL" in sys.modules
         or "twisted.internet.reactor" in sys.modules
     ):
         return False
     sys.modules["OpenSSL"] = None  # type: ignore[assignment]
     return True
+
+
+def isTLSEndpoint(endpoint: str) -> bool:
+    """Whether C{endpoint} is a TLS endpoint string (C{ssl:}, C{tls:})."""
+    return endpoint.split(":", 1)[0].lower() in ("ssl", "tls")
+
+
+def requireAuth(endpoint: str, loopback: bool, options: Any) -> str | None:
+    """The one line that refuses a gateway reachable from other machines
+    with no authentication, or C{None} (loopback, or authentication set).
+
+    Off loopback: a TCP or TLS endpoint without C{interface=}, or on
+    C{0.0.0.0}, C{::} or any other non-loopback address, and an adopted
+    socket that is not loopback; a UNIX socket is local."""
+    if loopback or options.get("auth-tokens") or options.get("oauth-issuer"):
+        return None
+    return (
+        f"{endpoint} is reachable from other machines and no authentication is set:"
+        " add --auth-tokens FILE (`mcpgateway token new NAME --file FILE` makes one) or"
+        " --oauth-issuer URL --resource-uri URL, or listen on 127.0.0.1"
+    )
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:
@@ -399,8 +606,9 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
     successor = _successor(options, reactor, top)
     gateway, configService = _gatewayAndConfig(options, pre, reactor, top, successor, secret)
+    team = _team(options, pre, reactor, top, gateway, secret)
     listener, site = _listener(
-        options, pre, reactor, gateway, configService, top, successor, secret
+        options, pre, reactor, gateway, configService, top, successor, secret, team
     )
     listener.setServiceParent(top)
     _predecessor(options, pre, reactor, gateway, configService, top, listener, site)
@@ -493,6 +701,7 @@ def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
         "config": str(pre.configPath) if pre.configPath else None,
         "stateDir": str(pre.stateDir),
         "rewriteConfig": bool(options["rewrite-config"]),
+        "tls": isTLSEndpoint(options["endpoint"]),
         "clients": options["clients"] if options["rewrite-config"] else "none",
     }
     return StateFileService(pre.stateDir, pre.lock, details, reactor)
@@ -607,6 +816,150 @@ def _gatewayAndConfig(
     return gateway[0], configService
 
 
+def _principalKeys(secret: bytes | None) -> Any:
+    """A principal's name to its key: a keyed hash (never the name) that
+    sessions, sharing scopes, /health and the audit log carry."""
+    from mcpgateway.config.workspaces import WorkspaceKeys
+
+    keys = WorkspaceKeys(secret if secret is not None else os.urandom(32))
+
+    def keyOf(name: str) -> str:
+        return keys.digest("principal", name.encode("utf-8"))
+
+    return keyOf
+
+
+class _Polling(Service):
+    """Polls a tokens file (L{mcpgateway.auth.tokens.TokensFile}) from
+    C{startService} on: after daemonizing."""
+
+    def __init__(self, tokens: Any) -> None:
+        self._tokens = tokens
+
+    def startService(self) -> None:
+        super().startService()
+        self._tokens.start()
+
+    def stopService(self) -> None:
+        self._tokens.stop()
+        super().stopService()
+
+
+def _team(
+    options: Options, pre: Preflight, reactor: Any, top: Any, gateway: Any, secret: bytes | None
+) -> TeamSurface:
+    """A team gateway's door (docs/team.md): the authentication gate (a
+    tokens file, or an OAuth issuer's JWTs), the per-principal limits and
+    the audit log; their services (polling, key fetching, the log file)
+    start with the tree, after daemonizing."""
+    from mcpgateway.web.app import TeamSurface
+
+    authStatus: Any = None
+    gate: Any = None
+    if options["auth-tokens"]:
+        gate, authStatus = _tokensGate(options, reactor, top, secret)
+    elif options["oauth-issuer"]:
+        gate, authStatus = _oauthGate(options, reactor, top, gateway, secret)
+    quota = None
+    limited = options["max-requests-per-principal"] or options["rate-per-principal"]
+    if gate is not None and limited:  # without authentication there is one caller
+        from mcpgateway.auth.quota import PrincipalQuota
+
+        quota = PrincipalQuota(
+            reactor, options["max-requests-per-principal"], options["rate-per-principal"]
+        )
+    audit = None
+    if options["audit-log"]:
+        from mcpgateway.ops.audit import AuditLog
+
+        audit = AuditLog(Path(options["audit-log"]), reactor, payloads=options["audit-payloads"])
+        audit.setServiceParent(top)
+
+    def status() -> dict[str, Any]:
+        line: dict[str, Any] = authStatus() if authStatus is not None else {"mode": "none"}
+        if quota is not None:
+            line["limits"] = {
+                "maxConcurrent": quota.maxConcurrent,
+                "perSecond": quota.perSecond,
+                "principals": len(quota),
+            }
+        if audit is not None:
+            line["audit"] = True
+        return line
+
+    return TeamSurface(gate, quota, audit, status)
+
+
+def _tokensGate(options: Options, reactor: Any, top: Any, secret: bytes | None) -> Any:
+    from mcpgateway.auth.tokenfile import TokensFileError
+    from mcpgateway.auth.tokens import TokensFile, TokenTable
+    from mcpgateway.web.auth import AuthGate
+
+    table = TokenTable((), _principalKeys(secret), reactor)
+    tokens = TokensFile(Path(options["auth-tokens"]), table, reactor, _threadRunner(reactor))
+    try:
+        tokens.load()
+    except TokensFileError as e:
+        _refuse(str(e))
+    except OSError as e:
+        _refuse(f"--auth-tokens {options['auth-tokens']}: {e.strerror or e}")
+    _Polling(tokens).setServiceParent(top)
+    gate = AuthGate(table, reactor, None, None, lambda: ())
+
+    def status() -> dict[str, Any]:
+        return {
+            "mode": "tokens",
+            "principals": table.principals(),
+            "tokens": len(table),
+            "reloads": tokens.reloads,
+            "lastError": tokens.lastError,
+        }
+
+    return gate, status
+
+
+def _oauthGate(options: Options, reactor: Any, top: Any, gateway: Any, secret: bytes | None) -> Any:
+    from twisted.web.client import Agent, HTTPConnectionPool
+
+    from mcpgateway.auth.bearer import JwtVerifier, OAuthSettings
+    from mcpgateway.auth.jwks import KeySet, KeySetService, httpFetch
+    from mcpgateway.auth.metadata import SCOPE_ADMIN, serverScope
+    from mcpgateway.web.auth import AuthGate
+
+    issuer, resource = options["oauth-issuer"], options["resource-uri"]
+    settings = OAuthSettings(
+        issuer=issuer,
+        resource=resource,
+        audiences=options["oauth-audience"],
+        jwksUri=options["oauth-jwks-uri"],
+        requiredScopes=options["oauth-scopes"],
+        principalClaim=options["oauth-principal-claim"],
+    )
+    pool = HTTPConnectionPool(reactor, persistent=False)
+    if options["oauth-ca-file"]:
+        from twisted.internet.ssl import Certificate
+        from twisted.web.client import BrowserLikePolicyForHTTPS
+
+        pem = Path(options["oauth-ca-file"]).read_bytes()
+        policy = BrowserLikePolicyForHTTPS(trustRoot=Certificate.loadPEM(pem))
+        agent = Agent(reactor, contextFactory=policy, pool=pool)
+    else:
+        agent = Agent(reactor, pool=pool)
+    keys = KeySet(httpFetch(agent, reactor), reactor, issuer, options["oauth-jwks-uri"])
+    KeySetService(keys).setServiceParent(top)
+    verifier = JwtVerifier(settings, keys, _principalKeys(secret), reactor)
+
+    def scopes() -> list[str]:
+        return [SCOPE_ADMIN, *(serverScope(name) for name in sorted(gateway.pools))]
+
+    gate = AuthGate(verifier, reactor, resource, issuer, scopes)
+
+    def status() -> dict[str, Any]:
+        return {"mode": "oauth", "issuer": issuer, "resource": resource, "jwks": keys.status()}
+
+    return gate, status
+
+
 def _listener(
     options: Options,
     pre: Preflight,
@@ -616,11 +969,17 @@ def _listener(
     top: Any,
     successor: Any = None,
     secret: bytes | None = None,
+    team: TeamSurface | None = None,
 ) -> tuple[Any, Any]:
     """The HTTP side on C{--port} (or on the socket a restart's predecessor
     passed down): the MCP endpoints (credential headers keyed with
-    C{secret}), /health, and the management apps (Klein, loaded on their
-    first call); the listener and the site."""
+    C{secret}) behind C{team}'s door, /health, and the management apps
+    (Klein, loaded on their first call); the listener and the site.
+
+    A gateway reachable from other machines with no authentication is
+    refused here (L{requireAuth}), once the socket is known. A restart's
+    successor on a TLS endpoint wraps the socket it adopted in TLS again,
+    with the same key and certificate."""
     from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 
     from mcpgateway.config.gatewayfile import ManagedConfig
@@ -636,8 +995,14 @@ def _listener(
     def api() -> Any:
         from mcpgateway.web.api import ApiApp
 
-        return ApiApp(management, gateway, reactor, options["api-token"]).resource()
+        authLine = team.authLine if team is not None else None
+        return ApiApp(
+            management, gateway, reactor, options["api-token"], authLine=authLine
+        ).resource()
 
+    tls: Any = None
+    if successor is not None and isTLSEndpoint(endpoint):
+        tls = _tlsContext(reactor, endpoint)
     try:
         if successor is not None:
             from mcpgateway.ops.handover import socketFamily
@@ -647,16 +1012,23 @@ def _listener(
         else:
             server = serverFromString(reactor, endpoint)
     except OSError as e:
-        _refuse(f"the restart passed no listening socket: {e}")
+        if successor is not None:
+            _refuse(f"the restart passed no listening socket: {e}")
+        _refuse(f"--port {endpoint}: {e.strerror or e}: {e.filename or ''}".rstrip(": "))
     except (IndexError, KeyError, ValueError) as e:
         _refuse(f"--port {endpoint}: {e or 'no socket passed in (LISTEN_FDS, LISTEN_FDNAMES)'}")
+    loopbackOnly = _isLoopbackEndpoint(endpoint) or adoptsLoopback(server)
+    refusal = requireAuth(endpoint, loopbackOnly, options)
+    if refusal is not None:
+        _refuse(refusal)
     site = makeSite(
         gateway,
         reactor,
-        loopbackOnly=_isLoopbackEndpoint(endpoint) or adoptsLoopback(server),
+        loopbackOnly=loopbackOnly,
         api=api,
         limits=options["limits"],
         keys=None if secret is None else WorkspaceKeys(secret),
+        team=team,
     )
     notify = NotifyService(os.environ.get("NOTIFY_SOCKET"))
     notify.setServiceParent(top)
@@ -668,7 +1040,28 @@ def _listener(
         if successor is not None:
             successor.listening(port)  # the predecessor stops accepting
 
-    return ListenerService(server, endpoint, site, reactor, onListening=listening), site
+    factory: Any = site
+    if tls is not None:
+        # The adopted socket is a plain one: TLS is this process's to add.
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        factory = TLSMemoryBIOFactory(tls, False, site)
+    return ListenerService(server, endpoint, factory, reactor, onListening=listening), site
+
+
+def _tlsContext(reactor: Any, endpoint: str) -> Any:
+    """The TLS context factory of the C{ssl:} endpoint string C{endpoint}
+    (Twisted's parser reads its key and certificate files)."""
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        parsed = serverFromString(reactor, endpoint)
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        _refuse(f"--port {endpoint}: {e}")
+    context = getattr(parsed, "_sslContextFactory", None)
+    if context is None:
+        _refuse(f"--port {endpoint}: not a TLS endpoint Twisted can re-create on a restart")
+    return context
 
 
 def _manhole(options: Options, pre: Preflight, reactor: Any, gateway: Any, top: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,91 @@ def test_what_it_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert not (tmp_path / "g.log").exists()  # opened only in startService
     finally:
         found.lock.release()
+
+
+# -- issue 16: a team gateway's files and extras ----------------------------------
+
+
+def refusal(tmp_path: Path, *extra: str) -> str:
+    with pytest.raises(PreflightError) as refused:
+        preflight(options(tmp_path, *extra), "127.0.0.1")
+    message = str(refused.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_missing_tokens_file_says_how_to_make_one(tmp_path: Path) -> None:
+    missing = tmp_path / "tokens.json"
+    assert refusal(tmp_path, "--auth-tokens", str(missing)) == (
+        f"--auth-tokens {missing}: No such file or directory (`mcpgateway token new NAME"
+        f" --file {missing}` makes one)"
+    )
+
+
+def test_an_invalid_tokens_file_names_the_entry_never_a_hash(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.json"
+    secretish = "ab" * 32
+    tokens.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "tokens": [
+                    {"sha256": secretish, "principal": "alice"},
+                    {"sha256": secretish.replace("a", "c"), "principal": "has space"},
+                ],
+            }
+        )
+    )
+    message = refusal(tmp_path, "--auth-tokens", str(tokens))
+    assert "1" in message and "principal" in message, message
+    assert secretish not in message
+
+
+def test_tls_files_are_checked_in_one_line(tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    port = f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"
+    assert refusal(tmp_path, "--port", port) == (
+        f"--port: the TLS private key file {key}: No such file or directory"
+    )
+    key.write_text("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n")
+    cert.write_text("not a certificate")
+    assert refusal(tmp_path, "--port", port) == (
+        f"--port: the TLS certificate file {cert}: not PEM (no '-----BEGIN CERTIFICATE-----' in it)"
+    )
+
+
+def test_tls_without_pyopenssl_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "OpenSSL", None)
+    port = "ssl:0:privateKey=k.pem:interface=127.0.0.1"
+    assert refusal(tmp_path, "--port", port) == (
+        f"--port {port}: TLS needs pyOpenSSL: pip install 'mcpgateway[tls]'"
+    )
+
+
+def test_oauth_without_its_packages_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "treq", None)
+    issuer = ("--oauth-issuer", "http://127.0.0.1:1", "--resource-uri", "http://127.0.0.1:9100")
+    assert refusal(tmp_path, *issuer) == (
+        "--oauth-issuer http://127.0.0.1:1 needs PyJWT, treq and cryptography:"
+        " pip install 'mcpgateway[team]'"
+    )
+    monkeypatch.delitem(sys.modules, "treq")
+    monkeypatch.setitem(sys.modules, "service_identity", None)
+    https = ("--oauth-issuer", "https://id.example.com", "--resource-uri", "https://m.example")
+    assert "needs pyOpenSSL and service_identity" in refusal(tmp_path, *https)
+    monkeypatch.delitem(sys.modules, "service_identity")
+    missing = tmp_path / "ca.pem"
+    assert refusal(tmp_path, *https, "--oauth-ca-file", str(missing)) == (
+        f"--oauth-ca-file {missing}: No such file or directory"
+    )
+
+
+def test_the_audit_logs_folder_must_exist(tmp_path: Path) -> None:
+    audit = tmp_path / "nowhere" / "audit.jsonl"
+    assert refusal(tmp_path, "--audit-log", str(audit)) == (
+        f"--audit-log {audit}: the folder {audit.parent} does not exist"
+    )

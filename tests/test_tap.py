@@ -526,3 +526,294 @@ def test_a_request_waits_for_the_predecessor_as_long_as_a_restart_can_take(
     assert isinstance(top, MultiService)
     [gatewayService] = [s for s in top if type(s).__name__ == "GatewayService"]
     assert getattr(gatewayService, "gateway").predecessorWait == 122.0  # noqa: B009
+
+
+# -- issue 16: a team gateway -----------------------------------------------------
+
+
+def test_team_options_default_to_none_and_limits_to_64_and_50(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for env in (
+        "MCPGATEWAY_AUTH_TOKENS",
+        "MCPGATEWAY_OAUTH_ISSUER",
+        "MCPGATEWAY_RESOURCE_URI",
+        "MCPGATEWAY_AUDIT_LOG",
+    ):
+        monkeypatch.delenv(env, raising=False)
+    options = parse()
+    assert {
+        key: options[key]
+        for key in (
+            "auth-tokens",
+            "oauth-issuer",
+            "resource-uri",
+            "oauth-jwks-uri",
+            "oauth-audience",
+            "oauth-scopes",
+            "oauth-principal-claim",
+            "oauth-ca-file",
+            "max-requests-per-principal",
+            "rate-per-principal",
+            "audit-log",
+            "audit-payloads",
+        )
+    } == {
+        "auth-tokens": None,
+        "oauth-issuer": None,
+        "resource-uri": None,
+        "oauth-jwks-uri": None,
+        "oauth-audience": (),
+        "oauth-scopes": (),
+        "oauth-principal-claim": "sub",
+        "oauth-ca-file": None,
+        "max-requests-per-principal": 64,
+        "rate-per-principal": 50.0,
+        "audit-log": None,
+        "audit-payloads": 0,
+    }
+
+
+def test_team_options_and_their_environment_fallbacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MCPGATEWAY_AUTH_TOKENS", "tokens.json")
+    monkeypatch.setenv("MCPGATEWAY_AUDIT_LOG", "audit.jsonl")
+    options = parse("--max-requests-per-principal", "8", "--rate-per-principal", "2.5")
+    assert options["auth-tokens"] == str(tmp_path / "tokens.json")  # absolute: twistd may chdir
+    assert options["audit-log"] == str(tmp_path / "audit.jsonl")
+    assert (options["max-requests-per-principal"], options["rate-per-principal"]) == (8, 2.5)
+    assert parse("--auth-tokens", "/etc/t.json")["auth-tokens"] == "/etc/t.json"  # the flag wins
+    monkeypatch.delenv("MCPGATEWAY_AUTH_TOKENS")
+    monkeypatch.setenv("MCPGATEWAY_OAUTH_ISSUER", "https://id.example.com")
+    monkeypatch.setenv("MCPGATEWAY_RESOURCE_URI", "https://mcp.example.com")
+    oauth = parse("--oauth-scopes", "mcp:use, profile", "--oauth-audience", "a,b")
+    assert (oauth["oauth-issuer"], oauth["resource-uri"]) == (
+        "https://id.example.com",
+        "https://mcp.example.com",
+    )
+    assert (oauth["oauth-scopes"], oauth["oauth-audience"]) == (("mcp:use", "profile"), ("a", "b"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--oauth-issuer", "https://id.example.com"], "--oauth-issuer needs --resource-uri URL"),
+        (
+            ["--oauth-issuer", "http://id.example.com", "--resource-uri", "https://m.example"],
+            "--oauth-issuer http://id.example.com: must be https (plain http only on a loopback",
+        ),
+        (
+            ["--oauth-issuer", "ftp://x", "--resource-uri", "https://m.example"],
+            "must be an https:// URL",
+        ),
+        (
+            [
+                "--auth-tokens",
+                "t.json",
+                "--oauth-issuer",
+                "https://i",
+                "--resource-uri",
+                "https://m",
+            ],
+            "give one authentication method, not both",
+        ),
+        (["--resource-uri", "https://m.example"], "--resource-uri needs --oauth-issuer URL"),
+        (["--oauth-ca-file", "ca.pem"], "--oauth-ca-file needs --oauth-issuer URL"),
+        (["--audit-payloads"], "--audit-payloads needs --audit-log FILE"),
+        (["--rate-per-principal", "-1"], "must be zero or more"),
+        (["--max-requests-per-principal", "-2"], "must be zero or more"),
+    ],
+)
+def test_team_option_combinations_that_cannot_work(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for env in ("MCPGATEWAY_AUTH_TOKENS", "MCPGATEWAY_OAUTH_ISSUER", "MCPGATEWAY_RESOURCE_URI"):
+        monkeypatch.delenv(env, raising=False)
+    with pytest.raises(SystemExit) as exited:
+        parse(*argv)
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 2, err
+
+
+def test_a_loopback_issuer_may_be_plain_http() -> None:
+    options = parse(
+        "--oauth-issuer", "http://127.0.0.1:8000", "--resource-uri", "http://localhost:9100"
+    )
+    assert options["oauth-issuer"] == "http://127.0.0.1:8000"
+
+
+REFUSED = (
+    "is reachable from other machines and no authentication is set: add --auth-tokens FILE"
+    " (`mcpgateway token new NAME --file FILE` makes one) or --oauth-issuer URL"
+    " --resource-uri URL, or listen on 127.0.0.1"
+)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reachable"),
+    [
+        ("tcp:9100:interface=127.0.0.1", False),
+        ("tcp:9100:interface=127.0.0.2", False),
+        ("tcp:9100", True),
+        ("tcp:9100:interface=0.0.0.0", True),
+        ("tcp:9100:interface=192.168.1.5", True),
+        ("tcp6:9100:interface=\\:\\:1", False),
+        ("tcp6:9100:interface=\\:\\:", True),
+        ("unix:/run/mcpgateway.sock", False),
+        ("ssl:9443:privateKey=k.pem:interface=0.0.0.0", True),
+        ("ssl:9443:privateKey=k.pem", True),
+        ("ssl:9443:privateKey=k.pem:interface=127.0.0.1", False),
+    ],
+)
+def test_require_auth_over_endpoint_kinds(endpoint: str, reachable: bool) -> None:
+    loopback = tap._isLoopbackEndpoint(endpoint)
+    refusal = tap.requireAuth(endpoint, loopback, {})
+    assert refusal == (f"{endpoint} {REFUSED}" if reachable else None)
+    assert tap.requireAuth(endpoint, loopback, {"auth-tokens": "/t.json"}) is None
+    assert tap.requireAuth(endpoint, loopback, {"oauth-issuer": "https://i"}) is None
+
+
+def test_an_adopted_socket_off_loopback_needs_auth() -> None:
+    # An adopted systemd socket: the endpoint string says nothing, the socket does.
+    assert tap.requireAuth("systemd:domain=INET:index=0", False, {}) == (
+        f"systemd:domain=INET:index=0 {REFUSED}"
+    )
+    assert tap.requireAuth("systemd:domain=INET:index=0", True, {}) is None
+
+
+def test_off_loopback_without_auth_refuses_the_start_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MCPGATEWAY_AUTH_TOKENS", raising=False)
+    monkeypatch.delenv("MCPGATEWAY_OAUTH_ISSUER", raising=False)
+    reactor = FakeProcessReactor()
+    options = parse("--port", "9303", "--interface", "0.0.0.0", "--state-dir", str(tmp_path / "st"))
+    with pytest.raises(SystemExit) as exited:
+        tap.makeService(options, reactor)
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == f"mcpgateway: tcp:9303:interface=0.0.0.0 {REFUSED}\n"
+    assert reactor.tcpServers == []
+
+
+def test_a_team_gateway_on_a_memory_reactor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpgateway.auth.tokenfile import addToken
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    tokens = tmp_path / "tokens.json"
+    addToken(tokens, "alice")
+    audit = tmp_path / "audit.jsonl"
+    reactor = FakeProcessReactor()
+    options = parse(
+        "--port",
+        "tcp:9304:interface=0.0.0.0",
+        "--state-dir",
+        str(tmp_path / "st"),
+        "--auth-tokens",
+        str(tokens),
+        "--audit-log",
+        str(audit),
+        "--rate-per-principal",
+        "5",
+    )
+    top = tap.makeService(options, reactor)
+    assert isinstance(top, MultiService)
+    names = [type(service).__name__ for service in top]
+    assert {"_Polling", "AuditLog"} <= set(names)
+    # Nothing opened or scheduled before startService (twistd daemonizes in between).
+    assert not audit.exists() and reactor.getDelayedCalls() == []
+    top.startService()
+    try:
+        [(port, site, _, interface)] = reactor.tcpServers
+        assert (port, interface) == (9304, "0.0.0.0")
+        team = getattr(site, "resource").team  # noqa: B009 (an IProtocolFactory to mypy)
+        assert team.gate is not None and team.quota is not None and team.audit is not None
+        assert team.authLine() == {
+            "mode": "tokens",
+            "principals": 1,
+            "tokens": 1,
+            "reloads": 0,
+            "lastError": None,
+            "limits": {"maxConcurrent": 64, "perSecond": 5.0, "principals": 0},
+            "audit": True,
+        }
+        assert audit.exists()
+    finally:
+        top.stopService()
+
+
+def test_without_authentication_there_are_no_per_principal_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MCPGATEWAY_AUTH_TOKENS", raising=False)
+    reactor = FakeProcessReactor()
+    options = parse("--port", "9306", "--state-dir", str(tmp_path / "st"))
+    top = tap.makeService(options, reactor)
+    top.startService()
+    try:
+        [(_, site, _, _)] = reactor.tcpServers
+        team = getattr(site, "resource").team  # noqa: B009
+        assert (team.gate, team.quota, team.audit) == (None, None, None)
+        assert team.authLine() == {"mode": "none"}
+    finally:
+        top.stopService()
+
+
+def test_a_bad_tokens_file_refuses_the_start_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text('{"version": 1, "tokens": [{"sha256": "zz", "principal": "a"}]}')
+    options = parse("--state-dir", str(tmp_path / "st"), "--auth-tokens", str(tokens))
+    with pytest.raises(SystemExit):
+        tap.makeService(options, FakeProcessReactor())
+    err = capsys.readouterr().err
+    assert err.startswith("mcpgateway: ") and len(err.strip().splitlines()) == 1, err
+    assert "tokens[0]" in err or "entry" in err, err
+
+
+def test_an_oauth_gateway_fetches_the_issuers_keys_only_once_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    reactor = FakeProcessReactor()
+    options = parse(
+        "--port",
+        "tcp:9305:interface=0.0.0.0",
+        "--state-dir",
+        str(tmp_path / "st"),
+        "--oauth-issuer",
+        "http://127.0.0.1:8555",
+        "--resource-uri",
+        "http://127.0.0.1:9305",
+        "--oauth-jwks-uri",
+        "http://127.0.0.1:8555/jwks.json",
+    )
+    top = tap.makeService(options, reactor)
+    assert isinstance(top, MultiService)
+    assert "KeySetService" in [type(service).__name__ for service in top]
+    assert reactor.tcpClients == [] and reactor.getDelayedCalls() == []
+    top.startService()
+    try:
+        assert [(host, port) for host, port, *_ in reactor.tcpClients] == [("127.0.0.1", 8555)]
+        [(_, site, _, _)] = reactor.tcpServers
+        gate = getattr(site, "resource").team.gate  # noqa: B009
+        assert (gate.resource, gate.issuer) == ("http://127.0.0.1:9305", "http://127.0.0.1:8555")
+        line = getattr(site, "resource").team.authLine()  # noqa: B009
+        assert (line["mode"], line["issuer"], line["jwks"]["keys"]) == (
+            "oauth",
+            "http://127.0.0.1:8555",
+            0,
+        )
+    finally:
+        top.stopService()

@@ -6,8 +6,10 @@ Synchronous (urllib): the command never runs a reactor. A L{GatewayClient}
 is handed to the commands in their L{mcpgateway.cli.context.CliContext}, so a
 test gives them another opener instead of patching this module. It never
 goes through an C{http_proxy} of the environment, reads at most
-L{MAX_ANSWER} bytes of an answer, and sends the management API's bearer
-token from C{$MCPGATEWAY_API_TOKEN} when that is set.
+L{MAX_ANSWER} bytes of an answer, and sends a bearer token when one is set:
+to the management API C{$MCPGATEWAY_API_TOKEN}, else C{$MCPGATEWAY_TOKEN};
+to C{/health} and C{/sessions} C{$MCPGATEWAY_TOKEN} (a principal's token,
+for a gateway run with authentication), else C{$MCPGATEWAY_API_TOKEN}.
 """
 
 from __future__ import annotations
@@ -30,9 +32,14 @@ MAX_ANSWER = 16 * 1024 * 1024
 gateway's cap on what it accepts)."""
 
 
+TOKEN_ENV = "MCPGATEWAY_TOKEN"
+"""A principal's bearer token (C{mcpgateway token new}) for a gateway run
+with C{--auth-tokens} or OAuth."""
+
 TOKEN_HELP = (
     f"Sends Authorization: Bearer ${API_TOKEN_ENV} when that is set (needed when the"
-    " gateway runs with --api-token)."
+    f" gateway runs with --api-token), else ${TOKEN_ENV} (an admin's token, when the"
+    " gateway runs with authentication)."
 )
 """What the help of every command of the management API says about the token."""
 
@@ -65,8 +72,15 @@ class GatewayClient:
 
     @property
     def token(self) -> str | None:
-        """The management API's bearer token (C{$MCPGATEWAY_API_TOKEN})."""
-        return self.environ.get(API_TOKEN_ENV) or None
+        """The management API's bearer token (C{$MCPGATEWAY_API_TOKEN}, else
+        C{$MCPGATEWAY_TOKEN})."""
+        return self.environ.get(API_TOKEN_ENV) or self.environ.get(TOKEN_ENV) or None
+
+    @property
+    def principalToken(self) -> str | None:
+        """The token sent to C{/health} and C{/sessions} (C{$MCPGATEWAY_TOKEN},
+        else C{$MCPGATEWAY_API_TOKEN})."""
+        return self.environ.get(TOKEN_ENV) or self.environ.get(API_TOKEN_ENV) or None
 
     def headers(self, body: bool = False) -> dict[str, str]:
         """Accept JSON; the bearer token when there is one."""
@@ -92,8 +106,11 @@ class GatewayClient:
 
     def getJson(self, url: str, timeout: float) -> Any:
         """GET C{url} and decode its JSON body, or raise L{CliError} in one line."""
+        headers = {"Accept": "application/json"}
+        if self.principalToken:
+            headers["Authorization"] = f"Bearer {self.principalToken}"
         try:
-            with self.open(url, {"Accept": "application/json"}, timeout) as response:
+            with self.open(url, headers, timeout) as response:
                 body = response.read(MAX_ANSWER)
         except urllib.error.HTTPError as e:
             raise CliError(f"{url} answered HTTP {e.code}") from None

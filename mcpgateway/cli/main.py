@@ -29,6 +29,7 @@ from mcpgateway.cli import (
     start,
     status,
     stop,
+    token,
 )
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import CliError, Output, Parser, UsageError
@@ -74,6 +75,7 @@ def makeParser() -> Parser:
         logs,
         service,
         bridge,
+        token,
     ):
         command.addParser(commands, common)
     return parser

@@ -19,8 +19,9 @@ Precedence, highest first:
     in the command and args): C{session};
  5. the default: C{global} for the user's scope, C{workspace} for a project's.
 
-C{classification.json} may also set C{requestTimeout} (milliseconds) and
-C{maxChildren}.
+C{classification.json} may also set C{requestTimeout} (milliseconds),
+C{maxChildren} and C{perUser} (C{true}: a child per authenticated principal;
+C{false}: not, unless the scope is C{credential}), which win over the entry's.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ configured otherwise."""
 BUILTIN_STATEFUL = BUILTIN_SESSION
 """Its former name."""
 OVERRIDES_FILE = paths.OVERRIDES_FILE
-KEYS = ("share", "mode", "requestTimeout", "maxChildren")
+KEYS = ("share", "mode", "requestTimeout", "maxChildren", "perUser")
 """What a server's line in C{classification.json} may say."""
 
 
@@ -66,6 +67,8 @@ class Override:
     requestTimeout: float | None = None
     """Seconds (the file says milliseconds)."""
     maxChildren: int | None = None
+    perUser: bool | None = None
+    """A child per authenticated principal (C{None}: as the entry says)."""
 
     @property
     def mode(self) -> str | None:
@@ -132,13 +135,17 @@ def loadOverrides(stateDir: Path) -> Overrides:
                 f"{path}: '{name}'.maxChildren must be a whole number of at least 1; ignored"
             )
             maxChildren = None
+        perUser = entry.get("perUser")
+        if perUser is not None and not isinstance(perUser, bool):
+            out.warnings.append(f"{path}: '{name}'.perUser must be true or false; ignored")
+            perUser = None
         unknown = sorted(set(entry) - set(KEYS))
         if unknown:
             out.warnings.append(
                 f"{path}: '{name}' has unknown key(s) {', '.join(unknown)}; ignored"
             )
         out.servers[name] = Override(
-            share, None if timeout is None else timeout / 1000, maxChildren
+            share, None if timeout is None else timeout / 1000, maxChildren, perUser
         )
     return out
 
@@ -176,7 +183,8 @@ def resolve(
     default: str = "global",
 ) -> ServerSpec:
     """C{spec} with its scope decided by the precedence (module docstring),
-    C{pinned} and C{promoted} set, and the override's timeout and limit.
+    C{pinned} and C{promoted} set, and the override's timeout, limit and
+    C{perUser}.
 
     @param default: the scope when nothing else says one (C{global} for the
         user's scope, C{workspace} for a project's entry).
@@ -200,6 +208,7 @@ def resolve(
         promoted=promoted,
         requestTimeout=override.requestTimeout or spec.requestTimeout,
         maxChildren=override.maxChildren or spec.maxChildren,
+        perUser=spec.perUser if override.perUser is None else override.perUser,
     )
 
 

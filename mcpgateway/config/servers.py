@@ -225,9 +225,12 @@ def parseEntry(
     modern = entry.get("modern", True)
     if not isinstance(modern, bool):
         raise EntryError("'modern' must be true or false")
+    perUser = entry.get("perUser", False)
+    if not isinstance(perUser, bool):
+        raise EntryError("'perUser' must be true or false")
     era = entry.get("era", "legacy")
     if era not in ("legacy", "modern"):
-        raise EntryError("'era' must be \"legacy\" or \"modern\"")
+        raise EntryError('\'era\' must be "legacy" or "modern"')
     command = _expand(command, environ, "command")
     expandedArgs = tuple(_expand(a, environ, "args") for a in args)
     expandedEnv = tuple(sorted((k, _expand(v, environ, f"env.{k}")) for k, v in env.items()))
@@ -253,6 +256,7 @@ def parseEntry(
         executable=which(command, searchPath),
         credentialEnv=credentialEnv,
         maxChildren=maxChildren,
+        perUser=perUser,
     )
 
 

@@ -223,7 +223,7 @@ class Gateway:
                 dropped += 1
                 continue
             session = Session.fromRecord(record)
-            variant = pool.variantFor(session.scope)
+            variant = pool.variantFor(session.scope, principal=session.principal)
             if variant is None:
                 dropped += 1  # its workspace route is gone
                 continue
@@ -274,12 +274,17 @@ class Gateway:
         scope: str = "",
         credentialKey: str = "",
         credentials: tuple[tuple[str, str], ...] = (),
+        principal: str = "",
     ) -> tuple[Session, Deferred[jsonrpc.Message]]:
         """Create a session on C{server}'s route C{scope} (C{""}: its global
         route); the Deferred fires with the answer to its C{initialize} (the
         session is dropped again if that fails). C{credentials} (the values
         of the server's C{credentialEnv} the client sent, whose keyed hash is
         C{credentialKey}) pick its child on a credential-scoped server.
+        C{principal} (the key of the authenticated caller; C{""}: no
+        authentication) is the session's for good: the web layer serves it
+        to that principal only, and a per-user or credential-scoped server
+        serves it from that principal's own child.
 
         @raise UnknownRoute: the server has no route C{scope}.
 
@@ -289,7 +294,7 @@ class Gateway:
         local port), looked up off the reactor thread.
         """
         pool = self.pools[server]
-        variant = pool.variantFor(scope, credentialKey, credentials)
+        variant = pool.variantFor(scope, credentialKey, credentials, principal)
         if variant is None:
             raise UnknownRoute(f"server '{server}' has no route '{scope}'")
         params = initialize.get("params") or {}
@@ -303,6 +308,7 @@ class Gateway:
         )
         session.scope = scope
         session.credential = credentialKey if credentialKey and pool.spec.credentialEnv else ""
+        session.principal = principal
         session.variant = variant
         infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
         session.clientPid = clientPid if clientPid is not None else _validPid(infoPid)
@@ -341,7 +347,7 @@ class Gateway:
         pool = self.pools.get(session.server)
         if pool is None or credentialKey != session.credential:
             return False
-        variant = pool.variantFor(session.scope, credentialKey, credentials)
+        variant = pool.variantFor(session.scope, credentialKey, credentials, session.principal)
         if variant is None:
             return False
         session.variant = variant
@@ -599,6 +605,7 @@ class Gateway:
             getStream=session.getStream is not None,
             scope=session.scope,
             credential=session.credential,
+            principal=session.principal,
         )
 
 
@@ -612,7 +619,8 @@ def _sameServer(a: ServerSpec, b: ServerSpec, promoted: str | None = None) -> bo
     sharing = b.sharing
     if promoted is not None and sharing is Sharing.SESSION and a.sharing is not Sharing.SESSION:
         sharing = a.sharing
-    return (a.command, a.args, a.env, a.cwd, a.sharing, a.credentialEnv, _scoped(a)) == (
+    old = (a.command, a.args, a.env, a.cwd, a.sharing, a.credentialEnv, _scoped(a), a.perPrincipal)
+    return old == (
         b.command,
         b.args,
         b.env,
@@ -620,12 +628,15 @@ def _sameServer(a: ServerSpec, b: ServerSpec, promoted: str | None = None) -> bo
         sharing,
         b.credentialEnv,
         _scoped(b) if sharing is b.sharing else _scoped(a),
+        b.perPrincipal if sharing is b.sharing else a.perPrincipal,
     )
 
 
 def _scoped(spec: ServerSpec) -> bool:
     """Whether C{spec} is served by a scoped pool (a child per launch spec)."""
-    return spec.sharing is not Sharing.SESSION and bool(spec.variants or spec.credentialEnv)
+    return spec.sharing is not Sharing.SESSION and bool(
+        spec.variants or spec.credentialEnv or spec.perPrincipal
+    )
 
 
 def _validPid(value: Any) -> int | None:

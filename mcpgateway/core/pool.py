@@ -6,9 +6,9 @@ shared is its type, chosen once by L{makePool} from the server's
 L{Sharing}: a L{mcpgateway.core.shared.SharedPool} keeps one child for every
 session, a L{mcpgateway.core.persession.PerSessionPool} one child per session,
 and a L{mcpgateway.core.scoped.ScopedPool} one child per distinct launch spec
-(workspace or credential scope: each route of the server is a
-L{mcpgateway.core.spec.Variant}, and variants with equal child keys share a
-child).
+(workspace or credential scope, or a child per principal: each route of the
+server is a L{mcpgateway.core.spec.Variant}, and variants with equal child
+keys share a child).
 
 A shared child that asks a client something while several sessions have
 requests in flight cannot say which session asked: the request is refused,
@@ -148,11 +148,14 @@ class ServerPool(Protocol):
         scope: str,
         credentialKey: str = "",
         credentials: tuple[tuple[str, str], ...] = (),
+        principal: str = "",
     ) -> Variant | None:
         """The launch of route C{scope} (C{""}: the global route) for a
         client that gave C{credentials} (keyed hash C{credentialKey}; only
-        the names of the server's C{credentialEnv} are used); C{None}: the
-        server has no such route."""
+        the names of the server's C{credentialEnv} are used), authenticated
+        as the principal whose key is C{principal} (C{""}: none; a per-user
+        or credential-scoped server gives each principal its own child);
+        C{None}: the server has no such route."""
 
     def open(
         self,
@@ -335,8 +338,9 @@ def makePool(
 ) -> ServerPool:
     """The pool for C{spec}: the one place that looks at how it is shared.
     A session-scoped server gets a child per session; one with routes
-    (variants) or credentials a child per launch spec; any other one
-    shared child (@raise ValueError: an unknown scope). C{limits}: how
+    (variants), credentials or a child per principal (C{perUser}, the
+    C{credential} scope) a child per launch spec; any other one shared
+    child (@raise ValueError: an unknown scope). C{limits}: how
     long and how many modern calls may wait for their clients."""
     from mcpgateway.core.persession import PerSessionPool
     from mcpgateway.core.scoped import ScopedPool
@@ -344,7 +348,7 @@ def makePool(
 
     if spec.sharing is Sharing.SESSION:
         return PerSessionPool(spec, spawner, healing, promotions, limits)
-    if spec.variants or spec.credentialEnv:
+    if spec.variants or spec.credentialEnv or spec.perPrincipal:
         return ScopedPool(spec, spawner, healing, promotions, limits)
     return SharedPool(spec, spawner, healing, promotions, limits)
 
@@ -457,14 +461,19 @@ class BasePool:
         scope: str,
         credentialKey: str = "",
         credentials: tuple[tuple[str, str], ...] = (),
+        principal: str = "",
     ) -> Variant | None:
         variant = self._variants.get(scope)
-        if variant is None or not credentialKey or not self.spec.credentialEnv:
-            return variant
-        listed = set(self.spec.credentialEnv)
-        return variant.withCredentials(
-            credentialKey, tuple((name, value) for name, value in credentials if name in listed)
-        )
+        if variant is None:
+            return None
+        if credentialKey and self.spec.credentialEnv:
+            listed = set(self.spec.credentialEnv)
+            variant = variant.withCredentials(
+                credentialKey, tuple((name, value) for name, value in credentials if name in listed)
+            )
+        if principal and self.spec.perPrincipal:
+            variant = variant.withPrincipal(principal)
+        return variant
 
     def useSpec(self, spec: ServerSpec) -> list[Session]:
         self.spec, self.disabled = spec, spec.disabled
@@ -740,7 +749,12 @@ class BasePool:
             state=self._state(circuit),
             circuit=circuit,
             children=tuple(
-                _childStatus(owner, u, () if owner is not None else self._scopesOf(u))
+                _childStatus(
+                    owner,
+                    u,
+                    () if owner is not None else self._scopesOf(u),
+                    "" if owner is not None else self._principalOf(u),
+                )
                 for owner, u in self._byOwner()
             ),
             sessions=sessions,
@@ -776,6 +790,10 @@ class BasePool:
         the global route's, and those its sessions came with."""
         return _keysOf(upstream.router.sessions, "")
 
+    def _principalOf(self, upstream: Upstream) -> str:
+        """The key of the principal whose child C{upstream} is (C{""}: shared by all)."""
+        return ""
+
     # -- MCP 2026-07-28 clients -------------------------------------------------
 
     def modernRefusal(self) -> str | None:
@@ -790,9 +808,9 @@ class BasePool:
 
     def cacheScope(self) -> str:
         """The C{cacheScope} of its cacheable results: C{private} when its
-        children depend on the caller's credentials, else C{public} (one
-        route, one child, one list for everyone)."""
-        return "private" if self.spec.credentialEnv else "public"
+        children depend on the caller's credentials or identity, else
+        C{public} (one route, one child, one list for everyone)."""
+        return "private" if self.spec.credentialEnv or self.spec.perPrincipal else "public"
 
     def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
         """The running child that serves C{request}'s route (and
@@ -846,6 +864,8 @@ class BasePool:
             )
         info = initialize.get("serverInfo")
         serverInfo = info if isinstance(info, dict) else None
+        if upstream.adapter is not None:  # the child speaks 2026-07-28 itself: passed through
+            return upstream.adapter.modern(request, sink, serverInfo, scope)
         answered = self.bridge.call(upstream.router, request, sink)
         return answered.addCallback(lambda response: finish(method, response, serverInfo, scope))
 
@@ -933,7 +953,9 @@ def _keysOf(sessions: Iterable[object], *extra: str) -> tuple[str, ...]:
     return tuple(sorted(keys))
 
 
-def _childStatus(owner: str | None, upstream: Upstream, scopes: tuple[str, ...]) -> ChildStatus:
+def _childStatus(
+    owner: str | None, upstream: Upstream, scopes: tuple[str, ...], principal: str = ""
+) -> ChildStatus:
     child = upstream.child
     return ChildStatus(
         pid=upstream.pid,
@@ -947,6 +969,7 @@ def _childStatus(owner: str | None, upstream: Upstream, scopes: tuple[str, ...])
         owner=owner,
         scopes=scopes,
         sessions=len(upstream.router.sessions),
+        principal=principal,
     )
 
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.core.test_scoped -*-
 """One child per launch spec of a server: the L{ScopedPool} (workspace and
-credential scopes).
+credential scopes, and a child per principal).
 
 Each route of the server (C{/<server>/mcp}, C{/<server>~<key>/mcp}) is a
 L{Variant}: the launch spec config resolved for it (the workspace as cwd, the
@@ -9,7 +9,11 @@ child is. A session is bound to the child of its variant's child key; variants
 with equal child keys share one child, so workspace, credential and
 "identical spec" sharing all come from that one rule. With C{credentialEnv},
 a client's credential values make a variant of their own
-(L{Variant.withCredentials}). The pool never looks at the scope itself.
+(L{Variant.withCredentials}); on a per-user or credential-scoped server, so
+does the authenticated principal (L{Variant.withPrincipal}: the principal's
+key is part of the child key, so two principals never share a child, and
+C{maxChildren} and its least-recently-used eviction count them all). The
+pool never looks at the scope itself.
 
 Each child is a shared child (initialized by the gateway, its traffic spread
 by a L{mcpgateway.core.fanout.SharedFanout}), kept in least-recently-used
@@ -154,6 +158,12 @@ class ScopedPool(BasePool):
             if child is upstream:
                 return _keysOf(upstream.router.sessions, self._made[key].key)
         return _keysOf(upstream.router.sessions)
+
+    def _principalOf(self, upstream: Upstream) -> str:
+        for key, child in self._children.items():
+            if child is upstream:
+                return self._made[key].principal
+        return ""
 
     def useLaunchSpec(self, spec: ServerSpec) -> None:
         """Start the global route's child with C{spec} from its next spawn on
@@ -326,21 +336,23 @@ class ScopedPool(BasePool):
         waiting for its client's input keeps its child busy: never evicted."""
         if self.disabled:
             return fail(self._disabled())
-        variant = self.variantFor(request.scope, request.credentialKey, request.credentials)
+        variant = self.variantFor(
+            request.scope, request.credentialKey, request.credentials, request.principal
+        )
         if variant is None:
             return fail(UnknownRoute(f"server '{self.spec.name}' has no route '{request.scope}'"))
         return self._acquire(variant)
 
     def modernRouter(self, scope: str) -> Router | None:
-        """The router of the route's child; of one of its credential
-        children when the route has no child without credentials."""
+        """The router of the route's child; of one of its credential (or
+        principal) children when the route has no child without them."""
         variant = self._variants.get(scope)
         if variant is None:
             return None
         child = self._children.get(variant.childKey)
         if child is None:
-            prefix = f"{variant.childKey}/c:"
-            child = next((u for k, u in self._children.items() if k.startswith(prefix)), None)
+            prefixes = (f"{variant.childKey}/c:", f"{variant.childKey}/p:")
+            child = next((u for k, u in self._children.items() if k.startswith(prefixes)), None)
         return None if child is None else child.router
 
     # -- sessions ----------------------------------------------------------------
@@ -349,6 +361,8 @@ class ScopedPool(BasePool):
         variant = session.variant
         if variant is None:
             variant = self._variants.get(session.scope, self._variants[""])
+            if self.spec.perPrincipal:
+                variant = variant.withPrincipal(session.principal)
             session.variant = variant
         return variant
 
@@ -456,12 +470,12 @@ class ScopedPool(BasePool):
         ended = []
         for sessionId in list(self._bound):
             session = self._sessions[sessionId]
-            route = self._variants.get(session.scope)
+            route = self.variantFor(
+                session.scope, session.credential, self._credentials(session), session.principal
+            )
             if route is None:
                 ended.append(session)
                 continue
-            if session.credential and spec.credentialEnv:
-                route = route.withCredentials(session.credential, self._credentials(session))
             session.variant = route
         for key in list(self._children):
             self._settle(key)
@@ -487,9 +501,11 @@ class ScopedPool(BasePool):
             for sid, bound in self._bound.items()
             if bound == key and (v := self._sessions[sid].variant) is not None and v.childKey != key
         ]
-        wanted = {variant.childKey for variant in self._variants.values()}
-        wanted.update(s.variant.childKey for s in self._sessions.values() if s.variant is not None)
-        stale = key not in wanted
+        routeKeys = {variant.childKey for variant in self._variants.values()}
+        wanted = routeKeys | {s.variant.childKey for s in self._sessions.values() if s.variant}
+        # A credential's or a principal's child of a route that did not change
+        # (one a modern client uses, with no session) is still what it was.
+        stale = key not in wanted and not any(key.startswith(f"{r}/") for r in routeKeys)
         if not movers and not stale:
             return
         if upstream.router.clientRequestsInFlight():

@@ -15,6 +15,7 @@ a previous process with L{Session.fromRecord}.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -81,10 +82,12 @@ class Session:
         "inFlight",
         "lastActivity",
         "logLevel",
+        "principal",
         "protocolVersion",
         "restored",
         "scope",
         "server",
+        "shortId",
         "subscriptions",
         "variant",
     )
@@ -101,6 +104,9 @@ class Session:
         now: float,
     ) -> None:
         self.id = sessionId
+        self.shortId = shortId(sessionId)
+        """What logs call it: 8 hex digits of the id's SHA-256 (never the id,
+        which is the session's only secret)."""
         self.server = server
         self.protocolVersion = protocolVersion
         self.capabilities = capabilities
@@ -120,6 +126,10 @@ class Session:
         """The route key it came through (C{""}: the server's global route)."""
         self.credential = ""
         """The keyed hash of the credentials it gave (never the values)."""
+        self.principal = ""
+        """The key of the principal that opened it (C{""}: no authentication):
+        only that principal may use it, and a per-user server serves it from
+        that principal's child."""
         self.variant: Variant | None = None
         """How its child is launched (scoped servers; never persisted)."""
 
@@ -143,6 +153,7 @@ class Session:
             "lastActivity": self.lastActivity,
             "scope": self.scope,
             "credential": self.credential,
+            "principal": self.principal,
         }
 
     @classmethod
@@ -162,8 +173,16 @@ class Session:
         session.clientPid = record["clientPid"]
         session.scope = record.get("scope", "")
         session.credential = record.get("credential", "")
+        session.principal = record.get("principal", "")
         session.restored = True
         return session
+
+
+def shortId(sessionId: str) -> str:
+    """The name of a session in logs: the first 8 hex digits of the SHA-256
+    of its id (a prefix of the id itself would be a piece of the secret, and
+    not even unique for ids that begin alike)."""
+    return hashlib.sha256(sessionId.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
 class SessionRegistry:

@@ -95,6 +95,9 @@ class ServerSpec:
     modern: bool = True
     """Served to MCP 2026-07-28 clients (config C{"modern": false}: they get
     404/-32601 and fall back to C{initialize})."""
+    perUser: bool = False
+    """A child per authenticated principal (config C{"perUser": true}); a
+    C{credential}-scoped server has that too (L{perPrincipal})."""
     era: str = "legacy"
     """What the child speaks: C{"legacy"} (the C{initialize} handshake; a
     child that answers it with -32022 listing only modern revisions is
@@ -105,6 +108,22 @@ class ServerSpec:
     def sharing(self) -> Sharing:
         """How this server's children are shared (its C{mode} as a type)."""
         return shareOf(self.mode)
+
+    @property
+    def perPrincipal(self) -> bool:
+        """Whether each authenticated principal gets children of its own:
+        C{"perUser": true} (on the entry or any of its routes) or the
+        C{credential} scope; never a C{session}-scoped server (a child per
+        session is per principal already). Without authentication every
+        caller is the same principal (C{""}): one child, as before."""
+        sharing = self.sharing
+        if sharing is Sharing.SESSION:
+            return False
+        return (
+            self.perUser
+            or sharing is Sharing.CREDENTIAL
+            or any(variant.launch.perUser for variant in self.variants)
+        )
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """The child's environment: C{base} (the gateway's) plus the entry's."""
@@ -125,6 +144,8 @@ class Variant:
     childKey: str = field(default="", repr=False)
     """Variants with equal child keys share one child (a keyed hash of what
     the child is: command, args, env, cwd)."""
+    principal: str = ""
+    """The key of the principal whose child this is (C{""}: anyone's)."""
 
     def withCredentials(self, credentialKey: str, values: tuple[tuple[str, str], ...]) -> Variant:
         """This variant for a client that gave credential C{values} (whose
@@ -132,8 +153,16 @@ class Variant:
         child is the one for that credential."""
         env = dict(self.launch.env)
         env.update(values)
-        return Variant(
-            self.key,
-            replace(self.launch, env=tuple(sorted(env.items()))),
-            f"{self.childKey}/c:{credentialKey}",
+        return replace(
+            self,
+            launch=replace(self.launch, env=tuple(sorted(env.items()))),
+            childKey=f"{self.childKey}/c:{credentialKey}",
         )
+
+    def withPrincipal(self, principalKey: str) -> Variant:
+        """This variant for the principal whose key is C{principalKey}: the
+        same launch, and a child of that principal's own (C{""}: this
+        variant, the child anyone shares)."""
+        if not principalKey:
+            return self
+        return replace(self, childKey=f"{self.childKey}/p:{principalKey}", principal=principalKey)

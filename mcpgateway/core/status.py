@@ -115,6 +115,9 @@ class ChildStatus:
     serves (keyed hashes, never a path or a value)."""
     sessions: int = 0
     """Sessions attached to it."""
+    principal: str = ""
+    """The key of the principal it is the child of (a per-user or
+    credential-scoped server under authentication); C{""}: anyone's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,16 @@ class ServerStatus:
     def pids(self) -> list[int]:
         """The pids of the live children."""
         return [child.pid for child in self.children if child.pid is not None]
+
+    @property
+    def principalChildren(self) -> dict[str, int]:
+        """Its children by the key of the principal they serve (a per-user
+        or credential-scoped server under authentication; empty otherwise)."""
+        counts: dict[str, int] = {}
+        for child in self.children:
+            if child.principal:
+                counts[child.principal] = counts.get(child.principal, 0) + 1
+        return counts
 
     @property
     def restarts(self) -> int:
@@ -267,6 +280,8 @@ class SessionStatus:
     """The route key it came through (C{""}: the server's global route)."""
     credential: str = ""
     """The keyed hash of the credentials it gave (C{""}: none)."""
+    principal: str = ""
+    """The key of the principal that opened it (C{""}: no authentication)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -165,7 +165,7 @@ def _checked(record: Any) -> dict[str, Any]:
         ):
             raise CorruptSessions(f"session {key} is not a time")
     keys = {}
-    for key in ("scope", "credential"):
+    for key in ("scope", "credential", "principal"):
         value = record.get(key, "")
         if not (
             isinstance(value, str)

@@ -20,7 +20,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.web.health import healthBody, sessionsBody
 from mcpgateway.web.mcp import jsonReply
-from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics
+from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics, renderTeam
 
 
 class ManagementApp:
@@ -29,17 +29,26 @@ class ManagementApp:
     app = Klein()
     log = Logger(observer=logs.observer)
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, team: Any = None) -> None:
+        """
+        @param team: the L{mcpgateway.web.app.TeamSurface} whose auth line
+            and counters C{/health} and C{/metrics} show (C{None}: none).
+        """
         self._gateway = gateway
+        self._team = team
 
     @app.route("/health", methods=["GET"])
     def health(self, request: IRequest) -> bytes:
-        return jsonReply(request, 200, healthBody(self._gateway.status()))
+        auth = self._team.authLine() if self._team is not None else None
+        return jsonReply(request, 200, healthBody(self._gateway.status(), auth))
 
     @app.route("/metrics", methods=["GET"])
     def metrics(self, request: IRequest) -> bytes:
         request.setHeader(b"content-type", CONTENT_TYPE)
-        return renderMetrics(self._gateway)
+        body = renderMetrics(self._gateway)
+        if self._team is not None:
+            body += renderTeam(self._team.refusals(), self._team.throttledCounts())
+        return body
 
     @app.route("/sessions", methods=["GET"])
     def sessions(self, request: IRequest) -> bytes:

@@ -15,6 +15,7 @@ a log line shows an env value or the token.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from klein import Klein
@@ -67,12 +68,16 @@ class ApiApp:
         clock: IReactorTime,
         token: str | None,
         maxLogStreams: int = MAX_LOG_STREAMS,
+        authLine: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         """
         @param token: the bearer token every request must carry; C{None} (or
             empty) for none, in which case only loopback peers are served.
         @param maxLogStreams: how many log streams may be open at once, in total.
+        @param authLine: the C{"auth"} object of the health body (see
+            L{mcpgateway.web.app.TeamSurface.authLine}; C{None}: no auth).
         """
+        self._authLine = authLine
         self._management = management
         self._gateway = gateway
         self._clock = clock
@@ -94,7 +99,8 @@ class ApiApp:
 
     @app.route(PREFIX + "/health", methods=["GET"])
     def health(self, request: IRequest) -> bytes:
-        return jsonReply(request, 200, healthBody(self._gateway.status()))
+        auth = self._authLine() if self._authLine is not None else {"mode": "none"}
+        return jsonReply(request, 200, healthBody(self._gateway.status(), auth))
 
     @app.route(PREFIX + "/servers", methods=["GET"])
     def listServers(self, request: IRequest) -> bytes:
@@ -330,12 +336,20 @@ class ApiResource(Resource):
         self._routes = routes
         self._token = token.encode("utf-8") if token else None
 
+    def tokenMatches(self, request: IRequest) -> bool:
+        """Whether C{request} carries the C{--api-token} (a team gateway's
+        door lets it in without an admin principal)."""
+        return self._token is not None and self._authorized(request)
+
     def render(self, request: IRequest) -> Any:
         # GatewayRoot checks Origin and Host already; this keeps the API safe
         # wherever it is mounted.
         refusal = checkOrigin(request, loopbackOnly=False)
         if refusal is not None:
             return jsonReply(request, refusal[0], {"error": refusal[1]})
+        if getattr(request, "adminPrincipal", False):
+            # A team gateway's door found an admin principal (see web/app.py).
+            return self._routes.render(request)
         if self._token is None:
             if not _loopbackPeer(request):
                 return jsonReply(

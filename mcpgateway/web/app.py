@@ -12,14 +12,22 @@ L{makeSite} builds the C{Site} within a L{Limits}: a request class that caps
 body sizes, and a channel that gives a request's headers a deadline and caps
 the connections of one peer address. A path that is not UTF-8 is refused
 before it can reach Klein.
+
+A team gateway (docs/team.md) puts a L{TeamSurface} in front: every MCP
+request passes a door (the authentication gate, whose refusal never reaches
+a pool; the principal it finds rides on C{request.principal}; one audit
+record when the request ends), C{/sessions*} and C{/api/v1} need an admin
+principal, C{/.well-known/oauth-protected-resource*} is the gate's, and
+C{/health} and C{/metrics} stay open.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
@@ -31,20 +39,91 @@ from twisted.web import http
 from twisted.web.http import HTTPFactory, _GenericHTTPChannelProtocol
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
-from twisted.web.server import Request, Site
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from mcpgateway import jsonrpc, logs
+from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.limits import MAX_BODY, Limits
+from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.web.guard import checkOrigin
 from mcpgateway.web.health import healthBody
-from mcpgateway.web.mcp import ClientErrors, McpEndpoint, errorReply, jsonReply
+from mcpgateway.web.mcp import (
+    AuditNote,
+    ClientErrors,
+    McpEndpoint,
+    Quota,
+    errorReply,
+    jsonReply,
+)
 
 ResourceFactory = Callable[[], IResource]
 
 DEFAULT_MAX_BODY = MAX_BODY
+
+
+class Gate(Protocol):
+    """The authentication gate (L{mcpgateway.web.auth.AuthGate})."""
+
+    refusals: Counter[tuple[int, str]]
+
+    def check(self, request: IRequest, server: str | None) -> Verdict | Deferred[Verdict]:
+        """Who C{request} comes from, or why it is refused."""
+
+    def refuse(self, request: IRequest, refusal: Refusal) -> bytes:
+        """Answer C{refusal} (status, C{WWW-Authenticate}, JSON-RPC body)."""
+
+    def metadata(self) -> IResource:
+        """The C{/.well-known/oauth-protected-resource} tree."""
+
+
+class TeamSurface:
+    """What a team gateway puts in front of its endpoints (docs/team.md):
+    the authentication gate, the per-principal limits, the audit log, and
+    what C{/health} and C{/metrics} say of them. The default: none of them
+    (a loopback gateway, as before)."""
+
+    def __init__(
+        self,
+        gate: Gate | None = None,
+        quota: Quota | None = None,
+        audit: AuditSink | None = None,
+        authStatus: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.gate = gate
+        self.quota = quota
+        self.audit = audit
+        self._authStatus = authStatus
+        self.throttled = 0
+        """Requests refused by the per-principal limits (429)."""
+
+    def throttle(self) -> None:
+        self.throttled += 1
+
+    def throttledCounts(self) -> dict[str, int]:
+        """Requests refused (429) by kind (C{rate}, C{concurrency}) when the
+        quota tells them apart, else all as C{limit}."""
+        kinds = getattr(self.quota, "throttled", None)
+        if isinstance(kinds, Counter):
+            return {kind: count for kind, count in kinds.items() if count}
+        return {"limit": self.throttled} if self.throttled else {}
+
+    def authLine(self) -> dict[str, Any]:
+        """The C{"auth"} object of C{/health} (C{{"mode": "none"}} without auth)."""
+        if self._authStatus is not None:
+            return self._authStatus()
+        return {"mode": "none" if self.gate is None else "on"}
+
+    def refusals(self) -> dict[tuple[int, str], int]:
+        """Refused requests by (HTTP status, reason)."""
+        return dict(self.gate.refusals) if self.gate is not None else {}
+
+    @property
+    def active(self) -> bool:
+        """Whether MCP requests pass a door (gate, limits or audit)."""
+        return self.gate is not None or self.quota is not None or self.audit is not None
 
 
 class _Refused(Resource):
@@ -71,22 +150,186 @@ class _Health(Resource):
 
     isLeaf = True
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, team: TeamSurface | None = None) -> None:
         super().__init__()
         self._gateway = gateway
+        self._team = team if team is not None else TeamSurface()
 
     def render(self, request: IRequest) -> bytes:
         if request.method in (b"GET", b"HEAD"):
-            return jsonReply(request, 200, healthBody(self._gateway.status()))
+            body = healthBody(self._gateway.status(), self._team.authLine())
+            return jsonReply(request, 200, body)
         request.setHeader(b"allow", b"GET, HEAD")
         return errorReply(request, 405, jsonrpc.INVALID_REQUEST, "only GET is allowed on /health")
 
 
-def _managementResource(gateway: Gateway) -> IResource:
+def _managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IResource:
     from mcpgateway.web.admin import ManagementApp
 
-    resource: IResource = ManagementApp(gateway).app.resource()
+    resource: IResource = ManagementApp(gateway, team).app.resource()
     return resource
+
+
+def _later(
+    request: Request,
+    verdict: Deferred[Verdict],
+    then: Callable[[Verdict], bytes | int],
+) -> int:
+    """Render C{request} with C{then} once C{verdict} fires (a JWT whose key
+    is being fetched); nothing if the client went away meanwhile."""
+    gone: list[bool] = []
+    request.notifyFinish().addErrback(lambda _: gone.append(True))
+
+    def decided(result: Verdict) -> None:
+        if gone or request.finished:
+            return
+        body = then(result)
+        if body is not NOT_DONE_YET:
+            assert isinstance(body, bytes)
+            request.write(body)
+            request.finish()
+
+    def failed(reason: Failure) -> None:
+        _log.failure("checking a request's credentials failed", reason)
+        if not (gone or request.finished):
+            request.write(
+                errorReply(
+                    request,
+                    500,
+                    jsonrpc.INTERNAL_ERROR,
+                    "internal error in the gateway; see its log",
+                )
+            )
+            request.finish()
+
+    verdict.addCallbacks(decided, failed)
+    return NOT_DONE_YET
+
+
+_log = Logger(observer=logs.observer, namespace="mcpgateway.web.app")
+
+
+class _Door(Resource):
+    """In front of one MCP endpoint of a team gateway: the gate (a refusal
+    never reaches a pool; a principal not allowed the server gets 403), then
+    the endpoint with C{request.principal} set; one audit record when the
+    request ends."""
+
+    isLeaf = True
+
+    def __init__(
+        self, endpoint: McpEndpoint, server: str, scope: str, team: TeamSurface, clock: IReactorTime
+    ) -> None:
+        super().__init__()
+        self._endpoint = endpoint
+        self._server = server
+        self._scope = scope
+        self._team = team
+        self._clock = clock
+
+    def render(self, request: Request) -> bytes | int:
+        audit = self._team.audit
+        if audit is not None:
+            note = AuditNote(self._clock.seconds(), audit.payloads)
+            request.auditNote = note  # type: ignore[attr-defined]
+            request.notifyFinish().addBoth(self._audited, request, note, audit)
+        gate = self._team.gate
+        if gate is None:
+            return self._endpoint.render(request)
+        verdict = gate.check(request, self._server)
+        if isinstance(verdict, Deferred):
+            return _later(request, verdict, lambda v: self._decided(request, v))
+        return self._decided(request, verdict)
+
+    def _decided(self, request: Request, verdict: Verdict) -> bytes | int:
+        gate = self._team.gate
+        assert gate is not None
+        if isinstance(verdict, Principal) and not verdict.mayUse(self._server):
+            request.principal = verdict  # type: ignore[attr-defined]
+            verdict = Refusal(
+                403,
+                "insufficient_scope",
+                f"this principal may not use server {self._server[:64]!r}",
+                scope=f"mcp:{self._server}",
+            )
+        if isinstance(verdict, Refusal):
+            note = getattr(request, "auditNote", None)
+            if isinstance(note, AuditNote):
+                note.settle("refused")
+            return gate.refuse(request, verdict)
+        request.principal = verdict  # type: ignore[attr-defined]
+        return self._endpoint.render(request)
+
+    def _audited(self, result: object, request: Request, note: AuditNote, audit: AuditSink) -> None:
+        principal = getattr(request, "principal", None)
+        status = int(request.code or 200)
+        outcome = note.outcome
+        if outcome is None:
+            if isinstance(result, Failure):
+                outcome = "disconnected"
+            else:
+                outcome = "ok" if status < 400 else "invalid"
+        peer = request.getClientAddress()
+        try:
+            audit.record(
+                AuditRecord(
+                    ts=note.started,
+                    principal=getattr(principal, "key", ""),
+                    session=note.session,
+                    server=self._server,
+                    route=self._scope or "global",
+                    method=note.method,
+                    tool=note.tool,
+                    outcome=outcome,
+                    code=note.code,
+                    status=status,
+                    durationMs=(self._clock.seconds() - note.started) * 1000.0,
+                    via=getattr(principal, "via", None),
+                    peer=getattr(peer, "host", None),
+                    payload=note.payload or None,
+                )
+            )
+        except Exception:
+            _log.failure("writing an audit record failed")
+
+
+class _AdminDoor(Resource):
+    """In front of the management surface (C{/sessions*}, C{/api/v1}) of a
+    team gateway: an admin principal only (or the C{--api-token}, for the
+    API); C{/health} and C{/metrics} stay open."""
+
+    isLeaf = True
+
+    def __init__(self, inner: Callable[[], IResource], gate: Gate) -> None:
+        super().__init__()
+        self._inner = inner
+        self._gate = gate
+
+    def render(self, request: Request) -> bytes | int:
+        inner = self._inner()
+        tokenMatches = getattr(inner, "tokenMatches", None)
+        if callable(tokenMatches) and tokenMatches(request):
+            return inner.render(request)  # type: ignore[no-any-return]
+        verdict = self._gate.check(request, None)
+        if isinstance(verdict, Deferred):
+            return _later(request, verdict, lambda v: self._decided(request, inner, v))
+        return self._decided(request, inner, verdict)
+
+    def _decided(self, request: Request, inner: IResource, verdict: Verdict) -> bytes | int:
+        if isinstance(verdict, Refusal):
+            return self._gate.refuse(request, verdict)
+        if not verdict.admin:
+            return jsonReply(
+                request,
+                403,
+                {
+                    "error": "the management surface needs an admin principal (a token with"
+                    ' "admin": true, or the mcp:admin scope)'
+                },
+            )
+        request.principal = verdict  # type: ignore[attr-defined]
+        request.adminPrincipal = True  # type: ignore[attr-defined]
+        return inner.render(request)  # type: ignore[no-any-return]
 
 
 class GatewayRoot(Resource):
@@ -103,14 +346,18 @@ class GatewayRoot(Resource):
         clientErrors: ClientErrors | None = None,
         keys: WorkspaceKeys | None = None,
         modern: ModernService | None = None,
+        team: TeamSurface | None = None,
     ) -> None:
         """
         @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
             with: the state directory's (L{WorkspaceKeys.forStateDir}, read
             once at start); C{None}: a secret of this process only.
         @param modern: what serves 2026-07-28 requests (C{None}: the gateway).
+        @param team: the gate, limits and audit log of a team gateway
+            (C{None}: none, as on loopback).
         """
         super().__init__()
+        self.team = team if team is not None else TeamSurface()
         self._modern = modern
         self._limits = limits if limits is not None else Limits()
         self._keys = keys if keys is not None else WorkspaceKeys(os.urandom(32))
@@ -123,7 +370,7 @@ class GatewayRoot(Resource):
         self._endpoints: dict[str, McpEndpoint] = {}
         self._routes: dict[tuple[str, str], McpEndpoint] = {}
         """The endpoints of workspace routes, by (server, key)."""
-        self._health = _Health(gateway)
+        self._health = _Health(gateway, self.team)
         self._management: IResource | None = None
 
     def _endpoint(self, name: str) -> McpEndpoint | None:
@@ -142,6 +389,8 @@ class GatewayRoot(Resource):
                 self.clientErrors,
                 keys=self._keys,
                 modern=self._modern,
+                quota=self.team.quota,
+                throttled=self.team.throttle,
             )
         return endpoint
 
@@ -163,6 +412,8 @@ class GatewayRoot(Resource):
                 scope=key,
                 keys=self._keys,
                 modern=self._modern,
+                quota=self.team.quota,
+                throttled=self.team.throttle,
             )
         return endpoint
 
@@ -183,6 +434,8 @@ class GatewayRoot(Resource):
             if endpoint is not None:
                 request.postpath.pop(0)
                 request.prepath.append(b"mcp")
+                if self.team.active:
+                    return _Door(endpoint, name, key if tilde else "", self.team, self._clock)
                 return endpoint
             if tilde and name in self._gateway.pools:
                 return _Refused(
@@ -199,6 +452,16 @@ class GatewayRoot(Resource):
             )
         if path == b"health" and not request.postpath:
             return self._health
+        gate = self.team.gate
+        if (
+            gate is not None
+            and path == b".well-known"
+            and request.postpath
+            and request.postpath[0] == b"oauth-protected-resource"
+        ):
+            # RFC 9728: the root document, and one per endpoint path below it.
+            request.prepath.append(request.postpath.pop(0))
+            return gate.metadata()
         if not _isUtf8(path, request.postpath):
             # Klein would log a traceback and answer in plain text.
             return _Refused(
@@ -207,11 +470,22 @@ class GatewayRoot(Resource):
         # Give Klein the whole path back: it routes from the root.
         request.postpath.insert(0, request.prepath.pop())
         if path == b"api" and self._apiFactory is not None:
-            if self._api is None:
-                self._api = self._apiFactory()
-            return self._api
+            if gate is not None:
+                return _AdminDoor(self._apiResource, gate)
+            return self._apiResource()
+        if gate is not None and path == b"sessions":
+            return _AdminDoor(self._managementApp, gate)
+        return self._managementApp()
+
+    def _apiResource(self) -> IResource:
+        if self._api is None:
+            assert self._apiFactory is not None
+            self._api = self._apiFactory()
+        return self._api
+
+    def _managementApp(self) -> IResource:
         if self._management is None:
-            self._management = _managementResource(self._gateway)
+            self._management = _managementResource(self._gateway, self.team)
         return self._management
 
 
@@ -220,6 +494,9 @@ class GatewayRequest(Request):
 
     bodyLimit = DEFAULT_MAX_BODY
     defaultContentType = None
+    principal: Principal | None = None
+    """Who the request comes from (set by the gate of a team gateway)."""
+    auditNote: AuditNote | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Bodies are JSON-RPC, never HTML forms: skip Twisted's form parsing,
@@ -486,9 +763,11 @@ def makeSite(
     limits: Limits | None = None,
     keys: WorkspaceKeys | None = None,
     modern: ModernService | None = None,
+    team: TeamSurface | None = None,
 ) -> Site:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
-    given, overrides C{limits.maxBody}; C{keys}, C{modern}: see L{GatewayRoot}."""
+    given, overrides C{limits.maxBody}; C{keys}, C{modern}, C{team}: see
+    L{GatewayRoot}."""
     if limits is None:
         limits = Limits()
     if maxBody is not None and maxBody != limits.maxBody:
@@ -499,7 +778,7 @@ def makeSite(
         bodyLimit = bodyBytes
 
     clientErrors = ClientErrors(clock)
-    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys, modern)
+    root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys, modern, team)
     site = GatewaySite(root, clock, limits, clientErrors)
     site.gateway = gateway
     site.requestFactory = LimitedRequest

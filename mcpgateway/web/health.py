@@ -105,17 +105,22 @@ def healthLine(server: ServerStatus) -> dict[str, Any]:
     return {**serverLine(server), "sessions": server.sessions}
 
 
-def healthBody(status: GatewayStatus) -> dict[str, Any]:
-    """The body of C{GET /health} (and C{GET /api/v1/health})."""
-    return {
+def healthBody(status: GatewayStatus, auth: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The body of C{GET /health} (and C{GET /api/v1/health}); C{auth}: how
+    callers are authenticated (docs/team.md: C{{"mode": "none"}}, or the
+    mode and its counts; never a name or a token), shown when given."""
+    body: dict[str, Any] = {
         "status": "ok",
         "version": status.version,
         "pid": status.pid,
         "uptime": round(status.uptime, 3),
         "rssBytes": status.rssBytes,
         "sessions": len(status.sessions),
-        "servers": {name: healthLine(server) for name, server in status.servers.items()},
     }
+    if auth is not None:
+        body["auth"] = auth
+    body["servers"] = {name: healthLine(server) for name, server in status.servers.items()}
+    return body
 
 
 def sessionRow(session: SessionStatus) -> dict[str, Any]:
@@ -129,6 +134,7 @@ def sessionRow(session: SessionStatus) -> dict[str, Any]:
         "mode": session.sharing.legacyMode,
         "scope": session.scope,
         "credential": session.credential,
+        "principal": getattr(session, "principal", ""),
         "childPid": session.childPid,
         "created": session.created,
         "lastActivity": session.lastActivity,

@@ -34,12 +34,20 @@ is served by the child of that credential set. Any other C{X-Mcp-Env-*}
 header is ignored (counted in L{McpEndpoint.ignoredCredentialHeaders}, its
 name logged once); a value is never logged, and never reaches any other
 server.
+
+On a team gateway (docs/team.md) the door in L{mcpgateway.web.app} sets
+C{request.principal}: a session is opened for that principal's key and is
+not found (404, the same answer as an unknown id) for any other; requests
+are counted against the principal's L{Quota} (429 with C{Retry-After} and
+a C{-32004} body beyond it; notifications and responses are free); and
+what ends each request is noted on its L{AuditNote}.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, maybeDeferred
@@ -59,7 +67,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
 from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, header, isLoopbackHost
-from mcpgateway.web.modern import ModernEndpoint
+from mcpgateway.web.modern import ModernEndpoint, principalKey
 from mcpgateway.web.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.sse import SSEStream
 
@@ -212,6 +220,97 @@ def ignoredCredentialHeaders(request: IRequest, names: tuple[str, ...]) -> list[
     ]
 
 
+class Quota(Protocol):
+    """Per-principal limits (L{mcpgateway.auth.quota.PrincipalQuota})."""
+
+    def admit(self, principal: str, requests: int = 1) -> float | None:
+        """C{None}: admitted; else the seconds after which to try again."""
+
+    def release(self, principal: str, requests: int = 1) -> None:
+        """C{requests} admitted ones ended."""
+
+
+_NAMED = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+"""The param that names what a request uses (the audit's C{tool})."""
+
+
+class AuditNote:
+    """What the audit record of one HTTP request will say, filled in as the
+    request goes (see L{mcpgateway.ops.audit}); written when it ends."""
+
+    __slots__ = ("code", "method", "outcome", "payload", "session", "started", "tool")
+
+    def __init__(self, started: float, keepPayload: bool = False) -> None:
+        self.started = started
+        self.method: str = "-"
+        self.tool: str | None = None
+        self.session: str | None = None
+        self.outcome: str | None = None
+        self.code: int | None = None
+        self.payload: dict[str, Any] | None = {} if keepPayload else None
+
+    def message(self, message: Any) -> None:
+        """The request being served: its method and tool (and arguments)."""
+        if not isinstance(message, dict):
+            return
+        method = message.get("method")
+        if isinstance(method, str):
+            self.method = method[:128]
+        params = message.get("params")
+        if isinstance(params, dict) and method in _NAMED:
+            name = params.get(_NAMED[method])
+            if isinstance(name, str):
+                self.tool = name[:256]
+        if self.payload is not None and isinstance(params, dict):
+            self.payload["arguments"] = params.get("arguments", params)
+
+    def settle(self, outcome: str, code: int | None = None) -> None:
+        """How it ended (the first error of a batch stays)."""
+        if self.outcome in (None, "ok"):
+            self.outcome, self.code = outcome, code
+
+    def answered(self, response: Any) -> Any:
+        """A callback: note a JSON-RPC response; returns it."""
+        error = response.get("error") if isinstance(response, dict) else None
+        if isinstance(error, dict):
+            code = error.get("code")
+            code = code if type(code) is int else None
+            self.settle("timeout" if code == jsonrpc.REQUEST_TIMEOUT else "error", code)
+            if self.payload is not None:
+                self.payload["error"] = error
+        else:
+            self.settle("ok")
+            if self.payload is not None and isinstance(response, dict):
+                self.payload["result"] = response.get("result")
+        return response
+
+    def failed(self, reason: Failure) -> Failure:
+        """An errback: note why a request failed; returns the failure."""
+        if reason.check(CancelledError):
+            self.settle("cancelled")
+        else:
+            self.settle("error", jsonrpc.INTERNAL_ERROR)
+        return reason
+
+
+def auditNote(request: IRequest) -> AuditNote | None:
+    """The audit note of C{request}, when the gateway keeps an audit log."""
+    note = getattr(request, "auditNote", None)
+    return note if isinstance(note, AuditNote) else None
+
+
+def requestCount(payload: Any) -> int:
+    """How many JSON-RPC requests C{payload} (a message or a batch) holds:
+    what per-principal limits count (notifications and responses are free)."""
+    if isinstance(payload, dict):
+        return 1 if "method" in payload and "id" in payload else 0
+    if isinstance(payload, list):
+        return sum(
+            1 for item in payload if isinstance(item, dict) and "method" in item and "id" in item
+        )
+    return 0
+
+
 class _AfterPredecessor(Exception):
     """The request must wait until the predecessor's sessions are merged."""
 
@@ -236,10 +335,14 @@ class McpEndpoint(Resource):
         scope: str = "",
         keys: WorkspaceKeys | None = None,
         modern: ModernService | None = None,
+        quota: Quota | None = None,
+        throttled: Callable[[], object] | None = None,
     ) -> None:
         """
         @param scope: the route key this endpoint serves (C{""}: the global
             route C{/<server>/mcp}).
+        @param quota: per-principal limits on requests (C{None}: none).
+        @param throttled: called once per request refused by C{quota}.
         @param keys: keys credential sets; C{None}: credential headers are
             refused (a gateway always gives one, see L{GatewayRoot}).
         @param modern: what serves the endpoint's 2026-07-28 requests
@@ -250,6 +353,8 @@ class McpEndpoint(Resource):
         self._server = server
         self._scope = scope
         self._keys = keys
+        self._quota = quota
+        self._throttled = throttled
         self.ignoredCredentialHeaders = 0
         """C{X-Mcp-Env-*} headers not listed in the entry's C{credentialEnv}: ignored."""
         self._ignoredNames: set[str] = set()
@@ -350,11 +455,17 @@ class McpEndpoint(Resource):
     ) -> bytes:
         """Answer a client error (HTTP C{status}, JSON-RPC C{code}); one log line."""
         self.clientErrors.note(request, status, text)
+        note = auditNote(request)
+        if note is not None:
+            note.settle("invalid", code)
         return errorReply(request, status, code, text, requestId)
 
     def _answerInBand(self, request: Request, message: Message, code: int, text: str) -> bytes:
         """Answer a request that can never succeed with its JSON-RPC error, at once."""
         self.clientErrors.note(request, 200, text)
+        note = auditNote(request)
+        if note is not None:
+            note.settle("error", code)
         return jsonReply(request, 200, jsonrpc.errorResponse(message["id"], code, text))
 
     # -- POST ----------------------------------------------------------------
@@ -378,6 +489,16 @@ class McpEndpoint(Resource):
             )
         except jsonrpc.ParseError as e:
             return self._refuse(request, 400, jsonrpc.PARSE_ERROR, f"Parse error: {e}")
+        note = auditNote(request)
+        if note is not None:
+            if isinstance(payload, list):
+                note.method = "batch"
+            else:
+                note.message(payload)
+        if self._quota is not None:
+            throttled = self._admit(request, payload)
+            if throttled is not None:
+                return throttled
         version = header(request, "mcp-protocol-version")
         if _isModern(payload, version):
             return self.modern.post(request, payload)
@@ -417,12 +538,48 @@ class McpEndpoint(Resource):
             self._response(session, payload)
             return accepted(request)
         if payload["method"] == "ping":
+            if note is not None:
+                note.settle("ok")
             return jsonReply(request, 200, jsonrpc.resultResponse(payload["id"], {}))
         if session.inFlight >= self._maxInFlight:
             busy = self._busy(payload, session.inFlight)
             self.clientErrors.note(request, 200, busy["error"]["message"])
+            if note is not None:
+                note.settle("error", jsonrpc.TOO_MANY_REQUESTS)
             return jsonReply(request, 200, busy)
         return self._forward(request, session, [payload])
+
+    def _admit(self, request: Request, payload: Any) -> bytes | None:
+        """Count the requests of C{payload} against the principal's limits:
+        C{None} when admitted (released when the HTTP request ends), else
+        the 429 to answer (C{Retry-After}, a JSON-RPC -32004 body)."""
+        assert self._quota is not None
+        count = requestCount(payload)
+        if not count or getattr(request, "quotaHeld", False):
+            return None  # nothing to count, or counted before (rendered again)
+        key = principalKey(request)
+        retryAfter = self._quota.admit(key, count)
+        if retryAfter is None:
+            quota = self._quota
+            request.quotaHeld = True  # type: ignore[attr-defined]
+            request.notifyFinish().addBoth(lambda _: quota.release(key, count))
+            return None
+        if self._throttled is not None:
+            self._throttled()
+        seconds = max(1, math.ceil(retryAfter))
+        request.setHeader(b"retry-after", str(seconds).encode("ascii"))
+        requestId = validIdOrNull(payload.get("id")) if isinstance(payload, dict) else None
+        note = auditNote(request)
+        if note is not None:
+            note.settle("refused", jsonrpc.TOO_MANY_REQUESTS)
+        self.clientErrors.note(request, 429, "over the principal's request limits")
+        return errorReply(
+            request,
+            429,
+            jsonrpc.TOO_MANY_REQUESTS,
+            f"too many requests: over this caller's limits; retry in {seconds} s",
+            requestId,
+        )
 
     def _initialize(self, request: Request, message: Message) -> int | bytes:
         problem = envelope.checkRequest(message)
@@ -444,11 +601,16 @@ class McpEndpoint(Resource):
                 scope=self._scope,
                 credentialKey=credentialKey,
                 credentials=credentials,
+                principal=principalKey(request),
             )
         except UnknownRoute as e:
             # The route went away between routing and here (a reload).
             return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, f"no route: {e}")
         gone = _watchDisconnect(request)
+        note = auditNote(request)
+        if note is not None:
+            note.session = _shortId(session)
+            opened.addCallbacks(note.answered, note.failed)
 
         def answer(response: Message) -> None:
             if gone:
@@ -649,8 +811,14 @@ class McpEndpoint(Resource):
                     method=message["method"],
                 )
                 stream.end(_internalError(message["id"]))
+                note = auditNote(request)
+                if note is not None:
+                    note.settle("error", jsonrpc.INTERNAL_ERROR)
                 return NOT_DONE_YET
             session.inFlight += 1
+            note = auditNote(request)
+            if note is not None:
+                response.addCallbacks(note.answered, note.failed)
             response.addCallbacks(
                 self._answered,
                 self._failedLast,
@@ -674,9 +842,12 @@ class McpEndpoint(Resource):
             if remaining[0] == 0:
                 stream.close()
 
+        note = auditNote(request)
         for message in messages:
             session.inFlight += 1
             one: Deferred[Any] = maybeDeferred(pool.forward, session, message, stream.send)
+            if note is not None:
+                one.addCallbacks(note.answered, note.failed)
             one.addCallbacks(stream.send, self._failed, errbackArgs=(message, stream))
             one.addBoth(sent)
         return NOT_DONE_YET
@@ -828,6 +999,10 @@ class McpEndpoint(Resource):
         session = self._session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
+        note = auditNote(request)
+        if note is not None:
+            note.method = "session/delete"
+            note.settle("ok")
         ended, pids = self._gateway.endSessions([session], "session deleted by the client")
         return jsonReply(request, 200, {"ended": {"sessions": ended, "childPids": pids}})
 
@@ -857,11 +1032,26 @@ class McpEndpoint(Resource):
                 # Opened on the process this one took over from, in its last
                 # moments: known once it has exited (see Gateway).
                 raise _AfterPredecessor(waiting)
-        if session is None or session.server != self._server or session.scope != self._scope:
-            # A session of another route (another workspace) is not found here.
+        if (
+            session is None
+            or session.server != self._server
+            or session.scope != self._scope
+            or session.principal != principalKey(request)
+        ):
+            # A session of another route (another workspace), or another
+            # principal's: not found here (the same answer: no oracle).
             return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
         self._gateway.sessions.touch(session)
+        note = auditNote(request)
+        if note is not None:
+            note.session = _shortId(session)
         return session
+
+
+def _shortId(session: Session) -> str:
+    """How logs and the audit name a session (never its whole id)."""
+    short = getattr(session, "shortId", None)
+    return short if isinstance(short, str) else session.id[:8]
 
 
 def _isModern(payload: Any, version: str | None) -> bool:

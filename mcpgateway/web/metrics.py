@@ -25,7 +25,7 @@ name, argument or pid ever becomes a label.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from mcpgateway import procfs
 from mcpgateway.core.gateway import Gateway
@@ -324,6 +324,30 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
         info,
     )
     lines = [line for family in families for line in family.render()]
+    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
+
+
+def renderTeam(refusals: Mapping[tuple[int, str], int], throttled: Mapping[str, int]) -> bytes:
+    """The metrics of a team gateway's door (docs/team.md): requests the
+    authentication gate refused, by HTTP status and reason (a bounded set
+    of words, never a token or a name), and requests over a principal's
+    limits (429), by kind (C{rate}, C{concurrency})."""
+    p = "mcpgateway_"
+    refused = _Family(
+        p + "auth_refusals_total",
+        "counter",
+        "Requests refused by authentication, by HTTP status (400, 401, 403, 503) and reason.",
+    )
+    for (status, reason), count in sorted(refusals.items()):
+        refused.add((("status", str(status)), ("reason", reason[:64])), count)
+    limited = _Family(
+        p + "principal_throttled_total",
+        "counter",
+        "Requests refused (429) for being over a principal's limit, by kind (rate, concurrency).",
+    )
+    for kind, count in sorted(throttled.items()):
+        limited.add((("kind", kind[:32]),), count)
+    lines = [line for family in (refused, limited) for line in family.render()]
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
 
 

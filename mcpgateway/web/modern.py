@@ -138,6 +138,14 @@ def validIdOrNull(value: Any) -> Any:
     return None
 
 
+def principalKey(request: IRequest) -> str:
+    """The key of the principal the auth gate found for C{request} (see
+    L{mcpgateway.web.app}); C{""} without authentication."""
+    principal = getattr(request, "principal", None)
+    key = getattr(principal, "key", "")
+    return key if isinstance(key, str) else ""
+
+
 def _reply(request: IRequest, status: int, message: Message) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json")
@@ -263,7 +271,7 @@ class ModernEndpoint:
                 200,
                 jsonrpc.errorResponse(message["id"], jsonrpc.TOO_MANY_REQUESTS, text),
             )
-        modern = self._modernRequest(message, params, credentials)
+        modern = self._modernRequest(message, params, credentials, principalKey(request))
         if wanted is not None:
             return self._listen(request, modern, wanted)
         return self._call(request, modern)
@@ -317,7 +325,11 @@ class ModernEndpoint:
         return wanted
 
     def _modernRequest(
-        self, message: Message, params: dict[str, Any], credentials: tuple[str, Credentials]
+        self,
+        message: Message,
+        params: dict[str, Any],
+        credentials: tuple[str, Credentials],
+        principal: str = "",
     ) -> ModernRequest:
         meta = params["_meta"]
         mrtr = message["method"] in wire2026.MRTR_METHODS
@@ -337,6 +349,7 @@ class ModernEndpoint:
             scope=self._scope,
             credentialKey=credentials[0],
             credentials=credentials[1],
+            principal=principal,
         )
 
     # -- calls ---------------------------------------------------------------

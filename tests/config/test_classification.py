@@ -162,6 +162,30 @@ def test_invalid_overrides_warn_naming_the_key_and_keep_defaults(tmp_path: Path)
     assert out["e"].mode == "global" and not out["e"].pinned
 
 
+def test_per_user_in_the_overrides_file_wins_over_the_entry(tmp_path: Path) -> None:
+    (tmp_path / "classification.json").write_text(
+        json.dumps(
+            {
+                "on": {"perUser": True},
+                "off": {"perUser": False, "share": "workspace"},
+                "bad": {"perUser": "yes"},
+            }
+        )
+    )
+    overrides = loadOverrides(tmp_path)
+    assert overrides.servers["on"] == Override(perUser=True)
+    assert overrides.servers["off"] == Override("workspace", perUser=False)
+    assert overrides.servers["bad"] == Override()
+    [warning] = overrides.warnings
+    assert "'bad'.perUser must be true or false" in warning
+    entryOn = ServerSpec(name="off", command="c", perUser=True)
+    out = classify({"on": spec("on"), "off": entryOn, "bad": entryOn}, overrides)
+    assert out["on"].perUser and out["on"].perPrincipal
+    assert not out["off"].perUser and out["off"].mode == "workspace"
+    assert out["bad"].perUser  # the entry's own, the bad line ignored
+    assert resolve(entryOn, Override(share="global")).perUser  # no perUser line: the entry's
+
+
 def test_unreadable_overrides_file_is_one_warning(tmp_path: Path) -> None:
     (tmp_path / "classification.json").write_text("{not json")
     overrides = loadOverrides(tmp_path)

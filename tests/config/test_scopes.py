@@ -336,6 +336,22 @@ def test_precedence_with_promotions(tmp_path: Path) -> None:
     assert plain.specs["x"].mode == "credential"
 
 
+def test_per_user_on_any_entry_makes_the_server_per_user(tmp_path: Path) -> None:
+    """C{"perUser": true} on a project's entry (or in classification.json)
+    gives the whole server a child per principal, its user route included."""
+    p = workspace(tmp_path, "p")
+    document = {
+        "mcpServers": {"gh": {"command": "gh"}, "fs": {"command": "fs"}},
+        "projects": {p: {"mcpServers": {"gh": {"command": "gh2", "perUser": True}}}},
+    }
+    plain = build(document)
+    gh, fs = plain.specs["gh"], plain.specs["fs"]
+    assert [v.launch.perUser for v in gh.variants] == [False, True]
+    assert gh.perPrincipal and not fs.perPrincipal
+    overridden = build(document, overrides=Overrides({"fs": Override(perUser=True)}))
+    assert overridden.specs["fs"].perUser and overridden.specs["fs"].perPrincipal
+
+
 def test_a_builtin_session_server_in_a_project(tmp_path: Path) -> None:
     p = workspace(tmp_path, "p")
     entry = {"command": "npx", "args": ["@playwright/mcp@latest"]}

@@ -361,6 +361,21 @@ def test_credential_env_and_max_children() -> None:
     assert (plain.credentialEnv, plain.maxChildren) == ((), DEFAULT_MAX_CHILDREN)
 
 
+def test_per_user_is_a_boolean_off_unless_said() -> None:
+    """C{"perUser": true}: a child per authenticated principal (any share but session)."""
+    spec = parseEntry("gh", {"command": "c", "perUser": True}, NO_PATH)
+    assert (spec.perUser, spec.mode, spec.perPrincipal) == (True, "global", True)
+    plain = parseEntry("x", {"command": "c"}, NO_PATH)
+    assert (plain.perUser, plain.perPrincipal) == (False, False)
+    credential = parseEntry("x", {"command": "c", "share": "credential"}, NO_PATH)
+    assert (credential.perUser, credential.perPrincipal) == (False, True)
+    session = parseEntry("x", {"command": "c", "share": "session", "perUser": True}, NO_PATH)
+    assert (session.perUser, session.perPrincipal) == (True, False)  # per session already
+    for bad in ("yes", 1, None, [True]):
+        with pytest.raises(EntryError, match="'perUser' must be true or false"):
+            parseEntry("x", {"command": "c", "perUser": bad}, NO_PATH)
+
+
 def test_cwd_expanded() -> None:
     loaded = parse(
         {

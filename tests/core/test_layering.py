@@ -1,4 +1,5 @@
-"""core/ knows neither HTTP nor config files nor the operations around it.
+"""core/ knows neither HTTP nor config files nor the operations around it,
+nor how callers are authenticated (it sees a principal's key, a string).
 
 Every module under C{mcpgateway/core} is read as an AST (imports inside
 functions and C{TYPE_CHECKING} blocks included) and may import none of the
@@ -23,6 +24,8 @@ FORBIDDEN = (
     "mcpgateway.ops",
     "mcpgateway.cli",
     "mcpgateway.tap",
+    "mcpgateway.auth",
+    "mcpgateway.cluster",
     "klein",
     "twisted.web",
 )

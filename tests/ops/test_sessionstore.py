@@ -32,15 +32,25 @@ def record(sessionId: str = "abc_DEF-123", **changes: Any) -> dict[str, Any]:
         "lastActivity": 1010.5,
         "scope": "",
         "credential": "",
+        "principal": "",
     }
     return {**base, **changes}
 
 
 def test_a_file_without_scope_keys_loads_with_the_global_route() -> None:
-    """Files written before scopes existed: their sessions are on the global route."""
-    old = {k: v for k, v in record().items() if k not in ("scope", "credential")}
+    """Files written before scopes (and principals) existed: their sessions
+    are on the global route, opened with no authentication."""
+    old = {k: v for k, v in record().items() if k not in ("scope", "credential", "principal")}
     [loaded] = parse(encode([old]))
-    assert loaded["scope"] == "" and loaded["credential"] == ""
+    assert (loaded["scope"], loaded["credential"], loaded["principal"]) == ("", "", "")
+
+
+def test_the_principal_key_round_trips_and_a_bad_one_is_corrupt() -> None:
+    one = record(principal="mfrggzdfmztwq2lk")
+    assert parse(encode([one])) == [one]
+    for bad in ("alice@example.com", "x" * 65, 7, None):
+        with pytest.raises(CorruptSessions, match="principal"):
+            parse(encode([record(principal=bad)]))
 
 
 def test_scope_keys_round_trip_and_a_bad_one_is_corrupt() -> None:

@@ -197,6 +197,7 @@ def test_the_health_and_sessions_bodies() -> None:
         "mode": "stateful",
         "scope": "",
         "credential": "",
+        "principal": "",
         "childPid": None,
         "created": 1.5,
         "lastActivity": 2.5,

@@ -1,0 +1,65 @@
+"""auth/ knows neither HTTP routes nor config files nor the CLI.
+
+Every module under C{mcpgateway/auth} is read as an AST (imports inside
+functions and C{TYPE_CHECKING} blocks included) and may import none of the
+packages above it: the web layer, the config readers, the operations jobs,
+the CLI, the tap, the cluster, or Klein. C{auth/tokenfile.py}, which the
+C{mcpgateway token} command imports, loads no Twisted at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import mcpgateway
+from tests.core.test_layering import importedNames
+
+AUTH = Path(mcpgateway.__file__).parent / "auth"
+FORBIDDEN = (
+    "mcpgateway.web",
+    "mcpgateway.config",
+    "mcpgateway.clientconfigs",
+    "mcpgateway.ops",
+    "mcpgateway.cli",
+    "mcpgateway.tap",
+    "mcpgateway.cluster",
+    "mcpgateway.core",
+    "klein",
+)
+STANDALONE = ("tokenfile.py",)
+"""Modules the CLI may import: nothing of Twisted (or PyJWT)."""
+
+
+def forbidden(source: str, banned: tuple[str, ...]) -> list[str]:
+    return sorted(
+        {
+            name
+            for name in importedNames(source)
+            for prefix in banned
+            if name == prefix or name.startswith(prefix + ".")
+        }
+    )
+
+
+def modules() -> list[Path]:
+    return sorted(AUTH.glob("*.py"))
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: p.name)
+def test_auth_imports_nothing_above_it(path: Path) -> None:
+    assert forbidden(path.read_text(), FORBIDDEN) == []
+
+
+@pytest.mark.parametrize("name", STANDALONE)
+def test_modules_the_cli_uses_import_no_twisted(name: str) -> None:
+    source = (AUTH / name).read_text()
+    assert forbidden(source, ("twisted", "jwt", "treq", "mcpgateway.auth.principal")) == []
+
+
+def test_the_check_sees_a_forbidden_import() -> None:
+    assert forbidden("from mcpgateway.web.app import x\n", FORBIDDEN) == [
+        "mcpgateway.web.app",
+        "mcpgateway.web.app.x",
+    ]

@@ -1,0 +1,191 @@
+"""Issue 16, a team gateway as its users meet it: off loopback without
+authentication it refuses to start in one line; with a tokens file it
+serves the SDK with the token, answers 401 without one (with its
+C{WWW-Authenticate}), 403 for a server the token may not use, 404 for a
+session another principal opened, 429 over C{--rate-per-principal}; the
+audit log gets a line per request; the bearer string is nowhere in the
+gateway's output or its audit file."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from mcpgateway.auth.tokenfile import addToken
+from tests.integration.gateway import REPO, RunningGateway, twistCommand, waitFor, writeConfig
+
+pytestmark = pytest.mark.integration
+
+DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+ACCEPT = "application/json, text/event-stream"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "team-test", "version": "1"},
+    },
+}
+
+
+def post(
+    port: int,
+    path: str,
+    body: Any,
+    token: str | None = None,
+    session: str | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    headers = {"content-type": "application/json", "accept": ACCEPT}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    if session is not None:
+        headers["mcp-session-id"] = session
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(), headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, dict(response.headers.items()), response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers.items()), e.read()
+
+
+def echo(port: int, token: str, message: str) -> str:
+    async def main() -> str:
+        async with create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as http:
+            transport = streamable_http_client(
+                f"http://127.0.0.1:{port}/demo/mcp", http_client=http
+            )
+            async with Client(transport, mode="legacy") as client:
+                result = await client.call_tool("echo", {"message": message})
+                return result.content[0].text  # type: ignore[union-attr]
+
+    return anyio.run(main)
+
+
+def test_off_loopback_without_authentication_is_refused_in_one_line(home: Path) -> None:
+    environ = {
+        **os.environ,
+        "HOME": str(home),
+        "MCPGATEWAY_HOME": str(home / "state"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    environ.pop("MCPGATEWAY_AUTH_TOKENS", None)
+    environ.pop("MCPGATEWAY_OAUTH_ISSUER", None)
+    result = subprocess.run(
+        [*twistCommand(), "--port", "tcp:0:interface=0.0.0.0"],
+        cwd=home,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "mcpgateway: tcp:0:interface=0.0.0.0 is reachable from other machines and no"
+        " authentication is set: add --auth-tokens FILE (`mcpgateway token new NAME --file"
+        " FILE` makes one) or --oauth-issuer URL --resource-uri URL, or listen on 127.0.0.1"
+    ], result.stderr
+    assert "Traceback" not in result.stdout
+
+
+@pytest.fixture
+def team(home: Path) -> Any:
+    tokens = home / "tokens.json"
+    alice = addToken(tokens, "alice", ["demo"])
+    bob = addToken(tokens, "bob", ["demo"])
+    carol = addToken(tokens, "carol", ["other"])
+    config = writeConfig(home / "servers.json", {"demo": DEMO, "other": DEMO})
+    audit = home / "audit" / "audit.jsonl"
+    audit.parent.mkdir()
+    gateway = RunningGateway(
+        [
+            "--port",
+            "tcp:0:interface=0.0.0.0",
+            "--config",
+            str(config),
+            "--rate-per-principal",
+            "2",
+            "--audit-log",
+            str(audit),
+        ],
+        home,
+        env={"MCPGATEWAY_AUTH_TOKENS": str(tokens)},  # the environment fallback
+    )
+    try:
+        yield gateway, {"alice": alice, "bob": bob, "carol": carol}, audit
+    finally:
+        gateway.stop()
+
+
+def test_a_team_gateway_with_a_tokens_file(team: Any) -> None:
+    gateway, tokens, audit = team
+    port = gateway.port
+    # The SDK with its token: served.
+    assert echo(port, tokens["alice"], "hello team") == "hello team"
+
+    # No token: 401 with the challenge, a JSON-RPC body.
+    status, headers, body = post(port, "/demo/mcp", INITIALIZE)
+    assert status == 401
+    assert headers["WWW-Authenticate"] == 'Bearer realm="mcpgateway"'
+    assert json.loads(body)["error"]["code"] == -32600
+
+    # A token for another server only: 403.
+    status, headers, _ = post(port, "/demo/mcp", INITIALIZE, tokens["carol"])
+    assert status == 403
+    assert 'error="insufficient_scope"' in headers["WWW-Authenticate"]
+
+    # A session is its principal's: bob gets 404 for alice's.
+    status, headers, _ = post(port, "/demo/mcp", INITIALIZE, tokens["alice"])
+    assert status == 200
+    sessionId = headers["Mcp-Session-Id"]
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    status, _, body = post(port, "/demo/mcp", ping, tokens["bob"], sessionId)
+    assert (status, json.loads(body)["error"]["message"]) == (404, "Session not found")
+
+    # Over --rate-per-principal 2 (bursts of 4): 429 with Retry-After; bob is not slowed.
+    answers = [post(port, "/demo/mcp", ping, tokens["alice"], sessionId) for _ in range(12)]
+    throttled = [a for a in answers if a[0] == 429]
+    assert throttled, [a[0] for a in answers]
+    assert int(throttled[0][1]["Retry-After"]) >= 1
+    assert json.loads(throttled[0][2])["error"]["code"] == -32004
+
+    health = gateway.health()
+    assert health["auth"]["mode"] == "tokens" and health["auth"]["principals"] == 3
+
+    # The audit log: one line per request, within a second or so.
+    def lines() -> list[dict[str, Any]]:
+        try:
+            return [json.loads(line) for line in audit.read_text().splitlines()]
+        except OSError:
+            return []
+
+    assert waitFor(lambda: any(r["outcome"] == "refused" and r["status"] == 429 for r in lines()))
+    records = lines()
+    assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+    calls = [r for r in records if r["method"] == "tools/call"]
+    assert calls and calls[0]["tool"] == "echo" and calls[0]["outcome"] == "ok"
+    assert calls[0]["via"] == "token" and len(calls[0]["principal"]) == 16
+    assert "payload" not in calls[0]  # no arguments without --audit-payloads
+    assert {r["status"] for r in records} >= {200, 401, 403, 404, 429}
+
+    # The bearer strings appear nowhere.
+    output = gateway.text() + audit.read_text()
+    for name, token in tokens.items():
+        assert token not in output, name
+    assert "alice" not in audit.read_text() and "carol" not in audit.read_text()

@@ -1,0 +1,187 @@
+"""Issue 16, TLS: a gateway on an C{ssl:} endpoint string serves MCP and
+C{/health} over https (the Python SDK trusting a self-signed CA made here
+with C{cryptography}), plain HTTP to the TLS port gets nothing, a missing
+key file is one line, and C{mcpgateway restart} keeps TLS on the socket the
+successor adopts."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import http.client
+import ipaddress
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.integration.gateway import REPO, RunningGateway, twistCommand, waitFor
+
+pytestmark = pytest.mark.integration
+
+
+def selfSigned(folder: Path) -> tuple[Path, Path]:
+    """A key and a self-signed certificate for 127.0.0.1 and localhost
+    (its own CA); their paths."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcpgateway test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    keyPath, certPath = folder / "key.pem", folder / "cert.pem"
+    keyPath.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    keyPath.chmod(0o600)
+    certPath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return keyPath, certPath
+
+
+def tlsPort(key: Path, cert: Path) -> str:
+    return f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"
+
+
+def httpsHealth(port: int, cert: Path) -> dict[str, Any]:
+    context = ssl.create_default_context(cafile=str(cert))
+    with urllib.request.urlopen(
+        f"https://127.0.0.1:{port}/health", timeout=10, context=context
+    ) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def plainHttpFails(port: int) -> bool:
+    """Whether a plain HTTP request to C{port} gets no HTTP answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/health")
+        connection.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        return True
+    finally:
+        connection.close()
+    return False
+
+
+def echoOverHttps(port: int, cert: Path, message: str) -> str:
+    async def main() -> str:
+        context = ssl.create_default_context(cafile=str(cert))
+        async with httpx2.AsyncClient(verify=context, timeout=30) as http:
+            transport = streamable_http_client(
+                f"https://127.0.0.1:{port}/demo/mcp", http_client=http
+            )
+            async with Client(transport, mode="legacy") as client:
+                result = await client.call_tool("echo", {"message": message})
+                return result.content[0].text  # type: ignore[union-attr]
+
+    return anyio.run(main)
+
+
+def test_the_sdk_and_health_over_https_and_plain_http_gets_nothing(home: Path, start: Any) -> None:
+    key, cert = selfSigned(home)
+    gateway: RunningGateway = start("--port", tlsPort(key, cert))
+    assert echoOverHttps(gateway.port, cert, "over tls") == "over tls"
+    assert httpsHealth(gateway.port, cert)["status"] == "ok"
+    assert plainHttpFails(gateway.port)
+    untrusted = ssl.create_default_context()  # the system's CAs only: refused
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(
+            f"https://127.0.0.1:{gateway.port}/health", timeout=10, context=untrusted
+        )
+
+
+def test_a_missing_key_file_is_one_line(home: Path) -> None:
+    _, cert = selfSigned(home)
+    missing = home / "nothing.pem"
+    environ = {
+        **os.environ,
+        "HOME": str(home),
+        "MCPGATEWAY_HOME": str(home / "state"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    result = subprocess.run(
+        [*twistCommand(), "--port", tlsPort(missing, cert)],
+        cwd=home,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"mcpgateway: --port: the TLS private key file {missing}: No such file or directory"
+    ], result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_restart_keeps_tls(home: Path, start: Any) -> None:
+    key, cert = selfSigned(home)
+    gateway: RunningGateway = start("--port", tlsPort(key, cert))
+    port = gateway.port
+    assert echoOverHttps(port, cert, "before") == "before"
+    stateFile = home / "state" / "state.json"
+    old = json.loads(stateFile.read_text())["pid"]
+    environ = {
+        **os.environ,
+        "HOME": str(home),
+        "MCPGATEWAY_HOME": str(home / "state"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    restarted = subprocess.run(
+        [sys.executable, "-m", "mcpgateway.cli", "restart"],
+        cwd=home,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    new = json.loads(stateFile.read_text())["pid"]
+    assert new != old
+    try:
+        # The successor serves the same port, over TLS (plaintext before the fix).
+        assert httpsHealth(port, cert)["pid"] == new
+        assert echoOverHttps(port, cert, "after") == "after"
+        # The old process (a child of this test: reaped here) finishes and exits.
+        assert waitFor(lambda: gateway.process.poll() is not None, timeout=40)
+        assert httpsHealth(port, cert)["pid"] == new
+        assert plainHttpFails(port)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(new, signal.SIGTERM)
+        waitFor(lambda: not Path(f"/proc/{new}").exists(), timeout=30)

@@ -1,0 +1,192 @@
+"""The audit log file: nothing opened before C{startService}, mode 0600,
+lines buffered and written once a second on the clock and at stop,
+rotation, refusals rate-limited, payloads only when asked, strict JSON."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.task import Clock
+
+from mcpgateway.ops.audit import AuditLog, AuditRecord
+
+
+def record(outcome: str = "ok", payload: dict[str, Any] | None = None, **kw: Any) -> AuditRecord:
+    fields: dict[str, Any] = {
+        "ts": 1.5,
+        "principal": "k",
+        "session": "abcd1234",
+        "server": "srv",
+        "route": "global",
+        "method": "tools/call",
+        "tool": "echo",
+        "outcome": outcome,
+        "code": None,
+        "status": 200,
+        "durationMs": 2.0,
+        "via": "token",
+        "peer": "127.0.0.1",
+        "payload": payload,
+    }
+    fields.update(kw)
+    return AuditRecord(**fields)
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_nothing_is_opened_before_start_and_lines_wait_for_the_clock(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, clock)
+    log.record(record())  # before start (twistd has not daemonized yet): kept in memory
+    assert not path.exists()
+    log.startService()
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.read_text() == ""
+        log.record(record(method="ping", tool=None))
+        clock.advance(1.0)
+        assert [(r["method"], r["tool"]) for r in lines(path)] == [
+            ("tools/call", "echo"),
+            ("ping", None),
+        ]
+        assert lines(path)[0] == {
+            "ts": 1.5,
+            "principal": "k",
+            "session": "abcd1234",
+            "server": "srv",
+            "route": "global",
+            "method": "tools/call",
+            "tool": "echo",
+            "outcome": "ok",
+            "code": None,
+            "status": 200,
+            "durationMs": 2.0,
+            "via": "token",
+            "peer": "127.0.0.1",
+        }
+        log.record(record(method="last"))
+    finally:
+        log.stopService()
+    assert lines(path)[-1]["method"] == "last"  # flushed at stop
+    assert clock.getDelayedCalls() == []
+
+
+def test_a_full_buffer_is_written_at_once(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, clock)
+    log.startService()
+    try:
+        for _ in range(log.FLUSH_BYTES // 200 + 10):
+            log.record(record())
+        assert path.stat().st_size > 0
+    finally:
+        log.stopService()
+
+
+def test_rotation_keeps_the_mode_and_the_count(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, clock, rotateLength=300, maxFiles=2)
+    log.startService()
+    try:
+        for _ in range(6):
+            for _ in range(3):
+                log.record(record())
+            clock.advance(1.0)
+    finally:
+        log.stopService()
+    rotated = sorted(p.name for p in tmp_path.iterdir())
+    assert rotated == ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]
+    for name in rotated:
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+
+
+def test_refusals_are_rate_limited_and_the_next_line_says_how_many_were_left_out(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, clock, refusalsPerSecond=3)
+    log.startService()
+    try:
+        for _ in range(10):
+            log.record(record("refused", status=401))
+        log.record(record("ok"))  # never rate-limited
+        clock.advance(1.0)
+        log.record(record("refused", status=401))
+        clock.advance(1.0)
+    finally:
+        log.stopService()
+    written = lines(path)
+    assert [r["outcome"] for r in written] == ["refused"] * 3 + ["ok", "refused"]
+    assert written[-1]["suppressed"] == 7
+    assert "suppressed" not in written[0]
+
+
+def test_payloads_only_when_asked(tmp_path: Path) -> None:
+    clock = Clock()
+    for payloads, expected in ((False, None), (True, {"arguments": {"a": 1}})):
+        path = tmp_path / f"audit-{payloads}.jsonl"
+        log = AuditLog(path, clock, payloads=payloads)
+        log.startService()
+        log.record(record(payload={"arguments": {"a": 1}}))
+        log.stopService()
+        assert lines(path)[0].get("payload") == expected
+
+
+def test_an_unwritable_place_is_one_error_and_no_records(tmp_path: Path) -> None:
+    clock = Clock()
+    log = AuditLog(tmp_path / "missing" / "audit.jsonl", clock)
+    log.startService()
+    log.record(record())
+    log.stopService()
+    assert log.failed and log.records == 0
+
+
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(arguments=values)
+def test_every_payload_is_written_as_strict_json(tmp_path_factory: Any, arguments: Any) -> None:
+    clock = Clock()
+    path = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    log = AuditLog(path, clock, payloads=True)
+    log.startService()
+    log.record(record(payload={"arguments": arguments}))
+    log.stopService()
+    [line] = path.read_text().splitlines()
+    json.loads(line, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+
+
+def test_a_long_payload_is_cut_at_64_kib(tmp_path: Path) -> None:
+    clock = Clock()
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, clock, payloads=True)
+    log.startService()
+    log.record(record(payload={"arguments": {"blob": "x" * 100_000}, "result": {"ok": 1}}))
+    log.stopService()
+    [line] = lines(path)
+    assert line["payload"]["truncated"] is True
+    assert len(line["payload"]["arguments"]) == 65536
+    assert line["payload"]["arguments"].startswith('{"blob":"xxx')
+    assert line["payload"]["result"] == {"ok": 1}

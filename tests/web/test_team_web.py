@@ -1,0 +1,402 @@
+"""Issue 16, the door of a team gateway (web/app.py, web/mcp.py) with a fake
+gate, a fake quota and a recording audit sink: a refusal never reaches a
+pool, the principal reaches the session, another principal's session is
+not found, 429 over the limits, one audit record per request, the
+management surface for admins only, the metadata served by the gate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, cast
+
+from twisted.internet.defer import Deferred
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
+
+from mcpgateway import jsonrpc
+from mcpgateway.auth.principal import VIA_TOKEN, Principal, Refusal, Verdict
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.ops.audit import AuditRecord
+from mcpgateway.web.app import TeamSurface, makeSite
+from tests.fakes import FakeProcessReactor, fakeSpawner
+from tests.http import Harness, Response, spec
+
+PRINCIPALS = {
+    "alice": Principal("alice", "key-alice", VIA_TOKEN),
+    "bob": Principal("bob", "key-bob", VIA_TOKEN),
+    "carol": Principal("carol", "key-carol", VIA_TOKEN, servers=frozenset({"other"})),
+    "root": Principal("root", "key-root", VIA_TOKEN, admin=True),
+}
+MISSING = Refusal(401, None, "this gateway needs a bearer token")
+
+
+class FakeGate:
+    """Tokens are principal names; C{slow} answers later."""
+
+    def __init__(self) -> None:
+        self.refusals: Counter[tuple[int, str]] = Counter()
+        self.checked: list[str | None] = []
+        self.pending: list[Deferred[Verdict]] = []
+
+    def check(self, request: IRequest, server: str | None) -> Verdict | Deferred[Verdict]:
+        self.checked.append(server)
+        value = (request.getHeader(b"authorization") or b"").decode()
+        name = value.removeprefix("Bearer ")
+        if name == "slow":
+            waiting: Deferred[Verdict] = Deferred()
+            self.pending.append(waiting)
+            return waiting
+        principal = PRINCIPALS.get(name)
+        if principal is None:
+            self.refusals[(401, "missing")] += 1
+            return MISSING
+        return principal
+
+    def refuse(self, request: IRequest, refusal: Refusal) -> bytes:
+        request.setResponseCode(refusal.status)
+        request.setHeader(b"www-authenticate", b'Bearer realm="test"')
+        request.setHeader(b"content-type", b"application/json")
+        return jsonrpc.dumps(
+            jsonrpc.errorResponse(None, jsonrpc.INVALID_REQUEST, refusal.description)
+        )
+
+    def metadata(self) -> IResource:
+        class Metadata(Resource):
+            isLeaf = True
+
+            def render(self, request: IRequest) -> bytes:
+                return b'{"resource": "test"}'
+
+        return Metadata()
+
+
+class FakeQuota:
+    def __init__(self) -> None:
+        self.admitted: list[tuple[str, int]] = []
+        self.released: list[tuple[str, int]] = []
+        self.retryAfter: float | None = None
+        self.throttled: Counter[str] = Counter()
+
+    def admit(self, principal: str, requests: int = 1) -> float | None:
+        if self.retryAfter is not None:
+            self.throttled["rate"] += 1
+            return self.retryAfter
+        self.admitted.append((principal, requests))
+        return None
+
+    def release(self, principal: str, requests: int = 1) -> None:
+        self.released.append((principal, requests))
+
+
+class RecordingAudit:
+    def __init__(self, payloads: bool = False) -> None:
+        self.payloads = payloads
+        self.records: list[AuditRecord] = []
+
+    def record(self, entry: AuditRecord) -> None:
+        self.records.append(entry)
+
+
+class TeamHarness(Harness):
+    def __init__(self, payloads: bool = False, timeout: float = 60.0, api: Any = None) -> None:
+        self.reactor = FakeProcessReactor()
+        self.gateway = Gateway(
+            {"srv": spec("srv", timeout=timeout), "other": spec("other")},
+            fakeSpawner(self.reactor),
+        )
+        self.gate = FakeGate()
+        self.quota = FakeQuota()
+        self.audit = RecordingAudit(payloads)
+        self.team = TeamSurface(self.gate, self.quota, self.audit)
+        self.site = makeSite(
+            self.gateway, self.reactor, loopbackOnly=False, api=api, team=self.team
+        )
+
+    def as_(self, who: str, method: str, path: str, body: Any = None, **kw: Any) -> Response:
+        headers = {"authorization": f"Bearer {who}", **kw.pop("headers", {})}
+        return self.request(method, path, body, headers=headers, **kw)
+
+    def open(self, who: str, server: str = "srv") -> str:
+        response = self.as_(
+            who,
+            "POST",
+            f"/{server}/mcp",
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+            },
+        )
+        if not response.complete:
+            self.answerHandshake()
+        assert response.status == 200, response.body
+        return response.headers["mcp-session-id"]
+
+
+def ping(requestId: Any = 2) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": requestId, "method": "ping"}
+
+
+def test_a_refusal_never_reaches_a_pool() -> None:
+    h = TeamHarness()
+    response = h.request(
+        "POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    )
+    assert response.status == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="test"'
+    assert response.json()["error"]["message"] == "this gateway needs a bearer token"
+    assert h.reactor.processes == [] and len(h.gateway.sessions) == 0
+    assert h.quota.admitted == []  # refused before counting
+    [record] = h.audit.records
+    assert (record.outcome, record.status, record.principal) == ("refused", 401, "")
+
+
+def test_the_principal_reaches_the_session_and_loopback_needs_it_too() -> None:
+    h = TeamHarness()
+    sid = h.open("alice")
+    session = h.gateway.sessions.get(sid)
+    assert session is not None and session.principal == "key-alice"
+    assert h.gate.checked == ["srv"]
+
+
+def test_a_principal_not_allowed_the_server_gets_403_and_no_child() -> None:
+    h = TeamHarness()
+    response = h.as_(
+        "carol",
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}},
+    )
+    assert response.status == 403
+    assert h.reactor.processes == []
+
+
+def test_another_principals_session_is_not_found_on_post_get_and_delete() -> None:
+    h = TeamHarness()
+    sid = h.open("alice")
+    for method, body in (("POST", ping()), ("GET", None), ("DELETE", None)):
+        response = h.as_("bob", method, "/srv/mcp", body, session=sid)
+        assert response.status == 404, method
+        assert response.json()["error"]["message"] == "Session not found"
+    assert h.gateway.sessions.get(sid) is not None  # bob's DELETE ended nothing
+    assert h.as_("alice", "POST", "/srv/mcp", ping(), session=sid).status == 200
+
+
+def test_a_verdict_that_comes_later_is_waited_for() -> None:
+    h = TeamHarness()
+    response = h.as_("slow", "POST", "/srv/mcp", ping())
+    assert not response.complete
+    [waiting] = h.gate.pending
+    waiting.callback(MISSING)
+    assert response.status == 401
+
+
+def test_over_the_limits_is_429_with_retry_after_and_a_32004_body() -> None:
+    h = TeamHarness()
+    sid = h.open("alice")
+    assert h.quota.admitted == [("key-alice", 1)]
+    assert h.quota.released == [("key-alice", 1)]  # the initialize ended
+    h.quota.retryAfter = 2.2
+    response = h.as_("alice", "POST", "/srv/mcp", ping(7), session=sid)
+    assert response.status == 429
+    assert response.headers["retry-after"] == "3"
+    assert response.json() == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {
+            "code": -32004,
+            "message": "too many requests: over this caller's limits; retry in 3 s",
+        },
+    }
+    # Notifications and responses are free.
+    notified = h.as_(
+        "alice",
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        session=sid,
+    )
+    assert notified.status == 202
+    assert h.team.throttledCounts() == {"rate": 1}
+    assert h.audit.records[-2].outcome == "refused" and h.audit.records[-2].status == 429
+
+
+def test_a_forwarded_request_holds_its_place_until_it_ends() -> None:
+    h = TeamHarness()
+    sid = h.open("alice")
+    h.quota.admitted.clear()
+    h.quota.released.clear()
+    response = h.as_(
+        "alice",
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "echo"}},
+        session=sid,
+    )
+    assert h.quota.admitted == [("key-alice", 1)] and h.quota.released == []
+    forwarded = [m for m in h.process().sentMessages() if m.get("method") == "tools/call"][-1]
+    h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"content": []}})
+    assert response.complete
+    assert h.quota.released == [("key-alice", 1)]
+
+
+def call(h: TeamHarness, sid: str, requestId: int, arguments: Any = None) -> Response:
+    return h.as_(
+        "alice",
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": requestId,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": arguments or {"secret": "s3"}},
+        },
+        session=sid,
+    )
+
+
+def test_one_audit_record_per_request_with_its_outcome() -> None:
+    h = TeamHarness(timeout=5.0)
+    sid = h.open("alice")
+    [opened] = h.audit.records
+    assert (opened.method, opened.outcome, opened.principal, opened.via) == (
+        "initialize",
+        "ok",
+        "key-alice",
+        "token",
+    )
+    assert opened.session == sid[:8] or len(opened.session or "") <= 16
+
+    def answer(result: dict[str, Any]) -> None:
+        forwarded = [m for m in h.process().sentMessages() if m.get("method") == "tools/call"]
+        h.process().reply({"jsonrpc": "2.0", "id": forwarded[-1]["id"], **result})
+
+    call(h, sid, 2)
+    h.reactor.advance(0.25)
+    answer({"result": {"content": [{"type": "text", "text": "s3"}]}})
+    call(h, sid, 3)
+    answer({"error": {"code": -32602, "message": "bad"}})
+    call(h, sid, 4)
+    h.as_(
+        "alice",
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 4}},
+        session=sid,
+    )
+    call(h, sid, 5)
+    h.reactor.advance(5.0)  # the request timeout
+    h.request("POST", "/srv/mcp", ping())  # no token
+    h.as_("alice", "POST", "/srv/mcp", {"jsonrpc": "2.0", "id": 6, "method": 5}, session=sid)
+    outcomes = [
+        (r.method, r.tool, r.outcome, r.code, r.status)
+        for r in h.audit.records[1:]
+        if r.method != "notifications/cancelled"
+    ]
+    assert outcomes == [
+        ("tools/call", "echo", "ok", None, 200),
+        ("tools/call", "echo", "error", -32602, 200),
+        ("tools/call", "echo", "cancelled", None, 200),
+        ("tools/call", "echo", "timeout", jsonrpc.REQUEST_TIMEOUT, 200),
+        ("-", None, "refused", None, 401),
+        ("-", None, "invalid", jsonrpc.INVALID_REQUEST, 400),
+    ]
+    first = h.audit.records[1]
+    assert first.durationMs == 250.0 and first.server == "srv" and first.route == "global"
+    assert all(r.payload is None for r in h.audit.records)  # no --audit-payloads
+
+
+def test_the_audit_names_the_tool_the_prompt_or_the_resource() -> None:
+    h = TeamHarness()
+    sid = h.open("alice")
+    for method, params in (
+        ("prompts/get", {"name": "greet"}),
+        ("resources/read", {"uri": "file:///notes.txt"}),
+        ("tools/list", {}),
+    ):
+        h.as_(
+            "alice",
+            "POST",
+            "/srv/mcp",
+            {"jsonrpc": "2.0", "id": 9, "method": method, "params": params},
+            session=sid,
+        )
+        forwarded = [m for m in h.process().sentMessages() if m.get("method") == method][-1]
+        h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {}})
+    assert [(r.method, r.tool) for r in h.audit.records[1:]] == [
+        ("prompts/get", "greet"),
+        ("resources/read", "file:///notes.txt"),
+        ("tools/list", None),
+    ]
+
+
+def test_payloads_only_with_audit_payloads() -> None:
+    h = TeamHarness(payloads=True)
+    sid = h.open("alice")
+    call(h, sid, 2, {"q": "what"})
+    forwarded = [m for m in h.process().sentMessages() if m.get("method") == "tools/call"][-1]
+    h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"content": ["a"]}})
+    assert h.audit.records[-1].payload == {
+        "arguments": {"q": "what"},
+        "result": {"content": ["a"]},
+    }
+
+
+def test_the_management_surface_is_for_admins_health_and_metrics_are_open() -> None:
+    h = TeamHarness()
+    h.open("alice")
+    assert h.request("GET", "/sessions").status == 401
+    assert h.as_("alice", "GET", "/sessions").status == 403
+    admin = h.as_("root", "GET", "/sessions")
+    assert admin.status == 200
+    assert [s["principal"] for s in admin.json()["sessions"]] == ["key-alice"]
+    assert h.as_("alice", "DELETE", "/sessions/by-pid/1").status == 403
+    health = h.request("GET", "/health")
+    assert health.status == 200 and health.json()["auth"] == {"mode": "on"}
+    metrics = h.request("GET", "/metrics")
+    assert metrics.status == 200
+    text = metrics.body.decode()
+    assert 'mcpgateway_auth_refusals_total{status="401",reason="missing"} 1' in text
+    assert "alice" not in metrics.body.decode() and "alice" not in health.body.decode()
+
+
+def test_the_api_takes_an_admin_principal_or_its_own_token() -> None:
+    from mcpgateway.ops.management import Management
+    from mcpgateway.web.api import ApiApp
+
+    holder: list[TeamHarness] = []
+
+    def api() -> IResource:
+        h = holder[0]
+        management = Management(h.gateway, cast(Any, None), cast(Any, None))
+        return ApiApp(management, h.gateway, h.reactor, "api-secret").resource()
+
+    h = TeamHarness(api=api)
+    holder.append(h)
+    assert h.as_("alice", "GET", "/api/v1/health").status == 403
+    assert h.as_("root", "GET", "/api/v1/health").status == 200
+    assert (
+        h.request("GET", "/api/v1/health", headers={"authorization": "Bearer api-secret"}).status
+        == 200
+    )
+    assert h.request("GET", "/api/v1/health").status == 401
+
+
+def test_the_protected_resource_metadata_is_the_gates() -> None:
+    h = TeamHarness()
+    for path in (
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/srv/mcp",
+    ):
+        response = h.request("GET", path)
+        assert (response.status, response.body) == (200, b'{"resource": "test"}'), path
+
+
+def test_without_a_team_the_endpoint_is_served_as_before() -> None:
+    h = Harness()
+    sid = h.initialize()
+    session = h.gateway.sessions.get(sid)
+    assert session is not None and session.principal == ""
+    assert h.request("GET", "/.well-known/oauth-protected-resource").status == 404
+    assert h.request("GET", "/sessions").status == 200
