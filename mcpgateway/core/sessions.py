@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from twisted.internet.interfaces import IReactorTime
@@ -183,6 +184,55 @@ def shortId(sessionId: str) -> str:
     of its id (a prefix of the id itself would be a piece of the secret, and
     not even unique for ids that begin alike)."""
     return hashlib.sha256(sessionId.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+ROUTED_CAPABILITIES = (
+    "sampling",
+    "sampling.tools",
+    "elicitation.form",
+    "elicitation.url",
+    "roots",
+    "roots.listChanged",
+)
+"""The client capabilities routing decisions depend on (what a session's
+sealed id carries, so that another replica can serve it)."""
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What another gateway process needs to serve a session it never saw:
+    everything routing depends on, nothing more.
+
+    @ivar capabilities: the L{ROUTED_CAPABILITIES} the client declared.
+    @ivar owned: the session has a child of its own (a session-scoped or
+        promoted server): only its owner can serve it.
+    """
+
+    server: str
+    scope: str
+    principal: str
+    credential: str
+    protocolVersion: str
+    capabilities: frozenset[str]
+    owned: bool
+    created: float
+
+    def capabilitiesDict(self) -> dict[str, Any]:
+        """The capabilities as an C{initialize} would have declared them."""
+        raise NotImplementedError
+
+    @classmethod
+    def of(cls, session: Session, owned: bool) -> SessionFacts:
+        """The facts of C{session}."""
+        raise NotImplementedError
+
+
+class SessionIds(Protocol):
+    """Makes session ids (the default: 192 random bits; a cluster: sealed
+    facts, see C{mcpgateway.cluster.sealing})."""
+
+    def newId(self, facts: SessionFacts) -> str:
+        """A fresh id for a session with C{facts}."""
 
 
 class SessionRegistry:
