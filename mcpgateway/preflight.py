@@ -11,7 +11,8 @@ children a SIGKILLed predecessor left behind.
 
 A team gateway's files and extras come first (L{checkTeam}): its tokens
 file, its TLS key and certificate, its audit log's folder, and the
-packages its options need (C{mcpgateway[tls]}, C{mcpgateway[team]}).
+packages its options need (C{mcpgateway[tls]}, C{mcpgateway[team]}); a
+cluster replica's key file is read there too (L{readClusterKeys}).
 
 Nothing here spawns a process, opens a file for later, or starts a timer:
 those belong to C{startService}, after daemonizing. The log file is the
@@ -51,6 +52,8 @@ class Preflight:
     loaded: LoadedConfig
     orphans: list[tuple[int, str]]
     logFile: logs.LogFileService | None
+    clusterKeys: tuple[bytes, ...] = ()
+    """The keys of C{--cluster-key-file} (empty: not clustered)."""
 
 
 def preflight(options: Any, clientHost: str) -> Preflight:
@@ -62,6 +65,7 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     """
     logs.setLevel(options["log-level"])
     checkTeam(options)
+    clusterKeys = readClusterKeys(options)
     # First, so the warnings of the steps below reach the log file too.
     logFile = logs.LogFileService(options["log-file"]) if options["log-file"] else None
     stateDir = Path(options["state-dir"]).expanduser()
@@ -83,7 +87,9 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     except BaseException:
         lock.release()
         raise
-    return Preflight(stateDir, lock, configPath, source, loaded, findOrphans(stateDir), logFile)
+    return Preflight(
+        stateDir, lock, configPath, source, loaded, findOrphans(stateDir), logFile, clusterKeys
+    )
 
 
 def checkTeam(options: Any) -> None:
@@ -126,6 +132,29 @@ def checkTeam(options: Any) -> None:
         folder = Path(audit).expanduser().absolute().parent
         if not folder.is_dir():
             raise PreflightError(f"--audit-log {audit}: the folder {folder} does not exist")
+
+
+def readClusterKeys(options: Any) -> tuple[bytes, ...]:
+    """The keys of C{--cluster-key-file} (docs/cluster.md), or C{()} when
+    not clustered.
+
+    @raise PreflightError: cryptography is missing, or the file is
+        missing, unreadable, open to group or others, empty or malformed
+        (one line naming the file, and the line number: never a key).
+    """
+    path = options.get("cluster-key-file")
+    if not path:
+        return ()
+    _checkImports(
+        ("cryptography",),
+        f"--cluster-key-file {path}: a cluster needs cryptography: pip install 'mcpgateway[team]'",
+    )
+    from mcpgateway.cluster.sealing import ClusterKeyError, loadClusterKeys
+
+    try:
+        return loadClusterKeys(Path(path))
+    except ClusterKeyError as e:
+        raise PreflightError(f"--cluster-key-file: {e}") from None
 
 
 def _checkTLS(endpoint: str) -> None:

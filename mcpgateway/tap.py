@@ -9,6 +9,7 @@ file stays inert.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -27,6 +28,12 @@ from mcpgateway.paths import (
     RESOURCE_URI_ENV,
     defaultStateDir,
 )
+
+CLUSTER_KEY_FILE_ENV = "MCPGATEWAY_CLUSTER_KEY_FILE"
+REPLICA_ID_ENV = "MCPGATEWAY_REPLICA_ID"
+CLUSTER_ADVERTISE_ENV = "MCPGATEWAY_CLUSTER_ADVERTISE"
+REPLICA_ID = re.compile(r"[a-z0-9-]{1,32}")
+"""A replica's label (L{mcpgateway.cluster.sealing.LABEL}, not imported: cryptography)."""
 
 if TYPE_CHECKING:
     from mcpgateway.ops.services import StateFileService
@@ -393,6 +400,30 @@ class Options(usage.Options):
             " it restarts on demand).",
             _positiveFloat,
         ],
+        [
+            "cluster-key-file",
+            None,
+            None,
+            "Run as one replica of a cluster (docs/cluster.md): session ids are sealed with"
+            " the first key of this file (base64, one 32-byte key a line, mode 0600), and"
+            " requests for another replica's session are forwarded to it. Every replica"
+            " gets the same file. Needs mcpgateway[team]. Env: " + CLUSTER_KEY_FILE_ENV + ".",
+        ],
+        [
+            "replica-id",
+            None,
+            None,
+            "With --cluster-key-file: this replica's label, [a-z0-9-]{1,32}, the clear"
+            " prefix of its session ids (default: the host name). Env: " + REPLICA_ID_ENV + ".",
+        ],
+        [
+            "cluster-advertise",
+            None,
+            None,
+            "With --cluster-key-file: the URL the other replicas reach this one at,"
+            " http://IP:PORT (an IP address; default: the host's first non-loopback"
+            " address and the listening port). Env: " + CLUSTER_ADVERTISE_ENV + ".",
+        ],
     ]
 
     def parseOptions(self, options: Any = None) -> None:
@@ -460,6 +491,7 @@ class Options(usage.Options):
         if not self["api-token"]:
             self["api-token"] = os.environ.get(API_TOKEN_ENV) or None
         self._teamOptions()
+        self._clusterOptions()
         if self["state-dir"] is None:
             self["state-dir"] = defaultStateDir()
         if self["config"] is not None and not Path(self["config"]).expanduser().is_file():
@@ -513,6 +545,79 @@ class Options(usage.Options):
             raise usage.UsageError("--audit-payloads needs --audit-log FILE")
         self["oauth-audience"] = _words(self["oauth-audience"])
         self["oauth-scopes"] = _words(self["oauth-scopes"])
+
+    def _clusterOptions(self) -> None:
+        """A cluster replica's options (docs/cluster.md): environment
+        fallbacks, the replica's label (default: the host name), the
+        advertised address (C{(host, port, tls)}, C{None}: found at start)."""
+        for name, env in (
+            ("cluster-key-file", CLUSTER_KEY_FILE_ENV),
+            ("replica-id", REPLICA_ID_ENV),
+            ("cluster-advertise", CLUSTER_ADVERTISE_ENV),
+        ):
+            if not self[name]:
+                self[name] = os.environ.get(env) or None
+        if not self["cluster-key-file"]:
+            for name in ("replica-id", "cluster-advertise"):
+                if self[name]:
+                    raise usage.UsageError(f"--{name} needs --cluster-key-file FILE")
+            self["advertised"] = None
+            return
+        self["cluster-key-file"] = str(Path(self["cluster-key-file"]).expanduser().absolute())
+        if self["rewrite-config"]:
+            raise usage.UsageError(
+                "--rewrite-config and --cluster-key-file: a cluster replica serves a team from"
+                " its own config; it does not adopt this machine's MCP clients"
+            )
+        replica = self["replica-id"]
+        if replica is None:
+            replica = self["replica-id"] = defaultReplicaId()
+        elif not REPLICA_ID.fullmatch(replica):
+            raise usage.UsageError(f"--replica-id {replica[:64]!r}: use 1 to 32 of a-z, 0-9 and -")
+        advertise = self["cluster-advertise"]
+        self["advertised"] = None if advertise is None else parseAdvertise(advertise)
+
+
+def defaultReplicaId(hostname: str | None = None) -> str:
+    """This host's name as a replica label: lower case, anything but
+    C{[a-z0-9-]} turned into C{-}, at most 32 characters (C{replica} if
+    nothing is left)."""
+    import socket
+
+    name = socket.gethostname() if hostname is None else hostname
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:32].strip("-")
+    return label or "replica"
+
+
+def parseAdvertise(url: str) -> tuple[str, int, bool]:
+    """C{http://IP:PORT} (or C{https://}) as (host, port, tls).
+
+    @raise usage.UsageError: not such a URL (a host name is not enough: the
+        address is sealed into session ids, and must not depend on DNS).
+    """
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    shown = f"--cluster-advertise {url[:100]}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise usage.UsageError(f"{shown}: not a URL (http://IP:PORT)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise usage.UsageError(f"{shown}: must be http://IP:PORT")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise usage.UsageError(f"{shown}: must be http://IP:PORT (no path, query or user)")
+    try:
+        host = str(ipaddress.ip_address(parts.hostname))
+    except ValueError:
+        raise usage.UsageError(
+            f"{shown}: {parts.hostname!r} is not an IP address (the address is sealed into"
+            " session ids)"
+        ) from None
+    if port is None or not 0 < port <= 65535:
+        raise usage.UsageError(f"{shown}: give the port (http://IP:PORT)")
+    return host, port, parts.scheme == "https"
 
 
 def _urlProblem(url: str | None) -> str | None:
@@ -598,17 +703,20 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         pre = preflight(options, _interfaceOf(options))
     except PreflightError as e:
         _refuse(str(e))
-    secret = _workspaceSecret(pre)
+    cluster = _Cluster.of(options, pre) if pre.clusterKeys else None
+    secret = cluster.secret if cluster is not None else _workspaceSecret(pre)
     top = _root(options, pre, reactor)
     if pre.logFile is not None:
         pre.logFile.setServiceParent(top)
     if pre.orphans:
         OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
     successor = _successor(options, reactor, top)
-    gateway, configService = _gatewayAndConfig(options, pre, reactor, top, successor, secret)
-    team = _team(options, pre, reactor, top, gateway, secret)
+    gateway, configService = _gatewayAndConfig(
+        options, pre, reactor, top, successor, secret, cluster
+    )
+    team = _team(options, pre, reactor, top, gateway, secret, cluster)
     listener, site = _listener(
-        options, pre, reactor, gateway, configService, top, successor, secret, team
+        options, pre, reactor, gateway, configService, top, successor, secret, team, cluster
     )
     listener.setServiceParent(top)
     _predecessor(options, pre, reactor, gateway, configService, top, listener, site)
@@ -635,6 +743,163 @@ def _workspaceSecret(pre: Preflight) -> bytes:
             f"cannot make the workspace key file {pre.stateDir / WORKSPACE_KEY_FILE}:"
             f" {e.strerror or e}"
         )
+
+
+class _Cluster:
+    """A cluster replica's wiring (docs/cluster.md): its keys and label,
+    the address its peers reach it at (the listening port filled in once
+    known), and, once the gateway exists, its sealer, forwarder and router."""
+
+    def __init__(
+        self,
+        keys: tuple[bytes, ...],
+        replica: str,
+        host: str,
+        port: int,
+        tls: bool,
+    ) -> None:
+        from mcpgateway.cluster.sealing import SessionSealer, derive
+
+        self.keys = keys
+        self.replica = replica
+        self.host, self.port, self.tls = host, port, tls
+        # The last key anchors what must not change while the sealing key
+        # rotates (a new first line): workspace, credential and principal
+        # keys (the same on every replica), and the peers' header.
+        self.secret = derive(keys[-1], "workspace-keys")
+        self.sealer = SessionSealer(keys, replica, self.address)
+
+    @classmethod
+    def of(cls, options: Options, pre: Preflight) -> _Cluster:
+        """From the options (the key file read by preflight); refuses in one
+        line when no address to advertise can be found."""
+        advertised = options.get("advertised")
+        endpoint = options["endpoint"]
+        tls = isTLSEndpoint(endpoint)
+        if advertised is not None:
+            host, port, tls = advertised
+        else:
+            host = _advertisedHost(endpoint)
+            port = _endpointPort(endpoint)
+            if port is None:
+                _refuse(
+                    f"--cluster-key-file: cannot tell the port peers reach {endpoint} at:"
+                    " give --cluster-advertise http://IP:PORT"
+                )
+        return cls(pre.clusterKeys, options["replica-id"], host, port, tls)
+
+    def address(self) -> Any:
+        from mcpgateway.cluster.sealing import Address
+
+        return Address(self.host, self.port, self.tls)
+
+    @property
+    def url(self) -> str:
+        return str(self.address().url)
+
+    def listening(self, port: int) -> None:
+        """The listening port, once known (for C{--port 0})."""
+        if not self.port:
+            self.port = port
+
+    def surface(self, reactor: Any, top: Any, gateway: Any) -> Any:
+        """The web's L{mcpgateway.web.app.ClusterSurface} for C{gateway};
+        the connection pool to the peers is closed when C{top} stops."""
+        from twisted.web.client import Agent, HTTPConnectionPool
+
+        from mcpgateway.cluster.forward import Forwarder
+        from mcpgateway.cluster.peer import PeerSeal
+        from mcpgateway.cluster.routing import ClusterSessions
+        from mcpgateway.web.app import ClusterSurface
+
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        pool.maxPersistentPerHost = 32
+        pool.cachedConnectionTimeout = 30  # under a peer's 60 s idle timeout
+        agent = Agent(reactor, connectTimeout=FORWARD_CONNECT_TIMEOUT, pool=pool)
+        peers = PeerSeal(self.keys[-1], self.replica, reactor)
+        forwarder = Forwarder(agent, reactor, peers)
+        sessions = ClusterSessions(gateway, self.sealer, forwarder, self.address)
+        _PeerPool(pool).setServiceParent(top)
+        return ClusterSurface(sessions, forwarder, peers, self.replica, lambda: self.url)
+
+
+FORWARD_CONNECT_TIMEOUT = 2.0
+"""Seconds a connection to a session's owner may take before it counts as down."""
+
+
+class _PeerPool(Service):
+    """Closes the cached connections to the peers when the gateway stops."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    def stopService(self) -> Any:
+        super().stopService()
+        return self._pool.closeCachedConnections()
+
+
+def _advertisedHost(endpoint: str) -> str:
+    """The address peers reach a replica listening on C{endpoint} at: its
+    interface when it names one, else the host's first non-loopback address
+    (refused in one line when there is none)."""
+    import ipaddress
+
+    interface = _endpointInterface(endpoint)
+    if interface not in (None, "", "0.0.0.0", "::"):
+        try:
+            return str(ipaddress.ip_address(interface))
+        except ValueError:
+            pass
+    if endpoint.split(":", 1)[0].lower() in ("tcp", "tcp6", "ssl", "tls"):
+        host = hostAddress()
+        if host is not None:
+            return host
+    _refuse(
+        f"--cluster-key-file: cannot tell the address peers reach {endpoint} at (no"
+        " non-loopback address found): give --cluster-advertise http://IP:PORT"
+    )
+
+
+def hostAddress() -> str | None:
+    """The host's first non-loopback address: the one its default route
+    leaves from (a UDP socket connected nowhere sends nothing), else the
+    first address its name resolves to; C{None} if there is none."""
+    import ipaddress
+    import socket
+
+    for family, probe in ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1")):
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as udp:
+                udp.connect((probe, 9))
+                address = str(udp.getsockname()[0]).split("%", 1)[0]
+        except OSError:
+            continue
+        ip = ipaddress.ip_address(address)
+        if not (ip.is_loopback or ip.is_unspecified or ip.is_link_local):
+            return str(ip)
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, type=socket.SOCK_STREAM)
+    except OSError:
+        return None
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not (ip.is_loopback or ip.is_unspecified or ip.is_link_local):
+            return str(ip)
+    return None
+
+
+def _endpointPort(endpoint: str) -> int | None:
+    """The port of a C{tcp:}/C{ssl:} endpoint string (C{None}: another kind)."""
+    kind, _, rest = endpoint.partition(":")
+    if kind.lower() not in ("tcp", "tcp6", "ssl", "tls"):
+        return None
+    first = rest.split(":", 1)[0]
+    if first.startswith("port="):
+        first = first[len("port=") :]
+    try:
+        return int(first)
+    except ValueError:
+        return None
 
 
 def _successor(options: Options, reactor: Any, top: Any) -> Any:
@@ -714,10 +979,12 @@ def _gatewayAndConfig(
     top: Any,
     successor: Any = None,
     secret: bytes | None = None,
+    cluster: _Cluster | None = None,
 ) -> tuple[Any, Any]:
     """The gateway (pools, sessions, children) and the config service that
     keeps it current (workspace routes keyed with C{secret}; promotions kept
-    in C{promotions.json}), with the reaper and the monitor; all under C{top}."""
+    in C{promotions.json}), with the reaper and the monitor; all under C{top}.
+    A cluster replica's sessions get sealed ids (C{cluster.sealer})."""
     from twisted.logger import Logger
 
     from mcpgateway.config.promotions import Promoter, PromotionStore
@@ -804,6 +1071,7 @@ def _gatewayAndConfig(
             # MCP 2026-07-28 calls waiting for their client (docs/era.md)
             modernInputTimeout=options["limits"].modernInputTimeout,
             maxSuspendedCalls=options["limits"].maxSuspendedCalls,
+            **({} if cluster is None else {"sessionIds": cluster.sealer}),
         )
     )
     # The predecessor lets its connections finish, then drains: then it exits.
@@ -846,12 +1114,19 @@ class _Polling(Service):
 
 
 def _team(
-    options: Options, pre: Preflight, reactor: Any, top: Any, gateway: Any, secret: bytes | None
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    top: Any,
+    gateway: Any,
+    secret: bytes | None,
+    cluster: _Cluster | None = None,
 ) -> TeamSurface:
     """A team gateway's door (docs/team.md): the authentication gate (a
     tokens file, or an OAuth issuer's JWTs), the per-principal limits and
     the audit log; their services (polling, key fetching, the log file)
-    start with the tree, after daemonizing."""
+    start with the tree, after daemonizing. A cluster replica's door also
+    takes its peers' forwarded requests (docs/cluster.md)."""
     from mcpgateway.web.app import TeamSurface
 
     authStatus: Any = None
@@ -887,7 +1162,19 @@ def _team(
             line["audit"] = True
         return line
 
-    return TeamSurface(gate, quota, audit, status)
+    clustered = None
+    if cluster is not None:
+        from twisted.logger import Logger
+
+        clustered = cluster.surface(reactor, top, gateway)
+        log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
+        log.info(
+            "cluster: replica {replica}, reached by its peers at {url}; {count} key(s)",
+            replica=cluster.replica,
+            url=cluster.url if cluster.port else f"{cluster.host}:<listening port>",
+            count=len(cluster.keys),
+        )
+    return TeamSurface(gate, quota, audit, status, clustered)
 
 
 def _tokensGate(options: Options, reactor: Any, top: Any, secret: bytes | None) -> Any:
@@ -970,6 +1257,7 @@ def _listener(
     successor: Any = None,
     secret: bytes | None = None,
     team: TeamSurface | None = None,
+    cluster: _Cluster | None = None,
 ) -> tuple[Any, Any]:
     """The HTTP side on C{--port} (or on the socket a restart's predecessor
     passed down): the MCP endpoints (credential headers keyed with
@@ -1034,6 +1322,8 @@ def _listener(
     notify.setServiceParent(top)
 
     def listening(port: int) -> None:
+        if cluster is not None:
+            cluster.listening(port)
         top.listening(port)
         configService.listening(port)
         notify.listening(port)  # READY=1 once it serves

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -10,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.application.service import MultiService
+from twisted.python import usage
 
 from mcpgateway import tap
 from mcpgateway.limits import Limits
@@ -817,3 +821,304 @@ def test_an_oauth_gateway_fetches_the_issuers_keys_only_once_started(
         )
     finally:
         top.stopService()
+
+
+# -- a cluster replica (docs/cluster.md) -------------------------------------
+
+CLUSTER_ENVS = (
+    "MCPGATEWAY_CLUSTER_KEY_FILE",
+    "MCPGATEWAY_REPLICA_ID",
+    "MCPGATEWAY_CLUSTER_ADVERTISE",
+)
+
+
+def keyFile(path: Path, lines: int = 1, mode: int = 0o600) -> Path:
+    from mcpgateway.cluster.sealing import newClusterKey
+
+    path.write_text("".join(newClusterKey() + "\n" for _ in range(lines)))
+    path.chmod(mode)
+    return path
+
+
+def test_cluster_options_default_to_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    options = parse()
+    assert (options["cluster-key-file"], options["replica-id"], options["cluster-advertise"]) == (
+        None,
+        None,
+        None,
+    )
+    assert options["advertised"] is None
+
+
+def test_cluster_options_and_their_environment_fallbacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = keyFile(tmp_path / "cluster.key")
+    monkeypatch.setenv("MCPGATEWAY_CLUSTER_KEY_FILE", str(key))
+    monkeypatch.setenv("MCPGATEWAY_REPLICA_ID", "r2")
+    monkeypatch.setenv("MCPGATEWAY_CLUSTER_ADVERTISE", "http://10.0.3.7:9100")
+    options = parse()
+    assert options["cluster-key-file"] == str(key)
+    assert options["replica-id"] == "r2"
+    assert options["advertised"] == ("10.0.3.7", 9100, False)
+    options = parse("--replica-id", "r3", "--cluster-advertise", "https://[fd00::7]:9443")
+    assert options["replica-id"] == "r3"
+    assert options["advertised"] == ("fd00::7", 9443, True)
+
+
+def test_the_replica_id_defaults_to_the_host_name() -> None:
+    assert tap.defaultReplicaId("Build_Host.example.COM") == "build-host-example-com"
+    assert tap.defaultReplicaId("x" * 40) == "x" * 32
+    assert tap.defaultReplicaId("___") == "replica"
+    assert tap.REPLICA_ID.fullmatch(tap.defaultReplicaId())
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--replica-id", "r1"], "--replica-id needs --cluster-key-file FILE"),
+        (["--cluster-advertise", "http://10.0.0.1:9100"], "--cluster-advertise needs"),
+        (["--cluster-key-file", "K", "--replica-id", "R1"], "--replica-id 'R1': use 1 to 32"),
+        (["--cluster-key-file", "K", "--replica-id", "a" * 33], "use 1 to 32 of a-z"),
+        (
+            ["--cluster-key-file", "K", "--cluster-advertise", "http://gw.example:9100"],
+            "is not an IP",
+        ),
+        (["--cluster-key-file", "K", "--cluster-advertise", "http://10.0.0.1"], "give the port"),
+        (["--cluster-key-file", "K", "--cluster-advertise", "10.0.0.1:9100"], "http://IP:PORT"),
+        (["--cluster-key-file", "K", "--cluster-advertise", "http://10.0.0.1:9100/x"], "no path"),
+        (["--cluster-key-file", "K", "--rewrite-config"], "does not adopt"),
+    ],
+)
+def test_cluster_option_combinations_that_cannot_work(
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit):
+        parse(*argv)
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("mcpgateway: "), err
+
+
+def clusterService(
+    tmp_path: Path, key: Path, *argv: str, state: str = "st"
+) -> tuple[Any, FakeProcessReactor]:
+    reactor = FakeProcessReactor()
+    options = parse(
+        "--state-dir",
+        str(tmp_path / state),
+        "--cluster-key-file",
+        str(key),
+        *argv,
+    )
+    return tap.makeService(options, reactor), reactor
+
+
+def test_a_cluster_replica_on_a_memory_reactor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpgateway.cluster.routing import ClusterSessions
+    from mcpgateway.cluster.sealing import SessionSealer, derive, loadClusterKeys
+    from mcpgateway.config.workspaces import WorkspaceKeys
+    from mcpgateway.paths import WORKSPACE_KEY_FILE
+    from mcpgateway.web.app import ClusterSurface
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    key = keyFile(tmp_path / "cluster.key", lines=2)
+    top, reactor = clusterService(
+        tmp_path, key, "--port", "tcp:9307:interface=127.0.0.1", "--replica-id", "r1"
+    )
+    assert "_PeerPool" in [type(service).__name__ for service in top]
+    top.startService()
+    try:
+        [(_, site, _, _)] = reactor.tcpServers
+        root: Any = getattr(site, "resource")  # noqa: B009
+        cluster = root.team.cluster
+        assert isinstance(cluster, ClusterSurface) and isinstance(cluster.sessions, ClusterSessions)
+        assert root.team.active
+        assert cluster.line(0) == {
+            "replica": "r1",
+            "advertise": "http://127.0.0.1:9307",
+            "visiting": 0,
+            "forwarded": 0,
+            "failedOver": 0,
+            "ownersDown": 0,
+        }
+        # Session ids are sealed, naming this replica.
+        [gatewayService] = [s for s in top if type(s).__name__ == "GatewayService"]
+        ids = gatewayService.gateway.sessions._ids
+        assert isinstance(ids, SessionSealer)
+        # Credential (and workspace, principal) keys come from the cluster key:
+        # every replica computes the same; no workspace.key is made.
+        keys = loadClusterKeys(key)
+        expected = WorkspaceKeys(derive(keys[-1], "workspace-keys")).credential({"T": "v"})
+        assert root._keys.credential({"T": "v"}) == expected
+        assert not (tmp_path / "st" / WORKSPACE_KEY_FILE).exists()
+    finally:
+        top.stopService()
+
+
+def test_two_replicas_with_one_key_file_agree_on_their_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    key = keyFile(tmp_path / "cluster.key")
+    credentials = []
+    for index in (1, 2):
+        top, reactor = clusterService(
+            tmp_path,
+            key,
+            "--port",
+            f"tcp:{9310 + index}:interface=127.0.0.1",
+            "--replica-id",
+            f"r{index}",
+            state=f"st{index}",
+        )
+        top.startService()
+        [(_, site, _, _)] = reactor.tcpServers
+        credentials.append(getattr(site, "resource")._keys.credential({"T": "v"}))  # noqa: B009
+        top.stopService()
+    assert credentials[0] == credentials[1]
+
+
+def test_the_advertised_port_is_the_listening_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    key = keyFile(tmp_path / "cluster.key")
+    top, reactor = clusterService(
+        tmp_path,
+        key,
+        "--port",
+        "tcp:9308:interface=0.0.0.0",
+        "--auth-tokens",
+        str(tokens(tmp_path)),
+    )
+    top.startService()
+    try:
+        [(_, site, _, _)] = reactor.tcpServers
+        line = getattr(site, "resource").team.cluster.line(0)  # noqa: B009
+        assert line["advertise"].endswith(":9308")
+        assert line["advertise"] == f"http://{tap.hostAddress()}:9308"
+    finally:
+        top.stopService()
+
+
+def tokens(tmp_path: Path) -> Path:
+    from mcpgateway.auth.tokenfile import addToken
+
+    path = tmp_path / "tokens.json"
+    if not path.exists():
+        addToken(path, "alice")
+    return path
+
+
+@pytest.mark.parametrize(
+    "mode, lines, message",
+    [
+        (0o644, 1, "has mode 0644"),
+        (0o600, 0, "no key in it"),
+        (0o600, -1, "line 1: not the base64 of 32 bytes"),
+        (None, 1, "No such file"),
+    ],
+)
+def test_a_bad_cluster_key_file_refuses_the_start_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mode: int | None,
+    lines: int,
+    message: str,
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    key = tmp_path / "cluster.key"
+    if mode is not None:
+        if lines < 0:
+            key.write_text("c2hvcnQ=\n")  # "short"
+            key.chmod(mode)
+        else:
+            keyFile(key, lines, mode)
+    with pytest.raises(SystemExit) as exited:
+        clusterService(tmp_path, key, "--port", "9309")
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mcpgateway: --cluster-key-file: "), err
+    assert message in err, err
+
+
+def test_a_cluster_without_cryptography_says_which_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    key = keyFile(tmp_path / "cluster.key")
+    monkeypatch.setitem(sys.modules, "cryptography", None)
+    with pytest.raises(SystemExit):
+        clusterService(tmp_path, key, "--port", "9309")
+    err = capsys.readouterr().err
+    assert err == (
+        f"mcpgateway: --cluster-key-file {key}: a cluster needs cryptography:"
+        " pip install 'mcpgateway[team]'\n"
+    )
+
+
+def test_a_unix_socket_replica_needs_an_advertised_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    key = keyFile(tmp_path / "cluster.key")
+    with pytest.raises(SystemExit):
+        clusterService(tmp_path, key, "--port", f"unix:{tmp_path / 'gw.sock'}")
+    err = capsys.readouterr().err
+    assert "give --cluster-advertise http://IP:PORT" in err and err.count("\n") == 1
+
+
+def test_a_single_gateway_seals_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in CLUSTER_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    reactor = FakeProcessReactor()
+    top = tap.makeService(parse("--port", "9312", "--state-dir", str(tmp_path / "st")), reactor)
+    assert isinstance(top, MultiService)
+    assert "_PeerPool" not in [type(service).__name__ for service in top]
+    top.startService()
+    try:
+        [(_, site, _, _)] = reactor.tcpServers
+        root: Any = getattr(site, "resource")  # noqa: B009
+        assert root.team.cluster is None and not root.team.active
+        [gatewayService] = [s for s in top if type(s).__name__ == "GatewayService"]
+        assert gatewayService.gateway.sessions._ids is None
+    finally:
+        top.stopService()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(max_size=60)
+    | st.from_regex(r"https?://[0-9a-f.:\[\]]{0,20}(:[0-9]{0,6})?/?", fullmatch=True)
+)
+def test_parse_advertise_takes_any_text(text: str) -> None:
+    try:
+        host, port, tls = tap.parseAdvertise(text)
+    except usage.UsageError as e:
+        assert str(e).startswith("--cluster-advertise ")
+        return
+    assert 0 < port <= 65535 and isinstance(tls, bool)
+    assert host == str(ipaddress.ip_address(host))

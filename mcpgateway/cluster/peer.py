@@ -4,30 +4,181 @@
 One job: seal the caller's principal, bound to the forwarded request
 (method, path, session id, a digest of its body) and a short expiry, so the
 owner trusts it without the client's token (which is never forwarded).
+
+The header value is C{b64url(nonce12 ‖ AES-256-GCM(claims) ‖ tag16)} under
+a key L{derive}d from the cluster key (C{"peer"}). The claims (compact
+JSON) are the principal (name, key, how it was proven, servers, scopes,
+admin, its credential's expiry), the label of the replica that forwarded,
+and the seal's own expiry (the sender's clock + C{ttl}); the request it is
+for is the associated data (C{"mcpgw-peer1"}, method, path, session id,
+SHA-256 of the body): the header of one request does not open on another.
+Replicas' clocks must agree within C{ttl}.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, TypeGuard
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from twisted.internet.interfaces import IReactorTime
 
-from mcpgateway.auth.principal import Principal
+from mcpgateway.auth.principal import VIA_PEER, Principal
+from mcpgateway.cluster.sealing import KEY_BYTES, derive
 
 HEADER = b"mcp-gateway-peer"
+MAX_VALUE = 16 * 1024
+"""A longer header value is not even decoded."""
+
+_AAD = b"mcpgw-peer1\0"
+_NONCE = 12
+_TAG = 16
+_VALUE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class PeerClaim:
+    """What an opened C{Mcp-Gateway-Peer} header says.
+
+    @ivar principal: the caller, with C{via} L{VIA_PEER}.
+    @ivar fromLabel: the label of the replica that forwarded the request.
+    @ivar via: how the caller was proven at that replica (C{token}, C{oauth}, ...).
+    """
+
+    principal: Principal
+    fromLabel: str
+    via: str
 
 
 class PeerSeal:
     """Seals and opens the C{Mcp-Gateway-Peer} header."""
 
     def __init__(self, key: bytes, label: str, clock: IReactorTime, ttl: float = 30.0) -> None:
-        raise NotImplementedError
+        """
+        @param key: the cluster key (the one that seals session ids; the
+            AEAD key is derived from it).
+        @param label: this replica's label (the C{fromLabel} of what it seals).
+        @param clock: what expiries are measured on.
+        @param ttl: seconds a sealed header is good for.
+        """
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"a cluster key is {KEY_BYTES} bytes")
+        self._aead = AESGCM(derive(key, "peer"))
+        self._label = label
+        self._clock = clock
+        self._ttl = ttl
 
     def seal(
         self, principal: Principal, method: bytes, path: bytes, sessionId: str, body: bytes
     ) -> str:
-        raise NotImplementedError
+        """The header value carrying C{principal} for this very request."""
+        claims = {
+            "n": principal.name,
+            "k": principal.key,
+            "v": principal.via,
+            "s": None if principal.servers is None else sorted(principal.servers),
+            "c": sorted(principal.scopes),
+            "a": principal.admin,
+            "e": principal.expires,
+            "f": self._label,
+            "x": self._clock.seconds() + self._ttl,
+        }
+        plaintext = json.dumps(claims, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        nonce = os.urandom(_NONCE)
+        sealed = self._aead.encrypt(nonce, plaintext, _aad(method, path, sessionId, body))
+        return base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
 
     def open(
         self, value: str, method: bytes, path: bytes, sessionId: str, body: bytes
     ) -> Principal | None:
         """The principal C{value} carries for this very request, or C{None}."""
-        raise NotImplementedError
+        claim = self.claim(value, method, path, sessionId, body)
+        return None if claim is None else claim.principal
+
+    def claim(
+        self, value: str, method: bytes, path: bytes, sessionId: str, body: bytes
+    ) -> PeerClaim | None:
+        """All C{value} says, if it was sealed for this very request and has
+        not expired; else C{None} (tampered, another request, expired, or
+        another cluster's key)."""
+        if len(value) > MAX_VALUE or not _VALUE.fullmatch(value):
+            return None
+        try:
+            data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        except (binascii.Error, ValueError):
+            return None
+        if len(data) < _NONCE + _TAG:
+            return None
+        try:
+            plaintext = self._aead.decrypt(
+                data[:_NONCE], data[_NONCE:], _aad(method, path, sessionId, body)
+            )
+        except InvalidTag:
+            return None
+        try:
+            claims = json.loads(plaintext)
+        except ValueError:
+            return None
+        return _claimOf(claims, self._clock.seconds())
+
+
+def _aad(method: bytes, path: bytes, sessionId: str, body: bytes) -> bytes:
+    return b"".join(
+        [
+            _AAD,
+            method,
+            b"\0",
+            path,
+            b"\0",
+            sessionId.encode("utf-8", "surrogateescape"),
+            b"\0",
+            hashlib.sha256(body).digest(),
+        ]
+    )
+
+
+def _claimOf(claims: Any, now: float) -> PeerClaim | None:
+    """The claim of checked C{claims}, unless expired at C{now}."""
+    if not isinstance(claims, dict):
+        return None
+    expiry = claims.get("x")
+    if not _number(expiry) or now >= expiry:
+        return None
+    name, key, via, fromLabel = (claims.get(k) for k in ("n", "k", "v", "f"))
+    servers, scopes, admin, expires = (claims.get(k) for k in ("s", "c", "a", "e"))
+    if not (
+        isinstance(name, str)
+        and isinstance(key, str)
+        and isinstance(via, str)
+        and isinstance(fromLabel, str)
+        and (servers is None or _strings(servers))
+        and _strings(scopes)
+        and isinstance(admin, bool)
+        and (expires is None or _number(expires))
+    ):
+        return None
+    principal = Principal(
+        name=name,
+        key=key,
+        via=VIA_PEER,
+        servers=None if servers is None else frozenset(servers),
+        scopes=frozenset(scopes),
+        admin=admin,
+        expires=None if expires is None else float(expires),
+    )
+    return PeerClaim(principal, fromLabel, via)
+
+
+def _number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _strings(value: Any) -> TypeGuard[list[str]]:
+    return isinstance(value, list) and all(isinstance(each, str) for each in value)

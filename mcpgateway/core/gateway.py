@@ -21,6 +21,12 @@ a last time when it stops), and a request for a session it does not know
 waits (L{Gateway.waitForPredecessor}): once the predecessor is gone, its
 last sessions are merged in, and the request is looked at again.
 
+In a cluster (replicas sharing a key, no session store), the ids of new
+sessions are made from their facts by the injected L{SessionIds} (a sealer
+the core knows only by that protocol), and L{Gateway.visit} serves a session
+another replica opened, rebuilt from those facts, when its owner does not
+answer; such a I{visiting} session is never saved.
+
 The web's modern endpoint reaches the core only through the gateway, which
 is its L{ModernService}: each call goes to the server's pool (its bridge of
 multi round-trip calls, its listen streams; L{mcpgateway.core.mrtr},
@@ -57,7 +63,14 @@ from mcpgateway.core.pool import (
     UnknownRoute,
     makePool,
 )
-from mcpgateway.core.sessions import Session, SessionPersistence, SessionRegistry
+from mcpgateway.core.sessions import (
+    Session,
+    SessionFacts,
+    SessionIds,
+    SessionPersistence,
+    SessionRegistry,
+    routedCapabilities,
+)
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import GatewayStatus, Resolution, ServerStatus, SessionStatus
@@ -98,6 +111,7 @@ class Gateway:
         promotions: PromotionSink | None = None,
         modernInputTimeout: float = BridgeLimits.inputTimeout,
         maxSuspendedCalls: int = BridgeLimits.maxSuspended,
+        sessionIds: SessionIds | None = None,
     ) -> None:
         """
         @param spawner: starts every child (and holds the clock).
@@ -115,10 +129,13 @@ class Gateway:
             client's next round (then it is cancelled on its child).
         @param maxSuspendedCalls: modern calls per server that may wait
             for their client's input at once.
+        @param sessionIds: makes the ids of new sessions from their facts
+            (a cluster's sealer: L{mcpgateway.cluster.sealing}); C{None}:
+            random ids.
         """
         clock = spawner.clock
         self.clock = clock
-        self.sessions = SessionRegistry(clock)
+        self.sessions = SessionRegistry(clock, sessionIds)
         self._spawner = spawner
         self._healing = healing if healing is not None else HealingPolicy()
         self._promotions = promotions
@@ -255,11 +272,14 @@ class Gateway:
         return servers
 
     def saveSessions(self) -> None:
-        """Hand the registry to the persistence (it writes only what changed)."""
+        """Hand the registry to the persistence (it writes only what changed):
+        every session but the visiting ones (another replica's)."""
         if self._persistence is None:
             return
         try:
-            self._persistence.save([session.record() for session in self.sessions])
+            self._persistence.save(
+                [session.record() for session in self.sessions if not session.visiting]
+            )
         except Exception:
             self.log.failure("saving the sessions failed; they may not survive a restart")
 
@@ -300,14 +320,27 @@ class Gateway:
         params = initialize.get("params") or {}
         capabilities = params.get("capabilities")
         clientInfo = params.get("clientInfo")
+        declared = capabilities if isinstance(capabilities, dict) else {}
+        credential = credentialKey if credentialKey and pool.spec.credentialEnv else ""
+        facts = SessionFacts(
+            server=server,
+            scope=scope,
+            principal=principal,
+            credential=credential,
+            protocolVersion=protocolVersion,
+            capabilities=routedCapabilities(declared),
+            owned=pool.ownsChildren(),
+            created=self.clock.seconds(),
+        )
         session = self.sessions.create(
             server,
             protocolVersion,
-            capabilities if isinstance(capabilities, dict) else {},
+            declared,
             clientInfo if isinstance(clientInfo, dict) else {},
+            facts,
         )
         session.scope = scope
-        session.credential = credentialKey if credentialKey and pool.spec.credentialEnv else ""
+        session.credential = credential
         session.principal = principal
         session.variant = variant
         infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
@@ -322,7 +355,7 @@ class Gateway:
                 return response
             self.log.info(
                 "session {sid} opened on {server} (protocol {version}, client {client})",
-                sid=session.id[:8],
+                sid=session.shortId,
                 server=server,
                 version=session.protocolVersion,
                 client=session.clientInfo.get("name"),
@@ -334,6 +367,61 @@ class Gateway:
             return reason
 
         return session, pool.open(session, initialize).addCallbacks(opened, failed)
+
+    def visit(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
+        """Serve here a session another gateway process of a cluster opened
+        (its id's owner does not answer): a session C{sessionId} rebuilt
+        from C{facts} (what its sealed id carries) and attached to its
+        server's shared child like a session restored from a previous
+        process, marked I{visiting} (never saved: it is the owner's, and
+        the id carries it). C{owner}: this process is the id's owner (it
+        lost the session in a restart): the session is its own again, not
+        visiting.
+
+        A credential-scoped session waits for its client's credentials
+        (L{rebind}) as a restored one does. C{None}: the session had a child
+        of its own (gone with its owner; its client initializes again), or
+        this process serves the server with a child per session, or has no
+        such server or route. The session C{sessionId} if this process has
+        it already (on that server, route and principal; else C{None}).
+        """
+        known = self.sessions.get(sessionId)
+        if known is not None:
+            same = (known.server, known.scope, known.principal)
+            return known if same == (facts.server, facts.scope, facts.principal) else None
+        pool = self.pools.get(facts.server)
+        if pool is None or facts.owned or pool.spec.sharing is Sharing.SESSION:
+            return None
+        variant = pool.variantFor(facts.scope, principal=facts.principal)
+        if variant is None:
+            return None
+        session = Session(
+            sessionId,
+            facts.server,
+            facts.protocolVersion,
+            facts.capabilitiesDict(),
+            {},
+            facts.created,
+        )
+        session.lastActivity = self.clock.seconds()
+        session.scope = facts.scope
+        session.principal = facts.principal
+        session.restored = True
+        session.visiting = not owner
+        if facts.credential and pool.spec.credentialEnv:
+            session.credential = facts.credential  # bound by rebind(), with its credentials
+        else:
+            session.variant = variant
+        self.sessions.add(session)
+        if session.variant is not None:
+            pool.restore(session)
+        self.log.info(
+            "session {sid} on {server} {how} (rebuilt from its sealed id)",
+            sid=session.shortId,
+            server=facts.server,
+            how="visiting: its owner does not answer" if session.visiting else "taken back",
+        )
+        return session
 
     def rebind(
         self, session: Session, credentialKey: str, credentials: tuple[tuple[str, str], ...]
@@ -389,7 +477,7 @@ class Gateway:
                 self.sessions.touch(session)
                 self.log.info(
                     "session {sid} belongs to client pid {pid} (socket owner)",
-                    sid=session.id[:8],
+                    sid=session.shortId,
                     pid=pid,
                 )
 
@@ -397,7 +485,7 @@ class Gateway:
             self.log.failure(
                 "looking up the client pid of session {sid} failed",
                 failure=reason,
-                sid=session.id[:8],
+                sid=session.shortId,
             )
 
         self._pidFinder(*connection, hints).addCallbacks(found, failed)
@@ -439,7 +527,7 @@ class Gateway:
                         " session {sid}",
                         server=name,
                         scope=session.scope,
-                        sid=session.id[:8],
+                        sid=session.shortId,
                     )
                     self.endSession(session, f"its route of server {name} was removed")
                 refusal = old.modernRefusal()
@@ -606,6 +694,7 @@ class Gateway:
             scope=session.scope,
             credential=session.credential,
             principal=session.principal,
+            visiting=session.visiting,
         )
 
 

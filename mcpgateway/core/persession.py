@@ -184,7 +184,7 @@ class OwnedChildren:
                 " child (pid {pid}); its initialize was replayed, and what the previous"
                 " child kept in memory is lost",
                 server=pool.spec.name,
-                sid=session.id[:8],
+                sid=session.shortId,
                 pid=upstream.pid,
             )
             return upstream
@@ -196,7 +196,7 @@ class OwnedChildren:
                 pool.log.warn(
                     "server {server}: restoring session {sid} failed: {why}",
                     server=pool.spec.name,
-                    sid=session.id[:8],
+                    sid=session.shortId,
                     why=result.getErrorMessage(),
                 )
             for waiter in waiters:

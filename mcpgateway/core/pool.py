@@ -170,6 +170,10 @@ class ServerPool(Protocol):
         child is (re)started and brought to where the session left it on its
         next request."""
 
+    def ownsChildren(self) -> bool:
+        """Whether a session opened now gets a child of its own (a
+        session-scoped server, or one promoted in this process)."""
+
     def gone(self, session: Session) -> str | None:
         """Why C{session} can no longer be served (its own child is gone: the
         client must initialize again), or C{None}."""
@@ -453,6 +457,9 @@ class BasePool:
             self.events,
             self._ambiguous,
         )
+
+    def ownsChildren(self) -> bool:
+        return self.spec.sharing is Sharing.SESSION or self._ownEach
 
     # -- routes --------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs, wire2026
-from mcpgateway.core.sessions import SessionLike
+from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.jsonrpc import Message
 
@@ -306,7 +306,7 @@ class Router:
             self.log.warn(
                 "server {server}: session {sid} answered unknown request id {id!r}; dropped",
                 server=self.name,
-                sid=session.id[:8],
+                sid=shortId(session.id),
                 id=gatewayId,
             )
             return False

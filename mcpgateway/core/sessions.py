@@ -91,6 +91,7 @@ class Session:
         "shortId",
         "subscriptions",
         "variant",
+        "visiting",
     )
     modern = False
     """A session is the 2025 kind (see L{SessionLike.modern})."""
@@ -120,6 +121,10 @@ class Session:
         self.subscriptions: set[str] = set()
         self.restored = False
         """Rebuilt from the record of a previous gateway process."""
+        self.visiting = False
+        """Served here for another replica that owns it and does not
+        answer: rebuilt from the facts its sealed id carries, never saved
+        (see C{Gateway.visit})."""
         self.inFlight = 0
         """Requests of this session forwarded and not yet answered, cancelled or
         failed (the web layer counts them; see L{mcpgateway.limits})."""
@@ -218,13 +223,59 @@ class SessionFacts:
     created: float
 
     def capabilitiesDict(self) -> dict[str, Any]:
-        """The capabilities as an C{initialize} would have declared them."""
-        raise NotImplementedError
+        """The capabilities as an C{initialize} would have declared them
+        (what routing reads of them: L{routedCapabilities} of the result is
+        L{capabilities})."""
+        caps = self.capabilities
+        result: dict[str, Any] = {}
+        if "sampling" in caps or "sampling.tools" in caps:
+            result["sampling"] = {"tools": {}} if "sampling.tools" in caps else {}
+        modes: dict[str, Any] = {
+            mode: {} for mode in ("form", "url") if f"elicitation.{mode}" in caps
+        }
+        if modes:
+            result["elicitation"] = modes
+        if "roots" in caps or "roots.listChanged" in caps:
+            result["roots"] = {"listChanged": True} if "roots.listChanged" in caps else {}
+        return result
 
     @classmethod
     def of(cls, session: Session, owned: bool) -> SessionFacts:
-        """The facts of C{session}."""
-        raise NotImplementedError
+        """The facts of C{session} (C{owned}: it has a child of its own)."""
+        return cls(
+            server=session.server,
+            scope=session.scope,
+            principal=session.principal,
+            credential=session.credential,
+            protocolVersion=session.protocolVersion,
+            capabilities=routedCapabilities(session.capabilities),
+            owned=owned,
+            created=session.created,
+        )
+
+
+def routedCapabilities(capabilities: dict[str, Any]) -> frozenset[str]:
+    """The L{ROUTED_CAPABILITIES} an C{initialize}'s C{capabilities} declare
+    (an empty C{elicitation} object declares the form mode, as the router
+    reads it)."""
+    found: set[str] = set()
+    sampling = capabilities.get("sampling")
+    if "sampling" in capabilities:
+        found.add("sampling")
+        if isinstance(sampling, dict) and "tools" in sampling:
+            found.add("sampling.tools")
+    elicitation = capabilities.get("elicitation")
+    if isinstance(elicitation, dict):
+        if "form" in elicitation or not elicitation:
+            found.add("elicitation.form")
+        if "url" in elicitation:
+            found.add("elicitation.url")
+    roots = capabilities.get("roots")
+    if "roots" in capabilities:
+        found.add("roots")
+        if isinstance(roots, dict) and roots.get("listChanged") is True:
+            found.add("roots.listChanged")
+    return frozenset(found)
 
 
 class SessionIds(Protocol):
@@ -238,8 +289,13 @@ class SessionIds(Protocol):
 class SessionRegistry:
     """All live sessions, by id."""
 
-    def __init__(self, clock: IReactorTime) -> None:
+    def __init__(self, clock: IReactorTime, ids: SessionIds | None = None) -> None:
+        """
+        @param ids: makes the ids of new sessions from their facts (a
+            cluster's sealer); C{None}: 192 random bits each.
+        """
         self._clock = clock
+        self._ids = ids
         self._sessions: dict[str, Session] = {}
         self._groupActivity: dict[int, float] = {}
         """Last activity of each owner group (the sessions of one client pid)."""
@@ -250,9 +306,15 @@ class SessionRegistry:
         protocolVersion: str,
         capabilities: dict[str, Any],
         clientInfo: dict[str, Any],
+        facts: SessionFacts | None = None,
     ) -> Session:
-        """Open a session with a fresh id (visible ASCII, 192 random bits)."""
-        sessionId = secrets.token_urlsafe(24)
+        """Open a session with a fresh id: visible ASCII, 192 random bits;
+        with an L{SessionIds} and the session's C{facts}, the id it makes
+        of them."""
+        if self._ids is not None and facts is not None:
+            sessionId = self._ids.newId(facts)
+        else:
+            sessionId = secrets.token_urlsafe(24)
         session = Session(
             sessionId, server, protocolVersion, capabilities, clientInfo, self._clock.seconds()
         )

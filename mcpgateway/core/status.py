@@ -282,6 +282,9 @@ class SessionStatus:
     """The keyed hash of the credentials it gave (C{""}: none)."""
     principal: str = ""
     """The key of the principal that opened it (C{""}: no authentication)."""
+    visiting: bool = False
+    """Served here for another replica of a cluster that owns it and does
+    not answer (rebuilt from its sealed id, never saved)."""
 
 
 @dataclass(frozen=True, slots=True)

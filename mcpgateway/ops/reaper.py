@@ -82,7 +82,7 @@ class Reaper:
     def _end(self, session: Session, reason: str) -> None:
         self._gateway.endSession(session, reason).addErrback(
             lambda f: self.log.failure(
-                "stopping the child of session {sid} failed", failure=f, sid=session.id[:8]
+                "stopping the child of session {sid} failed", failure=f, sid=session.shortId
             )
         )
 

@@ -18,9 +18,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from mcpgateway import logs
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
-from mcpgateway.web.health import healthBody, sessionsBody
+from mcpgateway.web.health import healthBody, sessionsBody, visitingSessions
 from mcpgateway.web.mcp import jsonReply
-from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics, renderTeam
+from mcpgateway.web.metrics import CONTENT_TYPE, renderCluster, renderMetrics, renderTeam
 
 
 class ManagementApp:
@@ -48,6 +48,10 @@ class ManagementApp:
         body = renderMetrics(self._gateway)
         if self._team is not None:
             body += renderTeam(self._team.refusals(), self._team.throttledCounts())
+            cluster = self._team.cluster
+            if cluster is not None:
+                visiting = visitingSessions(self._gateway.status())
+                body += renderCluster(cluster.forwardCounts(), visiting)
         return body
 
     @app.route("/sessions", methods=["GET"])

@@ -19,6 +19,14 @@ a pool; the principal it finds rides on C{request.principal}; one audit
 record when the request ends), C{/sessions*} and C{/api/v1} need an admin
 principal, C{/.well-known/oauth-protected-resource*} is the gate's, and
 C{/health} and C{/metrics} stay open.
+
+A replica of a cluster (docs/cluster.md) puts a L{ClusterSurface} on that
+surface: the door looks for a peer's C{Mcp-Gateway-Peer} header first (a
+valid one is the principal, with neither the token gate nor the limits:
+the replica the client reached checked and counted it; an invalid one is
+401), the endpoints send unknown session ids to it, the audit record of a
+forwarded request is the owner's to write, and C{/health} and C{/metrics}
+show what it forwarded and which sessions visit.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
@@ -43,13 +51,14 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from mcpgateway import jsonrpc, logs
 from mcpgateway.auth.principal import Principal, Refusal, Verdict
+from mcpgateway.cluster.routing import Where
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.limits import MAX_BODY, Limits
 from mcpgateway.ops.audit import AuditRecord, AuditSink
-from mcpgateway.web.guard import checkOrigin
-from mcpgateway.web.health import healthBody
+from mcpgateway.web.guard import checkOrigin, header
+from mcpgateway.web.health import healthBody, visitingSessions
 from mcpgateway.web.mcp import (
     AuditNote,
     ClientErrors,
@@ -58,6 +67,9 @@ from mcpgateway.web.mcp import (
     errorReply,
     jsonReply,
 )
+
+if TYPE_CHECKING:
+    from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
 
 ResourceFactory = Callable[[], IResource]
 
@@ -79,6 +91,116 @@ class Gate(Protocol):
         """The C{/.well-known/oauth-protected-resource} tree."""
 
 
+class Resolves(Protocol):
+    """L{mcpgateway.cluster.routing.ClusterSessions}, as the web sees it."""
+
+    failedOver: int
+
+    def resolve(
+        self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
+    ) -> Where: ...
+
+
+class Forwards(Protocol):
+    """L{mcpgateway.cluster.forward.Forwarder}, as the web sees it."""
+
+    outcomes: Counter[str]
+
+    def forward(
+        self, request: Request, owner: Address, principal: Principal, body: bytes
+    ) -> Deferred[bool]: ...
+
+    def ownersDown(self) -> int: ...
+
+
+class OpensPeers(Protocol):
+    """L{mcpgateway.cluster.peer.PeerSeal}, as the web sees it."""
+
+    def open(
+        self, value: str, method: bytes, path: bytes, sessionId: str, body: bytes
+    ) -> Principal | None: ...
+
+
+PEER_HEADER = b"mcp-gateway-peer"
+FORWARD_OUTCOMES = ("ok", "unreachable", "failed", "cancelled")
+"""L{mcpgateway.cluster.forward.OUTCOMES} (not imported: it needs cryptography)."""
+
+
+class ClusterSurface:
+    """What a replica of a cluster adds to the web (docs/cluster.md): where
+    unknown session ids go (C{sessions}), the proxy to their owners
+    (C{forwarder}), the check of a peer's C{Mcp-Gateway-Peer} header
+    (C{peers}), and what C{/health} and C{/metrics} say of them."""
+
+    def __init__(
+        self,
+        sessions: Resolves,
+        forwarder: Forwards,
+        peers: OpensPeers,
+        replica: str,
+        advertise: Callable[[], str],
+    ) -> None:
+        """
+        @param replica: this replica's label (C{--replica-id}).
+        @param advertise: the URL its peers reach it at.
+        """
+        self.sessions = sessions
+        self.forwarder = forwarder
+        self.peers = peers
+        self.replica = replica
+        self._advertise = advertise
+
+    def resolve(
+        self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
+    ) -> Where:
+        return self.sessions.resolve(sessionId, server, scope, principal, fromPeer)
+
+    def forward(
+        self, request: Request, owner: Address, principal: Principal, body: bytes
+    ) -> Deferred[bool]:
+        return self.forwarder.forward(request, owner, principal, body)
+
+    def peer(self, request: Request, value: bytes) -> Principal | None:
+        """The principal a peer's C{Mcp-Gateway-Peer} header C{value}
+        carries for this very request (method, path, session id, body), or
+        C{None} (forged, expired, sealed for another request)."""
+        try:
+            text = value.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        body = b""
+        content = request.content
+        if content is not None:
+            content.seek(0)
+            body = content.read()
+            content.seek(0)
+        sessionId = header(request, "mcp-session-id") or ""
+        return self.peers.open(text, request.method, request.uri, sessionId, body)
+
+    def forwardCounts(self) -> dict[str, int]:
+        """Forwarded requests by outcome (every outcome, zeros included)."""
+        counts = {outcome: 0 for outcome in FORWARD_OUTCOMES}
+        counts.update(self.forwarder.outcomes)
+        return counts
+
+    def line(self, visiting: int) -> dict[str, Any]:
+        """The C{"cluster"} object of C{/health}: C{forwarded} counts the
+        requests an owner got (not those it could not be reached for: they
+        were served here, counted in C{failedOver}, or not found)."""
+        return {
+            "replica": self.replica,
+            "advertise": self._advertise(),
+            "visiting": visiting,
+            "forwarded": sum(
+                count
+                for outcome, count in self.forwarder.outcomes.items()
+                if outcome != "unreachable"
+            ),
+            "failedOver": self.sessions.failedOver,
+            "ownersDown": self.forwarder.ownersDown(),
+        }
+
+
 class TeamSurface:
     """What a team gateway puts in front of its endpoints (docs/team.md):
     the authentication gate, the per-principal limits, the audit log, and
@@ -91,10 +213,12 @@ class TeamSurface:
         quota: Quota | None = None,
         audit: AuditSink | None = None,
         authStatus: Callable[[], dict[str, Any]] | None = None,
+        cluster: ClusterSurface | None = None,
     ) -> None:
         self.gate = gate
         self.quota = quota
         self.audit = audit
+        self.cluster = cluster
         self._authStatus = authStatus
         self.throttled = 0
         """Requests refused by the per-principal limits (429)."""
@@ -122,8 +246,13 @@ class TeamSurface:
 
     @property
     def active(self) -> bool:
-        """Whether MCP requests pass a door (gate, limits or audit)."""
-        return self.gate is not None or self.quota is not None or self.audit is not None
+        """Whether MCP requests pass a door (gate, limits, audit or a cluster's peers)."""
+        return (
+            self.gate is not None
+            or self.quota is not None
+            or self.audit is not None
+            or self.cluster is not None
+        )
 
 
 class _Refused(Resource):
@@ -157,7 +286,10 @@ class _Health(Resource):
 
     def render(self, request: IRequest) -> bytes:
         if request.method in (b"GET", b"HEAD"):
-            body = healthBody(self._gateway.status(), self._team.authLine())
+            status = self._gateway.status()
+            cluster = self._team.cluster
+            line = None if cluster is None else cluster.line(visitingSessions(status))
+            body = healthBody(status, self._team.authLine(), line)
             return jsonReply(request, 200, body)
         request.setHeader(b"allow", b"GET, HEAD")
         return errorReply(request, 405, jsonrpc.INVALID_REQUEST, "only GET is allowed on /health")
@@ -233,6 +365,11 @@ class _Door(Resource):
             note = AuditNote(self._clock.seconds(), audit.payloads)
             request.auditNote = note  # type: ignore[attr-defined]
             request.notifyFinish().addBoth(self._audited, request, note, audit)
+        cluster = self._team.cluster
+        if cluster is not None:
+            value = request.getHeader(PEER_HEADER)
+            if value is not None:
+                return self._fromPeer(request, cluster, value)
         gate = self._team.gate
         if gate is None:
             return self._endpoint.render(request)
@@ -240,6 +377,32 @@ class _Door(Resource):
         if isinstance(verdict, Deferred):
             return _later(request, verdict, lambda v: self._decided(request, v))
         return self._decided(request, verdict)
+
+    def _fromPeer(self, request: Request, cluster: ClusterSurface, value: bytes) -> bytes | int:
+        """A request another replica forwarded: its C{Mcp-Gateway-Peer}
+        header is the principal (the token gate and the limits were the
+        forwarding replica's), or 401."""
+        principal = cluster.peer(request, value)
+        if principal is None or not principal.mayUse(self._server):
+            note = getattr(request, "auditNote", None)
+            if isinstance(note, AuditNote):
+                note.settle("refused")
+            _log.warn(
+                "refused a forwarded {method} from {peer}: its Mcp-Gateway-Peer header is not"
+                " valid for it (another cluster key, expired: are the replicas' clocks apart"
+                " by more than 30 s?, or not sealed for this request)",
+                method=request.method.decode("ascii", "replace")[:16],
+                peer=getattr(request.getClientAddress(), "host", "?"),
+            )
+            return errorReply(
+                request,
+                401,
+                jsonrpc.INVALID_REQUEST,
+                "the Mcp-Gateway-Peer header is not valid for this request",
+            )
+        request.principal = principal  # type: ignore[attr-defined]
+        request.fromPeer = True  # type: ignore[attr-defined]
+        return self._endpoint.render(request)
 
     def _decided(self, request: Request, verdict: Verdict) -> bytes | int:
         gate = self._team.gate
@@ -261,6 +424,8 @@ class _Door(Resource):
         return self._endpoint.render(request)
 
     def _audited(self, result: object, request: Request, note: AuditNote, audit: AuditSink) -> None:
+        if getattr(request, "forwardedTo", None) is not None:
+            return  # the owner it was forwarded to writes its record
         principal = getattr(request, "principal", None)
         status = int(request.code or 200)
         outcome = note.outcome
@@ -391,6 +556,7 @@ class GatewayRoot(Resource):
                 modern=self._modern,
                 quota=self.team.quota,
                 throttled=self.team.throttle,
+                cluster=self.team.cluster,
             )
         return endpoint
 
@@ -414,6 +580,7 @@ class GatewayRoot(Resource):
                 modern=self._modern,
                 quota=self.team.quota,
                 throttled=self.team.throttle,
+                cluster=self.team.cluster,
             )
         return endpoint
 
@@ -496,6 +663,11 @@ class GatewayRequest(Request):
     defaultContentType = None
     principal: Principal | None = None
     """Who the request comes from (set by the gate of a team gateway)."""
+    fromPeer = False
+    """Forwarded by another replica of the cluster (its principal from the
+    C{Mcp-Gateway-Peer} header): never forwarded again, not counted."""
+    forwardedTo: Address | None = None
+    """The replica this request was forwarded to (its owner writes the audit)."""
     auditNote: AuditNote | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -105,10 +105,17 @@ def healthLine(server: ServerStatus) -> dict[str, Any]:
     return {**serverLine(server), "sessions": server.sessions}
 
 
-def healthBody(status: GatewayStatus, auth: dict[str, Any] | None = None) -> dict[str, Any]:
+def healthBody(
+    status: GatewayStatus,
+    auth: dict[str, Any] | None = None,
+    cluster: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The body of C{GET /health} (and C{GET /api/v1/health}); C{auth}: how
     callers are authenticated (docs/team.md: C{{"mode": "none"}}, or the
-    mode and its counts; never a name or a token), shown when given."""
+    mode and its counts; never a name or a token), shown when given;
+    C{cluster}: a replica's line (docs/cluster.md: C{replica}, C{advertise},
+    C{visiting}, C{forwarded}, C{failedOver}, C{ownersDown}), shown only
+    when clustered."""
     body: dict[str, Any] = {
         "status": "ok",
         "version": status.version,
@@ -119,13 +126,16 @@ def healthBody(status: GatewayStatus, auth: dict[str, Any] | None = None) -> dic
     }
     if auth is not None:
         body["auth"] = auth
+    if cluster is not None:
+        body["cluster"] = cluster
     body["servers"] = {name: healthLine(server) for name, server in status.servers.items()}
     return body
 
 
 def sessionRow(session: SessionStatus) -> dict[str, Any]:
-    """One session, as C{GET /sessions} lists it."""
-    return {
+    """One session, as C{GET /sessions} lists it (C{"visiting": true} for a
+    session of another replica served here, docs/cluster.md)."""
+    row = {
         "id": session.id,
         "server": session.server,
         "clientPid": session.clientPid,
@@ -141,6 +151,14 @@ def sessionRow(session: SessionStatus) -> dict[str, Any]:
         "inFlight": session.inFlight,
         "getStream": session.getStream,
     }
+    if getattr(session, "visiting", False):
+        row["visiting"] = True
+    return row
+
+
+def visitingSessions(status: GatewayStatus) -> int:
+    """How many sessions of another replica are served here (docs/cluster.md)."""
+    return sum(1 for session in status.sessions if getattr(session, "visiting", False))
 
 
 def sessionsBody(status: GatewayStatus) -> dict[str, Any]:

@@ -41,13 +41,22 @@ not found (404, the same answer as an unknown id) for any other; requests
 are counted against the principal's L{Quota} (429 with C{Retry-After} and
 a C{-32004} body beyond it; notifications and responses are free); and
 what ends each request is noted on its L{AuditNote}.
+
+In a cluster (docs/cluster.md) a session id this process does not know goes
+to the endpoint's L{Cluster}: it may be another replica's session, which the
+request is then forwarded to (POST, GET and DELETE alike; the owner answers,
+streamed back as it comes), or one served here from its sealed facts. A
+request that could not be forwarded (the owner is down) is looked at again
+here. A request a peer forwarded (C{request.fromPeer}) is never forwarded
+again and not counted against the principal's limits (the replica it
+first reached counted it).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import CancelledError, Deferred, maybeDeferred
@@ -59,6 +68,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway import envelope, jsonrpc, logs, versions
+from mcpgateway.auth.principal import ANONYMOUS, Principal
+from mcpgateway.cluster.routing import Forward, Local, Where
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.moderntypes import ModernService
@@ -70,6 +81,9 @@ from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, header, isLo
 from mcpgateway.web.modern import ModernEndpoint, principalKey
 from mcpgateway.web.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.sse import SSEStream
+
+if TYPE_CHECKING:
+    from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
 
 _JSON = b"application/json"
 
@@ -311,6 +325,34 @@ def requestCount(payload: Any) -> int:
     return 0
 
 
+class Cluster(Protocol):
+    """Where requests for unknown session ids go in a cluster
+    (L{mcpgateway.web.app.ClusterSurface})."""
+
+    def resolve(
+        self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
+    ) -> Where:
+        """See L{mcpgateway.cluster.routing.ClusterSessions.resolve}."""
+
+    def forward(
+        self, request: Request, owner: Address, principal: Principal, body: bytes
+    ) -> Deferred[bool]:
+        """See L{mcpgateway.cluster.forward.Forwarder.forward}."""
+
+
+def principalOf(request: IRequest) -> Principal:
+    """The principal the door found for C{request} (L{ANONYMOUS} without one)."""
+    principal = getattr(request, "principal", None)
+    return principal if isinstance(principal, Principal) else ANONYMOUS
+
+
+class _ForwardTo(Exception):
+    """The request's session belongs to another replica: forward it there."""
+
+    def __init__(self, owner: Address) -> None:
+        self.owner = owner
+
+
 class _AfterPredecessor(Exception):
     """The request must wait until the predecessor's sessions are merged."""
 
@@ -337,6 +379,7 @@ class McpEndpoint(Resource):
         modern: ModernService | None = None,
         quota: Quota | None = None,
         throttled: Callable[[], object] | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         """
         @param scope: the route key this endpoint serves (C{""}: the global
@@ -347,8 +390,11 @@ class McpEndpoint(Resource):
             refused (a gateway always gives one, see L{GatewayRoot}).
         @param modern: what serves the endpoint's 2026-07-28 requests
             (C{None}: the gateway itself).
+        @param cluster: where unknown session ids go (C{None}: not
+            clustered, they are not found).
         """
         super().__init__()
+        self._cluster = cluster
         self._gateway = gateway
         self._server = server
         self._scope = scope
@@ -405,6 +451,8 @@ class McpEndpoint(Resource):
             )
         except _AfterPredecessor as later:
             return self._later(request, later.waiting)
+        except _ForwardTo as forward:
+            return self._forwardTo(request, forward.owner)
         except Exception:
             # A defect of the gateway, not of the request: say so (in JSON), and
             # log it with its traceback. Nothing registered for the request
@@ -448,6 +496,47 @@ class McpEndpoint(Resource):
         waiting.addErrback(
             lambda f: self.log.failure("answering after the predecessor exited failed", f)
         )
+        return NOT_DONE_YET
+
+    def _forwardTo(self, request: Request, owner: Address) -> int:
+        """Forward C{request} to C{owner}, the replica whose session it
+        names; if the owner cannot be reached, look at it again here (the
+        owner is down now: the session visits, or is not found)."""
+        assert self._cluster is not None
+        content = request.content
+        body = b""
+        if content is not None:
+            content.seek(0)
+            body = content.read()
+            content.seek(0)
+        gone = _watchDisconnect(request)
+        request.forwardedTo = owner  # type: ignore[attr-defined]
+        forwarded = self._cluster.forward(request, owner, principalOf(request), body)
+
+        def done(handled: bool) -> None:
+            if handled:
+                return
+            request.forwardedTo = None  # type: ignore[attr-defined]
+            request.forwardFailed = True  # type: ignore[attr-defined]
+            if gone or request.finished:
+                return
+            if request.content is not None:
+                request.content.seek(0)
+            again = self.render(request)
+            if again is not NOT_DONE_YET:
+                assert isinstance(again, bytes)
+                request.write(again)
+                request.finish()
+
+        def failed(reason: Failure) -> None:
+            self.log.failure(
+                "server {server}: forwarding a request failed", reason, server=self._server
+            )
+            if not (gone or request.finished or request.startedWriting):
+                request.write(_internalErrorReply(request))
+                request.finish()
+
+        forwarded.addCallback(done).addErrback(failed)
         return NOT_DONE_YET
 
     def _refuse(
@@ -557,6 +646,8 @@ class McpEndpoint(Resource):
         count = requestCount(payload)
         if not count or getattr(request, "quotaHeld", False):
             return None  # nothing to count, or counted before (rendered again)
+        if getattr(request, "fromPeer", False):
+            return None  # counted by the replica the client sent it to
         key = principalKey(request)
         retryAfter = self._quota.admit(key, count)
         if retryAfter is None:
@@ -958,7 +1049,7 @@ class McpEndpoint(Resource):
                         " event {seq}, but events up to {evicted} were dropped (over the"
                         " replay bounds); the client misses them",
                         server=self._server,
-                        session=session.id[:8],
+                        session=_shortId(session),
                         stream=log.key,
                         seq=seq,
                         evicted=log.evicted,
@@ -981,7 +1072,7 @@ class McpEndpoint(Resource):
                 "server {server}: session {session}: Last-Event-ID {id} is no longer known;"
                 " opened a fresh GET stream",
                 server=self._server,
-                session=session.id[:8],
+                session=_shortId(session),
                 id=shown,
             )
             return None
@@ -1032,6 +1123,8 @@ class McpEndpoint(Resource):
                 # Opened on the process this one took over from, in its last
                 # moments: known once it has exited (see Gateway).
                 raise _AfterPredecessor(waiting)
+            if self._cluster is not None:
+                session = self._clustered(request, sessionId)
         if (
             session is None
             or session.server != self._server
@@ -1046,6 +1139,21 @@ class McpEndpoint(Resource):
         if note is not None:
             note.session = _shortId(session)
         return session
+
+    def _clustered(self, request: Request, sessionId: str) -> Session | None:
+        """The session a sealed id names, when it is served here; raises
+        L{_ForwardTo} when its owner is another replica that answers."""
+        assert self._cluster is not None
+        fromPeer = bool(getattr(request, "fromPeer", False))
+        failed = bool(getattr(request, "forwardFailed", False))
+        where = self._cluster.resolve(
+            sessionId, self._server, self._scope, principalOf(request), fromPeer or failed
+        )
+        if isinstance(where, Forward):
+            raise _ForwardTo(where.owner)
+        if isinstance(where, Local):
+            return where.session
+        return None
 
 
 def _shortId(session: Session) -> str:
@@ -1068,6 +1176,12 @@ def _modernHeader(request: Request) -> bool:
     """Whether C{MCP-Protocol-Version} names a revision outside the handshake era."""
     version = header(request, "mcp-protocol-version")
     return version is not None and version not in versions.HANDSHAKE_VERSIONS
+
+
+def _internalErrorReply(request: IRequest) -> bytes:
+    return errorReply(
+        request, 500, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
+    )
 
 
 def _internalError(requestId: Any) -> Message:

@@ -351,6 +351,30 @@ def renderTeam(refusals: Mapping[tuple[int, str], int], throttled: Mapping[str, 
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
 
 
+def renderCluster(forwarded: Mapping[str, int], visiting: int) -> bytes:
+    """The metrics of a cluster's replica (docs/cluster.md): requests it
+    forwarded to the replicas owning their sessions, by outcome (C{ok},
+    C{unreachable}: served here or 404 instead, C{failed} after it was
+    sent, C{cancelled} by the client), and the sessions of other replicas
+    it serves now (their owner was down)."""
+    p = "mcpgateway_"
+    counted = _Family(
+        p + "forwarded_requests_total",
+        "counter",
+        "Requests forwarded to the replica that owns their session, by outcome.",
+    )
+    for outcome, count in sorted(forwarded.items()):
+        counted.add((("outcome", outcome[:32]),), count)
+    visitors = _Family(
+        p + "visiting_sessions",
+        "gauge",
+        "Sessions of another replica served here (their owner was down).",
+    )
+    visitors.add((), visiting)
+    lines = [line for family in (counted, visitors) for line in family.render()]
+    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
+
+
 def _formatLabels(labels: Labels) -> str:
     if not labels:
         return ""

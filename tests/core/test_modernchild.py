@@ -588,7 +588,10 @@ class PassThroughTests(AdapterCase):
         self.assertNotIn("inputResponses", sent["params"])
 
     def test_the_tasks_extension_is_not_passed_on(self) -> None:
-        caps: dict[str, Any] = {"extensions": {"io.modelcontextprotocol/tasks": {}, "x": {}}, "sampling": {}}
+        caps: dict[str, Any] = {
+            "extensions": {"io.modelcontextprotocol/tasks": {}, "x": {}},
+            "sampling": {},
+        }
         _, _, [sent] = self.call(modern(capabilities=caps))
         self.assertEqual(sent["params"]["_meta"][CAPS], {"extensions": {"x": {}}, "sampling": {}})
 

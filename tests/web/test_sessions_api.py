@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.sessions import Session
+from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
@@ -429,7 +429,7 @@ def test_a_failing_finder_is_logged_not_raised() -> None:
     assert session(h, sid).clientPid is None
     [failure] = [e for e in events if "log_failure" in e]
     assert failure["log_format"] == "looking up the client pid of session {sid} failed"
-    assert failure["sid"] == sid[:8] and failure["log_failure"].check(RuntimeError)
+    assert failure["sid"] == shortId(sid) and failure["log_failure"].check(RuntimeError)
     assert call(h, sid, method="ping").status == 200
 
 

@@ -16,6 +16,7 @@ from twisted.web.resource import IResource, Resource
 from mcpgateway import jsonrpc
 from mcpgateway.auth.principal import VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.sessions import shortId
 from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.web.app import TeamSurface, makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
@@ -266,7 +267,7 @@ def test_one_audit_record_per_request_with_its_outcome() -> None:
         "key-alice",
         "token",
     )
-    assert opened.session == sid[:8] or len(opened.session or "") <= 16
+    assert opened.session == shortId(sid)
 
     def answer(result: dict[str, Any]) -> None:
         forwarded = [m for m in h.process().sentMessages() if m.get("method") == "tools/call"]

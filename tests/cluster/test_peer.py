@@ -1,0 +1,151 @@
+"""The peer credential: the caller's principal, bound to one forwarded request, for a while."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.task import Clock
+
+from mcpgateway.auth.principal import VIA_OAUTH, VIA_PEER, VIA_TOKEN, Principal
+from mcpgateway.cluster.peer import MAX_VALUE, PeerClaim, PeerSeal
+
+KEY = bytes(range(32))
+OTHER_KEY = bytes(range(1, 33))
+ALICE = Principal(
+    "alice",
+    "abcdefghijklmnop",
+    VIA_TOKEN,
+    servers=frozenset({"github", "fs"}),
+    scopes=frozenset({"mcp:github"}),
+    admin=False,
+    expires=1_800_000_000.0,
+)
+REQUEST = (b"POST", b"/github/mcp", "r1.sessionid", b'{"jsonrpc":"2.0","id":1}')
+
+
+def seals(clock: Clock, key: bytes = KEY, label: str = "r1") -> PeerSeal:
+    return PeerSeal(key, label, clock, ttl=30.0)
+
+
+def test_round_trip_carries_the_principal_as_a_peer() -> None:
+    clock = Clock()
+    value = seals(clock).seal(ALICE, *REQUEST)
+    principal = seals(clock, label="r2").open(value, *REQUEST)
+    assert principal == Principal(
+        "alice",
+        "abcdefghijklmnop",
+        VIA_PEER,
+        servers=frozenset({"github", "fs"}),
+        scopes=frozenset({"mcp:github"}),
+        admin=False,
+        expires=1_800_000_000.0,
+    )
+
+
+def test_the_claim_names_the_forwarder_and_how_the_caller_was_proven() -> None:
+    clock = Clock()
+    admin = Principal("root", "k", VIA_OAUTH, admin=True)
+    value = seals(clock, label="r7").seal(admin, *REQUEST)
+    claim = seals(clock).claim(value, *REQUEST)
+    assert claim == PeerClaim(
+        Principal("root", "k", VIA_PEER, servers=None, admin=True), "r7", VIA_OAUTH
+    )
+
+
+def test_it_expires_on_the_clock() -> None:
+    clock = Clock()
+    clock.advance(1000)
+    value = seals(clock).seal(ALICE, *REQUEST)
+    clock.advance(29.9)
+    assert seals(clock).open(value, *REQUEST) is not None
+    clock.advance(0.1)
+    assert seals(clock).open(value, *REQUEST) is None
+    clock.advance(1000)
+    assert seals(clock).open(value, *REQUEST) is None
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        (b"GET", b"/github/mcp", "r1.sessionid", REQUEST[3]),
+        (b"POST", b"/gitlab/mcp", "r1.sessionid", REQUEST[3]),
+        (b"POST", b"/github~key/mcp", "r1.sessionid", REQUEST[3]),
+        (b"POST", b"/github/mcp", "r1.othersession", REQUEST[3]),
+        (b"POST", b"/github/mcp", "", REQUEST[3]),
+        (b"POST", b"/github/mcp", "r1.sessionid", b'{"jsonrpc":"2.0","id":2}'),
+        (b"POST", b"/github/mcp", "r1.sessionid", b""),
+    ],
+)
+def test_bound_to_method_path_session_and_body(other: tuple[bytes, bytes, str, bytes]) -> None:
+    clock = Clock()
+    value = seals(clock).seal(ALICE, *REQUEST)
+    assert seals(clock).open(value, *other) is None
+
+
+def test_no_ambiguity_between_the_bound_fields() -> None:
+    clock = Clock()
+    value = seals(clock).seal(ALICE, b"POST", b"/a", "b", b"")
+    assert seals(clock).open(value, b"POST", b"/a\0b", "", b"") is None
+
+
+def test_another_key_does_not_open() -> None:
+    clock = Clock()
+    value = seals(clock).seal(ALICE, *REQUEST)
+    assert seals(clock, key=OTHER_KEY).open(value, *REQUEST) is None
+
+
+def test_every_character_changed_fails() -> None:
+    clock = Clock()
+    value = seals(clock).seal(ALICE, *REQUEST)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for index in range(len(value) - 1):  # the last one may carry padding bits only
+        other = alphabet[(alphabet.index(value[index]) + 1) % len(alphabet)]
+        changed = value[:index] + other + value[index + 1 :]
+        assert seals(clock).open(changed, *REQUEST) is None, index
+    for end in range(len(value)):
+        assert seals(clock).open(value[:end], *REQUEST) is None, end
+
+
+def test_a_principal_that_may_use_every_server() -> None:
+    clock = Clock()
+    anyone = Principal("bob", "bobkey", VIA_TOKEN)
+    principal = seals(clock).open(seals(clock).seal(anyone, *REQUEST), *REQUEST)
+    assert principal is not None and principal.servers is None and principal.mayUse("x")
+
+
+def test_the_token_never_travels() -> None:
+    """Nothing but the principal is sealed: a value carries no more than
+    its claims (the caller's token is not among the seal's inputs)."""
+    clock = Clock()
+    value = seals(clock).seal(ALICE, *REQUEST)
+    assert len(value) < 300
+
+
+def test_garbage_is_refused() -> None:
+    clock = Clock()
+    for value in ("", "!", "AAAA", "A" * (MAX_VALUE + 1), "é" * 40, "A" * 100):
+        assert seals(clock).open(value, *REQUEST) is None
+
+
+def test_a_bad_key_is_refused() -> None:
+    with pytest.raises(ValueError):
+        PeerSeal(b"short", "r1", Clock())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.text(max_size=60),
+    key=st.text(max_size=20),
+    servers=st.none() | st.frozensets(st.text(max_size=10), max_size=5),
+    admin=st.booleans(),
+    body=st.binary(max_size=200),
+)
+def test_any_principal_round_trips(
+    name: str, key: str, servers: frozenset[str] | None, admin: bool, body: bytes
+) -> None:
+    clock = Clock()
+    principal = Principal(name, key, VIA_TOKEN, servers=servers, admin=admin)
+    value = seals(clock).seal(principal, b"POST", b"/s/mcp", "sid", body)
+    opened = seals(clock).open(value, b"POST", b"/s/mcp", "sid", body)
+    assert opened == Principal(name, key, VIA_PEER, servers=servers, admin=admin)

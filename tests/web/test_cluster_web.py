@@ -1,0 +1,332 @@
+"""A cluster replica's web side (web/app.py, web/mcp.py) with a fake router
+and a fake forwarder: a request for another replica's session is forwarded
+and never reaches a local pool (POST, GET and DELETE), an owner that cannot
+be reached is looked at again here, a peer's header stands for the token
+(no gate, no quota) and an invalid one is 401, the audit record is the
+owner's to write, and /health and /metrics say what the replica did."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.defer import Deferred
+from twisted.web.server import Request
+
+from mcpgateway.auth.principal import VIA_PEER, Principal
+from mcpgateway.cluster.routing import Forward, Local, NotFound, Where
+from mcpgateway.cluster.sealing import Address
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.web.app import ClusterSurface, TeamSurface, makeSite
+from tests.fakes import FakeProcessReactor, fakeSpawner
+from tests.http import Harness, Response, spec
+from tests.web.test_team_web import PRINCIPALS, FakeGate, FakeQuota, RecordingAudit, ping
+
+PEER = Address("10.0.0.2", 9100)
+OTHERS = "r2.sealed-by-another-replica"
+BOB_VIA_PEER = Principal("bob", "key-bob", VIA_PEER, servers=frozenset({"srv"}))
+
+
+class FakeRouter:
+    """Every id it does not know is another replica's (L{PEER}); a request
+    that must not be forwarded (from a peer, or its forward failed) gets 404."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.calls: list[tuple[str, str, str, str, bool]] = []
+        self.failedOver = 0
+
+    def resolve(
+        self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
+    ) -> Where:
+        self.calls.append((sessionId, server, scope, principal.key, fromPeer))
+        known = self.gateway.sessions.get(sessionId)
+        if known is not None:
+            return Local(known)
+        if not fromPeer:
+            return Forward(PEER)
+        return NotFound()
+
+
+class FakeForwarder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Request, Address, Principal, bytes, Deferred[bool]]] = []
+        self.outcomes: Counter[str] = Counter()
+
+    def forward(
+        self, request: Request, owner: Address, principal: Principal, body: bytes
+    ) -> Deferred[bool]:
+        d: Deferred[bool] = Deferred()
+        self.calls.append((request, owner, principal, body, d))
+        return d
+
+    def ownersDown(self) -> int:
+        return 0
+
+    def answer(self, index: int = -1, status: int = 200, body: bytes = b"{}") -> None:
+        """Answer a forwarded request as the owner would."""
+        request, _, _, _, d = self.calls[index]
+        request.setResponseCode(status)
+        request.setHeader(b"content-type", b"application/json")
+        request.write(body)
+        request.finish()
+        self.outcomes["ok"] += 1
+        d.callback(True)
+
+
+class FakePeers:
+    """A header value C{ok:<principal>} opens to that principal, for any request."""
+
+    def __init__(self) -> None:
+        self.opened: list[tuple[str, bytes, bytes, str, bytes]] = []
+
+    def open(
+        self, value: str, method: bytes, path: bytes, sessionId: str, body: bytes
+    ) -> Principal | None:
+        self.opened.append((value, method, path, sessionId, body))
+        if value == "ok:bob":
+            return BOB_VIA_PEER
+        return None
+
+
+class ClusterHarness(Harness):
+    def __init__(self, gate: bool = True) -> None:
+        self.reactor = FakeProcessReactor()
+        self.gateway = Gateway({"srv": spec("srv")}, fakeSpawner(self.reactor))
+        self.router = FakeRouter(self.gateway)
+        self.forwarder = FakeForwarder()
+        self.peers = FakePeers()
+        self.cluster = ClusterSurface(
+            self.router, self.forwarder, self.peers, "r1", lambda: "http://10.0.0.1:9100"
+        )
+        self.gate = FakeGate() if gate else None
+        self.quota = FakeQuota() if gate else None
+        self.audit = RecordingAudit()
+        self.team = TeamSurface(self.gate, self.quota, self.audit, cluster=self.cluster)
+        self.site = makeSite(self.gateway, self.reactor, loopbackOnly=False, team=self.team)
+
+    def as_(self, who: str, method: str, path: str, body: Any = None, **kw: Any) -> Response:
+        headers = {"authorization": f"Bearer {who}", **kw.pop("headers", {})}
+        return self.request(method, path, body, headers=headers, **kw)
+
+    def initializeAs(self, who: str) -> str:
+        """Open a session here for C{who}; its id."""
+        response = self.as_(
+            who,
+            "POST",
+            "/srv/mcp",
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+            },
+        )
+        if not response.complete:
+            self.answerHandshake()
+        assert response.status == 200, response.body
+        return response.headers["mcp-session-id"]
+
+
+def call(requestId: int = 2) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": requestId, "method": "tools/call", "params": {"name": "x"}}
+
+
+def test_a_forwarded_request_never_reaches_a_local_pool() -> None:
+    h = ClusterHarness()
+    response = h.as_("alice", "POST", "/srv/mcp", call(), session=OTHERS)
+    [(_request, owner, principal, body, _)] = h.forwarder.calls
+    assert owner == PEER and principal == PRINCIPALS["alice"]
+    assert body == b'{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "x"}}'
+    assert h.router.calls == [(OTHERS, "srv", "", "key-alice", False)]
+    assert h.reactor.processes == [] and len(h.gateway.sessions) == 0
+    assert h.gateway.pools["srv"].status(0).requests.count == 0
+    assert not response.complete
+    h.forwarder.answer(body=b'{"ok": true}')
+    assert response.status == 200 and response.json() == {"ok": True}
+
+
+def test_get_streams_and_deletes_are_forwarded_too() -> None:
+    h = ClusterHarness()
+    h.as_("alice", "GET", "/srv/mcp", session=OTHERS, headers={"last-event-id": "g1-3"})
+    h.as_("alice", "DELETE", "/srv/mcp", session=OTHERS)
+    methods = [(request.method, owner, body) for request, owner, _, body, _ in h.forwarder.calls]
+    assert methods == [(b"GET", PEER, b""), (b"DELETE", PEER, b"")]
+    assert h.reactor.processes == [] and len(h.gateway.sessions) == 0
+
+
+def test_an_owner_that_cannot_be_reached_is_looked_at_again_here() -> None:
+    h = ClusterHarness()
+    response = h.as_("alice", "POST", "/srv/mcp", call(), session=OTHERS)
+    h.forwarder.calls[0][4].callback(False)  # refused: nothing was written
+    # Looked at again, never forwarded twice: here the fake says 404 (an owned child).
+    assert [c[-1] for c in h.router.calls] == [False, True]
+    assert len(h.forwarder.calls) == 1
+    assert response.status == 404
+    assert response.json()["error"]["message"] == "Session not found"
+
+
+def test_the_fallback_serves_a_visiting_session_here() -> None:
+    h = ClusterHarness()
+    sid = h.initializeAs("alice")
+    visiting = h.gateway.sessions.get(sid)
+    assert visiting is not None
+    h.gateway.sessions.remove(visiting)  # as if another replica owned it
+
+    def resolve(
+        sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
+    ) -> Where:
+        h.router.calls.append((sessionId, server, scope, principal.key, fromPeer))
+        if not fromPeer:
+            return Forward(PEER)
+        h.gateway.sessions.add(visiting)
+        return Local(visiting)
+
+    h.router.resolve = resolve  # type: ignore[method-assign]
+    response = h.as_("alice", "POST", "/srv/mcp", ping(), session=sid)
+    h.forwarder.calls[0][4].callback(False)
+    assert response.status == 200 and response.json()["result"] == {}
+
+
+def test_the_quota_is_counted_once_by_the_replica_the_client_reached() -> None:
+    h = ClusterHarness()
+    assert h.quota is not None
+    h.as_("alice", "POST", "/srv/mcp", call(), session=OTHERS)
+    assert h.quota.admitted == [("key-alice", 1)]
+    h.forwarder.answer()
+    assert h.quota.released == [("key-alice", 1)]
+
+
+def test_a_peer_header_stands_for_the_token_and_skips_the_quota() -> None:
+    h = ClusterHarness()
+    assert h.gate is not None and h.quota is not None
+    sid = h.initializeAs("bob")
+    h.gate.checked.clear()
+    h.quota.admitted.clear()
+    response = h.request(
+        "POST", "/srv/mcp", ping(7), session=sid, headers={"mcp-gateway-peer": "ok:bob"}
+    )
+    assert response.status == 200 and response.json()["result"] == {}
+    assert h.gate.checked == []  # no Authorization needed, none looked for
+    assert h.quota.admitted == []  # counted where the client sent it
+    [(value, method, path, sessionId, body)] = h.peers.opened
+    assert (value, method, path, sessionId) == ("ok:bob", b"POST", b"/srv/mcp", sid)
+    assert b'"id": 7' in body
+    assert h.forwarder.calls == []
+
+
+def test_a_peer_request_for_an_unknown_session_is_never_forwarded_again() -> None:
+    h = ClusterHarness()
+    response = h.request(
+        "POST", "/srv/mcp", call(), session=OTHERS, headers={"mcp-gateway-peer": "ok:bob"}
+    )
+    assert response.status == 404
+    assert h.router.calls == [(OTHERS, "srv", "", "key-bob", True)]
+    assert h.forwarder.calls == []
+
+
+def test_an_invalid_peer_header_is_401_and_reaches_nothing() -> None:
+    h = ClusterHarness()
+    assert h.gate is not None and h.quota is not None
+    for headers in (
+        {"mcp-gateway-peer": "forged"},
+        {"mcp-gateway-peer": "forged", "authorization": "Bearer alice"},  # no way around it
+    ):
+        response = h.request("POST", "/srv/mcp", call(), session=OTHERS, headers=headers)
+        assert response.status == 401, headers
+        assert "Mcp-Gateway-Peer" in response.json()["error"]["message"]
+    assert h.gate.checked == [] and h.quota.admitted == []
+    assert h.router.calls == [] and h.forwarder.calls == []
+    assert h.reactor.processes == []
+    assert [r.outcome for r in h.audit.records] == ["refused", "refused"]
+
+
+def test_a_peer_header_without_a_gate_still_needs_to_open() -> None:
+    h = ClusterHarness(gate=False)
+    response = h.request("POST", "/srv/mcp", ping(), headers={"mcp-gateway-peer": "x"})
+    assert response.status == 401
+
+
+def test_the_audit_record_of_a_forwarded_request_is_the_owners() -> None:
+    h = ClusterHarness()
+    h.as_("alice", "POST", "/srv/mcp", call(), session=OTHERS)
+    h.forwarder.answer()
+    assert h.audit.records == []  # the owner writes it
+    sid = h.initializeAs("bob")
+    h.audit.records.clear()
+    h.request("POST", "/srv/mcp", ping(), session=sid, headers={"mcp-gateway-peer": "ok:bob"})
+    [record] = h.audit.records
+    assert (record.principal, record.via, record.method, record.outcome) == (
+        "key-bob",
+        VIA_PEER,
+        "ping",
+        "ok",
+    )
+
+
+def test_a_single_gateway_ignores_the_peer_header() -> None:
+    h = Harness()
+    sid = h.initialize()
+    response = h.request(
+        "POST", "/srv/mcp", ping(), session=sid, headers={"mcp-gateway-peer": "anything"}
+    )
+    assert response.status == 200
+    assert h.request("POST", "/srv/mcp", ping(), session="unknown").status == 404
+
+
+def test_health_and_metrics_of_a_replica() -> None:
+    h = ClusterHarness()
+    h.as_("alice", "POST", "/srv/mcp", call(), session=OTHERS)
+    h.forwarder.answer()
+    h.router.failedOver = 2
+    health = h.request("GET", "/health").json()
+    assert health["cluster"] == {
+        "replica": "r1",
+        "advertise": "http://10.0.0.1:9100",
+        "visiting": 0,
+        "forwarded": 1,
+        "failedOver": 2,
+        "ownersDown": 0,
+    }
+    assert list(health)[:8] == [
+        "status",
+        "version",
+        "pid",
+        "uptime",
+        "rssBytes",
+        "sessions",
+        "auth",
+        "cluster",
+    ]
+    metrics = h.request("GET", "/metrics")
+    assert metrics.status == 200
+    text = metrics.body.decode()
+    assert 'mcpgateway_forwarded_requests_total{outcome="ok"} 1' in text
+    assert 'mcpgateway_forwarded_requests_total{outcome="unreachable"} 0' in text
+    assert "mcpgateway_visiting_sessions 0" in text
+    assert "mcpgateway_auth_refusals_total" in text  # the team's families stay
+    assert "mcpgateway_sessions" in text
+
+
+def test_a_single_gateways_health_has_no_cluster_line() -> None:
+    h = Harness()
+    assert "cluster" not in h.request("GET", "/health").json()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=1, max_size=300).filter(lambda b: b"\r" not in b and b"\n" not in b))
+def test_any_peer_header_value_is_refused_never_a_failure(value: bytes) -> None:
+    h = ClusterHarness()
+    value = value.strip() or b"x"
+    response = h.request(
+        "POST",
+        "/srv/mcp",
+        call(),
+        session=OTHERS,
+        headers={"mcp-gateway-peer": value.decode("latin-1")},
+    )
+    # 400: a header HTTP itself refuses (a NUL, say), before the gateway sees it.
+    assert response.status in (400, 401)
+    assert h.forwarder.calls == [] and h.reactor.processes == []
