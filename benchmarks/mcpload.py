@@ -11,6 +11,10 @@ orchestrator must synchronise several processes, waits for a line on stdin.
           notifications/initialized, W warm-up calls, READY, wait for GO,
           then R ``tools/call echo`` per session with a unique message; every
           response is checked to be the caller's own (id and echoed text).
+          ``--header 'Name: value'`` (repeatable) adds a header to every
+          request (a bearer token); ``--call-url`` sends the calls to another
+          URL than the one the sessions were opened on (a cluster replica
+          that does not own them: the forwarding hop).
   canned  a trivial HTTP server answering the same requests with canned
           JSON / SSE bodies: the load generator's ceiling on this machine.
   direct  one stdio child (``node .../server-everything stdio``): spawn,
@@ -36,9 +40,11 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 PROTOCOL_VERSION = "2025-11-25"
+EXTRA_HEADERS: list[str] = []
+"""``Name: value`` lines added to every request (``load --header``)."""
 _perf = time.perf_counter_ns
 _mono = time.monotonic
 _loads = json.loads
@@ -70,7 +76,7 @@ def cpuSeconds() -> float:
 def newLoop() -> tuple[asyncio.AbstractEventLoop, str]:
     if os.environ.get("MCPLOAD_NO_UVLOOP") != "1":
         try:
-            import uvloop
+            import uvloop  # type: ignore[import-not-found, unused-ignore]
 
             return uvloop.new_event_loop(), "uvloop " + uvloop.__version__
         except ImportError:
@@ -126,8 +132,11 @@ class HttpConn(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(data)
 
-    def request(self, data: bytes, stream: bool = False,
-                ) -> asyncio.Future[tuple[int, dict[str, str], bytes]]:
+    def request(
+        self,
+        data: bytes,
+        stream: bool = False,
+    ) -> asyncio.Future[tuple[int, dict[str, str], bytes]]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         def done(status: int, headers: dict[str, str], body: bytes) -> None:
@@ -147,7 +156,7 @@ class HttpConn(asyncio.Protocol):
                 if end < 0:
                     return
                 lines = buf[:end].decode("latin-1").split("\r\n")
-                del buf[:end + 4]
+                del buf[: end + 4]
                 self.status = int(lines[0].split(" ", 2)[1])
                 headers = self.headers = {}
                 for line in lines[1:]:
@@ -183,7 +192,7 @@ class HttpConn(asyncio.Protocol):
                 if size == 0:
                     if len(buf) < nl + 4:
                         return
-                    del buf[:nl + 4]  # no trailers
+                    del buf[: nl + 4]  # no trailers
                     self.state = 0
                     body = bytes(self.body)
                     self.body = bytearray()
@@ -194,8 +203,8 @@ class HttpConn(asyncio.Protocol):
                 end = nl + 2 + size
                 if len(buf) < end + 2:
                     return
-                self.body += buf[nl + 2:end]
-                del buf[:end + 2]
+                self.body += buf[nl + 2 : end]
+                del buf[: end + 2]
                 continue
             # streaming: count and drop
             self.streamBytes += len(buf)
@@ -214,8 +223,9 @@ def messagesOf(headers: dict[str, str], body: bytes) -> list[Any]:
     if ctype.startswith("text/event-stream"):
         found = []
         for event in body.split(b"\n\n"):
-            data = [line[5:].lstrip(b" ") for line in event.split(b"\n")
-                    if line.startswith(b"data:")]
+            data = [
+                line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")
+            ]
             if data:
                 found.append(_loads(b"\n".join(data)))
         return found
@@ -225,31 +235,47 @@ def messagesOf(headers: dict[str, str], body: bytes) -> list[Any]:
     return parsed if isinstance(parsed, list) else [parsed]
 
 
-def requestBytes(path: str, host: str, body: bytes, sessionId: str | None,
-                 method: str = "POST") -> bytes:
-    head = [f"{method} {path} HTTP/1.1", f"Host: {host}",
-            "Accept: application/json, text/event-stream" if method == "POST"
-            else "Accept: text/event-stream",
-            f"MCP-Protocol-Version: {PROTOCOL_VERSION}"]
+def requestBytes(
+    path: str, host: str, body: bytes, sessionId: str | None, method: str = "POST"
+) -> bytes:
+    head = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: {host}",
+        "Accept: application/json, text/event-stream"
+        if method == "POST"
+        else "Accept: text/event-stream",
+        f"MCP-Protocol-Version: {PROTOCOL_VERSION}",
+    ]
     if method == "POST":
         head.append("Content-Type: application/json")
     if sessionId:
         head.append(f"Mcp-Session-Id: {sessionId}")
+    head.extend(EXTRA_HEADERS)
     head.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
 def initializeBody(clientName: str = "mcpload") -> bytes:
-    return json.dumps({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {"protocolVersion": PROTOCOL_VERSION, "capabilities": {},
-                   "clientInfo": {"name": clientName, "version": "1"}},
-    }, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": clientName, "version": "1"},
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 INITIALIZED = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
-CALL_TEMPLATE = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call",'
-                 b'"params":{"name":"echo","arguments":{"message":"%s"}}}')
+CALL_TEMPLATE = (
+    b'{"jsonrpc":"2.0","id":%d,"method":"tools/call",'
+    b'"params":{"name":"echo","arguments":{"message":"%s"}}}'
+)
 
 
 def splitUrl(url: str) -> tuple[str, int, str]:
@@ -263,14 +289,16 @@ class OpenFailed(Exception):
     pass
 
 
-async def openSession(host: str, port: int, path: str, hostHeader: str,
-                      conn: HttpConn | None = None) -> tuple[HttpConn, str]:
+async def openSession(
+    host: str, port: int, path: str, hostHeader: str, conn: HttpConn | None = None
+) -> tuple[HttpConn, str]:
     """Connect (unless given a connection), initialize, send initialized."""
     loop = asyncio.get_running_loop()
     if conn is None:
         _, conn = await loop.create_connection(HttpConn, host, port)
     status, headers, body = await conn.request(
-        requestBytes(path, hostHeader, initializeBody(), None))
+        requestBytes(path, hostHeader, initializeBody(), None)
+    )
     sid = headers.get("mcp-session-id")
     msgs = messagesOf(headers, body) if status == 200 else []
     if status != 200 or not sid or not msgs or "result" not in msgs[0]:
@@ -304,12 +332,21 @@ class Tally:
 class LoadSession:
     """Drives R calls on one session, each started when the previous ends."""
 
-    def __init__(self, idx: int, conn: HttpConn, sid: str, path: str, hostHeader: str,
-                 tally: Tally, nonce: str, onDone: Callable[[LoadSession], None]) -> None:
+    def __init__(
+        self,
+        idx: int,
+        conn: HttpConn,
+        sid: str,
+        path: str,
+        hostHeader: str,
+        tally: Tally,
+        nonce: str,
+        onDone: Callable[[LoadSession], None],
+    ) -> None:
         self.conn = conn
         self.tally = tally
         self.prefix = f"{nonce}-s{idx}-".encode()
-        self.head = requestBytes(path, hostHeader, b"", sid)[:-len(b"0\r\n\r\n")]
+        self.head = requestBytes(path, hostHeader, b"", sid)[: -len(b"0\r\n\r\n")]
         self.i = 0
         self.limit = 0
         self.deadline = 0.0
@@ -386,8 +423,9 @@ class LoadSession:
                     tally.latNs.append(t1 - self.t0)
             else:
                 tally.misrouted += 1
-                tally.sample(f"not mine (id {self.i}, {self.expect!r}): "
-                             f"{json.dumps(response)[:200]}")
+                tally.sample(
+                    f"not mine (id {self.i}, {self.expect!r}): {json.dumps(response)[:200]}"
+                )
         self._next()
 
 
@@ -395,6 +433,9 @@ async def runLoad(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     host, port, path = splitUrl(args.url)
     hostHeader = f"{host}:{port}"
+    callHost, callPort, callPath = splitUrl(args.call_url or args.url)
+    callHostHeader = f"{callHost}:{callPort}"
+    EXTRA_HEADERS[:] = args.header
     nonce = args.nonce or secrets.token_hex(4)
     tally = Tally()
     sessions: list[LoadSession] = []
@@ -412,11 +453,16 @@ async def runLoad(args: argparse.Namespace) -> None:
     async def one(idx: int) -> None:
         async with sem:
             conn, sid = await openSession(host, port, path, hostHeader)
-        sessions.append(LoadSession(args.first + idx, conn, sid, path, hostHeader, tally, nonce,
-                                    finished))
+            if args.call_url:
+                conn.transport.close()  # type: ignore[union-attr]
+                _, conn = await loop.create_connection(HttpConn, callHost, callPort)
+        sessions.append(
+            LoadSession(
+                args.first + idx, conn, sid, callPath, callHostHeader, tally, nonce, finished
+            )
+        )
 
-    opened = await asyncio.gather(*(one(i) for i in range(args.sessions)),
-                                  return_exceptions=True)
+    opened = await asyncio.gather(*(one(i) for i in range(args.sessions)), return_exceptions=True)
     problems = [e for e in opened if isinstance(e, BaseException)]
     if problems:
         out("failed", error=f"opening sessions: {len(problems)} failed, e.g. {problems[0]!r}")
@@ -438,7 +484,7 @@ async def runLoad(args: argparse.Namespace) -> None:
 
     if args.warmup:
         await phase(args.warmup, args.max_seconds, False)
-        tally.__init__()  # the warm-up counts for nothing (but must be clean)
+        tally.__init__()  # type: ignore[misc]  # the warm-up counts for nothing, clean
     out("ready", sessions=len(sessions), setupSeconds=round(setupSeconds, 4))
     if args.wait_go:
         await readLine()
@@ -451,20 +497,35 @@ async def runLoad(args: argparse.Namespace) -> None:
     for s in sessions:
         if s.conn.transport is not None:
             s.conn.transport.close()
-    out("result", ok=tally.ok, errors=tally.errors, misrouted=tally.misrouted, lost=tally.lost,
+    out(
+        "result",
+        ok=tally.ok,
+        errors=tally.errors,
+        misrouted=tally.misrouted,
+        lost=tally.lost,
         sent=sum(s.i for s in sessions) - len(sessions) * args.warmup,
-        jsonResponses=tally.json, sseResponses=tally.sse, notifications=tally.notifications,
-        samples=tally.samples, start=t0, end=t1, cpuSeconds=round(cpu1 - cpu0, 4),
-        latUs=[ns // 1000 for ns in tally.latNs], loop=args.loopName)
+        jsonResponses=tally.json,
+        sseResponses=tally.sse,
+        notifications=tally.notifications,
+        samples=tally.samples,
+        start=t0,
+        end=t1,
+        cpuSeconds=round(cpu1 - cpu0, 4),
+        latUs=[ns // 1000 for ns in tally.latNs],
+        loop=args.loopName,
+    )
 
 
 # -- canned server --------------------------------------------------------------
 
-_CANNED_INIT = json.dumps({
-    "protocolVersion": PROTOCOL_VERSION,
-    "capabilities": {"tools": {"listChanged": True}},
-    "serverInfo": {"name": "canned", "version": "1"},
-}, separators=(",", ":")).encode()
+_CANNED_INIT = json.dumps(
+    {
+        "protocolVersion": PROTOCOL_VERSION,
+        "capabilities": {"tools": {"listChanged": True}},
+        "serverInfo": {"name": "canned", "version": "1"},
+    },
+    separators=(",", ":"),
+).encode()
 
 
 class CannedServer(asyncio.Protocol):
@@ -491,14 +552,16 @@ class CannedServer(asyncio.Protocol):
             head = bytes(buf[:end])
             i = head.lower().find(b"content-length:")
             j = head.find(b"\r\n", i)
-            length = int(head[i + 15:j if j >= 0 else len(head)]) if i >= 0 else 0
+            length = int(head[i + 15 : j if j >= 0 else len(head)]) if i >= 0 else 0
             if len(buf) < end + 4 + length:
                 return
-            body = bytes(buf[end + 4:end + 4 + length])
-            del buf[:end + 4 + length]
+            body = bytes(buf[end + 4 : end + 4 + length])
+            del buf[: end + 4 + length]
             if head.startswith(b"GET"):
-                self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                                     b"transfer-encoding: chunked\r\n\r\n")
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    b"transfer-encoding: chunked\r\n\r\n"
+                )
                 continue
             msg = _loads(body)
             if "id" not in msg:
@@ -506,11 +569,14 @@ class CannedServer(asyncio.Protocol):
             elif msg.get("method") == "initialize":
                 CannedServer.counter += 1
                 payload = b'{"jsonrpc":"2.0","id":%s,"result":%s}' % (
-                    json.dumps(msg["id"]).encode(), _CANNED_INIT)
+                    json.dumps(msg["id"]).encode(),
+                    _CANNED_INIT,
+                )
                 self.transport.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                     b"mcp-session-id: canned-%d\r\ncontent-length: %d\r\n\r\n%s"
-                    % (CannedServer.counter, len(payload), payload))
+                    % (CannedServer.counter, len(payload), payload)
+                )
             else:
                 CannedServer.calls += 1
                 n = CannedServer.calls
@@ -523,13 +589,16 @@ class CannedServer(asyncio.Protocol):
                 else:
                     CannedServer.lastMessage = message
                 text = json.dumps("Echo: " + message)
-                event = (b'event: message\ndata: {"jsonrpc":"2.0","id":%s,"result":{"content":'
-                         b'[{"type":"text","text":%s}]}}\n\n' % (
-                             json.dumps(msg["id"]).encode(), text.encode()))
+                event = (
+                    b'event: message\ndata: {"jsonrpc":"2.0","id":%s,"result":{"content":'
+                    b'[{"type":"text","text":%s}]}}\n\n'
+                    % (json.dumps(msg["id"]).encode(), text.encode())
+                )
                 self.transport.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
-                    b"%x\r\n%s\r\n0\r\n\r\n" % (len(event), event))
+                    b"%x\r\n%s\r\n0\r\n\r\n" % (len(event), event)
+                )
 
 
 async def runCanned(args: argparse.Namespace) -> None:
@@ -540,7 +609,7 @@ async def runCanned(args: argparse.Namespace) -> None:
     port = server.sockets[0].getsockname()[1]
     stop: asyncio.Future[None] = loop.create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+        loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))  # type: ignore[func-returns-value]
     out("listening", port=port, loop=args.loopName)
     await stop  # runs until SIGTERM or SIGINT
     server.close()
@@ -584,9 +653,13 @@ async def runDirect(args: argparse.Namespace) -> None:
     nonce = secrets.token_hex(4)
     t0 = _mono()
     transport, proto = await loop.subprocess_exec(
-        ChildPipe, *args.command, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    stdin = transport.get_pipe_transport(0)
+        ChildPipe,
+        *args.command,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    stdin = cast(asyncio.WriteTransport, transport.get_pipe_transport(0))
     pid = transport.get_pid()
     got: asyncio.Future[Any] = loop.create_future()
 
@@ -626,9 +699,14 @@ async def runDirect(args: argparse.Namespace) -> None:
                 inflight[i] = (_perf(), msg)
                 stdin.write(CALL_TEMPLATE % (i, msg) + b"\n")
 
-            def onLine(line: bytes, tally: Tally = tally, inflight: dict[int, Any] = inflight,
-                       remaining: list[int] = remaining, done: asyncio.Future[None] = done,
-                       deadline: float = deadline) -> None:
+            def onLine(
+                line: bytes,
+                tally: Tally = tally,
+                inflight: dict[int, Any] = inflight,
+                remaining: list[int] = remaining,
+                done: asyncio.Future[None] = done,
+                deadline: float = deadline,
+            ) -> None:
                 t1 = _perf()
                 m = _loads(line)
                 mid = m.get("id")
@@ -669,13 +747,20 @@ async def runDirect(args: argparse.Namespace) -> None:
             end = _mono()
             tally.lost += len(inflight)
             if label == "measure":
-                levels.append({
-                    "concurrency": conc, "ok": tally.ok, "errors": tally.errors,
-                    "misrouted": tally.misrouted, "lost": tally.lost, "start": start,
-                    "end": end, "cpuSeconds": round(cpuSeconds() - cpu0, 4),
-                    "childCpuSeconds": round(procCpuSeconds(pid) - ccpu0, 4),
-                    "latUs": [ns // 1000 for ns in tally.latNs],
-                })
+                levels.append(
+                    {
+                        "concurrency": conc,
+                        "ok": tally.ok,
+                        "errors": tally.errors,
+                        "misrouted": tally.misrouted,
+                        "lost": tally.lost,
+                        "start": start,
+                        "end": end,
+                        "cpuSeconds": round(cpuSeconds() - cpu0, 4),
+                        "childCpuSeconds": round(procCpuSeconds(pid) - ccpu0, 4),
+                        "latUs": [ns // 1000 for ns in tally.latNs],
+                    }
+                )
     stdin.close()
     try:
         await asyncio.wait_for(proto.exited, 5)
@@ -702,9 +787,11 @@ async def runIdle(args: argparse.Namespace) -> None:
                 conn.transport.close()  # type: ignore[union-attr]
                 _, get = await loop.create_connection(HttpConn, host, port)
                 status, headers, _ = await asyncio.wait_for(
-                    get.request(requestBytes(path, hostHeader, b"", sid, "GET"), stream=True), 30)
+                    get.request(requestBytes(path, hostHeader, b"", sid, "GET"), stream=True), 30
+                )
                 if status != 200 or not headers.get("content-type", "").startswith(
-                        "text/event-stream"):
+                    "text/event-stream"
+                ):
                     failures.append(f"GET: HTTP {status}")
                     get.transport.close()  # type: ignore[union-attr]
                     return
@@ -713,10 +800,15 @@ async def runIdle(args: argparse.Namespace) -> None:
                 failures.append(f"{type(e).__name__}: {e}")
 
     t0 = _mono()
-    await asyncio.wait_for(asyncio.gather(*(one() for _ in range(args.sessions))),
-                           args.max_seconds)
-    out("ready", open=len(streams), failed=len(failures), samples=failures[:5],
-        seconds=round(_mono() - t0, 3), nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    await asyncio.wait_for(asyncio.gather(*(one() for _ in range(args.sessions))), args.max_seconds)
+    out(
+        "ready",
+        open=len(streams),
+        failed=len(failures),
+        samples=failures[:5],
+        seconds=round(_mono() - t0, 3),
+        nofile=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+    )
     await readLine()
     stillOpen = sum(1 for s in streams if not s.closed.done())
     for s in streams:
@@ -741,12 +833,31 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--grace", type=float, default=10.0)
     p.add_argument("--nonce", default="")
     p.add_argument("--wait-go", action="store_true")
+    p.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        help="'Name: value' added to every request (repeatable)",
+    )
+    p.add_argument(
+        "--call-url",
+        default="",
+        help="send the calls here (default: --url, where the sessions are opened)",
+    )
     p = sub.add_parser("canned")
     p.add_argument("--port", type=int, default=0)
-    p.add_argument("--corrupt-every", type=int, default=0,
-                   help="self-check: every Nth call is answered with another call's message")
-    p.add_argument("--drop-every", type=int, default=0,
-                   help="self-check: every Nth call's connection is closed unanswered")
+    p.add_argument(
+        "--corrupt-every",
+        type=int,
+        default=0,
+        help="self-check: every Nth call is answered with another call's message",
+    )
+    p.add_argument(
+        "--drop-every",
+        type=int,
+        default=0,
+        help="self-check: every Nth call's connection is closed unanswered",
+    )
     p = sub.add_parser("direct")
     p.add_argument("--concurrency", type=int, nargs="+", default=[1])
     p.add_argument("--calls", type=int, default=1000, help="calls per level")

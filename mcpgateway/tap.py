@@ -805,9 +805,9 @@ class _Cluster:
     def surface(self, reactor: Any, top: Any, gateway: Any) -> Any:
         """The web's L{mcpgateway.web.app.ClusterSurface} for C{gateway};
         the connection pool to the peers is closed when C{top} stops."""
-        from twisted.web.client import Agent, HTTPConnectionPool
+        from twisted.web.client import HTTPConnectionPool
 
-        from mcpgateway.cluster.forward import Forwarder
+        from mcpgateway.cluster.forward import Forwarder, peerAgent
         from mcpgateway.cluster.peer import PeerSeal
         from mcpgateway.cluster.routing import ClusterSessions
         from mcpgateway.web.app import ClusterSurface
@@ -815,7 +815,7 @@ class _Cluster:
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = 32
         pool.cachedConnectionTimeout = 30  # under a peer's 60 s idle timeout
-        agent = Agent(reactor, connectTimeout=FORWARD_CONNECT_TIMEOUT, pool=pool)
+        agent = peerAgent(reactor, pool, FORWARD_CONNECT_TIMEOUT)
         peers = PeerSeal(self.keys[-1], self.replica, reactor)
         forwarder = Forwarder(agent, reactor, peers)
         sessions = ClusterSessions(gateway, self.sealer, forwarder, self.address)

@@ -12,7 +12,7 @@ from twisted.internet import error
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -369,3 +369,28 @@ def test_the_body_producer_writes_the_whole_body() -> None:
     body = b'{"jsonrpc":"2.0","id":1,"method":"ping"}' * 100
     h.send(body=body)
     assert h.agent.calls[0][3] == body
+
+
+def test_peers_are_reached_by_ip_with_no_name_resolution() -> None:
+    """A sealed owner address is an IP literal: a plain TCP endpoint (IPv4 or
+    IPv6) with the connect timeout, so a refused connection is known at once
+    (C{HostnameEndpoint} waits 0.3 s); C{https} wraps it in TLS."""
+    from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
+    from twisted.internet.testing import MemoryReactorClock
+    from twisted.web.client import URI
+
+    from mcpgateway.cluster.forward import PeerEndpoints
+
+    reactor = MemoryReactorClock()
+    peers = PeerEndpoints(reactor, 2.0)
+    four = peers.endpointForURI(URI.fromBytes(b"http://10.0.0.7:9100/s/mcp"))
+    assert isinstance(four, TCP4ClientEndpoint)
+    six = peers.endpointForURI(URI.fromBytes(b"http://[fd00::7]:9100/s/mcp"))
+    assert isinstance(six, TCP6ClientEndpoint)
+    four.connect(Factory.forProtocol(Protocol))
+    host, port, _, timeout, _ = reactor.tcpClients[0]
+    assert (host, port, timeout) == ("10.0.0.7", 9100, 2.0)
+    tls = peers.endpointForURI(URI.fromBytes(b"https://10.0.0.7:9443/s/mcp"))
+    assert not isinstance(tls, TCP4ClientEndpoint)
+    tls.connect(Factory.forProtocol(Protocol))
+    assert reactor.tcpClients[1][:2] == ("10.0.0.7", 9443)

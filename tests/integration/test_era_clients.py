@@ -302,8 +302,8 @@ def test_a_request_without_the_hint_is_routed_only_when_provable(start: Any, hom
 
         async def ask(caller: Caller, nonce: str) -> None:
             async with caller.client(url, MODERN) as client:
-                # Both calls are in flight before either asks.
-                result = await client.call_tool("plain_ask", {"nonce": nonce, "delay": 1.0})
+                # Both calls are in flight before either asks (the tool waits for both).
+                result = await client.call_tool("plain_ask", {"nonce": nonce, "together": 2})
                 crowded.append(textOf(result))
 
         with anyio.fail_after(60):
