@@ -289,7 +289,23 @@ def shield(
     else:
         if hasStructured and not kept and out.get("structuredContent") is original:
             kept, why = True, "structuredContent left whole: nothing in it could be shortened."
-        out, omitted = _hardCut(result, out, omitted, spec.budget, total, ref, kept, why)
+        cut, cutOmitted = _hardCut(result, out, omitted, spec.budget, total, ref, kept, why)
+        if hasStructured and not kept and size(cut) > spec.budget:
+            # Its shortest valid form alone is over the budget: send it whole
+            # (still valid against the schema) and shrink the rest to fit.
+            kept = True
+            why = "structuredContent left whole: even shortened it does not fit the budget."
+            cut, cutOmitted = _hardCut(
+                result,
+                {**out, "structuredContent": original},
+                omitted,
+                spec.budget,
+                total,
+                ref,
+                kept,
+                why,
+            )
+        out, omitted = cut, cutOmitted
     if size(out) >= total:
         return Shielded(result, None, {}, hasStructured)
     return Shielded(out, ref, omitted, kept and hasStructured)
