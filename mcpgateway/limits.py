@@ -51,6 +51,9 @@ count them by."""
 MAX_SUSPENDED_CALLS = 256
 """Modern calls of one server waiting for their client's C{input_required}
 answer at once (-32004 beyond; the child's call is cancelled)."""
+RESULT_STORE_BYTES = 256 * 1024 * 1024
+"""Bytes of large tool results the aggregate endpoint keeps for
+C{get_result}, across every session (the oldest go first)."""
 MODERN_INPUT_TIMEOUT = 600.0
 """Seconds a suspended modern call waits for its client's retry (each
 round); then its child's questions are answered as declined and its call is

@@ -213,6 +213,14 @@ class Options(usage.Options):
             _positiveInt,
         ],
         [
+            "result-store-bytes",
+            None,
+            limits.RESULT_STORE_BYTES,
+            "Bytes the aggregate endpoint may keep of large tool results for get_result,"
+            " across all sessions (the oldest are dropped first).",
+            _positiveInt,
+        ],
+        [
             "modern-input-timeout",
             None,
             limits.MODERN_INPUT_TIMEOUT,
@@ -1016,6 +1024,10 @@ def _gatewayAndConfig(
             WorkspaceKeys(secret) if secret is not None else WorkspaceKeys.forStateDir(pre.stateDir)
         )
 
+    def useAggregate(settings: Any) -> None:
+        # aggregate.json (docs/aggregate.md): its endpoints and names, from now on.
+        gateway[0].aggregator.useEndpoints(settings.endpoints, settings.names)
+
     configService = ConfigService(
         pre.source,
         pre.stateDir,
@@ -1025,6 +1037,7 @@ def _gatewayAndConfig(
         reload,
         keys=keys,
         promotions=promotions,
+        onAggregate=useAggregate,
     )
     specs = _withTimeout(configService.specs(pre.loaded), timeout)
     for spec in specs.values():
@@ -1051,10 +1064,24 @@ def _gatewayAndConfig(
         maxLine=options["max-line"],
         watcher=ledger,
     )
+    # The aggregate endpoint /mcp (docs/aggregate.md): what every server
+    # lists, kept in the state directory; its search index and schema
+    # checks work in the reactor's thread pool.
+    from mcpgateway.core.catalog import CatalogService
+    from mcpgateway.core.gatewaytools import GatewayTools
+    from mcpgateway.core.schemas import Schemas
+    from mcpgateway.core.search import SearchService
+    from mcpgateway.ops.catalogstore import CatalogStore
+
+    catalogs = CatalogService(reactor, CatalogStore(pre.stateDir), runInThread)
+    tools = GatewayTools(SearchService(runInThread), Schemas(), runInThread)
     gateway.append(
         Gateway(
             specs,
             spawner,
+            catalogs=catalogs,
+            tools=tools,
+            resultBytes=options["result-store-bytes"],
             healing=HealingPolicy(
                 base=options["restart-backoff"], coolDown=options["circuit-cool-down"]
             ),
@@ -1074,6 +1101,8 @@ def _gatewayAndConfig(
             **({} if cluster is None else {"sessionIds": cluster.sealer}),
         )
     )
+    # Read at start, before restored sessions build their views.
+    useAggregate(configService.aggregate)
     # The predecessor lets its connections finish, then drains: then it exits.
     gateway[0].predecessorWait = options["restart-timeout"] + options["drain-timeout"] + 15.0
     GatewayService(gateway[0]).setServiceParent(top)

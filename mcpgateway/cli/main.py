@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from mcpgateway import __version__
 from mcpgateway.cli import (
     bridge,
+    catalog,
     clients,
     doctor,
     logs,
@@ -72,6 +73,7 @@ def makeParser() -> Parser:
         restore,
         clients,
         servers,
+        catalog,
         logs,
         service,
         bridge,

@@ -21,7 +21,11 @@ Precedence, highest first:
 
 C{classification.json} may also set C{requestTimeout} (milliseconds),
 C{maxChildren} and C{perUser} (C{true}: a child per authenticated principal;
-C{false}: not, unless the scope is C{credential}), which win over the entry's.
+C{false}: not, unless the scope is C{credential}), and what the aggregate
+endpoint C{/mcp} lists of the server (C{includeTools}, C{excludeTools},
+C{toolBudget}, C{alias}, C{"aggregate": false}: the place for an adopted
+server's, whose client file never gets the gateway's keys), which win over
+the entry's, key by key.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from mcpgateway import paths
+from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
 from mcpgateway.core.spec import MODES, ServerSpec, shareOf
 
 BUILTIN_SESSION = (
@@ -54,7 +59,7 @@ configured otherwise."""
 BUILTIN_STATEFUL = BUILTIN_SESSION
 """Its former name."""
 OVERRIDES_FILE = paths.OVERRIDES_FILE
-KEYS = ("share", "mode", "requestTimeout", "maxChildren", "perUser")
+KEYS = ("share", "mode", "requestTimeout", "maxChildren", "perUser", *SERVER_KEYS)
 """What a server's line in C{classification.json} may say."""
 
 
@@ -69,6 +74,8 @@ class Override:
     maxChildren: int | None = None
     perUser: bool | None = None
     """A child per authenticated principal (C{None}: as the entry says)."""
+    aggregate: tuple[tuple[str, Any], ...] = ()
+    """The L{ToolFilter} fields it sets (name, value), over the entry's."""
 
     @property
     def mode(self) -> str | None:
@@ -139,13 +146,25 @@ def loadOverrides(stateDir: Path) -> Overrides:
         if perUser is not None and not isinstance(perUser, bool):
             out.warnings.append(f"{path}: '{name}'.perUser must be true or false; ignored")
             perUser = None
+        aggregate = []
+        for key, fieldName in SERVER_KEYS.items():
+            if entry.get(key) is None:
+                continue
+            try:
+                aggregate.append((fieldName, filterValue(key, entry[key])))
+            except FilterError as e:
+                out.warnings.append(f"{path}: '{name}'.{key} {e.problem}; ignored")
         unknown = sorted(set(entry) - set(KEYS))
         if unknown:
             out.warnings.append(
                 f"{path}: '{name}' has unknown key(s) {', '.join(unknown)}; ignored"
             )
         out.servers[name] = Override(
-            share, None if timeout is None else timeout / 1000, maxChildren, perUser
+            share,
+            None if timeout is None else timeout / 1000,
+            maxChildren,
+            perUser,
+            tuple(aggregate),
         )
     return out
 
@@ -183,8 +202,8 @@ def resolve(
     default: str = "global",
 ) -> ServerSpec:
     """C{spec} with its scope decided by the precedence (module docstring),
-    C{pinned} and C{promoted} set, and the override's timeout, limit and
-    C{perUser}.
+    C{pinned} and C{promoted} set, and the override's timeout, limit,
+    C{perUser} and aggregate filter keys.
 
     @param default: the scope when nothing else says one (C{global} for the
         user's scope, C{workspace} for a project's entry).
@@ -209,6 +228,7 @@ def resolve(
         requestTimeout=override.requestTimeout or spec.requestTimeout,
         maxChildren=override.maxChildren or spec.maxChildren,
         perUser=spec.perUser if override.perUser is None else override.perUser,
+        aggregate=replace(spec.aggregate, **dict(override.aggregate)),
     )
 
 

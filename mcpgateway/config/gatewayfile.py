@@ -3,7 +3,9 @@
 
 C{<state-dir>/servers.json} holds the servers added through the API (an
 C{mcpServers} object) and per-server overrides of any server
-(C{{"disabled": true}}, extra C{env}). It is read on every (re)load and merged
+(C{{"disabled": true}}, extra C{env}, and the aggregate filter keys
+C{includeTools}, C{excludeTools}, C{toolBudget}, C{alias}, C{"aggregate":
+false}, key by key over the entry's). It is read on every (re)load and merged
 over the main config, so API changes survive a restart; every write is atomic.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from mcpgateway import paths
 from mcpgateway.atomicfile import writeFileAtomic
+from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.core.spec import ServerSpec
 
@@ -71,19 +74,40 @@ class ManagedConfig:
         for name, override in data["overrides"].items():
             current = loaded.servers.get(name)
             if current is not None and isinstance(override, dict):
-                loaded.servers[name] = applyOverride(current, override)
+                loaded.servers[name] = applyOverride(
+                    current, override, loaded.warnings, f"{self.path}: '{name}'"
+                )
         return loaded
 
 
-def applyOverride(spec: ServerSpec, override: dict[str, Any]) -> ServerSpec:
+def applyOverride(
+    spec: ServerSpec,
+    override: dict[str, Any],
+    warnings: list[str] | None = None,
+    where: str = "",
+) -> ServerSpec:
+    """C{spec} with C{override} applied; a bad aggregate filter key is left
+    out, with a warning (naming C{where}) in C{warnings}."""
     from dataclasses import replace
 
     env = dict(spec.env)
     extra = override.get("env")
     if isinstance(extra, dict):
         env.update({str(k): str(v) for k, v in extra.items()})
+    aggregate = {}
+    for key, fieldName in SERVER_KEYS.items():
+        if override.get(key) is None:
+            continue
+        try:
+            aggregate[fieldName] = filterValue(key, override[key])
+        except FilterError as e:
+            if warnings is not None:
+                warnings.append(f"{where}.{key} {e.problem}; ignored")
     return replace(
-        spec, env=tuple(sorted(env.items())), disabled=bool(override.get("disabled", False))
+        spec,
+        env=tuple(sorted(env.items())),
+        disabled=bool(override.get("disabled", False)),
+        aggregate=replace(spec.aggregate, **aggregate),
     )
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mcpgateway.config.aggregate import FilterError, serverFilter
 from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.envfiles import isDenied
 from mcpgateway.core.environment import isGatewayOwn
@@ -231,6 +232,10 @@ def parseEntry(
     era = entry.get("era", "legacy")
     if era not in ("legacy", "modern"):
         raise EntryError('\'era\' must be "legacy" or "modern"')
+    try:
+        aggregate = serverFilter(entry)  # what of it the aggregate endpoint /mcp lists
+    except FilterError as e:
+        raise EntryError(str(e)) from None
     command = _expand(command, environ, "command")
     expandedArgs = tuple(_expand(a, environ, "args") for a in args)
     expandedEnv = tuple(sorted((k, _expand(v, environ, f"env.{k}")) for k, v in env.items()))
@@ -257,6 +262,7 @@ def parseEntry(
         credentialEnv=credentialEnv,
         maxChildren=maxChildren,
         perUser=perUser,
+        aggregate=aggregate,
     )
 
 

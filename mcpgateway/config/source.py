@@ -9,7 +9,10 @@ classification and promotions, builds the routes of every server
 (L{mcpgateway.config.scopes}), watches the file (inotify on Linux, polling
 elsewhere) and the C{.env} files the children use (a poll every
 L{ENV_POLL} seconds), reloads off the reactor thread when one changes, and
-tells the gateway.
+tells the gateway. It also reads C{<state-dir>/aggregate.json} (the aggregate
+endpoints' settings, L{mcpgateway.config.aggregate}) at start, at every
+reload and whenever that file changes, and hands a changed result to its
+C{onAggregate} callback.
 """
 
 from __future__ import annotations
@@ -27,9 +30,14 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
-from mcpgateway import logs
+from mcpgateway import logs, paths
 from mcpgateway.config import classification, envfiles
 from mcpgateway.config import servers as config
+from mcpgateway.config.aggregate import (
+    AggregateConfigError,
+    AggregateSettings,
+    readAggregateFile,
+)
 from mcpgateway.config.envfiles import EnvFile, readWorkspaceEnv
 from mcpgateway.config.gatewayfile import ManagedConfig
 from mcpgateway.config.promotions import PromotionStore
@@ -47,6 +55,7 @@ ENV_POLL = 5.0
 """Seconds between two looks at the C{.env} files the children use (one
 C{stat} each; a file is read again only when it changed)."""
 Reload = Callable[[dict[str, ServerSpec]], Any]
+OnAggregate = Callable[[AggregateSettings], Any]
 RunInThread = Callable[..., Deferred[Any]]
 
 
@@ -135,6 +144,7 @@ class ConfigService(Service):
         promotions: PromotionStore | None = None,
         envPoll: float = ENV_POLL,
         readWorkspace: Callable[[str], EnvFile] = readWorkspaceEnv,
+        onAggregate: OnAggregate | None = None,
     ) -> None:
         """
         @param debounce: seconds of quiet after a change before reloading.
@@ -150,6 +160,10 @@ class ConfigService(Service):
         @param promotions: C{promotions.json} (by default C{stateDir}'s).
         @param envPoll: seconds between two looks at the C{.env} files.
         @param readWorkspace: reads a workspace directory's C{.env}.
+        @param onAggregate: called with the settings of C{aggregate.json}
+            (L{aggregate}) when the service starts, then each time they
+            change (an invalid file keeps the settings as they were: it is
+            not called, one warning is logged).
         """
         self.source = source
         self._stateDir = stateDir
@@ -179,6 +193,15 @@ class ConfigService(Service):
         self._envFiles: dict[str, EnvFile] = {}
         self._envChecking = False
         self._last: LoadedConfig | None = None
+        self._onAggregate = onAggregate
+        self.aggregatePath = stateDir / paths.AGGREGATE_FILE
+        self.aggregate = AggregateSettings()
+        """The aggregate endpoints' settings in use (the defaults until the
+        file is read, and while it is invalid from the start)."""
+        self._aggregateProblem: str | None = None
+        self._aggregateWarned: set[str] = set()
+        self._aggregatePending: IDelayedCall | None = None
+        self._aggregateFirst: float | None = None
 
     def specs(self, loaded: LoadedConfig) -> dict[str, ServerSpec]:
         """Add the servers of the gateway's own file (the management API's),
@@ -211,7 +234,14 @@ class ConfigService(Service):
             self._readWorkspace,
             promotions=promoted,
         )
-        return _Prepared(source, merged, scoped, warnings + scoped.warnings)
+        return _Prepared(source, merged, scoped, warnings + scoped.warnings, self._readAggregate())
+
+    def _readAggregate(self) -> AggregateSettings | AggregateConfigError:
+        """C{aggregate.json}, or why not (blocking: at start or in a thread)."""
+        try:
+            return readAggregateFile(self.aggregatePath)
+        except AggregateConfigError as e:
+            return e
 
     def _report(self, prepared: _Prepared) -> dict[str, ServerSpec]:
         """Log what L{_prepare} found, remember the C{.env} files to watch."""
@@ -226,6 +256,8 @@ class ConfigService(Service):
                 self.log.warn("config: {warning}", warning=warning)
         self._warned = set(warnings)
         self._envFiles = dict(prepared.scoped.envFiles)
+        if prepared.aggregate is not None:
+            self._useAggregate(prepared.aggregate)
         # An .env change rebuilds from this (not logged again, not adopted again).
         self._last = replace(_copy(prepared.source), notes=[], errors=[])
         return prepared.scoped.specs
@@ -236,16 +268,89 @@ class ConfigService(Service):
         skipped line, a refused name, unreadable); never their contents."""
         return sorted(path for path, f in self._envFiles.items() if f.warning is not None)
 
+    def _useAggregate(self, read: AggregateSettings | AggregateConfigError) -> None:
+        """Use what L{_readAggregate} found: log its warnings once each; an
+        error keeps the settings in use (the defaults at start) and is
+        logged once (until it changes); changed settings go to
+        C{onAggregate} once the service runs."""
+        path = str(self.aggregatePath)
+        if isinstance(read, AggregateConfigError):
+            problem = str(read)
+            if problem != self._aggregateProblem:
+                self._aggregateProblem = problem
+                self.log.warn(
+                    "config: {path} is invalid ({why}); {kept}",
+                    path=path,
+                    why=problem,
+                    kept="keeping the aggregate settings as they were"
+                    if self.running
+                    else "the aggregate endpoints use the defaults",
+                )
+            return
+        self._aggregateProblem = None
+        for warning in read.warnings:
+            if warning not in self._aggregateWarned:
+                self.log.warn("config: {path}: {warning}", path=path, warning=warning)
+        self._aggregateWarned = set(read.warnings)
+        if read == self.aggregate:
+            return
+        self.aggregate = read
+        if self.running:
+            self.log.info(
+                "config: aggregate settings from {path}: endpoints {endpoints}",
+                path=path,
+                endpoints=", ".join(sorted(read.endpoints)) or "(defaults)",
+            )
+            self._deliverAggregate()
+
+    def _deliverAggregate(self) -> None:
+        if self._onAggregate is None:
+            return
+        try:
+            self._onAggregate(self.aggregate)
+        except Exception:
+            self.log.failure("config: applying the aggregate settings failed")
+
+    def _aggregateChanged(self) -> None:
+        """C{aggregate.json} changed: read it again once things settle (at
+        most C{maxWait} after the first change), without reloading the
+        servers."""
+        now = self._clock.seconds()
+        pending = self._aggregatePending
+        if pending is not None and pending.active():
+            first = now if self._aggregateFirst is None else self._aggregateFirst
+            pending.reset(max(0.0, min(self._debounce, first + self._maxWait - now)))
+            return
+        self._aggregateFirst = now
+        self._aggregatePending = self._clock.callLater(self._debounce, self.reloadAggregate)
+
+    def reloadAggregate(self) -> Deferred[None]:
+        """Read C{aggregate.json} again (in a thread) and use it; fires once
+        done, never fails (a failure is logged)."""
+        if self._aggregatePending is not None and self._aggregatePending.active():
+            self._aggregatePending.cancel()
+        self._aggregatePending = None
+        self._aggregateFirst = None
+
+        def failed(reason: Any) -> None:
+            self.log.warn(
+                "config: reading {path} failed, keeping the aggregate settings: {why}",
+                path=str(self.aggregatePath),
+                why=reason.getErrorMessage(),
+            )
+
+        read = self._lock.run(lambda: self._runInThread(self._readAggregate))
+        return read.addCallbacks(self._useAggregate, failed)
+
     def startService(self) -> None:
         super().startService()
+        self._deliverAggregate()
         self._envPoll = Every(self._clock, self._envInterval, self._checkEnv)
         self._envPoll.start()
-        paths = watchedPathsOf(self.source)
-        if not paths:
-            return
-        for path in paths:
+        watched = [*watchedPathsOf(self.source), self.aggregatePath]
+        for path in watched:
             self._fingerprints[os.path.abspath(path)] = _fingerprint(path)
-        if not self._watchWithInotify(paths):
+        if not self._watchWithInotify(watched):
             self._poll = Every(self._clock, self._pollInterval, self._checkPoll)
             self._poll.start()
 
@@ -305,15 +410,22 @@ class ConfigService(Service):
         path = filepath.path  # inotify reports bytes paths
         if isinstance(path, bytes):
             path = os.fsdecode(path)
-        if os.path.abspath(path) in self._fingerprints:
-            self.changed()
+        key = os.path.abspath(path)
+        if key in self._fingerprints:
+            self._pathChanged(key)
 
     def _checkPoll(self) -> None:
         for key, before in list(self._fingerprints.items()):
             now = _fingerprint(Path(key))
             if now != before:
                 self._fingerprints[key] = now
-                self.changed()
+                self._pathChanged(key)
+
+    def _pathChanged(self, key: str) -> None:
+        if key == os.path.abspath(self.aggregatePath):
+            self._aggregateChanged()
+        else:
+            self.changed()
 
     def changed(self) -> None:
         """The file changed: reload once things settle (events come in bursts),
@@ -452,6 +564,8 @@ class ConfigService(Service):
     def _stopWatching(self) -> None:
         if self._pending is not None and self._pending.active():
             self._pending.cancel()
+        if self._aggregatePending is not None and self._aggregatePending.active():
+            self._aggregatePending.cancel()
         if self._poll is not None and self._poll.running:
             self._poll.stop()
         if self._envPoll is not None and self._envPoll.running:
@@ -535,6 +649,8 @@ class _Prepared:
     scoped: Scoped
     warnings: list[str] = field(default_factory=list)
     """Besides the merged config's own."""
+    aggregate: AggregateSettings | AggregateConfigError | None = None
+    """C{aggregate.json}, or why it cannot be used."""
 
 
 def _copy(loaded: LoadedConfig) -> LoadedConfig:

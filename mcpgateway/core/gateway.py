@@ -47,6 +47,16 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, procfs, timers
+from mcpgateway.core.aggregate import (
+    SERVER_PREFIX,
+    AggregateSession,
+    Aggregator,
+    MemberSession,
+    ToolsLike,
+    isAggregateRecord,
+)
+from mcpgateway.core.aggregatetypes import ToolFilter
+from mcpgateway.core.catalog import CatalogService, catalogKeyOf
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.moderntypes import (
     ListenFilter,
@@ -63,6 +73,7 @@ from mcpgateway.core.pool import (
     UnknownRoute,
     makePool,
 )
+from mcpgateway.core.results import ResultBudget
 from mcpgateway.core.sessions import (
     Session,
     SessionFacts,
@@ -112,6 +123,9 @@ class Gateway:
         modernInputTimeout: float = BridgeLimits.inputTimeout,
         maxSuspendedCalls: int = BridgeLimits.maxSuspended,
         sessionIds: SessionIds | None = None,
+        catalogs: CatalogService | None = None,
+        tools: ToolsLike | None = None,
+        resultBytes: int | None = None,
     ) -> None:
         """
         @param spawner: starts every child (and holds the clock).
@@ -132,6 +146,13 @@ class Gateway:
         @param sessionIds: makes the ids of new sessions from their facts
             (a cluster's sealer: L{mcpgateway.cluster.sealing}); C{None}:
             random ids.
+        @param catalogs: what every server lists (the aggregate endpoint's
+            source), kept up to date from every child that starts; C{None}:
+            in memory only, and listed only when the aggregate asks.
+        @param tools: the aggregate endpoint's own tools (search, describe,
+            invoke, get_result); C{None}: none.
+        @param resultBytes: what the aggregate's kept results may take in
+            all (C{None}: the default).
         """
         clock = spawner.clock
         self.clock = clock
@@ -144,6 +165,19 @@ class Gateway:
             name: makePool(spec, spawner, self._healing, promotions, self._limits)
             for name, spec in specs.items()
         }
+        self._watchChildren = catalogs is not None
+        self.catalogs = catalogs if catalogs is not None else CatalogService(clock)
+        for pool in self.pools.values():
+            self._attach(pool)
+        self.aggregator = Aggregator(
+            self.pools,
+            self.catalogs,
+            clock,
+            tools=tools,
+            budget=ResultBudget(resultBytes) if resultBytes is not None else None,
+            filters=self._filterOf,
+            catalogKey=catalogKeyOf,
+        )
         self.started = clock.seconds()
         self.running = False
         """Whether the service tree runs (children may be started)."""
@@ -171,6 +205,9 @@ class Gateway:
         Deferred waiting on one) would belong to the parent that exits.
         """
         self.running = True
+        self.catalogs.start().addErrback(
+            lambda reason: self.log.failure("reading the catalog snapshots failed", reason)
+        )
         restored = self._restoreSessions()
         for pool in self.pools.values():
             self._resolve(pool)
@@ -180,6 +217,16 @@ class Gateway:
             self._predecessor.addCallback(self._predecessorGone)
         elif self._persistence is not None:
             self._saving.start()
+
+    def _attach(self, pool: ServerPool) -> None:
+        """Let the catalogs list each new child of C{pool} (only with a
+        catalog service given: without one, catalogs come from probes)."""
+        if self._watchChildren:
+            self.catalogs.attach(pool)
+
+    def _filterOf(self, server: str) -> ToolFilter:
+        pool = self.pools.get(server)
+        return pool.spec.aggregate if pool is not None else ToolFilter()
 
     def _prewarmFor(self, servers: set[str]) -> None:
         for name in sorted(servers - {n for n, p in self.pools.items() if p.spec.prewarm}):
@@ -230,6 +277,19 @@ class Gateway:
                 if session is not None:
                     self.endSession(session, "ended by the predecessor")
         for record in records:
+            if isAggregateRecord(record):
+                if self.sessions.get(record["id"]) is None and record["id"] not in (
+                    self._endedMeanwhile
+                ):
+                    aggregate = AggregateSession.fromRecord(record)
+                    self.sessions.add(aggregate)
+                    self.aggregator.restore(aggregate)
+                    added += 1
+                    if not merging and self._predecessor is not None:
+                        self._inherited.add(aggregate.id)
+                else:
+                    known += 1
+                continue
             pool = self.pools.get(record["server"])
             if merging and (
                 self.sessions.get(record["id"]) is not None or record["id"] in self._endedMeanwhile
@@ -368,6 +428,66 @@ class Gateway:
 
         return session, pool.open(session, initialize).addCallbacks(opened, failed)
 
+    def openAggregate(
+        self,
+        endpoint: str,
+        mode: str,
+        initialize: jsonrpc.Message,
+        protocolVersion: str,
+        clientPid: int | None = None,
+        connection: Connection | None = None,
+        *,
+        scope: str = "",
+        principal: str = "",
+        mayUse: Callable[[str], bool] | None = None,
+    ) -> tuple[AggregateSession, Deferred[jsonrpc.Message]]:
+        """Create a session on the aggregate endpoint C{endpoint} (the
+        settings of that name) for the workspace C{scope} (C{""}: the global
+        routes), in C{mode} (C{"full"} or C{"search"}); the Deferred fires
+        with the answer to its C{initialize}. C{mayUse} says which servers
+        the principal may use (C{None}: all)."""
+        params = initialize.get("params") or {}
+        capabilities = params.get("capabilities")
+        clientInfo = params.get("clientInfo")
+        declared = capabilities if isinstance(capabilities, dict) else {}
+        server = SERVER_PREFIX if endpoint == "default" else f"{SERVER_PREFIX}/{endpoint}"
+        session = self.sessions.create(
+            server,
+            protocolVersion,
+            declared,
+            clientInfo if isinstance(clientInfo, dict) else {},
+            factory=AggregateSession,
+        )
+        assert isinstance(session, AggregateSession)
+        session.endpoint = endpoint
+        session.mode = mode
+        session.scope = scope
+        session.principal = principal
+        if mayUse is not None:
+            session.mayUse = mayUse
+        infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
+        session.clientPid = clientPid if clientPid is not None else _validPid(infoPid)
+        if session.clientPid is None and connection is not None and self._pidFinder is not None:
+            self._findOwner(session, connection)
+
+        def opened(response: jsonrpc.Message) -> jsonrpc.Message:
+            self.log.info(
+                "session {sid} opened on the aggregate endpoint {server} ({mode} mode,"
+                " protocol {version}, client {client})",
+                sid=session.shortId,
+                server=server,
+                mode=mode,
+                version=session.protocolVersion,
+                client=session.clientInfo.get("name"),
+            )
+            return response
+
+        def failed(reason: Any) -> Any:
+            self.endSession(session, "initialize failed")
+            return reason
+
+        return session, self.aggregator.open(session, initialize).addCallbacks(opened, failed)
+
     def visit(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
         """Serve here a session another gateway process of a cluster opened
         (its id's owner does not answer): a session C{sessionId} rebuilt
@@ -494,18 +614,26 @@ class Gateway:
         """End C{sessions}; the ids ended and the pids of the children stopped."""
         childPids: list[int] = []
         for session in sessions:
-            childPids += self.pools[session.server].ownChildPids(session)
+            if isinstance(session, AggregateSession):
+                childPids += self.aggregator.ownChildPids(session)
+            else:
+                childPids += self.pools[session.server].ownChildPids(session)
             self.endSession(session, reason)
         return [s.id for s in sessions], childPids
 
     def endSession(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """End C{session}: cancel its requests, close its streams, stop its own child."""
+        if isinstance(session, MemberSession):
+            # Found by a reaper: the aggregate session lives on without it.
+            return self.aggregator.memberGone(session, reason)
         self.sessions.remove(session)
         if self._predecessor is not None:
             self._endedMeanwhile.add(session.id)
         stream, session.getStream = session.getStream, None
         if stream is not None:
             stream.close()
+        if isinstance(session, AggregateSession):
+            return self.aggregator.close(session, reason)
         return self.pools[session.server].close(session, reason)
 
     def reconfigure(self, specs: Mapping[str, ServerSpec]) -> Deferred[Any]:
@@ -544,15 +672,19 @@ class Gateway:
                     self.endSession(session, f"server {name} was reconfigured")
                 stopping.append(old.stopAll())
                 del self.pools[name]
+                if new is None:
+                    self.catalogs.forget(name)
             if new is not None:
                 if old is None:
                     self.log.info("config: server {server} added", server=name)
                 self.pools[name] = makePool(
                     new, self._spawner, self._healing, self._promotions, self._limits
                 )
+                self._attach(self.pools[name])
                 if self.running:
                     self._resolve(self.pools[name])
                     self.prewarm([name])
+        self.aggregator.membersChanged()
         return DeferredList(stopping, consumeErrors=True)
 
     def prewarm(self, names: Sequence[str] | None = None) -> None:
@@ -607,11 +739,17 @@ class Gateway:
                 stream.suspend()
         stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]
         stopping += [pool.stopAll() for pool in self.pools.values()]
+        stopping.append(self.catalogs.stop())
         return DeferredList(stopping, consumeErrors=True)
 
     # -- MCP 2026-07-28 clients (ModernService) ----------------------------------
 
     def modernRefusal(self, server: str) -> str | None:
+        if server.startswith(SERVER_PREFIX):
+            return (
+                "the aggregate endpoint serves MCP 2025-11-25 and earlier sessions: send"
+                " initialize (2026-07-28 requests are served on /<server>/mcp)"
+            )
         pool = self.pools.get(server)
         if pool is None:
             return f"no server '{server}'"
@@ -678,6 +816,24 @@ class Gateway:
         )
 
     def _sessionStatus(self, session: Session, inFlight: int) -> SessionStatus:
+        if isinstance(session, AggregateSession):
+            return SessionStatus(
+                id=session.id,
+                server=session.server,
+                clientPid=session.clientPid,
+                client=session.clientInfo.get("name"),
+                protocolVersion=session.protocolVersion,
+                sharing=Sharing.GLOBAL,
+                childPid=None,
+                created=session.created,
+                lastActivity=self.sessions.activity(session),
+                inFlight=len(session.inflight),
+                getStream=session.getStream is not None,
+                scope=session.scope,
+                credential="",
+                principal=session.principal,
+                members=tuple(sorted(session.members)),
+            )
         pool = self.pools[session.server]
         return SessionStatus(
             id=session.id,

@@ -110,8 +110,10 @@ class OwnedChildren:
 
         def adopt(response: jsonrpc.Message) -> jsonrpc.Message:
             result = response.get("result")
-            if isinstance(result, dict) and isinstance(result.get("protocolVersion"), str):
-                session.protocolVersion = result["protocolVersion"]
+            if isinstance(result, dict):
+                upstream.sessionInitializeResult = result
+                if isinstance(result.get("protocolVersion"), str):
+                    session.protocolVersion = result["protocolVersion"]
             return response
 
         return self._start(session, upstream).addCallback(forward).addCallback(adopt)
@@ -173,6 +175,7 @@ class OwnedChildren:
                     f"the child of server '{pool.spec.name}' refused the replayed"
                     f" initialize: {error.get('message', 'no result')}"
                 )
+            upstream.sessionInitializeResult = response["result"]
             router = upstream.router
             router.clientNotification(session, jsonrpc.notification("notifications/initialized"))
             if session.logLevel is not None:

@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BasePool",
+    "ChildListener",
     "Idle",
     "NoSharedChild",
     "PidProbe",
@@ -104,6 +105,23 @@ class PromotionSink(Protocol):
 
     def promote(self, server: str, why: str) -> None:
         """Remember that C{server} must run a child per session, and why."""
+
+
+class ChildListener(Protocol):
+    """Who hears of a pool's children becoming ready and of their lists
+    changing (the catalogs: L{mcpgateway.core.catalog.CatalogService})."""
+
+    def childReady(self, pool: ServerPool, upstream: Upstream, principal: str) -> None:
+        """C{upstream}'s child was initialized (a child of one session: its
+        session's C{notifications/initialized} went to it) and can be
+        listed through C{upstream.router}; C{principal}: the key of the
+        principal whose child it is (C{""}: anyone's)."""
+
+    def childListChanged(
+        self, pool: ServerPool, upstream: Upstream, principal: str, method: str
+    ) -> None:
+        """C{upstream}'s child sent C{method}, one of
+        C{notifications/{tools,prompts,resources}/list_changed}."""
 
 
 Resolver = Callable[[ServerSpec], Deferred[ServerSpec]]
@@ -302,6 +320,11 @@ class ServerPool(Protocol):
         """Forget children whose process is gone (C{alive} says so) without an
         exit event; report them and the sessions left without their child."""
 
+    def watchChildren(self, listener: ChildListener | None) -> None:
+        """Tell C{listener} (from now on, for every child, those running
+        now included for their next list change) when a child is ready and
+        when its lists change; C{None}: tell nobody."""
+
     # -- MCP 2026-07-28 clients -------------------------------------------------
 
     def modernRefusal(self) -> str | None:
@@ -430,6 +453,8 @@ class BasePool:
         self.listeners: set[Listener] = set()
         """The open listen streams on its children."""
         self.modernRequests = 0
+        self.childListener: ChildListener | None = None
+        """Told when a child is ready and when its lists change (L{watchChildren})."""
 
     def upstreams(self) -> list[Upstream]:
         """Every child of the pool (for white-box tests and the kinds of pool)."""
@@ -448,7 +473,7 @@ class BasePool:
         raise NotImplementedError
 
     def _newUpstream(self, fanout: Fanout, spec: ServerSpec | None = None) -> Upstream:
-        return Upstream(
+        upstream = Upstream(
             self.launchSpec if spec is None else spec,
             self._spawner,
             fanout,
@@ -456,7 +481,35 @@ class BasePool:
             self.stats,
             self.events,
             self._ambiguous,
+            onReady=self._childReady,
         )
+        upstream.router.onList = lambda method: self._childListChanged(upstream, method)
+        return upstream
+
+    # -- who hears of the children (the catalogs) -----------------------------------
+
+    def watchChildren(self, listener: ChildListener | None) -> None:
+        self.childListener = listener
+
+    def _childReady(self, upstream: Upstream) -> None:
+        listener = self.childListener
+        if listener is not None:
+            listener.childReady(cast(ServerPool, self), upstream, self._childPrincipal(upstream))
+
+    def _childListChanged(self, upstream: Upstream, method: str) -> None:
+        listener = self.childListener
+        if listener is not None and upstream in self.upstreams():
+            principal = self._childPrincipal(upstream)
+            listener.childListChanged(cast(ServerPool, self), upstream, principal, method)
+
+    def _childPrincipal(self, upstream: Upstream) -> str:
+        """The key of the principal whose child C{upstream} is (C{""}: anyone's)."""
+        owned = getattr(self, "owned", None)
+        if owned:
+            for sessionId, child in owned.perSession.items():
+                if child is upstream:
+                    return str(getattr(owned.owners.get(sessionId), "principal", ""))
+        return self._principalOf(upstream)
 
     def ownsChildren(self) -> bool:
         return self.spec.sharing is Sharing.SESSION or self._ownEach

@@ -43,6 +43,15 @@ from mcpgateway.jsonrpc import Message
 Sink = Callable[[Message], bool]
 """Writes one message to a client stream; C{False} when the stream is gone."""
 
+LIST_CHANGED = frozenset(
+    {
+        "notifications/tools/list_changed",
+        "notifications/prompts/list_changed",
+        "notifications/resources/list_changed",
+    }
+)
+"""The child's notifications that say one of its lists changed (L{Router.onList})."""
+
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
@@ -184,6 +193,12 @@ class Router:
         """The C{Mcp-Param-*} header map of each tool, by name, from the
         child's C{tools/list} answers (forgotten on C{list_changed} and when
         the child exits)."""
+        self.onList: Callable[[str], None] | None = None
+        """Told the method of each C{notifications/{tools,prompts,resources}/list_changed}
+        of the child (the catalogs list that kind again); set by its pool."""
+        self.onClientInitialized: Callable[[], None] | None = None
+        """Told when a session's C{notifications/initialized} was passed to
+        the child (a child of one session is then ready to be listed)."""
 
     def attachChild(self, send: Callable[[Message], None]) -> None:
         """Write to the child through C{send} from now on (a child started)."""
@@ -297,6 +312,14 @@ class Router:
         if method in self._keeps:
             return  # e.g. notifications/initialized: the gateway initialized the child
         self.send(message)
+        if method == "notifications/initialized" and self.onClientInitialized is not None:
+            try:
+                self.onClientInitialized()
+            except Exception:
+                self.log.failure(
+                    "server {server}: a listener of the client's initialized failed",
+                    server=self.name,
+                )
 
     def clientResponse(self, session: SessionLike, message: Message) -> bool:
         """Pass a client's answer to a child request back with the child's id."""
@@ -486,6 +509,15 @@ class Router:
         params = message.get("params")
         if method == "notifications/tools/list_changed":
             self.toolHeaders.clear()
+        if method in LIST_CHANGED and self.onList is not None:
+            try:
+                self.onList(method)
+            except Exception:
+                self.log.failure(
+                    "server {server}: a listener of its {method} failed",
+                    server=self.name,
+                    method=method,
+                )
         if method == "notifications/progress" and isinstance(params, dict):
             ex = self._pending.get(params.get("progressToken"))  # type: ignore[arg-type]
             if ex is not None and ex.clientToken is not None and ex.related is not None:

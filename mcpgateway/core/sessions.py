@@ -307,15 +307,17 @@ class SessionRegistry:
         capabilities: dict[str, Any],
         clientInfo: dict[str, Any],
         facts: SessionFacts | None = None,
+        *,
+        factory: type[Session] | None = None,
     ) -> Session:
         """Open a session with a fresh id: visible ASCII, 192 random bits;
         with an L{SessionIds} and the session's C{facts}, the id it makes
-        of them."""
+        of them. C{factory}: the kind of session (an aggregate session)."""
         if self._ids is not None and facts is not None:
             sessionId = self._ids.newId(facts)
         else:
             sessionId = secrets.token_urlsafe(24)
-        session = Session(
+        session = (factory or Session)(
             sessionId, server, protocolVersion, capabilities, clientInfo, self._clock.seconds()
         )
         self._sessions[sessionId] = session

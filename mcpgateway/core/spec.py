@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from mcpgateway.core.aggregatetypes import ToolFilter
+
 
 class Sharing(Enum):
     """Who a server's children serve: its I{scope}. The values are the words
@@ -95,6 +97,10 @@ class ServerSpec:
     modern: bool = True
     """Served to MCP 2026-07-28 clients (config C{"modern": false}: they get
     404/-32601 and fall back to C{initialize})."""
+    aggregate: ToolFilter = field(default_factory=ToolFilter)
+    """What of it the aggregate endpoint C{/mcp} lists (its entry's
+    C{includeTools}, C{excludeTools}, C{toolBudget}, C{alias} and
+    C{"aggregate": false})."""
     perUser: bool = False
     """A child per authenticated principal (config C{"perUser": true}); a
     C{credential}-scoped server has that too (L{perPrincipal})."""

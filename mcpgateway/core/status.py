@@ -285,6 +285,8 @@ class SessionStatus:
     visiting: bool = False
     """Served here for another replica of a cluster that owns it and does
     not answer (rebuilt from its sealed id, never saved)."""
+    members: tuple[str, ...] | None = None
+    """An aggregate session's (C{/mcp}) open member servers; C{None}: not one."""
 
 
 @dataclass(frozen=True, slots=True)

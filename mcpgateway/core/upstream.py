@@ -85,10 +85,15 @@ class Upstream:
         events: EventLog | None = None,
         onAmbiguous: Callable[[str, int], None] | None = None,
         wrapper: StateWrapper | None = None,
+        onReady: Callable[[Upstream], None] | None = None,
     ) -> None:
         """
         @param wrapper: seals a modern child's C{requestState} for its
             clients (default: the process's, L{modernchild.processWrapper}).
+        @param onReady: told (once per child process) when a child can be
+            listed: a shared child after its handshake (or discover), a
+            child of one session after its session's
+            C{notifications/initialized} passed to it.
         """
         clock = spawner.clock
         self.spec = spec
@@ -118,6 +123,13 @@ class Upstream:
         self.discoverResult: dict[str, Any] | None = None
         """A modern child's C{DiscoverResult}."""
         self._wrapper = wrapper
+        self.onReady = onReady
+        self.sessionInitializeResult: dict[str, Any] | None = None
+        """A child of one session: its answer to its session's C{initialize}
+        (set by the pool; the catalogs read its capabilities)."""
+        self._toldReady: ChildProtocol | None = None
+        """The child L{onReady} was told of (once per child process)."""
+        self.router.onClientInitialized = self._clientInitialized
 
     @property
     def pid(self) -> int | None:
@@ -269,7 +281,27 @@ class Upstream:
             version=result.get("protocolVersion"),
             name=info.get("name") if isinstance(info, dict) else None,
         )
+        self._ready(child)
         self._release(None)
+
+    def _clientInitialized(self) -> None:
+        """A session's C{notifications/initialized} reached the child: a
+        child of one session (no handshake of the gateway's) is ready."""
+        child = self.child
+        if child is not None and not self.handshake and self.era == "legacy":
+            self._ready(child)
+
+    def _ready(self, child: ChildProtocol) -> None:
+        """Tell L{onReady} that C{child} can be listed (once per child)."""
+        if self.onReady is None or self._toldReady is child or child is not self.child:
+            return
+        self._toldReady = child
+        try:
+            self.onReady(self)
+        except Exception:
+            self.log.failure(
+                "server {server}: a listener of its ready child failed", server=self.spec.name
+            )
 
     # -- a child that speaks 2026-07-28 only -------------------------------------------
 
@@ -388,6 +420,7 @@ class Upstream:
             exchange = self.router.exchangeFor(held)
             session = exchange.session if exchange is not None else None
             adapter.answerInitialize(held, getattr(session, "protocolVersion", None))
+        self._ready(child)
         self._release(None)
 
     def _refused(self, child: ChildProtocol, why: str) -> None:

@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 from mcpgateway.config import servers as config
 from mcpgateway.config.gatewayfile import ManagedConfig, blockedEnvKeys
 from mcpgateway.config.source import ConfigService
+from mcpgateway.core.catalog import Catalog, CatalogService
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pool import ServerPool
@@ -112,6 +113,62 @@ class Management:
             return tools
 
         return DeferredList(calls, consumeErrors=True).addCallback(collect)
+
+    # -- catalogs ----------------------------------------------------------------
+
+    def _catalogs(self) -> CatalogService:
+        catalogs = getattr(self._gateway, "catalogs", None)
+        if not isinstance(catalogs, CatalogService):
+            raise ManagementError(503, "this gateway keeps no catalogs")
+        return catalogs
+
+    def catalog(self) -> dict[str, Any]:
+        """What each server's catalog is (source, counts, when, stale, error)."""
+        return {"servers": self._catalogs().status()}
+
+    def refreshCatalogs(self, body: Any) -> Deferred[dict[str, Any]]:
+        """List the servers again (C{{"servers": [names]}}; none or no body:
+        every enabled server), starting each once when it does not run:
+        C{{"servers": {name: {"tools", "prompts", "resources", "ms", "error"}}}}."""
+        catalogs = self._catalogs()
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise ManagementError(400, "the body must be a JSON object")
+        unknown = sorted(set(body) - {"servers"})
+        if unknown:
+            raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
+        named = body.get("servers")
+        pools = self._gateway.pools
+        if named is None:
+            names = sorted(name for name, pool in pools.items() if not pool.disabled)
+        elif isinstance(named, list) and all(isinstance(n, str) for n in named):
+            names = sorted(set(named))
+            for name in names:
+                self.pool(name)
+        else:
+            raise ManagementError(400, "servers: must be a list of server names")
+        clock = self._gateway.clock
+        results: dict[str, dict[str, Any]] = {}
+        waiting = []
+        for name in names:
+            pool = pools[name]
+            if pool.disabled:
+                results[name] = _refreshed(None, 0.0, f"server '{name}' is disabled")
+                continue
+            started = clock.seconds()
+
+            def done(catalog: Catalog | None, name: str = name, started: float = started) -> None:
+                ms = (clock.seconds() - started) * 1000
+                error = None if catalog is not None else catalogs.error(name) or "not listed"
+                results[name] = _refreshed(catalog, ms, error)
+
+            waiting.append(catalogs.refresh(pool).addCallback(done))
+
+        def answer(_: object) -> dict[str, Any]:
+            return {"servers": {name: results[name] for name in sorted(results)}}
+
+        return DeferredList(waiting, consumeErrors=True).addCallback(answer)
 
     # -- changing --------------------------------------------------------------
 
@@ -231,3 +288,14 @@ class Management:
         except ValueError:
             managed = False
         return "api" if managed else "config"
+
+
+def _refreshed(catalog: Catalog | None, ms: float, error: str | None) -> dict[str, Any]:
+    """One server's line of a catalog refresh."""
+    return {
+        "tools": len(catalog.items("tools")) if catalog is not None else 0,
+        "prompts": len(catalog.items("prompts")) if catalog is not None else 0,
+        "resources": len(catalog.items("resources")) if catalog is not None else 0,
+        "ms": round(ms, 1),
+        "error": error,
+    }

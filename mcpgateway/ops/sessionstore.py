@@ -174,8 +174,21 @@ def _checked(record: Any) -> dict[str, Any]:
         ):
             raise CorruptSessions(f"session {key} is not a key")
         keys[key] = value
+    extra: dict[str, Any] = {}
+    aggregate = record.get("aggregate")
+    if aggregate is not None:
+        # An aggregate session's (/mcp): its endpoint's name and its mode.
+        if not (
+            isinstance(aggregate, dict)
+            and isinstance(aggregate.get("endpoint"), str)
+            and len(aggregate["endpoint"]) <= 32
+            and aggregate.get("mode") in ("full", "search")
+        ):
+            raise CorruptSessions("session aggregate is not an endpoint and a mode")
+        extra["aggregate"] = {"endpoint": aggregate["endpoint"], "mode": aggregate["mode"]}
     return {
         **keys,
+        **extra,
         "id": sessionId,
         "server": record["server"],
         "protocolVersion": record["protocolVersion"],

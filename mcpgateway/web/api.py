@@ -49,7 +49,8 @@ ROUTES_HINT = (
     "GET /api/v1/health, GET|POST /api/v1/servers, GET|PATCH|DELETE"
     " /api/v1/servers/<name>, POST /api/v1/servers/<name>/restart,"
     " POST /api/v1/servers/<name>/reset-circuit,"
-    " GET /api/v1/servers/<name>/logs, GET /api/v1/tools"
+    " GET /api/v1/servers/<name>/logs, GET /api/v1/tools,"
+    " GET /api/v1/catalog, POST /api/v1/catalog/refresh"
 )
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -115,6 +116,25 @@ class ApiApp:
         return self._management.tools().addCallback(
             lambda tools: jsonReply(request, 200, {"tools": tools})
         )
+
+    @app.route(PREFIX + "/catalog", methods=["GET"])
+    def catalog(self, request: IRequest) -> bytes:
+        return jsonReply(request, 200, self._management.catalog())
+
+    @app.route(PREFIX + "/catalog/refresh", methods=["POST"])
+    def refreshCatalog(self, request: IRequest) -> Deferred[bytes]:
+        body = _optionalJsonBody(request)
+
+        def refreshed(result: dict[str, Any]) -> bytes:
+            servers = result.get("servers", {})
+            self.log.info(
+                "api: catalogs refreshed ({count} server(s), {failed} failed)",
+                count=len(servers),
+                failed=sum(1 for line in servers.values() if line.get("error")),
+            )
+            return jsonReply(request, 200, result)
+
+        return self._management.refreshCatalogs(body).addCallback(refreshed)
 
     @app.route(PREFIX + "/servers/<name>/logs", methods=["GET"])
     def serverLogs(self, request: Request, name: str) -> bytes | Deferred[None]:
@@ -410,6 +430,17 @@ def _flag(request: IRequest, name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise ManagementError(400, f"{name}: must be true or false, not {value!r}")
+
+
+def _optionalJsonBody(request: IRequest) -> Any:
+    """The request's JSON body, or C{None} when it has none."""
+    content = request.content
+    if content is not None and not getattr(request, "bodyTooLarge", False):
+        data = content.read()
+        content.seek(0)
+        if not data.strip():
+            return None
+    return _jsonBody(request)
 
 
 def _jsonBody(request: IRequest) -> Any:

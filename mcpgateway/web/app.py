@@ -57,6 +57,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.limits import MAX_BODY, Limits
 from mcpgateway.ops.audit import AuditRecord, AuditSink
+from mcpgateway.web.aggregate import AggregateBackend, AggregatePath, aggregatePath, serverName
 from mcpgateway.web.guard import checkOrigin, header
 from mcpgateway.web.health import healthBody, visitingSessions
 from mcpgateway.web.mcp import (
@@ -350,9 +351,21 @@ class _Door(Resource):
     isLeaf = True
 
     def __init__(
-        self, endpoint: McpEndpoint, server: str, scope: str, team: TeamSurface, clock: IReactorTime
+        self,
+        endpoint: McpEndpoint,
+        server: str,
+        scope: str,
+        team: TeamSurface,
+        clock: IReactorTime,
+        aggregate: bool = False,
     ) -> None:
+        """
+        @param aggregate: an aggregate endpoint (C{/mcp}): any valid
+            principal passes; its members are narrowed to the servers the
+            principal may use.
+        """
         super().__init__()
+        self._aggregate = aggregate
         self._endpoint = endpoint
         self._server = server
         self._scope = scope
@@ -373,7 +386,7 @@ class _Door(Resource):
         gate = self._team.gate
         if gate is None:
             return self._endpoint.render(request)
-        verdict = gate.check(request, self._server)
+        verdict = gate.check(request, None if self._aggregate else self._server)
         if isinstance(verdict, Deferred):
             return _later(request, verdict, lambda v: self._decided(request, v))
         return self._decided(request, verdict)
@@ -383,7 +396,7 @@ class _Door(Resource):
         header is the principal (the token gate and the limits were the
         forwarding replica's), or 401."""
         principal = cluster.peer(request, value)
-        if principal is None or not principal.mayUse(self._server):
+        if principal is None or not (self._aggregate or principal.mayUse(self._server)):
             note = getattr(request, "auditNote", None)
             if isinstance(note, AuditNote):
                 note.settle("refused")
@@ -407,7 +420,11 @@ class _Door(Resource):
     def _decided(self, request: Request, verdict: Verdict) -> bytes | int:
         gate = self._team.gate
         assert gate is not None
-        if isinstance(verdict, Principal) and not verdict.mayUse(self._server):
+        if (
+            isinstance(verdict, Principal)
+            and not self._aggregate
+            and not verdict.mayUse(self._server)
+        ):
             request.principal = verdict  # type: ignore[attr-defined]
             verdict = Refusal(
                 403,
@@ -535,6 +552,8 @@ class GatewayRoot(Resource):
         self._endpoints: dict[str, McpEndpoint] = {}
         self._routes: dict[tuple[str, str], McpEndpoint] = {}
         """The endpoints of workspace routes, by (server, key)."""
+        self._aggregates: dict[tuple[str, str], McpEndpoint] = {}
+        """The aggregate endpoints, by (endpoint name, workspace key)."""
         self._health = _Health(gateway, self.team)
         self._management: IResource | None = None
 
@@ -584,6 +603,34 @@ class GatewayRoot(Resource):
             )
         return endpoint
 
+    def _aggregate(self, where: AggregatePath) -> McpEndpoint | None:
+        """The aggregate endpoint C{where} names, if its settings exist."""
+        if self._gateway.aggregator.endpoint(where.endpoint) is None or (
+            where.scope
+            and not any(pool.variantFor(where.scope) for pool in self._gateway.pools.values())
+        ):
+            self._aggregates.pop((where.endpoint, where.scope), None)
+            return None
+        endpoint = self._aggregates.get((where.endpoint, where.scope))
+        if endpoint is None:
+            if len(self._aggregates) > 1024:
+                self._aggregates.clear()
+            endpoint = self._aggregates[(where.endpoint, where.scope)] = McpEndpoint(
+                self._gateway,
+                serverName(where.endpoint),
+                self._clock,
+                self._limits,
+                self.clientErrors,
+                scope=where.scope,
+                keys=self._keys,
+                modern=self._modern,
+                quota=self.team.quota,
+                throttled=self.team.throttle,
+                cluster=None,
+                backend=AggregateBackend(self._gateway, where.endpoint),
+            )
+        return endpoint
+
     def endModernStreams(self, reason: str) -> int:
         """End every open 2026-07-28 listen stream with its graceful result
         (the gateway stops, or hands over to a restart's successor: the
@@ -617,6 +664,22 @@ class GatewayRoot(Resource):
                 f"no server named {name[:64]!r} (GET /health lists the servers)",
                 self.clientErrors,
             )
+        if path == b"mcp" or path.startswith(b"mcp~"):
+            where = aggregatePath(path.decode("utf-8", "replace"), request.postpath)
+            aggregate = self._aggregate(where) if where is not None else None
+            if aggregate is None:
+                return _Refused(
+                    404,
+                    "no such aggregate endpoint: /mcp serves every server, /mcp/search"
+                    " searches them, /mcp/<name> the endpoints of aggregate.json",
+                    self.clientErrors,
+                )
+            assert where is not None
+            if request.postpath:
+                request.prepath.append(request.postpath.pop(0))
+            if self.team.active:
+                return _Door(aggregate, "/mcp", where.scope, self.team, self._clock, aggregate=True)
+            return aggregate
         if path == b"health" and not request.postpath:
             return self._health
         gate = self.team.gate

@@ -153,6 +153,10 @@ def sessionRow(session: SessionStatus) -> dict[str, Any]:
     }
     if getattr(session, "visiting", False):
         row["visiting"] = True
+    members = getattr(session, "members", None)
+    if members is not None:
+        row["mode"] = "aggregate"
+        row["members"] = list(members)
     return row
 
 

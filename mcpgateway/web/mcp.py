@@ -71,7 +71,7 @@ from mcpgateway import envelope, jsonrpc, logs, versions
 from mcpgateway.auth.principal import ANONYMOUS, Principal
 from mcpgateway.cluster.routing import Forward, Local, Where
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway import Connection, Gateway
 from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone, UnknownRoute
 from mcpgateway.core.sessions import Session
@@ -186,6 +186,7 @@ CREDENTIAL_HEADER = b"x-mcp-env-"
 MAX_CREDENTIAL = 8192
 """The longest credential value accepted, in bytes."""
 Credentials = tuple[tuple[str, str], ...]
+Sink = Callable[[Message], bool]
 
 
 class BadCredential(Exception):
@@ -360,6 +361,97 @@ class _AfterPredecessor(Exception):
         self.waiting = waiting
 
 
+class Backend(Protocol):
+    """What an endpoint serves its 2025 sessions from: one server's pool
+    (L{PoolBackend}), or the aggregate of every server
+    (L{mcpgateway.web.aggregate.AggregateBackend})."""
+
+    @property
+    def credentialEnv(self) -> tuple[str, ...]:
+        """The C{X-Mcp-Env-*} names its sessions may send."""
+
+    def open(
+        self,
+        request: Request,
+        initialize: Message,
+        version: str,
+        *,
+        clientPid: int | None,
+        connection: Connection | None,
+        scope: str,
+        credentialKey: str,
+        credentials: Credentials,
+        principal: str,
+    ) -> tuple[Session, Deferred[Message]]:
+        """Open a session (see L{Gateway.openSession})."""
+
+    def gone(self, session: Session) -> str | None:
+        """Why C{session} can no longer be served, or C{None}."""
+
+    def forward(
+        self, session: Session, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
+        """Serve one client request of C{session}."""
+
+    def notify(self, session: Session, message: Message) -> None:
+        """Pass on one client notification."""
+
+    def answer(self, session: Session, message: Message) -> bool:
+        """Pass on one client answer to a request it was sent."""
+
+
+class PoolBackend:
+    """The sessions of one server's pool (C{/<server>/mcp})."""
+
+    def __init__(self, gateway: Gateway, server: str) -> None:
+        self._gateway = gateway
+        self._server = server
+        self.pool: ServerPool = gateway.pools[server]
+
+    @property
+    def credentialEnv(self) -> tuple[str, ...]:
+        return self.pool.spec.credentialEnv
+
+    def open(
+        self,
+        request: Request,
+        initialize: Message,
+        version: str,
+        *,
+        clientPid: int | None,
+        connection: Connection | None,
+        scope: str,
+        credentialKey: str,
+        credentials: Credentials,
+        principal: str,
+    ) -> tuple[Session, Deferred[Message]]:
+        return self._gateway.openSession(
+            self._server,
+            initialize,
+            version,
+            clientPid=clientPid,
+            connection=connection,
+            scope=scope,
+            credentialKey=credentialKey,
+            credentials=credentials,
+            principal=principal,
+        )
+
+    def gone(self, session: Session) -> str | None:
+        return self.pool.gone(session)
+
+    def forward(
+        self, session: Session, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
+        return self.pool.forward(session, message, related)
+
+    def notify(self, session: Session, message: Message) -> None:
+        self.pool.notify(session, message)
+
+    def answer(self, session: Session, message: Message) -> bool:
+        return self.pool.answer(session, message)
+
+
 class McpEndpoint(Resource):
     """The MCP endpoint of one configured server."""
 
@@ -380,10 +472,13 @@ class McpEndpoint(Resource):
         quota: Quota | None = None,
         throttled: Callable[[], object] | None = None,
         cluster: Cluster | None = None,
+        backend: Backend | None = None,
     ) -> None:
         """
         @param scope: the route key this endpoint serves (C{""}: the global
             route C{/<server>/mcp}).
+        @param backend: what serves its sessions (C{None}: server C{server}'s
+            pool, through L{PoolBackend}).
         @param quota: per-principal limits on requests (C{None}: none).
         @param throttled: called once per request refused by C{quota}.
         @param keys: keys credential sets; C{None}: credential headers are
@@ -404,7 +499,13 @@ class McpEndpoint(Resource):
         self.ignoredCredentialHeaders = 0
         """C{X-Mcp-Env-*} headers not listed in the entry's C{credentialEnv}: ignored."""
         self._ignoredNames: set[str] = set()
-        self.pool: ServerPool = gateway.pools[server]
+        if backend is None:
+            poolBackend = PoolBackend(gateway, server)
+            self.pool: ServerPool | None = poolBackend.pool
+            backend = poolBackend
+        else:
+            self.pool = None
+        self.backend: Backend = backend
         self._clock = clock
         self._limits = limits = limits if limits is not None else Limits()
         self._maxDepth = limits.maxDepth
@@ -683,8 +784,8 @@ class McpEndpoint(Resource):
         except BadCredential as e:
             return self._refuse(request, 400, jsonrpc.INVALID_REQUEST, str(e), message["id"])
         try:
-            session, opened = self._gateway.openSession(
-                self._server,
+            session, opened = self.backend.open(
+                request,
                 message,
                 version,
                 clientPid=_headerPid(request),
@@ -736,7 +837,7 @@ class McpEndpoint(Resource):
 
         @raise BadCredential: see L{readCredentials}.
         """
-        names = self.pool.spec.credentialEnv
+        names = self.backend.credentialEnv
         if not names:
             self._ignored(ignoredCredentialHeaders(request, ()))
             return "", ()
@@ -766,7 +867,7 @@ class McpEndpoint(Resource):
         """Why the request's credential headers do not fit C{session}, or
         C{None}. A session restored from a previous process (its values are
         never saved) is bound again to the values it gives."""
-        if not self.pool.spec.credentialEnv:
+        if not self.backend.credentialEnv:
             return None
         try:
             credentialKey, credentials = self._credentialsOf(request)
@@ -866,10 +967,10 @@ class McpEndpoint(Resource):
         return self._forward(request, session, requests, answers)
 
     def _notification(self, session: Session, message: Message) -> None:
-        self.pool.notify(session, message)
+        self.backend.notify(session, message)
 
     def _response(self, session: Session, message: Message) -> None:
-        self.pool.answer(session, message)
+        self.backend.answer(session, message)
 
     def _forward(
         self,
@@ -881,7 +982,7 @@ class McpEndpoint(Resource):
         """Send C{messages} to the session's child; C{answers} (to a batch's
         requests the gateway answered itself) go first on the same stream.
         The callers keep within the session's in-flight limit."""
-        pool = self.pool
+        pool = self.backend
         if messages:
             gone = pool.gone(session)
             if gone is not None:

@@ -5,6 +5,7 @@ of precedence (lowest first)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from mcpgateway.config.classification import (
     resolve,
 )
 from mcpgateway.config.promotions import Promotion
+from mcpgateway.core.aggregatetypes import ToolFilter
 from mcpgateway.core.spec import ServerSpec, shareOf
 
 
@@ -191,3 +193,35 @@ def test_unreadable_overrides_file_is_one_warning(tmp_path: Path) -> None:
     overrides = loadOverrides(tmp_path)
     assert len(overrides.warnings) == 1 and "built-in classification kept" in overrides.warnings[0]
     assert loadOverrides(tmp_path / "absent").warnings == []
+
+
+def test_the_overrides_file_sets_the_aggregate_keys_over_the_entrys(tmp_path: Path) -> None:
+    """Issue 17: an adopted server's entry (a client's file) never gets the
+    gateway's keys; classification.json says what /mcp lists of it, key by
+    key over the entry's; a bad key is a warning naming it, and ignored."""
+    (tmp_path / "classification.json").write_text(
+        json.dumps(
+            {
+                "fs": {"includeTools": ["read_*"], "alias": "files", "toolBudget": None},
+                "gh": {"aggregate": False, "excludeTools": ["delete_*"]},
+                "bad": {"toolBudget": -3, "alias": "no spaces", "includeTools": ["ok"]},
+            }
+        )
+    )
+    overrides = loadOverrides(tmp_path)
+    assert overrides.servers["fs"] == Override(
+        aggregate=(("include", ("read_*",)), ("alias", "files"))
+    )
+    assert overrides.servers["bad"] == Override(aggregate=(("include", ("ok",)),))
+    text = "\n".join(overrides.warnings)
+    assert "'bad'.toolBudget must be a whole number >= 0; ignored" in text
+    assert "'bad'.alias must be 1-20 letters" in text
+    assert len(overrides.warnings) == 2  # the aggregate keys are known keys
+    entry = replace(spec("fs"), aggregate=ToolFilter(exclude=("x",), budget=5, alias="f"))
+    out = classify({"fs": entry, "gh": spec("gh"), "bad": entry}, overrides)
+    assert out["fs"].aggregate == ToolFilter(
+        include=("read_*",), exclude=("x",), budget=5, alias="files"
+    )
+    assert out["gh"].aggregate == ToolFilter(enabled=False, exclude=("delete_*",))
+    assert out["bad"].aggregate == replace(entry.aggregate, include=("ok",))
+    assert resolve(entry).aggregate == entry.aggregate  # no line: the entry's own

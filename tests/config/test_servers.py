@@ -24,6 +24,7 @@ from mcpgateway.config.servers import (
     parseEntry,
     readConfigFile,
 )
+from mcpgateway.core.aggregatetypes import ToolFilter
 from mcpgateway.core.spec import DEFAULT_MAX_CHILDREN, DEFAULT_REQUEST_TIMEOUT, ServerSpec
 
 NO_PATH: dict[str, str] = {"PATH": ""}
@@ -268,6 +269,21 @@ def test_non_stdio_skipped(entry: dict[str, Any], kind: str) -> None:
         ("e", {"command": "c", "requestTimeout": 0}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": -5}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": True}, "'requestTimeout' must be a positive"),
+        # the aggregate endpoint's keys (issue 17)
+        ("e", {"command": "c", "includeTools": "read_*"}, "'includeTools' must be a list of"),
+        ("e", {"command": "c", "includeTools": ["ok", 3]}, "'includeTools' must be a list of"),
+        ("e", {"command": "c", "excludeTools": [""]}, "'excludeTools' must be a list of"),
+        ("e", {"command": "c", "excludeTools": ["x" * 257]}, "'excludeTools' must be a list of"),
+        ("e", {"command": "c", "excludeTools": ["\ud800"]}, "'excludeTools' must be a list of"),
+        ("e", {"command": "c", "toolBudget": -1}, "'toolBudget' must be a whole number >= 0"),
+        ("e", {"command": "c", "toolBudget": 2.5}, "'toolBudget' must be a whole number >= 0"),
+        ("e", {"command": "c", "toolBudget": True}, "'toolBudget' must be a whole number >= 0"),
+        ("e", {"command": "c", "toolBudget": 10**40}, "'toolBudget' must be a whole number >= 0"),
+        ("e", {"command": "c", "alias": "a b"}, "'alias' must be 1-20 letters"),
+        ("e", {"command": "c", "alias": "x" * 21}, "'alias' must be 1-20 letters"),
+        ("e", {"command": "c", "alias": ""}, "'alias' must be 1-20 letters"),
+        ("e", {"command": "c", "aggregate": "no"}, "'aggregate' must be true or false"),
+        ("e", {"command": "c", "aggregate": 0}, "'aggregate' must be true or false"),
     ],
 )
 def test_invalid_entry_skipped_others_kept(name: str, entry: Any, why: str) -> None:
@@ -374,6 +390,38 @@ def test_per_user_is_a_boolean_off_unless_said() -> None:
     for bad in ("yes", 1, None, [True]):
         with pytest.raises(EntryError, match="'perUser' must be true or false"):
             parseEntry("x", {"command": "c", "perUser": bad}, NO_PATH)
+
+
+def test_the_aggregate_keys_make_the_servers_tool_filter() -> None:
+    """Issue 17: what the aggregate endpoint /mcp lists of a server comes
+    from its entry's keys; an entry without them gets the open filter."""
+    spec = parseEntry(
+        "fs",
+        {
+            "command": "c",
+            "includeTools": ["read_*", "list_directory", "read_*"],
+            "excludeTools": ["*_dangerous"],
+            "toolBudget": 0,
+            "alias": "files",
+            "aggregate": False,
+        },
+        NO_PATH,
+    )
+    assert spec.aggregate == ToolFilter(
+        enabled=False,
+        include=("read_*", "list_directory"),
+        exclude=("*_dangerous",),
+        budget=0,
+        alias="files",
+    )
+    assert parseEntry("x", {"command": "c"}, NO_PATH).aggregate == ToolFilter()
+    nulls = {"command": "c", "toolBudget": None, "alias": None, "includeTools": None}
+    assert parseEntry("x", nulls, NO_PATH).aggregate == ToolFilter()  # null: not set
+    on = parseEntry("x", {"command": "c", "aggregate": True, "toolBudget": 7}, NO_PATH)
+    assert on.aggregate == ToolFilter(budget=7)
+    # project entries (checked now, expanded per workspace) read them too
+    loaded = parse({"projects": {"/p": {"mcpServers": {"x": {"command": "c", "toolBudget": "5"}}}}})
+    assert loaded.projects == [] and "'toolBudget' must be a whole number" in loaded.warnings[0]
 
 
 def test_cwd_expanded() -> None:
@@ -643,6 +691,11 @@ _KEYS = [
     "modern",
     "era",
     "url",
+    "includeTools",
+    "excludeTools",
+    "toolBudget",
+    "alias",
+    "aggregate",
 ]
 _VALUES = st.one_of(
     _JSON,
@@ -671,6 +724,8 @@ def test_any_json_entry_is_a_spec_or_an_entry_error(
         return
     assert spec.mode in ("global", "workspace", "credential", "session")
     assert spec.maxChildren >= 1 and all(isinstance(n, str) for n in spec.credentialEnv)
+    assert spec.aggregate.budget is None or spec.aggregate.budget >= 0
+    assert all(isinstance(g, str) and g for g in spec.aggregate.include + spec.aggregate.exclude)
     for seconds in (spec.requestTimeout, spec.idleTimeout, spec.healthPing):
         assert seconds is None or 0 < seconds < float("inf")
 

@@ -12,10 +12,13 @@ import pytest
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
+from mcpgateway import paths
+from mcpgateway.config.aggregate import AggregateSettings
 from mcpgateway.config.envfiles import readWorkspaceEnv
 from mcpgateway.config.promotions import Promoter, PromotionStore
 from mcpgateway.config.source import ENV_POLL, ConfigService, PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
+from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ToolFilter
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import capturedGatewayLogs
 
@@ -38,6 +41,7 @@ class Harness:
         runInThread: Any = inline,
         keys: Any = None,
         readWorkspace: Any = readWorkspaceEnv,
+        onAggregate: Any = None,
     ) -> None:
         self.stateDir = tmp_path / "state"
         self.stateDir.mkdir()
@@ -45,6 +49,7 @@ class Harness:
         self.config.write_text(json.dumps(document))
         self.clock = Clock()
         self.reloads: list[dict[str, ServerSpec]] = []
+        self.aggregates: list[AggregateSettings] = []
         self.service = ConfigService(
             PlainFile(self.config),
             self.stateDir,
@@ -55,8 +60,10 @@ class Harness:
             environ={"PATH": ""},
             keys=keys or (lambda: WorkspaceKeys(SECRET)),
             readWorkspace=readWorkspace,
+            onAggregate=onAggregate or self.aggregates.append,
         )
         monkeypatch.setattr(self.service, "_watchWithInotify", lambda path: False)
+        self.aggregateFile = self.stateDir / paths.AGGREGATE_FILE
 
     def start(self) -> dict[str, ServerSpec]:
         specs = self.service.specs(self.service.source.load())
@@ -65,6 +72,11 @@ class Harness:
 
     def poll(self) -> None:
         self.clock.advance(ENV_POLL)
+
+    def settle(self) -> None:
+        """The file poll sees a change, then the debounce passes."""
+        self.clock.advance(2.0)
+        self.clock.advance(1.0)
 
 
 def write(path: Path, text: str) -> None:
@@ -247,3 +259,145 @@ def test_a_promotion_is_recorded_and_served_without_reading_the_config_again(
         "session",
         "it sampled with 2 sessions in flight",
     )
+
+
+# -- aggregate.json (issue 17) -------------------------------------------------------
+
+WINDSURF = {"endpoints": {"windsurf": {"toolBudget": 100, "tools": {"u": {"toolBudget": 5}}}}}
+
+
+def warningsAbout(events: list[Any], text: str) -> list[Any]:
+    return [e for e in events if e.get("log_level") is not None and text in str(e)]
+
+
+def test_aggregate_json_is_read_at_start_and_handed_over_when_the_service_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
+    harness.aggregateFile.write_text(json.dumps({"separator": "-", **WINDSURF}))
+    harness.service.specs(harness.service.source.load())
+    assert harness.aggregates == []  # the gateway may not exist yet: not before start
+    assert harness.service.aggregate.names == NameSettings("-", 48)
+    harness.service.startService()
+    [settings] = harness.aggregates
+    assert settings.names == NameSettings("-", 48)
+    assert settings.endpoints["windsurf"] == EndpointSpec(
+        name="windsurf", toolBudget=100, tools={"u": ToolFilter(budget=5)}
+    )
+    harness.settle()
+    assert len(harness.aggregates) == 1 and harness.reloads == []
+
+
+def test_a_change_of_aggregate_json_is_handed_over_without_reloading_the_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
+    harness.start()
+    assert harness.aggregates == [AggregateSettings()]  # no file: the defaults
+    monkeypatch.setattr(harness.service.source, "load", lambda: pytest.fail("read again"))
+    with capturedGatewayLogs() as events:
+        write(harness.aggregateFile, json.dumps(WINDSURF))
+        harness.settle()
+    assert harness.reloads == []
+    assert list(harness.aggregates[-1].endpoints) == ["windsurf"]
+    assert harness.service.aggregate is harness.aggregates[-1]
+    [info] = [e for e in events if "aggregate settings from" in e["log_format"]]
+    assert info["endpoints"] == "windsurf"
+    write(harness.aggregateFile, json.dumps(WINDSURF, indent=4))  # the same settings
+    harness.settle()
+    assert len(harness.aggregates) == 2
+    harness.aggregateFile.unlink()  # gone: the defaults again
+    harness.settle()
+    assert harness.aggregates[-1] == AggregateSettings() and len(harness.aggregates) == 3
+
+
+def test_an_invalid_aggregate_json_at_a_reload_keeps_the_old_settings_and_says_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
+    harness.aggregateFile.write_text(json.dumps(WINDSURF))
+    harness.start()
+    good = harness.service.aggregate
+    assert list(good.endpoints) == ["windsurf"]
+    bad = {"endpoints": {"windsurf": {"toolBudget": 2}}}
+    with capturedGatewayLogs() as events:
+        write(harness.aggregateFile, json.dumps(bad))
+        harness.settle()
+        write(harness.aggregateFile, json.dumps(bad, indent=2))
+        harness.settle()
+        harness.service.reload()  # a reload of the config reads it too
+    assert harness.service.aggregate is good and harness.aggregates == [good]
+    [warning] = warningsAbout(events, "is invalid")
+    assert warning["why"] == "endpoints.windsurf.toolBudget: must be an integer >= 4"
+    assert warning["kept"] == "keeping the aggregate settings as they were"
+    assert warning["path"] == str(harness.aggregateFile)
+    write(harness.aggregateFile, json.dumps({"endpoints": {"windsurf": {"toolBudget": 4}}}))
+    harness.settle()
+    assert harness.aggregates[-1].endpoints["windsurf"].toolBudget == 4
+
+
+def test_an_invalid_aggregate_json_at_start_is_the_defaults_and_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
+    harness.aggregateFile.write_text("{not json")
+    with capturedGatewayLogs() as events:
+        harness.start()
+        harness.service.reload()
+        harness.poll()
+    assert harness.aggregates == [AggregateSettings()]
+    [warning] = warningsAbout(events, "is invalid")
+    assert warning["kept"] == "the aggregate endpoints use the defaults"
+    assert warning["why"].startswith("not valid JSON")
+
+
+def test_unknown_keys_of_aggregate_json_are_logged_once_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
+    harness.aggregateFile.write_text(json.dumps({"endpoint": {}}))
+    with capturedGatewayLogs() as events:
+        harness.start()
+        harness.service.reload()
+        write(harness.aggregateFile, json.dumps({"endpoint": {}, "colour": 1}))
+        harness.settle()
+    found = [e for e in events if "unknown key" in str(e.get("warning"))]
+    assert [e["warning"] for e in found] == [
+        "endpoint: unknown key; ignored",
+        "colour: unknown key; ignored",
+    ]
+    assert harness.aggregates == [AggregateSettings()]  # nothing else changed
+
+
+def test_the_inotify_event_of_aggregate_json_reads_only_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twisted.python.filepath import FilePath
+
+    harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
+    harness.start()
+    harness.aggregateFile.write_text(json.dumps(WINDSURF))
+    harness.service._inotifyEvent(None, FilePath(os.fsencode(str(harness.aggregateFile))), 0)
+    assert harness.service._pending is None  # not a reload of the servers
+    harness.clock.advance(1.0)
+    assert harness.reloads == [] and list(harness.aggregates[-1].endpoints) == ["windsurf"]
+
+
+def test_a_failing_aggregate_callback_is_logged_and_the_service_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(settings: AggregateSettings) -> None:
+        raise RuntimeError("boom")
+
+    harness = Harness(
+        tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch, onAggregate=broken
+    )
+    with capturedGatewayLogs() as events:
+        harness.start()
+        write(harness.aggregateFile, json.dumps(WINDSURF))
+        harness.settle()
+    failures = [e for e in events if "applying the aggregate settings" in e["log_format"]]
+    assert len(failures) == 2
+    assert list(harness.service.aggregate.endpoints) == ["windsurf"]
+    harness.service.stopService()
+    assert harness.clock.getDelayedCalls() == []

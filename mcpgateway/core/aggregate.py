@@ -1,0 +1,1096 @@
+# -*- test-case-name: tests.core.test_aggregate -*-
+"""The aggregate endpoint's sessions: one client session over many servers.
+
+One job: serve an L{AggregateSession} (a client session on C{/mcp}) by
+answering its list requests from the servers' catalogs and routing each
+call to the server that owns the name or URI, through a L{MemberSession}
+per server opened at the first use. A member is an ordinary session of its
+server's pool, so that server's router does what it does for a direct
+session: ids, progress, cancellation, the child's sampling, elicitation
+and roots requests, refusals and promotion.
+
+What crosses between the client and its members is re-keyed here, per
+aggregate session, so nothing reaches a session that is not its owner:
+
+  - a child's request (sampling, elicitation, roots) gets an id of this
+    aggregate session's own (routers number theirs per child, so two
+    members can both ask request 1); the client's answer is looked up in
+    I{this} session's table only, then handed to the member's router,
+    which checks once more that the member is the asker;
+  - a client's C{notifications/cancelled} goes to the member its request
+    went to, or nowhere;
+  - a child's own C{*/list_changed} is dropped: the aggregate sends its
+    own when what the client sees changed (coalesced).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from twisted.internet.defer import (
+    Deferred,
+    DeferredList,
+    fail,
+    gatherResults,
+    maybeDeferred,
+    succeed,
+)
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway import __version__, jsonrpc, logs
+from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, Owner, ShieldSpec, ToolFilter
+from mcpgateway.core.naming import Namer
+from mcpgateway.core.pool import ServerPool, SessionGone
+from mcpgateway.core.results import ResultBudget, ResultStore
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.view import Member, View, buildView, mergeFilters, selected
+from mcpgateway.jsonrpc import Message
+
+Sink = Callable[[Message], bool]
+
+SERVER_PREFIX = "/mcp"
+"""The C{server} of every aggregate session (no server name has a C{/})."""
+GATEWAY_TOOL_NAMES = frozenset({"search", "describe", "invoke", "get_result"})
+NOTIFY_DELAY = 0.25
+"""Seconds list changes are gathered before a session is told."""
+LEARNED_URIS = 1024
+"""URIs a session's results named, remembered per session (their owner)."""
+_KIND_METHOD = {
+    "tools": "notifications/tools/list_changed",
+    "prompts": "notifications/prompts/list_changed",
+    "resources": "notifications/resources/list_changed",
+}
+_CHILD_LIST_CHANGED = frozenset(_KIND_METHOD.values())
+
+
+class CatalogLike(Protocol):
+    """What the aggregator needs of the catalogs (L{mcpgateway.core.catalog.CatalogService})."""
+
+    def get(self, server: str, catalogKey: str = "") -> Any:
+        """The catalog known now (with C{.lists}), or C{None}."""
+
+    def ensure(self, pool: ServerPool, catalogKey: str = "", principal: str = "") -> Deferred[Any]:
+        """The catalog, probing the server once if none is known."""
+
+    def observe(self, cb: Callable[[str, frozenset[str]], None]) -> Callable[[], None]:
+        """Call C{cb(server, kinds)} when a server's lists changed."""
+
+
+class ToolsLike(Protocol):
+    """What the aggregator needs of the gateway's own tools
+    (L{mcpgateway.core.gatewaytools.GatewayTools})."""
+
+    def definitions(self, withResults: bool) -> list[dict[str, Any]]: ...
+
+    def instructions(self, members: Mapping[str, int], mode: str) -> str: ...
+
+    def call(self, name: str, arguments: Any, context: Any) -> Deferred[dict[str, Any]]: ...
+
+    def shieldResult(
+        self, result: dict[str, Any], outputSchema: dict[str, Any] | None, context: Any
+    ) -> Deferred[dict[str, Any]]: ...
+
+    def rowsChanged(self, rows: Callable[[], Sequence[Any]]) -> None: ...
+
+
+class CallFailed(Exception):
+    """A call through the aggregate failed with a JSON-RPC error."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class MemberSession(Session):
+    """The session an aggregate session has on one member server (never
+    registered: only its aggregate session knows it)."""
+
+    __slots__ = ("aggregator", "parent", "pool")
+
+    def __init__(
+        self,
+        parent: AggregateSession,
+        pool: ServerPool,
+        aggregator: Aggregator,
+        route: str,
+        now: float,
+    ) -> None:
+        super().__init__(
+            secrets.token_urlsafe(24),
+            pool.spec.name,
+            parent.protocolVersion,
+            parent.capabilities,
+            parent.clientInfo,
+            now,
+        )
+        self.parent = parent
+        self.pool = pool
+        self.aggregator = aggregator
+        self.scope = route
+        self.principal = parent.principal
+        self.clientPid = parent.clientPid
+
+    def deliver(self, message: Message) -> bool:
+        return self.aggregator._fromChild(self, message, None)
+
+
+class AggregateSession(Session):
+    """A client session on an aggregate endpoint."""
+
+    __slots__ = (
+        "_askIds",
+        "asks",
+        "ended",
+        "endpoint",
+        "inflight",
+        "learned",
+        "mayUse",
+        "members",
+        "mode",
+        "opening",
+        "results",
+        "seen",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.endpoint = "default"
+        """The name of its endpoint's settings."""
+        self.mode = "full"
+        """C{"full"} or C{"search"} (chosen at C{initialize})."""
+        self.ended = False
+        self.members: dict[str, MemberSession] = {}
+        self.opening: dict[str, list[Deferred[MemberSession]]] = {}
+        self.inflight: dict[tuple[str, Any], MemberSession] = {}
+        self.asks: dict[int, tuple[MemberSession, int]] = {}
+        self._askIds: Iterator[int] = itertools.count(1)
+        self.learned: OrderedDict[str, str] = OrderedDict()
+        self.results: ResultStore | None = None
+        self.seen: dict[str, str] = {}
+        """Per kind, the fingerprint of the list the client was last given."""
+        self.mayUse: Callable[[str], bool] = _everything
+
+    def nextAskId(self) -> int:
+        return next(self._askIds)
+
+    def record(self) -> dict[str, Any]:
+        record = super().record()
+        record["aggregate"] = {"endpoint": self.endpoint, "mode": self.mode}
+        return record
+
+    @classmethod
+    def fromRecord(cls, record: dict[str, Any]) -> AggregateSession:
+        session = cls(
+            record["id"],
+            record["server"],
+            record["protocolVersion"],
+            record["capabilities"],
+            record["clientInfo"],
+            record["created"],
+        )
+        session.lastActivity = record["lastActivity"]
+        session.logLevel = record["logLevel"]
+        session.subscriptions = set(record["subscriptions"])
+        session.clientPid = record["clientPid"]
+        session.scope = record.get("scope", "")
+        session.principal = record.get("principal", "")
+        session.restored = True
+        info = record.get("aggregate")
+        if isinstance(info, dict):
+            if isinstance(info.get("endpoint"), str):
+                session.endpoint = info["endpoint"]
+            if info.get("mode") in ("full", "search"):
+                session.mode = info["mode"]
+        return session
+
+
+def _everything(server: str) -> bool:
+    return True
+
+
+def isAggregateRecord(record: Mapping[str, Any]) -> bool:
+    """Whether a saved session record is an aggregate session's."""
+    server = record.get("server")
+    return isinstance(server, str) and server.startswith(SERVER_PREFIX)
+
+
+def _idKey(requestId: Any) -> tuple[str, Any]:
+    return (type(requestId).__name__, requestId)
+
+
+def _fingerprint(items: Sequence[Any]) -> str:
+    text = json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass
+class _Pending:
+    kinds: set[str] = field(default_factory=set)
+
+
+class Aggregator:
+    """Every aggregate session of the gateway, and what they share: the
+    endpoints' settings, the namer, the view cache, the result budget."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        pools: Mapping[str, ServerPool],
+        catalogs: CatalogLike,
+        clock: IReactorTime,
+        *,
+        tools: ToolsLike | None = None,
+        budget: ResultBudget | None = None,
+        filters: Callable[[str], ToolFilter] | None = None,
+        catalogKey: Callable[[ServerPool, str], str] | None = None,
+    ) -> None:
+        """
+        @param pools: the gateway's pools (the live mapping: reconfigures show).
+        @param filters: a server's own filter (its entry's C{includeTools},
+            C{excludeTools}, C{toolBudget}, C{alias}, C{aggregate}).
+        @param catalogKey: which catalog of a pool a principal sees.
+        """
+        self._pools = pools
+        self._catalogs = catalogs
+        self._clock = clock
+        self._tools = tools
+        self.budget = budget if budget is not None else ResultBudget()
+        self._filters = filters if filters is not None else (lambda server: ToolFilter())
+        self._catalogKey = catalogKey if catalogKey is not None else (lambda pool, principal: "")
+        self.endpoints: dict[str, EndpointSpec] = {}
+        self.sessions: set[AggregateSession] = set()
+        self._views: dict[Any, View] = {}
+        self._pending: dict[AggregateSession, set[str]] = {}
+        self._notifyCall: IDelayedCall | None = None
+        self.useEndpoints({}, NameSettings())
+        self._rowsGeneration = 0
+        self.nameCollisions = 0
+        catalogs.observe(self._catalogChanged)
+
+    # -- settings --------------------------------------------------------------
+
+    def useEndpoints(self, endpoints: Mapping[str, EndpointSpec], names: NameSettings) -> None:
+        """Serve C{endpoints} (name -> settings; C{default} and C{search}
+        are added when missing) under C{names} from now on."""
+        chosen = dict(endpoints)
+        chosen.setdefault("default", EndpointSpec())
+        chosen.setdefault(
+            "search", EndpointSpec(name="search", mode="search", shield=ShieldSpec(enabled=True))
+        )
+        self.endpoints = chosen
+        self._namer = Namer(names, GATEWAY_TOOL_NAMES)
+        self._views = {}
+        self.membersChanged()
+
+    def endpoint(self, name: str) -> EndpointSpec | None:
+        return self.endpoints.get(name)
+
+    # -- what a session sees ---------------------------------------------------
+
+    def _memberList(self, session: AggregateSession) -> list[Member]:
+        spec = self.endpoints.get(session.endpoint) or self.endpoints["default"]
+        out: list[Member] = []
+        for server in sorted(self._pools):
+            pool = self._pools[server]
+            if pool.disabled or pool.spec.disabled or not selected(spec, server):
+                continue
+            filter_ = mergeFilters(self._filters(server), spec.tools.get(server))
+            if not filter_.enabled or not session.mayUse(server):
+                continue
+            route = self._routeFor(pool, session)
+            if route is None:
+                continue
+            catalog = self._catalogs.get(server, self._catalogKey(pool, session.principal))
+            lists = catalog.lists if catalog is not None else None
+            running = bool(pool.pids())
+            out.append(Member(server, route, lists, filter_, running))
+        return out
+
+    def _routeFor(self, pool: ServerPool, session: AggregateSession) -> str | None:
+        """The route of C{pool} that serves C{session}: its workspace's, else
+        the global one; C{None}: neither."""
+        for route in (session.scope, "") if session.scope else ("",):
+            if pool.variantFor(route, principal=session.principal) is not None:
+                return route
+        return None
+
+    def viewNow(self, session: AggregateSession) -> View:
+        """The session's view from the catalogs known now."""
+        members = self._memberList(session)
+        spec = self.endpoints.get(session.endpoint) or self.endpoints["default"]
+        mode = session.mode
+        key = (
+            session.endpoint,
+            mode,
+            tuple(
+                (m.server, m.route, m.filter, id(m.lists) if m.lists is not None else None)
+                for m in members
+            ),
+        )
+        view = self._views.get(key)
+        if view is None:
+            if len(self._views) > 256:
+                self._views.clear()
+            endpoint = spec if spec.mode == mode else _withMode(spec, mode)
+            shielded = endpoint.shield.enabled
+            definitions = (
+                {d["name"]: d for d in self._tools.definitions(True)}
+                if self._tools is not None
+                else {}
+            )
+            view = buildView(endpoint, members, self._namer, definitions, shielded)
+            self._views[key] = view
+        return view
+
+    def view(self, session: AggregateSession) -> Deferred[View]:
+        """The session's view once every member's catalog is known (a server
+        never listed is probed once; one that fails is left out)."""
+        pending = []
+        for member in self._memberList(session):
+            if member.lists is None:
+                pool = self._pools[member.server]
+                pending.append(
+                    self._catalogs.ensure(
+                        pool, self._catalogKey(pool, session.principal), session.principal
+                    ).addErrback(lambda _: None)
+                )
+        if not pending:
+            return succeed(self.viewNow(session))
+        return DeferredList(pending).addCallback(lambda _: self.viewNow(session))
+
+    # -- the session's life ----------------------------------------------------
+
+    def open(self, session: AggregateSession, initialize: Message) -> Deferred[Message]:
+        """Fires with the answer to C{session}'s C{initialize} once the
+        catalogs of its members are known (a server never listed is probed
+        once, at most the catalogs' timeout); then it is told of changes."""
+        return self.view(session).addCallback(
+            lambda view: self._initialized(session, view, initialize)
+        )
+
+    def _initialized(self, session: AggregateSession, view: View, initialize: Message) -> Message:
+        counts = {server: 0 for server in view.members}
+        for owner in view.callable.values():
+            counts[owner.server] += 1
+        instructions = (
+            self._tools.instructions(counts, session.mode) if self._tools is not None else ""
+        )
+        result: dict[str, Any] = {
+            "protocolVersion": session.protocolVersion,
+            "capabilities": {
+                "tools": {"listChanged": True},
+                "prompts": {"listChanged": True},
+                "resources": {"subscribe": True, "listChanged": True},
+                "completions": {},
+                "logging": {},
+            },
+            "serverInfo": {
+                "name": "mcpgateway",
+                "title": "mcpgateway (all servers)",
+                "version": __version__,
+            },
+        }
+        if instructions:
+            result["instructions"] = instructions
+        if not session.ended:
+            self.sessions.add(session)
+        self._remember(session, view)
+        return jsonrpc.resultResponse(initialize["id"], result)
+
+    def restore(self, session: AggregateSession) -> None:
+        """Take C{session} back (restored from a previous process); its
+        members are opened again at their next use."""
+        self.sessions.add(session)
+        self._remember(session, self.viewNow(session))
+
+    def close(self, session: AggregateSession, reason: str = "session ended") -> Deferred[None]:
+        """End C{session} and its members."""
+        session.ended = True
+        self.sessions.discard(session)
+        self._pending.pop(session, None)
+        if session.results is not None:
+            session.results.clear()
+        closing = []
+        members, session.members = session.members, {}
+        for member in members.values():
+            closing.append(member.pool.close(member, reason))
+        session.asks.clear()
+        session.inflight.clear()
+        return DeferredList(closing, consumeErrors=True).addCallback(lambda _: None)
+
+    def gone(self, session: Session) -> str | None:
+        return None
+
+    def ownChildPids(self, session: AggregateSession) -> list[int]:
+        pids: list[int] = []
+        for member in session.members.values():
+            pids += member.pool.ownChildPids(member)
+        return pids
+
+    def memberGone(self, member: MemberSession, reason: str) -> Deferred[None]:
+        """C{member}'s own child is gone (the reaper found it): the member is
+        dropped and opened again at its next use; the client's session lives."""
+        parent = member.parent
+        if parent.members.get(member.server) is member:
+            del parent.members[member.server]
+        self.log.info(
+            "aggregate session {sid}: member {server} ended ({reason});"
+            " opened again at its next use",
+            sid=parent.shortId,
+            server=member.server,
+            reason=reason,
+        )
+        return member.pool.close(member, reason)
+
+    # -- members ---------------------------------------------------------------
+
+    def _member(
+        self, session: AggregateSession, server: str, route: str
+    ) -> Deferred[MemberSession]:
+        pool = self._pools.get(server)
+        if pool is None:
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS, f"server '{server}' is not configured any more"
+            )
+        member = session.members.get(server)
+        if member is not None:
+            if member.pool is pool and pool.gone(member) is None:
+                return succeed(member)
+            del session.members[server]
+            member.pool.close(member, "its server changed or its child ended")
+        waiters = session.opening.get(server)
+        if waiters is not None:
+            waiting: Deferred[MemberSession] = Deferred()
+            waiters.append(waiting)
+            return waiting
+        variant = pool.variantFor(route, principal=session.principal)
+        if variant is None:
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS, f"server '{server}' has no route for this session"
+            )
+        member = MemberSession(session, pool, self, route, self._clock.seconds())
+        member.variant = variant
+        initialize = jsonrpc.request(
+            0,
+            "initialize",
+            {
+                "protocolVersion": session.protocolVersion,
+                "capabilities": session.capabilities,
+                "clientInfo": session.clientInfo,
+            },
+        )
+        started = maybeDeferred(pool.open, member, initialize)
+
+        def opened(response: Message) -> MemberSession:
+            if "result" not in response:
+                error = response.get("error") or {}
+                raise CallFailed(
+                    jsonrpc.SERVER_UNAVAILABLE,
+                    f"server '{server}' did not start a session:"
+                    f" {error.get('message', 'no answer')}",
+                )
+            if session not in self.sessions:
+                pool.close(member, "its aggregate session ended")
+                raise CallFailed(jsonrpc.INVALID_REQUEST, "the session ended")
+            session.members[server] = member
+            pool.notify(member, jsonrpc.notification("notifications/initialized"))
+            if session.logLevel is not None:
+                self._send(member, "logging/setLevel", {"level": session.logLevel})
+            for uri in sorted(session.subscriptions):
+                if (
+                    self._learnedOwner(session, uri) == server
+                    or self._uriServer(session, uri) == server
+                ):
+                    self._send(member, "resources/subscribe", {"uri": uri})
+            self.log.debug(
+                "aggregate session {sid}: member {server} opened",
+                sid=session.shortId,
+                server=server,
+            )
+            return member
+
+        first: Deferred[MemberSession] = Deferred()
+        waiters = [first]
+        session.opening[server] = waiters
+
+        def settle(result: MemberSession | Failure) -> None:
+            session.opening.pop(server, None)
+            for waiter in waiters:
+                if isinstance(result, Failure):
+                    waiter.errback(result)
+                else:
+                    waiter.callback(result)
+
+        started.addCallback(opened).addBoth(settle)
+        return first
+
+    def _send(self, member: MemberSession, method: str, params: dict[str, Any]) -> None:
+        """A request of the aggregate's own to C{member} (its answer dropped)."""
+        message = jsonrpc.request(f"mcpgateway-{secrets.token_hex(4)}", method, params)
+        maybeDeferred(member.pool.forward, member, message, None).addErrback(
+            lambda reason: self.log.info(
+                "aggregate: {method} to member {server} failed: {why}",
+                method=method,
+                server=member.server,
+                why=reason.getErrorMessage(),
+            )
+        )
+
+    # -- client -> members -----------------------------------------------------
+
+    def forward(
+        self, session: AggregateSession, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
+        """Serve one client request; fires with its response (errors are
+        JSON-RPC error responses, never failures)."""
+        method = message.get("method")
+        requestId = message.get("id")
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
+        handler = _HANDLERS.get(method if isinstance(method, str) else "")
+        if handler is None:
+            return succeed(
+                jsonrpc.errorResponse(
+                    requestId, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {method}"
+                )
+            )
+        try:
+            answer = handler(self, session, message, params, related)
+        except CallFailed as e:
+            return succeed(jsonrpc.errorResponse(requestId, e.code, e.message))
+
+        def failed(reason: Failure) -> Deferred[Message]:
+            # Cancelled (no response), a server that cannot serve, a
+            # member's own child gone: as on /<server>/mcp (the web says so).
+            error = reason.value
+            if isinstance(error, CallFailed):
+                return succeed(jsonrpc.errorResponse(requestId, error.code, error.message))
+            return fail(reason)
+
+        return answer.addErrback(failed)
+
+    def notify(self, session: AggregateSession, message: Message) -> None:
+        """Pass a client notification to the members it concerns."""
+        method = message.get("method")
+        given = message.get("params")
+        params: dict[str, Any] = given if isinstance(given, dict) else {}
+        if method == "notifications/cancelled":
+            member = session.inflight.get(_idKey(params.get("requestId")))
+            if member is not None:
+                member.pool.notify(member, message)
+        elif method == "notifications/roots/list_changed":
+            for member in list(session.members.values()):
+                member.pool.notify(member, message)
+        # notifications/initialized: every member had its own.
+
+    def answer(self, session: AggregateSession, message: Message) -> bool:
+        """Pass a client's answer to a member's request; C{False} if this
+        session was asked no such thing."""
+        askId = message.get("id")
+        entry = (
+            session.asks.pop(askId, None)
+            if isinstance(askId, int) and not isinstance(askId, bool)
+            else None
+        )
+        if entry is None:
+            self.log.warn(
+                "aggregate session {sid} answered unknown request id {id!r}; dropped",
+                sid=session.shortId,
+                id=askId,
+            )
+            return False
+        member, gatewayId = entry
+        return member.pool.answer(member, {**message, "id": gatewayId})
+
+    # -- members -> client -----------------------------------------------------
+
+    def _fromChild(self, member: MemberSession, message: Message, sink: Sink | None) -> bool:
+        parent = member.parent
+        method = message.get("method")
+        if "id" in message and isinstance(method, str):
+            askId = parent.nextAskId()
+            parent.asks[askId] = (member, message["id"])
+            out = {**message, "id": askId}
+            if sink(out) if sink is not None else parent.deliver(out):
+                return True
+            parent.asks.pop(askId, None)
+            return False
+        if method in _CHILD_LIST_CHANGED:
+            return True  # the catalogs re-list; the aggregate sends its own
+        params = message.get("params")
+        if method == "notifications/cancelled" and isinstance(params, dict):
+            gatewayId = params.get("requestId")
+            for askId, (asker, asked) in list(parent.asks.items()):
+                if asker is member and asked == gatewayId:
+                    del parent.asks[askId]
+                    message = {**message, "params": {**params, "requestId": askId}}
+                    break
+            else:
+                return True
+        elif (
+            method == "notifications/message"
+            and isinstance(params, dict)
+            and "logger" not in params
+        ):
+            message = {**message, "params": {**params, "logger": member.server}}
+        return sink(message) if sink is not None else parent.deliver(message)
+
+    def _relayed(self, member: MemberSession, related: Sink | None) -> Sink | None:
+        if related is None:
+            return None
+        return lambda message: self._fromChild(member, message, related)
+
+    def _call(
+        self,
+        session: AggregateSession,
+        server: str,
+        route: str,
+        message: Message,
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        """Send C{message} (the client's id and C{_meta} kept) to the member
+        of C{server}; fires with the child's response. A member whose own
+        child ended is opened again once."""
+        key = _idKey(message.get("id"))
+
+        def send(member: MemberSession, again: bool) -> Deferred[Message]:
+            session.inflight[key] = member
+            sent = maybeDeferred(
+                member.pool.forward, member, message, self._relayed(member, related)
+            )
+
+            def gone(reason: Failure) -> Deferred[Message]:
+                if reason.check(SessionGone) and again:
+                    session.members.pop(server, None)
+                    return self._member(session, server, route).addCallback(send, False)
+                return fail(reason)
+
+            return sent.addErrback(gone)
+
+        def done(result: Any) -> Any:
+            session.inflight.pop(key, None)
+            return result
+
+        return self._member(session, server, route).addCallback(send, True).addBoth(done)
+
+    # -- list changes ------------------------------------------------------------
+
+    def _remember(self, session: AggregateSession, view: View) -> None:
+        session.seen = _fingerprints(view)
+
+    def _catalogChanged(self, server: str, kinds: frozenset[str]) -> None:
+        self.membersChanged()
+
+    def membersChanged(self) -> None:
+        """Servers, filters or catalogs changed: every open session whose
+        view changed is told (after L{NOTIFY_DELAY}, coalesced)."""
+        self._views = {}
+        self._rowsChanged()
+        if not self.sessions:
+            return
+        if self._notifyCall is None or not self._notifyCall.active():
+            self._notifyCall = self._clock.callLater(NOTIFY_DELAY, self._notifyChanges)
+
+    def _notifyChanges(self) -> None:
+        self._notifyCall = None
+        for session in list(self.sessions):
+            # Members whose pool was replaced or removed are dropped.
+            for server, member in list(session.members.items()):
+                if self._pools.get(server) is not member.pool:
+                    del session.members[server]
+                    member.pool.close(member, f"server {server} was reconfigured")
+            self._probeUnknown(session)
+            now = _fingerprints(self.viewNow(session))
+            changed = sorted(kind for kind in now if now[kind] != session.seen.get(kind))
+            session.seen = now
+            for kind in changed:
+                session.deliver(jsonrpc.notification(_KIND_METHOD[kind]))
+            if changed:
+                self.log.info(
+                    "aggregate session {sid}: told the client its {kinds} changed",
+                    sid=session.shortId,
+                    kinds=", ".join(changed),
+                )
+
+    def _probeUnknown(self, session: AggregateSession) -> None:
+        """Start listing the members never listed (a server just added):
+        the session is told when their catalogs arrive."""
+        for member in self._memberList(session):
+            if member.lists is None:
+                pool = self._pools[member.server]
+                self._catalogs.ensure(
+                    pool, self._catalogKey(pool, session.principal), session.principal
+                ).addErrback(lambda _: None)
+
+    def _rowsChanged(self) -> None:
+        if self._tools is None:
+            return
+        self._tools.rowsChanged(self.searchRows)
+
+    def searchRows(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(namespaced name, server, definition) of every tool of every
+        server (for the search index), named as the default endpoint names
+        them."""
+        pairs: list[tuple[str, str, dict[str, Any]]] = []
+        session = AggregateSession("index", SERVER_PREFIX, "", {}, {}, 0.0)
+        view = self.viewNow(session)
+        for name, owner in view.callable.items():
+            pairs.append((name, owner.server, view.definitions[name]))
+        return pairs
+
+    # -- status ------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "sessions": len(self.sessions),
+            "members": sum(len(s.members) for s in self.sessions),
+            "endpoints": sorted(self.endpoints),
+            "results": {
+                "stored": len(self.budget._order),
+                "bytes": self.budget.used,
+                "evicted": self.budget.evicted,
+            },
+        }
+
+    # -- request handlers --------------------------------------------------------
+
+    def _ping(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        return succeed(jsonrpc.resultResponse(message["id"], {}))
+
+    def _toolsCall(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise CallFailed(jsonrpc.INVALID_PARAMS, "tools/call needs a tool name")
+        view = self.viewNow(session)
+        owner = view.owner(name)
+        if owner is None and view.unknown:
+            return self.view(session).addCallback(
+                lambda fresh: self._callIn(session, fresh, message, params, name, related)
+            )
+        return self._callIn(session, view, message, params, name, related)
+
+    def _callIn(
+        self,
+        session: AggregateSession,
+        view: View,
+        message: Message,
+        params: dict[str, Any],
+        name: str,
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        owner = view.owner(name)
+        if owner is None:
+            if name in view.gatewayTools and self._tools is not None:
+                context = CallContext(self, session, view, message, related)
+                return self._tools.call(name, params.get("arguments"), context).addCallback(
+                    lambda result: jsonrpc.resultResponse(message["id"], result)
+                )
+            raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
+        forwarded = {**message, "params": {**params, "name": owner.original}}
+        member = view.members[owner.server]
+        answer = self._call(session, owner.server, member.route, forwarded, related)
+        return answer.addCallback(self._toolAnswered, session, view, name)
+
+    def _toolAnswered(
+        self, response: Message, session: AggregateSession, view: View, name: str
+    ) -> Deferred[Message] | Message:
+        result = response.get("result")
+        if not isinstance(result, dict):
+            return response
+        owner = view.callable.get(name)
+        if owner is not None:
+            self._learn(session, owner.server, result)
+        spec = self._endpointOf(session)
+        if not spec.shield.enabled or self._tools is None:
+            return response
+        definition = view.definitions.get(name) or {}
+        schema = definition.get("outputSchema")
+        context = CallContext(self, session, view, response, None)
+        return self._tools.shieldResult(
+            result, schema if isinstance(schema, dict) else None, context
+        ).addCallback(lambda shielded: {**response, "result": shielded})
+
+    def _endpointOf(self, session: AggregateSession) -> EndpointSpec:
+        spec = self.endpoints.get(session.endpoint) or self.endpoints["default"]
+        return spec if spec.mode == session.mode else _withMode(spec, session.mode)
+
+    def _learn(self, session: AggregateSession, server: str, result: dict[str, Any]) -> None:
+        content = result.get("content")
+        if not isinstance(content, list):
+            return
+        for item in content:
+            if not isinstance(item, dict):
+                continue
+            uri: Any = None
+            if item.get("type") == "resource_link":
+                uri = item.get("uri")
+            elif item.get("type") == "resource" and isinstance(item.get("resource"), dict):
+                uri = item["resource"].get("uri")
+            if isinstance(uri, str):
+                session.learned[uri] = server
+                session.learned.move_to_end(uri)
+                while len(session.learned) > LEARNED_URIS:
+                    session.learned.popitem(last=False)
+
+    def _learnedOwner(self, session: AggregateSession, uri: str) -> str | None:
+        return session.learned.get(uri)
+
+    def _uriServer(self, session: AggregateSession, uri: str) -> str | None:
+        server, _ = self.viewNow(session).uriOwner(uri, session.learned.get)
+        return server
+
+    def _promptsGet(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise CallFailed(jsonrpc.INVALID_PARAMS, "prompts/get needs a prompt name")
+
+        def call(view: View) -> Deferred[Message]:
+            owner = view.owner(name, "prompt")
+            if owner is None:
+                raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown prompt: {name}")
+            forwarded = {**message, "params": {**params, "name": owner.original}}
+            return self._call(
+                session, owner.server, view.members[owner.server].route, forwarded, related
+            )
+
+        return self.view(session).addCallback(call)
+
+    def _byUri(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        uri = params.get("uri")
+        if not isinstance(uri, str):
+            raise CallFailed(jsonrpc.INVALID_PARAMS, f"{message.get('method')} needs a uri")
+
+        def call(view: View) -> Deferred[Message]:
+            server, why = view.uriOwner(uri, session.learned.get)
+            if server is None:
+                raise CallFailed(jsonrpc.INVALID_PARAMS, why)
+            answer = self._call(session, server, view.members[server].route, message, related)
+            method = message.get("method")
+            if method == "resources/subscribe":
+                session.subscriptions.add(uri)
+            elif method == "resources/unsubscribe":
+                session.subscriptions.discard(uri)
+            return answer
+
+        return self.view(session).addCallback(call)
+
+    def _complete(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        ref = params.get("ref")
+        if not isinstance(ref, dict):
+            raise CallFailed(jsonrpc.INVALID_PARAMS, "completion/complete needs a ref")
+
+        def call(view: View) -> Deferred[Message]:
+            forwarded = message
+            if ref.get("type") == "ref/prompt":
+                owner = view.owner(str(ref.get("name")), "prompt")
+                if owner is None:
+                    raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown prompt: {ref.get('name')}")
+                server = owner.server
+                forwarded = {
+                    **message,
+                    "params": {**params, "ref": {**ref, "name": owner.original}},
+                }
+            else:
+                found, why = view.uriOwner(str(ref.get("uri")), session.learned.get)
+                if found is None:
+                    raise CallFailed(jsonrpc.INVALID_PARAMS, why)
+                server = found
+            return self._call(session, server, view.members[server].route, forwarded, related)
+
+        return self.view(session).addCallback(call)
+
+    def _setLevel(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        level = params.get("level")
+        if not isinstance(level, str):
+            raise CallFailed(jsonrpc.INVALID_PARAMS, "logging/setLevel needs a level")
+        session.logLevel = level
+        sent = [
+            maybeDeferred(member.pool.forward, member, message, None)
+            for member in list(session.members.values())
+        ]
+        return gatherResults(sent, consumeErrors=True).addBoth(
+            lambda _: jsonrpc.resultResponse(message["id"], {})
+        )
+
+
+Handler = Callable[
+    [Aggregator, AggregateSession, Message, dict[str, Any], Sink | None], Deferred[Message]
+]
+_VIEW_ATTR = {
+    "tools": "tools",
+    "prompts": "prompts",
+    "resources": "resources",
+    "resourceTemplates": "templates",
+}
+
+
+def _lister(attribute: str) -> Handler:
+    """The handler of one list request: the whole list, from the view."""
+    kind = "resources" if attribute == "resourceTemplates" else attribute
+
+    def handle(
+        aggregator: Aggregator,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        def answer(view: View) -> Message:
+            session.seen[kind] = _fingerprints(view)[kind]
+            items = list(getattr(view, _VIEW_ATTR[attribute]))
+            return jsonrpc.resultResponse(message["id"], {attribute: items})
+
+        return aggregator.view(session).addCallback(answer)
+
+    return handle
+
+
+_HANDLERS: dict[str, Handler] = {
+    "ping": Aggregator._ping,
+    "tools/list": _lister("tools"),
+    "prompts/list": _lister("prompts"),
+    "resources/list": _lister("resources"),
+    "resources/templates/list": _lister("resourceTemplates"),
+    "tools/call": Aggregator._toolsCall,
+    "prompts/get": Aggregator._promptsGet,
+    "resources/read": Aggregator._byUri,
+    "resources/subscribe": Aggregator._byUri,
+    "resources/unsubscribe": Aggregator._byUri,
+    "completion/complete": Aggregator._complete,
+    "logging/setLevel": Aggregator._setLevel,
+}
+
+
+def _fingerprints(view: View) -> dict[str, str]:
+    return {
+        "tools": _fingerprint(view.tools),
+        "prompts": _fingerprint(view.prompts),
+        "resources": _fingerprint([view.resources, view.templates]),
+    }
+
+
+def _withMode(spec: EndpointSpec, mode: str) -> EndpointSpec:
+    from dataclasses import replace
+
+    shield = spec.shield if mode == spec.mode else ShieldSpec(enabled=mode == "search")
+    return replace(spec, mode=mode, shield=shield)
+
+
+class CallContext:
+    """One client C{tools/call} of a gateway tool, as L{ToolsLike.call}
+    sees it (the C{ToolContext} of L{mcpgateway.core.gatewaytools})."""
+
+    def __init__(
+        self,
+        aggregator: Aggregator,
+        session: AggregateSession,
+        view: View,
+        message: Message,
+        related: Sink | None,
+    ) -> None:
+        self._aggregator = aggregator
+        self._session = session
+        self._view = view
+        self._message = message
+        self._related = related
+        self.servers = view.servers
+        self.shieldSpec = aggregator._endpointOf(session).shield
+        if session.results is None:
+            session.results = ResultStore(aggregator._clock, aggregator.budget)
+        self.store = session.results
+
+    def definition(self, name: str) -> dict[str, Any] | None:
+        return self._view.definitions.get(name)
+
+    def serverOf(self, name: str) -> str | None:
+        owner = self._view.callable.get(name)
+        return owner.server if owner is not None else None
+
+    def running(self, server: str) -> bool:
+        member = self._view.members.get(server)
+        return member is not None and member.running
+
+    def visible(self, name: str) -> bool:
+        return name in self._view.callable
+
+    def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
+        owner: Owner | None = self._view.callable.get(name)
+        if owner is None:
+            return fail(
+                _toolError({"code": jsonrpc.INVALID_PARAMS, "message": f"Unknown tool: {name}"})
+            )
+        params = self._message.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        inner: dict[str, Any] = {"name": owner.original, "arguments": arguments}
+        if isinstance(meta, dict):
+            inner["_meta"] = meta
+        forwarded = {**self._message, "params": inner}
+        member = self._view.members[owner.server]
+        answer = self._aggregator._call(
+            self._session, owner.server, member.route, forwarded, self._related
+        )
+
+        def result(response: Message) -> dict[str, Any]:
+            if "result" in response and isinstance(response["result"], dict):
+                self._aggregator._learn(self._session, owner.server, response["result"])
+                out: dict[str, Any] = response["result"]
+                return out
+            error = response.get("error") or {}
+            raise _toolError(error)
+
+        return answer.addCallback(result)
+
+
+def _toolError(error: Mapping[str, Any]) -> Exception:
+    from mcpgateway.core.gatewaytools import ToolCallError
+
+    return ToolCallError(
+        int(error.get("code", jsonrpc.INTERNAL_ERROR)), str(error.get("message", ""))
+    )

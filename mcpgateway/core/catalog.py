@@ -1,0 +1,951 @@
+# -*- test-case-name: tests.core.test_catalog -*-
+"""What each server lists (tools, prompts, resources, templates), known
+without asking a child: the L{CatalogService}.
+
+A L{Catalog} is what one server listed for one I{catalog key}: the key of
+the principal for a server with children per principal (nobody is shown
+another user's tools), else C{""} (workspace and credential children share
+one catalog: the last child listed wins). It comes from one of three
+sources:
+
+ - B{live}: once L{CatalogService.attach} has been given a pool, each child
+   of it that becomes ready (a shared child after its handshake, a child of
+   one session after its session's C{notifications/initialized}) is listed
+   through its router: every cursor of the four lists, at most
+   L{MAX_PAGES} pages and L{MAX_ITEMS} items each, only the kinds its
+   capabilities declare. A child's C{notifications/*/list_changed} lists
+   that kind again, L{DEBOUNCE} seconds after the first of a burst. A child
+   of one session is listed only when the catalog is not live or older
+   than L{SESSION_FRESH} seconds (each session has one: no need to list
+   them all).
+ - B{snapshot}: what an earlier process saved (L{CatalogPersistence}, read
+   in a thread by L{CatalogService.start}); a snapshot of another launch
+   (command or args changed) is still served, marked C{stale}.
+ - B{probe}: L{CatalogService.ensure} (when nothing is known) and
+   L{CatalogService.refresh} (always) open a transient session through the
+   pool's public API, list, and close it: one probe per catalog at a time,
+   at most C{timeout} seconds.
+
+Observers (L{CatalogService.observe}) hear which kinds of a server's
+catalog changed, by the digest of their canonical JSON: a child that lists
+the same again says nothing. A changed catalog is saved in a thread (one
+write per catalog at a time, the newest replacing a queued one).
+Nothing here waits for a child to answer a caller: L{CatalogService.get}
+is what is known now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway import __version__, jsonrpc, logs, versions
+from mcpgateway.core.pool import ServerPool
+from mcpgateway.core.router import Router
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import Lifecycle
+from mcpgateway.core.upstream import Upstream
+
+KINDS = ("tools", "prompts", "resources", "resourceTemplates")
+"""The four lists of a catalog, by the key of their items in a list result."""
+METHODS = {
+    "tools": "tools/list",
+    "prompts": "prompts/list",
+    "resources": "resources/list",
+    "resourceTemplates": "resources/templates/list",
+}
+CAPABILITIES = {
+    "tools": "tools",
+    "prompts": "prompts",
+    "resources": "resources",
+    "resourceTemplates": "resources",
+}
+"""The server capability that declares each kind."""
+IDENTITY = {
+    "tools": "name",
+    "prompts": "name",
+    "resources": "uri",
+    "resourceTemplates": "uriTemplate",
+}
+"""The member every item of a kind must have (a string); others are dropped."""
+CHANGED = {
+    "notifications/tools/list_changed": frozenset({"tools"}),
+    "notifications/prompts/list_changed": frozenset({"prompts"}),
+    "notifications/resources/list_changed": frozenset({"resources", "resourceTemplates"}),
+}
+MAX_PAGES = 50
+"""Most pages listed of one kind."""
+MAX_ITEMS = 10_000
+"""Most items kept of one kind."""
+DEBOUNCE = 0.5
+"""Seconds from a child's first C{list_changed} to listing that kind again."""
+SESSION_FRESH = 300.0
+"""A live catalog younger than this is not listed again from a child of one session."""
+PROBE_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}}
+"""What a probe's session declares (what a client may do; no roots: it has none)."""
+
+Key = tuple[str, str]
+
+
+class CatalogPersistence(Protocol):
+    """Where catalogs outlive the process (L{mcpgateway.ops.catalogstore.CatalogStore}).
+    Both are called in a thread."""
+
+    def loadAll(self) -> Mapping[tuple[str, str], dict[str, Any]]:
+        """Every saved record by (server, catalogKey); the mapping may carry
+        C{warnings} (the files skipped, each with a C{str})."""
+
+    def save(self, server: str, catalogKey: str, record: dict[str, Any]) -> None:
+        """Keep C{record}. @raise ValueError: too large or not JSON.
+        @raise OSError: the file system refused."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What one server listed, for one catalog key.
+
+    @ivar source: C{"live"} (listed from a child of this process when it
+        became ready or changed), C{"snapshot"} (a file of an earlier
+        process), C{"probe"} (listed through a transient session).
+    @ivar taken: when it was listed (the clock's seconds).
+    @ivar digest: of its canonical JSON (lists, serverInfo, capabilities,
+        instructions).
+    @ivar lists: each of L{KINDS} (an empty tuple when the server has none).
+    @ivar stale: listed from another launch of the server (its command or
+        args changed since): served until it is listed again.
+
+    Its items are the child's own JSON objects, shared with the saving
+    thread: never change them (copy what must be changed).
+    """
+
+    server: str
+    catalogKey: str
+    source: str
+    taken: float
+    digest: str
+    lists: Mapping[str, tuple[dict[str, Any], ...]]
+    serverInfo: dict[str, Any] = field(default_factory=dict)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    instructions: str | None = None
+    stale: bool = False
+
+    def items(self, kind: str) -> tuple[dict[str, Any], ...]:
+        """The items of C{kind} (one of L{KINDS})."""
+        return self.lists.get(kind, ())
+
+    def record(self, launch: str) -> dict[str, Any]:
+        """What is saved of it (JSON values; C{launch}: L{launchOf} the spec it came from)."""
+        return {
+            "serverInfo": self.serverInfo,
+            "capabilities": self.capabilities,
+            "instructions": self.instructions,
+            **{kind: list(self.items(kind)) for kind in KINDS},
+            "launch": launch,
+            "taken": self.taken,
+            "digest": self.digest,
+        }
+
+
+def catalogKeyOf(pool: ServerPool, principal: str) -> str:
+    """The catalog key of C{principal}'s view of C{pool}'s server: the
+    principal's key for a server with children per principal (C{perUser},
+    the credential scope), else C{""}."""
+    return principal if pool.spec.perPrincipal else ""
+
+
+def launchOf(spec: ServerSpec) -> str:
+    """16 hex digits of the SHA-256 of the spec's command and args (never its env)."""
+    text = json.dumps([spec.command, *spec.args], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _canonical(value: Any) -> str:
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def kindDigest(items: tuple[dict[str, Any], ...]) -> str:
+    """The digest of one list: of its items' canonical JSON, in any order
+    (a server that lists the same items in another order changed nothing)."""
+    return _hash("\n".join(sorted(_canonical(item) for item in items)))
+
+
+EMPTY = kindDigest(())
+
+
+def catalogDigest(
+    lists: Mapping[str, tuple[dict[str, Any], ...]],
+    serverInfo: Any,
+    capabilities: Any,
+    instructions: Any,
+) -> str:
+    """The digest of a whole catalog."""
+    parts = [kindDigest(lists.get(kind, ())) for kind in KINDS]
+    parts.append(_canonical([serverInfo, capabilities, instructions]))
+    return _hash("\n".join(parts))
+
+
+class ListingFailed(Exception):
+    """A child's list could not be had; says why."""
+
+
+Send = Callable[[str, dict[str, Any]], Deferred[jsonrpc.Message]]
+
+
+def listKind(
+    send: Send, kind: str, log: Logger, server: str
+) -> Deferred[tuple[dict[str, Any], ...]]:
+    """Every item of C{kind} through C{send(method, params)}, cursor after
+    cursor (at most L{MAX_PAGES} pages, L{MAX_ITEMS} items; a repeated or
+    non-string cursor ends it). A child without the method lists none.
+
+    @raise ListingFailed: (in the Deferred) an error other than -32601, or
+        an answer without the list.
+    """
+    method, member = METHODS[kind], IDENTITY[kind]
+    items: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def fetch(cursor: str | None, pages: int) -> Deferred[None]:
+        params: dict[str, Any] = {} if cursor is None else {"cursor": cursor}
+        return maybeDeferred(send, method, params).addCallback(got, pages + 1)
+
+    def got(response: jsonrpc.Message, pages: int) -> Deferred[None] | None:
+        error = response.get("error")
+        if error is not None:
+            code = error.get("code") if isinstance(error, dict) else None
+            if code == jsonrpc.METHOD_NOT_FOUND and pages == 1:
+                return None
+            text = error.get("message", error) if isinstance(error, dict) else error
+            raise ListingFailed(f"{method} failed: {text}")
+        result = response.get("result")
+        listed = result.get(kind) if isinstance(result, dict) else None
+        if not isinstance(listed, list):
+            raise ListingFailed(f"{method} answered no {kind} list")
+        assert isinstance(result, dict)
+        for item in listed:
+            if isinstance(item, dict) and isinstance(item.get(member), str):
+                items.append(item)
+        if len(items) >= MAX_ITEMS:
+            del items[MAX_ITEMS:]
+            log.warn(
+                "server {server}: its {kind} list was cut at {count} items",
+                server=server,
+                kind=kind,
+                count=MAX_ITEMS,
+            )
+            return None
+        cursor = result.get("nextCursor")
+        if cursor is None:
+            return None
+        if pages >= MAX_PAGES or not isinstance(cursor, str) or cursor in seen:
+            log.warn(
+                "server {server}: listing its {kind} stopped after {pages} page(s)"
+                " ({why}); {count} kept",
+                server=server,
+                kind=kind,
+                pages=pages,
+                why="too many pages" if pages >= MAX_PAGES else "a repeated or bad cursor",
+                count=len(items),
+            )
+            return None
+        seen.add(cursor)
+        return fetch(cursor, pages)
+
+    return fetch(None, 0).addCallback(lambda _: tuple(items))
+
+
+def declared(capabilities: Any, kind: str) -> bool:
+    """Whether C{capabilities} (of an C{InitializeResult}) declare C{kind}."""
+    return isinstance(capabilities, dict) and isinstance(capabilities.get(CAPABILITIES[kind]), dict)
+
+
+def listKinds(
+    send: Send, capabilities: Any, kinds: frozenset[str], log: Logger, server: str
+) -> Deferred[dict[str, tuple[dict[str, Any], ...]]]:
+    """The lists of C{kinds}, one kind after the other (a child is not
+    flooded); a kind its capabilities do not declare is empty."""
+    lists: dict[str, tuple[dict[str, Any], ...]] = {}
+    order = [kind for kind in KINDS if kind in kinds]
+
+    def step(at: int) -> Any:
+        while at < len(order) and not declared(capabilities, order[at]):
+            lists[order[at]] = ()
+            at += 1
+        if at >= len(order):
+            return lists
+        kind = order[at]
+
+        def got(items: tuple[dict[str, Any], ...]) -> Any:
+            lists[kind] = items
+            return step(at + 1)
+
+        return listKind(send, kind, log, server).addCallback(got)
+
+    return maybeDeferred(step, 0)
+
+
+def _initFacts(result: Any) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """serverInfo, capabilities and instructions of an C{InitializeResult}."""
+    result = result if isinstance(result, dict) else {}
+    info = result.get("serverInfo")
+    caps = result.get("capabilities")
+    text = result.get("instructions")
+    return (
+        info if isinstance(info, dict) else {},
+        caps if isinstance(caps, dict) else {},
+        text if isinstance(text, str) else None,
+    )
+
+
+class _Debounce:
+    __slots__ = ("kinds", "pool", "timer", "upstream")
+
+    def __init__(self, pool: ServerPool, upstream: Upstream, timer: IDelayedCall) -> None:
+        self.pool = pool
+        self.upstream = upstream
+        self.kinds: set[str] = set()
+        self.timer = timer
+
+
+class CatalogService:
+    """The catalogs of every server (see the module docstring).
+
+    @ivar loaded: whether the snapshots were read (L{start} has finished).
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        persistence: CatalogPersistence | None = None,
+        runInThread: Callable[..., Deferred[Any]] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        """
+        @param persistence: where catalogs are saved and read (C{None}: nowhere).
+        @param runInThread: runs a blocking call off the reactor thread
+            (default C{deferToThread}); a test passes a synchronous one.
+        @param timeout: seconds a probe may take.
+        """
+        self._clock = clock
+        self._persistence = persistence
+        self._runInThread = runInThread
+        self.timeout = timeout
+        self.loaded = persistence is None
+        self._catalogs: dict[Key, Catalog] = {}
+        self._kindDigests: dict[Key, dict[str, str]] = {}
+        self._launches: dict[Key, str] = {}
+        """The launch each catalog was listed from."""
+        self._saved: dict[Key, tuple[str, str]] = {}
+        """(digest, launch) of what the file of each catalog holds."""
+        self._pools: dict[str, ServerPool] = {}
+        self._forgotten: set[str] = set()
+        self._observers: list[Callable[[str, frozenset[str]], None]] = []
+        self._errors: dict[Key, str] = {}
+        self._debounces: dict[Key, _Debounce] = {}
+        self._live: dict[Key, list[Deferred[Catalog | None]]] = {}
+        """Full live listings in flight, with who waits for them."""
+        self._probes: dict[Key, list[Deferred[Catalog | None]]] = {}
+        self._sequence = 0
+        self._applied: dict[tuple[Key, str], int] = {}
+        """The listing each kind of each catalog comes from (a later one wins)."""
+        self._writing: set[Key] = set()
+        self._queued: dict[Key, dict[str, Any]] = {}
+        self._idle: list[Deferred[None]] = []
+        self._stopped = False
+
+    # -- life ------------------------------------------------------------------
+
+    def start(self) -> Deferred[None]:
+        """Read the snapshots (in a thread); fires once they are known (a
+        file that cannot be used is one warning, and left alone)."""
+        self._stopped = False
+        persistence = self._persistence
+        if persistence is None or self.loaded:
+            self.loaded = True
+            return succeed(None)
+        loading = maybeDeferred(self._thread, persistence.loadAll)
+        return loading.addCallbacks(self._loadedAll, self._loadFailed)
+
+    def _thread(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        run = self._runInThread
+        if run is None:
+            from twisted.internet.threads import deferToThread
+
+            run = deferToThread
+        return run(f, *args)
+
+    def _loadFailed(self, reason: Failure) -> None:
+        self.loaded = True
+        self.log.failure("catalogs: reading the saved catalogs failed", failure=reason)
+
+    def _loadedAll(self, loaded: Mapping[tuple[str, str], dict[str, Any]]) -> None:
+        self.loaded = True
+        for warning in getattr(loaded, "warnings", ()):
+            self.log.warn("catalogs: {warning}", warning=str(warning))
+        count = 0
+        for (server, catalogKey), record in sorted(loaded.items()):
+            key = (server, catalogKey)
+            catalog = self._fromRecord(server, catalogKey, record)
+            if catalog is None:
+                self.log.warn(
+                    "catalogs: the saved catalog of server {server} is not usable; ignored",
+                    server=server,
+                )
+                continue
+            launch = record.get("launch")
+            launch = launch if isinstance(launch, str) else ""
+            self._saved[key] = (catalog.digest, launch)
+            if key in self._catalogs or server in self._forgotten:
+                continue  # listed live meanwhile: that one is newer
+            self._launches[key] = launch
+            pool = self._pools.get(server)
+            if pool is not None:
+                catalog = replace(catalog, stale=launch != launchOf(pool.spec))
+            self._store(key, catalog)
+            count += 1
+        self.log.info("catalogs: {count} saved catalog(s) read", count=count)
+
+    def _fromRecord(self, server: str, catalogKey: str, record: dict[str, Any]) -> Catalog | None:
+        lists: dict[str, tuple[dict[str, Any], ...]] = {}
+        for kind in KINDS:
+            listed = record.get(kind, [])
+            if not isinstance(listed, list):
+                return None
+            member = IDENTITY[kind]
+            lists[kind] = tuple(
+                item
+                for item in listed
+                if isinstance(item, dict) and isinstance(item.get(member), str)
+            )
+        serverInfo, capabilities, instructions = _initFacts(record)
+        taken = record.get("taken")
+        return Catalog(
+            server=server,
+            catalogKey=catalogKey,
+            source="snapshot",
+            taken=float(taken) if isinstance(taken, (int, float)) else 0.0,
+            digest=catalogDigest(lists, serverInfo, capabilities, instructions),
+            lists=MappingProxyType(lists),
+            serverInfo=serverInfo,
+            capabilities=capabilities,
+            instructions=instructions,
+        )
+
+    def stop(self) -> Deferred[None]:
+        """Stop listing (debounced re-lists are dropped); fires once the
+        pending writes are done."""
+        self._stopped = True
+        for debounce in self._debounces.values():
+            if debounce.timer.active():
+                debounce.timer.cancel()
+        self._debounces.clear()
+        if not self._writing:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._idle.append(waiter)
+        return waiter
+
+    # -- pools -----------------------------------------------------------------
+
+    def attach(self, pool: ServerPool) -> None:
+        """Learn the catalogs of C{pool}'s children from now on (it replaces
+        any pool of the same server)."""
+        name = pool.spec.name
+        old = self._pools.get(name)
+        if old is not None and old is not pool:
+            old.watchChildren(None)
+        self._pools[name] = pool
+        self._forgotten.discard(name)
+        pool.watchChildren(self)
+        launch = launchOf(pool.spec)
+        for key, catalog in list(self._catalogs.items()):
+            if key[0] == name:
+                stale = self._launches.get(key, launch) != launch
+                if stale != catalog.stale:
+                    self._catalogs[key] = replace(catalog, stale=stale)
+
+    def forget(self, server: str) -> None:
+        """C{server} was removed: its catalogs are no longer served (their
+        files stay)."""
+        pool = self._pools.pop(server, None)
+        if pool is not None:
+            pool.watchChildren(None)
+        self._forgotten.add(server)
+        for key in [key for key in self._debounces if key[0] == server]:
+            debounce = self._debounces.pop(key)
+            if debounce.timer.active():
+                debounce.timer.cancel()
+        for key in [key for key in self._catalogs if key[0] == server]:
+            catalog = self._catalogs.pop(key)
+            digests = self._kindDigests.pop(key, {})
+            self._launches.pop(key, None)
+            self._errors.pop(key, None)
+            self._notify(server, frozenset(k for k in KINDS if digests.get(k, EMPTY) != EMPTY))
+            del catalog
+
+    def _current(self, pool: ServerPool) -> bool:
+        """Whether C{pool} is the one whose listings are kept for its server."""
+        name = pool.spec.name
+        if name in self._forgotten:
+            return False
+        return self._pools.get(name, pool) is pool
+
+    # -- what is known ---------------------------------------------------------
+
+    def get(self, server: str, catalogKey: str = "") -> Catalog | None:
+        """The catalog known now (no I/O)."""
+        return self._catalogs.get((server, catalogKey))
+
+    def error(self, server: str, catalogKey: str = "") -> str | None:
+        """Why the last probe or listing of that catalog failed (C{None}: it did not)."""
+        return self._errors.get((server, catalogKey))
+
+    def observe(self, cb: Callable[[str, frozenset[str]], None]) -> Callable[[], None]:
+        """Call C{cb(server, kinds)} whenever the lists of C{kinds} of a
+        catalog of C{server} change (by digest), when a catalog first
+        becomes known (the kinds it has; possibly none) and when it is
+        forgotten; the callable returned stops that."""
+        self._observers.append(cb)
+
+        def unsubscribe() -> None:
+            if cb in self._observers:
+                self._observers.remove(cb)
+
+        return unsubscribe
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Each attached server's catalog (its C{""} key's, else its newest):
+        source, counts, when taken, stale, and the last error."""
+        byServer: dict[str, list[Catalog]] = {}
+        for (server, _), catalog in self._catalogs.items():
+            if server in self._pools:
+                byServer.setdefault(server, []).append(catalog)
+        status: dict[str, dict[str, Any]] = {}
+        for server in sorted(self._pools):
+            catalogs = byServer.get(server, [])
+            chosen = self._catalogs.get((server, ""))
+            if chosen is None and catalogs:
+                chosen = max(catalogs, key=lambda c: c.taken)
+            key = (server, chosen.catalogKey if chosen is not None else "")
+            status[server] = {
+                "source": chosen.source if chosen is not None else None,
+                **{kind: len(chosen.items(kind)) if chosen is not None else 0 for kind in KINDS},
+                "taken": chosen.taken if chosen is not None else None,
+                "stale": chosen.stale if chosen is not None else False,
+                "catalogs": len(catalogs),
+                "error": self._errors.get(key),
+            }
+        return status
+
+    # -- live: what the pools' children say (ChildListener) --------------------
+
+    def childReady(self, pool: ServerPool, upstream: Upstream, principal: str) -> None:
+        if self._stopped or not self._current(pool):
+            return
+        key = (pool.spec.name, catalogKeyOf(pool, principal))
+        if not upstream.handshake:
+            known = self._catalogs.get(key)
+            if (
+                known is not None
+                and known.source == "live"
+                and self._clock.seconds() - known.taken < SESSION_FRESH
+            ):
+                return
+        self._listLive(pool, upstream, key, frozenset(KINDS))
+
+    def childListChanged(
+        self, pool: ServerPool, upstream: Upstream, principal: str, method: str
+    ) -> None:
+        kinds = CHANGED.get(method)
+        if kinds is None or self._stopped or not self._current(pool):
+            return
+        key = (pool.spec.name, catalogKeyOf(pool, principal))
+        debounce = self._debounces.get(key)
+        if debounce is None:
+            timer = self._clock.callLater(DEBOUNCE, self._debounced, key)
+            debounce = self._debounces[key] = _Debounce(pool, upstream, timer)
+        debounce.upstream = upstream
+        debounce.pool = pool
+        debounce.kinds |= kinds
+
+    def _debounced(self, key: Key) -> None:
+        debounce = self._debounces.pop(key, None)
+        if debounce is None or self._stopped or not self._current(debounce.pool):
+            return
+        upstream = debounce.upstream
+        if upstream.state is not Lifecycle.RUNNING or upstream.child is None:
+            return  # gone: its next child is listed when ready
+        kinds = frozenset(debounce.kinds) if key in self._catalogs else frozenset(KINDS)
+        self._listLive(debounce.pool, upstream, key, kinds)
+
+    def _listLive(
+        self, pool: ServerPool, upstream: Upstream, key: Key, kinds: frozenset[str]
+    ) -> None:
+        router: Router = upstream.router
+        initialize = upstream.initializeResult or upstream.sessionInitializeResult
+        launch = launchOf(pool.spec)
+        sequence = self._next()
+        full = kinds == frozenset(KINDS)
+        if full:
+            self._live.setdefault(key, [])
+
+        def send(method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message]:
+            return router.call(method, params)
+
+        _, capabilities, _ = _initFacts(initialize)
+        listing = listKinds(send, capabilities, kinds, self.log, key[0])
+
+        def listed(lists: dict[str, tuple[dict[str, Any], ...]]) -> Catalog | None:
+            if not self._current(pool):
+                return None
+            return self._apply(key, lists, initialize, "live", launch, sequence)
+
+        def failed(reason: Failure) -> None:
+            self._failed(key, reason, "listing its child")
+
+        done = listing.addCallbacks(listed, failed)
+        if full:
+            done.addBoth(self._liveDone, key)
+
+    def _liveDone(self, catalog: Catalog | None, key: Key) -> None:
+        """A full live listing of C{key} ended: C{catalog} (C{None}: it failed)."""
+        for waiter in self._live.pop(key, []):
+            waiter.callback(catalog)
+
+    def _failed(self, key: Key, reason: Failure, what: str) -> None:
+        listing = isinstance(reason.value, ListingFailed)
+        why = str(reason.value) if listing else f"{type(reason.value).__name__}: {reason.value}"
+        self._errors[key] = why
+        if listing:
+            self.log.warn(
+                "catalogs: server {server}: {what} failed: {why}",
+                server=key[0],
+                what=what,
+                why=why,
+            )
+        else:
+            self.log.failure(
+                "catalogs: server {server}: {what} failed", failure=reason, server=key[0], what=what
+            )
+
+    def _next(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+    # -- probes ----------------------------------------------------------------
+
+    def ensure(
+        self, pool: ServerPool, catalogKey: str = "", principal: str = ""
+    ) -> Deferred[Catalog | None]:
+        """The catalog known now, else the result of one probe (shared by
+        every caller meanwhile); C{None} when it failed or timed out."""
+        known = self._catalogs.get((pool.spec.name, catalogKey))
+        if known is not None:
+            return succeed(known)
+        return self._probe(pool, catalogKey, principal)
+
+    def refresh(
+        self, pool: ServerPool, catalogKey: str = "", principal: str = ""
+    ) -> Deferred[Catalog | None]:
+        """List the server again through a transient session (started when
+        needed); C{None} when that failed (L{error} says why) or timed out."""
+        return self._probe(pool, catalogKey, principal)
+
+    def _probe(self, pool: ServerPool, catalogKey: str, principal: str) -> Deferred[Catalog | None]:
+        key = (pool.spec.name, catalogKey)
+        waiter: Deferred[Catalog | None] = Deferred()
+        waiting = self._probes.get(key)
+        if waiting is not None:
+            waiting.append(waiter)
+            return waiter
+        self._probes[key] = [waiter]
+        _Probe(self, pool, key, principal).run()
+        return waiter
+
+    def _probed(self, key: Key, catalog: Catalog | None) -> None:
+        for waiter in self._probes.pop(key, []):
+            waiter.callback(catalog)
+
+    def _waitLive(self, key: Key) -> Deferred[Catalog | None] | None:
+        """A full live listing of C{key} in flight: its outcome."""
+        waiters = self._live.get(key)
+        if waiters is None:
+            return None
+        waiter: Deferred[Catalog | None] = Deferred()
+        waiters.append(waiter)
+        return waiter
+
+    # -- keeping them ----------------------------------------------------------
+
+    def _apply(
+        self,
+        key: Key,
+        lists: Mapping[str, tuple[dict[str, Any], ...]],
+        initialize: Any,
+        source: str,
+        launch: str,
+        sequence: int,
+    ) -> Catalog:
+        """Keep what a listing (number C{sequence}) found: its kinds replace
+        older listings' (a later listing's stay), the rest are kept."""
+        old = self._catalogs.get(key)
+        merged: dict[str, tuple[dict[str, Any], ...]] = {}
+        for kind in KINDS:
+            if kind in lists and self._applied.get((key, kind), 0) <= sequence:
+                merged[kind] = lists[kind]
+                self._applied[(key, kind)] = sequence
+            else:
+                merged[kind] = old.items(kind) if old is not None else ()
+        serverInfo, capabilities, instructions = _initFacts(initialize)
+        catalog = Catalog(
+            server=key[0],
+            catalogKey=key[1],
+            source=source,
+            taken=self._clock.seconds(),
+            digest=catalogDigest(merged, serverInfo, capabilities, instructions),
+            lists=MappingProxyType(merged),
+            serverInfo=serverInfo,
+            capabilities=capabilities,
+            instructions=instructions,
+        )
+        self._errors.pop(key, None)
+        self._launches[key] = launch
+        self._store(key, catalog)
+        if self._saved.get(key) != (catalog.digest, launch):
+            self._saved[key] = (catalog.digest, launch)
+            self._save(key, catalog.record(launch))
+        return catalog
+
+    def _store(self, key: Key, catalog: Catalog) -> None:
+        """Serve C{catalog}; tell the observers what changed."""
+        known = key in self._catalogs
+        before = self._kindDigests.get(key, {})
+        after = {kind: kindDigest(catalog.items(kind)) for kind in KINDS}
+        self._catalogs[key] = catalog
+        self._kindDigests[key] = after
+        changed = frozenset(k for k in KINDS if before.get(k, EMPTY) != after[k])
+        if changed or not known:
+            self._notify(key[0], changed)
+
+    def _notify(self, server: str, kinds: frozenset[str]) -> None:
+        for cb in list(self._observers):
+            try:
+                cb(server, kinds)
+            except Exception:
+                self.log.failure(
+                    "catalogs: an observer of server {server}'s catalog failed", server=server
+                )
+
+    # -- saving ------------------------------------------------------------------
+
+    def _save(self, key: Key, record: dict[str, Any]) -> None:
+        if self._persistence is None:
+            return
+        if key in self._writing:
+            self._queued[key] = record  # the newest replaces a queued one
+            return
+        self._write(key, record)
+
+    def _write(self, key: Key, record: dict[str, Any]) -> None:
+        persistence = self._persistence
+        assert persistence is not None
+        self._writing.add(key)
+        writing = maybeDeferred(self._thread, persistence.save, key[0], key[1], record)
+        writing.addErrback(self._saveFailed, key)
+        writing.addBoth(self._written, key)
+
+    def _saveFailed(self, reason: Failure, key: Key) -> None:
+        if isinstance(reason.value, (ValueError, OSError)):
+            self.log.warn(
+                "catalogs: the catalog of server {server} was not saved: {why}",
+                server=key[0],
+                why=str(reason.value),
+            )
+            return
+        self.log.failure(
+            "catalogs: saving the catalog of server {server} failed", failure=reason, server=key[0]
+        )
+
+    def _written(self, _: object, key: Key) -> None:
+        self._writing.discard(key)
+        record = self._queued.pop(key, None)
+        if record is not None:
+            self._write(key, record)
+            return
+        if not self._writing:
+            idle, self._idle = self._idle, []
+            for waiter in idle:
+                waiter.callback(None)
+
+
+class _Probe:
+    """One transient session that lists a server through its pool's
+    public API (open, initialized, the lists, close), at most the
+    service's timeout."""
+
+    def __init__(self, service: CatalogService, pool: ServerPool, key: Key, principal: str) -> None:
+        self.service = service
+        self.pool = pool
+        self.key = key
+        self.principal = principal
+        self.finished = False
+        self.settled = False
+        """Whether the pool's C{open} has fired (only then may it be closed)."""
+        self.session: Session | None = None
+        self.timer: IDelayedCall | None = None
+        self._ids = 0
+
+    def run(self) -> None:
+        service, pool = self.service, self.pool
+        clock = service._clock
+        self.timer = clock.callLater(service.timeout, self._timedOut)
+        variant = pool.variantFor("", "", (), self.principal)
+        if variant is None:
+            self._finish(None, f"server '{pool.spec.name}' has no global route to list it through")
+            return
+        session = Session(
+            "catalog-" + secrets.token_hex(16),
+            pool.spec.name,
+            versions.LATEST,
+            dict(PROBE_CAPABILITIES),
+            {"name": "mcpgateway-catalog", "version": __version__},
+            clock.seconds(),
+        )
+        session.principal = self.principal
+        session.variant = variant
+        initialize = jsonrpc.request(
+            0,
+            "initialize",
+            {
+                "protocolVersion": versions.LATEST,
+                "capabilities": session.capabilities,
+                "clientInfo": session.clientInfo,
+            },
+        )
+        opening = maybeDeferred(pool.open, session, initialize)
+        self.session = session
+        opening.addCallbacks(self._opened, self._openFailed)
+        opening.addErrback(self._crashed)
+
+    def _openFailed(self, reason: Failure) -> None:
+        self.settled = True
+        self._finish(None, reason.getErrorMessage() or type(reason.value).__name__)
+        self._close()
+
+    def _opened(self, response: jsonrpc.Message) -> None:
+        self.settled = True
+        if self.finished:
+            self._close()
+            return
+        result = response.get("result")
+        if not isinstance(result, dict):
+            error = response.get("error")
+            text = error.get("message", error) if isinstance(error, dict) else error
+            self._finish(None, f"initialize failed: {text}")
+            return
+        pool, session = self.pool, self.session
+        assert session is not None
+        pool.notify(session, jsonrpc.notification("notifications/initialized"))
+        service = self.service
+        live = service._waitLive(self.key)
+        if live is not None:  # the child it started is being listed: that listing is this one
+            live.addCallback(self._done)
+            return
+        launch = launchOf(pool.spec)
+        sequence = service._next()
+        _, capabilities, _ = _initFacts(result)
+
+        def send(method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message]:
+            self._ids += 1
+            return maybeDeferred(
+                pool.forward, session, jsonrpc.request(self._ids, method, params), None
+            )
+
+        listing = listKinds(send, capabilities, frozenset(KINDS), service.log, self.key[0])
+
+        def listed(lists: dict[str, tuple[dict[str, Any], ...]]) -> None:
+            if self.finished or not service._current(pool):
+                self._finish(None, "the server was reconfigured meanwhile")
+                return
+            self._done(service._apply(self.key, lists, result, "probe", launch, sequence))
+
+        def failed(reason: Failure) -> None:
+            if not self.finished:
+                service._failed(self.key, reason, "probing it")
+                self._finish(None, service._errors.get(self.key, "listing failed"))
+
+        listing.addCallbacks(listed, failed).addErrback(self._crashed)
+
+    def _done(self, catalog: Catalog | None) -> None:
+        if catalog is None:
+            self._finish(None, self.service._errors.get(self.key, "listing failed"))
+        else:
+            self._finish(catalog, None)
+
+    def _timedOut(self) -> None:
+        self.timer = None
+        self._finish(
+            None, f"server '{self.pool.spec.name}' was not listed within {self.service.timeout:g} s"
+        )
+
+    def _crashed(self, reason: Failure) -> None:
+        self.service.log.failure(
+            "catalogs: probing server {server} failed", failure=reason, server=self.key[0]
+        )
+        self._finish(None, f"{type(reason.value).__name__}: {reason.value}")
+
+    def _finish(self, catalog: Catalog | None, why: str | None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+        self._close()
+        service = self.service
+        if why is not None:
+            service._errors[self.key] = why
+            service.log.warn(
+                "catalogs: server {server} could not be listed: {why}",
+                server=self.key[0],
+                why=why,
+            )
+        service._probed(self.key, catalog)
+
+    def _close(self) -> None:
+        if not self.settled:
+            return  # closed once its open has fired
+        session, self.session = self.session, None
+        if session is None:
+            return
+        try:
+            closing = self.pool.close(session, "catalog listed")
+        except Exception:
+            self.service.log.failure(
+                "catalogs: closing the probe session of server {server} failed",
+                server=self.key[0],
+            )
+            return
+        closing.addErrback(lambda _: None)

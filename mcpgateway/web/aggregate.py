@@ -1,0 +1,128 @@
+# -*- test-case-name: tests.web.test_aggregate_web -*-
+"""The aggregate endpoint on the web: C{/mcp}, C{/mcp~<key>} and their
+named endpoints (C{/mcp/search}, C{/mcp/<name>}).
+
+One job: give an L{McpEndpoint} the aggregate as its backend
+(L{AggregateBackend}), and say which requests go to which aggregate
+endpoint (L{aggregatePath}). The MCP transport (headers, streams,
+resumption, limits) is the endpoint's, the same as on C{/<server>/mcp}.
+
+The mode is chosen at C{initialize}: the endpoint's own (C{/mcp} is
+C{full}, C{/mcp/search} is C{search}), or C{?mode=search|full} on the
+initialize request; the session keeps it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from twisted.internet.defer import Deferred
+from twisted.web.server import Request
+
+from mcpgateway.core.aggregate import AggregateSession
+from mcpgateway.core.gateway import Connection, Gateway
+from mcpgateway.core.sessions import Session
+from mcpgateway.jsonrpc import Message
+from mcpgateway.web.mcp import Credentials, Sink, principalOf
+
+ENDPOINT_NAME = re.compile(r"[a-z0-9-]{1,32}")
+"""What an aggregate endpoint's name may be (never C{mcp})."""
+MODES = ("full", "search")
+
+
+@dataclass(frozen=True)
+class AggregatePath:
+    """Which aggregate endpoint a request path names.
+
+    @ivar endpoint: the settings' name (C{default} for C{/mcp} itself).
+    @ivar scope: the workspace key (C{""}: the global routes).
+    """
+
+    endpoint: str
+    scope: str
+
+
+def aggregatePath(segment: str, rest: list[bytes]) -> AggregatePath | None:
+    """The aggregate endpoint of a path whose first segment is C{segment}
+    (C{mcp} or C{mcp~<key>}) and whose other segments are C{rest}; C{None}:
+    not one (a 404)."""
+    name, tilde, key = segment.partition("~")
+    if name != "mcp" or (tilde and not key):
+        return None
+    if not rest:
+        return AggregatePath("default", key)
+    if len(rest) == 1:
+        endpoint = rest[0].decode("utf-8", "replace")
+        if ENDPOINT_NAME.fullmatch(endpoint) and endpoint != "mcp" and endpoint != "default":
+            return AggregatePath(endpoint, key)
+    return None
+
+
+def serverName(endpoint: str) -> str:
+    """The C{server} of the sessions of aggregate endpoint C{endpoint}."""
+    return "/mcp" if endpoint == "default" else f"/mcp/{endpoint}"
+
+
+class AggregateBackend:
+    """The aggregate's sessions, for one aggregate endpoint."""
+
+    @property
+    def credentialEnv(self) -> tuple[str, ...]:
+        """None: a member with C{credentialEnv} is served from its route's
+        child without them (docs/aggregate.md)."""
+        return ()
+
+    def __init__(self, gateway: Gateway, endpoint: str) -> None:
+        self._gateway = gateway
+        self._endpoint = endpoint
+
+    def open(
+        self,
+        request: Request,
+        initialize: Message,
+        version: str,
+        *,
+        clientPid: int | None,
+        connection: Connection | None,
+        scope: str,
+        credentialKey: str,
+        credentials: Credentials,
+        principal: str,
+    ) -> tuple[Session, Deferred[Message]]:
+        settings = self._gateway.aggregator.endpoint(self._endpoint)
+        mode = settings.mode if settings is not None else "full"
+        asked = request.args.get(b"mode") if request.args else None
+        if asked:
+            value = asked[0].decode("ascii", "replace")
+            if value in MODES:
+                mode = value
+        who = principalOf(request)
+        return self._gateway.openAggregate(
+            self._endpoint,
+            mode,
+            initialize,
+            version,
+            clientPid,
+            connection,
+            scope=scope,
+            principal=principal,
+            mayUse=who.mayUse,
+        )
+
+    def gone(self, session: Session) -> str | None:
+        return None
+
+    def forward(
+        self, session: Session, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
+        assert isinstance(session, AggregateSession)
+        return self._gateway.aggregator.forward(session, message, related)
+
+    def notify(self, session: Session, message: Message) -> None:
+        assert isinstance(session, AggregateSession)
+        self._gateway.aggregator.notify(session, message)
+
+    def answer(self, session: Session, message: Message) -> bool:
+        assert isinstance(session, AggregateSession)
+        return self._gateway.aggregator.answer(session, message)

@@ -1,0 +1,891 @@
+"""The catalogs: live listing of ready children (pages, bounds, kinds),
+list_changed re-lists (debounced, per kind), observers told only of real
+changes, probes (one at a time, timeout, the session closed), per-principal
+catalogs, snapshots (load, stale, writes only on change, coalescing), forget
+and status. Fake children on a fake reactor; no sockets, no real threads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway import jsonrpc
+from mcpgateway.core import catalog as catalogmodule
+from mcpgateway.core.catalog import (
+    KINDS,
+    Catalog,
+    CatalogService,
+    catalogKeyOf,
+    launchOf,
+    listKind,
+)
+from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.persession import PerSessionPool
+from mcpgateway.core.pool import makePool
+from mcpgateway.core.router import Router
+from mcpgateway.core.scoped import ScopedPool
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.shared import SharedPool
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.ops.catalogstore import CatalogStore, Loaded
+from tests.fakes import (
+    FakeProcess,
+    FakeProcessReactor,
+    FakeSession,
+    capturedGatewayLogs,
+    fakeSpawner,
+)
+
+Message = dict[str, Any]
+
+SPEC = ServerSpec(
+    name="cat", command="cat-server", args=("--x",), executable="/opt/cat", requestTimeout=30.0
+)
+CAPS = {"tools": {"listChanged": True}, "resources": {}}
+
+
+def tool(name: str, description: str = "") -> dict[str, Any]:
+    return {"name": name, "description": description, "inputSchema": {"type": "object"}}
+
+
+class Child:
+    """Answers what the gateway writes to one fake child: its initialize,
+    and each list from C{self.lists} in pages of C{pageSize}."""
+
+    def __init__(self, proc: FakeProcess, lists: dict[str, list[dict[str, Any]]]) -> None:
+        self.proc = proc
+        self.lists = lists
+        self.pageSize = 2
+        self.capabilities: dict[str, Any] = dict(CAPS)
+        self.seen: list[Message] = []
+        self.hold = False
+        """Leave the list requests unanswered (in C{held})."""
+        self.held: list[Message] = []
+
+    def pump(self) -> None:
+        """Answer everything written so far (and what those answers cause)."""
+        while True:
+            messages = self.proc.takeMessages()
+            if not messages:
+                return
+            for message in messages:
+                self.seen.append(message)
+                self._answer(message)
+
+    def _answer(self, message: Message) -> None:
+        method, mid = message.get("method"), message.get("id")
+        if mid is None or method is None:
+            return
+        if method == "initialize":
+            self.proc.reply(
+                jsonrpc.resultResponse(
+                    mid,
+                    {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": self.capabilities,
+                        "serverInfo": {"name": "cat", "version": "1"},
+                        "instructions": "meow",
+                    },
+                )
+            )
+            return
+        kind = {v: k for k, v in catalogmodule.METHODS.items()}.get(method)
+        if kind is None:
+            self.proc.reply(jsonrpc.errorResponse(mid, jsonrpc.METHOD_NOT_FOUND, "no"))
+            return
+        if self.hold:
+            self.held.append(message)
+            return
+        if kind not in self.lists:
+            self.proc.reply(jsonrpc.errorResponse(mid, jsonrpc.METHOD_NOT_FOUND, "no"))
+            return
+        items = self.lists[kind]
+        start = int((message.get("params") or {}).get("cursor") or 0)
+        page = items[start : start + self.pageSize]
+        result: dict[str, Any] = {kind: page}
+        if start + self.pageSize < len(items):
+            result["nextCursor"] = str(start + self.pageSize)
+        self.proc.reply(jsonrpc.resultResponse(mid, result))
+
+    def methods(self) -> list[str]:
+        return [m["method"] for m in self.seen if "method" in m]
+
+
+def sessionOf(sid: str, principal: str = "") -> Session:
+    session = Session(sid, "cat", "2025-11-25", {}, {"name": "c", "version": "1"}, 0.0)
+    session.principal = principal
+    return session
+
+
+def clientInitialize() -> Message:
+    return jsonrpc.request(
+        1,
+        "initialize",
+        {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "c"}},
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, frozenset[str]]] = []
+
+    def __call__(self, server: str, kinds: frozenset[str]) -> None:
+        self.calls.append((server, kinds))
+
+
+class MemoryPersistence:
+    """A CatalogPersistence in memory; saves are recorded."""
+
+    def __init__(self, records: dict[tuple[str, str], dict[str, Any]] | None = None) -> None:
+        self.records = dict(records or {})
+        self.saves: list[tuple[str, str, dict[str, Any]]] = []
+        self.fail: Exception | None = None
+
+    def loadAll(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return dict(self.records)
+
+    def save(self, server: str, catalogKey: str, record: dict[str, Any]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.saves.append((server, catalogKey, record))
+        self.records[(server, catalogKey)] = record
+
+
+class ManualThreads:
+    """A runInThread whose jobs run when the test says (C{runAll})."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Any, tuple[Any, ...], Deferred[Any]]] = []
+
+    def __call__(self, f: Any, *args: Any) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        self.jobs.append((f, args, d))
+        return d
+
+    def runAll(self) -> None:
+        while self.jobs:
+            f, args, d = self.jobs.pop(0)
+            try:
+                d.callback(f(*args))
+            except Exception as e:
+                d.errback(e)
+
+
+def syncThread(f: Any, *args: Any) -> Deferred[Any]:
+    return succeed(f(*args))
+
+
+class CatalogCase(SynchronousTestCase):
+    spec = SPEC
+
+    def setUp(self) -> None:
+        self.reactor = FakeProcessReactor()
+        self.pool: Any = makePool(self.spec, fakeSpawner(self.reactor))
+        self.persistence = MemoryPersistence()
+        self.catalogs = CatalogService(self.reactor, self.persistence, syncThread, timeout=10.0)
+        self.successResultOf(self.catalogs.start())
+        self.catalogs.attach(self.pool)
+        self.changes = Recorder()
+        self.catalogs.observe(self.changes)
+        self.lists: dict[str, list[dict[str, Any]]] = {
+            "tools": [tool("a"), tool("b"), tool("c")],
+            "resources": [{"uri": "file:///x", "name": "x"}],
+        }
+
+    def startShared(self) -> Child:
+        """Open a session, which starts and initializes the shared child; answer everything."""
+        opened = self.pool.open(sessionOf("s1"), clientInitialize())
+        child = Child(self.reactor.lastProcess, self.lists)
+        child.pump()
+        self.successResultOf(opened)
+        return child
+
+
+class LiveTests(CatalogCase):
+    def test_a_ready_shared_child_is_listed_over_all_pages(self) -> None:
+        child = self.startShared()
+        known = self.catalogs.get("cat")
+        assert known is not None
+        self.assertEqual(known.source, "live")
+        self.assertEqual([t["name"] for t in known.items("tools")], ["a", "b", "c"])
+        self.assertEqual(known.items("resources"), ({"uri": "file:///x", "name": "x"},))
+        self.assertEqual((known.items("prompts"), known.items("resourceTemplates")), ((), ()))
+        self.assertEqual(set(known.lists), set(KINDS))
+        self.assertEqual(known.serverInfo, {"name": "cat", "version": "1"})
+        self.assertEqual(known.instructions, "meow")
+        # Two pages of tools; no prompts/list (not declared); templates -32601 -> empty.
+        self.assertEqual(
+            child.methods(),
+            [
+                "initialize",
+                "notifications/initialized",
+                "tools/list",
+                "tools/list",
+                "resources/list",
+                "resources/templates/list",
+            ],
+        )
+        self.assertEqual(self.changes.calls, [("cat", frozenset({"tools", "resources"}))])
+
+    def test_nothing_is_listed_without_attach(self) -> None:
+        pool: Any = makePool(dataclasses.replace(SPEC, name="other"), fakeSpawner(self.reactor))
+        opened = pool.open(sessionOf("s9"), clientInitialize())
+        child = Child(self.reactor.lastProcess, self.lists)
+        child.pump()
+        self.successResultOf(opened)
+        self.assertEqual(child.methods(), ["initialize", "notifications/initialized"])
+        self.assertIsNone(self.catalogs.get("other"))
+
+    def test_list_changed_is_debounced_and_relists_that_kind_only(self) -> None:
+        child = self.startShared()
+        child.seen.clear()
+        self.lists["tools"] = [tool("a"), tool("z")]
+        note = jsonrpc.notification("notifications/tools/list_changed")
+        child.proc.reply(note)
+        self.reactor.advance(0.3)
+        child.proc.reply(note)
+        child.pump()
+        self.assertEqual(child.methods(), [])  # still within the 0.5 s
+        self.reactor.advance(0.2)
+        child.pump()
+        self.assertEqual(child.methods(), ["tools/list"])
+        known = self.catalogs.get("cat")
+        assert known is not None
+        self.assertEqual([t["name"] for t in known.items("tools")], ["a", "z"])
+        self.assertEqual(self.changes.calls[-1], ("cat", frozenset({"tools"})))
+
+    def test_a_list_changed_with_the_same_list_tells_nobody(self) -> None:
+        child = self.startShared()
+        before = list(self.changes.calls)
+        self.lists["tools"] = list(reversed(self.lists["tools"]))  # same items, other order
+        child.proc.reply(jsonrpc.notification("notifications/tools/list_changed"))
+        self.reactor.advance(0.5)
+        child.pump()
+        self.assertEqual(self.changes.calls, before)
+
+    def test_resources_list_changed_relists_resources_and_templates(self) -> None:
+        child = self.startShared()
+        child.seen.clear()
+        self.lists["resourceTemplates"] = [{"uriTemplate": "file:///{p}", "name": "f"}]
+        child.proc.reply(jsonrpc.notification("notifications/resources/list_changed"))
+        self.reactor.advance(0.5)
+        child.pump()
+        self.assertEqual(child.methods(), ["resources/list", "resources/templates/list"])
+        self.assertEqual(self.changes.calls[-1], ("cat", frozenset({"resourceTemplates"})))
+
+    def test_a_restart_with_the_same_tools_is_silent_with_others_not(self) -> None:
+        child = self.startShared()
+        calls = len(self.changes.calls)
+        child.proc.exit(1)  # the shared child has a session: it is brought back
+        self.reactor.advance(5)
+        second = Child(self.reactor.lastProcess, self.lists)
+        self.assertIsNot(second.proc, child.proc)
+        second.pump()
+        self.assertEqual(len(self.changes.calls), calls)
+        self.lists["tools"] = [tool("new")]
+        second.proc.exit(1)
+        self.reactor.advance(5)
+        third = Child(self.reactor.lastProcess, self.lists)
+        third.pump()
+        self.assertEqual(self.changes.calls[-1], ("cat", frozenset({"tools"})))
+
+    def test_a_failed_listing_keeps_the_catalog_and_says_why(self) -> None:
+        child = self.startShared()
+        child.seen.clear()
+        child.hold = True
+        child.proc.reply(jsonrpc.notification("notifications/tools/list_changed"))
+        self.reactor.advance(0.5)
+        child.pump()
+        [held] = child.held
+        child.proc.reply(jsonrpc.errorResponse(held["id"], -32603, "boom"))
+        known = self.catalogs.get("cat")
+        assert known is not None
+        self.assertEqual(len(known.items("tools")), 3)
+        self.assertIn("boom", self.catalogs.error("cat") or "")
+
+    def test_a_list_changed_of_a_replaced_pool_is_ignored(self) -> None:
+        child = self.startShared()
+        newPool: Any = makePool(SPEC, fakeSpawner(self.reactor))
+        self.catalogs.attach(newPool)
+        child.seen.clear()
+        child.proc.reply(jsonrpc.notification("notifications/tools/list_changed"))
+        self.reactor.advance(1)
+        child.pump()
+        self.assertEqual(child.methods(), [])
+
+
+class PagingTests(SynchronousTestCase):
+    """listKind's bounds: pages, items, repeated cursors, errors."""
+
+    def run_(self, answer: Any) -> Any:
+        log = CatalogService.log
+        return listKind(lambda method, params: succeed(answer(params)), "tools", log, "s")
+
+    def test_page_bound(self) -> None:
+        pages: list[Any] = []
+
+        def answer(params: dict[str, Any]) -> Message:
+            pages.append(params)
+            n = len(pages)
+            return {"result": {"tools": [tool(f"t{n}")], "nextCursor": f"c{n}"}}
+
+        with capturedGatewayLogs() as events:
+            items = self.successResultOf(self.run_(answer))
+        self.assertEqual(len(pages), catalogmodule.MAX_PAGES)
+        self.assertEqual(len(items), catalogmodule.MAX_PAGES)
+        self.assertTrue(any("stopped after" in e["log_format"] for e in events))
+
+    def test_item_bound(self) -> None:
+        def answer(params: dict[str, Any]) -> Message:
+            start = int(params.get("cursor") or 0)
+            return {
+                "result": {
+                    "tools": [tool(f"t{i}") for i in range(start, start + 4000)],
+                    "nextCursor": str(start + 4000),
+                }
+            }
+
+        items = self.successResultOf(self.run_(answer))
+        self.assertEqual(len(items), catalogmodule.MAX_ITEMS)
+
+    def test_a_repeated_cursor_ends_it(self) -> None:
+        calls: list[Any] = []
+
+        def answer(params: dict[str, Any]) -> Message:
+            calls.append(params)
+            return {"result": {"tools": [tool("x")], "nextCursor": "same"}}
+
+        self.successResultOf(self.run_(answer))
+        self.assertEqual(calls, [{}, {"cursor": "same"}])
+
+    def test_bad_items_are_dropped_and_errors_fail(self) -> None:
+        items = self.successResultOf(
+            self.run_(lambda p: {"result": {"tools": [tool("ok"), {"name": 3}, "x"]}})
+        )
+        self.assertEqual([i["name"] for i in items], ["ok"])
+        failure = self.failureResultOf(
+            self.run_(lambda p: {"error": {"code": -32603, "message": "bad"}})
+        )
+        self.assertIsInstance(failure.value, catalogmodule.ListingFailed)
+        failure = self.failureResultOf(self.run_(lambda p: {"result": {"nope": []}}))
+        self.assertIsInstance(failure.value, catalogmodule.ListingFailed)
+
+
+class ProbeTests(CatalogCase):
+    def test_ensure_starts_the_child_once_for_concurrent_callers_and_closes(self) -> None:
+        first = self.catalogs.ensure(self.pool)
+        second = self.catalogs.ensure(self.pool)
+        self.assertEqual(len(self.reactor.processes), 1)
+        child = Child(self.reactor.lastProcess, self.lists)
+        child.pump()
+        a, b = self.successResultOf(first), self.successResultOf(second)
+        assert a is not None
+        self.assertIs(a, b)
+        self.assertEqual([t["name"] for t in a.items("tools")], ["a", "b", "c"])
+        # The live listing of the child it started served it: listed once.
+        self.assertEqual(child.methods().count("tools/list"), 2)
+        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
+        self.assertEqual(self.pool.shared.router.sessions, set())  # the probe session closed
+        self.assertIs(self.successResultOf(self.catalogs.ensure(self.pool)), a)
+
+    def test_refresh_lists_a_running_child_through_a_session(self) -> None:
+        child = self.startShared()
+        child.seen.clear()
+        self.lists["tools"] = [tool("only")]
+        refreshed = self.catalogs.refresh(self.pool)
+        child.pump()
+        result = self.successResultOf(refreshed)
+        assert result is not None
+        self.assertEqual(result.source, "probe")
+        self.assertEqual([t["name"] for t in result.items("tools")], ["only"])
+        self.assertEqual(child.methods()[0], "tools/list")
+        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
+        self.assertEqual(len(self.pool.shared.router.sessions), 1)  # s1 only
+
+    def test_a_probe_that_takes_too_long_is_none_and_closes_its_session(self) -> None:
+        child = self.startShared()
+        child.hold = True
+        refreshed = self.catalogs.refresh(self.pool)
+        child.pump()
+        self.assertNoResult(refreshed)
+        self.reactor.advance(10)
+        self.assertIsNone(self.successResultOf(refreshed))
+        self.assertIn("within 10 s", self.catalogs.error("cat") or "")
+        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
+        self.assertEqual(len(self.pool.shared.router.sessions), 1)
+        # Its requests were cancelled on the child.
+        cancels = [
+            m for m in child.proc.takeMessages() if m.get("method") == "notifications/cancelled"
+        ]
+        self.assertEqual(len(cancels), 1)
+
+    def test_a_disabled_or_missing_server_is_none_with_the_reason(self) -> None:
+        self.pool.disabled = True
+        self.assertIsNone(self.successResultOf(self.catalogs.ensure(self.pool)))
+        self.assertIn("disabled", self.catalogs.error("cat") or "")
+        self.assertEqual(self.reactor.processes, [])
+
+    def test_a_child_that_never_initializes_times_out_then_closes(self) -> None:
+        probing = self.catalogs.ensure(self.pool)
+        self.reactor.advance(10)
+        self.assertIsNone(self.successResultOf(probing))
+        # The child answers late: the probe session is closed then, never left attached.
+        child = Child(self.reactor.lastProcess, self.lists)
+        child.pump()
+        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
+        self.assertEqual(self.pool.shared.router.sessions, set())
+
+
+class PerSessionTests(CatalogCase):
+    spec = dataclasses.replace(SPEC, mode="session")
+
+    def test_a_probe_of_a_per_session_server_lists_its_child_and_stops_it(self) -> None:
+        assert isinstance(self.pool, PerSessionPool)
+        probing = self.catalogs.ensure(self.pool)
+        child = Child(self.reactor.lastProcess, self.lists)
+        child.pump()
+        result = self.successResultOf(probing)
+        assert result is not None
+        self.assertEqual(len(result.items("tools")), 3)
+        self.assertEqual(child.methods().count("tools/list"), 2)  # listed once
+        self.assertEqual(self.pool.perSession, {})
+        self.assertTrue(child.proc.stdinClosed)  # its child is being stopped
+
+    def test_a_sessions_child_is_listed_after_its_initialized_unless_fresh(self) -> None:
+        session = sessionOf("own")
+        opened = self.pool.open(session, clientInitialize())
+        child = Child(self.reactor.lastProcess, self.lists)
+        child.pump()
+        self.successResultOf(opened)
+        self.assertNotIn("tools/list", child.methods())  # not before the client's initialized
+        self.pool.notify(session, jsonrpc.notification("notifications/initialized"))
+        child.pump()
+        self.assertEqual(child.methods().count("tools/list"), 2)
+        self.assertIsNotNone(self.catalogs.get("cat"))
+        # A second session within 300 s: its child is not listed.
+        other = sessionOf("own2")
+        self.pool.open(other, clientInitialize())
+        second = Child(self.reactor.lastProcess, self.lists)
+        second.pump()
+        self.pool.notify(other, jsonrpc.notification("notifications/initialized"))
+        second.pump()
+        self.assertNotIn("tools/list", second.methods())
+        self.reactor.advance(301)
+        third = sessionOf("own3")
+        self.pool.open(third, clientInitialize())
+        child3 = Child(self.reactor.lastProcess, self.lists)
+        child3.pump()
+        self.pool.notify(third, jsonrpc.notification("notifications/initialized"))
+        child3.pump()
+        self.assertIn("tools/list", child3.methods())
+
+
+class PrincipalTests(SynchronousTestCase):
+    def test_a_per_user_servers_catalogs_are_per_principal(self) -> None:
+        reactor = FakeProcessReactor()
+        spec = dataclasses.replace(SPEC, perUser=True)
+        pool: Any = makePool(spec, fakeSpawner(reactor))
+        assert isinstance(pool, ScopedPool)
+        catalogs = CatalogService(reactor)
+        catalogs.attach(pool)
+        lists = {"alice": [tool("alice_only")], "bob": [tool("bob_only")]}
+        for who in ("alice", "bob"):
+            session = sessionOf(who, principal=who)
+            opened = pool.open(session, clientInitialize())
+            Child(reactor.lastProcess, {"tools": lists[who]}).pump()
+            self.successResultOf(opened)
+        self.assertEqual(catalogKeyOf(pool, "alice"), "alice")
+        alice, bob = catalogs.get("cat", "alice"), catalogs.get("cat", "bob")
+        assert alice is not None and bob is not None
+        self.assertEqual([t["name"] for t in alice.items("tools")], ["alice_only"])
+        self.assertEqual([t["name"] for t in bob.items("tools")], ["bob_only"])
+        self.assertIsNone(catalogs.get("cat"))
+        self.assertEqual(catalogs.status()["cat"]["catalogs"], 2)
+
+    def test_a_global_server_has_one_catalog(self) -> None:
+        pool: Any = makePool(SPEC, fakeSpawner(FakeProcessReactor()))
+        self.assertEqual(catalogKeyOf(pool, "alice"), "")
+
+
+def record(tools: list[str], launch: str, taken: float = 5.0) -> dict[str, Any]:
+    return {
+        "serverInfo": {"name": "cat"},
+        "capabilities": CAPS,
+        "instructions": None,
+        "tools": [tool(t) for t in tools],
+        "prompts": [],
+        "resources": [],
+        "resourceTemplates": [],
+        "launch": launch,
+        "taken": taken,
+        "digest": "x",
+    }
+
+
+class SnapshotTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.reactor = FakeProcessReactor()
+        self.pool: Any = makePool(SPEC, fakeSpawner(self.reactor))
+
+    def service(self, persistence: Any, threads: Any = syncThread) -> CatalogService:
+        catalogs = CatalogService(self.reactor, persistence, threads)
+        return catalogs
+
+    def test_snapshots_are_served_with_stale_when_the_launch_changed(self) -> None:
+        persistence = MemoryPersistence(
+            {
+                ("cat", ""): record(["a"], launchOf(SPEC)),
+                ("old", ""): record(["b"], "0" * 16),
+            }
+        )
+        catalogs = self.service(persistence)
+        changes = Recorder()
+        catalogs.observe(changes)
+        catalogs.attach(self.pool)
+        oldPool: Any = makePool(dataclasses.replace(SPEC, name="old"), fakeSpawner(self.reactor))
+        catalogs.attach(oldPool)
+        self.successResultOf(catalogs.start())
+        cat, old = catalogs.get("cat"), catalogs.get("old")
+        assert cat is not None and old is not None
+        self.assertEqual((cat.source, cat.stale, cat.taken), ("snapshot", False, 5.0))
+        self.assertTrue(old.stale)
+        self.assertEqual(sorted(changes.calls), [("cat", {"tools"}), ("old", {"tools"})])
+        self.assertEqual(catalogs.status()["old"]["stale"], True)
+        # A pool of yet another launch: still stale.
+        catalogs.attach(
+            makePool(dataclasses.replace(SPEC, name="old", args=()), fakeSpawner(self.reactor))
+        )
+        self.assertTrue(catalogs.get("old").stale)  # type: ignore[union-attr]
+
+    def test_a_live_listing_equal_to_the_snapshot_is_not_written_nor_told(self) -> None:
+        persistence = MemoryPersistence({("cat", ""): record(["a"], launchOf(SPEC))})
+        catalogs = self.service(persistence)
+        catalogs.attach(self.pool)
+        self.successResultOf(catalogs.start())
+        changes = Recorder()
+        catalogs.observe(changes)
+        # The child lists the same as the snapshot (serverInfo, capabilities, tools).
+        opened = self.pool.open(sessionOf("s"), clientInitialize())
+        child = Child(self.reactor.lastProcess, {"tools": [tool("a")]})
+        child.capabilities = CAPS
+        proc = child.proc
+        [init] = proc.takeMessages()
+        proc.reply(
+            jsonrpc.resultResponse(
+                init["id"],
+                {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": CAPS,
+                    "serverInfo": {"name": "cat"},
+                },
+            )
+        )
+        child.pump()
+        self.successResultOf(opened)
+        known = catalogs.get("cat")
+        assert known is not None
+        self.assertEqual(known.source, "live")
+        self.assertEqual((persistence.saves, changes.calls), ([], []))
+        # Another tool: written once, with the record's keys.
+        child.lists["tools"] = [tool("a"), tool("b")]
+        proc.reply(jsonrpc.notification("notifications/tools/list_changed"))
+        self.reactor.advance(0.5)
+        child.pump()
+        [(server, key, saved)] = persistence.saves
+        self.assertEqual((server, key), ("cat", ""))
+        self.assertEqual(
+            set(saved),
+            {"serverInfo", "capabilities", "instructions", *KINDS, "launch", "taken", "digest"},
+        )
+        self.assertEqual(saved["launch"], launchOf(SPEC))
+        self.assertNotIn("env", json.dumps(saved))
+
+    def test_a_stale_snapshot_listed_again_is_fresh_and_saved_with_the_new_launch(self) -> None:
+        persistence = MemoryPersistence({("cat", ""): record(["a"], "0" * 16)})
+        catalogs = self.service(persistence)
+        catalogs.attach(self.pool)
+        self.successResultOf(catalogs.start())
+        self.assertTrue(catalogs.get("cat").stale)  # type: ignore[union-attr]
+        changes = Recorder()
+        catalogs.observe(changes)
+        opened = self.pool.open(sessionOf("s"), clientInitialize())
+        proc = self.reactor.lastProcess
+        [init] = proc.takeMessages()
+        proc.reply(
+            jsonrpc.resultResponse(
+                init["id"],
+                {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": CAPS,
+                    "serverInfo": {"name": "cat"},
+                },
+            )
+        )
+        Child(proc, {"tools": [tool("a")]}).pump()
+        self.successResultOf(opened)
+        known = catalogs.get("cat")
+        assert known is not None
+        self.assertEqual((known.source, known.stale), ("live", False))
+        self.assertEqual(changes.calls, [])  # the same lists: nobody is told
+        [(_, _, saved)] = persistence.saves  # the same digest, a new launch: written
+        self.assertEqual(saved["launch"], launchOf(SPEC))
+
+    def test_a_refresh_whose_listing_fails_is_none_not_the_snapshot(self) -> None:
+        persistence = MemoryPersistence({("cat", ""): record(["a"], launchOf(SPEC))})
+        catalogs = self.service(persistence)
+        catalogs.attach(self.pool)
+        self.successResultOf(catalogs.start())
+        refreshing = catalogs.refresh(self.pool)
+        proc = self.reactor.lastProcess
+        [init] = proc.takeMessages()
+        proc.reply(
+            jsonrpc.resultResponse(
+                init["id"], {"protocolVersion": "2025-11-25", "capabilities": CAPS}
+            )
+        )
+        [listing] = [m for m in proc.takeMessages() if m.get("method") == "tools/list"]
+        proc.reply(jsonrpc.errorResponse(listing["id"], -32603, "exploded"))
+        self.assertIsNone(self.successResultOf(refreshing))
+        self.assertIn("exploded", catalogs.error("cat") or "")
+        self.assertEqual(catalogs.get("cat").source, "snapshot")  # type: ignore[union-attr]
+
+    def test_writes_are_one_at_a_time_the_newest_replacing_a_queued_one(self) -> None:
+        threads = ManualThreads()
+        persistence = MemoryPersistence()
+        catalogs = self.service(persistence, threads)
+        catalogs.attach(self.pool)
+        starting = catalogs.start()
+        threads.runAll()  # nothing to load
+        self.successResultOf(starting)
+        opened = self.pool.open(sessionOf("s"), clientInitialize())
+        child = Child(self.reactor.lastProcess, {"tools": [tool("one")]})
+        child.pump()
+        self.successResultOf(opened)
+        for n in ("two", "three"):
+            child.lists["tools"] = [tool(n)]
+            child.proc.reply(jsonrpc.notification("notifications/tools/list_changed"))
+            self.reactor.advance(0.5)
+            child.pump()
+        self.assertEqual(len(threads.jobs), 1)  # "one" in flight, "three" queued ("two" replaced)
+        stopping = catalogs.stop()
+        self.assertNoResult(stopping)
+        threads.runAll()
+        self.successResultOf(stopping)
+        self.assertEqual(
+            [[t["name"] for t in r["tools"]] for _, _, r in persistence.saves], [["one"], ["three"]]
+        )
+
+    def test_a_refused_write_is_one_warning(self) -> None:
+        persistence = MemoryPersistence()
+        persistence.fail = ValueError("the catalog of 'cat' would be 9000000 bytes, over 8388608")
+        catalogs = self.service(persistence)
+        catalogs.attach(self.pool)
+        with capturedGatewayLogs() as events:
+            opened = self.pool.open(sessionOf("s"), clientInitialize())
+            Child(self.reactor.lastProcess, {"tools": [tool("a")]}).pump()
+            self.successResultOf(opened)
+        self.assertIsNotNone(catalogs.get("cat"))
+        [warning] = [e for e in events if "was not saved" in e["log_format"]]
+        self.assertIn("over 8388608", warning["why"])
+
+    def test_a_bad_record_is_ignored_with_a_warning(self) -> None:
+        bad = record(["a"], "x")
+        bad["tools"] = "not a list"
+        loaded = Loaded({("cat", ""): bad})
+        loaded.warnings = ("the catalog file /x is not JSON; it is ignored",)  # type: ignore[assignment]
+        catalogs = self.service(MemoryPersistence())
+        catalogs._persistence.loadAll = lambda: loaded  # type: ignore[union-attr,method-assign]
+        with capturedGatewayLogs() as events:
+            self.successResultOf(catalogs.start())
+        self.assertIsNone(catalogs.get("cat"))
+        texts = [e["log_format"] for e in events]
+        self.assertTrue(any("not usable" in t for t in texts))
+        self.assertTrue(any(e.get("warning", "").endswith("ignored") for e in events))
+
+    def test_round_trip_through_the_catalog_store(self) -> None:
+        stateDir = Path(self.mktemp())
+        stateDir.mkdir()
+        store = CatalogStore(stateDir)
+        catalogs = self.service(store)
+        catalogs.attach(self.pool)
+        self.successResultOf(catalogs.start())
+        opened = self.pool.open(sessionOf("s"), clientInitialize())
+        Child(self.reactor.lastProcess, {"tools": [tool("a"), tool("b")]}).pump()
+        self.successResultOf(opened)
+        live = catalogs.get("cat")
+        assert live is not None
+        path = store.pathOf("cat")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(path.parent).st_mode), 0o700)
+        again = self.service(CatalogStore(stateDir))
+        again.attach(self.pool)
+        self.successResultOf(again.start())
+        loaded = again.get("cat")
+        assert loaded is not None
+        self.assertEqual(
+            (loaded.source, loaded.digest, loaded.stale), ("snapshot", live.digest, False)
+        )
+        self.assertEqual(loaded.lists, live.lists)
+
+
+class ForgetStatusTests(CatalogCase):
+    def test_forget_tells_observers_and_drops_late_listings(self) -> None:
+        child = self.startShared()
+        child.hold = True
+        child.proc.reply(jsonrpc.notification("notifications/tools/list_changed"))
+        self.reactor.advance(0.5)
+        child.pump()
+        self.catalogs.forget("cat")
+        self.assertIsNone(self.catalogs.get("cat"))
+        self.assertEqual(self.changes.calls[-1], ("cat", frozenset({"tools", "resources"})))
+        [held] = child.held
+        child.proc.reply(jsonrpc.resultResponse(held["id"], {"tools": [tool("late")]}))
+        self.assertIsNone(self.catalogs.get("cat"))
+        self.assertNotIn("cat", self.catalogs.status())
+        self.assertIsNone(self.pool.childListener)
+
+    def test_status(self) -> None:
+        self.assertEqual(
+            self.catalogs.status(),
+            {
+                "cat": {
+                    "source": None,
+                    "tools": 0,
+                    "prompts": 0,
+                    "resources": 0,
+                    "resourceTemplates": 0,
+                    "taken": None,
+                    "stale": False,
+                    "catalogs": 0,
+                    "error": None,
+                }
+            },
+        )
+        self.reactor.advance(7)
+        self.startShared()
+        status = self.catalogs.status()["cat"]
+        self.assertEqual(
+            (status["source"], status["tools"], status["resources"], status["taken"]),
+            ("live", 3, 1, 7.0),
+        )
+
+    def test_an_observer_that_raises_is_logged_and_unsubscribing_works(self) -> None:
+        def broken(server: str, kinds: frozenset[str]) -> None:
+            raise RuntimeError("observer")
+
+        stop = self.catalogs.observe(broken)
+        with capturedGatewayLogs() as events:
+            self.startShared()
+        self.assertTrue(any("observer" in e["log_format"] for e in events))
+        self.flushLoggedErrors(RuntimeError)
+        stop()
+        calls = len(self.changes.calls)
+        self.catalogs.forget("cat")
+        self.assertEqual(len(self.changes.calls), calls + 1)
+
+
+class CatalogValueTests(SynchronousTestCase):
+    def test_items_and_record(self) -> None:
+        c = Catalog("s", "", "live", 1.0, "d", {kind: () for kind in KINDS})
+        self.assertEqual(c.items("tools"), ())
+        self.assertEqual(c.items("nope"), ())
+        self.assertEqual(c.record("l")["launch"], "l")
+
+    def test_launch_ignores_env(self) -> None:
+        self.assertEqual(
+            launchOf(SPEC), launchOf(dataclasses.replace(SPEC, env=(("SECRET", "x"),)))
+        )
+        self.assertNotEqual(launchOf(SPEC), launchOf(dataclasses.replace(SPEC, args=())))
+        self.assertRegex(launchOf(SPEC), "^[0-9a-f]{16}$")
+
+
+class HookTests(SynchronousTestCase):
+    """The core hooks the catalogs hang on: Router.onList, Upstream(onReady)."""
+
+    def test_the_router_tells_on_list_of_the_three_list_changed_only(self) -> None:
+        router = Router("srv", Clock(), 10.0, SharedFanout())
+        session = FakeSession("s")
+        router.attach(session)
+        told: list[str] = []
+        router.onList = told.append
+        for method in (
+            "notifications/tools/list_changed",
+            "notifications/prompts/list_changed",
+            "notifications/resources/list_changed",
+            "notifications/message",
+            "notifications/resources/updated",
+        ):
+            router.childMessage(jsonrpc.notification(method, {}))
+        self.assertEqual(
+            told,
+            [
+                "notifications/tools/list_changed",
+                "notifications/prompts/list_changed",
+                "notifications/resources/list_changed",
+            ],
+        )
+
+        def broken(method: str) -> None:
+            raise RuntimeError("listener")
+
+        router.onList = broken
+        session.delivered.clear()
+        with capturedGatewayLogs() as events:
+            router.childMessage(jsonrpc.notification("notifications/tools/list_changed"))
+        self.flushLoggedErrors(RuntimeError)
+        self.assertTrue(any("listener of its" in e["log_format"] for e in events))
+        self.assertEqual(len(session.delivered), 1)  # still delivered to the session
+
+    def test_a_modern_child_is_listed_once_discovered(self) -> None:
+        reactor = FakeProcessReactor()
+        pool: Any = makePool(dataclasses.replace(SPEC, era="modern"), fakeSpawner(reactor))
+        catalogs = CatalogService(reactor)
+        catalogs.attach(pool)
+        warming = pool.prewarm()
+        proc = reactor.lastProcess
+        [discover] = proc.takeMessages()
+        self.assertEqual(discover["method"], "server/discover")
+        proc.reply(
+            jsonrpc.resultResponse(
+                discover["id"],
+                {
+                    "resultType": "complete",
+                    "supportedVersions": ["2026-07-28"],
+                    "capabilities": {"tools": {}},
+                    "_meta": {},
+                },
+            )
+        )
+        reactor.advance(0)
+        self.successResultOf(warming)
+        [listing] = [m for m in proc.takeMessages() if m.get("method") == "tools/list"]
+        proc.reply(jsonrpc.resultResponse(listing["id"], {"tools": [tool("m")]}))
+        known = catalogs.get("cat")
+        assert known is not None
+        self.assertEqual([t["name"] for t in known.items("tools")], ["m"])
+
+    def test_a_listener_that_raises_does_not_stop_the_handshake(self) -> None:
+        reactor = FakeProcessReactor()
+        pool: Any = makePool(SPEC, fakeSpawner(reactor))
+
+        class Broken:
+            def childReady(self, *args: Any) -> None:
+                raise RuntimeError("ready")
+
+            def childListChanged(self, *args: Any) -> None:
+                raise RuntimeError("changed")
+
+        pool.watchChildren(Broken())
+        opened = pool.open(sessionOf("s"), clientInitialize())
+        with capturedGatewayLogs():
+            Child(reactor.lastProcess, {}).pump()
+        self.successResultOf(opened)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)

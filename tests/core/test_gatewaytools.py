@@ -1,0 +1,702 @@
+"""Tests for L{mcpgateway.core.gatewaytools}: the aggregate endpoint's
+search, describe, invoke and get_result tools, over a fake L{ToolContext}."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway.core.aggregatetypes import NameSettings, ShieldSpec
+from mcpgateway.core.gatewaytools import (
+    GATEWAY_TOOLS,
+    NOT_KEPT,
+    SEARCH_MAX,
+    THREAD_BYTES,
+    GatewayTools,
+    ToolCallError,
+    ToolContext,
+    _BadInput,
+    decodeArguments,
+)
+from mcpgateway.core.naming import Namer
+from mcpgateway.core.results import ResultBudget, ResultStore
+from mcpgateway.core.schemas import Schemas
+from mcpgateway.core.search import SearchService
+from mcpgateway.core.shield import META, size
+from tests.core import searchtools
+
+SHIELD = ShieldSpec(enabled=True, budget=8192, maxItems=10, maxString=1000)
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**6), max_value=10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def runNow(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
+    try:
+        return succeed(f(*args, **kwargs))
+    except Exception:
+        return fail()
+
+
+@dataclass
+class FakeContext:
+    """A view of the 120 search fixture tools, named C{<server>__<tool>}."""
+
+    shieldSpec: ShieldSpec = SHIELD
+    hidden: set[str] = field(default_factory=set)
+    runningServers: set[str] = field(default_factory=lambda: {"fs"})
+    answers: dict[str, Any] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    budget: ResultBudget = field(default_factory=ResultBudget)
+    clock: Clock = field(default_factory=Clock)
+
+    def __post_init__(self) -> None:
+        self.definitions: dict[str, dict[str, Any]] = {}
+        self.owners: dict[str, str] = {}
+        for server, name, tool in searchtools.tools():
+            namespaced = f"{server}__{name}"
+            self.definitions[namespaced] = {**tool, "name": namespaced}
+            self.owners[namespaced] = server
+        self.servers = frozenset(self.owners.values())
+        self.store = ResultStore(self.clock, self.budget)
+
+    def definition(self, name: str) -> dict[str, Any] | None:
+        return self.definitions.get(name)
+
+    def serverOf(self, name: str) -> str | None:
+        return self.owners.get(name)
+
+    def running(self, server: str) -> bool:
+        return server in self.runningServers
+
+    def visible(self, name: str) -> bool:
+        return name in self.definitions and name not in self.hidden
+
+    def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
+        self.calls.append((name, arguments))
+        answer = self.answers.get(name, {"content": [{"type": "text", "text": "done"}]})
+        if isinstance(answer, Exception):
+            return fail(answer)
+        if isinstance(answer, Deferred):
+            return answer
+        return succeed(answer)
+
+
+def makeTools(runInThread: Callable[..., Deferred[Any]] | None = runNow) -> GatewayTools:
+    tools = GatewayTools(SearchService(runNow), Schemas(), runInThread)
+    tools.rowsChanged(
+        lambda: [(f"{server}__{name}", server, tool) for server, name, tool in searchtools.tools()]
+    )
+    return tools
+
+
+def structuredOf(result: dict[str, Any]) -> Any:
+    assert result.get("isError") is not True, result
+    assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
+    return result["structuredContent"]
+
+
+def errorOf(result: dict[str, Any]) -> str:
+    assert result["isError"] is True, result
+    assert "structuredContent" not in result
+    return str(result["content"][0]["text"])
+
+
+def matchesOutputSchema(tools: GatewayTools, name: str, result: dict[str, Any]) -> bool:
+    (definition,) = [d for d in tools.definitions(True) if d["name"] == name]
+    return Schemas().structured(definition["outputSchema"], result["structuredContent"]) is True
+
+
+class DefinitionTests(SynchronousTestCase):
+    def test_names(self) -> None:
+        tools = makeTools()
+        self.assertEqual(
+            [d["name"] for d in tools.definitions(False)], ["search", "describe", "invoke"]
+        )
+        names = [d["name"] for d in tools.definitions(True)]
+        self.assertEqual(names, ["search", "describe", "invoke", "get_result"])
+        self.assertEqual(set(names), GATEWAY_TOOLS)
+
+    def test_every_definition_is_complete_and_valid(self) -> None:
+        for definition in makeTools().definitions(True):
+            Draft202012Validator.check_schema(definition["inputSchema"])
+            Draft202012Validator.check_schema(definition["outputSchema"])
+            self.assertEqual(definition["inputSchema"]["type"], "object")
+            self.assertEqual(definition["outputSchema"]["type"], "object")
+            self.assertTrue(2 <= len(definition["description"].splitlines()) <= 3)
+            self.assertIn("title", definition)
+
+    def test_copies(self) -> None:
+        tools = makeTools()
+        tools.definitions(True)[0]["inputSchema"]["properties"].clear()
+        self.assertIn("query", tools.definitions(True)[0]["inputSchema"]["properties"])
+
+    def test_the_namer_never_gives_a_member_tool_a_gateway_name(self) -> None:
+        namer = Namer(NameSettings(separator="_"), reserved=GATEWAY_TOOLS)
+        # "get" + "_" + "result" would be get_result: the namer hashes it instead.
+        name = namer.name("get", "result")
+        self.assertNotIn(name, GATEWAY_TOOLS)
+        self.assertTrue(name.startswith("get_result-"))
+
+    def test_instructions_search_mode(self) -> None:
+        text = makeTools().instructions({"fs": 14, "memory": 9}, "search")
+        self.assertLessEqual(len(text.splitlines()), 3)
+        for word in ("`search`", "`describe`", "`invoke`", "`get_result`"):
+            self.assertIn(word, text)
+        self.assertIn("2 MCP servers with 23 tools", text)
+        self.assertIn("fs (14), memory (9)", text)
+
+    def test_instructions_full_and_hybrid(self) -> None:
+        tools = makeTools()
+        full = tools.instructions({"fs": 1}, "full")
+        self.assertIn("1 MCP server with 1 tools", full)
+        self.assertNotIn("`invoke`", full)
+        self.assertIn("`invoke`", tools.instructions({"fs": 1}, "hybrid"))
+        self.assertIn("Servers (tools): none.", tools.instructions({}, "full"))
+
+    def test_instructions_list_at_most_40_members(self) -> None:
+        text = makeTools().instructions({f"s{i:03d}": 1 for i in range(100)}, "search")
+        self.assertIn("s039 (1), and 60 more.", text)
+        self.assertNotIn("s040", text)
+
+
+class SearchTests(SynchronousTestCase):
+    def search(self, context: FakeContext | None = None, **args: Any) -> dict[str, Any]:
+        tools = makeTools()
+        result = self.successResultOf(tools.call("search", args, context or FakeContext()))
+        self.assertTrue(matchesOutputSchema(tools, "search", result), result)
+        return result
+
+    def test_finds_and_ranks(self) -> None:
+        found = structuredOf(self.search(query="read a file"))
+        names = [r["name"] for r in found["results"]]
+        self.assertIn("fs__read_text_file", names[:3])
+        self.assertEqual(len(names), 10)
+        self.assertGreaterEqual(found["total"], 10)
+        first = found["results"][0]
+        self.assertEqual(set(first), {"name", "server", "description", "score", "running"})
+        scores = [r["score"] for r in found["results"]]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+
+    def test_description_is_the_first_sentence(self) -> None:
+        found = structuredOf(self.search(query="weather forecast", limit=1))
+        (hit,) = found["results"]
+        self.assertEqual(hit["name"], "util__get_weather_forecast")
+        self.assertNotIn("\n", hit["description"])
+        self.assertLessEqual(len(hit["description"]), 160)
+
+    def test_running(self) -> None:
+        found = structuredOf(self.search(query="file", limit=50))
+        running = {r["server"]: r["running"] for r in found["results"]}
+        self.assertTrue(running.pop("fs"))
+        self.assertFalse(any(running.values()))
+
+    def test_hidden_tools_are_neither_listed_nor_counted(self) -> None:
+        context = FakeContext(hidden={"fs__read_text_file"})
+        found = structuredOf(self.search(context, query="read a file", limit=50))
+        names = [r["name"] for r in found["results"]]
+        self.assertNotIn("fs__read_text_file", names)
+        everything = structuredOf(self.search(query="read a file", limit=50))
+        self.assertEqual(found["total"], everything["total"] - 1)
+
+    def test_server_filter(self) -> None:
+        found = structuredOf(self.search(query="search", server="jira", limit=50))
+        self.assertTrue(found["results"])
+        self.assertEqual({r["server"] for r in found["results"]}, {"jira"})
+
+    def test_server_not_in_the_view(self) -> None:
+        context = FakeContext()
+        context.servers = frozenset({"fs", "git"})
+        text = errorOf(
+            self.successResultOf(
+                makeTools().call("search", {"query": "x", "server": "jira"}, context)
+            )
+        )
+        self.assertIn("no server 'jira' here; the servers are: fs, git", text)
+
+    def test_only_the_view_servers_are_searched(self) -> None:
+        context = FakeContext()
+        context.servers = frozenset({"git"})
+        found = structuredOf(self.search(context, query="read a file", limit=50))
+        self.assertEqual({r["server"] for r in found["results"]}, {"git"})
+
+    def test_empty_query_lists_by_name(self) -> None:
+        found = structuredOf(self.search(query="", limit=5))
+        names = [r["name"] for r in found["results"]]
+        self.assertEqual(names, sorted(names))
+        self.assertEqual(found["total"], 120)
+        self.assertEqual({r["score"] for r in found["results"]}, {0.0})
+        self.assertNotIn("-0.0", json.dumps(found))
+        self.assertEqual(structuredOf(self.search())["total"], 120)  # no query at all
+
+    def test_limit(self) -> None:
+        self.assertEqual(len(structuredOf(self.search(query="", limit=500))["results"]), SEARCH_MAX)
+        self.assertEqual(len(structuredOf(self.search(query="", limit=3.0))["results"]), 3)
+        for bad, why in [
+            ("ten", "limit must be an integer, not a string"),
+            (True, "limit must be an integer, not a boolean"),
+            (0, "limit must be at least 1, not 0"),
+            (2.5, "limit must be an integer, not a number"),
+        ]:
+            result = self.successResultOf(
+                makeTools().call("search", {"query": "x", "limit": bad}, FakeContext())
+            )
+            self.assertEqual(errorOf(result), f"search: {why}")
+
+    def test_query_must_be_text(self) -> None:
+        result = self.successResultOf(makeTools().call("search", {"query": 3}, FakeContext()))
+        self.assertEqual(errorOf(result), "search: query must be a string, not a number")
+
+    def test_a_failed_search_is_an_error_result(self) -> None:
+        tools = GatewayTools(SearchService(runNow), Schemas(), runNow)
+
+        def broken() -> list[Any]:
+            raise RuntimeError("catalogs broke")
+
+        tools.rowsChanged(broken)
+        result = self.successResultOf(tools.call("search", {"query": "x"}, FakeContext()))
+        self.assertIn("search failed inside the gateway", errorOf(result))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class CallTests(SynchronousTestCase):
+    def test_unknown_tool_and_bad_arguments(self) -> None:
+        tools = makeTools()
+        result = self.successResultOf(tools.call("nope", {}, FakeContext()))
+        self.assertEqual(errorOf(result), "'nope' is not one of the gateway's tools")
+        result = self.successResultOf(tools.call("describe", [1], FakeContext()))
+        self.assertEqual(errorOf(result), "describe: arguments must be an object, not an array")
+        result = self.successResultOf(tools.call("describe", None, FakeContext()))
+        self.assertEqual(errorOf(result), "describe: name is required (a string)")
+
+
+class DescribeTests(SynchronousTestCase):
+    def test_definition_and_server(self) -> None:
+        tools = makeTools()
+        result = self.successResultOf(
+            tools.call("describe", {"name": "memory__create_entities"}, FakeContext())
+        )
+        described = structuredOf(result)
+        self.assertEqual(described["name"], "memory__create_entities")
+        self.assertEqual(described["server"], "memory")
+        self.assertIn("entities", described["inputSchema"]["properties"])
+        self.assertTrue(matchesOutputSchema(tools, "describe", result))
+
+    def test_unknown_hidden_and_gateway_names(self) -> None:
+        tools = makeTools()
+        context = FakeContext(hidden={"fs__write_file"})
+        for name, why in [
+            ("fs__nothing", "no tool named 'fs__nothing' here"),
+            ("fs__write_file", "no tool named 'fs__write_file' here"),
+            ("invoke", "'invoke' is one of the gateway's own tools: call it directly"),
+        ]:
+            result = self.successResultOf(tools.call("describe", {"name": name}, context))
+            self.assertIn(why, errorOf(result))
+
+    def test_malformed_fields_are_left_out(self) -> None:
+        context = FakeContext()
+        context.definitions["fs__odd"] = {"name": "fs__odd", "description": 7, "icons": []}
+        context.owners["fs__odd"] = "fs"
+        tools = makeTools()
+        result = self.successResultOf(tools.call("describe", {"name": "fs__odd"}, context))
+        described = structuredOf(result)
+        self.assertNotIn("description", described)
+        self.assertEqual(described["icons"], [])
+        self.assertEqual(described["inputSchema"], {"type": "object"})
+        self.assertTrue(matchesOutputSchema(tools, "describe", result))
+
+
+class InvokeTests(SynchronousTestCase):
+    def invoke(self, context: FakeContext, name: str, arguments: Any = None) -> dict[str, Any]:
+        args: dict[str, Any] = {"name": name}
+        if arguments is not None:
+            args["arguments"] = arguments
+        tools = makeTools()
+        result = self.successResultOf(tools.call("invoke", args, context))
+        if result.get("isError") is not True:
+            self.assertTrue(matchesOutputSchema(tools, "invoke", result), result)
+        return result
+
+    def test_object_arguments(self) -> None:
+        context = FakeContext()
+        result = self.invoke(context, "fs__read_text_file", {"path": "/etc/hostname"})
+        self.assertEqual(context.calls, [("fs__read_text_file", {"path": "/etc/hostname"})])
+        self.assertEqual(result["content"], [{"type": "text", "text": "done"}])
+        self.assertEqual(result["structuredContent"], {})
+
+    def test_string_arguments_are_decoded(self) -> None:
+        context = FakeContext()
+        self.invoke(context, "fs__read_text_file", '{"path": "/a"}')
+        self.invoke(context, "fs__read_text_file", json.dumps(json.dumps({"path": "/b"})))
+        self.invoke(context, "fs__list_directory", "")
+        self.assertEqual(
+            context.calls,
+            [
+                ("fs__read_text_file", {"path": "/a"}),
+                ("fs__read_text_file", {"path": "/b"}),
+                ("fs__list_directory", {}),
+            ],
+        )
+
+    def test_undecodable_arguments(self) -> None:
+        context = FakeContext()
+        for arguments, why in [
+            ("{not json", "arguments is a string but not JSON"),
+            ("[1, 2]", "arguments must be a JSON object, not an array"),
+            ('{"x": NaN}', "arguments is a string but not JSON: NaN is not JSON"),
+            (5, "arguments must be an object (or a string of its JSON), not a number"),
+            ([], "arguments must be an object (or a string of its JSON), not an array"),
+        ]:
+            self.assertIn(
+                f"invoke: {why}", errorOf(self.invoke(context, "fs__move_file", arguments))
+            )
+        self.assertEqual(context.calls, [])
+
+    def test_arguments_are_checked_against_the_input_schema(self) -> None:
+        context = FakeContext()
+        context.definitions["fs__read_text_file"]["inputSchema"] = {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "head": {"type": "integer"}},
+            "required": ["path"],
+        }
+        text = errorOf(self.invoke(context, "fs__read_text_file", {"head": "ten"}))
+        self.assertEqual(
+            text,
+            "The arguments for fs__read_text_file do not match its inputSchema:\n"
+            "- arguments: 'path' is a required property\n"
+            "- head: 'ten' is not of type 'integer'\n"
+            "Fix them and call invoke again (describe fs__read_text_file shows the schema).",
+        )
+        self.assertEqual(context.calls, [])
+
+    def test_unusable_input_schema_lets_the_member_decide(self) -> None:
+        context = FakeContext()
+        context.definitions["fs__move_file"]["inputSchema"] = {"type": "objekt"}
+        self.invoke(context, "fs__move_file", {"x": 1})
+        self.assertEqual(context.calls, [("fs__move_file", {"x": 1})])
+
+    def test_unknown_or_hidden_tool_is_never_called(self) -> None:
+        context = FakeContext(hidden={"fs__move_file"})
+        self.assertIn("no tool named", errorOf(self.invoke(context, "fs__move_file", {})))
+        self.assertIn("gateway's own tools", errorOf(self.invoke(context, "search", {})))
+        self.assertEqual(context.calls, [])
+
+    def test_member_results_pass_through(self) -> None:
+        context = FakeContext()
+        structured = {
+            "content": [{"type": "text", "text": '{"n": 1}'}],
+            "structuredContent": {"n": 1},
+            "_meta": {"x": 1},
+        }
+        failed = {"content": [{"type": "text", "text": "no such file"}], "isError": True}
+        context.answers = {
+            "fs__write_file": structured,
+            "fs__move_file": failed,
+            "fs__edit_file": {"content": [], "structuredContent": [1, 2]},
+        }
+        self.assertEqual(self.invoke(context, "fs__write_file", {}), structured)
+        self.assertEqual(self.invoke(context, "fs__move_file", {}), failed)
+        odd = self.invoke(context, "fs__edit_file", {})
+        self.assertEqual(odd["structuredContent"], {"value": [1, 2]})
+
+    def test_a_json_rpc_error_becomes_an_error_result(self) -> None:
+        context = FakeContext()
+        context.answers["fs__move_file"] = ToolCallError(-32602, "Invalid params: source")
+        text = errorOf(self.invoke(context, "fs__move_file", {}))
+        self.assertEqual(
+            text, "fs__move_file failed: Invalid params: source (JSON-RPC error -32602)"
+        )
+
+    def test_other_failures_propagate(self) -> None:
+        context = FakeContext()
+        context.answers["fs__move_file"] = RuntimeError("member gone")
+        d = makeTools().call("invoke", {"name": "fs__move_file"}, context)
+        self.failureResultOf(d, RuntimeError)
+
+    def test_waits_for_the_member(self) -> None:
+        context = FakeContext()
+        pending: Deferred[dict[str, Any]] = Deferred()
+        context.answers["fs__move_file"] = pending
+        d = makeTools().call("invoke", {"name": "fs__move_file"}, context)
+        self.assertNoResult(d)
+        pending.callback({"content": [{"type": "text", "text": "moved"}]})
+        self.assertEqual(self.successResultOf(d)["content"][0]["text"], "moved")
+
+    def test_a_large_result_is_shielded_and_kept(self) -> None:
+        context = FakeContext()
+        text = "".join(f"line {i}\n" for i in range(5000))
+        context.answers["fs__read_text_file"] = {"content": [{"type": "text", "text": text}]}
+        result = self.invoke(context, "fs__read_text_file", {"path": "/big"})
+        self.assertLessEqual(size(result), SHIELD.budget)
+        ref = result["_meta"][META]["ref"]
+        self.assertEqual(len(context.store), 1)
+        self.assertEqual(context.store.get(ref), {"content": [{"type": "text", "text": text}]})
+        self.assertIn(f'ref="{ref}"', result["content"][-1]["text"])
+        self.assertEqual(result["structuredContent"], {})
+
+    def test_without_the_shield_a_large_result_passes_whole(self) -> None:
+        context = FakeContext(shieldSpec=ShieldSpec(enabled=False, budget=100))
+        big = {"content": [{"type": "text", "text": "x" * 1000}]}
+        context.answers["fs__read_text_file"] = big
+        result = self.invoke(context, "fs__read_text_file", {"path": "/big"})
+        self.assertEqual(result["content"], big["content"])
+        self.assertEqual(len(context.store), 0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=JSON | st.text(max_size=40) | st.from_regex(r'\s*[\[{"].*', fullmatch=True))
+def test_decode_arguments_gives_an_object_or_says_why(value: Any) -> None:
+    try:
+        decoded = decodeArguments(value)
+    except _BadInput as e:
+        assert str(e).startswith("arguments ")
+    else:
+        assert isinstance(decoded, dict)
+
+
+@settings(max_examples=50, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=8), JSON, max_size=5))
+def test_decode_arguments_round_trips_objects(value: dict[str, Any]) -> None:
+    assert decodeArguments(value) is value
+    assert decodeArguments(json.dumps(value)) == value
+    assert decodeArguments(json.dumps(json.dumps(value))) == value
+
+
+@settings(max_examples=100, deadline=None)
+@given(arguments=JSON | st.text(max_size=40))
+def test_invoke_never_raises(arguments: Any) -> None:
+    context = FakeContext()
+    context.definitions["fs__move_file"]["inputSchema"] = {
+        "type": "object",
+        "properties": {"source": {"type": "string"}},
+        "required": ["source"],
+    }
+    results: list[dict[str, Any]] = []
+    d = makeTools().call("invoke", {"name": "fs__move_file", "arguments": arguments}, context)
+    d.addCallback(results.append)
+    (result,) = results
+    assert isinstance(result["content"][0]["text"], str)
+    if result.get("isError"):
+        assert context.calls == []
+    else:
+        ((_name, called),) = context.calls
+        assert isinstance(called, dict) and isinstance(called.get("source"), str)
+
+
+class ShieldTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.threaded: list[Callable[..., Any]] = []
+
+    def runInThread(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        self.threaded.append(f)
+        return runNow(f, *args)
+
+    def test_under_budget_or_disabled_is_untouched(self) -> None:
+        tools = makeTools(self.runInThread)
+        small = {"content": [{"type": "text", "text": "hi"}]}
+        self.assertIs(self.successResultOf(tools.shieldResult(small, None, FakeContext())), small)
+        off = FakeContext(shieldSpec=ShieldSpec(enabled=False, budget=10))
+        big = {"content": [{"type": "text", "text": "x" * 100}]}
+        self.assertIs(self.successResultOf(tools.shieldResult(big, None, off)), big)
+        self.assertEqual(self.threaded, [])
+        self.assertEqual(tools.shielded, 0)
+
+    def test_structured_shrunk_only_while_valid(self) -> None:
+        tools = makeTools(self.runInThread)
+        items = [{"id": i, "body": "x" * 100} for i in range(200)]
+        result = {
+            "content": [{"type": "text", "text": json.dumps({"items": items})}],
+            "structuredContent": {"items": items},
+        }
+        loose = {"type": "object", "properties": {"items": {"type": "array"}}}
+        strict = {**loose, "properties": {"items": {"type": "array", "minItems": 200}}}
+        shrunk = self.successResultOf(tools.shieldResult(result, loose, FakeContext()))
+        self.assertLess(len(shrunk["structuredContent"]["items"]), 200)
+        kept = self.successResultOf(tools.shieldResult(result, strict, FakeContext()))
+        self.assertEqual(kept["structuredContent"], {"items": items})
+        self.assertIn("would break the tool's outputSchema", kept["content"][-1]["text"])
+        free = self.successResultOf(tools.shieldResult(result, None, FakeContext()))
+        self.assertLess(len(free["structuredContent"]["items"]), 200)
+        self.assertEqual(tools.shielded, 3)
+
+    def test_large_results_are_shrunk_in_the_thread_after_being_kept(self) -> None:
+        tools = makeTools(self.runInThread)
+        context = FakeContext()
+        text = "y" * (THREAD_BYTES + 10)
+        result = {"content": [{"type": "text", "text": text}]}
+        held: list[tuple[Deferred[Any], Callable[[], Any]]] = []
+
+        def hold(f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            d: Deferred[Any] = Deferred()
+            held.append((d, lambda: f(*args)))
+            return d
+
+        tools = GatewayTools(SearchService(runNow), Schemas(), hold)
+        d = tools.shieldResult(result, None, context)
+        self.assertNoResult(d)
+        self.assertEqual(len(context.store), 1)  # kept on the calling thread, first
+        (pending, work) = held.pop()
+        pending.callback(work())
+        out = self.successResultOf(d)
+        self.assertLessEqual(size(out), SHIELD.budget)
+        self.assertEqual(result["content"][0]["text"], text)  # the original is untouched
+
+    def test_a_failure_in_the_thread_sends_the_result_whole(self) -> None:
+        def broken(f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+            return fail(RuntimeError("thread pool stopped"))
+
+        tools = GatewayTools(SearchService(runNow), Schemas(), broken)
+        result = {"content": [{"type": "text", "text": "z" * (THREAD_BYTES + 10)}]}
+        self.assertIs(self.successResultOf(tools.shieldResult(result, None, FakeContext())), result)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_too_large_to_keep_is_shrunk_anyway(self) -> None:
+        tools = makeTools(self.runInThread)
+        context = FakeContext(budget=ResultBudget(maxBytes=1000))
+        result = {"content": [{"type": "text", "text": "q" * 20_000}]}
+        out = self.successResultOf(tools.shieldResult(result, None, context))
+        self.assertLessEqual(size(out), SHIELD.budget)
+        self.assertEqual(out["_meta"][META]["ref"], NOT_KEPT)
+        self.assertEqual(len(context.store), 0)
+
+
+class GetResultTests(SynchronousTestCase):
+    def keep(self, context: FakeContext, result: dict[str, Any]) -> str:
+        shielded = self.successResultOf(makeTools().shieldResult(result, None, context))
+        return str(shielded["_meta"][META]["ref"])
+
+    def page(self, context: FakeContext, **args: Any) -> dict[str, Any]:
+        tools = makeTools()
+        result = self.successResultOf(tools.call("get_result", args, context))
+        if result.get("isError") is not True:
+            self.assertTrue(matchesOutputSchema(tools, "get_result", result), result)
+            self.assertLessEqual(size(result), context.shieldSpec.budget)
+        return result
+
+    def test_pages_rebuild_the_whole_text(self) -> None:
+        context = FakeContext(shieldSpec=ShieldSpec(enabled=True))  # a 64 KiB budget
+        text = "".join(f"{i:06d} ünïcode line\n" for i in range(20_000))
+        ref = self.keep(context, {"content": [{"type": "text", "text": text}]})
+        pieces, offset, pages = [], 0, 0
+        while offset is not None:
+            page = structuredOf(self.page(context, ref=ref, offset=offset))
+            self.assertEqual(page["path"], "content.0.text")
+            pieces.append(page["text"])
+            offset = page["next"]
+            pages += 1
+        self.assertEqual(
+            hashlib.sha256("".join(pieces).encode()).hexdigest(),
+            hashlib.sha256(text.encode()).hexdigest(),
+        )
+        self.assertGreater(pages, 1)
+
+    def test_a_page_over_the_budget_is_cut_to_fit(self) -> None:
+        context = FakeContext()
+        items = [{"id": i, "body": "b" * 300} for i in range(100)]
+        ref = self.keep(context, {"content": [], "structuredContent": {"items": items}})
+        page = structuredOf(self.page(context, ref=ref, limit=100))
+        self.assertEqual(page["path"], "structuredContent.items")
+        self.assertLess(page["returned"], 100)
+        self.assertEqual(page["items"], items[: page["returned"]])
+        self.assertEqual(page["next"], page["returned"])
+        rest = structuredOf(self.page(context, ref=ref, offset=page["next"], fields=["id"]))
+        self.assertEqual(rest["items"][0], {"id": page["returned"]})
+        found = structuredOf(self.page(context, ref=ref, query='"id": 42,'))
+        self.assertEqual((found["total"], found["items"]), (1, [items[42]]))
+
+    def test_one_item_over_the_budget_is_shrunk(self) -> None:
+        context = FakeContext()
+        items = [{"id": 1, "body": "b" * 50_000}, {"id": 2, "body": "c"}]
+        ref = self.keep(context, {"content": [], "structuredContent": {"items": items}})
+        result = self.page(context, ref=ref, path="structuredContent.items")
+        self.assertEqual(result["structuredContent"]["returned"], 1)
+        self.assertIn(ref, result["content"][-1]["text"])
+        self.assertEqual(len(context.store), 1)  # pages are never kept
+
+    def test_errors(self) -> None:
+        context = FakeContext()
+        ref = self.keep(context, {"content": [{"type": "text", "text": "x" * 20_000}]})
+        self.assertIn("unknown ref", errorOf(self.page(context, ref="r.nothing")))
+        self.assertIn(
+            f"get_result: {ref}: no 'nope'", errorOf(self.page(context, ref=ref, path="nope"))
+        )
+        self.assertIn("ref is required", errorOf(self.page(context)))
+        self.assertIn("offset must be at least 0", errorOf(self.page(context, ref=ref, offset=-1)))
+        self.assertIn(
+            "fields must be an array of strings", errorOf(self.page(context, ref=ref, fields="id"))
+        )
+        context.store.clear()
+        self.assertIn("Call the tool again", errorOf(self.page(context, ref=ref)))
+
+    def test_another_store_never_has_the_ref(self) -> None:
+        mine, theirs = FakeContext(), FakeContext()
+        ref = self.keep(mine, {"content": [{"type": "text", "text": "x" * 20_000}]})
+        self.assertIn("unknown ref", errorOf(self.page(theirs, ref=ref)))
+
+
+def test_contexts_satisfy_the_protocol() -> None:
+    context: ToolContext = FakeContext()
+    assert context.servers
+
+
+class FixtureTests(SynchronousTestCase):
+    """The big-result fixture server's tools, shielded in process."""
+
+    def setUp(self) -> None:
+        from tests.fixtures import big_result_server
+
+        self.server = big_result_server
+        self.schemas: dict[str, Any] = {
+            tool["name"]: tool.get("outputSchema") for tool in big_result_server.TOOLS
+        }
+
+    def test_results_match_their_output_schemas(self) -> None:
+        for name in ("many_records", "exact_records"):
+            result = self.server.call(name, {"count": 20})
+            self.assertEqual(json.loads(result["content"][0]["text"]), result["structuredContent"])
+        result = self.server.call("many_records", {"count": 20})
+        self.assertTrue(
+            Schemas().structured(self.schemas["many_records"], result["structuredContent"])
+        )
+        self.assertEqual(len(self.server.bigText(1_000_003)), 1_000_003)
+        self.assertTrue(self.server.png(4).startswith(b"\x89PNG\r\n\x1a\n"))
+
+    def test_structured_results_stay_valid_or_whole(self) -> None:
+        tools = makeTools()
+        for name in ("many_records", "exact_records"):
+            context = FakeContext(shieldSpec=ShieldSpec(enabled=True))
+            result = self.server.call(name, {"count": 2000})
+            out = self.successResultOf(tools.shieldResult(result, self.schemas[name], context))
+            structured = out["structuredContent"]
+            self.assertTrue(
+                structured == result["structuredContent"]
+                or Schemas().structured(self.schemas[name], structured),
+                name,
+            )
+            self.assertEqual(len(context.store), 1)
+
+    def test_a_picture_becomes_a_marker(self) -> None:
+        context = FakeContext(shieldSpec=ShieldSpec(enabled=True))
+        result = self.server.call("picture", {"kbytes": 128})
+        out = self.successResultOf(makeTools().shieldResult(result, None, context))
+        self.assertIn("[image omitted", out["content"][0]["text"])
+        self.assertEqual(out["content"][1], {"type": "text", "text": "A square of noise."})

@@ -1,0 +1,502 @@
+"""The aggregate endpoint C{/mcp} end to end over a real Site with fake
+children: one client session over every server, namespaced names routed
+back to their owner, each child's requests answered by the session that
+caused them and by no other, list changes told, the mode and the routes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway.core.aggregate import AggregateSession, MemberSession
+from mcpgateway.core.spec import ServerSpec
+from tests.core.aggtools import Children, FakeServer, tool
+from tests.http import Harness, Response
+
+VERSION = "2025-11-25"
+
+
+def serverSpec(name: str, mode: str = "stateless") -> ServerSpec:
+    return ServerSpec(
+        name=name,
+        command="fake-server",
+        args=(f"--name={name}",),
+        mode=mode,
+        requestTimeout=60.0,
+        executable=sys.executable,
+    )
+
+
+def initialize(capabilities: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": VERSION,
+            "capabilities": capabilities or {},
+            "clientInfo": {"name": "agg-test", "version": "1"},
+        },
+    }
+
+
+def messagesOf(response: Response) -> list[dict[str, Any]]:
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        return response.events()
+    return [response.json()]
+
+
+class AggregateHarness:
+    def __init__(self, servers: dict[str, FakeServer], modes: dict[str, str] | None = None) -> None:
+        modes = modes or {}
+        self.harness = Harness(
+            {name: serverSpec(name, modes.get(name, "stateless")) for name in servers}
+        )
+        self.harness.gateway.start()
+        self.children = Children(self.harness.reactor, servers)
+
+    @property
+    def gateway(self) -> Any:
+        return self.harness.gateway
+
+    def open(self, path: str = "/mcp", capabilities: dict[str, Any] | None = None) -> str:
+        response = self.harness.request("POST", path, initialize(capabilities))
+        self.children.pump()
+        assert response.status == 200, (response.status, response.body)
+        return response.headers["mcp-session-id"]
+
+    def post(
+        self, session: str, message: dict[str, Any], path: str = "/mcp", pump: bool = True
+    ) -> Response:
+        response = self.harness.request(
+            "POST",
+            path,
+            message,
+            session=session,
+            headers={"mcp-protocol-version": VERSION},
+        )
+        if pump:
+            self.children.pump()
+        return response
+
+    def call(
+        self,
+        session: str,
+        method: str,
+        params: dict[str, Any],
+        requestId: Any = 7,
+        path: str = "/mcp",
+    ) -> dict[str, Any]:
+        response = self.post(
+            session, {"jsonrpc": "2.0", "id": requestId, "method": method, "params": params}, path
+        )
+        messages = messagesOf(response)
+        answers = [m for m in messages if m.get("id") == requestId and "method" not in m]
+        assert answers, messages
+        return answers[-1]
+
+    def get(self, session: str, path: str = "/mcp") -> Response:
+        return self.harness.request(
+            "GET",
+            path,
+            session=session,
+            accept="text/event-stream",
+            headers={"mcp-protocol-version": VERSION},
+        )
+
+
+TWO = {
+    "alpha": FakeServer(
+        tools=[tool("echo"), tool("read_file", "Read a file.", path="the path")],
+        resources=[{"uri": "file:///a.txt", "name": "a"}],
+        templates=[{"uriTemplate": "alpha://{id}", "name": "t"}],
+        prompts=[{"name": "greet"}],
+    ),
+    "beta": FakeServer(tools=[tool("echo")], resources=[{"uri": "file:///b.txt", "name": "b"}]),
+}
+
+
+def fresh(servers: dict[str, FakeServer] | None = None) -> dict[str, FakeServer]:
+    source = servers or TWO
+    return {
+        name: FakeServer(
+            list(s.tools), list(s.prompts), list(s.resources), list(s.templates), s.hold
+        )
+        for name, s in source.items()
+    }
+
+
+class ListAndCallTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.agg = AggregateHarness(fresh())
+
+    def test_initialize_answers_as_one_server(self) -> None:
+        response = self.agg.harness.request("POST", "/mcp", initialize())
+        self.agg.children.pump()
+        body = response.json()
+        self.assertEqual(body["result"]["serverInfo"]["name"], "mcpgateway")
+        self.assertEqual(body["result"]["protocolVersion"], VERSION)
+        self.assertTrue(body["result"]["capabilities"]["tools"]["listChanged"])
+        session = self.agg.gateway.sessions.get(response.headers["mcp-session-id"])
+        self.assertIsInstance(session, AggregateSession)
+        self.assertEqual(session.server, "/mcp")
+
+    def test_tools_list_merges_every_server_namespaced(self) -> None:
+        session = self.agg.open()
+        answer = self.agg.call(session, "tools/list", {})
+        names = [t["name"] for t in answer["result"]["tools"]]
+        self.assertEqual(names, ["alpha__echo", "alpha__read_file", "beta__echo"])
+        described = {t["name"]: t for t in answer["result"]["tools"]}
+        self.assertEqual(described["alpha__read_file"]["description"], "Read a file.")
+
+    def test_call_reaches_the_owner_under_its_own_name(self) -> None:
+        session = self.agg.open()
+        answer = self.agg.call(
+            session, "tools/call", {"name": "beta__echo", "arguments": {"x": "1"}}
+        )
+        self.assertEqual(answer["result"]["content"][0]["text"], "beta:echo:{'x': '1'}")
+        answer = self.agg.call(
+            session, "tools/call", {"name": "alpha__echo", "arguments": {}}, requestId=8
+        )
+        self.assertEqual(answer["result"]["content"][0]["text"], "alpha:echo:{}")
+
+    def test_unknown_tool_is_invalid_params(self) -> None:
+        session = self.agg.open()
+        answer = self.agg.call(session, "tools/call", {"name": "gamma__echo", "arguments": {}})
+        self.assertEqual(answer["error"]["code"], -32602)
+        self.assertIn("Unknown tool", answer["error"]["message"])
+
+    def test_prompts_are_namespaced_and_routed(self) -> None:
+        session = self.agg.open()
+        listed = self.agg.call(session, "prompts/list", {})
+        self.assertEqual([p["name"] for p in listed["result"]["prompts"]], ["alpha__greet"])
+        got = self.agg.call(session, "prompts/get", {"name": "alpha__greet"})
+        self.assertEqual(got["result"]["messages"][0]["content"]["text"], "alpha")
+        sent = [m for s, m in self.agg.children.seen if m.get("method") == "prompts/get"]
+        self.assertEqual(sent[-1]["params"]["name"], "greet")
+
+    def test_resources_keep_their_uri_and_go_to_their_owner(self) -> None:
+        session = self.agg.open()
+        listed = self.agg.call(session, "resources/list", {})
+        self.assertEqual(
+            sorted(r["uri"] for r in listed["result"]["resources"]),
+            ["file:///a.txt", "file:///b.txt"],
+        )
+        read = self.agg.call(session, "resources/read", {"uri": "file:///b.txt"})
+        self.assertEqual(read["result"]["contents"][0]["text"], "beta:file:///b.txt")
+        templated = self.agg.call(session, "resources/read", {"uri": "alpha://42"})
+        self.assertEqual(templated["result"]["contents"][0]["text"], "alpha:alpha://42")
+
+    def test_a_uri_nobody_lists_is_refused_not_guessed(self) -> None:
+        session = self.agg.open()
+        answer = self.agg.call(session, "resources/read", {"uri": "file:///c.txt"})
+        self.assertEqual(answer["error"]["code"], -32602)
+        self.assertIn("no server", answer["error"]["message"])
+
+    def test_a_uri_two_servers_list_is_refused(self) -> None:
+        servers = fresh()
+        servers["beta"].resources.append({"uri": "file:///a.txt", "name": "dup"})
+        agg = AggregateHarness(servers)
+        session = agg.open()
+        answer = agg.call(session, "resources/read", {"uri": "file:///a.txt"})
+        self.assertEqual(answer["error"]["code"], -32602)
+        self.assertIn("more than one server", answer["error"]["message"])
+
+    def test_members_open_lazily_one_per_server(self) -> None:
+        session = self.agg.open()
+        aggregate = self.agg.gateway.sessions.get(session)
+        self.assertEqual(aggregate.members, {})
+        self.agg.call(session, "tools/list", {})
+        self.assertEqual(aggregate.members, {})
+        self.agg.call(session, "tools/call", {"name": "beta__echo", "arguments": {}})
+        self.agg.call(session, "tools/call", {"name": "beta__echo", "arguments": {}}, requestId=9)
+        self.assertEqual(sorted(aggregate.members), ["beta"])
+        self.assertIsInstance(aggregate.members["beta"], MemberSession)
+        self.assertIsNone(self.agg.gateway.sessions.get(aggregate.members["beta"].id))
+
+    def test_a_session_of_mcp_is_not_found_on_a_server_endpoint(self) -> None:
+        session = self.agg.open()
+        response = self.agg.post(
+            session,
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}},
+            path="/alpha/mcp",
+        )
+        self.assertEqual(response.status, 404)
+        direct = self.agg.harness.initialize("alpha", answerChild=False)
+        self.agg.children.pump()
+        response = self.agg.post(
+            direct, {"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}
+        )
+        self.assertEqual(response.status, 404)
+
+    def test_delete_ends_the_members(self) -> None:
+        session = self.agg.open()
+        self.agg.call(session, "tools/call", {"name": "alpha__echo", "arguments": {}})
+        aggregate = self.agg.gateway.sessions.get(session)
+        member = aggregate.members["alpha"]
+        response = self.agg.harness.request(
+            "DELETE", "/mcp", session=session, headers={"mcp-protocol-version": VERSION}
+        )
+        self.assertEqual(response.status, 200)
+        self.assertIsNone(self.agg.gateway.sessions.get(session))
+        self.assertEqual(aggregate.members, {})
+        self.assertIsNone(self.agg.gateway.pools["alpha"].upstreamFor(member) if False else None)
+
+    def test_unknown_endpoint_is_404(self) -> None:
+        response = self.agg.harness.request("POST", "/mcp/nope", initialize())
+        self.assertEqual(response.status, 404)
+        response = self.agg.harness.request("POST", "/mcp/a/b", initialize())
+        self.assertEqual(response.status, 404)
+        response = self.agg.harness.request("POST", "/mcp~nokey", initialize())
+        self.assertEqual(response.status, 404)
+
+
+class ChildRequestTests(SynchronousTestCase):
+    """Sampling and elicitation from two members reach the one session that
+    called, and each answer reaches the child that asked."""
+
+    def setUp(self) -> None:
+        servers = fresh()
+        servers["alpha"].hold = True
+        servers["beta"].hold = True
+        self.agg = AggregateHarness(servers)
+
+    def test_two_members_asking_request_one_get_distinct_ids(self) -> None:
+        session = self.agg.open(capabilities={"sampling": {}})
+        getStream = self.agg.get(session)
+        first = self.agg.post(
+            session,
+            {
+                "jsonrpc": "2.0",
+                "id": 10,
+                "method": "tools/call",
+                "params": {"name": "alpha__echo", "arguments": {}},
+            },
+        )
+        second = self.agg.post(
+            session,
+            {
+                "jsonrpc": "2.0",
+                "id": 11,
+                "method": "tools/call",
+                "params": {"name": "beta__echo", "arguments": {}},
+            },
+        )
+        self.assertEqual(len(self.agg.children.held), 2)
+        asked = {}
+        for proc, call in self.agg.children.held:
+            server = self.agg.children.serverOf(proc)
+            proc.reply(
+                {
+                    "jsonrpc": "2.0",
+                    "id": "s1",
+                    "method": "sampling/createMessage",
+                    "params": {
+                        "messages": [],
+                        "maxTokens": 5,
+                        "_meta": {"mcpgateway/relatedRequestId": call["id"]},
+                    },
+                }
+            )
+            asked[server] = proc
+        requests = [
+            m
+            for r in (first, second)
+            for m in messagesOf(r)
+            if m.get("method") == "sampling/createMessage"
+        ]
+        self.assertEqual(len(requests), 2)
+        ids = [m["id"] for m in requests]
+        self.assertEqual(len(set(ids)), 2)
+        # Answer them crosswise: each answer still reaches the child that asked.
+        for message, server in zip(requests, ["alpha", "beta"], strict=True):
+            del server
+            self.agg.post(
+                session,
+                {
+                    "jsonrpc": "2.0",
+                    "id": message["id"],
+                    "result": {
+                        "role": "assistant",
+                        "content": {"type": "text", "text": f"answer-{message['id']}"},
+                        "model": "m",
+                    },
+                },
+            )
+        for server, proc in asked.items():
+            answers = [m for m in proc.sentMessages() if m.get("id") == "s1" and "result" in m]
+            self.assertEqual(len(answers), 1, server)
+        del getStream
+
+    def test_an_answer_from_another_aggregate_session_is_dropped(self) -> None:
+        mine = self.agg.open(capabilities={"sampling": {}})
+        theirs = self.agg.open(capabilities={"sampling": {}})
+        call = self.agg.post(
+            mine,
+            {
+                "jsonrpc": "2.0",
+                "id": 10,
+                "method": "tools/call",
+                "params": {"name": "alpha__echo", "arguments": {}},
+            },
+        )
+        proc, held = self.agg.children.held[0]
+        proc.reply(
+            {
+                "jsonrpc": "2.0",
+                "id": "s1",
+                "method": "sampling/createMessage",
+                "params": {
+                    "messages": [],
+                    "maxTokens": 5,
+                    "_meta": {"mcpgateway/relatedRequestId": held["id"]},
+                },
+            }
+        )
+        asked = [m for m in messagesOf(call) if m.get("method") == "sampling/createMessage"]
+        self.assertEqual(len(asked), 1)
+        before = len(proc.sentMessages())
+        response = self.agg.post(
+            theirs,
+            {
+                "jsonrpc": "2.0",
+                "id": asked[0]["id"],
+                "result": {
+                    "role": "assistant",
+                    "content": {"type": "text", "text": "x"},
+                    "model": "m",
+                },
+            },
+        )
+        self.assertEqual(response.status, 202)
+        self.assertEqual(len(proc.sentMessages()), before)
+        self.agg.post(
+            mine,
+            {
+                "jsonrpc": "2.0",
+                "id": asked[0]["id"],
+                "result": {
+                    "role": "assistant",
+                    "content": {"type": "text", "text": "x"},
+                    "model": "m",
+                },
+            },
+        )
+        self.assertEqual(len([m for m in proc.sentMessages() if m.get("id") == "s1"]), 1)
+
+    def test_cancel_reaches_the_member_the_call_went_to(self) -> None:
+        session = self.agg.open()
+        self.agg.post(
+            session,
+            {
+                "jsonrpc": "2.0",
+                "id": 10,
+                "method": "tools/call",
+                "params": {"name": "beta__echo", "arguments": {}},
+            },
+        )
+        proc, held = self.agg.children.held[0]
+        self.assertEqual(self.agg.children.serverOf(proc), "beta")
+        self.agg.post(
+            session,
+            {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 10}},
+        )
+        cancels = [m for m in proc.sentMessages() if m.get("method") == "notifications/cancelled"]
+        self.assertEqual([c["params"]["requestId"] for c in cancels], [held["id"]])
+        alpha = [
+            p
+            for p in self.agg.harness.reactor.processes
+            if self.agg.children.serverOf(p) == "alpha"
+        ]
+        for other in alpha:
+            self.assertFalse(
+                [m for m in other.sentMessages() if m.get("method") == "notifications/cancelled"]
+            )
+
+    def test_progress_reaches_the_caller_with_its_token(self) -> None:
+        session = self.agg.open()
+        call = self.agg.post(
+            session,
+            {
+                "jsonrpc": "2.0",
+                "id": 10,
+                "method": "tools/call",
+                "params": {
+                    "name": "alpha__echo",
+                    "arguments": {},
+                    "_meta": {"progressToken": "mine"},
+                },
+            },
+        )
+        proc, held = self.agg.children.held[0]
+        token = held["params"]["_meta"]["progressToken"]
+        proc.reply(
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/progress",
+                "params": {"progressToken": token, "progress": 1},
+            }
+        )
+        proc.reply({"jsonrpc": "2.0", "id": held["id"], "result": {"content": []}})
+        messages = messagesOf(call)
+        progress = [m for m in messages if m.get("method") == "notifications/progress"]
+        self.assertEqual([p["params"]["progressToken"] for p in progress], ["mine"])
+        self.assertEqual(messages[-1]["id"], 10)
+
+
+class ListChangedTests(SynchronousTestCase):
+    def test_a_server_added_is_told_and_callable(self) -> None:
+        servers = fresh()
+        servers["gamma"] = FakeServer(tools=[tool("ping_me")])
+        agg = AggregateHarness({k: v for k, v in servers.items() if k != "gamma"})
+        agg.children.servers["gamma"] = servers["gamma"]
+        session = agg.open()
+        stream = agg.get(session)
+        agg.call(session, "tools/list", {})
+        specs = {name: pool.spec for name, pool in agg.gateway.pools.items()}
+        specs["gamma"] = serverSpec("gamma")
+        agg.gateway.reconfigure(specs)
+        agg.harness.reactor.advance(0.3)
+        agg.children.pump()
+        # The new server's catalog is probed, then the session is told, once.
+        agg.harness.reactor.advance(0.3)
+        told = [
+            e for e in messagesOf(stream) if e.get("method") == "notifications/tools/list_changed"
+        ]
+        self.assertEqual(len(told), 1)
+        listed = agg.call(session, "tools/list", {}, requestId=20)
+        self.assertIn("gamma__ping_me", [t["name"] for t in listed["result"]["tools"]])
+        answer = agg.call(
+            session, "tools/call", {"name": "gamma__ping_me", "arguments": {}}, requestId=21
+        )
+        self.assertEqual(answer["result"]["content"][0]["text"], "gamma:ping_me:{}")
+
+    def test_a_server_removed_is_told(self) -> None:
+        agg = AggregateHarness(fresh())
+        session = agg.open()
+        stream = agg.get(session)
+        agg.call(session, "tools/list", {})
+        specs = {name: pool.spec for name, pool in agg.gateway.pools.items() if name != "beta"}
+        agg.gateway.reconfigure(specs)
+        agg.harness.reactor.advance(0.3)
+        told = [
+            e for e in messagesOf(stream) if e.get("method") == "notifications/tools/list_changed"
+        ]
+        self.assertEqual(len(told), 1)
+        listed = agg.call(session, "tools/list", {}, requestId=20)
+        self.assertEqual(
+            [t["name"] for t in listed["result"]["tools"]], ["alpha__echo", "alpha__read_file"]
+        )
+
+    def test_nothing_changed_says_nothing(self) -> None:
+        agg = AggregateHarness(fresh())
+        session = agg.open()
+        stream = agg.get(session)
+        agg.call(session, "tools/list", {})
+        agg.gateway.aggregator.membersChanged()
+        agg.harness.reactor.advance(0.3)
+        self.assertEqual(
+            [e for e in messagesOf(stream) if "list_changed" in str(e.get("method"))], []
+        )
