@@ -42,7 +42,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, fail, succeed
+from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -57,6 +57,9 @@ from mcpgateway.core.aggregate import (
 )
 from mcpgateway.core.aggregatetypes import ToolFilter
 from mcpgateway.core.catalog import CatalogService, catalogKeyOf
+from mcpgateway.core.gatewaytools import GatewayTools
+from mcpgateway.core.schemas import Schemas
+from mcpgateway.core.search import SearchService
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.moderntypes import (
     ListenFilter,
@@ -150,7 +153,9 @@ class Gateway:
             source), kept up to date from every child that starts; C{None}:
             in memory only, and listed only when the aggregate asks.
         @param tools: the aggregate endpoint's own tools (search, describe,
-            invoke, get_result); C{None}: none.
+            invoke, get_result); C{None}: theirs with the search index and
+            the schema checks worked on in the reactor thread (for tests:
+            the service passes ones that work in threads).
         @param resultBytes: what the aggregate's kept results may take in
             all (C{None}: the default).
         """
@@ -169,6 +174,9 @@ class Gateway:
         self.catalogs = catalogs if catalogs is not None else CatalogService(clock)
         for pool in self.pools.values():
             self._attach(pool)
+        if tools is None:
+            # Tests and embedders: the search index worked on inline.
+            tools = GatewayTools(SearchService(maybeDeferred), Schemas())
         self.aggregator = Aggregator(
             self.pools,
             self.catalogs,

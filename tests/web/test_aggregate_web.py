@@ -5,6 +5,7 @@ caused them and by no other, list changes told, the mode and the routes."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -500,3 +501,163 @@ class ListChangedTests(SynchronousTestCase):
         self.assertEqual(
             [e for e in messagesOf(stream) if "list_changed" in str(e.get("method"))], []
         )
+
+
+class SearchModeTests(SynchronousTestCase):
+    """C{?mode=search} and C{/mcp/search}: the gateway's four tools instead
+    of every schema, reaching every member's tools."""
+
+    def setUp(self) -> None:
+        servers = fresh()
+        servers["beta"].tools.append(
+            tool("create_entities", "Create entities in the knowledge graph.", names="names")
+        )
+        self.agg = AggregateHarness(servers)
+
+    def listed(self, path: str) -> list[str]:
+        session = self.agg.open(path)
+        answer = self.agg.call(session, "tools/list", {}, path=path.split("?")[0])
+        return [t["name"] for t in answer["result"]["tools"]]
+
+    def test_mode_search_lists_the_gateway_tools(self) -> None:
+        self.assertEqual(
+            self.listed("/mcp?mode=search"), ["search", "describe", "invoke", "get_result"]
+        )
+        self.assertEqual(self.listed("/mcp/search"), ["search", "describe", "invoke", "get_result"])
+
+    def test_mode_full_on_the_search_endpoint_lists_every_tool(self) -> None:
+        self.assertIn("beta__create_entities", self.listed("/mcp/search?mode=full"))
+
+    def test_search_describe_invoke(self) -> None:
+        session = self.agg.open("/mcp?mode=search")
+        found = self.agg.call(
+            session,
+            "tools/call",
+            {"name": "search", "arguments": {"query": "knowledge graph entities"}},
+        )
+        results = found["result"]["structuredContent"]["results"]
+        self.assertEqual(results[0]["name"], "beta__create_entities")
+        described = self.agg.call(
+            session,
+            "tools/call",
+            {"name": "describe", "arguments": {"name": "beta__create_entities"}},
+            8,
+        )
+        self.assertIn("names", json.dumps(described["result"]["structuredContent"]))
+        invoked = self.agg.call(
+            session,
+            "tools/call",
+            {
+                "name": "invoke",
+                "arguments": {"name": "beta__create_entities", "arguments": {"names": "x"}},
+            },
+            9,
+        )
+        self.assertIn("beta:create_entities:{'names': 'x'}", json.dumps(invoked["result"]))
+        sent = [m for s, m in self.agg.children.seen if m.get("method") == "tools/call"]
+        self.assertEqual(sent[-1]["params"]["name"], "create_entities")
+
+    def test_invoke_with_bad_arguments_is_an_error_result_naming_them(self) -> None:
+        servers = fresh()
+        strict = tool("strict")
+        strict["inputSchema"]["required"] = ["path"]
+        servers["alpha"].tools.append(strict)
+        agg = AggregateHarness(servers)
+        session = agg.open("/mcp?mode=search")
+        answer = agg.call(
+            session,
+            "tools/call",
+            {"name": "invoke", "arguments": {"name": "alpha__strict", "arguments": {}}},
+        )
+        self.assertTrue(answer["result"]["isError"])
+        self.assertIn("path", json.dumps(answer["result"]["content"]))
+        self.assertFalse([m for s, m in agg.children.seen if m.get("method") == "tools/call"])
+
+
+class ShieldTests(SynchronousTestCase):
+    def test_a_large_result_is_shrunk_and_paged_back_by_its_own_session_only(self) -> None:
+        servers = fresh()
+        agg = AggregateHarness(servers)
+        big = "x" * 200_000
+        session = agg.open("/mcp/search")
+        other = agg.open("/mcp/search")
+        # The child answers one call with a large text.
+        servers["alpha"].hold = True
+        call = agg.post(
+            session,
+            {
+                "jsonrpc": "2.0",
+                "id": 30,
+                "method": "tools/call",
+                "params": {"name": "invoke", "arguments": {"name": "alpha__echo", "arguments": {}}},
+            },
+            path="/mcp/search",
+        )
+        proc, held = agg.children.held[0]
+        proc.reply(
+            {
+                "jsonrpc": "2.0",
+                "id": held["id"],
+                "result": {"content": [{"type": "text", "text": big}]},
+            }
+        )
+        (answer,) = [m for m in messagesOf(call) if m.get("id") == 30]
+        self.assertLessEqual(len(json.dumps(answer["result"])), 65536)
+        shielded = answer["result"]["_meta"]["mcpgateway/shielded"]
+        servers["alpha"].hold = False
+        page = agg.call(
+            session,
+            "tools/call",
+            {"name": "get_result", "arguments": {"ref": "nope"}},
+            31,
+            path="/mcp/search",
+        )
+        self.assertTrue(page["result"]["isError"])
+        aggregate = agg.gateway.sessions.get(session)
+        self.assertIsNotNone(aggregate.results)
+        ref = shielded["ref"]
+        self.assertIn(ref, list(aggregate.results._entries))
+        whole = ""
+        offset = 0
+        while True:
+            got = agg.call(
+                session,
+                "tools/call",
+                {
+                    "name": "get_result",
+                    "arguments": {"ref": ref, "offset": offset, "limit": 50_000},
+                },
+                32 + offset,
+                path="/mcp/search",
+            )
+            data = got["result"]["structuredContent"]
+            whole += data["text"]
+            if data["next"] is None:
+                break
+            offset = data["next"]
+        self.assertEqual(whole, big)
+        theirs = agg.call(
+            other,
+            "tools/call",
+            {"name": "get_result", "arguments": {"ref": ref}},
+            99,
+            path="/mcp/search",
+        )
+        self.assertTrue(theirs["result"]["isError"])
+
+
+class RestoreTests(SynchronousTestCase):
+    def test_an_aggregate_session_outlives_the_process(self) -> None:
+        agg = AggregateHarness(fresh())
+        session = agg.open("/mcp?mode=search")
+        aggregate = agg.gateway.sessions.get(session)
+        record = aggregate.record()
+        from mcpgateway.ops.sessionstore import encode, parse
+
+        (back,) = parse(encode([record]))
+        restored = AggregateSession.fromRecord(back)
+        self.assertEqual(
+            (restored.endpoint, restored.mode, restored.server), ("default", "search", "/mcp")
+        )
+        self.assertEqual(restored.id, session)
+        self.assertTrue(restored.restored)
