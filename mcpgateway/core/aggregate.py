@@ -383,9 +383,8 @@ class Aggregator:
         counts = {server: 0 for server in view.members}
         for owner in view.callable.values():
             counts[owner.server] += 1
-        instructions = (
-            self._tools.instructions(counts, session.mode) if self._tools is not None else ""
-        )
+        mode = "hybrid" if view.hybrid else session.mode
+        instructions = self._tools.instructions(counts, mode) if self._tools is not None else ""
         result: dict[str, Any] = {
             "protocolVersion": session.protocolVersion,
             "capabilities": {

@@ -469,16 +469,18 @@ class CatalogService:
 
     # -- pools -----------------------------------------------------------------
 
-    def attach(self, pool: ServerPool) -> None:
-        """Learn the catalogs of C{pool}'s children from now on (it replaces
-        any pool of the same server)."""
+    def attach(self, pool: ServerPool, watch: bool = True) -> None:
+        """Serve the catalogs of C{pool} (it replaces any pool of the same
+        server) and, with C{watch}, learn them from its children from now
+        on (without: only probes list it)."""
         name = pool.spec.name
         old = self._pools.get(name)
         if old is not None and old is not pool:
             old.watchChildren(None)
         self._pools[name] = pool
         self._forgotten.discard(name)
-        pool.watchChildren(self)
+        if watch:
+            pool.watchChildren(self)
         launch = launchOf(pool.spec)
         for key, catalog in list(self._catalogs.items()):
             if key[0] == name:

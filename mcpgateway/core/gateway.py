@@ -227,10 +227,10 @@ class Gateway:
             self._saving.start()
 
     def _attach(self, pool: ServerPool) -> None:
-        """Let the catalogs list each new child of C{pool} (only with a
-        catalog service given: without one, catalogs come from probes)."""
-        if self._watchChildren:
-            self.catalogs.attach(pool)
+        """Let the catalogs serve C{pool}, and list each new child of it
+        (only with a catalog service given: without one, catalogs come
+        from probes)."""
+        self.catalogs.attach(pool, watch=self._watchChildren)
 
     def _filterOf(self, server: str) -> ToolFilter:
         pool = self.pools.get(server)
@@ -810,6 +810,11 @@ class Gateway:
             ),
             sessions=self._sessionStatuses(),
         )
+
+    def aggregateStatus(self) -> dict[str, Any]:
+        """The aggregate endpoint's line of C{/health} (docs/aggregate.md):
+        its sessions, members, kept results and each server's catalog."""
+        return {**self.aggregator.status(), "catalogs": self.catalogs.status()}
 
     def serverStatus(self, name: str) -> ServerStatus:
         """A snapshot of server C{name} (C{KeyError} if there is none)."""

@@ -92,6 +92,9 @@ class _Pass:
     items: int | None
     chars: int | None
     omitted: dict[str, int] = field(default_factory=dict)
+    marker: bool = True
+    """End a cut array with a text item saying how many were left out (not
+    in C{structuredContent}: the item would break its schema's C{items})."""
 
 
 def _cutString(text: str, path: str, p: _Pass) -> str:
@@ -141,7 +144,7 @@ def _shrink(value: Any, path: str, p: _Pass) -> Any:
         items = items[: p.items]
         p.omitted[path] = more
     shrunk = [_shrink(item, f"{path}.{i}", p) for i, item in enumerate(items)]
-    if more:
+    if more and p.marker:
         shrunk.append(f"… {more} more items (get_result ref={p.ref})")
     return shrunk
 
@@ -333,7 +336,7 @@ def _structured(
             "structuredContent left whole: it cannot be checked against the tool's "
             "outputSchema here, and shortening it could break it.",
         )
-    mine = _Pass(p.ref, p.heavyField, p.heavy, p.items, p.chars)
+    mine = _Pass(p.ref, p.heavyField, p.heavy, p.items, p.chars, marker=False)
     shrunk = _shrink(original, "structuredContent", mine)
     if not mine.omitted:
         return (True, original), False, ""

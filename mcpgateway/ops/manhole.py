@@ -339,7 +339,7 @@ def gatewayNamespace(gateway: Any, top: IService, reactor: Any) -> dict[str, Any
 
     def health() -> dict[str, Any]:
         """The body of C{GET /health}."""
-        return healthBody(gateway.status())
+        return healthBody(gateway.status(), aggregate=gateway.aggregateStatus())
 
     def restart(name: str) -> Deferred[Any]:
         """Stop server C{name}'s shared child; the next request spawns a fresh one."""

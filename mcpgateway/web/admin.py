@@ -40,7 +40,11 @@ class ManagementApp:
     @app.route("/health", methods=["GET"])
     def health(self, request: IRequest) -> bytes:
         auth = self._team.authLine() if self._team is not None else None
-        return jsonReply(request, 200, healthBody(self._gateway.status(), auth))
+        return jsonReply(
+            request,
+            200,
+            healthBody(self._gateway.status(), auth, aggregate=self._gateway.aggregateStatus()),
+        )
 
     @app.route("/metrics", methods=["GET"])
     def metrics(self, request: IRequest) -> bytes:

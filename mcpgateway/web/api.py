@@ -101,7 +101,11 @@ class ApiApp:
     @app.route(PREFIX + "/health", methods=["GET"])
     def health(self, request: IRequest) -> bytes:
         auth = self._authLine() if self._authLine is not None else {"mode": "none"}
-        return jsonReply(request, 200, healthBody(self._gateway.status(), auth))
+        return jsonReply(
+            request,
+            200,
+            healthBody(self._gateway.status(), auth, aggregate=self._gateway.aggregateStatus()),
+        )
 
     @app.route(PREFIX + "/servers", methods=["GET"])
     def listServers(self, request: IRequest) -> bytes:

@@ -290,7 +290,7 @@ class _Health(Resource):
             status = self._gateway.status()
             cluster = self._team.cluster
             line = None if cluster is None else cluster.line(visitingSessions(status))
-            body = healthBody(status, self._team.authLine(), line)
+            body = healthBody(status, self._team.authLine(), line, self._gateway.aggregateStatus())
             return jsonReply(request, 200, body)
         request.setHeader(b"allow", b"GET, HEAD")
         return errorReply(request, 405, jsonrpc.INVALID_REQUEST, "only GET is allowed on /health")

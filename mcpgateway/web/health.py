@@ -109,8 +109,11 @@ def healthBody(
     status: GatewayStatus,
     auth: dict[str, Any] | None = None,
     cluster: dict[str, Any] | None = None,
+    aggregate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The body of C{GET /health} (and C{GET /api/v1/health}); C{auth}: how
+    """The body of C{GET /health} (and C{GET /api/v1/health}); C{aggregate}:
+    the aggregate endpoint's line (docs/aggregate.md: its sessions, members,
+    kept results, and each server's catalog); C{auth}: how
     callers are authenticated (docs/team.md: C{{"mode": "none"}}, or the
     mode and its counts; never a name or a token), shown when given;
     C{cluster}: a replica's line (docs/cluster.md: C{replica}, C{advertise},
@@ -128,6 +131,8 @@ def healthBody(
         body["auth"] = auth
     if cluster is not None:
         body["cluster"] = cluster
+    if aggregate is not None:
+        body["aggregate"] = aggregate
     body["servers"] = {name: healthLine(server) for name, server in status.servers.items()}
     return body
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -711,8 +713,8 @@ class SnapshotTests(SynchronousTestCase):
         self.assertTrue(any(e.get("warning", "").endswith("ignored") for e in events))
 
     def test_round_trip_through_the_catalog_store(self) -> None:
-        stateDir = Path(self.mktemp())
-        stateDir.mkdir()
+        stateDir = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, stateDir, True)
         store = CatalogStore(stateDir)
         catalogs = self.service(store)
         catalogs.attach(self.pool)

@@ -700,3 +700,40 @@ class FixtureTests(SynchronousTestCase):
         out = self.successResultOf(makeTools().shieldResult(result, None, context))
         self.assertIn("[image omitted", out["content"][0]["text"])
         self.assertEqual(out["content"][1], {"type": "text", "text": "A square of noise."})
+
+    def test_many_tools_server_lists_120_tools_or_some_domains(self) -> None:
+        from tests.fixtures import many_tools_server
+
+        everything = many_tools_server.definitions([])
+        self.assertEqual(len(everything), 120)
+        self.assertEqual(len({tool["name"] for tool in everything}), 120)
+        for tool in everything:
+            schema = tool["inputSchema"]
+            self.assertEqual(schema.get("required", []), list(schema["properties"])[:1])
+        two = many_tools_server.definitions(["fs", "jira"])
+        self.assertEqual(len(two), 20)
+        self.assertIn("read_text_file", {tool["name"] for tool in two})
+
+
+def test_rows_may_be_search_rows() -> None:
+    tools = GatewayTools(SearchService(runNow), Schemas(), runNow)
+    tools.rowsChanged(searchtools.rows)
+    results: list[dict[str, Any]] = []
+    tools.call("search", {"query": "pod logs", "limit": 1}, FakeContext()).addCallback(
+        results.append
+    )
+    assert results[0]["structuredContent"]["results"][0]["name"] == "k8s__kubectl_logs"
+
+
+def test_a_typed_array_in_structured_content_is_cut() -> None:
+    from tests.fixtures import big_result_server
+
+    schema = big_result_server.TOOLS[1]["outputSchema"]
+    result = big_result_server.call("many_records", {"count": 2000})
+    context = FakeContext(shieldSpec=ShieldSpec(enabled=True))
+    out: list[dict[str, Any]] = []
+    makeTools().shieldResult(result, schema, context).addCallback(out.append)
+    structured = out[0]["structuredContent"]
+    assert len(structured["records"]) < 2000
+    assert Schemas().structured(schema, structured) is True
+    assert size(out[0]) <= context.shieldSpec.budget

@@ -661,3 +661,18 @@ class RestoreTests(SynchronousTestCase):
         )
         self.assertEqual(restored.id, session)
         self.assertTrue(restored.restored)
+
+
+class HealthTests(SynchronousTestCase):
+    def test_health_shows_the_aggregate_and_the_catalogs(self) -> None:
+        agg = AggregateHarness(fresh())
+        session = agg.open()
+        agg.call(session, "tools/call", {"name": "alpha__echo", "arguments": {}})
+        body = agg.harness.request("GET", "/health").json()
+        line = body["aggregate"]
+        self.assertEqual((line["sessions"], line["members"]), (1, 1))
+        self.assertEqual(line["catalogs"]["alpha"]["tools"], 2)
+        self.assertEqual(line["catalogs"]["beta"]["source"], "probe")
+        rows = agg.harness.request("GET", "/sessions").json()["sessions"]
+        (row,) = [r for r in rows if r["server"] == "/mcp"]
+        self.assertEqual((row["mode"], row["members"]), ("aggregate", ["alpha"]))
