@@ -62,6 +62,8 @@ SERVER_PREFIX = "/mcp"
 GATEWAY_TOOL_NAMES = frozenset({"search", "describe", "invoke", "get_result"})
 NOTIFY_DELAY = 0.25
 """Seconds list changes are gathered before a session is told."""
+MEMBER_INSTRUCTIONS = 2000
+"""Characters of one member's own instructions an aggregate session is given."""
 LEARNED_URIS = 1024
 """URIs a session's results named, remembered per session (their owner)."""
 _KIND_METHOD = {
@@ -385,6 +387,8 @@ class Aggregator:
             counts[owner.server] += 1
         mode = "hybrid" if view.hybrid else session.mode
         instructions = self._tools.instructions(counts, mode) if self._tools is not None else ""
+        if mode == "full":
+            instructions += self._memberInstructions(session, view)
         result: dict[str, Any] = {
             "protocolVersion": session.protocolVersion,
             "capabilities": {
@@ -406,6 +410,24 @@ class Aggregator:
             self.sessions.add(session)
         self._remember(session, view)
         return jsonrpc.resultResponse(initialize["id"], result)
+
+    def _memberInstructions(self, session: AggregateSession, view: View) -> str:
+        """The members' own C{instructions}, each under its server's name
+        (full mode: the model sees their tools, so it needs their advice;
+        at most L{MEMBER_INSTRUCTIONS} characters each)."""
+        parts = []
+        for server in view.members:
+            pool = self._pools.get(server)
+            if pool is None:
+                continue
+            catalog = self._catalogs.get(server, self._catalogKey(pool, session.principal))
+            text = getattr(catalog, "instructions", None)
+            if isinstance(text, str) and text.strip():
+                text = text.strip()
+                if len(text) > MEMBER_INSTRUCTIONS:
+                    text = text[:MEMBER_INSTRUCTIONS] + "…"
+                parts.append(f"\n\n## {server}\n{text}")
+        return "".join(parts)
 
     def restore(self, session: AggregateSession) -> None:
         """Take C{session} back (restored from a previous process); its

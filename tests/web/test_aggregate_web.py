@@ -676,3 +676,37 @@ class HealthTests(SynchronousTestCase):
         rows = agg.harness.request("GET", "/sessions").json()["sessions"]
         (row,) = [r for r in rows if r["server"] == "/mcp"]
         self.assertEqual((row["mode"], row["members"]), ("aggregate", ["alpha"]))
+
+
+class InstructionsTests(SynchronousTestCase):
+    def test_full_mode_gives_the_members_instructions_search_mode_does_not(self) -> None:
+        agg = AggregateHarness(fresh())
+        original = agg.children._answer
+
+        def withInstructions(proc: Any, message: dict[str, Any]) -> None:
+            if message.get("method") == "initialize" and agg.children.serverOf(proc) == "beta":
+                proc.reply(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": message["id"],
+                        "result": {
+                            "protocolVersion": VERSION,
+                            "capabilities": {"tools": {}},
+                            "serverInfo": {"name": "beta", "version": "1"},
+                            "instructions": "Call beta__echo before anything else.",
+                        },
+                    }
+                )
+                agg.children.seen.append(("beta", message))
+                return
+            original(proc, message)
+
+        agg.children._answer = withInstructions  # type: ignore[method-assign]
+        response = agg.harness.request("POST", "/mcp", initialize())
+        agg.children.pump()
+        text = response.json()["result"]["instructions"]
+        self.assertIn("## beta\nCall beta__echo before anything else.", text)
+        self.assertIn("alpha (2)", text)
+        response = agg.harness.request("POST", "/mcp/search", initialize())
+        agg.children.pump()
+        self.assertNotIn("beta__echo before", response.json()["result"]["instructions"])
