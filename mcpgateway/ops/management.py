@@ -95,24 +95,14 @@ class Management:
         return self.pool(name).events
 
     def tools(self) -> Deferred[list[dict[str, Any]]]:
-        """The tools of every running shared child, named C{server__tool}."""
-        names, calls = [], []
-        for name, pool in sorted(self._gateway.pools.items()):
-            call = pool.call("tools/list", {})
-            if call is not None:
-                names.append(name)
-                calls.append(call)
-
-        def collect(results: list[tuple[bool, Any]]) -> list[dict[str, Any]]:
-            tools = []
-            for name, (ok, response) in zip(names, results, strict=True):
-                listed = response.get("result", {}).get("tools", []) if ok else []
-                for tool in listed if isinstance(listed, list) else []:
-                    if isinstance(tool, dict) and isinstance(tool.get("name"), str):
-                        tools.append({**tool, "name": f"{name}__{tool['name']}", "server": name})
-            return tools
-
-        return DeferredList(calls, consumeErrors=True).addCallback(collect)
+        """Every tool of every server, as C{/mcp} names them, from the
+        catalogs (servers with no child running included; a server never
+        listed yet is missing until its first child or
+        C{mcpgateway catalog refresh})."""
+        rows = self._gateway.aggregator.searchRows()
+        return succeed(
+            [{**definition, "name": name, "server": server} for name, server, definition in rows]
+        )
 
     # -- catalogs ----------------------------------------------------------------
 

@@ -629,46 +629,59 @@ def test_a_log_stream_notices_a_removal_by_a_config_reload(h: ApiHarness) -> Non
 # -- tools ------------------------------------------------------------------------------
 
 
-def test_tools_of_running_servers_are_namespaced(h: ApiHarness) -> None:
-    h.add("extra")
-    assert h.api("GET", "/tools").json() == {"tools": []}  # nothing runs yet
-    _sid, proc = h.running()
-    response = h.api("GET", "/tools")
-    assert not response.complete
-    listed = [m for m in proc.sentMessages() if m.get("method") == "tools/list"][-1]
+def _listThroughAProbe(
+    h: ApiHarness, tools: list[dict[str, Any]] | None, error: bool = False
+) -> None:
+    """Have the catalogs probe server C{srv}; its child lists C{tools}
+    (or answers tools/list with an error)."""
+    done = h.gateway.catalogs.refresh(h.gateway.pools["srv"])
+    proc = h.process()
+    init = [m for m in proc.sentMessages() if m.get("method") == "initialize"][-1]
     proc.reply(
         {
             "jsonrpc": "2.0",
-            "id": listed["id"],
+            "id": init["id"],
             "result": {
-                "tools": [
-                    {
-                        "name": "echo",
-                        "description": "says it back",
-                        "inputSchema": {"type": "object"},
-                    },
-                    {"name": "add", "inputSchema": {"type": "object"}},
-                ]
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "fake", "version": "0"},
             },
         }
     )
+    listed = [m for m in proc.sentMessages() if m.get("method") == "tools/list"][-1]
+    if error:
+        proc.reply(
+            {"jsonrpc": "2.0", "id": listed["id"], "error": {"code": -32000, "message": "broken"}}
+        )
+    else:
+        proc.reply({"jsonrpc": "2.0", "id": listed["id"], "result": {"tools": tools}})
+    assert done.called
+
+
+def test_tools_come_from_the_catalogs_named_as_mcp_names_them(h: ApiHarness) -> None:
+    h.add("extra")
+    assert h.api("GET", "/tools").json() == {"tools": []}  # nothing listed yet
+    _listThroughAProbe(
+        h,
+        [
+            {"name": "echo", "description": "says it back", "inputSchema": {"type": "object"}},
+            {"name": "add", "inputSchema": {"type": "object"}},
+            {"name": "x" * 60, "inputSchema": {"type": "object"}},
+        ],
+    )
+    response = h.api("GET", "/tools")
     assert response.status == 200
     tools = response.json()["tools"]
-    assert [(t["name"], t["server"]) for t in tools] == [("srv__echo", "srv"), ("srv__add", "srv")]
+    named = [(t["name"], t["server"]) for t in tools]
+    assert named[:2] == [("srv__echo", "srv"), ("srv__add", "srv")]
+    # A long name is shortened with its hash, as /mcp lists it (48 characters).
+    assert len(named[2][0]) == 48 and named[2][1] == "srv"
     assert tools[0]["description"] == "says it back"
 
 
-def test_tools_leave_out_a_server_whose_child_answers_an_error(h: ApiHarness) -> None:
-    _sid, proc = h.running()
+def test_tools_leave_out_a_server_that_could_not_be_listed(h: ApiHarness) -> None:
+    _listThroughAProbe(h, None, error=True)
     response = h.api("GET", "/tools")
-    listed = [m for m in proc.sentMessages() if m.get("method") == "tools/list"][-1]
-    proc.reply(
-        {
-            "jsonrpc": "2.0",
-            "id": listed["id"],
-            "error": {"code": -32601, "message": "no tools here"},
-        }
-    )
     assert response.status == 200
     assert response.json() == {"tools": []}
 
