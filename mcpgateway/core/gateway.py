@@ -58,8 +58,6 @@ from mcpgateway.core.aggregate import (
 from mcpgateway.core.aggregatetypes import ToolFilter
 from mcpgateway.core.catalog import CatalogService, catalogKeyOf
 from mcpgateway.core.gatewaytools import GatewayTools
-from mcpgateway.core.schemas import Schemas
-from mcpgateway.core.search import SearchService
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.moderntypes import (
     ListenFilter,
@@ -77,6 +75,8 @@ from mcpgateway.core.pool import (
     makePool,
 )
 from mcpgateway.core.results import ResultBudget
+from mcpgateway.core.schemas import Schemas
+from mcpgateway.core.search import SearchService
 from mcpgateway.core.sessions import (
     Session,
     SessionFacts,
@@ -459,11 +459,25 @@ class Gateway:
         clientInfo = params.get("clientInfo")
         declared = capabilities if isinstance(capabilities, dict) else {}
         server = SERVER_PREFIX if endpoint == "default" else f"{SERVER_PREFIX}/{endpoint}"
+        settings = self.aggregator.endpoint(endpoint)
+        facts = SessionFacts(
+            server=server,
+            scope=scope,
+            principal=principal,
+            credential="",
+            protocolVersion=protocolVersion,
+            capabilities=routedCapabilities(declared),
+            # Another replica can rebuild it (its members open lazily there),
+            # unless its mode is not its endpoint's: the id does not say it.
+            owned=settings is None or settings.mode != mode,
+            created=self.clock.seconds(),
+        )
         session = self.sessions.create(
             server,
             protocolVersion,
             declared,
             clientInfo if isinstance(clientInfo, dict) else {},
+            facts,
             factory=AggregateSession,
         )
         assert isinstance(session, AggregateSession)
@@ -517,6 +531,8 @@ class Gateway:
         if known is not None:
             same = (known.server, known.scope, known.principal)
             return known if same == (facts.server, facts.scope, facts.principal) else None
+        if facts.server.startswith(SERVER_PREFIX):
+            return self._visitAggregate(sessionId, facts, owner)
         pool = self.pools.get(facts.server)
         if pool is None or facts.owned or pool.spec.sharing is Sharing.SESSION:
             return None
@@ -543,6 +559,41 @@ class Gateway:
         self.sessions.add(session)
         if session.variant is not None:
             pool.restore(session)
+        self.log.info(
+            "session {sid} on {server} {how} (rebuilt from its sealed id)",
+            sid=session.shortId,
+            server=facts.server,
+            how="visiting: its owner does not answer" if session.visiting else "taken back",
+        )
+        return session
+
+    def _visitAggregate(
+        self, sessionId: str, facts: SessionFacts, owner: bool
+    ) -> AggregateSession | None:
+        """L{visit} for a session of an aggregate endpoint: rebuilt with no
+        members (they open here at their next use); C{None} for a session
+        whose mode is not its endpoint's (L{openAggregate})."""
+        endpoint = facts.server[len(SERVER_PREFIX) :].lstrip("/") or "default"
+        settings = self.aggregator.endpoint(endpoint)
+        if facts.owned or settings is None:
+            return None
+        session = AggregateSession(
+            sessionId,
+            facts.server,
+            facts.protocolVersion,
+            facts.capabilitiesDict(),
+            {},
+            facts.created,
+        )
+        session.endpoint = endpoint
+        session.mode = settings.mode
+        session.lastActivity = self.clock.seconds()
+        session.scope = facts.scope
+        session.principal = facts.principal
+        session.restored = True
+        session.visiting = not owner
+        self.sessions.add(session)
+        self.aggregator.restore(session)
         self.log.info(
             "session {sid} on {server} {how} (rebuilt from its sealed id)",
             sid=session.shortId,

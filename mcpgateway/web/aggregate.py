@@ -113,6 +113,13 @@ class AggregateBackend:
     def gone(self, session: Session) -> str | None:
         return None
 
+    def bind(self, session: Session, request: Request) -> None:
+        """The members a request may reach are its principal's servers now
+        (a token's scopes, re-read at every request; a session rebuilt on
+        another replica gets them here)."""
+        assert isinstance(session, AggregateSession)
+        session.mayUse = principalOf(request).mayUse
+
     def forward(
         self, session: Session, message: Message, related: Sink | None
     ) -> Deferred[Message]:

@@ -626,7 +626,7 @@ class GatewayRoot(Resource):
                 modern=self._modern,
                 quota=self.team.quota,
                 throttled=self.team.throttle,
-                cluster=None,
+                cluster=self.team.cluster,
                 backend=AggregateBackend(self._gateway, where.endpoint),
             )
         return endpoint

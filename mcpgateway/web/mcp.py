@@ -399,6 +399,10 @@ class Backend(Protocol):
     def answer(self, session: Session, message: Message) -> bool:
         """Pass on one client answer to a request it was sent."""
 
+    def bind(self, session: Session, request: Request) -> None:
+        """C{session} serves C{request} (its principal's now: the web has
+        checked the key); what the session may reach follows it."""
+
 
 class PoolBackend:
     """The sessions of one server's pool (C{/<server>/mcp})."""
@@ -450,6 +454,9 @@ class PoolBackend:
 
     def answer(self, session: Session, message: Message) -> bool:
         return self.pool.answer(session, message)
+
+    def bind(self, session: Session, request: Request) -> None:
+        """Nothing: the session's server is the one the door let through."""
 
 
 class McpEndpoint(Resource):
@@ -1236,6 +1243,7 @@ class McpEndpoint(Resource):
             # principal's: not found here (the same answer: no oracle).
             return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
         self._gateway.sessions.touch(session)
+        self.backend.bind(session, request)
         note = auditNote(request)
         if note is not None:
             note.session = _shortId(session)

@@ -354,3 +354,42 @@ class FactsTests(SynchronousTestCase):
             jsonrpc.request(1, "elicitation/create", {"mode": "url"}),
         ):
             self.assertEqual(_refusal(rebuilt, message), _refusal(original, message), message)
+
+
+class AggregateVisitTests(Replica):
+    """A session of C{/mcp} carries its facts too: another replica rebuilds
+    it with no members (they open there at their next use), unless its
+    mode is not its endpoint's (the id cannot say it)."""
+
+    def test_an_aggregate_session_is_made_from_its_facts(self) -> None:
+        session, _ = self.gateway.openAggregate("default", "full", initialize(), "2025-06-18")
+        made = self.ids.facts[-1]
+        self.assertEqual((made.server, made.owned), ("/mcp", False))
+        self.assertEqual(session.id, f"r1.sealed-{len(self.ids.facts)}")
+        self.gateway.openAggregate("default", "search", initialize(), "2025-06-18")
+        self.assertTrue(self.ids.facts[-1].owned)  # ?mode=search on /mcp
+        self.gateway.openAggregate("search", "search", initialize(), "2025-06-18")
+        self.assertEqual(
+            (self.ids.facts[-1].server, self.ids.facts[-1].owned), ("/mcp/search", False)
+        )
+
+    def test_another_replica_rebuilds_it_without_members(self) -> None:
+        from mcpgateway.core.aggregate import AggregateSession
+
+        visited = self.gateway.visit("r9.other", facts("/mcp/search", principal=ALICE))
+        assert isinstance(visited, AggregateSession)
+        self.assertEqual((visited.endpoint, visited.mode), ("search", "search"))
+        self.assertTrue(visited.visiting)
+        self.assertEqual(visited.principal, ALICE)
+        self.assertEqual(visited.members, {})
+        self.assertIs(self.gateway.sessions.get("r9.other"), visited)
+        self.assertIn(visited, self.gateway.aggregator.sessions)
+        # Not saved: the session is the owner's.
+        self.gateway.saveSessions()
+        self.assertNotIn("r9.other", [r["id"] for r in self.records])
+
+    def test_a_session_whose_mode_was_chosen_at_initialize_is_not_rebuilt(self) -> None:
+        self.assertIsNone(self.gateway.visit("r9.x", facts("/mcp", owned=True)))
+
+    def test_an_unknown_endpoint_is_not_rebuilt(self) -> None:
+        self.assertIsNone(self.gateway.visit("r9.y", facts("/mcp/nope")))
