@@ -86,6 +86,9 @@ class CatalogLike(Protocol):
     def observe(self, cb: Callable[[str, frozenset[str]], None]) -> Callable[[], None]:
         """Call C{cb(server, kinds)} when a server's lists changed."""
 
+    def failed(self, server: str, catalogKey: str = "") -> bool:
+        """Whether the last probe of that catalog failed."""
+
 
 class ToolsLike(Protocol):
     """What the aggregator needs of the gateway's own tools
@@ -357,16 +360,21 @@ class Aggregator:
 
     def view(self, session: AggregateSession) -> Deferred[View]:
         """The session's view once every member's catalog is known (a server
-        never listed is probed once; one that fails is left out)."""
+        never listed is probed once and waited for; one whose last probe
+        failed is left out, probed again in the background at most every
+        C{PROBE_BACKOFF} seconds)."""
         pending = []
         for member in self._memberList(session):
             if member.lists is None:
                 pool = self._pools[member.server]
-                pending.append(
-                    self._catalogs.ensure(
-                        pool, self._catalogKey(pool, session.principal), session.principal
-                    ).addErrback(lambda _: None)
-                )
+                key = self._catalogKey(pool, session.principal)
+                probing = self._catalogs.ensure(pool, key, session.principal)
+                probing.addErrback(lambda _: None)
+                if not self._catalogs.failed(member.server, key):
+                    # A server that failed to list before is not waited for
+                    # again: it is listed in the background, and the session
+                    # is told when it arrives.
+                    pending.append(probing)
         if not pending:
             return succeed(self.viewNow(session))
         return DeferredList(pending).addCallback(lambda _: self.viewNow(session))

@@ -91,6 +91,10 @@ MAX_ITEMS = 10_000
 DEBOUNCE = 0.5
 """Seconds from a child's first C{list_changed} to listing that kind again."""
 SESSION_FRESH = 300.0
+PROBE_BACKOFF = 60.0
+"""Seconds after a failed probe during which L{CatalogService.ensure}
+answers C{None} at once instead of probing again (a server that never
+answers must not hold every listing up)."""
 """A live catalog younger than this is not listed again from a child of one session."""
 PROBE_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}}
 """What a probe's session declares (what a client may do; no roots: it has none)."""
@@ -304,6 +308,14 @@ def listKinds(
     return maybeDeferred(step, 0)
 
 
+def _coversProbe(capabilities: Any) -> bool:
+    """Whether a client that declared C{capabilities} may be shown all a
+    probe is shown (it declared sampling and elicitation)."""
+    return isinstance(capabilities, dict) and all(
+        isinstance(capabilities.get(name), dict) for name in PROBE_CAPABILITIES
+    )
+
+
 def _initFacts(result: Any) -> tuple[dict[str, Any], dict[str, Any], str | None]:
     """serverInfo, capabilities and instructions of an C{InitializeResult}."""
     result = result if isinstance(result, dict) else {}
@@ -363,6 +375,8 @@ class CatalogService:
         self._forgotten: set[str] = set()
         self._observers: list[Callable[[str, frozenset[str]], None]] = []
         self._errors: dict[Key, str] = {}
+        self._failedAt: dict[Key, float] = {}
+        """When the last probe of each catalog failed (cleared by a success)."""
         self._debounces: dict[Key, _Debounce] = {}
         self._live: dict[Key, list[Deferred[Catalog | None]]] = {}
         """Full live listings in flight, with who waits for them."""
@@ -520,6 +534,11 @@ class CatalogService:
         """The catalog known now (no I/O)."""
         return self._catalogs.get((server, catalogKey))
 
+    def failed(self, server: str, catalogKey: str = "") -> bool:
+        """Whether the last probe of that catalog failed (and nothing listed
+        it since)."""
+        return (server, catalogKey) in self._failedAt
+
     def error(self, server: str, catalogKey: str = "") -> str | None:
         """Why the last probe or listing of that catalog failed (C{None}: it did not)."""
         return self._errors.get((server, catalogKey))
@@ -568,6 +587,10 @@ class CatalogService:
             return
         key = (pool.spec.name, catalogKeyOf(pool, principal))
         if not upstream.handshake:
+            if not _coversProbe(upstream.sessionCapabilities):
+                # A child its client initialized may list less to a client that
+                # cannot do sampling or elicitation: not the server's catalog.
+                return
             known = self._catalogs.get(key)
             if (
                 known is not None
@@ -582,6 +605,8 @@ class CatalogService:
     ) -> None:
         kinds = CHANGED.get(method)
         if kinds is None or self._stopped or not self._current(pool):
+            return
+        if not upstream.handshake and not _coversProbe(upstream.sessionCapabilities):
             return
         key = (pool.spec.name, catalogKeyOf(pool, principal))
         debounce = self._debounces.get(key)
@@ -663,9 +688,13 @@ class CatalogService:
     ) -> Deferred[Catalog | None]:
         """The catalog known now, else the result of one probe (shared by
         every caller meanwhile); C{None} when it failed or timed out."""
-        known = self._catalogs.get((pool.spec.name, catalogKey))
+        key = (pool.spec.name, catalogKey)
+        known = self._catalogs.get(key)
         if known is not None:
             return succeed(known)
+        failed = self._failedAt.get(key)
+        if failed is not None and self._clock.seconds() - failed < PROBE_BACKOFF:
+            return succeed(None)
         return self._probe(pool, catalogKey, principal)
 
     def refresh(
@@ -687,6 +716,10 @@ class CatalogService:
         return waiter
 
     def _probed(self, key: Key, catalog: Catalog | None) -> None:
+        if catalog is None:
+            self._failedAt[key] = self._clock.seconds()
+        else:
+            self._failedAt.pop(key, None)
         for waiter in self._probes.pop(key, []):
             waiter.callback(catalog)
 

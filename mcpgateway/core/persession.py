@@ -112,6 +112,7 @@ class OwnedChildren:
             result = response.get("result")
             if isinstance(result, dict):
                 upstream.sessionInitializeResult = result
+                upstream.sessionCapabilities = session.capabilities
                 if isinstance(result.get("protocolVersion"), str):
                     session.protocolVersion = result["protocolVersion"]
             return response
@@ -176,6 +177,7 @@ class OwnedChildren:
                     f" initialize: {error.get('message', 'no result')}"
                 )
             upstream.sessionInitializeResult = response["result"]
+            upstream.sessionCapabilities = session.capabilities
             router = upstream.router
             router.clientNotification(session, jsonrpc.notification("notifications/initialized"))
             if session.logLevel is not None:

@@ -125,6 +125,9 @@ class Upstream:
         self._wrapper = wrapper
         self.onReady = onReady
         self.sessionInitializeResult: dict[str, Any] | None = None
+        self.sessionCapabilities: dict[str, Any] | None = None
+        """What the client that initialized this child declared (a child
+        per session; C{None}: the gateway initialized it)."""
         """A child of one session: its answer to its session's C{initialize}
         (set by the pool; the catalogs read its capabilities)."""
         self._toldReady: ChildProtocol | None = None

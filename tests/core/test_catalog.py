@@ -23,6 +23,7 @@ from mcpgateway import jsonrpc
 from mcpgateway.core import catalog as catalogmodule
 from mcpgateway.core.catalog import (
     KINDS,
+    PROBE_BACKOFF,
     Catalog,
     CatalogService,
     catalogKeyOf,
@@ -121,8 +122,19 @@ class Child:
         return [m["method"] for m in self.seen if "method" in m]
 
 
-def sessionOf(sid: str, principal: str = "") -> Session:
-    session = Session(sid, "cat", "2025-11-25", {}, {"name": "c", "version": "1"}, 0.0)
+FULL = {"sampling": {}, "elicitation": {}}
+"""What a client declares that may see everything a probe sees."""
+
+
+def sessionOf(sid: str, principal: str = "", capabilities: dict[str, Any] | None = None) -> Session:
+    session = Session(
+        sid,
+        "cat",
+        "2025-11-25",
+        dict(FULL if capabilities is None else capabilities),
+        {"name": "c", "version": "1"},
+        0.0,
+    )
     session.principal = principal
     return session
 
@@ -445,6 +457,22 @@ class ProbeTests(CatalogCase):
         assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
         self.assertEqual(self.pool.shared.router.sessions, set())
 
+    def test_after_a_failed_probe_ensure_answers_at_once_for_a_while(self) -> None:
+        probing = self.catalogs.ensure(self.pool)
+        self.reactor.advance(10)
+        self.assertIsNone(self.successResultOf(probing))
+        self.assertTrue(self.catalogs.failed("cat"))
+        spawned = len(self.reactor.processes)
+        self.reactor.advance(PROBE_BACKOFF - 2)
+        self.assertIsNone(self.successResultOf(self.catalogs.ensure(self.pool)))
+        self.assertEqual(len(self.reactor.processes), spawned)  # no new probe
+        self.reactor.advance(3)
+        again = self.catalogs.ensure(self.pool)
+        self.assertNoResult(again)  # probed again, and this time it answers
+        Child(self.reactor.lastProcess, self.lists).pump()
+        self.assertIsNotNone(self.successResultOf(again))
+        self.assertFalse(self.catalogs.failed("cat"))
+
 
 class PerSessionTests(CatalogCase):
     spec = dataclasses.replace(SPEC, mode="session")
@@ -481,6 +509,15 @@ class PerSessionTests(CatalogCase):
         second.pump()
         self.assertNotIn("tools/list", second.methods())
         self.reactor.advance(301)
+        # A client that cannot sample or elicit may be shown fewer tools by
+        # its own child (server-everything does that): never listed.
+        bare = sessionOf("bare", capabilities={})
+        self.pool.open(bare, clientInitialize())
+        child4 = Child(self.reactor.lastProcess, self.lists)
+        child4.pump()
+        self.pool.notify(bare, jsonrpc.notification("notifications/initialized"))
+        child4.pump()
+        self.assertNotIn("tools/list", child4.methods())
         third = sessionOf("own3")
         self.pool.open(third, clientInitialize())
         child3 = Child(self.reactor.lastProcess, self.lists)

@@ -135,3 +135,37 @@ def callEcho(url: str, message: str) -> str:
             return result.content[0].text  # type: ignore[union-attr]
 
     return anyio.run(main)
+
+
+def npmServer(key: str) -> list[str]:
+    """argv of an npm test backend that scripts/install-test-backends lists
+    in C{paths.env} as C{key} (like C{SERVER_MEMORY_JS}): C{[node, script]}.
+    Runs the script when the key or its file is missing; skips the test
+    when Node.js/npm are."""
+    import shutil
+
+    import pytest
+
+    node = shutil.which("node")
+    if node is None or shutil.which("npm") is None:
+        pytest.skip("Node.js/npm not found: tests with npm MCP backends need them")
+    cache = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or REPO / ".cache" / "test-backends")
+    paths = cache / "paths.env"
+
+    def found() -> str:
+        if not paths.is_file():
+            return ""
+        pairs = (line.split("=", 1) for line in paths.read_text().splitlines() if "=" in line)
+        value = {name: path.strip() for name, path in pairs}.get(key, "")
+        return value if value and Path(value).is_file() else ""
+
+    if not found():
+        subprocess.run(
+            [str(REPO / "scripts" / "install-test-backends"), "--quiet"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "MCPGATEWAY_TEST_CACHE": str(cache)},
+        )
+    script = found()
+    assert script, f"scripts/install-test-backends did not install {key} (see {paths})"
+    return [node, script]

@@ -5,6 +5,7 @@ revision's frozen requirement set), each against one shared legacy child."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -101,4 +102,46 @@ def test_every_required_2026_scenario_passes(
     ]
     assert failing == [], "\n".join(failing) + "\n" + output[-8000:]
     assert proc.returncode == 0, output[-4000:]
+    assert gateway.health()["servers"]["conformance"]["children"] == 1
+
+
+def test_every_active_scenario_passes_on_the_aggregate_endpoint(
+    start: Any, home: Path, conformance: list[str]
+) -> None:
+    """Issue 17: the 2025 suite against C{/mcp}, the aggregate endpoint,
+    with the conformance fixture as its only server and bare names
+    (C{aggregate.json}: the default endpoint's C{namespace} is C{never}):
+    every active scenario passes, as on C{/conformance/mcp}."""
+    (home / "state" / "aggregate.json").write_text(
+        json.dumps({"endpoints": {"default": {"namespace": "never"}}})
+    )
+    config = writeConfig(
+        home / "servers.json", {"conformance": {"command": sys.executable, "args": [str(FIXTURE)]}}
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    url = f"http://localhost:{gateway.port}/mcp"
+    proc = subprocess.run(
+        [*conformance, "server", "--url", url],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=home,
+    )
+    output = proc.stdout + proc.stderr
+    summary = re.search(r"Total: (\d+) passed, (\d+) failed", output)
+    assert summary, output[-3000:]
+    passed, failed = int(summary.group(1)), int(summary.group(2))
+    assert failed == 0, output[-6000:]
+    assert passed >= 70, output[-3000:]
+    for scenario in (
+        "server-session-lifecycle",
+        "dns-rebinding-protection",
+        "server-sse-multiple-streams",
+        "tools-call-sampling",
+        "tools-call-with-progress",
+    ):
+        assert re.search(rf"✓ {scenario}: \d+ passed, 0 failed", output), scenario
+    assert proc.returncode == 0
+    # The aggregate served every scenario, through one shared child.
+    assert "opened on the aggregate endpoint /mcp" in gateway.text()
     assert gateway.health()["servers"]["conformance"]["children"] == 1
