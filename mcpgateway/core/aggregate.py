@@ -25,9 +25,7 @@ aggregate session, so nothing reaches a session that is not its owner:
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,6 +46,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs
 from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, Owner, ShieldSpec, ToolFilter
+from mcpgateway.core.gatewaytools import ROW_SEPARATOR
 from mcpgateway.core.naming import Namer
 from mcpgateway.core.pool import ServerPool, SessionGone
 from mcpgateway.core.results import ResultBudget, ResultStore
@@ -64,6 +63,9 @@ NOTIFY_DELAY = 0.25
 """Seconds list changes are gathered before a session is told."""
 MEMBER_INSTRUCTIONS = 2000
 """Characters of one member's own instructions an aggregate session is given."""
+VIEWS = 1024
+"""Views kept (one per endpoint, mode and set of members and catalogs: per
+principal for per-user servers), the least recently used dropped first."""
 LEARNED_URIS = 1024
 """URIs a session's results named, remembered per session (their owner)."""
 _KIND_METHOD = {
@@ -88,6 +90,9 @@ class CatalogLike(Protocol):
 
     def failed(self, server: str, catalogKey: str = "") -> bool:
         """Whether the last probe of that catalog failed."""
+
+    def known(self) -> Sequence[Any]:
+        """Every catalog served now (with C{.server} and C{.lists})."""
 
 
 class ToolsLike(Protocol):
@@ -210,6 +215,8 @@ class AggregateSession(Session):
         session.scope = record.get("scope", "")
         session.principal = record.get("principal", "")
         session.restored = True
+        if session.principal:
+            session.mayUse = _nothing  # until a request of its principal binds it
         info = record.get("aggregate")
         if isinstance(info, dict):
             if isinstance(info.get("endpoint"), str):
@@ -223,6 +230,10 @@ def _everything(server: str) -> bool:
     return True
 
 
+def _nothing(server: str) -> bool:
+    return False
+
+
 def isAggregateRecord(record: Mapping[str, Any]) -> bool:
     """Whether a saved session record is an aggregate session's."""
     server = record.get("server")
@@ -231,11 +242,6 @@ def isAggregateRecord(record: Mapping[str, Any]) -> bool:
 
 def _idKey(requestId: Any) -> tuple[str, Any]:
     return (type(requestId).__name__, requestId)
-
-
-def _fingerprint(items: Sequence[Any]) -> str:
-    text = json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass
@@ -275,7 +281,7 @@ class Aggregator:
         self._catalogKey = catalogKey if catalogKey is not None else (lambda pool, principal: "")
         self.endpoints: dict[str, EndpointSpec] = {}
         self.sessions: set[AggregateSession] = set()
-        self._views: dict[Any, View] = {}
+        self._views: OrderedDict[Any, View] = OrderedDict()
         self._pending: dict[AggregateSession, set[str]] = {}
         self._notifyCall: IDelayedCall | None = None
         self.useEndpoints({}, NameSettings())
@@ -295,7 +301,7 @@ class Aggregator:
         )
         self.endpoints = chosen
         self._namer = Namer(names, GATEWAY_TOOL_NAMES)
-        self._views = {}
+        self._views = OrderedDict()
         self.membersChanged()
 
     def endpoint(self, name: str) -> EndpointSpec | None:
@@ -344,9 +350,11 @@ class Aggregator:
             ),
         )
         view = self._views.get(key)
-        if view is None:
-            if len(self._views) > 256:
-                self._views.clear()
+        if view is not None:
+            self._views.move_to_end(key)
+        else:
+            while len(self._views) >= VIEWS:
+                self._views.popitem(last=False)
             endpoint = spec if spec.mode == mode else _withMode(spec, mode)
             shielded = endpoint.shield.enabled
             definitions = (
@@ -471,8 +479,7 @@ class Aggregator:
         """C{member}'s own child is gone (the reaper found it): the member is
         dropped and opened again at its next use; the client's session lives."""
         parent = member.parent
-        if parent.members.get(member.server) is member:
-            del parent.members[member.server]
+        self._forget(member)
         self.log.info(
             "aggregate session {sid}: member {server} ended ({reason});"
             " opened again at its next use",
@@ -496,8 +503,7 @@ class Aggregator:
         if member is not None:
             if member.pool is pool and pool.gone(member) is None:
                 return succeed(member)
-            del session.members[server]
-            member.pool.close(member, "its server changed or its child ended")
+            self._drop(member, "its server changed or its child ended")
         waiters = session.opening.get(server)
         if waiters is not None:
             waiting: Deferred[MemberSession] = Deferred()
@@ -530,7 +536,6 @@ class Aggregator:
                     f" {error.get('message', 'no answer')}",
                 )
             if session not in self.sessions:
-                pool.close(member, "its aggregate session ended")
                 raise CallFailed(jsonrpc.INVALID_REQUEST, "the session ended")
             session.members[server] = member
             pool.notify(member, jsonrpc.notification("notifications/initialized"))
@@ -555,6 +560,9 @@ class Aggregator:
 
         def settle(result: MemberSession | Failure) -> None:
             session.opening.pop(server, None)
+            if isinstance(result, Failure):
+                # Whatever the pool started for it (a child of its own) goes.
+                self._close(member, f"it could not be opened: {result.getErrorMessage()}")
             for waiter in waiters:
                 if isinstance(result, Failure):
                     waiter.errback(result)
@@ -563,6 +571,29 @@ class Aggregator:
 
         started.addCallback(opened).addBoth(settle)
         return first
+
+    def _forget(self, member: MemberSession) -> None:
+        """C{member} is no longer its session's: its entry, and the child's
+        questions and the calls it was sent, are forgotten."""
+        parent = member.parent
+        if parent.members.get(member.server) is member:
+            del parent.members[member.server]
+        for askId in [a for a, (asker, _) in parent.asks.items() if asker is member]:
+            del parent.asks[askId]
+        for key in [k for k, m in parent.inflight.items() if m is member]:
+            del parent.inflight[key]
+
+    def _drop(self, member: MemberSession, why: str) -> None:
+        """Forget C{member} and close it on its pool."""
+        self._forget(member)
+        self._close(member, why)
+
+    def _close(self, member: MemberSession, why: str) -> None:
+        maybeDeferred(member.pool.close, member, why).addErrback(
+            lambda reason: self.log.failure(
+                "aggregate: closing member {server} failed", reason, server=member.server
+            )
+        )
 
     def _send(self, member: MemberSession, method: str, params: dict[str, Any]) -> None:
         """A request of the aggregate's own to C{member} (its answer dropped)."""
@@ -701,7 +732,7 @@ class Aggregator:
 
             def gone(reason: Failure) -> Deferred[Message]:
                 if reason.check(SessionGone) and again:
-                    session.members.pop(server, None)
+                    self._drop(member, "its own child ended")
                     return self._member(session, server, route).addCallback(send, False)
                 return fail(reason)
 
@@ -724,7 +755,7 @@ class Aggregator:
     def membersChanged(self) -> None:
         """Servers, filters or catalogs changed: every open session whose
         view changed is told (after L{NOTIFY_DELAY}, coalesced)."""
-        self._views = {}
+        self._views = OrderedDict()
         self._rowsChanged()
         if not self.sessions:
             return
@@ -737,8 +768,7 @@ class Aggregator:
             # Members whose pool was replaced or removed are dropped.
             for server, member in list(session.members.items()):
                 if self._pools.get(server) is not member.pool:
-                    del session.members[server]
-                    member.pool.close(member, f"server {server} was reconfigured")
+                    self._drop(member, f"server {server} was reconfigured")
             self._probeUnknown(session)
             now = _fingerprints(self.viewNow(session))
             changed = sorted(kind for kind in now if now[kind] != session.seen.get(kind))
@@ -768,15 +798,18 @@ class Aggregator:
         self._tools.rowsChanged(self.searchRows)
 
     def searchRows(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """(namespaced name, server, definition) of every tool of every
-        server (for the search index), named as the default endpoint names
-        them."""
-        pairs: list[tuple[str, str, dict[str, Any]]] = []
-        session = AggregateSession("index", SERVER_PREFIX, "", {}, {}, 0.0)
-        view = self.viewNow(session)
-        for name, owner in view.callable.items():
-            pairs.append((name, owner.server, view.definitions[name]))
-        return pairs
+        """(row name, server, definition) of every tool of every catalog
+        (every principal's and route's), for the search index; the row name
+        is C{server ROW_SEPARATOR original}, which a caller's view names
+        (L{CallContext.localName}) or hides."""
+        rows: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {}
+        for catalog in self._catalogs.known():
+            server = catalog.server
+            for tool in catalog.lists.get("tools", ()):
+                name = tool.get("name") if isinstance(tool, dict) else None
+                if isinstance(name, str) and (server, name) not in rows:
+                    rows[(server, name)] = (f"{server}{ROW_SEPARATOR}{name}", server, tool)
+        return list(rows.values())
 
     # -- status ------------------------------------------------------------------
 
@@ -1038,17 +1071,13 @@ _HANDLERS: dict[str, Handler] = {
 
 
 def _fingerprints(view: View) -> dict[str, str]:
-    return {
-        "tools": _fingerprint(view.tools),
-        "prompts": _fingerprint(view.prompts),
-        "resources": _fingerprint([view.resources, view.templates]),
-    }
+    return dict(view.fingerprints)
 
 
 def _withMode(spec: EndpointSpec, mode: str) -> EndpointSpec:
     from dataclasses import replace
 
-    shield = spec.shield if mode == spec.mode else ShieldSpec(enabled=mode == "search")
+    shield = replace(spec.shield, enabled=True) if mode == "search" else spec.shield
     return replace(spec, mode=mode, shield=shield)
 
 
@@ -1088,6 +1117,9 @@ class CallContext:
 
     def visible(self, name: str) -> bool:
         return name in self._view.callable
+
+    def localName(self, server: str, original: str) -> str | None:
+        return self._view.names.get((server, original))
 
     def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
         owner: Owner | None = self._view.callable.get(name)

@@ -53,7 +53,7 @@ from mcpgateway import __version__, jsonrpc, logs, versions
 from mcpgateway.core.pool import ServerPool
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 
@@ -164,8 +164,12 @@ class Catalog:
 def catalogKeyOf(pool: ServerPool, principal: str) -> str:
     """The catalog key of C{principal}'s view of C{pool}'s server: the
     principal's key for a server with children per principal (C{perUser},
-    the credential scope), else C{""}."""
-    return principal if pool.spec.perPrincipal else ""
+    the credential scope), and on an authenticated gateway for any server
+    whose children are not all shared (what a session's own child lists,
+    its resources above all, is that principal's); else C{""}."""
+    if pool.spec.perPrincipal:
+        return principal
+    return principal if principal and pool.spec.sharing is not Sharing.GLOBAL else ""
 
 
 def launchOf(spec: ServerSpec) -> str:
@@ -491,6 +495,10 @@ class CatalogService:
         old = self._pools.get(name)
         if old is not None and old is not pool:
             old.watchChildren(None)
+        if old is not pool:
+            # A new pool (a reconfigured server): its failures are its own.
+            for key in [key for key in self._failedAt if key[0] == name]:
+                del self._failedAt[key]
         self._pools[name] = pool
         self._forgotten.discard(name)
         if watch:
@@ -509,6 +517,8 @@ class CatalogService:
         if pool is not None:
             pool.watchChildren(None)
         self._forgotten.add(server)
+        for key in [key for key in self._failedAt if key[0] == server]:
+            del self._failedAt[key]
         for key in [key for key in self._debounces if key[0] == server]:
             debounce = self._debounces.pop(key)
             if debounce.timer.active():
@@ -529,6 +539,10 @@ class CatalogService:
         return self._pools.get(name, pool) is pool
 
     # -- what is known ---------------------------------------------------------
+
+    def known(self) -> list[Catalog]:
+        """Every catalog served now (of every key)."""
+        return [c for (server, _), c in self._catalogs.items() if server in self._pools]
 
     def get(self, server: str, catalogKey: str = "") -> Catalog | None:
         """The catalog known now (no I/O)."""

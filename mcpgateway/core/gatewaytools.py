@@ -111,9 +111,26 @@ class ToolContext(Protocol):
     def visible(self, name: str) -> bool:
         """Whether C{name} is listed and callable in this view."""
 
+    def localName(self, server: str, original: str) -> str | None:
+        """The name the caller sees for C{server}'s tool C{original}
+        (C{None}: hidden from it)."""
+
     def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
         """The C{CallToolResult} of the namespaced tool C{name}, through the
         member path; fails with L{ToolCallError} for a JSON-RPC error."""
+
+
+ROW_SEPARATOR = "\x1f"
+"""Between the server and the tool's own name in a search row's name (the
+index holds every catalog's tools; each caller's view names them)."""
+
+
+def _localName(hit: Hit, context: ToolContext) -> str | None:
+    """The caller's name for a search hit, or C{None} if it may not see it."""
+    server, separator, original = hit.name.partition(ROW_SEPARATOR)
+    if separator:
+        return context.localName(server, original)
+    return hit.name if context.visible(hit.name) else None
 
 
 class _BadInput(ValueError):
@@ -477,15 +494,15 @@ class GatewayTools:
             servers = frozenset({server})
 
         def found(hits: list[Hit]) -> dict[str, Any]:
-            kept = [hit for hit in hits if context.visible(hit.name)]
+            kept = [(name, hit) for hit in hits if (name := _localName(hit, context)) is not None]
             running: dict[str, bool] = {}
             results = []
-            for hit in kept[:limit]:
+            for name, hit in kept[:limit]:
                 if hit.server not in running:
                     running[hit.server] = bool(context.running(hit.server))
                 results.append(
                     {
-                        "name": hit.name,
+                        "name": name,
                         "server": hit.server,
                         "description": firstSentence(hit.description),
                         "score": round(hit.score, 3) + 0.0,

@@ -26,6 +26,9 @@ Rules (docs/aggregate.md):
 from __future__ import annotations
 
 import fnmatch
+import functools
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -89,6 +92,21 @@ class View:
     def servers(self) -> frozenset[str]:
         return frozenset(self.members)
 
+    @functools.cached_property
+    def names(self) -> Mapping[tuple[str, str], str]:
+        """(server, original) -> namespaced name, for every callable tool."""
+        return {(owner.server, owner.original): name for name, owner in self.callable.items()}
+
+    @functools.cached_property
+    def fingerprints(self) -> Mapping[str, str]:
+        """Per kind (tools, prompts, resources), a digest of what is listed:
+        computed once per view, however many sessions share it."""
+        return {
+            "tools": _fingerprint(self.tools),
+            "prompts": _fingerprint(self.prompts),
+            "resources": _fingerprint([self.resources, self.templates]),
+        }
+
     def owner(self, name: str, kind: str = "tool") -> Owner | None:
         """Who serves namespaced C{name} (C{None}: nobody the caller may use)."""
         if kind == "prompt":
@@ -103,14 +121,15 @@ class View:
         @param learned: the member that returned C{uri} in a result, if any.
         """
         owners = self.uris.get(uri)
+        if owners is None and learned is not None:
+            # The server that returned this very URI, before any template.
+            server = learned(uri)
+            if server is not None and server in self.members:
+                owners = (server,)
         if owners is None:
             owners = tuple(
                 sorted({server for pattern, server in self.patterns if pattern.fullmatch(uri)})
             )
-        if not owners and learned is not None:
-            server = learned(uri)
-            if server is not None and server in self.members:
-                owners = (server,)
         if len(owners) == 1:
             return owners[0], ""
         if owners:
@@ -119,6 +138,11 @@ class View:
                 " the gateway never guesses: use that server's own endpoint"
             )
         return None, f"no server of this endpoint lists the resource {uri!r}"
+
+
+def _fingerprint(items: Sequence[Any]) -> str:
+    text = json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def selected(endpoint: EndpointSpec, server: str) -> bool:

@@ -91,6 +91,10 @@ class FakeContext:
     def visible(self, name: str) -> bool:
         return name in self.definitions and name not in self.hidden
 
+    def localName(self, server: str, original: str) -> str | None:
+        name = f"{server}__{original}"
+        return name if self.visible(name) else None
+
     def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
         self.calls.append((name, arguments))
         answer = self.answers.get(name, {"content": [{"type": "text", "text": "done"}]})

@@ -710,3 +710,94 @@ class InstructionsTests(SynchronousTestCase):
         response = agg.harness.request("POST", "/mcp/search", initialize())
         agg.children.pump()
         self.assertNotIn("beta__echo before", response.json()["result"]["instructions"])
+
+
+class ReviewFindingsTests(SynchronousTestCase):
+    """Paths a review found: each failed before its fix."""
+
+    def test_a_member_that_cannot_open_leaves_no_child(self) -> None:
+        servers = fresh()
+        agg = AggregateHarness(servers, modes={"beta": "stateful"})
+        session = agg.open()
+        original = agg.children._answer
+
+        def refuse(proc: Any, message: dict[str, Any]) -> None:
+            if message.get("method") == "initialize" and agg.children.serverOf(proc) == "beta":
+                proc.reply(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": message["id"],
+                        "error": {"code": -32600, "message": "no"},
+                    }
+                )
+                return
+            original(proc, message)
+
+        agg.children._answer = refuse  # type: ignore[method-assign]
+        for n in range(3):
+            answer = agg.call(
+                session, "tools/call", {"name": "beta__echo", "arguments": {}}, 40 + n
+            )
+            self.assertEqual(answer["error"]["code"], -32000)
+        beta = [p for p in agg.harness.reactor.processes if agg.children.serverOf(p) == "beta"]
+        self.assertTrue(beta)
+        self.assertTrue(all(p.stdinClosed for p in beta))  # every one is being stopped
+        aggregate = agg.gateway.sessions.get(session)
+        self.assertEqual(aggregate.members, {})
+
+    def test_a_uri_a_server_returned_is_its_own_before_any_template(self) -> None:
+        servers = fresh()
+        servers["beta"].templates.append({"uriTemplate": "file:///{+path}", "name": "any"})
+        servers["alpha"].tools.append(tool("report"))
+        agg = AggregateHarness(servers)
+        session = agg.open()
+        aggregate = agg.gateway.sessions.get(session)
+        agg.gateway.aggregator._learn(
+            aggregate,
+            "alpha",
+            {"content": [{"type": "resource_link", "uri": "file:///tmp/r.csv", "name": "r"}]},
+        )
+        read = agg.call(session, "resources/read", {"uri": "file:///tmp/r.csv"})
+        self.assertEqual(read["result"]["contents"][0]["text"], "alpha:file:///tmp/r.csv")
+        # A URI nobody returned still goes to the template's server.
+        read = agg.call(session, "resources/read", {"uri": "file:///etc/x"}, 8)
+        self.assertEqual(read["result"]["contents"][0]["text"], "beta:file:///etc/x")
+
+    def test_search_names_hits_as_the_endpoint_names_them(self) -> None:
+        from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ShieldSpec
+
+        servers = fresh()
+        servers["beta"].tools.append(tool("create_entities", "Create entities in the graph."))
+        agg = AggregateHarness(servers)
+        agg.gateway.aggregator.useEndpoints(
+            {
+                "bare": EndpointSpec(
+                    name="bare", mode="search", namespace="never", shield=ShieldSpec(enabled=True)
+                )
+            },
+            NameSettings(),
+        )
+        session = agg.open("/mcp/bare")
+        found = agg.call(
+            session,
+            "tools/call",
+            {"name": "search", "arguments": {"query": "create entities graph"}},
+            path="/mcp/bare",
+        )
+        names = [r["name"] for r in found["result"]["structuredContent"]["results"]]
+        self.assertEqual(names[0], "create_entities")
+
+    def test_mode_search_keeps_the_endpoints_shield_budget(self) -> None:
+        from mcpgateway.core.aggregate import _withMode
+        from mcpgateway.core.aggregatetypes import EndpointSpec, ShieldSpec
+
+        spec = EndpointSpec(shield=ShieldSpec(enabled=False, budget=32768, maxItems=20))
+        searching = _withMode(spec, "search")
+        self.assertEqual(
+            (searching.shield.enabled, searching.shield.budget, searching.shield.maxItems),
+            (True, 32768, 20),
+        )
+        kept = _withMode(
+            EndpointSpec(name="s", mode="search", shield=ShieldSpec(enabled=True)), "full"
+        )
+        self.assertTrue(kept.shield.enabled)
