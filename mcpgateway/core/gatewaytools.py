@@ -36,7 +36,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway import logs
 from mcpgateway.core.aggregatetypes import ShieldSpec
-from mcpgateway.core.results import BadPath, ResultGone, ResultStore, ResultTooLarge
+from mcpgateway.core.results import BadPath, ResultGone, ResultStore, ResultTooLarge, copied
 from mcpgateway.core.schemas import Schemas
 from mcpgateway.core.search import Hit, SearchRow, SearchService, firstSentence, rowFromTool
 from mcpgateway.core.shield import shield, size
@@ -646,15 +646,26 @@ class GatewayTools:
         bound = _lowerBound(result, max(THREAD_BYTES, spec.budget))
         if bound <= spec.budget and size(result) <= spec.budget:
             return succeed(result)
-        ref = self._keep(result, context.store)
         if bound <= THREAD_BYTES or self._runInThread is None:
+            ref = self._keep(result, context.store)
             return succeed(self._shieldedOrWhole(result, spec, ref, outputSchema))
+        runInThread = self._runInThread
 
         def failed(reason: Failure) -> dict[str, Any]:
             self.log.failure("shortening a result failed; it is sent whole", failure=reason)
             return result
 
-        return self._runInThread(self._shielded, result, spec, ref, outputSchema).addErrback(failed)
+        def kept(made: tuple[object, int]) -> Deferred[dict[str, Any]]:
+            # Only the entry and the budget are touched on the reactor.
+            try:
+                ref = context.store.putCopy(*made)
+            except ResultTooLarge as e:
+                self.log.warn("a result too large to keep was shortened anyway: {why}", why=str(e))
+                ref = NOT_KEPT
+            return runInThread(self._shielded, result, spec, ref, outputSchema)
+
+        # A large result is copied (encoded and decoded) in a thread too.
+        return runInThread(copied, result).addCallback(kept).addErrback(failed)
 
     def _keep(self, result: dict[str, Any], store: ResultStore) -> str:
         try:

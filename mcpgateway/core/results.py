@@ -53,6 +53,14 @@ def compact(value: object) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+def copied(result: object) -> tuple[object, int]:
+    """A private copy of C{result} (through its compact JSON, so what is
+    kept is plain JSON) and that JSON's length: what L{ResultStore.putCopy}
+    takes. Pure; safe in a worker thread."""
+    encoded = compact(result)
+    return json.loads(encoded), len(encoded)
+
+
 class _Entry:
     __slots__ = ("born", "default", "nbytes", "parsed", "value")
 
@@ -125,13 +133,20 @@ class ResultStore:
 
         @raise ResultTooLarge: it alone is over C{maxBytes} or the budget.
         """
-        encoded = compact(result)
-        nbytes = len(encoded)
+        return self.putCopy(*copied(result))
+
+    def putCopy(self, copy: object, nbytes: int) -> str:
+        """Keep C{copy}, a private copy of a result whose compact JSON is
+        C{nbytes} long (L{copied}, which may run in a thread: it is the
+        costly part); its new ref.
+
+        @raise ResultTooLarge: it alone is over C{maxBytes} or the budget.
+        """
         if nbytes > self.maxBytes:
             raise ResultTooLarge(f"{nbytes} bytes is over this store's {self.maxBytes}")
         self._expire()
         ref = "r." + secrets.token_urlsafe(16)
-        entry = _Entry(json.loads(encoded), nbytes, self._clock.seconds())
+        entry = _Entry(copy, nbytes, self._clock.seconds())
         while self._entries and (
             len(self._entries) >= self.maxEntries or self.nbytes + nbytes > self.maxBytes
         ):

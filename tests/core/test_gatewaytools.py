@@ -542,7 +542,7 @@ class ShieldTests(SynchronousTestCase):
         self.assertLess(len(free["structuredContent"]["items"]), 200)
         self.assertEqual(tools.shielded, 3)
 
-    def test_large_results_are_shrunk_in_the_thread_after_being_kept(self) -> None:
+    def test_large_results_are_copied_and_shrunk_in_threads_and_kept_between(self) -> None:
         tools = makeTools(self.runInThread)
         context = FakeContext()
         text = "y" * (THREAD_BYTES + 10)
@@ -557,9 +557,13 @@ class ShieldTests(SynchronousTestCase):
         tools = GatewayTools(SearchService(runNow), Schemas(), hold)
         d = tools.shieldResult(result, None, context)
         self.assertNoResult(d)
-        self.assertEqual(len(context.store), 1)  # kept on the calling thread, first
+        self.assertEqual(len(context.store), 0)  # nothing encoded on the calling thread
         (pending, work) = held.pop()
-        pending.callback(work())
+        pending.callback(work())  # the copy, made in a thread
+        self.assertEqual(len(context.store), 1)  # kept on the calling thread, then
+        self.assertNoResult(d)
+        (pending, work) = held.pop()
+        pending.callback(work())  # the shrinking, in a thread
         out = self.successResultOf(d)
         self.assertLessEqual(size(out), SHIELD.budget)
         self.assertEqual(result["content"][0]["text"], text)  # the original is untouched
