@@ -120,3 +120,54 @@ def rss(pid: int | str = "self", procRoot: str = PROC) -> int | None:
         return int(data.split()[1]) * size
     except (ValueError, IndexError):
         return None
+
+
+def clockTicks() -> int | None:
+    """Clock ticks per second (C{stat}'s CPU times are in ticks)."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+    return ticks if ticks > 0 else None
+
+
+def cpuSeconds(pid: int | str = "self", procRoot: str = PROC) -> float | None:
+    """CPU time the process has used so far, user plus system (fields 14
+    and 15 of C{stat}), in seconds; its exited children's are not counted."""
+    fields = _statFields(pid, procRoot)
+    ticks = clockTicks()
+    if not fields or len(fields) < 13 or ticks is None:
+        return None
+    try:
+        return (int(fields[11]) + int(fields[12])) / ticks
+    except ValueError:
+        return None
+
+
+def smapsRollup(pid: int | str = "self", procRoot: str = PROC) -> dict[str, int] | None:
+    """The totals of C{smaps_rollup} (Linux 4.14+), in bytes, by their names
+    (C{Rss}, C{Pss}, C{Private_Clean}, C{Private_Dirty}, C{Swap}, ...).
+
+    Reading it walks the process's page tables under its memory lock: a few
+    milliseconds for a large process; never on the reactor thread."""
+    data = readBytes(os.path.join(base(pid, procRoot), "smaps_rollup"))
+    if data is None:
+        return None
+    totals: dict[str, int] = {}
+    for line in data.splitlines():
+        name, colon, rest = line.partition(b":")
+        words = rest.split()
+        if not colon or len(words) != 2 or words[1] != b"kB" or not words[0].isdigit():
+            continue
+        try:
+            totals[name.decode("ascii")] = int(words[0]) * 1024
+        except (UnicodeDecodeError, ValueError):
+            continue
+    return totals if "Pss" in totals else None
+
+
+def pss(pid: int | str = "self", procRoot: str = PROC) -> int | None:
+    """Proportional set size in bytes: resident memory with each page shared
+    with N processes counted 1/N (C{smaps_rollup}'s C{Pss})."""
+    totals = smapsRollup(pid, procRoot)
+    return None if totals is None else totals["Pss"]

@@ -104,6 +104,13 @@ class Options(usage.Options):
             "With --audit-log: also write each request's arguments and its result or error"
             " (they may hold secrets; off by default).",
         ],
+        [
+            "otel",
+            None,
+            "Export OpenTelemetry traces and metrics (MCP semantic conventions) over OTLP/HTTP"
+            " to OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); on by itself"
+            " when that variable is set. Needs the otel extra: pip install 'mcpgateway[otel]'.",
+        ],
     ]
     optParameters: list[list[Any]] = [
         [
@@ -716,6 +723,10 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     top = _root(options, pre, reactor)
     if pre.logFile is not None:
         pre.logFile.setServiceParent(top)
+    if options["otel"] or os.environ.get(OTEL_ENDPOINT_ENV):
+        tracingService = _tracing(reactor, required=bool(options["otel"]))
+        if tracingService is not None:
+            tracingService.setServiceParent(top)
     if pre.orphans:
         OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
     successor = _successor(options, reactor, top)
@@ -731,6 +742,40 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
     return top
+
+
+OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+"""The standard variable that turns tracing on as C{--otel} does."""
+
+
+def _tracing(reactor: Any, required: bool = True) -> Any:
+    """The service that exports traces and metrics (C{--otel}), from its
+    C{startService} on: the OpenTelemetry SDK is imported here only, and
+    its export threads start after daemonizing. When the C{otel} extra is
+    not installed: with C{--otel} (C{required}), refuse in one line; with
+    only C{OTEL_EXPORTER_OTLP_ENDPOINT} (set for other programs, perhaps),
+    say so in one line and serve untraced (C{None})."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("opentelemetry.sdk") is not None
+        found = found and importlib.util.find_spec("opentelemetry.exporter.otlp") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        if not required:
+            sys.stderr.write(
+                f"mcpgateway: {OTEL_ENDPOINT_ENV} is set but the OpenTelemetry SDK is not"
+                " installed (pip install 'mcpgateway[otel]'); serving without tracing\n"
+            )
+            return None
+        _refuse(
+            "--otel needs the OpenTelemetry SDK and its OTLP exporter:"
+            " pip install 'mcpgateway[otel]'"
+        )
+    from mcpgateway.ops.otel import TracingService
+
+    return TracingService(reactor)
 
 
 def _workspaceSecret(pre: Preflight) -> bytes:
@@ -1109,7 +1154,13 @@ def _gatewayAndConfig(
     configService.setServiceParent(top)
     reaper = Reaper(gateway[0], reactor, options["idle-timeout"], options["child-idle-timeout"])
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
-    MonitorService(Monitor(gateway[0], reactor), reactor).setServiceParent(top)
+    # What sharing saves (docs/operations.md): /proc read in the thread pool.
+    from mcpgateway.ops.savings import SavingsSampler, SavingsService
+
+    sampler = SavingsSampler(gateway[0].status, reactor, runInThread)
+    gateway[0].savings = sampler.estimate
+    MonitorService(Monitor(gateway[0], reactor, rss=sampler.rss), reactor).setServiceParent(top)
+    SavingsService(sampler, reactor).setServiceParent(top)
     return gateway[0], configService
 
 

@@ -87,6 +87,7 @@ def normalized(text: str, h: ApiHarness) -> str:
     text = text.replace(json.dumps(FAKE)[1:-1], "<python>")
     text = re.sub(r'"rssBytes": ?\d+', '"rssBytes": "<rss>"', text)
     text = re.sub(r"^(mcpgateway_gateway_resident_bytes) \S+$", r"\1 <rss>", text, flags=re.M)
+    text = re.sub(r'python="[^"]*",twisted="[^"]*"', 'python="<python>",twisted="<twisted>"', text)
     return text.replace(__version__, "<version>")
 
 

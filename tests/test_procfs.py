@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -63,3 +64,46 @@ def test_any_stat_content_is_read_without_raising(content: bytes) -> None:
         procfs.state(5, root)
         procfs.parentPid(5, root)
         procfs.startTime(5, root)
+
+
+def test_pss_and_cpu_time(tmp_path: Path) -> None:
+    fields = ["S", "1", *["0"] * 9, "250", "50", *["0"] * 10]  # utime 250, stime 50 ticks
+    root = fakeProc(tmp_path, 11, b"11 (node (x)) " + " ".join(fields).encode())
+    (tmp_path / "11" / "smaps_rollup").write_bytes(
+        b"55d6b1a8e000-7ffd5b1f5000 ---p 00000000 00:00 0      [rollup]\n"
+        b"Rss:               12345 kB\nPss:                4096 kB\n"
+        b"Private_Dirty:   100 kB\nOdd line\nKSM: x kB\n"
+    )
+    ticks = procfs.clockTicks() or 100
+    assert procfs.cpuSeconds(11, root) == 300 / ticks
+    assert procfs.pss(11, root) == 4096 * 1024
+    assert procfs.smapsRollup(11, root) == {
+        "Rss": 12345 * 1024,
+        "Pss": 4096 * 1024,
+        "Private_Dirty": 100 * 1024,
+    }
+    (tmp_path / "11" / "smaps_rollup").write_bytes(b"Rss: 1 kB\n")  # no Pss: unreadable
+    assert procfs.pss(11, root) is None
+    assert procfs.pss(12, root) is None and procfs.cpuSeconds(12, root) is None
+    short = fakeProc(tmp_path, 13, b"13 (x) S 1 2 3")
+    assert procfs.cpuSeconds(13, short) is None
+
+
+def test_pss_and_cpu_of_this_process() -> None:
+    if not os.path.exists("/proc/self/smaps_rollup"):
+        pytest.skip("Linux before 4.14: PSS cannot be read (callers fall back to RSS)")
+    pss, rss = procfs.pss(), procfs.rss()
+    assert pss is not None and rss is not None and 0 < pss <= rss
+    assert (procfs.cpuSeconds() or 0) > 0
+
+
+@given(st.binary(max_size=400))
+def test_any_smaps_rollup_content_is_read_without_raising(content: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as root:
+        fakeProc(Path(root), 5, content)
+        (Path(root) / "5" / "smaps_rollup").write_bytes(content)
+        totals = procfs.smapsRollup(5, root)
+        assert totals is None or all(v >= 0 for v in totals.values())
+        procfs.cpuSeconds(5, root)

@@ -296,6 +296,7 @@ def test_service_tree_on_a_memory_reactor(
         "ConfigService",
         "ReaperService",
         "MonitorService",
+        "SavingsService",
         "NotifyService",
         "ListenerService",
         "Predecessor",

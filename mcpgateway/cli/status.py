@@ -226,7 +226,7 @@ def renderStatus(
     ]
     if isinstance(health.get("rssBytes"), (int, float)):
         facts.append(formatBytes(health["rssBytes"]))
-    lines = [head, "  " + ", ".join(facts)]
+    lines = [head, "  " + ", ".join(facts), *savingsSummary(health)]
     config = state.get("config") or "the bundled demo"
     rewritten = " (rewritten to point at the gateway)" if state.get("rewriteConfig") else ""
     lines.append(f"  config {config}{rewritten}")
@@ -236,6 +236,54 @@ def renderStatus(
     lines.append("")
     lines.append(_sessionLine(sessions))
     lines.append(f"  {LEGEND}")
+    return lines
+
+
+def savingsSummary(health: dict[str, Any]) -> list[str]:
+    """One or two lines: the processes and memory the gateway saves against
+    a launch per session (docs/operations.md, "What it saves"), the
+    gateway's own memory, and the npx/uvx wrappers avoided. Nothing when
+    C{/health} has no C{"savings"} (an older gateway)."""
+    savings = health.get("savings")
+    if not isinstance(savings, dict):
+        return []
+    avoided = savings.get("processesAvoided")
+    avoided = avoided if isinstance(avoided, int) and not isinstance(avoided, bool) else 0
+    memory = savings.get("memoryAvoidedBytes")
+    measure = savings.get("measure")
+    if avoided > 0:
+        line = f"saves {plural(avoided, 'process', 'processes')}"
+    elif avoided < 0:
+        line = (
+            f"runs {plural(-avoided, 'process', 'processes')} more than a launch per session"
+            " would (children serving no session)"
+        )
+    else:
+        line = "saves no process yet (no server has more sessions than children)"
+    if isinstance(memory, (int, float)) and isinstance(measure, str):
+        if memory > 0 and avoided >= 0:
+            line += f" and {formatBytes(memory)} ({measure.upper()})"
+        elif memory < 0 and avoided < 0:
+            line += f", and {formatBytes(-memory)} ({measure.upper()}) more"
+    if avoided > 0:
+        line += " against a launch per session"
+    if measure is None and avoided:
+        line += " (memory not measured yet)"
+    gateway = savings.get("gatewayBytes")
+    if isinstance(gateway, (int, float)) and gateway > 0:
+        line += f"; the gateway uses {formatBytes(gateway)}"
+    lines = [f"  {line}"]
+    wrappers = count(savings.get("wrappersAvoided"))
+    if wrappers:
+        counted = savings.get("wrapperMemory") == "counted"
+        lines.append(
+            f"  · {plural(wrappers, 'npx/uvx wrapper')} avoided: in the processes"
+            + (
+                " and the memory"
+                if counted
+                else ", not in the memory (the gateway never ran one to measure)"
+            )
+        )
     return lines
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -87,7 +88,13 @@ from mcpgateway.core.sessions import (
 )
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
-from mcpgateway.core.status import GatewayStatus, Resolution, ServerStatus, SessionStatus
+from mcpgateway.core.status import (
+    GatewayStatus,
+    Resolution,
+    Savings,
+    ServerStatus,
+    SessionStatus,
+)
 
 SAVE_INTERVAL = 1.0
 """Seconds between two saves of the session registry while it changes."""
@@ -204,6 +211,10 @@ class Gateway:
         self._endedMeanwhile: set[str] = set()
         self._inherited: set[str] = set()
         """Sessions restored at start while the predecessor still ran."""
+        self.savings: Callable[[GatewayStatus], Savings] | None = None
+        """Estimates what sharing children saves from a status and the last
+        sample of the children (L{mcpgateway.ops.savings}, set by the
+        wiring); C{None}: the read model has no savings."""
 
     def start(self) -> None:
         """Start work: resolve C{npx}/C{uvx} servers and prewarm children.
@@ -850,7 +861,7 @@ class Gateway:
         manhole render). C{procRoot}: where the gateway's own resident
         memory is read."""
         counts = Counter(session.server for session in self.sessions)
-        return GatewayStatus(
+        status = GatewayStatus(
             version=__version__,
             pid=os.getpid(),
             started=self.started,
@@ -861,6 +872,9 @@ class Gateway:
             ),
             sessions=self._sessionStatuses(),
         )
+        if self.savings is None:
+            return status
+        return replace(status, savings=self.savings(status))
 
     def aggregateStatus(self) -> dict[str, Any]:
         """The aggregate endpoint's line of C{/health} (docs/aggregate.md):

@@ -22,6 +22,11 @@ What differs between a child shared by many sessions and a child of one
 session (who receives notifications and the child's requests, which client
 requests the gateway answers or merges itself) is the router's L{Fanout}
 (L{mcpgateway.core.fanout}); the router itself never asks which kind it has.
+
+Each request it writes to the child is timed in the MCP conventions'
+C{mcp.client.operation.duration} and, when the gateway traces
+(L{mcpgateway.core.tracing}), is a CLIENT span whose context replaces the
+C{_meta.traceparent} the child receives.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs, wire2026
+from mcpgateway.core import tracing
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.jsonrpc import Message
@@ -104,6 +110,7 @@ class Exchange:
         "related",
         "response",
         "session",
+        "span",
         "started",
         "timer",
     )
@@ -130,6 +137,8 @@ class Exchange:
         """Its id on the child."""
         self.blocked = False
         """Held (L{Router.hold}): no timeout runs for it."""
+        self.span: tracing.Span | None = None
+        """Its CLIENT span, when the gateway traces (L{tracing.tracer})."""
 
 
 class _ServerRequest:
@@ -171,6 +180,7 @@ class Router:
         self.onAmbiguous = onAmbiguous
         self.stats = stats if stats is not None else RequestStats()
         self._clock = clock
+        self._operations = tracing.operationsFor(clock)
         self.timeout = timeout
         self.fanout = fanout
         self._intercepts = fanout.intercepts
@@ -259,6 +269,10 @@ class Router:
     def detach(self, session: SessionLike, reason: str = "session ended") -> None:
         """Forget C{session}: cancel its requests on the child, drop its
         subscriptions, and answer the child's requests waiting on it."""
+        if session in self.sessions:
+            created = getattr(session, "created", None)
+            if isinstance(created, float | int):
+                self._operations.session(self.name, self._clock.seconds() - created)
         self.sessions.discard(session)
         if not self.sessions:
             self.unusedSince = self._clock.seconds()
@@ -370,6 +384,9 @@ class Router:
         out = {**message, "id": childId}
         if clientToken is not None:
             out = jsonrpc.withProgressToken(out, childId)
+        active = tracing.tracer
+        if active is not None:
+            ex.span, out = tracing.startClient(active, out, self.name)
         self._pending[childId] = ex
         ex.started = now = self._clock.seconds()
         if session is not None:
@@ -479,7 +496,7 @@ class Router:
             return
         if ex.timer is not None and ex.timer.active():
             ex.timer.cancel()
-        self._record(ex, "ok" if "result" in message else "error")
+        self._record(ex, "ok" if "result" in message else "error", message)
         if ex.method == "tools/list":
             self._learnTools(message.get("result"))
         message["id"] = ex.clientId
@@ -644,9 +661,15 @@ class Router:
             ex.response.callback(jsonrpc.errorResponse(ex.clientId, code, text))
         self._checkDrained()
 
-    def _record(self, ex: Exchange, outcome: str) -> None:
+    def _record(self, ex: Exchange, outcome: str, response: Message | None = None) -> None:
         if ex.session is not None:  # the gateway's own requests are not client traffic
-            self.stats.record(ex.method, outcome, self._clock.seconds() - ex.started)
+            seconds = self._clock.seconds() - ex.started
+            self.stats.record(ex.method, outcome, seconds)
+            self._operations.clientOperation(self.name, ex.method, outcome, seconds)
+        span = ex.span
+        if span is not None:
+            ex.span = None
+            tracing.finish(span, outcome, response)
 
 
 def _nowhere(message: Message) -> None:

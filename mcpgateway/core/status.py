@@ -36,6 +36,8 @@ __all__ = [
     "Lifecycle",
     "RequestSnapshot",
     "Resolution",
+    "Savings",
+    "ServerSavings",
     "ServerState",
     "ServerStatus",
     "SessionStatus",
@@ -290,6 +292,71 @@ class SessionStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerSavings:
+    """What one server's children cost, and what sharing them saves
+    (estimated by L{mcpgateway.ops.savings}; docs/operations.md, "What it
+    saves")."""
+
+    sessions: int
+    """Sessions it serves: its own, and aggregate (C{/mcp}) sessions that
+    opened it as a member."""
+    children: int
+    """Its children with a live process."""
+    processes: int
+    """Processes its children run, their descendants included (as sampled)."""
+    pssBytes: int | None
+    """Their proportional memory (C{None}: unreadable, or not sampled yet)."""
+    rssBytes: int | None
+    """Their resident memory."""
+    cpuSeconds: float | None
+    """CPU time its live children's processes have used."""
+    processesPerLaunch: float
+    """Processes one launch of the server runs (measured; 1 until sampled)."""
+    bytesPerLaunch: int | None
+    """The memory one launch takes: the mean over its children (PSS, or RSS
+    where PSS cannot be read); the last measure while none runs; C{None}:
+    never measured."""
+    measure: str | None
+    """What L{bytesPerLaunch} is: C{"pss"}, C{"rss"} or C{"pss+rss"}."""
+    wrapper: str | None
+    """C{"npx"} or C{"uvx"} when its entry runs through that wrapper."""
+    wrappersAvoided: int
+    """The wrapper processes its sessions' own launches would have run, that
+    the gateway does not (the entry resolved to the real binary): per
+    launch, as many as measured on a launch of that wrapper the gateway
+    ran (C{npx}: npm's node process and its C{sh -c}), else one."""
+    wrapperBytes: int | None
+    """What the wrappers of one launch take, measured on a launch of that
+    wrapper the gateway ran; C{None}: never measured (not counted)."""
+    processesAvoided: int
+    """What the same sessions would have run with a launch each, minus what
+    runs: negative while children serve no session."""
+    memoryAvoidedBytes: int | None
+    """The memory of those processes (C{None}: not measured yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Savings:
+    """What the gateway saves its clients, all servers taken together."""
+
+    sampledAt: float | None
+    """When the children were last measured (C{None}: not yet)."""
+    measure: str | None
+    """What memory is: C{"pss"}, C{"rss"} (PSS unreadable) or C{"pss+rss"}
+    (C{None}: nothing measured yet)."""
+    processesAvoided: int
+    memoryAvoidedBytes: int
+    """The servers' figures known so far, summed."""
+    wrappersAvoided: int
+    wrappersCounted: bool
+    """Whether the avoided wrappers' memory is in L{memoryAvoidedBytes}
+    (only when the gateway measured a wrapper of that kind)."""
+    gatewayBytes: int | None
+    """The gateway's own memory (PSS, else RSS): its cost against the saving."""
+    servers: Mapping[str, ServerSavings] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayStatus:
     """The whole gateway at one moment (L{now})."""
 
@@ -302,6 +369,8 @@ class GatewayStatus:
     servers: Mapping[str, ServerStatus]
     """By name, in configuration order."""
     sessions: tuple[SessionStatus, ...]
+    savings: Savings | None = None
+    """What sharing children saves, as last sampled (C{None}: not sampled)."""
 
     @property
     def uptime(self) -> float:

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.core.status import ChildStatus, GatewayStatus, ServerStatus, SessionStatus
+from mcpgateway.core.status import (
+    ChildStatus,
+    GatewayStatus,
+    Savings,
+    ServerSavings,
+    ServerStatus,
+    SessionStatus,
+)
 
 GLOBAL_SCOPE = "global"
 """How C{/health} names the key-less route's scope (C{/<server>/mcp})."""
@@ -118,7 +125,8 @@ def healthBody(
     mode and its counts; never a name or a token), shown when given;
     C{cluster}: a replica's line (docs/cluster.md: C{replica}, C{advertise},
     C{visiting}, C{forwarded}, C{failedOver}, C{ownersDown}), shown only
-    when clustered."""
+    when clustered. C{"savings"} (L{savingsLine}) is there when the gateway
+    samples its children (the read model has a L{Savings} record)."""
     body: dict[str, Any] = {
         "status": "ok",
         "version": status.version,
@@ -127,6 +135,9 @@ def healthBody(
         "rssBytes": status.rssBytes,
         "sessions": len(status.sessions),
     }
+    savings = getattr(status, "savings", None)
+    if savings is not None:
+        body["savings"] = savingsLine(savings, status.now)
     if auth is not None:
         body["auth"] = auth
     if cluster is not None:
@@ -135,6 +146,51 @@ def healthBody(
         body["aggregate"] = aggregate
     body["servers"] = {name: healthLine(server) for name, server in status.servers.items()}
     return body
+
+
+def savingsLine(savings: Savings, now: float) -> dict[str, Any]:
+    """What sharing children saves (docs/operations.md, "What it saves"):
+    processes and memory the same sessions would take with a launch each,
+    the npx/uvx wrappers avoided (C{"wrapperMemory"}: C{"counted"}, or
+    C{"not counted"} when the gateway never measured a wrapper; C{null}
+    with none avoided), the gateway's own memory, how old the sample is,
+    and each server's figures."""
+    return {
+        "processesAvoided": savings.processesAvoided,
+        "memoryAvoidedBytes": savings.memoryAvoidedBytes,
+        "measure": savings.measure,
+        "wrappersAvoided": savings.wrappersAvoided,
+        "wrapperMemory": _wrapperMemory(savings),
+        "gatewayBytes": savings.gatewayBytes,
+        "sampleAge": None if savings.sampledAt is None else round(now - savings.sampledAt, 3),
+        "servers": {name: serverSavings(line) for name, line in savings.servers.items()},
+    }
+
+
+def _wrapperMemory(savings: Savings) -> str | None:
+    if not savings.wrappersAvoided:
+        return None
+    return "counted" if savings.wrappersCounted else "not counted"
+
+
+def serverSavings(figures: ServerSavings) -> dict[str, Any]:
+    """One server's line of C{"savings"}."""
+    return {
+        "sessions": figures.sessions,
+        "children": figures.children,
+        "processes": figures.processes,
+        "pssBytes": figures.pssBytes,
+        "rssBytes": figures.rssBytes,
+        "cpuSeconds": None if figures.cpuSeconds is None else round(figures.cpuSeconds, 2),
+        "processesPerLaunch": figures.processesPerLaunch,
+        "bytesPerLaunch": figures.bytesPerLaunch,
+        "measure": figures.measure,
+        "wrapper": figures.wrapper,
+        "wrappersAvoided": figures.wrappersAvoided,
+        "wrapperBytes": figures.wrapperBytes,
+        "processesAvoided": figures.processesAvoided,
+        "memoryAvoidedBytes": figures.memoryAvoidedBytes,
+    }
 
 
 def sessionRow(session: SessionStatus) -> dict[str, Any]:

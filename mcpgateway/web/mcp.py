@@ -71,6 +71,7 @@ from mcpgateway import envelope, jsonrpc, logs, versions
 from mcpgateway.auth.principal import ANONYMOUS, Principal
 from mcpgateway.cluster.routing import Forward, Local, Where
 from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.core import tracing
 from mcpgateway.core.gateway import Connection, Gateway
 from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone, UnknownRoute
@@ -514,6 +515,7 @@ class McpEndpoint(Resource):
             self.pool = None
         self.backend: Backend = backend
         self._clock = clock
+        self._operations = tracing.operationsFor(clock)
         self._limits = limits = limits if limits is not None else Limits()
         self._maxDepth = limits.maxDepth
         self._maxDigits = limits.maxNumberDigits
@@ -790,6 +792,14 @@ class McpEndpoint(Resource):
             credentialKey, credentials = self._credentialsOf(request)
         except BadCredential as e:
             return self._refuse(request, 400, jsonrpc.INVALID_REQUEST, str(e), message["id"])
+        started = self._clock.seconds()
+        active = tracing.tracer
+        span: tracing.Span | None = None
+        if active is not None:
+            span, message = tracing.startServer(
+                active, message, None, version, header(request, "traceparent")
+            )
+            span.setAttribute("mcpgateway.server", self._server)
         try:
             session, opened = self.backend.open(
                 request,
@@ -804,12 +814,17 @@ class McpEndpoint(Resource):
             )
         except UnknownRoute as e:
             # The route went away between routing and here (a reload).
+            if span is not None:
+                tracing.finish(span, "error")
             return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, f"no route: {e}")
         gone = _watchDisconnect(request)
         note = auditNote(request)
         if note is not None:
             note.session = _shortId(session)
             opened.addCallbacks(note.answered, note.failed)
+        if span is not None:
+            span.setAttribute("mcp.session.id", _shortId(session))
+        opened.addBoth(self._measured, "initialize", started, span)
 
         def answer(response: Message) -> None:
             if gone:
@@ -998,9 +1013,14 @@ class McpEndpoint(Resource):
                     request, 404, jsonrpc.INVALID_REQUEST, f"Session not found: {gone}"
                 )
         stream = SSEStream(request, self._clock, False, self._keepAlive, self._logFor(session, "p"))
+        started = self._clock.seconds()
+        active = tracing.tracer
         if not answers and len(messages) == 1:
             # The common case: one request, its response ends the stream.
             message = messages[0]
+            span: tracing.Span | None = None
+            if active is not None:
+                span, message = self._serverSpan(active, request, session, message)
             try:
                 response = pool.forward(session, message, stream.send)
             except Exception:
@@ -1010,6 +1030,7 @@ class McpEndpoint(Resource):
                     method=message["method"],
                 )
                 stream.end(_internalError(message["id"]))
+                self._measured(None, message["method"], started, span, "error")
                 note = auditNote(request)
                 if note is not None:
                     note.settle("error", jsonrpc.INTERNAL_ERROR)
@@ -1018,6 +1039,7 @@ class McpEndpoint(Resource):
             note = auditNote(request)
             if note is not None:
                 response.addCallbacks(note.answered, note.failed)
+            response.addBoth(self._measured, message["method"], started, span)
             response.addCallbacks(
                 self._answered,
                 self._failedLast,
@@ -1044,12 +1066,52 @@ class McpEndpoint(Resource):
         note = auditNote(request)
         for message in messages:
             session.inFlight += 1
+            oneSpan: tracing.Span | None = None
+            if active is not None:
+                oneSpan, message = self._serverSpan(active, request, session, message)
             one: Deferred[Any] = maybeDeferred(pool.forward, session, message, stream.send)
+            one.addBoth(self._measured, message["method"], started, oneSpan)
             if note is not None:
                 one.addCallbacks(note.answered, note.failed)
             one.addCallbacks(stream.send, self._failed, errbackArgs=(message, stream))
             one.addBoth(sent)
         return NOT_DONE_YET
+
+    def _serverSpan(
+        self, active: tracing.Tracer, request: Request, session: Session, message: Message
+    ) -> tuple[tracing.Span, Message]:
+        """The SERVER span of a client request, and the request carrying its
+        context (the parent of the router's CLIENT span)."""
+        span, message = tracing.startServer(
+            active,
+            message,
+            _shortId(session),  # the id itself is the session's secret: never exported
+            session.protocolVersion,
+            header(request, "traceparent"),
+        )
+        span.setAttribute("mcpgateway.server", self._server)
+        return span, message
+
+    def _measured(
+        self,
+        result: Any,
+        method: str,
+        started: float,
+        span: tracing.Span | None,
+        outcome: str | None = None,
+    ) -> Any:
+        """A client request was answered (or failed) with C{result}: its
+        server operation duration, and the end of its SERVER span."""
+        if outcome is None:
+            if isinstance(result, Failure):
+                outcome = "cancelled" if result.check(CancelledError) else "error"
+            else:
+                outcome = tracing.outcomeOf(result)
+        seconds = self._clock.seconds() - started
+        self._operations.serverOperation(self._server, method, outcome, seconds)
+        if span is not None:
+            tracing.finish(span, outcome, result if isinstance(result, dict) else None)
+        return result
 
     def _busy(self, message: Message, waiting: int) -> Message:
         """The answer to a request over the session's in-flight limit, while

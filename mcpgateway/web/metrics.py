@@ -14,6 +14,14 @@ C{_bucket} samples up to C{le="+Inf"} plus C{_sum} and C{_count}, label
 values escaped (backslash, double quote, newline) and help text escaped
 (backslash, newline).
 
+The OpenTelemetry MCP conventions' histograms (docs/observability.md) are
+here under the names their Prometheus mapping gives:
+C{mcp_server_operation_duration_seconds} (a client's request, from the
+gateway receiving it until it answered), C{mcp_client_operation_duration_seconds}
+(the gateway's request to a child) by C{server}, C{mcp_method_name} and
+C{outcome}, and C{mcp_server_session_duration_seconds} by C{server}; and
+C{mcpgateway_build_info{version,python,twisted}}.
+
 Every label is bounded: C{server} (a configured name), C{method} (the MCP
 method set, anything else is C{other}), C{outcome}, C{state}, C{le},
 C{version}, C{scope} (the four scope words) and C{scope_key} (the scope keys
@@ -25,13 +33,17 @@ name, argument or pid ever becomes a label.
 from __future__ import annotations
 
 import math
+import platform
 from collections.abc import Callable, Iterable, Mapping
 
+import twisted
 from mcpgateway import procfs
+from mcpgateway.core import tracing
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spec import SHARES
 from mcpgateway.core.stats import BUCKETS, OUTCOMES
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState
+from mcpgateway.ops.savings import savingsLines
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 """The C{Content-Type} of L{renderMetrics}' output."""
@@ -70,11 +82,18 @@ def renderMetrics(gateway: Gateway, procRoot: str = procfs.PROC) -> bytes:
     @return: the Prometheus text format, UTF-8.
     """
     status = gateway.status(procRoot)
-    return renderStatus(status, lambda pid: procfs.rss(pid, procRoot))
+    operations = tracing.operationsFor(gateway.clock)
+    return renderStatus(status, lambda pid: procfs.rss(pid, procRoot), operations)
 
 
-def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> bytes:
-    """The metrics of C{status}; C{rss} reads the resident memory of a child."""
+def renderStatus(
+    status: GatewayStatus,
+    rss: Callable[[int], int | None],
+    operations: tracing.Operations | None = None,
+) -> bytes:
+    """The metrics of C{status}; C{rss} reads the resident memory of a
+    child; C{operations}: the convention's duration histograms (C{None}:
+    none observed)."""
     p = "mcpgateway_"
     requests = _Family(
         p + "requests_total",
@@ -290,6 +309,20 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
         gatewayRss.add((), status.rssBytes)
     uptime.add((), max(0.0, status.uptime))
     info.add((("version", status.version),), 1)
+    build = _Family(
+        p + "build_info",
+        "gauge",
+        "The gateway's version and the Python and Twisted it runs on, as labels; always 1.",
+    )
+    build.add(
+        (
+            ("version", status.version),
+            ("python", platform.python_version()),
+            ("twisted", twisted.__version__),
+        ),
+        1,
+    )
+    conventions = _operationFamilies(operations if operations is not None else tracing.Operations())
 
     families = (
         requests,
@@ -322,9 +355,53 @@ def renderStatus(status: GatewayStatus, rss: Callable[[int], int | None]) -> byt
         gatewayRss,
         uptime,
         info,
+        build,
+        *conventions,
     )
     lines = [line for family in families for line in family.render()]
+    lines += savingsLines(status)  # mcpgateway_processes_avoided, ..._memory_avoided_bytes
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
+
+
+def _operationFamilies(operations: tracing.Operations) -> tuple[_Family, ...]:
+    """The OpenTelemetry MCP conventions' histograms, under their
+    Prometheus names (dots to underscores, the unit as C{_seconds})."""
+    server = _Family(
+        "mcp_server_operation_duration_seconds",
+        "histogram",
+        "mcp.server.operation.duration: a client's MCP request, from the gateway receiving it"
+        " until it answered, by server, method (outside the MCP set: other) and outcome.",
+    )
+    client = _Family(
+        "mcp_client_operation_duration_seconds",
+        "histogram",
+        "mcp.client.operation.duration: the gateway's request to a child for a client, from"
+        " sending it until its response (or timeout, cancel, exit), by server, method and"
+        " outcome.",
+    )
+    sessions = _Family(
+        "mcp_server_session_duration_seconds",
+        "histogram",
+        "mcp.server.session.duration: client sessions that ended, from initialize to their"
+        " end, by server.",
+    )
+    for family, table in ((server, operations.server), (client, operations.client)):
+        for key in sorted(table):
+            name, method, outcome = key
+            labels: Labels = (("server", name), ("mcp_method_name", method), ("outcome", outcome))
+            _histogram(family, labels, table[key])
+    for name in sorted(operations.sessions):
+        _histogram(sessions, (("server", name),), operations.sessions[name])
+    return server, client, sessions
+
+
+def _histogram(family: _Family, labels: Labels, histogram: tracing.Histogram) -> None:
+    cumulative = 0
+    for bound, n in zip((*histogram.bounds, math.inf), histogram.counts, strict=True):
+        cumulative += n
+        family.add((*labels, ("le", _formatValue(float(bound)))), cumulative, "_bucket")
+    family.add(labels, histogram.sum, "_sum")
+    family.add(labels, histogram.count, "_count")
 
 
 def renderTeam(refusals: Mapping[tuple[int, str], int], throttled: Mapping[str, int]) -> bytes:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -50,11 +51,13 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway import jsonrpc, logs, wire2026
+from mcpgateway import jsonrpc, logs, versions, wire2026
+from mcpgateway.core import tracing
 from mcpgateway.core.moderntypes import ListenFilter, ListenHandle, ModernRequest, ModernService
 from mcpgateway.core.pool import ServerUnavailable, SessionGone
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
+from mcpgateway.web.guard import header
 from mcpgateway.web.modernstream import ModernResponse
 
 if TYPE_CHECKING:
@@ -189,6 +192,7 @@ class ModernEndpoint:
         self._server = server
         self._scope = scope
         self._clock = clock
+        self._operations = tracing.operationsFor(clock)
         self._keepAlive = limits.keepAliveInterval
         self._maxInFlight = limits.maxModernInFlight
         self._clientErrors = clientErrors
@@ -356,6 +360,11 @@ class ModernEndpoint:
 
     def _call(self, request: Request, modern: ModernRequest) -> int:
         response = ModernResponse(request, self._clock, self._keepAlive)
+        started = self._clock.seconds()
+        active = tracing.tracer
+        span: tracing.Span | None = None
+        if active is not None:
+            span, modern = self._serverSpan(active, request, modern)
         self.inFlight += 1
         try:
             answer = self._service.modernCall(self._server, modern, response.send)
@@ -367,8 +376,10 @@ class ModernEndpoint:
                 method=modern.method,
             )
             response.finish(_internalError(modern.clientId))
+            self._measured(None, modern.method, started, span, "error")
             return NOT_DONE_YET
         response.onDisconnect(answer.cancel)
+        answer.addBoth(self._measured, modern.method, started, span)
 
         def answered(message: Message) -> None:
             status = response.finish(message)
@@ -389,6 +400,40 @@ class ModernEndpoint:
         answer.addErrback(lambda f: self.log.failure("answering a 2026-07-28 request failed", f))
         answer.addBoth(done)
         return NOT_DONE_YET
+
+    def _serverSpan(
+        self, active: tracing.Tracer, request: Request, modern: ModernRequest
+    ) -> tuple[tracing.Span, ModernRequest]:
+        """The SERVER span of a modern request, and the request whose
+        params carry its context (the parent of the router's CLIENT span)."""
+        message = jsonrpc.request(modern.clientId, modern.method, modern.params)
+        version = header(request, "mcp-protocol-version") or versions.MODERN_VERSIONS[0]
+        span, message = tracing.startServer(
+            active, message, None, version, header(request, "traceparent")
+        )
+        span.setAttribute("mcpgateway.server", self._server)
+        return span, replace(modern, params=message["params"])
+
+    def _measured(
+        self,
+        result: Any,
+        method: str,
+        started: float,
+        span: tracing.Span | None,
+        outcome: str | None = None,
+    ) -> Any:
+        """A modern request was answered (or failed) with C{result}: its
+        server operation duration, and the end of its SERVER span."""
+        if outcome is None:
+            if isinstance(result, Failure):
+                outcome = "cancelled" if result.check(CancelledError) else "error"
+            else:
+                outcome = tracing.outcomeOf(result)
+        seconds = self._clock.seconds() - started
+        self._operations.serverOperation(self._server, method, outcome, seconds)
+        if span is not None:
+            tracing.finish(span, outcome, result if isinstance(result, dict) else None)
+        return result
 
     def _errorFor(self, requestId: Any, reason: Failure) -> Message:
         if reason.check(ServerUnavailable, SessionGone):

@@ -122,7 +122,7 @@ class Child:
         return [m["method"] for m in self.seen if "method" in m]
 
 
-FULL = {"sampling": {}, "elicitation": {}}
+FULL: dict[str, Any] = {"sampling": {}, "elicitation": {}}
 """What a client declares that may see everything a probe sees."""
 
 

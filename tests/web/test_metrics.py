@@ -5,6 +5,7 @@ with fake children and a fake clock."""
 from __future__ import annotations
 
 import os
+import platform
 import re
 from collections import Counter
 from dataclasses import replace
@@ -15,6 +16,7 @@ from typing import Any, cast
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import twisted
 from mcpgateway import __version__, jsonrpc
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.moderntypes import ModernStats
@@ -60,6 +62,10 @@ FAMILIES = {
     "mcpgateway_gateway_resident_bytes": "gauge",
     "mcpgateway_gateway_uptime_seconds": "gauge",
     "mcpgateway_gateway_info": "gauge",
+    "mcpgateway_build_info": "gauge",
+    "mcp_server_operation_duration_seconds": "histogram",
+    "mcp_client_operation_duration_seconds": "histogram",
+    "mcp_server_session_duration_seconds": "histogram",
 }
 """Every family, as the parser names it (counters without C{_total})."""
 
@@ -428,7 +434,11 @@ def test_no_session_id_tool_name_or_argument_in_any_label() -> None:
         "version",
         "scope",
         "scope_key",
+        "mcp_method_name",
+        "python",
+        "twisted",
     }
+    assert {v for k, v in labels if k == "mcp_method_name"} <= {"initialize", "tools/call", "other"}
     assert {v for k, v in labels if k == "scope"} <= {
         "global",
         "workspace",
@@ -505,3 +515,69 @@ def test_modern_serving_per_server() -> None:
         ("mcpgateway_modern_listen_streams", "mem"): 4,
         ("mcpgateway_modern_listen_streams", "old"): 0,
     }
+
+
+def test_convention_histograms_by_method_and_outcome() -> None:
+    """mcp.server/client.operation.duration on /metrics: the gateway's side
+    (from receiving to answering) and the child's side, by server, method
+    and outcome; a session that ended in mcp_server_session_duration_seconds."""
+    h, sid, _ = traffic()
+    samples = scrape(h)
+    client = "mcp_client_operation_duration_seconds"
+    served = "mcp_server_operation_duration_seconds"
+    ok = {"server": "srv", "mcp_method_name": "tools/call", "outcome": "ok"}
+    assert value(samples, client + "_count", **ok) == 2
+    assert value(samples, served + "_count", **ok) == 2
+    assert value(samples, client + "_bucket", le="0.25", **ok) == 1  # the 0.3 s call is above
+    assert value(samples, client + "_bucket", le="0.5", **ok) == 2
+    assert value(samples, client + "_sum", **ok) == pytest.approx(0.3)
+    other = {"server": "srv", "mcp_method_name": "other", "outcome": "error"}
+    assert value(samples, client + "_count", **other) == 1
+    assert value(samples, served + "_count", **other) == 1
+    timeout = {"server": "srv", "mcp_method_name": "tools/call", "outcome": "timeout"}
+    assert value(samples, client + "_count", **timeout) == 1
+    answeredWithError = {"server": "srv", "mcp_method_name": "tools/call", "outcome": "error"}
+    assert value(samples, served + "_count", **answeredWithError) == 2  # the timeout, the exit
+    cancelled = {"server": "srv", "mcp_method_name": "tools/call", "outcome": "cancelled"}
+    assert value(samples, served + "_count", **cancelled) == 1
+    h.reactor.advance(12)
+    assert h.request("DELETE", "/srv/mcp", session=sid).status == 200
+    after = scrape(h)
+    assert value(after, "mcp_server_session_duration_seconds_count", server="srv") == 1
+    assert value(after, "mcp_server_session_duration_seconds_bucket", server="srv", le="10.0") == 0
+    assert value(after, "mcp_server_session_duration_seconds_bucket", server="srv", le="+Inf") == 1
+
+
+def test_build_info() -> None:
+    h = Harness({"srv": spec("srv")})
+    samples = scrape(h)
+    assert (
+        value(
+            samples,
+            "mcpgateway_build_info",
+            version=__version__,
+            python=platform.python_version(),
+            twisted=twisted.__version__,
+        )
+        == 1
+    )
+
+
+def test_savings_lines_are_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/metrics carries what L{mcpgateway.ops.savings.savingsLines} writes
+    for the status it renders (the savings gauges), after the families."""
+    seen: list[GatewayStatus] = []
+
+    def lines(status: GatewayStatus) -> list[str]:
+        seen.append(status)
+        return [
+            "# HELP mcpgateway_processes_avoided p",
+            "# TYPE mcpgateway_processes_avoided gauge",
+            'mcpgateway_processes_avoided{server="srv"} 3',
+        ]
+
+    monkeypatch.setattr(metrics, "savingsLines", lines)
+    h = Harness({"srv": spec("srv")})
+    samples = scrape(h)
+    assert value(samples, "mcpgateway_processes_avoided", server="srv") == 3
+    assert len(seen) == 1 and "srv" in seen[0].servers

@@ -1,0 +1,542 @@
+# -*- test-case-name: tests.ops.test_savings -*-
+"""What sharing children saves: processes and memory avoided.
+
+A L{SavingsSampler} measures every child of every server every
+L{SAMPLE_INTERVAL} seconds: the child's process and its descendants (an
+C{npx} wrapper's server, a shell's command), their PSS (RSS where PSS cannot
+be read), RSS and CPU time, read from C{/proc} through L{mcpgateway.procfs}
+in the reactor's thread pool, never on the reactor thread (C{smaps_rollup}
+walks page tables). The reactor thread only keeps the last sample;
+L{SavingsSampler.estimate} combines it with a L{GatewayStatus} (the sessions
+each server serves now) into a L{Savings} record, with no I/O.
+
+The estimate (docs/operations.md, "What it saves"): without the gateway,
+each session would run a launch of its own, so for each server
+
+  - processes avoided = (sessions - children) x processes per launch, plus
+    the wrapper processes of a launch per session when the entry's
+    C{npx}/C{uvx} was resolved to the real binary (each client would have
+    run the wrapper too): as many as measured on a launch of that wrapper
+    the gateway ran itself (an entry it could not resolve; C{npx} is npm's
+    node process and the C{sh -c} it starts the bin with), else one;
+  - memory avoided = (sessions - children) x the mean memory of its
+    launches, plus those wrappers at the memory measured on that wrapper;
+    never measured: not counted (and said so).
+
+A server's sessions are its own plus the aggregate (C{/mcp}) sessions that
+opened it as a member. The last measure of a server is kept while it has no
+child (stopped when idle: its sessions' own launches would still run).
+L{savingsLines} renders the figures for C{/metrics}.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway import logs, procfs
+from mcpgateway.core.status import GatewayStatus, Savings, ServerSavings, ServerStatus
+from mcpgateway.timers import Every
+
+__all__ = [
+    "LaunchCost",
+    "ProcessCost",
+    "Sample",
+    "SavingsSampler",
+    "SavingsService",
+    "WrapperCost",
+    "estimateServer",
+    "readSample",
+    "savingsLines",
+]
+
+SAMPLE_INTERVAL = 10.0
+"""Seconds between two samples of every child."""
+REFRESH_GAP = 2.0
+"""An estimate that finds a child the last sample has not seen asks for a
+sample now, unless one started less than this many seconds ago."""
+WRAPPERS = frozenset({"npx", "uvx"})
+"""Entry commands that start the real server below processes of their own."""
+WRAPPER_COMMANDS = frozenset({b"npm", b"npx", b"uv", b"uvx", b"sh", b"dash", b"bash", b"env"})
+"""Commands of the processes at the top of a launch that only start the next
+one: npm's C{npm exec} (which npx runs), the C{sh -c} it starts the bin
+with, C{uv}/C{uvx}."""
+NODE_WRAPPERS = frozenset({b"npm-cli.js", b"npx-cli.js"})
+"""Scripts that make a C{node} process a wrapper."""
+
+RunInThread = Callable[..., "Deferred[Any]"]
+"""C{deferToThreadPool} on the reactor's own pool: C{f(*args)} in a thread."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessCost:
+    """What one process costs, read from C{/proc}."""
+
+    rss: int | None
+    pss: int | None
+    cpu: float | None
+
+    @property
+    def memory(self) -> int | None:
+        """PSS, or RSS when PSS cannot be read."""
+        return self.pss if self.pss is not None else self.rss
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchCost:
+    """What one child costs: its process and every descendant."""
+
+    root: ProcessCost
+    """The child's own process (the wrapper, for an unresolved C{npx} entry)."""
+    processes: int
+    rss: int | None
+    """Summed over the processes whose RSS was read (C{None}: none)."""
+    pss: int | None
+    """Summed, when every process's PSS was read; else C{None}."""
+    cpu: float | None
+    wrappers: int = 0
+    """How many processes at its top are wrappers (L{wrapperChain})."""
+    wrapperMemory: int | None = None
+    """Their memory (PSS, else RSS), when there are some."""
+
+    @property
+    def memory(self) -> int | None:
+        """PSS, or RSS when the PSS of a process cannot be read."""
+        return self.pss if self.pss is not None else self.rss
+
+    @property
+    def measure(self) -> str | None:
+        return "pss" if self.pss is not None else "rss" if self.rss is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One reading of every child (by pid) and of the gateway itself."""
+
+    launches: Mapping[int, LaunchCost]
+    gateway: ProcessCost
+
+
+def processCost(pid: int | str, procRoot: str = procfs.PROC) -> ProcessCost:
+    return ProcessCost(
+        procfs.rss(pid, procRoot), procfs.pss(pid, procRoot), procfs.cpuSeconds(pid, procRoot)
+    )
+
+
+Children = Mapping[int, list[int]]
+"""The children of each process, by pid."""
+
+
+def childrenOf(procRoot: str = procfs.PROC) -> dict[int, list[int]]:
+    """Every process's children (in pid order), from the parent pid of each
+    process under C{procRoot}."""
+    children: dict[int, list[int]] = {}
+    for pid in sorted(procfs.pids(procRoot)):
+        parent = procfs.parentPid(pid, procRoot)
+        if parent is not None and parent != pid:
+            children.setdefault(parent, []).append(pid)
+    return children
+
+
+def treeOf(root: int, children: Children) -> list[int]:
+    """C{root} and its descendants, root first, each once."""
+    tree, seen, todo = [], {root}, [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        for child in reversed(children.get(pid, ())):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return tree
+
+
+def descendants(roots: Iterable[int], procRoot: str = procfs.PROC) -> dict[int, list[int]]:
+    """Each root and its descendants (root first). A root that is gone has
+    none."""
+    wanted = list(roots)
+    if not wanted:
+        return {}
+    children = childrenOf(procRoot)
+    return {root: treeOf(root, children) for root in wanted}
+
+
+def isWrapperCommand(cmdline: bytes | None) -> bool:
+    """Whether a process's C{cmdline} is one of L{WRAPPER_COMMANDS} (its
+    first word: npm rewrites its title to C{npm exec <package>}), or
+    C{node} running npm's or npx's script."""
+    if not cmdline:
+        return False
+    args = cmdline.split(b"\0")
+    words = args[0].split(b" ")
+    program = os.path.basename(words[0])
+    if program in WRAPPER_COMMANDS:
+        return True
+    if program in (b"node", b"nodejs"):
+        script = args[1] if len(args) > 1 else words[1] if len(words) > 1 else b""
+        return os.path.basename(script) in NODE_WRAPPERS
+    return False
+
+
+def wrapperChain(root: int, children: Children, procRoot: str = procfs.PROC) -> list[int]:
+    """The processes at the top of a launch that only start the next one:
+    from C{root} down, each with exactly one child and a wrapper's command
+    (L{isWrapperCommand}). The last process of a chain (the server) is
+    never in it."""
+    chain: list[int] = []
+    pid = root
+    while pid not in chain:
+        below = children.get(pid, [])
+        if len(below) != 1 or not isWrapperCommand(procfs.cmdline(pid, procRoot)):
+            break
+        chain.append(pid)
+        pid = below[0]
+    return chain
+
+
+def launchCost(
+    tree: list[int], procRoot: str = procfs.PROC, wrappers: list[int] | None = None
+) -> LaunchCost | None:
+    """The cost of one child's process tree, C{wrappers} the pids at its top
+    that are wrappers (C{None}: its process is gone)."""
+    costs = {pid: processCost(pid, procRoot) for pid in tree}
+    first = costs.get(tree[0]) if tree else None
+    if first is None or (first.rss is None and first.pss is None):
+        return None
+    rss = [c.rss for c in costs.values() if c.rss is not None]
+    cpu = [c.cpu for c in costs.values() if c.cpu is not None]
+    pss = [c.pss for c in costs.values()]
+    wrapping = [costs[pid].memory for pid in wrappers or () if pid in costs]
+    return LaunchCost(
+        root=first,
+        processes=len(costs),
+        rss=sum(rss) if rss else None,
+        pss=None if None in pss else sum(p for p in pss if p is not None),
+        cpu=sum(cpu) if cpu else None,
+        wrappers=len(wrapping),
+        wrapperMemory=None
+        if not wrapping or None in wrapping
+        else sum(m for m in wrapping if m is not None),
+    )
+
+
+def readSample(pids: Iterable[int], procRoot: str = procfs.PROC) -> Sample:
+    """Measure the children C{pids} and this process: blocking reads, run
+    it in a thread."""
+    launches: dict[int, LaunchCost] = {}
+    wanted = list(pids)
+    children = childrenOf(procRoot) if wanted else {}
+    for root in wanted:
+        cost = launchCost(treeOf(root, children), procRoot, wrapperChain(root, children, procRoot))
+        if cost is not None:
+            launches[root] = cost
+    return Sample(launches, processCost("self", procRoot))
+
+
+def wrapperOf(server: ServerStatus) -> str | None:
+    """C{"npx"} or C{"uvx"} when the server's entry runs through one."""
+    name = os.path.basename(server.spec.command)
+    return name if name in WRAPPERS else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A server's last measure: per launch."""
+
+    processes: float
+    memory: int | None
+    measure: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WrapperCost:
+    """What the wrappers of one launch of a kind cost, as measured."""
+
+    processes: float
+    memory: int | None
+
+
+def estimateServer(
+    server: ServerStatus,
+    sessions: int,
+    launches: Mapping[int, LaunchCost],
+    known: _Known | None,
+    wrapperCosts: Mapping[str, WrapperCost],
+) -> ServerSavings:
+    """One server's figures. C{launches}: the sampled children of this
+    server (by pid, live or not); C{known}: its last measure;
+    C{wrapperCosts}: the wrappers of a launch of each kind, as measured
+    (never measured: one process, its memory not counted)."""
+    pids = server.pids
+    live = [launches[pid] for pid in pids if pid in launches]
+    if live:
+        perLaunch = sum(c.processes for c in live) / len(live)
+        memories = [c.memory for c in live]
+        memory = None if None in memories else _mean(m for m in memories if m is not None)
+        measure = _measureOf(c.measure for c in live) if memory is not None else None
+    elif known is not None:
+        perLaunch, memory, measure = known.processes, known.memory, known.measure
+    else:
+        perLaunch, memory, measure = 1.0, None, None
+    unsampled = len(pids) - len(live)
+    processes = sum(c.processes for c in live) + round(unsampled * perLaunch)
+    pss = [c.pss for c in live]
+    rss = [c.rss for c in live]
+    cpu = [c.cpu for c in live]
+    wrapper = wrapperOf(server)
+    wrappers, wrapperMemory = 0, None
+    if wrapper is not None and server.launch is not None:
+        cost = wrapperCosts.get(wrapper)
+        wrappers = round(sessions * (cost.processes if cost is not None else 1.0))
+        wrapperMemory = cost.memory if cost is not None else None
+    extra = sessions - len(pids)
+    avoided: int | None = None
+    if memory is not None or extra == 0:
+        avoided = extra * (memory or 0)
+        if wrapperMemory is not None:
+            avoided += sessions * wrapperMemory
+    return ServerSavings(
+        sessions=sessions,
+        children=len(pids),
+        processes=processes,
+        pssBytes=None if not live or None in pss else sum(p for p in pss if p is not None),
+        rssBytes=None if not live or None in rss else sum(r for r in rss if r is not None),
+        cpuSeconds=None if not live or None in cpu else sum(c for c in cpu if c is not None),
+        processesPerLaunch=round(perLaunch, 3),
+        bytesPerLaunch=memory,
+        measure=measure,
+        wrapper=wrapper,
+        wrappersAvoided=wrappers,
+        wrapperBytes=wrapperMemory,
+        processesAvoided=round(extra * perLaunch) + wrappers,
+        memoryAvoidedBytes=avoided,
+    )
+
+
+def _measureOf(measures: Iterable[str | None]) -> str | None:
+    """One word for several measures: C{pss}, C{rss} or C{pss+rss}."""
+    words = {word for measure in measures if measure for word in measure.split("+")}
+    return "+".join(sorted(words)) if words else None
+
+
+def _mean(values: Iterable[int]) -> int:
+    items = list(values)
+    return round(sum(items) / len(items)) if items else 0
+
+
+def servedSessions(status: GatewayStatus) -> dict[str, int]:
+    """The sessions each server serves: its own, and the aggregate sessions
+    that opened it as a member."""
+    served = {name: server.sessions for name, server in status.servers.items()}
+    for session in status.sessions:
+        for member in session.members or ():
+            if member in served:
+                served[member] += 1
+    return served
+
+
+class SavingsSampler:
+    """Samples the children in a thread; estimates the savings from the
+    last sample (on the reactor thread, no I/O)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        status: Callable[[], GatewayStatus],
+        clock: IReactorTime,
+        runInThread: RunInThread,
+        procRoot: str = procfs.PROC,
+        read: Callable[[Iterable[int], str], Sample] = readSample,
+    ) -> None:
+        """
+        @param status: the gateway's read model (C{Gateway.status}).
+        @param runInThread: runs the C{/proc} reads off the reactor thread.
+        @param read: what reads one sample (tests count its calls).
+        """
+        self._status = status
+        self._clock = clock
+        self._runInThread = runInThread
+        self._procRoot = procRoot
+        self._read = read
+        self._reading = False
+        self._startedAt: float | None = None
+        self.sampledAt: float | None = None
+        """When the last sample was taken."""
+        self.last: Sample | None = None
+        self._owners: dict[int, str] = {}
+        """The server of each pid in L{last}, when it was taken."""
+        self._known: dict[str, _Known] = {}
+        self._wrappers: dict[str, WrapperCost] = {}
+        """The wrappers of a launch of each kind, measured on the children
+        of an entry the gateway runs through its wrapper."""
+
+    def sample(self) -> Deferred[None] | None:
+        """Read every child now, in a thread (C{None}: a read is under way)."""
+        if self._reading:
+            return None
+        self._reading = True
+        try:
+            status = self._status()
+            self._startedAt = self._clock.seconds()
+            owners = {pid: name for name, server in status.servers.items() for pid in server.pids}
+            reading: Deferred[Sample] = self._runInThread(self._read, list(owners), self._procRoot)
+        except BaseException:
+            self._reading = False
+            raise
+
+        def done(sample: Sample) -> None:
+            self._sampled(sample, owners, status)
+
+        def failed(reason: Failure) -> None:
+            self.log.failure("measuring the children failed", reason)
+
+        def settle(result: object) -> None:
+            self._reading = False
+
+        return reading.addCallback(done).addErrback(failed).addBoth(settle)
+
+    def _sampled(self, sample: Sample, owners: dict[int, str], status: GatewayStatus) -> None:
+        self.last, self._owners, self.sampledAt = sample, owners, self._clock.seconds()
+        for name, server in status.servers.items():
+            launches = [sample.launches[pid] for pid in server.pids if pid in sample.launches]
+            if launches:
+                memories = [c.memory for c in launches]
+                memory = None if None in memories else _mean(m for m in memories if m is not None)
+                self._known[name] = _Known(
+                    processes=sum(c.processes for c in launches) / len(launches),
+                    memory=memory,
+                    measure=None if memory is None else _measureOf(c.measure for c in launches),
+                )
+            wrapper = wrapperOf(server)
+            wrapped = [c for c in launches if c.wrappers]
+            if wrapper is not None and server.launch is None and wrapped:
+                memories = [c.wrapperMemory for c in wrapped]
+                self._wrappers[wrapper] = WrapperCost(
+                    processes=sum(c.wrappers for c in wrapped) / len(wrapped),
+                    memory=None
+                    if None in memories
+                    else _mean(m for m in memories if m is not None),
+                )
+        for name in set(self._known) - set(status.servers):
+            del self._known[name]
+
+    def estimate(self, status: GatewayStatus) -> Savings:
+        """The savings of C{status}'s sessions, from the last sample. A live
+        child the sample has not seen asks for a new one (in a thread)."""
+        sample = self.last
+        launches: dict[str, dict[int, LaunchCost]] = {}
+        unseen = False
+        for name, server in status.servers.items():
+            mine = launches.setdefault(name, {})
+            for pid in server.pids:
+                if sample is not None and pid in sample.launches and self._owners.get(pid) == name:
+                    mine[pid] = sample.launches[pid]
+                else:
+                    unseen = True
+        served = servedSessions(status)
+        servers = {
+            name: estimateServer(
+                server, served[name], launches[name], self._known.get(name), self._wrappers
+            )
+            for name, server in status.servers.items()
+        }
+        gateway = sample.gateway.memory if sample is not None else None
+        if unseen and not self._reading and self._due():
+            try:
+                self.sample()
+            except Exception:  # the read model must render whatever happens
+                self.log.failure("sampling the children failed")
+        return Savings(
+            sampledAt=self.sampledAt,
+            measure=_measureOf(s.measure for s in servers.values()),
+            processesAvoided=sum(s.processesAvoided for s in servers.values()),
+            memoryAvoidedBytes=sum(s.memoryAvoidedBytes or 0 for s in servers.values()),
+            wrappersAvoided=sum(s.wrappersAvoided for s in servers.values()),
+            wrappersCounted=all(
+                s.wrapperBytes is not None for s in servers.values() if s.wrappersAvoided
+            ),
+            gatewayBytes=gateway,
+            servers=servers,
+        )
+
+    def rss(self, pid: int) -> int | None:
+        """The resident memory of child C{pid}'s own process (not its
+        descendants), as last sampled: for readers that must not read
+        C{/proc} on the reactor thread (C{/metrics}, the memory cap)."""
+        launch = self.last.launches.get(pid) if self.last is not None else None
+        return None if launch is None else launch.root.rss
+
+    def _due(self) -> bool:
+        return self._startedAt is None or self._clock.seconds() - self._startedAt >= REFRESH_GAP
+
+
+class SavingsService(Service):
+    """Samples every L{SAMPLE_INTERVAL} seconds while it runs (started with
+    the service tree: after daemonizing)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self, sampler: SavingsSampler, clock: IReactorTime, interval: float = SAMPLE_INTERVAL
+    ) -> None:
+        self.sampler = sampler
+        self._loop = Every(clock, interval, self._tick)
+
+    def _tick(self) -> None:
+        try:
+            self.sampler.sample()
+        except Exception:
+            self.log.failure("sampling the children failed")
+
+    def startService(self) -> None:
+        super().startService()
+        self._loop.start(now=True)
+
+    def stopService(self) -> None:
+        super().stopService()
+        self._loop.stop()
+
+
+# -- /metrics -------------------------------------------------------------------
+
+_PREFIX = "mcpgateway_"
+
+
+def savingsLines(status: GatewayStatus) -> list[str]:
+    """The savings of C{status} in the Prometheus text format: the gauges
+    C{mcpgateway_processes_avoided} and C{mcpgateway_memory_avoided_bytes},
+    by server (a server whose memory was never measured has no memory
+    sample); nothing when the gateway does not estimate them."""
+    savings = status.savings
+    if savings is None:
+        return []
+    processes = [
+        f"# HELP {_PREFIX}processes_avoided Processes the server's sessions would run with a"
+        " launch of their own each (npx/uvx wrappers included), minus the ones its children run.",
+        f"# TYPE {_PREFIX}processes_avoided gauge",
+    ]
+    memory = [
+        f"# HELP {_PREFIX}memory_avoided_bytes Memory (PSS, else RSS) of those processes, at the"
+        " mean measured on the server's children (wrappers only when one was measured).",
+        f"# TYPE {_PREFIX}memory_avoided_bytes gauge",
+    ]
+    for name in sorted(savings.servers):
+        figures = savings.servers[name]
+        label = '{server="' + _escapeLabel(name) + '"}'
+        processes.append(f"{_PREFIX}processes_avoided{label} {figures.processesAvoided}")
+        if figures.memoryAvoidedBytes is not None:
+            memory.append(f"{_PREFIX}memory_avoided_bytes{label} {figures.memoryAvoidedBytes}")
+    return processes + memory
+
+
+def _escapeLabel(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
