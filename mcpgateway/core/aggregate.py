@@ -797,6 +797,15 @@ class Aggregator:
             return
         self._tools.rowsChanged(self.searchRows)
 
+    def allTools(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(name, server, definition) of every tool C{/mcp} offers a caller
+        who may use every server, named as it names them."""
+        session = AggregateSession("all-tools", SERVER_PREFIX, "", {}, {}, 0.0)
+        view = self.viewNow(session)
+        return [
+            (name, owner.server, view.definitions[name]) for name, owner in view.callable.items()
+        ]
+
     def searchRows(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(row name, server, definition) of every tool of every catalog
         (every principal's and route's), for the search index; the row name

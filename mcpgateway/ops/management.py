@@ -99,7 +99,7 @@ class Management:
         catalogs (servers with no child running included; a server never
         listed yet is missing until its first child or
         C{mcpgateway catalog refresh})."""
-        rows = self._gateway.aggregator.searchRows()
+        rows = self._gateway.aggregator.allTools()
         return succeed(
             [{**definition, "name": name, "server": server} for name, server, definition in rows]
         )
