@@ -119,6 +119,9 @@ class CatalogPersistence(Protocol):
 class Catalog:
     """What one server listed, for one catalog key.
 
+    Its items are the child's own JSON objects, shared with the saving
+    thread: never change them (copy what must be changed).
+
     @ivar source: C{"live"} (listed from a child of this process when it
         became ready or changed), C{"snapshot"} (a file of an earlier
         process), C{"probe"} (listed through a transient session).
@@ -128,9 +131,6 @@ class Catalog:
     @ivar lists: each of L{KINDS} (an empty tuple when the server has none).
     @ivar stale: listed from another launch of the server (its command or
         args changed since): served until it is listed again.
-
-    Its items are the child's own JSON objects, shared with the saving
-    thread: never change them (copy what must be changed).
     """
 
     server: str

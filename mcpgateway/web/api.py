@@ -360,6 +360,11 @@ class ApiResource(Resource):
         self._routes = routes
         self._token = token.encode("utf-8") if token else None
 
+    @property
+    def hasToken(self) -> bool:
+        """Whether the API needs its bearer token (C{--api-token})."""
+        return self._token is not None
+
     def tokenMatches(self, request: IRequest) -> bool:
         """Whether C{request} carries the C{--api-token} (a team gateway's
         door lets it in without an admin principal)."""

@@ -5,7 +5,9 @@ L{GatewayRoot} checks C{Origin} and C{Host} on every request, hands
 C{/<server>/mcp} to that server's L{McpEndpoint} and C{/<server>~<key>/mcp}
 to the endpoint of one of its workspace routes (see docs/scopes.md; an
 unknown key is 404, never the global route), answers C{/health} itself,
-and hands everything else to the Klein apps (C{/api/v1}, and
+serves the status page at C{/} and its stream at C{/status/events}
+(L{mcpgateway.web.statuspage}; a browser's request that changes something
+must carry its CSRF header), and hands everything else to the Klein apps (C{/api/v1}, and
 L{mcpgateway.web.admin.ManagementApp}), which are loaded on first use: a
 gateway that only serves MCP traffic never imports Klein (about 5 MB).
 L{makeSite} builds the C{Site} within a L{Limits}: a request class that caps
@@ -16,8 +18,8 @@ before it can reach Klein.
 A team gateway (docs/team.md) puts a L{TeamSurface} in front: every MCP
 request passes a door (the authentication gate, whose refusal never reaches
 a pool; the principal it finds rides on C{request.principal}; one audit
-record when the request ends), C{/sessions*} and C{/api/v1} need an admin
-principal, C{/.well-known/oauth-protected-resource*} is the gate's, and
+record when the request ends), C{/sessions*}, C{/api/v1} and the status
+page need an admin principal, C{/.well-known/oauth-protected-resource*} is the gate's, and
 C{/health} and C{/metrics} stay open.
 
 A replica of a cluster (docs/cluster.md) puts a L{ClusterSurface} on that
@@ -68,6 +70,7 @@ from mcpgateway.web.mcp import (
     errorReply,
     jsonReply,
 )
+from mcpgateway.web.statuspage import CsrfRefused, StatusPage, csrfRefusal
 
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
@@ -476,8 +479,8 @@ class _Door(Resource):
 
 
 class _AdminDoor(Resource):
-    """In front of the management surface (C{/sessions*}, C{/api/v1}) of a
-    team gateway: an admin principal only (or the C{--api-token}, for the
+    """In front of the management surface (C{/sessions*}, C{/api/v1}, the
+    status page) of a team gateway: an admin principal only (or the C{--api-token}, for the
     API); C{/health} and C{/metrics} stay open."""
 
     isLeaf = True
@@ -556,6 +559,7 @@ class GatewayRoot(Resource):
         """The aggregate endpoints, by (endpoint name, workspace key)."""
         self._health = _Health(gateway, self.team)
         self._management: IResource | None = None
+        self._status: StatusPage | None = None
 
     def _endpoint(self, name: str) -> McpEndpoint | None:
         """The endpoint of server C{name}; servers come and go on reload."""
@@ -683,6 +687,12 @@ class GatewayRoot(Resource):
         if path == b"health" and not request.postpath:
             return self._health
         gate = self.team.gate
+        if (path == b"" and not request.postpath) or (
+            path == b"status" and request.postpath == [b"events"]
+        ):
+            if gate is not None:
+                return _AdminDoor(self._statusPage, gate)
+            return self._statusPage()
         if (
             gate is not None
             and path == b".well-known"
@@ -697,6 +707,9 @@ class GatewayRoot(Resource):
             return _Refused(
                 400, "the path is not UTF-8 (after percent-decoding)", self.clientErrors
             )
+        csrf = csrfRefusal(request)
+        if csrf is not None:
+            return CsrfRefused(csrf)
         # Give Klein the whole path back: it routes from the root.
         request.postpath.insert(0, request.prepath.pop())
         if path == b"api" and self._apiFactory is not None:
@@ -712,6 +725,24 @@ class GatewayRoot(Resource):
             assert self._apiFactory is not None
             self._api = self._apiFactory()
         return self._api
+
+    def _statusPage(self) -> StatusPage:
+        if self._status is None:
+            self._status = StatusPage(
+                self._gateway,
+                self._clock,
+                controls=self._apiFactory is not None,
+                stderrShown=self._stderrShown,
+            )
+        return self._status
+
+    def _stderrShown(self) -> bool:
+        """Whether the status page may show stderr lines: the management
+        API (which serves them) has no token, or a team gateway's door let
+        only admins in."""
+        if self.team.gate is not None or self._apiFactory is None:
+            return True
+        return not getattr(self._apiResource(), "hasToken", False)
 
     def _managementApp(self) -> IResource:
         if self._management is None:
