@@ -741,6 +741,9 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     _predecessor(options, pre, reactor, gateway, configService, top, listener, site)
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
+    from mcpgateway.gctuning import CollectorTuning
+
+    CollectorTuning().setServiceParent(top)  # last: it freezes what start-up left alive
     return top
 
 

@@ -300,6 +300,7 @@ def test_service_tree_on_a_memory_reactor(
         "NotifyService",
         "ListenerService",
         "Predecessor",
+        "CollectorTuning",
     ]
     top.startService()
     [(port, site, _, interface)] = reactor.tcpServers

@@ -140,6 +140,7 @@ class StreamLog:
 
     def drop(self) -> None:
         self._store.drop(self)
+        self.stream = None  # it points back here: no cycle left for the collector
 
 
 class ReplayStore:

@@ -240,7 +240,7 @@ class SSEStream:
             return
         log = self._log
         if request is not None:
-            self._request = None
+            self._leave(request)
             if not request.finished:
                 request.finish()
             if log is not None:
@@ -296,9 +296,17 @@ class SSEStream:
         if self._log is None or not self.open:
             self._end()
             return
-        self._request = None
+        self._leave(request)
         self._keepAlive.streams.discard(self)
         self._log.detached()
+
+    def _leave(self, request: Request) -> None:
+        """Forget C{request}, and its disconnect hook: the hook's closure holds
+        the request and this stream, a reference cycle that only the garbage
+        collector would free (issue 19: the C=64 stall)."""
+        self._request = None
+        if hasattr(request, "onLost"):
+            request.onLost = None
 
     def _end(self) -> bool:
         if not self.open:
