@@ -35,7 +35,8 @@ def savedGarbage() -> Iterator[list[Any]]:
 def cyclicAfter(calls: int, harness: Any, transport: Any, protocol: Any, sid: str) -> list[Any]:
     proc = harness.process()
     head = (
-        "POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: " + ACCEPT_BOTH
+        "POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: "
+        + ACCEPT_BOTH
         + "\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n"
         "Mcp-Session-Id: " + sid + "\r\nContent-Length: "
     ).encode()
