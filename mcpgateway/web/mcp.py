@@ -78,6 +78,7 @@ from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone, Unk
 from mcpgateway.core.sessions import Session
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
+from mcpgateway.web import measure
 from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, header, isLoopbackHost
 from mcpgateway.web.modern import ModernEndpoint, principalKey
 from mcpgateway.web.replay import ReplayStore, StreamLog, kindOf, resumable
@@ -1100,18 +1101,11 @@ class McpEndpoint(Resource):
         span: tracing.Span | None,
         outcome: str | None = None,
     ) -> Any:
-        """A client request was answered (or failed) with C{result}: its
-        server operation duration, and the end of its SERVER span."""
-        if outcome is None:
-            if isinstance(result, Failure):
-                outcome = "cancelled" if result.check(CancelledError) else "error"
-            else:
-                outcome = tracing.outcomeOf(result)
-        seconds = self._clock.seconds() - started
-        self._operations.serverOperation(self._server, method, outcome, seconds)
-        if span is not None:
-            tracing.finish(span, outcome, result if isinstance(result, dict) else None)
-        return result
+        """A client request was answered (or failed) with C{result}: see
+        L{measure.answered}."""
+        return measure.answered(
+            result, self._operations, self._clock, self._server, method, started, span, outcome
+        )
 
     def _busy(self, message: Message, waiting: int) -> Message:
         """The answer to a request over the session's in-flight limit, while

@@ -57,6 +57,7 @@ from mcpgateway.core.moderntypes import ListenFilter, ListenHandle, ModernReques
 from mcpgateway.core.pool import ServerUnavailable, SessionGone
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
+from mcpgateway.web import measure
 from mcpgateway.web.guard import header
 from mcpgateway.web.modernstream import ModernResponse
 
@@ -422,18 +423,11 @@ class ModernEndpoint:
         span: tracing.Span | None,
         outcome: str | None = None,
     ) -> Any:
-        """A modern request was answered (or failed) with C{result}: its
-        server operation duration, and the end of its SERVER span."""
-        if outcome is None:
-            if isinstance(result, Failure):
-                outcome = "cancelled" if result.check(CancelledError) else "error"
-            else:
-                outcome = tracing.outcomeOf(result)
-        seconds = self._clock.seconds() - started
-        self._operations.serverOperation(self._server, method, outcome, seconds)
-        if span is not None:
-            tracing.finish(span, outcome, result if isinstance(result, dict) else None)
-        return result
+        """A modern request was answered (or failed) with C{result}: see
+        L{measure.answered}."""
+        return measure.answered(
+            result, self._operations, self._clock, self._server, method, started, span, outcome
+        )
 
     def _errorFor(self, requestId: Any, reason: Failure) -> Message:
         if reason.check(ServerUnavailable, SessionGone):
