@@ -29,7 +29,7 @@ def answered(
     outcome: str | None = None,
 ) -> Any:
     """Record that a request of C{server} for C{method}, started at
-    C{started}, ended with C{result} (a response or a L{Failure}); returns
+    C{started}, ended with C{result} (a response or a C{Failure}); returns
     C{result}, for a Deferred's chain. C{outcome}: when the caller knows it."""
     if outcome is None:
         if isinstance(result, Failure):
