@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 
 from twisted.application.service import Service
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 GEN0_THRESHOLD = 10_000
 """Tracked allocations between young collections (CPython's default: 700)."""
@@ -23,14 +24,24 @@ GEN0_THRESHOLD = 10_000
 
 class CollectorTuning(Service):
     """Freeze what start-up left alive, raise the gen-0 threshold; undo on stop.
-    Add it to the top service last, so it starts after everything else."""
 
-    def __init__(self, gen0: int = GEN0_THRESHOLD) -> None:
+    The work (a full collection, then the freeze) is done from the reactor's
+    first turn, not in C{startService}: until the reactor runs, its signal
+    handlers are not installed, and a SIGTERM then would kill the process
+    before it can restore the clients' config files."""
+
+    def __init__(self, clock: IReactorTime, gen0: int = GEN0_THRESHOLD) -> None:
         self.gen0 = gen0
+        self._clock = clock
         self._previous: tuple[int, int, int] | None = None
+        self._pending: IDelayedCall | None = None
 
     def startService(self) -> None:
         super().startService()
+        self._pending = self._clock.callLater(0, self._tune)
+
+    def _tune(self) -> None:
+        self._pending = None
         self._previous = gc.get_threshold()
         gc.collect()
         gc.freeze()
@@ -38,6 +49,9 @@ class CollectorTuning(Service):
 
     def stopService(self) -> None:
         super().stopService()
+        if self._pending is not None and self._pending.active():
+            self._pending.cancel()
+        self._pending = None
         if self._previous is not None:
             gc.set_threshold(*self._previous)
             self._previous = None

@@ -743,7 +743,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
     from mcpgateway.gctuning import CollectorTuning
 
-    CollectorTuning().setServiceParent(top)  # last: it freezes what start-up left alive
+    CollectorTuning(reactor).setServiceParent(top)  # last: it freezes what start-up left alive
     return top
 
 

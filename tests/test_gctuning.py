@@ -7,6 +7,7 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from twisted.internet.task import Clock
 
 from mcpgateway.gctuning import GEN0_THRESHOLD, CollectorTuning
 
@@ -23,8 +24,12 @@ def restoredCollector() -> Iterator[None]:
 
 def test_startFreezesAndRaisesTheThreshold(restoredCollector: None) -> None:
     before = gc.get_threshold()
-    service = CollectorTuning()
+    clock = Clock()
+    service = CollectorTuning(clock)
     service.startService()
+    # Nothing before the reactor's first turn (its signal handlers come first).
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+    clock.advance(0)
     try:
         assert gc.get_freeze_count() > 0
         assert gc.get_threshold() == (GEN0_THRESHOLD, *before[1:])
@@ -36,11 +41,23 @@ def test_startFreezesAndRaisesTheThreshold(restoredCollector: None) -> None:
 
 def test_aFullCollectionSkipsWhatStartUpLeft(restoredCollector: None) -> None:
     """After start, a full collection walks only what was created since."""
-    service = CollectorTuning()
+    clock = Clock()
+    service = CollectorTuning(clock)
     before = len(gc.get_objects())
     service.startService()
+    clock.advance(0)
     try:
         assert len(gc.get_objects()) < before // 2
     finally:
         service.stopService()
     assert len(gc.get_objects()) >= before // 2
+
+
+def test_stoppedBeforeTheFirstTurnChangesNothing(restoredCollector: None) -> None:
+    before = gc.get_threshold()
+    clock = Clock()
+    service = CollectorTuning(clock)
+    service.startService()
+    service.stopService()
+    clock.advance(1)
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
