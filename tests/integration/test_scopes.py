@@ -190,9 +190,12 @@ def test_adopted_projects_each_list_only_their_own_root(start: Any, home: Path) 
 def test_workspaces_with_different_env_tokens_get_different_children(
     start: Any, home: Path
 ) -> None:
+    # Values no path or log line contains by chance (a pytest temp dir such as
+    # pytest-1018 contains "t-1"): the log must hold neither.
+    ONE, TWO = "tok-one-5f3a9c", "tok-two-8e1d47"
     same = project(home / "cwd")  # one cwd for all: only the .env tells them apart
     workspaces = {name: project(home / name) for name in ("one", "two", "again")}
-    for name, token in (("one", "t-1"), ("two", "t-2"), ("again", "t-1")):
+    for name, token in (("one", ONE), ("two", TWO), ("again", ONE)):
         (workspaces[name] / ".env").write_text(f"TOKEN={token}\n")
     config = home / ".claude.json"
     config.write_text(
@@ -211,13 +214,13 @@ def test_workspaces_with_different_env_tokens_get_different_children(
         for name, path in workspaces.items()
     }
     assert {name: w["token"] for name, w in seen.items()} == {
-        "one": "t-1",
-        "two": "t-2",
-        "again": "t-1",
+        "one": ONE,
+        "two": TWO,
+        "again": ONE,
     }
     assert seen["one"]["pid"] == seen["again"]["pid"] != seen["two"]["pid"]
     assert gateway.health()["servers"]["tokens"]["children"] == 2
-    assert "t-1" not in gateway.text() and "t-2" not in gateway.text()
+    assert ONE not in gateway.text() and TWO not in gateway.text()
 
 
 # -- credential headers -----------------------------------------------------------------
