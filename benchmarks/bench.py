@@ -301,16 +301,19 @@ def mcpload(*args: str) -> list[str]:
 
 
 class Gateway:
-    """``python -m twisted mcpgateway`` from this checkout, on an OS-chosen port."""
+    """``python -m twisted mcpgateway`` from this checkout (or C{repo}: another
+    checkout of the project, for a before/after comparison), on an OS-chosen port."""
 
     def __init__(self, config: dict[str, Any], workdir: Path, profile: Path | None = None,
-                 extra: list[str] | None = None, patches: str = "") -> None:
+                 extra: list[str] | None = None, patches: str = "",
+                 repo: Path | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
+        repo = REPO if repo is None else repo
         self.workdir = workdir
         cfg = workdir / "config.json"
         cfg.write_text(json.dumps({"mcpServers": config}))
         env = {**os.environ, "MCPGATEWAY_HOME": str(workdir / "state"), "HOME": str(workdir),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(repo),
                                                            os.environ.get("PYTHONPATH")]))}
         if profile is not None or patches:  # see twist_wrapper.py for why not "-m cProfile"
             prefix = [PY, str(HERE / "twist_wrapper.py")]

@@ -8,7 +8,11 @@ the request bytes going in and the child's line coming back), so what is left ou
 exactly what a socket adds: syscalls, epoll, the reactor loop. Much less noisy than
 the socket levels on a shared machine: use it to compare code changes.
 
-Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b]  (prints one JSON line)
+With C{--count}, one more round runs under cProfile and reports the Python
+function calls per request (deterministic, unlike time on a shared machine:
+what a change removed).
+
+Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b] [--count]  (prints one JSON line)
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
@@ -31,6 +36,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--patches", default="")
+    ap.add_argument("--count", action="store_true", help="also count calls/allocations")
     args = ap.parse_args()
     patches = {p for p in args.patches.split(",") if p}
     gateway_patches.applyEarly(patches)
@@ -55,35 +61,58 @@ def main() -> None:
     perRound = []
     bad = 0
     n = 0
+    def one(n: int, profile: Any = None) -> tuple[float, bool]:
+        msg = b"hotpath-%d" % n
+        body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
+                b'"arguments":{"message":"%s"}}}' % (n, msg))
+        data = head + b"%d\r\n\r\n" % len(body) + body
+        transport.clear()
+        if profile is not None:
+            profile.enable()
+        t0 = clock()
+        protocol.dataReceived(data)
+        t1 = clock()
+        if profile is not None:
+            profile.disable()
+        line = proc.written.pop()
+        childId = json.loads(line)["id"]
+        reply = (b'{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text",'
+                 b'"text":"Echo: %s"}]}}\n' % (childId, msg))
+        if profile is not None:
+            profile.enable()
+        t2 = clock()
+        proc.stdout(reply)
+        t3 = clock()
+        if profile is not None:
+            profile.disable()
+        out = transport.value()  # chunked SSE or one Content-Length answer: both complete
+        return (t1 - t0) + (t3 - t2), (b'"id":%d,' % n) in out and (b"Echo: " + msg) in out
+
     for _ in range(args.rounds):
         spent = 0.0
         gc.collect()
         for _ in range(args.calls):
             n += 1
-            msg = b"hotpath-%d" % n
-            body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
-                    b'"arguments":{"message":"%s"}}}' % (n, msg))
-            data = head + b"%d\r\n\r\n" % len(body) + body
-            transport.clear()
-            t0 = clock()
-            protocol.dataReceived(data)
-            t1 = clock()
-            line = proc.written.pop()
-            childId = json.loads(line)["id"]
-            reply = (b'{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text",'
-                     b'"text":"Echo: %s"}]}}\n' % (childId, msg))
-            t2 = clock()
-            proc.stdout(reply)
-            t3 = clock()
-            spent += (t1 - t0) + (t3 - t2)
-            out = transport.value()  # chunked SSE or one Content-Length answer: both complete
-            if (b'"id":%d,' % n) not in out or (b"Echo: " + msg) not in out:
-                bad += 1
+            took, ok = one(n)
+            spent += took
+            bad += not ok
         perRound.append(spent / args.calls * 1e6)
+    counted = None
+    if args.count:
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        for _ in range(1000):
+            n += 1
+            bad += not one(n, profile)[1]
+        stats = pstats.Stats(profile)
+        counted = round(sum(v[1] for v in stats.stats.values()) / 1000, 1)  # type: ignore[attr-defined]
     perRound.sort()
     print(json.dumps({"patches": sorted(patches), "calls": args.calls, "rounds": args.rounds,
                       "usPerCall": round(perRound[len(perRound) // 2], 1),
-                      "usPerCallRounds": [round(x, 1) for x in perRound], "bad": bad}))
+                      "usPerCallRounds": [round(x, 1) for x in perRound], "bad": bad,
+                      **({"functionCallsPerCall": counted} if counted is not None else {})}))
 
 
 if __name__ == "__main__":

@@ -77,14 +77,15 @@ LABELS = {
     "ceiling": "load generator ceiling (canned server)",
     "direct": "direct stdio (the limit)",
     "mcpgateway": "**mcpgateway**",
+    "mcpgateway-before": "mcpgateway before (`--before REF`)",
     "mcp-proxy": "mcp-proxy (Python SDK, one shared child)",
     "supergateway": "supergateway `--stateful` (a child per session)",
     "immorterm": "immorterm, ids as clients send them",
     "immorterm-unique": "immorterm, ids made unique (a best case real clients cannot arrange)",
 }
 ORDER = list(LABELS)
-REFERENCE = {"ceiling", "direct"}
-"""Rows that are limits, not proxies: never counted as peers."""
+REFERENCE = {"ceiling", "direct", "mcpgateway-before"}
+"""Rows that are limits or the gateway itself at another commit: never counted as peers."""
 
 
 def log(text: str) -> None:
@@ -294,10 +295,12 @@ class Env:
     js: str
     peersDir: Path
     tmp: Path
+    before: Path | None = None
+    """A checkout of the gateway at C{--before REF}."""
 
 
-def startGateway(env: Env, workdir: Path) -> Served:
-    gw = bench.Gateway({"everything": bench.everythingSpec(env.js)}, workdir)
+def startGateway(env: Env, workdir: Path, repo: Path | None = None) -> Served:
+    gw = bench.Gateway({"everything": bench.everythingSpec(env.js)}, workdir, repo=repo)
     try:
         url = gw.url("everything")
         warm(url)
@@ -309,6 +312,39 @@ def startGateway(env: Env, workdir: Path) -> Served:
         gw.stop()
 
     return Served(url, gw.pid, stop)
+
+
+def startGatewayBefore(env: Env, workdir: Path) -> Served:
+    if env.before is None:
+        raise RuntimeError("the mcpgateway-before target needs --before REF")
+    return startGateway(env, workdir, env.before)
+
+
+def checkoutBefore(ref: str, into: Path) -> tuple[Path, str]:
+    """A detached worktree of this repository at C{ref} (removed with the work
+    folder), and the commit it names."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref + "^{commit}"],
+        cwd=bench.REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "--force", str(into), commit],
+        cwd=bench.REPO,
+        capture_output=True,
+        check=True,
+    )
+    return into, commit
+
+
+def dropBefore(path: Path) -> None:
+    subprocess.run(
+        ["git", "worktree", "remove", "--force", str(path)],
+        cwd=bench.REPO,
+        capture_output=True,
+    )
 
 
 def startMcpProxy(env: Env, workdir: Path) -> Served:
@@ -400,6 +436,7 @@ def served(proc: subprocess.Popen[bytes], url: str) -> Served:
 
 STARTERS: dict[str, Callable[[Env, Path], Served]] = {
     "mcpgateway": startGateway,
+    "mcpgateway-before": startGatewayBefore,
     "mcp-proxy": startMcpProxy,
     "supergateway": startSupergateway,
     "immorterm": startImmorterm,
@@ -699,6 +736,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--loadgen-procs", type=int, default=1)
     ap.add_argument(
+        "--before",
+        metavar="REF",
+        default=None,
+        help="also run the gateway at git REF (a worktree) as target mcpgateway-before,"
+        " interleaved with this checkout's: a before/after comparison in one run",
+    )
+    ap.add_argument(
         "--peers-dir",
         default=None,
         help="where the peers are installed (default <test cache>/peers)",
@@ -713,6 +757,11 @@ def main(argv: list[str] | None = None) -> int:
 
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     keys = [k.strip() for k in args.targets.split(",") if k.strip()]
+    if args.before is None:
+        keys = [k for k in keys if k != "mcpgateway-before"]
+    elif "mcpgateway-before" not in keys:
+        at = keys.index("mcpgateway") + 1 if "mcpgateway" in keys else 0
+        keys.insert(at, "mcpgateway-before")
     unknown = [k for k in keys if k not in LABELS]
     if unknown:
         ap.error(f"unknown target(s): {', '.join(unknown)}")
@@ -729,12 +778,16 @@ def main(argv: list[str] | None = None) -> int:
         peersDir=Path(args.peers_dir) if args.peers_dir else cache / "peers",
         tmp=Path(tempfile.mkdtemp(prefix="mcpgateway-peers-")),
     )
+    beforeCommit = None
+    if args.before is not None:
+        env.before, beforeCommit = checkoutBefore(args.before, env.tmp / "before")
     bench.raiseNofile()
     gate = bench.QuietGate(args.quiet_budget)
     res: dict[str, Any] = {
         "machine": bench.machine(),
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "code": bench.codeIdentity(),
+        "before": beforeCommit,
         "levels": levels,
         "rounds": args.rounds,
         "callsPerLevel": {str(c): totals[c] for c in levels},
@@ -766,6 +819,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         measure(keys, levels, totals, args, env, gate, rounds, failed)
     finally:
+        if env.before is not None:
+            dropBefore(env.before)
         if not args.keep:
             shutil.rmtree(env.tmp, ignore_errors=True)
     for key in keys:

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_timers -*-
-"""A repeating call on an injected clock.
+"""Timers on an injected clock: a repeating call, and many timeouts on one timer.
 
 C{twisted.internet.task.LoopingCall} imports the global reactor in its
 constructor (to default its C{clock}), so a service tree built and started
@@ -7,13 +7,20 @@ on a fake or a non-default reactor would install the global one. L{Every}
 does the one thing the gateway needs of it, on the clock it is given, and
 nothing else: call C{f} every C{interval} seconds until stopped; a call that
 raises is the caller's to handle (wrap C{f}), the schedule goes on.
+
+L{Deadlines} times out many keys (the requests in flight through a child)
+on one C{DelayedCall} instead of one each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from mcpgateway import logs
 
 
 class Every:
@@ -45,3 +52,78 @@ class Every:
     def _tick(self) -> None:
         self._call = self._clock.callLater(self.interval, self._tick)
         self._f()
+
+
+K = TypeVar("K", bound=Hashable)
+
+_EARLY = 1e-9
+"""A due time this close is due now: a timer set for C{due - now} may wake a
+rounding error early."""
+
+
+class Deadlines(Generic[K]):
+    """Keys that each expire C{timeout} seconds after they were added, all on
+    one timer: a timeout per request without a C{DelayedCall} per request
+    (each costs an object, a heap push and a cancellation on the hot path).
+
+    With one C{timeout}, the order keys are added in is the order they come
+    due, so only the first needs a timer. Removing a key before its time is a
+    dictionary deletion; when the timer comes for a key that is gone, it moves
+    to the first key left; when none is left, the timer goes. C{expired(key)} is called for each key whose time
+    came, at exactly that time (as C{callLater} would)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, clock: IReactorTime, timeout: float, expired: Callable[[K], object]) -> None:
+        self._clock = clock
+        self.timeout = timeout
+        self._expired = expired
+        self._due: dict[K, float] = {}
+        self._call: IDelayedCall | None = None
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._due
+
+    def add(self, key: K) -> None:
+        """Start (or restart, from now) C{key}'s time."""
+        due = self._due
+        due.pop(key, None)  # a restarted key goes last: it comes due last
+        due[key] = self._clock.seconds() + self.timeout
+        if self._call is None:
+            self._call = self._clock.callLater(self.timeout, self._fire)
+
+    def discard(self, key: K) -> None:
+        """Stop C{key}'s time (nothing happens if it has none). The last key
+        gone takes the timer with it: nothing in flight, nothing scheduled."""
+        due = self._due
+        if due.pop(key, None) is not None and not due:
+            call, self._call = self._call, None
+            if call is not None and call.active():
+                call.cancel()
+
+    def stop(self) -> None:
+        """Forget every key, and the timer."""
+        self._due.clear()
+        call, self._call = self._call, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _fire(self) -> None:
+        self._call = None
+        due = self._due
+        now = self._clock.seconds()
+        while due:
+            key = next(iter(due))
+            when = due[key]
+            if when > now + _EARLY:
+                if self._call is None:
+                    self._call = self._clock.callLater(when - now, self._fire)
+                return
+            del due[key]
+            try:
+                self._expired(key)
+            except Exception:
+                self.log.failure("a timeout's handler failed")

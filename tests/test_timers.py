@@ -1,4 +1,5 @@
-"""L{Every}: a repeating call on the injected clock, never the global reactor."""
+"""L{Every}: a repeating call on the injected clock, never the global reactor;
+L{Deadlines}: many timeouts on one timer, each firing when its own would."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway.timers import Every
+from mcpgateway.timers import Deadlines, Every
 
 
 def test_calls_every_interval_until_stopped() -> None:
@@ -54,3 +57,130 @@ def test_importing_and_using_it_installs_no_global_reactor() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_each_key_expires_timeout_after_it_was_added_on_one_timer() -> None:
+    clock, expired = Clock(), []
+    deadlines: Deadlines[int] = Deadlines(
+        clock, 10.0, lambda k: expired.append((k, clock.seconds()))
+    )
+    for key in range(5):
+        deadlines.add(key)
+        clock.advance(1)
+    assert len(clock.getDelayedCalls()) == 1  # one timer for all five
+    clock.advance(4.5)
+    assert expired == []
+    clock.pump([0.5] * 10)
+    assert expired == [(0, 10.0), (1, 11.0), (2, 12.0), (3, 13.0), (4, 14.0)]
+    assert clock.getDelayedCalls() == [] and len(deadlines) == 0
+
+
+def test_a_discarded_key_never_expires_and_the_timer_moves_on() -> None:
+    clock, expired = Clock(), list[str]()
+    deadlines: Deadlines[str] = Deadlines(clock, 10.0, expired.append)
+    deadlines.add("a")
+    clock.advance(3)
+    deadlines.add("b")
+    deadlines.discard("a")  # answered: its time stops
+    clock.advance(7)  # a's time: nothing is due
+    assert expired == [] and "b" in deadlines
+    clock.advance(2.9)
+    assert expired == []
+    clock.advance(0.1)  # exactly b's time
+    assert expired == ["b"]
+
+
+def test_the_last_key_gone_takes_the_timer_with_it() -> None:
+    clock = Clock()
+    deadlines: Deadlines[int] = Deadlines(clock, 10.0, lambda k: None)
+    deadlines.add(1)
+    deadlines.add(2)
+    deadlines.discard(1)
+    assert len(clock.getDelayedCalls()) == 1
+    deadlines.discard(2)
+    deadlines.discard(3)  # never added: nothing happens
+    assert clock.getDelayedCalls() == []
+
+
+def test_adding_again_restarts_the_time_from_now() -> None:
+    clock, expired = Clock(), list[str]()
+    deadlines: Deadlines[str] = Deadlines(clock, 10.0, expired.append)
+    deadlines.add("a")
+    deadlines.add("b")
+    clock.advance(5)
+    deadlines.add("a")  # e.g. a held request whose client came back
+    clock.advance(5)
+    assert expired == ["b"]
+    clock.advance(5)
+    assert expired == ["b", "a"]
+
+
+def test_a_raising_handler_costs_the_other_keys_nothing() -> None:
+    clock, expired = Clock(), []
+
+    def handler(key: int) -> None:
+        expired.append(key)
+        if key == 1:
+            raise RuntimeError("boom")
+
+    deadlines: Deadlines[int] = Deadlines(clock, 1.0, handler)
+    for key in (1, 2):
+        deadlines.add(key)
+    clock.advance(1)
+    assert expired == [1, 2]
+
+
+def test_stop_forgets_everything() -> None:
+    clock, expired = Clock(), list[int]()
+    deadlines: Deadlines[int] = Deadlines(clock, 1.0, expired.append)
+    deadlines.add(1)
+    deadlines.stop()
+    clock.advance(5)
+    assert expired == [] and clock.getDelayedCalls() == [] and len(deadlines) == 0
+
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(0, 6)),
+        st.tuples(st.just("discard"), st.integers(0, 6)),
+        st.tuples(st.just("advance"), st.sampled_from([0.0, 0.25, 1.0, 2.5, 4.0, 7.0])),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=_OPS)
+def test_expires_exactly_as_one_call_later_per_key_would(ops: list[tuple[str, object]]) -> None:
+    """The model: a callLater per key, cancelled by discard, restarted by add."""
+    clock, got = Clock(), []
+    deadlines: Deadlines[int] = Deadlines(clock, 4.0, lambda k: got.append((k, clock.seconds())))
+    modelClock, want = Clock(), []
+    calls: dict[int, object] = {}
+
+    def fire(key: int) -> None:
+        del calls[key]
+        want.append((key, modelClock.seconds()))
+
+    for op, arg in ops:
+        if op == "add":
+            assert isinstance(arg, int)
+            deadlines.add(arg)
+            old = calls.pop(arg, None)
+            if old is not None:
+                old.cancel()  # type: ignore[attr-defined]
+            calls[arg] = modelClock.callLater(4.0, fire, arg)
+        elif op == "discard":
+            assert isinstance(arg, int)
+            deadlines.discard(arg)
+            old = calls.pop(arg, None)
+            if old is not None:
+                old.cancel()  # type: ignore[attr-defined]
+        else:
+            assert isinstance(arg, float)
+            clock.advance(arg)
+            modelClock.advance(arg)
+        assert got == want
+    clock.advance(10)
+    modelClock.advance(10)
+    assert got == want and clock.getDelayedCalls() == []

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway import jsonrpc, logs, wire2026
@@ -45,6 +45,7 @@ from mcpgateway.core import tracing
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.jsonrpc import Message
+from mcpgateway.timers import Deadlines
 
 Sink = Callable[[Message], bool]
 """Writes one message to a client stream; C{False} when the stream is gone."""
@@ -130,7 +131,6 @@ class Exchange:
         self.clientToken = clientToken
         self.related = related
         self.response: Deferred[Message] = Deferred(canceller)
-        self.timer: IDelayedCall | None = None
         self.cancelReason: str | None = None
         self.started = 0.0
         self.childId = 0
@@ -188,6 +188,8 @@ class Router:
         self.send: Callable[[Message], None] = _nowhere
         self._ids = itertools.count(1)
         self._pending: dict[int, Exchange] = {}
+        self._deadlines: Deadlines[int] = Deadlines(clock, timeout, self._timedOut)
+        """The child ids in flight whose timeout runs (all but the held ones)."""
         self._serverRequests: dict[int, _ServerRequest] = {}
         self.sessions: set[SessionLike] = set()
         self.unusedSince = clock.seconds()
@@ -391,7 +393,7 @@ class Router:
         ex.started = now = self._clock.seconds()
         if session is not None:
             self.lastActivity = now
-        ex.timer = self._clock.callLater(self.timeout, self._timedOut, childId)
+        self._deadlines.add(childId)
         self.served += 1
         self.send(out)
         return ex
@@ -399,15 +401,13 @@ class Router:
     def hold(self, ex: Exchange) -> None:
         """Pause C{ex}'s timeout (its client will come back for it)."""
         ex.blocked = True
-        if ex.timer is not None and ex.timer.active():
-            ex.timer.cancel()
-        ex.timer = None
+        self._deadlines.discard(ex.childId)
 
     def unhold(self, ex: Exchange) -> None:
         """Run C{ex}'s timeout again, from now (its client came back)."""
         ex.blocked = False
-        if ex.timer is None and self._pending.get(ex.childId) is ex:
-            ex.timer = self._clock.callLater(self.timeout, self._timedOut, ex.childId)
+        if ex.childId not in self._deadlines and self._pending.get(ex.childId) is ex:
+            self._deadlines.add(ex.childId)
 
     def exchangeFor(self, childId: Any) -> Exchange | None:
         """The request in flight with child-side id C{childId}, if any."""
@@ -423,7 +423,6 @@ class Router:
         ex = self._pending.get(childId)
         if ex is None:
             return
-        ex.timer = None
         self._cancel(childId, "request timed out in the gateway", "timeout")
         self.log.warn(
             "server {server}: {method} timed out after {timeout}s",
@@ -444,8 +443,7 @@ class Router:
         if ex is None:
             return
         self._record(ex, outcome)
-        if ex.timer is not None and ex.timer.active():
-            ex.timer.cancel()
+        self._deadlines.discard(childId)
         params: dict[str, Any] = {"requestId": childId}
         if reason:
             params["reason"] = reason
@@ -494,8 +492,7 @@ class Router:
                 id=childId,
             )
             return
-        if ex.timer is not None and ex.timer.active():
-            ex.timer.cancel()
+        self._deadlines.discard(childId)
         self._record(ex, "ok" if "result" in message else "error", message)
         if ex.method == "tools/list":
             self._learnTools(message.get("result"))
@@ -648,9 +645,8 @@ class Router:
         """Answer every pending request with a JSON-RPC error now; with
         C{tellChild}, also cancel each on the child."""
         pending, self._pending = self._pending, {}
+        self._deadlines.stop()
         for childId, ex in pending.items():
-            if ex.timer is not None and ex.timer.active():
-                ex.timer.cancel()
             self._record(ex, "child_exit" if code == jsonrpc.CHILD_EXITED else "error")
             if tellChild:
                 self.send(

@@ -47,6 +47,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.http import HTTPFactory, _GenericHTTPChannelProtocol
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
@@ -78,6 +79,8 @@ if TYPE_CHECKING:
 ResourceFactory = Callable[[], IResource]
 
 DEFAULT_MAX_BODY = MAX_BODY
+IDLE_CONNECTION_TIMEOUT = 60 * 60 * 12.0
+"""Seconds a connection may stay silent between requests: Twisted's default."""
 
 
 class Gate(Protocol):
@@ -814,10 +817,20 @@ class GatewayChannel(http.HTTPChannel):
 
     The deadline costs no timer per request: the first byte notes the time,
     the end of the headers clears it (L{GatewayRequest.gotLength}), and the
-    site's L{ConnectionGuard} looks at every connection once a second."""
+    site's L{ConnectionGuard} looks at every connection once a second. So
+    does Twisted's idle timeout (C{idleTimeout} seconds without a byte and
+    without a request in progress; the site's own C{timeOut} is C{None}),
+    which Twisted would otherwise reset on every line of every request and
+    re-arm with a new C{DelayedCall} after every response."""
 
     headersSince: float | None = None
     """When the first byte of the request whose headers are incomplete came."""
+    idleTimeout: float | None = None
+    """Seconds a connection may stay silent between requests (from the site)."""
+    lastActive = 0.0
+    """When a byte last came, or a response last ended."""
+    busy = False
+    """A request's body is in and its response is not finished yet."""
     site: Any = None
     _guard: ConnectionGuard | None = None
     _peer: str | None = None
@@ -847,13 +860,19 @@ class GatewayChannel(http.HTTPChannel):
             self.transport.loseConnection()
             return
         self._peer = host
+        self.idleTimeout = getattr(self.site, "idleTimeout", None)
+        if guard is not None:
+            self.lastActive = guard.clock.seconds()
         super().connectionMade()
 
     def dataReceived(self, data: bytes) -> None:
         if self._refused:
             return
-        if self.headersSince is None and self.line_mode and self._guard is not None:
-            self.headersSince = self._guard.clock.seconds()
+        guard = self._guard
+        if guard is not None:
+            self.lastActive = now = guard.clock.seconds()
+            if self.headersSince is None and self.line_mode:
+                self.headersSince = now
         try:
             super().dataReceived(data)
         except ValueError as e:
@@ -864,6 +883,22 @@ class GatewayChannel(http.HTTPChannel):
                     self._peer, 400, f"a request head Twisted cannot parse ({str(e)[:80]})"
                 )
             self._respondToBadRequestAndDisconnect()
+
+    def allContentReceived(self) -> None:
+        self.busy = True
+        super().allContentReceived()
+
+    def requestDone(self, request: Any) -> None:
+        self.busy = False
+        if self._guard is not None:
+            self.lastActive = self._guard.clock.seconds()
+        super().requestDone(request)
+
+    def idle(self, now: float) -> bool:
+        """Whether the connection has been silent, between requests, for
+        its C{idleTimeout}."""
+        limit = self.idleTimeout
+        return limit is not None and not self.busy and now - self.lastActive >= limit
 
     def headersTooSlow(self) -> None:
         """The request's headers missed their deadline: 408, and close."""
@@ -876,6 +911,21 @@ class GatewayChannel(http.HTTPChannel):
         if self.abortTimeout is not None:  # as Twisted's own idle timeout does
             self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
         self.loseConnection()
+
+    def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
+        """As Twisted writes them, in one piece: its C{writeSequence} of
+        four pieces per header costs a type check and a list append each,
+        on every response (issue 19's profile)."""
+        if not isinstance(headers, Headers):
+            super().writeHeaders(version, code, reason, headers)
+            return
+        lines = [version, b" ", code, b" ", reason, b"\r\n"]
+        for name, values in headers.getAllRawHeaders():
+            for value in values:
+                lines += (name, b": ", value, b"\r\n")
+        lines.append(b"\r\n")
+        assert self.transport is not None
+        self.transport.write(b"".join(lines))
 
     def checkPersistence(self, request: Any, version: bytes) -> bool:
         """As Twisted decides, except while the site hands over to a
@@ -945,6 +995,11 @@ class ConnectionGuard:
                     channel.headersTooSlow()
                 except Exception:
                     self.log.failure("closing a slow connection failed")
+            elif channel.idle(now):
+                try:
+                    channel.timeoutConnection()  # Twisted's own: logs, closes, aborts later
+                except Exception:
+                    self.log.failure("closing an idle connection failed")
         if self.channels:
             self._sweep = self.clock.callLater(1.0, self._check)
 
@@ -961,10 +1016,15 @@ class GatewaySite(Site):
 
     protocol = _channelFactory
 
+    idleTimeout: float | None = IDLE_CONNECTION_TIMEOUT
+    """Seconds a connection may stay silent between requests (Twisted's
+    default); enforced by the site's L{ConnectionGuard}, not by a timer per
+    connection."""
+
     def __init__(
         self, resource: IResource, clock: IReactorTime, limits: Limits, clientErrors: ClientErrors
     ) -> None:
-        super().__init__(resource, reactor=clock)
+        super().__init__(resource, reactor=clock, timeout=None)
         self.limits = limits
         self.guard = ConnectionGuard(clock, limits, clientErrors)
 

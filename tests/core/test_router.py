@@ -302,6 +302,32 @@ class CancelTimeoutExitTests(RouterCase):
         self.router.childMessage(ok(out["id"], {}))
         self.assertEqual(self.router.lateReplies, 1)
 
+    def test_requests_in_flight_share_one_timer_and_each_times_out_on_time(self) -> None:
+        """No timer per request (issue 19): eight calls in flight, one
+        DelayedCall; the ones answered never time out, the others each at
+        their own time (times in binary-exact steps)."""
+        a = self.session("a")
+        answers: list[Message] = []
+        for n in range(8):  # sent at 0.0, 0.5, ... 3.5
+            self.router.request(a, req(n, "tools/call"), None).addCallback(answers.append)
+            self.clock.advance(0.5)
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+        for out in self.take()[:4]:
+            self.router.childMessage(ok(out["id"], {}))
+        self.assertEqual([m["id"] for m in answers], [0, 1, 2, 3])
+        self.clock.advance(self.timeout - 2.25)  # 11.75: the 5th (sent at 2.0) is due at 12.0
+        self.assertEqual(len(answers), 4)
+        self.clock.advance(0.25)
+        self.assertEqual(answers[4]["id"], 4)
+        self.assertEqual(answers[4]["error"]["code"], jsonrpc.REQUEST_TIMEOUT)
+        self.clock.advance(0.25)
+        self.assertEqual(len(answers), 5)
+        self.clock.advance(0.25)
+        self.assertEqual([m["id"] for m in answers[4:]], [4, 5])
+        self.clock.advance(self.timeout)
+        self.assertEqual(len(answers), 8)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
     def test_answer_cancels_timer(self) -> None:
         a = self.session("a")
         d = self.router.request(a, req(1), None)

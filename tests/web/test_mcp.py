@@ -1139,6 +1139,44 @@ def test_the_header_deadline_spares_idle_connections_and_open_streams() -> None:
     assert stream.comments() == [b": keep-alive"] * 4  # 63 s: an SSE stream has no deadline
 
 
+def test_idle_connections_time_out_without_a_timer_per_request() -> None:
+    """Twisted's idle timeout, kept by the guard's once-a-second look: a
+    connection silent between requests for C{idleTimeout} is closed; one
+    whose response is in progress (an SSE stream) is not; and requests on a
+    keep-alive connection schedule nothing (issue 19: no DelayedCall per
+    request)."""
+    h = LimitsHarness(Limits())
+    h.site.idleTimeout = 100.0  # type: ignore[attr-defined]
+    sid = h.initialize()
+    stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
+    _, silent = connect(h)
+    scheduled: list[float] = []
+    callLater = h.reactor.callLater
+
+    def counting(delay: float, f: Any, *args: Any, **kwargs: Any) -> Any:
+        scheduled.append(delay)
+        return callLater(delay, f, *args, **kwargs)
+
+    h.reactor.callLater = counting  # type: ignore[method-assign,assignment]
+    keepAlive, keepAliveTransport = connect(h)
+    keepAlive.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    scheduled.clear()
+    for _ in range(5):
+        keepAlive.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert keepAliveTransport.value().count(b'"status":"ok"') == 6
+    assert scheduled == []
+    h.reactor.advance(50.0)
+    keepAlive.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # active again
+    for _ in range(55):
+        h.reactor.advance(1.0)
+    assert silent.disconnecting  # 105 s without a byte
+    assert not keepAliveTransport.disconnecting  # 55 s since its last request
+    for _ in range(50):
+        h.reactor.advance(1.0)
+    assert keepAliveTransport.disconnecting
+    assert not stream.transport.disconnecting and not stream.complete  # 155 s, in progress
+
+
 def test_connections_per_peer_are_capped() -> None:
     h = LimitsHarness(Limits(maxConnectionsPerPeer=2))
     first, _ = connect(h)
