@@ -20,11 +20,21 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loo
 Refusal = tuple[int, str]
 
 
+_NAMES: dict[str, bytes] = {}
+"""Header names as bytes, encoded once (callers pass the code's constants)."""
+
+
 def header(request: IRequest, name: str) -> str | None:
-    """A request header as text; any bytes decode (Latin-1), so a malformed
-    header can fail a check but never the request handling."""
-    value = request.getHeader(name.encode("ascii"))
-    return None if value is None else value.decode("latin-1")
+    """A request header as text (its last value, as C{getHeader} gives);
+    any bytes decode (Latin-1), so a malformed header can fail a check but
+    never the request handling."""
+    key = _NAMES.get(name)
+    if key is None:
+        key = name.encode("ascii")
+        if len(_NAMES) < 256:
+            _NAMES[name] = key
+    values = request.requestHeaders.getRawHeaders(key)
+    return None if values is None else values[-1].decode("latin-1")
 
 
 @lru_cache(maxsize=512)
