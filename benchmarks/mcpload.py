@@ -363,7 +363,16 @@ class LoadSession:
         self._next()
 
     def _next(self) -> None:
-        if self.i >= self.limit or _mono() >= self.deadline or self.conn.closed.done():
+        if self.conn.closed.done() and self.i < self.limit and _mono() < self.deadline:
+            # Closed between calls (a server dropping an idle keep-alive, say):
+            # the calls it still owed never happen, so the first one is lost,
+            # not silently skipped.
+            self.tally.lost += 1
+            self.tally.sample("connection closed between calls")
+            self.inFlight = False
+            self.onDone(self)
+            return
+        if self.i >= self.limit or _mono() >= self.deadline:
             self.inFlight = False
             self.onDone(self)
             return

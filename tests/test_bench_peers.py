@@ -262,3 +262,28 @@ def test_quietWaitShorterThanKeepAliveTimeouts() -> None:
     assert peers.MAX_QUIET_WAIT < 5
     assert inner.budget == 60.0
     assert refreshed == [True]
+
+
+class DoneClosed:
+    def done(self) -> bool:
+        return True
+
+
+def test_aConnectionClosedBetweenCallsCountsAsLost() -> None:
+    """A server that drops an idle keep-alive between two calls costs the
+    session its remaining calls: the next is counted lost, not skipped."""
+    mcpload = load("mcpload", "bench_mcpload_under_test")
+    tally = mcpload.Tally()
+    conn, done = FakeConn(), list[Any]()
+    session = mcpload.LoadSession(0, conn, "sid", "/mcp", "h:1", tally, "n", done.append)
+    session.start(3, float("inf"))
+    request = requestOf(conn.sent[-1])
+    conn.closed = DoneClosed()  # type: ignore[assignment]
+    conn.handler(200, {"content-type": "application/json"}, answer(request))
+    assert (tally.ok, tally.lost) == (1, 1)
+    assert done == [session] and len(conn.sent) == 1
+    finished = mcpload.LoadSession(1, FakeConn(), "sid", "/mcp", "h:1", tally, "n", done.append)
+    finished.start(0, float("inf"))  # nothing owed: a closed connection then is no loss
+    finished.conn.closed = DoneClosed()
+    finished._next()
+    assert tally.lost == 1
