@@ -12,7 +12,13 @@ With C{--count}, one more round runs under cProfile and reports the Python
 function calls per request (deterministic, unlike time on a shared machine:
 what a change removed).
 
-Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b] [--count]  (prints one JSON line)
+With C{--floor}, each round also drives the same requests through a bare
+twisted.web C{Site} whose resource decodes the body and answers a canned
+JSON-RPC response (no form parsing, no access log, like the gateway's): what
+twisted.web alone costs per call here, the floor under the gateway's figure.
+
+Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b] [--count] [--floor]
+(prints one JSON line)
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--patches", default="")
-    ap.add_argument("--count", action="store_true", help="also count calls/allocations")
+    ap.add_argument("--count", action="store_true", help="also count function calls per call")
+    ap.add_argument("--floor", action="store_true", help="also measure bare twisted.web")
     args = ap.parse_args()
     patches = {p for p in args.patches.split(",") if p}
     gateway_patches.applyEarly(patches)
@@ -88,6 +95,8 @@ def main() -> None:
         out = transport.value()  # chunked SSE or one Content-Length answer: both complete
         return (t1 - t0) + (t3 - t2), (b'"id":%d,' % n) in out and (b"Echo: " + msg) in out
 
+    floor = floorRunner(head, clock) if args.floor else None
+    floorRounds: list[float] = []
     for _ in range(args.rounds):
         spent = 0.0
         gc.collect()
@@ -97,6 +106,9 @@ def main() -> None:
             spent += took
             bad += not ok
         perRound.append(spent / args.calls * 1e6)
+        if floor is not None:
+            gc.collect()
+            floorRounds.append(sum(floor(k) for k in range(args.calls)) / args.calls * 1e6)
     counted = None
     if args.count:
         import cProfile
@@ -112,7 +124,59 @@ def main() -> None:
     print(json.dumps({"patches": sorted(patches), "calls": args.calls, "rounds": args.rounds,
                       "usPerCall": round(perRound[len(perRound) // 2], 1),
                       "usPerCallRounds": [round(x, 1) for x in perRound], "bad": bad,
-                      **({"functionCallsPerCall": counted} if counted is not None else {})}))
+                      **({"functionCallsPerCall": counted} if counted is not None else {}),
+                      **(median("twistedWebFloor", floorRounds) if floorRounds else {})}))
+
+
+def median(name: str, rounds: list[float]) -> dict[str, Any]:
+    rounds = sorted(rounds)
+    return {name + "UsPerCall": round(rounds[len(rounds) // 2], 1),
+            name + "UsPerCallRounds": [round(x, 1) for x in rounds]}
+
+
+def floorRunner(head: bytes, clock: Any) -> Any:
+    """C{floor(n)}: the CPU seconds bare twisted.web spends on request C{n}."""
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+    from twisted.web.resource import Resource
+    from twisted.web.server import Request, Site
+
+    class Answer(Resource):
+        isLeaf = True
+
+        def render_POST(self, request: Any) -> bytes:
+            message = json.loads(request.content.read())
+            request.setHeader(b"content-type", b"application/json")
+            return json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": {
+                "content": [{"type": "text", "text": "Echo: x"}]}}).encode()
+
+    class NoForms(Request):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("parsePOSTFormSubmission", False)
+            super().__init__(*args, **kwargs)
+
+    class Quiet(Site):
+        def log(self, request: Any) -> None:
+            pass
+
+    site = Quiet(Answer(), reactor=Clock())
+    site.requestFactory = NoForms
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50001))
+    protocol = site.buildProtocol(transport.getPeer())
+    protocol.makeConnection(transport)
+
+    def floor(n: int) -> float:
+        body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
+                b'"arguments":{"message":"floor-%d"}}}' % (n, n))
+        data = head + b"%d\r\n\r\n" % len(body) + body
+        transport.clear()
+        t0 = clock()
+        protocol.dataReceived(data)
+        took: float = clock() - t0
+        return took
+
+    return floor
 
 
 if __name__ == "__main__":

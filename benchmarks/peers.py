@@ -76,6 +76,7 @@ PEER_PACKAGES = {
 LABELS = {
     "ceiling": "load generator ceiling (canned server)",
     "direct": "direct stdio (the limit)",
+    "twisted-web": "bare twisted.web, canned answers (twfloor.py: the floor under the gateway)",
     "mcpgateway": "**mcpgateway**",
     "mcpgateway-before": "mcpgateway before (`--before REF`)",
     "mcp-proxy": "mcp-proxy (Python SDK, one shared child)",
@@ -84,7 +85,7 @@ LABELS = {
     "immorterm-unique": "immorterm, ids made unique (a best case real clients cannot arrange)",
 }
 ORDER = list(LABELS)
-REFERENCE = {"ceiling", "direct", "mcpgateway-before"}
+REFERENCE = {"ceiling", "direct", "twisted-web", "mcpgateway-before"}
 """Rows that are limits or the gateway itself at another commit: never counted as peers."""
 
 
@@ -347,6 +348,12 @@ def dropBefore(path: Path) -> None:
     )
 
 
+def startTwistedWeb(env: Env, workdir: Path) -> Served:
+    port = freePort()
+    proc = spawnPeer([bench.PY, str(HERE / "twfloor.py"), str(port)], port, workdir)
+    return served(proc, f"http://127.0.0.1:{port}/mcp")
+
+
 def startMcpProxy(env: Env, workdir: Path) -> Served:
     exe = env.peersDir / "venv" / "bin" / "mcp-proxy"
     if not exe.exists():
@@ -435,6 +442,7 @@ def served(proc: subprocess.Popen[bytes], url: str) -> Served:
 
 
 STARTERS: dict[str, Callable[[Env, Path], Served]] = {
+    "twisted-web": startTwistedWeb,
     "mcpgateway": startGateway,
     "mcpgateway-before": startGatewayBefore,
     "mcp-proxy": startMcpProxy,

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Bare twisted.web answering the load generator: the floor under the gateway.
+
+A C{Site} on the epoll reactor (as C{twist} runs the gateway) whose one
+resource answers what ``mcpload.py load`` sends, with no MCP behind it:
+``initialize`` (a JSON result and an ``Mcp-Session-Id``),
+``notifications/initialized`` (202) and ``tools/call echo`` (an SSE event
+``Echo: <message>`` with the caller's id, one Content-Length response, as the
+gateway answers a quick call). No form parsing, no access log, the body
+decoded and the answer encoded with the stdlib ``json``, like the gateway.
+So its CPU per call is what any gateway built on twisted.web pays before
+it does anything of its own; ``peers.py`` runs it as the reference row
+``twisted-web`` beside the gateway.
+
+Usage: twfloor.py [PORT]  (prints ``listening <port>`` on stdout; stops on SIGTERM)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from twisted.internet import epollreactor
+
+epollreactor.install()
+
+from twisted.internet import reactor  # noqa: E402
+from twisted.web.resource import Resource  # noqa: E402
+from twisted.web.server import Request, Site  # noqa: E402
+
+
+class Answer(Resource):
+    isLeaf = True
+
+    def render_POST(self, request: Any) -> bytes:
+        message = json.loads(request.content.read())
+        method = message.get("method")
+        if "id" not in message:
+            request.setResponseCode(202)
+            return b""
+        if method == "initialize":
+            request.setHeader(b"mcp-session-id", os.urandom(16).hex().encode())
+            request.setHeader(b"content-type", b"application/json")
+            result: dict[str, Any] = {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "twfloor", "version": "1"},
+            }
+            return json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode()
+        text = "Echo: " + message["params"]["arguments"]["message"]
+        answer = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": message["id"],
+                "result": {"content": [{"type": "text", "text": text}]},
+            },
+            separators=(",", ":"),
+        ).encode()
+        request.setHeader(b"content-type", b"text/event-stream")
+        request.setHeader(b"cache-control", b"no-cache")
+        return b"event: message\ndata: " + answer + b"\n\n"
+
+
+class NoForms(Request):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("parsePOSTFormSubmission", False)
+        super().__init__(*args, **kwargs)
+
+
+class Quiet(Site):
+    def log(self, request: Any) -> None:
+        pass
+
+
+def main() -> None:
+    site = Quiet(Answer())
+    site.requestFactory = NoForms
+    number = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    port = reactor.listenTCP(number, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    sys.stdout.write(f"listening {port.getHost().port}\n")
+    sys.stdout.flush()
+    reactor.run()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()
