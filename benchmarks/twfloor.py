@@ -78,10 +78,10 @@ def main() -> None:
     site = Quiet(Answer())
     site.requestFactory = NoForms
     number = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    port = reactor.listenTCP(number, site, interface="127.0.0.1")  # type: ignore[attr-defined]
-    sys.stdout.write(f"listening {port.getHost().port}\n")
+    port = reactor.listenTCP(number, site, interface="127.0.0.1")  # type: ignore[arg-type]
+    sys.stdout.write(f"listening {port.getHost().port}\n")  # type: ignore[attr-defined]
     sys.stdout.flush()
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.run()
 
 
 if __name__ == "__main__":
