@@ -1,16 +1,27 @@
-# -*- test-case-name: tests.test_jsonrpc -*-
+# -*- test-case-name: tests.test_jsonrpc,tests.test_jsonrpc_fast -*-
 """The JSON-RPC 2.0 message model: parse, classify, build.
 
 The only module that knows the shape of a JSON-RPC message. Messages are plain
 C{dict}s (parsed once, never re-validated downstream); this module says what a
 message is and builds the error objects the gateway sends.
+
+L{loads} and L{dumps} use orjson when it is installed (the C{speed} extra) and
+the standard library's C{json} otherwise, with the same results: orjson is only
+a fast path, and whatever it refuses or might read differently (19 digits in a
+row, deep nesting, a lone surrogate, a dict key that is not a C{str}, an
+integer beyond 64 bits) goes the standard library's way.
+C{MCPGATEWAY_JSON=stdlib} in the environment, or L{useFast}C{(False)}, keeps
+to the standard library.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import os
 import re
+from collections.abc import Callable, Mapping
 from enum import Enum
 from functools import lru_cache
 from itertools import accumulate
@@ -45,6 +56,30 @@ UNSUPPORTED_VERSION = -32022
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
+_FAST_LOADS: Callable[[bytes], Any] | None = None
+"""C{orjson.loads} while the fast path is on."""
+_FAST_DUMPS: Callable[[Any, None, int], bytes] | None = None
+"""C{orjson.dumps} while the fast path is on."""
+_FAST_OPTIONS = 0
+"""orjson's options: a dataclass or a datetime is not orjson's to write, so
+it goes to the standard library, which refuses it (C{TypeError}) as before."""
+
+
+def useFast(enabled: bool = True) -> bool:
+    """Use orjson in L{loads} and L{dumps} if C{enabled} and it is installed
+    (the default, unless C{MCPGATEWAY_JSON=stdlib} is set); return whether it
+    is now used. The results are the same either way, only faster."""
+    global _FAST_LOADS, _FAST_DUMPS, _FAST_OPTIONS
+    _FAST_LOADS = _FAST_DUMPS = None
+    if enabled:
+        try:
+            orjson = importlib.import_module("orjson")
+        except ImportError:
+            return False
+        _FAST_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+        _FAST_LOADS, _FAST_DUMPS = orjson.loads, orjson.dumps
+    return _FAST_LOADS is not None
+
 
 class Kind(Enum):
     """What a single JSON-RPC message is."""
@@ -71,7 +106,17 @@ def dumps(message: Any) -> bytes:
     Only strict JSON comes out: a non-finite float (which the parser never
     produces) is written as C{null}, as JavaScript's C{JSON.stringify} does,
     and a lone surrogate in a string (which the parser never produces either)
-    as U+FFFD, so the output is always valid UTF-8."""
+    as U+FFFD, so the output is always valid UTF-8.
+
+    With orjson the bytes are the same but for a float's form (C{1e-7} for
+    C{1e-07}: the same number), and a plain C{Enum} member or a C{UUID} is
+    written as its value where the standard library raises C{TypeError}
+    (the gateway writes neither: parsed JSON and the dicts it builds)."""
+    if _FAST_DUMPS is not None:
+        try:
+            return _FAST_DUMPS(message, None, _FAST_OPTIONS)
+        except TypeError:  # orjson refuses: a lone surrogate, a non-str key, a big int...
+            pass
     try:
         text = _encoder.encode(message)
     except ValueError:  # a non-finite float (or a bug: a circular structure)
@@ -115,23 +160,34 @@ def loads(
     kept; L{dumps} writes each as U+FFFD, so none reaches a client.
 
     Cheap scans of the text decide whether a careful check is needed; the
-    common message costs the C parser and a few substring searches."""
-    try:
-        if isinstance(data, bytes):
-            text, isBytes = data.decode("utf-8"), True
+    common message costs the C parser and a few substring searches. With
+    orjson, a text it reads exactly as the standard library does goes to
+    orjson (C{_loadsFast}), any other to the standard library."""
+    if _FAST_LOADS is not None:
+        try:
+            raw = data if isinstance(data, bytes) else data.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the stdlib decides
+            pass
         else:
-            text, isBytes = data, False
+            value = _loadsFast(raw, maxDepth, maxDigits)
+            if value is not _UNSURE:
+                return value
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
         size = len(text)
-        if size > 2 * maxDepth and text.count("[") + text.count("{") > maxDepth:
-            _checkDepth(text, maxDepth)
+        deep, long = size > 2 * maxDepth, size > maxDigits
+        if deep or long:  # the scans read UTF-8
+            utf8 = data if isinstance(data, bytes) else text.encode("utf-8", "surrogatepass")
+            if deep:
+                _checkDepth(utf8, maxDepth)
         decoders = _DEFAULT if maxDigits == MAX_NUMBER_DIGITS else _decoders(maxDigits)
-        if size <= maxDigits or decoders.longRun.search(text) is None:
+        if not long or decoders.longRun not in utf8.translate(_DIGITS):
             value = decoders.common.decode(text)
         else:
             value = decoders.careful.decode(text)
         if not allowLoneSurrogates and (
             ("\\u" in text and ("\\ud" in text or "\\uD" in text))
-            or (not isBytes and _SURROGATE.search(text) is not None)
+            or (isinstance(data, str) and _SURROGATE.search(text) is not None)
         ):
             _checkStrings(value)
         return value
@@ -147,40 +203,114 @@ def loads(
         raise ParseError(f"not acceptable JSON: {e}", 0) from None
 
 
+_UNSURE: Any = object()
+"""What C{_loadsFast} returns for a text the standard library must decide."""
+
+
+def _loadsFast(raw: bytes, maxDepth: int, maxDigits: int) -> Any:
+    """C{raw} as orjson reads it, or C{_UNSURE} if the standard library must
+    decide: orjson refuses it (the stdlib refuses it too, but with its own
+    error; or it accepts a lone surrogate), or orjson might read it
+    differently (a number with a run of 19 digits, a C{float} to orjson when
+    it is beyond 64 bits), or it nests deeper than C{maxDepth}.
+
+    The depth is checked before orjson reads it when that is cheap, and
+    after (the parsed value walked) when the text needs the escape passes:
+    a big text of escaped strings, whose value has few containers."""
+    parse = _FAST_LOADS
+    scans = _DEFAULT if maxDigits == MAX_NUMBER_DIGITS else _decoders(maxDigits)
+    size = len(raw)
+    if parse is None or (size >= scans.fastRun and scans.fastRunText in raw.translate(_DIGITS)):
+        return _UNSURE
+    walk = False
+    if size > 2 * maxDepth:
+        try:
+            walk = not _checkDepth(raw, maxDepth, thorough=False)
+        except ParseError:
+            return _UNSURE
+    try:
+        value = parse(raw)
+    except ValueError:  # refused (orjson.JSONDecodeError)
+        return _UNSURE
+    if walk and _nestsDeeper(value, maxDepth):
+        return _UNSURE
+    return value
+
+
+def _nestsDeeper(value: Any, maxDepth: int) -> bool:
+    """Whether C{value} (as orjson reads it: plain C{dict}s and C{list}s)
+    nests deeper than C{maxDepth} levels, level by level."""
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > maxDepth:
+            return True
+        inner = []
+        for container in level:
+            for item in container.values() if type(container) is dict else container:
+                if type(item) is dict or type(item) is list:
+                    inner.append(item)
+        level = inner
+    return False
+
+
 def _rejectConstant(name: str) -> Any:
     raise ParseError(f"{name} is not JSON: numbers must be finite", 0)
 
 
-_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_DIGITS = bytes(48 if 48 <= c <= 57 else 32 for c in range(256))
+"""A C{bytes.translate} table: every digit becomes C{0}, every other byte a
+space, so a run of N digits is a run of N C{0}s."""
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"\\')
 _BRACKETS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
-_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 _PAIR = b"\x01\xff"
 _STEP = [0] * 256
 _STEP[1], _STEP[255] = 1, -1
-_ROUNDS = 4
+_ROUNDS = 16
 
 
-def _checkDepth(text: str, maxDepth: int) -> None:
-    """Refuse C{text} if its arrays and objects nest deeper than C{maxDepth}.
+def _checkDepth(data: bytes, maxDepth: int, thorough: bool = True) -> bool:
+    """Refuse C{data} if its arrays and objects nest deeper than C{maxDepth};
+    return whether it was checked (only not if not C{thorough} and it has
+    escapes: the slow part).
 
-    Exact for valid JSON: escapes, then strings are dropped, so only the
-    structural brackets are left. A few rounds remove the innermost pairs
-    (each round lowers the depth by exactly one, and empties a wide shallow
-    message, the common big one, at C speed); what is left is summed.
-    On invalid JSON any answer will do: the decoder refuses it."""
-    if "\\" in text:
-        text = _ESCAPE.sub("", text)
-    outside = "".join(text.split('"')[::2]).encode("utf-8", "replace")
-    brackets = outside.translate(_BRACKETS, _NOT_BRACKETS)
-    for _ in range(_ROUNDS):
-        if not brackets:
-            return
+    Exact for valid JSON, in a few passes at C speed: everything but
+    brackets, quotes and backslashes goes (a message with few brackets ends
+    there); the escapes that matter (C{\\\\} and C{\\"}) go, then the
+    strings, so only the structural brackets are left. Rounds remove the
+    innermost pairs (each round lowers the depth by exactly one, and empties
+    a wide shallow message, the common big one); what is left after
+    C{_ROUNDS} is summed. On invalid JSON any answer will do: the decoder
+    refuses it."""
+    kept = data.translate(None, _NOT_STRUCTURE)
+    if kept.count(b"[") + kept.count(b"{") <= maxDepth:
+        return True
+    if b"\\" in kept:
+        if not thorough:
+            return False
+        if b"\\\\" in data or b'\\"' in data:
+            # Left to right, as a reader pairs them: a run of backslashes
+            # keeps one if it is odd, and that one escapes what follows.
+            data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+            kept = data.translate(None, _NOT_STRUCTURE)
+        kept = kept.replace(b"\\", b"")  # the other escapes: no quote, no bracket
+    # Two quotes with nothing kept between them can go: the others keep their
+    # parity (inside or outside a string); what is left between the
+    # remaining pairs is the brackets inside strings.
+    kept = kept.replace(b'""', b"")
+    if b'"' in kept:
+        kept = b"".join(kept.split(b'"')[::2])
+    brackets = kept.translate(_BRACKETS)
+    rounds = 0
+    while brackets and rounds < _ROUNDS:
         fewer = brackets.replace(_PAIR, b"")
         if len(fewer) == len(brackets):
-            return  # unbalanced: not JSON, which the decoder says with a position
-        brackets = fewer
-    if max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > maxDepth - _ROUNDS:
+            return True  # unbalanced: not JSON, which the decoder says with a position
+        brackets, rounds = fewer, rounds + 1
+    if rounds + max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > maxDepth:
         raise ParseError(f"nesting deeper than {maxDepth} levels", 0)
+    return True
 
 
 class _Decoders:
@@ -207,8 +337,15 @@ class _Decoders:
                 raise ParseError(f"the number {shown} overflows: numbers must be finite", 0)
             return value
 
-        self.longRun = re.compile(rf"(?<![0-9])[0-9]{{{maxDigits + 1}}}")
-        """A run of digits over the limit: maybe an integer that is."""
+        self.longRun = b"0" * (maxDigits + 1)
+        """A run of digits over the limit (in C{translate(_DIGITS)}): maybe
+        an integer that is."""
+        self.fastRun = min(19, max(1, (maxDigits - 3) // 3))
+        """orjson reads a text only without a run of this many digits: an
+        integer of 19 digits may be beyond 64 bits (orjson makes it a
+        C{float}), and a number over C{maxDigits} characters has at most
+        four other characters, so one of its three runs is this long."""
+        self.fastRunText = b"0" * self.fastRun
         self.common = json.JSONDecoder(parse_float=parseFloat, parse_constant=_rejectConstant)
         """Integers stay in C: without a long run, none is over the limit."""
         self.careful = json.JSONDecoder(
@@ -222,6 +359,15 @@ def _decoders(maxDigits: int) -> _Decoders:
 
 
 _DEFAULT = _decoders(MAX_NUMBER_DIGITS)
+
+
+def _wanted(environ: Mapping[str, str]) -> bool:
+    """Whether C{environ} leaves the fast path on: C{MCPGATEWAY_JSON=stdlib}
+    turns it off (for an A/B measurement, or to rule orjson out)."""
+    return environ.get("MCPGATEWAY_JSON", "").strip().lower() != "stdlib"
+
+
+useFast(_wanted(os.environ))
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
