@@ -706,6 +706,9 @@ def requireAuth(endpoint: str, loopback: bool, options: Any) -> str | None:
 def makeService(options: Options, reactor: Any = None) -> IService:
     """Build the gateway's service tree from parsed C{options}: the checks
     that must fail before daemonizing (L{preflight}), then wiring only."""
+    from mcpgateway.lazyimport import deferImports
+
+    deferImports()  # before the web tree: Twisted's error-page helpers load when used
     if reactor is None:
         from twisted.internet import reactor as _reactor
 

@@ -69,8 +69,9 @@ class Deadlines(Generic[K]):
     With one C{timeout}, the order keys are added in is the order they come
     due, so only the first needs a timer. Removing a key before its time is a
     dictionary deletion; when the timer comes for a key that is gone, it moves
-    to the first key left; when none is left, the timer goes. C{expired(key)} is called for each key whose time
-    came, at exactly that time (as C{callLater} would)."""
+    to the first key left; when none is left, the timer goes. C{expired(key)}
+    is called for each key whose time came, at exactly that time (as
+    C{callLater} would)."""
 
     log = Logger(observer=logs.observer)
 

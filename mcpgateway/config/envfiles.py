@@ -54,8 +54,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv.parser import parse_stream
-
 from mcpgateway import paths
 from mcpgateway.core.environment import childEnvironment, isGatewayOwn
 
@@ -191,6 +189,10 @@ def parseEnv(text: str, denyWorkspace: bool = False) -> ParsedEnv:
     values: dict[str, str] = {}
     bad: list[int] = []
     refused: list[str] = []
+    # Imported on the first .env file read: a gateway whose servers name
+    # none never loads python-dotenv (issue 19's idle footprint).
+    from dotenv.parser import parse_stream
+
     for binding in parse_stream(io.StringIO(text)):
         line = binding.original.line
         if binding.error:

@@ -369,14 +369,18 @@ def makePool(
     C{credential} scope) a child per launch spec; any other one shared
     child (@raise ValueError: an unknown scope). C{limits}: how
     long and how many modern calls may wait for their clients."""
-    from mcpgateway.core.persession import PerSessionPool
-    from mcpgateway.core.scoped import ScopedPool
-    from mcpgateway.core.shared import SharedPool
-
+    # Each kind imported when first needed: a gateway with no scoped server
+    # never loads the scoped pool (issue 19's idle footprint).
     if spec.sharing is Sharing.SESSION:
+        from mcpgateway.core.persession import PerSessionPool
+
         return PerSessionPool(spec, spawner, healing, promotions, limits)
     if spec.variants or spec.credentialEnv or spec.perPrincipal:
+        from mcpgateway.core.scoped import ScopedPool
+
         return ScopedPool(spec, spawner, healing, promotions, limits)
+    from mcpgateway.core.shared import SharedPool
+
     return SharedPool(spec, spawner, healing, promotions, limits)
 
 

@@ -17,7 +17,6 @@ by a lock, and rebuilds the index lazily when the catalogs changed.
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -169,6 +168,11 @@ class SearchIndex:
     time (L{SearchService} serializes), from any one thread at a time."""
 
     def __init__(self) -> None:
+        # Imported here, on the first search (in the worker thread): a
+        # gateway whose aggregate is never searched does not load SQLite
+        # (about 1 MB resident; issue 19's idle footprint).
+        import sqlite3
+
         self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self._db.execute(
             "CREATE VIRTUAL TABLE tools USING fts5("

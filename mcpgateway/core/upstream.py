@@ -15,7 +15,7 @@ into errors for the waiting requests.
 
 Each child process has an I{era}. A child speaks the handshake era (2025)
 unless its entry says C{"era": "modern"}, or it answers C{initialize} with
--32022 listing only 2026 revisions (L{modernchild.modernOnly}: a mixed list
+-32022 listing only 2026 revisions (L{mcpgateway.core.modernchild.modernOnly}: a mixed list
 is refused as any failed handshake). A modern child gets no C{initialize}:
 the upstream runs C{server/discover} on the same process, puts a
 L{ModernChildAdapter} between the router and the child, and makes the
@@ -31,7 +31,7 @@ era is the process's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.internet.interfaces import IDelayedCall
@@ -39,16 +39,19 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, versions
-from mcpgateway.core import modernchild
 from mcpgateway.core.child import ChildProtocol, describeExit
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
-from mcpgateway.core.modernchild import ModernChildAdapter, StateWrapper
 from mcpgateway.core.router import Fanout, Router
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import Circuit, Lifecycle
+
+if TYPE_CHECKING:
+    # The modern era's wire is imported when a child turns out to speak it
+    # (L{_modernOnly}): a gateway of 2025 children never loads it.
+    from mcpgateway.core.modernchild import ModernChildAdapter, StateWrapper
 
 GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
 GATEWAY_CAPABILITIES: dict[str, Any] = {
@@ -61,6 +64,23 @@ GATEWAY_CAPABILITIES: dict[str, Any] = {
 
 class ServerUnavailable(Exception):
     """The server's child cannot be started or initialized; says why."""
+
+
+def _modernOnly(error: Any) -> tuple[str, ...] | None:
+    """L{mcpgateway.core.modernchild.modernOnly}. That module (the modern
+    era's wire) is imported on first use, by a child that answers
+    C{initialize} with an error or speaks the 2026 era: a gateway of 2025
+    children never loads it (issue 19's idle footprint)."""
+    from mcpgateway.core.modernchild import modernOnly
+
+    return modernOnly(error)
+
+
+def _spokenVersion(offered: Any) -> str | None:
+    """L{mcpgateway.core.modernchild.spokenVersion} (imported on first use)."""
+    from mcpgateway.core.modernchild import spokenVersion
+
+    return spokenVersion(offered)
 
 
 class Upstream:
@@ -89,7 +109,7 @@ class Upstream:
     ) -> None:
         """
         @param wrapper: seals a modern child's C{requestState} for its
-            clients (default: the process's, L{modernchild.processWrapper}).
+            clients (default: the process's, L{mcpgateway.core.modernchild.processWrapper}).
         @param onReady: told (once per child process) when a child can be
             listed: a shared child after its handshake (or discover), a
             child of one session after its session's
@@ -264,7 +284,7 @@ class Upstream:
 
     def _handshakeAnswered(self, response: jsonrpc.Message, child: ChildProtocol) -> None:
         result = response.get("result")
-        if not isinstance(result, dict) and modernchild.modernOnly(response.get("error")):
+        if not isinstance(result, dict) and _modernOnly(response.get("error")):
             self._goModern(child, response.get("error"))
             return
         if not isinstance(result, dict):
@@ -331,15 +351,17 @@ class Upstream:
         return (
             exchange is not None
             and exchange.method == "initialize"
-            and modernchild.modernOnly(message.get("error")) is not None
+            and _modernOnly(message.get("error")) is not None
         )
 
     def _goModern(self, child: ChildProtocol, refusal: Any = None, held: Any = None) -> None:
         """Speak 2026-07-28 to C{child} from now on: discover it. C{refusal}:
         its -32022 to C{initialize} (it was found out), C{held}: the id of a
         session's C{initialize} to answer once it is discovered."""
-        offered = modernchild.modernOnly(refusal)
-        version = modernchild.spokenVersion(list(offered or versions.MODERN_VERSIONS))
+        from mcpgateway.core.modernchild import ModernChildAdapter
+
+        offered = _modernOnly(refusal)
+        version = _spokenVersion(list(offered or versions.MODERN_VERSIONS))
         if version is None:
             self._refused(
                 child,
@@ -397,7 +419,7 @@ class Upstream:
             text = error.get("message", error) if isinstance(error, dict) else error
             self._refused(child, f"server '{self.spec.name}' refused server/discover: {text}")
             return
-        if modernchild.spokenVersion(result.get("supportedVersions")) is None:
+        if _spokenVersion(result.get("supportedVersions")) is None:
             self._refused(
                 child,
                 f"server '{self.spec.name}' supports none of the revisions the gateway speaks"

@@ -71,10 +71,10 @@ from mcpgateway.web.mcp import (
     errorReply,
     jsonReply,
 )
-from mcpgateway.web.statuspage import CsrfRefused, StatusPage, csrfRefusal
 
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
+    from mcpgateway.web.statuspage import StatusPage  # loaded at the page's first request
 
 ResourceFactory = Callable[[], IResource]
 
@@ -710,6 +710,8 @@ class GatewayRoot(Resource):
             return _Refused(
                 400, "the path is not UTF-8 (after percent-decoding)", self.clientErrors
             )
+        from mcpgateway.web.statuspage import CsrfRefused, csrfRefusal
+
         csrf = csrfRefusal(request)
         if csrf is not None:
             return CsrfRefused(csrf)
@@ -731,6 +733,8 @@ class GatewayRoot(Resource):
 
     def _statusPage(self) -> StatusPage:
         if self._status is None:
+            from mcpgateway.web.statuspage import StatusPage
+
             self._status = StatusPage(
                 self._gateway,
                 self._clock,
@@ -756,21 +760,34 @@ class GatewayRoot(Resource):
 class GatewayRequest(Request):
     """A request that stops storing its body past C{bodyLimit} bytes."""
 
+    __slots__ = (
+        "_bodyBytes",
+        "auditNote",
+        "bodyTooLarge",
+        "forwardedTo",
+        "fromPeer",
+        "onLost",
+        "principal",
+    )
     bodyLimit = DEFAULT_MAX_BODY
     defaultContentType = None
-    principal: Principal | None = None
+    principal: Principal | None
     """Who the request comes from (set by the gate of a team gateway)."""
-    fromPeer = False
+    fromPeer: bool
     """Forwarded by another replica of the cluster (its principal from the
     C{Mcp-Gateway-Peer} header): never forwarded again, not counted."""
-    forwardedTo: Address | None = None
+    forwardedTo: Address | None
     """The replica this request was forwarded to (its owner writes the audit)."""
-    auditNote: AuditNote | None = None
+    auditNote: AuditNote | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Bodies are JSON-RPC, never HTML forms: skip Twisted's form parsing,
         # which runs every POST's Content-Type through the email package.
         kwargs.setdefault("parsePOSTFormSubmission", False)
+        self.principal = None
+        self.fromPeer = False
+        self.forwardedTo = None
+        self.auditNote = None
         super().__init__(*args, **kwargs)
         self.bodyTooLarge = False
         self._bodyBytes = 0
@@ -823,18 +840,29 @@ class GatewayChannel(http.HTTPChannel):
     which Twisted would otherwise reset on every line of every request and
     re-arm with a new C{DelayedCall} after every response."""
 
-    headersSince: float | None = None
+    __slots__ = ("_guard", "_peer", "_refused", "busy", "headersSince", "idleTimeout", "lastActive")
+    headersSince: float | None
     """When the first byte of the request whose headers are incomplete came."""
-    idleTimeout: float | None = None
+    idleTimeout: float | None
     """Seconds a connection may stay silent between requests (from the site)."""
-    lastActive = 0.0
+    lastActive: float
     """When a byte last came, or a response last ended."""
-    busy = False
+    busy: bool
     """A request's body is in and its response is not finished yet."""
     site: Any = None
-    _guard: ConnectionGuard | None = None
-    _peer: str | None = None
-    _refused = False
+    _guard: ConnectionGuard | None
+    _peer: str | None
+    _refused: bool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.headersSince = None
+        self.idleTimeout = None
+        self.lastActive = 0.0
+        self.busy = False
+        self._guard = None
+        self._peer = None
+        self._refused = False
+        super().__init__(*args, **kwargs)
 
     def connectionMade(self) -> None:
         guard: ConnectionGuard | None = getattr(self.site, "guard", None)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IReactorTime
@@ -61,10 +62,10 @@ class StreamLog:
     """The replayable events of one stream, oldest first."""
 
     __slots__ = (
+        "_events",
         "_store",
         "completed",
         "detachedAt",
-        "events",
         "evicted",
         "key",
         "kind",
@@ -81,12 +82,19 @@ class StreamLog:
         self.kind = kind
         self.stream: SSEStream | None = None
         self.seq = 0
-        self.events: deque[tuple[int, bytes]] = deque()
+        self._events: deque[tuple[int, bytes]] | None = None
+        """Made at the first event kept: an idle GET stream never has one,
+        and an empty deque is 760 bytes (issue 19: memory per idle session)."""
         self.size = 0
         self.evicted = 0
         """The highest seq dropped to keep within the bounds (0: none)."""
         self.completed = False
         self.detachedAt: float | None = None
+
+    @property
+    def events(self) -> Sequence[tuple[int, bytes]]:
+        """The kept events, oldest first: (seq, frame)."""
+        return self._events if self._events is not None else ()
 
     @property
     def retryMs(self) -> int:
@@ -105,7 +113,9 @@ class StreamLog:
             self.seq,
             data,
         )
-        events = self.events
+        events = self._events
+        if events is None:
+            events = self._events = deque()
         events.append((self.seq, frame))
         self.size += len(frame)
         store = self._store

@@ -1,0 +1,108 @@
+"""The gateway loads what it serves with, and the rest on first use (issue 19:
+idle RSS).
+
+A real C{twist mcpgateway} (started by a three-line wrapper that writes the
+names in C{sys.modules} to a file on C{SIGUSR1}) serving one stdio server:
+once it listens, and again after an MCP session on that server (initialize,
+a call, its GET stream), none of the modules that only a feature it was not
+asked for needs is loaded. No memory figure is asserted: the module list is
+the cause, and it does not depend on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.gateway import RunningGateway, callEcho, waitFor, writeConfig
+
+pytestmark = pytest.mark.integration
+
+WRAPPER = """
+import json, os, signal, sys
+from twisted.application.twist._twist import Twist
+
+def dump(*_):
+    out = os.environ["MCPGATEWAY_TEST_MODULES"]
+    names = sorted(name for name, module in list(sys.modules.items()) if module is not None)
+    with open(out + ".tmp", "w") as f:
+        json.dump(names, f)
+    os.replace(out + ".tmp", out)
+
+signal.signal(signal.SIGUSR1, dump)
+Twist.main(["twist", *sys.argv[1:]])
+"""
+
+LOADED_ON_FIRST_USE = {
+    "sqlite3": "the aggregate's tool search index (core/search.py)",
+    "dotenv": "a server's .env file (config/envfiles.py)",
+    "mcpgateway.core.modernchild": "a child that speaks MCP 2026-07-28 (core/upstream.py)",
+    "mcpgateway.core.scoped": "a server with routes, credentials or per-user children",
+    "twisted.web._template_util": "Twisted's error pages (mcpgateway/lazyimport.py)",
+    "mcpgateway.web.statuspage": "the status page at / (web/app.py)",
+    "hyperlink": "Twisted's error pages and redirects (mcpgateway/lazyimport.py)",
+    "xml.sax": "Twisted's templates (mcpgateway/lazyimport.py)",
+    "klein": "the management API (/api/v1)",
+    "werkzeug": "the management API (/api/v1)",
+    "mcpgateway.web.api": "the management API (/api/v1)",
+    "mcpgateway.web.admin": "the management API",
+    "jsonschema": "the aggregate's argument and output-schema checks",
+    "cryptography": "a cluster's sealed session ids",
+    "mcpgateway.cluster.sealing": "a cluster's sealed session ids",
+    "OpenSSL": "a TLS endpoint",
+    "opentelemetry": "--otel",
+    "mcpgateway.ops.otel": "--otel",
+    "twisted.conch": "--manhole",
+    "mcpgateway.ops.manhole": "--manhole",
+}
+"""Module (or package) -> what loads it; none of them is loaded here."""
+
+
+def loaded(gateway: RunningGateway, out: Path) -> set[str]:
+    """The modules the gateway process holds now."""
+    out.unlink(missing_ok=True)
+    gateway.process.send_signal(signal.SIGUSR1)
+    assert waitFor(out.exists, timeout=10), gateway.text()
+    return set(json.loads(out.read_text()))
+
+
+def unexpected(modules: set[str]) -> dict[str, str]:
+    """The modules of L{LOADED_ON_FIRST_USE} (or their submodules) in C{modules}."""
+    return {
+        name: why
+        for name, why in LOADED_ON_FIRST_USE.items()
+        if any(m == name or m.startswith(name + ".") for m in modules)
+    }
+
+
+def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
+    home: Path,
+) -> None:
+    config = writeConfig(
+        home / "servers.json",
+        {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
+    )
+    out = home / "modules.json"
+    gateway = RunningGateway(
+        ["--config", str(config)],
+        home,
+        command=[sys.executable, "-c", WRAPPER, "--log-format=text", "mcpgateway"],
+        env={"MCPGATEWAY_TEST_MODULES": str(out)},
+    )
+    try:
+        idle = loaded(gateway, out)
+        # The dump is the gateway's own: what serves /<server>/mcp is there.
+        assert {"mcpgateway.core.gateway", "mcpgateway.web.app", "twisted.web.server"} <= idle
+        assert unexpected(idle) == {}
+
+        assert gateway.health()["servers"]
+        assert callEcho(gateway.url("demo"), "footprint") == "footprint"
+        served = loaded(gateway, out)
+        assert "mcpgateway.core.shared" in served
+        assert unexpected(served) == {}
+    finally:
+        gateway.stop()

@@ -1,0 +1,96 @@
+"""L{mcpgateway.lazyimport}: a deferred module is executed on first use, and
+works as before from then on (issue 19: idle RSS).
+
+Each test runs in a fresh interpreter: deferring a module changes the
+process's C{sys.modules}, and this one has imported Twisted's web already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fresh(code: str) -> Any:
+    """Run C{code} in a new interpreter; the JSON it printed last."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_web_tree_imports_without_twisteds_template_machinery() -> None:
+    out = fresh(
+        "import json, sys\n"
+        "from mcpgateway.lazyimport import deferImports\n"
+        "deferred = deferImports()\n"
+        "import twisted.web.server\n"
+        "import mcpgateway.web.app\n"
+        "before = sorted(m for m in ('twisted.web._template_util', 'hyperlink', 'xml.sax')"
+        " if m in sys.modules)\n"
+        "from twisted.web.util import redirectTo\n"  # the first use loads it
+        "after = 'twisted.web._template_util' in sys.modules\n"
+        "print(json.dumps({'deferred': deferred, 'before': before, 'after': after,"
+        " 'same': sys.modules['twisted.web.util'] is twisted.web.util,"
+        " 'redirect': redirectTo.__module__}))\n"
+    )
+    assert out["deferred"] == ["twisted.web.util"]
+    assert out["before"] == []
+    assert out["after"] is True
+    assert out["same"] is True
+    assert out["redirect"] == "twisted.web._template_util"
+
+
+def test_an_error_page_renders_as_before() -> None:
+    """Twisted's 500 page (traceback shown) reads C{twisted.web.util} only
+    when a resource fails: it loads then and renders the page."""
+    out = fresh(
+        "import json, sys\n"
+        "from mcpgateway.lazyimport import deferImports\n"
+        "deferImports()\n"
+        "from twisted.internet.testing import StringTransport\n"
+        "from twisted.web.resource import Resource\n"
+        "from twisted.web.server import Site\n"
+        "class Boom(Resource):\n"
+        "    isLeaf = True\n"
+        "    def render_GET(self, request):\n"
+        "        raise ValueError('boom')\n"
+        "site = Site(Boom())\n"
+        "site.displayTracebacks = True\n"
+        "loaded = 'twisted.web._template_util' in sys.modules\n"
+        "transport = StringTransport()\n"
+        "channel = site.buildProtocol(None)\n"
+        "channel.makeConnection(transport)\n"
+        "channel.dataReceived(b'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n"
+        "body = transport.value()\n"
+        "print(json.dumps({'loadedBefore': loaded, 'status': body.split(b'\\r\\n')[0].decode(),"
+        " 'traceback': b'ValueError' in body and b'<html>' in body.lower(),"
+        " 'loadedAfter': 'twisted.web._template_util' in sys.modules}))\n"
+    )
+    assert out == {
+        "loadedBefore": False,
+        "status": "HTTP/1.1 500 Internal Server Error",
+        "traceback": True,
+        "loadedAfter": True,
+    }
+
+
+def test_a_module_already_imported_or_missing_is_left_alone() -> None:
+    out = fresh(
+        "import json\n"
+        "import twisted.web.util\n"
+        "from mcpgateway.lazyimport import deferImport\n"
+        "print(json.dumps([deferImport('twisted.web.util'),"
+        " deferImport('mcpgateway.no_such_module'), deferImport('no_such_package.x')]))\n"
+    )
+    assert out == [False, False, False]
