@@ -11,8 +11,11 @@ module is executed on the first read of one of its attributes, by whoever
 reads it first, and is the same module from then on.
 
 Only modules that are used from the reactor thread belong in L{DEFERRED}:
-before Python 3.12, two threads reading a lazy module's first attribute at
-once could both execute it.
+before Python 3.12, a thread reading a lazy module's attribute while another
+thread executes it gets an C{AttributeError} from the half-built module, and
+a module whose execution raised stays half-built in C{sys.modules}. The one
+deferred here is read only by Twisted's error pages, on the reactor thread
+(no Klein or treq module imports it).
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class Every:
 
 K = TypeVar("K", bound=Hashable)
 
-_EARLY = 1e-9
+_EARLY = 1e-6
 """A due time this close is due now: a timer set for C{due - now} may wake a
 rounding error early."""
 
@@ -81,6 +81,11 @@ class Deadlines(Generic[K]):
         self._expired = expired
         self._due: dict[K, float] = {}
         self._call: IDelayedCall | None = None
+        self._firing = False
+        """Inside L{_fire}: it sets the next timer itself when it is done, so
+        a handler that adds a key (a pipelined request forwarded from the
+        answer of one that timed out) cannot set one for its new key ahead
+        of the keys that come due before it."""
 
     def __len__(self) -> int:
         return len(self._due)
@@ -93,7 +98,7 @@ class Deadlines(Generic[K]):
         due = self._due
         due.pop(key, None)  # a restarted key goes last: it comes due last
         due[key] = self._clock.seconds() + self.timeout
-        if self._call is None:
+        if self._call is None and not self._firing:
             self._call = self._clock.callLater(self.timeout, self._fire)
 
     def discard(self, key: K) -> None:
@@ -116,15 +121,19 @@ class Deadlines(Generic[K]):
         self._call = None
         due = self._due
         now = self._clock.seconds()
-        while due:
-            key = next(iter(due))
-            when = due[key]
-            if when > now + _EARLY:
-                if self._call is None:
-                    self._call = self._clock.callLater(when - now, self._fire)
-                return
-            del due[key]
-            try:
-                self._expired(key)
-            except Exception:
-                self.log.failure("a timeout's handler failed")
+        self._firing = True
+        try:
+            while due:
+                key = next(iter(due))
+                if due[key] > now + _EARLY:
+                    break
+                del due[key]
+                try:
+                    self._expired(key)
+                except Exception:
+                    self.log.failure("a timeout's handler failed")
+        finally:
+            self._firing = False
+        if due and self._call is None:
+            delay = due[next(iter(due))] - self._clock.seconds()
+            self._call = self._clock.callLater(max(delay, 0.0), self._fire)

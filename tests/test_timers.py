@@ -184,3 +184,32 @@ def test_expires_exactly_as_one_call_later_per_key_would(ops: list[tuple[str, ob
     clock.advance(10)
     modelClock.advance(10)
     assert got == want and clock.getDelayedCalls() == []
+
+
+def test_a_key_added_by_a_handler_does_not_delay_the_keys_before_it() -> None:
+    """A handler that adds a key (a pipelined request forwarded from the
+    answer of one that timed out) must not set the timer for its new key
+    ahead of a key that comes due earlier (found in review)."""
+    clock, expired = Clock(), list[tuple[str, float]]()
+
+    def handler(key: str) -> None:
+        expired.append((key, clock.seconds()))
+        if key == "a":
+            deadlines.add("c")
+
+    deadlines: Deadlines[str] = Deadlines(clock, 10.0, handler)
+    deadlines.add("a")
+    clock.advance(0.5)
+    deadlines.add("b")
+    clock.pump([0.5] * 40)
+    assert expired == [("a", 10.0), ("b", 10.5), ("c", 20.0)]
+    assert clock.getDelayedCalls() == []
+
+
+def test_a_handler_that_stops_everything_leaves_no_timer() -> None:
+    clock = Clock()
+    deadlines: Deadlines[int] = Deadlines(clock, 1.0, lambda key: deadlines.stop())
+    for key in range(3):
+        deadlines.add(key)
+    clock.advance(1)
+    assert len(deadlines) == 0 and clock.getDelayedCalls() == []

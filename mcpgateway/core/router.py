@@ -113,7 +113,6 @@ class Exchange:
         "session",
         "span",
         "started",
-        "timer",
     )
 
     def __init__(

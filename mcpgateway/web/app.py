@@ -791,6 +791,13 @@ class GatewayRequest(Request):
         super().__init__(*args, **kwargs)
         self.bodyTooLarge = False
         self._bodyBytes = 0
+        channel = self.channel
+        if isinstance(channel, GatewayChannel) and channel.headersSince is None:
+            # A head pipelined behind a finished request is parsed by Twisted
+            # outside dataReceived: its deadline starts with its first line.
+            guard = channel._guard
+            if guard is not None:
+                channel.headersSince = guard.clock.seconds()
         self.onLost: Callable[[], object] | None = None
         """Called if the client goes away before the response is finished."""
 
@@ -918,9 +925,16 @@ class GatewayChannel(http.HTTPChannel):
 
     def requestDone(self, request: Any) -> None:
         self.busy = False
-        if self._guard is not None:
-            self.lastActive = self._guard.clock.seconds()
+        guard = self._guard
+        if guard is not None:
+            self.lastActive = guard.clock.seconds()
         super().requestDone(request)
+
+    def timeoutConnection(self) -> None:
+        """Twisted's, once: the guard looks again every second while a
+        peer that does not read keeps the connection from closing."""
+        self.idleTimeout = None
+        super().timeoutConnection()
 
     def idle(self, now: float) -> bool:
         """Whether the connection has been silent, between requests, for

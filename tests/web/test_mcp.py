@@ -1149,7 +1149,16 @@ def test_idle_connections_time_out_without_a_timer_per_request() -> None:
     h.site.idleTimeout = 100.0  # type: ignore[attr-defined]
     sid = h.initialize()
     stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
-    _, silent = connect(h)
+    silentProtocol, silent = connect(h)
+    timeouts: list[float] = []
+    channel = silentProtocol._channel
+    timeoutConnection = channel.timeoutConnection
+
+    def counted() -> None:
+        timeouts.append(h.reactor.seconds())
+        timeoutConnection()
+
+    channel.timeoutConnection = counted
     scheduled: list[float] = []
     callLater = h.reactor.callLater
 
@@ -1175,6 +1184,25 @@ def test_idle_connections_time_out_without_a_timer_per_request() -> None:
         h.reactor.advance(1.0)
     assert keepAliveTransport.disconnecting
     assert not stream.transport.disconnecting and not stream.complete  # 155 s, in progress
+    # StringTransport never reports the connection lost (a peer that does not
+    # read): the guard still timed it out once, not once a second.
+    assert timeouts == [100.0]
+
+
+def test_a_request_head_pipelined_behind_another_has_the_deadline_too() -> None:
+    """Twisted parses what was pipelined behind a request when that request
+    is done, not in dataReceived: the head begun there is still held to the
+    header deadline (found in review)."""
+    h = LimitsHarness(Limits(headerTimeout=10.0))
+    protocol, transport = connect(h)
+    protocol.dataReceived(
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n"
+    )
+    assert b'"status":"ok"' in transport.value()
+    for _ in range(11):
+        h.reactor.advance(1.0)
+    assert b"HTTP/1.1 408 Request Timeout" in transport.value()
+    assert transport.disconnecting
 
 
 def test_connections_per_peer_are_capped() -> None:
