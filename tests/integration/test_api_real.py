@@ -226,7 +226,8 @@ def test_logs_follow_live_events_until_ctrl_c(start: Any, home: Path) -> None:
             "demo",
             "--json",
         ],
-        env=cliEnv(home),
+        # A follower that does not stop dumps its threads on SIGABRT (below).
+        env={**cliEnv(home), "PYTHONFAULTHANDLER": "1"},
         cwd=home,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -248,7 +249,12 @@ def test_logs_follow_live_events_until_ctrl_c(start: Any, home: Path) -> None:
             seen.add(json.loads(lines.get(timeout=20))["kind"])
     finally:
         follower.send_signal(signal.SIGINT)
-        _, err = follower.communicate(timeout=20)
+        try:
+            _, err = follower.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            follower.send_signal(signal.SIGABRT)  # faulthandler: where it was stuck
+            _, err = follower.communicate(timeout=20)
+            raise AssertionError(f"Ctrl-C did not stop mcpgateway logs in 20 s:\n{err}") from None
     assert follower.returncode == 0, err
     assert "Traceback" not in err
 
