@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import signal
+import threading
 import urllib.error
 from collections.abc import Iterator
 from typing import Any
@@ -56,6 +58,11 @@ def cmdLogs(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         return 0
     url = found.baseUrl() + API_PREFIX + path
     headers = {**ctx.http.headers(), "Accept": "text/event-stream"}
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C (SIGINT) is how one stops following, also when the command was
+        # started from a shell that ignores SIGINT for its background jobs:
+        # Python then installs no handler of its own and SIGINT would do nothing.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     last: dict[str, Any] = {}
     try:
         with ctx.http.open(url, headers, ctx.timeouts.logStream) as response:

@@ -211,6 +211,10 @@ def test_add_disable_restart_and_logs_through_the_cli(start: Any, home: Path) ->
     assert SECRET not in gateway.text()
 
 
+def ignoreSigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_logs_follow_live_events_until_ctrl_c(start: Any, home: Path) -> None:
     gateway: RunningGateway = start("--config", str(demoConfig(home)))
     requireApi(gateway)
@@ -228,6 +232,9 @@ def test_logs_follow_live_events_until_ctrl_c(start: Any, home: Path) -> None:
         ],
         # A follower that does not stop dumps its threads on SIGABRT (below).
         env={**cliEnv(home), "PYTHONFAULTHANDLER": "1"},
+        # Started as a shell starts a background job (SIGINT ignored: Python
+        # then installs no KeyboardInterrupt handler); Ctrl-C must still stop it.
+        preexec_fn=ignoreSigint,
         cwd=home,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
