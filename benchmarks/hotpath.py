@@ -12,10 +12,11 @@ With C{--count}, one more round runs under cProfile and reports the Python
 function calls per request (deterministic, unlike time on a shared machine:
 what a change removed).
 
-With C{--floor}, each round also drives the same requests through a bare
-twisted.web C{Site} whose resource decodes the body and answers a canned
-JSON-RPC response (no form parsing, no access log, like the gateway's): what
-twisted.web alone costs per call here, the floor under the gateway's figure.
+With C{--floor}, each round also drives the same requests through
+C{twfloor.py}'s bare twisted.web C{Site}, which decodes the body and answers
+a canned echo as one SSE event (no form parsing, no access log, like the
+gateway's): what twisted.web alone costs per call here, the floor under the
+gateway's figure.
 
 Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b] [--count] [--floor]
 (prints one JSON line)
@@ -68,32 +69,29 @@ def main() -> None:
     perRound = []
     bad = 0
     n = 0
+    def timed(f: Any, data: bytes, profile: Any) -> float:
+        """CPU seconds of C{f(data)} (under C{profile} when given)."""
+        if profile is not None:
+            profile.enable()
+        t0 = clock()
+        f(data)
+        took: float = clock() - t0
+        if profile is not None:
+            profile.disable()
+        return took
+
     def one(n: int, profile: Any = None) -> tuple[float, bool]:
         msg = b"hotpath-%d" % n
         body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
                 b'"arguments":{"message":"%s"}}}' % (n, msg))
-        data = head + b"%d\r\n\r\n" % len(body) + body
         transport.clear()
-        if profile is not None:
-            profile.enable()
-        t0 = clock()
-        protocol.dataReceived(data)
-        t1 = clock()
-        if profile is not None:
-            profile.disable()
-        line = proc.written.pop()
-        childId = json.loads(line)["id"]
+        took = timed(protocol.dataReceived, head + b"%d\r\n\r\n" % len(body) + body, profile)
+        childId = json.loads(proc.written.pop())["id"]
         reply = (b'{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text",'
                  b'"text":"Echo: %s"}]}}\n' % (childId, msg))
-        if profile is not None:
-            profile.enable()
-        t2 = clock()
-        proc.stdout(reply)
-        t3 = clock()
-        if profile is not None:
-            profile.disable()
+        took += timed(proc.stdout, reply, profile)
         out = transport.value()  # chunked SSE or one Content-Length answer: both complete
-        return (t1 - t0) + (t3 - t2), (b'"id":%d,' % n) in out and (b"Echo: " + msg) in out
+        return took, (b'"id":%d,' % n) in out and (b"Echo: " + msg) in out
 
     floor = floorRunner(head, clock) if args.floor else None
     floorRounds: list[float] = []
@@ -135,35 +133,17 @@ def median(name: str, rounds: list[float]) -> dict[str, Any]:
 
 
 def floorRunner(head: bytes, clock: Any) -> Any:
-    """C{floor(n)}: the CPU seconds bare twisted.web spends on request C{n}."""
+    """C{floor(n)}: the CPU seconds bare twisted.web (C{twfloor.py}'s site)
+    spends on request C{n}."""
+    import twfloor
     from twisted.internet.address import IPv4Address
     from twisted.internet.task import Clock
     from twisted.internet.testing import StringTransport
-    from twisted.web.resource import Resource
-    from twisted.web.server import Request, Site
 
-    class Answer(Resource):
-        isLeaf = True
-
-        def render_POST(self, request: Any) -> bytes:
-            message = json.loads(request.content.read())
-            request.setHeader(b"content-type", b"application/json")
-            return json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": {
-                "content": [{"type": "text", "text": "Echo: x"}]}}).encode()
-
-    class NoForms(Request):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs.setdefault("parsePOSTFormSubmission", False)
-            super().__init__(*args, **kwargs)
-
-    class Quiet(Site):
-        def log(self, request: Any) -> None:
-            pass
-
-    site = Quiet(Answer(), reactor=Clock())
-    site.requestFactory = NoForms
+    site = twfloor.makeSite(Clock())
     transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50001))
     protocol = site.buildProtocol(transport.getPeer())
+    assert protocol is not None
     protocol.makeConnection(transport)
 
     def floor(n: int) -> float:

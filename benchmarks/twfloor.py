@@ -12,6 +12,8 @@ So its CPU per call is what any gateway built on twisted.web pays before
 it does anything of its own; ``peers.py`` runs it as the reference row
 ``twisted-web`` beside the gateway.
 
+``makeSite()`` is the same site for ``hotpath.py --floor`` (in process).
+
 Usage: twfloor.py [PORT]  (prints ``listening <port>`` on stdout; stops on SIGTERM)
 """
 
@@ -22,13 +24,8 @@ import os
 import sys
 from typing import Any
 
-from twisted.internet import epollreactor
-
-epollreactor.install()
-
-from twisted.internet import reactor  # noqa: E402
-from twisted.web.resource import Resource  # noqa: E402
-from twisted.web.server import Request, Site  # noqa: E402
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
 
 
 class Answer(Resource):
@@ -74,9 +71,21 @@ class Quiet(Site):
         pass
 
 
-def main() -> None:
-    site = Quiet(Answer())
+def makeSite(reactor: Any = None) -> Site:
+    """The floor's site (C{reactor}: its clock; C{hotpath.py --floor} drives
+    it in process with a fake one)."""
+    site = Quiet(Answer(), reactor=reactor)
     site.requestFactory = NoForms
+    return site
+
+
+def main() -> None:
+    from twisted.internet import epollreactor
+
+    epollreactor.install()  # as twist runs the gateway
+    from twisted.internet import reactor
+
+    site = makeSite(reactor)
     number = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     port = reactor.listenTCP(number, site, interface="127.0.0.1")  # type: ignore[arg-type]
     sys.stdout.write(f"listening {port.getHost().port}\n")  # type: ignore[attr-defined]
