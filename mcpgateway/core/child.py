@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -32,6 +33,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import jsonrpc, logs
+from mcpgateway.turnflush import TurnFlusher, writerOf
 
 DEFAULT_MAX_LINE = 16 * 1024 * 1024
 STDERR_LINES = 200
@@ -83,6 +85,7 @@ class ChildProtocol(ProcessProtocol):
         killGroup: Callable[[int, int], None] | None = os.killpg,
         onStderr: Callable[[str], None] | None = None,
         onOutputLost: Callable[[ChildProtocol], None] | None = None,
+        flusher: TurnFlusher | None = None,
     ) -> None:
         """
         @param name: the server name, for logs.
@@ -95,6 +98,8 @@ class ChildProtocol(ProcessProtocol):
         @param onOutputLost: called with this protocol when the child closed
             its stdout and was still running L{OUTPUT_GRACE} seconds later;
             the child is being stopped (L{stop}) at that point.
+        @param flusher: sends what a turn wrote to the child's stdin at the
+            end of that turn (C{None}: when the reactor next wakes up).
         """
         self.name = name
         self._onMessage = onMessage
@@ -103,6 +108,8 @@ class ChildProtocol(ProcessProtocol):
         self._killGroup = killGroup
         self._onStderr = onStderr
         self._onOutputLost = onOutputLost
+        self._flusher = flusher
+        self._stdin: FileDescriptor | None = None
         self._chunks: list[bytes] = []
         self._chunkBytes = 0
         self._errPartial = b""
@@ -131,6 +138,8 @@ class ChildProtocol(ProcessProtocol):
     def connectionMade(self) -> None:
         assert self.transport is not None
         self.pid = self.transport.pid
+        if self._flusher is not None:
+            self._stdin = writerOf(self.transport)
 
     def outReceived(self, data: bytes) -> None:
         self.bytesIn += len(data)
@@ -334,6 +343,9 @@ class ChildProtocol(ProcessProtocol):
         data = jsonrpc.dumps(message) + b"\n"
         self.bytesOut += len(data)
         self.transport.write(data)
+        if self._stdin is not None:
+            assert self._flusher is not None
+            self._flusher.wrote(self._stdin)
 
     def signal(self, name: str) -> None:
         """Send signal C{name} ("TERM", "KILL") to the child's process group."""

@@ -23,6 +23,7 @@ from mcpgateway import jsonrpc
 from mcpgateway.core.child import DEFAULT_MAX_LINE, ChildProtocol
 from mcpgateway.core.environment import childEnvironment
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.turnflush import TurnFlusher
 
 
 class ChildWatcher(Protocol):
@@ -52,9 +53,15 @@ class Spawner:
     watcher: ChildWatcher | None = None
     killGroup: Callable[[int, int], None] = os.killpg
     """Signals a process group (used only with L{setsid})."""
+    flusher: TurnFlusher | None = None
+    """Sends what a reactor turn wrote to the children's stdin at the end of
+    that turn (L{mcpgateway.turnflush}); C{None}: one of the spawner's own, on
+    its clock."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
+        if self.flusher is None:
+            object.__setattr__(self, "flusher", TurnFlusher(self.clock))
 
     def spawn(
         self,
@@ -76,6 +83,7 @@ class Spawner:
             killGroup=self.killGroup if self.setsid is not None else None,
             onStderr=onStderr,
             onOutputLost=onOutputLost,
+            flusher=self.flusher,
         )
         argv = [spec.executable, *spec.args]
         if self.setsid is not None:

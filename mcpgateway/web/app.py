@@ -39,9 +39,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -60,6 +61,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.limits import MAX_BODY, Limits
 from mcpgateway.ops.audit import AuditRecord, AuditSink
+from mcpgateway.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.aggregate import AggregateBackend, AggregatePath, aggregatePath, serverName
 from mcpgateway.web.guard import checkOrigin, header
 from mcpgateway.web.health import healthBody, visitingSessions
@@ -847,7 +849,17 @@ class GatewayChannel(http.HTTPChannel):
     which Twisted would otherwise reset on every line of every request and
     re-arm with a new C{DelayedCall} after every response."""
 
-    __slots__ = ("_guard", "_peer", "_refused", "busy", "headersSince", "idleTimeout", "lastActive")
+    __slots__ = (
+        "_flushTo",
+        "_guard",
+        "_host",
+        "_peer",
+        "_refused",
+        "busy",
+        "headersSince",
+        "idleTimeout",
+        "lastActive",
+    )
     headersSince: float | None
     """When the first byte of the request whose headers are incomplete came."""
     idleTimeout: float | None
@@ -860,8 +872,14 @@ class GatewayChannel(http.HTTPChannel):
     _guard: ConnectionGuard | None
     _peer: str | None
     _refused: bool
+    _flushTo: FileDescriptor | None
+    """The connection's descriptor, when the site's L{TurnFlusher} sends what
+    a turn wrote to it at the end of that turn."""
+    _host: IAddress | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._flushTo = None
+        self._host = None
         self.headersSince = None
         self.idleTimeout = None
         self.lastActive = 0.0
@@ -895,6 +913,8 @@ class GatewayChannel(http.HTTPChannel):
             self.transport.loseConnection()
             return
         self._peer = host
+        if getattr(self.site, "flusher", None) is not None:
+            self._flushTo = writerOf(self.transport)
         self.idleTimeout = getattr(self.site, "idleTimeout", None)
         if guard is not None:
             self.lastActive = guard.clock.seconds()
@@ -968,6 +988,29 @@ class GatewayChannel(http.HTTPChannel):
         lines.append(b"\r\n")
         assert self.transport is not None
         self.transport.write(b"".join(lines))
+        if self._flushTo is not None:
+            self.site.flusher.wrote(self._flushTo)
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+        if self._flushTo is not None:
+            self.site.flusher.wrote(self._flushTo)
+
+    def writeSequence(self, iovec: Any) -> None:
+        assert self.transport is not None
+        self.transport.writeSequence(iovec)
+        if self._flushTo is not None:
+            self.site.flusher.wrote(self._flushTo)
+
+    def getHost(self) -> IAddress:
+        """The local address, asked of the socket once per connection
+        (Twisted asks for every request: a C{getsockname} system call)."""
+        host = self._host
+        if host is None:
+            assert self.transport is not None
+            host = self._host = self.transport.getHost()
+        return host
 
     def checkPersistence(self, request: Any, version: bytes) -> bool:
         """As Twisted decides, except while the site hands over to a
@@ -1067,6 +1110,9 @@ class GatewaySite(Site):
         self, resource: IResource, clock: IReactorTime, limits: Limits, clientErrors: ClientErrors
     ) -> None:
         super().__init__(resource, reactor=clock, timeout=None)
+        self.flusher = TurnFlusher(clock)
+        """Sends what a reactor turn wrote to a connection at the end of
+        that turn (L{mcpgateway.turnflush})."""
         self.limits = limits
         self.guard = ConnectionGuard(clock, limits, clientErrors)
 

@@ -1,0 +1,190 @@
+"""What a reactor turn wrote leaves at the end of that turn (issue 19: C=1
+latency), for the client connections and the children's stdin alike, and
+whatever the kernel does not take is left to the reactor as before."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionLost
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+
+from mcpgateway.core.child import ChildProtocol
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.turnflush import TurnFlusher, writerOf
+from mcpgateway.web.app import makeSite
+from tests.fakes import FakeProcessReactor, fakeSpawner
+from tests.http import ACCEPT_BOTH, spec
+
+
+class Descriptor(FileDescriptor):
+    """A connected descriptor whose kernel takes C{take} bytes per send
+    (all when C{None}), or fails with C{error}."""
+
+    def __init__(self, reactor: Any) -> None:
+        super().__init__(reactor)
+        self.connected = 1
+        self.sent: list[bytes] = []
+        self.take: int | None = None
+        self.error: BaseException | None = None
+        self.hosts = 0
+
+    def writeSomeData(self, data: bytes) -> int | BaseException:
+        if self.error is not None:
+            return self.error
+        n = len(data) if self.take is None else min(self.take, len(data))
+        self.sent.append(bytes(data[:n]))
+        return n
+
+    def getPeer(self) -> IPv4Address:
+        return IPv4Address("TCP", "127.0.0.1", 50000)
+
+    def getHost(self) -> IPv4Address:
+        self.hosts += 1
+        return IPv4Address("TCP", "127.0.0.1", 9100)
+
+
+def test_a_turns_writes_leave_at_its_end_in_one_send() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    fd = Descriptor(reactor)
+    fd.write(b"one ")
+    flusher.wrote(fd)
+    fd.write(b"two")
+    flusher.wrote(fd)
+    assert fd.sent == [] and fd in reactor.getWriters()  # Twisted's write only buffers
+    assert len(reactor.getDelayedCalls()) == 1
+    reactor.advance(0)
+    assert fd.sent == [b"one two"]
+    assert fd not in reactor.getWriters()  # nothing left: no wait for writability
+    assert reactor.getDelayedCalls() == []
+
+
+def test_one_timer_per_turn_for_every_descriptor() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    fds = [Descriptor(reactor) for _ in range(5)]
+    for i, fd in enumerate(fds):
+        fd.write(b"%d" % i)
+        flusher.wrote(fd)
+    assert len(reactor.getDelayedCalls()) == 1
+    reactor.advance(0)
+    assert [fd.sent for fd in fds] == [[b"0"], [b"1"], [b"2"], [b"3"], [b"4"]]
+
+
+def test_what_the_kernel_does_not_take_waits_for_writability() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    fd = Descriptor(reactor)
+    fd.take = 3
+    fd.write(b"abcdef")
+    flusher.wrote(fd)
+    reactor.advance(0)
+    assert fd.sent == [b"abc"] and fd in reactor.getWriters()
+    fd.take = None
+    assert fd.doWrite() is None  # the reactor's own call, on writability
+    assert fd.sent == [b"abc", b"def"] and fd not in reactor.getWriters()
+
+
+def test_a_failed_send_is_left_to_the_reactor() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    fd = Descriptor(reactor)
+    fd.error = ConnectionLost()
+    fd.write(b"lost")
+    flusher.wrote(fd)
+    reactor.advance(0)
+    # Still registered: the reactor's doWrite meets the error and closes it.
+    assert fd in reactor.getWriters() and isinstance(fd.doWrite(), ConnectionLost)
+
+
+def test_closing_and_closed_descriptors_are_left_alone() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    closing, closed = Descriptor(reactor), Descriptor(reactor)
+    for fd in (closing, closed):
+        fd.write(b"last words")
+        flusher.wrote(fd)
+    closing.disconnecting = 1
+    closed.connected = 0
+    reactor.advance(0)
+    assert closing.sent == [] and closed.sent == []
+
+
+def test_writer_of() -> None:
+    reactor = MemoryReactorClock()
+    fd = Descriptor(reactor)
+
+    class Process:
+        pipes = {0: fd}
+
+    assert writerOf(fd) is fd
+    assert writerOf(Process()) is fd
+    assert writerOf(StringTransport()) is None
+    assert writerOf(object()) is None
+
+
+def test_a_quick_answer_leaves_in_the_turn_of_its_request_and_the_host_is_asked_once() -> None:
+    reactor = FakeProcessReactor()
+    site = makeSite(Gateway({"srv": spec("srv")}, fakeSpawner(reactor)), reactor)
+    fd = Descriptor(reactor)
+    protocol = site.buildProtocol(fd.getPeer())
+    assert protocol is not None
+    protocol.makeConnection(fd)
+    for n in (1, 2):
+        body = json.dumps({"jsonrpc": "2.0", "id": n, "method": "ping"}).encode()
+        protocol.dataReceived(
+            b"POST /srv/mcp HTTP/1.1\r\nhost: 127.0.0.1:9100\r\naccept: "
+            + ACCEPT_BOTH.encode()
+            + b"\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+            % (len(body), body)
+        )
+        reactor.advance(0)
+        sent = b"".join(fd.sent)
+        assert sent.count(b"HTTP/1.1 ") == n, sent
+        assert fd not in reactor.getWriters()
+    assert fd.hosts == 1
+
+
+def test_a_line_to_a_child_leaves_in_the_turn_it_was_written() -> None:
+    reactor = MemoryReactorClock()
+    stdin = Descriptor(reactor)
+
+    class Process:
+        pid = 42
+        pipes = {0: stdin}
+
+        def write(self, data: bytes) -> None:
+            stdin.write(data)
+
+    child = ChildProtocol(
+        "srv", lambda m: None, reactor, killGroup=None, flusher=TurnFlusher(reactor)
+    )
+    child.makeConnection(Process())
+    child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert stdin.sent == []
+    reactor.advance(0)
+    assert [json.loads(line) for line in b"".join(stdin.sent).splitlines()] == [
+        {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    ]
+
+
+def test_without_a_flusher_a_child_write_waits_for_the_reactor() -> None:
+    reactor = MemoryReactorClock()
+    stdin = Descriptor(reactor)
+
+    class Process:
+        pid = 42
+        pipes = {0: stdin}
+
+        def write(self, data: bytes) -> None:
+            stdin.write(data)
+
+    child = ChildProtocol("srv", lambda m: None, reactor, killGroup=None)
+    child.makeConnection(Process())
+    child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    reactor.advance(0)
+    assert stdin.sent == [] and stdin in reactor.getWriters()
