@@ -19,7 +19,9 @@ is already in the gateway reports itself as not applicable and is skipped.
 
 Patches that were measured here and have since been made in the gateway itself:
 ``parsePOSTFormSubmission=False`` (d3cc881), one keep-alive ticker for all SSE
-streams and cached loopback checks (acd0218), pyOpenSSL left out (tap.leaveOutTLS).
+streams and cached loopback checks (acd0218), pyOpenSSL left out (tap.leaveOutTLS),
+a turn's writes sent at its end (``flushwrites``, as ``mcpgateway.turnflush``
+with the transports' own ``doWrite`` instead of Twisted's private attributes).
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def notApplicable(name: str) -> str | None:
 
         if hasattr(tap, "leaveOutTLS"):
             return "the gateway already leaves pyOpenSSL out (tap.leaveOutTLS)"
+    if name == "flushwrites":
+        import importlib.util
+
+        if importlib.util.find_spec("mcpgateway.turnflush") is not None:
+            return "the gateway sends what a turn wrote at its end (mcpgateway.turnflush)"
     if name == "lateheaders":
         from mcpgateway.web import sse
 

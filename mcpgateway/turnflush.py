@@ -13,18 +13,22 @@ at the end of the turn (a C{callLater(0)}: it runs before the reactor's next
 wait) calls each one's C{doWrite}, the method the reactor itself would call
 on writability (C{IWriteDescriptor}). What the kernel takes leaves at once,
 and the descriptor stops watching for writability as it would have; what the
-kernel does not take (a full buffer) or an error (a closed peer) stays
-registered, and the reactor finds it on its next wait exactly as before. A
-descriptor that is closing (C{disconnecting}) or closed is left to the
-reactor: its last write ends the connection, which is the reactor's to do.
-Writes made in one turn still leave in one system call per descriptor.
+kernel does not take (a full buffer) stays registered, and the reactor sends
+it on writability as before; a descriptor whose earlier send fell short is
+left waiting for it. An error (a closed peer), returned or raised, closes
+the connection as the reactor would (C{connectionLost}). A descriptor that
+is closing (C{disconnecting}) or closed is left to the reactor: its last
+write ends the connection, which is the reactor's to do. Writes made in one
+turn still leave in one system call per descriptor.
 """
 
 from __future__ import annotations
 
 from twisted.internet.abstract import FileDescriptor
+from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mcpgateway import logs
 
@@ -56,14 +60,21 @@ class TurnFlusher:
         pending, self._pending = self._pending, {}
         for descriptor in pending:
             if not descriptor.connected or descriptor.disconnecting:
-                continue
+                continue  # its last write ends the connection: the reactor's to do
+            if len(descriptor.dataBuffer) > descriptor.offset:
+                continue  # a send fell short before: it waits for writability already
             try:
-                # A failure is returned, not raised: the descriptor is still
-                # registered for writability, so the reactor's own doWrite on
-                # its next wait meets it again and closes the connection.
-                descriptor.doWrite()
-            except Exception:
-                self.log.failure("sending a turn's writes failed; the reactor will retry them")
+                why = descriptor.doWrite()
+            except Exception as e:
+                self.log.failure("sending what a turn wrote failed; closing the connection")
+                why = e
+            if why:
+                # As the reactor does with what its own doWrite returns or raises.
+                descriptor.stopReading()
+                descriptor.stopWriting()
+                descriptor.connectionLost(
+                    Failure(why if isinstance(why, BaseException) else ConnectionLost())
+                )
 
 
 def writerOf(transport: object) -> FileDescriptor | None:

@@ -5,17 +5,21 @@ whatever the kernel does not take is left to the reactor as before."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
+from twisted.internet.interfaces import IReactorProcess
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import ILogObserver, globalLogPublisher
+from twisted.python.failure import Failure
 
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.spawn import Spawner
 from mcpgateway.turnflush import TurnFlusher, writerOf
-from mcpgateway.web.app import makeSite
+from mcpgateway.web.app import GatewayChannel, makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import ACCEPT_BOTH, spec
 
@@ -30,9 +34,17 @@ class Descriptor(FileDescriptor):
         self.sent: list[bytes] = []
         self.take: int | None = None
         self.error: BaseException | None = None
+        self.raises: BaseException | None = None
         self.hosts = 0
+        self.lost: list[Failure] = []
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.lost.append(reason)
+        super().connectionLost(reason)
 
     def writeSomeData(self, data: bytes) -> int | BaseException:
+        if self.raises is not None:
+            raise self.raises
         if self.error is not None:
             return self.error
         n = len(data) if self.take is None else min(self.take, len(data))
@@ -89,19 +101,76 @@ def test_what_the_kernel_does_not_take_waits_for_writability() -> None:
     assert fd.sent == [b"abc", b"def"] and fd not in reactor.getWriters()
 
 
-def test_a_failed_send_is_left_to_the_reactor() -> None:
+def test_a_short_send_before_leaves_the_descriptor_waiting_for_writability() -> None:
     reactor = MemoryReactorClock()
     flusher = TurnFlusher(reactor)
     fd = Descriptor(reactor)
+    fd.take = 3
+    fd.write(b"abcdef")
+    flusher.wrote(fd)
+    reactor.advance(0)
+    fd.write(b"ghi")  # a stalled reader: no send is tried before writability
+    flusher.wrote(fd)
+    reactor.advance(0)
+    assert fd.sent == [b"abc"] and fd in reactor.getWriters()
+
+
+def test_a_failed_send_closes_the_connection_as_the_reactor_would() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    fd = Descriptor(reactor)
+    fd.startReading()
     fd.error = ConnectionLost()
     fd.write(b"lost")
     flusher.wrote(fd)
     reactor.advance(0)
-    # Still registered: the reactor's doWrite meets the error and closes it.
-    assert fd in reactor.getWriters() and isinstance(fd.doWrite(), ConnectionLost)
+    [reason] = fd.lost
+    assert reason.check(ConnectionLost)
+    assert fd not in reactor.getWriters() and fd not in reactor.getReaders()
+
+
+def test_a_send_that_raises_closes_the_connection_and_is_logged() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    fd = Descriptor(reactor)
+    fd.raises = RuntimeError("a producer's resumeProducing failed")
+    fd.write(b"data")
+    flusher.wrote(fd)
+    events: list[dict[str, Any]] = []
+    observer = cast(ILogObserver, events.append)
+    globalLogPublisher.addObserver(observer)
+    try:
+        reactor.advance(0)
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    [reason] = fd.lost
+    assert reason.check(RuntimeError)
+    assert fd not in reactor.getWriters()
+    assert any(e.get("log_failure") is not None for e in events)
+
+
+def test_writes_made_during_a_flush_are_sent_by_a_flush_of_their_own() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    first, second = Descriptor(reactor), Descriptor(reactor)
+    write = first.writeSomeData
+
+    def writeAndWriteMore(data: bytes) -> int | BaseException:
+        second.write(b"answer")  # e.g. a resumed producer writing again
+        flusher.wrote(second)
+        return write(data)
+
+    first.writeSomeData = writeAndWriteMore  # type: ignore[method-assign]
+    first.write(b"request")
+    flusher.wrote(first)
+    reactor.advance(0)  # (task.Clock also runs the flush the first one set)
+    assert first.sent == [b"request"] and second.sent == [b"answer"]
+    assert reactor.getDelayedCalls() == [] and second not in reactor.getWriters()
 
 
 def test_closing_and_closed_descriptors_are_left_alone() -> None:
+    """A closing descriptor's last send ends the connection, which only the
+    reactor does (its doWrite's result is what tells it to)."""
     reactor = MemoryReactorClock()
     flusher = TurnFlusher(reactor)
     closing, closed = Descriptor(reactor), Descriptor(reactor)
@@ -147,6 +216,11 @@ def test_a_quick_answer_leaves_in_the_turn_of_its_request_and_the_host_is_asked_
         assert sent.count(b"HTTP/1.1 ") == n, sent
         assert fd not in reactor.getWriters()
     assert fd.hosts == 1
+    channel = protocol._channel  # Twisted wraps the channel
+    assert isinstance(channel, GatewayChannel)
+    channel.writeSequence([b"more", b" bytes"])
+    reactor.advance(0)
+    assert fd.sent[-1] == b"more bytes"
 
 
 def test_a_line_to_a_child_leaves_in_the_turn_it_was_written() -> None:
@@ -170,6 +244,32 @@ def test_a_line_to_a_child_leaves_in_the_turn_it_was_written() -> None:
     assert [json.loads(line) for line in b"".join(stdin.sent).splitlines()] == [
         {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     ]
+
+
+def test_the_spawner_gives_its_children_a_flusher() -> None:
+    reactor = MemoryReactorClock()
+    stdin = Descriptor(reactor)
+
+    class Process:
+        pid = 42
+        pipes = {0: stdin}
+
+        def write(self, data: bytes) -> None:
+            stdin.write(data)
+
+    class Reactor:
+        def spawnProcess(self, protocol: ChildProtocol, *args: Any, **kwargs: Any) -> Process:
+            process = Process()
+            protocol.makeConnection(process)
+            return process
+
+    spawner = Spawner(
+        reactor=cast(IReactorProcess, Reactor()), clock=reactor, environ={}, setsid=None
+    )
+    child = spawner.spawn(spec("srv"), lambda m: None, lambda line: None, lambda c: None)
+    child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    reactor.advance(0)
+    assert b"".join(stdin.sent).endswith(b"\n") and stdin not in reactor.getWriters()
 
 
 def test_without_a_flusher_a_child_write_waits_for_the_reactor() -> None:
