@@ -16,7 +16,10 @@ With C{--floor}, each round also drives the same requests through
 C{twfloor.py}'s bare twisted.web C{Site}, which decodes the body and answers
 a canned echo as one SSE event (no form parsing, no access log, like the
 gateway's): what twisted.web alone costs per call here, the floor under the
-gateway's figure.
+gateway's figure. When httptools is installed, each round also drives
+C{htfloor.py}'s protocol (httptools on a bare Twisted C{Protocol}, the same
+answer without twisted.web): what a maintained parser without twisted.web's
+C{Request} would leave of that floor.
 
 Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b] [--count] [--floor]
 (prints one JSON line)
@@ -94,7 +97,9 @@ def main() -> None:
         return took, (b'"id":%d,' % n) in out and (b"Echo: " + msg) in out
 
     floor = floorRunner(head, clock) if args.floor else None
+    parserFloor = parserFloorRunner(head, clock) if args.floor else None
     floorRounds: list[float] = []
+    parserRounds: list[float] = []
     for _ in range(args.rounds):
         spent = 0.0
         gc.collect()
@@ -107,6 +112,9 @@ def main() -> None:
         if floor is not None:
             gc.collect()
             floorRounds.append(sum(floor(k) for k in range(args.calls)) / args.calls * 1e6)
+        if parserFloor is not None:
+            gc.collect()
+            parserRounds.append(sum(parserFloor(k) for k in range(args.calls)) / args.calls * 1e6)
     counted = None
     if args.count:
         import cProfile
@@ -123,7 +131,8 @@ def main() -> None:
                       "usPerCall": round(perRound[len(perRound) // 2], 1),
                       "usPerCallRounds": [round(x, 1) for x in perRound], "bad": bad,
                       **({"functionCallsPerCall": counted} if counted is not None else {}),
-                      **(median("twistedWebFloor", floorRounds) if floorRounds else {})}))
+                      **(median("twistedWebFloor", floorRounds) if floorRounds else {}),
+                      **(median("httptoolsFloor", parserRounds) if parserRounds else {})}))
 
 
 def median(name: str, rounds: list[float]) -> dict[str, Any]:
@@ -154,6 +163,36 @@ def floorRunner(head: bytes, clock: Any) -> Any:
         t0 = clock()
         protocol.dataReceived(data)
         took: float = clock() - t0
+        return took
+
+    return floor
+
+
+def parserFloorRunner(head: bytes, clock: Any) -> Any:
+    """C{floor(n)}: the CPU seconds C{htfloor.py}'s httptools protocol spends
+    on request C{n}; C{None} without httptools."""
+    try:
+        import htfloor
+    except ImportError:
+        return None
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import StringTransport
+
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50002))
+    protocol = htfloor.makeFactory().buildProtocol(transport.getPeer())
+    assert protocol is not None
+    protocol.makeConnection(transport)
+
+    def floor(n: int) -> float:
+        body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
+                b'"arguments":{"message":"floor-%d"}}}' % (n, n))
+        data = head + b"%d\r\n\r\n" % len(body) + body
+        transport.clear()
+        t0 = clock()
+        protocol.dataReceived(data)
+        took: float = clock() - t0
+        if b"floor-%d" % n not in transport.value():
+            raise SystemExit(f"htfloor answered {transport.value()[:200]!r}")
         return took
 
     return floor
