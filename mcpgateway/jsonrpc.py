@@ -17,6 +17,7 @@ to the standard library.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -68,17 +69,55 @@ it goes to the standard library, which refuses it (C{TypeError}) as before."""
 def useFast(enabled: bool = True) -> bool:
     """Use orjson in L{loads} and L{dumps} if C{enabled} and it is installed
     (the default, unless C{MCPGATEWAY_JSON=stdlib} is set); return whether it
-    is now used. The results are the same either way, only faster."""
-    global _FAST_LOADS, _FAST_DUMPS, _FAST_OPTIONS
+    is now used. The results are the same either way, only faster.
+
+    orjson itself is imported by the first call that uses it (issue 19: an
+    idle gateway does not hold its 0.2 MB): until then the fast path's two
+    functions are C{_firstLoads} and C{_firstDumps}, which put orjson's in
+    their place."""
+    global _FAST_LOADS, _FAST_DUMPS
     _FAST_LOADS = _FAST_DUMPS = None
     if enabled:
         try:
-            orjson = importlib.import_module("orjson")
-        except ImportError:
+            installed = importlib.util.find_spec("orjson") is not None
+        except (ImportError, ValueError):
+            installed = False
+        if not installed:
             return False
-        _FAST_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-        _FAST_LOADS, _FAST_DUMPS = orjson.loads, orjson.dumps
+        _FAST_LOADS, _FAST_DUMPS = _firstLoads, _firstDumps
     return _FAST_LOADS is not None
+
+
+def _importFast() -> bool:
+    """Import orjson and put its functions on the fast path; whether it
+    could (if not, the fast path is off from now on)."""
+    global _FAST_LOADS, _FAST_DUMPS, _FAST_OPTIONS
+    try:
+        orjson = importlib.import_module("orjson")
+    except ImportError:
+        _FAST_LOADS = _FAST_DUMPS = None
+        return False
+    _FAST_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+    _FAST_LOADS, _FAST_DUMPS = orjson.loads, orjson.dumps
+    return True
+
+
+def _firstLoads(raw: bytes) -> Any:
+    """The fast path's C{loads} until orjson is imported: imports it, then
+    reads C{raw} with it (C{ValueError}, which leaves the text to the
+    standard library, when it cannot be imported)."""
+    if not _importFast() or _FAST_LOADS is None:
+        raise ValueError("orjson cannot be imported")
+    return _FAST_LOADS(raw)
+
+
+def _firstDumps(message: Any, default: None, options: int) -> bytes:
+    """The fast path's C{dumps} until orjson is imported: imports it, then
+    writes C{message} with it (C{TypeError}, which leaves the message to
+    the standard library, when it cannot be imported)."""
+    if not _importFast() or _FAST_DUMPS is None:
+        raise TypeError("orjson cannot be imported")
+    return _FAST_DUMPS(message, default, _FAST_OPTIONS)
 
 
 class Kind(Enum):

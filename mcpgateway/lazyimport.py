@@ -10,12 +10,19 @@ about 1.5 MB resident that a gateway serving MCP traffic never touches
 module is executed on the first read of one of its attributes, by whoever
 reads it first, and is the same module from then on.
 
+The reactor's UDP and UNIX-socket modules are deferred the same way
+(L{REACTOR_DEFERRED}), from the options' checks, before the reactor is
+imported: C{twisted.internet.posixbase} binds them at import and reads
+them only in C{listenUDP}, C{listenUNIX}, C{connectUNIX} and the like,
+which a gateway on TCP never calls (about 0.2 MB).
+
 Only modules that are used from the reactor thread belong in L{DEFERRED}:
 before Python 3.12, a thread reading a lazy module's attribute while another
 thread executes it gets an C{AttributeError} from the half-built module, and
-a module whose execution raised stays half-built in C{sys.modules}. The one
-deferred here is read only by Twisted's error pages, on the reactor thread
-(no Klein or treq module imports it).
+a module whose execution raised stays half-built in C{sys.modules}.
+C{twisted.web.util} is read only by Twisted's error pages, on the reactor
+thread (no Klein or treq module imports it); the reactor's own modules are
+read by reactor methods, which run on the reactor thread too.
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ import sys
 DEFERRED = ("twisted.web.util",)
 """What L{makeService<mcpgateway.tap.makeService>} defers, before it
 imports the web tree."""
+REACTOR_DEFERRED = ("twisted.internet.udp", "twisted.internet.unix")
+"""What L{Options.postOptions<mcpgateway.tap.Options.postOptions>} defers,
+before the reactor is imported (C{unix} imports C{udp}: both go when a
+UNIX socket is first used)."""
 
 
 def deferImport(name: str) -> bool:
@@ -56,6 +67,6 @@ def deferImport(name: str) -> bool:
     return True
 
 
-def deferImports() -> list[str]:
-    """L{deferImport} each of L{DEFERRED}; the names it deferred."""
-    return [name for name in DEFERRED if deferImport(name)]
+def deferImports(names: tuple[str, ...] = DEFERRED) -> list[str]:
+    """L{deferImport} each of C{names}; the names it deferred."""
+    return [name for name in names if deferImport(name)]

@@ -36,6 +36,12 @@ REPLICA_ID = re.compile(r"[a-z0-9-]{1,32}")
 """A replica's label (L{mcpgateway.cluster.sealing.LABEL}, not imported: cryptography)."""
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from twisted.internet.defer import Deferred
+
+    from mcpgateway.config.resolve import Resolver
+    from mcpgateway.core.spec import ServerSpec
     from mcpgateway.ops.services import StateFileService
     from mcpgateway.preflight import Preflight
     from mcpgateway.web.app import TeamSurface
@@ -520,6 +526,11 @@ class Options(usage.Options):
         leaveOutTLS(
             self["endpoint"], needTLS=_isHttps(self["oauth-issuer"], self["oauth-jwks-uri"])
         )
+        if "twisted.internet.reactor" not in sys.modules:
+            # The reactor's UDP and UNIX-socket support load when first used.
+            from mcpgateway.lazyimport import REACTOR_DEFERRED, deferImports
+
+            deferImports(REACTOR_DEFERRED)
 
     def _teamOptions(self) -> None:
         """The team gateway's options (docs/team.md): environment fallbacks,
@@ -745,8 +756,10 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
     from mcpgateway.gctuning import CollectorTuning
+    from mcpgateway.ops.heap import HeapTrim
 
     CollectorTuning(reactor).setServiceParent(top)  # last: it freezes what start-up left alive
+    HeapTrim(reactor).setServiceParent(top)  # then the C heap's free pages go back
     return top
 
 
@@ -1015,6 +1028,41 @@ def _predecessor(
     ).setServiceParent(top)
 
 
+class _LazyResolver:
+    """The gateway's L{mcpgateway.config.resolve.Resolver}, made when the
+    first server that runs through C{npx} or C{uvx} needs it: a gateway
+    with none never loads the resolver (issue 19: idle RSS)."""
+
+    WRAPPERS = frozenset({"npx", "uvx"})
+    """The only programs the resolver parses (any other command is not a
+    wrapper: C{parseWrapper} gives C{None})."""
+
+    def __init__(self, stateDir: Path, reactor: Any, environ: Mapping[str, str]) -> None:
+        self._stateDir = stateDir
+        self._reactor = reactor
+        self._environ = environ
+        self._resolver: Resolver | None = None
+
+    def _real(self) -> Resolver:
+        if self._resolver is None:
+            from mcpgateway.config.resolve import Resolver
+
+            reactor = self._reactor
+            self._resolver = Resolver(self._stateDir, reactor, reactor, self._environ)
+        return self._resolver
+
+    def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None:
+        if os.path.basename(spec.command) not in self.WRAPPERS:
+            return None
+        return self._real().wrapperOf(spec)
+
+    def resolve(self, spec: ServerSpec) -> Deferred[ServerSpec]:
+        return self._real().resolve(spec)
+
+    def failureOf(self, spec: ServerSpec) -> str | None:
+        return self._real().failureOf(spec)
+
+
 def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
     """The root service: it holds the instance lock and state.json, and lets
     go of them only after every service below it has stopped."""
@@ -1047,7 +1095,6 @@ def _gatewayAndConfig(
     from twisted.logger import Logger
 
     from mcpgateway.config.promotions import Promoter, PromotionStore
-    from mcpgateway.config.resolve import Resolver
     from mcpgateway.config.source import ConfigService
     from mcpgateway.config.workspaces import WorkspaceKeys
     from mcpgateway.core.environment import childEnvironment
@@ -1077,7 +1124,7 @@ def _gatewayAndConfig(
 
     def useAggregate(settings: Any) -> None:
         # aggregate.json (docs/aggregate.md): its endpoints and names, from now on.
-        gateway[0].aggregator.useEndpoints(settings.endpoints, settings.names)
+        gateway[0].useEndpoints(settings.endpoints, settings.names)
 
     configService = ConfigService(
         pre.source,
@@ -1117,21 +1164,17 @@ def _gatewayAndConfig(
     )
     # The aggregate endpoint /mcp (docs/aggregate.md): what every server
     # lists, kept in the state directory; its search index and schema
-    # checks work in the reactor's thread pool.
+    # checks (loaded on its first use) work in the reactor's thread pool.
     from mcpgateway.core.catalog import CatalogService
-    from mcpgateway.core.gatewaytools import GatewayTools
-    from mcpgateway.core.schemas import Schemas
-    from mcpgateway.core.search import SearchService
     from mcpgateway.ops.catalogstore import CatalogStore
 
     catalogs = CatalogService(reactor, CatalogStore(pre.stateDir), runInThread)
-    tools = GatewayTools(SearchService(runInThread), Schemas(), runInThread)
     gateway.append(
         Gateway(
             specs,
             spawner,
             catalogs=catalogs,
-            tools=tools,
+            runInThread=runInThread,
             resultBytes=options["result-store-bytes"],
             healing=HealingPolicy(
                 base=options["restart-backoff"], coolDown=options["circuit-cool-down"]
@@ -1139,7 +1182,7 @@ def _gatewayAndConfig(
             pidFinder=_pidFinder(runInThread),
             resolver=None
             if options["no-resolve"]
-            else Resolver(pre.stateDir, reactor, reactor, environ),
+            else _LazyResolver(pre.stateDir, reactor, environ),
             drainTimeout=options["drain-timeout"],
             # read at start, saved while running and at stop (see docs/continuity.md)
             persistence=SessionStore(stateFile(pre.stateDir, SESSIONS_FILE)),
@@ -1149,7 +1192,7 @@ def _gatewayAndConfig(
             # MCP 2026-07-28 calls waiting for their client (docs/era.md)
             modernInputTimeout=options["limits"].modernInputTimeout,
             maxSuspendedCalls=options["limits"].maxSuspendedCalls,
-            **({} if cluster is None else {"sessionIds": cluster.sealer}),
+            sessionIds=None if cluster is None else cluster.sealer,
         )
     )
     # Read at start, before restored sessions build their views.
@@ -1356,19 +1399,20 @@ def _listener(
     with the same key and certificate."""
     from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
 
-    from mcpgateway.config.gatewayfile import ManagedConfig
     from mcpgateway.config.workspaces import WorkspaceKeys
-    from mcpgateway.ops.management import Management
     from mcpgateway.ops.services import ListenerService
     from mcpgateway.ops.systemd import NotifyService, adoptsLoopback
     from mcpgateway.web.app import makeSite
 
     endpoint = options["endpoint"]
-    management = Management(gateway, configService, ManagedConfig(pre.stateDir))
 
     def api() -> Any:
+        # Made on the API's first request (the site keeps what this returns).
+        from mcpgateway.config.gatewayfile import ManagedConfig
+        from mcpgateway.ops.management import Management
         from mcpgateway.web.api import ApiApp
 
+        management = Management(gateway, configService, ManagedConfig(pre.stateDir))
         authLine = team.authLine if team is not None else None
         return ApiApp(
             management, gateway, reactor, options["api-token"], authLine=authLine
@@ -1403,6 +1447,7 @@ def _listener(
         limits=options["limits"],
         keys=None if secret is None else WorkspaceKeys(secret),
         team=team,
+        flusher=gateway.spawner.flusher,
     )
     notify = NotifyService(os.environ.get("NOTIFY_SOCKET"))
     notify.setServiceParent(top)

@@ -476,6 +476,7 @@ def test_dumps_circular_fails_alike(orjson: ModuleType) -> None:
 
 
 def test_use_fast_switches(orjson: ModuleType) -> None:
+    jsonrpc.dumps({})  # the first use imports orjson and puts it in place
     assert jsonrpc._FAST_LOADS is orjson.loads
     assert jsonrpc.useFast(False) is False
     assert jsonrpc._FAST_LOADS is None and jsonrpc._FAST_DUMPS is None
@@ -581,3 +582,32 @@ def test_depth_of_a_big_escaped_text(orjson: ModuleType) -> None:
         assert jsonrpc._checkDepth(data, MAX_DEPTH, thorough=False) is False
         outcome = _sameLoads(data)
         assert (outcome[0] is jsonrpc.ParseError) is refused
+
+
+def test_orjson_is_imported_by_the_first_use() -> None:
+    """An idle gateway does not hold orjson (issue 19: idle RSS): the first
+    C{loads} or C{dumps} imports it, and both then use it."""
+    pytest.importorskip("orjson")
+    code = (
+        "import json, sys\n"
+        "from mcpgateway import jsonrpc\n"
+        "before = 'orjson' in sys.modules\n"
+        "value = jsonrpc.loads(b'{\"a\": [1, 2.5]}')\n"
+        "import orjson\n"
+        "print(json.dumps([before, value, jsonrpc._FAST_LOADS is orjson.loads,"
+        " jsonrpc._FAST_DUMPS is orjson.dumps, jsonrpc.dumps({'a': 1e-07}).decode()]))\n"
+    )
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [False, {"a": [1, 2.5]}, True, True, '{"a":1e-7}']

@@ -94,3 +94,39 @@ def test_a_module_already_imported_or_missing_is_left_alone() -> None:
         " deferImport('mcpgateway.no_such_module'), deferImport('no_such_package.x')]))\n"
     )
     assert out == [False, False, False]
+
+
+def test_the_reactor_imports_without_its_udp_and_unix_socket_support() -> None:
+    """Deferred before the reactor is imported, C{twisted.internet.udp} and
+    C{twisted.internet.unix} are executed by the first UNIX socket (here a
+    listening one, then a client connecting to it and a datagram port):
+    they work as before."""
+    out = fresh(
+        "import json, os, socket, sys, tempfile\n"
+        "from mcpgateway.lazyimport import REACTOR_DEFERRED, deferImports\n"
+        "deferred = deferImports(REACTOR_DEFERRED)\n"
+        "from twisted.internet import reactor\n"
+        "from twisted.internet.protocol import DatagramProtocol, Factory, Protocol\n"
+        "markers = ('twisted.internet._multicast', 'twisted.python.sendmsg')\n"
+        "before = sorted(m for m in markers if m in sys.modules)\n"
+        "path = os.path.join(tempfile.mkdtemp(), 's')\n"
+        "port = reactor.listenUNIX(path, Factory.forProtocol(Protocol))\n"
+        "client = socket.socket(socket.AF_UNIX)\n"
+        "client.connect(path)\n"
+        "client.close()\n"
+        "udp = reactor.listenUDP(0, DatagramProtocol(), interface='127.0.0.1')\n"
+        "after = sorted(m for m in markers if m in sys.modules)\n"
+        "import twisted.internet.unix as unix\n"
+        "print(json.dumps({'deferred': deferred, 'before': before, 'after': after,"
+        " 'port': type(port).__module__, 'same': sys.modules['twisted.internet.unix'] is unix,"
+        " 'udp': udp.getHost().port > 0}))\n"
+        "port.stopListening(); udp.stopListening()\n"
+    )
+    assert out == {
+        "deferred": ["twisted.internet.udp", "twisted.internet.unix"],
+        "before": [],
+        "after": ["twisted.internet._multicast", "twisted.python.sendmsg"],
+        "port": "twisted.internet.unix",
+        "same": True,
+        "udp": True,
+    }

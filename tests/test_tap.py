@@ -301,6 +301,7 @@ def test_service_tree_on_a_memory_reactor(
         "ListenerService",
         "Predecessor",
         "CollectorTuning",
+        "HeapTrim",
     ]
     top.startService()
     [(port, site, _, interface)] = reactor.tcpServers

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ShieldSpec, ToolFilter
-from mcpgateway.core.naming import MIN_LIMIT, SEPARATORS
 
 MAX_BYTES = 1024 * 1024
 """A larger file is refused."""
@@ -213,6 +212,9 @@ def parseAggregate(data: Any) -> AggregateSettings:
     L{AggregateConfigError} naming the first bad key path."""
     if not isinstance(data, dict):
         raise AggregateConfigError("", "must hold a JSON object")
+    # The namer loads with the aggregator (its first use); only its rules here.
+    from mcpgateway.core.naming import MIN_LIMIT, SEPARATORS
+
     warnings = _Warnings()
     warnings.unknown("", data, TOP_KEYS)
     separator = _get(data, "separator", "__")

@@ -45,7 +45,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs
-from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, Owner, ShieldSpec, ToolFilter
+from mcpgateway.core.aggregatetypes import (
+    SERVER_PREFIX,
+    EndpointSpec,
+    NameSettings,
+    Owner,
+    ShieldSpec,
+    ToolFilter,
+)
 from mcpgateway.core.gatewaytools import ROW_SEPARATOR
 from mcpgateway.core.naming import Namer
 from mcpgateway.core.pool import ServerPool, SessionGone
@@ -56,8 +63,6 @@ from mcpgateway.jsonrpc import Message
 
 Sink = Callable[[Message], bool]
 
-SERVER_PREFIX = "/mcp"
-"""The C{server} of every aggregate session (no server name has a C{/})."""
 GATEWAY_TOOL_NAMES = frozenset({"search", "describe", "invoke", "get_result"})
 NOTIFY_DELAY = 0.25
 """Seconds list changes are gathered before a session is told."""
@@ -232,12 +237,6 @@ def _everything(server: str) -> bool:
 
 def _nothing(server: str) -> bool:
     return False
-
-
-def isAggregateRecord(record: Mapping[str, Any]) -> bool:
-    """Whether a saved session record is an aggregate session's."""
-    server = record.get("server")
-    return isinstance(server, str) and server.startswith(SERVER_PREFIX)
 
 
 def _idKey(requestId: Any) -> tuple[str, Any]:

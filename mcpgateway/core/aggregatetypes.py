@@ -11,6 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+SERVER_PREFIX = "/mcp"
+"""The C{server} of every aggregate session (no server name has a C{/})."""
+
+
+def isAggregateRecord(record: Mapping[str, Any]) -> bool:
+    """Whether a saved session record is an aggregate session's."""
+    server = record.get("server")
+    return isinstance(server, str) and server.startswith(SERVER_PREFIX)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
@@ -48,17 +48,14 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, procfs, timers
-from mcpgateway.core.aggregate import (
+from mcpgateway.core.aggregatetypes import (
     SERVER_PREFIX,
-    AggregateSession,
-    Aggregator,
-    MemberSession,
-    ToolsLike,
+    EndpointSpec,
+    NameSettings,
+    ToolFilter,
     isAggregateRecord,
 )
-from mcpgateway.core.aggregatetypes import ToolFilter
 from mcpgateway.core.catalog import CatalogService, catalogKeyOf
-from mcpgateway.core.gatewaytools import GatewayTools
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.moderntypes import (
     ListenFilter,
@@ -75,9 +72,6 @@ from mcpgateway.core.pool import (
     UnknownRoute,
     makePool,
 )
-from mcpgateway.core.results import ResultBudget
-from mcpgateway.core.schemas import Schemas
-from mcpgateway.core.search import SearchService
 from mcpgateway.core.sessions import (
     Session,
     SessionFacts,
@@ -96,11 +90,16 @@ from mcpgateway.core.status import (
     SessionStatus,
 )
 
+if TYPE_CHECKING:
+    # The aggregate endpoint's side loads on its first use (issue 19: idle RSS).
+    from mcpgateway.core.aggregate import AggregateSession, Aggregator, MemberSession, ToolsLike
+
 SAVE_INTERVAL = 1.0
 """Seconds between two saves of the session registry while it changes."""
 Connection = tuple[str, int, str, int]
 """A loopback TCP connection: peer host, peer port, local host, local port."""
 PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
+RunInThread = Callable[..., Deferred[Any]]
 
 
 class Resolve(Protocol):
@@ -136,6 +135,7 @@ class Gateway:
         catalogs: CatalogService | None = None,
         tools: ToolsLike | None = None,
         resultBytes: int | None = None,
+        runInThread: RunInThread | None = None,
     ) -> None:
         """
         @param spawner: starts every child (and holds the clock).
@@ -160,11 +160,14 @@ class Gateway:
             source), kept up to date from every child that starts; C{None}:
             in memory only, and listed only when the aggregate asks.
         @param tools: the aggregate endpoint's own tools (search, describe,
-            invoke, get_result); C{None}: theirs with the search index and
-            the schema checks worked on in the reactor thread (for tests:
-            the service passes ones that work in threads).
+            invoke, get_result); C{None}: theirs, made with the aggregator
+            (L{aggregator}), with the search index and the schema checks
+            worked on by C{runInThread}.
         @param resultBytes: what the aggregate's kept results may take in
             all (C{None}: the default).
+        @param runInThread: runs a function in a worker thread, firing with
+            its value (C{deferToThread}); C{None}: in the reactor thread
+            (tests and embedders).
         """
         clock = spawner.clock
         self.clock = clock
@@ -181,18 +184,11 @@ class Gateway:
         self.catalogs = catalogs if catalogs is not None else CatalogService(clock)
         for pool in self.pools.values():
             self._attach(pool)
-        if tools is None:
-            # Tests and embedders: the search index worked on inline.
-            tools = GatewayTools(SearchService(maybeDeferred), Schemas())
-        self.aggregator = Aggregator(
-            self.pools,
-            self.catalogs,
-            clock,
-            tools=tools,
-            budget=ResultBudget(resultBytes) if resultBytes is not None else None,
-            filters=self._filterOf,
-            catalogKey=catalogKeyOf,
-        )
+        self._tools = tools
+        self._resultBytes = resultBytes
+        self._runInThread = runInThread
+        self._aggregator: Aggregator | None = None
+        self._endpoints: tuple[Mapping[str, EndpointSpec], NameSettings] | None = None
         self.started = clock.seconds()
         self.running = False
         """Whether the service tree runs (children may be started)."""
@@ -236,6 +232,74 @@ class Gateway:
             self._predecessor.addCallback(self._predecessorGone)
         elif self._persistence is not None:
             self._saving.start()
+
+    @property
+    def spawner(self) -> Spawner:
+        """What starts every child (its clock, environment and flusher)."""
+        return self._spawner
+
+    # -- the aggregate endpoint (loaded on its first use) ------------------------
+
+    @property
+    def aggregator(self) -> Aggregator:
+        """Every aggregate session and what they share
+        (L{mcpgateway.core.aggregate}), made on the first use: an idle
+        gateway, or one whose clients use only C{/<server>/mcp}, never
+        loads the aggregate side, its search and its schema checks."""
+        if self._aggregator is None:
+            from mcpgateway.core.aggregate import Aggregator
+            from mcpgateway.core.gatewaytools import GatewayTools
+            from mcpgateway.core.results import ResultBudget
+            from mcpgateway.core.schemas import Schemas
+            from mcpgateway.core.search import SearchService
+
+            tools = self._tools
+            if tools is None:
+                threads = self._runInThread
+                search = SearchService(threads if threads is not None else maybeDeferred)
+                tools = GatewayTools(search, Schemas(), threads)
+            resultBytes = self._resultBytes
+            aggregator = Aggregator(
+                self.pools,
+                self.catalogs,
+                self.clock,
+                tools=tools,
+                budget=ResultBudget(resultBytes) if resultBytes is not None else None,
+                filters=self._filterOf,
+                catalogKey=catalogKeyOf,
+            )
+            if self._endpoints is not None:
+                aggregator.useEndpoints(*self._endpoints)
+                self._endpoints = None
+            self._aggregator = aggregator
+        return self._aggregator
+
+    def useEndpoints(self, endpoints: Mapping[str, EndpointSpec], names: NameSettings) -> None:
+        """Serve the aggregate endpoints C{endpoints} under C{names} from
+        now on (C{aggregate.json}): kept for the aggregator until it is
+        made."""
+        if self._aggregator is None:
+            self._endpoints = (endpoints, names)
+        else:
+            self._aggregator.useEndpoints(endpoints, names)
+
+    def _isAggregate(self, session: Session) -> TypeGuard[AggregateSession]:
+        """Whether C{session} is an aggregate session (there is none before
+        the aggregator is made)."""
+        if self._aggregator is None:
+            return False
+        from mcpgateway.core.aggregate import AggregateSession
+
+        return isinstance(session, AggregateSession)
+
+    def _isMember(self, session: Session) -> TypeGuard[MemberSession]:
+        """Whether C{session} is an aggregate session's member (there is
+        none before the aggregator is made)."""
+        if self._aggregator is None:
+            return False
+        from mcpgateway.core.aggregate import MemberSession
+
+        return isinstance(session, MemberSession)
 
     def _attach(self, pool: ServerPool) -> None:
         """Let the catalogs serve C{pool}, and list each new child of it
@@ -300,6 +364,8 @@ class Gateway:
                 if self.sessions.get(record["id"]) is None and record["id"] not in (
                     self._endedMeanwhile
                 ):
+                    from mcpgateway.core.aggregate import AggregateSession
+
                     aggregate = AggregateSession.fromRecord(record)
                     self.sessions.add(aggregate)
                     self.aggregator.restore(aggregate)
@@ -483,6 +549,8 @@ class Gateway:
             owned=settings is None or settings.mode != mode,
             created=self.clock.seconds(),
         )
+        from mcpgateway.core.aggregate import AggregateSession
+
         session = self.sessions.create(
             server,
             protocolVersion,
@@ -584,6 +652,8 @@ class Gateway:
         """L{visit} for a session of an aggregate endpoint: rebuilt with no
         members (they open here at their next use); C{None} for a session
         whose mode is not its endpoint's (L{openAggregate})."""
+        from mcpgateway.core.aggregate import AggregateSession
+
         endpoint = facts.server[len(SERVER_PREFIX) :].lstrip("/") or "default"
         settings = self.aggregator.endpoint(endpoint)
         if facts.owned or settings is None:
@@ -684,7 +754,7 @@ class Gateway:
         """End C{sessions}; the ids ended and the pids of the children stopped."""
         childPids: list[int] = []
         for session in sessions:
-            if isinstance(session, AggregateSession):
+            if self._isAggregate(session):
                 childPids += self.aggregator.ownChildPids(session)
             else:
                 childPids += self.pools[session.server].ownChildPids(session)
@@ -693,7 +763,7 @@ class Gateway:
 
     def endSession(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """End C{session}: cancel its requests, close its streams, stop its own child."""
-        if isinstance(session, MemberSession):
+        if self._isMember(session):
             # Found by a reaper: the aggregate session lives on without it.
             return self.aggregator.memberGone(session, reason)
         self.sessions.remove(session)
@@ -702,7 +772,7 @@ class Gateway:
         stream, session.getStream = session.getStream, None
         if stream is not None:
             stream.close()
-        if isinstance(session, AggregateSession):
+        if self._isAggregate(session):
             return self.aggregator.close(session, reason)
         return self.pools[session.server].close(session, reason)
 
@@ -754,7 +824,8 @@ class Gateway:
                 if self.running:
                     self._resolve(self.pools[name])
                     self.prewarm([name])
-        self.aggregator.membersChanged()
+        if self._aggregator is not None:
+            self._aggregator.membersChanged()
         return DeferredList(stopping, consumeErrors=True)
 
     def prewarm(self, names: Sequence[str] | None = None) -> None:
@@ -879,7 +950,18 @@ class Gateway:
     def aggregateStatus(self) -> dict[str, Any]:
         """The aggregate endpoint's line of C{/health} (docs/aggregate.md):
         its sessions, members, kept results and each server's catalog."""
-        return {**self.aggregator.status(), "catalogs": self.catalogs.status()}
+        if self._aggregator is not None:
+            aggregate = self._aggregator.status()
+        else:
+            # What an aggregator with no session would say, without loading it.
+            endpoints = self._endpoints[0] if self._endpoints is not None else {}
+            aggregate = {
+                "sessions": 0,
+                "members": 0,
+                "endpoints": sorted({*endpoints, "default", "search"}),
+                "results": {"stored": 0, "bytes": 0, "evicted": 0},
+            }
+        return {**aggregate, "catalogs": self.catalogs.status()}
 
     def serverStatus(self, name: str) -> ServerStatus:
         """A snapshot of server C{name} (C{KeyError} if there is none)."""
@@ -894,7 +976,7 @@ class Gateway:
         )
 
     def _sessionStatus(self, session: Session, inFlight: int) -> SessionStatus:
-        if isinstance(session, AggregateSession):
+        if self._isAggregate(session):
             return SessionStatus(
                 id=session.id,
                 server=session.server,

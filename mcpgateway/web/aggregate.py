@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from twisted.internet.defer import Deferred
 from twisted.web.server import Request
 
-from mcpgateway.core.aggregate import AggregateSession
 from mcpgateway.core.gateway import Connection, Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.jsonrpc import Message
 from mcpgateway.web.mcp import Credentials, Sink, principalOf
+
+if TYPE_CHECKING:
+    # Loaded with the aggregator, on the first request to an aggregate endpoint.
+    from mcpgateway.core.aggregate import AggregateSession
 
 ENDPOINT_NAME = re.compile(r"[a-z0-9-]{1,32}")
 """What an aggregate endpoint's name may be (never C{mcp})."""
@@ -117,19 +121,15 @@ class AggregateBackend:
         """The members a request may reach are its principal's servers now
         (a token's scopes, re-read at every request; a session rebuilt on
         another replica gets them here)."""
-        assert isinstance(session, AggregateSession)
-        session.mayUse = principalOf(request).mayUse
+        cast("AggregateSession", session).mayUse = principalOf(request).mayUse
 
     def forward(
         self, session: Session, message: Message, related: Sink | None
     ) -> Deferred[Message]:
-        assert isinstance(session, AggregateSession)
-        return self._gateway.aggregator.forward(session, message, related)
+        return self._gateway.aggregator.forward(cast("AggregateSession", session), message, related)
 
     def notify(self, session: Session, message: Message) -> None:
-        assert isinstance(session, AggregateSession)
-        self._gateway.aggregator.notify(session, message)
+        self._gateway.aggregator.notify(cast("AggregateSession", session), message)
 
     def answer(self, session: Session, message: Message) -> bool:
-        assert isinstance(session, AggregateSession)
-        return self._gateway.aggregator.answer(session, message)
+        return self._gateway.aggregator.answer(cast("AggregateSession", session), message)

@@ -1107,10 +1107,15 @@ class GatewaySite(Site):
     connection."""
 
     def __init__(
-        self, resource: IResource, clock: IReactorTime, limits: Limits, clientErrors: ClientErrors
+        self,
+        resource: IResource,
+        clock: IReactorTime,
+        limits: Limits,
+        clientErrors: ClientErrors,
+        flusher: TurnFlusher | None = None,
     ) -> None:
         super().__init__(resource, reactor=clock, timeout=None)
-        self.flusher = TurnFlusher(clock)
+        self.flusher = flusher if flusher is not None else TurnFlusher(clock)
         """Sends what a reactor turn wrote to a connection at the end of
         that turn (L{mcpgateway.turnflush})."""
         self.limits = limits
@@ -1178,10 +1183,12 @@ def makeSite(
     keys: WorkspaceKeys | None = None,
     modern: ModernService | None = None,
     team: TeamSurface | None = None,
+    flusher: TurnFlusher | None = None,
 ) -> Site:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}; C{keys}, C{modern}, C{team}: see
-    L{GatewayRoot}."""
+    L{GatewayRoot}; C{flusher}: the one the children's stdin is sent with
+    too (one end-of-turn timer for both; C{None}: the site's own)."""
     if limits is None:
         limits = Limits()
     if maxBody is not None and maxBody != limits.maxBody:
@@ -1193,7 +1200,7 @@ def makeSite(
 
     clientErrors = ClientErrors(clock)
     root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys, modern, team)
-    site = GatewaySite(root, clock, limits, clientErrors)
+    site = GatewaySite(root, clock, limits, clientErrors, flusher)
     site.gateway = gateway
     site.requestFactory = LimitedRequest
     site.displayTracebacks = False

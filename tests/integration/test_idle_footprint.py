@@ -58,8 +58,27 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.ops.otel": "--otel",
     "twisted.conch": "--manhole",
     "mcpgateway.ops.manhole": "--manhole",
+    "mcpgateway.core.aggregate": "the aggregate endpoint /mcp (core/gateway.py)",
+    "mcpgateway.core.gatewaytools": "the aggregate's own tools (core/gateway.py)",
+    "mcpgateway.core.search": "the aggregate's search tool",
+    "mcpgateway.core.shield": "the aggregate's result shield",
+    "mcpgateway.core.results": "the aggregate's kept results",
+    "mcpgateway.core.schemas": "the aggregate's schema checks",
+    "mcpgateway.core.view": "the aggregate's views",
+    "mcpgateway.core.naming": "the aggregate's names, aggregate.json's name settings",
+    "mcpgateway.config.resolve": "a server run through npx or uvx (tap.py)",
+    "mcpgateway.config.resolvecache": "a server run through npx or uvx (tap.py)",
+    "mcpgateway.ops.management": "the management API (/api/v1)",
+    "twisted.internet._multicast": "a UDP port (mcpgateway/lazyimport.py)",
+    "twisted.python.sendmsg": "a UNIX socket (mcpgateway/lazyimport.py)",
 }
 """Module (or package) -> what loads it; none of them is loaded here."""
+
+LOADED_AFTER_IDLE = {
+    "orjson": "the first JSON-RPC message (mcpgateway/jsonrpc.py)",
+}
+"""Module -> what loads it: not loaded while the gateway is idle (a plain
+session loads it)."""
 
 
 def loaded(gateway: RunningGateway, out: Path) -> set[str]:
@@ -98,6 +117,7 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
         # The dump is the gateway's own: what serves /<server>/mcp is there.
         assert {"mcpgateway.core.gateway", "mcpgateway.web.app", "twisted.web.server"} <= idle
         assert unexpected(idle) == {}
+        assert {name for name in LOADED_AFTER_IDLE if name in idle} == set()
 
         assert gateway.health()["servers"]
         assert callEcho(gateway.url("demo"), "footprint") == "footprint"

@@ -1,0 +1,145 @@
+"""The aggregate endpoint's side (L{mcpgateway.core.aggregate}, its tools,
+search, shield, kept results, schemas and views) is loaded and made on the
+first request to C{/mcp}, not at start (issue 19: idle RSS); until then
+the gateway answers as an aggregator with no session would.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ShieldSpec
+from tests.core.aggtools import FakeServer, tool
+from tests.web.test_aggregate_web import AggregateHarness
+
+REPO = Path(__file__).resolve().parents[1]
+
+AGGREGATE_SIDE = (
+    "mcpgateway.core.aggregate",
+    "mcpgateway.core.gatewaytools",
+    "mcpgateway.core.naming",
+    "mcpgateway.core.results",
+    "mcpgateway.core.schemas",
+    "mcpgateway.core.search",
+    "mcpgateway.core.shield",
+    "mcpgateway.core.view",
+)
+
+
+def servers() -> dict[str, FakeServer]:
+    return {"alpha": FakeServer(tools=[tool("echo", "Echo the text.", text="the text")])}
+
+
+def fresh(code: str) -> Any:
+    """Run C{code} in a new interpreter; the JSON it printed last."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_web_tree_and_a_gateway_do_not_import_the_aggregate_side() -> None:
+    """A gateway and its site, built as the plugin builds them, leave the
+    aggregate's modules unimported; its first use imports them."""
+    out = fresh(
+        "import json, sys\n"
+        "from tests.fakes import FakeProcessReactor, fakeSpawner\n"
+        "from tests.http import spec\n"
+        "from mcpgateway.core.gateway import Gateway\n"
+        "from mcpgateway.web.app import makeSite\n"
+        "reactor = FakeProcessReactor()\n"
+        "gateway = Gateway({'srv': spec('srv')}, fakeSpawner(reactor))\n"
+        "makeSite(gateway, reactor, loopbackOnly=True)\n"
+        "gateway.aggregateStatus()\n"
+        f"names = {AGGREGATE_SIDE!r}\n"
+        "before = sorted(n for n in names if n in sys.modules)\n"
+        "gateway.aggregator\n"
+        "after = sorted(n for n in names if n in sys.modules)\n"
+        "print(json.dumps({'before': before, 'after': after}))\n"
+    )
+    assert out == {"before": [], "after": sorted(AGGREGATE_SIDE)}
+
+
+class LazyAggregatorTests(SynchronousTestCase):
+    def test_a_session_on_a_server_does_not_make_the_aggregator(self) -> None:
+        agg = AggregateHarness(servers())
+        harness = agg.harness
+        response = harness.request(
+            "POST",
+            "/alpha/mcp",
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "plain", "version": "1"},
+                },
+            },
+        )
+        agg.children.pump()
+        self.assertEqual(response.status, 200, response.body)
+        self.assertEqual(harness.request("GET", "/health").status, 200)
+        session = next(iter(agg.gateway.sessions))
+        agg.gateway.endSession(session)
+        self.assertIsNone(agg.gateway._aggregator)
+
+    def test_the_health_line_is_the_same_before_and_after_the_aggregator_is_made(self) -> None:
+        agg = AggregateHarness(servers())
+        gateway = agg.gateway
+        gateway.useEndpoints(
+            {"bare": EndpointSpec(name="bare", mode="search", namespace="never")}, NameSettings()
+        )
+        before = gateway.aggregateStatus()
+        self.assertIsNone(gateway._aggregator)
+        gateway.aggregator  # noqa: B018 (made on first use)
+        self.assertEqual(gateway.aggregateStatus(), before)
+        self.assertEqual(before["endpoints"], ["bare", "default", "search"])
+
+    def test_endpoints_set_before_the_first_use_are_served(self) -> None:
+        """C{aggregate.json} is read at start: its endpoints are kept until
+        the first request to C{/mcp} makes the aggregator."""
+        fs = servers()
+        fs["alpha"].tools.append(tool("create_entities", "Create entities in the graph."))
+        agg = AggregateHarness(fs)
+        agg.gateway.useEndpoints(
+            {
+                "bare": EndpointSpec(
+                    name="bare", mode="search", namespace="never", shield=ShieldSpec(enabled=True)
+                )
+            },
+            NameSettings(),
+        )
+        self.assertIsNone(agg.gateway._aggregator)
+        session = agg.open("/mcp/bare")
+        found = agg.call(
+            session,
+            "tools/call",
+            {"name": "search", "arguments": {"query": "create entities graph"}},
+            path="/mcp/bare",
+        )
+        names = [r["name"] for r in found["result"]["structuredContent"]["results"]]
+        self.assertEqual(names[0], "create_entities")
+        # Later settings go to the aggregator itself.
+        agg.gateway.useEndpoints({}, NameSettings())
+        self.assertIsNone(agg.gateway.aggregator.endpoint("bare"))
+
+    def test_an_aggregate_session_is_served_and_ended_through_the_lazy_aggregator(self) -> None:
+        agg = AggregateHarness(servers())
+        session = agg.open("/mcp")
+        listed = agg.call(session, "tools/list", {})
+        self.assertEqual([t["name"] for t in listed["result"]["tools"]], ["alpha__echo"])
+        self.assertEqual(agg.gateway.aggregateStatus()["sessions"], 1)
+        (status,) = agg.gateway.status().sessions
+        self.assertEqual(status.server, "/mcp")
+        ended, _ = agg.gateway.endSessions(list(agg.gateway.sessions), "test")
+        self.assertEqual(ended, [session])
+        self.assertEqual(agg.gateway.aggregateStatus()["sessions"], 0)
