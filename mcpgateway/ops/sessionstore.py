@@ -20,6 +20,7 @@ sessions: never a crash.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -50,6 +51,8 @@ class SessionStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._written: bytes | None = None
+        """The SHA-256 of what the file holds (not a copy of it: that would be
+        some 350 bytes per session kept for a comparison; issue 19)."""
         self.writes = 0
         """How many times the file was written (for tests and curiosity)."""
 
@@ -70,7 +73,7 @@ class SessionStore:
             records = parse(data)
         except CorruptSessions as e:
             return self._setAside(f"is corrupt ({e})")
-        self._written = data
+        self._written = hashlib.sha256(data).digest()
         return records
 
     def _setAside(self, why: str) -> list[dict[str, Any]]:
@@ -91,10 +94,11 @@ class SessionStore:
     def save(self, records: list[dict[str, Any]]) -> None:
         """Write C{records} (atomically, mode 0600) unless the file already holds them."""
         data = encode(records)
-        if data == self._written:
+        digest = hashlib.sha256(data).digest()
+        if digest == self._written:
             return
         writeFileAtomic(self.path, data, 0o600)
-        self._written = data
+        self._written = digest
         self.writes += 1
 
 

@@ -1177,12 +1177,7 @@ class McpEndpoint(Resource):
             return self._handedOver(request, session)
         stream = SSEStream(request, self._clock, True, self._keepAlive, self._logFor(session, "g"))
         session.getStream = stream
-
-        def forget() -> None:
-            if session.getStream is stream:
-                session.getStream = None
-
-        stream.onClose(forget)
+        stream.onClose(session.streamEnded)
         return NOT_DONE_YET
 
     def _handedOver(self, request: Request, session: Session) -> bytes:

@@ -163,8 +163,10 @@ class ReplayStore:
         self.maxBytes = limits.replayMaxBytes
         self.ttl = limits.replayTTL
         self.retryMs = int(limits.sseRetry * 1000)
-        self.logs: dict[str, dict[str, StreamLog]] = {}
-        """Session id: stream key: log."""
+        self.logs: dict[str, StreamLog] = {}
+        """Stream key: log. Keys are unique in the process, so one dict
+        serves every session (no dict per session: issue 19, memory per
+        idle session); L{find} checks that the log is the session's."""
         self._counter = 0
         """Streams opened: one counter for all sessions, so no key is ever reused."""
         self._waiting: set[StreamLog] = set()
@@ -179,16 +181,15 @@ class ReplayStore:
 
     def keep(self, log: StreamLog) -> None:
         """Make C{log} findable: its first id went out."""
-        byKey = self.logs.get(log.sessionId)
-        if byKey is None:
-            byKey = self.logs[log.sessionId] = {}
-        byKey[log.key] = log
+        self.logs[log.key] = log
 
     def find(self, sessionId: str, eventId: str) -> tuple[StreamLog, int] | None:
         """The log of the stream C{eventId} belongs to, and its seq."""
         key, _, seq = eventId.rpartition("-")
-        log = self.logs.get(sessionId, {}).get(key)
-        if log is None or not (seq.isascii() and seq.isdigit() and len(seq) < 19):
+        log = self.logs.get(key)
+        if log is None or log.sessionId != sessionId:
+            return None  # never another session's stream
+        if not (seq.isascii() and seq.isdigit() and len(seq) < 19):
             return None
         number = int(seq)
         if number > log.seq:
@@ -197,11 +198,8 @@ class ReplayStore:
 
     def drop(self, log: StreamLog) -> None:
         self._waiting.discard(log)
-        byKey = self.logs.get(log.sessionId)
-        if byKey is not None and byKey.get(log.key) is log:
-            del byKey[log.key]
-            if not byKey:
-                del self.logs[log.sessionId]
+        if self.logs.get(log.key) is log:
+            del self.logs[log.key]
 
     def waiting(self, log: StreamLog) -> None:
         log.detachedAt = self._clock.seconds()
@@ -226,7 +224,7 @@ class ReplayStore:
 
     def count(self) -> dict[str, Any]:
         """How much is kept (for tests and diagnostics)."""
-        logs = [log for byKey in self.logs.values() for log in byKey.values()]
+        logs = list(self.logs.values())
         return {
             "streams": len(logs),
             "waiting": len(self._waiting),

@@ -24,12 +24,13 @@ a replay that never comes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.web.http_headers import Headers
 from twisted.web.server import Request
 
 from mcpgateway import jsonrpc, logs
@@ -96,7 +97,12 @@ def keepAliveFor(clock: IReactorTime, interval: float = KEEPALIVE_SECONDS) -> Ke
 
 class SSEStream:
     """One SSE stream; C{open} is false once it ended either way. Without a
-    log it is one HTTP response; with one it may outlive its connection."""
+    log it is one HTTP response; with one it may outlive its connection.
+
+    An idle GET stream lives as long as its session, so what it and its
+    request hold is paid once per idle session (issue 19): no closure per
+    stream, and its request lets go of what the response no longer needs
+    once the head is on the wire (C{_headWritten})."""
 
     def __init__(
         self,
@@ -117,7 +123,7 @@ class SSEStream:
         self.open = True
         self.headersSent = False
         self.lastWrite = clock.seconds()
-        self._onClose: list[Callable[[], Any]] = []
+        self._onClose: tuple[Callable[[], Any], ...] = ()
         self._log = log
         self._primed = log is None
         """Whether the priming event went out (or none is due)."""
@@ -143,7 +149,7 @@ class SSEStream:
         request.setHeader(b"cache-control", b"no-cache")
         request.setHeader(b"x-accel-buffering", b"no")
         if hasattr(request, "onLost"):  # the gateway's own request: no Deferred needed
-            request.onLost = lambda: self._connectionLost(request)
+            request.onLost = self._lost
         else:
             request.notifyFinish().addErrback(lambda _: self._connectionLost(request))
         self._keepAlive.add(self)
@@ -158,22 +164,29 @@ class SSEStream:
         if self.open:
             self._write(b": keep-alive\n\n")
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, last: bool = False) -> None:
+        """Write C{data} (after the head, the first time); C{last}: the
+        response is finished right after it."""
         request = self._request
         if request is None:
             return  # no connection now: the log keeps the event
         if request.finished:
             self.abandon()  # finished behind the stream's back: nothing may be written
             return
-        if not self.headersSent:
-            self.headersSent = True
-            if not self._primed:
-                self._primed = True
-                assert self._log is not None
-                data = self._log.priming() + data
-                self._log.keep()
+        if self.headersSent:
+            self.lastWrite = self._clock.seconds()
+            request.write(data)
+            return
+        self.headersSent = True
+        if not self._primed:
+            self._primed = True
+            assert self._log is not None
+            data = self._log.priming() + data
+            self._log.keep()
         self.lastWrite = self._clock.seconds()
         request.write(data)
+        if not last:
+            _headWritten(request)
 
     def finishedElsewhere(self) -> bool:
         """Whether the response was finished (or lost) without this stream
@@ -196,7 +209,7 @@ class SSEStream:
 
     def onClose(self, callback: Callable[[], Any]) -> None:
         """Call C{callback} once when the stream ends, whatever ends it."""
-        self._onClose.append(callback)
+        self._onClose += (callback,)
 
     def send(self, message: jsonrpc.Message) -> bool:
         """Write one message as an SSE event; C{False} when the stream is closed.
@@ -226,7 +239,7 @@ class SSEStream:
                 # client to reconnect to a stream that goes on).
                 body, self._primed = log.frame(jsonrpc.dumps(message)), True
             request.setHeader(b"content-length", b"%d" % len(body))
-            self._write(body)
+            self._write(body, last=True)
         else:
             self.send(message)
         self.close()
@@ -290,6 +303,15 @@ class SSEStream:
         self._log = None
         self._end()
 
+    def _lost(self) -> None:
+        """The gateway request's disconnect hook (C{onLost}): a bound method,
+        not a closure per stream. A request the stream left has no hook any
+        more (C{_leave}), so the request that lost its connection is the one
+        the stream is on."""
+        request = self._request
+        if request is not None:
+            self._connectionLost(request)
+
     def _connectionLost(self, request: Request) -> None:
         if request is not self._request:
             return  # a connection the stream already left
@@ -313,13 +335,57 @@ class SSEStream:
             return False
         self.open = False
         self._keepAlive.streams.discard(self)
-        callbacks, self._onClose = self._onClose, []
+        callbacks, self._onClose = self._onClose, ()
         for callback in callbacks:
             try:
                 callback()
             except Exception:
                 KeepAlive.log.failure("an SSE stream's close callback failed")
         return True
+
+
+class _Sent(Headers):
+    """Headers nobody sends or reads any more: those of a response whose
+    head is on the wire, and a GET stream's request headers past its render.
+    Empty, and what is set on them goes nowhere (it could never be sent);
+    one instance serves every such request."""
+
+    __slots__ = ()
+
+    def setRawHeaders(self, name: str | bytes, values: Sequence[str | bytes]) -> None:
+        pass
+
+    def addRawHeader(self, name: str | bytes, value: str | bytes) -> None:
+        pass
+
+
+_SENT = _Sent()
+
+
+def _headWritten(request: Request) -> None:
+    """The head of C{request}'s response is on the wire and the response
+    stays open: let go of what it no longer needs (issue 19: memory per idle
+    session, whose GET stream stays open as long as the session). Its
+    response headers become the shared empty C{_SENT}, and so do a GET's
+    request headers; a GET's (empty) body goes.
+
+    Twisted reads C{responseHeaders} only up to the first write
+    (C{Request.write} decides on chunking and writes them; C{finish} writes
+    the head only if nothing was written; C{checkPersistence} ran when the
+    request's head came in). A GET stream is past its render, which is where
+    the gateway reads request headers (Twisted read the ones it needs before
+    the render, and the site writes no access log), and nobody reads its
+    body. Nothing is dropped if the head did not go out (a lost
+    connection)."""
+    if not getattr(request, "startedWriting", False):
+        return
+    request.responseHeaders = _SENT
+    if request.method == b"GET":
+        request.requestHeaders = _SENT
+        content = request.content
+        if content is not None:
+            content.close()
+            request.content = None
 
 
 def _frame(message: jsonrpc.Message) -> bytes:

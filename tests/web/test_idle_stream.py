@@ -25,7 +25,8 @@ def test_an_idle_get_stream_keeps_no_event_buffer() -> None:
     sid = h.initialize()
     get = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     assert get.status == 200 and b"id: " in get.body  # resumable: primed, its log kept
-    (log,) = endpoint(h).replay.logs[sid].values()
+    (log,) = endpoint(h).replay.logs.values()
+    assert log.sessionId == sid
     assert buffers(log) == [] and list(log.events) == []
 
     h.process().reply({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
