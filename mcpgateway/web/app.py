@@ -1089,8 +1089,15 @@ class ConnectionGuard:
             self._sweep = self.clock.callLater(1.0, self._check)
 
 
-def _channelFactory(site: HTTPFactory) -> _GenericHTTPChannelProtocol:
-    return _GenericHTTPChannelProtocol(GatewayChannel())
+def _channelFactory(site: HTTPFactory) -> GatewayChannel | _GenericHTTPChannelProtocol:
+    """A connection's protocol: its L{GatewayChannel} itself, or, where
+    Twisted's HTTP/2 support is installed (h2), Twisted's wrapper around it,
+    which hands the connection to HTTP/2 when TLS negotiates it (ALPN).
+    Without h2 the wrapper would only pass every call on: a few hundred
+    bytes per connection, held by every idle session's GET stream, and a
+    call more per read (issue 19)."""
+    channel = GatewayChannel()
+    return _GenericHTTPChannelProtocol(channel) if http.H2_ENABLED else channel
 
 
 class GatewaySite(Site):
@@ -1099,7 +1106,7 @@ class GatewaySite(Site):
 
     _log = Logger(observer=logs.observer)
 
-    protocol = _channelFactory
+    protocol = _channelFactory  # type: ignore[assignment]  # Twisted types it as the h2 wrapper only
 
     idleTimeout: float | None = IDLE_CONNECTION_TIMEOUT
     """Seconds a connection may stay silent between requests (Twisted's

@@ -175,7 +175,11 @@ def test_restart_keeps_tls(home: Path, start: Any) -> None:
     assert new != old
     try:
         # The successor serves the same port, over TLS (plaintext before the fix).
-        assert httpsHealth(port, cert)["pid"] == new
+        # Until the predecessor reads the successor's word on their link, both
+        # accept from the one socket: a connection made right after `restart`
+        # returns may still be the old process's (answered, with Connection:
+        # close); the next ones are the successor's.
+        assert waitFor(lambda: httpsHealth(port, cert)["pid"] == new, timeout=10)
         assert echoOverHttps(port, cert, "after") == "after"
         # The old process (a child of this test: reaped here) finishes and exits.
         assert waitFor(lambda: gateway.process.poll() is not None, timeout=40)

@@ -13,12 +13,16 @@ import types
 from pathlib import Path
 from typing import Any
 
+import pytest
+from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
+from twisted.web import http
 from twisted.web.server import Request
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.sessionstore import SessionStore
+from mcpgateway.web.app import GatewayChannel
 from mcpgateway.web.replay import StreamLog
 from mcpgateway.web.sse import SSEStream, keepAliveFor
 from tests.http import Harness, Response
@@ -242,3 +246,22 @@ def test_an_ended_get_stream_is_forgotten_unless_replaced() -> None:
     assert one.getStream is None
     one.streamEnded()  # none: nothing to forget
     assert one.getStream is None
+
+
+def test_a_connection_is_its_channel_unless_http2_could_be_negotiated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without h2 installed, Twisted's HTTP/2-switching wrapper would only
+    pass every call on, at a few hundred bytes per connection: the site's
+    protocol is the channel itself; with h2, the wrapper stays."""
+    h = Harness()
+    peer = IPv4Address("TCP", "127.0.0.1", 50000)
+    monkeypatch.setattr(http, "H2_ENABLED", False)
+    plain = h.site.buildProtocol(peer)
+    assert type(plain) is not http._GenericHTTPChannelProtocol
+    assert isinstance(plain, GatewayChannel) and plain.site is h.site
+    assert plain.requestFactory is h.site.requestFactory
+    monkeypatch.setattr(http, "H2_ENABLED", True)
+    wrapped = h.site.buildProtocol(peer)
+    assert isinstance(wrapped, http._GenericHTTPChannelProtocol)
+    assert isinstance(wrapped._channel, GatewayChannel)

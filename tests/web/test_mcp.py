@@ -1151,7 +1151,7 @@ def test_idle_connections_time_out_without_a_timer_per_request() -> None:
     stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     silentProtocol, silent = connect(h)
     timeouts: list[float] = []
-    channel = silentProtocol._channel
+    channel = getattr(silentProtocol, "_channel", silentProtocol)
     timeoutConnection = channel.timeoutConnection
 
     def counted() -> None:
