@@ -143,3 +143,20 @@ class LazyAggregatorTests(SynchronousTestCase):
         ended, _ = agg.gateway.endSessions(list(agg.gateway.sessions), "test")
         self.assertEqual(ended, [session])
         self.assertEqual(agg.gateway.aggregateStatus()["sessions"], 0)
+
+    def test_a_refused_request_for_the_aggregate_does_not_make_it(self) -> None:
+        """A probe of C{/mcp/nosuch} or a bad request to C{/mcp} is answered
+        without loading the aggregate side; which endpoints exist is known
+        without it, and the same once it is made."""
+        agg = AggregateHarness(servers())
+        gateway = agg.gateway
+        gateway.useEndpoints({"bare": EndpointSpec(name="bare", mode="search")}, NameSettings())
+        harness = agg.harness
+        self.assertEqual(harness.request("POST", "/mcp/nosuch", {"jsonrpc": "2.0"}).status, 404)
+        self.assertEqual(harness.request("POST", "/mcp", raw=b"{not json").status, 400)
+        self.assertIsNone(gateway._aggregator)
+        names = ("default", "search", "bare", "nosuch")
+        before = [gateway.hasAggregateEndpoint(name) for name in names]
+        self.assertEqual(before, [True, True, True, False])
+        gateway.aggregator  # noqa: B018 (made on first use)
+        self.assertEqual([gateway.hasAggregateEndpoint(name) for name in names], before)

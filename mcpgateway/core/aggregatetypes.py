@@ -95,3 +95,9 @@ class Owner:
     original: str
     kind: str = "tool"
     """C{"tool"} or C{"prompt"}."""
+
+
+BUILTIN_ENDPOINTS = ("default", "search")
+"""The aggregate endpoints that exist without C{aggregate.json}: C{/mcp}
+and C{/mcp/search} (L{mcpgateway.core.aggregate.Aggregator.useEndpoints}
+adds their settings)."""

@@ -49,6 +49,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, procfs, timers
 from mcpgateway.core.aggregatetypes import (
+    BUILTIN_ENDPOINTS,
     SERVER_PREFIX,
     EndpointSpec,
     NameSettings,
@@ -283,6 +284,16 @@ class Gateway:
         else:
             self._aggregator.useEndpoints(endpoints, names)
 
+    def hasAggregateEndpoint(self, name: str) -> bool:
+        """Whether the aggregate endpoint C{name} exists, answered without
+        making the aggregator: a request for C{/mcp} that is refused (no
+        token, an unknown endpoint, a probe) does not load its side."""
+        if self._aggregator is not None:
+            return self._aggregator.endpoint(name) is not None
+        if name in BUILTIN_ENDPOINTS:
+            return True
+        return self._endpoints is not None and name in self._endpoints[0]
+
     def _isAggregate(self, session: Session) -> TypeGuard[AggregateSession]:
         """Whether C{session} is an aggregate session (there is none before
         the aggregator is made)."""
@@ -367,8 +378,9 @@ class Gateway:
                     from mcpgateway.core.aggregate import AggregateSession
 
                     aggregate = AggregateSession.fromRecord(record)
+                    aggregator = self.aggregator  # made first: it knows its sessions
                     self.sessions.add(aggregate)
-                    self.aggregator.restore(aggregate)
+                    aggregator.restore(aggregate)
                     added += 1
                     if not merging and self._predecessor is not None:
                         self._inherited.add(aggregate.id)

@@ -614,7 +614,7 @@ class GatewayRoot(Resource):
 
     def _aggregate(self, where: AggregatePath) -> McpEndpoint | None:
         """The aggregate endpoint C{where} names, if its settings exist."""
-        if self._gateway.aggregator.endpoint(where.endpoint) is None or (
+        if not self._gateway.hasAggregateEndpoint(where.endpoint) or (
             where.scope
             and not any(pool.variantFor(where.scope) for pool in self._gateway.pools.values())
         ):

@@ -372,11 +372,14 @@ def _headWritten(request: Request) -> None:
     Twisted reads C{responseHeaders} only up to the first write
     (C{Request.write} decides on chunking and writes them; C{finish} writes
     the head only if nothing was written; C{checkPersistence} ran when the
-    request's head came in). A GET stream is past its render, which is where
-    the gateway reads request headers (Twisted read the ones it needs before
-    the render, and the site writes no access log), and nobody reads its
-    body. Nothing is dropped if the head did not go out (a lost
-    connection)."""
+    request's head came in). A GET stream's head goes out when the stream is
+    made (C{McpEndpoint._get} and C{_resume}, the management API's log
+    stream): every reader of its request headers in the gateway runs before
+    that (the origin, auth and session checks, the audit note), Twisted read
+    the ones it needs when the head came in, and the site writes no access
+    log; nobody reads its body. Code that reads a GET stream's request
+    headers after the stream is made must take them first. Nothing is
+    dropped if the head did not go out (a lost connection)."""
     if not getattr(request, "startedWriting", False):
         return
     request.responseHeaders = _SENT
