@@ -574,12 +574,29 @@ def percentiles(lat: list[int]) -> dict[str, float | None]:
     return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": round(lat[-1] / 1000, 3)}
 
 
+DIRECT_WARMUP = 500
+"""At most this many warm-up calls before a level's measured calls."""
+
+
+def warmupPerSession(total: int, sessions: int) -> int:
+    """Warm-up calls per session of a level of C{total} calls: in all as many
+    as the direct driver sends down its pipe first (C{min(500, total)}), at
+    least 5 each. So the child behind a gateway (Node's JIT) and the
+    gateway's own code are as warm as the direct child when the measured
+    calls start: with 5 per session, a C=1 level compared a child warmed by
+    300 calls with one warmed by 6."""
+    return max(5, -(-min(DIRECT_WARMUP, total) // max(1, sessions)))
+
+
 def runLevel(url: str, sessions: int, total: int, procs: int, watch: dict[str, list[int]],
-             maxSeconds: float, warmup: int = 5, gate: QuietGate | None = None,
+             maxSeconds: float, warmup: int | None = None, gate: QuietGate | None = None,
              around: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """C{sessions} sessions, C{total} calls overall, split over C{procs} load
     generator processes started together. C{watch}: name -> pids whose CPU
-    is reported (the server side)."""
+    is reported (the server side). C{warmup}: calls per session before the
+    measured ones (C{None}: L{warmupPerSession})."""
+    if warmup is None:
+        warmup = warmupPerSession(total, sessions)
     procs = max(1, min(procs, sessions))
     perSession = max(1, total // sessions)
     workers = []
@@ -666,7 +683,7 @@ def runDirectOnce(js: str, c: int, total: int, maxSeconds: float, gate: QuietGat
                   ) -> dict[str, Any]:
     """One fresh child: initialize, warm up, then C{total} calls with C{c} in flight."""
     w = Worker(mcpload("direct", "--concurrency", str(c), "--calls", str(total),
-                       "--warmup", str(min(500, total)), "--max-seconds", str(maxSeconds),
+                       "--warmup", str(min(DIRECT_WARMUP, total)), "--max-seconds", str(maxSeconds),
                        "--wait-go", "--", "node", js, "stdio"))
     try:
         started = w.expect("started", 60)

@@ -516,8 +516,10 @@ def runOne(
             for name, pids in target.watch().items():
                 watch[name][:] = pids
 
-        # Plain immorterm gets no warm-up calls: the ids of its sessions collide from the
-        # first call, and the warm-up's answers are not counted.
+        # Every other target is warmed up as much as direct stdio's child
+        # (bench.warmupPerSession). Plain immorterm gets no warm-up calls: the
+        # ids of its sessions collide from the first call, and the warm-up's
+        # answers are not counted.
         with loadgen(key == "immorterm-unique", args.grace):
             result = bench.runLevel(
                 target.url,
@@ -526,7 +528,7 @@ def runOne(
                 args.loadgen_procs,
                 watch,
                 args.max_seconds,
-                warmup=0 if key == "immorterm" else 5,
+                warmup=0 if key == "immorterm" else None,
                 gate=TreeGate(gate, refresh),
             )
         tree = bench.processTree(target.rootPid)

@@ -287,3 +287,17 @@ def test_aConnectionClosedBetweenCallsCountsAsLost() -> None:
     finished.conn.closed = DoneClosed()
     finished._next()
     assert tally.lost == 1
+
+
+@settings(max_examples=50, deadline=None)
+@given(total=st.integers(1, 5000), sessions=st.integers(1, 256))
+def test_a_level_is_warmed_up_as_much_as_direct_stdio(total: int, sessions: int) -> None:
+    """Every session makes at least 5 warm-up calls, and a level's sessions
+    together make at least as many as the direct driver sends down its pipe
+    before its measured calls (min(500, total)), and not a session's worth
+    more: a gateway's child is as warm as the direct one."""
+    per = peers.bench.warmupPerSession(total, sessions)
+    direct = min(peers.bench.DIRECT_WARMUP, total)
+    assert per >= 5
+    assert per * sessions >= direct
+    assert per == 5 or (per - 1) * sessions < direct
