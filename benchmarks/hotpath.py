@@ -145,27 +145,9 @@ def floorRunner(head: bytes, clock: Any) -> Any:
     """C{floor(n)}: the CPU seconds bare twisted.web (C{twfloor.py}'s site)
     spends on request C{n}."""
     import twfloor
-    from twisted.internet.address import IPv4Address
     from twisted.internet.task import Clock
-    from twisted.internet.testing import StringTransport
 
-    site = twfloor.makeSite(Clock())
-    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50001))
-    protocol = site.buildProtocol(transport.getPeer())
-    assert protocol is not None
-    protocol.makeConnection(transport)
-
-    def floor(n: int) -> float:
-        body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
-                b'"arguments":{"message":"floor-%d"}}}' % (n, n))
-        data = head + b"%d\r\n\r\n" % len(body) + body
-        transport.clear()
-        t0 = clock()
-        protocol.dataReceived(data)
-        took: float = clock() - t0
-        return took
-
-    return floor
+    return protocolRunner(twfloor.makeSite(Clock()), head, clock, "twfloor")
 
 
 def parserFloorRunner(head: bytes, clock: Any) -> Any:
@@ -175,11 +157,17 @@ def parserFloorRunner(head: bytes, clock: Any) -> Any:
         import htfloor
     except ImportError:
         return None
+    return protocolRunner(htfloor.makeFactory(), head, clock, "htfloor")
+
+
+def protocolRunner(factory: Any, head: bytes, clock: Any, name: str) -> Any:
+    """C{floor(n)}: the CPU seconds a protocol of C{factory} spends on an
+    echo call C{n} sent with the request head C{head} (and its answer checked)."""
     from twisted.internet.address import IPv4Address
     from twisted.internet.testing import StringTransport
 
-    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50002))
-    protocol = htfloor.makeFactory().buildProtocol(transport.getPeer())
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50001))
+    protocol = factory.buildProtocol(transport.getPeer())
     assert protocol is not None
     protocol.makeConnection(transport)
 
@@ -192,7 +180,7 @@ def parserFloorRunner(head: bytes, clock: Any) -> Any:
         protocol.dataReceived(data)
         took: float = clock() - t0
         if b"floor-%d" % n not in transport.value():
-            raise SystemExit(f"htfloor answered {transport.value()[:200]!r}")
+            raise SystemExit(f"{name} answered {transport.value()[:200]!r}")
         return took
 
     return floor

@@ -22,6 +22,7 @@ import json
 from typing import Any
 
 import httptools  # type: ignore[import-not-found, unused-ignore]
+from twfloor import echoEvent
 from twisted.internet.protocol import Factory, Protocol
 
 
@@ -42,16 +43,7 @@ class Floor(Protocol):
     def on_message_complete(self) -> None:
         message: dict[str, Any] = json.loads(b"".join(self.body))
         self.body = []
-        text = "Echo: " + message["params"]["arguments"]["message"]
-        answer = json.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": message["id"],
-                "result": {"content": [{"type": "text", "text": text}]},
-            },
-            separators=(",", ":"),
-        ).encode()
-        body = b"event: message\ndata: " + answer + b"\n\n"
+        body = echoEvent(message)
         assert self.transport is not None
         self.transport.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"

@@ -46,18 +46,24 @@ class Answer(Resource):
                 "serverInfo": {"name": "twfloor", "version": "1"},
             }
             return json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode()
-        text = "Echo: " + message["params"]["arguments"]["message"]
-        answer = json.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": message["id"],
-                "result": {"content": [{"type": "text", "text": text}]},
-            },
-            separators=(",", ":"),
-        ).encode()
         request.setHeader(b"content-type", b"text/event-stream")
         request.setHeader(b"cache-control", b"no-cache")
-        return b"event: message\ndata: " + answer + b"\n\n"
+        return echoEvent(message)
+
+
+def echoEvent(message: dict[str, Any]) -> bytes:
+    """The SSE event answering the echo call C{message}, as the gateway
+    answers a quick call: the caller's id, C{Echo: <message>}."""
+    text = "Echo: " + message["params"]["arguments"]["message"]
+    answer = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": message["id"],
+            "result": {"content": [{"type": "text", "text": text}]},
+        },
+        separators=(",", ":"),
+    ).encode()
+    return b"event: message\ndata: " + answer + b"\n\n"
 
 
 class NoForms(Request):

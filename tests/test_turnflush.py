@@ -183,15 +183,25 @@ def test_closing_and_closed_descriptors_are_left_alone() -> None:
     assert closing.sent == [] and closed.sent == []
 
 
+class Process:
+    """A child's process transport: its stdin is C{stdin} (C{pipes[0]}), as
+    Twisted's is a C{ProcessWriter}."""
+
+    pid = 42
+
+    def __init__(self, stdin: Descriptor) -> None:
+        self.pipes = {0: stdin}
+
+    def write(self, data: bytes) -> None:
+        self.pipes[0].write(data)
+
+
 def test_writer_of() -> None:
     reactor = MemoryReactorClock()
     fd = Descriptor(reactor)
 
-    class Process:
-        pipes = {0: fd}
-
     assert writerOf(fd) is fd
-    assert writerOf(Process()) is fd
+    assert writerOf(Process(fd)) is fd
     assert writerOf(StringTransport()) is None
     assert writerOf(object()) is None
 
@@ -227,17 +237,10 @@ def test_a_line_to_a_child_leaves_in_the_turn_it_was_written() -> None:
     reactor = MemoryReactorClock()
     stdin = Descriptor(reactor)
 
-    class Process:
-        pid = 42
-        pipes = {0: stdin}
-
-        def write(self, data: bytes) -> None:
-            stdin.write(data)
-
     child = ChildProtocol(
         "srv", lambda m: None, reactor, killGroup=None, flusher=TurnFlusher(reactor)
     )
-    child.makeConnection(Process())
+    child.makeConnection(Process(stdin))
     child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
     assert stdin.sent == []
     reactor.advance(0)
@@ -250,16 +253,9 @@ def test_the_spawner_gives_its_children_a_flusher() -> None:
     reactor = MemoryReactorClock()
     stdin = Descriptor(reactor)
 
-    class Process:
-        pid = 42
-        pipes = {0: stdin}
-
-        def write(self, data: bytes) -> None:
-            stdin.write(data)
-
     class Reactor:
         def spawnProcess(self, protocol: ChildProtocol, *args: Any, **kwargs: Any) -> Process:
-            process = Process()
+            process = Process(stdin)
             protocol.makeConnection(process)
             return process
 
@@ -276,15 +272,8 @@ def test_without_a_flusher_a_child_write_waits_for_the_reactor() -> None:
     reactor = MemoryReactorClock()
     stdin = Descriptor(reactor)
 
-    class Process:
-        pid = 42
-        pipes = {0: stdin}
-
-        def write(self, data: bytes) -> None:
-            stdin.write(data)
-
     child = ChildProtocol("srv", lambda m: None, reactor, killGroup=None)
-    child.makeConnection(Process())
+    child.makeConnection(Process(stdin))
     child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
     reactor.advance(0)
     assert stdin.sent == [] and stdin in reactor.getWriters()
