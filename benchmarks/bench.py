@@ -574,6 +574,10 @@ def percentiles(lat: list[int]) -> dict[str, float | None]:
     return {"p50": at(0.50), "p90": at(0.90), "p99": at(0.99), "max": round(lat[-1] / 1000, 3)}
 
 
+PROFILE_ON, PROFILE_OFF = signal.SIGRTMIN, signal.SIGRTMIN + 1
+"""What turns twist_wrapper.py's profiler on and off (not SIGUSR1/2: the
+gateway restarts on SIGUSR2)."""
+
 DIRECT_WARMUP = 500
 """At most this many warm-up calls before a level's measured calls."""
 
@@ -1077,8 +1081,8 @@ def main() -> int:
                     childPids = [p for p in gw.tree() if p != gw.pid]
                     level = runLevel(gw.url("everything"), 16, totals[16], args.loadgen_procs,
                                      {"gateway": [gw.pid], "child": childPids}, args.max_seconds,
-                                     gate=gate, around=(lambda: os.kill(gw.pid, signal.SIGUSR1),
-                                                        lambda: os.kill(gw.pid, signal.SIGUSR2)))
+                                     gate=gate, around=(lambda: os.kill(gw.pid, PROFILE_ON),
+                                                        lambda: os.kill(gw.pid, PROFILE_OFF)))
                 finally:
                     code = gw.stop()
                 if prof.exists():

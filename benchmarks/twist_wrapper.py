@@ -6,8 +6,11 @@ Usage: twist_wrapper.py [--profile OUTFILE] [--patches a,b] [twist arguments...]
 --profile: cProfile with its default (wall-clock) timer, the one with the
 least overhead; time spent waiting shows up as ``select.epoll.poll`` and the
 benchmark leaves it out of its per-file shares. The profiler is off at start:
-SIGUSR1 turns it on, SIGUSR2 off, so the benchmark profiles exactly the
-measured window (set MCPGATEWAY_PROFILE_ALL=1 to profile from the start).
+PROFILE_ON (SIGRTMIN) turns it on, PROFILE_OFF (SIGRTMIN+1) off, so the
+benchmark profiles exactly the measured window (set MCPGATEWAY_PROFILE_ALL=1
+to profile from the start). Not SIGUSR1/2: the gateway restarts on SIGUSR2
+(mcpgateway/ops/handover.py), which would start a successor in the middle of
+the benchmark and leave the profiler on.
 Why not ``python -m cProfile -m twisted ...``: on SIGTERM, twist stops the
 reactor and then re-raises the signal on itself (so the exit status says how
 it ended), which kills the process before cProfile writes anything. This
@@ -19,10 +22,14 @@ wrapper writes the profile first.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gateway_patches
+
+PROFILE_ON = signal.SIGRTMIN
+PROFILE_OFF = signal.SIGRTMIN + 1
 
 
 def main() -> None:
@@ -63,8 +70,8 @@ def main() -> None:
         exitWithSignal(sig)
 
     _twist._exitWithSignal = dumpThenExit
-    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
-    signal.signal(signal.SIGUSR2, lambda *_: profiler.disable())
+    signal.signal(PROFILE_ON, lambda *_: profiler.enable())
+    signal.signal(PROFILE_OFF, lambda *_: profiler.disable())
     if os.environ.get("MCPGATEWAY_PROFILE_ALL") == "1":
         profiler.enable()
     try:
