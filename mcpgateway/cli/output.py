@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import time
@@ -110,6 +111,8 @@ def formatBytes(size: float) -> str:
 
 
 def formatDuration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"  # a health answer from something that is not this gateway
     seconds = max(0, int(seconds))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)

@@ -17,7 +17,15 @@ def test_use_colour() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "0s"), (59.9, "59s"), (61, "1m 01s"), (3725, "1h 02m"), (90000, "1d 1h")],
+    [
+        (0, "0s"),
+        (59.9, "59s"),
+        (61, "1m 01s"),
+        (3725, "1h 02m"),
+        (90000, "1d 1h"),
+        (float("inf"), "?"),
+        (float("nan"), "?"),
+    ],
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert formatDuration(seconds) == text
