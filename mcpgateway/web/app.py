@@ -49,7 +49,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.http import HTTPFactory, _GenericHTTPChannelProtocol
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IRequest
+from twisted.web.iweb import INonQueuedRequestFactory, IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
@@ -65,6 +65,7 @@ from mcpgateway.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.aggregate import AggregateBackend, AggregatePath, aggregatePath, serverName
 from mcpgateway.web.guard import checkOrigin, header
 from mcpgateway.web.health import healthBody, visitingSessions
+from mcpgateway.web.httpreader import Message, RequestReader
 from mcpgateway.web.mcp import (
     AuditNote,
     ClientErrors,
@@ -83,6 +84,9 @@ ResourceFactory = Callable[[], IResource]
 DEFAULT_MAX_BODY = MAX_BODY
 IDLE_CONNECTION_TIMEOUT = 60 * 60 * 12.0
 """Seconds a connection may stay silent between requests: Twisted's default."""
+_MAX_PIPELINED = 16
+"""Requests read ahead of the response in progress before a connection
+stops being read (their bytes count too: Twisted's 16 KiB)."""
 
 
 class Gate(Protocol):
@@ -793,13 +797,6 @@ class GatewayRequest(Request):
         super().__init__(*args, **kwargs)
         self.bodyTooLarge = False
         self._bodyBytes = 0
-        channel = self.channel
-        if isinstance(channel, GatewayChannel) and channel.headersSince is None:
-            # A head pipelined behind a finished request is parsed by Twisted
-            # outside dataReceived: its deadline starts with its first line.
-            guard = channel._guard
-            if guard is not None:
-                channel.headersSince = guard.clock.seconds()
         self.onLost: Callable[[], object] | None = None
         """Called if the client goes away before the response is finished."""
 
@@ -810,10 +807,6 @@ class GatewayRequest(Request):
             onLost()
 
     def gotLength(self, length: int | None) -> None:
-        # Called when the request's headers are complete: their deadline is met.
-        channel = self.channel
-        if isinstance(channel, GatewayChannel):
-            channel.headersSince = None
         if length is not None and length > self.bodyLimit:
             self.bodyTooLarge = True
             length = 0
@@ -847,13 +840,21 @@ class GatewayChannel(http.HTTPChannel):
     does Twisted's idle timeout (C{idleTimeout} seconds without a byte and
     without a request in progress; the site's own C{timeOut} is C{None}),
     which Twisted would otherwise reset on every line of every request and
-    re-arm with a new C{DelayedCall} after every response."""
+    re-arm with a new C{DelayedCall} after every response.
+
+    Request heads and bodies are read by a L{RequestReader} (httptools)
+    instead of Twisted's line parser: the channel builds Twisted's request
+    objects from its L{Message}s, one at a time, as Twisted's own parser
+    would (pipelined requests wait for the response before them)."""
 
     __slots__ = (
+        "_advancing",
         "_flushTo",
         "_guard",
         "_host",
+        "_opened",
         "_peer",
+        "_reader",
         "_refused",
         "busy",
         "headersSince",
@@ -887,7 +888,10 @@ class GatewayChannel(http.HTTPChannel):
         self._guard = None
         self._peer = None
         self._refused = False
+        self._advancing = False
+        self._opened: http.Request | None = None
         super().__init__(*args, **kwargs)
+        self._reader = RequestReader(self.totalHeadersSize, self.maxHeaders)
 
     def connectionMade(self) -> None:
         guard: ConnectionGuard | None = getattr(self.site, "guard", None)
@@ -923,32 +927,112 @@ class GatewayChannel(http.HTTPChannel):
     def dataReceived(self, data: bytes) -> None:
         if self._refused:
             return
+        self.resetTimeout()
+        reader = self._reader
+        reader.feed(data)
         guard = self._guard
         if guard is not None:
             self.lastActive = now = guard.clock.seconds()
-            if self.headersSince is None and self.line_mode:
+            if not reader.inHead:
+                self.headersSince = None
+            elif self.headersSince is None:
                 self.headersSince = now
-        try:
-            super().dataReceived(data)
-        except ValueError as e:
-            # Twisted converts Content-Length with int(): past 4,300 digits that
-            # raises, out of the protocol, as an "Unhandled Error" traceback.
-            if self._guard is not None:
-                self._guard.clientErrors.noteConnection(
-                    self._peer, 400, f"a request head Twisted cannot parse ({str(e)[:80]})"
-                )
-            self._respondToBadRequestAndDisconnect()
+        self._advance()
+        # Pipelined requests wait for the response in progress: past a few,
+        # stop reading until it is done (as Twisted does).
+        if (
+            reader.messages
+            and self._handlingRequest
+            and not self._waitingForTransport
+            and (
+                len(reader.messages) > _MAX_PIPELINED
+                or reader.pendingBytes > self._optimisticEagerReadSize
+            )
+        ):
+            self._networkProducer.pauseProducing()
 
-    def allContentReceived(self) -> None:
-        self.busy = True
-        super().allContentReceived()
+    def _advance(self) -> None:
+        """Serve the oldest request read, if no response is in progress,
+        and the ones after it as their turn comes."""
+        if self._advancing:
+            return  # a response finished inside _advance: its loop goes on
+        self._advancing = True
+        try:
+            messages = self._reader.messages
+            while messages and not self._handlingRequest:
+                message = messages[0]
+                if message.bad is not None:
+                    messages.clear()
+                    self._unreadable(message.bad)
+                    return
+                request = self._opened
+                if request is None:
+                    request = self._opened = self._open(message)
+                if not message.complete:
+                    return
+                del messages[0]
+                self._opened = None
+                if self.timeOut:
+                    self._savedTimeOut = self.setTimeout(None)
+                self._handlingRequest = True
+                self.busy = True
+                request.requestReceived(message.method, message.uri, message.version)
+        finally:
+            self._advancing = False
+
+    def _open(self, message: Message) -> http.Request:
+        """The request object for C{message}, whose head is in, made as
+        Twisted's parser makes it; its body goes there as it comes."""
+        factory = self.requestFactory
+        request: http.Request
+        if INonQueuedRequestFactory.providedBy(factory):
+            request = factory(self)
+        else:
+            request = factory(self, len(self.requests))
+        self.requests.append(request)
+        headers = request.requestHeaders
+        for name, value in message.headers:
+            headers.addRawHeader(name, value)
+        request.parseCookies()
+        self.persistent = self.checkPersistence(request, message.version)
+        request.gotLength(message.length)
+        expect = headers.getRawHeaders(b"expect")
+        if (
+            expect
+            and expect[0].lower() == b"100-continue"
+            and message.version == b"HTTP/1.1"
+            and not message.complete
+        ):
+            self._send100Continue()
+        message.take(request.handleContentChunk)
+        return request
+
+    def _unreadable(self, reason: str) -> None:
+        """A request that cannot be read: 400, and close."""
+        if self._guard is not None:
+            self._guard.clientErrors.noteConnection(
+                self._peer, 400, f"a request that cannot be read ({reason[:80]})"
+            )
+        self._respondToBadRequestAndDisconnect()
 
     def requestDone(self, request: Any) -> None:
+        """As Twisted's, reading on from the L{RequestReader}."""
         self.busy = False
         guard = self._guard
         if guard is not None:
             self.lastActive = guard.clock.seconds()
-        super().requestDone(request)
+        if request is not self.requests[0]:
+            raise TypeError(request)
+        del self.requests[0]
+        if not self._waitingForTransport:
+            self._networkProducer.resumeProducing()
+        if not self.persistent:
+            self.loseConnection()
+            return
+        self._handlingRequest = False
+        if self._savedTimeOut:
+            self.setTimeout(self._savedTimeOut)
+        self._advance()
 
     def timeoutConnection(self) -> None:
         """Twisted's, once: the guard looks again every second while a

@@ -1,0 +1,141 @@
+"""How a L{GatewayChannel} serves what its L{RequestReader} reads: pipelined
+requests in order, one at a time, reading paused behind a slow response,
+C{100 Continue}, a request asking to upgrade, and bad requests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+
+from tests.fakes import capturedGatewayLogs
+from tests.http import ACCEPT_BOTH, Harness
+
+
+def connect(h: Harness) -> tuple[Any, StringTransport]:
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
+    protocol = h.site.buildProtocol(transport.getPeer())
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def post(sid: str, body: dict[str, Any], extra: bytes = b"") -> bytes:
+    data = json.dumps(body).encode()
+    return (
+        b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: "
+        + ACCEPT_BOTH.encode()
+        + b"\r\nContent-Type: application/json\r\nMcp-Session-Id: "
+        + sid.encode()
+        + b"\r\n"
+        + extra
+        + b"Content-Length: %d\r\n\r\n" % len(data)
+        + data
+    )
+
+
+HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:9100\r\n\r\n"
+
+
+def echo(n: int) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": n,
+        "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": f"m{n}"}},
+    }
+
+
+def answerLast(h: Harness) -> None:
+    proc = h.process()
+    sent = proc.sentMessages()[-1]
+    text = "Echo: " + sent["params"]["arguments"]["message"]
+    proc.reply(
+        {
+            "jsonrpc": "2.0",
+            "id": sent["id"],
+            "result": {"content": [{"type": "text", "text": text}]},
+        }
+    )
+
+
+def test_a_request_pipelined_behind_a_pending_call_waits_for_its_answer() -> None:
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    protocol.dataReceived(post(sid, echo(7)) + HEALTH + post(sid, echo(8)))
+    assert transport.value() == b""  # the call waits for the child; the rest waits for it
+    assert [m["params"]["arguments"]["message"] for m in h.process().sentMessages()[-1:]] == ["m7"]
+    answerLast(h)
+    out = transport.value()
+    assert out.count(b"HTTP/1.1 200 OK") == 2  # the call's answer, then /health's
+    assert out.index(b"Echo: m7") < out.index(b'"status"')
+    assert b"Echo: m8" not in out  # the third is with the child now
+    answerLast(h)
+    assert transport.value().index(b"Echo: m8") > out.index(b'"status"')
+    assert not transport.disconnecting
+
+
+def test_reading_stops_behind_a_pending_call_with_many_pipelined() -> None:
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    protocol.dataReceived(post(sid, echo(1)) + HEALTH * 40)
+    assert transport.producerState == "paused"
+    answerLast(h)
+    assert transport.value().count(b"HTTP/1.1 200 OK") == 41
+    assert transport.producerState == "producing"
+
+
+def test_a_body_that_waits_for_100_continue_gets_it() -> None:
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    whole = post(sid, echo(3), extra=b"Expect: 100-continue\r\n")
+    head, _, body = whole.partition(b"\r\n\r\n")
+    protocol.dataReceived(head + b"\r\n\r\n")
+    assert transport.value() == b"HTTP/1.1 100 Continue\r\n\r\n"
+    protocol.dataReceived(body)
+    answerLast(h)
+    assert b"Echo: m3" in transport.value()
+
+
+def test_curl_asking_to_upgrade_to_h2c_is_answered_in_http_1_1() -> None:
+    h = Harness()
+    protocol, transport = connect(h)
+    protocol.dataReceived(
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n" + HEALTH
+    )
+    assert transport.value().count(b"HTTP/1.1 200 OK") == 2 and not transport.disconnecting
+
+
+def test_a_request_that_cannot_be_read_is_a_400_and_a_log_line() -> None:
+    h = Harness()
+    protocol, transport = connect(h)
+    with capturedGatewayLogs() as events:
+        protocol.dataReceived(HEALTH + b"GET /x HTTP/1.1\r\nX: a\r\n folded\r\n\r\n" + HEALTH)
+    out = transport.value()
+    assert out.count(b"HTTP/1.1 200 OK") == 1 and out.endswith(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    assert transport.disconnecting
+    assert any("a request that cannot be read" in str(e.get("reason", "")) for e in events), events
+
+
+def test_a_malformed_chunked_body_after_its_head_is_a_400() -> None:
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    head = post(sid, echo(1)).partition(b"Content-Length")[0]
+    protocol.dataReceived(head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
+    assert transport.value() == b"HTTP/1.1 400 Bad Request\r\n\r\n" and transport.disconnecting
+    protocol.connectionLost(None)  # the request opened for it goes with the connection
+
+
+def test_nothing_is_read_after_a_request_that_closes() -> None:
+    h = Harness()
+    protocol, transport = connect(h)
+    protocol.dataReceived(
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nConnection: close\r\n\r\n" + HEALTH
+    )
+    assert transport.value().count(b"HTTP/1.1 200 OK") == 1 and transport.disconnecting

@@ -1,0 +1,265 @@
+"""L{RequestReader}: HTTP/1.1 requests read off a connection with httptools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mcpgateway.web.httpreader import RequestReader
+
+
+@dataclass
+class Read:
+    """What the reader made of one message, its body taken as it came."""
+
+    method: bytes
+    uri: bytes
+    version: bytes
+    headers: list[tuple[bytes, bytes]]
+    length: int | None
+    complete: bool
+    bad: str | None
+    body: list[bytes] = field(default_factory=list)
+
+
+def read(
+    *chunks: bytes, maxHeadBytes: int = 16384, maxHeaders: int = 500
+) -> tuple[list[Read], RequestReader]:
+    """Feed C{chunks}, taking each message as soon as its head is in (as the
+    channel does when no response is in progress)."""
+    reader = RequestReader(maxHeadBytes, maxHeaders)
+    out: list[Read] = []
+    taken: set[int] = set()
+    for chunk in chunks:
+        reader.feed(chunk)
+        for message in reader.messages:
+            if id(message) not in taken:
+                taken.add(id(message))
+                seen = Read(
+                    message.method,
+                    message.uri,
+                    message.version,
+                    message.headers,
+                    message.length,
+                    False,
+                    None,
+                )
+                out.append(seen)
+                message.take(seen.body.append)
+    for seen, message in zip(out, reader.messages, strict=True):
+        seen.complete, seen.bad = message.complete, message.bad
+    return out, reader
+
+
+def body(seen: Read) -> bytes:
+    return b"".join(seen.body)
+
+
+def test_a_request_in_one_piece() -> None:
+    [seen], reader = read(
+        b"POST /srv/mcp HTTP/1.1\r\nHost: a\r\nX-Pad:  v \t\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    assert (seen.method, seen.uri, seen.version) == (b"POST", b"/srv/mcp", b"HTTP/1.1")
+    assert seen.headers == [(b"Host", b"a"), (b"X-Pad", b"v"), (b"Content-Length", b"2")]
+    assert seen.length == 2 and body(seen) == b"{}" and seen.complete and seen.bad is None
+    assert not reader.inHead and not reader.closed
+
+
+def test_a_head_in_progress_is_noted() -> None:
+    seen, reader = read(b"GET /health HTTP/1.1\r\nHo")
+    assert seen == [] and reader.inHead
+    reader.feed(b"st: a\r\n\r\n")
+    assert not reader.inHead and reader.messages[0].complete
+
+
+def test_a_chunked_body() -> None:
+    [seen], _ = read(
+        b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+        b"2\r\nde\r\n0\r\n\r\n",
+    )
+    assert seen.length is None and body(seen) == b"abcde" and seen.complete
+
+
+def test_http_1_0() -> None:
+    [seen], reader = read(b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n")
+    assert seen.version == b"HTTP/1.0" and seen.complete
+    assert reader.closed  # no keep-alive asked: nothing after it is read
+
+
+def test_nothing_after_a_request_that_closes_is_read() -> None:
+    seen, reader = read(b"GET /a HTTP/1.1\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+    assert [s.uri for s in seen] == [b"/a"] and seen[0].bad is None and reader.closed
+    reader.feed(b"garbage")
+    assert len(reader.messages) == 1
+
+
+def test_a_body_read_before_the_message_is_taken_waits_in_it() -> None:
+    reader = RequestReader(16384, 500)
+    reader.feed(b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nab")
+    reader.feed(b"c")
+    [message] = reader.messages
+    assert message.body == [b"ab", b"c"] and message.bodyBytes == 3 == reader.pendingBytes
+    got: list[bytes] = []
+    message.take(got.append)
+    assert got == [b"ab", b"c"] and message.body == [] and reader.pendingBytes == 0
+
+
+def test_an_upgrade_is_served_as_http_1_1_and_reading_goes_on() -> None:
+    """curl --http2 on http:// asks to upgrade to h2c: Twisted answers in
+    HTTP/1.1, and so does the gateway; what comes after is read."""
+    seen, reader = read(
+        b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
+    )
+    assert [(s.uri, s.complete, s.bad) for s in seen] == [
+        (b"/health", True, None),
+        (b"/b", True, None),
+    ]
+    assert not reader.closed
+
+
+def test_the_body_of_a_request_asking_to_upgrade_is_read_as_its_body() -> None:
+    """llhttp leaves it unread: the reader reads it, in any pieces."""
+    seen, _ = read(
+        b"POST /x HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 5\r\n\r\nab",
+        b"c",
+        b"deGET /y HTTP/1.1\r\n\r\n",
+    )
+    assert [(s.uri, body(s), s.complete) for s in seen] == [
+        (b"/x", b"abcde", True),
+        (b"/y", b"", True),
+    ]
+
+
+def test_a_chunked_body_on_a_request_asking_to_upgrade_is_refused() -> None:
+    seen, reader = read(
+        b"POST /x HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    )
+    assert seen[-1].bad is not None and reader.closed
+
+
+def test_other_http_versions_are_refused() -> None:
+    for version in (b"HTTP/0.9", b"HTTP/2.0"):
+        [seen], reader = read(b"GET / " + version + b"\r\n\r\n")
+        assert seen.bad is not None and "not served" in seen.bad and reader.closed
+
+
+def test_a_malformed_head_is_a_bad_message_and_ends_reading() -> None:
+    for head in (
+        b"GET /x HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+        b"GET /x?a=b c HTTP/1.1\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\na",
+        b"POST /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+        b"POST /x HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
+        b"BREW /pot HTTP/1.1\r\n\r\n",
+    ):
+        seen, reader = read(head + b"GET /after HTTP/1.1\r\n\r\n")
+        assert seen[-1].bad, head
+        assert all(s.uri != b"/after" for s in seen) and reader.closed
+
+
+def test_a_malformed_body_marks_its_own_message_bad() -> None:
+    """The channel may already hold the request for it: that one is bad."""
+    [seen], reader = read(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+    assert seen.uri == b"/x" and seen.bad and len(reader.messages) == 1
+
+
+def test_a_head_past_the_size_limit_is_refused_in_one_piece_or_many() -> None:
+    big = b"GET /x HTTP/1.1\r\nX-Big: " + b"a" * 2000 + b"\r\n\r\n"
+    [seen], _ = read(big, maxHeadBytes=1000)
+    assert seen.bad == "request head too large"
+    pieces, _ = read(*[big[i : i + 7] for i in range(0, len(big), 7)], maxHeadBytes=1000)
+    assert pieces[-1].bad == "request head too large"
+    [fits], _ = read(big, maxHeadBytes=3000)
+    assert fits.bad is None
+
+
+def test_one_header_that_never_ends_is_refused_before_it_ends() -> None:
+    """httptools holds a header's value until the next one begins: the
+    reader counts the bytes a head in progress swallows."""
+    reader = RequestReader(1000, 500)
+    reader.feed(b"GET /x HTTP/1.1\r\nX-Endless: ")
+    for _ in range(3):
+        reader.feed(b"a" * 400)
+    assert reader.closed and reader.messages[-1].bad == "request head too large"
+
+
+def test_a_body_in_the_same_piece_as_the_end_of_its_head_is_not_head() -> None:
+    head = b"POST /x HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"
+    seen, _ = read(head[:10], head[10:] + b"a" * 5000, maxHeadBytes=1000)
+    assert seen[0].bad is None and len(body(seen[0])) == 5000
+
+
+def test_too_many_headers() -> None:
+    [seen], _ = read(b"GET /x HTTP/1.1\r\n" + b"X: a\r\n" * 4 + b"\r\n", maxHeaders=3)
+    assert seen.bad == "more than 3 headers"
+
+
+TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789-", min_size=1, max_size=12)
+VALUE = st.binary(min_size=0, max_size=30).map(
+    lambda b: bytes(c for c in b if 0x21 <= c <= 0x7E or c >= 0x80)
+)
+
+
+@st.composite
+def requests(
+    draw: st.DrawFn,
+) -> tuple[bytes, tuple[bytes, bytes, list[tuple[bytes, bytes]], bytes]]:
+    """One well-formed request: its bytes and what reading it must give."""
+    method = draw(st.sampled_from([b"GET", b"POST", b"DELETE", b"PUT", b"OPTIONS"]))
+    path = b"/" + draw(TOKEN).encode()
+    names = draw(st.lists(TOKEN, max_size=5, unique_by=str.lower))
+    headers = [
+        (name.encode(), draw(VALUE))
+        for name in names
+        if name.lower() not in ("content-length", "transfer-encoding", "connection", "upgrade")
+    ]
+    content = draw(st.binary(max_size=200))
+    chunked = draw(st.booleans())
+    wire = [method + b" " + path + b" HTTP/1.1\r\n"]
+    wire += [name + b": " + value + b"\r\n" for name, value in headers]
+    if chunked:
+        sizes = draw(st.lists(st.integers(1, 50), max_size=5))
+        wire.append(b"Transfer-Encoding: chunked\r\n\r\n")
+        rest, pieces = content, []
+        for size in sizes:
+            piece, rest = rest[:size], rest[size:]
+            if piece:
+                pieces.append(piece)
+        if rest:
+            pieces.append(rest)
+        wire += [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces] + [b"0\r\n\r\n"]
+        expected = (method, path, [*headers, (b"Transfer-Encoding", b"chunked")], content)
+    else:
+        wire.append(b"Content-Length: %d\r\n\r\n" % len(content) + content)
+        expected = (method, path, [*headers, (b"Content-Length", b"%d" % len(content))], content)
+    return b"".join(wire), expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(requests(), min_size=1, max_size=4), st.data())
+def test_pipelined_requests_read_the_same_in_any_pieces(
+    batch: list[tuple[bytes, tuple[bytes, bytes, list[tuple[bytes, bytes]], bytes]]],
+    data: st.DataObject,
+) -> None:
+    wire = b"".join(w for w, _ in batch)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=8)))
+    pieces = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    seen, reader = read(*pieces)
+    assert [(s.method, s.uri, s.headers, body(s)) for s in seen] == [e for _, e in batch]
+    assert all(s.complete and s.bad is None for s in seen)
+    assert not reader.inHead and not reader.closed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=6))
+def test_any_bytes_end_in_messages_or_a_bad_one_never_an_exception(chunks: list[bytes]) -> None:
+    reader = RequestReader(1024, 20)
+    for chunk in chunks:
+        reader.feed(chunk)
+    bad = [m for m in reader.messages if m.bad is not None]
+    assert len(bad) <= 1 and (not bad or (reader.closed and reader.messages[-1] is bad[0]))
