@@ -37,6 +37,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.abstract import FileDescriptor
@@ -984,25 +985,18 @@ class GatewayChannel(http.HTTPChannel):
         """The request object for C{message}, whose head is in, made as
         Twisted's parser makes it; its body goes there as it comes."""
         factory = self.requestFactory
-        request: http.Request
-        if INonQueuedRequestFactory.providedBy(factory):
-            request = factory(self)
-        else:
-            request = factory(self, len(self.requests))
+        request: http.Request = (
+            factory(self) if _nonQueued(factory) else factory(self, len(self.requests))
+        )
         self.requests.append(request)
         headers = request.requestHeaders
         for name, value in message.headers:
             headers.addRawHeader(name, value)
-        request.parseCookies()
+        if message.cookies:
+            request.parseCookies()
         self.persistent = self.checkPersistence(request, message.version)
         request.gotLength(message.length)
-        expect = headers.getRawHeaders(b"expect")
-        if (
-            expect
-            and expect[0].lower() == b"100-continue"
-            and message.version == b"HTTP/1.1"
-            and not message.complete
-        ):
+        if message.expectContinue and message.version == b"HTTP/1.1" and not message.complete:
             self._send100Continue()
         message.take(request.handleContentChunk)
         return request
@@ -1171,6 +1165,13 @@ class ConnectionGuard:
                     self.log.failure("closing an idle connection failed")
         if self.channels:
             self._sweep = self.clock.callLater(1.0, self._check)
+
+
+@lru_cache(maxsize=64)
+def _nonQueued(factory: object) -> bool:
+    """Whether a site's request factory is called without the queue
+    position (Twisted's rule), asked once per factory, not per request."""
+    return bool(INonQueuedRequestFactory.providedBy(factory))
 
 
 def _channelFactory(site: HTTPFactory) -> GatewayChannel | _GenericHTTPChannelProtocol:

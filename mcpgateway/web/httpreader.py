@@ -45,6 +45,8 @@ class Message:
         "body",
         "bodyBytes",
         "complete",
+        "cookies",
+        "expectContinue",
         "headers",
         "length",
         "method",
@@ -65,6 +67,10 @@ class Message:
         body (its length is known at its end)."""
         self.complete = False
         """The whole body is in."""
+        self.expectContinue = False
+        """The client waits for C{100 Continue} before it sends the body."""
+        self.cookies = False
+        """A C{Cookie} header came."""
         self.bad: str | None = None
         """Why the request could not be read (then nothing else is set)."""
         self.body: list[bytes] = []
@@ -75,10 +81,11 @@ class Message:
     def take(self, sink: Callable[[bytes], object]) -> None:
         """Hand the body read so far to C{sink}, and what comes later as it
         comes."""
-        body, self.body, self.bodyBytes = self.body, [], 0
         self.sink = sink
-        for chunk in body:
-            sink(chunk)
+        if self.bodyBytes:
+            body, self.body, self.bodyBytes = self.body, [], 0
+            for chunk in body:
+                sink(chunk)
 
     def received(self, chunk: bytes) -> None:
         sink = self.sink
@@ -100,6 +107,7 @@ class RequestReader:
     __slots__ = (
         "_current",
         "_headBytes",
+        "_headers",
         "_keepAlive",
         "_maxHeadBytes",
         "_maxHeaders",
@@ -116,6 +124,7 @@ class RequestReader:
         self._parser = HttpRequestParser(self)
         self._current: Message | None = None
         self._headBytes = 0
+        self._headers: list[tuple[bytes, bytes]] = []
         self._rawBody = 0
         self._keepAlive = True
         self.messages: list[Message] = []
@@ -216,6 +225,7 @@ class RequestReader:
 
     def on_message_begin(self) -> None:
         self._current = Message()
+        self._headers = []
         self._headBytes = 0
         self.inHead = True
 
@@ -226,32 +236,40 @@ class RequestReader:
         message.uri += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        size = self._headBytes = self._headBytes + len(name) + len(value) + 4
-        if size > self._maxHeadBytes:
-            raise _Unreadable("request head too large")
-        headers = self._current.headers  # type: ignore[union-attr]
-        if len(headers) >= self._maxHeaders:
-            raise _Unreadable(f"more than {self._maxHeaders} headers")
-        if value[-1:] in b" \t":  # llhttp keeps trailing whitespace (an empty value ends here too)
-            value = value.rstrip(b" \t")
-        headers.append((name, value))
+        self._headers.append((name, value))  # checked when the head is complete
 
     def on_headers_complete(self) -> None:
         message = self._current
         assert message is not None
         parser = self._parser
-        message.method = parser.get_method()
+        headers, self._headers = self._headers, []
+        if len(headers) > self._maxHeaders:
+            raise _Unreadable(f"more than {self._maxHeaders} headers")
+        size = self._headBytes
+        length: int | None = 0
+        for i, (name, value) in enumerate(headers):
+            size += len(name) + len(value) + 4
+            if value[-1:] in b" \t":  # llhttp keeps trailing whitespace (and an empty value)
+                headers[i] = (name, value.rstrip(b" \t"))
+            named = len(name)
+            if named == 14 and name.lower() == b"content-length":
+                length = int(value)
+            elif named == 17 and name.lower() == b"transfer-encoding":
+                length = None  # llhttp accepts it only chunked (last)
+            elif named == 6:
+                folded = name.lower()
+                if folded == b"cookie":
+                    message.cookies = True
+                elif folded == b"expect" and not message.expectContinue:
+                    message.expectContinue = value.lower() == b"100-continue"
+        if size > self._maxHeadBytes:
+            raise _Unreadable("request head too large")
         version = _VERSIONS.get(parser.get_http_version())
         if version is None:
             raise _Unreadable(f"HTTP/{parser.get_http_version()} is not served")
+        message.method = parser.get_method()
         message.version = version
-        length: int | None = 0
-        for name, value in message.headers:
-            folded = name.lower()
-            if folded == b"content-length":
-                length = int(value)
-            elif folded == b"transfer-encoding":
-                length = None  # llhttp accepts it only chunked (last)
+        message.headers = headers
         message.length = length
         self._keepAlive = parser.should_keep_alive()
         self.inHead = False
