@@ -892,7 +892,7 @@ class GatewayChannel(http.HTTPChannel):
         self._advancing = False
         self._opened: http.Request | None = None
         super().__init__(*args, **kwargs)
-        self._reader = RequestReader(self.totalHeadersSize, self.maxHeaders)
+        self._reader: RequestReader | None = None
 
     def connectionMade(self) -> None:
         guard: ConnectionGuard | None = getattr(self.site, "guard", None)
@@ -930,6 +930,8 @@ class GatewayChannel(http.HTTPChannel):
             return
         self.resetTimeout()
         reader = self._reader
+        if reader is None:
+            reader = self._reader = RequestReader(self.totalHeadersSize, self.maxHeaders)
         reader.feed(data)
         guard = self._guard
         if guard is not None:
@@ -959,7 +961,10 @@ class GatewayChannel(http.HTTPChannel):
             return  # a response finished inside _advance: its loop goes on
         self._advancing = True
         try:
-            messages = self._reader.messages
+            reader = self._reader
+            if reader is None:
+                return
+            messages = reader.messages
             while messages and not self._handlingRequest:
                 message = messages[0]
                 if message.bad is not None:
@@ -1008,6 +1013,15 @@ class GatewayChannel(http.HTTPChannel):
                 self._peer, 400, f"a request that cannot be read ({reason[:80]})"
             )
         self._respondToBadRequestAndDisconnect()
+
+    def streaming(self) -> None:
+        """The response in progress stays open (a GET stream, for as long as
+        its session): its L{RequestReader} goes until the client sends more,
+        unless it holds something read ahead (issue 19: about 1 KiB per idle
+        session)."""
+        reader = self._reader
+        if reader is not None and reader.idle:
+            self._reader = None
 
     def requestDone(self, request: Any) -> None:
         """As Twisted's, reading on from the L{RequestReader}."""

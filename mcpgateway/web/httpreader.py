@@ -138,6 +138,18 @@ class RequestReader:
         was bad."""
 
     @property
+    def idle(self) -> bool:
+        """Between requests, with nothing read ahead: a fresh reader would
+        read on the same."""
+        return (
+            self._current is None
+            and not self.messages
+            and not self.inHead
+            and not self._rawBody
+            and not self.closed
+        )
+
+    @property
     def pendingBytes(self) -> int:
         """Body bytes held for messages the channel has not taken."""
         return sum(m.bodyBytes for m in self.messages)

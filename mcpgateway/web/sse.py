@@ -367,7 +367,8 @@ def _headWritten(request: Request) -> None:
     stays open: let go of what it no longer needs (issue 19: memory per idle
     session, whose GET stream stays open as long as the session). Its
     response headers become the shared empty C{_SENT}, and so do a GET's
-    request headers; a GET's (empty) body goes.
+    request headers; a GET's (empty) body goes, and so does its
+    connection's request reader (C{GatewayChannel.streaming}).
 
     Twisted reads C{responseHeaders} only up to the first write
     (C{Request.write} decides on chunking and writes them; C{finish} writes
@@ -384,6 +385,9 @@ def _headWritten(request: Request) -> None:
         return
     request.responseHeaders = _SENT
     if request.method == b"GET":
+        streaming = getattr(getattr(request, "channel", None), "streaming", None)
+        if streaming is not None:
+            streaming()  # its connection's reader
         request.requestHeaders = _SENT
         content = request.content
         if content is not None:

@@ -139,3 +139,36 @@ def test_nothing_is_read_after_a_request_that_closes() -> None:
         b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nConnection: close\r\n\r\n" + HEALTH
     )
     assert transport.value().count(b"HTTP/1.1 200 OK") == 1 and transport.disconnecting
+
+
+def test_a_get_streams_connection_lets_its_reader_go_and_reads_again_when_sent_more() -> None:
+    """An idle session's GET stream holds its connection for the session's
+    life: its request reader (about 1 KiB) goes once the stream's head is out."""
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    protocol.dataReceived(
+        b"GET /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: text/event-stream\r\n"
+        b"MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: " + sid.encode() + b"\r\n\r\n"
+    )
+    assert transport.value().startswith(b"HTTP/1.1 200 OK")
+    assert protocol._reader is None
+    protocol.dataReceived(HEALTH)  # pipelined behind the stream: read, and it waits
+    assert protocol._reader is not None and b'"status"' not in transport.value()
+    deleted = h.request("DELETE", "/srv/mcp", session=sid)
+    assert deleted.status in (200, 204)
+    assert b'"status"' in transport.value()  # the stream ended, /health is answered
+
+
+def test_a_reader_holding_a_request_read_ahead_is_kept() -> None:
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    protocol.dataReceived(
+        b"GET /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: text/event-stream\r\n"
+        b"MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: "
+        + sid.encode()
+        + b"\r\n\r\n"
+        + HEALTH
+    )
+    assert protocol._reader is not None and len(protocol._reader.messages) == 1
