@@ -1007,12 +1007,22 @@ class GatewayChannel(http.HTTPChannel):
         return request
 
     def _unreadable(self, reason: str) -> None:
-        """A request that cannot be read: 400, and close."""
+        """A request that cannot be read: 400 with a JSON-RPC error saying
+        why (as the gateway's other 400s), and close."""
         if self._guard is not None:
             self._guard.clientErrors.noteConnection(
                 self._peer, 400, f"a request that cannot be read ({reason[:80]})"
             )
-        self._respondToBadRequestAndDisconnect()
+        body = jsonrpc.dumps(
+            jsonrpc.errorResponse(
+                None, jsonrpc.INVALID_REQUEST, f"the request cannot be read: {reason[:200]}"
+            )
+        )
+        self.write(
+            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
+            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        self.loseConnection()
 
     def streaming(self) -> None:
         """The response in progress stays open (a GET stream, for as long as

@@ -117,7 +117,17 @@ def test_a_request_that_cannot_be_read_is_a_400_and_a_log_line() -> None:
     with capturedGatewayLogs() as events:
         protocol.dataReceived(HEALTH + b"GET /x HTTP/1.1\r\nX: a\r\n folded\r\n\r\n" + HEALTH)
     out = transport.value()
-    assert out.count(b"HTTP/1.1 200 OK") == 1 and out.endswith(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    assert out.count(b"HTTP/1.1 200 OK") == 1
+    refusal = out[out.index(b"HTTP/1.1 400 Bad Request") :]
+    assert b"content-type: application/json" in refusal and b"connection: close" in refusal
+    assert json.loads(refusal.partition(b"\r\n\r\n")[2]) == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32600,
+            "message": "the request cannot be read: Unexpected whitespace after header value",
+        },
+    }
     assert transport.disconnecting
     assert any("a request that cannot be read" in str(e.get("reason", "")) for e in events), events
 
@@ -128,7 +138,8 @@ def test_a_malformed_chunked_body_after_its_head_is_a_400() -> None:
     protocol, transport = connect(h)
     head = post(sid, echo(1)).partition(b"Content-Length")[0]
     protocol.dataReceived(head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
-    assert transport.value() == b"HTTP/1.1 400 Bad Request\r\n\r\n" and transport.disconnecting
+    assert transport.value().startswith(b"HTTP/1.1 400 Bad Request") and transport.disconnecting
+    assert b"Invalid character in chunk size" in transport.value()
     protocol.connectionLost(None)  # the request opened for it goes with the connection
 
 
@@ -172,3 +183,16 @@ def test_a_reader_holding_a_request_read_ahead_is_kept() -> None:
         + HEALTH
     )
     assert protocol._reader is not None and len(protocol._reader.messages) == 1
+    assert transport.value().startswith(b"HTTP/1.1 200 OK") and b'"status"' not in transport.value()
+
+
+def test_a_header_value_with_a_control_character_is_a_json_400() -> None:
+    """RFC 9110 allows no control characters in a field value; llhttp
+    refuses them (DEL included), and the client reads why."""
+    h = Harness()
+    protocol, transport = connect(h)
+    protocol.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nX-Junk: a\x7fb\r\n\r\n")
+    out = transport.value()
+    assert out.startswith(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n")
+    assert json.loads(out.partition(b"\r\n\r\n")[2])["error"]["code"] == -32600
+    assert transport.disconnecting
