@@ -21,13 +21,29 @@ Nothing after a request that closes the connection is read either.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
-from httptools import (
-    HttpParserCallbackError,
-    HttpParserError,
-    HttpParserUpgrade,
-    HttpRequestParser,
-)
+_httptools: ModuleType | None = None
+"""httptools, imported by the first reader: an idle gateway, before its
+first client, does not hold it (264 KiB resident: issue 19's idle RSS)."""
+
+
+def _parser(reader: RequestReader) -> Any:
+    """A new httptools request parser calling C{reader}'s callbacks."""
+    global _httptools
+    if _httptools is None:
+        import httptools
+
+        _httptools = httptools
+    return _httptools.HttpRequestParser(reader)
+
+
+def _errors() -> ModuleType:
+    """httptools, after a reader imported it (to name its exceptions)."""
+    assert _httptools is not None
+    return _httptools
+
 
 _VERSIONS = {"1.1": b"HTTP/1.1", "1.0": b"HTTP/1.0"}
 
@@ -121,7 +137,7 @@ class RequestReader:
     def __init__(self, maxHeadBytes: int, maxHeaders: int) -> None:
         self._maxHeadBytes = maxHeadBytes
         self._maxHeaders = maxHeaders
-        self._parser = HttpRequestParser(self)
+        self._parser = _parser(self)
         self._current: Message | None = None
         self._headBytes = 0
         self._headers: list[tuple[bytes, bytes]] = []
@@ -163,15 +179,15 @@ class RequestReader:
             began = self.inHead
             try:
                 self._parser.feed_data(data)
-            except HttpParserUpgrade as e:
+            except _errors().HttpParserUpgrade as e:
                 data = data[e.args[0] :]
                 self._upgraded()
                 continue
-            except HttpParserCallbackError as e:
+            except _errors().HttpParserCallbackError as e:
                 reason = e.__context__
                 self._fail(str(reason) if isinstance(reason, _Unreadable) else str(e))
                 return
-            except HttpParserError as e:
+            except _errors().HttpParserError as e:
                 if not self.closed:
                     self._fail(str(e) or type(e).__name__)
                 return
@@ -200,7 +216,7 @@ class RequestReader:
         h2c} from curl, or C{CONNECT}); HTTP/1.1 is all this side speaks,
         so the request is served as it is and reading goes on, with a fresh
         parser: the request's body (llhttp leaves it unread) first."""
-        self._parser = HttpRequestParser(self)
+        self._parser = _parser(self)
         message = self._current
         if message is None:
             return

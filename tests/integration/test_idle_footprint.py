@@ -76,6 +76,7 @@ LOADED_ON_FIRST_USE = {
 
 LOADED_AFTER_IDLE = {
     "orjson": "the first JSON-RPC message (mcpgateway/jsonrpc.py)",
+    "httptools": "the first request's bytes (mcpgateway/web/httpreader.py)",
 }
 """Module -> what loads it: not loaded while the gateway is idle (a plain
 session loads it)."""
@@ -123,6 +124,7 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
         assert callEcho(gateway.url("demo"), "footprint") == "footprint"
         served = loaded(gateway, out)
         assert "mcpgateway.core.shared" in served
+        assert "httptools" in served  # what read the requests
         assert unexpected(served) == {}
     finally:
         gateway.stop()
