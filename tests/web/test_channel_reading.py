@@ -196,3 +196,15 @@ def test_a_header_value_with_a_control_character_is_a_json_400() -> None:
     assert out.startswith(b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n")
     assert json.loads(out.partition(b"\r\n\r\n")[2])["error"]["code"] == -32600
     assert transport.disconnecting
+
+
+def test_reading_stops_behind_a_pending_call_when_a_pipelined_body_is_large() -> None:
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    big = post(sid, {"jsonrpc": "2.0", "id": 9, "method": "ping", "pad": "x" * 20000})
+    protocol.dataReceived(post(sid, echo(1)) + big[:18000])
+    assert transport.producerState == "paused"  # 16 KiB of a body wait: no more is read
+    answerLast(h)
+    assert transport.producerState == "producing"
+    assert b"Echo: m1" in transport.value()
