@@ -66,7 +66,7 @@ from mcpgateway.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.aggregate import AggregateBackend, AggregatePath, aggregatePath, serverName
 from mcpgateway.web.guard import checkOrigin, header
 from mcpgateway.web.health import healthBody, visitingSessions
-from mcpgateway.web.httpreader import Message, RequestReader
+from mcpgateway.web.httpreader import Message, RequestReader, checkInstalled
 from mcpgateway.web.mcp import (
     AuditNote,
     ClientErrors,
@@ -85,9 +85,9 @@ ResourceFactory = Callable[[], IResource]
 DEFAULT_MAX_BODY = MAX_BODY
 IDLE_CONNECTION_TIMEOUT = 60 * 60 * 12.0
 """Seconds a connection may stay silent between requests: Twisted's default."""
-_MAX_PIPELINED = 16
-"""Requests read ahead of the response in progress before a connection
-stops being read (their bytes count too: Twisted's 16 KiB)."""
+_READ_SLICE = 4096
+"""Bytes the reader is given at a time: at most what one slice holds is
+parsed ahead of a response in progress; the rest waits as bytes."""
 
 
 class Gate(Protocol):
@@ -835,9 +835,11 @@ class GatewayChannel(http.HTTPChannel):
     closed). Neither touches a response in progress: once a request's
     headers are in, an SSE stream may stay open as long as it likes.
 
-    The deadline costs no timer per request: the first byte notes the time,
-    the end of the headers clears it (L{GatewayRequest.gotLength}), and the
-    site's L{ConnectionGuard} looks at every connection once a second. So
+    The deadline costs no timer per request: the first byte notes the time
+    (or the end of the response a pipelined head waited behind), the end of
+    the headers clears it (C{_open}), and the site's L{ConnectionGuard}
+    looks at every connection once a second. No deadline runs while a
+    response is in progress. So
     does Twisted's idle timeout (C{idleTimeout} seconds without a byte and
     without a request in progress; the site's own C{timeOut} is C{None}),
     which Twisted would otherwise reset on every line of every request and
@@ -846,7 +848,8 @@ class GatewayChannel(http.HTTPChannel):
     Request heads and bodies are read by a L{RequestReader} (httptools)
     instead of Twisted's line parser: the channel builds Twisted's request
     objects from its L{Message}s, one at a time, as Twisted's own parser
-    would (pipelined requests wait for the response before them)."""
+    would: what comes during a response waits unread, and past 16 KiB the
+    connection is not read until the response is done."""
 
     __slots__ = (
         "_advancing",
@@ -857,6 +860,7 @@ class GatewayChannel(http.HTTPChannel):
         "_peer",
         "_reader",
         "_refused",
+        "_unread",
         "busy",
         "headersSince",
         "idleTimeout",
@@ -891,6 +895,9 @@ class GatewayChannel(http.HTTPChannel):
         self._refused = False
         self._advancing = False
         self._opened: http.Request | None = None
+        self._unread = b""
+        """Bytes received and not yet read: those behind a response in
+        progress (Twisted's buffer), and the rest of a read past a slice."""
         super().__init__(*args, **kwargs)
         self._reader: RequestReader | None = None
 
@@ -929,66 +936,78 @@ class GatewayChannel(http.HTTPChannel):
         if self._refused:
             return
         self.resetTimeout()
-        reader = self._reader
-        if reader is None:
-            reader = self._reader = RequestReader(self.totalHeadersSize, self.maxHeaders)
-        reader.feed(data)
         guard = self._guard
         if guard is not None:
             self.lastActive = now = guard.clock.seconds()
-            if not reader.inHead:
-                self.headersSince = None
-            elif self.headersSince is None:
-                self.headersSince = now
+            if self.headersSince is None and not self._handlingRequest:
+                self.headersSince = now  # the first byte of a request
+        unread = self._unread
+        self._unread = unread + data if unread else data
         self._advance()
-        # Pipelined requests wait for the response in progress: past a few,
-        # stop reading until it is done (as Twisted does).
-        if (
-            reader.messages
-            and self._handlingRequest
-            and not self._waitingForTransport
-            and (
-                len(reader.messages) > _MAX_PIPELINED
-                or reader.pendingBytes > self._optimisticEagerReadSize
-            )
-        ):
-            self._networkProducer.pauseProducing()
 
     def _advance(self) -> None:
-        """Serve the oldest request read, if no response is in progress,
-        and the ones after it as their turn comes."""
+        """Read and serve requests, one at a time, while no response is in
+        progress; bytes that come during a response wait unread (as Twisted
+        keeps them), and past 16 KiB the connection is not read until the
+        response is done."""
         if self._advancing:
             return  # a response finished inside _advance: its loop goes on
         self._advancing = True
         try:
+            self._serve()
+        finally:
+            self._advancing = False
+        if self._handlingRequest:
+            self.headersSince = None  # no deadline while a response is in progress
+            if len(self._unread) > self._optimisticEagerReadSize:
+                self._networkProducer.pauseProducing()
+        elif self.headersSince is None and self._reader is not None and self._reader.inHead:
+            guard = self._guard
+            if guard is not None:  # a head read ahead of a response now done
+                self.headersSince = guard.clock.seconds()
+
+    def _serve(self) -> None:
+        transport = self.transport
+        while not self._handlingRequest and not getattr(transport, "disconnecting", True):
             reader = self._reader
             if reader is None:
-                return
+                reader = self._reader = RequestReader(self.totalHeadersSize, self.maxHeaders)
             messages = reader.messages
-            while messages and not self._handlingRequest:
+            if messages:
                 message = messages[0]
                 if message.bad is not None:
                     messages.clear()
+                    self._unread = b""
                     self._unreadable(message.bad)
                     return
                 request = self._opened
                 if request is None:
                     request = self._opened = self._open(message)
-                if not message.complete:
-                    return
-                del messages[0]
-                self._opened = None
-                if self.timeOut:
-                    self._savedTimeOut = self.setTimeout(None)
-                self._handlingRequest = True
-                self.busy = True
-                request.requestReceived(message.method, message.uri, message.version)
-        finally:
-            self._advancing = False
+                if message.complete:
+                    del messages[0]
+                    self._opened = None
+                    if self.timeOut:
+                        self._savedTimeOut = self.setTimeout(None)
+                    self._handlingRequest = True
+                    self.busy = True
+                    request.requestReceived(message.method, message.uri, message.version)
+                    continue
+            unread = self._unread
+            if not unread:
+                return
+            # A slice at a time: what one read brings is not all parsed
+            # ahead of the response it may wait behind.
+            if len(unread) > _READ_SLICE:
+                self._unread = unread[_READ_SLICE:]
+                unread = unread[:_READ_SLICE]
+            else:
+                self._unread = b""
+            reader.feed(unread)
 
     def _open(self, message: Message) -> http.Request:
         """The request object for C{message}, whose head is in, made as
         Twisted's parser makes it; its body goes there as it comes."""
+        self.headersSince = None  # its head is complete: the deadline is met
         factory = self.requestFactory
         request: http.Request = (
             factory(self) if _nonQueued(factory) else factory(self, len(self.requests))
@@ -999,7 +1018,13 @@ class GatewayChannel(http.HTTPChannel):
             headers.addRawHeader(name, value)
         if message.cookies:
             request.parseCookies()
-        self.persistent = self.checkPersistence(request, message.version)
+        persistent = self.checkPersistence(request, message.version)
+        if persistent and not message.keepAlive:
+            # llhttp reads every form of "close" (a list, a second header);
+            # Twisted's check looks at the first word of the first one.
+            request.responseHeaders.setRawHeaders(b"connection", [b"close"])
+            persistent = False
+        self.persistent = persistent
         request.gotLength(message.length)
         if message.expectContinue and message.version == b"HTTP/1.1" and not message.complete:
             self._send100Continue()
@@ -1042,15 +1067,15 @@ class GatewayChannel(http.HTTPChannel):
         if request is not self.requests[0]:
             raise TypeError(request)
         del self.requests[0]
-        if not self._waitingForTransport:
-            self._networkProducer.resumeProducing()
+        if not self._waitingForTransport and not getattr(self.transport, "disconnecting", True):
+            self._networkProducer.resumeProducing()  # _advance pauses again if much waits
         if not self.persistent:
             self.loseConnection()
             return
         self._handlingRequest = False
         if self._savedTimeOut:
             self.setTimeout(self._savedTimeOut)
-        self._advance()
+        self._advance()  # what was read, or held unread, behind it
 
     def timeoutConnection(self) -> None:
         """Twisted's, once: the guard looks again every second while a
@@ -1305,6 +1330,7 @@ def makeSite(
     given, overrides C{limits.maxBody}; C{keys}, C{modern}, C{team}: see
     L{GatewayRoot}; C{flusher}: the one the children's stdin is sent with
     too (one end-of-turn timer for both; C{None}: the site's own)."""
+    checkInstalled()
     if limits is None:
         limits = Limits()
     if maxBody is not None and maxBody != limits.maxBody:

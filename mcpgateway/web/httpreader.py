@@ -20,6 +20,7 @@ Nothing after a request that closes the connection is read either.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -27,6 +28,17 @@ from typing import Any
 _httptools: ModuleType | None = None
 """httptools, imported by the first reader: an idle gateway, before its
 first client, does not hold it (264 KiB resident: issue 19's idle RSS)."""
+
+
+def checkInstalled() -> None:
+    """Raise C{ImportError}, saying what to install, if httptools is missing:
+    asked when the site is made, not left to the first request (it is
+    imported then)."""
+    if importlib.util.find_spec("httptools") is None:
+        raise ImportError(
+            "httptools is not installed: mcpgateway reads HTTP requests with it"
+            " (pip install 'httptools>=0.6.4')"
+        )
 
 
 def _parser(reader: RequestReader) -> Any:
@@ -64,6 +76,7 @@ class Message:
         "cookies",
         "expectContinue",
         "headers",
+        "keepAlive",
         "length",
         "method",
         "sink",
@@ -87,6 +100,9 @@ class Message:
         """The client waits for C{100 Continue} before it sends the body."""
         self.cookies = False
         """A C{Cookie} header came."""
+        self.keepAlive = True
+        """llhttp's reading of C{Connection} and the version: the connection
+        stays open after this request."""
         self.bad: str | None = None
         """Why the request could not be read (then nothing else is set)."""
         self.body: list[bytes] = []
@@ -116,11 +132,13 @@ class RequestReader:
     """The requests on one connection, as L{Message}s in C{messages}.
 
     @param maxHeadBytes: the most bytes a head's request target and headers
-        may hold together (Twisted's C{totalHeadersSize}).
+        may hold together (Twisted's C{totalHeadersSize}), and a chunked
+        body's trailers too.
     @param maxHeaders: the most headers one request may carry.
     """
 
     __slots__ = (
+        "_bodyIn",
         "_current",
         "_headBytes",
         "_headers",
@@ -129,6 +147,9 @@ class RequestReader:
         "_maxHeaders",
         "_parser",
         "_rawBody",
+        "_rawHead",
+        "_stalled",
+        "_trailerBytes",
         "closed",
         "inHead",
         "messages",
@@ -140,6 +161,10 @@ class RequestReader:
         self._parser = _parser(self)
         self._current: Message | None = None
         self._headBytes = 0
+        self._rawHead = 0
+        self._trailerBytes = 0
+        self._bodyIn = 0
+        self._stalled = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._rawBody = 0
         self._keepAlive = True
@@ -165,18 +190,18 @@ class RequestReader:
             and not self.closed
         )
 
-    @property
-    def pendingBytes(self) -> int:
-        """Body bytes held for messages the channel has not taken."""
-        return sum(m.bodyBytes for m in self.messages)
-
     def feed(self, data: bytes) -> None:
-        """Read C{data}, the next bytes from the connection."""
+        """Read C{data}, the next bytes from the connection.
+
+        A failure inside the channel's own code (a body sink that raises)
+        is raised here, not taken for a bad request."""
         while data and not self.closed:
             if self._rawBody:
                 data = self._upgradeBody(data)
                 continue
-            began = self.inHead
+            current = self._current
+            inHead = self.inHead
+            bodyIn = self._bodyIn
             try:
                 self._parser.feed_data(data)
             except _errors().HttpParserUpgrade as e:
@@ -185,19 +210,29 @@ class RequestReader:
                 continue
             except _errors().HttpParserCallbackError as e:
                 reason = e.__context__
-                self._fail(str(reason) if isinstance(reason, _Unreadable) else str(e))
+                if not isinstance(reason, _Unreadable):
+                    self.closed = True
+                    raise (reason or e) from None
+                self._fail(str(reason))
                 return
             except _errors().HttpParserError as e:
                 if not self.closed:
                     self._fail(str(e) or type(e).__name__)
                 return
-            if began and self.inHead:
-                # The whole of data went to a head begun before it: a single
-                # header growing without end is held inside httptools, where
-                # the callbacks' count does not see it yet.
-                self._headBytes += len(data)
-                if self._headBytes > self._maxHeadBytes:
-                    self._fail("request head too large")
+            if current is not None and self._current is current:
+                # The whole of data went to one message begun before it. A
+                # header (or trailer) growing without end is held inside
+                # httptools, where the callbacks do not see it yet.
+                if inHead and self.inHead:
+                    self._rawHead += len(data)  # head bytes, fewer than the head has
+                    if self._rawHead > self._maxHeadBytes:
+                        self._fail("request head too large")
+                elif not inHead and self._bodyIn == bodyIn:
+                    self._stalled += len(data)  # no body: chunk framing, trailers
+                    if self._stalled > self._maxHeadBytes:
+                        self._fail("chunked framing or trailers too large")
+                else:
+                    self._stalled = 0
             return
 
     def _fail(self, reason: str) -> None:
@@ -241,42 +276,48 @@ class RequestReader:
     def _end(self, message: Message) -> None:
         message.complete = True
         self._current = None
-        if not self._keepAlive:
+        if not message.keepAlive:
             self.closed = True
-
-    def _count(self, size: int) -> None:
-        self._headBytes += size
-        if self._headBytes > self._maxHeadBytes:
-            raise _Unreadable("request head too large")
 
     # httptools' callbacks (it calls them by these names)
 
     def on_message_begin(self) -> None:
         self._current = Message()
         self._headers = []
-        self._headBytes = 0
+        self._headBytes = self._rawHead = self._trailerBytes = self._stalled = 0
         self.inHead = True
 
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
+        size = self._headBytes = self._headBytes + len(url)
+        if size > self._maxHeadBytes:
+            raise _Unreadable("request head too large")
         message = self._current
         assert message is not None
         message.uri += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))  # checked when the head is complete
+        if not self.inHead:  # a trailer of a chunked body: counted, not kept
+            size = self._trailerBytes = self._trailerBytes + len(name) + len(value) + 4
+            if size > self._maxHeadBytes:
+                raise _Unreadable("chunked trailers too large")
+            return
+        size = self._headBytes = self._headBytes + len(name) + len(value) + 4
+        headers = self._headers
+        if size > self._maxHeadBytes or len(headers) >= self._maxHeaders:
+            raise _Unreadable(
+                "request head too large"
+                if size > self._maxHeadBytes
+                else f"more than {self._maxHeaders} headers"
+            )
+        headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         message = self._current
         assert message is not None
         parser = self._parser
         headers, self._headers = self._headers, []
-        if len(headers) > self._maxHeaders:
-            raise _Unreadable(f"more than {self._maxHeaders} headers")
-        size = self._headBytes
         length: int | None = 0
         for i, (name, value) in enumerate(headers):
-            size += len(name) + len(value) + 4
             if value[-1:] in b" \t":  # llhttp keeps trailing whitespace (and an empty value)
                 headers[i] = (name, value.rstrip(b" \t"))
             named = len(name)
@@ -290,8 +331,6 @@ class RequestReader:
                     message.cookies = True
                 elif folded == b"expect" and not message.expectContinue:
                     message.expectContinue = value.lower() == b"100-continue"
-        if size > self._maxHeadBytes:
-            raise _Unreadable("request head too large")
         version = _VERSIONS.get(parser.get_http_version())
         if version is None:
             raise _Unreadable(f"HTTP/{parser.get_http_version()} is not served")
@@ -299,11 +338,12 @@ class RequestReader:
         message.version = version
         message.headers = headers
         message.length = length
-        self._keepAlive = parser.should_keep_alive()
+        message.keepAlive = parser.should_keep_alive()
         self.inHead = False
         self.messages.append(message)
 
     def on_body(self, body: bytes) -> None:
+        self._bodyIn += 1
         message = self._current
         assert message is not None
         message.received(body)

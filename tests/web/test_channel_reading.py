@@ -10,8 +10,10 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
+from mcpgateway.limits import Limits
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Harness
+from tests.web.test_mcp import LimitsHarness
 
 
 def connect(h: Harness) -> tuple[Any, StringTransport]:
@@ -78,14 +80,37 @@ def test_a_request_pipelined_behind_a_pending_call_waits_for_its_answer() -> Non
 
 
 def test_reading_stops_behind_a_pending_call_with_many_pipelined() -> None:
+    """Bytes behind a response in progress wait as bytes (at most one 4 KiB
+    slice of them parsed); past 16 KiB the connection is not read."""
     h = Harness()
     sid = h.initialize()
     protocol, transport = connect(h)
-    protocol.dataReceived(post(sid, echo(1)) + HEALTH * 40)
+    protocol.dataReceived(post(sid, echo(1)) + HEALTH * 600)
     assert transport.producerState == "paused"
+    assert len(protocol._reader.messages) <= 4096 // len(HEALTH) + 1
     answerLast(h)
-    assert transport.value().count(b"HTTP/1.1 200 OK") == 41
+    assert transport.value().count(b"HTTP/1.1 200 OK") == 601
     assert transport.producerState == "producing"
+
+
+def test_reading_stays_paused_while_slow_calls_are_pipelined_behind_each_other() -> None:
+    """Each answer lets the next call start: reading resumes only once what
+    waits is under 16 KiB again (found in review: the queue grew by a read
+    per answer)."""
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    calls = b"".join(post(sid, echo(n)) for n in range(1, 121))
+    protocol.dataReceived(calls)
+    assert transport.producerState == "paused"
+    answered = 0
+    while transport.producerState == "paused":
+        answerLast(h)
+        answered += 1
+        assert len(protocol._reader.messages) <= 4096 // 300 + 1
+        assert answered < 120
+    assert len(protocol._unread) <= 16384
+    assert transport.value().count(b"Echo: m") == answered
 
 
 def test_a_body_that_waits_for_100_continue_gets_it() -> None:
@@ -164,8 +189,9 @@ def test_a_get_streams_connection_lets_its_reader_go_and_reads_again_when_sent_m
     )
     assert transport.value().startswith(b"HTTP/1.1 200 OK")
     assert protocol._reader is None
-    protocol.dataReceived(HEALTH)  # pipelined behind the stream: read, and it waits
-    assert protocol._reader is not None and b'"status"' not in transport.value()
+    protocol.dataReceived(HEALTH)  # pipelined behind the stream: it waits, unread
+    assert protocol._reader is None and protocol._unread == HEALTH
+    assert b'"status"' not in transport.value()
     deleted = h.request("DELETE", "/srv/mcp", session=sid)
     assert deleted.status in (200, 204)
     assert b'"status"' in transport.value()  # the stream ended, /health is answered
@@ -202,9 +228,61 @@ def test_reading_stops_behind_a_pending_call_when_a_pipelined_body_is_large() ->
     h = Harness()
     sid = h.initialize()
     protocol, transport = connect(h)
-    big = post(sid, {"jsonrpc": "2.0", "id": 9, "method": "ping", "pad": "x" * 20000})
-    protocol.dataReceived(post(sid, echo(1)) + big[:18000])
+    big = post(sid, {"jsonrpc": "2.0", "id": 9, "method": "ping", "pad": "x" * 40000})
+    protocol.dataReceived(post(sid, echo(1)) + big[:30000])
     assert transport.producerState == "paused"  # 16 KiB of a body wait: no more is read
     answerLast(h)
     assert transport.producerState == "producing"
     assert b"Echo: m1" in transport.value()
+
+
+def test_every_form_of_connection_close_closes_after_the_response() -> None:
+    """llhttp reads a list, or a second header; Twisted's check looks at the
+    first word of the first one (found in review: the connection hung)."""
+    for closing in (
+        b"Connection: keep-alive, close\r\n",
+        b"Connection: foo,close\r\n",
+        b"Connection: keep-alive\r\nConnection: close\r\n",
+    ):
+        h = Harness()
+        protocol, transport = connect(h)
+        protocol.dataReceived(
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1:9100\r\n" + closing + b"\r\n"
+        )
+        out = transport.value()
+        assert out.count(b"HTTP/1.1 200 OK") == 1 and b"Connection: close" in out, closing
+        assert transport.disconnecting, closing
+
+
+def test_no_header_deadline_while_a_response_is_in_progress() -> None:
+    """A pipelined head that waits behind an open stream is not timed out
+    into the middle of that stream (found in review); its deadline starts
+    when the response before it is done."""
+    h = LimitsHarness(Limits(headerTimeout=10.0))
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    protocol.dataReceived(
+        b"GET /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: text/event-stream\r\n"
+        b"MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: " + sid.encode() + b"\r\n\r\n"
+    )
+    protocol.dataReceived(b"GET /health HTTP/1.1\r\nHo")
+    for _ in range(12):
+        h.reactor.advance(1.0)
+    assert b"408" not in transport.value() and not transport.disconnecting
+    h.request("DELETE", "/srv/mcp", session=sid)  # the stream ends
+    for _ in range(11):
+        h.reactor.advance(1.0)
+    assert b"HTTP/1.1 408 Request Timeout" in transport.value() and transport.disconnecting
+
+
+def test_queued_requests_do_not_run_once_the_connection_is_closing() -> None:
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    protocol.dataReceived(post(sid, echo(1)) + post(sid, echo(2)))
+    transport.disconnecting = (
+        True  # closing (a handover, say), as a real transport's loseConnection
+    )
+    answerLast(h)
+    assert b"Echo: m1" in transport.value()
+    assert [m["params"]["arguments"]["message"] for m in h.process().sentMessages()[-1:]] == ["m1"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,10 +101,10 @@ def test_a_body_read_before_the_message_is_taken_waits_in_it() -> None:
     reader.feed(b"POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nab")
     reader.feed(b"c")
     [message] = reader.messages
-    assert message.body == [b"ab", b"c"] and message.bodyBytes == 3 == reader.pendingBytes
+    assert message.body == [b"ab", b"c"] and message.bodyBytes == 3
     got: list[bytes] = []
     message.take(got.append)
-    assert got == [b"ab", b"c"] and message.body == [] and reader.pendingBytes == 0
+    assert got == [b"ab", b"c"] and message.body == [] and message.bodyBytes == 0
 
 
 def test_an_upgrade_is_served_as_http_1_1_and_reading_goes_on() -> None:
@@ -263,3 +264,99 @@ def test_any_bytes_end_in_messages_or_a_bad_one_never_an_exception(chunks: list[
         reader.feed(chunk)
     bad = [m for m in reader.messages if m.bad is not None]
     assert len(bad) <= 1 and (not bad or (reader.closed and reader.messages[-1] is bad[0]))
+
+
+def test_a_head_in_pieces_is_counted_once() -> None:
+    """Whole reads inside a head and the head's own count are not added up
+    (found in review: a 9 KB head in 3 reads was refused at 16 KiB)."""
+    head = b"GET /x HTTP/1.1\r\nAuthorization: Bearer " + b"t" * 9000 + b"\r\nHost: a\r\n\r\n"
+    pieces = [head[:3000], head[3000:6000], head[6000:]]
+    [seen], _ = read(*pieces)
+    assert seen.bad is None and seen.complete
+
+
+def test_a_pipelined_body_is_not_counted_as_the_next_head() -> None:
+    first = b"POST /a HTTP/1.1\r\nContent-Length: 20000\r\n\r\n"
+    seen, _ = read(first + b"x" * 100, b"x" * 19900 + b"GET /b HTTP/1.1\r\nHo", b"st: a\r\n\r\n")
+    assert [(s.uri, s.bad) for s in seen] == [(b"/a", None), (b"/b", None)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 40), st.integers(1, 60), st.data())
+def test_a_head_within_the_limit_is_read_in_any_pieces(
+    headers: int, valueSize: int, data: st.DataObject
+) -> None:
+    head = (
+        b"GET /x HTTP/1.1\r\n"
+        + b"".join(b"X-%d: %s\r\n" % (i, b"v" * valueSize) for i in range(headers))
+        + b"\r\n"
+    )
+    limit = len(head)  # the head's bytes, its line breaks included: above what is counted
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(head)), max_size=10)))
+    pieces = [head[a:b] for a, b in zip([0, *cuts], [*cuts, len(head)], strict=True)]
+    seen, _ = read(*pieces, maxHeadBytes=limit, maxHeaders=40)
+    assert [s.bad for s in seen] == [None]
+
+
+def test_too_many_headers_are_refused_as_they_come() -> None:
+    """Not held until the head ends (found in review: thousands were)."""
+    reader = RequestReader(1 << 20, 10)
+    reader.feed(b"GET /x HTTP/1.1\r\n" + b"X: a\r\n" * 12)
+    assert reader.closed and reader.messages[-1].bad == "more than 10 headers"
+
+
+def test_chunked_trailers_are_counted_not_kept() -> None:
+    ok, _ = read(
+        b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-T: 1\r\n\r\n"
+    )
+    assert (
+        ok[0].bad is None
+        and ok[0].complete
+        and ok[0].headers == [(b"Transfer-Encoding", b"chunked")]
+    )
+    many = b"X-Trailer: " + b"v" * 50 + b"\r\n"
+    bad, _ = read(
+        b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + many * 40,
+        maxHeadBytes=1000,
+    )
+    assert bad[0].bad == "chunked trailers too large"
+
+
+def test_one_trailer_that_never_ends_is_refused() -> None:
+    reader = RequestReader(1000, 500)
+    reader.feed(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Endless: ")
+    for _ in range(4):
+        reader.feed(b"a" * 400)
+    assert reader.closed and reader.messages[-1].bad == "chunked framing or trailers too large"
+
+
+def test_a_failure_of_the_body_sink_is_raised_not_taken_for_a_bad_request() -> None:
+    reader = RequestReader(16384, 500)
+    reader.feed(b"POST /x HTTP/1.1\r\nContent-Length: 4\r\n\r\n")
+
+    def broken(chunk: bytes) -> None:
+        raise OSError("disk full")
+
+    reader.messages[0].take(broken)
+    try:
+        reader.feed(b"abcd")
+    except OSError as e:
+        assert str(e) == "disk full"
+    else:
+        raise AssertionError("the sink's failure was swallowed")
+    assert reader.closed and reader.messages[0].bad is None
+
+
+def test_a_missing_httptools_is_said_when_the_site_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from mcpgateway.web import httpreader
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "httptools" else real(name, *a),
+    )
+    with pytest.raises(ImportError, match="pip install 'httptools"):
+        httpreader.checkInstalled()
