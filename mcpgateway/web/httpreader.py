@@ -324,7 +324,9 @@ class RequestReader:
             if named == 14 and name.lower() == b"content-length":
                 length = int(value)
             elif named == 17 and name.lower() == b"transfer-encoding":
-                length = None  # llhttp accepts it only chunked (last)
+                if value.lower() != b"chunked":  # as Twisted: no gzip, chunked
+                    raise _Unreadable("a transfer coding other than chunked")
+                length = None
             elif named == 6:
                 folded = name.lower()
                 if folded == b"cookie":

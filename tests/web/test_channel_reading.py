@@ -165,7 +165,6 @@ def test_a_malformed_chunked_body_after_its_head_is_a_400() -> None:
     protocol.dataReceived(head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
     assert transport.value().startswith(b"HTTP/1.1 400 Bad Request") and transport.disconnecting
     assert b"Invalid character in chunk size" in transport.value()
-    protocol.connectionLost(None)  # the request opened for it goes with the connection
 
 
 def test_nothing_is_read_after_a_request_that_closes() -> None:
@@ -286,3 +285,35 @@ def test_queued_requests_do_not_run_once_the_connection_is_closing() -> None:
     answerLast(h)
     assert b"Echo: m1" in transport.value()
     assert [m["params"]["arguments"]["message"] for m in h.process().sentMessages()[-1:]] == ["m1"]
+
+
+def test_bytes_that_begin_no_request_are_held_to_the_header_deadline() -> None:
+    """Empty lines now and then do not keep a connection open for ever."""
+    h = LimitsHarness(Limits(headerTimeout=10.0))
+    protocol, transport = connect(h)
+    for _ in range(11):
+        protocol.dataReceived(b"\r\n")
+        h.reactor.advance(1.0)
+    assert b"HTTP/1.1 408 Request Timeout" in transport.value() and transport.disconnecting
+
+
+def test_a_call_asking_to_upgrade_is_answered_with_its_body() -> None:
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    whole = post(sid, echo(5), extra=b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n")
+    protocol.dataReceived(whole[:-10])
+    protocol.dataReceived(whole[-10:])
+    answerLast(h)
+    assert b"Echo: m5" in transport.value() and not transport.disconnecting
+
+
+def test_a_transfer_coding_other_than_chunked_is_a_400() -> None:
+    h = Harness()
+    protocol, transport = connect(h)
+    protocol.dataReceived(
+        b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\n"
+        b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+    )
+    assert transport.value().startswith(b"HTTP/1.1 400 Bad Request")
+    assert b"a transfer coding other than chunked" in transport.value()
