@@ -933,14 +933,14 @@ class GatewayChannel(http.HTTPChannel):
         super().connectionMade()
 
     def dataReceived(self, data: bytes) -> None:
-        if self._refused:
-            return
+        if self._refused or getattr(self.transport, "disconnecting", False):
+            return  # closing: nothing more is read (TLS may still pass data up)
         self.resetTimeout()
         guard = self._guard
         if guard is not None:
             self.lastActive = now = guard.clock.seconds()
-            if self.headersSince is None and not self._handlingRequest:
-                self.headersSince = now  # the first byte of a request
+            if self.headersSince is None and not self._handlingRequest and self._opened is None:
+                self.headersSince = now  # the first byte of a request (not of a body)
         unread = self._unread
         self._unread = unread + data if unread else data
         self._advance()
@@ -957,8 +957,8 @@ class GatewayChannel(http.HTTPChannel):
             self._serve()
         finally:
             self._advancing = False
-        if self._handlingRequest:
-            self.headersSince = None  # no deadline while a response is in progress
+        if self._handlingRequest or self._opened is not None:
+            self.headersSince = None  # no deadline during a response, or a body's arrival
             if len(self._unread) > self._optimisticEagerReadSize:
                 self._networkProducer.pauseProducing()
         elif self.headersSince is None and self._reader is not None and self._reader.inHead:
@@ -968,9 +968,11 @@ class GatewayChannel(http.HTTPChannel):
 
     def _serve(self) -> None:
         transport = self.transport
-        while not self._handlingRequest and not getattr(transport, "disconnecting", True):
+        while not self._handlingRequest and not getattr(transport, "disconnecting", False):
             reader = self._reader
             if reader is None:
+                if not self._unread:
+                    return  # dropped by streaming(): made again when there is something to read
                 reader = self._reader = RequestReader(self.totalHeadersSize, self.maxHeaders)
             messages = reader.messages
             if messages:
@@ -1067,7 +1069,7 @@ class GatewayChannel(http.HTTPChannel):
         if request is not self.requests[0]:
             raise TypeError(request)
         del self.requests[0]
-        if not self._waitingForTransport and not getattr(self.transport, "disconnecting", True):
+        if not self._waitingForTransport and not getattr(self.transport, "disconnecting", False):
             self._networkProducer.resumeProducing()  # _advance pauses again if much waits
         if not self.persistent:
             self.loseConnection()

@@ -58,6 +58,9 @@ def _errors() -> ModuleType:
 
 
 _VERSIONS = {"1.1": b"HTTP/1.1", "1.0": b"HTTP/1.0"}
+_SLACK = 4096
+"""What the raw-byte backstops allow past the limit: a head's request line,
+line breaks and spaces, which the exact count leaves out."""
 
 
 class _Unreadable(Exception):
@@ -142,7 +145,6 @@ class RequestReader:
         "_current",
         "_headBytes",
         "_headers",
-        "_keepAlive",
         "_maxHeadBytes",
         "_maxHeaders",
         "_parser",
@@ -167,7 +169,6 @@ class RequestReader:
         self._stalled = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._rawBody = 0
-        self._keepAlive = True
         self.messages: list[Message] = []
         """Messages whose head is in, oldest first, until the channel
         removes them (rarely more than one: a list costs an idle
@@ -223,13 +224,15 @@ class RequestReader:
                 # The whole of data went to one message begun before it. A
                 # header (or trailer) growing without end is held inside
                 # httptools, where the callbacks do not see it yet.
+                # Raw bytes hold more than the exact count (the request line,
+                # line breaks, spaces): a backstop, with a slice of slack.
                 if inHead and self.inHead:
-                    self._rawHead += len(data)  # head bytes, fewer than the head has
-                    if self._rawHead > self._maxHeadBytes:
+                    self._rawHead += len(data)
+                    if self._rawHead > self._maxHeadBytes + _SLACK:
                         self._fail("request head too large")
                 elif not inHead and self._bodyIn == bodyIn:
                     self._stalled += len(data)  # no body: chunk framing, trailers
-                    if self._stalled > self._maxHeadBytes:
+                    if self._stalled > self._maxHeadBytes + _SLACK:
                         self._fail("chunked framing or trailers too large")
                 else:
                     self._stalled = 0
@@ -319,7 +322,8 @@ class RequestReader:
         length: int | None = 0
         for i, (name, value) in enumerate(headers):
             if value[-1:] in b" \t":  # llhttp keeps trailing whitespace (and an empty value)
-                headers[i] = (name, value.rstrip(b" \t"))
+                value = value.rstrip(b" \t")
+                headers[i] = (name, value)
             named = len(name)
             if named == 14 and name.lower() == b"content-length":
                 length = int(value)

@@ -317,3 +317,30 @@ def test_a_transfer_coding_other_than_chunked_is_a_400() -> None:
     )
     assert transport.value().startswith(b"HTTP/1.1 400 Bad Request")
     assert b"a transfer coding other than chunked" in transport.value()
+
+
+def test_a_slow_body_is_not_held_to_the_header_deadline() -> None:
+    """Its head is in: the deadline is met (found in review: a 408 came
+    after ten seconds of body)."""
+    h = LimitsHarness(Limits(headerTimeout=10.0))
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    whole = post(sid, echo(4))
+    head, _, body = whole.partition(b"\r\n\r\n")
+    protocol.dataReceived(head + b"\r\n\r\n")
+    for byte in body:
+        protocol.dataReceived(bytes([byte]))
+        h.reactor.advance(1.0)
+    assert b"408" not in transport.value() and not transport.disconnecting
+    answerLast(h)
+    assert b"Echo: m4" in transport.value()
+
+
+def test_nothing_is_kept_of_what_comes_once_the_connection_is_closing() -> None:
+    h = Harness()
+    protocol, transport = connect(h)
+    protocol.dataReceived(b"BREW / HTTP/1.1\r\n\r\n")
+    assert transport.disconnecting
+    for _ in range(10):
+        protocol.dataReceived(b"x" * 65536)  # TLS may pass data up until close_notify
+    assert protocol._unread == b""
