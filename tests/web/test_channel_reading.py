@@ -7,20 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from twisted.internet.address import IPv4Address
-from twisted.internet.testing import StringTransport
-
 from mcpgateway.limits import Limits
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Harness
-from tests.web.test_mcp import LimitsHarness
-
-
-def connect(h: Harness) -> tuple[Any, StringTransport]:
-    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
-    protocol = h.site.buildProtocol(transport.getPeer())
-    protocol.makeConnection(transport)
-    return protocol, transport
+from tests.web.test_mcp import LimitsHarness, connect
 
 
 def post(sid: str, body: dict[str, Any], extra: bytes = b"") -> bytes:
