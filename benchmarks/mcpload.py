@@ -226,8 +226,9 @@ def messagesOf(headers: dict[str, str], body: bytes) -> list[Any]:
             data = [
                 line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")
             ]
-            if data:
-                found.append(_loads(b"\n".join(data)))
+            payload = b"\n".join(data)
+            if payload:  # an event with no data (a priming event) is not dispatched
+                found.append(_loads(payload))
         return found
     if not body:
         return []

@@ -2,27 +2,38 @@
 """Send what a reactor turn wrote before the reactor waits again.
 
 Twisted's C{FileDescriptor.write} only buffers: it registers the descriptor
-for writability, and the bytes leave when the next C{epoll_wait} says the
-socket or pipe can take them, one more trip around the reactor loop for
-every hop of a call (the client's request to the child's stdin, the child's
-answer to the client's socket). At one call in flight that trip is most of
-what a hop costs beyond the gateway's own work (issue 19: C=1 latency).
+for writability (an C{epoll_ctl}), and the bytes leave when the next
+C{epoll_wait} says the socket or pipe can take them, one more trip around
+the reactor loop for every hop of a call (the client's request to the
+child's stdin, the child's answer to the client's socket), and one more
+C{epoll_ctl} when the buffer is empty again. At one call in flight those
+trips are most of what a hop costs beyond the gateway's own work (issue
+19: C=1 latency and CPU per call).
 
-A L{TurnFlusher} is told which descriptors a turn wrote to (L{wrote}), and
-at the end of the turn (a C{callLater(0)}: it runs before the reactor's next
-wait) calls each one's C{doWrite}, the method the reactor itself would call
-on writability (C{IWriteDescriptor}). What the kernel takes leaves at once,
-and the descriptor stops watching for writability as it would have; what the
-kernel does not take (a full buffer) stays registered, and the reactor sends
-it on writability as before; a descriptor whose earlier send fell short is
-left waiting for it. An error (a closed peer), returned or raised, closes
-the connection as the reactor would (C{connectionLost}). A descriptor that
-is closing (C{disconnecting}) or closed is left to the reactor: its last
-write ends the connection, which is the reactor's to do. Writes made in one
-turn still leave in one system call per descriptor.
+A L{TurnFlusher} I{adopts} a descriptor (L{TurnFlusher.adopt}): from then
+on, a write that would register it for writability notes it instead, and at
+the end of the turn (a C{callLater(0)}: it runs before the reactor's next
+wait) the flusher calls its C{doWrite}, the method the reactor itself would
+call on writability (C{IWriteDescriptor}). What the kernel takes leaves at
+once, with no registration at all; what it does not take (a full buffer) is
+handed to the reactor, which sends it on writability as before. An error (a
+closed peer), returned or raised, closes the connection as the reactor
+would (C{connectionLost}). A descriptor that is closing (C{loseConnection},
+C{loseWriteConnection}) is handed to the reactor: its last write ends the
+connection, which is the reactor's to do; an aborted one is left alone. All the bytes stay in
+Twisted's own buffer, in the order they were written, whoever wrote them
+(a response, a C{100 Continue}, a C{408}), so nothing can overtake anything.
+Writes made in one turn still leave in one system call per descriptor.
+
+Adopting sets the descriptor's C{startWriting} on the instance (as Twisted's
+own C{abortConnection} sets C{doRead} and C{doWrite}): Twisted makes the
+descriptors (C{tcp.Server} for an accepted connection, C{ProcessWriter} for
+a child's stdin), so a subclass is not ours to choose.
 """
 
 from __future__ import annotations
+
+import functools
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.error import ConnectionLost
@@ -34,7 +45,8 @@ from mcpgateway import logs
 
 
 class TurnFlusher:
-    """Sends, at the end of each reactor turn, what that turn wrote."""
+    """Sends, at the end of each reactor turn, what that turn wrote to the
+    descriptors it adopted."""
 
     log = Logger(observer=logs.observer)
 
@@ -42,6 +54,12 @@ class TurnFlusher:
         self._clock = clock
         self._pending: dict[FileDescriptor, None] = {}
         self._call: IDelayedCall | None = None
+
+    def adopt(self, descriptor: FileDescriptor) -> None:
+        """From now on, what is written to C{descriptor} leaves at the end of
+        the turn it was written in, and the reactor watches it for
+        writability only when the kernel does not take it all."""
+        descriptor.startWriting = functools.partial(self.wrote, descriptor)  # type: ignore[method-assign]
 
     def wrote(self, descriptor: FileDescriptor) -> None:
         """C{descriptor} was written to in this turn: send it at its end."""
@@ -53,16 +71,20 @@ class TurnFlusher:
             self._call = self._clock.callLater(0, self.flush)
 
     def flush(self) -> None:
-        """Send what every noted descriptor holds, as far as the kernel takes it."""
+        """Send what every noted descriptor holds, as far as the kernel takes
+        it; hand the rest to the reactor."""
         call, self._call = self._call, None
         if call is not None and call.active():
             call.cancel()
         pending, self._pending = self._pending, {}
         for descriptor in pending:
-            if not descriptor.connected or descriptor.disconnecting:
-                continue  # its last write ends the connection: the reactor's to do
-            if len(descriptor.dataBuffer) > descriptor.offset:
-                continue  # a send fell short before: it waits for writability already
+            if not descriptor.connected or getattr(descriptor, "_aborting", False):
+                continue  # closed, or aborted: Twisted drops what it holds
+            if descriptor.disconnecting or descriptor._writeDisconnecting:
+                # Its last write ends the connection, which is the reactor's
+                # to do (doWrite's result tells it to).
+                FileDescriptor.startWriting(descriptor)
+                continue
             try:
                 why = descriptor.doWrite()
             except Exception as e:
@@ -75,10 +97,12 @@ class TurnFlusher:
                 descriptor.connectionLost(
                     Failure(why if isinstance(why, BaseException) else ConnectionLost())
                 )
+            elif descriptor.offset < len(descriptor.dataBuffer) or descriptor._tempDataLen:
+                FileDescriptor.startWriting(descriptor)  # the kernel took part: writability
 
 
 def writerOf(transport: object) -> FileDescriptor | None:
-    """The descriptor a L{TurnFlusher} can send for C{transport}: the
+    """The descriptor a L{TurnFlusher} can adopt for C{transport}: the
     transport itself when it is one (a TCP connection), a process's stdin
     writer (C{pipes[0]}), else C{None} (TLS, in-memory test transports:
     their writes go as they always did)."""

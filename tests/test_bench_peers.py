@@ -301,3 +301,19 @@ def test_a_level_is_warmed_up_as_much_as_direct_stdio(total: int, sessions: int)
     assert per >= 5
     assert per * sessions >= direct
     assert per == 5 or (per - 1) * sessions < direct
+
+
+def test_a_priming_event_with_no_data_is_not_a_message() -> None:
+    """A resumable stream opens with an event that has an id and an empty
+    data field (MCP 2025-11-25): SSE does not dispatch it, and the load
+    generator must not count the call it primes as an error."""
+    mcpload = load("mcpload", "bench_mcpload_under_test")
+    body = (
+        b"id: s-0\nretry: 1000\ndata:\n\n"
+        b'id: s-1\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/x"}\n\n'
+        b'id: s-2\nevent: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n'
+    )
+    assert mcpload.messagesOf({"content-type": "text/event-stream"}, body) == [
+        {"jsonrpc": "2.0", "method": "notifications/x"},
+        {"jsonrpc": "2.0", "id": 1, "result": {}},
+    ]

@@ -59,20 +59,32 @@ class Descriptor(FileDescriptor):
         return IPv4Address("TCP", "127.0.0.1", 9100)
 
 
-def test_a_turns_writes_leave_at_its_end_in_one_send() -> None:
-    reactor = MemoryReactorClock()
+def adopted(reactor: MemoryReactorClock) -> tuple[TurnFlusher, Descriptor]:
     flusher = TurnFlusher(reactor)
     fd = Descriptor(reactor)
+    flusher.adopt(fd)
+    return flusher, fd
+
+
+def test_a_turns_writes_leave_at_its_end_in_one_send_without_watching_for_writability() -> None:
+    reactor = MemoryReactorClock()
+    _, fd = adopted(reactor)
     fd.write(b"one ")
-    flusher.wrote(fd)
-    fd.write(b"two")
-    flusher.wrote(fd)
-    assert fd.sent == [] and fd in reactor.getWriters()  # Twisted's write only buffers
+    fd.writeSequence([b"two", b" three"])
+    assert fd.sent == [] and fd not in reactor.getWriters()  # no epoll_ctl for the write
     assert len(reactor.getDelayedCalls()) == 1
     reactor.advance(0)
-    assert fd.sent == [b"one two"]
-    assert fd not in reactor.getWriters()  # nothing left: no wait for writability
+    assert fd.sent == [b"one two three"]
+    assert fd not in reactor.getWriters()
     assert reactor.getDelayedCalls() == []
+
+
+def test_a_descriptor_not_adopted_waits_for_the_reactor() -> None:
+    reactor = MemoryReactorClock()
+    TurnFlusher(reactor)
+    fd = Descriptor(reactor)
+    fd.write(b"data")
+    assert fd in reactor.getWriters() and reactor.getDelayedCalls() == []
 
 
 def test_one_timer_per_turn_for_every_descriptor() -> None:
@@ -80,8 +92,8 @@ def test_one_timer_per_turn_for_every_descriptor() -> None:
     flusher = TurnFlusher(reactor)
     fds = [Descriptor(reactor) for _ in range(5)]
     for i, fd in enumerate(fds):
+        flusher.adopt(fd)
         fd.write(b"%d" % i)
-        flusher.wrote(fd)
     assert len(reactor.getDelayedCalls()) == 1
     reactor.advance(0)
     assert [fd.sent for fd in fds] == [[b"0"], [b"1"], [b"2"], [b"3"], [b"4"]]
@@ -89,40 +101,42 @@ def test_one_timer_per_turn_for_every_descriptor() -> None:
 
 def test_what_the_kernel_does_not_take_waits_for_writability() -> None:
     reactor = MemoryReactorClock()
-    flusher = TurnFlusher(reactor)
-    fd = Descriptor(reactor)
+    _, fd = adopted(reactor)
     fd.take = 3
     fd.write(b"abcdef")
-    flusher.wrote(fd)
     reactor.advance(0)
     assert fd.sent == [b"abc"] and fd in reactor.getWriters()
+    fd.write(b"ghi")  # behind the rest, in order
     fd.take = None
     assert fd.doWrite() is None  # the reactor's own call, on writability
-    assert fd.sent == [b"abc", b"def"] and fd not in reactor.getWriters()
+    assert fd.sent == [b"abc", b"defghi"] and fd not in reactor.getWriters()
+    fd.write(b"next")  # drained: back to the end of the turn
+    assert fd not in reactor.getWriters()
+    reactor.advance(0)
+    assert fd.sent[-1] == b"next"
 
 
-def test_a_short_send_before_leaves_the_descriptor_waiting_for_writability() -> None:
+def test_a_stalled_reader_keeps_the_descriptor_watched_and_the_bytes_in_order() -> None:
     reactor = MemoryReactorClock()
-    flusher = TurnFlusher(reactor)
-    fd = Descriptor(reactor)
+    _, fd = adopted(reactor)
     fd.take = 3
     fd.write(b"abcdef")
-    flusher.wrote(fd)
     reactor.advance(0)
-    fd.write(b"ghi")  # a stalled reader: no send is tried before writability
-    flusher.wrote(fd)
+    fd.take = 0
+    fd.write(b"ghi")
     reactor.advance(0)
-    assert fd.sent == [b"abc"] and fd in reactor.getWriters()
+    assert fd.sent == [b"abc", b""] and fd in reactor.getWriters()
+    fd.take = None
+    fd.doWrite()
+    assert b"".join(fd.sent) == b"abcdefghi"
 
 
 def test_a_failed_send_closes_the_connection_as_the_reactor_would() -> None:
     reactor = MemoryReactorClock()
-    flusher = TurnFlusher(reactor)
-    fd = Descriptor(reactor)
+    _, fd = adopted(reactor)
     fd.startReading()
     fd.error = ConnectionLost()
     fd.write(b"lost")
-    flusher.wrote(fd)
     reactor.advance(0)
     [reason] = fd.lost
     assert reason.check(ConnectionLost)
@@ -131,11 +145,9 @@ def test_a_failed_send_closes_the_connection_as_the_reactor_would() -> None:
 
 def test_a_send_that_raises_closes_the_connection_and_is_logged() -> None:
     reactor = MemoryReactorClock()
-    flusher = TurnFlusher(reactor)
-    fd = Descriptor(reactor)
+    _, fd = adopted(reactor)
     fd.raises = RuntimeError("a producer's resumeProducing failed")
     fd.write(b"data")
-    flusher.wrote(fd)
     events: list[dict[str, Any]] = []
     observer = cast(ILogObserver, events.append)
     globalLogPublisher.addObserver(observer)
@@ -153,34 +165,55 @@ def test_writes_made_during_a_flush_are_sent_by_a_flush_of_their_own() -> None:
     reactor = MemoryReactorClock()
     flusher = TurnFlusher(reactor)
     first, second = Descriptor(reactor), Descriptor(reactor)
+    flusher.adopt(first)
+    flusher.adopt(second)
     write = first.writeSomeData
 
     def writeAndWriteMore(data: bytes) -> int | BaseException:
         second.write(b"answer")  # e.g. a resumed producer writing again
-        flusher.wrote(second)
         return write(data)
 
     first.writeSomeData = writeAndWriteMore  # type: ignore[method-assign]
     first.write(b"request")
-    flusher.wrote(first)
     reactor.advance(0)  # (task.Clock also runs the flush the first one set)
     assert first.sent == [b"request"] and second.sent == [b"answer"]
     assert reactor.getDelayedCalls() == [] and second not in reactor.getWriters()
 
 
-def test_closing_and_closed_descriptors_are_left_alone() -> None:
-    """A closing descriptor's last send ends the connection, which only the
-    reactor does (its doWrite's result is what tells it to)."""
+def test_a_closing_connection_is_ended_by_the_reactor_after_its_last_bytes() -> None:
+    """Its last send ends the connection, which only the reactor does (its
+    doWrite's result is what tells it to): the flusher hands it over."""
+    reactor = MemoryReactorClock()
+    _, fd = adopted(reactor)
+    fd.write(b"last words")
+    fd.loseConnection()
+    reactor.advance(0)
+    assert fd.sent == [] and fd in reactor.getWriters()
+    why = fd.doWrite()  # the reactor, on writability
+    assert fd.sent == [b"last words"] and why is not None
+
+
+def test_a_half_closing_connection_is_handed_to_the_reactor() -> None:
+    reactor = MemoryReactorClock()
+    _, fd = adopted(reactor)
+    fd.write(b"last words")
+    fd.loseWriteConnection()
+    reactor.advance(0)
+    assert fd.sent == [] and fd in reactor.getWriters()
+
+
+def test_closed_and_aborted_descriptors_are_not_sent() -> None:
     reactor = MemoryReactorClock()
     flusher = TurnFlusher(reactor)
-    closing, closed = Descriptor(reactor), Descriptor(reactor)
-    for fd in (closing, closed):
-        fd.write(b"last words")
-        flusher.wrote(fd)
-    closing.disconnecting = 1
+    closed, aborted = Descriptor(reactor), Descriptor(reactor)
+    for fd in (closed, aborted):
+        flusher.adopt(fd)
+        fd.write(b"never")
     closed.connected = 0
+    aborted._aborting = True  # type: ignore[attr-defined]
     reactor.advance(0)
-    assert closing.sent == [] and closed.sent == []
+    assert closed.sent == [] and aborted.sent == []
+    assert closed not in reactor.getWriters() and aborted not in reactor.getWriters()
 
 
 class Process:
@@ -266,6 +299,27 @@ def test_the_spawner_gives_its_children_a_flusher() -> None:
     child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
     reactor.advance(0)
     assert b"".join(stdin.sent).endswith(b"\n") and stdin not in reactor.getWriters()
+
+
+def test_a_childs_stdin_is_not_watched_for_readability() -> None:
+    """Twisted's read hack (a write-only pipe watched for readability, to see
+    the child close it) costs two epoll_ctl per line; with a flusher it is
+    off, and a closed stdin shows on the next write instead."""
+    reactor = MemoryReactorClock()
+    stdin = Descriptor(reactor)
+    stdin.enableReadHack = True  # type: ignore[attr-defined]
+    stdin.startReading()
+    child = ChildProtocol(
+        "srv", lambda m: None, reactor, killGroup=None, flusher=TurnFlusher(reactor)
+    )
+    child.makeConnection(Process(stdin))
+    assert stdin not in reactor.getReaders()
+    assert stdin.enableReadHack is False  # type: ignore[attr-defined]
+    stdin.error = ConnectionLost()  # EPIPE: the child closed its stdin
+    child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    reactor.advance(0)
+    [reason] = stdin.lost
+    assert reason.check(ConnectionLost)
 
 
 def test_without_a_flusher_a_child_write_waits_for_the_reactor() -> None:

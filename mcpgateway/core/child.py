@@ -24,7 +24,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.abstract import FileDescriptor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -98,8 +97,9 @@ class ChildProtocol(ProcessProtocol):
         @param onOutputLost: called with this protocol when the child closed
             its stdout and was still running L{OUTPUT_GRACE} seconds later;
             the child is being stopped (L{stop}) at that point.
-        @param flusher: sends what a turn wrote to the child's stdin at the
-            end of that turn (C{None}: when the reactor next wakes up).
+        @param flusher: adopts the child's stdin, to send what a turn wrote
+            to it at the end of that turn (C{None}: when the reactor next
+            wakes up).
         """
         self.name = name
         self._onMessage = onMessage
@@ -109,7 +109,6 @@ class ChildProtocol(ProcessProtocol):
         self._onStderr = onStderr
         self._onOutputLost = onOutputLost
         self._flusher = flusher
-        self._stdin: FileDescriptor | None = None
         self._chunks: list[bytes] = []
         self._chunkBytes = 0
         self._errPartial = b""
@@ -138,8 +137,17 @@ class ChildProtocol(ProcessProtocol):
     def connectionMade(self) -> None:
         assert self.transport is not None
         self.pid = self.transport.pid
-        if self._flusher is not None:
-            self._stdin = writerOf(self.transport)
+        stdin = writerOf(self.transport) if self._flusher is not None else None
+        if stdin is not None:
+            assert self._flusher is not None
+            self._flusher.adopt(stdin)  # a line leaves at the end of the turn that wrote it
+            if getattr(stdin, "enableReadHack", False):
+                # Twisted watches a write-only pipe for readability to learn
+                # that the child closed it: two epoll_ctl per line written.
+                # A closed stdin shows as EPIPE on the next write instead,
+                # which closes the writer the same way (issue 19).
+                stdin.enableReadHack = False  # type: ignore[attr-defined]
+                stdin.stopReading()
 
     def outReceived(self, data: bytes) -> None:
         self.bytesIn += len(data)
@@ -343,9 +351,6 @@ class ChildProtocol(ProcessProtocol):
         data = jsonrpc.dumps(message) + b"\n"
         self.bytesOut += len(data)
         self.transport.write(data)
-        if self._stdin is not None:
-            assert self._flusher is not None
-            self._flusher.wrote(self._stdin)
 
     def signal(self, name: str) -> None:
         """Send signal C{name} ("TERM", "KILL") to the child's process group."""

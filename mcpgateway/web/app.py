@@ -40,7 +40,6 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
@@ -65,6 +64,7 @@ from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.aggregate import AggregateBackend, AggregatePath, aggregatePath, serverName
 from mcpgateway.web.guard import checkOrigin, header
+from mcpgateway.web.headers import GatewayHeaders
 from mcpgateway.web.health import healthBody, visitingSessions
 from mcpgateway.web.httpreader import Message, RequestReader, checkInstalled
 from mcpgateway.web.mcp import (
@@ -796,6 +796,8 @@ class GatewayRequest(Request):
         self.forwardedTo = None
         self.auditNote = None
         super().__init__(*args, **kwargs)
+        self.requestHeaders = GatewayHeaders()
+        self.responseHeaders = GatewayHeaders()
         self.bodyTooLarge = False
         self._bodyBytes = 0
         self.onLost: Callable[[], object] | None = None
@@ -853,7 +855,6 @@ class GatewayChannel(http.HTTPChannel):
 
     __slots__ = (
         "_advancing",
-        "_flushTo",
         "_guard",
         "_host",
         "_opened",
@@ -878,13 +879,9 @@ class GatewayChannel(http.HTTPChannel):
     _guard: ConnectionGuard | None
     _peer: str | None
     _refused: bool
-    _flushTo: FileDescriptor | None
-    """The connection's descriptor, when the site's L{TurnFlusher} sends what
-    a turn wrote to it at the end of that turn."""
     _host: IAddress | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._flushTo = None
         self._host = None
         self.headersSince = None
         self.idleTimeout = None
@@ -925,8 +922,11 @@ class GatewayChannel(http.HTTPChannel):
             self.transport.loseConnection()
             return
         self._peer = host
-        if getattr(self.site, "flusher", None) is not None:
-            self._flushTo = writerOf(self.transport)
+        flusher: TurnFlusher | None = getattr(self.site, "flusher", None)
+        if flusher is not None:
+            writer = writerOf(self.transport)
+            if writer is not None:
+                flusher.adopt(writer)  # what a turn writes leaves at its end
         self.idleTimeout = getattr(self.site, "idleTimeout", None)
         if guard is not None:
             self.lastActive = guard.clock.seconds()
@@ -1016,8 +1016,11 @@ class GatewayChannel(http.HTTPChannel):
         )
         self.requests.append(request)
         headers = request.requestHeaders
-        for name, value in message.headers:
-            headers.addRawHeader(name, value)
+        if type(headers) is GatewayHeaders:
+            headers.addLines(message.headers)
+        else:
+            for name, value in message.headers:
+                headers.addRawHeader(name, value)
         if message.cookies:
             request.parseCookies()
         persistent = self.checkPersistence(request, message.version)
@@ -1117,20 +1120,6 @@ class GatewayChannel(http.HTTPChannel):
         lines.append(b"\r\n")
         assert self.transport is not None
         self.transport.write(b"".join(lines))
-        if self._flushTo is not None:
-            self.site.flusher.wrote(self._flushTo)
-
-    def write(self, data: bytes) -> None:
-        assert self.transport is not None
-        self.transport.write(data)
-        if self._flushTo is not None:
-            self.site.flusher.wrote(self._flushTo)
-
-    def writeSequence(self, iovec: Any) -> None:
-        assert self.transport is not None
-        self.transport.writeSequence(iovec)
-        if self._flushTo is not None:
-            self.site.flusher.wrote(self._flushTo)
 
     def getHost(self) -> IAddress:
         """The local address, asked of the socket once per connection
