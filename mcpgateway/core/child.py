@@ -140,14 +140,13 @@ class ChildProtocol(ProcessProtocol):
         stdin = writerOf(self.transport) if self._flusher is not None else None
         if stdin is not None:
             assert self._flusher is not None
-            self._flusher.adopt(stdin)  # a line leaves at the end of the turn that wrote it
-            if getattr(stdin, "enableReadHack", False):
-                # Twisted watches a write-only pipe for readability to learn
-                # that the child closed it: two epoll_ctl per line written.
-                # A closed stdin shows as EPIPE on the next write instead,
-                # which closes the writer the same way (issue 19).
-                stdin.enableReadHack = False  # type: ignore[attr-defined]
-                stdin.stopReading()
+            # A line leaves at the end of the turn that wrote it. Twisted's
+            # "read hack" stays on (two epoll_ctl per line): it is how the
+            # writer learns that the child closed its stdin, and Twisted calls
+            # processEnded only once every pipe is closed, so without it a
+            # child that dies on its own would not be noticed until the next
+            # line written to it failed.
+            self._flusher.adopt(stdin)
 
     def outReceived(self, data: bytes) -> None:
         self.bytesIn += len(data)
