@@ -16,7 +16,9 @@ the end of the turn (a C{callLater(0)}: it runs before the reactor's next
 wait) the flusher calls its C{doWrite}, the method the reactor itself would
 call on writability (C{IWriteDescriptor}). What the kernel takes leaves at
 once, with no registration at all; what it does not take (a full buffer) is
-handed to the reactor, which sends it on writability as before. An error (a
+handed to the reactor, which sends it on writability as before, and while it
+does, later writes wait behind it there (no send is tried before the kernel
+has room). An error (a
 closed peer), returned or raised, closes the connection as the reactor
 would (C{connectionLost}). A descriptor that is closing (C{loseConnection},
 C{loseWriteConnection}) is handed to the reactor: its last write ends the
@@ -28,12 +30,18 @@ Writes made in one turn still leave in one system call per descriptor.
 Adopting sets the descriptor's C{startWriting} on the instance (as Twisted's
 own C{abortConnection} sets C{doRead} and C{doWrite}): Twisted makes the
 descriptors (C{tcp.Server} for an accepted connection, C{ProcessWriter} for
-a child's stdin), so a subclass is not ours to choose.
+a child's stdin), so a subclass is not ours to choose. The replacement holds
+the descriptor weakly, so a closed connection is freed at once, and one
+descriptor's failure in a flush does not keep the others from being sent.
+
+Measured and left (issue 19): sending a line to an idle child at once, not
+at the end of the turn, took 4 µs off C=1 latency but added 7 µs of CPU per
+call at C=16, where lines that would have gone together went one by one.
 """
 
 from __future__ import annotations
 
-import functools
+import weakref
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.error import ConnectionLost
@@ -59,12 +67,26 @@ class TurnFlusher:
         """From now on, what is written to C{descriptor} leaves at the end of
         the turn it was written in, and the reactor watches it for
         writability only when the kernel does not take it all."""
-        descriptor.startWriting = functools.partial(self.wrote, descriptor)  # type: ignore[method-assign]
+        # Through a weak reference: the descriptor holding itself would make
+        # every closed connection wait for the cyclic collector.
+        ref = weakref.ref(descriptor)
+        wrote = self.wrote
+
+        def startWriting() -> None:
+            written = ref()
+            if written is not None:
+                wrote(written)
+
+        descriptor.startWriting = startWriting  # type: ignore[method-assign]
 
     def wrote(self, descriptor: FileDescriptor) -> None:
         """C{descriptor} was written to in this turn: send it at its end."""
         pending = self._pending
         if descriptor in pending:
+            return
+        if descriptor.offset < len(descriptor.dataBuffer):
+            # A send fell short before (only doWrite fills dataBuffer): the
+            # reactor watches it for writability, and sends this after.
             return
         pending[descriptor] = None
         if self._call is None:
@@ -72,33 +94,47 @@ class TurnFlusher:
 
     def flush(self) -> None:
         """Send what every noted descriptor holds, as far as the kernel takes
-        it; hand the rest to the reactor."""
+        it; hand the rest to the reactor. One descriptor failing (its
+        connectionLost raising) does not keep the others from being sent."""
         call, self._call = self._call, None
         if call is not None and call.active():
             call.cancel()
         pending, self._pending = self._pending, {}
         for descriptor in pending:
-            if not descriptor.connected or getattr(descriptor, "_aborting", False):
-                continue  # closed, or aborted: Twisted drops what it holds
-            if descriptor.disconnecting or descriptor._writeDisconnecting:
-                # Its last write ends the connection, which is the reactor's
-                # to do (doWrite's result tells it to).
-                FileDescriptor.startWriting(descriptor)
-                continue
             try:
-                why = descriptor.doWrite()
-            except Exception as e:
-                self.log.failure("sending what a turn wrote failed; closing the connection")
-                why = e
-            if why:
-                # As the reactor does with what its own doWrite returns or raises.
-                descriptor.stopReading()
-                descriptor.stopWriting()
-                descriptor.connectionLost(
-                    Failure(why if isinstance(why, BaseException) else ConnectionLost())
+                self._send(descriptor)
+            except Exception:
+                self.log.failure(
+                    "closing a connection whose send failed raised; going on with the others"
                 )
-            elif descriptor.offset < len(descriptor.dataBuffer) or descriptor._tempDataLen:
-                FileDescriptor.startWriting(descriptor)  # the kernel took part: writability
+
+    def _send(self, descriptor: FileDescriptor) -> None:
+        if not descriptor.connected or getattr(descriptor, "_aborting", False):
+            return  # closed, or aborted: Twisted drops what it holds
+        if descriptor.disconnecting or descriptor._writeDisconnecting:
+            # Its last write ends the connection, which is the reactor's to
+            # do (doWrite's result tells it to).
+            FileDescriptor.startWriting(descriptor)
+            return
+        try:
+            why = descriptor.doWrite()
+        except Exception as e:
+            self.log.failure("sending what a turn wrote failed; closing the connection")
+            why = e
+        if why:
+            # As the reactor does with what its own doWrite returns or raises.
+            descriptor.stopReading()
+            descriptor.stopWriting()
+            descriptor.connectionLost(
+                Failure(why if isinstance(why, BaseException) else ConnectionLost())
+            )
+        elif _holds(descriptor):
+            FileDescriptor.startWriting(descriptor)  # the kernel took part: writability
+
+
+def _holds(descriptor: FileDescriptor) -> bool:
+    """Whether C{descriptor} has bytes the kernel has not taken yet."""
+    return descriptor.offset < len(descriptor.dataBuffer) or bool(descriptor._tempDataLen)
 
 
 def writerOf(transport: object) -> FileDescriptor | None:

@@ -4,7 +4,9 @@ whatever the kernel does not take is left to the reactor as before."""
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from typing import Any, cast
 
 from twisted.internet.abstract import FileDescriptor
@@ -123,9 +125,10 @@ def test_a_stalled_reader_keeps_the_descriptor_watched_and_the_bytes_in_order() 
     fd.write(b"abcdef")
     reactor.advance(0)
     fd.take = 0
-    fd.write(b"ghi")
+    fd.write(b"ghi")  # the reactor is watching it: no send is tried before writability
+    assert reactor.getDelayedCalls() == []
     reactor.advance(0)
-    assert fd.sent == [b"abc", b""] and fd in reactor.getWriters()
+    assert fd.sent == [b"abc"] and fd in reactor.getWriters()
     fd.take = None
     fd.doWrite()
     assert b"".join(fd.sent) == b"abcdefghi"
@@ -200,6 +203,46 @@ def test_a_half_closing_connection_is_handed_to_the_reactor() -> None:
     fd.loseWriteConnection()
     reactor.advance(0)
     assert fd.sent == [] and fd in reactor.getWriters()
+
+
+def test_a_connection_whose_close_raises_does_not_keep_the_others_unsent() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    failing, other = Descriptor(reactor), Descriptor(reactor)
+    for fd in (failing, other):
+        flusher.adopt(fd)
+        fd.write(b"data")
+    failing.error = ConnectionLost()
+
+    def connectionLost(reason: Failure) -> None:
+        raise RuntimeError("a request's onLost raised")
+
+    failing.connectionLost = connectionLost  # type: ignore[method-assign]
+    events: list[dict[str, Any]] = []
+    observer = cast(ILogObserver, events.append)
+    globalLogPublisher.addObserver(observer)
+    try:
+        reactor.advance(0)
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    assert other.sent == [b"data"]
+    assert any(e.get("log_failure") is not None for e in events)
+
+
+def test_an_adopted_descriptor_is_freed_without_the_cyclic_collector() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    fd = Descriptor(reactor)
+    flusher.adopt(fd)
+    fd.write(b"data")
+    reactor.advance(0)
+    gone = weakref.ref(fd)
+    gc.disable()
+    try:
+        del fd
+        assert gone() is None
+    finally:
+        gc.enable()
 
 
 def test_closed_and_aborted_descriptors_are_not_sent() -> None:
