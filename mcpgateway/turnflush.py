@@ -92,6 +92,27 @@ class TurnFlusher:
         if self._call is None:
             self._call = self._clock.callLater(0, self.flush)
 
+    def sendNow(self, descriptor: FileDescriptor) -> None:
+        """Send what C{descriptor} was given in this turn now, not at the
+        turn's end (a response is complete: its client need not wait for the
+        rest of the turn); if the kernel does not take it all, or the send
+        fails, the end of the turn deals with it as with any other."""
+        if descriptor not in self._pending:
+            return  # nothing written in this turn, or sent already
+        if (
+            not descriptor.connected
+            or descriptor.disconnecting
+            or descriptor._writeDisconnecting
+            or getattr(descriptor, "_aborting", False)
+        ):
+            return
+        try:
+            why = descriptor.doWrite()
+        except Exception:
+            return  # the flush sends again, and closes it if that fails too
+        if not why and not _holds(descriptor):
+            del self._pending[descriptor]
+
     def flush(self) -> None:
         """Send what every noted descriptor holds, as far as the kernel takes
         it; hand the rest to the reactor. One descriptor failing (its

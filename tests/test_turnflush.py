@@ -23,7 +23,7 @@ from mcpgateway.core.spawn import Spawner
 from mcpgateway.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.app import GatewayChannel, makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.http import ACCEPT_BOTH, spec
+from tests.http import ACCEPT_BOTH, Harness, spec
 
 
 class Descriptor(FileDescriptor):
@@ -245,6 +245,56 @@ def test_an_adopted_descriptor_is_freed_without_the_cyclic_collector() -> None:
         gc.enable()
 
 
+def test_send_now_sends_what_the_turn_wrote_at_once() -> None:
+    reactor = MemoryReactorClock()
+    flusher, fd = adopted(reactor)
+    flusher.sendNow(fd)  # nothing written: nothing to do
+    fd.write(b"line\n")
+    flusher.sendNow(fd)
+    assert fd.sent == [b"line\n"] and fd not in reactor.getWriters()
+    reactor.advance(0)  # the end of the turn has nothing left to send
+    assert fd.sent == [b"line\n"]
+    fd.write(b"next\n")  # a later write in the same turn waits for its end
+    assert fd.sent == [b"line\n"]
+    reactor.advance(0)
+    assert fd.sent == [b"line\n", b"next\n"]
+
+
+def test_send_now_leaves_what_the_kernel_did_not_take_to_the_end_of_the_turn() -> None:
+    reactor = MemoryReactorClock()
+    flusher, fd = adopted(reactor)
+    fd.take = 2
+    fd.write(b"abcd")
+    flusher.sendNow(fd)
+    assert fd.sent == [b"ab"] and fd not in reactor.getWriters()
+    fd.take = 0
+    reactor.advance(0)
+    assert fd in reactor.getWriters()  # the rest waits for writability
+
+
+def test_send_now_leaves_a_failing_or_closing_descriptor_to_the_end_of_the_turn() -> None:
+    reactor = MemoryReactorClock()
+    flusher = TurnFlusher(reactor)
+    failing, raising, closing = Descriptor(reactor), Descriptor(reactor), Descriptor(reactor)
+    for fd in (failing, raising, closing):
+        flusher.adopt(fd)
+        fd.write(b"data")
+    failing.error = ConnectionLost()
+    raising.raises = RuntimeError("boom")
+    closing.loseConnection()
+    for fd in (failing, raising, closing):
+        flusher.sendNow(fd)
+    assert failing.lost == [] and raising.lost == [] and closing.sent == []
+    ignore = cast(ILogObserver, lambda e: None)
+    globalLogPublisher.addObserver(ignore)
+    try:
+        reactor.advance(0)
+    finally:
+        globalLogPublisher.removeObserver(ignore)
+    assert failing.lost[0].check(ConnectionLost) and raising.lost[0].check(RuntimeError)
+    assert closing in reactor.getWriters()
+
+
 def test_closed_and_aborted_descriptors_are_not_sent() -> None:
     reactor = MemoryReactorClock()
     flusher = TurnFlusher(reactor)
@@ -297,9 +347,9 @@ def test_a_quick_answer_leaves_in_the_turn_of_its_request_and_the_host_is_asked_
             + b"\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
             % (len(body), body)
         )
-        reactor.advance(0)
-        sent = b"".join(fd.sent)
+        sent = b"".join(fd.sent)  # a finished response goes before the turn ends
         assert sent.count(b"HTTP/1.1 ") == n, sent
+        reactor.advance(0)
         assert fd not in reactor.getWriters()
     assert fd.hosts == 1
     channel = getattr(protocol, "_channel", protocol)  # wrapped where h2 is installed
@@ -369,3 +419,64 @@ def test_without_a_flusher_a_child_write_waits_for_the_reactor() -> None:
     child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
     reactor.advance(0)
     assert stdin.sent == [] and stdin in reactor.getWriters()
+
+
+def _post(protocol: Any, sid: str, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    protocol.dataReceived(
+        b"POST /srv/mcp HTTP/1.1\r\nhost: 127.0.0.1:9100\r\naccept: "
+        + ACCEPT_BOTH.encode()
+        + b"\r\ncontent-type: application/json\r\nmcp-protocol-version: 2025-11-25"
+        + b"\r\nmcp-session-id: "
+        + sid.encode()
+        + b"\r\ncontent-length: %d\r\n\r\n%s" % (len(data), data)
+    )
+
+
+def test_under_load_answers_go_at_the_end_of_the_turn_and_a_lone_one_at_once() -> None:
+    """A finished response is sent at once only when no other is in
+    progress (C=1 latency); under load, at the end of the turn with the
+    others (C=16 CPU: the clients' next requests then come together)."""
+    h = Harness()
+    sid = h.initialize()
+    site = cast(Any, h.site)
+    connections = []
+    for _ in range(3):
+        fd = Descriptor(h.reactor)
+        protocol = site.buildProtocol(fd.getPeer())
+        protocol.makeConnection(fd)
+        connections.append((fd, protocol))
+    (a, pa), (b, pb), (_, pc) = connections
+    for n, protocol in ((10, pa), (11, pb), (12, pc)):
+        _post(protocol, sid, {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {}})
+    h.reactor.advance(0)
+    assert site.answering == 3
+    pc.connectionLost(Failure(ConnectionLost()))  # a client gone mid-call
+    assert site.answering == 2
+    proc = h.process()
+    ids = [m["id"] for m in proc.sentMessages() if m.get("method") == "tools/call"]
+    assert len(ids) == 3
+    proc.reply({"jsonrpc": "2.0", "id": ids[0], "result": {}})
+    assert site.answering == 1
+    assert a.sent == []  # B's call is in progress: A's answer waits for the turn's end
+    h.reactor.advance(0)
+    assert b"".join(a.sent).startswith(b"HTTP/1.1 200")
+    proc.reply({"jsonrpc": "2.0", "id": ids[1], "result": {}})
+    assert site.answering == 0
+    assert b"".join(b.sent).startswith(b"HTTP/1.1 200")  # the only one: sent at once
+
+
+def test_a_get_stream_is_not_counted_as_an_answer_in_progress() -> None:
+    h = Harness()
+    sid = h.initialize()
+    site = cast(Any, h.site)
+    fd = Descriptor(h.reactor)
+    protocol = site.buildProtocol(fd.getPeer())
+    protocol.makeConnection(fd)
+    protocol.dataReceived(
+        b"GET /srv/mcp HTTP/1.1\r\nhost: 127.0.0.1:9100\r\naccept: text/event-stream\r\n"
+        b"mcp-session-id: " + sid.encode() + b"\r\n\r\n"
+    )
+    h.reactor.advance(0)
+    assert b"".join(fd.sent).startswith(b"HTTP/1.1 200")
+    assert site.answering == 0

@@ -40,6 +40,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
@@ -854,7 +855,9 @@ class GatewayChannel(http.HTTPChannel):
     connection is not read until the response is done."""
 
     __slots__ = (
+        "_adopted",
         "_advancing",
+        "_answering",
         "_guard",
         "_host",
         "_opened",
@@ -883,6 +886,9 @@ class GatewayChannel(http.HTTPChannel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._host = None
+        self._adopted: FileDescriptor | None = None
+        self._answering = False
+        """The connection's descriptor, when the site's flusher adopted it."""
         self.headersSince = None
         self.idleTimeout = None
         self.lastActive = 0.0
@@ -927,6 +933,7 @@ class GatewayChannel(http.HTTPChannel):
             writer = writerOf(self.transport)
             if writer is not None:
                 flusher.adopt(writer)  # what a turn writes leaves at its end
+                self._adopted = writer
         self.idleTimeout = getattr(self.site, "idleTimeout", None)
         if guard is not None:
             self.lastActive = guard.clock.seconds()
@@ -992,6 +999,9 @@ class GatewayChannel(http.HTTPChannel):
                         self._savedTimeOut = self.setTimeout(None)
                     self._handlingRequest = True
                     self.busy = True
+                    if self._adopted is not None:
+                        self._answering = True
+                        self.site.answering += 1
                     request.requestReceived(message.method, message.uri, message.version)
                     continue
             unread = self._unread
@@ -1062,9 +1072,20 @@ class GatewayChannel(http.HTTPChannel):
         reader = self._reader
         if reader is not None and reader.idle:
             self._reader = None
+        self._answered()
 
     def requestDone(self, request: Any) -> None:
-        """As Twisted's, reading on from the L{RequestReader}."""
+        """As Twisted's, reading on from the L{RequestReader}. When no other
+        response is in progress, a finished one is sent at once: its client
+        need not wait for the rest of the turn. Under load, answers go at
+        the end of the turn, together, as the clients' next requests then
+        come together (sending each at once measured 10 µs more CPU per
+        call at C=16, and 18 µs less latency at C=1)."""
+        if self._answering:
+            self._answered()
+            if self.site.answering == 0:
+                assert self._adopted is not None
+                self.site.flusher.sendNow(self._adopted)
         self.busy = False
         guard = self._guard
         if guard is not None:
@@ -1139,7 +1160,15 @@ class GatewayChannel(http.HTTPChannel):
             return False
         return bool(super().checkPersistence(request, version))
 
+    def _answered(self) -> None:
+        """The request in progress is answered, or is a stream that stays
+        open: no longer counted in the site's L{GatewaySite.answering}."""
+        if self._answering:
+            self._answering = False
+            self.site.answering -= 1
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._answered()
         if self._guard is not None and not self._refused:
             self._guard.closed(self, self._peer)
         super().connectionLost(reason)
@@ -1250,6 +1279,10 @@ class GatewaySite(Site):
         self.flusher = flusher if flusher is not None else TurnFlusher(clock)
         """Sends what a reactor turn wrote to a connection at the end of
         that turn (L{mcpgateway.turnflush})."""
+        self.answering = 0
+        """Requests read whose responses are not finished, GET streams left
+        out: at 0, a finished response is sent at once, not at the end of
+        the turn (L{GatewayChannel.requestDone})."""
         self.limits = limits
         self.guard = ConnectionGuard(clock, limits, clientErrors)
 
