@@ -109,9 +109,13 @@ class TurnFlusher:
         try:
             why = descriptor.doWrite()
         except Exception:
+            self.log.failure("sending a finished answer failed; the end of the turn tries again")
             return  # the flush sends again, and closes it if that fails too
-        if not why and not _holds(descriptor):
-            del self._pending[descriptor]
+        if why:
+            return  # the flush gets the same error, and closes the connection
+        del self._pending[descriptor]
+        if _holds(descriptor):
+            FileDescriptor.startWriting(descriptor)  # the kernel took part: writability
 
     def flush(self) -> None:
         """Send what every noted descriptor holds, as far as the kernel takes

@@ -260,16 +260,19 @@ def test_send_now_sends_what_the_turn_wrote_at_once() -> None:
     assert fd.sent == [b"line\n", b"next\n"]
 
 
-def test_send_now_leaves_what_the_kernel_did_not_take_to_the_end_of_the_turn() -> None:
+def test_send_now_leaves_what_the_kernel_did_not_take_to_writability() -> None:
     reactor = MemoryReactorClock()
     flusher, fd = adopted(reactor)
     fd.take = 2
     fd.write(b"abcd")
     flusher.sendNow(fd)
-    assert fd.sent == [b"ab"] and fd not in reactor.getWriters()
-    fd.take = 0
+    assert fd.sent == [b"ab"] and fd in reactor.getWriters()  # the rest waits for writability
+    fd.take = None
+    fd.write(b"ef")  # behind the rest, not before writability
     reactor.advance(0)
-    assert fd in reactor.getWriters()  # the rest waits for writability
+    assert fd.sent == [b"ab"]
+    fd.doWrite()
+    assert fd.sent == [b"ab", b"cdef"]
 
 
 def test_send_now_leaves_a_failing_or_closing_descriptor_to_the_end_of_the_turn() -> None:
@@ -480,3 +483,46 @@ def test_a_get_stream_is_not_counted_as_an_answer_in_progress() -> None:
     h.reactor.advance(0)
     assert b"".join(fd.sent).startswith(b"HTTP/1.1 200")
     assert site.answering == 0
+
+
+def test_a_stream_whose_head_is_out_does_not_hold_back_a_lone_answer() -> None:
+    """A call that streams (its head went out with a progress event) is not
+    waiting for its answer any more: another call's answer is then alone."""
+    h = Harness()
+    sid = h.initialize()
+    site = cast(Any, h.site)
+    a, b = Descriptor(h.reactor), Descriptor(h.reactor)
+    protocols = []
+    for fd in (a, b):
+        protocol = site.buildProtocol(fd.getPeer())
+        protocol.makeConnection(fd)
+        protocols.append(protocol)
+    _post(
+        protocols[0],
+        sid,
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"_meta": {"progressToken": "p"}},
+        },
+    )
+    _post(protocols[1], sid, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {}})
+    h.reactor.advance(0)
+    assert site.answering == 2
+    proc = h.process()
+    slow, quick = [m for m in proc.sentMessages() if m.get("method") == "tools/call"]
+    token = slow["params"]["_meta"]["progressToken"]
+    proc.reply(
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": {"progressToken": token, "progress": 1},
+        }
+    )
+    assert site.answering == 1  # A streams now
+    h.reactor.advance(0)
+    assert b"notifications/progress" in b"".join(a.sent)
+    proc.reply({"jsonrpc": "2.0", "id": quick["id"], "result": {}})
+    assert site.answering == 0
+    assert b"".join(b.sent).startswith(b"HTTP/1.1 200")  # alone: sent at once
