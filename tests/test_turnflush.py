@@ -24,6 +24,7 @@ from mcpgateway.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.app import GatewayChannel, makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import ACCEPT_BOTH, Harness, spec
+from tests.web.test_channel_reading import post
 
 
 class Descriptor(FileDescriptor):
@@ -66,6 +67,18 @@ def adopted(reactor: MemoryReactorClock) -> tuple[TurnFlusher, Descriptor]:
     fd = Descriptor(reactor)
     flusher.adopt(fd)
     return flusher, fd
+
+
+def endTurn(reactor: MemoryReactorClock) -> list[dict[str, Any]]:
+    """Run the turn's delayed calls (the flush); the log events they emitted."""
+    events: list[dict[str, Any]] = []
+    observer = cast(ILogObserver, events.append)
+    globalLogPublisher.addObserver(observer)
+    try:
+        reactor.advance(0)
+    finally:
+        globalLogPublisher.removeObserver(observer)
+    return events
 
 
 def test_a_turns_writes_leave_at_its_end_in_one_send_without_watching_for_writability() -> None:
@@ -151,13 +164,7 @@ def test_a_send_that_raises_closes_the_connection_and_is_logged() -> None:
     _, fd = adopted(reactor)
     fd.raises = RuntimeError("a producer's resumeProducing failed")
     fd.write(b"data")
-    events: list[dict[str, Any]] = []
-    observer = cast(ILogObserver, events.append)
-    globalLogPublisher.addObserver(observer)
-    try:
-        reactor.advance(0)
-    finally:
-        globalLogPublisher.removeObserver(observer)
+    events = endTurn(reactor)
     [reason] = fd.lost
     assert reason.check(RuntimeError)
     assert fd not in reactor.getWriters()
@@ -218,13 +225,7 @@ def test_a_connection_whose_close_raises_does_not_keep_the_others_unsent() -> No
         raise RuntimeError("a request's onLost raised")
 
     failing.connectionLost = connectionLost  # type: ignore[method-assign]
-    events: list[dict[str, Any]] = []
-    observer = cast(ILogObserver, events.append)
-    globalLogPublisher.addObserver(observer)
-    try:
-        reactor.advance(0)
-    finally:
-        globalLogPublisher.removeObserver(observer)
+    events = endTurn(reactor)
     assert other.sent == [b"data"]
     assert any(e.get("log_failure") is not None for e in events)
 
@@ -288,12 +289,7 @@ def test_send_now_leaves_a_failing_or_closing_descriptor_to_the_end_of_the_turn(
     for fd in (failing, raising, closing):
         flusher.sendNow(fd)
     assert failing.lost == [] and raising.lost == [] and closing.sent == []
-    ignore = cast(ILogObserver, lambda e: None)
-    globalLogPublisher.addObserver(ignore)
-    try:
-        reactor.advance(0)
-    finally:
-        globalLogPublisher.removeObserver(ignore)
+    endTurn(reactor)
     assert failing.lost[0].check(ConnectionLost) and raising.lost[0].check(RuntimeError)
     assert closing in reactor.getWriters()
 
@@ -424,16 +420,8 @@ def test_without_a_flusher_a_child_write_waits_for_the_reactor() -> None:
     assert stdin.sent == [] and stdin in reactor.getWriters()
 
 
-def _post(protocol: Any, sid: str, body: dict[str, Any]) -> None:
-    data = json.dumps(body).encode()
-    protocol.dataReceived(
-        b"POST /srv/mcp HTTP/1.1\r\nhost: 127.0.0.1:9100\r\naccept: "
-        + ACCEPT_BOTH.encode()
-        + b"\r\ncontent-type: application/json\r\nmcp-protocol-version: 2025-11-25"
-        + b"\r\nmcp-session-id: "
-        + sid.encode()
-        + b"\r\ncontent-length: %d\r\n\r\n%s" % (len(data), data)
-    )
+def send(protocol: Any, sid: str, body: dict[str, Any]) -> None:
+    protocol.dataReceived(post(sid, body))
 
 
 def test_under_load_answers_go_at_the_end_of_the_turn_and_a_lone_one_at_once() -> None:
@@ -451,7 +439,7 @@ def test_under_load_answers_go_at_the_end_of_the_turn_and_a_lone_one_at_once() -
         connections.append((fd, protocol))
     (a, pa), (b, pb), (_, pc) = connections
     for n, protocol in ((10, pa), (11, pb), (12, pc)):
-        _post(protocol, sid, {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {}})
+        send(protocol, sid, {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {}})
     h.reactor.advance(0)
     assert site.answering == 3
     pc.connectionLost(Failure(ConnectionLost()))  # a client gone mid-call
@@ -497,7 +485,7 @@ def test_a_stream_whose_head_is_out_does_not_hold_back_a_lone_answer() -> None:
         protocol = site.buildProtocol(fd.getPeer())
         protocol.makeConnection(fd)
         protocols.append(protocol)
-    _post(
+    send(
         protocols[0],
         sid,
         {
@@ -507,7 +495,7 @@ def test_a_stream_whose_head_is_out_does_not_hold_back_a_lone_answer() -> None:
             "params": {"_meta": {"progressToken": "p"}},
         },
     )
-    _post(protocols[1], sid, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {}})
+    send(protocols[1], sid, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {}})
     h.reactor.advance(0)
     assert site.answering == 2
     proc = h.process()
