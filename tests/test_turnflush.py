@@ -69,6 +69,18 @@ def adopted(reactor: MemoryReactorClock) -> tuple[TurnFlusher, Descriptor]:
     return flusher, fd
 
 
+def written(
+    reactor: MemoryReactorClock, count: int, data: bytes
+) -> tuple[TurnFlusher, list[Descriptor]]:
+    """C{count} descriptors, adopted by one flusher, each written C{data}."""
+    flusher = TurnFlusher(reactor)
+    fds = [Descriptor(reactor) for _ in range(count)]
+    for fd in fds:
+        flusher.adopt(fd)
+        fd.write(data)
+    return flusher, fds
+
+
 def endTurn(reactor: MemoryReactorClock) -> list[dict[str, Any]]:
     """Run the turn's delayed calls (the flush); the log events they emitted."""
     events: list[dict[str, Any]] = []
@@ -214,11 +226,7 @@ def test_a_half_closing_connection_is_handed_to_the_reactor() -> None:
 
 def test_a_connection_whose_close_raises_does_not_keep_the_others_unsent() -> None:
     reactor = MemoryReactorClock()
-    flusher = TurnFlusher(reactor)
-    failing, other = Descriptor(reactor), Descriptor(reactor)
-    for fd in (failing, other):
-        flusher.adopt(fd)
-        fd.write(b"data")
+    _, (failing, other) = written(reactor, 2, b"data")
     failing.error = ConnectionLost()
 
     def connectionLost(reason: Failure) -> None:
@@ -278,11 +286,7 @@ def test_send_now_leaves_what_the_kernel_did_not_take_to_writability() -> None:
 
 def test_send_now_leaves_a_failing_or_closing_descriptor_to_the_end_of_the_turn() -> None:
     reactor = MemoryReactorClock()
-    flusher = TurnFlusher(reactor)
-    failing, raising, closing = Descriptor(reactor), Descriptor(reactor), Descriptor(reactor)
-    for fd in (failing, raising, closing):
-        flusher.adopt(fd)
-        fd.write(b"data")
+    flusher, (failing, raising, closing) = written(reactor, 3, b"data")
     failing.error = ConnectionLost()
     raising.raises = RuntimeError("boom")
     closing.loseConnection()
@@ -296,11 +300,7 @@ def test_send_now_leaves_a_failing_or_closing_descriptor_to_the_end_of_the_turn(
 
 def test_closed_and_aborted_descriptors_are_not_sent() -> None:
     reactor = MemoryReactorClock()
-    flusher = TurnFlusher(reactor)
-    closed, aborted = Descriptor(reactor), Descriptor(reactor)
-    for fd in (closed, aborted):
-        flusher.adopt(fd)
-        fd.write(b"never")
+    _, (closed, aborted) = written(reactor, 2, b"never")
     closed.connected = 0
     aborted._aborting = True  # type: ignore[attr-defined]
     reactor.advance(0)
