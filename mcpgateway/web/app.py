@@ -34,10 +34,12 @@ show what it forwarded and which sessions visit.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
+from io import BytesIO
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.abstract import FileDescriptor
@@ -76,6 +78,7 @@ from mcpgateway.web.mcp import (
     errorReply,
     jsonReply,
 )
+from mcpgateway.web.request import GatewayRequest, responseHead
 
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
@@ -765,80 +768,6 @@ class GatewayRoot(Resource):
         return self._management
 
 
-class GatewayRequest(Request):
-    """A request that stops storing its body past C{bodyLimit} bytes."""
-
-    __slots__ = (
-        "_bodyBytes",
-        "auditNote",
-        "bodyTooLarge",
-        "forwardedTo",
-        "fromPeer",
-        "onLost",
-        "principal",
-    )
-    bodyLimit = DEFAULT_MAX_BODY
-    defaultContentType = None
-    principal: Principal | None
-    """Who the request comes from (set by the gate of a team gateway)."""
-    fromPeer: bool
-    """Forwarded by another replica of the cluster (its principal from the
-    C{Mcp-Gateway-Peer} header): never forwarded again, not counted."""
-    forwardedTo: Address | None
-    """The replica this request was forwarded to (its owner writes the audit)."""
-    auditNote: AuditNote | None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Bodies are JSON-RPC, never HTML forms: skip Twisted's form parsing,
-        # which runs every POST's Content-Type through the email package.
-        kwargs.setdefault("parsePOSTFormSubmission", False)
-        self.principal = None
-        self.fromPeer = False
-        self.forwardedTo = None
-        self.auditNote = None
-        super().__init__(*args, **kwargs)
-        self.requestHeaders = GatewayHeaders()
-        self.responseHeaders = GatewayHeaders()
-        self.bodyTooLarge = False
-        self._bodyBytes = 0
-        self.onLost: Callable[[], object] | None = None
-        """Called if the client goes away before the response is finished."""
-
-    def write(self, data: bytes) -> None:
-        if not self.startedWriting:
-            # The head goes out: the response is no longer waiting for an
-            # answer (a stream may stay open for long).
-            headOut = getattr(self.channel, "headOut", None)
-            if headOut is not None:
-                headOut()
-        super().write(data)
-
-    def connectionLost(self, reason: Any) -> None:
-        onLost, self.onLost = self.onLost, None
-        super().connectionLost(reason)
-        if onLost is not None:
-            onLost()
-
-    def gotLength(self, length: int | None) -> None:
-        if length is not None and length > self.bodyLimit:
-            self.bodyTooLarge = True
-            length = 0
-        super().gotLength(length)
-
-    def handleContentChunk(self, data: bytes) -> None:
-        if self.bodyTooLarge:
-            return
-        self._bodyBytes += len(data)
-        if self._bodyBytes > self.bodyLimit:
-            self.bodyTooLarge = True
-            content: IO[bytes] | None = self.content
-            if content is not None:
-                content.seek(0)
-                content.truncate()
-            return
-        super().handleContentChunk(data)
-
-
 class GatewayChannel(http.HTTPChannel):
     """An HTTP/1.1 connection held to the site's L{Limits}: a request's
     headers must be complete within C{headerTimeout} seconds of its first
@@ -888,6 +817,9 @@ class GatewayChannel(http.HTTPChannel):
     busy: bool
     """A request's body is in and its response is not finished yet."""
     site: Any = None
+    leanWrites = True
+    """A L{GatewayRequest} may write its response's head and first piece
+    of body in one piece here (see L{mcpgateway.web.request})."""
     _guard: ConnectionGuard | None
     _peer: str | None
     _refused: bool
@@ -1138,17 +1070,14 @@ class GatewayChannel(http.HTTPChannel):
     def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
         """As Twisted writes them, in one piece: its C{writeSequence} of
         four pieces per header costs a type check and a list append each,
-        on every response (issue 19's profile)."""
+        on every response (issue 19's profile). A L{GatewayRequest} usually
+        sends its head with its first piece of body instead
+        (C{leanWrites})."""
         if not isinstance(headers, Headers):
             super().writeHeaders(version, code, reason, headers)
             return
-        lines = [version, b" ", code, b" ", reason, b"\r\n"]
-        for name, values in headers.getAllRawHeaders():
-            for value in values:
-                lines += (name, b": ", value, b"\r\n")
-        lines.append(b"\r\n")
         assert self.transport is not None
-        self.transport.write(b"".join(lines))
+        self.transport.write(responseHead(version, code, reason, headers))
 
     def getHost(self) -> IAddress:
         """The local address, asked of the socket once per connection
@@ -1301,6 +1230,15 @@ class GatewaySite(Site):
 
     def log(self, request: http.Request) -> None:
         pass
+
+    def getContentFile(self, length: int | None) -> IO[bytes]:
+        """Where a request's body goes, as Twisted decides (memory under
+        100,000 bytes of announced length, else a temporary file); defined
+        here, Twisted's request finds it without raising and catching an
+        C{AttributeError} on every request."""
+        if length is not None and length < 100_000:
+            return BytesIO()
+        return tempfile.TemporaryFile()
 
     def handOver(self, deadline: float) -> Deferred[None]:
         """A restart's successor accepts the new connections (see

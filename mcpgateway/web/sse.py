@@ -39,6 +39,12 @@ from mcpgateway.timers import Every
 from mcpgateway.web.replay import StreamLog
 
 KEEPALIVE_SECONDS = KEEPALIVE_INTERVAL
+
+# A stream's headers (lists: the headers copy them, as Twisted's do).
+_EVENT_STREAM = [b"text/event-stream"]
+_NO_CACHE = [b"no-cache"]
+_NO = [b"no"]
+
 HEADERS_AFTER = 1.0
 TICK = 1.0
 
@@ -145,9 +151,10 @@ class SSEStream:
 
     def _connect(self, request: Request) -> None:
         self._request = request
-        request.setHeader(b"content-type", b"text/event-stream")
-        request.setHeader(b"cache-control", b"no-cache")
-        request.setHeader(b"x-accel-buffering", b"no")
+        headers = request.responseHeaders
+        headers.setRawHeaders(b"content-type", _EVENT_STREAM)
+        headers.setRawHeaders(b"cache-control", _NO_CACHE)
+        headers.setRawHeaders(b"x-accel-buffering", _NO)
         if hasattr(request, "onLost"):  # the gateway's own request: no Deferred needed
             request.onLost = self._lost
         else:

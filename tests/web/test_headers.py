@@ -114,7 +114,7 @@ def test_names_invented_past_the_cache_are_still_canonical(monkeypatch: Any) -> 
 def test_the_gateways_requests_use_them() -> None:
     from twisted.web.test.requesthelper import DummyChannel
 
-    from mcpgateway.web.app import GatewayRequest
+    from mcpgateway.web.request import GatewayRequest
 
     request = GatewayRequest(DummyChannel())
     assert type(request.requestHeaders) is GatewayHeaders

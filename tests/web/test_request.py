@@ -1,0 +1,280 @@
+"""The gateway's request does what Twisted's does, byte for byte, with less work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.task import Clock
+from twisted.web.http import datetimeToString
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
+from twisted.web.test.requesthelper import DummyChannel
+
+from mcpgateway.web.request import GatewayRequest, responseHead
+
+
+class TwistedRequest(Request):
+    """Twisted's request as the gateway configures it (no default
+    C{Content-Type}: every gateway response sets its own)."""
+
+    defaultContentType = None
+
+
+class LeanChannel(DummyChannel):
+    """A channel that lets the request send its head with its body."""
+
+    leanWrites = True
+
+
+class Recorder(Resource):
+    """A leaf that answers with what the request looked like to it."""
+
+    isLeaf = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict[str, Any]] = []
+
+    def render(self, request: Any) -> int:
+        self.seen.append(
+            {
+                "method": request.method,
+                "uri": request.uri,
+                "path": request.path,
+                "args": request.args,
+                "prepath": request.prepath,
+                "postpath": request.postpath,
+                "clientproto": request.clientproto,
+                "body": request.content.read(),
+                "site": request.site,
+                "sitepath": request.sitepath,
+                "headers": sorted(
+                    (k, v) for k, v in request.responseHeaders.getAllRawHeaders() if k != b"Date"
+                ),
+            }
+        )
+        return NOT_DONE_YET
+
+
+def received(
+    request: Request, method: bytes, uri: bytes, body: bytes, version: bytes = b"HTTP/1.1"
+) -> None:
+    request.gotLength(len(body))
+    request.handleContentChunk(body)
+    request.requestReceived(method, uri, version)
+
+
+segment = st.text(alphabet=st.sampled_from("abz019-_.~%20%2F%41é?=&+"), min_size=0, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    method=st.sampled_from([b"GET", b"POST", b"DELETE", b"get"]),
+    path=st.lists(segment, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(parts)),
+    body=st.binary(max_size=40),
+    version=st.sampled_from([b"HTTP/1.0", b"HTTP/1.1"]),
+)
+def test_a_request_reads_as_twisteds_does(
+    method: bytes, path: str, body: bytes, version: bytes
+) -> None:
+    uri = path.encode("utf-8")
+    seen = []
+    for factory, channelClass in ((GatewayRequest, LeanChannel), (Request, DummyChannel)):
+        recorder = Recorder()
+        channel = channelClass()
+        channel.site = Site(recorder, reactor=Clock())
+        if factory is Request:
+            request = Request(channel, parsePOSTFormSubmission=False)
+        else:
+            request = GatewayRequest(channel)
+        received(request, method, uri, body, version)
+        assert len(recorder.seen) == 1
+        seen.append({**recorder.seen[0], "site": recorder.seen[0]["site"] is channel.site})
+    assert seen[0] == seen[1]
+
+
+def test_form_bodies_are_left_alone_and_parsed_only_when_asked() -> None:
+    form = b"a=1&b=2"
+    for parse, args in (
+        (False, {b"q": [b"x"]}),
+        (True, {b"q": [b"x"], b"a": [b"1"], b"b": [b"2"]}),
+    ):
+        recorder = Recorder()
+        channel = LeanChannel()
+        channel.site = Site(recorder, reactor=Clock())
+        request = GatewayRequest(channel, parsePOSTFormSubmission=parse)
+        request.requestHeaders.setRawHeaders(
+            b"content-type", [b"application/x-www-form-urlencoded"]
+        )
+        received(request, b"POST", b"/form?q=x", form)
+        assert recorder.seen[0]["args"] == args
+
+
+def test_the_date_header_comes_from_the_sites_clock_once_a_second() -> None:
+    clock = Clock()
+    clock.advance(1_700_000_000.25)
+    recorder = Recorder()
+    channel = LeanChannel()
+    channel.site = Site(recorder, reactor=clock)
+    dates = []
+    for step in (0.0, 0.5, 0.5):
+        clock.advance(step)
+        request = GatewayRequest(channel)
+        received(request, b"GET", b"/", b"")
+        dates.append(request.responseHeaders.getRawHeaders(b"date"))
+    first = datetimeToString(1_700_000_000)
+    second = datetimeToString(1_700_000_001)
+    assert dates == [[first], [first], [second]]
+
+
+def test_the_path_star_is_answered_as_twisted_answers_it() -> None:
+    outputs = []
+    for factory, channelClass in ((GatewayRequest, LeanChannel), (Request, DummyChannel)):
+        channel = channelClass()
+        channel.site = Site(Recorder(), reactor=Clock())
+        request = factory(channel)
+        received(request, b"OPTIONS", b"*", b"")
+        written = channel.transport.written.getvalue()
+        outputs.append(
+            b"\r\n".join(line for line in written.split(b"\r\n") if not line.startswith(b"Date:"))
+        )
+    assert outputs[0] == outputs[1]
+    assert outputs[0].startswith(b"HTTP/1.1 200 OK")
+
+
+class Raises(Resource):
+    isLeaf = True
+
+    def render(self, request: Any) -> bytes:
+        raise ValueError("boom")
+
+
+def test_a_resource_that_raises_is_a_500_as_in_twisted() -> None:
+    channel = LeanChannel()
+    channel.site = Site(Raises(), reactor=Clock())
+    channel.site.displayTracebacks = False
+    request = GatewayRequest(channel)
+    received(request, b"GET", b"/", b"")
+    written = channel.transport.written.getvalue()
+    assert written.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert written.endswith(b"<b>Processing Failed</b></body></html>")
+    assert request.finished
+
+
+HEADER_NAMES = st.sampled_from(
+    [b"content-type", b"content-length", b"x-one", b"X-Two", b"cache-control", b"mcp-session-id"]
+)
+HEADER_VALUES = st.binary(max_size=8).filter(lambda v: b"\r" not in v and b"\n" not in v)
+
+
+@st.composite
+def responses(draw: Any) -> dict[str, Any]:
+    return {
+        "method": draw(st.sampled_from([b"GET", b"POST", b"HEAD", b"DELETE"])),
+        "version": draw(st.sampled_from([b"HTTP/1.0", b"HTTP/1.1"])),
+        "code": draw(st.sampled_from([200, 202, 204, 304, 400, 404, 500])),
+        "headers": draw(st.lists(st.tuples(HEADER_NAMES, HEADER_VALUES), max_size=4)),
+        "etag": draw(st.one_of(st.none(), st.just(b'"v1"'))),
+        "lastModified": draw(st.one_of(st.none(), st.just(1_700_000_000))),
+        "cookie": draw(st.booleans()),
+        "writes": draw(st.lists(st.binary(max_size=12), max_size=4)),
+        "finish": draw(st.booleans()),
+        "lateWrite": draw(st.booleans()),
+    }
+
+
+def answer(request: Request, response: dict[str, Any]) -> tuple[bytes, Any]:
+    """What C{request} writes for C{response}, and the exception a write
+    after the end raised (its type), if one did."""
+    request.method = response["method"]
+    request.clientproto = response["version"]
+    request.setResponseCode(response["code"])
+    for name, value in response["headers"]:
+        request.setHeader(name, value)
+    if response["etag"] is not None:
+        request.setETag(response["etag"])
+    if response["lastModified"] is not None:
+        request.lastModified = response["lastModified"]
+    if response["cookie"]:
+        request.addCookie(b"k", b"v")
+    for data in response["writes"]:
+        request.write(data)
+    raised = None
+    if response["finish"]:
+        request.finish()
+        if response["lateWrite"]:
+            try:
+                request.write(b"late")
+            except Exception as e:
+                raised = type(e)
+    return request.transport.written.getvalue(), raised  # type: ignore[attr-defined]
+
+
+@settings(max_examples=150, deadline=None)
+@given(response=responses())
+def test_a_response_is_written_as_twisted_writes_it(response: dict[str, Any]) -> None:
+    ours = GatewayRequest(LeanChannel())
+    theirs = TwistedRequest(DummyChannel(), parsePOSTFormSubmission=False)
+    assert answer(ours, response) == answer(theirs, response)
+    assert (ours.sentLength, ours.chunked, ours.startedWriting, ours.finished) == (
+        theirs.sentLength,
+        theirs.chunked,
+        theirs.startedWriting,
+        theirs.finished,
+    )
+
+
+def test_the_head_and_the_first_piece_of_body_go_in_one_write() -> None:
+    channel = LeanChannel()
+    writes: list[bytes] = []
+    channel.write = writes.append  # type: ignore[method-assign]
+    request = GatewayRequest(channel)
+    request.clientproto = b"HTTP/1.1"
+    request.setHeader(b"content-type", b"text/event-stream")
+    request.write(b"data: 1\n\n")
+    request.write(b"data: 2\n\n")
+    assert writes == [
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n9\r\ndata: 1\n\n\r\n",
+        b"9\r\ndata: 2\n\n\r\n",
+    ]
+
+
+def test_a_channel_without_lean_writes_gets_twisteds_two_writes() -> None:
+    channel = DummyChannel()
+    request = GatewayRequest(channel)
+    request.clientproto = b"HTTP/1.1"
+    request.setHeader(b"content-length", b"2")
+    calls: list[str] = []
+    original = channel.writeHeaders
+
+    def writeHeaders(*args: Any) -> None:
+        calls.append("head")
+        original(*args)
+
+    channel.writeHeaders = writeHeaders  # type: ignore[method-assign]
+    request.write(b"ok")
+    assert calls == ["head"]
+    assert channel.transport.written.getvalue().endswith(b"\r\n\r\nok")
+
+
+def test_the_head_is_what_twisteds_channel_writes() -> None:
+    request = GatewayRequest(LeanChannel())
+    request.setHeader(b"x-a", b"1")
+    request.responseHeaders.addRawHeader(b"x-a", b"2")
+    request.setHeader(b"content-length", b"0")
+    channel = DummyChannel()
+    channel.writeHeaders(b"HTTP/1.1", b"200", b"OK", request.responseHeaders)
+    assert responseHead(b"HTTP/1.1", b"200", b"OK", request.responseHeaders) == (
+        channel.transport.written.getvalue()
+    )
+
+
+def test_a_request_has_every_attribute_twisteds_has() -> None:
+    ours = GatewayRequest(DummyChannel())
+    theirs = Request(DummyChannel())
+    assert set(vars(theirs)) <= set(vars(ours)) | set(GatewayRequest.__slots__)
+    assert ours.queued is False
+    assert GatewayRequest(DummyChannel(), queued=False).queued is False
