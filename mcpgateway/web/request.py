@@ -110,14 +110,20 @@ class GatewayRequest(Request):
     def __init__(
         self,
         channel: Any,
-        *args: Any,
-        parsePOSTFormSubmission: bool | None = None,
-        **kw: Any,
+        *args: object,
+        parsePOSTFormSubmission: bool | None = False,
+        **kw: object,
     ) -> None:
         # What Twisted's two __init__ set (http.Request's, server.Request's,
         # and Componentized's), but with the gateway's header class at once.
         # Bodies are JSON-RPC, never HTML forms: no form parsing, which runs
-        # every POST's Content-Type through the email package.
+        # every POST's Content-Type through the email package (None: the
+        # site's setting, as in Twisted).
+        queued = args[0] if args else kw.pop("queued", False)  # Twisted's signature
+        if len(args) > 1 or kw:
+            raise TypeError(f"unexpected arguments: {args[1:]!r} {sorted(kw)!r}")
+        if parsePOSTFormSubmission is None:
+            parsePOSTFormSubmission = channel.site._parsePOSTFormSubmission
         self.notifications = []
         self.channel = channel
         self.client = channel.getPeer()
@@ -127,8 +133,7 @@ class GatewayRequest(Request):
         self.responseHeaders = GatewayHeaders()
         self.cookies = []
         self.transport = channel.transport
-        # Twisted's deprecated C{queued} (an HTTP/2 stream passes False).
-        self.queued = bool(args[0] if args else kw.get("queued", False))
+        self.queued = queued  # Twisted's deprecated flag (an HTTP/2 stream passes False)
         self._parsePOSTFormSubmission = bool(parsePOSTFormSubmission)
         self._adapterCache = {}
         self.principal = None
@@ -164,10 +169,11 @@ class GatewayRequest(Request):
         headers = self.responseHeaders
         headers.setRawHeaders(b"server", _SERVER)
         clock: IReactorTime | None = getattr(site, "reactor", None)
-        if clock is None:
+        seconds = getattr(clock, "seconds", None)  # a test's MemoryReactor has none
+        if seconds is None:
             headers.setRawHeaders(b"date", [datetimeToString()])
         else:
-            headers.setRawHeaders(b"date", [_HTTP_DATE.at(clock.seconds())])
+            headers.setRawHeaders(b"date", [_HTTP_DATE.at(seconds())])
         self.prepath = []
         path = self.path
         if b"%" in path:
@@ -233,6 +239,7 @@ class GatewayRequest(Request):
             and not self._disconnected
             and not self._inFakeHead
             and self._encoder is None
+            and self.defaultContentType is None
             and self.method != b"HEAD"
             and self.code not in NO_BODY_CODES
             and self.lastModified is None

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
+from twisted.python.failure import Failure
 from twisted.web.http import datetimeToString
-from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Request, Site
+from twisted.web.resource import EncodingResourceWrapper, Resource
+from twisted.web.server import NOT_DONE_YET, GzipEncoderFactory, Request, Site
 from twisted.web.test.requesthelper import DummyChannel
 
 from mcpgateway.web.request import GatewayRequest, responseHead
@@ -182,6 +185,8 @@ def responses(draw: Any) -> dict[str, Any]:
         "writes": draw(st.lists(st.binary(max_size=12), max_size=4)),
         "finish": draw(st.booleans()),
         "lateWrite": draw(st.booleans()),
+        "lostAt": draw(st.one_of(st.none(), st.integers(0, 4))),
+        "defaultType": draw(st.one_of(st.none(), st.just(b"text/html"))),
     }
 
 
@@ -199,17 +204,24 @@ def answer(request: Request, response: dict[str, Any]) -> tuple[bytes, Any]:
         request.lastModified = response["lastModified"]
     if response["cookie"]:
         request.addCookie(b"k", b"v")
-    for data in response["writes"]:
+    request.defaultContentType = response["defaultType"]
+    for n, data in enumerate(response["writes"]):
+        if n == response["lostAt"]:
+            request.connectionLost(Failure(ConnectionDone()))
         request.write(data)
-    raised = None
+    raised: type[Exception] | None = None
     if response["finish"]:
-        request.finish()
+        try:
+            request.finish()
+        except RuntimeError as e:  # after a lost connection, as Twisted says
+            raised = type(e)
         if response["lateWrite"]:
             try:
                 request.write(b"late")
             except Exception as e:
                 raised = type(e)
-    return request.transport.written.getvalue(), raised  # type: ignore[attr-defined]
+    transport: Any = request.transport
+    return transport.written.getvalue(), raised
 
 
 @settings(max_examples=150, deadline=None)
@@ -278,3 +290,74 @@ def test_a_request_has_every_attribute_twisteds_has() -> None:
     assert set(vars(theirs)) <= set(vars(ours)) | set(GatewayRequest.__slots__)
     assert ours.queued is False
     assert GatewayRequest(DummyChannel(), queued=False).queued is False
+
+
+class Scripted(Resource):
+    """A leaf whose render runs a script on the request."""
+
+    isLeaf = True
+
+    def __init__(self, script: Any) -> None:
+        super().__init__()
+        self.script = script
+
+    def render(self, request: Any) -> Any:
+        return self.script(request)
+
+
+def gzipped(request: Any) -> int:
+    request.write(b"abc" * 30)
+    request.write(b"def" * 30)
+    request.finish()
+    return NOT_DONE_YET
+
+
+def failsAfterItsHead(request: Any) -> bytes:
+    request.write(b"part")
+    raise ValueError("boom")
+
+
+@pytest.mark.parametrize("script", [gzipped, failsAfterItsHead])
+def test_encoders_and_failures_are_written_as_twisted_writes_them(script: Any) -> None:
+    outputs = []
+    for factory, channelClass in ((GatewayRequest, LeanChannel), (TwistedRequest, DummyChannel)):
+        channel = channelClass()
+        resource = EncodingResourceWrapper(Scripted(script), [GzipEncoderFactory()])
+        channel.site = Site(resource, reactor=Clock())
+        channel.site.displayTracebacks = False
+        request = factory(channel, parsePOSTFormSubmission=False)
+        request.requestHeaders.addRawHeader(b"accept-encoding", b"gzip")
+        received(request, b"GET", b"/x", b"")
+        lines = channel.transport.written.getvalue().split(b"\r\n")
+        outputs.append(
+            (
+                b"\r\n".join(line for line in lines if not line.startswith(b"Date:")),
+                request.finished,
+                request.sentLength,
+            )
+        )
+    assert outputs[0] == outputs[1]
+    assert b"Content-Encoding: gzip" in outputs[0][0]
+
+
+def test_the_first_write_tells_the_channel_the_head_is_out() -> None:
+    class Counting(LeanChannel):
+        heads = 0
+
+        def headOut(self) -> None:
+            self.heads += 1
+
+    channel = Counting()
+    request = GatewayRequest(channel)
+    request.clientproto = b"HTTP/1.1"
+    request.write(b"a")
+    request.write(b"b")
+    assert channel.heads == 1
+
+
+def test_unknown_arguments_are_refused_as_twisted_refuses_them() -> None:
+    with pytest.raises(TypeError):
+        GatewayRequest(DummyChannel(), False, True)
+    with pytest.raises(TypeError):
+        GatewayRequest(DummyChannel(), nonsense=1)
+    assert GatewayRequest(DummyChannel(), True).queued is True
