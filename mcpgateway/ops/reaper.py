@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.application.service import Service
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway import logs
@@ -77,6 +77,12 @@ class Reaper:
         self._deadChildren(counts)
         self._deadClients(counts)
         self._idle(counts)
+        return counts
+
+    def sweepDeadClients(self) -> SweepCounts:
+        """Run phase 2 alone: end the sessions whose client process is gone."""
+        counts = SweepCounts()
+        self._deadClients(counts)
         return counts
 
     def _end(self, session: Session, reason: str) -> None:
@@ -191,16 +197,39 @@ def _streamOpen(session: Session) -> bool:
 
 
 class ReaperService(PeriodicService):
-    """Runs L{Reaper.sweep} every C{interval} seconds on the injected clock."""
+    """Runs L{Reaper.sweep} every C{interval} seconds on the injected clock,
+    and the dead-client phase once as soon as the reactor runs: the sessions
+    a previous process saved come back at start, and those whose clients
+    exited meanwhile are ended then, not one interval later (until then
+    C{mcpgateway status} counted them, and their pools told them of changed
+    tools)."""
 
     failure = "reaper sweep failed"
 
     def __init__(self, reaper: Reaper, clock: IReactorTime, interval: float) -> None:
         super().__init__(clock, interval)
         self.reaper = reaper
+        self._first: IDelayedCall | None = None
 
     def run(self) -> None:
         self.reaper.sweep()
+
+    def startService(self) -> None:
+        super().startService()
+        self._first = self._clock.callLater(0, self._deadClientsNow)
+
+    def stopService(self) -> None:
+        first, self._first = self._first, None
+        if first is not None and first.active():
+            first.cancel()
+        super().stopService()
+
+    def _deadClientsNow(self) -> None:
+        self._first = None
+        try:
+            self.reaper.sweepDeadClients()
+        except Exception:
+            self.log.failure(self.failure)
 
 
 class OrphanCleanup(Service):

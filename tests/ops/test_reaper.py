@@ -620,3 +620,30 @@ def test_a_pool_whose_expiry_fails_is_logged_and_the_others_are_still_swept() ->
         assert reaper.sweep() == SweepCounts(idleChildren=1)
     [failure] = [e for e in events if e.get("log_failure") is not None]
     assert failure["server"] == "srv"
+
+
+def test_the_service_ends_dead_clients_sessions_as_soon_as_it_runs() -> None:
+    """Sessions restored at start whose clients exited meanwhile end at once,
+    not one interval later; nothing else of the sweep runs early."""
+    h = Harness({"srv": spec("srv")})
+    dead = openSession(h, "srv", pid=4001)
+    live = openSession(h, "srv", pid=4002)
+    anonymous = openSession(h, "srv")
+    reaper = Reaper(h.gateway, h.reactor, 0.0, alive=lambda pid: pid != 4001)
+    service = ReaperService(reaper, h.reactor, 60)
+    service.startService()
+    assert sessionIds(h) == {dead, live, anonymous}  # nothing runs inside startService
+    h.reactor.advance(0)
+    assert sessionIds(h) == {live, anonymous}  # the idle phase (timeout 0) did not run
+    service.stopService()
+
+
+def test_stopping_the_service_at_once_cancels_its_first_pass() -> None:
+    h = Harness({"srv": spec("srv")})
+    dead = openSession(h, "srv", pid=4001)
+    reaper = Reaper(h.gateway, h.reactor, ALWAYS, alive=lambda pid: False)
+    service = ReaperService(reaper, h.reactor, 60)
+    service.startService()
+    service.stopService()
+    h.reactor.advance(120)
+    assert sessionIds(h) == {dead}
