@@ -293,6 +293,7 @@ def test_service_tree_on_a_memory_reactor(
     assert type(top).__name__ == "StateFileService"  # the root: lock and state.json last
     assert names == [
         "GatewayService",
+        "StopSignals",
         "ConfigService",
         "ReaperService",
         "MonitorService",

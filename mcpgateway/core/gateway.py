@@ -197,6 +197,8 @@ class Gateway:
         self._resolver = resolver
         self.drainTimeout = drainTimeout
         """Seconds requests in flight may take to finish when the gateway stops."""
+        self._draining: Deferred[Any] | None = None
+        """While a stop waits for the requests in flight: that wait."""
         self._persistence = persistence
         self._saving = timers.Every(clock, SAVE_INTERVAL, self.saveSessions)
         self._predecessor = predecessor
@@ -870,10 +872,34 @@ class Gateway:
             count=inFlight,
             seconds=self.drainTimeout,
         )
-        drained: Deferred[Any] = DeferredList([pool.whenDrained() for pool in pools])
+        # Cancelled (the deadline, or cutDrainShort), every wait fails with
+        # CancelledError: consumed here, or each is an unhandled error.
+        drained: Deferred[Any] = DeferredList(
+            [pool.whenDrained() for pool in pools], consumeErrors=True
+        )
+        self._draining = drained
         drained.addTimeout(self.drainTimeout, self.clock)
         drained.addErrback(lambda _: None)
-        return drained.addCallback(lambda _: self._stopNow())
+        return drained.addCallback(self._drained)
+
+    def _drained(self, _: object) -> Deferred[Any]:
+        self._draining = None
+        return self._stopNow()
+
+    def cutDrainShort(self) -> int | None:
+        """Stop waiting for the requests in flight of a stop under way (a
+        second SIGTERM or SIGINT): what is left is answered with an error and
+        every child is stopped now, as when L{drainTimeout} has passed.
+
+        @return: how many requests in flight were still waited for; C{None}
+            when no stop is waiting for any (none began, or the children are
+            being stopped already). The caller logs it."""
+        draining = self._draining
+        if draining is None or draining.called:
+            return None
+        inFlight = sum(pool.clientRequestsInFlight() for pool in self.pools.values())
+        draining.cancel()
+        return inFlight
 
     def _stopNow(self) -> Deferred[Any]:
         # The sessions end with this process, not for their clients: saved

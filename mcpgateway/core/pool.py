@@ -252,7 +252,8 @@ class ServerPool(Protocol):
         """Client requests waiting for the children."""
 
     def whenDrained(self) -> Deferred[Any]:
-        """Fires once no client request is waiting for a child."""
+        """Fires once no client request is waiting for a child. Cancelled,
+        it fires at once and leaves no unhandled error behind."""
 
     def failAll(self, code: int, text: str) -> None:
         """Answer every request waiting for a child with a JSON-RPC error now,
@@ -735,7 +736,9 @@ class BasePool:
         return sum(u.router.clientRequestsInFlight() for u in self.upstreams())
 
     def whenDrained(self) -> Deferred[Any]:
-        return DeferredList([u.router.whenDrained() for u in self.upstreams()])
+        # Cancelled (a stop gives up on the drain), each router's wait fails
+        # with CancelledError: consumed here, or it is an unhandled error.
+        return DeferredList([u.router.whenDrained() for u in self.upstreams()], consumeErrors=True)
 
     def failAll(self, code: int, text: str) -> None:
         for upstream in self.upstreams():

@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, succeed
@@ -229,12 +230,19 @@ class Router:
         return sum(1 for ex in self._pending.values() if ex.session is not None)
 
     def whenDrained(self) -> Deferred[None]:
-        """Fires once no client request is in flight on this child."""
+        """Fires once no client request is in flight on this child.
+
+        Cancelling it (a stop giving up on the drain) lets go of it at once:
+        it fails with C{CancelledError}, which its consumer must handle."""
         if not self.clientRequestsInFlight():
             return succeed(None)
-        waiter: Deferred[None] = Deferred()
+        waiter: Deferred[None] = Deferred(self._forgetDrainWaiter)
         self._drainWaiters.append(waiter)
         return waiter
+
+    def _forgetDrainWaiter(self, waiter: Deferred[None]) -> None:
+        with suppress(ValueError):
+            self._drainWaiters.remove(waiter)
 
     def _checkDrained(self) -> None:
         if self._drainWaiters and not self.clientRequestsInFlight():

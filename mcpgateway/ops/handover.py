@@ -53,7 +53,7 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.error import ProcessDone
+from twisted.internet.error import ProcessDone, ReactorNotRunning
 from twisted.internet.protocol import ProcessProtocol, Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -287,7 +287,11 @@ class Predecessor(Service):
         except Exception:
             self.log.failure("restart: handing over failed; stopping now")
             done = succeed(None)
-        done.addBoth(lambda _: self._reactor.stop())
+        done.addBoth(lambda _: self._stopReactor())
+
+    def _stopReactor(self) -> None:
+        with contextlib.suppress(ReactorNotRunning):  # a SIGTERM stopped it meanwhile
+            self._reactor.stop()
 
     def successorFailed(self, why: str, output: bytes = b"") -> None:
         if self.state != "starting":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import json
 import os
 import signal
@@ -28,11 +29,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import ConnectionDone, ReactorNotRunning
 from twisted.internet.interfaces import IProcessProtocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import LogEvent, formatEvent
+from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
 
 from mcpgateway import tap
@@ -515,6 +516,26 @@ def test_a_hand_over_that_errs_still_stops_the_reactor(reactor: Reactor) -> None
     link.dataReceived(LISTENING)
     run.handOvers[0].errback(RuntimeError("a connection would not close"))
     assert reactor.hasStopped
+
+
+def test_a_reactor_stopped_meanwhile_by_a_signal_is_no_error(reactor: Reactor) -> None:
+    """A SIGTERM during the hand-over stopped the reactor already: the
+    hand-over's end stops nothing more, and logs no unhandled error."""
+    run = Run(reactor)
+    run.predecessor.restart()
+    link, _ = run.link()
+    link.dataReceived(LISTENING)
+
+    def stopped() -> None:
+        raise ReactorNotRunning("Can't stop reactor that isn't running.")
+
+    reactor.stop = stopped  # type: ignore[method-assign]
+    done = run.handOvers.pop()
+    with capturedLogs() as events:
+        done.callback(None)
+        del done
+        gc.collect()
+    assert [formatEvent(e) for e in events if e.get("log_level") == LogLevel.critical] == []
 
 
 def test_the_link_lost_before_listening_is_a_failed_restart_and_serving_goes_on(

@@ -1,0 +1,143 @@
+# -*- test-case-name: tests.ops.test_signals -*-
+"""SIGTERM and SIGINT (Ctrl-C): the first stops the gateway, one more cuts
+its drain short, and none ever ends in a traceback.
+
+Twisted's own handlers call C{reactor.stop()} on every signal: a second one
+while the gateway stops (it lets requests in flight finish, at most
+C{--drain-timeout} seconds, then stops its children) raised
+C{ReactorNotRunning}, logged as a critical traceback. L{StopSignals}
+replaces them, once the reactor runs (so after Twisted installed its own,
+and under C{twistd} after it daemonized):
+
+ - the first signal stops the reactor, as Twisted's handler does (the same
+   C{Received SIGTERM, shutting down.} line; C{twistd} and C{twist} still
+   exit by that signal);
+ - a signal while the gateway stops (whatever began the stop) logs one
+   line, C{already stopping}, and cuts the drain short: the requests still
+   in flight are answered with an error and the children are stopped now,
+   the normal way (stdin closed, then SIGTERM, then SIGKILL), so the rest of
+   the stop (sessions saved, client configs restored, the state files let
+   go of) still happens. Once the children are being stopped, more signals
+   only log that line.
+
+The handlers stay installed while the service tree stops: that is when they
+are needed. A handler only schedules its work on the reactor
+(C{callFromThread}); it does nothing inline. A signal the process inherited
+as ignored (C{SIG_IGN}: SIGINT of a shell's background job) stays ignored.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, Protocol, cast
+
+from twisted.application.service import Service
+from twisted.internet.error import ReactorNotRunning
+from twisted.internet.interfaces import _ISupportsExitSignalCapturing
+from twisted.logger import Logger
+
+from mcpgateway import logs
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""The signals that stop the gateway."""
+
+InstallSignal = Callable[[int, Any], Any]
+"""C{signal.signal}: installs a handler, returns the one it replaced."""
+
+
+class SignalReactor(Protocol):
+    """What L{StopSignals} needs of the reactor."""
+
+    def callWhenRunning(self, callable: Callable[..., Any], *args: Any, **kw: Any) -> Any: ...
+
+    def callFromThread(self, callable: Callable[..., Any], *args: Any, **kw: Any) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def signalName(signum: int) -> str:
+    """C{SIGTERM} for 15; C{signal 99} for a number with no name."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+class StopSignals(Service):
+    """Handles SIGTERM and SIGINT (see the module docstring)."""
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        reactor: SignalReactor,
+        cutDrainShort: Callable[[], int | None],
+        installSignal: InstallSignal = signal.signal,
+    ) -> None:
+        """
+        @param cutDrainShort: stops waiting for the requests in flight of a
+            stop under way (L{mcpgateway.core.gateway.Gateway.cutDrainShort});
+            returns how many there were, C{None} when the stop waits for none.
+        @param installSignal: C{signal.signal} (tests pass a fake).
+        """
+        self._reactor = reactor
+        self._cutDrainShort = cutDrainShort
+        self._installSignal = installSignal
+        self.installed: list[int] = []
+        """The signals handled here (once the reactor runs)."""
+        self.stopping = False
+        """Whether a signal stopped the reactor already."""
+
+    def startService(self) -> None:
+        super().startService()
+        # When the reactor runs: it installs its own handlers as it starts.
+        self._reactor.callWhenRunning(self._install)
+
+    def stopService(self) -> None:
+        # The handlers stay: a signal during the stop is what they are for.
+        super().stopService()
+
+    def _install(self) -> None:
+        if not self.running:
+            return
+        for signum in STOP_SIGNALS:
+            previous = self._installSignal(signum, self._signalled)
+            if previous is signal.SIG_IGN:
+                self._installSignal(signum, previous)
+            else:
+                self.installed.append(signum)
+
+    def _signalled(self, signum: int, frame: FrameType | None) -> None:
+        self._reactor.callFromThread(self.received, signum)
+
+    def received(self, signum: int) -> None:
+        """Signal C{signum} arrived (called in the reactor thread)."""
+        name = signalName(signum)
+        if not self.stopping and self.running:
+            self.stopping = True
+            self.log.info("Received {signal}, shutting down.", signal=name)
+            try:
+                self._reactor.stop()
+            except ReactorNotRunning:
+                pass  # stopped meanwhile by something else: a stop is under way
+            else:
+                if _ISupportsExitSignalCapturing.providedBy(self._reactor):
+                    # twistd and twist exit by it, as after Twisted's own handler.
+                    cast(Any, self._reactor)._exitSignal = signum
+                return
+        self.stopping = True
+        count = self._cutDrainShort()
+        if count is None:
+            self.log.info(
+                "Received {signal}: already stopping, waiting for the children to exit",
+                signal=name,
+            )
+        else:
+            self.log.info(
+                "Received {signal}: already stopping; no longer waiting for {count} request(s)"
+                " in flight: they get an error and the children are stopped now",
+                signal=name,
+                count=count,
+            )

@@ -1,0 +1,291 @@
+"""L{mcpgateway.ops.signals}: the first SIGTERM/SIGINT stops the reactor, one
+more while stopping cuts the drain short and logs one line, never a
+C{ReactorNotRunning} traceback; nothing is installed before the reactor
+runs, and a handler only schedules its work (issue 10)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.error import ReactorNotRunning
+from twisted.internet.interfaces import _ISupportsExitSignalCapturing
+from twisted.logger import LogEvent
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.gateway import GatewayService
+from mcpgateway.ops.signals import STOP_SIGNALS, StopSignals, signalName
+from tests.fakes import capturedGatewayLogs
+from tests.http import Harness, spec
+
+
+@implementer(_ISupportsExitSignalCapturing)
+class FakeReactor:
+    """Runs C{callWhenRunning} hooks on L{run}, queues C{callFromThread}
+    calls until L{drain}, and stops like Twisted's: once."""
+
+    def __init__(self) -> None:
+        self.running = False
+        self.hooks: list[Callable[[], Any]] = []
+        self.queued: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self.stops = 0
+        self.stopped = False
+        self._exitSignal: int | None = None
+        self.onStop: Callable[[], None] = lambda: None
+
+    def callWhenRunning(self, callable: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        if self.running:
+            callable(*args, **kw)
+        else:
+            self.hooks.append(lambda: callable(*args, **kw))
+
+    def callFromThread(self, callable: Callable[..., Any], *args: Any, **kw: Any) -> None:
+        self.queued.append((callable, args))
+
+    def stop(self) -> None:
+        if self.stopped:
+            raise ReactorNotRunning("Can't stop reactor that isn't running.")
+        self.stopped = True
+        self.stops += 1
+        self.onStop()
+
+    def run(self) -> None:
+        self.running = True
+        hooks, self.hooks = self.hooks, []
+        for hook in hooks:
+            hook()
+
+    def drain(self) -> None:
+        """Run what the signal handlers scheduled."""
+        queued, self.queued = self.queued, []
+        for callable, args in queued:
+            callable(*args)
+
+
+class FakeSignals:
+    """C{signal.signal}: records what is installed, starting from C{initial}."""
+
+    def __init__(self, initial: dict[int, Any] | None = None) -> None:
+        self.handlers: dict[int, Any] = {signum: "twisted's" for signum in STOP_SIGNALS} | dict(
+            initial or {}
+        )
+        self.calls: list[tuple[int, Any]] = []
+
+    def __call__(self, signum: int, handler: Any) -> Any:
+        self.calls.append((signum, handler))
+        previous = self.handlers.get(signum, signal.SIG_DFL)
+        self.handlers[signum] = handler
+        return previous
+
+    def send(self, signum: int) -> None:
+        """The signal arrives: its handler runs, inline, as Python runs them."""
+        self.handlers[signum](signum, None)
+
+
+def formats(events: list[LogEvent]) -> list[str]:
+    return [
+        e["log_format"]
+        for e in events
+        if e.get("log_namespace", "").startswith("mcpgateway.ops.signals")
+    ]
+
+
+class InstallTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.reactor = FakeReactor()
+        self.signals = FakeSignals()
+        self.service = StopSignals(self.reactor, lambda: None, installSignal=self.signals)
+
+    def test_nothing_is_installed_before_the_reactor_runs(self) -> None:
+        self.service.startService()
+        self.assertEqual(self.signals.calls, [])  # twistd may daemonize in between
+        self.reactor.run()
+        self.assertEqual(sorted(s for s, _ in self.signals.calls), sorted(STOP_SIGNALS))
+        self.assertEqual(sorted(self.service.installed), sorted(STOP_SIGNALS))
+        for signum in STOP_SIGNALS:
+            self.assertEqual(self.signals.handlers[signum], self.service._signalled)
+
+    def test_an_ignored_signal_stays_ignored(self) -> None:
+        self.signals = FakeSignals({signal.SIGINT: signal.SIG_IGN})
+        service = StopSignals(self.reactor, lambda: None, installSignal=self.signals)
+        service.startService()
+        self.reactor.run()
+        self.assertIs(self.signals.handlers[signal.SIGINT], signal.SIG_IGN)
+        self.assertEqual(service.installed, [signal.SIGTERM])
+
+    def test_a_service_stopped_before_the_reactor_ran_installs_nothing(self) -> None:
+        self.service.startService()
+        self.service.stopService()
+        self.reactor.run()
+        self.assertEqual(self.signals.calls, [])
+
+    def test_handlers_stay_installed_while_stopping(self) -> None:
+        self.service.startService()
+        self.reactor.run()
+        calls = list(self.signals.calls)
+        self.service.stopService()
+        self.assertEqual(self.signals.calls, calls)
+
+    def test_signal_names(self) -> None:
+        self.assertEqual(signalName(signal.SIGTERM), "SIGTERM")
+        self.assertEqual(signalName(signal.SIGINT), "SIGINT")
+        self.assertEqual(signalName(999), "signal 999")
+
+
+class ReceivedTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.reactor = FakeReactor()
+        self.signals = FakeSignals()
+        self.cuts: list[int | None] = [None]
+        self.asked = 0
+        self.service = StopSignals(self.reactor, self.cut, installSignal=self.signals)
+        self.service.startService()
+        self.reactor.run()
+
+    def cut(self) -> int | None:
+        self.asked += 1
+        return self.cuts.pop(0) if self.cuts else None
+
+    def test_a_handler_only_schedules(self) -> None:
+        self.signals.send(signal.SIGTERM)
+        self.assertEqual(self.reactor.stops, 0)
+        self.assertEqual(len(self.reactor.queued), 1)
+        self.reactor.drain()
+        self.assertEqual(self.reactor.stops, 1)
+
+    def test_first_signal_stops_the_reactor_and_sets_its_exit_signal(self) -> None:
+        with capturedGatewayLogs() as events:
+            self.signals.send(signal.SIGINT)
+            self.reactor.drain()
+        self.assertEqual(self.reactor.stops, 1)
+        self.assertEqual(self.reactor._exitSignal, signal.SIGINT)
+        self.assertEqual(self.asked, 0)
+        self.assertEqual(formats(events), ["Received {signal}, shutting down."])
+
+    def test_second_signal_cuts_the_drain_short_without_stopping_again(self) -> None:
+        self.cuts = [1]
+        self.signals.send(signal.SIGTERM)
+        self.reactor.drain()
+        with capturedGatewayLogs() as events:
+            self.signals.send(signal.SIGTERM)
+            self.reactor.drain()
+        self.assertEqual(self.reactor.stops, 1)
+        self.assertEqual(self.asked, 1)
+        [event] = [
+            e for e in events if e.get("log_namespace", "").startswith("mcpgateway.ops.signals")
+        ]
+        self.assertIn("already stopping", event["log_format"])
+        self.assertEqual((event["signal"], event["count"]), ("SIGTERM", 1))
+
+    def test_two_signals_before_the_reactor_turns(self) -> None:
+        """Both queued before either ran: still one stop, then a cut."""
+        self.signals.send(signal.SIGTERM)
+        self.signals.send(signal.SIGINT)
+        self.reactor.drain()
+        self.assertEqual(self.reactor.stops, 1)
+        self.assertEqual(self.asked, 1)
+
+    def test_more_signals_while_the_children_stop_log_one_line_each(self) -> None:
+        self.signals.send(signal.SIGTERM)
+        self.reactor.drain()
+        with capturedGatewayLogs() as events:
+            for _ in range(3):
+                self.signals.send(signal.SIGINT)
+                self.reactor.drain()
+        self.assertEqual(self.reactor.stops, 1)
+        self.assertEqual(
+            formats(events),
+            ["Received {signal}: already stopping, waiting for the children to exit"] * 3,
+        )
+
+    def test_a_stop_begun_otherwise_is_cut_short_by_the_first_signal(self) -> None:
+        """The service tree stops (the management API, a handover): a signal
+        then does not stop the reactor again."""
+        self.cuts = [2]
+        self.reactor.stop()
+        self.service.stopService()
+        self.signals.send(signal.SIGTERM)
+        self.reactor.drain()
+        self.assertEqual(self.reactor.stops, 1)
+        self.assertEqual(self.asked, 1)
+        self.assertIsNone(self.reactor._exitSignal)
+
+    def test_a_reactor_stopped_meanwhile_raises_nothing(self) -> None:
+        """Stopped by something else just before the shutdown began."""
+        self.reactor.stop()
+        with capturedGatewayLogs() as events:
+            self.signals.send(signal.SIGTERM)
+            self.reactor.drain()  # ReactorNotRunning would raise out of here
+        self.assertEqual(self.asked, 1)
+        self.assertEqual(
+            formats(events)[-1],
+            "Received {signal}: already stopping, waiting for the children to exit",
+        )
+
+
+class WithGatewayTests(SynchronousTestCase):
+    """Two SIGTERMs with a call in flight: the gateway stops at once, the
+    call gets an error, the child is stopped the normal way."""
+
+    def setUp(self) -> None:
+        self.h = Harness({"srv": spec("srv")})
+        self.h.gateway.drainTimeout = 5.0
+        self.sid = self.h.initialize()
+        self.gatewayService = GatewayService(self.h.gateway)
+        self.reactor = FakeReactor()
+        self.stopped: list[Any] = []
+        self.reactor.onStop = lambda: self.stopped.append(self.gatewayService.stopService())
+        self.signals = FakeSignals()
+        self.service = StopSignals(
+            self.reactor, self.h.gateway.cutDrainShort, installSignal=self.signals
+        )
+        self.service.startService()
+        self.reactor.run()
+
+    def call(self) -> Any:
+        return self.h.request(
+            "POST",
+            "/srv/mcp",
+            {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "slow"}},
+            session=self.sid,
+        )
+
+    def test_second_sigterm_cuts_the_drain_short(self) -> None:
+        response = self.call()
+        self.signals.send(signal.SIGTERM)
+        self.reactor.drain()
+        self.service.stopService()  # the service tree stops with the reactor
+        [stopped] = self.stopped
+        self.h.reactor.advance(1.0)
+        self.assertEqual(response.events(), [])  # draining
+        self.assertFalse(self.h.process().stdinClosed)
+        with capturedGatewayLogs() as events:
+            self.signals.send(signal.SIGTERM)
+            self.reactor.drain()
+        [event] = response.events()
+        self.assertEqual(event["error"]["code"], jsonrpc.SERVER_UNAVAILABLE)
+        self.assertTrue(self.h.process().stdinClosed)  # stopped now, not 4 s later
+        self.assertEqual(
+            [e["count"] for e in events if "already stopping" in e.get("log_format", "")], [1]
+        )
+        self.h.reactor.advance(2.0)  # SIGTERM, then SIGKILL 3 s later
+        self.h.reactor.advance(3.0)
+        self.assertEqual(self.h.process().signals, ["TERM", "KILL"])
+        self.successResultOf(stopped)
+        self.assertEqual(self.reactor.stops, 1)
+
+    def test_a_third_signal_changes_nothing(self) -> None:
+        self.call()
+        for _ in range(3):
+            self.signals.send(signal.SIGTERM)
+            self.reactor.drain()
+        self.service.stopService()
+        [stopped] = self.stopped
+        self.assertTrue(self.h.process().stdinClosed)
+        self.h.reactor.advance(2.0)
+        self.h.reactor.advance(3.0)
+        self.successResultOf(stopped)
+        self.assertIsNone(self.h.gateway.cutDrainShort())
