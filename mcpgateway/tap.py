@@ -736,6 +736,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     secret = cluster.secret if cluster is not None else _workspaceSecret(pre)
     top = _root(options, pre, reactor)
     if pre.logFile is not None:
+        pre.logFile.reactor = reactor  # its stop is this reactor's shutdown
         pre.logFile.setServiceParent(top)
     if options["otel"] or os.environ.get(OTEL_ENDPOINT_ENV):
         tracingService = _tracing(reactor, required=bool(options["otel"]))
@@ -1200,6 +1201,10 @@ def _gatewayAndConfig(
     # The predecessor lets its connections finish, then drains: then it exits.
     gateway[0].predecessorWait = options["restart-timeout"] + options["drain-timeout"] + 15.0
     GatewayService(gateway[0]).setServiceParent(top)
+    # SIGTERM/SIGINT: a second one while stopping cuts the drain short (no traceback).
+    from mcpgateway.ops.signals import StopSignals
+
+    StopSignals(reactor, gateway[0].cutDrainShort).setServiceParent(top)
     configService.setServiceParent(top)
     reaper = Reaper(gateway[0], reactor, options["idle-timeout"], options["child-idle-timeout"])
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)

@@ -12,7 +12,11 @@ Lines are buffered in memory and written once a second on the clock (and
 when the buffer grows past 64 KiB, and at stop), so the hot path never
 waits for the disk. The file is opened in L{AuditLog.startService}, after
 twistd daemonized (nothing is opened in the process that exits), created
-with mode 0600 and rotated by C{twisted.python.logfile.LogFile}. Refused
+with mode 0600, appended to and rotated by L{logs.AppendFile}: during a
+restart the old process and its successor both write it, and neither loses
+or cuts the other's lines. Stopped by the process's shutdown, the log stays
+open and writes each record that comes after at once (the requests the stop
+ends), so the trail has every request to the process's last. Refused
 requests (401, 403, 429) are rate-limited: past C{refusalsPerSecond} a
 second they are counted, and the next refusal line says how many were left
 out, so a flood of bad tokens cannot fill the disk.
@@ -30,7 +34,6 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
-from twisted.python.logfile import LogFile
 
 from mcpgateway import logs
 
@@ -161,7 +164,8 @@ class AuditLog(Service):
         self._refusalsPerSecond = refusalsPerSecond
         self._buffer: list[bytes] = []
         self._buffered = 0
-        self._file: LogFile | None = None
+        self._file: logs.AppendFile | None = None
+        self._shutdown = logs.ShutdownWatch()
         self._flusher: LoopingCall | None = None
         self._windowStart = -math.inf
         self._inWindow = 0
@@ -174,12 +178,8 @@ class AuditLog(Service):
     def startService(self) -> None:
         super().startService()
         try:
-            self._file = LogFile(
-                self.path.name,
-                str(self.path.parent),
-                rotateLength=self._rotateLength,
-                defaultMode=0o600,
-                maxRotatedFiles=self._maxFiles,
+            self._file = logs.AppendFile(
+                str(self.path), self._rotateLength, self._maxFiles, mode=0o600
             )
         except OSError as e:
             self.failed = True
@@ -189,6 +189,7 @@ class AuditLog(Service):
                 why=e.strerror or str(e),
             )
             return
+        self._shutdown.watch(self._clock)
         self._flusher = LoopingCall(self.flush)
         self._flusher.clock = self._clock
         self._flusher.start(1.0, now=False)
@@ -198,6 +199,14 @@ class AuditLog(Service):
         if self._flusher is not None and self._flusher.running:
             self._flusher.stop()
         self._flusher = None
+        self.flush()
+        if self._shutdown.begun:
+            return  # the rest of the stop ends requests: their records are written at once
+        self.close()
+
+    def close(self) -> None:
+        """Write what is buffered and close the file."""
+        self._shutdown.forget()
         self.flush()
         if self._file is not None:
             self._file.close()
@@ -231,8 +240,8 @@ class AuditLog(Service):
         self.records += 1
         self._buffer.append(data + b"\n")
         self._buffered += len(data) + 1
-        if self._buffered >= self.FLUSH_BYTES:
-            self.flush()
+        if self._buffered >= self.FLUSH_BYTES or not self.running:
+            self.flush()  # full, or stopped (no flusher): now
 
     def flush(self) -> None:
         """Write what is buffered (kept in memory until the file is open)."""
