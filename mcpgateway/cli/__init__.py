@@ -16,8 +16,9 @@ C{/health} answers.
 Every failure is one line on stderr (or C{{"ok": false, "error": ...}} with
 C{--json}), never a traceback; C{MCPGATEWAY_DEBUG=1} shows tracebacks of
 unexpected errors. A command line argparse rejects is one line and a pointer
-to C{--help} (exit 2). Colours only when stdout is a terminal and C{NO_COLOR}
-is unset.
+to C{--help} (exit 2). A reader of its output that went away (C{| head -3})
+ends the command quietly, with exit status 141 (L{output.endQuietly}).
+Colours only when stdout is a terminal and C{NO_COLOR} is unset.
 
 The gateway's files are read with the library's own readers, never with a
 copy; the file names come from L{mcpgateway.paths}.

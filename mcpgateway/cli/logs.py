@@ -66,7 +66,7 @@ def cmdLogs(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     last: dict[str, Any] = {}
     try:
         with ctx.http.open(url, headers, ctx.timeouts.logStream) as response:
-            for event in readEvents(iter(response.readline, b"")):
+            for event in readEvents(_watching(out, iter(response.readline, b""))):
                 ctx.printEvent(out, event)
                 last = event
     except KeyboardInterrupt:
@@ -80,6 +80,15 @@ def cmdLogs(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     if last.get("kind") == "removed":
         return 0
     raise CliError(f"the gateway ended the log stream of {args.name}")
+
+
+def _watching(out: Output, lines: Iterator[bytes]) -> Iterator[bytes]:
+    """C{lines}, checking before each one (an event's, or the keep-alive the
+    gateway sends every 15 s) that stdout still has a reader: C{logs | head
+    -3} ends at most a keep-alive after C{head}, not at the next event."""
+    for line in lines:
+        out.checkReader()
+        yield line
 
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:

@@ -1,7 +1,9 @@
 # -*- test-case-name: tests.cli.test_main -*-
 """The C{mcpgateway} command line: the parser (each command adds its own),
 and L{main}, which runs the chosen command with a L{CliContext} and turns
-every failure into one line and an exit code.
+every failure into one line and an exit code, and a closed output (C{mcpgateway
+status | head -3}) into a quiet end (exit status 141, as for C{git} or C{ls}
+killed by SIGPIPE).
 
 Note: C{mcpgateway.cli.main} names the function L{main} once the package is
 imported (C{mcpgateway/cli/__init__.py} re-exports it for the console
@@ -33,7 +35,15 @@ from mcpgateway.cli import (
     token,
 )
 from mcpgateway.cli.context import CliContext, defaultContext
-from mcpgateway.cli.output import CliError, Output, Parser, UsageError
+from mcpgateway.cli.output import (
+    CliError,
+    Output,
+    OutputClosed,
+    Parser,
+    UsageError,
+    endQuietly,
+    flush,
+)
 
 
 def _globalOptions(suppress: bool) -> Parser:
@@ -85,7 +95,31 @@ def makeParser() -> Parser:
 
 def main(argv: Sequence[str] | None = None, context: CliContext | None = None) -> int:
     """Run the command line C{argv} (default C{sys.argv[1:]}) with the seams
-    of C{context} (default: the real ones); the exit code."""
+    of C{context} (default: the real ones); the exit code.
+
+    Its output is flushed here, not at the interpreter's exit, so that a
+    reader that went away (C{| head -3}) is seen wherever it is: while the
+    command writes or at this last flush, its end is quiet
+    (L{mcpgateway.cli.output.endQuietly}: no traceback, no message, 141)."""
+    try:
+        try:
+            code = _run(argv, context)
+        except SystemExit:  # --help, --version: what argparse printed
+            _flushAll()
+            raise
+        _flushAll()
+        return code
+    except OutputClosed as closed:
+        return endQuietly(closed, (sys.stdout, sys.stderr))
+
+
+def _flushAll() -> None:
+    flush(sys.stdout)
+    flush(sys.stderr)
+
+
+def _run(argv: Sequence[str] | None, context: CliContext | None) -> int:
+    """L{main}, up to its output's last flush."""
     words = list(sys.argv[1:] if argv is None else argv)
     try:
         args = makeParser().parse_args(words)

@@ -4,20 +4,28 @@ document, and every failure as one line.
 
 L{CliError} is a failure the user can act on; L{UsageError} is a command line
 argparse rejected, raised by L{Parser} instead of printing argparse's usage
-block. The formatters (sizes, durations, plurals, the mode marks) are shared
+block; L{OutputClosed} is a reader of stdout (or stderr) that went away
+(C{mcpgateway status | head -3}): the command ends there, quietly, as C{git}
+and C{ls} do (L{endQuietly}). Every line goes out in the order it was
+written, stdout's and stderr's alike, also through a pipe that gets both
+(C{2>&1}). The formatters (sizes, durations, plurals, the mode marks) are shared
 by C{status}, C{doctor}, C{start} and C{logs}.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
+import select
+import signal
 import sys
 import time
-from typing import Any, NoReturn, TextIO
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 STATEFUL_MARK = "◆"
 STATELESS_MARK = "○"
@@ -25,6 +33,10 @@ LEGEND = (
     f"{STATEFUL_MARK} = stateful (per-session children) | {STATELESS_MARK} = stateless"
     " (shared child)"
 )
+CLOSED_OUTPUT_EXIT = 128 + int(signal.SIGPIPE)
+"""The exit status of a command whose output was closed under it: 141, what
+a shell reports for C{git} or C{ls} killed by SIGPIPE (C{set -o pipefail}
+sees the same as with them)."""
 SYMBOLS = {"pass": "✓", "info": "○", "fail": "✗"}
 COLOURS = {"pass": "32", "info": "33", "fail": "31"}
 
@@ -59,9 +71,106 @@ class Parser(argparse.ArgumentParser):
         oneLine = message.replace("\r", "\\r").replace("\n", "\\n")
         raise UsageError(self.prog, oneLine)
 
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # argparse's --help and --version: as argparse does, but a closed pipe
+        # ends the command like any other output (argparse ignores it).
+        if message:
+            stream = file or sys.stderr
+            try:
+                stream.write(message)
+            except BrokenPipeError:
+                raise OutputClosed(stream) from None
+            except (AttributeError, OSError):
+                pass
+
 
 Subcommands = argparse._SubParsersAction
 """What C{add_subparsers} returns: each command module adds its parser to it."""
+
+
+class OutputClosed(BaseException):
+    """The reader of C{stream} went away (C{mcpgateway status | head -3}):
+    the command stops where it is, with nothing more to say (L{endQuietly}).
+
+    A C{BaseException}, as C{KeyboardInterrupt} is: the C{except OSError} and
+    C{except Exception} that turn a command's own failures into one line must
+    not turn this into one (there is nowhere to write it)."""
+
+    def __init__(self, stream: object) -> None:
+        super().__init__("output closed")
+        self.stream = stream
+
+
+def write(stream: IO[str], text: str) -> None:
+    """C{stream.write(text)}; a closed pipe is L{OutputClosed}."""
+    try:
+        stream.write(text)
+    except BrokenPipeError:
+        raise OutputClosed(stream) from None
+
+
+def flush(stream: IO[str]) -> None:
+    """C{stream.flush()}; a closed pipe is L{OutputClosed}, a stream that
+    cannot be flushed (closed, or no file at all) is left as it is."""
+    try:
+        stream.flush()
+    except BrokenPipeError:
+        raise OutputClosed(stream) from None
+    except (OSError, ValueError):
+        pass
+
+
+def endQuietly(closed: OutputClosed, streams: tuple[IO[str], ...]) -> int:
+    """End a command whose output was closed: no traceback, no message
+    (stderr may be the closed one, and a reader that left wants nothing
+    more), exit status L{CLOSED_OUTPUT_EXIT}.
+
+    Python's recipe (docs.python.org/3/library/signal.html#note-on-sigpipe):
+    the closed stream's file descriptor, and that of any of C{streams} that
+    cannot be flushed either, now points at C{/dev/null}, so that the flush
+    at the interpreter's exit does not print C{Exception ignored ...
+    BrokenPipeError} and exit 120. SIGPIPE stays ignored (Python's default)
+    rather than restored to its default action, which would also kill the
+    command, silently, on a socket to the gateway that broke."""
+    _toDevNull(closed.stream)
+    for stream in streams:
+        if stream is not closed.stream:
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                _toDevNull(stream)
+    return CLOSED_OUTPUT_EXIT
+
+
+def readerGone(stream: IO[str]) -> bool:
+    """Whether C{stream} is a pipe (or terminal) nobody reads any more:
+    C{poll} says POLLERR (a pipe's reader closed it) or POLLHUP (a terminal
+    hung up). A stream with no file descriptor has a reader."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    try:
+        ready = poller.poll(0)
+    except OSError:
+        return False
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in ready)
+
+
+def _toDevNull(stream: object) -> None:
+    """Point C{stream}'s file descriptor at C{/dev/null}; nothing to do for
+    a stream with none (a test's C{StringIO})."""
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 class Output:
@@ -76,11 +185,27 @@ class Output:
         self.colour = useColour(self.stdout)
 
     def line(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
+        write(self.stdout, text + "\n")
 
     def note(self, text: str) -> None:
-        """A message for people: stderr, so stdout stays clean for scripts."""
-        self.stderr.write(text + "\n")
+        """A message for people: stderr, so stdout stays clean for scripts.
+        stdout's lines so far go out first, and the note at once: through a
+        pipe that gets both (C{2>&1}), stdout block-buffered and stderr not,
+        the lines keep the order they were written in."""
+        self.flush()
+        write(self.stderr, text + "\n")
+        flush(self.stderr)
+
+    def flush(self) -> None:
+        """Send stdout's lines now (a closed pipe: L{OutputClosed})."""
+        flush(self.stdout)
+
+    def checkReader(self) -> None:
+        """L{OutputClosed} if stdout is a pipe whose reader went away, before
+        anything is written to it: a command that waits long between lines
+        (C{logs | head -3}) ends with its reader, not at its next line."""
+        if readerGone(self.stdout):
+            raise OutputClosed(self.stdout)
 
     def paint(self, text: str, status: str) -> str:
         """C{text} in the colour of C{status} (C{pass}, C{info}, C{fail})."""
@@ -151,8 +276,7 @@ def printEvent(out: Output, event: dict[str, Any]) -> None:
         out.line(json.dumps(event, separators=(",", ":")))
     else:
         out.line(formatEvent(event))
-    with contextlib.suppress(OSError, ValueError):
-        out.stdout.flush()
+    out.flush()  # `logs | head -3` ends at the first event after head has gone
 
 
 def portArgument(value: str) -> int:

@@ -17,8 +17,13 @@ from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.probe import resolveStateDir, runningGateway
 from mcpgateway.paths import API_PREFIX
 
-MODES = ("stateful", "stateless")
-"""The choices of C{servers add --mode}, in the order C{--help} shows them."""
+SHARES = ("global", "workspace", "credential", "session")
+"""The choices of C{servers add --share}: who shares a server's children (its
+scope, C{"share"} in a config entry; docs/scopes.md), widest first, as
+C{mcpgateway.core.spec.SHARES} has them (not imported: it is not the CLI's)."""
+MODES = {"stateless": "global", "stateful": "session"}
+"""C{servers add --mode}, the older words, and the C{--share} each means (as
+a config entry's older C{"mode"} is read)."""
 
 
 def cmdServersList(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
@@ -39,7 +44,7 @@ def cmdServersList(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
 SERVER_COLUMNS = [
     ("NAME", "name"),
     ("STATE", "state"),
-    ("MODE", "mode"),
+    ("SHARE", "share"),
     ("CHILDREN", "children"),
     ("SESSIONS", "sessions"),
     ("REQUESTS", "requests"),
@@ -54,7 +59,7 @@ def renderServers(servers: list[dict[str, Any]]) -> list[str]:
         return ["(no servers: `mcpgateway servers add NAME -- COMMAND` adds one)"]
     rows = [[title for title, _ in SERVER_COLUMNS]]
     for server in servers:
-        rows.append([str(server.get(key, "?")) for _, key in SERVER_COLUMNS])
+        rows.append([_cell(server, key) for _, key in SERVER_COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(SERVER_COLUMNS))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -65,6 +70,22 @@ def renderServers(servers: list[dict[str, Any]]) -> list[str]:
             if server.get(key):
                 lines.append(f"  ! {server.get('name')}: {server[key]}")
     return lines
+
+
+def _cell(server: dict[str, Any], key: str) -> str:
+    if key == "share" and "share" not in server:
+        return serverShare(server)
+    return str(server.get(key, "?"))
+
+
+def serverShare(server: dict[str, Any]) -> str:
+    """A server's C{share} word; from a gateway that sends only the older
+    C{mode}, the C{share} it means."""
+    share = server.get("share")
+    if isinstance(share, str):
+        return share
+    mode = server.get("mode")
+    return MODES.get(mode, str(mode)) if isinstance(mode, str) else "?"
 
 
 def parseEnv(pairs: Sequence[str] | None) -> dict[str, str]:
@@ -98,8 +119,9 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
     env = parseEnv(args.env)
     if env:
         body["env"] = env
-    if args.mode is not None:
-        body["mode"] = args.mode
+    share = args.share if args.mode is None else MODES[args.mode]
+    if share is not None:
+        body["share"] = share
     if args.cwd is not None:
         body["cwd"] = os.path.abspath(os.path.expanduser(args.cwd))
     found = runningGateway(ctx.probe(resolveStateDir(args.state_dir)))
@@ -108,8 +130,8 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
     if out.json:
         out.emit({"ok": True, "server": summary, "url": url})
     else:
-        mode = summary.get("mode", "?") if isinstance(summary, dict) else "?"
-        out.line(f"added {args.name} ({mode}): {url}")
+        share = serverShare(summary) if isinstance(summary, dict) else "?"
+        out.line(f"added {args.name} (share: {share}): {url}")
     return 0
 
 
@@ -202,9 +224,10 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     actions.add_parser(
         "list",
         parents=common,
-        help="every server: state, mode, children, sessions, requests",
+        help="every server: state, share, children, sessions, requests",
         description="A table of every server of the running gateway: state,"
-        " mode, children, sessions, requests, restarts and where"
+        " share (who shares its children: global, workspace, credential or"
+        " session), children, sessions, requests, restarts and where"
         " it comes from (config or api), with its problems"
         f" below. {TOKEN_HELP}",
     ).set_defaults(handler=cmdServersList)
@@ -212,7 +235,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "add",
         parents=common,
         help="add a stdio server: servers add NAME -- COMMAND [ARGS...]",
-        usage="mcpgateway servers add [--env KEY=VALUE]... [--mode MODE] [--cwd DIR] NAME"
+        usage="mcpgateway servers add [--env KEY=VALUE]... [--share SHARE] [--cwd DIR] NAME"
         " -- COMMAND [ARGS...]",
         description="Add a stdio MCP server, served at once at /NAME/mcp. Put the command"
         " after --, so its own options are not read as ours. The gateway refuses"
@@ -228,11 +251,20 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="an environment variable for its children (repeatable); --env KEY"
         " passes on KEY's value from this shell",
     )
-    add.add_argument(
+    scope = add.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--share",
+        choices=SHARES,
+        help="who shares its children (docs/scopes.md): global (one child for"
+        " every session), workspace (one per project; a server added here"
+        " belongs to none, so it has one), credential (one per set of"
+        " credential values, per user) or session (one per session); default:"
+        " the gateway's classification",
+    )
+    scope.add_argument(
         "--mode",
-        choices=MODES,
-        help="stateless (one shared child) or stateful (one child per session);"
-        " default: the gateway's classification",
+        choices=tuple(MODES),
+        help="the older words: stateless is --share global, stateful is --share session",
     )
     add.add_argument("--cwd", metavar="DIR", help="the working directory of its children")
     add.set_defaults(handler=cmdServersAdd)

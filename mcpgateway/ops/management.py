@@ -164,7 +164,7 @@ class Management:
 
     def add(self, body: Any) -> Deferred[dict[str, Any]]:
         """Add a stdio server: C{{"name", "command", "args"?, "env"?, "cwd"?,
-        "mode"?, "requestTimeout"?}}."""
+        "share"? (or the older "mode"), "requestTimeout"?}}."""
         if not isinstance(body, dict):
             raise ManagementError(400, "the body must be a JSON object")
         name = body.get("name")
@@ -173,9 +173,8 @@ class Management:
         if name in self._gateway.pools:
             raise ManagementError(409, f"name: a server named '{name}' exists")
         entry = {key: value for key, value in body.items() if key != "name"}
-        unknown = sorted(
-            set(entry) - {"type", "command", "args", "env", "cwd", "mode", "requestTimeout"}
-        )
+        known = {"type", "command", "args", "env", "cwd", "share", "mode", "requestTimeout"}
+        unknown = sorted(set(entry) - known)
         if unknown:
             raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
         self._checkEnv(entry.get("env", {}))

@@ -19,6 +19,7 @@ SERVERS: list[dict[str, Any]] = [
         "name": "demo",
         "origin": "config",
         "mode": "stateless",
+        "share": "workspace",
         "state": "running",
         "children": 1,
         "pids": [11],
@@ -54,10 +55,11 @@ def test_servers_list_prints_a_table(
     api(running, "GET", "/servers", 200, {"servers": SERVERS})
     code, out, err = run(capsys, stateDir, "servers", "list")
     assert (code, err) == (0, "")
+    # Its share; from a gateway that sends only the older "mode" ("extra"), the share it means.
     assert out.splitlines() == [
-        "NAME   STATE    MODE       CHILDREN  SESSIONS  REQUESTS  RESTARTS  FROM",
-        "demo   running  stateless  1         2         5         0         config",
-        "extra  error    stateful   0         0         0         3         api",
+        "NAME   STATE    SHARE      CHILDREN  SESSIONS  REQUESTS  RESTARTS  FROM",
+        "demo   running  workspace  1         2         5         0         config",
+        "extra  error    session    0         0         0         3         api",
         "  ! extra: server 'extra' is failing: 5 failure(s)",
     ]
     method, path, headers, body = lastCall(running)
@@ -138,7 +140,7 @@ def test_servers_add_posts_the_command_and_its_options(
 ) -> None:
     monkeypatch.setenv("FROM_SHELL", "shell-value")
     monkeypatch.chdir(tmp_path)
-    api(running, "POST", "/servers", 201, SUMMARY)
+    api(running, "POST", "/servers", 201, {**SUMMARY, "mode": "stateful", "share": "session"})
     code = main(
         [
             "servers",
@@ -152,8 +154,8 @@ def test_servers_add_posts_the_command_and_its_options(
             "B=x=y",
             "--env",
             "FROM_SHELL",
-            "--mode",
-            "stateless",
+            "--share",
+            "session",
             "--cwd",
             "work",
             "--",
@@ -165,7 +167,7 @@ def test_servers_add_posts_the_command_and_its_options(
     )
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
-    assert out == f"added demo2 (stateless): http://127.0.0.1:{running.port}/demo2/mcp\n"
+    assert out == f"added demo2 (share: session): http://127.0.0.1:{running.port}/demo2/mcp\n"
     method, path, headers, body = lastCall(running)
     assert (method, path) == ("POST", "/api/v1/servers")
     assert headers["content-type"] == "application/json"
@@ -174,7 +176,7 @@ def test_servers_add_posts_the_command_and_its_options(
         "command": str(tmp_path / "bin" / "server"),
         "args": ["-m", "mod", "--verbose"],
         "env": {"A": "1", "B": "x=y", "FROM_SHELL": "shell-value"},
-        "mode": "stateless",
+        "share": "session",
         "cwd": str(tmp_path / "work"),
     }
 
@@ -192,6 +194,55 @@ def test_servers_add_minimal_and_json(
         "url": f"http://127.0.0.1:{running.port}/demo2/mcp",
     }
     assert lastCall(running)[3] == {"name": "demo2", "command": "python3", "args": []}
+
+
+@pytest.mark.parametrize("share", ["global", "workspace", "credential", "session"])
+def test_servers_add_share_takes_every_scope_word(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, share: str
+) -> None:
+    api(running, "POST", "/servers", 201, {**SUMMARY, "share": share})
+    code = main(
+        ["servers", "add", "--state-dir", str(stateDir), "--share", share, "s", "--", "cmd"]
+    )
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out == f"added s (share: {share}): http://127.0.0.1:{running.port}/s/mcp\n"
+    assert lastCall(running)[3]["share"] == share
+
+
+@pytest.mark.parametrize(("mode", "share"), [("stateless", "global"), ("stateful", "session")])
+def test_servers_add_mode_is_the_older_spelling_of_share(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, mode: str, share: str
+) -> None:
+    """C{--mode stateless|stateful} (the older words) still works, as the
+    share it means; an older gateway's summary without C{share} too."""
+    api(running, "POST", "/servers", 201, {**SUMMARY, "mode": mode})
+    code = main(["servers", "add", "--state-dir", str(stateDir), "--mode", mode, "s", "--", "cmd"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out == f"added s (share: {share}): http://127.0.0.1:{running.port}/s/mcp\n"
+    assert lastCall(running)[3]["share"] == share
+
+
+def test_servers_add_refuses_share_and_mode_together_and_unknown_words(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    base = ["servers", "add", "--state-dir", str(stateDir)]
+    assert main([*base, "--share", "global", "--mode", "stateful", "s", "--", "cmd"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --mode: not allowed with argument --share" in err
+    assert main([*base, "--share", "stateful", "s", "--", "cmd"]) == 2
+    assert "argument --share: invalid choice: 'stateful'" in capsys.readouterr().err
+    assert running.calls == []
+
+
+def test_servers_add_help_speaks_of_share(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["servers", "add", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: mcpgateway servers add [--env KEY=VALUE]... [--share SHARE]")
+    assert "--share {global,workspace,credential,session}" in text
+    assert "stateless is --share global, stateful is --share session" in text
 
 
 def test_servers_add_refusals_are_one_line(

@@ -136,7 +136,7 @@ def test_add_disable_restart_and_logs_through_the_cli(start: Any, home: Path) ->
         "mcpgateway.demo",
     )
     assert added.returncode == 0, added.stderr
-    assert added.stdout == f"added demo2 (stateless): {gateway.url('demo2')}\n"
+    assert added.stdout == f"added demo2 (share: global): {gateway.url('demo2')}\n"
     managed = home / "state" / "servers.json"
     assert stat.S_IMODE(managed.stat().st_mode) == 0o600
     assert json.loads(managed.read_text())["mcpServers"]["demo2"]["env"] == {"DEMO_SECRET": SECRET}
@@ -152,7 +152,7 @@ def test_add_disable_restart_and_logs_through_the_cli(start: Any, home: Path) ->
     assert table.splitlines()[0].split() == [
         "NAME",
         "STATE",
-        "MODE",
+        "SHARE",
         "CHILDREN",
         "SESSIONS",
         "REQUESTS",

@@ -248,6 +248,14 @@ def test_add_server_persists_it_atomically_and_serves_it(h: ApiHarness) -> None:
     assert env is not None and env["EXTRA_KEY"] == SECRET
 
 
+@pytest.mark.parametrize("share", ["global", "workspace", "credential", "session"])
+def test_add_server_takes_its_scope_as_share(h: ApiHarness, share: str) -> None:
+    response = h.api("POST", "/servers", {"name": "scoped", "command": FAKE, "share": share})
+    assert response.status == 201, response.body
+    assert response.json()["share"] == share
+    assert managedFile(h)["mcpServers"]["scoped"] == {"command": FAKE, "share": share}
+
+
 def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness, tmp_path: Path) -> None:
     h.add("extra")
     assert h.api("PATCH", "/servers/extra", {"enabled": False}).status == 200
