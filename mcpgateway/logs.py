@@ -14,7 +14,6 @@ and rotation is safe with both: see L{AppendFile}.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import stat
 import threading
@@ -120,6 +119,10 @@ class AppendFile:
         self.maxRotatedFiles = maxRotatedFiles
         self.mode = mode
         self._lock = threading.RLock()  # threads of one process share one descriptor
+        self._retryAt = 0
+        """After a rotation that failed (a folder that cannot be written, a
+        bind-mounted file that cannot be renamed): the size at which it is
+        tried again, not at every line."""
         self._fd: int | None = self._open()
 
     def _open(self) -> int:
@@ -157,7 +160,11 @@ class AppendFile:
         if not self._isPath(mine):
             self._reopen()
             mine = os.fstat(self._fd)
-        if self.rotateLength and mine.st_size >= self.rotateLength and stat.S_ISREG(mine.st_mode):
+        if (
+            self.rotateLength
+            and mine.st_size >= max(self.rotateLength, self._retryAt)
+            and stat.S_ISREG(mine.st_mode)
+        ):
             self._rotate()
         return self._fd
 
@@ -177,6 +184,8 @@ class AppendFile:
         self._fd = fd
 
     def _rotate(self) -> None:
+        import fcntl  # POSIX only: the bridge imports this module on Windows too
+
         fd = self._fd
         assert fd is not None
         try:
@@ -189,6 +198,7 @@ class AppendFile:
                 rotated = True  # by another writer, since this one looked
             elif mine.st_size >= self.rotateLength:
                 rotated = self._shift()
+                self._retryAt = 0 if rotated else mine.st_size + self.rotateLength
             else:
                 rotated = False
         finally:

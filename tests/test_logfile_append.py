@@ -418,3 +418,38 @@ def test_audit_stopped_with_no_shutdown_closes(tmp_path: Path) -> None:
     audit.stopService()
     audit.record(record(method="after"))
     assert [json.loads(x)["method"] for x in path.read_text().splitlines()] == ["kept"]
+
+
+def test_a_rotation_that_fails_is_tried_again_a_rotate_length_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that cannot be renamed (bind-mounted into a container) grows
+    on, and the old files are not shifted away line after line."""
+    path = tmp_path / "gateway.log"
+    log = AppendFile(str(path), rotateLength=100, maxRotatedFiles=3)
+    (tmp_path / "gateway.log.1").write_text("kept\n")
+    renames: list[tuple[str, str]] = []
+    real = os.rename
+
+    def rename(src: str, dst: str) -> None:
+        renames.append((os.path.basename(src), os.path.basename(dst)))
+        if src == str(path):
+            raise OSError(16, "Device or resource busy")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    log.write("x" * 100 + "\n")
+    log.write("a\n")  # due: tried once, fails
+    tried = len(renames)
+    for _ in range(40):
+        log.write("b\n")  # 80 bytes more: under 100 past the failure, not tried
+    assert len(renames) == tried
+    log.write("c" * 30 + "\n")
+    assert len(renames) == tried
+    log.write("f\n")  # now 100 bytes past the failure: tried again
+    assert len(renames) > tried
+    monkeypatch.setattr(os, "rename", real)
+    log.write("d" * 200 + "\n")
+    log.write("e\n")  # the rename works again: rotated, and the next is due at 100 bytes
+    assert path.read_text() == "e\n"
+    log.close()

@@ -119,9 +119,10 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
     env = parseEnv(args.env)
     if env:
         body["env"] = env
-    share = args.share if args.mode is None else MODES[args.mode]
-    if share is not None:
-        body["share"] = share
+    if args.mode is not None:
+        body["mode"] = args.mode  # the older word: a gateway not yet restarted takes it too
+    elif args.share is not None:
+        body["share"] = args.share
     if args.cwd is not None:
         body["cwd"] = os.path.abspath(os.path.expanduser(args.cwd))
     found = runningGateway(ctx.probe(resolveStateDir(args.state_dir)))

@@ -199,6 +199,10 @@ class Gateway:
         """Seconds requests in flight may take to finish when the gateway stops."""
         self._draining: Deferred[Any] | None = None
         """While a stop waits for the requests in flight: that wait."""
+        self._cutShort = False
+        """The drain was cut short before the stop began it (two stop
+        signals in one reactor turn): the stop waits for nothing."""
+        self._stopBegun = False
         self._persistence = persistence
         self._saving = timers.Every(clock, SAVE_INTERVAL, self.saveSessions)
         self._predecessor = predecessor
@@ -860,12 +864,13 @@ class Gateway:
         then answer what is left with an error, end every session, and stop
         every child; fires when all have exited."""
         self.running = False
+        self._stopBegun = True
         pools = list(self.pools.values())
         for pool in pools:
             # Calls waiting for a human would only hold the drain up.
             pool.endModern("the gateway is shutting down")
         inFlight = sum(pool.clientRequestsInFlight() for pool in pools)
-        if not inFlight:
+        if not inFlight or self._cutShort:
             return self._stopNow()
         self.log.info(
             "gateway stopping: letting {count} request(s) in flight finish (at most {seconds:g} s)",
@@ -886,19 +891,28 @@ class Gateway:
         self._draining = None
         return self._stopNow()
 
-    def cutDrainShort(self) -> int | None:
-        """Stop waiting for the requests in flight of a stop under way (a
-        second SIGTERM or SIGINT): what is left is answered with an error and
-        every child is stopped now, as when L{drainTimeout} has passed.
+    def cutDrainShort(self, announce: Callable[[int], object] | None = None) -> int | None:
+        """Stop waiting for the requests in flight of a stop (a second
+        SIGTERM or SIGINT): what is left is answered with an error and every
+        child is stopped now, as when L{drainTimeout} has passed. Asked
+        while the gateway still runs (the stop is asked for but has not
+        begun: two signals in one reactor turn), the stop waits for none.
 
+        @param announce: called with the count before anything is stopped
+            (so the caller's log line comes before the stop's).
         @return: how many requests in flight were still waited for; C{None}
-            when no stop is waiting for any (none began, or the children are
-            being stopped already). The caller logs it."""
+            when no stop is waiting for any (the children are being stopped
+            already)."""
         draining = self._draining
-        if draining is None or draining.called:
+        if (draining is None or draining.called) and self._stopBegun:
             return None
         inFlight = sum(pool.clientRequestsInFlight() for pool in self.pools.values())
-        draining.cancel()
+        if announce is not None:
+            announce(inFlight)
+        if draining is None or draining.called:
+            self._cutShort = True
+        else:
+            draining.cancel()
         return inFlight
 
     def _stopNow(self) -> Deferred[Any]:

@@ -73,7 +73,7 @@ class StopSignals(Service):
     def __init__(
         self,
         reactor: SignalReactor,
-        cutDrainShort: Callable[[], int | None],
+        cutDrainShort: Callable[[Callable[[int], object]], int | None],
         installSignal: InstallSignal = signal.signal,
     ) -> None:
         """
@@ -128,16 +128,17 @@ class StopSignals(Service):
                     cast(Any, self._reactor)._exitSignal = signum
                 return
         self.stopping = True
-        count = self._cutDrainShort()
-        if count is None:
-            self.log.info(
-                "Received {signal}: already stopping, waiting for the children to exit",
-                signal=name,
-            )
-        else:
+
+        def announce(count: int) -> None:
             self.log.info(
                 "Received {signal}: already stopping; no longer waiting for {count} request(s)"
                 " in flight: they get an error and the children are stopped now",
                 signal=name,
                 count=count,
+            )
+
+        if self._cutDrainShort(announce) is None:
+            self.log.info(
+                "Received {signal}: already stopping, waiting for the children to exit",
+                signal=name,
             )

@@ -184,10 +184,18 @@ class CutDrainShortTests(SynchronousTestCase):
             del self.h
         self.assertEqual(severe(events), [])
 
-    def test_nothing_to_cut_before_a_stop(self) -> None:
-        self.call(4)
-        self.assertIsNone(self.h.gateway.cutDrainShort())
-        self.assertFalse(self.h.process().stdinClosed)
+    def test_a_cut_asked_before_the_stop_began_makes_it_wait_for_nothing(self) -> None:
+        """Two signals handled in one reactor turn: the second asks for the
+        cut before the reactor's shutdown began the stop."""
+        response = self.call(4)
+        announced: list[int] = []
+        self.assertEqual(self.h.gateway.cutDrainShort(announced.append), 1)
+        self.assertEqual(announced, [1])
+        self.assertFalse(self.h.process().stdinClosed)  # nothing is stopped yet
+        self.h.gateway.stop()
+        [event] = response.events()
+        self.assertEqual(event["error"]["code"], jsonrpc.SERVER_UNAVAILABLE)
+        self.assertTrue(self.h.process().stdinClosed)
 
     def test_nothing_to_cut_once_the_children_are_being_stopped(self) -> None:
         self.call(4)

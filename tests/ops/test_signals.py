@@ -97,7 +97,7 @@ class InstallTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.reactor = FakeReactor()
         self.signals = FakeSignals()
-        self.service = StopSignals(self.reactor, lambda: None, installSignal=self.signals)
+        self.service = StopSignals(self.reactor, lambda announce: None, installSignal=self.signals)
 
     def test_nothing_is_installed_before_the_reactor_runs(self) -> None:
         self.service.startService()
@@ -110,7 +110,7 @@ class InstallTests(SynchronousTestCase):
 
     def test_an_ignored_signal_stays_ignored(self) -> None:
         self.signals = FakeSignals({signal.SIGINT: signal.SIG_IGN})
-        service = StopSignals(self.reactor, lambda: None, installSignal=self.signals)
+        service = StopSignals(self.reactor, lambda announce: None, installSignal=self.signals)
         service.startService()
         self.reactor.run()
         self.assertIs(self.signals.handlers[signal.SIGINT], signal.SIG_IGN)
@@ -145,9 +145,12 @@ class ReceivedTests(SynchronousTestCase):
         self.service.startService()
         self.reactor.run()
 
-    def cut(self) -> int | None:
+    def cut(self, announce: Callable[[int], object]) -> int | None:
         self.asked += 1
-        return self.cuts.pop(0) if self.cuts else None
+        count = self.cuts.pop(0) if self.cuts else None
+        if count is not None:
+            announce(count)
+        return count
 
     def test_a_handler_only_schedules(self) -> None:
         self.signals.send(signal.SIGTERM)
@@ -288,4 +291,24 @@ class WithGatewayTests(SynchronousTestCase):
         self.h.reactor.advance(2.0)
         self.h.reactor.advance(3.0)
         self.successResultOf(stopped)
-        self.assertIsNone(self.h.gateway.cutDrainShort())
+        self.assertIsNone(self.h.gateway.cutDrainShort(None))
+
+    def test_two_signals_in_one_turn_cut_the_drain_short(self) -> None:
+        """Twisted fires the shutdown after the turn's queued calls: a quick
+        double Ctrl-C reaches the gateway before its stop began."""
+        self.reactor.onStop = lambda: None  # the shutdown comes after the turn
+        response = self.call()
+        with capturedGatewayLogs() as events:
+            self.signals.send(signal.SIGINT)
+            self.signals.send(signal.SIGINT)
+            self.reactor.drain()
+        self.assertFalse(self.h.process().stdinClosed)  # nothing stops inside the turn
+        stopped = self.gatewayService.stopService()  # the shutdown
+        [event] = response.events()
+        self.assertEqual(event["error"]["code"], jsonrpc.SERVER_UNAVAILABLE)
+        self.assertTrue(self.h.process().stdinClosed)  # at once, not after the drain timeout
+        self.assertEqual(
+            [e["count"] for e in events if "already stopping" in e.get("log_format", "")], [1]
+        )
+        self.h.reactor.advance(5.0)
+        self.successResultOf(stopped)
