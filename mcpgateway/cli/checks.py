@@ -26,8 +26,9 @@ from mcpgateway.cli.clientconfig import ClientConfig, clientConfigProblem, readC
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.health import count, healthServers, resolutionOf
 from mcpgateway.cli.http import fetchHealth
-from mcpgateway.cli.output import CliError, formatBytes, modeMark, plural
+from mcpgateway.cli.output import CliError, formatBytes, plural, shareMark
 from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
+from mcpgateway.cli.servers import SHARES, serverShare
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.classification import loadOverrides
 from mcpgateway.config.envfiles import EnvFile, readGatewayEnv, readWorkspaceEnv
@@ -73,10 +74,12 @@ class DoctorContext:
 
 
 def serverSummary(name: str, server: dict[str, Any]) -> str:
-    """One server as C{doctor} shows it: C{○ name (stateless, 1 child, 3 reqs)}."""
-    mode = server.get("mode", "?")
+    """One server as C{doctor} shows it: C{● name (global, 1 child, 3 reqs)},
+    marked and named by its C{share} (an older gateway's C{mode}, read as the
+    share it means: L{serverShare})."""
+    share = serverShare(server)
     children = count(server.get("children"))
-    parts = [str(mode)]
+    parts = [share]
     if server.get("error"):
         parts.append(f"unavailable: {server['error']}")
     elif children:
@@ -84,7 +87,7 @@ def serverSummary(name: str, server: dict[str, Any]) -> str:
     else:
         parts.append("idle")
     parts.append(f"{count(server.get('requests'))} reqs")
-    return f"{modeMark(mode)} {name} ({', '.join(parts)})"
+    return f"{shareMark(share)} {name} ({', '.join(parts)})"
 
 
 def checkGatewayRunning(ctx: DoctorContext) -> Check:
@@ -525,13 +528,23 @@ def checkClassification(ctx: DoctorContext) -> Check:
             ' "requestTimeout": ms, "maxChildren": n}}',
             tuple(problems[1:]),
         )
-    modes = [override.mode for override in overrides.servers.values()]
     return Check(
         "pass",
-        f"Classification overrides: {plural(len(modes), 'server')}"
-        f" ({modes.count('stateful')} stateful,"
-        f" {modes.count('stateless')} stateless)",
+        f"Classification overrides: {plural(len(overrides.servers), 'server')}"
+        f"{classificationCounts([o.share for o in overrides.servers.values()])}",
     )
+
+
+def classificationCounts(shares: list[str | None]) -> str:
+    """The overrides by C{share} (the reader gives the file's older C{mode}
+    as the share it means), widest first, and those that set none:
+    C{" (1 global, 2 session; 1 sets no share)"}; nothing for no server."""
+    counts = [f"{shares.count(share)} {share}" for share in SHARES if share in shares]
+    unset = shares.count(None)
+    text = ", ".join(counts)
+    if unset:
+        text += f"{'; ' if text else ''}{unset} {'sets' if unset == 1 else 'set'} no share"
+    return f" ({text})" if text else ""
 
 
 def checkLogFile(ctx: DoctorContext) -> Check:

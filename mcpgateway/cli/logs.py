@@ -16,7 +16,7 @@ from typing import Any
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP, reason, serverPath
-from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
+from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, isTerminal
 from mcpgateway.cli.probe import resolveStateDir, runningGateway
 from mcpgateway.paths import API_PREFIX
 
@@ -64,6 +64,9 @@ def cmdLogs(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         # Python then installs no handler of its own and SIGINT would do nothing.
         signal.signal(signal.SIGINT, signal.default_int_handler)
     last: dict[str, Any] = {}
+    if not out.json and isTerminal(out.stderr):
+        # A server with no events yet prints nothing until it has some.
+        out.note(f"mcpgateway: following the events of {args.name} (Ctrl-C to stop)")
     try:
         with ctx.http.open(url, headers, ctx.timeouts.logStream) as response:
             for event in readEvents(_watching(out, iter(response.readline, b""))):

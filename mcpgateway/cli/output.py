@@ -8,7 +8,7 @@ block; L{OutputClosed} is a reader of stdout (or stderr) that went away
 (C{mcpgateway status | head -3}): the command ends there, quietly, as C{git}
 and C{ls} do (L{endQuietly}). Every line goes out in the order it was
 written, stdout's and stderr's alike, also through a pipe that gets both
-(C{2>&1}). The formatters (sizes, durations, plurals, the mode marks) are shared
+(C{2>&1}). The formatters (sizes, durations, plurals, the share marks) are shared
 by C{status}, C{doctor}, C{start} and C{logs}.
 """
 
@@ -27,11 +27,16 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-STATEFUL_MARK = "◆"
-STATELESS_MARK = "○"
+SHARE_MARKS = {"global": "●", "workspace": "◐", "credential": "◔", "session": "◆"}
+"""The mark of each C{"share"} word (docs/scopes.md), widest first: the
+fuller the circle, the more sessions share one child; C{◆} (a child of its
+own) is what the older C{stateful} was marked with."""
+UNKNOWN_SHARE_MARK = "?"
+"""The mark of a share word this CLI does not know."""
 LEGEND = (
-    f"{STATEFUL_MARK} = stateful (per-session children) | {STATELESS_MARK} = stateless"
-    " (shared child)"
+    "share: "
+    + " · ".join(f"{mark} {share}" for share, mark in SHARE_MARKS.items())
+    + " (who shares a child: docs/scopes.md)"
 )
 CLOSED_OUTPUT_EXIT = 128 + int(signal.SIGPIPE)
 """The exit status of a command whose output was closed under it: 141, what
@@ -221,6 +226,11 @@ def useColour(stream: TextIO) -> bool:
     """Colours only on a terminal, and never when C{NO_COLOR} is set."""
     if os.environ.get("NO_COLOR"):
         return False
+    return isTerminal(stream)
+
+
+def isTerminal(stream: object) -> bool:
+    """Whether C{stream} is a terminal (a person reads it)."""
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty and isatty())
@@ -255,8 +265,10 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
-def modeMark(mode: Any) -> str:
-    return STATEFUL_MARK if mode == "stateful" else STATELESS_MARK
+def shareMark(share: str) -> str:
+    """The mark of a C{"share"} word (L{SHARE_MARKS}); read an older
+    gateway's C{mode} with L{mcpgateway.cli.servers.serverShare} first."""
+    return SHARE_MARKS.get(share, UNKNOWN_SHARE_MARK)
 
 
 def formatEvent(event: dict[str, Any]) -> str:

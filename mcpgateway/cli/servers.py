@@ -293,7 +293,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
             "restart",
             cmdServersRestart,
             "stop a server's children; the next request starts a fresh one",
-            "Sessions of a shared child stay; a stateful child's session ends.",
+            "Sessions of a shared child stay; a session with a child of its own"
+            " (share: session) ends.",
         ),
         (
             "reset-circuit",

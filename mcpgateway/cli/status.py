@@ -1,9 +1,16 @@
 # -*- test-case-name: tests.cli.test_status -*-
 """C{mcpgateway status}: one screen. The gateway (version, pid, port, uptime,
-memory), one line per server with its scope and what is wrong with it, the
-sessions by client pid, and config entries pointing at a gateway that is not
-running or that no backup can restore. Exit 1 when the gateway is not
-running or does not answer.
+memory), one line per server with its scope (its C{share}) and what is wrong
+with it, a line per aggregate endpoint (C{/mcp}) with sessions, the sessions
+by client pid, and config entries pointing at a gateway that is not running
+or that no backup can restore. Exit 1 when the gateway is not running or
+does not answer.
+
+The sessions the gateway's line counts are every row of C{/sessions}: those
+opened on a server's own endpoint (each server's line counts its own, from
+C{/health}) and those opened on an aggregate endpoint, which belong to no
+server: their line says how many there are, so the column adds up. The
+member sessions an aggregate session opens on servers are in no count.
 
 C{/health} names a workspace child by its key only (a keyed hash); the key
 is mapped back to the project's path here, on the user's own machine, with
@@ -24,16 +31,18 @@ from mcpgateway.cli.health import count, healthServers, resolutionOf
 from mcpgateway.cli.http import fetchHealth, fetchSessions
 from mcpgateway.cli.output import (
     LEGEND,
+    SHARE_MARKS,
     CliError,
     Output,
     Parser,
     Subcommands,
     formatBytes,
     formatDuration,
-    modeMark,
     plural,
+    shareMark,
 )
 from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, resolveStateDir
+from mcpgateway.cli.servers import serverShare
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
@@ -293,26 +302,28 @@ def _serverLines(
     paths: Mapping[str, str] | None = None,
     stateDir: Path | None = None,
 ) -> list[str]:
-    """One line per server (its C{share}; a C{/health} without one, its
-    C{mode}), and its notes under it."""
+    """One line per server, marked and named by its C{share} (a C{/health}
+    without one: its C{mode}, read as the share it means), and its notes
+    under it; then one line per aggregate endpoint with sessions
+    (L{_aggregateLines})."""
+    endpoints = aggregateSessions(sessions)
     if not servers:
-        return ["  (no servers configured)"]
-    width = max(len(name) for name in servers)
+        return ["  (no servers configured)", *_aggregateLines(endpoints, 0)]
+    width = max(len(name) for name in [*servers, *endpoints])
     perServer: dict[str, int] = {}
     for session in sessions:
         perServer[str(session.get("server"))] = perServer.get(str(session.get("server")), 0) + 1
     lines = []
     for name in sorted(servers):
         server = servers[name]
-        mode = server.get("mode", "?")
-        share = server.get("share")
+        share = serverShare(server)
         children = count(server.get("children"))
         childCell = plural(children, "child", "children")
         if share in SCOPED and count(server.get("maxChildren")):
             childCell = f"{children}/{server['maxChildren']} children"
         cells = [
-            f"{modeMark('stateful' if share == 'session' else mode)} {name.ljust(width)}",
-            f"{share if isinstance(share, str) else mode!s:10}",
+            f"{shareMark(share)} {name.ljust(width)}",
+            f"{share:10}",
             f"{server.get('state', '?')!s:11}",
             f"{childCell:13}",
             f"{count(server.get('requests')):>5} reqs",
@@ -329,6 +340,59 @@ def _serverLines(
             extra.append(f"last exit: {server['lastExit']}")
         lines.append("  " + "  ".join(cells) + ("  · " + "; ".join(extra) if extra else ""))
         lines += [f"      {line}" for line in serverNotes(server, name, paths, stateDir)]
+    return lines + _aggregateLines(endpoints, width)
+
+
+AGGREGATE = "aggregate"
+"""The share column of an aggregate endpoint's line (C{/sessions} says
+C{"mode": "aggregate"} for its sessions)."""
+MEMBERS_SHOWN = 5
+"""Servers named on an aggregate endpoint's line at most."""
+
+
+def aggregateSessions(sessions: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The sessions of C{/sessions} opened on an aggregate endpoint, by
+    endpoint (C{/mcp}, C{/mcp/search}, C{/mcp/<name>}: what their C{server}
+    says; a server's name never starts with C{/})."""
+    endpoints: dict[str, list[dict[str, Any]]] = {}
+    for session in sessions:
+        server = session.get("server")
+        isPath = isinstance(server, str) and server.startswith("/")
+        if isPath or session.get("mode") == AGGREGATE:
+            endpoints.setdefault(str(server) if isPath else "/mcp", []).append(session)
+    return endpoints
+
+
+def _aggregateLines(endpoints: dict[str, list[dict[str, Any]]], width: int) -> list[str]:
+    """One line per aggregate endpoint with sessions, its count under the
+    servers' session counts (the header counts both), and the servers its
+    sessions opened member sessions on (counted in none of the lines)."""
+    lines = []
+    for endpoint in sorted(endpoints):
+        opened = endpoints[endpoint]
+        members = sorted(
+            {
+                str(member)
+                for session in opened
+                if isinstance(session.get("members"), list)
+                for member in session["members"]
+            }
+        )
+        cells = [
+            f"  {endpoint.ljust(width)}",
+            f"{AGGREGATE:10}",
+            " " * 11,
+            " " * 13,
+            " " * len("    0 reqs"),
+            plural(len(opened), "session"),
+        ]
+        line = "  " + "  ".join(cells)
+        if members:
+            named = ", ".join(members[:MEMBERS_SHOWN])
+            if len(members) > MEMBERS_SHOWN:
+                named += f" and {len(members) - MEMBERS_SHOWN} more"
+            line += f"  · using {named} (not in their counts)"
+        lines.append(line)
     return lines
 
 
@@ -353,9 +417,10 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         parents=common,
         help="pid, port, uptime, servers, children, requests",
         description="One screen: the gateway's version, pid, port, uptime and memory; each"
-        " server with its mode (◆ stateful, ○ stateless), state, children,"
-        " requests and sessions, and what is wrong with it; the sessions by"
-        " client pid; and config entries pointing at a gateway that is not"
-        " running or that no backup can restore. Exit 1 when the gateway is"
-        " not running or does not answer.",
+        f" server with its share ({', '.join(f'{m} {w}' for w, m in SHARE_MARKS.items())}),"
+        " state, children, requests and sessions, and what is wrong with it; the"
+        " sessions of the aggregate endpoint (/mcp), which the gateway's session"
+        " count includes; the sessions by client pid; and config entries pointing"
+        " at a gateway that is not running or that no backup can restore. Exit 1"
+        " when the gateway is not running or does not answer.",
     ).set_defaults(handler=cmdStatus)

@@ -254,7 +254,7 @@ class ServerStatus:
         return (
             f"{ambiguous} sampling/elicitation/roots request(s) of this shared server were"
             " refused: several sessions had requests in flight, so the asking session could"
-            ' not be proven; run this server per session ("mode": "stateful")'
+            ' not be proven; run this server per session ("share": "session")'
         )
 
 

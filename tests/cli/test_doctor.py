@@ -89,12 +89,40 @@ def test_health_check_passes_with_counts_and_one_line_per_server(
     result = check(stateDir, "health")
     assert result.status == "pass"
     assert result.message == "Health endpoint OK — 3 servers, 3 children, 56 MB"
-    assert result.details == (
-        "○ context7 (stateless, 1 child, 142 reqs)",
-        "◆ serena (stateful, 2 children, 89 reqs)",
-        "○ tavily (stateless, idle, 0 reqs)",
+    assert result.details == (  # a /health of mode words only: read as the shares they mean
+        "● context7 (global, 1 child, 142 reqs)",
+        "◆ serena (session, 2 children, 89 reqs)",
+        "● tavily (global, idle, 0 reqs)",
     )
     assert running.requests == ["/health"]
+
+
+def test_health_check_marks_and_names_each_server_by_its_share(
+    stateDir: Path, running: FakeGateway
+) -> None:
+    """A gateway that sends C{"share"} (and C{"mode"}, the older word, which
+    says C{stateless} for workspace and credential too): the share counts."""
+    line = HEALTH["servers"]["context7"]
+    running.answers["/health"] = (
+        200,
+        {
+            **HEALTH,
+            "servers": {
+                "a": {**line, "share": "global"},
+                "b": {**line, "share": "workspace"},
+                "c": {**line, "share": "credential", "children": 0},
+                "d": {**HEALTH["servers"]["serena"], "share": "session"},
+                "e": {**line, "share": "someday", "mode": "stateless"},
+            },
+        },
+    )
+    assert check(stateDir, "health").details == (
+        "● a (global, 1 child, 142 reqs)",
+        "◐ b (workspace, 1 child, 142 reqs)",
+        "◔ c (credential, idle, 142 reqs)",
+        "◆ d (session, 2 children, 89 reqs)",
+        "? e (someday, 1 child, 142 reqs)",
+    )
 
 
 def test_health_check_fails_when_a_server_is_unavailable(
@@ -108,7 +136,7 @@ def test_health_check_fails_when_a_server_is_unavailable(
     )
     assert result.fix is not None and result.fix.startswith("install the command of broken")
     assert result.details[0] == (
-        "○ broken (stateless, unavailable: command 'nope' not found on PATH, 0 reqs)"
+        "● broken (global, unavailable: command 'nope' not found on PATH, 0 reqs)"
     )
 
 
@@ -397,7 +425,31 @@ def test_classification_check_passes_on_valid_overrides(stateDir: Path) -> None:
         )
     )
     assert check(stateDir, "classification") == Check(
-        "pass", "Classification overrides: 2 servers (1 stateful, 1 stateless)"
+        "pass", "Classification overrides: 2 servers (1 global, 1 session)"
+    )
+
+
+def test_classification_check_counts_the_overrides_by_share(stateDir: Path) -> None:
+    (stateDir / OVERRIDES_FILE).write_text(
+        json.dumps(
+            {
+                "a": {"share": "workspace"},
+                "b": {"share": "credential", "maxChildren": 4},
+                "c": {"share": "session", "mode": "stateless"},  # share wins
+                "d": {"mode": "stateful"},
+                "e": {"requestTimeout": 30000},
+                "f": {"share": "global"},
+            }
+        )
+    )
+    assert check(stateDir, "classification") == Check(
+        "pass",
+        "Classification overrides: 6 servers"
+        " (1 global, 1 workspace, 1 credential, 2 session; 1 sets no share)",
+    )
+    (stateDir / OVERRIDES_FILE).write_text(json.dumps({"e": {"requestTimeout": 30000}}))
+    assert check(stateDir, "classification").message == (
+        "Classification overrides: 1 server (1 sets no share)"
     )
 
 
@@ -478,13 +530,27 @@ def test_doctor_exits_0_when_nothing_fails(
     assert code == 0
     lines = out.splitlines()
     assert f"  ✓ Gateway running (PID {os.getpid()}, port {running.port})" in lines
-    assert "    ◆ serena (stateful, 2 children, 89 reqs)" in lines
+    assert "    ◆ serena (session, 2 children, 89 reqs)" in lines
     assert "  ○ No classification overrides (using defaults)" in lines
     assert "  ○ No npx/uvx server to resolve" in lines
     assert "  ✓ Server-to-client requests: none refused" in lines
     assert "6 passed, 0 issue(s)" in lines
     assert lines[-1] == LEGEND
     assert "\x1b[" not in out  # captured stdout is not a terminal
+
+
+def test_doctor_prints_the_share_legend_only_under_the_servers(
+    capsys: pytest.CaptureFixture[str], stateDir: Path
+) -> None:
+    """Details of another check (here the overrides' warnings) carry no
+    share mark: no legend for them."""
+    (stateDir / OVERRIDES_FILE).write_text(
+        json.dumps({"a": {"mode": "shared"}, "b": {"share": "nobody"}})
+    )
+    code, out, _ = run(capsys, stateDir, "doctor")
+    assert code == 1
+    assert "    'b'.share must be one of" in out  # a detail line
+    assert LEGEND not in out and "share:" not in out
 
 
 def test_doctor_exits_1_and_prints_a_fix_for_every_failure(
@@ -611,15 +677,15 @@ def test_doctor_fails_on_a_failed_resolution(
     code, out, _ = run(capsys, stateDir, "status")
     assert code == 0
     lines = out.splitlines()
-    memory = next(i for i, line in enumerate(lines) if line.startswith("  ○ memory"))
+    memory = next(i for i, line in enumerate(lines) if line.startswith("  ● memory"))
     assert lines[memory + 1] == (
         "      ! npx/uvx resolution failed: npm install @modelcontextprotocol/server-memory: E404"
     )
-    fetch = next(i for i, line in enumerate(lines) if line.startswith("  ○ fetch"))
+    fetch = next(i for i, line in enumerate(lines) if line.startswith("  ● fetch"))
     assert lines[fetch + 1] == (
         "      … npx/uvx resolution under way: installing mcp-server-fetch with uv"
     )
-    context7 = next(i for i, line in enumerate(lines) if line.startswith("  ○ context7"))
+    context7 = next(i for i, line in enumerate(lines) if line.startswith("  ● context7"))
     assert "resolution" not in lines[context7 + 1]
 
 

@@ -57,6 +57,26 @@ def test_logs_follow_the_stream(
     assert [json.loads(line) for line in out.splitlines()] == [*EVENTS, removed]
 
 
+def test_logs_say_they_follow_when_a_person_reads_stderr(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server with no events yet prints nothing while followed: on a
+    terminal, a note says the command is following (not hung)."""
+    removed = {"time": 1700000002, "kind": "removed", "text": "server 'demo' was removed"}
+    api(running, "GET", "/servers/demo/logs", 200, sse(removed))
+    code, out, err = run(capsys, stateDir, "logs", "demo")  # stderr is no terminal: no note
+    assert (code, err) == (0, "")
+    monkeypatch.setattr("mcpgateway.cli.logs.isTerminal", lambda stream: True)
+    code, out, err = run(capsys, stateDir, "logs", "demo")
+    assert (code, err) == (0, "mcpgateway: following the events of demo (Ctrl-C to stop)\n")
+    assert out.split(None, 2)[1] == "removed"  # the events still go to stdout
+    code, out, err = run(capsys, stateDir, "logs", "demo", "--json")
+    assert (code, err, json.loads(out)) == (0, "", removed)
+
+
 def test_logs_say_when_the_gateway_ends_the_stream(
     capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
 ) -> None:

@@ -6,7 +6,15 @@ import io
 
 import pytest
 
-from mcpgateway.cli.output import formatDuration, useColour
+from mcpgateway.cli.output import (
+    LEGEND,
+    SHARE_MARKS,
+    SYMBOLS,
+    formatDuration,
+    shareMark,
+    useColour,
+)
+from mcpgateway.cli.servers import SHARES
 from tests.cli.support import Terminal
 
 
@@ -29,3 +37,18 @@ def test_use_colour() -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert formatDuration(seconds) == text
+
+
+def test_every_share_has_its_own_mark_and_the_legend_names_them() -> None:
+    """status and doctor mark a server by its share (docs/scopes.md), never
+    by the older stateless/stateful, and no mark is one of doctor's ✓ ○ ✗."""
+    assert tuple(SHARE_MARKS) == SHARES
+    marks = [shareMark(share) for share in SHARES]
+    assert marks == ["●", "◐", "◔", "◆"]
+    assert len(set(marks)) == len(SHARES) and not set(marks) & set(SYMBOLS.values())
+    assert shareMark("stateless") == shareMark("someday") == "?"  # read mode words first
+    assert LEGEND == (
+        "share: ● global · ◐ workspace · ◔ credential · ◆ session"
+        " (who shares a child: docs/scopes.md)"
+    )
+    assert "stateful" not in LEGEND and "stateless" not in LEGEND

@@ -71,7 +71,7 @@ def test_status_shows_a_workspace_server_by_project_path(
     code, out, _ = run(capsys, stateDir, "status")
     assert code == 0
     lines = out.splitlines()
-    fs = next(line for line in lines if line.startswith("  ○ fs "))
+    fs = next(line for line in lines if line.startswith("  ◐ fs "))
     assert "workspace" in fs and "4/16 children" in fs
     assert f"      {home / 'proj'}: pid 22, 3 sessions" in lines
     assert f"      ~{OTHER_KEY}: stopped, 0 sessions" in lines  # no project gives it
@@ -116,7 +116,7 @@ def test_status_shows_pool_waits_and_evictions(stateDir: Path) -> None:
     assert "      · 2 idle children stopped to make room (least recently used first)" in lines
 
 
-def test_a_session_scoped_server_is_marked_as_stateful(stateDir: Path) -> None:
+def test_a_session_scoped_server_is_marked_as_such(stateDir: Path) -> None:
     found = GatewayProbe(stateDir, {"pid": 7, "port": 9100})
     server = {**HEALTH["servers"]["serena"], "share": "session"}
     [line] = [x for x in renderStatus(found, {"servers": {"s": server}}, []) if " s " in x]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpgateway.cli.output import LEGEND
 from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.cli.status import renderStatus
 from mcpgateway.paths import USER_BACKUP
@@ -41,14 +42,89 @@ def test_status_shows_one_screen(
     assert lines[1] == "  4 servers, 3 children, 231 requests, 3 sessions, 56 MB"
     assert "config the bundled demo (rewritten to point at the gateway)" in lines[2]
     serena = next(line for line in lines if "serena" in line)
-    assert serena.startswith("  ◆ serena  ")
-    assert "stateful" in serena and "2 children" in serena and "89 reqs" in serena
+    assert serena.startswith("  ◆ serena    session  ")  # "mode": "stateful", read as its share
+    assert "2 children" in serena and "89 reqs" in serena
     assert "2 sessions" in serena and "1 in flight" in serena and "2 restarts" in serena
     assert "      ! route them exactly" in lines
     broken = next(line for line in lines if "broken" in line)
-    assert broken.startswith("  ○ broken") and "not found on PATH" in broken
+    assert broken.startswith("  ● broken    global   ") and "not found on PATH" in broken
     assert "  3 sessions from 2 clients: pid 4242 (2), unknown pid (1)" in lines
+    assert lines[-1] == f"  {LEGEND}"
+    assert not any("stateless" in line or "stateful" in line for line in lines)
     assert running.requests == ["/health", "/sessions"]
+
+
+def test_status_names_and_marks_each_server_by_its_share(stateDir: Path) -> None:
+    """A gateway that sends C{"share"}; its C{"mode"} (C{stateless} for
+    workspace and credential alike) is not what the line says."""
+    found = GatewayProbe(stateDir, {"pid": 7, "port": 9100})
+    line = {**HEALTH["servers"]["context7"], "mode": "stateless"}
+    health = {
+        "servers": {
+            "a": {**line, "share": "global"},
+            "b": {**line, "share": "workspace", "maxChildren": 16},
+            "c": {**line, "share": "credential", "maxChildren": 4},
+            "d": {**HEALTH["servers"]["serena"], "share": "session"},
+        }
+    }
+    rows = [row for row in renderStatus(found, health, []) if row[4:6] in ("a ", "b ", "c ", "d ")]
+    assert [row[:21] for row in rows] == [
+        "  ● a  global      ru",
+        "  ◐ b  workspace   ru",
+        "  ◔ c  credential  ru",
+        "  ◆ d  session     ru",
+    ]
+    assert "1/16 children" in rows[1] and "1/4 children" in rows[2]
+
+
+AGGREGATE_SESSIONS = [
+    *SESSIONS["sessions"],
+    {
+        "id": "d",
+        "server": "/mcp",
+        "clientPid": 5151,
+        "mode": "aggregate",
+        "members": ["serena", "context7"],
+    },
+    {"id": "e", "server": "/mcp", "clientPid": 5151, "mode": "aggregate", "members": ["serena"]},
+    {"id": "f", "server": "/mcp/search", "clientPid": None, "mode": "aggregate", "members": []},
+]
+
+
+def test_status_counts_the_aggregate_endpoints_sessions_on_lines_of_their_own(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    """The gateway's line counts every session of C{/sessions}; those of the
+    aggregate endpoint (C{/mcp}) belong to no server: a line per endpoint
+    says how many, so the sessions column adds up to the count above."""
+    running.answers["/sessions"] = (200, {"sessions": AGGREGATE_SESSIONS})
+    code, out, _ = run(capsys, stateDir, "status")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1] == "  3 servers, 3 children, 231 requests, 6 sessions, 56 MB"
+    at = lines.index(
+        "  ● tavily       global      idle         0 children         0 reqs  0 sessions"
+    )
+    assert lines[at + 1 : at + 3] == [
+        "    /mcp         aggregate                                           2 sessions"
+        "  · using context7, serena (not in their counts)",
+        "    /mcp/search  aggregate                                           1 session",
+    ]
+    servers = [int(line.split(" reqs  ")[1].split()[0]) for line in lines if " reqs  " in line]
+    assert servers == [1, 2, 0] and sum(servers) + 2 + 1 == 6  # the member sessions: in none
+    assert "  6 sessions from 3 clients: pid 4242 (2), pid 5151 (2), unknown pid (2)" in lines
+
+
+def test_status_without_aggregate_sessions_has_no_aggregate_line(stateDir: Path) -> None:
+    found = GatewayProbe(stateDir, {"pid": 7, "port": 9100})
+    lines = renderStatus(found, HEALTH, SESSIONS["sessions"])
+    assert not any(line.startswith("    /mcp") for line in lines)
+    many = {**AGGREGATE_SESSIONS[3], "members": [f"s{i}" for i in range(7)]}
+    lines = renderStatus(found, {"servers": {}}, [many])
+    assert lines[lines.index("  (no servers configured)") + 1].split() == [
+        "/mcp", "aggregate", "1", "session", "·", "using", "s0,", "s1,", "s2,", "s3,", "s4",
+        "and", "2", "more", "(not", "in", "their", "counts)",
+    ]  # fmt: skip
 
 
 def test_status_json(

@@ -171,7 +171,7 @@ def test_refused_server_requests_warn_to_run_the_server_per_session() -> None:
     warning = server(requests=snapshot(ambiguous=2)).warning
     assert warning is not None
     assert warning.startswith("2 sampling/elicitation/roots request(s) of this shared server")
-    assert warning.endswith('run this server per session ("mode": "stateful")')
+    assert warning.endswith('run this server per session ("share": "session")')
 
 
 @settings(max_examples=50)

@@ -111,6 +111,22 @@ async def echo(url: str) -> str:
         return str(result.content[0].text)  # type: ignore[union-attr]
 
 
+async def statusWithAnAggregateSession(cli: Cli, port: int) -> tuple[list[str], str]:
+    """C{status}'s lines while one session is open on the demo's endpoint
+    and one on C{/mcp} that called the demo (a member session on it), and
+    what the call through C{/mcp} answered."""
+    base = f"http://127.0.0.1:{port}"
+    async with (
+        Client(f"{base}/mcp", mode="legacy") as whole,
+        Client(f"{base}/demo/mcp", mode="legacy") as own,
+    ):
+        result = await whole.call_tool("demo__echo", {"message": "through /mcp"})
+        await own.call_tool("echo", {"message": "on its own endpoint"})
+        status = await anyio.to_thread.run_sync(cli, "status")
+    assert status.returncode == 0, status.stderr
+    return status.stdout.splitlines(), str(result.content[0].text)  # type: ignore[union-attr]
+
+
 def test_start_status_doctor_stop_round_trip(cli: Cli) -> None:
     config = cli.home / ".claude.json"
     config.write_text(json.dumps(CLAUDE_JSON, indent=2))
@@ -147,14 +163,27 @@ def test_start_status_doctor_stop_round_trip(cli: Cli) -> None:
     text = cli("status")
     assert text.returncode == 0
     assert f"running: pid {gatewayPid}, port {port}" in text.stdout
-    assert "○ demo" in text.stdout
+    assert "● demo  global  " in text.stdout  # adopted from the user's entries: shared by all
+    assert "share: ● global · ◐ workspace · ◔ credential · ◆ session" in text.stdout
+
+    # A session on the aggregate endpoint counts in the gateway's line, on a line of its own.
+    lines, answer = anyio.run(statusWithAnAggregateSession, cli, port)
+    assert answer == "through /mcp"
+    assert lines[1].startswith("  1 server, 1 child, ") and ", 2 sessions" in lines[1]
+    [demoLine] = [line for line in lines if line.startswith("  ● demo ")]
+    assert demoLine.endswith("  1 session")  # its own endpoint's, not the member of /mcp's
+    [aggregate] = [line for line in lines if line.startswith("    /mcp ")]
+    assert aggregate.split() == [
+        "/mcp", "aggregate", "1", "session", "·", "using", "demo", "(not", "in", "their",
+        "counts)",
+    ]  # fmt: skip
 
     doctor = cli("doctor")
     assert doctor.returncode == 0, doctor.stdout
     assert f"✓ Gateway running (PID {gatewayPid}, port {port})" in doctor.stdout
     assert "✓ Claude config: 1 via gateway, 0 stdio, 0 other" in doctor.stdout
     assert "✓ Config backup valid (1 server backed up)" in doctor.stdout
-    assert "○ demo (stateless, 1 child," in doctor.stdout
+    assert "● demo (global, 1 child," in doctor.stdout
     assert "\x1b[" not in doctor.stdout
     assert json.loads(cli("doctor", "--json").stdout)["ok"] is True
 
