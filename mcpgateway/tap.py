@@ -1168,6 +1168,7 @@ def _gatewayAndConfig(
     # checks (loaded on its first use) work in the reactor's thread pool.
     from mcpgateway.core.catalog import CatalogService
     from mcpgateway.ops.catalogstore import CatalogStore
+    from mcpgateway.ops.statedir import pidAlive
 
     catalogs = CatalogService(reactor, CatalogStore(pre.stateDir), runInThread)
     gateway.append(
@@ -1194,6 +1195,8 @@ def _gatewayAndConfig(
             modernInputTimeout=options["limits"].modernInputTimeout,
             maxSuspendedCalls=options["limits"].maxSuspendedCalls,
             sessionIds=None if cluster is None else cluster.sealer,
+            # a saved session whose client exited while no gateway ran is not restored
+            clientAlive=pidAlive,
         )
     )
     # Read at start, before restored sessions build their views.

@@ -137,6 +137,7 @@ class Gateway:
         tools: ToolsLike | None = None,
         resultBytes: int | None = None,
         runInThread: RunInThread | None = None,
+        clientAlive: Callable[[int], bool] | None = None,
     ) -> None:
         """
         @param spawner: starts every child (and holds the clock).
@@ -169,6 +170,11 @@ class Gateway:
         @param runInThread: runs a function in a worker thread, firing with
             its value (C{deferToThread}); C{None}: in the reactor thread
             (tests and embedders).
+        @param clientAlive: whether a client process (a session's
+            C{clientPid}) still runs; a saved session whose client exited
+            while no gateway ran is not restored (its child would start for
+            nobody). C{None}: every saved session is restored (the reaper
+            ends those of dead clients).
         """
         clock = spawner.clock
         self.clock = clock
@@ -188,6 +194,7 @@ class Gateway:
         self._tools = tools
         self._resultBytes = resultBytes
         self._runInThread = runInThread
+        self._clientAlive = clientAlive
         self._aggregator: Aggregator | None = None
         self._endpoints: tuple[Mapping[str, EndpointSpec], NameSettings] | None = None
         self.started = clock.seconds()
@@ -366,7 +373,7 @@ class Gateway:
         if self._persistence is None:
             return set()
         servers: set[str] = set()
-        dropped = known = added = 0
+        dropped = known = added = gone = 0
         records = self._persistence.load()
         if merging:
             # Restored at start but absent from the predecessor's last save:
@@ -403,6 +410,9 @@ class Gateway:
                 dropped += 1
                 continue
             session = Session.fromRecord(record)
+            if not merging and not self._clientRuns(session.clientPid):
+                gone += 1  # its client exited while no gateway ran
+                continue
             variant = pool.variantFor(session.scope, principal=session.principal)
             if variant is None:
                 dropped += 1  # its workspace route is gone
@@ -425,14 +435,28 @@ class Gateway:
                 count=added,
                 known=known,
             )
-        elif servers or dropped:
+        elif servers or dropped or gone:
             self.log.info(
                 "restored {count} session(s) of the previous gateway process"
-                " ({dropped} of servers or routes no longer configured dropped)",
+                " ({dropped} of servers or routes no longer configured dropped,"
+                " {gone} of clients that exited meanwhile ended)",
                 count=len(self.sessions),
                 dropped=dropped,
+                gone=gone,
             )
         return servers
+
+    def _clientRuns(self, pid: int | None) -> bool:
+        """Whether the client process C{pid} runs (C{True} when unknown, or
+        when it cannot be told)."""
+        probe = self._clientAlive
+        if pid is None or probe is None:
+            return True
+        try:
+            return probe(pid)
+        except Exception:
+            self.log.failure("probing client pid {pid} failed", pid=pid)
+            return True
 
     def saveSessions(self) -> None:
         """Hand the registry to the persistence (it writes only what changed):

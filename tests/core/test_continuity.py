@@ -6,6 +6,7 @@ initialize replayed), without a 404."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from mcpgateway.core.gateway import Gateway
@@ -33,11 +34,19 @@ class MemoryStore:
 
 
 class PersistentHarness(Harness):
-    """A started gateway whose sessions go to C{store}."""
+    """A started gateway whose sessions go to C{store} (C{clientAlive}: see
+    L{Gateway})."""
 
-    def __init__(self, store: MemoryStore, servers: dict[str, ServerSpec]) -> None:
+    def __init__(
+        self,
+        store: MemoryStore,
+        servers: dict[str, ServerSpec],
+        clientAlive: Callable[[int], bool] | None = None,
+    ) -> None:
         self.reactor = FakeProcessReactor()
-        self.gateway = Gateway(servers, fakeSpawner(self.reactor), persistence=store)
+        self.gateway = Gateway(
+            servers, fakeSpawner(self.reactor), persistence=store, clientAlive=clientAlive
+        )
         self.site = makeSite(self.gateway, self.reactor, loopbackOnly=True, maxBody=4096)
         self.gateway.start()
 
@@ -241,6 +250,36 @@ def test_a_restored_session_whose_client_died_meanwhile_is_ended_at_the_first_sw
     assert counts.deadClientSessions == 1
     assert {s.id for s in second.gateway.sessions} == {alive}
     assert call(second, "srv", gone).status == 404
+
+
+def test_a_saved_session_whose_client_exited_while_no_gateway_ran_is_not_restored() -> None:
+    """Its shared child is not started for nobody at start (it would run
+    until the reaper's next look, and then on, with no session)."""
+    store = MemoryStore()
+    first = PersistentHarness(store, SHARED)
+    gone = first.initialize("srv")
+    first.gateway.sessions.get(gone).clientPid = 4242  # type: ignore[union-attr]
+    anonymous = first.initialize("srv")
+    first.gateway.stop()
+
+    probed: list[int] = []
+
+    def alive(pid: int) -> bool:
+        probed.append(pid)
+        return False
+
+    with capturedGatewayLogs() as events:
+        second = PersistentHarness(store, SHARED, clientAlive=alive)
+    assert probed == [4242]
+    assert {s.id for s in second.gateway.sessions} == {anonymous}  # no pid: kept
+    assert any(e.get("gone") == 1 for e in events)
+    assert call(second, "srv", gone).status == 404
+
+    third = PersistentHarness(MemoryStore(), SHARED, clientAlive=alive)
+    store.data = json.dumps([r for r in json.loads(store.data or "[]") if r["id"] == gone])
+    fourth = PersistentHarness(store, SHARED, clientAlive=alive)
+    assert list(fourth.gateway.sessions) == []
+    assert fourth.reactor.spawned == third.reactor.spawned == []  # no child for nobody
 
 
 def test_a_restored_stateful_session_is_not_orphaned_before_its_next_request() -> None:
