@@ -65,7 +65,7 @@ class ShutdownWatch:
         self._trigger: object = None
 
     def watch(self, reactor: object) -> None:
-        """Watch C{reactor} (nothing, if it is no L{IReactorCore}: a clock)."""
+        """Watch C{reactor} (nothing, if it is no C{IReactorCore}: a clock)."""
         if self._reactor is None and IReactorCore.providedBy(reactor):
             self._reactor = reactor
             self._trigger = self._reactor.addSystemEventTrigger("before", "shutdown", self._begin)
