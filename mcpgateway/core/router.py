@@ -500,11 +500,19 @@ class Router:
             )
             return
         self._deadlines.discard(childId)
-        self._record(ex, "ok" if "result" in message else "error", message)
+        outcome = "ok" if "result" in message else "error"
+        seconds = self._clock.seconds() - ex.started
+        span = ex.span
+        if span is not None:
+            ex.span = None
+            tracing.finish(span, outcome, message)
         if ex.method == "tools/list":
             self._learnTools(message.get("result"))
         message["id"] = ex.clientId
         ex.response.callback(message)
+        # Counted once the answer is on its way: its client need not wait
+        # for the bookkeeping (the time is the child's, taken before).
+        self._count(ex, outcome, seconds)
         if self._drainWaiters:
             self._checkDrained()
 
@@ -665,14 +673,18 @@ class Router:
         self._checkDrained()
 
     def _record(self, ex: Exchange, outcome: str, response: Message | None = None) -> None:
-        if ex.session is not None:  # the gateway's own requests are not client traffic
-            seconds = self._clock.seconds() - ex.started
-            self.stats.record(ex.method, outcome, seconds)
-            self._operations.clientOperation(self.name, ex.method, outcome, seconds)
+        self._count(ex, outcome, self._clock.seconds() - ex.started)
         span = ex.span
         if span is not None:
             ex.span = None
             tracing.finish(span, outcome, response)
+
+    def _count(self, ex: Exchange, outcome: str, seconds: float) -> None:
+        """Count a client request that ended with C{outcome} after
+        C{seconds} (the gateway's own requests are not client traffic)."""
+        if ex.session is not None:
+            self.stats.record(ex.method, outcome, seconds)
+            self._operations.clientOperation(self.name, ex.method, outcome, seconds)
 
 
 def _nowhere(message: Message) -> None:

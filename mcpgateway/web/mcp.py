@@ -1040,13 +1040,9 @@ class McpEndpoint(Resource):
             note = auditNote(request)
             if note is not None:
                 response.addCallbacks(note.answered, note.failed)
-            response.addBoth(self._measured, message["method"], started, span)
-            response.addCallbacks(
-                self._answered,
-                self._failedLast,
-                callbackArgs=(session, stream),
-                errbackArgs=(message, session, stream),
-            )
+            # The answer is written first, then measured: its client need
+            # not wait for the bookkeeping.
+            response.addBoth(self._answeredLast, message, session, stream, started, span)
             return NOT_DONE_YET
         if not messages:
             assert answers
@@ -1121,6 +1117,23 @@ class McpEndpoint(Resource):
     def _answered(self, response: Message, session: Session, stream: SSEStream) -> None:
         session.inFlight -= 1
         stream.end(response)
+
+    def _answeredLast(
+        self,
+        result: Message | Failure,
+        message: Message,
+        session: Session,
+        stream: SSEStream,
+        started: float,
+        span: tracing.Span | None,
+    ) -> None:
+        """The request that ends C{stream} was answered (or failed) with
+        C{result}: write it, then measure it."""
+        if isinstance(result, Failure):
+            self._failedLast(result, message, session, stream)
+        else:
+            self._answered(result, session, stream)
+        self._measured(result, message["method"], started, span)
 
     def _failedLast(
         self, reason: Failure, message: Message, session: Session, stream: SSEStream

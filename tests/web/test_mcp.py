@@ -1304,3 +1304,44 @@ def test_a_childs_lone_surrogate_reaches_the_client_as_replacement_not_a_hang() 
     )
     [event] = response.events()
     assert event == {"jsonrpc": "2.0", "id": 9, "result": {"text": "cut \ufffd"}}
+
+
+# -- the answer before the bookkeeping ---------------------------------------------
+
+
+@pytest.mark.parametrize("outcome", ["result", "error"])
+def test_an_answer_is_written_before_it_is_counted_and_measured(
+    monkeypatch: pytest.MonkeyPatch, outcome: str
+) -> None:
+    """The client need not wait for stats and metrics: when they are
+    recorded, its whole answer is written already (and they still are)."""
+    from mcpgateway.core.stats import RequestStats
+    from mcpgateway.web import measure
+
+    h = Harness({"srv": spec("srv")})
+    sid = h.initialize()
+    response = call(h, sid, requestId=41)
+    seen: list[tuple[str, bool]] = []
+    counted = RequestStats.record
+    measured = measure.answered
+
+    def record(self: RequestStats, method: str, outcome: str, seconds: float) -> None:
+        seen.append(("counted", response.complete))
+        counted(self, method, outcome, seconds)
+
+    def answered(result: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(("measured", response.complete))
+        return measured(result, *args, **kwargs)
+
+    monkeypatch.setattr(RequestStats, "record", record)
+    monkeypatch.setattr(measure, "answered", answered)
+    [forwarded] = childRequests(h)
+    answer: dict[str, Any] = (
+        {"result": {"content": []}}
+        if outcome == "result"
+        else {"error": {"code": 1, "message": "x"}}
+    )
+    h.process().reply({"jsonrpc": "2.0", "id": forwarded["id"], **answer})
+    assert response.complete
+    assert sorted(seen) == [("counted", True), ("measured", True)]
+    assert response.events()[0]["id"] == 41
