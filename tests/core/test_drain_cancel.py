@@ -42,8 +42,8 @@ def severe(events: Sequence[LogEvent]) -> list[LogEvent]:
     ]
 
 
-class DrainDeadlineTests(SynchronousTestCase):
-    """SIGTERM with a request in flight that outlives C{drainTimeout}."""
+class InFlight(SynchronousTestCase):
+    """A gateway with a 5 s drain and a session that can call a slow tool."""
 
     def setUp(self) -> None:
         self.h = Harness({"srv": spec("srv")})
@@ -57,6 +57,10 @@ class DrainDeadlineTests(SynchronousTestCase):
             {"jsonrpc": "2.0", "id": requestId, "method": "tools/call", "params": {"name": "slow"}},
             session=self.sid,
         )
+
+
+class DrainDeadlineTests(InFlight):
+    """SIGTERM with a request in flight that outlives C{drainTimeout}."""
 
     def stopAfterDeadline(self) -> Any:
         """Stop with a call in flight, let the deadline pass and the child
@@ -148,21 +152,8 @@ class CancelledWaiterTests(SynchronousTestCase):
         self.assertIsNone(self.successResultOf(kept))
 
 
-class CutDrainShortTests(SynchronousTestCase):
+class CutDrainShortTests(InFlight):
     """L{Gateway.cutDrainShort} (a second SIGTERM or SIGINT while stopping)."""
-
-    def setUp(self) -> None:
-        self.h = Harness({"srv": spec("srv")})
-        self.h.gateway.drainTimeout = 5.0
-        self.sid = self.h.initialize()
-
-    def call(self, requestId: int) -> Response:
-        return self.h.request(
-            "POST",
-            "/srv/mcp",
-            {"jsonrpc": "2.0", "id": requestId, "method": "tools/call", "params": {"name": "slow"}},
-            session=self.sid,
-        )
 
     def test_cut_answers_what_is_left_and_stops_the_children_now(self) -> None:
         with collectedLogs() as events:
