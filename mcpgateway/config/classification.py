@@ -89,6 +89,9 @@ class Overrides:
 
     servers: dict[str, Override] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    invalid: str | None = None
+    """Why the whole file could not be used (not JSON, not an object,
+    unreadable); C{None}: it could (or there is none)."""
 
 
 class Promoted(Protocol):
@@ -108,9 +111,11 @@ def loadOverrides(stateDir: Path) -> Overrides:
     except FileNotFoundError:
         return out
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        out.warnings.append(f"{path}: cannot use it ({e}); built-in classification kept")
+        out.invalid = f"cannot use it ({e})"
+        out.warnings.append(f"{path}: {out.invalid}; built-in classification kept")
         return out
     if not isinstance(data, dict):
+        out.invalid = "it must hold a JSON object"
         out.warnings.append(f"{path}: must hold a JSON object; built-in classification kept")
         return out
     for name, entry in data.items():
@@ -166,6 +171,38 @@ def loadOverrides(stateDir: Path) -> Overrides:
             perUser,
             tuple(aggregate),
         )
+    return out
+
+
+def describe(override: Override) -> str:
+    """What a server's line sets, as the file says it (C{share=global,
+    maxChildren=4}); C{nothing} for an empty line."""
+    parts = []
+    if override.share is not None:
+        parts.append(f"share={override.share}")
+    if override.requestTimeout is not None:
+        parts.append(f"requestTimeout={override.requestTimeout * 1000:g}")
+    if override.maxChildren is not None:
+        parts.append(f"maxChildren={override.maxChildren}")
+    if override.perUser is not None:
+        parts.append(f"perUser={'true' if override.perUser else 'false'}")
+    keys = {fieldName: key for key, fieldName in SERVER_KEYS.items()}
+    parts += [keys.get(fieldName, fieldName) for fieldName, _ in override.aggregate]
+    return ", ".join(parts) or "nothing"
+
+
+def changes(before: Mapping[str, Override], after: Mapping[str, Override]) -> list[str]:
+    """What differs between two readings of the file, one phrase per server
+    (sorted by name): C{evg: share=global (was nothing)}, C{fs: removed
+    (was share=workspace)}."""
+    out = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        was = "not listed" if old is None else describe(old)
+        now = "removed" if new is None else describe(new)
+        out.append(f"{name}: {now} (was {was})")
     return out
 
 

@@ -28,7 +28,12 @@ by L{mcpgateway.config.classification.resolve} (default C{global} for the
 user's, C{workspace} for a project's); the server's pool takes the narrowest
 of its entries' scopes (a C{session} entry makes the whole server per
 session), and its limits and timeouts from the user's entry (else the first
-project's).
+project's). A server without a user's entry has no route C{""}: its spec's
+own C{command}, C{env} and C{cwd} are those of its first route by key (for
+C{/health} and the npx/uvx resolution), and say nothing of the server as a
+whole: a reload compares its routes, each by its own launch
+(L{mcpgateway.core.gateway}), so a change of one workspace's C{.env}, or of
+which route sorts first, touches no other route.
 
 Blocking (C{realpath}, the workspace C{.env} files): call it where the config
 is loaded, never on the reactor. Pure otherwise: what went wrong is in

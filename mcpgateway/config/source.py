@@ -12,7 +12,10 @@ L{ENV_POLL} seconds), reloads off the reactor thread when one changes, and
 tells the gateway. It also reads C{<state-dir>/aggregate.json} (the aggregate
 endpoints' settings, L{mcpgateway.config.aggregate}) at start, at every
 reload and whenever that file changes, and hands a changed result to its
-C{onAggregate} callback.
+C{onAggregate} callback. A change of C{<state-dir>/classification.json}
+(L{mcpgateway.config.classification}) serves the config last loaded again
+with it (and C{promotions.json} as it is then), logging what it changed; a
+file that cannot be used keeps the classification it gave last.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from mcpgateway.config.aggregate import (
     AggregateSettings,
     readAggregateFile,
 )
+from mcpgateway.config.classification import Override, Overrides
 from mcpgateway.config.envfiles import EnvFile, readWorkspaceEnv
 from mcpgateway.config.gatewayfile import ManagedConfig
 from mcpgateway.config.promotions import PromotionStore
@@ -202,6 +206,13 @@ class ConfigService(Service):
         self._aggregateWarned: set[str] = set()
         self._aggregatePending: IDelayedCall | None = None
         self._aggregateFirst: float | None = None
+        self.classificationPath = stateDir / classification.OVERRIDES_FILE
+        self._classification: dict[str, Override] = {}
+        """The servers' lines of the last C{classification.json} that could
+        be used (empty: none yet, the built-in classification)."""
+        self._classificationRead = False
+        self._classificationPending: IDelayedCall | None = None
+        self._classificationFirst: float | None = None
 
     def specs(self, loaded: LoadedConfig) -> dict[str, ServerSpec]:
         """Add the servers of the gateway's own file (the management API's),
@@ -214,7 +225,7 @@ class ConfigService(Service):
         """Everything L{specs} reads (blocking; no logging: runs in a thread)."""
         source = loaded
         merged = ManagedConfig(self._stateDir).merge(_copy(loaded))
-        overrides = classification.loadOverrides(self._stateDir)
+        overrides = self._loadOverrides()
         promoted = self._promotions.load()
         warnings = list(overrides.warnings)
         if self._promotions.warning is not None:
@@ -234,7 +245,29 @@ class ConfigService(Service):
             self._readWorkspace,
             promotions=promoted,
         )
-        return _Prepared(source, merged, scoped, warnings + scoped.warnings, self._readAggregate())
+        return _Prepared(
+            source,
+            merged,
+            scoped,
+            warnings + scoped.warnings,
+            self._readAggregate(),
+            overrides,
+        )
+
+    def _loadOverrides(self) -> Overrides:
+        """C{classification.json} (blocking); when it cannot be used at
+        all, the last one that could (one warning saying so)."""
+        overrides = classification.loadOverrides(self._stateDir)
+        if overrides.invalid is None or not self._classificationRead:
+            return overrides  # at start: the built-in classification
+        return Overrides(
+            dict(self._classification),
+            [
+                f"{self.classificationPath} is invalid: {overrides.invalid};"
+                " keeping the classification it gave before"
+            ],
+            overrides.invalid,
+        )
 
     def _readAggregate(self) -> AggregateSettings | AggregateConfigError:
         """C{aggregate.json}, or why not (blocking: at start or in a thread)."""
@@ -256,11 +289,25 @@ class ConfigService(Service):
                 self.log.warn("config: {warning}", warning=warning)
         self._warned = set(warnings)
         self._envFiles = dict(prepared.scoped.envFiles)
+        self._useClassification(prepared.overrides)
         if prepared.aggregate is not None:
             self._useAggregate(prepared.aggregate)
         # An .env change rebuilds from this (not logged again, not adopted again).
         self._last = replace(_copy(prepared.source), notes=[], errors=[])
         return prepared.scoped.specs
+
+    def _useClassification(self, overrides: Overrides) -> None:
+        """Remember the classification in use; log what changed in it
+        since the last reading."""
+        servers = overrides.servers
+        if self._classificationRead and servers != self._classification:
+            self.log.info(
+                "config: {path} changed: {changes}",
+                path=str(self.classificationPath),
+                changes="; ".join(classification.changes(self._classification, servers)),
+            )
+        self._classification = dict(servers)
+        self._classificationRead = True
 
     @property
     def envWarnings(self) -> list[str]:
@@ -347,7 +394,7 @@ class ConfigService(Service):
         self._deliverAggregate()
         self._envPoll = Every(self._clock, self._envInterval, self._checkEnv)
         self._envPoll.start()
-        watched = [*watchedPathsOf(self.source), self.aggregatePath]
+        watched = [*watchedPathsOf(self.source), self.aggregatePath, self.classificationPath]
         for path in watched:
             self._fingerprints[os.path.abspath(path)] = _fingerprint(path)
         if not self._watchWithInotify(watched):
@@ -424,8 +471,28 @@ class ConfigService(Service):
     def _pathChanged(self, key: str) -> None:
         if key == os.path.abspath(self.aggregatePath):
             self._aggregateChanged()
+        elif key == os.path.abspath(self.classificationPath):
+            self._classificationChanged()
         else:
             self.changed()
+
+    def _classificationChanged(self) -> None:
+        """C{classification.json} changed: serve the servers with it once
+        things settle (at most C{maxWait} after the first change), from the
+        config last loaded (the config file is not read again)."""
+        now = self._clock.seconds()
+        pending = self._classificationPending
+        if pending is not None and pending.active():
+            first = now if self._classificationFirst is None else self._classificationFirst
+            pending.reset(max(0.0, min(self._debounce, first + self._maxWait - now)))
+            return
+        self._classificationFirst = now
+        self._classificationPending = self._clock.callLater(self._debounce, self._reclassify)
+
+    def _reclassify(self) -> Deferred[Any]:
+        self._classificationPending = None
+        self._classificationFirst = None
+        return self.rebuild()
 
     def changed(self) -> None:
         """The file changed: reload once things settle (events come in bursts),
@@ -566,6 +633,8 @@ class ConfigService(Service):
             self._pending.cancel()
         if self._aggregatePending is not None and self._aggregatePending.active():
             self._aggregatePending.cancel()
+        if self._classificationPending is not None and self._classificationPending.active():
+            self._classificationPending.cancel()
         if self._poll is not None and self._poll.running:
             self._poll.stop()
         if self._envPoll is not None and self._envPoll.running:
@@ -651,6 +720,8 @@ class _Prepared:
     """Besides the merged config's own."""
     aggregate: AggregateSettings | AggregateConfigError | None = None
     """C{aggregate.json}, or why it cannot be used."""
+    overrides: Overrides = field(default_factory=Overrides)
+    """The classification the specs were built with."""
 
 
 def _copy(loaded: LoadedConfig) -> LoadedConfig:

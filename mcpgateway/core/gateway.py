@@ -72,6 +72,7 @@ from mcpgateway.core.pool import (
     ServerUnavailable,
     UnknownRoute,
     makePool,
+    variantsOf,
 )
 from mcpgateway.core.sessions import (
     Session,
@@ -831,15 +832,9 @@ class Gateway:
                     for session in self.sessions.forServer(name):
                         self.endSession(session, f"server {name} was disabled")
                     stopping.append(old.stopAll())
+                self._endRerouted(name, old.spec, new)
                 for session in old.useSpec(new):
-                    self.log.info(
-                        "config: server {server} has no route {scope} any more; ending"
-                        " session {sid}",
-                        server=name,
-                        scope=session.scope,
-                        sid=session.shortId,
-                    )
-                    self.endSession(session, f"its route of server {name} was removed")
+                    self._routeGone(name, session)
                 refusal = old.modernRefusal()
                 if refusal is not None:
                     old.endModern(refusal)  # "modern": false now: no call or listen goes on
@@ -869,6 +864,27 @@ class Gateway:
         if self._aggregator is not None:
             self._aggregator.membersChanged()
         return DeferredList(stopping, consumeErrors=True)
+
+    def _endRerouted(self, name: str, old: ServerSpec, new: ServerSpec) -> None:
+        """Before the pool of server C{name} serves C{new}: end the sessions
+        of each route C{new} does not have (whatever kind of pool it is).
+        The other routes' sessions carry on: the pool moves them to their
+        route's new child if its launch changed (L{ServerPool.useSpec})."""
+        before, after = variantsOf(old), variantsOf(new)
+        if before.keys() <= after.keys():
+            return
+        for session in self.sessions.forServer(name):
+            if not self._isAggregate(session) and session.scope not in after:
+                self._routeGone(name, session)
+
+    def _routeGone(self, name: str, session: Session) -> None:
+        self.log.info(
+            "config: server {server} has no route {scope} any more; ending session {sid}",
+            server=name,
+            scope=session.scope,
+            sid=session.shortId,
+        )
+        self.endSession(session, f"its route of server {name} was removed")
 
     def prewarm(self, names: Sequence[str] | None = None) -> None:
         """Start the shared children of servers marked C{prewarm}."""
@@ -1091,26 +1107,40 @@ class Gateway:
 
 
 def _sameServer(a: ServerSpec, b: ServerSpec, promoted: str | None = None) -> bool:
-    """Whether the pool of C{a} may keep serving C{b}: what the child is and
-    how it is shared are the same (timeouts may differ). A pool promoted in
-    this process (C{promoted}) already gives new sessions a child of their
-    own: C{b} saying C{session} for it (the promotion, read back) is the same
-    server, and no session ends. The routes (variants) of a scoped server
-    may change: the pool moves their sessions (L{ServerPool.useSpec})."""
+    """Whether the pool of C{a} may keep serving C{b}: how its children are
+    shared is the same, and so is the child of its key-less route (the
+    user's entry: command, args, env, cwd; timeouts may differ). A pool
+    promoted in this process (C{promoted}) already gives new sessions a
+    child of their own: C{b} saying C{session} for it (the promotion, read
+    back) is the same server, and no session ends.
+
+    The routes (variants) of a server may change: each carries its own
+    launch, and the gateway and the pool end or move the sessions of each
+    route (L{Gateway._endRerouted}, L{ServerPool.useSpec}). A server with
+    routes but no key-less one on either side (defined only in projects,
+    or its user's entry added or removed) has nothing else to compare: its
+    C{command}, C{env} and C{cwd} are only those of one of its routes
+    (L{mcpgateway.config.scopes.buildScopes}), which changes with that
+    route's C{.env} or with which route sorts first."""
     sharing = b.sharing
     if promoted is not None and sharing is Sharing.SESSION and a.sharing is not Sharing.SESSION:
         sharing = a.sharing
-    old = (a.command, a.args, a.env, a.cwd, a.sharing, a.credentialEnv, _scoped(a), a.perPrincipal)
-    return old == (
-        b.command,
-        b.args,
-        b.env,
-        b.cwd,
+    old = (a.sharing, a.credentialEnv, _scoped(a), a.perPrincipal)
+    if old != (
         sharing,
         b.credentialEnv,
         _scoped(b) if sharing is b.sharing else _scoped(a),
         b.perPrincipal if sharing is b.sharing else a.perPrincipal,
-    )
+    ):
+        return False
+    if a.variants and b.variants and not (_keyless(a) and _keyless(b)):
+        return True
+    return (a.command, a.args, a.env, a.cwd) == (b.command, b.args, b.env, b.cwd)
+
+
+def _keyless(spec: ServerSpec) -> bool:
+    """Whether C{spec}'s routes include C{/<server>/mcp} (the user's entry)."""
+    return any(variant.key == "" for variant in spec.variants)
 
 
 def _scoped(spec: ServerSpec) -> bool:

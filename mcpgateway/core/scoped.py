@@ -33,11 +33,13 @@ next request of one of its sessions starts it again, and the subscriptions
 and log level come back with it.
 
 A reconfiguration (L{ScopedPool.useSpec}) brings new variants. A session
-whose route now gives another child key (its workspace's C{.env} changed)
-moves to that child at its current child's next idle moment; a child no
-variant produces any more is then stopped ("the environment of workspace K
-changed; restarting its child"). A session whose route is gone is handed back
-to the gateway to end.
+whose route now gives another child key (its workspace's C{.env} changed, or
+its project's entry) moves to that child at its current child's next idle
+moment; a child no variant produces any more is then stopped ("the
+environment of workspace K changed; restarting its child", or "the entry
+of ..."). A session whose route is gone is handed back to the gateway to end
+(which ends it before the new variants come, whatever the pool:
+L{mcpgateway.core.gateway.Gateway.reconfigure}), and its child is stopped.
 
 Once promoted (a child asked a client something no session could be proven
 to have caused), each new session gets a child of its own
@@ -523,19 +525,48 @@ class ScopedPool(BasePool):
             return
         pid = upstream.pid
         if pid is not None or upstream.state is not Lifecycle.STOPPED:
-            self.log.info(
-                "server {server}: the environment of workspace {routes} changed;"
-                " restarting its child pid {pid}",
-                server=self.spec.name,
-                routes=", ".join(routes),
-                pid=pid,
-            )
-            self.events.emit("stale", f"child pid {pid} stopped: its environment changed", pid=pid)
+            self._sayStale(self._made[key], routes, pid)
         del self._children[key]
         del self._made[key]
         self._launches.pop(key, None)
         upstream.stop()
         self._retry()
+
+    def _sayStale(self, made: Variant, routes: list[str], pid: int | None) -> None:
+        """Log why the child made for C{made} is stopped: its route's
+        environment changed (the line docs/scopes.md promises; a C{.env}
+        that an entry's C{${VAR}} expand from changes both), else its entry
+        changed (command, args, cwd), or its route is gone."""
+        now = self._variants.get(made.key)
+        server, names = self.spec.name, ", ".join(routes)
+        if now is None:
+            self.log.info(
+                "server {server}: workspace {routes} has no route any more; stopping its"
+                " child pid {pid}",
+                server=server,
+                routes=names,
+                pid=pid,
+            )
+            why = "its route was removed"
+        elif now.launch.env != made.launch.env or _programOf(now.launch) == _programOf(made.launch):
+            self.log.info(
+                "server {server}: the environment of workspace {routes} changed;"
+                " restarting its child pid {pid}",
+                server=server,
+                routes=names,
+                pid=pid,
+            )
+            why = "its environment changed"
+        else:
+            self.log.info(
+                "server {server}: the entry of workspace {routes} changed; restarting its"
+                " child pid {pid}",
+                server=server,
+                routes=names,
+                pid=pid,
+            )
+            why = "its entry changed"
+        self.events.emit("stale", f"child pid {pid} stopped: {why}", pid=pid)
 
     def _drainedToSettle(self, _: object, key: str) -> None:
         self._settling.discard(key)
@@ -621,6 +652,11 @@ class ScopedPool(BasePool):
         vanished = self._vanished(alive)
         dead, orphaned = self.owned.orphans(vanished)
         return Sweep(dead=len(vanished) + dead, orphaned=orphaned)
+
+
+def _programOf(launch: ServerSpec) -> tuple[object, ...]:
+    """What a route's child runs, its environment aside."""
+    return (launch.command, launch.args, launch.cwd)
 
 
 def workspaceRoots(variant: Variant) -> tuple[dict[str, Any], ...]:
