@@ -85,25 +85,26 @@ def modernLine(server: ServerStatus) -> dict[str, Any]:
 def scopeLines(children: tuple[ChildStatus, ...]) -> dict[str, dict[str, Any]]:
     """Which children serve which scope, by scope key (a route key,
     C{"global"} for the key-less route, or a credential key): how many
-    children serve it, the pid when that is one child (C{None} while it is
-    stopped, or when several do: each credential set of a route has its own
-    child, listed under its credential key) and the sessions of those
-    children. A child a session owns (C{session} scope) has no key and is
-    not listed."""
+    running children serve it (as the server's C{"children"} counts them: a
+    child with no process now is not counted), the pid when that is one
+    child (C{None} while none runs, or when several do: each credential set
+    of a route has its own child, listed under its credential key) and the
+    sessions of its children, running or not. A child a session owns
+    (C{session} scope) has no key and is not listed."""
     scopes: dict[str, dict[str, Any]] = {}
     for child in children:
+        pid = child.pid
+        running = 0 if pid is None else 1
         for key in child.scopes:
-            line = scopes.get(key or GLOBAL_SCOPE)
+            name = key or GLOBAL_SCOPE
+            line = scopes.get(name)
             if line is None:
-                scopes[key or GLOBAL_SCOPE] = {
-                    "pid": child.pid,
-                    "sessions": child.sessions,
-                    "children": 1,
-                }
+                scopes[name] = {"pid": pid, "sessions": child.sessions, "children": running}
             else:
-                line["pid"] = None
                 line["sessions"] += child.sessions
-                line["children"] += 1
+                line["children"] += running
+                if pid is not None:
+                    line["pid"] = pid if line["children"] == 1 else None
     return scopes
 
 

@@ -227,11 +227,14 @@ def readCredentials(request: IRequest, names: tuple[str, ...]) -> Credentials:
 
 def ignoredCredentialHeaders(request: IRequest, names: tuple[str, ...]) -> list[str]:
     """The names of the C{X-Mcp-Env-*} headers of C{request} that are not for
-    C{names} (lower case, as HTTP has them; never their values)."""
+    C{names}, never their values. A header's name has no case (HTTP; the
+    request keeps none of the client's), and neither has the variable it
+    names (C{X-Mcp-Env-token} gives C{credentialEnv}'s C{"TOKEN"}): each is
+    given in upper case, the way environment variables are written."""
     listed = {CREDENTIAL_HEADER + name.lower().encode("ascii") for name in names}
     lowered = (key.lower() for key, _ in request.requestHeaders.getAllRawHeaders())
     return [
-        key[len(CREDENTIAL_HEADER) :].decode("latin-1")[:64]
+        key[len(CREDENTIAL_HEADER) :].upper().decode("latin-1")[:64]
         for key in lowered
         if key.startswith(CREDENTIAL_HEADER) and key not in listed
     ]
@@ -357,10 +360,12 @@ class _ForwardTo(Exception):
 
 
 class _AfterPredecessor(Exception):
-    """The request must wait until the predecessor's sessions are merged."""
+    """The request must wait until the predecessor's sessions are merged;
+    C{requestId}: the id its refusal carries if the wait times out."""
 
-    def __init__(self, waiting: Deferred[None]) -> None:
+    def __init__(self, waiting: Deferred[None], requestId: Any = None) -> None:
         self.waiting = waiting
+        self.requestId = requestId
 
 
 class Backend(Protocol):
@@ -561,7 +566,7 @@ class McpEndpoint(Resource):
                 f"method {method.decode('ascii', 'replace')[:16]} is not allowed",
             )
         except _AfterPredecessor as later:
-            return self._later(request, later.waiting)
+            return self._later(request, later.waiting, later.requestId)
         except _ForwardTo as forward:
             return self._forwardTo(request, forward.owner)
         except Exception:
@@ -580,9 +585,10 @@ class McpEndpoint(Resource):
                 request, 500, jsonrpc.INTERNAL_ERROR, "internal error in the gateway; see its log"
             )
 
-    def _later(self, request: Request, waiting: Deferred[None]) -> int:
+    def _later(self, request: Request, waiting: Deferred[None], requestId: Any = None) -> int:
         """Render C{request} again once C{waiting} fires; after
-        L{Gateway.predecessorWait} seconds, answer that the session is not found."""
+        L{Gateway.predecessorWait} seconds, answer that the session is not
+        found (with C{requestId}, the id of the request's body)."""
         gone = _watchDisconnect(request)
 
         def again(timedOut: object) -> None:
@@ -590,7 +596,7 @@ class McpEndpoint(Resource):
                 return
             if timedOut is _TIMED_OUT:
                 body: bytes | int = self._refuse(
-                    request, 404, jsonrpc.INVALID_REQUEST, "Session not found"
+                    request, 404, jsonrpc.INVALID_REQUEST, "Session not found", requestId
                 )
             else:
                 if request.content is not None:
@@ -715,7 +721,7 @@ class McpEndpoint(Resource):
             )
         if kind is Kind.REQUEST and payload["method"] == "initialize":
             return self._initialize(request, payload)
-        session = self._session(request, version)
+        session = self._session(request, version, payload)
         if isinstance(session, bytes):
             return session
         if kind is Kind.REQUEST:
@@ -728,9 +734,12 @@ class McpEndpoint(Resource):
                 return self._refuse(request, 400, *problem)
         differ = self._credentialProblem(request, session)
         if differ is not None:
-            if kind is Kind.REQUEST:
-                return self._answerInBand(request, payload, jsonrpc.INVALID_PARAMS, differ)
-            return self._refuse(request, 400, jsonrpc.INVALID_PARAMS, differ)
+            code, text = differ
+            if kind is not Kind.REQUEST:
+                return self._refuse(request, 400, code, text)
+            if code == jsonrpc.INVALID_PARAMS:
+                return self._answerInBand(request, payload, code, text)
+            return self._refuse(request, 400, code, text, payload["id"])
         if kind is Kind.NOTIFICATION:
             self._notification(session, payload)
             return accepted(request)
@@ -817,7 +826,9 @@ class McpEndpoint(Resource):
             # The route went away between routing and here (a reload).
             if span is not None:
                 tracing.finish(span, "error")
-            return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, f"no route: {e}")
+            return self._refuse(
+                request, 404, jsonrpc.INVALID_REQUEST, f"no route: {e}", message["id"]
+            )
         gone = _watchDisconnect(request)
         note = auditNote(request)
         if note is not None:
@@ -886,19 +897,23 @@ class McpEndpoint(Resource):
                 names=", ".join(f"X-Mcp-Env-{name}" for name in new),
             )
 
-    def _credentialProblem(self, request: Request, session: Session) -> str | None:
-        """Why the request's credential headers do not fit C{session}, or
-        C{None}. A session restored from a previous process (its values are
-        never saved) is bound again to the values it gives."""
+    def _credentialProblem(self, request: Request, session: Session) -> tuple[int, str] | None:
+        """Why the request's credential headers do not fit C{session} (the
+        JSON-RPC code and text), or C{None}. A header that cannot be used
+        (L{BadCredential}: repeated, too long, not UTF-8) is C{-32600}, as on
+        C{initialize}, and always HTTP 400; values that are not the
+        session's are C{-32602}, in-band for a request. A session restored
+        from a previous process (its values are never saved) is bound again
+        to the values it gives."""
         if not self.backend.credentialEnv:
             return None
         try:
             credentialKey, credentials = self._credentialsOf(request)
         except BadCredential as e:
-            return str(e)
+            return jsonrpc.INVALID_REQUEST, str(e)
         if session.variant is None and session.credential:
             if not credentials:
-                return (
+                return jsonrpc.INVALID_PARAMS, (
                     "this session's credentials are not known to this gateway process (it"
                     " restarted): send its X-Mcp-Env-* headers again, or initialize again"
                 )
@@ -906,7 +921,10 @@ class McpEndpoint(Resource):
                 return None
         elif not credentials or credentialKey == session.credential:
             return None
-        return "credentials differ from this session's; initialize again to use them"
+        return (
+            jsonrpc.INVALID_PARAMS,
+            "credentials differ from this session's; initialize again to use them",
+        )
 
     def _batch(self, request: Request, batch: list[Any], version: str | None) -> bytes | int:
         if not batch:
@@ -940,7 +958,7 @@ class McpEndpoint(Resource):
             )
         differ = self._credentialProblem(request, session)
         if differ is not None:
-            return self._refuse(request, 400, jsonrpc.INVALID_PARAMS, differ)
+            return self._refuse(request, 400, *differ)
         # Check everything before acting on anything: a batch is refused whole,
         # or each of its requests gets its answer.
         requests: list[Message] = []
@@ -1011,7 +1029,11 @@ class McpEndpoint(Resource):
             if gone is not None:
                 self._gateway.endSession(session, gone)
                 return self._refuse(
-                    request, 404, jsonrpc.INVALID_REQUEST, f"Session not found: {gone}"
+                    request,
+                    404,
+                    jsonrpc.INVALID_REQUEST,
+                    f"Session not found: {gone}",
+                    messages[0]["id"] if len(messages) == 1 and not answers else None,
                 )
         stream = SSEStream(request, self._clock, False, self._keepAlive, self._logFor(session, "p"))
         started = self._clock.seconds()
@@ -1170,7 +1192,7 @@ class McpEndpoint(Resource):
             return session
         differ = self._credentialProblem(request, session)
         if differ is not None:
-            return self._refuse(request, 400, jsonrpc.INVALID_PARAMS, differ)
+            return self._refuse(request, 400, *differ)
         lastEventId = header(request, "last-event-id")
         if lastEventId is not None and resumable(session.protocolVersion):
             resumed = self._resume(request, session, lastEventId)
@@ -1271,14 +1293,19 @@ class McpEndpoint(Resource):
 
     # -- sessions ------------------------------------------------------------
 
-    def _session(self, request: Request, version: str | None) -> Session | bytes:
-        """The request's session, or the error body to answer with."""
+    def _session(
+        self, request: Request, version: str | None, payload: Any = None
+    ) -> Session | bytes:
+        """The request's session, or the error body to answer with.
+        C{payload}: the POSTed body, when it was read (a refusal carries its
+        id; C{null} for a batch, a GET or a DELETE)."""
         if version is not None and version not in versions.HANDSHAKE_VERSIONS:
             return self._refuse(
                 request,
                 400,
                 jsonrpc.INVALID_REQUEST,
                 f"Bad Request: unsupported MCP-Protocol-Version {envelope.shown(version)}",
+                _idOf(payload),
             )
         sessionId = header(request, "mcp-session-id")
         if sessionId is None:
@@ -1287,6 +1314,7 @@ class McpEndpoint(Resource):
                 400,
                 jsonrpc.INVALID_REQUEST,
                 "Bad Request: Mcp-Session-Id header is required",
+                _idOf(payload),
             )
         session = self._gateway.sessions.get(sessionId)
         if session is None:
@@ -1294,7 +1322,7 @@ class McpEndpoint(Resource):
             if waiting is not None:
                 # Opened on the process this one took over from, in its last
                 # moments: known once it has exited (see Gateway).
-                raise _AfterPredecessor(waiting)
+                raise _AfterPredecessor(waiting, _idOf(payload))
             if self._cluster is not None:
                 session = self._clustered(request, sessionId)
         if (
@@ -1305,7 +1333,9 @@ class McpEndpoint(Resource):
         ):
             # A session of another route (another workspace), or another
             # principal's: not found here (the same answer: no oracle).
-            return self._refuse(request, 404, jsonrpc.INVALID_REQUEST, "Session not found")
+            return self._refuse(
+                request, 404, jsonrpc.INVALID_REQUEST, "Session not found", _idOf(payload)
+            )
         self._gateway.sessions.touch(session)
         self.backend.bind(session, request)
         note = auditNote(request)
@@ -1327,6 +1357,14 @@ class McpEndpoint(Resource):
         if isinstance(where, Local):
             return where.session
         return None
+
+
+def _idOf(payload: Any) -> Any:
+    """The id a refusal of the POSTed C{payload} carries: a request's id
+    (C{validIdOrNull}), C{None} for a notification, a batch or no body."""
+    if isinstance(payload, dict) and "method" in payload:
+        return validIdOrNull(payload.get("id"))
+    return None
 
 
 def _shortId(session: Session) -> str:

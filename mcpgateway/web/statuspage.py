@@ -34,7 +34,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields, is_dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IRequest
@@ -42,6 +42,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from mcpgateway import jsonrpc
+from mcpgateway.core import tracing
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus
@@ -124,18 +125,62 @@ def _label(value: object) -> str:
         return type(value).__name__
 
 
-def failing(server: ServerStatus) -> bool:
-    """Whether a server is failing: in error, degraded or restarting, or its
-    circuit is not closed."""
-    return server.state in _FAILING or server.circuit is not Circuit.CLOSED or bool(server.error)
+class Trouble(NamedTuple):
+    """What the read model does not say of a server's recent trouble, read
+    off the gateway: its children's unexpected exits (crash or not) within
+    its breaker's window (what makes a running server C{degraded}; a server
+    whose child dies at start has none running, and is C{stopped}), and the
+    client C{initialize} requests that failed (an answer without a session:
+    the child could not start or did not answer its handshake), as the
+    operation metrics count them."""
+
+    recentExits: int = 0
+    window: float = 300.0
+    """Seconds the breaker remembers an exit (L{Breaker.window})."""
+    failedInitializes: int = 0
 
 
-def stderrTails(gateway: Gateway, status: GatewayStatus) -> dict[str, list[str]]:
+_NO_TROUBLE = Trouble()
+
+
+def troubles(gateway: Gateway) -> dict[str, Trouble]:
+    """Each server's L{Trouble}, from its pool's breaker and the gateway's
+    operation metrics (L{tracing.operationsFor})."""
+    failed: Counter[str] = Counter()
+    for (server, method, outcome), histogram in tracing.operationsFor(gateway.clock).server.items():
+        if method == "initialize" and outcome not in ("ok", "cancelled"):
+            failed[server] += histogram.count
+    found: dict[str, Trouble] = {}
+    for name, pool in gateway.pools.items():
+        breaker = getattr(pool, "breaker", None)
+        if breaker is None:
+            found[name] = Trouble(failedInitializes=failed[name])
+        else:
+            found[name] = Trouble(breaker.recentFailures(), breaker.window, failed[name])
+    return found
+
+
+def failing(server: ServerStatus, trouble: Trouble | None = None) -> bool:
+    """Whether a server is failing: in error, degraded or restarting, its
+    circuit not closed, or (C{trouble}) a child of it exited unexpectedly
+    within the breaker's window, running or not now."""
+    return (
+        server.state in _FAILING
+        or server.circuit is not Circuit.CLOSED
+        or bool(server.error)
+        or (trouble is not None and trouble.recentExits > 0)
+    )
+
+
+def stderrTails(
+    gateway: Gateway, status: GatewayStatus, trouble: Mapping[str, Trouble] | None = None
+) -> dict[str, list[str]]:
     """The last stderr lines of each failing server (from its event log)."""
+    trouble = trouble or {}
     tails: dict[str, list[str]] = {}
     for name, server in status.servers.items():
         pool = gateway.pools.get(name)
-        if pool is None or not failing(server):
+        if pool is None or not failing(server, trouble.get(name)):
             continue
         lines = [event["text"] for event in pool.events.recent() if event.get("kind") == "stderr"]
         tails[name] = [clean(line) for line in lines[-STDERR_LINES:]]
@@ -146,10 +191,14 @@ def pageData(
     status: GatewayStatus,
     aggregate: Mapping[str, Any] | None = None,
     stderr: Mapping[str, list[str]] | None = None,
+    trouble: Mapping[str, Trouble] | None = None,
 ) -> dict[str, Any]:
     """What the page shows, as JSON-ready data (every event of the stream
     carries it). C{stderr}: the tails of the failing servers (L{stderrTails});
-    C{None} when they may not be shown (then each failing server says so)."""
+    C{None} when they may not be shown (then each failing server says so).
+    C{trouble}: each server's L{Trouble} (L{troubles}; none: no recent exits
+    and no failed C{initialize} are shown)."""
+    trouble = trouble or {}
     clients: Counter[tuple[str, str]] = Counter()
     byClient: dict[str, Counter[str]] = {}
     pids: dict[str, set[int]] = {}
@@ -161,6 +210,7 @@ def pageData(
             pids.setdefault(name, set()).add(session.clientPid)
     servers = []
     for name, server in status.servers.items():
+        seen = trouble.get(name, _NO_TROUBLE)
         line: dict[str, Any] = {
             "key": name,
             "name": clean(name, MAX_NAME),
@@ -177,9 +227,12 @@ def pageData(
                 count for (_, outcome), count in server.requests.requests.items() if outcome != "ok"
             ),
             "inFlight": server.inFlight,
+            "failedInitializes": seen.failedInitializes,
             "restarts": server.restarts,
             "failures": server.failures,
-            "failing": failing(server),
+            "recentExits": seen.recentExits,
+            "exitWindow": seen.window,
+            "failing": failing(server, seen),
             "error": None if server.error is None else clean(server.error),
             "lastExit": None if server.lastExit is None else clean(server.lastExit),
             "warning": None if server.warning is None else clean(server.warning),
@@ -308,6 +361,19 @@ def _clientsCell(clients: Mapping[str, int]) -> str:
     )
 
 
+def _exitsCell(server: Mapping[str, Any]) -> str:
+    """Under the state: the unexpected exits of the breaker's window (a
+    server whose child dies at start is C{stopped}, and failing)."""
+    exits = server.get("recentExits", 0)
+    if not exits:
+        return ""
+    window = duration(server.get("exitWindow"))
+    return (
+        f'<span class="sub bad">{exits} unexpected exit{"s" if exits != 1 else ""}'
+        f" in {window}</span>"
+    )
+
+
 def _buttons(server: Mapping[str, Any]) -> str:
     name = esc(server["key"])
     toggle = ("enable", "Enable") if server["disabled"] else ("disable", "Disable")
@@ -330,17 +396,24 @@ def _serverRows(server: Mapping[str, Any], controls: bool) -> str:
         children += f"/{server['maxChildren']}"
     circuit = esc(server["circuit"])
     errors = server["errors"]
+    failedInitializes = server.get("failedInitializes", 0)
     saved = _savingsText(server.get("savings"), whole=False)
     cells = [
         f'<th scope="row">{name}</th>',
-        f'<td><span class="state {state}">{state}</span></td>',
+        f'<td><span class="state {state}">{state}</span>{_exitsCell(server)}</td>',
         f"<td>{esc(server['share'])}</td>",
         f"<td>{children}</td>",
         f"<td>{server['sessions']}{_clientsCell(server['clients'])}</td>",
         f"<td>{server['requests']}"
         + (f'<span class="sub">{server["inFlight"]} in flight</span>' if server["inFlight"] else "")
         + "</td>",
-        f'<td class="{"bad" if errors else ""}">{errors}</td>',
+        f'<td class="{"bad" if errors or failedInitializes else ""}">{errors}'
+        + (
+            f'<span class="sub">{failedInitializes} initialize failed</span>'
+            if failedInitializes
+            else ""
+        )
+        + "</td>",
         f"<td>{server['restarts']}</td>",
         f'<td><span class="circuit {circuit}">{circuit}</span></td>',
         f"<td>{esc(saved) if saved else ''}</td>",
@@ -591,9 +664,11 @@ class StatusPage(Resource):
 
     def data(self) -> dict[str, Any]:
         """The page's data now."""
-        status = self._gateway.status()
-        stderr = stderrTails(self._gateway, status) if self._stderrShown() else None
-        return pageData(status, self._gateway.aggregateStatus(), stderr)
+        gateway = self._gateway
+        status = gateway.status()
+        trouble = troubles(gateway)
+        stderr = stderrTails(gateway, status, trouble) if self._stderrShown() else None
+        return pageData(status, gateway.aggregateStatus(), stderr, trouble)
 
     def _event(self) -> dict[str, Any]:
         data = self.data()

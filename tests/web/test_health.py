@@ -260,7 +260,7 @@ def test_a_scoped_server_line_shows_its_children_by_scope_key_and_never_a_path()
     assert line["scopes"] == {
         "global": {"pid": 4, "sessions": 2, "children": 1},
         WORKSPACE_A: {"pid": 5, "sessions": 3, "children": 1},
-        CREDENTIAL: {"pid": None, "sessions": 0, "children": 1},
+        CREDENTIAL: {"pid": None, "sessions": 0, "children": 0},  # stopped: none running
     }
     assert (line["poolWaits"], line["poolTimeouts"], line["evictions"]) == (5, 1, 2)
     assert line["promoted"] == "sampling/createMessage with 2 sessions in flight"
@@ -281,3 +281,49 @@ def test_a_route_served_by_several_credential_children_lists_each_under_its_cred
         CREDENTIAL: {"pid": 7, "sessions": 2, "children": 1},
         other: {"pid": 8, "sessions": 1, "children": 1},
     }
+
+
+def test_a_scope_counts_its_running_children_only() -> None:
+    """A child with no process is not a child of its scope (as it is not one
+    of the server's C{"children"}): the pid is the running one's."""
+    children = (
+        ChildStatus(
+            None, Lifecycle.STOPPED, None, 2, 0, 0, 0, "exited with code 1", None, ("",), 1
+        ),
+        ChildStatus(9, Lifecycle.RUNNING, 1.0, 1, 0, 0, 0, None, None, ("", CREDENTIAL), 2),
+        ChildStatus(None, Lifecycle.STOPPED, None, 1, 0, 0, 0, None, None, (CREDENTIAL,), 0),
+    )
+    line = serverLine(replace(SERVER, sharing=Sharing.CREDENTIAL, children=children))
+    assert line["children"] == 1 and line["pids"] == [9]
+    assert line["scopes"] == {
+        "global": {"pid": 9, "sessions": 3, "children": 1},
+        CREDENTIAL: {"pid": 9, "sessions": 2, "children": 1},
+    }
+
+
+def test_after_a_crash_health_counts_no_child_in_any_scope(tmp_path: Path) -> None:
+    """Smoke test C, item 8: a server whose child died (then its circuit was
+    reset) showed C{"children": 0, "pids": []} but C{"scopes": {"global":
+    {"pid": null, "children": 1}}}."""
+    h = ApiHarness(tmp_path / "state", mainServers={"crash": {"command": FAKE}})
+    response = h.request(
+        "POST",
+        "/crash/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
+        },
+    )
+    h.process().exit(1)  # before it answered its initialize
+    assert response.status == 200 and response.json()["error"]["code"] == -32000
+    reset = h.request("POST", "/api/v1/servers/crash/reset-circuit", body={})
+    assert reset.status == 200, reset.body
+    line = h.request("GET", "/health").json()["servers"]["crash"]
+    assert (line["children"], line["pids"]) == (0, [])
+    assert line["scopes"] == {"global": {"pid": None, "sessions": 0, "children": 0}}

@@ -1116,3 +1116,63 @@ def test_through_the_real_core_a_missing_capability_is_400() -> None:
     assert response.status == 400
     assert response.json()["error"]["code"] == jsonrpc.MISSING_CAPABILITY
     assert response.json()["error"]["data"] == {"requiredCapabilities": {"sampling": {}}}
+
+
+# -- row 16: an error answer's status follows its code ------------------------------------------
+
+
+def readMissing(h: Harness, requestId: str) -> tuple[Response, Any, int]:
+    """A modern resources/read to a child that declares resources: the
+    response, the child, and the child-side id of the read."""
+    response = realPost(h, body("resources/read", requestId, {"uri": "file:///missing"}))
+    child = h.process()
+    [init] = [m for m in child.sentMessages() if m.get("method") == "initialize"]
+    child.reply(
+        {
+            "jsonrpc": "2.0",
+            "id": init["id"],
+            "result": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"resources": {}},
+                "serverInfo": {"name": "fake", "version": "0"},
+            },
+        }
+    )
+    [sent] = [m for m in child.sentMessages() if m.get("method") == "resources/read"]
+    return response, child, sent["id"]
+
+
+@pytest.mark.parametrize(
+    ("childCode", "status", "code"),
+    [
+        (-32002, 400, jsonrpc.INVALID_PARAMS),  # resource not found, translated
+        (jsonrpc.INVALID_PARAMS, 400, jsonrpc.INVALID_PARAMS),
+        (jsonrpc.INVALID_REQUEST, 400, jsonrpc.INVALID_REQUEST),
+        (jsonrpc.METHOD_NOT_FOUND, 404, jsonrpc.METHOD_NOT_FOUND),
+        (jsonrpc.INTERNAL_ERROR, 200, jsonrpc.INTERNAL_ERROR),
+        (-32099, 200, jsonrpc.INTERNAL_ERROR),  # an undefined reserved code, translated
+        (-1, 200, -1),
+    ],
+)
+def test_row16_a_childs_error_before_anything_streamed_takes_the_status_of_its_code(
+    childCode: int, status: int, code: int
+) -> None:
+    """docs/era.md row 16: the Python SDK's table, the child's errors included
+    (a resources/read of a missing URI is 400, as smoke test C saw)."""
+    h = Harness()
+    response, child, sent = readMissing(h, "read-1")
+    child.reply({"jsonrpc": "2.0", "id": sent, "error": {"code": childCode, "message": "no"}})
+    assert response.status == status, response.body
+    assert response.headers["content-type"] == "application/json"
+    answer = response.json()
+    assert answer["id"] == "read-1" and answer["error"]["code"] == code
+
+
+def test_row16_once_committed_a_childs_error_is_in_band() -> None:
+    h = Harness()
+    response, child, sent = readMissing(h, "read-2")
+    h.reactor.advance(1.0)  # a second of silence: committed to SSE
+    child.reply({"jsonrpc": "2.0", "id": sent, "error": {"code": -32602, "message": "no"}})
+    assert response.status == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    assert sseEvents(response)[-1]["error"]["code"] == -32602

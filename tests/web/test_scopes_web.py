@@ -192,7 +192,7 @@ def test_a_listed_credential_header_reaches_the_variant_and_is_never_logged() ->
     rendered = repr([dict(e) for e in events])
     assert TOKEN not in rendered and "/evil" not in rendered
     [ignored] = [e for e in events if "ignored the header" in e.get("log_format", "")]
-    assert ignored["names"] == "X-Mcp-Env-path"
+    assert ignored["names"] == "X-Mcp-Env-PATH"  # its name as the client wrote it here
 
 
 def test_credential_headers_on_a_server_that_lists_none_are_ignored() -> None:

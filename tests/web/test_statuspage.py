@@ -123,6 +123,67 @@ def test_the_page_shows_the_servers_and_a_failing_servers_last_stderr_lines() ->
     assert details == ["srv"]
 
 
+def crashAtStart(h: Harness, times: int, server: str = "srv") -> None:
+    """A client's C{initialize}, whose new child writes a line to stderr and
+    exits before it answers its handshake; C{times} times, past each backoff."""
+    for _ in range(times):
+        response = h.request(
+            "POST",
+            f"/{server}/mcp",
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "claude-code", "version": "1"},
+                },
+            },
+        )
+        child = h.process()
+        child.stderr(b"ModuleNotFoundError: No module named 'srv_impl'\n")
+        child.exit(1)
+        assert response.status == 200 and response.json()["error"]["code"] == -32000
+        h.reactor.advance(10)  # past its backoff, well within the breaker's window
+
+
+def test_a_server_whose_child_dies_at_start_is_failing_before_its_circuit_opens(
+    tmp_path: Path,
+) -> None:
+    """Smoke test C, item 7: it showed C{stopped}, errors 0, circuit closed,
+    and no last exit, until the circuit opened."""
+    h = ApiHarness(tmp_path / "state")
+    crashAtStart(h, 2)
+    status = h.gateway.status()
+    assert status.servers["srv"].circuit.value == "closed"  # two crashes: not open yet
+    _, html = page(h)
+    assert html.text("state stopped") == "stopped"
+    assert html.text("sub bad") == "2 unexpected exits in 5 min"
+    assert html.text("bad").startswith("0")  # no forwarded request failed...
+    assert "2 initialize failed" in html.text("sub")  # ...but two initialize did
+    details = html.text("details")
+    assert "last exit: exited with code 1" in details
+    assert "No module named 'srv_impl'" in html.text("stderr")
+    data = StatusPage(h.gateway, h.reactor).data()
+    (srv,) = data["servers"]
+    assert (srv["failing"], srv["recentExits"], srv["exitWindow"]) == (True, 2, 300.0)
+    assert (srv["failedInitializes"], srv["errors"], srv["failures"]) == (2, 0, 2)
+    # Reset circuit forgets the exits: no longer failing (the failed
+    # initialize requests stay counted, as on /metrics).
+    assert h.request("POST", "/api/v1/servers/srv/reset-circuit", body={}).status == 200
+    _, html = page(h)
+    assert "sub bad" not in html.texts and "details" not in html.texts
+    assert "2 initialize failed" in html.text("sub")
+
+
+def test_a_healthy_server_shows_no_exits_and_no_failed_initialize() -> None:
+    h = Harness()
+    h.initialize()
+    (srv,) = StatusPage(h.gateway, h.reactor).data()["servers"]
+    assert (srv["recentExits"], srv["failedInitializes"], srv["failing"]) == (0, 0, False)
+
+
 def test_a_server_that_is_not_failing_shows_no_stderr() -> None:
     h = Harness()
     h.initialize()
