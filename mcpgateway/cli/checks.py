@@ -145,23 +145,69 @@ def checkHealth(ctx: DoctorContext) -> Check:
         )
     servers = healthServers(health)
     children = sum(count(s.get("children")) for s in servers.values())
-    message = (
-        f"Health endpoint OK — {plural(len(servers), 'server')},"
-        f" {plural(children, 'child', 'children')}"
-    )
+    facts = f"{plural(len(servers), 'server')}, {plural(children, 'child', 'children')}"
     if isinstance(health.get("rssBytes"), (int, float)):
-        message += f", {formatBytes(health['rssBytes'])}"
+        facts += f", {formatBytes(health['rssBytes'])}"
     details = tuple(serverSummary(name, servers[name]) for name in sorted(servers))
     broken = sorted(name for name, server in servers.items() if server.get("error"))
     if broken:
         return Check(
             "fail",
-            f"{message}; {len(broken)} unavailable ({', '.join(broken)})",
-            f"install the command of {', '.join(broken)} or fix its entry in"
-            f" {claudeConfigPath(found.state)}",
+            f"Health endpoint answers ({facts}), but {len(broken)}"
+            f" {'is' if len(broken) == 1 else 'are'} unavailable: {', '.join(broken)}",
+            unavailableFix(servers, broken, claudeConfigPath(found.state)),
             details,
         )
-    return Check("pass", message, None, details)
+    return Check("pass", f"Health endpoint OK — {facts}", None, details)
+
+
+MISSING_COMMAND = "missing"
+CRASH_LOOP = "crash loop"
+OTHER = "other"
+
+
+def unavailableReason(server: dict[str, Any]) -> str:
+    """Why C{/health} says a server is unavailable: its command is missing
+    (C{"command '…' not found…"}), its circuit is open (a crash loop:
+    C{"circuit": "open"}), or something else its C{error} says."""
+    error = server.get("error")
+    if isinstance(error, str) and error.startswith("command '"):
+        return MISSING_COMMAND
+    if server.get("circuit") == "open":
+        return CRASH_LOOP
+    return OTHER
+
+
+def unavailableFix(servers: dict[str, dict[str, Any]], broken: list[str], config: Path) -> str:
+    """What to do about each unavailable server, by its reason (one clause
+    per reason, its servers named)."""
+    byReason: dict[str, list[str]] = {}
+    for name in broken:
+        byReason.setdefault(unavailableReason(servers[name]), []).append(name)
+    fixes = []
+    missing = byReason.get(MISSING_COMMAND)
+    if missing:
+        fixes.append(
+            f"install the command of {', '.join(missing)} or fix"
+            f" {'its entry' if len(missing) == 1 else 'their entries'} in {config}"
+        )
+    looping = byReason.get(CRASH_LOOP)
+    if looping:
+        logs = " and ".join(f"`mcpgateway logs {name}`" for name in looping[:3])
+        resets = " and ".join(f"`mcpgateway servers reset-circuit {name}`" for name in looping[:3])
+        more = f" (and the same for {', '.join(looping[3:])})" if len(looping) > 3 else ""
+        fixes.append(
+            f"{', '.join(looping)} kept crashing (circuit open): {logs} shows why;"
+            f" fix that, then {resets}{more}"
+        )
+    other = byReason.get(OTHER)
+    if other:
+        named = " and ".join(f"`mcpgateway logs {name}`" for name in other[:3])
+        more = f" (and the same for {', '.join(other[3:])})" if len(other) > 3 else ""
+        fixes.append(
+            f"{', '.join(other)}: do as the error under each says; {named} shows more{more}"
+        )
+    return "; ".join(fixes)
 
 
 def _notChecked(ctx: DoctorContext, what: str) -> Check:
@@ -462,19 +508,32 @@ def checkClientBackups(ctx: DoctorContext) -> Check:
     )
 
 
+def configLabel(path: Path) -> str:
+    """What the config a gateway serves is called in doctor's lines: the
+    Claude config (C{~/.claude.json}, or a file of that name given with
+    C{--config}), else the config file given with C{--config}, by its path."""
+    if path == claudeConfigPath(None) or path.name == ".claude.json":
+        return "Claude config"
+    return f"Config file {path}"
+
+
 def checkClaudeConfig(ctx: DoctorContext) -> Check:
     config = ctx.clientConfig()
+    label = configLabel(config.path)
+    claude = label == "Claude config"
     if not config.exists:
-        return Check("info", f"No Claude config at {config.path}")
+        return Check("info", f"No {'Claude config' if claude else 'config file'} at {config.path}")
     if config.error is not None:
         return Check(
             "fail",
-            f"Claude config unreadable: {config.error}",
-            f"fix {config.path} (Claude Code will not read it either)",
+            f"{label} unreadable: {config.error}",
+            f"fix {config.path} ("
+            + ("Claude Code will not read it either" if claude else "the gateway cannot serve it")
+            + ")",
         )
     counts = config.counts
     message = (
-        f"Claude config: {counts['gateway']} via gateway, {counts['stdio']} stdio,"
+        f"{label}: {counts['gateway']} via gateway, {counts['stdio']} stdio,"
         f" {counts['other']} other"
     )
     problem = clientConfigProblem(config, ctx.found)

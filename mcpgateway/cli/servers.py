@@ -15,6 +15,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP, serverPath
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.probe import resolveStateDir, runningGateway
+from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.paths import API_PREFIX
 
 SHARES = ("global", "workspace", "credential", "session")
@@ -115,7 +116,25 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
         raise CliError("no command: `mcpgateway servers add NAME -- COMMAND [ARGS...]`")
     if os.sep in command[0] and not os.path.isabs(command[0]):
         command[0] = os.path.abspath(command[0])  # the gateway runs in another directory
+    credentialEnv = list(dict.fromkeys(args.credential_env or []))
+    for name in credentialEnv:
+        if not ENV_NAME.fullmatch(name):
+            raise CliError(
+                f"--credential-env {name!r}: not an environment variable name"
+                " (letters, digits and _, not starting with a digit)",
+                code=2,
+            )
+    asked = MODES.get(args.mode, args.mode) if args.mode is not None else args.share
+    if asked == "credential" and not credentialEnv:
+        raise CliError(
+            "--share credential needs --credential-env NAME (repeatable): the variables"
+            " a client sends as X-Mcp-Env-NAME headers, one child per set of their values"
+            " (docs/scopes.md)",
+            code=2,
+        )
     body: dict[str, Any] = {"name": args.name, "command": command[0], "args": command[1:]}
+    if credentialEnv:
+        body["credentialEnv"] = credentialEnv
     env = parseEnv(args.env)
     if env:
         body["env"] = env
@@ -236,8 +255,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "add",
         parents=common,
         help="add a stdio server: servers add NAME -- COMMAND [ARGS...]",
-        usage="mcpgateway servers add [--env KEY=VALUE]... [--share SHARE] [--cwd DIR] NAME"
-        " -- COMMAND [ARGS...]",
+        usage="mcpgateway servers add [--env KEY=VALUE]... [--share SHARE]"
+        " [--credential-env NAME]... [--cwd DIR] NAME -- COMMAND [ARGS...]",
         description="Add a stdio MCP server, served at once at /NAME/mcp. Put the command"
         " after --, so its own options are not read as ours. The gateway refuses"
         " a command it cannot find on its PATH, and env keys that change what a"
@@ -268,6 +287,13 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="the older words: stateless is --share global, stateful is --share session",
     )
     add.add_argument("--cwd", metavar="DIR", help="the working directory of its children")
+    add.add_argument(
+        "--credential-env",
+        action="append",
+        metavar="NAME",
+        help="a variable a client may send as an X-Mcp-Env-NAME header (repeatable;"
+        " needed by --share credential: a child per set of values; docs/scopes.md)",
+    )
     add.set_defaults(handler=cmdServersAdd)
     for action, handler, text, more in [
         (

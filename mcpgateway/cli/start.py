@@ -1,7 +1,12 @@
 # -*- test-case-name: tests.cli.test_start -*-
 """C{mcpgateway start}: launch C{twistd mcpgateway}, detached (wait until
 C{/health} answers, or show why it did not start: twistd's output and this
-run's lines of the log) or in the foreground (until it exits)."""
+run's lines of the log) or in the foreground (until it exits).
+
+Once started, it prints the routes the gateway serves, as the gateway
+lists them (L{mcpgateway.cli.routes}): C{/<server>/mcp} only for a server
+with a user-scope entry, C{/<server>~<key>/mcp} with its project's path for
+each project's own entry."""
 
 from __future__ import annotations
 
@@ -27,6 +32,14 @@ from mcpgateway.cli.probe import (
     positiveInt,
     removeStalePidFile,
     resolveStateDir,
+)
+from mcpgateway.cli.routes import (
+    LINES_SHOWN,
+    Route,
+    fetchRoutes,
+    projectPaths,
+    routeLines,
+    routesOf,
 )
 from mcpgateway.ops.statedir import pidAlive, removeState
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
@@ -244,7 +257,7 @@ def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int, o
                     and health.get("status") == "ok"
                     and health.get("pid", found.pid) == found.pid
                 ):
-                    return _started(out, found, url, health)
+                    return _started(ctx, out, found, url, health)
                 reason = f"{url}/health answered {json.dumps(health)[:80]}"
         else:
             daemon = pidFromFile(stateDir / PID_FILE)
@@ -257,27 +270,53 @@ def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int, o
     return failed(f"the gateway did not answer {url}/health within {timeout:.0f} s ({reason})")
 
 
-def _started(out: Output, found: GatewayProbe, url: str, health: dict[str, Any]) -> int:
+def _started(
+    ctx: CliContext, out: Output, found: GatewayProbe, url: str, health: dict[str, Any]
+) -> int:
     servers = healthServers(health)
     pid = found.pid or positiveInt(health.get("pid"))
-    if out.json:
-        out.emit(
-            {
-                "ok": True,
-                "alreadyRunning": False,
-                "pid": pid,
-                "port": found.port,
-                "url": url,
-                "servers": sorted(servers),
-            }
-        )
+    routes: dict[str, list[Route]] | None = None
+    unlisted = ""
+    try:
+        keys = fetchRoutes(ctx.http, found, ctx.timeouts.http)
+    except CliError as e:
+        unlisted = e.message
     else:
-        out.line(
-            f"mcpgateway started (pid {pid}): {plural(len(servers), 'server')} at"
-            f" {url}/<server>/mcp"
-        )
-        for name in sorted(servers):
-            out.line(f"  {url}/{name}/mcp")
+        every = {key for serverKeys in keys.values() for key in serverKeys}
+        routes = routesOf(keys, projectPaths(found.stateDir, found, every))
+    if out.json:
+        document: dict[str, Any] = {
+            "ok": True,
+            "alreadyRunning": False,
+            "pid": pid,
+            "port": found.port,
+            "url": url,
+            "servers": sorted(servers),
+            "routes": None
+            if routes is None
+            else {
+                name: [route.toJson(url) for route in serverRoutes]
+                for name, serverRoutes in sorted(routes.items())
+            },
+        }
+        if routes is None:
+            document["routesError"] = unlisted
+        out.emit(document)
+        return 0
+    projectRoutes = routes is not None and any(r.key for rs in routes.values() for r in rs)
+    where = f"{url}/<server>/mcp"
+    if projectRoutes:
+        where += " (a project's own entry: /<server>~<key>/mcp)"
+    out.line(f"mcpgateway started (pid {pid}): {plural(len(servers), 'server')} at {where}")
+    if routes is None:
+        # Never guess /<server>/mcp: a server only projects define has none.
+        names = sorted(servers)
+        more = f" and {len(names) - LINES_SHOWN} more" if len(names) > LINES_SHOWN else ""
+        out.line(f"  servers: {', '.join(names[:LINES_SHOWN]) or 'none'}{more}")
+        out.line(f"  (their routes are not listed: {unlisted})")
+        return 0
+    for line in routeLines(url, routes):
+        out.line(line)
     return 0
 
 

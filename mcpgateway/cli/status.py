@@ -41,12 +41,10 @@ from mcpgateway.cli.output import (
     plural,
     shareMark,
 )
-from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, resolveStateDir
+from mcpgateway.cli.probe import GatewayProbe, resolveStateDir
+from mcpgateway.cli.routes import projectPaths
 from mcpgateway.cli.servers import serverShare
-from mcpgateway.clientconfigs.jsonfile import readJson
-from mcpgateway.config.servers import ConfigError
-from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
-from mcpgateway.paths import OVERRIDES_FILE, WORKSPACE_KEY_FILE
+from mcpgateway.paths import OVERRIDES_FILE
 
 SCOPED = ("workspace", "credential")
 """The shares whose children are bounded by C{maxChildren}."""
@@ -117,8 +115,7 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
 
 def workspacePaths(stateDir: Path, found: GatewayProbe, health: dict[str, Any]) -> dict[str, str]:
     """The project path of each workspace key C{/health} shows, as far as
-    the client config's projects give them (nothing is created: without a
-    C{workspace.key} there are no keys to map)."""
+    the client config's projects give them (L{projectPaths})."""
     shown = {
         key
         for server in healthServers(health).values()
@@ -126,23 +123,7 @@ def workspacePaths(stateDir: Path, found: GatewayProbe, health: dict[str, Any]) 
         for key in server["scopes"]
         if key != "global"
     }
-    if not shown or not (stateDir / WORKSPACE_KEY_FILE).is_file():
-        return {}
-    try:
-        keys = WorkspaceKeys.forStateDir(stateDir)
-        data, _ = readJson(claudeConfigPath(found.state))
-    except (WorkspaceKeyError, ConfigError, OSError):
-        return {}
-    projects = data.get("projects") if isinstance(data, dict) else None
-    known: dict[str, str] = {}
-    for project in projects if isinstance(projects, dict) else ():
-        try:
-            key = keys.key(str(project))
-        except ValueError:
-            continue
-        if key in shown:
-            known[key] = str(project)
-    return known
+    return projectPaths(stateDir, found, shown)
 
 
 def serverNotes(

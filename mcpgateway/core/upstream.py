@@ -220,8 +220,13 @@ class Upstream:
     def _spawn(self) -> None:
         spec = self.spec
         if spec.executable is None:
+            where = (
+                "was not found or is not executable"
+                if "/" in spec.command
+                else "was not found on PATH"
+            )
             raise ServerUnavailable(
-                f"server '{spec.name}' cannot start: command '{spec.command}' was not found on PATH"
+                f"server '{spec.name}' cannot start: command '{spec.command}' {where}"
             )
         spawned: list[ChildProtocol] = []
         try:
@@ -290,7 +295,12 @@ class Upstream:
         if not isinstance(result, dict):
             error = response.get("error")
             text = error.get("message", error) if isinstance(error, dict) else error
-            self._refused(child, f"server '{self.spec.name}' refused initialize: {text}")
+            silent = f"server '{self.spec.name}' did not answer initialize"
+            timedOut = isinstance(error, dict) and error.get("code") == jsonrpc.REQUEST_TIMEOUT
+            if timedOut and isinstance(text, str) and text.startswith(silent):
+                self._refused(child, text)  # the router's timeout: it never answered
+            else:
+                self._refused(child, f"server '{self.spec.name}' refused initialize: {text}")
             return
         self.initializeResult = result
         self._emit("initialized", "initialized", pid=child.pid)

@@ -5,10 +5,16 @@ L{Management} validates each change, writes it to the gateway's own file
 (C{servers.json}, atomically) and reloads, so the change is live at once and
 survives a restart. Errors are L{ManagementError}s with an HTTP status and a
 message naming the field. Nothing it returns shows an env value or a token.
+
+A server's summary lists its routes (L{routesOf}): the key-less
+C{/<name>/mcp} where the server has one, and C{/<name>~<key>/mcp} for each
+workspace route (C{mcpgateway start} prints them: a project-only server has
+no key-less route).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
@@ -21,10 +27,15 @@ from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pool import ServerPool
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import ServerStatus
 from mcpgateway.web.health import healthLine
 
 SECRET = "***"
+ADD_FIELDS = frozenset(
+    {"type", "command", "args", "env", "cwd", "share", "mode", "requestTimeout", "credentialEnv"}
+)
+"""The fields of C{POST /api/v1/servers} besides C{name}."""
 
 
 class ManagementError(Exception):
@@ -62,7 +73,12 @@ class Management:
         return self._summary(name, self._gateway.serverStatus(name))
 
     def _summary(self, name: str, status: ServerStatus) -> dict[str, Any]:
-        return {"name": name, "origin": self._origin(name), **healthLine(status)}
+        return {
+            "name": name,
+            "origin": self._origin(name),
+            **healthLine(status),
+            "routes": routesOf(name, status.spec),
+        }
 
     def server(self, name: str) -> dict[str, Any]:
         """Everything about one server, without secrets."""
@@ -164,7 +180,10 @@ class Management:
 
     def add(self, body: Any) -> Deferred[dict[str, Any]]:
         """Add a stdio server: C{{"name", "command", "args"?, "env"?, "cwd"?,
-        "share"? (or the older "mode"), "requestTimeout"?}}."""
+        "share"? (or the older "mode"), "requestTimeout"?, "credentialEnv"?}}
+        (C{credentialEnv}: the variables a client may send as
+        C{X-Mcp-Env-<NAME>} headers, checked as the config loader checks an
+        entry's)."""
         if not isinstance(body, dict):
             raise ManagementError(400, "the body must be a JSON object")
         name = body.get("name")
@@ -173,8 +192,7 @@ class Management:
         if name in self._gateway.pools:
             raise ManagementError(409, f"name: a server named '{name}' exists")
         entry = {key: value for key, value in body.items() if key != "name"}
-        known = {"type", "command", "args", "env", "cwd", "share", "mode", "requestTimeout"}
-        unknown = sorted(set(entry) - known)
+        unknown = sorted(set(entry) - ADD_FIELDS)
         if unknown:
             raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
         self._checkEnv(entry.get("env", {}))
@@ -183,7 +201,7 @@ class Management:
         except config.EntryError as e:
             raise ManagementError(400, str(e)) from None
         if spec.executable is None:
-            raise ManagementError(400, f"command: '{spec.command}' was not found on PATH")
+            raise ManagementError(400, f"command: '{spec.command}' {notFound(spec.command)}")
         data = self._managed.read()
         data["mcpServers"][name] = entry
         self._managed.write(data)
@@ -267,8 +285,6 @@ class Management:
             raise ManagementError(400, f"env: key(s) not allowed: {', '.join(blocked)}")
 
     def _environ(self) -> dict[str, str]:
-        import os
-
         return dict(os.environ)
 
     def _origin(self, name: str) -> str:
@@ -277,6 +293,24 @@ class Management:
         except ValueError:
             managed = False
         return "api" if managed else "config"
+
+
+def routesOf(name: str, spec: ServerSpec) -> list[dict[str, str]]:
+    """The routes of server C{name}: C{{"key", "path"}} each, C{key} C{""}
+    for the key-less route (C{/<name>/mcp}), else a workspace route's key
+    (C{/<name>~<key>/mcp}). A server without variants has the key-less
+    route only; one with variants has exactly theirs (no key-less route
+    when no user-scope entry defines it)."""
+    keys = [variant.key for variant in spec.variants] if spec.variants else [""]
+    return [{"key": key, "path": f"/{name}~{key}/mcp" if key else f"/{name}/mcp"} for key in keys]
+
+
+def notFound(command: str) -> str:
+    """Why C{command} cannot be run: a bare name is not on C{PATH}; a path
+    (it has a C{/}) does not exist, or is not an executable file."""
+    if "/" not in command:
+        return "was not found on PATH"
+    return "is not an executable file" if os.path.exists(command) else "was not found"
 
 
 def _refreshed(catalog: Catalog | None, ms: float, error: str | None) -> dict[str, Any]:

@@ -87,6 +87,14 @@ BROKEN = {
     "error": "command 'nope' not found on PATH",
 }
 WITH_BROKEN = {**HEALTH, "servers": {**HEALTH["servers"], "broken": BROKEN}}
+SERVERS: dict[str, Any] = {
+    "servers": [
+        {"name": name, **line, "routes": [{"key": "", "path": f"/{name}/mcp"}]}
+        for name, line in HEALTH["servers"].items()
+    ]
+}
+"""C{GET /api/v1/servers} of the gateway of L{HEALTH}: each server with its
+key-less route only."""
 SESSIONS: dict[str, Any] = {
     "sessions": [
         {"id": "a", "server": "context7", "clientPid": 4242, "mode": "stateless"},

@@ -22,6 +22,7 @@ from mcpgateway.cli.probe import probe
 from mcpgateway.ops.statedir import STATE_FILE
 from mcpgateway.paths import LOG_FILE, NPX_CACHE_FILE, OVERRIDES_FILE, USER_BACKUP
 from tests.cli.support import (
+    BROKEN,
     HEALTH,
     WITH_BROKEN,
     FakeGateway,
@@ -132,11 +133,83 @@ def test_health_check_fails_when_a_server_is_unavailable(
     result = check(stateDir, "health")
     assert result.status == "fail"
     assert result.message == (
-        "Health endpoint OK — 4 servers, 3 children, 56 MB; 1 unavailable (broken)"
+        "Health endpoint answers (4 servers, 3 children, 56 MB), but 1 is unavailable: broken"
     )
+    assert "OK" not in result.message
     assert result.fix is not None and result.fix.startswith("install the command of broken")
     assert result.details[0] == (
         "● broken (global, unavailable: command 'nope' not found on PATH, 0 reqs)"
+    )
+
+
+CRASHING = {
+    **BROKEN,
+    "state": "error",
+    "circuit": "open",
+    "lastExit": "exit code 1",
+    "error": "server 'exits' is failing: 5 failure(s) to start or stay up in the last 5"
+    " minutes (last: exited with code 1); the gateway tries again in 42 s",
+}
+
+
+def test_health_check_fix_fits_each_unavailable_servers_reason(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    """Smoke test C, item 4: a crash loop (circuit open, command installed)
+    is not told to install its command; its fix is its log and a circuit
+    reset. The missing commands keep theirs. The line says no OK."""
+    missing = {**BROKEN, "circuit": "closed"}
+    running.answers["/health"] = (
+        200,
+        {
+            **HEALTH,
+            "servers": {
+                **HEALTH["servers"],
+                "exits": CRASHING,
+                "nocmd": missing,
+                "nocmd2": {**missing, "error": "command '/nonexistent/bin/foo' not found"},
+            },
+        },
+    )
+    result = check(stateDir, "health")
+    assert result.status == "fail"
+    assert result.message == (
+        "Health endpoint answers (6 servers, 3 children, 56 MB), but 3 are unavailable:"
+        " exits, nocmd, nocmd2"
+    )
+    assert result.fix is not None
+    config = stateDir.parent / "home" / ".claude.json"
+    assert result.fix == (
+        f"install the command of nocmd, nocmd2 or fix their entries in {config};"
+        " exits kept crashing (circuit open): `mcpgateway logs exits` shows why; fix that,"
+        " then `mcpgateway servers reset-circuit exits`"
+    )
+    code, out, _ = run(capsys, stateDir, "doctor")
+    assert code == 1
+    assert "✗ Health endpoint answers" in out and "Health endpoint OK" not in out
+
+
+def test_health_check_crash_loops_alone_get_only_their_fix(
+    stateDir: Path, running: FakeGateway
+) -> None:
+    servers = {f"c{i}": CRASHING for i in range(5)}
+    running.answers["/health"] = (200, {**HEALTH, "servers": servers})
+    result = check(stateDir, "health")
+    assert result.fix is not None and "install" not in result.fix
+    assert result.fix.startswith("c0, c1, c2, c3, c4 kept crashing (circuit open):")
+    assert result.fix.endswith("`mcpgateway servers reset-circuit c2` (and the same for c3, c4)")
+
+
+def test_health_check_other_reasons_point_at_the_log(stateDir: Path, running: FakeGateway) -> None:
+    """A reason this CLI does not know (another gateway version): its own
+    error is under it, and the fix points at its log, installing nothing."""
+    odd = {**BROKEN, "circuit": "closed", "error": "server 'odd' is being replaced"}
+    running.answers["/health"] = (200, {**HEALTH, "servers": {"odd": odd}})
+    result = check(stateDir, "health")
+    assert result.status == "fail"
+    assert result.fix == "odd: do as the error under each says; `mcpgateway logs odd` shows more"
+    assert result.details == (
+        "● odd (global, unavailable: server 'odd' is being replaced, 0 reqs)",
     )
 
 
@@ -265,8 +338,32 @@ def test_claude_config_check_reads_the_config_named_in_the_state(
     other.write_text(json.dumps({"mcpServers": {"x": {"command": "x"}}}))
     writeState(stateDir, os.getpid(), fakeGateway.port, config=str(other))
     assert (
-        check(stateDir, "claudeConfig").message == "Claude config: 0 via gateway, 1 stdio, 0 other"
+        check(stateDir, "claudeConfig").message
+        == f"Config file {other}: 0 via gateway, 1 stdio, 0 other"
     )
+
+
+def test_config_check_names_a_servers_file_by_its_path(
+    stateDir: Path, tmp_path: Path, locked: None, fakeGateway: FakeGateway
+) -> None:
+    """Smoke test C, item d: under C{--config servers.json} the file is no
+    Claude config; a C{.claude.json} given with C{--config} still is."""
+    servers = tmp_path / "servers.json"
+    servers.write_text(json.dumps({"mcpServers": {f"s{i}": {"command": "x"} for i in range(7)}}))
+    writeState(stateDir, os.getpid(), fakeGateway.port, config=str(servers))
+    result = check(stateDir, "claudeConfig")
+    assert result.message == f"Config file {servers}: 0 via gateway, 7 stdio, 0 other"
+    servers.write_text("{")
+    result = check(stateDir, "claudeConfig")
+    assert result.message.startswith(f"Config file {servers} unreadable: ")
+    assert result.fix == f"fix {servers} (the gateway cannot serve it)"
+    servers.unlink()
+    assert check(stateDir, "claudeConfig").message == f"No config file at {servers}"
+    claude = tmp_path / "elsewhere" / ".claude.json"
+    claude.parent.mkdir()
+    claude.write_text(json.dumps({"mcpServers": {"x": {"command": "x"}}}))
+    writeState(stateDir, os.getpid(), fakeGateway.port, config=str(claude))
+    assert check(stateDir, "claudeConfig").message.startswith("Claude config: ")
 
 
 def test_claude_config_check_is_info_without_a_config(stateDir: Path) -> None:

@@ -22,6 +22,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CLOSED_OUTPUT_EXIT, Output, readerGone
 from tests.cli.support import (
     EVENTS,
+    SERVERS,
     FakeGateway,
     api,
     claudeJson,
@@ -328,6 +329,7 @@ def test_start_says_it_serves_the_demo_before_it_says_it_started(
     stdout, stderr = pipe.stream(), pipe.stream()
     streams(stdout, stderr)
     ctx.launch = FakeLauncher(stateDir, fakeGateway)
+    fakeGateway.answers["/api/v1/servers"] = (200, SERVERS)
     code = main(["start", "--port", str(fakeGateway.port), "--state-dir", str(stateDir)], ctx)
     stdout.flush()  # the interpreter's exit
     stderr.flush()

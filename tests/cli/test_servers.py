@@ -201,13 +201,91 @@ def test_servers_add_share_takes_every_scope_word(
     capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, share: str
 ) -> None:
     api(running, "POST", "/servers", 201, {**SUMMARY, "share": share})
-    code = main(
-        ["servers", "add", "--state-dir", str(stateDir), "--share", share, "s", "--", "cmd"]
-    )
+    credential = ["--credential-env", "TOKEN"] if share == "credential" else []
+    argv = ["servers", "add", "--state-dir", str(stateDir), "--share", share, *credential]
+    code = main([*argv, "s", "--", "cmd"])
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
     assert out == f"added s (share: {share}): http://127.0.0.1:{running.port}/s/mcp\n"
     assert lastCall(running)[3]["share"] == share
+
+
+def test_servers_add_credential_env_is_carried_to_the_api(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    """Smoke test C, item e: --credential-env NAME (repeatable, each once)
+    reaches the API as the entry's credentialEnv."""
+    api(running, "POST", "/servers", 201, {**SUMMARY, "share": "credential"})
+    code = main(
+        [
+            "servers",
+            "add",
+            "--state-dir",
+            str(stateDir),
+            "--share",
+            "credential",
+            "--credential-env",
+            "GITHUB_TOKEN",
+            "--credential-env",
+            "GH_HOST",
+            "--credential-env",
+            "GITHUB_TOKEN",
+            "gh",
+            "--",
+            "github-mcp",
+        ]
+    )
+    assert (code, capsys.readouterr().err) == (0, "")
+    assert lastCall(running)[3] == {
+        "name": "gh",
+        "command": "github-mcp",
+        "args": [],
+        "credentialEnv": ["GITHUB_TOKEN", "GH_HOST"],
+        "share": "credential",
+    }
+
+
+def test_servers_add_refuses_share_credential_without_credential_env(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    """Nothing is sent: a credential server no client can give credentials
+    to would be one shared child under another name."""
+    api(running, "POST", "/servers", 201, SUMMARY)
+    code, out, err = run(
+        capsys, stateDir, "servers", "add", "--share", "credential", "gh", "--", "x"
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        "mcpgateway: --share credential needs --credential-env NAME (repeatable): the"
+        " variables a client sends as X-Mcp-Env-NAME headers, one child per set of their"
+        " values (docs/scopes.md)\n"
+    )
+    assert running.calls == []
+
+
+@pytest.mark.parametrize("name", ["1TOKEN", "A-B", "", "X=1"])
+def test_servers_add_refuses_a_credential_env_that_is_no_variable_name(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, name: str
+) -> None:
+    argv = ["servers", "add", "--state-dir", str(stateDir), f"--credential-env={name}", "s", "x"]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"mcpgateway: --credential-env {name!r}: not an environment variable")
+    assert running.calls == []
+
+
+def test_servers_add_shows_the_apis_refusal_of_a_credential_env(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    """A name of the right shape the gateway refuses (its own variables,
+    LD_PRELOAD): the gateway's message, exit 1."""
+    message = "'credentialEnv' may not list LD_PRELOAD: a client must not set ..."
+    api(running, "POST", "/servers", 400, {"error": message})
+    argv = ["servers", "add", "--state-dir", str(stateDir), "--credential-env", "LD_PRELOAD"]
+    code = main([*argv, "s", "x"])
+    assert (code, capsys.readouterr().err) == (1, f"mcpgateway: {message}\n")
+    assert lastCall(running)[3]["credentialEnv"] == ["LD_PRELOAD"]
 
 
 @pytest.mark.parametrize(("mode", "share"), [("stateless", "global"), ("stateful", "session")])

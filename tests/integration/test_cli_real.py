@@ -256,7 +256,7 @@ def test_no_rewrite_serves_a_config_as_it_is(cli: Cli) -> None:
     assert servers.read_bytes() == before
     doctor = cli("doctor")
     assert doctor.returncode == 0, doctor.stdout
-    assert "Claude config: 0 via gateway, 1 stdio, 0 other" in doctor.stdout
+    assert f"Config file {servers}: 0 via gateway, 1 stdio, 0 other" in doctor.stdout
     restore = cli("restore")
     assert restore.returncode == 1 and "mcpgateway stop" in restore.stderr
     assert cli("stop").returncode == 0
