@@ -1142,10 +1142,14 @@ def _gatewayAndConfig(
     for spec in specs.values():
         if spec.executable is None:
             log.warn(
-                "server {server}: command {command!r} not found on PATH; its endpoint"
-                " answers with an error",
+                "server {server}: command {command!r} {where}; its endpoint answers with an error",
                 server=spec.name,
                 command=spec.command,
+                where="not found on PATH"
+                if "/" not in spec.command
+                else "not executable"
+                if os.path.exists(spec.command)
+                else "not found",
             )
     log.info(
         "config: {count} stdio server(s) from {source}", count=len(specs), source=pre.loaded.source

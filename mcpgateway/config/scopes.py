@@ -16,15 +16,21 @@ one pool, and in it one L{Variant} per route:
    in the workspace (or the entry's C{cwd}, relative to it) with the
    workspace's C{.env} on top (L{overlay});
  - a project's entry that is the user's entry (the same spec once expanded
-   from the gateway's environment, as adoption compares them) gets no route
-   of its own: its clients are pointed at C{/<server>/mcp}.
+   from the gateway's environment, as adoption compares them) gets no child
+   of its own: its clients are pointed at C{/<server>/mcp}, and its
+   workspace route is still served, by the user's launch and child key (the
+   same child), so a URL written before the user's entry was known, or
+   before one appeared, keeps working (L{mcpgateway.core.pool.childPerLaunch}:
+   routes that all share the user's child are served by one shared child).
 
 Each variant has a C{childKey}, a keyed hash of what its child is (command,
 args, env, cwd): variants with equal keys share one child. So two projects
 whose entries come out the same share a child, and two whose C{.env} hold
 different tokens do not. A server without project routes has no variants
-(the plain global or per-session pool). The scope of each entry is decided
-by L{mcpgateway.config.classification.resolve} (default C{global} for the
+(the plain global or per-session pool); one whose project routes are all the
+user's entry needs no more than that pool (one child). The scope of each
+entry is decided by L{mcpgateway.config.classification.resolve} (default
+C{global} for the
 user's, C{workspace} for a project's); the server's pool takes the narrowest
 of its entries' scopes (a C{session} entry makes the whole server per
 session), and its limits and timeouts from the user's entry (else the first
@@ -128,7 +134,9 @@ def buildScopes(
         context = _Context(overrides, promotions, keys, gatewayEnv, environ, readWorkspace, out)
         labels: dict[tuple[str, str], str] = {}
         for project in sorted(loaded.projects, key=lambda p: (p.name, p.workspace)):
-            variant = context.variant(project, loaded.servers.get(project.name))
+            variant = context.variant(
+                project, loaded.servers.get(project.name), users.get(project.name)
+            )
             if variant is None:
                 continue
             byKey = routes.setdefault(project.name, {})
@@ -179,17 +187,21 @@ class _Context:
     out: Scoped
     workspaceFiles: dict[str, EnvFile] = field(default_factory=dict)
 
-    def variant(self, project: ProjectEntry, user: ServerSpec | None) -> Variant | None:
-        """The route of C{project}; C{None} when it has none of its own (the
-        user's entry C{user} serves it) or cannot have one (a warning)."""
+    def variant(
+        self, project: ProjectEntry, user: ServerSpec | None, launched: ServerSpec | None
+    ) -> Variant | None:
+        """The route of C{project}; C{None} when it cannot have one (a
+        warning). A project's entry that is the user's entry C{user} is
+        served at its workspace route by the user's launch (C{launched}) and
+        child key: one child for both routes."""
         name = project.name
         try:
             key = self.keys.key(project.workspace)
         except ValueError as e:
             self.out.warnings.append(f"server '{name}' ({project.label}): {e}; skipped")
             return None
-        if user is not None and _sameAsUser(project, user, self.environ):
-            return None
+        if user is not None and launched is not None and _sameAsUser(project, user, self.environ):
+            return Variant(key, launched, childKey(self.keys, launched))
         workspace = self.keys.pathOf(key) or project.workspace
         wsFile = self.workspaceFiles.get(workspace)
         if wsFile is None:

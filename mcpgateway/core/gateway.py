@@ -71,6 +71,7 @@ from mcpgateway.core.pool import (
     ServerPool,
     ServerUnavailable,
     UnknownRoute,
+    childPerLaunch,
     makePool,
     variantsOf,
 )
@@ -826,7 +827,11 @@ class Gateway:
         stopping = []
         for name in sorted(set(self.pools) | set(specs)):
             old, new = self.pools.get(name), specs.get(name)
-            if old is not None and new is not None and _sameServer(old.spec, new, old.promoted):
+            if (
+                old is not None
+                and new is not None
+                and _sameServer(old.spec, new, old.promoted, old.perLaunch)
+            ):
                 if new.disabled and not old.disabled:
                     self.log.info("server {server} disabled; ending its sessions", server=name)
                     for session in self.sessions.forServer(name):
@@ -1106,7 +1111,12 @@ class Gateway:
         )
 
 
-def _sameServer(a: ServerSpec, b: ServerSpec, promoted: str | None = None) -> bool:
+def _sameServer(
+    a: ServerSpec,
+    b: ServerSpec,
+    promoted: str | None = None,
+    perLaunch: bool | None = None,
+) -> bool:
     """Whether the pool of C{a} may keep serving C{b}: how its children are
     shared is the same, and so is the child of its key-less route (the
     user's entry: command, args, env, cwd; timeouts may differ). A pool
@@ -1121,15 +1131,29 @@ def _sameServer(a: ServerSpec, b: ServerSpec, promoted: str | None = None) -> bo
     or its user's entry added or removed) has nothing else to compare: its
     C{command}, C{env} and C{cwd} are only those of one of its routes
     (L{mcpgateway.config.scopes.buildScopes}), which changes with that
-    route's C{.env} or with which route sorts first."""
+    route's C{.env} or with which route sorts first.
+
+    C{perLaunch}: whether the pool keeps a child per launch spec (C{None}:
+    as L{makePool} would make one for C{a}). Such a pool serves as well
+    routes that all share the user's child (a user's entry appearing equal
+    to a project's, whose workspace route stays: L{mcpgateway.config.scopes}),
+    and never looks at the scope itself: C{global} or C{workspace} alike,
+    its sessions carry on and move to their route's new child."""
     sharing = b.sharing
     if promoted is not None and sharing is Sharing.SESSION and a.sharing is not Sharing.SESSION:
         sharing = a.sharing
-    old = (a.sharing, a.credentialEnv, _scoped(a), a.perPrincipal)
+    scoped = _scoped(a) if perLaunch is None else perLaunch
+    wanted = _scoped(b) if sharing is b.sharing else scoped
+    before = a.sharing
+    if scoped and sharing is not Sharing.SESSION and b.variants:
+        wanted = True
+    if scoped and wanted and {before, sharing} <= {Sharing.GLOBAL, Sharing.WORKSPACE}:
+        before = sharing
+    old = (before, a.credentialEnv, scoped, a.perPrincipal)
     if old != (
         sharing,
         b.credentialEnv,
-        _scoped(b) if sharing is b.sharing else _scoped(a),
+        wanted,
         b.perPrincipal if sharing is b.sharing else a.perPrincipal,
     ):
         return False
@@ -1145,9 +1169,7 @@ def _keyless(spec: ServerSpec) -> bool:
 
 def _scoped(spec: ServerSpec) -> bool:
     """Whether C{spec} is served by a scoped pool (a child per launch spec)."""
-    return spec.sharing is not Sharing.SESSION and bool(
-        spec.variants or spec.credentialEnv or spec.perPrincipal
-    )
+    return spec.sharing is not Sharing.SESSION and childPerLaunch(spec)
 
 
 def _validPid(value: Any) -> int | None:

@@ -8,7 +8,9 @@ session, a L{mcpgateway.core.persession.PerSessionPool} one child per session,
 and a L{mcpgateway.core.scoped.ScopedPool} one child per distinct launch spec
 (workspace or credential scope, or a child per principal: each route of the
 server is a L{mcpgateway.core.spec.Variant}, and variants with equal child
-keys share a child).
+keys share a child). Routes that all share the child of the key-less route
+(a project's entry that is the user's) need no more than one child: a shared
+or per-session pool serves each of them as that route (L{childPerLaunch}).
 
 A shared child that asks a client something while several sessions have
 requests in flight cannot say which session asked: the request is refused,
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail, succeed
@@ -160,6 +162,8 @@ class ServerPool(Protocol):
     """Set through the management API: requests are refused, children stopped."""
     promoted: str | None
     """Why new sessions get a child of their own (the server was promoted), or C{None}."""
+    perLaunch: bool
+    """Whether it keeps a child per launch spec (a scoped pool, L{childPerLaunch})."""
 
     def variantFor(
         self,
@@ -376,7 +380,7 @@ def makePool(
         from mcpgateway.core.persession import PerSessionPool
 
         return PerSessionPool(spec, spawner, healing, promotions, limits)
-    if spec.variants or spec.credentialEnv or spec.perPrincipal:
+    if childPerLaunch(spec):
         from mcpgateway.core.scoped import ScopedPool
 
         return ScopedPool(spec, spawner, healing, promotions, limits)
@@ -389,12 +393,25 @@ GLOBAL_CHILD = ""
 """The child key of the route a server has without variants: the spec itself."""
 
 
+def childPerLaunch(spec: ServerSpec) -> bool:
+    """Whether C{spec} needs a child per launch spec (a scoped pool): a
+    route with a child of its own, credentials, or a child per principal.
+    A server whose every route shares the child of its key-less route (the
+    user's entry, and projects' entries that are the user's) does not: its
+    one child serves them all."""
+    if spec.credentialEnv or spec.perPrincipal:
+        return True
+    keyless = next((v.childKey for v in spec.variants if v.key == ""), None)
+    return any(variant.childKey != keyless for variant in spec.variants)
+
+
 def variantsOf(spec: ServerSpec) -> dict[str, Variant]:
     """The routes of C{spec} by key. A server without variants has the
     global route (C{""}) only: the spec itself. One with variants has the
     routes they name, and the global route only if one of them is it (a
     server defined only in projects has none: no project's server is
-    reachable at a route that is not its own)."""
+    reachable at a route that is not its own). A workspace route whose
+    entry is the user's shares the global route's launch and child key."""
     if not spec.variants:
         return {"": Variant("", spec, GLOBAL_CHILD)}
     return {variant.key: variant for variant in spec.variants}
@@ -407,6 +424,9 @@ class BasePool:
     owned: OwnedChildren
     """The children each of one session (every kind of pool may have some:
     a per-session server's, and a promoted server's new sessions)."""
+    perLaunch = False
+    """Whether it keeps a child per launch spec (only a scoped pool does:
+    any other serves each of its routes as the key-less one)."""
 
     def __init__(
         self,
@@ -809,7 +829,8 @@ class BasePool:
         if circuit is Circuit.OPEN:
             error = circuitReason(launch.name, self.breaker)
         if spec.executable is None:
-            error = f"command '{spec.command}' not found on PATH"
+            where = "not found or not executable" if "/" in spec.command else "not found on PATH"
+            error = f"command '{spec.command}' {where}"
         return ServerStatus(
             name=spec.name,
             sharing=spec.sharing,
@@ -896,7 +917,7 @@ class BasePool:
                 jsonrpc.errorResponse(request.clientId, jsonrpc.METHOD_NOT_FOUND, refusal)
             )
         try:
-            ready = self.modernUpstream(request)
+            ready = self.modernUpstream(self._routed(request))
         except Exception:
             ready = fail()
         served: Deferred[jsonrpc.Message] = ready.addCallback(self._serveModern, request, sink)
@@ -957,7 +978,7 @@ class BasePool:
         def result(upstream: Upstream) -> dict[str, Any]:
             return upstream.initializeResult or {}
 
-        return self.modernUpstream(request).addCallback(result)
+        return self.modernUpstream(self._routed(request)).addCallback(result)
 
     def listen(
         self, request: ModernRequest, wanted: ListenFilter, sink: Sink
@@ -981,12 +1002,22 @@ class BasePool:
             return listener
 
         try:
-            ready = self.modernUpstream(request)
+            ready = self.modernUpstream(self._routed(request))
         except Exception:
             ready = fail()
         return ready.addCallback(opened)
 
+    def _routed(self, request: ModernRequest) -> ModernRequest:
+        """C{request} as its route's child serves it: on a pool with one
+        child for all its routes (L{perLaunch} false), a workspace route
+        that is the user's entry is the key-less route."""
+        if request.scope and not self.perLaunch and request.scope in self._variants:
+            return replace(request, scope="")
+        return request
+
     def paramHeaders(self, scope: str, tool: str) -> dict[str, str] | None:
+        if scope and not self.perLaunch and scope in self._variants:
+            scope = ""
         router = self.modernRouter(scope)
         if router is None:
             return None

@@ -106,6 +106,7 @@ class ScopedPool(BasePool):
     """
 
     log = Logger(observer=logs.observer)
+    perLaunch = True
 
     def __init__(
         self,
@@ -189,7 +190,12 @@ class ScopedPool(BasePool):
         key = variant.childKey
         upstream = self._children.get(key)
         if upstream is None:
-            upstream = self._newUpstream(SharedFanout(workspaceRoots(variant)), variant.launch)
+            keyless = self._variants.get("")
+            if keyless is not None and key.split("/")[0] == keyless.childKey:
+                roots: tuple[dict[str, Any], ...] = ()  # the user's child, whatever route asked
+            else:
+                roots = workspaceRoots(variant)
+            upstream = self._newUpstream(SharedFanout(roots), variant.launch)
             self._children[key] = upstream
             self._made[key] = variant
         return upstream

@@ -90,13 +90,20 @@ def test_two_projects_and_the_user_give_three_routes_and_three_children(tmp_path
     assert spec.scope == "user"
 
 
-def test_a_project_entry_equal_to_the_users_has_no_route_of_its_own(tmp_path: Path) -> None:
-    """Adoption points it at /name/mcp (the same comparison): no ~key route,
-    no child of its own."""
+def test_a_project_entry_equal_to_the_users_has_no_child_of_its_own(tmp_path: Path) -> None:
+    """Adoption points it at /name/mcp (the same comparison); its ~key route
+    is served too (a URL written before the user's entry was known), by the
+    user's launch and child key: one child, not the workspace's."""
     p = workspace(tmp_path, "p", "TOKEN=ws\n")
     entry = {"command": "srv", "args": ["--x"], "env": {"A": "1"}}
     scoped = build({"mcpServers": {"x": entry}, "projects": {p: {"mcpServers": {"x": entry}}}})
-    assert scoped.specs["x"].variants == ()
+    spec = scoped.specs["x"]
+    routes = byKey(spec)
+    assert set(routes) == {"", keys().key(p)}
+    assert routes[keys().key(p)].launch == routes[""].launch
+    assert routes[keys().key(p)].childKey == routes[""].childKey
+    assert routes[""].launch.cwd is None and ("TOKEN", "ws") not in routes[""].launch.env
+    assert spec.mode == "global"  # the user's: no workspace child
     assert scoped.warnings == []
 
 
