@@ -1447,6 +1447,13 @@ def _listener(
         _refuse(f"--port {endpoint}: {e.strerror or e}: {e.filename or ''}".rstrip(": "))
     except (IndexError, KeyError, ValueError) as e:
         _refuse(f"--port {endpoint}: {e or 'no socket passed in (LISTEN_FDS, LISTEN_FDNAMES)'}")
+    except TypeError:
+        # Twisted's parsers take an unknown or repeated key (an IPv6
+        # address's bare colons split it) as a keyword argument.
+        _refuse(
+            f"--port {endpoint}: not a valid endpoint string (an unknown or repeated option;"
+            " escape an IPv6 address's colons: tcp6:9100:interface=\\:\\:1)"
+        )
     loopbackOnly = _isLoopbackEndpoint(endpoint) or adoptsLoopback(server)
     refusal = requireAuth(endpoint, loopbackOnly, options)
     if refusal is not None:

@@ -1126,3 +1126,24 @@ def test_parse_advertise_takes_any_text(text: str) -> None:
         return
     assert 0 < port <= 65535 and isinstance(tls, bool)
     assert host == str(ipaddress.ip_address(host))
+
+
+@pytest.mark.parametrize("endpoint", ["tcp6:9304:interface=::", "tcp:9304:bogus=1"])
+def test_a_malformed_endpoint_string_refuses_the_start_in_one_line(
+    endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Twisted's parsers raise TypeError for an unknown or repeated option
+    (an IPv6 address with bare colons): one line, not a traceback."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    reactor = FakeProcessReactor()
+    options = parse("--port", endpoint, "--state-dir", str(tmp_path / "st"))
+    with pytest.raises(SystemExit) as exited:
+        tap.makeService(options, reactor)
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"mcpgateway: --port {endpoint}: not a valid endpoint string"), err
+    assert "tcp6:9100:interface=\\:\\:1" in err and len(err.splitlines()) == 1
+    assert reactor.tcpServers == []
