@@ -276,30 +276,33 @@ def _loadConfig(
 
 def _engine(options: Any, stateDir: Path, configPath: Path | None) -> Any:
     """The adoption engine of the clients C{--clients} names (C{None} for
-    C{none}), on this user's home; the projects are those of the Claude
+    C{none} or an empty list), on this user's home; the projects are those of the Claude
     config (the keys of its C{projects})."""
     import os
     import sys
 
-    from mcpgateway import paths
     from mcpgateway.clientconfigs.clients import select
     from mcpgateway.clientconfigs.clients.base import Host
     from mcpgateway.clientconfigs.clientsource import claudeProjects
     from mcpgateway.clientconfigs.engine import AdoptionEngine, defaultBridgeArgv
 
-    spec = options.get("clients") or "all"
-    if spec == "none":
-        return None
+    spec = options.get("clients")
     try:
-        adapters = select(spec)
+        adapters = select("all" if spec is None else spec)
     except KeyError as e:
         raise PreflightError(f"--clients: no client named {e}") from None
+    if not adapters:
+        # `none`, and a list that names no client (`--clients ''`, as
+        # `mcpgateway start` checks it): Claude Code's config only.
+        return None
     return AdoptionEngine(
         stateDir,
         adapters,
         Host(Path.home(), sys.platform, os.environ),
         projects=claudeProjects(configPath or Path.home() / ".claude.json"),
-        bridgeArgv=defaultBridgeArgv(stateDir, Path(paths.defaultStateDir())),
+        # ~/.mcpgateway itself, not $MCPGATEWAY_HOME: a client launched from
+        # the desktop does not have the gateway's environment.
+        bridgeArgv=defaultBridgeArgv(stateDir, Path.home() / ".mcpgateway"),
     )
 
 

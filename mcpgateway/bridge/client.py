@@ -15,7 +15,11 @@ seconds, then it gets a JSON-RPC error naming the gateway) while the bridge
 probes C{/health} with a bounded backoff on the clock, finding the gateway
 anew in the state directory each time (L{BridgeClient} is given a C{locate}
 function), starting one when none ever ran (C{start}), and resuming the same
-session once it answers (the gateway restores its sessions: see
+session once it answers. A start that fails because another gateway holds
+the state directory (several bridges started at once: the client starts
+every server together) is not a failure: the requests stay queued, within
+their C{timeout}, until that gateway writes its state and answers
+C{/health} (the gateway restores its sessions: see
 C{docs/continuity.md}). A 404 on the session means it is really gone: the
 bridge initializes a new one with the client's original C{initialize}
 params, says so on stderr, and sends what was waiting.
@@ -66,6 +70,7 @@ GET_CONFLICT_RETRY = 1.0
 known to the gateway) is tried again."""
 DELETE_TIMEOUT = 2.0
 """Seconds the DELETE of the session at the end may take."""
+NO_GATEWAY = "no gateway is running"
 REINITIALIZE_ID = "mcpgateway-bridge-reinitialize-{n}"
 """The id of the bridge's own C{initialize} (its answer never reaches the client)."""
 
@@ -217,6 +222,10 @@ class BridgeClient:
     @param toClient: writes one message (one line, no newline) to the client.
     @param start: starts a gateway; its Deferred fires with C{None}, or with
         why it could not. Tried once, when no gateway runs at the first attempt.
+    @param starting: whether another gateway holds the state directory (is
+        starting there): a start that failed then waits for that one.
+    @param where: where C{locate} looks for the gateway (C{"state directory
+        /home/u/.mcpgateway"}), for the messages.
     @param timeout: seconds a request waits for an unreachable gateway.
     """
 
@@ -230,6 +239,8 @@ class BridgeClient:
         toClient: Callable[[bytes], None],
         *,
         start: Callable[[], Deferred[str | None]] | None = None,
+        starting: Callable[[], bool] | None = None,
+        where: str | None = None,
         timeout: float = 60.0,
     ) -> None:
         self._clock = clock
@@ -237,6 +248,11 @@ class BridgeClient:
         self._locate = locate
         self._toClient = toClient
         self._start = start
+        self._starting = starting
+        self._lookedIn = where
+        self._noGateway = NO_GATEWAY
+        """Why no gateway was found (the reason given when none is)."""
+        self._waitingForOther = False
         self._timeout = timeout
         self.state = State.DOWN
         self.url: str | None = None
@@ -304,12 +320,20 @@ class BridgeClient:
         self._answerError(
             pending,
             jsonrpc.SERVER_UNAVAILABLE,
-            f"mcpgateway bridge: the gateway at {self._where()} is not reachable"
-            f" ({self._downReason}); gave up after {self._timeout:g} s",
+            f"mcpgateway bridge: {self._unreachable()}; gave up after {self._timeout:g} s",
         )
 
+    def _unreachable(self) -> str:
+        """Why the gateway cannot be reached: the one at its URL, or none
+        found where the bridge looks."""
+        if self.url is not None:
+            return f"the gateway at {self.url} is not reachable ({self._downReason})"
+        where = f" on {self._lookedIn}" if self._lookedIn else ""
+        reason = "" if self._downReason == NO_GATEWAY else f" ({self._downReason})"
+        return f"{NO_GATEWAY}{where}{reason}"
+
     def _where(self) -> str:
-        return self.url or "(no gateway running)"
+        return self.url or self._lookedIn or "(no gateway running)"
 
     def _answerError(self, pending: Pending, code: int, text: str) -> None:
         if pending.message.isRequest and self.state is not State.CLOSED:
@@ -548,9 +572,12 @@ class BridgeClient:
                 self.log.info("no gateway is running: starting one")
                 self._start().addBoth(self._startDone)
                 return
-            self._downReason = "no gateway is running"
+            if self._waitingForOther and not self._otherStarting():
+                self._otherEnded()
+            self._downReason = self._noGateway
             self._backoff()
             return
+        self._waitingForOther = False
         self._setUrl(url)
         parts = urlsplit(url)
         health = f"{parts.scheme}://{parts.netloc}/health".encode("ascii")
@@ -563,19 +590,56 @@ class BridgeClient:
             return
         if result is not None:
             why = result.getErrorMessage() if isinstance(result, Failure) else result
-            self.log.error("could not start the gateway: {why}", why=why)
-            self._downReason = f"it could not be started: {why}"
-            while self._outbox:
-                pending = self._outbox.popleft()
-                if pending.timer is not None:
-                    pending.timer.cancel()
-                    pending.timer = None
-                self._answerError(
-                    pending,
-                    jsonrpc.SERVER_UNAVAILABLE,
-                    f"mcpgateway bridge: no gateway is running and it could not be started: {why}",
+            if self._locate() is not None or self._otherStarting():
+                # Another bridge (or user) started one first: it holds the
+                # state directory. Wait for it, requests queued.
+                self.log.info(
+                    "another gateway is starting on {where}: waiting for it (requests wait"
+                    " up to {timeout} s)",
+                    where=self._lookedIn or "its state directory",
+                    timeout=f"{self._timeout:g}",
                 )
+                self._waitingForOther = True
+                self._noGateway = self._downReason = (
+                    "another gateway was starting there and did not answer in time"
+                )
+                self._scheduleProbe(BACKOFF[0])
+                return
+            self.log.error("could not start the gateway: {why}", why=why)
+            self._noGateway = self._downReason = f"it could not be started: {why}"
+            where = f" on {self._lookedIn}" if self._lookedIn else ""
+            self._failWaiting(
+                f"mcpgateway bridge: {NO_GATEWAY}{where} and it could not be started: {why}"
+            )
         self._scheduleProbe(0)
+
+    def _otherStarting(self) -> bool:
+        return self._starting is not None and self._starting()
+
+    def _otherEnded(self) -> None:
+        """The gateway another start was making let go of the state
+        directory without ever serving: its start failed."""
+        self._waitingForOther = False
+        self._noGateway = "the gateway another start was making stopped without serving"
+        where = f" on {self._lookedIn}" if self._lookedIn else ""
+        self.log.error(
+            "the gateway another start was making{where} stopped without serving; its"
+            " gateway.log says why",
+            where=where,
+        )
+        self._failWaiting(
+            f"mcpgateway bridge: the gateway another start was making{where} stopped"
+            " without serving (its gateway.log says why)"
+        )
+
+    def _failWaiting(self, text: str) -> None:
+        """Answer every waiting request with C{text}: no gateway will come."""
+        while self._outbox:
+            pending = self._outbox.popleft()
+            if pending.timer is not None:
+                pending.timer.cancel()
+                pending.timer = None
+            self._answerError(pending, jsonrpc.SERVER_UNAVAILABLE, text)
 
     def _probeAnswered(self, response: IResponse) -> None:
         _readBody(response)  # any HTTP answer: it is up; the connection goes back to the pool

@@ -83,6 +83,14 @@ def locator(options: BridgeOptions) -> Callable[[], str | None]:
     return locate
 
 
+def startingElsewhere(options: BridgeOptions) -> Callable[[], bool]:
+    """Whether some gateway holds the bridge's state directory (its
+    instance lock): one is starting, or runs, there."""
+    from mcpgateway.ops.statedir import lockHeld
+
+    return lambda: lockHeld(options.stateDir)
+
+
 def startCommand(options: BridgeOptions) -> list[str]:
     """The C{mcpgateway start} command line the bridge runs."""
     argv = [sys.executable, "-c", _START_CODE, "--state-dir", str(options.stateDir), "start"]
@@ -243,12 +251,15 @@ def makeBridge(reactor: Any, options: BridgeOptions) -> Bridge:
         holder[0].close().addBoth(closeConnections).addBoth(finish)
 
     stdio = StdioProtocol(lambda message: holder[0].send(message), onEnd)
+    byName = not options.isUrl
     client = BridgeClient(
         reactor,
         agent,
         locator(options),
         stdio.write,
-        start=starter(reactor, options) if options.autostart and not options.isUrl else None,
+        start=starter(reactor, options) if options.autostart and byName else None,
+        starting=startingElsewhere(options) if byName else None,
+        where=f"state directory {options.stateDir}" if byName else None,
         timeout=options.timeout,
     )
     holder.append(client)

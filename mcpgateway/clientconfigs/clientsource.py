@@ -16,9 +16,12 @@ L{mcpgateway.clientconfigs.engine.AdoptionEngine} of the other clients:
    the engine's backups (a project file's entries at their workspace's
    routes); after C{listening} it also syncs the engine (a file the watcher
    saw change: new entries adopted, the user's edits win);
- - L{ClientsSource.stopping} restores the base, then every client file; a
-   file that cannot be restored raises (the config service retries, then
-   leaves the C{restore-failed.json} marker).
+ - L{ClientsSource.stopping} restores the base, then every client file,
+   even when the base could not be restored (an unparsable
+   C{~/.claude.json} does not leave the other clients pointed at a stopped
+   gateway); a file that cannot be restored raises afterwards (the config
+   service retries what is left, then leaves the C{restore-failed.json}
+   marker).
 
 Synchronous file work only (the config service calls it at start or in a
 thread); no logging: notes and warnings are returned. Imports no Twisted
@@ -98,6 +101,9 @@ class ClientsSource:
         self._port: int | None = None
         self._keys: WorkspaceKeys | None = None
         self._baseRestored = False
+        self._engineRestored = False
+        self._notes: list[str] = []
+        """What L{stopping} restored, told once it has all succeeded."""
         self._failedPath: str | None = None
         self.reloadNeeded = False
         """Set by L{listening} when the engine adopted entries: they are
@@ -141,6 +147,7 @@ class ClientsSource:
     def listening(self, port: int) -> list[str]:
         notes = self.base.listening(port)
         self._port = port
+        self.engine.bridgePort = port  # bridge entries start a gateway on this port
         self._refreshProjects()
         self._keys = None
         report = self.engine.adopt(self.urlFor, self.reserved())
@@ -149,17 +156,41 @@ class ClientsSource:
         return [*notes, *more, *(f"warning: {w}" for w in warnings)]
 
     def stopping(self) -> list[str]:
-        notes: list[str] = []
+        """Restore the base, then every other client's file, whatever the
+        base did: a Claude config that cannot be restored (unparsable, say)
+        does not keep the other clients pointed at a stopped gateway. Then
+        raise L{RestoreIncomplete} if anything could not be given back (the
+        config service retries: only what is still adopted is tried again).
+        """
+        baseError: Exception | None = None
         if not self._baseRestored:
-            notes = self.base.stopping()  # may raise: retried, base first again
-            self._baseRestored = True
-        if self._port is None:
-            return notes
-        report = self.engine.restore()
-        if report.warnings:
-            self._failedPath = _pathOf(report)
-            raise RestoreIncomplete("; ".join(report.warnings))
-        return [*notes, *report.messages()]
+            try:
+                self._notes += self.base.stopping()
+            except Exception as e:
+                baseError = e
+            else:
+                self._baseRestored = True
+        engineWarnings: list[str] = []
+        if self._port is not None and not self._engineRestored:
+            report = self.engine.restore()
+            self._notes += report.messages()
+            # The engine restores Claude Code's backups too: the base's own
+            # failure is said once, by the base.
+            basePath = str(self.base.path)
+            engineWarnings = [w for w in report.warnings if _pathOf(w) != basePath]
+            if engineWarnings:
+                self._failedPath = _pathOf(engineWarnings[0])
+            elif not report.warnings:
+                self._engineRestored = True
+        if baseError is not None:
+            done = "; the other clients' files were restored" if not engineWarnings else ""
+            raise RestoreIncomplete(
+                "; ".join([_oneLine(baseError) + done, *engineWarnings])
+            ) from baseError
+        if engineWarnings:
+            raise RestoreIncomplete("; ".join(engineWarnings))
+        notes, self._notes = self._notes, []
+        return notes
 
     def restoreFailed(self, reason: str) -> None:
         if not self._baseRestored:
@@ -201,9 +232,12 @@ def _split(report: EngineReport) -> tuple[list[str], list[str]]:
     return report.messages(), list(report.warnings)
 
 
-def _pathOf(report: EngineReport) -> str | None:
-    """The client file the first warning of C{report} names."""
-    for warning in report.warnings:
-        if warning.startswith("could not restore "):
-            return warning[len("could not restore ") :].split(" (", 1)[0]
+def _oneLine(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _pathOf(warning: str) -> str | None:
+    """The client file a warning of L{AdoptionEngine.restore} names."""
+    if warning.startswith("could not restore "):
+        return warning[len("could not restore ") :].split(" (", 1)[0]
     return None

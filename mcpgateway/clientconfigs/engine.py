@@ -840,18 +840,32 @@ def defaultBridgeArgv(
 ) -> list[str]:
     """How a stdio-only client runs the bridge: the absolute path of the
     C{mcpgateway} executable next to this Python (else the one on C{PATH}),
-    plus C{--state-dir} when the state directory is not the default one."""
+    plus C{--state-dir} when the state directory is not C{defaultStateDir}.
+
+    @param defaultStateDir: the state directory the bridge finds without
+        C{--state-dir}; default C{~/.mcpgateway} itself, not
+        C{$MCPGATEWAY_HOME}: a client launched from the desktop does not
+        have the gateway's environment."""
     import shutil
     import sys
 
     candidate = Path(sys.executable).parent / "mcpgateway"
     exe = str(candidate) if candidate.is_file() else (shutil.which("mcpgateway") or str(candidate))
     argv = [os.path.abspath(exe)]
-    if stateDir is not None and (
-        defaultStateDir is None or os.path.abspath(stateDir) != os.path.abspath(defaultStateDir)
-    ):
+    if defaultStateDir is None:
+        defaultStateDir = Path.home() / ".mcpgateway"
+    if stateDir is not None and os.path.abspath(stateDir) != os.path.abspath(defaultStateDir):
         argv += ["--state-dir", os.path.abspath(stateDir)]
     return argv
+
+
+def bridgeCommand(bridgeArgv: Sequence[str], port: int | None) -> list[str]:
+    """The command line before the server of a bridge entry: C{bridgeArgv},
+    and C{bridge --port N} when the gateway is not on the default port (a
+    bridge that finds no gateway starts one, on that port)."""
+    if port is None or port == paths.DEFAULT_PORT:
+        return list(bridgeArgv)
+    return [*bridgeArgv, "bridge", "--port", str(port)]
 
 
 @dataclass
@@ -885,6 +899,7 @@ class AdoptionEngine:
         bridgeArgv: Sequence[str] | None = None,
         environ: Mapping[str, str] | None = None,
         now: Callable[[], float] = time.time,
+        bridgePort: int | None = None,
     ) -> None:
         """
         @param adapters: the clients to adopt, in order (a name two clients
@@ -895,12 +910,16 @@ class AdoptionEngine:
         @param environ: the environment C{${VAR}}s expand from when deciding
             whether an entry can be served (default C{os.environ}).
         @param now: the clock of the adapters' C{stampKey}, in seconds.
+        @param bridgePort: the gateway's port, written into bridge entries
+            when it is not the default (L{bridgeCommand}); the config source
+            sets it once the gateway listens.
         """
         self.stateDir = Path(os.path.abspath(stateDir))
         self.adapters = list(adapters)
         self.host = host
         self.projects = [Path(p) for p in projects]
         self.bridgeArgv = list(bridgeArgv) if bridgeArgv is not None else defaultBridgeArgv()
+        self.bridgePort = bridgePort
         self._environ = os.environ if environ is None else environ
         self._now = now
         self._warned: set[str] = set()
@@ -909,6 +928,9 @@ class AdoptionEngine:
         self._noted: set[str] = set()
         self._declined: set[tuple[str, Location, str]] = set()
         """Shadows the user removed or changed while served: not made again."""
+
+    def _bridgeCommand(self) -> list[str]:
+        return bridgeCommand(self.bridgeArgv, self.bridgePort)
 
     # -- what is there -----------------------------------------------------------
 
@@ -1171,7 +1193,7 @@ class AdoptionEngine:
                     url = self._url(urlFor, name, served, block.workspace, local)
                     written = record.written
                     if url != record.url:
-                        written = adapter.written(name, url, source, self.bridgeArgv)
+                        written = adapter.written(name, url, source, self._bridgeCommand())
                         doc.replaceEntry(loc, name, written)
                         where = label if block.scope else f"{file.path}: {name}"
                         report.notes.append(f"{where}: now at {url} (was {record.url})")
@@ -1230,7 +1252,7 @@ class AdoptionEngine:
                         report.skipped.append((label, str(e)))
                     continue
                 url = self._url(urlFor, name, served, block.workspace, local)
-                written = adapter.written(name, url, entry, self.bridgeArgv)
+                written = adapter.written(name, url, entry, self._bridgeCommand())
                 doc.replaceEntry(loc, name, written)
                 adopted(name, Record(copy.deepcopy(entry), written, url, served))
                 report.adopted.append(label)
@@ -1267,7 +1289,7 @@ class AdoptionEngine:
                         result.onceNotes.append(f"{label}: {e}; left to {adapter.title}")
                     continue
                 url = self._url(urlFor, name, served, block.workspace, local)
-                written = adapter.written(name, url, source, self.bridgeArgv)
+                written = adapter.written(name, url, source, self._bridgeCommand())
                 if _editable(doc).addEntry(loc, name, written):
                     created.add(loc)
                 adopted(name, Record(None, written, url, served))

@@ -6,7 +6,9 @@ change come back as they were.
 One job: the L{mcpgateway.clientconfigs.documents.Document} of a TOML text.
 An entry written as a table (C{[mcp_servers.NAME]}) is replaced by a table,
 one written inline (C{NAME = {...}}) by an inline table, in its place; its
-sub-tables (C{[mcp_servers.NAME.env]}) go with it.
+sub-tables (C{[mcp_servers.NAME.env]}) go with it, but not the comments
+before the next table's header (tomlkit keeps them at the end of the
+entry's last table): they stay in their place.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import InlineTable
+from tomlkit.items import Comment, InlineTable, Table, Whitespace
 
 from mcpgateway.clientconfigs.documents import Location
 
@@ -53,10 +55,45 @@ class TomlDocument:
         new: Any = tomlkit.inline_table() if isinstance(old, InlineTable) else tomlkit.table()
         for key, item in value.items():
             new[key] = item
+        # tomlkit keeps the comments and blank lines before the next table
+        # header at the end of the last table above it: this entry's (or its
+        # last sub-table's). They belong to what follows: carry them over.
+        trailing = _trailing(old) if isinstance(old, Table) else []
         container[name] = new
+        if trailing:
+            placed = container[name]
+            body = placed.value.body
+            while body and body[-1][0] is None and isinstance(body[-1][1], Whitespace):
+                body.pop()  # the blank line tomlkit adds after a new table
+            _lastTable(placed).value.body.extend((None, item) for item in trailing)
 
     def text(self) -> str:
         return self._doc.as_string()
+
+
+def _lastTable(table: Table) -> Table:
+    """The table whose body ends where C{table}'s text ends: C{table}, or
+    its last sub-table written as a C{[header]} (recursively)."""
+    for key, item in reversed(table.value.body):
+        if key is None:
+            continue
+        if isinstance(item, Table) and not isinstance(item, InlineTable):
+            return _lastTable(item)
+        break
+    return table
+
+
+def _trailing(table: Table) -> list[Comment | Whitespace]:
+    """The comments and blank lines at the end of C{table}'s text (after
+    its last key): what the user wrote before the next table."""
+    out: list[Comment | Whitespace] = []
+    for key, item in reversed(_lastTable(table).value.body):
+        if key is not None or not isinstance(item, (Comment, Whitespace)):
+            break
+        out.append(item)
+    if not any(isinstance(item, Comment) for item in out):
+        return []  # blank lines only: tomlkit's own separation does
+    return out[::-1]
 
 
 def _isMapping(node: Any) -> bool:

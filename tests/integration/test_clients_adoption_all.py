@@ -938,7 +938,10 @@ def checkShapes(machine: Machine, port: int) -> None:
             if BRIDGE in expected:
                 exe = entry["command"]
                 target = name if url.endswith(f"/{name}/mcp") else url
-                expected = {"command": exe, "args": ["--state-dir", stateDir, "bridge", target]}
+                # The port when not 9100: a bridge starts the gateway there (smoke A, item 5).
+                words = ["--state-dir", stateDir, "bridge"]
+                words += ["--port", str(port)] if port != 9100 else []
+                expected = {"command": exe, "args": [*words, target]}
                 assert os.path.isabs(exe) and os.access(exe, os.X_OK), (where, exe)
                 assert os.path.basename(exe) == "mcpgateway", (where, exe)
             else:

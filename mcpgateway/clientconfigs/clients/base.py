@@ -275,12 +275,19 @@ class ClientAdapter:
 def bridgeEntry(url: str, bridgeArgv: Sequence[str]) -> dict[str, Any]:
     """A stdio entry that runs C{mcpgateway bridge}: the server's name for a
     global route C{/<name>/mcp} (the bridge finds the running gateway's
-    port), the whole URL for a workspace route."""
+    port), the whole URL for a workspace route.
+
+    @param bridgeArgv: the command line before the target: the executable
+        and its global options (C{--state-dir}), then C{bridge} and the
+        bridge's options (C{--port}); C{bridge} is added when not there."""
     match = re.fullmatch(r"https?://[^/]+/([A-Za-z0-9._-]{1,64})/mcp", url)
     target = match.group(1) if match else url
     if not bridgeArgv:
         raise ValueError("no mcpgateway executable to run the bridge with")
-    return {"command": bridgeArgv[0], "args": [*bridgeArgv[1:], "bridge", target]}
+    words = list(bridgeArgv[1:])
+    if "bridge" not in words:
+        words.append("bridge")
+    return {"command": bridgeArgv[0], "args": [*words, target]}
 
 
 def isBridgeEntry(entry: Any) -> bool:
