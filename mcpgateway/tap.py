@@ -504,11 +504,13 @@ class Options(usage.Options):
             from mcpgateway.clientconfigs.clients import select
 
             try:
-                select(self["clients"])
+                chosen = select(self["clients"])
             except KeyError as e:
                 raise usage.UsageError(
                     f"--clients: no client named {e} (use all, none, or a comma list of ids)"
                 ) from None
+            if not chosen:  # '' or ',': no client, as preflight reads it
+                self["clients"] = "none"
         if not self["api-token"]:
             self["api-token"] = os.environ.get(API_TOKEN_ENV) or None
         self._teamOptions()

@@ -1147,3 +1147,14 @@ def test_a_malformed_endpoint_string_refuses_the_start_in_one_line(
     assert err.startswith(f"mcpgateway: --port {endpoint}: not a valid endpoint string"), err
     assert "tcp6:9100:interface=\\:\\:1" in err and len(err.splitlines()) == 1
     assert reactor.tcpServers == []
+
+
+@pytest.mark.parametrize("spec", ["", ",", " , "])
+def test_a_clients_list_naming_no_client_is_none(spec: str) -> None:
+    """What state.json records, and what the CLI reads back: C{none}, as
+    the gateway's adoption treats it."""
+    assert parse("--clients", spec)["clients"] == "none"
+
+
+def test_a_clients_list_naming_clients_is_kept() -> None:
+    assert parse("--clients", "cursor,vscode")["clients"] == "cursor,vscode"
