@@ -73,6 +73,15 @@ VIEWS = 1024
 principal for per-user servers), the least recently used dropped first."""
 LEARNED_URIS = 1024
 """URIs a session's results named, remembered per session (their owner)."""
+REPROBE_SOON = 1.0
+"""Seconds before the background re-probe looks again at a catalog that
+may be probed now (coalesces the sessions that need it)."""
+REPROBE_POLL = 5.0
+"""Seconds between two looks at a catalog whose probe is in flight."""
+STARTING = (
+    "still starting: its tools are listed when it is ready (notifications/tools/list_changed)"
+)
+"""What a client is told of a member whose catalog is being listed."""
 _KIND_METHOD = {
     "tools": "notifications/tools/list_changed",
     "prompts": "notifications/prompts/list_changed",
@@ -96,6 +105,15 @@ class CatalogLike(Protocol):
     def failed(self, server: str, catalogKey: str = "") -> bool:
         """Whether the last probe of that catalog failed."""
 
+    def reason(self, server: str, catalogKey: str = "") -> str | None:
+        """Why it failed, in words a client may be shown (no stderr)."""
+
+    def probing(self, server: str, catalogKey: str = "") -> bool:
+        """Whether a probe of that catalog is in flight."""
+
+    def retryAt(self, server: str, catalogKey: str = "") -> float | None:
+        """When L{ensure} probes a failed catalog again (C{None}: not failed)."""
+
     def known(self) -> Sequence[Any]:
         """Every catalog served now (with C{.server} and C{.lists})."""
 
@@ -106,7 +124,9 @@ class ToolsLike(Protocol):
 
     def definitions(self, withResults: bool) -> list[dict[str, Any]]: ...
 
-    def instructions(self, members: Mapping[str, int], mode: str) -> str: ...
+    def instructions(
+        self, members: Mapping[str, int], mode: str, unavailable: Mapping[str, str] | None = None
+    ) -> str: ...
 
     def call(self, name: str, arguments: Any, context: Any) -> Deferred[dict[str, Any]]: ...
 
@@ -283,6 +303,9 @@ class Aggregator:
         self._views: OrderedDict[Any, View] = OrderedDict()
         self._pending: dict[AggregateSession, set[str]] = {}
         self._notifyCall: IDelayedCall | None = None
+        self._reprobeCall: IDelayedCall | None = None
+        self.reprobes = 0
+        """Background probes started for members whose catalog is not known."""
         self.useEndpoints({}, NameSettings())
         self._rowsGeneration = 0
         self.nameCollisions = 0
@@ -371,8 +394,10 @@ class Aggregator:
         failed is left out, probed again in the background at most every
         C{PROBE_BACKOFF} seconds)."""
         pending = []
+        missing = False
         for member in self._memberList(session):
             if member.lists is None:
+                missing = True
                 pool = self._pools[member.server]
                 key = self._catalogKey(pool, session.principal)
                 probing = self._catalogs.ensure(pool, key, session.principal)
@@ -382,6 +407,8 @@ class Aggregator:
                     # again: it is listed in the background, and the session
                     # is told when it arrives.
                     pending.append(probing)
+        if missing:
+            self._reprobeLater(REPROBE_SOON)
         if not pending:
             return succeed(self.viewNow(session))
         return DeferredList(pending).addCallback(lambda _: self.viewNow(session))
@@ -397,11 +424,14 @@ class Aggregator:
         )
 
     def _initialized(self, session: AggregateSession, view: View, initialize: Message) -> Message:
-        counts = {server: 0 for server in view.members}
+        counts = {server: 0 for server in view.members if server not in view.unknown}
         for owner in view.callable.values():
             counts[owner.server] += 1
         mode = "hybrid" if view.hybrid else session.mode
-        instructions = self._tools.instructions(counts, mode) if self._tools is not None else ""
+        unavailable = self.unavailable(session, view)
+        instructions = (
+            self._tools.instructions(counts, mode, unavailable) if self._tools is not None else ""
+        )
         if mode == "full":
             instructions += self._memberInstructions(session, view)
         result: dict[str, Any] = {
@@ -448,7 +478,51 @@ class Aggregator:
         """Take C{session} back (restored from a previous process); its
         members are opened again at their next use."""
         self.sessions.add(session)
-        self._remember(session, self.viewNow(session))
+        view = self.viewNow(session)
+        self._remember(session, view)
+        if view.unknown:
+            self._reprobeLater(REPROBE_SOON)
+
+    # -- members not listed yet ------------------------------------------------
+
+    def unavailable(self, session: AggregateSession, view: View) -> dict[str, str]:
+        """Why each member of C{view} whose catalog is not known is left
+        out, as its client may be told (server -> the rest of a sentence
+        that starts with the server's name; never a child's stderr)."""
+        out: dict[str, str] = {}
+        for server in view.unknown:
+            pool = self._pools.get(server)
+            if pool is None:
+                continue
+            key = self._catalogKey(pool, session.principal)
+            reason = self._catalogs.reason(server, key)
+            if self._catalogs.probing(server, key) or not self._catalogs.failed(server, key):
+                out[server] = f"is {STARTING}"
+            else:
+                out[server] = (
+                    f"is not available ({reason or 'it could not be listed'});"
+                    " it is probed again in the background"
+                )
+        return out
+
+    def pendingOf(self, session: AggregateSession, view: View, name: str) -> str | None:
+        """Why tool C{name} cannot be called yet, when it may be a tool of a
+        member whose catalog is not known (its name starts with that
+        member's prefix); C{None} otherwise."""
+        if not view.unknown:
+            return None
+        separator = self._namer.settings.separator
+        owners = []
+        for server in view.unknown:
+            member = view.members[server]
+            prefix, _ = self._namer.prefix(server, member.filter.alias)
+            if name.startswith(prefix + separator):
+                owners.append(server)
+        if not owners:
+            return None
+        server = max(owners, key=len)  # the longest prefix names it
+        why = self.unavailable(session, view).get(server, f"is {STARTING}")
+        return f"{name} is not known yet: server '{server}' {why}"
 
     def close(self, session: AggregateSession, reason: str = "session ended") -> Deferred[None]:
         """End C{session} and its members."""
@@ -769,7 +843,10 @@ class Aggregator:
                 if self._pools.get(server) is not member.pool:
                     self._drop(member, f"server {server} was reconfigured")
             self._probeUnknown(session)
-            now = _fingerprints(self.viewNow(session))
+            view = self.viewNow(session)
+            if view.unknown:
+                self._reprobeLater(REPROBE_SOON)
+            now = _fingerprints(view)
             changed = sorted(kind for kind in now if now[kind] != session.seen.get(kind))
             session.seen = now
             for kind in changed:
@@ -790,6 +867,69 @@ class Aggregator:
                 self._catalogs.ensure(
                     pool, self._catalogKey(pool, session.principal), session.principal
                 ).addErrback(lambda _: None)
+
+    # -- background re-probes ----------------------------------------------------
+
+    def _reprobeLater(self, delay: float) -> None:
+        """Look at the catalogs the open sessions lack in C{delay} seconds
+        (one timer; an earlier one stands)."""
+        call = self._reprobeCall
+        if call is not None and call.active():
+            if call.getTime() <= self._clock.seconds() + delay:
+                return
+            call.cancel()
+        self._reprobeCall = self._clock.callLater(max(0.0, delay), self._reprobe)
+
+    def _reprobe(self) -> None:
+        """Probe again, in the background, each catalog an open session
+        lacks whose backoff has passed (L{CatalogLike.retryAt}), one probe
+        per catalog whatever the number of sessions; then look again at the
+        soonest next retry, or while a probe is in flight. A server removed,
+        disabled or filtered out is no session's member: it is left alone,
+        and with no session lacking anything no timer is left."""
+        self._reprobeCall = None
+        now = self._clock.seconds()
+        soonest: float | None = None
+        seen: set[tuple[str, str]] = set()
+        for session in list(self.sessions):
+            for member in self._memberList(session):
+                if member.lists is not None:
+                    continue
+                pool = self._pools[member.server]
+                key = self._catalogKey(pool, session.principal)
+                if (member.server, key) in seen:
+                    continue
+                seen.add((member.server, key))
+                at: float | None
+                if self._catalogs.probing(member.server, key):
+                    at = now + REPROBE_POLL  # its end is looked at then
+                else:
+                    at = self._catalogs.retryAt(member.server, key)
+                if at is not None and at > now:
+                    soonest = at if soonest is None else min(soonest, at)
+                    continue
+                self.reprobes += 1
+                self.log.info(
+                    "aggregate: listing server {server} again in the background"
+                    " (its catalog is not known{why})",
+                    server=member.server,
+                    why=f": {self._catalogs.reason(member.server, key)}"
+                    if self._catalogs.failed(member.server, key)
+                    else "",
+                )
+                probing = self._catalogs.ensure(pool, key, session.principal)
+                probing.addBoth(self._reprobed, member.server, key)
+        if soonest is not None:
+            self._reprobeLater(soonest - now)
+
+    def _reprobed(self, result: object, server: str, key: str) -> None:
+        """A background probe ended: look again soon (a catalog that
+        arrived has told the sessions already)."""
+        if result is None and not (
+            self._catalogs.failed(server, key) or self._catalogs.probing(server, key)
+        ):
+            return  # nothing was probed (the catalogs are stopping): nothing to wait for
+        self._reprobeLater(REPROBE_SOON)
 
     def _rowsChanged(self) -> None:
         if self._tools is None:
@@ -878,6 +1018,9 @@ class Aggregator:
                 return self._tools.call(name, params.get("arguments"), context).addCallback(
                     lambda result: jsonrpc.resultResponse(message["id"], result)
                 )
+            pending = self.pendingOf(session, view, name)
+            if pending is not None:
+                raise CallFailed(jsonrpc.SERVER_UNAVAILABLE, pending)
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
         forwarded = {**message, "params": {**params, "name": owner.original}}
         member = view.members[owner.server]
@@ -1052,6 +1195,16 @@ def _lister(attribute: str) -> Handler:
         params: dict[str, Any],
         related: Sink | None,
     ) -> Deferred[Message]:
+        cursor = params.get("cursor")
+        if cursor is not None:
+            # Every list is one page (no nextCursor is ever given): any cursor
+            # is one this endpoint never made (MCP pagination: -32602).
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS,
+                f"Invalid params: invalid cursor {_shownCursor(cursor)}: this endpoint lists"
+                f" everything in one page and gives no cursors",
+            )
+
         def answer(view: View) -> Message:
             session.seen[kind] = _fingerprints(view)[kind]
             items = list(getattr(view, _VIEW_ATTR[attribute]))
@@ -1076,6 +1229,13 @@ _HANDLERS: dict[str, Handler] = {
     "completion/complete": Aggregator._complete,
     "logging/setLevel": Aggregator._setLevel,
 }
+
+
+def _shownCursor(cursor: Any) -> str:
+    """A client's cursor as an error may quote it (short, one line)."""
+    text = cursor if isinstance(cursor, str) else jsonrpc.dumps(cursor).decode("utf-8", "replace")
+    text = repr(text[:40] + ("…" if len(text) > 40 else ""))
+    return text
 
 
 def _fingerprints(view: View) -> dict[str, str]:
@@ -1111,6 +1271,13 @@ class CallContext:
         if session.results is None:
             session.results = ResultStore(aggregator._clock, aggregator.budget)
         self.store = session.results
+
+    @property
+    def unavailable(self) -> Mapping[str, str]:
+        return self._aggregator.unavailable(self._session, self._view)
+
+    def pendingOf(self, name: str) -> str | None:
+        return self._aggregator.pendingOf(self._session, self._view, name)
 
     def definition(self, name: str) -> dict[str, Any] | None:
         return self._view.definitions.get(name)

@@ -23,8 +23,13 @@ sources:
    (command or args changed) is still served, marked C{stale}.
  - B{probe}: L{CatalogService.ensure} (when nothing is known) and
    L{CatalogService.refresh} (always) open a transient session through the
-   pool's public API, list, and close it: one probe per catalog at a time,
-   at most C{timeout} seconds.
+   pool's public API, list, and close it: one probe per catalog at a time.
+   Its waiters hear C{None} after C{timeout} seconds; it goes on in the
+   background (at most L{PROBE_LIMIT} seconds) and what it lists then is
+   kept like any listing. After a failure, C{ensure} waits
+   L{PROBE_BACKOFF} seconds, doubled per failure in a row (at most
+   L{PROBE_BACKOFF_MAX}), before it probes again (L{CatalogService.retryAt}).
+   L{publicReason} is what a client may be told of a failure.
 
 Observers (L{CatalogService.observe}) hear which kinds of a server's
 catalog changed, by the digest of their canonical JSON: a child that lists
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -91,11 +97,18 @@ MAX_ITEMS = 10_000
 DEBOUNCE = 0.5
 """Seconds from a child's first C{list_changed} to listing that kind again."""
 SESSION_FRESH = 300.0
+"""A live catalog younger than this is not listed again from a child of one session."""
 PROBE_BACKOFF = 60.0
 """Seconds after a failed probe during which L{CatalogService.ensure}
 answers C{None} at once instead of probing again (a server that never
-answers must not hold every listing up)."""
-"""A live catalog younger than this is not listed again from a child of one session."""
+answers must not hold every listing up); doubled after each failure in a
+row, up to L{PROBE_BACKOFF_MAX}."""
+PROBE_BACKOFF_MAX = 900.0
+"""The longest wait between two probes of a catalog that keeps failing."""
+PROBE_LIMIT = 120.0
+"""Seconds a probe may go on in the background once its waiters were told
+it took too long (the service's C{timeout}): a server still installing
+(npx, uvx) is listed when it is ready, and its observers are told."""
 PROBE_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}}
 """What a probe's session declares (what a client may do; no roots: it has none)."""
 
@@ -214,6 +227,25 @@ def catalogDigest(
 
 class ListingFailed(Exception):
     """A child's list could not be had; says why."""
+
+
+_STDERR = re.compile(r"[;,]?\s*(?:last )?stderr\b.*", re.IGNORECASE | re.DOTALL)
+_EXIT_DETAIL = re.compile(r"(\(exit code -?\d+\)):.*", re.DOTALL)
+PUBLIC_REASON = 200
+"""Characters of a reason L{publicReason} keeps."""
+
+
+def publicReason(why: str) -> str:
+    """What a client may be told of why a server could not be listed: the
+    gateway's own words (C{command ... was not found on PATH}, C{exited with
+    code 3}, C{was not listed within 10 s}), without what the child or an
+    installer wrote (stderr lines can hold secrets) and on one line."""
+    text = _STDERR.sub("", why)
+    text = _EXIT_DETAIL.sub(r"\1", text)
+    text = " ".join(text.split())
+    if len(text) > PUBLIC_REASON:
+        text = text[: PUBLIC_REASON - 1] + "…"
+    return text or "it could not be listed"
 
 
 Send = Callable[[str, dict[str, Any]], Deferred[jsonrpc.Message]]
@@ -381,10 +413,16 @@ class CatalogService:
         self._errors: dict[Key, str] = {}
         self._failedAt: dict[Key, float] = {}
         """When the last probe of each catalog failed (cleared by a success)."""
+        self._failures: dict[Key, int] = {}
+        """Probes of each catalog that failed in a row (cleared by a success)."""
         self._debounces: dict[Key, _Debounce] = {}
         self._live: dict[Key, list[Deferred[Catalog | None]]] = {}
         """Full live listings in flight, with who waits for them."""
         self._probes: dict[Key, list[Deferred[Catalog | None]]] = {}
+        """Probes in flight, with who waits for them (none once it is late)."""
+        self._late: set[Key] = set()
+        """Probes in flight past the service's timeout (their waiters were told)."""
+        self._running: dict[Key, _Probe] = {}
         self._sequence = 0
         self._applied: dict[tuple[Key, str], int] = {}
         """The listing each kind of each catalog comes from (a later one wins)."""
@@ -475,6 +513,8 @@ class CatalogService:
         """Stop listing (debounced re-lists are dropped); fires once the
         pending writes are done."""
         self._stopped = True
+        for probe in list(self._running.values()):
+            probe._finish(None, "the gateway is stopping")
         for debounce in self._debounces.values():
             if debounce.timer.active():
                 debounce.timer.cancel()
@@ -497,8 +537,7 @@ class CatalogService:
             old.watchChildren(None)
         if old is not pool:
             # A new pool (a reconfigured server): its failures are its own.
-            for key in [key for key in self._failedAt if key[0] == name]:
-                del self._failedAt[key]
+            self._clearFailures(name)
         self._pools[name] = pool
         self._forgotten.discard(name)
         if watch:
@@ -517,8 +556,7 @@ class CatalogService:
         if pool is not None:
             pool.watchChildren(None)
         self._forgotten.add(server)
-        for key in [key for key in self._failedAt if key[0] == server]:
-            del self._failedAt[key]
+        self._clearFailures(server)
         for key in [key for key in self._debounces if key[0] == server]:
             debounce = self._debounces.pop(key)
             if debounce.timer.active():
@@ -530,6 +568,11 @@ class CatalogService:
             self._errors.pop(key, None)
             self._notify(server, frozenset(k for k in KINDS if digests.get(k, EMPTY) != EMPTY))
             del catalog
+
+    def _clearFailures(self, server: str) -> None:
+        for table in (self._failedAt, self._failures):
+            for key in [key for key in table if key[0] == server]:
+                del table[key]
 
     def _current(self, pool: ServerPool) -> bool:
         """Whether C{pool} is the one whose listings are kept for its server."""
@@ -556,6 +599,27 @@ class CatalogService:
     def error(self, server: str, catalogKey: str = "") -> str | None:
         """Why the last probe or listing of that catalog failed (C{None}: it did not)."""
         return self._errors.get((server, catalogKey))
+
+    def reason(self, server: str, catalogKey: str = "") -> str | None:
+        """L{error} as a client of the aggregate may be told it (L{publicReason})."""
+        why = self._errors.get((server, catalogKey))
+        return publicReason(why) if why is not None else None
+
+    def probing(self, server: str, catalogKey: str = "") -> bool:
+        """Whether a probe of that catalog is in flight (late ones too)."""
+        return (server, catalogKey) in self._probes
+
+    def retryAt(self, server: str, catalogKey: str = "") -> float | None:
+        """When L{ensure} probes that catalog again after its last failure
+        (L{PROBE_BACKOFF}, doubled per failure in a row up to
+        L{PROBE_BACKOFF_MAX}); C{None}: its last probe did not fail."""
+        key = (server, catalogKey)
+        failed = self._failedAt.get(key)
+        if failed is None:
+            return None
+        failures = max(1, self._failures.get(key, 1))
+        backoff: float = min(PROBE_BACKOFF_MAX, PROBE_BACKOFF * 2.0 ** min(failures - 1, 16))
+        return failed + backoff
 
     def observe(self, cb: Callable[[str, frozenset[str]], None]) -> Callable[[], None]:
         """Call C{cb(server, kinds)} whenever the lists of C{kinds} of a
@@ -706,8 +770,10 @@ class CatalogService:
         known = self._catalogs.get(key)
         if known is not None:
             return succeed(known)
-        failed = self._failedAt.get(key)
-        if failed is not None and self._clock.seconds() - failed < PROBE_BACKOFF:
+        if self._stopped or key in self._late:
+            return succeed(None)  # a late probe tells the observers, not waiters
+        retry = self.retryAt(*key)
+        if retry is not None and self._clock.seconds() < retry:
             return succeed(None)
         return self._probe(pool, catalogKey, principal)
 
@@ -715,7 +781,10 @@ class CatalogService:
         self, pool: ServerPool, catalogKey: str = "", principal: str = ""
     ) -> Deferred[Catalog | None]:
         """List the server again through a transient session (started when
-        needed); C{None} when that failed (L{error} says why) or timed out."""
+        needed); C{None} when that failed (L{error} says why) or timed out
+        (a probe already late goes on in the background: not waited for)."""
+        if (pool.spec.name, catalogKey) in self._late:
+            return succeed(None)
         return self._probe(pool, catalogKey, principal)
 
     def _probe(self, pool: ServerPool, catalogKey: str, principal: str) -> Deferred[Catalog | None]:
@@ -726,14 +795,30 @@ class CatalogService:
             waiting.append(waiter)
             return waiter
         self._probes[key] = [waiter]
-        _Probe(self, pool, key, principal).run()
+        probe = self._running[key] = _Probe(self, pool, key, principal)
+        probe.run()
         return waiter
 
+    def _probeLate(self, key: Key, why: str) -> None:
+        """The probe of C{key} took the service's timeout: its waiters hear
+        C{None} now; it goes on (at most L{PROBE_LIMIT} seconds), and what
+        it lists reaches the observers."""
+        self._errors[key] = why
+        self._failedAt[key] = self._clock.seconds()
+        self._late.add(key)
+        waiters, self._probes[key] = self._probes.get(key, []), []
+        for waiter in waiters:
+            waiter.callback(None)
+
     def _probed(self, key: Key, catalog: Catalog | None) -> None:
+        self._late.discard(key)
+        self._running.pop(key, None)
         if catalog is None:
             self._failedAt[key] = self._clock.seconds()
+            self._failures[key] = self._failures.get(key, 0) + 1
         else:
             self._failedAt.pop(key, None)
+            self._failures.pop(key, None)
         for waiter in self._probes.pop(key, []):
             waiter.callback(catalog)
 
@@ -851,8 +936,10 @@ class CatalogService:
 
 class _Probe:
     """One transient session that lists a server through its pool's
-    public API (open, initialized, the lists, close), at most the
-    service's timeout."""
+    public API (open, initialized, the lists, close). Its waiters hear
+    C{None} after the service's timeout; it goes on in the background for
+    at most L{PROBE_LIMIT} seconds, and a catalog it lists then is kept
+    (and its observers told) like any other."""
 
     def __init__(self, service: CatalogService, pool: ServerPool, key: Key, principal: str) -> None:
         self.service = service
@@ -864,12 +951,14 @@ class _Probe:
         """Whether the pool's C{open} has fired (only then may it be closed)."""
         self.session: Session | None = None
         self.timer: IDelayedCall | None = None
+        self.limit: IDelayedCall | None = None
         self._ids = 0
 
     def run(self) -> None:
         service, pool = self.service, self.pool
         clock = service._clock
-        self.timer = clock.callLater(service.timeout, self._timedOut)
+        self.timer = clock.callLater(service.timeout, self._late)
+        self.limit = clock.callLater(max(PROBE_LIMIT, service.timeout), self._timedOut)
         variant = pool.variantFor("", "", (), self.principal)
         if variant is None:
             self._finish(None, f"server '{pool.spec.name}' has no global route to list it through")
@@ -953,10 +1042,26 @@ class _Probe:
         else:
             self._finish(catalog, None)
 
-    def _timedOut(self) -> None:
+    def _late(self) -> None:
         self.timer = None
+        if self.finished:
+            return
+        why = f"server '{self.pool.spec.name}' was not listed within {self.service.timeout:g} s"
+        self.service.log.info(
+            "catalogs: server {server} was not listed within {timeout:g} s; still listing it"
+            " in the background (at most {limit:g} s)",
+            server=self.key[0],
+            timeout=self.service.timeout,
+            limit=PROBE_LIMIT,
+        )
+        self.service._probeLate(self.key, why)
+
+    def _timedOut(self) -> None:
+        self.limit = None
         self._finish(
-            None, f"server '{self.pool.spec.name}' was not listed within {self.service.timeout:g} s"
+            None,
+            f"server '{self.pool.spec.name}' was not listed within"
+            f" {max(PROBE_LIMIT, self.service.timeout):g} s",
         )
 
     def _crashed(self, reason: Failure) -> None:
@@ -969,9 +1074,10 @@ class _Probe:
         if self.finished:
             return
         self.finished = True
-        if self.timer is not None and self.timer.active():
-            self.timer.cancel()
-        self.timer = None
+        for timer in (self.timer, self.limit):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self.timer = self.limit = None
         self._close()
         service = self.service
         if why is not None:

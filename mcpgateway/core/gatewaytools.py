@@ -119,6 +119,16 @@ class ToolContext(Protocol):
         """The C{CallToolResult} of the namespaced tool C{name}, through the
         member path; fails with L{ToolCallError} for a JSON-RPC error."""
 
+    @property
+    def unavailable(self) -> Mapping[str, str]:
+        """The member servers whose tools are not known (still starting,
+        or failed), each with why, as the rest of a sentence that starts
+        with the server's name (never a child's stderr)."""
+
+    def pendingOf(self, name: str) -> str | None:
+        """Why C{name} cannot be used yet when it looks like a tool of an
+        unavailable server; C{None} otherwise."""
+
 
 ROW_SEPARATOR = "\x1f"
 """Between the server and the tool's own name in a search row's name (the
@@ -289,6 +299,11 @@ _DEFINITIONS: dict[str, dict[str, Any]] = {
                     },
                 },
                 "total": _INTEGER,
+                "unavailable": {
+                    "type": "object",
+                    "description": "Servers searched whose tools are not known yet, and why",
+                    "additionalProperties": _STRING,
+                },
             },
             "required": ["results", "total"],
         },
@@ -410,10 +425,13 @@ class GatewayTools:
         names = ["search", "describe", "invoke"] + (["get_result"] if withResults else [])
         return [copy.deepcopy(_DEFINITIONS[name]) for name in names]
 
-    def instructions(self, members: Mapping[str, int], mode: str) -> str:
+    def instructions(
+        self, members: Mapping[str, int], mode: str, unavailable: Mapping[str, str] | None = None
+    ) -> str:
         """The C{instructions} of an aggregate session: how to use it in
-        C{mode} (C{"search"}, C{"hybrid"} or C{"full"}) and its members with
-        their tool counts."""
+        C{mode} (C{"search"}, C{"hybrid"} or C{"full"}), its members with
+        their tool counts, and the servers left out (C{unavailable}: server
+        -> why, the rest of a sentence starting with its name)."""
         tools = sum(members.values())
         ordered = sorted(members.items())
         listed = ", ".join(f"{server} ({count})" for server, count in ordered[:LISTED_MEMBERS])
@@ -436,6 +454,11 @@ class GatewayTools:
         else:
             lines = [f"{head}; each tool's name starts with its server's name."]
         lines.append(f"Servers (tools): {listed or 'none'}.")
+        left = sorted((unavailable or {}).items())
+        for server, why in left[:LISTED_MEMBERS]:
+            lines.append(f"Left out for now: {server} {why}.")
+        if len(left) > LISTED_MEMBERS:
+            lines.append(f"Left out for now: {len(left) - LISTED_MEMBERS} more servers.")
         return "\n".join(lines)
 
     def rowsChanged(self, rows: Callable[[], Sequence[Any]]) -> None:
@@ -493,6 +516,10 @@ class GatewayTools:
                 raise _BadInput(f"no server {server!r} here; the servers are: {known}")
             servers = frozenset({server})
 
+        unavailable = {
+            name: f"{name} {why}" for name, why in context.unavailable.items() if name in servers
+        }
+
         def found(hits: list[Hit]) -> dict[str, Any]:
             kept = [(name, hit) for hit in hits if (name := _localName(hit, context)) is not None]
             running: dict[str, bool] = {}
@@ -509,7 +536,10 @@ class GatewayTools:
                         "running": running[hit.server],
                     }
                 )
-            return _ok({"results": results, "total": len(kept)})
+            answer: dict[str, Any] = {"results": results, "total": len(kept)}
+            if unavailable:
+                answer["unavailable"] = unavailable
+            return _ok(answer)
 
         def failed(reason: Failure) -> dict[str, Any]:
             self.log.failure("search failed for {query!r}", failure=reason, query=query[:100])
@@ -522,6 +552,9 @@ class GatewayTools:
             raise _BadInput(f"{name!r} is one of the gateway's own tools: call it directly")
         definition = context.definition(name) if context.visible(name) else None
         if not isinstance(definition, dict):
+            pending = context.pendingOf(name)
+            if pending is not None:
+                raise _BadInput(f"{pending}; try again then")
             raise _BadInput(f"no tool named {name!r} here: `search` finds the tools you can use")
         return definition
 

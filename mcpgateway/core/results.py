@@ -11,7 +11,9 @@ bytes of every store together, evicting the globally least recently used.
 
 A page names a dotted C{path} into the result (default: its largest array
 or string; a string holding JSON is walked into), and counts C{offset} and
-C{limit} in items of an array or in characters of a string. C{fields}
+C{limit} in items of an array or in characters of a string. A string that
+holds a JSON array is paged as that array (C{decoded: true}), whether the
+path was given or is the default: the same data pages the same way. C{fields}
 projects the keys of object items; C{query} keeps the items (or, in a
 string, the lines) whose text holds it, case-insensitively.
 """
@@ -186,19 +188,21 @@ class ResultStore:
         offset, returned, next}} plus C{items} (an array, or a string's
         lines matching C{query}), C{text} (a string) or C{value} (anything
         else, whole). C{next} is the offset of the next page, or C{None}.
-        C{decoded: true} is added when the default path is a string holding
-        a JSON array, paged as that array.
+        C{decoded: true} is added when the path (given or the default) is a
+        string holding a JSON array, paged as that array.
 
         @raise ResultGone: no such ref (any more).
         @raise BadPath: C{path} names nothing in it.
         """
         entry = self._entry(ref)
-        decoded = False
         if path is None or path == "":
-            path, decoded = _largest(entry)
+            path, _ = _largest(entry)
         node = _walk(entry, path)
-        if decoded and isinstance(node, str):
-            node = _parse(entry, path, node)
+        decoded = False
+        if isinstance(node, str):
+            parsed = _parse(entry, path, node)
+            if isinstance(parsed, list):
+                node, decoded = parsed, True
         offset = max(0, offset)
         page: dict[str, Any] = {"ref": ref, "path": path}
         if decoded:
@@ -322,13 +326,22 @@ def _largest(entry: _Entry) -> tuple[str, bool]:
     node: object = entry.value
     path = ""
     decoded = False
+    best: tuple[str, bool] | None = None
+    """The deepest array or string reached: where a walk that ends on
+    nothing to page (an object of numbers) stops instead."""
     while True:
         if isinstance(node, str):
+            if path:
+                best = (path, False)
             parsed = _parse(entry, path, node) if path else None
             if isinstance(parsed, (list, dict)):
                 node, decoded = parsed, isinstance(parsed, list)
+                if decoded:
+                    best = (path, True)
                 continue
             break
+        if isinstance(node, list) and path:
+            best = (path, decoded)
         if isinstance(node, dict):
             kids = [(str(key), value) for key, value in node.items()]
         elif isinstance(node, list):
@@ -351,7 +364,7 @@ def _largest(entry: _Entry) -> tuple[str, bool]:
                 break
             size, key, value = max(flat, key=lambda kid: kid[0])
         node, path, decoded = value, f"{path}.{key}" if path else key, False
-    if not path or not isinstance(node, (str, list)):
+    if best is None:
         raise BadPath("the result holds no array or string to page")
-    entry.default = (path, decoded)
+    entry.default = best
     return entry.default

@@ -9,22 +9,24 @@ resumption, limits) is the endpoint's, the same as on C{/<server>/mcp}.
 
 The mode is chosen at C{initialize}: the endpoint's own (C{/mcp} is
 C{full}, C{/mcp/search} is C{search}), or C{?mode=search|full} on the
-initialize request; the session keeps it.
+initialize request; the session keeps it. L{AggregateEndpoint} refuses,
+before anything else, a C{?mode=} that is neither (400, naming both).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred
 from twisted.web.server import Request
 
+from mcpgateway import envelope, jsonrpc
 from mcpgateway.core.gateway import Connection, Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.jsonrpc import Message
-from mcpgateway.web.mcp import Credentials, Sink, principalOf
+from mcpgateway.web.mcp import Credentials, McpEndpoint, Sink, principalOf, validIdOrNull
 
 if TYPE_CHECKING:
     # Loaded with the aggregator, on the first request to an aggregate endpoint.
@@ -60,6 +62,21 @@ def aggregatePath(segment: str, rest: list[bytes]) -> AggregatePath | None:
         endpoint = rest[0].decode("utf-8", "replace")
         if ENDPOINT_NAME.fullmatch(endpoint) and endpoint != "mcp" and endpoint != "default":
             return AggregatePath(endpoint, key)
+    return None
+
+
+def modeRefusal(request: Request) -> str | None:
+    """Why the request's C{?mode=} cannot be served (C{None}: none given,
+    or each one given is one of L{MODES})."""
+    asked = request.args.get(b"mode") if request.args else None
+    for raw in asked or ():
+        value = raw.decode("utf-8", "replace")
+        if value not in MODES:
+            return (
+                f"Bad Request: unknown mode {envelope.shown(value)}: ?mode= is one of"
+                f" {', '.join(MODES)} (full lists every server's tools; search lists"
+                " search, describe, invoke and get_result)"
+            )
     return None
 
 
@@ -133,3 +150,35 @@ class AggregateBackend:
 
     def answer(self, session: Session, message: Message) -> bool:
         return self._gateway.aggregator.answer(cast("AggregateSession", session), message)
+
+
+class AggregateEndpoint(McpEndpoint):
+    """The MCP endpoint of an aggregate endpoint: the transport of
+    L{McpEndpoint}, after a refusal of its own: a C{?mode=} that is not one
+    of L{MODES} is a 400 naming them (whatever the method: a client whose
+    URL has it sends it on every request, and no session is made)."""
+
+    def render(self, request: Request) -> bytes | int:
+        refusal = modeRefusal(request)
+        if refusal is not None:
+            return self._refuse(
+                request, 400, jsonrpc.INVALID_REQUEST, refusal, self._bodyId(request)
+            )
+        return super().render(request)
+
+    def _bodyId(self, request: Request) -> Any:
+        """The id of the POSTed request a refusal answers, when it can be
+        read (C{None} otherwise: a notification, a batch, no body)."""
+        if request.method != b"POST" or request.content is None:
+            return None
+        if getattr(request, "bodyTooLarge", False):
+            return None
+        try:
+            payload = jsonrpc.loads(request.content.read())
+        except jsonrpc.ParseError:
+            return None
+        finally:
+            request.content.seek(0)
+        if isinstance(payload, dict) and "method" in payload:
+            return validIdOrNull(payload.get("id"))
+        return None

@@ -65,7 +65,13 @@ from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.limits import MAX_BODY, Limits
 from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.turnflush import TurnFlusher, writerOf
-from mcpgateway.web.aggregate import AggregateBackend, AggregatePath, aggregatePath, serverName
+from mcpgateway.web.aggregate import (
+    AggregateBackend,
+    AggregateEndpoint,
+    AggregatePath,
+    aggregatePath,
+    serverName,
+)
 from mcpgateway.web.guard import checkOrigin, header
 from mcpgateway.web.headers import GatewayHeaders
 from mcpgateway.web.health import healthBody, visitingSessions
@@ -633,7 +639,7 @@ class GatewayRoot(Resource):
         if endpoint is None:
             if len(self._aggregates) > 1024:
                 self._aggregates.clear()
-            endpoint = self._aggregates[(where.endpoint, where.scope)] = McpEndpoint(
+            endpoint = self._aggregates[(where.endpoint, where.scope)] = AggregateEndpoint(
                 self._gateway,
                 serverName(where.endpoint),
                 self._clock,

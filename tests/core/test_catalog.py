@@ -24,6 +24,8 @@ from mcpgateway.core import catalog as catalogmodule
 from mcpgateway.core.catalog import (
     KINDS,
     PROBE_BACKOFF,
+    PROBE_BACKOFF_MAX,
+    PROBE_LIMIT,
     Catalog,
     CatalogService,
     catalogKeyOf,
@@ -434,6 +436,14 @@ class ProbeTests(CatalogCase):
         self.assertIsNone(self.successResultOf(refreshed))
         self.assertIn("within 10 s", self.catalogs.error("cat") or "")
         assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
+        # It goes on in the background (what it lists is still kept) ...
+        self.assertEqual(len(self.pool.shared.router.sessions), 2)
+        self.assertTrue(self.catalogs.probing("cat"))
+        # ... until it ends (here: its list request times out, after the
+        # server's requestTimeout; at most PROBE_LIMIT seconds in any case).
+        self.reactor.advance(PROBE_LIMIT - 10)
+        self.assertFalse(self.catalogs.probing("cat"))
+        self.assertIn("within 30 s", self.catalogs.error("cat") or "")
         self.assertEqual(len(self.pool.shared.router.sessions), 1)
         # Its requests were cancelled on the child.
         cancels = [
@@ -447,21 +457,63 @@ class ProbeTests(CatalogCase):
         self.assertIn("disabled", self.catalogs.error("cat") or "")
         self.assertEqual(self.reactor.processes, [])
 
-    def test_a_child_that_never_initializes_times_out_then_closes(self) -> None:
-        probing = self.catalogs.ensure(self.pool)
-        self.reactor.advance(10)
-        self.assertIsNone(self.successResultOf(probing))
-        # The child answers late: the probe session is closed then, never left attached.
-        child = Child(self.reactor.lastProcess, self.lists)
-        child.pump()
-        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
-        self.assertEqual(self.pool.shared.router.sessions, set())
-
-    def test_after_a_failed_probe_ensure_answers_at_once_for_a_while(self) -> None:
+    def test_a_child_that_initializes_late_is_listed_in_the_background(self) -> None:
+        """A server still installing (npx) when the probe's waiters give up:
+        what it lists when it is ready is kept, and the observers are told
+        (the aggregate then tells its sessions)."""
         probing = self.catalogs.ensure(self.pool)
         self.reactor.advance(10)
         self.assertIsNone(self.successResultOf(probing))
         self.assertTrue(self.catalogs.failed("cat"))
+        # Meanwhile nobody waits for it again, and no second probe starts.
+        self.assertIsNone(self.successResultOf(self.catalogs.ensure(self.pool)))
+        self.assertIsNone(self.successResultOf(self.catalogs.refresh(self.pool)))
+        self.assertEqual(len(self.reactor.processes), 1)
+        # The child answers late: listed, the observers told, the probe session closed.
+        child = Child(self.reactor.lastProcess, self.lists)
+        child.pump()
+        known = self.catalogs.get("cat")
+        assert known is not None
+        self.assertEqual([t["name"] for t in known.items("tools")], ["a", "b", "c"])
+        self.assertIn(("cat", frozenset({"tools", "resources"})), self.changes.calls)
+        self.assertFalse(self.catalogs.failed("cat"))
+        self.assertIsNone(self.catalogs.error("cat"))
+        assert isinstance(self.pool, SharedPool) and self.pool.shared is not None
+        self.assertEqual(self.pool.shared.router.sessions, set())
+
+    def test_stop_ends_a_late_probe(self) -> None:
+        self.catalogs.ensure(self.pool)
+        self.reactor.advance(10)
+        self.assertTrue(self.catalogs.probing("cat"))
+        self.assertTrue(any("_Probe" in repr(c) for c in self.reactor.getDelayedCalls()))
+        self.successResultOf(self.catalogs.stop())
+        self.assertFalse(self.catalogs.probing("cat"))
+        probeTimers = [call for call in self.reactor.getDelayedCalls() if "_Probe" in repr(call)]
+        self.assertEqual(probeTimers, [])
+        self.assertIsNone(self.successResultOf(self.catalogs.ensure(self.pool)))
+
+    def test_the_backoff_doubles_per_failure_up_to_its_bound(self) -> None:
+        self.pool.disabled = True
+        waits = []
+        for _ in range(6):
+            self.assertIsNone(self.successResultOf(self.catalogs.ensure(self.pool)))
+            at = self.catalogs.retryAt("cat")
+            assert at is not None
+            waits.append(at - self.reactor.seconds())
+            self.reactor.advance(waits[-1])
+        self.assertEqual(waits, [60.0, 120.0, 240.0, 480.0, PROBE_BACKOFF_MAX, PROBE_BACKOFF_MAX])
+        self.pool.disabled = False
+        again = self.catalogs.ensure(self.pool)
+        Child(self.reactor.lastProcess, self.lists).pump()
+        self.assertIsNotNone(self.successResultOf(again))
+        self.assertIsNone(self.catalogs.retryAt("cat"))
+
+    def test_after_a_failed_probe_ensure_answers_at_once_for_a_while(self) -> None:
+        probing = self.catalogs.ensure(self.pool)
+        self.reactor.advance(PROBE_LIMIT)
+        self.assertIsNone(self.successResultOf(probing))
+        self.assertTrue(self.catalogs.failed("cat"))
+        self.assertFalse(self.catalogs.probing("cat"))
         spawned = len(self.reactor.processes)
         self.reactor.advance(PROBE_BACKOFF - 2)
         self.assertIsNone(self.successResultOf(self.catalogs.ensure(self.pool)))

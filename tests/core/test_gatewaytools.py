@@ -68,6 +68,7 @@ class FakeContext:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     budget: ResultBudget = field(default_factory=ResultBudget)
     clock: Clock = field(default_factory=Clock)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.definitions: dict[str, dict[str, Any]] = {}
@@ -94,6 +95,12 @@ class FakeContext:
     def localName(self, server: str, original: str) -> str | None:
         name = f"{server}__{original}"
         return name if self.visible(name) else None
+
+    def pendingOf(self, name: str) -> str | None:
+        for server, why in self.unavailable.items():
+            if name.startswith(server + "__"):
+                return f"{name} is not known yet: server '{server}' {why}"
+        return None
 
     def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
         self.calls.append((name, arguments))
@@ -177,6 +184,19 @@ class DefinitionTests(SynchronousTestCase):
         self.assertIn("`invoke`", tools.instructions({"fs": 1}, "hybrid"))
         self.assertIn("Servers (tools): none.", tools.instructions({}, "full"))
 
+    def test_instructions_name_the_servers_left_out_and_why(self) -> None:
+        text = makeTools().instructions(
+            {"fs": 2},
+            "full",
+            {"bogus": "is not available (exited with code 3); it is probed again"},
+        )
+        self.assertIn("1 MCP server with 2 tools", text)
+        self.assertIn("Servers (tools): fs (2).", text)
+        self.assertIn(
+            "Left out for now: bogus is not available (exited with code 3); it is probed again.",
+            text,
+        )
+
     def test_instructions_list_at_most_40_members(self) -> None:
         text = makeTools().instructions({f"s{i:03d}": 1 for i in range(100)}, "search")
         self.assertIn("s039 (1), and 60 more.", text)
@@ -189,6 +209,24 @@ class SearchTests(SynchronousTestCase):
         result = self.successResultOf(tools.call("search", args, context or FakeContext()))
         self.assertTrue(matchesOutputSchema(tools, "search", result), result)
         return result
+
+    def test_a_server_whose_tools_are_not_known_is_named_with_why(self) -> None:
+        context = FakeContext(unavailable={"fs": "is still starting"})
+        result = self.search(context, query="", server="fs")
+        structured = result["structuredContent"]
+        self.assertEqual(structured["unavailable"], {"fs": "fs is still starting"})
+        # Only the servers searched are named.
+        context = FakeContext(unavailable={"fs": "is still starting"})
+        other = sorted(context.servers - {"fs"})[0]
+        result = self.search(context, query="", server=other)
+        self.assertNotIn("unavailable", result["structuredContent"])
+
+    def test_describe_of_a_tool_of_a_server_not_listed_yet_says_so(self) -> None:
+        context = FakeContext(unavailable={"late": "is still starting"})
+        tools = makeTools()
+        result = self.successResultOf(tools.call("describe", {"name": "late__x"}, context))
+        self.assertTrue(result["isError"])
+        self.assertIn("server 'late' is still starting", result["content"][0]["text"])
 
     def test_finds_and_ranks(self) -> None:
         found = structuredOf(self.search(query="read a file"))
