@@ -22,6 +22,7 @@ steps in memory and writes them once it opens (see L{logs.LogFileService}).
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     logFile = logs.LogFileService(options["log-file"]) if options["log-file"] else None
     stateDir = Path(options["state-dir"]).expanduser()
     stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    warnOpenStateDir(stateDir)
     inherited = options.get("handover")
     try:
         if inherited is not None:
@@ -90,6 +92,26 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     return Preflight(
         stateDir, lock, configPath, source, loaded, findOrphans(stateDir), logFile, clusterKeys
     )
+
+
+def warnOpenStateDir(stateDir: Path) -> bool:
+    """Warn (once, at start) when other users may read or enter C{stateDir}:
+    it holds the sessions, the logs, the workspace key and the npx/uvx
+    installs. Not changed here: it may be a directory the user chose for
+    more than the gateway. Whether it warned."""
+    try:
+        mode = stat.S_IMODE(stateDir.stat().st_mode)
+    except OSError:
+        return False
+    if not mode & 0o077:
+        return False
+    log.warn(
+        "state directory {path} is mode {mode:04o}: other users can enter it; it holds"
+        " sessions, logs and the workspace key: run chmod 700 {path}",
+        path=str(stateDir),
+        mode=mode,
+    )
+    return True
 
 
 def checkTeam(options: Any) -> None:

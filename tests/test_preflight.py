@@ -156,3 +156,33 @@ def test_the_audit_logs_folder_must_exist(tmp_path: Path) -> None:
     assert refusal(tmp_path, "--audit-log", str(audit)) == (
         f"--audit-log {audit}: the folder {audit.parent} does not exist"
     )
+
+
+def test_a_state_dir_other_users_can_enter_is_warned_of_and_left_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twisted.logger import formatEvent
+
+    from tests.fakes import capturedGatewayLogs
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "st").mkdir(mode=0o755)
+    (tmp_path / "st").chmod(0o755)
+    with capturedGatewayLogs() as seen:
+        first = preflight(options(tmp_path), "127.0.0.1")
+        first.lock.release()
+    text = [formatEvent(e) for e in seen if "chmod 700" in formatEvent(e)]
+    assert text == [
+        f"state directory {tmp_path / 'st'} is mode 0755: other users can enter it;"
+        " it holds sessions, logs and the workspace key:"
+        f" run chmod 700 {tmp_path / 'st'}"
+    ]
+    assert (tmp_path / "st").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_private_state_dir_is_not_warned_of(tmp_path: Path) -> None:
+    from mcpgateway.preflight import warnOpenStateDir
+
+    (tmp_path / "st").mkdir(mode=0o700)
+    assert not warnOpenStateDir(tmp_path / "st")
+    assert not warnOpenStateDir(tmp_path / "missing")
