@@ -13,7 +13,7 @@ be fetched first).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from twisted.internet.defer import Deferred
@@ -67,6 +67,8 @@ class Refusal:
     @ivar description: a safe, human text (never the token).
     @ivar scope: the scope that would be enough (a 403's challenge).
     @ivar retryAfter: seconds for C{Retry-After} (429, 503).
+    @ivar principal: who was refused, when the token was valid (a 403:
+        not allowed that server); the audit record names it. Not compared.
     """
 
     status: int
@@ -74,6 +76,7 @@ class Refusal:
     description: str
     scope: str | None = None
     retryAfter: float | None = None
+    principal: Principal | None = field(default=None, compare=False, repr=False)
 
 
 Verdict = Principal | Refusal

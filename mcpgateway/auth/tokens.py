@@ -56,7 +56,7 @@ __all__ = [
 RunInThread = Callable[..., Deferred[Any]]
 Fingerprint = tuple[int, int, int]
 
-INVALID = Refusal(401, "invalid_token", "the bearer token is not valid")
+INVALID = Refusal(401, "invalid_token", "the bearer token was refused: it is not valid")
 EXPIRED = Refusal(401, "invalid_token", "the bearer token has expired")
 
 

@@ -28,6 +28,18 @@ C{pkg} alone means C{pkg@latest} once per week. A resolution that fails
 leaves the entry as configured (or, when only a refresh failed, on the binary
 resolved before), with one warning naming the server and why;
 L{Resolver.resolve} never fails.
+
+Each installer runs in a process group of its own (through C{setsid}) and is
+tracked until it exits: L{Resolver.stop} (called when the reactor shuts
+down, and by whoever owns the resolver when the gateway stops) kills every
+group still installing, so no C{npm install} outlives the gateway. While an
+installer runs, its folder holds C{.mcpgateway-installing} (the gateway's
+pid); an installer that exits with a code of its own removes it. A folder
+still marked by no live gateway is what an install cut short left (stopped,
+killed, or its gateway died): its cached binary is not trusted, and the next
+install moves the folder aside (deleted in the background) and starts
+afresh, instead of running npm over the half-written tree (npm's
+C{ENOTEMPTY}).
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ import json
 import os
 import re
 import shutil
+import signal
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -46,7 +59,13 @@ from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.error import ProcessExitedAlready
-from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IReactorCore,
+    IReactorProcess,
+    IReactorThreads,
+    IReactorTime,
+)
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -80,11 +99,19 @@ _UVX_SPEC = re.compile(
 )
 _COMMAND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")
 _OUTPUT_TAIL = 8192
+MARKER = ".mcpgateway-installing"
+"""The file in an install folder while an installer runs there (its gateway's pid)."""
+DISCARDED = ".discarded-"
+"""The name prefix of install folders moved aside to be deleted."""
 _T = TypeVar("_T")
 
 
 class ResolveError(Exception):
     """A package's binary cannot be resolved; the message says why."""
+
+
+class InstallStopped(ResolveError):
+    """The install was stopped with the gateway (L{Resolver.stop}): not a failure."""
 
 
 @dataclass(frozen=True)
@@ -295,17 +322,29 @@ def pickBin(manifest: Mapping[str, Any], packageName: str, wanted: str | None) -
 
 
 class _Installer(ProcessProtocol):
-    """One install process: keeps the tail of its output, reports its exit."""
+    """One install process: keeps the tail of its output, reports its exit.
 
-    def __init__(self) -> None:
+    @ivar signal: the signal that ended it (C{None}: it exited with a code).
+    """
+
+    def __init__(self, killGroup: Callable[[int, int], None] | None = None) -> None:
+        """
+        @param killGroup: C{os.killpg}, when the installer leads its own
+            process group; C{None} signals only the installer.
+        """
         self.done: Deferred[tuple[int | None, str]] = Deferred()
         self._output: deque[bytes] = deque()
         self._outputBytes = 0
+        self._killGroup = killGroup
         self.timer: IDelayedCall | None = None
+        self.pid: int | None = None
         self.timedOut = False
+        self.stopped = False
+        self.signal: int | None = None
 
     def connectionMade(self) -> None:
         assert self.transport is not None
+        self.pid = self.transport.pid
         self.transport.closeStdin()
 
     def childDataReceived(self, childFD: int, data: bytes) -> None:
@@ -314,13 +353,41 @@ class _Installer(ProcessProtocol):
         while self._outputBytes > _OUTPUT_TAIL and len(self._output) > 1:
             self._outputBytes -= len(self._output.popleft())
 
-    def kill(self) -> None:
+    @property
+    def cutShort(self) -> bool:
+        """Whether it was killed (timed out, stopped, or by a signal from elsewhere)."""
+        return self.timedOut or self.stopped or self.signal is not None
+
+    def timeUp(self) -> None:
+        """The install took too long: kill it."""
         self.timer = None
         self.timedOut = True
+        self.kill()
+
+    def stop(self) -> None:
+        """The gateway is stopping: kill the install."""
+        self.stopped = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the installer's process group (npm's own children too)."""
+        if self.done.called:
+            return
+        if self._killGroup is not None and self.pid is not None:
+            try:
+                self._killGroup(self.pid, signal.SIGKILL)
+                return
+            except ProcessLookupError:
+                pass  # the group is gone; signal the process itself
+            except OSError:
+                pass
         try:
             assert self.transport is not None
             self.transport.signalProcess("KILL")
-        except ProcessExitedAlready:
+        except (ProcessExitedAlready, OSError):
             pass
 
     def processEnded(self, reason: Failure) -> None:
@@ -328,6 +395,7 @@ class _Installer(ProcessProtocol):
             self.timer.cancel()
             self.timer = None
         code = getattr(reason.value, "exitCode", None)
+        self.signal = getattr(reason.value, "signal", None)
         text = b"".join(self._output)[-_OUTPUT_TAIL:].decode("utf-8", "replace")
         self.done.callback((code, text))
 
@@ -375,6 +443,9 @@ class Resolver:
         npm: str | None = shutil.which("npm"),
         uv: str | None = shutil.which("uv"),
         timeout: float = DEFAULT_TIMEOUT,
+        setsid: str | None = shutil.which("setsid"),
+        killGroup: Callable[[int, int], None] = os.killpg,
+        discard: Callable[[Path], object] | None = None,
     ) -> None:
         """
         @param stateDir: the gateway's state directory (cache file, installs).
@@ -387,6 +458,13 @@ class Resolver:
         @param npm: the npm executable; C{None} looks next to the entry's npx.
         @param uv: the uv executable; C{None} looks next to the entry's uvx.
         @param timeout: seconds an install may take.
+        @param setsid: the C{setsid} binary: each installer leads a process
+            group of its own, which a timeout or L{stop} kills whole (npm's
+            children too). C{None}: only the installer itself is killed.
+        @param killGroup: signals a process group (used only with C{setsid}).
+        @param discard: deletes an install folder an install cut short left
+            (already moved aside); C{None}: C{shutil.rmtree} in the reactor's
+            thread pool (in this thread if the reactor has none).
         """
         self.stateDir = Path(stateDir)
         self.cachePath = self.stateDir / CACHE_FILE
@@ -400,6 +478,14 @@ class Resolver:
         self._resolving: dict[str, list[Deferred[Any]]] = {}
         self._installing: dict[str, list[Deferred[Any]]] = {}
         self._failures: dict[str, str] = {}
+        self._setsid = setsid
+        self._killGroup = killGroup
+        self._discard = discard if discard is not None else self._removeTree
+        self._installers: dict[_Installer, None] = {}  # in start order
+        self.stopped = False
+        if IReactorCore.providedBy(reactor):
+            # However the resolver's owner stops: no installer outlives the process.
+            reactor.addSystemEventTrigger("before", "shutdown", self.stop)
 
     # -- public -----------------------------------------------------------------
 
@@ -427,15 +513,22 @@ class Resolver:
         otherwise after an install in the background (one per package,
         however many callers ask). Fires with C{spec} itself when it is not
         a wrapper command or the resolution fails (logged as a warning);
-        never errbacks.
+        never errbacks. After L{stop}, and for a resolution L{stop} cut
+        short, it never fires.
         """
         wrapper = parseWrapper(spec)
         if wrapper is None:
             return succeed(spec)
+        if self.stopped:
+            return Deferred()  # the gateway is stopping: nothing to start
         entry = self._entry(wrapper.key)
         if entry is not None:
             command, resolvedAt = entry
-            if 0 <= self._clock.seconds() - resolvedAt < self._ttl and usable(command):
+            if (
+                0 <= self._clock.seconds() - resolvedAt < self._ttl
+                and usable(command)
+                and not self._cutShort(self._target(wrapper))
+            ):
                 self.log.debug(
                     "server {server}: {kind} {package} is {command} (cached)",
                     server=spec.name,
@@ -451,6 +544,27 @@ class Resolver:
             callbackArgs=(spec, wrapper, started),
             errbackArgs=(spec, wrapper),
         )
+
+    def stop(self) -> None:
+        """Kill every install under way (its whole process group) and start
+        no other: the gateway is stopping. The resolutions they were for
+        never fire (their servers are not started); the folders they leave
+        are installed afresh by the next gateway. Idempotent."""
+        if self.stopped:
+            return
+        self.stopped = True
+        installers = [i for i in self._installers if not i.done.called]
+        if installers:
+            self.log.info(
+                "stopping {count} package install(s): the gateway is stopping",
+                count=len(installers),
+            )
+        for installer in installers:
+            installer.stop()
+
+    def installing(self) -> int:
+        """How many installers run now."""
+        return sum(1 for i in self._installers if not i.done.called)
 
     def failureOf(self, spec: ServerSpec) -> str | None:
         """Why the last resolution of C{spec}'s package failed (it then runs
@@ -522,19 +636,44 @@ class Resolver:
         self, label: str, argv: list[str], env: Mapping[str, str], path: Path
     ) -> Deferred[tuple[int | None, str]]:
         """Run an installer in C{path}; fire with its exit code and output
-        tail, or fail with L{ResolveError} unless it exits with code 0."""
-        installer = _Installer()
+        tail, or fail with L{ResolveError} unless it exits with code 0
+        (L{InstallStopped} when L{stop} killed it)."""
+        if self.stopped:
+            raise InstallStopped(f"{label} was not started: the gateway is stopping")
+        if self._cutShort(path):
+            path = self._afresh(label, path)
+        marker = path / MARKER
         try:
-            self._reactor.spawnProcess(installer, argv[0], argv, env=dict(env), path=str(path))
+            marker.write_text(f"{os.getpid()}\n")
         except OSError as e:
-            raise ResolveError(f"cannot run {argv[0]}: {e}") from None
+            raise ResolveError(f"cannot write in {path}: {e.strerror}") from None
+        grouped = self._setsid is not None
+        installer = _Installer(self._killGroup if grouped else None)
+        command = [self._setsid, *argv] if self._setsid is not None else argv
+        try:
+            self._reactor.spawnProcess(
+                installer, command[0], command, env=dict(env), path=str(path)
+            )
+        except OSError as e:
+            marker.unlink(missing_ok=True)
+            raise ResolveError(f"cannot run {command[0]}: {e}") from None
         if not installer.done.called:
-            installer.timer = self._clock.callLater(self._timeout, installer.kill)
+            self._installers[installer] = None
+            installer.timer = self._clock.callLater(self._timeout, installer.timeUp)
 
         def checked(result: tuple[int | None, str]) -> tuple[int | None, str]:
+            self._installers.pop(installer, None)
             code, output = result
+            if not installer.cutShort:
+                # It ended on its own terms (npm tidies up a failed install):
+                # what it left may be trusted, and installed over next time.
+                marker.unlink(missing_ok=True)
+            if installer.stopped:
+                raise InstallStopped(f"{label} was stopped: the gateway is stopping")
             if installer.timedOut:
                 raise ResolveError(f"{label} took longer than {self._timeout:g}s and was killed")
+            if installer.signal is not None:
+                raise ResolveError(f"{label} was killed by signal {installer.signal}")
             if code != 0:
                 why = summarize(output) or "no output"
                 raise ResolveError(f"{label} failed (exit code {code}): {why}")
@@ -542,11 +681,73 @@ class Resolver:
 
         return installer.done.addCallback(checked)
 
+    def _target(self, wrapper: Wrapper) -> Path:
+        """The folder C{wrapper}'s package is installed into."""
+        if wrapper.kind == "npx":
+            return self.stateDir / paths.NPX_DIR / safeName(wrapper.package)
+        variant = wrapper.package + (f" python={wrapper.python}" if wrapper.python else "")
+        return self.stateDir / paths.UVX_DIR / safeName(variant)
+
+    def _cutShort(self, target: Path) -> bool:
+        """Whether C{target} holds what an install cut short left: its
+        marker is there, and names no live gateway but (perhaps) this one
+        (this one's own install under way there counts: its files are being
+        written)."""
+        try:
+            text = (target / MARKER).read_text()
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError):
+            return True
+        try:
+            pid = int(text.strip())
+        except ValueError:
+            return True
+        if pid == os.getpid() or pid <= 0:
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False  # EPERM: alive, another user's
+        return False  # another live gateway installs there: its business
+
+    def _afresh(self, label: str, path: Path) -> Path:
+        """Move C{path} (what an install cut short left) aside for deletion
+        in the background, and give back C{path} again, empty."""
+        aside = path.with_name(f"{DISCARDED}{path.name}-{os.urandom(4).hex()}")
+        try:
+            path.rename(aside)
+            path.mkdir(parents=True)
+        except OSError as e:
+            self.log.warn(
+                "{label} into {path} was cut short before, and the folder cannot be"
+                " moved aside ({error}); installing over it",
+                label=label,
+                path=str(path),
+                error=str(e),
+            )
+            return path
+        self.log.info(
+            "{label} into {path} was cut short before (stopped or killed): installing afresh",
+            label=label,
+            path=str(path),
+        )
+        self._discard(aside)
+        return path
+
+    def _removeTree(self, path: Path) -> None:
+        if IReactorThreads.providedBy(self._reactor):
+            self._reactor.callInThread(shutil.rmtree, path, True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
     def _npxInstall(self, wrapper: Wrapper, spec: ServerSpec) -> Deferred[list[str]]:
         npm = self._npm or _sibling(spec, "npm")
         if npm is None:
             raise ResolveError("npm was not found")
-        target = self.stateDir / paths.NPX_DIR / safeName(wrapper.package)
+        target = self._target(wrapper)
         target.mkdir(parents=True, exist_ok=True)
         match = _NPM_SPEC.fullmatch(wrapper.package)
         assert match is not None
@@ -597,8 +798,7 @@ class Resolver:
         uv = self._uv or _sibling(spec, "uv")
         if uv is None:
             raise ResolveError("uv was not found")
-        variant = wrapper.package + (f" python={wrapper.python}" if wrapper.python else "")
-        target = self.stateDir / paths.UVX_DIR / safeName(variant)
+        target = self._target(wrapper)
         target.mkdir(parents=True, exist_ok=True)
         binDir = target / "bin"
         argv = [uv, "tool", "install"]
@@ -645,7 +845,18 @@ class Resolver:
         self._failures.pop(wrapper.key, None)
         return self._apply(spec, wrapper, command)
 
-    def _failed(self, failure: Failure, spec: ServerSpec, wrapper: Wrapper) -> ServerSpec:
+    def _failed(
+        self, failure: Failure, spec: ServerSpec, wrapper: Wrapper
+    ) -> ServerSpec | Deferred[ServerSpec]:
+        if failure.check(InstallStopped):
+            self.log.info(
+                "server {server}: {kind} {package} was not resolved: {why}",
+                server=spec.name,
+                kind=wrapper.kind,
+                package=wrapper.package,
+                why=str(failure.value),
+            )
+            return Deferred()  # the gateway is stopping: nothing is started
         if failure.check(ResolveError):
             why = str(failure.value)
         else:

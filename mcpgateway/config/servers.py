@@ -41,6 +41,9 @@ from mcpgateway.core.spec import (
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 GLOBAL_SCOPES = ("user", "gateway")
 """Scopes whose servers the gateway serves at its global routes."""
+MAX_REQUEST_TIMEOUT_MS = 86_400_000.0
+"""The longest C{requestTimeout} an entry may ask for: one day, in milliseconds
+(a larger one, C{1e300} say, is a request that never times out)."""
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -216,7 +219,7 @@ def parseEntry(
     maxChildren = entry.get("maxChildren", DEFAULT_MAX_CHILDREN)
     if isinstance(maxChildren, bool) or not isinstance(maxChildren, int) or maxChildren < 1:
         raise EntryError("'maxChildren' must be a whole number of at least 1")
-    timeoutMs = _positive(entry, "requestTimeout", "milliseconds")
+    timeoutMs = _positive(entry, "requestTimeout", "milliseconds", MAX_REQUEST_TIMEOUT_MS)
     idleMs = _positive(entry, "idleTimeout", "milliseconds")
     maxRssMb = _positive(entry, "maxRssMb", "megabytes")
     pingMs = _positive(entry, "healthPing", "milliseconds")
@@ -305,19 +308,37 @@ def which(command: str, searchPath: str | None) -> str | None:
         return None
 
 
-def _positive(entry: dict[str, Any], key: str, unit: str) -> float | None:
+def _positive(
+    entry: dict[str, Any], key: str, unit: str, maximum: float | None = None
+) -> float | None:
+    """C{entry[key]}: a finite positive number (at most C{maximum}), or C{None}
+    when absent.
+
+    @raise EntryError: anything else, naming the key, the unit and the bound.
+    """
     value = entry.get(key)
     if value is None:
         return None
+    bound = "" if maximum is None else f", at most {maximum:.0f} ({_span(maximum, unit)})"
+    why = f"'{key}' must be a positive number of {unit}{bound}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise EntryError(f"'{key}' must be a positive number of {unit}")
+        raise EntryError(why)
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number) or number <= 0:
-        raise EntryError(f"'{key}' must be a positive number of {unit}")
+        raise EntryError(why)
+    if maximum is not None and number > maximum:
+        raise EntryError(f"{why}, not {number:g}")
     return number
+
+
+def _span(maximum: float, unit: str) -> str:
+    """C{maximum} C{unit} in words (one day)."""
+    if unit == "milliseconds" and maximum == 86_400_000:
+        return "one day"
+    return f"{maximum:g} {unit}"
 
 
 def _expand(text: str, environ: Mapping[str, str], where: str) -> str:

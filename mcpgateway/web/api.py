@@ -6,7 +6,9 @@ is an SSE stream of the server's recent and live events (its children's
 stderr and lifecycle). Before any route runs, L{ApiResource} refuses a
 foreign C{Origin} (403), a non-loopback peer when no token is set (403), and,
 when a token is set, a request without C{Authorization: Bearer <token>}
-(401). Bodies must be JSON objects sent as C{application/json}; every refusal
+(401, no C{error}: RFC 6750 §3.1) or with another token (401
+C{error="invalid_token"}, "the API token was refused"). Bodies must be JSON
+objects sent as C{application/json}; every refusal
 is C{{"error": message}} with the status of the L{ManagementError} (400
 naming the field, 404 unknown server, 409 conflict). Neither a response nor
 a log line shows an env value or the token.
@@ -31,6 +33,8 @@ from twisted.web.server import Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from mcpgateway import jsonrpc, logs
+from mcpgateway.auth.metadata import challenge
+from mcpgateway.auth.principal import Refusal
 from mcpgateway.core.events import Event, EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.management import Management, ManagementError
@@ -390,29 +394,47 @@ class ApiResource(Resource):
                     },
                 )
         elif not self._authorized(request):
+            presented = _bearerOf(request) is not None
             self.log.warn(
-                "api: refused {method} {path}: no valid bearer token",
+                "api: refused {method} {path}: {why}",
                 method=request.method.decode("ascii", "replace"),
                 path=_path(request),
+                why="a wrong bearer token" if presented else "no bearer token",
             )
-            request.setHeader(b"www-authenticate", b'Bearer realm="mcpgateway"')
-            return jsonReply(
-                request,
-                401,
-                {
-                    "error": "this gateway's management API needs Authorization: Bearer <token>"
-                    " (the CLI sends $MCPGATEWAY_API_TOKEN)"
-                },
-            )
+            refused = WRONG_TOKEN if presented else NO_TOKEN
+            request.setHeader(b"www-authenticate", challenge(refused, None))
+            return jsonReply(request, 401, {"error": refused.description})
         return self._routes.render(request)
 
     def _authorized(self, request: IRequest) -> bool:
         assert self._token is not None
-        value = request.getHeader(b"authorization") or b""
-        scheme, _, credentials = value.strip().partition(b" ")
-        if scheme.lower() != b"bearer":
-            return False
-        return hmac.compare_digest(credentials.strip(), self._token)
+        credentials = _bearerOf(request)
+        return credentials is not None and hmac.compare_digest(credentials, self._token)
+
+
+NO_TOKEN = Refusal(
+    401,
+    None,
+    "this gateway's management API needs Authorization: Bearer <token>"
+    " (the CLI sends $MCPGATEWAY_API_TOKEN)",
+)
+"""No bearer token: no C{error} in the challenge (RFC 6750 §3.1)."""
+WRONG_TOKEN = Refusal(
+    401,
+    "invalid_token",
+    "the API token was refused: it is not this gateway's --api-token"
+    " (the CLI sends $MCPGATEWAY_API_TOKEN)",
+)
+"""A bearer token that is not the C{--api-token}."""
+
+
+def _bearerOf(request: IRequest) -> bytes | None:
+    """The bearer credentials C{request} presents (C{None}: none, or another scheme)."""
+    value = request.getHeader(b"authorization") or b""
+    scheme, _, credentials = value.strip().partition(b" ")
+    if scheme.lower() != b"bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
 
 
 def _loopbackPeer(request: IRequest) -> bool:

@@ -299,24 +299,63 @@ class _Refused(Resource):
 
 
 class _Health(Resource):
-    """C{GET /health}: polled often (by C{mcpgateway start}, by monitors); no Klein."""
+    """C{GET /health}: polled often (by C{mcpgateway start}, by monitors); no Klein.
+
+    Open to all. On a gateway reachable from other machines (not
+    C{loopbackOnly}) it shows no text a child wrote, no launch path and no
+    command (L{mcpgateway.web.health}) unless the caller is an admin: the
+    gate finds an admin principal in its token, or it is the management
+    API's C{--api-token} (C{apiToken}). A caller whose token is refused
+    gets that body too, not a refusal: C{/health} stays open."""
 
     isLeaf = True
 
-    def __init__(self, gateway: Gateway, team: TeamSurface | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        team: TeamSurface | None = None,
+        loopbackOnly: bool = True,
+        apiToken: Callable[[IRequest], bool] | None = None,
+    ) -> None:
         super().__init__()
         self._gateway = gateway
         self._team = team if team is not None else TeamSurface()
+        self._loopbackOnly = loopbackOnly
+        self._apiToken = apiToken
 
-    def render(self, request: IRequest) -> bytes:
-        if request.method in (b"GET", b"HEAD"):
-            status = self._gateway.status()
-            cluster = self._team.cluster
-            line = None if cluster is None else cluster.line(visitingSessions(status))
-            body = healthBody(status, self._team.authLine(), line, self._gateway.aggregateStatus())
-            return jsonReply(request, 200, body)
-        request.setHeader(b"allow", b"GET, HEAD")
-        return errorReply(request, 405, jsonrpc.INVALID_REQUEST, "only GET is allowed on /health")
+    def render(self, request: IRequest) -> bytes | int:
+        if request.method not in (b"GET", b"HEAD"):
+            request.setHeader(b"allow", b"GET, HEAD")
+            return errorReply(
+                request, 405, jsonrpc.INVALID_REQUEST, "only GET is allowed on /health"
+            )
+        if self._loopbackOnly:
+            return self._body(request, True)
+        if not request.requestHeaders.hasHeader(b"authorization"):
+            return self._body(request, False)
+        if self._apiToken is not None and self._apiToken(request):
+            return self._body(request, True)
+        gate = self._team.gate
+        if gate is None:
+            return self._body(request, False)
+        verdict = gate.check(request, None)
+        if isinstance(verdict, Deferred):
+            return _later(request, verdict, lambda v: self._body(request, _isAdmin(v)))  # type: ignore[arg-type]
+        return self._body(request, _isAdmin(verdict))
+
+    def _body(self, request: IRequest, detail: bool) -> bytes:
+        status = self._gateway.status()
+        cluster = self._team.cluster
+        line = None if cluster is None else cluster.line(visitingSessions(status))
+        body = healthBody(
+            status, self._team.authLine(), line, self._gateway.aggregateStatus(), detail
+        )
+        return jsonReply(request, 200, body)
+
+
+def _isAdmin(verdict: Verdict) -> bool:
+    """Whether C{verdict} is an admin principal (a refusal is not)."""
+    return isinstance(verdict, Principal) and verdict.admin
 
 
 def _managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IResource:
@@ -577,7 +616,7 @@ class GatewayRoot(Resource):
         """The endpoints of workspace routes, by (server, key)."""
         self._aggregates: dict[tuple[str, str], McpEndpoint] = {}
         """The aggregate endpoints, by (endpoint name, workspace key)."""
-        self._health = _Health(gateway, self.team)
+        self._health = _Health(gateway, self.team, loopbackOnly, self._apiTokenMatches)
         self._management: IResource | None = None
         self._status: StatusPage | None = None
 
@@ -747,6 +786,13 @@ class GatewayRoot(Resource):
             assert self._apiFactory is not None
             self._api = self._apiFactory()
         return self._api
+
+    def _apiTokenMatches(self, request: IRequest) -> bool:
+        """Whether C{request} carries the management API's C{--api-token}."""
+        if self._apiFactory is None:
+            return False
+        tokenMatches = getattr(self._apiResource(), "tokenMatches", None)
+        return callable(tokenMatches) and bool(tokenMatches(request))
 
     def _statusPage(self) -> StatusPage:
         if self._status is None:
@@ -940,6 +986,8 @@ class GatewayChannel(http.HTTPChannel):
                 request = self._opened
                 if request is None:
                     request = self._opened = self._open(message)
+                    if request is None:
+                        return  # refused from its head: the connection closes
                 if message.complete:
                     del messages[0]
                     self._opened = None
@@ -964,10 +1012,35 @@ class GatewayChannel(http.HTTPChannel):
                 self._unread = b""
             reader.feed(unread)
 
-    def _open(self, message: Message) -> http.Request:
+    def _open(self, message: Message) -> http.Request | None:
         """The request object for C{message}, whose head is in, made as
-        Twisted's parser makes it; its body goes there as it comes."""
+        Twisted's parser makes it; its body goes there as it comes.
+
+        C{None} when the head alone is refused, and the connection closes:
+        an HTTP/1.1 request without one C{Host} header (RFC 9112 §3.2; an
+        HTTP/1.0 one may have none), or with more than one, is 400; a
+        C{Content-Length} over the body limit is 413 at once, before
+        C{100 Continue} and without waiting for a body that may never come
+        (a chunked body is held to the limit as it comes)."""
         self.headersSince = None  # its head is complete: the deadline is met
+        hosts = message.hosts
+        if hosts != 1 and (hosts or message.version == b"HTTP/1.1"):
+            self._refuseHead(
+                b"400 Bad Request",
+                "an HTTP/1.1 request needs one Host header (RFC 9112, section 3.2)"
+                if not hosts
+                else "a request may carry one Host header only (RFC 9112, section 3.2)",
+            )
+            return None
+        length = message.length
+        if length:
+            limit = getattr(self.requestFactory, "bodyLimit", None)
+            if limit is not None and length > limit:
+                self._refuseHead(
+                    b"413 Request Entity Too Large",
+                    f"request body is over the {limit}-byte limit (its Content-Length is {length})",
+                )
+                return None
         factory = self.requestFactory
         request: http.Request = (
             factory(self) if _nonQueued(factory) else factory(self, len(self.requests))
@@ -1001,14 +1074,27 @@ class GatewayChannel(http.HTTPChannel):
             self._guard.clientErrors.noteConnection(
                 self._peer, 400, f"a request that cannot be read ({reason[:80]})"
             )
-        body = jsonrpc.dumps(
-            jsonrpc.errorResponse(
-                None, jsonrpc.INVALID_REQUEST, f"the request cannot be read: {reason[:200]}"
-            )
-        )
+        self._closeWith(b"400 Bad Request", f"the request cannot be read: {reason[:200]}")
+
+    def _refuseHead(self, status: bytes, text: str) -> None:
+        """A request refused from its head alone: C{status} with a JSON-RPC
+        error saying why, and close (what follows the head is not read)."""
+        reader = self._reader
+        if reader is not None:
+            reader.messages.clear()
+            reader.closed = True
+        self._unread = b""
+        if self._guard is not None:
+            self._guard.clientErrors.noteConnection(self._peer, int(status[:3]), text)
+        self._closeWith(status, text)
+
+    def _closeWith(self, status: bytes, text: str) -> None:
+        """Answer C{status} (code and phrase) with a JSON-RPC error body
+        (C{id} null, C{-32600}), and close."""
+        body = jsonrpc.dumps(jsonrpc.errorResponse(None, jsonrpc.INVALID_REQUEST, text))
         self.write(
-            b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n"
-            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+            b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n"
+            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (status, len(body), body)
         )
         self.loseConnection()
 

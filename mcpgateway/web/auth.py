@@ -8,11 +8,16 @@ and asks the authenticator (static tokens or JWTs) for a verdict, at once
 or later. With no authenticator every caller is
 L{mcpgateway.auth.principal.ANONYMOUS} (loopback without authentication).
 A principal that may not use the requested server is refused 403
-C{insufficient_scope} naming C{mcp:<server>}.
+C{insufficient_scope} naming C{mcp:<server>}; that refusal carries the
+principal, and L{AuthGate.refuse} sets it on the request, so the audit
+record of a 403 says who was refused. A token presented but not accepted
+is 401 C{invalid_token} ("the bearer token was refused"), told apart from no
+token at all (401 without C{error}, RFC 6750 §3.1).
 
 L{AuthGate.refuse} writes a refusal: its status, the C{WWW-Authenticate}
 challenge (with C{resource_metadata} under OAuth, C{realm} with static
-tokens), C{Retry-After} (429, 503) and a JSON-RPC error body.
+tokens), C{Retry-After} (429, 503) and a JSON-RPC error body; its status
+line has a reason phrase even where Twisted knows none (421, 429).
 L{AuthGate.metadata} serves C{/.well-known/oauth-protected-resource} and
 its per-endpoint forms (RFC 9728), open to all. The token is never logged,
 stored or passed on; refusals are counted by status and reason.
@@ -62,6 +67,17 @@ IN_QUERY = Refusal(
     400, "invalid_request", "send the token in the Authorization header, not in the URL"
 )
 FAILED = Refusal(503, None, "the token could not be checked", retryAfter=5.0)
+
+PHRASES = {
+    421: b"Misdirected Request",
+    429: b"Too Many Requests",
+}
+"""Reason phrases Twisted lacks (it writes C{Unknown Status} for these)."""
+
+
+def setStatus(request: IRequest, status: int) -> None:
+    """Set C{status} with its reason phrase (one of L{PHRASES}, else Twisted's)."""
+    request.setResponseCode(status, PHRASES.get(status))
 
 
 def reasonOf(refusal: Refusal) -> str:
@@ -148,7 +164,13 @@ class AuthGate:
         if server is not None and not verdict.mayUse(server):
             scope = serverScope(server)
             return self._refused(
-                Refusal(403, "insufficient_scope", f"this token may not use {server}", scope=scope)
+                Refusal(
+                    403,
+                    "insufficient_scope",
+                    f"this token may not use {server}",
+                    scope=scope,
+                    principal=verdict,
+                )
             )
         return verdict
 
@@ -177,8 +199,12 @@ class AuthGate:
         return challenge(refusal, url, self.realm)
 
     def refuse(self, request: IRequest, refusal: Refusal) -> bytes:
-        """Write C{refusal}'s status and headers; its JSON-RPC error body."""
-        request.setResponseCode(refusal.status)
+        """Write C{refusal}'s status and headers; its JSON-RPC error body.
+        A refusal of a known principal (403) sets it as C{request.principal},
+        for the audit record."""
+        if refusal.principal is not None:
+            request.principal = refusal.principal  # type: ignore[attr-defined]
+        setStatus(request, refusal.status)
         value = self.challengeFor(refusal)
         if value is not None:
             request.setHeader(b"www-authenticate", value)
@@ -244,12 +270,12 @@ class _Metadata(Resource):
         document = self._gate.metadataDocument(rest)
         if document is None:
             return self._error(request, 404, "this gateway uses no OAuth authorization server")
-        request.setResponseCode(200)
+        setStatus(request, 200)
         request.setHeader(b"content-type", b"application/json")
         request.setHeader(b"cache-control", b"max-age=300")
         return jsonrpc.dumps(document)
 
     def _error(self, request: IRequest, status: int, text: str) -> bytes:
-        request.setResponseCode(status)
+        setStatus(request, status)
         request.setHeader(b"content-type", b"application/json")
         return jsonrpc.dumps({"error": text})

@@ -8,10 +8,16 @@ dictionaries. Their keys and order are what clients (the C{mcpgateway} CLI,
 monitors) read: change them only on purpose. No env value or secret ever
 appears, and no workspace path: a child is shown by the scope keys it
 serves (keyed hashes, see docs/scopes.md), C{"global"} for the key-less route.
+
+A line rendered without C{detail} (the open C{/health} of a gateway reachable
+from other machines, to a caller that is not an admin) holds no text a
+child wrote and no launch path or command: an error is L{HIDDEN}, an exit
+reason only how the process ended (L{exitOf}), a resolution its state.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mcpgateway.core.status import (
@@ -26,9 +32,33 @@ from mcpgateway.core.status import (
 GLOBAL_SCOPE = "global"
 """How C{/health} names the key-less route's scope (C{/<server>/mcp})."""
 
+HIDDEN = (
+    "hidden: the open /health of a gateway reachable from other machines does not show it;"
+    " send an admin's token (or read /api/v1/health)"
+)
+"""What stands for an error's text in a line without detail: an error may
+quote a child's stderr, a launch command or a path."""
 
-def serverLine(server: ServerStatus) -> dict[str, Any]:
-    """What a server is doing: its line of C{/health}, without its session count."""
+_EXIT = re.compile(
+    r"exited with code -?[0-9]+|killed by signal [0-9]+|closed its stdout but kept running"
+    r"|vanished|was stopped by the gateway"
+)
+"""The gateway's own words for how a child's process ended
+(L{mcpgateway.core.child.describeExit} and the upstream's), before any
+C{"; last stderr: ..."}."""
+
+
+def exitOf(lastExit: str) -> str:
+    """How a child's process ended, without what it wrote: the gateway's own
+    words at the start of C{lastExit}, else C{"exited"}."""
+    match = _EXIT.match(lastExit)
+    return match.group() if match is not None else "exited"
+
+
+def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
+    """What a server is doing: its line of C{/health}, without its session
+    count; without C{detail}, no text a child wrote, no path, no command
+    (see the module)."""
     line: dict[str, Any] = {
         "mode": server.sharing.legacyMode,
         "share": server.share,
@@ -53,13 +83,18 @@ def serverLine(server: ServerStatus) -> dict[str, Any]:
     warning = server.warning
     if warning is not None:
         line["warning"] = warning
-    if server.resolution is not None:
-        line["resolution"] = {"state": server.resolution.state, "detail": server.resolution.detail}
+    resolution = server.resolution
+    if resolution is not None:
+        line["resolution"] = (
+            {"state": resolution.state, "detail": resolution.detail}
+            if detail
+            else {"state": resolution.state}
+        )
     lastExit = server.lastExit
     if lastExit:
-        line["lastExit"] = lastExit
+        line["lastExit"] = lastExit if detail else exitOf(lastExit)
     if server.error is not None:
-        line["error"] = server.error
+        line["error"] = server.error if detail else HIDDEN
     return line
 
 
@@ -108,9 +143,9 @@ def scopeLines(children: tuple[ChildStatus, ...]) -> dict[str, dict[str, Any]]:
     return scopes
 
 
-def healthLine(server: ServerStatus) -> dict[str, Any]:
-    """A server's line of C{/health}."""
-    return {**serverLine(server), "sessions": server.sessions}
+def healthLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
+    """A server's line of C{/health} (C{detail}: see L{serverLine})."""
+    return {**serverLine(server, detail), "sessions": server.sessions}
 
 
 def healthBody(
@@ -118,6 +153,7 @@ def healthBody(
     auth: dict[str, Any] | None = None,
     cluster: dict[str, Any] | None = None,
     aggregate: dict[str, Any] | None = None,
+    detail: bool = True,
 ) -> dict[str, Any]:
     """The body of C{GET /health} (and C{GET /api/v1/health}); C{aggregate}:
     the aggregate endpoint's line (docs/aggregate.md: its sessions, members,
@@ -127,7 +163,10 @@ def healthBody(
     C{cluster}: a replica's line (docs/cluster.md: C{replica}, C{advertise},
     C{visiting}, C{forwarded}, C{failedOver}, C{ownersDown}), shown only
     when clustered. C{"savings"} (L{savingsLine}) is there when the gateway
-    samples its children (the read model has a L{Savings} record)."""
+    samples its children (the read model has a L{Savings} record).
+    Without C{detail} (see the module), C{"detail": "hidden"} says so, and
+    neither the servers' lines nor the aggregate's catalogs hold an error's
+    text."""
     body: dict[str, Any] = {
         "status": "ok",
         "version": status.version,
@@ -144,9 +183,28 @@ def healthBody(
     if cluster is not None:
         body["cluster"] = cluster
     if aggregate is not None:
-        body["aggregate"] = aggregate
-    body["servers"] = {name: healthLine(server) for name, server in status.servers.items()}
+        body["aggregate"] = aggregate if detail else _withoutErrors(aggregate)
+    if not detail:
+        body["detail"] = "hidden"
+    body["servers"] = {name: healthLine(server, detail) for name, server in status.servers.items()}
     return body
+
+
+def _withoutErrors(aggregate: dict[str, Any]) -> dict[str, Any]:
+    """The aggregate line with L{HIDDEN} for each catalog's error (the text
+    of a child's failure)."""
+    catalogs = aggregate.get("catalogs")
+    if not isinstance(catalogs, dict):
+        return aggregate
+    return {
+        **aggregate,
+        "catalogs": {
+            name: {**line, "error": HIDDEN}
+            if isinstance(line, dict) and line.get("error")
+            else line
+            for name, line in catalogs.items()
+        },
+    }
 
 
 def savingsLine(savings: Savings, now: float) -> dict[str, Any]:

@@ -79,6 +79,7 @@ class Message:
         "cookies",
         "expectContinue",
         "headers",
+        "hosts",
         "keepAlive",
         "length",
         "method",
@@ -103,6 +104,8 @@ class Message:
         """The client waits for C{100 Continue} before it sends the body."""
         self.cookies = False
         """A C{Cookie} header came."""
+        self.hosts = 0
+        """How many C{Host} headers came (HTTP/1.1 needs exactly one)."""
         self.keepAlive = True
         """llhttp's reading of C{Connection} and the version: the connection
         stays open after this request."""
@@ -337,6 +340,8 @@ class RequestReader:
                     message.cookies = True
                 elif folded == b"expect" and not message.expectContinue:
                     message.expectContinue = value.lower() == b"100-continue"
+            elif named == 4 and name.lower() == b"host":
+                message.hosts += 1
         version = _VERSIONS.get(parser.get_http_version())
         if version is None:
             raise _Unreadable(f"HTTP/{parser.get_http_version()} is not served")

@@ -89,10 +89,13 @@ if TYPE_CHECKING:
 
 _JSON = b"application/json"
 
+PHRASES = {421: b"Misdirected Request", 429: b"Too Many Requests"}
+"""Reason phrases Twisted does not know (it would write C{Unknown Status})."""
+
 
 def jsonReply(request: IRequest, status: int, message: Any) -> bytes:
     """Set C{status} and a JSON content type; return the encoded body."""
-    request.setResponseCode(status)
+    request.setResponseCode(status, PHRASES.get(status))
     request.setHeader(b"content-type", _JSON)
     return jsonrpc.dumps(message)
 
@@ -707,7 +710,12 @@ class McpEndpoint(Resource):
                 return throttled
         version = header(request, "mcp-protocol-version")
         if _isModern(payload, version):
-            return self.modern.post(request, payload)
+            if version is None or version in versions.MODERN_VERSIONS or _isModern(payload, None):
+                return self.modern.post(request, payload)
+            # Modern by its header alone, which names no revision at all.
+            return self._refuse(
+                request, 400, jsonrpc.INVALID_REQUEST, unsupportedVersion(version), _idOf(payload)
+            )
         if isinstance(payload, list):
             return self._batch(request, payload, version)
         kind = jsonrpc.classify(payload)
@@ -1304,7 +1312,7 @@ class McpEndpoint(Resource):
                 request,
                 400,
                 jsonrpc.INVALID_REQUEST,
-                f"Bad Request: unsupported MCP-Protocol-Version {envelope.shown(version)}",
+                unsupportedVersion(version),
                 _idOf(payload),
             )
         sessionId = header(request, "mcp-session-id")
@@ -1357,6 +1365,19 @@ class McpEndpoint(Resource):
         if isinstance(where, Local):
             return where.session
         return None
+
+
+_SUPPORTED = ", ".join(versions.HANDSHAKE_VERSIONS)
+
+
+def unsupportedVersion(version: str) -> str:
+    """The refusal of an C{MCP-Protocol-Version} the gateway does not serve
+    (the client's value, then the revisions it does serve)."""
+    return (
+        f"Bad Request: unsupported MCP-Protocol-Version {envelope.shown(version)};"
+        f" supported: {_SUPPORTED} (after initialize), and"
+        f" {', '.join(versions.MODERN_VERSIONS)} (per request, with the _meta envelope)"
+    )
 
 
 def _idOf(payload: Any) -> Any:

@@ -196,7 +196,7 @@ def test_the_table_answers_with_the_principal_of_a_token() -> None:
 def test_the_table_refuses_an_unknown_token(other: str) -> None:
     table = TokenTable(parseTokens(document(entry(newToken())), "t"), keyOf, Clock())
     verdict = table.authenticate(other)
-    assert verdict == Refusal(401, "invalid_token", "the bearer token is not valid")
+    assert verdict == Refusal(401, "invalid_token", "the bearer token was refused: it is not valid")
 
 
 def test_an_expired_token_is_refused_as_expired() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,6 +95,7 @@ def makeResolver(
 ) -> Resolver:
     kwargs.setdefault("npm", NPM)
     kwargs.setdefault("uv", UV)
+    kwargs.setdefault("setsid", None)
     return Resolver(stateDir, reactor, reactor, {"PATH": str(binDir), "HOME": "/home/u"}, **kwargs)
 
 
@@ -815,3 +817,171 @@ def test_uvx_without_uv_runs_as_configured(
     assert fired(resolver.resolve(spec)) is spec
     assert reactor.spawned == []
     assert warnings(logged)[0]["why"] == "uv was not found"
+
+
+# -- stopping, and what an install cut short leaves ---------------------------------
+
+
+SETSID = "/usr/bin/setsid"
+
+
+def unfired(d: Deferred[Any]) -> None:
+    """Assert that C{d} has no result (waiting, or chained to what never fires)."""
+    results: list[object] = []
+    d.addBoth(results.append)
+    assert results == [], results
+
+
+class GroupKiller:
+    """Records C{killpg} calls and ends the fake process leading each group."""
+
+    def __init__(self, reactor: FakeProcessReactor) -> None:
+        self.reactor = reactor
+        self.calls: list[tuple[int, int]] = []
+
+    def __call__(self, pgid: int, sig: int) -> None:
+        self.calls.append((pgid, sig))
+        for process in self.reactor.processes:
+            if process.originalPid == pgid and not process.ended:
+                process.exit(signal=sig)
+
+
+def test_stop_kills_the_process_group_of_every_install_and_says_it_was_stopped(
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path, logged: list[LogEvent]
+) -> None:
+    killer = GroupKiller(reactor)
+    resolver = makeResolver(stateDir, reactor, binDir, setsid=SETSID, killGroup=killer)
+    first = resolver.resolve(npx("-y", "@modelcontextprotocol/server-memory", name="memory"))
+    second = resolver.resolve(uvx("mcp-server-time", name="time"))
+    assert [argv[:2] for _, argv, _, _ in reactor.spawned] == [[SETSID, NPM], [SETSID, UV]]
+    assert resolver.installing() == 2
+    resolver.stop()
+    assert killer.calls == [(p.originalPid, 9) for p in reactor.processes]
+    assert resolver.installing() == 0
+    unfired(first)  # their servers are not started: the gateway is going away
+    unfired(second)
+    assert not warnings(logged)
+    texts = [e.get("why", "") for e in logged]
+    assert "npm install was stopped: the gateway is stopping" in texts
+    assert "uv tool install was stopped: the gateway is stopping" in texts
+    assert not any("exit code" in text for text in texts)
+    assert not reactor.getDelayedCalls()  # the install timeouts are gone
+    assert not (stateDir / CACHE_FILE).exists()
+
+
+def test_stop_runs_when_the_reactor_shuts_down(
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path
+) -> None:
+    resolver = makeResolver(stateDir, reactor, binDir)
+    assert (resolver.stop, (), {}) in reactor.triggers["before"]["shutdown"]
+
+
+def test_without_setsid_stop_kills_the_installer_itself(
+    resolver: Resolver, reactor: FakeProcessReactor
+) -> None:
+    d = resolver.resolve(npx("-y", "pkg@1.0.0"))
+    resolver.stop()
+    resolver.stop()  # idempotent
+    assert reactor.lastProcess.signals == ["KILL"]
+    unfired(d)
+
+
+def test_after_stop_nothing_is_installed(resolver: Resolver, reactor: FakeProcessReactor) -> None:
+    resolver.stop()
+    d = resolver.resolve(npx("-y", "pkg@1.0.0"))
+    assert reactor.spawned == []
+    unfired(d)
+
+
+def test_an_install_group_that_is_gone_is_killed_through_its_transport(
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path
+) -> None:
+    def gone(pgid: int, sig: int) -> None:
+        raise ProcessLookupError()
+
+    resolver = makeResolver(stateDir, reactor, binDir, setsid=SETSID, killGroup=gone)
+    resolver.resolve(npx("-y", "pkg@1.0.0"))
+    resolver.stop()
+    assert reactor.lastProcess.signals == ["KILL"]
+
+
+def test_an_installer_killed_from_elsewhere_says_by_which_signal(
+    resolver: Resolver, reactor: FakeProcessReactor, logged: list[LogEvent]
+) -> None:
+    spec = npx("-y", "pkg@1.0.0")
+    d = resolver.resolve(spec)
+    reactor.lastProcess.exit(signal=15)
+    assert fired(d) is spec
+    assert warnings(logged)[0]["why"] == "npm install was killed by signal 15"
+
+
+def test_an_install_stopped_halfway_is_installed_afresh_by_the_next_gateway(
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path
+) -> None:
+    """The smoke test's ENOTEMPTY: npm run again over a half-written tree."""
+    resolver = makeResolver(stateDir, reactor, binDir)
+    resolver.resolve(npx("-y", "pkg@1.0.0"))
+    prefix = prefixOf(reactor)
+    half = prefix / "node_modules" / ".pkg-Xy12ab"  # npm's staging folder, left behind
+    half.mkdir(parents=True)
+    (half / "index.js").write_text("half")
+    assert (prefix / resolve.MARKER).read_text().strip() == str(os.getpid())
+    resolver.stop()
+    assert (prefix / resolve.MARKER).exists()  # what it left is not to be trusted
+
+    nextReactor = FakeProcessReactor()
+    discarded: list[Path] = []
+
+    def discard(path: Path) -> None:
+        discarded.append(path)
+        shutil.rmtree(path)
+
+    again = makeResolver(stateDir, nextReactor, binDir, discard=discard)
+    d = again.resolve(npx("-y", "pkg@1.0.0"))
+    assert prefixOf(nextReactor) == prefix
+    assert not half.exists()  # npm starts from an empty folder
+    assert sorted(p.name for p in prefix.iterdir()) == [resolve.MARKER]
+    assert len(discarded) == 1 and discarded[0].name.startswith(".discarded-")
+    assert not discarded[0].exists()
+    npmInstalls(nextReactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG})
+    assert fired(d).args[0] == str(prefix / "node_modules" / "pkg" / "cli.js")
+    assert not (prefix / resolve.MARKER).exists()
+
+
+def test_a_cached_binary_in_a_folder_an_install_cut_short_is_not_trusted(
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path
+) -> None:
+    resolver = makeResolver(stateDir, reactor, binDir)
+    d = resolver.resolve(npx("-y", "pkg@1.0.0"))
+    prefix = npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG}).parents[1]
+    fired(d)
+    # A later install there was cut short (the gateway was killed): the marker stays.
+    (prefix / resolve.MARKER).write_text(f"{os.getpid()}\n")
+    nextReactor = FakeProcessReactor()
+    again = makeResolver(stateDir, nextReactor, binDir)
+    pending(again.resolve(npx("-y", "pkg@1.0.0")))
+    assert len(nextReactor.spawned) == 1  # installed again, not the cached binary
+
+
+def test_a_folder_another_live_gateway_installs_into_is_left_alone(
+    stateDir: Path, reactor: FakeProcessReactor, binDir: Path
+) -> None:
+    resolver = makeResolver(stateDir, reactor, binDir)
+    d = resolver.resolve(npx("-y", "pkg@1.0.0"))
+    prefix = npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG}).parents[1]
+    fired(d)
+    (prefix / resolve.MARKER).write_text(f"{os.getppid()}\n")
+    nextReactor = FakeProcessReactor()
+    fired(makeResolver(stateDir, nextReactor, binDir).resolve(npx("-y", "pkg@1.0.0")))
+    assert nextReactor.spawned == []
+
+
+def test_an_install_that_fails_on_its_own_leaves_no_marker(
+    resolver: Resolver, reactor: FakeProcessReactor
+) -> None:
+    spec = npx("-y", "pkg@1.0.0")
+    d = resolver.resolve(spec)
+    prefix = prefixOf(reactor)
+    reactor.lastProcess.exit(1)
+    assert fired(d) is spec
+    assert not (prefix / resolve.MARKER).exists()  # npm tidied up: install over it next time

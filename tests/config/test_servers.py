@@ -269,6 +269,15 @@ def test_non_stdio_skipped(entry: dict[str, Any], kind: str) -> None:
         ("e", {"command": "c", "requestTimeout": 0}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": -5}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": True}, "'requestTimeout' must be a positive"),
+        # smoke test B, item 10: 1e300 ms was a request that never timed out
+        (
+            "e",
+            {"command": "c", "requestTimeout": 1e300},
+            "'requestTimeout' must be a positive number of milliseconds, at most 86400000"
+            " (one day), not 1e+300",
+        ),
+        ("e", {"command": "c", "requestTimeout": 86_400_001}, "'requestTimeout' must be"),
+        ("e", {"command": "c", "requestTimeout": 10**400}, "'requestTimeout' must be"),
         # the aggregate endpoint's keys (issue 17)
         ("e", {"command": "c", "includeTools": "read_*"}, "'includeTools' must be a list of"),
         ("e", {"command": "c", "includeTools": ["ok", 3]}, "'includeTools' must be a list of"),
@@ -327,6 +336,11 @@ def test_mode_and_timeout() -> None:
     )
     assert not loaded.servers["c"].modeDeclared
     assert (loaded.servers["d"].mode, loaded.servers["d"].modeDeclared) == ("global", True)
+
+
+def test_a_request_timeout_of_one_day_is_the_most() -> None:
+    loaded = parse({"mcpServers": {"a": {"command": "c", "requestTimeout": 86_400_000}}})
+    assert loaded.servers["a"].requestTimeout == 86_400.0
 
 
 @pytest.mark.parametrize("share", ["global", "workspace", "credential", "session"])

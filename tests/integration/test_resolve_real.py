@@ -155,7 +155,12 @@ async def test_npx_server_everything_is_resolved_and_runs_without_npx(
     print(f"\nfresh npx resolution of {EVERYTHING}: {elapsed:.2f} s")
     assert not [e for e in events if e["log_level"] >= LogLevel.warn], events
 
-    assert [argv[:2] for argv in counting.spawned] == [[npm, "install"]]
+    # npm runs in a process group of its own (setsid), so a stop kills all of it.
+    setsid = shutil.which("setsid")
+    prefix = [setsid] if setsid is not None else []
+    assert [argv[: len(prefix) + 2] for argv in counting.spawned] == [[*prefix, npm, "install"]]
+    # The install finished: no folder is left marked as cut short.
+    assert list((stateDir / "npx").glob("*/.mcpgateway-installing")) == []
     assert "--prefer-offline" in counting.spawned[0]
     assert resolved.executable == resolved.command == os.path.abspath(node)
     binFile = Path(resolved.args[0])

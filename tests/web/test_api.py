@@ -310,6 +310,11 @@ def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness, tmp_p
         ({"name": "new", "command": FAKE, "mode": "sometimes"}, 400, "'mode' must be one of"),
         ({"name": "new", "command": FAKE, "cwd": 7}, 400, "'cwd' must be a string"),
         ({"name": "new", "command": FAKE, "requestTimeout": -1}, 400, "requestTimeout"),
+        (  # smoke test B, item 10: accepted, and a request to it hung forever
+            {"name": "new", "command": FAKE, "requestTimeout": 1e300},
+            400,
+            "'requestTimeout' must be a positive number of milliseconds, at most 86400000",
+        ),
         ({"name": "new", "command": FAKE, "type": "http"}, 400, "type 'http' is not a stdio"),
         ({"name": "new", "command": FAKE, "url": "http://x"}, 400, "unknown field(s): url"),
         ({"name": "srv", "command": FAKE}, 409, "name: a server named 'srv' exists"),
@@ -356,6 +361,11 @@ def test_add_refuses_bodies_that_are_not_json(
 ) -> None:
     response = h.api("POST", "/servers", raw=raw, contentType=contentType)
     assert response.status == status, response.body
+    if status == 413:
+        # Refused from the head alone, before any path reads it: the
+        # channel's JSON-RPC body (docs/limits.md), on every path.
+        assert message in response.json()["error"]["message"]
+        return
     assert message in error(response)
 
 
@@ -775,13 +785,29 @@ def test_a_remote_peer_needs_a_token(tmp_path: Path) -> None:
     assert response.status == 200
 
 
+MISSING_CHALLENGE = 'Bearer realm="mcpgateway"'
+REFUSED_CHALLENGE = (
+    'Bearer realm="mcpgateway", error="invalid_token", error_description="the API token was'
+    " refused: it is not this gateway's --api-token (the CLI sends $MCPGATEWAY_API_TOKEN)\""
+)
+
+
 @pytest.mark.parametrize(
-    "authorization",
-    [None, "Bearer wrong", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer", f"{TOKEN}"],
+    ("authorization", "wrong"),
+    [
+        (None, False),
+        ("Bearer wrong", True),
+        (f"Basic {TOKEN}", False),
+        (f"Bearer {TOKEN}x", True),
+        ("Bearer", False),
+        (f"{TOKEN}", False),
+    ],
 )
 def test_with_a_token_every_route_needs_it(
-    tmp_path: Path, logged: list[Any], authorization: str | None
+    tmp_path: Path, logged: list[Any], authorization: str | None, wrong: bool
 ) -> None:
+    """No token is 401 without an error (RFC 6750 §3.1); a wrong one is 401
+    invalid_token, "the API token was refused" (smoke test B, item 19)."""
     h = ApiHarness(tmp_path / "state", token=TOKEN)
     headers = {"authorization": authorization} if authorization else {}
     for method, path, body in [
@@ -799,11 +825,16 @@ def test_with_a_token_every_route_needs_it(
     ]:
         response = h.api(method, path, body, headers=headers)
         assert response.status == 401, (method, path)
-        assert response.headers["www-authenticate"] == 'Bearer realm="mcpgateway"'
-        assert "Authorization: Bearer" in error(response)
+        if wrong:
+            assert response.headers["www-authenticate"] == REFUSED_CHALLENGE
+            assert error(response).startswith("the API token was refused")
+        else:
+            assert response.headers["www-authenticate"] == MISSING_CHALLENGE
+            assert "needs Authorization: Bearer" in error(response)
     assert set(h.gateway.pools) == {"srv"} and not h.gateway.pools["srv"].disabled
     assert not (h.stateDir / "servers.json").exists()
-    assert any("no valid bearer token" in e.get("log_format", "") for e in logged)
+    why = "a wrong bearer token" if wrong else "no bearer token"
+    assert any(e.get("why") == why for e in logged if "api: refused" in e.get("log_format", ""))
     assertNoSecrets(h)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
+from twisted.web.http import RESPONSES
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway import jsonrpc
@@ -161,6 +162,29 @@ def test_a_server_the_principal_may_not_use_is_403_naming_its_scope() -> None:
         "error": {"code": jsonrpc.INVALID_REQUEST, "message": "this token may not use fs"},
     }
     assert g.refusals == {(403, "insufficient_scope"): 1}
+    # The refusal names who was refused: refuse() hands it to the audit record.
+    assert isinstance(verdict, Refusal) and verdict.principal is ALICE
+    r = request(b"/fs/mcp")
+    g.refuse(r, verdict)
+    assert r.principal is ALICE
+
+
+def test_a_refusal_of_no_known_principal_sets_none() -> None:
+    r = request()
+    gate(FakeAuthenticator()).refuse(r, Refusal(401, None, "no token"))
+    assert not hasattr(r, "principal")
+
+
+@pytest.mark.parametrize(
+    ("status", "phrase"),
+    [(421, b"Misdirected Request"), (429, b"Too Many Requests"), (403, b"Forbidden")],
+)
+def test_the_status_line_has_a_reason_phrase(status: int, phrase: bytes) -> None:
+    """Twisted writes "429 Unknown Status" when given no phrase for 421 and 429."""
+    r = request()
+    gate(FakeAuthenticator()).refuse(r, Refusal(status, None, "refused", retryAfter=1.0))
+    assert r.responseCode == status
+    assert (r.responseMessage or RESPONSES[status]) == phrase
 
 
 def test_a_later_verdict_is_checked_too() -> None:
@@ -248,7 +272,10 @@ def test_static_tokens_end_to_end_through_the_gate(tmp_path: Any) -> None:
     assert isinstance(verdict, Principal) and verdict.name == "alice"
     refused = g.check(request(headers=bearer(token + "x")), "github")
     assert isinstance(refused, Refusal) and refused.error == "invalid_token"
+    assert refused.description == "the bearer token was refused: it is not valid"
     assert g.refusals == {(401, "invalid_token"): 1}
+    missing = g.check(request(), "github")
+    assert isinstance(missing, Refusal) and missing.error is None  # told apart
 
 
 # -- the metadata documents ------------------------------------------------------------

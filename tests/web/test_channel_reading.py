@@ -334,3 +334,87 @@ def test_nothing_is_kept_of_what_comes_once_the_connection_is_closing() -> None:
     for _ in range(10):
         protocol.dataReceived(b"x" * 65536)  # TLS may pass data up until close_notify
     assert protocol._unread == b""
+
+
+def _refusal(out: bytes) -> tuple[bytes, Any]:
+    """The status line and the JSON body of the one response in C{out}."""
+    head, _, body = out.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], json.loads(body)
+
+
+def test_a_declared_length_over_the_limit_is_413_at_once_without_waiting_for_the_body() -> None:
+    # Smoke test B, item 8: Content-Length 99999999999 with a 2-byte body was
+    # held open (the channel waited for a body that would never come).
+    h = Harness(maxBody=4096)
+    protocol, transport = connect(h)
+    with capturedGatewayLogs() as events:
+        protocol.dataReceived(
+            b"POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: "
+            + ACCEPT_BOTH.encode()
+            + b"\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{}"
+        )
+    status, body = _refusal(transport.value())
+    assert status == b"HTTP/1.1 413 Request Entity Too Large"
+    assert body["id"] is None and body["error"]["code"] == -32600
+    assert body["error"]["message"].startswith("request body is over the 4096-byte limit")
+    assert transport.disconnecting and h.reactor.processes == []
+    assert any(e.get("status") == 413 for e in events), events
+    protocol.dataReceived(b"x" * 10_000)  # what still comes is not read
+    assert protocol._unread == b""
+
+
+def test_a_body_over_the_limit_waiting_for_100_continue_is_413_instead() -> None:
+    h = Harness(maxBody=200)
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    big = {**echo(3), "params": {"name": "echo", "arguments": {"message": "x" * 500}}}
+    head = post(sid, big, extra=b"Expect: 100-continue\r\n").partition(b"\r\n\r\n")[0]
+    protocol.dataReceived(head + b"\r\n\r\n")
+    out = transport.value()
+    assert b"100 Continue" not in out
+    assert _refusal(out)[0] == b"HTTP/1.1 413 Request Entity Too Large" and transport.disconnecting
+
+
+def test_a_length_at_the_limit_is_read_and_a_chunked_body_is_held_to_it_as_it_comes() -> None:
+    h = Harness(maxBody=300)
+    sid = h.initialize()
+    body = json.dumps(echo(4)).encode()
+    body += b" " * (300 - len(body))
+    protocol, transport = connect(h)
+    head = post(sid, echo(4)).partition(b"Content-Length")[0]
+    protocol.dataReceived(head + b"Content-Length: 300\r\n\r\n" + body)
+    answerLast(h)
+    assert b"Echo: m4" in transport.value()
+    chunked, chunkedTransport = connect(h)
+    big = json.dumps(echo(5)).encode() + b" " * 400
+    chunked.dataReceived(
+        head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(big), big)
+    )
+    assert chunkedTransport.value().startswith(b"HTTP/1.1 413 ")
+
+
+def test_an_http_1_1_request_without_host_is_a_json_400() -> None:
+    # Smoke test B, item 18 (RFC 9112, section 3.2): it was served.
+    h = Harness()
+    protocol, transport = connect(h)
+    protocol.dataReceived(b"GET /health HTTP/1.1\r\nAccept: application/json\r\n\r\n")
+    status, body = _refusal(transport.value())
+    assert status == b"HTTP/1.1 400 Bad Request" and transport.disconnecting
+    assert body == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": -32600,
+            "message": "an HTTP/1.1 request needs one Host header (RFC 9112, section 3.2)",
+        },
+    }
+    twice, twiceTransport = connect(h)
+    twice.dataReceived(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert _refusal(twiceTransport.value())[0] == b"HTTP/1.1 400 Bad Request"
+
+
+def test_an_http_1_0_request_without_host_is_served() -> None:
+    h = Harness()
+    protocol, transport = connect(h)
+    protocol.dataReceived(b"GET /health HTTP/1.0\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.0 200 OK")

@@ -7,6 +7,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpgateway.core.moderntypes import ModernStats
 from mcpgateway.core.spec import ServerSpec, Sharing
@@ -21,7 +25,15 @@ from mcpgateway.core.status import (
     ServerStatus,
     SessionStatus,
 )
-from mcpgateway.web.health import healthBody, healthLine, serverLine, sessionRow, sessionsBody
+from mcpgateway.web.health import (
+    HIDDEN,
+    exitOf,
+    healthBody,
+    healthLine,
+    serverLine,
+    sessionRow,
+    sessionsBody,
+)
 from tests.web.test_api import FAKE, ApiHarness
 
 SPEC = ServerSpec(name="mem", command="npx", env=(("KEY", "secret-value"),), executable=None)
@@ -145,6 +157,73 @@ def test_a_server_line_has_every_key_in_its_place() -> None:
     assert "secret-value" not in json.dumps(healthLine(SERVER))
 
 
+def test_a_line_without_detail_holds_no_text_a_child_wrote_no_path_and_no_command() -> None:
+    server = replace(
+        SERVER,
+        children=(replace(CHILD, lastExit="exited with code 3; last stderr: fatal: sk-live-1"),),
+        resolution=Resolution("failed", "npm install failed: ENOTEMPTY /home/u/.state/npx/x"),
+        error="server 'mem' is failing: 3 failure(s) (last: exited with code 3;"
+        " last stderr: sk-live-1)",
+    )
+    line = serverLine(server, detail=False)
+    full = serverLine(server)
+    assert list(line) == list(full)  # the same keys, in the same places
+    assert {k: v for k, v in line.items() if k not in ("resolution", "lastExit", "error")} == {
+        k: v for k, v in full.items() if k not in ("resolution", "lastExit", "error")
+    }
+    assert line["resolution"] == {"state": "failed"}
+    assert line["lastExit"] == "exited with code 3"
+    assert line["error"] == HIDDEN  # still there: a client that reads "error" sees it failing
+    text = json.dumps(healthLine(server, detail=False))
+    assert "sk-live" not in text and "/home/u" not in text and "npx" not in text
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=60)
+def test_an_exit_reason_without_detail_is_the_gateways_own_words_only(written: str) -> None:
+    for how in (
+        "exited with code -9",
+        "killed by signal 15",
+        "vanished",
+        "was stopped by the gateway",
+    ):
+        assert exitOf(f"{how}; last stderr: {written}") == how
+    shown = exitOf(written)
+    assert shown == "exited" or written.startswith(shown)
+    assert shown in {"exited", "vanished", "was stopped by the gateway"} or shown.startswith(
+        ("exited with code ", "killed by signal ", "closed its stdout")
+    )
+
+
+def test_a_body_without_detail_hides_the_catalogs_errors_and_says_so() -> None:
+    status = GatewayStatus(
+        version="1.0",
+        pid=7,
+        started=1.0,
+        now=30.0,
+        rssBytes=1000,
+        servers=MappingProxyType({"mem": SERVER}),
+        sessions=(SESSION,),
+    )
+    aggregate: dict[str, Any] = {
+        "sessions": 0,
+        "catalogs": {
+            "mem": {"source": None, "error": "cannot resolve npx x (npm: /home/u/.npm)"},
+            "ok": {"source": "live", "error": None},
+        },
+    }
+    body = healthBody(status, aggregate=aggregate, detail=False)
+    assert body["detail"] == "hidden"
+    assert body["aggregate"]["catalogs"] == {
+        "mem": {"source": None, "error": HIDDEN},
+        "ok": {"source": "live", "error": None},
+    }
+    assert aggregate["catalogs"]["mem"]["error"].startswith("cannot")  # not changed in place
+    assert body["servers"]["mem"] == healthLine(SERVER, detail=False)
+    full = healthBody(status, aggregate=aggregate)
+    assert "detail" not in full and full["aggregate"] is aggregate
+
+
 def test_a_server_line_says_how_it_serves_modern_clients() -> None:
     stats = ModernStats(
         requests=9,
@@ -222,7 +301,8 @@ def test_every_health_route_serves_the_same_body(tmp_path: Path) -> None:
     summaries = h.request("GET", "/api/v1/servers").json()["servers"]
     assert [(s["name"], s["origin"]) for s in summaries] == [("srv", "config"), ("st", "config")]
     assert {
-        s["name"]: {k: v for k, v in s.items() if k not in ("name", "origin")} for s in summaries
+        s["name"]: {k: v for k, v in s.items() if k not in ("name", "origin", "routes")}
+        for s in summaries
     } == bodies[0]["servers"]
 
 

@@ -373,3 +373,22 @@ def test_trailing_whitespace_is_gone_before_expect_is_read() -> None:
     reader.feed(b"POST /x HTTP/1.1\r\nExpect: 100-continue \t\r\nContent-Length: 1\r\n\r\n")
     assert reader.messages[0].expectContinue
     assert reader.messages[0].headers[0] == (b"Expect", b"100-continue")
+
+
+@given(
+    st.lists(
+        st.sampled_from([b"Host", b"host", b"HOST", b"Hosts", b"X-Host", b"Date", b"Accept"]),
+        max_size=6,
+    ),
+    st.integers(min_value=1, max_value=20),
+)
+@settings(max_examples=50)
+def test_host_headers_are_counted_in_any_case_and_in_any_pieces(
+    names: list[bytes], piece: int
+) -> None:
+    head = b"GET / HTTP/1.1\r\n" + b"".join(b"%s: v\r\n" % name for name in names) + b"\r\n"
+    reader = RequestReader(16384, 500)
+    for start in range(0, len(head), piece):
+        reader.feed(head[start : start + piece])
+    (message,) = reader.messages
+    assert message.hosts == sum(name.lower() == b"host" for name in names)

@@ -15,7 +15,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
-from mcpgateway import jsonrpc
+from mcpgateway import jsonrpc, versions
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.router import LOG_LEVELS
 from mcpgateway.core.shared import SharedPool
@@ -394,8 +394,66 @@ def test_protocol_version_header() -> None:
     sid = h.initialize()
     bad = call(h, sid, method="tools/list", headers={"mcp-protocol-version": "2024-01-01"})
     assert bad.status == 400
+    assert "unsupported MCP-Protocol-Version '2024-01-01'" in bad.json()["error"]["message"]
     ok = call(h, sid, method="tools/list", headers={"mcp-protocol-version": "2025-06-18"})
     assert started(h, ok).status == 200
+
+
+def _unsupported(response: Any, version: str, requestId: Any) -> None:
+    """A 400 -32600 refusing C{version}, naming every supported revision."""
+    assert response.status == 400, response.body
+    body = response.json()
+    assert body["id"] == requestId and body["error"]["code"] == jsonrpc.INVALID_REQUEST
+    message = body["error"]["message"]
+    assert message.startswith(f"Bad Request: unsupported MCP-Protocol-Version {version!r};")
+    assert all(v in message for v in versions.HANDSHAKE_VERSIONS + versions.MODERN_VERSIONS)
+
+
+@pytest.mark.parametrize("version", ["garbage", "1999-01-01", "2027-01-01"])
+def test_an_unknown_protocol_version_on_a_live_session_is_400_naming_the_supported_ones(
+    version: str,
+) -> None:
+    # Smoke test B, item 4: a ping with a live session and MCP-Protocol-Version:
+    # garbage was refused as a 2026-07-28 request missing its _meta envelope.
+    h = Harness()
+    sid = h.initialize()
+    headers = {"mcp-protocol-version": version}
+    _unsupported(call(h, sid, 7, method="ping", params={}, headers=headers), version, 7)
+    notification = {"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}
+    _unsupported(
+        h.request("POST", "/srv/mcp", notification, session=sid, headers=headers), version, None
+    )
+    _unsupported(
+        h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream", headers=headers),
+        version,
+        None,
+    )
+    assert childRequests(h, "ping") == []
+    assert started(h, call(h, sid, method="tools/list")).status == 200  # the session lives on
+
+
+def test_a_claim_with_an_unknown_header_version_is_still_a_modern_request() -> None:
+    # The body's _meta claim decides the era; its header is then checked as a
+    # modern request's (-32020), not refused as an unknown revision.
+    h = Harness()
+    response = h.request(
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/list",
+            "params": {
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                }
+            },
+        },
+        headers={"mcp-protocol-version": "garbage", "mcp-method": "tools/list"},
+    )
+    assert response.status == 400
+    assert response.json()["error"]["code"] == jsonrpc.HEADER_MISMATCH
 
 
 def test_modern_era_never_reaches_the_child_of_a_server_that_does_not_serve_it() -> None:
@@ -480,6 +538,8 @@ def test_origin_and_host_guard() -> None:
     assert evil.status == 403
     rebound = h.request("GET", "/health", headers={"host": "evil.example.com:9100"})
     assert rebound.status == 421
+    # Twisted knows no phrase for 421: it would write "421 Unknown Status".
+    assert rebound.transport.value().startswith(b"HTTP/1.1 421 Misdirected Request\r\n")
     sid = h.initialize()
     local = call(h, sid, method="ping", params={}, headers={"origin": "http://localhost:3000"})
     assert local.status == 200

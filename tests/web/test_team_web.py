@@ -201,6 +201,8 @@ def test_over_the_limits_is_429_with_retry_after_and_a_32004_body() -> None:
     h.quota.retryAfter = 2.2
     response = h.as_("alice", "POST", "/srv/mcp", ping(7), session=sid)
     assert response.status == 429
+    # Twisted knows no phrase for 429: it would write "429 Unknown Status".
+    assert response.transport.value().startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
     assert response.headers["retry-after"] == "3"
     assert response.json() == {
         "jsonrpc": "2.0",
@@ -360,6 +362,75 @@ def test_the_management_surface_is_for_admins_health_and_metrics_are_open() -> N
     text = metrics.body.decode()
     assert 'mcpgateway_auth_refusals_total{status="401",reason="missing"} 1' in text
     assert "alice" not in metrics.body.decode() and "alice" not in health.body.decode()
+
+
+LEAK = b"sk-live-LEAKME123"
+
+
+def crashWithStderr(h: TeamHarness) -> None:
+    """The shared child of C{srv} writes a secret to stderr and exits 3."""
+    h.open("alice")
+    proc = h.process()
+    proc.stderr(b"fatal: token=" + LEAK + b" in /opt/secret/launcher.sh\n")
+    proc.exit(3)
+
+
+def test_the_open_health_of_a_team_gateway_shows_no_stderr_to_a_caller_without_an_admin_token() -> (
+    None
+):
+    # Smoke test B, item 1: the open /health of a gateway reachable from
+    # elsewhere showed a child's stderr ("lastExit": "...; last stderr: fatal:
+    # token=sk-live-...") to callers with no token.
+    h = TeamHarness()
+    crashWithStderr(h)
+    for who in (None, "alice", "nobody", "slow"):
+        response = h.request("GET", "/health") if who is None else h.as_(who, "GET", "/health")
+        if who == "slow":
+            h.gate.pending.pop().callback(PRINCIPALS["bob"])
+        assert response.status == 200, who
+        assert LEAK not in response.body and b"/opt/secret" not in response.body, who
+        body = response.json()
+        assert body["detail"] == "hidden"
+        assert body["servers"]["srv"]["lastExit"] == "exited with code 3"
+    root = h.as_("root", "GET", "/health")
+    assert LEAK in root.body and "detail" not in root.json()
+    assert "last stderr: fatal: token=" in root.json()["servers"]["srv"]["lastExit"]
+    later = h.as_("slow", "GET", "/health")
+    h.gate.pending.pop().callback(PRINCIPALS["root"])
+    assert LEAK in later.body
+
+
+def test_the_api_token_shows_the_whole_health_body() -> None:
+    from mcpgateway.ops.management import Management
+    from mcpgateway.web.api import ApiApp
+
+    holder: list[TeamHarness] = []
+
+    def api() -> IResource:
+        h = holder[0]
+        management = Management(h.gateway, cast(Any, None), cast(Any, None))
+        return ApiApp(management, h.gateway, h.reactor, "api-secret").resource()
+
+    h = TeamHarness(api=api)
+    holder.append(h)
+    crashWithStderr(h)
+    checked = len(h.gate.checked)
+    token = {"authorization": "Bearer api-secret"}
+    assert LEAK in h.request("GET", "/health", headers=token).body
+    assert len(h.gate.checked) == checked  # not counted as a refused token
+    assert LEAK not in h.request("GET", "/health").body
+    api_ = h.request("GET", "/api/v1/health", headers=token)
+    assert LEAK in api_.body
+
+
+def test_a_loopback_gateway_shows_the_whole_health_body() -> None:
+    h = Harness()
+    h.initialize()
+    proc = h.process()
+    proc.stderr(b"fatal: token=" + LEAK + b"\n")
+    proc.exit(3)
+    body = h.request("GET", "/health")
+    assert LEAK in body.body and "detail" not in body.json()
 
 
 def test_the_api_takes_an_admin_principal_or_its_own_token() -> None:
