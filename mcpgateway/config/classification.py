@@ -31,7 +31,6 @@ the entry's, key by key.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,6 +39,7 @@ from typing import Any, Protocol
 
 from mcpgateway import paths
 from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
+from mcpgateway.config.servers import MAX_REQUEST_TIMEOUT_MS
 from mcpgateway.core.spec import MODES, ServerSpec, shareOf
 
 BUILTIN_SESSION = (
@@ -137,7 +137,7 @@ def loadOverrides(stateDir: Path) -> Overrides:
         if timeout is None and entry.get("requestTimeout") is not None:
             out.warnings.append(
                 f"{path}: '{name}'.requestTimeout must be a positive number of"
-                " milliseconds; ignored"
+                " milliseconds, at most 86400000 (one day); ignored"
             )
         maxChildren = entry.get("maxChildren")
         if maxChildren is not None and (
@@ -207,14 +207,14 @@ def changes(before: Mapping[str, Override], after: Mapping[str, Override]) -> li
 
 
 def _milliseconds(value: object) -> float | None:
-    """A positive finite number, else C{None}."""
+    """A positive number of milliseconds, at most a day, else C{None}."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
         number = float(value)
     except OverflowError:
         return None
-    return number if 0 < number < math.inf else None
+    return number if 0 < number <= MAX_REQUEST_TIMEOUT_MS else None
 
 
 def isBuiltinSession(spec: ServerSpec) -> bool:

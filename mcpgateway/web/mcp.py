@@ -75,7 +75,7 @@ from mcpgateway.core import tracing
 from mcpgateway.core.gateway import Connection, Gateway
 from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone, UnknownRoute
-from mcpgateway.core.sessions import Session
+from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
 from mcpgateway.web import measure
@@ -791,6 +791,9 @@ class McpEndpoint(Resource):
         note = auditNote(request)
         if note is not None:
             note.settle("refused", jsonrpc.TOO_MANY_REQUESTS)
+            claimed = header(request, "mcp-session-id")
+            if claimed:  # refused before the session is looked up: named as claimed
+                note.session = shortId(claimed)
         self.clientErrors.note(request, 429, "over the principal's request limits")
         return errorReply(
             request,

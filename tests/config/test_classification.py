@@ -149,6 +149,7 @@ def test_invalid_overrides_warn_naming_the_key_and_keep_defaults(tmp_path: Path)
                 "d": {"mode": "stateful", "colour": "red"},
                 "e": {"share": "everyone", "maxChildren": 0},
                 "f": {"requestTimeout": 10**400, "maxChildren": True},
+                "g": {"requestTimeout": 86_400_001},
             }
         )
     )
@@ -158,6 +159,7 @@ def test_invalid_overrides_warn_naming_the_key_and_keep_defaults(tmp_path: Path)
     assert "colour" in text
     assert "'e'.share" in text and "'e'.maxChildren" in text
     assert "'f'.requestTimeout" in text and "'f'.maxChildren" in text
+    assert "'g'.requestTimeout must be a positive number of milliseconds, at most 86400000" in text
     assert overrides.servers["f"] == Override()
     out = classify({"a": spec("a"), "d": spec("d"), "e": spec("e")}, overrides)
     assert out["a"].mode == "global" and out["d"].mode == "session"

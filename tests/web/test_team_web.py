@@ -223,6 +223,8 @@ def test_over_the_limits_is_429_with_retry_after_and_a_32004_body() -> None:
     assert notified.status == 202
     assert h.team.throttledCounts() == {"rate": 1}
     assert h.audit.records[-2].outcome == "refused" and h.audit.records[-2].status == 429
+    # Refused before the session is looked up: named by the session id it sent.
+    assert h.audit.records[-2].session == shortId(sid)
 
 
 def test_a_forwarded_request_holds_its_place_until_it_ends() -> None:
