@@ -125,9 +125,9 @@ def routesOf(keys: Mapping[str, list[str]], paths: Mapping[str, str]) -> dict[st
 
 
 def routeLines(url: str, routes: Mapping[str, list[Route]]) -> list[str]:
-    """The routes, a line each: C{  <url>/<server>/mcp}, and for a workspace
-    route C{  <url>/<server>~<key>/mcp  (project <path>)} (no path when no
-    project of the client config has that key). At most
+    """The routes, a line each: the gateway's URL and C{/NAME/mcp}, and for
+    a workspace route C{/NAME~KEY/mcp} and C{(project PATH)} (no path when
+    no project of the client config has that key). At most
     L{PROJECT_ROUTES_SHOWN} workspace routes per server and L{LINES_SHOWN}
     lines in all; what is left out is counted on one line."""
     blocks: list[list[str]] = []
