@@ -823,7 +823,9 @@ class Gateway:
     def reconfigure(self, specs: Mapping[str, ServerSpec]) -> Deferred[Any]:
         """Serve C{specs} from now on: new servers appear, removed ones end
         their sessions and stop their children, changed ones are replaced
-        (their sessions end; clients re-initialize on the 404)."""
+        (their sessions end; clients re-initialize on the 404). A change of
+        the environment alone keeps the pool and its sessions
+        (L{_sameServer}, L{ServerPool.useSpec})."""
         stopping = []
         for name in sorted(set(self.pools) | set(specs)):
             old, new = self.pools.get(name), specs.get(name)
@@ -1119,7 +1121,13 @@ def _sameServer(
 ) -> bool:
     """Whether the pool of C{a} may keep serving C{b}: how its children are
     shared is the same, and so is the child of its key-less route (the
-    user's entry: command, args, env, cwd; timeouts may differ). A pool
+    user's entry: command, args, env, cwd; timeouts may differ). Its env
+    alone may differ too (the gateway's C{<state-dir>/.env}, the entry's
+    C{env}) on a pool with one child for all its routes: a shared child is
+    restarted with the new env at its next idle moment and its sessions
+    carry on, a session's own child keeps its env until its session ends
+    (L{ServerPool.useSpec}); a scoped pool's key-less child is replaced
+    as before. A pool
     promoted in this process (C{promoted}) already gives new sessions a
     child of their own: C{b} saying C{session} for it (the promotion, read
     back) is the same server, and no session ends.
@@ -1159,7 +1167,9 @@ def _sameServer(
         return False
     if a.variants and b.variants and not (_keyless(a) and _keyless(b)):
         return True
-    return (a.command, a.args, a.env, a.cwd) == (b.command, b.args, b.env, b.cwd)
+    if (a.command, a.args, a.cwd) != (b.command, b.args, b.cwd):
+        return False
+    return a.env == b.env or not scoped
 
 
 def _keyless(spec: ServerSpec) -> bool:

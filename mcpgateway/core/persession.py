@@ -18,6 +18,13 @@ The children themselves are kept by L{OwnedChildren}, which a shared or
 scoped pool uses too once it was promoted (each new session then gets a child
 of its own). A session that came through a workspace route
 (C{session.variant}) gets that workspace's launch spec (cwd and env).
+
+A reconfiguration that changes only the environment (the gateway's
+C{<state-dir>/.env}, a workspace's C{.env}, the entry's C{env}:
+L{PerSessionPool.useSpec}) ends no session and restarts no child: a
+session's child keeps what it was started with (restarting it would lose
+what it holds for its session, the reason it is its own) until its session
+ends; sessions opened from then on get the new environment.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from mcpgateway.core.pool import (
     PromotionSink,
     SessionGone,
     Sweep,
+    launchEnvOf,
 )
 from mcpgateway.core.router import Router, Sink
 from mcpgateway.core.sessions import Session
@@ -340,6 +348,26 @@ class PerSessionPool(BasePool):
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session} and stop its child."""
         return self.owned.close(session, reason)
+
+    # -- reconfiguration -----------------------------------------------------------
+
+    def useSpec(self, spec: ServerSpec) -> list[Session]:
+        """Serve C{spec}: new sessions start from its launch specs; the
+        children running now keep theirs until their sessions end."""
+        before = launchEnvOf(self.launchSpec)
+        ended = super().useSpec(spec)
+        keys = {variant.childKey for variant in self._variants.values()}
+        self._launches = {k: v for k, v in self._launches.items() if k in keys}
+        running = len(self.owned.perSession)
+        keyless = not spec.variants or "" in self._variants
+        if running and keyless and launchEnvOf(self.launchSpec) != before:
+            self.log.info(
+                "server {server}: its environment changed; the {count} session(s) open keep"
+                " their own child as it is until they end, new sessions get the new one",
+                server=spec.name,
+                count=running,
+            )
+        return ended
 
     # -- the children --------------------------------------------------------------
 

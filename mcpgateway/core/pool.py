@@ -82,7 +82,9 @@ __all__ = [
     "SessionGone",
     "Sweep",
     "UnknownRoute",
+    "launchEnvOf",
     "makePool",
+    "programOf",
 ]
 
 T = TypeVar("T")
@@ -283,7 +285,10 @@ class ServerPool(Protocol):
         """Serve C{spec} (the same server, reconfigured) with the same
         children; the sessions whose route it no longer has (the caller ends
         them). A scoped child whose launch changed is restarted at its next
-        idle moment."""
+        idle moment; so is a shared child whose environment changed (its
+        sessions carry on, on the new child). A session's own child keeps
+        its environment until its session ends; new sessions get the new
+        one."""
 
     def expire(self, now: float) -> list[int]:
         """Stop the scoped children quiet for their idle timeout; their pids."""
@@ -405,6 +410,17 @@ def childPerLaunch(spec: ServerSpec) -> bool:
     return any(variant.childKey != keyless for variant in spec.variants)
 
 
+def programOf(spec: ServerSpec) -> tuple[object, ...]:
+    """What a child of C{spec} runs, its environment aside."""
+    return (spec.command, spec.args, spec.cwd)
+
+
+def launchEnvOf(spec: ServerSpec) -> tuple[object, ...]:
+    """What a child of C{spec} gets from its environment: the env, and the
+    binary its C{PATH} found."""
+    return (spec.env, spec.executable)
+
+
 def variantsOf(spec: ServerSpec) -> dict[str, Variant]:
     """The routes of C{spec} by key. A server without variants has the
     global route (C{""}) only: the spec itself. One with variants has the
@@ -442,6 +458,8 @@ class BasePool:
         self.launchSpec = spec
         """What children are started with: the configured command, or the
         real binary an C{npx}/C{uvx} wrapper resolved to."""
+        self._launchBase = spec
+        """The spec L{launchSpec} was made from (L{_rebase})."""
         self._spawner = spawner
         self._clock = clock
         self.breaker = (healing if healing is not None else HealingPolicy()).breaker(clock)
@@ -563,7 +581,25 @@ class BasePool:
     def useSpec(self, spec: ServerSpec) -> list[Session]:
         self.spec, self.disabled = spec, spec.disabled
         self._variants = variantsOf(spec)
+        self._rebase()
         return []
+
+    def _rebase(self) -> None:
+        """Start children with the spec served now (L{spec}) when it runs
+        the program L{launchSpec} was made from (command, args and cwd
+        alike: its env, or a timeout, changed): the spec itself, or the
+        real binary its C{npx}/C{uvx} wrapper resolved to with the new
+        spec's env (the binary does not depend on it). A spec that runs
+        another program leaves the launch spec alone."""
+        base, spec, launch = self._launchBase, self.spec, self.launchSpec
+        if base is spec or programOf(base) != programOf(spec):
+            return
+        self._launchBase = spec
+        if launch is not base:
+            spec = replace(
+                spec, command=launch.command, args=launch.args, executable=launch.executable
+            )
+        self.useLaunchSpec(spec)
 
     def expire(self, now: float) -> list[int]:
         return []
@@ -652,10 +688,13 @@ class BasePool:
         self._resolveLaunch = resolve
         self._resolving = resolving
         self._resolvingWhat = what
+        base = self.spec
 
         def done(spec: ServerSpec) -> None:
             self._resolving = None
+            self._launchBase = base
             self.useLaunchSpec(spec)
+            self._rebase()  # its env changed meanwhile: the new one
             waiters, self._launchWaiters = self._launchWaiters, []
             for waiter in waiters:
                 waiter.callback(None)

@@ -14,6 +14,14 @@ Once promoted (its child asked a client something no session could be proven
 to have caused), each new session gets a child of its own
 (L{mcpgateway.core.persession.OwnedChildren}); the sessions open then stay on
 the shared child.
+
+A reconfiguration that changes only the child's environment (the gateway's
+C{<state-dir>/.env}, or the entry's C{env}: L{SharedPool.useSpec}) restarts
+the shared child at its next idle moment (nothing of a client in flight):
+the gateway stops it, starts and initializes the new one itself, and gives
+it back the sessions' subscriptions and log level, as after a crash; the
+sessions carry on. The sessions' own children (a promoted server's) keep
+theirs until their sessions end.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from mcpgateway.core.pool import (
     SessionGone,
     Sweep,
     UnknownRoute,
+    launchEnvOf,
 )
 from mcpgateway.core.router import LOG_LEVELS, Router, Sink
 from mcpgateway.core.sessions import Session
@@ -69,6 +78,11 @@ class SharedPool(BasePool):
         """The children of the sessions opened since the server was promoted."""
         self._pinging: set[ChildProtocol] = set()
         """Children with a health ping waiting for its answer."""
+        self._stale: tuple[ChildProtocol, tuple[object, ...]] | None = None
+        """The shared child started with an environment the server no longer
+        has (and that environment: L{launchEnvOf}), to restart when idle."""
+        self._settling = False
+        """Whether a wait for the stale child to be idle is under way."""
 
     def upstreams(self) -> list[Upstream]:
         shared = [self.shared] if self.shared is not None else []
@@ -187,6 +201,70 @@ class SharedPool(BasePool):
         if self.shared is not None:
             self.shared.router.detach(session, reason)
         return succeed(None)
+
+    # -- reconfiguration -----------------------------------------------------------
+
+    def useSpec(self, spec: ServerSpec) -> list[Session]:
+        """Serve C{spec}; if the shared child's environment changed, restart
+        it at its next idle moment (L{_settle})."""
+        before = launchEnvOf(self.launchSpec)
+        ended = super().useSpec(spec)
+        upstream = self.shared
+        child = upstream.child if upstream is not None else None
+        if child is not None and launchEnvOf(self.launchSpec) != before:
+            stale = self._stale
+            if stale is None or stale[0] is not child:
+                self._stale = (child, before)  # else: it runs with an older one still
+            self._settle()
+        return ended
+
+    def _settle(self) -> None:
+        """Restart the stale shared child now if it has nothing of a client
+        in flight, else once it drains (or has started)."""
+        upstream, stale = self.shared, self._stale
+        if upstream is None or stale is None or stale[0] is not upstream.child:
+            self._stale = None  # it exited (or was stopped) since: the next one is new
+            return
+        child, env = stale
+        if env == launchEnvOf(upstream.spec):
+            self._stale = None  # changed back before it was idle
+            return
+        if self._settling:
+            return
+        if upstream.state is Lifecycle.STARTING:
+            started = upstream.ensure()
+            if not started.called:
+                self._settling = True
+                # After the requests it releases have reached the child.
+                started.addBoth(lambda _: self._clock.callLater(0, self._settled))
+                return
+            started.addErrback(lambda _: None)
+        elif upstream.router.clientRequestsInFlight():
+            self._settling = True
+            upstream.router.whenDrained().addBoth(lambda _: self._settled())
+            return
+        self._stale = None
+        self._restart(upstream, child)
+
+    def _settled(self) -> None:
+        self._settling = False
+        self._settle()
+
+    def _restart(self, upstream: Upstream, child: ChildProtocol) -> None:
+        """Stop C{child} (idle) and, when it serves sessions, start and
+        initialize the next one now, with the new environment; its sessions
+        keep their subscriptions and log level (L{Upstream.ensure}, as
+        after a crash)."""
+        pid = child.pid
+        self.log.info(
+            "server {server}: its environment changed; restarting its child pid {pid}",
+            server=self.spec.name,
+            pid=pid,
+        )
+        self.events.emit("stale", f"child pid {pid} stopped: its environment changed", pid=pid)
+        upstream.stop()
+        if not self.disabled and (upstream.router.sessions or self.spec.prewarm):
+            self._whenLaunchable(upstream.ensure).addErrback(lambda _: None)
 
     # -- the child ---------------------------------------------------------------
 

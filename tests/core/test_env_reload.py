@@ -1,0 +1,423 @@
+"""A change of a user's server's environment alone, through the real reload
+path: the config service (its poll of the gateway's C{<state-dir>/.env},
+its watch of the config file) rebuilds the specs, and the gateway
+reconfigures its pools from them (README, "The config file").
+
+A shared child is restarted with the new environment at its next idle
+moment and its sessions carry on (their subscriptions and log level are
+given to the new child); a session's own child keeps its environment until
+its session ends and new sessions get the new one; a change of command or
+args still ends the sessions. An C{npx}/C{uvx} server keeps its resolved
+binary and gets the new environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+
+from mcpgateway import jsonrpc
+from mcpgateway.config.source import ENV_POLL, ConfigService, PlainFile
+from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.persession import PerSessionPool
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.shared import SharedPool
+from mcpgateway.core.spec import ServerSpec
+from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
+
+INIT_RESULT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {"tools": {}, "resources": {"subscribe": True}, "logging": {}},
+    "serverInfo": {"name": "pw", "version": "1"},
+}
+INITIALIZED = jsonrpc.notification("notifications/initialized")
+RESTARTING = "server {server}: its environment changed; restarting its child pid {pid}"
+
+
+def inline(f: Any, *args: Any) -> Deferred[Any]:
+    try:
+        return succeed(f(*args))
+    except Exception:
+        return fail()
+
+
+def write(path: Path, text: str) -> None:
+    """Write C{text}, and make sure the file's stamp changes (mtime resolution)."""
+    old = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text)
+    st = path.stat()
+    if st.st_mtime_ns == old:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+
+
+def initialize() -> dict[str, Any]:
+    return jsonrpc.request(
+        0,
+        "initialize",
+        {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "client", "version": "1"},
+        },
+    )
+
+
+def result(d: Deferred[Any]) -> Any:
+    results: list[Any] = []
+    d.addBoth(results.append)
+    [value] = results
+    return value
+
+
+class FakeResolver:
+    """Resolves C{npx} commands to a cached binary (now, or when told)."""
+
+    def __init__(self, later: bool = False) -> None:
+        self.later = later
+        self.pending: list[tuple[ServerSpec, Deferred[ServerSpec]]] = []
+
+    def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None:
+        if not spec.command.endswith("npx"):
+            return None
+        return "npx", spec.args[-1], []
+
+    def resolve(self, spec: ServerSpec) -> Deferred[ServerSpec]:
+        if self.later:
+            d: Deferred[ServerSpec] = Deferred()
+            self.pending.append((spec, d))
+            return d
+        return succeed(self.resolved(spec))
+
+    def resolved(self, spec: ServerSpec) -> ServerSpec:
+        return replace(spec, command="/cache/real", args=("--real",), executable="/cache/real")
+
+    def failureOf(self, spec: ServerSpec) -> str | None:
+        return None
+
+
+class Home:
+    """A config file with user entries, a gateway state directory with its
+    C{.env}, a config service watching both and a gateway it reloads (its
+    children fake processes)."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        dotenv: str = "",
+        resolver: FakeResolver | None = None,
+    ) -> None:
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        for command in ("pw", "npx"):
+            exe = self.bin / command
+            exe.write_text("#!/bin/sh\n")
+            exe.chmod(0o755)
+        self.exe = str(self.bin / "pw")
+        self.stateDir = tmp_path / "state"
+        self.stateDir.mkdir()
+        self.dotenv = self.stateDir / ".env"
+        if dotenv:
+            self.dotenv.write_text(dotenv)
+        self.config = tmp_path / "claude.json"
+        self.document: dict[str, Any] = {"mcpServers": {}, "projects": {}}
+        self.keys = WorkspaceKeys(bytes(range(32)))
+        self.clock = Clock()
+        self.reactor = FakeProcessReactor()
+        self.resolver = resolver
+        self.gateway: Gateway | None = None
+        self.service = ConfigService(
+            PlainFile(self.config),
+            self.stateDir,
+            self.clock,
+            None,
+            inline,
+            self.reload,
+            environ={"PATH": str(self.bin)},
+            keys=lambda: self.keys,
+        )
+        monkeypatch.setattr(self.service, "_watchWithInotify", lambda paths: False)
+
+    def reload(self, specs: Any) -> Deferred[Any]:
+        assert self.gateway is not None
+        return self.gateway.reconfigure(specs)
+
+    def start(self) -> Gateway:
+        write(self.config, json.dumps(self.document))
+        specs = self.service.specs(self.service.source.load())
+        self.gateway = Gateway(specs, fakeSpawner(self.reactor), resolver=self.resolver)
+        self.gateway.start()
+        self.service.startService()
+        return self.gateway
+
+    def edited(self) -> None:
+        """The config file was written: the file poll sees it, the debounce passes."""
+        write(self.config, json.dumps(self.document))
+        self.clock.advance(2.0)
+        self.clock.advance(1.0)
+
+    def envChanged(self, text: str) -> None:
+        """The gateway's C{.env} was written: the poll sees it."""
+        write(self.dotenv, text)
+        self.clock.advance(ENV_POLL)
+
+    def open(self, server: str = "pw", scope: str = "") -> tuple[Session, FakeProcess]:
+        assert self.gateway is not None
+        spawned = len(self.reactor.processes)
+        session, answer = self.gateway.openSession(server, initialize(), "2025-11-25", scope=scope)
+        if len(self.reactor.processes) > spawned:
+            self.answerInitialize(self.reactor.lastProcess)
+        assert "result" in result(answer)
+        return session, self.processOf(session)
+
+    def answerInitialize(self, proc: FakeProcess) -> list[dict[str, Any]]:
+        """The child answers the initialize it got; what it got next (but
+        a C{notifications/initialized})."""
+        [init] = proc.takeMessages()
+        assert init["method"] == "initialize"
+        proc.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
+        return [m for m in proc.takeMessages() if m != INITIALIZED]
+
+    def processOf(self, session: Session) -> FakeProcess:
+        assert self.gateway is not None
+        pid = self.gateway.pools[session.server].childPid(session)
+        [proc] = [p for p in self.reactor.processes if p.pid == pid and pid is not None]
+        return proc
+
+    def alive(self, session: Session) -> bool:
+        assert self.gateway is not None
+        return self.gateway.sessions.get(session.id) is session
+
+    def send(self, session: Session, method: str, params: Any = None) -> Deferred[Any]:
+        assert self.gateway is not None
+        message = jsonrpc.request(7, method, params)
+        return self.gateway.pools[session.server].forward(session, message, None)
+
+    def call(self, session: Session, method: str = "tools/list", params: Any = None) -> Any:
+        """A request of C{session}, answered by its child: the answer."""
+        d = self.send(session, method, params)
+        proc = self.processOf(session)
+        [sent] = proc.takeMessages()
+        assert sent["method"] == method
+        proc.reply(jsonrpc.resultResponse(sent["id"], {"ok": method}))
+        return result(d)
+
+
+def replaced(events: list[Any]) -> list[Any]:
+    """The events saying a whole server was replaced (every session ended)."""
+    return [e for e in events if "ending its sessions" in e.get("log_format", "")]
+
+
+def restarting(events: list[Any]) -> list[Any]:
+    return [e for e in events if e.get("log_format") == RESTARTING]
+
+
+def test_a_state_dir_env_change_restarts_the_shared_child_when_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway's .env changes while a call is in flight: nothing ends;
+    once the call is answered the child is restarted with the new
+    environment (initialized by the gateway, given back the subscriptions
+    and log level), and the sessions carry on on it. No env value is
+    logged."""
+    home = Home(tmp_path, monkeypatch, "TOKEN=first-secret\n")
+    home.document["mcpServers"]["pw"] = {"command": home.exe, "share": "global"}
+    gateway = home.start()
+    pool = gateway.pools["pw"]
+    assert isinstance(pool, SharedPool)
+    a, old = home.open()
+    b, same = home.open()
+    assert same is old and old.env is not None and old.env["TOKEN"] == "first-secret"
+    assert home.call(a, "resources/subscribe", {"uri": "file:///notes"})["result"]
+    assert home.call(b, "logging/setLevel", {"level": "debug"})["result"]
+    busy = home.send(b, "tools/call", {"name": "slow"})
+    [inFlight] = old.takeMessages()
+
+    with capturedGatewayLogs() as events:
+        home.envChanged("TOKEN=second-secret\n")
+        assert replaced(events) == [] and restarting(events) == []
+        assert gateway.pools["pw"] is pool and home.alive(a) and home.alive(b)
+        assert not old.stdinClosed  # b's call first
+        spawned = len(home.reactor.processes)
+        old.reply(jsonrpc.resultResponse(inFlight["id"], {"done": True}))
+    assert result(busy) == jsonrpc.resultResponse(7, {"done": True})
+    [said] = restarting(events)
+    assert (said["server"], said["pid"]) == ("pw", old.originalPid)
+    assert old.stdinClosed
+    assert not any("secret" in repr(event) for event in events)
+    [new] = home.reactor.processes[spawned:]
+    assert new.env is not None and new.env["TOKEN"] == "second-secret"
+    told = home.answerInitialize(new)
+    assert {(m["method"], json.dumps(m["params"])) for m in told} == {
+        ("resources/subscribe", json.dumps({"uri": "file:///notes"})),
+        ("logging/setLevel", json.dumps({"level": "debug"})),
+    }
+    assert home.alive(a) and home.alive(b)
+    assert home.processOf(a) is new and home.processOf(b) is new
+    assert home.call(a) == jsonrpc.resultResponse(7, {"ok": "tools/list"})
+    assert pool.breaker.totalFailures == 0  # a restart, not a crash
+
+
+def test_an_entry_env_change_restarts_the_shared_child_at_once_when_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entry's own env changes (the config file is edited), the child
+    is idle: restarted now, the session carries on. The same edit made
+    twice, or undone, restarts nothing more."""
+    home = Home(tmp_path, monkeypatch)
+    home.document["mcpServers"]["pw"] = {"command": home.exe, "env": {"MODE": "a"}}
+    gateway = home.start()
+    pool = gateway.pools["pw"]
+    session, old = home.open()
+    with capturedGatewayLogs() as events:
+        home.document["mcpServers"]["pw"]["env"] = {"MODE": "b"}
+        home.edited()
+    assert replaced(events) == [] and gateway.pools["pw"] is pool
+    assert [e["pid"] for e in restarting(events)] == [old.originalPid]
+    assert old.stdinClosed and home.alive(session)
+    new = home.reactor.lastProcess
+    assert new is not old and new.env is not None and new.env["MODE"] == "b"
+    home.answerInitialize(new)
+    assert home.call(session) == jsonrpc.resultResponse(7, {"ok": "tools/list"})
+    # Changed and changed back while busy: nothing to restart.
+    busy = home.send(session, "tools/call")
+    [sent] = new.takeMessages()
+    with capturedGatewayLogs() as events:
+        home.document["mcpServers"]["pw"]["env"] = {"MODE": "c"}
+        home.edited()
+        home.document["mcpServers"]["pw"]["env"] = {"MODE": "b"}
+        home.edited()
+        new.reply(jsonrpc.resultResponse(sent["id"], {}))
+    assert "result" in result(busy)
+    assert restarting(events) == [] and replaced(events) == []
+    assert not new.stdinClosed and home.reactor.lastProcess is new
+
+
+def test_the_projects_that_use_the_users_entry_carry_on_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Projects whose entry is the user's (Claude Code's adoption): their
+    routes share the user's child, and their sessions carry on with it."""
+    home = Home(tmp_path, monkeypatch, "TOKEN=1\n")
+    entry = {"command": home.exe}
+    home.document["mcpServers"]["pw"] = entry
+    project = tmp_path / "P"
+    project.mkdir()
+    home.document["projects"][str(project)] = {"mcpServers": {"pw": dict(entry)}}
+    gateway = home.start()
+    pool = gateway.pools["pw"]
+    assert isinstance(pool, SharedPool) and pool.spec.variants
+    user, old = home.open()
+    inProject, same = home.open(scope=home.keys.key(str(project)))
+    assert same is old
+    with capturedGatewayLogs() as events:
+        home.envChanged("TOKEN=2\n")
+    assert replaced(events) == [] and gateway.pools["pw"] is pool
+    assert [e["pid"] for e in restarting(events)] == [old.originalPid]
+    assert home.alive(user) and home.alive(inProject)
+    new = home.reactor.lastProcess
+    assert new.env is not None and new.env["TOKEN"] == "2"
+    home.answerInitialize(new)
+    assert home.call(inProject) == jsonrpc.resultResponse(7, {"ok": "tools/list"})
+    assert home.processOf(user) is new
+
+
+def test_an_env_change_while_the_shared_child_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child being started when the env changes finishes its start
+    (the session waiting for it is answered), then is restarted."""
+    home = Home(tmp_path, monkeypatch, "TOKEN=1\n")
+    home.document["mcpServers"]["pw"] = {"command": home.exe}
+    gateway = home.start()
+    session, answer = gateway.openSession("pw", initialize(), "2025-11-25")
+    starting = home.reactor.lastProcess
+    with capturedGatewayLogs() as events:
+        home.envChanged("TOKEN=2\n")
+        assert not starting.stdinClosed
+        home.answerInitialize(starting)
+        assert "result" in result(answer)
+        home.reactor.advance(0)
+    assert [e["pid"] for e in restarting(events)] == [starting.originalPid]
+    assert starting.stdinClosed and home.alive(session)
+    new = home.reactor.lastProcess
+    assert new.env is not None and new.env["TOKEN"] == "2"
+    home.answerInitialize(new)
+    assert home.call(session) == jsonrpc.resultResponse(7, {"ok": "tools/list"})
+
+
+def test_a_per_session_server_keeps_its_childrens_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each session's child keeps running as it is (its session carries
+    on); a session opened after the change gets the new environment."""
+    home = Home(tmp_path, monkeypatch, "TOKEN=1\n")
+    home.document["mcpServers"]["pw"] = {"command": home.exe, "share": "session"}
+    gateway = home.start()
+    pool = gateway.pools["pw"]
+    assert isinstance(pool, PerSessionPool)
+    session, proc = home.open()
+    with capturedGatewayLogs() as events:
+        home.envChanged("TOKEN=2\n")
+        home.document["mcpServers"]["pw"]["env"] = {"MODE": "b"}
+        home.edited()
+    assert replaced(events) == [] and gateway.pools["pw"] is pool
+    kept = [e for e in events if "keep their own child" in e.get("log_format", "")]
+    assert [e["count"] for e in kept] == [1, 1]
+    assert home.alive(session) and not proc.stdinClosed
+    assert home.call(session) == jsonrpc.resultResponse(7, {"ok": "tools/list"})
+    _, later = home.open()
+    assert later is not proc and later.env is not None
+    assert (later.env["TOKEN"], later.env["MODE"]) == ("2", "b")
+
+
+def test_a_change_of_args_still_ends_the_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = Home(tmp_path, monkeypatch)
+    home.document["mcpServers"]["pw"] = {"command": home.exe, "env": {"MODE": "a"}}
+    home.start()
+    session, proc = home.open()
+    with capturedGatewayLogs() as events:
+        home.document["mcpServers"]["pw"] = {"command": home.exe, "args": ["--other"]}
+        home.edited()
+    assert [e["server"] for e in replaced(events)] == ["pw"]
+    assert not home.alive(session) and proc.stdinClosed
+
+
+@pytest.mark.parametrize("later", [False, True])
+def test_an_npx_server_keeps_its_resolved_binary_with_the_new_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: bool
+) -> None:
+    """The child runs the binary npx resolved to, with the environment in
+    force: changed after the resolution (the running child restarts) or
+    while it was still under way."""
+    resolver = FakeResolver(later)
+    home = Home(tmp_path, monkeypatch, "TOKEN=1\n", resolver)
+    home.document["mcpServers"]["pw"] = {
+        "command": str(home.bin / "npx"),
+        "args": ["-y", "pkg"],
+    }
+    gateway = home.start()
+    if later:
+        home.envChanged("TOKEN=2\n")
+        [(spec, pending)] = resolver.pending
+        pending.callback(resolver.resolved(spec))  # resolved from the old spec
+        _, proc = home.open()
+    else:
+        session, old = home.open()
+        assert old.executable == "/cache/real"
+        home.envChanged("TOKEN=2\n")
+        assert old.stdinClosed and home.alive(session)
+        proc = home.reactor.lastProcess
+        home.answerInitialize(proc)
+    assert (proc.executable, proc.args[1:]) == ("/cache/real", ["--real"])
+    assert proc.env is not None and proc.env["TOKEN"] == "2"
+    assert gateway.pools["pw"].launchSpec.command == "/cache/real"
