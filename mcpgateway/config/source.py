@@ -577,8 +577,8 @@ class ConfigService(Service):
             return None
         for envFile in changed:
             self.log.info(
-                "config: {path} changed (it sets {names}); the children that use it"
-                " restart when idle",
+                "config: {path} changed (it sets {names}); the shared children that use"
+                " it restart when idle (a session's own child keeps its environment)",
                 path=envFile.path,
                 names=", ".join(envFile.names) or "nothing",
             )
