@@ -7,11 +7,20 @@ the backed-up entries back.
 The config and its backup are read with the library's readers
 (L{mcpgateway.clientconfigs.jsonfile.readJson},
 L{mcpgateway.clientconfigs.claude.inspectBackup}, the reader C{restore}
-uses); the restore is the library's (C{ClaudeConfig.restore}).
+uses); the restore is the library's (C{ClaudeConfig.restore}, then
+L{mcpgateway.clientconfigs.engine.restoreAll} for every other client's
+file, whatever the first did: L{restoreEverything}).
+
+The other clients' files are judged by their backups
+(C{client-backups/}: one holding entries while no gateway runs means the
+file still points at a stopped gateway, L{strandedClientFiles}) and by the
+marker a failed restore at stop leaves (C{restore-failed.json},
+L{restoreFailureNote}).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +30,13 @@ from urllib.parse import urlsplit
 from mcpgateway.cli.output import CliError, Output, plural
 from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
 from mcpgateway.clientconfigs.claude import backupPathFor, inspectBackup
+from mcpgateway.clientconfigs.engine import (
+    EngineReport,
+    backupPaths,
+    readBackup,
+    readRestoreFailure,
+    restoreAll,
+)
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.paths import DEFAULT_PORT
@@ -234,3 +250,145 @@ def printRestore(out: Output, report: dict[str, Any]) -> None:
         out.line(f"kept as they are: {', '.join(kept)}")
     for note in report["notes"]:
         out.line(f"  {note}")
+
+
+@dataclass
+class RestoreOutcome:
+    """What L{restoreEverything} did: the Claude config's restore report (or
+    why it failed), and the other clients' files."""
+
+    configPath: Path
+    report: dict[str, Any] | None
+    """L{restoreConfig}'s report; C{None} when it failed (L{error})."""
+    error: str | None
+    clients: EngineReport
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.clients.warnings
+
+    def clientsJson(self) -> dict[str, Any]:
+        return {
+            "files": [
+                {
+                    "client": f.client,
+                    "path": f.path,
+                    "restored": f.restored,
+                    "kept": f.kept,
+                    "notes": f.notes,
+                }
+                for f in self.clients.files
+            ],
+            "warnings": self.clients.warnings,
+        }
+
+    def print(self, out: Output) -> None:
+        """The Claude config's lines, then the other clients' (their
+        failures as notes on stderr, the Claude config's last)."""
+        if self.report is not None:
+            printRestore(out, self.report)
+        for message in self.clients.messages():
+            out.line(message)
+        for warning in self.clients.warnings:
+            out.note(f"mcpgateway: {warning}")
+        if self.error is not None:
+            out.note(f"mcpgateway: {self.error}")
+
+
+def restoreEverything(
+    configPath: Path, stateDir: Path, configClass: Callable[[], Any]
+) -> RestoreOutcome:
+    """Restore the Claude config (L{restoreConfig}), then every other
+    client's file (L{restoreAll}) even when the first failed: an unparsable
+    C{~/.claude.json} must not leave Cursor, VS Code... pointed at a stopped
+    gateway. The Claude config's failure is said once (the engine's own
+    warning about that file is dropped), with the way out."""
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    library = configClass()  # no library to restore with: one line, as before
+    try:
+        report = restoreConfig(configPath, stateDir, lambda: library)
+    except CliError as e:
+        error = e.message
+    clients = restoreAll(stateDir)
+    if error is not None:
+        same = {str(configPath), os.path.realpath(configPath)}
+        clients.warnings = [w for w in clients.warnings if _warningPath(w) not in same]
+        done = (
+            "; the other clients' files were restored"
+            if not clients.warnings
+            else "; the other clients' files were tried"
+        )
+        error += f" (fix it, then run `mcpgateway restore` again{done})"
+    return RestoreOutcome(configPath, report, error, clients)
+
+
+def _warningPath(warning: str) -> str | None:
+    """The client file a warning of L{restoreAll} names."""
+    prefix = "could not restore "
+    if warning.startswith(prefix):
+        return warning[len(prefix) :].split(" (", 1)[0]
+    return None
+
+
+def strandedClientFiles(stateDir: Path) -> list[str]:
+    """The other clients' files whose backup (C{client-backups/}) still
+    holds adopted entries, as C{path (client): names}, and the backups
+    C{restore} could not read (their reason). While no gateway runs, each
+    of these files points at a stopped gateway. A few small reads: fast."""
+    out: list[str] = []
+    for path in backupPaths(stateDir):
+        try:
+            backup = readBackup(path)
+        except ConfigError as e:
+            out.append(str(e))
+            continue
+        if backup is not None and backup.records:
+            out.append(f"{backup.configPath} ({backup.client}): {', '.join(backup.names())}")
+    return out
+
+
+def restoreFailureNote(stateDir: Path) -> str | None:
+    """What C{restore-failed.json} says (a restore at stop that failed), as
+    C{the gateway could not restore PATH (why)}, or C{None}."""
+    failure = readRestoreFailure(stateDir)
+    if failure is None:
+        return None
+    config = failure.get("config")
+    error = failure.get("error")
+    what = config if isinstance(config, str) and config else "a client file"
+    why = f" ({' '.join(str(error).split())[:300]})" if error else ""
+    return f"the gateway could not restore {what}{why}"
+
+
+def clientFilesProblem(stateDir: Path, said: Path | None = None) -> str | None:
+    """The other clients' files left pointing at a stopped gateway
+    (L{strandedClientFiles}) and the marker of a failed restore
+    (L{restoreFailureNote}; not when it names C{said}, a file whose failure
+    was said already), as one error line with the way out; C{None} when
+    neither is there."""
+    stranded = strandedClientFiles(stateDir)
+    failure = restoreFailureNote(stateDir)
+    marker = readRestoreFailure(stateDir) or {}
+    named = marker.get("config")
+    if (
+        said is not None
+        and isinstance(named, str)
+        and os.path.realpath(named) == os.path.realpath(said)
+    ):
+        failure = None
+    if not stranded and failure is None:
+        return None
+    if not stranded:
+        return (
+            f"{failure}; its entries may still point at the stopped gateway:"
+            " `mcpgateway restore` puts them back once the file is quiet"
+        )
+    files = plural(len(stranded), "client file still points", "client files still point")
+    message = (
+        f"{files} at the stopped gateway: {'; '.join(stranded)};"
+        " `mcpgateway restore` puts their stdio entries back"
+    )
+    if failure is not None:
+        message += f" ({failure})"
+    return message

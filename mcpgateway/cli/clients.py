@@ -9,6 +9,11 @@ project, C{.mcp.json} shadows), the stdio entries not adopted and why, and
 whether its policies block the rewrite
 (L{mcpgateway.clientconfigs.clients.claudecode.claudeCodePolicy}).
 
+An entry not adopted says why, as the engine decides it: its own checks
+(a different server of that name adopted at the same route by a client
+before it, in the engine's order), the client's policy, or the running
+gateway's C{--no-rewrite} or C{--clients} (read from its C{state.json}).
+
 Read only: the files and the backups in the state directory are read with
 the adoption engine's own readers (L{mcpgateway.clientconfigs.clients.detect},
 L{mcpgateway.clientconfigs.engine.readBackup},
@@ -19,6 +24,7 @@ whether the gateway runs or not.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -28,15 +34,28 @@ from typing import Any
 from mcpgateway.cli.clientconfig import entryLabel
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import Output, Parser, Subcommands, plural
-from mcpgateway.cli.probe import claudeConfigPath, gatewayUrl, resolveStateDir
+from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, gatewayUrl, resolveStateDir
 from mcpgateway.clientconfigs.claude import backupPathFor as claudeBackupPathFor
 from mcpgateway.clientconfigs.claude import readClaudeBackup
-from mcpgateway.clientconfigs.clients import ADAPTERS, Found, detect
-from mcpgateway.clientconfigs.clients.base import ClientFile, Host, Unservable, isBridgeEntry
+from mcpgateway.clientconfigs.clients import ADAPTERS, Found, detect, select
+from mcpgateway.clientconfigs.clients.base import (
+    Block,
+    ClientFile,
+    Host,
+    Unservable,
+    isBridgeEntry,
+)
 from mcpgateway.clientconfigs.clients.claudecode import claudeCodePolicy
 from mcpgateway.clientconfigs.clientsource import claudeProjects
 from mcpgateway.clientconfigs.documents import UnparsableError, parseDocument
-from mcpgateway.clientconfigs.engine import backupPathFor, readBackup
+from mcpgateway.clientconfigs.engine import (
+    AdoptionEngine,
+    Backup,
+    Claims,
+    backupPathFor,
+    backupPaths,
+    readBackup,
+)
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, parseConfig
@@ -47,9 +66,94 @@ CLAUDE_RELOAD = "run /mcp in Claude Code and reconnect the server (or start a ne
 DEFAULT_URL = gatewayUrl(DEFAULT_PORT)
 
 
-def fileReport(stateDir: Path, found: Found, file: ClientFile, host: Host) -> dict[str, Any]:
+class Routes:
+    """The routes adopted, or to be adopted, C{(name, workspace)} -> who and
+    what is served there, in the engine's order (Claude Code's first, then
+    every client's, user files before project files), and the engine's
+    own check of an entry against them
+    (L{mcpgateway.clientconfigs.engine.AdoptionEngine._check}: a different
+    server of that name at the same route is not adopted)."""
+
+    def __init__(self, stateDir: Path, host: Host) -> None:
+        self.engine = AdoptionEngine(stateDir, [], host, bridgeArgv=[], environ=host.environ)
+        self.claims: Claims = {}
+
+    def claim(self, name: str, workspace: str | None, who: str, served: dict[str, Any]) -> None:
+        self.claims.setdefault((name, workspace), (who, dict(served)))
+
+    def why(self, name: str, served: dict[str, Any], entry: Any, file: ClientFile) -> str | None:
+        """Why the engine would not adopt this entry of C{file}, or C{None}."""
+        block = Block(file.location, file.workspace)
+        try:
+            self.engine._check(name, served, entry, block, self.claims)
+        except Unservable as e:
+            return str(e)
+        return None
+
+    def fromBackups(self, stateDir: Path, claudePath: Path) -> None:
+        """The routes the backups hold (what a running gateway adopted):
+        Claude Code's first, as the engine reserves them."""
+        backups: list[tuple[str | None, Backup | None]] = []
+        with contextlib.suppress(ConfigError, OSError, ValueError, AttributeError):
+            backups.append(("Claude Code", readClaudeBackup(stateDir, claudePath)))
+        for path in backupPaths(stateDir):
+            with contextlib.suppress(ConfigError):
+                backups.append((None, readBackup(path)))
+        for who, backup in backups:
+            if backup is None:
+                continue
+            for (location, name), record in backup.records.items():
+                workspace = backup.blocks[location].workspace
+                by = who or f"{backup.client} ({backup.configPath})"
+                self.claim(name, workspace, by, record.served)
+
+
+NOT_YET = "not adopted (yet): adopted when a gateway adopting it runs"
+
+
+def leftOut(found: GatewayProbe, clientId: str) -> str | None:
+    """Why the running gateway does not adopt this client's files: started
+    with --no-rewrite, or its --clients (in its state.json) leaves it out;
+    C{None} when it adopts them (or no gateway runs)."""
+    if not found.running:
+        return None
+    state = found.state or {}
+    if not state.get("rewriteConfig"):
+        return "not adopted: the running gateway rewrites no config (started with --no-rewrite)"
+    if clientId == "claude-code":
+        return None
+    spec = state.get("clients", "all")
+    if not isinstance(spec, str):
+        return None
+    try:
+        chosen = {adapter.id for adapter in select(spec)}
+    except KeyError:
+        return None
+    if clientId in chosen:
+        return None
+    which = (
+        f"only the clients of --clients {spec}"
+        if chosen
+        else "no client but Claude Code (--clients none)"
+    )
+    return (
+        f"not adopted: the running gateway adopts {which} (`mcpgateway stop`, then"
+        " `mcpgateway start --clients all` adopts it)"
+    )
+
+
+def fileReport(
+    stateDir: Path,
+    found: Found,
+    file: ClientFile,
+    host: Host,
+    routes: Routes | None = None,
+    excluded: str | None = None,
+) -> dict[str, Any]:
     """One client file: its entries adopted (per its backup), skipped (and
-    why), left alone (not stdio), and what is wrong with it or its backup."""
+    why: the engine's own checks against C{routes}, the running gateway's
+    C{--clients} as C{excluded}), left alone (not stdio), and what is wrong
+    with it or its backup."""
     adapter = found.adapter
     backupPath = backupPathFor(stateDir, adapter.id, file.path)
     out: dict[str, Any] = {
@@ -88,12 +192,15 @@ def fileReport(stateDir: Path, found: Found, file: ClientFile, host: Host) -> di
             continue
         if served is None or isBridgeEntry(entry):
             out["other"].append(name)
+        elif excluded is not None:
+            out["skipped"].append({"name": name, "why": excluded})
         elif found.policy is not None:
             out["skipped"].append({"name": name, "why": found.policy})
         else:
-            out["skipped"].append(
-                {"name": name, "why": "not adopted (yet): adopted when a gateway adopting it runs"}
-            )
+            why = None if routes is None else routes.why(name, served, entry, file)
+            if why is None and routes is not None:  # would be adopted: its route is taken
+                routes.claim(name, file.workspace, f"{adapter.id} ({file.path})", served)
+            out["skipped"].append({"name": name, "why": why or NOT_YET})
     return out
 
 
@@ -142,7 +249,14 @@ def _notServable(
     return why.removeprefix(f"server '{name}' (gateway scope): ").removesuffix("; skipped")
 
 
-def claudeReport(stateDir: Path, host: Host, claudePath: Path, gatewayUrl: str) -> dict[str, Any]:
+def claudeReport(
+    stateDir: Path,
+    host: Host,
+    claudePath: Path,
+    gatewayUrl: str,
+    routes: Routes | None = None,
+    excluded: str | None = None,
+) -> dict[str, Any]:
     """Claude Code's config (C{~/.claude.json}, or the running gateway's):
     its entries adopted per the backup (user scope, local scope per project,
     C{.mcp.json} shadows), its stdio entries not adopted and why, and
@@ -198,14 +312,11 @@ def claudeReport(stateDir: Path, host: Host, claudePath: Path, gatewayUrl: str) 
             else:
                 unadopted.append((name, label))
                 candidates.append((name, f"{gatewayUrl}/{name}/mcp"))
+                if routes is not None and excluded is None:  # served by Claude Code's adoption
+                    routes.claim(name, scope, "Claude Code", entry)
     policy = claudeCodePolicy(host, candidates)
     for _, label in unadopted:
-        file["skipped"].append(
-            {
-                "name": label,
-                "why": policy or "not adopted (yet): adopted when a gateway adopting it runs",
-            }
-        )
+        file["skipped"].append({"name": label, "why": excluded or policy or NOT_YET})
     return {
         "id": "claude-code",
         "title": "Claude Code",
@@ -216,21 +327,43 @@ def claudeReport(stateDir: Path, host: Host, claudePath: Path, gatewayUrl: str) 
 
 
 def clientsReport(
-    stateDir: Path, host: Host, claudePath: Path, gatewayUrl: str = DEFAULT_URL
+    stateDir: Path,
+    host: Host,
+    claudePath: Path,
+    gatewayUrl: str = DEFAULT_URL,
+    gateway: GatewayProbe | None = None,
 ) -> list[dict[str, Any]]:
     """Every client found: Claude Code first (its own adoption), then each
-    adapter's."""
+    adapter's. An entry not adopted gets the engine's reason, checked in the
+    engine's order against the routes adopted (the backups) and to be
+    adopted (L{Routes}); a client the running C{gateway} leaves out
+    (C{--no-rewrite}, its C{--clients}) says so (C{"excluded"})."""
+    gateway = gateway or GatewayProbe(stateDir)
+    routes = Routes(stateDir, host)
+    routes.fromBackups(stateDir, claudePath)
     out: list[dict[str, Any]] = []
     if claudePath.is_file():
-        out.append(claudeReport(stateDir, host, claudePath, gatewayUrl))
-    for found in detect(host, claudeProjects(claudePath), ADAPTERS):
+        excluded = leftOut(gateway, "claude-code")
+        claude = claudeReport(stateDir, host, claudePath, gatewayUrl, routes, excluded)
+        out.append({**claude, "excluded": excluded})
+    detected = detect(host, claudeProjects(claudePath), ADAPTERS)
+    files: dict[tuple[str, Path], dict[str, Any]] = {}
+    # The engine's order: every user file first, then the project files.
+    pairs = [(found, file) for found in detected for file in found.files]
+    for found, file in sorted(pairs, key=lambda pair: pair[1].workspace is not None):
+        excluded = leftOut(gateway, found.adapter.id)
+        files[(found.adapter.id, file.path)] = fileReport(
+            stateDir, found, file, host, routes, excluded
+        )
+    for found in detected:
         out.append(
             {
                 "id": found.adapter.id,
                 "title": found.adapter.title,
                 "reload": found.adapter.reload,
                 "policy": found.policy,
-                "files": [fileReport(stateDir, found, f, host) for f in found.files],
+                "excluded": leftOut(gateway, found.adapter.id),
+                "files": [files[(found.adapter.id, f.path)] for f in found.files],
             }
         )
     return out
@@ -249,7 +382,7 @@ def cmdClients(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     stateDir = resolveStateDir(args.state_dir)
     found = ctx.probe(stateDir)
     host = Host(Path.home(), sys.platform, os.environ)
-    report = clientsReport(stateDir, host, claudeConfigPath(found.state), found.baseUrl())
+    report = clientsReport(stateDir, host, claudeConfigPath(found.state), found.baseUrl(), found)
     if out.json:
         out.emit({"ok": True, "running": found.running, "clients": report})
         return 0
@@ -260,6 +393,8 @@ def cmdClients(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         out.line(f"{client['title']} ({client['id']})")
         if client["policy"]:
             out.line(f"  skipped: {client['policy']}")
+        if client.get("excluded"):
+            out.line(f"  {client['excluded']}")
         for f in client["files"]:
             where = f" (project {f['workspace']})" if f["workspace"] else ""
             adopted = f["adopted"]

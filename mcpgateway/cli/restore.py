@@ -3,18 +3,20 @@
 into the config from the backup in the state directory, and every other
 client's file from its backup (L{mcpgateway.clientconfigs.engine.restoreAll})
 (what C{stop} does by itself; for after a crash). Refused while the gateway
-runs."""
+runs. The other clients' files are restored even when the Claude config
+cannot be (L{mcpgateway.cli.clientconfig.restoreEverything}); any failure
+is said, and the exit status is 1."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from mcpgateway.cli.clientconfig import printRestore, restoreConfig
+from mcpgateway.cli.clientconfig import restoreEverything
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.probe import claudeConfigPath, resolveStateDir
-from mcpgateway.clientconfigs.engine import restoreAll
 from mcpgateway.ops.statedir import removeState
 
 
@@ -29,38 +31,22 @@ def cmdRestore(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     configPath = (
         Path(args.config).expanduser().absolute() if args.config else claudeConfigPath(found.state)
     )
-    report = restoreConfig(configPath, stateDir, ctx.claudeConfigClass)
-    clients = restoreAll(stateDir)
-    if found.stale:
-        removeState(stateDir)
-    ok = not clients.warnings
+    # Every other client's file is restored even when the Claude config
+    # cannot be (unparsable, say); then the failure is said, exit 1.
+    outcome = restoreEverything(configPath, stateDir, ctx.claudeConfigClass)
+    if found.stale and outcome.error is None:
+        removeState(stateDir)  # kept otherwise: it names the config still to restore
     if out.json:
-        out.emit(
-            {
-                "ok": ok,
-                **report,
-                "clients": {
-                    "files": [
-                        {
-                            "client": f.client,
-                            "path": f.path,
-                            "restored": f.restored,
-                            "kept": f.kept,
-                            "notes": f.notes,
-                        }
-                        for f in clients.files
-                    ],
-                    "warnings": clients.warnings,
-                },
-            }
-        )
+        document: dict[str, Any] = {"ok": outcome.ok}
+        if outcome.report is not None:
+            document.update(outcome.report)
+        else:
+            document.update(config=str(configPath), error=outcome.error)
+        document["clients"] = outcome.clientsJson()
+        out.emit(document)
     else:
-        printRestore(out, report)
-        for message in clients.messages():
-            out.line(message)
-        for warning in clients.warnings:
-            out.note(f"mcpgateway: {warning}")
-    return 0 if ok else 1
+        outcome.print(out)
+    return 0 if outcome.ok else 1
 
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:

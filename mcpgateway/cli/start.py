@@ -3,7 +3,11 @@
 C{/health} answers, or show why it did not start: twistd's output and this
 run's lines of the log) or in the foreground (until it exits).
 
-Once started, it prints the routes the gateway serves, as the gateway
+Two starts at once: the one whose twistd finds the state directory locked
+by the other (starting) gateway waits for it and reports it as already
+running. Once started, it waits (a few seconds at most) until the servers
+adopted from every client's file are served, then prints the routes the
+gateway serves, as the gateway
 lists them (L{mcpgateway.cli.routes}): C{/<server>/mcp} only for a server
 with a user-scope entry, C{/<server>~<key>/mcp} with its project's path for
 each project's own entry."""
@@ -12,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,7 +47,7 @@ from mcpgateway.cli.routes import (
     routeLines,
     routesOf,
 )
-from mcpgateway.ops.statedir import pidAlive, removeState
+from mcpgateway.ops.statedir import lockHeld, pidAlive, removeState
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
 
 
@@ -91,15 +97,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     port: int = args.port if args.port is not None else DEFAULT_PORT
     found = ctx.probe(stateDir)
     if found.running:
-        same = args.port is None or found.port == port
-        running = f"already running (pid {found.pid}, port {found.port})"
-        if not same:
-            raise CliError(f"{running}; `mcpgateway stop` it first to run it on port {port}")
-        if out.json:
-            out.emit({"ok": True, "alreadyRunning": True, "pid": found.pid, "port": found.port})
-        else:
-            out.line(f"mcpgateway is {running}")
-        return 0
+        return alreadyRunning(out, found, None if args.port is None else port)
     config: Path | None = None
     if args.config is not None:
         config = Path(args.config).expanduser().absolute()
@@ -132,13 +130,35 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     warmPluginCache()
     if args.foreground:
         return runForeground(ctx, argv, out)
-    return startDetached(ctx, argv, stateDir, port, out)
+    return startDetached(ctx, argv, stateDir, port, out, anyPort=args.port is None)
+
+
+def alreadyRunning(out: Output, found: GatewayProbe, port: int | None) -> int:
+    """Report the running gateway C{found} (exit 0), or refuse when it is
+    not on C{port} (C{None}: any port will do)."""
+    running = f"already running (pid {found.pid}, port {found.port})"
+    if port is not None and found.port != port:
+        raise CliError(f"{running}; `mcpgateway stop` it first to run it on port {port}")
+    if out.json:
+        out.emit({"ok": True, "alreadyRunning": True, "pid": found.pid, "port": found.port})
+    else:
+        out.line(f"mcpgateway is {running}")
+    return 0
 
 
 def checkClients(spec: str) -> str:
-    """C{--clients} as given, once every id in it is known."""
+    """C{--clients} as given, once every id in it is known; an empty list
+    (C{--clients ''}) is refused (exit 2): say C{none}."""
     from mcpgateway.clientconfigs.clients import ADAPTERS, select
 
+    if not spec.strip(" ,"):
+        # The gateway once read '' as "all" while this command read it as
+        # "none": refused, so that nothing depends on how it is read.
+        raise CliError(
+            f"--clients {spec!r}: an empty list; use all, none, or a comma list of"
+            f" {', '.join(a.id for a in ADAPTERS)}",
+            code=2,
+        )
     try:
         select(spec)
     except KeyError as e:
@@ -219,8 +239,21 @@ def runForeground(ctx: CliContext, argv: list[str], out: Output) -> int:
     return 128 - code if code < 0 else code
 
 
-def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int, out: Output) -> int:
-    """Run twistd (which daemonizes and exits), then wait for C{/health}."""
+def startDetached(
+    ctx: CliContext,
+    argv: list[str],
+    stateDir: Path,
+    port: int,
+    out: Output,
+    anyPort: bool = False,
+) -> int:
+    """Run twistd (which daemonizes and exits), then wait for C{/health}.
+
+    When twistd fails because another gateway holds the state directory's
+    lock (two starts at once: the other one is starting), wait (within the
+    same timeout) for that one's C{state.json} and C{/health} and report it
+    as already running (L{waitForOther}). C{anyPort}: no C{--port} was
+    given, so a gateway on any port will do."""
     timeout = ctx.timeouts.start
     deadline = ctx.clock() + timeout
     logStart = logPosition(stateDir / LOG_FILE)  # earlier runs' lines are not this run's
@@ -238,9 +271,17 @@ def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int, o
         output, _ = process.communicate()
         return failed(f"twistd did not finish starting within {timeout:.0f} s", output)
     if process.returncode != 0:
-        return failed(
-            f"the gateway did not start (twistd exit status {process.returncode})", output
-        )
+        message = f"the gateway did not start (twistd exit status {process.returncode})"
+        if lockHeld(stateDir):
+            return waitForOther(
+                ctx,
+                out,
+                stateDir,
+                None if anyPort else port,
+                deadline,
+                lambda: failed(message, output),
+            )
+        return failed(message, output)
     url = gatewayUrl(port)
     reason = "no answer yet"
     while True:
@@ -257,12 +298,23 @@ def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int, o
                     and health.get("status") == "ok"
                     and health.get("pid", found.pid) == found.pid
                 ):
-                    return _started(ctx, out, found, url, health)
+                    health, adopting = settle(ctx, found, url, health, deadline)
+                    return _started(ctx, out, found, url, health, adopting)
                 reason = f"{url}/health answered {json.dumps(health)[:80]}"
         else:
             daemon = pidFromFile(stateDir / PID_FILE)
             if daemon is None or not pidAlive(daemon):
-                return failed("the gateway exited while starting")
+                message = "the gateway exited while starting"
+                if lockHeld(stateDir):  # not by ours, gone: by another one, starting
+                    return waitForOther(
+                        ctx,
+                        out,
+                        stateDir,
+                        None if anyPort else port,
+                        deadline,
+                        functools.partial(failed, message),
+                    )
+                return failed(message)
             reason = f"{STATE_FILE} not written yet"
         if ctx.clock() >= deadline:
             break
@@ -270,8 +322,96 @@ def startDetached(ctx: CliContext, argv: list[str], stateDir: Path, port: int, o
     return failed(f"the gateway did not answer {url}/health within {timeout:.0f} s ({reason})")
 
 
+def waitForOther(
+    ctx: CliContext,
+    out: Output,
+    stateDir: Path,
+    port: int | None,
+    deadline: float,
+    failed: Callable[[], int],
+) -> int:
+    """Another gateway holds the lock of C{stateDir}: one that is starting
+    (another C{mcpgateway start}, or a bridge that started one). Wait until
+    C{deadline} for its C{state.json} and C{/health}, and report it as
+    already running (L{alreadyRunning}); C{failed()} when it lets go of the
+    lock without running, or does not answer in time."""
+    while True:
+        found = ctx.probe(stateDir)
+        if found.running:
+            try:
+                health = ctx.http.getJson(found.baseUrl() + "/health", ctx.timeouts.poll)
+            except CliError:
+                health = None
+            if (
+                isinstance(health, dict)
+                and health.get("status") == "ok"
+                and health.get("pid", found.pid) == found.pid
+            ):
+                return alreadyRunning(out, found, port)
+        elif not lockHeld(stateDir):
+            return failed()  # it did not start either: say why this one did not
+        if ctx.clock() >= deadline:
+            return failed()
+        ctx.sleep(0.1)
+
+
+SETTLE_TIMEOUT = 5.0
+"""Seconds C{start} waits, at most, for the servers of the other clients'
+files to be served after the first C{/health} (within the start's timeout)."""
+
+
+def adoptedNames(stateDir: Path, found: GatewayProbe) -> set[str]:
+    """The servers the gateway adopted (every record of its backups: the
+    Claude config's and every other client's), read with the engine's
+    reader. The gateway adopts as it starts listening and serves them once
+    its config is loaded again, a moment later."""
+    from mcpgateway.clientconfigs.claude import readClaudeBackup
+    from mcpgateway.clientconfigs.engine import backupPaths, readBackup
+    from mcpgateway.config.servers import ConfigError
+
+    names: set[str] = set()
+    backups: list[Any] = []
+    with contextlib.suppress(ConfigError, OSError, ValueError):
+        backups.append(readClaudeBackup(stateDir, claudeConfigPath(found.state)))
+    for path in backupPaths(stateDir):
+        with contextlib.suppress(ConfigError):
+            backups.append(readBackup(path))
+    for backup in backups:
+        if backup is not None:
+            names |= {name for _, name in backup.records}
+    return names
+
+
+def settle(
+    ctx: CliContext, found: GatewayProbe, url: str, health: dict[str, Any], deadline: float
+) -> tuple[dict[str, Any], list[str]]:
+    """The first C{/health} may come before the servers of the other
+    clients' files are served (they are adopted once the gateway listens,
+    then loaded): ask again until every adopted server is there (at most
+    L{SETTLE_TIMEOUT} s, within C{deadline}). The last C{/health}, and the
+    adopted servers still not served."""
+    expected = adoptedNames(found.stateDir, found)
+    until = min(deadline, ctx.clock() + SETTLE_TIMEOUT)
+    while True:
+        missing = sorted(expected - set(healthServers(health)))
+        if not missing or ctx.clock() >= until:
+            return health, missing
+        ctx.sleep(0.1)
+        try:
+            again = ctx.http.getJson(url + "/health", ctx.timeouts.poll)
+        except CliError:
+            continue
+        if isinstance(again, dict) and again.get("status") == "ok":
+            health = again
+
+
 def _started(
-    ctx: CliContext, out: Output, found: GatewayProbe, url: str, health: dict[str, Any]
+    ctx: CliContext,
+    out: Output,
+    found: GatewayProbe,
+    url: str,
+    health: dict[str, Any],
+    adopting: list[str] | None = None,
 ) -> int:
     servers = healthServers(health)
     pid = found.pid or positiveInt(health.get("pid"))
@@ -301,6 +441,8 @@ def _started(
         }
         if routes is None:
             document["routesError"] = unlisted
+        if adopting:
+            document["adopting"] = adopting
         out.emit(document)
         return 0
     projectRoutes = routes is not None and any(r.key for rs in routes.values() for r in rs)
@@ -308,6 +450,12 @@ def _started(
     if projectRoutes:
         where += " (a project's own entry: /<server>~<key>/mcp)"
     out.line(f"mcpgateway started (pid {pid}): {plural(len(servers), 'server')} at {where}")
+    if adopting:
+        more = f" and {len(adopting) - LINES_SHOWN} more" if len(adopting) > LINES_SHOWN else ""
+        out.line(
+            f"  still being adopted: {', '.join(adopting[:LINES_SHOWN])}{more}"
+            " (`mcpgateway servers list` shows them once served)"
+        )
     if routes is None:
         # Never guess /<server>/mcp: a server only projects define has none.
         names = sorted(servers)

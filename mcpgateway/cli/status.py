@@ -3,7 +3,9 @@
 memory), one line per server with its scope (its C{share}) and what is wrong
 with it, a line per aggregate endpoint (C{/mcp}) with sessions, the sessions
 by client pid, and config entries pointing at a gateway that is not running
-or that no backup can restore. Exit 1 when the gateway is not running or
+or that no backup can restore, in the Claude config and in every other
+client's file (their backups in C{client-backups/}, and
+C{restore-failed.json}). Exit 1 when the gateway is not running or
 does not answer.
 
 The sessions the gateway's line counts are every row of C{/sessions}: those
@@ -25,7 +27,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.cli.clientconfig import clientConfigProblem, readClientConfig
+from mcpgateway.cli.clientconfig import (
+    clientConfigProblem,
+    readClientConfig,
+    restoreFailureNote,
+    strandedClientFiles,
+)
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.health import count, healthServers, resolutionOf
 from mcpgateway.cli.http import fetchHealth, fetchSessions
@@ -70,6 +77,12 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         },
     }
     warning = [] if problem is None else [f"  ! {problem[0]}", f"    → {problem[1]}"]
+    # Every other client's file too (as doctor checks them): a backup still
+    # holding entries while no gateway runs is a file pointing at a stopped one.
+    stranded = [] if found.running else strandedClientFiles(stateDir)
+    failure = None if found.running else restoreFailureNote(stateDir)
+    document["clientFiles"] = {"stranded": stranded, "restoreFailed": failure}
+    warning += _strandedLines(stranded, failure, found.stale)
     if not found.running:
         if found.stale:
             message = (
@@ -111,6 +124,24 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         for line in lines:
             out.line(line)
     return 0
+
+
+def _strandedLines(stranded: list[str], failure: str | None, stale: bool) -> list[str]:
+    """The warning under the config line for the other clients' files left
+    pointing at a gateway that is not running, with the way out."""
+    if not stranded and failure is None:
+        return []
+    restore = "`mcpgateway stop` (or `mcpgateway restore`)" if stale else "`mcpgateway restore`"
+    if not stranded:
+        return [f"  ! {failure}", f"    → {restore} puts its entries back once the file is quiet"]
+    files = plural(len(stranded), "client file still points", "client files still point")
+    message = f"  ! {files} at the gateway, which is not running: {'; '.join(stranded)}"
+    if failure is not None:
+        message += f" ({failure})"
+    return [
+        message,
+        f"    → {restore} puts their stdio entries back, or `mcpgateway start` serves them again",
+    ]
 
 
 def workspacePaths(stateDir: Path, found: GatewayProbe, health: dict[str, Any]) -> dict[str, str]:
@@ -217,9 +248,7 @@ def renderStatus(
     if isinstance(health.get("rssBytes"), (int, float)):
         facts.append(formatBytes(health["rssBytes"]))
     lines = [head, "  " + ", ".join(facts), *savingsSummary(health)]
-    config = state.get("config") or "the bundled demo"
-    rewritten = " (rewritten to point at the gateway)" if state.get("rewriteConfig") else ""
-    lines.append(f"  config {config}{rewritten}")
+    lines.append(f"  config {configLine(state)}")
     lines.append(f"  {found.baseUrl()}/<server>/mcp    state {found.stateDir}")
     lines.append("")
     lines += _serverLines(servers, sessions, paths, found.stateDir)
@@ -227,6 +256,29 @@ def renderStatus(
     lines.append(_sessionLine(sessions))
     lines.append(f"  {LEGEND}")
     return lines
+
+
+def configLine(state: Mapping[str, Any]) -> str:
+    """What the gateway serves and rewrites, from its C{state.json}: the
+    config file (or the bundled demo, which is never rewritten) and the
+    other clients' files its C{--clients} adopts."""
+    config = state.get("config")
+    rewrite = bool(state.get("rewriteConfig"))
+    if isinstance(config, str) and config:
+        line = config + (" (rewritten to point at the gateway)" if rewrite else "")
+    else:
+        line = "the bundled demo"
+    clients = state.get("clients", "all") if rewrite else "none"
+    if not isinstance(clients, str) or clients == "none" or not clients.strip(" ,"):
+        return line
+    which = (
+        "every other client's file found"
+        if clients == "all"
+        else f"the files of {', '.join(w.strip() for w in clients.split(',') if w.strip())}"
+    )
+    if isinstance(config, str) and config:
+        return f"{line}, and {which}"
+    return f"{line}, and {which} (rewritten to point at the gateway)"
 
 
 def savingsSummary(health: dict[str, Any]) -> list[str]:

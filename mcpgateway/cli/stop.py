@@ -1,9 +1,11 @@
 # -*- test-case-name: tests.cli.test_stop -*-
 """C{mcpgateway stop}: SIGTERM to the gateway and wait until it has exited
-(it restores the config itself), then check the config: exit 1, naming the
-file and the way out, when an entry still points at the stopped gateway. A
-stale C{state.json} (the gateway died) is cleaned up after restoring the
-config."""
+(it restores the config itself), then check the config and every other
+client's file: exit 1, naming the files and the way out, when an entry
+still points at the stopped gateway (the Claude config's entries; another
+client's backup still holding entries; C{restore-failed.json}). A stale
+C{state.json} (the gateway died) is cleaned up after restoring the Claude
+config and every other client's file, as C{mcpgateway restore} does."""
 
 from __future__ import annotations
 
@@ -15,10 +17,10 @@ from typing import Any
 
 from mcpgateway.cli.clientconfig import (
     LOST_FIX,
-    printRestore,
+    clientFilesProblem,
     readClientConfig,
     restoreCommand,
-    restoreConfig,
+    restoreEverything,
 )
 from mcpgateway.cli.context import STOP_TIMEOUT, CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
@@ -69,46 +71,98 @@ def _stopRunning(
         )
     removeState(stateDir)  # normally gone already: the gateway removes it
     document: dict[str, Any] = {"ok": True, "stopped": True, "pid": pid}
-    leftover = None
+    problems: list[str] = []
     if (found.state or {}).get("rewriteConfig"):
-        leftover = checkRestored(stateDir, found, document)
+        problems = checkRestored(stateDir, found, document)
     if out.json:
         out.emit(document)
     else:
         out.line(f"mcpgateway stopped (pid {pid})")
-        if leftover:
-            out.note(f"mcpgateway: {leftover}")
-    return 0 if leftover is None else 1
+        for problem in problems:
+            out.note(f"mcpgateway: {problem}")
+    return 1 if problems else 0
 
 
 def _cleanUpStale(ctx: CliContext, out: Output, stateDir: Path, found: GatewayProbe) -> int:
+    """Restore what the dead gateway left adopted, as C{mcpgateway restore}
+    does (the Claude config, then every other client's file, whatever the
+    first did), check that nothing points at it any more, and remove its
+    C{state.json} (kept when the Claude config could not be restored: it
+    names that file)."""
     what = (
         f"pid {found.pid} is gone" if found.pid is not None else found.stateError or "no pid in it"
     )
     document: dict[str, Any] = {"ok": True, "stopped": False, "stale": True, "pid": found.pid}
-    report = None
-    leftover = None
+    outcome = None
+    problems: list[str] = []
     if (found.state or {}).get("rewriteConfig", True) is not False:
-        report = restoreConfig(claudeConfigPath(found.state), stateDir, ctx.claudeConfigClass)
-        document["restore"] = report
-        leftover = checkRestored(stateDir, found, document)
-    removeState(stateDir)
-    removeStalePidFile(stateDir)
+        outcome = restoreEverything(claudeConfigPath(found.state), stateDir, ctx.claudeConfigClass)
+        document["restore"] = outcome.report
+        document["clients"] = outcome.clientsJson()
+        if outcome.error is not None:
+            document.update(config=str(outcome.configPath))
+        problems = checkRestored(
+            stateDir,
+            found,
+            document,
+            claude=outcome.error is None,
+            others=not outcome.clients.warnings,
+        )
+        said = [w for w in [*outcome.clients.warnings, outcome.error] if w is not None]
+        if said:
+            document.update(ok=False, error=said[0], errors=[*said, *problems])
+    kept = outcome is not None and outcome.error is not None
+    if not kept:
+        removeState(stateDir)
+        removeStalePidFile(stateDir)
     if out.json:
         out.emit(document)
     else:
-        out.line(f"mcpgateway was not running (stale state.json: {what}); removed it")
-        if report is not None:
-            printRestore(out, report)
-        if leftover:
-            out.note(f"mcpgateway: {leftover}")
-    return 0 if leftover is None else 1
+        done = "kept it: it names the config to restore" if kept else "removed it"
+        out.line(f"mcpgateway was not running (stale state.json: {what}); {done}")
+        if outcome is not None:
+            outcome.print(out)
+        for problem in problems:
+            out.note(f"mcpgateway: {problem}")
+    return 0 if outcome is None or (outcome.ok and not problems) else 1
 
 
-def checkRestored(stateDir: Path, found: GatewayProbe, document: dict[str, Any]) -> str | None:
-    """After the gateway is gone (and its restore ran): what is left in the
-    config pointing at it, as an error line; C{None} when nothing is. Adds
-    C{config}, C{viaGateway} (and C{ok}, C{error}) to the JSON C{document}."""
+def checkRestored(
+    stateDir: Path,
+    found: GatewayProbe,
+    document: dict[str, Any],
+    claude: bool = True,
+    others: bool = True,
+) -> list[str]:
+    """After the gateway is gone (and its restore ran): what is left pointing
+    at it, as error lines; empty when nothing is. C{claude}: check the
+    Claude config (its entries pointing at the gateway, or that it cannot
+    be read); C{others}: every other client's file (a backup in
+    C{client-backups/} that still holds entries) and the marker of a
+    failed restore (C{restore-failed.json}; not when it names the Claude
+    config whose failure is said). Adds C{config},
+    C{viaGateway} (and C{ok}, C{error}, C{errors}) to the JSON
+    C{document}."""
+    errors: list[str] = []
+    claudePath = claudeConfigPath(found.state)
+    said: Path | None = claudePath  # its failure is said already (not checked)
+    if claude:
+        error = _claudeLeft(stateDir, found, document)
+        if error is not None:
+            errors.append(error)
+        else:
+            said = None
+    if others:
+        left = clientFilesProblem(stateDir, said)
+        if left is not None:
+            errors.append(left)
+    if errors:
+        document.update(ok=False, error=errors[0], errors=errors)
+    return errors
+
+
+def _claudeLeft(stateDir: Path, found: GatewayProbe, document: dict[str, Any]) -> str | None:
+    """What is left in the Claude config pointing at the stopped gateway."""
     config = readClientConfig(stateDir, found)
     document.update(config=str(config.path), viaGateway=config.viaGateway)
     error = None
@@ -135,8 +189,6 @@ def checkRestored(stateDir: Path, found: GatewayProbe, document: dict[str, Any])
                 " `mcpgateway restore` cannot put them back: "
                 + LOST_FIX.format(entries="them", path=config.path)
             )
-    if error is not None:
-        document.update(ok=False, error=error)
     return error
 
 
@@ -149,6 +201,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         f" {STOP_TIMEOUT:.0f} s); it puts the config's stdio entries back"
         " itself. Then check the config: exit 1, naming the file, if an entry"
         " still points at the stopped gateway (`mcpgateway restore` puts them"
-        " back). A stale state.json (the gateway died) is cleaned up after"
-        " restoring the config.",
+        " back); likewise for every other client's file. A stale state.json (the"
+        " gateway died) is cleaned up after restoring the config and every other"
+        " client's file.",
     ).set_defaults(handler=cmdStop)

@@ -40,7 +40,12 @@ def test_status_shows_one_screen(
         lines[0] == f"mcpgateway 0.1.0 running: pid {os.getpid()}, port {running.port}, up 1h 02m"
     )
     assert lines[1] == "  4 servers, 3 children, 231 requests, 3 sessions, 56 MB"
-    assert "config the bundled demo (rewritten to point at the gateway)" in lines[2]
+    # No config file: the demo is served as it is; the other clients' files
+    # are the ones rewritten (smoke test A, item 8).
+    assert lines[2] == (
+        "  config the bundled demo, and every other client's file found"
+        " (rewritten to point at the gateway)"
+    )
     serena = next(line for line in lines if "serena" in line)
     assert serena.startswith("  ◆ serena    session  ")  # "mode": "stateful", read as its share
     assert "2 children" in serena and "89 reqs" in serena
