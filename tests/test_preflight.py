@@ -186,3 +186,21 @@ def test_a_private_state_dir_is_not_warned_of(tmp_path: Path) -> None:
     (tmp_path / "st").mkdir(mode=0o700)
     assert not warnOpenStateDir(tmp_path / "st")
     assert not warnOpenStateDir(tmp_path / "missing")
+
+
+def test_a_gateway_holding_the_lock_before_its_state_is_written_is_said_to_be_starting(
+    tmp_path: Path,
+) -> None:
+    """Smoke test: "(pid ?, port ?)" told a second start nothing."""
+    from mcpgateway.ops.statedir import AlreadyRunning
+
+    (tmp_path / "st").mkdir()
+    first = InstanceLock(tmp_path / "st")
+    first.acquire()
+    try:
+        with pytest.raises(AlreadyRunning) as refused:
+            InstanceLock(tmp_path / "st").acquire()
+    finally:
+        first.release()
+    assert "(still starting: it has not written its state yet)" in str(refused.value)
+    assert "?" not in str(refused.value)

@@ -132,10 +132,14 @@ class InstanceLock:
         except OSError:
             os.close(fd)
             state = readState(self.stateDir) or {}
+            who = (
+                f"pid {state['pid']}, port {state.get('port', '?')}"
+                if "pid" in state
+                else "still starting: it has not written its state yet"
+            )
             raise AlreadyRunning(
                 f"another gateway is running on state directory {self.stateDir}"
-                f" (pid {state.get('pid', '?')}, port {state.get('port', '?')});"
-                " stop it first (`mcpgateway stop`) or use another --state-dir"
+                f" ({who}); stop it first (`mcpgateway stop`) or use another --state-dir"
             ) from None
         os.set_inheritable(fd, False)
         self._fd = fd
