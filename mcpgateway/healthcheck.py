@@ -71,6 +71,18 @@ def _positiveInt(value: Any) -> int | None:
     return None
 
 
+def hostFor(interface: Any) -> str:
+    """The address to reach a gateway bound to C{interface} (its
+    C{state.json}'s C{"interface"}): loopback when it listens on every
+    address or does not say. Shared with the C{mcpgateway} command."""
+    host = interface if isinstance(interface, str) and interface else "127.0.0.1"
+    if host == "0.0.0.0":
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
 def targetOf(state: Any, source: str) -> Target:
     """The L{Target} a parsed C{state.json} names, or L{Unhealthy} saying
     what is missing from it."""
@@ -85,15 +97,9 @@ def targetOf(state: Any, source: str) -> Target:
     port = _positiveInt(value)
     if port is None or port > 65535:
         raise Unhealthy(f"{source}: no valid port ({value!r})")
-    interface = state.get("interface")
-    host = interface if isinstance(interface, str) and interface else "127.0.0.1"
-    if host == "0.0.0.0":
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
     tls = state.get("tls")
     return Target(
-        host=host,
+        host=hostFor(state.get("interface")),
         port=port,
         tls=tls if isinstance(tls, bool) else None,
         pid=_positiveInt(state.get("pid")),
@@ -134,7 +140,8 @@ def isLoopback(host: str) -> bool:
 
 
 def tlsContext(host: str) -> ssl.SSLContext:
-    """Verify the certificate, except on loopback (self-signed is fine there)."""
+    """Verify the certificate, except on loopback (self-signed is fine there).
+    Shared with the C{mcpgateway} command's HTTP client."""
     context = ssl.create_default_context()
     if isLoopback(host):
         context.check_hostname = False

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import argparse
 
-from mcpgateway.bridge.options import addArguments, checkTarget, fromNamespace, leaveOutTLS
+from mcpgateway.bridge.options import (
+    addArguments,
+    checkTarget,
+    fromNamespace,
+    isUrl,
+    leaveOutTLS,
+)
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.probe import resolveStateDir
@@ -19,10 +25,14 @@ def cmdBridge(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     problem = checkTarget(args.target)
     if problem is not None:
         raise CliError(problem, 2)
-    leaveOutTLS([args.target])
+    stateDir = resolveStateDir(args.state_dir)
+    words = [args.target]
+    if not isUrl(args.target) and ctx.probe(stateDir).tls:
+        words.append("https://")  # a gateway on TLS: the bridge needs pyOpenSSL
+    leaveOutTLS(words)
     from mcpgateway.bridge.main import runBridge
 
-    return runBridge(fromNamespace(args, resolveStateDir(args.state_dir)))
+    return runBridge(fromNamespace(args, stateDir))
 
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:

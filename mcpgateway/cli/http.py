@@ -5,7 +5,9 @@ with short timeouts, answers decoded as JSON, every failure one line.
 Synchronous (urllib): the command never runs a reactor. A L{GatewayClient}
 is handed to the commands in their L{mcpgateway.cli.context.CliContext}, so a
 test gives them another opener instead of patching this module. It never
-goes through an C{http_proxy} of the environment, reads at most
+goes through an C{http_proxy} of the environment, speaks https to a gateway
+on TLS trusting a self-signed certificate on loopback only (as
+L{mcpgateway.healthcheck} does), reads at most
 L{MAX_ANSWER} bytes of an answer, and sends a bearer token when one is set:
 to the management API C{$MCPGATEWAY_API_TOKEN}, else C{$MCPGATEWAY_TOKEN};
 to C{/health} and C{/sessions} C{$MCPGATEWAY_TOKEN} (a principal's token,
@@ -25,6 +27,7 @@ from typing import IO, Any, Protocol
 
 from mcpgateway.cli.output import CliError
 from mcpgateway.cli.probe import GatewayProbe
+from mcpgateway.healthcheck import tlsContext
 from mcpgateway.paths import API_PREFIX, API_TOKEN_ENV
 
 MAX_ANSWER = 16 * 1024 * 1024
@@ -55,9 +58,21 @@ class Opener(Protocol):
     def open(self, request: urllib.request.Request, /, *, timeout: float) -> Any: ...
 
 
+class GatewayHTTPSHandler(urllib.request.HTTPSHandler):
+    """https as C{python -m mcpgateway.healthcheck} speaks it: the
+    certificate of a gateway on a loopback address is not verified (a
+    self-signed one is fine there), any other must verify
+    (L{mcpgateway.healthcheck.tlsContext})."""
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        host = urllib.parse.urlsplit(req.full_url).hostname or ""
+        return self.do_open(http.client.HTTPSConnection, req, context=tlsContext(host))
+
+
 def loopbackOpener() -> urllib.request.OpenerDirector:
-    """An opener that never goes through an C{http_proxy} from the environment."""
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    """An opener that never goes through an C{http_proxy} from the
+    environment, and speaks https as L{GatewayHTTPSHandler} does."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), GatewayHTTPSHandler())
 
 
 class GatewayClient:

@@ -4,7 +4,8 @@
 C{state.json} (the pid, port and interface the gateway wrote) and the
 C{gateway.lock} flock it holds while it runs, read with the library's own
 readers (L{mcpgateway.ops.statedir}); C{twistd.pid} for a gateway that has
-not written its state yet. Nothing here talks HTTP.
+not written its state yet. Nothing here talks HTTP; L{GatewayProbe.baseUrl}
+says where the gateway answers (https when its state.json says C{"tls"}).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway.cli.output import CliError
+from mcpgateway.healthcheck import hostFor
 from mcpgateway.ops import statedir
 from mcpgateway.ops.statedir import pidAlive
 from mcpgateway.paths import DEFAULT_PORT, PID_FILE, defaultStateDir
@@ -58,8 +60,15 @@ class GatewayProbe:
         """state.json is there, but its gateway is gone."""
         return (self.state is not None or self.stateError is not None) and not self.running
 
+    @property
+    def tls(self) -> bool:
+        """Whether the gateway listens on TLS (C{"tls": true} in state.json)."""
+        return (self.state or {}).get("tls") is True
+
     def baseUrl(self) -> str:
-        return gatewayUrl(self.port or DEFAULT_PORT, (self.state or {}).get("interface"))
+        """C{http://host:port}, or C{https://} when the gateway listens on TLS."""
+        state = self.state or {}
+        return gatewayUrl(self.port or DEFAULT_PORT, state.get("interface"), self.tls)
 
 
 def probe(
@@ -84,16 +93,14 @@ def runningGateway(found: GatewayProbe) -> GatewayProbe:
     return found
 
 
-def gatewayUrl(port: int, interface: Any = None) -> str:
-    """C{http://host:port} of a gateway bound to C{interface}."""
-    host = interface if isinstance(interface, str) and interface else "127.0.0.1"
-    if host == "0.0.0.0":
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
+def gatewayUrl(port: int, interface: Any = None, tls: bool = False) -> str:
+    """C{http://host:port} of a gateway bound to C{interface} (C{https://}
+    when it listens on TLS); loopback when it listens on every address, as
+    C{python -m mcpgateway.healthcheck} reaches it."""
+    host = hostFor(interface)
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
 def removeStalePidFile(stateDir: Path) -> None:

@@ -1,8 +1,8 @@
 """Issue 16, TLS: a gateway on an C{ssl:} endpoint string serves MCP and
 C{/health} over https (the Python SDK trusting a self-signed CA made here
 with C{cryptography}), plain HTTP to the TLS port gets nothing, a missing
-key file is one line, and C{mcpgateway restart} keeps TLS on the socket the
-successor adopts."""
+key file is one line, C{mcpgateway status} speaks https to it, and
+C{mcpgateway restart} keeps TLS on the socket the successor adopts."""
 
 from __future__ import annotations
 
@@ -122,6 +122,29 @@ def test_the_sdk_and_health_over_https_and_plain_http_gets_nothing(home: Path, s
         urllib.request.urlopen(
             f"https://127.0.0.1:{gateway.port}/health", timeout=10, context=untrusted
         )
+
+
+def test_the_cli_status_speaks_https(home: Path, start: Any) -> None:
+    """C{mcpgateway status} reaches a gateway on TLS (state.json says so),
+    trusting its self-signed certificate on loopback, and prints https."""
+    key, cert = selfSigned(home)
+    gateway: RunningGateway = start("--port", tlsPort(key, cert))
+    environ = {
+        **os.environ,
+        "HOME": str(home),
+        "MCPGATEWAY_HOME": str(home / "state"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    status = subprocess.run(
+        [sys.executable, "-m", "mcpgateway.cli", "status"],
+        cwd=home,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"https://127.0.0.1:{gateway.port}/<server>/mcp" in status.stdout, status.stdout
 
 
 def test_a_missing_key_file_is_one_line(home: Path) -> None:
