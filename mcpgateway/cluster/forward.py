@@ -19,7 +19,10 @@ A connection that cannot be made (refused, timed out, no route) or a
 request that was never sent means the owner is I{down}: L{Forwarder.forward}
 fires C{False} with nothing written to the client (the caller serves the
 session itself, or answers 404), and the owner is not tried again for
-C{downFor} seconds. A failure once the request went out (the owner died
+C{downFor} seconds. So does a TLS handshake that fails (the owner's
+certificate is not trusted, or not valid for its address): nothing of the
+request went through; its log line names the certificate problem and how to
+trust a private CA (C{SSL_CERT_FILE}). A failure once the request went out (the owner died
 while it worked) cannot be retried elsewhere (it may have run): 502 with a
 JSON-RPC error, or, once the answer began, the client's connection is
 dropped as the owner's was; the owner is not marked down for it (its next
@@ -45,13 +48,14 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web._newclient import RequestNotSent
+from twisted.web._newclient import RequestNotSent, _WrapperException
 from twisted.web.client import (
     URI,
     Agent,
     BrowserLikePolicyForHTTPS,
     HTTPConnectionPool,
     ResponseDone,
+    _HTTP11ClientFactory,
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
@@ -240,6 +244,21 @@ class _Exchange:
             self._end("cancelled", True)
             return
         forwarder = self._forwarder
+        tls = _tlsFailure(reason)
+        if tls is not None:
+            forwarder.markDown(self._owner)
+            forwarder.log.warn(
+                "cluster: the TLS handshake with the owner {owner} failed ({why}): the request"
+                " was not sent; skipped for {seconds:g} s. Its certificate must be valid for"
+                " {host} and signed by a CA this replica trusts: for a private CA, start every"
+                " replica with SSL_CERT_FILE=/path/to/ca.pem (docs/cluster.md, Network)",
+                owner=self._owner.url,
+                why=tls,
+                host=self._owner.host,
+                seconds=forwarder._downFor,
+            )
+            self._end("unreachable", False)
+            return
         if _unreachable(reason):
             forwarder.markDown(self._owner)
             forwarder.log.info(
@@ -405,6 +424,30 @@ def _unreachable(reason: Failure) -> bool:
     return reason.check(*UNREACHABLE, RequestNotSent) is not None
 
 
+def _tlsFailure(reason: Failure) -> str | None:
+    """What is wrong with the TLS handshake when C{reason} is one that
+    failed (the request never got through it), else C{None}."""
+    from OpenSSL import SSL
+
+    causes = [reason]
+    if isinstance(reason.value, _WrapperException):
+        causes += [each for each in reason.value.reasons if isinstance(each, Failure)]
+    for cause in causes:
+        if cause.check(SSL.Error):
+            text = cause.getErrorMessage()
+            if "certificate verify failed" in text:
+                return f"certificate verify failed: {text[:160]}"
+            return f"TLS error: {text[:160]}"
+    return None
+
+
+class _QuietClientFactory(_HTTP11ClientFactory):
+    """The pool's connection factory, without a "Starting factory" and
+    "Stopping factory" line per connection to a peer."""
+
+    noisy = False
+
+
 @implementer(IAgentEndpointFactory)
 class PeerEndpoints:
     """The endpoints of the peers' addresses for an C{Agent}: a sealed owner
@@ -429,7 +472,9 @@ class PeerEndpoints:
 
 
 def peerAgent(reactor: Any, pool: HTTPConnectionPool, connectTimeout: float) -> Agent:
-    """The C{Agent} a replica forwards with: L{PeerEndpoints}, C{pool}."""
+    """The C{Agent} a replica forwards with: L{PeerEndpoints}, C{pool}
+    (made quiet: no log line per connection)."""
+    pool._factory = _QuietClientFactory
     agent: Agent = Agent.usingEndpointFactory(
         reactor, PeerEndpoints(reactor, connectTimeout), pool=pool
     )

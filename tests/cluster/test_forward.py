@@ -394,3 +394,41 @@ def test_peers_are_reached_by_ip_with_no_name_resolution() -> None:
     assert not isinstance(tls, TCP4ClientEndpoint)
     tls.connect(Factory.forProtocol(Protocol))
     assert reactor.tcpClients[1][:2] == ("10.0.0.7", 9443)
+
+
+def test_a_certificate_the_replica_does_not_trust_is_false_with_a_hint() -> None:
+    """A TLS handshake that fails (a private CA this replica does not trust):
+    nothing went through it, so no 502 "retry it" that can never succeed:
+    C{False} (the caller serves the session or answers 404), the owner
+    skipped, and a log line naming the certificate problem and SSL_CERT_FILE."""
+    from OpenSSL import SSL
+    from twisted.logger import LogEvent, formatEvent, globalLogPublisher
+
+    events: list[LogEvent] = []
+    globalLogPublisher.addObserver(events.append)  # type: ignore[arg-type]
+    try:
+        h = H()
+        response, _ = h.send()
+        verify = SSL.Error([("SSL routines", "", "certificate verify failed")])
+        h.agent.calls[0][4].errback(ResponseNeverReceived([Failure(verify)]))
+    finally:
+        globalLogPublisher.removeObserver(events.append)  # type: ignore[arg-type]
+    assert h.proxy.results == [False]
+    assert response.transport.value() == b""
+    assert h.forwarder.outcomes == {"unreachable": 1}
+    assert h.forwarder.isDown(OWNER)
+    text = " ".join(formatEvent(e) for e in events)
+    assert "certificate verify failed" in text and "SSL_CERT_FILE" in text
+
+
+def test_the_peer_pool_logs_no_line_per_connection() -> None:
+    from twisted.internet.testing import MemoryReactorClock
+    from twisted.web.client import HTTPConnectionPool
+
+    from mcpgateway.cluster.forward import peerAgent
+
+    reactor = MemoryReactorClock()
+    pool = HTTPConnectionPool(reactor)
+    peerAgent(reactor, pool, 2.0)
+    assert pool._factory.noisy is False
+    assert HTTPConnectionPool._factory.noisy is True  # other pools untouched

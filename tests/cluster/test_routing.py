@@ -5,13 +5,25 @@ once end to end with a real gateway and real sealed ids."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from twisted.internet.task import Clock
 
 from mcpgateway import jsonrpc
 from mcpgateway.auth.principal import ANONYMOUS, VIA_TOKEN, Principal
-from mcpgateway.cluster.routing import ClusterSessions, Forward, Local, NotFound
+from mcpgateway.cluster.routing import (
+    ENDED_FILE,
+    SAVE_DELAY,
+    ClusterSessions,
+    EndedSessions,
+    Forward,
+    Local,
+    NotFound,
+)
 from mcpgateway.cluster.sealing import Address, SessionSealer
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session, SessionFacts
@@ -40,6 +52,8 @@ def facts(owned: bool = False, server: str = "fs") -> SessionFacts:
 class FakeGateway:
     known: dict[str, Session] = field(default_factory=dict)
     visits: list[tuple[str, SessionFacts, bool]] = field(default_factory=list)
+    started: float = 1000.5  # after facts().created: a restart since
+    clock: Clock = field(default_factory=Clock)
 
     @property
     def sessions(self) -> FakeGateway:
@@ -228,3 +242,99 @@ def test_end_to_end_with_sealed_ids() -> None:
     assert where.session.visiting and where.session.principal == "key-alice"
     assert here.sessions.get(shared.id) is where.session
     assert router.resolve(own.id, "st", "", ALICE, False) == NotFound()
+
+
+# -- ended sessions are never rebuilt (MCP 2025-11-25: 404 after DELETE) -----
+
+
+def test_a_session_opened_and_deleted_here_is_not_rebuilt_from_its_id() -> None:
+    """The smoke test's path: initialize on the owner, DELETE, then a
+    request for the id, on the owner itself and forwarded by a peer: 404
+    (it was issued by this very process, so it ended here), never rebuilt."""
+    reactor = FakeProcessReactor()
+    reactor.advance(5000.5)
+    sealer = SessionSealer([KEY], "r", lambda: ME)
+    here = Gateway({"fs": SHARED}, fakeSpawner(reactor), sessionIds=sealer)
+    router = ClusterSessions(here, sealer, FakeOwners(), lambda: ME)
+    reactor.advance(2)
+    session = opened(here, "fs")
+    assert router.resolve(session.id, "fs", "", ALICE, False) == Local(session)
+    here.endSessions([session], "session deleted by the client")
+    assert router.resolve(session.id, "fs", "", ALICE, False) == NotFound()
+    assert router.resolve(session.id, "fs", "", ALICE, True) == NotFound()  # a peer's
+    assert here.sessions.get(session.id) is None
+    assert (router.reclaimed, router.refusedEnded) == (0, 2)
+
+
+def test_a_tombstoned_id_is_refused_on_the_owner_and_where_it_visited() -> None:
+    t = Table()
+    t.sealer.ids["r1.x"] = (ME, facts())  # issued before this process began
+    t.sealer.ids["r2.y"] = (PEER, facts())
+    t.owners.down.add(PEER)
+    for sessionId in ("r1.x", "r2.y"):
+        assert isinstance(t.resolve(sessionId), Local)
+        del t.gateway.known[sessionId]  # ended (the reaper, a DELETE)
+        t.router.sessionEnded(sessionId)
+        assert t.resolve(sessionId) == NotFound()
+        assert t.resolve(sessionId, fromPeer=True) == NotFound()
+    assert len(t.gateway.visits) == 2
+
+
+def test_tombstones_expire_after_keep_for_and_are_bounded() -> None:
+    clock = Clock()
+    ended = EndedSessions(clock, keepFor=1800.0)
+    ended.add("a")
+    clock.advance(1799.9)
+    assert "a" in ended
+    clock.advance(0.1)
+    assert "a" not in ended and len(ended) == 0
+
+
+def test_tombstones_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / ENDED_FILE
+    clock = Clock()
+    clock.advance(10_000)
+    first = EndedSessions(clock, keepFor=1800.0, path=path)
+    first.add("r1.x")
+    assert not path.exists()  # written a second later (a burst: one write)
+    clock.advance(SAVE_DELAY)
+    assert path.exists() and path.stat().st_mode & 0o777 == 0o600
+    first.add("r1.y")
+    first.flush()  # at stop
+    later = Clock()
+    later.advance(10_000 + 600)
+    t = Table()
+    t.router = ClusterSessions(
+        t.gateway, t.sealer, t.owners, lambda: ME, EndedSessions(later, 1800.0, path)
+    )
+    t.sealer.ids["r1.x"] = (ME, facts())
+    t.sealer.ids["r1.z"] = (ME, facts())
+    assert t.resolve("r1.x") == NotFound()  # ended before the restart
+    assert isinstance(t.resolve("r1.z"), Local)  # lost in it: taken back
+    later.advance(1200)
+    del t.gateway.known["r1.z"]
+    assert isinstance(t.resolve("r1.x"), Local)  # expired: the old behaviour
+
+
+@pytest.mark.parametrize("text", [b"", b"[]", b'{"ended": 3}', b"\xff", b'{"ended": {"a": "x"}}'])
+def test_a_bad_tombstone_file_is_ignored(tmp_path: Path, text: bytes) -> None:
+    path = tmp_path / ENDED_FILE
+    path.write_bytes(text)
+    assert len(EndedSessions(Clock(), 1800.0, path)) == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(max_size=300), st.one_of(st.floats(), st.integers(), st.booleans(), st.none())
+        )
+    )
+)
+def test_restore_takes_only_well_formed_unexpired_pairs(pairs: list[tuple[Any, Any]]) -> None:
+    clock = Clock()
+    clock.advance(100)
+    ended = EndedSessions(clock, keepFor=50.0)
+    ended.restore(pairs)
+    for sessionId, until in ended.records().items():
+        assert 0 < len(sessionId) <= 256 and 100 < until <= 150
