@@ -26,7 +26,11 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
-from twisted.internet.interfaces import IReactorProcess, IReactorTCP
+from twisted.internet.interfaces import (
+    IOpenSSLClientConnectionCreator,
+    IReactorProcess,
+    IReactorTCP,
+)
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import (
     FileLogObserver,
@@ -161,11 +165,41 @@ class LoopbackEndpoints:
         plain = HostnameEndpoint(self._reactor, uri.host, uri.port, timeout=CONNECT_TIMEOUT)
         if uri.scheme == b"https":
             from twisted.internet.endpoints import wrapClientTLS
-            from twisted.web.client import BrowserLikePolicyForHTTPS
 
-            policy = BrowserLikePolicyForHTTPS().creatorForNetloc(uri.host, uri.port)
-            return wrapClientTLS(policy, plain)
+            return wrapClientTLS(tlsCreator(host, uri.port), plain)
         return plain
+
+
+def tlsCreator(host: str, port: int) -> Any:
+    """How the bridge speaks TLS to C{host}: a gateway on a loopback
+    address may use a self-signed certificate (as the healthcheck and the
+    C{mcpgateway} command accept: the connection never leaves the machine),
+    anything else is verified as a browser would."""
+    from mcpgateway.healthcheck import isLoopback
+
+    if isLoopback(host):
+        return _UnverifiedLoopbackTLS()
+    from twisted.web.client import BrowserLikePolicyForHTTPS
+
+    return BrowserLikePolicyForHTTPS().creatorForNetloc(host.encode("idna"), port)
+
+
+@implementer(IOpenSSLClientConnectionCreator)
+class _UnverifiedLoopbackTLS:
+    """A TLS client connection that does not verify the certificate: only
+    for loopback addresses (L{tlsCreator})."""
+
+    def __init__(self) -> None:
+        from twisted.internet.ssl import CertificateOptions
+
+        self._context = CertificateOptions(verify=False).getContext()
+
+    def clientConnectionForTLS(self, tlsProtocol: Any) -> Any:
+        from OpenSSL import SSL
+
+        connection = SSL.Connection(self._context, None)
+        connection.set_app_data(tlsProtocol)
+        return connection
 
 
 class SameURLAgent(Agent):
