@@ -40,6 +40,9 @@ L{mcpgateway.clientconfigs.claude}).
    those bytes back, byte for byte; otherwise each entry that still is the
    gateway's gets its original back, in place, and the user's changes stay
    (a chain starts only on a text holding none of the gateway's entries).
+   An entry still exactly as the gateway wrote it (a JSON/JSONC entry's
+   text, a YAML entry's value) gets its original's own text back from the
+   text before adoption (L{_putBackVerbatim}): its comments and layout.
    A restored backup is kept, rotated into L{KEPT_GENERATIONS} copies
    (C{<backup>.1} newest): a client that read the file while it pointed at
    the gateway may write its copy back after the restore; an entry that is
@@ -72,6 +75,7 @@ from typing import Any
 
 from mcpgateway import paths
 from mcpgateway.atomicfile import TEMP_SUFFIX, tempPrefix, writeFileAtomic
+from mcpgateway.clientconfigs import jsonc
 from mcpgateway.clientconfigs.clients.base import (
     Block,
     ClientAdapter,
@@ -90,6 +94,7 @@ from mcpgateway.clientconfigs.documents import (
     FORMATS,
     Document,
     JsonDataDocument,
+    JsonDocument,
     Location,
     UnparsableError,
     parseDocument,
@@ -701,6 +706,7 @@ def restoreFile(
         doc = parseDocument(configPath, backup.format, text)
         changed = False
         source: Backup | None = backup if backup.records else None
+        parsed: dict[str, Document | None] = {}
         for (location, name), record in backup.records.items():
             label = backup.label(location, name)
             now_ = record.written if current is None else _entry(current, location, name)
@@ -708,7 +714,14 @@ def restoreFile(
                 report.restored.append(label)
                 inDoc = _entry(doc, location, name)
                 if _ours(inDoc, record.written):
-                    _putBack(doc, location, name, record, backup.blocks[location].created, inDoc)
+                    verbatim = _putBackVerbatim(
+                        doc, backup, location, name, record, configPath, parsed
+                    )
+                    if verbatim is not None:
+                        doc = verbatim
+                    else:
+                        created = backup.blocks[location].created
+                        _putBack(doc, location, name, record, created, inDoc)
                     changed = True
             elif now_ == record.original or (record.original is None and now_ is _MISSING):
                 continue  # never rewritten (a crash in between), or restored already
@@ -727,7 +740,14 @@ def restoreFile(
                 if revived is None:
                     continue
                 record, generation = revived
-                _putBack(doc, location, name, record, generation.blocks[location].created, entry)
+                verbatim = _putBackVerbatim(
+                    doc, generation, location, name, record, configPath, parsed
+                )
+                if verbatim is not None:
+                    doc = verbatim
+                else:
+                    created = generation.blocks[location].created
+                    _putBack(doc, location, name, record, created, entry)
                 label = generation.label(location, name)
                 report.restored.append(label)
                 report.revived.append(label)
@@ -805,6 +825,54 @@ def _putBack(
         doc.replaceEntry(location, name, original)
     else:
         _editable(doc).removeEntry(location, name, dropEmpty=created)
+
+
+def _putBackVerbatim(
+    doc: Document,
+    backup: Backup,
+    location: Location,
+    name: str,
+    record: Record,
+    configPath: Path,
+    parsed: dict[str, Document | None],
+) -> Document | None:
+    """The document with the entry C{name} put back as the text before
+    adoption (C{backup.undo[0].before}) has it, character for character in
+    JSON/JSONC, as its YAML node in YAML (comments inside it, layout,
+    quoting): when that text holds the record's original and the entry in
+    C{doc} is still exactly what the gateway wrote. C{None}: not possible
+    (put the original's value back instead, L{_putBack}). C{parsed} caches
+    the parsed texts before adoption.
+    """
+    if record.original is None or not backup.undo or backup.format not in ("json", "jsonc", "yaml"):
+        return None
+    before = backup.undo[0].before
+    if backup.format in ("json", "jsonc"):
+        isJsonc = backup.format == "jsonc"
+        text = jsonc.restoreEntry(
+            doc.text(),
+            isJsonc,
+            (location.path, location.listKey, name),
+            record.written,
+            before,
+            record.original,
+        )
+        return None if text is None else JsonDocument(text, isJsonc)
+    from mcpgateway.clientconfigs.yamldoc import YamlDocument
+
+    if before not in parsed:
+        try:
+            parsed[before] = parseDocument(configPath, backup.format, before.encode("utf-8"))
+        except UnparsableError:
+            parsed[before] = None
+    origin = parsed[before]
+    if (
+        not isinstance(doc, YamlDocument)
+        or not isinstance(origin, YamlDocument)
+        or _entry(origin, location, name) != record.original
+    ):
+        return None
+    return doc if doc.restoreEntry(location, name, record.written, origin) else None
 
 
 def _ours(entry: Any, written: Any) -> bool:

@@ -248,3 +248,50 @@ def render(value: Any, text: str, node: Node) -> str:
 def splice(text: str, node: Node, replacement: str) -> str:
     """C{text} with C{node}'s characters replaced by C{replacement}."""
     return text[: node.start] + replacement + text[node.end :]
+
+
+def entry(root: Node, path: tuple[str, ...], listKey: str | None, name: str) -> Node | None:
+    """The entry C{name} of the container at C{path}: its member C{name}
+    (C{listKey} is C{None}), else the last object of its list whose
+    C{listKey} is C{name}; or C{None}."""
+    container = lookup(root, path)
+    if container is None:
+        return None
+    if listKey is None:
+        return container.member(name)
+    found = None
+    for item in container.items:
+        if isinstance(item.value, dict) and item.value.get(listKey) == name:
+            found = item
+    return found
+
+
+def restoreEntry(
+    text: str,
+    isJsonc: bool,
+    where: tuple[tuple[str, ...], str | None, str],
+    written: Any,
+    source: str,
+    original: Any,
+) -> str | None:
+    """C{text} with the characters of its entry C{where} (C{(path, listKey,
+    name)}, see L{entry}) replaced by those of the same entry in C{source}
+    (its comments and layout, in the line endings of C{text}), provided the
+    entry in C{text} is exactly the text L{render} writes for C{written}
+    there (nobody touched it since the gateway wrote it) and the one in
+    C{source} is C{original}; else C{None}.
+    """
+    try:
+        root, origin = parse(text, isJsonc), parse(source, isJsonc)
+    except JsonSyntaxError:
+        return None
+    node, old = entry(root, *where), entry(origin, *where)
+    if node is None or old is None or node.value != written or old.value != original:
+        return None
+    try:
+        if text[node.start : node.end] != render(written, text, node):
+            return None
+    except ValueError:
+        return None
+    piece = source[old.start : old.end].replace("\r\n", "\n")
+    return splice(text, node, piece.replace("\n", "\r\n") if "\r\n" in text else piece)

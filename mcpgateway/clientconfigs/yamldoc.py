@@ -9,17 +9,28 @@ ones and keeping the one that writes the unchanged document back exactly.
 Known limit of ruamel.yaml: a flow mapping written C{{ a: 1 }} comes back as
 C{{a: 1}} when the document is written; the gateway's restore puts the
 original bytes back whenever the file did not change meanwhile.
+
+ruamel keeps the comment lines that follow an entry (before the next list
+item or key, or at the end of the file) in the comment slot of the entry's
+last key or item, or of the last key or item of the block collection it ends
+with (C{args:} written as a block list: its last item's). They belong to
+what follows: a replaced entry (L{YamlDocument.replaceEntry}) hands them to
+the new one's last slot, and an entry put back from the text before adoption
+(L{YamlDocument.restoreEntry}, the node itself: its styles and the comments
+inside it) gets them back where they were.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import CommentMark, YAMLError
+from ruamel.yaml.tokens import CommentToken
 
 from mcpgateway.clientconfigs.documents import Location
 
@@ -79,25 +90,56 @@ class YamlDocument:
             if isinstance(item, dict) and isinstance(item.get(location.listKey), str)
         ]
 
-    def replaceEntry(self, location: Location, name: str, value: dict[str, Any]) -> None:
+    def _find(self, location: Location, name: str) -> tuple[Any, Any] | None:
+        """The container of the entry C{name} at C{location} and its key
+        (mapping) or index (list), or C{None}."""
         container = self._container(location)
         if container is None:
-            raise KeyError(name)
-        new = _commented(value)
+            return None
         if location.listKey is None:
-            if name not in container:
-                raise KeyError(name)
-            _keepTrailingComment(container[name], new)
-            container[name] = new
-        else:
-            for index, item in enumerate(container):
-                if isinstance(item, dict) and item.get(location.listKey) == name:
-                    _keepTrailingComment(item, new)
-                    container[index] = new
-                    break
-            else:
-                raise KeyError(name)
+            return (container, name) if name in container else None
+        for index, item in enumerate(container):
+            if isinstance(item, dict) and item.get(location.listKey) == name:
+                return container, index
+        return None
+
+    def replaceEntry(self, location: Location, name: str, value: dict[str, Any]) -> None:
+        found = self._find(location, name)
+        if found is None:
+            raise KeyError(name)
+        container, key = found
+        new = _commented(value)
+        _setTrailing(new, _trailing(container[key]))
+        container[key] = new
         self._changed = True
+
+    def restoreEntry(
+        self, location: Location, name: str, written: Any, source: YamlDocument
+    ) -> bool:
+        """Put back C{source}'s entry C{name} (a copy of its node: quoting,
+        flow or block style, the comments inside it) in place of this
+        document's, if this one's is exactly C{written}; the comment lines
+        after this document's entry stay after it (C{source}'s are dropped).
+
+        @return: whether it was put back (else nothing changed).
+        """
+        found, origin = self._find(location, name), source._find(location, name)
+        if found is None or origin is None:
+            return False
+        container, key = found
+        if plain(container[key]) != written:
+            return False
+        if source._yaml is not self._yaml and _dump(source._yaml, self._data) == _dump(
+            self._yaml, self._data
+        ):
+            # This text does not tell its indentation (an adopted entry has
+            # no nested block): write it as the original did.
+            self._yaml = source._yaml
+        new = copy.deepcopy(origin[0][origin[1]])
+        _setTrailing(new, _trailing(container[key]))
+        container[key] = new
+        self._changed = True
+        return True
 
     def text(self) -> str:
         return _dump(self._yaml, self._data) if self._changed else self._source
@@ -147,14 +189,82 @@ def _commented(value: Any) -> Any:
     return value
 
 
-def _keepTrailingComment(old: Any, new: Any) -> None:
-    """The comment after the old entry's last key (ruamel attaches the
-    comment lines that follow an entry there) moves to the new one's."""
-    if not (isinstance(old, CommentedMap) and isinstance(new, CommentedMap)) or not old or not new:
+def _tailSlots(node: Any) -> list[tuple[Any, Any, int]]:
+    """The comment slots C{(node, key or index, position)} at the end of
+    C{node}'s text, outermost first: its last key's (or item's), then, when
+    that value is a block collection, the slots at the end of that one."""
+    if isinstance(node, CommentedMap) and node:
+        key: Any = list(node.keys())[-1]
+        slot: tuple[Any, Any, int] = (node, key, 2)
+    elif isinstance(node, CommentedSeq) and node:
+        key = len(node) - 1
+        slot = (node, key, 0)
+    else:
+        return []
+    value = node[key]
+    if isinstance(value, (CommentedMap, CommentedSeq)) and value.fa.flow_style() is not True:
+        return [slot, *_tailSlots(value)]
+    return [slot]
+
+
+def _token(slot: tuple[Any, Any, int]) -> CommentToken | None:
+    node, key, position = slot
+    entry = node.ca.items.get(key)
+    token = entry[position] if entry is not None and len(entry) > position else None
+    return token if isinstance(token, CommentToken) else None
+
+
+def _lastLine(node: Any) -> tuple[Any, CommentToken | None]:
+    """What ends C{node}'s text: the path of keys (or indexes) and the
+    plain value of its last key or item, and the comment token that holds
+    its end-of-line comment and the comment lines after it (or C{None})."""
+    slots = _tailSlots(node)
+    path = tuple(slot[1] for slot in slots)
+    where = (path, plain(slots[-1][0][slots[-1][1]])) if slots else None
+    for slot in reversed(slots):
+        token = _token(slot)
+        if token is not None:
+            return where, token
+    return where, None
+
+
+def _trailing(node: Any) -> tuple[Any, CommentToken | None, str]:
+    """C{node}'s L{_lastLine} and the comment lines after its text (with the
+    blank lines among them and their indentation), not the comment at the
+    end of its last line: what follows the first line break of that token."""
+    where, token = _lastLine(node)
+    return where, token, "" if token is None else str(token.value).partition("\n")[2]
+
+
+def _setTrailing(node: Any, trailing: tuple[Any, CommentToken | None, str]) -> None:
+    """Make the comment lines of C{trailing} (L{_trailing} of the entry
+    C{node} replaces) the ones after C{node}'s text. The comment at the end
+    of C{node}'s last line stays; when it has none and its last line is the
+    replaced entry's (the same key, the same value), that one's comes along."""
+    slots = _tailSlots(node)
+    if not slots:
         return
-    comment = old.ca.items.get(list(old.keys())[-1])
-    if comment is not None:
-        new.ca.items[list(new.keys())[-1]] = comment
+    where, carried, lines = trailing
+    found = [slot for slot in slots if _token(slot) is not None]
+    slot = found[-1] if found else slots[-1]
+    old = _token(slot)
+    if old is None and carried is not None and _lastLine(node)[0] == where:
+        old = carried
+    line = str(old.value).partition("\n")[0] + "\n" if old is not None else "\n"
+    holder, key, position = slot
+    entry = holder.ca.items.setdefault(key, [None, None, None, None])
+    new = None
+    if line.strip() or lines:
+        mark = old.start_mark if old is not None else CommentMark(0)
+        new = CommentToken(line + lines, mark)
+    entry[position] = new
+    value = holder[key]
+    if old is not None and isinstance(value, (CommentedMap, CommentedSeq)):
+        comment = value.ca.comment
+        if comment and comment[0] is old:  # a flow collection holds it too
+            comment[0] = new
+    for other in found[:-1]:  # one place only: the deepest wins
+        other[0].ca.items[other[1]][other[2]] = None
 
 
 def plain(value: Any) -> Any:
