@@ -27,6 +27,7 @@ from mcpgateway.paths import (
     OAUTH_ISSUER_ENV,
     RESOURCE_URI_ENV,
     defaultStateDir,
+    stateFile,
 )
 
 CLUSTER_KEY_FILE_ENV = "MCPGATEWAY_CLUSTER_KEY_FILE"
@@ -72,6 +73,24 @@ def _nonNegativeInt(value: str) -> int:
     number = int(value)
     if number < 0:
         raise ValueError("must be zero or more")
+    return number
+
+
+def _manholePort(value: str | int | None) -> int | None:
+    """C{--manhole-ssh}: a port number (the manhole listens on 127.0.0.1
+    only, so an endpoint string is refused, saying so)."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        number = int(value)
+    except ValueError:
+        raise usage.UsageError(
+            f"--manhole-ssh takes a TCP port number, not {value!r}: the manhole listens on"
+            " 127.0.0.1 only (an endpoint string or another interface is not accepted;"
+            " reach it from elsewhere through ssh -L)"
+        ) from None
+    if not 0 <= number <= 65535:
+        raise usage.UsageError(f"--manhole-ssh {number} is out of range (0-65535)")
     return number
 
 
@@ -290,7 +309,6 @@ class Options(usage.Options):
             None,
             None,
             "Serve the debugging prompt over SSH on this 127.0.0.1 TCP port (keys only).",
-            int,
         ],
         [
             "restart-backoff",
@@ -468,6 +486,7 @@ class Options(usage.Options):
         raise SystemExit(0)
 
     def postOptions(self) -> None:
+        self["manhole-ssh"] = _manholePort(self["manhole-ssh"])
         port = str(self["port"])
         if ":" in port:
             self["endpoint"] = port
@@ -877,14 +896,19 @@ class _Cluster:
         if not self.port:
             self.port = port
 
-    def surface(self, reactor: Any, top: Any, gateway: Any) -> Any:
+    def surface(
+        self, reactor: Any, top: Any, gateway: Any, stateDir: Path, idleTimeout: float
+    ) -> Any:
         """The web's L{mcpgateway.web.app.ClusterSurface} for C{gateway};
-        the connection pool to the peers is closed when C{top} stops."""
+        the connection pool to the peers is closed when C{top} stops. The
+        ids of the sessions that end here are kept (C{idleTimeout} seconds,
+        in the state directory, written last at stop) so none is rebuilt
+        from its sealed id."""
         from twisted.web.client import HTTPConnectionPool
 
         from mcpgateway.cluster.forward import Forwarder, peerAgent
         from mcpgateway.cluster.peer import PeerSeal
-        from mcpgateway.cluster.routing import ClusterSessions
+        from mcpgateway.cluster.routing import ENDED_FILE, ClusterSessions, EndedSessions
         from mcpgateway.web.app import ClusterSurface
 
         pool = HTTPConnectionPool(reactor, persistent=True)
@@ -893,8 +917,10 @@ class _Cluster:
         agent = peerAgent(reactor, pool, FORWARD_CONNECT_TIMEOUT)
         peers = PeerSeal(self.keys[-1], self.replica, reactor)
         forwarder = Forwarder(agent, reactor, peers)
-        sessions = ClusterSessions(gateway, self.sealer, forwarder, self.address)
-        _PeerPool(pool).setServiceParent(top)
+        ended = EndedSessions(reactor, keepFor=idleTimeout, path=stateFile(stateDir, ENDED_FILE))
+        sessions = ClusterSessions(gateway, self.sealer, forwarder, self.address, ended=ended)
+        gateway.sessionEnded = lambda session: sessions.sessionEnded(session.id)
+        _PeerPool(pool, ended).setServiceParent(top)
         return ClusterSurface(sessions, forwarder, peers, self.replica, lambda: self.url)
 
 
@@ -903,13 +929,17 @@ FORWARD_CONNECT_TIMEOUT = 2.0
 
 
 class _PeerPool(Service):
-    """Closes the cached connections to the peers when the gateway stops."""
+    """Closes the cached connections to the peers when the gateway stops,
+    and writes the record of ended sessions one last time."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, ended: Any = None) -> None:
         self._pool = pool
+        self._ended = ended
 
     def stopService(self) -> Any:
         super().stopService()
+        if self._ended is not None:
+            self._ended.flush()
         return self._pool.closeCachedConnections()
 
 
@@ -1309,7 +1339,9 @@ def _team(
     if cluster is not None:
         from twisted.logger import Logger
 
-        clustered = cluster.surface(reactor, top, gateway)
+        clustered = cluster.surface(
+            reactor, top, gateway, pre.stateDir, float(options["idle-timeout"])
+        )
         log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
         log.info(
             "cluster: replica {replica}, reached by its peers at {url}; {count} key(s)",

@@ -212,6 +212,10 @@ class Gateway:
         """The drain was cut short before the stop began it (two stop
         signals in one reactor turn): the stop waits for nothing."""
         self._stopBegun = False
+        self.sessionEnded: Callable[[Session], object] | None = None
+        """Told of each session that ends for good (a cluster replica keeps
+        their ids, so none is rebuilt from its sealed id); not of those a
+        stop hands on to the next process."""
         self._persistence = persistence
         self._saving = timers.Every(clock, SAVE_INTERVAL, self.saveSessions)
         self._predecessor = predecessor
@@ -811,6 +815,8 @@ class Gateway:
             # Found by a reaper: the aggregate session lives on without it.
             return self.aggregator.memberGone(session, reason)
         self.sessions.remove(session)
+        if self.sessionEnded is not None:
+            self.sessionEnded(session)
         if self._predecessor is not None:
             self._endedMeanwhile.add(session.id)
         stream, session.getStream = session.getStream, None
@@ -906,6 +912,13 @@ class Gateway:
             "server {server}: prewarm failed: {why}", server=name, why=reason.getErrorMessage()
         )
 
+    @property
+    def stopBegun(self) -> bool:
+        """Whether L{stop} has begun (read-only): a session request that
+        comes now is answered 503, retry (L{mcpgateway.web.mcp}), not looked
+        up, as its session is being saved for the next gateway process."""
+        return self._stopBegun
+
     def stop(self) -> Deferred[Any]:
         """Let requests in flight finish (at most L{drainTimeout} seconds),
         then answer what is left with an error, end every session, and stop
@@ -977,6 +990,7 @@ class Gateway:
             stream = session.getStream
             if stream is not None:
                 stream.suspend()
+        self.sessionEnded = None  # these go on in the next process: not ended
         stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]
         stopping += [pool.stopAll() for pool in self.pools.values()]
         stopping.append(self.catalogs.stop())

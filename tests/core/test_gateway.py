@@ -242,3 +242,26 @@ class CountTests(SynchronousTestCase):
             if line.startswith('mcpgateway_requests_total{server="st"')
         )
         self.assertEqual(total, before)
+
+
+class SessionEndedTests(SynchronousTestCase):
+    """A cluster replica keeps the ids of the sessions that end for good
+    (smoke D: an ended session was rebuilt from its sealed id); a stop
+    hands its sessions on to the next process, so they are not told."""
+
+    def setUp(self) -> None:
+        self.h = Harness({"srv": spec("srv")})
+        self.ended: list[str] = []
+        self.h.gateway.sessionEnded = lambda session: self.ended.append(session.id)
+
+    def test_a_session_ended_by_delete_is_told(self) -> None:
+        sid = self.h.initialize()
+        response = self.h.request("DELETE", "/srv/mcp", session=sid)
+        self.assertEqual(response.status, 200)
+        self.assertEqual(self.ended, [sid])
+
+    def test_sessions_a_stop_hands_on_are_not_told(self) -> None:
+        self.h.initialize()
+        self.h.gateway.stop()  # the children's exits end it
+        self.assertEqual(list(self.h.gateway.sessions), [])
+        self.assertEqual(self.ended, [])

@@ -397,6 +397,29 @@ def test_a_session_belongs_to_its_principal_on_every_replica(cluster: RunningClu
         assert throughLb.value.status == 404
 
 
+def test_a_deleted_session_stays_ended_on_every_replica(cluster: RunningCluster) -> None:
+    """Smoke test D: a DELETE answered 200, then the session was rebuilt
+    from its sealed id on its next request. MCP: 404 after a DELETE."""
+    import urllib.request
+
+    alice = cluster.authorization["alice"]
+    for server in ("everything", "solo"):
+        sid = initialize(cluster.url(server), alice)
+        other = cluster.ids[-1]  # forwarded to the owner unless it is the owner
+        request = urllib.request.Request(
+            cluster.replicaUrl(other, server),
+            method="DELETE",
+            headers={"authorization": alice, "mcp-session-id": sid},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200, (server, response.status)
+        ping = {"jsonrpc": "2.0", "id": 9, "method": "ping"}
+        for replica in cluster.ids:
+            with pytest.raises(HttpStatus) as refused:
+                post(cluster.replicaUrl(replica, server), ping, alice, sid)
+            assert refused.value.status == 404, (server, replica, refused.value.body)
+
+
 # -- kill -9 of one replica ---------------------------------------------------------------
 
 
