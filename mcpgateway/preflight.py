@@ -25,7 +25,7 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from twisted.logger import Logger
 
@@ -201,18 +201,86 @@ def _checkTLS(endpoint: str) -> None:
         files.append(
             ("certificate chain", kwargs["extraCertChain"], b"-----BEGIN CERTIFICATE-----")
         )
-    for what, name, marker in files:
+    read = [
         _readable(Path(name).expanduser(), f"--port: the TLS {what} file", marker)
+        for what, name, marker in files
+    ]
+    _checkKeyPair(Path(files[0][1]).expanduser(), read[0], Path(files[1][1]).expanduser(), read[1])
 
 
-def _readable(path: Path, what: str, marker: bytes) -> None:
-    """C{path} can be read and holds C{marker} (a PEM block), or one line."""
+class _Encrypted(Exception):
+    """The private key asked for a passphrase (the gateway has none to give)."""
+
+
+def _refusePassphrase(*_: object) -> bytes:
+    raise _Encrypted()
+
+
+def _checkKeyPair(keyPath: Path, keyData: bytes, certPath: Path, certData: bytes) -> None:
+    """The key and certificate load as Twisted's C{ssl:} endpoint loads
+    them, without a passphrase, and belong together; else one line (Twisted
+    would say it with a traceback, or OpenSSL would ask for a passphrase on
+    a terminal a daemon does not have)."""
+    from OpenSSL import SSL, crypto
+
+    what = f"--port: the TLS private key file {keyPath}"
+    try:
+        key = crypto.load_privatekey(crypto.FILETYPE_PEM, keyData, _refusePassphrase)
+    except _Encrypted:
+        raise PreflightError(_encrypted(what, keyPath)) from None
+    except (crypto.Error, ValueError, TypeError) as e:
+        raise PreflightError(f"{what}: not a private key OpenSSL can read ({_why(e)})") from None
+    try:
+        cert = crypto.load_certificate(crypto.FILETYPE_PEM, certData)
+    except (crypto.Error, ValueError, TypeError) as e:
+        raise PreflightError(
+            f"--port: the TLS certificate file {certPath}: not a certificate OpenSSL can read"
+            f" ({_why(e)})"
+        ) from None
+    context = SSL.Context(SSL.TLS_METHOD)
+    try:
+        try:  # pyOpenSSL 24.3 and later take (and prefer) cryptography's objects
+            context.use_certificate(cert.to_cryptography())
+            # A private key (load_privatekey), typed as either kind.
+            context.use_privatekey(cast(Any, key.to_cryptography_key()))
+        except TypeError:
+            context.use_certificate(cert)
+            context.use_privatekey(key)
+        context.check_privatekey()
+    except SSL.Error as e:
+        raise PreflightError(
+            f"{what} does not match the certificate {certPath} (not the key it was made"
+            f" for: {_why(e)})"
+        ) from None
+
+
+def _encrypted(what: str, path: Path) -> str:
+    return (
+        f"{what} is encrypted (it needs a passphrase, which the gateway cannot ask for):"
+        f" write it unencrypted, readable by you only: openssl pkey -in {path} -out"
+        " key-plain.pem && chmod 600 key-plain.pem"
+    )
+
+
+def _why(error: Exception) -> str:
+    """OpenSSL's reason, short: the last C{(lib, func, reason)} of its
+    error queue, or the message."""
+    args = error.args[0] if error.args else None
+    if isinstance(args, list) and args and isinstance(args[-1], tuple):
+        return str(args[-1][-1])
+    return str(error) or type(error).__name__
+
+
+def _readable(path: Path, what: str, marker: bytes) -> bytes:
+    """C{path} can be read and holds C{marker} (a PEM block), or one line;
+    its content."""
     try:
         data = path.read_bytes()
     except OSError as e:
         raise PreflightError(f"{what} {path}: {e.strerror or e}") from None
     if marker not in data:
         raise PreflightError(f"{what} {path}: not PEM (no {marker.decode()!r} in it)")
+    return data
 
 
 def _checkTokens(path: Path) -> None:

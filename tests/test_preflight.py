@@ -10,7 +10,7 @@ import pytest
 
 from mcpgateway import tap
 from mcpgateway.ops.statedir import InstanceLock
-from mcpgateway.preflight import PreflightError, preflight
+from mcpgateway.preflight import PreflightError, checkTeam, preflight
 
 
 def options(tmp_path: Path, *extra: str) -> tap.Options:
@@ -119,6 +119,87 @@ def test_tls_files_are_checked_in_one_line(tmp_path: Path) -> None:
     assert refusal(tmp_path, "--port", port) == (
         f"--port: the TLS certificate file {cert}: not PEM (no '-----BEGIN CERTIFICATE-----' in it)"
     )
+
+
+def _keyAndCert(folder: Path, name: str, password: bytes | None = None) -> tuple[Path, Path]:
+    """A fresh EC key (encrypted with C{password}, traditional format when
+    C{name} ends in C{-trad}) and a self-signed certificate for it."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.NoEncryption()
+        if password is None
+        else serialization.BestAvailableEncryption(password)
+    )
+    form = (
+        serialization.PrivateFormat.TraditionalOpenSSL
+        if name.endswith("-trad")
+        else serialization.PrivateFormat.PKCS8
+    )
+    keyPath, certPath = folder / f"{name}-key.pem", folder / f"{name}-cert.pem"
+    keyPath.write_bytes(key.private_bytes(serialization.Encoding.PEM, form, encryption))
+    certPath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return keyPath, certPath
+
+
+def test_a_key_that_does_not_match_the_certificate_is_one_line(tmp_path: Path) -> None:
+    # Twisted would raise VerifyError with a traceback once the service starts.
+    _, cert = _keyAndCert(tmp_path, "a")
+    other, _ = _keyAndCert(tmp_path, "b")
+    port = f"ssl:0:privateKey={other}:certKey={cert}:interface=127.0.0.1"
+    message = refusal(tmp_path, "--port", port)
+    assert message.startswith(
+        f"--port: the TLS private key file {other} does not match the certificate {cert}"
+    ), message
+
+
+@pytest.mark.parametrize("name", ["pkcs8", "legacy-trad"])
+def test_an_encrypted_key_is_one_line_and_asks_for_no_passphrase(tmp_path: Path, name: str) -> None:
+    # OpenSSL would ask on the terminal (a daemon has none), then fail with
+    # 'problems getting password' and a traceback.
+    key, cert = _keyAndCert(tmp_path, name, password=b"secret")
+    port = f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"
+    message = refusal(tmp_path, "--port", port)
+    assert message.startswith(f"--port: the TLS private key file {key} is encrypted"), message
+    assert f"openssl pkey -in {key}" in message
+
+
+def test_a_key_pem_block_openssl_cannot_read_is_one_line(tmp_path: Path) -> None:
+    _, cert = _keyAndCert(tmp_path, "a")
+    key = tmp_path / "broken.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    port = f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"
+    message = refusal(tmp_path, "--port", port)
+    assert message.startswith(
+        f"--port: the TLS private key file {key}: not a private key OpenSSL can read"
+    ), message
+
+
+def test_a_matching_key_and_certificate_pass(tmp_path: Path) -> None:
+    key, cert = _keyAndCert(tmp_path, "a")
+    checkTeam(options(tmp_path, "--port", f"ssl:0:privateKey={key}:certKey={cert}"))
+    # One file holding both, as Twisted allows (certKey defaults to privateKey).
+    both = tmp_path / "both.pem"
+    both.write_bytes(cert.read_bytes() + key.read_bytes())
+    checkTeam(options(tmp_path, "--port", f"ssl:0:privateKey={both}"))
 
 
 def test_tls_without_pyopenssl_names_the_extra(

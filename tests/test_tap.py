@@ -201,6 +201,20 @@ def test_state_dir_from_the_environment(tmp_path: Path, monkeypatch: pytest.Monk
     assert parse()["state-dir"] == str(tmp_path / "elsewhere")
 
 
+def test_manhole_ssh_is_a_port_number() -> None:
+    assert parse("--manhole-ssh", "9773")["manhole-ssh"] == 9773
+    assert parse()["manhole-ssh"] is None
+
+
+def test_a_manhole_endpoint_string_is_not_a_type_enforcement_failure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        parse("--manhole-ssh", "tcp:9773:interface=0.0.0.0")
+    err = capsys.readouterr().err
+    assert "Parameter type enforcement failed" not in err and "int()" not in err, err
+
+
 def test_endpoint_strings_pass_through() -> None:
     assert parse("--port", "unix:/tmp/gw.sock")["endpoint"] == "unix:/tmp/gw.sock"
 
@@ -214,6 +228,12 @@ def test_endpoint_strings_pass_through() -> None:
         (["--config", "/no/such/file.json"], "no such file"),
         (["--request-timeout", "-1"], "must be positive"),
         (["--max-body", "0"], "must be positive"),
+        (
+            ["--manhole-ssh", "tcp:9773:interface=0.0.0.0"],
+            "--manhole-ssh takes a TCP port number, not 'tcp:9773:interface=0.0.0.0': the"
+            " manhole listens on 127.0.0.1 only",
+        ),
+        (["--manhole-ssh", "70000"], "--manhole-ssh 70000 is out of range"),
     ],
 )
 def test_bad_options_are_one_line_and_a_pointer_to_help(

@@ -378,8 +378,8 @@ def loadAuthorizedKeys(path: Path) -> list[Key]:
     from twisted.conch.ssh.keys import BadKeyError, Key
 
     howTo = (
-        f"add your public key to {path} (e.g. cat ~/.ssh/id_ed25519.pub >> {path};"
-        f" chmod 600 {path})"
+        f"add your public key to {path} (e.g. mkdir -p -m 700 {path.parent} &&"
+        f" cat ~/.ssh/id_ed25519.pub >> {path} && chmod 600 {path})"
     )
     try:
         info = path.stat()

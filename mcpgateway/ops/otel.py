@@ -11,11 +11,22 @@ C{http://localhost:4318}, C{OTEL_EXPORTER_OTLP_HEADERS}, C{OTEL_SERVICE_NAME},
 C{OTEL_RESOURCE_ATTRIBUTES}, ...). Nothing here runs an export on the
 reactor thread: ending a span only queues it, and L{OtelTracer.shutdown}
 (flush and stop) is called in a thread by L{TracingService}.
+
+The stop is bounded: both providers flush at once, and after
+L{SHUTDOWN_DEADLINE} seconds in all (an unresponsive collector: the SDK
+would wait 5 s per export and retry) the gateway gives up on what is left
+and stops anyway, within C{mcpgateway stop}'s wait. What the SDK logs
+(Python C{logging}: an export that failed, a retry) is one structured
+warning line each in the gateway's log (L{SdkLogBridge}), not text on
+stderr.
 """
 
 from __future__ import annotations
 
+import logging
 import platform
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +43,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mcpgateway import __version__, logs
 from mcpgateway.core import tracing
@@ -47,6 +59,8 @@ _DESCRIPTIONS = {
     "mcp.server.session.duration": "The duration of an MCP session as observed on the gateway.",
 }
 _KINDS = {"server": SpanKind.SERVER, "client": SpanKind.CLIENT}
+SHUTDOWN_DEADLINE = 3.0
+"""Seconds, in all, that flushing and stopping the SDK may take at stop."""
 
 
 class OtelSpan:
@@ -157,12 +171,44 @@ class OtelTracer:
         if histogram is not None:
             histogram.record(seconds, dict(attributes))
 
-    def shutdown(self) -> None:
-        """Export what is left and stop (blocking: call it in a thread)."""
-        try:
-            self.tracerProvider.shutdown()
-        finally:
-            self.meterProvider.shutdown()
+    def shutdown(self, deadline: float = SHUTDOWN_DEADLINE) -> bool:
+        """Export what is left and stop, both providers at once, for at most
+        C{deadline} seconds in all (blocking: call it in a thread). Past the
+        deadline, what is still being exported is left to the SDK's daemon
+        threads, which end with the process.
+
+        @return: whether both were done in time.
+        @raise Exception: what a provider's shutdown raised (the first)."""
+        ends = time.monotonic() + deadline
+        millis = max(1, int(deadline * 1000))
+        errors: list[BaseException] = []
+
+        def run(stop: Callable[[], object]) -> Callable[[], None]:
+            def body() -> None:
+                try:
+                    stop()
+                except BaseException as e:  # reported to the caller, not on stderr
+                    errors.append(e)
+
+            return body
+
+        threads = [
+            threading.Thread(
+                target=run(self.tracerProvider.shutdown), name="OtelShutdownSpans", daemon=True
+            ),
+            threading.Thread(
+                target=run(lambda: self.meterProvider.shutdown(timeout_millis=millis)),
+                name="OtelShutdownMetrics",
+                daemon=True,
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(max(0.0, ends - time.monotonic()))
+        if errors:
+            raise errors[0]
+        return not any(thread.is_alive() for thread in threads)
 
 
 def _spanExporter() -> SpanExporter:
@@ -177,12 +223,46 @@ def _metricExporter() -> Any:
     return OTLPMetricExporter(timeout=5)
 
 
+class SdkLogBridge(logging.Handler):
+    """The SDK's Python C{logging} records (warnings and worse) as one
+    structured warning line each in the gateway's log, handed to the
+    reactor thread (the SDK logs from its export threads)."""
+
+    SHOWN = 300
+
+    def __init__(self, reactor: Any, log: Logger) -> None:
+        super().__init__(logging.WARNING)
+        self._reactor = reactor
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                message = f"{message}: {record.exc_info[1]}"
+            shown = message[: self.SHOWN] + ("..." if len(message) > self.SHOWN else "")
+            self._reactor.callFromThread(
+                self._log.warn,
+                "tracing: the OpenTelemetry SDK says: {sdkMessage}",
+                sdkMessage=shown,
+                sdkLogger=record.name,
+                sdkLevel=record.levelname,
+            )
+        except Exception:
+            self.handleError(record)
+
+
+_SDK_LOGGER = "opentelemetry"
+
+
 class TracingService(Service):
     """Traces the gateway from C{startService} (after twistd daemonized: the
     SDK's export threads belong to the daemon) until C{stopService}, which
-    flushes and stops the SDK in a thread of the reactor's pool."""
+    flushes and stops the SDK in a thread of the reactor's pool, for at most
+    L{SHUTDOWN_DEADLINE} seconds."""
 
     log = Logger(observer=logs.observer)
+    deadline = SHUTDOWN_DEADLINE
 
     def __init__(self, reactor: Any, make: Callable[[], OtelTracer] | None = None) -> None:
         """
@@ -192,9 +272,15 @@ class TracingService(Service):
         self._reactor = reactor
         self._make: Callable[[], OtelTracer] = make if make is not None else OtelTracer
         self.tracer: OtelTracer | None = None
+        self._bridge: SdkLogBridge | None = None
+        self._propagated = True
 
     def startService(self) -> None:
         super().startService()
+        sdkLogger = logging.getLogger(_SDK_LOGGER)
+        self._bridge = SdkLogBridge(self._reactor, self.log)
+        sdkLogger.addHandler(self._bridge)
+        self._propagated, sdkLogger.propagate = sdkLogger.propagate, False
         self.tracer = self._make()
         tracing.install(self.tracer)
         self.log.info("tracing: OpenTelemetry spans and metrics are exported over OTLP/HTTP")
@@ -203,11 +289,36 @@ class TracingService(Service):
         super().stopService()
         active, self.tracer = self.tracer, None
         if active is None:
+            self._unbridge()
             return None
         if tracing.tracer is active:
             tracing.install(None)
-        done: Deferred[None] = deferToThreadPool(
-            self._reactor, self._reactor.getThreadPool(), active.shutdown
+        deadline = self.deadline
+        done: Deferred[bool] = deferToThreadPool(
+            self._reactor, self._reactor.getThreadPool(), active.shutdown, deadline
         )
-        done.addErrback(lambda f: self.log.failure("flushing the traces failed", f))
-        return done
+
+        def finished(inTime: bool) -> None:
+            if inTime:
+                self._unbridge()
+                return
+            # The SDK's threads go on until the process ends, and may log:
+            # still into the gateway's log, not onto stderr.
+            self.log.warn(
+                "tracing: the OTLP collector did not take the last spans and metrics within"
+                " {seconds:g} s; stopping without them",
+                seconds=deadline,
+            )
+
+        def failed(reason: Failure) -> None:
+            self._unbridge()
+            self.log.failure("flushing the traces failed", reason)
+
+        return done.addCallbacks(finished, failed)
+
+    def _unbridge(self) -> None:
+        bridge, self._bridge = self._bridge, None
+        if bridge is not None:
+            sdkLogger = logging.getLogger(_SDK_LOGGER)
+            sdkLogger.removeHandler(bridge)
+            sdkLogger.propagate = self._propagated

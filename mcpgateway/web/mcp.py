@@ -50,6 +50,12 @@ request that could not be forwarded (the owner is down) is looked at again
 here. A request a peer forwarded (C{request.fromPeer}) is never forwarded
 again and not counted against the principal's limits (the replica it
 first reached counted it).
+
+Once the gateway's stop has begun (L{Gateway.stopBegun}), a request naming
+a session (POST, GET, DELETE with C{Mcp-Session-Id}) is answered 503 with
+C{Retry-After} and C{Connection: close} before its session is looked up:
+the session is saved and goes on in the next gateway process, and a 404
+would tell its client it is gone for good. Requests in flight drain.
 """
 
 from __future__ import annotations
@@ -185,6 +191,14 @@ otherwise (L{Gateway.predecessorWait}: the restart's timeouts, and a margin)."""
 
 
 _TIMED_OUT = object()
+
+STOPPING = (
+    "Service Unavailable: the gateway is stopping; retry the request (the session"
+    " is kept and goes on once the gateway runs again)"
+)
+"""The error of a session request that comes once the gateway's stop has begun."""
+STOPPING_RETRY_AFTER = b"2"
+"""Its C{Retry-After}, in seconds."""
 
 CREDENTIAL_HEADER = b"x-mcp-env-"
 """The prefix of a credential header: C{X-Mcp-Env-<NAME>: value}."""
@@ -1310,6 +1324,9 @@ class McpEndpoint(Resource):
         """The request's session, or the error body to answer with.
         C{payload}: the POSTed body, when it was read (a refusal carries its
         id; C{null} for a batch, a GET or a DELETE)."""
+        sessionId = header(request, "mcp-session-id")
+        if self._gateway.stopBegun and sessionId is not None:
+            return self._stopping(request, payload)
         if version is not None and version not in versions.HANDSHAKE_VERSIONS:
             return self._refuse(
                 request,
@@ -1318,7 +1335,6 @@ class McpEndpoint(Resource):
                 unsupportedVersion(version),
                 _idOf(payload),
             )
-        sessionId = header(request, "mcp-session-id")
         if sessionId is None:
             return self._refuse(
                 request,
@@ -1353,6 +1369,22 @@ class McpEndpoint(Resource):
         if note is not None:
             note.session = _shortId(session)
         return session
+
+    def _stopping(self, request: Request, payload: Any) -> bytes:
+        """A session request once the gateway's stop has begun: not looked
+        up (the session is being saved, and goes on in the next gateway
+        process: a 404 would tell its client it is gone for good), but 503
+        with C{Retry-After}, on a connection that then closes, so the retry
+        does not come back to this process. Requests already in flight are
+        not concerned: they drain (L{Gateway.stop})."""
+        request.setHeader(b"retry-after", STOPPING_RETRY_AFTER)
+        if request.clientproto.startswith(b"HTTP/1"):
+            # HTTP/1 only: HTTP/2 forbids the header (and has no keep-alive).
+            request.setHeader(b"connection", b"close")
+            channel = getattr(request, "channel", None)
+            if channel is not None:
+                channel.persistent = False  # what Twisted's channel reads when the response is done
+        return self._refuse(request, 503, jsonrpc.SERVER_UNAVAILABLE, STOPPING, _idOf(payload))
 
     def _clustered(self, request: Request, sessionId: str) -> Session | None:
         """The session a sealed id names, when it is served here; raises

@@ -27,6 +27,7 @@ from mcpgateway.ops.manhole import (
     ManholeError,
     fingerprintOf,
     gatewayNamespace,
+    loadAuthorizedKeys,
     makeManholeService,
 )
 from mcpgateway.web.health import serverLine, sessionsBody
@@ -149,15 +150,33 @@ def test_refuses_to_start_with_nowhere_to_listen(stateDir: Path) -> None:
 
 @NEEDS_CONCH
 def test_refuses_without_authorized_keys_and_says_how_to_add_one(stateDir: Path) -> None:
+    # The commands work on a fresh install, where the folder may not exist yet.
     path = stateDir / AUTHORIZED_KEYS
     with pytest.raises(ManholeError) as e:
         make(stateDir)
     assert str(e.value) == (
         "no manhole authorized keys: add your public key to"
-        f" {path} (e.g. cat ~/.ssh/id_ed25519.pub >> {path};"
-        f" chmod 600 {path})"
+        f" {path} (e.g. mkdir -p -m 700 {stateDir} && cat ~/.ssh/id_ed25519.pub >> {path}"
+        f" && chmod 600 {path})"
     )
     assert not (stateDir / HOST_KEY).exists()
+
+
+@NEEDS_CONCH
+def test_the_refusals_commands_work_on_a_fresh_install(tmp_path: Path, stateDir: Path) -> None:
+    # Smoke test D, item 7: `cat ... >> ~/.mcpgateway/manhole_authorized_keys`
+    # failed where the folder did not exist yet.
+    with pytest.raises(ManholeError) as e:
+        make(stateDir)
+    commands = str(e.value).split("(e.g. ", 1)[1].rstrip(")")
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    key = newKey()
+    (home / ".ssh" / "id_ed25519.pub").write_bytes(key.public().toString("openssh"))
+    stateDir.rmdir()  # a fresh install: no state dir yet
+    subprocess.run(["sh", "-c", commands], check=True, env={**os.environ, "HOME": str(home)})
+    assert stat.S_IMODE(stateDir.stat().st_mode) == 0o700
+    assert loadAuthorizedKeys(stateDir / AUTHORIZED_KEYS) == [key.public()]
 
 
 @NEEDS_CONCH

@@ -5,23 +5,41 @@ histograms, and the service that installs it and flushes at stop."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.metrics.export import (
+    HistogramDataPoint,
+    InMemoryMetricReader,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from twisted.logger import LogLevel
 
 from mcpgateway import jsonrpc
 from mcpgateway.core import tracing
 from mcpgateway.core.sessions import shortId
 from mcpgateway.core.tracing import SpanContext
-from mcpgateway.ops.otel import OtelTracer, TracingService
+from mcpgateway.ops.otel import SHUTDOWN_DEADLINE, OtelTracer, TracingService
+from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -122,10 +140,10 @@ def test_chain_through_the_gateway(made: Made) -> None:
 
 class InlinePool:
     def callInThreadWithCallback(
-        self, onResult: Callable[[bool, Any], None], f: Callable[[], Any]
+        self, onResult: Callable[[bool, Any], None], f: Callable[..., Any], *args: Any
     ) -> None:
         try:
-            onResult(True, f())
+            onResult(True, f(*args))
         except BaseException as e:  # pragma: no cover - reported to the Deferred
             onResult(False, e)
 
@@ -134,8 +152,8 @@ class InlineReactor:
     def getThreadPool(self) -> InlinePool:
         return InlinePool()
 
-    def callFromThread(self, f: Callable[..., Any], *args: Any) -> None:
-        f(*args)
+    def callFromThread(self, f: Callable[..., Any], *args: Any, **kw: Any) -> None:
+        f(*args, **kw)
 
 
 def test_service_installs_at_start_and_flushes_at_stop() -> None:
@@ -143,9 +161,10 @@ def test_service_installs_at_start_and_flushes_at_stop() -> None:
     shutdowns: list[bool] = []
     original = made.tracer.shutdown
 
-    def shutdown() -> None:
+    def shutdown(deadline: float = SHUTDOWN_DEADLINE) -> bool:
         shutdowns.append(True)
-        original()
+        assert deadline == SHUTDOWN_DEADLINE
+        return original(deadline)
 
     made.tracer.shutdown = shutdown  # type: ignore[method-assign]
     service = TracingService(InlineReactor(), lambda: made.tracer)
@@ -161,3 +180,133 @@ def test_service_installs_at_start_and_flushes_at_stop() -> None:
     assert results == [None] and shutdowns == [True]
     assert tracing.tracer is None
     assert [s.name for s in made.spans.get_finished_spans()] == ["ping"]
+
+
+# -- the stop is bounded, and the SDK's logging is the gateway's (smoke test D, item 6) --
+
+
+class Unanswered:
+    """An exporter whose collector does not answer: each export waits for
+    its 5 s timeout (as the OTLP/HTTP exporter's), unless released."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.calls = 0
+
+    def wait(self) -> None:
+        self.calls += 1
+        self.released.wait(5.0)
+
+
+class UnansweredSpans(SpanExporter):
+    def __init__(self, unanswered: Unanswered) -> None:
+        self.unanswered = unanswered
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.unanswered.wait()
+        return SpanExportResult.FAILURE
+
+
+class UnansweredMetrics(MetricExporter):
+    def __init__(self, unanswered: Unanswered) -> None:
+        super().__init__()
+        self.unanswered = unanswered
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        self.unanswered.wait()
+        return MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        pass
+
+
+def test_an_unanswering_collector_holds_the_stop_no_longer_than_the_deadline() -> None:
+    # Before: the tracer provider, then the meter provider, each waiting for
+    # its exports (5 s each here; 10-16 s with the SDK's retries).
+    unanswered = Unanswered()
+    tracer = OtelTracer(
+        BatchSpanProcessor(UnansweredSpans(unanswered)),
+        PeriodicExportingMetricReader(UnansweredMetrics(unanswered), 60_000),
+    )
+    try:
+        tracer.startSpan("ping", "client", None, {}).end()
+        tracer.recordDuration("mcp.client.operation.duration", 0.1, {})
+        started = time.monotonic()
+        inTime = tracer.shutdown(deadline=0.3)
+        took = time.monotonic() - started
+    finally:
+        unanswered.released.set()  # let the SDK's threads end
+    assert inTime is False
+    assert took < 1.5, took
+    assert unanswered.calls == 2  # both were flushing at once
+
+
+def test_a_collector_that_answers_is_flushed_in_time(made: Made) -> None:
+    made.tracer.startSpan("ping", "client", None, {}).end()
+    assert made.tracer.shutdown(deadline=5.0) is True
+    assert [s.name for s in made.spans.get_finished_spans()] == ["ping"]
+
+
+def test_the_service_says_when_it_stopped_without_the_last_spans() -> None:
+    made = Made()
+    made.tracer.shutdown = lambda deadline=SHUTDOWN_DEADLINE: False  # type: ignore[method-assign]
+    service = TracingService(InlineReactor(), lambda: made.tracer)
+    service.startService()
+    try:
+        with capturedGatewayLogs() as events:
+            done = service.stopService()
+    finally:
+        service._unbridge()
+    assert done is not None
+    [warning] = [e for e in events if "did not take" in e.get("log_format", "")]
+    assert warning["log_level"] == LogLevel.warn
+    assert warning["seconds"] == SHUTDOWN_DEADLINE
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_sdks_export_failures_are_one_structured_warning_not_stderr() -> None:
+    made = Made()
+    service = TracingService(InlineReactor(), lambda: made.tracer)
+    root = Collect()
+    logging.getLogger().addHandler(root)
+    sdk = logging.getLogger("opentelemetry.exporter.otlp.proto.http.trace_exporter")
+    try:
+        service.startService()
+        with capturedGatewayLogs() as events:
+            sdk.warning(
+                "Transient error %s encountered while exporting span batch, retrying in %.2fs.",
+                "HTTPConnectionPool(host='localhost', port=4318): Max retries exceeded",
+                1.0,
+            )
+            try:
+                raise ConnectionError("refused")
+            except ConnectionError:
+                sdk.exception("Exception while exporting Span.")
+            sdk.info("not shown: below warning")
+        service.stopService()
+    finally:
+        logging.getLogger().removeHandler(root)
+        service._unbridge()
+    said = [e for e in events if e.get("sdkLogger") == sdk.name]
+    assert [e["log_level"] for e in said] == [LogLevel.warn, LogLevel.warn]
+    assert said[0]["sdkMessage"].startswith("Transient error HTTPConnectionPool(")
+    assert said[0]["sdkLevel"] == "WARNING"
+    assert said[1]["sdkMessage"] == "Exception while exporting Span.: refused"
+    assert said[1]["sdkLevel"] == "ERROR"
+    assert root.records == []  # not on to Python's handlers (stderr under twistd)
+    # After the stop, the SDK's logger is as it was.
+    assert logging.getLogger("opentelemetry").propagate is True
+    assert logging.getLogger("opentelemetry").handlers == []

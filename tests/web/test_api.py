@@ -620,15 +620,30 @@ def test_a_log_stream_follows_its_server_through_a_reload(h: ApiHarness) -> None
     _sid, proc = h.running()
     stream = h.api("GET", "/servers/srv/logs")
     old = h.gateway.pools["srv"]
-    patched = h.api("PATCH", "/servers/srv", {"env": {"MORE": SECRET}})  # a new pool
-    proc.exit(0)
+    children = len(h.reactor.processes)
+    # Only the environment changes: the same pool, its idle child restarted.
+    patched = h.api("PATCH", "/servers/srv", {"env": {"MORE": SECRET}})
     assert patched.status == 200
-    assert h.gateway.pools["srv"] is not old
-    assert stream.events()[-1]["kind"] == "reconfigured"
-    assert old.events.listeners == 0
-    h.initialize()
+    assert h.gateway.pools["srv"] is old
+    proc.exit(0)
+    assert len(h.reactor.processes) == children + 1  # the gateway started the new one
     h.process().stderr(b"from the new child\n")
     assert stream.events()[-1]["text"] == "from the new child"
+    assert not stream.complete
+
+
+def test_a_log_stream_follows_its_server_into_a_new_pool(h: ApiHarness) -> None:
+    h.add("extra")
+    stream = h.api("GET", "/servers/extra/logs")
+    old = h.gateway.pools["extra"]
+    managed = managedFile(h)
+    managed["mcpServers"]["extra"]["args"] = ["-m", "extra", "--more"]  # another program
+    (h.stateDir / "servers.json").write_text(json.dumps(managed))
+    h.configService.reload()
+    assert h.gateway.pools["extra"] is not old
+    h.reactor.advance(1)
+    assert stream.events()[-1]["kind"] == "reconfigured"
+    assert old.events.listeners == 0
     assert not stream.complete
 
 
