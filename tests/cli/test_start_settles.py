@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,15 @@ LOCKED = (
     b"mcpgateway: another gateway is running on state directory /s (pid ?, port ?);"
     b" stop it first (`mcpgateway stop`) or use another --state-dir\n"
 )
+
+
+def stateWriter(stateDir: Path, port: int) -> Callable[[float], None]:
+    """A C{sleep} during which the other gateway writes its state."""
+
+    def sleep(seconds: float) -> None:
+        writeState(stateDir, os.getpid(), port)
+
+    return sleep
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +87,7 @@ def test_a_second_start_on_another_port_is_refused_once_the_other_runs(
     ctx: CliContext,
 ) -> None:
     ctx.launch = FakeLauncher(stateDir, None, code=1, output=LOCKED)
-    ctx.sleep = lambda seconds: writeState(stateDir, os.getpid(), fakeGateway.port) and None
+    ctx.sleep = stateWriter(stateDir, fakeGateway.port)
     code, out, err = run(capsys, stateDir, "start", "--no-rewrite", "--port", "1", ctx=ctx)
     assert (code, out) == (1, "")
     assert err == (
@@ -234,7 +244,7 @@ def test_a_start_whose_daemon_gave_way_to_another_waits_for_it(
     """twistd exited 0 but its daemon is gone (it found the lock taken)
     while another gateway, starting, holds the lock."""
     ctx.launch = FakeLauncher(stateDir, None)
-    ctx.sleep = lambda seconds: writeState(stateDir, os.getpid(), fakeGateway.port) and None
+    ctx.sleep = stateWriter(stateDir, fakeGateway.port)
     code, out, err = run(capsys, stateDir, "start", "--no-rewrite", ctx=ctx)
     assert (code, err) == (0, "")
     assert out == f"mcpgateway is already running (pid {os.getpid()}, port {fakeGateway.port})\n"
