@@ -6,14 +6,13 @@ classification while the file cannot be used."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from mcpgateway.config import classification
@@ -22,22 +21,7 @@ from mcpgateway.config.source import ConfigService, PlainFile
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spec import Sharing
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
-
-
-def inline(f: Any, *args: Any) -> Deferred[Any]:
-    try:
-        return succeed(f(*args))
-    except Exception:
-        return fail()
-
-
-def write(path: Path, text: str) -> None:
-    """Write C{text}, and make sure the file's stamp changes (mtime resolution)."""
-    old = path.stat().st_mtime_ns if path.exists() else 0
-    path.write_text(text)
-    st = path.stat()
-    if st.st_mtime_ns == old:
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+from tests.reloading import inline, write
 
 
 class Running:

@@ -21,8 +21,9 @@ from mcpgateway.core.moderntypes import ModernRequest
 from mcpgateway.core.scoped import ScopedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.shared import SharedPool
-from tests.core.test_scoped_reload import Home, initialize, reconfigured
+from tests.core.test_scoped_reload import Home, reconfigured
 from tests.fakes import FakeProcess, capturedGatewayLogs
+from tests.reloading import initialize
 
 
 def shout(home: Home) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from twisted.internet.task import Clock
 from mcpgateway.config.promotions import MAX_BYTES, MAX_WHY, Promoter, Promotion, PromotionStore
 from mcpgateway.core.pool import PromotionSink
 from tests.fakes import capturedGatewayLogs
+from tests.reloading import inline
 
 WHY = "server 'x' sent sampling/createMessage while 2 sessions had requests in flight"
 
@@ -102,13 +103,6 @@ def test_a_long_reason_is_cut(tmp_path: Path) -> None:
 
 
 # -- the core's sink ---------------------------------------------------------------------
-
-
-def inline(f: Any, *args: Any) -> Deferred[Any]:
-    try:
-        return succeed(f(*args))
-    except Exception:
-        return fail()
 
 
 class Reloads:

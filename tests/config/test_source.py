@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from mcpgateway import paths
@@ -21,15 +21,9 @@ from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ToolFilter
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import capturedGatewayLogs
+from tests.reloading import inline, write
 
 SECRET = bytes(range(32))
-
-
-def inline(f: Any, *args: Any) -> Deferred[Any]:
-    try:
-        return succeed(f(*args))
-    except Exception:
-        return fail()
 
 
 class Harness:
@@ -77,15 +71,6 @@ class Harness:
         """The file poll sees a change, then the debounce passes."""
         self.clock.advance(2.0)
         self.clock.advance(1.0)
-
-
-def write(path: Path, text: str) -> None:
-    """Write C{text}, and make sure the file's stamp changes (mtime resolution)."""
-    old = path.stat().st_mtime_ns if path.exists() else 0
-    path.write_text(text)
-    st = path.stat()
-    if st.st_mtime_ns == old:
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
 
 
 def projectDoc(workspace: Path) -> dict[str, Any]:

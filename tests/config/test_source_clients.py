@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 
 from mcpgateway import tap
@@ -26,16 +26,10 @@ from mcpgateway.config.source import ConfigService, PlainFile, watchedPathsOf
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.preflight import preflight
 from tests.clientconfigs.adoptkit import urlFor
+from tests.reloading import inline
 
 SECRET = bytes(range(32))
 DEMO = demoConfig()["mcpServers"]["demo"]
-
-
-def inline(f: Any, *args: Any) -> Deferred[Any]:
-    try:
-        return succeed(f(*args))
-    except Exception:
-        return fail()
 
 
 def cursorFile(home: Path, servers: dict[str, Any]) -> Path:
@@ -300,7 +294,6 @@ def test_an_unknown_client_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 def test_a_warning_note_at_listening_is_logged_as_a_warning(tmp_path: Path) -> None:
     """A source's note that starts with "warning: " (a policy that blocks the
     rewrite, found at start) is a warning in the log, not an info line."""
-    from twisted.internet.defer import succeed
     from twisted.internet.task import Clock
 
     from mcpgateway.config.source import ConfigService

@@ -13,13 +13,12 @@ binary and gets the new environment."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
 from mcpgateway import jsonrpc
@@ -31,6 +30,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
+from tests.reloading import initialize, inline, write
 
 INIT_RESULT = {
     "protocolVersion": "2025-11-25",
@@ -39,34 +39,6 @@ INIT_RESULT = {
 }
 INITIALIZED = jsonrpc.notification("notifications/initialized")
 RESTARTING = "server {server}: its environment changed; restarting its child pid {pid}"
-
-
-def inline(f: Any, *args: Any) -> Deferred[Any]:
-    try:
-        return succeed(f(*args))
-    except Exception:
-        return fail()
-
-
-def write(path: Path, text: str) -> None:
-    """Write C{text}, and make sure the file's stamp changes (mtime resolution)."""
-    old = path.stat().st_mtime_ns if path.exists() else 0
-    path.write_text(text)
-    st = path.stat()
-    if st.st_mtime_ns == old:
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
-
-
-def initialize() -> dict[str, Any]:
-    return jsonrpc.request(
-        0,
-        "initialize",
-        {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "client", "version": "1"},
-        },
-    )
 
 
 def result(d: Deferred[Any]) -> Any:

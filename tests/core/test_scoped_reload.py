@@ -9,12 +9,11 @@ sessions it concerns, as before."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from mcpgateway import jsonrpc
@@ -24,6 +23,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.scoped import ScopedPool
 from mcpgateway.core.sessions import Session
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
+from tests.reloading import initialize, inline, write
 
 SECRET = bytes(range(32))
 INIT_RESULT = {
@@ -31,34 +31,6 @@ INIT_RESULT = {
     "capabilities": {"tools": {}},
     "serverInfo": {"name": "pw", "version": "1"},
 }
-
-
-def inline(f: Any, *args: Any) -> Deferred[Any]:
-    try:
-        return succeed(f(*args))
-    except Exception:
-        return fail()
-
-
-def write(path: Path, text: str) -> None:
-    """Write C{text}, and make sure the file's stamp changes (mtime resolution)."""
-    old = path.stat().st_mtime_ns if path.exists() else 0
-    path.write_text(text)
-    st = path.stat()
-    if st.st_mtime_ns == old:
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
-
-
-def initialize() -> dict[str, Any]:
-    return jsonrpc.request(
-        0,
-        "initialize",
-        {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "client", "version": "1"},
-        },
-    )
 
 
 class Home:
