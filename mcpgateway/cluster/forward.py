@@ -427,8 +427,10 @@ def _unreachable(reason: Failure) -> bool:
 def _tlsFailure(reason: Failure) -> str | None:
     """What is wrong with the TLS handshake when C{reason} is one that
     failed (the request never got through it), else C{None}."""
-    from OpenSSL import SSL
-
+    try:
+        from OpenSSL import SSL
+    except ImportError:  # no TLS here: no handshake to have failed
+        return None
     causes = [reason]
     if isinstance(reason.value, _WrapperException):
         causes += [each for each in reason.value.reasons if isinstance(each, Failure)]

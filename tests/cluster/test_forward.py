@@ -432,3 +432,24 @@ def test_the_peer_pool_logs_no_line_per_connection() -> None:
     peerAgent(reactor, pool, 2.0)
     assert pool._factory.noisy is False
     assert HTTPConnectionPool._factory.noisy is True  # other pools untouched
+
+
+def test_a_replica_without_pyopenssl_still_classifies_a_refused_owner() -> None:
+    """CI: a replica that never loads pyOpenSSL (no TLS) raised ImportError
+    inside the errback of every failed forward, and its clients hung."""
+    import sys
+
+    from twisted.internet.error import ConnectionRefusedError
+    from twisted.python.failure import Failure
+
+    from mcpgateway.cluster.forward import _tlsFailure
+
+    saved = sys.modules.get("OpenSSL")
+    sys.modules["OpenSSL"] = None  # type: ignore[assignment]
+    try:
+        assert _tlsFailure(Failure(ConnectionRefusedError())) is None
+    finally:
+        if saved is None:
+            del sys.modules["OpenSSL"]
+        else:
+            sys.modules["OpenSSL"] = saved
