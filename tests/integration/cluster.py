@@ -37,6 +37,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 
@@ -371,13 +372,50 @@ def callTool(
     return messages[-1]  # type: ignore[no-any-return]
 
 
+class _DisconnectFailsTheCall(httpx2.AsyncBaseTransport):
+    """An httpx transport that answers 502 for a request whose connection
+    closed before any response came back.
+
+    HAProxy does that on purpose: when a request on a kept-alive connection
+    to a replica fails on a network error (the replica was killed with the
+    request in flight), HAProxy closes the client's connection without a
+    word, so that the client decides whether to retry (its
+    C{abort_keep_alive} path). The TypeScript SDK fails that one call; the
+    Python SDK (2.3) lets the transport error end the whole client. With this
+    transport a Python session fails the call and goes on, as a TypeScript
+    one does, so the tests judge the cluster and not the SDK's error
+    handling. The call is still recorded as failed, and a test checks it was
+    in flight at the kill.
+    """
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return await self.inner.handle_async_request(request)
+        except httpx2.RemoteProtocolError as e:
+            if "without sending a response" not in str(e):
+                raise
+            return httpx2.Response(502, request=request, text=f"test client: {e}")
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 @contextlib.asynccontextmanager
 async def sdkClient(
-    url: str, authorization: str, sessionIds: set[str] | None = None, **options: Any
+    url: str,
+    authorization: str,
+    sessionIds: set[str] | None = None,
+    disconnectFailsTheCall: bool = False,
+    **options: Any,
 ) -> AsyncIterator[Client]:
     """A Python SDK client (C{mcp.Client}, legacy mode) that sends
     C{authorization}; every session id its requests carry is added to
-    C{sessionIds} (one id: it never re-initialized)."""
+    C{sessionIds} (one id: it never re-initialized). With
+    C{disconnectFailsTheCall}, a connection closed without a response fails
+    that request only (L{_DisconnectFailsTheCall})."""
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
 
@@ -387,6 +425,8 @@ async def sdkClient(
             sessionIds.add(sid)
 
     async with create_mcp_http_client(headers={"Authorization": authorization}) as http:
+        if disconnectFailsTheCall:
+            http._transport = _DisconnectFailsTheCall(http._transport)
         http.event_hooks["request"].append(note)
         transport = streamable_http_client(url, http_client=http)
         async with Client(transport, mode="legacy", **options) as client:

@@ -16,7 +16,9 @@ Python and TypeScript SDK clients on a shared server:
    its own principal on every replica;
  - kill -9 of one replica while all 16 sessions call: every shared-server
    session goes on with the same session id (a call fails only if it was in
-   flight at the kill); a session-scoped server's session owned by the dead
+   flight at the kill: HAProxy closes a kept-alive client connection without
+   a response then, which the Python sessions here take as that call's
+   failure, as the TypeScript SDK does); a session-scoped server's session owned by the dead
    replica gets 404 and a new session works.
 
 And the deploy examples say what these tests run: deploy/haproxy.cfg passes
@@ -123,7 +125,9 @@ def pythonSession(
     C{go} is set."""
 
     async def main() -> None:
-        async with sdkClient(url, authorization, calls.sessionIds) as client:
+        async with sdkClient(
+            url, authorization, calls.sessionIds, disconnectFailsTheCall=True
+        ) as client:
             calls.connected.set()
             await anyio.to_thread.run_sync(go.wait)
             for i in range(count):
