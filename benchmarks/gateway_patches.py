@@ -16,6 +16,10 @@ is already in the gateway reports itself as not applicable and is skipped.
                registering the descriptor for writability and sending on the next
                epoll wake-up (Twisted's FileDescriptor.write); applies to the client
                sockets and the child's stdin pipe alike
+  asyncio      run on Twisted's asyncio reactor (AsyncioSelectorReactor on the stdlib's
+               selector loop) instead of the epoll reactor
+  uvloop       the asyncio reactor on uvloop's loop (libuv, written in Cython): the
+               reactor's own loop (waiting, timers, dispatch) in C instead of Python
 
 Patches that were measured here and have since been made in the gateway itself:
 ``parsePOSTFormSubmission=False`` (d3cc881), one keep-alive ticker for all SSE
@@ -30,7 +34,7 @@ import inspect
 import sys
 from typing import Any
 
-ALL = ("noopenssl", "lateheaders", "flushwrites")
+ALL = ("noopenssl", "lateheaders", "flushwrites", "asyncio", "uvloop")
 
 
 class _Blocker:
@@ -54,6 +58,11 @@ def notApplicable(name: str) -> str | None:
 
         if importlib.util.find_spec("mcpgateway.turnflush") is not None:
             return "the gateway sends what a turn wrote at its end (mcpgateway.turnflush)"
+    if name == "uvloop":
+        import importlib.util
+
+        if importlib.util.find_spec("uvloop") is None:
+            return "uvloop is not installed"
     if name == "lateheaders":
         from mcpgateway.web import sse
 
@@ -69,6 +78,19 @@ def applyEarly(names: set[str]) -> None:
         raise SystemExit(f"unknown patches: {', '.join(sorted(unknown))}")
     if "noopenssl" in names:
         sys.meta_path.insert(0, _Blocker())
+    if "uvloop" in names or "asyncio" in names:
+        import asyncio
+
+        if "uvloop" in names:
+            import uvloop
+
+            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.SelectorEventLoop()
+        asyncio.set_event_loop(loop)
+        from twisted.internet import asyncioreactor
+
+        asyncioreactor.install(loop)
 
 
 def _installFlushWrites() -> None:

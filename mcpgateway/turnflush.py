@@ -34,6 +34,11 @@ a child's stdin), so a subclass is not ours to choose. The replacement holds
 the descriptor weakly, so a closed connection is freed at once, and one
 descriptor's failure in a flush does not keep the others from being sent.
 
+A child's stdin (Twisted's C{ProcessWriter}) is also kept watched for
+readability while a line is written to it (how it learns that the child
+closed its end), instead of being unwatched and watched again around every
+write: two C{epoll_ctl} calls fewer per call.
+
 Measured and left (issue 19): sending a line to an idle child at once, not
 at the end of the turn, took 4 µs off C=1 latency but added 7 µs of CPU per
 call at C=16, where lines that would have gone together went one by one.
@@ -46,6 +51,7 @@ import weakref
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.process import ProcessWriter
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -78,6 +84,20 @@ class TurnFlusher:
                 wrote(written)
 
         descriptor.startWriting = startWriting  # type: ignore[method-assign]
+        if isinstance(descriptor, ProcessWriter) and descriptor.enableReadHack:
+            # Twisted's ProcessWriter stops watching a child's stdin for
+            # readability on every write and watches it again once the pipe
+            # is empty: two epoll_ctl calls per line (issue 19). That was for
+            # Linux before 2.6.11, where a non-empty pipe's write end polled
+            # readable; since then only the reader's close makes it so
+            # (POLLERR, which stays the ProcessWriter's connection lost), so
+            # the watch stays as it is while the line is written.
+            def write(data: bytes) -> None:
+                written = ref()
+                if written is not None:
+                    FileDescriptor.write(written, data)
+
+            descriptor.write = write  # type: ignore[method-assign]
 
     def wrote(self, descriptor: FileDescriptor) -> None:
         """C{descriptor} was written to in this turn: send it at its end."""

@@ -9,6 +9,7 @@ import json
 import weakref
 from typing import Any, cast
 
+import pytest
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
@@ -23,8 +24,7 @@ from mcpgateway.core.spawn import Spawner
 from mcpgateway.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.app import GatewayChannel, makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
-from tests.http import ACCEPT_BOTH, Harness, spec
-from tests.web.test_channel_reading import post
+from tests.http import ACCEPT_BOTH, spec
 
 
 class Descriptor(FileDescriptor):
@@ -393,124 +393,39 @@ def test_the_spawner_gives_its_children_a_flusher() -> None:
     assert b"".join(stdin.sent).endswith(b"\n") and stdin not in reactor.getWriters()
 
 
-def test_a_childs_stdin_stays_watched_for_its_close() -> None:
-    """Twisted's read hack (a write-only pipe watched for readability) is how
-    a child that closes its stdin, or dies, is noticed: Twisted calls
-    processEnded only once every pipe is closed. Adopting leaves it on."""
+def test_a_childs_stdin_stays_watched_for_its_close_while_a_line_is_written() -> None:
+    """Twisted's ProcessWriter unwatches its pipe on every write and watches
+    it again once empty (two epoll_ctl calls per line); adopted, it stays
+    watched, the line still leaves at the end of the turn, and the reader's
+    close is still its connection lost."""
+    import os
+
+    from twisted.internet.main import CONNECTION_LOST
+    from twisted.internet.process import ProcessWriter
+
     reactor = MemoryReactorClock()
-    stdin = Descriptor(reactor)
-    stdin.startReading()  # as a ProcessWriter with its read hack starts
-    child = ChildProtocol(
-        "srv", lambda m: None, reactor, killGroup=None, flusher=TurnFlusher(reactor)
-    )
-    child.makeConnection(Process(stdin))
-    child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
-    reactor.advance(0)
-    assert stdin.sent and stdin in reactor.getReaders()
+    readEnd, writeEnd = os.pipe()
+    os.set_blocking(readEnd, False)
+    try:
+        writer = ProcessWriter(reactor, object(), 0, writeEnd)
+        assert writer.enableReadHack and writer in reactor.readers
+        unwatched: list[object] = []
+        removeReader = reactor.removeReader
 
+        def recordRemoval(reader: Any) -> None:
+            unwatched.append(reader)
+            removeReader(reader)
 
-def test_without_a_flusher_a_child_write_waits_for_the_reactor() -> None:
-    reactor = MemoryReactorClock()
-    stdin = Descriptor(reactor)
-
-    child = ChildProtocol("srv", lambda m: None, reactor, killGroup=None)
-    child.makeConnection(Process(stdin))
-    child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
-    reactor.advance(0)
-    assert stdin.sent == [] and stdin in reactor.getWriters()
-
-
-def send(protocol: Any, sid: str, body: dict[str, Any]) -> None:
-    protocol.dataReceived(post(sid, body))
-
-
-def test_under_load_answers_go_at_the_end_of_the_turn_and_a_lone_one_at_once() -> None:
-    """A finished response is sent at once only when no other is in
-    progress (C=1 latency); under load, at the end of the turn with the
-    others (C=16 CPU: the clients' next requests then come together)."""
-    h = Harness()
-    sid = h.initialize()
-    site = cast(Any, h.site)
-    connections = []
-    for _ in range(3):
-        fd = Descriptor(h.reactor)
-        protocol = site.buildProtocol(fd.getPeer())
-        protocol.makeConnection(fd)
-        connections.append((fd, protocol))
-    (a, pa), (b, pb), (_, pc) = connections
-    for n, protocol in ((10, pa), (11, pb), (12, pc)):
-        send(protocol, sid, {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {}})
-    h.reactor.advance(0)
-    assert site.answering == 3
-    pc.connectionLost(Failure(ConnectionLost()))  # a client gone mid-call
-    assert site.answering == 2
-    proc = h.process()
-    ids = [m["id"] for m in proc.sentMessages() if m.get("method") == "tools/call"]
-    assert len(ids) == 3
-    proc.reply({"jsonrpc": "2.0", "id": ids[0], "result": {}})
-    assert site.answering == 1
-    assert a.sent == []  # B's call is in progress: A's answer waits for the turn's end
-    h.reactor.advance(0)
-    assert b"".join(a.sent).startswith(b"HTTP/1.1 200")
-    proc.reply({"jsonrpc": "2.0", "id": ids[1], "result": {}})
-    assert site.answering == 0
-    assert b"".join(b.sent).startswith(b"HTTP/1.1 200")  # the only one: sent at once
-
-
-def test_a_get_stream_is_not_counted_as_an_answer_in_progress() -> None:
-    h = Harness()
-    sid = h.initialize()
-    site = cast(Any, h.site)
-    fd = Descriptor(h.reactor)
-    protocol = site.buildProtocol(fd.getPeer())
-    protocol.makeConnection(fd)
-    protocol.dataReceived(
-        b"GET /srv/mcp HTTP/1.1\r\nhost: 127.0.0.1:9100\r\naccept: text/event-stream\r\n"
-        b"mcp-session-id: " + sid.encode() + b"\r\n\r\n"
-    )
-    h.reactor.advance(0)
-    assert b"".join(fd.sent).startswith(b"HTTP/1.1 200")
-    assert site.answering == 0
-
-
-def test_a_stream_whose_head_is_out_does_not_hold_back_a_lone_answer() -> None:
-    """A call that streams (its head went out with a progress event) is not
-    waiting for its answer any more: another call's answer is then alone."""
-    h = Harness()
-    sid = h.initialize()
-    site = cast(Any, h.site)
-    a, b = Descriptor(h.reactor), Descriptor(h.reactor)
-    protocols = []
-    for fd in (a, b):
-        protocol = site.buildProtocol(fd.getPeer())
-        protocol.makeConnection(fd)
-        protocols.append(protocol)
-    send(
-        protocols[0],
-        sid,
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "tools/call",
-            "params": {"_meta": {"progressToken": "p"}},
-        },
-    )
-    send(protocols[1], sid, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {}})
-    h.reactor.advance(0)
-    assert site.answering == 2
-    proc = h.process()
-    slow, quick = [m for m in proc.sentMessages() if m.get("method") == "tools/call"]
-    token = slow["params"]["_meta"]["progressToken"]
-    proc.reply(
-        {
-            "jsonrpc": "2.0",
-            "method": "notifications/progress",
-            "params": {"progressToken": token, "progress": 1},
-        }
-    )
-    assert site.answering == 1  # A streams now
-    h.reactor.advance(0)
-    assert b"notifications/progress" in b"".join(a.sent)
-    proc.reply({"jsonrpc": "2.0", "id": quick["id"], "result": {}})
-    assert site.answering == 0
-    assert b"".join(b.sent).startswith(b"HTTP/1.1 200")  # alone: sent at once
+        reactor.removeReader = recordRemoval  # type: ignore[method-assign]
+        TurnFlusher(reactor).adopt(writer)
+        writer.write(b'{"jsonrpc":"2.0"}\n')
+        with pytest.raises(BlockingIOError):
+            os.read(readEnd, 100)  # nothing leaves before the turn ends
+        reactor.advance(0)
+        assert os.read(readEnd, 100) == b'{"jsonrpc":"2.0"}\n'
+        assert unwatched == [] and writer in reactor.readers
+        assert writer not in reactor.writers
+        assert writer.doRead() is CONNECTION_LOST
+    finally:
+        os.close(readEnd)
+        os.close(writeEnd)
