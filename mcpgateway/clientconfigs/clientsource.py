@@ -14,8 +14,10 @@ L{mcpgateway.clientconfigs.engine.AdoptionEngine} of the other clients:
    serves at the same route is not adopted);
  - L{ClientsSource.load} serves the base's servers plus the originals of
    the engine's backups (a project file's entries at their workspace's
-   routes); after C{listening} it also syncs the engine (a file the watcher
-   saw change: new entries adopted, the user's edits win);
+   routes; never a different server at a route the base serves); after
+   C{listening} it also syncs the engine (a file the watcher saw change: new
+   entries adopted, the user's edits win, an adopted entry whose route the
+   base now serves differently gets its original back);
  - L{ClientsSource.stopping} restores the base, then every client file,
    even when the base could not be restored (an unparsable
    C{~/.claude.json} does not leave the other clients pointed at a stopped
@@ -121,12 +123,13 @@ class ClientsSource:
         loaded = self.base.load()
         notes: list[str] = []
         warnings: list[str] = []
+        reserved = self.reserved()
         if self._port is not None:
             self._refreshProjects()
             self._keys = None
-            report = self.engine.sync(self.urlFor, self.reserved())
+            report = self.engine.sync(self.urlFor, reserved)
             notes, warnings = _split(report)
-        served = parseConfig(self.engine.servedDocument(), SOURCE, self._environ, "user")
+        served = parseConfig(self.engine.servedDocument(reserved), SOURCE, self._environ, "user")
         merged = replace(
             loaded,
             servers=dict(loaded.servers),

@@ -23,14 +23,21 @@ L{mcpgateway.clientconfigs.claude}).
    null} (and the block it created), so restore removes exactly what was
    added. Entries added later are adopted on the next sync; an adopted
    entry the user changed or removed is dropped from the backup (the file
-   wins; a removed shadow is not made again); one the gateway can no longer
-   serve gets its original back. A client whose policy would refuse the
+   wins; a removed shadow is not made again, unless the file is a copy a
+   client read before the gateway's first write: L{_preStartCopy}); one the
+   gateway can no longer serve gets its original back, and so does one
+   whose route a different server of that name now holds (every pass checks
+   the adopted entries against the routes taken before them, in
+   L{AdoptionEngine.adopt}'s order, as a fresh start does). A client whose policy would refuse the
    rewritten entries is skipped whole, with the reason (L{ClientAdapter.policy},
    or per write L{ClientAdapter.refuse}: nothing is written, what was
    adopted before is put back). An adapter's C{stampKey} (Claude Code's
-   C{_mcp_gateway_ts}) is set at each change and restored to what it was.
+   C{_mcp_gateway_ts}) is set at each change and restored to what it was
+   (also when restore writes back the exact text before the gateway's
+   last write: a client's edit may have carried the key into that text).
  - L{AdoptionEngine.servedDocument}: the originals to serve, as a document
-   L{mcpgateway.config.servers.parseConfig} reads.
+   L{mcpgateway.config.servers.parseConfig} reads (one server per route,
+   the one that holds it in L{AdoptionEngine.adopt}'s order).
  - L{restoreAll} (and L{AdoptionEngine.restore}, L{AdoptionEngine.recover}):
    every backup in the state directory is put back, with no adapter needed
    (a backup names its file, format and blocks). The backup keeps, next
@@ -758,10 +765,14 @@ def restoreFile(
                 )
                 source = source or generation
                 changed = True
-        if not changed:
+        stamp = source.stamp if source is not None else None
+        # Unchanged, the text may still hold the stamp the gateway set: a
+        # chain of undo steps that starts on a text a client wrote from the
+        # adopted file carries it along (see L{_stampLeft}).
+        if not changed and (stamp is None or not _stampLeft(doc, stamp)):
             return text
-        if source is not None and source.stamp is not None:
-            _restoreStamp(doc, source.stamp, now)
+        if stamp is not None:
+            _restoreStamp(doc, stamp, now)
         return doc.text().encode("utf-8")
 
     updateFile(configPath, change)
@@ -784,6 +795,39 @@ def _restoreStamp(doc: Document, stamp: Stamp, now: Callable[[], float]) -> None
         top[stamp.key] = copy.deepcopy(stamp.before)
     else:
         top[stamp.key] = int(now() * 1000)
+
+
+def _preStartCopy(doc: Document, backup: Backup) -> bool:
+    """Whether C{doc} is a copy of the file a client read before the
+    gateway's first write of it (and writes back now): the stamp key is as
+    it was before the adoption (the gateway sets it at every write, and a
+    client carries it along) and no entry the gateway wrote is in it."""
+    stamp = backup.stamp
+    if stamp is None or not backup.records or not isinstance(doc, JsonDataDocument):
+        return False
+    top = doc.topLevel()
+    if stamp.added:
+        if stamp.key in top:
+            return False
+    elif stamp.before is _MISSING or top.get(stamp.key, _MISSING) != stamp.before:
+        return False
+    return not any(
+        _ours(_entry(doc, location, name), record.written)
+        for (location, name), record in backup.records.items()
+    )
+
+
+def _stampLeft(doc: Document, stamp: Stamp) -> bool:
+    """Whether C{doc} holds the stamp key other than as it was before the
+    adoption (known: absent when the gateway C{added} it, else
+    C{stamp.before}): a client that rewrote the file while the gateway
+    served it carried the gateway's value along."""
+    if not isinstance(doc, JsonDataDocument):
+        return False
+    top = doc.topLevel()
+    if stamp.added:
+        return stamp.key in top
+    return stamp.before is not _MISSING and top.get(stamp.key, _MISSING) != stamp.before
 
 
 def _dropUnwritten(undo: list[UndoStep], current: str) -> None:
@@ -1056,6 +1100,13 @@ class AdoptionEngine:
         # Every user file first: a project's entry that is a user-scope server
         # is pointed at the global route, as the gateway serves it (see _url).
         todo.sort(key=lambda pair: pair[1].workspace is not None)
+        # A file that cannot be read now keeps the routes its adopted entries
+        # point at, even from a client before it: they cannot be given back.
+        for adapter, file in todo:
+            try:
+                parseDocument(file.path, file.format, readFile(file.path))
+            except (UnparsableError, ConfigError, OSError, ValueError):
+                self._claimBackedUp(adapter, file, claims)
         for adapter, file in todo:
             try:
                 fileReport = self.adoptFile(adapter, file, urlFor, claims)
@@ -1066,13 +1117,14 @@ class AdoptionEngine:
                 self._warn(
                     report, str(file.path), f"{file.path} ({adapter.id}) was not adopted: {e}"
                 )
+                self._claimBackedUp(adapter, file, claims)
                 continue
             self._warned.discard(str(file.path))
             skips = set(fileReport.skipped)
             fileReport.said = frozenset(self._said.get(str(file.path), set()) & skips)
             self._said[str(file.path)] = skips
             report.files.append(fileReport)
-            if fileReport.adopted or fileReport.removed:
+            if fileReport.adopted or fileReport.removed or fileReport.restored:
                 report.reloads[adapter.id] = adapter.reload
         return report
 
@@ -1084,18 +1136,33 @@ class AdoptionEngine:
         """For the file watcher: the same as L{adopt} (cheap when nothing changed)."""
         return self.adopt(urlFor, reserved)
 
-    def servedDocument(self) -> dict[str, Any]:
+    def servedDocument(
+        self, reserved: Mapping[tuple[str, str | None], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """The originals of every adopted entry, to serve: C{{"mcpServers":
         {...}, "projects": {workspace: {"mcpServers": {...}}}}} (what
-        L{mcpgateway.config.servers.parseConfig} reads), from the backups."""
+        L{mcpgateway.config.servers.parseConfig} reads), from the backups.
+
+        A route is served from the backups in L{adopt}'s order (C{reserved},
+        Claude Code's routes, first): a record of a different server of that
+        name at a route another one holds is left out, never served in its
+        place (L{adopt} gives such an entry its original back; one left in a
+        backup means its file could not be written, and the route keeps the
+        server that holds it)."""
         document: dict[str, Any] = {"mcpServers": {}}
-        for path in backupPaths(self.stateDir):
+        claims: Claims = {
+            key: ("Claude Code", dict(entry)) for key, entry in (reserved or {}).items()
+        }
+        for path in self._backupsInOrder():
             try:
                 backup = readBackup(path)
             except ConfigError:
                 continue
             for (location, name), record in backup.records.items() if backup else ():
                 workspace = backup.blocks[location].workspace if backup else None
+                if self._clash(name, record.served, workspace, claims) is not None:
+                    continue
+                claims.setdefault((name, workspace), ("", record.served))
                 if workspace is None:
                     servers = document["mcpServers"]
                 else:
@@ -1103,6 +1170,36 @@ class AdoptionEngine:
                     servers = project.setdefault("mcpServers", {})
                 servers.setdefault(name, copy.deepcopy(record.served))
         return document
+
+    def _backupsInOrder(self) -> list[Path]:
+        """Every backup in the state directory (L{backupPaths}): those of the
+        files found first, in L{adopt}'s order (the adapters', user files
+        before project files), then the others."""
+        found = sorted(self.files(), key=lambda pair: pair[1].workspace is not None)
+        onDisk = backupPaths(self.stateDir)
+        present = set(onDisk)
+        ordered = [
+            path
+            for path in dict.fromkeys(self.backupPathOf(a, f.path) for a, f in found)
+            if path in present
+        ]
+        return [*ordered, *(path for path in onDisk if path not in set(ordered))]
+
+    def _claimBackedUp(self, adapter: ClientAdapter, file: ClientFile, claims: Claims) -> None:
+        """Add to C{claims} the routes of a file that could not be adopted
+        now: the entries its backup holds still point at them (a file that
+        is gone points nowhere)."""
+        if not os.path.exists(file.path):
+            return
+        try:
+            backup = readBackupOf(self.backupPathOf(adapter, file.path), file.path)
+        except (ConfigError, OSError, ValueError):
+            return
+        who = f"{adapter.id} ({file.path})"
+        for (location, name), record in backup.records.items() if backup else ():
+            info = backup.blocks.get(location) if backup else None
+            workspace = info.workspace if info is not None else None
+            claims.setdefault((name, workspace), (who, record.served))
 
     # -- one file -------------------------------------------------------------------
 
@@ -1217,6 +1314,8 @@ class AdoptionEngine:
         changed = False
         pristine = True
         """C{raw} holds no entry the gateway wrote (see L{Backup.pushUndo})."""
+        preStart = _preStartCopy(doc, base)
+        """C{raw} is a copy a client read before the gateway's first write."""
         known = {block.location for block in result.blocks}
         orphans = [
             Block(loc, i.workspace, i.scope) for loc, i in base.blocks.items() if loc not in known
@@ -1258,6 +1357,18 @@ class AdoptionEngine:
                             " put its original entry back"
                         )
                         continue
+                    clash = self._clash(name, served, block.workspace, local)
+                    if clash is not None:
+                        # Another client's server now holds the route (one
+                        # adopted earlier in this pass changed): as at a fresh
+                        # start, this entry is not served there; it gets its
+                        # original back.
+                        _putBack(doc, loc, name, record, loc in created, entry)
+                        unadopted[name] = record
+                        changed = True
+                        report.restored.append(label)
+                        report.skipped.append((label, clash))
+                        continue
                     url = self._url(urlFor, name, served, block.workspace, local)
                     written = record.written
                     if url != record.url:
@@ -1271,6 +1382,14 @@ class AdoptionEngine:
                     continue  # an ordinary stdio entry again: adopted below like any other
                 elif not shadow and _revivable(kept, loc, name, entry) is not None:
                     report.removed.append(label)  # a stale copy of an earlier run: below
+                elif shadow and entry is _MISSING and preStart:
+                    # Written back from a copy read before the shadow was made
+                    # (its stdio entries are adopted again below): not the
+                    # user's removal, so the shadow is made again below.
+                    report.notes.append(
+                        f"{label}: {file.path} was written back from a copy read before"
+                        " the gateway adopted it; shadowed again"
+                    )
                 else:
                     if shadow:
                         result.declined.add((loc, name))
@@ -1474,11 +1593,20 @@ class AdoptionEngine:
             json.dumps(entry, allow_nan=False)
         except (TypeError, ValueError):
             raise Unservable("it holds values the backup cannot keep (dates, NaN)") from None
-        claim = None if claims is None else claims.get((name, block.workspace))
+        clash = self._clash(name, served, block.workspace, claims)
+        if clash is not None:
+            raise Unservable(clash)
+
+    def _clash(
+        self, name: str, served: dict[str, Any], workspace: str | None, claims: Claims | None
+    ) -> str | None:
+        """Why C{served} cannot be served at the route C{(name, workspace)}:
+        C{claims} (C{None}: not checked) give it to a different server of
+        that name; C{None} when it can."""
+        claim = None if claims is None else claims.get((name, workspace))
         if claim is not None and not self._sameServer(name, claim[1], served):
-            raise Unservable(
-                f"{claim[0]} has a different server of that name, adopted at the same route"
-            )
+            return f"{claim[0]} has a different server of that name, adopted at the same route"
+        return None
 
     def _saveBackup(self, path: Path, backup: Backup, onDisk: bytes | None) -> bytes | None:
         """Write C{backup} if it differs from C{onDisk}, remove it when empty;
