@@ -21,18 +21,22 @@ L{restoreFailureNote}).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from mcpgateway.cli.output import CliError, Output, plural
-from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
-from mcpgateway.clientconfigs.claude import backupPathFor, inspectBackup
+from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, gatewayUrl
+from mcpgateway.clientconfigs.claude import backupPathFor, readClaudeBackup
+from mcpgateway.clientconfigs.clients.claudecode import TOP, projectBlock
 from mcpgateway.clientconfigs.engine import (
+    Backup,
     EngineReport,
+    _revivable,
     backupPaths,
+    keptBackups,
     readBackup,
     readRestoreFailure,
     restoreAll,
@@ -41,18 +45,31 @@ from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.paths import DEFAULT_PORT
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
-def _viaGateway(entry: dict[str, Any], port: int) -> bool:
+
+def _ports(port: int | Collection[int]) -> Collection[int]:
+    return (port,) if isinstance(port, int) else port
+
+
+def _gatewayPort(entry: dict[str, Any], ports: Collection[int]) -> int | None:
+    """The port of C{ports} the http entry C{entry} points at on a loopback
+    host, or C{None}."""
     if entry.get("type") not in ("http", "streamable-http"):
-        return False
+        return None
     url = entry.get("url", entry.get("serverUrl"))
     if not isinstance(url, str):
-        return False
+        return None
     try:
         parts = urlsplit(url)
-        return parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port == port
+        port = parts.port
     except ValueError:
-        return False
+        return None
+    return port if parts.hostname in LOOPBACK and port in ports else None
+
+
+def _viaGateway(entry: dict[str, Any], port: int | Collection[int]) -> bool:
+    return _gatewayPort(entry, _ports(port)) is not None
 
 
 def _entries(data: dict[str, Any]) -> Iterator[tuple[str, str | None, Any]]:
@@ -76,9 +93,9 @@ def entryLabel(name: str, scope: str | None) -> str:
     return name if scope is None else f"{name} (project {scope})"
 
 
-def classifyEntries(data: dict[str, Any], port: int) -> dict[str, int]:
+def classifyEntries(data: dict[str, Any], port: int | Collection[int]) -> dict[str, int]:
     """Counts of C{mcpServers} entries (user scope and every project): via
-    the gateway on C{port}, stdio, other."""
+    the gateway on C{port} (or on any of these ports), stdio, other."""
     counts = {"gateway": 0, "stdio": 0, "other": 0}
     for _, _, entry in _entries(data):
         if isinstance(entry, dict) and _viaGateway(entry, port):
@@ -92,9 +109,9 @@ def classifyEntries(data: dict[str, Any], port: int) -> dict[str, int]:
     return counts
 
 
-def gatewayEntries(data: dict[str, Any], port: int) -> list[str]:
-    """The entries pointing at the gateway on C{port}, as C{name} or
-    C{name (project P)}."""
+def gatewayEntries(data: dict[str, Any], port: int | Collection[int]) -> list[str]:
+    """The entries pointing at the gateway on C{port} (or on any of these
+    ports), as C{name} or C{name (project P)}."""
     return [
         entryLabel(name, scope)
         for name, scope, entry in _entries(data)
@@ -110,22 +127,41 @@ class ClientConfig:
 
     path: Path
     url: str
-    """The gateway the entries are checked against."""
+    """The gateway the entries point at: the first of L{urls} that an entry
+    points at (the first of L{urls} when none does)."""
     backupPath: Path
+    urls: list[str] = field(default_factory=list)
+    """The gateways the entries are checked against: the one of
+    C{state.json}; without one, those the backups of the config record
+    having written (where this state directory's gateway last listened,
+    newest first) and the default port's."""
     exists: bool = False
     error: str | None = None
     """Why the config cannot be read (it exists)."""
     counts: dict[str, int] = field(default_factory=lambda: {"gateway": 0, "stdio": 0, "other": 0})
     viaGateway: list[str] = field(default_factory=list)
+    keptKnows: list[str] = field(default_factory=list)
+    """The entries of L{viaGateway} a kept backup (C{config-backup.json.1}...)
+    holds the original of: C{restore} puts them back even with no backup."""
     backupServers: int | None = None
     """Servers in the backup; C{None}: no usable backup."""
     backupError: str | None = None
     """Why C{restore} would reject the backup."""
 
     @property
-    def noBackup(self) -> str | None:
-        """Why no usable backup holds the originals, or C{None} if one does."""
+    def lost(self) -> list[str]:
+        """The entries of L{viaGateway} whose original neither the backup
+        nor a kept one holds (none when the backup is usable: it is taken to
+        hold them, as before)."""
         if self.backupServers is not None:
+            return []
+        return [e for e in self.viaGateway if e not in self.keptKnows]
+
+    @property
+    def noBackup(self) -> str | None:
+        """Why no usable backup holds the originals, or C{None} if one does
+        (the backup, or for every entry pointing at the gateway, a kept one)."""
+        if self.backupServers is not None or (self.viaGateway and not self.lost):
             return None
         return self.backupError or f"there is no {self.backupPath}"
 
@@ -133,6 +169,8 @@ class ClientConfig:
         return {
             "path": str(self.path),
             "url": self.url,
+            "urls": self.urls,
+            "keptKnows": self.keptKnows,
             "exists": self.exists,
             "error": self.error,
             "counts": self.counts,
@@ -146,10 +184,29 @@ class ClientConfig:
 
 
 def readClientConfig(stateDir: Path, found: GatewayProbe) -> ClientConfig:
-    """Read the client config and its backup with the library's readers."""
+    """Read the client config and its backups with the library's readers.
+
+    With no port in C{state.json} (a gateway stopped cleanly removes it),
+    the entries are checked against every gateway the backup and its kept
+    copies record having written (L{recordedGateways}) as well as the
+    default port's: a copy of the config written back after the stop points
+    at the port the gateway last listened on, whichever it was."""
     path = claudeConfigPath(found.state)
-    port = found.port or DEFAULT_PORT
-    report = ClientConfig(path, found.baseUrl(), backupPathFor(stateDir, path))
+    backupPath = backupPathFor(stateDir, path)
+    backup: Backup | None = None
+    backupError: str | None = None
+    try:
+        backup = readClaudeBackup(stateDir, path)
+    except (ConfigError, OSError, ValueError) as e:
+        backupError = str(e)
+    kept = keptBackups(backupPath)
+    gateways: dict[int, str] = {}
+    if found.port is None:
+        gateways.update(recordedGateways([b for b in (backup,) if b is not None] + kept))
+    gateways.setdefault(found.port or DEFAULT_PORT, found.baseUrl())
+    report = ClientConfig(path, next(iter(gateways.values())), backupPath, list(gateways.values()))
+    report.backupError = backupError
+    report.backupServers = None if backup is None else len(backup.records)
     if path.exists():
         report.exists = True
         try:
@@ -157,13 +214,37 @@ def readClientConfig(stateDir: Path, found: GatewayProbe) -> ClientConfig:
         except ConfigError as e:
             report.error = str(e)
         else:
-            report.counts = classifyEntries(data, port)
-            report.viaGateway = gatewayEntries(data, port)
-    try:
-        report.backupServers = inspectBackup(stateDir, path)
-    except (ConfigError, OSError, ValueError) as e:
-        report.backupError = str(e)
+            report.counts = classifyEntries(data, gateways)
+            hits: list[int] = []
+            for name, scope, entry in _entries(data):
+                port = _gatewayPort(entry, gateways) if isinstance(entry, dict) else None
+                if port is None:
+                    continue
+                hits.append(port)
+                label = entryLabel(name, scope)
+                report.viaGateway.append(label)
+                location = TOP if scope is None else projectBlock(scope)
+                if _revivable(kept, location, name, entry) is not None:
+                    report.keptKnows.append(label)
+            if hits:
+                report.url = gateways[min(hits, key=list(gateways).index)]
     return report
+
+
+def recordedGateways(backups: list[Backup]) -> dict[int, str]:
+    """The loopback gateways (by port: C{http://127.0.0.1:PORT}) the
+    records of C{backups} point at, in their order, each once."""
+    out: dict[int, str] = {}
+    for backup in backups:
+        for record in backup.records.values():
+            try:
+                parts = urlsplit(record.url)
+                port = parts.port
+            except ValueError:
+                continue
+            if parts.hostname in LOOPBACK and port is not None and port not in out:
+                out[port] = gatewayUrl(port, parts.hostname, parts.scheme == "https")
+    return out
 
 
 def restoreCommand(config: ClientConfig) -> str:
@@ -205,15 +286,19 @@ def clientConfigProblem(config: ClientConfig, found: GatewayProbe) -> tuple[str,
             f"run `mcpgateway start` to serve them again, or {restoreCommand(config)} to"
             " put the stdio entries back",
         )
-    fix = LOST_FIX.format(entries=", ".join(config.viaGateway), path=config.path)
+    fix = LOST_FIX.format(entries=", ".join(config.lost), path=config.path)
+    if config.keptKnows:
+        # A kept backup knows some of them: restore puts those back.
+        fix += f"; {restoreCommand(config)} puts back {', '.join(config.keptKnows)}"
     if not found.running:
         fix += (
             "; entries you pointed at the gateway yourself work again once it runs"
             " (`mcpgateway start`)"
         )
+    whose = f"the originals of {', '.join(config.lost)}" if config.keptKnows else "their originals"
     return (
-        f"{entries} at {config.url}{stopped}, and no usable backup holds their"
-        f" originals ({lost}): `mcpgateway restore` cannot put them back",
+        f"{entries} at {config.url}{stopped}, and no usable backup holds"
+        f" {whose} ({lost}): `mcpgateway restore` cannot put them back",
         fix,
     )
 

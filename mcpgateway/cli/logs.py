@@ -1,24 +1,38 @@
 # -*- test-case-name: tests.cli.test_logs -*-
 """C{mcpgateway logs NAME}: print a server's recent events (its children's
 stderr lines, starts, exits, restarts) from the management API, then follow
-its event stream (SSE) until Ctrl-C, or, with C{--no-follow}, exit."""
+its event stream (SSE) until Ctrl-C, or, with C{--no-follow}, exit.
+
+With no gateway running, C{--no-follow} reads the recent lines about the
+server from the state directory's C{gateway.log} instead (L{logFileEvents}).
+"""
 
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
+import re
 import signal
 import threading
 import urllib.error
 from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP, reason, serverPath
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, isTerminal
 from mcpgateway.cli.probe import resolveStateDir, runningGateway
-from mcpgateway.paths import API_PREFIX
+from mcpgateway.paths import API_PREFIX, LOG_FILE
+
+LOG_WINDOW = 1024 * 1024
+"""How much of the end of C{gateway.log} L{logFileEvents} reads."""
+LOG_EVENTS = 100
+"""At most this many lines of the log file are printed (the latest), as the
+gateway keeps its last 100 events of a server."""
+_LOG_LINE = re.compile(r"(?P<time>\S+) \[[^\]#]*#(?P<level>\w+)\] (?P<text>.*)")
 
 
 def readEvents(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
@@ -40,8 +54,71 @@ def readEvents(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
                 yield event
 
 
+def logFileEvents(path: Path, name: str, limit: int = LOG_EVENTS) -> list[dict[str, Any]] | None:
+    """The latest C{limit} lines of the log file C{path} (of its last
+    L{LOG_WINDOW} bytes) about server C{name}: its children's stderr lines
+    (C{[NAME] ...}, kind C{stderr}) and the gateway's lines naming it
+    (C{server NAME ...}: starts, exits, restarts, failures; kind C{log}),
+    as events C{{"time", "kind", "text", "level"}}; C{None} when the file
+    cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - LOG_WINDOW))
+            data = f.read()
+    except OSError:
+        return None
+    stderr = f"[{name}] "
+    named = re.compile(rf"\bserver '?{re.escape(name)}'?(?=[\s:,;)]|$)")
+    events: list[dict[str, Any]] = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        match = _LOG_LINE.fullmatch(line)
+        if match is None:
+            continue  # a continuation line (a traceback), or cut by the window
+        text = match["text"]
+        if text.startswith(stderr):
+            kind, text = "stderr", text[len(stderr) :]
+        elif named.search(text):
+            kind = "log"
+        else:
+            continue
+        try:
+            when: float | None = datetime.strptime(match["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+        except ValueError:
+            when = None
+        events.append({"time": when, "kind": kind, "text": text, "level": match["level"]})
+    return events[-limit:] if limit else []
+
+
+def _fromLogFile(args: argparse.Namespace, out: Output, ctx: CliContext, stateDir: Path) -> int:
+    """C{logs NAME --no-follow} with no gateway running: the lines about
+    the server in the state directory's log file."""
+    path = stateDir / LOG_FILE
+    events = logFileEvents(path, args.name)
+    if events is None:
+        raise CliError(f"the gateway is not running, and there is no {path} to read")
+    if not out.json:
+        out.note(
+            f"mcpgateway: the gateway is not running; the latest lines about {args.name} in {path}"
+        )
+    for event in events:
+        ctx.printEvent(out, event)
+    if not events and not out.json:
+        out.note(f"mcpgateway: no lines about {args.name} in the end of {path}")
+    return 0
+
+
 def cmdLogs(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
-    found = runningGateway(ctx.probe(resolveStateDir(args.state_dir)))
+    stateDir = resolveStateDir(args.state_dir)
+    found = ctx.probe(stateDir)
+    if not found.running and args.no_follow:
+        return _fromLogFile(args, out, ctx, stateDir)
+    try:
+        found = runningGateway(found)
+    except CliError as e:
+        raise CliError(
+            f"{e.message} (`mcpgateway logs {args.name} --no-follow` reads the latest lines"
+            f" about it from {stateDir / LOG_FILE})"
+        ) from None
     path = serverPath(args.name, "/logs")
     if args.no_follow:
         answer = ctx.http.api(found, "GET", path + "?follow=false", timeout=ctx.timeouts.http)
@@ -98,11 +175,19 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     logs = commands.add_parser(
         "logs",
         parents=common,
-        help="follow a server's stderr and lifecycle events",
+        help="follow one server's stderr and lifecycle events",
         description="Print the recent events of server NAME (its children's stderr lines,"
-        " starts, exits, restarts), then follow new ones until Ctrl-C."
-        f" With --json, one JSON object per line. {TOKEN_HELP}",
+        " starts, exits, restarts), then follow new ones until Ctrl-C; this needs a running"
+        " gateway. With --no-follow, print the recent events and exit; with no gateway"
+        " running, it prints the latest lines about NAME from the state directory's"
+        " gateway.log instead. The gateway's whole log is gateway.log in the state"
+        " directory. With --json, each event is printed as a JSON object on a line of its"
+        f" own (JSON Lines). {TOKEN_HELP}",
     )
-    logs.add_argument("name", metavar="NAME")
-    logs.add_argument("--no-follow", action="store_true", help="print the recent events and exit")
+    logs.add_argument("name", metavar="NAME", help="the server (as `mcpgateway servers list`)")
+    logs.add_argument(
+        "--no-follow",
+        action="store_true",
+        help="print the recent events and exit (from gateway.log when no gateway runs)",
+    )
     logs.set_defaults(handler=cmdLogs)

@@ -59,7 +59,7 @@ def _globalOptions(suppress: bool) -> Parser:
         "--json",
         action="store_true",
         default=argparse.SUPPRESS if suppress else False,
-        help="print one JSON document, for scripts",
+        help="print JSON, for scripts: one document (logs: one object per event, a line each)",
     )
     return parser
 

@@ -9,6 +9,12 @@ C{~/.config/systemd/user/}: systemd holds the listening socket
 the gateway says C{READY=1} once it serves. On macOS, a LaunchAgent in
 C{~/Library/LaunchAgents/} that runs the gateway in the foreground.
 
+C{install} writes the files even when they cannot be loaded now (the user
+may be preparing them), and says so in a note a line each
+(L{installNotes}): the systemd user manager cannot be reached, or a gateway
+already runs on the same state directory (the service would fail on its
+lock). It still exits 0: the files are written.
+
 The templates are the files of C{deploy/} (a test keeps them equal); the
 placeholders are filled in with this installation's paths. Files are written
 atomically, and only over files this command wrote (they carry its marker
@@ -19,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -27,7 +35,7 @@ from xml.sax.saxutils import escape
 from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, portArgument
-from mcpgateway.cli.probe import claudeConfigPath, resolveStateDir
+from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, resolveStateDir
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE
 
 MARKER = "Written by `mcpgateway service install`"
@@ -113,6 +121,74 @@ PLIST_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 </dict>
 </plist>
 """
+
+SYSTEMD_RUNTIME = Path("/run/systemd/system")
+"""There when systemd runs the machine (what C{sd_booted(3)} checks)."""
+SYSTEMCTL_TIMEOUT = 5.0
+"""Seconds C{systemctl --user} may take to say whether it reaches the manager."""
+
+Systemctl = Callable[[list[str]], "subprocess.CompletedProcess[str]"]
+"""Runs a C{systemctl} command line to its end, its output captured."""
+
+
+def runSystemctl(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """C{argv} run to its end (at most L{SYSTEMCTL_TIMEOUT} seconds), its
+    output captured as text. The command is a plain process: no reactor to
+    block."""
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=SYSTEMCTL_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def systemdUnreachable(
+    runtime: Path = SYSTEMD_RUNTIME, systemctl: Systemctl = runSystemctl
+) -> str | None:
+    """Why the current user's systemd manager cannot be reached (no systemd
+    here, or C{systemctl --user} cannot connect to it), or C{None}."""
+    if not runtime.is_dir():
+        return f"systemd does not run this system (there is no {runtime})"
+    argv = ["systemctl", "--user", "show", "--property=Version"]
+    try:
+        result = systemctl(argv)
+    except FileNotFoundError:
+        return "there is no systemctl on PATH"
+    except subprocess.TimeoutExpired:
+        return f"`systemctl --user` did not answer within {SYSTEMCTL_TIMEOUT:g} s"
+    except OSError as e:
+        return f"cannot run systemctl: {e.strerror or e}"
+    if result.returncode == 0:
+        return None
+    said = next((line.strip() for line in (result.stderr or "").splitlines() if line.strip()), "")
+    return f"`systemctl --user` cannot reach it ({said or f'exit status {result.returncode}'})"
+
+
+def installNotes(
+    manager: str, found: GatewayProbe, unreachable: Callable[[], str | None]
+) -> list[str]:
+    """What stands in the way of loading the files written, a line each:
+    the systemd user manager cannot be reached (C{unreachable}), a gateway
+    already runs on the state directory of C{found}."""
+    notes = []
+    if manager == "systemd":
+        why = unreachable()
+        if why is not None:
+            notes.append(
+                f"the systemd user manager is not reachable: {why}; the units are written,"
+                " but the systemctl commands below fail here"
+            )
+    if found.running:
+        notes.append(
+            f"a gateway already runs on {found.stateDir} (pid {found.pid}, port"
+            f" {found.port}): the service cannot start while it holds that state"
+            " directory; stop it first (`mcpgateway stop`)"
+        )
+    return notes
+
 
 TEMPLATES = {SOCKET_UNIT: SOCKET_TEMPLATE, SERVICE_UNIT: SERVICE_TEMPLATE, PLIST: PLIST_TEMPLATE}
 """Each file of C{deploy/} by name, placeholders and all."""
@@ -280,12 +356,17 @@ def cmdService(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     manager: str = args.manager or ("launchd" if sys.platform == "darwin" else "systemd")
     directory = unitDirectory(manager, home, dict(os.environ))
     if args.action == "install":
-        return install(args, out, manager, directory, home)
+        return install(args, out, manager, directory, home, ctx)
     return uninstall(out, manager, directory)
 
 
 def install(
-    args: argparse.Namespace, out: Output, manager: str, directory: Path, home: Path
+    args: argparse.Namespace,
+    out: Output,
+    manager: str,
+    directory: Path,
+    home: Path,
+    ctx: CliContext,
 ) -> int:
     config = Path(args.config).expanduser().absolute() if args.config else None
     if config is not None and not config.is_file():
@@ -310,6 +391,7 @@ def install(
     except OSError as e:
         raise CliError(f"cannot write {e.filename or directory}: {e.strerror}") from None
     commands = installCommands(manager, directory)
+    notes = installNotes(manager, ctx.probe(settings.stateDir), systemdUnreachable)
     if out.json:
         out.emit(
             {
@@ -320,11 +402,14 @@ def install(
                 "port": settings.port,
                 "rewriteConfig": rewrite,
                 "commands": commands,
+                "notes": notes,
             }
         )
         return 0
     for path in paths:
         out.line(f"wrote {path}")
+    for note in notes:
+        out.note(f"mcpgateway: {note}")
     out.line("to start it now and at every login, run:")
     for command in commands:
         out.line("  " + " ".join(command))
@@ -382,7 +467,10 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="run the gateway as a user service (systemd, launchd)",
         description="Write (install) or remove (uninstall) the current user's service"
         " files: a systemd socket + service unit pair in ~/.config/systemd/user/, or a"
-        " LaunchAgent in ~/Library/LaunchAgents/. Prints the commands that load them.",
+        " LaunchAgent in ~/Library/LaunchAgents/. Prints the commands that load them"
+        " (it runs none). install says, a line each on stderr, when the systemd user"
+        " manager cannot be reached or a gateway already runs on the same state"
+        " directory; it writes the files all the same and exits 0.",
     )
     service.add_argument("action", choices=("install", "uninstall"))
     service.add_argument(

@@ -292,8 +292,14 @@ class Router:
         for gatewayId, sreq in list(self._serverRequests.items()):
             if sreq.session is session:
                 del self._serverRequests[gatewayId]
+                # The reason is the session's (C{client process N exited},
+                # C{gateway stopping}, ...): said as the cause, after the method.
                 self.send(
-                    jsonrpc.errorResponse(sreq.childId, jsonrpc.INTERNAL_ERROR, f"client {reason}")
+                    jsonrpc.errorResponse(
+                        sreq.childId,
+                        jsonrpc.INTERNAL_ERROR,
+                        f"{sreq.method}: no client to answer it ({reason})",
+                    )
                 )
         self.fanout.detached(self, session)
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from twisted.logger import LogLevel, textFileLogObserver
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.logs import readEvents
 from mcpgateway.cli.output import Output
+from mcpgateway.paths import LOG_FILE
 from tests.cli.support import EVENTS, FakeGateway, api, lastCall, run, sse
 
 
@@ -137,3 +140,72 @@ def test_read_events_parses_sse_frames() -> None:
         ]
     )
     assert list(readEvents(lines)) == [{"a": 1}, {"b": 2}]
+
+
+def logLine(text: str, when: float, level: LogLevel = LogLevel.info, **fields: Any) -> str:
+    """One event as the gateway's C{--log-file} observer writes it."""
+    buffer = io.StringIO()
+    textFileLogObserver(buffer)(
+        {
+            "log_format": text,
+            "log_time": when,
+            "log_namespace": "mcpgateway.core.child",
+            "log_level": level,
+            **fields,
+        }
+    )
+    return buffer.getvalue()
+
+
+def test_logs_no_follow_reads_the_log_file_when_the_gateway_is_stopped(
+    capsys: pytest.CaptureFixture[str], stateDir: Path
+) -> None:
+    (stateDir / LOG_FILE).write_text(
+        logLine("[{server}] {line}", 1700000000.0, server="demo", line="listening on stdio")
+        + logLine("[{server}] {line}", 1700000001.0, server="demo2", line="another server")
+        + logLine("server {server} child pid {pid} exited", 1700000002.0, server="demo", pid=7)
+        + logLine("server demo2: starting", 1700000003.0)
+        + logLine("Main loop terminated.", 1700000004.0)
+        + logLine("server 'demo' was removed", 1700000005.0, LogLevel.warn)
+    )
+
+    code, out, err = run(capsys, stateDir, "logs", "demo", "--no-follow")
+
+    assert code == 0
+    assert err == (
+        "mcpgateway: the gateway is not running; the latest lines about demo in"
+        f" {stateDir / LOG_FILE}\n"
+    )
+    assert out.splitlines() == [
+        f"{stamp(1700000000.0)} stderr        listening on stdio",
+        f"{stamp(1700000002.0)} log           server demo child pid 7 exited",
+        f"{stamp(1700000005.0)} log           server 'demo' was removed",
+    ]
+    code, out, err = run(capsys, stateDir, "logs", "demo", "--no-follow", "--json")
+    assert (code, err) == (0, "")
+    assert [json.loads(line) for line in out.splitlines()][-1] == {
+        "time": 1700000005.0,
+        "kind": "log",
+        "text": "server 'demo' was removed",
+        "level": "warn",
+    }
+    code, out, err = run(capsys, stateDir, "logs", "nope", "--no-follow")
+    assert (code, out) == (0, "")
+    assert err.endswith(f"mcpgateway: no lines about nope in the end of {stateDir / LOG_FILE}\n")
+
+
+def test_logs_of_a_stopped_gateway_say_what_can_be_read(
+    capsys: pytest.CaptureFixture[str], stateDir: Path
+) -> None:
+    assert run(capsys, stateDir, "logs", "demo", "--no-follow") == (
+        1,
+        "",
+        f"mcpgateway: the gateway is not running, and there is no {stateDir / LOG_FILE} to read\n",
+    )
+    code, out, err = run(capsys, stateDir, "logs", "demo")
+    assert (code, out) == (1, "")
+    assert err == (
+        "mcpgateway: the gateway is not running; `mcpgateway start` starts it"
+        " (`mcpgateway logs demo --no-follow` reads the latest lines about it from"
+        f" {stateDir / LOG_FILE})\n"
+    )

@@ -7,21 +7,35 @@ import configparser
 import json
 import plistlib
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from mcpgateway import tap
 from mcpgateway.cli import service
-from tests.cli.support import run
+from mcpgateway.cli.probe import GatewayProbe
+from tests.cli.support import FakeGateway, run
 
 REPO = Path(__file__).resolve().parents[2]
+REAL_CHECK = service.systemdUnreachable
+"""The real check (the fixture L{systemdAnswers} stands in for it in C{install})."""
 SYSTEMD_PORT = "systemd:domain=INET:index=0"
 
 
 @pytest.fixture(autouse=True)
 def noXdg(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def systemdAnswers(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """What C{install} hears when it asks whether the systemd user manager
+    can be reached (reachable unless a test says otherwise): never the
+    machine's own systemd."""
+    answer: list[str | None] = [None]
+    monkeypatch.setattr(service, "systemdUnreachable", lambda: answer[0])
+    return answer
 
 
 def units(home: Path) -> Path:
@@ -202,3 +216,102 @@ def test_the_deploy_files_are_the_templates() -> None:
 
 def test_fill_replaces_each_placeholder_once() -> None:
     assert service.fill("a @X@ b @Y@ @Z@ c@", {"@X@": "@Y@", "@Y@": "y"}) == "a @Y@ b y @Z@ c@"
+
+
+# -- install: what stands in the way of loading the units (smoke test F, D5) ----------
+
+
+def test_install_says_when_the_systemd_user_manager_is_not_reachable(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path, systemdAnswers: list[str | None]
+) -> None:
+    systemdAnswers[0] = "there is no /run/systemd/system"
+    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "systemd")
+    assert code == 0  # written all the same: the user may be preparing them
+    assert (units(home) / "mcpgateway.service").is_file()
+    assert "systemctl --user daemon-reload" in out
+    note = (
+        "the systemd user manager is not reachable: there is no /run/systemd/system; the"
+        " units are written, but the systemctl commands below fail here"
+    )
+    assert err == f"mcpgateway: {note}\n"
+    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "systemd", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["notes"] == [note]
+
+
+def test_install_says_when_a_gateway_already_runs_on_the_state_directory(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path, running: FakeGateway
+) -> None:
+    code, out, err = run(
+        capsys, stateDir, "service", "install", "--manager", "systemd", "--port", "9351"
+    )
+    assert code == 0
+    assert (units(home) / "mcpgateway.socket").is_file()
+    [line] = err.splitlines()
+    assert line.startswith(f"mcpgateway: a gateway already runs on {stateDir} (pid ")
+    assert line.endswith(
+        f"port {running.port}): the service cannot start while it holds that state directory;"
+        " stop it first (`mcpgateway stop`)"
+    )
+    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "launchd", "--json")
+    assert (code, err) == (0, "")
+    [note] = json.loads(out)["notes"]  # launchd: no systemd to ask
+    assert note.startswith("a gateway already runs on")
+
+
+def test_install_says_nothing_more_when_nothing_stands_in_the_way(
+    capsys: pytest.CaptureFixture[str], home: Path, stateDir: Path
+) -> None:
+    code, out, err = run(capsys, stateDir, "service", "install", "--manager", "systemd", "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["notes"] == []
+
+
+def completed(code: int, stderr: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.CompletedProcess(["systemctl"], code, "", stderr)
+
+
+def test_systemd_unreachable_without_systemd_asks_no_systemctl(tmp_path: Path) -> None:
+    def systemctl(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        raise AssertionError("ran systemctl")
+
+    assert REAL_CHECK(tmp_path / "nope", systemctl) == (
+        f"systemd does not run this system (there is no {tmp_path / 'nope'})"
+    )
+
+
+def test_systemd_unreachable_says_what_systemctl_says(tmp_path: Path) -> None:
+    calls: list[list[str]] = []
+
+    def answering(result: subprocess.CompletedProcess[str]) -> service.Systemctl:
+        def systemctl(argv: list[str]) -> subprocess.CompletedProcess[str]:
+            calls.append(argv)
+            return result
+
+        return systemctl
+
+    assert REAL_CHECK(tmp_path, answering(completed(0))) is None
+    assert calls == [["systemctl", "--user", "show", "--property=Version"]]
+    bus = completed(1, "\nFailed to connect to bus: No medium found\n")
+    assert REAL_CHECK(tmp_path, answering(bus)) == (
+        "`systemctl --user` cannot reach it (Failed to connect to bus: No medium found)"
+    )
+    assert REAL_CHECK(tmp_path, answering(completed(3))) == (
+        "`systemctl --user` cannot reach it (exit status 3)"
+    )
+
+    def raising(error: Exception) -> service.Systemctl:
+        def systemctl(argv: list[str]) -> subprocess.CompletedProcess[str]:
+            raise error
+
+        return systemctl
+
+    missing = raising(FileNotFoundError(2, "No such file or directory"))
+    assert REAL_CHECK(tmp_path, missing) == "there is no systemctl on PATH"
+    slow = raising(subprocess.TimeoutExpired(["systemctl"], 5))
+    assert REAL_CHECK(tmp_path, slow) == ("`systemctl --user` did not answer within 5 s")
+
+
+def test_install_notes_only_for_a_running_gateway() -> None:
+    stopped = GatewayProbe(Path("/state"), {"pid": 1, "port": 9350})
+    assert service.installNotes("launchd", stopped, lambda: "unused") == []

@@ -776,7 +776,10 @@ class DetachTests(RouterCase):
         sent = self.take()
         self.assertEqual(sent[0], cancelled(out["id"], "client went away"))
         self.assertEqual(
-            sent[1], jsonrpc.errorResponse(50, jsonrpc.INTERNAL_ERROR, "client client went away")
+            sent[1],
+            jsonrpc.errorResponse(
+                50, jsonrpc.INTERNAL_ERROR, "roots/list: no client to answer it (client went away)"
+            ),
         )
         self.assertFalse(self.router.clientResponse(a, ok(sink.messages[0]["id"], {})))
 
