@@ -489,6 +489,9 @@ class Options(usage.Options):
         self["manhole-ssh"] = _manholePort(self["manhole-ssh"])
         port = str(self["port"])
         if ":" in port:
+            problem = endpointProblem(port)
+            if problem is not None:
+                raise usage.UsageError(f"--port {port!r}: {problem}")
             self["endpoint"] = port
         else:
             try:
@@ -536,8 +539,13 @@ class Options(usage.Options):
         self._clusterOptions()
         if self["state-dir"] is None:
             self["state-dir"] = defaultStateDir()
-        if self["config"] is not None and not Path(self["config"]).expanduser().is_file():
-            raise usage.UsageError(f"--config {self['config']}: no such file")
+        if self["config"] is not None:
+            config = Path(self["config"]).expanduser()
+            if not config.is_file():
+                raise usage.UsageError(f"--config {self['config']}: no such file")
+            # As the start's directory has it: state.json (and so doctor, status
+            # and stop, run from anywhere) and a restart's successor get this.
+            self["config"] = str(config.absolute())
         from mcpgateway.ops.handover import BadHandover, Inherited
 
         try:
@@ -991,6 +999,77 @@ def hostAddress() -> str | None:
         if not (ip.is_loopback or ip.is_unspecified or ip.is_link_local):
             return str(ip)
     return None
+
+
+PORTED_ENDPOINTS = ("tcp", "tcp6", "ssl", "tls")
+"""The endpoint kinds whose first argument (or C{port=}) is a TCP port."""
+
+
+def endpointArguments(endpoint: str) -> tuple[str, list[str], dict[str, str]]:
+    """The kind, positional arguments and keyword arguments of an endpoint
+    string, split as Twisted splits it: at unescaped C{:}, a keyword at its
+    first unescaped C{=}, C{\\x} read as C{x}."""
+    current: list[str] = []
+    keyword: str | None = None
+    escaped = False
+    items: list[tuple[str | None, str]] = []
+    for char in endpoint:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ":":
+            items.append((keyword, "".join(current)))
+            current, keyword = [], None
+        elif char == "=" and keyword is None:
+            keyword, current = "".join(current), []
+        else:
+            current.append(char)
+    items.append((keyword, "".join(current)))
+    kind = items[0][1] if items[0][0] is None else f"{items[0][0]}={items[0][1]}"
+    positional = [value for key, value in items[1:] if key is None]
+    keywords = {key: value for key, value in items[1:] if key is not None}
+    return kind, positional, keywords
+
+
+def endpointProblem(endpoint: str) -> str | None:
+    """What is wrong with the numbers or the path of endpoint string
+    C{endpoint}, in words, before Twisted's parser says it in its own (an
+    C{int()} error, a port out of range found only when listening, an
+    empty UNIX socket path found only after the reactor started); C{None}
+    when nothing is, or for kinds it does not know (Twisted's parser then
+    speaks, in C{_listener})."""
+    kind, positional, keywords = endpointArguments(endpoint)
+    kind = kind.lower()
+    if kind in PORTED_ENDPOINTS:
+        port = keywords.get("port", positional[0] if positional else "")
+        number = _integer(port)
+        if number is None:
+            return f"the port must be a number, not {port!r}"
+        if not 0 <= number <= 65535:
+            return f"port {number} is out of range (0 to 65535)"
+    elif kind == "unix":
+        address = keywords.get("address", positional[0] if positional else "")
+        if not address:
+            return "give the socket's path: unix:/path/to/gateway.sock"
+        mode = keywords.get("mode")
+        if mode is not None and _integer(mode, 8) is None:
+            return f"mode must be an octal number (mode=600), not {mode!r}"
+    else:
+        return None
+    backlog = keywords.get("backlog")
+    if backlog is not None and _integer(backlog) is None:
+        return f"backlog must be a whole number, not {backlog!r}"
+    return None
+
+
+def _integer(text: str, base: int = 10) -> int | None:
+    """C{text} read as Twisted's endpoint parsers read it (C{int()}), or C{None}."""
+    try:
+        return int(text, base)
+    except ValueError:
+        return None
 
 
 def _endpointPort(endpoint: str) -> int | None:

@@ -217,6 +217,27 @@ def test_a_manhole_endpoint_string_is_not_a_type_enforcement_failure(
 
 def test_endpoint_strings_pass_through() -> None:
     assert parse("--port", "unix:/tmp/gw.sock")["endpoint"] == "unix:/tmp/gw.sock"
+    for endpoint in (
+        "tcp:0",
+        "tcp:port=9302:backlog=5:interface=127.0.0.1",
+        "tcp6:9304:interface=\\:\\:1",
+        "ssl:65535:privateKey=k.pem",
+        "unix:address=/tmp/gw.sock:mode=600",
+        "systemd:domain=INET:index=0",
+    ):
+        assert parse("--port", endpoint)["endpoint"] == endpoint
+
+
+def test_a_relative_config_is_made_absolute_as_the_start_directory_has_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Smoke test E, D3: state.json gets the absolute path, so doctor and
+    status run from another directory find the file the gateway serves."""
+    (tmp_path / "cfg.json").write_text('{"mcpServers": {}}')
+    monkeypatch.chdir(tmp_path)
+    assert parse("--config", "cfg.json")["config"] == str(tmp_path / "cfg.json")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert parse("--config", "~/cfg.json")["config"] == str(tmp_path / "cfg.json")
 
 
 @pytest.mark.parametrize(
@@ -234,6 +255,22 @@ def test_endpoint_strings_pass_through() -> None:
             " manhole listens on 127.0.0.1 only",
         ),
         (["--manhole-ssh", "70000"], "--manhole-ssh 70000 is out of range"),
+        # smoke test E, D6: the endpoint's bad part in words, before anything starts
+        (["--port", "tcp:abc"], "mcpgateway: --port 'tcp:abc': the port must be a number, not"),
+        (["--port", "ssl:port=x:privateKey=k"], "--port 'ssl:port=x:privateKey=k': the port"),
+        (["--port", "tcp:"], "--port 'tcp:': the port must be a number, not ''"),
+        (["--port", "tcp:99999"], "--port 'tcp:99999': port 99999 is out of range (0 to 65535)"),
+        (["--port", "tcp6:-1"], "--port 'tcp6:-1': port -1 is out of range (0 to 65535)"),
+        (
+            ["--port", "tcp:port=9302:backlog=abc"],
+            "--port 'tcp:port=9302:backlog=abc': backlog must be a whole number, not 'abc'",
+        ),
+        (
+            ["--port", "unix:"],
+            "--port 'unix:': give the socket's path: unix:/path/to/gateway.sock",
+        ),
+        (["--port", "unix:address="], "--port 'unix:address=': give the socket's path"),
+        (["--port", "unix:/tmp/s:mode=9"], "mode must be an octal number (mode=600), not '9'"),
     ],
 )
 def test_bad_options_are_one_line_and_a_pointer_to_help(

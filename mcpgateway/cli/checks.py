@@ -2,8 +2,8 @@
 """The checks of C{mcpgateway doctor}: each looks at one thing (the gateway,
 its C{/health}, npx/uvx resolution, refused server-to-client requests,
 promoted servers, pool limits, the config backup, the Claude config, the
-npx cache, C{classification.json}, the workspace key, the C{.env} files,
-the log file) and says L{Check}: pass, info, or fail with a fix.
+npx cache, C{classification.json}, the state directory's mode, the
+workspace key, the C{.env} files, the log file) and says L{Check}: pass, info, or fail with a fix.
 
 Each file is read by the gateway's own reader, never a copy: the backup by
 L{mcpgateway.clientconfigs.claude.inspectBackup} (what C{restore} accepts),
@@ -80,14 +80,38 @@ def serverSummary(name: str, server: dict[str, Any]) -> str:
     share = serverShare(server)
     children = count(server.get("children"))
     parts = [share]
+    failed = lastFailure(server)
     if server.get("error"):
         parts.append(f"unavailable: {server['error']}")
+    elif failed is not None:
+        said = "fails at start" if not count(server.get("requests")) else "stopped by a failure"
+        parts.append(f"{said}: {failed}")
     elif children:
         parts.append(plural(children, "child", "children"))
     else:
         parts.append("idle")
     parts.append(f"{count(server.get('requests'))} reqs")
     return f"{shareMark(share)} {name} ({', '.join(parts)})"
+
+
+QUIET_STATES = ("starting", "disabled")
+"""Server states in which a past exit says nothing about now."""
+
+
+def lastFailure(server: dict[str, Any]) -> str | None:
+    """How a server's last child ended, when that was a failure and no child
+    has run since: no error (those are said as they are), no child now, a
+    failure counted (C{failures}) and a C{lastExit} that is not the gateway's
+    own stop. A server that exits at every start is that (C{/mcp} calls it
+    not available), not idle; its next request tries again."""
+    if server.get("error") or count(server.get("children")) or server.get("state") in QUIET_STATES:
+        return None
+    lastExit = server.get("lastExit")
+    if not count(server.get("failures")) or not isinstance(lastExit, str) or not lastExit:
+        return None
+    if lastExit.startswith("was stopped by the gateway"):
+        return None
+    return lastExit
 
 
 def checkGatewayRunning(ctx: DoctorContext) -> Check:
@@ -149,7 +173,11 @@ def checkHealth(ctx: DoctorContext) -> Check:
     if isinstance(health.get("rssBytes"), (int, float)):
         facts += f", {formatBytes(health['rssBytes'])}"
     details = tuple(serverSummary(name, servers[name]) for name in sorted(servers))
-    broken = sorted(name for name, server in servers.items() if server.get("error"))
+    broken = sorted(
+        name
+        for name, server in servers.items()
+        if server.get("error") or lastFailure(server) is not None
+    )
     if broken:
         return Check(
             "fail",
@@ -163,18 +191,22 @@ def checkHealth(ctx: DoctorContext) -> Check:
 
 MISSING_COMMAND = "missing"
 CRASH_LOOP = "crash loop"
+FAILED = "failed"
 OTHER = "other"
 
 
 def unavailableReason(server: dict[str, Any]) -> str:
     """Why C{/health} says a server is unavailable: its command is missing
     (C{"command '…' not found…"}), its circuit is open (a crash loop:
-    C{"circuit": "open"}), or something else its C{error} says."""
+    C{"circuit": "open"}), its last child failed and none runs
+    (L{lastFailure}), or something else its C{error} says."""
     error = server.get("error")
     if isinstance(error, str) and error.startswith("command '"):
         return MISSING_COMMAND
     if server.get("circuit") == "open":
         return CRASH_LOOP
+    if not error and lastFailure(server) is not None:
+        return FAILED
     return OTHER
 
 
@@ -199,6 +231,14 @@ def unavailableFix(servers: dict[str, dict[str, Any]], broken: list[str], config
         fixes.append(
             f"{', '.join(looping)} kept crashing (circuit open): {logs} shows why;"
             f" fix that, then {resets}{more}"
+        )
+    failed = byReason.get(FAILED)
+    if failed:
+        logs = " and ".join(f"`mcpgateway logs {name}`" for name in failed[:3])
+        more = f" (and the same for {', '.join(failed[3:])})" if len(failed) > 3 else ""
+        fixes.append(
+            f"{', '.join(failed)} exited (see the line under each): {logs} shows why;"
+            f" fix that, and the next request starts it again{more}"
         )
     other = byReason.get(OTHER)
     if other:
@@ -362,6 +402,41 @@ def checkPoolLimits(ctx: DoctorContext) -> Check:
             details,
         )
     return Check("pass", "Pool limits: no request waited for a child")
+
+
+def openStateDir(stateDir: Path) -> tuple[int, str] | None:
+    """When other users may read or enter C{stateDir} (any group or other
+    bit set; the gateway warns of it at start, in its log): its mode and the
+    sentence that says so with the fix. C{None} when it is private, or not
+    there (yet)."""
+    try:
+        mode = stat.S_IMODE(stateDir.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return mode, (
+        f"state directory {stateDir} is mode {mode:04o}: other users can enter it;"
+        f" it holds sessions, logs and the workspace key: run chmod 700 {stateDir}"
+    )
+
+
+def checkStateDir(ctx: DoctorContext) -> Check:
+    """The state directory is the user's alone (it holds the workspace key,
+    the sessions and the logs)."""
+    path = ctx.stateDir
+    if not path.is_dir():
+        return Check("info", f"No state directory yet ({path}: the gateway makes it, mode 0700)")
+    opened = openStateDir(path)
+    if opened is not None:
+        mode, _ = opened
+        return Check(
+            "fail",
+            f"State directory {path} is mode {mode:04o}: other users can enter it"
+            " (it holds the sessions, the logs and the workspace key)",
+            f"chmod 700 {path}",
+        )
+    return Check("pass", f"State directory: {path} (private)")
 
 
 def checkWorkspaceKey(ctx: DoctorContext) -> Check:

@@ -26,6 +26,7 @@ from mcpgateway.cli.checks import (
     checkPromotions,
     checkResolution,
     checkServerRequests,
+    checkStateDir,
     checkWorkspaceKey,
 )
 from mcpgateway.cli.context import CliContext, defaultContext
@@ -46,6 +47,7 @@ DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
     ("clientBackups", checkClientBackups),
     ("npxCache", checkNpxCache),
     ("classification", checkClassification),
+    ("stateDir", checkStateDir),
     ("workspaceKey", checkWorkspaceKey),
     ("envFiles", checkEnvFiles),
     ("logFile", checkLogFile),
@@ -119,7 +121,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         description="Check the gateway (running, /health, npx/uvx resolution, server-to-"
         "client requests refused on shared children, promoted servers, pool limits),"
         " the config backup, the Claude config, every other client's backup, the npx"
-        " cache, classification.json,"
+        " cache, classification.json, the state directory's mode (private to you),"
         " the workspace key, the .env files and the log file,"
         " reading each file as the gateway and `restore` do. Each check is ✓"
         " (pass), ○ (info) or ✗ (fail, with a fix); exit 0 only when nothing"

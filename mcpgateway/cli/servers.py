@@ -132,6 +132,14 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
             " (docs/scopes.md)",
             code=2,
         )
+    if credentialEnv and asked in ("global", "workspace"):
+        shown = f"--mode {args.mode}" if args.mode is not None else f"--share {asked}"
+        raise CliError(
+            f"{shown} with --credential-env: a server with credential variables gets a"
+            " child per set of their values, which is --share credential (the default"
+            " with --credential-env); drop one of the two (docs/scopes.md)",
+            code=2,
+        )
     body: dict[str, Any] = {"name": args.name, "command": command[0], "args": command[1:]}
     if credentialEnv:
         body["credentialEnv"] = credentialEnv
@@ -292,7 +300,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         action="append",
         metavar="NAME",
         help="a variable a client may send as an X-Mcp-Env-NAME header (repeatable;"
-        " needed by --share credential: a child per set of values; docs/scopes.md)",
+        " a child per set of values: --share credential, its share unless --share"
+        " session is given; docs/scopes.md)",
     )
     add.set_defaults(handler=cmdServersAdd)
     for action, handler, text, more in [

@@ -5,7 +5,9 @@ run's lines of the log) or in the foreground (until it exits).
 
 Two starts at once: the one whose twistd finds the state directory locked
 by the other (starting) gateway waits for it and reports it as already
-running. Once started, it waits (a few seconds at most) until the servers
+running. A state directory other users can enter is warned of on stderr
+(with the C{chmod 700} that fixes it) before the gateway starts. Once
+started, it waits (a few seconds at most) until the servers
 adopted from every client's file are served, then prints the routes the
 gateway serves, as the gateway
 lists them (L{mcpgateway.cli.routes}): C{/<server>/mcp} only for a server
@@ -26,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from mcpgateway.cli.checks import openStateDir
 from mcpgateway.cli.context import START_TIMEOUT, CliContext
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
@@ -123,6 +126,9 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
         raise CliError(f"cannot create the state directory {stateDir}: {e.strerror}") from None
+    opened = openStateDir(stateDir)
+    if opened is not None:  # the gateway says it only in its log, which nobody reads here
+        out.note(f"mcpgateway: warning: {opened[1]}")
     if found.stale:
         removeState(stateDir)
     removeStalePidFile(stateDir)

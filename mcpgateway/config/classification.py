@@ -19,6 +19,10 @@ Precedence, highest first:
     in the command and args): C{session};
  5. the default: C{global} for the user's scope, C{workspace} for a project's.
 
+A server whose entry lists C{credentialEnv} has a child per set of
+credential values: where the above gives it C{global} or C{workspace}, its
+scope is C{credential} (what it gets, and what C{/health} then says).
+
 C{classification.json} may also set C{requestTimeout} (milliseconds),
 C{maxChildren} and C{perUser} (C{true}: a child per authenticated principal;
 C{false}: not, unless the scope is C{credential}), and what the aggregate
@@ -39,7 +43,7 @@ from typing import Any, Protocol
 
 from mcpgateway import paths
 from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
-from mcpgateway.config.servers import MAX_REQUEST_TIMEOUT_MS
+from mcpgateway.config.servers import MAX_REQUEST_TIMEOUT_MS, WIDER_THAN_CREDENTIAL
 from mcpgateway.core.spec import MODES, ServerSpec, shareOf
 
 BUILTIN_SESSION = (
@@ -257,6 +261,8 @@ def resolve(
         share = "session"
     else:
         share = default
+    if spec.credentialEnv and share in WIDER_THAN_CREDENTIAL:
+        share = "credential"  # a child per credential set is what it gets
     return replace(
         spec,
         mode=share,

@@ -41,6 +41,10 @@ from mcpgateway.core.spec import (
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 GLOBAL_SCOPES = ("user", "gateway")
 """Scopes whose servers the gateway serves at its global routes."""
+WIDER_THAN_CREDENTIAL = ("global", "workspace")
+"""Scopes that share a child across credential sets: an entry with
+C{credentialEnv} cannot have them (a child per set of values is the
+C{credential} scope); C{session} can (its child is the session's anyway)."""
 MAX_REQUEST_TIMEOUT_MS = 86_400_000.0
 """The longest C{requestTimeout} an entry may ask for: one day, in milliseconds
 (a larger one, C{1e300} say, is a request that never times out)."""
@@ -190,9 +194,19 @@ class EntryError(Exception):
 
 
 def parseEntry(
-    name: Any, entry: Any, environ: Mapping[str, str], scope: str = "gateway"
+    name: Any,
+    entry: Any,
+    environ: Mapping[str, str],
+    scope: str = "gateway",
+    strict: bool = False,
 ) -> ServerSpec:
-    """Validate one C{mcpServers} entry, or raise L{EntryError} saying why not."""
+    """Validate one C{mcpServers} entry, or raise L{EntryError} saying why not.
+
+    C{strict} (a new entry, from the API or C{servers add}) also refuses what
+    a file may say and the gateway reads its own way: C{credentialEnv} with a
+    C{global} or C{workspace} share (in a file it is served as C{credential},
+    what it gets: L{mcpgateway.config.classification.resolve}), so a server
+    already in a file is never dropped for it."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise EntryError("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
     if not isinstance(entry, dict):
@@ -216,6 +230,13 @@ def parseEntry(
         raise EntryError("'cwd' must be a string")
     share = _share(entry)
     credentialEnv = _credentialEnv(entry)
+    explicit = "share" in entry or "mode" in entry
+    if strict and credentialEnv and share in WIDER_THAN_CREDENTIAL and explicit:
+        raise EntryError(
+            f"'credentialEnv' gives a child per set of credential values, which '{share}'"
+            ' servers do not have: say "share": "credential" (or leave "share" out),'
+            " or drop 'credentialEnv'"
+        )
     maxChildren = entry.get("maxChildren", DEFAULT_MAX_CHILDREN)
     if isinstance(maxChildren, bool) or not isinstance(maxChildren, int) or maxChildren < 1:
         raise EntryError("'maxChildren' must be a whole number of at least 1")
@@ -330,8 +351,15 @@ def _positive(
     if not math.isfinite(number) or number <= 0:
         raise EntryError(why)
     if maximum is not None and number > maximum:
-        raise EntryError(f"{why}, not {number:g}")
+        raise EntryError(f"{why}, not {_asGiven(value)}")
     return number
+
+
+def _asGiven(value: int | float) -> str:
+    """C{value} as the file or the request wrote it: every digit of a whole
+    number (C{86400001}, never C{8.64e+07}), a fraction as Python reads it
+    back (C{1e+300})."""
+    return str(value) if isinstance(value, int) else repr(value)
 
 
 def _span(maximum: float, unit: str) -> str:

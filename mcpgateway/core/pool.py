@@ -53,7 +53,7 @@ from mcpgateway.core.moderntypes import ListenFilter, ListenHandle, ModernReques
 from mcpgateway.core.mrtr import BridgeLimits, InputBridge, finish
 from mcpgateway.core.router import Fanout, Router, Sink
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spawn import Spawner, notFound
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import (
@@ -868,8 +868,7 @@ class BasePool:
         if circuit is Circuit.OPEN:
             error = circuitReason(launch.name, self.breaker)
         if spec.executable is None:
-            where = "not found or not executable" if "/" in spec.command else "not found on PATH"
-            error = f"command '{spec.command}' {where}"
+            error = f"command '{spec.command}' {notFound(spec.command)}"
         return ServerStatus(
             name=spec.name,
             sharing=spec.sharing,

@@ -8,6 +8,9 @@ own settings and secrets, L{mcpgateway.core.environment}), the longest line
 a child may write, the C{setsid} binary that puts each child in a process
 group of its own (C{None}: no group), and the watcher told of every child
 spawned and ended (the state directory's ledger).
+
+And why a server's command cannot be run (L{notFound}): the words the running
+gateway and C{servers add} both use.
 """
 
 from __future__ import annotations
@@ -24,6 +27,15 @@ from mcpgateway.core.child import DEFAULT_MAX_LINE, ChildProtocol
 from mcpgateway.core.environment import childEnvironment
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.turnflush import TurnFlusher
+
+
+def notFound(command: str) -> str:
+    """Why C{command}, which did not resolve to an executable, cannot be run
+    (the end of a sentence that names it): a bare name is not on C{PATH}; a
+    path (it has a C{/}) does not exist, or is not an executable file."""
+    if "/" not in command:
+        return "was not found on PATH"
+    return "is not an executable file" if os.path.exists(command) else "was not found"
 
 
 class ChildWatcher(Protocol):

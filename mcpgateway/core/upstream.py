@@ -43,7 +43,7 @@ from mcpgateway.core.child import ChildProtocol, describeExit
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.router import Fanout, Router
-from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spawn import Spawner, notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import Circuit, Lifecycle
@@ -220,13 +220,9 @@ class Upstream:
     def _spawn(self) -> None:
         spec = self.spec
         if spec.executable is None:
-            where = (
-                "was not found or is not executable"
-                if "/" in spec.command
-                else "was not found on PATH"
-            )
             raise ServerUnavailable(
-                f"server '{spec.name}' cannot start: command '{spec.command}' {where}"
+                f"server '{spec.name}' cannot start: command '{spec.command}'"
+                f" {notFound(spec.command)}"
             )
         spawned: list[ChildProtocol] = []
         try:

@@ -5,6 +5,8 @@ L{Management} validates each change, writes it to the gateway's own file
 (C{servers.json}, atomically) and reloads, so the change is live at once and
 survives a restart. Errors are L{ManagementError}s with an HTTP status and a
 message naming the field. Nothing it returns shows an env value or a token.
+Only a server the API added can be removed: the refusal of any other one
+names where it comes from and what to do instead (L{notRemovable}).
 
 A server's summary lists its routes (L{routesOf}): the key-less
 C{/<name>/mcp} where the server has one, and C{/<name>~<key>/mcp} for each
@@ -15,21 +17,25 @@ no key-less route).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from mcpgateway.config import servers as config
 from mcpgateway.config.gatewayfile import ManagedConfig, blockedEnvKeys
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.source import ConfigService, ConfigSource, PlainFile
 from mcpgateway.core.catalog import Catalog, CatalogService
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pool import ServerPool
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.spawn import notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import ServerStatus
 from mcpgateway.web.health import healthLine
+
+if TYPE_CHECKING:  # imported when a server's source is looked up (adopting gateways)
+    from mcpgateway.clientconfigs.engine import AdoptionEngine
 
 SECRET = "***"
 ADD_FIELDS = frozenset(
@@ -98,7 +104,7 @@ class Management:
                 "scope": spec.scope,
                 "disabled": spec.disabled,
             },
-            "launch": list(status.launch) if status.launch is not None else None,
+            "launch": launchOf(status),
             "enabled": not status.disabled,
             "uptime": status.uptime,
             "mtbf": status.mtbf,
@@ -197,7 +203,7 @@ class Management:
             raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
         self._checkEnv(entry.get("env", {}))
         try:
-            spec = config.parseEntry(name, entry, self._environ())
+            spec = config.parseEntry(name, entry, self._environ(), strict=True)
         except config.EntryError as e:
             raise ManagementError(400, str(e)) from None
         if spec.executable is None:
@@ -211,11 +217,7 @@ class Management:
         self.pool(name)
         data = self._managed.read()
         if name not in data["mcpServers"]:
-            raise ManagementError(
-                409,
-                f"server '{name}' comes from {self._config.source.path};"
-                " remove it there, or disable it here",
-            )
+            raise ManagementError(409, notRemovable(name, self._config.source))
         del data["mcpServers"][name]
         data["overrides"].pop(name, None)
         self._managed.write(data)
@@ -305,12 +307,77 @@ def routesOf(name: str, spec: ServerSpec) -> list[dict[str, str]]:
     return [{"key": key, "path": f"/{name}~{key}/mcp" if key else f"/{name}/mcp"} for key in keys]
 
 
-def notFound(command: str) -> str:
-    """Why C{command} cannot be run: a bare name is not on C{PATH}; a path
-    (it has a C{/}) does not exist, or is not an executable file."""
-    if "/" not in command:
-        return "was not found on PATH"
-    return "is not an executable file" if os.path.exists(command) else "was not found"
+def launchOf(status: ServerStatus) -> list[str] | None:
+    """The command line the server's children start with: the binary an
+    C{npx}/C{uvx} entry resolved to and its arguments, else the entry's
+    command as found on C{PATH} and its C{args}; C{None} when the command
+    cannot be found (nothing starts). Never the environment."""
+    if status.launch is not None:
+        return list(status.launch)
+    spec = status.spec
+    return None if spec.executable is None else [spec.executable, *spec.args]
+
+
+def notRemovable(name: str, source: ConfigSource) -> str:
+    """Why server C{name}, which the gateway's C{servers.json} does not
+    have, cannot be removed through the API: where it comes from
+    (L{sourcesOf}, or the bundled demo), and what to do instead."""
+    disable = f"disable it here (mcpgateway servers disable {name})"
+    files = sourcesOf(name, source)
+    if files:
+        return f"server '{name}' comes from {' and '.join(files)}; remove it there, or {disable}"
+    if name in config.demoConfig()["mcpServers"]:
+        return (
+            f"server '{name}' is the bundled demo, served because the gateway has no"
+            f" ~/.claude.json and no --config; it cannot be removed: {disable}"
+        )
+    return (
+        f"server '{name}' comes from a client's config file the gateway adopted"
+        f" (mcpgateway status names them); remove it there, or {disable}"
+    )
+
+
+def sourcesOf(name: str, source: ConfigSource) -> list[str]:
+    """The files server C{name} comes from: those the gateway adopted that
+    list it, each with its client (C{Claude Code's /home/u/.claude.json},
+    C{Cursor's /home/u/.cursor/mcp.json}, as their backups record it), else
+    the config file served as it is (C{--config}, or C{~/.claude.json}
+    with C{--no-rewrite}); none for the bundled demo. Reads the backups:
+    called only to say why a server cannot be removed."""
+    if isinstance(source, PlainFile):
+        return [] if source.path is None else [str(source.path)]
+    from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
+    from mcpgateway.clientconfigs.clientsource import ClientsSource
+
+    base = source.base if isinstance(source, ClientsSource) else source
+    found = []
+    if isinstance(base, AdoptedClaudeConfig):
+        try:
+            routes = base.servedRoutes()
+        except (config.ConfigError, OSError, ValueError):
+            routes = {}
+        if any(served == name for served, _ in routes):
+            found.append(f"Claude Code's {base.path}")
+    if isinstance(source, ClientsSource):
+        found += _adoptedFrom(name, source.engine)
+    if not found and base.path is not None:
+        found.append(str(base.path))
+    return list(dict.fromkeys(found))
+
+
+def _adoptedFrom(name: str, engine: AdoptionEngine) -> list[str]:
+    """The other clients' files whose backup holds an adopted entry C{name}."""
+    from mcpgateway.clientconfigs.engine import readBackup
+
+    found = []
+    for adapter, file in engine.files():
+        try:
+            backup = readBackup(engine.backupPathOf(adapter, file.path))
+        except (config.ConfigError, OSError, ValueError):
+            continue
+        if backup is not None and any(listed == name for _, listed in backup.records):
+            found.append(f"{adapter.title or adapter.id}'s {file.path}")
+    return found
 
 
 def _refreshed(catalog: Catalog | None, ms: float, error: str | None) -> dict[str, Any]:

@@ -72,7 +72,7 @@ from mcpgateway.web.aggregate import (
     aggregatePath,
     serverName,
 )
-from mcpgateway.web.guard import checkOrigin, header
+from mcpgateway.web.guard import checkOrigin, header, showsChildText
 from mcpgateway.web.headers import GatewayHeaders
 from mcpgateway.web.health import healthBody, visitingSessions
 from mcpgateway.web.httpreader import Message, RequestReader, checkInstalled
@@ -302,10 +302,13 @@ class _Health(Resource):
     """C{GET /health}: polled often (by C{mcpgateway start}, by monitors); no Klein.
 
     Open to all. On a gateway reachable from other machines (not
-    C{loopbackOnly}) it shows no text a child wrote, no launch path and no
+    C{loopbackOnly}), and to a caller whose C{Host} is not a loopback name
+    (a same-host proxy's, on a gateway that requires tokens), it shows no
+    text a child wrote, no launch path and no
     command (L{mcpgateway.web.health}) unless the caller is an admin: the
-    gate finds an admin principal in its token, or it is the management
-    API's C{--api-token} (C{apiToken}). A caller whose token is refused
+    gate finds an admin principal in its token
+    (L{showsChildText}, which the MCP endpoints ask too), or it is the
+    management API's C{--api-token} (C{apiToken}). A caller whose token is refused
     gets that body too, not a refusal: C{/health} stays open."""
 
     isLeaf = True
@@ -329,7 +332,7 @@ class _Health(Resource):
             return errorReply(
                 request, 405, jsonrpc.INVALID_REQUEST, "only GET is allowed on /health"
             )
-        if self._loopbackOnly:
+        if showsChildText(self._loopbackOnly, None, request):
             return self._body(request, True)
         if not request.requestHeaders.hasHeader(b"authorization"):
             return self._body(request, False)
@@ -340,8 +343,12 @@ class _Health(Resource):
             return self._body(request, False)
         verdict = gate.check(request, None)
         if isinstance(verdict, Deferred):
-            return _later(request, verdict, lambda v: self._body(request, _isAdmin(v)))  # type: ignore[arg-type]
-        return self._body(request, _isAdmin(verdict))
+            return _later(
+                request,  # type: ignore[arg-type]
+                verdict,
+                lambda v: self._body(request, showsChildText(self._loopbackOnly, v, request)),
+            )
+        return self._body(request, showsChildText(self._loopbackOnly, verdict, request))
 
     def _body(self, request: IRequest, detail: bool) -> bytes:
         status = self._gateway.status()
@@ -351,11 +358,6 @@ class _Health(Resource):
             status, self._team.authLine(), line, self._gateway.aggregateStatus(), detail
         )
         return jsonReply(request, 200, body)
-
-
-def _isAdmin(verdict: Verdict) -> bool:
-    """Whether C{verdict} is an admin principal (a refusal is not)."""
-    return isinstance(verdict, Principal) and verdict.admin
 
 
 def _managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IResource:
@@ -639,6 +641,7 @@ class GatewayRoot(Resource):
                 quota=self.team.quota,
                 throttled=self.team.throttle,
                 cluster=self.team.cluster,
+                loopbackOnly=self._loopbackOnly,
             )
         return endpoint
 
@@ -663,6 +666,7 @@ class GatewayRoot(Resource):
                 quota=self.team.quota,
                 throttled=self.team.throttle,
                 cluster=self.team.cluster,
+                loopbackOnly=self._loopbackOnly,
             )
         return endpoint
 
@@ -690,6 +694,7 @@ class GatewayRoot(Resource):
                 quota=self.team.quota,
                 throttled=self.team.throttle,
                 cluster=self.team.cluster,
+                loopbackOnly=self._loopbackOnly,
                 backend=AggregateBackend(self._gateway, where.endpoint),
             )
         return endpoint
@@ -702,7 +707,7 @@ class GatewayRoot(Resource):
         return sum(endpoint.modern.endStreams(reason) for endpoint in endpoints)
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
-        refusal = checkOrigin(request, self._loopbackOnly)
+        refusal = checkOrigin(request, self._loopbackOnly, self.team.gate is not None)
         if refusal is not None:
             return _Refused(*refusal, self.clientErrors)
         if request.postpath and request.postpath[0] == b"mcp":

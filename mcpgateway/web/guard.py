@@ -1,10 +1,15 @@
 # -*- test-case-name: tests.web.test_mcp -*-
 """Checks every MCP request passes before it reaches a session.
 
-DNS-rebinding protection (C{Origin} and C{Host} must be loopback when the
-gateway is bound to loopback), and the C{Accept} and C{Content-Type} rules of
-the Streamable HTTP transport. Each check returns C{None} when the request
-passes, else the HTTP status and the reason.
+DNS-rebinding protection (C{Origin} must be loopback; so must C{Host} when
+the gateway is bound to loopback and asks no token, L{checkOrigin}), and the
+C{Accept} and C{Content-Type} rules of the Streamable HTTP transport. Each
+check returns C{None} when the request passes, else the HTTP status and the
+reason.
+
+And who may read what a child wrote (L{showsChildText}): C{/health} and the
+MCP endpoints ask the same question of the same caller; L{forCaller} is how
+an answer reads to one who may not.
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from twisted.web.iweb import IRequest
+
+from mcpgateway import jsonrpc
+from mcpgateway.auth.principal import Principal
+from mcpgateway.core.catalog import publicReason
+from mcpgateway.jsonrpc import Message
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
 
@@ -49,6 +59,44 @@ def isLoopbackHost(host: str) -> bool:
         return False
 
 
+def showsChildText(loopbackOnly: bool, verdict: object, request: IRequest) -> bool:
+    """Whether C{request}'s caller may be shown text a child wrote (its
+    stderr), launch paths and commands (docs/team.md): every caller of a
+    gateway bound to loopback only whose C{Host} is a loopback name (or
+    absent); anyone else (a gateway reachable from other machines, or a
+    same-host proxy's caller, whose public C{Host} L{checkOrigin} lets
+    through when tokens are required) an admin principal only.
+    C{verdict}: the gate's verdict on the caller's token (a L{Principal}, a
+    refusal, or C{None} without a token or a gate)."""
+    if loopbackOnly:
+        host = header(request, "host")
+        if host is None or isLoopbackHost(_hostOf(host)):
+            return True
+    return isinstance(verdict, Principal) and verdict.admin
+
+
+STDERR_MARK = "; last stderr: "
+"""How the gateway's own words about a child's exit introduce what it wrote."""
+
+
+def forCaller(response: Message, shown: bool) -> Message:
+    """C{response} as its caller may read it: itself when C{shown}
+    (L{showsChildText}); else an error of the gateway's that quotes what a
+    child wrote (a C{-32003}: the child exited while the request waited;
+    any error naming its L{STDERR_MARK}, as the aggregate's C{-32000} "did
+    not start a session: ...") is given in the gateway's own words only
+    (L{publicReason}). A child's own errors are left as they are."""
+    error = response.get("error")
+    if shown or type(error) is not dict:
+        return response
+    text = error.get("message")
+    if not isinstance(text, str):
+        return response
+    if error.get("code") != jsonrpc.CHILD_EXITED and STDERR_MARK not in text:
+        return response
+    return {**response, "error": {**error, "message": publicReason(text)}}
+
+
 def _hostOf(hostHeader: str) -> str:
     """The host part of a C{Host} header value (no port, no brackets)."""
     if hostHeader.startswith("["):
@@ -56,9 +104,18 @@ def _hostOf(hostHeader: str) -> str:
     return hostHeader.rsplit(":", 1)[0] if hostHeader.count(":") == 1 else hostHeader
 
 
-def checkOrigin(request: IRequest, loopbackOnly: bool) -> Refusal | None:
+def checkOrigin(
+    request: IRequest, loopbackOnly: bool, tokensRequired: bool = False
+) -> Refusal | None:
     """A browser page from elsewhere must not reach the gateway: a present
-    C{Origin} must be loopback; so must C{Host} when bound to loopback."""
+    C{Origin} must be loopback; so must C{Host} when bound to loopback,
+    unless the gateway requires a bearer token (C{tokensRequired}: static
+    tokens or OAuth). DNS rebinding borrows ambient authority (the
+    browser's loopback reach); a rebinding page has no token to send, and
+    what the gateway shows without one (C{/health}) it shows a caller whose
+    C{Host} is not loopback as to one from another machine
+    (L{showsChildText}). So a same-host reverse proxy that forwards the
+    public C{Host} is served."""
     origin = header(request, "origin")
     if origin is not None:
         try:
@@ -70,7 +127,12 @@ def checkOrigin(request: IRequest, loopbackOnly: bool) -> Refusal | None:
                 f"Origin {origin!r} is not allowed: only loopback origins may call this gateway"
             )
     hostHeader = header(request, "host")
-    if loopbackOnly and hostHeader is not None and not isLoopbackHost(_hostOf(hostHeader)):
+    if (
+        loopbackOnly
+        and not tokensRequired
+        and hostHeader is not None
+        and not isLoopbackHost(_hostOf(hostHeader))
+    ):
         return 421, f"Host {hostHeader!r} is not allowed: this gateway answers loopback names only"
     return None
 

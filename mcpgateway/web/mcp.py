@@ -40,7 +40,11 @@ C{request.principal}: a session is opened for that principal's key and is
 not found (404, the same answer as an unknown id) for any other; requests
 are counted against the principal's L{Quota} (429 with C{Retry-After} and
 a C{-32004} body beyond it; notifications and responses are free); and
-what ends each request is noted on its L{AuditNote}.
+what ends each request is noted on its L{AuditNote}. On a gateway
+reachable from other machines, a server's failure (its child exited, could
+not start) is told to a caller that is not an admin in the gateway's own
+words only (L{mcpgateway.core.catalog.publicReason}), never with what the
+child wrote: the rule of C{/health}, L{showsChildText}.
 
 In a cluster (docs/cluster.md) a session id this process does not know goes
 to the endpoint's L{Cluster}: it may be another replica's session, which the
@@ -78,6 +82,7 @@ from mcpgateway.auth.principal import ANONYMOUS, Principal
 from mcpgateway.cluster.routing import Forward, Local, Where
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core import tracing
+from mcpgateway.core.catalog import publicReason
 from mcpgateway.core.gateway import Connection, Gateway
 from mcpgateway.core.moderntypes import ModernService
 from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone, UnknownRoute
@@ -85,7 +90,14 @@ from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
 from mcpgateway.web import measure
-from mcpgateway.web.guard import checkGetHeaders, checkPostHeaders, header, isLoopbackHost
+from mcpgateway.web.guard import (
+    checkGetHeaders,
+    checkPostHeaders,
+    forCaller,
+    header,
+    isLoopbackHost,
+    showsChildText,
+)
 from mcpgateway.web.modern import ModernEndpoint, principalKey
 from mcpgateway.web.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.sse import SSEStream
@@ -504,6 +516,7 @@ class McpEndpoint(Resource):
         throttled: Callable[[], object] | None = None,
         cluster: Cluster | None = None,
         backend: Backend | None = None,
+        loopbackOnly: bool = True,
     ) -> None:
         """
         @param scope: the route key this endpoint serves (C{""}: the global
@@ -518,8 +531,12 @@ class McpEndpoint(Resource):
             (C{None}: the gateway itself).
         @param cluster: where unknown session ids go (C{None}: not
             clustered, they are not found).
+        @param loopbackOnly: the gateway is bound to loopback only; else
+            (reachable from other machines) what a child wrote reaches
+            admins only (L{showsChildText}).
         """
         super().__init__()
+        self._loopbackOnly = loopbackOnly
         self._cluster = cluster
         self._gateway = gateway
         self._server = server
@@ -554,6 +571,7 @@ class McpEndpoint(Resource):
             self.clientErrors,
             self._modernCredentials,
             scope,
+            loopbackOnly,
         )
 
     def _logFor(self, session: Session, kind: str) -> StreamLog | None:
@@ -718,12 +736,19 @@ class McpEndpoint(Resource):
                 note.method = "batch"
             else:
                 note.message(payload)
+        version = header(request, "mcp-protocol-version")
+        modern = _isModern(payload, version)
+        if isinstance(payload, list) and not modern:
+            # Refused for its size before it is counted: a batch nothing of
+            # which is acted on owes the principal's limits nothing.
+            refused = self._batchSize(request, payload)
+            if refused is not None:
+                return refused
         if self._quota is not None:
             throttled = self._admit(request, payload)
             if throttled is not None:
                 return throttled
-        version = header(request, "mcp-protocol-version")
-        if _isModern(payload, version):
+        if modern:
             if version is None or version in versions.MODERN_VERSIONS or _isModern(payload, None):
                 return self.modern.post(request, payload)
             # Modern by its header alone, which names no revision at all.
@@ -868,13 +893,13 @@ class McpEndpoint(Resource):
                 return
             if "result" in response:
                 request.setHeader(b"mcp-session-id", session.id.encode("ascii"))
-            request.write(jsonReply(request, 200, response))
+            request.write(jsonReply(request, 200, self._forCaller(response, request)))
             request.finish()
 
         def failed(reason: Failure) -> None:
             if gone:
                 return
-            request.write(jsonReply(request, 200, self._errorFor(message["id"], reason)))
+            request.write(jsonReply(request, 200, self._errorFor(message["id"], reason, request)))
             request.finish()
 
         opened.addCallbacks(answer, failed)
@@ -951,7 +976,9 @@ class McpEndpoint(Resource):
             "credentials differ from this session's; initialize again to use them",
         )
 
-    def _batch(self, request: Request, batch: list[Any], version: str | None) -> bytes | int:
+    def _batchSize(self, request: Request, batch: list[Any]) -> bytes | None:
+        """The refusal of an empty batch (400) or one of more than
+        C{maxBatch} messages (413), else C{None}."""
         if not batch:
             return self._refuse(
                 request, 400, jsonrpc.INVALID_REQUEST, "Invalid Request: empty batch"
@@ -964,6 +991,10 @@ class McpEndpoint(Resource):
                 f"Invalid Request: a batch of {len(batch)} messages is over the"
                 f" limit of {self._limits.maxBatch}",
             )
+        return None
+
+    def _batch(self, request: Request, batch: list[Any], version: str | None) -> bytes | int:
+        """A batch (of a size L{_batchSize} let through)."""
         if any(isinstance(m, dict) and m.get("method") == "initialize" for m in batch):
             return self._refuse(
                 request,
@@ -1089,7 +1120,7 @@ class McpEndpoint(Resource):
                 response.addCallbacks(note.answered, note.failed)
             # The answer is written first, then measured: its client need
             # not wait for the bookkeeping.
-            response.addBoth(self._answeredLast, message, session, stream, started, span)
+            response.addBoth(self._answeredLast, message, session, stream, started, span, request)
             return NOT_DONE_YET
         if not messages:
             assert answers
@@ -1117,7 +1148,8 @@ class McpEndpoint(Resource):
             one.addBoth(self._measured, message["method"], started, oneSpan)
             if note is not None:
                 one.addCallbacks(note.answered, note.failed)
-            one.addCallbacks(stream.send, self._failed, errbackArgs=(message, stream))
+            one.addCallback(self._forCaller, request)
+            one.addCallbacks(stream.send, self._failed, errbackArgs=(message, stream, request))
             one.addBoth(sent)
         return NOT_DONE_YET
 
@@ -1173,32 +1205,57 @@ class McpEndpoint(Resource):
         stream: SSEStream,
         started: float,
         span: tracing.Span | None,
+        request: IRequest,
     ) -> None:
         """The request that ends C{stream} was answered (or failed) with
         C{result}: write it, then measure it."""
         if isinstance(result, Failure):
-            self._failedLast(result, message, session, stream)
+            self._failedLast(result, message, session, stream, request)
         else:
-            self._answered(result, session, stream)
+            self._answered(self._forCaller(result, request), session, stream)
         self._measured(result, message["method"], started, span)
 
     def _failedLast(
-        self, reason: Failure, message: Message, session: Session, stream: SSEStream
+        self,
+        reason: Failure,
+        message: Message,
+        session: Session,
+        stream: SSEStream,
+        request: IRequest,
     ) -> None:
         session.inFlight -= 1
         if reason.check(CancelledError):
             stream.close()  # cancelled by the client or its session ending: no response
         else:
-            stream.end(self._errorFor(message["id"], reason))
+            stream.end(self._errorFor(message["id"], reason, request))
 
-    def _failed(self, reason: Failure, message: Message, stream: SSEStream) -> None:
+    def _failed(
+        self, reason: Failure, message: Message, stream: SSEStream, request: IRequest
+    ) -> None:
         if reason.check(CancelledError):
             return  # cancelled by the client or its session ending: no response
-        stream.send(self._errorFor(message["id"], reason))
+        stream.send(self._errorFor(message["id"], reason, request))
 
-    def _errorFor(self, requestId: Any, reason: Failure) -> Message:
+    def _forCaller(self, response: Message, request: IRequest) -> Message:
+        """C{response} as C{request}'s caller may read it (L{forCaller}): the
+        gateway's C{-32003} (the child exited while the request waited)
+        quotes the child's stderr, which only a caller L{showsChildText}
+        allows gets; the others get the gateway's own words."""
+        return forCaller(response, self._showsChildText(request))
+
+    def _showsChildText(self, request: IRequest) -> bool:
+        return showsChildText(self._loopbackOnly, principalOf(request), request)
+
+    def _errorFor(self, requestId: Any, reason: Failure, request: IRequest) -> Message:
+        """The answer to a request that failed with C{reason}: a server's
+        failure may quote its child's stderr, which only a caller
+        L{showsChildText} allows reads (the others get the gateway's own
+        words, L{publicReason}); anything else is the gateway's defect."""
         if reason.check(ServerUnavailable, SessionGone):
-            return jsonrpc.errorResponse(requestId, jsonrpc.SERVER_UNAVAILABLE, str(reason.value))
+            text = str(reason.value)
+            if not self._showsChildText(request):
+                text = publicReason(text)
+            return jsonrpc.errorResponse(requestId, jsonrpc.SERVER_UNAVAILABLE, text)
         self.log.failure("request to server {server} failed", failure=reason, server=self._server)
         return jsonrpc.errorResponse(
             requestId, jsonrpc.INTERNAL_ERROR, f"gateway error: {reason.getErrorMessage()}"
@@ -1312,6 +1369,16 @@ class McpEndpoint(Resource):
         note = auditNote(request)
         if note is not None:
             note.method = "session/delete"
+        if self.backend.credentialEnv:
+            # An unusable credential header is refused here as on every
+            # request of the session; the values themselves are not compared
+            # (ending a session needs no child, and a restored session's
+            # client may end it without them).
+            try:
+                self._credentialsOf(request)
+            except BadCredential as e:
+                return self._refuse(request, 400, jsonrpc.INVALID_REQUEST, str(e))
+        if note is not None:
             note.settle("ok")
         ended, pids = self._gateway.endSessions([session], "session deleted by the client")
         return jsonReply(request, 200, {"ended": {"sessions": ended, "childPids": pids}})

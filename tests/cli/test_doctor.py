@@ -213,6 +213,76 @@ def test_health_check_other_reasons_point_at_the_log(stateDir: Path, running: Fa
     )
 
 
+EXITS_AT_START = {
+    **HEALTH["servers"]["tavily"],
+    "state": "stopped",
+    "failures": 1,
+    "circuit": "closed",
+    "lastExit": "exited with code 3; last stderr: no API key",
+}
+
+
+def test_health_check_fails_on_a_server_that_exits_at_start(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    """Smoke test E, D7: a server whose child exited at its only start (no
+    error, circuit closed, no child) is what /mcp calls not available: a
+    failure with its exit and the way to its log, never "idle"."""
+    running.answers["/health"] = (200, {**HEALTH, "servers": {"crash": EXITS_AT_START}})
+    result = check(stateDir, "health")
+    assert result.status == "fail"
+    assert result.message == (
+        "Health endpoint answers (1 server, 0 children, 56 MB), but 1 is unavailable: crash"
+    )
+    assert result.details == (
+        "● crash (global, fails at start: exited with code 3; last stderr: no API key, 0 reqs)",
+    )
+    assert result.fix == (
+        "crash exited (see the line under each): `mcpgateway logs crash` shows why;"
+        " fix that, and the next request starts it again"
+    )
+    code, out, _ = run(capsys, stateDir, "doctor")
+    assert code == 1
+    assert "    → crash exited (see the line under each)" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        ({"lastExit": "was stopped by the gateway", "failures": 0}, "idle"),
+        ({"lastExit": "was stopped by the gateway"}, "idle"),  # a failure long ago, then fine
+        ({"failures": 0}, "idle"),
+        ({"children": 1, "state": "running"}, "1 child"),
+        ({"state": "starting"}, "idle"),
+        ({"state": "disabled"}, "idle"),
+    ],
+)
+def test_health_check_passes_a_server_whose_last_exit_was_no_failure(
+    stateDir: Path, running: FakeGateway, change: dict[str, Any], shown: str
+) -> None:
+    running.answers["/health"] = (
+        200,
+        {**HEALTH, "servers": {"s": {**EXITS_AT_START, **change}}},
+    )
+    result = check(stateDir, "health")
+    assert result.status == "pass"
+    assert result.details == (f"● s (global, {shown}, 0 reqs)",)
+
+
+def test_health_check_says_a_server_that_served_then_failed_stopped_by_it(
+    stateDir: Path, running: FakeGateway
+) -> None:
+    running.answers["/health"] = (
+        200,
+        {**HEALTH, "servers": {"s": {**EXITS_AT_START, "requests": 7}}},
+    )
+    result = check(stateDir, "health")
+    assert result.status == "fail"
+    assert result.details == (
+        "● s (global, stopped by a failure: exited with code 3; last stderr: no API key, 7 reqs)",
+    )
+
+
 def test_health_check_fails_when_nothing_answers(stateDir: Path, locked: None) -> None:
     writeState(stateDir, os.getpid(), freePort())
     result = check(stateDir, "health")
@@ -599,6 +669,38 @@ def test_classification_check_says_what_the_gateway_warns(stateDir: Path) -> Non
     assert result.details == tuple(warnings[1:])
 
 
+# -- doctor: the state directory ------------------------------------------------------
+
+
+def test_state_dir_check_passes_a_private_directory(stateDir: Path) -> None:
+    assert check(stateDir, "stateDir") == Check("pass", f"State directory: {stateDir} (private)")
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o750, 0o701, 0o707])
+def test_state_dir_check_fails_a_directory_other_users_can_enter(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, mode: int
+) -> None:
+    """Smoke test E, D1: the gateway warns of it only in gateway.log; doctor
+    says it with the chmod that fixes it, and exits 1."""
+    stateDir.chmod(mode)
+    result = check(stateDir, "stateDir")
+    assert result.status == "fail"
+    assert result.message == (
+        f"State directory {stateDir} is mode {mode:04o}: other users can enter it"
+        " (it holds the sessions, the logs and the workspace key)"
+    )
+    assert result.fix == f"chmod 700 {stateDir}"
+    code, out, _ = run(capsys, stateDir, "doctor")
+    assert code == 1
+    assert f"    → chmod 700 {stateDir}" in out.splitlines()
+
+
+def test_state_dir_check_is_info_before_the_first_start(tmp_path: Path, home: Path) -> None:
+    result = check(tmp_path / "none", "stateDir")
+    assert result.status == "info"
+    assert "No state directory yet" in result.message
+
+
 # -- doctor: log file -----------------------------------------------------------------
 
 
@@ -631,7 +733,8 @@ def test_doctor_exits_0_when_nothing_fails(
     assert "  ○ No classification overrides (using defaults)" in lines
     assert "  ○ No npx/uvx server to resolve" in lines
     assert "  ✓ Server-to-client requests: none refused" in lines
-    assert "6 passed, 0 issue(s)" in lines
+    assert "  ✓ State directory: " + str(stateDir) + " (private)" in lines
+    assert "7 passed, 0 issue(s)" in lines
     assert lines[-1] == LEGEND
     assert "\x1b[" not in out  # captured stdout is not a terminal
 
@@ -661,7 +764,7 @@ def test_doctor_exits_1_and_prints_a_fix_for_every_failure(
     assert len(failures) == 2
     for i in failures:
         assert lines[i + 1].startswith("    → ")
-    assert "0 passed, 2 issue(s)" in lines
+    assert "1 passed, 2 issue(s)" in lines  # the state directory is private
 
 
 def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
@@ -682,6 +785,7 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
         "clientBackups",
         "npxCache",
         "classification",
+        "stateDir",
         "workspaceKey",
         "envFiles",
         "logFile",

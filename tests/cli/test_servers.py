@@ -115,9 +115,8 @@ def test_servers_commands_need_a_running_gateway(
     for args in (
         ["servers", "list"],
         ["servers", "remove", "x"],
-        ["logs", "x"],
         ["servers", "restart", "x"],
-    ):
+    ):  # `logs` says more: tests.cli.test_logs
         code, _out, err = run(capsys, stateDir, *args)
         assert code == 1
         assert err == "mcpgateway: the gateway is not running; `mcpgateway start` starts it\n"
@@ -261,6 +260,49 @@ def test_servers_add_refuses_share_credential_without_credential_env(
         " values (docs/scopes.md)\n"
     )
     assert running.calls == []
+
+
+@pytest.mark.parametrize(
+    ("scope", "shown"),
+    [
+        (["--share", "global"], "--share global"),
+        (["--share", "workspace"], "--share workspace"),
+        (["--mode", "stateless"], "--mode stateless"),
+    ],
+)
+def test_servers_add_refuses_a_wider_share_with_credential_env(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    scope: list[str],
+    shown: str,
+) -> None:
+    """Smoke test E, D4: a server with credential variables has a child per
+    set of their values whatever it is called; calling it global (or
+    workspace) is refused, exit 2, and nothing is sent."""
+    api(running, "POST", "/servers", 201, SUMMARY)
+    code, out, err = run(
+        capsys, stateDir, "servers", "add", *scope, "--credential-env", "X", "g", "--", "x"
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        f"mcpgateway: {shown} with --credential-env: a server with credential variables"
+        " gets a child per set of their values, which is --share credential (the default"
+        " with --credential-env); drop one of the two (docs/scopes.md)\n"
+    )
+    assert running.calls == []
+
+
+@pytest.mark.parametrize("scope", [[], ["--share", "session"], ["--mode", "stateful"]])
+def test_servers_add_sends_credential_env_without_a_share_or_with_session(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, scope: list[str]
+) -> None:
+    api(running, "POST", "/servers", 201, {**SUMMARY, "share": "credential"})
+    code = main(
+        ["servers", "add", "--state-dir", str(stateDir), *scope, "--credential-env", "X", "g", "x"]
+    )
+    assert (code, capsys.readouterr().err) == (0, "")
+    assert lastCall(running)[3]["credentialEnv"] == ["X"]
 
 
 @pytest.mark.parametrize("name", ["1TOKEN", "A-B", "", "X=1"])

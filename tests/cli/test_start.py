@@ -135,6 +135,29 @@ def test_start_launches_twistd_and_waits_for_health(
     assert "/health" in fakeGateway.requests
 
 
+@pytest.mark.parametrize("mode", [0o700, 0o755])
+def test_start_warns_of_a_state_directory_other_users_can_enter(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+    mode: int,
+) -> None:
+    """Smoke test E, D1: the gateway warns of it in gateway.log only; start
+    says it on stderr, with the chmod that fixes it, and starts all the same."""
+    stateDir.chmod(mode)
+    ctx.launch = FakeLauncher(stateDir, fakeGateway)
+    code, out, err = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    assert code == 0 and out.startswith("mcpgateway started")
+    warning = (
+        f"mcpgateway: warning: state directory {stateDir} is mode 0755: other users can"
+        f" enter it; it holds sessions, logs and the workspace key: run chmod 700 {stateDir}\n"
+    )
+    assert (warning in err) == (mode == 0o755)
+    assert "chmod" not in err if mode == 0o700 else err.count("chmod 700") == 1
+
+
 def test_start_without_a_claude_config_does_not_rewrite(
     capsys: pytest.CaptureFixture[str],
     stateDir: Path,

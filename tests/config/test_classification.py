@@ -121,6 +121,25 @@ def test_precedence_with_promotions_and_defaults() -> None:
     assert promotedSpecs["a"].mode == "session" and promotedSpecs["a"].promoted == promoted.why
 
 
+def test_credential_env_makes_a_wider_share_credential() -> None:
+    """Smoke test E, D4: an entry with C{credentialEnv} has a child per set of
+    credential values; where the precedence says global or workspace (the
+    default, a pin), its scope is credential, so /health says what it gets.
+    Session (built in, declared, pinned or promoted) stays session."""
+    promoted = Promotion("it sampled with 2 sessions in flight", 1.0)
+    cred = replace(spec("gh"), credentialEnv=("TOKEN",))
+    assert resolve(cred).mode == "credential"
+    assert resolve(cred, default="workspace").mode == "credential"
+    pinned = resolve(cred, Override(share="global"))
+    assert (pinned.mode, pinned.pinned) == ("credential", True)
+    assert resolve(cred, Override(share="workspace")).mode == "credential"
+    assert resolve(cred, Override(share="session")).mode == "session"
+    assert resolve(cred, None, promoted).mode == "session"
+    assert resolve(replace(spec("playwright"), credentialEnv=("T",))).mode == "session"
+    assert resolve(replace(cred, mode="session", modeDeclared=True)).mode == "session"
+    assert resolve(spec("plain")).mode == "global"  # no credentialEnv: as before
+
+
 def test_overrides_file_share_and_legacy_mode(tmp_path: Path) -> None:
     (tmp_path / "classification.json").write_text(
         json.dumps(

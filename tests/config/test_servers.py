@@ -276,7 +276,19 @@ def test_non_stdio_skipped(entry: dict[str, Any], kind: str) -> None:
             "'requestTimeout' must be a positive number of milliseconds, at most 86400000"
             " (one day), not 1e+300",
         ),
-        ("e", {"command": "c", "requestTimeout": 86_400_001}, "'requestTimeout' must be"),
+        # smoke test E, D5: the value as given, not 8.64e+07
+        (
+            "e",
+            {"command": "c", "requestTimeout": 86_400_001},
+            "'requestTimeout' must be a positive number of milliseconds, at most 86400000"
+            " (one day), not 86400001",
+        ),
+        (
+            "e",
+            {"command": "c", "requestTimeout": 86_400_000.5},
+            "'requestTimeout' must be a positive number of milliseconds, at most 86400000"
+            " (one day), not 86400000.5",
+        ),
         ("e", {"command": "c", "requestTimeout": 10**400}, "'requestTimeout' must be"),
         # the aggregate endpoint's keys (issue 17)
         ("e", {"command": "c", "includeTools": "read_*"}, "'includeTools' must be a list of"),
@@ -389,6 +401,42 @@ def test_credential_env_and_max_children() -> None:
     assert (spec.maxChildren, spec.idleTimeout) == (3, 30.0)
     plain = parseEntry("x", {"command": "c"}, NO_PATH)
     assert (plain.credentialEnv, plain.maxChildren) == ((), DEFAULT_MAX_CHILDREN)
+
+
+WIDER_WITH_CREDENTIALS = [
+    ({"share": "global"}, "global"),
+    ({"share": "workspace"}, "workspace"),
+    ({"mode": "stateless"}, "global"),
+]
+
+
+@pytest.mark.parametrize(("declared", "share"), WIDER_WITH_CREDENTIALS)
+def test_credential_env_with_a_wider_share_is_refused_only_when_new(
+    declared: dict[str, str], share: str
+) -> None:
+    """A new entry (the API, C{servers add}: C{strict}) that says a wider share
+    with C{credentialEnv} is refused, saying what to write; the same entry in
+    a file is kept (it is served as C{credential}, what it gets), never
+    dropped."""
+    entry = {"command": "c", **declared, "credentialEnv": ["TOKEN"]}
+    with pytest.raises(EntryError) as refused:
+        parseEntry("e", entry, NO_PATH, strict=True)
+    assert str(refused.value) == (
+        f"'credentialEnv' gives a child per set of credential values, which '{share}'"
+        ' servers do not have: say "share": "credential" (or leave "share" out),'
+        " or drop 'credentialEnv'"
+    )
+    kept = parseEntry("e", entry, NO_PATH)
+    assert kept.credentialEnv == ("TOKEN",)
+
+
+def test_credential_env_with_session_share_is_kept() -> None:
+    """A child per session anyway: the session's values go into it (no
+    contradiction, unlike global or workspace)."""
+    spec = parseEntry("gh", {"command": "c", "share": "session", "credentialEnv": ["T"]}, NO_PATH)
+    assert (spec.mode, spec.credentialEnv) == ("session", ("T",))
+    undeclared = parseEntry("gh", {"command": "c", "credentialEnv": ["T"]}, NO_PATH)
+    assert (undeclared.modeDeclared, undeclared.credentialEnv) == (False, ("T",))
 
 
 def test_per_user_is_a_boolean_off_unless_said() -> None:

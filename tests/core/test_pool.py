@@ -220,7 +220,7 @@ class SharedHandshakeTests(PoolCase):
         self.assertEqual(pool.state(), "error")
         described = describe(pool)
         self.assertEqual(described["state"], "error")
-        self.assertEqual(described["error"], "command 'nosuch' not found on PATH")
+        self.assertEqual(described["error"], "command 'nosuch' was not found on PATH")
 
     def test_spawn_os_error(self) -> None:
         self.reactor.spawnError = OSError(13, "Permission denied")

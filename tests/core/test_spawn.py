@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+from pathlib import Path
 
 import pytest
 
 from mcpgateway.core.child import ChildProtocol
-from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spawn import Spawner, notFound
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
@@ -72,3 +73,15 @@ def test_the_spawner_is_frozen() -> None:
     spawner = fakeSpawner(FakeProcessReactor())
     with pytest.raises(dataclasses.FrozenInstanceError):
         spawner.setsid = "/usr/bin/setsid"  # type: ignore[misc]
+
+
+def test_why_a_command_cannot_be_run_tells_a_missing_path_from_one_that_is_not_executable(
+    tmp_path: Path,
+) -> None:
+    # Smoke test E, D8: the running gateway and `servers add` share these words.
+    plain = tmp_path / "server"
+    plain.write_text("#!/bin/sh\n")
+    assert notFound("no-such-command-4711") == "was not found on PATH"
+    assert notFound(str(tmp_path / "gone")) == "was not found"
+    assert notFound(str(plain)) == "is not an executable file"
+    assert notFound(str(tmp_path)) == "is not an executable file"  # a directory

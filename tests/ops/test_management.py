@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.ops.management import notFound
+from mcpgateway.core.spawn import notFound
 from tests.web.test_api import (
     FAKE,
     ApiHarness,
@@ -149,6 +149,38 @@ def test_add_refuses_a_credential_env_the_config_loader_refuses(
     assert error(response).startswith(message)
     assert "gh" not in h.gateway.pools
     assert not (h.stateDir / "servers.json").exists()
+
+
+@pytest.mark.parametrize(
+    "scope", [{"share": "global"}, {"share": "workspace"}, {"mode": "stateless"}]
+)
+def test_add_refuses_credential_env_with_a_wider_share(
+    h: ApiHarness, scope: dict[str, str]
+) -> None:
+    """Smoke test E, D4: such a server would be served a child per credential
+    set while called global: refused with a 400 naming both."""
+    body = {"name": "gh", "command": FAKE, **scope, "credentialEnv": ["GH_TOKEN"]}
+    response = h.api("POST", "/servers", body)
+    assert response.status == 400
+    assert error(response).startswith("'credentialEnv' gives a child per set of credential")
+    assert "gh" not in h.gateway.pools
+
+
+def test_add_credential_env_without_a_share_is_a_credential_server(h: ApiHarness) -> None:
+    """What it gets is what /health, servers list and status say."""
+    body = {"name": "gh", "command": FAKE, "credentialEnv": ["GH_TOKEN"]}
+    response = h.api("POST", "/servers", body)
+    assert response.status == 201, response.body
+    assert response.json()["share"] == "credential"
+    assert h.gateway.pools["gh"].spec.mode == "credential"
+
+
+def test_add_says_a_too_long_request_timeout_as_given(h: ApiHarness) -> None:
+    """Smoke test E, D5: 86400001 was shown as 8.64e+07, which reads as the limit."""
+    body = {"name": "x", "command": FAKE, "requestTimeout": 86_400_001}
+    response = h.api("POST", "/servers", body)
+    assert response.status == 400
+    assert error(response).endswith("at most 86400000 (one day), not 86400001")
 
 
 @settings(

@@ -1,6 +1,7 @@
 """What the gateway says when a server cannot be used (smoke test C,
-wording a and b): a command given by its path is "not found" or "not
-executable", never "not found on PATH" (no PATH was searched); a child
+wording a and b; smoke test E, D8): a command given by its path "was not
+found" or "is not an executable file", never "not found on PATH" (no PATH
+was searched), in the same words as C{servers add}; a child
 that never answered C{initialize} "did not answer" it, it did not
 "refuse" it. The pool, the child's upstream and the start's log line."""
 
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +26,31 @@ GONE = "/nonexistent/bin/foo"
 
 
 class CommandByPathTests(PoolCase):
-    def test_a_missing_path_is_not_said_to_be_on_path(self) -> None:
-        pool = self.makePool(dataclasses.replace(self.spec, executable=None, command=GONE))
+    # Smoke test E, D8: a path that does not exist was "not found or is not
+    # executable" to the running gateway, where `servers add` says "was not
+    # found"; both now use mcpgateway.core.spawn.notFound.
+    def assertWhy(self, command: str, where: str) -> None:
+        pool = self.makePool(dataclasses.replace(self.spec, executable=None, command=command))
         failure = self.failureResultOf(
             pool.open(FakeSession("a"), clientInitialize(0, "2025-11-25")), ServerUnavailable
         )
         self.assertEqual(
-            str(failure.value),
-            f"server 'srv' cannot start: command '{GONE}' was not found or is not executable",
+            str(failure.value), f"server 'srv' cannot start: command '{command}' {where}"
         )
-        self.assertEqual(describe(pool)["error"], f"command '{GONE}' not found or not executable")
+        self.assertEqual(describe(pool)["error"], f"command '{command}' {where}")
+
+    def test_a_missing_path_was_not_found(self) -> None:
+        self.assertWhy(GONE, "was not found")
+
+    def test_a_path_that_is_there_is_not_an_executable_file(self) -> None:
+        folder = Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, folder)
+        plain = folder / "server"
+        plain.write_text("#!/bin/sh\n")  # there, and not executable (mode 0644)
+        self.assertWhy(str(plain), "is not an executable file")
 
     def test_a_bare_name_is_still_looked_up_on_path(self) -> None:
-        pool = self.makePool(dataclasses.replace(self.spec, executable=None, command="nosuch"))
-        failure = self.failureResultOf(
-            pool.open(FakeSession("a"), clientInitialize(0, "2025-11-25")), ServerUnavailable
-        )
-        self.assertEqual(
-            str(failure.value), "server 'srv' cannot start: command 'nosuch' was not found on PATH"
-        )
-        self.assertEqual(describe(pool)["error"], "command 'nosuch' not found on PATH")
+        self.assertWhy("nosuch", "was not found on PATH")
 
 
 class SilentChildTests(PoolCase):

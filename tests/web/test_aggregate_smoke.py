@@ -288,7 +288,7 @@ class CommandNotFoundTests(SynchronousTestCase):
         self.assertIn("1 MCP server with 1 tools", result["instructions"])
         self.assertIn(
             "Left out for now: bogus is not available (server 'bogus' cannot start: command"
-            " '/nonexistent/bogus-mcp' was not found or is not executable)",
+            " '/nonexistent/bogus-mcp' was not found)",
             result["instructions"],
         )
         session = response.headers["mcp-session-id"]

@@ -27,7 +27,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
 from mcpgateway.config.gatewayfile import ManagedConfig
-from mcpgateway.config.source import ConfigService, PlainFile
+from mcpgateway.config.source import ConfigService, ConfigSource, PlainFile
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.management import Management
 from mcpgateway.web.api import ApiApp
@@ -52,7 +52,12 @@ class ApiHarness(Harness):
         loopbackOnly: bool = True,
         maxLogStreams: int = 20,
         mainServers: dict[str, Any] | None = None,
+        source: ConfigSource | None = None,
     ) -> None:
+        """
+        @param source: where the servers come from (default: a config file
+            with C{mainServers}, served as it is).
+        """
         self.reactor = FakeProcessReactor()
         self.stateDir = stateDir
         stateDir.mkdir(mode=0o700, exist_ok=True)
@@ -70,7 +75,8 @@ class ApiHarness(Harness):
         def reload(specs: dict[str, Any]) -> Any:
             return gateway[0].reconfigure(specs)
 
-        source = PlainFile(configPath)
+        if source is None:
+            source = PlainFile(configPath)
         self.configService = ConfigService(
             source, stateDir, self.reactor, self.reactor, lambda f, *a: maybeDeferred(f, *a), reload
         )
@@ -402,7 +408,10 @@ def test_remove_refuses_unknown_and_main_config_servers(h: ApiHarness) -> None:
     assert error(response) == "no server named 'nope'"
     response = h.api("DELETE", "/servers/srv")
     assert response.status == 409
-    assert "comes from" in error(response) and "disable it here" in error(response)
+    assert error(response) == (
+        f"server 'srv' comes from {h.stateDir.parent / 'config.json'}; remove it there,"
+        " or disable it here (mcpgateway servers disable srv)"
+    )
     assert "srv" in h.gateway.pools
 
 

@@ -99,7 +99,13 @@ class RecordingAudit:
 
 
 class TeamHarness(Harness):
-    def __init__(self, payloads: bool = False, timeout: float = 60.0, api: Any = None) -> None:
+    def __init__(
+        self,
+        payloads: bool = False,
+        timeout: float = 60.0,
+        api: Any = None,
+        loopbackOnly: bool = False,
+    ) -> None:
         self.reactor = FakeProcessReactor()
         self.gateway = Gateway(
             {"srv": spec("srv", timeout=timeout), "other": spec("other")},
@@ -110,7 +116,7 @@ class TeamHarness(Harness):
         self.audit = RecordingAudit(payloads)
         self.team = TeamSurface(self.gate, self.quota, self.audit)
         self.site = makeSite(
-            self.gateway, self.reactor, loopbackOnly=False, api=api, team=self.team
+            self.gateway, self.reactor, loopbackOnly=loopbackOnly, api=api, team=self.team
         )
 
     def as_(self, who: str, method: str, path: str, body: Any = None, **kw: Any) -> Response:
@@ -400,6 +406,72 @@ def test_the_open_health_of_a_team_gateway_shows_no_stderr_to_a_caller_without_a
     later = h.as_("slow", "GET", "/health")
     h.gate.pending.pop().callback(PRINCIPALS["root"])
     assert LEAK in later.body
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+}
+
+
+def initializeOfACrash(h: Harness, who: str | None) -> dict[str, Any]:
+    """The error of C{who}'s C{initialize} (C{None}: no token) when the
+    child writes a secret to stderr and exits 3 before answering it."""
+    if who is None:
+        response = h.request("POST", "/srv/mcp", INITIALIZE)
+    else:
+        assert isinstance(h, TeamHarness)
+        response = h.as_(who, "POST", "/srv/mcp", INITIALIZE)
+    proc = h.process()
+    proc.stderr(b"fatal: token=" + LEAK + b" in /opt/secret/launcher.sh\n")
+    proc.exit(3)
+    assert response.complete and response.status == 200, response.body
+    error: dict[str, Any] = response.json()["error"]
+    assert error["code"] == jsonrpc.SERVER_UNAVAILABLE
+    return error
+
+
+def test_a_failed_initialize_shows_no_stderr_to_a_caller_without_an_admin_token() -> None:
+    # Smoke test E, D2: /health hid the child's stderr from bob, but his
+    # initialize answered "server 'crash' exited with code 3; last stderr:
+    # SECRET-STDERR /opt/secret/path".
+    error = initializeOfACrash(TeamHarness(), "alice")
+    assert error["message"] == "server 'srv' exited with code 3"
+    root = initializeOfACrash(TeamHarness(), "root")
+    assert root["message"].startswith("server 'srv' exited with code 3; last stderr: fatal:")
+    assert LEAK.decode() in root["message"]
+
+
+def test_a_loopback_gateway_keeps_the_stderr_in_a_failed_initialize() -> None:
+    # As /health: every caller of a loopback gateway sees it (it helps debug).
+    for h, who in ((Harness(), None), (TeamHarness(loopbackOnly=True), "alice")):
+        error = initializeOfACrash(h, who)
+        assert LEAK.decode() in error["message"], who
+
+
+def test_a_request_its_child_dies_under_shows_no_stderr_to_a_caller_without_an_admin_token() -> (
+    None
+):
+    for who, shown in (("alice", False), ("root", True)):
+        h = TeamHarness()
+        sid = h.open(who)
+        response = h.as_(
+            who,
+            "POST",
+            "/srv/mcp",
+            {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo"}},
+            session=sid,
+        )
+        proc = h.process()
+        proc.stderr(b"fatal: token=" + LEAK + b"\n")
+        proc.exit(3)
+        assert response.complete, who
+        [answer] = response.events()
+        assert answer["id"] == 5 and answer["error"]["code"] == jsonrpc.CHILD_EXITED
+        assert (LEAK in response.body) is shown, who
+        assert answer["error"]["message"].startswith("server 'srv' exited with code 3"), who
 
 
 def test_the_api_token_shows_the_whole_health_body() -> None:

@@ -2,8 +2,8 @@
 wrong (docs/errors.md, docs/scopes.md):
 
 - an unusable C{X-Mcp-Env-*} header (over 8192 bytes, repeated) is 400 with
-  C{-32600} on every request of a session, as on C{initialize}; other values
-  than the session's stay C{-32602} in-band;
+  C{-32600} on every request of a session (a DELETE too), as on
+  C{initialize}; other values than the session's stay C{-32602} in-band;
 - an ignored C{X-Mcp-Env-*} header is logged by its name in upper case,
   whatever case the client wrote, and never with its value;
 - C{Session not found} and C{no route} answers carry the request's id when
@@ -88,6 +88,27 @@ def test_an_oversized_credential_header_on_a_later_request_is_400_as_on_initiali
         headers={"X-Mcp-Env-SECRET_TOKEN": BIG},
     )
     assert stream.status == 400 and stream.json()["error"]["code"] == -32600
+
+
+def test_a_delete_with_an_unusable_credential_header_is_400_and_the_session_lives_on() -> None:
+    # Smoke test E, D9: DELETE was the one request of the session the check
+    # skipped: it ended the session (200) despite a 9,000-byte header.
+    h = scopedHarness(credentialEnv=("SECRET_TOKEN",))
+    sid = initialize(h, "/fs/mcp", {"X-Mcp-Env-SECRET_TOKEN": "ok"}).headers["mcp-session-id"]
+    for bad in ({"X-Mcp-Env-SECRET_TOKEN": BIG}, {"X-Mcp-Env-SECRET_TOKEN": "a\u00ff"}):
+        with capturedGatewayLogs() as events:
+            refused = h.request("DELETE", "/fs/mcp", session=sid, headers=bad)
+        assert refused.status == 400, bad
+        assert refused.json()["id"] is None
+        assert refused.json()["error"]["code"] == -32600
+        assert "X-Mcp-Env-SECRET_TOKEN" in refused.json()["error"]["message"]
+        assert BIG not in repr([dict(e) for e in events])
+        assert h.gateway.sessions.get(sid) is not None  # not ended
+    # Its own values, other values or none: a DELETE ends the session (it
+    # needs no child; a restored session's client may not have them).
+    ended = h.request("DELETE", "/fs/mcp", session=sid, headers={"X-Mcp-Env-SECRET_TOKEN": "no"})
+    assert ended.status == 200 and ended.json()["ended"]["sessions"] == [sid]
+    assert h.gateway.sessions.get(sid) is None
 
 
 def test_a_repeated_credential_header_on_a_later_request_is_400() -> None:
