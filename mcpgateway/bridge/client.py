@@ -24,6 +24,11 @@ C{docs/continuity.md}). A 404 on the session means it is really gone: the
 bridge initializes a new one with the client's original C{initialize}
 params, says so on stderr, and sends what was waiting.
 
+The client closing stdin asks the bridge to end (the MCP stdio transport's
+shutdown), but the requests it sent before still get their answers:
+L{BridgeClient.drain} waits for them, at most C{timeout} seconds, before
+the session is ended (so C{printf '...' | mcpgateway bridge URL} works).
+
 Everything is on the injected clock and the injected C{IAgent}: the unit
 tests drive it with a fake agent and C{twisted.internet.task.Clock}.
 
@@ -278,6 +283,11 @@ class BridgeClient:
         self._getTimer: IDelayedCall | None = None
         self._lastEventId: bytes | None = None
         self._closing: Deferred[None] | None = None
+        self._unanswered: dict[Pending, None] = {}
+        """The client's requests not answered yet (an ordered set)."""
+        self._draining: Deferred[None] | None = None
+        self._drainStarted = 0.0
+        self._drainTimer: IDelayedCall | None = None
 
     # -- the client's messages ---------------------------------------------
 
@@ -297,6 +307,8 @@ class BridgeClient:
         elif message.method == "notifications/initialized":
             self.clientInitialized = True
         pending = Pending(message, self._clock.seconds())
+        if message.isRequest:
+            self._unanswered[pending] = None
         if self.state is State.UP and not self._outbox and not self._initInFlight:
             self._post(pending)
         else:
@@ -338,6 +350,15 @@ class BridgeClient:
     def _answerError(self, pending: Pending, code: int, text: str) -> None:
         if pending.message.isRequest and self.state is not State.CLOSED:
             self._toClient(jsonrpc.dumps(jsonrpc.errorResponse(pending.message.id, code, text)))
+        self._settled(pending)
+
+    def _settled(self, pending: Pending) -> None:
+        """C{pending} got its answer (or an error, or never will): it is
+        no longer awaited."""
+        if pending in self._unanswered:
+            del self._unanswered[pending]
+            if not self._unanswered:
+                self._endDrain()
 
     def _pump(self) -> None:
         while self._outbox and self.state is State.UP and not self._initInFlight:
@@ -419,6 +440,11 @@ class BridgeClient:
             if self._initInFlight and pending.message.method == "initialize":
                 self._initialized(line, pending)
             self._toClient(line)
+            if self._draining is not None and pending in self._unanswered:
+                # Its answer may come before its stream ends: stop waiting now.
+                isResponse, responseId, _ = _idOf(line)
+                if isResponse and responseId == pending.message.id:
+                    self._settled(pending)
 
     def _initialized(self, line: bytes, pending: Pending) -> None:
         isResponse, responseId, result = _idOf(line)
@@ -439,6 +465,7 @@ class BridgeClient:
             self._brokenAnswer(pending, reason, None)
         else:
             self._deliver(body, pending)
+        self._settled(pending)
         if pending.message.method == "notifications/initialized":
             self._openGet()
         self._finished(pending)
@@ -447,6 +474,7 @@ class BridgeClient:
         (reason,) = ended
         if not _clean(reason):
             self._brokenAnswer(pending, reason, reader.lastData)
+        self._settled(pending)
         self._finished(pending)
 
     def _brokenAnswer(self, pending: Pending, reason: Failure, lastData: bytes | None) -> None:
@@ -496,10 +524,12 @@ class BridgeClient:
                 code=code,
                 body=body[:200].decode("utf-8", "replace"),
             )
+        self._settled(pending)
         self._finished(pending)
 
     def _postFailed(self, reason: Failure, pending: Pending) -> None:
         if self.state is State.CLOSED or reason.check(CancelledError):
+            self._settled(pending)
             self._finished(pending)
             return
         message = pending.message
@@ -889,11 +919,53 @@ class BridgeClient:
 
     # -- the end -----------------------------------------------------------------
 
+    def drain(self) -> Deferred[None]:
+        """The client's stdin ended: fires once every request it sent has
+        had its answer (or an error), at most C{timeout} seconds from now,
+        or when L{close} comes first; what is left unanswered then is said
+        on stderr. Fires at once when no request is awaited. Call it once,
+        then L{close}."""
+        if self.state is State.CLOSED or not self._unanswered:
+            return succeed(None)
+        if self._draining is None:
+            self._draining = Deferred()
+            self._drainStarted = self._clock.seconds()
+            self._drainTimer = self._clock.callLater(self._timeout, self._endDrain)
+            self.log.info(
+                "stdin ended: waiting up to {timeout} s for the answers to {count} request(s)",
+                timeout=f"{self._timeout:g}",
+                count=len(self._unanswered),
+            )
+        return self._draining
+
+    def _endDrain(self) -> None:
+        """Stop waiting for answers: all came, the time is up, or the end."""
+        draining, self._draining = self._draining, None
+        if draining is None:
+            return
+        if self._drainTimer is not None and self._drainTimer.active():
+            self._drainTimer.cancel()
+        self._drainTimer = None
+        if self._unanswered:
+            self.log.warn(
+                "stdin ended; after {seconds} s, {count} request(s) still had no answer"
+                " and are left unanswered: {requests}",
+                seconds=f"{self._clock.seconds() - self._drainStarted:.1f}",
+                count=len(self._unanswered),
+                requests=", ".join(_describe(p.message) for p in self._unanswered),
+            )
+        draining.callback(None)
+
     def close(self) -> Deferred[None]:
         """End: stop the GET stream and every timer, DELETE the session
-        (best effort, at most L{DELETE_TIMEOUT} seconds). Idempotent."""
-        if self._closing is not None:
-            return self._closing
+        (best effort, at most L{DELETE_TIMEOUT} seconds), stop any
+        L{drain}. Idempotent."""
+        if self._closing is None:
+            self._closing = self._close()
+            self._endDrain()
+        return self._closing
+
+    def _close(self) -> Deferred[None]:
         wasUp = self.state in (State.UP, State.REINITIALIZING)
         self.state = State.CLOSED
         if self._retry is not None and self._retry.active():
@@ -906,8 +978,7 @@ class BridgeClient:
                 pending.timer = None
         self._outbox.clear()
         if not wasUp or self.sessionId is None or not self._urlBytes:
-            self._closing = succeed(None)
-            return self._closing
+            return succeed(None)
         headers = self._headers.copy()
         headers.removeHeader(b"content-type")
         sessionId = self.sessionId
@@ -924,11 +995,15 @@ class BridgeClient:
                 )
 
         closing: Deferred[None] = d.addBoth(done)
-        self._closing = closing
         return closing
 
     def _bug(self, reason: Failure, doing: str) -> None:
         self.log.failure("mcpgateway bridge: a bug while {doing}", failure=reason, doing=doing)
+
+
+def _describe(message: Outgoing) -> str:
+    """A request as the log names it: C{tools/call (id 3)}."""
+    return f"{message.method} (id {jsonrpc.dumps(message.id).decode('utf-8', 'replace')})"
 
 
 def _reason(reason: Failure) -> str:

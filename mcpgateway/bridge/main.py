@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.bridge.test_main -*-
 """The bridge's entry: find the gateway (or start one), wire stdio to the
-HTTP side, run the reactor until stdin ends or SIGTERM.
+HTTP side, run the reactor until stdin ends (and the requests sent before
+have their answers, within the timeout) or SIGTERM.
 
 L{runBridge} is what C{mcpgateway bridge} calls; L{main} is C{python -m
 mcpgateway.bridge}. The one place that takes the global reactor;
@@ -16,6 +17,7 @@ it either.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import signal
@@ -26,6 +28,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.error import ReactorNotRunning
 from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IReactorProcess,
@@ -263,7 +266,8 @@ class Bridge:
     stdio: StdioProtocol
     pool: HTTPConnectionPool
     ended: Deferred[None]
-    """Fires once the bridge has finished (stdin EOF, then the DELETE)."""
+    """Fires once the bridge has finished (stdin EOF, the answers to the
+    requests sent before it, then the DELETE)."""
 
 
 def makeBridge(reactor: Any, options: BridgeOptions) -> Bridge:
@@ -281,10 +285,19 @@ def makeBridge(reactor: Any, options: BridgeOptions) -> Bridge:
         if not ended.called:
             ended.callback(None)
 
-    def onEnd() -> None:
-        holder[0].close().addBoth(closeConnections).addBoth(finish)
+    ending: list[bool] = []
 
-    stdio = StdioProtocol(lambda message: holder[0].send(message), onEnd)
+    def end(_: object = None) -> None:
+        if not ending:
+            ending.append(True)
+            holder[0].close().addBoth(closeConnections).addBoth(finish)
+
+    def onEnd() -> None:
+        # stdin EOF: the client asks the bridge to end; the requests it sent
+        # before still get their answers (bounded), then the end.
+        holder[0].drain().addBoth(end)
+
+    stdio = StdioProtocol(lambda message: holder[0].send(message), onEnd, onGone=end)
     byName = not options.isUrl
     client = BridgeClient(
         reactor,
@@ -334,7 +347,8 @@ def runBridge(options: BridgeOptions) -> int:
 
     def stop(_: object = None) -> None:
         if reactor.running:
-            reactor.stop()
+            with contextlib.suppress(ReactorNotRunning):  # SIGTERM came first: stopping
+                reactor.stop()
 
     bridge.ended.addBoth(stop)
     # SIGTERM stops the reactor; the session is DELETEd (bounded) on the way out.

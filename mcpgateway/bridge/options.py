@@ -13,7 +13,8 @@ from pathlib import Path
 
 DEFAULT_TIMEOUT = 60.0
 """Seconds a request waits for an unreachable gateway before the bridge
-answers it with an error (the gateway's own default request timeout)."""
+answers it with an error (the gateway's own default request timeout), and
+the most the bridge waits for answers once stdin ends."""
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 _SERVER_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -89,7 +90,8 @@ def addArguments(parser: argparse.ArgumentParser) -> None:
         type=_timeout,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help="how long a request waits for an unreachable gateway before it gets an error"
+        help="how long a request waits for an unreachable gateway before it gets an error,"
+        " and the most the bridge waits for answers once stdin ends"
         f" (default {DEFAULT_TIMEOUT:.0f})",
     )
     parser.add_argument(

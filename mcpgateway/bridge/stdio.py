@@ -6,8 +6,9 @@ parsed by L{mcpgateway.bridge.framing}), hands each message on, answers what
 cannot be forwarded (not JSON, not JSON-RPC, an overlong line) with a
 JSON-RPC error at once, and writes each message for the client as one line
 on stdout. stdin EOF is the end of the client (a half-close: stdout stays
-open until the bridge has finished); stdout is never written anything but
-messages (the log goes to stderr).
+open until the bridge has finished, so the answers to what the client sent
+before still reach it); stdout is never written anything but messages (the
+log goes to stderr).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class StdioProtocol(Protocol):
 
     @param onMessage: called with each message to relay to the gateway.
     @param onEnd: called once, when stdin ends (or the pipes break).
+    @param onGone: called once, when stdout can no longer be written (no
+        answer can reach the client any more), before C{onEnd} if both pipes
+        went at once.
     """
 
     log = Logger(observer=logs.observer)
@@ -39,9 +43,11 @@ class StdioProtocol(Protocol):
         onMessage: Callable[[Outgoing], None],
         onEnd: Callable[[], None],
         maxLine: int = MAX_LINE,
+        onGone: Callable[[], None] | None = None,
     ) -> None:
         self._onMessage = onMessage
         self._onEnd = onEnd
+        self._onGone = onGone
         self._lines = LineBuffer(maxLine)
         self._maxLine = maxLine
         self._ended = False
@@ -79,11 +85,17 @@ class StdioProtocol(Protocol):
         self._end()
 
     def writeConnectionLost(self) -> None:
-        self.writable = False
+        self._gone()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.writable = False
+        self._gone()
         self._end()
+
+    def _gone(self) -> None:
+        if self.writable:
+            self.writable = False
+            if self._onGone is not None:
+                self._onGone()
 
     def _end(self) -> None:
         if not self._ended:

@@ -4,9 +4,11 @@
 One job: rank the tools of every member server against a few words a model
 wrote. L{SearchIndex} is an in-memory SQLite FTS5 table (C{porter
 unicode61}: C{files} finds C{file}, C{reading} finds C{read}) ranked by
-C{bm25} with the name weighed over its words, the server, the description
-and the parameters. User text never reaches FTS5 as syntax: it is cut into
-C{\\w+} terms, each quoted, OR'd, the last one a prefix.
+BM25 with the name weighed over its words, the server, the description
+and the parameters, and Lucene's IDF (L{idf}), which stays positive: a term
+in most tools still ranks them by how often it occurs in each and how long
+each is. User text never reaches FTS5 as syntax: it is cut into C{\\w+}
+terms, each quoted, OR'd, the last one a prefix.
 
 L{SearchService} owns one index and runs all its SQLite work through an
 injected C{runInThread} (a single worker thread in production, so the
@@ -16,6 +18,7 @@ by a lock, and rebuilds the index lazily when the catalogs changed.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +36,9 @@ __all__ = [
     "SearchRow",
     "SearchService",
     "firstSentence",
+    "idf",
     "matchExpression",
+    "matchPhrases",
     "rowFromTool",
     "splitWords",
 ]
@@ -46,6 +51,9 @@ WEIGHTS = (10.0, 8.0, 3.0, 2.0, 1.0)
 MAX_TERMS = 32
 #: A term longer than this is cut (no tool name word is that long).
 MAX_TERM = 64
+#: The IDF FTS5's C{bm25()} gives a term in half the rows or more
+#: (C{fts5_aux.c}: an IDF at or below 0 is taken as this); divided out again.
+FTS5_IDF_FLOOR = 1e-6
 
 _TERM = re.compile(r"[^\W_]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -149,18 +157,38 @@ def firstSentence(text: str, limit: int = 160) -> str:
     return flat
 
 
-def matchExpression(text: str) -> str | None:
-    """The FTS5 expression for what a user typed, or C{None} when it has no
-    word: each C{\\w+} term quoted, OR'd, the last one a prefix. Stop words
-    are dropped unless nothing else is left. Nothing of C{text} but letters
-    and digits reaches FTS5, so no input is an operator."""
+def matchPhrases(text: str) -> list[str]:
+    """The FTS5 phrases of what a user typed (none when it has no word):
+    each C{\\w+} term quoted, the last one a prefix. Stop words are dropped
+    unless nothing else is left. Nothing of C{text} but letters and digits
+    reaches FTS5, so no input is an operator."""
     terms = [term[:MAX_TERM].lower() for term in _TERM.findall(text)][:MAX_TERMS]
     if not terms:
-        return None
+        return []
     kept = [term for term in terms if term not in _STOP] or terms
     quoted = [f'"{term}"' for term in dict.fromkeys(kept)]
     quoted[-1] += "*"
-    return " OR ".join(quoted)
+    return quoted
+
+
+def matchExpression(text: str) -> str | None:
+    """The FTS5 expression for what a user typed (its L{matchPhrases},
+    OR'd), or C{None} when it has no word."""
+    return " OR ".join(matchPhrases(text)) or None
+
+
+def idf(rows: int, matching: int) -> float:
+    """Lucene's BM25 IDF of a term found in C{matching} of C{rows} rows:
+    C{log(1 + (rows - matching + 0.5) / (matching + 0.5))}, always above 0
+    (the classic C{log((N - n + 0.5) / (n + 0.5))} that FTS5 uses is 0 or
+    less for a term in half the rows or more, which loses the ranking)."""
+    return math.log1p((rows - matching + 0.5) / (matching + 0.5))
+
+
+def _fts5Idf(rows: int, matching: int) -> float:
+    """The IDF FTS5's C{bm25()} uses for the same term."""
+    value = math.log((rows - matching + 0.5) / (matching + 0.5))
+    return value if value > 0.0 else FTS5_IDF_FLOOR
 
 
 class SearchIndex:
@@ -211,7 +239,13 @@ class SearchIndex:
 
     def query(self, text: str, servers: frozenset[str] | None, limit: int) -> list[Hit]:
         """The best C{limit} tools for C{text}, of C{servers} only (C{None}:
-        all). An empty query (no word in it) lists the tools by name."""
+        all). An empty query (no word in it) lists the tools by name.
+
+        The score is the sum, over the query's phrases, of each one's BM25
+        (FTS5's C{bm25()} of that phrase alone: its frequency in each
+        column, weighed by L{WEIGHTS}, against the row's length) with
+        FTS5's IDF replaced by L{idf}, counted over every row (not only
+        C{servers}')."""
         if limit <= 0 or (servers is not None and not servers):
             return []
         where, args = "", []
@@ -219,23 +253,40 @@ class SearchIndex:
             ordered = sorted(servers)
             where = f" AND server IN ({','.join('?' * len(ordered))})"
             args = list(ordered)
-        expression = matchExpression(text)
-        if expression is None:
+        phrases = matchPhrases(text)
+        if not phrases:
             sql = (
-                "SELECT name, server, description, 0.0 FROM tools WHERE 1"
-                f"{where} ORDER BY name LIMIT ?"
+                f"SELECT name, server, description FROM tools WHERE 1{where} ORDER BY name LIMIT ?"
             )
             rows = self._db.execute(sql, [*args, limit]).fetchall()
-        else:
-            weights = ",".join(str(w) for w in WEIGHTS)
-            sql = (
-                f"SELECT name, server, description, bm25(tools,{weights}) AS rank FROM tools "
-                f"WHERE tools MATCH ?{where} ORDER BY rank, name LIMIT ?"
+            return [Hit(name, server, description, 0.0) for name, server, description in rows]
+        weights = ",".join(str(w) for w in WEIGHTS)
+        ranked = f"SELECT rowid, name, bm25(tools,{weights}) FROM tools WHERE tools MATCH ?{where}"
+        scores: dict[int, float] = {}
+        names: dict[int, str] = {}
+        for phrase in phrases:
+            (matching,) = self._db.execute(
+                "SELECT count(*) FROM tools WHERE tools MATCH ?", [phrase]
+            ).fetchone()
+            if not matching:
+                continue
+            # bm25() is minus FTS5's IDF times the rest: swap the IDF.
+            scale = -idf(self.indexed, matching) / _fts5Idf(self.indexed, matching)
+            for rowid, name, rank in self._db.execute(ranked, [phrase, *args]):
+                scores[rowid] = scores.get(rowid, 0.0) + float(rank) * scale
+                names[rowid] = name
+        best = sorted(scores, key=lambda rowid: (-scores[rowid], names[rowid]))[:limit]
+        if not best:
+            return []
+        found = {
+            rowid: (server, description)
+            for rowid, server, description in self._db.execute(
+                "SELECT rowid, server, description FROM tools"
+                f" WHERE rowid IN ({','.join('?' * len(best))})",
+                best,
             )
-            rows = self._db.execute(sql, [expression, *args, limit]).fetchall()
-        return [
-            Hit(name, server, description, -float(rank)) for name, server, description, rank in rows
-        ]
+        }
+        return [Hit(names[rowid], *found[rowid], scores[rowid]) for rowid in best]
 
     def close(self) -> None:
         """Free the database."""

@@ -5,6 +5,7 @@ and coming back, a session that is gone (404), the end."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
@@ -326,3 +327,90 @@ def test_the_end_before_any_session_sends_nothing() -> None:
     h.connect()
     assert h.client.close().called
     assert h.agent.take() == []
+
+
+def logText(events: Sequence[Mapping[str, Any]]) -> str:
+    return " ".join(str(e.get("log_format", "")).format(**e) for e in events)
+
+
+def test_stdin_end_waits_for_the_answers_to_the_requests_sent_before() -> None:
+    # printf 'initialize\ninitialized\ntools/call\n' | mcpgateway bridge URL
+    h = Harness()
+    h.connect()
+    h.send(INIT)
+    h.send(INITIALIZED)
+    h.send(call(1))
+    h.send({"jsonrpc": "2.0", "id": "d", "method": "server/discover"})
+    init = h.agent.one(b"POST")  # the rest waits for initialize's answer
+    drained = h.client.drain()
+    assert not drained.called
+    init.answer(sseResponse(INIT_RESULT, headers={b"mcp-session-id": b"s1"}))
+    note, first, discover = h.agent.take()
+    assert [note.json, first.json] == [INITIALIZED, call(1)]
+    note.answer(FakeResponse(202))
+    discover.answer(FakeResponse(400, b'{"jsonrpc":"2.0","id":null,"error":{"code":-32601}}'))
+    assert not drained.called
+    # The answer ends the wait even before its stream does.
+    stream = first.answer(sseResponse(stream=True))
+    stream.push(sse(result(1)))
+    assert drained.called
+    assert [m.get("id") for m in h.received()] == [0, "d", 1]
+    h.client.close()
+    assert h.agent.take()[-1].method == b"DELETE"
+
+
+def test_stdin_end_waits_for_requests_queued_for_an_unreachable_gateway() -> None:
+    h = Harness(timeout=10)
+    h.initialize()
+    h.send(call(2))
+    h.agent.one(b"POST").refuse()
+    h.clock.advance(4)
+    drained = h.client.drain()
+    h.clock.advance(5.9)
+    assert not drained.called
+    h.clock.advance(0.2)  # its own timeout: answered with an error, so no longer awaited
+    [error] = h.received()
+    assert error["id"] == 2 and error["error"]["code"] == -32000
+    assert drained.called
+
+
+def test_stdin_end_gives_up_at_the_timeout_and_says_what_went_unanswered() -> None:
+    h = Harness(timeout=30)
+    h.initialize()
+    h.send(call(7, "slow"))
+    h.send(call("x"))
+    _, fast = h.agent.take()
+    fast.answer(sseResponse(result("x")))
+    h.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {}})
+    with capturedLogs() as events:
+        drained = h.client.drain()
+        h.clock.advance(29.9)
+        assert not drained.called
+        h.clock.advance(0.1)
+    assert drained.called
+    text = logText(events)
+    assert "30 s" in text and "tools/call (id 7)" in text and '"x"' not in text
+    assert h.received() == [result("x")]
+
+
+def test_stdin_end_with_no_request_awaited_ends_at_once() -> None:
+    h = Harness()
+    h.initialize()
+    h.send(call(1))
+    h.agent.one(b"POST").answer(sseResponse(result(1)))
+    h.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {}})
+    assert h.client.drain().called  # a notification in flight is not waited for
+
+
+def test_the_end_during_the_wait_stops_it_and_says_what_went_unanswered() -> None:
+    # SIGTERM after stdin's end (the MCP stdio shutdown: close stdin, wait, SIGTERM).
+    h = Harness()
+    h.initialize()
+    h.send(call(4))
+    h.agent.one(b"POST")
+    drained = h.client.drain()
+    with capturedLogs() as events:
+        h.client.close()
+    assert drained.called
+    assert "tools/call (id 4)" in logText(events)
+    assert h.agent.one(b"DELETE").header("mcp-session-id") == "s1"

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.web.client import HTTPConnectionPool
 
 from mcpgateway.bridge import main as bridge_main
 from mcpgateway.bridge.options import BridgeOptions, checkTarget
 from mcpgateway.cli import bridge as cli_bridge
 from mcpgateway.cli.output import Parser, UsageError
+from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse
 
 
 def test_sigint_is_ignored() -> None:
@@ -83,3 +85,57 @@ def test_stdin_eof_ends_the_bridge(tmp_path: Path) -> None:
     bridge.stdio.readConnectionLost()
     assert bridge.ended.called
     assert not reactor.getDelayedCalls() or all(not c.active() for c in reactor.getDelayedCalls())
+
+
+def fakeBridge(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[bridge_main.Bridge, FakeAgent, StringTransport]:
+    """A bridge to L{URL} on a fake agent, connected (the probe answered)."""
+    reactor = MemoryReactorClock()
+    agent = FakeAgent()
+    monkeypatch.setattr(
+        bridge_main, "makeAgent", lambda reactor: (agent, HTTPConnectionPool(reactor))
+    )
+    bridge = bridge_main.makeBridge(reactor, BridgeOptions(URL, tmp_path, timeout=20))
+    stdout = StringTransport()
+    bridge.stdio.makeConnection(stdout)
+    bridge.client.connect()
+    reactor.advance(0)
+    agent.one(b"GET").answer(FakeResponse(200, b"{}"))
+    return bridge, agent, stdout
+
+
+INIT_LINE = (
+    b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+    b'"capabilities":{},"clientInfo":{"name":"c","version":"1"}}}'
+)
+
+
+def test_stdin_eof_answers_the_requests_sent_before_then_ends(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # echo '<initialize>' | mcpgateway bridge URL
+    bridge, agent, stdout = fakeBridge(monkeypatch, tmp_path)
+    bridge.stdio.dataReceived(INIT_LINE)  # no newline: the last line, read at EOF
+    bridge.stdio.readConnectionLost()
+    post = agent.one(b"POST")
+    assert not bridge.ended.called
+    answer = b'{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25"}}'
+    post.answer(FakeResponse(200, answer, headers={b"mcp-session-id": b"s1"}))
+    assert stdout.value() == answer + b"\n"
+    delete = agent.one(b"DELETE")  # then the end, as before: the session is ended
+    assert delete.header("mcp-session-id") == "s1" and not bridge.ended.called
+    delete.answer(FakeResponse(200))
+    assert bridge.ended.called
+
+
+def test_stdout_gone_while_waiting_ends_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bridge, agent, _ = fakeBridge(monkeypatch, tmp_path)
+    bridge.stdio.dataReceived(INIT_LINE + b"\n")
+    bridge.stdio.readConnectionLost()
+    agent.one(b"POST")
+    assert not bridge.ended.called
+    bridge.stdio.writeConnectionLost()  # no answer can reach the client any more
+    assert bridge.ended.called

@@ -50,3 +50,23 @@ def test_eof_reads_a_last_unterminated_line_then_ends_once() -> None:
     assert received[0].method == "notifications/cancelled"
     proto.connectionLost()
     assert ends == ["end"]
+
+
+def test_stdout_gone_is_said_once_before_the_end() -> None:
+    calls: list[str] = []
+    proto = StdioProtocol(
+        lambda message: None, lambda: calls.append("end"), onGone=lambda: calls.append("gone")
+    )
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    proto.writeConnectionLost()
+    proto.write(b"{}")
+    assert calls == ["gone"] and transport.value() == b""
+    proto.connectionLost()
+    assert calls == ["gone", "end"]
+    both = StdioProtocol(
+        lambda message: None, lambda: calls.append("end2"), onGone=lambda: calls.append("gone2")
+    )
+    both.makeConnection(StringTransport())
+    both.connectionLost()
+    assert calls[2:] == ["gone2", "end2"]

@@ -3,6 +3,7 @@ threaded service."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -13,10 +14,12 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.search import (
+    WEIGHTS,
     SearchIndex,
     SearchRow,
     SearchService,
     firstSentence,
+    idf,
     matchExpression,
     rowFromTool,
     splitWords,
@@ -84,6 +87,62 @@ def test_scores_descend(index: SearchIndex) -> None:
     assert len(hits) == 20
     assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
     assert all(hit.score > 0 for hit in hits)
+
+
+def test_idf_stays_positive() -> None:
+    assert idf(20, 18) == pytest.approx(math.log(1 + 2.5 / 18.5))
+    assert idf(20, 20) > 0 and idf(1, 1) > 0
+    assert idf(20, 1) > idf(20, 10) > idf(20, 18) > idf(20, 20)
+
+
+def _tfRows(frequencies: list[int]) -> list[SearchRow]:
+    """One tool per frequency, all of the same length: its description is
+    C{graph} that many times, padded to 5 words."""
+    return [
+        SearchRow(f"t__d{i}", "t", " ".join(["graph"] * tf + ["filler"] * (5 - tf)))
+        for i, tf in enumerate(frequencies)
+    ]
+
+
+def _bm25(rows: int, matching: int, tf: int) -> float:
+    """BM25 of a term C{tf} times in the description (weight 2) of a row
+    of the average length (k1 = 1.2)."""
+    weighed = WEIGHTS[3] * tf
+    return idf(rows, matching) * weighed * 2.2 / (weighed + 1.2)
+
+
+def test_a_term_in_most_tools_still_ranks_them() -> None:
+    # 18 of 20 tools say "graph" (the IDF FTS5's bm25() uses is clamped to
+    # nearly 0 there): every hit still scores, by how often it says it.
+    frequencies = [1, 2, 3, 4, 5, 1] * 3 + [0, 0]
+    built = SearchIndex()
+    built.rebuild(1, _tfRows(frequencies))
+    hits = built.query("graph", None, 50)
+    assert len(hits) == 18
+    assert all(round(hit.score, 3) > 0 for hit in hits)
+    assert [hit.score for hit in hits] == pytest.approx(
+        sorted((_bm25(20, 18, tf) for tf in frequencies if tf), reverse=True)
+    )
+    assert [hit.name for hit in hits[:3]] == ["t__d10", "t__d16", "t__d4"]  # 5 times each
+    built.close()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=40).filter(any))
+def test_scores_are_positive_and_follow_the_term_frequency(frequencies: list[int]) -> None:
+    built = SearchIndex()
+    built.rebuild(1, _tfRows(frequencies))
+    hits = built.query("graph", None, 50)
+    matching = sum(1 for tf in frequencies if tf)
+    tfOf = {f"t__d{i}": tf for i, tf in enumerate(frequencies)}
+    assert {hit.name for hit in hits} == {name for name, tf in tfOf.items() if tf}
+    assert all(hit.score > 0 for hit in hits)
+    assert [tfOf[hit.name] for hit in hits] == sorted(
+        (tf for tf in frequencies if tf), reverse=True
+    )
+    for hit in hits:
+        assert hit.score == pytest.approx(_bm25(len(frequencies), matching, tfOf[hit.name]))
+    built.close()
 
 
 def test_server_filter(index: SearchIndex) -> None:
