@@ -98,16 +98,18 @@ def gatewayArgv(
 def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     stateDir = resolveStateDir(args.state_dir)
     port: int = args.port if args.port is not None else DEFAULT_PORT
-    found = ctx.probe(stateDir)
-    if found.running:
-        return alreadyRunning(out, found, None if args.port is None else port)
+    # The arguments are checked first: a mistake is said whether or not a
+    # gateway already runs.
     config: Path | None = None
     if args.config is not None:
         config = Path(args.config).expanduser().absolute()
         if not config.is_file():
             raise CliError(f"--config {args.config}: no such file")
-    rewrite = not args.no_rewrite
     clients = checkClients(args.clients)
+    found = ctx.probe(stateDir)
+    if found.running:
+        return alreadyRunning(out, found, None if args.port is None else port)
+    rewrite = not args.no_rewrite
     if rewrite and config is None and not claudeConfigPath(None).is_file():
         detected = detectedClients(clients)
         if not detected:

@@ -37,6 +37,18 @@ def test_start_when_already_running_on_that_port(
     assert code == 0
 
 
+def test_start_says_a_bad_argument_also_when_a_gateway_already_runs(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, ctx: CliContext
+) -> None:
+    """The arguments are checked before the running gateway is reported: a
+    mistake is not hidden behind 'already running' (exit 0)."""
+    ctx.launch = noLaunch
+    code, out, err = run(capsys, stateDir, "start", "--clients", "", ctx=ctx)
+    assert (code, out) == (2, "") and "none" in err
+    code, out, err = run(capsys, stateDir, "start", "--config", "/nonexistent.json", ctx=ctx)
+    assert (code, out) == (1, "") and "no such file" in err
+
+
 def test_start_refuses_a_second_gateway_on_another_port(
     capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, ctx: CliContext
 ) -> None:
