@@ -474,7 +474,9 @@ class Options(usage.Options):
         try:
             super().parseOptions(options)
         except usage.UsageError as e:
-            sys.stderr.write(f"mcpgateway: {e}\n`twistd mcpgateway --help` lists the options\n")
+            sys.stderr.write(
+                f"mcpgateway: {e}\n`{_runner()} mcpgateway --help` lists the options\n"
+            )
             raise SystemExit(1) from None
 
     def opt_version(self) -> NoReturn:
@@ -1559,6 +1561,13 @@ def _listener(
             _refuse(f"the restart passed no listening socket: {e}")
         _refuse(f"--port {endpoint}: {e.strerror or e}: {e.filename or ''}".rstrip(": "))
     except (IndexError, KeyError, ValueError) as e:
+        if endpoint.split(":", 1)[0].lower() == "systemd":
+            # Twisted indexes the sockets systemd passed (LISTEN_FDS,
+            # LISTEN_FDNAMES): none passed is an IndexError or a KeyError.
+            _refuse(
+                f"--port {endpoint}: systemd passed no such socket (LISTEN_FDS, LISTEN_FDNAMES):"
+                " start it from its .socket unit (mcpgateway service install)"
+            )
         _refuse(f"--port {endpoint}: {e or 'no socket passed in (LISTEN_FDS, LISTEN_FDNAMES)'}")
     except TypeError:
         # Twisted's parsers take an unknown or repeated key (an IPv6
@@ -1632,6 +1641,17 @@ def _manhole(options: Options, pre: Preflight, reactor: Any, gateway: Any, top: 
         )
     except ManholeError as e:
         _refuse(str(e))
+
+
+def _runner() -> str:
+    """The runner this process was started as, to name in a pointer to the
+    help: C{twist} (also as C{python -m twisted}) or C{twistd}."""
+    program = sys.argv[0] if sys.argv else ""
+    if os.path.basename(program) == "twist" or program.endswith(
+        os.path.join("twisted", "__main__.py")
+    ):
+        return "twist"
+    return "twistd"
 
 
 def _refuse(message: str) -> NoReturn:

@@ -1217,3 +1217,49 @@ def test_a_clients_list_naming_no_client_is_none(spec: str) -> None:
 
 def test_a_clients_list_naming_clients_is_kept() -> None:
     assert parse("--clients", "cursor,vscode")["clients"] == "cursor,vscode"
+
+
+@pytest.mark.parametrize(
+    ("argv0", "runner"),
+    [
+        ("/venv/bin/twist", "twist"),
+        ("/venv/lib/python3.11/site-packages/twisted/__main__.py", "twist"),
+        ("/venv/bin/twistd", "twistd"),
+        ("", "twistd"),
+    ],
+)
+def test_the_pointer_to_the_help_names_the_runner_in_use(
+    argv0: str, runner: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", [argv0])
+    with pytest.raises(SystemExit):
+        parse("--port", "tcp:abc")
+    assert (
+        capsys.readouterr().err.splitlines()[1] == f"`{runner} mcpgateway --help` lists the options"
+    )
+
+
+def test_a_systemd_port_without_a_passed_socket_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {}}))
+    with pytest.raises(SystemExit) as exited:
+        tap.makeService(
+            parse(
+                "--port",
+                "systemd:domain=INET:index=0",
+                "--config",
+                str(config),
+                "--state-dir",
+                str(tmp_path / "st"),
+            ),
+            FakeProcessReactor(),
+        )
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "systemd passed no such socket" in err and "index out of range" not in err
