@@ -187,6 +187,7 @@ class AggregateSession(Session):
         "asks",
         "ended",
         "endpoint",
+        "forCaller",
         "inflight",
         "learned",
         "mayUse",
@@ -214,6 +215,10 @@ class AggregateSession(Session):
         self.seen: dict[str, str] = {}
         """Per kind, the fingerprint of the list the client was last given."""
         self.mayUse: Callable[[str], bool] = _everything
+        self.forCaller: Callable[[Message], Message] = _asIs
+        """A member's error as the session's current caller may read it (the
+        web sets it per request: a child's stderr is an admin's only on a
+        gateway reachable from other machines)."""
 
     def nextAskId(self) -> int:
         return next(self._askIds)
@@ -253,6 +258,10 @@ class AggregateSession(Session):
 
 def _everything(server: str) -> bool:
     return True
+
+
+def _asIs(message: Message) -> Message:
+    return message
 
 
 def _nothing(server: str) -> bool:
@@ -424,10 +433,16 @@ class Aggregator:
         )
 
     def _initialized(self, session: AggregateSession, view: View, initialize: Message) -> Message:
-        counts = {server: 0 for server in view.members if server not in view.unknown}
-        for owner in view.callable.values():
-            counts[owner.server] += 1
         mode = "hybrid" if view.hybrid else session.mode
+        counts = {server: 0 for server in view.members if server not in view.unknown}
+        if mode == "full":
+            # What tools/list gives: a server's toolBudget hides the rest.
+            owners = [view.callable.get(str(tool.get("name"))) for tool in view.tools]
+        else:
+            owners = list(view.callable.values())  # search and invoke reach them all
+        for owner in owners:
+            if owner is not None and owner.server in counts:
+                counts[owner.server] += 1
         unavailable = self.unavailable(session, view)
         instructions = (
             self._tools.instructions(counts, mode, unavailable) if self._tools is not None else ""
@@ -1318,7 +1333,7 @@ class CallContext:
                 self._aggregator._learn(self._session, owner.server, response["result"])
                 out: dict[str, Any] = response["result"]
                 return out
-            error = response.get("error") or {}
+            error = self._session.forCaller(response).get("error") or {}
             raise _toolError(error)
 
         return answer.addCallback(result)

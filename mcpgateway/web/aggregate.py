@@ -26,6 +26,7 @@ from mcpgateway import envelope, jsonrpc
 from mcpgateway.core.gateway import Connection, Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.jsonrpc import Message
+from mcpgateway.web.guard import forCaller, showsChildText
 from mcpgateway.web.mcp import Credentials, McpEndpoint, Sink, principalOf, validIdOrNull
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class AggregateBackend:
     def __init__(self, gateway: Gateway, endpoint: str) -> None:
         self._gateway = gateway
         self._endpoint = endpoint
+        self.loopbackOnly = True
+        """The gateway is bound to loopback only (its L{AggregateEndpoint} says)."""
 
     def open(
         self,
@@ -137,8 +140,13 @@ class AggregateBackend:
     def bind(self, session: Session, request: Request) -> None:
         """The members a request may reach are its principal's servers now
         (a token's scopes, re-read at every request; a session rebuilt on
-        another replica gets them here)."""
-        cast("AggregateSession", session).mayUse = principalOf(request).mayUse
+        another replica gets them here); what a member's error may say to
+        it (L{showsChildText}: an C{invoke} of search mode quotes it)."""
+        aggregate = cast("AggregateSession", session)
+        who = principalOf(request)
+        aggregate.mayUse = who.mayUse
+        shown = showsChildText(self.loopbackOnly, who, request)
+        aggregate.forCaller = _asIs if shown else _public
 
     def forward(
         self, session: Session, message: Message, related: Sink | None
@@ -157,6 +165,11 @@ class AggregateEndpoint(McpEndpoint):
     L{McpEndpoint}, after a refusal of its own: a C{?mode=} that is not one
     of L{MODES} is a 400 naming them (whatever the method: a client whose
     URL has it sends it on every request, and no session is made)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(self.backend, AggregateBackend):
+            self.backend.loopbackOnly = self._loopbackOnly
 
     def render(self, request: Request) -> bytes | int:
         refusal = modeRefusal(request)
@@ -182,3 +195,12 @@ class AggregateEndpoint(McpEndpoint):
         if isinstance(payload, dict) and "method" in payload:
             return validIdOrNull(payload.get("id"))
         return None
+
+
+def _asIs(message: Message) -> Message:
+    return message
+
+
+def _public(message: Message) -> Message:
+    """C{message} as a caller who may not read a child's stderr reads it."""
+    return forCaller(message, False)

@@ -35,6 +35,10 @@ child can send), then carries the child's notifications, each tagged with
 the listen request's id (C{_meta.io.modelcontextprotocol/subscriptionId}),
 and keep-alive comments; it ends with a graceful result when the core ends
 it or the gateway stops or hands over (L{ModernEndpoint.endStreams}).
+
+A server's failure quotes its child's stderr only to a caller
+L{showsChildText<mcpgateway.web.guard.showsChildText>} allows, as on the
+2025 side; the others get the gateway's own words.
 """
 
 from __future__ import annotations
@@ -53,12 +57,13 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway import jsonrpc, logs, versions, wire2026
 from mcpgateway.core import tracing
+from mcpgateway.core.catalog import publicReason
 from mcpgateway.core.moderntypes import ListenFilter, ListenHandle, ModernRequest, ModernService
 from mcpgateway.core.pool import ServerUnavailable, SessionGone
 from mcpgateway.jsonrpc import Kind, Message
 from mcpgateway.limits import Limits
 from mcpgateway.web import measure
-from mcpgateway.web.guard import header
+from mcpgateway.web.guard import forCaller, header, showsChildText
 from mcpgateway.web.modernstream import ModernResponse
 
 if TYPE_CHECKING:
@@ -188,7 +193,14 @@ class ModernEndpoint:
         clientErrors: ClientErrors,
         credentials: CredentialReader,
         scope: str = "",
+        loopbackOnly: bool = True,
     ) -> None:
+        """
+        @param loopbackOnly: the gateway is bound to loopback only; else
+            (reachable from other machines) what a child wrote reaches
+            admins only (L{showsChildText}), as on the 2025 side.
+        """
+        self._loopbackOnly = loopbackOnly
         self._service = service
         self._server = server
         self._scope = scope
@@ -383,7 +395,7 @@ class ModernEndpoint:
         answer.addBoth(self._measured, modern.method, started, span)
 
         def answered(message: Message) -> None:
-            status = response.finish(message)
+            status = response.finish(forCaller(message, self._showsChildText(request)))
             if status is not None and status >= 400 and modern.method != "server/discover":
                 error = message.get("error")
                 text = error.get("message") if isinstance(error, dict) else None
@@ -392,7 +404,7 @@ class ModernEndpoint:
         def failed(reason: Failure) -> None:
             if not response.open:
                 return  # cancelled by the client going away: nothing more is written
-            response.finish(self._errorFor(modern.clientId, reason))
+            response.finish(self._errorFor(modern.clientId, reason, request))
 
         def done(result: object) -> None:
             self.inFlight -= 1
@@ -429,11 +441,19 @@ class ModernEndpoint:
             result, self._operations, self._clock, self._server, method, started, span, outcome
         )
 
-    def _errorFor(self, requestId: Any, reason: Failure) -> Message:
+    def _showsChildText(self, request: IRequest) -> bool:
+        return showsChildText(self._loopbackOnly, getattr(request, "principal", None), request)
+
+    def _errorFor(self, requestId: Any, reason: Failure, request: IRequest) -> Message:
+        """The answer to a request that failed with C{reason}: a server's
+        failure may quote its child's stderr, which only a caller
+        L{showsChildText} allows reads (the others get the gateway's own
+        words, L{publicReason}); anything else is the gateway's defect."""
         if reason.check(ServerUnavailable, SessionGone):
-            return jsonrpc.errorResponse(
-                requestId, jsonrpc.SERVER_UNAVAILABLE, reason.getErrorMessage()
-            )
+            text = reason.getErrorMessage()
+            if not self._showsChildText(request):
+                text = publicReason(text)
+            return jsonrpc.errorResponse(requestId, jsonrpc.SERVER_UNAVAILABLE, text)
         if reason.check(CancelledError):
             return jsonrpc.errorResponse(
                 requestId, jsonrpc.SERVER_UNAVAILABLE, "the gateway cancelled this request"
@@ -462,7 +482,7 @@ class ModernEndpoint:
         response.onDisconnect(listen.lost)
         opening.addCallbacks(
             listen.started,
-            lambda f: listen.fail(self._errorFor(modern.clientId, f)),
+            lambda f: listen.fail(self._errorFor(modern.clientId, f, request)),
         )
         opening.addErrback(lambda f: self.log.failure("a listen stream failed", f))
         return NOT_DONE_YET
