@@ -243,6 +243,9 @@ def publicReason(why: str) -> str:
     text = _STDERR.sub("", why)
     text = _EXIT_DETAIL.sub(r"\1", text)
     text = " ".join(text.split())
+    # What was cut may have closed a parenthesis (a circuit's "(last: exited
+    # with code 3; last stderr: ...)"): close it, so the reason still reads.
+    text += ")" * max(0, text.count("(") - text.count(")"))
     if len(text) > PUBLIC_REASON:
         text = text[: PUBLIC_REASON - 1] + "…"
     return text or "it could not be listed"

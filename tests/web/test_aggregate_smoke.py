@@ -393,7 +393,18 @@ class PublicReasonTests(SynchronousTestCase):
             publicReason(
                 "cannot resolve npx x (npm install failed (exit code 217): ENOTEMPTY /home/u/.npm"
             ),
-            "cannot resolve npx x (npm install failed (exit code 217)",
+            "cannot resolve npx x (npm install failed (exit code 217))",
+        )
+        # A circuit's reason quotes the last failure in parentheses: what is
+        # cut must not leave them open.
+        self.assertEqual(
+            publicReason(
+                "server 'crash' is failing: 5 failure(s) to start or stay up in the last"
+                f" 5 minutes (last: exited with code 3; last stderr: {SECRET});"
+                " the gateway tries again in 60 s"
+            ),
+            "server 'crash' is failing: 5 failure(s) to start or stay up in the last"
+            " 5 minutes (last: exited with code 3)",
         )
         self.assertEqual(len(publicReason("x" * 1000)), 200)
         self.assertEqual(publicReason("a\nb\tc"), "a b c")
