@@ -29,7 +29,8 @@ the first of a round go out together; a question's key is its
 C{mcpgateway/inputKey} hint when usable, else C{elicitation-N},
 C{sampling-N}, C{roots-N}; each round's capabilities are checked (a missing
 one ends the call with -32021, unless the child marked the question
-C{mcpgateway/optional}: then only that question is refused); a token is
+C{mcpgateway/optional}, or it is a C{roots/list} without
+C{mcpgateway/relatedRequestId}: then only that question is refused); a token is
 good for one retry; answers are validated, and unanswered keys are asked
 again at once; a suspended call's router timeout is paused and its TTL
 runs instead (on expiry the child's questions are answered as dismissed
@@ -318,6 +319,13 @@ class Suspension:
         params = message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
         optional = isinstance(meta, dict) and meta.get(wire2026.HINT_OPTIONAL) is True
+        if method == "roots/list" and not (
+            isinstance(meta, dict) and wire2026.HINT_RELATED in meta
+        ):
+            # A hint-less roots/list is often no part of the call (a TS-SDK
+            # server syncs its roots at start-up): without roots, the child is
+            # answered as a direct client would answer it, the call goes on.
+            optional = True
         asked = _Asked(gatewayId, self._key(kind, hint), method, message, entry, optional)
         rnd = self.attached
         if rnd is None:
@@ -343,8 +351,9 @@ class Suspension:
 
     def _admit(self, asked: _Asked, rnd: _Round) -> bool:
         """Whether the client of C{rnd} can answer C{asked}; if not, the
-        child is refused, and (unless the question was optional) the call
-        ends with -32021 for the client."""
+        child is refused, and (unless the question was optional: hinted so,
+        or a hint-less C{roots/list}) the call ends with -32021 for the
+        client."""
         missing = wire2026.missingCapability(asked.request, rnd.capabilities)
         if missing is None:
             return True
@@ -356,6 +365,15 @@ class Suspension:
                 f"the client did not declare the {names} capability",
             )
         if asked.optional:
+            self.log.info(
+                "server {server}: the child asked a modern {method} for {question}, which needs"
+                " the {names} capability its client did not declare; refused to the child,"
+                " the call goes on",
+                server=self.bridge.server,
+                method=self.method,
+                question=asked.method,
+                names=names,
+            )
             return False
         self._fail(
             rnd,

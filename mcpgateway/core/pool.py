@@ -17,7 +17,9 @@ requests in flight cannot say which session asked: the request is refused,
 and the pool is I{promoted} (once): from then on each new session gets a
 child of its own (the sessions already open stay on the shared child), and
 the L{PromotionSink} is told so the next start makes the server
-session-scoped.
+session-scoped. A promotion is about 2025 sessions only: MCP 2026-07-28
+requests carry their own state, and stay on the shared child, in the
+process that promoted the server and after a restart alike.
 Nothing outside C{core/} sees the children themselves: the web layer opens,
 forwards, notifies, answers and closes through L{ServerPool}, and the
 gateway and the operations jobs (reaper, monitor, management, manhole) use
@@ -378,10 +380,15 @@ def makePool(
     (variants), credentials or a child per principal (C{perUser}, the
     C{credential} scope) a child per launch spec; any other one shared
     child (@raise ValueError: an unknown scope). C{limits}: how
-    long and how many modern calls may wait for their clients."""
+    long and how many modern calls may wait for their clients.
+
+    A server promoted to C{session} (C{promotions.json}) gets the shared
+    pool, promoted from the start: every 2025 session gets a child of its
+    own, and MCP 2026-07-28 requests keep the shared child they had before
+    the promotion (as in the process that promoted it)."""
     # Each kind imported when first needed: a gateway with no scoped server
     # never loads the scoped pool (issue 19's idle footprint).
-    if spec.sharing is Sharing.SESSION:
+    if spec.sharing is Sharing.SESSION and (spec.promoted is None or childPerLaunch(spec)):
         from mcpgateway.core.persession import PerSessionPool
 
         return PerSessionPool(spec, spawner, healing, promotions, limits)
@@ -651,8 +658,9 @@ class BasePool:
         self.promoted = why
         undo = f'classification.json {{"{spec.name}": {{"share": "{spec.mode}"}}}}'
         self.log.warn(
-            "server {server} promoted to share 'session': {why}; each new session gets a"
-            " child of its own, the sessions open now stay where they are. Undo: {undo}",
+            "server {server} promoted to share 'session': {why}; each new 2025 session gets"
+            " a child of its own, the sessions open now stay where they are, MCP 2026-07-28"
+            " requests stay on the shared child. Undo: {undo}",
             server=spec.name,
             why=why,
             undo=undo,

@@ -13,7 +13,10 @@ L{mcpgateway.core.fanout.SharedFanout}. Only a shared child is ever idle
 Once promoted (its child asked a client something no session could be proven
 to have caused), each new session gets a child of its own
 (L{mcpgateway.core.persession.OwnedChildren}); the sessions open then stay on
-the shared child.
+the shared child. A server promoted in an earlier process (C{promotions.json},
+its spec's C{share} is C{session}) is promoted from the start: every
+session, restored ones included, gets a child of its own. Either way MCP
+2026-07-28 requests are served by the shared child, started on demand.
 
 A reconfiguration that changes only the child's environment (the gateway's
 C{<state-dir>/.env}, or the entry's C{env}: L{SharedPool.useSpec}) restarts
@@ -51,7 +54,7 @@ from mcpgateway.core.pool import (
 from mcpgateway.core.router import LOG_LEVELS, Router, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 
@@ -83,6 +86,14 @@ class SharedPool(BasePool):
         has (and that environment: L{launchEnvOf}), to restart when idle."""
         self._settling = False
         """Whether a wait for the stale child to be idle is under way."""
+        if self._promotedAtStart():
+            self._ownEach = True
+
+    def _promotedAtStart(self) -> bool:
+        """Whether the server was promoted in an earlier process: its
+        sessions each own a child, its shared child is for MCP 2026-07-28
+        requests only."""
+        return self.spec.promoted is not None and self.spec.sharing is Sharing.SESSION
 
     def upstreams(self) -> list[Upstream]:
         shared = [self.shared] if self.shared is not None else []
@@ -107,7 +118,12 @@ class SharedPool(BasePool):
         return self.shared
 
     def prewarm(self) -> Deferred[None]:
+        """Start the shared child (not for a server promoted before this
+        process: its sessions own their children, and modern requests
+        start the shared one, unless the server says C{prewarm})."""
         if self.disabled or self.spec.executable is None:
+            return succeed(None)
+        if self._promotedAtStart() and not self.spec.prewarm:
             return succeed(None)
         return self._whenLaunchable(self._upstream().ensure)
 
@@ -155,7 +171,11 @@ class SharedPool(BasePool):
         """Attach C{session} as if it had just initialized, and count its
         subscriptions and log level: the child (started and initialized by the
         gateway as always) is told them when it is initialized (or now, if it
-        runs)."""
+        runs). A server promoted before this process gives it a child of
+        its own (its C{initialize} replayed on its next request)."""
+        if self._promotedAtStart():
+            self.owned.restore(session)
+            return
         adopt(self._upstream(), session)
 
     def gone(self, session: Session) -> str | None:
@@ -191,6 +211,10 @@ class SharedPool(BasePool):
             and not self._ownEach
         ):
             return upstream.router.request(session, message, related)  # the hot path
+        if self.owned.replaying(session):
+            return self.ready(session).addCallback(
+                lambda upstream: upstream.router.request(session, message, related)
+            )
         return super().forward(session, message, related)
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:

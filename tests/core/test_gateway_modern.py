@@ -15,6 +15,8 @@ from mcpgateway import jsonrpc, wire2026
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.moderntypes import ListenFilter, ModernRequest, ModernService, ModernStats
 from mcpgateway.core.mrtr import COALESCE
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, RecordingSink, fakeSpawner
 
@@ -322,6 +324,54 @@ class PromotionTests(ModernCase):
         [refusal] = proc.takeMessages()
         self.assertEqual(refusal["error"]["code"], jsonrpc.INTERNAL_ERROR)
         self.assertIsNone(self.gateway.pools["srv"].promoted)
+
+
+class PromotedAtStartTests(ModernCase):
+    """A restart after a promotion: the spec comes from C{promotions.json}
+    (C{share: session} with why). Modern requests stay where they were
+    before the restart, on the shared child; every 2025 session, restored
+    or new, gets a child of its own."""
+
+    specs = {"srv": dataclasses.replace(SPEC, mode="session", promoted="sampled")}
+
+    def test_modern_clients_are_still_served_after_the_restart(self) -> None:
+        self.assertIsNone(self.gateway.modernRefusal("srv"))
+        status = self.gateway.serverStatus("srv")
+        self.assertEqual(
+            (status.sharing.value, status.promoted, status.modern), ("session", "sampled", None)
+        )
+        d, _, sent = self.call(modern(1, "tools/list"))
+        [forwarded] = sent
+        self.assertEqual(forwarded["method"], "tools/list")
+        self.reactor.lastProcess.reply(jsonrpc.resultResponse(forwarded["id"], {"tools": []}))
+        self.assertEqual(self.successResultOf(d)["result"]["tools"], [])
+
+    def test_every_2025_session_still_gets_a_child_of_its_own(self) -> None:
+        self.successResultOf(self.call(modern(1, "server/discover"))[0])
+        shared = self.reactor.lastProcess
+        session, opened = self.gateway.openSession(
+            "srv", jsonrpc.request(0, "initialize", {"capabilities": ALL_CAPS}), "2025-11-25"
+        )
+        self.assertEqual(len(self.reactor.processes), 2)
+        [init] = self.reactor.lastProcess.takeMessages()  # the client's own initialize
+        self.reactor.lastProcess.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
+        self.successResultOf(opened)
+        self.assertIsNot(self.reactor.lastProcess, shared)
+        pool = self.gateway.pools["srv"]
+        self.assertTrue(pool.ownsChildren())
+        self.assertEqual(pool.ownChildPids(session), [self.reactor.lastProcess.pid])
+
+    def test_a_restored_session_gets_a_child_of_its_own(self) -> None:
+        pool = self.gateway.pools["srv"]
+        assert isinstance(pool, SharedPool)
+        session = Session("s-1", "srv", "2025-11-25", ALL_CAPS, {}, 0.0)
+        pool.restore(session)
+        self.successResultOf(pool.prewarm())
+        self.assertEqual(self.reactor.processes, [])  # no shared child for nobody
+        upstream = pool.upstreamFor(session)
+        assert upstream is not None
+        self.assertIn(session, upstream.router.sessions)
+        self.assertIsNone(pool.modernRouter(""))  # its own child: no shared one was made
 
 
 class StopTests(ModernCase):

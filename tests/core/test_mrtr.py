@@ -526,6 +526,37 @@ class CapabilityTests(BridgeCase):
         requests, _ = self.inputRequired(d, 7)
         self.assertEqual(list(requests), ["sampling-1"])
 
+    def test_a_hintless_roots_question_without_roots_is_refused_alone(self) -> None:
+        """A child's own start-up C{roots/list} (server-everything) lands on
+        the only call in flight: a client without roots does not lose its
+        call; the child hears -32601, as from a direct client."""
+        d, _, call = self.call(7, caps={})
+        assert call is not None
+        with capturedGatewayLogs() as events:
+            self.ask(5, "roots/list")
+        [refusal] = self.take()
+        self.assertEqual((refusal["id"], refusal["error"]["code"]), (5, jsonrpc.METHOD_NOT_FOUND))
+        self.assertIn("roots", refusal["error"]["message"])
+        self.assertEqual(
+            [(e["question"], e["names"]) for e in events if "question" in e],
+            [("roots/list", "roots")],
+        )
+        self.clock.advance(COALESCE)
+        self.assertNoResult(d)
+        self.router.childMessage(ok(call["id"], {"content": []}))
+        self.assertEqual(self.successResultOf(d), ok(7, {"content": []}))
+        self.assertEqual(self.take(), [])
+        self.assertEqual(self.router.inFlight, 0)
+
+    def test_a_hinted_roots_question_without_roots_ends_the_call(self) -> None:
+        """With C{relatedRequestId} the child says the call needs the roots: -32021."""
+        d, _, call = self.call(7, caps={})
+        assert call is not None
+        self.ask(5, "roots/list", related=call["id"])
+        self.assertEqual(
+            self.successResultOf(d)["error"]["data"], {"requiredCapabilities": {"roots": {}}}
+        )
+
     def test_each_round_is_checked_with_its_own_capabilities(self) -> None:
         _, state, _ = self.suspendOnElicitation()
         d2, _, _ = self.call(
@@ -538,8 +569,8 @@ class CapabilityTests(BridgeCase):
         )
 
     def test_a_queued_question_is_checked_with_the_retry_capabilities(self) -> None:
-        _call, state, _ = self.suspendOnElicitation()
-        self.ask(6, "roots/list")  # while suspended
+        call, state, _ = self.suspendOnElicitation()
+        self.ask(6, "roots/list", related=call["id"])  # while suspended
         d2, _, _ = self.call(
             8, caps={"elicitation": {}}, state=state, responses={"elicitation-1": ACCEPT}
         )
