@@ -1298,7 +1298,10 @@ def _gatewayAndConfig(
             healing=HealingPolicy(
                 base=options["restart-backoff"], coolDown=options["circuit-cool-down"]
             ),
-            pidFinder=_pidFinder(runInThread),
+            # Behind a proxy or a load balancer (a team gateway, a cluster) the
+            # socket's owner is the proxy, not the client: its pid says nothing
+            # of when the client is gone (the proxy's restart would end them all).
+            pidFinder=None if _behindProxy(options) else _pidFinder(runInThread),
             resolver=None
             if options["no-resolve"]
             else _LazyResolver(pre.stateDir, reactor, environ),
@@ -1683,6 +1686,14 @@ def _threadRunner(reactor: Any) -> Any:
         return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args, **kwargs)
 
     return runInThread
+
+
+def _behindProxy(options: Options) -> bool:
+    """Whether this gateway's clients come through a proxy or a load
+    balancer: it authenticates them (a team gateway) or is a cluster's
+    replica. Then the process holding a connection's other end is not an MCP
+    client, and its exit must not end the sessions (docs/lifecycle.md)."""
+    return bool(options["auth-tokens"] or options["oauth-issuer"] or options["cluster-key-file"])
 
 
 def _pidFinder(runInThread: Any) -> Any:

@@ -1263,3 +1263,34 @@ def test_a_systemd_port_without_a_passed_socket_says_so_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert "systemd passed no such socket" in err and "index out of range" not in err
+
+
+def test_a_gateway_behind_a_proxy_does_not_take_the_socket_owner_for_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team gateway or a cluster replica is reached through a proxy: the
+    process at the connection's other end is the proxy, and its restart must
+    not end every session as 'client exited' (smoke test J). A gateway for
+    one user's clients keeps looking the owner up."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for env in ("MCPGATEWAY_AUTH_TOKENS", "MCPGATEWAY_OAUTH_ISSUER", "MCPGATEWAY_CLUSTER_KEY_FILE"):
+        monkeypatch.delenv(env, raising=False)
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {}}))
+    from mcpgateway.auth.tokenfile import addToken
+
+    tokens = tmp_path / "tokens.json"
+    addToken(tokens, "alice")
+
+    def finder(*extra: str) -> object:
+        state = tmp_path / f"st{len(extra)}"
+        top = tap.makeService(
+            parse("--port", "9301", "--config", str(config), "--state-dir", str(state), *extra),
+            FakeProcessReactor(),
+        )
+        assert isinstance(top, MultiService)
+        [gatewayService] = [s for s in top if type(s).__name__ == "GatewayService"]
+        return gatewayService.gateway._pidFinder
+
+    assert finder() is not None
+    assert finder("--auth-tokens", str(tokens)) is None
