@@ -280,6 +280,14 @@ class ClusterSessions:
         it to the next process): its id is refused from now on."""
         self.ended.add(sessionId)
 
+    def ownedElsewhere(self, sessionId: str, server: str, scope: str, principal: Principal) -> bool:
+        """Whether C{sessionId}, unknown here, is sealed by another replica:
+        then it cannot be a session of the process this one took over from
+        (a restart's predecessor has this replica's address), and need not
+        wait for it to exit before it is forwarded."""
+        opened = self._sealer.open(sessionId, server, scope, principal.key)
+        return opened is not None and opened[0] != self._me()
+
     def resolve(
         self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
     ) -> Where:

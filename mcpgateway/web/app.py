@@ -124,6 +124,10 @@ class Resolves(Protocol):
         self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
     ) -> Where: ...
 
+    def ownedElsewhere(
+        self, sessionId: str, server: str, scope: str, principal: Principal
+    ) -> bool: ...
+
 
 class Forwards(Protocol):
     """L{mcpgateway.cluster.forward.Forwarder}, as the web sees it."""
@@ -178,6 +182,10 @@ class ClusterSurface:
         self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool
     ) -> Where:
         return self.sessions.resolve(sessionId, server, scope, principal, fromPeer)
+
+    def ownedElsewhere(self, sessionId: str, server: str, scope: str, principal: Principal) -> bool:
+        """See L{mcpgateway.cluster.routing.ClusterSessions.ownedElsewhere}."""
+        return self.sessions.ownedElsewhere(sessionId, server, scope, principal)
 
     def forward(
         self, request: Request, owner: Address, principal: Principal, body: bytes
@@ -323,7 +331,9 @@ class _Health(Resource):
         super().__init__()
         self._gateway = gateway
         self._team = team if team is not None else TeamSurface()
-        self._loopbackOnly = loopbackOnly
+        # A gateway that requires tokens shows a child's text to admins only,
+        # on loopback too (reached through a proxy: see GatewayRoot).
+        self._loopbackOnly = loopbackOnly and self._team.gate is None
         self._apiToken = apiToken
 
     def render(self, request: IRequest) -> bytes | int:
@@ -641,7 +651,7 @@ class GatewayRoot(Resource):
                 quota=self.team.quota,
                 throttled=self.team.throttle,
                 cluster=self.team.cluster,
-                loopbackOnly=self._loopbackOnly,
+                loopbackOnly=self._childTextForAll(),
             )
         return endpoint
 
@@ -666,7 +676,7 @@ class GatewayRoot(Resource):
                 quota=self.team.quota,
                 throttled=self.team.throttle,
                 cluster=self.team.cluster,
-                loopbackOnly=self._loopbackOnly,
+                loopbackOnly=self._childTextForAll(),
             )
         return endpoint
 
@@ -694,7 +704,7 @@ class GatewayRoot(Resource):
                 quota=self.team.quota,
                 throttled=self.team.throttle,
                 cluster=self.team.cluster,
-                loopbackOnly=self._loopbackOnly,
+                loopbackOnly=self._childTextForAll(),
                 backend=AggregateBackend(self._gateway, where.endpoint),
             )
         return endpoint
@@ -705,6 +715,14 @@ class GatewayRoot(Resource):
         clients listen again there); how many ended."""
         endpoints = [*self._endpoints.values(), *self._routes.values()]
         return sum(endpoint.modern.endStreams(reason) for endpoint in endpoints)
+
+    def _childTextForAll(self) -> bool:
+        """Whether every caller may see what a child wrote (its stderr), as
+        the endpoints' C{loopbackOnly} says (L{showsChildText}): a gateway
+        bound to loopback only that authenticates nobody. One that requires
+        tokens is reached through a proxy or a load balancer by others (a
+        team gateway, a cluster's replica): there only admins see it."""
+        return self._loopbackOnly and self.team.gate is None
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
         refusal = checkOrigin(request, self._loopbackOnly, self.team.gate is not None)

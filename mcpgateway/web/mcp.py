@@ -369,6 +369,9 @@ class Cluster(Protocol):
     ) -> Where:
         """See L{mcpgateway.cluster.routing.ClusterSessions.resolve}."""
 
+    def ownedElsewhere(self, sessionId: str, server: str, scope: str, principal: Principal) -> bool:
+        """See L{mcpgateway.cluster.routing.ClusterSessions.ownedElsewhere}."""
+
     def forward(
         self, request: Request, owner: Address, principal: Principal, body: bytes
     ) -> Deferred[bool]:
@@ -1412,7 +1415,12 @@ class McpEndpoint(Resource):
             )
         session = self._gateway.sessions.get(sessionId)
         if session is None:
-            waiting = self._gateway.waitForPredecessor()
+            # Another replica's session is forwarded at once, even during a
+            # restart: only this replica's own could be the predecessor's.
+            elsewhere = self._cluster is not None and self._cluster.ownedElsewhere(
+                sessionId, self._server, self._scope, principalOf(request)
+            )
+            waiting = None if elsewhere else self._gateway.waitForPredecessor()
             if waiting is not None:
                 # Opened on the process this one took over from, in its last
                 # moments: known once it has exited (see Gateway).

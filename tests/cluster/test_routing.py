@@ -338,3 +338,14 @@ def test_restore_takes_only_well_formed_unexpired_pairs(pairs: list[tuple[Any, A
     ended.restore(pairs)
     for sessionId, until in ended.records().items():
         assert 0 < len(sessionId) <= 256 and 100 < until <= 150
+
+
+def test_owned_elsewhere_is_said_only_of_another_replicas_sealed_id() -> None:
+    t = Table()
+    t.sealer.ids["r2.x"] = (PEER, facts())
+    t.sealer.ids["r1.x"] = (ME, facts())
+    assert t.router.ownedElsewhere("r2.x", "fs", "", ALICE)
+    assert not t.router.ownedElsewhere("r1.x", "fs", "", ALICE)
+    assert not t.router.ownedElsewhere("random-or-tampered", "fs", "", ALICE)
+    assert not t.router.ownedElsewhere("r2.x", "fs", "", Principal("bob", "key-bob", VIA_TOKEN))
+    assert t.gateway.visits == []

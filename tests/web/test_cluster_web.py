@@ -49,6 +49,9 @@ class FakeRouter:
             return Forward(PEER)
         return NotFound()
 
+    def ownedElsewhere(self, sessionId: str, server: str, scope: str, principal: Principal) -> bool:
+        return sessionId.startswith("r2.")
+
 
 class FakeForwarder:
     def __init__(self) -> None:
@@ -330,3 +333,17 @@ def test_any_peer_header_value_is_refused_never_a_failure(value: bytes) -> None:
     # 400: a header HTTP itself refuses (a NUL, say), before the gateway sees it.
     assert response.status in (400, 401)
     assert h.forwarder.calls == [] and h.reactor.processes == []
+
+
+def test_during_a_restart_another_replicas_session_is_forwarded_at_once() -> None:
+    """A restart's successor holds a request for a session it does not know
+    until its predecessor exits (it may be one the predecessor opened in its
+    last moments); one sealed by another replica cannot be, and is forwarded
+    at once (smoke test J: a USR2 handover held them up to 30 s)."""
+    h = ClusterHarness()
+    predecessor: Deferred[None] = Deferred()
+    h.gateway.waitForPredecessor = lambda: predecessor  # type: ignore[method-assign]
+    h.as_("alice", "POST", "/srv/mcp", call(), session=OTHERS)
+    assert len(h.forwarder.calls) == 1
+    mine = h.as_("alice", "POST", "/srv/mcp", call(3), session="r1.sealed-here-earlier")
+    assert len(h.forwarder.calls) == 1 and not mine.complete  # waits for the predecessor

@@ -100,11 +100,16 @@ def test_a_2026_request_shows_no_stderr_to_a_caller_without_an_admin_token(how: 
         assert (LEAK in response.body) is shown, (how, who)
 
 
-def test_a_loopback_gateway_keeps_the_stderr_of_a_2026_request() -> None:
-    h = ModernTeamHarness(loopbackOnly=True)
-    response = h.modernPost("alice", toolsCall())
-    h.modern.calls[0].answer.errback(ServerUnavailable(STDERR))
-    assert response.json()["error"]["message"] == STDERR
+def test_a_loopback_gateway_that_requires_tokens_shows_a_2026_requests_stderr_to_admins_only() -> (
+    None
+):
+    # Tokens on loopback: its callers come through a proxy or a load
+    # balancer on the same host (smoke test J), as from another machine.
+    for who, shown in (("alice", False), ("root", True)):
+        h = ModernTeamHarness(loopbackOnly=True)
+        response = h.modernPost(who, toolsCall())
+        h.modern.calls[0].answer.errback(ServerUnavailable(STDERR))
+        assert response.json()["error"]["message"] == (STDERR if shown else PUBLIC), who
 
 
 def test_a_childs_own_error_is_left_as_it_is() -> None:
@@ -173,15 +178,16 @@ def test_the_aggregate_shows_no_stderr_to_a_caller_without_an_admin_token(
         assert (LEAK in response.body) is shown, (path, who)
 
 
-def test_a_loopback_aggregate_keeps_the_stderr_of_an_invoke() -> None:
-    servers = fresh()
-    servers["beta"].hold = True
-    agg = TeamAggregate(servers, loopbackOnly=True)
-    session = agg.openAs("alice", "/mcp/search")
-    params = {"name": "invoke", "arguments": {"name": "beta__echo", "arguments": {}}}
-    response = agg.callAs("alice", session, params, "/mcp/search")
-    agg.crashHeldCall()
-    assert LEAK in response.body
+def test_a_loopback_aggregate_that_requires_tokens_shows_an_invokes_stderr_to_admins_only() -> None:
+    for who, shown in (("alice", False), ("root", True)):
+        servers = fresh()
+        servers["beta"].hold = True
+        agg = TeamAggregate(servers, loopbackOnly=True)
+        session = agg.openAs(who, "/mcp/search")
+        params = {"name": "invoke", "arguments": {"name": "beta__echo", "arguments": {}}}
+        response = agg.callAs(who, session, params, "/mcp/search")
+        agg.crashHeldCall()
+        assert (LEAK in response.body) is shown, who
 
 
 # -- D2: a same-host proxy in front of a loopback gateway -----------------------------
@@ -230,7 +236,8 @@ def test_a_proxys_caller_is_shown_no_stderr_as_a_caller_from_another_machine() -
         assert health.status == 200 and LEAK not in health.body, who
         assert health.json()["detail"] == "hidden", who
     assert LEAK in h.as_("root", "GET", "/health", headers=PROXIED).body
-    assert LEAK in h.request("GET", "/health").body  # a loopback Host: every caller
+    # A loopback Host without a token: still hidden, tokens being required.
+    assert LEAK not in h.request("GET", "/health").body
     other = TeamHarness(loopbackOnly=True)
     crashed = other.as_("alice", "POST", "/srv/mcp", INITIALIZE, headers=PROXIED)
     other.process().stderr(b"fatal: token=" + LEAK + b"\n")
