@@ -721,14 +721,9 @@ def restoreFile(
                 report.restored.append(label)
                 inDoc = _entry(doc, location, name)
                 if _ours(inDoc, record.written):
-                    verbatim = _putBackVerbatim(
-                        doc, backup, location, name, record, configPath, parsed
+                    doc = _restoreEntry(
+                        doc, backup, location, name, record, inDoc, configPath, parsed
                     )
-                    if verbatim is not None:
-                        doc = verbatim
-                    else:
-                        created = backup.blocks[location].created
-                        _putBack(doc, location, name, record, created, inDoc)
                     changed = True
             elif now_ == record.original or (record.original is None and now_ is _MISSING):
                 continue  # never rewritten (a crash in between), or restored already
@@ -747,14 +742,9 @@ def restoreFile(
                 if revived is None:
                     continue
                 record, generation = revived
-                verbatim = _putBackVerbatim(
-                    doc, generation, location, name, record, configPath, parsed
+                doc = _restoreEntry(
+                    doc, generation, location, name, record, entry, configPath, parsed
                 )
-                if verbatim is not None:
-                    doc = verbatim
-                else:
-                    created = generation.blocks[location].created
-                    _putBack(doc, location, name, record, created, entry)
                 label = generation.label(location, name)
                 report.restored.append(label)
                 report.revived.append(label)
@@ -869,6 +859,26 @@ def _putBack(
         doc.replaceEntry(location, name, original)
     else:
         _editable(doc).removeEntry(location, name, dropEmpty=created)
+
+
+def _restoreEntry(
+    doc: Document,
+    backup: Backup,
+    location: Location,
+    name: str,
+    record: Record,
+    entry: Any,
+    configPath: Path,
+    parsed: dict[str, Document | None],
+) -> Document:
+    """The document with the entry C{name} (now C{entry}) given back as
+    C{backup} had it: its text before adoption where that can be had
+    (L{_putBackVerbatim}), else the original's value (L{_putBack})."""
+    verbatim = _putBackVerbatim(doc, backup, location, name, record, configPath, parsed)
+    if verbatim is not None:
+        return verbatim
+    _putBack(doc, location, name, record, backup.blocks[location].created, entry)
+    return doc
 
 
 def _putBackVerbatim(
