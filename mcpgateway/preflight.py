@@ -22,7 +22,6 @@ steps in memory and writes them once it opens (see L{logs.LogFileService}).
 
 from __future__ import annotations
 
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -33,7 +32,13 @@ from mcpgateway import logs
 from mcpgateway.config import servers as config
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.source import ConfigSource, PlainFile
-from mcpgateway.ops.statedir import AlreadyRunning, InstanceLock, findOrphans, staleState
+from mcpgateway.ops.statedir import (
+    AlreadyRunning,
+    InstanceLock,
+    findOrphans,
+    openStateDir,
+    staleState,
+)
 
 log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
 
@@ -95,22 +100,14 @@ def preflight(options: Any, clientHost: str) -> Preflight:
 
 
 def warnOpenStateDir(stateDir: Path) -> bool:
-    """Warn (once, at start) when other users may read or enter C{stateDir}:
-    it holds the sessions, the logs, the workspace key and the npx/uvx
-    installs. Not changed here: it may be a directory the user chose for
-    more than the gateway. Whether it warned."""
-    try:
-        mode = stat.S_IMODE(stateDir.stat().st_mode)
-    except OSError:
+    """Warn (once, at start) when other users may read or enter C{stateDir}
+    (L{openStateDir}): it holds the sessions, the logs, the workspace key and
+    the npx/uvx installs. Not changed here: it may be a directory the user
+    chose for more than the gateway. Whether it warned."""
+    opened = openStateDir(stateDir)
+    if opened is None:
         return False
-    if not mode & 0o077:
-        return False
-    log.warn(
-        "state directory {path} is mode {mode:04o}: other users can enter it; it holds"
-        " sessions, logs and the workspace key: run chmod 700 {path}",
-        path=str(stateDir),
-        mode=mode,
-    )
+    log.warn("{why}", why=opened[1], path=str(stateDir), mode=opened[0])
     return True
 
 

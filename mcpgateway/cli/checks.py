@@ -35,6 +35,7 @@ from mcpgateway.config.envfiles import EnvFile, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.resolvecache import readCacheFile
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
+from mcpgateway.ops.statedir import openStateDir
 from mcpgateway.paths import (
     ENV_FILE,
     LOG_FILE,
@@ -402,23 +403,6 @@ def checkPoolLimits(ctx: DoctorContext) -> Check:
             details,
         )
     return Check("pass", "Pool limits: no request waited for a child")
-
-
-def openStateDir(stateDir: Path) -> tuple[int, str] | None:
-    """When other users may read or enter C{stateDir} (any group or other
-    bit set; the gateway warns of it at start, in its log): its mode and the
-    sentence that says so with the fix. C{None} when it is private, or not
-    there (yet)."""
-    try:
-        mode = stat.S_IMODE(stateDir.stat().st_mode)
-    except OSError:
-        return None
-    if not mode & 0o077:
-        return None
-    return mode, (
-        f"state directory {stateDir} is mode {mode:04o}: other users can enter it;"
-        f" it holds sessions, logs and the workspace key: run chmod 700 {stateDir}"
-    )
 
 
 def checkStateDir(ctx: DoctorContext) -> Check:

@@ -28,7 +28,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from mcpgateway.cli.checks import openStateDir
 from mcpgateway.cli.context import START_TIMEOUT, CliContext
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
@@ -50,7 +49,7 @@ from mcpgateway.cli.routes import (
     routeLines,
     routesOf,
 )
-from mcpgateway.ops.statedir import lockHeld, pidAlive, removeState
+from mcpgateway.ops.statedir import lockHeld, openStateDir, pidAlive, removeState
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,23 @@ from mcpgateway import paths, procfs
 from mcpgateway.atomicfile import writeFileAtomic
 
 LEDGER = paths.LEDGER_FILE
+
+
+def openStateDir(stateDir: Path) -> tuple[int, str] | None:
+    """When other users may read or enter C{stateDir} (any group or other
+    bit set): its mode and the sentence that says so with the fix (the
+    gateway logs it at start, C{mcpgateway start} prints it, C{doctor}
+    fails on it). C{None} when it is private, or not there (yet)."""
+    try:
+        mode = stat.S_IMODE(stateDir.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return mode, (
+        f"state directory {stateDir} is mode {mode:04o}: other users can enter it;"
+        f" it holds sessions, logs and the workspace key: run chmod 700 {stateDir}"
+    )
 
 
 def pidAlive(pid: int) -> bool:
