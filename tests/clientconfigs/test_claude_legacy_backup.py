@@ -15,8 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 from mcpgateway.clientconfigs.claude import ClaudeConfig, hasBackup, inspectBackup
 from mcpgateway.config.workspaces import WorkspaceKeys
@@ -33,14 +31,6 @@ def url(name: str, workspace: str | None = None) -> str:
 
 def http(name: str, workspace: str | None = None) -> dict[str, str]:
     return {"type": "http", "url": url(name, workspace)}
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    return h
 
 
 def setUp(home: Path) -> tuple[Path, Path, bytes]:

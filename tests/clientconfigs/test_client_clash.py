@@ -19,8 +19,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from mcpgateway.cli.clients import clientsReport
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 from mcpgateway.clientconfigs.claude import GATEWAY_TS_KEY, ClaudeConfig
@@ -154,15 +152,6 @@ def test_the_served_document_follows_the_engines_order_not_the_file_names(
     assert gateway.servedDocument()["mcpServers"] == {"mem": MEMORY_B}
     # Claude Code's route (reserved) is never served with another server.
     assert gateway.servedDocument({("mem", None): {"command": "mine"}})["mcpServers"] == {}
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("HOME", str(path))
-    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
-    return path
 
 
 def test_claude_codes_change_gives_cursor_its_entry_back(tmp_path: Path, home: Path) -> None:

@@ -37,12 +37,9 @@ def jsonFile(path: Path, document: dict[str, Any]) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("HOME", str(path))
-    monkeypatch.delenv("MCPGATEWAY_HOME", raising=False)
-    return path
+def _home(home: Path) -> Path:
+    """Every test here runs in the temporary HOME (conftest's C{home})."""
+    return home
 
 
 def adoptingSource(tmp_path: Path) -> tuple[ClientsSource, Path, Path, bytes]:

@@ -52,14 +52,6 @@ def filesystem(root: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))  # AdoptedClaudeConfig's ClaudeConfig checks it
-    return h
-
-
-@pytest.fixture
 def stateDir(home: Path) -> Path:
     d = home / ".mcpgateway"
     d.mkdir(mode=0o700)
