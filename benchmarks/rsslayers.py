@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Where an idle gateway's resident memory goes, layer by layer.
+
+Each layer is a fresh interpreter that imports one more part of what
+``python -m twisted mcpgateway`` loads, then reports its ``VmRSS`` and
+``RssAnon`` from ``/proc/self/status`` (Linux only): the interpreter alone,
+``asyncio`` (which Twisted's ``defer`` imports, and which brings ``ssl`` and
+OpenSSL's start-up), the reactor, ``twisted.web.server``, the ``twist`` runner
+with its plugin discovery, and the gateway's modules (``mcpgateway.tap`` and
+the web tree it builds). The difference between two rows is what that layer
+costs; the last row is close to an idle gateway (no sessions, no child).
+
+Bytecode is written and read as an installed gateway's is (the variable
+``PYTHONDONTWRITEBYTECODE`` is dropped): a stale ``.pyc`` compiled at import
+would add its compiler's garbage to the figure.
+
+Usage: rsslayers.py [--python PATH] [--rounds N]   (prints a table and one JSON line)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("interpreter", ()),
+    ("+ asyncio (ssl, OpenSSL)", ("asyncio",)),
+    ("+ the reactor", ("twisted.internet.reactor",)),
+    ("+ twisted.web.server", ("twisted.web.server",)),
+    (
+        "+ the twist runner, plugin discovery",
+        ("twisted.application.twist._twist", "twisted.plugin"),
+    ),
+    (
+        "+ the gateway's modules",
+        ("mcpgateway.tap", "mcpgateway.web.app", "mcpgateway.core.gateway"),
+    ),
+]
+
+PROBE = """
+import sys
+names = sys.argv[1:]
+for name in names:
+    __import__(name)
+if "twisted.plugin" in names:
+    from twisted.application.service import IServiceMaker
+    from twisted.plugin import getPlugins
+    list(getPlugins(IServiceMaker))
+fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(int(fields["VmRSS"].split()[0]), int(fields["RssAnon"].split()[0]), len(sys.modules))
+"""
+
+
+def measure(python: str, names: tuple[str, ...]) -> tuple[int, int, int]:
+    """(VmRSS KiB, RssAnon KiB, modules) of a fresh C{python} that imported C{names}."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    out = subprocess.run(
+        [python, "-c", PROBE, *names], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return int(out[0]), int(out[1]), int(out[2])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    rows: list[dict[str, Any]] = []
+    names: tuple[str, ...] = ()
+    measure(args.python, LAYERS[-1][1])  # write any stale bytecode first
+    for label, more in LAYERS:
+        names += more
+        samples = [measure(args.python, names) for _ in range(args.rounds)]
+        rss = statistics.median(s[0] for s in samples)
+        anon = statistics.median(s[1] for s in samples)
+        rows.append({"layer": label, "rssKiB": rss, "anonKiB": anon, "modules": samples[0][2]})
+    print(f"{'layer':40} {'RSS MiB':>8} {'+MiB':>6} {'anon MiB':>9} {'modules':>8}")
+    previous = 0.0
+    for row in rows:
+        mib = row["rssKiB"] / 1024
+        print(
+            f"{row['layer']:40} {mib:8.1f} {mib - previous:+6.1f} "
+            f"{row['anonKiB'] / 1024:9.1f} {row['modules']:8d}"
+        )
+        previous = mib
+    print(json.dumps({"python": args.python, "rounds": args.rounds, "layers": rows}))
+
+
+if __name__ == "__main__":
+    main()
