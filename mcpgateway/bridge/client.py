@@ -83,6 +83,7 @@ _CONTENT_TYPE = b"content-type"
 _SSE = b"text/event-stream"
 _NOT_SENT = (ConnectError, DNSLookupError, RequestTransmissionFailed)
 _LOST = (ResponseNeverReceived, ConnectionClosed)
+_NOT_CONNECTED = "not connected yet"
 
 
 class State(Enum):
@@ -274,7 +275,7 @@ class BridgeClient:
         self._retry: IDelayedCall | None = None
         self._startTried = False
         self._everUp = False
-        self._downReason = "not connected yet"
+        self._downReason = _NOT_CONNECTED
         self._needReinit = False
         self.reinitializations = 0
         self._get: _SSEReader | None = None
@@ -288,6 +289,9 @@ class BridgeClient:
         self._draining: Deferred[None] | None = None
         self._drainStarted = 0.0
         self._drainTimer: IDelayedCall | None = None
+        self.gaveUpAtEnd: list[str] = []
+        """The requests read before stdin's end that were answered with an
+        error because no gateway could be reached (as the log names them)."""
 
     # -- the client's messages ---------------------------------------------
 
@@ -329,11 +333,16 @@ class BridgeClient:
             self._outbox.remove(pending)
         except ValueError:
             return
-        self._answerError(
+        self._gaveUp(
             pending,
-            jsonrpc.SERVER_UNAVAILABLE,
             f"mcpgateway bridge: {self._unreachable()}; gave up after {self._timeout:g} s",
         )
+
+    def _gaveUp(self, pending: Pending, text: str) -> None:
+        """Answer C{pending} with C{text}: no gateway could be reached for it."""
+        if self._draining is not None and pending in self._unanswered:
+            self.gaveUpAtEnd.append(_describe(pending.message))
+        self._answerError(pending, jsonrpc.SERVER_UNAVAILABLE, text)
 
     def _unreachable(self) -> str:
         """Why the gateway cannot be reached: the one at its URL, or none
@@ -488,8 +497,7 @@ class BridgeClient:
             pending,
             jsonrpc.SERVER_UNAVAILABLE,
             f"mcpgateway bridge: the connection to the gateway at {self._where()} broke"
-            f" before it answered ({reason.getErrorMessage()}); the gateway may have"
-            " stopped",
+            f" before it answered ({_reason(reason)}); the gateway may have stopped",
         )
         self._lost(reason)
 
@@ -669,7 +677,7 @@ class BridgeClient:
             if pending.timer is not None:
                 pending.timer.cancel()
                 pending.timer = None
-            self._answerError(pending, jsonrpc.SERVER_UNAVAILABLE, text)
+            self._gaveUp(pending, text)
 
     def _probeAnswered(self, response: IResponse) -> None:
         _readBody(response)  # any HTTP answer: it is up; the connection goes back to the pool
@@ -932,11 +940,27 @@ class BridgeClient:
             self._drainStarted = self._clock.seconds()
             self._drainTimer = self._clock.callLater(self._timeout, self._endDrain)
             self.log.info(
-                "stdin ended: waiting up to {timeout} s for the answers to {count} request(s)",
+                "stdin ended: waiting up to {timeout} s for the answers to {count}"
+                " request(s){down}",
                 timeout=f"{self._timeout:g}",
                 count=len(self._unanswered),
+                down=self._stillLooking() if self.state is State.DOWN else "",
             )
         return self._draining
+
+    def _stillLooking(self) -> str:
+        """What the wait at stdin's end is for when no gateway is reached yet."""
+        if self._downReason == _NOT_CONNECTED:
+            where = (
+                f" at {self.url}" if self.url else f" on {self._lookedIn or 'its state directory'}"
+            )
+            now = f"not connected to the gateway{where} yet"
+        else:
+            now = self._unreachable()
+        return (
+            f"; {now}: still trying, and a request still waiting for it"
+            f" {self._timeout:g} s after it was read gets an error"
+        )
 
     def _endDrain(self) -> None:
         """Stop waiting for answers: all came, the time is up, or the end."""
@@ -946,6 +970,13 @@ class BridgeClient:
         if self._drainTimer is not None and self._drainTimer.active():
             self._drainTimer.cancel()
         self._drainTimer = None
+        if self.gaveUpAtEnd:
+            self.log.warn(
+                "stdin ended; {count} request(s) got an error, as {why}: {requests}",
+                count=len(self.gaveUpAtEnd),
+                why=self._unreachable() if self.state is State.DOWN else "no gateway answered",
+                requests=", ".join(self.gaveUpAtEnd),
+            )
         if self._unanswered:
             self.log.warn(
                 "stdin ended; after {seconds} s, {count} request(s) still had no answer"

@@ -60,6 +60,9 @@ CONNECT_TIMEOUT = 5.0
 """Seconds a TCP connection to the gateway may take to open."""
 START_OUTPUT_LINES = 20
 """Lines of C{mcpgateway start}'s output shown when it fails."""
+EXIT_NO_GATEWAY = 1
+"""The exit status when requests read before stdin's end got an error
+because no gateway could be reached (a one-shot pipe that got no answers)."""
 
 _START_CODE = (
     "import os, signal, sys; os.setsid();"
@@ -267,7 +270,14 @@ class Bridge:
     pool: HTTPConnectionPool
     ended: Deferred[None]
     """Fires once the bridge has finished (stdin EOF, the answers to the
-    requests sent before it, then the DELETE)."""
+    requests sent before it, the DELETE, then what is left for stdout
+    flushed)."""
+
+    def exitCode(self) -> int:
+        """The bridge's exit status: L{EXIT_NO_GATEWAY} when requests read
+        before stdin's end were answered with an error because no gateway
+        could be reached, else 0."""
+        return EXIT_NO_GATEWAY if self.client.gaveUpAtEnd else 0
 
 
 def makeBridge(reactor: Any, options: BridgeOptions) -> Bridge:
@@ -281,6 +291,11 @@ def makeBridge(reactor: Any, options: BridgeOptions) -> Bridge:
         closed: Deferred[None] = pool.closeCachedConnections()
         return closed
 
+    def flush(_: object) -> Deferred[None]:
+        # A reactor that stops drops what its stdout pipe still buffers (the
+        # errors just written for requests no gateway answered, say).
+        return stdio.closeOutput(reactor)
+
     def finish(_: object) -> None:
         if not ended.called:
             ended.callback(None)
@@ -290,7 +305,7 @@ def makeBridge(reactor: Any, options: BridgeOptions) -> Bridge:
     def end(_: object = None) -> None:
         if not ending:
             ending.append(True)
-            holder[0].close().addBoth(closeConnections).addBoth(finish)
+            holder[0].close().addBoth(closeConnections).addBoth(flush).addBoth(finish)
 
     def onEnd() -> None:
         # stdin EOF: the client asks the bridge to end; the requests it sent
@@ -354,11 +369,12 @@ def runBridge(options: BridgeOptions) -> int:
     # SIGTERM stops the reactor; the session is DELETEd (bounded) on the way out.
     reactor.addSystemEventTrigger("before", "shutdown", bridge.client.close)
     reactor.addSystemEventTrigger("before", "shutdown", bridge.pool.closeCachedConnections)
+    reactor.addSystemEventTrigger("before", "shutdown", bridge.stdio.closeOutput, reactor)
     StandardIO(bridge.stdio, reactor=reactor)
     reactor.callWhenRunning(ignoreSigint)
     reactor.callWhenRunning(bridge.client.connect)
     reactor.run()
-    return 0
+    return bridge.exitCode()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

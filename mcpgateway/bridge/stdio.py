@@ -8,14 +8,17 @@ JSON-RPC error at once, and writes each message for the client as one line
 on stdout. stdin EOF is the end of the client (a half-close: stdout stays
 open until the bridge has finished, so the answers to what the client sent
 before still reach it); stdout is never written anything but messages (the
-log goes to stderr).
+log goes to stderr). At the end, L{StdioProtocol.closeOutput} flushes what
+was written before the reactor stops (a reactor that stops drops what its
+pipes still buffer).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IHalfCloseableProtocol, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -23,6 +26,10 @@ from zope.interface import implementer
 
 from mcpgateway import jsonrpc, logs
 from mcpgateway.bridge.framing import MAX_LINE, LineBuffer, Outgoing, parseLine
+
+FLUSH_TIMEOUT = 2.0
+"""Seconds the end waits for the client to read what is still buffered for
+stdout."""
 
 
 @implementer(IHalfCloseableProtocol)
@@ -51,6 +58,8 @@ class StdioProtocol(Protocol):
         self._lines = LineBuffer(maxLine)
         self._maxLine = maxLine
         self._ended = False
+        self._flushed: Deferred[None] | None = None
+        self._flushTimer: IDelayedCall | None = None
         self.writable = True
 
     def dataReceived(self, data: bytes) -> None:
@@ -86,10 +95,33 @@ class StdioProtocol(Protocol):
 
     def writeConnectionLost(self) -> None:
         self._gone()
+        self._outputClosed()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._gone()
+        self._outputClosed()
         self._end()
+
+    def closeOutput(self, clock: IReactorTime, timeout: float = FLUSH_TIMEOUT) -> Deferred[None]:
+        """The end: close stdout once what was written to it is flushed.
+        Fires then, or after C{timeout} seconds (a client that reads no
+        more), or at once when stdout is gone already. Idempotent."""
+        if self._flushed is None:
+            if not self.writable or self.transport is None:
+                return succeed(None)
+            self._flushed = Deferred()
+            self._flushTimer = clock.callLater(timeout, self._outputClosed)
+            self.transport.loseConnection()  # flushes first, then connectionLost
+        return self._flushed
+
+    def _outputClosed(self) -> None:
+        flushed = self._flushed
+        if flushed is None or flushed.called:
+            return
+        if self._flushTimer is not None and self._flushTimer.active():
+            self._flushTimer.cancel()
+        self._flushTimer = None
+        flushed.callback(None)
 
     def _gone(self) -> None:
         if self.writable:

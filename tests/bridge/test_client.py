@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.error import ConnectionLost
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
@@ -221,6 +221,22 @@ def test_a_call_whose_connection_breaks_before_an_answer_gets_an_error() -> None
     assert h.client.state is State.DOWN
 
 
+def test_a_call_whose_answer_stream_breaks_gets_an_error_in_plain_words() -> None:
+    h = Harness()
+    h.initialize()
+    h.send(call(2))
+    stream = h.agent.one(b"POST").answer(sseResponse(stream=True))
+    stream.end(Failure(ResponseFailed([Failure(ConnectionDone()), Failure(ConnectionLost())])))
+    [error] = h.received()
+    message = error["error"]["message"]
+    assert error["id"] == 2 and "broke before it answered" in message
+    assert (
+        "(Connection was closed cleanly.; Connection to the other side was lost in a"
+        " non-clean fashion.)" in message
+    )
+    assert "<" not in message and "Failure" not in message
+
+
 def test_a_notification_whose_connection_breaks_is_sent_again() -> None:
     h = Harness()
     h.initialize()
@@ -365,13 +381,37 @@ def test_stdin_end_waits_for_requests_queued_for_an_unreachable_gateway() -> Non
     h.send(call(2))
     h.agent.one(b"POST").refuse()
     h.clock.advance(4)
-    drained = h.client.drain()
-    h.clock.advance(5.9)
-    assert not drained.called
-    h.clock.advance(0.2)  # its own timeout: answered with an error, so no longer awaited
+    with capturedLogs() as events:
+        drained = h.client.drain()
+        h.clock.advance(5.9)
+        assert not drained.called
+        h.clock.advance(0.2)  # its own timeout: answered with an error, so no longer awaited
     [error] = h.received()
     assert error["id"] == 2 and error["error"]["code"] == -32000
     assert drained.called
+    # stderr says what the wait is for, then which requests got the error.
+    text = logText(events)
+    assert f"the gateway at {URL} is not reachable" in text and "still trying" in text
+    assert "1 request(s) got an error" in text and "tools/call (id 2)" in text
+    assert h.client.gaveUpAtEnd == ["tools/call (id 2)"]
+
+
+def test_stdin_end_before_any_gateway_is_found_says_so_and_errors_count() -> None:
+    # printf '...' | mcpgateway bridge --no-start SERVER, no gateway running.
+    h = Harness(locate=None, timeout=3)
+    h.client.connect()
+    h.send(call(1))  # answered with an error before stdin's end: not counted
+    h.clock.advance(3)
+    assert [m["id"] for m in h.received()] == [1]
+    h.send(INIT)
+    h.send(call(2))
+    with capturedLogs() as events:
+        drained = h.client.drain()
+        assert "no gateway is running: still trying" in logText(events)
+        h.clock.advance(3)
+    assert drained.called
+    assert [m["error"]["code"] for m in h.received()] == [-32000, -32000]
+    assert h.client.gaveUpAtEnd == ["initialize (id 0)", "tools/call (id 2)"]
 
 
 def test_stdin_end_gives_up_at_the_timeout_and_says_what_went_unanswered() -> None:

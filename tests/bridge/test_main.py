@@ -5,6 +5,7 @@ is started, the CLI staying Twisted-free."""
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from twisted.web.client import HTTPConnectionPool
 
 from mcpgateway.bridge import main as bridge_main
 from mcpgateway.bridge.options import BridgeOptions, checkTarget
+from mcpgateway.bridge.stdio import FLUSH_TIMEOUT
 from mcpgateway.cli import bridge as cli_bridge
 from mcpgateway.cli.output import Parser, UsageError
 from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse
@@ -78,13 +80,22 @@ def test_the_cli_module_loads_no_twisted() -> None:
 def test_stdin_eof_ends_the_bridge(tmp_path: Path) -> None:
     reactor = MemoryReactorClock()
     bridge = bridge_main.makeBridge(reactor, BridgeOptions("demo", tmp_path, autostart=False))
-    bridge.stdio.makeConnection(StringTransport())
+    stdout = StringTransport()
+    bridge.stdio.makeConnection(stdout)
     bridge.client.connect()
     reactor.advance(0)
     assert not bridge.ended.called
     bridge.stdio.readConnectionLost()
-    assert bridge.ended.called
+    stdoutFlushed(bridge, stdout)
+    assert bridge.ended.called and bridge.exitCode() == 0
     assert not reactor.getDelayedCalls() or all(not c.active() for c in reactor.getDelayedCalls())
+
+
+def stdoutFlushed(bridge: bridge_main.Bridge, stdout: StringTransport) -> None:
+    """The bridge asked for stdout to be flushed and closed before it ends:
+    the pipe does so (a C{StringTransport} only records the request)."""
+    assert stdout.disconnecting and not bridge.ended.called
+    bridge.stdio.connectionLost()
 
 
 def fakeBridge(
@@ -126,7 +137,8 @@ def test_stdin_eof_answers_the_requests_sent_before_then_ends(
     delete = agent.one(b"DELETE")  # then the end, as before: the session is ended
     assert delete.header("mcp-session-id") == "s1" and not bridge.ended.called
     delete.answer(FakeResponse(200))
-    assert bridge.ended.called
+    stdoutFlushed(bridge, stdout)
+    assert bridge.ended.called and bridge.exitCode() == 0
 
 
 def test_stdout_gone_while_waiting_ends_at_once(
@@ -138,4 +150,41 @@ def test_stdout_gone_while_waiting_ends_at_once(
     agent.one(b"POST")
     assert not bridge.ended.called
     bridge.stdio.writeConnectionLost()  # no answer can reach the client any more
+    assert bridge.ended.called
+
+
+CALL_LINE = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo"}}'
+
+
+def test_stdin_eof_with_no_gateway_flushes_the_errors_then_ends_with_status_1(
+    tmp_path: Path,
+) -> None:
+    # printf '<initialize>\n<call>\n' | mcpgateway bridge --no-start --timeout 3 demo
+    reactor = MemoryReactorClock()
+    options = BridgeOptions("demo", tmp_path, autostart=False, timeout=3)
+    bridge = bridge_main.makeBridge(reactor, options)
+    stdout = StringTransport()
+    bridge.stdio.makeConnection(stdout)
+    bridge.client.connect()
+    reactor.advance(0)
+    bridge.stdio.dataReceived(INIT_LINE + b"\n" + CALL_LINE + b"\n")
+    bridge.stdio.readConnectionLost()
+    reactor.advance(3)
+    errors = [json.loads(line) for line in stdout.value().splitlines()]
+    assert [(e["id"], e["error"]["code"]) for e in errors] == [(1, -32000), (2, -32000)]
+    assert f"no gateway is running on state directory {tmp_path}" in errors[0]["error"]["message"]
+    # The reactor must not stop before stdout has taken those lines.
+    stdoutFlushed(bridge, stdout)
+    assert bridge.ended.called
+    assert bridge.exitCode() == bridge_main.EXIT_NO_GATEWAY == 1
+
+
+def test_the_end_waits_a_bounded_time_for_a_client_that_reads_no_more(tmp_path: Path) -> None:
+    reactor = MemoryReactorClock()
+    bridge = bridge_main.makeBridge(reactor, BridgeOptions("demo", tmp_path, autostart=False))
+    stdout = StringTransport()
+    bridge.stdio.makeConnection(stdout)
+    bridge.stdio.readConnectionLost()
+    assert stdout.disconnecting and not bridge.ended.called
+    reactor.advance(FLUSH_TIMEOUT)
     assert bridge.ended.called

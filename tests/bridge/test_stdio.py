@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from mcpgateway.bridge.framing import Outgoing
@@ -70,3 +71,25 @@ def test_stdout_gone_is_said_once_before_the_end() -> None:
     both.makeConnection(StringTransport())
     both.connectionLost()
     assert calls[2:] == ["gone2", "end2"]
+
+
+def test_close_output_fires_once_stdout_is_flushed_or_at_its_bound() -> None:
+    clock = Clock()
+    proto, transport, _, _ = make()
+    proto.write(b"{}")
+    closed = proto.closeOutput(clock, timeout=2)
+    assert transport.disconnecting and not closed.called  # flushing
+    assert proto.closeOutput(clock) is closed
+    proto.connectionLost()  # flushed and closed
+    assert closed.called and not clock.getDelayedCalls()
+    # A client that reads no more: given up after the bound.
+    stuck, _, _, _ = make()
+    closed = stuck.closeOutput(clock, timeout=2)
+    clock.advance(1.9)
+    assert not closed.called
+    clock.advance(0.1)
+    assert closed.called
+    # stdout gone already: nothing to wait for.
+    gone, _, _, _ = make()
+    gone.writeConnectionLost()
+    assert gone.closeOutput(clock).called

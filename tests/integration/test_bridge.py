@@ -315,3 +315,45 @@ def test_with_no_gateway_running_the_bridge_starts_one(home: Path) -> None:
             capture_output=True,
             timeout=60,
         )
+
+
+@pytest.mark.parametrize("target", ["demo", "url"])
+def test_a_one_shot_pipe_with_no_gateway_gets_its_errors_and_a_failing_status(
+    home: Path, target: str
+) -> None:
+    # printf '<initialize>\n<initialized>\n<call>\n' | mcpgateway bridge --no-start ...
+    port = freePort()  # nothing listens on it
+    where = "demo" if target == "demo" else f"http://127.0.0.1:{port}/demo/mcp"
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "pipe", "version": "1"},
+        },
+    }
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo"}}
+    pipe = b"".join(json.dumps(m).encode() + b"\n" for m in (init, initialized, call))
+    command = ["-m", "mcpgateway.cli", "--state-dir", str(home / "state"), "bridge"]
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, *command, "--no-start", "--timeout", "2", where],
+        input=pipe,  # then stdin is closed
+        capture_output=True,
+        cwd=home,
+        env={**os.environ, **bridgeEnv(home)},
+        timeout=60,
+    )
+    assert time.monotonic() - started < 30
+    stderr = done.stderr.decode("utf-8", "replace")
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a["id"] for a in answers] == [1, 2], stderr
+    for answer in answers:
+        assert answer["error"]["code"] == -32000
+        assert "gave up after 2 s" in answer["error"]["message"]
+    assert done.returncode == 1, stderr
+    assert "stdin ended: waiting up to 2 s" in stderr and "still trying" in stderr
+    assert "2 request(s) got an error" in stderr
