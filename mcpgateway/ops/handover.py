@@ -30,6 +30,19 @@ successor then merges the sessions the predecessor saved last (a request
 for a session it did not know yet waits for that) and from then on is the
 only writer of the state directory's files.
 
+The pid file: a predecessor whose C{twistd} wrote one (C{--pidfile}, as
+C{mcpgateway start} does) hands it over too. Its path goes in
+C{MCPGATEWAY_HANDOVER_PIDFILE} and descriptor 6 is one end of a second
+socket pair, the I{exit link}, whose other end the predecessor holds
+outside the reactor until its process ends. The order matters: the
+predecessor's C{twistd} deletes its pid file after its reactor stopped,
+and the reactor shuts the link down before that; the exit link ends only
+with the process, so the pid file is gone by then. The successor then
+writes its own pid there (atomically) and deletes it as it stops, as
+C{twistd} would (the next successor writes it again once this process
+has exited). The successor itself runs with no C{--pidfile}: C{twistd}
+would refuse to start while the predecessor's pid in it still runs.
+
 Why descriptor inheritance and not C{SO_REUSEPORT}: two sockets bound with
 C{SO_REUSEPORT} each have their own accept queue on Linux, and the
 connections queued on the old one are reset when it closes; one inherited
@@ -49,6 +62,7 @@ import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from twisted.application.service import Service
@@ -59,11 +73,21 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import logs
+from mcpgateway.atomicfile import writeFileAtomic
 
 HANDOVER_ENV = "MCPGATEWAY_HANDOVER"
 """Set in the successor's environment: C{from=<pid>,listen=3,lock=4,link=5}."""
+PIDFILE_ENV = "MCPGATEWAY_HANDOVER_PIDFILE"
+"""Set in the successor's environment (with L{HANDOVER_ENV}) when it takes
+the predecessor's pid file over: the file's absolute path. It stays set in
+the successor, which owns that file from then on (its own restart reads it)."""
 LISTEN_FD, LOCK_FD, LINK_FD = 3, 4, 5
 """Where the successor finds what it inherits."""
+EXIT_FD = 6
+"""The exit link, passed with L{PIDFILE_ENV}: it ends when the predecessor's
+process has ended."""
+TWISTD_PIDFILE = "twistd.pid"
+"""C{twistd}'s pid file when its command line names none."""
 RESTART_SIGNAL = signal.SIGUSR2
 LISTENING = b"listening\n"
 MAX_OUTPUT = 4096
@@ -82,6 +106,10 @@ class Inherited:
     listenFd: int = LISTEN_FD
     lockFd: int = LOCK_FD
     linkFd: int = LINK_FD
+    pidfile: str | None = None
+    """The predecessor's pid file to take over (L{PIDFILE_ENV}), on
+    L{EXIT_FD}'s exit link."""
+    exitFd: int = EXIT_FD
 
     def encode(self) -> str:
         return (
@@ -90,7 +118,9 @@ class Inherited:
 
     @classmethod
     def fromEnviron(cls, environ: Mapping[str, str]) -> Inherited | None:
-        """The hand-over described in C{environ}; C{None} without one.
+        """The hand-over described in C{environ}; C{None} without one. A
+        L{PIDFILE_ENV} that is not an absolute path is left out (a pid file
+        is not worth failing the restart for).
 
         @raise BadHandover: the variable is there but malformed.
         """
@@ -110,7 +140,10 @@ class Inherited:
             fields[name] = int(value)
         if set(fields) != {"from", "listen", "lock", "link"} or not 0 < fields["from"] < 2**31:
             raise BadHandover(f"{HANDOVER_ENV}={text[:80]!r} is malformed")
-        return cls(fields["from"], fields["listen"], fields["lock"], fields["link"])
+        pidfile = environ.get(PIDFILE_ENV) or None
+        if pidfile is not None and not os.path.isabs(pidfile):
+            pidfile = None
+        return cls(fields["from"], fields["listen"], fields["lock"], fields["link"], pidfile)
 
 
 def successorCommand(pluginArgs: Sequence[str], executable: str = sys.executable) -> list[str]:
@@ -127,6 +160,41 @@ def successorCommand(pluginArgs: Sequence[str], executable: str = sys.executable
         "mcpgateway",
         *pluginArgs,
     ]
+
+
+def twistdPidfile(argv: Sequence[str]) -> str:
+    """The pid file C{twistd}'s command line C{argv} (C{sys.argv}) names:
+    its C{--pidfile} before the plugin's name, else C{twistd.pid}; C{""}
+    for none (C{--pidfile=}). Relative to the current directory."""
+    found = TWISTD_PIDFILE
+    for i, arg in enumerate(argv):
+        if arg == "mcpgateway":
+            break
+        if arg == "--pidfile" and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith("--pidfile="):
+            found = arg[len("--pidfile=") :]
+    return found
+
+
+def ownPidfile(argv: Sequence[str], environ: Mapping[str, str], pid: int) -> str | None:
+    """The pid file of this process (pid C{pid}): the one it took over in a
+    restart (L{PIDFILE_ENV}), else the one its C{twistd} wrote; the
+    absolute path of whichever holds C{pid}, else C{None} (C{twist}, no
+    pid file, or one this process does not own)."""
+    candidates = [environ.get(PIDFILE_ENV) or "", twistdPidfile(argv)]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        path = os.path.abspath(candidate)
+        try:
+            with open(path, "rb") as f:
+                text = f.read(32).strip()
+        except OSError:
+            continue
+        if text == b"%d" % pid:
+            return path
+    return None
 
 
 def socketFamily(fd: int) -> int:
@@ -196,7 +264,12 @@ class Predecessor(Service):
         prepare: Callable[[], None],
         handOver: Callable[[], Deferred[Any]],
         installSignal: Callable[[int, Any], Any] = signal.signal,
+        pidfile: Callable[[], str | None] | None = None,
     ) -> None:
+        """
+        @param pidfile: this process's pid file to hand over, if any (by
+            default L{ownPidfile} of C{sys.argv} and C{environ}).
+        """
         self._reactor = reactor
         self._command = list(command)
         self._environ = dict(environ)
@@ -209,6 +282,10 @@ class Predecessor(Service):
         self.state = "serving"
         """C{serving}, C{starting} (a successor is on its way), C{handing over}."""
         self._launch: _Launch | None = None
+        self._pidfile = pidfile or (lambda: ownPidfile(sys.argv, self._environ, os.getpid()))
+        self._exitLink: socket.socket | None = None
+        """Our end of the exit link: never closed after a hand-over, so the
+        successor sees it end only when this process has."""
 
     def startService(self) -> None:
         super().startService()
@@ -240,23 +317,35 @@ class Predecessor(Service):
             self._prepare()
         except Exception:
             self.log.failure("restart: preparing failed; going on")
+        try:
+            pidfile = self._pidfile()
+        except Exception:
+            self.log.failure("restart: finding the pid file failed; handing none over")
+            pidfile = None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        exitTheirs: socket.socket | None = None
         try:
             self._launch = _Launch(self)
             environ = {**self._environ, HANDOVER_ENV: Inherited(os.getpid()).encode()}
+            environ.pop(PIDFILE_ENV, None)
+            childFDs: dict[int, str | int] = {
+                0: "w",
+                1: "r",
+                2: "r",
+                LISTEN_FD: listenFd,
+                LOCK_FD: lockFd,
+                LINK_FD: theirs.fileno(),
+            }
+            if pidfile:
+                self._exitLink, exitTheirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                environ[PIDFILE_ENV] = pidfile
+                childFDs[EXIT_FD] = exitTheirs.fileno()
             self._reactor.spawnProcess(
                 self._launch,
                 self._command[0],
                 self._command,
                 env=environ,
-                childFDs={
-                    0: "w",
-                    1: "r",
-                    2: "r",
-                    LISTEN_FD: listenFd,
-                    LOCK_FD: lockFd,
-                    LINK_FD: theirs.fileno(),
-                },
+                childFDs=childFDs,
             )
             self._reactor.adoptStreamConnection(
                 ours.fileno(),
@@ -265,11 +354,14 @@ class Predecessor(Service):
             )
         except Exception as e:
             self.state = "serving"
+            self._closeExitLink()
             self.log.error("restart: cannot start the successor: {why}", why=str(e))
             return False
         finally:
             ours.close()
             theirs.close()
+            if exitTheirs is not None:
+                exitTheirs.close()
         self.log.info("restart: starting a successor; this process serves until it listens")
         return True
 
@@ -297,6 +389,7 @@ class Predecessor(Service):
         if self.state != "starting":
             return
         self.state = "serving"
+        self._closeExitLink()
         said = output.decode("utf-8", "replace").strip()
         self.log.error(
             "restart failed: the successor did not take over ({why}){said}; this process"
@@ -304,6 +397,11 @@ class Predecessor(Service):
             why=why,
             said=f": {said}" if said else "",
         )
+
+    def _closeExitLink(self) -> None:
+        if self._exitLink is not None:
+            self._exitLink.close()
+            self._exitLink = None
 
     def linkLost(self) -> None:
         self.successorFailed(
@@ -326,23 +424,48 @@ class _SuccessorSide(Protocol):
         self._successor.predecessorGone()
 
 
+class _ExitSide(Protocol):
+    def __init__(self, successor: Successor) -> None:
+        self._successor = successor
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._successor.predecessorExited()
+
+
 class Successor(Service):
     """The successor's end of the link: says C{listening} (call
     L{listening}), and fires C{gone} when the predecessor's process has
-    ended (the link closes with it)."""
+    ended (the link closes with it). With a pid file to take over
+    (L{Inherited.pidfile}), writes it once the exit link ends and deletes
+    it as it stops."""
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, reactor: Any, inherited: Inherited, gone: Deferred[None]) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        inherited: Inherited,
+        gone: Deferred[None],
+        pid: Callable[[], int] = os.getpid,
+    ) -> None:
+        """
+        @param pid: this process's pid (C{os.getpid}: after C{twistd}
+            daemonized, so not read before the pid file is written).
+        """
         self._reactor = reactor
         self._inherited = inherited
         self.gone = gone
+        self._pid = pid
         self._side: _SuccessorSide | None = None
         self._transport: Any = None
         self._said = False
+        self.pidfileWritten: str | None = None
+        """The pid file this process wrote (and deletes as it stops)."""
+        self._exited = False
 
     def startService(self) -> None:
         super().startService()
+        self._watchExit()
         fd = self._inherited.linkFd
         try:
             self._reactor.adoptStreamConnection(
@@ -376,6 +499,54 @@ class Successor(Service):
         )
         if self._transport is not None:
             self._transport.write(LISTENING)
+
+    def stopService(self) -> None:
+        super().stopService()
+        path = self.pidfileWritten
+        if path is None:
+            return
+        self.pidfileWritten = None
+        try:
+            with open(path, "rb") as f:
+                ours = f.read(32).strip() == b"%d" % self._pid()
+            if ours:
+                os.unlink(path)
+        except OSError as e:
+            self.log.warn("cannot delete the pid file {path}: {why}", path=path, why=str(e))
+
+    def _watchExit(self) -> None:
+        if self._inherited.pidfile is None:
+            return
+        fd = self._inherited.exitFd
+        try:
+            self._reactor.adoptStreamConnection(
+                fd, socket.AF_UNIX, ServerFactory.forProtocol(lambda: _ExitSide(self))
+            )
+        except Exception as e:
+            self.log.warn(
+                "restart: no exit link to the predecessor (pid {pid}): {why}; not writing"
+                " the pid file {path}",
+                pid=self._inherited.predecessor,
+                why=str(e),
+                path=self._inherited.pidfile,
+            )
+        finally:
+            _closeQuietly(fd)
+
+    def predecessorExited(self) -> None:
+        """The predecessor's process has ended, and its C{twistd} with it
+        has deleted its pid file: write ours in its place."""
+        path = self._inherited.pidfile
+        if self._exited or path is None or not self.running:
+            return
+        self._exited = True
+        try:
+            writeFileAtomic(Path(path), b"%d" % self._pid(), mode=0o644)
+        except OSError as e:
+            self.log.warn("restart: cannot write the pid file {path}: {why}", path=path, why=str(e))
+            return
+        self.pidfileWritten = path
+        self.log.info("restart: took over the pid file {path}", path=path)
 
     def predecessorGone(self) -> None:
         if self.gone.called:

@@ -1,6 +1,14 @@
 # -*- test-case-name: tests.ops.test_signals -*-
-"""SIGTERM and SIGINT (Ctrl-C): the first stops the gateway, one more cuts
-its drain short, and none ever ends in a traceback.
+"""SIGTERM, SIGINT (Ctrl-C) and SIGHUP: the first stops the gateway, one
+more cuts its drain short, and none ever ends in a traceback.
+
+SIGHUP is a stop like SIGTERM (a terminal hang-up means "stop"; the
+gateway has no reload signal: it reloads its config files as they change,
+and C{SIGUSR2} restarts it keeping its sessions, see
+L{mcpgateway.ops.handover}). Nothing else handles SIGHUP, so its default
+action would kill the process at once: no drain, no sessions saved, the
+children left running. C{nohup} (SIGHUP inherited as ignored) keeps it
+ignored.
 
 Twisted's own handlers call C{reactor.stop()} on every signal: a second one
 while the gateway stops (it lets requests in flight finish, at most
@@ -40,7 +48,7 @@ from twisted.logger import Logger
 
 from mcpgateway import logs
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 """The signals that stop the gateway."""
 
 InstallSignal = Callable[[int, Any], Any]
@@ -66,7 +74,7 @@ def signalName(signum: int) -> str:
 
 
 class StopSignals(Service):
-    """Handles SIGTERM and SIGINT (see the module docstring)."""
+    """Handles SIGTERM, SIGINT and SIGHUP (see the module docstring)."""
 
     log = Logger(observer=logs.observer)
 

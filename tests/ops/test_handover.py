@@ -40,18 +40,22 @@ from mcpgateway import tap
 from mcpgateway.config.source import ConfigService
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.handover import (
+    EXIT_FD,
     HANDOVER_ENV,
     LINK_FD,
     LISTEN_FD,
     LISTENING,
     LOCK_FD,
+    PIDFILE_ENV,
     RESTART_SIGNAL,
     BadHandover,
     Inherited,
     Predecessor,
     Successor,
+    ownPidfile,
     socketFamily,
     successorCommand,
+    twistdPidfile,
 )
 from mcpgateway.ops.services import ListenerService, StateFileService
 from mcpgateway.ops.statedir import (
@@ -81,6 +85,7 @@ class Reactor(FakeProcessReactor):
         self.fromThread: list[Any] = []
         self.kept: list[int] = []
         self.childLinks: list[int] = []
+        self.childExits: list[int] = []
         self.adoptedLinks: list[int] = []
         self.order: list[str] = []
         self.listenFd: int | None = None
@@ -103,6 +108,9 @@ class Reactor(FakeProcessReactor):
         link = fds.get(LINK_FD)
         if isinstance(link, int):
             self.childLinks.append(self._keep(link))
+        exitLink = fds.get(EXIT_FD)
+        if isinstance(exitLink, int):
+            self.childExits.append(self._keep(exitLink))
         return super().spawnProcess(
             processProtocol, executable, args, env, path, uid, gid, usePTY, childFDs
         )
@@ -178,6 +186,7 @@ class Run:
         listenFd: int | None = 97,
         lockFd: int | None = 98,
         environ: Mapping[str, str] | None = None,
+        pidfile: str | None = None,
     ) -> None:
         self.reactor = reactor
         self.signals = Signals()
@@ -192,6 +201,7 @@ class Run:
             self.prepare,
             self.handOver,
             installSignal=self.signals,
+            pidfile=lambda: pidfile,
         )
 
     def prepare(self) -> None:
@@ -1225,3 +1235,182 @@ def test_flock_of_a_duplicate_is_the_same_lock(tmp_path: Path) -> None:
     assert lockHeld(tmp_path)
     os.close(copy)
     assert not lockHeld(tmp_path)
+
+
+# -- the pid file (smoke L, D5) ---------------------------------------------------------
+
+
+def test_twistd_pidfile_is_the_one_its_command_line_names() -> None:
+    run = ["-c", "--pidfile", "/s/twistd.pid", "--logfile", "-", "mcpgateway", "--port", "1"]
+    assert twistdPidfile(run) == "/s/twistd.pid"
+    assert twistdPidfile(["-c", "--pidfile=/s/x.pid", "mcpgateway"]) == "/s/x.pid"
+    assert twistdPidfile(["-c", "--pidfile=", "--logfile=/dev/null", "mcpgateway"]) == ""
+    assert twistdPidfile(["twistd", "-n", "mcpgateway"]) == "twistd.pid"
+    # The plugin's own arguments are not twistd's.
+    assert twistdPidfile(["twistd", "mcpgateway", "--pidfile", "/x"]) == "twistd.pid"
+
+
+def test_own_pidfile_is_the_one_that_holds_this_pid(tmp_path: Path) -> None:
+    written = tmp_path / "twistd.pid"
+    written.write_text("4242")
+    argv = ["-c", f"--pidfile={written}", "mcpgateway"]
+    assert ownPidfile(argv, {}, 4242) == str(written)
+    assert ownPidfile(argv, {}, 4243) is None  # not ours: twist, or a stale file
+    assert ownPidfile(["-c", "--pidfile=", "mcpgateway"], {}, 4242) is None
+    # A successor owns the one it took over; its own twistd has none.
+    taken = tmp_path / "taken.pid"
+    taken.write_text("77\n")
+    assert ownPidfile(["-c", "--pidfile=", "mcpgateway"], {PIDFILE_ENV: str(taken)}, 77) == str(
+        taken
+    )
+    assert ownPidfile(argv, {PIDFILE_ENV: str(tmp_path / "missing")}, 4242) == str(written)
+
+
+def test_the_pid_file_is_read_from_the_environment_with_a_hand_over() -> None:
+    variable = Inherited(4242).encode()
+    got = Inherited.fromEnviron({HANDOVER_ENV: variable, PIDFILE_ENV: "/s/twistd.pid"})
+    assert got == Inherited(4242, pidfile="/s/twistd.pid")
+    assert got is not None and got.exitFd == EXIT_FD == 6
+    assert Inherited.fromEnviron({HANDOVER_ENV: variable, PIDFILE_ENV: "rel.pid"}) == Inherited(
+        4242
+    )
+    assert Inherited.fromEnviron({HANDOVER_ENV: variable}) == Inherited(4242)
+    assert Inherited.fromEnviron({PIDFILE_ENV: "/s/twistd.pid"}) is None
+
+
+def test_restart_hands_the_pid_file_over_on_an_exit_link_held_outside_the_reactor(
+    reactor: Reactor,
+) -> None:
+    run = Run(reactor, pidfile="/s/twistd.pid")
+    assert run.predecessor.restart() is True
+    [(_, _, env, _)] = reactor.spawned
+    assert env is not None and env[PIDFILE_ENV] == "/s/twistd.pid"
+    [theirs] = reactor.childExits
+    # The reactor holds the link only: shutting it down at the reactor's
+    # stop does not end the exit link, only this process's end does.
+    assert len(reactor.adoptedStreamConnections) == 1
+    with socket.socket(fileno=os.dup(theirs)) as peer:
+        peer.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            peer.recv(1)
+        link, _ = run.link()
+        link.dataReceived(LISTENING)
+        run.handOvers[0].callback(None)
+        with pytest.raises(BlockingIOError):
+            peer.recv(1)  # handed over: held until the process exits
+
+
+def test_a_failed_restart_lets_the_exit_link_go(reactor: Reactor) -> None:
+    run = Run(reactor, pidfile="/s/twistd.pid")
+    run.predecessor.restart()
+    [theirs] = reactor.childExits
+    run.predecessor.successorFailed("test")
+    with socket.socket(fileno=os.dup(theirs)) as peer:
+        peer.setblocking(False)
+        assert peer.recv(1) == b""
+
+
+def test_restart_without_a_pid_file_passes_no_exit_link_nor_a_stale_variable(
+    reactor: Reactor,
+) -> None:
+    run = Run(reactor, environ={"HOME": "/h", PIDFILE_ENV: "/old/twistd.pid"})
+    run.predecessor.restart()
+    [(_, _, env, _)] = reactor.spawned
+    assert env is not None and PIDFILE_ENV not in env
+    [fds] = reactor.childFDs
+    assert EXIT_FD not in fds
+
+
+@pytest.fixture
+def exitPair() -> Iterator[int]:
+    """The successor's end of an exit link (a descriptor it will close)."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fd = os.dup(a.fileno())
+    a.close()
+    yield fd
+    b.close()
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def pidfileSuccessor(
+    reactor: Reactor, linkFd: int, exitFd: int, pidfile: Path
+) -> tuple[Successor, Any, Any]:
+    """A started successor taking C{pidfile} over; its link and exit link
+    protocols."""
+    inherited = Inherited(4242, linkFd=linkFd, pidfile=str(pidfile), exitFd=exitFd)
+    successor = Successor(reactor, inherited, Deferred(), pid=lambda: 5151)
+    successor.startService()
+    [(exitAdopted, _, exitFactory), (linkAdopted, _, _)] = reactor.adoptedStreamConnections
+    assert (exitAdopted, linkAdopted) == (exitFd, linkFd)
+    exitSide = exitFactory.buildProtocol(None)
+    exitSide.makeConnection(StringTransport())
+    link, _ = connectLink(reactor)
+    return successor, link, exitSide
+
+
+def test_the_successor_writes_the_pid_file_once_the_predecessor_has_exited(
+    reactor: Reactor, linkPair: tuple[int, socket.socket], exitPair: int, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "twistd.pid"
+    pidfile.write_text("4242")
+    successor, link, exitSide = pidfileSuccessor(reactor, linkPair[0], exitPair, pidfile)
+    successor.listening(9100)
+    link.connectionLost(Failure(ConnectionDone()))  # the predecessor's reactor stopped
+    assert successor.gone.called
+    assert pidfile.read_text() == "4242"  # not yet: its twistd deletes the file next
+    pidfile.unlink()  # which it does, then exits
+    with capturedGatewayLogs() as events:
+        exitSide.connectionLost(Failure(ConnectionDone()))
+    assert pidfile.read_text() == "5151"
+    assert stat.S_IMODE(pidfile.stat().st_mode) == 0o644
+    assert any("took over the pid file" in t for t in texts(events))
+    successor.stopService()  # as twistd deletes its own
+    assert not pidfile.exists()
+
+
+def test_the_successor_writes_over_the_pid_file_of_a_killed_predecessor(
+    reactor: Reactor, linkPair: tuple[int, socket.socket], exitPair: int, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "twistd.pid"
+    pidfile.write_text("4242")
+    _, link, exitSide = pidfileSuccessor(reactor, linkPair[0], exitPair, pidfile)
+    exitSide.connectionLost(Failure(ConnectionDone()))
+    link.connectionLost(Failure(ConnectionDone()))
+    assert pidfile.read_text() == "5151"
+
+
+def test_the_successor_deletes_only_a_pid_file_that_is_still_its_own(
+    reactor: Reactor, linkPair: tuple[int, socket.socket], exitPair: int, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "twistd.pid"
+    successor, _, exitSide = pidfileSuccessor(reactor, linkPair[0], exitPair, pidfile)
+    exitSide.connectionLost(Failure(ConnectionDone()))
+    pidfile.write_text("6161")  # a later gateway's
+    successor.stopService()
+    assert pidfile.read_text() == "6161"
+
+
+def test_a_successor_stopped_first_writes_no_pid_file(
+    reactor: Reactor, linkPair: tuple[int, socket.socket], exitPair: int, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "twistd.pid"
+    successor, _, exitSide = pidfileSuccessor(reactor, linkPair[0], exitPair, pidfile)
+    successor.stopService()
+    exitSide.connectionLost(Failure(ConnectionDone()))
+    assert not pidfile.exists()
+
+
+def test_a_bad_exit_link_writes_no_pid_file(
+    linkPair: tuple[int, socket.socket], tmp_path: Path
+) -> None:
+    reactor = RefusingReactor()
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.close(fd)
+    pidfile = tmp_path / "twistd.pid"
+    inherited = Inherited(4242, linkFd=linkPair[0], pidfile=str(pidfile), exitFd=fd)
+    with capturedGatewayLogs() as events:
+        Successor(reactor, inherited, Deferred()).startService()
+    assert any("no exit link" in t for t in texts(events))
+    assert len(reactor.adoptedStreamConnections) == 1  # the link
+    assert not pidfile.exists()

@@ -1,4 +1,4 @@
-"""L{mcpgateway.ops.signals}: the first SIGTERM/SIGINT stops the reactor, one
+"""L{mcpgateway.ops.signals}: the first SIGTERM/SIGINT/SIGHUP stops the reactor, one
 more while stopping cuts the drain short and logs one line, never a
 C{ReactorNotRunning} traceback; nothing is installed before the reactor
 runs, and a handler only schedules its work (issue 10)."""
@@ -66,12 +66,15 @@ class FakeReactor:
 
 
 class FakeSignals:
-    """C{signal.signal}: records what is installed, starting from C{initial}."""
+    """C{signal.signal}: records what is installed, starting from C{initial}
+    (Twisted's handlers for SIGTERM and SIGINT; none of its own for SIGHUP)."""
 
     def __init__(self, initial: dict[int, Any] | None = None) -> None:
-        self.handlers: dict[int, Any] = {signum: "twisted's" for signum in STOP_SIGNALS} | dict(
-            initial or {}
-        )
+        self.handlers: dict[int, Any] = {
+            signal.SIGTERM: "twisted's",
+            signal.SIGINT: "twisted's",
+            signal.SIGHUP: signal.SIG_DFL,
+        } | dict(initial or {})
         self.calls: list[tuple[int, Any]] = []
 
     def __call__(self, signum: int, handler: Any) -> Any:
@@ -108,13 +111,28 @@ class InstallTests(SynchronousTestCase):
         for signum in STOP_SIGNALS:
             self.assertEqual(self.signals.handlers[signum], self.service._signalled)
 
+    def test_sighup_is_handled_like_sigterm(self) -> None:
+        """Its default action would kill the gateway with no drain."""
+        self.service.startService()
+        self.reactor.run()
+        self.assertIn(signal.SIGHUP, self.service.installed)
+        self.assertEqual(self.signals.handlers[signal.SIGHUP], self.service._signalled)
+
+    def test_sighup_under_nohup_stays_ignored(self) -> None:
+        self.signals = FakeSignals({signal.SIGHUP: signal.SIG_IGN})
+        service = StopSignals(self.reactor, lambda announce: None, installSignal=self.signals)
+        service.startService()
+        self.reactor.run()
+        self.assertIs(self.signals.handlers[signal.SIGHUP], signal.SIG_IGN)
+        self.assertEqual(sorted(service.installed), sorted([signal.SIGTERM, signal.SIGINT]))
+
     def test_an_ignored_signal_stays_ignored(self) -> None:
         self.signals = FakeSignals({signal.SIGINT: signal.SIG_IGN})
         service = StopSignals(self.reactor, lambda announce: None, installSignal=self.signals)
         service.startService()
         self.reactor.run()
         self.assertIs(self.signals.handlers[signal.SIGINT], signal.SIG_IGN)
-        self.assertEqual(service.installed, [signal.SIGTERM])
+        self.assertEqual(service.installed, [signal.SIGTERM, signal.SIGHUP])
 
     def test_a_service_stopped_before_the_reactor_ran_installs_nothing(self) -> None:
         self.service.startService()
@@ -132,6 +150,7 @@ class InstallTests(SynchronousTestCase):
     def test_signal_names(self) -> None:
         self.assertEqual(signalName(signal.SIGTERM), "SIGTERM")
         self.assertEqual(signalName(signal.SIGINT), "SIGINT")
+        self.assertEqual(signalName(signal.SIGHUP), "SIGHUP")
         self.assertEqual(signalName(999), "signal 999")
 
 
@@ -167,6 +186,27 @@ class ReceivedTests(SynchronousTestCase):
         self.assertEqual(self.reactor._exitSignal, signal.SIGINT)
         self.assertEqual(self.asked, 0)
         self.assertEqual(formats(events), ["Received {signal}, shutting down."])
+
+    def test_sighup_stops_the_reactor_gracefully_and_is_the_exit_signal(self) -> None:
+        with capturedGatewayLogs() as events:
+            self.signals.send(signal.SIGHUP)
+            self.reactor.drain()
+        self.assertEqual(self.reactor.stops, 1)
+        self.assertEqual(self.reactor._exitSignal, signal.SIGHUP)
+        [event] = [
+            e for e in events if e.get("log_namespace", "").startswith("mcpgateway.ops.signals")
+        ]
+        self.assertEqual(
+            (event["log_format"], event["signal"]), ("Received {signal}, shutting down.", "SIGHUP")
+        )
+
+    def test_a_second_sighup_cuts_the_drain_short(self) -> None:
+        self.cuts = [1]
+        self.signals.send(signal.SIGHUP)
+        self.reactor.drain()
+        self.signals.send(signal.SIGHUP)
+        self.reactor.drain()
+        self.assertEqual((self.reactor.stops, self.asked), (1, 1))
 
     def test_second_signal_cuts_the_drain_short_without_stopping_again(self) -> None:
         self.cuts = [1]
