@@ -3,8 +3,11 @@
 
 L{jsonrpc.classify} says what a message is; L{check} says whether the parts
 the gateway itself reads or rewrites have the shape the specifications give
-them: C{params} an object (or absent), C{params._meta} an object with a
-string or number C{progressToken}, and the params of the methods the gateway
+them: a request has no members but C{jsonrpc}, C{id}, C{method} and
+C{params} (HTTP 400, -32600: a child's SDK drops such a message without a
+word, and its caller would wait out the request timeout), C{params} an
+object (or absent), C{params._meta} an object with a string or number
+C{progressToken}, and the params of the methods the gateway
 answers or bookkeeps itself (C{initialize}, C{logging/setLevel},
 C{resources/subscribe} and C{unsubscribe}, C{notifications/cancelled}); a
 response must carry exactly one of C{result} and C{error}, and a well-formed
@@ -26,6 +29,10 @@ Problem = tuple[int, str]
 """The JSON-RPC error code and message to answer with."""
 
 _ABSENT: Any = object()
+_REQUEST_MEMBERS = frozenset({"jsonrpc", "id", "method", "params"})
+"""The members of a JSON-RPC 2.0 request; L{checkRequest} refuses any other."""
+_NAMED = 3
+"""Unknown members named in an error message (the rest are counted)."""
 _LEVELS = frozenset(LOG_LEVELS)
 _SHOWN = 40
 """Characters of a client's value quoted back in an error message."""
@@ -43,7 +50,13 @@ def check(message: Message, kind: Kind) -> Problem | None:
 
 
 def checkRequest(message: Message) -> Problem | None:
-    """A request (C{classify} said so: its id is a string or a finite number)."""
+    """A request (C{classify} said so: its id is a string or a finite number).
+
+    A member other than C{jsonrpc}, C{id}, C{method} and C{params} is
+    C{-32600} (the caller answers it with HTTP 400), named in the message;
+    the rest are C{-32602} (in-band for a request with a session)."""
+    if not message.keys() <= _REQUEST_MEMBERS:  # no set is built on the hot path
+        return _unknownMembers(message)
     method = message["method"]
     params = message.get("params", _ABSENT)
     if params is _ABSENT:
@@ -115,6 +128,38 @@ def checkResponse(message: Message) -> Problem | None:
     if type(error.get("message")) is not str:
         return jsonrpc.INVALID_REQUEST, "Invalid Request: error.message must be a string"
     return None
+
+
+def _unknownMembers(message: Message) -> Problem:
+    extra = sorted(message.keys() - _REQUEST_MEMBERS, key=str)
+    clash = [name for name in ("result", "error") if name in message]
+    if clash:
+        return (
+            jsonrpc.INVALID_REQUEST,
+            f"Invalid Request: a request (it has a method) must not carry {clash[0]}",
+        )
+    named = ", ".join(shown(name) for name in extra[:_NAMED])
+    more = f" and {len(extra) - _NAMED} more" if len(extra) > _NAMED else ""
+    return (
+        jsonrpc.INVALID_REQUEST,
+        f"Invalid Request: unknown member {named}{more}: a request has only"
+        " jsonrpc, id, method and params",
+    )
+
+
+def sessionInfoProblem(params: dict[str, Any], limit: int) -> Problem | None:
+    """Whether the C{capabilities} and C{clientInfo} of an C{initialize}'s
+    C{params} (checked by L{checkRequest}) are over C{limit} bytes together,
+    as compact JSON: a session keeps both for its whole life, and the
+    sessions file saves them (L{mcpgateway.limits.MAX_SESSION_INFO})."""
+    size = sum(len(jsonrpc.dumps(params.get(name, {}))) for name in ("capabilities", "clientInfo"))
+    if size <= limit:
+        return None
+    return (
+        jsonrpc.INVALID_REQUEST,
+        f"Invalid Request: initialize's capabilities and clientInfo are {size} bytes"
+        f" of JSON together, over the limit of {limit} bytes",
+    )
 
 
 def jsonType(value: Any) -> str:

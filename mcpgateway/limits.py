@@ -54,6 +54,14 @@ answer at once (-32004 beyond; the child's call is cancelled)."""
 RESULT_STORE_BYTES = 256 * 1024 * 1024
 """Bytes of large tool results the aggregate endpoint keeps for
 C{get_result}, across every session (the oldest go first)."""
+MAX_SESSION_INFO = 64 * 1024
+"""Bytes of the C{capabilities} and C{clientInfo} of one C{initialize},
+together, as compact JSON (HTTP 400, -32600 beyond). A session keeps both for
+its whole life and the sessions file saves them; real clients send well
+under 2 KiB."""
+MAX_SESSIONS = 10_000
+"""Live sessions of one gateway process, every endpoint together (an
+C{initialize} beyond is refused with HTTP 503, -32000, until some end)."""
 MODERN_INPUT_TIMEOUT = 600.0
 """Seconds a suspended modern call waits for its client's retry (each
 round); then its child's questions are answered as declined and its call is
@@ -79,6 +87,8 @@ class Limits:
     maxModernInFlight: int = MAX_MODERN_IN_FLIGHT
     maxSuspendedCalls: int = MAX_SUSPENDED_CALLS
     modernInputTimeout: float = MODERN_INPUT_TIMEOUT
+    maxSessionInfo: int = MAX_SESSION_INFO
+    maxSessions: int = MAX_SESSIONS
 
     def __post_init__(self) -> None:
         for name in (
@@ -92,6 +102,8 @@ class Limits:
             "replayMaxBytes",
             "maxModernInFlight",
             "maxSuspendedCalls",
+            "maxSessionInfo",
+            "maxSessions",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

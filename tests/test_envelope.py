@@ -325,3 +325,83 @@ def test_gateway_methods() -> None:
         "notifications/cancelled",
         "notifications/initialized",
     } == envelope.GATEWAY_METHODS
+
+
+# -- the members of a request (smoke test M, D3) --------------------------------------
+
+MEMBER_NAMES = st.sampled_from(["result", "error", "extra", "ID", "Method", "jsonrpc2", ""]) | (
+    st.text(max_size=8)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    method=st.sampled_from(REQUEST_METHODS),
+    params=PARAMS_VALUES | st.just(ABSENT),
+    extra=st.dictionaries(MEMBER_NAMES, JSON_VALUES, max_size=4),
+)
+def test_a_request_has_no_members_but_jsonrpc_id_method_params(
+    method: str, params: Any, extra: dict[str, Any]
+) -> None:
+    """Whatever its params, a request with any other member is -32600 and the
+    message names one of them; without, the params decide (the oracle above)."""
+    message = {**extra, **request(method, params)}
+    unknown = set(message) - {"jsonrpc", "id", "method", "params"}
+    assert classify(message) is Kind.REQUEST
+    problem = envelope.check(message, Kind.REQUEST)
+    if unknown:
+        assert problem is not None and problem[0] == INVALID_REQUEST
+        clash = unknown & {"result", "error"}
+        named = f"carry {max(clash)}" if clash else envelope.shown(min(unknown))
+        assert named in problem[1], problem
+        assert len(problem[1]) < 400
+    elif expectedRequestProblem(method, params):
+        assert problem is not None and problem[0] == INVALID_PARAMS
+    else:
+        assert problem is None
+
+
+@pytest.mark.parametrize(
+    ("member", "words"),
+    [
+        ("result", "a request (it has a method) must not carry result"),
+        ("error", "a request (it has a method) must not carry error"),
+        ("extra", "unknown member 'extra': a request has only jsonrpc, id, method and params"),
+    ],
+)
+def test_the_members_the_smoke_test_sent_are_named(member: str, words: str) -> None:
+    message = {**request("tools/list"), member: {}}
+    assert envelope.checkRequest(message) == (INVALID_REQUEST, f"Invalid Request: {words}")
+
+
+def test_many_unknown_members_are_named_three_and_counted() -> None:
+    message = {**request("tools/list"), **{f"x{i}": 1 for i in range(10)}}
+    problem = envelope.checkRequest(message)
+    assert problem is not None and "'x0', 'x1', 'x2' and 7 more" in problem[1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(capabilities=JSON_VALUES, clientInfo=JSON_VALUES, limit=st.integers(2, 200))
+def test_session_info_is_measured_as_compact_json(
+    capabilities: Any, clientInfo: Any, limit: int
+) -> None:
+    params = {"capabilities": capabilities, "clientInfo": clientInfo}
+    size = len(jsonrpc.dumps(capabilities)) + len(jsonrpc.dumps(clientInfo))
+    problem = envelope.sessionInfoProblem(params, limit)
+    if size <= limit:
+        assert problem is None
+    else:
+        assert problem is not None and problem[0] == INVALID_REQUEST
+        assert f"over the limit of {limit} bytes" in problem[1]
+
+
+def test_the_fat_capabilities_of_the_smoke_test_are_over_the_limit() -> None:
+    from mcpgateway.limits import MAX_SESSION_INFO
+
+    real = {"capabilities": {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {}}}
+    assert (
+        envelope.sessionInfoProblem({**real, "clientInfo": {"name": "c"}}, MAX_SESSION_INFO) is None
+    )
+    fat = {"capabilities": {"experimental": {"pad": "x" * 3_500_000}}, "clientInfo": {}}
+    problem = envelope.sessionInfoProblem(fat, MAX_SESSION_INFO)
+    assert problem is not None and f"limit of {MAX_SESSION_INFO} bytes" in problem[1]

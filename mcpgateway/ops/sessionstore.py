@@ -13,7 +13,23 @@ an order only the gateway knows. Both calls happen from
 C{Gateway.start}/C{Gateway.stop}, that is after twistd daemonized: nothing is
 opened or scheduled in C{makeService}.
 
-A file that cannot be read or is not what this module writes is moved aside
+The file is one JSON document, written one session record a line::
+
+    {"format": 1, "sessions": [
+    {"id": ...},
+    {"id": ...}
+    ]}
+
+so that one record that cannot be used costs that session only: a record
+that is not what this module writes (or not JSON, or longer than
+L{MAX_RECORD_BYTES}) is skipped, and the rest are restored, with one log
+line saying how many were not. L{SessionStore.save} never writes a record
+over L{MAX_RECORD_BYTES}, nor a file over L{MAX_BYTES} (it leaves out the
+sessions idle longest), each with one log line, so the file it writes can
+always be read back. A file in the one-line layout of earlier versions is
+read whole, as before, its records each checked the same way.
+
+A file that cannot be read at all, or is not a sessions file, is moved aside
 (C{sessions.json.corrupt}) with one log line, and the gateway starts with no
 sessions: never a crash.
 """
@@ -21,11 +37,13 @@ sessions: never a crash.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from twisted.logger import Logger
 
@@ -36,7 +54,21 @@ FORMAT = 1
 """The version of the file's layout."""
 CORRUPT_SUFFIX = ".corrupt"
 MAX_BYTES = 64 * 1024 * 1024
-"""A bigger file is not read (it is moved aside)."""
+"""The file is read this far (a bigger one in the old one-line layout is
+moved aside; of one in the line layout, the records beyond are skipped);
+L{SessionStore.save} writes no more."""
+MAX_RECORD_BYTES = 1024 * 1024
+"""The longest session record saved or read (its JSON line). An
+C{initialize} brings at most L{mcpgateway.limits.MAX_SESSION_INFO} bytes of
+its own (three times that once escaped to ASCII), so only a session with a
+great many subscriptions comes near."""
+HEADER = b'{"format": 1, "sessions": [\n'
+"""The first line of a file in the line layout."""
+FOOTER = b"]}"
+"""Its last line."""
+_SKIP_CHUNK = 64 * 1024
+"""Bytes read at a time while skipping a record line that is too long."""
+_encoder = json.JSONEncoder(sort_keys=True, allow_nan=False, ensure_ascii=True)
 
 
 class CorruptSessions(ValueError):
@@ -48,32 +80,55 @@ class SessionStore:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, maxBytes: int = MAX_BYTES, maxRecordBytes: int = MAX_RECORD_BYTES
+    ) -> None:
+        """
+        @param maxBytes: the file's size bound (L{MAX_BYTES}; smaller in tests).
+        @param maxRecordBytes: one record's (L{MAX_RECORD_BYTES}).
+        """
         self.path = path
+        self.maxBytes = maxBytes
+        self.maxRecordBytes = maxRecordBytes
         self._written: bytes | None = None
         """The SHA-256 of what the file holds (not a copy of it: that would be
         some 350 bytes per session kept for a comparison; issue 19)."""
+        self._leftOut: frozenset[str] = frozenset()
+        """The ids of the sessions the last save left out (logged when it changes)."""
         self.writes = 0
         """How many times the file was written (for tests and curiosity)."""
 
     def load(self) -> list[dict[str, Any]]:
         """The checked records of the file; none if there is no file, and
-        none (the file moved aside, one log line) if it is unreadable or
-        corrupt."""
+        none (the file moved aside, one log line) if it is unreadable or not
+        a sessions file. Records that cannot be used are skipped (one log
+        line) and the others restored."""
         try:
-            with self.path.open("rb") as f:
-                data = f.read(MAX_BYTES + 1)
+            f = self.path.open("rb")
         except FileNotFoundError:
             return []
         except OSError as e:
             return self._setAside(f"cannot be read ({e.strerror or e})")
         try:
-            if len(data) > MAX_BYTES:
-                raise CorruptSessions(f"larger than {MAX_BYTES} bytes")
-            records = parse(data)
+            with f:
+                reader = _Reader(f, self.maxBytes, self.maxRecordBytes)
+                records = reader.read()
+        except OSError as e:
+            return self._setAside(f"cannot be read ({e.strerror or e})")
         except CorruptSessions as e:
             return self._setAside(f"is corrupt ({e})")
-        self._written = hashlib.sha256(data).digest()
+        if reader.skipped:
+            self.log.warn(
+                "the sessions file {path}: {count} session(s) not restored ({why});"
+                " restored the other {restored}",
+                path=str(self.path),
+                count=sum(reader.skipped.values()),
+                why="; ".join(f"{n}: {why}" for why, n in reader.skipped.items()),
+                restored=len(records),
+            )
+            self._written = None  # the next save writes what is restored
+        else:
+            self._written = reader.digest.digest()
         return records
 
     def _setAside(self, why: str) -> list[dict[str, Any]]:
@@ -92,8 +147,22 @@ class SessionStore:
         return []
 
     def save(self, records: list[dict[str, Any]]) -> None:
-        """Write C{records} (atomically, mode 0600) unless the file already holds them."""
-        data = encode(records)
+        """Write C{records} (atomically, mode 0600) unless the file already
+        holds them. A record over C{maxRecordBytes} is left out, and so are
+        the sessions idle longest while the file would be over C{maxBytes};
+        one log line when the sessions left out change."""
+        data, leftOut = encodeBounded(records, self.maxBytes, self.maxRecordBytes)
+        ids = frozenset(leftOut)
+        if ids != self._leftOut:
+            self._leftOut = ids
+            if leftOut:
+                self.log.warn(
+                    "the sessions file {path}: {count} session(s) left out, they would"
+                    " not survive a restart ({why})",
+                    path=str(self.path),
+                    count=len(leftOut),
+                    why=_counted(leftOut.values()),
+                )
         digest = hashlib.sha256(data).digest()
         if digest == self._written:
             return
@@ -103,29 +172,163 @@ class SessionStore:
 
 
 def encode(records: list[dict[str, Any]]) -> bytes:
-    """The file's bytes for C{records}."""
-    body = {"format": FORMAT, "sessions": sorted(records, key=lambda r: str(r["id"]))}
-    return json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=True).encode("ascii")
+    """The file's bytes for C{records}, every one of them."""
+    return encodeBounded(records, math.inf, math.inf)[0]
+
+
+def encodeBounded(
+    records: list[dict[str, Any]], maxBytes: float, maxRecordBytes: float
+) -> tuple[bytes, dict[str, str]]:
+    """The file's bytes for C{records}, at most C{maxBytes} of them, and
+    the records left out (id: why): those longer than C{maxRecordBytes}
+    and, while the file would be too big, the ones idle longest."""
+    leftOut: dict[str, str] = {}
+    lines: list[tuple[dict[str, Any], bytes]] = []
+    for record in records:
+        line = _encoder.encode(record).encode("ascii")
+        if len(line) > maxRecordBytes:
+            leftOut[str(record["id"])] = f"a record over {maxRecordBytes} bytes"
+        else:
+            lines.append((record, line))
+    room = maxBytes - len(HEADER) - len(FOOTER) - 1
+    kept: list[tuple[str, bytes]] = []
+    for record, line in sorted(lines, key=lambda pair: -pair[0]["lastActivity"]):
+        room -= len(line) + 2
+        if room < 0:
+            leftOut[str(record["id"])] = f"the file would be over {maxBytes} bytes"
+        else:
+            kept.append((str(record["id"]), line))
+    kept.sort()
+    body = b",\n".join(line for _, line in kept)
+    return HEADER + body + (b"\n" if kept else b"") + FOOTER + b"\n", leftOut
 
 
 def parse(data: bytes) -> list[dict[str, Any]]:
-    """The records in C{data}, each checked.
+    """The records in C{data}, each checked; strict: any record that
+    L{SessionStore.load} would skip is an error here.
 
     @raise CorruptSessions: C{data} is not what L{encode} writes.
     """
-    try:
-        body = json.loads(data, parse_constant=_refuseConstant)
-    except (ValueError, RecursionError, UnicodeDecodeError) as e:
-        raise CorruptSessions(f"not JSON: {e}") from None
-    if not isinstance(body, dict) or body.get("format") != FORMAT:
-        raise CorruptSessions(f"not a format-{FORMAT} sessions file")
-    sessions = body.get("sessions")
-    if not isinstance(sessions, list):
-        raise CorruptSessions("no list of sessions")
-    records = [_checked(record) for record in sessions]
-    if len({r["id"] for r in records}) != len(records):
-        raise CorruptSessions("a session id appears twice")
+    reader = _Reader(io.BytesIO(data), MAX_BYTES, MAX_RECORD_BYTES)
+    records = reader.read()
+    if reader.skipped:
+        raise CorruptSessions(next(iter(reader.skipped)))
     return records
+
+
+def _counted(reasons: Iterable[str]) -> str:
+    counts: dict[str, int] = {}
+    for why in reasons:
+        counts[why] = counts.get(why, 0) + 1
+    return "; ".join(f"{n}: {why}" for why, n in counts.items())
+
+
+class _Reader:
+    """Reads one sessions file: the records it can use, and why it skipped
+    the others (L{skipped}: reason, how many)."""
+
+    def __init__(self, f: IO[bytes], maxBytes: int, maxRecordBytes: int) -> None:
+        self._f = f
+        self._maxBytes = maxBytes
+        self._maxRecordBytes = maxRecordBytes
+        self._size = 0
+        self.digest = hashlib.sha256()
+        self.skipped: dict[str, int] = {}
+        self._ids: set[str] = set()
+        self._records: list[dict[str, Any]] = []
+
+    def read(self) -> list[dict[str, Any]]:
+        """The usable records.
+
+        @raise CorruptSessions: not a sessions file at all.
+        @raise OSError: reading failed.
+        """
+        head = self._line(self._maxBytes + 1)
+        if head != HEADER:
+            self._whole(head)
+        else:
+            self._lines()
+        return self._records
+
+    def _line(self, limit: int) -> bytes:
+        line = self._f.readline(limit)
+        self._size += len(line)
+        self.digest.update(line)
+        return line
+
+    def _skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+    def _whole(self, head: bytes) -> None:
+        """A file in the one-line layout (of earlier versions), read whole."""
+        if self._size <= self._maxBytes:
+            rest = self._f.read(self._maxBytes + 1 - self._size)
+            self._size += len(rest)
+            self.digest.update(rest)
+            head += rest
+        if self._size > self._maxBytes:
+            raise CorruptSessions(f"larger than {self._maxBytes} bytes")
+        try:
+            body = json.loads(head, parse_constant=_refuseConstant)
+        except (ValueError, RecursionError) as e:
+            raise CorruptSessions(f"not JSON: {e}") from None
+        if not isinstance(body, dict) or body.get("format") != FORMAT:
+            raise CorruptSessions(f"not a format-{FORMAT} sessions file")
+        sessions = body.get("sessions")
+        if not isinstance(sessions, list):
+            raise CorruptSessions("no list of sessions")
+        for record in sessions:
+            self._add(record)
+
+    def _lines(self) -> None:
+        """A file in the line layout: one record a line, each on its own."""
+        limit = self._maxRecordBytes + 2  # the record, its comma and newline
+        while True:
+            line = self._line(limit)
+            if self._size > self._maxBytes:
+                self._skip(f"the rest of the file, beyond {self._maxBytes} bytes")
+                return
+            if not line:
+                self._skip("the file ends early (no closing line)")
+                return
+            if not line.endswith(b"\n") and len(line) == limit:
+                self._skipLine()
+                self._skip(f"a record over {self._maxRecordBytes} bytes")
+                continue
+            text = line.rstrip(b"\n")
+            if text == FOOTER:
+                return
+            self._add(_decoded(text.removesuffix(b",")))
+
+    def _skipLine(self) -> None:
+        """Read past the rest of a line too long to keep, a chunk at a time."""
+        while self._size <= self._maxBytes:
+            chunk = self._line(_SKIP_CHUNK)
+            if not chunk or chunk.endswith(b"\n"):
+                return
+
+    def _add(self, record: Any) -> None:
+        try:
+            checked = _checked(record)
+        except CorruptSessions as e:
+            self._skip(str(e))
+            return
+        if checked["id"] in self._ids:
+            self._skip("a session id appears twice")
+            return
+        self._ids.add(checked["id"])
+        self._records.append(checked)
+
+
+_UNREADABLE = object()
+
+
+def _decoded(text: bytes) -> Any:
+    """The JSON value of one record line (a marker L{_checked} refuses if it is not JSON)."""
+    try:
+        return json.loads(text, parse_constant=_refuseConstant)
+    except (ValueError, RecursionError):
+        return _UNREADABLE
 
 
 def _refuseConstant(name: str) -> Any:
@@ -133,6 +336,8 @@ def _refuseConstant(name: str) -> Any:
 
 
 def _checked(record: Any) -> dict[str, Any]:
+    if record is _UNREADABLE:
+        raise CorruptSessions("a session record is not JSON")
     if not isinstance(record, dict):
         raise CorruptSessions("a session is not an object")
     sessionId = record.get("id")

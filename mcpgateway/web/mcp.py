@@ -777,6 +777,8 @@ class McpEndpoint(Resource):
         if kind is Kind.REQUEST:
             problem = envelope.checkRequest(payload)
             if problem is not None:
+                if problem[0] == jsonrpc.INVALID_REQUEST:  # not a request at all
+                    return self._refuse(request, 400, *problem, payload["id"])
                 return self._answerInBand(request, payload, *problem)
         else:
             problem = envelope.check(payload, kind)
@@ -847,8 +849,20 @@ class McpEndpoint(Resource):
 
     def _initialize(self, request: Request, message: Message) -> int | bytes:
         problem = envelope.checkRequest(message)
+        if problem is None:
+            problem = envelope.sessionInfoProblem(message["params"], self._limits.maxSessionInfo)
         if problem is not None:
             return self._refuse(request, 400, *problem, message["id"])
+        limit = self._limits.maxSessions
+        if len(self._gateway.sessions) >= limit:
+            return self._refuse(
+                request,
+                503,
+                jsonrpc.SERVER_UNAVAILABLE,
+                f"the gateway has {limit} sessions open, its limit: end one (DELETE), or"
+                " initialize again once idle sessions have been ended",
+                message["id"],
+            )
         params = message["params"]
         version = versions.negotiate(params["protocolVersion"])
         try:
@@ -1035,7 +1049,7 @@ class McpEndpoint(Resource):
                 )
             problem = envelope.check(item, kind)
             if problem is not None:
-                if kind is not Kind.REQUEST:
+                if kind is not Kind.REQUEST or problem[0] == jsonrpc.INVALID_REQUEST:
                     return self._refuse(
                         request, 400, problem[0], f"batch element {index}: {problem[1]}"
                     )

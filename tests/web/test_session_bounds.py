@@ -1,0 +1,166 @@
+"""What smoke test M found unbounded or hanging on C{/<server>/mcp}:
+
+- D2: an C{initialize} whose C{capabilities} and C{clientInfo} are over
+  C{Limits.maxSessionInfo} is refused (400, -32600, the limit named) and
+  opens no session; beyond C{Limits.maxSessions} live sessions an
+  C{initialize} is refused (503, -32000) until one ends;
+- D3: a request carrying C{result}, C{error} or an unknown member is refused
+  at once (400, -32600, the member named) and never reaches the child, alone
+  or in a batch.
+
+Real Site, real pools, fake children, fake clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mcpgateway import jsonrpc
+from mcpgateway.limits import MAX_SESSION_INFO, Limits
+from tests.fakes import capturedGatewayLogs
+from tests.http import Harness
+from tests.web.test_mcp import LimitsHarness, answerEverything, childRequests, noTracebacks
+
+
+def initialize(h: Harness, capabilities: Any, clientInfo: Any) -> Any:
+    return h.request(
+        "POST",
+        "/srv/mcp",
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": capabilities,
+                "clientInfo": clientInfo,
+            },
+        },
+    )
+
+
+# -- D2: what one session may keep, and how many there may be ---------------------------
+
+
+def test_fat_capabilities_are_refused_and_open_no_session() -> None:
+    """The smoke test's 3.5 MB capabilities (under the 4 MiB body limit)."""
+    h = LimitsHarness(Limits())
+    with capturedGatewayLogs() as events:
+        response = initialize(h, {"experimental": {"pad": "x" * 3_500_000}}, {"name": "fat"})
+    noTracebacks(events)
+    assert response.status == 400
+    body = response.json()
+    assert body["id"] == 1 and body["error"]["code"] == jsonrpc.INVALID_REQUEST
+    assert f"over the limit of {MAX_SESSION_INFO} bytes" in body["error"]["message"]
+    assert "mcp-session-id" not in response.headers
+    assert len(h.gateway.sessions) == 0
+
+
+def test_session_info_at_the_limit_is_accepted_and_one_byte_over_refused() -> None:
+    h = LimitsHarness(Limits(maxSessionInfo=100))
+    info = {"name": "c"}  # 12 bytes of compact JSON
+    pad = "x" * (100 - 12 - len('{"p":""}'))
+    ok = initialize(h, {"p": pad}, info)
+    h.answerHandshake()
+    assert ok.status == 200 and "mcp-session-id" in ok.headers
+    over = initialize(h, {"p": pad + "x"}, info)
+    assert over.status == 400
+    assert over.json()["error"]["message"] == (
+        "Invalid Request: initialize's capabilities and clientInfo are 101 bytes"
+        " of JSON together, over the limit of 100 bytes"
+    )
+    assert len(h.gateway.sessions) == 1
+
+
+def test_beyond_max_sessions_initialize_is_refused_until_one_ends() -> None:
+    h = LimitsHarness(Limits(maxSessions=2))
+    first, _ = h.initialize(), h.initialize()
+    with capturedGatewayLogs() as events:
+        refused = initialize(h, {}, {"name": "third"})
+    noTracebacks(events)
+    assert refused.status == 503
+    body = refused.json()
+    assert body["id"] == 1 and body["error"]["code"] == jsonrpc.SERVER_UNAVAILABLE
+    assert "2 sessions open, its limit" in body["error"]["message"]
+    assert len(h.gateway.sessions) == 2
+    assert h.request("DELETE", "/srv/mcp", session=first).status == 200
+    assert initialize(h, {}, {"name": "third"}).status == 200
+
+
+# -- D3: a request has only jsonrpc, id, method and params ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "words"),
+    [
+        ("extra", {}, "unknown member 'extra'"),
+        ("result", {}, "must not carry result"),
+        ("error", {"code": 1, "message": "x"}, "must not carry error"),
+    ],
+)
+def test_a_request_with_another_member_is_refused_at_once(
+    member: str, value: Any, words: str
+) -> None:
+    """The smoke test's three bodies: 400 at once, not a 60 s timeout."""
+    h = Harness()
+    sid = h.initialize()
+    body = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", member: value}
+    response = h.request("POST", "/srv/mcp", body, session=sid)
+    assert response.status == 400 and response.complete
+    error = response.json()
+    assert error["id"] == 2 and error["error"]["code"] == jsonrpc.INVALID_REQUEST
+    assert words in error["error"]["message"]
+    assert childRequests(h, "tools/list") == []
+
+
+def test_ping_with_a_result_is_refused_too() -> None:
+    h = Harness()
+    sid = h.initialize()
+    body = {"jsonrpc": "2.0", "id": 3, "method": "ping", "result": {}}
+    response = h.request("POST", "/srv/mcp", body, session=sid)
+    assert response.status == 400
+    assert response.json()["error"]["code"] == jsonrpc.INVALID_REQUEST
+
+
+def test_initialize_with_another_member_is_refused() -> None:
+    h = Harness()
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25"},
+        "extra": 1,
+    }
+    response = h.request("POST", "/srv/mcp", body)
+    assert response.status == 400
+    assert "unknown member 'extra'" in response.json()["error"]["message"]
+    assert len(h.gateway.sessions) == 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    member=st.sampled_from(["result", "error", "extra", "Id"]) | st.text(min_size=1, max_size=6),
+    index=st.integers(0, 2),
+)
+def test_a_batch_with_such_a_request_is_refused_whole(member: str, index: int) -> None:
+    """Nothing of the batch is acted on: the child sees none of its requests."""
+    if member in ("jsonrpc", "id", "method", "params"):
+        member += "_"
+    h = Harness()
+    sid = h.initialize(version="2025-03-26")
+    batch: list[dict[str, Any]] = [
+        {"jsonrpc": "2.0", "id": n, "method": "tools/list"} for n in range(3)
+    ]
+    batch[index][member] = {}
+    with capturedGatewayLogs() as events:
+        response = h.request("POST", "/srv/mcp", batch, session=sid)
+        answerEverything(h)
+    noTracebacks(events)
+    assert response.status == 400
+    error = response.json()["error"]
+    assert error["code"] == jsonrpc.INVALID_REQUEST
+    assert error["message"].startswith(f"batch element {index}: Invalid Request")
+    assert childRequests(h, "tools/list") == []
