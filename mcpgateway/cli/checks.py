@@ -522,7 +522,10 @@ def checkBackup(ctx: DoctorContext) -> Check:
 def checkClientBackups(ctx: DoctorContext) -> Check:
     """Every other client's backup (C{client-backups/}), read by the reader
     C{restore} uses: each must be usable, and while no gateway runs none
-    should hold entries (they point at a stopped gateway)."""
+    should hold entries (they point at a stopped gateway). Nor should a
+    file no longer adopted hold entries a client wrote back from a copy it
+    read while a gateway served them (L{staleClientFiles}): C{restore} puts
+    their originals back, as the next C{start} does."""
     from mcpgateway.clientconfigs.engine import backupPaths, readBackup
 
     problems: list[str] = []
@@ -548,6 +551,22 @@ def checkClientBackups(ctx: DoctorContext) -> Check:
             " into the client's file by hand (docs/clients.md) and move the backup away",
             tuple(problems),
         )
+    stale = staleClientFiles(ctx)
+    if stale:
+        return Check(
+            "fail",
+            f"Client files: {plural(len(stale), 'file')} hold entries a client wrote back"
+            " from a copy it read while the gateway served them; they point at a gateway"
+            " that is not running"
+            + (
+                f" (and {plural(len(adopted), 'file')} still point at the gateway)"
+                if adopted and not ctx.found.running
+                else ""
+            ),
+            "run `mcpgateway restore` to put their originals back from the kept backups"
+            " (the next `mcpgateway start` does it too)",
+            (*stale, *(adopted if not ctx.found.running else ())),
+        )
     if not adopted:
         return Check("info", "No other client's file adopted (no client backup)")
     if not ctx.found.running:
@@ -565,6 +584,34 @@ def checkClientBackups(ctx: DoctorContext) -> Check:
         None,
         tuple(adopted),
     )
+
+
+def staleClientFiles(ctx: DoctorContext) -> list[str]:
+    """The client files no longer adopted whose entries point at a gateway
+    address where none runs, as C{path (client): names at URL}: a client
+    wrote back a copy it had read while they were adopted
+    (L{mcpgateway.clientconfigs.engine.staleFiles}). An entry at the
+    running gateway's address is not counted: that gateway adopts it again."""
+    from mcpgateway.clientconfigs.engine import staleFiles
+
+    live = ctx.found.baseUrl() + "/" if ctx.found.running else None
+    out = []
+    for stale in staleFiles(ctx.stateDir):
+        byUrl: dict[str, list[str]] = {}
+        for label, url in stale.entries:
+            if live is None or not url.startswith(live):
+                byUrl.setdefault(_gatewayAddress(url), []).append(label)
+        out += [
+            f"{stale.path} ({stale.client}): {', '.join(labels)} at {address}"
+            for address, labels in byUrl.items()
+        ]
+    return out
+
+
+def _gatewayAddress(url: str) -> str:
+    """C{scheme://host:port} of an entry's URL (the gateway it points at)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}" if rest else url
 
 
 def configLabel(path: Path) -> str:

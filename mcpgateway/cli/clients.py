@@ -55,6 +55,7 @@ from mcpgateway.clientconfigs.engine import (
     backupPathFor,
     backupPaths,
     readBackup,
+    staleFiles,
 )
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
@@ -149,11 +150,13 @@ def fileReport(
     host: Host,
     routes: Routes | None = None,
     excluded: str | None = None,
+    stale: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One client file: its entries adopted (per its backup), skipped (and
     why: the engine's own checks against C{routes}, the running gateway's
-    C{--clients} as C{excluded}), left alone (not stdio), and what is wrong
-    with it or its backup."""
+    C{--clients} as C{excluded}), left alone (not stdio), pointing at a
+    stopped gateway (C{stale}: name to URL, see L{staleEntries}), and what
+    is wrong with it or its backup."""
     adapter = found.adapter
     backupPath = backupPathFor(stateDir, adapter.id, file.path)
     out: dict[str, Any] = {
@@ -165,6 +168,7 @@ def fileReport(
         "adopted": [],
         "skipped": [],
         "other": [],
+        "stale": [],
         "error": None,
     }
     records: set[str] = set()
@@ -184,6 +188,9 @@ def fileReport(
     for name, entry in entries:
         if name in records:
             out["adopted"].append(name)
+            continue
+        if stale is not None and name in stale:
+            out["stale"].append({"name": name, "url": stale[name]})
             continue
         try:
             served = adapter.served(name, entry, file, host)
@@ -272,6 +279,7 @@ def claudeReport(
         "adoptedCounts": {"user": 0, "local": {}, "shadow": 0},
         "skipped": [],
         "other": [],
+        "stale": [],  # Claude Code's own check says (doctor's Claude config line)
         "error": None,
     }
     records: dict[tuple[str | None, str], bool] = {}
@@ -347,13 +355,20 @@ def clientsReport(
         claude = claudeReport(stateDir, host, claudePath, gatewayUrl, routes, excluded)
         out.append({**claude, "excluded": excluded})
     detected = detect(host, claudeProjects(claudePath), ADAPTERS)
+    stale = staleEntries(stateDir, gateway)
     files: dict[tuple[str, Path], dict[str, Any]] = {}
     # The engine's order: every user file first, then the project files.
     pairs = [(found, file) for found in detected for file in found.files]
     for found, file in sorted(pairs, key=lambda pair: pair[1].workspace is not None):
         excluded = leftOut(gateway, found.adapter.id)
         files[(found.adapter.id, file.path)] = fileReport(
-            stateDir, found, file, host, routes, excluded
+            stateDir,
+            found,
+            file,
+            host,
+            routes,
+            excluded,
+            stale.get(os.path.realpath(file.path), {}),
         )
     for found in detected:
         out.append(
@@ -366,6 +381,22 @@ def clientsReport(
                 "files": [files[(found.adapter.id, f.path)] for f in found.files],
             }
         )
+    return out
+
+
+def staleEntries(stateDir: Path, gateway: GatewayProbe) -> dict[str, dict[str, str]]:
+    """Per client file (its real path), the entries a client wrote back from
+    a copy it read while a gateway served them, by name, with the URL each
+    points at (L{mcpgateway.clientconfigs.engine.staleFiles}); not those at
+    the running gateway's address (it adopts them again)."""
+    live = gateway.baseUrl() + "/" if gateway.running else None
+    out: dict[str, dict[str, str]] = {}
+    for stale in staleFiles(stateDir):
+        entries = {
+            label: url for label, url in stale.entries if live is None or not url.startswith(live)
+        }
+        if entries:
+            out[os.path.realpath(stale.path)] = entries
     return out
 
 
@@ -402,11 +433,18 @@ def cmdClients(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
                 f"  {f['path']}{where}: {len(adopted)} adopted"
                 + (f" ({', '.join(adopted)})" if adopted else "")
                 + f", {len(f['skipped'])} skipped, {len(f['other'])} other"
+                + (f", {len(f['stale'])} pointing at a stopped gateway" if f.get("stale") else "")
             )
             if "adoptedCounts" in f:
                 out.line(f"    adopted: {claudeCounts(f['adoptedCounts'])}")
             for skip in f["skipped"]:
                 out.line(f"    {skip['name']}: {skip['why']}")
+            for entry in f.get("stale", []):
+                out.line(
+                    f"    ✗ {entry['name']}: points at {entry['url']}, where no gateway runs (a"
+                    " client wrote back a copy it read while the gateway served it):"
+                    " `mcpgateway restore` puts its original back (the next start does too)"
+                )
             if adopted and f["versionControlled"]:
                 out.line(
                     "    a project file, usually under version control: rewritten while"

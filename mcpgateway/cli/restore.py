@@ -5,7 +5,11 @@ client's file from its backup (L{mcpgateway.clientconfigs.engine.restoreAll})
 (what C{stop} does by itself; for after a crash). Refused while the gateway
 runs. The other clients' files are restored even when the Claude config
 cannot be (L{mcpgateway.cli.clientconfig.restoreEverything}); any failure
-is said, and the exit status is 1."""
+is said, and the exit status is 1. A client file no longer adopted whose
+entries a client wrote back from a copy it read while a gateway served
+them (they point at a stopped gateway) gets their originals back from the
+kept backups (L{mcpgateway.clientconfigs.engine.reviveStale}), as the next
+C{start} would."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from mcpgateway.cli.clientconfig import restoreEverything
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.probe import claudeConfigPath, resolveStateDir
+from mcpgateway.clientconfigs.engine import reviveStale
 from mcpgateway.ops.statedir import removeState
 
 
@@ -34,6 +39,9 @@ def cmdRestore(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     # Every other client's file is restored even when the Claude config
     # cannot be (unparsable, say); then the failure is said, exit 1.
     outcome = restoreEverything(configPath, stateDir, ctx.claudeConfigClass)
+    stale = reviveStale(stateDir)  # the stale copies of files no longer adopted
+    outcome.clients.files += stale.files
+    outcome.clients.warnings += stale.warnings
     if found.stale and outcome.error is None:
         removeState(stateDir)  # kept otherwise: it names the config still to restore
     if out.json:

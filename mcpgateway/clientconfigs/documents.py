@@ -190,7 +190,17 @@ class JsonDataDocument:
         return self._data
 
     def text(self) -> str:
-        return self._text if self._data == self._original else self._format.dumps(self._data)
+        """The text: as read when nothing changed; else in the detected
+        format when it reproduces the text read (a machine-written file),
+        else the text read with only the changed values spliced in
+        (L{jsonc.update}: a hand-edited layout, a one-line entry, stays)."""
+        if self._data == self._original:
+            return self._text
+        if self._format.dumps(self._original) != self._text:
+            spliced = jsonc.update(self._text, self._data)
+            if spliced is not None:
+                return spliced
+        return self._format.dumps(self._data)
 
 
 def _listEntries(items: list[Any], listKey: str) -> list[tuple[str, Any]]:

@@ -50,11 +50,15 @@ L{mcpgateway.clientconfigs.claude}).
    An entry still exactly as the gateway wrote it (a JSON/JSONC entry's
    text, a YAML entry's value) gets its original's own text back from the
    text before adoption (L{_putBackVerbatim}): its comments and layout.
+   That text is kept per entry (L{Backup.origins}) for as long as the
+   entry is adopted, past the end of the C{undo} chain; an entry handed
+   back while the gateway runs gets its text back the same way.
    A restored backup is kept, rotated into L{KEPT_GENERATIONS} copies
    (C{<backup>.1} newest): a client that read the file while it pointed at
    the gateway may write its copy back after the restore; an entry that is
    exactly a kept record's written entry gets its original back from the
-   newest kept copy that has it (at the next adoption, or restore).
+   newest kept copy that has it (at the next adoption, or restore; a file
+   no longer adopted that holds such entries: L{staleFiles}, L{reviveStale}).
  - Backups of version 1 (one location) and of the gateway's earlier
    Claude-only adoption (C{config-backup.json}) are still read and restored.
  - Every write is a short read-modify-write of the file's latest bytes
@@ -125,6 +129,9 @@ BACKUP_VERSION = 2
 of the gateway's earlier Claude-only adoption (see L{Backup.fromJson})."""
 KEPT_GENERATIONS = 3
 """How many restored backups are kept (C{<backup>.1} to C{<backup>.3})."""
+VERBATIM_FORMATS = ("json", "jsonc", "yaml")
+"""The formats whose entries restore gives back as their own text
+(L{_putBackVerbatim}); the others get their original's value back."""
 LEFTOVER_AGE = 30.0
 """Seconds after which a temp file of the gateway's writer is a leftover."""
 UrlFor = Callable[[str, "str | None"], str]
@@ -143,20 +150,26 @@ class Record:
 
     @ivar original: the entry before adoption; C{None} for a shadow (an
         entry the gateway added: restore removes it).
+    @ivar origin: the hash of the file's text before the write that adopted
+        the entry (its text is in L{Backup.origins}), C{None} when not kept.
     """
 
     original: Any
     written: dict[str, Any]
     url: str
     served: dict[str, Any]
+    origin: str | None = None
 
     def toJson(self) -> dict[str, Any]:
-        return {
+        out = {
             "original": self.original,
             "written": self.written,
             "url": self.url,
             "served": self.served,
         }
+        if self.origin is not None:
+            out["origin"] = self.origin
+        return out
 
 
 @dataclass
@@ -204,6 +217,11 @@ class Backup:
     blocks: dict[Location, BlockInfo] = field(default_factory=dict)
     undo: list[UndoStep] = field(default_factory=list)
     stamp: Stamp | None = None
+    origins: dict[str, str] = field(default_factory=dict)
+    """The texts before the writes that adopted the entries, by hash (a
+    record's C{origin}): where an entry's own text comes back from
+    (L{_putBackVerbatim}), also after the gateway wrote the file again
+    following someone else's write (which ends the C{undo} chain)."""
 
     def record(self, name: str, location: Location | None = None) -> Record | None:
         """The record of C{name} in C{location} (default: the first block's)."""
@@ -255,6 +273,11 @@ class Backup:
             "blocks": blocks,
             "undo": [{"before": s.before, "after": s.after} for s in self.undo],
         }
+        # The text the undo chain starts on is not kept twice (see fromJson).
+        first = sha256(self.undo[0].before.encode("utf-8")) if self.undo else None
+        origins = {h: t for h, t in self.origins.items() if h != first}
+        if origins:
+            out["origins"] = origins
         if self.stamp is not None:
             out["stamp"] = {"key": self.stamp.key, "added": self.stamp.added}
             if self.stamp.before is not _MISSING:
@@ -319,8 +342,13 @@ class Backup:
                     and "original" in record
                 ):
                     raise bad(f"the record of {name!r} is incomplete")
+                origin = record.get("origin")
                 backup.records[(location, name)] = Record(
-                    record["original"], record["written"], record["url"], record["served"]
+                    record["original"],
+                    record["written"],
+                    record["url"],
+                    record["served"],
+                    origin if isinstance(origin, str) else None,
                 )
         undo = data.get("undo", [])
         if not isinstance(undo, list):
@@ -333,6 +361,15 @@ class Backup:
             ):
                 raise bad("an undo step is incomplete")
             backup.undo.append(UndoStep(step["before"], step["after"]))
+        origins = data.get("origins", {})
+        if not isinstance(origins, dict) or not all(isinstance(t, str) for t in origins.values()):
+            raise bad("an origin text is not a string")
+        backup.origins = {str(h): t for h, t in origins.items()}
+        if backup.undo:
+            first = backup.undo[0].before
+            backup.origins.setdefault(sha256(first.encode("utf-8")), first)
+        wanted = {r.origin for r in backup.records.values()}
+        backup.origins = {h: t for h, t in backup.origins.items() if h in wanted}
         stamp = data.get("stamp")
         if stamp is not None:
             if not isinstance(stamp, dict) or not isinstance(stamp.get("key"), str):
@@ -670,6 +707,77 @@ def restoreAll(stateDir: Path) -> EngineReport:
     return report
 
 
+@dataclass
+class StaleFile:
+    """A client file no gateway serves that holds entries a client wrote
+    back from a copy it read while a gateway served them (see
+    L{staleFiles}): C{entries} are C{(label, url)}, the URL each points at."""
+
+    client: str
+    path: str
+    backup: Path
+    entries: list[tuple[str, str]]
+
+
+def staleFiles(stateDir: Path) -> list[StaleFile]:
+    """The client files with no backup now (not adopted) whose entries are
+    exactly what a kept backup (C{<backup>.1}...) says the gateway wrote:
+    a client saved back a copy it had read while they were adopted, and
+    they point at that gateway's address. What L{AdoptionEngine.adopt}
+    revives at the next start, and L{reviveStale} now. A few small reads."""
+    folder = Path(stateDir) / BACKUP_DIR
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        if not name.endswith(".json.1"):
+            continue
+        path = folder / name[: -len(".1")]
+        if path.exists():
+            continue  # adopted now: restore and the engine see to it
+        kept = keptBackups(path)
+        if not kept:
+            continue
+        newest = kept[0]
+        try:
+            doc = parseDocument(
+                Path(newest.configPath), newest.format, readFile(Path(newest.configPath))
+            )
+        except (ConfigError, ValueError):
+            continue
+        locations = dict.fromkeys(loc for k in kept for loc in k.blocks)
+        entries = []
+        for location in locations:
+            for entryName, entry in doc.entries(location) or []:
+                revived = _revivable(kept, location, entryName, entry)
+                if revived is not None:
+                    entries.append((revived[1].label(location, entryName), revived[0].url))
+        if entries:
+            out.append(StaleFile(newest.client, newest.configPath, path, entries))
+    return out
+
+
+def reviveStale(stateDir: Path) -> EngineReport:
+    """Put back the originals of the entries L{staleFiles} finds, from the
+    kept backups (C{mcpgateway restore}, after L{restoreAll}); nothing is
+    adopted."""
+    report = EngineReport()
+    for stale in staleFiles(stateDir):
+        newest = keptBackups(stale.backup)[0]
+        empty = Backup(newest.client, newest.configPath, newest.format)
+        try:
+            report.files.append(restoreFile(stale.backup, empty, stateDir))
+        except (ConfigError, ConcurrentWriteError, OSError) as e:
+            report.warnings.append(
+                f"could not restore {stale.path} ({e}): its entries"
+                f" {', '.join(label for label, _ in stale.entries)} still point at a"
+                " stopped gateway; run `mcpgateway restore` once the file is quiet"
+            )
+    return report
+
+
 def restoreFile(
     path: Path,
     backup: Backup,
@@ -891,16 +999,21 @@ def _putBackVerbatim(
     parsed: dict[str, Document | None],
 ) -> Document | None:
     """The document with the entry C{name} put back as the text before
-    adoption (C{backup.undo[0].before}) has it, character for character in
-    JSON/JSONC, as its YAML node in YAML (comments inside it, layout,
-    quoting): when that text holds the record's original and the entry in
-    C{doc} is still exactly what the gateway wrote. C{None}: not possible
+    adoption (the record's C{origin} text, else C{backup.undo[0].before})
+    has it, character for character in JSON/JSONC, as its YAML node in
+    YAML (comments inside it, layout, quoting): when that text holds the
+    record's original and the entry in C{doc} is still exactly what the
+    gateway wrote. C{None}: not possible
     (put the original's value back instead, L{_putBack}). C{parsed} caches
     the parsed texts before adoption.
     """
-    if record.original is None or not backup.undo or backup.format not in ("json", "jsonc", "yaml"):
+    if record.original is None or backup.format not in VERBATIM_FORMATS:
         return None
-    before = backup.undo[0].before
+    before = backup.origins.get(record.origin) if record.origin is not None else None
+    if before is None and backup.undo:
+        before = backup.undo[0].before
+    if before is None:
+        return None
     if backup.format in ("json", "jsonc"):
         isJsonc = backup.format == "jsonc"
         text = jsonc.restoreEntry(
@@ -1326,6 +1439,22 @@ class AdoptionEngine:
         """C{raw} holds no entry the gateway wrote (see L{Backup.pushUndo})."""
         preStart = _preStartCopy(doc, base)
         """C{raw} is a copy a client read before the gateway's first write."""
+        parsed: dict[str, Document | None] = {}
+        texts = dict(base.origins)
+        """The texts the records' C{origin}s name (see L{Backup.origins})."""
+        rawOrigin: str | None = None
+        if file.format in VERBATIM_FORMATS:
+            rawOrigin = sha256(raw)
+            texts.setdefault(rawOrigin, raw.decode("utf-8"))
+
+        def handBack(loc: Location, name: str, record: Record, entry: Any) -> Document:
+            """An adopted entry given back mid-run: as at a restore, its own
+            text when it can be had (L{_restoreEntry}), else its value."""
+            if record.original is None:
+                _putBack(doc, loc, name, record, loc in created, entry)
+                return doc
+            return _restoreEntry(doc, base, loc, name, record, entry, file.path, parsed)
+
         known = {block.location for block in result.blocks}
         orphans = [
             Block(loc, i.workspace, i.scope) for loc, i in base.blocks.items() if loc not in known
@@ -1356,7 +1485,7 @@ class AdoptionEngine:
                             )
                         served = self._servedHere(adapter, name, source, blockFile, block)
                     except Unservable as e:
-                        _putBack(doc, loc, name, record, loc in created, entry)
+                        doc = handBack(loc, name, record, entry)
                         unadopted[name] = record
                         changed = True
                         report.removed.append(label)
@@ -1373,7 +1502,7 @@ class AdoptionEngine:
                         # adopted earlier in this pass changed): as at a fresh
                         # start, this entry is not served there; it gets its
                         # original back.
-                        _putBack(doc, loc, name, record, loc in created, entry)
+                        doc = handBack(loc, name, record, entry)
                         unadopted[name] = record
                         changed = True
                         report.restored.append(label)
@@ -1387,7 +1516,7 @@ class AdoptionEngine:
                         where = label if block.scope else f"{file.path}: {name}"
                         report.notes.append(f"{where}: now at {url} (was {record.url})")
                         changed = True
-                    adopted(name, Record(record.original, written, url, served))
+                    adopted(name, replace(record, written=written, url=url, served=served))
                 elif entry is not _MISSING and entry == record.original:
                     continue  # an ordinary stdio entry again: adopted below like any other
                 elif not shadow and _revivable(kept, loc, name, entry) is not None:
@@ -1451,7 +1580,11 @@ class AdoptionEngine:
                 url = self._url(urlFor, name, served, block.workspace, local)
                 written = adapter.written(name, url, entry, self._bridgeCommand())
                 doc.replaceEntry(loc, name, written)
-                adopted(name, Record(copy.deepcopy(entry), written, url, served))
+                origin = rawOrigin
+                if revived is not None:
+                    origin = revived[0].origin
+                    texts.update(revived[1].origins)
+                adopted(name, Record(copy.deepcopy(entry), written, url, served, origin))
                 report.adopted.append(label)
                 changed = True
                 if revived is not None:
@@ -1520,6 +1653,12 @@ class AdoptionEngine:
                 new.stamp = Stamp(key, key not in top, before)
         if changed and key is not None:
             _editable(doc).topLevel()[key] = int(self._now() * 1000)
+        new.origins = {
+            r.origin: texts[r.origin]
+            for r in new.records.values()
+            if r.origin is not None and r.origin in texts
+        }
+        result.doc = doc
         result.out = doc.text().encode("utf-8") if changed else None
         if result.out is not None and result.out != raw:
             new.pushUndo(raw, result.out, pristine)

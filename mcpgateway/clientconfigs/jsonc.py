@@ -295,3 +295,99 @@ def restoreEntry(
         return None
     piece = source[old.start : old.end].replace("\r\n", "\n")
     return splice(text, node, piece.replace("\n", "\r\n") if "\r\n" in text else piece)
+
+
+def update(text: str, value: Any) -> str | None:
+    """The strict JSON C{text} changed to hold C{value} with the fewest
+    characters moved: an object's members whose values did not change keep
+    their characters (a hand-written layout, a one-line entry), a changed
+    member is rewritten in place (L{render}), a member added goes after the
+    last one, in the layout of its siblings; C{None} when C{text} is not
+    strict JSON or holds a duplicate key (write the whole value instead)."""
+    try:
+        root = parse(text, False)
+    except JsonSyntaxError:
+        return None
+    edits: list[tuple[int, int, str]] = []
+    if not _update(text, root, value, edits):
+        return None
+    for start, end, piece in sorted(edits, reverse=True):
+        text = text[:start] + piece + text[end:]
+    return text
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _update(text: str, node: Node, value: Any, edits: list[tuple[int, int, str]]) -> bool:
+    """Add to C{edits} the C{(start, end, replacement)} that make C{node} hold
+    C{value} (see L{update}); C{False}: a duplicate key."""
+    if _same(node.value, value):
+        return True
+    members = node.members
+    if (
+        not isinstance(value, dict)
+        or members is None
+        or not any(key in value and _same(value[key], old) for key, old in node.value.items())
+    ):
+        edits.append((node.start, node.end, render(value, text, node)))
+        return True
+    if len({key for key, _ in members}) != len(members):
+        return False
+    removed = [i for i, (key, _) in enumerate(members) if key not in value]
+    added = [key for key in value if key not in node.value]
+    if len(removed) > 1 or (removed and added) or len(removed) == len(members):
+        edits.append((node.start, node.end, render(value, text, node)))
+        return True
+    for key, child in members:
+        if key in value and not _update(text, child, value[key], edits):
+            return False
+    if removed:
+        [i] = removed
+        if i > 0:
+            edits.append((members[i - 1][1].end, members[i][1].end, ""))
+        else:
+            edits.append((_keyStart(text, node, 0), _keyStart(text, node, 1), ""))
+    if added:
+        last = members[-1][1]
+        crlf = "\r\n" in text
+        if "\n" in text[node.start : node.end]:
+            keyStart = _keyStart(text, node, len(members) - 1)
+            lineStart = text.rfind("\n", 0, keyStart) + 1
+            base = text[lineStart:keyStart]
+            unit = indentUnit(text) or "  "
+            pieces = [
+                "\n"
+                + base
+                + json.dumps(key, ensure_ascii=False)
+                + ": "
+                + json.dumps(value[key], indent=unit, ensure_ascii=False, allow_nan=False).replace(
+                    "\n", "\n" + base
+                )
+                for key in added
+            ]
+        else:
+            pieces = [
+                " "
+                + json.dumps(key, ensure_ascii=False)
+                + ": "
+                + json.dumps(value[key], ensure_ascii=False, allow_nan=False)
+                for key in added
+            ]
+        piece = "".join("," + p for p in pieces)
+        piece = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", piece)
+        edits.append((last.end, last.end, piece.replace("\n", "\r\n") if crlf else piece))
+    return True
+
+
+def _keyStart(text: str, node: Node, index: int) -> int:
+    """Where the key of the object C{node}'s member C{index} starts (strict
+    JSON: after the opening brace or the comma that ends the member before, and
+    whitespace)."""
+    members = node.members or []
+    previous = members[index - 1][1].end if index else None
+    position = node.start + 1 if previous is None else text.index(",", previous) + 1
+    while text[position] in _WHITESPACE:
+        position += 1
+    return position

@@ -1035,4 +1035,5 @@ def test_a_hand_formatted_file_keeps_its_indent_and_newline(tmp_path: Path) -> N
     path = tmp_path / "c.json"
     path.write_text('{\n   "a": [1,\n  2],  "b": 1\n}\n')
     updateJson(path, lambda d: d.update(b=2) is None)
-    assert path.read_text() == '{\n   "a": [\n      1,\n      2\n   ],\n   "b": 2\n}\n'
+    # Only the changed value moves (smoke test K, D6): the rest keeps its layout.
+    assert path.read_text() == '{\n   "a": [1,\n  2],  "b": 2\n}\n'
