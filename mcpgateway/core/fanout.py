@@ -13,10 +13,12 @@ differs between a child several sessions share and a child of one session:
    to their subscribers, log messages to the one request in flight or to
    the sessions whose level they reach (a modern request only when it
    asked for a level, and never a listen stream). A request of the child
-   (sampling, elicitation, roots) goes to a session only when exactly one
-   session (or modern call) has requests in flight: the requester is
-   proven, or the request is refused (see docs/routing.md). Nothing else
-   is delivered.
+   (sampling, elicitation, roots) goes to a client only when the child
+   serves exactly one: one 2025 session attached (requests in flight or
+   not) and no modern call in flight, or one modern call in flight and no
+   2025 session attached; otherwise it is refused (see docs/routing.md).
+   Who has requests in flight proves nothing: a child asks on its own too.
+   Nothing else is delivered.
  - L{OwnerFanout}: everything goes to the one session, on the stream of its
    latest request when there is one, and its requests pass unchanged.
 """
@@ -210,34 +212,50 @@ class SharedFanout:
                 session.deliver(message)
 
     def requester(self, router: Router) -> tuple[SessionLike, Exchange | None] | str:
-        """The requester is proven only when exactly one session has requests
-        in flight on the child. stdio carries no link between a child's
-        request and the call that caused it; anything else would be a guess,
-        and a wrong guess shows one user's prompt to another user's model:
-        the gateway never guesses."""
+        """The requester is proven only when the child serves exactly one
+        client at that moment: the 2025 sessions attached to it, whether or
+        not they have requests in flight, and the modern calls (and listen
+        streams) with requests in flight on it. That client then gets the
+        request (on the stream of its latest C{tools/call}, else of its latest
+        request, else on its own stream).
+
+        stdio carries no link between a child's request and the call that
+        caused it, and a child asks on its own too (at start-up, on a timer),
+        whatever calls are in flight: the one session with requests in flight
+        is no proof while another session is attached. Anything else would be
+        a guess, and a wrong guess shows one user's prompt to another user's
+        model (or one user's roots to another): the gateway never guesses. (A
+        request naming the call it serves, C{_meta}
+        C{mcpgateway/relatedRequestId}, is routed by the router before the
+        fanout is asked.)"""
         inflight = router.clientExchanges()
-        if not inflight:
-            return "no client session is waiting on this server to answer it"
-        session = inflight[0].session
-        if any(ex.session is not session for ex in inflight):
-            callers = {id(ex.session): ex.session for ex in inflight}
-            legacy = sum(1 for s in callers.values() if s is not None and not s.modern)
-            modern = len(callers) - legacy
+        clients: dict[int, SessionLike] = {id(s): s for s in router.sessions if not s.modern}
+        for ex in inflight:
+            if ex.session is not None:
+                clients.setdefault(id(ex.session), ex.session)
+        if not clients:
+            return "no client session is attached to this server to answer it"
+        if len(clients) > 1:
+            legacy = sum(1 for s in clients.values() if not s.modern)
+            modern = len(clients) - legacy
             if not modern:
                 return (
-                    f"ambiguous: {legacy} client sessions have requests in flight on the shared"
-                    f" server '{router.name}', so the gateway cannot tell which one asked;"
-                    " the gateway gives this server a child per session from the next session on"
+                    f"ambiguous: {legacy} client sessions use the shared server"
+                    f" '{router.name}', and its request names none of them, so the gateway"
+                    " cannot tell which one it is for; the gateway gives this server a child"
+                    " per session from the next session on (unless its share is pinned)"
                 )
             return (
-                f"ambiguous: {legacy} client session(s) and {modern} modern call(s) have"
-                f" requests in flight on the shared server '{router.name}', so the gateway"
-                " cannot tell which one asked (a server names the request it serves with"
+                f"ambiguous: {legacy} client session(s) and {modern} modern call(s) use"
+                f" the shared server '{router.name}', so the gateway cannot tell which one"
+                " it is for (a server names the request it serves with"
                 " _meta mcpgateway/relatedRequestId, see docs/era.md)"
             )
-        assert session is not None
-        calls = [ex for ex in inflight if ex.method == "tools/call"]
-        return session, (calls or inflight)[-1]
+        [session] = clients.values()
+        own = [ex for ex in inflight if ex.session is session]
+        calls = [ex for ex in own if ex.method == "tools/call"]
+        latest = (calls or own)[-1] if own else None
+        return session, latest
 
 
 class OwnerFanout:

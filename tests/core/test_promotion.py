@@ -123,6 +123,24 @@ class PromotionTests(PromotionCase):
         self.assertEqual(len(self.sink.promoted), 1)
         self.assertEqual(shared.takeMessages()[0]["id"], "child-2")
 
+    def test_a_request_of_the_child_while_one_of_two_sessions_calls_promotes(self) -> None:
+        """Smoke L D1: two sessions attached, only the second has a call in
+        flight, and the child asks roots/list on its own: that call proves
+        nothing, so the request is refused, counted, and the server promoted."""
+        s1, s2 = self.open(), self.open()
+        shared = self.reactor.lastProcess
+        r2 = self.inFlight(s2, shared)
+        shared.reply({"jsonrpc": "2.0", "id": "child-r", "method": "roots/list"})
+        self.assertEqual(r2.messages, [])
+        [refusal] = shared.takeMessages()
+        self.assertEqual(refusal["id"], "child-r")
+        self.assertIn("ambiguous: 2 client sessions use", refusal["error"]["message"])
+        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 1)
+        [(server, why)] = self.sink.promoted
+        self.assertEqual((server, self.pool.promoted), ("srv", why))
+        self.assertIn("roots/list", why)
+        del s1
+
     def test_the_next_session_gets_its_own_child_where_sampling_works(self) -> None:
         shared, s1, s2, _, _ = self.ambiguous()
         shared.takeMessages()
@@ -181,6 +199,19 @@ class PinnedTests(PromotionCase):
         self.assertIn("error", shared.takeMessages()[0])
         self.open()
         self.assertEqual(len(self.reactor.processes), 1)  # still the shared child
+
+    def test_a_pinned_server_only_refuses_while_one_of_two_sessions_calls(self) -> None:
+        s1, s2 = self.open(), self.open()
+        shared = self.reactor.lastProcess
+        r2 = self.inFlight(s2, shared)
+        with capturedGatewayLogs() as events:
+            shared.reply(SAMPLING)
+            shared.reply({**SAMPLING, "id": "child-2"})
+        self.assertEqual(r2.messages, [])
+        self.assertEqual([m["id"] for m in shared.takeMessages()], ["child-1", "child-2"])
+        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
+        self.assertEqual(len([e for e in events if "not promoted" in e["log_format"]]), 1)
+        del s1
 
 
 class ScopedPromotionTests(PromotionCase):

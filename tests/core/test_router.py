@@ -394,8 +394,8 @@ class ServerRequestTests(RouterCase):
         self.assertEqual(self.take(), [ok("p1", {})])
         self.assertEqual((sink.messages, a.delivered), ([], []))
 
-    def test_sampling_goes_to_only_in_flight_session(self) -> None:
-        a, b = self.session("a"), self.session("b")
+    def test_sampling_goes_to_the_only_attached_session(self) -> None:
+        a, b = self.session("a"), self.session("b", attach=False)
         _, sink = self.inFlight(a)
         params = {"messages": [], "maxTokens": 5}
         self.router.childMessage(req(7, "sampling/createMessage", params))
@@ -453,8 +453,9 @@ class ServerRequestTests(RouterCase):
         self.assertTrue(any("ambiguous" in str(e.get("why")) for e in events))
 
     def test_concurrent_sampling_never_reaches_another_session(self) -> None:
-        """Five sessions sample at once: every child request either goes to
-        the one session in flight or is refused; never to a bystander."""
+        """Five sessions attached sample one after the other: every child
+        request is refused, even the first, made while one session alone
+        had a call in flight; none reaches a session."""
         sessions = [self.session(f"s{i}") for i in range(5)]
         sinks = {}
         refused = []
@@ -462,10 +463,53 @@ class ServerRequestTests(RouterCase):
             _, sinks[s.id] = self.inFlight(s, "tools/call")
             self.router.childMessage(req(100 + i, "sampling/createMessage", {"messages": []}))
             refused += [m for m in self.take() if "error" in m]
-        # Only the first was asked while one session alone was in flight.
-        self.assertEqual([len(sinks[s.id].messages) for s in sessions], [1, 0, 0, 0, 0])
+        self.assertEqual([len(sinks[s.id].messages) for s in sessions], [0] * 5)
         self.assertEqual([s.delivered for s in sessions], [[]] * 5)
-        self.assertEqual(sorted(m["id"] for m in refused), [101, 102, 103, 104])
+        self.assertEqual(sorted(m["id"] for m in refused), [100, 101, 102, 103, 104])
+        self.assertEqual(self.router.ambiguousServerRequests, 5)
+
+    def test_one_call_in_flight_proves_nothing_while_another_session_is_attached(
+        self,
+    ) -> None:
+        """Smoke L D1: A and B attached, only B has a call in flight, and the
+        child asks roots/list on its own (server-everything does, 350 ms
+        after it is initialized): refused, counted, and the pool told."""
+        told: list[tuple[str, int]] = []
+        self.router.onAmbiguous = lambda method, inflight: told.append((method, inflight))
+        a, b = self.session("a"), self.session("b")
+        _, sinkB = self.inFlight(b, "tools/call")
+        with capturedGatewayLogs() as events:
+            self.router.childMessage(req(3, "roots/list"))
+        self.assertEqual((sinkB.messages, a.delivered, b.delivered), ([], [], []))
+        [refusal] = self.take()
+        self.assertEqual((refusal["id"], refusal["error"]["code"]), (3, jsonrpc.INTERNAL_ERROR))
+        self.assertIn("ambiguous: 2 client sessions use", refusal["error"]["message"])
+        self.assertIn("per session", refusal["error"]["message"])
+        self.assertEqual(self.router.ambiguousServerRequests, 1)
+        self.assertEqual(self.router.stats.ambiguousServerRequests, 1)
+        self.assertEqual([m for m, _ in told], ["roots/list"])
+        self.assertTrue(any("ambiguous" in str(e.get("why")) for e in events))
+
+    def test_a_modern_call_and_an_idle_attached_session_are_ambiguous(self) -> None:
+        a = self.session("a")
+        call = FakeSession("m-1", capabilities=ALL_CAPS)
+        call.modern = True  # a modern call: never attached, in flight only
+        _, sink = self.inFlight(call)
+        self.router.childMessage(req(3, "sampling/createMessage", {"messages": []}))
+        self.assertEqual((sink.messages, a.delivered), ([], []))
+        [refusal] = self.take()
+        self.assertIn("1 modern call(s)", refusal["error"]["message"])
+
+    def test_an_idle_listen_stream_does_not_count(self) -> None:
+        """A listen stream is never asked anything: with nothing in flight
+        it is no client the request could be for."""
+        a = self.session("a")
+        listening = FakeSession("l-1", capabilities=ALL_CAPS)
+        listening.modern = True
+        self.router.attach(listening)
+        self.router.childMessage(req(3, "roots/list"))
+        self.assertEqual([m["method"] for m in a.delivered], ["roots/list"])
+        self.assertEqual((listening.delivered, self.take()), ([], []))
 
     def test_one_session_several_requests_is_not_ambiguous(self) -> None:
         a = self.session("a")
@@ -528,14 +572,30 @@ class ServerRequestTests(RouterCase):
         self.router.childMessage(req(9, "elicitation/create", {"mode": "url", "url": "u"}))
         self.assertEqual(len(sink.messages), 1)
 
-    def test_no_in_flight_session_error_to_child(self) -> None:
-        self.session("a")
+    def test_the_only_attached_session_gets_it_without_a_request_in_flight(self) -> None:
+        """The child asks on its own (at start-up, on a timer) while one
+        session alone is attached: it can only be that session's, on its
+        own stream."""
+        a = self.session("a")
+        self.router.call("resources/list")  # the gateway's own request does not count
+        self.take()
+        self.router.childMessage(req(5, "roots/list"))
+        [asked] = a.delivered
+        self.assertEqual(asked["method"], "roots/list")
+        self.assertEqual(self.take(), [])
+        self.assertTrue(self.router.clientResponse(a, ok(asked["id"], {"roots": []})))
+        self.assertEqual(self.take(), [ok(5, {"roots": []})])
+        self.assertEqual(self.router.ambiguousServerRequests, 0)
+
+    def test_no_attached_session_error_to_child(self) -> None:
         self.router.call("resources/list")  # the gateway's own request does not count
         self.take()
         self.router.childMessage(req(5, "sampling/createMessage", {}))
         [error] = self.take()
         self.assertEqual(error["id"], 5)
         self.assertEqual(error["error"]["code"], jsonrpc.INTERNAL_ERROR)
+        self.assertIn("no client session is attached", error["error"]["message"])
+        self.assertEqual(self.router.ambiguousServerRequests, 0)
 
     def test_related_closed_falls_back_to_get_stream(self) -> None:
         a = self.session("a")

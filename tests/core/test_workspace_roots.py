@@ -1,7 +1,8 @@
 """A workspace child's C{roots/list} is answered by the gateway with its
-workspace when no session provably asked (issue 13): every session on that
-route shares the workspace, so nothing is guessed; the global route's child
-still gets the refusal, and a proven requester is still asked itself."""
+workspace when no session provably asked (issue 13; several sessions use the
+child): every session on that route shares the workspace, so nothing is
+guessed; the global route's child still gets the refusal, and a proven
+requester (the only session attached) is still asked itself."""
 
 from __future__ import annotations
 
@@ -22,9 +23,20 @@ class WorkspaceRootsTests(ScopedCase):
         return answer  # type: ignore[no-any-return]
 
     def test_a_workspace_child_is_answered_with_its_workspace(self) -> None:
-        proc = self.opened(self.session(A))
+        one, two = self.session(A), self.session(A)
+        proc = self.opened(one)
+        self.successResultOf(self.pool.open(two, jsonrpc.request(9, "initialize", {})))
         answer = self.rootsAnswer(proc)
         self.assertEqual(answer["result"], {"roots": [{"uri": "file:///ws/a", "name": "a"}]})
+        self.assertIsNone(self.pool.promoted)
+
+    def test_the_only_session_is_asked_itself(self) -> None:
+        """One session attached is the proven requester, in flight or not: it
+        is asked (here it declared no roots: the error the specification
+        names), not answered for by the gateway."""
+        proc = self.opened(self.session(A))
+        answer = self.rootsAnswer(proc)
+        self.assertEqual(answer["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
 
     def test_with_two_sessions_in_flight_still_no_guess_and_no_promotion(self) -> None:
         one, two = self.session(A), self.session(A)
@@ -40,10 +52,12 @@ class WorkspaceRootsTests(ScopedCase):
         self.assertNoResult(d2)
 
     def test_the_global_route_child_is_still_refused(self) -> None:
-        proc = self.opened(self.session(""))
+        one, two = self.session(""), self.session("")
+        proc = self.opened(one)
+        self.successResultOf(self.pool.open(two, jsonrpc.request(9, "initialize", {})))
         answer = self.rootsAnswer(proc)
         self.assertEqual(answer["error"]["code"], jsonrpc.INTERNAL_ERROR)
-        self.assertIn("no client session is waiting", answer["error"]["message"])
+        self.assertIn("ambiguous: 2 client sessions use", answer["error"]["message"])
 
 
 def test_roots_only_for_a_workspace_route_with_an_absolute_directory() -> None:

@@ -4,8 +4,8 @@ session that did not provably ask (real Python SDK clients, the demo server).
 Five sessions keep a slow call in flight on one shared child while one of
 them triggers sampling: no session can be proven to be the requester, so the
 gateway refuses it to the child (the tool reports the error) and no sampling
-callback runs anywhere. Alone in flight, the same call is answered by the
-session that made it.
+callback runs anywhere. Once the other sessions have ended, the same call is
+answered by the session that made it: the only session attached to the child.
 """
 
 from __future__ import annotations
@@ -48,26 +48,29 @@ def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(
 
     async def main() -> tuple[str, str, list[str]]:
         labels = [f"s{i}" for i in range(5)]
-        async with (
-            Client(url, mode="legacy", sampling_callback=sampler("s0")) as s0,
-            Client(url, mode="legacy", sampling_callback=sampler("s1")) as s1,
-            Client(url, mode="legacy", sampling_callback=sampler("s2")) as s2,
-            Client(url, mode="legacy", sampling_callback=sampler("s3")) as s3,
-            Client(url, mode="legacy", sampling_callback=sampler("s4")) as s4,
-        ):
-            clients = [s0, s1, s2, s3, s4]
+        async with Client(url, mode="legacy", sampling_callback=sampler("s0")) as s0:
             slow: list[str] = []
 
             async def holdInFlight(client: Client) -> None:
                 result = await client.call_tool("slow", {"seconds": 3, "steps": 3})
                 slow.append(result.content[0].text)  # type: ignore[union-attr]
 
+            async with (
+                Client(url, mode="legacy", sampling_callback=sampler("s1")) as s1,
+                Client(url, mode="legacy", sampling_callback=sampler("s2")) as s2,
+                Client(url, mode="legacy", sampling_callback=sampler("s3")) as s3,
+                Client(url, mode="legacy", sampling_callback=sampler("s4")) as s4,
+            ):
+                clients = [s0, s1, s2, s3, s4]
+                with anyio.fail_after(60):
+                    async with anyio.create_task_group() as group:
+                        for client in clients:
+                            group.start_soon(holdInFlight, client)
+                        await anyio.sleep(1.0)  # every session has a call in flight now
+                        crowded = await s0.call_tool("sample", {"prompt": "secret of s0"})
+            # The others have ended their sessions: s0 is the only session
+            # attached to the shared child, the one client its request can be for.
             with anyio.fail_after(60):
-                async with anyio.create_task_group() as group:
-                    for client in clients:
-                        group.start_soon(holdInFlight, client)
-                    await anyio.sleep(1.0)  # every session has a call in flight now
-                    crowded = await s0.call_tool("sample", {"prompt": "secret of s0"})
                 alone = await s0.call_tool("sample", {"prompt": "s0 alone"})
             assert len(slow) == len(labels)
             first, second = crowded.content[0], alone.content[0]
