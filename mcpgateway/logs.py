@@ -42,6 +42,38 @@ observer: ILogObserver = FilteringLogObserver(globalLogPublisher, [_predicate])
 """Pass as C{Logger(observer=observer)} in every gateway module."""
 
 
+CLIENT_TEXT_LIMIT = 64
+"""Characters of a client's text (L{clientText}) a log line carries at most."""
+
+
+def clientText(value: object, limit: int = CLIENT_TEXT_LIMIT) -> str:
+    """Text a client sent (its C{clientInfo.name}, say), made fit for one
+    log line: control and other unprintable characters escaped as C{repr}
+    writes them (a newline as C{\\n}, ESC as C{\\x1b}; a backslash doubled),
+    and cut to C{limit} characters with an ellipsis. Only what is written
+    is looked at: a long value costs no more than a short one.
+
+    @param value: the client's text; anything else is written as C{str}
+        makes it.
+    """
+    text = value if isinstance(value, str) else str(value)
+    out: list[str] = []
+    used = 0
+    for char in text:
+        if char == "\\":
+            piece = "\\\\"
+        elif char.isprintable():
+            piece = char
+        else:
+            piece = repr(char)[1:-1]
+        used += len(piece)
+        if used > limit:
+            out.append("\u2026")
+            break
+        out.append(piece)
+    return "".join(out)
+
+
 def setLevel(name: str) -> None:
     """Emit gateway events at level C{name} (one of L{LEVELS}) and above."""
     _predicate.setLogLevelForNamespace("", LogLevel.levelWithName(name))

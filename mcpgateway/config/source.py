@@ -16,6 +16,12 @@ C{onAggregate} callback. A change of C{<state-dir>/classification.json}
 (L{mcpgateway.config.classification}) serves the config last loaded again
 with it (and C{promotions.json} as it is then), logging what it changed; a
 file that cannot be used keeps the classification it gave last.
+
+Once the gateway listens, the source adopts (other clients' files too) and
+the config is handed to the gateway at once, before a connection is
+accepted (or, with nothing adopted, the servers served since start again):
+that first pass tells the gateway its configuration is complete
+(L{mcpgateway.core.gateway.Gateway.configured}).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredLock, succeed
+from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -197,6 +203,8 @@ class ConfigService(Service):
         self._envFiles: dict[str, EnvFile] = {}
         self._envChecking = False
         self._last: LoadedConfig | None = None
+        self._served: dict[str, ServerSpec] | None = None
+        """The servers handed to the gateway last (at start: those it was made with)."""
         self._onAggregate = onAggregate
         self.aggregatePath = stateDir / paths.AGGREGATE_FILE
         self.aggregate = AggregateSettings()
@@ -294,6 +302,7 @@ class ConfigService(Service):
             self._useAggregate(prepared.aggregate)
         # An .env change rebuilds from this (not logged again, not adopted again).
         self._last = replace(_copy(prepared.source), notes=[], errors=[])
+        self._served = prepared.scoped.specs
         return prepared.scoped.specs
 
     def _useClassification(self, overrides: Overrides) -> None:
@@ -626,7 +635,60 @@ class ConfigService(Service):
                 self.log.info("config: {note}", note=note)
         if getattr(self.source, "reloadNeeded", False):
             # Entries adopted now are served from their backups: load them.
+            self._serveNow()
+        else:
+            self._serveAgain()
+
+    def _serveNow(self) -> None:
+        """Load the config and hand it to the gateway at once, in the
+        reactor's thread: once the gateway listens, before it accepts a
+        connection, so no request finds a server of the files adopted just
+        now missing (a 404), nor a saved session of one not restored yet.
+        Blocking file work, as the start's first load and the adoption that
+        comes just before are. With a reload in progress, or when the load
+        fails, the reload runs in a thread as any other."""
+        if self._lock.locked:
             self._reloadNow()
+            return
+        if self._pending is not None and self._pending.active():
+            self._pending.cancel()  # covered by this load
+        self._pending = None
+        self._firstChange = None
+        try:
+            prepared = self._prepare(self.source.load())
+        except Exception as e:
+            self.log.warn(
+                "config: loading the adopted entries failed ({why}); trying again in a thread",
+                why=_oneLine(e),
+            )
+            self._reloadNow()
+            return
+        served = maybeDeferred(self._reload, self._report(prepared))
+        served.addErrback(
+            lambda reason: self.log.failure("config: serving the adopted entries failed", reason)
+        )
+        if self.running and not self._handedOver:
+            self._watchMore(watchedPathsOf(self.source))  # files found since
+
+    def _serveAgain(self) -> Deferred[Any]:
+        """Hand the servers served since start to the gateway again: nothing
+        was adopted once it listens, so they are the whole configuration,
+        and the gateway is told so by this pass as it is by the reload that
+        follows an adoption (it holds the saved sessions of servers it does
+        not know yet until the first pass:
+        L{mcpgateway.core.gateway.Gateway.configured}). After any reload in
+        progress; fires once done, never fails (a failure is logged)."""
+
+        def serve() -> Any:
+            served = self._served
+            return None if served is None else self._reload(dict(served))
+
+        def failed(reason: Any) -> None:
+            self.log.warn(
+                "config: serving the servers again failed: {why}", why=reason.getErrorMessage()
+            )
+
+        return self._lock.run(serve).addErrback(failed)
 
     def _stopWatching(self) -> None:
         if self._pending is not None and self._pending.active():

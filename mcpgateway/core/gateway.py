@@ -12,7 +12,11 @@ restores the sessions a previous process saved and from then on saves the
 registry at most once a second while it changes (on the injected clock, no
 write per request); L{Gateway.stop} saves it a last time before it ends the
 sessions of this process, so a graceful restart keeps every one of them and a
-crash loses at most the last second.
+crash loses at most the last second. The saved sessions of a server not
+configured at start (one that only another client's file defines: those
+files are adopted once the gateway listens) are held, and saved, until the
+configuration is complete (L{Gateway.configured}): then restored, or
+dropped if their server is really gone; a request for one waits meanwhile.
 
 A gateway started by a restart (L{mcpgateway.ops.handover}) has a
 I{predecessor} that still serves for a moment: until that process has
@@ -44,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -99,6 +104,11 @@ if TYPE_CHECKING:
 
 SAVE_INTERVAL = 1.0
 """Seconds between two saves of the session registry while it changes."""
+CONFIG_WAIT = 30.0
+"""Seconds after start that the saved sessions of servers not configured
+yet are kept for the configuration pass that brings the rest of the
+servers (L{Gateway.configured}: the other clients' files, adopted once the
+gateway listens); if none comes by then, they are dropped."""
 Connection = tuple[str, int, str, int]
 """A loopback TCP connection: peer host, peer port, local host, local port."""
 PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
@@ -227,6 +237,15 @@ class Gateway:
         self._endedMeanwhile: set[str] = set()
         self._inherited: set[str] = set()
         """Sessions restored at start while the predecessor still ran."""
+        self._held: list[dict[str, Any]] = []
+        """Saved sessions of servers not configured at start, kept (and
+        saved) until the configuration is complete (L{configured})."""
+        self._heldCounts = (0, 0, 0)
+        """What the start's restore did (restored, dropped, ended), told
+        with what L{configured} does of the held sessions, in one line."""
+        self._configured = False
+        self._configWait: IDelayedCall | None = None
+        self._heldWaiting: list[Deferred[None]] = []
         self.savings: Callable[[GatewayStatus], Savings] | None = None
         """Estimates what sharing children saves from a status and the last
         sample of the children (L{mcpgateway.ops.savings}, set by the
@@ -248,6 +267,8 @@ class Gateway:
             self._resolve(pool)
         self.prewarm()
         self._prewarmFor(restored)
+        if self._held and not self._configured:
+            self._configWait = self.clock.callLater(CONFIG_WAIT, self.configured)
         if self._predecessor is not None and not self._predecessor.called:
             self._predecessor.addCallback(self._predecessorGone)
         elif self._persistence is not None:
@@ -350,13 +371,21 @@ class Gateway:
     # -- sessions that outlive the process ---------------------------------------
 
     def waitForPredecessor(self) -> Deferred[None] | None:
-        """A Deferred that fires once the predecessor's last sessions are
-        merged in; C{None} when there is no predecessor (any more)."""
-        if self._predecessor is None or self._predecessor.called:
-            return None
-        waiting: Deferred[None] = Deferred()
-        self._waiting.append(waiting)
-        return waiting
+        """A Deferred that fires once the sessions this process may still
+        get are in: the predecessor's last sessions merged in, and the saved
+        sessions of servers not configured at start restored or dropped
+        (L{configured}); C{None} when there is nothing to wait for (any
+        more). A request for a session this process does not know waits for
+        it, then is looked at again (L{mcpgateway.web.mcp})."""
+        if self._predecessor is not None and not self._predecessor.called:
+            waiting: Deferred[None] = Deferred()
+            self._waiting.append(waiting)
+            return waiting
+        if self._held and not self._configured:
+            held: Deferred[None] = Deferred()
+            self._heldWaiting.append(held)
+            return held
+        return None
 
     def _predecessorGone(self, _: object) -> None:
         self._predecessor = None
@@ -371,11 +400,48 @@ class Gateway:
         for each in waiting:
             each.callback(None)
 
+    def configured(self) -> None:
+        """The configuration is complete: every server this process will
+        serve at start is known (the first pass of the config service once
+        the gateway listens, every client's file adopted: the first
+        L{reconfigure}; or L{CONFIG_WAIT} seconds after start, whichever
+        comes first). The saved sessions of servers that were not configured
+        at start are restored now if their server is known, else dropped;
+        the requests that waited for them (L{waitForPredecessor}) are looked
+        at again. Only the first call does something."""
+        if self._configured:
+            return
+        self._configured = True
+        timer, self._configWait = self._configWait, None
+        if timer is not None and timer.active():
+            timer.cancel()
+        held, self._held = self._held, []
+        if held:
+            servers: set[str] = set()
+            added, dropped, gone = self._heldCounts
+            for record in held:
+                outcome = self._restoreRecord(record, merging=False)
+                if outcome == "dropped":
+                    dropped += 1
+                elif outcome == "gone":
+                    gone += 1
+                else:
+                    added += 1
+                    servers.add(outcome)
+            self._logRestored(added, dropped, gone)
+            if self.running:
+                self._prewarmFor(servers)
+        waiting, self._heldWaiting = self._heldWaiting, []
+        for each in waiting:
+            each.callback(None)
+
     def _restoreSessions(self, merging: bool = False) -> set[str]:
         """Rebuild the sessions a previous process saved; the names of the
         servers that got some. C{merging}: after a restart's predecessor
         exited, add the sessions this process does not have (and did not
-        end meanwhile)."""
+        end meanwhile). At start, the sessions of a server not configured
+        yet are held until the configuration is complete (L{configured}):
+        the other clients' servers come only once the gateway listens."""
         if self._persistence is None:
             return set()
         servers: set[str] = set()
@@ -389,6 +455,7 @@ class Gateway:
                 session = self.sessions.get(sessionId)
                 if session is not None:
                     self.endSession(session, "ended by the predecessor")
+        held: list[dict[str, Any]] = []
         for record in records:
             if isAggregateRecord(record):
                 if self.sessions.get(record["id"]) is None and record["id"] not in (
@@ -406,51 +473,79 @@ class Gateway:
                 else:
                     known += 1
                 continue
-            pool = self.pools.get(record["server"])
-            if merging and (
-                self.sessions.get(record["id"]) is not None or record["id"] in self._endedMeanwhile
-            ):
+            if not merging and not self._configured and record["server"] not in self.pools:
+                held.append(record)  # its server may come with the other clients' files
+                continue
+            outcome = self._restoreRecord(record, merging)
+            if outcome == "known":
                 known += 1
-                continue
-            if pool is None or self.sessions.get(record["id"]) is not None:
+            elif outcome == "dropped":
                 dropped += 1
-                continue
-            session = Session.fromRecord(record)
-            if not merging and not self._clientRuns(session.clientPid):
-                gone += 1  # its client exited while no gateway ran
-                continue
-            variant = pool.variantFor(session.scope, principal=session.principal)
-            if variant is None:
-                dropped += 1  # its workspace route is gone
-                continue
-            if session.credential and pool.spec.credentialEnv:
-                session.variant = None  # bound by rebind(), when its client sends them again
+            elif outcome == "gone":
+                gone += 1
             else:
-                session.credential = ""
-                session.variant = variant
-            self.sessions.add(session)
-            if session.variant is not None:
-                pool.restore(session)
-            servers.add(session.server)
-            added += 1
-            if not merging and self._predecessor is not None:
-                self._inherited.add(session.id)
+                servers.add(outcome)
+                added += 1
         if merging:
             self.log.info(
                 "merged {count} session(s) the predecessor opened last ({known} known already)",
                 count=added,
                 known=known,
             )
-        elif servers or dropped or gone:
+        elif held:
+            self._held = held
+            self._heldCounts = (added, dropped, gone)
             self.log.info(
-                "restored {count} session(s) of the previous gateway process"
-                " ({dropped} of servers or routes no longer configured dropped,"
-                " {gone} of clients that exited meanwhile ended)",
-                count=len(self.sessions),
-                dropped=dropped,
-                gone=gone,
+                "keeping {count} saved session(s) of server(s) not configured yet ({names})"
+                " until the configuration is complete (at most {seconds:g} s)",
+                count=len(held),
+                names=", ".join(sorted({str(record["server"]) for record in held})),
+                seconds=CONFIG_WAIT,
             )
+        elif servers or dropped or gone:
+            self._logRestored(added, dropped, gone)
         return servers
+
+    def _restoreRecord(self, record: dict[str, Any], merging: bool) -> str:
+        """Rebuild the session of C{record} (not an aggregate one): the name
+        of its server once it is restored, else C{"known"} (merging: this
+        process has it, or ended it), C{"dropped"} (its server or route is
+        not configured, or a session of its id exists) or C{"gone"} (its
+        client exited while no gateway ran)."""
+        pool = self.pools.get(record["server"])
+        if merging and (
+            self.sessions.get(record["id"]) is not None or record["id"] in self._endedMeanwhile
+        ):
+            return "known"
+        if pool is None or self.sessions.get(record["id"]) is not None:
+            return "dropped"
+        session = Session.fromRecord(record)
+        if not merging and not self._clientRuns(session.clientPid):
+            return "gone"  # its client exited while no gateway ran
+        variant = pool.variantFor(session.scope, principal=session.principal)
+        if variant is None:
+            return "dropped"  # its workspace route is gone
+        if session.credential and pool.spec.credentialEnv:
+            session.variant = None  # bound by rebind(), when its client sends them again
+        else:
+            session.credential = ""
+            session.variant = variant
+        self.sessions.add(session)
+        if session.variant is not None:
+            pool.restore(session)
+        if not merging and self._predecessor is not None:
+            self._inherited.add(session.id)
+        return session.server
+
+    def _logRestored(self, added: int, dropped: int, gone: int) -> None:
+        self.log.info(
+            "restored {count} session(s) of the previous gateway process"
+            " ({dropped} of servers or routes no longer configured dropped,"
+            " {gone} of clients that exited meanwhile ended)",
+            count=added,
+            dropped=dropped,
+            gone=gone,
+        )
 
     def _clientRuns(self, pid: int | None) -> bool:
         """Whether the client process C{pid} runs (C{True} when unknown, or
@@ -466,12 +561,13 @@ class Gateway:
 
     def saveSessions(self) -> None:
         """Hand the registry to the persistence (it writes only what changed):
-        every session but the visiting ones (another replica's)."""
+        every session but the visiting ones (another replica's), and the
+        saved ones still held for their server (L{configured})."""
         if self._persistence is None:
             return
         try:
             self._persistence.save(
-                [session.record() for session in self.sessions if not session.visiting]
+                [session.record() for session in self.sessions if not session.visiting] + self._held
             )
         except Exception:
             self.log.failure("saving the sessions failed; they may not survive a restart")
@@ -551,7 +647,7 @@ class Gateway:
                 sid=session.shortId,
                 server=server,
                 version=session.protocolVersion,
-                client=session.clientInfo.get("name"),
+                client=logs.clientText(session.clientInfo.get("name")),
             )
             return response
 
@@ -627,7 +723,7 @@ class Gateway:
                 server=server,
                 mode=mode,
                 version=session.protocolVersion,
-                client=session.clientInfo.get("name"),
+                client=logs.clientText(session.clientInfo.get("name")),
             )
             return response
 
@@ -842,8 +938,7 @@ class Gateway:
             ):
                 if new.disabled and not old.disabled:
                     self.log.info("server {server} disabled; ending its sessions", server=name)
-                    for session in self.sessions.forServer(name):
-                        self.endSession(session, f"server {name} was disabled")
+                    self._endServer(name, old, "was disabled")
                     stopping.append(old.stopAll())
                 self._endRerouted(name, old.spec, new)
                 for session in old.useSpec(new):
@@ -858,8 +953,9 @@ class Gateway:
                     server=name,
                     what="removed" if new is None else "changed",
                 )
-                for session in self.sessions.forServer(name):
-                    self.endSession(session, f"server {name} was reconfigured")
+                self._endServer(
+                    name, old, "was removed" if new is None else "was replaced (its entry changed)"
+                )
                 stopping.append(old.stopAll())
                 del self.pools[name]
                 if new is None:
@@ -876,7 +972,20 @@ class Gateway:
                     self.prewarm([name])
         if self._aggregator is not None:
             self._aggregator.membersChanged()
+        if self.running:
+            self.configured()  # the held sessions' servers are known now, or gone
         return DeferredList(stopping, consumeErrors=True)
+
+    def _endServer(self, name: str, pool: ServerPool, what: str) -> None:
+        """End every session of server C{name} (served by C{pool}): each
+        request in flight on its children is answered first with a
+        JSON-RPC error (-32003) naming the server and saying C{what}
+        happened to it, as when a child goes away (docs/routing.md), and
+        cancelled on its child; then the sessions end (their streams close
+        with nothing left unanswered)."""
+        pool.failAll(jsonrpc.CHILD_EXITED, f"server '{name}' {what}")
+        for session in self.sessions.forServer(name):
+            self.endSession(session, f"server {name} {what}")
 
     def _endRerouted(self, name: str, old: ServerSpec, new: ServerSpec) -> None:
         """Before the pool of server C{name} serves C{new}: end the sessions
@@ -925,6 +1034,12 @@ class Gateway:
         every child; fires when all have exited."""
         self.running = False
         self._stopBegun = True
+        timer, self._configWait = self._configWait, None
+        if timer is not None and timer.active():
+            timer.cancel()  # the held sessions are saved as they are, for the next process
+        waiting, self._heldWaiting = self._heldWaiting, []
+        for each in waiting:
+            each.callback(None)  # looked at again: the gateway is stopping
         pools = list(self.pools.values())
         for pool in pools:
             # Calls waiting for a human would only hold the drain up.

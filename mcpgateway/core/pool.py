@@ -1014,7 +1014,7 @@ class BasePool:
             "server {server}: serving a modern {method} failed",
             failure=reason,
             server=self.spec.name,
-            method=request.method,
+            method=logs.clientText(request.method),
         )
         return jsonrpc.errorResponse(
             request.clientId, jsonrpc.INTERNAL_ERROR, "the gateway failed to serve this request"
