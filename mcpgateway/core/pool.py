@@ -632,7 +632,7 @@ class BasePool:
 
     def _ambiguous(self, method: str, sessions: int) -> None:
         """A shared child asked C{method} of a client while C{sessions}
-        sessions had requests in flight: the request was refused. Unless the
+        2025 sessions used it: the request was refused. Unless the
         server is per session already, or pinned, give each new session a
         child of its own from now on, and have that kept."""
         spec = self.spec
@@ -651,8 +651,8 @@ class BasePool:
                 )
             return
         why = (
-            f"its child sent {method} while {sessions} sessions had requests in flight,"
-            " so the asking session could not be proven"
+            f"its child sent {method} while {sessions} sessions used it,"
+            " so the session it was for could not be proven"
         )
         self._ownEach = True
         self.promoted = why

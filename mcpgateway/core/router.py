@@ -170,7 +170,7 @@ class Router:
         onAmbiguous: Callable[[str, int], None] | None = None,
     ) -> None:
         """
-        @param onAmbiguous: called with (method, 2025 sessions in flight)
+        @param onAmbiguous: called with (method, 2025 sessions attached or in flight)
             when the child asks something of a client and the asking session
             cannot be proven (the pool may then promote the server; modern
             calls in flight are not counted: a child per session would not
@@ -590,9 +590,15 @@ class Router:
             self._toSession(named.session, named, message)
             return
         target = self.fanout.requester(self)
-        if isinstance(target, str) and method == "roots/list" and self.fanout.roots:
+        if (
+            method == "roots/list"
+            and self.fanout.roots
+            and (isinstance(target, str) or _refusal(target[0], message) is not None)
+        ):
             # A workspace child: every session it serves has that workspace
-            # for its root, so the answer is known without asking any of them.
+            # for its root, so the answer is known without asking any of them
+            # (and given for the one session it serves when that one did not
+            # declare roots).
             self.send(jsonrpc.resultResponse(message["id"], {"roots": list(self.fanout.roots)}))
             return
         if isinstance(target, str):
@@ -609,15 +615,14 @@ class Router:
                 jsonrpc.errorResponse(message["id"], jsonrpc.INTERNAL_ERROR, f"{method}: {target}")
             )
             if self.onAmbiguous is not None and target.startswith("ambiguous"):
-                inflight = len(
-                    {
-                        id(ex.session)
-                        for ex in self.clientExchanges()
-                        if ex.session is not None and not ex.session.modern
-                    }
+                attached = {id(s) for s in self.sessions if not s.modern}
+                attached.update(
+                    id(ex.session)
+                    for ex in self.clientExchanges()
+                    if ex.session is not None and not ex.session.modern
                 )
                 try:
-                    self.onAmbiguous(method, inflight)
+                    self.onAmbiguous(method, len(attached))
                 except Exception:
                     self.log.failure(
                         "server {server}: handling an ambiguous request failed", server=self.name

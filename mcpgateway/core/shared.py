@@ -344,16 +344,6 @@ class SharedPool(BasePool):
         dead, orphaned = self.owned.orphans(vanished)
         return Sweep(dead=len(vanished) + dead, orphaned=orphaned)
 
-    def _ambiguous(self, method: str, sessions: int) -> None:
-        """Promote as the base pool does, counting the 2025 sessions attached
-        to the shared child, not only those with requests in flight: its
-        request was refused because several sessions use the child, whoever
-        had calls in flight (L{SharedFanout.requester}), and a child per
-        session helps as soon as two of them do."""
-        shared = self.shared
-        attached = 0 if shared is None else sum(1 for s in shared.router.sessions if not s.modern)
-        super()._ambiguous(method, max(sessions, attached))
-
 
 def adopt(upstream: Upstream, session: Session) -> None:
     """Attach C{session} to the shared child C{upstream} as if it had just

@@ -253,7 +253,7 @@ class ServerStatus:
             return None
         return (
             f"{ambiguous} sampling/elicitation/roots request(s) of this shared server were"
-            " refused: several sessions had requests in flight, so the asking session could"
+            " refused: several sessions used its child, so the session each was for could"
             ' not be proven; run this server per session ("share": "session")'
         )
 

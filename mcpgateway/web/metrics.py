@@ -143,7 +143,7 @@ def renderStatus(
         p + "server_requests_refused_ambiguous_total",
         "counter",
         "Sampling/elicitation/roots requests of a shared child refused because several"
-        " sessions had requests in flight (the asking session could not be proven).",
+        " sessions used it (the session each was for could not be proven).",
     )
     bytesIn = _Family(
         p + "child_bytes_received_total",

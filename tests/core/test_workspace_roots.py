@@ -30,11 +30,17 @@ class WorkspaceRootsTests(ScopedCase):
         self.assertEqual(answer["result"], {"roots": [{"uri": "file:///ws/a", "name": "a"}]})
         self.assertIsNone(self.pool.promoted)
 
-    def test_the_only_session_is_asked_itself(self) -> None:
-        """One session attached is the proven requester, in flight or not: it
-        is asked (here it declared no roots: the error the specification
-        names), not answered for by the gateway."""
+    def test_the_only_session_without_roots_gets_the_workspace_answered(self) -> None:
+        """One session attached is the proven requester, in flight or not;
+        it declared no roots, so the gateway answers with the workspace."""
         proc = self.opened(self.session(A))
+        answer = self.rootsAnswer(proc)
+        self.assertEqual(answer["result"]["roots"][0]["uri"], "file:///ws/a")
+
+    def test_the_only_session_of_the_global_route_without_roots_is_refused(self) -> None:
+        """No workspace to answer with: the proven session is asked, and one
+        that declared no roots gets the error the specification names."""
+        proc = self.opened(self.session(""))
         answer = self.rootsAnswer(proc)
         self.assertEqual(answer["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
 
