@@ -72,7 +72,7 @@ from mcpgateway.web.aggregate import (
     aggregatePath,
     serverName,
 )
-from mcpgateway.web.guard import checkOrigin, header, showsChildText
+from mcpgateway.web.guard import checkOrigin, header, isHost, showsChildText
 from mcpgateway.web.headers import GatewayHeaders
 from mcpgateway.web.health import healthBody, visitingSessions
 from mcpgateway.web.httpreader import Message, RequestReader, checkInstalled
@@ -93,8 +93,18 @@ if TYPE_CHECKING:
 ResourceFactory = Callable[[], IResource]
 
 DEFAULT_MAX_BODY = MAX_BODY
-IDLE_CONNECTION_TIMEOUT = 60 * 60 * 12.0
-"""Seconds a connection may stay silent between requests: Twisted's default."""
+IDLE_CONNECTION_TIMEOUT = 60.0
+"""Seconds a connection may stay silent between requests (no byte of a new
+request, no response in progress) before it is closed."""
+BODY_STALL_TIMEOUT = 30.0
+"""Seconds a request's body may go without a byte before the request gets
+408 and its connection closes."""
+BODY_GRACE = 30.0
+BODY_MIN_RATE = 500.0
+"""A request's body must be complete within C{BODY_GRACE} seconds of its
+head, plus a second per C{BODY_MIN_RATE} bytes received (Apache's
+C{mod_reqtimeout} rule, C{body=20,MinRate=500}): a 4 MiB body may take
+over two hours at 500 bytes a second; a byte a second is cut after 30 s."""
 _READ_SLICE = 4096
 """Bytes the reader is given at a time: at most what one slice holds is
 parsed ahead of a response in progress; the rest waits as bytes."""
@@ -846,20 +856,23 @@ class GatewayRoot(Resource):
 class GatewayChannel(http.HTTPChannel):
     """An HTTP/1.1 connection held to the site's L{Limits}: a request's
     headers must be complete within C{headerTimeout} seconds of its first
-    byte (else 408 and the connection closes), and a peer address may hold
-    at most C{maxConnectionsPerPeer} connections (more are answered 503 and
-    closed). Neither touches a response in progress: once a request's
-    headers are in, an SSE stream may stay open as long as it likes.
+    byte, and its body must keep coming (L{bodyLate}: no pause of
+    L{BODY_STALL_TIMEOUT} seconds, L{BODY_MIN_RATE} bytes a second after
+    L{BODY_GRACE}), else 408 and the connection closes; a peer address may
+    hold at most C{maxConnectionsPerPeer} connections (more are answered 503
+    and closed). None of this touches a response in progress: once a
+    request is read, an SSE stream may stay open as long as it likes.
 
-    The deadline costs no timer per request: the first byte notes the time
+    The deadlines cost no timer per request: the first byte notes the time
     (or the end of the response a pipelined head waited behind), the end of
-    the headers clears it (C{_open}), and the site's L{ConnectionGuard}
-    looks at every connection once a second. No deadline runs while a
-    response is in progress. So
-    does Twisted's idle timeout (C{idleTimeout} seconds without a byte and
-    without a request in progress; the site's own C{timeOut} is C{None}),
-    which Twisted would otherwise reset on every line of every request and
-    re-arm with a new C{DelayedCall} after every response.
+    the headers clears it (C{_open}) and, if a body is still to come, notes
+    when its wait began (cleared when it is in), and the site's
+    L{ConnectionGuard} looks at every connection once a second. No deadline
+    runs while a response is in progress. So does the idle timeout
+    (C{idleTimeout} seconds without a byte and without a request in
+    progress, L{IDLE_CONNECTION_TIMEOUT}; the site's own C{timeOut} is
+    C{None}), which Twisted would otherwise reset on every line of every
+    request and re-arm with a new C{DelayedCall} after every response.
 
     Request heads and bodies are read by a L{RequestReader} (httptools)
     instead of Twisted's line parser: the channel builds Twisted's request
@@ -878,6 +891,8 @@ class GatewayChannel(http.HTTPChannel):
         "_reader",
         "_refused",
         "_unread",
+        "bodyReceived",
+        "bodySince",
         "busy",
         "headersSince",
         "idleTimeout",
@@ -885,6 +900,10 @@ class GatewayChannel(http.HTTPChannel):
     )
     headersSince: float | None
     """When the first byte of the request whose headers are incomplete came."""
+    bodySince: float | None
+    """When the head of the request whose body is incomplete was read."""
+    bodyReceived: int
+    """Bytes received since then, and in the read that brought the head."""
     idleTimeout: float | None
     """Seconds a connection may stay silent between requests (from the site)."""
     lastActive: float
@@ -907,6 +926,8 @@ class GatewayChannel(http.HTTPChannel):
         self._answering = False
         """Its request in progress is counted in the site's C{answering}."""
         self.headersSince = None
+        self.bodySince = None
+        self.bodyReceived = 0
         self.idleTimeout = None
         self.lastActive = 0.0
         self.busy = False
@@ -963,17 +984,20 @@ class GatewayChannel(http.HTTPChannel):
         guard = self._guard
         if guard is not None:
             self.lastActive = now = guard.clock.seconds()
-            if self.headersSince is None and not self._handlingRequest and self._opened is None:
+            if self._opened is not None:
+                self.bodyReceived += len(data)  # a body's bytes: held to BODY_MIN_RATE
+            elif self.headersSince is None and not self._handlingRequest:
                 self.headersSince = now  # the first byte of a request (not of a body)
         unread = self._unread
         self._unread = unread + data if unread else data
-        self._advance()
+        self._advance(len(data))
 
-    def _advance(self) -> None:
+    def _advance(self, received: int = 0) -> None:
         """Read and serve requests, one at a time, while no response is in
         progress; bytes that come during a response wait unread (as Twisted
         keeps them), and past 16 KiB the connection is not read until the
-        response is done."""
+        response is done. C{received}: the bytes just received, counted for
+        a body that is now awaited (L{bodyReceived})."""
         if self._advancing:
             return  # a response finished inside _advance: its loop goes on
         self._advancing = True
@@ -982,7 +1006,12 @@ class GatewayChannel(http.HTTPChannel):
         finally:
             self._advancing = False
         if self._handlingRequest or self._opened is not None:
-            self.headersSince = None  # no deadline during a response, or a body's arrival
+            self.headersSince = None  # no header deadline during a response, or a body
+            if self._opened is not None and self.bodySince is None:
+                guard = self._guard
+                if guard is not None:  # a body is awaited: the guard holds it to time
+                    self.bodySince = guard.clock.seconds()
+                    self.bodyReceived = received
             if len(self._unread) > self._optimisticEagerReadSize:
                 self._networkProducer.pauseProducing()
         elif self.headersSince is None and self._reader is not None and self._reader.inHead:
@@ -1014,6 +1043,7 @@ class GatewayChannel(http.HTTPChannel):
                 if message.complete:
                     del messages[0]
                     self._opened = None
+                    self.bodySince = None
                     if self.timeOut:
                         self._savedTimeOut = self.setTimeout(None)
                     self._handlingRequest = True
@@ -1044,7 +1074,10 @@ class GatewayChannel(http.HTTPChannel):
         HTTP/1.0 one may have none), or with more than one, is 400; a
         C{Content-Length} over the body limit is 413 at once, before
         C{100 Continue} and without waiting for a body that may never come
-        (a chunked body is held to the limit as it comes)."""
+        (a chunked body is held to the limit as it comes). So is a C{Host}
+        that is not C{host[:port]} (RFC 9112 §3.2), and two different values
+        of one of L{mcpgateway.web.httpreader.SINGLE_HEADERS} (C{Origin}, C{Mcp-Session-Id},
+        C{MCP-Protocol-Version}: which one would count is ambiguous)."""
         self.headersSince = None  # its head is complete: the deadline is met
         hosts = message.hosts
         if hosts != 1 and (hosts or message.version == b"HTTP/1.1"):
@@ -1055,6 +1088,21 @@ class GatewayChannel(http.HTTPChannel):
                 else "a request may carry one Host header only (RFC 9112, section 3.2)",
             )
             return None
+        if hosts and not isHost(message.host):
+            self._refuseHead(
+                b"400 Bad Request",
+                f"the Host header {message.host[:100].decode('latin-1')!r} is not host[:port]"
+                " (RFC 9112, section 3.2)",
+            )
+            return None
+        if message.repeated:
+            conflict = message.conflicting()
+            if conflict is not None:
+                self._refuseHead(
+                    b"400 Bad Request",
+                    f"a request may carry one value of {conflict} only: it has two different ones",
+                )
+                return None
         length = message.length
         if length:
             limit = getattr(self.requestFactory, "bodyLimit", None)
@@ -1162,6 +1210,12 @@ class GatewayChannel(http.HTTPChannel):
         """Twisted's, once: the guard looks again every second while a
         peer that does not read keeps the connection from closing."""
         self.idleTimeout = None
+        if getattr(self.transport, "disconnecting", False):
+            # Closing already (a response that closes, a 408), and the peer
+            # does not read what is left: abort it, as Twisted would.
+            if self.abortTimeout is not None and self._abortingCall is None:
+                self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
+            return
         super().timeoutConnection()
 
     def idle(self, now: float) -> bool:
@@ -1170,13 +1224,39 @@ class GatewayChannel(http.HTTPChannel):
         limit = self.idleTimeout
         return limit is not None and not self.busy and now - self.lastActive >= limit
 
+    def bodyLate(self, now: float) -> str | None:
+        """Why the body of the request being read is late at C{now}: no byte
+        for L{BODY_STALL_TIMEOUT} seconds, or slower than L{BODY_MIN_RATE}
+        after L{BODY_GRACE}; C{None} when it is not (or no body is awaited)."""
+        since = self.bodySince
+        if since is None:
+            return None
+        if now - self.lastActive >= BODY_STALL_TIMEOUT:
+            return f"request body stalled: no byte for {BODY_STALL_TIMEOUT:g} s"
+        allowed = BODY_GRACE + self.bodyReceived / BODY_MIN_RATE
+        if now - since >= allowed:
+            return (
+                f"request body not complete within {allowed:.0f} s of its headers"
+                f" ({self.bodyReceived} bytes came; at least {BODY_MIN_RATE:g} a second"
+                f" are needed after the first {BODY_GRACE:g} s)"
+            )
+        return None
+
     def headersTooSlow(self) -> None:
         """The request's headers missed their deadline: 408, and close."""
-        self.headersSince = None
+        self.tooSlow("request headers not complete in time")
+
+    def tooSlow(self, text: str) -> None:
+        """A request's headers or body missed their deadline: 408 with a
+        JSON-RPC error saying which, and close; the connection is aborted
+        if the peer does not read it (as Twisted's own idle timeout)."""
+        self.headersSince = self.bodySince = self.idleTimeout = None
         self.setTimeout(None)
+        body = jsonrpc.dumps(jsonrpc.errorResponse(None, jsonrpc.INVALID_REQUEST, text))
         assert self.transport is not None
         self.transport.write(
-            b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+            b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
         )
         if self.abortTimeout is not None:  # as Twisted's own idle timeout does
             self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
@@ -1228,7 +1308,10 @@ class GatewayChannel(http.HTTPChannel):
 
 class ConnectionGuard:
     """A site's open connections: how many each peer address holds, and
-    whose request headers are late."""
+    which are late: a request's headers (C{Limits.headerTimeout}), its body
+    (L{GatewayChannel.bodyLate}), or silent between requests
+    (L{GatewayChannel.idle}). A connection whose response is in progress
+    (an SSE stream, a long call) is none of these."""
 
     log = Logger(observer=logs.observer)
 
@@ -1271,12 +1354,15 @@ class ConnectionGuard:
         deadline = self._headerTimeout
         for channel in list(self.channels):
             since = channel.headersSince
-            if since is not None and now - since >= deadline:
-                self.clientErrors.noteConnection(
-                    channel._peer, 408, f"request headers not complete within {deadline:g} s"
-                )
+            late = (
+                f"request headers not complete within {deadline:g} s"
+                if since is not None and now - since >= deadline
+                else channel.bodyLate(now)
+            )
+            if late is not None:
+                self.clientErrors.noteConnection(channel._peer, 408, late)
                 try:
-                    channel.headersTooSlow()
+                    channel.tooSlow(late)
                 except Exception:
                     self.log.failure("closing a slow connection failed")
             elif channel.idle(now):
@@ -1315,9 +1401,9 @@ class GatewaySite(Site):
     protocol = _channelFactory  # type: ignore[assignment]  # Twisted types it as the h2 wrapper only
 
     idleTimeout: float | None = IDLE_CONNECTION_TIMEOUT
-    """Seconds a connection may stay silent between requests (Twisted's
-    default); enforced by the site's L{ConnectionGuard}, not by a timer per
-    connection."""
+    """Seconds a connection may stay silent between requests (no byte of a
+    new request, no response in progress); enforced by the site's
+    L{ConnectionGuard}, not by a timer per connection."""
 
     def __init__(
         self,

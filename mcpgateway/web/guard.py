@@ -15,6 +15,7 @@ an answer reads to one who may not.
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -97,6 +98,29 @@ def forCaller(response: Message, shown: bool) -> Message:
     return {**response, "error": {**error, "message": publicReason(text)}}
 
 
+_HOST = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
+)
+"""RFC 9112 §3.2's C{Host}: C{uri-host [":" port]} (RFC 3986): an IPv6
+address in brackets, or a name or IPv4 address (a C{reg-name}), then
+perhaps a port."""
+
+_HOSTS_SEEN: dict[bytes, bool] = {}
+"""C{Host} values already judged by L{isHost}: a client sends the same
+one with every request."""
+
+
+def isHost(value: bytes) -> bool:
+    """Whether C{value} (a C{Host} header's) is C{host[:port]}: not, say,
+    C{127.0.0.1:80@evil.com}, which a loose split would read as loopback."""
+    verdict = _HOSTS_SEEN.get(value)
+    if verdict is None:
+        verdict = _HOST.fullmatch(value) is not None
+        if len(_HOSTS_SEEN) < 256:
+            _HOSTS_SEEN[value] = verdict
+    return verdict
+
+
 def _hostOf(hostHeader: str) -> str:
     """The host part of a C{Host} header value (no port, no brackets)."""
     if hostHeader.startswith("["):
@@ -137,34 +161,93 @@ def checkOrigin(
     return None
 
 
-def _mediaTypes(header: str | None) -> frozenset[str]:
-    if not header:
-        return frozenset()
-    return frozenset(part.split(";", 1)[0].strip().lower() for part in header.split(","))
+def _parameters(text: str) -> dict[str, str]:
+    """The C{;name=value} parameters after a media type (names in lower
+    case, quotes taken off values); malformed ones are left out."""
+    out: dict[str, str] = {}
+    for part in text.split(";")[1:]:
+        name, equals, value = part.partition("=")
+        if equals:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            out.setdefault(name.strip().lower(), value)
+    return out
+
+
+def _accepts(accept: str | None, mediaType: str) -> bool:
+    """Whether an C{Accept} header accepts C{mediaType} (RFC 9110 §12.5.1):
+    the most specific range that matches it decides, and C{q=0} means "not
+    acceptable"."""
+    if not accept:
+        return False
+    kind = mediaType.split("/", 1)[0] + "/*"
+    best = -1
+    acceptable = False
+    for entry in accept.split(","):
+        range_ = entry.split(";", 1)[0].strip().lower()
+        rank = 2 if range_ == mediaType else 1 if range_ == kind else 0 if range_ == "*/*" else -1
+        if rank > best:
+            q = _parameters(entry).get("q", "1")
+            try:
+                acceptable = float(q) > 0
+            except ValueError:
+                acceptable = True  # a malformed weight: the range is still listed
+            best = rank
+    return acceptable
+
+
+def _contentTypeRefusal(contentType: str | None) -> str | None:
+    """Why a POST's C{Content-Type} is refused: one media type,
+    C{application/json}, with no C{charset} but UTF-8 (RFC 8259 §8.1)."""
+    if not contentType:
+        return "Content-Type must be application/json"
+    if contentType.split(";", 1)[0].strip().lower() != "application/json":
+        return "Content-Type must be application/json"
+    charset = _parameters(contentType).get("charset")
+    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+        return f"Content-Type's charset must be utf-8, not {charset[:40]!r}"
+    return None
 
 
 @lru_cache(maxsize=256)
-def _postRefusal(accept: str | None, contentType: str | None) -> Refusal | None:
-    """The verdict for one (Accept, Content-Type) pair: clients repeat theirs."""
-    accepted = _mediaTypes(accept)
-    if "*/*" not in accepted and not (
-        ("application/json" in accepted or "application/*" in accepted)
-        and ("text/event-stream" in accepted or "text/*" in accepted)
-    ):
+def _postRefusal(
+    accept: str | None, contentType: str | None, encoding: str | None
+) -> Refusal | None:
+    """The verdict for one (Accept, Content-Type, Content-Encoding):
+    clients repeat theirs."""
+    if not (_accepts(accept, "application/json") and _accepts(accept, "text/event-stream")):
         return 406, "Accept must list both application/json and text/event-stream"
-    if "application/json" not in _mediaTypes(contentType):
-        return 415, "Content-Type must be application/json"
+    reason = _contentTypeRefusal(contentType)
+    if reason is not None:
+        return 415, reason
+    if encoding is not None and any(
+        coding.strip().lower() not in ("identity", "") for coding in encoding.split(",")
+    ):
+        return 415, (
+            f"Content-Encoding {encoding[:40]!r} is not supported: send the body"
+            " without a content coding (identity)"
+        )
     return None
 
 
 def checkPostHeaders(request: IRequest) -> Refusal | None:
-    """POST must accept JSON and SSE, and carry JSON."""
-    return _postRefusal(header(request, "accept"), header(request, "content-type"))
+    """POST must accept JSON and SSE, and carry JSON (UTF-8, no content coding)."""
+    codings = request.requestHeaders.getRawHeaders(b"content-encoding")
+    return _postRefusal(
+        header(request, "accept"),
+        header(request, "content-type"),
+        None if codings is None else b",".join(codings).decode("latin-1"),
+    )
+
+
+@lru_cache(maxsize=64)
+def _getRefusal(accept: str | None) -> Refusal | None:
+    if not _accepts(accept, "text/event-stream"):
+        return 406, "Accept must list text/event-stream"
+    return None
 
 
 def checkGetHeaders(request: IRequest) -> Refusal | None:
     """GET opens an SSE stream, so the client must accept one."""
-    accept = _mediaTypes(header(request, "accept"))
-    if not accept & {"text/event-stream", "text/*", "*/*"}:
-        return 406, "Accept must list text/event-stream"
-    return None
+    return _getRefusal(header(request, "accept"))

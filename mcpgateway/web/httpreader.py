@@ -68,6 +68,12 @@ class _Unreadable(Exception):
     for an HTTP version other than 1.0 and 1.1 (as Twisted's own parser)."""
 
 
+SINGLE_HEADERS = (b"origin", b"mcp-session-id", b"mcp-protocol-version")
+"""Headers (lower case) whose repetition L{Message.repeated} notes: a
+request may not carry two different values of one."""
+_ORIGIN, _SESSION, _VERSION = 1, 2, 4
+
+
 class Message:
     """One request read off the connection."""
 
@@ -79,10 +85,12 @@ class Message:
         "cookies",
         "expectContinue",
         "headers",
+        "host",
         "hosts",
         "keepAlive",
         "length",
         "method",
+        "repeated",
         "sink",
         "uri",
         "version",
@@ -106,6 +114,11 @@ class Message:
         """A C{Cookie} header came."""
         self.hosts = 0
         """How many C{Host} headers came (HTTP/1.1 needs exactly one)."""
+        self.host = b""
+        """The last C{Host} header's value."""
+        self.repeated = False
+        """One of L{SINGLE_HEADERS} came more than once (with the same value
+        or not: the channel compares them)."""
         self.keepAlive = True
         """llhttp's reading of C{Connection} and the version: the connection
         stays open after this request."""
@@ -115,6 +128,16 @@ class Message:
         """Body bytes read before the channel took the message."""
         self.bodyBytes = 0
         self.sink: Callable[[bytes], object] | None = None
+
+    def conflicting(self) -> str | None:
+        """The first of L{SINGLE_HEADERS} this request carries with two
+        different values, as its client spelled its name; C{None} if none."""
+        first: dict[bytes, bytes] = {}
+        for name, value in self.headers:
+            folded = name.lower()
+            if folded in SINGLE_HEADERS and first.setdefault(folded, value) != value:
+                return name.decode("latin-1")
+        return None
 
     def take(self, sink: Callable[[bytes], object]) -> None:
         """Hand the body read so far to C{sink}, and what comes later as it
@@ -323,13 +346,20 @@ class RequestReader:
         parser = self._parser
         headers, self._headers = self._headers, []
         length: int | None = 0
+        seen = 0
         for i, (name, value) in enumerate(headers):
             if value[-1:] in b" \t":  # llhttp keeps trailing whitespace (and an empty value)
                 value = value.rstrip(b" \t")
                 headers[i] = (name, value)
             named = len(name)
-            if named == 14 and name.lower() == b"content-length":
-                length = int(value)
+            if named == 14:
+                folded = name.lower()
+                if folded == b"content-length":
+                    length = int(value)
+                elif folded == b"mcp-session-id":
+                    if seen & _SESSION:
+                        message.repeated = True
+                    seen |= _SESSION
             elif named == 17 and name.lower() == b"transfer-encoding":
                 if value.lower() != b"chunked":  # as Twisted: no gzip, chunked
                     raise _Unreadable("a transfer coding other than chunked")
@@ -340,8 +370,17 @@ class RequestReader:
                     message.cookies = True
                 elif folded == b"expect" and not message.expectContinue:
                     message.expectContinue = value.lower() == b"100-continue"
+                elif folded == b"origin":
+                    if seen & _ORIGIN:
+                        message.repeated = True
+                    seen |= _ORIGIN
             elif named == 4 and name.lower() == b"host":
                 message.hosts += 1
+                message.host = value
+            elif named == 20 and name.lower() == b"mcp-protocol-version":
+                if seen & _VERSION:
+                    message.repeated = True
+                seen |= _VERSION
         version = _VERSIONS.get(parser.get_http_version())
         if version is None:
             raise _Unreadable(f"HTTP/{parser.get_http_version()} is not served")
