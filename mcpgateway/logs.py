@@ -42,6 +42,27 @@ observer: ILogObserver = FilteringLogObserver(globalLogPublisher, [_predicate])
 """Pass as C{Logger(observer=observer)} in every gateway module."""
 
 
+DISCARD = "mcpgateway.logs.discarding"
+"""What a detached C{twistd} gets for C{--logger} (L{discarding}): the
+gateway writes its own log (C{gateway.log}), which sees every event."""
+
+
+@implementer(ILogObserver)
+class _Discarding:
+    def __call__(self, event: LogEvent) -> None:
+        """Drop C{event}."""
+
+
+def discarding() -> ILogObserver:
+    """A log observer that drops every event: C{twistd}'s own observer for
+    a detached gateway (C{--logger mcpgateway.logs.discarding}). Not
+    C{--logfile /dev/null}: C{twistd}'s log file counts what it writes and,
+    past 1 MB, I{rotates} the file by renaming it, which as root replaces
+    the system's C{/dev/null} with a regular file (and as anyone else
+    fails, which ends that observer)."""
+    return _Discarding()
+
+
 CLIENT_TEXT_LIMIT = 64
 """Characters of a client's text (L{clientText}) a log line carries at most."""
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from mcpgateway import logs
 from mcpgateway.cli.context import START_TIMEOUT, CliContext
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
@@ -69,10 +70,10 @@ def gatewayArgv(
         "from twisted.scripts.twistd import run; run()",
         "--pidfile",
         str(stateDir / PID_FILE),
-        # Detached, twistd's own log goes nowhere: the gateway writes
-        # gateway.log itself. In the foreground, show it on stdout.
-        "--logfile",
-        "-" if foreground else "/dev/null",
+        # Detached, twistd's own log goes nowhere (logs.discarding, not
+        # /dev/null: see there): the gateway writes gateway.log itself. In
+        # the foreground, show it on stdout.
+        *(["--logfile", "-"] if foreground else ["--logger", logs.DISCARD]),
     ]
     if foreground:
         argv.append("-n")

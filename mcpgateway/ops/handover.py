@@ -156,7 +156,7 @@ def successorCommand(pluginArgs: Sequence[str], executable: str = sys.executable
         "-c",
         "from twisted.scripts.twistd import run; run()",
         "--pidfile=",
-        "--logfile=/dev/null",
+        f"--logger={logs.DISCARD}",
         "mcpgateway",
         *pluginArgs,
     ]

@@ -66,8 +66,8 @@ def test_gateway_argv(tmp_path: Path) -> None:
         "from twisted.scripts.twistd import run; run()",
         "--pidfile",
         str(tmp_path / "twistd.pid"),
-        "--logfile",
-        "/dev/null",
+        "--logger",
+        "mcpgateway.logs.discarding",
         "mcpgateway",
         "--port",
         "9200",
@@ -81,6 +81,7 @@ def test_gateway_argv(tmp_path: Path) -> None:
     ]
     foreground = gatewayArgv(tmp_path, 9100, None, foreground=True, rewrite=False)
     assert foreground[foreground.index("mcpgateway") - 1] == "-n"
+    assert foreground[foreground.index("--logfile") + 1] == "-"
     assert "--rewrite-config" not in foreground and "--config" not in foreground
 
 
@@ -387,3 +388,20 @@ def test_start_no_rewrite_serves_a_config_outside_home(
     assert (code, err) == (0, "")
     assert "--rewrite-config" not in launcher.argv
     assert launcher.argv[launcher.argv.index("--config") + 1] == str(outside)
+
+
+def test_detached_twistd_never_logs_to_dev_null(tmp_path: Path) -> None:
+    """twistd's log file rotates past 1 MB by renaming it: given /dev/null,
+    as root, it replaced the system's /dev/null with a regular file. The
+    detached gateway's twistd gets an observer that drops events instead
+    (the gateway writes gateway.log itself), and twistd's own parser takes it."""
+    from twisted.logger import ILogObserver
+    from twisted.scripts._twistd_unix import ServerOptions
+
+    argv = gatewayArgv(tmp_path, 9200, None, foreground=False, rewrite=False)
+    assert "/dev/null" not in argv and "--logfile" not in argv
+    options = ServerOptions()
+    options.parseOptions(argv[3 : argv.index("mcpgateway")])
+    observer = options["logger"]()
+    assert ILogObserver.providedBy(observer)
+    observer({"log_format": "dropped", "log_level": None})

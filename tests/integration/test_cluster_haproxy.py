@@ -299,7 +299,10 @@ def test_progress_only_reaches_the_calling_session(cluster: RunningCluster) -> N
 
 
 def test_sampling_and_elicitation_go_to_the_session_that_asked(cluster: RunningCluster) -> None:
-    url, alice = cluster.url("everything"), cluster.authorization["alice"]
+    """A child's requests reach the session it serves, whichever replica
+    the answers land on; on a shared child that several sessions use they
+    are refused (nobody is asked: the asker cannot be proven)."""
+    alice = cluster.authorization["alice"]
     asked: dict[str, list[str]] = {"a": [], "b": []}
 
     def sampler(label: str) -> Any:
@@ -320,7 +323,8 @@ def test_sampling_and_elicitation_go_to_the_session_that_asked(cluster: RunningC
 
         return onElicit
 
-    async def main() -> tuple[str, str]:
+    async def main(server: str) -> tuple[str, str]:
+        url = cluster.url(server)
         async with (
             sdkClient(
                 url, alice, sampling_callback=sampler("a"), elicitation_callback=elicitor("a")
@@ -338,10 +342,17 @@ def test_sampling_and_elicitation_go_to_the_session_that_asked(cluster: RunningC
             elicited = await a.call_tool("trigger-elicitation-request", {})
             return " ".join(texts), elicited.content[0].text  # type: ignore[union-attr]
 
-    sampled, elicited = anyio.run(main)
+    # A child of its own per session: what it asks is its session's.
+    sampled, elicited = anyio.run(main, "solo")
     assert sampled.count("answer from a") == 3
     assert "decline" in elicited.lower()
     assert asked == {"a": ["sampling"] * 3 + ["elicitation"], "b": []}
+
+    # The pinned shared child, used by both sessions: refused, nobody asked.
+    asked["a"].clear()
+    sampled, elicited = anyio.run(main, "everything")
+    assert sampled.count("ambiguous") == 3, sampled
+    assert asked == {"a": [], "b": []}
 
 
 def test_cancel_reaches_the_child_on_the_owner(cluster: RunningCluster) -> None:

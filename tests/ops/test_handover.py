@@ -36,7 +36,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
 
-from mcpgateway import tap
+from mcpgateway import logs, tap
 from mcpgateway.config.source import ConfigService
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.handover import (
@@ -358,6 +358,9 @@ def test_successor_command_is_twistd_daemonized_without_a_pid_file_and_the_same_
     assert "--pidfile=" in twistdArgs
     assert not {"-n", "--nodaemon"} & set(twistdArgs)
     assert command[command.index("mcpgateway") + 1 :] == args
+    # Never twistd's log file on /dev/null: it rotates by renaming past 1 MB.
+    assert not any("/dev/null" in arg or arg.startswith("--logfile") for arg in command)
+    assert "--logger=mcpgateway.logs.discarding" in twistdArgs
 
 
 def test_successor_command_parses_as_twistd_does(
@@ -374,6 +377,7 @@ def test_successor_command_parses_as_twistd_does(
     options.parseOptions(successorCommand(args)[3:])
     assert options["pidfile"] == ""
     assert not options["nodaemon"]
+    assert options["logger"] is logs.discarding
     assert options.subCommand == "mcpgateway"
     assert options.subOptions.pluginArgs == args
     assert options.subOptions["port"] == "9100"
