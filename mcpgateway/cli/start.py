@@ -28,7 +28,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from mcpgateway import logs
 from mcpgateway.cli.context import START_TIMEOUT, CliContext
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
@@ -53,6 +52,10 @@ from mcpgateway.cli.routes import (
 from mcpgateway.ops.statedir import lockHeld, openStateDir, pidAlive, removeState
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
 
+TWISTD_LOGGER = "mcpgateway.logs.discarding"
+"""A detached C{twistd}'s C{--logger} (L{mcpgateway.logs.DISCARD}, named
+here: the CLI imports no Twisted)."""
+
 
 def gatewayArgv(
     stateDir: Path,
@@ -73,7 +76,7 @@ def gatewayArgv(
         # Detached, twistd's own log goes nowhere (logs.discarding, not
         # /dev/null: see there): the gateway writes gateway.log itself. In
         # the foreground, show it on stdout.
-        *(["--logfile", "-"] if foreground else ["--logger", logs.DISCARD]),
+        *(["--logfile", "-"] if foreground else ["--logger", TWISTD_LOGGER]),
     ]
     if foreground:
         argv.append("-n")

@@ -15,7 +15,7 @@ import pytest
 from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.cli.logfile import logPosition, tail
-from mcpgateway.cli.start import gatewayArgv
+from mcpgateway.cli.start import TWISTD_LOGGER, gatewayArgv
 from mcpgateway.paths import LOG_FILE, PID_FILE
 from tests.cli.support import FakeGateway, deadPid, freePort, run, writeState
 
@@ -398,10 +398,13 @@ def test_detached_twistd_never_logs_to_dev_null(tmp_path: Path) -> None:
     from twisted.logger import ILogObserver
     from twisted.scripts._twistd_unix import ServerOptions
 
+    from mcpgateway import logs
+
     argv = gatewayArgv(tmp_path, 9200, None, foreground=False, rewrite=False)
     assert "/dev/null" not in argv and "--logfile" not in argv
     options = ServerOptions()
     options.parseOptions(argv[3 : argv.index("mcpgateway")])
     observer = options["logger"]()
     assert ILogObserver.providedBy(observer)
+    assert options["logger"] is logs.discarding and TWISTD_LOGGER == logs.DISCARD
     observer({"log_format": "dropped", "log_level": None})
