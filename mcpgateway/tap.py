@@ -1325,9 +1325,11 @@ def _gatewayAndConfig(
     gateway[0].predecessorWait = options["restart-timeout"] + options["drain-timeout"] + 15.0
     GatewayService(gateway[0]).setServiceParent(top)
     # SIGTERM/SIGINT: a second one while stopping cuts the drain short (no traceback).
-    from mcpgateway.ops.signals import StopSignals
+    from mcpgateway.ops.signals import IGNORED_ENV, StopSignals
 
-    StopSignals(reactor, gateway[0].cutDrainShort).setServiceParent(top)
+    StopSignals(
+        reactor, gateway[0].cutDrainShort, inherited=os.environ.get(IGNORED_ENV, "")
+    ).setServiceParent(top)
     configService.setServiceParent(top)
     reaper = Reaper(gateway[0], reactor, options["idle-timeout"], options["child-idle-timeout"])
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)

@@ -74,6 +74,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway import logs
 from mcpgateway.atomicfile import writeFileAtomic
+from mcpgateway.ops.signals import IGNORED_ENV, ignoredStopSignals
 
 HANDOVER_ENV = "MCPGATEWAY_HANDOVER"
 """Set in the successor's environment: C{from=<pid>,listen=3,lock=4,link=5}."""
@@ -328,6 +329,10 @@ class Predecessor(Service):
             self._launch = _Launch(self)
             environ = {**self._environ, HANDOVER_ENV: Inherited(os.getpid()).encode()}
             environ.pop(PIDFILE_ENV, None)
+            environ.pop(IGNORED_ENV, None)
+            ignored = ignoredStopSignals()
+            if ignored:  # nohup: spawnProcess resets it in the child
+                environ[IGNORED_ENV] = ignored
             childFDs: dict[int, str | int] = {
                 0: "w",
                 1: "r",

@@ -49,6 +49,11 @@ from twisted.logger import Logger
 from mcpgateway import logs
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+IGNORED_ENV = "MCPGATEWAY_IGNORED_SIGNALS"
+"""Set by a restarting gateway for its successor: the stop signals it found
+ignored (C{SIGHUP} under C{nohup}), comma-separated names. Twisted's
+C{spawnProcess} resets ignored signals to their default in the child, so
+the successor ignores these again itself."""
 """The signals that stop the gateway."""
 
 InstallSignal = Callable[[int, Any], Any]
@@ -63,6 +68,12 @@ class SignalReactor(Protocol):
     def callFromThread(self, callable: Callable[..., Any], *args: Any, **kw: Any) -> None: ...
 
     def stop(self) -> None: ...
+
+
+def ignoredStopSignals(getSignal: Callable[[int], Any] = signal.getsignal) -> str:
+    """The value of L{IGNORED_ENV} for a successor: the stop signals this
+    process ignores, by name (C{""} for none)."""
+    return ",".join(signalName(s) for s in STOP_SIGNALS if getSignal(s) is signal.SIG_IGN)
 
 
 def signalName(signum: int) -> str:
@@ -83,16 +94,20 @@ class StopSignals(Service):
         reactor: SignalReactor,
         cutDrainShort: Callable[[Callable[[int], object]], int | None],
         installSignal: InstallSignal = signal.signal,
+        inherited: str = "",
     ) -> None:
         """
         @param cutDrainShort: stops waiting for the requests in flight of a
             stop under way (L{mcpgateway.core.gateway.Gateway.cutDrainShort});
             returns how many there were, C{None} when the stop waits for none.
         @param installSignal: C{signal.signal} (tests pass a fake).
+        @param inherited: L{IGNORED_ENV}'s value: stop signals a predecessor
+            ignored, ignored here too.
         """
         self._reactor = reactor
         self._cutDrainShort = cutDrainShort
         self._installSignal = installSignal
+        self._inherited = {name.strip() for name in inherited.split(",") if name.strip()}
         self.installed: list[int] = []
         """The signals handled here (once the reactor runs)."""
         self.stopping = False
@@ -111,6 +126,9 @@ class StopSignals(Service):
         if not self.running:
             return
         for signum in STOP_SIGNALS:
+            if signalName(signum) in self._inherited:
+                self._installSignal(signum, signal.SIG_IGN)
+                continue
             previous = self._installSignal(signum, self._signalled)
             if previous is signal.SIG_IGN:
                 self._installSignal(signum, previous)

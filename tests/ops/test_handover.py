@@ -58,6 +58,7 @@ from mcpgateway.ops.handover import (
     twistdPidfile,
 )
 from mcpgateway.ops.services import ListenerService, StateFileService
+from mcpgateway.ops.signals import IGNORED_ENV, STOP_SIGNALS
 from mcpgateway.ops.statedir import (
     LOCK_FILE,
     STATE_FILE,
@@ -1418,3 +1419,22 @@ def test_a_bad_exit_link_writes_no_pid_file(
     assert any("no exit link" in t for t in texts(events))
     assert len(reactor.adoptedStreamConnections) == 1  # the link
     assert not pidfile.exists()
+
+
+def test_restart_passes_on_the_stop_signals_this_process_ignores(reactor: Reactor) -> None:
+    """nohup: twistd's spawnProcess resets SIG_IGN in the child, so the
+    successor is told which stop signals to ignore again (and a stale
+    value of the variable is never passed on)."""
+    saved = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    try:
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN if s == signal.SIGHUP else signal.SIG_DFL)
+        Run(reactor, environ={IGNORED_ENV: "SIGINT"}).predecessor.restart()
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        Run(reactor, environ={IGNORED_ENV: "SIGHUP"}).predecessor.restart()
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    [first, second] = [env for (_, _, env, _) in reactor.spawned]
+    assert first is not None and first[IGNORED_ENV] == "SIGHUP"
+    assert second is not None and IGNORED_ENV not in second

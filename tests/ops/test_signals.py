@@ -17,7 +17,7 @@ from zope.interface import implementer
 
 from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import GatewayService
-from mcpgateway.ops.signals import STOP_SIGNALS, StopSignals, signalName
+from mcpgateway.ops.signals import STOP_SIGNALS, StopSignals, ignoredStopSignals, signalName
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 
@@ -125,6 +125,22 @@ class InstallTests(SynchronousTestCase):
         self.reactor.run()
         self.assertIs(self.signals.handlers[signal.SIGHUP], signal.SIG_IGN)
         self.assertEqual(sorted(service.installed), sorted([signal.SIGTERM, signal.SIGINT]))
+
+    def test_a_signal_the_predecessor_ignored_is_ignored_again(self) -> None:
+        """spawnProcess resets SIG_IGN in the successor of a restart: the
+        predecessor's nohup is passed on by name and applied again."""
+        service = StopSignals(
+            self.reactor, lambda announce: None, installSignal=self.signals, inherited="SIGHUP"
+        )
+        service.startService()
+        self.reactor.run()
+        self.assertIs(self.signals.handlers[signal.SIGHUP], signal.SIG_IGN)
+        self.assertEqual(sorted(service.installed), sorted([signal.SIGTERM, signal.SIGINT]))
+
+    def test_the_ignored_stop_signals_are_named_for_a_successor(self) -> None:
+        ignored: dict[int, object] = {int(signal.SIGHUP): signal.SIG_IGN}
+        self.assertEqual(ignoredStopSignals(lambda s: ignored.get(s, signal.SIG_DFL)), "SIGHUP")
+        self.assertEqual(ignoredStopSignals(lambda s: signal.SIG_DFL), "")
 
     def test_an_ignored_signal_stays_ignored(self) -> None:
         self.signals = FakeSignals({signal.SIGINT: signal.SIG_IGN})
