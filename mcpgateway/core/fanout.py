@@ -15,7 +15,8 @@ differs between a child several sessions share and a child of one session:
    asked for a level, and never a listen stream). A request of the child
    (sampling, elicitation, roots) goes to a client only when the child
    serves exactly one: one 2025 session attached (requests in flight or
-   not) and no modern call in flight, or one modern call in flight and no
+   not; a session whose client process is known to have exited does not
+   count) and no modern call in flight, or one modern call in flight and no
    2025 session attached; otherwise it is refused (see docs/routing.md).
    Who has requests in flight proves nothing: a child asks on its own too.
    Nothing else is delivered.
@@ -214,8 +215,9 @@ class SharedFanout:
     def requester(self, router: Router) -> tuple[SessionLike, Exchange | None] | str:
         """The requester is proven only when the child serves exactly one
         client at that moment: the 2025 sessions attached to it, whether or
-        not they have requests in flight, and the modern calls (and listen
-        streams) with requests in flight on it. That client then gets the
+        not they have requests in flight (less those whose client process is
+        known to have exited: L{Router.clientSessions}), and the modern calls
+        (and listen streams) with requests in flight on it. That client then gets the
         request (on the stream of its latest C{tools/call}, else of its latest
         request, else on its own stream).
 
@@ -229,9 +231,9 @@ class SharedFanout:
         C{mcpgateway/relatedRequestId}, is routed by the router before the
         fanout is asked.)"""
         inflight = router.clientExchanges()
-        clients: dict[int, SessionLike] = {id(s): s for s in router.sessions if not s.modern}
+        clients: dict[int, SessionLike] = {id(s): s for s in router.clientSessions()}
         for ex in inflight:
-            if ex.session is not None:
+            if ex.session is not None and ex.session.modern:
                 clients.setdefault(id(ex.session), ex.session)
         if not clients:
             return "no client session is attached to this server to answer it"

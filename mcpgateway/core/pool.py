@@ -168,6 +168,11 @@ class ServerPool(Protocol):
     """Why new sessions get a child of their own (the server was promoted), or C{None}."""
     perLaunch: bool
     """Whether it keeps a child per launch spec (a scoped pool, L{childPerLaunch})."""
+    clientAlive: PidProbe | None
+    """Whether a session's client process still runs, asked when a shared
+    child asks something of a client: a session whose client exited does
+    not count as attached to it (L{mcpgateway.core.router.Router.clientSessions});
+    C{None}: every attached session counts."""
 
     def variantFor(
         self,
@@ -374,13 +379,16 @@ def makePool(
     healing: HealingPolicy | None = None,
     promotions: PromotionSink | None = None,
     limits: BridgeLimits | None = None,
+    clientAlive: PidProbe | None = None,
 ) -> ServerPool:
     """The pool for C{spec}: the one place that looks at how it is shared.
     A session-scoped server gets a child per session; one with routes
     (variants), credentials or a child per principal (C{perUser}, the
     C{credential} scope) a child per launch spec; any other one shared
     child (@raise ValueError: an unknown scope). C{limits}: how
-    long and how many modern calls may wait for their clients.
+    long and how many modern calls may wait for their clients;
+    C{clientAlive}: whether a session's client process still runs
+    (L{ServerPool.clientAlive}).
 
     A server promoted to C{session} (C{promotions.json}) gets the shared
     pool, promoted from the start: every 2025 session gets a child of its
@@ -388,17 +396,21 @@ def makePool(
     the promotion (as in the process that promoted it)."""
     # Each kind imported when first needed: a gateway with no scoped server
     # never loads the scoped pool (issue 19's idle footprint).
+    pool: ServerPool
     if spec.sharing is Sharing.SESSION and (spec.promoted is None or childPerLaunch(spec)):
         from mcpgateway.core.persession import PerSessionPool
 
-        return PerSessionPool(spec, spawner, healing, promotions, limits)
-    if childPerLaunch(spec):
+        pool = PerSessionPool(spec, spawner, healing, promotions, limits)
+    elif childPerLaunch(spec):
         from mcpgateway.core.scoped import ScopedPool
 
-        return ScopedPool(spec, spawner, healing, promotions, limits)
-    from mcpgateway.core.shared import SharedPool
+        pool = ScopedPool(spec, spawner, healing, promotions, limits)
+    else:
+        from mcpgateway.core.shared import SharedPool
 
-    return SharedPool(spec, spawner, healing, promotions, limits)
+        pool = SharedPool(spec, spawner, healing, promotions, limits)
+    pool.clientAlive = clientAlive
+    return pool
 
 
 GLOBAL_CHILD = ""
@@ -450,6 +462,8 @@ class BasePool:
     perLaunch = False
     """Whether it keeps a child per launch spec (only a scoped pool does:
     any other serves each of its routes as the key-less one)."""
+    clientAlive: PidProbe | None = None
+    """Whether a session's client process still runs (L{ServerPool.clientAlive})."""
 
     def __init__(
         self,
@@ -534,7 +548,13 @@ class BasePool:
             onReady=self._childReady,
         )
         upstream.router.onList = lambda method: self._childListChanged(upstream, method)
+        upstream.router.clientAlive = self._clientRuns
         return upstream
+
+    def _clientRuns(self, pid: int) -> bool:
+        """L{clientAlive}, as it is when asked (C{True}: not known)."""
+        probe = self.clientAlive
+        return True if probe is None else probe(pid)
 
     # -- who hears of the children (the catalogs) -----------------------------------
 

@@ -170,7 +170,8 @@ class Router:
         onAmbiguous: Callable[[str, int], None] | None = None,
     ) -> None:
         """
-        @param onAmbiguous: called with (method, 2025 sessions attached or in flight)
+        @param onAmbiguous: called with (method, 2025 sessions attached or in
+            flight whose client is not known to have exited: L{clientSessions})
             when the child asks something of a client and the asking session
             cannot be proven (the pool may then promote the server; modern
             calls in flight are not counted: a child per session would not
@@ -211,6 +212,10 @@ class Router:
         self.onClientInitialized: Callable[[], None] | None = None
         """Told when a session's C{notifications/initialized} was passed to
         the child (a child of one session is then ready to be listed)."""
+        self.clientAlive: Callable[[int], bool] | None = None
+        """Whether a client process (a session's C{clientPid}) still runs,
+        asked only when the child asks something of a client (set by its
+        pool); C{None}: every attached session counts (L{clientSessions})."""
 
     def attachChild(self, send: Callable[[Message], None]) -> None:
         """Write to the child through C{send} from now on (a child started)."""
@@ -261,6 +266,41 @@ class Router:
     def clientExchanges(self) -> list[Exchange]:
         """The client requests waiting for the child, oldest first."""
         return [ex for ex in self._pending.values() if ex.session is not None]
+
+    def clientSessions(self) -> list[SessionLike]:
+        """The 2025 sessions a request of the child may be for: those
+        attached and those with requests in flight, less those whose client
+        process is known to have exited (not reaped yet: clients rarely end
+        their sessions). A session whose client pid is unknown (behind a
+        proxy, in a cluster) counts, and so does one whose probe fails. The
+        processes are probed here, only when the child asks something of a
+        client: never on the way of a call."""
+        found: dict[int, SessionLike] = {id(s): s for s in self.sessions if not s.modern}
+        for ex in self.clientExchanges():
+            if ex.session is not None and not ex.session.modern:
+                found.setdefault(id(ex.session), ex.session)
+        return [s for s in found.values() if not self._clientGone(s)]
+
+    def _clientGone(self, session: SessionLike) -> bool:
+        probe = self.clientAlive
+        pid = getattr(session, "clientPid", None)
+        if probe is None or not isinstance(pid, int):
+            return False
+        try:
+            if probe(pid):
+                return False
+        except Exception:
+            self.log.failure(
+                "server {server}: probing client pid {pid} failed", server=self.name, pid=pid
+            )
+            return False
+        self.log.debug(
+            "server {server}: session {sid} not counted: its client process {pid} has exited",
+            server=self.name,
+            sid=shortId(session.id),
+            pid=pid,
+        )
+        return True
 
     def latestExchange(self, session: SessionLike) -> Exchange | None:
         """The newest request of C{session} waiting for the child."""
@@ -615,14 +655,8 @@ class Router:
                 jsonrpc.errorResponse(message["id"], jsonrpc.INTERNAL_ERROR, f"{method}: {target}")
             )
             if self.onAmbiguous is not None and target.startswith("ambiguous"):
-                attached = {id(s) for s in self.sessions if not s.modern}
-                attached.update(
-                    id(ex.session)
-                    for ex in self.clientExchanges()
-                    if ex.session is not None and not ex.session.modern
-                )
                 try:
-                    self.onAmbiguous(method, len(attached))
+                    self.onAmbiguous(method, len(self.clientSessions()))
                 except Exception:
                     self.log.failure(
                         "server {server}: handling an ambiguous request failed", server=self.name

@@ -236,3 +236,108 @@ class ScopedPromotionTests(PromotionCase):
         self.assertIsNot(own, shared)
         self.assertEqual(own.path, "/ws/w")
         self.assertEqual(self.pool.ownChildPids(s3), [own.pid])
+
+
+class ExitedClientTests(PromotionCase):
+    """A session whose client process has exited (not reaped yet: clients
+    rarely end their sessions) does not count as attached when the child
+    asks something of a client: a client restarted is not two clients."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.running = {100, 200, 300}
+        self.probed: list[int] = []
+        self.pool.clientAlive = self.alive
+
+    def alive(self, pid: int) -> bool:
+        self.probed.append(pid)
+        return pid in self.running
+
+    def openFor(self, pid: int | None) -> Session:
+        session = self.open()
+        session.clientPid = pid
+        return session
+
+    def test_the_live_session_is_asked_and_no_promotion(self) -> None:
+        """The old session of a restarted client, still attached, is left
+        out: the new one is asked, nothing is refused or promoted."""
+        self.openFor(999)  # its client exited
+        live = self.openFor(100)
+        shared = self.reactor.lastProcess
+        stream = self.inFlight(live, shared)
+        shared.reply(SAMPLING)
+        [asked] = stream.messages
+        self.assertEqual(asked["method"], "sampling/createMessage")
+        self.assertEqual(shared.takeMessages(), [])  # no refusal
+        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
+        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 0)
+        self.assertEqual(sorted(self.probed), [100, 999])
+
+    def test_a_calling_session_whose_client_exited_is_not_asked(self) -> None:
+        """Its call still in flight proves nothing: its client cannot answer."""
+        gone = self.openFor(999)
+        live = self.openFor(100)
+        shared = self.reactor.lastProcess
+        goneStream = self.inFlight(gone, shared)
+        stream = self.inFlight(live, shared)
+        shared.reply(SAMPLING)
+        self.assertEqual(goneStream.messages, [])
+        self.assertEqual([m["method"] for m in stream.messages], ["sampling/createMessage"])
+        self.assertEqual(self.sink.promoted, [])
+
+    def test_two_live_sessions_are_refused_and_promote(self) -> None:
+        self.openFor(999)
+        s1, s2 = self.openFor(100), self.openFor(200)
+        shared = self.reactor.lastProcess
+        r2 = self.inFlight(s2, shared)
+        shared.reply(SAMPLING)
+        self.assertEqual(r2.messages, [])
+        [refusal] = shared.takeMessages()
+        self.assertIn("ambiguous: 2 client sessions use", refusal["error"]["message"])
+        [(_, why)] = self.sink.promoted
+        self.assertIn("while 2 sessions", why)  # the exited one is not counted
+        del s1
+
+    def test_sessions_whose_pid_is_unknown_count(self) -> None:
+        """Behind a proxy or in a cluster no pid is known: such sessions
+        count, as do those whose probe fails."""
+        self.pool.clientAlive = lambda pid: 1 // 0 > 0
+        self.openFor(None)
+        s2 = self.openFor(100)  # probing it fails: counted
+        shared = self.reactor.lastProcess
+        r2 = self.inFlight(s2, shared)
+        with capturedGatewayLogs() as events:
+            shared.reply(SAMPLING)
+        self.assertEqual(r2.messages, [])
+        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        self.assertEqual(len(self.sink.promoted), 1)
+        self.assertTrue(any("probing client pid" in e["log_format"] for e in events))
+        self.flushLoggedErrors(ZeroDivisionError)
+
+    def test_a_session_whose_client_exited_alone_is_not_asked(self) -> None:
+        gone = self.openFor(999)
+        shared = self.reactor.lastProcess
+        stream = self.inFlight(gone, shared)
+        shared.reply(SAMPLING)
+        self.assertEqual(stream.messages, [])
+        [refusal] = shared.takeMessages()
+        self.assertEqual(refusal["id"], "child-1")
+        self.assertIn("no client session is attached", refusal["error"]["message"])
+        self.assertEqual(self.sink.promoted, [])
+
+
+class PinnedExitedClientTests(ExitedClientTests):
+    spec = dataclasses.replace(SPEC, pinned=True)
+
+    def test_two_live_sessions_are_refused_and_promote(self) -> None:
+        """Pinned: refused, never promoted."""
+        s1, s2 = self.openFor(100), self.openFor(200)
+        shared = self.reactor.lastProcess
+        self.inFlight(s2, shared)
+        shared.reply(SAMPLING)
+        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
+        del s1
+
+    def test_sessions_whose_pid_is_unknown_count(self) -> None:
+        """Pinned: tested once, above."""
