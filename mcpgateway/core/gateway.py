@@ -196,7 +196,7 @@ class Gateway:
         self._promotions = promotions
         self._limits = BridgeLimits(modernInputTimeout, maxSuspendedCalls)
         self.pools: dict[str, ServerPool] = {
-            name: makePool(spec, spawner, self._healing, promotions, self._limits)
+            name: makePool(spec, spawner, self._healing, promotions, self._limits, clientAlive)
             for name, spec in specs.items()
         }
         self._watchChildren = catalogs is not None
@@ -237,8 +237,9 @@ class Gateway:
         self._endedMeanwhile: set[str] = set()
         self._inherited: set[str] = set()
         """Sessions restored at start while the predecessor still ran."""
-        self._held: list[dict[str, Any]] = []
-        """Saved sessions of servers not configured at start, kept (and
+        self._held: dict[str, dict[str, Any]] = {}
+        """Saved sessions of servers not configured at start (or not yet
+        when the predecessor's last save is merged in), by id, kept (and
         saved) until the configuration is complete (L{configured})."""
         self._heldCounts = (0, 0, 0)
         """What the start's restore did (restored, dropped, ended), told
@@ -246,6 +247,9 @@ class Gateway:
         self._configured = False
         self._configWait: IDelayedCall | None = None
         self._heldWaiting: list[Deferred[None]] = []
+        self._visitors: set[str] = set()
+        """The ids of the visiting sessions in the registry (another
+        replica's: L{visit}), which the session limit does not count."""
         self.savings: Callable[[GatewayStatus], Savings] | None = None
         """Estimates what sharing children saves from a status and the last
         sample of the children (L{mcpgateway.ops.savings}, set by the
@@ -370,18 +374,23 @@ class Gateway:
 
     # -- sessions that outlive the process ---------------------------------------
 
-    def waitForPredecessor(self) -> Deferred[None] | None:
+    def waitForPredecessor(self, sessionId: str | None = None) -> Deferred[None] | None:
         """A Deferred that fires once the sessions this process may still
         get are in: the predecessor's last sessions merged in, and the saved
         sessions of servers not configured at start restored or dropped
         (L{configured}); C{None} when there is nothing to wait for (any
         more). A request for a session this process does not know waits for
-        it, then is looked at again (L{mcpgateway.web.mcp})."""
+        it, then is looked at again (L{mcpgateway.web.mcp}).
+
+        @param sessionId: the id the request names. Once the predecessor is
+            gone, only the ids of the held sessions are waited for (any
+            other id is not found at once, whatever is held); C{None}: any
+            held session."""
         if self._predecessor is not None and not self._predecessor.called:
             waiting: Deferred[None] = Deferred()
             self._waiting.append(waiting)
             return waiting
-        if self._held and not self._configured:
+        if self._held and not self._configured and (sessionId is None or sessionId in self._held):
             held: Deferred[None] = Deferred()
             self._heldWaiting.append(held)
             return held
@@ -415,7 +424,7 @@ class Gateway:
         timer, self._configWait = self._configWait, None
         if timer is not None and timer.active():
             timer.cancel()
-        held, self._held = self._held, []
+        held, self._held = list(self._held.values()), {}
         if held:
             servers: set[str] = set()
             added, dropped, gone = self._heldCounts
@@ -439,9 +448,11 @@ class Gateway:
         """Rebuild the sessions a previous process saved; the names of the
         servers that got some. C{merging}: after a restart's predecessor
         exited, add the sessions this process does not have (and did not
-        end meanwhile). At start, the sessions of a server not configured
-        yet are held until the configuration is complete (L{configured}):
-        the other clients' servers come only once the gateway listens."""
+        end meanwhile). At start, and in that merge, the sessions of a
+        server not configured yet are held until the configuration is
+        complete (L{configured}): the other clients' servers come only once
+        the gateway listens (a record merged in replaces the held one of
+        its id: the predecessor's last save is the newest)."""
         if self._persistence is None:
             return set()
         servers: set[str] = set()
@@ -455,7 +466,9 @@ class Gateway:
                 session = self.sessions.get(sessionId)
                 if session is not None:
                     self.endSession(session, "ended by the predecessor")
-        held: list[dict[str, Any]] = []
+            for sessionId in [i for i in self._held if i not in final]:
+                del self._held[sessionId]  # held here, ended there meanwhile
+        held: dict[str, dict[str, Any]] = {}
         for record in records:
             if isAggregateRecord(record):
                 if self.sessions.get(record["id"]) is None and record["id"] not in (
@@ -473,8 +486,11 @@ class Gateway:
                 else:
                     known += 1
                 continue
-            if not merging and not self._configured and record["server"] not in self.pools:
-                held.append(record)  # its server may come with the other clients' files
+            if not self._configured and record["server"] not in self.pools:
+                if merging and record["id"] in self._endedMeanwhile:
+                    known += 1
+                else:
+                    held[record["id"]] = record  # its server may come with the other clients' files
                 continue
             outcome = self._restoreRecord(record, merging)
             if outcome == "known":
@@ -492,17 +508,20 @@ class Gateway:
                 count=added,
                 known=known,
             )
-        elif held:
-            self._held = held
-            self._heldCounts = (added, dropped, gone)
+        if held:
+            self._held.update(held)
+            if not merging:
+                self._heldCounts = (added, dropped, gone)
+            elif self._configWait is None:
+                self._configWait = self.clock.callLater(CONFIG_WAIT, self.configured)
             self.log.info(
                 "keeping {count} saved session(s) of server(s) not configured yet ({names})"
                 " until the configuration is complete (at most {seconds:g} s)",
                 count=len(held),
-                names=", ".join(sorted({str(record["server"]) for record in held})),
+                names=", ".join(sorted({str(record["server"]) for record in held.values()})),
                 seconds=CONFIG_WAIT,
             )
-        elif servers or dropped or gone:
+        elif not merging and (servers or dropped or gone):
             self._logRestored(added, dropped, gone)
         return servers
 
@@ -567,10 +586,61 @@ class Gateway:
             return
         try:
             self._persistence.save(
-                [session.record() for session in self.sessions if not session.visiting] + self._held
+                [session.record() for session in self.sessions if not session.visiting]
+                + list(self._held.values())
             )
         except Exception:
             self.log.failure("saving the sessions failed; they may not survive a restart")
+
+    @property
+    def liveSessions(self) -> int:
+        """How many sessions this process has open, not counting the
+        visiting ones (another replica's, L{visit}): what the session limit
+        counts (L{makeRoom})."""
+        return len(self.sessions) - len(self._visitors)
+
+    def makeRoom(self, limit: int) -> bool:
+        """Whether one more session may open under C{limit} live sessions
+        (L{liveSessions}). At the limit, the session idle longest that no
+        one is using (no GET stream open, no request in flight; not a
+        visiting one) is ended to make room, and logged; C{False} when
+        there is no such session (the newcomer is refused).
+
+        Below the limit this costs nothing; at it, one pass over the
+        sessions."""
+        if self.liveSessions < limit:
+            return True
+        inFlight: Counter[str] = Counter()
+        for pool in self.pools.values():
+            inFlight.update(pool.inFlightBySession())
+        registry = self.sessions
+        idlest: Session | None = None
+        since = 0.0
+        for session in registry:
+            if session.visiting or session.inFlight or inFlight[session.id]:
+                continue
+            if _streamOpen(session) or (self._isAggregate(session) and session.inflight):
+                continue
+            activity = registry.activity(session)
+            if idlest is None or activity < since:
+                idlest, since = session, activity
+        if idlest is None:
+            return False
+        self.log.info(
+            "session limit of {limit} reached: ending session {sid} on {server}, idle for"
+            " {seconds:g} s with no GET stream and no request in flight, for a new one",
+            limit=limit,
+            sid=idlest.shortId,
+            server=idlest.server,
+            seconds=round(self.clock.seconds() - since, 1),
+        )
+        evicted = idlest
+        self.endSession(evicted, f"evicted: the session limit of {limit} was reached").addErrback(
+            lambda f: self.log.failure(
+                "stopping the child of session {sid} failed", failure=f, sid=evicted.shortId
+            )
+        )
+        return True
 
     def openSession(
         self,
@@ -775,6 +845,8 @@ class Gateway:
         session.principal = facts.principal
         session.restored = True
         session.visiting = not owner
+        if session.visiting:
+            self._visitors.add(sessionId)
         if facts.credential and pool.spec.credentialEnv:
             session.credential = facts.credential  # bound by rebind(), with its credentials
         else:
@@ -817,6 +889,8 @@ class Gateway:
         session.principal = facts.principal
         session.restored = True
         session.visiting = not owner
+        if session.visiting:
+            self._visitors.add(sessionId)
         self.sessions.add(session)
         self.aggregator.restore(session)
         self.log.info(
@@ -911,6 +985,7 @@ class Gateway:
             # Found by a reaper: the aggregate session lives on without it.
             return self.aggregator.memberGone(session, reason)
         self.sessions.remove(session)
+        self._visitors.discard(session.id)
         if self.sessionEnded is not None:
             self.sessionEnded(session)
         if self._predecessor is not None:
@@ -964,7 +1039,12 @@ class Gateway:
                 if old is None:
                     self.log.info("config: server {server} added", server=name)
                 self.pools[name] = makePool(
-                    new, self._spawner, self._healing, self._promotions, self._limits
+                    new,
+                    self._spawner,
+                    self._healing,
+                    self._promotions,
+                    self._limits,
+                    self._clientAlive,
                 )
                 self._attach(self.pools[name])
                 if self.running:
@@ -1309,6 +1389,18 @@ def _keyless(spec: ServerSpec) -> bool:
 def _scoped(spec: ServerSpec) -> bool:
     """Whether C{spec} is served by a scoped pool (a child per launch spec)."""
     return spec.sharing is not Sharing.SESSION and childPerLaunch(spec)
+
+
+def _streamOpen(session: Session) -> bool:
+    """Whether a connection carries C{session}'s GET stream now (a stream
+    kept for its client to resume, with no connection, is not in use: as
+    the reaper sees it, L{mcpgateway.ops.reaper})."""
+    stream = session.getStream
+    return (
+        stream is not None
+        and bool(getattr(stream, "open", False))
+        and bool(getattr(stream, "connected", True))
+    )
 
 
 def _validPid(value: Any) -> int | None:

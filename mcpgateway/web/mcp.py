@@ -854,13 +854,13 @@ class McpEndpoint(Resource):
         if problem is not None:
             return self._refuse(request, 400, *problem, message["id"])
         limit = self._limits.maxSessions
-        if len(self._gateway.sessions) >= limit:
+        if not self._gateway.makeRoom(limit):  # at the limit, the idlest unused one ends
             return self._refuse(
                 request,
                 503,
                 jsonrpc.SERVER_UNAVAILABLE,
-                f"the gateway has {limit} sessions open, its limit: end one (DELETE), or"
-                " initialize again once idle sessions have been ended",
+                f"the gateway has {limit} sessions open, its limit, each with a GET stream"
+                " or a request in flight: end one (DELETE), or initialize again later",
                 message["id"],
             )
         params = message["params"]
@@ -1434,7 +1434,7 @@ class McpEndpoint(Resource):
             elsewhere = self._cluster is not None and self._cluster.ownedElsewhere(
                 sessionId, self._server, self._scope, principalOf(request)
             )
-            waiting = None if elsewhere else self._gateway.waitForPredecessor()
+            waiting = None if elsewhere else self._gateway.waitForPredecessor(sessionId)
             if waiting is not None:
                 # Opened on the process this one took over from, in its last
                 # moments: known once it has exited (see Gateway).

@@ -2,8 +2,11 @@
 
 - D2: an C{initialize} whose C{capabilities} and C{clientInfo} are over
   C{Limits.maxSessionInfo} is refused (400, -32600, the limit named) and
-  opens no session; beyond C{Limits.maxSessions} live sessions an
-  C{initialize} is refused (503, -32000) until one ends;
+  opens no session; at C{Limits.maxSessions} live sessions (another
+  replica's visiting ones not counted) an C{initialize} ends the session
+  idle longest that no one uses (no GET stream, no request in flight), and
+  is refused (503, -32000) only when every one is in use (review s13,
+  finding 4);
 - D3: a request carrying C{result}, C{error} or an unknown member is refused
   at once (400, -32600, the member named) and never reaches the child, alone
   or in a batch.
@@ -19,10 +22,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway import jsonrpc
+from mcpgateway.core.sessions import shortId
 from mcpgateway.limits import MAX_SESSION_INFO, Limits
+from tests.core.test_visit import facts
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness
-from tests.web.test_mcp import LimitsHarness, answerEverything, childRequests, noTracebacks
+from tests.web.test_mcp import (
+    LimitsHarness,
+    answerEverything,
+    call,
+    childRequests,
+    noTracebacks,
+)
 
 
 def initialize(h: Harness, capabilities: Any, clientInfo: Any) -> Any:
@@ -75,19 +86,102 @@ def test_session_info_at_the_limit_is_accepted_and_one_byte_over_refused() -> No
     assert len(h.gateway.sessions) == 1
 
 
-def test_beyond_max_sessions_initialize_is_refused_until_one_ends() -> None:
+EVICTED = "session limit of {limit} reached: ending session {sid}"
+
+
+def evictions(events: list[Any]) -> list[Any]:
+    return [e for e in events if str(e.get("log_format", "")).startswith(EVICTED)]
+
+
+def atTheLimit(h: LimitsHarness, count: int) -> list[str]:
+    """C{count} sessions, opened a second apart (the first is idle longest)."""
+    sids = []
+    for _ in range(count):
+        sids.append(h.initialize())
+        h.reactor.advance(1.0)
+    return sids
+
+
+def getStream(h: Harness, sid: str) -> Any:
+    stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
+    assert stream.status == 200
+    return stream
+
+
+def test_at_max_sessions_the_idlest_session_ends_for_the_newcomer() -> None:
+    """A client that re-initializes in a loop without DELETE no longer locks
+    every other client out: its oldest idle session makes room."""
+    h = LimitsHarness(Limits(maxSessions=3))
+    first, second, third = atTheLimit(h, 3)
+    call(h, second)  # answered: active a moment ago, no longer in flight
+    answerEverything(h)
+    with capturedGatewayLogs() as events:
+        newcomer = initialize(h, {}, {"name": "fourth"})
+    noTracebacks(events)
+    assert newcomer.status == 200 and "mcp-session-id" in newcomer.headers
+    assert h.gateway.sessions.get(first) is None
+    assert {s.id for s in h.gateway.sessions} == {
+        second,
+        third,
+        newcomer.headers["mcp-session-id"],
+    }
+    [line] = evictions(events)
+    assert line["sid"] == shortId(first)
+    assert (line["limit"], line["server"], line["seconds"]) == (3, "srv", 3.0)
+    assert call(h, first).status == 404  # its client initializes again
+
+
+def test_a_session_with_a_get_stream_or_a_request_in_flight_is_not_evicted() -> None:
+    h = LimitsHarness(Limits(maxSessions=3))
+    streaming, busy, idle = atTheLimit(h, 3)
+    getStream(h, streaming)
+    inFlight = call(h, busy)
+    assert not inFlight.complete
+    assert initialize(h, {}, {"name": "fourth"}).status == 200
+    assert h.gateway.sessions.get(idle) is None  # the newest of the three, but unused
+    assert h.gateway.sessions.get(streaming) is not None
+    assert h.gateway.sessions.get(busy) is not None
+    answerEverything(h)
+    assert inFlight.complete and inFlight.events()[-1]["id"] == 2
+
+
+def test_with_every_session_in_use_initialize_is_refused_until_one_ends() -> None:
     h = LimitsHarness(Limits(maxSessions=2))
-    first, _ = h.initialize(), h.initialize()
+    first, second = atTheLimit(h, 2)
+    getStream(h, first)
+    pending = call(h, second)
+    assert not pending.complete
     with capturedGatewayLogs() as events:
         refused = initialize(h, {}, {"name": "third"})
     noTracebacks(events)
+    assert evictions(events) == []
     assert refused.status == 503
     body = refused.json()
     assert body["id"] == 1 and body["error"]["code"] == jsonrpc.SERVER_UNAVAILABLE
-    assert "2 sessions open, its limit" in body["error"]["message"]
+    assert "2 sessions open, its limit, each with a GET stream" in body["error"]["message"]
     assert len(h.gateway.sessions) == 2
     assert h.request("DELETE", "/srv/mcp", session=first).status == 200
     assert initialize(h, {}, {"name": "third"}).status == 200
+    assert h.gateway.sessions.get(second) is not None
+
+
+def test_visiting_sessions_are_not_counted_nor_evicted() -> None:
+    """Another replica's sessions served here (its owner does not answer)
+    are that replica's to count: they neither fill this one's limit nor
+    make room in it."""
+    h = LimitsHarness(Limits(maxSessions=2))
+    visiting = [h.gateway.visit(f"r2.v{n}", facts("srv")) for n in range(3)]
+    assert all(v is not None and v.visiting for v in visiting)
+    h.reactor.advance(1.0)
+    own = atTheLimit(h, 2)  # below the limit: no eviction
+    assert h.gateway.liveSessions == 2 and len(h.gateway.sessions) == 5
+    assert initialize(h, {}, {"name": "third"}).status == 200
+    assert h.gateway.sessions.get(own[0]) is None  # the idlest own one, not a visitor
+    assert all(h.gateway.sessions.get(f"r2.v{n}") is not None for n in range(3))
+    for v in visiting:
+        assert v is not None
+        h.gateway.endSession(v)
+    assert h.gateway.liveSessions == 2 == len(h.gateway.sessions)
 
 
 # -- D3: a request has only jsonrpc, id, method and params ------------------------------
