@@ -60,6 +60,14 @@ CONNECT_TIMEOUT = 5.0
 """Seconds a TCP connection to the gateway may take to open."""
 START_OUTPUT_LINES = 20
 """Lines of C{mcpgateway start}'s output shown when it fails."""
+POOL_IDLE_TIMEOUT = 30
+"""Seconds an idle connection to the gateway is kept for the next request:
+well under the gateway's own idle limit
+(C{mcpgateway.web.app.IDLE_CONNECTION_TIMEOUT}, 60 s), so the bridge
+always closes first. Twisted's default, 240 s, let the bridge send a
+request on a connection the gateway was closing that same moment: the
+request never ran, and its caller was told the gateway may have stopped
+(a POST is not retried: C{retryAutomatically} is off)."""
 EXIT_NO_GATEWAY = 1
 """The exit status when requests read before stdin's end got an error
 because no gateway could be reached (a one-shot pipe that got no answers)."""
@@ -256,6 +264,7 @@ def makeAgent(reactor: IReactorTCP) -> tuple[Agent, HTTPConnectionPool]:
     per concurrent request; the gateway's SSE answers each hold one)."""
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = 16
+    pool.cachedConnectionTimeout = POOL_IDLE_TIMEOUT  # the gateway closes idle ones at 60 s
     pool.retryAutomatically = False  # a POST is never sent twice behind our back
     agent = SameURLAgent.usingEndpointFactory(reactor, LoopbackEndpoints(reactor), pool=pool)
     return agent, pool

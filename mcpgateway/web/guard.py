@@ -99,10 +99,12 @@ def forCaller(response: Message, shown: bool) -> Message:
 
 
 _HOST = re.compile(
-    rb"(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
+    rb"(?:\[[0-9A-Fa-f:.]+(?:%25(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})+)?\]"
+    rb"|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
 )
 """RFC 9112 §3.2's C{Host}: C{uri-host [":" port]} (RFC 3986): an IPv6
-address in brackets, or a name or IPv4 address (a C{reg-name}), then
+address in brackets, perhaps with a zone id (RFC 6874: C{[fe80::1%25eth0]},
+the C{%} percent-encoded), or a name or IPv4 address (a C{reg-name}), then
 perhaps a port."""
 
 _HOSTS_SEEN: dict[bytes, bool] = {}

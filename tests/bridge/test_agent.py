@@ -12,7 +12,8 @@ from twisted.web.client import URI, HTTPConnectionPool
 from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
 
-from mcpgateway.bridge.main import LoopbackEndpoints, SameURLAgent, makeAgent
+from mcpgateway.bridge.main import POOL_IDLE_TIMEOUT, LoopbackEndpoints, SameURLAgent, makeAgent
+from mcpgateway.web.app import IDLE_CONNECTION_TIMEOUT, KEEP_ALIVE_TIMEOUT
 
 
 class CountingEndpoints(LoopbackEndpoints):
@@ -34,6 +35,15 @@ def agentOn(reactor: MemoryReactorClock) -> tuple[SameURLAgent, CountingEndpoint
 def test_the_bridge_uses_it() -> None:
     agent, _ = makeAgent(MemoryReactorClock())
     assert isinstance(agent, SameURLAgent)
+
+
+def test_idle_connections_are_closed_before_the_gateway_closes_them() -> None:
+    """The pool lets an idle connection go before the gateway's idle limit
+    (and before the limit its responses advertise), so no request is sent
+    on a connection the gateway is closing."""
+    _, pool = makeAgent(MemoryReactorClock())
+    assert pool.cachedConnectionTimeout == POOL_IDLE_TIMEOUT
+    assert POOL_IDLE_TIMEOUT < KEEP_ALIVE_TIMEOUT < IDLE_CONNECTION_TIMEOUT
 
 
 def test_one_endpoint_per_url_and_requests_go_where_they_say() -> None:

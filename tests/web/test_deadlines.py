@@ -17,12 +17,13 @@ from mcpgateway.web.app import (
     BODY_MIN_RATE,
     BODY_STALL_TIMEOUT,
     IDLE_CONNECTION_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
 )
 from mcpgateway.web.guard import isHost
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 from tests.web.test_channel_reading import post
-from tests.web.test_mcp import LimitsHarness, call, connect, noTracebacks
+from tests.web.test_mcp import LimitsHarness, call, connect, noTracebacks, started
 
 
 def ping(pad: int = 0) -> dict[str, Any]:
@@ -180,6 +181,42 @@ def test_a_silent_keep_alive_connection_is_closed_after_60_seconds() -> None:
     noTracebacks(events)
 
 
+@pytest.mark.parametrize("split", [True, False])
+def test_a_400_mid_body_is_the_only_answer_on_its_connection(split: bool) -> None:
+    """A chunked body that cannot be read gets 400 and the connection
+    closes; if the peer does not read (StringTransport never reports it
+    lost), no deadline fires on it later: no 408 after the 400, and only
+    the idle path's abort is left."""
+    h = LimitsHarness(Limits())
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    head = post(sid, ping()).partition(b"Content-Length")[0] + b"Transfer-Encoding: chunked\r\n\r\n"
+    if split:
+        protocol.dataReceived(head + b"5\r\nabc")  # a body begun
+        protocol.dataReceived(b"de\r\nzz\r\n")  # then one llhttp rejects
+    else:
+        protocol.dataReceived(head + b"zz\r\n")
+    out = transport.value()
+    assert out.startswith(b"HTTP/1.1 400 Bad Request\r\n") and transport.disconnecting
+    assert protocol.bodySince is None and protocol.headersSince is None
+    with capturedGatewayLogs() as events:
+        tick(h, 120)
+    assert transport.value() == out  # nothing after the 400
+    assert refusals(events) == []
+    noTracebacks(events)
+
+
+def test_the_guard_writes_no_408_on_a_closing_connection() -> None:
+    """Whatever a closing connection's deadlines say, the guard does not
+    answer on it again."""
+    h = LimitsHarness(Limits())
+    protocol, transport = connect(h)
+    protocol.dataReceived(b"GET /health HTTP/1.1\r\n")  # a head begun
+    transport.loseConnection()  # and the connection closing (not yet lost)
+    tick(h, 120)
+    assert transport.value() == b""
+
+
 def test_responses_in_progress_are_never_timed_out() -> None:
     """A GET stream and a call the child takes ten minutes over outlive
     every deadline: the header, body and idle ones."""
@@ -199,6 +236,42 @@ def test_responses_in_progress_are_never_timed_out() -> None:
     tick(h, 60)  # now it is an idle keep-alive connection
     assert longCall.transport.disconnecting
     assert not stream.transport.disconnecting
+
+
+def test_keep_alive_answers_advertise_a_limit_under_the_idle_timeout() -> None:
+    """A response that keeps its connection says how long it may stay idle
+    (a POST's answer, an SSE stream, a head Twisted writes itself); one
+    that closes it does not, nor does an HTTP/1.0 one."""
+    assert KEEP_ALIVE_TIMEOUT == 55 < IDLE_CONNECTION_TIMEOUT
+    h = LimitsHarness(Limits())
+    sid = h.initialize()
+    advertised = "timeout=55"
+    answer = h.request("POST", "/srv/mcp", ping(), session=sid)
+    assert answer.status == 200 and answer.headers["keep-alive"] == advertised
+    stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
+    assert stream.headers["content-type"] == "text/event-stream"
+    assert stream.headers["keep-alive"] == advertised
+    called = started(h, call(h, sid, requestId=3))
+    assert called.headers["content-type"] == "text/event-stream"
+    assert called.headers["keep-alive"] == advertised
+    bare = h.request("HEAD", "/health", accept=None)  # Twisted's own write of the head
+    assert bare.status == 200 and bare.headers["keep-alive"] == advertised
+
+    closing = h.request("POST", "/srv/mcp", ping(), session=sid, headers={"connection": "close"})
+    assert closing.status == 200 and closing.headers["connection"] == "close"
+    assert "keep-alive" not in closing.headers
+    protocol, transport = connect(h)
+    protocol.dataReceived(b"GET /health HTTP/1.0\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.0 200 OK")
+    assert b"keep-alive" not in transport.value().lower()
+
+
+def test_a_site_with_its_own_idle_limit_advertises_it() -> None:
+    h = LimitsHarness(Limits())
+    h.site.idleTimeout = 100.0  # type: ignore[attr-defined]
+    assert h.request("GET", "/health").headers["keep-alive"] == "timeout=95"
+    h.site.idleTimeout = None  # type: ignore[attr-defined]
+    assert "keep-alive" not in h.request("GET", "/health").headers
 
 
 # -- the head: repeated security headers, a malformed Host -------------------------------
@@ -263,6 +336,11 @@ def test_a_host_that_is_not_host_port_is_400(host: bytes) -> None:
         (b"LOCALHOST.:80", True),
         (b"[::1]:9100", True),
         (b"[::ffff:127.0.0.1]", True),
+        (b"[fe80::1%25eth0]:9100", True),  # RFC 6874: a zone id, its % encoded
+        (b"[fe80::1%25en%30]", True),
+        (b"[fe80::1%eth0]", False),
+        (b"[fe80::1%25]", False),
+        (b"[fe80::1%25a/b]", False),
         (b"my-host.example.com", True),
         (b"h%41st", True),
         (b"", True),  # RFC 9112: empty when the target has no authority (then 421)
@@ -275,6 +353,13 @@ def test_a_host_that_is_not_host_port_is_400(host: bytes) -> None:
 )
 def test_host_syntax(host: bytes, valid: bool) -> None:
     assert isHost(host) is valid
+
+
+def test_a_host_with_a_zone_id_is_served() -> None:
+    h = Harness()
+    protocol, transport = connect(h)
+    protocol.dataReceived(b"GET /health HTTP/1.1\r\nHost: [::1%25lo]:9100\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 200 OK\r\n")
 
 
 # -- media types ------------------------------------------------------------------------
