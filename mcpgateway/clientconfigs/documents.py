@@ -190,11 +190,13 @@ class JsonDataDocument:
         return self._data
 
     def text(self) -> str:
-        """The text: as read when nothing changed; else in the detected
-        format when it reproduces the text read (a machine-written file),
-        else the text read with only the changed values spliced in
-        (L{jsonc.update}: a hand-edited layout, a one-line entry, stays)."""
-        if self._data == self._original:
+        """The text: as read when nothing changed (L{jsonc.same}: a C{1}
+        that became C{true} is a change); else in the detected format when it
+        reproduces the text read (a machine-written file), else the text read
+        with only the changed values spliced in (L{jsonc.update}: a
+        hand-edited layout, a one-line entry, stays), or, when the splice
+        cannot give exactly the data, in the detected format."""
+        if jsonc.same(self._data, self._original):
             return self._text
         if self._format.dumps(self._original) != self._text:
             spliced = jsonc.update(self._text, self._data)

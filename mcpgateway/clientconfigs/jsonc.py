@@ -302,34 +302,63 @@ def update(text: str, value: Any) -> str | None:
     characters moved: an object's members whose values did not change keep
     their characters (a hand-written layout, a one-line entry), a changed
     member is rewritten in place (L{render}), a member added goes after the
-    last one, in the layout of its siblings; C{None} when C{text} is not
-    strict JSON or holds a duplicate key (write the whole value instead)."""
+    last one, on a line of its own indented like that member's line; C{None}
+    when C{text} is not strict JSON or holds a duplicate key, or when the
+    spliced text does not parse back (strictly: no duplicate key, no C{NaN})
+    to exactly C{value} (L{same}): write the whole value instead."""
     try:
         root = parse(text, False)
-    except JsonSyntaxError:
+        edits: list[tuple[int, int, str]] = []
+        if not _update(text, root, value, edits):
+            return None
+        for start, end, piece in sorted(edits, reverse=True):
+            text = text[:start] + piece + text[end:]
+        written = json.loads(
+            text.removeprefix("\ufeff"),
+            object_pairs_hook=_refuseDuplicates,
+            parse_constant=_refuseConstant,
+        )
+    except (JsonSyntaxError, ValueError, RecursionError):
         return None
-    edits: list[tuple[int, int, str]] = []
-    if not _update(text, root, value, edits):
-        return None
-    for start, end, piece in sorted(edits, reverse=True):
-        text = text[:start] + piece + text[end:]
-    return text
+    return text if same(written, value) else None
 
 
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
+def _refuseDuplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("a duplicate key")
+    return result
+
+
+def _refuseConstant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def same(a: Any, b: Any) -> bool:
+    """Whether the plain JSON values C{a} and C{b} are the same JSON, types
+    included at every depth (C{1}, C{1.0} and C{true} differ, as do C{0.0}
+    and C{-0.0}); the order of an object's members does not count."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[key], b[key]) for key in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    return bool(a == b)
 
 
 def _update(text: str, node: Node, value: Any, edits: list[tuple[int, int, str]]) -> bool:
     """Add to C{edits} the C{(start, end, replacement)} that make C{node} hold
     C{value} (see L{update}); C{False}: a duplicate key."""
-    if _same(node.value, value):
+    if same(node.value, value):
         return True
     members = node.members
     if (
         not isinstance(value, dict)
         or members is None
-        or not any(key in value and _same(value[key], old) for key, old in node.value.items())
+        or not any(key in value and same(value[key], old) for key, old in node.value.items())
     ):
         edits.append((node.start, node.end, render(value, text, node)))
         return True
@@ -355,7 +384,7 @@ def _update(text: str, node: Node, value: Any, edits: list[tuple[int, int, str]]
         if "\n" in text[node.start : node.end]:
             keyStart = _keyStart(text, node, len(members) - 1)
             lineStart = text.rfind("\n", 0, keyStart) + 1
-            base = text[lineStart:keyStart]
+            base = re.match(r"[ \t]*", text[lineStart:keyStart]).group()  # type: ignore[union-attr]
             unit = indentUnit(text) or "  "
             pieces = [
                 "\n"
