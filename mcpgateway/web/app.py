@@ -84,7 +84,7 @@ from mcpgateway.web.mcp import (
     errorReply,
     jsonReply,
 )
-from mcpgateway.web.request import HEAD_END, GatewayRequest, responseHead
+from mcpgateway.web.request import GatewayRequest, responseHead
 
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
@@ -96,27 +96,6 @@ DEFAULT_MAX_BODY = MAX_BODY
 IDLE_CONNECTION_TIMEOUT = 60.0
 """Seconds a connection may stay silent between requests (no byte of a new
 request, no response in progress) before it is closed."""
-KEEP_ALIVE_MARGIN = 5.0
-"""Seconds under the idle limit that keep-alive responses advertise."""
-KEEP_ALIVE_TIMEOUT = int(IDLE_CONNECTION_TIMEOUT - KEEP_ALIVE_MARGIN)
-"""The idle limit a keep-alive HTTP/1.1 response advertises
-(C{Keep-Alive: timeout=55}): under L{IDLE_CONNECTION_TIMEOUT}, so a client
-that reads it (undici, and others) lets an idle connection go before the
-gateway closes it, and never sends a request on a connection the gateway
-is closing that same moment (the request would fail without having run)."""
-
-
-def keepAliveEnd(idleTimeout: float | None) -> bytes:
-    """The end of a keep-alive response's head on a connection closed
-    after C{idleTimeout} idle seconds: the C{Keep-Alive} line
-    (L{KEEP_ALIVE_MARGIN} under it) and the empty line; the empty line
-    alone when no limit is worth advertising."""
-    if idleTimeout is None or idleTimeout - KEEP_ALIVE_MARGIN < 1:
-        return HEAD_END
-    return b"Keep-Alive: timeout=%d\r\n%s" % (int(idleTimeout - KEEP_ALIVE_MARGIN), HEAD_END)
-
-
-_KEEP_ALIVE_END = keepAliveEnd(IDLE_CONNECTION_TIMEOUT)
 BODY_STALL_TIMEOUT = 30.0
 """Seconds a request's body may go without a byte before the request gets
 408 and its connection closes."""
@@ -935,12 +914,6 @@ class GatewayChannel(http.HTTPChannel):
     leanWrites = True
     """A L{GatewayRequest} may write its response's head and first piece
     of body in one piece here (see L{mcpgateway.web.request})."""
-    keepAliveEnd: bytes = _KEEP_ALIVE_END
-    """What ends the head of a response that keeps its connection
-    (C{persistent}): C{Keep-Alive: timeout=55} (L{KEEP_ALIVE_TIMEOUT}) and
-    the empty line, made once (L{keepAliveEnd}; per connection only on a
-    site whose C{idleTimeout} is not the default). A response that closes
-    its connection (C{Connection: close}) ends with the empty line alone."""
     _guard: ConnectionGuard | None
     _peer: str | None
     _refused: bool
@@ -999,9 +972,7 @@ class GatewayChannel(http.HTTPChannel):
             if writer is not None:
                 flusher.adopt(writer)  # what a turn writes leaves at its end
                 self._adopted = writer
-        self.idleTimeout = idle = getattr(self.site, "idleTimeout", None)
-        if idle != IDLE_CONNECTION_TIMEOUT:
-            self.keepAliveEnd = keepAliveEnd(idle)
+        self.idleTimeout = getattr(self.site, "idleTimeout", None)
         if guard is not None:
             self.lastActive = guard.clock.seconds()
         super().connectionMade()
@@ -1305,8 +1276,7 @@ class GatewayChannel(http.HTTPChannel):
             super().writeHeaders(version, code, reason, headers)
             return
         assert self.transport is not None
-        end = self.keepAliveEnd if self.persistent else HEAD_END
-        self.transport.write(responseHead(version, code, reason, headers, end))
+        self.transport.write(responseHead(version, code, reason, headers))
 
     def getHost(self) -> IAddress:
         """The local address, asked of the socket once per connection

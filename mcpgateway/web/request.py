@@ -17,16 +17,14 @@ of the gateway's CPU (issue 19, docs/performance.md):
     clock, and splits the path without percent-decoding it when it has no
     C{%};
   - the first C{write} on a connection of the gateway (a channel with
-    C{leanWrites}, and the C{keepAliveEnd} its keep-alive heads end with)
-    sends the response's head and its first piece of body together, in
-    one write, where Twisted writes them apart. When the
+    C{leanWrites}) sends the response's head and its first piece of body
+    together, in one write, where Twisted writes them apart. When the
     response is anything Twisted's own code treats specially (C{HEAD}, a
     status without a body, C{ETag}, C{Last-Modified}, cookies, an encoder),
     Twisted's code writes it.
 
-What each step does is Twisted's exactly, but for the C{Keep-Alive} line a
-keep-alive response's head ends with on the gateway's channel; the tests
-compare them, byte for byte (C{tests/web/test_request.py}).
+What each step does is Twisted's exactly; the tests compare them, byte for
+byte (C{tests/web/test_request.py}).
 """
 
 from __future__ import annotations
@@ -54,23 +52,14 @@ _SERVER = [version]
 """The C{Server} header Twisted sets on every response."""
 
 
-HEAD_END = b"\r\n"
-"""The empty line that ends a response's head."""
-
-
-def responseHead(
-    version: bytes, code: bytes, reason: bytes, headers: Any, end: bytes = HEAD_END
-) -> bytes:
+def responseHead(version: bytes, code: bytes, reason: bytes, headers: Any) -> bytes:
     """The status line and headers of a response, as Twisted's channel
-    writes them (C{HTTPChannel.writeHeaders}), in one piece. C{end}: what
-    ends it, L{HEAD_END} or constant header lines before it (a keep-alive
-    response's C{Keep-Alive}, see C{GatewayChannel.keepAliveEnd}): added
-    at no cost per header."""
+    writes them (C{HTTPChannel.writeHeaders}), in one piece."""
     lines = [version, b" ", code, b" ", reason, b"\r\n"]
     for name, values in headers.getAllRawHeaders():
         for value in values:
             lines += (name, b": ", value, b"\r\n")
-    lines.append(end)
+    lines.append(b"\r\n")
     return b"".join(lines)
 
 
@@ -231,21 +220,14 @@ class GatewayRequest(Request):
         if self.clientproto == b"HTTP/1.1" and not headers.hasHeader(b"content-length"):
             headers.setRawHeaders(b"transfer-encoding", [b"chunked"])
             self.chunked = 1
-        channel: Any = self.channel  # the gateway's (leanWrites): its keepAliveEnd
-        head = responseHead(
-            self.clientproto,
-            b"%d" % code,
-            self.code_message,
-            headers,
-            channel.keepAliveEnd if channel.persistent else HEAD_END,
-        )
+        head = responseHead(self.clientproto, b"%d" % code, self.code_message, headers)
         self.sentLength = len(data)
         if not data:
-            channel.write(head)
+            self.channel.write(head)
         elif self.chunked:
-            channel.write(b"%s%x\r\n%s\r\n" % (head, len(data), data))
+            self.channel.write(b"%s%x\r\n%s\r\n" % (head, len(data), data))
         else:
-            channel.write(head + data)
+            self.channel.write(head + data)
 
     def _writesHeadWithBody(self) -> bool:
         """Whether the first write may go as the head and its data in one

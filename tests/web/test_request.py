@@ -26,13 +26,9 @@ class TwistedRequest(Request):
 
 
 class LeanChannel(DummyChannel):
-    """A channel that lets the request send its head with its body (on a
-    connection that closes after it, as Twisted's C{DummyChannel} writes
-    every head: without the gateway's C{Keep-Alive} line)."""
+    """A channel that lets the request send its head with its body."""
 
     leanWrites = True
-    persistent = False
-    keepAliveEnd = b"Keep-Alive: timeout=1\r\n\r\n"
 
 
 class Recorder(Resource):
@@ -256,20 +252,6 @@ def test_the_head_and_the_first_piece_of_body_go_in_one_write() -> None:
         b"Transfer-Encoding: chunked\r\n\r\n9\r\ndata: 1\n\n\r\n",
         b"9\r\ndata: 2\n\n\r\n",
     ]
-
-
-def test_a_keep_alive_head_ends_with_the_channels_keep_alive_line() -> None:
-    """On a connection that stays open, the head (sent with its first
-    piece of body) ends with what the channel gives for it."""
-    channel = LeanChannel()
-    channel.persistent = True
-    writes: list[bytes] = []
-    channel.write = writes.append  # type: ignore[method-assign]
-    request = GatewayRequest(channel)
-    request.clientproto = b"HTTP/1.1"
-    request.setHeader(b"content-length", b"2")
-    request.write(b"ok")
-    assert writes == [b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=1\r\n\r\nok"]
 
 
 def test_a_channel_without_lean_writes_gets_twisteds_two_writes() -> None:
