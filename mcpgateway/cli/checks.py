@@ -555,7 +555,8 @@ def checkClientBackups(ctx: DoctorContext) -> Check:
     if stale:
         return Check(
             "fail",
-            f"Client files: {plural(len(stale), 'file')} hold entries a client wrote back"
+            f"Client files: {plural(len(stale), 'file')} {'holds' if len(stale) == 1 else 'hold'}"
+            " entries a client wrote back"
             " from a copy it read while the gateway served them; they point at a gateway"
             " that is not running"
             + (

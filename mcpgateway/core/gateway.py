@@ -109,6 +109,9 @@ CONFIG_WAIT = 30.0
 yet are kept for the configuration pass that brings the rest of the
 servers (L{Gateway.configured}: the other clients' files, adopted once the
 gateway listens); if none comes by then, they are dropped."""
+OWNER_RETRY = 60.0
+"""Seconds between two looks for the client pid of a session that has none
+(L{Gateway.lookForOwner})."""
 Connection = tuple[str, int, str, int]
 """A loopback TCP connection: peer host, peer port, local host, local port."""
 PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
@@ -943,8 +946,25 @@ class Gateway:
 
         pool.launchAfter(resolver.resolve(spec).addCallback(done), what, resolver.resolve)
 
+    def lookForOwner(self, session: Session, connection: Connection | None) -> None:
+        """A later request of C{session}, whose client pid is not known, on
+        C{connection}: look for the socket's owner again, at most once per
+        L{OWNER_RETRY} seconds. The lookup at C{initialize} finds nothing
+        when the client closed that connection at once (a script, a client
+        without a connection pool); until a pid is known, the session
+        counts as attached to a shared child (L{mcpgateway.core.fanout}) and
+        the reaper can only end it for idleness. Cheap when there is
+        nothing to do: the web layer calls it only for sessions with no pid."""
+        if session.clientPid is not None or self._pidFinder is None or connection is None:
+            return
+        now = self.clock.seconds()
+        if session.ownerLookedUp is not None and now - session.ownerLookedUp < OWNER_RETRY:
+            return
+        self._findOwner(session, connection)
+
     def _findOwner(self, session: Session, connection: Connection) -> None:
         assert self._pidFinder is not None
+        session.ownerLookedUp = self.clock.seconds()
         hints = sorted({s.clientPid for s in self.sessions if s.clientPid is not None})
 
         def found(pid: int | None) -> None:

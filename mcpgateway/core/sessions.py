@@ -87,6 +87,7 @@ class Session:
         "inFlight",
         "lastActivity",
         "logLevel",
+        "ownerLookedUp",
         "principal",
         "protocolVersion",
         "restored",
@@ -117,6 +118,9 @@ class Session:
         self.capabilities = capabilities
         self.clientInfo = clientInfo
         self.clientPid: int | None = None
+        self.ownerLookedUp: float | None = None
+        """When the gateway last looked for its client's pid by the socket
+        (L{mcpgateway.core.gateway.Gateway.lookForOwner})."""
         self.created = now
         self.lastActivity = now
         self.getStream: Stream | None = None

@@ -1453,6 +1453,8 @@ class McpEndpoint(Resource):
                 request, 404, jsonrpc.INVALID_REQUEST, "Session not found", _idOf(payload)
             )
         self._gateway.sessions.touch(session)
+        if session.clientPid is None:
+            self._gateway.lookForOwner(session, _loopbackConnection(request))
         self.backend.bind(session, request)
         note = auditNote(request)
         if note is not None:

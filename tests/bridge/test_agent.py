@@ -13,7 +13,7 @@ from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
 
 from mcpgateway.bridge.main import POOL_IDLE_TIMEOUT, LoopbackEndpoints, SameURLAgent, makeAgent
-from mcpgateway.web.app import IDLE_CONNECTION_TIMEOUT, KEEP_ALIVE_TIMEOUT
+from mcpgateway.web.app import IDLE_CONNECTION_TIMEOUT
 
 
 class CountingEndpoints(LoopbackEndpoints):
@@ -43,7 +43,7 @@ def test_idle_connections_are_closed_before_the_gateway_closes_them() -> None:
     on a connection the gateway is closing."""
     _, pool = makeAgent(MemoryReactorClock())
     assert pool.cachedConnectionTimeout == POOL_IDLE_TIMEOUT
-    assert POOL_IDLE_TIMEOUT < KEEP_ALIVE_TIMEOUT < IDLE_CONNECTION_TIMEOUT
+    assert POOL_IDLE_TIMEOUT < IDLE_CONNECTION_TIMEOUT
 
 
 def test_one_endpoint_per_url_and_requests_go_where_they_say() -> None:

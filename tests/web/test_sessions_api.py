@@ -10,7 +10,7 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway import jsonrpc
-from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gateway import OWNER_RETRY, Gateway
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
@@ -504,3 +504,27 @@ def test_stop_waits_for_stateful_children() -> None:
     assert done == []
     own.exit(0)
     assert len(done) == 1
+
+
+def test_a_session_without_a_pid_is_looked_up_again_at_most_once_a_minute() -> None:
+    """A client that closed its initialize connection at once (a script,
+    a client with no connection pool) leaves no socket to find: its later
+    requests look again (review s13, V-D1), not more than once a minute,
+    and not once the pid is known."""
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = openSession(h)
+    assert len(finder.calls) == 1
+    finder.answers[0].callback(None)  # nobody held the socket any more
+    call(h, sid, method="ping")
+    assert len(finder.calls) == 1  # looked for just now
+    h.reactor.advance(OWNER_RETRY)
+    call(h, sid, requestId=3, method="ping")
+    assert len(finder.calls) == 2
+    call(h, sid, requestId=4, method="ping")
+    assert len(finder.calls) == 2  # one look in flight is enough
+    finder.answers[1].callback(4242)
+    assert session(h, sid).clientPid == 4242
+    h.reactor.advance(OWNER_RETRY)
+    call(h, sid, requestId=5, method="ping")
+    assert len(finder.calls) == 2  # known now: never again
