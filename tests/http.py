@@ -150,16 +150,7 @@ class Harness:
         response = self.request(
             "POST",
             f"/{server}/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": requestId,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": version,
-                    "capabilities": capabilities or {},
-                    "clientInfo": {"name": "test", "version": "1"},
-                },
-            },
+            initializeMessage(version, capabilities or {}, requestId=requestId),
         )
         if answerChild and not response.complete:
             self.answerHandshake()
@@ -180,6 +171,25 @@ class Harness:
                 },
             }
         )
+
+
+def initializeMessage(
+    version: str = "2025-11-25",
+    capabilities: Any = None,
+    clientInfo: Any = None,
+    requestId: Any = 1,
+) -> dict[str, Any]:
+    """An C{initialize} request (C{clientInfo} by default: test, version 1)."""
+    return {
+        "jsonrpc": "2.0",
+        "id": requestId,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": version,
+            "capabilities": {} if capabilities is None else capabilities,
+            "clientInfo": {"name": "test", "version": "1"} if clientInfo is None else clientInfo,
+        },
+    }
 
 
 def spec(

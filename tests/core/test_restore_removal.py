@@ -19,7 +19,7 @@ from mcpgateway.core.gateway import CONFIG_WAIT
 from tests.config.test_source_clients import FakeSource, service
 from tests.core.test_continuity import MemoryStore, PersistentHarness, answerLast, call
 from tests.fakes import capturedGatewayLogs
-from tests.http import Harness, spec
+from tests.http import Harness, initializeMessage, spec
 
 CLAUDE = {"srv": spec("srv")}
 """What the gateway serves at start (the servers of C{~/.claude.json})."""
@@ -206,18 +206,7 @@ def test_the_session_opened_line_carries_the_client_name_escaped() -> None:
     name = "INJ\n2026 [mcpgateway#critical] FAKE \x1b[31mred\x1b[0m" + "y" * 2000
     with capturedGatewayLogs() as events:
         response = h.request(
-            "POST",
-            "/srv/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": name, "version": "1"},
-                },
-            },
+            "POST", "/srv/mcp", initializeMessage(clientInfo={"name": name, "version": "1"})
         )
         h.answerHandshake()
         assert response.status == 200

@@ -26,7 +26,7 @@ from mcpgateway.core.sessions import shortId
 from mcpgateway.limits import MAX_SESSION_INFO, Limits
 from tests.core.test_visit import facts
 from tests.fakes import capturedGatewayLogs
-from tests.http import Harness
+from tests.http import Harness, initializeMessage
 from tests.web.test_mcp import (
     LimitsHarness,
     answerEverything,
@@ -38,18 +38,7 @@ from tests.web.test_mcp import (
 
 def initialize(h: Harness, capabilities: Any, clientInfo: Any) -> Any:
     return h.request(
-        "POST",
-        "/srv/mcp",
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": capabilities,
-                "clientInfo": clientInfo,
-            },
-        },
+        "POST", "/srv/mcp", initializeMessage(capabilities=capabilities, clientInfo=clientInfo)
     )
 
 

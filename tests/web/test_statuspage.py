@@ -39,7 +39,7 @@ from mcpgateway.web.statuspage import (
     stderrTails,
 )
 from mcpgateway.web.statusstream import INTERVAL, NUDGE_DELAY, StatusFeed
-from tests.http import Harness, Response, spec
+from tests.http import Harness, Response, initializeMessage, spec
 from tests.web.test_api import TOKEN, ApiHarness
 from tests.web.test_team_web import TeamHarness
 
@@ -239,18 +239,7 @@ def test_sessions_by_client_and_errors() -> None:
     h = Harness()
     for name in ("claude-code", "claude-code", "cursor"):
         response = h.request(
-            "POST",
-            "/srv/mcp",
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": name, "version": "1"},
-                },
-            },
+            "POST", "/srv/mcp", initializeMessage(clientInfo={"name": name, "version": "1"})
         )
         if not response.complete:
             h.answerHandshake()
