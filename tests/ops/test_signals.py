@@ -118,22 +118,25 @@ class InstallTests(SynchronousTestCase):
         self.assertIn(signal.SIGHUP, self.service.installed)
         self.assertEqual(self.signals.handlers[signal.SIGHUP], self.service._signalled)
 
-    def test_sighup_under_nohup_stays_ignored(self) -> None:
-        self.signals = FakeSignals({signal.SIGHUP: signal.SIG_IGN})
-        service = StopSignals(self.reactor, lambda announce: None, installSignal=self.signals)
+    def installed(self, inherited: str = "") -> StopSignals:
+        """A service started on C{self.signals} once the reactor runs."""
+        service = StopSignals(
+            self.reactor, lambda announce: None, installSignal=self.signals, inherited=inherited
+        )
         service.startService()
         self.reactor.run()
+        return service
+
+    def test_sighup_under_nohup_stays_ignored(self) -> None:
+        self.signals = FakeSignals({signal.SIGHUP: signal.SIG_IGN})
+        service = self.installed()
         self.assertIs(self.signals.handlers[signal.SIGHUP], signal.SIG_IGN)
         self.assertEqual(sorted(service.installed), sorted([signal.SIGTERM, signal.SIGINT]))
 
     def test_a_signal_the_predecessor_ignored_is_ignored_again(self) -> None:
         """spawnProcess resets SIG_IGN in the successor of a restart: the
         predecessor's nohup is passed on by name and applied again."""
-        service = StopSignals(
-            self.reactor, lambda announce: None, installSignal=self.signals, inherited="SIGHUP"
-        )
-        service.startService()
-        self.reactor.run()
+        service = self.installed(inherited="SIGHUP")
         self.assertIs(self.signals.handlers[signal.SIGHUP], signal.SIG_IGN)
         self.assertEqual(sorted(service.installed), sorted([signal.SIGTERM, signal.SIGINT]))
 
@@ -144,9 +147,7 @@ class InstallTests(SynchronousTestCase):
 
     def test_an_ignored_signal_stays_ignored(self) -> None:
         self.signals = FakeSignals({signal.SIGINT: signal.SIG_IGN})
-        service = StopSignals(self.reactor, lambda announce: None, installSignal=self.signals)
-        service.startService()
-        self.reactor.run()
+        service = self.installed()
         self.assertIs(self.signals.handlers[signal.SIGINT], signal.SIG_IGN)
         self.assertEqual(service.installed, [signal.SIGTERM, signal.SIGHUP])
 
