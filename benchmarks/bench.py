@@ -301,8 +301,10 @@ def mcpload(*args: str) -> list[str]:
 
 
 class Gateway:
-    """``python -m twisted mcpgateway`` from this checkout (or C{repo}: another
-    checkout of the project, for a before/after comparison), on an OS-chosen port."""
+    """The gateway as ``mcpgateway start`` runs it (``python -OO -m
+    mcpgateway.launch``; ``python -m twisted mcpgateway`` for a commit from
+    before it) from this checkout (or C{repo}: another checkout of the
+    project, for a before/after comparison), on an OS-chosen port."""
 
     def __init__(self, config: dict[str, Any], workdir: Path, profile: Path | None = None,
                  extra: list[str] | None = None, patches: str = "",
@@ -325,9 +327,14 @@ class Gateway:
                 prefix += ["--profile", str(profile)]
             if patches:
                 prefix += ["--patches", patches]
-        else:
-            prefix = [PY, "-m", "twisted"]
-        argv = [*prefix, "--log-format=text", "mcpgateway",
+            prefix.append("--log-format=text")
+        elif (repo / "mcpgateway" / "launch.py").exists():
+            # As `mcpgateway start` runs it: twistd with the gateway as its only
+            # plugin (no plugin discovery), under -OO (no docstrings in memory).
+            prefix = [PY, "-OO", "-m", "mcpgateway.launch", "-n", "--pidfile=", "--logfile=-"]
+        else:  # a commit from before mcpgateway.launch
+            prefix = [PY, "-m", "twisted", "--log-format=text"]
+        argv = [*prefix, "mcpgateway",
                          "--port", "tcp:0:interface=127.0.0.1", "--config", str(cfg),
                          *(extra or [])]
         self.spawned = time.monotonic()

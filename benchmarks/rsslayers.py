@@ -30,6 +30,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
+GATEWAY_MODULES = ("mcpgateway.tap", "mcpgateway.web.app", "mcpgateway.core.gateway")
+
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("interpreter", ()),
     ("+ asyncio (ssl, OpenSSL)", ("asyncio",)),
@@ -39,10 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "+ the twist runner, plugin discovery",
         ("twisted.application.twist._twist", "twisted.plugin"),
     ),
-    (
-        "+ the gateway's modules",
-        ("mcpgateway.tap", "mcpgateway.web.app", "mcpgateway.core.gateway"),
-    ),
+    ("+ the gateway's modules", GATEWAY_MODULES),
 ]
 
 PROBE = """
@@ -59,12 +58,44 @@ print(int(fields["VmRSS"].split()[0]), int(fields["RssAnon"].split()[0]), len(sy
 """
 
 
-def measure(python: str, names: tuple[str, ...]) -> tuple[int, int, int]:
-    """(VmRSS KiB, RssAnon KiB, modules) of a fresh C{python} that imported C{names}."""
+TWIST = ("twisted.internet.reactor", "twisted.application.twist._twist", "twisted.plugin")
+LEAN = ("twisted.internet.reactor", "twisted.scripts.twistd")
+VARIANTS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+    (
+        "twist, as above",
+        (),
+        (*TWIST, *GATEWAY_MODULES),
+    ),
+    (
+        "twist under -OO (the service, the image)",
+        ("-OO",),
+        (*TWIST, *GATEWAY_MODULES),
+    ),
+    (
+        "mcpgateway.launch (twistd, no discovery)",
+        (),
+        (*LEAN, *GATEWAY_MODULES),
+    ),
+    (
+        "the same under -OO (mcpgateway start)",
+        ("-OO",),
+        (*LEAN, *GATEWAY_MODULES),
+    ),
+]
+"""Ways to run the same gateway: (label, interpreter flags, modules). The
+runners' own imports differ: C{twist}'s options list the reactors by plugin
+discovery; L{mcpgateway.launch} runs twistd with no discovery at all."""
+
+
+def measure(
+    python: str, names: tuple[str, ...], flags: tuple[str, ...] = ()
+) -> tuple[int, int, int]:
+    """(VmRSS KiB, RssAnon KiB, modules) of a fresh C{python} (run with
+    C{flags}) that imported C{names}."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     out = subprocess.run(
-        [python, "-c", PROBE, *names], env=env, capture_output=True, text=True, check=True
+        [python, *flags, "-c", PROBE, *names], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     return int(out[0]), int(out[1]), int(out[2])
 
@@ -92,7 +123,30 @@ def main() -> None:
             f"{row['anonKiB'] / 1024:9.1f} {row['modules']:8d}"
         )
         previous = mib
-    print(json.dumps({"python": args.python, "rounds": args.rounds, "layers": rows}))
+    variants: list[dict[str, Any]] = []
+    for label, flags, names in VARIANTS:
+        measure(args.python, names, flags)  # write this mode's bytecode first
+        samples = [measure(args.python, names, flags) for _ in range(args.rounds)]
+        variants.append(
+            {
+                "variant": label,
+                "rssKiB": statistics.median(s[0] for s in samples),
+                "anonKiB": statistics.median(s[1] for s in samples),
+                "modules": samples[0][2],
+            }
+        )
+    print()
+    print(f"{'the whole gateway, run as':40} {'RSS MiB':>8} {'':>6} {'anon MiB':>9} {'modules':>8}")
+    for row in variants:
+        print(
+            f"{row['variant']:40} {row['rssKiB'] / 1024:8.1f} {'':>6} "
+            f"{row['anonKiB'] / 1024:9.1f} {row['modules']:8d}"
+        )
+    print(
+        json.dumps(
+            {"python": args.python, "rounds": args.rounds, "layers": rows, "variants": variants}
+        )
+    )
 
 
 if __name__ == "__main__":

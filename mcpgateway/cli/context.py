@@ -10,8 +10,10 @@ globals; L{defaultContext} is the real one.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +67,28 @@ class Process(Protocol):
     def send_signal(self, sig: int) -> None: ...
 
 
+GATEWAY_PYTHON = (sys.executable, "-OO", "-m", "mcpgateway.launch")
+"""How C{start} runs twistd: L{mcpgateway.launch} (twistd with the gateway as
+its only plugin, no plugin discovery), under C{-OO} (no docstrings loaded):
+an idle gateway is 38 MiB instead of 41.6."""
+
+
+def warmBytecode() -> None:
+    """Have the gateway's C{-OO} bytecode written before it starts
+    (L{mcpgateway.launch.warm}, in a throw-away process): without it, the
+    first start after an install compiles every module of Twisted and of the
+    gateway, and keeps the compiler's garbage (about 5 MB) for its whole life.
+    Best effort: a read-only install just compiles in the gateway."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            [sys.executable, "-OO", "-c", "from mcpgateway.launch import warm; warm()"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+
+
 def launch(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     """Start the gateway's twistd, in the home directory (a stable working
     directory for the gateway and its children)."""
@@ -94,6 +118,8 @@ class CliContext:
     """Reads the state directory (L{mcpgateway.cli.probe.probe})."""
     launch: Callable[..., Process] = launch
     """Starts twistd: C{launch(argv, **popenArguments)}."""
+    warm: Callable[[], None] = warmBytecode
+    """Writes the gateway's bytecode before a start (L{warmBytecode})."""
     claudeConfigClass: Callable[[], Any] = claudeConfigClass
     """Returns the class that adopts and restores a Claude config."""
     printEvent: Callable[[Output, dict[str, Any]], None] = printEvent

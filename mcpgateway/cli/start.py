@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from mcpgateway.cli.context import START_TIMEOUT, CliContext
+from mcpgateway.cli.context import GATEWAY_PYTHON, START_TIMEOUT, CliContext
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural, portArgument
@@ -68,9 +68,7 @@ def gatewayArgv(
     """The C{twistd mcpgateway} command line C{start} runs (C{clients}: its
     C{--clients}, given only with C{rewrite} and when not C{all})."""
     argv = [
-        sys.executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
+        *GATEWAY_PYTHON,
         "--pidfile",
         str(stateDir / PID_FILE),
         # Detached, twistd's own log goes nowhere (logs.discarding, not
@@ -138,7 +136,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         removeState(stateDir)
     removeStalePidFile(stateDir)
     argv = gatewayArgv(stateDir, port, config, args.foreground, rewrite, clients)
-    warmPluginCache()
+    ctx.warm()
     if args.foreground:
         return runForeground(ctx, argv, out)
     return startDetached(ctx, argv, stateDir, port, out, anyPort=args.port is None)
@@ -204,23 +202,6 @@ def refuseUnwritable(ctx: CliContext, config: Path, stateDir: Path, named: bool,
             f" start --no-rewrite{option}`: its entries stay as they are, point"
             f" clients at {gatewayUrl(port)}/<server>/mcp yourself)"
         ) from None
-
-
-def warmPluginCache() -> None:
-    """Have Twisted's plugin cache (dropin.cache) up to date before the
-    gateway starts. A stale cache makes twistd import every plugin of every
-    installed package, pyOpenSSL among them, into the gateway for its whole
-    life (about 13 MB more); building it in a throw-away process avoids that.
-    Best effort: a read-only install just keeps its cache as it is."""
-    code = "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        subprocess.run(
-            [sys.executable, "-c", code],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=60,
-            check=False,
-        )
 
 
 def runForeground(ctx: CliContext, argv: list[str], out: Output) -> int:

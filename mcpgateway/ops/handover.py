@@ -148,14 +148,16 @@ class Inherited:
 
 
 def successorCommand(pluginArgs: Sequence[str], executable: str = sys.executable) -> list[str]:
-    """The successor's command line: twistd, daemonized without a pid file
+    """The successor's command line: twistd as C{mcpgateway start} runs it
+    (L{mcpgateway.launch}, under C{-OO}), daemonized without a pid file
     (the predecessor's would make twistd refuse while it still runs; the
     successor has C{state.json} and the lock), with the predecessor's own
     plugin arguments."""
     return [
         executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
+        "-OO",
+        "-m",
+        "mcpgateway.launch",
         "--pidfile=",
         f"--logger={logs.DISCARD}",
         "mcpgateway",

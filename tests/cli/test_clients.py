@@ -255,7 +255,6 @@ def test_start_adopts_other_clients_without_a_claude_config(
     stateDir: Path,
     home: Path,
     ctx: CliContext,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cursorFile(home)
     launched: list[list[str]] = []
@@ -264,7 +263,7 @@ def test_start_adopts_other_clients_without_a_claude_config(
         launched.append(argv)
         raise OSError("not really")
 
-    monkeypatch.setattr("mcpgateway.cli.start.warmPluginCache", lambda: None)
+    ctx.warm = lambda: None
     ctx.launch = launch  # type: ignore[assignment]
     code, _, err = run(capsys, stateDir, "start", "--clients", "cursor,vscode", ctx=ctx)
     assert code == 1 and "not really" in err

@@ -14,6 +14,7 @@ import pytest
 
 from mcpgateway import tap
 from mcpgateway.cli import service
+from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.probe import GatewayProbe
 from tests.cli.support import FakeGateway, run
 
@@ -86,6 +87,20 @@ def test_install_writes_the_socket_and_service_units(
     assert (units(home) / "mcpgateway.service").stat().st_mode & 0o777 == 0o644
 
 
+def test_install_writes_the_services_bytecode_first(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path, ctx: CliContext
+) -> None:
+    """The unit runs the gateway under -OO: its bytecode is written at install,
+    so the service's first start does not compile (and keep the garbage)."""
+    warmed: list[bool] = []
+    ctx.warm = lambda: warmed.append(True)
+    code, _, err = run(
+        capsys, tmp_path / "st", "service", "install", "--manager", "systemd", ctx=ctx
+    )
+    assert code == 0, err
+    assert warmed == [True]
+
+
 def test_the_units_command_line_is_one_the_gateway_accepts(
     capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
 ) -> None:
@@ -95,7 +110,8 @@ def test_the_units_command_line_is_one_the_gateway_accepts(
     code, _, err = run(capsys, state, "service", "install", "--manager", "systemd")
     assert code == 0, err
     argv = execStart(parseUnit(units(home) / "mcpgateway.service"))
-    assert argv[1] == "--log-format=text" or argv[1:3] == ["-m", "twisted"]
+    assert argv[1:4] == ["-OO", "-m", "twisted"]
+    assert argv[4] == "--log-format=text"
     options = tap.Options()
     options.parseOptions(argv[argv.index("mcpgateway") + 1 :])
     assert options["endpoint"] == SYSTEMD_PORT

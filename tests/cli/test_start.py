@@ -62,8 +62,9 @@ def test_gateway_argv(tmp_path: Path) -> None:
     argv = gatewayArgv(tmp_path, 9200, tmp_path / "c.json", foreground=False, rewrite=True)
     assert argv == [
         sys.executable,
-        "-c",
-        "from twisted.scripts.twistd import run; run()",
+        "-OO",
+        "-m",
+        "mcpgateway.launch",
         "--pidfile",
         str(tmp_path / "twistd.pid"),
         "--logger",
@@ -137,8 +138,11 @@ def test_start_launches_twistd_and_waits_for_health(
     (home / ".claude.json").write_text('{"mcpServers": {}}')
     launcher = FakeLauncher(stateDir, fakeGateway)
     ctx.launch = launcher
+    warmed: list[bool] = []
+    ctx.warm = lambda: warmed.append(launcher.argv == [])
     code, out, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
     assert code == 0
+    assert warmed == [True]  # the -OO bytecode is written before twistd runs
     assert "--rewrite-config" in launcher.argv
     assert launcher.argv[launcher.argv.index("--port") + 1] == str(fakeGateway.port)
     assert out.splitlines()[0] == (
@@ -403,7 +407,7 @@ def test_detached_twistd_never_logs_to_dev_null(tmp_path: Path) -> None:
     argv = gatewayArgv(tmp_path, 9200, None, foreground=False, rewrite=False)
     assert "/dev/null" not in argv and "--logfile" not in argv
     options = ServerOptions()
-    options.parseOptions(argv[3 : argv.index("mcpgateway")])
+    options.parseOptions(argv[4 : argv.index("mcpgateway")])
     observer = options["logger"]()
     assert ILogObserver.providedBy(observer)
     assert options["logger"] is logs.discarding and TWISTD_LOGGER == logs.DISCARD

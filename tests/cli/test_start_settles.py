@@ -42,8 +42,8 @@ def stateWriter(stateDir: Path, port: int) -> Callable[[float], None]:
 
 
 @pytest.fixture(autouse=True)
-def _noWarmUp(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mcpgateway.cli.start.warmPluginCache", lambda: None)
+def _noWarmUp(ctx: CliContext) -> None:
+    ctx.warm = lambda: None
 
 
 def test_a_second_start_waits_for_the_gateway_that_is_starting(

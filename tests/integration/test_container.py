@@ -181,7 +181,10 @@ def test_runtime_user_entrypoint_command_and_healthcheck(stages: list[Stage]) ->
     entrypoint = runtime.one("ENTRYPOINT").exec()
     assert Path(entrypoint[0]).name == "tini" and entrypoint[1:] == ["--"]
     assert runtime.one("CMD").exec() == [
-        "twist",
+        "python",
+        "-OO",
+        "-m",
+        "twisted",
         "mcpgateway",
         "--port",
         "tcp:9100:interface=0.0.0.0",
@@ -372,6 +375,8 @@ class VenvImage:
         mapped = [self.mapped(a) for a in argv]
         if mapped[0] == "twist":  # the venv has no console scripts of Twisted's own
             return [self.python, "-m", "twisted", *mapped[1:]]
+        if mapped[0] == "python":  # the image's PATH finds the venv's first
+            return [self.python, *mapped[1:]]
         return mapped
 
     def start(self, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:

@@ -353,9 +353,8 @@ def test_tap_reads_a_well_formed_variable(
 def test_successor_command_is_twistd_daemonized_without_a_pid_file_and_the_same_args() -> None:
     args = ["--port", "9100", "--config", "/c.json", "--log-file", "/l.log"]
     command = successorCommand(args, executable="/venv/bin/python")
-    assert command[:2] == ["/venv/bin/python", "-c"]
-    assert "twistd" in command[2] and "run()" in command[2]
-    twistdArgs = command[3 : command.index("mcpgateway")]
+    assert command[:4] == ["/venv/bin/python", "-OO", "-m", "mcpgateway.launch"]
+    twistdArgs = command[4 : command.index("mcpgateway")]
     assert "--pidfile=" in twistdArgs
     assert not {"-n", "--nodaemon"} & set(twistdArgs)
     assert command[command.index("mcpgateway") + 1 :] == args
@@ -375,7 +374,7 @@ def test_successor_command_parses_as_twistd_does(
     monkeypatch.delenv(HANDOVER_ENV, raising=False)
     args = ["--port", "9100", "--state-dir", str(tmp_path / "st")]
     options = ServerOptions()
-    options.parseOptions(successorCommand(args)[3:])
+    options.parseOptions(successorCommand(args)[4:])
     assert options["pidfile"] == ""
     assert not options["nodaemon"]
     assert options["logger"] is logs.discarding

@@ -1,14 +1,10 @@
 """twistd/twist plugin: C{twistd -n mcpgateway} and C{twist mcpgateway}.
 
 Kept tiny and inert on purpose: Twisted imports every plugin file on every
-run, so nothing here may import the reactor or klein.
+run, so nothing here may import the reactor or klein. The maker itself is
+L{mcpgateway.launch.GATEWAY}, which C{mcpgateway start} gives twistd directly.
 """
 
-from twisted.application.service import ServiceMaker
+from mcpgateway import launch
 
-mcpgateway = ServiceMaker(
-    "MCP Gateway",
-    "mcpgateway.tap",
-    "Share stdio MCP servers between every client on this machine over Streamable HTTP.",
-    "mcpgateway",
-)
+mcpgateway = launch.GATEWAY

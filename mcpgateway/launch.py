@@ -1,0 +1,86 @@
+"""Run C{twistd} with the gateway as its only plugin, as C{mcpgateway start} does.
+
+What C{mcpgateway start} and the successor of C{mcpgateway restart} run::
+
+    python -OO -m mcpgateway.launch [twistd options] mcpgateway [gateway options]
+
+It is Twisted's own C{twistd} with one change: the plugin it can run is the
+gateway's, given to it, instead of every C{IServiceMaker} that Twisted's plugin
+discovery finds. Discovery reads every C{dropin.cache} on the path, and with it
+imports C{twisted.trial} and C{unittest} (1.1 MiB the gateway never uses); a
+stale cache makes it import every installed package's plugins into the gateway
+for its whole life (pyOpenSSL among them, about 13 MB). C{twistd -n mcpgateway}
+still works as before; this is the leaner way to run the same thing. (C{twist}
+cannot be run so: its options list the reactors, found by discovery, when its
+module is imported. The service unit and the container image run C{python -OO
+-m twisted}.)
+
+C{-OO} leaves docstrings (Twisted's are large) out of the loaded code: 2.5 MiB
+of an idle gateway's RSS. Asserts go too; the gateway's own only narrow types
+for the type checker. A child never inherits C{-OO} (it is a flag, not the
+variable C{PYTHONOPTIMIZE}), so a Python MCP server keeps the docstrings its
+tools are described by. L{warm} writes the C{-OO} bytecode before a start, so
+that the gateway does not compile it (and keep the compiler's garbage) on its
+first run after an install.
+
+Nothing here imports the reactor at module level: C{twistd} installs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from twisted.application.service import IServiceMaker, ServiceMaker
+
+WARM_MODULES = (
+    "twisted.internet.epollreactor",
+    "twisted.scripts.twistd",
+    "twisted.application.twist._twist",
+    "mcpgateway.tap",
+    "mcpgateway.web.app",
+    "mcpgateway.core.gateway",
+)
+"""What L{warm} imports: both runners and the gateway's service, which bring in
+everything an idle gateway loads."""
+
+
+GATEWAY = ServiceMaker(
+    "MCP Gateway",
+    "mcpgateway.tap",
+    "Share stdio MCP servers between every client on this machine over Streamable HTTP.",
+    "mcpgateway",
+)
+"""The gateway's C{IServiceMaker}: the plugin C{twistd mcpgateway} finds by
+discovery (C{twisted/plugins/mcpgateway_plugin.py} names this object)."""
+
+
+def onlyGateway(interface: Any, package: object = None) -> Iterable[IServiceMaker]:
+    """In place of L{twisted.plugin.getPlugins}: the gateway's maker for
+    C{IServiceMaker}, nothing for any other interface."""
+    return [GATEWAY] if interface is IServiceMaker else []
+
+
+def twistd() -> None:
+    """C{twistd}, reading C{sys.argv[1:]}, with the gateway as its only plugin."""
+    from twisted.application import app
+    from twisted.scripts import twistd as script
+
+    class ServerOptions(script.ServerOptions):  # type: ignore[name-defined]
+        _getPlugins = staticmethod(onlyGateway)
+
+    app.run(script.runApp, ServerOptions)
+
+
+def warm() -> None:
+    """Import what a gateway loads, so that this interpreter's bytecode for
+    each module (C{-OO}'s, when run so) is written where it can be."""
+    for name in WARM_MODULES:
+        __import__(name)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.argv[0] = "twistd"  # what its usage and error lines call it
+    twistd()

@@ -1,0 +1,85 @@
+"""L{mcpgateway.launch}: twistd with the gateway as its only plugin, no discovery."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from twisted.application.service import IServiceMaker
+from twisted.plugin import IPlugin
+from twisted.python.usage import UsageError
+
+from mcpgateway import launch
+from tests.integration.gateway import REPO
+
+
+def capturedOptions(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Any]:
+    """Run L{launch.twistd} with Twisted's C{app.run} caught: the options
+    class it was given. Plugin discovery, if anything tried it, fails."""
+    given: list[Any] = []
+
+    def run(runApp: object, optionsClass: Any) -> None:
+        given.append(optionsClass)
+
+    def noDiscovery(*args: object, **kwargs: object) -> None:
+        raise AssertionError("plugin discovery ran")
+
+    monkeypatch.setattr("twisted.application.app.run", run)
+    monkeypatch.setattr("twisted.plugin.getPlugins", noDiscovery)
+    launch.twistd()
+    [optionsClass] = given
+    return optionsClass  # type: ignore[no-any-return]
+
+
+def test_the_only_plugin_is_the_one_discovery_finds() -> None:
+    from twisted.plugin import getPlugins
+
+    found = [p for p in getPlugins(IServiceMaker) if p.tapname == "mcpgateway"]
+    assert found == [launch.GATEWAY]
+    assert importlib.import_module("twisted.plugins.mcpgateway_plugin").mcpgateway is launch.GATEWAY
+    assert list(launch.onlyGateway(IServiceMaker)) == [launch.GATEWAY]
+    assert list(launch.onlyGateway(IPlugin)) == []
+
+
+def test_twistd_runs_the_gateway_without_plugin_discovery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    options = capturedOptions(monkeypatch)()
+    options.parseOptions(["--pidfile=", "mcpgateway", "--port", "9100"])
+    assert options.subCommand == "mcpgateway"
+    assert options.subOptions["port"] == "9100"
+    assert options["pidfile"] == ""
+
+
+def test_twistd_knows_no_other_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    options = capturedOptions(monkeypatch)()
+    with pytest.raises(UsageError):
+        options.parseOptions(["web", "--port", "8080"])
+
+
+def test_warm_imports_what_a_gateway_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    imported: list[str] = []
+    monkeypatch.setattr("builtins.__import__", lambda name, *a: imported.append(name))
+    launch.warm()
+    assert imported == list(launch.WARM_MODULES)
+    assert "mcpgateway.tap" in imported
+
+
+def test_the_module_runs_twistd_under_oo_and_says_why_it_refuses() -> None:
+    """A real interpreter: C{python -OO -m mcpgateway.launch} is twistd (its
+    usage error for an unknown plugin lists the gateway alone)."""
+    proc = subprocess.run(
+        [sys.executable, "-OO", "-m", "mcpgateway.launch", "--pidfile=", "nosuch"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Unknown command: nosuch" in proc.stdout + proc.stderr
+    assert "mcpgateway" in proc.stdout
+    assert "web" not in proc.stdout.split("Commands:")[-1]
