@@ -28,21 +28,27 @@ Nothing here imports the reactor at module level: C{twistd} installs it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from twisted.application.service import IServiceMaker, ServiceMaker
 
 WARM_MODULES = (
-    "twisted.internet.epollreactor",
+    "twisted.internet.reactor",
+    "twisted.internet.endpoints",
+    "twisted.internet.inotify",
+    "twisted.internet.stdio",
+    "twisted.python.systemd",
     "twisted.scripts.twistd",
     "twisted.application.twist._twist",
+    "ctypes.util",
     "mcpgateway.tap",
     "mcpgateway.web.app",
     "mcpgateway.core.gateway",
 )
-"""What L{warm} imports: both runners and the gateway's service, which bring in
-everything an idle gateway loads."""
+"""What L{warm} imports: the runners, the reactor, the gateway's service and
+web tree, and the parts of Twisted they load only once the gateway starts
+(the gateway's own modules are compiled from their directory as well)."""
 
 
 GATEWAY = ServiceMaker(
@@ -72,11 +78,32 @@ def twistd() -> None:
     app.run(script.runApp, ServerOptions)
 
 
-def warm() -> None:
-    """Import what a gateway loads, so that this interpreter's bytecode for
-    each module (C{-OO}'s, when run so) is written where it can be."""
+def warm(
+    importModule: Callable[[str], object] | None = None,
+    compileDir: Callable[[str], object] | None = None,
+) -> None:
+    """Write this interpreter's bytecode (C{-OO}'s, when run so) of what a
+    gateway loads, where it can be written: import the Twisted modules of
+    L{WARM_MODULES}, and compile every module of the gateway's package (most
+    are imported only once the service starts). C{importModule} and
+    C{compileDir} default to C{importlib}'s and C{compileall}'s."""
+    import os
+
+    import mcpgateway
+
+    if importModule is None:
+        import importlib
+
+        importModule = importlib.import_module
+    if compileDir is None:
+        import compileall
+
+        def compileDir(path: str) -> object:
+            return compileall.compile_dir(path, quiet=2)
+
     for name in WARM_MODULES:
-        __import__(name)
+        importModule(name)
+    compileDir(os.path.dirname(mcpgateway.__file__))
 
 
 if __name__ == "__main__":

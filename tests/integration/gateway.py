@@ -39,6 +39,22 @@ def twistdCommand() -> list[str]:
     ]
 
 
+def launchCommand() -> list[str]:
+    """The gateway as C{mcpgateway start} runs it (L{mcpgateway.launch}: twistd
+    with the gateway as its only plugin, under C{-OO}), in the foreground, its
+    log on stdout, no pidfile: what every test runs unless it names a runner."""
+    return [
+        sys.executable,
+        "-OO",
+        "-m",
+        "mcpgateway.launch",
+        "-n",
+        "--pidfile=",
+        "--logfile=-",
+        "mcpgateway",
+    ]
+
+
 class RunningGateway:
     """A gateway subprocess; C{url(server)} gives an MCP endpoint."""
 
@@ -58,7 +74,7 @@ class RunningGateway:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         }
         environ.update(env or {})
-        argv = (command or twistCommand()) + ["--port", "tcp:0:interface=127.0.0.1", *args]
+        argv = (command or launchCommand()) + ["--port", "tcp:0:interface=127.0.0.1", *args]
         self.process = subprocess.Popen(
             argv, cwd=home, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )

@@ -23,6 +23,7 @@ from mcp import Client
 from tests.integration.gateway import (
     RunningGateway,
     errorText,
+    launchCommand,
     twistCommand,
     twistdCommand,
     waitFor,
@@ -31,7 +32,7 @@ from tests.integration.gateway import (
 
 pytestmark = pytest.mark.integration
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
-RUNNERS = {"twistd": twistdCommand, "twist": twistCommand}
+RUNNERS = {"twistd": twistdCommand, "twist": twistCommand, "launch": launchCommand}
 SEVERE = ("critical", "Traceback", "ReactorNotRunning", "CancelledError", "Unhandled error")
 
 
