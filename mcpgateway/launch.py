@@ -68,7 +68,16 @@ def onlyGateway(interface: Any, package: object = None) -> Iterable[IServiceMake
 
 
 def twistd() -> None:
-    """C{twistd}, reading C{sys.argv[1:]}, with the gateway as its only plugin."""
+    """C{twistd}, reading C{sys.argv[1:]}, with the gateway as its only plugin,
+    on the gateway's reactor (L{mcpgateway.reactor}) where epoll exists and
+    no reactor is installed yet."""
+    import sys
+
+    from mcpgateway import reactor
+
+    if reactor.AVAILABLE and "twisted.internet.reactor" not in sys.modules:
+        reactor.install()
+
     from twisted.application import app
     from twisted.scripts import twistd as script
 

@@ -209,12 +209,14 @@ class Settings:
     home: Path
 
 
-def twistCommand(python: str = sys.executable) -> tuple[str, ...]:
+def twistCommand(python: str = sys.executable, manager: str = "systemd") -> tuple[str, ...]:
     """C{twist} as the service runs it: C{python -OO -m twisted}, this Python's
     absolute path (so a service manager finds it), under C{-OO}, which leaves
     docstrings out of the gateway's memory (2.5 MiB of an idle gateway's RSS;
-    see L{mcpgateway.launch})."""
-    return (python, "-OO", "-m", "twisted")
+    see L{mcpgateway.launch}); on Linux (systemd) on the gateway's reactor
+    (L{mcpgateway.reactor}, epoll: macOS has none)."""
+    command = (python, "-OO", "-m", "twisted")
+    return (*command, "--reactor=mcpgateway") if manager == "systemd" else command
 
 
 def gatewayOptions(settings: Settings) -> list[str]:
@@ -372,7 +374,7 @@ def install(
         raise CliError(f"--config {args.config}: no such file")
     rewrite = not args.no_rewrite and (config is not None or claudeConfigPath(None).is_file())
     settings = Settings(
-        twist=twistCommand(),
+        twist=twistCommand(manager=manager),
         stateDir=resolveStateDir(args.state_dir),
         port=args.port if args.port is not None else DEFAULT_PORT,
         config=config,

@@ -539,7 +539,7 @@ def test_kubernetes_example_uses_real_flags_probes_and_the_pod_address() -> None
     env = {e["name"]: e for e in gateway["env"]}
     assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     args = gateway["args"]
-    assert args[:5] == ["python", "-OO", "-m", "twisted", "mcpgateway"]
+    assert args[:6] == ["python", "-OO", "-m", "twisted", "--reactor=mcpgateway", "mcpgateway"]
     known = {opt.rstrip("=") for opt in Options().longOpt}
     flags = {a[2:] for a in args if a.startswith("--")}
     assert flags <= known, flags - known

@@ -185,6 +185,7 @@ def test_runtime_user_entrypoint_command_and_healthcheck(stages: list[Stage]) ->
         "-OO",
         "-m",
         "twisted",
+        "--reactor=mcpgateway",
         "mcpgateway",
         "--port",
         "tcp:9100:interface=0.0.0.0",

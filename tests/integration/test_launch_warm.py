@@ -1,5 +1,7 @@
-"""C{mcpgateway.launch.warm} writes the bytecode of every module a real gateway
-loads as it starts, so the gateway never compiles one (and keeps the garbage)."""
+"""C{mcpgateway.launch}: a real gateway run as C{mcpgateway start} runs it is on
+the gateway's reactor, with no plugin discovery, and C{warm} writes the
+bytecode of every module it loads as it starts (so the gateway never compiles
+one, and keeps the garbage)."""
 
 from __future__ import annotations
 
@@ -16,14 +18,21 @@ pytestmark = pytest.mark.integration
 
 GATEWAY = """
 import sys
-from twisted.internet import reactor
+import twisted.internet.main as main
 import mcpgateway.launch as launch
 
-def done():  # twistd took over sys.stdout for its log
+install = main.installReactor
+
+def installed(reactor):  # launch.twistd installs the gateway's reactor
+    install(reactor)
+    reactor.callWhenRunning(reactor.callLater, 1.0, done, reactor)
+
+def done(reactor):  # twistd took over sys.stdout for its log
+    print("REACTOR", type(reactor).__name__, file=sys.__stdout__, flush=True)
     print("MODULES", " ".join(sorted(sys.modules)), file=sys.__stdout__, flush=True)
     reactor.stop()
 
-reactor.callWhenRunning(reactor.callLater, 1.0, done)
+main.installReactor = installed
 sys.argv = ["twistd", "-n", "--pidfile=", "--logger", "mcpgateway.logs.discarding",
             "mcpgateway", "--port", "tcp:0:interface=127.0.0.1", "--state-dir", sys.argv[1]]
 launch.twistd()
@@ -37,8 +46,8 @@ print("MODULES", " ".join(sorted(sys.modules)))
 """
 
 
-def modules(code: str, *args: str, home: Path) -> set[str]:
-    """The modules a fresh C{python -OO} running C{code} had loaded."""
+def run(code: str, *args: str, home: Path) -> dict[str, list[str]]:
+    """The lines a fresh C{python -OO} running C{code} printed, by first word."""
     env = {
         **os.environ,
         "HOME": str(home),
@@ -53,16 +62,16 @@ def modules(code: str, *args: str, home: Path) -> set[str]:
         timeout=60,
         check=False,
     )
-    found = [line for line in proc.stdout.splitlines() if line.startswith("MODULES ")]
-    assert len(found) == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
-    [line] = found
-    return set(line.split()[1:])
+    lines = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line}
+    assert "MODULES" in lines, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return lines
 
 
 def test_warm_loads_every_module_a_starting_gateway_loads_but_its_own(tmp_path: Path) -> None:
-    running = modules(GATEWAY, str(tmp_path / "state"), home=tmp_path)
-    warmed = modules(WARM, home=tmp_path)
+    gateway = run(GATEWAY, str(tmp_path / "state"), home=tmp_path)
+    running, warmed = set(gateway["MODULES"]), set(run(WARM, home=tmp_path)["MODULES"])
     assert "mcpgateway.core.gateway" in running and "twisted.web.server" in running
     missing = {name for name in running - warmed if not name.startswith("mcpgateway")}
     assert missing == set(), "add these to mcpgateway.launch.WARM_MODULES"
     assert "twisted.trial" not in running and "unittest" not in running  # no discovery
+    assert gateway["REACTOR"] == ["GatewayReactor"]

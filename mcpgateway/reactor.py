@@ -1,0 +1,72 @@
+# -*- test-case-name: tests.test_reactor -*-
+"""The gateway's reactor: Twisted's epoll reactor with a cheaper dispatch.
+
+Twisted's C{EPollReactor} hands each ready descriptor to its handler inside
+C{twisted.python.log.callWithLogger}, which asks the descriptor for its log
+prefix and runs the handler in a fresh logging context, so that a message
+logged through the legacy C{twisted.python.log} API during it says which
+connection it came from. Per event that costs more than the rest of the
+dispatch: at one call in flight it was 7-9% of the gateway's CPU per call
+(issue 19, docs/performance.md). The gateway logs through C{twisted.logger},
+whose events say what they are about themselves, so L{GatewayReactor}
+dispatches directly. What the context also did is kept: an exception that
+escapes the handler (a C{connectionLost} that raises) is logged, and the loop
+goes on with the other descriptors.
+
+Linux only (epoll). C{mcpgateway start} installs it (L{mcpgateway.launch});
+C{twist --reactor=mcpgateway} and C{twistd --reactor=mcpgateway} select it by
+name (the gateway's plugin file publishes it). Elsewhere, and under plain
+C{twistd -n mcpgateway}, the gateway runs on Twisted's default reactor.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+from typing import Any
+
+from twisted.internet.epollreactor import EPollReactor
+from twisted.logger import Logger
+
+from mcpgateway import logs
+
+AVAILABLE = hasattr(select, "epoll")
+"""Whether this system has epoll (the reactor's only poller)."""
+
+_log = Logger(observer=logs.observer, namespace="mcpgateway.reactor")
+
+
+class GatewayReactor(EPollReactor):
+    """C{EPollReactor}, dispatching each ready descriptor without a logging
+    context of its own."""
+
+    def doPoll(self, timeout: float | None) -> None:
+        """Wait up to C{timeout} seconds (C{None}: until an event) and run
+        the handler of every descriptor that is ready."""
+        try:
+            ready = self._poller.poll(-1 if timeout is None else timeout, len(self._selectables))
+        except OSError as e:
+            if e.errno == errno.EINTR:
+                return  # a signal: the loop comes round again
+            raise
+        selectables = self._selectables
+        dispatch = self._doReadOrWrite
+        for fd, event in ready:
+            selectable = selectables.get(fd)
+            if selectable is None:
+                continue  # removed by an earlier handler of this same turn
+            try:
+                dispatch(selectable, fd, event)
+            except Exception:
+                _log.failure("{selectable!r}: its event handler raised", selectable=selectable)
+
+    doIteration = doPoll
+
+
+def install() -> Any:
+    """Install a L{GatewayReactor} as the global reactor; return it."""
+    from twisted.internet.main import installReactor
+
+    reactor = GatewayReactor()
+    installReactor(reactor)
+    return reactor
