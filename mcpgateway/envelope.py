@@ -30,7 +30,7 @@ Problem = tuple[int, str]
 
 _ABSENT: Any = object()
 _REQUEST_MEMBERS = frozenset({"jsonrpc", "id", "method", "params"})
-"""The members of a JSON-RPC 2.0 request; L{checkRequest} refuses any other."""
+"""The members of a JSON-RPC 2.0 request; L{checkMembers} refuses any other."""
 _NAMED = 3
 """Unknown members named in an error message (the rest are counted)."""
 _LEVELS = frozenset(LOG_LEVELS)
@@ -55,8 +55,9 @@ def checkRequest(message: Message) -> Problem | None:
     A member other than C{jsonrpc}, C{id}, C{method} and C{params} is
     C{-32600} (the caller answers it with HTTP 400), named in the message;
     the rest are C{-32602} (in-band for a request with a session)."""
-    if not message.keys() <= _REQUEST_MEMBERS:  # no set is built on the hot path
-        return _unknownMembers(message)
+    problem = checkMembers(message)
+    if problem is not None:
+        return problem
     method = message["method"]
     params = message.get("params", _ABSENT)
     if params is _ABSENT:
@@ -128,6 +129,17 @@ def checkResponse(message: Message) -> Problem | None:
     if type(error.get("message")) is not str:
         return jsonrpc.INVALID_REQUEST, "Invalid Request: error.message must be a string"
     return None
+
+
+def checkMembers(message: Message) -> Problem | None:
+    """Whether a request (C{classify} said so) has a member other than
+    C{jsonrpc}, C{id}, C{method} and C{params}: C{-32600}, the first such
+    member named (C{result} or C{error} before any other). L{checkRequest}
+    runs it first; the 2026-07-28 side (L{mcpgateway.web.modern}) runs it
+    alone, as it checks the rest of a request its own way."""
+    if message.keys() <= _REQUEST_MEMBERS:  # no set is built on the hot path
+        return None
+    return _unknownMembers(message)
 
 
 def _unknownMembers(message: Message) -> Problem:

@@ -109,8 +109,15 @@ PROBE_LIMIT = 120.0
 """Seconds a probe may go on in the background once its waiters were told
 it took too long (the service's C{timeout}): a server still installing
 (npx, uvx) is listed when it is ready, and its observers are told."""
-PROBE_CAPABILITIES: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}}
-"""What a probe's session declares (what a client may do; no roots: it has none)."""
+PROBE_CAPABILITIES: dict[str, Any] = {
+    "sampling": {},
+    "elicitation": {"form": {}, "url": {}},
+    "roots": {},
+}
+"""What a probe's session declares: what a client may do through the gateway,
+so that a server lists every tool it has (server-everything lists
+C{get-roots-list} only to a client with roots). The probe has no roots: it
+answers the child's C{roots/list} with none (L{_ProbeSession})."""
 
 Key = tuple[str, str]
 
@@ -349,7 +356,7 @@ def listKinds(
 
 def _coversProbe(capabilities: Any) -> bool:
     """Whether a client that declared C{capabilities} may be shown all a
-    probe is shown (it declared sampling and elicitation)."""
+    probe is shown (it declared sampling, elicitation and roots)."""
     return isinstance(capabilities, dict) and all(
         isinstance(capabilities.get(name), dict) for name in PROBE_CAPABILITIES
     )
@@ -937,6 +944,36 @@ class CatalogService:
                 waiter.callback(None)
 
 
+class _ProbeSession(Session):
+    """The transient session of a probe: no client is behind it. It answers
+    its child's C{roots/list} itself, with no roots (it has none, and it
+    never asks another session for theirs); anything else the child sends
+    it finds no stream (the router answers such a request with an error,
+    as for any session without one).
+
+    @ivar pool: the pool it was opened on (the answer goes back through it).
+    """
+
+    __slots__ = ("pool",)
+
+    def __init__(self, pool: ServerPool, sessionId: str, now: float) -> None:
+        super().__init__(
+            sessionId,
+            pool.spec.name,
+            versions.LATEST,
+            dict(PROBE_CAPABILITIES),
+            {"name": "mcpgateway-catalog", "version": __version__},
+            now,
+        )
+        self.pool = pool
+
+    def deliver(self, message: jsonrpc.Message) -> bool:
+        """Answer the child's C{roots/list} with an empty list; nothing else is delivered."""
+        if message.get("method") != "roots/list" or "id" not in message:
+            return False
+        return self.pool.answer(self, jsonrpc.resultResponse(message["id"], {"roots": []}))
+
+
 class _Probe:
     """One transient session that lists a server through its pool's
     public API (open, initialized, the lists, close). Its waiters hear
@@ -966,14 +1003,7 @@ class _Probe:
         if variant is None:
             self._finish(None, f"server '{pool.spec.name}' has no global route to list it through")
             return
-        session = Session(
-            "catalog-" + secrets.token_hex(16),
-            pool.spec.name,
-            versions.LATEST,
-            dict(PROBE_CAPABILITIES),
-            {"name": "mcpgateway-catalog", "version": __version__},
-            clock.seconds(),
-        )
+        session = _ProbeSession(pool, "catalog-" + secrets.token_hex(16), clock.seconds())
         session.principal = self.principal
         session.variant = variant
         initialize = jsonrpc.request(

@@ -216,6 +216,12 @@ def _string(args: Mapping[str, Any], key: str, required: bool = False) -> str | 
 
 
 def _integer(args: Mapping[str, Any], key: str, low: int, high: int | None = None) -> int | None:
+    """C{args[key]}: C{None} when absent, else an integer from C{low} to
+    C{high} (the tool's schema C{minimum} and C{maximum}: a value the schema
+    forbids is refused, either side, never silently moved into the range).
+
+    @raise _BadInput: not an integer, or out of range.
+    """
     value = args.get(key)
     if value is None:
         return None
@@ -225,7 +231,9 @@ def _integer(args: Mapping[str, Any], key: str, low: int, high: int | None = Non
         raise _BadInput(f"{key} must be an integer, not {_jsonType(value)}")
     if value < low:
         raise _BadInput(f"{key} must be at least {low}, not {value}")
-    return value if high is None else min(value, high)
+    if high is not None and value > high:
+        raise _BadInput(f"{key} must be at most {high}, not {value}")
+    return value
 
 
 def _strings(args: Mapping[str, Any], key: str) -> list[str] | None:
@@ -338,7 +346,13 @@ _DEFINITIONS: dict[str, dict[str, Any]] = {
         ),
         "inputSchema": {
             "type": "object",
-            "properties": {"name": _STRING, "arguments": {"type": "object"}},
+            "properties": {
+                "name": _STRING,
+                "arguments": {
+                    "type": ["object", "string"],
+                    "description": "The tool's arguments: an object, or a string of its JSON",
+                },
+            },
             "required": ["name"],
         },
         "outputSchema": {

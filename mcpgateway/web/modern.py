@@ -7,7 +7,9 @@ L{McpEndpoint<mcpgateway.web.mcp.McpEndpoint>} hands every POST whose body
 is modern (L{mcpgateway.versions.eraOf}) to the server's L{ModernEndpoint}.
 It checks, first failure wins (docs/era.md has the table):
 
-  1. a batch, a message that is not JSON-RPC, or a client response: 400,
+  1. a batch, a message that is not JSON-RPC, a client response, or a
+     request with a member other than C{jsonrpc}, C{id}, C{method} and
+     C{params} (L{envelope.checkMembers}, as on the 2025 side): 400,
      C{-32600};
   2. a server that does not serve the modern revision
      (L{ModernService.modernRefusal}): 404, C{-32601}, for everything below
@@ -55,7 +57,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway import jsonrpc, logs, versions, wire2026
+from mcpgateway import envelope, jsonrpc, logs, versions, wire2026
 from mcpgateway.core import tracing
 from mcpgateway.core.catalog import publicReason
 from mcpgateway.core.moderntypes import ListenFilter, ListenHandle, ModernRequest, ModernService
@@ -249,6 +251,10 @@ class ModernEndpoint:
                 "Invalid Request: a 2026-07-28 client sends no responses (the server"
                 " sends it no requests)",
             )
+        if kind is Kind.REQUEST:
+            problem = envelope.checkMembers(payload)
+            if problem is not None:
+                raise _Refused(400, *problem)
         reason = self._service.modernRefusal(self._server)
         if reason is not None:
             return self._refusal(request, payload, reason)

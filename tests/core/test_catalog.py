@@ -124,7 +124,29 @@ class Child:
         return [m["method"] for m in self.seen if "method" in m]
 
 
-FULL: dict[str, Any] = {"sampling": {}, "elicitation": {}}
+class RootsChild(Child):
+    """Like server-everything: lists C{get-roots-list} only to a client that
+    declared roots, and asks that client for its roots once initialized."""
+
+    def __init__(self, proc: FakeProcess, lists: dict[str, list[dict[str, Any]]]) -> None:
+        super().__init__(proc, lists)
+        self.rootsAnswers: list[Message] = []
+        self.clientRoots = False
+
+    def _answer(self, message: Message) -> None:
+        method = message.get("method")
+        if method == "initialize":
+            self.clientRoots = "roots" in message["params"]["capabilities"]
+            tools = ["echo", "get-roots-list"] if self.clientRoots else ["echo"]
+            self.lists = {**self.lists, "tools": [tool(name) for name in tools]}
+        elif method == "notifications/initialized" and self.clientRoots:
+            self.proc.reply(jsonrpc.request("roots-1", "roots/list", {}))
+        elif "method" not in message and message.get("id") == "roots-1":
+            self.rootsAnswers.append(message)
+        super()._answer(message)
+
+
+FULL: dict[str, Any] = {"sampling": {}, "elicitation": {}, "roots": {}}
 """What a client declares that may see everything a probe sees."""
 
 
@@ -540,6 +562,36 @@ class PerSessionTests(CatalogCase):
         self.assertEqual(child.methods().count("tools/list"), 2)  # listed once
         self.assertEqual(self.pool.perSession, {})
         self.assertTrue(child.proc.stdinClosed)  # its child is being stopped
+
+    def test_a_probe_declares_roots_and_answers_the_childs_roots_list_with_none(self) -> None:
+        """A server that lists a tool only to a client with roots (server-everything's
+        get-roots-list) has it in its catalog; the probe has no roots to give."""
+        probing = self.catalogs.ensure(self.pool)
+        child = RootsChild(self.reactor.lastProcess, self.lists)
+        child.pump()
+        result = self.successResultOf(probing)
+        assert result is not None
+        self.assertEqual([t["name"] for t in result.items("tools")], ["echo", "get-roots-list"])
+        self.assertEqual(child.rootsAnswers, [jsonrpc.resultResponse("roots-1", {"roots": []})])
+
+    def test_a_sessions_child_without_roots_does_not_shrink_the_catalog(self) -> None:
+        probing = self.catalogs.ensure(self.pool)
+        RootsChild(self.reactor.lastProcess, self.lists).pump()
+        self.assertIsNotNone(self.successResultOf(probing))
+        self.reactor.advance(301)
+        caps: dict[str, Any] = {"sampling": {}, "elicitation": {}}
+        noRoots = sessionOf("no-roots", capabilities=caps)
+        initialize = clientInitialize()
+        initialize["params"]["capabilities"] = caps
+        self.pool.open(noRoots, initialize)
+        child = RootsChild(self.reactor.lastProcess, self.lists)
+        child.pump()
+        self.pool.notify(noRoots, jsonrpc.notification("notifications/initialized"))
+        child.pump()
+        self.assertNotIn("tools/list", child.methods())
+        known = self.catalogs.get("cat")
+        assert known is not None
+        self.assertIn("get-roots-list", [t["name"] for t in known.items("tools")])
 
     def test_a_sessions_child_is_listed_after_its_initialized_unless_fresh(self) -> None:
         session = sessionOf("own")

@@ -156,6 +156,24 @@ class DefinitionTests(SynchronousTestCase):
             self.assertTrue(2 <= len(definition["description"].splitlines()) <= 3)
             self.assertIn("title", definition)
 
+    def test_the_schemas_admit_exactly_what_the_tools_accept(self) -> None:
+        """A client that validates its arguments against a tool's inputSchema
+        can send everything the tool takes (invoke's arguments as a JSON
+        string, for strict-mode clients), and nothing the tool refuses
+        (search's limit outside 1..50, either side)."""
+        schemas = {d["name"]: d["inputSchema"] for d in makeTools().definitions(True)}
+        invoke = Draft202012Validator(schemas["invoke"])
+        for arguments in ({"path": "/a"}, '{"path": "/a"}'):
+            self.assertTrue(invoke.is_valid({"name": "fs__read_text_file", "arguments": arguments}))
+        self.assertFalse(invoke.is_valid({"name": "x", "arguments": 5}))
+        search = Draft202012Validator(schemas["search"])
+        for limit in (0, 1, SEARCH_MAX, SEARCH_MAX + 1):
+            result = self.successResultOf(
+                makeTools().call("search", {"query": "", "limit": limit}, FakeContext())
+            )
+            accepted = not result.get("isError", False)
+            self.assertEqual(search.is_valid({"query": "", "limit": limit}), accepted, limit)
+
     def test_copies(self) -> None:
         tools = makeTools()
         tools.definitions(True)[0]["inputSchema"]["properties"].clear()
@@ -291,12 +309,15 @@ class SearchTests(SynchronousTestCase):
         self.assertEqual(structuredOf(self.search())["total"], 120)  # no query at all
 
     def test_limit(self) -> None:
-        self.assertEqual(len(structuredOf(self.search(query="", limit=500))["results"]), SEARCH_MAX)
+        found = structuredOf(self.search(query="", limit=SEARCH_MAX))["results"]
+        self.assertEqual(len(found), SEARCH_MAX)
         self.assertEqual(len(structuredOf(self.search(query="", limit=3.0))["results"]), 3)
         for bad, why in [
             ("ten", "limit must be an integer, not a string"),
             (True, "limit must be an integer, not a boolean"),
             (0, "limit must be at least 1, not 0"),
+            (51, "limit must be at most 50, not 51"),
+            (500, "limit must be at most 50, not 500"),
             (2.5, "limit must be an integer, not a number"),
         ]:
             result = self.successResultOf(

@@ -223,6 +223,30 @@ def test_row4_a_body_that_is_not_json_rpc_is_400() -> None:
     assertRefused(h, h.post(badId), 400, -32600)
 
 
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"result": 1}, "must not carry result"),
+        ({"error": {"code": 1, "message": "x"}}, "must not carry error"),
+        ({"foo": 1}, "unknown member 'foo'"),
+    ],
+    ids=["result", "error", "foo"],
+)
+def test_row4_a_request_with_another_member_is_400_as_on_the_2025_side(
+    extra: dict[str, Any], named: str
+) -> None:
+    h = ModernHarness()
+    message = {**body("tools/list", 7), **extra}
+    err = assertRefused(h, h.post(message), 400, -32600, requestId=7)
+    assert named in err["message"]
+    refusing = ModernHarness(refusals={"srv": REASON})  # row 4 comes before row 12
+    assertRefused(refusing, refusing.post(message), 400, -32600, requestId=7)
+    # a notification is not checked for members (nor on the 2025 side): dropped
+    note = {"jsonrpc": "2.0", "method": "notifications/cancelled", **extra}
+    response = h.post(note, headers={"mcp-protocol-version": "2026-07-28"})
+    assert response.status == 202 and response.body == b""
+
+
 # -- row 5: notifications ---------------------------------------------------------------
 
 
