@@ -62,7 +62,7 @@ discovery (C{twisted/plugins/mcpgateway_plugin.py} names this object)."""
 
 
 def onlyGateway(interface: Any, package: object = None) -> Iterable[IServiceMaker]:
-    """In place of L{twisted.plugin.getPlugins}: the gateway's maker for
+    """In place of C{twisted.plugin.getPlugins}: the gateway's maker for
     C{IServiceMaker}, nothing for any other interface."""
     return [GATEWAY] if interface is IServiceMaker else []
 

@@ -20,7 +20,13 @@ aggregate session, so nothing reaches a session that is not its owner:
   - a client's C{notifications/cancelled} goes to the member its request
     went to, or nowhere;
   - a child's own C{*/list_changed} is dropped: the aggregate sends its
-    own when what the client sees changed (coalesced).
+    own when what the client sees changed (coalesced);
+  - a task a member created (a task-augmented C{tools/call} answered with a
+    C{CreateTaskResult}) is remembered as this session's, under the child's
+    own task id: C{tasks/get}, C{tasks/result} and C{tasks/cancel} go to
+    that member, C{tasks/list} lists this session's tasks only, and a
+    child's C{notifications/tasks/status} reaches the session only for a
+    task it created through that member.
 """
 
 from __future__ import annotations
@@ -47,10 +53,12 @@ from twisted.python.failure import Failure
 from mcpgateway import __version__, jsonrpc, logs
 from mcpgateway.core.aggregatetypes import (
     SERVER_PREFIX,
+    TASKS_SINCE,
     EndpointSpec,
     NameSettings,
     Owner,
     ShieldSpec,
+    TaskTable,
     ToolFilter,
 )
 from mcpgateway.core.gatewaytools import ROW_SEPARATOR
@@ -73,6 +81,13 @@ VIEWS = 1024
 principal for per-user servers), the least recently used dropped first."""
 LEARNED_URIS = 1024
 """URIs a session's results named, remembered per session (their owner)."""
+TASKS_KEPT = 256
+"""Task ids remembered per session (their owner), the oldest terminal ones
+forgotten first."""
+TASKS_PAGE = 50
+"""Tasks in one page of C{tasks/list}."""
+TASK_NOT_FOUND = "Failed to retrieve task: Task not found"
+"""The start of the error (C{-32602}) for a task id the session does not own."""
 REPROBE_SOON = 1.0
 """Seconds before the background re-probe looks again at a catalog that
 may be probed now (coalesces the sessions that need it)."""
@@ -196,6 +211,7 @@ class AggregateSession(Session):
         "opening",
         "results",
         "seen",
+        "tasks",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -212,6 +228,8 @@ class AggregateSession(Session):
         self._askIds: Iterator[int] = itertools.count(1)
         self.learned: OrderedDict[str, str] = OrderedDict()
         self.results: ResultStore | None = None
+        self.tasks = TaskTable(TASKS_KEPT)
+        """The tasks its members created for it (task id -> owner)."""
         self.seen: dict[str, str] = {}
         """Per kind, the fingerprint of the list the client was last given."""
         self.mayUse: Callable[[str], bool] = _everything
@@ -457,6 +475,7 @@ class Aggregator:
                 "resources": {"subscribe": True, "listChanged": True},
                 "completions": {},
                 "logging": {},
+                **_tasksCapability(session),
             },
             "serverInfo": {
                 "name": "mcpgateway",
@@ -552,6 +571,7 @@ class Aggregator:
             closing.append(member.pool.close(member, reason))
         session.asks.clear()
         session.inflight.clear()
+        session.tasks.clear()
         return DeferredList(closing, consumeErrors=True).addCallback(lambda _: None)
 
     def gone(self, session: Session) -> str | None:
@@ -786,6 +806,22 @@ class Aggregator:
                     break
             else:
                 return True
+        elif method == "notifications/tasks/status":
+            taskId = params.get("taskId") if isinstance(params, dict) else None
+            entry = parent.tasks.get(taskId)
+            if entry is None or entry.server != member.server:
+                # Not a task this session created through this member: never
+                # shown to it (the task id is the child's own, unchanged).
+                self.log.debug(
+                    "aggregate session {sid}: status of task {task!r} of {server},"
+                    " which is not its own; dropped",
+                    sid=parent.shortId,
+                    task=taskId,
+                    server=member.server,
+                )
+                return True
+            assert isinstance(params, dict) and isinstance(taskId, str)
+            parent.tasks.update(taskId, params)
         elif (
             method == "notifications/message"
             and isinstance(params, dict)
@@ -1027,8 +1063,16 @@ class Aggregator:
         related: Sink | None,
     ) -> Deferred[Message]:
         owner = view.owner(name)
+        tasked = isinstance(params.get("task"), dict)
         if owner is None:
             if name in view.gatewayTools and self._tools is not None:
+                if tasked and _tasksCapability(session):
+                    # Its own tools run at once (no execution.taskSupport:
+                    # "forbidden"), as MCP's tasks say a server should answer.
+                    raise CallFailed(
+                        jsonrpc.METHOD_NOT_FOUND,
+                        f"Method not found: tool {name} does not support task-augmented calls",
+                    )
                 context = CallContext(self, session, view, message, related)
                 return self._tools.call(name, params.get("arguments"), context).addCallback(
                     lambda result: jsonrpc.resultResponse(message["id"], result)
@@ -1040,14 +1084,45 @@ class Aggregator:
         forwarded = {**message, "params": {**params, "name": owner.original}}
         member = view.members[owner.server]
         answer = self._call(session, owner.server, member.route, forwarded, related)
+        if tasked:
+            answer.addCallback(self._taskCreated, session, owner.server, member.route)
         return answer.addCallback(self._toolAnswered, session, view, name)
+
+    def _taskCreated(
+        self, response: Message, session: AggregateSession, server: str, route: str
+    ) -> Message:
+        """A task-augmented call was answered: a C{CreateTaskResult} makes its
+        task this session's (through C{server}'s member)."""
+        result = response.get("result")
+        task = result.get("task") if isinstance(result, dict) else None
+        taskId = task.get("taskId") if isinstance(task, dict) else None
+        if not isinstance(task, dict) or not isinstance(taskId, str) or session.ended:
+            return response  # answered at once (a server that runs it as a plain call)
+        previous = session.tasks.get(taskId)
+        if previous is not None and previous.server != server:
+            self.log.warn(
+                "aggregate session {sid}: server {server} made task id {task!r}, which"
+                " server {other} had made for it too; the newer one is kept",
+                sid=session.shortId,
+                server=server,
+                other=previous.server,
+                task=taskId,
+            )
+        for gone in session.tasks.remember(taskId, server, route, task):
+            self.log.info(
+                "aggregate session {sid}: forgot task {task!r} (more than {limit} tasks)",
+                sid=session.shortId,
+                task=gone,
+                limit=session.tasks.limit,
+            )
+        return response
 
     def _toolAnswered(
         self, response: Message, session: AggregateSession, view: View, name: str
     ) -> Deferred[Message] | Message:
         result = response.get("result")
-        if not isinstance(result, dict):
-            return response
+        if not isinstance(result, dict) or ("task" in result and "content" not in result):
+            return response  # a CreateTaskResult: nothing to learn or shield
         owner = view.callable.get(name)
         if owner is not None:
             self._learn(session, owner.server, result)
@@ -1168,6 +1243,109 @@ class Aggregator:
 
         return self.view(session).addCallback(call)
 
+    def _taskRequest(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        """C{tasks/get}, C{tasks/result} or C{tasks/cancel}: to the member
+        that created the task, for a task this session created only."""
+        method = str(message.get("method"))
+        taskId = params.get("taskId")
+        entry = session.tasks.get(taskId)
+        if entry is None:
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS,
+                f"{TASK_NOT_FOUND}: {_shownCursor(taskId)} is not a task of this session"
+                if isinstance(taskId, str)
+                else f"{method} needs a taskId (a string)",
+            )
+        assert isinstance(taskId, str)
+        if not session.mayUse(entry.server) or entry.server not in self._pools:
+            session.tasks.forget(taskId)
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS,
+                f"{TASK_NOT_FOUND}: its server '{entry.server}' is not available to this"
+                " session any more",
+            )
+        answer = self._call(session, entry.server, entry.route, message, related)
+        return answer.addCallback(self._taskAnswered, session, taskId, method)
+
+    def _taskAnswered(
+        self, response: Message, session: AggregateSession, taskId: str, method: str
+    ) -> Message:
+        """Keep what the member said of C{taskId} (a task it no longer knows
+        is forgotten)."""
+        entry = session.tasks.get(taskId)
+        if entry is None:
+            return response
+        result = response.get("result")
+        error = response.get("error")
+        if isinstance(result, dict):
+            if method == "tasks/result":
+                session.tasks.ended(taskId)
+                self._learn(session, entry.server, result)
+            elif result.get("taskId") == taskId:
+                session.tasks.update(taskId, result)
+        elif (
+            method != "tasks/cancel"  # -32602 there: it was terminal already
+            and isinstance(error, dict)
+            and error.get("code") == jsonrpc.INVALID_PARAMS
+        ):
+            session.tasks.forget(taskId)  # expired or unknown in its child
+        return response
+
+    def _tasksList(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        """This session's tasks (and no other's), oldest first, a page of
+        L{TASKS_PAGE}; a task not known to have ended is asked of its open
+        member first (C{tasks/get}) so its status is current."""
+        cursor = params.get("cursor")
+        try:
+            shown, nextCursor = session.tasks.page(cursor, TASKS_PAGE)
+        except ValueError:
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS,
+                f"Invalid params: invalid cursor {_shownCursor(cursor)}",
+            ) from None
+        asked: list[Deferred[None]] = []
+
+        def refreshed(response: Message, taskId: str) -> None:
+            self._taskAnswered(response, session, taskId, "tasks/get")
+
+        for taskId, entry in shown:
+            member = session.members.get(entry.server)
+            if entry.terminal or member is None or member.pool.gone(member) is not None:
+                continue
+            request = jsonrpc.request(
+                f"mcpgateway-{secrets.token_hex(4)}", "tasks/get", {"taskId": taskId}
+            )
+            asked.append(
+                maybeDeferred(member.pool.forward, member, request, None).addCallbacks(
+                    refreshed, lambda _: None, callbackArgs=(taskId,)
+                )
+            )
+
+        def answer(_: object) -> Message:
+            tasks = []
+            for taskId, _entry in shown:
+                entry = session.tasks.get(taskId)
+                if entry is not None:
+                    tasks.append({**entry.task, "taskId": taskId})
+            result: dict[str, Any] = {"tasks": tasks}
+            if nextCursor is not None:
+                result["nextCursor"] = nextCursor
+            return jsonrpc.resultResponse(message["id"], result)
+
+        return DeferredList(asked, consumeErrors=True).addCallback(answer)
+
     def _setLevel(
         self,
         session: AggregateSession,
@@ -1243,7 +1421,20 @@ _HANDLERS: dict[str, Handler] = {
     "resources/unsubscribe": Aggregator._byUri,
     "completion/complete": Aggregator._complete,
     "logging/setLevel": Aggregator._setLevel,
+    "tasks/get": Aggregator._taskRequest,
+    "tasks/result": Aggregator._taskRequest,
+    "tasks/cancel": Aggregator._taskRequest,
+    "tasks/list": Aggregator._tasksList,
 }
+
+
+def _tasksCapability(session: AggregateSession) -> dict[str, Any]:
+    """The C{tasks} server capability the session is offered (empty before
+    2025-11-25): task-augmented C{tools/call} (for the tools whose
+    C{execution.taskSupport} allows it), C{tasks/list} and C{tasks/cancel}."""
+    if session.protocolVersion < TASKS_SINCE:
+        return {}
+    return {"tasks": {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}}
 
 
 def _shownCursor(cursor: Any) -> str:

@@ -101,3 +101,117 @@ BUILTIN_ENDPOINTS = ("default", "search")
 """The aggregate endpoints that exist without C{aggregate.json}: C{/mcp}
 and C{/mcp/search} (L{mcpgateway.core.aggregate.Aggregator.useEndpoints}
 adds their settings)."""
+
+
+TASKS_SINCE = "2025-11-25"
+"""The first protocol revision with tasks (an aggregate session of an older
+one is offered none)."""
+TASK_TERMINAL = frozenset({"completed", "failed", "cancelled"})
+"""The statuses a task never leaves."""
+
+
+@dataclass
+class TaskEntry:
+    """One task a member created for an aggregate session.
+
+    @ivar server: the member server that owns it (its child made the id).
+    @ivar route: the route of that server the session's member used.
+    @ivar seq: when it was remembered (the order of C{tasks/list}, its cursors).
+    @ivar task: the task as last seen (C{CreateTaskResult}, C{tasks/get},
+        C{tasks/cancel}, C{notifications/tasks/status}), without C{_meta}.
+    @ivar ended: its result was fetched (C{tasks/result} answered), whatever
+        its last status said.
+    """
+
+    server: str
+    route: str
+    seq: int
+    task: dict[str, Any]
+    ended: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the task is done (it may be forgotten first)."""
+        return self.ended or self.task.get("status") in TASK_TERMINAL
+
+
+class TaskTable:
+    """The tasks of one aggregate session: task id -> its owner, at most
+    C{limit} of them (the oldest terminal ones are forgotten first, then the
+    oldest). Task ids are the children's own: they are passed unchanged."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._entries: dict[str, TaskEntry] = {}
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, taskId: object) -> bool:
+        return isinstance(taskId, str) and taskId in self._entries
+
+    def get(self, taskId: object) -> TaskEntry | None:
+        """The entry of C{taskId}, or C{None} (not this session's)."""
+        return self._entries.get(taskId) if isinstance(taskId, str) else None
+
+    def remember(self, taskId: str, server: str, route: str, task: Mapping[str, Any]) -> list[str]:
+        """Remember that C{server} owns C{taskId}; returns the ids forgotten
+        to make room (C{limit})."""
+        self._entries.pop(taskId, None)
+        self._seq += 1
+        self._entries[taskId] = TaskEntry(server, route, self._seq, _withoutMeta(task))
+        forgotten: list[str] = []
+        while len(self._entries) > self.limit:
+            oldest = next(
+                (key for key, entry in self._entries.items() if entry.terminal),
+                next(iter(self._entries)),
+            )
+            del self._entries[oldest]
+            forgotten.append(oldest)
+        return forgotten
+
+    def update(self, taskId: str, task: Mapping[str, Any]) -> None:
+        """What a child said of C{taskId} now (ignored for an id not kept)."""
+        entry = self._entries.get(taskId)
+        if entry is not None:
+            entry.task = {**entry.task, **_withoutMeta(task)}
+
+    def ended(self, taskId: str) -> None:
+        """C{taskId}'s result was fetched: it is terminal."""
+        entry = self._entries.get(taskId)
+        if entry is not None:
+            entry.ended = True
+
+    def forget(self, taskId: str) -> None:
+        self._entries.pop(taskId, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def page(self, cursor: object, size: int) -> tuple[list[tuple[str, TaskEntry]], str | None]:
+        """The entries after C{cursor} (C{None}: from the first), oldest
+        first, at most C{size}, and the cursor of the next page (C{None}: no
+        more).
+
+        @raise ValueError: C{cursor} is not one this table made.
+        """
+        after = 0
+        if cursor is not None:
+            if not isinstance(cursor, str) or not cursor.startswith(_CURSOR):
+                raise ValueError("not a cursor of this endpoint")
+            digits = cursor[len(_CURSOR) :]
+            if not digits.isdigit() or not digits.isascii() or len(digits) > 18:
+                raise ValueError("not a cursor of this endpoint")
+            after = int(digits)
+        rest = [(key, entry) for key, entry in self._entries.items() if entry.seq > after]
+        shown = rest[:size]
+        more = len(rest) > size
+        return shown, (f"{_CURSOR}{shown[-1][1].seq}" if more else None)
+
+
+_CURSOR = "mcpgateway-tasks-"
+
+
+def _withoutMeta(task: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in task.items() if key != "_meta"}
