@@ -57,12 +57,14 @@ class ListenerService(Service):
     def _listening(self, port: IListeningPort) -> None:
         self._port = port
         address = port.getHost()
+        if self._onListening is not None:
+            self._onListening(getattr(address, "port", 0))
+        # Said once what listening sets in motion is done (state.json written):
+        # whoever waits for this line may read the state at once.
         self.log.info(
             "listening on {where}",
             where=f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}",
         )
-        if self._onListening is not None:
-            self._onListening(getattr(address, "port", 0))
 
     def _failed(self, reason: Failure) -> None:
         self.log.critical(
