@@ -624,7 +624,7 @@ class GatewayTools:
         ref = _string(args, "ref", required=True) or ""
         path = _string(args, "path")
         offset = _integer(args, "offset", 0) or 0
-        limit = _integer(args, "limit", 0)
+        limit = _integer(args, "limit", 1)  # the schema's minimum
         fields = _strings(args, "fields")
         query = _string(args, "query")
         try:

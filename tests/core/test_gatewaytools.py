@@ -708,6 +708,7 @@ class GetResultTests(SynchronousTestCase):
         )
         self.assertIn("ref is required", errorOf(self.page(context)))
         self.assertIn("offset must be at least 0", errorOf(self.page(context, ref=ref, offset=-1)))
+        self.assertIn("limit must be at least 1", errorOf(self.page(context, ref=ref, limit=0)))
         self.assertIn(
             "fields must be an array of strings", errorOf(self.page(context, ref=ref, fields="id"))
         )
