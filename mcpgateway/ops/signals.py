@@ -14,8 +14,10 @@ Twisted's own handlers call C{reactor.stop()} on every signal: a second one
 while the gateway stops (it lets requests in flight finish, at most
 C{--drain-timeout} seconds, then stops its children) raised
 C{ReactorNotRunning}, logged as a critical traceback. L{StopSignals}
-replaces them, once the reactor runs (so after Twisted installed its own,
-and under C{twistd} after it daemonized):
+replaces them as the service starts (under C{twistd}, after it daemonized;
+a signal before the reactor runs stops it as soon as it does, the graceful
+way, instead of killing the process outright) and again once the reactor
+runs (after Twisted installed its own):
 
  - the first signal stops the reactor, as Twisted's handler does (the same
    C{Received SIGTERM, shutting down.} line; C{twistd} and C{twist} still
@@ -115,7 +117,11 @@ class StopSignals(Service):
 
     def startService(self) -> None:
         super().startService()
-        # When the reactor runs: it installs its own handlers as it starts.
+        # Now, for the moment before the reactor runs (twistd and twist start
+        # the services first: a signal then would kill the process on the
+        # spot, its configs left adopted); the stop it asks for waits for the
+        # reactor. Again once the reactor runs: it installs its own as it starts.
+        self._install()
         self._reactor.callWhenRunning(self._install)
 
     def stopService(self) -> None:
@@ -132,7 +138,7 @@ class StopSignals(Service):
             previous = self._installSignal(signum, self._signalled)
             if previous is signal.SIG_IGN:
                 self._installSignal(signum, previous)
-            else:
+            elif signum not in self.installed:
                 self.installed.append(signum)
 
     def _signalled(self, signum: int, frame: FrameType | None) -> None:

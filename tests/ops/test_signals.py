@@ -102,14 +102,29 @@ class InstallTests(SynchronousTestCase):
         self.signals = FakeSignals()
         self.service = StopSignals(self.reactor, lambda announce: None, installSignal=self.signals)
 
-    def test_nothing_is_installed_before_the_reactor_runs(self) -> None:
+    def test_installed_as_the_service_starts_and_again_once_the_reactor_runs(self) -> None:
+        """twistd and twist start the services before the reactor runs, and the
+        reactor installs Twisted's handlers as it starts: ours go in at both."""
         self.service.startService()
-        self.assertEqual(self.signals.calls, [])  # twistd may daemonize in between
-        self.reactor.run()
         self.assertEqual(sorted(s for s, _ in self.signals.calls), sorted(STOP_SIGNALS))
+        self.signals.handlers.update({signal.SIGTERM: "twisted's", signal.SIGINT: "twisted's"})
+        self.reactor.run()
+        self.assertEqual(len(self.signals.calls), 2 * len(STOP_SIGNALS))
         self.assertEqual(sorted(self.service.installed), sorted(STOP_SIGNALS))
         for signum in STOP_SIGNALS:
             self.assertEqual(self.signals.handlers[signum], self.service._signalled)
+
+    def test_a_signal_before_the_reactor_runs_stops_it_once_it_does(self) -> None:
+        """Not the default action (the process killed on the spot, the
+        client configs it adopted as it listened left adopted): a graceful
+        stop, as soon as the reactor can do one."""
+        self.service.startService()
+        self.signals.handlers[signal.SIGTERM](signal.SIGTERM, None)
+        self.assertEqual(self.reactor.stops, 0)
+        self.reactor.run()
+        self.reactor.drain()  # the reactor's first turn runs what the handler queued
+        self.assertEqual(self.reactor.stops, 1)
+        self.assertEqual(self.reactor._exitSignal, signal.SIGTERM)
 
     def test_sighup_is_handled_like_sigterm(self) -> None:
         """Its default action would kill the gateway with no drain."""
@@ -151,11 +166,12 @@ class InstallTests(SynchronousTestCase):
         self.assertIs(self.signals.handlers[signal.SIGINT], signal.SIG_IGN)
         self.assertEqual(service.installed, [signal.SIGTERM, signal.SIGHUP])
 
-    def test_a_service_stopped_before_the_reactor_ran_installs_nothing(self) -> None:
+    def test_a_service_stopped_before_the_reactor_ran_installs_nothing_more(self) -> None:
         self.service.startService()
+        calls = list(self.signals.calls)
         self.service.stopService()
         self.reactor.run()
-        self.assertEqual(self.signals.calls, [])
+        self.assertEqual(self.signals.calls, calls)
 
     def test_handlers_stay_installed_while_stopping(self) -> None:
         self.service.startService()
