@@ -19,6 +19,13 @@ differs between a child several sessions share and a child of one session:
    count) and no modern call in flight, or one modern call in flight and no
    2025 session attached; otherwise it is refused (see docs/routing.md).
    Who has requests in flight proves nothing: a child asks on its own too.
+   Tasks (MCP 2025-11-25) are the child's, its ids one space for every
+   session: the fanout remembers which session each task was created for
+   (L{TaskOwners}, from the C{CreateTaskResult} answering a task-augmented
+   request), answers C{tasks/get}, C{tasks/result} and C{tasks/cancel} for
+   another session's (or an unknown) task itself, with the specification's
+   "task not found" error, lists a session's own tasks only, and gives a
+   C{notifications/tasks/status} to the task's session only.
    Nothing else is delivered.
  - L{OwnerFanout}: everything goes to the one session, on the stream of its
    latest request when there is one, and its requests pass unchanged.
@@ -32,6 +39,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway import jsonrpc
+from mcpgateway.core.aggregatetypes import TASK_TERMINAL
 from mcpgateway.core.listen import Listener
 from mcpgateway.core.router import LOG_LEVELS, Exchange, Router, Sink
 from mcpgateway.core.sessions import SessionLike
@@ -45,6 +53,101 @@ _LIST_CHANGED = frozenset(
         "notifications/resources/list_changed",
     }
 )
+TASKS_KEPT = 1024
+"""Task ids remembered per shared child (with their session); beyond, the
+oldest terminal ones are forgotten first, then the oldest of the session
+that has the most."""
+TASK_NOT_FOUND = "Failed to retrieve task: Task not found"
+"""The error (C{-32602}, as the specification words it) for a task id that
+is not the session's own: the same whether another session's or none."""
+TASK_REQUESTS = frozenset({"tasks/get", "tasks/result", "tasks/cancel"})
+"""The client requests that name one task (C{params.taskId})."""
+_GATEWAY_ERRORS = frozenset(
+    {
+        jsonrpc.SERVER_UNAVAILABLE,
+        jsonrpc.REQUEST_TIMEOUT,
+        jsonrpc.CHILD_EXITED,
+        jsonrpc.TOO_MANY_REQUESTS,
+    }
+)
+"""Errors the gateway makes itself (the child did not answer)."""
+
+
+class _Task:
+    __slots__ = ("session", "terminal")
+
+    def __init__(self, session: SessionLike, terminal: bool) -> None:
+        self.session = session
+        self.terminal = terminal
+
+
+class TaskOwners:
+    """The tasks of one shared child: task id (the child's own, passed
+    unchanged) -> the session it was created for, at most C{limit} of them.
+
+    A task is forgotten when its session leaves the child, when its result
+    was fetched (C{tasks/result} answered), when the child says it does not
+    know it, when the child is replaced (a new id space), and to make room:
+    the oldest terminal task first, else the oldest of the session that has
+    the most (so a session that makes many tasks crowds out its own)."""
+
+    def __init__(self, limit: int = TASKS_KEPT) -> None:
+        self.limit = limit
+        self._tasks: dict[str, _Task] = {}
+        self._counts: Counter[SessionLike] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def owner(self, taskId: object) -> SessionLike | None:
+        """The session C{taskId} was created for, if it is known."""
+        task = self._tasks.get(taskId) if isinstance(taskId, str) else None
+        return task.session if task is not None else None
+
+    def remember(self, taskId: str, session: SessionLike, status: object) -> list[str]:
+        """C{taskId} was created for C{session}; returns the ids forgotten to
+        make room."""
+        self.forget(taskId)
+        self._tasks[taskId] = _Task(session, status in TASK_TERMINAL)
+        self._counts[session] += 1
+        forgotten: list[str] = []
+        while len(self._tasks) > self.limit:
+            victim = next((key for key, task in self._tasks.items() if task.terminal), None)
+            if victim is None:
+                [(busiest, _)] = self._counts.most_common(1)
+                victim = next(key for key, task in self._tasks.items() if task.session is busiest)
+            self.forget(victim)
+            forgotten.append(victim)
+        return forgotten
+
+    def status(self, taskId: str, status: object) -> None:
+        """The child said C{taskId} has C{status} now."""
+        task = self._tasks.get(taskId)
+        if task is not None and status in TASK_TERMINAL:
+            task.terminal = True
+
+    def ended(self, taskId: str) -> None:
+        """C{taskId} is terminal (its status is not known)."""
+        task = self._tasks.get(taskId)
+        if task is not None:
+            task.terminal = True
+
+    def forget(self, taskId: str) -> None:
+        task = self._tasks.pop(taskId, None)
+        if task is not None:
+            self._counts[task.session] -= 1
+            if self._counts[task.session] <= 0:
+                del self._counts[task.session]
+
+    def forgetSession(self, session: SessionLike) -> None:
+        """C{session} left the child: its tasks are nobody's now."""
+        if self._counts.pop(session, 0):
+            for key in [key for key, task in self._tasks.items() if task.session is session]:
+                del self._tasks[key]
+
+    def clear(self) -> None:
+        self._tasks.clear()
+        self._counts.clear()
 
 
 class SharedFanout:
@@ -55,13 +158,20 @@ class SharedFanout:
     """
 
     handshake = True
-    intercepts = frozenset({"resources/subscribe", "resources/unsubscribe", "logging/setLevel"})
+    intercepts = frozenset(
+        {"resources/subscribe", "resources/unsubscribe", "logging/setLevel", "tasks/list"}
+        | TASK_REQUESTS
+    )
     keeps = frozenset({"notifications/initialized"})
     """The gateway initialized the child itself."""
+    tracksTasks = True
+    """Its sessions share the child's task ids: whose each task is matters."""
 
     def __init__(self, roots: tuple[dict[str, Any], ...] = ()) -> None:
         self.subscriptions: Counter[str] = Counter()
         self.childLogLevel: str | None = None
+        self.tasks = TaskOwners()
+        """The session each task of the child was created for."""
         self.roots = roots
         """What the child's C{roots/list} is answered with when no session
         asked provably (see L{mcpgateway.core.router.Fanout.roots})."""
@@ -72,11 +182,104 @@ class SharedFanout:
         self, router: Router, session: SessionLike, message: Message, related: Sink | None
     ) -> Deferred[Message]:
         method = message["method"]
+        if method in TASK_REQUESTS:
+            return self._taskRequest(router, session, message, related)
+        if method == "tasks/list":
+            return router.forward(session, message, related).addCallback(self._ownTasks, session)
         if method == "resources/subscribe":
             return self._subscribe(router, session, message, related)
         if method == "resources/unsubscribe":
             return self._unsubscribe(router, session, message, related)
-        return self._setLevel(router, session, message, related)
+        if method == "logging/setLevel":
+            return self._setLevel(router, session, message, related)
+        # A task-augmented request (Router.request): a task it creates is
+        # this session's.
+        return router.forward(session, message, related).addCallback(
+            self._taskCreated, router, session
+        )
+
+    # -- tasks -----------------------------------------------------------------
+
+    def _taskCreated(self, response: Message, router: Router, session: SessionLike) -> Message:
+        """Remember the task of a C{CreateTaskResult} as C{session}'s (a
+        session no longer attached, or a modern call, keeps none: nothing
+        would ever forget it, and nothing could ask for it)."""
+        result = response.get("result")
+        task = result.get("task") if isinstance(result, dict) else None
+        taskId = task.get("taskId") if isinstance(task, dict) else None
+        if not isinstance(taskId, str) or session not in router.sessions:
+            return response
+        previous = self.tasks.owner(taskId)
+        if previous is not None and previous is not session:
+            router.log.warn(
+                "server {server}: its new task {task!r} has the id of a task of another"
+                " session; that one is forgotten",
+                server=router.name,
+                task=taskId,
+            )
+        assert isinstance(task, dict)
+        for gone in self.tasks.remember(taskId, session, task.get("status")):
+            router.log.info(
+                "server {server}: forgot task {task!r} (more than {limit} tasks)",
+                server=router.name,
+                task=gone,
+                limit=self.tasks.limit,
+            )
+        return response
+
+    def _taskRequest(
+        self, router: Router, session: SessionLike, message: Message, related: Sink | None
+    ) -> Deferred[Message]:
+        """C{tasks/get}, C{tasks/result}, C{tasks/cancel}: to the child for a
+        task of C{session} only; any other id is answered here, as not found
+        (another session's task is never revealed, not even that it exists)."""
+        params = message.get("params")
+        taskId = params.get("taskId") if isinstance(params, dict) else None
+        if not isinstance(taskId, str) or self.tasks.owner(taskId) is not session:
+            return succeed(
+                jsonrpc.errorResponse(message["id"], jsonrpc.INVALID_PARAMS, TASK_NOT_FOUND)
+            )
+        return router.forward(session, message, related).addCallback(
+            self._taskAnswered, session, taskId, message["method"]
+        )
+
+    def _taskAnswered(
+        self, response: Message, session: SessionLike, taskId: str, method: str
+    ) -> Message:
+        """Keep what the child said of C{taskId}: a fetched result, or a task
+        it does not know, forgets it."""
+        if self.tasks.owner(taskId) is not session:
+            return response
+        result = response.get("result")
+        error = response.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        if method == "tasks/result":
+            if result is not None or code not in _GATEWAY_ERRORS:
+                self.tasks.forget(taskId)  # its outcome was fetched (or it is unknown)
+        elif isinstance(result, dict):
+            self.tasks.status(taskId, result.get("status"))
+        elif code == jsonrpc.INVALID_PARAMS:
+            if method == "tasks/cancel":
+                self.tasks.ended(taskId)  # terminal already, or unknown
+            else:
+                self.tasks.forget(taskId)  # expired or unknown in the child
+        return response
+
+    def _ownTasks(self, response: Message, session: SessionLike) -> Message:
+        """C{session}'s tasks of a C{tasks/list} page of the child (a page may
+        come back shorter, or empty with a C{nextCursor}: the cursor is the
+        child's, passed unchanged)."""
+        result = response.get("result")
+        if not isinstance(result, dict):
+            return response
+        tasks = result.get("tasks")
+        own = []
+        for task in tasks if isinstance(tasks, list) else ():
+            taskId = task.get("taskId") if isinstance(task, dict) else None
+            if isinstance(taskId, str) and self.tasks.owner(taskId) is session:
+                self.tasks.status(taskId, task.get("status"))
+                own.append(task)
+        return {**response, "result": {**result, "tasks": own}}
 
     def _subscribe(
         self, router: Router, session: SessionLike, message: Message, related: Sink | None
@@ -139,6 +342,7 @@ class SharedFanout:
         return router.forward(session, {**message, "params": params}, related)
 
     def detached(self, router: Router, session: SessionLike) -> None:
+        self.tasks.forgetSession(session)
         for uri in session.subscriptions:
             self.subscriptions[uri] -= 1
             if self.subscriptions[uri] <= 0:
@@ -156,6 +360,7 @@ class SharedFanout:
                 router.call("logging/setLevel", {"level": lowest})
 
     def restored(self, router: Router) -> None:
+        self.tasks.clear()  # a new child: its task ids are not the last one's
         for uri in self.subscriptions:
             router.call("resources/subscribe", {"uri": uri})
         if self.childLogLevel is not None:
@@ -181,12 +386,29 @@ class SharedFanout:
             self._logMessage(router, message, params)
         elif method == "notifications/cancelled" and isinstance(params, dict):
             router.serverCancelled(message, params)
+        elif method == "notifications/tasks/status" and isinstance(params, dict):
+            self._taskStatus(router, message, params)
         else:
             router.log.debug(
                 "server {server}: notification {method} concerns no session; dropped",
                 server=router.name,
                 method=method,
             )
+
+    def _taskStatus(self, router: Router, message: Message, params: dict[str, Any]) -> None:
+        """A task's status: to the session it was created for, or nowhere."""
+        taskId = params.get("taskId")
+        owner = self.tasks.owner(taskId)
+        if owner is None:
+            router.log.debug(
+                "server {server}: status of task {task!r}, which is no session's; dropped",
+                server=router.name,
+                task=taskId,
+            )
+            return
+        assert isinstance(taskId, str)
+        self.tasks.status(taskId, params.get("status"))
+        owner.deliver(message)
 
     def _logMessage(self, router: Router, message: Message, params: dict[str, Any]) -> None:
         rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
@@ -267,6 +489,8 @@ class OwnerFanout:
     handshake = False
     intercepts: frozenset[str] = frozenset()
     keeps: frozenset[str] = frozenset()
+    tracksTasks = False
+    """The child's tasks are all its owner's: passed unchanged."""
     roots: tuple[dict[str, Any], ...] = ()
     """Its owner answers C{roots/list} itself."""
 

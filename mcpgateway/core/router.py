@@ -20,8 +20,9 @@ modern call waits for its client's next round (L{mcpgateway.core.mrtr}).
 
 What differs between a child shared by many sessions and a child of one
 session (who receives notifications and the child's requests, which client
-requests the gateway answers or merges itself) is the router's L{Fanout}
-(L{mcpgateway.core.fanout}); the router itself never asks which kind it has.
+requests the gateway answers or merges itself, whose each MCP task is) is
+the router's L{Fanout} (L{mcpgateway.core.fanout}); the router itself never
+asks which kind it has.
 
 Each request it writes to the child is timed in the MCP conventions'
 C{mcp.client.operation.duration} and, when the gateway traces
@@ -74,6 +75,11 @@ class Fanout(Protocol):
     """Client request methods that L{intercept} answers or merges."""
     keeps: frozenset[str]
     """Client notification methods that stay in the gateway."""
+    tracksTasks: bool
+    """Whether a task-augmented client request (C{params.task}: MCP
+    2025-11-25 tasks) goes to L{intercept} too, whatever its method: the
+    child's task ids are shared by several sessions, and the fanout learns
+    whose each task is."""
     roots: tuple[dict[str, Any], ...]
     """The roots the gateway itself answers the child's C{roots/list} with
     when no session can be proven to have asked (a workspace child: its
@@ -186,6 +192,7 @@ class Router:
         self.fanout = fanout
         self._intercepts = fanout.intercepts
         self._keeps = fanout.keeps
+        self._tracksTasks = fanout.tracksTasks
         self.send: Callable[[Message], None] = _nowhere
         self._ids = itertools.count(1)
         self._pending: dict[int, Exchange] = {}
@@ -361,7 +368,7 @@ class Router:
         go to C{related}. On timeout or child exit the response is a JSON-RPC
         error; cancelling the Deferred cancels the request on the child.
         """
-        if message["method"] in self._intercepts:
+        if message["method"] in self._intercepts or (self._tracksTasks and _taskAugmented(message)):
             return self.fanout.intercept(self, session, message, related)
         return self.forward(session, message, related)
 
@@ -766,6 +773,13 @@ def _withoutHints(message: Message) -> Message:
     if kept:
         params["_meta"] = kept
     return {**message, "params": params}
+
+
+def _taskAugmented(message: Message) -> bool:
+    """Whether the client request C{message} asks to run as a task
+    (C{params.task}, MCP 2025-11-25)."""
+    params = message.get("params")
+    return isinstance(params, dict) and "task" in params
 
 
 def _sameId(a: Any, b: Any) -> bool:

@@ -369,7 +369,8 @@ def adopt(upstream: Upstream, session: Session) -> None:
 def release(upstream: Upstream, session: Session, reason: str, keep: bool = False) -> None:
     """Detach C{session} from the shared child C{upstream}. A running child
     is told what the session gave back (its requests cancelled, its last
-    subscriptions dropped); a child with no process only forgets it. With
+    subscriptions dropped); a child with no process only forgets it (and
+    its tasks, as a running one does). With
     C{keep}, the session keeps its subscriptions and log level (it moves to
     another child)."""
     router = upstream.router
@@ -380,6 +381,7 @@ def release(upstream: Upstream, session: Session, reason: str, keep: bool = Fals
         router.sessions.discard(session)
         fanout = router.fanout
         assert isinstance(fanout, SharedFanout)
+        fanout.tasks.forgetSession(session)
         for uri in subscriptions:
             fanout.subscriptions[uri] -= 1
             if fanout.subscriptions[uri] <= 0:

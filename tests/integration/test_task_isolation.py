@@ -1,0 +1,114 @@
+"""Tasks of two sessions on one shared server-everything child, on the
+server's own endpoint C{/<server>/mcp}: each session reaches, lists and hears
+of its own tasks only (the child's task ids are one space for both)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.gateway import RunningGateway, waitFor, writeConfig
+from tests.integration.test_aggregate_shield import VERSION
+from tests.integration.test_aggregate_tasks import Client
+
+pytestmark = pytest.mark.integration
+
+TOOL = "simulate-research-query"
+STATUS = "notifications/tasks/status"
+
+
+class GetStream:
+    """A session's standalone SSE stream, read on a thread into C{messages}."""
+
+    def __init__(self, port: int, sid: str) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self._connection.request(
+            "GET",
+            "/everything/mcp",
+            headers={
+                "Accept": "text/event-stream",
+                "Mcp-Session-Id": sid,
+                "MCP-Protocol-Version": VERSION,
+            },
+        )
+        response = self._connection.getresponse()  # the stream is open once this returns
+        assert response.status == 200, response.status
+        self._response = response
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for line in self._response:
+                text = line.decode().rstrip("\r\n")
+                if text.startswith("data: ") and text[6:].strip():
+                    self.messages.append(json.loads(text[6:]))
+        except OSError:
+            pass  # the gateway stopped
+
+    def statuses(self) -> list[tuple[str, str]]:
+        return [
+            (m["params"]["taskId"], m["params"]["status"])
+            for m in list(self.messages)
+            if m.get("method") == STATUS
+        ]
+
+
+def begin(client: Client, topic: str) -> str:
+    """Start a research task for C{client}; its id."""
+    answer = client.request(
+        "tools/call", {"name": TOOL, "arguments": {"topic": topic}, "task": {"ttl": 60000}}
+    )
+    assert answer["result"]["task"]["status"] == "working", answer
+    return str(answer["result"]["task"]["taskId"])
+
+
+def test_two_sessions_on_a_shared_child_see_their_own_tasks_only(
+    start: Any, home: Path, everything: list[str]
+) -> None:
+    config = writeConfig(
+        home / "servers.json",
+        {"everything": {"command": everything[0], "args": everything[1:], "share": "global"}},
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    url = f"http://127.0.0.1:{gateway.port}/everything/mcp"
+    mine, theirs = Client(url), Client(url)
+    assert mine.capabilities["tasks"]["requests"] == {"tools": {"call": {}}}, mine.capabilities
+    myStream, theirStream = GetStream(gateway.port, mine.sid), GetStream(gateway.port, theirs.sid)
+
+    own, other = begin(mine, "gateways"), begin(theirs, "proxies")
+    assert own != other
+    line = gateway.health()["servers"]["everything"]
+    assert (line["share"], line["children"], line["sessions"]) == ("global", 1, 2), line
+    # One child for both: the other session's id is the child's too, yet never reached.
+    for method in ("tasks/get", "tasks/result", "tasks/cancel"):
+        for client, taskId in ((theirs, own), (mine, other)):
+            refused = client.request(method, {"taskId": taskId})
+            assert refused["error"] == {
+                "code": -32602,
+                "message": "Failed to retrieve task: Task not found",
+            }, (method, refused)
+    assert [t["taskId"] for t in mine.request("tasks/list", {})["result"]["tasks"]] == [own]
+    assert [t["taskId"] for t in theirs.request("tasks/list", {})["result"]["tasks"]] == [other]
+    polled = mine.request("tasks/get", {"taskId": own})["result"]
+    assert polled["taskId"] == own and polled["status"] in ("working", "completed"), polled
+
+    result = mine.request("tasks/result", {"taskId": own})["result"]  # blocks ~4 s
+    assert "Research Report: gateways" in result["content"][0]["text"], result
+    result = theirs.request("tasks/result", {"taskId": other})["result"]
+    assert "Research Report: proxies" in result["content"][0]["text"], result
+
+    # Each session heard of its own task's progress, and of no other.
+    assert waitFor(lambda: (own, "completed") in myStream.statuses())
+    assert waitFor(lambda: (other, "completed") in theirStream.statuses())
+    assert {taskId for taskId, _ in myStream.statuses()} == {own}, myStream.messages
+    assert {taskId for taskId, _ in theirStream.statuses()} == {other}, theirStream.messages
+
+    # Fetched: forgotten by the gateway (and gone from the session's list).
+    assert mine.request("tasks/get", {"taskId": own})["error"]["code"] == -32602
+    assert mine.request("tasks/list", {})["result"]["tasks"] == []
