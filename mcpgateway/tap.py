@@ -1601,7 +1601,7 @@ def _listener(
     def listening(port: int) -> None:
         if cluster is not None:
             cluster.listening(port)
-        top.listening(port)
+        top.listening(port, listener.host)  # the bound address, as the socket reports it
         configService.listening(port)
         notify.listening(port)  # READY=1 once it serves
         if successor is not None:
@@ -1613,7 +1613,8 @@ def _listener(
         from twisted.protocols.tls import TLSMemoryBIOFactory
 
         factory = TLSMemoryBIOFactory(tls, False, site)
-    return ListenerService(server, endpoint, factory, reactor, onListening=listening), site
+    listener = ListenerService(server, endpoint, factory, reactor, onListening=listening)
+    return listener, site
 
 
 def _tlsContext(reactor: Any, endpoint: str) -> Any:
@@ -1667,7 +1668,8 @@ def _refuse(message: str) -> NoReturn:
 
 def _interfaceOf(options: Options) -> str:
     """The address clients should use: the bound interface, or loopback when
-    bound to every interface."""
+    bound to every interface. (C{state.json} records the address the
+    listening socket reports instead, once it listens: L{_listener}.)"""
     interface = _endpointInterface(options["endpoint"])
     return "127.0.0.1" if interface in (None, "", "0.0.0.0", "::") else interface
 

@@ -12,7 +12,8 @@ whether its policies block the rewrite
 An entry not adopted says why, as the engine decides it: its own checks
 (a different server of that name adopted at the same route by a client
 before it, in the engine's order), the client's policy, or the running
-gateway's C{--no-rewrite} or C{--clients} (read from its C{state.json}).
+gateway's rewriting being off (no C{--rewrite-config}) or its C{--clients}
+(read from its C{state.json}).
 
 Read only: the files and the backups in the state directory are read with
 the adoption engine's own readers (L{mcpgateway.clientconfigs.clients.detect},
@@ -110,17 +111,25 @@ class Routes:
 
 
 NOT_YET = "not adopted (yet): adopted when a gateway adopting it runs"
+NO_REWRITE = (
+    "not adopted: rewriting is off for the running gateway (it was started without"
+    " --rewrite-config)"
+)
+"""Why a gateway whose C{state.json} says C{"rewriteConfig": false} adopts
+nothing. Rewriting is off unless C{--rewrite-config} is given: C{twist} and
+C{twistd} without it, and C{mcpgateway start --no-rewrite} (which passes
+it otherwise), all look the same in C{state.json}."""
 
 
 def leftOut(found: GatewayProbe, clientId: str) -> str | None:
     """Why the running gateway does not adopt this client's files: started
-    with --no-rewrite, or its --clients (in its state.json) leaves it out;
+    without --rewrite-config, or its --clients (in its state.json) leaves it out;
     C{None} when it adopts them (or no gateway runs)."""
     if not found.running:
         return None
     state = found.state or {}
     if not state.get("rewriteConfig"):
-        return "not adopted: the running gateway rewrites no config (started with --no-rewrite)"
+        return NO_REWRITE
     if clientId == "claude-code":
         return None
     spec = state.get("clients", "all")
@@ -345,7 +354,7 @@ def clientsReport(
     adapter's. An entry not adopted gets the engine's reason, checked in the
     engine's order against the routes adopted (the backups) and to be
     adopted (L{Routes}); a client the running C{gateway} leaves out
-    (C{--no-rewrite}, its C{--clients}) says so (C{"excluded"})."""
+    (no C{--rewrite-config}, its C{--clients}) says so (C{"excluded"})."""
     gateway = gateway or GatewayProbe(stateDir)
     routes = Routes(stateDir, host)
     routes.fromBackups(stateDir, claudePath)

@@ -8,6 +8,11 @@ client's file (their backups in C{client-backups/}, and
 C{restore-failed.json}). Exit 1 when the gateway is not running or
 does not answer.
 
+On a team gateway (docs/team.md) C{/health} is open but C{/sessions}, and
+the text a child wrote, are for an admin's token: without one, everything
+C{/health} tells is shown all the same (exit 0), with a line saying what
+is not and which token shows it (L{withoutAdmin}; C{--json}: C{"notShown"}).
+
 The sessions the gateway's line counts are every row of C{/sessions}: those
 opened on a server's own endpoint (each server's line counts its own, from
 C{/health}) and those opened on an aggregate endpoint, which belong to no
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import urllib.error
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +41,7 @@ from mcpgateway.cli.clientconfig import (
 )
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.health import count, healthServers, resolutionOf
-from mcpgateway.cli.http import fetchHealth, fetchSessions
+from mcpgateway.cli.http import TOKEN_ENV, fetchHealth, fetchSessions
 from mcpgateway.cli.output import (
     LEGEND,
     SHARE_MARKS,
@@ -51,10 +57,35 @@ from mcpgateway.cli.output import (
 from mcpgateway.cli.probe import GatewayProbe, resolveStateDir
 from mcpgateway.cli.routes import projectPaths
 from mcpgateway.cli.servers import serverShare
-from mcpgateway.paths import OVERRIDES_FILE
+from mcpgateway.paths import API_TOKEN_ENV, OVERRIDES_FILE
 
 SCOPED = ("workspace", "credential")
 """The shares whose children are bounded by C{maxChildren}."""
+PER_USER = "/user"
+"""What a server's share word is followed by when each user gets children
+of its own (C{"perUser": true} in C{/health}): C{global/user}."""
+PER_USER_LEGEND = f"{PER_USER} a child per user"
+"""The legend's entry for L{PER_USER}, shown when a line has it."""
+
+
+def shareLabel(server: Mapping[str, Any]) -> str:
+    """A server's share word, and L{PER_USER} when each user gets children of
+    its own while the word does not say so (C{global}, C{workspace}: a
+    C{credential} server is per user by its share, a C{session} one per
+    session)."""
+    share = serverShare(dict(server))
+    if server.get("perUser") is True and share in ("global", "workspace"):
+        return share + PER_USER
+    return share
+
+
+def legend(servers: Mapping[str, Mapping[str, Any]]) -> str:
+    """The marks' legend, with L{PER_USER_LEGEND} when a server's line
+    shows L{PER_USER}."""
+    if not any(shareLabel(server).endswith(PER_USER) for server in servers.values()):
+        return LEGEND
+    marks, sep, rest = LEGEND.partition(" (")
+    return f"{marks} · {PER_USER_LEGEND}{sep}{rest}"
 
 
 def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
@@ -97,9 +128,18 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
             for line in [message, *warning]:
                 out.line(line)
         return 1
+    refused: int | None = None
     try:
         health = fetchHealth(ctx.http, found, ctx.timeouts.http)
-        sessions = fetchSessions(ctx.http, found, ctx.timeouts.http)
+        try:
+            sessions: list[dict[str, Any]] | None = fetchSessions(
+                ctx.http, found, ctx.timeouts.http
+            )
+        except CliError as e:
+            refused = refusedStatus(e)
+            if refused is None:
+                raise
+            sessions = None  # a team gateway's /sessions is for admins; /health is open
     except CliError as e:
         if out.json:
             out.emit({**document, "error": e.message})
@@ -111,7 +151,10 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
                 out.line(line)
         return 1
     paths = workspacePaths(stateDir, found, health)
-    document.update(health=health, sessions=sessions, workspaces=paths)
+    notShown = withoutAdmin(health, refused, ctx.http.principalToken is not None)
+    document.update(health=health, sessions=sessions, workspaces=paths, notShown=notShown)
+    if notShown is not None:
+        warning = [f"  ○ {notShown['message']}", *warning]
     if out.json:
         out.emit(document)
     else:
@@ -124,6 +167,50 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         for line in lines:
             out.line(line)
     return 0
+
+
+def refusedStatus(error: CliError) -> int | None:
+    """The HTTP status, 401 or 403, of the refusal L{fetchSessions} raised
+    C{error} for (the answer is its context); C{None} for any other
+    failure."""
+    cause = error.__context__
+    if isinstance(cause, urllib.error.HTTPError) and cause.code in (401, 403):
+        return cause.code
+    return None
+
+
+def withoutAdmin(
+    health: Mapping[str, Any], refused: int | None, tokenSent: bool
+) -> dict[str, Any] | None:
+    """What C{status} cannot show without an admin's token (a team gateway:
+    docs/team.md), and how to get it: C{{"parts": [...], "status": 401 or
+    403 or None, "message": ...}}, where the parts are C{"sessions"} (C{GET
+    /sessions} was refused) and C{"detail"} (C{/health} hides the text a
+    child wrote: C{"detail": "hidden"}); C{None} when everything is shown."""
+    parts = [] if refused is None else ["sessions"]
+    if health.get("detail") == "hidden":
+        parts.append("detail")
+    if not parts:
+        return None
+    what = " and ".join(
+        {"sessions": "the sessions", "detail": "what the servers' children wrote"}[part]
+        for part in parts
+    )
+    if not tokenSent:
+        why = f"neither {TOKEN_ENV} nor {API_TOKEN_ENV} is set"
+    elif refused == 401:
+        why = "the token sent was refused"
+    else:
+        why = "the token sent is not an admin's"
+    return {
+        "parts": parts,
+        "status": refused,
+        "message": (
+            f"{what} not shown: they need an admin's token ({why}); set {TOKEN_ENV} to an"
+            f" admin's token (`mcpgateway token new NAME --admin`), or {API_TOKEN_ENV} to the"
+            " gateway's --api-token"
+        ),
+    }
 
 
 def _strandedLines(stranded: list[str], failure: str | None, stale: bool) -> list[str]:
@@ -223,11 +310,14 @@ def serverNotes(
 def renderStatus(
     found: GatewayProbe,
     health: dict[str, Any],
-    sessions: list[dict[str, Any]],
+    sessions: list[dict[str, Any]] | None,
     paths: Mapping[str, str] | None = None,
 ) -> list[str]:
     """One screen: the gateway, then one line per server, then the sessions.
-    C{paths}: the project path of a workspace key (L{workspacePaths})."""
+    C{paths}: the project path of a workspace key (L{workspacePaths}).
+    C{sessions} is C{None} when C{GET /sessions} was refused (it needs an
+    admin's token on a team gateway): the count is C{/health}'s, and the
+    sessions are not listed by client."""
     state = found.state or {}
     uptime = health.get("uptime")
     if not isinstance(uptime, (int, float)) and isinstance(state.get("startTime"), (int, float)):
@@ -243,7 +333,7 @@ def renderStatus(
         plural(len(servers), "server"),
         plural(children, "child", "children"),
         plural(requests, "request"),
-        plural(len(sessions), "session"),
+        plural(len(sessions) if sessions is not None else count(health.get("sessions")), "session"),
     ]
     if isinstance(health.get("rssBytes"), (int, float)):
         facts.append(formatBytes(health["rssBytes"]))
@@ -251,10 +341,14 @@ def renderStatus(
     lines.append(f"  config {configLine(state)}")
     lines.append(f"  {found.baseUrl()}/<server>/mcp    state {found.stateDir}")
     lines.append("")
-    lines += _serverLines(servers, sessions, paths, found.stateDir)
+    lines += _serverLines(servers, sessions or [], paths, found.stateDir)
     lines.append("")
-    lines.append(_sessionLine(sessions))
-    lines.append(f"  {LEGEND}")
+    lines.append(
+        _sessionLine(sessions)
+        if sessions is not None
+        else "  sessions by client not shown (GET /sessions needs an admin's token)"
+    )
+    lines.append(f"  {legend(servers)}")
     return lines
 
 
@@ -343,6 +437,8 @@ def _serverLines(
     if not servers:
         return ["  (no servers configured)", *_aggregateLines(endpoints, 0)]
     width = max(len(name) for name in [*servers, *endpoints])
+    labels = {name: shareLabel(server) for name, server in servers.items()}
+    shareWidth = max(10, *(len(label) for label in labels.values()))
     perServer: dict[str, int] = {}
     for session in sessions:
         perServer[str(session.get("server"))] = perServer.get(str(session.get("server")), 0) + 1
@@ -356,7 +452,7 @@ def _serverLines(
             childCell = f"{children}/{server['maxChildren']} children"
         cells = [
             f"{shareMark(share)} {name.ljust(width)}",
-            f"{share:10}",
+            labels[name].ljust(shareWidth),
             f"{server.get('state', '?')!s:11}",
             f"{childCell:13}",
             f"{count(server.get('requests')):>5} reqs",
@@ -373,7 +469,7 @@ def _serverLines(
             extra.append(f"last exit: {server['lastExit']}")
         lines.append("  " + "  ".join(cells) + ("  · " + "; ".join(extra) if extra else ""))
         lines += [f"      {line}" for line in serverNotes(server, name, paths, stateDir)]
-    return lines + _aggregateLines(endpoints, width)
+    return lines + _aggregateLines(endpoints, width, shareWidth)
 
 
 AGGREGATE = "aggregate"
@@ -396,7 +492,9 @@ def aggregateSessions(sessions: list[dict[str, Any]]) -> dict[str, list[dict[str
     return endpoints
 
 
-def _aggregateLines(endpoints: dict[str, list[dict[str, Any]]], width: int) -> list[str]:
+def _aggregateLines(
+    endpoints: dict[str, list[dict[str, Any]]], width: int, shareWidth: int = 10
+) -> list[str]:
     """One line per aggregate endpoint with sessions, its count under the
     servers' session counts (the header counts both), and the servers its
     sessions opened member sessions on (counted in none of the lines)."""
@@ -413,7 +511,7 @@ def _aggregateLines(endpoints: dict[str, list[dict[str, Any]]], width: int) -> l
         )
         cells = [
             f"  {endpoint.ljust(width)}",
-            f"{AGGREGATE:10}",
+            AGGREGATE.ljust(shareWidth),
             " " * 11,
             " " * 13,
             " " * len("    0 reqs"),
@@ -454,6 +552,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " state, children, requests and sessions, and what is wrong with it; the"
         " sessions of the aggregate endpoint (/mcp), which the gateway's session"
         " count includes; the sessions by client pid; and config entries pointing"
-        " at a gateway that is not running or that no backup can restore. Exit 1"
-        " when the gateway is not running or does not answer.",
+        " at a gateway that is not running or that no backup can restore. On a team"
+        " gateway the sessions and what children wrote need an admin's token"
+        f" (${TOKEN_ENV}); without one the rest is shown. Exit 1 when the gateway is not"
+        " running or does not answer.",
     ).set_defaults(handler=cmdStatus)

@@ -188,6 +188,14 @@ class ServerStatus:
         return self.sharing.value
 
     @property
+    def perUser(self) -> bool:
+        """Whether each authenticated principal gets children of its own
+        (C{"perUser": true}, or the C{credential} share:
+        L{ServerSpec.perPrincipal}): why a C{global} server may run a child
+        per user."""
+        return self.spec.perPrincipal
+
+    @property
     def pids(self) -> list[int]:
         """The pids of the live children."""
         return [child.pid for child in self.children if child.pid is not None]

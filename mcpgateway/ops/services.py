@@ -76,6 +76,16 @@ class ListenerService(Service):
         # Listening may fail before the reactor runs (twist starts services first).
         self._reactor.callWhenRunning(self._reactor.stop)
 
+    @property
+    def host(self) -> str | None:
+        """The address the listening socket is bound to, as it reports it
+        (C{0.0.0.0} or C{::} when it listens on every address); C{None}
+        before it listens, or for a socket without one (a UNIX socket)."""
+        if self._port is None:
+            return None
+        host = getattr(self._port.getHost(), "host", None)
+        return host if isinstance(host, str) and host else None
+
     def fileno(self) -> int | None:
         """The listening socket's descriptor (a restart passes it on)."""
         fileno = getattr(self._port, "fileno", None)
@@ -138,7 +148,12 @@ class StateFileService(MultiService):
         the successor shares it, see L{mcpgateway.ops.handover})."""
         self._written = False
 
-    def listening(self, port: int) -> None:
+    def listening(self, port: int, interface: str | None = None) -> None:
+        """The gateway listens on C{port}: write C{state.json}. C{interface}:
+        the address the socket is bound to, as it reports it (C{0.0.0.0}
+        when it listens on every address: a reader connects to loopback
+        then, L{mcpgateway.healthcheck.hostFor}); it replaces the one the
+        details give (C{None}: a socket without one, the details' stays)."""
         state = {
             "pid": os.getpid(),
             "port": port,
@@ -146,6 +161,8 @@ class StateFileService(MultiService):
             "version": __version__,
             **self._details,
         }
+        if interface:
+            state["interface"] = interface
         writeState(self._stateDir, state)
         self._written = True
 

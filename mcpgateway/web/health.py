@@ -59,9 +59,12 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
     """What a server is doing: its line of C{/health}, without its session
     count; without C{detail}, no text a child wrote, no path, no command
     (see the module)."""
-    line: dict[str, Any] = {
-        "mode": server.sharing.legacyMode,
-        "share": server.share,
+    line: dict[str, Any] = {"mode": server.sharing.legacyMode, "share": server.share}
+    if server.perUser:
+        # A child per principal: why a "global" server runs several. Only
+        # when true, as "warning" is: the other servers' lines stay as they were.
+        line["perUser"] = True
+    line |= {
         "state": server.state.value,
         "children": len(server.pids),
         "maxChildren": server.maxChildren,

@@ -334,12 +334,32 @@ class AuditNote:
         return response
 
     def failed(self, reason: Failure) -> Failure:
-        """An errback: note why a request failed; returns the failure."""
+        """An errback: note why a request failed, with the code its client
+        is answered with (L{failureCode}); returns the failure."""
         if reason.check(CancelledError):
             self.settle("cancelled")
         else:
-            self.settle("error", jsonrpc.INTERNAL_ERROR)
+            self.settle("error", failureCode(reason))
         return reason
+
+    def opened(self, response: Any, session: str) -> Any:
+        """A callback on an C{initialize}: the session's short id
+        C{session} is noted only when it answered with a result (an error
+        gives its client no C{Mcp-Session-Id}: no session was opened);
+        returns C{response}."""
+        if isinstance(response, dict) and "result" in response:
+            self.session = session
+        return response
+
+
+def failureCode(reason: Failure) -> int:
+    """The JSON-RPC code of the error a request that failed with C{reason}
+    is answered with (as L{McpEndpoint._errorFor} builds it): C{-32000} for
+    a server's failure (its child exited or could not start, the session is
+    gone), C{-32603} (a defect in the gateway) for anything else."""
+    if reason.check(ServerUnavailable, SessionGone):
+        return jsonrpc.SERVER_UNAVAILABLE
+    return jsonrpc.INTERNAL_ERROR
 
 
 def auditNote(request: IRequest) -> AuditNote | None:
@@ -899,7 +919,7 @@ class McpEndpoint(Resource):
         gone = _watchDisconnect(request)
         note = auditNote(request)
         if note is not None:
-            note.session = _shortId(session)
+            opened.addCallback(note.opened, _shortId(session))
             opened.addCallbacks(note.answered, note.failed)
         if span is not None:
             span.setAttribute("mcp.session.id", _shortId(session))

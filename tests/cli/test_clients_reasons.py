@@ -123,6 +123,9 @@ def test_a_gateway_that_rewrites_nothing(
     runningWith(stateDir, running, rewriteConfig=False, clients="none")
     code, out, _ = run(capsys, stateDir, "clients", "--json")
     assert code == 0
+    # Smoke test N, D3: rewriting is off unless --rewrite-config is given
+    # (twist and twistd without it): no --no-rewrite to blame.
     assert skipped(out, "claude-code")["fs"] == (
-        "not adopted: the running gateway rewrites no config (started with --no-rewrite)"
+        "not adopted: rewriting is off for the running gateway (it was started without"
+        " --rewrite-config)"
     )

@@ -1,0 +1,67 @@
+"""Smoke test N, D1: the audit record of a request that failed carries the
+JSON-RPC code its client was answered with (C{-32000} for a server's
+failure, not C{-32603}, the gateway's own defect), and an C{initialize}
+that opened no session names none."""
+
+from __future__ import annotations
+
+from twisted.internet.defer import CancelledError
+from twisted.python.failure import Failure
+
+from mcpgateway import jsonrpc
+from mcpgateway.core.pool import ServerUnavailable, SessionGone
+from mcpgateway.core.sessions import shortId
+from mcpgateway.web.mcp import AuditNote
+from tests.web.test_team_web import TeamHarness, call, initializeOfACrash
+
+
+def test_a_failed_initialize_is_audited_with_the_code_answered_and_no_session() -> None:
+    h = TeamHarness()
+    error = initializeOfACrash(h, "alice")
+    [record] = h.audit.records
+    assert (record.method, record.outcome, record.code) == (
+        "initialize",
+        "error",
+        error["code"],
+    )
+    assert record.code == jsonrpc.SERVER_UNAVAILABLE
+    assert record.session is None  # its client got no Mcp-Session-Id
+
+
+def test_an_initialize_that_opened_a_session_names_it() -> None:
+    h = TeamHarness()
+    sid = h.open("alice")
+    [record] = h.audit.records
+    assert (record.outcome, record.code, record.session) == ("ok", None, shortId(sid))
+
+
+def test_a_request_whose_child_cannot_start_is_audited_with_the_code_answered() -> None:
+    h = TeamHarness()
+    sid = h.open("alice")
+    h.process().exit(3)
+    response = call(h, sid, 2)
+    h.reactor.advance(1.0)  # a new child is started for it after a pause, and exits at once
+    h.process().exit(3)
+    assert response.complete
+    [answer] = response.events()
+    assert answer["error"]["code"] == jsonrpc.SERVER_UNAVAILABLE
+    record = h.audit.records[-1]
+    assert (record.method, record.outcome, record.code, record.session) == (
+        "tools/call",
+        "error",
+        jsonrpc.SERVER_UNAVAILABLE,
+        shortId(sid),
+    )
+
+
+def test_each_failure_is_noted_with_the_code_its_client_gets() -> None:
+    for error, outcome, code in (
+        (ServerUnavailable("server 'x' exited with code 3"), "error", jsonrpc.SERVER_UNAVAILABLE),
+        (SessionGone("gone"), "error", jsonrpc.SERVER_UNAVAILABLE),
+        (RuntimeError("a defect"), "error", jsonrpc.INTERNAL_ERROR),
+        (CancelledError(), "cancelled", None),
+    ):
+        note = AuditNote(0.0)
+        reason = Failure(error)
+        assert note.failed(reason) is reason
+        assert (note.outcome, note.code) == (outcome, code), error
