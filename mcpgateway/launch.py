@@ -2,7 +2,7 @@
 
 What C{mcpgateway start} and the successor of C{mcpgateway restart} run::
 
-    python -OO -m mcpgateway.launch [twistd options] mcpgateway [gateway options]
+    python -P -OO -m mcpgateway.launch [twistd options] mcpgateway [gateway options]
 
 It is Twisted's own C{twistd} with one change: the plugin it can run is the
 gateway's, given to it, instead of every C{IServiceMaker} that Twisted's plugin
@@ -12,8 +12,8 @@ stale cache makes it import every installed package's plugins into the gateway
 for its whole life (pyOpenSSL among them, about 13 MB). C{twistd -n mcpgateway}
 still works as before; this is the leaner way to run the same thing. (C{twist}
 cannot be run so: its options list the reactors, found by discovery, when its
-module is imported. The service unit and the container image run C{python -OO
--m twisted}.)
+module is imported. The service unit and the container image run C{python -P
+-OO -m twisted}.)
 
 C{-OO} leaves docstrings (Twisted's are large) out of the loaded code: 2.5 MiB
 of an idle gateway's RSS. Asserts go too; the gateway's own only narrow types
@@ -69,14 +69,15 @@ def onlyGateway(interface: Any, package: object = None) -> Iterable[IServiceMake
 
 def twistd() -> None:
     """C{twistd}, reading C{sys.argv[1:]}, with the gateway as its only plugin,
-    on the gateway's reactor (L{mcpgateway.reactor}) where epoll exists and
-    no reactor is installed yet."""
+    on the gateway's reactor (L{mcpgateway.reactor}) where epoll exists, no
+    reactor is installed yet and none is named (C{--reactor})."""
     import sys
 
     from mcpgateway import reactor
 
-    if reactor.AVAILABLE and "twisted.internet.reactor" not in sys.modules:
-        reactor.install()
+    chosen = any(arg in ("-r", "--reactor") or arg.startswith("--reactor=") for arg in sys.argv)
+    if reactor.AVAILABLE and not chosen and "twisted.internet.reactor" not in sys.modules:
+        reactor.install()  # (a --reactor given is twistd's to install)
 
     from twisted.application import app
     from twisted.scripts import twistd as script
@@ -96,6 +97,7 @@ def warm(
     L{WARM_MODULES}, and compile every module of the gateway's package (most
     are imported only once the service starts). C{importModule} and
     C{compileDir} default to C{importlib}'s and C{compileall}'s."""
+    import contextlib
     import os
 
     import mcpgateway
@@ -111,7 +113,9 @@ def warm(
             return compileall.compile_dir(path, quiet=2)
 
     for name in WARM_MODULES:
-        importModule(name)
+        # A module this system lacks (epoll, inotify: Linux only): the rest still are.
+        with contextlib.suppress(ImportError):
+            importModule(name)
     compileDir(os.path.dirname(mcpgateway.__file__))
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import importlib
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mcpgateway import interpreter
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError, Output, printEvent
 from mcpgateway.cli.probe import GatewayProbe, probe
@@ -67,10 +67,11 @@ class Process(Protocol):
     def send_signal(self, sig: int) -> None: ...
 
 
-GATEWAY_PYTHON = (sys.executable, "-OO", "-m", "mcpgateway.launch")
+GATEWAY_PYTHON = interpreter.command("-m", "mcpgateway.launch")
 """How C{start} runs twistd: L{mcpgateway.launch} (twistd with the gateway as
-its only plugin, no plugin discovery), under C{-OO} (no docstrings loaded):
-an idle gateway is 38 MiB instead of 41.6."""
+its only plugin, no plugin discovery), with the interpreter's flags
+(L{mcpgateway.interpreter}: C{-OO}, no docstrings loaded: an idle gateway is
+38 MiB instead of 41.6; C{-P}, nothing imported from the working directory)."""
 
 
 def warmBytecode() -> None:
@@ -81,7 +82,7 @@ def warmBytecode() -> None:
     Best effort: a read-only install just compiles in the gateway."""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(
-            [sys.executable, "-OO", "-c", "from mcpgateway.launch import warm; warm()"],
+            interpreter.command("-c", "from mcpgateway.launch import warm; warm()"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             timeout=60,

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from mcpgateway import interpreter
 from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, portArgument
@@ -210,12 +211,11 @@ class Settings:
 
 
 def twistCommand(python: str = sys.executable, manager: str = "systemd") -> tuple[str, ...]:
-    """C{twist} as the service runs it: C{python -OO -m twisted}, this Python's
-    absolute path (so a service manager finds it), under C{-OO}, which leaves
-    docstrings out of the gateway's memory (2.5 MiB of an idle gateway's RSS;
-    see L{mcpgateway.launch}); on Linux (systemd) on the gateway's reactor
-    (L{mcpgateway.reactor}, epoll: macOS has none)."""
-    command = (python, "-OO", "-m", "twisted")
+    """C{twist} as the service runs it: C{python -m twisted}, this Python's
+    absolute path (so a service manager finds it), with the interpreter's
+    flags (L{mcpgateway.interpreter}: C{-OO}, C{-P}); on Linux (systemd) on
+    the gateway's reactor (L{mcpgateway.reactor}, epoll: macOS has none)."""
+    command = interpreter.command("-m", "twisted", python=python)
     return (*command, "--reactor=mcpgateway") if manager == "systemd" else command
 
 

@@ -348,9 +348,12 @@ _DEFINITIONS: dict[str, dict[str, Any]] = {
             "type": "object",
             "properties": {
                 "name": _STRING,
+                # "object" only: a type list makes some model APIs (Gemini) refuse
+                # the whole request. A string of the JSON is taken all the same,
+                # for strict-mode clients that can only send strings.
                 "arguments": {
-                    "type": ["object", "string"],
-                    "description": "The tool's arguments: an object, or a string of its JSON",
+                    "type": "object",
+                    "description": "The tool's arguments (a string of their JSON is taken too)",
                 },
             },
             "required": ["name"],

@@ -72,7 +72,7 @@ from twisted.internet.protocol import ProcessProtocol, Protocol, ServerFactory, 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import logs
+from mcpgateway import interpreter, logs
 from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.ops.signals import IGNORED_ENV, ignoredStopSignals
 
@@ -149,15 +149,13 @@ class Inherited:
 
 def successorCommand(pluginArgs: Sequence[str], executable: str = sys.executable) -> list[str]:
     """The successor's command line: twistd as C{mcpgateway start} runs it
-    (L{mcpgateway.launch}, under C{-OO}), daemonized without a pid file
+    (L{mcpgateway.launch}, with L{mcpgateway.interpreter}'s flags),
+    daemonized without a pid file
     (the predecessor's would make twistd refuse while it still runs; the
     successor has C{state.json} and the lock), with the predecessor's own
     plugin arguments."""
     return [
-        executable,
-        "-OO",
-        "-m",
-        "mcpgateway.launch",
+        *interpreter.command("-m", "mcpgateway.launch", python=executable),
         "--pidfile=",
         f"--logger={logs.DISCARD}",
         "mcpgateway",

@@ -57,14 +57,17 @@ class ListenerService(Service):
     def _listening(self, port: IListeningPort) -> None:
         self._port = port
         address = port.getHost()
-        if self._onListening is not None:
-            self._onListening(getattr(address, "port", 0))
-        # Said once what listening sets in motion is done (state.json written):
-        # whoever waits for this line may read the state at once.
-        self.log.info(
-            "listening on {where}",
-            where=f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}",
-        )
+        try:
+            if self._onListening is not None:
+                self._onListening(getattr(address, "port", 0))
+        finally:
+            # Said once what listening sets in motion is done (state.json
+            # written): whoever waits for this line may read the state at once.
+            # Said all the same when that failed (its traceback is logged).
+            self.log.info(
+                "listening on {where}",
+                where=f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}",
+            )
 
     def _failed(self, reason: Failure) -> None:
         self.log.critical(

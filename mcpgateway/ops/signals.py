@@ -45,7 +45,7 @@ from typing import Any, Protocol, cast
 
 from twisted.application.service import Service
 from twisted.internet.error import ReactorNotRunning
-from twisted.internet.interfaces import _ISupportsExitSignalCapturing
+from twisted.internet.interfaces import IReactorFromThreads, _ISupportsExitSignalCapturing
 from twisted.logger import Logger
 
 from mcpgateway import logs
@@ -120,8 +120,12 @@ class StopSignals(Service):
         # Now, for the moment before the reactor runs (twistd and twist start
         # the services first: a signal then would kill the process on the
         # spot, its configs left adopted); the stop it asks for waits for the
-        # reactor. Again once the reactor runs: it installs its own as it starts.
-        self._install()
+        # reactor, so only a reactor that takes calls from a signal handler
+        # gets them now (an in-memory test reactor does not: the test
+        # process's own handlers stay). Again once the reactor runs: it
+        # installs its own as it starts.
+        if IReactorFromThreads.providedBy(self._reactor):
+            self._install()
         self._reactor.callWhenRunning(self._install)
 
     def stopService(self) -> None:

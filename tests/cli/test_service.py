@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import tap
+from mcpgateway import interpreter, tap
 from mcpgateway.cli import service
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.probe import GatewayProbe
@@ -110,8 +110,8 @@ def test_the_units_command_line_is_one_the_gateway_accepts(
     code, _, err = run(capsys, state, "service", "install", "--manager", "systemd")
     assert code == 0, err
     argv = execStart(parseUnit(units(home) / "mcpgateway.service"))
-    assert argv[1:5] == ["-OO", "-m", "twisted", "--reactor=mcpgateway"]
-    assert argv[5] == "--log-format=text"
+    twist = [*interpreter.FLAGS, "-m", "twisted", "--reactor=mcpgateway", "--log-format=text"]
+    assert argv[1 : 1 + len(twist)] == twist
     options = tap.Options()
     options.parseOptions(argv[argv.index("mcpgateway") + 1 :])
     assert options["endpoint"] == SYSTEMD_PORT
@@ -216,7 +216,7 @@ def test_launchd_install_writes_a_foreground_launch_agent(
     gateway = argv[argv.index("mcpgateway") + 1 :]
     assert gateway[:4] == ["--port", "9100", "--state-dir", str(stateDir)]
     assert "-n" not in argv and "--nodaemon" not in argv  # twist never daemonizes
-    assert argv[1:4] == ["-OO", "-m", "twisted"]
+    assert argv[1 : 3 + len(interpreter.FLAGS)] == [*interpreter.FLAGS, "-m", "twisted"]
     assert not any(a.startswith("--reactor") for a in argv)  # macOS has no epoll
     assert agent["RunAtLoad"] is True and agent["KeepAlive"] == {"SuccessfulExit": False}
     assert agent["ExitTimeOut"] >= 30

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from mcpgateway import interpreter
 from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.cli.logfile import logPosition, tail
@@ -62,7 +63,7 @@ def test_gateway_argv(tmp_path: Path) -> None:
     argv = gatewayArgv(tmp_path, 9200, tmp_path / "c.json", foreground=False, rewrite=True)
     assert argv == [
         sys.executable,
-        "-OO",
+        *interpreter.FLAGS,
         "-m",
         "mcpgateway.launch",
         "--pidfile",
@@ -407,7 +408,7 @@ def test_detached_twistd_never_logs_to_dev_null(tmp_path: Path) -> None:
     argv = gatewayArgv(tmp_path, 9200, None, foreground=False, rewrite=False)
     assert "/dev/null" not in argv and "--logfile" not in argv
     options = ServerOptions()
-    options.parseOptions(argv[4 : argv.index("mcpgateway")])
+    options.parseOptions(argv[argv.index("mcpgateway.launch") + 1 : argv.index("mcpgateway")])
     observer = options["logger"]()
     assert ILogObserver.providedBy(observer)
     assert options["logger"] is logs.discarding and TWISTD_LOGGER == logs.DISCARD

@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from mcpgateway import interpreter
+
 REPO = Path(__file__).resolve().parents[2]
 _PORT_LINE = re.compile(rb"listening on \S*:(\d+)\s*$")
 
@@ -41,13 +43,10 @@ def twistdCommand() -> list[str]:
 
 def launchCommand() -> list[str]:
     """The gateway as C{mcpgateway start} runs it (L{mcpgateway.launch}: twistd
-    with the gateway as its only plugin, under C{-OO}), in the foreground, its
+    with the gateway as its only plugin, L{mcpgateway.interpreter}'s flags), in the foreground, its
     log on stdout, no pidfile: what every test runs unless it names a runner."""
     return [
-        sys.executable,
-        "-OO",
-        "-m",
-        "mcpgateway.launch",
+        *interpreter.command("-m", "mcpgateway.launch"),
         "-n",
         "--pidfile=",
         "--logfile=-",

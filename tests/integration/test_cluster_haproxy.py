@@ -539,7 +539,15 @@ def test_kubernetes_example_uses_real_flags_probes_and_the_pod_address() -> None
     env = {e["name"]: e for e in gateway["env"]}
     assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     args = gateway["args"]
-    assert args[:6] == ["python", "-OO", "-m", "twisted", "--reactor=mcpgateway", "mcpgateway"]
+    assert args[:7] == [
+        "python",
+        "-P",
+        "-OO",
+        "-m",
+        "twisted",
+        "--reactor=mcpgateway",
+        "mcpgateway",
+    ]
     known = {opt.rstrip("=") for opt in Options().longOpt}
     plugin = args[args.index("mcpgateway") + 1 :]  # twist's own options come before it
     flags = {a[2:] for a in plugin if a.startswith("--")}

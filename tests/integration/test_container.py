@@ -182,6 +182,7 @@ def test_runtime_user_entrypoint_command_and_healthcheck(stages: list[Stage]) ->
     assert Path(entrypoint[0]).name == "tini" and entrypoint[1:] == ["--"]
     assert runtime.one("CMD").exec() == [
         "python",
+        "-P",
         "-OO",
         "-m",
         "twisted",

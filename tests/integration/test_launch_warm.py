@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpgateway import interpreter
 from tests.integration.gateway import REPO
 
 pytestmark = pytest.mark.integration
@@ -75,3 +76,40 @@ def test_warm_loads_every_module_a_starting_gateway_loads_but_its_own(tmp_path: 
     assert missing == set(), "add these to mcpgateway.launch.WARM_MODULES"
     assert "twisted.trial" not in running and "unittest" not in running  # no discovery
     assert gateway["REACTOR"] == ["GatewayReactor"]
+
+
+def test_the_module_runs_twistd_under_oo_and_says_why_it_refuses() -> None:
+    """A real interpreter: C{python -OO -m mcpgateway.launch} is twistd (its
+    usage error for an unknown plugin lists the gateway alone)."""
+    proc = subprocess.run(
+        [*interpreter.command("-m", "mcpgateway.launch"), "--pidfile=", "nosuch"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Unknown command: nosuch" in proc.stdout + proc.stderr
+    assert "mcpgateway" in proc.stdout
+    assert "web" not in proc.stdout.split("Commands:")[-1]
+
+
+def test_nothing_is_imported_from_the_working_directory(tmp_path: Path) -> None:
+    """In the container the working directory is the state volume, which the
+    servers can write: a module planted there is never imported (C{-P})."""
+    if "-P" not in interpreter.FLAGS:
+        pytest.skip("-P needs Python 3.11")
+    (tmp_path / "twisted.py").write_text("raise SystemExit('planted module imported')\n")
+    (tmp_path / "mcpgateway.py").write_text("raise SystemExit('planted module imported')\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [*interpreter.command("-m", "twisted", "--help")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "planted" not in proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "mcpgateway" in proc.stdout

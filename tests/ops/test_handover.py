@@ -36,7 +36,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
 
-from mcpgateway import logs, tap
+from mcpgateway import interpreter, logs, tap
 from mcpgateway.config.source import ConfigService
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.handover import (
@@ -353,8 +353,10 @@ def test_tap_reads_a_well_formed_variable(
 def test_successor_command_is_twistd_daemonized_without_a_pid_file_and_the_same_args() -> None:
     args = ["--port", "9100", "--config", "/c.json", "--log-file", "/l.log"]
     command = successorCommand(args, executable="/venv/bin/python")
-    assert command[:4] == ["/venv/bin/python", "-OO", "-m", "mcpgateway.launch"]
-    twistdArgs = command[4 : command.index("mcpgateway")]
+    launch = ["/venv/bin/python", *interpreter.FLAGS, "-m", "mcpgateway.launch"]
+    assert command[: len(launch)] == launch
+    assert "-OO" in interpreter.FLAGS
+    twistdArgs = command[len(launch) : command.index("mcpgateway")]
     assert "--pidfile=" in twistdArgs
     assert not {"-n", "--nodaemon"} & set(twistdArgs)
     assert command[command.index("mcpgateway") + 1 :] == args
@@ -374,7 +376,8 @@ def test_successor_command_parses_as_twistd_does(
     monkeypatch.delenv(HANDOVER_ENV, raising=False)
     args = ["--port", "9100", "--state-dir", str(tmp_path / "st")]
     options = ServerOptions()
-    options.parseOptions(successorCommand(args)[4:])
+    command = successorCommand(args)
+    options.parseOptions(command[command.index("mcpgateway.launch") + 1 :])
     assert options["pidfile"] == ""
     assert not options["nodaemon"]
     assert options["logger"] is logs.discarding

@@ -52,3 +52,19 @@ def test_the_line_comes_after_what_listening_sets_in_motion() -> None:
     assert [e["where"] for e in events if e.get("log_format") == "listening on {where}"] == [
         "127.0.0.1:9100"
     ]
+
+
+def test_the_line_is_said_when_what_listening_sets_in_motion_fails() -> None:
+    """C{start} waits for it: without it, it would wait its whole timeout."""
+
+    def onListening(port: int) -> None:
+        raise RuntimeError("state directory gone")
+
+    with capturedLogs() as events:
+        service = ListenerService(
+            Endpoint(), "tcp:9100", object(), MemoryReactor(), onListening=onListening
+        )
+        service.startService()
+    assert [e["where"] for e in events if e.get("log_format") == "listening on {where}"] == [
+        "127.0.0.1:9100"
+    ]

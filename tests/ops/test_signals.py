@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.error import ReactorNotRunning
-from twisted.internet.interfaces import _ISupportsExitSignalCapturing
+from twisted.internet.interfaces import IReactorFromThreads, _ISupportsExitSignalCapturing
+from twisted.internet.testing import MemoryReactor
 from twisted.logger import LogEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
@@ -22,7 +23,7 @@ from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 
 
-@implementer(_ISupportsExitSignalCapturing)
+@implementer(_ISupportsExitSignalCapturing, IReactorFromThreads)
 class FakeReactor:
     """Runs C{callWhenRunning} hooks on L{run}, queues C{callFromThread}
     calls until L{drain}, and stops like Twisted's: once."""
@@ -165,6 +166,17 @@ class InstallTests(SynchronousTestCase):
         service = self.installed()
         self.assertIs(self.signals.handlers[signal.SIGINT], signal.SIG_IGN)
         self.assertEqual(service.installed, [signal.SIGTERM, signal.SIGHUP])
+
+    def test_a_reactor_that_takes_no_calls_from_a_handler_gets_none_before_it_runs(
+        self,
+    ) -> None:
+        """An in-memory reactor (the tests of the whole service tree): the
+        process's own handlers stay until such a reactor runs, if ever."""
+        reactor = MemoryReactor()  # no callFromThread: as the tap tests give the tree
+        service = StopSignals(cast(Any, reactor), lambda announce: None, installSignal=self.signals)
+        service.startService()
+        self.assertEqual(self.signals.calls, [])
+        self.assertEqual(len(reactor.whenRunningHooks), 1)
 
     def test_a_service_stopped_before_the_reactor_ran_installs_nothing_more(self) -> None:
         self.service.startService()
