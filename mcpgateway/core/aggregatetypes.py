@@ -110,6 +110,13 @@ TASK_TERMINAL = frozenset({"completed", "failed", "cancelled"})
 """The statuses a task never leaves."""
 
 
+def isTerminal(status: object) -> bool:
+    """Whether a child's task C{status} is one a task never leaves (a status
+    that is not a string, an object or a list, is an unknown one: not
+    terminal, and never an error)."""
+    return isinstance(status, str) and status in TASK_TERMINAL
+
+
 @dataclass
 class TaskEntry:
     """One task a member created for an aggregate session.
@@ -132,7 +139,7 @@ class TaskEntry:
     @property
     def terminal(self) -> bool:
         """Whether the task is done (it may be forgotten first)."""
-        return self.ended or self.task.get("status") in TASK_TERMINAL
+        return self.ended or isTerminal(self.task.get("status"))
 
 
 class TaskTable:

@@ -25,7 +25,13 @@ differs between a child several sessions share and a child of one session:
    request), answers C{tasks/get}, C{tasks/result} and C{tasks/cancel} for
    another session's (or an unknown) task itself, with the specification's
    "task not found" error, lists a session's own tasks only, and gives a
-   C{notifications/tasks/status} to the task's session only.
+   C{notifications/tasks/status} to the task's session only. A message of
+   the child that names a task (C{_meta} L{RELATED_TASK}) is that task's
+   session's only: a notification (a log line, say) goes to it alone, and
+   is dropped for a task that is no session's; a request (an elicitation
+   while the task is C{input_required}) goes to it, and is refused for a
+   task that is no session's (a list change still goes to every session,
+   the task's name left out for the others).
    Nothing else is delivered.
  - L{OwnerFanout}: everything goes to the one session, on the stream of its
    latest request when there is one, and its requests pass unchanged.
@@ -39,7 +45,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway import jsonrpc
-from mcpgateway.core.aggregatetypes import TASK_TERMINAL
+from mcpgateway.core.aggregatetypes import isTerminal
 from mcpgateway.core.listen import Listener
 from mcpgateway.core.router import LOG_LEVELS, Exchange, Router, Sink
 from mcpgateway.core.sessions import SessionLike
@@ -55,8 +61,12 @@ _LIST_CHANGED = frozenset(
 )
 TASKS_KEPT = 1024
 """Task ids remembered per shared child (with their session); beyond, the
-oldest terminal ones are forgotten first, then the oldest of the session
-that has the most."""
+session adding one makes room (its oldest terminal task, else its oldest),
+and only a session with no other task takes it from the one that has the
+most (L{TaskOwners.remember})."""
+RELATED_TASK = "io.modelcontextprotocol/related-task"
+"""The C{_meta} key (MCP 2025-11-25) of a message related to a task: its
+value is C{{"taskId": ...}}."""
 TASK_NOT_FOUND = "Failed to retrieve task: Task not found"
 """The error (C{-32602}, as the specification words it) for a task id that
 is not the session's own: the same whether another session's or none."""
@@ -85,11 +95,16 @@ class TaskOwners:
     """The tasks of one shared child: task id (the child's own, passed
     unchanged) -> the session it was created for, at most C{limit} of them.
 
-    A task is forgotten when its session leaves the child, when its result
-    was fetched (C{tasks/result} answered), when the child says it does not
-    know it, when the child is replaced (a new id space), and to make room:
-    the oldest terminal task first, else the oldest of the session that has
-    the most (so a session that makes many tasks crowds out its own)."""
+    A task is forgotten when its session leaves the child, when the child
+    says it does not know it (C{-32602} to C{tasks/get}), when the child is
+    replaced (a new id space), and to make room. A task whose result was
+    fetched (C{tasks/result} answered by the child) is kept, as terminal,
+    so that the session may ask for it again (a retry after a lost
+    connection); it is among the first to go to make room for its own
+    session's. Room is made by the session that adds a task: its oldest
+    terminal task, else its oldest; only when it has no other task, by the
+    session that has the most (its oldest terminal, else its oldest). One
+    session's tasks so never crowd out another's finished ones."""
 
     def __init__(self, limit: int = TASKS_KEPT) -> None:
         self.limit = limit
@@ -108,26 +123,39 @@ class TaskOwners:
         """C{taskId} was created for C{session}; returns the ids forgotten to
         make room."""
         self.forget(taskId)
-        self._tasks[taskId] = _Task(session, status in TASK_TERMINAL)
+        self._tasks[taskId] = _Task(session, isTerminal(status))
         self._counts[session] += 1
         forgotten: list[str] = []
         while len(self._tasks) > self.limit:
-            victim = next((key for key, task in self._tasks.items() if task.terminal), None)
-            if victim is None:
-                [(busiest, _)] = self._counts.most_common(1)
-                victim = next(key for key, task in self._tasks.items() if task.session is busiest)
+            victim = self._victim(session, taskId)
             self.forget(victim)
             forgotten.append(victim)
         return forgotten
 
+    def _victim(self, adding: SessionLike, added: str) -> str:
+        """The task to forget to make room for C{added}, C{adding}'s new one:
+        C{adding}'s own oldest terminal task, else its oldest; when it has no
+        other, the same of the session that has the most."""
+        others = [session for session in self._counts if session is not adding]
+        source = (
+            adding
+            if self._counts[adding] > 1 or not others
+            else max(others, key=self._counts.__getitem__)
+        )
+        keys = [
+            key for key, task in self._tasks.items() if task.session is source and key != added
+        ] or [added]
+        return next((key for key in keys if self._tasks[key].terminal), keys[0])
+
     def status(self, taskId: str, status: object) -> None:
         """The child said C{taskId} has C{status} now."""
         task = self._tasks.get(taskId)
-        if task is not None and status in TASK_TERMINAL:
+        if task is not None and isTerminal(status):
             task.terminal = True
 
     def ended(self, taskId: str) -> None:
-        """C{taskId} is terminal (its status is not known)."""
+        """C{taskId} is terminal (its status is not known, or its result was
+        fetched)."""
         task = self._tasks.get(taskId)
         if task is not None:
             task.terminal = True
@@ -246,8 +274,9 @@ class SharedFanout:
     def _taskAnswered(
         self, response: Message, session: SessionLike, taskId: str, method: str
     ) -> Message:
-        """Keep what the child said of C{taskId}: a fetched result, or a task
-        it does not know, forgets it."""
+        """Keep what the child said of C{taskId}: a fetched result makes it
+        terminal (kept: the session may ask again, and the child answers), a
+        task the child does not know (to C{tasks/get}) is forgotten."""
         if self.tasks.owner(taskId) is not session:
             return response
         result = response.get("result")
@@ -255,7 +284,7 @@ class SharedFanout:
         code = error.get("code") if isinstance(error, dict) else None
         if method == "tasks/result":
             if result is not None or code not in _GATEWAY_ERRORS:
-                self.tasks.forget(taskId)  # its outcome was fetched (or it is unknown)
+                self.tasks.ended(taskId)  # its outcome was fetched (or it is unknown)
         elif isinstance(result, dict):
             self.tasks.status(taskId, result.get("status"))
         elif code == jsonrpc.INVALID_PARAMS:
@@ -374,9 +403,16 @@ class SharedFanout:
     def notification(self, router: Router, message: Message) -> None:
         method = message["method"]
         params = message.get("params")
-        if method in _LIST_CHANGED:
+        if method == "notifications/cancelled" and isinstance(params, dict):
+            router.serverCancelled(message, params)  # to the session it was sent to
+        elif method == "notifications/tasks/status" and isinstance(params, dict):
+            self._taskStatus(router, message, params)
+        elif method in _LIST_CHANGED:
+            owner = self.tasks.owner(relatedTask(message))
             for session in list(router.sessions):
-                session.deliver(message)
+                session.deliver(message if session is owner else _untagged(message))
+        elif relatedTask(message) is not _UNTAGGED:
+            self._taskMessage(router, message)
         elif method == "notifications/resources/updated" and isinstance(params, dict):
             uri = params.get("uri")
             for session in list(router.sessions):
@@ -384,10 +420,6 @@ class SharedFanout:
                     session.deliver(message)
         elif method == "notifications/message" and isinstance(params, dict):
             self._logMessage(router, message, params)
-        elif method == "notifications/cancelled" and isinstance(params, dict):
-            router.serverCancelled(message, params)
-        elif method == "notifications/tasks/status" and isinstance(params, dict):
-            self._taskStatus(router, message, params)
         else:
             router.log.debug(
                 "server {server}: notification {method} concerns no session; dropped",
@@ -409,6 +441,40 @@ class SharedFanout:
         assert isinstance(taskId, str)
         self.tasks.status(taskId, params.get("status"))
         owner.deliver(message)
+
+    def _taskMessage(self, router: Router, message: Message) -> None:
+        """A notification that names a task (C{_meta} L{RELATED_TASK}): to
+        the task's session only (a log line when its level admits it, a
+        resource update when it subscribed), on the stream of its request in
+        flight when it has one (its C{tasks/result} first), else on its own
+        stream; dropped for a task that is no session's."""
+        method = message["method"]
+        params = message.get("params")
+        taskId = relatedTask(message)
+        owner = self.tasks.owner(taskId)
+        if owner is None:
+            router.log.debug(
+                "server {server}: {method} of task {task!r}, which is no session's; dropped",
+                server=router.name,
+                method=method,
+                task=taskId,
+            )
+            return
+        assert isinstance(params, dict)  # it has a _meta
+        ex = _taskStream(router, owner)
+        if method == "notifications/message":
+            level = owner.logLevel
+            rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
+            wanted = level is None or rank >= _LEVEL_RANK.get(level, len(LOG_LEVELS))
+            if wanted and ex is not None and ex.related is not None and ex.related(message):
+                return
+            if level is not None and wanted:
+                owner.deliver(message)
+        elif method == "notifications/resources/updated":
+            if params.get("uri") in owner.subscriptions:
+                owner.deliver(message)
+        elif ex is None or ex.related is None or not ex.related(message):
+            owner.deliver(message)
 
     def _logMessage(self, router: Router, message: Message, params: dict[str, Any]) -> None:
         rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
@@ -434,7 +500,9 @@ class SharedFanout:
             ):
                 session.deliver(message)
 
-    def requester(self, router: Router) -> tuple[SessionLike, Exchange | None] | str:
+    def requester(
+        self, router: Router, message: Message
+    ) -> tuple[SessionLike, Exchange | None] | str:
         """The requester is proven only when the child serves exactly one
         client at that moment: the 2025 sessions attached to it, whether or
         not they have requests in flight (less those whose client process is
@@ -451,7 +519,19 @@ class SharedFanout:
         model (or one user's roots to another): the gateway never guesses. (A
         request naming the call it serves, C{_meta}
         C{mcpgateway/relatedRequestId}, is routed by the router before the
-        fanout is asked.)"""
+        fanout is asked.) A request that names a task (C{_meta}
+        L{RELATED_TASK}: an elicitation or sampling of a task that is
+        C{input_required}) is its session's, proven by the task's id, which
+        only the session it was created for can use: it goes on the stream of
+        that session's C{tasks/result} in flight, else of its latest request,
+        else on its own stream; for a task that is no session's, it is
+        refused."""
+        taskId = relatedTask(message)
+        if taskId is not _UNTAGGED:
+            owner = self.tasks.owner(taskId)
+            if owner is None:
+                return f"the task it names ({taskId!r}) is no client session's"
+            return owner, _taskStream(router, owner)
         inflight = router.clientExchanges()
         clients: dict[int, SessionLike] = {id(s): s for s in router.clientSessions()}
         for ex in inflight:
@@ -519,6 +599,48 @@ class OwnerFanout:
             return
         self.owner.deliver(message)
 
-    def requester(self, router: Router) -> tuple[SessionLike, Exchange | None] | str:
+    def requester(
+        self, router: Router, message: Message
+    ) -> tuple[SessionLike, Exchange | None] | str:
         """The owner asked: it is the only session the child serves."""
         return self.owner, router.latestExchange(self.owner)
+
+
+_UNTAGGED = object()
+"""L{relatedTask} of a message that names no task."""
+
+
+def relatedTask(message: Message) -> object:
+    """The task id a message of the child names in C{params._meta}
+    L{RELATED_TASK} (whatever its type: an id that is not a string is no
+    session's), or L{_UNTAGGED} when it names none."""
+    params = message.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if not isinstance(meta, dict) or RELATED_TASK not in meta:
+        return _UNTAGGED
+    related = meta[RELATED_TASK]
+    return related.get("taskId") if isinstance(related, dict) else None
+
+
+def _untagged(message: Message) -> Message:
+    """C{message} without L{RELATED_TASK} (for the sessions a task is not
+    of: another session's task id is never shown)."""
+    params = message.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if not isinstance(meta, dict) or RELATED_TASK not in meta:
+        return message
+    assert isinstance(params, dict)
+    kept = {key: value for key, value in meta.items() if key != RELATED_TASK}
+    params = {key: value for key, value in params.items() if key != "_meta"}
+    if kept:
+        params["_meta"] = kept
+    return {**message, "params": params}
+
+
+def _taskStream(router: Router, owner: SessionLike) -> Exchange | None:
+    """The request of C{owner} in flight that a message of one of its tasks
+    goes with: its newest C{tasks/result} (MCP: a task's messages go on that
+    stream), else its newest request, else none (its own stream)."""
+    own = [ex for ex in router.clientExchanges() if ex.session is owner]
+    results = [ex for ex in own if ex.method == "tasks/result"]
+    return (results or own)[-1] if own else None

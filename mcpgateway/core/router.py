@@ -97,9 +97,11 @@ class Fanout(Protocol):
         """Deliver a notification of the child (progress excepted) to the
         sessions it concerns."""
 
-    def requester(self, router: Router) -> tuple[SessionLike, Exchange | None] | str:
-        """The session that provably made the child ask (with the exchange to
-        answer on), or why none can be proven."""
+    def requester(
+        self, router: Router, message: Message
+    ) -> tuple[SessionLike, Exchange | None] | str:
+        """The session that provably made the child ask C{message} (with the
+        exchange to answer on), or why none can be proven."""
 
     def restored(self, router: Router) -> None:
         """A fresh child was initialized: restore what the sessions had asked of it."""
@@ -636,7 +638,7 @@ class Router:
                 return
             self._toSession(named.session, named, message)
             return
-        target = self.fanout.requester(self)
+        target = self.fanout.requester(self, message)
         if (
             method == "roots/list"
             and self.fanout.roots

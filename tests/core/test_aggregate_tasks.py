@@ -308,6 +308,17 @@ class BoundTests(SynchronousTestCase):
         self.assertEqual(table.remember("t5", "s", "", {"status": "working"}), ["t0"])
         self.assertEqual([key for key, _ in table.page(None, 10)[0]], ["t3", "t4", "t5"])
 
+    def test_a_status_that_is_not_a_string_is_unknown(self) -> None:
+        table = TaskTable(2)
+        table.remember("t0", "s", "", {"taskId": "t0", "status": {}})
+        table.remember("t1", "s", "", {"taskId": "t1", "status": "completed"})
+        table.update("t0", {"status": []})
+        entry = table.get("t0")
+        assert entry is not None
+        self.assertFalse(entry.terminal)
+        # Not terminal: the completed one goes first.
+        self.assertEqual(table.remember("t2", "s", "", {"status": ["working"]}), ["t1"])
+
     def test_a_session_keeps_at_most_its_cap(self) -> None:
         self.patch(aggregate, "TASKS_KEPT", 2)
         agg = TaskHarness()

@@ -109,6 +109,9 @@ def test_two_sessions_on_a_shared_child_see_their_own_tasks_only(
     assert {taskId for taskId, _ in myStream.statuses()} == {own}, myStream.messages
     assert {taskId for taskId, _ in theirStream.statuses()} == {other}, theirStream.messages
 
-    # Fetched: forgotten by the gateway (and gone from the session's list).
-    assert mine.request("tasks/get", {"taskId": own})["error"]["code"] == -32602
-    assert mine.request("tasks/list", {})["result"]["tasks"] == []
+    # Fetched: kept (a retry of tasks/result still reaches it), still its owner's only.
+    again = mine.request("tasks/result", {"taskId": own})["result"]
+    assert "Research Report: gateways" in again["content"][0]["text"], again
+    assert mine.request("tasks/get", {"taskId": own})["result"]["status"] == "completed"
+    assert theirs.request("tasks/get", {"taskId": own})["error"]["code"] == -32602
+    assert [t["taskId"] for t in mine.request("tasks/list", {})["result"]["tasks"]] == [own]
