@@ -22,11 +22,16 @@ aggregate session, so nothing reaches a session that is not its owner:
   - a child's own C{*/list_changed} is dropped: the aggregate sends its
     own when what the client sees changed (coalesced);
   - a task a member created (a task-augmented C{tools/call} answered with a
-    C{CreateTaskResult}) is remembered as this session's, under the child's
-    own task id: C{tasks/get}, C{tasks/result} and C{tasks/cancel} go to
-    that member, C{tasks/list} lists this session's tasks only, and a
-    child's C{notifications/tasks/status} reaches the session only for a
-    task it created through that member.
+    C{CreateTaskResult}) is remembered as this session's, under a task id
+    of the gateway's own (opaque, mapped to the member and the child's own
+    id, which the client never sees): C{tasks/get}, C{tasks/result} and
+    C{tasks/cancel} go to that member, C{tasks/list} lists this session's
+    tasks only, a child's C{notifications/tasks/status} reaches the session
+    only for a task it created through that member, and the C{_meta}
+    related-task tag of what a child sends is translated (or dropped, for a
+    task that is not the session's);
+  - a C{tasks/result} is shielded as the result of the call that made the
+    task would have been.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs
 from mcpgateway.core.aggregatetypes import (
+    RELATED_TASK,
     SERVER_PREFIX,
     TASKS_SINCE,
     EndpointSpec,
@@ -786,6 +792,7 @@ class Aggregator:
     def _fromChild(self, member: MemberSession, message: Message, sink: Sink | None) -> bool:
         parent = member.parent
         method = message.get("method")
+        message = _retagged(parent.tasks, member.server, message, "params")
         if "id" in message and isinstance(method, str):
             askId = parent.nextAskId()
             parent.asks[askId] = (member, message["id"])
@@ -807,21 +814,22 @@ class Aggregator:
             else:
                 return True
         elif method == "notifications/tasks/status":
-            taskId = params.get("taskId") if isinstance(params, dict) else None
-            entry = parent.tasks.get(taskId)
-            if entry is None or entry.server != member.server:
+            childId = params.get("taskId") if isinstance(params, dict) else None
+            taskId = parent.tasks.idOf(member.server, childId)
+            if taskId is None:
                 # Not a task this session created through this member: never
-                # shown to it (the task id is the child's own, unchanged).
+                # shown to it.
                 self.log.debug(
                     "aggregate session {sid}: status of task {task!r} of {server},"
                     " which is not its own; dropped",
                     sid=parent.shortId,
-                    task=taskId,
+                    task=childId,
                     server=member.server,
                 )
                 return True
-            assert isinstance(params, dict) and isinstance(taskId, str)
+            assert isinstance(params, dict)
             parent.tasks.update(taskId, params)
+            message = {**message, "params": {**params, "taskId": taskId}}
         elif (
             method == "notifications/message"
             and isinstance(params, dict)
@@ -842,10 +850,12 @@ class Aggregator:
         route: str,
         message: Message,
         related: Sink | None,
+        tagged: bool = True,
     ) -> Deferred[Message]:
         """Send C{message} (the client's id and C{_meta} kept) to the member
-        of C{server}; fires with the child's response. A member whose own
-        child ended is opened again once."""
+        of C{server}; fires with the child's response (its result's
+        related-task tag translated, unless not C{tagged}: the caller does
+        it). A member whose own child ended is opened again once."""
         key = _idKey(message.get("id"))
 
         def send(member: MemberSession, again: bool) -> Deferred[Message]:
@@ -864,6 +874,8 @@ class Aggregator:
 
         def done(result: Any) -> Any:
             session.inflight.pop(key, None)
+            if tagged and isinstance(result, dict):
+                return _retagged(session.tasks, server, result, "result")
             return result
 
         return self._member(session, server, route).addCallback(send, True).addBoth(done)
@@ -1083,39 +1095,40 @@ class Aggregator:
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
         forwarded = {**message, "params": {**params, "name": owner.original}}
         member = view.members[owner.server]
-        answer = self._call(session, owner.server, member.route, forwarded, related)
+        answer = self._call(
+            session, owner.server, member.route, forwarded, related, tagged=not tasked
+        )
         if tasked:
-            answer.addCallback(self._taskCreated, session, owner.server, member.route)
+            answer.addCallback(self._taskCreated, session, owner.server, member.route, name)
         return answer.addCallback(self._toolAnswered, session, view, name)
 
     def _taskCreated(
-        self, response: Message, session: AggregateSession, server: str, route: str
+        self, response: Message, session: AggregateSession, server: str, route: str, tool: str
     ) -> Message:
-        """A task-augmented call was answered: a C{CreateTaskResult} makes its
-        task this session's (through C{server}'s member)."""
+        """A task-augmented call of C{tool} was answered: a C{CreateTaskResult}
+        makes its task this session's (through C{server}'s member), under an
+        id of the gateway's own (the answer says that one)."""
         result = response.get("result")
         task = result.get("task") if isinstance(result, dict) else None
-        taskId = task.get("taskId") if isinstance(task, dict) else None
-        if not isinstance(task, dict) or not isinstance(taskId, str) or session.ended:
-            return response  # answered at once (a server that runs it as a plain call)
-        previous = session.tasks.get(taskId)
-        if previous is not None and previous.server != server:
-            self.log.warn(
-                "aggregate session {sid}: server {server} made task id {task!r}, which"
-                " server {other} had made for it too; the newer one is kept",
-                sid=session.shortId,
-                server=server,
-                other=previous.server,
-                task=taskId,
-            )
-        for gone in session.tasks.remember(taskId, server, route, task):
-            self.log.info(
-                "aggregate session {sid}: forgot task {task!r} (more than {limit} tasks)",
-                sid=session.shortId,
-                task=gone,
-                limit=session.tasks.limit,
-            )
-        return response
+        childId = task.get("taskId") if isinstance(task, dict) else None
+        if (
+            isinstance(result, dict)
+            and isinstance(task, dict)
+            and isinstance(childId, str)
+            and not session.ended
+        ):
+            taskId, forgotten = session.tasks.remember(server, childId, route, tool, task)
+            for gone in forgotten:
+                self.log.info(
+                    "aggregate session {sid}: forgot task {task!r} (at most {limit} tasks,"
+                    " or its server made its id again)",
+                    sid=session.shortId,
+                    task=gone,
+                    limit=session.tasks.limit,
+                )
+            response = {**response, "result": {**result, "task": {**task, "taskId": taskId}}}
+        # Otherwise answered at once (a server that runs it as a plain call).
+        return _retagged(session.tasks, server, response, "result")
 
     def _toolAnswered(
         self, response: Message, session: AggregateSession, view: View, name: str
@@ -1126,8 +1139,16 @@ class Aggregator:
         owner = view.callable.get(name)
         if owner is not None:
             self._learn(session, owner.server, result)
+        return self._shielded(response, session, view, name)
+
+    def _shielded(
+        self, response: Message, session: AggregateSession, view: View, name: str
+    ) -> Deferred[Message] | Message:
+        """C{response} with its result shielded as tool C{name}'s (on an
+        endpoint whose shield is on)."""
+        result = response.get("result")
         spec = self._endpointOf(session)
-        if not spec.shield.enabled or self._tools is None:
+        if not isinstance(result, dict) or not spec.shield.enabled or self._tools is None:
             return response
         definition = view.definitions.get(name) or {}
         schema = definition.get("outputSchema")
@@ -1270,25 +1291,34 @@ class Aggregator:
                 f"{TASK_NOT_FOUND}: its server '{entry.server}' is not available to this"
                 " session any more",
             )
-        answer = self._call(session, entry.server, entry.route, message, related)
-        return answer.addCallback(self._taskAnswered, session, taskId, method)
+        forwarded = {**message, "params": {**params, "taskId": entry.childId}}
+        answer = self._call(session, entry.server, entry.route, forwarded, related, tagged=False)
+        answer.addCallback(self._taskAnswered, session, taskId, method)
+        if method == "tasks/result":
+            tool = entry.tool
+            answer.addCallback(
+                lambda response: self._shielded(response, session, self.viewNow(session), tool)
+            )
+        return answer
 
     def _taskAnswered(
         self, response: Message, session: AggregateSession, taskId: str, method: str
     ) -> Message:
         """Keep what the member said of C{taskId} (a task it no longer knows
-        is forgotten)."""
+        is forgotten); the answer says the session's id, not the child's."""
         entry = session.tasks.get(taskId)
         if entry is None:
             return response
+        response = _retagged(session.tasks, entry.server, response, "result")
         result = response.get("result")
         error = response.get("error")
         if isinstance(result, dict):
             if method == "tasks/result":
                 session.tasks.ended(taskId)
                 self._learn(session, entry.server, result)
-            elif result.get("taskId") == taskId:
+            elif result.get("taskId") == entry.childId:
                 session.tasks.update(taskId, result)
+                response = {**response, "result": {**result, "taskId": taskId}}
         elif (
             method != "tasks/cancel"  # -32602 there: it was terminal already
             and isinstance(error, dict)
@@ -1325,7 +1355,7 @@ class Aggregator:
             if entry.terminal or member is None or member.pool.gone(member) is not None:
                 continue
             request = jsonrpc.request(
-                f"mcpgateway-{secrets.token_hex(4)}", "tasks/get", {"taskId": taskId}
+                f"mcpgateway-{secrets.token_hex(4)}", "tasks/get", {"taskId": entry.childId}
             )
             asked.append(
                 maybeDeferred(member.pool.forward, member, request, None).addCallbacks(
@@ -1435,6 +1465,28 @@ def _tasksCapability(session: AggregateSession) -> dict[str, Any]:
     if session.protocolVersion < TASKS_SINCE:
         return {}
     return {"tasks": {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}}
+
+
+def _retagged(tasks: TaskTable, server: str, message: Message, key: str) -> Message:
+    """C{message} with the related-task tag (C{_meta} L{RELATED_TASK}) of
+    its C{key} (C{"params"} or C{"result"}) naming the session's id of the
+    task C{server}'s child names; without the tag when the task is not one
+    the session keeps (a child's id is never shown)."""
+    payload = message.get(key)
+    meta = payload.get("_meta") if isinstance(payload, dict) else None
+    if not isinstance(meta, dict) or RELATED_TASK not in meta:
+        return message
+    assert isinstance(payload, dict)
+    tag = meta[RELATED_TASK]
+    taskId = tasks.idOf(server, tag.get("taskId")) if isinstance(tag, dict) else None
+    kept = {name: value for name, value in meta.items() if name != RELATED_TASK}
+    if taskId is not None:
+        assert isinstance(tag, dict)
+        kept[RELATED_TASK] = {**tag, "taskId": taskId}
+    payload = {name: value for name, value in payload.items() if name != "_meta"}
+    if kept:
+        payload["_meta"] = kept
+    return {**message, key: payload}
 
 
 def _shownCursor(cursor: Any) -> str:

@@ -9,7 +9,8 @@ that config parsing, the core and the web agree on one shape.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,8 @@ adds their settings)."""
 TASKS_SINCE = "2025-11-25"
 """The first protocol revision with tasks (an aggregate session of an older
 one is offered none)."""
+RELATED_TASK = "io.modelcontextprotocol/related-task"
+"""The C{_meta} key that names the task a message or result is of."""
 TASK_TERMINAL = frozenset({"completed", "failed", "cancelled"})
 """The statuses a task never leaves."""
 
@@ -123,6 +126,10 @@ class TaskEntry:
 
     @ivar server: the member server that owns it (its child made the id).
     @ivar route: the route of that server the session's member used.
+    @ivar childId: the task's id in that server's child (the session's
+        client is never shown it: it has an id of the gateway's own).
+    @ivar tool: the (namespaced) name of the tool whose call made it (its
+        result is shielded as that tool's).
     @ivar seq: when it was remembered (the order of C{tasks/list}, its cursors).
     @ivar task: the task as last seen (C{CreateTaskResult}, C{tasks/get},
         C{tasks/cancel}, C{notifications/tasks/status}), without C{_meta}.
@@ -132,6 +139,8 @@ class TaskEntry:
 
     server: str
     route: str
+    childId: str
+    tool: str
     seq: int
     task: dict[str, Any]
     ended: bool = False
@@ -142,14 +151,25 @@ class TaskEntry:
         return self.ended or isTerminal(self.task.get("status"))
 
 
-class TaskTable:
-    """The tasks of one aggregate session: task id -> its owner, at most
-    C{limit} of them (the oldest terminal ones are forgotten first, then the
-    oldest). Task ids are the children's own: they are passed unchanged."""
+def newTaskId() -> str:
+    """A task id of the gateway's own: opaque, random (128 bits)."""
+    return f"mcpgateway-task-{secrets.token_urlsafe(16)}"
 
-    def __init__(self, limit: int) -> None:
+
+class TaskTable:
+    """The tasks of one aggregate session: its task id -> the owner and the
+    child's own id, at most C{limit} of them (the oldest terminal ones are
+    forgotten first, then the oldest).
+
+    The session's client sees ids of the gateway's own (C{newId}), never the
+    children's: two members that number their tasks alike (both C{"1"})
+    make two tasks, each reachable under its own id."""
+
+    def __init__(self, limit: int, newId: Callable[[], str] = newTaskId) -> None:
         self.limit = limit
+        self._newId = newId
         self._entries: dict[str, TaskEntry] = {}
+        self._children: dict[tuple[str, str], str] = {}
         self._seq = 0
 
     def __len__(self) -> int:
@@ -159,24 +179,43 @@ class TaskTable:
         return isinstance(taskId, str) and taskId in self._entries
 
     def get(self, taskId: object) -> TaskEntry | None:
-        """The entry of C{taskId}, or C{None} (not this session's)."""
+        """The entry of C{taskId} (the session's id), or C{None} (not this
+        session's)."""
         return self._entries.get(taskId) if isinstance(taskId, str) else None
 
-    def remember(self, taskId: str, server: str, route: str, task: Mapping[str, Any]) -> list[str]:
-        """Remember that C{server} owns C{taskId}; returns the ids forgotten
-        to make room (C{limit})."""
-        self._entries.pop(taskId, None)
-        self._seq += 1
-        self._entries[taskId] = TaskEntry(server, route, self._seq, _withoutMeta(task))
+    def idOf(self, server: str, childId: object) -> str | None:
+        """The session's id of the task C{server}'s child calls C{childId},
+        or C{None} (not a task this session keeps)."""
+        return self._children.get((server, childId)) if isinstance(childId, str) else None
+
+    def remember(
+        self, server: str, childId: str, route: str, tool: str, task: Mapping[str, Any]
+    ) -> tuple[str, list[str]]:
+        """Remember that C{server}'s child made C{childId} for a call of
+        C{tool}; returns the session's new id for it, and the ids forgotten
+        to make room (C{limit}). A C{childId} the child gave before (a child
+        that started again, numbering from 1) replaces the older task: its
+        id is forgotten, never pointed at the new one."""
+        older = self._children.get((server, childId))
         forgotten: list[str] = []
+        if older is not None:
+            self.forget(older)
+            forgotten.append(older)
+        taskId = self._newId()
+        while taskId in self._entries:
+            taskId = self._newId()
+        self._seq += 1
+        entry = TaskEntry(server, route, childId, tool, self._seq, _withoutMeta(task))
+        self._entries[taskId] = entry
+        self._children[(server, childId)] = taskId
         while len(self._entries) > self.limit:
             oldest = next(
-                (key for key, entry in self._entries.items() if entry.terminal),
+                (key for key, kept in self._entries.items() if kept.terminal),
                 next(iter(self._entries)),
             )
-            del self._entries[oldest]
+            self.forget(oldest)
             forgotten.append(oldest)
-        return forgotten
+        return taskId, forgotten
 
     def update(self, taskId: str, task: Mapping[str, Any]) -> None:
         """What a child said of C{taskId} now (ignored for an id not kept)."""
@@ -191,10 +230,13 @@ class TaskTable:
             entry.ended = True
 
     def forget(self, taskId: str) -> None:
-        self._entries.pop(taskId, None)
+        entry = self._entries.pop(taskId, None)
+        if entry is not None and self._children.get((entry.server, entry.childId)) == taskId:
+            del self._children[(entry.server, entry.childId)]
 
     def clear(self) -> None:
         self._entries.clear()
+        self._children.clear()
 
     def page(self, cursor: object, size: int) -> tuple[list[tuple[str, TaskEntry]], str | None]:
         """The entries after C{cursor} (C{None}: from the first), oldest

@@ -1,8 +1,9 @@
 """Tasks through C{/mcp} with the real server-everything (smoke O-D1): its
 C{simulate-research-query} (C{execution.taskSupport: "required"}) is called
 as a task through the aggregate endpoint, then polled, listed, fetched and
-cancelled on the same C{/mcp} session, and another C{/mcp} session can
-neither see nor reach it."""
+cancelled on the same C{/mcp} session under an id of the gateway's own
+(the related-task tag of its result says that id too), and another C{/mcp}
+session can neither see nor reach it."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ def test_a_task_through_mcp_is_polled_listed_fetched_and_cancelled(
     assert tools[TOOL]["execution"] == {"taskSupport": "required"}
 
     done = mine.start("gateways")
+    assert done.startswith("mcpgateway-task-"), done  # the gateway's own, not the child's
     polled = mine.request("tasks/get", {"taskId": done})["result"]
     assert polled["taskId"] == done and polled["status"] in ("working", "completed"), polled
     cancelled = mine.start("to cancel")
