@@ -195,7 +195,12 @@ def test_runtime_user_entrypoint_command_and_healthcheck(stages: list[Stage]) ->
     ]
     health = runtime.one("HEALTHCHECK").text
     options, _, command = health.partition(" CMD ")
-    assert json.loads(command) == ["/opt/mcpgateway/bin/python", "-m", "mcpgateway.healthcheck"]
+    assert json.loads(command) == [
+        "/opt/mcpgateway/bin/python",
+        "-P",  # nothing from the working directory: the state volume
+        "-m",
+        "mcpgateway.healthcheck",
+    ]
     assert "--timeout=5s" in options.split()  # over the probe's own 2 s
     env = envOf(runtime, {"PATH": "/usr/bin"})
     assert env["MCPGATEWAY_HOME"] == env["HOME"] == "/var/lib/mcpgateway"
