@@ -650,6 +650,14 @@ class Router:
             # declare roots).
             self.send(jsonrpc.resultResponse(message["id"], {"roots": list(self.fanout.roots)}))
             return
+        if isinstance(target, str) and target.startswith("ambiguous"):
+            refusal = self._refusedByAll(message)
+            if refusal is not None:
+                # No client attached declared what it needs: whichever one it
+                # was for, the answer is this refusal, so nothing is ambiguous
+                # (and the server keeps its share).
+                self.send(jsonrpc.errorResponse(message["id"], *refusal))
+                return
         if isinstance(target, str):
             if target.startswith("ambiguous"):
                 self.ambiguousServerRequests += 1
@@ -673,6 +681,22 @@ class Router:
             return
         session, ex = target
         self._toSession(session, ex, message)
+
+    def _refusedByAll(self, message: Message) -> tuple[int, str] | None:
+        """The refusal every client session attached to the child would give
+        the child's request C{message} (none declared the capability it
+        needs), else C{None}: when a modern call is in flight (its
+        capabilities are its own rounds'), or one of them could answer."""
+        sessions = self.clientSessions()
+        if not sessions or any(session.modern for session in sessions):
+            return None
+        if any(ex.session is not None and ex.session.modern for ex in self.clientExchanges()):
+            return None
+        refusals = {_refusal(session, message) for session in sessions}
+        if len(refusals) != 1:
+            return None
+        [refusal] = refusals
+        return refusal
 
     def _toSession(self, session: SessionLike, ex: Exchange | None, message: Message) -> None:
         """Pass the child's request C{message} to C{session} (on the stream of

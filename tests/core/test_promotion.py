@@ -125,8 +125,29 @@ class PromotionTests(PromotionCase):
 
     def test_a_request_of_the_child_while_one_of_two_sessions_calls_promotes(self) -> None:
         """Smoke L D1: two sessions attached, only the second has a call in
-        flight, and the child asks roots/list on its own: that call proves
-        nothing, so the request is refused, counted, and the server promoted."""
+        flight, and the child asks on its own (sampling, which both declared):
+        that call proves nothing, so the request is refused, counted, and the
+        server promoted."""
+        s1, s2 = self.open(), self.open()
+        shared = self.reactor.lastProcess
+        r2 = self.inFlight(s2, shared)
+        shared.reply({**SAMPLING, "id": "child-s"})
+        self.assertEqual(r2.messages, [])
+        [refusal] = shared.takeMessages()
+        self.assertEqual(refusal["id"], "child-s")
+        self.assertIn("ambiguous: 2 client sessions use", refusal["error"]["message"])
+        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 1)
+        [(server, why)] = self.sink.promoted
+        self.assertEqual((server, self.pool.promoted), ("srv", why))
+        self.assertIn("sampling/createMessage", why)
+        del s1
+
+    def test_a_request_no_attached_client_could_answer_is_refused_without_promoting(
+        self,
+    ) -> None:
+        """Smoke P D2: the child asks roots/list while two sessions are
+        attached and neither declared roots: whichever it was for, the answer
+        is the same refusal, so nothing is ambiguous and the share is kept."""
         s1, s2 = self.open(), self.open()
         shared = self.reactor.lastProcess
         r2 = self.inFlight(s2, shared)
@@ -134,11 +155,11 @@ class PromotionTests(PromotionCase):
         self.assertEqual(r2.messages, [])
         [refusal] = shared.takeMessages()
         self.assertEqual(refusal["id"], "child-r")
-        self.assertIn("ambiguous: 2 client sessions use", refusal["error"]["message"])
-        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 1)
-        [(server, why)] = self.sink.promoted
-        self.assertEqual((server, self.pool.promoted), ("srv", why))
-        self.assertIn("roots/list", why)
+        self.assertEqual(refusal["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
+        self.assertIn("did not declare the roots capability", refusal["error"]["message"])
+        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 0)
+        self.assertEqual(self.sink.promoted, [])
+        self.assertIsNone(self.pool.promoted)
         del s1
 
     def test_the_next_session_gets_its_own_child_where_sampling_works(self) -> None:

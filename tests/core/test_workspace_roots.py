@@ -59,11 +59,21 @@ class WorkspaceRootsTests(ScopedCase):
 
     def test_the_global_route_child_is_still_refused(self) -> None:
         one, two = self.session(""), self.session("")
+        for session in (one, two):  # either could answer: which one is unproven
+            session.capabilities["roots"] = {}
         proc = self.opened(one)
         self.successResultOf(self.pool.open(two, jsonrpc.request(9, "initialize", {})))
         answer = self.rootsAnswer(proc)
         self.assertEqual(answer["error"]["code"], jsonrpc.INTERNAL_ERROR)
         self.assertIn("ambiguous: 2 client sessions use", answer["error"]["message"])
+
+    def test_the_global_route_child_is_told_no_when_no_session_declared_roots(self) -> None:
+        one, two = self.session(""), self.session("")
+        proc = self.opened(one)
+        self.successResultOf(self.pool.open(two, jsonrpc.request(9, "initialize", {})))
+        answer = self.rootsAnswer(proc)
+        self.assertEqual(answer["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
+        self.assertIn("did not declare the roots capability", answer["error"]["message"])
 
 
 def test_roots_only_for_a_workspace_route_with_an_absolute_directory() -> None:

@@ -453,7 +453,8 @@ def test_refused_ambiguous_server_requests_counted() -> None:
     """Defect 10.2: a child's sampling request while two sessions are in
     flight is refused, and /metrics and /health count it."""
     h = Harness({"srv": spec("srv")})
-    a, b = h.initialize(), h.initialize()
+    # Both can sample: which one the request is for is what is unproven.
+    a, b = h.initialize(capabilities={"sampling": {}}), h.initialize(capabilities={"sampling": {}})
     call(h, a, 1)
     call(h, b, 1)
     h.process().reply(
