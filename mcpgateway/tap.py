@@ -101,6 +101,14 @@ def _words(value: str | None) -> tuple[str, ...]:
     return tuple(word for word in value.replace(",", " ").split() if word)
 
 
+HANDLER_HELP = {
+    "version": "Display mcpgateway's and Twisted's versions and exit.",
+    "help": "Display this help and exit.",
+}
+"""The help of the options that run a method, in case their docstrings are
+not loaded (C{-OO})."""
+
+
 class Options(usage.Options):
     """mcpgateway's command line (C{twistd mcpgateway --help})."""
 
@@ -478,6 +486,13 @@ class Options(usage.Options):
                 f"mcpgateway: {e}\n`{_runner()} mcpgateway --help` lists the options\n"
             )
             raise SystemExit(1) from None
+
+    def __init__(self) -> None:
+        super().__init__()
+        # usage.Options takes a handler's help from its docstring, which -OO
+        # (mcpgateway.interpreter) leaves out: say it here as well.
+        for name, text in HANDLER_HELP.items():
+            self.docs[name] = self.docs.get(name) or text
 
     def opt_version(self) -> NoReturn:
         """Display mcpgateway's and Twisted's versions and exit."""

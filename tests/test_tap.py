@@ -1294,3 +1294,14 @@ def test_a_gateway_behind_a_proxy_does_not_take_the_socket_owner_for_the_client(
 
     assert finder() is not None
     assert finder("--auth-tokens", str(tokens)) is None
+
+
+def test_the_handlers_help_survives_oo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under -OO (how mcpgateway start runs it) docstrings are not loaded:
+    --version and --help still say what they do."""
+    monkeypatch.setattr(tap.Options.opt_version, "__doc__", None)
+    monkeypatch.setattr(usage.Options.opt_help, "__doc__", None)
+    options = tap.Options()
+    assert options.docs["version"] == tap.HANDLER_HELP["version"]
+    assert options.docs["help"] == tap.HANDLER_HELP["help"]
+    assert "Display this help and exit." in str(options)
