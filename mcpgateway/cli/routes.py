@@ -5,8 +5,8 @@ A server is served at C{/<server>/mcp} only when an entry of the user's
 scope (or the gateway's own C{servers.json}) defines it; a project's own
 entry is served at its workspace's route, C{/<server>~<key>/mcp}, so a
 server only projects define has no key-less route at all. The gateway's
-management API lists each server's routes (C{"routes"} in
-C{GET /api/v1/servers}); this module asks for them (L{fetchRoutes}), maps
+C{/health} (and the management API's C{GET /api/v1/servers}) lists each
+server's routes (C{"routes"}); this module reads them (L{fetchRoutes}), maps
 each workspace key back to its project's path on this machine
 (L{projectPaths}, as C{status} does) and renders them in a few lines
 (L{routeLines}).
@@ -80,9 +80,20 @@ def parseRoutes(answer: Any) -> dict[str, list[str]]:
     return found
 
 
-def fetchRoutes(client: GatewayClient, found: GatewayProbe, timeout: float) -> dict[str, list[str]]:
-    """Each server's route keys, from the management API; L{CliError} when
-    it does not answer, or answers without routes (an older gateway)."""
+def fetchRoutes(
+    client: GatewayClient, found: GatewayProbe, timeout: float, health: Any = None
+) -> dict[str, list[str]]:
+    """Each server's route keys: from C{health} (the gateway's C{/health}
+    body) when its server lines have them, else from the management API
+    (an older gateway, or a C{/health} that hides its detail). C{/health}
+    first: the API's first request loads Klein into the gateway, about
+    8 MB more for its whole life. L{CliError} when the API does not
+    answer, or answers without routes."""
+    servers = health.get("servers") if isinstance(health, dict) else None
+    if isinstance(servers, dict) and servers:
+        lines = [{**line, "name": name} for name, line in servers.items() if isinstance(line, dict)]
+        if all("routes" in line for line in lines):
+            return parseRoutes({"servers": lines})
     answer = client.api(found, "GET", "/servers", timeout=timeout)
     routes = parseRoutes(answer)
     servers = answer.get("servers") if isinstance(answer, dict) else None

@@ -410,7 +410,7 @@ def _started(
     routes: dict[str, list[Route]] | None = None
     unlisted = ""
     try:
-        keys = fetchRoutes(ctx.http, found, ctx.timeouts.http)
+        keys = fetchRoutes(ctx.http, found, ctx.timeouts.http, health)
     except CliError as e:
         unlisted = e.message
     else:

@@ -172,3 +172,13 @@ class Variant:
         if not principalKey:
             return self
         return replace(self, childKey=f"{self.childKey}/p:{principalKey}", principal=principalKey)
+
+
+def routesOf(name: str, spec: ServerSpec) -> list[dict[str, str]]:
+    """The routes of server C{name}: C{{"key", "path"}} each, C{key} C{""}
+    for the key-less route (C{/<name>/mcp}), else a workspace route's key
+    (C{/<name>~<key>/mcp}). A server without variants has the key-less
+    route only; one with variants has exactly theirs (no key-less route
+    when no user-scope entry defines it)."""
+    keys = [variant.key for variant in spec.variants] if spec.variants else [""]
+    return [{"key": key, "path": f"/{name}~{key}/mcp" if key else f"/{name}/mcp"} for key in keys]

@@ -30,7 +30,6 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import notFound
-from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import ServerStatus
 from mcpgateway.web.health import healthLine
 
@@ -82,8 +81,7 @@ class Management:
         return {
             "name": name,
             "origin": self._origin(name),
-            **healthLine(status),
-            "routes": routesOf(name, status.spec),
+            **healthLine(status),  # its "routes" too (L{routesOf})
         }
 
     def server(self, name: str) -> dict[str, Any]:
@@ -295,16 +293,6 @@ class Management:
         except ValueError:
             managed = False
         return "api" if managed else "config"
-
-
-def routesOf(name: str, spec: ServerSpec) -> list[dict[str, str]]:
-    """The routes of server C{name}: C{{"key", "path"}} each, C{key} C{""}
-    for the key-less route (C{/<name>/mcp}), else a workspace route's key
-    (C{/<name>~<key>/mcp}). A server without variants has the key-less
-    route only; one with variants has exactly theirs (no key-less route
-    when no user-scope entry defines it)."""
-    keys = [variant.key for variant in spec.variants] if spec.variants else [""]
-    return [{"key": key, "path": f"/{name}~{key}/mcp" if key else f"/{name}/mcp"} for key in keys]
 
 
 def launchOf(status: ServerStatus) -> list[str] | None:

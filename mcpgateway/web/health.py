@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from mcpgateway.core.spec import routesOf
 from mcpgateway.core.status import (
     ChildStatus,
     GatewayStatus,
@@ -147,8 +148,14 @@ def scopeLines(children: tuple[ChildStatus, ...]) -> dict[str, dict[str, Any]]:
 
 
 def healthLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
-    """A server's line of C{/health} (C{detail}: see L{serverLine})."""
-    return {**serverLine(server, detail), "sessions": server.sessions}
+    """A server's line of C{/health} (C{detail}: see L{serverLine}); with
+    C{detail}, its routes too (L{routesOf}: what C{mcpgateway start} prints,
+    read here rather than from the management API, whose first request
+    would load Klein into the gateway for its whole life)."""
+    line = {**serverLine(server, detail), "sessions": server.sessions}
+    if detail:
+        line["routes"] = routesOf(server.spec.name, server.spec)
+    return line
 
 
 def healthBody(

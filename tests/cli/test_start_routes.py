@@ -233,3 +233,23 @@ def test_parse_routes_drops_malformed_keys() -> None:
         ]
     }
     assert parseRoutes(answer) == {"a": ["", OTHER_KEY]}
+
+
+def test_routes_are_read_from_health_and_the_api_is_left_alone(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> None:
+    """Smoke P D4: the management API's first request loads Klein into the
+    gateway (about 8 MB for its whole life): start reads the routes /health
+    gives, and asks the API only when /health has none."""
+    (home / ".claude.json").write_text(json.dumps({"mcpServers": {"everything": {}}}))
+    [line] = serversAnswer({"everything": [""]})["servers"]
+    fakeGateway.answers["/health"] = (200, {**HEALTH, "servers": {"everything": line}})
+    code, out, _ = startWith(capsys, stateDir, fakeGateway, ctx)
+    assert code == 0
+    assert f"  http://127.0.0.1:{fakeGateway.port}/everything/mcp" in out.splitlines()
+    assert not any(path.startswith("/api") for path in fakeGateway.requests)
