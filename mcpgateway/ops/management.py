@@ -8,7 +8,7 @@ message naming the field. Nothing it returns shows an env value or a token.
 Only a server the API added can be removed: the refusal of any other one
 names where it comes from and what to do instead (L{notRemovable}).
 
-A server's summary lists its routes (L{routesOf}): the key-less
+A server's summary lists its routes (L{mcpgateway.core.spec.routesOf}): the key-less
 C{/<name>/mcp} where the server has one, and C{/<name>~<key>/mcp} for each
 workspace route (C{mcpgateway start} prints them: a project-only server has
 no key-less route).

@@ -306,8 +306,7 @@ def test_every_health_route_serves_the_same_body(tmp_path: Path) -> None:
     summaries = h.request("GET", "/api/v1/servers").json()["servers"]
     assert [(s["name"], s["origin"]) for s in summaries] == [("srv", "config"), ("st", "config")]
     assert {
-        s["name"]: {k: v for k, v in s.items() if k not in ("name", "origin")}
-        for s in summaries
+        s["name"]: {k: v for k, v in s.items() if k not in ("name", "origin")} for s in summaries
     } == bodies[0]["servers"]
 
 
