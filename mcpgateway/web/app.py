@@ -7,9 +7,11 @@ to the endpoint of one of its workspace routes (see docs/scopes.md; an
 unknown key is 404, never the global route), answers C{/health} itself,
 serves the status page at C{/} and its stream at C{/status/events}
 (L{mcpgateway.web.statuspage}; a browser's request that changes something
-must carry its CSRF header), and hands everything else to the Klein apps (C{/api/v1}, and
-L{mcpgateway.web.admin.ManagementApp}), which are loaded on first use: a
-gateway that only serves MCP traffic never imports Klein (about 5 MB).
+must carry its CSRF header), and hands everything else to the management
+surface (the Klein app of C{/api/v1}, and L{mcpgateway.web.admin.ManagementApp}
+for C{/sessions} and C{/metrics}), which is loaded on first use: a gateway
+that only serves MCP traffic and C{mcpgateway status} never imports Klein
+(about 5 MB).
 L{makeSite} builds the C{Site} within a L{Limits}: a request class that caps
 body sizes, and a channel that gives a request's headers a deadline and caps
 the connections of one peer address. A path that is not UTF-8 is refused
@@ -383,8 +385,7 @@ class _Health(Resource):
 def _managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IResource:
     from mcpgateway.web.admin import ManagementApp
 
-    resource: IResource = ManagementApp(gateway, team).app.resource()
-    return resource
+    return ManagementApp(gateway, team)
 
 
 def _later(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -126,5 +127,13 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
         assert "mcpgateway.core.shared" in served
         assert "httptools" in served  # what read the requests
         assert unexpected(served) == {}
+
+        # What `mcpgateway status` and a Prometheus scrape ask: no Klein.
+        for path in ("/sessions", "/metrics"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}{path}", timeout=10) as r:
+                assert r.status == 200
+        asked = loaded(gateway, out)
+        assert "mcpgateway.web.admin" in asked
+        assert {"klein", "werkzeug"} & {m.split(".")[0] for m in asked} == set()
     finally:
         gateway.stop()
