@@ -22,6 +22,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
+from tests.http import initializeMessage
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
 pytestmark = pytest.mark.integration
@@ -159,16 +160,7 @@ def test_structured_records_are_cut_validly_or_left_whole(start: Any, home: Path
     url = f"http://127.0.0.1:{gateway.port}/mcp/search"
     answer, sid = post(
         url,
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": VERSION,
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "1"},
-            },
-        },
+        initializeMessage(VERSION, {}, {"name": "raw", "version": "1"}, requestId=0),
     )
     assert "result" in answer and sid
     post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)

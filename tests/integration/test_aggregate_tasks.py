@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.http import initializeMessage
 from tests.integration.gateway import RunningGateway, writeConfig
 from tests.integration.test_aggregate_shield import VERSION, post
 
@@ -29,16 +30,12 @@ class Client:
         self._ids = iter(range(1, 1000))
         answer, sid = post(
             url,
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": VERSION,
-                    "capabilities": {"tasks": {"requests": {"tools": {"call": {}}}}},
-                    "clientInfo": {"name": "tasks", "version": "1"},
-                },
-            },
+            initializeMessage(
+                VERSION,
+                {"tasks": {"requests": {"tools": {"call": {}}}}},
+                {"name": "tasks", "version": "1"},
+                requestId=0,
+            ),
         )
         assert "result" in answer and sid, answer
         self.capabilities: dict[str, Any] = answer["result"]["capabilities"]
