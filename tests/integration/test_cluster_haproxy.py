@@ -56,6 +56,7 @@ from tests.integration.cluster import (
 )
 from tests.integration.continuity import tsEnvironment
 from tests.integration.gateway import REPO, waitFor
+from tests.integration.test_container import IMAGE_RUNNER
 
 pytestmark = pytest.mark.integration
 TS_CLIENT = Path(__file__).with_name("clients") / "ts_cluster.mjs"
@@ -539,15 +540,7 @@ def test_kubernetes_example_uses_real_flags_probes_and_the_pod_address() -> None
     env = {e["name"]: e for e in gateway["env"]}
     assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     args = gateway["args"]
-    assert args[:7] == [
-        "python",
-        "-P",
-        "-OO",
-        "-m",
-        "twisted",
-        "--reactor=mcpgateway",
-        "mcpgateway",
-    ]
+    assert args[: len(IMAGE_RUNNER) + 1] == [*IMAGE_RUNNER, "mcpgateway"]  # as the image runs it
     known = {opt.rstrip("=") for opt in Options().longOpt}
     plugin = args[args.index("mcpgateway") + 1 :]  # twist's own options come before it
     flags = {a[2:] for a in plugin if a.startswith("--")}

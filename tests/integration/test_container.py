@@ -41,6 +41,9 @@ import pytest
 from tests.integration.gateway import REPO, waitFor
 
 pytestmark = pytest.mark.integration
+IMAGE_RUNNER = ["python", "-P", "-OO", "-m", "twisted", "--reactor=mcpgateway"]
+"""How the image runs the gateway (its CMD, and the k8s manifest's args, which
+replace it): twist with mcpgateway.interpreter's flags, on the gateway's reactor."""
 
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 DOCKERIGNORE = REPO / "deploy" / "Dockerfile.dockerignore"
@@ -181,12 +184,7 @@ def test_runtime_user_entrypoint_command_and_healthcheck(stages: list[Stage]) ->
     entrypoint = runtime.one("ENTRYPOINT").exec()
     assert Path(entrypoint[0]).name == "tini" and entrypoint[1:] == ["--"]
     assert runtime.one("CMD").exec() == [
-        "python",
-        "-P",
-        "-OO",
-        "-m",
-        "twisted",
-        "--reactor=mcpgateway",
+        *IMAGE_RUNNER,
         "mcpgateway",
         "--port",
         "tcp:9100:interface=0.0.0.0",
