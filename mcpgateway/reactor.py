@@ -13,6 +13,11 @@ dispatches directly. What the context also did is kept: an exception that
 escapes the handler (a C{connectionLost} that raises) is logged, and the loop
 goes on with the other descriptors.
 
+It reads three of C{EPollReactor}'s private names (C{_poller},
+C{_selectables}, C{_doReadOrWrite}), which Twisted may rename: a Twisted
+without one of them gets Twisted's own C{doPoll} back (and a warning), not
+a reactor that fails on its first turn.
+
 Linux only (epoll). C{mcpgateway start} installs it (L{mcpgateway.launch});
 C{twist --reactor=mcpgateway} and C{twistd --reactor=mcpgateway} select it by
 name (the gateway's plugin file publishes it). Elsewhere, and under plain
@@ -35,10 +40,31 @@ AVAILABLE = hasattr(select, "epoll")
 
 _log = Logger(observer=logs.observer, namespace="mcpgateway.reactor")
 
+RELIES_ON = ("_poller", "_selectables", "_doReadOrWrite")
+"""The private names of Twisted's C{EPollReactor} that L{GatewayReactor.doPoll}
+reads."""
+
+
+def missing(reactor: object) -> list[str]:
+    """Which of L{RELIES_ON} C{reactor} lacks."""
+    return [name for name in RELIES_ON if not hasattr(reactor, name)]
+
 
 class GatewayReactor(EPollReactor):
     """C{EPollReactor}, dispatching each ready descriptor without a logging
     context of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        lacking = missing(self)
+        if lacking:  # a Twisted that renamed what doPoll reads: its own doPoll
+            own = EPollReactor.doPoll.__get__(self)
+            self.doPoll = self.doIteration = own  # type: ignore[method-assign]
+            _log.warn(
+                "this Twisted's epoll reactor has no {names}: the gateway runs on its"
+                " dispatch, unchanged",
+                names=", ".join(lacking),
+            )
 
     def doPoll(self, timeout: float | None) -> None:
         """Wait up to C{timeout} seconds (C{None}: until an event) and run

@@ -6,6 +6,7 @@ import errno
 
 import pytest
 from twisted.application.reactors import getReactorTypes
+from twisted.internet.epollreactor import EPollReactor
 from twisted.logger import capturedLogs
 from twisted.python import context
 from twisted.python.log import ILogContext
@@ -121,3 +122,40 @@ def test_install_installs_a_gateway_reactor(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(reactor, "GatewayReactor", Made)
     made = reactor.install()
     assert isinstance(made, Made) and installed == [made]
+
+
+def test_what_doPoll_reads_is_named_once() -> None:
+    """The private names the dispatch relies on: a Twisted reactor has them
+    all, an object without them is told which it lacks."""
+    state = Polled(FakePoller([]), {})
+    assert reactor.missing(state) == []
+    assert reactor.missing(object()) == list(reactor.RELIES_ON)
+
+
+def test_a_twisted_without_those_names_keeps_its_own_dispatch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Twisted that renamed one of them: the reactor runs Twisted's own
+    C{doPoll} (with its log context), says so, and does not fail."""
+    monkeypatch.setattr(reactor, "RELIES_ON", (*reactor.RELIES_ON, "_renamedInTwisted99"))
+    with capturedLogs() as events:
+        made = GatewayReactor()
+    try:
+        assert made.doIteration.__func__ is EPollReactor.doPoll  # type: ignore[attr-defined]
+        assert made.doPoll.__func__ is EPollReactor.doPoll  # type: ignore[attr-defined]
+        made.doIteration(0)  # Twisted's own: polls and returns
+        warned = [e for e in events if e.get("log_namespace") == "mcpgateway.reactor"]
+        assert [e["names"] for e in warned] == ["_renamedInTwisted99"]
+    finally:
+        made._poller.close()
+        made.waker.connectionLost(None)
+
+
+def test_this_twisted_has_them() -> None:
+    made = GatewayReactor()
+    try:
+        assert reactor.missing(made) == []
+        assert made.doIteration.__func__ is GatewayReactor.doPoll  # type: ignore[attr-defined]
+    finally:
+        made._poller.close()
+        made.waker.connectionLost(None)
