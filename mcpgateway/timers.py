@@ -68,8 +68,11 @@ class Deadlines(Generic[K]):
 
     With one C{timeout}, the order keys are added in is the order they come
     due, so only the first needs a timer. Removing a key before its time is a
-    dictionary deletion; when the timer comes for a key that is gone, it moves
-    to the first key left; when none is left, the timer goes. C{expired(key)}
+    dictionary deletion, and the timer stays: when it comes for a key that is
+    gone, it moves to the first key left; when none is left, it goes. So
+    requests sent one at a time (each answered before the next) share one
+    timer too, instead of setting and cancelling one each (issue 19, C=1).
+    C{expired(key)}
     is called for each key whose time came, at exactly that time (as
     C{callLater} would)."""
 
@@ -102,13 +105,10 @@ class Deadlines(Generic[K]):
             self._call = self._clock.callLater(self.timeout, self._fire)
 
     def discard(self, key: K) -> None:
-        """Stop C{key}'s time (nothing happens if it has none). The last key
-        gone takes the timer with it: nothing in flight, nothing scheduled."""
-        due = self._due
-        if due.pop(key, None) is not None and not due:
-            call, self._call = self._call, None
-            if call is not None and call.active():
-                call.cancel()
+        """Stop C{key}'s time (nothing happens if it has none). The timer
+        is left to come: a key added before then needs none of its own, and
+        with no key left then, it goes (L{stop} takes it at once)."""
+        self._due.pop(key, None)
 
     def stop(self) -> None:
         """Forget every key, and the timer."""

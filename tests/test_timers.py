@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -90,7 +91,7 @@ def test_a_discarded_key_never_expires_and_the_timer_moves_on() -> None:
     assert expired == ["b"]
 
 
-def test_the_last_key_gone_takes_the_timer_with_it() -> None:
+def test_the_last_key_gone_leaves_the_timer_to_its_time_then_it_goes() -> None:
     clock = Clock()
     deadlines: Deadlines[int] = Deadlines(clock, 10.0, lambda k: None)
     deadlines.add(1)
@@ -99,7 +100,37 @@ def test_the_last_key_gone_takes_the_timer_with_it() -> None:
     assert len(clock.getDelayedCalls()) == 1
     deadlines.discard(2)
     deadlines.discard(3)  # never added: nothing happens
+    assert len(deadlines) == 0 and len(clock.getDelayedCalls()) == 1
+    clock.advance(10)  # its time: nothing is due, nothing is left
     assert clock.getDelayedCalls() == []
+
+
+def test_one_request_at_a_time_shares_one_timer() -> None:
+    """Issue 19 (C=1): each request answered before the next is sent sets no
+    timer of its own; the one timer moves on to the key in flight when it
+    comes, and that key still expires at exactly its own time."""
+    clock, expired = Clock(), list[tuple[int, float]]()
+    deadlines: Deadlines[int] = Deadlines(
+        clock, 10.0, lambda k: expired.append((k, clock.seconds()))
+    )
+    made: list[object] = []
+    real = clock.callLater
+
+    def counting(delay: float, f: Any, *a: Any, **kw: Any) -> Any:
+        call = real(delay, f, *a, **kw)
+        made.append(call)
+        return call
+
+    clock.callLater = counting  # type: ignore[method-assign,assignment]
+    for key in range(100):
+        deadlines.add(key)
+        clock.advance(0.0625)
+        deadlines.discard(key)
+    assert len(made) == 1
+    deadlines.add(100)  # at 6.25: due at 16.25
+    clock.pump([0.25] * 50)
+    assert expired == [(100, 16.25)]
+    assert len(made) == 2 and clock.getDelayedCalls() == []
 
 
 def test_adding_again_restarts_the_time_from_now() -> None:

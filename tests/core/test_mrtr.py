@@ -19,7 +19,7 @@ from mcpgateway.core.moderntypes import ModernRequest
 from mcpgateway.core.mrtr import COALESCE, INVALID_STATE, MAX_OUTSTANDING, InputBridge, finish
 from mcpgateway.core.router import Router
 from mcpgateway.requeststate import StateCodec
-from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
+from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
 
 Message = dict[str, Any]
 ALL_CAPS: dict[str, Any] = {
@@ -197,7 +197,7 @@ class RoundTripTests(BridgeCase):
         self.assertEqual(sink2.messages, [progress(8, 50)])
         self.assertEqual(sink1.messages, [])
         self.assertEqual(self.router.inFlight, 0)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(scheduled(self.clock), [])
 
     def test_the_answer_goes_to_the_child_under_its_own_id(self) -> None:
         _, state, _ = self.suspendOnElicitation()
@@ -494,7 +494,7 @@ class CapabilityTests(BridgeCase):
         self.assertEqual(cancelled["method"], "notifications/cancelled")
         self.assertEqual(cancelled["params"]["requestId"], call["id"])
         self.assertEqual(self.router.inFlight, 0)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(scheduled(self.clock), [])
 
     def test_sampling_with_tools_needs_sampling_tools(self) -> None:
         d, _, _ = self.call(7, caps={"sampling": {}})
@@ -671,7 +671,7 @@ class LifetimeTests(BridgeCase):
             self.successResultOf(d2), ok(8, {"content": [{"type": "text", "text": "gave up"}]})
         )
         self.assertEqual(self.bridge.suspended(), 0)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(scheduled(self.clock), [])
 
     def test_a_child_that_exits_while_suspended_gives_its_error_to_the_retry(self) -> None:
         _, state, _ = self.suspendOnElicitation()
@@ -704,7 +704,7 @@ class LifetimeTests(BridgeCase):
         error, cancelled = self.take()
         self.assertEqual((error["id"], error["error"]["code"]), (6, jsonrpc.INTERNAL_ERROR))
         self.assertEqual(cancelled["params"]["requestId"], call["id"])
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(scheduled(self.clock), [])
 
     def test_the_end_of_an_input_required_answer_is_no_disconnect(self) -> None:
         d1, _, _call = self.call(7)
@@ -731,8 +731,12 @@ class LifetimeTests(BridgeCase):
         self.assertEqual(len(sent), 2)
         self.assertEqual(self.bridge.suspended(), 0)
         self.assertNoResult(attached)  # its child answers it (or the router fails it)
-        [timeout] = self.clock.getDelayedCalls()  # the attached call's own timeout
-        self.assertEqual(timeout.getTime(), COALESCE + TIMEOUT)
+        self.clock.advance(COALESCE + TIMEOUT - self.clock.seconds() - 0.001)
+        self.assertNoResult(attached)  # its own timeout is still to come
+        self.clock.advance(0.001)
+        answer = self.successResultOf(attached)  # its own timeout, at its own time
+        self.assertEqual((answer["id"], answer["error"]["code"]), (9, jsonrpc.REQUEST_TIMEOUT))
+        self.assertEqual(scheduled(self.clock), [])
 
 
 class BoundTests(BridgeCase):

@@ -17,7 +17,14 @@ from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.web.health import serverLine
-from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
+from tests.fakes import (
+    FakeProcess,
+    FakeProcessReactor,
+    FakeSession,
+    RecordingSink,
+    fakeSpawner,
+    scheduled,
+)
 
 Message = dict[str, Any]
 
@@ -148,7 +155,7 @@ class SharedHandshakeTests(PoolCase):
         self.assertEqual(self.pool.shared.router.sessions, {a, b, c})
         self.assertEqual(self.pool.state(), "running")
         self.assertEqual(len(self.reactor.processes), 1)
-        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertEqual(scheduled(self.reactor), [])
 
     def test_later_open_answered_from_cache(self) -> None:
         self.openRunning(FakeSession("a"))
@@ -528,7 +535,7 @@ class StatefulTests(PoolCase):
         self.assertEqual(procB.signals, [])
         self.assertIsNone(self.pool.upstreamFor(a))
         self.assertEqual(self.pool.closedRouters, 1)
-        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertEqual(scheduled(self.reactor), [])
         self.successResultOf(self.pool.close(a))  # closing twice is harmless
 
     def test_close_stops_early_when_child_obeys_eof(self) -> None:

@@ -11,7 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway import jsonrpc
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.router import Fanout, Router
-from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
+from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
 
 Message = dict[str, Any]
 ALL_CAPS = {"sampling": {}, "roots": {"listChanged": True}, "elicitation": {"form": {}, "url": {}}}
@@ -94,7 +94,7 @@ class IdRewritingTests(RouterCase):
         self.router.childMessage(ok(1, {"content": "for A"}))
         self.assertEqual(self.successResultOf(dA), ok(1, {"content": "for A"}))
         self.assertEqual(self.router.inFlight, 0)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(scheduled(self.clock), [])
         self.assertEqual((sinkA.messages, sinkB.messages), ([], []))
         self.assertEqual(self.router.served, 2)
 
@@ -334,7 +334,7 @@ class CancelTimeoutExitTests(RouterCase):
         [out] = self.take()
         self.router.childMessage(ok(out["id"], {}))
         self.successResultOf(d)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(scheduled(self.clock), [])
         self.clock.advance(100)
         self.assertEqual(self.take(), [])
 
@@ -375,7 +375,7 @@ class CancelTimeoutExitTests(RouterCase):
         self.failureResultOf(d, CancelledError)
         self.assertEqual(self.take(), [cancelled(out["id"])])
         self.assertEqual(self.router.inFlight, 0)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(scheduled(self.clock), [])
 
 
 class ServerRequestTests(RouterCase):
