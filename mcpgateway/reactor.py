@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import select
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.epollreactor import EPollReactor
@@ -55,6 +56,7 @@ class GatewayReactor(EPollReactor):
     context of its own."""
 
     def __init__(self) -> None:
+        self._atTurnEnd: list[Callable[[], object]] = []
         super().__init__()
         lacking = missing(self)
         if lacking:  # a Twisted that renamed what doPoll reads: its own doPoll
@@ -87,6 +89,28 @@ class GatewayReactor(EPollReactor):
                 _log.failure("{selectable!r}: its event handler raised", selectable=selectable)
 
     doIteration = doPoll
+
+    def callAtTurnEnd(self, f: Callable[[], object]) -> None:
+        """Call C{f()} once at the end of this turn: after the handlers of
+        the ready descriptors and the timed calls that are due, before the
+        reactor computes its next wait. What C{callLater(0, f)} does, without
+        a C{DelayedCall} (an object, a heap push and pop: L{TurnFlusher}
+        asks for one in every turn that writes)."""
+        self._atTurnEnd.append(f)
+
+    def runUntilCurrent(self) -> None:
+        """Twisted's, then what this turn asked for its end (in the order it
+        asked, and what those ask for in their turn)."""
+        super().runUntilCurrent()
+        calls = self._atTurnEnd
+        while calls:
+            self._atTurnEnd = []
+            for f in calls:
+                try:
+                    f()
+                except Exception:
+                    _log.failure("{f!r}, called at the end of a turn, raised", f=f)
+            calls = self._atTurnEnd
 
 
 def install() -> Any:

@@ -12,9 +12,10 @@ trips are most of what a hop costs beyond the gateway's own work (issue
 
 A L{TurnFlusher} I{adopts} a descriptor (L{TurnFlusher.adopt}): from then
 on, a write that would register it for writability notes it instead, and at
-the end of the turn (a C{callLater(0)}: it runs before the reactor's next
-wait) the flusher calls its C{doWrite}, the method the reactor itself would
-call on writability (C{IWriteDescriptor}). What the kernel takes leaves at
+the end of the turn (before the reactor's next wait: the gateway reactor's
+C{callAtTurnEnd}, another reactor's C{callLater(0)}) the flusher calls its
+C{doWrite}, the method the reactor itself would call on writability
+(C{IWriteDescriptor}). What the kernel takes leaves at
 once, with no registration at all; what it does not take (a full buffer) is
 handed to the reactor, which sends it on writability as before, and while it
 does, later writes wait behind it there (no send is tried before the kernel
@@ -47,6 +48,7 @@ call at C=16, where lines that would have gone together went one by one.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.error import ConnectionLost
@@ -66,7 +68,14 @@ class TurnFlusher:
 
     def __init__(self, clock: IReactorTime) -> None:
         self._clock = clock
+        self._atTurnEnd: Callable[[Callable[[], object]], None] | None = getattr(
+            clock, "callAtTurnEnd", None
+        )
+        """The gateway's reactor (L{mcpgateway.reactor}) calls a function at
+        the end of the turn without a C{DelayedCall}; another clock is asked
+        for a C{callLater(0)}."""
         self._pending: dict[FileDescriptor, None] = {}
+        self._scheduled = False
         self._call: IDelayedCall | None = None
 
     def adopt(self, descriptor: FileDescriptor) -> None:
@@ -109,8 +118,13 @@ class TurnFlusher:
             # reactor watches it for writability, and sends this after.
             return
         pending[descriptor] = None
-        if self._call is None:
-            self._call = self._clock.callLater(0, self.flush)
+        if not self._scheduled:
+            self._scheduled = True
+            atTurnEnd = self._atTurnEnd
+            if atTurnEnd is not None:
+                atTurnEnd(self._turnEnded)
+            else:
+                self._call = self._clock.callLater(0, self._turnEnded)
 
     def sendNow(self, descriptor: FileDescriptor) -> None:
         """Send what C{descriptor} was given in this turn now, not at the
@@ -137,13 +151,15 @@ class TurnFlusher:
         if _holds(descriptor):
             FileDescriptor.startWriting(descriptor)  # the kernel took part: writability
 
+    def _turnEnded(self) -> None:
+        self._scheduled = False
+        self._call = None
+        self.flush()
+
     def flush(self) -> None:
         """Send what every noted descriptor holds, as far as the kernel takes
         it; hand the rest to the reactor. One descriptor failing (its
         connectionLost raising) does not keep the others from being sent."""
-        call, self._call = self._call, None
-        if call is not None and call.active():
-            call.cancel()
         pending, self._pending = self._pending, {}
         for descriptor in pending:
             try:

@@ -159,3 +159,42 @@ def test_this_twisted_has_them() -> None:
     finally:
         made._poller.close()
         made.waker.connectionLost(None)
+
+
+class _Turns(GatewayReactor):
+    """A L{GatewayReactor} whose Twisted C{runUntilCurrent} is a recorder:
+    what L{GatewayReactor.runUntilCurrent} adds, alone."""
+
+    def __init__(self) -> None:  # no epoll, no waker: nothing to close
+        self._atTurnEnd = []
+        self.order: list[str] = []
+
+
+def test_what_a_turn_asks_for_its_end_runs_after_its_timed_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    turns = _Turns()
+    monkeypatch.setattr(EPollReactor, "runUntilCurrent", lambda self: self.order.append("timed"))
+    turns.callAtTurnEnd(lambda: turns.order.append("first"))
+    turns.callAtTurnEnd(lambda: turns.callAtTurnEnd(lambda: turns.order.append("asked by one")))
+    turns.callAtTurnEnd(lambda: turns.order.append("third"))
+    turns.runUntilCurrent()
+    assert turns.order == ["timed", "first", "third", "asked by one"]
+    turns.runUntilCurrent()  # once each: the next turn has none
+    assert turns.order == ["timed", "first", "third", "asked by one", "timed"]
+
+
+def test_one_that_raises_is_logged_and_the_others_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    turns = _Turns()
+    monkeypatch.setattr(EPollReactor, "runUntilCurrent", lambda self: None)
+
+    def boom() -> None:
+        raise RuntimeError("a flush that failed")
+
+    turns.callAtTurnEnd(boom)
+    turns.callAtTurnEnd(lambda: turns.order.append("after"))
+    with capturedLogs() as events:
+        turns.runUntilCurrent()
+    assert turns.order == ["after"]
+    [failure] = [e for e in events if "log_failure" in e]
+    assert failure["log_failure"].check(RuntimeError)

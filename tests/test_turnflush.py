@@ -429,3 +429,56 @@ def test_a_childs_stdin_stays_watched_for_its_close_while_a_line_is_written() ->
     finally:
         os.close(readEnd)
         os.close(writeEnd)
+
+
+class TurnEndReactor(MemoryReactorClock):
+    """A clock with the gateway reactor's C{callAtTurnEnd} (what
+    L{mcpgateway.reactor.GatewayReactor} offers): the calls asked for, run by
+    L{endOfTurn}."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.atTurnEnd: list[Any] = []
+
+    def callAtTurnEnd(self, f: Any) -> None:
+        self.atTurnEnd.append(f)
+
+    def endOfTurn(self) -> None:
+        calls, self.atTurnEnd = self.atTurnEnd, []
+        for f in calls:
+            f()
+
+
+def test_on_the_gateways_reactor_a_turns_writes_leave_at_its_end_without_a_delayed_call() -> None:
+    """Issue 19: one C{callAtTurnEnd} per turn that writes, however many
+    descriptors and writes, and no C{DelayedCall} (an object, a heap push)."""
+    reactor = TurnEndReactor()
+    flusher = TurnFlusher(reactor)
+    fds = [Descriptor(reactor) for _ in range(2)]
+    for fd in fds:
+        flusher.adopt(fd)
+        fd.write(b"a")
+        fd.write(b"b")
+    assert reactor.getDelayedCalls() == [] and len(reactor.atTurnEnd) == 1
+    assert [fd.sent for fd in fds] == [[], []]
+    reactor.endOfTurn()
+    assert [fd.sent for fd in fds] == [[b"ab"], [b"ab"]]
+    fds[0].write(b"next turn")  # the next turn asks again
+    assert len(reactor.atTurnEnd) == 1
+    reactor.endOfTurn()
+    assert fds[0].sent == [b"ab", b"next turn"]
+
+
+def test_a_flush_before_the_turns_end_leaves_nothing_for_it() -> None:
+    reactor = TurnEndReactor()
+    flusher = TurnFlusher(reactor)
+    fd = Descriptor(reactor)
+    flusher.adopt(fd)
+    fd.write(b"x")
+    flusher.flush()
+    assert fd.sent == [b"x"]
+    reactor.endOfTurn()
+    assert fd.sent == [b"x"]
+    fd.write(b"y")
+    reactor.endOfTurn()
+    assert fd.sent == [b"x", b"y"]
