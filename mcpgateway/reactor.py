@@ -55,6 +55,12 @@ class GatewayReactor(EPollReactor):
     """C{EPollReactor}, dispatching each ready descriptor without a logging
     context of its own."""
 
+    finalEvent = False
+    """Whether the handler running now is the last of this turn's ready
+    descriptors: nothing more is read in this turn (its timed calls are
+    left), so what the handler writes may leave at once
+    (L{mcpgateway.turnflush.TurnFlusher.sendIfFinal})."""
+
     def __init__(self) -> None:
         self._atTurnEnd: list[Callable[[], object]] = []
         super().__init__()
@@ -79,14 +85,18 @@ class GatewayReactor(EPollReactor):
             raise
         selectables = self._selectables
         dispatch = self._doReadOrWrite
+        left = len(ready)
         for fd, event in ready:
+            left -= 1
             selectable = selectables.get(fd)
             if selectable is None:
                 continue  # removed by an earlier handler of this same turn
+            self.finalEvent = not left
             try:
                 dispatch(selectable, fd, event)
             except Exception:
                 _log.failure("{selectable!r}: its event handler raised", selectable=selectable)
+        self.finalEvent = False
 
     doIteration = doPoll
 

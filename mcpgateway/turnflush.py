@@ -126,6 +126,16 @@ class TurnFlusher:
             else:
                 self._call = self._clock.callLater(0, self._turnEnded)
 
+    def sendIfFinal(self, descriptor: FileDescriptor) -> None:
+        """L{sendNow}, when the reactor says this is its turn's last ready
+        descriptor (the gateway's reactor's C{finalEvent}): nothing else read
+        in this turn could join C{descriptor}'s bytes, so they leave now, and
+        the rest of the turn's work overlaps with the peer's (one request in
+        flight: the child starts on it before the gateway is done with it).
+        Otherwise they wait for the turn's end, with the others."""
+        if getattr(self._clock, "finalEvent", False):
+            self.sendNow(descriptor)
+
     def sendNow(self, descriptor: FileDescriptor) -> None:
         """Send what C{descriptor} was given in this turn now, not at the
         turn's end (a response is complete: its client need not wait for the

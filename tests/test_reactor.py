@@ -198,3 +198,25 @@ def test_one_that_raises_is_logged_and_the_others_run(monkeypatch: pytest.Monkey
     assert turns.order == ["after"]
     [failure] = [e for e in events if "log_failure" in e]
     assert failure["log_failure"].check(RuntimeError)
+
+
+def test_the_last_ready_descriptor_is_told_it_is_the_turns_final_event() -> None:
+    """What L{mcpgateway.turnflush.TurnFlusher.sendIfFinal} reads: true
+    while the last ready descriptor's handler runs (one skipped as removed
+    does not count), false before and after."""
+    seen: list[tuple[str, bool]] = []
+
+    class State(Polled):
+        finalEvent = False
+
+        def _doReadOrWrite(self, selectable: str, fd: int, event: int) -> None:
+            seen.append((selectable, self.finalEvent))
+
+    state = State(FakePoller([(5, 1), (6, 1), (7, 1)]), {5: "a", 6: "b", 7: "c"})
+    doPoll(state, 0)
+    assert seen == [("a", False), ("b", False), ("c", True)]
+    assert state.finalEvent is False
+    seen.clear()
+    state = State(FakePoller([(5, 1)]), {5: "only"})
+    doPoll(state, 0)
+    assert seen == [("only", True)] and state.finalEvent is False

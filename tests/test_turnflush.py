@@ -482,3 +482,34 @@ def test_a_flush_before_the_turns_end_leaves_nothing_for_it() -> None:
     fd.write(b"y")
     reactor.endOfTurn()
     assert fd.sent == [b"x", b"y"]
+
+
+@pytest.mark.parametrize("final", [True, False])
+def test_a_hurried_line_leaves_at_once_when_nothing_more_is_read_in_the_turn(final: bool) -> None:
+    """Issue 19 (C=1 latency): a request to an idle child is hurried
+    (L{ChildProtocol.hurry}); during the turn's last ready event it leaves
+    at once, so the child starts while the gateway finishes its own work;
+    otherwise it waits for the turn's end, where the lines that other events
+    of the turn write to the child join it."""
+    reactor = MemoryReactorClock()
+    reactor.finalEvent = final  # type: ignore[attr-defined]  # what the gateway's reactor says
+    stdin = Descriptor(reactor)
+    child = ChildProtocol(
+        "srv", lambda m: None, reactor, killGroup=None, flusher=TurnFlusher(reactor)
+    )
+    child.makeConnection(Process(stdin))
+    child.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    child.hurry()
+    assert (stdin.sent != []) is final
+    reactor.advance(0)
+    assert b"".join(stdin.sent) == b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
+    assert stdin not in reactor.getWriters()
+
+
+def test_hurrying_a_child_without_a_flusher_does_nothing() -> None:
+    reactor = MemoryReactorClock()
+    stdin = Descriptor(reactor)
+    child = ChildProtocol("srv", lambda m: None, reactor, killGroup=None)
+    child.makeConnection(Process(stdin))
+    child.hurry()
+    assert stdin.sent == []

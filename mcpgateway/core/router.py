@@ -196,6 +196,7 @@ class Router:
         self._keeps = fanout.keeps
         self._tracksTasks = fanout.tracksTasks
         self.send: Callable[[Message], None] = _nowhere
+        self.hurry: Callable[[], None] = _noop
         self._ids = itertools.count(1)
         self._pending: dict[int, Exchange] = {}
         self._deadlines: Deadlines[int] = Deadlines(clock, timeout, self._timedOut)
@@ -226,13 +227,20 @@ class Router:
         asked only when the child asks something of a client (set by its
         pool); C{None}: every attached session counts (L{clientSessions})."""
 
-    def attachChild(self, send: Callable[[Message], None]) -> None:
-        """Write to the child through C{send} from now on (a child started)."""
+    def attachChild(
+        self, send: Callable[[Message], None], hurry: Callable[[], None] | None = None
+    ) -> None:
+        """Write to the child through C{send} from now on (a child started).
+        C{hurry()}: send what was written now rather than at the end of the
+        turn (L{mcpgateway.core.child.ChildProtocol.hurry}), called after a
+        request that is the only one in flight."""
         self.send = send
+        self.hurry = _noop if hurry is None else hurry
 
     def detachChild(self) -> None:
         """The child is gone: what would be written to it goes nowhere."""
         self.send = _discard
+        self.hurry = _noop
 
     @property
     def inFlight(self) -> int:
@@ -458,6 +466,8 @@ class Router:
         self._deadlines.add(childId)
         self.served += 1
         self.send(out)
+        if len(self._pending) == 1:
+            self.hurry()  # an idle child: it may start at once
         return ex
 
     def hold(self, ex: Exchange) -> None:
@@ -772,6 +782,10 @@ def _nowhere(message: Message) -> None:
 
 def _discard(message: Message) -> None:
     """Where messages go once the child is gone: nowhere."""
+
+
+def _noop() -> None:
+    """No child, or one whose writes cannot be hurried."""
 
 
 _NO_HINT = object()

@@ -240,7 +240,7 @@ class Upstream:
         self.startedAt = self._clock.seconds()
         self.spawns += 1
         self.state = Lifecycle.STARTING
-        self.router.attachChild(child.send)
+        self.router.attachChild(child.send, child.hurry)
         child.ended.addCallback(self._childEnded, child)
         if self._watcher is not None and child.pid is not None:
             try:

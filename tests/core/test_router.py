@@ -178,6 +178,37 @@ class IdRewritingTests(RouterCase):
         self.assertRaises(RuntimeError, router.request, self.session("a"), req(1), None)
 
 
+class HurryTests(RouterCase):
+    """Issue 19 (C=1 latency): a request that is the only one in flight is
+    hurried to its child (the child is idle: it may start before the turn
+    ends); one sent while others wait is not (it joins the turn's other
+    lines)."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.hurried: list[int] = []
+        self.router.attachChild(self.sent.append, lambda: self.hurried.append(len(self.sent)))
+
+    def test_only_a_request_alone_in_flight_is_hurried(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        dA = self.router.request(a, req(1), None)
+        self.assertEqual(self.hurried, [1])  # after its line was written
+        dB = self.router.request(b, req(1), None)
+        self.assertEqual(self.hurried, [1])
+        outA, outB = self.take()
+        self.router.childMessage(ok(outA["id"], {}))
+        self.router.childMessage(ok(outB["id"], {}))
+        self.successResultOf(dA)
+        self.successResultOf(dB)
+        self.router.request(a, req(2), None)
+        self.assertEqual(self.hurried, [1, 1])
+
+    def test_a_detached_child_is_not_hurried(self) -> None:
+        self.router.detachChild()
+        self.router.request(self.session("a"), req(1), None)
+        self.assertEqual(self.hurried, [])
+
+
 class ProgressTests(RouterCase):
     def test_progress_token_rewritten_and_restored(self) -> None:
         a, b = self.session("a"), self.session("b")
