@@ -513,3 +513,46 @@ def test_hurrying_a_child_without_a_flusher_does_nothing() -> None:
     child.makeConnection(Process(stdin))
     child.hurry()
     assert stdin.sent == []
+
+
+def test_a_whole_answer_leaves_before_its_request_is_finished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 19 (C=1 latency): once a child's answer is written whole, with
+    no other request waiting for its answer, it is sent; the request's own
+    finish (Twisted's cleanup, the gateway's bookkeeping) comes after."""
+    from mcpgateway.web.request import GatewayRequest
+    from tests.http import ACCEPT_BOTH as ACCEPT
+    from tests.http import Harness
+
+    h = Harness()
+    sid = h.initialize("srv")
+    child = h.process()
+    child.written.clear()
+    fd = Descriptor(h.reactor)
+    protocol = h.site.buildProtocol(fd.getPeer())
+    assert protocol is not None
+    protocol.makeConnection(fd)
+    atFinish: list[bytes] = []
+    finish = GatewayRequest.finish
+
+    def recording(self: GatewayRequest) -> None:
+        atFinish.append(b"".join(fd.sent))
+        finish(self)
+
+    monkeypatch.setattr(GatewayRequest, "finish", recording)
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo"}}
+    ).encode()
+    protocol.dataReceived(
+        b"POST /srv/mcp HTTP/1.1\r\nhost: 127.0.0.1:9100\r\naccept: "
+        + ACCEPT.encode()
+        + b"\r\ncontent-type: application/json\r\nmcp-protocol-version: 2025-11-25"
+        + b"\r\nmcp-session-id: "
+        + sid.encode()
+        + b"\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    childId = json.loads(child.written.pop())["id"]
+    child.stdout(b'{"jsonrpc":"2.0","id":%d,"result":{"content":[]}}\n' % childId)
+    [sent] = atFinish
+    assert sent.startswith(b"HTTP/1.1 200 ") and b'"id":7,"result":{"content":[]}}' in sent

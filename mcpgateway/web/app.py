@@ -1297,6 +1297,15 @@ class GatewayChannel(http.HTTPChannel):
             return False
         return bool(super().checkPersistence(request, version))
 
+    def answerWritten(self) -> None:
+        """The whole answer to the request in progress was written: when no
+        other request waits for its answer, it is sent at once, before the
+        request is finished (its client need not wait for the gateway's
+        bookkeeping)."""
+        adopted = self._adopted
+        if adopted is not None and self.site.answering == 0:
+            self.site.flusher.sendNow(adopted)
+
     def headOut(self) -> None:
         """The head of the response in progress went out (or the connection
         is gone): no longer counted in the site's L{GatewaySite.answering}."""

@@ -194,6 +194,10 @@ class SSEStream:
         request.write(data)
         if not last:
             _headWritten(request)
+        else:
+            answered = getattr(request.channel, "answerWritten", None)
+            if answered is not None:
+                answered()
 
     def finishedElsewhere(self) -> bool:
         """Whether the response was finished (or lost) without this stream
