@@ -110,6 +110,26 @@ class Deadlines(Generic[K]):
         with no key left then, it goes (L{stop} takes it at once)."""
         self._due.pop(key, None)
 
+    def setTimeout(self, timeout: float) -> None:
+        """Expire keys C{timeout} seconds after they were added from now on,
+        the keys already running included (each counted from when it was
+        added: a shorter timeout may expire some at the reactor's next turn).
+        Every key moves by the same amount, so their order is still the
+        order they come due."""
+        shift = timeout - self.timeout
+        self.timeout = timeout
+        if not shift:
+            return
+        due = self._due
+        for key in due:
+            due[key] += shift
+        call, self._call = self._call, None
+        if call is not None and call.active():
+            call.cancel()
+        if due and not self._firing:
+            delay = due[next(iter(due))] - self._clock.seconds()
+            self._call = self._clock.callLater(max(delay, 0.0), self._fire)
+
     def stop(self) -> None:
         """Forget every key, and the timer."""
         self._due.clear()

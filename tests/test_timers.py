@@ -161,6 +161,28 @@ def test_a_raising_handler_costs_the_other_keys_nothing() -> None:
     assert expired == [1, 2]
 
 
+def test_a_new_timeout_moves_every_key_running_counted_from_when_it_was_added() -> None:
+    """Smoke R-D1 (a reloaded C{requestTimeout}): shorter, a key past its new
+    time expires at once; the others at their new time, in order."""
+    clock, expired = Clock(), list[tuple[str, float]]()
+    deadlines: Deadlines[str] = Deadlines(
+        clock, 10.0, lambda k: expired.append((k, clock.seconds()))
+    )
+    deadlines.add("a")
+    clock.advance(4)
+    deadlines.add("b")
+    clock.advance(1)  # at 5: a was added at 0, b at 4
+    deadlines.setTimeout(3.0)
+    clock.advance(0)
+    assert expired == [("a", 5.0)]  # its new time (3) has passed
+    clock.advance(2)
+    assert expired == [("a", 5.0), ("b", 7.0)]
+    deadlines.add("c")  # at 7: due at 10
+    deadlines.setTimeout(20.0)
+    clock.pump([1.0] * 30)
+    assert expired[-1] == ("c", 27.0) and clock.getDelayedCalls() == []
+
+
 def test_stop_forgets_everything() -> None:
     clock, expired = Clock(), list[int]()
     deadlines: Deadlines[int] = Deadlines(clock, 1.0, expired.append)
@@ -175,6 +197,7 @@ _OPS = st.lists(
         st.tuples(st.just("add"), st.integers(0, 6)),
         st.tuples(st.just("discard"), st.integers(0, 6)),
         st.tuples(st.just("advance"), st.sampled_from([0.0, 0.25, 1.0, 2.5, 4.0, 7.0])),
+        st.tuples(st.just("retime"), st.sampled_from([1.0, 2.0, 4.0, 6.0])),
     ),
     max_size=40,
 )
@@ -183,11 +206,14 @@ _OPS = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(ops=_OPS)
 def test_expires_exactly_as_one_call_later_per_key_would(ops: list[tuple[str, object]]) -> None:
-    """The model: a callLater per key, cancelled by discard, restarted by add."""
+    """The model: a callLater per key, cancelled by discard, restarted by add,
+    moved by a new timeout to (when it was added + the new timeout)."""
     clock, got = Clock(), []
     deadlines: Deadlines[int] = Deadlines(clock, 4.0, lambda k: got.append((k, clock.seconds())))
     modelClock, want = Clock(), []
     calls: dict[int, object] = {}
+    added: dict[int, float] = {}
+    timeout = 4.0
 
     def fire(key: int) -> None:
         del calls[key]
@@ -200,7 +226,18 @@ def test_expires_exactly_as_one_call_later_per_key_would(ops: list[tuple[str, ob
             old = calls.pop(arg, None)
             if old is not None:
                 old.cancel()  # type: ignore[attr-defined]
-            calls[arg] = modelClock.callLater(4.0, fire, arg)
+            calls[arg] = modelClock.callLater(timeout, fire, arg)
+            added[arg] = modelClock.seconds()
+        elif op == "retime":
+            assert isinstance(arg, float)
+            deadlines.setTimeout(arg)
+            timeout = arg
+            now = modelClock.seconds()
+            for key in list(calls):
+                calls.pop(key).cancel()  # type: ignore[attr-defined]
+                calls[key] = modelClock.callLater(max(added[key] + arg - now, 0.0), fire, key)
+            clock.advance(0)  # what is overdue now goes in the next turn, in both
+            modelClock.advance(0)
         elif op == "discard":
             assert isinstance(arg, int)
             deadlines.discard(arg)

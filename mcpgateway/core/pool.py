@@ -549,6 +549,7 @@ class BasePool:
         )
         upstream.router.onList = lambda method: self._childListChanged(upstream, method)
         upstream.router.clientAlive = self._clientRuns
+        upstream.router.setTimeout(self.spec.requestTimeout)  # the served spec's, not the launch's
         return upstream
 
     def _clientRuns(self, pid: int) -> bool:
@@ -606,7 +607,18 @@ class BasePool:
         return variant
 
     def useSpec(self, spec: ServerSpec) -> list[Session]:
+        before = self.spec.requestTimeout
         self.spec, self.disabled = spec, spec.disabled
+        if spec.requestTimeout != before:
+            for upstream in self.upstreams():
+                upstream.router.setTimeout(spec.requestTimeout)
+            self.log.info(
+                "config: server {server}: its request timeout is now {timeout:g} s (was"
+                " {before:g} s), for the requests in flight too (counted from when each was sent)",
+                server=spec.name,
+                timeout=spec.requestTimeout,
+                before=before,
+            )
         self._variants = variantsOf(spec)
         self._rebase()
         return []

@@ -242,6 +242,13 @@ class Router:
         self.send = _discard
         self.hurry = _noop
 
+    def setTimeout(self, timeout: float) -> None:
+        """Answer requests the child has not answered C{timeout} seconds
+        after they were sent from now on, those in flight included (a
+        reloaded config's C{requestTimeout})."""
+        self.timeout = timeout
+        self._deadlines.setTimeout(timeout)
+
     @property
     def inFlight(self) -> int:
         """Requests waiting for the child, the gateway's own included."""

@@ -22,6 +22,7 @@ from tests.fakes import (
     FakeProcessReactor,
     FakeSession,
     RecordingSink,
+    capturedGatewayLogs,
     fakeSpawner,
     scheduled,
 )
@@ -673,6 +674,60 @@ class SharedOnlyTests(PoolCase):
         self.assertEqual(asked["method"], "tools/list")
         self.reactor.lastProcess.reply(ok(asked["id"], {"tools": []}))
         self.assertEqual(self.successResultOf(d)["result"], {"tools": []})
+
+
+class TimeoutReloadTests(PoolCase):
+    """Smoke R-D1: a reloaded C{requestTimeout} applies to the children
+    running now (their requests in flight included, counted from when each
+    was sent) and to the children started later, as docs/scopes.md says,
+    and is logged."""
+
+    def test_a_shorter_timeout_applies_to_the_request_in_flight(self) -> None:
+        a = FakeSession("a")
+        self.openRunning(a)
+        d = self.pool.forward(a, jsonrpc.request(1, "tools/call"), None)
+        self.reactor.advance(1.0)
+        with capturedGatewayLogs() as events:
+            self.assertEqual(
+                self.pool.useSpec(dataclasses.replace(self.spec, requestTimeout=3.0)), []
+            )
+        [said] = [e for e in events if "request timeout is now" in e["log_format"]]
+        self.assertEqual((said["timeout"], said["before"]), (3.0, 10.0))
+        self.reactor.advance(1.9)
+        self.assertNoResult(d)
+        self.reactor.advance(0.1)  # 3 s after it was sent
+        answer = self.successResultOf(d)
+        self.assertEqual(answer["error"]["code"], jsonrpc.REQUEST_TIMEOUT)
+        self.assertIn("within 3 s", answer["error"]["message"])
+
+    def test_a_longer_one_too_and_the_next_request_gets_it(self) -> None:
+        a = FakeSession("a")
+        self.openRunning(a)
+        d = self.pool.forward(a, jsonrpc.request(1, "tools/call"), None)
+        self.pool.useSpec(dataclasses.replace(self.spec, requestTimeout=30.0))
+        self.reactor.advance(29.9)
+        self.assertNoResult(d)
+        self.reactor.advance(0.1)
+        self.assertIn("within 30 s", self.successResultOf(d)["error"]["message"])
+        d2 = self.pool.forward(a, jsonrpc.request(2, "tools/call"), None)
+        self.reactor.advance(29.9)
+        self.assertNoResult(d2)
+        self.reactor.advance(0.1)
+        self.assertIn("within 30 s", self.successResultOf(d2)["error"]["message"])
+
+
+class StatefulTimeoutReloadTests(PoolCase):
+    mode = "stateful"
+
+    def test_a_child_started_after_the_reload_gets_the_new_timeout(self) -> None:
+        self.pool.useSpec(dataclasses.replace(self.spec, requestTimeout=4.0))
+        a = FakeSession("a")
+        d = self.pool.open(a, clientInitialize(0, a.protocolVersion))
+        self.answerInitialize(self.reactor.lastProcess)
+        self.successResultOf(d)
+        upstream = self.pool.upstreamFor(a)
+        assert upstream is not None
+        self.assertEqual(upstream.router.timeout, 4.0)
 
 
 class MakePoolTests(SynchronousTestCase):
