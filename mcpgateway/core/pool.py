@@ -549,7 +549,6 @@ class BasePool:
         )
         upstream.router.onList = lambda method: self._childListChanged(upstream, method)
         upstream.router.clientAlive = self._clientRuns
-        upstream.router.setTimeout(self.spec.requestTimeout)  # the served spec's, not the launch's
         return upstream
 
     def _clientRuns(self, pid: int) -> bool:
