@@ -477,28 +477,45 @@ class SharedFanout:
             owner.deliver(message)
 
     def _logMessage(self, router: Router, message: Message, params: dict[str, Any]) -> None:
-        rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
+        """A log line that names no task: the child's one client's, when it
+        serves exactly one (the sessions attached to it and those with
+        requests in flight: as a request of the child's is proven, without
+        probing processes, so a session whose client exited still counts and
+        a line may be dropped, never given to another). It goes on the stream
+        of that client's latest request in flight when its level admits it
+        (with none set: a 2025 session's request only), else on its own
+        stream when its C{logging/setLevel} admits it. A child serving
+        several clients says in a log line nothing of whose it is, and it may
+        quote any of them (a URI, an argument): it goes to none (smoke R-D2:
+        the gateway never guesses)."""
         inflight = router.clientExchanges()
-        if len(inflight) == 1 and inflight[0].related is not None:
-            # Part of that request's output, unless its session asked for
-            # less (a modern request: unless it asked for a level at all).
-            session = inflight[0].session
-            assert session is not None
-            level = session.logLevel
+        clients: dict[int, SessionLike] = {id(s): s for s in router.sessions if not s.modern}
+        for ex in inflight:
+            if ex.session is not None:
+                clients.setdefault(id(ex.session), ex.session)
+        if len(clients) != 1:
+            if clients:
+                router.log.debug(
+                    "server {server}: a log line of a child serving {count} client sessions"
+                    " names none of them; dropped",
+                    server=router.name,
+                    count=len(clients),
+                )
+            return
+        [session] = clients.values()
+        rank = _LEVEL_RANK.get(params.get("level", ""), len(LOG_LEVELS))
+        level = session.logLevel
+        own = [ex for ex in inflight if ex.session is session]
+        if own and own[-1].related is not None:
             wanted = (
                 rank >= _LEVEL_RANK.get(level, len(LOG_LEVELS))
                 if level is not None
                 else not session.modern
             )
-            if wanted and inflight[0].related(message):
+            if wanted and own[-1].related(message):
                 return
-        for session in list(router.sessions):
-            if (
-                not session.modern
-                and session.logLevel is not None
-                and rank >= _LEVEL_RANK[session.logLevel]
-            ):
-                session.deliver(message)
+        if not session.modern and level is not None and rank >= _LEVEL_RANK[level]:
+            session.deliver(message)
 
     def requester(
         self, router: Router, message: Message

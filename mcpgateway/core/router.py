@@ -150,12 +150,16 @@ class Exchange:
 
 
 class _ServerRequest:
-    __slots__ = ("childId", "method", "session")
+    __slots__ = ("childId", "exchange", "method", "session")
 
-    def __init__(self, childId: Any, method: str, session: SessionLike) -> None:
+    def __init__(
+        self, childId: Any, method: str, session: SessionLike, exchange: Exchange | None = None
+    ) -> None:
         self.childId = childId
         self.method = method
         self.session = session
+        self.exchange = exchange
+        """The client request on whose stream it went, if it went on one."""
 
 
 class Router:
@@ -628,11 +632,15 @@ class Router:
 
     def serverCancelled(self, message: Message, params: dict[str, Any]) -> None:
         """The child cancelled a request it had sent to a session: tell that
-        session, under the gateway's id."""
+        session, under the gateway's id, on the stream the request went on
+        while it is open (smoke R-D7), else on the session's own."""
         for gatewayId, sreq in list(self._serverRequests.items()):
             if _sameId(sreq.childId, params.get("requestId")):
                 del self._serverRequests[gatewayId]
-                sreq.session.deliver({**message, "params": {**params, "requestId": gatewayId}})
+                out = {**message, "params": {**params, "requestId": gatewayId}}
+                ex = sreq.exchange  # the stream the request went on, while it is open
+                if ex is None or ex.related is None or not ex.related(out):
+                    sreq.session.deliver(out)
                 return
 
     def _childRequest(self, message: Message) -> None:
@@ -727,11 +735,13 @@ class Router:
                 self.send(jsonrpc.errorResponse(message["id"], *refusal))
                 return
         gatewayId = next(self._ids)
-        self._serverRequests[gatewayId] = _ServerRequest(message["id"], method, session)
+        sreq = self._serverRequests[gatewayId] = _ServerRequest(message["id"], method, session)
         out = {**message, "id": gatewayId}
         if not session.modern:
             out = _withoutHints(out)
         delivered = ex is not None and ex.related is not None and ex.related(out)
+        if delivered:
+            sreq.exchange = ex  # its cancellation goes the same way
         if not delivered and not session.deliver(out):
             if self._serverRequests.pop(gatewayId, None) is None:
                 return  # answered already, by the session's own code

@@ -435,10 +435,12 @@ class ReverseBridgeTests(AdapterCase):
         response = self.successResultOf(d)
         self.assertEqual(response["error"], {"code": -1, "message": "User rejected"})
         self.assertEqual(self.taken(), [])  # nothing to retry
-        withdrawn = [m for m in self.session.delivered if m["method"] == "notifications/cancelled"]
+        # Withdrawn on the stream the question went on, ahead of the call's answer.
+        withdrawn = [m for m in sink.messages if m.get("method") == "notifications/cancelled"]
         self.assertEqual(
             [m["params"]["requestId"] for m in withdrawn], [asked["elicitation/create"]["id"]]
         )
+        self.assertEqual(self.session.delivered, [])
         self.assertFalse(self.router.asking(self.session, asked["elicitation/create"]["id"]))
 
     def test_a_question_the_session_cannot_answer_fails_the_call(self) -> None:
