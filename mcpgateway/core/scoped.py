@@ -590,16 +590,22 @@ class ScopedPool(BasePool):
 
     def expire(self, now: float) -> list[int]:
         """Stop the children with nothing in flight that had no request for
-        the server's C{idleTimeout} (default L{SCOPED_IDLE_TIMEOUT}); forget
-        those with no session left. The pids stopped."""
-        timeout = self.spec.idleTimeout or SCOPED_IDLE_TIMEOUT
+        their C{idleTimeout}: their own entry's (a project's entry may set
+        its own: smoke R-D6; a child two routes share waits for the longer),
+        else the server's, else L{SCOPED_IDLE_TIMEOUT}; forget those with no
+        session left. The pids stopped."""
+        default = self.spec.idleTimeout or SCOPED_IDLE_TIMEOUT
+        timeouts: dict[str, float] = {}
+        for variant in self._variants.values():
+            own = variant.launch.idleTimeout or default
+            timeouts[variant.childKey] = max(own, timeouts.get(variant.childKey, 0.0))
         stopped = []
         waited = {waiter.variant.childKey for waiter in self._waiters}
         for key, upstream in list(self._children.items()):
             router = upstream.router
             if upstream.state is Lifecycle.RUNNING and not router.inFlight:
                 quiet = now - max(router.lastActivity, upstream.startedAt or 0.0)
-                if quiet >= timeout:
+                if quiet >= timeouts.get(key, default):
                     pid = upstream.pid
                     self.log.info(
                         "server {server}: child pid {pid} idle for {seconds:.0f} s; stopping"

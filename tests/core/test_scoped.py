@@ -302,6 +302,33 @@ class BoundTests(ScopedCase):
         self.reactor.advance(1)
         self.assertEqual(self.pool.expire(self.reactor.seconds()), [procA.pid])
 
+    def test_each_routes_own_idle_timeout(self) -> None:
+        """Smoke R-D6: B's entry sets its own idleTimeout, A's does not (the
+        server's then)."""
+        quickB = dataclasses.replace(
+            variant(B, "/ws/b"),
+            launch=dataclasses.replace(variant(B, "/ws/b").launch, idleTimeout=20.0),
+        )
+        self.pool = self.makePool(scopedSpec(variant("", None), variant(A, "/ws/a"), quickB))
+        procA, procB = self.opened(self.session(A)), self.opened(self.session(B))
+        self.reactor.advance(20)
+        self.assertEqual(self.pool.expire(self.reactor.seconds()), [procB.pid])
+        self.reactor.advance(SCOPED_IDLE_TIMEOUT - 20)
+        self.assertEqual(self.pool.expire(self.reactor.seconds()), [procA.pid])
+
+    def test_a_reloaded_idle_timeout_applies_to_the_running_children(self) -> None:
+        a = self.session(A)
+        procA = self.opened(a)
+        quickA = dataclasses.replace(
+            variant(A, "/ws/a"),
+            launch=dataclasses.replace(variant(A, "/ws/a").launch, idleTimeout=5.0),
+        )
+        self.pool.useSpec(
+            scopedSpec(variant("", None), quickA, variant(B, "/ws/b"), variant(C, "/ws/c"))
+        )
+        self.reactor.advance(5)
+        self.assertEqual(self.pool.expire(self.reactor.seconds()), [procA.pid])
+
 
 class StaleEnvTests(ScopedCase):
     def changed(self) -> ServerSpec:
