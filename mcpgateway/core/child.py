@@ -127,6 +127,9 @@ class ChildProtocol(ProcessProtocol):
         """Responses (messages without a C{method}) the child has written."""
         self.outputClosed = False
         """Whether the child's stdout has reached its end."""
+        self.killedFor: str | None = None
+        """Why the gateway killed the child itself (a stdout line over the
+        limit), for L{howItEnded}; C{None}: it did not."""
         self._outputTimer: IDelayedCall | None = None
         self._stderrBudget = logs.LogBudget(
             clock, STDERR_LOG_RATE, STDERR_LOG_BURST, LOG_PERIOD, self._stderrDropped
@@ -249,7 +252,7 @@ class ChildProtocol(ProcessProtocol):
             "server {server} child pid {pid} {how}",
             server=self.name,
             pid=self.pid,
-            how=describeExit(reason),
+            how=self.howItEnded(),
         )
         self.ended.callback(None)
 
@@ -333,9 +336,26 @@ class ChildProtocol(ProcessProtocol):
             period=LOG_PERIOD,
         )
 
+    def howItEnded(self) -> str:
+        """How the process ended (L{describeExit}), and why the gateway
+        killed it when it did: a child killed for an over-long stdout line
+        is not taken for one the OOM killer ended."""
+        assert self.exitReason is not None
+        how = describeExit(self.exitReason)
+        why = self.killedFor
+        if why is None:
+            return how
+        if how.startswith("killed by signal"):
+            return f"{how} from the gateway: {why}"
+        return f"{how} while the gateway was killing it: {why}"
+
     def _lineTooLong(self, size: int) -> None:
         self._chunks.clear()
         self._chunkBytes = 0
+        if self.killedFor is None:
+            self.killedFor = (
+                f"it wrote a stdout line of {size} bytes, over the {self._maxLine}-byte limit"
+            )
         self.log.error(
             "server {server} wrote a stdout line of {size} bytes, over the {limit}-byte limit;"
             " killing the child (it is restarted on the next request)",

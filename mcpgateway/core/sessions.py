@@ -147,6 +147,19 @@ class Session:
         """How its child is launched (scoped servers; never persisted)."""
 
     @property
+    def pidFromSocket(self) -> bool:
+        """Whether C{clientPid} is the pid the gateway found itself, as the
+        owner of the client's socket (L{mcpgateway.core.gateway.Gateway.lookForOwner}),
+        rather than one the client sent (C{X-Client-Pid}, C{clientInfo.pid})
+        or one restored from a previous process. Only a lookup sets
+        C{ownerLookedUp}, and the gateway looks only for a session whose
+        client sent no pid. A pid the client sent may name a process that
+        lives for ever (pid 1 in a container, a wrapper's shell) or, on a
+        gateway reached from other machines, nothing on this host: the
+        reaper's idle timeout still applies to its session."""
+        return self.clientPid is not None and self.ownerLookedUp is not None
+
+    @property
     def subscriptions(self) -> set[str]:
         """The resource URIs it subscribed to. The set is made when first
         asked for: most sessions never subscribe, and an empty set is 216

@@ -39,7 +39,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, versions
-from mcpgateway.core.child import ChildProtocol, describeExit
+from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.router import Fanout, Router
@@ -470,8 +470,7 @@ class Upstream:
     def _childEnded(self, _: None, child: ChildProtocol) -> None:
         try:
             if child is self.child:
-                assert child.exitReason is not None
-                self._lost(child, describeExit(child.exitReason))
+                self._lost(child, child.howItEnded())
             elif child in self._leaving:
                 self._leaving.remove(child)
                 self._tellExited(child)

@@ -10,11 +10,17 @@ phases, each logged as one structured event with its counts:
     session whose own child is gone is ended, so its client re-initializes;
  2. dead clients: for each client pid that owns sessions, C{kill(pid, 0)}
     failing with C{ESRCH} means the client is gone: its sessions end and their
-    stateful children stop (C{EPERM} means alive);
- 3. idle: sessions with no known client pid, no open GET stream and no
-    activity for C{idleTimeout} end. A shared child is never stopped because
-    one session went away; with C{childIdleTimeout} set, a shared child that
-    has had no session for that long is stopped (it restarts on demand).
+    stateful children stop (C{EPERM} means alive). A pid an authenticated
+    client sent itself is not asked about: that client may run on another
+    machine, where the pid means nothing here;
+ 3. idle: sessions with no open GET stream and no activity for
+    C{idleTimeout} end, unless the gateway found their client's pid itself,
+    as the owner of the client's socket (L{Session.pidFromSocket}): a pid
+    the client sent may name a process that never exits (pid 1 in a
+    container, a wrapper's shell), which would keep its session for ever.
+    A shared child is never stopped because one session went away; with
+    C{childIdleTimeout} set, a shared child that has had no session for
+    that long is stopped (it restarts on demand).
     The children of a workspace- or credential-scoped server that have been
     quiet for their idle timeout are stopped by their pool
     (L{mcpgateway.core.pool.ServerPool.expire}; docs/scopes.md).
@@ -120,7 +126,7 @@ class Reaper:
     def _deadClients(self, counts: SweepCounts) -> None:
         owners: dict[int, list[Session]] = {}
         for session in self._gateway.sessions:
-            if session.clientPid is not None:
+            if session.clientPid is not None and (not session.principal or session.pidFromSocket):
                 owners.setdefault(session.clientPid, []).append(session)
         for pid, sessions in owners.items():
             try:
@@ -144,7 +150,7 @@ class Reaper:
         now = self._clock.seconds()
         registry = self._gateway.sessions
         for session in registry:
-            if session.clientPid is not None or _streamOpen(session):
+            if session.pidFromSocket or _streamOpen(session):
                 continue
             if now - registry.activity(session) >= self.idleTimeout:
                 counts.idleSessions += 1

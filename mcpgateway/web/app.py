@@ -1041,6 +1041,9 @@ class GatewayChannel(http.HTTPChannel):
                     request = self._opened = self._open(message)
                     if request is None:
                         return  # refused from its head: the connection closes
+                if getattr(request, "bodyTooLarge", False):
+                    self._refuseBody(request)
+                    return
                 if message.complete:
                     del messages[0]
                     self._opened = None
@@ -1075,7 +1078,8 @@ class GatewayChannel(http.HTTPChannel):
         HTTP/1.0 one may have none), or with more than one, is 400; a
         C{Content-Length} over the body limit is 413 at once, before
         C{100 Continue} and without waiting for a body that may never come
-        (a chunked body is held to the limit as it comes). So is a C{Host}
+        (a chunked body is refused as soon as it passes the limit:
+        L{_refuseBody}). So is a C{Host}
         that is not C{host[:port]} (RFC 9112 §3.2), and two different values
         of one of L{mcpgateway.web.httpreader.SINGLE_HEADERS} (C{Origin}, C{Mcp-Session-Id},
         C{MCP-Protocol-Version}: which one would count is ambiguous)."""
@@ -1159,6 +1163,18 @@ class GatewayChannel(http.HTTPChannel):
         if self._guard is not None:
             self._guard.clientErrors.noteConnection(self._peer, int(status[:3]), text)
         self._closeWith(status, text)
+
+    def _refuseBody(self, request: http.Request) -> None:
+        """A chunked body that went past the body limit: 413 as soon as it
+        does, as for a C{Content-Length} over it, and close; the rest of the
+        body is not read (an endless one would keep the reactor reading).
+        The request is never served: the connection's end tells it so."""
+        limit = getattr(request, "bodyLimit", None)
+        self._refuseHead(
+            b"413 Request Entity Too Large",
+            f"request body is over the {limit}-byte limit (a chunked body, refused once"
+            " it passed the limit)",
+        )
 
     def _closeWith(self, status: bytes, text: str) -> None:
         """Answer C{status} (code and phrase) with a JSON-RPC error body

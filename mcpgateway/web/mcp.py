@@ -902,7 +902,7 @@ class McpEndpoint(Resource):
                 request,
                 message,
                 version,
-                clientPid=_headerPid(request),
+                clientPid=_headerPid(request) if not principalKey(request) else None,
                 connection=_loopbackConnection(request),
                 scope=self._scope,
                 credentialKey=credentialKey,
@@ -1569,7 +1569,9 @@ def _internalError(requestId: Any) -> Message:
 
 
 def _headerPid(request: Request) -> int | None:
-    """The C{X-Client-Pid} header, when it is a plausible pid."""
+    """The C{X-Client-Pid} header, when it is a plausible pid. Not asked
+    on an authenticated request: its client may run on another machine,
+    where its pid names nothing on the gateway's host."""
     value = header(request, "x-client-pid")
     value = value.strip() if value is not None else ""
     if not (value.isascii() and value.isdigit() and len(value) <= 10):

@@ -283,13 +283,19 @@ def test_session_with_an_open_get_stream_is_never_idle() -> None:
     assert sessionIds(h) == set()
 
 
-def test_session_with_a_client_pid_is_never_idle_ended() -> None:
+def test_a_pid_the_client_sent_does_not_exempt_its_session_from_the_idle_timeout() -> None:
+    # Smoke test R, R-D5: X-Client-Pid: 1 (a process that never exits) made
+    # its session immortal. Only a pid the gateway found itself (the
+    # socket's owner) exempts a session: tests/ops/test_reaper_client_pid.py.
     h = Harness()
     reaper = Reaper(h.gateway, h.reactor, 100, alive=alwaysAlive)
-    sid = openSession(h, pid=4001)
-    h.reactor.advance(10**6)
+    sid = openSession(h, pid=1)
+    h.reactor.advance(99)
     assert reaper.sweep() == SweepCounts()
-    assert sessionIds(h) == {sid}
+    h.reactor.advance(1)
+    assert reaper.sweep() == SweepCounts(idleSessions=1)
+    assert sessionIds(h) == set()
+    assert call(h, sid).status == 404
 
 
 def test_owner_group_activity_is_shared_between_the_sessions_of_one_pid() -> None:

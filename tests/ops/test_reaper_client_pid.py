@@ -1,0 +1,88 @@
+"""Which client pids the reaper trusts (smoke test R, R-D5): only a pid the
+gateway found itself, as the owner of the client's socket, exempts a session
+from the idle timeout; a pid the client sent (C{X-Client-Pid},
+C{clientInfo.pid}) may name a process that never exits (pid 1), and on a
+gateway that authenticates its clients it is not trusted for liveness at
+all (the client may run on another machine)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcpgateway.core.pool import PidProbe
+from mcpgateway.core.sessions import Session
+from mcpgateway.ops.reaper import Reaper, SweepCounts
+from tests.ops.test_reaper import alwaysAlive, sessionIds
+from tests.web.test_sessions_api import Finder, FinderHarness, initialize
+from tests.web.test_team_web import TeamHarness
+
+
+def gone(*pids: int) -> PidProbe:
+    """A probe for which C{pids} have exited (and every child runs)."""
+    return lambda pid: pid not in pids
+
+
+def test_a_pid_found_as_the_sockets_owner_keeps_its_session_while_it_lives() -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = initialize(h).headers["mcp-session-id"]
+    finder.answers[0].callback(4001)
+    session = h.gateway.sessions.get(sid)
+    assert session is not None and session.clientPid == 4001 and session.pidFromSocket
+    h.reactor.advance(10**6)
+    assert Reaper(h.gateway, h.reactor, 100, alive=alwaysAlive).sweep() == SweepCounts()
+    assert sessionIds(h) == {sid}
+    assert Reaper(h.gateway, h.reactor, 100, alive=gone(4001)).sweep() == SweepCounts(
+        deadClients=1, deadClientSessions=1
+    )
+
+
+def test_a_pid_in_client_info_is_the_clients_word_and_the_idle_timeout_applies() -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = initialize(h, clientInfo={"name": "c", "pid": 1}).headers["mcp-session-id"]
+    session = h.gateway.sessions.get(sid)
+    assert session is not None and session.clientPid == 1 and not session.pidFromSocket
+    h.reactor.advance(100)
+    assert Reaper(h.gateway, h.reactor, 100, alive=alwaysAlive).sweep() == SweepCounts(
+        idleSessions=1
+    )
+    assert sessionIds(h) == set()
+
+
+def test_a_restored_pid_is_not_taken_for_one_found_by_this_process() -> None:
+    finder = Finder()
+    h = FinderHarness(finder)
+    sid = initialize(h).headers["mcp-session-id"]
+    finder.answers[0].callback(4001)
+    live = h.gateway.sessions.get(sid)
+    assert live is not None
+    restored = Session.fromRecord(live.record())
+    assert restored.clientPid == 4001 and not restored.pidFromSocket
+
+
+def test_an_authenticated_clients_pid_is_not_trusted_for_liveness() -> None:
+    h = TeamHarness()
+
+    def initialize_(clientInfo: dict[str, Any]) -> dict[str, Any]:
+        params = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": clientInfo}
+        return {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
+
+    response = h.as_("alice", "POST", "/srv/mcp", initialize_({}), headers={"x-client-pid": "1"})
+    if not response.complete:
+        h.answerHandshake()
+    header = h.gateway.sessions.get(response.headers["mcp-session-id"])
+    assert header is not None and header.clientPid is None  # the header is not read
+    # clientInfo.pid is recorded (core/gateway.py), but a pid that names
+    # nothing on this host does not end the session, nor keep it.
+    informed = initialize_({"pid": 4321})
+    other = h.as_("bob", "POST", "/srv/mcp", informed).headers["mcp-session-id"]
+    session = h.gateway.sessions.get(other)
+    assert session is not None and session.clientPid == 4321 and session.principal
+    h.reactor.advance(50)
+    assert Reaper(h.gateway, h.reactor, 100, alive=gone(4321)).sweep() == SweepCounts()
+    h.reactor.advance(50)
+    assert Reaper(h.gateway, h.reactor, 100, alive=gone(4321)).sweep() == SweepCounts(
+        idleSessions=2
+    )
+    assert sessionIds(h) == set()
