@@ -258,11 +258,14 @@ def _notServable(
         except ValueError as e:
             return f"the project path cannot name a workspace ({e})"
         environ = expansionEnvironment(environ, readGatewayEnv(stateDir), readWorkspaceEnv(scope))
-    loaded = parseConfig({"mcpServers": {name: entry}}, "", environ)
+    # A user-scope entry is parsed as one (a relative cwd is the client's own);
+    # a project's is checked as a global one: its cwd is the project's.
+    kind = "user" if scope is None else "gateway"
+    loaded = parseConfig({"mcpServers": {name: entry}}, "", environ, kind)
     if name in loaded.servers:
         return None
     why = loaded.warnings[0] if loaded.warnings else "not a stdio server"
-    return why.removeprefix(f"server '{name}' (gateway scope): ").removesuffix("; skipped")
+    return why.removeprefix(f"server '{name}' ({kind} scope): ").removesuffix("; skipped")
 
 
 def claudeReport(

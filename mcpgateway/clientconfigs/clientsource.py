@@ -12,6 +12,11 @@ L{mcpgateway.clientconfigs.engine.AdoptionEngine} of the other clients:
    (L{mcpgateway.clientconfigs.adopted.routeUrl}) and the routes the base
    serves reserved (a client's different server of a name Claude Code
    serves at the same route is not adopted);
+ - while the base is the bundled demo, the Claude config it stands in for
+   (C{~/.claude.json}) is watched although it is missing: once it appears
+   (Claude Code installed after the start), the next L{ClientsSource.load}
+   adopts it as a start would have, and it becomes the base (the demo is
+   no longer served);
  - L{ClientsSource.load} serves the base's servers plus the originals of
    the engine's backups (a project file's entries at their workspace's
    routes; never a different server at a route the base serves); after
@@ -47,6 +52,8 @@ from mcpgateway.config.workspaces import WorkspaceKeys
 if TYPE_CHECKING:  # the CLI imports this module (claudeProjects): no Twisted
     from mcpgateway.config.source import ConfigSource
 
+WARNING = "warning: "
+"""A note of C{listening} that is a warning (as the config service tells them)."""
 SOURCE = "client configs"
 """The source name of the engine's served document (in warnings)."""
 
@@ -119,16 +126,27 @@ class ClientsSource:
         """Every client file to watch besides L{path}."""
         return self.engine.watchedPaths()
 
+    def awaitedPaths(self) -> list[Path]:
+        """Files not there yet whose appearance reloads: the Claude config
+        while the base is the bundled demo (see L{load})."""
+        if self.base.path is None and self._projectsFrom is not None:
+            return [self._projectsFrom]
+        return []
+
     def load(self) -> LoadedConfig:
-        loaded = self.base.load()
         notes: list[str] = []
         warnings: list[str] = []
+        claude = self._projectsFrom
+        if self._port is not None and self.awaitedPaths() and claude and claude.is_file():
+            notes, warnings = self._adoptClaude(claude, self._port)
+        loaded = self.base.load()
         reserved = self.reserved()
         if self._port is not None:
             self._refreshProjects()
             self._keys = None
             report = self.engine.sync(self.urlFor, reserved)
-            notes, warnings = _split(report)
+            more, warned = _split(report)
+            notes, warnings = [*notes, *more], [*warnings, *warned]
         served = parseConfig(self.engine.servedDocument(reserved), SOURCE, self._environ, "user")
         merged = replace(
             loaded,
@@ -157,6 +175,31 @@ class ClientsSource:
         self.reloadNeeded = report.changed
         more, warnings = _split(report)
         return [*notes, *more, *(f"warning: {w}" for w in warnings)]
+
+    def _adoptClaude(self, path: Path, port: int) -> tuple[list[str], list[str]]:
+        """The Claude config C{path} appeared while the bundled demo was
+        served: adopt it as a start would (what an unclean stop left
+        adopted is put back first) and make it the base. Notes and
+        warnings; a file that cannot be adopted yet (half written, say)
+        leaves the demo in place, with a warning, until its next change."""
+        from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
+        from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError
+        from mcpgateway.config.servers import ConfigError
+
+        try:
+            adopted = AdoptedClaudeConfig(path, self.stateDir, self._host, self._environ)
+            recovered = adopted.recover()
+            notes = adopted.listening(port)
+        except (ConfigError, ConcurrentWriteError, ValueError) as e:
+            return [], [
+                f"{path} appeared but cannot be adopted yet ({_oneLine(e)}); it is tried"
+                " again at its next change (or `mcpgateway restart`)"
+            ]
+        self.base = adopted
+        told = [f"{path} appeared: adopting it (the bundled demo is no longer served)"]
+        told += [n for n in notes if not n.startswith(WARNING)]
+        warned = [n.removeprefix(WARNING) for n in notes if n.startswith(WARNING)]
+        return told, [*recovered, *warned]
 
     def stopping(self) -> list[str]:
         """Restore the base, then every other client's file, whatever the

@@ -724,23 +724,47 @@ def staleFiles(stateDir: Path) -> list[StaleFile]:
     exactly what a kept backup (C{<backup>.1}...) says the gateway wrote:
     a client saved back a copy it had read while they were adopted, and
     they point at that gateway's address. What L{AdoptionEngine.adopt}
-    revives at the next start, and L{reviveStale} now. A few small reads."""
+    revives at the next start, and L{reviveStale} now. A few small reads.
+
+    Files are told apart by their real paths: a file adopted now under
+    another name (it became a symlink, or was moved behind one, since the
+    kept backup was made) is not stale, and a file known to several series
+    of kept backups is reported once, from the newest series."""
     folder = Path(stateDir) / BACKUP_DIR
     try:
         names = sorted(os.listdir(folder))
     except OSError:
         return []
-    out = []
+    adoptedNow = set()
+    for path in backupPaths(stateDir):
+        try:
+            current = readBackup(path)
+        except ConfigError:
+            continue
+        if current is not None:
+            adoptedNow.add(os.path.realpath(current.configPath))
+    series = []
     for name in names:
         if not name.endswith(".json.1"):
             continue
         path = folder / name[: -len(".1")]
         if path.exists():
             continue  # adopted now: restore and the engine see to it
+        try:
+            keptAt = (folder / name).stat().st_mtime_ns
+        except OSError:
+            continue
+        series.append((-keptAt, name, path))
+    out = []
+    seen = set(adoptedNow)
+    for _, _, path in sorted(series):
         kept = keptBackups(path)
         if not kept:
             continue
         newest = kept[0]
+        real = os.path.realpath(newest.configPath)
+        if real in seen:
+            continue  # adopted now under another name, or a newer series' file
         try:
             doc = parseDocument(
                 Path(newest.configPath), newest.format, readFile(Path(newest.configPath))
@@ -755,8 +779,9 @@ def staleFiles(stateDir: Path) -> list[StaleFile]:
                 if revived is not None:
                     entries.append((revived[1].label(location, entryName), revived[0].url))
         if entries:
+            seen.add(real)
             out.append(StaleFile(newest.client, newest.configPath, path, entries))
-    return out
+    return sorted(out, key=lambda stale: stale.backup.name)
 
 
 def reviveStale(stateDir: Path) -> EngineReport:

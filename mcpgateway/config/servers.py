@@ -206,7 +206,13 @@ def parseEntry(
     a file may say and the gateway reads its own way: C{credentialEnv} with a
     C{global} or C{workspace} share (in a file it is served as C{credential},
     what it gets: L{mcpgateway.config.classification.resolve}), so a server
-    already in a file is never dropped for it."""
+    already in a file is never dropped for it.
+
+    A C{user}-scope entry (a client's user file, such as the top level of
+    C{~/.claude.json}) with a relative C{cwd} is refused: the client resolves
+    it against the directory it runs in, which the gateway does not know (a
+    project's entry is resolved against its workspace, by
+    L{mcpgateway.config.scopes})."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise EntryError("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
     if not isinstance(entry, dict):
@@ -264,7 +270,11 @@ def parseEntry(
     expandedArgs = tuple(_expand(a, environ, "args") for a in args)
     expandedEnv = tuple(sorted((k, _expand(v, environ, f"env.{k}")) for k, v in env.items()))
     if cwd is not None:
-        cwd = os.path.expanduser(_expand(cwd, environ, "cwd"))
+        given, cwd = cwd, os.path.expanduser(_expand(cwd, environ, "cwd"))
+        if scope == "user" and not os.path.isabs(cwd):
+            # The client starts it in the directory it runs in (a project);
+            # the gateway has no such directory for a user-scope server.
+            raise EntryError(f"its cwd {given!r} is relative to a directory only the client knows")
     searchPath = dict(expandedEnv).get("PATH", environ.get("PATH"))
     return ServerSpec(
         name=name,

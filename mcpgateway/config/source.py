@@ -93,11 +93,13 @@ class ConfigSource(Protocol):
 def watchedPathsOf(source: ConfigSource) -> list[Path]:
     """Every file a change of which reloads C{source}: its L{ConfigSource.path}
     and, for a source that adopts other clients' files too
-    (L{mcpgateway.clientconfigs.clientsource.ClientsSource}), theirs."""
+    (L{mcpgateway.clientconfigs.clientsource.ClientsSource}), theirs, and
+    the files it awaits (not there yet: their creation reloads too)."""
     out = [] if source.path is None else [source.path]
-    more = getattr(source, "watchedPaths", None)
-    if more is not None:
-        out += [Path(p) for p in more()]
+    for method in ("watchedPaths", "awaitedPaths"):
+        more = getattr(source, method, None)
+        if more is not None:
+            out += [Path(p) for p in more()]
     seen: set[str] = set()
     unique = []
     for path in out:

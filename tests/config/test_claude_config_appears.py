@@ -1,0 +1,120 @@
+"""Smoke test Q, D3: a gateway started without C{~/.claude.json} (serving
+the bundled demo and adopting Cursor) adopts that file when it appears
+later (Claude Code installed after the gateway, as a service): the file's
+creation is watched, the next load adopts it as a start would, serves its
+servers instead of the demo, and stop restores it byte for byte."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.task import Clock
+
+from mcpgateway.clientconfigs.clients.base import Host
+from mcpgateway.clientconfigs.clients.mcpservers import Cursor
+from mcpgateway.clientconfigs.clientsource import ClientsSource
+from mcpgateway.clientconfigs.engine import AdoptionEngine
+from mcpgateway.config.source import ConfigService, PlainFile, watchedPathsOf
+from mcpgateway.config.workspaces import WorkspaceKeys
+from tests.config.test_source_clients import SECRET, cursorFile
+from tests.reloading import inline, write
+
+EVERYTHING = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"]}
+CLAUDE = json.dumps({"numStartups": 1, "mcpServers": {"everything": EVERYTHING}}, indent=2)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("HOME", str(path))  # the Claude config is adopted in the home only
+    cursorFile(path, {"fs": {"command": "fs-server"}})
+    return path
+
+
+def demoSource(home: Path) -> ClientsSource:
+    """The source of a gateway started with no C{~/.claude.json}, as
+    preflight makes it: the bundled demo, and the other clients."""
+    stateDir = home / ".mcpgateway"
+    stateDir.mkdir()
+    engine = AdoptionEngine(
+        stateDir, [Cursor()], Host(home), bridgeArgv=["/bin/mcpgateway"], environ={"PATH": ""}
+    )
+    return ClientsSource(
+        PlainFile(None),
+        engine,
+        stateDir,
+        "127.0.0.1",
+        {"PATH": ""},
+        projectsFrom=home / ".claude.json",
+    )
+
+
+def test_a_claude_config_created_after_the_start_is_adopted_at_the_next_load(
+    home: Path,
+) -> None:
+    source = demoSource(home)
+    claude = home / ".claude.json"
+    assert claude in watchedPathsOf(source)  # watched while missing
+    source.listening(9100)
+    assert "demo" in source.load().servers
+
+    claude.write_text(CLAUDE)
+    loaded = source.load()
+
+    entries = json.loads(claude.read_text())["mcpServers"]
+    assert entries["everything"] == {"type": "http", "url": "http://127.0.0.1:9100/everything/mcp"}
+    assert loaded.servers["everything"].args == tuple(EVERYTHING["args"])
+    assert "demo" not in loaded.servers and "fs" in loaded.servers
+    assert any(f"{claude} appeared" in note for note in loaded.notes)
+    assert source.path == claude and source.awaitedPaths() == []
+
+    source.stopping()
+    assert claude.read_text() == CLAUDE
+
+
+def test_a_half_written_claude_config_waits_for_its_next_change(home: Path) -> None:
+    source = demoSource(home)
+    source.listening(9100)
+    claude = home / ".claude.json"
+    claude.write_text('{"mcpServers": {')
+
+    loaded = source.load()
+
+    assert "demo" in loaded.servers and source.path is None
+    assert any("cannot be adopted yet" in w for w in loaded.warnings)
+    assert claude.read_text() == '{"mcpServers": {'
+    claude.write_text(CLAUDE)
+    assert "everything" in source.load().servers
+
+
+def test_the_service_reloads_when_the_claude_config_appears(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = demoSource(home)
+    clock, reloads = Clock(), list[Any]()
+    configService = ConfigService(
+        source,
+        source.stateDir,
+        clock,
+        None,
+        inline,
+        reloads.append,
+        environ={"PATH": ""},
+        keys=lambda: WorkspaceKeys(SECRET),
+    )
+    monkeypatch.setattr(configService, "_watchWithInotify", lambda paths: False)
+    configService.startService()
+    configService.listening(9100)
+    before = len(reloads)
+
+    write(home / ".claude.json", CLAUDE)
+    clock.advance(2.0)  # the poll
+    clock.advance(1.0)  # the debounce
+
+    assert len(reloads) == before + 1 and "everything" in reloads[-1]
+    assert json.loads((home / ".claude.json").read_text())["mcpServers"]["everything"]["url"]
+    configService.stopService()
