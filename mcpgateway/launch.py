@@ -23,6 +23,12 @@ tools are described by. L{warm} writes the C{-OO} bytecode before a start, so
 that the gateway does not compile it (and keep the compiler's garbage) on its
 first run after an install.
 
+Daemonizing, C{twistd} sets the umask to C{0077} unless given C{--umask};
+here the default is the umask the process was started with (L{withUmask}),
+as under C{twistd -n}: the gateway's children write files as they would
+when a client runs them. (C{mcpgateway start} passes the caller's; the
+successor of C{mcpgateway restart} gets its predecessor's this way.)
+
 Nothing here imports the reactor at module level: C{twistd} installs it.
 """
 
@@ -67,13 +73,35 @@ def onlyGateway(interface: Any, package: object = None) -> Iterable[IServiceMake
     return [GATEWAY] if interface is IServiceMaker else []
 
 
+def withUmask(argv: list[str], umask: int) -> list[str]:
+    """C{argv} (C{twistd}'s, its program name first) with C{--umask}
+    C{umask} among twistd's own options, unless it names one already."""
+    options = argv[1 : argv.index("mcpgateway")] if "mcpgateway" in argv else argv[1:]
+    if any(arg == "--umask" or arg.startswith("--umask=") for arg in options):
+        return argv
+    return [argv[0], f"--umask={umask:04o}", *argv[1:]]
+
+
+def currentUmask() -> int:
+    """This process's umask (set and put back at once: the only portable
+    way to read it)."""
+    import os
+
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def twistd() -> None:
     """C{twistd}, reading C{sys.argv[1:]}, with the gateway as its only plugin,
     on the gateway's reactor (L{mcpgateway.reactor}) where epoll exists, no
-    reactor is installed yet and none is named (C{--reactor})."""
+    reactor is installed yet and none is named (C{--reactor}), and the umask
+    it was started with (L{withUmask})."""
     import sys
 
     from mcpgateway import reactor
+
+    sys.argv[:] = withUmask(sys.argv, currentUmask())
 
     chosen = any(arg in ("-r", "--reactor") or arg.startswith("--reactor=") for arg in sys.argv)
     if reactor.AVAILABLE and not chosen and "twisted.internet.reactor" not in sys.modules:

@@ -7,7 +7,8 @@ relays what comes back (a JSON body, or every event of the request's SSE
 stream: progress, logs, the server's own requests, then the response) to
 the client; keeps the session's GET stream open for what the server sends
 unasked (reopening it, with C{Last-Event-ID} when the gateway gave ids); and
-DELETEs the session at the end, bounded.
+DELETEs the session at the end, bounded. A C{ping} before the client's
+C{initialize} is answered by the bridge itself (there is no session yet).
 
 The gateway going away (connection refused or reset) is not the end: the
 client's messages wait in an outbox (each request at most C{timeout}
@@ -84,6 +85,8 @@ _SSE = b"text/event-stream"
 _NOT_SENT = (ConnectError, DNSLookupError, RequestTransmissionFailed)
 _LOST = (ResponseNeverReceived, ConnectionClosed)
 _NOT_CONNECTED = "not connected yet"
+_MODERN = b'"io.modelcontextprotocol/protocolVersion"'
+"""What a modern (2026-07-28) request carries in its C{_meta}."""
 
 
 class State(Enum):
@@ -303,6 +306,18 @@ class BridgeClient:
     def send(self, message: Outgoing) -> None:
         """Relay one message from the client."""
         if self.state is State.CLOSED:
+            return
+        if (
+            message.method == "ping"
+            and message.kind is Kind.REQUEST
+            and self.initParams is None
+            and _MODERN not in message.body
+        ):
+            # MCP lets a client ping before it initializes; the gateway has no
+            # session for it yet (it would answer 400): the bridge answers.
+            # (A modern request, which carries its protocol version in its
+            # _meta and needs no initialize, goes to the gateway.)
+            self._toClient(jsonrpc.dumps(jsonrpc.resultResponse(message.id, {})))
             return
         if message.method == "initialize" and message.kind is Kind.REQUEST:
             self.initParams = message.params

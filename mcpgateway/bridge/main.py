@@ -40,6 +40,7 @@ from twisted.logger import (
     FilteringLogObserver,
     ILogFilterPredicate,
     LogEvent,
+    Logger,
     LogLevel,
     PredicateResult,
     eventAsText,
@@ -75,11 +76,13 @@ because no gateway could be reached (a one-shot pipe that got no answers)."""
 _START_CODE = (
     "import os, signal, sys; os.setsid();"
     " signal.signal(signal.SIGINT, signal.default_int_handler);"
-    " from mcpgateway.cli import main; sys.exit(main(sys.argv[1:]))"
+    " from mcpgateway.cli import main; sys.exit(main([*sys.argv[1:], '--auto-started']))"
 )
 """C{mcpgateway start}, in a session of its own (out of the client's process
 group) and with SIGINT back to normal (the bridge ignores it; children would
-inherit that)."""
+inherit that), as a bridge's start (C{--auto-started}: the client's
+environment is not the user's, a GUI app's C{PATH} lacks C{npx} and C{uvx};
+the start puts the C{PATH} of the user's own start first)."""
 
 
 def ignoreSigint() -> None:
@@ -117,9 +120,43 @@ def startCommand(options: BridgeOptions) -> list[str]:
     return argv
 
 
+START_CAUSE_LINES = 3
+"""Error lines of a failed start's output the client is told of."""
+START_CAUSE_LENGTH = 400
+"""Characters of the cause the client is told of, at most."""
+_ERROR_TAGS = ("#error] ", "#critical] ")
+"""How a line of the gateway's log at level error or critical is marked."""
+
+
+def startFailure(code: object, output: str) -> str:
+    """What the client is told of a failed C{mcpgateway start}: its exit
+    status and the cause, short: the error and critical lines of the log
+    it showed, without their timestamp and namespace (else its first line,
+    and its last when that differs)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    causes: list[str] = []
+    for line in lines:
+        for tag in _ERROR_TAGS:
+            at = line.find(tag)
+            if at >= 0:
+                cause = line[at + len(tag) :].strip()
+                if cause and cause not in causes:
+                    causes.append(cause)
+                break
+    if not causes:
+        causes = lines[:1] + lines[-1:] if len(lines) > 1 else lines
+    said = " | ".join(causes[:START_CAUSE_LINES]) or "no output"
+    if len(said) > START_CAUSE_LENGTH:
+        said = said[: START_CAUSE_LENGTH - 3] + "..."
+    return f"`mcpgateway start` failed (exit status {code}): {said}"
+
+
 class _StartProcess(ProcessProtocol):
     """Collects C{mcpgateway start}'s output; C{done} fires with C{None} or
-    why it failed."""
+    why it failed, short (L{startFailure}); its whole output (the last
+    L{START_OUTPUT_LINES} lines) goes to stderr."""
+
+    log = Logger(observer=logs.observer)
 
     def __init__(self) -> None:
         self.output = bytearray()
@@ -139,9 +176,14 @@ class _StartProcess(ProcessProtocol):
         if code == 0:
             self.done.callback(None)
             return
-        lines = self.output.decode("utf-8", "replace").strip().splitlines()
-        said = " | ".join(lines[-START_OUTPUT_LINES:]) or "no output"
-        self.done.callback(f"`mcpgateway start` failed (exit status {code}): {said}")
+        text = self.output.decode("utf-8", "replace").strip()
+        shown = "\n".join(f"  {line}" for line in text.splitlines()[-START_OUTPUT_LINES:])
+        self.log.error(
+            "`mcpgateway start` failed (exit status {code}); it said:\n{output}",
+            code=code,
+            output=shown or "  (nothing)",
+        )
+        self.done.callback(startFailure(code, text))
 
 
 def starter(reactor: IReactorProcess, options: BridgeOptions) -> Callable[[], Deferred[str | None]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -100,6 +101,19 @@ def launch(argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
         raise CliError(f"cannot run {argv[0]}: {e.strerror}") from None
 
 
+def terminalForeground() -> bool:
+    """Whether this process's group is the foreground process group of its
+    terminal (the first of stdin, stdout, stderr that is one): a Ctrl-C
+    there reaches every process of the group."""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd):
+                return os.tcgetpgrp(fd) == os.getpgrp()
+        except OSError:
+            continue
+    return False
+
+
 def claudeConfigClass() -> Any:
     """C{mcpgateway.clientconfigs.claude.ClaudeConfig}, looked up late: a
     missing module is one line, not a traceback."""
@@ -119,6 +133,9 @@ class CliContext:
     """Reads the state directory (L{mcpgateway.cli.probe.probe})."""
     launch: Callable[..., Process] = launch
     """Starts twistd: C{launch(argv, **popenArguments)}."""
+    terminalForeground: Callable[[], bool] = terminalForeground
+    """Whether a Ctrl-C of this process's terminal reaches it (and its
+    children in its group): L{terminalForeground}."""
     warm: Callable[[], None] = warmBytecode
     """Writes the gateway's bytecode before a start (L{warmBytecode})."""
     claudeConfigClass: Callable[[], Any] = claudeConfigClass

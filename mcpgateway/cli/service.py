@@ -24,6 +24,7 @@ line); the commands that load them are printed, not run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, portArgument
 from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, resolveStateDir
+from mcpgateway.cli.userpath import recordPath
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE
 
 MARKER = "Written by `mcpgateway service install`"
@@ -391,6 +393,11 @@ def install(
             writeFileAtomic(path, text.encode("utf-8"), mode=0o644)
     except OSError as e:
         raise CliError(f"cannot write {e.filename or directory}: {e.strerror}") from None
+    # The PATH the unit records is the user's: a start a bridge makes (with a
+    # GUI client's PATH) puts it first too (mcpgateway.cli.userpath).
+    with contextlib.suppress(OSError):
+        settings.stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    recordPath(settings.stateDir, settings.path)
     ctx.warm()  # the service's -OO bytecode, before the service manager starts it
     commands = installCommands(manager, directory)
     notes = installNotes(manager, ctx.probe(settings.stateDir), systemdUnreachable)

@@ -12,7 +12,19 @@ adopted from every client's file are served, then prints the routes the
 gateway serves, as the gateway
 lists them (L{mcpgateway.cli.routes}): C{/<server>/mcp} only for a server
 with a user-scope entry, C{/<server>~<key>/mcp} with its project's path for
-each project's own entry."""
+each project's own entry; and, when entries of the Claude config point at
+a gateway on another port (one of another state directory adopted them),
+how many and where (L{adoptedElsewhere}).
+
+The gateway runs with the caller's umask (twistd's default for a daemon is
+C{0077}: every file a server wrote would be private), and with the C{PATH}
+of L{mcpgateway.cli.userpath}: a start the user runs records its own; a
+start a bridge makes (C{--auto-started}) puts the recorded one first.
+
+In the foreground, Ctrl-C in the terminal reaches the gateway through the
+terminal (twistd shares this command's process group); a SIGINT sent to
+this command alone (C{kill -INT}, an IDE, a supervisor) is passed on to it
+(L{runForeground})."""
 
 from __future__ import annotations
 
@@ -20,6 +32,7 @@ import argparse
 import contextlib
 import functools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -27,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcpgateway.cli.context import GATEWAY_PYTHON, START_TIMEOUT, CliContext
 from mcpgateway.cli.health import healthServers
@@ -49,6 +63,7 @@ from mcpgateway.cli.routes import (
     routeLines,
     routesOf,
 )
+from mcpgateway.cli.userpath import currentUmask, recordedPath, recordPath, startPath
 from mcpgateway.ops.statedir import lockHeld, openStateDir, pidAlive, removeState
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
 
@@ -64,9 +79,11 @@ def gatewayArgv(
     foreground: bool,
     rewrite: bool,
     clients: str = "all",
+    umask: int | None = None,
 ) -> list[str]:
     """The C{twistd mcpgateway} command line C{start} runs (C{clients}: its
-    C{--clients}, given only with C{rewrite} and when not C{all})."""
+    C{--clients}, given only with C{rewrite} and when not C{all}; C{umask}:
+    twistd's C{--umask}, the one the gateway and its children get)."""
     argv = [
         *GATEWAY_PYTHON,
         "--pidfile",
@@ -76,6 +93,10 @@ def gatewayArgv(
         # the foreground, show it on stdout.
         *(["--logfile", "-"] if foreground else ["--logger", TWISTD_LOGGER]),
     ]
+    if umask is not None:
+        # Daemonizing, twistd would set 0077 (its default): every file a
+        # server writes would be private, unlike when the client runs it.
+        argv += ["--umask", f"{umask:04o}"]
     if foreground:
         argv.append("-n")
     argv += [
@@ -135,11 +156,27 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     if found.stale:
         removeState(stateDir)
     removeStalePidFile(stateDir)
-    argv = gatewayArgv(stateDir, port, config, args.foreground, rewrite, clients)
+    argv = gatewayArgv(
+        stateDir, port, config, args.foreground, rewrite, clients, umask=currentUmask()
+    )
+    env = startEnvironment(stateDir, autoStarted=args.auto_started)
     ctx.warm()
     if args.foreground:
-        return runForeground(ctx, argv, out)
-    return startDetached(ctx, argv, stateDir, port, out, anyPort=args.port is None)
+        return runForeground(ctx, argv, out, env)
+    return startDetached(ctx, argv, stateDir, port, out, anyPort=args.port is None, env=env)
+
+
+def startEnvironment(stateDir: Path, autoStarted: bool) -> dict[str, str] | None:
+    """The environment the gateway is started with (C{None}: this
+    process's own): only its C{PATH} may differ
+    (L{mcpgateway.cli.userpath.startPath}). A start the user runs records
+    its C{PATH} for the starts bridges make."""
+    own = os.environ.get("PATH", "")
+    recorded = recordedPath(stateDir)
+    if not autoStarted:
+        recordPath(stateDir, own)
+    path = startPath(own, recorded, autoStarted)
+    return None if path == own else {**os.environ, "PATH": path}
 
 
 def alreadyRunning(out: Output, found: GatewayProbe, port: int | None) -> int:
@@ -204,24 +241,46 @@ def refuseUnwritable(ctx: CliContext, config: Path, stateDir: Path, named: bool,
         ) from None
 
 
-def runForeground(ctx: CliContext, argv: list[str], out: Output) -> int:
-    """Run twistd -n in this terminal until it exits; SIGTERM and SIGHUP are
-    passed on to it, Ctrl-C reaches it through the terminal."""
+def runForeground(
+    ctx: CliContext, argv: list[str], out: Output, env: dict[str, str] | None = None
+) -> int:
+    """Run twistd -n until it exits; every stop signal this command gets
+    reaches it exactly once (a second one would cut its graceful stop
+    short).
+
+    In a terminal whose foreground process group this command leads,
+    twistd shares that group: Ctrl-C (and Ctrl-Z) reach it through
+    the terminal, and a SIGINT here is taken for that one, unless this
+    group is no longer the terminal's foreground one (then it came from
+    C{kill}: passed on). Anywhere else (no terminal, a background job, an
+    IDE or a supervisor) twistd gets a session of its own, so that a signal
+    to this command's group does not reach it twice, and SIGINT is passed
+    on like SIGTERM and SIGHUP."""
     out.note("mcpgateway: running in the foreground (Ctrl-C stops it)")
-    process = ctx.launch(argv)
+    shared = ctx.terminalForeground()
+    kwargs: dict[str, Any] = {} if shared else {"start_new_session": True}
+    if env is not None:
+        kwargs["env"] = env
+    process = ctx.launch(argv, **kwargs)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         with contextlib.suppress(OSError):
             process.send_signal(signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    forwarded = [signal.SIGTERM, signal.SIGHUP]
+    if not shared and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        forwarded.append(signal.SIGINT)  # (an ignored one stays ignored, as in twistd)
+    previous = {sig: signal.signal(sig, forward) for sig in forwarded}
     try:
         while True:
             try:
                 code = process.wait()
                 break
             except KeyboardInterrupt:
-                continue  # the gateway got SIGINT too: wait for its clean stop
+                # From the terminal, the gateway got SIGINT too: wait for its
+                # clean stop. Otherwise it was sent to this command alone.
+                if not ctx.terminalForeground():
+                    forward(signal.SIGINT, None)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -238,6 +297,7 @@ def startDetached(
     port: int,
     out: Output,
     anyPort: bool = False,
+    env: dict[str, str] | None = None,
 ) -> int:
     """Run twistd (which daemonizes and exits), then wait for C{/health}.
 
@@ -250,7 +310,11 @@ def startDetached(
     deadline = ctx.clock() + timeout
     logStart = logPosition(stateDir / LOG_FILE)  # earlier runs' lines are not this run's
     process = ctx.launch(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **({} if env is None else {"env": env}),
     )
 
     def failed(message: str, output: bytes = b"") -> int:
@@ -407,6 +471,8 @@ def _started(
 ) -> int:
     servers = healthServers(health)
     pid = found.pid or positiveInt(health.get("pid"))
+    config = claudeConfigPath(found.state)
+    elsewhere = adoptedElsewhere(config, found.port)
     routes: dict[str, list[Route]] | None = None
     unlisted = ""
     try:
@@ -435,6 +501,8 @@ def _started(
             document["routesError"] = unlisted
         if adopting:
             document["adopting"] = adopting
+        if elsewhere:
+            document["adoptedElsewhere"] = elsewhere
         out.emit(document)
         return 0
     projectRoutes = routes is not None and any(r.key for rs in routes.values() for r in rs)
@@ -448,6 +516,13 @@ def _started(
             f"  still being adopted: {', '.join(adopting[:LINES_SHOWN])}{more}"
             " (`mcpgateway servers list` shows them once served)"
         )
+    for other, count in elsewhere.items():
+        one = count == 1
+        out.line(
+            f"  {plural(count, 'entry', 'entries')} of {_shown(config)}"
+            f" {'points' if one else 'point'} at {other}, another gateway's (of another"
+            f" state directory): {'it is' if one else 'they are'} served there, not here"
+        )
     if routes is None:
         # Never guess /<server>/mcp: a server only projects define has none.
         names = sorted(servers)
@@ -458,6 +533,63 @@ def _started(
     for line in routeLines(url, routes):
         out.line(line)
     return 0
+
+
+def adoptedElsewhere(config: Path, port: int | None) -> dict[str, int]:
+    """The entries of the Claude config C{config} that a gateway on another
+    port of this machine adopted (as adoption writes them: a loopback
+    C{http(s)://host:port/<name>/mcp}, or C{/<name>~<key>/mcp}, under the
+    entry's own name): how many, by that gateway's URL. Read only, and
+    nothing when the file cannot be read."""
+    try:
+        document = json.loads(config.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    tables = [document.get("mcpServers")]
+    projects = document.get("projects")
+    if isinstance(projects, dict):
+        tables += [p.get("mcpServers") for p in projects.values() if isinstance(p, dict)]
+    found: dict[str, int] = {}
+    for table in tables:
+        if not isinstance(table, dict):
+            continue
+        for name, entry in table.items():
+            url = entry.get("url") if isinstance(entry, dict) else None
+            other = _otherGateway(url, name, port) if isinstance(url, str) else None
+            if other is not None:
+                found[other] = found.get(other, 0) + 1
+    return found
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _otherGateway(url: str, name: str, port: int | None) -> str | None:
+    """The base URL of the gateway on another loopback port than C{port}
+    that C{url}, the entry C{name}'s, is an adopted route of."""
+    try:
+        parts = urlsplit(url)
+        other = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK:
+        return None
+    if other is None or other == port:
+        return None
+    if parts.path != f"/{name}/mcp" and not (
+        parts.path.startswith(f"/{name}~") and parts.path.endswith("/mcp")
+    ):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _shown(path: Path) -> str:
+    """C{path}, with C{~} for the home directory."""
+    with contextlib.suppress(ValueError):
+        return f"~/{path.relative_to(Path.home())}"
+    return str(path)
 
 
 def _startFailed(
@@ -518,4 +650,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         action="store_true",
         help="serve the config without pointing its entries at the gateway",
     )
+    # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
+    # recorded PATH comes first, and the client's is not recorded.
+    start.add_argument("--auto-started", action="store_true", help=argparse.SUPPRESS)
     start.set_defaults(handler=cmdStart)

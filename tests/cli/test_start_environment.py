@@ -1,0 +1,275 @@
+"""What a gateway started by C{mcpgateway start} inherits, and how it is
+stopped from the foreground: the caller's umask (not twistd's daemon
+default 0077), the user's C{PATH} for a start a bridge makes, a SIGINT
+sent to C{start --foreground} alone, and the entries of the Claude config
+that another gateway adopted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpgateway import launch
+from mcpgateway.cli import main
+from mcpgateway.cli.context import CliContext
+from mcpgateway.cli.start import adoptedElsewhere
+from mcpgateway.cli.userpath import PATH_RECORD, currentUmask, recordedPath, startPath
+from tests.cli.support import FakeGateway, run
+from tests.cli.test_start import FakeLauncher
+
+
+class RecordingLauncher(FakeLauncher):
+    """A L{FakeLauncher} that keeps the C{Popen} arguments it was given."""
+
+    kwargs: dict[str, Any]
+
+    def __call__(self, argv: list[str], **kwargs: Any) -> FakeLauncher:
+        self.kwargs = kwargs
+        return super().__call__(argv, **kwargs)
+
+
+@pytest.fixture
+def umask() -> Iterator[int]:
+    """An unusual umask for the test (the caller's), put back after."""
+    previous = os.umask(0o027)
+    yield 0o027
+    os.umask(previous)
+
+
+def start(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    gateway: FakeGateway,
+    ctx: CliContext,
+    *more: str,
+) -> tuple[RecordingLauncher, str]:
+    launcher = RecordingLauncher(stateDir, gateway)
+    ctx.launch = launcher
+    code, out, _ = run(capsys, stateDir, "start", "--port", str(gateway.port), *more, ctx=ctx)
+    assert code == 0
+    return launcher, out
+
+
+# -- Q-D4: the umask --------------------------------------------------------------------
+
+
+def test_a_detached_start_gives_twistd_the_callers_umask(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+    umask: int,
+) -> None:
+    launcher, _ = start(capsys, stateDir, fakeGateway, ctx, "--no-rewrite")
+    argv = launcher.argv
+    assert argv[argv.index("--umask") + 1] == "0027"
+    assert argv.index("--umask") < argv.index("mcpgateway")  # twistd's option
+    assert currentUmask() == umask  # read, and left as it was
+
+
+def test_twistd_of_the_gateway_keeps_the_umask_it_was_started_with() -> None:
+    """The successor of a restart (started by the gateway with no C{--umask})
+    gets its predecessor's umask, not twistd's 0077."""
+    argv = ["twistd", "--pidfile=", "mcpgateway", "--port", "1"]
+    assert launch.withUmask(argv, 0o022) == ["twistd", "--umask=0022", *argv[1:]]
+    given = ["twistd", "--umask", "0077", "mcpgateway"]
+    assert launch.withUmask(given, 0o022) == given
+    assert launch.withUmask(["twistd", "--umask=0007", "mcpgateway"], 0o022)[1] == "--umask=0007"
+
+
+def test_launch_reads_the_umask_without_changing_it(umask: int) -> None:
+    assert launch.currentUmask() == umask
+    assert launch.currentUmask() == umask
+
+
+# -- Q-D9: the PATH of a start a bridge makes -------------------------------------------
+
+
+def test_a_users_start_records_its_path_and_runs_with_it(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/home/u/.nvm/bin:/usr/bin:/bin")
+    launcher, _ = start(capsys, stateDir, fakeGateway, ctx, "--no-rewrite")
+    assert "env" not in launcher.kwargs  # its own environment
+    assert recordedPath(stateDir) == "/home/u/.nvm/bin:/usr/bin:/bin"
+    assert json.loads((stateDir / PATH_RECORD).read_text()) == {
+        "PATH": "/home/u/.nvm/bin:/usr/bin:/bin"
+    }
+    assert (stateDir / PATH_RECORD).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_bridges_start_puts_the_recorded_path_first_and_records_nothing(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (stateDir / PATH_RECORD).write_text('{"PATH": "/opt/homebrew/bin:/usr/bin:/bin"}')
+    monkeypatch.setenv("PATH", "/usr/bin:/bin:/usr/sbin")
+    launcher, _ = start(capsys, stateDir, fakeGateway, ctx, "--no-rewrite", "--auto-started")
+    env = launcher.kwargs["env"]
+    assert env["PATH"] == "/opt/homebrew/bin:/usr/bin:/bin:/usr/sbin"
+    assert env["HOME"] == os.environ["HOME"]  # the rest as it was
+    assert recordedPath(stateDir) == "/opt/homebrew/bin:/usr/bin:/bin"  # the client's not kept
+
+
+def test_a_bridges_start_with_nothing_recorded_runs_with_its_own_path(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    launcher, _ = start(capsys, stateDir, fakeGateway, ctx, "--no-rewrite", "--auto-started")
+    assert "env" not in launcher.kwargs
+    assert not (stateDir / PATH_RECORD).exists()
+
+
+def test_start_path() -> None:
+    recorded = "/opt/homebrew/bin:/usr/bin"
+    assert startPath("/usr/bin:/bin", None, autoStarted=True) == "/usr/bin:/bin"
+    assert startPath("/usr/bin:/bin", recorded, True) == "/opt/homebrew/bin:/usr/bin:/bin"
+    # The user's own start keeps its order, and gets what it lacks after it.
+    assert startPath("/usr/bin:/bin", recorded, False) == "/usr/bin:/bin:/opt/homebrew/bin"
+    assert startPath("/usr/bin::/opt/homebrew/bin", recorded, False) == (
+        "/usr/bin::/opt/homebrew/bin"  # nothing lacking: as it was
+    )
+
+
+# -- Q-D8: SIGINT to start --foreground alone --------------------------------------------
+
+
+class Foreground(FakeLauncher):
+    """twistd -n: C{wait} runs C{interrupt} once, then returns the exit
+    status twistd has once it stopped on SIGINT."""
+
+    def __init__(self, stateDir: Path, interrupt: Any) -> None:
+        super().__init__(stateDir, None)
+        self.interrupt = interrupt
+        self.signals: list[int] = []
+        self.kwargs: dict[str, Any] = {}
+
+    def __call__(self, argv: list[str], **kwargs: Any) -> FakeLauncher:
+        self.kwargs = kwargs
+        return super().__call__(argv, **kwargs)
+
+    def wait(self, timeout: float | None = None) -> int:
+        interrupt, self.interrupt = self.interrupt, None
+        if interrupt is not None:
+            interrupt()
+        return -signal.SIGINT
+
+    def send_signal(self, sig: int) -> None:
+        self.signals.append(sig)
+
+
+def foreground(stateDir: Path, ctx: CliContext, process: Foreground) -> int:
+    ctx.launch = process
+    return main(["start", "--foreground", "--no-rewrite", "--state-dir", str(stateDir)], ctx)
+
+
+def test_a_sigint_to_the_foreground_command_alone_reaches_the_gateway(
+    stateDir: Path, ctx: CliContext
+) -> None:
+    """Not in a terminal's foreground (an IDE, a supervisor, C{kill -INT}):
+    twistd runs in a session of its own, and the SIGINT is passed on once."""
+    ctx.terminalForeground = lambda: False
+    process = Foreground(stateDir, lambda: os.kill(os.getpid(), signal.SIGINT))
+    before = signal.getsignal(signal.SIGINT)
+    assert foreground(stateDir, ctx, process) == 0
+    assert process.signals == [signal.SIGINT]
+    assert process.kwargs.get("start_new_session") is True
+    assert signal.getsignal(signal.SIGINT) == before  # put back
+
+
+def test_ctrl_c_in_the_terminal_is_not_sent_twice(stateDir: Path, ctx: CliContext) -> None:
+    """twistd shares the terminal's foreground group: Ctrl-C reached it too;
+    a second SIGINT would cut its graceful stop short."""
+    ctx.terminalForeground = lambda: True
+
+    def ctrlC() -> None:
+        raise KeyboardInterrupt
+
+    process = Foreground(stateDir, ctrlC)
+    assert foreground(stateDir, ctx, process) == 0
+    assert process.signals == []
+    assert "start_new_session" not in process.kwargs
+
+
+def test_a_sigint_from_kill_after_the_terminal_let_go_is_passed_on(
+    stateDir: Path, ctx: CliContext
+) -> None:
+    """Started in the terminal's foreground, then put in the background:
+    a SIGINT can no longer be the terminal's."""
+    foregrounds = iter([True, False])
+    ctx.terminalForeground = lambda: next(foregrounds)
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    process = Foreground(stateDir, interrupted)
+    assert foreground(stateDir, ctx, process) == 0
+    assert process.signals == [signal.SIGINT]
+
+
+# -- Q-D7: entries another gateway adopted ----------------------------------------------
+
+
+def claudeConfig(home: Path, port: int) -> None:
+    url = f"http://127.0.0.1:{port}"
+    (home / ".claude.json").write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "memory": {"type": "http", "url": f"{url}/memory/mcp"},
+                    "mine": {"type": "http", "url": "http://localhost:3000/mcp"},
+                    "stdio": {"command": "npx", "args": ["x"]},
+                },
+                "projects": {
+                    "/p": {"mcpServers": {"local": {"type": "http", "url": f"{url}/local~k1/mcp"}}}
+                },
+            }
+        )
+    )
+
+
+def test_start_says_which_entries_another_gateway_adopted(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> None:
+    claudeConfig(home, 9557)
+    _, out = start(capsys, stateDir, fakeGateway, ctx, "--clients", "none", "--no-rewrite")
+    assert (
+        "  2 entries of ~/.claude.json point at http://127.0.0.1:9557, another gateway's (of"
+        " another state directory): they are served there, not here"
+    ) in out.splitlines()
+
+
+def test_adopted_elsewhere(home: Path, tmp_path: Path) -> None:
+    claudeConfig(home, 9557)
+    config = home / ".claude.json"
+    assert adoptedElsewhere(config, 9558) == {"http://127.0.0.1:9557": 2}
+    assert adoptedElsewhere(config, 9557) == {}  # this gateway's own
+    assert adoptedElsewhere(tmp_path / "missing.json", 9558) == {}
+    (tmp_path / "bad.json").write_text("{")
+    assert adoptedElsewhere(tmp_path / "bad.json", 9558) == {}
