@@ -889,7 +889,7 @@ class BasePool:
         docs/operations.md for what moves a server between them)."""
         if self.disabled:
             return ServerState.DISABLED
-        if self.spec.executable is None or circuit is Circuit.OPEN:
+        if self.launchSpec.executable is None or circuit is Circuit.OPEN:
             return ServerState.ERROR
         lifecycles = {u.state for u in self.upstreams()}
         if Lifecycle.RESTARTING in lifecycles:
@@ -906,7 +906,9 @@ class BasePool:
         error = None
         if circuit is Circuit.OPEN:
             error = circuitReason(launch.name, self.breaker)
-        if spec.executable is None:
+        if launch.executable is None:
+            # Not the served spec's: an npx/uvx wrapper missing from PATH may
+            # have been resolved to the program it runs (which then works).
             error = f"command '{spec.command}' {notFound(spec.command)}"
         return ServerStatus(
             name=spec.name,

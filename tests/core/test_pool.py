@@ -107,7 +107,11 @@ class PoolCase(SynchronousTestCase):
 
     def openRunning(self, session: FakeSession, requestId: Any = 0) -> Message:
         """Open C{session} on the shared child, initializing it when needed."""
-        d = self.pool.open(session, clientInitialize(requestId, session.protocolVersion))
+        return self.openRunningOn(self.pool, session, requestId)
+
+    def openRunningOn(self, pool: Any, session: FakeSession, requestId: Any = 0) -> Message:
+        """L{openRunning} on C{pool}."""
+        d = pool.open(session, clientInitialize(requestId, session.protocolVersion))
         if not d.called:
             self.answerInitialize(self.reactor.lastProcess)
             self.assertEqual(self.reactor.lastProcess.takeMessages(), [INITIALIZED])
@@ -229,6 +233,17 @@ class SharedHandshakeTests(PoolCase):
         described = describe(pool)
         self.assertEqual(described["state"], "error")
         self.assertEqual(described["error"], "command 'nosuch' was not found on PATH")
+
+    def test_a_wrapper_missing_from_path_but_resolved_is_not_an_error(self) -> None:
+        """Smoke Q-D9: C{npx} is not on the gateway's PATH, but its package
+        was resolved to the program it runs (the launch spec): the server
+        answers, so it is not shown as an error."""
+        pool = self.makePool(dataclasses.replace(self.spec, executable=None, command="npx"))
+        pool.useLaunchSpec(dataclasses.replace(self.spec, command="node"))
+        self.assertEqual(pool.state(), "stopped")
+        self.assertNotIn("error", describe(pool))
+        self.openRunningOn(pool, FakeSession("a"))
+        self.assertEqual(pool.state(), "running")
 
     def test_spawn_os_error(self) -> None:
         self.reactor.spawnError = OSError(13, "Permission denied")
