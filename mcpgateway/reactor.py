@@ -86,17 +86,19 @@ class GatewayReactor(EPollReactor):
         selectables = self._selectables
         dispatch = self._doReadOrWrite
         left = len(ready)
-        for fd, event in ready:
-            left -= 1
-            selectable = selectables.get(fd)
-            if selectable is None:
-                continue  # removed by an earlier handler of this same turn
-            self.finalEvent = not left
-            try:
-                dispatch(selectable, fd, event)
-            except Exception:
-                _log.failure("{selectable!r}: its event handler raised", selectable=selectable)
-        self.finalEvent = False
+        try:
+            for fd, event in ready:
+                left -= 1
+                selectable = selectables.get(fd)
+                if selectable is None:
+                    continue  # removed by an earlier handler of this same turn
+                self.finalEvent = not left
+                try:
+                    dispatch(selectable, fd, event)
+                except Exception:
+                    _log.failure("{selectable!r}: its event handler raised", selectable=selectable)
+        finally:
+            self.finalEvent = False  # also when a handler lets a BaseException out
 
     doIteration = doPoll
 
@@ -115,11 +117,16 @@ class GatewayReactor(EPollReactor):
         calls = self._atTurnEnd
         while calls:
             self._atTurnEnd = []
-            for f in calls:
+            for done, f in enumerate(calls, 1):
                 try:
                     f()
                 except Exception:
                     _log.failure("{f!r}, called at the end of a turn, raised", f=f)
+                except BaseException:
+                    # (SystemExit, KeyboardInterrupt): the others still run,
+                    # at the next turn's end, whatever happens to this one.
+                    self._atTurnEnd[:0] = calls[done:]
+                    raise
             calls = self._atTurnEnd
 
 

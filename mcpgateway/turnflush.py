@@ -153,7 +153,7 @@ class TurnFlusher:
         try:
             why = descriptor.doWrite()
         except Exception:
-            self.log.failure("sending a finished answer failed; the end of the turn tries again")
+            self.log.failure("sending what a turn wrote failed; the end of the turn tries again")
             return  # the flush sends again, and closes it if that fails too
         if why:
             return  # the flush gets the same error, and closes the connection

@@ -220,3 +220,37 @@ def test_the_last_ready_descriptor_is_told_it_is_the_turns_final_event() -> None
     state = State(FakePoller([(5, 1)]), {5: "only"})
     doPoll(state, 0)
     assert seen == [("only", True)] and state.finalEvent is False
+
+
+def test_a_base_exception_leaves_the_others_for_the_next_turns_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review: a C{SystemExit} out of one (a TurnFlusher's among the others)
+    must not drop the rest, or the flusher would never be asked again."""
+    turns = _Turns()
+    monkeypatch.setattr(EPollReactor, "runUntilCurrent", lambda self: None)
+
+    def leave() -> None:
+        raise SystemExit(3)
+
+    turns.callAtTurnEnd(lambda: turns.order.append("first"))
+    turns.callAtTurnEnd(leave)
+    turns.callAtTurnEnd(lambda: turns.order.append("flush"))
+    with pytest.raises(SystemExit):
+        turns.runUntilCurrent()
+    assert turns.order == ["first"]
+    turns.runUntilCurrent()
+    assert turns.order == ["first", "flush"]
+
+
+def test_final_event_is_reset_when_a_handler_lets_a_base_exception_out() -> None:
+    class State(Polled):
+        finalEvent = False
+
+        def _doReadOrWrite(self, selectable: str, fd: int, event: int) -> None:
+            raise KeyboardInterrupt
+
+    state = State(FakePoller([(5, 1)]), {5: "only"})
+    with pytest.raises(KeyboardInterrupt):
+        doPoll(state, 0)
+    assert state.finalEvent is False

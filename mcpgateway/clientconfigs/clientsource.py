@@ -186,14 +186,23 @@ class ClientsSource:
         from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError
         from mcpgateway.config.servers import ConfigError
 
+        adopted: AdoptedClaudeConfig | None = None
         try:
             adopted = AdoptedClaudeConfig(path, self.stateDir, self._host, self._environ)
             recovered = adopted.recover()
             notes = adopted.listening(port)
-        except (ConfigError, ConcurrentWriteError, ValueError) as e:
+        except (ConfigError, ConcurrentWriteError, ValueError, OSError) as e:
+            undone = ""
+            if adopted is not None:
+                # Whatever the failed adoption wrote is put back: the demo
+                # stays the base, so nothing else would restore it at stop.
+                try:
+                    adopted.stopping()
+                except Exception as again:  # (a file gone, unreadable)
+                    undone = f"; putting it back failed too: {_oneLine(again)}"
             return [], [
-                f"{path} appeared but cannot be adopted yet ({_oneLine(e)}); it is tried"
-                " again at its next change (or `mcpgateway restart`)"
+                f"{path} appeared but cannot be adopted yet ({_oneLine(e)}{undone}); it is"
+                " tried again at its next change (or `mcpgateway restart`)"
             ]
         self.base = adopted
         told = [f"{path} appeared: adopting it (the bundled demo is no longer served)"]

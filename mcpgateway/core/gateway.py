@@ -705,8 +705,7 @@ class Gateway:
         session.credential = credential
         session.principal = principal
         session.variant = variant
-        infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
-        session.clientPid = clientPid if clientPid is not None else _validPid(infoPid)
+        session.clientPid = _clientPid(clientPid, clientInfo, principal)
         if session.clientPid is None and connection is not None and self._pidFinder is not None:
             self._findOwner(session, connection)
 
@@ -783,8 +782,7 @@ class Gateway:
         session.principal = principal
         if mayUse is not None:
             session.mayUse = mayUse
-        infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
-        session.clientPid = clientPid if clientPid is not None else _validPid(infoPid)
+        session.clientPid = _clientPid(clientPid, clientInfo, principal)
         if session.clientPid is None and connection is not None and self._pidFinder is not None:
             self._findOwner(session, connection)
 
@@ -1421,6 +1419,16 @@ def _streamOpen(session: Session) -> bool:
         and bool(getattr(stream, "open", False))
         and bool(getattr(stream, "connected", True))
     )
+
+
+def _clientPid(given: int | None, clientInfo: object, principal: object) -> int | None:
+    """The pid a client says it runs as (C{X-Client-Pid}, else
+    C{clientInfo.pid}); none for an authenticated client (C{principal}), which
+    may run on another machine, where its pid names nothing here."""
+    if principal:
+        return None
+    infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
+    return given if given is not None else _validPid(infoPid)
 
 
 def _validPid(value: Any) -> int | None:

@@ -606,21 +606,34 @@ class BasePool:
         return variant
 
     def useSpec(self, spec: ServerSpec) -> list[Session]:
-        before = self.spec.requestTimeout
         self.spec, self.disabled = spec, spec.disabled
-        if spec.requestTimeout != before:
-            for upstream in self.upstreams():
-                upstream.router.setTimeout(spec.requestTimeout)
-            self.log.info(
-                "config: server {server}: its request timeout is now {timeout:g} s (was"
-                " {before:g} s), for the requests in flight too (counted from when each was sent)",
-                server=spec.name,
-                timeout=spec.requestTimeout,
-                before=before,
-            )
         self._variants = variantsOf(spec)
+        self._retime()
         self._rebase()
         return []
+
+    def _requestTimeoutOf(self, upstream: Upstream) -> float:
+        """The request timeout C{upstream}'s child has under the spec served
+        now: the server's (a scoped pool's child: its route's)."""
+        return self.spec.requestTimeout
+
+    def _retime(self) -> None:
+        """Give each running child the request timeout of the spec served
+        now, its requests in flight included (a reload: smoke R-D1)."""
+        for upstream in self.upstreams():
+            router = upstream.router
+            timeout = self._requestTimeoutOf(upstream)
+            if timeout != router.timeout:
+                self.log.info(
+                    "config: server {server}: its request timeout is now {timeout:g} s (was"
+                    " {before:g} s) on child pid {pid}, for the requests in flight too"
+                    " (counted from when each was sent)",
+                    server=self.spec.name,
+                    timeout=timeout,
+                    before=router.timeout,
+                    pid=upstream.pid,
+                )
+                router.setTimeout(timeout)
 
     def _rebase(self) -> None:
         """Start children with the spec served now (L{spec}) when it runs

@@ -588,6 +588,32 @@ class ScopedPool(BasePool):
 
     # -- the children ------------------------------------------------------------------
 
+    def _routeSetting(
+        self, key: str, setting: Callable[[ServerSpec], float | None], default: float
+    ) -> float:
+        """C{setting} of the launch of the child C{key} under the spec served
+        now: its route's own (a project's entry may set one), the longest
+        when routes share the child, else C{default}. A child of one
+        credential or principal is its route's child for this."""
+        made = self._made.get(key)
+        current = self._variants.get(made.key) if made is not None else None
+        if current is None:
+            return default  # its route is gone: it is stopped when idle
+        values = [
+            setting(variant.launch)
+            for variant in self._variants.values()
+            if variant.childKey == current.childKey
+        ]
+        return max((default if v is None else v) for v in values)
+
+    def _requestTimeoutOf(self, upstream: Upstream) -> float:
+        for key, child in self._children.items():
+            if child is upstream:
+                return self._routeSetting(
+                    key, lambda launch: launch.requestTimeout, self.spec.requestTimeout
+                )
+        return self.spec.requestTimeout
+
     def expire(self, now: float) -> list[int]:
         """Stop the children with nothing in flight that had no request for
         their C{idleTimeout}: their own entry's (a project's entry may set
@@ -595,17 +621,14 @@ class ScopedPool(BasePool):
         else the server's, else L{SCOPED_IDLE_TIMEOUT}; forget those with no
         session left. The pids stopped."""
         default = self.spec.idleTimeout or SCOPED_IDLE_TIMEOUT
-        timeouts: dict[str, float] = {}
-        for variant in self._variants.values():
-            own = variant.launch.idleTimeout or default
-            timeouts[variant.childKey] = max(own, timeouts.get(variant.childKey, 0.0))
         stopped = []
         waited = {waiter.variant.childKey for waiter in self._waiters}
         for key, upstream in list(self._children.items()):
             router = upstream.router
             if upstream.state is Lifecycle.RUNNING and not router.inFlight:
                 quiet = now - max(router.lastActivity, upstream.startedAt or 0.0)
-                if quiet >= timeouts.get(key, default):
+                timeout = self._routeSetting(key, lambda launch: launch.idleTimeout, default)
+                if quiet >= timeout:
                     pid = upstream.pid
                     self.log.info(
                         "server {server}: child pid {pid} idle for {seconds:.0f} s; stopping"

@@ -150,9 +150,10 @@ class Session:
     def pidFromSocket(self) -> bool:
         """Whether C{clientPid} is the pid the gateway found itself, as the
         owner of the client's socket (L{mcpgateway.core.gateway.Gateway.lookForOwner}),
-        rather than one the client sent (C{X-Client-Pid}, C{clientInfo.pid})
-        or one restored from a previous process. Only a lookup sets
-        C{ownerLookedUp}, and the gateway looks only for a session whose
+        rather than one the client sent (C{X-Client-Pid}, C{clientInfo.pid}).
+        Only a lookup sets
+        C{ownerLookedUp} (a restored record says whether an earlier process
+        found it so), and the gateway looks only for a session whose
         client sent no pid. A pid the client sent may name a process that
         lives for ever (pid 1 in a container, a wrapper's shell) or, on a
         gateway reached from other machines, nothing on this host: the
@@ -198,6 +199,7 @@ class Session:
             "logLevel": self.logLevel,
             "subscriptions": sorted(self._subscriptions or ()),
             "clientPid": self.clientPid,
+            **({"pidFromSocket": True} if self.pidFromSocket else {}),
             "created": self.created,
             "lastActivity": self.lastActivity,
             "scope": self.scope,
@@ -221,6 +223,8 @@ class Session:
         if record["subscriptions"]:
             session.subscriptions = set(record["subscriptions"])
         session.clientPid = record["clientPid"]
+        if record.get("pidFromSocket") is True and session.clientPid is not None:
+            session.ownerLookedUp = 0.0  # found by an earlier process, as its socket's owner
         session.scope = record.get("scope", "")
         session.credential = record.get("credential", "")
         session.principal = record.get("principal", "")

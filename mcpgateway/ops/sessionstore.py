@@ -395,6 +395,8 @@ def _checked(record: Any) -> dict[str, Any]:
         ):
             raise CorruptSessions("session aggregate is not an endpoint and a mode")
         extra["aggregate"] = {"endpoint": aggregate["endpoint"], "mode": aggregate["mode"]}
+    if pid is not None and record.get("pidFromSocket") is True:
+        extra["pidFromSocket"] = True  # found by the gateway, not the client's word
     return {
         **keys,
         **extra,

@@ -91,6 +91,30 @@ def test_a_half_written_claude_config_waits_for_its_next_change(home: Path) -> N
     assert "everything" in source.load().servers
 
 
+def test_an_adoption_that_fails_midway_is_put_back_and_the_demo_stays(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: an OSError while adopting (the file vanished, a full disk)
+    leaves the demo served, the file as it was, and a warning."""
+    from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
+
+    source = demoSource(home)
+    source.listening(9100)
+    claude = home / ".claude.json"
+    claude.write_text(CLAUDE)
+    listening = AdoptedClaudeConfig.listening
+
+    def failing(self: AdoptedClaudeConfig, port: int) -> list[str]:
+        listening(self, port)  # the file is rewritten, then something fails
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(AdoptedClaudeConfig, "listening", failing)
+    loaded = source.load()
+    assert "demo" in loaded.servers and source.path is None
+    assert any("No space left on device" in w for w in loaded.warnings)
+    assert claude.read_text() == CLAUDE  # put back
+
+
 def test_the_service_reloads_when_the_claude_config_appears(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

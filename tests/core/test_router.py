@@ -759,6 +759,16 @@ class NotificationTests(RouterCase):
         self.assertEqual(sink.messages, [message])
         self.assertEqual(a.delivered, [])
 
+    def test_a_modern_clients_listen_stream_is_another_client_for_log_lines(self) -> None:
+        """Review: a 2026-07-28 client attached by its listen stream, with no
+        call in flight, is a second client: a line may be about its call."""
+        a = self.session("a", logLevel="debug")
+        listener = FakeSession("listen")
+        listener.modern = True
+        self.router.attach(listener)
+        self.router.childMessage(note("notifications/message", {"level": "error", "data": "x"}))
+        self.assertEqual((a.delivered, listener.delivered), ([], []))
+
     def test_log_message_honours_levels_with_one_request_in_flight(self) -> None:
         a = self.session("a", logLevel="error")
         _, sink = self.inFlightRequest(a)

@@ -329,6 +329,56 @@ class BoundTests(ScopedCase):
         self.reactor.advance(5)
         self.assertEqual(self.pool.expire(self.reactor.seconds()), [procA.pid])
 
+    def test_a_credential_childs_route_sets_its_idle_timeout(self) -> None:
+        """Review: a child of one credential is stored under its route's
+        child key with the credential's; it keeps its route's idleTimeout."""
+        quickA = dataclasses.replace(
+            variant(A, "/ws/a"),
+            launch=dataclasses.replace(variant(A, "/ws/a").launch, idleTimeout=20.0),
+        )
+        self.pool = self.makePool(
+            scopedSpec(variant("", None), quickA, credentialEnv=("TOKEN",), mode="credential")
+        )
+        proc = self.opened(self.session(A, "ck1", (("TOKEN", "x"),)))
+        self.reactor.advance(20)
+        self.assertEqual(self.pool.expire(self.reactor.seconds()), [proc.pid])
+
+
+class RouteTimeoutReloadTests(ScopedCase):
+    """Smoke R-D1 and its review: a reload gives each running child its
+    route's request timeout (a project's entry may set its own), not the
+    server's."""
+
+    def test_the_servers_timeout_changing_leaves_a_routes_own(self) -> None:
+        self.opened(self.session(A))
+        [router] = [u.router for u in self.pool.upstreams()]
+        self.assertEqual(router.timeout, 100.0)  # its route's, as made
+        self.pool.useSpec(
+            scopedSpec(
+                variant("", None),
+                variant(A, "/ws/a"),
+                variant(B, "/ws/b"),
+                variant(C, "/ws/c"),
+                requestTimeout=20.0,
+            )
+        )
+        self.assertEqual(router.timeout, 100.0)
+
+    def test_a_routes_own_timeout_changing_reaches_its_running_child(self) -> None:
+        self.opened(self.session(A))
+        [router] = [u.router for u in self.pool.upstreams()]
+        shortA = dataclasses.replace(
+            variant(A, "/ws/a"),
+            launch=dataclasses.replace(variant(A, "/ws/a").launch, requestTimeout=5.0),
+        )
+        with capturedGatewayLogs() as events:
+            self.pool.useSpec(
+                scopedSpec(variant("", None), shortA, variant(B, "/ws/b"), variant(C, "/ws/c"))
+            )
+        self.assertEqual(router.timeout, 5.0)
+        [said] = [e for e in events if "request timeout is now" in e["log_format"]]
+        self.assertEqual((said["timeout"], said["before"]), (5.0, 100.0))
+
 
 class StaleEnvTests(ScopedCase):
     def changed(self) -> ServerSpec:

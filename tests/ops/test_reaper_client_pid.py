@@ -50,15 +50,24 @@ def test_a_pid_in_client_info_is_the_clients_word_and_the_idle_timeout_applies()
     assert sessionIds(h) == set()
 
 
-def test_a_restored_pid_is_not_taken_for_one_found_by_this_process() -> None:
+def test_a_pid_found_as_the_sockets_owner_is_still_so_after_a_restart() -> None:
+    """Review: the record says how the pid was learned, so a restart (or an
+    upgrade) does not make the session of a client that is still running
+    subject to the idle timeout; a pid the client sent stays its word."""
+    from mcpgateway.ops.sessionstore import _checked
+
     finder = Finder()
     h = FinderHarness(finder)
     sid = initialize(h).headers["mcp-session-id"]
     finder.answers[0].callback(4001)
     live = h.gateway.sessions.get(sid)
     assert live is not None
-    restored = Session.fromRecord(live.record())
-    assert restored.clientPid == 4001 and not restored.pidFromSocket
+    restored = Session.fromRecord(_checked(live.record()))
+    assert restored.clientPid == 4001 and restored.pidFromSocket
+    told = Session.fromRecord(_checked({**live.record(), "pidFromSocket": False}))
+    assert told.clientPid == 4001 and not told.pidFromSocket
+    forged = _checked({**live.record(), "clientPid": None, "pidFromSocket": True})
+    assert not Session.fromRecord(forged).pidFromSocket
 
 
 def test_an_authenticated_clients_pid_is_not_trusted_for_liveness() -> None:
@@ -73,12 +82,12 @@ def test_an_authenticated_clients_pid_is_not_trusted_for_liveness() -> None:
         h.answerHandshake()
     header = h.gateway.sessions.get(response.headers["mcp-session-id"])
     assert header is not None and header.clientPid is None  # the header is not read
-    # clientInfo.pid is recorded (core/gateway.py), but a pid that names
-    # nothing on this host does not end the session, nor keep it.
+    # Nor clientInfo.pid (review): a pid that names nothing on this host
+    # neither ends the session nor keeps it, nor tells whether its client runs.
     informed = initialize_({"pid": 4321})
     other = h.as_("bob", "POST", "/srv/mcp", informed).headers["mcp-session-id"]
     session = h.gateway.sessions.get(other)
-    assert session is not None and session.clientPid == 4321 and session.principal
+    assert session is not None and session.clientPid is None and session.principal
     h.reactor.advance(50)
     assert Reaper(h.gateway, h.reactor, 100, alive=gone(4321)).sweep() == SweepCounts()
     h.reactor.advance(50)
