@@ -1277,7 +1277,10 @@ class McpEndpoint(Resource):
         """C{response} as C{request}'s caller may read it (L{forCaller}): the
         gateway's C{-32003} (the child exited while the request waited)
         quotes the child's stderr, which only a caller L{showsChildText}
-        allows gets; the others get the gateway's own words."""
+        allows gets; the others get the gateway's own words. A result has
+        nothing to hide: the caller is not looked at (the answer's way out)."""
+        if type(response.get("error")) is not dict:
+            return response
         return forCaller(response, self._showsChildText(request))
 
     def _showsChildText(self, request: IRequest) -> bool:
