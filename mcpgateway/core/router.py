@@ -507,17 +507,21 @@ class Router:
         if ex is None:
             return
         self._cancel(childId, "request timed out in the gateway", "timeout")
+        # The time it waited: its timeout, unless a reload shortened that
+        # past it (smoke S-D3: it is answered at once then, later than that).
+        waited = max(self.timeout, round(self._clock.seconds() - ex.started, 1))
         self.log.warn(
-            "server {server}: {method} timed out after {timeout}s",
+            "server {server}: {method} timed out after {waited:g}s (its timeout: {timeout:g}s)",
             server=self.name,
             method=ex.method,
+            waited=waited,
             timeout=self.timeout,
         )
         ex.response.callback(
             jsonrpc.errorResponse(
                 ex.clientId,
                 jsonrpc.REQUEST_TIMEOUT,
-                f"server '{self.name}' did not answer {ex.method} within {self.timeout:g} s",
+                f"server '{self.name}' did not answer {ex.method} within {waited:g} s",
             )
         )
 

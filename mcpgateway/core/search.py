@@ -141,7 +141,11 @@ def rowFromTool(name: str, server: str, tool: Mapping[str, Any]) -> SearchRow:
     title = tool.get("title")
     text = description if isinstance(description, str) else ""
     if isinstance(title, str) and title and title not in text:
-        text = f"{title}. {text}" if text else title
+        # Searched as well, after the description: a hit shows the first
+        # sentence of the description, not the title (smoke S-D1).
+        text = text.rstrip()
+        end = "" if not text or text[-1] in ".!?" else "."
+        text = f"{text}{end} {title}." if text else title
     return SearchRow(name, server, text, tuple(names), " ".join(texts))
 
 

@@ -243,7 +243,12 @@ def test_rowFromTool() -> None:
             "inputSchema": {"properties": {"path": {"description": "Where"}, "n": 3}},
         },
     )
-    assert row == SearchRow("fs__read", "fs", "Reader. Reads.", ("path", "n"), "Where")
+    assert row == SearchRow("fs__read", "fs", "Reads. Reader.", ("path", "n"), "Where")
+    # What a hit shows (the first sentence) is the description, not the title
+    # (smoke S-D1: every titled tool showed "X Tool.").
+    summed = rowFromTool("s__sum", "s", {"title": "Get Sum Tool", "description": "Returns a sum"})
+    assert firstSentence(summed.description) == "Returns a sum."
+    assert rowFromTool("t", "s", {"title": "Only a title"}).description == "Only a title"
     assert rowFromTool("x", "s", {"inputSchema": "junk", "description": 5}) == SearchRow("x", "s")
 
 
