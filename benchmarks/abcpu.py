@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Two versions of the gateway side by side: CPU per call, calls/s and p50, in
+interleaved rounds (issue 19: how session 15 measured each change).
+
+Usage (from the repository, with the bench's interpreter)::
+
+    benchmarks/.venv/bin/python benchmarks/abcpu.py REF [--sessions 1] [--calls 4000]
+                                                    [--rounds 10]
+
+``REF`` (a git ref: ``HEAD~1``, a commit) runs from a detached worktree beside
+this checkout; both run as ``mcpgateway start`` runs them (``python -P -OO -m
+mcpgateway.launch``), each with its own shared ``server-everything`` child.
+Each round runs ``mcpload.py load`` against one, then the other (the order
+alternates), after two warm-up rounds each. The gateway's CPU is read from
+``/proc/<pid>/task/*/schedstat`` (nanoseconds on the CPU, every thread), not
+from ``/proc/<pid>/stat``'s 10 ms ticks: at one call in flight the rounds of
+one version then agree within about 1 µs per call, where the ticks' figures
+moved by 30. Prints one line per version: the medians, and every round's CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench  # noqa: E402
+import peers  # noqa: E402
+
+
+def cpuSeconds(pid: int) -> float:
+    """The time every thread of C{pid} has spent on a CPU, in seconds."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
+
+
+def oneRound(url: str, pid: int, sessions: int, calls: int) -> tuple[float, float, float]:
+    """One load round: calls/s, p50 latency (µs) and the gateway's CPU µs per call."""
+    before = cpuSeconds(pid)
+    out = subprocess.run(
+        bench.mcpload(
+            "load",
+            "--url",
+            url,
+            "--sessions",
+            str(sessions),
+            "--calls",
+            str(max(1, calls // sessions)),
+            "--warmup",
+            "20",
+            "--max-seconds",
+            "30",
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    spent = cpuSeconds(pid) - before
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    if result["misrouted"] or result["lost"] or result["errors"]:
+        raise SystemExit(f"wrong answers: {result}")
+    ok = result["ok"]
+    return (
+        ok / (result["end"] - result["start"]),
+        statistics.median(result["latUs"]),
+        spent / ok * 1e6,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("ref", help="the other version: a git ref")
+    ap.add_argument("--sessions", type=int, default=1)
+    ap.add_argument("--calls", type=int, default=4000, help="calls per round (all sessions)")
+    ap.add_argument("--rounds", type=int, default=10)
+    args = ap.parse_args(argv)
+    cache = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or bench.REPO / ".cache" / "test-backends")
+    paths = dict(
+        line.split("=", 1) for line in (cache / "paths.env").read_text().splitlines() if "=" in line
+    )
+    work = Path(tempfile.mkdtemp(prefix="mcpgateway-abcpu-"))
+    other, commit = peers.checkoutBefore(args.ref, work / "other")
+    spec = {"everything": bench.everythingSpec(paths["SERVER_EVERYTHING_JS"])}
+    versions = [("this checkout", bench.REPO), (commit, other)]
+    gateways = [
+        bench.Gateway(spec, work / f"gw{i}", repo=repo) for i, (_, repo) in enumerate(versions)
+    ]
+    try:
+        for gw in gateways:
+            for _ in range(2):
+                oneRound(gw.url("everything"), gw.pid, args.sessions, args.calls)
+        rounds: list[list[tuple[float, float, float]]] = [[] for _ in gateways]
+        for r in range(args.rounds):
+            order = range(len(gateways)) if r % 2 == 0 else reversed(range(len(gateways)))
+            for i in order:
+                gw = gateways[i]
+                rounds[i].append(oneRound(gw.url("everything"), gw.pid, args.sessions, args.calls))
+        for (name, _), found in zip(versions, rounds, strict=True):
+            calls, p50, cpu = (statistics.median(x[k] for x in found) for k in range(3))
+            each = " ".join(f"{x[2]:.1f}" for x in found)
+            print(
+                f"{name:>14}: {calls:7.0f} calls/s, p50 {p50:.0f} µs, CPU {cpu:.1f} µs per call"
+                f" (C={args.sessions}; every round's CPU: {each})"
+            )
+    finally:
+        for gw in gateways:
+            gw.stop()
+        peers.dropBefore(other)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
