@@ -154,7 +154,6 @@ class ClientsSource:
             projects=[*loaded.projects, *served.projects],
             warnings=[*loaded.warnings, *warnings, *served.warnings],
             notes=[*loaded.notes, *notes],
-            invalid={*loaded.invalid, *served.invalid},
         )
         demo = self.base.path is None  # the bundled demo yields to the user's own servers
         for name, spec in served.servers.items():

@@ -63,7 +63,6 @@ class ManagedConfig:
             {"mcpServers": data["mcpServers"]}, str(self.path), environ, defaultScope="gateway"
         )
         loaded.warnings.extend(added.warnings)
-        loaded.invalid |= added.invalid
         for name, spec in added.servers.items():
             if name in loaded.servers:
                 loaded.warnings.append(

@@ -66,10 +66,6 @@ class LoadedConfig:
     errors: list[str] = field(default_factory=list)
     """What the user must act on (for an error log line): the gateway serves on."""
     source: str = ""
-    invalid: set[str] = field(default_factory=set)
-    """The names of user or gateway entries that are there but were refused
-    (a warning says why): a reload keeps serving such a server's last good
-    definition (L{mcpgateway.config.source.ConfigService})."""
     projects: list[ProjectEntry] = field(default_factory=list)
     """The entries of projects (local scope, a C{.mcp.json}), raw: each is
     expanded for its workspace by L{mcpgateway.config.scopes.buildScopes}."""
@@ -174,8 +170,6 @@ def parseConfig(
                 parseEntry(name, entry, _AnyVariable(), scope)
             except EntryError as skip:
                 loaded.warnings.append(f"server '{name}' ({label}): {skip}; skipped")
-                if scope in GLOBAL_SCOPES and isinstance(name, str):
-                    loaded.invalid.add(name)
                 continue
             loaded.projects.append(ProjectEntry(where, name, dict(entry), label))
     return loaded

@@ -304,29 +304,8 @@ class ConfigService(Service):
             self._useAggregate(prepared.aggregate)
         # An .env change rebuilds from this (not logged again, not adopted again).
         self._last = replace(_copy(prepared.source), notes=[], errors=[])
-        specs = self._keptIfInvalid(prepared.scoped.specs, loaded.invalid)
-        self._served = specs
-        return specs
-
-    def _keptIfInvalid(
-        self, specs: dict[str, ServerSpec], invalid: set[str]
-    ) -> dict[str, ServerSpec]:
-        """C{specs}, plus the last good definition of each server served
-        until now whose entry is there but now refused (smoke S-D2: a typo in
-        a live edit, such as a C{requestTimeout} of 0, must not end the
-        server's sessions); a server whose entry is gone goes."""
-        served = self._served
-        kept = [n for n in sorted(invalid) if served and n in served and n not in specs]
-        if not kept:
-            return specs
-        for name in kept:
-            self.log.warn(
-                "config: server {server}: its entry is invalid (see the warning above);"
-                " serving its last good definition until it is fixed",
-                server=name,
-            )
-        assert served is not None
-        return {**specs, **{name: served[name] for name in kept}}
+        self._served = prepared.scoped.specs
+        return prepared.scoped.specs
 
     def _useClassification(self, overrides: Overrides) -> None:
         """Remember the classification in use; log what changed in it
@@ -818,7 +797,6 @@ def _copy(loaded: LoadedConfig) -> LoadedConfig:
         notes=list(loaded.notes),
         errors=list(loaded.errors),
         projects=list(loaded.projects),
-        invalid=set(loaded.invalid),
     )
 
 
