@@ -478,8 +478,8 @@ class SharedFanout:
 
     def _logMessage(self, router: Router, message: Message, params: dict[str, Any]) -> None:
         """A log line that names no task: the child's one client's, when it
-        serves exactly one (the sessions attached to it, a modern client's
-        listen stream included, and those with requests in flight; without
+        serves exactly one (the 2025 sessions attached to it and the
+        sessions with requests in flight, as for L{requester}; without
         probing processes, so a session whose client exited still counts and
         a line may be dropped, never given to another). It goes on the stream
         of that client's latest request in flight when its level admits it
@@ -489,9 +489,11 @@ class SharedFanout:
         quote any of them (a URI, an argument): it goes to none (smoke R-D2:
         the gateway never guesses)."""
         inflight = router.clientExchanges()
-        # Every session attached counts, a modern client's listen stream too
-        # (review: it is another client, with or without a call in flight).
-        clients: dict[int, SessionLike] = {id(s): s for s in router.sessions}
+        # Who counts is who counts for a request of the child's (requester):
+        # a modern client by its calls in flight, not by an idle listen
+        # stream (its calls and its stream are separate objects: counted by
+        # the stream, a modern client alone would never get its own lines).
+        clients: dict[int, SessionLike] = {id(s): s for s in router.sessions if not s.modern}
         for ex in inflight:
             if ex.session is not None:
                 clients.setdefault(id(ex.session), ex.session)

@@ -606,23 +606,29 @@ class BasePool:
         return variant
 
     def useSpec(self, spec: ServerSpec) -> list[Session]:
+        before = self.spec.requestTimeout
         self.spec, self.disabled = spec, spec.disabled
         self._variants = variantsOf(spec)
-        self._retime()
+        self._retime(before)
         self._rebase()
         return []
 
-    def _requestTimeoutOf(self, upstream: Upstream) -> float:
+    def _requestTimeoutOf(self, upstream: Upstream, before: float) -> float:
         """The request timeout C{upstream}'s child has under the spec served
-        now: the server's (a scoped pool's child: its route's)."""
-        return self.spec.requestTimeout
+        now: a child that had the server's (C{before}) has the server's new
+        one; a child of a route with its own keeps it (review: a reload that
+        changed nothing must change no child). A scoped pool's shared
+        children: their routes' (L{mcpgateway.core.scoped.ScopedPool})."""
+        timeout = upstream.router.timeout
+        return self.spec.requestTimeout if timeout == before else timeout
 
-    def _retime(self) -> None:
+    def _retime(self, before: float) -> None:
         """Give each running child the request timeout of the spec served
-        now, its requests in flight included (a reload: smoke R-D1)."""
+        now, its requests in flight included (a reload: smoke R-D1);
+        C{before}: the server's until now."""
         for upstream in self.upstreams():
             router = upstream.router
-            timeout = self._requestTimeoutOf(upstream)
+            timeout = self._requestTimeoutOf(upstream, before)
             if timeout != router.timeout:
                 self.log.info(
                     "config: server {server}: its request timeout is now {timeout:g} s (was"

@@ -198,6 +198,7 @@ class ScopedPool(BasePool):
             upstream = self._newUpstream(SharedFanout(roots), variant.launch)
             self._children[key] = upstream
             self._made[key] = variant
+            upstream.router.setTimeout(self._routeTimeout(key))  # not only the starting route's
         return upstream
 
     def _acquire(self, variant: Variant) -> Deferred[Upstream]:
@@ -606,13 +607,18 @@ class ScopedPool(BasePool):
         ]
         return max((default if v is None else v) for v in values)
 
-    def _requestTimeoutOf(self, upstream: Upstream) -> float:
+    def _requestTimeoutOf(self, upstream: Upstream, before: float) -> float:
         for key, child in self._children.items():
             if child is upstream:
-                return self._routeSetting(
-                    key, lambda launch: launch.requestTimeout, self.spec.requestTimeout
-                )
-        return self.spec.requestTimeout
+                return self._routeTimeout(key)
+        return super()._requestTimeoutOf(upstream, before)  # a session's own child
+
+    def _routeTimeout(self, key: str) -> float:
+        """The request timeout of the shared child C{key}: its routes' (the
+        longest when routes share it), as made and after each reload."""
+        return self._routeSetting(
+            key, lambda launch: launch.requestTimeout, self.spec.requestTimeout
+        )
 
     def expire(self, now: float) -> list[int]:
         """Stop the children with nothing in flight that had no request for

@@ -115,12 +115,9 @@ class FilterTests(ListenerCase):
         log = jsonrpc.notification("notifications/message", {"level": "error", "data": "x"})
         proc.reply(log)
         self.assertEqual(sink.messages, [])
-        # A log line may be about the listening client's calls: with it and
-        # the legacy session attached, the line is no one's (smoke R-D2).
-        self.assertEqual(session.delivered, [])
-        # A request of the child's: the legacy session is the only client that
-        # can answer; the idle listen stream is never asked, and does not make
-        # the request ambiguous.
+        self.assertEqual(session.delivered, [log])
+        # The legacy session is the only client the child serves: the idle
+        # listen stream is never asked, and does not make the request ambiguous.
         proc.reply(jsonrpc.request("c-1", "roots/list"))
         self.assertEqual(sink.messages, [])
         self.assertEqual(session.delivered[-1]["method"], "roots/list")

@@ -759,15 +759,21 @@ class NotificationTests(RouterCase):
         self.assertEqual(sink.messages, [message])
         self.assertEqual(a.delivered, [])
 
-    def test_a_modern_clients_listen_stream_is_another_client_for_log_lines(self) -> None:
-        """Review: a 2026-07-28 client attached by its listen stream, with no
-        call in flight, is a second client: a line may be about its call."""
+    def test_a_modern_call_in_flight_is_another_client_for_log_lines(self) -> None:
+        """A 2026-07-28 client counts by its calls in flight (as for the
+        child's requests); its idle listen stream alone does not."""
         a = self.session("a", logLevel="debug")
         listener = FakeSession("listen")
         listener.modern = True
         self.router.attach(listener)
-        self.router.childMessage(note("notifications/message", {"level": "error", "data": "x"}))
-        self.assertEqual((a.delivered, listener.delivered), ([], []))
+        line = note("notifications/message", {"level": "error", "data": "x"})
+        self.router.childMessage(line)
+        self.assertEqual((a.delivered, listener.delivered), ([line], []))
+        call = FakeSession("modern-call")
+        call.modern = True
+        self.router.request(call, req(1), RecordingSink())
+        self.router.childMessage(line)
+        self.assertEqual(a.delivered, [line])  # two clients now: no one's
 
     def test_log_message_honours_levels_with_one_request_in_flight(self) -> None:
         a = self.session("a", logLevel="error")

@@ -379,6 +379,38 @@ class RouteTimeoutReloadTests(ScopedCase):
         [said] = [e for e in events if "request timeout is now" in e["log_format"]]
         self.assertEqual((said["timeout"], said["before"]), (5.0, 100.0))
 
+    def test_a_reload_that_changed_nothing_changes_no_childs_timeout(self) -> None:
+        """Review: a session's own child of a route with its own timeout
+        (100 s here, the server's 10 s) keeps it through a reload that
+        changed nothing (Claude Code rewrites its file all the time)."""
+        spec = dataclasses.replace(WORKSPACES, mode="session")
+        pool = makePool(spec, fakeSpawner(self.reactor))  # a child per session
+        assert isinstance(pool, PerSessionPool)
+        session = Session("s1", "fs", "2025-11-25", {}, {}, 0.0)
+        session.scope, session.variant = B, pool.variantFor(B)
+        pool.open(session, initialize())
+        [upstream] = pool.upstreams()
+        self.assertEqual(upstream.router.timeout, 100.0)
+        with capturedGatewayLogs() as events:
+            pool.useSpec(spec)
+        self.assertEqual(upstream.router.timeout, 100.0)
+        self.assertEqual([e for e in events if "request timeout is now" in e["log_format"]], [])
+
+    def test_a_child_routes_share_has_the_longest_of_their_timeouts_from_the_start(self) -> None:
+        """Review: not the timeout of whichever route started it, then
+        another at the first reload."""
+        short = dataclasses.replace(
+            variant(A, "/ws/same", childKey="K"),
+            launch=dataclasses.replace(variant(A, "/ws/same").launch, requestTimeout=5.0),
+        )
+        spec = scopedSpec(variant("", None), short, variant(B, "/ws/same", childKey="K"))
+        self.pool = self.makePool(spec)
+        self.opened(self.session(A))
+        [upstream] = self.pool.upstreams()
+        self.assertEqual(upstream.router.timeout, 100.0)
+        self.pool.useSpec(spec)
+        self.assertEqual(upstream.router.timeout, 100.0)
+
 
 class StaleEnvTests(ScopedCase):
     def changed(self) -> ServerSpec:
