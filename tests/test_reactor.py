@@ -32,6 +32,10 @@ class FakePoller:
 class Polled:
     """The reactor's state C{doPoll} reads, with a recording dispatch."""
 
+    _spin = 0.0
+    _lastWait = reactor.DENSE
+    _lastReady = 0
+
     def __init__(self, poller: FakePoller, selectables: dict[int, str]) -> None:
         self._poller = poller
         self._selectables = selectables
@@ -39,6 +43,15 @@ class Polled:
         self.raising: set[str] = set()
         self.systems: list[str] = []
         """The legacy log system each handler ran under."""
+
+    def _wait(self, timeout: float | None) -> list[tuple[int, int]]:
+        return GatewayReactor._wait(self, timeout)  # type: ignore[arg-type]
+
+    def _now(self) -> float:
+        return 0.0
+
+    def _spinWhile(self) -> bool:
+        return True
 
     def _doReadOrWrite(self, selectable: str, fd: int, event: int) -> None:
         self.dispatched.append((selectable, fd, event))
@@ -254,3 +267,142 @@ def test_final_event_is_reset_when_a_handler_lets_a_base_exception_out() -> None
     with pytest.raises(KeyboardInterrupt):
         doPoll(state, 0)
     assert state.finalEvent is False
+
+
+class Spun(Polled):
+    """A reactor's state with a spin: a clock that each poll moves on by
+    C{step} seconds (a blocking one by C{blocked}), and a script of what
+    each poll finds."""
+
+    _spin = 100e-6
+    _lastWait = 50e-6
+    _lastReady = 1
+
+    def __init__(self, script: list[list[tuple[int, int]]], step: float = 10e-6) -> None:
+        super().__init__(FakePoller([]), {5: "client", 7: "child"})
+        self.script, self.step, self.clock = script, step, 0.0
+        self.blocked = 0.0
+        self.worthIt = True
+        self._poller.poll = self._poll  # type: ignore[method-assign]
+
+    def _poll(self, timeout: float, maxevents: int) -> list[tuple[int, int]]:
+        self._poller.asked.append((timeout, maxevents))
+        self.clock += self.step if timeout == 0 else self.blocked
+        return self.script.pop(0) if self.script else []
+
+    def _now(self) -> float:
+        return self.clock
+
+    def _spinWhile(self) -> bool:
+        return self.worthIt
+
+
+def test_a_busy_gateway_polls_until_its_event_comes() -> None:
+    """Events came close together, one a turn, and the site answers one
+    request: the reactor asks epoll without blocking until the child's
+    answer is there, and is never put to sleep."""
+    state = Spun([[], [], [(7, 1)]])
+    doPoll(state, None)
+    assert state._poller.asked == [(0, 2), (0, 2), (0, 2)]
+    assert state.dispatched == [("child", 7, 1)]
+
+
+def test_past_its_spin_it_blocks_for_what_is_left_of_the_timeout() -> None:
+    state = Spun([[], [], [], [], [(5, 1)]], step=30e-6)
+    doPoll(state, 0.5)
+    asked = state._poller.asked
+    assert [t for t, _ in asked[:-1]] == [0, 0, 0, 0]  # 0, 30, 60, 90 µs: then past 100
+    assert asked[-1][0] == pytest.approx(0.5 - 120e-6)
+    assert state.dispatched == [("client", 5, 1)]
+
+
+def test_without_a_timeout_it_blocks_until_an_event_after_its_spin() -> None:
+    state = Spun([[]] * 10 + [[(5, 1)]], step=30e-6)
+    doPoll(state, None)
+    assert state._poller.asked[-1] == (-1, 2)
+    assert [t for t, _ in state._poller.asked[:-1]] == [0, 0, 0, 0]
+
+
+def test_the_spin_never_outlasts_a_timed_call() -> None:
+    """A timed call due in 40 µs: the spin stops at 40 µs (not 100), and
+    the wait after it is 0."""
+    state = Spun([[], [], [], [], [(5, 1)]], step=20e-6)
+    doPoll(state, 40e-6)
+    assert state._poller.asked == [(0, 2), (0, 2), (0, 2)]
+    assert state.dispatched == []  # the timed call is due: the turn runs it
+
+
+def test_it_sleeps_at_once_when_events_came_far_apart() -> None:
+    """An idle gateway, or one a person's client calls now and then, never
+    spins: its last wait was longer than DENSE."""
+    state = Spun([[(5, 1)]])
+    state._lastWait = reactor.DENSE
+    doPoll(state, None)
+    assert state._poller.asked == [(-1, 2)]
+
+
+def test_it_sleeps_at_once_after_a_turn_of_several_events() -> None:
+    """Several ready at once: other processes (clients, children) are busy
+    too, and the CPU is theirs."""
+    state = Spun([[(5, 1)]])
+    state._lastReady = 2
+    doPoll(state, 1.0)
+    assert state._poller.asked == [(1.0, 2)]
+
+
+def test_it_sleeps_at_once_when_the_site_says_it_is_not_worth_it() -> None:
+    state = Spun([[(5, 1)]])
+    state.worthIt = False
+    doPoll(state, None)
+    assert state._poller.asked == [(-1, 2)]
+
+
+def test_no_spin_no_polling() -> None:
+    state = Spun([[(5, 1)]])
+    state._spin = 0.0
+    doPoll(state, None)
+    assert state._poller.asked == [(-1, 2)]
+
+
+def test_each_wait_is_timed_and_decides_the_next() -> None:
+    """A wait of 5 ms (an answer that took long) ends the spinning: the
+    next wait blocks at once; a short one (and one event) starts it again."""
+    state = Spun([[]] * 10 + [[(7, 1)]])
+    state.blocked = 5e-3
+    doPoll(state, None)
+    assert state._poller.asked[-1] == (-1, 2)  # ten polls (0 to 90 µs), then asleep
+    assert state._lastWait == pytest.approx(100e-6 + 5e-3)
+    assert state._lastReady == 1
+    state._poller.asked.clear()
+    state.script = [[(5, 1)]]
+    state.blocked = 20e-6  # the client's next request, 20 µs later
+    doPoll(state, None)
+    assert state._poller.asked == [(-1, 2)]
+    state._poller.asked.clear()
+    state.script = [[], [(7, 1)]]
+    doPoll(state, None)
+    assert state._poller.asked == [(0, 2), (0, 2)]
+
+
+def test_a_turn_with_calls_due_polls_once_and_counts_as_close_together() -> None:
+    state = Spun([[(5, 1), (7, 1)]])
+    state._lastWait = 1.0
+    doPoll(state, 0)
+    assert state._poller.asked == [(0, 2)]
+    assert (state._lastWait, state._lastReady) == (0.0, 2)
+
+
+@pytest.mark.parametrize("seconds", [-1e-6, float("nan")])
+def test_a_negative_spin_is_refused(seconds: float) -> None:
+    made = GatewayReactor()
+    try:
+        with pytest.raises(ValueError, match="spin"):
+            made.spinBeforeWaiting(seconds, lambda: True)
+        made.spinBeforeWaiting(50e-6, lambda: False)
+        assert made._spin == 50e-6 and made._spinWhile() is False
+    finally:
+        made._poller.close()
+        for fd in (made.waker.i, made.waker.o):
+            import os
+
+            os.close(fd)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "max-modern-in-flight": 256,
         "max-suspended-calls": 256,
         "modern-input-timeout": 600.0,
+        "poll-spin": 100.0,
     }
     assert {key: options[key] for key in expected} == expected
     assert options["limits"] == Limits()
@@ -125,6 +127,47 @@ def test_modern_options_reach_the_site_and_the_gateway(
         assert (gateway._limits.inputTimeout, gateway._limits.maxSuspended) == (7.5, 6)
     finally:
         top.stopService()
+
+
+class _SpinningReactor(FakeProcessReactor):
+    """A reactor that, like L{mcpgateway.reactor.GatewayReactor}, can spin."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spins: list[tuple[float, Callable[[], bool]]] = []
+
+    def spinBeforeWaiting(self, seconds: float, worthIt: Callable[[], bool]) -> None:
+        self.spins.append((seconds, worthIt))
+
+
+@pytest.mark.parametrize(("given", "seconds"), [((), 100e-6), (("--poll-spin", "0"), 0.0)])
+def test_poll_spin_reaches_the_reactor_with_the_sites_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: tuple[str, ...], seconds: float
+) -> None:
+    """The reactor spins only while the site answers at most one request."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    options = parse(*given, "--state-dir", str(tmp_path / "st"))
+    reactor = _SpinningReactor()
+    top = tap.makeService(options, reactor)
+    top.startService()
+    try:
+        [(_, site, _, _)] = reactor.tcpServers
+        [(spin, worthIt)] = reactor.spins
+        assert spin == pytest.approx(seconds)
+        assert worthIt() is True
+        site.answering = 1  # type: ignore[attr-defined]
+        assert worthIt() is True
+        site.answering = 2  # type: ignore[attr-defined]
+        assert worthIt() is False
+    finally:
+        top.stopService()
+
+
+def test_bad_poll_spins_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    for value in ("-1", "10001", "nan", "x"):
+        with pytest.raises(SystemExit):
+            parse("--poll-spin", value)
+        assert "Parameter type enforcement failed" in capsys.readouterr().err
 
 
 def test_bad_modern_options_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

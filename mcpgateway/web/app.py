@@ -1463,6 +1463,12 @@ class GatewaySite(Site):
     """Set by L{handOver}: a restart's successor accepts the connections now."""
     gateway: Gateway | None = None
 
+    def answersAtMostOne(self) -> bool:
+        """Whether at most one request waits for its response's head (the
+        reactor polls a little before it sleeps only then:
+        L{mcpgateway.reactor.GatewayReactor.spinBeforeWaiting})."""
+        return self.answering <= 1
+
     def log(self, request: http.Request) -> None:
         pass
 
@@ -1531,7 +1537,7 @@ def makeSite(
     modern: ModernService | None = None,
     team: TeamSurface | None = None,
     flusher: TurnFlusher | None = None,
-) -> Site:
+) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}; C{keys}, C{modern}, C{team}: see
     L{GatewayRoot}; C{flusher}: the one the children's stdin is sent with

@@ -280,7 +280,7 @@ class Checker:
 
     def __init__(self, tmp: Path) -> None:
         self.h = ApiHarness(tmp / "state")
-        self.h.site.guard.maxPerPeer = 10**6  # type: ignore[attr-defined]  # a GatewaySite
+        self.h.site.guard.maxPerPeer = 10**6  # a GatewaySite
         self.modern = self.h.initialize(version="2025-11-25")
         self.legacy = self.h.initialize(version="2025-03-26")
         self.statuses: dict[int, int] = {}

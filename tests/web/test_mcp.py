@@ -1206,7 +1206,7 @@ def test_idle_connections_time_out_without_a_timer_per_request() -> None:
     keep-alive connection schedule nothing (issue 19: no DelayedCall per
     request)."""
     h = LimitsHarness(Limits())
-    h.site.idleTimeout = 100.0  # type: ignore[attr-defined]
+    h.site.idleTimeout = 100.0
     sid = h.initialize()
     stream = h.request("GET", "/srv/mcp", session=sid, accept="text/event-stream")
     silentProtocol, silent = connect(h)
@@ -1310,10 +1310,10 @@ def test_make_site_keeps_its_max_body_keyword() -> None:
     gateway = Gateway({"srv": spec("srv")}, fakeSpawner(reactor))
     site = makeSite(gateway, reactor, loopbackOnly=True, maxBody=1234, api=None)
     assert site.requestFactory.bodyLimit == 1234  # type: ignore[attr-defined]
-    assert site.limits == Limits(maxBody=1234)  # type: ignore[attr-defined]
+    assert site.limits == Limits(maxBody=1234)
     limited = makeSite(gateway, reactor, limits=Limits(maxBody=99, maxBatch=7))
     assert limited.requestFactory.bodyLimit == 99  # type: ignore[attr-defined]
-    assert makeSite(gateway, reactor).limits == Limits()  # type: ignore[attr-defined]
+    assert makeSite(gateway, reactor).limits == Limits()
 
 
 def test_an_implausible_client_pid_header_is_ignored_not_a_500() -> None:

@@ -604,7 +604,7 @@ def test_a_hand_over_ends_the_streams() -> None:
     h = Harness()
     feed = statusPage(h).feed
     stream = watch(h)
-    h.site.handingOver = True  # type: ignore[attr-defined]
+    h.site.handingOver = True
     h.reactor.advance(INTERVAL)
     assert stream.complete and not feed.watchers and not feed.running
 
