@@ -889,6 +889,7 @@ class GatewayChannel(http.HTTPChannel):
         "_host",
         "_opened",
         "_peer",
+        "_peerAddress",
         "_reader",
         "_refused",
         "_unread",
@@ -922,6 +923,7 @@ class GatewayChannel(http.HTTPChannel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._host = None
+        self._peerAddress: IAddress | None = None
         self._adopted: FileDescriptor | None = None
         """The connection's descriptor, when the site's flusher adopted it."""
         self._answering = False
@@ -947,6 +949,7 @@ class GatewayChannel(http.HTTPChannel):
         guard: ConnectionGuard | None = getattr(self.site, "guard", None)
         self._guard = guard
         peer = self.transport.getPeer() if self.transport is not None else None
+        self._peerAddress = peer
         host = peer.host if isinstance(peer, (IPv4Address, IPv6Address)) else None
         if guard is not None and not guard.opened(self, host):
             self._refused = True
@@ -1303,6 +1306,15 @@ class GatewayChannel(http.HTTPChannel):
             assert self.transport is not None
             host = self._host = self.transport.getHost()
         return host
+
+    def getPeer(self) -> IAddress:
+        """The client's address, made once per connection (Twisted makes an
+        address object for every request)."""
+        peer = self._peerAddress
+        if peer is None:
+            assert self.transport is not None
+            peer = self._peerAddress = self.transport.getPeer()
+        return peer
 
     def checkPersistence(self, request: Any, version: bytes) -> bool:
         """As Twisted decides, except while the site hands over to a

@@ -142,8 +142,29 @@ def checkOrigin(
     C{Host} is not loopback as to one from another machine
     (L{showsChildText}). So a same-host reverse proxy that forwards the
     public C{Host} is served."""
-    origin = header(request, "origin")
-    if origin is not None:
+    headers = request.requestHeaders
+    origins = headers.getRawHeaders(b"origin")
+    hosts = headers.getRawHeaders(b"host")
+    origin = None if origins is None else origins[-1]
+    host = None if hosts is None else hosts[-1]
+    if len(origin or b"") + len(host or b"") > _CACHED_BYTES:
+        return _originRefusal.__wrapped__(origin, host, loopbackOnly, tokensRequired)
+    return _originRefusal(origin, host, loopbackOnly, tokensRequired)
+
+
+_CACHED_BYTES = 512
+"""Verdicts on longer C{Origin} and C{Host} values are not kept (a client
+could fill the cache with 16 KiB headers)."""
+
+
+@lru_cache(maxsize=256)
+def _originRefusal(
+    originBytes: bytes | None, hostBytes: bytes | None, loopbackOnly: bool, tokensRequired: bool
+) -> Refusal | None:
+    """L{checkOrigin}'s verdict on the last C{Origin} and C{Host} values (as
+    C{header} reads them): a client sends the same ones with every request."""
+    if originBytes is not None:
+        origin = originBytes.decode("latin-1")
         try:
             host = urlsplit(origin).hostname
         except ValueError:
@@ -152,14 +173,12 @@ def checkOrigin(
             return 403, (
                 f"Origin {origin!r} is not allowed: only loopback origins may call this gateway"
             )
-    hostHeader = header(request, "host")
-    if (
-        loopbackOnly
-        and not tokensRequired
-        and hostHeader is not None
-        and not isLoopbackHost(_hostOf(hostHeader))
-    ):
-        return 421, f"Host {hostHeader!r} is not allowed: this gateway answers loopback names only"
+    if loopbackOnly and not tokensRequired and hostBytes is not None:
+        hostHeader = hostBytes.decode("latin-1")
+        if not isLoopbackHost(_hostOf(hostHeader)):
+            return 421, (
+                f"Host {hostHeader!r} is not allowed: this gateway answers loopback names only"
+            )
     return None
 
 

@@ -45,6 +45,12 @@ def _key(name: bytes) -> bytes:
     return key
 
 
+def canonical(name: bytes) -> bytes:
+    """C{name}'s canonical form, as Twisted's C{Headers} stores it: for
+    L{GatewayHeaders.setCanonical}, asked once (a module's constant)."""
+    return _key(name)
+
+
 def _clean(value: bytes) -> bytes:
     """C{value} as Twisted's C{Headers} stores it (line breaks become spaces).
 
@@ -72,6 +78,12 @@ class GatewayHeaders(Headers):
                 raw[key] = [value]
             else:
                 values.append(value)
+
+    def setCanonical(self, key: bytes, value: bytes) -> None:
+        """Set the header whose canonical name is C{key} (L{canonical}) to
+        the one C{value}, which the caller knows has no CR or LF (a
+        constant): C{setRawHeaders} without its checks."""
+        self._rawHeaders[key] = [value]
 
     def hasHeader(self, name: AnyStr) -> bool:
         if type(name) is bytes:

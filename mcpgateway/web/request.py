@@ -41,7 +41,7 @@ from twisted.web.server import Request, version
 
 from mcpgateway.auth.principal import Principal
 from mcpgateway.limits import MAX_BODY
-from mcpgateway.web.headers import GatewayHeaders
+from mcpgateway.web.headers import GatewayHeaders, canonical
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
 _SERVER = [version]
 """The C{Server} header Twisted sets on every response."""
+_SERVER_KEY = canonical(b"server")
+_DATE_KEY = canonical(b"date")
 
 
 def responseHead(version: bytes, code: bytes, reason: bytes, headers: Any) -> bytes:
@@ -167,13 +169,15 @@ class GatewayRequest(Request):
         channel: Any = self.channel
         self.site = site = channel.site
         headers = self.responseHeaders
-        headers.setRawHeaders(b"server", _SERVER)
         clock: IReactorTime | None = getattr(site, "reactor", None)
         seconds = getattr(clock, "seconds", None)  # a test's MemoryReactor has none
-        if seconds is None:
-            headers.setRawHeaders(b"date", [datetimeToString()])
+        date = datetimeToString() if seconds is None else _HTTP_DATE.at(seconds())
+        if type(headers) is GatewayHeaders:
+            headers.setCanonical(_SERVER_KEY, version)
+            headers.setCanonical(_DATE_KEY, date)
         else:
-            headers.setRawHeaders(b"date", [_HTTP_DATE.at(seconds())])
+            headers.setRawHeaders(b"server", _SERVER)
+            headers.setRawHeaders(b"date", [date])
         self.prepath = []
         path = self.path
         if b"%" in path:

@@ -36,12 +36,16 @@ from twisted.web.server import Request
 from mcpgateway import jsonrpc, logs
 from mcpgateway.limits import KEEPALIVE_INTERVAL
 from mcpgateway.timers import Every
+from mcpgateway.web.headers import GatewayHeaders, canonical
 from mcpgateway.web.replay import StreamLog
 
 KEEPALIVE_SECONDS = KEEPALIVE_INTERVAL
 
 # A stream's headers (lists: the headers copy them, as Twisted's do).
 _EVENT_STREAM = [b"text/event-stream"]
+_CONTENT_TYPE = canonical(b"content-type")
+_CACHE_CONTROL = canonical(b"cache-control")
+_ACCEL_BUFFERING = canonical(b"x-accel-buffering")
 _NO_CACHE = [b"no-cache"]
 _NO = [b"no"]
 
@@ -152,9 +156,14 @@ class SSEStream:
     def _connect(self, request: Request) -> None:
         self._request = request
         headers = request.responseHeaders
-        headers.setRawHeaders(b"content-type", _EVENT_STREAM)
-        headers.setRawHeaders(b"cache-control", _NO_CACHE)
-        headers.setRawHeaders(b"x-accel-buffering", _NO)
+        if type(headers) is GatewayHeaders:  # the gateway's request: its short path
+            headers.setCanonical(_CONTENT_TYPE, b"text/event-stream")
+            headers.setCanonical(_CACHE_CONTROL, b"no-cache")
+            headers.setCanonical(_ACCEL_BUFFERING, b"no")
+        else:
+            headers.setRawHeaders(b"content-type", _EVENT_STREAM)
+            headers.setRawHeaders(b"cache-control", _NO_CACHE)
+            headers.setRawHeaders(b"x-accel-buffering", _NO)
         if hasattr(request, "onLost"):  # the gateway's own request: no Deferred needed
             request.onLost = self._lost
         else:

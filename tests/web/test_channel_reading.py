@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from twisted.internet.address import IPv4Address
+
 from mcpgateway.limits import Limits
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Harness
@@ -419,3 +421,43 @@ def test_an_http_1_0_request_without_host_is_served() -> None:
     protocol, transport = connect(h)
     protocol.dataReceived(b"GET /health HTTP/1.0\r\n\r\n")
     assert transport.value().startswith(b"HTTP/1.0 200 OK")
+
+
+def test_the_connections_addresses_are_asked_once_not_per_request() -> None:
+    """Twisted asks the transport for both addresses for every request
+    (the local one is a C{getsockname} system call, the peer a new object):
+    the gateway's channel asks once per connection, and every request of
+    it carries the same addresses."""
+    h = Harness()
+    sid = h.initialize()
+    protocol, transport = connect(h)
+    asked: list[str] = []
+    peer, host = transport.getPeer, transport.getHost
+
+    def getPeer() -> Any:
+        asked.append("peer")
+        return peer()
+
+    def getHost() -> Any:
+        asked.append("host")
+        return host()
+
+    transport.getPeer = getPeer  # type: ignore[method-assign]
+    transport.getHost = getHost  # type: ignore[method-assign]
+    requests: list[Any] = []
+    factory = protocol.requestFactory
+
+    def made(*args: Any, **kwargs: Any) -> Any:
+        requests.append(factory(*args, **kwargs))
+        return requests[-1]
+
+    protocol.requestFactory = made
+    for n in (1, 2):
+        protocol.dataReceived(post(sid, echo(n)))
+        answerLast(h)
+    assert len(requests) == 2
+    assert requests[0].client is requests[1].client
+    assert requests[0].client == IPv4Address("TCP", "127.0.0.1", 50000)
+    assert requests[0].getHost() is requests[1].getHost()
+    assert asked.count("host") <= 1  # made when first asked
+    assert asked.count("peer") == 0  # made when the connection was

@@ -44,6 +44,11 @@ _OPS = st.one_of(
     st.tuples(st.just("set"), _NAMES, st.lists(st.one_of(_VALUES, _TEXT_VALUES), max_size=3)),
     st.tuples(st.just("lines"), st.lists(st.tuples(_NAMES, _VALUES), max_size=4)),
     st.tuples(st.just("remove"), st.one_of(_NAMES, _TEXT_NAMES)),
+    st.tuples(
+        st.just("canonical"),
+        _NAMES,
+        _VALUES.filter(lambda v: 10 not in v and 13 not in v),  # setCanonical's contract
+    ),
 )
 
 
@@ -55,6 +60,11 @@ def apply(headers: Headers, op: tuple[Any, ...]) -> None:
         headers.setRawHeaders(op[1], op[2])
     elif kind == "remove":
         headers.removeHeader(op[1])
+    elif kind == "canonical":
+        if isinstance(headers, GatewayHeaders):
+            headers.setCanonical(module.canonical(op[1]), op[2])
+        else:
+            headers.setRawHeaders(op[1], [op[2]])
     elif isinstance(headers, GatewayHeaders):
         headers.addLines(op[1])
     else:
