@@ -18,22 +18,28 @@ C{_selectables}, C{_doReadOrWrite}), which Twisted may rename: a Twisted
 without one of them gets Twisted's own C{doPoll} back (and a warning), not
 a reactor that fails on its first turn.
 
-It also waits for events in two ways. When events have been coming close
-together (the last wait was shorter than L{DENSE}) and the gateway answers at
-most one request (L{GatewayReactor.spinBeforeWaiting}'s probe), it asks
-epoll for ready events without blocking, again and again, for up to
-C{--poll-spin} microseconds (default L{SPIN}), before it blocks. At one
-call in flight a call is a chain of four wake-ups (client, gateway, child,
-gateway, client); on a virtual machine a vCPU that went idle is woken by
-the hypervisor, which costs tens of microseconds per wake-up, and a
-laptop's core that went into a deep idle state costs as much to wake. A
-gateway that is still polling when the child's answer (or the client's
-next request) comes is not woken at all (issue 19: at one call in flight,
-+22% calls/s and half the p50 latency, at the same CPU per call;
-docs/performance.md). Otherwise it blocks at once, as Twisted's does: an
-idle gateway, or one whose events come further apart (a person's client),
-never spins, and under load (more than one request being answered) the
-CPU goes to the children and the clients instead.
+It also waits in two ways. When one descriptor's event alone ended the last
+wait, and the wait that followed that descriptor's previous lone event was
+short (less than twice C{--poll-spin}), and the site serves at most one
+request (L{GatewayReactor.spinBeforeWaiting}'s probe), it asks epoll for
+ready events without blocking, again and again, for up to C{--poll-spin}
+microseconds (default L{SPIN}), before it blocks. At one call in flight a
+call is a chain of hops (client to gateway, gateway to child, child to
+gateway, gateway to client), each one waking the process it reaches; on a
+virtual machine an idle vCPU is woken by the hypervisor, tens of
+microseconds per wake-up, and a laptop core in a deep idle state takes as
+long. A gateway that is still polling when the child's answer (or the
+client's next request) comes is not woken at all (issue 19: at one call in
+flight, 14-26% more calls per second and half the p50 latency, at the same
+CPU per call; docs/performance.md). The prediction is per descriptor because
+at one call in flight the waits alternate: after a client's request the
+gateway waits for the child (as long as the tool takes), after the child's
+answer it waits for the client. So a tool slower than twice the spin, a
+client that pauses between calls (a person's), a child's stderr lines
+further apart than that, or an idle gateway, never make it spin; under
+load (two requests or more being served, or several events at once) the
+CPU goes to the children and the clients instead. Twisted's own reactor,
+and this one on a Twisted without the names it reads (above), never spin.
 
 Linux only (epoll). C{mcpgateway start} installs it (L{mcpgateway.launch});
 C{twist --reactor=mcpgateway} and C{twistd --reactor=mcpgateway} select it by
@@ -44,6 +50,7 @@ C{twistd -n mcpgateway}, the gateway runs on Twisted's default reactor.
 from __future__ import annotations
 
 import errno
+import math
 import select
 import time
 from collections.abc import Callable
@@ -65,12 +72,11 @@ reads."""
 
 
 SPIN = 100e-6
-"""The default of C{--poll-spin}: seconds a busy gateway polls before it
+"""The default of C{--poll-spin}: seconds the reactor polls before it
 blocks (L{GatewayReactor.spinBeforeWaiting})."""
 
-DENSE = 1e-3
-"""Events are coming close together when the last wait for one took less
-than this (seconds): only then does the reactor spin before it blocks."""
+_REMEMBERED = 4096
+"""Descriptors whose last following wait is remembered (more: forgotten)."""
 
 
 def missing(reactor: object) -> list[str]:
@@ -95,8 +101,10 @@ class GatewayReactor(EPollReactor):
         self._atTurnEnd: list[Callable[[], object]] = []
         self._spin = 0.0
         self._spinWhile: Callable[[], bool] = _never
-        self._lastWait = DENSE
-        self._lastReady = 0
+        self._lastFd: int | None = None
+        """The descriptor whose event alone ended the last wait."""
+        self._after: dict[int, float] = {}
+        """Descriptor -> how long the wait after its last lone event took."""
         super().__init__()
         lacking = missing(self)
         if lacking:  # a Twisted that renamed what doPoll reads: its own doPoll
@@ -104,15 +112,16 @@ class GatewayReactor(EPollReactor):
             self.doPoll = self.doIteration = own  # type: ignore[method-assign]
             _log.warn(
                 "this Twisted's epoll reactor has no {names}: the gateway runs on its"
-                " dispatch, unchanged",
+                " dispatch, unchanged (and never polls before it sleeps: --poll-spin does"
+                " nothing)",
                 names=", ".join(lacking),
             )
 
     def spinBeforeWaiting(self, seconds: float, worthIt: Callable[[], bool]) -> None:
-        """Poll for up to C{seconds} before blocking (C{0}: never), when
-        events have been coming close together (L{DENSE}) and C{worthIt()}
-        says so (the site: it answers at most one request)."""
-        if not seconds >= 0:
+        """Poll for up to C{seconds} before blocking (C{0}: never), when the
+        wait is expected to be short (see the module's docstring) and
+        C{worthIt()} says so (the site: it serves at most one request)."""
+        if not (seconds >= 0 and math.isfinite(seconds)):
             raise ValueError(f"a spin of {seconds!r} seconds")
         self._spin = seconds
         self._spinWhile = worthIt
@@ -122,15 +131,20 @@ class GatewayReactor(EPollReactor):
         (C{None}: as long as it takes); see L{spinBeforeWaiting}."""
         poll: Callable[[float, int], list[tuple[int, int]]] = self._poller.poll
         size = len(self._selectables)
-        if timeout == 0:
+        lastFd = self._lastFd
+        if timeout == 0:  # timed calls are due: no wait at all
             ready = poll(0, size)
-            self._lastWait = 0.0
-            self._lastReady = len(ready)
+            self._lastFd = ready[0][0] if len(ready) == 1 else None
             return ready
         now = self._now
         start = now()
         spin = self._spin
-        if spin and self._lastWait < DENSE and self._lastReady == 1 and self._spinWhile():
+        if (
+            spin
+            and lastFd is not None
+            and self._after.get(lastFd, spin + spin) < spin + spin
+            and self._spinWhile()
+        ):
             until = start + (spin if timeout is None else min(spin, timeout))
             ready = poll(0, size)
             while not ready and now() < until:
@@ -141,8 +155,12 @@ class GatewayReactor(EPollReactor):
                 ready = poll(-1 if timeout is None else timeout, size)
         else:
             ready = poll(-1 if timeout is None else timeout, size)
-        self._lastWait = now() - start
-        self._lastReady = len(ready)
+        if lastFd is not None:
+            after = self._after
+            if len(after) >= _REMEMBERED and lastFd not in after:
+                after.clear()
+            after[lastFd] = now() - start
+        self._lastFd = ready[0][0] if len(ready) == 1 else None
         return ready
 
     def doPoll(self, timeout: float | None) -> None:

@@ -37,7 +37,7 @@ REPLICA_ID = re.compile(r"[a-z0-9-]{1,32}")
 """A replica's label (L{mcpgateway.cluster.sealing.LABEL}, not imported: cryptography)."""
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from twisted.internet.defer import Deferred
 
@@ -247,9 +247,10 @@ class Options(usage.Options):
             "poll-spin",
             None,
             100.0,
-            "Microseconds a busy gateway keeps polling for its next event before it sleeps"
-            " (only while events come less than 1 ms apart and it answers at most one"
-            " request; it spares a wake-up per hop at one call in flight). 0 never polls.",
+            "Microseconds the gateway keeps polling for its next event before it sleeps, when"
+            " that event is expected within twice as long and it serves at most one request"
+            " (quick calls one at a time: it spares a wake-up per hop). 0 never polls; on"
+            " one CPU, and on Twisted's own reactor, it never does.",
             _spinMicroseconds,
         ],
         [
@@ -1539,6 +1540,31 @@ def _oauthGate(options: Options, reactor: Any, top: Any, gateway: Any, secret: b
     return gate, status
 
 
+def _pollSpin(reactor: Any, microseconds: float, worthIt: Callable[[], bool]) -> None:
+    """Have the gateway's own reactor (L{mcpgateway.reactor}) poll up to
+    C{microseconds} before it sleeps, while C{worthIt()}; never on a single
+    CPU, where the process it waits for needs that CPU to answer."""
+    spinBeforeWaiting = getattr(reactor, "spinBeforeWaiting", None)
+    if spinBeforeWaiting is None:
+        return  # Twisted's own reactor: it never spins
+    if microseconds and _usableCpus() < 2:
+        from twisted.logger import Logger
+
+        Logger(observer=logs.observer, namespace="mcpgateway.tap").info(
+            "--poll-spin is off: this process may run on one CPU only"
+        )
+        microseconds = 0.0
+    spinBeforeWaiting(microseconds / 1e6, worthIt)
+
+
+def _usableCpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def _listener(
     options: Options,
     pre: Preflight,
@@ -1626,9 +1652,7 @@ def _listener(
         team=team,
         flusher=gateway.spawner.flusher,
     )
-    spinBeforeWaiting = getattr(reactor, "spinBeforeWaiting", None)
-    if spinBeforeWaiting is not None:  # the gateway's own reactor (mcpgateway.reactor)
-        spinBeforeWaiting(options["poll-spin"] / 1e6, site.answersAtMostOne)
+    _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne)
     notify = NotifyService(os.environ.get("NOTIFY_SOCKET"))
     notify.setServiceParent(top)
 

@@ -15,11 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.application.service import MultiService
+from twisted.logger import formatEvent
 from twisted.python import usage
 
 from mcpgateway import tap
 from mcpgateway.limits import Limits
-from tests.fakes import FakeProcessReactor
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -144,8 +145,9 @@ class _SpinningReactor(FakeProcessReactor):
 def test_poll_spin_reaches_the_reactor_with_the_sites_probe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: tuple[str, ...], seconds: float
 ) -> None:
-    """The reactor spins only while the site answers at most one request."""
+    """The reactor spins only while the site serves at most one request."""
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(tap, "_usableCpus", lambda: 2)
     options = parse(*given, "--state-dir", str(tmp_path / "st"))
     reactor = _SpinningReactor()
     top = tap.makeService(options, reactor)
@@ -155,12 +157,34 @@ def test_poll_spin_reaches_the_reactor_with_the_sites_probe(
         [(spin, worthIt)] = reactor.spins
         assert spin == pytest.approx(seconds)
         assert worthIt() is True
-        site.answering = 1  # type: ignore[attr-defined]
+        site.serving = 1  # type: ignore[attr-defined]
         assert worthIt() is True
-        site.answering = 2  # type: ignore[attr-defined]
+        site.serving = 2  # type: ignore[attr-defined]
         assert worthIt() is False
     finally:
         top.stopService()
+
+
+def test_poll_spin_is_off_on_one_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On one CPU the process the gateway waits for needs that CPU: no spin
+    (and a log line saying so)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(tap, "_usableCpus", lambda: 1)
+    options = parse("--state-dir", str(tmp_path / "st"))
+    reactor = _SpinningReactor()
+    with capturedGatewayLogs() as events:
+        top = tap.makeService(options, reactor)
+    top.startService()
+    try:
+        [(spin, _)] = reactor.spins
+        assert spin == 0.0
+        assert any("one CPU" in formatEvent(e) for e in events)
+    finally:
+        top.stopService()
+
+
+def test_usable_cpus_are_this_process_own() -> None:
+    assert tap._usableCpus() == len(os.sched_getaffinity(0))
 
 
 def test_bad_poll_spins_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -892,6 +892,7 @@ class GatewayChannel(http.HTTPChannel):
         "_peerAddress",
         "_reader",
         "_refused",
+        "_serving",
         "_unread",
         "bodyReceived",
         "bodySince",
@@ -928,6 +929,8 @@ class GatewayChannel(http.HTTPChannel):
         """The connection's descriptor, when the site's flusher adopted it."""
         self._answering = False
         """Its request in progress is counted in the site's C{answering}."""
+        self._serving = False
+        """Its request in progress is counted in the site's C{serving}."""
         self.headersSince = None
         self.bodySince = None
         self.bodyReceived = 0
@@ -1055,6 +1058,8 @@ class GatewayChannel(http.HTTPChannel):
                         self._savedTimeOut = self.setTimeout(None)
                     self._handlingRequest = True
                     self.busy = True
+                    self._serving = True
+                    self.site.serving += 1
                     if self._adopted is not None:
                         self._answering = True
                         self.site.answering += 1
@@ -1213,6 +1218,7 @@ class GatewayChannel(http.HTTPChannel):
         adopted = self._adopted
         if adopted is not None and self.site.answering == 0:
             self.site.flusher.sendNow(adopted)
+        self._served()
         self.busy = False
         guard = self._guard
         if guard is not None:
@@ -1341,8 +1347,16 @@ class GatewayChannel(http.HTTPChannel):
             self._answering = False
             self.site.answering -= 1
 
+    def _served(self) -> None:
+        """The request in progress is finished (or the connection is gone):
+        no longer counted in the site's L{GatewaySite.serving}."""
+        if self._serving:
+            self._serving = False
+            self.site.serving -= 1
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.headOut()
+        self._served()
         if self._guard is not None and not self._refused:
             self._guard.closed(self, self._peer)
         super().connectionLost(reason)
@@ -1468,6 +1482,9 @@ class GatewaySite(Site):
         that stay open are not counted once their head is out): at 0, a
         finished response is sent at once, not at the end of the turn
         (L{GatewayChannel.requestDone})."""
+        self.serving = 0
+        """Requests read and not finished yet, on every connection (a
+        response streamed for long counts until it ends)."""
         self.limits = limits
         self.guard = ConnectionGuard(clock, limits, clientErrors)
 
@@ -1475,11 +1492,11 @@ class GatewaySite(Site):
     """Set by L{handOver}: a restart's successor accepts the connections now."""
     gateway: Gateway | None = None
 
-    def answersAtMostOne(self) -> bool:
-        """Whether at most one request waits for its response's head (the
-        reactor polls a little before it sleeps only then:
-        L{mcpgateway.reactor.GatewayReactor.spinBeforeWaiting})."""
-        return self.answering <= 1
+    def servesAtMostOne(self) -> bool:
+        """Whether at most one request is being served (read and not
+        finished): the reactor polls a little before it sleeps only then
+        (L{mcpgateway.reactor.GatewayReactor.spinBeforeWaiting})."""
+        return self.serving <= 1
 
     def log(self, request: http.Request) -> None:
         pass

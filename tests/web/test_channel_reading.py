@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
 
 from mcpgateway.limits import Limits
 from tests.fakes import capturedGatewayLogs
@@ -461,3 +462,48 @@ def test_the_connections_addresses_are_asked_once_not_per_request() -> None:
     assert requests[0].getHost() is requests[1].getHost()
     assert asked.count("host") <= 1  # made when first asked
     assert asked.count("peer") == 0  # made when the connection was
+
+
+def test_the_site_counts_the_requests_it_serves_until_they_finish() -> None:
+    """What the reactor's spin asks (L{GatewaySite.servesAtMostOne}): every
+    request from its read to its finish, a streamed one too, whatever the
+    transport; a connection lost mid-call stops counting its request."""
+    h = Harness()
+    sid = h.initialize()
+    site: Any = h.site
+    assert site.serving == 0
+    first, firstTransport = connect(h)
+    first.dataReceived(post(sid, echo(1)))
+    assert site.serving == 1 and site.servesAtMostOne()
+    second, transport = connect(h)
+    second.dataReceived(post(sid, echo(2)))
+    assert site.serving == 2 and not site.servesAtMostOne()
+    transport.loseConnection()
+    second.connectionLost(ConnectionDone())
+    assert site.serving == 1
+    proc = h.process()
+    [sent] = [
+        m
+        for m in proc.sentMessages()
+        if m.get("method") == "tools/call" and m["params"]["arguments"]["message"] == "m1"
+    ]
+    proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": {"content": []}})
+    assert site.serving == 0
+    first.dataReceived(HEALTH)
+    assert site.serving == 0  # answered at once
+    streamed = echo(3)
+    streamed["params"]["_meta"] = {"progressToken": "p3"}
+    first.dataReceived(post(sid, streamed))
+    [sent] = [m for m in proc.sentMessages() if m.get("id") not in (None, sent["id"])][-1:]
+    token = sent["params"]["_meta"]["progressToken"]
+    proc.reply(
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/progress",
+            "params": {"progressToken": token, "progress": 1},
+        }
+    )
+    assert b"notifications/progress" in firstTransport.value()  # the stream's head is out
+    assert site.serving == 1  # and the call is still served
+    proc.reply({"jsonrpc": "2.0", "id": sent["id"], "result": {"content": []}})
+    assert site.serving == 0
