@@ -32,6 +32,9 @@ MAX_CONNECTIONS_PER_PEER = 2048
 shares 127.0.0.1, so this is also the bound on all local clients together."""
 KEEPALIVE_INTERVAL = 15.0
 """Seconds of silence after which an SSE stream gets a C{: keep-alive} comment."""
+POLL_SPIN = 100.0
+"""Microseconds the gateway's reactor polls before it sleeps, after a run of
+quick waits (C{--poll-spin}; L{mcpgateway.reactor})."""
 REPLAY_MAX_EVENTS = 1000
 """Events kept per resumable SSE stream for a C{Last-Event-ID} replay (the
 oldest go first beyond)."""

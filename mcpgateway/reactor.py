@@ -18,11 +18,11 @@ C{_selectables}, C{_doReadOrWrite}), which Twisted may rename: a Twisted
 without one of them gets Twisted's own C{doPoll} back (and a warning), not
 a reactor that fails on its first turn.
 
-It also waits in two ways. When one descriptor's event alone ended the last
-wait, and the wait that followed that descriptor's previous lone event was
-short (less than twice C{--poll-spin}), and the site serves at most one
-request (L{GatewayReactor.spinBeforeWaiting}'s probe), it asks epoll for
-ready events without blocking, again and again, for up to C{--poll-spin}
+It also waits in two ways. After L{QUICK_RUN} quick waits in a row (each
+less than twice C{--poll-spin}), when the last one ended with a single ready
+descriptor and the site serves at most one request
+(L{GatewayReactor.spinBeforeWaiting}'s probe), it asks epoll for ready
+events without blocking, again and again, for up to C{--poll-spin}
 microseconds (default L{SPIN}), before it blocks. At one call in flight a
 call is a chain of hops (client to gateway, gateway to child, child to
 gateway, gateway to client), each one waking the process it reaches; on a
@@ -30,16 +30,16 @@ virtual machine an idle vCPU is woken by the hypervisor, tens of
 microseconds per wake-up, and a laptop core in a deep idle state takes as
 long. A gateway that is still polling when the child's answer (or the
 client's next request) comes is not woken at all (issue 19: at one call in
-flight, 14-26% more calls per second and half the p50 latency, at the same
-CPU per call; docs/performance.md). The prediction is per descriptor because
-at one call in flight the waits alternate: after a client's request the
-gateway waits for the child (as long as the tool takes), after the child's
-answer it waits for the client. So a tool slower than twice the spin, a
-client that pauses between calls (a person's), a child's stderr lines
-further apart than that, or an idle gateway, never make it spin; under
-load (two requests or more being served, or several events at once) the
-CPU goes to the children and the clients instead. Twisted's own reactor,
-and this one on a Twisted without the names it reads (above), never spin.
+flight, more calls per second and a lower p50 latency, at about the same
+CPU per call; docs/performance.md). Only a run of quick waits, because a
+spin that finds nothing costs its whole length, and one that finds its
+event still costs the wait it replaced: a tool slower than twice the spin,
+a client that pauses between calls (a person's, or an SDK that takes most
+of a millisecond to make its next request), a child's stderr lines further
+apart than that, or an idle gateway, never make it spin; under load (two
+requests or more being served, or several events at once) the CPU goes to
+the children and the clients instead. Twisted's own reactor, and this one
+on a Twisted without the names it reads (above), never spin.
 
 Linux only (epoll). C{mcpgateway start} installs it (L{mcpgateway.launch});
 C{twist --reactor=mcpgateway} and C{twistd --reactor=mcpgateway} select it by
@@ -60,6 +60,7 @@ from twisted.internet.epollreactor import EPollReactor
 from twisted.logger import Logger
 
 from mcpgateway import logs
+from mcpgateway.limits import POLL_SPIN
 
 AVAILABLE = hasattr(select, "epoll")
 """Whether this system has epoll (the reactor's only poller)."""
@@ -71,12 +72,16 @@ RELIES_ON = ("_poller", "_selectables", "_doReadOrWrite")
 reads."""
 
 
-SPIN = 100e-6
-"""The default of C{--poll-spin}: seconds the reactor polls before it
-blocks (L{GatewayReactor.spinBeforeWaiting})."""
+SPIN = POLL_SPIN / 1e6
+"""The default of C{--poll-spin}, in seconds: how long the reactor polls
+before it blocks (L{GatewayReactor.spinBeforeWaiting})."""
 
-_REMEMBERED = 4096
-"""Descriptors whose last following wait is remembered (more: forgotten)."""
+QUICK_RUN = 6
+"""The reactor spins only after this many quick waits in a row: three calls
+of a chain at one call in flight (a wait for the child, one for the client,
+each), more than the four quick waits an SDK client's call leaves between
+its slow ones (connect, head, child, close; then it makes its next request
+for most of a millisecond)."""
 
 
 def missing(reactor: object) -> list[str]:
@@ -101,10 +106,10 @@ class GatewayReactor(EPollReactor):
         self._atTurnEnd: list[Callable[[], object]] = []
         self._spin = 0.0
         self._spinWhile: Callable[[], bool] = _never
-        self._lastFd: int | None = None
-        """The descriptor whose event alone ended the last wait."""
-        self._after: dict[int, float] = {}
-        """Descriptor -> how long the wait after its last lone event took."""
+        self._quick = 0
+        """How many waits in a row were quick (under twice the spin)."""
+        self._lastReady = 0
+        """How many descriptors were ready after the last wait."""
         super().__init__()
         lacking = missing(self)
         if lacking:  # a Twisted that renamed what doPoll reads: its own doPoll
@@ -131,20 +136,14 @@ class GatewayReactor(EPollReactor):
         (C{None}: as long as it takes); see L{spinBeforeWaiting}."""
         poll: Callable[[float, int], list[tuple[int, int]]] = self._poller.poll
         size = len(self._selectables)
-        lastFd = self._lastFd
         if timeout == 0:  # timed calls are due: no wait at all
             ready = poll(0, size)
-            self._lastFd = ready[0][0] if len(ready) == 1 else None
+            self._lastReady = len(ready)
             return ready
         now = self._now
         start = now()
         spin = self._spin
-        if (
-            spin
-            and lastFd is not None
-            and self._after.get(lastFd, spin + spin) < spin + spin
-            and self._spinWhile()
-        ):
+        if spin and self._quick >= QUICK_RUN and self._lastReady == 1 and self._spinWhile():
             until = start + (spin if timeout is None else min(spin, timeout))
             ready = poll(0, size)
             while not ready and now() < until:
@@ -155,12 +154,8 @@ class GatewayReactor(EPollReactor):
                 ready = poll(-1 if timeout is None else timeout, size)
         else:
             ready = poll(-1 if timeout is None else timeout, size)
-        if lastFd is not None:
-            after = self._after
-            if len(after) >= _REMEMBERED and lastFd not in after:
-                after.clear()
-            after[lastFd] = now() - start
-        self._lastFd = ready[0][0] if len(ready) == 1 else None
+        self._quick = self._quick + 1 if now() - start < spin + spin else 0
+        self._lastReady = len(ready)
         return ready
 
     def doPoll(self, timeout: float | None) -> None:

@@ -8,6 +8,7 @@ file stays inert.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -50,8 +51,8 @@ if TYPE_CHECKING:
 
 def _positiveFloat(value: str) -> float:
     number = float(value)
-    if number <= 0:
-        raise ValueError("must be positive")
+    if not (number > 0 and math.isfinite(number)):
+        raise ValueError("must be a positive number")
     return number
 
 
@@ -64,8 +65,8 @@ def _positiveInt(value: str) -> int:
 
 def _nonNegativeFloat(value: str) -> float:
     number = float(value)
-    if not number >= 0 or number == float("inf"):
-        raise ValueError("must be zero or more")
+    if not (number >= 0 and math.isfinite(number)):
+        raise ValueError("must be a number, zero or more")
     return number
 
 
@@ -81,6 +82,24 @@ def _nonNegativeInt(value: str) -> int:
     if number < 0:
         raise ValueError("must be zero or more")
     return number
+
+
+def _named(parameter: list[Any]) -> list[Any]:
+    """An C{optParameters} entry whose coercion, when it refuses a value,
+    names the option and the value (Twisted's message names neither:
+    "Parameter type enforcement failed: must be positive")."""
+    if len(parameter) < 5 or parameter[4] is None:
+        return parameter
+    name, coerce = parameter[0], parameter[4]
+
+    def coerced(value: str) -> Any:
+        try:
+            return coerce(value)
+        except ValueError as e:
+            raise ValueError(f"--{name} {value!r}: {e}") from None
+
+    coerced.coerceDoc = getattr(coerce, "coerceDoc", "")  # type: ignore[attr-defined]
+    return [*parameter[:4], coerced, *parameter[5:]]
 
 
 def _manholePort(value: str | int | None) -> int | None:
@@ -246,7 +265,7 @@ class Options(usage.Options):
         [
             "poll-spin",
             None,
-            100.0,
+            limits.POLL_SPIN,
             "Microseconds the gateway keeps polling for its next event before it sleeps, when"
             " that event is expected within twice as long and it serves at most one request"
             " (quick calls one at a time: it spares a wake-up per hop). 0 never polls; on"
@@ -489,6 +508,7 @@ class Options(usage.Options):
             " address and the listening port). Env: " + CLUSTER_ADVERTISE_ENV + ".",
         ],
     ]
+    optParameters = [_named(parameter) for parameter in optParameters]
 
     def parseOptions(self, options: Any = None) -> None:
         """Parse; a bad command line is one line naming the problem and where
@@ -1544,15 +1564,20 @@ def _pollSpin(reactor: Any, microseconds: float, worthIt: Callable[[], bool]) ->
     """Have the gateway's own reactor (L{mcpgateway.reactor}) poll up to
     C{microseconds} before it sleeps, while C{worthIt()}; never on a single
     CPU, where the process it waits for needs that CPU to answer."""
-    spinBeforeWaiting = getattr(reactor, "spinBeforeWaiting", None)
-    if spinBeforeWaiting is None:
-        return  # Twisted's own reactor: it never spins
-    if microseconds and _usableCpus() < 2:
-        from twisted.logger import Logger
+    from twisted.logger import Logger
 
-        Logger(observer=logs.observer, namespace="mcpgateway.tap").info(
-            "--poll-spin is off: this process may run on one CPU only"
-        )
+    log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
+    spinBeforeWaiting = getattr(reactor, "spinBeforeWaiting", None)
+    if spinBeforeWaiting is None:  # Twisted's own reactor: it never spins
+        if microseconds != limits.POLL_SPIN:
+            log.info(
+                "--poll-spin does nothing on this reactor ({reactor}): it is the gateway's"
+                " own reactor's (--reactor=mcpgateway, as `mcpgateway start` runs it)",
+                reactor=type(reactor).__name__,
+            )
+        return
+    if microseconds and _usableCpus() < 2:
+        log.info("--poll-spin is off: this process may run on one CPU only")
         microseconds = 0.0
     spinBeforeWaiting(microseconds / 1e6, worthIt)
 

@@ -188,10 +188,11 @@ def test_usable_cpus_are_this_process_own() -> None:
 
 
 def test_bad_poll_spins_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    for value in ("-1", "10001", "nan", "x"):
+    for value in ("-1", "10001", "nan", "inf", "x"):
         with pytest.raises(SystemExit):
             parse("--poll-spin", value)
-        assert "Parameter type enforcement failed" in capsys.readouterr().err
+        said = capsys.readouterr().err
+        assert "Parameter type enforcement failed" in said and f"--poll-spin {value!r}: " in said
 
 
 def test_bad_modern_options_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -314,8 +315,8 @@ def test_a_relative_config_is_made_absolute_as_the_start_directory_has_it(
         (["--port", "70000"], "out of range"),
         (["--log-level", "loud"], "--log-level must be one of"),
         (["--config", "/no/such/file.json"], "no such file"),
-        (["--request-timeout", "-1"], "must be positive"),
-        (["--max-body", "0"], "must be positive"),
+        (["--request-timeout", "-1"], "--request-timeout '-1': must be a positive number"),
+        (["--max-body", "0"], "--max-body '0': must be positive"),
         (
             ["--manhole-ssh", "tcp:9773:interface=0.0.0.0"],
             "--manhole-ssh takes a TCP port number, not 'tcp:9773:interface=0.0.0.0': the"
@@ -756,7 +757,7 @@ def test_team_options_and_their_environment_fallbacks(
         (["--resource-uri", "https://m.example"], "--resource-uri needs --oauth-issuer URL"),
         (["--oauth-ca-file", "ca.pem"], "--oauth-ca-file needs --oauth-issuer URL"),
         (["--audit-payloads"], "--audit-payloads needs --audit-log FILE"),
-        (["--rate-per-principal", "-1"], "must be zero or more"),
+        (["--rate-per-principal", "-1"], "'-1': must be a number, zero or more"),
         (["--max-requests-per-principal", "-2"], "must be zero or more"),
     ],
 )
@@ -1372,3 +1373,17 @@ def test_the_handlers_help_survives_oo(monkeypatch: pytest.MonkeyPatch) -> None:
     assert options.docs["version"] == tap.HANDLER_HELP["version"]
     assert options.docs["help"] == tap.HANDLER_HELP["help"]
     assert "Display this help and exit." in str(options)
+
+
+def test_a_poll_spin_on_twisteds_own_reactor_says_it_does_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for argv, said in ((("--poll-spin", "50"), True), ((), False)):
+        options = parse(*argv, "--state-dir", str(tmp_path / "st"))
+        with capturedGatewayLogs() as events:
+            top = tap.makeService(options, FakeProcessReactor())
+        lines = [formatEvent(e) for e in events]
+        assert any("--poll-spin does nothing" in line for line in lines) is said, lines
+        top.startService()
+        top.stopService()
