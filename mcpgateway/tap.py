@@ -266,10 +266,11 @@ class Options(usage.Options):
             "poll-spin",
             None,
             limits.POLL_SPIN,
-            "Microseconds the gateway keeps polling for its next event before it sleeps, when"
-            " that event is expected within twice as long and it serves at most one request"
-            " (quick calls one at a time: it spares a wake-up per hop). 0 never polls; on"
-            " one CPU, and on Twisted's own reactor, it never does.",
+            "Microseconds the gateway keeps polling for its next event before it sleeps, after"
+            " six quick waits in a row (each under twice as long) while it serves at most one"
+            " request (a chain of quick calls: it spares a wake-up per hop). 0 never polls; on"
+            " one CPU, and on Twisted's own reactor (--reactor=mcpgateway is the gateway's),"
+            " it never does.",
             _spinMicroseconds,
         ],
         [
