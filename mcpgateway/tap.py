@@ -1303,6 +1303,7 @@ def _gatewayAndConfig(
         keys=keys,
         promotions=promotions,
         onAggregate=useAggregate,
+        onConfigPath=getattr(top, "configChanged", None),
     )
     specs = _withTimeout(configService.specs(pre.loaded), timeout)
     for spec in specs.values():

@@ -157,6 +157,7 @@ class ConfigService(Service):
         envPoll: float = ENV_POLL,
         readWorkspace: Callable[[str], EnvFile] = readWorkspaceEnv,
         onAggregate: OnAggregate | None = None,
+        onConfigPath: Callable[[Path | None], object] | None = None,
     ) -> None:
         """
         @param debounce: seconds of quiet after a change before reloading.
@@ -176,8 +177,14 @@ class ConfigService(Service):
             (L{aggregate}) when the service starts, then each time they
             change (an invalid file keeps the settings as they were: it is
             not called, one warning is logged).
+        @param onConfigPath: called with the source's path when a reload
+            serves another file than before (C{~/.claude.json} appeared
+            while the bundled demo was served, and was adopted): what
+            C{state.json} says the gateway serves.
         """
         self.source = source
+        self._onConfigPath = onConfigPath
+        self._servedPath = source.path
         self._stateDir = stateDir
         self._clock = clock
         self._reactor = reactor
@@ -534,6 +541,11 @@ class ConfigService(Service):
 
         def apply(prepared: _Prepared) -> Any:
             result = self._reload(self._report(prepared))
+            path = self.source.path
+            if path != self._servedPath:
+                self._servedPath = path
+                if self._onConfigPath is not None:
+                    self._onConfigPath(path)
             if self.running and not self._handedOver:
                 self._watchMore(watchedPathsOf(self.source))  # files found since
             return result

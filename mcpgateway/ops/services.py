@@ -144,6 +144,15 @@ class StateFileService(MultiService):
         self._details = details
         self._clock = clock
         self._written = False
+        self._state: dict[str, Any] = {}
+
+    def configChanged(self, path: Path | None) -> None:
+        """The gateway serves another config file now (the Claude config
+        appeared and was adopted): C{state.json} says so, for C{status}."""
+        self._details["config"] = str(path) if path is not None else None
+        if self._written:
+            self._state["config"] = self._details["config"]
+            writeState(self._stateDir, self._state)
 
     def handOver(self) -> None:
         """A successor runs on this state directory: C{state.json} is its
@@ -167,6 +176,7 @@ class StateFileService(MultiService):
         if interface:
             state["interface"] = interface
         writeState(self._stateDir, state)
+        self._state = state
         self._written = True
 
     def stopService(self) -> Deferred[Any]:

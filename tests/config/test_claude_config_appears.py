@@ -119,7 +119,7 @@ def test_the_service_reloads_when_the_claude_config_appears(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = demoSource(home)
-    clock, reloads = Clock(), list[Any]()
+    clock, reloads, served = Clock(), list[Any](), list[Path | None]()
     configService = ConfigService(
         source,
         source.stateDir,
@@ -129,6 +129,7 @@ def test_the_service_reloads_when_the_claude_config_appears(
         reloads.append,
         environ={"PATH": ""},
         keys=lambda: WorkspaceKeys(SECRET),
+        onConfigPath=served.append,
     )
     monkeypatch.setattr(configService, "_watchWithInotify", lambda paths: False)
     configService.startService()
@@ -141,4 +142,9 @@ def test_the_service_reloads_when_the_claude_config_appears(
 
     assert len(reloads) == before + 1 and "everything" in reloads[-1]
     assert json.loads((home / ".claude.json").read_text())["mcpServers"]["everything"]["url"]
+    assert served == [home / ".claude.json"]  # what state.json (and status) say it serves
+    cursorFile(home, {"fs": {"command": "fs-server"}, "more": {"command": "more-server"}})
+    clock.advance(2.0)
+    clock.advance(1.0)
+    assert len(reloads) == before + 2 and served == [home / ".claude.json"]  # the same file
     configService.stopService()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.gateway import RunningGateway, callEcho, waitFor
+from tests.integration.gateway import REPO, RunningGateway, callEcho, waitFor
 
 pytestmark = pytest.mark.integration
 DEMO = {"type": "stdio", "command": sys.executable, "args": ["-m", "mcpgateway.demo"], "env": {}}
@@ -86,3 +87,34 @@ def test_crash_then_restart_restores_first_and_adopts_again(start: Any, home: Pa
     assert callEcho(second.url("demo"), "adopted") == "adopted"
     second.stop()
     assert config.read_bytes() == before
+
+
+def test_a_claude_config_created_after_the_start_is_what_status_says_is_served(
+    start: Any, home: Path
+) -> None:
+    """Claude Code installed after the gateway: the file it creates is
+    adopted at its next load, and C{state.json} (what `mcpgateway status`
+    prints as the config) names it instead of the bundled demo."""
+    cursor = home / ".cursor" / "mcp.json"  # a client the start adopts meanwhile
+    cursor.parent.mkdir()
+    cursor.write_text(json.dumps({"mcpServers": {"tool": dict(DEMO)}}, indent=2) + "\n")
+    gateway: RunningGateway = start("--rewrite-config")
+    state = home / "state" / "state.json"
+    assert waitFor(lambda: state.is_file())
+    assert json.loads(state.read_text())["config"] is None  # the bundled demo
+    config = claudeJson(home)
+    assert waitFor(lambda: "_mcp_gateway_ts" in config.read_text(), timeout=10)
+    assert waitFor(lambda: json.loads(state.read_text())["config"] == str(config), timeout=5)
+    status = subprocess.run(
+        [sys.executable, "-m", "mcpgateway.cli", "status", "--state-dir", str(home / "state")],
+        env={
+            **os.environ,
+            "HOME": str(home),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert f"config {config} (rewritten to point at the gateway)" in status.stdout, status.stdout
+    gateway.stop()

@@ -916,6 +916,30 @@ def test_the_state_file_goes_at_stop_without_a_hand_over(tmp_path: Path) -> None
     assert not (tmp_path / STATE_FILE).exists()
 
 
+def test_a_config_adopted_later_is_what_the_state_file_says_is_served(tmp_path: Path) -> None:
+    """The Claude config appeared while the bundled demo was served (the
+    config service calls C{configChanged}): C{state.json} names it, for
+    C{mcpgateway status}, and keeps everything else it said; after a hand
+    over it is the successor's file, and is left alone."""
+    lock = InstanceLock(tmp_path)
+    lock.acquire()
+    service = StateFileService(tmp_path, lock, {"config": None, "rewriteConfig": True}, Clock())
+    service.startService()
+    service.configChanged(tmp_path / "early.json")  # before listening: nothing written yet
+    assert not (tmp_path / STATE_FILE).exists()
+    service.listening(9100, "127.0.0.1")
+    assert json.loads((tmp_path / STATE_FILE).read_text())["config"] == str(tmp_path / "early.json")
+    service.configChanged(tmp_path / ".claude.json")
+    state = json.loads((tmp_path / STATE_FILE).read_text())
+    assert state["config"] == str(tmp_path / ".claude.json")
+    assert (state["port"], state["interface"], state["rewriteConfig"]) == (9100, "127.0.0.1", True)
+    service.handOver()
+    service.configChanged(None)
+    stateAfter = json.loads((tmp_path / STATE_FILE).read_text())
+    assert stateAfter["config"] == str(tmp_path / ".claude.json")
+    service.stopService()
+
+
 # -- the config service ----------------------------------------------------------------
 
 
