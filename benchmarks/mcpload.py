@@ -682,7 +682,7 @@ async def runDirect(args: argparse.Namespace) -> None:
     stdin.write(initializeBody("mcpload-direct") + b"\n")
     try:
         await asyncio.wait_for(got, 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         out("failed", error="the child did not answer initialize within 30 s")
         transport.kill()
         return
@@ -774,7 +774,7 @@ async def runDirect(args: argparse.Namespace) -> None:
     stdin.close()
     try:
         await asyncio.wait_for(proto.exited, 5)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         transport.kill()
     out("result", startSeconds=round(startSeconds, 4), levels=levels, loop=args.loopName)
 
@@ -806,7 +806,7 @@ async def runIdle(args: argparse.Namespace) -> None:
                     get.transport.close()  # type: ignore[union-attr]
                     return
                 streams.append(get)
-            except (OSError, OpenFailed, asyncio.TimeoutError) as e:
+            except (TimeoutError, OSError, OpenFailed) as e:
                 failures.append(f"{type(e).__name__}: {e}")
 
     t0 = _mono()

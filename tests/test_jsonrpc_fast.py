@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -389,7 +389,7 @@ class Level(enum.IntEnum):
     HIGH = 3
 
 
-class Mode(str, enum.Enum):
+class Mode(str, enum.Enum):  # noqa: UP042 (the mixin form, as much code still writes it)
     SHARED = "shared"
 
 
@@ -424,7 +424,7 @@ class Point:
         '\x00\x1f\x7f\u2028\u2029\b\f\r\t"\\/',
         [[[[[[[[[[1]]]]]]]]]] * 3,
         Point(1),
-        datetime(2025, 1, 1, tzinfo=timezone.utc),
+        datetime(2025, 1, 1, tzinfo=UTC),
         {"set": {1}},
         object(),
     ],

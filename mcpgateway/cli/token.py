@@ -15,7 +15,7 @@ import calendar
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mcpgateway.auth.tokenfile import TokensFileError, addToken
@@ -45,7 +45,7 @@ def parseExpires(text: str, now: float) -> float:
             code=2,
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return float(calendar.timegm(moment.utctimetuple()))
 
 

@@ -16,12 +16,12 @@ import json
 import os
 import signal
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 
 from mcpgateway.clientconfigs import jsonc
 from mcpgateway.ops.statedir import pidAlive

@@ -34,6 +34,7 @@ import re
 import signal
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,6 @@ from typing import Any
 import anyio
 import mcp
 import pytest
-import tomllib
 import yaml  # type: ignore[import-untyped]
 
 from mcpgateway.clientconfigs.adopted import routeUrl, stateDirKeys
