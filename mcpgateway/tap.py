@@ -1799,11 +1799,11 @@ def _pidFinder(runInThread: Any) -> Any:
 
 
 def _withDefaultTimeout(spec: Any, seconds: float) -> Any:
+    """C{spec} with C{seconds} as its request timeout, unless its entry set
+    one itself (even one equal to the built-in default)."""
     from dataclasses import replace
 
-    from mcpgateway.core.spec import DEFAULT_REQUEST_TIMEOUT
-
-    if spec.requestTimeout != DEFAULT_REQUEST_TIMEOUT:
+    if spec.requestTimeoutDeclared:
         return spec
     return replace(spec, requestTimeout=seconds)
 

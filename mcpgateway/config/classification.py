@@ -269,6 +269,7 @@ def resolve(
         pinned=override.share is not None,
         promoted=promoted,
         requestTimeout=override.requestTimeout or spec.requestTimeout,
+        requestTimeoutDeclared=spec.requestTimeoutDeclared or override.requestTimeout is not None,
         maxChildren=override.maxChildren or spec.maxChildren,
         perUser=spec.perUser if override.perUser is None else override.perUser,
         aggregate=replace(spec.aggregate, **dict(override.aggregate)),

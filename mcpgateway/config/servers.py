@@ -285,6 +285,7 @@ def parseEntry(
         mode=share,
         modeDeclared="share" in entry or "mode" in entry,
         requestTimeout=DEFAULT_REQUEST_TIMEOUT if timeoutMs is None else timeoutMs / 1000.0,
+        requestTimeoutDeclared=timeoutMs is not None,
         prewarm=prewarm,
         modern=modern,
         era=era,

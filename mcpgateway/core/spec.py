@@ -70,6 +70,9 @@ class ServerSpec:
     modeDeclared: bool = False
     """Whether the entry said C{"share"} or C{"mode"} itself (it then beats the built-in list)."""
     requestTimeout: float = DEFAULT_REQUEST_TIMEOUT
+    requestTimeoutDeclared: bool = False
+    """Whether the entry (or C{classification.json}) set C{requestTimeout}
+    itself: then C{--request-timeout} leaves it alone, whatever its value."""
     scope: str = "gateway"
     executable: str | None = None
     """The command resolved on C{PATH}; C{None} when it was not found."""

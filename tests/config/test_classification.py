@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpgateway import tap
 from mcpgateway.config.classification import (
     Override,
     classify,
@@ -19,6 +20,7 @@ from mcpgateway.config.classification import (
     resolve,
 )
 from mcpgateway.config.promotions import Promotion
+from mcpgateway.config.servers import parseEntry
 from mcpgateway.core.aggregatetypes import ToolFilter
 from mcpgateway.core.spec import ServerSpec, shareOf
 
@@ -246,3 +248,28 @@ def test_the_overrides_file_sets_the_aggregate_keys_over_the_entrys(tmp_path: Pa
     assert out["gh"].aggregate == ToolFilter(enabled=False, exclude=("delete_*",))
     assert out["bad"].aggregate == replace(entry.aggregate, include=("ok",))
     assert resolve(entry).aggregate == entry.aggregate  # no line: the entry's own
+
+
+def test_a_timeout_set_anywhere_is_declared_whatever_its_value(tmp_path: Path) -> None:
+    """C{--request-timeout} replaces only timeouts nobody set: one from the
+    entry or from classification.json counts as set even when it equals the
+    built-in 60 s."""
+    entries = {
+        "own": {"command": "x", "requestTimeout": 60000},
+        "plain": {"command": "x"},
+        "overridden": {"command": "x"},
+    }
+    specs = {name: parseEntry(name, entry, {}) for name, entry in entries.items()}
+    assert specs["own"].requestTimeoutDeclared and specs["own"].requestTimeout == 60.0
+    assert not specs["plain"].requestTimeoutDeclared
+    (tmp_path / "classification.json").write_text(
+        json.dumps({"overridden": {"requestTimeout": 60000}})
+    )
+    out = classify(specs, loadOverrides(tmp_path))
+    assert [name for name, s in out.items() if s.requestTimeoutDeclared] == ["own", "overridden"]
+    applied = tap._withTimeout(out, 5.0)
+    assert {name: s.requestTimeout for name, s in applied.items()} == {
+        "own": 60.0,
+        "plain": 5.0,
+        "overridden": 60.0,
+    }
