@@ -298,6 +298,7 @@ class FakeSession:
         accept: bool = True,
     ) -> None:
         self.id = id
+        self.shortId = id[:8]
         self.capabilities: dict[str, Any] = {} if capabilities is None else capabilities
         self.protocolVersion = protocolVersion
         self.clientInfo: dict[str, Any] = {"name": "fake-client", "version": "0"}

@@ -17,8 +17,11 @@ differs between a child several sessions share and a child of one session:
    serves exactly one: one 2025 session attached (requests in flight or
    not; a session whose client process is known to have exited does not
    count) and no modern call in flight, or one modern call in flight and no
-   2025 session attached; otherwise it is refused (see docs/routing.md).
-   Who has requests in flight proves nothing: a child asks on its own too.
+   2025 session attached; or, when every session attached is one
+   principal's, a sampling or elicitation request goes to the one session
+   with a request in flight (the same person either way); otherwise it is
+   refused (see docs/routing.md). Across principals, who has requests in
+   flight proves nothing: a child asks on its own too.
    Tasks (MCP 2025-11-25) are the child's, its ids one space for every
    session: the fanout remembers which session each task was created for
    (L{TaskOwners}, from the C{CreateTaskResult} answering a task-augmented
@@ -535,9 +538,13 @@ class SharedFanout:
         stdio carries no link between a child's request and the call that
         caused it, and a child asks on its own too (at start-up, on a timer),
         whatever calls are in flight: the one session with requests in flight
-        is no proof while another session is attached. Anything else would be
-        a guess, and a wrong guess shows one user's prompt to another user's
-        model (or one user's roots to another): the gateway never guesses. (A
+        is no proof while another principal's session is attached. Anything
+        else would be a guess, and a wrong guess shows one user's prompt to
+        another user's model (or one user's roots to another): the gateway
+        never guesses across principals. Among one principal's sessions a
+        sampling or elicitation request goes to the one with a request in
+        flight (L{_soleCaller}): whether it is for that call or the child's
+        own, it reaches the same person, where a refusal would fail the tool. (A
         request naming the call it serves, C{_meta}
         C{mcpgateway/relatedRequestId}, is routed by the router before the
         fanout is asked.) A request that names a task (C{_meta}
@@ -561,6 +568,17 @@ class SharedFanout:
         if not clients:
             return "no client session is attached to this server to answer it"
         if len(clients) > 1:
+            caller = _soleCaller(message, clients, inflight)
+            if caller is not None:
+                router.log.info(
+                    "server {server}: its {method} goes to session {sid}, the only one with"
+                    " a call in flight of the {count} sessions (one principal) using it",
+                    server=router.name,
+                    method=message["method"],
+                    sid=getattr(caller[0], "shortId", caller[0].id),
+                    count=len(clients),
+                )
+                return caller
             legacy = sum(1 for s in clients.values() if not s.modern)
             modern = len(clients) - legacy
             if not modern:
@@ -581,6 +599,45 @@ class SharedFanout:
         calls = [ex for ex in own if ex.method == "tools/call"]
         latest = (calls or own)[-1] if own else None
         return session, latest
+
+
+_ASKS_A_PERSON = frozenset({"sampling/createMessage", "elicitation/create"})
+"""The child requests that the one caller of a single-principal child gets
+(L{_soleCaller}); C{roots/list} is not among them: a child asks for roots on
+its own, at start-up, and the answer (a session's workspace) is that
+session's alone."""
+
+
+def _soleCaller(
+    message: Message, clients: dict[int, SessionLike], inflight: list[Exchange]
+) -> tuple[SessionLike, Exchange] | None:
+    """The session a child's sampling or elicitation request goes to while
+    several 2025 sessions are attached: the only one with a request in
+    flight on the child, when every session attached belongs to one
+    principal (a loopback gateway's one user, or one authenticated caller)
+    and no modern call is in flight. The child may be asking on its own
+    rather than for that call; then the question still reaches the person
+    whose windows they all are, which is harmless, where a refusal fails the
+    tool. Across principals, nothing but a proof delivers (see
+    L{SharedFanout.requester})."""
+    if message.get("method") not in _ASKS_A_PERSON:
+        return None
+    principals = set()
+    for session in clients.values():
+        principal = getattr(session, "principal", None)
+        if session.modern or not isinstance(principal, str):
+            return None
+        principals.add(principal)
+    if len(principals) != 1:
+        return None
+    callers = {id(ex.session) for ex in inflight if id(ex.session) in clients}
+    if len(callers) != 1:
+        return None
+    [callerId] = callers
+    caller = clients[callerId]
+    own = [ex for ex in inflight if ex.session is caller]
+    calls = [ex for ex in own if ex.method == "tools/call"]
+    return caller, (calls or own)[-1]
 
 
 class OwnerFanout:

@@ -5,14 +5,17 @@ Each session's child is spawned at that session's C{initialize}, which is
 forwarded to it (the client initializes its own child, and the session
 adopts the protocol version the child answers with); everything the child
 says is the session's (L{mcpgateway.core.fanout.OwnerFanout}). The child is
-stopped when the session ends. A child that dies is not started again: its
-session is gone, and the client initializes anew.
+stopped when the session ends.
 
-A session restored from a previous gateway process (L{PerSessionPool.restore})
-gets a fresh child on its next request: the gateway replays the session's own
-C{initialize} and C{notifications/initialized} (and its log level and
-subscriptions) before that request. What the old child kept in memory is lost,
-and logged as such.
+A session whose child is not running gets a fresh child on its next request:
+the gateway replays the session's own C{initialize} and
+C{notifications/initialized} (and its log level and subscriptions) before that
+request, so the client's session id keeps working and no client initializes
+again. That is the case of a session restored from a previous gateway process
+(L{PerSessionPool.restore}), of a session whose child crashed or was killed
+(its requests in flight got their error), and of a session of a promoted
+shared server moving to a child of its own. What the old child kept in memory
+is lost, and logged as such.
 
 The children themselves are kept by L{OwnedChildren}, which a shared or
 scoped pool uses too once it was promoted (each new session then gets a child
@@ -61,9 +64,9 @@ from mcpgateway.core.upstream import Upstream
 class OwnedChildren:
     """The children of a pool's sessions that have one of their own, by
     session id: spawned at the session's C{initialize} (forwarded to it),
-    stopped when it ends, never started again (a restored session's child
-    excepted: it is started, and the session's C{initialize} replayed, on
-    its next request).
+    stopped when it ends; a session whose child is not running (restored,
+    crashed, moved here) gets one on its next request, the session's
+    C{initialize} replayed to it.
 
     @ivar perSession: each session's upstream, by session id.
     @ivar closed: how many sessions were closed (their children stopped).
@@ -75,8 +78,10 @@ class OwnedChildren:
         self.owners: dict[str, Session] = {}
         self.closed = 0
         self._replays: dict[str, list[Deferred[Upstream]]] = {}
-        """Restored sessions whose child has not been initialized yet, with
-        the requests waiting for that (an empty list: none started yet)."""
+        """Sessions whose child has not been initialized yet, with the
+        requests waiting for that (an empty list: none started yet)."""
+        self._why: dict[str, str] = {}
+        """Why each of those sessions gets a new child (for the log)."""
 
     def __contains__(self, session: Session) -> bool:
         return session.id in self.perSession
@@ -127,21 +132,37 @@ class OwnedChildren:
 
         return self._start(session, upstream).addCallback(forward).addCallback(adopt)
 
-    def restore(self, session: Session) -> None:
+    def restore(self, session: Session, why: str = "restored after a gateway restart") -> None:
         """Give C{session} a child to be started, and its C{initialize}
-        replayed, on its next request."""
+        replayed, on its next request (C{why}: for the log line then)."""
         self._add(session)
         self._replays[session.id] = []
+        self._why[session.id] = why
 
     def gone(self, session: Session) -> str | None:
+        """Why C{session} cannot be served any more, or C{None}. A session
+        whose child exited is not gone: its next request starts a new one."""
         if session.id in self._replays:
             return None
         upstream = self.perSession.get(session.id)
-        if (
-            upstream is None or upstream.state is not Lifecycle.RUNNING
-        ) and not self._pool.disabled:
-            return self._pool._sessionGone()
+        if upstream is None:
+            return None if self._pool.disabled else self._pool._sessionGone()
+        if upstream.state is Lifecycle.STOPPED and not self._pool.disabled:
+            self._relaunch(session, upstream)
         return None
+
+    def _relaunch(self, session: Session, upstream: Upstream) -> None:
+        """C{session}'s child exited: its next request starts a new one."""
+        why = upstream.lastExit or "exited"
+        self._replays[session.id] = []
+        self._why[session.id] = f"whose child {why}"
+        self._pool.log.info(
+            "server {server}: the child of session {sid} {why}; its next request starts a"
+            " new one and replays the session's initialize",
+            server=self._pool.spec.name,
+            sid=session.shortId,
+            why=why,
+        )
 
     def replaying(self, session: Session) -> bool:
         return session.id in self._replays
@@ -193,17 +214,20 @@ class OwnedChildren:
             for uri in sorted(session.subscriptions):
                 router.call("resources/subscribe", {"uri": uri})
             pool.log.warn(
-                "server {server}: session {sid} restored after a gateway restart on a fresh"
-                " child (pid {pid}); its initialize was replayed, and what the previous"
-                " child kept in memory is lost",
+                "server {server}: session {sid} ({why}) goes on on a fresh child (pid {pid});"
+                " its initialize was replayed, and what the previous child kept in memory"
+                " is lost",
                 server=pool.spec.name,
                 sid=session.shortId,
+                why=self._why.get(session.id, "restored"),
                 pid=upstream.pid,
             )
             return upstream
 
         def release(result: Upstream | Failure) -> None:
             waiters = self._replays.pop(session.id, [])
+            if not isinstance(result, Failure):
+                self._why.pop(session.id, None)
             if isinstance(result, Failure):
                 self._replays[session.id] = []  # the next request tries again
                 pool.log.warn(
@@ -229,6 +253,7 @@ class OwnedChildren:
         upstream = self.perSession.pop(session.id, None)
         self.owners.pop(session.id, None)
         self._replays.pop(session.id, None)
+        self._why.pop(session.id, None)
         if upstream is None:
             return succeed(None)
         upstream.router.detach(session, reason)
@@ -246,17 +271,18 @@ class OwnedChildren:
 
     def orphans(self, vanished: list[Upstream]) -> tuple[int, list[Session]]:
         """Children found stopped that are not in C{vanished} (exited before),
-        and the sessions whose own child is gone."""
+        and the sessions whose own child is gone: none, since a session whose
+        child exited gets a new one on its next request (L{gone}); the
+        reaper's idle timeout ends it if no request comes."""
         dead = 0
-        orphaned = []
         for sessionId, upstream in list(self.perSession.items()):
             if sessionId in self._replays:
-                continue  # restored: its child starts on its next request
+                continue  # its child starts on its next request
             if upstream.state is Lifecycle.STOPPED:
                 if upstream not in vanished:
                     dead += 1
-                orphaned.append(self.owners[sessionId])
-        return dead, orphaned
+                self._relaunch(self.owners[sessionId], upstream)
+        return dead, []
 
 
 class PerSessionPool(BasePool):

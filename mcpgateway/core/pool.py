@@ -708,9 +708,10 @@ class BasePool:
         self.promoted = why
         undo = f'classification.json {{"{spec.name}": {{"share": "{spec.mode}"}}}}'
         self.log.warn(
-            "server {server} promoted to share 'session': {why}; each new 2025 session gets"
-            " a child of its own, the sessions open now stay where they are, MCP 2026-07-28"
-            " requests stay on the shared child. Undo: {undo}",
+            "server {server} promoted to share 'session': {why}; each 2025 session gets a"
+            " child of its own (a new one at once, one open now at its next request with"
+            " nothing in flight), MCP 2026-07-28 requests stay on the shared child."
+            " Undo: {undo}",
             server=spec.name,
             why=why,
             undo=undo,

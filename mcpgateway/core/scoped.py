@@ -77,7 +77,7 @@ from mcpgateway.core.pool import (
     UnknownRoute,
     _keysOf,
 )
-from mcpgateway.core.router import Router
+from mcpgateway.core.router import Router, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.shared import adopt, release
 from mcpgateway.core.spawn import Spawner
@@ -456,6 +456,39 @@ class ScopedPool(BasePool):
         else:
             variant = self._made[key]
         return self._acquire(variant)
+
+    def forward(
+        self,
+        session: Session,
+        message: jsonrpc.Message,
+        related: Sink | None,
+    ) -> Deferred[jsonrpc.Message]:
+        """To the child of the session's route; a session opened before the
+        server was promoted moves to a child of its own first (as on a
+        shared server: L{mcpgateway.core.shared.SharedPool.forward}), and a
+        session whose own child is being started (its C{initialize}
+        replayed) waits for it."""
+        if self._ownEach and session not in self.owned:
+            self._moveToOwn(session)
+        if self.owned.replaying(session):
+            return self.ready(session).addCallback(
+                lambda upstream: upstream.router.request(session, message, related)
+            )
+        return super().forward(session, message, related)
+
+    def _moveToOwn(self, session: Session) -> None:
+        """Move C{session} from its route's child to a child of its own,
+        unless a request of it is in flight there (a later request moves it)."""
+        key = self._bound.get(session.id)
+        upstream = None if key is None else self._children.get(key)
+        if upstream is None:
+            return
+        if any(ex.session is session for ex in upstream.router.clientExchanges()):
+            return
+        del self._bound[session.id]
+        self._sessions.pop(session.id, None)
+        release(upstream, session, "moved to a child of its own", keep=True)
+        self.owned.restore(session, "moved to a child of its own: the server was promoted")
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session}; its child stays (until idle) for the others."""

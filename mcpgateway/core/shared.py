@@ -12,8 +12,11 @@ L{mcpgateway.core.fanout.SharedFanout}. Only a shared child is ever idle
 
 Once promoted (its child asked a client something no session could be proven
 to have caused), each new session gets a child of its own
-(L{mcpgateway.core.persession.OwnedChildren}); the sessions open then stay on
-the shared child. A server promoted in an earlier process (C{promotions.json},
+(L{mcpgateway.core.persession.OwnedChildren}), and each session open then
+moves to one at its next request with nothing of it in flight on the shared
+child: the gateway starts that child and replays the session's
+C{initialize} (and log level and subscriptions) before forwarding, so the
+client's session id keeps working. A server promoted in an earlier process (C{promotions.json},
 its spec's C{share} is C{session}) is promoted from the start: every
 session, restored ones included, gets a child of its own. Either way MCP
 2026-07-28 requests are served by the shared child, started on demand.
@@ -211,11 +214,24 @@ class SharedPool(BasePool):
             and not self._ownEach
         ):
             return upstream.router.request(session, message, related)  # the hot path
+        if self._ownEach and session not in self.owned and upstream is not None:
+            self._moveToOwn(session, upstream)
         if self.owned.replaying(session):
             return self.ready(session).addCallback(
                 lambda upstream: upstream.router.request(session, message, related)
             )
         return super().forward(session, message, related)
+
+    def _moveToOwn(self, session: Session, shared: Upstream) -> None:
+        """Move C{session}, opened on the shared child before the server was
+        promoted, to a child of its own (started, and the session's
+        C{initialize} replayed, by the request that comes now), unless a
+        request of it is in flight on the shared child: that one finishes
+        where it is, and a later request moves it."""
+        if any(ex.session is session for ex in shared.router.clientExchanges()):
+            return
+        release(shared, session, "moved to a child of its own", keep=True)
+        self.owned.restore(session, "moved to a child of its own: the server was promoted")
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session}; the shared child stays for the others (an owned

@@ -657,9 +657,63 @@ class StatefulTests(PoolCase):
         self.assertRaises(NoSharedChild, self.pool.stopShared)
         self.assertEqual(self.pool.ownChildPids(a), [procA.pid])
         self.assertEqual(self.pool.gone(a), None)
-        procA.exit(1)
+        self.pool.close(a)
+        self.assertTrue(procA.stdinClosed)
         self.assertIn("for this session is gone", self.pool.gone(a) or "")
         self.assertRaises(SessionGone, self.pool.forward, a, jsonrpc.request(1, "tools/list"), None)
+
+    def test_a_session_whose_child_crashed_goes_on_on_a_new_one(self) -> None:
+        """The call in flight gets its error; the session's next request
+        starts a new child, replays the session's own initialize (and
+        initialized notification, log level and subscriptions) to it, then
+        goes through: the client's session id keeps working."""
+        a = FakeSession("a", capabilities={"sampling": {}}, logLevel="info")
+        a.subscriptions.add("file:///x")
+        procA = self.openAnswered(a)
+        procA.takeMessages()
+        inFlight = self.pool.forward(a, jsonrpc.request(1, "tools/call", {"name": "t"}), None)
+        [call] = procA.takeMessages()
+        with capturedGatewayLogs() as events:
+            procA.exit(9)
+            failed = self.successResultOf(inFlight)
+            self.assertEqual(failed["error"]["code"], jsonrpc.CHILD_EXITED)
+            self.assertIsNone(self.pool.gone(a))
+            after = self.pool.forward(a, jsonrpc.request(2, "tools/list"), None)
+            self.reactor.advance(2)  # the breaker's backoff after a crash
+            procB = self.reactor.lastProcess
+            self.assertIsNot(procB, procA)
+            [init] = procB.takeMessages()
+            self.assertEqual(init["method"], "initialize")
+            self.assertEqual(init["params"]["capabilities"], {"sampling": {}})
+            self.assertEqual(init["params"]["clientInfo"], a.clientInfo)
+            procB.reply(ok(init["id"], INIT_RESULT))
+            sent = procB.takeMessages()
+            self.assertEqual(
+                [m["method"] for m in sent],
+                [
+                    "notifications/initialized",
+                    "logging/setLevel",
+                    "resources/subscribe",
+                    "tools/list",
+                ],
+            )
+        self.assertNoResult(after)
+        procB.reply(ok(sent[-1]["id"], {"tools": []}))
+        self.assertEqual(self.successResultOf(after)["id"], 2)
+        self.assertEqual(self.pool.ownChildPids(a), [procB.pid])
+        said = [e.get("why", "") for e in events if "replays the session" in e["log_format"]]
+        self.assertEqual(len(said), 1)
+        self.assertTrue(any("goes on on a fresh child" in e["log_format"] for e in events))
+        del call
+
+    def test_the_reaper_leaves_a_session_whose_child_crashed(self) -> None:
+        """A sweep finding the child gone counts it and ends no session."""
+        a = FakeSession("a")
+        procA = self.openAnswered(a)
+        procA.exit(1)
+        found = self.pool.sweep(lambda pid: False)
+        self.assertEqual(found.orphaned, [])
+        self.assertIsNone(self.pool.gone(a))
 
 
 class SharedOnlyTests(PoolCase):

@@ -1,8 +1,12 @@
-"""Promotion: a shared child that asks a client something while several
-sessions have requests in flight is refused, and its server gives each new
-session a child of its own from then on (told to the promotion sink once);
-pinned servers are not promoted; the promotion read back by a reconfigure
-ends no session."""
+"""Promotion: a shared child that asks a client something no session can be
+proven to have caused (several sessions with requests in flight, or several
+principals attached) is refused, and its server gives each session a child of
+its own from then on (told to the promotion sink once): new sessions at their
+C{initialize}, the sessions open then at their next request, their
+C{initialize} replayed; pinned servers are not promoted; the promotion read
+back by a reconfigure ends no session. On a child all of whose sessions are
+one principal's, a sampling or elicitation request goes to the one session
+with a call in flight."""
 
 from __future__ import annotations
 
@@ -68,9 +72,11 @@ class PromotionCase(SynchronousTestCase):
         self.gateway = Gateway({"srv": self.spec}, fakeSpawner(self.reactor), promotions=self.sink)
         self.pool = self.gateway.pools["srv"]
 
-    def open(self, scope: str = "") -> Session:
+    def open(self, scope: str = "", principal: str = "") -> Session:
         spawned = len(self.reactor.processes)
-        session, opened = self.gateway.openSession("srv", initialize(), "2025-11-25", scope=scope)
+        session, opened = self.gateway.openSession(
+            "srv", initialize(), "2025-11-25", scope=scope, principal=principal
+        )
         if len(self.reactor.processes) > spawned:
             proc = self.reactor.lastProcess
             [init] = proc.takeMessages()
@@ -123,12 +129,13 @@ class PromotionTests(PromotionCase):
         self.assertEqual(len(self.sink.promoted), 1)
         self.assertEqual(shared.takeMessages()[0]["id"], "child-2")
 
-    def test_a_request_of_the_child_while_one_of_two_sessions_calls_promotes(self) -> None:
-        """Smoke L D1: two sessions attached, only the second has a call in
-        flight, and the child asks on its own (sampling, which both declared):
-        that call proves nothing, so the request is refused, counted, and the
-        server promoted."""
-        s1, s2 = self.open(), self.open()
+    def test_a_request_of_the_child_while_one_of_two_principals_calls_promotes(self) -> None:
+        """Two principals' sessions attached, only the second has a call in
+        flight, and the child asks (sampling, which both declared): it may be
+        asking on its own, for the other principal's session, so that call
+        proves nothing; the request is refused, counted, and the server
+        promoted."""
+        s1, s2 = self.open(principal="alice"), self.open(principal="bob")
         shared = self.reactor.lastProcess
         r2 = self.inFlight(s2, shared)
         shared.reply({**SAMPLING, "id": "child-s"})
@@ -180,15 +187,75 @@ class PromotionTests(PromotionCase):
         own.reply(SAMPLING)
         [asked] = stream.messages
         self.assertEqual(asked["method"], "sampling/createMessage")
-        # The sessions open before stay on the shared child.
-        self.assertEqual(self.pool.childPid(s1), shared.pid)
-        self.pool.forward(s1, jsonrpc.request(2, "tools/list"), None)
-        self.assertEqual(shared.takeMessages()[-1]["method"], "tools/list")
         # Its child stops with it.
         self.gateway.endSession(s3)
         self.assertTrue(own.stdinClosed)
         self.assertFalse(shared.stdinClosed)
-        del s2
+        del s1, s2
+
+    def test_the_sessions_open_move_to_their_own_child_at_their_next_request(self) -> None:
+        """A session open before the promotion stays on the shared child while
+        a request of it is in flight there; its next request after that
+        starts its own child, replays its initialize (and log level and
+        subscriptions), and goes there: same session id, no 404, nothing
+        asked of the client."""
+        s1, s2 = self.open(principal="alice"), self.open(principal="bob")
+        shared = self.reactor.lastProcess
+        for n, (method, params) in enumerate(
+            [
+                ("logging/setLevel", {"level": "debug"}),
+                ("resources/subscribe", {"uri": "file:///a"}),
+            ]
+        ):
+            told = self.pool.forward(s1, jsonrpc.request(10 + n, method, params), None)
+            [asked] = shared.takeMessages()
+            shared.reply(jsonrpc.resultResponse(asked["id"], {}))
+            self.successResultOf(told)
+        call1 = self.pool.forward(s1, jsonrpc.request(1, "tools/call", {"name": "x"}), None)
+        [sent1] = shared.takeMessages()
+        r2 = self.inFlight(s2, shared)
+        shared.reply(SAMPLING)
+        self.assertEqual(r2.messages, [])
+        shared.takeMessages()  # the refusal
+        self.assertIsNotNone(self.pool.promoted)
+        spawned = len(self.reactor.processes)
+        # s1's call is still in flight on the shared child: s1 stays there.
+        listing = self.pool.forward(s1, jsonrpc.request(2, "tools/list"), None)
+        self.assertEqual(len(self.reactor.processes), spawned)
+        [listed] = shared.takeMessages()
+        self.assertEqual(listed["method"], "tools/list")
+        shared.reply(jsonrpc.resultResponse(sent1["id"], {"content": []}))
+        shared.reply(jsonrpc.resultResponse(listed["id"], {"tools": []}))
+        self.assertEqual(self.successResultOf(call1)["id"], 1)
+        self.assertEqual(self.successResultOf(listing)["id"], 2)
+        # Nothing of s1 in flight: its next request moves it.
+        with capturedGatewayLogs() as events:
+            moved = self.pool.forward(s1, jsonrpc.request(3, "prompts/list"), None)
+            own = self.reactor.lastProcess
+            self.assertIsNot(own, shared)
+            [init] = own.takeMessages()
+            self.assertEqual(init["method"], "initialize")
+            self.assertEqual(init["params"]["capabilities"], s1.capabilities)
+            own.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
+            sent = own.takeMessages()
+        self.assertEqual(
+            [m["method"] for m in sent],
+            [
+                "notifications/initialized",
+                "logging/setLevel",
+                "resources/subscribe",
+                "prompts/list",
+            ],
+        )
+        own.reply(jsonrpc.resultResponse(sent[-1]["id"], {"prompts": []}))
+        self.assertEqual(self.successResultOf(moved)["id"], 3)
+        self.assertEqual(self.pool.ownChildPids(s1), [own.pid])
+        self.assertEqual(s1.subscriptions, {"file:///a"})
+        self.assertIsNone(self.pool.gone(s1))
+        self.assertTrue(any("moved to a child of its own" in str(e.get("why")) for e in events))
+        # The shared child heard s1 leave: its subscription is given back.
+        self.assertEqual([m["method"] for m in shared.takeMessages()], ["resources/unsubscribe"])
+        self.assertFalse(shared.stdinClosed)
 
     def test_the_promotion_read_back_by_a_reconfigure_ends_no_session(self) -> None:
         shared, s1, s2, _, _ = self.ambiguous()
@@ -221,8 +288,8 @@ class PinnedTests(PromotionCase):
         self.open()
         self.assertEqual(len(self.reactor.processes), 1)  # still the shared child
 
-    def test_a_pinned_server_only_refuses_while_one_of_two_sessions_calls(self) -> None:
-        s1, s2 = self.open(), self.open()
+    def test_a_pinned_server_only_refuses_while_one_of_two_principals_calls(self) -> None:
+        s1, s2 = self.open(principal="alice"), self.open(principal="bob")
         shared = self.reactor.lastProcess
         r2 = self.inFlight(s2, shared)
         with capturedGatewayLogs() as events:
@@ -258,6 +325,31 @@ class ScopedPromotionTests(PromotionCase):
         self.assertEqual(own.path, "/ws/w")
         self.assertEqual(self.pool.ownChildPids(s3), [own.pid])
 
+    def test_a_workspace_session_open_before_moves_to_its_own_child_in_its_workspace(
+        self,
+    ) -> None:
+        s1, s2 = self.open(WS), self.open(WS)
+        shared = self.reactor.lastProcess
+        for session in (s1, s2):
+            self.pool.forward(session, jsonrpc.request(1, "tools/call", {"name": "x"}), None)
+        calls = shared.takeMessages()
+        shared.reply(SAMPLING)
+        for call in calls:
+            shared.reply(jsonrpc.resultResponse(call["id"], {"content": []}))
+        self.assertEqual(len(self.sink.promoted), 1)
+        moved = self.pool.forward(s1, jsonrpc.request(5, "tools/list"), None)
+        own = self.reactor.lastProcess
+        self.assertIsNot(own, shared)
+        self.assertEqual(own.path, "/ws/w")
+        [init] = own.takeMessages()
+        self.assertEqual(init["method"], "initialize")
+        own.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
+        sent = own.takeMessages()
+        self.assertEqual([m["method"] for m in sent], ["notifications/initialized", "tools/list"])
+        own.reply(jsonrpc.resultResponse(sent[-1]["id"], {"tools": []}))
+        self.assertEqual(self.successResultOf(moved)["id"], 5)
+        self.assertEqual(self.pool.ownChildPids(s1), [own.pid])
+
 
 class ExitedClientTests(PromotionCase):
     """A session whose client process has exited (not reaped yet: clients
@@ -274,8 +366,8 @@ class ExitedClientTests(PromotionCase):
         self.probed.append(pid)
         return pid in self.running
 
-    def openFor(self, pid: int | None) -> Session:
-        session = self.open()
+    def openFor(self, pid: int | None, principal: str = "") -> Session:
+        session = self.open(principal=principal)
         session.clientPid = pid
         return session
 
@@ -308,7 +400,7 @@ class ExitedClientTests(PromotionCase):
 
     def test_two_live_sessions_are_refused_and_promote(self) -> None:
         self.openFor(999)
-        s1, s2 = self.openFor(100), self.openFor(200)
+        s1, s2 = self.openFor(100, "alice"), self.openFor(200, "bob")
         shared = self.reactor.lastProcess
         r2 = self.inFlight(s2, shared)
         shared.reply(SAMPLING)
@@ -323,8 +415,8 @@ class ExitedClientTests(PromotionCase):
         """Behind a proxy or in a cluster no pid is known: such sessions
         count, as do those whose probe fails."""
         self.pool.clientAlive = lambda pid: 1 // 0 > 0
-        self.openFor(None)
-        s2 = self.openFor(100)  # probing it fails: counted
+        self.openFor(None, "alice")
+        s2 = self.openFor(100, "bob")  # probing it fails: counted
         shared = self.reactor.lastProcess
         r2 = self.inFlight(s2, shared)
         with capturedGatewayLogs() as events:
@@ -352,7 +444,7 @@ class PinnedExitedClientTests(ExitedClientTests):
 
     def test_two_live_sessions_are_refused_and_promote(self) -> None:
         """Pinned: refused, never promoted."""
-        s1, s2 = self.openFor(100), self.openFor(200)
+        s1, s2 = self.openFor(100, "alice"), self.openFor(200, "bob")
         shared = self.reactor.lastProcess
         self.inFlight(s2, shared)
         shared.reply(SAMPLING)
@@ -362,3 +454,70 @@ class PinnedExitedClientTests(ExitedClientTests):
 
     def test_sessions_whose_pid_is_unknown_count(self) -> None:
         """Pinned: tested once, above."""
+
+
+class OnePrincipalTests(PromotionCase):
+    """Every session attached is one principal's (a loopback gateway's user,
+    or one authenticated caller): a sampling or elicitation request of the
+    child goes to the one session with a call in flight, on that call's
+    stream, whatever other windows are open."""
+
+    def test_the_one_calling_session_is_asked_on_its_calls_stream(self) -> None:
+        s1, s2, s3 = self.open(), self.open(), self.open()
+        shared = self.reactor.lastProcess
+        stream = self.inFlight(s2, shared)
+        with capturedGatewayLogs() as events:
+            shared.reply(SAMPLING)
+        [asked] = stream.messages
+        self.assertEqual(asked["method"], "sampling/createMessage")
+        self.assertEqual(shared.takeMessages(), [])  # no refusal
+        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
+        self.assertEqual(self.gateway.serverStatus("srv").requests.ambiguousServerRequests, 0)
+        [said] = [e for e in events if "the only one with a call in flight" in e["log_format"]]
+        self.assertEqual((said["sid"], said["count"]), (s2.shortId, 3))
+        # The client's answer reaches the child under the child's own id.
+        self.assertTrue(
+            self.pool.answer(s2, jsonrpc.resultResponse(asked["id"], {"role": "assistant"}))
+        )
+        [answer] = shared.takeMessages()
+        self.assertEqual(answer["id"], "child-1")
+        del s1, s3
+
+    def test_one_authenticated_principal_is_one_person(self) -> None:
+        s1, s2 = self.open(principal="alice"), self.open(principal="alice")
+        s1.capabilities = {"elicitation": {}}
+        shared = self.reactor.lastProcess
+        stream = self.inFlight(s1, shared)
+        shared.reply({**SAMPLING, "method": "elicitation/create", "params": {"message": "?"}})
+        self.assertEqual([m["method"] for m in stream.messages], ["elicitation/create"])
+        self.assertEqual(self.sink.promoted, [])
+        del s2
+
+    def test_two_calling_sessions_are_still_ambiguous(self) -> None:
+        shared, _, _, r1, r2 = self.ambiguous()
+        self.assertEqual((r1.messages, r2.messages), ([], []))
+        self.assertIn(
+            "ambiguous: 2 client sessions use", shared.takeMessages()[0]["error"]["message"]
+        )
+        self.assertEqual(len(self.sink.promoted), 1)
+
+    def test_a_request_with_no_call_in_flight_is_still_ambiguous(self) -> None:
+        """The child asks on its own while nobody calls: nobody to give it to."""
+        s1, s2 = self.open(), self.open()
+        shared = self.reactor.lastProcess
+        shared.reply(SAMPLING)
+        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        del s1, s2
+
+    def test_roots_keep_the_proof_rule(self) -> None:
+        """A child asks for roots on its own at start-up, and a session's
+        roots are its workspace: one session calling proves nothing."""
+        s1, s2 = self.open(), self.open()
+        for session in (s1, s2):
+            session.capabilities = {"roots": {}}
+        shared = self.reactor.lastProcess
+        stream = self.inFlight(s1, shared)
+        shared.reply({"jsonrpc": "2.0", "id": "child-r", "method": "roots/list"})
+        self.assertEqual(stream.messages, [])
+        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        del s2

@@ -120,18 +120,23 @@ def test_pid_alive_treats_eperm_as_alive(monkeypatch: pytest.MonkeyPatch) -> Non
 # -- phase 1: dead children ----------------------------------------------------------
 
 
-def test_stateful_session_whose_child_exited_is_ended() -> None:
+def test_stateful_session_whose_child_exited_is_kept_for_a_new_child() -> None:
+    """The sweep counts the dead child and ends no session: the session's
+    next request starts a new child (its initialize replayed)."""
     h = Harness({"srv": spec("srv", mode="stateful")})
-    gone = openSession(h)
+    crashed = openSession(h)
     kept = openSession(h)
     h.process(0).exit(1)
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, alive=alwaysAlive)
     assert reaper.sweep() == SweepCounts(deadChildren=1)
-    assert sessionIds(h) == {kept}
-    assert set(cast(PerSessionPool, h.gateway.pools["srv"]).perSession) == {kept}
+    assert sessionIds(h) == {crashed, kept}
     assert not h.process(1).stdinClosed
-    assert call(h, gone).status == 404
-    assert reaper.sweep() == SweepCounts()
+    spawned = len(h.reactor.processes)
+    call(h, crashed)
+    h.reactor.advance(2)  # the breaker's backoff after a crash
+    assert len(h.reactor.processes) == spawned + 1
+    [init] = h.process().sentMessages()
+    assert init["method"] == "initialize"
 
 
 def test_vanished_shared_child_fails_its_requests_and_is_respawned_on_demand() -> None:
@@ -157,14 +162,15 @@ def test_vanished_shared_child_fails_its_requests_and_is_respawned_on_demand() -
     assert reaper.sweep() == SweepCounts()
 
 
-def test_vanished_stateful_child_is_counted_once_and_its_session_ended() -> None:
+def test_vanished_stateful_child_is_counted_once_and_its_session_kept() -> None:
     h = Harness({"srv": spec("srv", mode="stateful")})
     openSession(h)
     childPid = h.process().pid
     reaper = Reaper(h.gateway, h.reactor, ALWAYS, alive=lambda pid: pid != childPid)
     counts = reaper.sweep()
-    assert len(h.gateway.sessions) == 0
+    assert len(h.gateway.sessions) == 1
     assert counts == SweepCounts(deadChildren=1)
+    assert reaper.sweep() == SweepCounts()
 
 
 # -- phase 2: dead clients -------------------------------------------------------------
@@ -513,8 +519,10 @@ def test_a_phase_that_did_something_logs_at_info_with_its_counts() -> None:
         counts = Reaper(
             h.gateway, h.reactor, 100, alive=lambda pid: pid not in (4001, 4003)
         ).sweep()
+    # The session whose own child exited is kept for a new child, and ended
+    # as idle: no request came.
     assert counts == SweepCounts(
-        deadChildren=1, deadClients=2, deadClientSessions=3, idleSessions=1
+        deadChildren=1, deadClients=2, deadClientSessions=3, idleSessions=2
     )
     phases = phaseEvents(events)
     assert [(e["phase"], e["log_level"]) for e in phases] == [
@@ -524,7 +532,7 @@ def test_a_phase_that_did_something_logs_at_info_with_its_counts() -> None:
     ]
     assert phases[0]["deadChildren"] == 1
     assert (phases[1]["deadClients"], phases[1]["sessions"]) == (2, 3)
-    assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == (1, 0)
+    assert (phases[2]["idleSessions"], phases[2]["idleChildren"]) == (2, 0)
     assert len(h.gateway.sessions) == 0
 
 

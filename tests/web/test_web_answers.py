@@ -210,16 +210,24 @@ def test_any_valid_request_id_comes_back_on_session_not_found(requestId: Any) ->
     assert response.status == 404 and response.json()["id"] == requestId
 
 
-def test_the_session_of_a_dead_own_child_is_not_found_with_the_requests_id() -> None:
+def test_the_session_of_a_dead_own_child_goes_on_on_a_new_one() -> None:
+    """The session's next request is not a 404: a new child is started, the
+    session's initialize replayed to it, and the request answered there."""
     h = Harness({"st": spec("st", mode="stateful")})
     sid = h.initialize("st")
-    h.process().exit(1)
+    dead = h.process()
+    dead.exit(1)
     response = h.request(
         "POST", "/st/mcp", {"jsonrpc": "2.0", "id": "q-1", "method": "tools/list"}, session=sid
     )
-    assert response.status == 404
-    error = response.json()
-    assert error["id"] == "q-1" and error["error"]["message"].startswith("Session not found: ")
+    h.reactor.advance(2)  # the breaker's backoff after a crash
+    fresh = h.process()
+    assert fresh is not dead
+    h.answerHandshake()
+    [forwarded] = [m for m in fresh.sentMessages() if m.get("method") == "tools/list"]
+    fresh.reply({"jsonrpc": "2.0", "id": forwarded["id"], "result": {"tools": []}})
+    assert response.status == 200
+    assert [e.get("id") for e in response.events()] == ["q-1"]
 
 
 def test_no_route_on_initialize_carries_its_id_and_an_unknown_key_null() -> None:
