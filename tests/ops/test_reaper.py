@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from twisted.internet.error import ConnectionDone
@@ -15,7 +15,6 @@ from twisted.python.failure import Failure
 
 from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.persession import PerSessionPool
 from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService, SweepCounts
 from mcpgateway.ops.statedir import pidAlive
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
