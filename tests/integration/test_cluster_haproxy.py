@@ -301,9 +301,11 @@ def test_progress_only_reaches_the_calling_session(cluster: RunningCluster) -> N
 
 def test_sampling_and_elicitation_go_to_the_session_that_asked(cluster: RunningCluster) -> None:
     """A child's requests reach the session it serves, whichever replica
-    the answers land on; on a shared child that several sessions use they
-    are refused (nobody is asked: the asker cannot be proven)."""
-    alice = cluster.authorization["alice"]
+    the answers land on; on a shared child that one principal's sessions
+    use, they reach the one session with a call in flight; on a shared child
+    that two principals' sessions use they are refused (nobody is asked: the
+    asker cannot be proven)."""
+    alice, bob = cluster.authorization["alice"], cluster.authorization["bob"]
     asked: dict[str, list[str]] = {"a": [], "b": []}
 
     def sampler(label: str) -> Any:
@@ -324,14 +326,14 @@ def test_sampling_and_elicitation_go_to_the_session_that_asked(cluster: RunningC
 
         return onElicit
 
-    async def main(server: str) -> tuple[str, str]:
+    async def main(server: str, other: str) -> tuple[str, str]:
         url = cluster.url(server)
         async with (
             sdkClient(
                 url, alice, sampling_callback=sampler("a"), elicitation_callback=elicitor("a")
             ) as a,
             sdkClient(
-                url, alice, sampling_callback=sampler("b"), elicitation_callback=elicitor("b")
+                url, other, sampling_callback=sampler("b"), elicitation_callback=elicitor("b")
             ),
         ):
             texts = []
@@ -344,14 +346,15 @@ def test_sampling_and_elicitation_go_to_the_session_that_asked(cluster: RunningC
             return " ".join(texts), elicited.content[0].text  # type: ignore[union-attr]
 
     # A child of its own per session: what it asks is its session's.
-    sampled, elicited = anyio.run(main, "solo")
+    sampled, elicited = anyio.run(main, "solo", alice)
     assert sampled.count("answer from a") == 3
     assert "decline" in elicited.lower()
     assert asked == {"a": ["sampling"] * 3 + ["elicitation"], "b": []}
 
-    # The pinned shared child, used by both sessions: refused, nobody asked.
+    # The pinned shared child, used by two principals' sessions: refused,
+    # nobody asked.
     asked["a"].clear()
-    sampled, elicited = anyio.run(main, "everything")
+    sampled, elicited = anyio.run(main, "everything", bob)
     assert sampled.count("ambiguous") == 3, sampled
     assert asked == {"a": [], "b": []}
 
