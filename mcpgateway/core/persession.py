@@ -184,6 +184,15 @@ class OwnedChildren:
             return waiter
         raise SessionGone(pool._sessionGone())
 
+    def forward(
+        self, session: Session, message: jsonrpc.Message, related: Sink | None
+    ) -> Deferred[jsonrpc.Message]:
+        """Forward C{message} once C{session}'s child runs and has had the
+        session's C{initialize} replayed."""
+        return self.ready(session).addCallback(
+            lambda upstream: upstream.router.request(session, message, related)
+        )
+
     def _replay(self, session: Session, upstream: Upstream) -> None:
         """Start the restored C{session}'s child and bring it to where the
         session's client believes it is; then release the waiting requests."""
@@ -363,9 +372,7 @@ class PerSessionPool(BasePool):
         related: Sink | None,
     ) -> Deferred[jsonrpc.Message]:
         if self.owned.replaying(session):
-            return self.ready(session).addCallback(
-                lambda upstream: upstream.router.request(session, message, related)
-            )
+            return self.owned.forward(session, message, related)
         return super().forward(session, message, related)
 
     def ready(self, session: Session) -> Deferred[Upstream]:

@@ -471,9 +471,7 @@ class ScopedPool(BasePool):
         if self._ownEach and session not in self.owned:
             self._moveToOwn(session)
         if self.owned.replaying(session):
-            return self.ready(session).addCallback(
-                lambda upstream: upstream.router.request(session, message, related)
-            )
+            return self.owned.forward(session, message, related)
         return super().forward(session, message, related)
 
     def _moveToOwn(self, session: Session) -> None:

@@ -217,9 +217,7 @@ class SharedPool(BasePool):
         if self._ownEach and session not in self.owned and upstream is not None:
             self._moveToOwn(session, upstream)
         if self.owned.replaying(session):
-            return self.ready(session).addCallback(
-                lambda upstream: upstream.router.request(session, message, related)
-            )
+            return self.owned.forward(session, message, related)
         return super().forward(session, message, related)
 
     def _moveToOwn(self, session: Session, shared: Upstream) -> None:

@@ -20,6 +20,7 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import RunningGateway, writeConfig
+from tests.integration.sampling import recordingSampler
 
 pytestmark = pytest.mark.integration
 
@@ -36,15 +37,7 @@ def test_sampling_with_several_sessions_in_flight_is_refused_not_misrouted(
     sampledBy: list[str] = []
 
     def sampler(label: str) -> Any:
-        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-            sampledBy.append(label)
-            return types.CreateMessageResult(
-                role="assistant",
-                model="m",
-                content=types.TextContent(type="text", text=f"answer from {label}"),
-            )
-
-        return onSampling
+        return recordingSampler(label, sampledBy)
 
     async def main() -> tuple[str, str, list[str]]:
         labels = [f"s{i}" for i in range(5)]

@@ -34,6 +34,7 @@ from mcp import Client
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.sampling import recordingSampler
 
 pytestmark = pytest.mark.integration
 SERVER = str(REPO / "tests" / "fixtures" / "scope_server.py")
@@ -272,15 +273,7 @@ def test_a_shared_child_that_samples_with_two_sessions_in_flight_is_promoted(
     sampledBy: list[str] = []
 
     def sampler(label: str) -> Any:
-        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-            sampledBy.append(label)
-            return types.CreateMessageResult(
-                role="assistant",
-                model="m",
-                content=types.TextContent(type="text", text=f"answer from {label}"),
-            )
-
-        return onSampling
+        return recordingSampler(label, sampledBy)
 
     async def pidOf(client: Client) -> int:
         result = await client.call_tool("where", {})

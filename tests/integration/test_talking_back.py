@@ -27,24 +27,11 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import RunningGateway, errorText, waitFor, writeConfig
+from tests.integration.sampling import recordingSampler
 
 pytestmark = pytest.mark.integration
 
 DEMO = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
-
-
-def sampler(label: str, sampledBy: list[str]) -> Any:
-    """A sampling callback that records who was asked and answers as C{label}."""
-
-    async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
-        sampledBy.append(label)
-        return types.CreateMessageResult(
-            role="assistant",
-            model="m",
-            content=types.TextContent(type="text", text=f"answer from {label}"),
-        )
-
-    return onSampling
 
 
 def text(result: Any) -> str:
@@ -71,9 +58,9 @@ def test_one_window_samples_while_others_sit_idle(
 
     async def main() -> str:
         async with (
-            Client(url, mode="legacy", sampling_callback=sampler("w1", sampledBy)) as w1,
-            Client(url, mode="legacy", sampling_callback=sampler("w2", sampledBy)) as w2,
-            Client(url, mode="legacy", sampling_callback=sampler("w3", sampledBy)) as w3,
+            Client(url, mode="legacy", sampling_callback=recordingSampler("w1", sampledBy)) as w1,
+            Client(url, mode="legacy", sampling_callback=recordingSampler("w2", sampledBy)) as w2,
+            Client(url, mode="legacy", sampling_callback=recordingSampler("w3", sampledBy)) as w3,
         ):
             await w1.list_tools()
             await w3.list_tools()
@@ -108,8 +95,8 @@ def test_a_promotion_moves_the_open_sessions_to_children_of_their_own(
 
     async def main() -> tuple[str, str, str, set[str]]:
         async with (
-            Client(url, mode="legacy", sampling_callback=sampler("a", sampledBy)) as a,
-            Client(url, mode="legacy", sampling_callback=sampler("b", sampledBy)) as b,
+            Client(url, mode="legacy", sampling_callback=recordingSampler("a", sampledBy)) as a,
+            Client(url, mode="legacy", sampling_callback=recordingSampler("b", sampledBy)) as b,
         ):
             before = {s["id"] for s in sessionsOf(gateway)}
             crowded = ""
