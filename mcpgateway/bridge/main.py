@@ -19,11 +19,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import json
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
@@ -113,8 +115,17 @@ def startingElsewhere(options: BridgeOptions) -> Callable[[], bool]:
 
 
 def startCommand(options: BridgeOptions) -> list[str]:
-    """The C{mcpgateway start} command line the bridge runs."""
-    argv = [sys.executable, "-c", _START_CODE, "--state-dir", str(options.stateDir), "start"]
+    """The C{mcpgateway start} command line the bridge runs (C{--json}: what
+    it started is read from its answer, L{startedLine})."""
+    argv = [
+        sys.executable,
+        "-c",
+        _START_CODE,
+        "--state-dir",
+        str(options.stateDir),
+        "start",
+        "--json",
+    ]
     if options.port is not None:
         argv += ["--port", str(options.port)]
     return argv
@@ -151,15 +162,81 @@ def startFailure(code: object, output: str) -> str:
     return f"`mcpgateway start` failed (exit status {code}): {said}"
 
 
+def _document(stdout: bytes) -> dict[str, Any] | None:
+    """The JSON object C{mcpgateway start --json} printed, if it did."""
+    try:
+        document = json.loads(stdout.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def startOutput(stdout: bytes, stderr: bytes, output: bytes) -> str:
+    """What a failed C{mcpgateway start --json} said, as lines of text:
+    its notes (stderr), then its error, what twistd said and the lines of
+    the log it named; all it wrote (C{output}, both streams) when it
+    printed no JSON answer (it crashed)."""
+    document = _document(stdout)
+    if document is None or not isinstance(document.get("error"), str):
+        return output.decode("utf-8", "replace").strip()
+    lines = stderr.decode("utf-8", "replace").splitlines()
+    lines.append(f"mcpgateway: {document['error']}")
+    for heading, key in (("twistd said:", "output"), ("the gateway's log said:", "log")):
+        said = document.get(key)
+        if isinstance(said, list) and said:
+            lines.append(heading)
+            lines += [f"  {line}" for line in said if isinstance(line, str)]
+    return "\n".join(lines).strip()
+
+
+def startedLine(document: dict[str, Any] | None, state: dict[str, Any] | None) -> str | None:
+    """What the bridge says on stderr once C{mcpgateway start} answered
+    C{document} (its C{--json} answer; C{state}: the C{state.json} of the
+    gateway then): the gateway it started, its pid and port, what it
+    serves, and whether a client's file was touched and how to have them
+    adopted; C{None} when it started none (another start had)."""
+    if document is None or document.get("alreadyRunning") is not False:
+        return None
+    state = state or {}
+    config = state.get("config")
+    served = _shown(config) if isinstance(config, str) and config else "the bundled demo"
+    where = f"pid {document.get('pid')}, port {document.get('port')}"
+    if state.get("rewriteConfig"):
+        return (
+            f"started a gateway ({where}) serving {served}, keeping the adoption an earlier"
+            " `mcpgateway start` left in place (`mcpgateway stop` puts the client files back)"
+        )
+    asItIs = "" if served == "the bundled demo" else " as it is"
+    return (
+        f"started a gateway ({where}) serving {served}{asItIs}; no client's config file was"
+        " changed (to have the gateway adopt your clients' servers: `mcpgateway stop`, then"
+        " `mcpgateway start`)"
+    )
+
+
+def _shown(path: str) -> str:
+    """C{path}, with C{~} for the home directory."""
+    home = os.path.expanduser("~")
+    if path.startswith(home + os.sep):
+        return "~" + path[len(home) :]
+    return path
+
+
 class _StartProcess(ProcessProtocol):
-    """Collects C{mcpgateway start}'s output; C{done} fires with C{None} or
-    why it failed, short (L{startFailure}); its whole output (the last
-    L{START_OUTPUT_LINES} lines) goes to stderr."""
+    """Collects C{mcpgateway start --json}'s output; C{done} fires with
+    C{None} or why it failed, short (L{startFailure}); its whole output (the
+    last L{START_OUTPUT_LINES} lines) goes to stderr when it failed, and one
+    line saying what it started (L{startedLine}, with the C{state.json} of
+    C{stateDir}) when it did."""
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self) -> None:
+    def __init__(self, stateDir: Path | None = None) -> None:
+        self.stateDir = stateDir
+        self.stdout = bytearray()
+        self.stderr = bytearray()
         self.output = bytearray()
+        """Both streams, as they came."""
         self.done: Deferred[str | None] = Deferred()
 
     def connectionMade(self) -> None:
@@ -167,16 +244,20 @@ class _StartProcess(ProcessProtocol):
         self.transport.closeStdin()
 
     def outReceived(self, data: bytes) -> None:
+        self.stdout += data[: 1 << 16]
         self.output += data[: 1 << 16]
 
-    errReceived = outReceived
+    def errReceived(self, data: bytes) -> None:
+        self.stderr += data[: 1 << 16]
+        self.output += data[: 1 << 16]
 
     def processEnded(self, reason: Failure) -> None:
         code = getattr(reason.value, "exitCode", None)
         if code == 0:
+            self._started()
             self.done.callback(None)
             return
-        text = self.output.decode("utf-8", "replace").strip()
+        text = startOutput(bytes(self.stdout), bytes(self.stderr), bytes(self.output))
         shown = "\n".join(f"  {line}" for line in text.splitlines()[-START_OUTPUT_LINES:])
         self.log.error(
             "`mcpgateway start` failed (exit status {code}); it said:\n{output}",
@@ -185,13 +266,21 @@ class _StartProcess(ProcessProtocol):
         )
         self.done.callback(startFailure(code, text))
 
+    def _started(self) -> None:
+        from mcpgateway.ops.statedir import readState
+
+        state = None if self.stateDir is None else readState(self.stateDir)
+        line = startedLine(_document(bytes(self.stdout)), state)
+        if line is not None:
+            self.log.info("{line}", line=line)
+
 
 def starter(reactor: IReactorProcess, options: BridgeOptions) -> Callable[[], Deferred[str | None]]:
     """Runs C{mcpgateway start} for the bridge's state directory, detached
     (it returns once the gateway answers C{/health})."""
 
     def start() -> Deferred[str | None]:
-        process = _StartProcess()
+        process = _StartProcess(options.stateDir)
         argv = startCommand(options)
         reactor.spawnProcess(process, argv[0], argv, env=dict(os.environ))
         return process.done

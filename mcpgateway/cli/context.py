@@ -24,6 +24,7 @@ from mcpgateway import interpreter
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError, Output, printEvent
 from mcpgateway.cli.probe import GatewayProbe, probe
+from mcpgateway.portuse import PortInUse, checkPort
 
 START_TIMEOUT = 15.0
 """Seconds C{start} waits for C{/health} to answer."""
@@ -142,6 +143,9 @@ class CliContext:
     """Returns the class that adopts and restores a Claude config."""
     printEvent: Callable[[Output, dict[str, Any]], None] = printEvent
     """Prints one event of C{logs}."""
+    checkPort: Callable[[int], PortInUse | None] = checkPort
+    """Whether another socket holds the port C{start} would listen on, and
+    whose (L{mcpgateway.portuse.checkPort})."""
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     timeouts: Timeouts = field(default_factory=Timeouts)

@@ -5,7 +5,10 @@ run's lines of the log) or in the foreground (until it exits).
 
 Two starts at once: the one whose twistd finds the state directory locked
 by the other (starting) gateway waits for it and reports it as already
-running. A state directory other users can enter is warned of on stderr
+running. A port another socket holds is said in one line, with the pid
+holding it when C{/proc} shows it (L{portInUse}): checked before twistd
+runs, and read from the gateway's log when it is taken meanwhile. A state
+directory other users can enter is warned of on stderr
 (with the C{chmod 700} that fixes it) before the gateway starts. Once
 started, it waits (a few seconds at most) until the servers
 adopted from every client's file are served, then prints the routes the
@@ -66,6 +69,7 @@ from mcpgateway.cli.routes import (
 from mcpgateway.cli.userpath import currentUmask, recordedPath, recordPath, startPath
 from mcpgateway.ops.statedir import lockHeld, openStateDir, pidAlive, removeState
 from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
+from mcpgateway.portuse import PortInUse, reportedInUse
 
 TWISTD_LOGGER = "mcpgateway.logs.discarding"
 """A detached C{twistd}'s C{--logger} (L{mcpgateway.logs.DISCARD}, named
@@ -130,8 +134,18 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     clients = checkClients(args.clients)
     found = ctx.probe(stateDir)
     if found.running:
-        return alreadyRunning(out, found, None if args.port is None else port)
+        wanted = None if args.port is None else port
+        return alreadyRunning(out, found, wanted, adopt=not (args.no_rewrite or args.auto_started))
+    if not lockHeld(stateDir):  # held: one is starting here, reported once it runs
+        taken = ctx.checkPort(port)
+        if taken is not None:
+            return portInUse(out, taken)
     rewrite = not args.no_rewrite
+    if rewrite and args.auto_started and config is None and not adoptionInEffect(stateDir):
+        # A program a client launched (the bridge) never edits that client's
+        # files: it serves them as they are. Only an adoption the user's own
+        # start left in place (its backups) is carried on.
+        rewrite = False
     if rewrite and config is None and not claudeConfigPath(None).is_file():
         detected = detectedClients(clients)
         if not detected:
@@ -179,9 +193,12 @@ def startEnvironment(stateDir: Path, autoStarted: bool) -> dict[str, str] | None
     return None if path == own else {**os.environ, "PATH": path}
 
 
-def alreadyRunning(out: Output, found: GatewayProbe, port: int | None) -> int:
+def alreadyRunning(out: Output, found: GatewayProbe, port: int | None, adopt: bool = False) -> int:
     """Report the running gateway C{found} (exit 0), or refuse when it is
-    not on C{port} (C{None}: any port will do)."""
+    not on C{port} (C{None}: any port will do). C{adopt}: this start would
+    have adopted the clients' files; when the running one does not (a
+    bridge started it, or a start with C{--no-rewrite}), a note says how to
+    have them adopted."""
     running = f"already running (pid {found.pid}, port {found.port})"
     if port is not None and found.port != port:
         raise CliError(f"{running}; `mcpgateway stop` it first to run it on port {port}")
@@ -189,7 +206,33 @@ def alreadyRunning(out: Output, found: GatewayProbe, port: int | None) -> int:
         out.emit({"ok": True, "alreadyRunning": True, "pid": found.pid, "port": found.port})
     else:
         out.line(f"mcpgateway is {running}")
+    if adopt and (found.state or {}).get("rewriteConfig") is False:
+        out.note(
+            "mcpgateway: it serves the config as it is, adopting no client's file;"
+            " `mcpgateway stop`, then `mcpgateway start`, has them adopted"
+        )
     return 0
+
+
+def portInUse(out: Output, taken: PortInUse) -> int:
+    """Say, in one line (C{--json}: one object), that another socket holds
+    the port and whose it is; exit 1."""
+    if out.json:
+        out.emit(taken.toJson())
+    else:
+        out.note(f"mcpgateway: {taken.message}")
+    return 1
+
+
+def adoptionInEffect(stateDir: Path) -> bool:
+    """Whether client files of C{stateDir}'s gateway are adopted and not
+    put back (a backup of them is there: the last gateway the user started
+    with adoption did not stop cleanly); kept copies of restored backups do
+    not count."""
+    from mcpgateway.clientconfigs.claude import hasBackup
+    from mcpgateway.clientconfigs.engine import backupPaths
+
+    return hasBackup(stateDir, claudeConfigPath(None)) or bool(backupPaths(stateDir))
 
 
 def checkClients(spec: str) -> str:
@@ -318,7 +361,7 @@ def startDetached(
     )
 
     def failed(message: str, output: bytes = b"") -> int:
-        return _startFailed(out, stateDir, message, output, logStart)
+        return _startFailed(out, stateDir, message, output, logStart, port)
 
     try:
         output, _ = process.communicate(timeout=timeout)
@@ -593,10 +636,22 @@ def _shown(path: Path) -> str:
 
 
 def _startFailed(
-    out: Output, stateDir: Path, message: str, output: bytes, logStart: LogPosition | None = None
+    out: Output,
+    stateDir: Path,
+    message: str,
+    output: bytes,
+    logStart: LogPosition | None = None,
+    port: int | None = None,
 ) -> int:
+    """Say why the gateway did not start: when it could not listen on
+    C{port} because another socket holds it, that alone, in one line
+    (L{portInUse}); else C{message}, what twistd said (C{output}) and the
+    lines this start added to the log."""
     lines = output.decode("utf-8", "replace").splitlines()[-LOG_TAIL:]
     logLines = tail(stateDir / LOG_FILE, since=logStart)
+    taken = None if port is None else reportedInUse([*logLines, *lines], port)
+    if taken is not None:
+        return portInUse(out, taken)
     if out.json:
         out.emit({"ok": False, "error": message, "output": lines, "log": logLines})
         return 1
@@ -651,6 +706,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="serve the config without pointing its entries at the gateway",
     )
     # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
-    # recorded PATH comes first, and the client's is not recorded.
+    # recorded PATH comes first, and the client's is not recorded; no client
+    # file is rewritten unless an adoption is still in effect
+    # (adoptionInEffect).
     start.add_argument("--auto-started", action="store_true", help=argparse.SUPPRESS)
     start.set_defaults(handler=cmdStart)

@@ -5,13 +5,15 @@ instance lock and C{state.json}, and periodic jobs.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
     IReactorCore,
@@ -29,7 +31,9 @@ from mcpgateway.timers import Every
 class ListenerService(Service):
     """Listens on the gateway's endpoint; if it cannot, says so in one line
     and stops the process with exit status 1 (no traceback, no half-started
-    gateway)."""
+    gateway). A port another socket holds is said as such, with the process
+    holding it when C{/proc} shows it (L{mcpgateway.portuse}): C{findHolder}
+    looks it up, by default in the reactor's thread pool."""
 
     log = Logger(observer=logs.observer)
 
@@ -41,7 +45,9 @@ class ListenerService(Service):
         reactor: IReactorCore,
         exit: Callable[[int], Any] = os._exit,
         onListening: Callable[[int], Any] | None = None,
+        findHolder: Callable[[int, str | None], Deferred[int | None]] | None = None,
     ) -> None:
+        self._findHolder = findHolder or _holderInThread(reactor)
         self._onListening = onListening
         self._endpoint = endpoint
         self._description = description
@@ -70,10 +76,24 @@ class ListenerService(Service):
             )
 
     def _failed(self, reason: Failure) -> None:
+        taken = _takenPort(reason)
+        if taken is None:
+            self._cannotListen(reason.getErrorMessage())
+            return
+        from mcpgateway.portuse import inUseMessage
+
+        port, host = taken
+        found = self._findHolder(port, host)
+        found.addErrback(lambda _: None)  # no pid, then: the port is said all the same
+        found.addCallback(lambda pid: self._cannotListen(inUseMessage(port, pid), port, pid))
+
+    def _cannotListen(self, why: str, port: int | None = None, holder: int | None = None) -> None:
         self.log.critical(
             "cannot listen on {endpoint}: {why}",
             endpoint=self._description,
-            why=reason.getErrorMessage(),
+            why=why,
+            port=port,
+            holder=holder,
         )
         self._reactor.addSystemEventTrigger("after", "shutdown", self._exit, 1)
         # Listening may fail before the reactor runs (twist starts services first).
@@ -122,6 +142,38 @@ class ListenerService(Service):
             return None
         port, self._port = self._port, None
         return port.stopListening()
+
+
+def _takenPort(reason: Failure) -> tuple[int, str | None] | None:
+    """The port and address (C{None}: every address) of a failure to
+    listen because another socket holds the port; C{None} for any other."""
+    error = reason.value
+    if not isinstance(error, CannotListenError):
+        return None
+    cause = error.socketError
+    if getattr(cause, "errno", None) != errno.EADDRINUSE or not isinstance(error.port, int):
+        return None
+    return error.port, error.interface or None
+
+
+def _holderInThread(reactor: Any) -> Callable[[int, str | None], Deferred[int | None]]:
+    """L{mcpgateway.portuse.holderPid} in C{reactor}'s thread pool (it reads
+    C{/proc}); C{None} at once on a reactor without threads."""
+
+    def find(port: int, host: str | None) -> Deferred[int | None]:
+        getThreadPool = getattr(reactor, "getThreadPool", None)
+        if getThreadPool is None:
+            return succeed(None)
+        from twisted.internet.threads import deferToThreadPool
+
+        from mcpgateway.portuse import holderPid
+
+        found: Deferred[int | None] = deferToThreadPool(
+            reactor, getThreadPool(), holderPid, port, host
+        )
+        return found
+
+    return find
 
 
 class StateFileService(MultiService):

@@ -131,8 +131,8 @@ def test_the_client_error_of_a_failed_start_leads_with_the_cause() -> None:
 
 
 def test_the_bridges_start_is_an_auto_started_one(tmp_path: Path) -> None:
-    """The start command line parses, with C{--auto-started} (refused here
-    for its missing config, after the options were read)."""
+    """The start command line parses, with C{--auto-started}, answering in
+    JSON (refused here for its missing config, after the options were read)."""
     argv = bridge_main.startCommand(BridgeOptions("demo", tmp_path / "state", port=9200))
     assert "'--auto-started'" in argv[2]
     done = subprocess.run(
@@ -142,5 +142,6 @@ def test_the_bridges_start_is_an_auto_started_one(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert (done.returncode, done.stdout) == (1, "")
-    assert "missing.json: no such file" in done.stderr
+    assert (done.returncode, done.stderr) == (1, "")
+    answer = json.loads(done.stdout)
+    assert answer["ok"] is False and answer["error"].endswith("missing.json: no such file")

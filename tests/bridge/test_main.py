@@ -46,7 +46,7 @@ def test_the_gateway_is_started_with_mcpgateway_start_in_a_session_of_its_own(
     argv = bridge_main.startCommand(BridgeOptions("demo", tmp_path, port=9200))
     assert argv[0] == sys.executable
     assert "os.setsid()" in argv[2] and "default_int_handler" in argv[2]
-    assert argv[3:] == ["--state-dir", str(tmp_path), "start", "--port", "9200"]
+    assert argv[3:] == ["--state-dir", str(tmp_path), "start", "--json", "--port", "9200"]
 
 
 def test_targets_are_checked() -> None:

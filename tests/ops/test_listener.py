@@ -1,14 +1,19 @@
-"""L{ListenerService}: "listening on" is said once listening's work is done."""
+"""L{ListenerService}: "listening on" is said once listening's work is
+done; a port another socket holds is said in one line, with its holder."""
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.internet.testing import MemoryReactor
-from twisted.logger import capturedLogs
+from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from zope.interface import implementer
 
 from mcpgateway.ops.services import ListenerService
@@ -67,4 +72,123 @@ def test_the_line_is_said_when_what_listening_sets_in_motion_fails() -> None:
         service.startService()
     assert [e["where"] for e in events if e.get("log_format") == "listening on {where}"] == [
         "127.0.0.1:9100"
+    ]
+
+
+@implementer(IStreamServerEndpoint)
+class Refusing:
+    """An endpoint whose listen fails as a socket's bind did."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def listen(self, factory: Any) -> Deferred[IListeningPort]:
+        return fail(self.error)
+
+
+def inUse(port: int = 9101, interface: str = "127.0.0.1") -> CannotListenError:
+    return CannotListenError(interface, port, OSError(errno.EADDRINUSE, "Address already in use"))
+
+
+CANNOT_LISTEN = "cannot listen on {endpoint}: {why}"
+
+
+def critical(events: Sequence[LogEvent]) -> list[str]:
+    """The listener's lines of a failure (not another test's leftovers)."""
+    said = [e for e in events if e.get("log_format") == CANNOT_LISTEN]
+    assert all(e["log_level"] == LogLevel.critical for e in said)
+    return [formatEvent(e) or "" for e in said]
+
+
+def test_a_port_in_use_is_said_with_its_holder_then_the_gateway_stops() -> None:
+    """The holder is looked up (off the reactor thread) before the line is
+    said and the process stopped: the line names it."""
+    reactor = MemoryReactor()
+    asked: list[tuple[int, str | None]] = []
+    holder: Deferred[int | None] = Deferred()
+
+    def findHolder(port: int, host: str | None) -> Deferred[int | None]:
+        asked.append((port, host))
+        return holder
+
+    exits: list[int] = []
+    service = ListenerService(
+        Refusing(inUse()),
+        "tcp:9101:interface=127.0.0.1",
+        object(),
+        reactor,
+        exit=exits.append,
+        findHolder=findHolder,
+    )
+    with capturedLogs() as events:
+        service.startService()
+        assert asked == [(9101, "127.0.0.1")]
+        assert critical(events) == [] and reactor.whenRunningHooks == []
+        holder.callback(4321)
+    assert critical(events) == [
+        "cannot listen on tcp:9101:interface=127.0.0.1: port 9101 is in use (by pid 4321);"
+        " pick another with --port"
+    ]
+    [event] = [e for e in events if e.get("log_format") == CANNOT_LISTEN]
+    assert (event["port"], event["holder"]) == (9101, 4321)
+    assert [hook[0] for hook in reactor.whenRunningHooks] == [reactor.stop]
+    [(exit, args, _)] = reactor.triggers["after"]["shutdown"]
+    assert (exit, args) == (exits.append, (1,))
+
+
+@pytest.mark.parametrize("found", [succeed(None), fail(OSError("no /proc"))])
+def test_a_port_in_use_whose_holder_is_unknown_is_said_without_a_pid(
+    found: Deferred[int | None],
+) -> None:
+    reactor = MemoryReactor()
+    service = ListenerService(
+        Refusing(inUse(9102, "")),
+        "tcp:9102",
+        object(),
+        reactor,
+        exit=lambda code: None,
+        findHolder=lambda port, host: found,
+    )
+    with capturedLogs() as events:
+        service.startService()
+    assert critical(events) == [
+        "cannot listen on tcp:9102: port 9102 is in use; pick another with --port"
+    ]
+    assert [hook[0] for hook in reactor.whenRunningHooks] == [reactor.stop]
+
+
+def test_any_other_listening_failure_is_said_as_twisted_words_it() -> None:
+    reactor = MemoryReactor()
+    looked: list[int] = []
+
+    def findHolder(port: int, host: str | None) -> Deferred[int | None]:
+        looked.append(port)
+        return succeed(None)
+
+    denied = CannotListenError("127.0.0.1", 80, OSError(errno.EACCES, "Permission denied"))
+    with capturedLogs() as events:
+        ListenerService(
+            Refusing(denied),
+            "tcp:80",
+            object(),
+            reactor,
+            exit=lambda code: None,
+            findHolder=findHolder,
+        ).startService()
+    assert looked == []
+    [line] = critical(events)
+    assert line.startswith("cannot listen on tcp:80: Couldn't listen on 127.0.0.1:80")
+    assert "in use" not in line and "Permission denied" in line
+
+
+def test_the_default_lookup_needs_a_reactor_with_threads() -> None:
+    """A reactor without a thread pool (this one) gets no pid, never a
+    blocking read of /proc on its own thread."""
+    reactor = MemoryReactor()
+    with capturedLogs() as events:
+        ListenerService(
+            Refusing(inUse(9103)), "tcp:9103", object(), reactor, exit=lambda code: None
+        ).startService()
+    assert critical(events) == [
+        "cannot listen on tcp:9103: port 9103 is in use; pick another with --port"
     ]

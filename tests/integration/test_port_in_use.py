@@ -1,0 +1,119 @@
+"""A port another process listens on, on the real path: C{mcpgateway
+start} says it in one line naming the port and the process holding it
+(this test's), as C{--json} one object; the gateway run by hand
+(C{twistd -n mcpgateway}) says the same in its log line; and a port taken
+after C{start} looked (its check skipped) is read from what the real
+gateway logged."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mcpgateway.portuse import portTaken
+from tests.integration.gateway import REPO, launchCommand
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def held() -> Iterator[int]:
+    """A loopback port this test process listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def environ(home: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    for name in ("MCPGATEWAY_HOME", "NO_COLOR"):
+        env.pop(name, None)
+    return env
+
+
+def cli(home: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+    """C{python -m mcpgateway.cli ARGS} on a fresh HOME (or C{-c code ARGS})."""
+    head = ["-m", "mcpgateway.cli"] if code is None else ["-c", code]
+    return subprocess.run(
+        [sys.executable, *head, *args, "--state-dir", str(home / "state")],
+        env=environ(home),
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_start_on_a_port_in_use_says_it_in_one_line(tmp_path: Path, held: int) -> None:
+    expected = f"port {held} is in use (by pid {os.getpid()}); pick another with --port"
+    done = cli(tmp_path, "start", "--port", str(held))
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert done.stderr.splitlines() == [f"mcpgateway: {expected}"]
+    done = cli(tmp_path, "start", "--port", str(held), "--json")
+    assert (done.returncode, done.stderr) == (1, "")
+    assert json.loads(done.stdout) == {
+        "ok": False,
+        "error": expected,
+        "port": held,
+        "pid": os.getpid(),
+    }
+    assert not (tmp_path / "state" / "state.json").exists()
+
+
+def test_the_gateway_run_by_hand_says_it_too(tmp_path: Path, held: int) -> None:
+    (tmp_path / "state").mkdir()
+    done = subprocess.run(
+        [*launchCommand(), "--port", str(held), "--state-dir", str(tmp_path / "state")],
+        env=environ(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    [line] = [line for line in done.stdout.splitlines() if "#critical]" in line]
+    assert line.endswith(
+        f" cannot listen on tcp:{held}:interface=127.0.0.1: port {held} is in use"
+        f" (by pid {os.getpid()}); pick another with --port"
+    )
+
+
+UNCHECKED_START = (
+    "import sys; from mcpgateway.cli.context import CliContext;"
+    " from mcpgateway.cli.main import main;"
+    " sys.exit(main(sys.argv[1:], CliContext(checkPort=lambda port: None)))"
+)
+"""C{mcpgateway start} that finds every port free: the gateway itself meets
+the port taken, as when it is taken between the check and the listen."""
+
+
+def test_a_port_the_gateway_met_taken_is_read_from_its_log(tmp_path: Path, held: int) -> None:
+    (tmp_path / ".claude.json").write_text('{"mcpServers": {}}')
+    expected = f"port {held} is in use (by pid {os.getpid()}); pick another with --port"
+    done = cli(tmp_path, "start", "--port", str(held), code=UNCHECKED_START)
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert done.stderr.splitlines() == [f"mcpgateway: {expected}"]
+    log = (tmp_path / "state" / "gateway.log").read_text()
+    assert f"cannot listen on tcp:{held}:interface=127.0.0.1: {expected}" in log
+    # Nothing was adopted: the file is as it was.
+    assert (tmp_path / ".claude.json").read_text() == '{"mcpServers": {}}'
+
+
+def test_the_check_tells_a_listening_port_from_a_free_one(held: int) -> None:
+    assert portTaken(held)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        freed = int(sock.getsockname()[1])
+    assert not portTaken(freed)
