@@ -51,7 +51,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mcpgateway import paths
@@ -66,34 +66,126 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """A portable environment variable name."""
 WORKSPACE_DENIED = frozenset(
     {
+        # What the shell, the dynamic loader and the C library load or run.
         "PATH",
-        "LD_PRELOAD",
-        "LD_LIBRARY_PATH",
-        "LD_AUDIT",
-        "NODE_OPTIONS",
-        "NODE_PATH",
-        "PYTHONPATH",
-        "PYTHONSTARTUP",
-        "PYTHONHOME",
-        "PYTHONINSPECT",
-        "PERL5OPT",
-        "PERL5LIB",
-        "PERLLIB",
-        "RUBYOPT",
-        "RUBYLIB",
-        "BASH_ENV",
+        "HOME",
+        "SHELL",
         "ENV",
-        "JAVA_TOOL_OPTIONS",
-        "_JAVA_OPTIONS",
-        "JDK_JAVA_OPTIONS",
+        "BASH_ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "IFS",
+        "CDPATH",
+        "ZDOTDIR",
+        "GCONV_PATH",
+        "LOCPATH",
+        "NLSPATH",
+        "GLIBC_TUNABLES",
+        "HOSTALIASES",
+        "TMPDIR",
+        "SSLKEYLOGFILE",
+        "CLASSPATH",
+        # Programs and configuration other programs start or read.
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "BROWSER",
+        "LESSOPEN",
+        "LESSCLOSE",
+        "XDG_CONFIG_HOME",
+        "XDG_CONFIG_DIRS",
+        "XDG_DATA_HOME",
+        "XDG_DATA_DIRS",
+        "XDG_CACHE_HOME",
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        # Go's toolchain (a GO prefix would take GOOGLE_API_KEY too).
+        "GOFLAGS",
+        "GOPATH",
+        "GOROOT",
+        "GOBIN",
+        "GOENV",
+        "GOPROXY",
+        "GOPRIVATE",
+        "GONOPROXY",
+        "GONOSUMDB",
+        "GOSUMDB",
+        "GOINSECURE",
+        "GOTOOLCHAIN",
+        "GOEXPERIMENT",
+        "GOCACHE",
+        "GOMODCACHE",
     }
 )
 """Names a workspace's C{.env} may not set: they make the server's program
-(which the user configured) load code from elsewhere, or, for C{PATH}, make
-the gateway start another program than the one the entry names (a
-repository's C{.env} with C{PATH=./bin} would run its own C{npx}). C{DYLD_*} too
-(L{isDenied})."""
-DENIED_PREFIXES = ("DYLD_",)
+(which the user configured) load or run code from elsewhere (the
+repository's own files), or read its configuration from there; C{PATH}
+would make the gateway start another program than the one the entry names
+(a repository's C{.env} with C{PATH=./bin} would run its own C{npx}), and
+C{HOME} or C{XDG_CONFIG_HOME} another C{.npmrc}, C{.gitconfig} or
+C{pip.conf}. Whole families go by prefix (L{DENIED_PREFIXES}); the test is
+made on the name in capitals, since some programs (npm) read their
+variables in any case. A denylist alone cannot be complete: a workspace's
+file also passes only the names the server's entry lists
+(L{onlyListed})."""
+DENIED_PREFIXES = (
+    "LD_",
+    "DYLD_",
+    "MALLOC_",
+    "BASH_FUNC_",
+    "PYTHON",
+    "PIP_",
+    "PIPX_",
+    "UV_",
+    "POETRY_",
+    "PDM_",
+    "HATCH_",
+    "CONDA_",
+    "NODE_",
+    "NPM_CONFIG_",
+    "YARN_",
+    "PNPM_",
+    "COREPACK_",
+    "BUN_",
+    "DENO_",
+    "ELECTRON_",
+    "PLAYWRIGHT_",
+    "PUPPETEER_",
+    "JAVA_",
+    "_JAVA_",
+    "JDK_",
+    "MAVEN_",
+    "GRADLE_",
+    "DOTNET_",
+    "CORECLR_",
+    "COMPLUS_",
+    "RUBY",
+    "GEM_",
+    "BUNDLE_",
+    "PERL",
+    "PHP",
+    "LUA_",
+    "TCL",
+    "R_",
+    "CARGO_",
+    "RUSTC",
+    "RUSTUP_",
+    "GIT_",
+    "SSH_",
+    "OPENSSL_",
+)
+"""Families of variables that steer an interpreter, a package manager, a
+loader or a tool a server may run (C{PYTHONUSERBASE} makes Python import a
+C{.pth} file; C{npm_config_*} runs npm scripts from elsewhere;
+C{GIT_SSH_COMMAND}, C{DOTNET_STARTUP_HOOKS}, C{JAVA_TOOL_OPTIONS},
+C{OPENSSL_CONF} load or run code): a workspace's C{.env} sets none of
+them, and a client's C{X-Mcp-Env-*} header neither (an entry's
+C{credentialEnv} may not list them)."""
+ALLOWED_IN_DENIED = frozenset({"NODE_ENV"})
+"""Names in a denied family that steer nothing (C{NODE_ENV} only says
+C{production} or C{development})."""
 MAX_LISTED = 5
 """How many line numbers or names one warning lists."""
 
@@ -101,8 +193,25 @@ Pairs = tuple[tuple[str, str], ...]
 
 
 def isDenied(name: str) -> bool:
-    """Whether a workspace's C{.env} may not set C{name}."""
-    return name in WORKSPACE_DENIED or name.startswith(DENIED_PREFIXES)
+    """Whether a workspace's C{.env} (or a client's C{X-Mcp-Env-*} header)
+    may not set C{name}, in whatever case it is written."""
+    upper = name.upper()
+    if upper in ALLOWED_IN_DENIED:
+        return False
+    return upper in WORKSPACE_DENIED or upper.startswith(DENIED_PREFIXES)
+
+
+def onlyListed(file: EnvFile, listed: Iterable[str]) -> tuple[EnvFile, tuple[str, ...]]:
+    """A workspace's C{file} with only the names in C{listed} (the server's
+    entry names them: its C{env} keys, C{credentialEnv}, C{envFrom}), and the
+    names it set that were left out. A repository's C{.env} so adds nothing
+    to a child that the user's entry does not ask for."""
+    wanted = set(listed)
+    kept = tuple((name, value) for name, value in file.values if name in wanted)
+    if len(kept) == len(file.values):
+        return file, ()
+    left = tuple(name for name, _ in file.values if name not in wanted)
+    return replace(file, values=kept, digest=digestOf(kept)), left
 
 
 def digestOf(values: Mapping[str, str] | Pairs) -> str:

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -58,6 +59,7 @@ from mcpgateway.config.classification import Overrides, Promoted
 from mcpgateway.config.envfiles import (
     EnvFile,
     expansionEnvironment,
+    onlyListed,
     overlay,
     readWorkspaceEnv,
 )
@@ -227,9 +229,30 @@ class _Context:
             cwd = os.path.join(workspace, cwd)  # an absolute cwd stays as it is
         elif scoped:
             cwd = workspace
-        env = overlay(parsed.env, self.gatewayEnv, wsFile if scoped else None)
+        listed = (
+            *(name for name, _ in parsed.env),
+            *parsed.credentialEnv,
+            *parsed.envFrom,
+            *_referenced(project.entry),
+        )
+        passed, left = onlyListed(wsFile, listed)
+        if scoped and left:
+            self.out.warnings.append(
+                f"{wsFile.path}: sets {', '.join(left)}, which server '{name}' does not list"
+                ' (its "env", "credentialEnv" or "envFrom"); not passed to its children'
+            )
+        env = overlay(parsed.env, self.gatewayEnv, passed if scoped else None)
         launch = _launch(spec, env, cwd, self.environ, lookAgain=True)
         return Variant(key, launch, childKey(self.keys, launch))
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _referenced(entry: object) -> set[str]:
+    """The names an entry refers to as C{${NAME}} (in its command, args, env
+    or cwd): its value reaches the child through the entry already."""
+    return set(_REFERENCE.findall(json.dumps(entry)))
 
 
 def _sameAsUser(project: ProjectEntry, user: ServerSpec, environ: Mapping[str, str]) -> bool:

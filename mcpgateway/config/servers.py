@@ -236,6 +236,7 @@ def parseEntry(
         raise EntryError("'cwd' must be a string")
     share = _share(entry)
     credentialEnv = _credentialEnv(entry)
+    envFrom = _envFrom(entry)
     explicit = "share" in entry or "mode" in entry
     if strict and credentialEnv and share in WIDER_THAN_CREDENTIAL and explicit:
         raise EntryError(
@@ -295,6 +296,7 @@ def parseEntry(
         scope=scope,
         executable=which(command, searchPath),
         credentialEnv=credentialEnv,
+        envFrom=envFrom,
         maxChildren=maxChildren,
         perUser=perUser,
         aggregate=aggregate,
@@ -326,6 +328,24 @@ def _credentialEnv(entry: dict[str, Any]) -> tuple[str, ...]:
     if refused:
         raise EntryError(
             f"'credentialEnv' may not list {', '.join(refused)}: a client must not set"
+            " the gateway's own variables or make the server load other code"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _envFrom(entry: dict[str, Any]) -> tuple[str, ...]:
+    """The names a workspace's C{.env} may give the server's children
+    besides those of its C{env} and C{credentialEnv} (C{"envFrom": ["NAME",
+    ...]}); a name that steers a loader or an interpreter is refused."""
+    names = entry.get("envFrom", [])
+    if not isinstance(names, list) or not all(
+        isinstance(n, str) and ENV_NAME.fullmatch(n) for n in names
+    ):
+        raise EntryError("'envFrom' must be a list of environment variable names")
+    refused = sorted({n for n in names if isDenied(n) or isGatewayOwn(n)})
+    if refused:
+        raise EntryError(
+            f"'envFrom' may not list {', '.join(refused)}: a workspace's .env must not set"
             " the gateway's own variables or make the server load other code"
         )
     return tuple(dict.fromkeys(names))

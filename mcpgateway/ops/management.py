@@ -38,7 +38,18 @@ if TYPE_CHECKING:  # imported when a server's source is looked up (adopting gate
 
 SECRET = "***"
 ADD_FIELDS = frozenset(
-    {"type", "command", "args", "env", "cwd", "share", "mode", "requestTimeout", "credentialEnv"}
+    {
+        "type",
+        "command",
+        "args",
+        "env",
+        "cwd",
+        "share",
+        "mode",
+        "requestTimeout",
+        "credentialEnv",
+        "envFrom",
+    }
 )
 """The fields of C{POST /api/v1/servers} besides C{name}."""
 

@@ -12,14 +12,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.config.envfiles import (
+    ALLOWED_IN_DENIED,
+    DENIED_PREFIXES,
     EMPTY_DIGEST,
     MAX_BYTES,
     NAME,
+    WORKSPACE_DENIED,
     EnvFile,
     changed,
     digestOf,
     expansionEnvironment,
     isDenied,
+    onlyListed,
     overlay,
     parseEnv,
     readEnvFile,
@@ -335,3 +339,73 @@ def test_a_workspace_env_may_not_move_path(tmp_path: Path) -> None:
     found = readWorkspaceEnv(tmp_path)
     assert dict(found.values) == {"TOKEN": "t"}
     assert found.warning is not None and "PATH" in found.warning
+
+
+_SUFFIX = st.from_regex(r"[A-Za-z0-9_]{0,12}", fullmatch=True)
+
+
+@given(st.sampled_from(DENIED_PREFIXES), _SUFFIX, st.booleans())
+def test_every_name_of_a_denied_family_is_denied_in_any_case(
+    prefix: str, suffix: str, lower: bool
+) -> None:
+    name = prefix + suffix
+    if name.upper() in ALLOWED_IN_DENIED:
+        return
+    assert isDenied(name.lower() if lower else name)
+
+
+@given(st.sampled_from(sorted(WORKSPACE_DENIED)), st.booleans())
+def test_every_denied_name_is_denied_in_any_case(name: str, lower: bool) -> None:
+    assert isDenied(name.lower() if lower else name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PYTHONUSERBASE",
+        "PYTHONWARNINGS",
+        "PYTHONPYCACHEPREFIX",
+        "HOME",
+        "GCONV_PATH",
+        "npm_config_prefix",
+        "NPM_CONFIG_USERCONFIG",
+        "UV_INDEX_URL",
+        "PIP_INDEX_URL",
+        "DOTNET_STARTUP_HOOKS",
+        "CORECLR_PROFILER_PATH",
+        "SHELLOPTS",
+        "PS4",
+        "GIT_SSH_COMMAND",
+        "GIT_CONFIG_GLOBAL",
+        "JAVA_TOOL_OPTIONS",
+        "RUBYOPT",
+        "PERL5OPT",
+        "OPENSSL_CONF",
+        "XDG_CONFIG_HOME",
+        "GOFLAGS",
+    ],
+)
+def test_the_loader_variables_an_attack_used_are_denied(name: str) -> None:
+    assert isDenied(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["GITHUB_TOKEN", "GOOGLE_API_KEY", "NODE_ENV", "DATABASE_URL", "API_KEY"]
+)
+def test_plain_credentials_are_not_denied(name: str) -> None:
+    assert not isDenied(name)
+
+
+@given(
+    st.dictionaries(st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), st.text(max_size=5)),
+    st.sets(st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True)),
+)
+def test_only_listed_names_of_a_workspace_file_pass(
+    values: dict[str, str], listed: set[str]
+) -> None:
+    pairs = tuple(sorted(values.items()))
+    file = EnvFile("/w/.env", pairs, digest=digestOf(pairs), workspace=True)
+    kept, left = onlyListed(file, listed)
+    assert set(kept.names) == set(values) & listed
+    assert set(left) == set(values) - listed
+    assert kept.digest == digestOf(tuple(sorted((n, values[n]) for n in kept.names)))

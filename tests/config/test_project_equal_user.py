@@ -149,11 +149,11 @@ def test_the_user_entry_removed_again_keeps_the_workspace_route(
     the workspace route's session carries on, back on a workspace child."""
     home = Home(tmp_path, monkeypatch)
     P = home.project("app", "FOO=ws\n")
-    home.define(P, shout(home))
+    home.define(P, {**shout(home), "envFrom": ["FOO"]})
     gateway = home.start()
     key = home.keys.key(str(P))
     project, _, _ = openAt(home, key)
-    home.document["mcpServers"]["pw"] = shout(home)
+    home.document["mcpServers"]["pw"] = {**shout(home), "envFrom": ["FOO"]}
     home.edited()
     user, userChild, _ = openAt(home, "")
     assert isinstance(gateway.pools["pw"], ScopedPool)  # the pool it was started as
@@ -178,7 +178,7 @@ def test_the_users_child_made_for_the_workspace_route_claims_no_workspace(
     home = Home(tmp_path, monkeypatch)
     P = home.project("app", "FOO=ws\n")  # its own child first: another env
     where = home.project("data")
-    entry = {**shout(home), "cwd": str(where)}
+    entry = {**shout(home), "cwd": str(where), "envFrom": ["FOO"]}
     home.define(P, dict(entry))
     home.start()
     project, wsChild, _ = openAt(home, home.keys.key(str(P)))

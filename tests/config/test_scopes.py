@@ -15,7 +15,7 @@ from mcpgateway.config.classification import Override, Overrides
 from mcpgateway.config.envfiles import EnvFile, readEnvFile, readWorkspaceEnv
 from mcpgateway.config.promotions import Promotion
 from mcpgateway.config.scopes import Scoped, buildScopes, childKey
-from mcpgateway.config.servers import parseConfig
+from mcpgateway.config.servers import EntryError, parseConfig, parseEntry
 from mcpgateway.config.workspaces import KEY_PATTERN, WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec, Variant
 
@@ -148,7 +148,7 @@ def test_different_env_tokens_two_children_the_same_token_one(tmp_path: Path) ->
     a = workspace(tmp_path, "a", "TOKEN=one\n")
     b = workspace(tmp_path, "b", "# same token\nTOKEN=one\n")
     c = workspace(tmp_path, "c", "TOKEN=two\n")
-    entry = {"command": "srv", "cwd": "/srv"}
+    entry = {"command": "srv", "cwd": "/srv", "envFrom": ["TOKEN"]}
     scoped = build({"projects": {w: {"mcpServers": {"x": entry}} for w in (a, b, c)}})
     routes = byKey(scoped.specs["x"])
     ka, kb, kc = (keys().key(w) for w in (a, b, c))
@@ -244,7 +244,7 @@ def test_a_relative_cwd_is_in_the_workspace(tmp_path: Path) -> None:
 
 def test_a_workspace_env_file_warning_is_reported(tmp_path: Path) -> None:
     p = workspace(tmp_path, "p", "LD_PRELOAD=/tmp/evil.so\nOK=1\n")
-    scoped = build({"projects": {p: {"mcpServers": {"x": {"command": "c"}}}}})
+    scoped = build({"projects": {p: {"mcpServers": {"x": {"command": "c", "envFrom": ["OK"]}}}}})
     [variant] = scoped.specs["x"].variants
     assert dict(variant.launch.env) == {"OK": "1"}
     [warning] = scoped.warnings
@@ -448,3 +448,41 @@ def test_the_executable_is_looked_up_on_the_childs_path_never_a_workspaces(tmp_p
     user = build({"mcpServers": {"x": entry}}, readEnvFile(gatewayFile)).specs["x"]
     assert user.executable == str(tool)
     assert build({"mcpServers": {"x": entry}}).specs["x"].executable is None
+
+
+def test_a_workspace_env_gives_a_child_only_the_names_its_entry_lists(tmp_path: Path) -> None:
+    """A cloned repository's .env adds nothing its server's entry does not ask
+    for: its env keys, credentialEnv, envFrom and ${NAME} references pass;
+    any other name is left out, and the warning names it (never its value)."""
+    p = workspace(
+        tmp_path,
+        "p",
+        "KEYED=k\nCRED=c\nFROM=f\nREF=r\nAPP_SECRET=hunter2\nPYTHONUSERBASE=./evil\n",
+    )
+    entry = {
+        "command": "srv",
+        "args": ["--ref=${REF}"],
+        "env": {"KEYED": "entry"},
+        "credentialEnv": ["CRED"],
+        "envFrom": ["FROM"],
+        "share": "workspace",
+    }
+    scoped = build({"projects": {p: {"mcpServers": {"x": entry}}}})
+    [variant] = scoped.specs["x"].variants
+    assert dict(variant.launch.env) == {"KEYED": "k", "CRED": "c", "FROM": "f", "REF": "r"}
+    [denied, unlisted] = sorted(scoped.warnings, key=lambda w: "does not list" in w)
+    assert "PYTHONUSERBASE" in denied and "evil" not in denied
+    assert "APP_SECRET" in unlisted and "does not list" in unlisted
+    assert "hunter2" not in unlisted
+
+
+@pytest.mark.parametrize("name", ["PYTHONUSERBASE", "npm_config_prefix", "GIT_SSH_COMMAND", "HOME"])
+def test_env_from_may_not_list_what_steers_a_loader(name: str) -> None:
+    with pytest.raises(EntryError, match=f"'envFrom' may not list {name}"):
+        parseEntry("x", {"command": "c", "envFrom": [name]}, {})
+
+
+@pytest.mark.parametrize("value", ["TOKEN", ["1BAD"], [1], {"A": 1}])
+def test_env_from_must_be_a_list_of_names(value: object) -> None:
+    with pytest.raises(EntryError, match="'envFrom' must be a list"):
+        parseEntry("x", {"command": "c", "envFrom": value}, {})

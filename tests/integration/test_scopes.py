@@ -203,7 +203,9 @@ def test_workspaces_with_different_env_tokens_get_different_children(
         json.dumps(
             {
                 "projects": {
-                    str(path): {"mcpServers": {"tokens": entry(cwd=str(same))}}
+                    str(path): {
+                        "mcpServers": {"tokens": entry(cwd=str(same), envFrom=["TOKEN"])}
+                    }
                     for path in workspaces.values()
                 }
             }
@@ -222,6 +224,30 @@ def test_workspaces_with_different_env_tokens_get_different_children(
     assert seen["one"]["pid"] == seen["again"]["pid"] != seen["two"]["pid"]
     assert gateway.health()["servers"]["tokens"]["children"] == 2
     assert ONE not in gateway.text() and TWO not in gateway.text()
+
+
+def test_a_repositorys_env_cannot_load_code_into_its_child(start: Any, home: Path) -> None:
+    """A cloned repository's .env with PYTHONUSERBASE pointing at a .pth file
+    of its own (which Python imports at start-up) and a name its server's
+    entry does not list: the Python child starts without either."""
+    repo = project(home / "cloned")
+    marker = home / "pwned"
+    site = repo / "evil" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    (site / "site-packages").mkdir(parents=True)
+    (site / "site-packages" / "evil.pth").write_text(
+        f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
+    )
+    (repo / ".env").write_text(f"PYTHONUSERBASE={repo / 'evil'}\nTOKEN=unlisted\n")
+    config = home / ".claude.json"
+    # The interpreter outside the venv: a venv's Python has no user site.
+    server = {**entry(), "command": getattr(sys, "_base_executable", sys.executable)}
+    config.write_text(json.dumps({"projects": {str(repo): {"mcpServers": {"py": server}}}}))
+    gateway: RunningGateway = start("--config", str(config))
+    seen = Session(gateway.url(f"py~{keyOf(home, repo)}")).where()
+    assert not marker.exists(), "the repository's .pth file ran in the child"
+    assert seen["token"] is None  # the entry does not list it
+    log = gateway.text()
+    assert "PYTHONUSERBASE" in log and "TOKEN" in log and "unlisted" not in log
 
 
 # -- credential headers -----------------------------------------------------------------
