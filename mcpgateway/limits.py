@@ -65,6 +65,11 @@ under 2 KiB."""
 MAX_SESSIONS = 10_000
 """Live sessions of one gateway process, every endpoint together (an
 C{initialize} beyond is refused with HTTP 503, -32000, until some end)."""
+MAX_SESSIONS_PER_PRINCIPAL = 1_000
+"""Live sessions of one authenticated principal (every endpoint together):
+a tenth of L{MAX_SESSIONS}, so no one caller can fill the gateway. Without
+authentication every caller is one principal, and the lower of the two
+limits applies to all."""
 MODERN_INPUT_TIMEOUT = 600.0
 """Seconds a suspended modern call waits for its client's retry (each
 round); then its child's questions are answered as declined and its call is
@@ -92,6 +97,7 @@ class Limits:
     modernInputTimeout: float = MODERN_INPUT_TIMEOUT
     maxSessionInfo: int = MAX_SESSION_INFO
     maxSessions: int = MAX_SESSIONS
+    maxSessionsPerPrincipal: int = MAX_SESSIONS_PER_PRINCIPAL
 
     def __post_init__(self) -> None:
         for name in (
@@ -107,6 +113,7 @@ class Limits:
             "maxSuspendedCalls",
             "maxSessionInfo",
             "maxSessions",
+            "maxSessionsPerPrincipal",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -290,6 +290,15 @@ class Options(usage.Options):
             _positiveInt,
         ],
         [
+            "max-sessions-per-principal",
+            None,
+            limits.MAX_SESSIONS_PER_PRINCIPAL,
+            "Most live sessions of one authenticated caller (HTTP 503 with Retry-After beyond,"
+            " when none of its own is idle; room is made only among the caller's own sessions)."
+            " Without authentication every caller is one.",
+            _positiveInt,
+        ],
+        [
             "result-store-bytes",
             None,
             limits.RESULT_STORE_BYTES,
@@ -572,6 +581,7 @@ class Options(usage.Options):
                 maxModernInFlight=self["max-modern-in-flight"],
                 maxSuspendedCalls=self["max-suspended-calls"],
                 modernInputTimeout=self["modern-input-timeout"],
+                maxSessionsPerPrincipal=self["max-sessions-per-principal"],
             )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None

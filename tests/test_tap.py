@@ -68,6 +68,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "max-modern-in-flight": 256,
         "max-suspended-calls": 256,
         "modern-input-timeout": 600.0,
+        "max-sessions-per-principal": 1000,
         "poll-spin": 100.0,
     }
     assert {key: options[key] for key in expected} == expected
@@ -99,6 +100,16 @@ def test_limit_options_reach_the_site(tmp_path: Path, monkeypatch: pytest.Monkey
         assert getattr(site, "limits", None) == options["limits"]
     finally:
         top.stopService()
+
+
+def test_the_session_limit_per_caller_is_an_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = parse("--max-sessions-per-principal", "7", "--state-dir", str(tmp_path))
+    assert options["limits"].maxSessionsPerPrincipal == 7
+    with pytest.raises(SystemExit):
+        parse("--max-sessions-per-principal", "0", "--state-dir", str(tmp_path))
+    assert "--max-sessions-per-principal '0': must be positive" in capsys.readouterr().err
 
 
 def test_modern_options_reach_the_site_and_the_gateway(

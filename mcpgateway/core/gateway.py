@@ -602,24 +602,42 @@ class Gateway:
         counts (L{makeRoom})."""
         return len(self.sessions) - len(self._visitors)
 
-    def makeRoom(self, limit: int) -> bool:
-        """Whether one more session may open under C{limit} live sessions
-        (L{liveSessions}). At the limit, the session idle longest that no
-        one is using (no GET stream open, no request in flight; not a
-        visiting one) is ended to make room, and logged; C{False} when
-        there is no such session (the newcomer is refused).
+    def liveSessionsOf(self, principal: str) -> int:
+        """How many live sessions C{principal} has (C{""}: no authentication,
+        so every caller is one: L{liveSessions})."""
+        if not principal:
+            return self.liveSessions
+        return sum(1 for s in self.sessions if s.principal == principal and not s.visiting)
 
-        Below the limit this costs nothing; at it, one pass over the
+    def makeRoom(self, limit: int, principal: str = "", perPrincipal: int | None = None) -> bool:
+        """Whether one more session of C{principal} may open under C{limit}
+        live sessions (L{liveSessions}) and C{perPrincipal} live sessions of
+        that principal. At either limit, the session of C{principal} idle
+        longest that no one is using (no GET stream open, no request in
+        flight; not a visiting one) is ended to make room, and logged;
+        C{False} when it has no such session (the newcomer is refused).
+        Room is only ever made among the requester's own sessions: one
+        caller opening sessions never ends another's.
+
+        Below the limits this costs nothing but a count of the principal's
+        sessions when it is authenticated; at one, one pass over the
         sessions."""
-        if self.liveSessions < limit:
+        registry = self.sessions
+        atOwn = perPrincipal is not None and self.liveSessionsOf(principal) >= perPrincipal
+        if self.liveSessions < limit and not atOwn:
             return True
+        per = ""
+        if atOwn:
+            assert perPrincipal is not None
+            limit, per = perPrincipal, " per caller"
         inFlight: Counter[str] = Counter()
         for pool in self.pools.values():
             inFlight.update(pool.inFlightBySession())
-        registry = self.sessions
         idlest: Session | None = None
         since = 0.0
         for session in registry:
+            if session.principal != principal:
+                continue
             if session.visiting or session.inFlight or inFlight[session.id]:
                 continue
             if _streamOpen(session) or (self._isAggregate(session) and session.inflight):
@@ -631,14 +649,18 @@ class Gateway:
             return False
         self.log.info(
             "session limit of {limit} reached: ending session {sid} on {server}, idle for"
-            " {seconds:g} s with no GET stream and no request in flight, for a new one",
+            " {seconds:g} s with no GET stream and no request in flight, for a new one of"
+            " the same caller ({which})",
             limit=limit,
+            which="the limit per caller" if per else "the gateway's limit",
             sid=idlest.shortId,
             server=idlest.server,
             seconds=round(self.clock.seconds() - since, 1),
         )
         evicted = idlest
-        self.endSession(evicted, f"evicted: the session limit of {limit} was reached").addErrback(
+        self.endSession(
+            evicted, f"evicted: the session limit of {limit}{per} was reached"
+        ).addErrback(
             lambda f: self.log.failure(
                 "stopping the child of session {sid} failed", failure=f, sid=evicted.shortId
             )

@@ -211,6 +211,9 @@ STOPPING = (
 """The error of a session request that comes once the gateway's stop has begun."""
 STOPPING_RETRY_AFTER = b"2"
 """Its C{Retry-After}, in seconds."""
+SESSION_RETRY_AFTER = 30
+"""The C{Retry-After}, in seconds, of an C{initialize} refused for want of
+room (the caller's sessions are all in use)."""
 
 CREDENTIAL_HEADER = b"x-mcp-env-"
 """The prefix of a credential header: C{X-Mcp-Env-<NAME>: value}."""
@@ -867,20 +870,31 @@ class McpEndpoint(Resource):
             requestId,
         )
 
+    def _noRoom(self, caller: str, limit: int, own: int) -> str:
+        """Whose sessions fill which limit, for an C{initialize} refused."""
+        opened = self._gateway.liveSessionsOf(caller)
+        if not caller:
+            return f"the gateway has {opened} sessions open, its limit"
+        if opened >= own:
+            return f"this caller has {opened} sessions open, its limit of {own} per caller"
+        return f"the gateway has {limit} sessions open, its limit, {opened} of them this caller's"
+
     def _initialize(self, request: Request, message: Message) -> int | bytes:
         problem = envelope.checkRequest(message)
         if problem is None:
             problem = envelope.sessionInfoProblem(message["params"], self._limits.maxSessionInfo)
         if problem is not None:
             return self._refuse(request, 400, *problem, message["id"])
-        limit = self._limits.maxSessions
-        if not self._gateway.makeRoom(limit):  # at the limit, the idlest unused one ends
+        limit, own = self._limits.maxSessions, self._limits.maxSessionsPerPrincipal
+        caller = principalKey(request)
+        if not self._gateway.makeRoom(limit, caller, own):  # else the caller's idlest ends
+            request.setHeader(b"Retry-After", str(SESSION_RETRY_AFTER).encode("ascii"))
             return self._refuse(
                 request,
                 503,
                 jsonrpc.SERVER_UNAVAILABLE,
-                f"the gateway has {limit} sessions open, its limit, each with a GET stream"
-                " or a request in flight: end one (DELETE), or initialize again later",
+                f"{self._noRoom(caller, limit, own)}, each with a GET stream or a request in"
+                " flight: end one (DELETE), or initialize again later",
                 message["id"],
             )
         params = message["params"]

@@ -170,7 +170,7 @@ def test_a_workspace_env_change_restarts_only_its_child_and_its_sessions_carry_o
     home = Home(tmp_path, monkeypatch)
     projects = [home.project(n, f"FOO={n}\n") for n in ("P", "Q", "R")]
     for project in projects:
-        home.define(project, {"command": home.exe})
+        home.define(project, {"command": home.exe, "envFrom": ["FOO"]})
     P, Q, _ = projects
     gateway = home.start()
     pool = gateway.pools["pw"]
@@ -338,7 +338,7 @@ def test_a_session_scoped_project_server(tmp_path: Path, monkeypatch: pytest.Mon
     home = Home(tmp_path, monkeypatch)
     P, Q, R = (home.project(n, f"FOO={n}\n") for n in ("P", "Q", "R"))
     for project in (P, Q):
-        home.define(project, {"command": home.exe, "share": "session"})
+        home.define(project, {"command": home.exe, "share": "session", "envFrom": ["FOO"]})
     gateway = home.start()
     pool = gateway.pools["pw"]
     p, procP = home.open(P)
@@ -347,7 +347,7 @@ def test_a_session_scoped_project_server(tmp_path: Path, monkeypatch: pytest.Mon
         for project in (P, Q):
             write(project / ".env", "FOO=new\n")
             home.poll()
-        home.define(R, {"command": home.exe, "share": "session"})
+        home.define(R, {"command": home.exe, "share": "session", "envFrom": ["FOO"]})
         home.edited()
     assert reconfigured(events) == []
     assert gateway.pools["pw"] is pool
