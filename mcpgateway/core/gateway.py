@@ -581,6 +581,16 @@ class Gateway:
             self.log.failure("probing client pid {pid} failed", pid=pid)
             return True
 
+    def _remember(self, session: Session) -> None:
+        """Make the new C{session} durable before its id is answered (a
+        crash in the second before the next save would lose it)."""
+        if self._persistence is None or session.visiting:
+            return
+        try:
+            self._persistence.remember(session.record())
+        except Exception:
+            self.log.failure("keeping session {sid} failed", sid=session.shortId)
+
     def saveSessions(self) -> None:
         """Hand the registry to the persistence (it writes only what changed):
         every session but the visiting ones (another replica's), and the
@@ -736,6 +746,7 @@ class Gateway:
             if not isinstance(result, dict):
                 self.endSession(session, "initialize failed")
                 return response
+            self._remember(session)
             self.log.info(
                 "session {sid} opened on {server} (protocol {version}, client {client})",
                 sid=session.shortId,

@@ -53,6 +53,10 @@ class SessionPersistence(Protocol):
     def save(self, records: list[dict[str, Any]]) -> None:
         """Keep C{records} (a write only when they changed)."""
 
+    def remember(self, record: dict[str, Any]) -> None:
+        """Keep one new session's C{record} durably now, before its id
+        reaches its client."""
+
 
 class Stream(Protocol):
     """A stream of messages to one client (an SSE response)."""

@@ -49,6 +49,7 @@ from twisted.logger import Logger
 
 from mcpgateway import logs
 from mcpgateway.atomicfile import writeFileAtomic
+from mcpgateway.ops.sessionjournal import JOURNAL_NAME, SessionJournal
 
 FORMAT = 1
 """The version of the file's layout."""
@@ -97,8 +98,33 @@ class SessionStore:
         """The ids of the sessions the last save left out (logged when it changes)."""
         self.writes = 0
         """How many times the file was written (for tests and curiosity)."""
+        self.journal = SessionJournal(path.with_name(JOURNAL_NAME), maxRecordBytes, maxBytes)
+        """The new sessions the file does not hold yet (L{remember})."""
+
+    def remember(self, record: dict[str, Any]) -> None:
+        """Keep a new session's C{record} on the disk now, before its id
+        leaves the gateway (the file itself is written at most once a
+        second)."""
+        self.journal.append(record)
 
     def load(self) -> list[dict[str, Any]]:
+        """The checked records of the file and, after them, those of the
+        journal the file does not hold (sessions opened in the last second
+        before the previous process ended)."""
+        records = self._loadFile()
+        known = {record["id"] for record in records}
+        journaled = [record for record in self.journal.read(_checked) if record["id"] not in known]
+        if journaled:
+            self.log.info(
+                "restored {count} session(s) opened just before the previous gateway ended"
+                " (from {path})",
+                count=len(journaled),
+                path=str(self.journal.path),
+            )
+            self._written = None  # the next save writes them into the file
+        return records + journaled
+
+    def _loadFile(self) -> list[dict[str, Any]]:
         """The checked records of the file; none if there is no file, and
         none (the file moved aside, one log line) if it is unreadable or not
         a sessions file. Records that cannot be used are skipped (one log
@@ -164,11 +190,11 @@ class SessionStore:
                     why=_counted(leftOut.values()),
                 )
         digest = hashlib.sha256(data).digest()
-        if digest == self._written:
-            return
-        writeFileAtomic(self.path, data, 0o600)
-        self._written = digest
-        self.writes += 1
+        if digest != self._written:
+            writeFileAtomic(self.path, data, 0o600)
+            self._written = digest
+            self.writes += 1
+        self.journal.clear()  # the file holds every session the journal did
 
 
 def encode(records: list[dict[str, Any]]) -> bytes:

@@ -86,6 +86,9 @@ class PerUserCase(SynchronousTestCase):
     def save(self, records: list[dict[str, Any]]) -> None:
         self.records = records
 
+    def remember(self, record: dict[str, Any]) -> None:
+        """Nothing: these tests keep what L{save} is given."""
+
     def open(self, server: str, principal: str = "", **credentials: str) -> Session:
         """A session of C{principal} on C{server}, its child started if needed."""
         spawned = len(self.reactor.processes)

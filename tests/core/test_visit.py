@@ -124,6 +124,9 @@ class Replica(SynchronousTestCase):
     def save(self, records: list[dict[str, Any]]) -> None:
         self.records = records
 
+    def remember(self, record: dict[str, Any]) -> None:
+        """Nothing: these tests keep what L{save} is given."""
+
     def open(self, server: str, principal: str = "", **credentials: str) -> Session:
         spawned = len(self.reactor.processes)
         session, opened = self.gateway.openSession(

@@ -126,3 +126,28 @@ def saved(path: Path) -> list[str]:
         return [s["id"] for s in json.loads(path.read_text())["sessions"]]
     except (OSError, ValueError, KeyError):
         return []
+
+
+def test_a_session_opened_just_before_a_sigkill_survives_it(home: Path) -> None:
+    """No second of grace: the gateway is killed as soon as its answer to
+    initialize arrives (before any batched save), and the next gateway still
+    serves the session."""
+    config = writeConfig(home / "servers.json", {"shared": {"command": DEMO[0], "args": DEMO[1:]}})
+    port = freePort()
+    args = ["--config", str(config), "--port", f"tcp:{port}:interface=127.0.0.1"]
+    gateways = [RunningGateway(args, home)]
+    try:
+        first = gateways[0]
+        openSession(first.url("shared"))  # the shared child is started: the next is quick
+        sessionsFile = home / "state" / "sessions.json"
+        assert waitFor(lambda: sessionsFile.exists(), timeout=5)  # the first save came
+        sid = openSession(first.url("shared"))
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(20)
+        assert sid not in saved(sessionsFile)  # the batched save had not come yet
+        second = RunningGateway(args, home)
+        gateways.append(second)
+        assert "after" in echo(second.url("shared"), sid, "after", 2)
+    finally:
+        for gateway in gateways:
+            gateway.stop()
