@@ -8,8 +8,10 @@ Usage (from the repository, with the bench's interpreter)::
                                                     [--rounds 10]
 
 ``REF`` (a git ref: ``HEAD~1``, a commit) runs from a detached worktree beside
-this checkout; both run as ``mcpgateway start`` runs them (``python -P -OO -m
-mcpgateway.launch``), each with its own shared ``server-everything`` child.
+this checkout; both run as the README's command runs them (``twistd -n
+mcpgateway``; ``MCPGATEWAY_BENCH_RUNNER=start``: as ``mcpgateway start`` does),
+each with its own shared ``server-everything`` child; ``--other-env`` sets
+variables for the other one only.
 Each round runs ``mcpload.py load`` against one, then the other (the order
 alternates), after two warm-up rounds each. The gateway's CPU is read from
 ``/proc/<pid>/task/*/schedstat`` (nanoseconds on the CPU, every thread), not
@@ -85,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=1)
     ap.add_argument("--calls", type=int, default=4000, help="calls per round (all sessions)")
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument(
+        "--other-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set in the other version's environment (MCPGATEWAY_JSON=stdlib: as it ran"
+        " where orjson was not installed)",
+    )
     args = ap.parse_args(argv)
     cache = Path(os.environ.get("MCPGATEWAY_TEST_CACHE") or bench.REPO / ".cache" / "test-backends")
     paths = dict(
@@ -94,9 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     other, commit = peers.checkoutBefore(args.ref, work / "other")
     spec = {"everything": bench.everythingSpec(paths["SERVER_EVERYTHING_JS"])}
     versions = [("this checkout", bench.REPO), (commit, other)]
-    gateways = [
-        bench.Gateway(spec, work / f"gw{i}", repo=repo) for i, (_, repo) in enumerate(versions)
-    ]
+    gateways = [bench.Gateway(spec, work / "gw0", repo=bench.REPO)]
+    saved = dict(os.environ)
+    os.environ.update(dict(pair.split("=", 1) for pair in args.other_env))
+    try:
+        gateways.append(bench.Gateway(spec, work / "gw1", repo=other))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     try:
         for gw in gateways:
             for _ in range(2):

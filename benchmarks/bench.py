@@ -301,9 +301,10 @@ def mcpload(*args: str) -> list[str]:
 
 
 class Gateway:
-    """The gateway as ``mcpgateway start`` runs it (``python -OO -m
-    mcpgateway.launch``; ``python -m twisted mcpgateway`` for a commit from
-    before it) from this checkout (or C{repo}: another checkout of the
+    """The gateway as the README's command runs it (``twistd -n mcpgateway``;
+    as ``mcpgateway start`` runs it, ``python -OO -m mcpgateway.launch``, with
+    ``MCPGATEWAY_BENCH_RUNNER=start``; ``python -m twisted mcpgateway`` for a
+    commit from before ``mcpgateway.launch``) from this checkout (or C{repo}: another checkout of the
     project, for a before/after comparison), on an OS-chosen port."""
 
     def __init__(self, config: dict[str, Any], workdir: Path, profile: Path | None = None,
@@ -328,10 +329,14 @@ class Gateway:
             if patches:
                 prefix += ["--patches", patches]
             prefix.append("--log-format=text")
-        elif (repo / "mcpgateway" / "launch.py").exists():
+        elif os.environ.get("MCPGATEWAY_BENCH_RUNNER") == "start":
             # As `mcpgateway start` runs it: twistd with the gateway as its only
             # plugin (no plugin discovery), under -OO (no docstrings in memory).
             prefix = [PY, "-OO", "-m", "mcpgateway.launch", "-n", "--pidfile=", "--logfile=-"]
+        elif (repo / "mcpgateway" / "launch.py").exists():
+            # The README's command, `twistd -n mcpgateway`: what users run.
+            prefix = [PY, "-c", "from twisted.scripts.twistd import run; run()", "-n",
+                      "--pidfile=", "--logfile=-"]
         else:  # a commit from before mcpgateway.launch
             prefix = [PY, "-m", "twisted", "--log-format=text"]
         argv = [*prefix, "mcpgateway",

@@ -4,7 +4,10 @@
 # configured here instead of on the command line. Edit the options list.
 from twisted.application.service import Application
 
+from mcpgateway import reactor
 from mcpgateway.tap import Options, makeService
+
+reactor.installUnlessChosen()  # the gateway's reactor, unless twistd -r named one
 
 options = Options()
 options.parseOptions(["--port", "9100"])  # e.g. add "--config", "/path/to/servers.json"

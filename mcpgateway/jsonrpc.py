@@ -5,13 +5,14 @@ The only module that knows the shape of a JSON-RPC message. Messages are plain
 C{dict}s (parsed once, never re-validated downstream); this module says what a
 message is and builds the error objects the gateway sends.
 
-L{loads} and L{dumps} use orjson when it is installed (the C{speed} extra) and
-the standard library's C{json} otherwise, with the same results: orjson is only
-a fast path, and whatever it refuses or might read differently (19 digits in a
-row, deep nesting, a lone surrogate, a dict key that is not a C{str}, an
-integer beyond 64 bits) goes the standard library's way.
-C{MCPGATEWAY_JSON=stdlib} in the environment, or L{useFast}C{(False)}, keeps
-to the standard library.
+L{loads} and L{dumps} use orjson (a dependency, so every way of starting the
+gateway has it) and the standard library's C{json} where orjson cannot serve,
+with the same results: orjson is only a fast path, and whatever it refuses or
+might read differently (19 digits in a row, deep nesting, a lone surrogate, a
+dict key that is not a C{str}, an integer beyond 64 bits) goes the standard
+library's way. C{MCPGATEWAY_JSON=stdlib} in the environment, or
+L{useFast}C{(False)}, keeps to the standard library (for comparing the two;
+also what runs where orjson cannot be imported).
 """
 
 from __future__ import annotations
@@ -67,12 +68,12 @@ it goes to the standard library, which refuses it (C{TypeError}) as before."""
 
 
 def useFast(enabled: bool = True) -> bool:
-    """Use orjson in L{loads} and L{dumps} if C{enabled} and it is installed
-    (the default, unless C{MCPGATEWAY_JSON=stdlib} is set); return whether it
-    is now used. The results are the same either way, only faster.
+    """Use orjson in L{loads} and L{dumps} if C{enabled} and it can be
+    imported (the default, unless C{MCPGATEWAY_JSON=stdlib} is set); return
+    whether it is now used. The results are the same either way, only faster.
 
-    orjson itself is imported by the first call that uses it (issue 19: an
-    idle gateway does not hold its 0.2 MB): until then the fast path's two
+    orjson itself is imported by the first call that uses it (an idle
+    gateway does not hold its 0.2 MB): until then the fast path's two
     functions are C{_firstLoads} and C{_firstDumps}, which put orjson's in
     their place."""
     global _FAST_LOADS, _FAST_DUMPS

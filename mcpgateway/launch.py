@@ -57,7 +57,23 @@ web tree, and the parts of Twisted they load only once the gateway starts
 (the gateway's own modules are compiled from their directory as well)."""
 
 
-GATEWAY = ServiceMaker(
+class GatewayMaker(ServiceMaker):
+    """The gateway's C{IServiceMaker}: Twisted's, whose C{options} install
+    the gateway's reactor first (L{mcpgateway.reactor.installUnlessChosen}).
+    C{twistd} and C{twist} ask for a plugin's options after their own
+    options (a C{--reactor} among them) and before anything imports the
+    reactor, so C{twistd -n mcpgateway} and C{twist mcpgateway} run on the
+    reactor C{mcpgateway start} uses, unless the user names another."""
+
+    @property
+    def options(self) -> Any:
+        from mcpgateway import reactor
+
+        reactor.installUnlessChosen()
+        return super().options
+
+
+GATEWAY = GatewayMaker(
     "MCP Gateway",
     "mcpgateway.tap",
     "Share stdio MCP servers between every client on this machine over Streamable HTTP.",

@@ -218,6 +218,21 @@ def _never() -> bool:
     return False
 
 
+def installUnlessChosen() -> bool:
+    """Install a L{GatewayReactor} when this system has epoll and no reactor
+    is installed yet; whether it did. Under C{twistd} and C{twist} a
+    reactor named with C{--reactor} is installed by the time the gateway's
+    options are made (L{mcpgateway.launch.GatewayMaker.options}), so the
+    user's choice stands; otherwise the gateway runs on its own reactor
+    however it is started."""
+    import sys
+
+    if not AVAILABLE or "twisted.internet.reactor" in sys.modules:
+        return False
+    install()
+    return True
+
+
 def install() -> Any:
     """Install a L{GatewayReactor} as the global reactor; return it."""
     from twisted.internet.main import installReactor

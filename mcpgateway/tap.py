@@ -1579,6 +1579,7 @@ def _pollSpin(reactor: Any, microseconds: float, worthIt: Callable[[], bool]) ->
     from twisted.logger import Logger
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
+    log.info("reactor: {reactor}", reactor=f"{type(reactor).__module__}.{type(reactor).__name__}")
     spinBeforeWaiting = getattr(reactor, "spinBeforeWaiting", None)
     if spinBeforeWaiting is None:  # Twisted's own reactor: it never spins
         if microseconds != limits.POLL_SPIN:

@@ -12,7 +12,7 @@ from twisted.application.service import IServiceMaker
 from twisted.plugin import IPlugin
 from twisted.python.usage import UsageError
 
-from mcpgateway import launch
+from mcpgateway import launch, tap
 from tests.integration.gateway import REPO
 
 
@@ -97,3 +97,25 @@ def test_warm_writes_the_bytecode_of_what_a_gateway_loads() -> None:
     launch.warm(imported.append, compiled.append)
     assert imported == list(launch.WARM_MODULES)
     assert compiled == [str(REPO / "mcpgateway")]
+
+
+def test_the_plugins_options_install_the_gateways_reactor_when_none_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """twistd and twist ask for the plugin's options once their own (a
+    --reactor among them) are parsed: the gateway's reactor goes in then,
+    unless one is installed already or the system has no epoll."""
+    from mcpgateway import reactor
+
+    installed: list[str] = []
+    monkeypatch.setattr(reactor, "install", lambda: installed.append("gateway"))
+    monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
+    monkeypatch.setattr(reactor, "AVAILABLE", True)
+    assert launch.GATEWAY.options is tap.Options
+    assert installed == ["gateway"]
+    monkeypatch.setattr(reactor, "AVAILABLE", False)
+    assert not reactor.installUnlessChosen()
+    monkeypatch.setattr(reactor, "AVAILABLE", True)
+    monkeypatch.setitem(sys.modules, "twisted.internet.reactor", object())
+    assert not reactor.installUnlessChosen()
+    assert installed == ["gateway"]
