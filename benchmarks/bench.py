@@ -304,8 +304,9 @@ class Gateway:
     """The gateway as the README's command runs it (``twistd -n mcpgateway``;
     as ``mcpgateway start`` runs it, ``python -OO -m mcpgateway.launch``, with
     ``MCPGATEWAY_BENCH_RUNNER=start``; ``python -m twisted mcpgateway`` for a
-    commit from before ``mcpgateway.launch``) from this checkout (or C{repo}: another checkout of the
-    project, for a before/after comparison), on an OS-chosen port."""
+    commit from before ``mcpgateway.launch``) from this checkout (or C{repo}:
+    another checkout of the project, for a before/after comparison), on an
+    OS-chosen port."""
 
     def __init__(self, config: dict[str, Any], workdir: Path, profile: Path | None = None,
                  extra: list[str] | None = None, patches: str = "",
