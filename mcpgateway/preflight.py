@@ -317,10 +317,10 @@ def _loadConfig(
     try:
         if options["rewrite-config"]:
             engine = _engine(options, stateDir, configPath)
-            if configPath is None and (engine is None or not engine.files()):
+            if configPath is None and engine is None:
                 raise PreflightError(
-                    "--rewrite-config needs a client config: ~/.claude.json"
-                    " was not found, nor any other client's (see --clients); pass --config PATH"
+                    "--rewrite-config with --clients none needs a client config:"
+                    " ~/.claude.json was not found; pass --config PATH"
                 )
             base: ConfigSource = PlainFile(None)  # no ~/.claude.json: the demo, and the clients
             if configPath is not None:

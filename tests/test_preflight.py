@@ -51,7 +51,20 @@ def test_rewrite_without_a_client_config_says_what_to_pass(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(PreflightError, match="pass --config PATH"):
-        preflight(options(tmp_path, "--rewrite-config"), "127.0.0.1")
+        preflight(options(tmp_path, "--rewrite-config", "--clients", "none"), "127.0.0.1")
+
+
+def test_rewrite_on_a_bare_machine_serves_the_demo_and_awaits_every_client_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No client has a file yet: the demo is served, and the files a client
+    would write (the Claude config first) are awaited, to be adopted."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    found = preflight(options(tmp_path, "--rewrite-config"), "127.0.0.1")
+    assert "demo" in found.loaded.servers
+    awaited = found.source.awaitedPaths()  # type: ignore[attr-defined]
+    assert awaited[0] == tmp_path / ".claude.json"
+    assert tmp_path / ".cursor" / "mcp.json" in awaited
 
 
 def test_what_it_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

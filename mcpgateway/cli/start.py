@@ -149,9 +149,12 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     if rewrite and config is None and not claudeConfigPath(None).is_file():
         detected = detectedClients(clients)
         if not detected:
-            # Nothing to adopt: the gateway serves its bundled demo.
-            out.note(f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server")
-            rewrite = False
+            # Nothing to adopt yet: the gateway serves its bundled demo, and
+            # adopts a client's file the moment one is written.
+            out.note(
+                f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server;"
+                " a client's config written later is adopted within seconds"
+            )
         else:
             out.note(
                 f"mcpgateway: no {claudeConfigPath(None)}: serving the bundled demo server"

@@ -128,16 +128,18 @@ class ClientsSource:
 
     def awaitedPaths(self) -> list[Path]:
         """Files not there yet whose appearance reloads: the Claude config
-        while the base is the bundled demo (see L{load})."""
+        while the base is the bundled demo (see L{load}), and every other
+        client's user file not written yet (adopted once it is)."""
+        awaited = self.engine.awaitedPaths()
         if self.base.path is None and self._projectsFrom is not None:
-            return [self._projectsFrom]
-        return []
+            return [self._projectsFrom, *(p for p in awaited if p != self._projectsFrom)]
+        return awaited
 
     def load(self) -> LoadedConfig:
         notes: list[str] = []
         warnings: list[str] = []
         claude = self._projectsFrom
-        if self._port is not None and self.awaitedPaths() and claude and claude.is_file():
+        if self._port is not None and self.base.path is None and claude and claude.is_file():
             notes, warnings = self._adoptClaude(claude, self._port)
         loaded = self.base.load()
         reserved = self.reserved()

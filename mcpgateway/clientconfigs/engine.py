@@ -1201,6 +1201,19 @@ class AdoptionEngine:
         """The files to watch for L{sync}: every client file found."""
         return [f.path for _, f in self.files()]
 
+    def awaitedPaths(self) -> list[Path]:
+        """The user-scope files a client could write that are not there yet
+        (a client installed after the start): one appearing is adopted at
+        the reload its appearance brings."""
+        return list(
+            dict.fromkeys(
+                path
+                for adapter in self.adapters
+                for path in adapter.userFiles(self.host)
+                if not path.exists()
+            )
+        )
+
     def backupPathOf(self, adapter: ClientAdapter, path: Path) -> Path:
         return adapter.backupPath(self.stateDir, path) or backupPathFor(
             self.stateDir, adapter.id, path

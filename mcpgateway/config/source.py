@@ -47,6 +47,7 @@ from mcpgateway.config.aggregate import (
     AggregateSettings,
     readAggregateFile,
 )
+from mcpgateway.config.awaiting import leadsTo, nearestExisting
 from mcpgateway.config.classification import Override, Overrides
 from mcpgateway.config.envfiles import EnvFile, readWorkspaceEnv
 from mcpgateway.config.gatewayfile import ManagedConfig
@@ -448,6 +449,15 @@ class ConfigService(Service):
             key = os.path.abspath(path)
             self._fingerprints.setdefault(key, _fingerprint(path))
             folder = os.path.dirname(key)
+            if self._notifier is not None and not os.path.isdir(folder):
+                folder = nearestExisting(folder) or folder  # created later: awaiting.py
+            elif (
+                self._notifier is not None
+                and folder not in self._watchedDirs
+                and _fingerprint(path) != self._fingerprints[key]
+            ):
+                self._fingerprints[key] = _fingerprint(path)  # written before its new folder
+                self.changed()  # was watched
             if self._notifier is None or folder in self._watchedDirs:
                 continue
             from twisted.internet import inotify
@@ -478,6 +488,8 @@ class ConfigService(Service):
         key = os.path.abspath(path)
         if key in self._fingerprints:
             self._pathChanged(key)
+        elif leadsTo(key, self._fingerprints):
+            self.changed()  # a folder on the way to an awaited file: watch it once reloaded
 
     def _checkPoll(self) -> None:
         for key, before in list(self._fingerprints.items()):

@@ -335,7 +335,8 @@ def test_start_says_it_serves_the_demo_before_it_says_it_started(
     stderr.flush()
     assert code == 0
     assert pipe.lines() == [
-        f"mcpgateway: no {home / '.claude.json'}: serving the bundled demo server",
+        f"mcpgateway: no {home / '.claude.json'}: serving the bundled demo server; a client's"
+        " config written later is adopted within seconds",
         f"mcpgateway started (pid {os.getpid()}): 3 servers at"
         f" http://127.0.0.1:{fakeGateway.port}/<server>/mcp",
         f"  http://127.0.0.1:{fakeGateway.port}/context7/mcp",

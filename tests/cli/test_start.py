@@ -176,7 +176,7 @@ def test_start_warns_of_a_state_directory_other_users_can_enter(
     assert "chmod" not in err if mode == 0o700 else err.count("chmod 700") == 1
 
 
-def test_start_without_a_claude_config_does_not_rewrite(
+def test_start_without_a_claude_config_adopts_one_written_later(
     capsys: pytest.CaptureFixture[str],
     stateDir: Path,
     locked: None,
@@ -189,8 +189,10 @@ def test_start_without_a_claude_config_does_not_rewrite(
         capsys, stateDir, "start", "--json", "--port", str(fakeGateway.port), ctx=ctx
     )
     assert code == 0
-    assert "--rewrite-config" not in launcher.argv
-    assert "bundled demo" in err
+    # Nothing to rewrite yet; adoption is on, so a client's file written
+    # later is adopted by the running gateway.
+    assert "--rewrite-config" in launcher.argv
+    assert "bundled demo" in err and "written later is adopted" in err
     document = json.loads(out)
     assert document["ok"] is True and document["pid"] == os.getpid()
     assert document["servers"] == ["context7", "serena", "tavily"]

@@ -174,7 +174,7 @@ def test_a_bridge_entry_starts_the_gateway_on_its_port_and_state_dir(
     assert options.target == "memory" and options.stateDir == stateDir and options.port == 9606
     command = startCommand(options)
     assert command[command.index("--state-dir") + 1] == str(stateDir)
-    assert command[command.index("start") :] == ["start", "--port", "9606"]
+    assert command[command.index("start") :] == ["start", "--json", "--port", "9606"]
 
     source.stopping()
     assert path.read_bytes() == original

@@ -235,10 +235,11 @@ def test_preflight_adopts_other_clients_without_a_claude_config(
         assert found.source.watchedPaths() == [path]
     finally:
         found.lock.release()
-    from mcpgateway.preflight import PreflightError
 
-    with pytest.raises(PreflightError, match="nor any other client's"):  # no VS Code file
-        preflight(options(tmp_path, "--rewrite-config", "--clients", "vscode"), "127.0.0.1")
+    # No VS Code file yet: the demo is served, and VS Code's file awaited.
+    waiting = preflight(options(tmp_path, "--rewrite-config", "--clients", "vscode"), "127.0.0.1")
+    assert "demo" in waiting.loaded.servers
+    assert tmp_path / ".config" / "Code" / "User" / "mcp.json" in waiting.source.awaitedPaths()  # type: ignore[attr-defined]
 
 
 def test_preflight_recovers_client_files_but_not_when_taking_over(

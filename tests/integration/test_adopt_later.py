@@ -1,0 +1,99 @@
+"""A gateway started on a bare machine (no client's config: the bundled demo
+is served) adopts a client's config written afterwards, within seconds, as a
+start would have, and gives it back byte for byte at stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.gateway import REPO, callEcho
+
+pytestmark = pytest.mark.integration
+
+
+def freePort() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_a_claude_config_written_after_the_start_is_adopted(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    stateDir = home / ".mcpgateway"
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    env.pop("MCPGATEWAY_HOME", None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mcpgateway.cli", *args, "--state-dir", str(stateDir)],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    port = freePort()
+    started = cli("start", "--port", str(port))
+    assert started.returncode == 0, started.stderr + started.stdout
+    try:
+        assert "written later is adopted" in started.stderr
+        config = home / ".claude.json"
+        original = json.dumps(
+            {
+                "numStartups": 1,
+                "mcpServers": {
+                    "later": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+                },
+            },
+            indent=2,
+        ).encode()
+        config.write_bytes(original)
+        deadline = time.monotonic() + 30
+        entry: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            entry = json.loads(config.read_text())["mcpServers"]["later"]
+            if entry.get("type") == "http":
+                break
+            time.sleep(0.2)
+        assert entry == {"type": "http", "url": f"http://127.0.0.1:{port}/later/mcp"}, entry
+        assert callEcho(entry["url"], "adopted later") == "adopted later"
+        status = json.loads(cli("status", "--json").stdout)
+        assert "later" in status["health"]["servers"], status
+        # Another client installed later: its file is adopted when it appears.
+        cursor = home / ".cursor" / "mcp.json"
+        cursor.parent.mkdir()
+        cursorOriginal = json.dumps(
+            {
+                "mcpServers": {
+                    "cursorOnly": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}
+                }
+            }
+        ).encode()
+        cursor.write_bytes(cursorOriginal)
+        adopted: dict[str, str] = {}
+        while time.monotonic() < deadline + 30:
+            adopted = json.loads(cursor.read_text())["mcpServers"]["cursorOnly"]
+            if str(port) in adopted.get("url", ""):
+                break
+            time.sleep(0.2)
+        assert adopted.get("url") == f"http://127.0.0.1:{port}/cursorOnly/mcp", adopted
+    finally:
+        stopped = cli("stop")
+    assert stopped.returncode == 0, stopped.stderr + stopped.stdout
+    assert config.read_bytes() == original
+    assert cursor.read_bytes() == cursorOriginal
