@@ -318,6 +318,31 @@ class _Refused(Resource):
         return errorReply(request, self._status, jsonrpc.INVALID_REQUEST, self._text)
 
 
+class _GatedRefusal(Resource):
+    """A 404 for an MCP path no server or route answers, on a gateway that
+    requires tokens: the caller is authenticated first, as at a real
+    endpoint, so that one without a valid token learns nothing of which
+    servers and route keys exist (the same 401 either way)."""
+
+    isLeaf = True
+
+    def __init__(self, refused: _Refused, gate: Gate) -> None:
+        super().__init__()
+        self._refused = refused
+        self._gate = gate
+
+    def render(self, request: Request) -> bytes | int:
+        verdict = self._gate.check(request, None)
+        if isinstance(verdict, Deferred):
+            return _later(request, verdict, lambda v: self._decided(request, v))
+        return self._decided(request, verdict)
+
+    def _decided(self, request: Request, verdict: Verdict) -> bytes | int:
+        if isinstance(verdict, Refusal):
+            return self._gate.refuse(request, verdict)
+        return self._refused.render(request)
+
+
 class _Health(Resource):
     """C{GET /health}: polled often (by C{mcpgateway start}, by monitors); no Klein.
 
@@ -749,18 +774,21 @@ class GatewayRoot(Resource):
                     return _Door(endpoint, name, key if tilde else "", self.team, self._clock)
                 return endpoint
             if tilde and name in self._gateway.pools:
-                return _Refused(
+                refused = _Refused(
                     404,
                     f"no route {key[:64]!r} on server {name[:64]!r}: no workspace of its"
                     " config has that key (the project's entry may be gone, or the state"
                     " directory's workspace.key changed; GET /health lists the servers)",
                     self.clientErrors,
                 )
-            return _Refused(
-                404,
-                f"no server named {name[:64]!r} (GET /health lists the servers)",
-                self.clientErrors,
-            )
+            else:
+                refused = _Refused(
+                    404,
+                    f"no server named {name[:64]!r} (GET /health lists the servers)",
+                    self.clientErrors,
+                )
+            gate = self.team.gate
+            return refused if gate is None else _GatedRefusal(refused, gate)
         if path == b"mcp" or path.startswith(b"mcp~"):
             where = aggregatePath(path.decode("utf-8", "replace"), request.postpath)
             aggregate = self._aggregate(where) if where is not None else None

@@ -552,3 +552,16 @@ def test_without_a_team_the_endpoint_is_served_as_before() -> None:
     assert session is not None and session.principal == ""
     assert h.request("GET", "/.well-known/oauth-protected-resource").status == 404
     assert h.request("GET", "/sessions").status == 200
+
+
+def test_an_unknown_server_or_route_is_401_to_a_caller_without_a_token() -> None:
+    """No oracle: without a valid token, a server or route key that does not
+    exist answers as one that does (401); with one, it is 404."""
+    h = TeamHarness()
+    for path in ("/nosuch/mcp", "/srv~abcdefghijklmnop/mcp", "/srv/mcp"):
+        response = h.request("POST", path, ping())
+        assert response.status == 401, (path, response.body)
+        assert response.json()["error"]["message"] == "this gateway needs a bearer token"
+    assert h.as_("alice", "POST", "/nosuch/mcp", ping()).status == 404
+    routeless = h.as_("alice", "POST", "/srv~abcdefghijklmnop/mcp", ping())
+    assert routeless.status == 404 and "no route" in routeless.json()["error"]["message"]
