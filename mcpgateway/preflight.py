@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from twisted.logger import Logger
 
-from mcpgateway import logs
+from mcpgateway import logs, paths
 from mcpgateway.config import servers as config
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.source import ConfigSource, PlainFile
@@ -38,6 +38,8 @@ from mcpgateway.ops.statedir import (
     findOrphans,
     openStateDir,
     staleState,
+    unsafeKeyFile,
+    unsafeStateDir,
 )
 
 log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
@@ -76,6 +78,7 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     logFile = logs.LogFileService(options["log-file"]) if options["log-file"] else None
     stateDir = Path(options["state-dir"]).expanduser()
     stateDir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    refuseUnsafeStateDir(stateDir)
     warnOpenStateDir(stateDir)
     inherited = options.get("handover")
     try:
@@ -97,6 +100,21 @@ def preflight(options: Any, clientHost: str) -> Preflight:
     return Preflight(
         stateDir, lock, configPath, source, loaded, findOrphans(stateDir), logFile, clusterKeys
     )
+
+
+def refuseUnsafeStateDir(stateDir: Path) -> None:
+    """Refuse, in one line, a state directory another user can write in or
+    that is not this user's, and a workspace key another user may have read
+    (L{mcpgateway.ops.statedir.unsafeStateDir}, C{unsafeKeyFile}): the
+    gateway would trust what they put there.
+
+    @raise PreflightError: what is wrong and the command that fixes it.
+    """
+    why = unsafeStateDir(stateDir) or unsafeKeyFile(
+        stateDir / paths.WORKSPACE_KEY_FILE, "the workspace key file"
+    )
+    if why is not None:
+        raise PreflightError(why)
 
 
 def warnOpenStateDir(stateDir: Path) -> bool:

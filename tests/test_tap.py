@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -646,6 +647,7 @@ def test_an_unusable_workspace_key_refuses_the_start_in_one_line(
     state = tmp_path / "st"
     state.mkdir(mode=0o700)
     (state / WORKSPACE_KEY_FILE).write_text("not a key\n")
+    (state / WORKSPACE_KEY_FILE).chmod(0o600)  # private: its contents are what is wrong
     with pytest.raises(SystemExit) as exited:
         tap.makeService(
             parse("--port", "9302", "--config", str(config), "--state-dir", str(state)),
@@ -1398,3 +1400,47 @@ def test_a_poll_spin_on_twisteds_own_reactor_says_it_does_nothing(
         assert any("--poll-spin does nothing" in line for line in lines) is said, lines
         top.startService()
         top.stopService()
+
+
+@pytest.mark.parametrize(
+    ("mode", "what", "fix"),
+    [
+        (0o770, "state directory", "chmod 700"),
+        (0o702, "state directory", "chmod 700"),
+    ],
+)
+def test_a_state_directory_others_can_write_in_refuses_the_start(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mode: int,
+    what: str,
+    fix: str,
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    state = tmp_path / "st"
+    state.mkdir()
+    state.chmod(mode)
+    with pytest.raises(SystemExit) as exited:
+        tap.makeService(parse("--port", "9303", "--state-dir", str(state)), FakeProcessReactor())
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and what in err and fix in err, err
+
+
+def test_a_workspace_key_others_may_read_refuses_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mcpgateway.paths import WORKSPACE_KEY_FILE
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    state = tmp_path / "st"
+    state.mkdir(mode=0o700)
+    key = state / WORKSPACE_KEY_FILE
+    key.write_text("ab" * 32 + "\n")
+    key.chmod(0o644)
+    with pytest.raises(SystemExit):
+        tap.makeService(parse("--port", "9304", "--state-dir", str(state)), FakeProcessReactor())
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"chmod 600 {key}" in err, err
+    assert stat.S_IMODE(key.stat().st_mode) == 0o644  # refused, not quietly tightened

@@ -67,8 +67,15 @@ from mcpgateway.cli.routes import (
     routesOf,
 )
 from mcpgateway.cli.userpath import currentUmask, recordedPath, recordPath, startPath
-from mcpgateway.ops.statedir import lockHeld, openStateDir, pidAlive, removeState
-from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE
+from mcpgateway.ops.statedir import (
+    lockHeld,
+    openStateDir,
+    pidAlive,
+    removeState,
+    unsafeKeyFile,
+    unsafeStateDir,
+)
+from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE, WORKSPACE_KEY_FILE
 from mcpgateway.portuse import PortInUse, reportedInUse
 
 TWISTD_LOGGER = "mcpgateway.logs.discarding"
@@ -136,6 +143,11 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     if found.running:
         wanted = None if args.port is None else port
         return alreadyRunning(out, found, wanted, adopt=not (args.no_rewrite or args.auto_started))
+    unsafe = unsafeStateDir(stateDir) or unsafeKeyFile(
+        stateDir / WORKSPACE_KEY_FILE, "the workspace key file"
+    )
+    if unsafe is not None:  # the gateway would refuse it: say so here, in one line
+        raise CliError(unsafe)
     if not lockHeld(stateDir):  # held: one is starting here, reported once it runs
         taken = ctx.checkPort(port)
         if taken is not None:

@@ -41,6 +41,51 @@ def openStateDir(stateDir: Path) -> tuple[int, str] | None:
     )
 
 
+def unsafeStateDir(stateDir: Path) -> str | None:
+    """Why the gateway must not use C{stateDir}, in one line with the fix:
+    another user could write in it (a group or other write bit: plant a
+    sessions file, swap the workspace key) or it is not this user's. C{None}
+    when it is safe, or not there (yet)."""
+    try:
+        st = stateDir.stat()
+    except OSError:
+        return None
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid != os.geteuid():
+        return (
+            f"state directory {stateDir} belongs to uid {st.st_uid}, not to this user"
+            f" ({os.geteuid()}): use a state directory of your own (--state-dir)"
+        )
+    if mode & 0o022:
+        return (
+            f"state directory {stateDir} is mode {mode:04o}: other users can write in it;"
+            f" run chmod 700 {stateDir}"
+        )
+    return None
+
+
+def unsafeKeyFile(path: Path, what: str) -> str | None:
+    """Why the key file C{path} (C{what}: its name in the sentence) must not
+    be used, in one line with the fix: another user may read it, or it is
+    not this user's. C{None} when it is safe, or not there."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid != os.geteuid():
+        return (
+            f"{what} {path} belongs to uid {st.st_uid}, not to this user ({os.geteuid()}):"
+            f" remove it (a new one is made) or chown it to yourself"
+        )
+    if mode & 0o077:
+        return (
+            f"{what} {path} is mode {mode:04o}: other users may have read it; run chmod 600"
+            f" {path}, or remove it to have a new one made"
+        )
+    return None
+
+
 def pidAlive(pid: int) -> bool:
     """Whether process C{pid} exists and is not a zombie (C{EPERM}: it exists,
     owned by someone else)."""
