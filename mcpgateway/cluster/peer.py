@@ -13,6 +13,12 @@ and the seal's own expiry (the sender's clock + C{ttl}); the request it is
 for is the associated data (C{"mcpgw-peer1"}, method, path, session id,
 SHA-256 of the body): the header of one request does not open on another.
 Replicas' clocks must agree within C{ttl}.
+
+A header opens once: the replica that opens it remembers its nonce until
+the seal expires (L{SeenNonces}), so a header captured on the wire cannot
+be sent again within its life. Replicas must still talk over TLS or a
+private network (docs/cluster.md): what the header carries is sealed, but
+the request beside it is not.
 """
 
 from __future__ import annotations
@@ -41,6 +47,33 @@ _AAD = b"mcpgw-peer1\0"
 _NONCE = 12
 _TAG = 16
 _VALUE = re.compile(r"[A-Za-z0-9_-]+")
+MAX_SEEN = 200_000
+"""Nonces remembered at most (a header's life is 30 s: 6,600 forwarded
+requests a second); past it the oldest are forgotten first."""
+
+
+class SeenNonces:
+    """The nonces of the headers opened whose seal has not expired yet."""
+
+    def __init__(self, limit: int = MAX_SEEN) -> None:
+        self._until: dict[bytes, float] = {}
+        self._limit = limit
+
+    def first(self, nonce: bytes, expires: float, now: float) -> bool:
+        """Whether C{nonce} is seen for the first time (it is remembered
+        until C{expires}); expired ones are forgotten as it goes."""
+        while self._until:
+            oldest = next(iter(self._until))  # dicts keep insertion order
+            if self._until[oldest] > now and len(self._until) < self._limit:
+                break
+            del self._until[oldest]
+        if nonce in self._until:
+            return False
+        self._until[nonce] = expires
+        return True
+
+    def __len__(self) -> int:
+        return len(self._until)
 
 
 @dataclass(frozen=True)
@@ -74,6 +107,7 @@ class PeerSeal:
         self._label = label
         self._clock = clock
         self._ttl = ttl
+        self._seen = SeenNonces()
 
     def seal(
         self, principal: Principal, method: bytes, path: bytes, sessionId: str, body: bytes
@@ -126,7 +160,11 @@ class PeerSeal:
             claims = json.loads(plaintext)
         except ValueError:
             return None
-        return _claimOf(claims, self._clock.seconds())
+        now = self._clock.seconds()
+        claim = _claimOf(claims, now)
+        if claim is None or not self._seen.first(data[:_NONCE], float(claims["x"]), now):
+            return None  # invalid, expired, or opened before: a replay
+        return claim
 
 
 def _aad(method: bytes, path: bytes, sessionId: str, body: bytes) -> bytes:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
 from mcpgateway.auth.principal import VIA_OAUTH, VIA_PEER, VIA_TOKEN, Principal
-from mcpgateway.cluster.peer import MAX_VALUE, PeerClaim, PeerSeal
+from mcpgateway.cluster.peer import MAX_VALUE, PeerClaim, PeerSeal, SeenNonces
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -149,3 +149,27 @@ def test_any_principal_round_trips(
     value = seals(clock).seal(principal, b"POST", b"/s/mcp", "sid", body)
     opened = seals(clock).open(value, b"POST", b"/s/mcp", "sid", body)
     assert opened == Principal(name, key, VIA_PEER, servers=servers, admin=admin)
+
+
+def test_a_header_opens_once() -> None:
+    """A header captured on the wire and sent again is refused for as long
+    as it would otherwise be good."""
+    clock = Clock()
+    value = seals(clock).seal(ALICE, *REQUEST)
+    owner = seals(clock, label="r2")
+    assert owner.open(value, *REQUEST) is not None
+    clock.advance(10)
+    assert owner.open(value, *REQUEST) is None
+    again = seals(clock).seal(ALICE, *REQUEST)  # a new seal of the same request: a new nonce
+    assert owner.open(again, *REQUEST) is not None
+
+
+def test_the_nonces_seen_are_forgotten_once_expired_and_bounded() -> None:
+    seen = SeenNonces(limit=3)
+    assert seen.first(b"a", expires=30, now=0) and not seen.first(b"a", expires=30, now=1)
+    assert seen.first(b"b", expires=31, now=1)
+    assert seen.first(b"c", expires=60, now=31)  # a and b expired: forgotten
+    assert len(seen) == 1
+    for nonce in (b"d", b"e", b"f"):
+        assert seen.first(nonce, expires=90, now=32)
+    assert len(seen) == 3  # the oldest went to keep the bound
