@@ -203,9 +203,7 @@ def test_workspaces_with_different_env_tokens_get_different_children(
         json.dumps(
             {
                 "projects": {
-                    str(path): {
-                        "mcpServers": {"tokens": entry(cwd=str(same), envFrom=["TOKEN"])}
-                    }
+                    str(path): {"mcpServers": {"tokens": entry(cwd=str(same), envFrom=["TOKEN"])}}
                     for path in workspaces.values()
                 }
             }
