@@ -68,8 +68,8 @@ C{initialize} beyond is refused with HTTP 503, -32000, until some end)."""
 MAX_SESSIONS_PER_PRINCIPAL = 1_000
 """Live sessions of one authenticated principal (every endpoint together):
 a tenth of L{MAX_SESSIONS}, so no one caller can fill the gateway. Without
-authentication every caller is one principal, and the lower of the two
-limits applies to all."""
+authentication every caller is the same anonymous one, and only
+L{MAX_SESSIONS} applies."""
 MODERN_INPUT_TIMEOUT = 600.0
 """Seconds a suspended modern call waits for its client's retry (each
 round); then its child's questions are answered as declined and its call is

@@ -295,7 +295,7 @@ class Options(usage.Options):
             limits.MAX_SESSIONS_PER_PRINCIPAL,
             "Most live sessions of one authenticated caller (HTTP 503 with Retry-After beyond,"
             " when none of its own is idle; room is made only among the caller's own sessions)."
-            " Without authentication every caller is one.",
+            " Without authentication it does not apply (every caller is the same one).",
             _positiveInt,
         ],
         [

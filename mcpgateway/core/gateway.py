@@ -53,6 +53,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__, jsonrpc, logs, procfs, timers
+from mcpgateway.core import room
 from mcpgateway.core.aggregatetypes import (
     BUILTIN_ENDPOINTS,
     SERVER_PREFIX,
@@ -253,6 +254,8 @@ class Gateway:
         self._visitors: set[str] = set()
         """The ids of the visiting sessions in the registry (another
         replica's: L{visit}), which the session limit does not count."""
+        self.roomCounts = room.RoomCounts()
+        """What the session limits did to C{initialize}s (L{makeRoom})."""
         self.savings: Callable[[GatewayStatus], Savings] | None = None
         """Estimates what sharing children saves from a status and the last
         sample of the children (L{mcpgateway.ops.savings}, set by the
@@ -621,55 +624,58 @@ class Gateway:
 
     def makeRoom(self, limit: int, principal: str = "", perPrincipal: int | None = None) -> bool:
         """Whether one more session of C{principal} may open under C{limit}
-        live sessions (L{liveSessions}) and C{perPrincipal} live sessions of
-        that principal. At either limit, the session of C{principal} idle
-        longest that no one is using (no GET stream open, no request in
-        flight; not a visiting one) is ended to make room, and logged;
-        C{False} when it has no such session (the newcomer is refused).
-        Room is only ever made among the requester's own sessions: one
-        caller opening sessions never ends another's.
+        live sessions (L{liveSessions}) and, for an authenticated principal,
+        C{perPrincipal} live sessions of its own. At either limit, the
+        session of C{principal} idle longest that no one is using (no GET
+        stream open, no request in flight; not a visiting one) is ended to
+        make room, and logged; C{False} when it has no such session (the
+        newcomer is refused). Room is only ever made among the requester's
+        own sessions: one caller opening sessions never ends another's
+        (L{mcpgateway.core.room}). Counted in L{roomCounts}.
 
         Below the limits this costs nothing but a count of the principal's
         sessions when it is authenticated; at one, one pass over the
         sessions."""
         registry = self.sessions
-        atOwn = perPrincipal is not None and self.liveSessionsOf(principal) >= perPrincipal
-        if self.liveSessions < limit and not atOwn:
+        own = self.liveSessionsOf(principal) if principal and perPrincipal is not None else 0
+        short = room.shortage(self.liveSessions, limit, principal, own, perPrincipal)
+        if short is None:
             return True
-        per = ""
-        if atOwn:
-            assert perPrincipal is not None
-            limit, per = perPrincipal, " per caller"
         inFlight: Counter[str] = Counter()
         for pool in self.pools.values():
             inFlight.update(pool.inFlightBySession())
-        idlest: Session | None = None
-        since = 0.0
-        for session in registry:
-            if session.principal != principal:
-                continue
-            if session.visiting or session.inFlight or inFlight[session.id]:
-                continue
-            if _streamOpen(session) or (self._isAggregate(session) and session.inflight):
-                continue
-            activity = registry.activity(session)
-            if idlest is None or activity < since:
-                idlest, since = session, activity
-        if idlest is None:
+
+        def busy(session: Session) -> bool:
+            return bool(
+                session.visiting
+                or session.inFlight
+                or inFlight[session.id]
+                or _streamOpen(session)
+                or (self._isAggregate(session) and session.inflight)
+            )
+
+        found = room.idlestOwn(registry, principal, busy, registry.activity)
+        if found is None:
+            self.roomCounts.note(short.kind, room.REFUSED)
             return False
+        self.roomCounts.note(short.kind, room.EVICTED)
+        evicted, since = found
+        perCaller = short.kind == room.PRINCIPAL
         self.log.info(
             "session limit of {limit} reached: ending session {sid} on {server}, idle for"
             " {seconds:g} s with no GET stream and no request in flight, for a new one of"
-            " the same caller ({which})",
-            limit=limit,
-            which="the limit per caller" if per else "the gateway's limit",
-            sid=idlest.shortId,
-            server=idlest.server,
+            " the same caller{caller} ({which})",
+            limit=short.limit,
+            which="the limit per caller" if perCaller else "the gateway's limit",
+            caller=f" {principal}" if principal else "",
+            principal=principal,
+            sid=evicted.shortId,
+            server=evicted.server,
             seconds=round(self.clock.seconds() - since, 1),
         )
-        evicted = idlest
+        per = " per caller" if perCaller else ""
         self.endSession(
-            evicted, f"evicted: the session limit of {limit}{per} was reached"
+            evicted, f"evicted: the session limit of {short.limit}{per} was reached"
         ).addErrback(
             lambda f: self.log.failure(
                 "stopping the child of session {sid} failed", failure=f, sid=evicted.shortId

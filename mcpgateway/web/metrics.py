@@ -24,9 +24,10 @@ C{mcpgateway_build_info{version,python,twisted}}.
 
 Every label is bounded: C{server} (a configured name), C{method} (the MCP
 method set, anything else is C{other}), C{outcome}, C{state}, C{le},
-C{version}, C{scope} (the four scope words) and C{scope_key} (the scope keys
-a server's children serve: at most its C{maxChildren} children, each a
-keyed hash or C{global}; never a path or a value). No session id, tool
+C{version}, C{limit} (C{gateway}, C{principal}), C{scope} (the four scope
+words) and C{scope_key} (the scope keys a server's children serve: at most
+its C{maxChildren} children, each a keyed hash or C{global}; never a path or
+a value). No session id, tool
 name, argument or pid ever becomes a label.
 """
 
@@ -83,7 +84,25 @@ def renderMetrics(gateway: Gateway, procRoot: str = procfs.PROC) -> bytes:
     """
     status = gateway.status(procRoot)
     operations = tracing.operationsFor(gateway.clock)
-    return renderStatus(status, lambda pid: procfs.rss(pid, procRoot), operations)
+    body = renderStatus(status, lambda pid: procfs.rss(pid, procRoot), operations)
+    return body + renderSessionLimits(gateway.roomCounts.counts())
+
+
+def renderSessionLimits(counts: Mapping[tuple[str, str], int]) -> bytes:
+    """C{mcpgateway_session_limit_total{limit,outcome}}: the C{initialize}s
+    that met a session limit (C{gateway}: the process's; C{principal}: one
+    caller's), by what came of them (C{evicted}: the caller's own idlest
+    unused session ended for it; C{refused}: HTTP 503). Never by caller:
+    the audit log names who was refused."""
+    family = _Family(
+        "mcpgateway_session_limit_total",
+        "counter",
+        "Initialize requests that met a session limit (gateway, principal), by outcome"
+        " (evicted: the caller's own idlest session ended for it; refused: HTTP 503).",
+    )
+    for (limit, outcome), count in sorted(counts.items()):
+        family.add((("limit", limit), ("outcome", outcome)), count)
+    return ("\n".join(family.render()) + "\n").encode("utf-8", "replace")
 
 
 def renderStatus(

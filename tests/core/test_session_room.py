@@ -1,12 +1,18 @@
 """Room for a new session: at the gateway's limit, or at the limit of one
 caller (principal), the idlest unused session of the caller itself ends;
-another caller's sessions never do. A caller with none to give is refused."""
+another caller's sessions never do. A caller with none to give is refused.
+Without authentication every caller is one, held to the gateway's limit
+only."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from mcpgateway import jsonrpc
+from mcpgateway.core import room
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
@@ -45,49 +51,123 @@ class Room:
         assert "result" in answers[0]
         return session
 
+    def initialize(self, principal: str, limit: int, perPrincipal: int) -> Session | None:
+        """What the web layer does for an C{initialize}: room, then a session."""
+        if not self.gateway.makeRoom(limit, principal, perPrincipal):
+            return None
+        return self.open(principal)
+
     def ids(self) -> set[str]:
         return {s.id for s in self.gateway.sessions}
 
+    def counts(self) -> dict[tuple[str, str], int]:
+        return {k: n for k, n in self.gateway.roomCounts.counts().items() if n}
+
+
+def evictions(events: list[Any]) -> list[Any]:
+    return [e for e in events if "session limit of" in e["log_format"]]
+
 
 def test_a_caller_at_its_own_limit_gives_up_its_own_idlest_session() -> None:
-    room = Room()
-    alice = room.open("alice")
-    bob1, bob2 = room.open("bob"), room.open("bob")
+    room_ = Room()
+    alice = room_.open("alice")
+    bob1, bob2 = room_.open("bob"), room_.open("bob")
     with capturedGatewayLogs() as events:
-        assert room.gateway.makeRoom(10, "bob", 2)
-    assert room.ids() == {alice.id, bob2.id}  # alice's, older, is kept
-    [said] = [e for e in events if "session limit of" in e["log_format"]]
-    assert (said["limit"], said["which"]) == (2, "the limit per caller")
-    del bob1
+        assert room_.gateway.makeRoom(10, "bob", 2)
+    assert room_.ids() == {alice.id, bob2.id}  # alice's, older, is kept
+    [said] = evictions(events)
+    assert (said["limit"], said["which"], said["sid"]) == (2, "the limit per caller", bob1.shortId)
+    assert said["principal"] == "bob"  # the principal's key, never a token
+    assert room_.counts() == {(room.PRINCIPAL, room.EVICTED): 1}
+
+
+def test_alice_survives_bob_filling_the_gateways_limit() -> None:
+    """The attack: bob initializes in a loop, up to the gateway's limit and
+    on; alice's session, idlest of all, never ends: his own do."""
+    room_ = Room()
+    alice = room_.open("alice")
+    bobs = [room_.initialize("bob", 4, 5) for _ in range(10)]
+    assert all(bob is not None for bob in bobs)
+    assert room_.ids() == {alice.id, *(b.id for b in bobs[-3:] if b is not None)}
+    assert room_.counts() == {(room.GATEWAY, room.EVICTED): 7}
+    # Carol, with no session to give, is refused: neither alice's nor bob's ends.
+    before = room_.ids()
+    assert room_.initialize("carol", 4, 5) is None
+    assert room_.ids() == before
+    assert room_.counts()[(room.GATEWAY, room.REFUSED)] == 1
+
+
+def test_alice_survives_bob_going_past_his_own_limit() -> None:
+    room_ = Room()
+    alice = room_.open("alice")
+    bobs = [room_.initialize("bob", 100, 3) for _ in range(10)]
+    assert room_.ids() == {alice.id, *(b.id for b in bobs[-3:] if b is not None)}
+    assert room_.gateway.liveSessionsOf("bob") == 3
+    assert room_.counts() == {(room.PRINCIPAL, room.EVICTED): 7}
 
 
 def test_at_the_gateways_limit_room_is_made_only_among_the_callers_own() -> None:
-    room = Room()
-    alice = room.open("alice")  # the idlest of all
-    bob = room.open("bob")
-    carol = room.open("carol")
-    assert room.gateway.makeRoom(3, "carol", 3)
-    assert room.ids() == {alice.id, bob.id}  # carol's own went
+    room_ = Room()
+    alice = room_.open("alice")  # the idlest of all
+    bob = room_.open("bob")
+    carol = room_.open("carol")
+    assert room_.gateway.makeRoom(3, "carol", 3)
+    assert room_.ids() == {alice.id, bob.id}  # carol's own went
+    assert room_.counts() == {(room.GATEWAY, room.EVICTED): 1}
     # A caller with no session of its own to give is refused; nobody's ends.
-    assert not room.gateway.makeRoom(2, "dave", 3)
-    assert room.ids() == {alice.id, bob.id}
+    assert not room_.gateway.makeRoom(2, "dave", 3)
+    assert room_.ids() == {alice.id, bob.id}
+    assert room_.counts()[(room.GATEWAY, room.REFUSED)] == 1
     del carol
 
 
 def test_a_caller_whose_sessions_are_all_busy_is_refused() -> None:
-    room = Room()
-    other = room.open("alice")
-    busy = room.open("bob")
+    room_ = Room()
+    other = room_.open("alice")
+    busy = room_.open("bob")
     busy.inFlight = 1
-    assert not room.gateway.makeRoom(10, "bob", 1)
-    assert room.ids() == {other.id, busy.id}
+    with capturedGatewayLogs() as events:
+        assert not room_.gateway.makeRoom(10, "bob", 1)
+    assert evictions(events) == []
+    assert room_.ids() == {other.id, busy.id}
+    assert room_.counts() == {(room.PRINCIPAL, room.REFUSED): 1}
 
 
 def test_without_authentication_every_caller_is_one() -> None:
     """A loopback gateway: the idlest session of all makes room, as ever."""
-    room = Room()
-    first, second = room.open(""), room.open("")
-    assert room.gateway.liveSessionsOf("") == 2
-    assert room.gateway.makeRoom(2, "", 1000)
-    assert room.ids() == {second.id}
+    room_ = Room()
+    first, second = room_.open(""), room_.open("")
+    assert room_.gateway.liveSessionsOf("") == 2
+    assert room_.gateway.makeRoom(2, "", 1000)
+    assert room_.ids() == {second.id}
     del first
+
+
+def test_without_authentication_only_the_gateways_limit_holds() -> None:
+    """The per-principal limit is for authenticated callers: an anonymous
+    gateway keeps its whole limit, not one caller's share of it."""
+    room_ = Room()
+    opened = [room_.open("") for _ in range(3)]
+    assert room_.gateway.makeRoom(10, "", 1)
+    assert room_.ids() == {s.id for s in opened}
+    assert room_.counts() == {}
+
+
+@given(
+    live=st.integers(0, 50),
+    limit=st.integers(1, 50),
+    principal=st.sampled_from(["", "bob"]),
+    own=st.integers(0, 50),
+    perPrincipal=st.one_of(st.none(), st.integers(1, 50)),
+)
+def test_shortage_names_the_limit_a_new_session_would_pass(
+    live: int, limit: int, principal: str, own: int, perPrincipal: int | None
+) -> None:
+    short = room.shortage(live, limit, principal, own, perPrincipal)
+    atOwn = bool(principal) and perPrincipal is not None and own >= perPrincipal
+    if atOwn:
+        assert short == room.Shortage(perPrincipal or 0, room.PRINCIPAL)
+    elif live >= limit:
+        assert short == room.Shortage(limit, room.GATEWAY)
+    else:
+        assert short is None

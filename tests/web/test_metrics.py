@@ -66,6 +66,7 @@ FAMILIES = {
     "mcp_server_operation_duration_seconds": "histogram",
     "mcp_client_operation_duration_seconds": "histogram",
     "mcp_server_session_duration_seconds": "histogram",
+    "mcpgateway_session_limit": "counter",
 }
 """Every family, as the parser names it (counters without C{_total})."""
 
@@ -437,7 +438,9 @@ def test_no_session_id_tool_name_or_argument_in_any_label() -> None:
         "mcp_method_name",
         "python",
         "twisted",
+        "limit",
     }
+    assert {v for k, v in labels if k == "limit"} == {"gateway", "principal"}
     assert {v for k, v in labels if k == "mcp_method_name"} <= {"initialize", "tools/call", "other"}
     assert {v for k, v in labels if k == "scope"} <= {
         "global",
