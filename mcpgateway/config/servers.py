@@ -319,33 +319,30 @@ def _share(entry: dict[str, Any]) -> str:
 
 
 def _credentialEnv(entry: dict[str, Any]) -> tuple[str, ...]:
-    names = entry.get("credentialEnv", [])
-    if not isinstance(names, list) or not all(
-        isinstance(n, str) and ENV_NAME.fullmatch(n) for n in names
-    ):
-        raise EntryError("'credentialEnv' must be a list of environment variable names")
-    refused = sorted({n for n in names if isDenied(n) or isGatewayOwn(n)})
-    if refused:
-        raise EntryError(
-            f"'credentialEnv' may not list {', '.join(refused)}: a client must not set"
-            " the gateway's own variables or make the server load other code"
-        )
-    return tuple(dict.fromkeys(names))
+    """The variables a client may give as C{X-Mcp-Env-*} headers."""
+    return _safeNames(entry, "credentialEnv", "a client")
 
 
 def _envFrom(entry: dict[str, Any]) -> tuple[str, ...]:
     """The names a workspace's C{.env} may give the server's children
     besides those of its C{env} and C{credentialEnv} (C{"envFrom": ["NAME",
-    ...]}); a name that steers a loader or an interpreter is refused."""
-    names = entry.get("envFrom", [])
+    ...]})."""
+    return _safeNames(entry, "envFrom", "a workspace's .env")
+
+
+def _safeNames(entry: dict[str, Any], key: str, setter: str) -> tuple[str, ...]:
+    """The entry's C{key}: a list of variable names that C{setter} (someone
+    other than the user) may set; a name that steers a loader or an
+    interpreter, or the gateway's own, is refused."""
+    names = entry.get(key, [])
     if not isinstance(names, list) or not all(
         isinstance(n, str) and ENV_NAME.fullmatch(n) for n in names
     ):
-        raise EntryError("'envFrom' must be a list of environment variable names")
+        raise EntryError(f"'{key}' must be a list of environment variable names")
     refused = sorted({n for n in names if isDenied(n) or isGatewayOwn(n)})
     if refused:
         raise EntryError(
-            f"'envFrom' may not list {', '.join(refused)}: a workspace's .env must not set"
+            f"'{key}' may not list {', '.join(refused)}: {setter} must not set"
             " the gateway's own variables or make the server load other code"
         )
     return tuple(dict.fromkeys(names))
