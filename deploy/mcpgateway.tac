@@ -4,12 +4,9 @@
 # configured here instead of on the command line. Edit the options list.
 from twisted.application.service import Application
 
-from mcpgateway import reactor
-from mcpgateway.tap import Options, makeService
+from mcpgateway.tap import RunnerOptions, makeService
 
-reactor.installUnlessChosen()  # the gateway's reactor, unless twistd -r named one
-
-options = Options()
+options = RunnerOptions()  # installs the gateway's reactor, unless twistd -r named one
 options.parseOptions(["--port", "9100"])  # e.g. add "--config", "/path/to/servers.json"
 
 application = Application("mcpgateway")

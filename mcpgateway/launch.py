@@ -58,19 +58,16 @@ web tree, and the parts of Twisted they load only once the gateway starts
 
 
 class GatewayMaker(ServiceMaker):
-    """The gateway's C{IServiceMaker}: Twisted's, whose C{options} install
-    the gateway's reactor first (L{mcpgateway.reactor.installUnlessChosen}).
-    C{twistd} and C{twist} ask for a plugin's options after their own
-    options (a C{--reactor} among them) and before anything imports the
-    reactor, so C{twistd -n mcpgateway} and C{twist mcpgateway} run on the
-    reactor C{mcpgateway start} uses, unless the user names another."""
+    """The gateway's C{IServiceMaker}: Twisted's, whose options are
+    L{mcpgateway.tap.RunnerOptions} (they install the gateway's reactor
+    unless C{--reactor} named another), so C{twistd -n mcpgateway} and
+    C{twist mcpgateway} run on the reactor C{mcpgateway start} uses."""
 
     @property
     def options(self) -> Any:
-        from mcpgateway import reactor
+        from mcpgateway.tap import RunnerOptions
 
-        reactor.installUnlessChosen()
-        return super().options
+        return RunnerOptions
 
 
 GATEWAY = GatewayMaker(

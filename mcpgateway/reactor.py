@@ -222,9 +222,9 @@ def installUnlessChosen() -> bool:
     """Install a L{GatewayReactor} when this system has epoll and no reactor
     is installed yet; whether it did. Under C{twistd} and C{twist} a
     reactor named with C{--reactor} is installed by the time the gateway's
-    options are made (L{mcpgateway.launch.GatewayMaker.options}), so the
-    user's choice stands; otherwise the gateway runs on its own reactor
-    however it is started."""
+    options are checked (L{mcpgateway.tap.Options.postOptions}, which
+    calls this), so the user's choice stands; otherwise the gateway runs on
+    its own reactor however it is started."""
     import sys
 
     if not AVAILABLE or "twisted.internet.reactor" in sys.modules:

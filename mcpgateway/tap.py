@@ -138,6 +138,9 @@ not loaded (C{-OO})."""
 class Options(usage.Options):
     """mcpgateway's command line (C{twistd mcpgateway --help})."""
 
+    installsReactor = False
+    """Whether checking the options installs the gateway's reactor
+    (L{RunnerOptions})."""
     synopsis = "[options]"
     longdesc = (
         "Serve every stdio MCP server of a config file at http://INTERFACE:PORT/<server>/mcp"
@@ -625,6 +628,13 @@ class Options(usage.Options):
             from mcpgateway.lazyimport import REACTOR_DEFERRED, deferImports
 
             deferImports(REACTOR_DEFERRED)
+            if self.installsReactor:
+                # No reactor yet (twistd and twist install one named with
+                # --reactor before a plugin's options are parsed): the
+                # gateway's, after TLS and the modules above were left out.
+                from mcpgateway import reactor  # (imports epoll's: after the above)
+
+                reactor.installUnlessChosen()
 
     def _teamOptions(self) -> None:
         """The team gateway's options (docs/team.md): environment fallbacks,
@@ -1836,3 +1846,14 @@ def _isLoopbackEndpoint(endpoint: str) -> bool:
         return True
     interface = _endpointInterface(endpoint)
     return interface is not None and isLoopbackHost(interface)
+
+
+class RunnerOptions(Options):
+    """The options as C{twistd}, C{twist} and the C{.tac} parse them: the
+    same, and once checked they install the gateway's reactor when none is
+    installed yet (L{mcpgateway.reactor.installUnlessChosen}), so every way
+    of running the gateway runs it on the reactor C{mcpgateway start} uses.
+    Plain L{Options} install nothing: a service built on a reactor of one's
+    own (a test's, an embedding program's) touches no global reactor."""
+
+    installsReactor = True

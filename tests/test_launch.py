@@ -99,23 +99,28 @@ def test_warm_writes_the_bytecode_of_what_a_gateway_loads() -> None:
     assert compiled == [str(REPO / "mcpgateway")]
 
 
-def test_the_plugins_options_install_the_gateways_reactor_when_none_is(
+def test_the_options_install_the_gateways_reactor_when_none_is(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """twistd and twist ask for the plugin's options once their own (a
+    """twistd and twist parse the plugin's options once their own (a
     --reactor among them) are parsed: the gateway's reactor goes in then,
-    unless one is installed already or the system has no epoll."""
+    after TLS and the reactor's UDP/UNIX modules were left out, unless one
+    is installed already or the system has no epoll."""
     from mcpgateway import reactor
 
     installed: list[str] = []
     monkeypatch.setattr(reactor, "install", lambda: installed.append("gateway"))
     monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
     monkeypatch.setattr(reactor, "AVAILABLE", True)
-    assert launch.GATEWAY.options is tap.Options
+    assert launch.GATEWAY.options is tap.RunnerOptions
+    tap.Options().parseOptions(["--port", "9305"])  # a service of one's own: nothing
+    assert installed == []
+    tap.RunnerOptions().parseOptions(["--port", "9305"])
     assert installed == ["gateway"]
     monkeypatch.setattr(reactor, "AVAILABLE", False)
     assert not reactor.installUnlessChosen()
     monkeypatch.setattr(reactor, "AVAILABLE", True)
     monkeypatch.setitem(sys.modules, "twisted.internet.reactor", object())
     assert not reactor.installUnlessChosen()
+    tap.RunnerOptions().parseOptions(["--port", "9305"])
     assert installed == ["gateway"]
