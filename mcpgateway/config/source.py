@@ -443,22 +443,18 @@ class ConfigService(Service):
 
     def _watchMore(self, paths: Sequence[Path]) -> None:
         """Watch C{paths} too (those not watched yet): their directory by
-        inotify (editors and Claude Code replace a file by rename), else by
-        the poll's fingerprints."""
+        inotify (editors and Claude Code replace a file by rename), or the
+        nearest one above it while it does not exist, else by the poll's
+        fingerprints."""
         for path in paths:
             key = os.path.abspath(path)
             self._fingerprints.setdefault(key, _fingerprint(path))
+            if self._notifier is None:
+                continue
             folder = os.path.dirname(key)
-            if self._notifier is not None and not os.path.isdir(folder):
-                folder = nearestExisting(folder) or folder  # created later: awaiting.py
-            elif (
-                self._notifier is not None
-                and folder not in self._watchedDirs
-                and _fingerprint(path) != self._fingerprints[key]
-            ):
-                self._fingerprints[key] = _fingerprint(path)  # written before its new folder
-                self.changed()  # was watched
-            if self._notifier is None or folder in self._watchedDirs:
+            own = os.path.isdir(folder)  # else created later: awaiting.py
+            folder = folder if own else nearestExisting(folder) or folder
+            if folder in self._watchedDirs:
                 continue
             from twisted.internet import inotify
 
@@ -479,7 +475,11 @@ class ConfigService(Service):
                 )
                 continue
             self._watchedDirs.add(folder)
-            self.log.info("config: watching {path}", path=str(path))
+            message = "config: watching {path}" if own else "config: watching {folder} for {path}"
+            self.log.info(message, path=str(path), folder=folder)
+            if own and _fingerprint(path) != self._fingerprints[key]:
+                self._fingerprints[key] = _fingerprint(path)  # written before its folder was
+                self.changed()  # watched (looked at once it is: no write falls in between)
 
     def _inotifyEvent(self, _: Any, filepath: FilePath[Any], mask: int) -> None:
         path = filepath.path  # inotify reports bytes paths

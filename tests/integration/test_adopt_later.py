@@ -74,6 +74,8 @@ def test_a_claude_config_written_after_the_start_is_adopted(tmp_path: Path) -> N
         assert callEcho(entry["url"], "adopted later") == "adopted later"
         status = json.loads(cli("status", "--json").stdout)
         assert "later" in status["health"]["servers"], status
+        assert "demo" not in status["health"]["servers"], status  # served instead of the demo
+        assert status["state"]["config"] == str(config), status  # status names it
         # Another client installed later: its file is adopted when it appears.
         cursor = home / ".cursor" / "mcp.json"
         cursor.parent.mkdir()
@@ -92,8 +94,25 @@ def test_a_claude_config_written_after_the_start_is_adopted(tmp_path: Path) -> N
                 break
             time.sleep(0.2)
         assert adopted.get("url") == f"http://127.0.0.1:{port}/cursorOnly/mcp", adopted
+        # A file three folders below the nearest one there (VS Code's, on a
+        # home with no ~/.config), its folders made and the file written at once.
+        vscode = home / ".config" / "Code" / "User" / "mcp.json"
+        vscode.parent.mkdir(parents=True)
+        vscodeOriginal = json.dumps(
+            {"servers": {"vsOnly": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}}}
+        ).encode()
+        vscode.write_bytes(vscodeOriginal)
+        vsDeadline = time.monotonic() + 30
+        while time.monotonic() < vsDeadline:
+            adopted = json.loads(vscode.read_text())["servers"]["vsOnly"]
+            if str(port) in adopted.get("url", ""):
+                break
+            time.sleep(0.2)
+        assert adopted.get("url") == f"http://127.0.0.1:{port}/vsOnly/mcp", adopted
+        assert callEcho(adopted["url"], "from vs code") == "from vs code"
     finally:
         stopped = cli("stop")
     assert stopped.returncode == 0, stopped.stderr + stopped.stdout
     assert config.read_bytes() == original
     assert cursor.read_bytes() == cursorOriginal
+    assert vscode.read_bytes() == vscodeOriginal
