@@ -29,7 +29,9 @@ the standard library's logging). Rules:
  - the gateway's own names (C{MCPGATEWAY_*}, C{LISTEN_*}, C{NOTIFY_SOCKET})
    are never taken from a file; neither, from a workspace's file (which may
    come with a cloned repository), are the variables that make a program
-   load other code (L{WORKSPACE_DENIED}): the warning names them.
+   load other code (L{mcpgateway.config.steering}): the warning names them;
+ - a workspace's file gives a server's children only the names its entry
+   lists (L{onlyListed}).
 
 No value is ever logged, put in a warning, or shown by C{repr}.
 
@@ -55,6 +57,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mcpgateway import paths
+from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import childEnvironment, isGatewayOwn
 
 ENV_FILE = paths.ENV_FILE
@@ -64,141 +67,10 @@ MAX_BYTES = 1024 * 1024
 """A bigger C{.env} file is not read (a warning; it counts as empty)."""
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """A portable environment variable name."""
-WORKSPACE_DENIED = frozenset(
-    {
-        # What the shell, the dynamic loader and the C library load or run.
-        "PATH",
-        "HOME",
-        "SHELL",
-        "ENV",
-        "BASH_ENV",
-        "SHELLOPTS",
-        "BASHOPTS",
-        "PS4",
-        "PROMPT_COMMAND",
-        "IFS",
-        "CDPATH",
-        "ZDOTDIR",
-        "GCONV_PATH",
-        "LOCPATH",
-        "NLSPATH",
-        "GLIBC_TUNABLES",
-        "HOSTALIASES",
-        "TMPDIR",
-        "SSLKEYLOGFILE",
-        "CLASSPATH",
-        # Programs and configuration other programs start or read.
-        "EDITOR",
-        "VISUAL",
-        "PAGER",
-        "BROWSER",
-        "LESSOPEN",
-        "LESSCLOSE",
-        "XDG_CONFIG_HOME",
-        "XDG_CONFIG_DIRS",
-        "XDG_DATA_HOME",
-        "XDG_DATA_DIRS",
-        "XDG_CACHE_HOME",
-        "VIRTUAL_ENV",
-        "CONDA_PREFIX",
-        # Go's toolchain (a GO prefix would take GOOGLE_API_KEY too).
-        "GOFLAGS",
-        "GOPATH",
-        "GOROOT",
-        "GOBIN",
-        "GOENV",
-        "GOPROXY",
-        "GOPRIVATE",
-        "GONOPROXY",
-        "GONOSUMDB",
-        "GOSUMDB",
-        "GOINSECURE",
-        "GOTOOLCHAIN",
-        "GOEXPERIMENT",
-        "GOCACHE",
-        "GOMODCACHE",
-    }
-)
-"""Names a workspace's C{.env} may not set: they make the server's program
-(which the user configured) load or run code from elsewhere (the
-repository's own files), or read its configuration from there; C{PATH}
-would make the gateway start another program than the one the entry names
-(a repository's C{.env} with C{PATH=./bin} would run its own C{npx}), and
-C{HOME} or C{XDG_CONFIG_HOME} another C{.npmrc}, C{.gitconfig} or
-C{pip.conf}. Whole families go by prefix (L{DENIED_PREFIXES}); the test is
-made on the name in capitals, since some programs (npm) read their
-variables in any case. A denylist alone cannot be complete: a workspace's
-file also passes only the names the server's entry lists
-(L{onlyListed})."""
-DENIED_PREFIXES = (
-    "LD_",
-    "DYLD_",
-    "MALLOC_",
-    "BASH_FUNC_",
-    "PYTHON",
-    "PIP_",
-    "PIPX_",
-    "UV_",
-    "POETRY_",
-    "PDM_",
-    "HATCH_",
-    "CONDA_",
-    "NODE_",
-    "NPM_CONFIG_",
-    "YARN_",
-    "PNPM_",
-    "COREPACK_",
-    "BUN_",
-    "DENO_",
-    "ELECTRON_",
-    "PLAYWRIGHT_",
-    "PUPPETEER_",
-    "JAVA_",
-    "_JAVA_",
-    "JDK_",
-    "MAVEN_",
-    "GRADLE_",
-    "DOTNET_",
-    "CORECLR_",
-    "COMPLUS_",
-    "RUBY",
-    "GEM_",
-    "BUNDLE_",
-    "PERL",
-    "PHP",
-    "LUA_",
-    "TCL",
-    "R_",
-    "CARGO_",
-    "RUSTC",
-    "RUSTUP_",
-    "GIT_",
-    "SSH_",
-    "OPENSSL_",
-)
-"""Families of variables that steer an interpreter, a package manager, a
-loader or a tool a server may run (C{PYTHONUSERBASE} makes Python import a
-C{.pth} file; C{npm_config_*} runs npm scripts from elsewhere;
-C{GIT_SSH_COMMAND}, C{DOTNET_STARTUP_HOOKS}, C{JAVA_TOOL_OPTIONS},
-C{OPENSSL_CONF} load or run code): a workspace's C{.env} sets none of
-them, and a client's C{X-Mcp-Env-*} header neither (an entry's
-C{credentialEnv} may not list them)."""
-ALLOWED_IN_DENIED = frozenset({"NODE_ENV"})
-"""Names in a denied family that steer nothing (C{NODE_ENV} only says
-C{production} or C{development})."""
 MAX_LISTED = 5
 """How many line numbers or names one warning lists."""
 
 Pairs = tuple[tuple[str, str], ...]
-
-
-def isDenied(name: str) -> bool:
-    """Whether a workspace's C{.env} (or a client's C{X-Mcp-Env-*} header)
-    may not set C{name}, in whatever case it is written."""
-    upper = name.upper()
-    if upper in ALLOWED_IN_DENIED:
-        return False
-    return upper in WORKSPACE_DENIED or upper.startswith(DENIED_PREFIXES)
 
 
 def onlyListed(file: EnvFile, listed: Iterable[str]) -> tuple[EnvFile, tuple[str, ...]]:
@@ -254,7 +126,7 @@ class EnvFile:
     warning: str | None = None
     """What was wrong with it (names and line numbers, never a value)."""
     workspace: bool = False
-    """A workspace's file (L{WORKSPACE_DENIED} applies)."""
+    """A workspace's file (L{isDenied} applies)."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -273,7 +145,7 @@ class ParsedEnv:
     badLines: tuple[int, ...] = ()
     """Lines the parser could not read, or whose name or value is unusable."""
     refused: tuple[str, ...] = ()
-    """Names it may not set (the gateway's own; L{WORKSPACE_DENIED} when asked)."""
+    """Names it may not set (the gateway's own; L{isDenied} ones when asked)."""
 
     def problems(self) -> list[str]:
         """The warnings' parts, in words."""
@@ -281,8 +153,15 @@ class ParsedEnv:
         if self.badLines:
             word = "line" if len(self.badLines) == 1 else "lines"
             out.append(f"skipped {word} {_listed([str(n) for n in self.badLines])}")
-        if self.refused:
-            out.append(f"ignored {_listed(list(self.refused))} (not allowed here)")
+        own = [name for name in self.refused if isGatewayOwn(name)]
+        steering = [name for name in self.refused if not isGatewayOwn(name)]
+        if own:
+            out.append(f"ignored {_listed(own)} (the gateway's own)")
+        if steering:
+            out.append(
+                f"ignored {_listed(steering)} (a workspace's .env may not set what"
+                " chooses the code a program loads or runs)"
+            )
         return out
 
 
@@ -323,7 +202,7 @@ def parseEnv(text: str, denyWorkspace: bool = False) -> ParsedEnv:
 
 def readEnvFile(path: str | os.PathLike[str], workspace: bool = False) -> EnvFile:
     """What the C{.env} file at C{path} yields (C{workspace}: it is a
-    workspace's, so L{WORKSPACE_DENIED} applies). Never raises for anything
+    workspace's, so L{isDenied} applies). Never raises for anything
     the file system or the file holds; see the module docstring."""
     where = os.fspath(path)
 

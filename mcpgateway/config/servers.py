@@ -28,7 +28,7 @@ from typing import Any
 
 from mcpgateway.config.aggregate import FilterError, serverFilter
 from mcpgateway.config.envfiles import NAME as ENV_NAME
-from mcpgateway.config.envfiles import isDenied
+from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.core.spec import (
     DEFAULT_MAX_CHILDREN,

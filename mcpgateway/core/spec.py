@@ -87,11 +87,11 @@ class ServerSpec:
     healthPing: float | None = None
     """Seconds of idleness after which a shared child is pinged (no answer: restarted)."""
     credentialEnv: tuple[str, ...] = ()
+    """Variables a client may give as C{X-Mcp-Env-<NAME>} headers (credential scope)."""
     envFrom: tuple[str, ...] = ()
     """Names a workspace's C{.env} may give its children besides its C{env}
     keys and C{credentialEnv} (config C{"envFrom"}); a workspace's C{.env}
     gives them nothing else."""
-    """Variables a client may give as C{X-Mcp-Env-<NAME>} headers (credential scope)."""
     maxChildren: int = DEFAULT_MAX_CHILDREN
     """Most children of a workspace- or credential-scoped server at once."""
     variants: tuple[Variant, ...] = ()

@@ -12,17 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.config.envfiles import (
-    ALLOWED_IN_DENIED,
-    DENIED_PREFIXES,
     EMPTY_DIGEST,
     MAX_BYTES,
     NAME,
-    WORKSPACE_DENIED,
     EnvFile,
     changed,
     digestOf,
     expansionEnvironment,
-    isDenied,
     onlyListed,
     overlay,
     parseEnv,
@@ -32,6 +28,7 @@ from mcpgateway.config.envfiles import (
     refresh,
     resolveEnvironment,
 )
+from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import isGatewayOwn
 
 SECRET = "s3cr3t-value-never-shown"
@@ -180,6 +177,7 @@ def test_a_workspace_file_cannot_make_the_server_load_other_code(tmp_path: Path)
     assert workspace.warning is not None
     for name in ("NODE_OPTIONS", "LD_PRELOAD", "DYLD_INSERT_LIBRARIES"):
         assert name in workspace.warning and isDenied(name)
+    assert "may not set what chooses the code a program loads or runs" in workspace.warning
     gateway = readGatewayEnv(tmp_path)  # the user's own file may set them
     assert set(gateway.asDict()) == {"NODE_OPTIONS", "LD_PRELOAD", "DYLD_INSERT_LIBRARIES", "TOKEN"}
     assert gateway.warning is None
@@ -339,61 +337,6 @@ def test_a_workspace_env_may_not_move_path(tmp_path: Path) -> None:
     found = readWorkspaceEnv(tmp_path)
     assert dict(found.values) == {"TOKEN": "t"}
     assert found.warning is not None and "PATH" in found.warning
-
-
-_SUFFIX = st.from_regex(r"[A-Za-z0-9_]{0,12}", fullmatch=True)
-
-
-@given(st.sampled_from(DENIED_PREFIXES), _SUFFIX, st.booleans())
-def test_every_name_of_a_denied_family_is_denied_in_any_case(
-    prefix: str, suffix: str, lower: bool
-) -> None:
-    name = prefix + suffix
-    if name.upper() in ALLOWED_IN_DENIED:
-        return
-    assert isDenied(name.lower() if lower else name)
-
-
-@given(st.sampled_from(sorted(WORKSPACE_DENIED)), st.booleans())
-def test_every_denied_name_is_denied_in_any_case(name: str, lower: bool) -> None:
-    assert isDenied(name.lower() if lower else name)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "PYTHONUSERBASE",
-        "PYTHONWARNINGS",
-        "PYTHONPYCACHEPREFIX",
-        "HOME",
-        "GCONV_PATH",
-        "npm_config_prefix",
-        "NPM_CONFIG_USERCONFIG",
-        "UV_INDEX_URL",
-        "PIP_INDEX_URL",
-        "DOTNET_STARTUP_HOOKS",
-        "CORECLR_PROFILER_PATH",
-        "SHELLOPTS",
-        "PS4",
-        "GIT_SSH_COMMAND",
-        "GIT_CONFIG_GLOBAL",
-        "JAVA_TOOL_OPTIONS",
-        "RUBYOPT",
-        "PERL5OPT",
-        "OPENSSL_CONF",
-        "XDG_CONFIG_HOME",
-        "GOFLAGS",
-    ],
-)
-def test_the_loader_variables_an_attack_used_are_denied(name: str) -> None:
-    assert isDenied(name)
-
-
-@pytest.mark.parametrize(
-    "name", ["GITHUB_TOKEN", "GOOGLE_API_KEY", "NODE_ENV", "DATABASE_URL", "API_KEY"]
-)
-def test_plain_credentials_are_not_denied(name: str) -> None:
-    assert not isDenied(name)
 
 
 @given(

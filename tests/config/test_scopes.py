@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.config.classification import Override, Overrides
+from mcpgateway.config.envfiles import NAME as ENV_NAME
 from mcpgateway.config.envfiles import EnvFile, readEnvFile, readWorkspaceEnv
 from mcpgateway.config.promotions import Promotion
 from mcpgateway.config.scopes import Scoped, buildScopes, childKey
 from mcpgateway.config.servers import EntryError, parseConfig, parseEntry
+from mcpgateway.config.steering import DENIED_NAMES, DENIED_PREFIXES, isDenied
 from mcpgateway.config.workspaces import KEY_PATTERN, WorkspaceKeys
+from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.core.spec import ServerSpec, Variant
+from tests.config.test_steering import anyCase
 
 SECRET = bytes(range(32))
 ENVIRON = {"PATH": "", "HOME": "/home/me", "FROM_GATEWAY": "g"}
@@ -486,3 +491,61 @@ def test_env_from_may_not_list_what_steers_a_loader(name: str) -> None:
 def test_env_from_must_be_a_list_of_names(value: object) -> None:
     with pytest.raises(EntryError, match="'envFrom' must be a list"):
         parseEntry("x", {"command": "c", "envFrom": value}, {})
+
+
+# -- what a workspace's .env may give a child, for any file and any entry ------------------
+
+_PLAIN = st.from_regex(r"APP_[A-Z0-9]{1,4}", fullmatch=True)
+_STEERING = st.one_of(
+    st.sampled_from(sorted(DENIED_NAMES)),
+    st.builds(
+        lambda p, s: p + s,
+        st.sampled_from(DENIED_PREFIXES),
+        st.from_regex(r"[A-Z0-9]{0,3}", fullmatch=True),
+    ),
+).filter(lambda name: ENV_NAME.fullmatch(name) is not None and not isGatewayOwn(name))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    plain=st.sets(_PLAIN, max_size=5),
+    steering=st.sets(_STEERING.flatmap(anyCase), max_size=5),
+    choice=st.data(),
+)
+def test_a_workspace_env_gives_only_listed_names_that_steer_nothing(
+    plain: set[str], steering: set[str], choice: st.DataObject
+) -> None:
+    """Whatever a repository's .env sets and whatever the entry lists: a name
+    reaches the child from the file only when the entry lists it (its env
+    keys, envFrom, ${NAME} references) and it steers nothing, in any case;
+    a steering name the user's own env sets keeps the user's value."""
+    named = sorted(plain | steering)
+    fromFile = {name: f"file-{i}" for i, name in enumerate(named)}
+    envKeys = choice.draw(st.sets(st.sampled_from(named), max_size=4) if named else st.just(set()))
+    envFrom = choice.draw(
+        st.sets(st.sampled_from(sorted(plain)), max_size=3) if plain else st.just(set())
+    )
+    refs = choice.draw(st.sets(st.sampled_from(named), max_size=3) if named else st.just(set()))
+    entry = {
+        "command": "srv",
+        "args": [f"${{{name}:-d}}" for name in sorted(refs)],
+        "env": {name: "entry" for name in envKeys},
+        "envFrom": sorted(envFrom),
+        "share": "workspace",
+    }
+    listed = envKeys | envFrom | refs
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / ".env").write_text("".join(f"{n}={v}\n" for n, v in fromFile.items()))
+        scoped = build({"projects": {root: {"mcpServers": {"x": entry}}}})
+    [variant] = scoped.specs["x"].variants
+    env = dict(variant.launch.env)
+    for name, value in fromFile.items():
+        if name in listed and not isDenied(name):
+            assert env[name] == value
+        elif name in envKeys:
+            assert env[name] == "entry"  # the user's own value
+        else:
+            assert name not in env
+    assert not any(value.startswith("file-") and isDenied(name) for name, value in env.items())
+    for warning in scoped.warnings:
+        assert "file-" not in warning

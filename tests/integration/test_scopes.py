@@ -12,6 +12,8 @@ lists and the C{TOKEN} it was given) and real HTTP clients.
    the same token one child;
  - credential headers: two clients with different values get different
    children; a header not listed in C{credentialEnv} never reaches a child;
+ - a repository's C{.env} and a client's C{X-Mcp-Env-PYTHONUSERBASE} header
+   cannot make a Python child import a C{.pth} file;
  - promotion: a shared child that samples while two sessions have calls in
    flight: no session gets the request, the server is promoted, and the next
    session gets its own child, where sampling works.
@@ -224,21 +226,32 @@ def test_workspaces_with_different_env_tokens_get_different_children(
     assert ONE not in gateway.text() and TWO not in gateway.text()
 
 
+BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
+"""The interpreter outside the venv: a venv's Python has no user site."""
+
+
+def userBase(root: Path, marker: Path) -> Path:
+    """A Python user base under C{root} whose C{.pth} file (which Python
+    imports at start-up when C{PYTHONUSERBASE} names this base) writes
+    C{marker}."""
+    base = root / "evil"
+    site = base / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "evil.pth").write_text(
+        f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
+    )
+    return base
+
+
 def test_a_repositorys_env_cannot_load_code_into_its_child(start: Any, home: Path) -> None:
     """A cloned repository's .env with PYTHONUSERBASE pointing at a .pth file
     of its own (which Python imports at start-up) and a name its server's
     entry does not list: the Python child starts without either."""
     repo = project(home / "cloned")
     marker = home / "pwned"
-    site = repo / "evil" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    (site / "site-packages").mkdir(parents=True)
-    (site / "site-packages" / "evil.pth").write_text(
-        f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
-    )
-    (repo / ".env").write_text(f"PYTHONUSERBASE={repo / 'evil'}\nTOKEN=unlisted\n")
+    (repo / ".env").write_text(f"PYTHONUSERBASE={userBase(repo, marker)}\nTOKEN=unlisted\n")
     config = home / ".claude.json"
-    # The interpreter outside the venv: a venv's Python has no user site.
-    server = {**entry(), "command": getattr(sys, "_base_executable", sys.executable)}
+    server = {**entry(), "command": BASE_PYTHON}
     config.write_text(json.dumps({"projects": {str(repo): {"mcpServers": {"py": server}}}}))
     gateway: RunningGateway = start("--config", str(config))
     seen = Session(gateway.url(f"py~{keyOf(home, repo)}")).where()
@@ -283,6 +296,34 @@ def test_credential_headers_pick_the_child_and_unlisted_ones_never_reach_it(
     everything = gateway.text() + json.dumps(gateway.health()) + json.dumps(sessions)
     for secret in ("secret-one", "secret-two", "leak"):
         assert secret not in everything
+
+
+def test_a_client_header_cannot_load_code_into_a_child(start: Any, home: Path) -> None:
+    """A client's X-Mcp-Env-PYTHONUSERBASE (a .pth file that runs code) never
+    reaches a child: an entry whose credentialEnv lists it is refused, and a
+    server that lists only TOKEN ignores the header."""
+    marker = home / "pwned"
+    base = userBase(home, marker)
+    python = {**entry(), "command": BASE_PYTHON, "share": "credential"}
+    config = writeConfig(
+        home / "servers.json",
+        {
+            "creds": {**python, "credentialEnv": ["TOKEN"]},
+            "loader": {**python, "credentialEnv": ["TOKEN", "PYTHONUSERBASE"]},
+        },
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    headers = {"X-Mcp-Env-TOKEN": "t", "X-Mcp-Env-PYTHONUSERBASE": str(base)}
+    seen = Session(gateway.url("creds"), headers).where()
+    assert seen["token"] == "t"
+    try:
+        Session(gateway.url("loader"), headers).where()
+        status = 200
+    except HttpError as refused:
+        status = refused.status
+    assert not marker.exists(), "a client's header made the child import a .pth file"
+    assert status == 404
+    assert "'credentialEnv' may not list PYTHONUSERBASE" in gateway.text()
 
 
 # -- promotion --------------------------------------------------------------------------
