@@ -41,10 +41,13 @@ requests or more being served, or several events at once) the CPU goes to
 the children and the clients instead. Twisted's own reactor, and this one
 on a Twisted without the names it reads (above), never spin.
 
-Linux only (epoll). C{mcpgateway start} installs it (L{mcpgateway.launch});
-C{twist --reactor=mcpgateway} and C{twistd --reactor=mcpgateway} select it by
-name (the gateway's plugin file publishes it). Elsewhere, and under plain
-C{twistd -n mcpgateway}, the gateway runs on Twisted's default reactor.
+Linux only (epoll). Every way of running the gateway installs it:
+C{mcpgateway start} (L{mcpgateway.launch}), and C{twistd -n mcpgateway},
+C{twist mcpgateway} and a C{.tac} through the options they parse
+(L{mcpgateway.tap.RunnerOptions}, L{installUnlessChosen}). A reactor named
+with C{--reactor} is kept, Twisted's own epoll reactor too;
+C{--reactor=mcpgateway} names this one (the gateway's plugin file publishes
+it). Elsewhere the gateway runs on Twisted's default reactor.
 """
 
 from __future__ import annotations
@@ -222,9 +225,9 @@ def installUnlessChosen() -> bool:
     """Install a L{GatewayReactor} when this system has epoll and no reactor
     is installed yet; whether it did. Under C{twistd} and C{twist} a
     reactor named with C{--reactor} is installed by the time the gateway's
-    options are checked (L{mcpgateway.tap.Options.postOptions}, which
-    calls this), so the user's choice stands; otherwise the gateway runs on
-    its own reactor however it is started."""
+    options are checked (L{mcpgateway.tap.RunnerOptions}, whose
+    C{postOptions} calls this), so the user's choice stands; otherwise the
+    gateway runs on its own reactor however it is started."""
     import sys
 
     if not AVAILABLE or "twisted.internet.reactor" in sys.modules:

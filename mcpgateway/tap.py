@@ -173,6 +173,13 @@ class Options(usage.Options):
             " to OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); on by itself"
             " when that variable is set. Needs the otel extra: pip install 'mcpgateway[otel]'.",
         ],
+        [
+            "public-health",
+            None,
+            "With authentication: /health and /metrics show every caller the servers and"
+            " their figures (never a child's stderr); without it a caller without an admin's"
+            " token sees only that the gateway lives.",
+        ],
     ]
     optParameters: list[list[Any]] = [
         [
@@ -673,6 +680,11 @@ class Options(usage.Options):
                 raise usage.UsageError("--oauth-ca-file needs --oauth-issuer URL")
         if self["audit-payloads"] and not self["audit-log"]:
             raise usage.UsageError("--audit-payloads needs --audit-log FILE")
+        if self["public-health"] and not (self["auth-tokens"] or issuer):
+            raise usage.UsageError(
+                "--public-health needs --auth-tokens FILE or --oauth-issuer URL (a gateway"
+                " without authentication shows /health and /metrics whole)"
+            )
         self["oauth-audience"] = _words(self["oauth-audience"])
         self["oauth-scopes"] = _words(self["oauth-scopes"])
 
@@ -1509,7 +1521,7 @@ def _team(
             url=cluster.url if cluster.port else f"{cluster.host}:<listening port>",
             count=len(cluster.keys),
         )
-    return TeamSurface(gate, quota, audit, status, clustered)
+    return TeamSurface(gate, quota, audit, status, clustered, bool(options["public-health"]))
 
 
 def _tokensGate(options: Options, reactor: Any, top: Any, secret: bytes | None) -> Any:

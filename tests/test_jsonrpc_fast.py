@@ -1,15 +1,17 @@
-"""jsonrpc.loads/dumps with orjson (the C{speed} extra) give what the standard
-library gives: differential tests of the two paths, and each case where orjson
-alone would read or write something else.
+"""jsonrpc.loads/dumps with orjson (a dependency: every install has it) give
+what the standard library gives: differential tests of the two paths, and each
+case where orjson alone would read or write something else.
 
-The orjson tests skip when it is not installed; the depth scan's tests run
-either way (both paths use it).
+orjson missing is a failure here, not a skip: every install has it. The depth
+scan's tests run on both paths (both use it).
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,15 +25,17 @@ from hypothesis import strategies as st
 
 from mcpgateway import jsonrpc
 from mcpgateway.limits import MAX_DEPTH
+from tests.integration.gateway import REPO
 
 # -- helpers -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def orjsonModule() -> ModuleType:
-    """orjson, or the test skips (the hypothesis tests: the fixture is not
-    function-scoped, and L{_both} restores the switch after each example)."""
-    module: ModuleType = pytest.importorskip("orjson")
+    """orjson (module-scoped for the hypothesis tests, whose fixtures are
+    not function-scoped; L{_both} restores the switch after each example)."""
+    import orjson as module
+
     return module
 
 
@@ -587,7 +591,6 @@ def test_depth_of_a_big_escaped_text(orjson: ModuleType) -> None:
 def test_orjson_is_imported_by_the_first_use() -> None:
     """An idle gateway does not hold orjson (issue 19: idle RSS): the first
     C{loads} or C{dumps} imports it, and both then use it."""
-    pytest.importorskip("orjson")
     code = (
         "import json, sys\n"
         "from mcpgateway import jsonrpc\n"
@@ -611,3 +614,36 @@ def test_orjson_is_imported_by_the_first_use() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [False, {"a": [1, 2.5]}, True, True, '{"a":1e-7}']
+
+
+def test_orjson_is_a_dependency_of_every_install() -> None:
+    """Not an extra: C{pip install mcpgateway} gives the fast path, so every
+    way of starting the gateway runs it (the C{speed} extra stays, empty,
+    for install commands that name it)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = [re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0] for spec in project["dependencies"]]
+    assert "orjson" in names, project["dependencies"]
+    assert project["optional-dependencies"]["speed"] == []
+
+
+def test_the_fast_path_is_on_unless_turned_off() -> None:
+    """A fresh interpreter uses orjson without being asked;
+    C{MCPGATEWAY_JSON=stdlib} turns it off."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from mcpgateway import jsonrpc; print(jsonrpc._FAST_LOADS is not None)"
+    env = {k: v for k, v in os.environ.items() if k != "MCPGATEWAY_JSON"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    ran = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+        for extra in ({}, {"MCPGATEWAY_JSON": "stdlib"})
+    ]
+    assert ran == ["True", "False"]

@@ -705,6 +705,7 @@ def test_team_options_default_to_none_and_limits_to_64_and_50(
             "rate-per-principal",
             "audit-log",
             "audit-payloads",
+            "public-health",
         )
     } == {
         "auth-tokens": None,
@@ -719,6 +720,7 @@ def test_team_options_default_to_none_and_limits_to_64_and_50(
         "rate-per-principal": 50.0,
         "audit-log": None,
         "audit-payloads": 0,
+        "public-health": 0,
     }
 
 
@@ -770,6 +772,7 @@ def test_team_options_and_their_environment_fallbacks(
         (["--resource-uri", "https://m.example"], "--resource-uri needs --oauth-issuer URL"),
         (["--oauth-ca-file", "ca.pem"], "--oauth-ca-file needs --oauth-issuer URL"),
         (["--audit-payloads"], "--audit-payloads needs --audit-log FILE"),
+        (["--public-health"], "--public-health needs --auth-tokens FILE or --oauth-issuer URL"),
         (["--rate-per-principal", "-1"], "'-1': must be a number, zero or more"),
         (["--max-requests-per-principal", "-2"], "must be zero or more"),
     ],

@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 from mcpgateway.cli.clientconfig import ClientConfig, clientConfigProblem, readClientConfig
 from mcpgateway.cli.context import CliContext, defaultContext
-from mcpgateway.cli.health import count, healthServers, resolutionOf
-from mcpgateway.cli.http import fetchHealth
+from mcpgateway.cli.health import count, healthServers, livenessOnly, resolutionOf
+from mcpgateway.cli.http import TOKEN_ENV, fetchHealth
 from mcpgateway.cli.output import CliError, formatBytes, plural, shareMark
 from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
 from mcpgateway.cli.servers import SHARES, serverShare
@@ -62,6 +62,9 @@ class DoctorContext:
     stateDir: Path
     found: GatewayProbe
     health: dict[str, Any] | None = None
+    livenessOnly: bool = False
+    """C{/health} told only that the gateway lives (a gateway that requires
+    tokens, asked without an admin's): the server checks cannot look."""
     notes: dict[str, Any] = field(default_factory=dict)
     _clientConfig: ClientConfig | None = None
     cli: CliContext = field(default_factory=defaultContext)
@@ -168,6 +171,14 @@ def checkHealth(ctx: DoctorContext) -> Check:
             f"Health endpoint says status {health.get('status')!r}",
             f"see {ctx.stateDir / LOG_FILE}",
         )
+    if livenessOnly(health):
+        ctx.health = None  # no server in it: the checks of the servers say so
+        ctx.livenessOnly = True
+        return Check(
+            "pass",
+            "Health endpoint OK (liveness only: the servers are not shown without an admin's"
+            f" token; set {TOKEN_ENV} to one to check them)",
+        )
     servers = healthServers(health)
     children = sum(count(s.get("children")) for s in servers.values())
     facts = f"{plural(len(servers), 'server')}, {plural(children, 'child', 'children')}"
@@ -253,6 +264,8 @@ def unavailableFix(servers: dict[str, dict[str, Any]], broken: list[str], config
 
 def _notChecked(ctx: DoctorContext, what: str) -> Check:
     why = "gateway not running" if not ctx.found.running else "no answer from /health"
+    if ctx.found.running and ctx.livenessOnly:
+        why = f"/health shows liveness only: set {TOKEN_ENV} to an admin's token"
     return Check("info", f"{what} not checked ({why})")
 
 

@@ -29,3 +29,14 @@ def resolutionOf(server: dict[str, Any]) -> tuple[str, str] | None:
         return None
     detail = resolution.get("detail")
     return resolution["state"], detail if isinstance(detail, str) else ""
+
+
+LIVENESS = "liveness"
+"""C{/health}'s C{"detail"} when it tells only that the gateway lives (a
+gateway that requires tokens, to a caller without an admin's token)."""
+
+
+def livenessOnly(health: dict[str, Any]) -> bool:
+    """Whether a C{/health} answer tells only that the gateway lives: no
+    server, session or figure is in it (they are hidden, not absent)."""
+    return health.get("detail") == LIVENESS

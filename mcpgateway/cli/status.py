@@ -40,7 +40,7 @@ from mcpgateway.cli.clientconfig import (
     strandedClientFiles,
 )
 from mcpgateway.cli.context import CliContext
-from mcpgateway.cli.health import count, healthServers, resolutionOf
+from mcpgateway.cli.health import count, healthServers, livenessOnly, resolutionOf
 from mcpgateway.cli.http import TOKEN_ENV, fetchHealth, fetchSessions
 from mcpgateway.cli.output import (
     LEGEND,
@@ -185,15 +185,23 @@ def withoutAdmin(
     """What C{status} cannot show without an admin's token (a team gateway:
     docs/team.md), and how to get it: C{{"parts": [...], "status": 401 or
     403 or None, "message": ...}}, where the parts are C{"sessions"} (C{GET
-    /sessions} was refused) and C{"detail"} (C{/health} hides the text a
-    child wrote: C{"detail": "hidden"}); C{None} when everything is shown."""
+    /sessions} was refused), C{"servers"} (C{/health} tells only that the
+    gateway lives: C{"detail": "liveness"}) and C{"detail"} (C{/health}
+    hides the text a child wrote: C{"detail": "hidden"}); C{None} when
+    everything is shown."""
     parts = [] if refused is None else ["sessions"]
+    if livenessOnly(dict(health)):
+        parts.append("servers")
     if health.get("detail") == "hidden":
         parts.append("detail")
     if not parts:
         return None
     what = " and ".join(
-        {"sessions": "the sessions", "detail": "what the servers' children wrote"}[part]
+        {
+            "sessions": "the sessions",
+            "servers": "the servers",
+            "detail": "what the servers' children wrote",
+        }[part]
         for part in parts
     )
     if not tokenSent:
@@ -326,6 +334,14 @@ def renderStatus(
     head = f"mcpgateway {version} running: pid {found.pid}, port {found.port}"
     if isinstance(uptime, (int, float)):
         head += f", up {formatDuration(uptime)}"
+    if livenessOnly(health):
+        return [
+            head,
+            "  servers, children, requests and sessions not shown (/health tells only that"
+            " the gateway lives)",
+            f"  config {configLine(state)}",
+            f"  {found.baseUrl()}/<server>/mcp    state {found.stateDir}",
+        ]
     servers = healthServers(health)
     children = sum(count(s.get("children")) for s in servers.values())
     requests = sum(count(s.get("requests")) for s in servers.values())

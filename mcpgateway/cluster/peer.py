@@ -35,7 +35,9 @@ from typing import Any, TypeGuard
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
+from mcpgateway import logs
 from mcpgateway.auth.principal import VIA_PEER, Principal
 from mcpgateway.cluster.sealing import KEY_BYTES, derive
 
@@ -91,7 +93,13 @@ class PeerClaim:
 
 
 class PeerSeal:
-    """Seals and opens the C{Mcp-Gateway-Peer} header."""
+    """Seals and opens the C{Mcp-Gateway-Peer} header.
+
+    @ivar replays: headers refused because they were opened before (each
+        is logged, naming the replica that sealed it).
+    """
+
+    log = Logger(observer=logs.observer)
 
     def __init__(self, key: bytes, label: str, clock: IReactorTime, ttl: float = 30.0) -> None:
         """
@@ -108,6 +116,7 @@ class PeerSeal:
         self._clock = clock
         self._ttl = ttl
         self._seen = SeenNonces()
+        self.replays = 0
 
     def seal(
         self, principal: Principal, method: bytes, path: bytes, sessionId: str, body: bytes
@@ -162,8 +171,17 @@ class PeerSeal:
             return None
         now = self._clock.seconds()
         claim = _claimOf(claims, now)
-        if claim is None or not self._seen.first(data[:_NONCE], float(claims["x"]), now):
-            return None  # invalid, expired, or opened before: a replay
+        if claim is None:
+            return None  # malformed or expired
+        if not self._seen.first(data[:_NONCE], float(claims["x"]), now):
+            self.replays += 1
+            self.log.warn(
+                "refused a Mcp-Gateway-Peer header sealed by replica {replica} that was"
+                " opened before: a replay of a captured request (replicas must talk over TLS"
+                " or a private network: docs/cluster.md)",
+                replica=claim.fromLabel,
+            )
+            return None
         return claim
 
 

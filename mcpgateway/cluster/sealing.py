@@ -79,25 +79,34 @@ class ClusterKeyError(ValueError):
     """The cluster key file is missing, unreadable, too open or malformed."""
 
 
-def loadClusterKeys(path: Path) -> tuple[bytes, ...]:
+def loadClusterKeys(path: Path, uid: int | None = None) -> tuple[bytes, ...]:
     """The keys of C{path} (base64, one 32-byte key a line; the first seals).
 
     Blank lines and lines starting with C{#} are skipped. Blocking: called
     once, while the gateway is configured.
 
-    @raise ClusterKeyError: the file is missing or unreadable, readable or
-        writable by group or others (its mode is named), holds no key, or
-        a line that is not the base64 of 32 bytes (its number is named,
-        never its text).
+    @param uid: the user the file must belong to (C{None}: this process's
+        effective user): whoever owns it can change the keys.
+    @raise ClusterKeyError: the file is missing or unreadable, another
+        user's, readable or writable by group or others (its mode is
+        named), holds no key, or a line that is not the base64 of 32 bytes
+        (its number is named, never its text).
     """
     try:
         with path.open("rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
+            info = os.fstat(f.fileno())
             data = f.read(64 * 1024)
     except OSError as e:
         raise ClusterKeyError(f"cluster key file {path}: {e.strerror or e}") from None
+    mode = info.st_mode
     if not stat.S_ISREG(mode):
         raise ClusterKeyError(f"cluster key file {path}: not a regular file")
+    owner = os.geteuid() if uid is None else uid
+    if info.st_uid != owner:
+        raise ClusterKeyError(
+            f"cluster key file {path} belongs to uid {info.st_uid}, not to the gateway's user"
+            f" ({owner}): chown {owner} {path}, or give the gateway a copy of its own"
+        )
     if mode & 0o077:
         raise ClusterKeyError(
             f"cluster key file {path} has mode {stat.S_IMODE(mode):04o}: it must be readable"

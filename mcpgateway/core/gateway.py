@@ -594,6 +594,17 @@ class Gateway:
         except Exception:
             self.log.failure("keeping session {sid} failed", sid=session.shortId)
 
+    def _forget(self, session: Session) -> None:
+        """C{session} ended for its client: not to come back after a crash
+        before the next save (none at stop: the persistence is let go
+        before the sessions end with the process, L{_stopNow})."""
+        if self._persistence is None or session.visiting:
+            return
+        try:
+            self._persistence.forget(session.id)
+        except Exception:
+            self.log.failure("forgetting session {sid} failed", sid=session.shortId)
+
     def saveSessions(self) -> None:
         """Hand the registry to the persistence (it writes only what changed):
         every session but the visiting ones (another replica's), and the
@@ -826,6 +837,8 @@ class Gateway:
             self._findOwner(session, connection)
 
         def opened(response: jsonrpc.Message) -> jsonrpc.Message:
+            if isinstance(response.get("result"), dict) and not session.ended:
+                self._remember(session)
             self.log.info(
                 "session {sid} opened on the aggregate endpoint {server} ({mode} mode,"
                 " protocol {version}, client {client})",
@@ -1043,6 +1056,7 @@ class Gateway:
             return self.aggregator.memberGone(session, reason)
         self.sessions.remove(session)
         self._visitors.discard(session.id)
+        self._forget(session)
         if self.sessionEnded is not None:
             self.sessionEnded(session)
         if self._predecessor is not None:

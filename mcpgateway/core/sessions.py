@@ -57,6 +57,10 @@ class SessionPersistence(Protocol):
         """Keep one new session's C{record} durably now, before its id
         reaches its client."""
 
+    def forget(self, sessionId: str) -> None:
+        """The session C{sessionId} ended: it is not to be restored, even
+        if a crash comes before the next L{save}."""
+
 
 class Stream(Protocol):
     """A stream of messages to one client (an SSE response)."""

@@ -107,13 +107,27 @@ class SessionStore:
         second)."""
         self.journal.append(record)
 
+    def forget(self, sessionId: str) -> None:
+        """The session C{sessionId} ended: a previous save or L{remember}
+        must not bring it back after a crash before the next save."""
+        self.journal.appendEnded(sessionId)
+
     def load(self) -> list[dict[str, Any]]:
         """The checked records of the file and, after them, those of the
         journal the file does not hold (sessions opened in the last second
-        before the previous process ended)."""
-        records = self._loadFile()
-        known = {record["id"] for record in records}
-        journaled = [record for record in self.journal.read(_checked) if record["id"] not in known]
+        before the previous process ended), less the sessions the journal
+        says ended."""
+        fromFile = self._loadFile()
+        fromJournal, ended = self.journal.read(_checked)
+        records = [record for record in fromFile if record["id"] not in ended]
+        if len(records) != len(fromFile):
+            self._written = None  # the next save leaves the ended ones out
+        known = {record["id"] for record in fromFile}
+        journaled = [
+            record
+            for record in fromJournal
+            if record["id"] not in known and record["id"] not in ended
+        ]
         if journaled:
             self.log.info(
                 "restored {count} session(s) opened just before the previous gateway ended"

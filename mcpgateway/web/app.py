@@ -22,7 +22,10 @@ request passes a door (the authentication gate, whose refusal never reaches
 a pool; the principal it finds rides on C{request.principal}; one audit
 record when the request ends), C{/sessions*}, C{/api/v1} and the status
 page need an admin principal, C{/.well-known/oauth-protected-resource*} is the gate's, and
-C{/health} and C{/metrics} stay open.
+C{/health} and C{/metrics} stay open but show a caller without an admin's token
+only that the gateway lives (L{mcpgateway.web.liveness}). An MCP path no
+server, route or aggregate endpoint answers is authenticated first, as a
+real one is: no caller without a valid token learns which exist.
 
 A replica of a cluster (docs/cluster.md) puts a L{ClusterSurface} on that
 surface: the door looks for a peer's C{Mcp-Gateway-Peer} header first (a
@@ -74,10 +77,10 @@ from mcpgateway.web.aggregate import (
     aggregatePath,
     serverName,
 )
-from mcpgateway.web.guard import checkOrigin, header, isHost, showsChildText
+from mcpgateway.web.guard import checkOrigin, header, isHost
 from mcpgateway.web.headers import GatewayHeaders
-from mcpgateway.web.health import healthBody, visitingSessions
 from mcpgateway.web.httpreader import Message, RequestReader, checkInstalled
+from mcpgateway.web.liveness import Health, MetricsDoor
 from mcpgateway.web.mcp import (
     AuditNote,
     ClientErrors,
@@ -258,8 +261,15 @@ class TeamSurface:
         audit: AuditSink | None = None,
         authStatus: Callable[[], dict[str, Any]] | None = None,
         cluster: ClusterSurface | None = None,
+        publicHealth: bool = False,
     ) -> None:
+        """
+        @param publicHealth: C{--public-health}: C{/health} and C{/metrics}
+            show their figures to callers without an admin's token
+            (L{mcpgateway.web.liveness}).
+        """
         self.gate = gate
+        self.publicHealth = publicHealth
         self.quota = quota
         self.audit = audit
         self.cluster = cluster
@@ -341,70 +351,6 @@ class _GatedRefusal(Resource):
         if isinstance(verdict, Refusal):
             return self._gate.refuse(request, verdict)
         return self._refused.render(request)
-
-
-class _Health(Resource):
-    """C{GET /health}: polled often (by C{mcpgateway start}, by monitors); no Klein.
-
-    Open to all. On a gateway reachable from other machines (not
-    C{loopbackOnly}), and to a caller whose C{Host} is not a loopback name
-    (a same-host proxy's, on a gateway that requires tokens), it shows no
-    text a child wrote, no launch path and no
-    command (L{mcpgateway.web.health}) unless the caller is an admin: the
-    gate finds an admin principal in its token
-    (L{showsChildText}, which the MCP endpoints ask too), or it is the
-    management API's C{--api-token} (C{apiToken}). A caller whose token is refused
-    gets that body too, not a refusal: C{/health} stays open."""
-
-    isLeaf = True
-
-    def __init__(
-        self,
-        gateway: Gateway,
-        team: TeamSurface | None = None,
-        loopbackOnly: bool = True,
-        apiToken: Callable[[IRequest], bool] | None = None,
-    ) -> None:
-        super().__init__()
-        self._gateway = gateway
-        self._team = team if team is not None else TeamSurface()
-        # A gateway that requires tokens shows a child's text to admins only,
-        # on loopback too (reached through a proxy: see GatewayRoot).
-        self._loopbackOnly = loopbackOnly and self._team.gate is None
-        self._apiToken = apiToken
-
-    def render(self, request: IRequest) -> bytes | int:
-        if request.method not in (b"GET", b"HEAD"):
-            request.setHeader(b"allow", b"GET, HEAD")
-            return errorReply(
-                request, 405, jsonrpc.INVALID_REQUEST, "only GET is allowed on /health"
-            )
-        if showsChildText(self._loopbackOnly, None, request):
-            return self._body(request, True)
-        if not request.requestHeaders.hasHeader(b"authorization"):
-            return self._body(request, False)
-        if self._apiToken is not None and self._apiToken(request):
-            return self._body(request, True)
-        gate = self._team.gate
-        if gate is None:
-            return self._body(request, False)
-        verdict = gate.check(request, None)
-        if isinstance(verdict, Deferred):
-            return _later(
-                request,  # type: ignore[arg-type]
-                verdict,
-                lambda v: self._body(request, showsChildText(self._loopbackOnly, v, request)),
-            )
-        return self._body(request, showsChildText(self._loopbackOnly, verdict, request))
-
-    def _body(self, request: IRequest, detail: bool) -> bytes:
-        status = self._gateway.status()
-        cluster = self._team.cluster
-        line = None if cluster is None else cluster.line(visitingSessions(status))
-        body = healthBody(
-            status, self._team.authLine(), line, self._gateway.aggregateStatus(), detail
-        )
-        return jsonReply(request, 200, body)
 
 
 def _managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IResource:
@@ -588,7 +534,7 @@ class _Door(Resource):
 class _AdminDoor(Resource):
     """In front of the management surface (C{/sessions*}, C{/api/v1}, the
     status page) of a team gateway: an admin principal only (or the C{--api-token}, for the
-    API); C{/health} and C{/metrics} stay open."""
+    API); C{/health} and C{/metrics} stay open (L{mcpgateway.web.liveness})."""
 
     isLeaf = True
 
@@ -664,7 +610,8 @@ class GatewayRoot(Resource):
         """The endpoints of workspace routes, by (server, key)."""
         self._aggregates: dict[tuple[str, str], McpEndpoint] = {}
         """The aggregate endpoints, by (endpoint name, workspace key)."""
-        self._health = _Health(gateway, self.team, loopbackOnly, self._apiTokenMatches)
+        self._health = Health(gateway, self.team, loopbackOnly, self._apiTokenMatches)
+        self._metrics = MetricsDoor(self._managementApp, self._health.access)
         self._management: IResource | None = None
         self._status: StatusPage | None = None
 
@@ -793,12 +740,14 @@ class GatewayRoot(Resource):
             where = aggregatePath(path.decode("utf-8", "replace"), request.postpath)
             aggregate = self._aggregate(where) if where is not None else None
             if aggregate is None:
-                return _Refused(
+                refused = _Refused(
                     404,
                     "no such aggregate endpoint: /mcp serves every server, /mcp/search"
                     " searches them, /mcp/<name> the endpoints of aggregate.json",
                     self.clientErrors,
                 )
+                gate = self.team.gate
+                return refused if gate is None else _GatedRefusal(refused, gate)
             assert where is not None
             if request.postpath:
                 request.prepath.append(request.postpath.pop(0))
@@ -841,6 +790,8 @@ class GatewayRoot(Resource):
             return self._apiResource()
         if gate is not None and path == b"sessions":
             return _AdminDoor(self._managementApp, gate)
+        if gate is not None and request.postpath == [b"metrics"]:
+            return self._metrics
         return self._managementApp()
 
     def _apiResource(self) -> IResource:

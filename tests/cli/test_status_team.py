@@ -99,3 +99,49 @@ def test_status_still_fails_when_sessions_fail_for_another_reason(
         code, out, _ = run(capsys, stateDir, "status", *form, ctx=withToken({}))
         assert code == 1, form
         assert "/sessions answered HTTP 500" in out, form
+
+
+LIVENESS = {"status": "ok", "detail": "liveness", "hint": "liveness only: ..."}
+"""A team gateway's /health to a caller without an admin's token."""
+
+
+def test_status_on_a_liveness_only_health_says_the_servers_are_not_shown(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    running.answers["/health"] = (200, LIVENESS)
+    running.answers["/sessions"] = (401, REFUSED)
+    code, out, err = run(capsys, stateDir, "status", ctx=withToken({}))
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].startswith(f"mcpgateway 0.1.0 running: pid {os.getpid()}, port")
+    assert lines[1] == (
+        "  servers, children, requests and sessions not shown (/health tells only that the"
+        " gateway lives)"
+    )
+    assert "(no servers configured)" not in out and "0 servers" not in out
+    assert any(
+        line.startswith("  ○ the sessions and the servers not shown: they need an admin's token")
+        for line in lines
+    )
+    code, out, _ = run(capsys, stateDir, "status", "--json", ctx=withToken({}))
+    assert code == 0
+    assert json.loads(out)["notShown"]["parts"] == ["sessions", "servers"]
+
+
+def test_doctor_on_a_liveness_only_health_passes_and_says_why_the_servers_are_unchecked(
+    stateDir: Path, running: FakeGateway
+) -> None:
+    from mcpgateway.cli.doctor import runChecks
+
+    running.answers["/health"] = (200, LIVENESS)
+    results = dict(runChecks(stateDir, withToken({})))
+    assert results["health"].status == "pass"
+    assert results["health"].message == (
+        "Health endpoint OK (liveness only: the servers are not shown without an admin's"
+        " token; set MCPGATEWAY_TOKEN to one to check them)"
+    )
+    for name in ("resolution", "serverRequests", "promotions", "poolLimits"):
+        assert results[name].status == "info", name
+        assert results[name].message.endswith(
+            "not checked (/health shows liveness only: set MCPGATEWAY_TOKEN to an admin's token)"
+        ), (name, results[name].message)

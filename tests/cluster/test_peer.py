@@ -9,6 +9,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.auth.principal import VIA_OAUTH, VIA_PEER, VIA_TOKEN, Principal
 from mcpgateway.cluster.peer import MAX_VALUE, PeerClaim, PeerSeal, SeenNonces
+from tests.fakes import capturedGatewayLogs
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -162,6 +163,20 @@ def test_a_header_opens_once() -> None:
     assert owner.open(value, *REQUEST) is None
     again = seals(clock).seal(ALICE, *REQUEST)  # a new seal of the same request: a new nonce
     assert owner.open(again, *REQUEST) is not None
+    assert owner.replays == 1
+
+
+def test_a_replay_is_logged_naming_the_replica_that_sealed_it() -> None:
+    clock = Clock()
+    value = seals(clock, label="r1").seal(ALICE, *REQUEST)
+    owner = seals(clock, label="r2")
+    with capturedGatewayLogs() as events:
+        assert owner.open(value, *REQUEST) is not None
+        assert events == []
+        assert owner.open(value, *REQUEST) is None
+    [event] = events
+    assert event["replica"] == "r1" and "opened before" in str(event["log_format"])
+    assert ALICE.key not in repr(event)  # no principal, no header in the line
 
 
 def test_the_nonces_seen_are_forgotten_once_expired_and_bounded() -> None:

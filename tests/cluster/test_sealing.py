@@ -383,3 +383,13 @@ def test_the_session_store_keeps_ids_at_the_maxima(tmp_path: Path) -> None:
     }
     SessionStore(tmp_path / "sessions.json").save([record])
     assert [r["id"] for r in SessionStore(tmp_path / "sessions.json").load()] == [sessionId]
+
+
+def test_a_key_file_of_another_user_is_refused_naming_the_owner(tmp_path: Path) -> None:
+    path = writeKeys(tmp_path / "keys", newClusterKey() + "\n")
+    other = os.geteuid() + 1
+    with pytest.raises(ClusterKeyError) as caught:
+        loadClusterKeys(path, uid=other)
+    assert f"belongs to uid {os.geteuid()}" in str(caught.value)
+    assert f"chown {other} {path}" in str(caught.value)
+    assert len(loadClusterKeys(path, uid=os.geteuid())) == 1

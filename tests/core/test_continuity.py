@@ -35,6 +35,9 @@ class MemoryStore:
     def remember(self, record: dict[str, Any]) -> None:
         """Nothing: these tests keep what L{save} is given."""
 
+    def forget(self, sessionId: str) -> None:
+        """Nothing: these tests keep what L{save} is given."""
+
 
 class PersistentHarness(Harness):
     """A started gateway whose sessions go to C{store} (C{clientAlive}: see
@@ -300,3 +303,48 @@ def test_a_restored_stateful_session_is_not_orphaned_before_its_next_request() -
     assert (counts.deadChildren, [s.id for s in second.gateway.sessions]) == (0, [sid])
     call(second, "st", sid)
     assert [m["method"] for m in second.process().sentMessages()] == ["initialize"]
+
+
+class JournalingStore(MemoryStore):
+    """A store that keeps what L{remember} is given, as the session journal does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.remembered: list[dict[str, Any]] = []
+        self.forgotten: list[str] = []
+
+    def remember(self, record: dict[str, Any]) -> None:
+        self.remembered.append(record)
+
+    def forget(self, sessionId: str) -> None:
+        self.forgotten.append(sessionId)
+
+
+def test_an_aggregate_session_is_made_durable_before_its_id_is_answered() -> None:
+    """A crash right after C{/mcp}'s C{initialize} is answered, before the
+    batched save, keeps the session (as for C{/<server>/mcp})."""
+    from tests.http import initializeMessage
+
+    store = JournalingStore()
+    h = PersistentHarness(store, SHARED)
+    response = h.request("POST", "/mcp", initializeMessage())
+    h.answerHandshake()
+    h.reactor.advance(30)
+    assert response.status == 200
+    sid = response.headers["mcp-session-id"]
+    assert [r["id"] for r in store.remembered] == [sid]
+    assert store.remembered[0]["aggregate"] == {"endpoint": "default", "mode": "full"}
+
+
+def test_a_session_deleted_by_its_client_is_forgotten_at_once() -> None:
+    """Its end reaches the store before the next save (a crash in between
+    must not bring it back); a gateway stopping forgets nothing (its
+    sessions go on in the next process)."""
+    store = JournalingStore()
+    h = PersistentHarness(store, SHARED)
+    deleted, kept = h.initialize("srv"), h.initialize("srv")
+    assert h.request("DELETE", "/srv/mcp", session=deleted).status == 200
+    assert store.forgotten == [deleted]
+    h.gateway.stop()
+    assert store.forgotten == [deleted]
+    assert kept in {r["id"] for r in json.loads(store.data or "[]")}

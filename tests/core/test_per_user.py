@@ -89,6 +89,9 @@ class PerUserCase(SynchronousTestCase):
     def remember(self, record: dict[str, Any]) -> None:
         """Nothing: these tests keep what L{save} is given."""
 
+    def forget(self, sessionId: str) -> None:
+        """Nothing: these tests keep what L{save} is given."""
+
     def open(self, server: str, principal: str = "", **credentials: str) -> Session:
         """A session of C{principal} on C{server}, its child started if needed."""
         spawned = len(self.reactor.processes)

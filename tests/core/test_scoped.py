@@ -470,6 +470,9 @@ class GatewayBindingTests(SynchronousTestCase):
     def remember(self, record: dict[str, Any]) -> None:
         """Nothing: these tests keep what L{save} is given."""
 
+    def forget(self, sessionId: str) -> None:
+        """Nothing: these tests keep what L{save} is given."""
+
     def record(self, sid: str, server: str, scope: str, credential: str = "") -> dict[str, Any]:
         session = Session(sid, server, "2025-11-25", {}, {"name": "c"}, 0.0)
         session.scope, session.credential = scope, credential

@@ -127,6 +127,9 @@ class Replica(SynchronousTestCase):
     def remember(self, record: dict[str, Any]) -> None:
         """Nothing: these tests keep what L{save} is given."""
 
+    def forget(self, sessionId: str) -> None:
+        """Nothing: these tests keep what L{save} is given."""
+
     def open(self, server: str, principal: str = "", **credentials: str) -> Session:
         spawned = len(self.reactor.processes)
         session, opened = self.gateway.openSession(

@@ -99,12 +99,18 @@ def haproxyCommand() -> str:
     pytest.skip(f"no HAProxy for the cluster tests: {reason}")
 
 
-def writeTokens(path: Path, principals: Sequence[str]) -> dict[str, str]:
-    """A tokens file with a new token per principal (mode 0600); the
-    C{Authorization} value of each."""
-    made = {name: "mcpgw_" + secrets.token_urlsafe(32) for name in principals}
+def writeTokens(
+    path: Path, principals: Sequence[str], admins: Sequence[str] = ()
+) -> dict[str, str]:
+    """A tokens file with a new token per principal, and per admin (mode
+    0600); the C{Authorization} value of each."""
+    made = {name: "mcpgw_" + secrets.token_urlsafe(32) for name in (*principals, *admins)}
     entries = [
-        {"sha256": hashlib.sha256(token.encode()).hexdigest(), "principal": name}
+        {
+            "sha256": hashlib.sha256(token.encode()).hexdigest(),
+            "principal": name,
+            **({"admin": True} if name in admins else {}),
+        }
         for name, token in made.items()
     ]
     path.write_text(json.dumps({"version": 1, "tokens": entries}))
@@ -117,6 +123,10 @@ def writeClusterKey(path: Path) -> Path:
     path.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
     path.chmod(0o600)
     return path
+
+
+OPERATOR = "ops"
+"""The admin principal every cluster's tokens file has (the whole C{/health})."""
 
 
 class RunningCluster:
@@ -139,7 +149,7 @@ class RunningCluster:
         base.mkdir(parents=True, exist_ok=True)
         self.keyFile = writeClusterKey(base / "cluster.key")
         self.tokensFile = base / "tokens.json"
-        self.authorization = writeTokens(self.tokensFile, principals)
+        self.authorization = writeTokens(self.tokensFile, principals, admins=(OPERATOR,))
         self.config = base / "servers.json"
         self.config.write_text(json.dumps({"mcpServers": servers}))
         self.classification = classification
@@ -235,7 +245,8 @@ class RunningCluster:
         return f"http://127.0.0.1:{self.ports[replica]}/{server}/mcp"
 
     def health(self, replica: str) -> dict[str, Any]:
-        return self.replicas[replica].health()
+        """A replica's whole C{/health}, asked with the operator's (an admin's) token."""
+        return self.replicas[replica].health(self.authorization[OPERATOR].split()[1])
 
     def owner(self, sessionId: str) -> str:
         """The replica a sealed session id names (its cleartext label)."""

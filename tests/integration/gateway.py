@@ -100,8 +100,12 @@ class RunningGateway:
     def url(self, server: str) -> str:
         return f"http://127.0.0.1:{self.port}/{server}/mcp"
 
-    def health(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=5) as r:
+    def health(self, token: str | None = None) -> dict[str, Any]:
+        """C{GET /health}, with C{token} as the bearer token if given (a
+        gateway that requires tokens shows its servers to an admin's only)."""
+        headers = {} if token is None else {"authorization": f"Bearer {token}"}
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/health", headers=headers)
+        with urllib.request.urlopen(request, timeout=5) as r:
             return json.loads(r.read())  # type: ignore[no-any-return]
 
     def stop(self, timeout: float = 15.0) -> int:

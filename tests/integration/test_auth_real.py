@@ -211,7 +211,8 @@ def test_oauth_end_to_end(oauth: tuple[RunningGateway, JwtIssuer, str, Path, Pat
     assert status == 401 and "signing key is unknown" in headers["WWW-Authenticate"]
     assert issuer.requests["/jwks.json"] == fetched + 1  # no second fetch within 30 s
 
-    health = gateway.health()
+    assert gateway.health()["detail"] == "liveness"  # no token: that it lives, no more
+    health = gateway.health(issuer.mint("ops", resource, scope="mcp:admin"))
     assert health["auth"]["mode"] == "oauth" and health["auth"]["jwks"]["keys"] == 2
 
     # No token anywhere: the gateway's output, the child's environment, its stdin.

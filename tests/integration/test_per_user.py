@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from mcpgateway.auth.tokenfile import addToken
 from tests.integration.gateway import RunningGateway, writeConfig
 from tests.integration.test_scopes import HttpError, Session, entry, post
 
@@ -52,13 +53,15 @@ def tokens(home: Path, *principals: str) -> tuple[Path, dict[str, dict[str, str]
 
 
 def team(home: Path, start: Any) -> tuple[RunningGateway, dict[str, dict[str, str]]]:
-    """A gateway with tokens for alice and bob serving C{mine} (per user) and
-    C{everyone} (global); the C{Authorization} header of each."""
+    """A gateway with tokens for alice and bob, and an admin's for ops,
+    serving C{mine} (per user) and C{everyone} (global); the
+    C{Authorization} header of each."""
     config = writeConfig(
         home / "servers.json",
         {"mine": entry(perUser=True), "everyone": entry(share="global")},
     )
     path, headers = tokens(home, "alice", "bob")
+    headers["ops"] = {"authorization": f"Bearer {addToken(path, 'ops', admin=True)}"}
     return start("--config", str(config), "--auth-tokens", str(path)), headers
 
 
@@ -91,8 +94,9 @@ def test_two_principals_two_children_on_a_per_user_server_one_on_a_global_one(
     assert pids["a1"] == pids["a2"] != pids["b"]
     shared = {Session(everyone, headers[name]).where()["pid"] for name in ("alice", "bob")}
     assert len(shared) == 1
-    assert gateway.health()["servers"]["mine"]["children"] == 2
-    assert gateway.health()["servers"]["everyone"]["children"] == 1
+    ops = headers["ops"]["authorization"].split()[1]
+    assert gateway.health(ops)["servers"]["mine"]["children"] == 2
+    assert gateway.health(ops)["servers"]["everyone"]["children"] == 1
     for value in headers.values():
         assert value["authorization"].split()[1] not in gateway.text()  # never a token logged
 

@@ -10,6 +10,7 @@ import signal
 import socket
 import stat
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,79 @@ def test_a_session_opened_just_before_a_sigkill_survives_it(home: Path) -> None:
         second = RunningGateway(args, home)
         gateways.append(second)
         assert "after" in echo(second.url("shared"), sid, "after", 2)
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+
+
+def aggregateUrl(gateway: RunningGateway) -> str:
+    return f"http://127.0.0.1:{gateway.port}/mcp"
+
+
+def deleteSession(url: str, sid: str) -> int:
+    request = urllib.request.Request(
+        url, headers={"Mcp-Session-Id": sid, "MCP-Protocol-Version": VERSION}, method="DELETE"
+    )
+    with urllib.request.urlopen(request, timeout=20) as r:
+        return int(r.status)
+
+
+def statusOf(url: str, sid: str) -> int:
+    """The HTTP status of a C{ping} on session C{sid}."""
+    try:
+        post(url, {"jsonrpc": "2.0", "id": 9, "method": "ping"}, sid)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+    return 200
+
+
+def test_an_aggregate_session_opened_just_before_a_sigkill_survives_it(home: Path) -> None:
+    """The aggregate endpoint's sessions are kept the same way: the one
+    opened right before the kill is served by the next gateway."""
+    config = writeConfig(home / "servers.json", {"shared": {"command": DEMO[0], "args": DEMO[1:]}})
+    port = freePort()
+    args = ["--config", str(config), "--port", f"tcp:{port}:interface=127.0.0.1"]
+    gateways = [RunningGateway(args, home)]
+    try:
+        first = gateways[0]
+        openSession(aggregateUrl(first))  # the catalog is listed: the next is quick
+        sessionsFile = home / "state" / "sessions.json"
+        assert waitFor(lambda: sessionsFile.exists(), timeout=5)
+        sid = openSession(aggregateUrl(first))
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(20)
+        assert sid not in saved(sessionsFile)  # the batched save had not come yet
+        second = RunningGateway(args, home)
+        gateways.append(second)
+        assert statusOf(aggregateUrl(second), sid) == 200
+    finally:
+        for gateway in gateways:
+            gateway.stop()
+
+
+def test_a_session_deleted_just_before_a_sigkill_stays_ended(home: Path) -> None:
+    """A session opened and ended (DELETE) in the second before a kill is
+    not brought back by the next gateway: 404, as for any ended session;
+    one opened beside it is served."""
+    config = writeConfig(home / "servers.json", {"shared": {"command": DEMO[0], "args": DEMO[1:]}})
+    port = freePort()
+    args = ["--config", str(config), "--port", f"tcp:{port}:interface=127.0.0.1"]
+    gateways = [RunningGateway(args, home)]
+    try:
+        first = gateways[0]
+        url = first.url("shared")
+        openSession(url)
+        sessionsFile = home / "state" / "sessions.json"
+        assert waitFor(lambda: sessionsFile.exists(), timeout=5)
+        kept, ended = openSession(url), openSession(url)
+        assert deleteSession(url, ended) in (200, 202, 204)
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(20)
+        assert not {kept, ended} & set(saved(sessionsFile))  # no batched save came
+        second = RunningGateway(args, home)
+        gateways.append(second)
+        assert statusOf(second.url("shared"), kept) == 200
+        assert statusOf(second.url("shared"), ended) == 404
     finally:
         for gateway in gateways:
             gateway.stop()

@@ -110,6 +110,7 @@ def team(home: Path) -> Any:
     alice = addToken(tokens, "alice", ["demo"])
     bob = addToken(tokens, "bob", ["demo"])
     carol = addToken(tokens, "carol", ["other"])
+    root = addToken(tokens, "root", admin=True)
     config = writeConfig(home / "servers.json", {"demo": DEMO, "other": DEMO})
     audit = home / "audit" / "audit.jsonl"
     audit.parent.mkdir()
@@ -128,7 +129,7 @@ def team(home: Path) -> Any:
         env={"MCPGATEWAY_AUTH_TOKENS": str(tokens)},  # the environment fallback
     )
     try:
-        yield gateway, {"alice": alice, "bob": bob, "carol": carol}, audit
+        yield gateway, {"alice": alice, "bob": bob, "carol": carol, "root": root}, audit
     finally:
         gateway.stop()
 
@@ -165,8 +166,9 @@ def test_a_team_gateway_with_a_tokens_file(team: Any) -> None:
     assert int(throttled[0][1]["Retry-After"]) >= 1
     assert json.loads(throttled[0][2])["error"]["code"] == -32004
 
-    health = gateway.health()
-    assert health["auth"]["mode"] == "tokens" and health["auth"]["principals"] == 3
+    assert gateway.health(tokens["alice"])["detail"] == "liveness"  # not an admin's token
+    health = gateway.health(tokens["root"])
+    assert health["auth"]["mode"] == "tokens" and health["auth"]["principals"] == 4
 
     # The audit log: one line per request, within a second or so.
     def lines() -> list[dict[str, Any]]:

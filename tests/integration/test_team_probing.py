@@ -44,3 +44,20 @@ def test_unknown_servers_and_routes_answer_401_without_a_token(start: Any, home:
     assert [status(port, path) for path in probes] == [401, 401, 401]
     assert status(port, "/nosuch/mcp", alice) == 404
     assert status(port, "/demo~abcdefghijklmnop/mcp", alice) == 404
+
+
+def test_unknown_aggregate_endpoints_and_keys_answer_401_without_a_token(
+    start: Any, home: Path
+) -> None:
+    tokens = home / "tokens.json"
+    alice = addToken(tokens, "alice", ["demo"])
+    config = writeConfig(
+        home / "servers.json",
+        {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
+    )
+    gateway: RunningGateway = start("--config", str(config), "--auth-tokens", str(tokens))
+    port = gateway.port
+    probes = ["/mcp", "/mcp/nosuch", "/mcp~abcdefghijklmnop"]
+    assert [status(port, path) for path in probes] == [401, 401, 401]
+    assert status(port, "/mcp/nosuch", alice) == 404
+    assert status(port, "/mcp~abcdefghijklmnop", alice) == 404

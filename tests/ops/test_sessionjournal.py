@@ -41,6 +41,26 @@ def test_the_file_wins_and_a_save_empties_the_journal(tmp_path: Path) -> None:
     assert {r["id"] for r in SessionStore(tmp_path / "sessions.json").load()} == {"old", "new"}
 
 
+def test_an_ended_session_is_not_brought_back_from_the_journal_or_the_file(
+    tmp_path: Path,
+) -> None:
+    """A session ended after the last save (in the file) or before it (only
+    in the journal) stays ended after a crash; the next save leaves it out
+    and empties the journal."""
+    store = SessionStore(tmp_path / "sessions.json")
+    store.save([record("saved"), record("saved-ended")])
+    store.remember(record("new"))
+    store.remember(record("new-ended"))
+    store.forget("saved-ended")
+    store.forget("new-ended")
+    again = SessionStore(tmp_path / "sessions.json")  # after a crash
+    loaded = again.load()
+    assert [r["id"] for r in loaded] == ["saved", "new"]
+    again.save(loaded)
+    assert not (tmp_path / JOURNAL_NAME).exists()
+    assert {r["id"] for r in SessionStore(tmp_path / "sessions.json").load()} == {"saved", "new"}
+
+
 def test_a_torn_last_line_is_skipped_and_said(tmp_path: Path) -> None:
     store = SessionStore(tmp_path / "sessions.json")
     store.remember(record("whole"))

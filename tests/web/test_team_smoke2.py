@@ -225,7 +225,7 @@ def test_a_loopback_gateway_without_tokens_still_refuses_a_foreign_host() -> Non
 def test_a_proxys_caller_is_shown_no_stderr_as_a_caller_from_another_machine() -> None:
     # A DNS-rebinding page reaches the open /health with a public Host: it
     # gets what any caller of a gateway reachable from elsewhere gets.
-    h = TeamHarness(loopbackOnly=True)
+    h = TeamHarness(loopbackOnly=True, publicHealth=True)
     h.open("alice")
     proc = h.process()
     proc.stderr(b"fatal: token=" + LEAK + b"\n")

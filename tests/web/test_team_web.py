@@ -19,6 +19,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import shortId
 from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.web.app import TeamSurface, makeSite
+from mcpgateway.web.liveness import LIVENESS_METRICS
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 
@@ -105,6 +106,7 @@ class TeamHarness(Harness):
         timeout: float = 60.0,
         api: Any = None,
         loopbackOnly: bool = False,
+        publicHealth: bool = False,
     ) -> None:
         self.reactor = FakeProcessReactor()
         self.gateway = Gateway(
@@ -114,7 +116,7 @@ class TeamHarness(Harness):
         self.gate = FakeGate()
         self.quota = FakeQuota()
         self.audit = RecordingAudit(payloads)
-        self.team = TeamSurface(self.gate, self.quota, self.audit)
+        self.team = TeamSurface(self.gate, self.quota, self.audit, publicHealth=publicHealth)
         self.site = makeSite(
             self.gateway, self.reactor, loopbackOnly=loopbackOnly, api=api, team=self.team
         )
@@ -363,9 +365,11 @@ def test_the_management_surface_is_for_admins_health_and_metrics_are_open() -> N
     assert admin.status == 200
     assert [s["principal"] for s in admin.json()["sessions"]] == ["key-alice"]
     assert h.as_("alice", "DELETE", "/sessions/by-pid/1").status == 403
-    health = h.request("GET", "/health")
+    assert h.request("GET", "/health").json()["detail"] == "liveness"
+    assert h.request("GET", "/metrics").body == LIVENESS_METRICS
+    health = h.as_("root", "GET", "/health")
     assert health.status == 200 and health.json()["auth"] == {"mode": "on"}
-    metrics = h.request("GET", "/metrics")
+    metrics = h.as_("root", "GET", "/metrics")
     assert metrics.status == 200
     text = metrics.body.decode()
     assert 'mcpgateway_auth_refusals_total{status="401",reason="missing"} 1' in text
@@ -389,7 +393,7 @@ def test_the_open_health_of_a_team_gateway_shows_no_stderr_to_a_caller_without_a
     # Smoke test B, item 1: the open /health of a gateway reachable from
     # elsewhere showed a child's stderr ("lastExit": "...; last stderr: fatal:
     # token=sk-live-...") to callers with no token.
-    h = TeamHarness()
+    h = TeamHarness(publicHealth=True)  # the figures for all; stderr an admin's
     crashWithStderr(h)
     for who in (None, "alice", "nobody", "slow"):
         response = h.request("GET", "/health") if who is None else h.as_(who, "GET", "/health")
