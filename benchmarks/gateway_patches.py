@@ -24,7 +24,7 @@ is already in the gateway reports itself as not applicable and is skipped.
 Patches that were measured here and have since been made in the gateway itself:
 ``parsePOSTFormSubmission=False`` (d3cc881), one keep-alive ticker for all SSE
 streams and cached loopback checks (acd0218), pyOpenSSL left out (tap.leaveOutTLS),
-a turn's writes sent at its end (``flushwrites``, as ``mcpgateway.turnflush``
+a turn's writes sent at its end (``flushwrites``, as ``mcpgateway.runtime.turnflush``
 with the transports' own ``doWrite`` instead of Twisted's private attributes).
 """
 
@@ -56,8 +56,8 @@ def notApplicable(name: str) -> str | None:
     if name == "flushwrites":
         import importlib.util
 
-        if importlib.util.find_spec("mcpgateway.turnflush") is not None:
-            return "the gateway sends what a turn wrote at its end (mcpgateway.turnflush)"
+        if importlib.util.find_spec("mcpgateway.runtime.turnflush") is not None:
+            return "the gateway sends what a turn wrote at its end (mcpgateway.runtime.turnflush)"
     if name == "uvloop":
         import importlib.util
 
@@ -114,11 +114,11 @@ def _installFlushWrites() -> None:
             fd._flushQueued = False
             if not fd.connected or fd._writeDisconnected:
                 continue
-            if fd.dataBuffer[fd.offset:] or fd._tempDataLen:
+            if fd.dataBuffer[fd.offset :] or fd._tempDataLen:
                 why = fd.doWrite()
                 if why:
                     reactor._disconnectSelectable(fd, why, False)  # type: ignore[attr-defined]
-                elif fd.dataBuffer[fd.offset:] or fd._tempDataLen:
+                elif fd.dataBuffer[fd.offset :] or fd._tempDataLen:
                     fd.startWriting()  # the kernel buffer is full: wait for writability
 
     def queue(fd: Any) -> None:

@@ -65,13 +65,17 @@ def main() -> None:
     transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
     protocol = h.site.buildProtocol(transport.getPeer())
     protocol.makeConnection(transport)
-    head = ("POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: " + ACCEPT_BOTH
-            + "\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n"
-            "Mcp-Session-Id: " + sid + "\r\nContent-Length: ").encode()
+    head = (
+        "POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: "
+        + ACCEPT_BOTH
+        + "\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n"
+        "Mcp-Session-Id: " + sid + "\r\nContent-Length: "
+    ).encode()
     clock = time.process_time
     perRound = []
     bad = 0
     n = 0
+
     def timed(f: Any, data: bytes, profile: Any) -> float:
         """CPU seconds of C{f(data)} (under C{profile} when given)."""
         if profile is not None:
@@ -85,13 +89,17 @@ def main() -> None:
 
     def one(n: int, profile: Any = None) -> tuple[float, bool]:
         msg = b"hotpath-%d" % n
-        body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
-                b'"arguments":{"message":"%s"}}}' % (n, msg))
+        body = (
+            b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
+            b'"arguments":{"message":"%s"}}}' % (n, msg)
+        )
         transport.clear()
         took = timed(protocol.dataReceived, head + b"%d\r\n\r\n" % len(body) + body, profile)
         childId = json.loads(proc.written.pop())["id"]
-        reply = (b'{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text",'
-                 b'"text":"Echo: %s"}]}}\n' % (childId, msg))
+        reply = (
+            b'{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text",'
+            b'"text":"Echo: %s"}]}}\n' % (childId, msg)
+        )
         took += timed(proc.stdout, reply, profile)
         out = transport.value()  # chunked SSE or one Content-Length answer: both complete
         return took, (b'"id":%d,' % n) in out and (b"Echo: " + msg) in out
@@ -127,18 +135,29 @@ def main() -> None:
         stats = pstats.Stats(profile)
         counted = round(sum(v[1] for v in stats.stats.values()) / 1000, 1)  # type: ignore[attr-defined]
     perRound.sort()
-    print(json.dumps({"patches": sorted(patches), "calls": args.calls, "rounds": args.rounds,
-                      "usPerCall": round(perRound[len(perRound) // 2], 1),
-                      "usPerCallRounds": [round(x, 1) for x in perRound], "bad": bad,
-                      **({"functionCallsPerCall": counted} if counted is not None else {}),
-                      **(median("twistedWebFloor", floorRounds) if floorRounds else {}),
-                      **(median("httptoolsFloor", parserRounds) if parserRounds else {})}))
+    print(
+        json.dumps(
+            {
+                "patches": sorted(patches),
+                "calls": args.calls,
+                "rounds": args.rounds,
+                "usPerCall": round(perRound[len(perRound) // 2], 1),
+                "usPerCallRounds": [round(x, 1) for x in perRound],
+                "bad": bad,
+                **({"functionCallsPerCall": counted} if counted is not None else {}),
+                **(median("twistedWebFloor", floorRounds) if floorRounds else {}),
+                **(median("httptoolsFloor", parserRounds) if parserRounds else {}),
+            }
+        )
+    )
 
 
 def median(name: str, rounds: list[float]) -> dict[str, Any]:
     rounds = sorted(rounds)
-    return {name + "UsPerCall": round(rounds[len(rounds) // 2], 1),
-            name + "UsPerCallRounds": [round(x, 1) for x in rounds]}
+    return {
+        name + "UsPerCall": round(rounds[len(rounds) // 2], 1),
+        name + "UsPerCallRounds": [round(x, 1) for x in rounds],
+    }
 
 
 def floorRunner(head: bytes, clock: Any) -> Any:
@@ -172,8 +191,10 @@ def protocolRunner(factory: Any, head: bytes, clock: Any, name: str) -> Any:
     protocol.makeConnection(transport)
 
     def floor(n: int) -> float:
-        body = (b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
-                b'"arguments":{"message":"floor-%d"}}}' % (n, n))
+        body = (
+            b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
+            b'"arguments":{"message":"floor-%d"}}}' % (n, n)
+        )
         data = head + b"%d\r\n\r\n" % len(body) + body
         transport.clear()
         t0 = clock()

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""``mcpgateway.jsonrpc.loads``/``dumps`` with orjson and with the standard library.
+"""``mcpgateway.protocol.jsonrpc.loads``/``dumps`` with orjson and with the standard library.
 
 Times the gateway's real message shapes (a ``tools/call`` request, its echo
 answer, a ``tools/list`` answer of about 10 KB, a 200 KB text result) through
 ``jsonrpc.loads`` and ``jsonrpc.dumps`` with the fast path on (orjson, when it is
 installed) and off (``jsonrpc.useFast(False)``: the standard library), and the
 bare ``json``/``orjson`` calls beside them for scale. ``--baseline FILE`` adds
-another copy of ``jsonrpc.py`` (``git show HEAD~1:mcpgateway/jsonrpc.py >
+another copy of ``protocol/jsonrpc.py`` (``git show HEAD~1:mcpgateway/protocol/jsonrpc.py >
 /tmp/old.py``) as the variant ``baseline``.
 
 The variants are interleaved (each round times every variant on one shape
@@ -36,7 +36,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE)]
 
-from mcpgateway import jsonrpc  # noqa: E402
+from mcpgateway.protocol import jsonrpc  # noqa: E402
 
 try:
     import orjson
@@ -370,7 +370,9 @@ def main() -> None:
         default=0.05,
         help="time per measurement (one variant, one shape, one direction)",
     )
-    ap.add_argument("--baseline", help="another jsonrpc.py to time as the variant 'baseline'")
+    ap.add_argument(
+        "--baseline", help="another protocol/jsonrpc.py to time as the variant 'baseline'"
+    )
     ap.add_argument("--markdown", action="store_true", help="print a table instead of JSON")
     args = ap.parse_args()
     data = shapes()

@@ -15,7 +15,7 @@ TLS port closes on a plain request). On a loopback address the certificate
 is not verified (a self-signed one is fine: this checks liveness, not
 identity); elsewhere it must verify.
 
-Standard library only (plus L{mcpgateway.paths}, a leaf): it runs every 30
+Standard library only (plus L{mcpgateway.runtime.paths}, a leaf): it runs every 30
 seconds inside the container, so it must start fast, import no Twisted and
 need no reactor. Exit status 2 is never used (Docker reserves it).
 """
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from mcpgateway.paths import STATE_FILE, defaultStateDir
+from mcpgateway.runtime.paths import STATE_FILE, defaultStateDir
 
 HEALTHY = 0
 UNHEALTHY = 1

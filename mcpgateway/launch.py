@@ -107,12 +107,12 @@ def currentUmask() -> int:
 
 def twistd() -> None:
     """C{twistd}, reading C{sys.argv[1:]}, with the gateway as its only plugin,
-    on the gateway's reactor (L{mcpgateway.reactor}) where epoll exists, no
+    on the gateway's reactor (L{mcpgateway.runtime.reactor}) where epoll exists, no
     reactor is installed yet and none is named (C{--reactor}), and the umask
     it was started with (L{withUmask})."""
     import sys
 
-    from mcpgateway import reactor
+    from mcpgateway.runtime import reactor
 
     sys.argv[:] = withUmask(sys.argv, currentUmask())
 

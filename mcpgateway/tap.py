@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from twisted.application.service import IService, Service
 from twisted.python import usage
 
-from mcpgateway import limits, logs
-from mcpgateway.paths import (
+from mcpgateway.protocol import limits
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.paths import (
     API_TOKEN_ENV,
     AUDIT_LOG_ENV,
     AUTH_TOKENS_ENV,
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from mcpgateway.config.resolve import Resolver
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.ops.services import StateFileService
-    from mcpgateway.preflight import Preflight
+    from mcpgateway.service.preflight import Preflight
     from mcpgateway.web.app import TeamSurface
 
 
@@ -547,7 +548,7 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         # usage.Options takes a handler's help from its docstring, which -OO
-        # (mcpgateway.interpreter) leaves out: say it here as well.
+        # (mcpgateway.runtime.interpreter) leaves out: say it here as well.
         for name, text in HANDLER_HELP.items():
             self.docs[name] = self.docs.get(name) or text
 
@@ -632,14 +633,14 @@ class Options(usage.Options):
         )
         if "twisted.internet.reactor" not in sys.modules:
             # The reactor's UDP and UNIX-socket support load when first used.
-            from mcpgateway.lazyimport import REACTOR_DEFERRED, deferImports
+            from mcpgateway.runtime.lazyimport import REACTOR_DEFERRED, deferImports
 
             deferImports(REACTOR_DEFERRED)
             if self.installsReactor:
                 # No reactor yet (twistd and twist install one named with
                 # --reactor before a plugin's options are parsed): the
                 # gateway's, after TLS and the modules above were left out.
-                from mcpgateway import reactor  # (imports epoll's: after the above)
+                from mcpgateway.runtime import reactor  # (imports epoll's: after the above)
 
                 reactor.installUnlessChosen()
 
@@ -833,7 +834,7 @@ def requireAuth(endpoint: str, loopback: bool, options: Any) -> str | None:
 def makeService(options: Options, reactor: Any = None) -> IService:
     """Build the gateway's service tree from parsed C{options}: the checks
     that must fail before daemonizing (L{preflight}), then wiring only."""
-    from mcpgateway.lazyimport import deferImports
+    from mcpgateway.runtime.lazyimport import deferImports
 
     deferImports()  # before the web tree: Twisted's error-page helpers load when used
     if reactor is None:
@@ -842,7 +843,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         reactor = _reactor
     from mcpgateway.ops.reaper import OrphanCleanup
     from mcpgateway.ops.statedir import processStartTime
-    from mcpgateway.preflight import PreflightError, preflight
+    from mcpgateway.service.preflight import PreflightError, preflight
 
     try:
         pre = preflight(options, _interfaceOf(options))
@@ -872,8 +873,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     _predecessor(options, pre, reactor, gateway, configService, top, listener, site)
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
-    from mcpgateway.gctuning import CollectorTuning
     from mcpgateway.ops.heap import HeapTrim
+    from mcpgateway.runtime.gctuning import CollectorTuning
 
     CollectorTuning(reactor).setServiceParent(top)  # last: it freezes what start-up left alive
     HeapTrim(reactor).setServiceParent(top)  # then the C heap's free pages go back
@@ -921,7 +922,7 @@ def _workspaceSecret(pre: Preflight) -> bytes:
     that cannot be used refuses the start, in one line (every adopted
     workspace route depends on it)."""
     from mcpgateway.config.workspaces import WorkspaceKeyError, loadSecret
-    from mcpgateway.paths import WORKSPACE_KEY_FILE
+    from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
 
     try:
         return loadSecret(pre.stateDir)
@@ -1206,7 +1207,7 @@ def _predecessor(
     args = list(getattr(options, "pluginArgs", []))
     if options["log-file"] is None:
         # Detached, the successor's log would go nowhere: it writes the state dir's.
-        from mcpgateway.paths import LOG_FILE
+        from mcpgateway.runtime.paths import LOG_FILE
 
         args += ["--log-file", str(pre.stateDir / LOG_FILE)]
 
@@ -1304,7 +1305,7 @@ def _gatewayAndConfig(
     from mcpgateway.ops.reaper import Reaper, ReaperService
     from mcpgateway.ops.sessionstore import SessionStore
     from mcpgateway.ops.statedir import ChildLedger
-    from mcpgateway.paths import SESSIONS_FILE, stateFile
+    from mcpgateway.runtime.paths import SESSIONS_FILE, stateFile
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
     timeout, runInThread = options["request-timeout"], _threadRunner(reactor)
@@ -1595,7 +1596,7 @@ def _oauthGate(options: Options, reactor: Any, top: Any, gateway: Any, secret: b
 
 
 def _pollSpin(reactor: Any, microseconds: float, worthIt: Callable[[], bool]) -> None:
-    """Have the gateway's own reactor (L{mcpgateway.reactor}) poll up to
+    """Have the gateway's own reactor (L{mcpgateway.runtime.reactor}) poll up to
     C{microseconds} before it sleeps, while C{worthIt()}; never on a single
     CPU, where the process it waits for needs that CPU to answer."""
     from twisted.logger import Logger
@@ -1863,7 +1864,7 @@ def _isLoopbackEndpoint(endpoint: str) -> bool:
 class RunnerOptions(Options):
     """The options as C{twistd}, C{twist} and the C{.tac} parse them: the
     same, and once checked they install the gateway's reactor when none is
-    installed yet (L{mcpgateway.reactor.installUnlessChosen}), so every way
+    installed yet (L{mcpgateway.runtime.reactor.installUnlessChosen}), so every way
     of running the gateway runs it on the reactor C{mcpgateway start} uses.
     Plain L{Options} install nothing: a service built on a reactor of one's
     own (a test's, an embedding program's) touches no global reactor."""

@@ -41,8 +41,8 @@ from twisted.logger import LogEvent, LogLevel, capturedLogs
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mcpgateway import logs
 from mcpgateway.core.spawn import ChildWatcher, Spawner
+from mcpgateway.runtime import logs
 
 Message = dict[str, Any]
 
@@ -337,7 +337,7 @@ class RecordingSink:
 @contextmanager
 def capturedGatewayLogs() -> Iterator[list[LogEvent]]:
     """Like C{twisted.logger.capturedLogs}, with the gateway's own level
-    filter (L{mcpgateway.logs}) opened to debug for the duration, so a test
+    filter (L{mcpgateway.runtime.logs}) opened to debug for the duration, so a test
     sees every event whatever level another test left behind. Assert on
     C{event["log_format"]} and the event's fields, not on rendered text."""
     predicate = logs._predicate
@@ -352,10 +352,10 @@ def capturedGatewayLogs() -> Iterator[list[LogEvent]]:
 
 def scheduled(clock: IReactorTime) -> list[IDelayedCall]:
     """C{clock}'s delayed calls that still have work to do. The timer of a
-    L{mcpgateway.timers.Deadlines} with no key left is not one: it is left to
+    L{mcpgateway.runtime.timers.Deadlines} with no key left is not one: it is left to
     come and go, doing nothing, so that the next request needs no timer of
     its own (issue 19)."""
-    from mcpgateway.timers import Deadlines
+    from mcpgateway.runtime.timers import Deadlines
 
     def idle(call: IDelayedCall) -> bool:
         owner = getattr(getattr(call, "func", None), "__self__", None)

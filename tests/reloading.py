@@ -10,7 +10,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from mcpgateway import jsonrpc
+from mcpgateway.protocol import jsonrpc
 
 
 def inline(f: Callable[..., Any], *args: Any) -> Deferred[Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.atomicfile import fsyncDirectory, tempPrefix, writeFileAtomic
+from mcpgateway.runtime.atomicfile import fsyncDirectory, tempPrefix, writeFileAtomic
 
 
 def test_the_mode_is_set_before_any_byte_is_written(

@@ -1,4 +1,4 @@
-"""The JSON-RPC and MCP envelope checks (mcpgateway.envelope): what the gateway
+"""The JSON-RPC and MCP envelope checks (mcpgateway.protocol.envelope): what the gateway
 refuses before a message reaches a router or a child, and with which code."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway import envelope, jsonrpc
 from mcpgateway.core.router import LOG_LEVELS
-from mcpgateway.jsonrpc import Kind, classify
+from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.protocol.jsonrpc import Kind, classify
 
 INVALID_PARAMS, INVALID_REQUEST = jsonrpc.INVALID_PARAMS, jsonrpc.INVALID_REQUEST
 ABSENT: Any = envelope._ABSENT
@@ -396,7 +396,7 @@ def test_session_info_is_measured_as_compact_json(
 
 
 def test_the_fat_capabilities_of_the_smoke_test_are_over_the_limit() -> None:
-    from mcpgateway.limits import MAX_SESSION_INFO
+    from mcpgateway.protocol.limits import MAX_SESSION_INFO
 
     real = {"capabilities": {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {}}}
     assert (

@@ -1,4 +1,4 @@
-"""The collector tuning service (mcpgateway.gctuning): what it sets, and that it
+"""The collector tuning service (mcpgateway.runtime.gctuning): what it sets, and that it
 undoes it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from twisted.internet.task import Clock
 
-from mcpgateway.gctuning import GEN0_THRESHOLD, CollectorTuning
+from mcpgateway.runtime.gctuning import GEN0_THRESHOLD, CollectorTuning
 
 
 @pytest.fixture

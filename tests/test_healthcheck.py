@@ -366,4 +366,9 @@ def test_standard_library_only() -> None:
         cwd=Path(__file__).resolve().parents[1],
         timeout=60,
     )
-    assert json.loads(proc.stdout) == ["mcpgateway", "mcpgateway.healthcheck", "mcpgateway.paths"]
+    assert json.loads(proc.stdout) == [
+        "mcpgateway",
+        "mcpgateway.healthcheck",
+        "mcpgateway.runtime",
+        "mcpgateway.runtime.paths",
+    ]

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway import jsonrpc
-from mcpgateway.jsonrpc import Kind, classify
-from mcpgateway.limits import MAX_DEPTH, MAX_NUMBER_DIGITS
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import Kind, classify
+from mcpgateway.protocol.limits import MAX_DEPTH, MAX_NUMBER_DIGITS
 
 # -- classify -----------------------------------------------------------------
 

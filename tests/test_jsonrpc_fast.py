@@ -23,8 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway import jsonrpc
-from mcpgateway.limits import MAX_DEPTH
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.limits import MAX_DEPTH
 from tests.integration.gateway import REPO
 
 # -- helpers -----------------------------------------------------------------------------
@@ -593,7 +593,7 @@ def test_orjson_is_imported_by_the_first_use() -> None:
     C{loads} or C{dumps} imports it, and both then use it."""
     code = (
         "import json, sys\n"
-        "from mcpgateway import jsonrpc\n"
+        "from mcpgateway.protocol import jsonrpc\n"
         "before = 'orjson' in sys.modules\n"
         "value = jsonrpc.loads(b'{\"a\": [1, 2.5]}')\n"
         "import orjson\n"
@@ -633,7 +633,7 @@ def test_the_fast_path_is_on_unless_turned_off() -> None:
     import subprocess
     import sys
 
-    code = "from mcpgateway import jsonrpc; print(jsonrpc._FAST_LOADS is not None)"
+    code = "from mcpgateway.protocol import jsonrpc; print(jsonrpc._FAST_LOADS is not None)"
     env = {k: v for k, v in os.environ.items() if k != "MCPGATEWAY_JSON"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     ran = [

@@ -79,8 +79,8 @@ def test_a_reactor_named_on_the_command_line_is_twistds_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     installed: list[bool] = []
-    monkeypatch.setattr("mcpgateway.reactor.install", lambda: installed.append(True))
-    monkeypatch.setattr("mcpgateway.reactor.AVAILABLE", True)
+    monkeypatch.setattr("mcpgateway.runtime.reactor.install", lambda: installed.append(True))
+    monkeypatch.setattr("mcpgateway.runtime.reactor.AVAILABLE", True)
     monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
     for argv in (["twistd", "--reactor=poll", "mcpgateway"], ["twistd", "-r", "poll"]):
         monkeypatch.setattr(sys, "argv", argv)
@@ -106,7 +106,7 @@ def test_the_options_install_the_gateways_reactor_when_none_is(
     --reactor among them) are parsed: the gateway's reactor goes in then,
     after TLS and the reactor's UDP/UNIX modules were left out, unless one
     is installed already or the system has no epoll."""
-    from mcpgateway import reactor
+    from mcpgateway.runtime import reactor
 
     installed: list[str] = []
     monkeypatch.setattr(reactor, "install", lambda: installed.append("gateway"))

@@ -1,4 +1,4 @@
-"""The aggregate endpoint's side (L{mcpgateway.core.aggregate}, its tools,
+"""The aggregate endpoint's side (L{mcpgateway.core.aggregate.aggregator}, its tools,
 search, shield, kept results, schemas and views) is loaded and made on the
 first request to C{/mcp}, not at start (issue 19: idle RSS); until then
 the gateway answers as an aggregator with no session would.
@@ -14,21 +14,21 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ShieldSpec
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec
 from tests.core.aggtools import FakeServer, tool
 from tests.web.test_aggregate_web import AggregateHarness
 
 REPO = Path(__file__).resolve().parents[1]
 
 AGGREGATE_SIDE = (
-    "mcpgateway.core.aggregate",
-    "mcpgateway.core.gatewaytools",
-    "mcpgateway.core.naming",
-    "mcpgateway.core.results",
-    "mcpgateway.core.schemas",
-    "mcpgateway.core.search",
-    "mcpgateway.core.shield",
-    "mcpgateway.core.view",
+    "mcpgateway.core.aggregate.aggregator",
+    "mcpgateway.core.aggregate.tools",
+    "mcpgateway.core.aggregate.naming",
+    "mcpgateway.core.aggregate.results",
+    "mcpgateway.core.aggregate.schemas",
+    "mcpgateway.core.aggregate.search",
+    "mcpgateway.core.aggregate.shield",
+    "mcpgateway.core.aggregate.view",
 )
 
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 from twisted.internet.task import Clock
 
-from mcpgateway.gctuning import CollectorTuning
 from mcpgateway.ops.heap import HeapTrim, Trim, mallocTrim
+from mcpgateway.runtime.gctuning import CollectorTuning
 from tests.fakes import capturedGatewayLogs
 
 

@@ -1,4 +1,4 @@
-"""L{mcpgateway.lazyimport}: a deferred module is executed on first use, and
+"""L{mcpgateway.runtime.lazyimport}: a deferred module is executed on first use, and
 works as before from then on (issue 19: idle RSS).
 
 Each test runs in a fresh interpreter: deferring a module changes the
@@ -32,7 +32,7 @@ def fresh(code: str) -> Any:
 def test_the_web_tree_imports_without_twisteds_template_machinery() -> None:
     out = fresh(
         "import json, sys\n"
-        "from mcpgateway.lazyimport import deferImports\n"
+        "from mcpgateway.runtime.lazyimport import deferImports\n"
         "deferred = deferImports()\n"
         "import twisted.web.server\n"
         "import mcpgateway.web.app\n"
@@ -56,7 +56,7 @@ def test_an_error_page_renders_as_before() -> None:
     when a resource fails: it loads then and renders the page."""
     out = fresh(
         "import json, sys\n"
-        "from mcpgateway.lazyimport import deferImports\n"
+        "from mcpgateway.runtime.lazyimport import deferImports\n"
         "deferImports()\n"
         "from twisted.internet.testing import StringTransport\n"
         "from twisted.web.resource import Resource\n"
@@ -89,7 +89,7 @@ def test_a_module_already_imported_or_missing_is_left_alone() -> None:
     out = fresh(
         "import json\n"
         "import twisted.web.util\n"
-        "from mcpgateway.lazyimport import deferImport\n"
+        "from mcpgateway.runtime.lazyimport import deferImport\n"
         "print(json.dumps([deferImport('twisted.web.util'),"
         " deferImport('mcpgateway.no_such_module'), deferImport('no_such_package.x')]))\n"
     )
@@ -103,7 +103,7 @@ def test_the_reactor_imports_without_its_udp_and_unix_socket_support() -> None:
     they work as before."""
     out = fresh(
         "import json, os, socket, sys, tempfile\n"
-        "from mcpgateway.lazyimport import REACTOR_DEFERRED, deferImports\n"
+        "from mcpgateway.runtime.lazyimport import REACTOR_DEFERRED, deferImports\n"
         "deferred = deferImports(REACTOR_DEFERRED)\n"
         "from twisted.internet import reactor\n"
         "from twisted.internet.protocol import DatagramProtocol, Factory, Protocol\n"

@@ -30,8 +30,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import Logger, globalLogPublisher
 
-from mcpgateway.logs import AppendFile, LogFileService
 from mcpgateway.ops.audit import AuditLog
+from mcpgateway.runtime.logs import AppendFile, LogFileService
 from tests.ops.test_audit import record
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,7 +177,7 @@ def test_two_processes_writing_and_rotating_lose_nothing(tmp_path: Path) -> None
     path = tmp_path / "gateway.log"
     code = (
         "import sys\n"
-        "from mcpgateway.logs import AppendFile\n"
+        "from mcpgateway.runtime.logs import AppendFile\n"
         "f = AppendFile(sys.argv[1], 4096, 100000)\n"
         "for i in range(int(sys.argv[3])):\n"
         "    f.write(f'{sys.argv[2]} {i:05d} ' + 'x' * (i % 97) + '\\n')\n"

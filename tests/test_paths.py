@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import paths, tap
+from mcpgateway import tap
 from mcpgateway.clientconfigs import claude
 from mcpgateway.config import classification, gatewayfile, resolve
 from mcpgateway.ops import manhole, statedir
+from mcpgateway.runtime import paths
 
 
 def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway.portuse import PortInUse, holderPid, inUseMessage, reportedInUse
+from mcpgateway.runtime.portuse import PortInUse, holderPid, inUseMessage, reportedInUse
 from tests.ops.test_peerpid import LITTLE_ENDIAN, LOOP4, LOOP6, MAPPED_LOOP, FakeProc, row
 
 ANY4 = "00000000"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway import procfs
+from mcpgateway.runtime import procfs
 
 
 def fakeProc(

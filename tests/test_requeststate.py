@@ -1,5 +1,5 @@
 """The requestState tokens of multi round-trip requests
-(mcpgateway.requeststate): sealed, bound, expiring, tamper-evident."""
+(mcpgateway.protocol.requeststate): sealed, bound, expiring, tamper-evident."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.requeststate import (
+from mcpgateway.protocol.requeststate import (
     HANDLE_SIZE,
     MAX_TOKEN,
     Binding,

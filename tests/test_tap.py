@@ -20,7 +20,7 @@ from twisted.logger import formatEvent
 from twisted.python import usage
 
 from mcpgateway import tap
-from mcpgateway.limits import Limits
+from mcpgateway.protocol.limits import Limits
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,7 +143,7 @@ def test_modern_options_reach_the_site_and_the_gateway(
 
 
 class _SpinningReactor(FakeProcessReactor):
-    """A reactor that, like L{mcpgateway.reactor.GatewayReactor}, can spin."""
+    """A reactor that, like L{mcpgateway.runtime.reactor.GatewayReactor}, can spin."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -555,7 +555,7 @@ def test_events_replayed_by_twistd_are_written_once(tmp_path: Path) -> None:
     of the global publisher: the log file must still hold each event once."""
     from twisted.logger import LogLevel, globalLogPublisher
 
-    from mcpgateway import logs
+    from mcpgateway.runtime import logs
 
     logFile = tmp_path / "g.log"
     service = logs.LogFileService(str(logFile))
@@ -614,7 +614,7 @@ def test_the_workspace_key_is_made_at_start_and_reaches_the_site_and_the_gateway
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mcpgateway.config.workspaces import WorkspaceKeys
-    from mcpgateway.paths import WORKSPACE_KEY_FILE
+    from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
 
     monkeypatch.setenv("HOME", str(tmp_path))
     config = tmp_path / "servers.json"
@@ -639,7 +639,7 @@ def test_the_workspace_key_is_made_at_start_and_reaches_the_site_and_the_gateway
 def test_an_unusable_workspace_key_refuses_the_start_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mcpgateway.paths import WORKSPACE_KEY_FILE
+    from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
 
     monkeypatch.setenv("HOME", str(tmp_path))
     config = tmp_path / "servers.json"
@@ -1073,7 +1073,7 @@ def test_a_cluster_replica_on_a_memory_reactor(
     from mcpgateway.cluster.routing import ClusterSessions
     from mcpgateway.cluster.sealing import SessionSealer, derive, loadClusterKeys
     from mcpgateway.config.workspaces import WorkspaceKeys
-    from mcpgateway.paths import WORKSPACE_KEY_FILE
+    from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
     from mcpgateway.web.app import ClusterSurface
 
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -1434,7 +1434,7 @@ def test_a_state_directory_others_can_write_in_refuses_the_start(
 def test_a_workspace_key_others_may_read_refuses_the_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mcpgateway.paths import WORKSPACE_KEY_FILE
+    from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
 
     monkeypatch.setenv("HOME", str(tmp_path))
     state = tmp_path / "st"

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway.timers import Deadlines, Every
+from mcpgateway.runtime.timers import Deadlines, Every
 
 
 def test_calls_every_interval_until_stopped() -> None:
@@ -53,7 +53,7 @@ def test_now_and_double_start() -> None:
 def test_importing_and_using_it_installs_no_global_reactor() -> None:
     code = (
         "import sys; from twisted.internet.task import Clock;"
-        "from mcpgateway.timers import Every; e = Every(Clock(), 1, print); e.start();"
+        "from mcpgateway.runtime.timers import Every; e = Every(Clock(), 1, print); e.start();"
         "e.stop(); print('twisted.internet.reactor' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

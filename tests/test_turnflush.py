@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spawn import Spawner
-from mcpgateway.turnflush import TurnFlusher, writerOf
+from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.app import GatewayChannel, makeSite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import ACCEPT_BOTH, spec
@@ -433,7 +433,7 @@ def test_a_childs_stdin_stays_watched_for_its_close_while_a_line_is_written() ->
 
 class TurnEndReactor(MemoryReactorClock):
     """A clock with the gateway reactor's C{callAtTurnEnd} (what
-    L{mcpgateway.reactor.GatewayReactor} offers): the calls asked for, run by
+    L{mcpgateway.runtime.reactor.GatewayReactor} offers): the calls asked for, run by
     L{endOfTurn}."""
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Protocol revisions and the era of a POSTed body (mcpgateway.versions)."""
+"""Protocol revisions and the era of a POSTed body (mcpgateway.protocol.versions)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway import versions
-from mcpgateway.versions import Era, eraOf
+from mcpgateway.protocol import versions
+from mcpgateway.protocol.versions import Era, eraOf
 
 CLAIM = {versions.MODERN_META_KEY: "2026-07-28"}
 

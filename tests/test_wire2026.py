@@ -1,4 +1,4 @@
-"""The MCP 2026-07-28 wire vocabulary (mcpgateway.wire2026): envelope,
+"""The MCP 2026-07-28 wire vocabulary (mcpgateway.protocol.wire2026): envelope,
 header and version checks, the result and error shapes a modern client
 gets, and the pieces of an InputRequiredResult."""
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway import jsonrpc, versions, wire2026
-from mcpgateway.wire2026 import (
+from mcpgateway.protocol import jsonrpc, versions, wire2026
+from mcpgateway.protocol.wire2026 import (
     CAPABILITIES_KEY,
     CLIENT_INFO_KEY,
     LOG_LEVEL_KEY,

@@ -38,10 +38,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import logs
 from mcpgateway.auth.jwks import KeySet
 from mcpgateway.auth.metadata import SCOPE_ADMIN, SCOPE_PREFIX, endpointUrl
 from mcpgateway.auth.principal import VIA_OAUTH, KeyOf, Principal, Refusal, Verdict
+from mcpgateway.runtime import logs
 
 DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 SUPPORTED_ALGORITHMS = frozenset(

@@ -43,7 +43,7 @@ from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgent, IResponse
 
-from mcpgateway import logs
+from mcpgateway.runtime import logs
 
 Fetch = Callable[[str], Deferred[bytes]]
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.atomicfile import writeFileAtomic
+from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 TOKEN_PREFIX = "mcpgw_"
 FORMAT_VERSION = 1

@@ -25,7 +25,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import logs
 from mcpgateway.auth.principal import VIA_TOKEN, KeyOf, Principal, Refusal, Verdict
 from mcpgateway.auth.tokenfile import (
     MAX_FILE,
@@ -38,7 +37,8 @@ from mcpgateway.auth.tokenfile import (
     readTokens,
     tokenHash,
 )
-from mcpgateway.timers import Every
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.timers import Every
 
 __all__ = [
     "TOKEN_PREFIX",

@@ -63,9 +63,10 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer, IResponse
 from zope.interface import implementer
 
-from mcpgateway import jsonrpc, logs
 from mcpgateway.bridge.framing import Event, Outgoing, SSEParser
-from mcpgateway.jsonrpc import Kind
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import Kind
+from mcpgateway.runtime import logs
 
 BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
 """Seconds between probes of a gateway that went away (then every 2 s)."""

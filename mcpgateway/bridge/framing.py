@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcpgateway import jsonrpc
-from mcpgateway.jsonrpc import Kind
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import Kind
 
 MAX_LINE = 16 * 1024 * 1024
 """The longest stdin line the bridge forwards (bytes); a longer one is

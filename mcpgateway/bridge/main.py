@@ -54,10 +54,10 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgentEndpointFactory, IBodyProducer, IResponse
 from zope.interface import implementer
 
-from mcpgateway import logs
 from mcpgateway.bridge.client import BridgeClient
 from mcpgateway.bridge.options import BridgeOptions, addArguments, checkTarget, fromNamespace
 from mcpgateway.bridge.stdio import StdioProtocol
+from mcpgateway.runtime import logs
 
 CONNECT_TIMEOUT = 5.0
 """Seconds a TCP connection to the gateway may take to open."""

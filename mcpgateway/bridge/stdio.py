@@ -24,8 +24,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mcpgateway import jsonrpc, logs
 from mcpgateway.bridge.framing import MAX_LINE, LineBuffer, Outgoing, parseLine
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import logs
 
 FLUSH_TIMEOUT = 2.0
 """Seconds the end waits for the client to read what is still buffered for

@@ -21,7 +21,7 @@ ends the command quietly, with exit status 141 (L{output.endQuietly}).
 Colours only when stdout is a terminal and C{NO_COLOR} is unset.
 
 The gateway's files are read with the library's own readers, never with a
-copy; the file names come from L{mcpgateway.paths}.
+copy; the file names come from L{mcpgateway.runtime.paths}.
 
 The rooms: one module per command (L{start}, L{stop}, L{status}, L{doctor}
 with its L{checks}, L{restore}, L{servers}, L{logs}); leaves they share

@@ -19,7 +19,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
 from mcpgateway.cli.probe import resolveStateDir, runningGateway
-from mcpgateway.paths import API_PREFIX
+from mcpgateway.runtime.paths import API_PREFIX
 
 REFRESH_TIMEOUT = 30.0
 """Seconds C{refresh} waits for the gateway (each server is given 10 s, all at once)."""

@@ -36,7 +36,7 @@ from mcpgateway.config.resolvecache import readCacheFile
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.ops.statedir import openStateDir
-from mcpgateway.paths import (
+from mcpgateway.runtime.paths import (
     ENV_FILE,
     LOG_FILE,
     NPX_CACHE_FILE,

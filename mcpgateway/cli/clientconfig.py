@@ -43,7 +43,7 @@ from mcpgateway.clientconfigs.engine import (
 )
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.servers import ConfigError
-from mcpgateway.paths import DEFAULT_PORT
+from mcpgateway.runtime.paths import DEFAULT_PORT
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -62,7 +62,7 @@ from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, parseConfig
 from mcpgateway.config.workspaces import canonicalPath
-from mcpgateway.paths import DEFAULT_PORT
+from mcpgateway.runtime.paths import DEFAULT_PORT
 
 CLAUDE_RELOAD = "run /mcp in Claude Code and reconnect the server (or start a new session)"
 DEFAULT_URL = gatewayUrl(DEFAULT_PORT)

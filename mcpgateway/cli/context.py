@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mcpgateway import interpreter
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError, Output, printEvent
 from mcpgateway.cli.probe import GatewayProbe, probe
-from mcpgateway.portuse import PortInUse, checkPort
+from mcpgateway.runtime import interpreter
+from mcpgateway.runtime.portuse import PortInUse, checkPort
 
 START_TIMEOUT = 15.0
 """Seconds C{start} waits for C{/health} to answer."""
@@ -72,7 +72,7 @@ class Process(Protocol):
 GATEWAY_PYTHON = interpreter.command("-m", "mcpgateway.launch")
 """How C{start} runs twistd: L{mcpgateway.launch} (twistd with the gateway as
 its only plugin, no plugin discovery), with the interpreter's flags
-(L{mcpgateway.interpreter}: C{-OO}, no docstrings loaded: an idle gateway is
+(L{mcpgateway.runtime.interpreter}: C{-OO}, no docstrings loaded: an idle gateway is
 38 MiB instead of 41.6; C{-P}, nothing imported from the working directory)."""
 
 
@@ -145,7 +145,7 @@ class CliContext:
     """Prints one event of C{logs}."""
     checkPort: Callable[[int], PortInUse | None] = checkPort
     """Whether another socket holds the port C{start} would listen on, and
-    whose (L{mcpgateway.portuse.checkPort})."""
+    whose (L{mcpgateway.runtime.portuse.checkPort})."""
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     timeouts: Timeouts = field(default_factory=Timeouts)

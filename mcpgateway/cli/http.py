@@ -28,10 +28,10 @@ from typing import IO, Any, Protocol
 from mcpgateway.cli.output import CliError
 from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.healthcheck import tlsContext
-from mcpgateway.paths import API_PREFIX, API_TOKEN_ENV
+from mcpgateway.runtime.paths import API_PREFIX, API_TOKEN_ENV
 
 MAX_ANSWER = 16 * 1024 * 1024
-"""Bytes of an answer read at most (not L{mcpgateway.limits.MAX_BODY}, the
+"""Bytes of an answer read at most (not L{mcpgateway.protocol.limits.MAX_BODY}, the
 gateway's cap on what it accepts)."""
 
 

@@ -25,7 +25,7 @@ from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP, reason, serverPath
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, isTerminal
 from mcpgateway.cli.probe import resolveStateDir, runningGateway
-from mcpgateway.paths import API_PREFIX, LOG_FILE
+from mcpgateway.runtime.paths import API_PREFIX, LOG_FILE
 
 LOG_WINDOW = 1024 * 1024
 """How much of the end of C{gateway.log} L{logFileEvents} reads."""

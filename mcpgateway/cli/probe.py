@@ -20,7 +20,7 @@ from mcpgateway.cli.output import CliError
 from mcpgateway.healthcheck import hostFor
 from mcpgateway.ops import statedir
 from mcpgateway.ops.statedir import pidAlive
-from mcpgateway.paths import DEFAULT_PORT, PID_FILE, defaultStateDir
+from mcpgateway.runtime.paths import DEFAULT_PORT, PID_FILE, defaultStateDir
 
 
 def positiveInt(value: Any) -> int | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.probe import resolveStateDir, runningGateway
-from mcpgateway.paths import LOG_FILE
+from mcpgateway.runtime.paths import LOG_FILE
 
 FAILED = "restart failed"
 """What the gateway's log says when a successor did not take over."""

@@ -30,7 +30,7 @@ from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys, isKey
-from mcpgateway.paths import API_PREFIX, WORKSPACE_KEY_FILE
+from mcpgateway.runtime.paths import API_PREFIX, WORKSPACE_KEY_FILE
 
 PROJECT_ROUTES_SHOWN = 3
 """Workspace routes listed per server at most (the others are counted)."""

@@ -16,7 +16,7 @@ from mcpgateway.cli.http import TOKEN_HELP, serverPath
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.probe import resolveStateDir, runningGateway
 from mcpgateway.config.envfiles import NAME as ENV_NAME
-from mcpgateway.paths import API_PREFIX
+from mcpgateway.runtime.paths import API_PREFIX
 
 SHARES = ("global", "workspace", "credential", "session")
 """The choices of C{servers add --share}: who shares a server's children (its

@@ -33,13 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from mcpgateway import interpreter
-from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, portArgument
 from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, resolveStateDir
 from mcpgateway.cli.userpath import recordPath
-from mcpgateway.paths import DEFAULT_PORT, LOG_FILE
+from mcpgateway.runtime import interpreter
+from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.runtime.paths import DEFAULT_PORT, LOG_FILE
 
 MARKER = "Written by `mcpgateway service install`"
 """The line that says a file is ours to overwrite and remove."""
@@ -215,8 +215,8 @@ class Settings:
 def twistCommand(python: str = sys.executable, manager: str = "systemd") -> tuple[str, ...]:
     """C{twist} as the service runs it: C{python -m twisted}, this Python's
     absolute path (so a service manager finds it), with the interpreter's
-    flags (L{mcpgateway.interpreter}: C{-OO}, C{-P}); on Linux (systemd) on
-    the gateway's reactor (L{mcpgateway.reactor}, epoll: macOS has none)."""
+    flags (L{mcpgateway.runtime.interpreter}: C{-OO}, C{-P}); on Linux (systemd) on
+    the gateway's reactor (L{mcpgateway.runtime.reactor}, epoll: macOS has none)."""
     command = interpreter.command("-m", "twisted", python=python)
     return (*command, "--reactor=mcpgateway") if manager == "systemd" else command
 

@@ -75,11 +75,17 @@ from mcpgateway.ops.statedir import (
     unsafeKeyFile,
     unsafeStateDir,
 )
-from mcpgateway.paths import DEFAULT_PORT, LOG_FILE, PID_FILE, STATE_FILE, WORKSPACE_KEY_FILE
-from mcpgateway.portuse import PortInUse, reportedInUse
+from mcpgateway.runtime.paths import (
+    DEFAULT_PORT,
+    LOG_FILE,
+    PID_FILE,
+    STATE_FILE,
+    WORKSPACE_KEY_FILE,
+)
+from mcpgateway.runtime.portuse import PortInUse, reportedInUse
 
-TWISTD_LOGGER = "mcpgateway.logs.discarding"
-"""A detached C{twistd}'s C{--logger} (L{mcpgateway.logs.DISCARD}, named
+TWISTD_LOGGER = "mcpgateway.runtime.logs.discarding"
+"""A detached C{twistd}'s C{--logger} (L{mcpgateway.runtime.logs.DISCARD}, named
 here: the CLI imports no Twisted)."""
 
 

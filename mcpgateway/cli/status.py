@@ -57,7 +57,7 @@ from mcpgateway.cli.output import (
 from mcpgateway.cli.probe import GatewayProbe, resolveStateDir
 from mcpgateway.cli.routes import projectPaths
 from mcpgateway.cli.servers import serverShare
-from mcpgateway.paths import API_TOKEN_ENV, OVERRIDES_FILE
+from mcpgateway.runtime.paths import API_TOKEN_ENV, OVERRIDES_FILE
 
 SCOPED = ("workspace", "credential")
 """The shares whose children are bounded by C{maxChildren}."""

@@ -33,7 +33,7 @@ from mcpgateway.cli.probe import (
     waitGone,
 )
 from mcpgateway.ops.statedir import removeState
-from mcpgateway.paths import LOG_FILE
+from mcpgateway.runtime.paths import LOG_FILE
 
 
 def cmdStop(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:

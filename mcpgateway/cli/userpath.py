@@ -56,7 +56,7 @@ def recordedPath(stateDir: Path) -> str | None:
 def recordPath(stateDir: Path, path: str) -> None:
     """Record C{path} as the user's C{PATH} in C{stateDir} (atomically;
     best effort: a start does not fail for it)."""
-    from mcpgateway.atomicfile import writeFileAtomic
+    from mcpgateway.runtime.atomicfile import writeFileAtomic
 
     if not path or recordedPath(stateDir) == path:
         return

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcpgateway import paths
 from mcpgateway.clientconfigs.clients.base import ClientFile, Host
 from mcpgateway.clientconfigs.clients.claudecode import (
     GATEWAY_TS_KEY,
@@ -57,6 +56,7 @@ from mcpgateway.clientconfigs.engine import (
 )
 from mcpgateway.clientconfigs.engine import keptBackupPaths as _keptPaths
 from mcpgateway.config.servers import LoadedConfig, parseConfig
+from mcpgateway.runtime import paths
 
 __all__ = [
     "GATEWAY_TS_KEY",

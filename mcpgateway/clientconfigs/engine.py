@@ -84,8 +84,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from mcpgateway import paths
-from mcpgateway.atomicfile import TEMP_SUFFIX, tempPrefix, writeFileAtomic
 from mcpgateway.clientconfigs import jsonc
 from mcpgateway.clientconfigs.clients.base import (
     Block,
@@ -121,6 +119,8 @@ from mcpgateway.clientconfigs.jsonfile import (
 )
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, EntryError, parseEntry
+from mcpgateway.runtime import paths
+from mcpgateway.runtime.atomicfile import TEMP_SUFFIX, tempPrefix, writeFileAtomic
 
 BACKUP_DIR = "client-backups"
 """The state directory's folder of client backups, one file per client file."""
@@ -641,7 +641,7 @@ def removeLeftovers(
     targets: Iterable[Path], now: Callable[[], float] = time.time, minAge: float = LEFTOVER_AGE
 ) -> list[str]:
     """Remove the temp files a killed write left next to C{targets}: regular
-    files of ours named exactly as L{mcpgateway.atomicfile} names them
+    files of ours named exactly as L{mcpgateway.runtime.atomicfile} names them
     (C{.<name>.<8 random characters>.tmp}), not modified for C{minAge}
     seconds (a write in progress takes milliseconds). Nothing else is
     touched. Notes of what was removed (or could not be)."""

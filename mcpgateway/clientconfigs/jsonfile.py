@@ -16,7 +16,7 @@ without ever losing a write of its owner and without ever leaving half a file.
    separators, ASCII escaping, trailing newline, CRLF), so a key the caller
    did not touch comes back byte for byte when the original was machine-written
    (C{JSON.stringify(obj, null, 2)} in Claude Code's case).
- - The write itself is L{mcpgateway.atomicfile}'s (temp, fsync, rename, fsync
+ - The write itself is L{mcpgateway.runtime.atomicfile}'s (temp, fsync, rename, fsync
    of the directory), the one the gateway uses for every file.
 
 There is no lock the other writers honour, so a write landing between the last
@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mcpgateway.atomicfile import (
+from mcpgateway.config.servers import ConfigError
+from mcpgateway.runtime.atomicfile import (
     fsyncDirectory,
     writeTemp,
 )
-from mcpgateway.config.servers import ConfigError
 
 _READ_ATTEMPTS = 3
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

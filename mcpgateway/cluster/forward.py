@@ -63,11 +63,12 @@ from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResp
 from twisted.web.server import Request
 from zope.interface import implementer
 
-from mcpgateway import jsonrpc, logs
 from mcpgateway.auth.principal import Principal
 from mcpgateway.cluster.peer import HEADER as PEER_HEADER
 from mcpgateway.cluster.peer import PeerSeal
 from mcpgateway.cluster.sealing import Address
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import logs
 
 FORWARDED_HEADERS = frozenset(
     {

@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import logs
 from mcpgateway.auth.principal import VIA_PEER, Principal
 from mcpgateway.cluster.sealing import KEY_BYTES, derive
+from mcpgateway.runtime import logs
 
 HEADER = b"mcp-gateway-peer"
 MAX_VALUE = 16 * 1024

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import logs
-from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.auth.principal import Principal
 from mcpgateway.core.sessions import Session, SessionFacts
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 if TYPE_CHECKING:
     # Only a type here: sealing needs cryptography, which a gateway that

@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from mcpgateway.core.sessions import ROUTED_CAPABILITIES, SessionFacts
-from mcpgateway.versions import HANDSHAKE_VERSIONS
+from mcpgateway.protocol.versions import HANDSHAKE_VERSIONS
 
 KEY_BYTES = 32
 """The length of a cluster key."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ShieldSpec, ToolFilter
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, ToolFilter
 
 MAX_BYTES = 1024 * 1024
 """A larger file is refused."""
@@ -213,7 +213,7 @@ def parseAggregate(data: Any) -> AggregateSettings:
     if not isinstance(data, dict):
         raise AggregateConfigError("", "must hold a JSON object")
     # The namer loads with the aggregator (its first use); only its rules here.
-    from mcpgateway.core.naming import MIN_LIMIT, SEPARATORS
+    from mcpgateway.core.aggregate.naming import MIN_LIMIT, SEPARATORS
 
     warnings = _Warnings()
     warnings.unknown("", data, TOP_KEYS)

@@ -41,10 +41,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from mcpgateway import paths
 from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
 from mcpgateway.config.servers import MAX_REQUEST_TIMEOUT_MS, WIDER_THAN_CREDENTIAL
 from mcpgateway.core.spec import MODES, ServerSpec, shareOf
+from mcpgateway.runtime import paths
 
 BUILTIN_SESSION = (
     "sequential-thinking",

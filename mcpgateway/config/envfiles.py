@@ -56,13 +56,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from mcpgateway import paths
 from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import childEnvironment, isGatewayOwn
+from mcpgateway.runtime import paths
 
 ENV_FILE = paths.ENV_FILE
 """The name of a workspace's file, and of the gateway's in its state
-directory (a name for L{mcpgateway.paths})."""
+directory (a name for L{mcpgateway.runtime.paths})."""
 MAX_BYTES = 1024 * 1024
 """A bigger C{.env} file is not read (a warning; it counts as empty)."""
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

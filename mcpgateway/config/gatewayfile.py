@@ -16,11 +16,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from mcpgateway import paths
-from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.runtime import paths
+from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 FILE = paths.SERVERS_FILE
 ENV_BLOCKLIST = re.compile(

@@ -4,7 +4,7 @@
 A shared child that sends a request back to its client (sampling,
 elicitation, roots) while several sessions have requests in flight on it
 cannot tell whose it is. The pool refuses that request and I{promotes} the
-server (L{mcpgateway.core.pool.PromotionSink}): new sessions get a child of
+server (L{mcpgateway.core.pools.pool.PromotionSink}): new sessions get a child of
 their own from then on. L{Promoter} records it here, so the server stays
 session-scoped after a restart, and asks the config service to reload (the
 served spec then says C{session}, with the reason for C{/health}).
@@ -31,8 +31,8 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import logs, paths
-from mcpgateway.atomicfile import writeFileAtomic
+from mcpgateway.runtime import logs, paths
+from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 FILE = paths.PROMOTIONS_FILE
 VERSION = 1
@@ -144,7 +144,7 @@ def _isTime(value: object) -> bool:
 
 
 class Promoter:
-    """The core's L{mcpgateway.core.pool.PromotionSink}: records a promotion
+    """The core's L{mcpgateway.core.pools.pool.PromotionSink}: records a promotion
     (in a thread) and then has the config reloaded, so that the served spec
     says C{session} (the pool already gives new sessions their own child)."""
 

@@ -70,8 +70,6 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import logs, paths
-from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.config.resolvecache import (
     CACHE_VERSION,
     CachedCommand,
@@ -79,6 +77,8 @@ from mcpgateway.config.resolvecache import (
     usable,
 )
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.runtime import logs, paths
+from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 CACHE_FILE = paths.NPX_CACHE_FILE
 DEFAULT_TTL = 7 * 86400.0

@@ -20,7 +20,7 @@ one pool, and in it one L{Variant} per route:
    of its own: its clients are pointed at C{/<server>/mcp}, and its
    workspace route is still served, by the user's launch and child key (the
    same child), so a URL written before the user's entry was known, or
-   before one appeared, keeps working (L{mcpgateway.core.pool.childPerLaunch}:
+   before one appeared, keeps working (L{mcpgateway.core.pools.pool.childPerLaunch}:
    routes that all share the user's child are served by one shared child).
 
 Each variant has a C{childKey}, a keyed hash of what its child is (command,

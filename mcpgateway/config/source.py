@@ -39,7 +39,6 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
-from mcpgateway import logs, paths
 from mcpgateway.config import classification, envfiles
 from mcpgateway.config import servers as config
 from mcpgateway.config.aggregate import (
@@ -56,7 +55,8 @@ from mcpgateway.config.scopes import Scoped, buildScopes
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.timers import Every
+from mcpgateway.runtime import logs, paths
+from mcpgateway.runtime.timers import Every
 
 MAX_WAIT = 2.0
 """Seconds after a change by which the reload starts, however busy the file."""

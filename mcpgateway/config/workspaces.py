@@ -42,11 +42,11 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from mcpgateway import paths
-from mcpgateway.atomicfile import fsyncDirectory, writeTemp
+from mcpgateway.runtime import paths
+from mcpgateway.runtime.atomicfile import fsyncDirectory, writeTemp
 
 KEY_FILE = paths.WORKSPACE_KEY_FILE
-"""The secret's file in the state directory (a name for L{mcpgateway.paths})."""
+"""The secret's file in the state directory (a name for L{mcpgateway.runtime.paths})."""
 SECRET_BYTES = 32
 KEY_BYTES = 10
 """80 bits: 16 base32 characters, no padding."""

@@ -55,13 +55,15 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import __version__, jsonrpc, logs, versions
-from mcpgateway.core.pool import ServerPool
+from mcpgateway import __version__
+from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
+from mcpgateway.protocol import jsonrpc, versions
+from mcpgateway.runtime import logs
 
 KINDS = ("tools", "prompts", "resources", "resourceTemplates")
 """The four lists of a catalog, by the key of their items in a list result."""

@@ -32,8 +32,9 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import jsonrpc, logs
-from mcpgateway.turnflush import TurnFlusher, writerOf
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
 
 DEFAULT_MAX_LINE = 16 * 1024 * 1024
 STDERR_LINES = 200

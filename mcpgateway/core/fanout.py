@@ -7,7 +7,7 @@ differs between a child several sessions share and a child of one session:
  - L{SharedFanout}: the gateway initialized the child itself (a client's
    C{notifications/initialized} stays in the gateway); resource
    subscriptions are counted per URI (the child hears the first subscribe
-   and the last unsubscribe; listen streams, L{mcpgateway.core.listen},
+   and the last unsubscribe; listen streams, L{mcpgateway.core.era2026.listen},
    count like sessions) and the child's log level is the lowest any
    session asked for; list changes go to every session, resource updates
    to their subscribers, log messages to the one request in flight or to
@@ -47,12 +47,12 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 
-from mcpgateway import jsonrpc
-from mcpgateway.core.aggregatetypes import isTerminal
-from mcpgateway.core.listen import Listener
+from mcpgateway.core.aggregate.types import isTerminal
+from mcpgateway.core.era2026.listen import Listener
 from mcpgateway.core.router import LOG_LEVELS, Exchange, Router, Sink
 from mcpgateway.core.sessions import SessionLike
-from mcpgateway.jsonrpc import Message
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import Message
 
 _LEVEL_RANK = {name: rank for rank, name in enumerate(LOG_LEVELS)}
 _LIST_CHANGED = frozenset(

@@ -33,8 +33,8 @@ answer; such a I{visiting} session is never saved.
 
 The web's modern endpoint reaches the core only through the gateway, which
 is its L{ModernService}: each call goes to the server's pool (its bridge of
-multi round-trip calls, its listen streams; L{mcpgateway.core.mrtr},
-L{mcpgateway.core.listen}).
+multi round-trip calls, its listen streams; L{mcpgateway.core.era2026.mrtr},
+L{mcpgateway.core.era2026.listen}).
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import __version__, jsonrpc, logs, procfs, timers
+from mcpgateway import __version__
 from mcpgateway.core import room
-from mcpgateway.core.aggregatetypes import (
+from mcpgateway.core.aggregate.types import (
     BUILTIN_ENDPOINTS,
     SERVER_PREFIX,
     EndpointSpec,
@@ -63,16 +63,16 @@ from mcpgateway.core.aggregatetypes import (
     isAggregateRecord,
 )
 from mcpgateway.core.catalog import CatalogService, catalogKeyOf
-from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.moderntypes import (
+from mcpgateway.core.era2026.mrtr import BridgeLimits
+from mcpgateway.core.era2026.types import (
     ListenFilter,
     ListenHandle,
     ModernRequest,
     ModernStats,
     Sink,
 )
-from mcpgateway.core.mrtr import BridgeLimits
-from mcpgateway.core.pool import (
+from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pools.pool import (
     PromotionSink,
     ServerPool,
     ServerUnavailable,
@@ -98,10 +98,17 @@ from mcpgateway.core.status import (
     ServerStatus,
     SessionStatus,
 )
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import logs, procfs, timers
 
 if TYPE_CHECKING:
     # The aggregate endpoint's side loads on its first use (issue 19: idle RSS).
-    from mcpgateway.core.aggregate import AggregateSession, Aggregator, MemberSession, ToolsLike
+    from mcpgateway.core.aggregate.aggregator import (
+        AggregateSession,
+        Aggregator,
+        MemberSession,
+        ToolsLike,
+    )
 
 SAVE_INTERVAL = 1.0
 """Seconds between two saves of the session registry while it changes."""
@@ -294,15 +301,15 @@ class Gateway:
     @property
     def aggregator(self) -> Aggregator:
         """Every aggregate session and what they share
-        (L{mcpgateway.core.aggregate}), made on the first use: an idle
+        (L{mcpgateway.core.aggregate.aggregator}), made on the first use: an idle
         gateway, or one whose clients use only C{/<server>/mcp}, never
         loads the aggregate side, its search and its schema checks."""
         if self._aggregator is None:
-            from mcpgateway.core.aggregate import Aggregator
-            from mcpgateway.core.gatewaytools import GatewayTools
-            from mcpgateway.core.results import ResultBudget
-            from mcpgateway.core.schemas import Schemas
-            from mcpgateway.core.search import SearchService
+            from mcpgateway.core.aggregate.aggregator import Aggregator
+            from mcpgateway.core.aggregate.results import ResultBudget
+            from mcpgateway.core.aggregate.schemas import Schemas
+            from mcpgateway.core.aggregate.search import SearchService
+            from mcpgateway.core.aggregate.tools import GatewayTools
 
             tools = self._tools
             if tools is None:
@@ -349,7 +356,7 @@ class Gateway:
         the aggregator is made)."""
         if self._aggregator is None:
             return False
-        from mcpgateway.core.aggregate import AggregateSession
+        from mcpgateway.core.aggregate.aggregator import AggregateSession
 
         return isinstance(session, AggregateSession)
 
@@ -358,7 +365,7 @@ class Gateway:
         none before the aggregator is made)."""
         if self._aggregator is None:
             return False
-        from mcpgateway.core.aggregate import MemberSession
+        from mcpgateway.core.aggregate.aggregator import MemberSession
 
         return isinstance(session, MemberSession)
 
@@ -480,7 +487,7 @@ class Gateway:
                 if self.sessions.get(record["id"]) is None and record["id"] not in (
                     self._endedMeanwhile
                 ):
-                    from mcpgateway.core.aggregate import AggregateSession
+                    from mcpgateway.core.aggregate.aggregator import AggregateSession
 
                     aggregate = AggregateSession.fromRecord(record)
                     aggregator = self.aggregator  # made first: it knows its sessions
@@ -815,7 +822,7 @@ class Gateway:
             owned=settings is None or settings.mode != mode,
             created=self.clock.seconds(),
         )
-        from mcpgateway.core.aggregate import AggregateSession
+        from mcpgateway.core.aggregate.aggregator import AggregateSession
 
         session = self.sessions.create(
             server,
@@ -921,7 +928,7 @@ class Gateway:
         """L{visit} for a session of an aggregate endpoint: rebuilt with no
         members (they open here at their next use); C{None} for a session
         whose mode is not its endpoint's (L{openAggregate})."""
-        from mcpgateway.core.aggregate import AggregateSession
+        from mcpgateway.core.aggregate.aggregator import AggregateSession
 
         endpoint = facts.server[len(SERVER_PREFIX) :].lstrip("/") or "default"
         settings = self.aggregator.endpoint(endpoint)

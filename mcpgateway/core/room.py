@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from mcpgateway.core.sessions import Session
 
 GATEWAY = "gateway"
-"""The limit of the whole gateway process (L{mcpgateway.limits.MAX_SESSIONS})."""
+"""The limit of the whole gateway process (L{mcpgateway.protocol.limits.MAX_SESSIONS})."""
 PRINCIPAL = "principal"
 """The limit of one authenticated principal
-(L{mcpgateway.limits.MAX_SESSIONS_PER_PRINCIPAL})."""
+(L{mcpgateway.protocol.limits.MAX_SESSIONS_PER_PRINCIPAL})."""
 EVICTED = "evicted"
 """The caller's own idlest unused session ended for the new one."""
 REFUSED = "refused"

@@ -16,7 +16,7 @@ C{_meta["mcpgateway/relatedRequestId"]}: the child-side id of that request,
 documented in docs/era.md) goes exactly to that request's exchange, whatever
 else is in flight; the others go where the fanout proves they belong. An
 exchange can be I{held} (L{Router.hold}): its timeout is paused while a
-modern call waits for its client's next round (L{mcpgateway.core.mrtr}).
+modern call waits for its client's next round (L{mcpgateway.core.era2026.mrtr}).
 
 What differs between a child shared by many sessions and a child of one
 session (who receives notifications and the child's requests, which client
@@ -42,12 +42,13 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import jsonrpc, logs, wire2026
 from mcpgateway.core import tracing
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats
-from mcpgateway.jsonrpc import Message
-from mcpgateway.timers import Deadlines
+from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol.jsonrpc import Message
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.timers import Deadlines
 
 Sink = Callable[[Message], bool]
 """Writes one message to a client stream; C{False} when the stream is gone."""

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.core.spec import Variant
-from mcpgateway.jsonrpc import Message
+from mcpgateway.protocol.jsonrpc import Message
 
 
 class SessionLike(Protocol):
@@ -142,7 +142,7 @@ class Session:
         (see C{Gateway.visit})."""
         self.inFlight = 0
         """Requests of this session forwarded and not yet answered, cancelled or
-        failed (the web layer counts them; see L{mcpgateway.limits})."""
+        failed (the web layer counts them; see L{mcpgateway.protocol.limits})."""
         self.scope = ""
         """The route key it came through (C{""}: the server's global route)."""
         self.credential = ""

@@ -22,11 +22,11 @@ from typing import Protocol
 
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.child import DEFAULT_MAX_LINE, ChildProtocol
 from mcpgateway.core.environment import childEnvironment
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.turnflush import TurnFlusher
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime.turnflush import TurnFlusher
 
 
 def notFound(command: str) -> str:
@@ -67,7 +67,7 @@ class Spawner:
     """Signals a process group (used only with L{setsid})."""
     flusher: TurnFlusher | None = None
     """Sends what a reactor turn wrote to the children's stdin at the end of
-    that turn (L{mcpgateway.turnflush}); C{None}: one of the spawner's own, on
+    that turn (L{mcpgateway.runtime.turnflush}); C{None}: one of the spawner's own, on
     its clock."""
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from mcpgateway.core.aggregatetypes import ToolFilter
+from mcpgateway.core.aggregate.types import ToolFilter
 
 
 class Sharing(Enum):

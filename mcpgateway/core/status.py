@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.core.test_status -*-
 """The one read model: what the gateway, each server and each session are doing.
 
-L{mcpgateway.core.pool.BasePool.status} and
+L{mcpgateway.core.pools.pool.BasePool.status} and
 L{mcpgateway.core.gateway.Gateway.status} take a frozen snapshot of the live
 objects; every renderer (C{/health}, C{/sessions}, C{/metrics}, the
 management API, the manhole) reads the snapshot instead of walking pools,
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from mcpgateway.core.spec import DEFAULT_MAX_CHILDREN, ServerSpec, Sharing
 
 if TYPE_CHECKING:
-    from mcpgateway.core.moderntypes import ModernStats
+    from mcpgateway.core.era2026.types import ModernStats
 
 __all__ = [
     "ChildStatus",
@@ -388,7 +388,7 @@ class GatewayStatus:
 
 def _noModernStats() -> ModernStats:
     """Zero counters (imported late: the read model loads no Twisted, and
-    L{mcpgateway.core.moderntypes} does)."""
-    from mcpgateway.core.moderntypes import ModernStats
+    L{mcpgateway.core.era2026.types} does)."""
+    from mcpgateway.core.era2026.types import ModernStats
 
     return ModernStats()

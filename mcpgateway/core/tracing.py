@@ -37,7 +37,7 @@ from typing import Any, Literal, Protocol
 from weakref import WeakKeyDictionary
 
 from mcpgateway.core.stats import BUCKETS, METHODS
-from mcpgateway.jsonrpc import Message
+from mcpgateway.protocol.jsonrpc import Message
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"

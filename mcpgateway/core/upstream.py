@@ -15,7 +15,7 @@ into errors for the waiting requests.
 
 Each child process has an I{era}. A child speaks the handshake era (2025)
 unless its entry says C{"era": "modern"}, or it answers C{initialize} with
--32022 listing only 2026 revisions (L{mcpgateway.core.modernchild.modernOnly}: a mixed list
+-32022 listing only 2026 revisions (L{mcpgateway.core.era2026.child.modernOnly}: a mixed list
 is refused as any failed handshake). A modern child gets no C{initialize}:
 the upstream runs C{server/discover} on the same process, puts a
 L{ModernChildAdapter} between the router and the child, and makes the
@@ -38,7 +38,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import __version__, jsonrpc, logs, versions
+from mcpgateway import __version__
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
@@ -47,11 +47,13 @@ from mcpgateway.core.spawn import Spawner, notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import Circuit, Lifecycle
+from mcpgateway.protocol import jsonrpc, versions
+from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
     # The modern era's wire is imported when a child turns out to speak it
     # (L{_modernOnly}): a gateway of 2025 children never loads it.
-    from mcpgateway.core.modernchild import ModernChildAdapter, StateWrapper
+    from mcpgateway.core.era2026.child import ModernChildAdapter, StateWrapper
 
 GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
 GATEWAY_CAPABILITIES: dict[str, Any] = {
@@ -67,18 +69,18 @@ class ServerUnavailable(Exception):
 
 
 def _modernOnly(error: Any) -> tuple[str, ...] | None:
-    """L{mcpgateway.core.modernchild.modernOnly}. That module (the modern
+    """L{mcpgateway.core.era2026.child.modernOnly}. That module (the modern
     era's wire) is imported on first use, by a child that answers
     C{initialize} with an error or speaks the 2026 era: a gateway of 2025
     children never loads it (issue 19's idle footprint)."""
-    from mcpgateway.core.modernchild import modernOnly
+    from mcpgateway.core.era2026.child import modernOnly
 
     return modernOnly(error)
 
 
 def _spokenVersion(offered: Any) -> str | None:
-    """L{mcpgateway.core.modernchild.spokenVersion} (imported on first use)."""
-    from mcpgateway.core.modernchild import spokenVersion
+    """L{mcpgateway.core.era2026.child.spokenVersion} (imported on first use)."""
+    from mcpgateway.core.era2026.child import spokenVersion
 
     return spokenVersion(offered)
 
@@ -109,7 +111,7 @@ class Upstream:
     ) -> None:
         """
         @param wrapper: seals a modern child's C{requestState} for its
-            clients (default: the process's, L{mcpgateway.core.modernchild.processWrapper}).
+            clients (default: the process's, L{mcpgateway.core.era2026.child.processWrapper}).
         @param onReady: told (once per child process) when a child can be
             listed: a shared child after its handshake (or discover), a
             child of one session after its session's
@@ -364,7 +366,7 @@ class Upstream:
         """Speak 2026-07-28 to C{child} from now on: discover it. C{refusal}:
         its -32022 to C{initialize} (it was found out), C{held}: the id of a
         session's C{initialize} to answer once it is discovered."""
-        from mcpgateway.core.modernchild import ModernChildAdapter
+        from mcpgateway.core.era2026.child import ModernChildAdapter
 
         offered = _modernOnly(refusal)
         version = _spokenVersion(list(offered or versions.MODERN_VERSIONS))

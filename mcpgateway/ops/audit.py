@@ -35,7 +35,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from mcpgateway import logs
+from mcpgateway.runtime import logs
 
 OUTCOMES = ("ok", "error", "timeout", "cancelled", "invalid", "refused", "disconnected")
 """What may end a request, as the audit log says it."""

@@ -2,7 +2,7 @@
 """The servers' catalogs in the state directory: C{catalogs/<server>[@<key>].json}.
 
 L{CatalogStore} is the file side of
-C{CatalogPersistence} (L{mcpgateway.core.aggregatetypes}): what a server listed
+C{CatalogPersistence} (L{mcpgateway.core.aggregate.types}): what a server listed
 (tools, prompts, resources, templates, serverInfo, ...), kept so that the
 aggregate endpoint can list a server that has no child running, from the
 first request after a start. The core calls it in a thread
@@ -13,7 +13,7 @@ values (L{Loaded.warnings}) or exceptions, for the caller to log in the
 reactor thread.
 
 The directory is mode 0700, each file 0600 (written through
-L{mcpgateway.atomicfile.writeFileAtomic}), C{{"version": 1, "server": ...,
+L{mcpgateway.runtime.atomicfile.writeFileAtomic}), C{{"version": 1, "server": ...,
 "catalogKey": ..., <the record's keys>}}. A save that would write what the
 file already holds (apart from its C{taken} time) writes nothing. A file
 that cannot be read, is not JSON, is of another version or names another
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.atomicfile import TEMP_SUFFIX, writeFileAtomic
+from mcpgateway.runtime.atomicfile import TEMP_SUFFIX, writeFileAtomic
 
 VERSION = 1
 """The version of the files' layout."""

@@ -72,9 +72,9 @@ from twisted.internet.protocol import ProcessProtocol, Protocol, ServerFactory, 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import interpreter, logs
-from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.ops.signals import IGNORED_ENV, ignoredStopSignals
+from mcpgateway.runtime import interpreter, logs
+from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 HANDOVER_ENV = "MCPGATEWAY_HANDOVER"
 """Set in the successor's environment: C{from=<pid>,listen=3,lock=4,link=5}."""
@@ -149,7 +149,7 @@ class Inherited:
 
 def successorCommand(pluginArgs: Sequence[str], executable: str = sys.executable) -> list[str]:
     """The successor's command line: twistd as C{mcpgateway start} runs it
-    (L{mcpgateway.launch}, with L{mcpgateway.interpreter}'s flags),
+    (L{mcpgateway.launch}, with L{mcpgateway.runtime.interpreter}'s flags),
     daemonized without a pid file
     (the predecessor's would make twistd refuse while it still runs; the
     successor has C{state.json} and the lock), with the predecessor's own

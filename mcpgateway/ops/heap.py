@@ -4,7 +4,7 @@
 
 Starting the gateway allocates and frees a lot: the bytes of every module
 read from disk, the config parsed, the start-up garbage collected by
-L{mcpgateway.gctuning}. CPython's small objects live in its own arenas, but
+L{mcpgateway.runtime.gctuning}. CPython's small objects live in its own arenas, but
 anything larger comes from C{malloc}, and glibc returns only the free
 memory at the top of its heap to the system: the free pages left between
 the blocks that stay alive are still counted in the process's RSS, about
@@ -12,7 +12,7 @@ the blocks that stay alive are still counted in the process's RSS, about
 mapped again, zeroed, if the heap grows into them. Nothing else changes.
 
 L{HeapTrim} does it once, in the reactor's second turn: after
-L{mcpgateway.gctuning.CollectorTuning}'s full collection in the first.
+L{mcpgateway.runtime.gctuning.CollectorTuning}'s full collection in the first.
 Where the C library has no C{malloc_trim} (musl, macOS), nothing is done.
 """
 
@@ -25,7 +25,7 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import logs
+from mcpgateway.runtime import logs
 
 Trim = Callable[[int], int]
 

@@ -27,11 +27,11 @@ from mcpgateway.config.source import ConfigService, ConfigSource, PlainFile
 from mcpgateway.core.catalog import Catalog, CatalogService
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.pool import ServerPool
+from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import notFound
 from mcpgateway.core.status import ServerStatus
-from mcpgateway.web.health import healthLine
+from mcpgateway.report.health import healthLine
 
 if TYPE_CHECKING:  # imported when a server's source is looked up (adopting gateways)
     from mcpgateway.clientconfigs.engine import AdoptionEngine

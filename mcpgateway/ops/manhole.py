@@ -42,10 +42,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from mcpgateway import logs, paths
-from mcpgateway.atomicfile import writeFileAtomic
-from mcpgateway.core.pool import NoSharedChild
-from mcpgateway.web.health import healthBody, serverLine, sessionsBody
+from mcpgateway.core.pools.pool import NoSharedChild
+from mcpgateway.report.health import healthBody, serverLine, sessionsBody
+from mcpgateway.runtime import logs, paths
+from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 if TYPE_CHECKING:
     from twisted.conch.manhole_ssh import TerminalSession

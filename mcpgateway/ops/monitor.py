@@ -5,7 +5,7 @@ Every C{interval} seconds, for servers that ask for it in their config:
 C{idleTimeout} stops a shared child with no traffic for that long (sessions
 stay; the next request starts and initializes a fresh child); C{maxRssMb}
 restarts a child whose resident memory grew past the cap (read from /proc
-through L{mcpgateway.procfs}: a few bytes per child, off the request path);
+through L{mcpgateway.runtime.procfs}: a few bytes per child, off the request path);
 C{healthPing} pings a shared child idle for that long with the gateway's own
 request id, and kills it if it does not answer (the restart policy brings it
 back).
@@ -18,10 +18,10 @@ from collections.abc import Callable
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import logs, procfs
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.pool import ServerPool
+from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.ops.services import PeriodicService
+from mcpgateway.runtime import logs, procfs
 
 RssReader = Callable[[int], int | None]
 """Resident bytes of a process, or C{None}."""

@@ -45,9 +45,10 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import __version__, logs
+from mcpgateway import __version__
 from mcpgateway.core import tracing
 from mcpgateway.core.tracing import AttributeValue, SpanContext
+from mcpgateway.runtime import logs
 
 DURATION_BOUNDARIES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 """The boundaries the MCP conventions advise for the duration histograms."""

@@ -52,7 +52,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TypeAlias
 
-from mcpgateway import procfs
+from mcpgateway.runtime import procfs
 
 __all__ = [
     "HELPER_FLAGS",

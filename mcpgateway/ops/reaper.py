@@ -23,7 +23,7 @@ phases, each logged as one structured event with its counts:
     that long is stopped (it restarts on demand).
     The children of a workspace- or credential-scoped server that have been
     quiet for their idle timeout are stopped by their pool
-    (L{mcpgateway.core.pool.ServerPool.expire}; docs/scopes.md).
+    (L{mcpgateway.core.pools.pool.ServerPool.expire}; docs/scopes.md).
 
 One failing item is logged and skipped; the loop never dies.
 """
@@ -39,12 +39,12 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway import logs
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.pool import PidProbe
+from mcpgateway.core.pools.pool import PidProbe
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.services import PeriodicService
 from mcpgateway.ops.statedir import pidAlive
+from mcpgateway.runtime import logs
 
 
 @dataclass

@@ -4,7 +4,7 @@
 A L{SavingsSampler} measures every child of every server every
 L{SAMPLE_INTERVAL} seconds: the child's process and its descendants (an
 C{npx} wrapper's server, a shell's command), their PSS (RSS where PSS cannot
-be read), RSS and CPU time, read from C{/proc} through L{mcpgateway.procfs}
+be read), RSS and CPU time, read from C{/proc} through L{mcpgateway.runtime.procfs}
 in the reactor's thread pool, never on the reactor thread (C{smaps_rollup}
 walks page tables). The reactor thread only keeps the last sample;
 L{SavingsSampler.estimate} combines it with a L{GatewayStatus} (the sessions
@@ -42,9 +42,9 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import logs, procfs
 from mcpgateway.core.status import GatewayStatus, Savings, ServerSavings, ServerStatus
-from mcpgateway.timers import Every
+from mcpgateway.runtime import logs, procfs
+from mcpgateway.runtime.timers import Every
 
 __all__ = [
     "LaunchCost",

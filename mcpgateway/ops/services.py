@@ -23,16 +23,17 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import __version__, logs
+from mcpgateway import __version__
 from mcpgateway.ops.statedir import InstanceLock, removeState, writeState
-from mcpgateway.timers import Every
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.timers import Every
 
 
 class ListenerService(Service):
     """Listens on the gateway's endpoint; if it cannot, says so in one line
     and stops the process with exit status 1 (no traceback, no half-started
     gateway). A port another socket holds is said as such, with the process
-    holding it when C{/proc} shows it (L{mcpgateway.portuse}): C{findHolder}
+    holding it when C{/proc} shows it (L{mcpgateway.runtime.portuse}): C{findHolder}
     looks it up, by default in the reactor's thread pool."""
 
     log = Logger(observer=logs.observer)
@@ -80,7 +81,7 @@ class ListenerService(Service):
         if taken is None:
             self._cannotListen(reason.getErrorMessage())
             return
-        from mcpgateway.portuse import inUseMessage
+        from mcpgateway.runtime.portuse import inUseMessage
 
         port, host = taken
         found = self._findHolder(port, host)
@@ -157,7 +158,7 @@ def _takenPort(reason: Failure) -> tuple[int, str | None] | None:
 
 
 def _holderInThread(reactor: Any) -> Callable[[int, str | None], Deferred[int | None]]:
-    """L{mcpgateway.portuse.holderPid} in C{reactor}'s thread pool (it reads
+    """L{mcpgateway.runtime.portuse.holderPid} in C{reactor}'s thread pool (it reads
     C{/proc}); C{None} at once on a reactor without threads."""
 
     def find(port: int, host: str | None) -> Deferred[int | None]:
@@ -166,7 +167,7 @@ def _holderInThread(reactor: Any) -> Callable[[int, str | None], Deferred[int | 
             return succeed(None)
         from twisted.internet.threads import deferToThreadPool
 
-        from mcpgateway.portuse import holderPid
+        from mcpgateway.runtime.portuse import holderPid
 
         found: Deferred[int | None] = deferToThreadPool(
             reactor, getThreadPool(), holderPid, port, host

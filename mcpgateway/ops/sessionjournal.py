@@ -35,7 +35,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from mcpgateway import logs
+from mcpgateway.runtime import logs
 
 JOURNAL_NAME = "sessions.journal"
 """Its name, beside C{sessions.json}."""

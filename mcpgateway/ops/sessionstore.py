@@ -4,7 +4,7 @@
 L{SessionStore} is the file behind L{mcpgateway.core.sessions.SessionPersistence}:
 L{SessionStore.load} reads and checks what a previous gateway process saved,
 L{SessionStore.save} writes the records through
-L{mcpgateway.atomicfile.writeFileAtomic}, and only when they changed. When it
+L{mcpgateway.runtime.atomicfile.writeFileAtomic}, and only when they changed. When it
 saves is the gateway's business (L{mcpgateway.core.gateway.Gateway}: at most
 once a second while the sessions change, and once more at stop, before it ends
 the sessions of its own process), which is why this is no Service of its own:
@@ -47,9 +47,9 @@ from typing import IO, Any
 
 from twisted.logger import Logger
 
-from mcpgateway import logs
-from mcpgateway.atomicfile import writeFileAtomic
 from mcpgateway.ops.sessionjournal import JOURNAL_NAME, SessionJournal
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 FORMAT = 1
 """The version of the file's layout."""
@@ -60,7 +60,7 @@ moved aside; of one in the line layout, the records beyond are skipped);
 L{SessionStore.save} writes no more."""
 MAX_RECORD_BYTES = 1024 * 1024
 """The longest session record saved or read (its JSON line). An
-C{initialize} brings at most L{mcpgateway.limits.MAX_SESSION_INFO} bytes of
+C{initialize} brings at most L{mcpgateway.protocol.limits.MAX_SESSION_INFO} bytes of
 its own (three times that once escaped to ASCII), so only a session with a
 great many subscriptions comes near."""
 HEADER = b'{"format": 1, "sessions": [\n'

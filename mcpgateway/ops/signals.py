@@ -48,7 +48,7 @@ from twisted.internet.error import ReactorNotRunning
 from twisted.internet.interfaces import IReactorFromThreads, _ISupportsExitSignalCapturing
 from twisted.logger import Logger
 
-from mcpgateway import logs
+from mcpgateway.runtime import logs
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 IGNORED_ENV = "MCPGATEWAY_IGNORED_SIGNALS"

@@ -18,8 +18,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from mcpgateway import paths, procfs
-from mcpgateway.atomicfile import writeFileAtomic
+from mcpgateway.runtime import paths, procfs
+from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 LEDGER = paths.LEDGER_FILE
 

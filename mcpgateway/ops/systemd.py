@@ -22,7 +22,7 @@ from collections.abc import Callable
 from twisted.application.service import Service
 from twisted.logger import Logger
 
-from mcpgateway import logs
+from mcpgateway.runtime import logs
 
 Notifier = Callable[[str | None, str], bool]
 """Sends one state string to a notify socket: L{sdNotify}'s signature."""

@@ -23,12 +23,12 @@ from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 
-from mcpgateway import logs
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
-from mcpgateway.web.health import healthBody, sessionsBody, visitingSessions
+from mcpgateway.report.health import healthBody, sessionsBody, visitingSessions
+from mcpgateway.report.metrics import CONTENT_TYPE, renderCluster, renderMetrics, renderTeam
+from mcpgateway.runtime import logs
 from mcpgateway.web.mcp import jsonReply
-from mcpgateway.web.metrics import CONTENT_TYPE, renderCluster, renderMetrics, renderTeam
 
 NOT_FOUND = {
     "error": "not found",

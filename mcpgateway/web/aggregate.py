@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.internet.defer import Deferred
 from twisted.web.server import Request
 
-from mcpgateway import envelope, jsonrpc
 from mcpgateway.core.gateway import Connection, Gateway
 from mcpgateway.core.sessions import Session
-from mcpgateway.jsonrpc import Message
+from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.web.guard import forCaller, showsChildText
 from mcpgateway.web.mcp import Credentials, McpEndpoint, Sink, principalOf, validIdOrNull
 
 if TYPE_CHECKING:
     # Loaded with the aggregator, on the first request to an aggregate endpoint.
-    from mcpgateway.core.aggregate import AggregateSession
+    from mcpgateway.core.aggregate.aggregator import AggregateSession
 
 ENDPOINT_NAME = re.compile(r"[a-z0-9-]{1,32}")
 """What an aggregate endpoint's name may be (never C{mcp})."""

@@ -32,14 +32,15 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from mcpgateway import jsonrpc, logs
 from mcpgateway.auth.metadata import challenge
 from mcpgateway.auth.principal import Refusal
 from mcpgateway.core.events import Event, EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.management import Management, ManagementError
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.report.health import healthBody
+from mcpgateway.runtime import logs
 from mcpgateway.web.guard import checkOrigin, header, isLoopbackHost
-from mcpgateway.web.health import healthBody
 from mcpgateway.web.mcp import jsonReply
 from mcpgateway.web.sse import SSEStream
 

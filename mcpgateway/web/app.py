@@ -61,15 +61,16 @@ from twisted.web.iweb import INonQueuedRequestFactory, IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
-from mcpgateway import jsonrpc, logs
 from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.cluster.routing import Where
 from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.core.era2026.types import ModernService
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.moderntypes import ModernService
-from mcpgateway.limits import MAX_BODY, Limits
 from mcpgateway.ops.audit import AuditRecord, AuditSink
-from mcpgateway.turnflush import TurnFlusher, writerOf
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.limits import MAX_BODY, Limits
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.aggregate import (
     AggregateBackend,
     AggregateEndpoint,
@@ -1455,7 +1456,7 @@ class GatewaySite(Site):
         super().__init__(resource, reactor=clock, timeout=None)
         self.flusher = flusher if flusher is not None else TurnFlusher(clock)
         """Sends what a reactor turn wrote to a connection at the end of
-        that turn (L{mcpgateway.turnflush})."""
+        that turn (L{mcpgateway.runtime.turnflush})."""
         self.answering = 0
         """Requests read whose response's head has not gone out yet (streams
         that stay open are not counted once their head is out): at 0, a
@@ -1474,7 +1475,7 @@ class GatewaySite(Site):
     def servesAtMostOne(self) -> bool:
         """Whether at most one request is being served (read and not
         finished): the reactor polls a little before it sleeps only then
-        (L{mcpgateway.reactor.GatewayReactor.spinBeforeWaiting})."""
+        (L{mcpgateway.runtime.reactor.GatewayReactor.spinBeforeWaiting})."""
         return self.serving <= 1
 
     def log(self, request: http.Request) -> None:

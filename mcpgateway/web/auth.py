@@ -39,7 +39,6 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
-from mcpgateway import jsonrpc, logs
 from mcpgateway.auth.metadata import (
     WELL_KNOWN,
     challenge,
@@ -49,6 +48,8 @@ from mcpgateway.auth.metadata import (
     serverScope,
 )
 from mcpgateway.auth.principal import ANONYMOUS, Authenticator, Principal, Refusal, Verdict
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import logs
 
 MAX_AUTHORIZATION = 8192
 """Bytes of an C{Authorization} header at most."""

@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 from twisted.web.iweb import IRequest
 
-from mcpgateway import jsonrpc
 from mcpgateway.auth.principal import Principal
 from mcpgateway.core.catalog import publicReason
-from mcpgateway.jsonrpc import Message
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import Message
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
 

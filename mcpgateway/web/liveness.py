@@ -19,7 +19,7 @@ the caller (L{Shown}):
   - C{--public-health} shows every caller the figures (each server, its
     state and counts, the version, the auth line, every metric) but no
     text a child wrote, no launch path and no command: those stay an
-    admin's (L{mcpgateway.web.health}).
+    admin's (L{mcpgateway.report.health}).
 
 A token presented and refused gets what a caller without one gets, not a
 401: these paths stay open.
@@ -39,11 +39,12 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET
 
-from mcpgateway import jsonrpc, logs
 from mcpgateway.auth.principal import Principal, Verdict
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.report.health import healthBody, visitingSessions
+from mcpgateway.runtime import logs
 from mcpgateway.web.guard import showsChildText
-from mcpgateway.web.health import healthBody, visitingSessions
 from mcpgateway.web.mcp import errorReply, jsonReply
 
 if TYPE_CHECKING:
@@ -228,7 +229,7 @@ class MetricsDoor(Resource):
     def _body(self, request: IRequest, shown: Shown) -> bytes:
         if shown is not Shown.LIVENESS:
             return self._inner().render(request)  # type: ignore[no-any-return]
-        from mcpgateway.web.metrics import CONTENT_TYPE
+        from mcpgateway.report.metrics import CONTENT_TYPE
 
         request.setResponseCode(200)
         request.setHeader(b"content-type", CONTENT_TYPE)

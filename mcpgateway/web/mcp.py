@@ -12,14 +12,14 @@ C{twisted.web} resource: this is the hot path, kept free of routing overhead.
 It reaches the server's children only through its L{ServerPool}.
 
 Every message is parsed within the parser limits and its envelope checked
-(L{mcpgateway.envelope}) before anything acts on it: what can never succeed
+(L{mcpgateway.protocol.envelope}) before anything acts on it: what can never succeed
 is answered at once, with the JSON-RPC error the specification names, and
 logged as one warning line (L{ClientErrors}), never with a traceback. A
 batch is capped, and so is what one session may have waiting for a child
-(L{mcpgateway.limits}).
+(L{mcpgateway.protocol.limits}).
 
 Both eras of MCP share the endpoint, chosen per request, body first
-(L{mcpgateway.versions.eraOf}): a POST whose body claims protocol 2026-07-28
+(L{mcpgateway.protocol.versions.eraOf}): a POST whose body claims protocol 2026-07-28
 (or is C{server/discover}) goes to the endpoint's L{ModernEndpoint}
 (docs/era.md: no session, every request carries its own envelope); a GET
 or DELETE that names a modern C{MCP-Protocol-Version} without a session is
@@ -77,18 +77,19 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway import envelope, jsonrpc, logs, versions
 from mcpgateway.auth.principal import ANONYMOUS, Principal
 from mcpgateway.cluster.routing import Forward, Local, Where
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core import tracing
 from mcpgateway.core.catalog import publicReason
+from mcpgateway.core.era2026.types import ModernService
 from mcpgateway.core.gateway import Connection, Gateway
-from mcpgateway.core.moderntypes import ModernService
-from mcpgateway.core.pool import ServerPool, ServerUnavailable, SessionGone, UnknownRoute
+from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable, SessionGone, UnknownRoute
 from mcpgateway.core.sessions import Session, shortId
-from mcpgateway.jsonrpc import Kind, Message
-from mcpgateway.limits import Limits
+from mcpgateway.protocol import envelope, jsonrpc, versions
+from mcpgateway.protocol.jsonrpc import Kind, Message
+from mcpgateway.protocol.limits import Limits
+from mcpgateway.runtime import logs
 from mcpgateway.web import measure
 from mcpgateway.web.guard import (
     checkGetHeaders,

@@ -4,7 +4,7 @@ passes, in the order the transport specification gives them, and its
 dispatch to the gateway's core.
 
 L{McpEndpoint<mcpgateway.web.mcp.McpEndpoint>} hands every POST whose body
-is modern (L{mcpgateway.versions.eraOf}) to the server's L{ModernEndpoint}.
+is modern (L{mcpgateway.protocol.versions.eraOf}) to the server's L{ModernEndpoint}.
 It checks, first failure wins (docs/era.md has the table):
 
   1. a batch, a message that is not JSON-RPC, a client response, or a
@@ -57,13 +57,14 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway import envelope, jsonrpc, logs, versions, wire2026
 from mcpgateway.core import tracing
 from mcpgateway.core.catalog import publicReason
-from mcpgateway.core.moderntypes import ListenFilter, ListenHandle, ModernRequest, ModernService
-from mcpgateway.core.pool import ServerUnavailable, SessionGone
-from mcpgateway.jsonrpc import Kind, Message
-from mcpgateway.limits import Limits
+from mcpgateway.core.era2026.types import ListenFilter, ListenHandle, ModernRequest, ModernService
+from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
+from mcpgateway.protocol import envelope, jsonrpc, versions, wire2026
+from mcpgateway.protocol.jsonrpc import Kind, Message
+from mcpgateway.protocol.limits import Limits
+from mcpgateway.runtime import logs
 from mcpgateway.web import measure
 from mcpgateway.web.guard import forCaller, header, showsChildText
 from mcpgateway.web.modernstream import ModernResponse

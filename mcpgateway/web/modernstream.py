@@ -8,7 +8,7 @@ line) or a second of silence commits the response to C{text/event-stream}
 (C{Cache-Control: no-cache}, C{X-Accel-Buffering: no}), which then carries
 the notifications, keep-alive comments after silences, and the answer last.
 Until it is committed, the answer's HTTP status is read off its error code
-(L{mcpgateway.wire2026.httpStatus}); once committed, every answer is
+(L{mcpgateway.protocol.wire2026.httpStatus}); once committed, every answer is
 in-band (HTTP 200).
 
 The 2026-07-28 revision has no sessions and no resumable streams: no event
@@ -32,9 +32,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request
 
-from mcpgateway import jsonrpc, logs, wire2026
-from mcpgateway.jsonrpc import Message
-from mcpgateway.limits import KEEPALIVE_INTERVAL
+from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol.jsonrpc import Message
+from mcpgateway.protocol.limits import KEEPALIVE_INTERVAL
+from mcpgateway.runtime import logs
 
 COMMIT_AFTER = 1.0
 """Seconds of silence after which a response is committed to SSE (its

@@ -16,7 +16,7 @@ counts the process's streams (so no key is ever used twice), C{seq} counts
 the stream's events (C{0} is the priming event, which is never replayed).
 
 A L{StreamLog} keeps, per stream, its last events up to a count and a byte
-bound (L{mcpgateway.limits.Limits}); it is dropped when the stream's request
+bound (L{mcpgateway.protocol.limits.Limits}); it is dropped when the stream's request
 was answered over a connection that stayed up to the end, when the stream is
 replaced or its session ends, or C{ttl} seconds after its last connection
 went away. One ticker per store sweeps the ones past their time, and runs
@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IReactorTime
 
-from mcpgateway.limits import Limits
-from mcpgateway.timers import Every
+from mcpgateway.protocol.limits import Limits
+from mcpgateway.runtime.timers import Every
 
 if TYPE_CHECKING:
     from mcpgateway.web.sse import SSEStream

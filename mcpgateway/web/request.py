@@ -40,7 +40,7 @@ from twisted.web.resource import _IEncodingResource
 from twisted.web.server import Request, version
 
 from mcpgateway.auth.principal import Principal
-from mcpgateway.limits import MAX_BODY
+from mcpgateway.protocol.limits import MAX_BODY
 from mcpgateway.web.headers import GatewayHeaders, canonical
 
 TYPE_CHECKING = False

@@ -33,9 +33,10 @@ from twisted.logger import Logger
 from twisted.web.http_headers import Headers
 from twisted.web.server import Request
 
-from mcpgateway import jsonrpc, logs
-from mcpgateway.limits import KEEPALIVE_INTERVAL
-from mcpgateway.timers import Every
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.limits import KEEPALIVE_INTERVAL
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.timers import Every
 from mcpgateway.web.headers import GatewayHeaders, canonical
 from mcpgateway.web.replay import StreamLog
 

@@ -41,11 +41,11 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from mcpgateway import jsonrpc
 from mcpgateway.core import tracing
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.guard import Refusal, header
 from mcpgateway.web.mcp import jsonReply
 from mcpgateway.web.statusstream import StatusFeed

@@ -26,9 +26,10 @@ from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
-from mcpgateway import jsonrpc, logs
 from mcpgateway.core.events import EventLog
-from mcpgateway.timers import Every
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.timers import Every
 from mcpgateway.web.mcp import jsonReply
 
 INTERVAL = 2.0

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.bridge.framing import LineBuffer, SSEParser, parseLine
-from mcpgateway.jsonrpc import Kind
+from mcpgateway.protocol.jsonrpc import Kind
 
 ids = st.one_of(st.integers(-(2**53), 2**53), st.text(max_size=20))
 json_values = st.recursive(

@@ -25,7 +25,7 @@ from mcpgateway.cli.checks import Check
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.doctor import runChecks
 from mcpgateway.ops.statedir import STATE_FILE
-from mcpgateway.paths import USER_BACKUP
+from mcpgateway.runtime.paths import USER_BACKUP
 
 HEALTH: dict[str, Any] = {
     "status": "ok",

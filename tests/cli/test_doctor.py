@@ -20,7 +20,7 @@ from mcpgateway.cli.doctor import DOCTOR_CHECKS, runChecks
 from mcpgateway.cli.output import LEGEND
 from mcpgateway.cli.probe import probe
 from mcpgateway.ops.statedir import STATE_FILE
-from mcpgateway.paths import LOG_FILE, NPX_CACHE_FILE, OVERRIDES_FILE, USER_BACKUP
+from mcpgateway.runtime.paths import LOG_FILE, NPX_CACHE_FILE, OVERRIDES_FILE, USER_BACKUP
 from tests.cli.support import (
     BROKEN,
     HEALTH,

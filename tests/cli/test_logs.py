@@ -14,7 +14,7 @@ from twisted.logger import LogLevel, textFileLogObserver
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.logs import readEvents
 from mcpgateway.cli.output import Output
-from mcpgateway.paths import LOG_FILE
+from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import EVENTS, FakeGateway, api, lastCall, run, sse
 
 

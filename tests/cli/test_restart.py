@@ -16,7 +16,7 @@ import pytest
 
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.cli.probe import GatewayProbe
-from mcpgateway.paths import LOG_FILE
+from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import run
 
 OLD, NEW = 4242, 5353

@@ -16,7 +16,7 @@ import pytest
 from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.cli.status import renderStatus, workspacePaths
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.paths import ENV_FILE, OVERRIDES_FILE, WORKSPACE_KEY_FILE
+from mcpgateway.runtime.paths import ENV_FILE, OVERRIDES_FILE, WORKSPACE_KEY_FILE
 from tests.cli.support import HEALTH, FakeGateway, check, run
 
 OTHER_KEY = "z" * 16

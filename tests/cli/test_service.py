@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import interpreter, tap
+from mcpgateway import tap
 from mcpgateway.cli import service
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.probe import GatewayProbe
+from mcpgateway.runtime import interpreter
 from tests.cli.support import FakeGateway, run
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from mcpgateway import interpreter
 from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.cli.logfile import logPosition, tail
 from mcpgateway.cli.start import TWISTD_LOGGER, gatewayArgv
-from mcpgateway.paths import LOG_FILE, PID_FILE
+from mcpgateway.runtime import interpreter
+from mcpgateway.runtime.paths import LOG_FILE, PID_FILE
 from tests.cli.support import FakeGateway, deadPid, freePort, run, writeState
 
 # -- start ------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def test_gateway_argv(tmp_path: Path) -> None:
         "--pidfile",
         str(tmp_path / "twistd.pid"),
         "--logger",
-        "mcpgateway.logs.discarding",
+        "mcpgateway.runtime.logs.discarding",
         "mcpgateway",
         "--port",
         "9200",
@@ -405,7 +405,7 @@ def test_detached_twistd_never_logs_to_dev_null(tmp_path: Path) -> None:
     from twisted.logger import ILogObserver
     from twisted.scripts._twistd_unix import ServerOptions
 
-    from mcpgateway import logs
+    from mcpgateway.runtime import logs
 
     argv = gatewayArgv(tmp_path, 9200, None, foreground=False, rewrite=False)
     assert "/dev/null" not in argv and "--logfile" not in argv

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.cli.context import CliContext
-from mcpgateway.paths import LOG_FILE, STATE_FILE
-from mcpgateway.portuse import PortInUse, inUseMessage
+from mcpgateway.runtime.paths import LOG_FILE, STATE_FILE
+from mcpgateway.runtime.portuse import PortInUse, inUseMessage
 from tests.cli.support import FakeGateway, run, writeState
 from tests.cli.test_start import FakeLauncher, noLaunch
 

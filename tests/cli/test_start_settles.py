@@ -20,7 +20,7 @@ import pytest
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.cli.status import configLine
 from mcpgateway.ops.statedir import LOCK_FILE
-from mcpgateway.paths import LOG_FILE
+from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import HEALTH, FakeGateway, run, writeState
 from tests.cli.test_clients import adopt, cursorFile
 from tests.cli.test_start import FakeLauncher

@@ -12,7 +12,7 @@ import pytest
 from mcpgateway.cli.output import LEGEND
 from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.cli.status import renderStatus
-from mcpgateway.paths import USER_BACKUP
+from mcpgateway.runtime.paths import USER_BACKUP
 from tests.cli.support import (
     HEALTH,
     SESSIONS,

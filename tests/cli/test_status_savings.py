@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.cli.status import savingsSummary
-from mcpgateway.web.health import healthBody
+from mcpgateway.report.health import healthBody
 from tests.cli.support import HEALTH, FakeGateway, run
 from tests.web.test_health_savings import sampledGateway
 

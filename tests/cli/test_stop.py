@@ -16,7 +16,7 @@ import pytest
 
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.ops.statedir import LOCK_FILE, STATE_FILE
-from mcpgateway.paths import LOG_FILE
+from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import FakeClaudeConfig, claudeJson, deadPid, run, writeBackup, writeState
 
 # -- stop -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.clientconfigs.claude import ClaudeConfig
-from mcpgateway.paths import USER_BACKUP
+from mcpgateway.runtime.paths import USER_BACKUP
 from tests.cli.support import check, run
 from tests.clientconfigs.adoptkit import otherPort
 

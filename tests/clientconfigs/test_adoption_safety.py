@@ -23,7 +23,6 @@ from twisted.internet.defer import maybeDeferred, succeed
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 
-from mcpgateway import atomicfile
 from mcpgateway.clientconfigs import jsonfile as atomic
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 from mcpgateway.clientconfigs.claude import (
@@ -42,6 +41,7 @@ from mcpgateway.config.servers import ConfigError, LoadedConfig
 from mcpgateway.config.source import ConfigService
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.runtime import atomicfile
 from tests.clientconfigs.adoptkit import claudeBackupView
 from tests.fakes import capturedGatewayLogs
 

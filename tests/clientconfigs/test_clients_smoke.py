@@ -25,7 +25,7 @@ from mcpgateway.clientconfigs.clients.mcpservers import ClaudeDesktop, Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete
 from mcpgateway.clientconfigs.engine import AdoptionEngine, backupPaths, defaultBridgeArgv
 from mcpgateway.config.source import PlainFile
-from mcpgateway.preflight import preflight
+from mcpgateway.service.preflight import preflight
 
 ENV = {"PATH": "/usr/bin:/bin"}
 

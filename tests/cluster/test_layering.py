@@ -26,7 +26,7 @@ FORBIDDEN = (
     "mcpgateway.ops",
     "mcpgateway.cli",
     "mcpgateway.tap",
-    "mcpgateway.preflight",
+    "mcpgateway.service.preflight",
     "klein",
 )
 ALLOWED_AUTH = "mcpgateway.auth.principal"
@@ -83,7 +83,7 @@ def test_the_check_catches_each_kind_of_import(source: str) -> None:
         "from mcpgateway.auth.principal import Principal",
         "from mcpgateway.core.sessions import SessionFacts",
         "from twisted.web.client import Agent",
-        "from mcpgateway import versions",
+        "from mcpgateway.protocol import versions",
     ],
 )
 def test_the_check_lets_core_and_principal_through(source: str) -> None:

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway import jsonrpc
 from mcpgateway.auth.principal import ANONYMOUS, VIA_TOKEN, Principal
 from mcpgateway.cluster.routing import (
     ENDED_FILE,
@@ -28,6 +27,7 @@ from mcpgateway.cluster.sealing import Address, SessionSealer
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session, SessionFacts
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
 ME = Address("10.0.0.1", 9100)

@@ -24,7 +24,7 @@ from mcpgateway.cluster.sealing import (
     newClusterKey,
 )
 from mcpgateway.core.sessions import ROUTED_CAPABILITIES, SessionFacts, SessionIds
-from mcpgateway.versions import HANDSHAKE_VERSIONS
+from mcpgateway.protocol.versions import HANDSHAKE_VERSIONS
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway import paths
 from mcpgateway.config.aggregate import (
     MAX_BYTES,
     MAX_WARNINGS,
@@ -24,7 +23,8 @@ from mcpgateway.config.aggregate import (
 )
 from mcpgateway.config.gatewayfile import ManagedConfig
 from mcpgateway.config.servers import parseConfig
-from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ShieldSpec, ToolFilter
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, ToolFilter
+from mcpgateway.runtime import paths
 
 
 def write(tmp_path: Path, document: Any) -> Path:

@@ -21,7 +21,7 @@ from mcpgateway.config.classification import (
 )
 from mcpgateway.config.promotions import Promotion
 from mcpgateway.config.servers import parseEntry
-from mcpgateway.core.aggregatetypes import ToolFilter
+from mcpgateway.core.aggregate.types import ToolFilter
 from mcpgateway.core.spec import ServerSpec, shareOf
 
 

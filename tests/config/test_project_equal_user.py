@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred
 
-from mcpgateway import jsonrpc
+from mcpgateway.core.era2026.types import ModernRequest
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.moderntypes import ModernRequest
-from mcpgateway.core.scoped import ScopedPool
+from mcpgateway.core.pools.scoped import ScopedPool
+from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.shared import SharedPool
+from mcpgateway.protocol import jsonrpc
 from tests.core.test_scoped_reload import Home, reconfigured
 from tests.fakes import FakeProcess, capturedGatewayLogs
 from tests.reloading import initialize

@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
 from mcpgateway.config.promotions import MAX_BYTES, MAX_WHY, Promoter, Promotion, PromotionStore
-from mcpgateway.core.pool import PromotionSink
+from mcpgateway.core.pools.pool import PromotionSink
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import inline
 

@@ -24,7 +24,7 @@ from mcpgateway.config.servers import (
     parseEntry,
     readConfigFile,
 )
-from mcpgateway.core.aggregatetypes import ToolFilter
+from mcpgateway.core.aggregate.types import ToolFilter
 from mcpgateway.core.spec import DEFAULT_MAX_CHILDREN, DEFAULT_REQUEST_TIMEOUT, ServerSpec
 
 NO_PATH: dict[str, str] = {"PATH": ""}

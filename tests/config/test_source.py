@@ -12,14 +12,14 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from mcpgateway import paths
 from mcpgateway.config.aggregate import AggregateSettings
 from mcpgateway.config.envfiles import readWorkspaceEnv
 from mcpgateway.config.promotions import Promoter, PromotionStore
 from mcpgateway.config.source import ENV_POLL, ConfigService, PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
-from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ToolFilter
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ToolFilter
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.runtime import paths
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import inline, write
 

@@ -4,7 +4,7 @@ them."""
 
 from __future__ import annotations
 
-from mcpgateway.core.search import SearchRow
+from mcpgateway.core.aggregate.search import SearchRow
 
 # (server, tool, description, {parameter: description})
 _TOOLS: list[tuple[str, str, str, dict[str, str]]] = [
@@ -665,6 +665,6 @@ def tools() -> list[tuple[str, str, dict[str, object]]]:
 
 def rows() -> list[SearchRow]:
     """The 120 tools as search rows, named C{<server>__<tool>}."""
-    from mcpgateway.core.search import rowFromTool
+    from mcpgateway.core.aggregate.search import rowFromTool
 
     return [rowFromTool(f"{server}__{name}", server, tool) for server, name, tool in tools()]

@@ -16,8 +16,8 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core import aggregate
-from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ShieldSpec, TaskTable
+from mcpgateway.core.aggregate import aggregator as aggregate
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, TaskTable
 from tests.core.aggtools import Children, FakeServer, tool
 from tests.fakes import FakeProcess
 from tests.web.test_aggregate_web import AggregateHarness, messagesOf

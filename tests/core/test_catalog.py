@@ -19,7 +19,6 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
 from mcpgateway.core import catalog as catalogmodule
 from mcpgateway.core.catalog import (
     KINDS,
@@ -33,14 +32,15 @@ from mcpgateway.core.catalog import (
     listKind,
 )
 from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.persession import PerSessionPool
-from mcpgateway.core.pool import makePool
+from mcpgateway.core.pools.persession import PerSessionPool
+from mcpgateway.core.pools.pool import makePool
+from mcpgateway.core.pools.scoped import ScopedPool
+from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.router import Router
-from mcpgateway.core.scoped import ScopedPool
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.catalogstore import CatalogStore, Loaded
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import (
     FakeProcess,
     FakeProcessReactor,

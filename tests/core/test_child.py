@@ -15,7 +15,6 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.child import (
     BAD_LINE_LOG_BURST,
     DEFAULT_MAX_LINE,
@@ -27,7 +26,8 @@ from mcpgateway.core.child import (
     ChildProtocol,
     describeExit,
 )
-from mcpgateway.logs import LogBudget
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime.logs import LogBudget
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs
 
 RESPONSE = b'{"jsonrpc":"2.0","id":1,"result":{}}'

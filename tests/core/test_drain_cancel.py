@@ -16,8 +16,8 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import LogEvent, LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
-from mcpgateway.core.pool import BasePool
+from mcpgateway.core.pools.pool import BasePool
+from mcpgateway.protocol import jsonrpc
 from tests.http import Harness, Response, spec
 
 

@@ -21,14 +21,14 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from mcpgateway import jsonrpc
 from mcpgateway.config.source import ENV_POLL, ConfigService, PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.persession import PerSessionPool
+from mcpgateway.core.pools.persession import PerSessionPool
+from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.reloading import initialize, inline, write
 

@@ -16,13 +16,13 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway, GatewayService
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Resolution
 from mcpgateway.ops.services import StateFileService
 from mcpgateway.ops.statedir import AlreadyRunning, InstanceLock
-from mcpgateway.web.health import healthBody
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.report.health import healthBody
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, spec
 
@@ -220,7 +220,7 @@ class CountTests(SynchronousTestCase):
     """Defect 10.11: one request count in /health, status and /metrics."""
 
     def test_stateful_count_survives_the_sessions_end(self) -> None:
-        from mcpgateway.web.metrics import renderMetrics
+        from mcpgateway.report.metrics import renderMetrics
 
         h = Harness({"st": spec("st", mode="stateful")})
         sid = h.initialize("st")

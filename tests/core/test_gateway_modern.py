@@ -11,13 +11,13 @@ from typing import Any
 from twisted.internet.defer import CancelledError
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc, wire2026
+from mcpgateway.core.era2026.mrtr import COALESCE
+from mcpgateway.core.era2026.types import ListenFilter, ModernRequest, ModernService, ModernStats
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.moderntypes import ListenFilter, ModernRequest, ModernService, ModernStats
-from mcpgateway.core.mrtr import COALESCE
+from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc, wire2026
 from tests.fakes import FakeProcessReactor, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]

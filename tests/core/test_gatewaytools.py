@@ -1,4 +1,4 @@
-"""Tests for L{mcpgateway.core.gatewaytools}: the aggregate endpoint's
+"""Tests for L{mcpgateway.core.aggregate.tools}: the aggregate endpoint's
 search, describe, invoke and get_result tools, over a fake L{ToolContext}."""
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.aggregatetypes import NameSettings, ShieldSpec
-from mcpgateway.core.gatewaytools import (
+from mcpgateway.core.aggregate.naming import Namer
+from mcpgateway.core.aggregate.results import ResultBudget, ResultStore
+from mcpgateway.core.aggregate.schemas import Schemas
+from mcpgateway.core.aggregate.search import SearchService
+from mcpgateway.core.aggregate.shield import META, size
+from mcpgateway.core.aggregate.tools import (
     GATEWAY_TOOLS,
     NOT_KEPT,
     SEARCH_MAX,
@@ -28,11 +32,7 @@ from mcpgateway.core.gatewaytools import (
     _BadInput,
     decodeArguments,
 )
-from mcpgateway.core.naming import Namer
-from mcpgateway.core.results import ResultBudget, ResultStore
-from mcpgateway.core.schemas import Schemas
-from mcpgateway.core.search import SearchService
-from mcpgateway.core.shield import META, size
+from mcpgateway.core.aggregate.types import NameSettings, ShieldSpec
 from tests.core import searchtools
 
 SHIELD = ShieldSpec(enabled=True, budget=8192, maxItems=10, maxString=1000)

@@ -95,7 +95,8 @@ def test_the_check_catches_each_kind_of_import(source: str) -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "from mcpgateway import jsonrpc, logs",
+        "from mcpgateway.protocol import jsonrpc",
+        "from mcpgateway.runtime import logs",
         "from mcpgateway.core.router import Router",
         "from twisted.internet.defer import Deferred",
         "from . import spec",

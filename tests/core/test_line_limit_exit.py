@@ -8,10 +8,10 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.upstream import Upstream
+from mcpgateway.protocol import jsonrpc
 from tests.core.test_upstream import RecordingWatcher, UpstreamCase
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import spec

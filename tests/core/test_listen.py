@@ -8,11 +8,11 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
-from mcpgateway.core.listen import Listener, honour
-from mcpgateway.core.moderntypes import ListenFilter, ModernRequest
-from mcpgateway.core.shared import SharedPool
+from mcpgateway.core.era2026.listen import Listener, honour
+from mcpgateway.core.era2026.types import ListenFilter, ModernRequest
+from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]

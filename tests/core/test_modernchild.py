@@ -18,10 +18,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc, wire2026
-from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.modernchild import (
+from mcpgateway.core.era2026.child import (
     MAX_ROUNDS,
     RELISTEN_DELAY,
     STATE_ONLY_DELAY,
@@ -32,11 +29,14 @@ from mcpgateway.core.modernchild import (
     modernCapabilities,
     modernOnly,
 )
-from mcpgateway.core.moderntypes import ModernRequest
-from mcpgateway.core.mrtr import INVALID_STATE, bindingOf
+from mcpgateway.core.era2026.mrtr import INVALID_STATE, bindingOf
+from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.requeststate import Binding, StateError
+from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol.requeststate import Binding, StateError
 from tests.fakes import FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]

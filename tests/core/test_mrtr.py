@@ -13,12 +13,18 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc, wire2026
+from mcpgateway.core.era2026.mrtr import (
+    COALESCE,
+    INVALID_STATE,
+    MAX_OUTSTANDING,
+    InputBridge,
+    finish,
+)
+from mcpgateway.core.era2026.types import ModernRequest
 from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.moderntypes import ModernRequest
-from mcpgateway.core.mrtr import COALESCE, INVALID_STATE, MAX_OUTSTANDING, InputBridge, finish
 from mcpgateway.core.router import Router
-from mcpgateway.requeststate import StateCodec
+from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol.requeststate import StateCodec
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
 
 Message = dict[str, Any]

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.core.aggregatetypes import NameSettings
-from mcpgateway.core.naming import (
+from mcpgateway.core.aggregate.naming import (
     MIN_LIMIT,
     SAFE,
     SEPARATORS,
@@ -21,6 +20,7 @@ from mcpgateway.core.naming import (
     Namer,
     digest,
 )
+from mcpgateway.core.aggregate.types import NameSettings
 
 GATEWAY = frozenset({"search", "describe", "invoke", "get_result"})
 

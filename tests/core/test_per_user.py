@@ -13,15 +13,15 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
+from mcpgateway.core.era2026.types import ModernRequest
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.moderntypes import ModernRequest
-from mcpgateway.core.persession import PerSessionPool
-from mcpgateway.core.pool import GLOBAL_CHILD, makePool
-from mcpgateway.core.scoped import ScopedPool
+from mcpgateway.core.pools.persession import PerSessionPool
+from mcpgateway.core.pools.pool import GLOBAL_CHILD, makePool
+from mcpgateway.core.pools.scoped import ScopedPool
+from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session, shortId
-from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]

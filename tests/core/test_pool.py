@@ -9,14 +9,15 @@ from typing import Any
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import __version__, jsonrpc, versions
+from mcpgateway import __version__
 from mcpgateway.core.fanout import OwnerFanout
-from mcpgateway.core.persession import PerSessionPool
-from mcpgateway.core.pool import Idle, NoSharedChild, SessionGone, makePool
-from mcpgateway.core.shared import SharedPool
+from mcpgateway.core.pools.persession import PerSessionPool
+from mcpgateway.core.pools.pool import Idle, NoSharedChild, SessionGone, makePool
+from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
-from mcpgateway.web.health import serverLine
+from mcpgateway.protocol import jsonrpc, versions
+from mcpgateway.report.health import serverLine
 from tests.fakes import (
     FakeProcess,
     FakeProcessReactor,

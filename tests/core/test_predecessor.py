@@ -14,7 +14,7 @@ from typing import Any
 from twisted.internet.defer import CancelledError, Deferred
 
 from mcpgateway.core.gateway import SAVE_INTERVAL, Gateway
-from mcpgateway.core.persession import PerSessionPool
+from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite
 from tests.core.test_continuity import MemoryStore, PersistentHarness

@@ -15,10 +15,10 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import (
     FakeProcess,
     FakeProcessReactor,
@@ -42,7 +42,7 @@ WS = "w" * 16
 
 
 class FakeSink:
-    """A L{mcpgateway.core.pool.PromotionSink} that records."""
+    """A L{mcpgateway.core.pools.pool.PromotionSink} that records."""
 
     def __init__(self) -> None:
         self.promoted: list[tuple[str, str]] = []

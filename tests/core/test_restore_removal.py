@@ -12,10 +12,11 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from mcpgateway import jsonrpc, logs
 from mcpgateway.config.servers import LoadedConfig
 from mcpgateway.config.source import ConfigService
 from mcpgateway.core.gateway import CONFIG_WAIT
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import logs
 from tests.config.test_source_clients import FakeSource, service
 from tests.core.test_continuity import MemoryStore, PersistentHarness, answerLast, call
 from tests.fakes import capturedGatewayLogs

@@ -1,4 +1,4 @@
-"""Tests for L{mcpgateway.core.results}: kept results, pages, eviction."""
+"""Tests for L{mcpgateway.core.aggregate.results}: kept results, pages, eviction."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway.core.results import (
+from mcpgateway.core.aggregate.results import (
     BadPath,
     ResultBudget,
     ResultGone,

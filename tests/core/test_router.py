@@ -8,9 +8,9 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.router import Fanout, Router
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
 
 Message = dict[str, Any]

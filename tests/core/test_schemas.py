@@ -1,4 +1,4 @@
-"""Tests for L{mcpgateway.core.schemas}: argument and structuredContent
+"""Tests for L{mcpgateway.core.aggregate.schemas}: argument and structuredContent
 checks with a lazily imported jsonschema."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.core.schemas import MAX_ERRORS, Schemas
+from mcpgateway.core.aggregate.schemas import MAX_ERRORS, Schemas
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -173,9 +173,9 @@ def test_compiled_once_and_bounded() -> None:
 def test_jsonschema_is_imported_only_at_the_first_check() -> None:
     code = (
         "import sys\n"
-        "import mcpgateway.core.schemas, mcpgateway.core.gatewaytools\n"
+        "import mcpgateway.core.aggregate.schemas, mcpgateway.core.aggregate.tools\n"
         "assert 'jsonschema' not in sys.modules, 'imported early'\n"
-        "s = mcpgateway.core.schemas.Schemas()\n"
+        "s = mcpgateway.core.aggregate.schemas.Schemas()\n"
         "assert s.arguments({'type': 'string'}, 1)\n"
         "assert 'jsonschema' in sys.modules\n"
     )

@@ -12,15 +12,15 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.persession import PerSessionPool
-from mcpgateway.core.pool import UnknownRoute, makePool
-from mcpgateway.core.scoped import ScopedPool
+from mcpgateway.core.pools.persession import PerSessionPool
+from mcpgateway.core.pools.pool import UnknownRoute, makePool
+from mcpgateway.core.pools.scoped import ScopedPool
+from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.shared import SharedPool
 from mcpgateway.core.spec import SCOPED_IDLE_TIMEOUT, ServerSpec, Variant
 from mcpgateway.core.upstream import ServerUnavailable
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 
 Message = dict[str, Any]

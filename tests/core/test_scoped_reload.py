@@ -16,12 +16,12 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from mcpgateway import jsonrpc
 from mcpgateway.config.source import ENV_POLL, ConfigService, PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.scoped import ScopedPool
+from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.sessions import Session
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.reloading import initialize, inline, write
 

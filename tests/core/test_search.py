@@ -1,4 +1,4 @@
-"""Tests for L{mcpgateway.core.search}: the FTS5 tool index and its
+"""Tests for L{mcpgateway.core.aggregate.search}: the FTS5 tool index and its
 threaded service."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.search import (
+from mcpgateway.core.aggregate.search import (
     WEIGHTS,
     SearchIndex,
     SearchRow,

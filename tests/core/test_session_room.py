@@ -11,11 +11,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcpgateway import jsonrpc
 from mcpgateway.core import room
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 
 SPEC = ServerSpec(name="srv", command="srv", executable="/opt/srv")

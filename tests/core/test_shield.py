@@ -1,4 +1,4 @@
-"""Tests for L{mcpgateway.core.shield}: shrinking large tool results."""
+"""Tests for L{mcpgateway.core.aggregate.shield}: shrinking large tool results."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.core.aggregatetypes import ShieldSpec
-from mcpgateway.core.shield import META, Shielded, shield, size
+from mcpgateway.core.aggregate.shield import META, Shielded, shield, size
+from mcpgateway.core.aggregate.types import ShieldSpec
 
 SPEC = ShieldSpec(enabled=True, budget=4096, maxItems=10, maxString=500, heavyField=64)
 REF = "r.testref"

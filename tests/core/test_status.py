@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
@@ -25,6 +24,7 @@ from mcpgateway.core.status import (
     ServerState,
     ServerStatus,
 )
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
 SPEC = ServerSpec(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.fanout import RELATED_TASK, TASK_NOT_FOUND, SharedFanout, TaskOwners
+from mcpgateway.protocol import jsonrpc
 from tests.core.test_router import Message, RouterCase, note, ok, req
 from tests.fakes import FakeSession, RecordingSink
 

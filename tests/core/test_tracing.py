@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
-from mcpgateway import jsonrpc
 from mcpgateway.core import tracing
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import shortId
 from mcpgateway.core.tracing import SpanContext
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession
 from tests.http import Harness, spec
 
@@ -313,7 +313,7 @@ def test_no_opentelemetry_import_without_otel() -> None:
     code = (
         "import sys\n"
         "from mcpgateway import tap\n"
-        "import mcpgateway.web.app, mcpgateway.web.mcp, mcpgateway.web.metrics\n"
+        "import mcpgateway.web.app, mcpgateway.web.mcp, mcpgateway.report.metrics\n"
         "import mcpgateway.core.router, mcpgateway.core.tracing\n"
         "options = tap.Options()\n"
         "options.parseOptions([])\n"

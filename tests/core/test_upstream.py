@@ -11,11 +11,11 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.child import OUTPUT_GRACE, ChildProtocol
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.status import Circuit
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import (
     FakeProcess,
     FakeProcessReactor,

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.router import _refusal
 from mcpgateway.core.sessions import (
@@ -31,6 +30,7 @@ from mcpgateway.core.sessions import (
     routedCapabilities,
 )
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
 Message = dict[str, Any]
@@ -380,7 +380,7 @@ class AggregateVisitTests(Replica):
         )
 
     def test_another_replica_rebuilds_it_without_members(self) -> None:
-        from mcpgateway.core.aggregate import AggregateSession
+        from mcpgateway.core.aggregate.aggregator import AggregateSession
 
         visited = self.gateway.visit("r9.other", facts("/mcp/search", principal=ALICE))
         assert isinstance(visited, AggregateSession)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway import jsonrpc
-from mcpgateway.core.scoped import workspaceRoots
+from mcpgateway.core.pools.scoped import workspaceRoots
+from mcpgateway.protocol import jsonrpc
 from tests.core.test_scoped import A, ScopedCase, variant
 
 ROOTS_LIST = {"jsonrpc": "2.0", "id": "r1", "method": "roots/list"}

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from mcpgateway import interpreter
+from mcpgateway.runtime import interpreter
 
 REPO = Path(__file__).resolve().parents[2]
 _PORT_LINE = re.compile(rb"listening on \S*:(\d+)\s*$")
@@ -42,9 +42,10 @@ def twistdCommand() -> list[str]:
 
 
 def launchCommand() -> list[str]:
-    """The gateway as C{mcpgateway start} runs it (L{mcpgateway.launch}: twistd
-    with the gateway as its only plugin, L{mcpgateway.interpreter}'s flags), in the foreground, its
-    log on stdout, no pidfile: what every test runs unless it names a runner."""
+    """The gateway as C{mcpgateway start} runs it (L{mcpgateway.launch}:
+    twistd with the gateway as its only plugin,
+    L{mcpgateway.runtime.interpreter}'s flags), in the foreground, its log on
+    stdout, no pidfile: what every test runs unless it names a runner."""
     return [
         *interpreter.command("-m", "mcpgateway.launch"),
         "-n",

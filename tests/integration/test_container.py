@@ -43,7 +43,7 @@ from tests.integration.gateway import REPO, waitFor
 pytestmark = pytest.mark.integration
 IMAGE_RUNNER = ["python", "-P", "-OO", "-m", "twisted", "--reactor=mcpgateway"]
 """How the image runs the gateway (its CMD, and the k8s manifest's args, which
-replace it): twist with mcpgateway.interpreter's flags, on the gateway's reactor."""
+replace it): twist with mcpgateway.runtime.interpreter's flags, on the gateway's reactor."""
 
 DOCKERFILE = REPO / "deploy" / "Dockerfile"
 DOCKERIGNORE = REPO / "deploy" / "Dockerfile.dockerignore"

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from mcpgateway import reactor
+from mcpgateway.runtime import reactor
 from tests.integration.gateway import RunningGateway, callEcho, twistCommand, twistdCommand
 
 pytestmark = pytest.mark.integration
 
-GATEWAYS = "mcpgateway.reactor.GatewayReactor"
+GATEWAYS = "mcpgateway.runtime.reactor.GatewayReactor"
 
 
 def orjsonLoaded(pid: int) -> bool:

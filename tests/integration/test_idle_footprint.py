@@ -39,14 +39,14 @@ Twist.main(["twist", *sys.argv[1:]])
 """
 
 LOADED_ON_FIRST_USE = {
-    "sqlite3": "the aggregate's tool search index (core/search.py)",
+    "sqlite3": "the aggregate's tool search index (core/aggregate/search.py)",
     "dotenv": "a server's .env file (config/envfiles.py)",
-    "mcpgateway.core.modernchild": "a child that speaks MCP 2026-07-28 (core/upstream.py)",
-    "mcpgateway.core.scoped": "a server with routes, credentials or per-user children",
-    "twisted.web._template_util": "Twisted's error pages (mcpgateway/lazyimport.py)",
+    "mcpgateway.core.era2026.child": "a child that speaks MCP 2026-07-28 (core/upstream.py)",
+    "mcpgateway.core.pools.scoped": "a server with routes, credentials or per-user children",
+    "twisted.web._template_util": "Twisted's error pages (mcpgateway/runtime/lazyimport.py)",
     "mcpgateway.web.statuspage": "the status page at / (web/app.py)",
-    "hyperlink": "Twisted's error pages and redirects (mcpgateway/lazyimport.py)",
-    "xml.sax": "Twisted's templates (mcpgateway/lazyimport.py)",
+    "hyperlink": "Twisted's error pages and redirects (mcpgateway/runtime/lazyimport.py)",
+    "xml.sax": "Twisted's templates (mcpgateway/runtime/lazyimport.py)",
     "klein": "the management API (/api/v1)",
     "werkzeug": "the management API (/api/v1)",
     "mcpgateway.web.api": "the management API (/api/v1)",
@@ -59,24 +59,24 @@ LOADED_ON_FIRST_USE = {
     "mcpgateway.ops.otel": "--otel",
     "twisted.conch": "--manhole",
     "mcpgateway.ops.manhole": "--manhole",
-    "mcpgateway.core.aggregate": "the aggregate endpoint /mcp (core/gateway.py)",
-    "mcpgateway.core.gatewaytools": "the aggregate's own tools (core/gateway.py)",
-    "mcpgateway.core.search": "the aggregate's search tool",
-    "mcpgateway.core.shield": "the aggregate's result shield",
-    "mcpgateway.core.results": "the aggregate's kept results",
-    "mcpgateway.core.schemas": "the aggregate's schema checks",
-    "mcpgateway.core.view": "the aggregate's views",
-    "mcpgateway.core.naming": "the aggregate's names, aggregate.json's name settings",
+    "mcpgateway.core.aggregate.aggregator": "the aggregate endpoint /mcp (core/gateway.py)",
+    "mcpgateway.core.aggregate.tools": "the aggregate's own tools (core/gateway.py)",
+    "mcpgateway.core.aggregate.search": "the aggregate's search tool",
+    "mcpgateway.core.aggregate.shield": "the aggregate's result shield",
+    "mcpgateway.core.aggregate.results": "the aggregate's kept results",
+    "mcpgateway.core.aggregate.schemas": "the aggregate's schema checks",
+    "mcpgateway.core.aggregate.view": "the aggregate's views",
+    "mcpgateway.core.aggregate.naming": "the aggregate's names, aggregate.json's name settings",
     "mcpgateway.config.resolve": "a server run through npx or uvx (tap.py)",
     "mcpgateway.config.resolvecache": "a server run through npx or uvx (tap.py)",
     "mcpgateway.ops.management": "the management API (/api/v1)",
-    "twisted.internet._multicast": "a UDP port (mcpgateway/lazyimport.py)",
-    "twisted.python.sendmsg": "a UNIX socket (mcpgateway/lazyimport.py)",
+    "twisted.internet._multicast": "a UDP port (mcpgateway/runtime/lazyimport.py)",
+    "twisted.python.sendmsg": "a UNIX socket (mcpgateway/runtime/lazyimport.py)",
 }
 """Module (or package) -> what loads it; none of them is loaded here."""
 
 LOADED_AFTER_IDLE = {
-    "orjson": "the first JSON-RPC message (mcpgateway/jsonrpc.py)",
+    "orjson": "the first JSON-RPC message (mcpgateway/protocol/jsonrpc.py)",
     "httptools": "the first request's bytes (mcpgateway/web/httpreader.py)",
 }
 """Module -> what loads it: not loaded while the gateway is idle (a plain
@@ -124,7 +124,7 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
         assert gateway.health()["servers"]
         assert callEcho(gateway.url("demo"), "footprint") == "footprint"
         served = loaded(gateway, out)
-        assert "mcpgateway.core.shared" in served
+        assert "mcpgateway.core.pools.shared" in served
         assert "httptools" in served  # what read the requests
         assert unexpected(served) == {}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import interpreter
+from mcpgateway.runtime import interpreter
 from tests.integration.gateway import REPO
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ def done(reactor):  # twistd took over sys.stdout for its log
     reactor.stop()
 
 main.installReactor = installed
-sys.argv = ["twistd", "-n", "--pidfile=", "--logger", "mcpgateway.logs.discarding",
+sys.argv = ["twistd", "-n", "--pidfile=", "--logger", "mcpgateway.runtime.logs.discarding",
             "mcpgateway", "--port", "tcp:0:interface=127.0.0.1", "--state-dir", sys.argv[1]]
 launch.twistd()
 """

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.portuse import portTaken
+from mcpgateway.runtime.portuse import portTaken
 from tests.integration.gateway import REPO, launchCommand
 
 pytestmark = pytest.mark.integration

@@ -36,7 +36,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
 
-from mcpgateway import interpreter, logs, tap
+from mcpgateway import tap
 from mcpgateway.config.source import ConfigService
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.handover import (
@@ -67,8 +67,9 @@ from mcpgateway.ops.statedir import (
     InstanceLock,
     lockHeld,
 )
-from mcpgateway.paths import LEDGER_FILE, LOG_FILE
-from mcpgateway.preflight import PreflightError, preflight
+from mcpgateway.runtime import interpreter, logs
+from mcpgateway.runtime.paths import LEDGER_FILE, LOG_FILE
+from mcpgateway.service.preflight import PreflightError, preflight
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs
 
 # -- helpers -------------------------------------------------------------------------
@@ -362,7 +363,7 @@ def test_successor_command_is_twistd_daemonized_without_a_pid_file_and_the_same_
     assert command[command.index("mcpgateway") + 1 :] == args
     # Never twistd's log file on /dev/null: it rotates by renaming past 1 MB.
     assert not any("/dev/null" in arg or arg.startswith("--logfile") for arg in command)
-    assert "--logger=mcpgateway.logs.discarding" in twistdArgs
+    assert "--logger=mcpgateway.runtime.logs.discarding" in twistdArgs
 
 
 def test_successor_command_parses_as_twistd_does(

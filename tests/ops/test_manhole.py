@@ -30,7 +30,7 @@ from mcpgateway.ops.manhole import (
     loadAuthorizedKeys,
     makeManholeService,
 )
-from mcpgateway.web.health import serverLine, sessionsBody
+from mcpgateway.report.health import serverLine, sessionsBody
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 

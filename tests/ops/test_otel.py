@@ -34,11 +34,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 from twisted.logger import LogLevel
 
-from mcpgateway import jsonrpc
 from mcpgateway.core import tracing
 from mcpgateway.core.sessions import shortId
 from mcpgateway.core.tracing import SpanContext
 from mcpgateway.ops.otel import SHUTDOWN_DEADLINE, OtelTracer, TracingService
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 

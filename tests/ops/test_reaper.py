@@ -13,10 +13,10 @@ from twisted.internet.task import Clock
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.reaper import OrphanCleanup, Reaper, ReaperService, SweepCounts
 from mcpgateway.ops.statedir import pidAlive
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
 

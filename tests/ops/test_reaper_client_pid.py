@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.core.pool import PidProbe
+from mcpgateway.core.pools.pool import PidProbe
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.reaper import Reaper, SweepCounts
 from tests.ops.test_reaper import alwaysAlive, sessionIds

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from mcpgateway import procfs
 from mcpgateway.core.spec import Sharing
 from mcpgateway.core.status import SessionStatus
 from mcpgateway.ops.savings import (
@@ -28,6 +27,7 @@ from mcpgateway.ops.savings import (
     readSample,
     savingsLines,
 )
+from mcpgateway.runtime import procfs
 from tests.http import Harness, spec
 
 MB = 1024 * 1024

@@ -16,9 +16,9 @@ from twisted.logger import LogEvent
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import GatewayService
 from mcpgateway.ops.signals import STOP_SIGNALS, StopSignals, ignoredStopSignals, signalName
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, spec
 

@@ -19,7 +19,7 @@ from mcpgateway.auth.tokenfile import addToken
 from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.healthcheck import targetOf
 from mcpgateway.ops.services import ListenerService
-from mcpgateway.paths import STATE_FILE
+from mcpgateway.runtime.paths import STATE_FILE
 from tests.fakes import FakeProcessReactor
 
 

@@ -11,10 +11,10 @@ from typing import Any, cast
 
 import pytest
 
-from mcpgateway.atomicfile import writeFileAtomic as atomicWrite
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.persession import PerSessionPool
+from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.ops.statedir import ChildLedger, findOrphans, processStartTime
+from mcpgateway.runtime.atomicfile import writeFileAtomic as atomicWrite
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import spec
 

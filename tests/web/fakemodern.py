@@ -11,8 +11,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway import wire2026
-from mcpgateway.core.moderntypes import (
+from mcpgateway.core.era2026.types import (
     ListenFilter,
     ListenHandle,
     ModernRequest,
@@ -20,8 +19,9 @@ from mcpgateway.core.moderntypes import (
     Sink,
 )
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.jsonrpc import Message
-from mcpgateway.limits import Limits
+from mcpgateway.protocol import wire2026
+from mcpgateway.protocol.jsonrpc import Message
+from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
 from tests.http import ACCEPT_BOTH, Harness, Response
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.aggregate import AggregateSession, MemberSession
+from mcpgateway.core.aggregate.aggregator import AggregateSession, MemberSession
 from mcpgateway.core.spec import ServerSpec
 from tests.core.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
@@ -764,7 +764,7 @@ class ReviewFindingsTests(SynchronousTestCase):
         self.assertEqual(read["result"]["contents"][0]["text"], "beta:file:///etc/x")
 
     def test_search_names_hits_as_the_endpoint_names_them(self) -> None:
-        from mcpgateway.core.aggregatetypes import EndpointSpec, NameSettings, ShieldSpec
+        from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec
 
         servers = fresh()
         servers["beta"].tools.append(tool("create_entities", "Create entities in the graph."))
@@ -788,8 +788,8 @@ class ReviewFindingsTests(SynchronousTestCase):
         self.assertEqual(names[0], "create_entities")
 
     def test_mode_search_keeps_the_endpoints_shield_budget(self) -> None:
-        from mcpgateway.core.aggregate import _withMode
-        from mcpgateway.core.aggregatetypes import EndpointSpec, ShieldSpec
+        from mcpgateway.core.aggregate.aggregator import _withMode
+        from mcpgateway.core.aggregate.types import EndpointSpec, ShieldSpec
 
         spec = EndpointSpec(shield=ShieldSpec(enabled=False, budget=32768, maxItems=20))
         searching = _withMode(spec, "search")

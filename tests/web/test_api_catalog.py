@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.catalog import CatalogService
+from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeProcess
 from tests.web.test_api import FAKE, SECRET, TOKEN, ApiHarness, assertNoSecrets, error, logged
 

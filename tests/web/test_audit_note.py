@@ -8,9 +8,9 @@ from __future__ import annotations
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
-from mcpgateway import jsonrpc
-from mcpgateway.core.pool import ServerUnavailable, SessionGone
+from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.core.sessions import shortId
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.mcp import AuditNote
 from tests.web.test_team_web import TeamHarness, call, initializeOfACrash
 

@@ -13,9 +13,9 @@ from twisted.internet.task import Clock
 from twisted.web.http import RESPONSES
 from twisted.web.test.requesthelper import DummyRequest
 
-from mcpgateway import jsonrpc
 from mcpgateway.auth.principal import ANONYMOUS, VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.auth.tokens import TokenTable, addToken, readTokens
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.auth import MAX_AUTHORIZATION, AuthGate
 from tests.fakes import capturedGatewayLogs
 

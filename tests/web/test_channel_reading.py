@@ -10,7 +10,7 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 
-from mcpgateway.limits import Limits
+from mcpgateway.protocol.limits import Limits
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Harness
 from tests.web.test_mcp import LimitsHarness, connect

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.limits import Limits
+from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import (
     BODY_GRACE,
     BODY_MIN_RATE,

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.core.moderntypes import ModernStats
+from mcpgateway.core.era2026.types import ModernStats
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
     ChildStatus,
@@ -25,7 +25,7 @@ from mcpgateway.core.status import (
     ServerStatus,
     SessionStatus,
 )
-from mcpgateway.web.health import (
+from mcpgateway.report.health import (
     HIDDEN,
     exitOf,
     healthBody,

@@ -13,7 +13,7 @@ from mcpgateway.cli.output import LEGEND
 from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.cli.status import PER_USER_LEGEND, renderStatus, shareLabel
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.web.health import healthLine, serverLine
+from mcpgateway.report.health import healthLine, serverLine
 from tests.cli.support import HEALTH
 from tests.web.test_health import SERVER, SPEC
 

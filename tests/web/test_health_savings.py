@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from mcpgateway.web.health import healthBody, savingsLine
+from mcpgateway.report.health import healthBody, savingsLine
 from tests.http import Harness, spec
 from tests.ops.test_savings import MB, Sampled, launch, npxSpec
 

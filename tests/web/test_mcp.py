@@ -15,11 +15,11 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel
 from twisted.python.failure import Failure
 
-from mcpgateway import jsonrpc, versions
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.router import LOG_LEVELS
-from mcpgateway.core.shared import SharedPool
-from mcpgateway.limits import Limits
+from mcpgateway.protocol import jsonrpc, versions
+from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.sse import keepAliveFor
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner

@@ -17,15 +17,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import twisted
-from mcpgateway import __version__, jsonrpc
+from mcpgateway import __version__
+from mcpgateway.core.era2026.types import ModernStats
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.moderntypes import ModernStats
-from mcpgateway.core.pool import BasePool
+from mcpgateway.core.pools.pool import BasePool
 from mcpgateway.core.stats import BUCKETS
 from mcpgateway.core.status import GatewayStatus
-from mcpgateway.web import metrics
-from mcpgateway.web.health import healthBody
-from mcpgateway.web.metrics import CONTENT_TYPE, renderMetrics, renderStatus
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.report import metrics
+from mcpgateway.report.health import healthBody
+from mcpgateway.report.metrics import CONTENT_TYPE, renderMetrics, renderStatus
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 from tests.web.test_health import SERVER

@@ -18,14 +18,14 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from mcpgateway import jsonrpc, versions, wire2026
 from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.core.era2026.types import ListenFilter
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.moderntypes import ListenFilter
-from mcpgateway.core.pool import ServerUnavailable
+from mcpgateway.core.pools.pool import ServerUnavailable
 from mcpgateway.core.spec import Variant
-from mcpgateway.limits import Limits
 from mcpgateway.ops.services import ListenerService
+from mcpgateway.protocol import jsonrpc, versions, wire2026
+from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import GatewayRoot, GatewaySite, makeSite
 from mcpgateway.web.modern import MAX_LISTEN_URIS, honouredNotifications, listenEnded
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
@@ -773,7 +773,7 @@ def test_the_end_of_an_answered_response_is_not_a_cancel() -> None:
 
 
 def test_a_workspace_route_and_credential_headers_reach_the_core() -> None:
-    from mcpgateway.core.scoped import ScopedPool
+    from mcpgateway.core.pools.scoped import ScopedPool
 
     reactor = FakeProcessReactor()
     base = replace(spec("fs"), mode="workspace", credentialEnv=("TOKEN",))

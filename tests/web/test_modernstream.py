@@ -12,7 +12,7 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request
 from twisted.web.test.requesthelper import DummyRequest
 
-from mcpgateway import jsonrpc
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.modernstream import ModernResponse, statusOf
 
 PROGRESS = jsonrpc.notification(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
-from mcpgateway.limits import Limits
+from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.mcp import McpEndpoint
 from mcpgateway.web.replay import PROCESS, ReplayStore, kindOf

@@ -7,7 +7,7 @@ on. C{X-Mcp-Env-<NAME>} headers count only for the names the entry lists in
 C{credentialEnv}: their values are keyed, go into the session's variant (so
 into its child's environment), and never into a log event.
 
-Real Site, real pools (a L{mcpgateway.core.scoped.ScopedPool} for the
+Real Site, real pools (a L{mcpgateway.core.pools.scoped.ScopedPool} for the
 server with routes), fake children, fake clock."""
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from twisted.web.http_headers import Headers
 
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.scoped import ScopedPool
+from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.report.metrics import renderMetrics
 from mcpgateway.web.app import GatewayRoot, GatewaySite, makeSite
 from mcpgateway.web.mcp import BadCredential, McpEndpoint, readCredentials
-from mcpgateway.web.metrics import renderMetrics
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
 

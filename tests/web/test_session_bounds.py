@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.sessions import shortId
-from mcpgateway.limits import MAX_SESSION_INFO, Limits
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.limits import MAX_SESSION_INFO, Limits
 from tests.core.test_visit import facts
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, initializeMessage

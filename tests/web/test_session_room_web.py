@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway import jsonrpc
 from mcpgateway.core import room
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.limits import Limits
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.limits import Limits
+from mcpgateway.report.metrics import renderMetrics
 from mcpgateway.web.app import TeamSurface, makeSite
 from mcpgateway.web.mcp import SESSION_RETRY_AFTER
-from mcpgateway.web.metrics import renderMetrics
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, spec
 from tests.web.test_team_web import FakeGate, FakeQuota, RecordingAudit, TeamHarness, ping

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, succeed
 
-from mcpgateway import jsonrpc
 from mcpgateway.core.gateway import OWNER_RETRY, Gateway
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec

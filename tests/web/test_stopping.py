@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway import jsonrpc
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import GatewaySite
 from tests.http import ACCEPT_BOTH, Harness, Response
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from mcpgateway import jsonrpc
-from mcpgateway.core.aggregatetypes import ToolFilter
-from mcpgateway.core.pool import ServerUnavailable
+from mcpgateway.core.aggregate.types import ToolFilter
+from mcpgateway.core.pools.pool import ServerUnavailable
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import TeamSurface, makeSite
 from mcpgateway.web.guard import STDERR_MARK, forCaller
 from tests.core.aggtools import Children, FakeServer, tool

@@ -13,11 +13,11 @@ from twisted.internet.defer import Deferred
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
-from mcpgateway import jsonrpc
 from mcpgateway.auth.principal import VIA_TOKEN, Principal, Refusal, Verdict
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import shortId
 from mcpgateway.ops.audit import AuditRecord
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import TeamSurface, makeSite
 from mcpgateway.web.liveness import LIVENESS_METRICS
 from tests.fakes import FakeProcessReactor, fakeSpawner

@@ -14,6 +14,6 @@ mcpgateway = launch.GATEWAY
 
 epoll = Reactor(
     "mcpgateway",
-    "mcpgateway.reactor",
+    "mcpgateway.runtime.reactor",
     "epoll, dispatching without a log context per event (Linux; the gateway's)",
 )

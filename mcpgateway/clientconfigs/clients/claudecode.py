@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcpgateway import paths
 from mcpgateway.clientconfigs.clients.base import (
     Block,
     ClientAdapter,
@@ -55,6 +54,7 @@ from mcpgateway.clientconfigs.clients.base import (
 from mcpgateway.clientconfigs.documents import Document, JsonDataDocument, Location
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import KEY_LENGTH, canonicalPath
+from mcpgateway.runtime import paths
 
 GATEWAY_TS_KEY = "_mcp_gateway_ts"
 """Set (ms since the epoch) whenever adoption changes entries, so Claude Code reloads."""

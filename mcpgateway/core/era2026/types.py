@@ -1,0 +1,121 @@
+# -*- test-case-name: tests.core.test_mrtr -*-
+"""What the web's modern endpoint and the core say to each other about MCP
+2026-07-28 requests.
+
+One job: the vocabulary between L{mcpgateway.web.modern} (the HTTP ladder:
+methods, headers, envelopes, status codes) and the core (L{mcpgateway.core.era2026.mrtr},
+L{mcpgateway.core.era2026.listen}: the era translation in front of a legacy child).
+The web has checked everything the transport spec lets it check before it
+builds a L{ModernRequest}; the core answers with a finished JSON-RPC message
+in the 2026 shape (C{resultType}, cache hints, translated error codes), whose
+HTTP status the web reads off its error code
+(L{mcpgateway.protocol.wire2026.httpStatus}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred
+
+from mcpgateway.protocol.jsonrpc import Message
+
+Sink = Callable[[Message], bool]
+"""Writes one message on the request's own
+response (a progress notification); C{False} once it is gone."""
+
+
+@dataclass(frozen=True)
+class ModernRequest:
+    """One modern client request, checked by the web.
+
+    @ivar clientId: the JSON-RPC id, verbatim.
+    @ivar params: as the child gets them (L{mcpgateway.protocol.wire2026.stripEnvelope}
+        done); still holds C{_meta.progressToken} when the client sent one.
+    @ivar capabilities: the request's C{clientCapabilities}.
+    @ivar clientInfo: the request's C{clientInfo} (C{{}} when absent).
+    @ivar logLevel: the request's C{logLevel}, or C{None}.
+    @ivar inputResponses: a retry's answers, or C{None}.
+    @ivar requestState: a retry's token, or C{None}.
+    @ivar scope: the route (C{""}: the server's global route; else a workspace key).
+    @ivar credentialKey: the keyed hash of C{credentials}.
+    @ivar credentials: the server's C{credentialEnv} values the client sent.
+    @ivar principal: the authenticated caller (C{""}: none; reserved).
+    """
+
+    clientId: Any
+    method: str
+    params: dict[str, Any]
+    capabilities: dict[str, Any] = field(default_factory=dict)
+    clientInfo: dict[str, Any] = field(default_factory=dict)
+    logLevel: str | None = None
+    inputResponses: dict[str, Any] | None = None
+    requestState: str | None = None
+    scope: str = ""
+    credentialKey: str = ""
+    credentials: tuple[tuple[str, str], ...] = ()
+    principal: str = ""
+
+
+@dataclass(frozen=True)
+class ListenFilter:
+    """What a C{subscriptions/listen} stream carries (or was honoured)."""
+
+    tools: bool = False
+    prompts: bool = False
+    resources: bool = False
+    uris: tuple[str, ...] = ()
+
+
+class ListenHandle(Protocol):
+    """One open listen stream in the core."""
+
+    honoured: ListenFilter
+    """What the child can send (the acknowledgement's content)."""
+    ended: Deferred[str]
+    """Fires with a reason when the core ends the stream (server removed, gateway stopping)."""
+
+    def close(self) -> None:
+        """The client went away: give back what the stream held."""
+
+
+@dataclass
+class ModernStats:
+    """Counters of one server's modern traffic (for C{/health} and C{/metrics})."""
+
+    requests: int = 0
+    inputRounds: int = 0
+    inputExpired: int = 0
+    badRequestStates: int = 0
+    listenStreams: int = 0
+    suspendedCalls: int = 0
+
+
+class ModernService(Protocol):
+    """What the web asks of the gateway for modern requests (the
+    L{mcpgateway.core.gateway.Gateway} implements it)."""
+
+    def modernRefusal(self, server: str) -> str | None:
+        """Why C{server} does not serve the modern revision (its answers are
+        404/-32601 so that clients fall back to C{initialize}), or C{None}."""
+
+    def modernCall(self, server: str, request: ModernRequest, sink: Sink) -> Deferred[Message]:
+        """Serve one modern request (any method of
+        L{mcpgateway.protocol.wire2026.MODERN_METHODS} but C{subscriptions/listen}):
+        fires with the finished response (the client's id). Cancelling it is
+        the client's disconnect (the child's call is cancelled)."""
+
+    def listen(
+        self, server: str, request: ModernRequest, wanted: ListenFilter, sink: Sink
+    ) -> Deferred[ListenHandle]:
+        """Open a listen stream: the child's notifications that C{wanted}
+        selects go to C{sink} (untagged; the web tags them)."""
+
+    def paramHeaders(self, server: str, scope: str, tool: str) -> dict[str, str] | None:
+        """C{Mcp-Param-*} header name to argument name for C{tool}, from the
+        child's last tools/list (C{None}: tool not known, skip the check)."""
+
+    def modernStats(self, server: str) -> ModernStats:
+        """C{server}'s modern counters."""

@@ -1,0 +1,409 @@
+# -*- test-case-name: tests.core.test_pool -*-
+"""One child for every session of a server: the L{SharedPool}.
+
+The child is started lazily (or at start, with C{prewarm}) and initialized
+by the gateway itself, once, however many sessions wait on it; every
+client's C{initialize} is answered from the cached result, with the
+client's own protocol version. When it dies it comes back on demand (or by
+itself while sessions are attached), after the backoff of the server's
+breaker. Its traffic is spread over the sessions by a
+L{mcpgateway.core.fanout.SharedFanout}. Only a shared child is ever idle
+(L{SharedPool.idle}), pinged, or asked something by the gateway itself.
+
+Once promoted (its child asked a client something no session could be proven
+to have caused), each new session gets a child of its own
+(L{mcpgateway.core.pools.persession.OwnedChildren}), and each session open then
+moves to one at its next request with nothing of it in flight on the shared
+child: the gateway starts that child and replays the session's
+C{initialize} (and log level and subscriptions) before forwarding, so the
+client's session id keeps working. A server promoted in an earlier process (C{promotions.json},
+its spec's C{share} is C{session}) is promoted from the start: every
+session, restored ones included, gets a child of its own. Either way MCP
+2026-07-28 requests are served by the shared child, started on demand.
+
+A reconfiguration that changes only the child's environment (the gateway's
+C{<state-dir>/.env}, or the entry's C{env}: L{SharedPool.useSpec}) restarts
+the shared child at its next idle moment (nothing of a client in flight):
+the gateway stops it, starts and initializes the new one itself, and gives
+it back the sessions' subscriptions and log level, as after a crash; the
+sessions carry on. The sessions' own children (a promoted server's) keep
+theirs until their sessions end.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.logger import Logger
+
+from mcpgateway.core.child import ChildProtocol
+from mcpgateway.core.era2026.mrtr import BridgeLimits
+from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pools.persession import OwnedChildren
+from mcpgateway.core.pools.pool import (
+    BasePool,
+    Idle,
+    PidProbe,
+    PromotionSink,
+    SessionGone,
+    Sweep,
+    UnknownRoute,
+    launchEnvOf,
+)
+from mcpgateway.core.router import LOG_LEVELS, Router, Sink
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spec import ServerSpec, Sharing
+from mcpgateway.core.status import Lifecycle
+from mcpgateway.core.upstream import Upstream
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import logs
+
+
+class SharedPool(BasePool):
+    """The shared child of one server.
+
+    @ivar shared: its upstream, made on first use.
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        spawner: Spawner,
+        healing: HealingPolicy | None = None,
+        promotions: PromotionSink | None = None,
+        limits: BridgeLimits | None = None,
+    ) -> None:
+        super().__init__(spec, spawner, healing, promotions, limits)
+        self.shared: Upstream | None = None
+        self.owned = OwnedChildren(self)
+        """The children of the sessions opened since the server was promoted."""
+        self._pinging: set[ChildProtocol] = set()
+        """Children with a health ping waiting for its answer."""
+        self._stale: tuple[ChildProtocol, tuple[object, ...]] | None = None
+        """The shared child started with an environment the server no longer
+        has (and that environment: L{launchEnvOf}), to restart when idle."""
+        self._settling = False
+        """Whether a wait for the stale child to be idle is under way."""
+        if self._promotedAtStart():
+            self._ownEach = True
+
+    def _promotedAtStart(self) -> bool:
+        """Whether the server was promoted in an earlier process: its
+        sessions each own a child, its shared child is for MCP 2026-07-28
+        requests only."""
+        return self.spec.promoted is not None and self.spec.sharing is Sharing.SESSION
+
+    def upstreams(self) -> list[Upstream]:
+        shared = [self.shared] if self.shared is not None else []
+        return shared + list(self.owned.perSession.values()) if self.owned else shared
+
+    def upstreamFor(self, session: Session) -> Upstream | None:
+        if self.owned:
+            owned = self.owned.perSession.get(session.id)
+            if owned is not None:
+                return owned
+        return self.shared
+
+    def _byOwner(self) -> list[tuple[str | None, Upstream]]:
+        shared: list[tuple[str | None, Upstream]] = (
+            [(None, self.shared)] if self.shared is not None else []
+        )
+        return shared + list(self.owned.perSession.items())
+
+    def _upstream(self) -> Upstream:
+        if self.shared is None:
+            self.shared = self._newUpstream(SharedFanout())
+        return self.shared
+
+    def prewarm(self) -> Deferred[None]:
+        """Start the shared child (not for a server promoted before this
+        process: its sessions own their children, and modern requests
+        start the shared one, unless the server says C{prewarm})."""
+        if self.disabled or self.spec.executable is None:
+            return succeed(None)
+        if self._promotedAtStart() and not self.spec.prewarm:
+            return succeed(None)
+        return self._whenLaunchable(self._upstream().ensure)
+
+    # -- MCP 2026-07-28 clients ----------------------------------------------------
+
+    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
+        """The shared child (a promoted server's too: promotion moves 2025
+        sessions only), started and initialized when needed."""
+        if self.disabled:
+            return fail(self._disabled())
+        if request.scope:
+            return fail(UnknownRoute(f"server '{self.spec.name}' has no route '{request.scope}'"))
+        shared = self._upstream()
+        if shared.state is Lifecycle.RUNNING:
+            return succeed(shared)
+        return self._whenLaunchable(shared.ensure).addCallback(lambda _: shared)
+
+    def modernRouter(self, scope: str) -> Router | None:
+        return self.shared.router if self.shared is not None and not scope else None
+
+    # -- sessions ----------------------------------------------------------------
+
+    def open(
+        self,
+        session: Session,
+        initialize: jsonrpc.Message,
+    ) -> Deferred[jsonrpc.Message]:
+        """Answered from the shared child's C{initialize} result (the child is
+        started and initialized first when needed)."""
+        if self.disabled:
+            return fail(self._disabled())
+        if self._ownEach:
+            return self.owned.open(session, initialize)
+        shared = self._upstream()
+
+        def answer(_: None) -> jsonrpc.Message:
+            assert shared.initializeResult is not None
+            shared.router.attach(session)
+            result = {**shared.initializeResult, "protocolVersion": session.protocolVersion}
+            return jsonrpc.resultResponse(initialize["id"], result)
+
+        return self._whenLaunchable(shared.ensure).addCallback(answer)
+
+    def restore(self, session: Session) -> None:
+        """Attach C{session} as if it had just initialized, and count its
+        subscriptions and log level: the child (started and initialized by the
+        gateway as always) is told them when it is initialized (or now, if it
+        runs). A server promoted before this process gives it a child of
+        its own (its C{initialize} replayed on its next request)."""
+        if self._promotedAtStart():
+            self.owned.restore(session)
+            return
+        adopt(self._upstream(), session)
+
+    def gone(self, session: Session) -> str | None:
+        if session in self.owned:
+            return self.owned.gone(session)
+        if self.shared is None and not self.disabled:
+            return self._sessionGone()
+        return None
+
+    def ready(self, session: Session) -> Deferred[Upstream]:
+        if session in self.owned:
+            return self.owned.ready(session)
+        upstream = self.shared
+        if upstream is not None and upstream.state is Lifecycle.RUNNING:
+            return succeed(upstream)
+        if self.disabled:
+            return fail(self._disabled())
+        if upstream is None:
+            raise SessionGone(self._sessionGone())
+        return self._whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
+
+    def forward(
+        self,
+        session: Session,
+        message: jsonrpc.Message,
+        related: Sink | None,
+    ) -> Deferred[jsonrpc.Message]:
+        upstream = self.shared
+        if (
+            upstream is not None
+            and upstream.state is Lifecycle.RUNNING
+            and not self.disabled
+            and not self._ownEach
+        ):
+            return upstream.router.request(session, message, related)  # the hot path
+        if self._ownEach and session not in self.owned and upstream is not None:
+            self._moveToOwn(session, upstream)
+        if self.owned.replaying(session):
+            return self.owned.forward(session, message, related)
+        return super().forward(session, message, related)
+
+    def _moveToOwn(self, session: Session, shared: Upstream) -> None:
+        """Move C{session}, opened on the shared child before the server was
+        promoted, to a child of its own (started, and the session's
+        C{initialize} replayed, by the request that comes now), unless a
+        request of it is in flight on the shared child: that one finishes
+        where it is, and a later request moves it."""
+        if any(ex.session is session for ex in shared.router.clientExchanges()):
+            return
+        release(shared, session, "moved to a child of its own", keep=True)
+        self.owned.restore(session, "moved to a child of its own: the server was promoted")
+
+    def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
+        """Detach C{session}; the shared child stays for the others (an owned
+        child stops)."""
+        if session in self.owned:
+            return self.owned.close(session, reason)
+        if self.shared is not None:
+            self.shared.router.detach(session, reason)
+        return succeed(None)
+
+    # -- reconfiguration -----------------------------------------------------------
+
+    def useSpec(self, spec: ServerSpec) -> list[Session]:
+        """Serve C{spec}; if the shared child's environment changed, restart
+        it at its next idle moment (L{_settle})."""
+        before = launchEnvOf(self.launchSpec)
+        ended = super().useSpec(spec)
+        upstream = self.shared
+        child = upstream.child if upstream is not None else None
+        if child is not None and launchEnvOf(self.launchSpec) != before:
+            stale = self._stale
+            if stale is None or stale[0] is not child:
+                self._stale = (child, before)  # else: it runs with an older one still
+            self._settle()
+        return ended
+
+    def _settle(self) -> None:
+        """Restart the stale shared child now if it has nothing of a client
+        in flight, else once it drains (or has started)."""
+        upstream, stale = self.shared, self._stale
+        if upstream is None or stale is None or stale[0] is not upstream.child:
+            self._stale = None  # it exited (or was stopped) since: the next one is new
+            return
+        child, env = stale
+        if env == launchEnvOf(upstream.spec):
+            self._stale = None  # changed back before it was idle
+            return
+        if self._settling:
+            return
+        if upstream.state is Lifecycle.STARTING:
+            started = upstream.ensure()
+            if not started.called:
+                self._settling = True
+                # After the requests it releases have reached the child.
+                started.addBoth(lambda _: self._clock.callLater(0, self._settled))
+                return
+            started.addErrback(lambda _: None)
+        elif upstream.router.clientRequestsInFlight():
+            self._settling = True
+            upstream.router.whenDrained().addBoth(lambda _: self._settled())
+            return
+        self._stale = None
+        self._restart(upstream, child)
+
+    def _settled(self) -> None:
+        self._settling = False
+        self._settle()
+
+    def _restart(self, upstream: Upstream, child: ChildProtocol) -> None:
+        """Stop C{child} (idle) and, when it serves sessions, start and
+        initialize the next one now, with the new environment; its sessions
+        keep their subscriptions and log level (L{Upstream.ensure}, as
+        after a crash)."""
+        pid = child.pid
+        self.log.info(
+            "server {server}: its environment changed; restarting its child pid {pid}",
+            server=self.spec.name,
+            pid=pid,
+        )
+        self.events.emit("stale", f"child pid {pid} stopped: its environment changed", pid=pid)
+        upstream.stop()
+        if not self.disabled and (upstream.router.sessions or self.spec.prewarm):
+            self._whenLaunchable(upstream.ensure).addErrback(lambda _: None)
+
+    # -- the child ---------------------------------------------------------------
+
+    def stopShared(self) -> Deferred[None]:
+        if self.shared is None:
+            return succeed(None)
+        return self.shared.stop()
+
+    def idle(self, now: float) -> Idle | None:
+        upstream = self.shared
+        if upstream is None or upstream.state is not Lifecycle.RUNNING or upstream.router.inFlight:
+            return None
+        router = upstream.router
+        # Modern clients use it without sessions: their last request counts too.
+        return Idle(
+            quiet=now - router.lastActivity,
+            unused=None if router.sessions else now - max(router.unusedSince, router.lastActivity),
+        )
+
+    def call(self, method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message] | None:
+        upstream = self.shared
+        if upstream is None or upstream.state is not Lifecycle.RUNNING:
+            return None
+        return upstream.router.call(method, params)
+
+    def healthPing(self) -> None:
+        upstream = self.shared
+        child = upstream.child if upstream is not None else None
+        if upstream is None or child is None or child in self._pinging:
+            return
+        self._pinging.add(child)
+
+        def answered(response: jsonrpc.Message) -> None:
+            self._pinging.discard(child)
+            if (
+                response.get("error", {}).get("code") == jsonrpc.REQUEST_TIMEOUT
+                and upstream.child is child
+            ):
+                text = "did not answer a health ping; killing it"
+                self.log.warn(
+                    "server {server}: child pid {pid} {text}",
+                    server=self.spec.name,
+                    pid=child.pid,
+                    text=text,
+                )
+                self.events.emit("ping-timeout", text, pid=child.pid)
+                child.signal("KILL")
+
+        upstream.router.call("ping").addCallback(answered)
+
+    def sweep(self, alive: PidProbe) -> Sweep:
+        vanished = self._vanished(alive)
+        dead, orphaned = self.owned.orphans(vanished)
+        return Sweep(dead=len(vanished) + dead, orphaned=orphaned)
+
+
+def adopt(upstream: Upstream, session: Session) -> None:
+    """Attach C{session} to the shared child C{upstream} as if it had just
+    initialized, and count its subscriptions and log level: the child is told
+    them when it is initialized (or now, if it runs)."""
+    router = upstream.router
+    router.attach(session)
+    fanout = router.fanout
+    assert isinstance(fanout, SharedFanout)
+    running = upstream.state is Lifecycle.RUNNING
+    for uri in sorted(session.subscriptions):
+        fanout.subscriptions[uri] += 1
+        if running and fanout.subscriptions[uri] == 1:
+            router.call("resources/subscribe", {"uri": uri})
+    levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
+    lowest = min(levels, key=LOG_LEVELS.index) if levels else None
+    if lowest is not None and lowest != fanout.childLogLevel:
+        fanout.childLogLevel = lowest
+        if running:
+            router.call("logging/setLevel", {"level": lowest})
+
+
+def release(upstream: Upstream, session: Session, reason: str, keep: bool = False) -> None:
+    """Detach C{session} from the shared child C{upstream}. A running child
+    is told what the session gave back (its requests cancelled, its last
+    subscriptions dropped); a child with no process only forgets it (and
+    its tasks, as a running one does). With
+    C{keep}, the session keeps its subscriptions and log level (it moves to
+    another child)."""
+    router = upstream.router
+    subscriptions, level = set(session.subscriptions), session.logLevel
+    if upstream.state is Lifecycle.RUNNING:
+        router.detach(session, reason)
+    else:
+        router.sessions.discard(session)
+        fanout = router.fanout
+        assert isinstance(fanout, SharedFanout)
+        fanout.tasks.forgetSession(session)
+        for uri in subscriptions:
+            fanout.subscriptions[uri] -= 1
+            if fanout.subscriptions[uri] <= 0:
+                del fanout.subscriptions[uri]
+        if not keep:
+            session.subscriptions.clear()
+        levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
+        fanout.childLogLevel = min(levels, key=LOG_LEVELS.index) if levels else None
+    if keep:
+        session.subscriptions, session.logLevel = subscriptions, level
