@@ -97,7 +97,7 @@ def locator(options: BridgeOptions) -> Callable[[], str | None]:
     """The function that says where the gateway's server is now."""
     if options.isUrl:
         return lambda: options.target
-    from mcpgateway.cli.probe import probe
+    from mcpgateway.ops.locate import probe
 
     def locate() -> str | None:
         found = probe(options.stateDir)
@@ -519,7 +519,7 @@ def runBridge(options: BridgeOptions) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """C{python -m mcpgateway.bridge [--state-dir DIR] SERVER|URL}."""
-    from mcpgateway.cli.probe import resolveStateDir
+    from mcpgateway.ops.locate import resolveStateDir
 
     parser = argparse.ArgumentParser(
         prog="python -m mcpgateway.bridge",

@@ -27,7 +27,6 @@ from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.health import count, healthServers, livenessOnly, resolutionOf
 from mcpgateway.cli.http import TOKEN_ENV, fetchHealth
 from mcpgateway.cli.output import CliError, formatBytes, plural, shareMark
-from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
 from mcpgateway.cli.servers import SHARES, serverShare
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.classification import loadOverrides
@@ -35,6 +34,7 @@ from mcpgateway.config.envfiles import EnvFile, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.resolvecache import readCacheFile
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
+from mcpgateway.ops.locate import GatewayProbe, claudeConfigPath
 from mcpgateway.ops.statedir import openStateDir
 from mcpgateway.runtime.paths import (
     ENV_FILE,

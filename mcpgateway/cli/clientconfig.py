@@ -28,7 +28,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcpgateway.cli.output import CliError, Output, plural
-from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, gatewayUrl
 from mcpgateway.clientconfigs.claude import backupPathFor, readClaudeBackup
 from mcpgateway.clientconfigs.clients.claudecode import TOP, projectBlock
 from mcpgateway.clientconfigs.engine import (
@@ -43,6 +42,7 @@ from mcpgateway.clientconfigs.engine import (
 )
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.servers import ConfigError
+from mcpgateway.ops.locate import GatewayProbe, claudeConfigPath, gatewayUrl
 from mcpgateway.runtime.paths import DEFAULT_PORT
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -35,7 +35,6 @@ from typing import Any
 from mcpgateway.cli.clientconfig import entryLabel
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import Output, Parser, Subcommands, plural
-from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath, gatewayUrl, resolveStateDir
 from mcpgateway.clientconfigs.claude import backupPathFor as claudeBackupPathFor
 from mcpgateway.clientconfigs.claude import readClaudeBackup
 from mcpgateway.clientconfigs.clients import ADAPTERS, Found, detect, select
@@ -62,6 +61,7 @@ from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, parseConfig
 from mcpgateway.config.workspaces import canonicalPath
+from mcpgateway.ops.locate import GatewayProbe, claudeConfigPath, gatewayUrl, resolveStateDir
 from mcpgateway.runtime.paths import DEFAULT_PORT
 
 CLAUDE_RELOAD = "run /mcp in Claude Code and reconnect the server (or start a new session)"

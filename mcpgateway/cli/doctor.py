@@ -31,7 +31,7 @@ from mcpgateway.cli.checks import (
 )
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import LEGEND, SYMBOLS, Output, Parser, Subcommands
-from mcpgateway.cli.probe import resolveStateDir
+from mcpgateway.ops.locate import resolveStateDir
 
 DoctorCheck = Callable[[DoctorContext], Check]
 

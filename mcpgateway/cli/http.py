@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from typing import IO, Any, Protocol
 
 from mcpgateway.cli.output import CliError
-from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.healthcheck import tlsContext
+from mcpgateway.ops.locate import GatewayProbe
 from mcpgateway.runtime.paths import API_PREFIX, API_TOKEN_ENV
 
 MAX_ANSWER = 16 * 1024 * 1024

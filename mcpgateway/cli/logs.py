@@ -23,8 +23,8 @@ from typing import Any
 
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import TOKEN_HELP, reason, serverPath
-from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, isTerminal
-from mcpgateway.cli.probe import resolveStateDir, runningGateway
+from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, isTerminal, runningGateway
+from mcpgateway.ops.locate import resolveStateDir
 from mcpgateway.runtime.paths import API_PREFIX, LOG_FILE
 
 LOG_WINDOW = 1024 * 1024

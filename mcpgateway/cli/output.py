@@ -24,6 +24,8 @@ import sys
 import time
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO
 
+from mcpgateway.ops.locate import GatewayProbe
+
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
@@ -300,3 +302,11 @@ def portArgument(value: str) -> int:
     if not 1 <= number <= 65535:
         raise argparse.ArgumentTypeError(f"{number} is not a port (1-65535)")
     return number
+
+
+def runningGateway(found: GatewayProbe) -> GatewayProbe:
+    """C{found}, when it is a running gateway; else a L{CliError} saying it is not."""
+    if not found.running:
+        stale = " (stale state.json)" if found.stale else ""
+        raise CliError(f"the gateway is not running{stale}; `mcpgateway start` starts it")
+    return found

@@ -17,8 +17,8 @@ import signal
 from pathlib import Path
 
 from mcpgateway.cli.context import CliContext
-from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
-from mcpgateway.cli.probe import resolveStateDir, runningGateway
+from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, runningGateway
+from mcpgateway.ops.locate import resolveStateDir
 from mcpgateway.runtime.paths import LOG_FILE
 
 FAILED = "restart failed"

@@ -20,8 +20,8 @@ from typing import Any
 from mcpgateway.cli.clientconfig import restoreEverything
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
-from mcpgateway.cli.probe import claudeConfigPath, resolveStateDir
 from mcpgateway.clientconfigs.engine import reviveStale
+from mcpgateway.ops.locate import claudeConfigPath, resolveStateDir
 from mcpgateway.ops.statedir import removeState
 
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from mcpgateway.cli.http import GatewayClient
 from mcpgateway.cli.output import CliError, plural
-from mcpgateway.cli.probe import GatewayProbe, claudeConfigPath
 from mcpgateway.clientconfigs.jsonfile import readJson
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys, isKey
+from mcpgateway.ops.locate import GatewayProbe, claudeConfigPath
 from mcpgateway.runtime.paths import API_PREFIX, WORKSPACE_KEY_FILE
 
 PROJECT_ROUTES_SHOWN = 3

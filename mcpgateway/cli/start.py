@@ -49,15 +49,6 @@ from mcpgateway.cli.context import GATEWAY_PYTHON, START_TIMEOUT, CliContext
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural, portArgument
-from mcpgateway.cli.probe import (
-    GatewayProbe,
-    claudeConfigPath,
-    gatewayUrl,
-    pidFromFile,
-    positiveInt,
-    removeStalePidFile,
-    resolveStateDir,
-)
 from mcpgateway.cli.routes import (
     LINES_SHOWN,
     Route,
@@ -67,6 +58,15 @@ from mcpgateway.cli.routes import (
     routesOf,
 )
 from mcpgateway.cli.userpath import currentUmask, recordedPath, recordPath, startPath
+from mcpgateway.ops.locate import (
+    GatewayProbe,
+    claudeConfigPath,
+    gatewayUrl,
+    pidFromFile,
+    positiveInt,
+    removeStalePidFile,
+    resolveStateDir,
+)
 from mcpgateway.ops.statedir import (
     lockHeld,
     openStateDir,

@@ -54,9 +54,9 @@ from mcpgateway.cli.output import (
     plural,
     shareMark,
 )
-from mcpgateway.cli.probe import GatewayProbe, resolveStateDir
 from mcpgateway.cli.routes import projectPaths
 from mcpgateway.cli.servers import serverShare
+from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
 from mcpgateway.runtime.paths import API_TOKEN_ENV, OVERRIDES_FILE
 
 SCOPED = ("workspace", "credential")

@@ -16,8 +16,8 @@ from mcpgateway.cli.checks import DoctorContext, checkResolution, checkServerReq
 from mcpgateway.cli.clientconfig import _entries, classifyEntries, gatewayEntries
 from mcpgateway.cli.main import _commandOf, makeParser
 from mcpgateway.cli.output import UsageError
-from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.cli.status import renderStatus, serverNotes
+from mcpgateway.ops.locate import GatewayProbe
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),

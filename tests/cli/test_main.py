@@ -17,7 +17,7 @@ import pytest
 from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.main import makeParser
-from mcpgateway.cli.probe import resolveStateDir
+from mcpgateway.ops.locate import resolveStateDir
 from tests.cli.support import FakeGateway, api, run
 
 # -- the command line --------------------------------------------------------------------

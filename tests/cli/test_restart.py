@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.cli.context import CliContext, Timeouts
-from mcpgateway.cli.probe import GatewayProbe
+from mcpgateway.ops.locate import GatewayProbe
 from mcpgateway.runtime.paths import LOG_FILE
 from tests.cli.support import run
 

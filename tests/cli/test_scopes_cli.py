@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.cli.status import renderStatus, workspacePaths
 from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.ops.locate import GatewayProbe
 from mcpgateway.runtime.paths import ENV_FILE, OVERRIDES_FILE, WORKSPACE_KEY_FILE
 from tests.cli.support import HEALTH, FakeGateway, check, run
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mcpgateway.cli.output import LEGEND
-from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.cli.status import renderStatus
+from mcpgateway.ops.locate import GatewayProbe
 from mcpgateway.runtime.paths import USER_BACKUP
 from tests.cli.support import (
     HEALTH,

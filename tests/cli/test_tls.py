@@ -18,7 +18,7 @@ import pytest
 from mcpgateway.cli import bridge as cli_bridge
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.http import GatewayClient, GatewayHTTPSHandler, loopbackOpener
-from mcpgateway.cli.probe import GatewayProbe, gatewayUrl
+from mcpgateway.ops.locate import GatewayProbe, gatewayUrl
 from tests.cli.support import HEALTH, SERVERS, SESSIONS, check, run, writeState
 from tests.cli.test_http import FakeOpener
 from tests.cli.test_restart import NEW, OLD, Scene

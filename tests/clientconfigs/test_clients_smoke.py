@@ -17,7 +17,6 @@ from mcpgateway import tap
 from mcpgateway.bridge.main import startCommand
 from mcpgateway.bridge.options import BridgeOptions, fromNamespace
 from mcpgateway.cli.main import makeParser
-from mcpgateway.cli.probe import resolveStateDir
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 from mcpgateway.clientconfigs.clients import select
 from mcpgateway.clientconfigs.clients.base import Host
@@ -25,6 +24,7 @@ from mcpgateway.clientconfigs.clients.mcpservers import ClaudeDesktop, Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete
 from mcpgateway.clientconfigs.engine import AdoptionEngine, backupPaths, defaultBridgeArgv
 from mcpgateway.config.source import PlainFile
+from mcpgateway.ops.locate import resolveStateDir
 from mcpgateway.service.preflight import preflight
 
 ENV = {"PATH": "/usr/bin:/bin"}

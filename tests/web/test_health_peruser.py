@@ -10,9 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from mcpgateway.cli.output import LEGEND
-from mcpgateway.cli.probe import GatewayProbe
 from mcpgateway.cli.status import PER_USER_LEGEND, renderStatus, shareLabel
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.ops.locate import GatewayProbe
 from mcpgateway.report.health import healthLine, serverLine
 from tests.cli.support import HEALTH
 from tests.web.test_health import SERVER, SPEC

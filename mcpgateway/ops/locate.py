@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.cli.output import CliError
 from mcpgateway.healthcheck import hostFor
 from mcpgateway.ops import statedir
 from mcpgateway.ops.statedir import pidAlive
@@ -83,14 +82,6 @@ def probe(
         result.locked = statedir.lockHeld(stateDir)
         result.isGateway = result.alive and isGatewayProcess(pid)
     return result
-
-
-def runningGateway(found: GatewayProbe) -> GatewayProbe:
-    """C{found}, when it is a running gateway; else a L{CliError} saying it is not."""
-    if not found.running:
-        stale = " (stale state.json)" if found.stale else ""
-        raise CliError(f"the gateway is not running{stale}; `mcpgateway start` starts it")
-    return found
 
 
 def gatewayUrl(port: int, interface: Any = None, tls: bool = False) -> str:
