@@ -49,7 +49,7 @@ from urllib.parse import urlsplit
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.error import ConnectError, ConnectionClosed, DNSLookupError
-from twisted.internet.interfaces import IConsumer, IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -60,13 +60,13 @@ from twisted.web.client import (
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IBodyProducer, IResponse
-from zope.interface import implementer
+from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.bridge.framing import Event, Outgoing, SSEParser
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.bodies import BytesProducer
 
 BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
 """Seconds between probes of a gateway that went away (then every 2 s)."""
@@ -96,28 +96,6 @@ class State(Enum):
     UP = "up"
     REINITIALIZING = "reinitializing"
     CLOSED = "closed"
-
-
-@implementer(IBodyProducer)
-class BytesProducer:
-    """A request body already in memory, written at once (no cooperator)."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.length = len(body)
-
-    def startProducing(self, consumer: IConsumer) -> Deferred[None]:
-        consumer.write(self.body)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
 
 
 class _SSEReader(Protocol):

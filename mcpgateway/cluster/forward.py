@@ -37,10 +37,9 @@ from collections import Counter
 from typing import Any
 
 from twisted.internet import error
-from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
 from twisted.internet.interfaces import (
-    IConsumer,
     IPushProducer,
     IReactorTime,
     IStreamClientEndpoint,
@@ -59,7 +58,7 @@ from twisted.web.client import (
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IAgentEndpointFactory, IBodyProducer, IResponse
+from twisted.web.iweb import IAgent, IAgentEndpointFactory, IResponse
 from twisted.web.server import Request
 from zope.interface import implementer
 
@@ -69,6 +68,7 @@ from mcpgateway.cluster.peer import PeerSeal
 from mcpgateway.cluster.sealing import Address
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.bodies import BytesProducer
 
 FORWARDED_HEADERS = frozenset(
     {
@@ -174,7 +174,7 @@ class Forwarder:
         headers = _forwardedHeaders(request)
         seal = self._peers.seal(principal, method, path, sessionId, body)
         headers.setRawHeaders(PEER_HEADER, [seal.encode("ascii")])
-        producer = _Body(body) if body or method == b"POST" else None
+        producer = BytesProducer(body) if body or method == b"POST" else None
         self.inFlight += 1
         result: Deferred[bool] = Deferred()
         exchange = _Exchange(self, request, owner, result)
@@ -372,29 +372,6 @@ class _Discard(Protocol):
         pass
 
     def connectionLost(self, reason: Failure = error.ConnectionDone) -> None:  # type: ignore[assignment]
-        pass
-
-
-@implementer(IBodyProducer)
-class _Body:
-    """A request body held in memory, written at once."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self.length: int = len(data)
-
-    def startProducing(self, consumer: IConsumer) -> Deferred[None]:
-        if self._data:
-            consumer.write(self._data)
-        return succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
         pass
 
 
