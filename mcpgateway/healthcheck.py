@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import ipaddress
 import json
 import os
 import ssl
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.runtime.paths import STATE_FILE, defaultStateDir
 
 HEALTHY = 0
@@ -130,20 +130,11 @@ Get = Callable[[Target, bool, float], Answer]
 C{TimeoutError} included) or C{http.client.HTTPException}."""
 
 
-def isLoopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def tlsContext(host: str) -> ssl.SSLContext:
     """Verify the certificate, except on loopback (self-signed is fine there).
     Shared with the C{mcpgateway} command's HTTP client."""
     context = ssl.create_default_context()
-    if isLoopback(host):
+    if isLoopbackHost(host):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context

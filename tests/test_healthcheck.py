@@ -370,5 +370,6 @@ def test_standard_library_only() -> None:
         "mcpgateway",
         "mcpgateway.healthcheck",
         "mcpgateway.runtime",
+        "mcpgateway.runtime.addresses",
         "mcpgateway.runtime.paths",
     ]

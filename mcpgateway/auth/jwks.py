@@ -23,7 +23,6 @@ failed fetch keeps the keys it had and logs one line.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import UNKNOWN_LENGTH, IAgent, IResponse
 
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.addresses import isLoopbackHost
 
 Fetch = Callable[[str], Deferred[bytes]]
 
@@ -161,13 +161,8 @@ class _Body(Protocol):
 
 
 def isLoopbackUrl(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """Whether C{url}'s host is this machine (L{isLoopbackHost})."""
+    return isLoopbackHost(urlsplit(url).hostname or "")
 
 
 def discoveryUrls(issuer: str) -> list[str]:

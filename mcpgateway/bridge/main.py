@@ -320,9 +320,9 @@ def tlsCreator(host: str, port: int) -> Any:
     address may use a self-signed certificate (as the healthcheck and the
     C{mcpgateway} command accept: the connection never leaves the machine),
     anything else is verified as a browser would."""
-    from mcpgateway.healthcheck import isLoopback
+    from mcpgateway.runtime.addresses import isLoopbackHost
 
-    if isLoopback(host):
+    if isLoopbackHost(host):
         return _UnverifiedLoopbackTLS()
     from twisted.web.client import BrowserLikePolicyForHTTPS
 
