@@ -259,6 +259,53 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " it comes from (config or api), with its problems"
         f" below. {TOKEN_HELP}",
     ).set_defaults(handler=cmdServersList)
+    _addAddParser(actions, common)
+    for action, handler, text, more in [
+        (
+            "remove",
+            cmdServersRemove,
+            "remove a server added with `servers add`",
+            "Its children stop and its route goes away. A server of the config file is"
+            " removed there instead (or disabled here).",
+        ),
+        (
+            "enable",
+            cmdServersEnable,
+            "serve a disabled server again",
+            "Its next request starts a child.",
+        ),
+        (
+            "disable",
+            cmdServersDisable,
+            "stop a server's children and refuse its requests (kept across restarts)",
+            "Its requests are refused until `mcpgateway servers enable`.",
+        ),
+        (
+            "restart",
+            cmdServersRestart,
+            "stop a server's children; the next request starts a fresh one",
+            "Sessions of a shared child stay; a session with a child of its own"
+            " (share: session) ends.",
+        ),
+        (
+            "reset-circuit",
+            cmdServersResetCircuit,
+            "forget a server's failures: the next request starts a child at once",
+            "For a server in `error` after repeated failures, once its cause is fixed.",
+        ),
+    ]:
+        command = actions.add_parser(
+            action,
+            parents=common,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}. {more} {TOKEN_HELP}",
+        )
+        command.add_argument("name", metavar="NAME")
+        command.set_defaults(handler=handler)
+
+
+def _addAddParser(actions: Subcommands[Parser], common: list[Parser]) -> None:
+    """C{servers add NAME -- COMMAND [ARGS...]} and its options."""
     add = actions.add_parser(
         "add",
         parents=common,
@@ -304,45 +351,3 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         " session is given; docs/scopes.md)",
     )
     add.set_defaults(handler=cmdServersAdd)
-    for action, handler, text, more in [
-        (
-            "remove",
-            cmdServersRemove,
-            "remove a server added with `servers add`",
-            "Its children stop and its route goes away. A server of the config file is"
-            " removed there instead (or disabled here).",
-        ),
-        (
-            "enable",
-            cmdServersEnable,
-            "serve a disabled server again",
-            "Its next request starts a child.",
-        ),
-        (
-            "disable",
-            cmdServersDisable,
-            "stop a server's children and refuse its requests (kept across restarts)",
-            "Its requests are refused until `mcpgateway servers enable`.",
-        ),
-        (
-            "restart",
-            cmdServersRestart,
-            "stop a server's children; the next request starts a fresh one",
-            "Sessions of a shared child stay; a session with a child of its own"
-            " (share: session) ends.",
-        ),
-        (
-            "reset-circuit",
-            cmdServersResetCircuit,
-            "forget a server's failures: the next request starts a child at once",
-            "For a server in `error` after repeated failures, once its cause is fixed.",
-        ),
-    ]:
-        command = actions.add_parser(
-            action,
-            parents=common,
-            help=text,
-            description=f"{text[0].upper()}{text[1:]}. {more} {TOKEN_HELP}",
-        )
-        command.add_argument("name", metavar="NAME")
-        command.set_defaults(handler=handler)

@@ -217,23 +217,7 @@ def parseEntry(
         raise EntryError("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
     if not isinstance(entry, dict):
         raise EntryError("the entry is not an object")
-    kind = entry.get("type")
-    if kind is None and "command" not in entry:
-        kind = "http" if ("url" in entry or "serverUrl" in entry) else None
-    if kind not in (None, "stdio"):
-        raise EntryError(f"type '{kind}' is not a stdio server; clients keep using it directly")
-    command = entry.get("command")
-    if not isinstance(command, str) or not command.strip():
-        raise EntryError("'command' must be a non-empty string")
-    args = entry.get("args", [])
-    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise EntryError("'args' must be a list of strings")
-    env = entry.get("env", {})
-    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise EntryError("'env' must be an object of string values")
-    cwd = entry.get("cwd")
-    if cwd is not None and not isinstance(cwd, str):
-        raise EntryError("'cwd' must be a string")
+    command, args, env, cwd = _launch(entry)
     share = _share(entry)
     credentialEnv = _credentialEnv(entry)
     envFrom = _envFrom(entry)
@@ -251,15 +235,9 @@ def parseEntry(
     idleMs = _positive(entry, "idleTimeout", "milliseconds")
     maxRssMb = _positive(entry, "maxRssMb", "megabytes")
     pingMs = _positive(entry, "healthPing", "milliseconds")
-    prewarm = entry.get("prewarm", False)
-    if not isinstance(prewarm, bool):
-        raise EntryError("'prewarm' must be true or false")
-    modern = entry.get("modern", True)
-    if not isinstance(modern, bool):
-        raise EntryError("'modern' must be true or false")
-    perUser = entry.get("perUser", False)
-    if not isinstance(perUser, bool):
-        raise EntryError("'perUser' must be true or false")
+    prewarm = _flag(entry, "prewarm", False)
+    modern = _flag(entry, "modern", True)
+    perUser = _flag(entry, "perUser", False)
     era = entry.get("era", "legacy")
     if era not in ("legacy", "modern"):
         raise EntryError('\'era\' must be "legacy" or "modern"')
@@ -301,6 +279,38 @@ def parseEntry(
         perUser=perUser,
         aggregate=aggregate,
     )
+
+
+def _launch(entry: dict[str, Any]) -> tuple[str, list[str], dict[str, str], str | None]:
+    """A stdio entry's C{command}, C{args}, C{env} and C{cwd}, checked (their
+    C{${VAR}} references not expanded yet); L{EntryError} for an entry of
+    another type or a value of the wrong kind."""
+    kind = entry.get("type")
+    if kind is None and "command" not in entry:
+        kind = "http" if ("url" in entry or "serverUrl" in entry) else None
+    if kind not in (None, "stdio"):
+        raise EntryError(f"type '{kind}' is not a stdio server; clients keep using it directly")
+    command = entry.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise EntryError("'command' must be a non-empty string")
+    args = entry.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise EntryError("'args' must be a list of strings")
+    env = entry.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise EntryError("'env' must be an object of string values")
+    cwd = entry.get("cwd")
+    if cwd is not None and not isinstance(cwd, str):
+        raise EntryError("'cwd' must be a string")
+    return command, args, env, cwd
+
+
+def _flag(entry: dict[str, Any], key: str, default: bool) -> bool:
+    """The entry's boolean C{key} (C{default} when absent)."""
+    value = entry.get(key, default)
+    if not isinstance(value, bool):
+        raise EntryError(f"'{key}' must be true or false")
+    return value
 
 
 def _share(entry: dict[str, Any]) -> str:
