@@ -43,26 +43,29 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from enum import Enum
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.error import ConnectError, ConnectionClosed, DNSLookupError
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import (
-    RequestTransmissionFailed,
-    ResponseDone,
-    ResponseNeverReceived,
-)
-from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
-from mcpgateway.bridge.framing import Event, Outgoing, SSEParser
+from mcpgateway.bridge.framing import Outgoing
+from mcpgateway.bridge.responses import (
+    SSEReader,
+    describe,
+    endedCleanly,
+    headerOf,
+    idOf,
+    isSSE,
+    oneLine,
+    readBody,
+    reasonOf,
+)
+from mcpgateway.bridge.upkeep import LOST, NOT_SENT, SessionUpkeep, State
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind
 from mcpgateway.runtime import logs
@@ -70,122 +73,13 @@ from mcpgateway.runtime.bodies import BytesProducer
 
 BACKOFF = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0)
 """Seconds between probes of a gateway that went away (then every 2 s)."""
-GET_RETRY = 0.25
-"""Seconds before a GET stream that ended is opened again."""
-GET_CONFLICT_RETRY = 1.0
-"""Seconds before a GET stream refused with 409 (the old one is still
-known to the gateway) is tried again."""
 DELETE_TIMEOUT = 2.0
 """Seconds the DELETE of the session at the end may take."""
 NO_GATEWAY = "no gateway is running"
-REINITIALIZE_ID = "mcpgateway-bridge-reinitialize-{n}"
-"""The id of the bridge's own C{initialize} (its answer never reaches the client)."""
 
-_CONTENT_TYPE = b"content-type"
-_SSE = b"text/event-stream"
-_NOT_SENT = (ConnectError, DNSLookupError, RequestTransmissionFailed)
-_LOST = (ResponseNeverReceived, ConnectionClosed)
 _NOT_CONNECTED = "not connected yet"
 _MODERN = b'"io.modelcontextprotocol/protocolVersion"'
 """What a modern (2026-07-28) request carries in its C{_meta}."""
-
-
-class State(Enum):
-    DOWN = "down"
-    """The gateway is not reachable (or not found yet): probing it."""
-    UP = "up"
-    REINITIALIZING = "reinitializing"
-    CLOSED = "closed"
-
-
-class _SSEReader(Protocol):
-    """Hands each event of an SSE body to C{onEvent}; C{finished} fires
-    with the reason the body ended (in a tuple: a Failure given to
-    C{callback} would be taken for an error)."""
-
-    def __init__(self, onEvent: Callable[[Event], None]) -> None:
-        self.parser = SSEParser()
-        self.onEvent = onEvent
-        self.finished: Deferred[tuple[Failure]] = Deferred()
-        self.lastData: bytes | None = None
-
-    def dataReceived(self, data: bytes) -> None:
-        for event in self.parser.feed(data):
-            self.lastData = event.data
-            self.onEvent(event)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.finished.callback((reason,))
-
-    def abort(self) -> None:
-        if self.transport is not None:
-            cast(Any, self.transport).stopProducing()
-
-
-class _BodyReader(Protocol):
-    """Collects a whole body; C{finished} fires with it and the reason it ended."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.finished: Deferred[tuple[bytes, Failure]] = Deferred()
-
-    def dataReceived(self, data: bytes) -> None:
-        self.chunks.append(data)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.finished.callback((b"".join(self.chunks), reason))
-
-
-def _header(response: IResponse, name: bytes) -> str | None:
-    values = response.headers.getRawHeaders(name)
-    return values[0].decode("latin-1") if values else None
-
-
-def _isSSE(response: IResponse) -> bool:
-    values = response.headers.getRawHeaders(_CONTENT_TYPE)
-    return bool(values) and values[0].lower().startswith(_SSE)
-
-
-def _clean(reason: Failure) -> bool:
-    return reason.check(ResponseDone, PotentialDataLoss) is not None
-
-
-def _readBody(response: IResponse) -> Deferred[tuple[bytes, Failure]]:
-    reader = _BodyReader()
-    response.deliverBody(reader)
-    return reader.finished
-
-
-def _messagesOf(response: IResponse, body: bytes) -> list[bytes]:
-    """The messages of a whole response body (JSON or SSE)."""
-    if _isSSE(response):
-        return [event.data for event in SSEParser().feed(body + b"\n\n")]
-    return [body] if body.strip() else []
-
-
-def _oneLine(data: bytes) -> list[bytes]:
-    """C{data} (one JSON text) as stdio lines: a message per line, so a
-    multi-line text is re-encoded and an array (a batch answer) split."""
-    text = data.strip()
-    if text[:1] == b"[" or b"\n" in text or b"\r" in text:
-        try:
-            value = jsonrpc.loads(text)
-        except jsonrpc.ParseError:
-            return []
-        items = value if isinstance(value, list) else [value]
-        return [jsonrpc.dumps(item) for item in items]
-    return [text] if text else []
-
-
-def _idOf(data: bytes) -> tuple[bool, Any, Any]:
-    """Whether C{data} is a response, its id, and its result."""
-    try:
-        message = jsonrpc.loads(data)
-    except jsonrpc.ParseError:
-        return False, None, None
-    if jsonrpc.classify(message) is not Kind.RESPONSE:
-        return False, None, None
-    return True, message.get("id"), message.get("result")
 
 
 class Pending:
@@ -199,7 +93,7 @@ class Pending:
         self.timer: IDelayedCall | None = None
 
 
-class BridgeClient:
+class BridgeClient(SessionUpkeep):
     """The session with the gateway, for one stdio client.
 
     @param clock: the reactor's clock (backoff, request timeouts, DELETE).
@@ -260,7 +154,7 @@ class BridgeClient:
         self._downReason = _NOT_CONNECTED
         self._needReinit = False
         self.reinitializations = 0
-        self._get: _SSEReader | None = None
+        self._get: SSEReader | None = None
         self._getActive = False
         self._getAllowed = True
         self._getTimer: IDelayedCall | None = None
@@ -335,7 +229,7 @@ class BridgeClient:
     def _gaveUp(self, pending: Pending, text: str) -> None:
         """Answer C{pending} with C{text}: no gateway could be reached for it."""
         if self._draining is not None and pending in self._unanswered:
-            self.gaveUpAtEnd.append(_describe(pending.message))
+            self.gaveUpAtEnd.append(describe(pending.message))
         self._answerError(pending, jsonrpc.SERVER_UNAVAILABLE, text)
 
     def _unreachable(self) -> str:
@@ -415,42 +309,42 @@ class BridgeClient:
         message = pending.message
         isInit = message.method == "initialize" and message.kind is Kind.REQUEST
         if isInit and 200 <= code < 300:
-            sid = _header(response, b"mcp-session-id")
+            sid = headerOf(response, b"mcp-session-id")
             if sid is not None:
                 self.sessionId = sid
                 self._rebuildHeaders()
         if code == 404 and sessionId is not None:
-            _readBody(response)
+            readBody(response)
             self._sessionGone(pending, sessionId)
             return
         if 200 <= code < 300:
-            if _isSSE(response):
-                reader = _SSEReader(lambda event: self._deliver(event.data, pending))
+            if isSSE(response):
+                reader = SSEReader(lambda event: self._deliver(event.data, pending))
                 response.deliverBody(reader)
                 reader.finished.addCallback(self._streamEnded, pending, reader)
                 reader.finished.addErrback(self._bug, "relaying a stream")
                 return
-            _readBody(response).addCallback(self._bodyRead, pending).addErrback(
+            readBody(response).addCallback(self._bodyRead, pending).addErrback(
                 self._bug, "relaying an answer"
             )
             return
-        _readBody(response).addCallback(self._refused, pending, code).addErrback(
+        readBody(response).addCallback(self._refused, pending, code).addErrback(
             self._bug, "relaying an error"
         )
 
     def _deliver(self, data: bytes, pending: Pending) -> None:
-        for line in _oneLine(data):
+        for line in oneLine(data):
             if self._initInFlight and pending.message.method == "initialize":
                 self._initialized(line, pending)
             self._toClient(line)
             if self._draining is not None and pending in self._unanswered:
                 # Its answer may come before its stream ends: stop waiting now.
-                isResponse, responseId, _ = _idOf(line)
+                isResponse, responseId, _ = idOf(line)
                 if isResponse and responseId == pending.message.id:
                     self._settled(pending)
 
     def _initialized(self, line: bytes, pending: Pending) -> None:
-        isResponse, responseId, result = _idOf(line)
+        isResponse, responseId, result = idOf(line)
         if isResponse and responseId == pending.message.id:
             if isinstance(result, dict) and isinstance(result.get("protocolVersion"), str):
                 self.protocolVersion = result["protocolVersion"]
@@ -464,7 +358,7 @@ class BridgeClient:
 
     def _bodyRead(self, result: tuple[bytes, Failure], pending: Pending) -> None:
         body, reason = result
-        if not _clean(reason):
+        if not endedCleanly(reason):
             self._brokenAnswer(pending, reason, None)
         else:
             self._deliver(body, pending)
@@ -473,9 +367,9 @@ class BridgeClient:
             self._openGet()
         self._finished(pending)
 
-    def _streamEnded(self, ended: tuple[Failure], pending: Pending, reader: _SSEReader) -> None:
+    def _streamEnded(self, ended: tuple[Failure], pending: Pending, reader: SSEReader) -> None:
         (reason,) = ended
-        if not _clean(reason):
+        if not endedCleanly(reason):
             self._brokenAnswer(pending, reason, reader.lastData)
         self._settled(pending)
         self._finished(pending)
@@ -484,14 +378,14 @@ class BridgeClient:
         """The answer's connection broke: tell the client, unless its
         response already went through."""
         if lastData is not None:
-            isResponse, responseId, _ = _idOf(lastData)
+            isResponse, responseId, _ = idOf(lastData)
             if isResponse and responseId == pending.message.id:
                 return
         self._answerError(
             pending,
             jsonrpc.SERVER_UNAVAILABLE,
             f"mcpgateway bridge: the connection to the gateway at {self._where()} broke"
-            f" before it answered ({_reason(reason)}); the gateway may have stopped",
+            f" before it answered ({reasonOf(reason)}); the gateway may have stopped",
         )
         self._lost(reason)
 
@@ -535,9 +429,9 @@ class BridgeClient:
             self._finished(pending)
             return
         message = pending.message
-        if reason.check(*_NOT_SENT):
+        if reason.check(*NOT_SENT):
             self._wait(pending, front=True)
-        elif reason.check(*_LOST):
+        elif reason.check(*LOST):
             if not message.isRequest or message.method in ("initialize", "ping"):
                 self._wait(pending, front=True)  # harmless to send again
             else:
@@ -545,7 +439,7 @@ class BridgeClient:
                     pending,
                     jsonrpc.SERVER_UNAVAILABLE,
                     f"mcpgateway bridge: the connection to the gateway at {self._where()}"
-                    f" broke before it answered ({_reason(reason)}); the gateway may have"
+                    f" broke before it answered ({reasonOf(reason)}); the gateway may have"
                     " stopped",
                 )
         else:
@@ -553,16 +447,16 @@ class BridgeClient:
             self._answerError(
                 pending,
                 jsonrpc.INTERNAL_ERROR,
-                f"mcpgateway bridge: cannot reach the gateway: {_reason(reason)}",
+                f"mcpgateway bridge: cannot reach the gateway: {reasonOf(reason)}",
             )
             self._finished(pending)
             return
-        self._goDown(_reason(reason))  # before _finished, which may pump
+        self._goDown(reasonOf(reason))  # before _finished, which may pump
         self._finished(pending)
 
     def _lost(self, reason: Failure) -> None:
-        if reason.check(*_NOT_SENT, *_LOST) or not _clean(reason):
-            self._goDown(_reason(reason))
+        if reason.check(*NOT_SENT, *LOST) or not endedCleanly(reason):
+            self._goDown(reasonOf(reason))
 
     # -- the gateway going away and coming back ----------------------------
 
@@ -674,13 +568,13 @@ class BridgeClient:
             self._gaveUp(pending, text)
 
     def _probeAnswered(self, response: IResponse) -> None:
-        _readBody(response)  # any HTTP answer: it is up; the connection goes back to the pool
+        readBody(response)  # any HTTP answer: it is up; the connection goes back to the pool
         self._up()
 
     def _probeFailed(self, reason: Failure) -> None:
         if self.state is not State.DOWN:
             return
-        self._downReason = _reason(reason)
+        self._downReason = reasonOf(reason)
         self._backoff()
 
     def _up(self) -> None:
@@ -703,7 +597,7 @@ class BridgeClient:
         self._openGet()
         self._pump()
 
-    # -- a session that is gone ----------------------------------------------
+    # -- a session that is gone ------------------------------------------------
 
     def _sessionGone(self, pending: Pending, sessionId: str) -> None:
         self._wait(pending, front=True)
@@ -712,212 +606,6 @@ class BridgeClient:
         # else a new session was made meanwhile (or is being made): send again
         self._finished(pending)
         self._pump()
-
-    def _forgetSession(self) -> None:
-        self.sessionId = None
-        self.protocolVersion = None
-        self.clientInitialized = False
-        self._lastEventId = None
-        self._getAllowed = True
-        self._stopGet()
-        self._rebuildHeaders()
-
-    def _reinitialize(self) -> None:
-        old = self.sessionId
-        self._needReinit = True
-        if self.initParams is None:
-            self.log.error(
-                "session {session} is gone at the gateway, and the client never sent"
-                " initialize: cannot make a new one",
-                session=old,
-            )
-            self._needReinit = False
-            self._forgetSession()
-            self._pump()
-            return
-        self.state = State.REINITIALIZING
-        clientInitialized = self.clientInitialized
-        self._forgetSession()
-        self.clientInitialized = clientInitialized
-        self.reinitializations += 1
-        body = jsonrpc.dumps(
-            jsonrpc.request(
-                REINITIALIZE_ID.format(n=self.reinitializations), "initialize", self.initParams
-            )
-        )
-        d = self._agent.request(b"POST", self._urlBytes, self._headers, BytesProducer(body))
-        d.addCallback(self._reinitAnswered, old)
-        d.addErrback(self._reinitFailed)
-        d.addErrback(self._bug, "re-initializing")
-
-    def _reinitAnswered(self, response: IResponse, old: str | None) -> Deferred[None]:
-        sid = _header(response, b"mcp-session-id")
-
-        def read(result: tuple[bytes, Failure]) -> Deferred[None] | None:
-            body, reason = result
-            if self.state is not State.REINITIALIZING:
-                return None
-            if not _clean(reason):
-                self._goDown(_reason(reason))
-                return None
-            version = None
-            for data in _messagesOf(response, body):
-                isResponse, _, res = _idOf(data)
-                if isResponse and isinstance(res, dict):
-                    version = res.get("protocolVersion")
-            if response.code != 200 or sid is None or not isinstance(version, str):
-                self.log.error(
-                    "session {old} is gone at the gateway, and a new initialize failed"
-                    " (HTTP {code}): {body}",
-                    old=old,
-                    code=response.code,
-                    body=body[:200].decode("utf-8", "replace"),
-                )
-                self._reinitDone()
-                return None
-            self.sessionId = sid
-            self.protocolVersion = version
-            self._rebuildHeaders()
-            self.log.warn(
-                "session {old} is gone at the gateway (404): initialized a new session"
-                " {new} with the client's original initialize params; what the server"
-                " kept for the old session is lost",
-                old=old,
-                new=sid,
-            )
-            if not self.clientInitialized:
-                self._reinitDone()
-                return None
-            initialized = jsonrpc.dumps(jsonrpc.notification("notifications/initialized"))
-            d = self._agent.request(
-                b"POST", self._urlBytes, self._headers, BytesProducer(initialized)
-            )
-
-            def sent(answer: IResponse) -> None:
-                _readBody(answer)
-                self._reinitDone()
-
-            return d.addCallbacks(sent, self._reinitFailed)
-
-        return _readBody(response).addCallback(read)
-
-    def _reinitFailed(self, reason: Failure) -> None:
-        if self.state is not State.REINITIALIZING:
-            return
-        if reason.check(*_NOT_SENT, *_LOST):
-            self._goDown(_reason(reason))
-            return
-        self.log.failure("re-initializing the session failed", failure=reason)
-        self._reinitDone()
-
-    def _reinitDone(self) -> None:
-        if self.state is not State.REINITIALIZING:
-            return
-        self._needReinit = False
-        self.state = State.UP
-        self._openGet()
-        self._pump()
-
-    # -- the GET stream ------------------------------------------------------
-
-    def _openGet(self) -> None:
-        if (
-            self.state is not State.UP
-            or self.sessionId is None
-            or not self.clientInitialized
-            or self._getActive
-            or not self._getAllowed
-        ):
-            return
-        if self._getTimer is not None and self._getTimer.active():
-            self._getTimer.cancel()
-        self._getTimer = None
-        self._getActive = True
-        headers = self._headers.copy()
-        headers.setRawHeaders(b"accept", [_SSE])
-        headers.removeHeader(b"content-type")
-        if self._lastEventId is not None:
-            headers.setRawHeaders(b"last-event-id", [self._lastEventId])
-        sessionId = self.sessionId
-        d = self._agent.request(b"GET", self._urlBytes, headers, None)
-        d.addCallbacks(self._getAnswered, self._getFailed, callbackArgs=(sessionId,))
-        d.addErrback(self._bug, "opening the GET stream")
-
-    def _reopenGet(self, delay: float) -> None:
-        if self.state is State.CLOSED:
-            return
-        if self._getTimer is not None and self._getTimer.active():
-            self._getTimer.cancel()
-        self._getTimer = self._clock.callLater(delay, self._openGet)
-
-    def _getAnswered(self, response: IResponse, sessionId: str) -> None:
-        code = response.code
-        if self.state is State.CLOSED or sessionId != self.sessionId:
-            self._getActive = False
-            stale = _SSEReader(lambda event: None)
-            response.deliverBody(stale)
-            stale.abort()
-            return
-        if code == 200 and _isSSE(response):
-            reader = _SSEReader(self._pushed)
-            self._get = reader
-            response.deliverBody(reader)
-            if reader.parser.lastEventId is None:
-                reader.parser.lastEventId = self._lastEventId
-            reader.finished.addCallback(self._getEnded, reader, sessionId)
-            reader.finished.addErrback(self._bug, "the GET stream")
-            return
-        self._getActive = False
-        _readBody(response)
-        if code == 405:
-            self._getAllowed = False
-            self.log.info("the server offers no GET stream (405)")
-        elif code == 404:
-            if self.state is State.UP:
-                self._reinitialize()
-        elif code == 409:
-            self._reopenGet(GET_CONFLICT_RETRY)
-        elif code == 400 and self._lastEventId is not None:
-            self._lastEventId = None
-            self._reopenGet(GET_RETRY)
-        else:
-            self.log.warn("the GET stream was refused (HTTP {code}); trying again", code=code)
-            self._reopenGet(BACKOFF[-1])
-
-    def _pushed(self, event: Event) -> None:
-        if event.id is not None:
-            self._lastEventId = event.id
-        for line in _oneLine(event.data):
-            self._toClient(line)
-
-    def _getEnded(self, ended: tuple[Failure], reader: _SSEReader, sessionId: str) -> None:
-        if self._get is reader:
-            self._get = None
-            self._getActive = False
-        if reader.parser.lastEventId is not None:
-            self._lastEventId = reader.parser.lastEventId
-        if self.state is not State.UP or sessionId != self.sessionId:
-            return
-        self._reopenGet(GET_RETRY)
-
-    def _getFailed(self, reason: Failure) -> None:
-        self._getActive = False
-        if self.state is State.CLOSED or reason.check(CancelledError):
-            return
-        if reason.check(*_NOT_SENT, *_LOST):
-            self._goDown(_reason(reason))
-        else:
-            self.log.warn("the GET stream failed ({why}); trying again", why=_reason(reason))
-            self._reopenGet(BACKOFF[-1])
-
-    def _stopGet(self) -> None:
-        if self._getTimer is not None and self._getTimer.active():
-            self._getTimer.cancel()
-        self._getTimer = None
-        reader, self._get = self._get, None
-        self._getActive = False
-        if reader is not None:
-            reader.abort()
 
     # -- the end -----------------------------------------------------------------
 
@@ -977,7 +665,7 @@ class BridgeClient:
                 " and are left unanswered: {requests}",
                 seconds=f"{self._clock.seconds() - self._drainStarted:.1f}",
                 count=len(self._unanswered),
-                requests=", ".join(_describe(p.message) for p in self._unanswered),
+                requests=", ".join(describe(p.message) for p in self._unanswered),
             )
         draining.callback(None)
 
@@ -1008,7 +696,7 @@ class BridgeClient:
         headers.removeHeader(b"content-type")
         sessionId = self.sessionId
         d = self._agent.request(b"DELETE", self._urlBytes, headers, None)
-        d.addCallback(_readBody)
+        d.addCallback(readBody)
         d.addTimeout(DELETE_TIMEOUT, self._clock)
 
         def done(result: object) -> None:
@@ -1016,7 +704,7 @@ class BridgeClient:
                 self.log.info(
                     "could not end session {session} at the gateway: {why}",
                     session=sessionId,
-                    why=_reason(result),
+                    why=reasonOf(result),
                 )
 
         closing: Deferred[None] = d.addBoth(done)
@@ -1024,17 +712,3 @@ class BridgeClient:
 
     def _bug(self, reason: Failure, doing: str) -> None:
         self.log.failure("mcpgateway bridge: a bug while {doing}", failure=reason, doing=doing)
-
-
-def _describe(message: Outgoing) -> str:
-    """A request as the log names it: C{tools/call (id 3)}."""
-    return f"{message.method} (id {jsonrpc.dumps(message.id).decode('utf-8', 'replace')})"
-
-
-def _reason(reason: Failure) -> str:
-    """A short reason for a failure of the connection."""
-    value = reason.value
-    inner = getattr(value, "reasons", None)  # ResponseNeverReceived and friends
-    if inner:
-        return "; ".join(r.getErrorMessage() for r in inner if isinstance(r, Failure))
-    return reason.getErrorMessage() or type(value).__name__

@@ -15,10 +15,11 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor
 from twisted.logger import capturedLogs
 
-from mcpgateway.bridge.client import BridgeClient, State
+from mcpgateway.bridge.client import BridgeClient
 from mcpgateway.bridge.framing import parseLine
 from mcpgateway.bridge.main import makeBridge, startingElsewhere
 from mcpgateway.bridge.options import BridgeOptions
+from mcpgateway.bridge.upkeep import State
 from mcpgateway.ops.statedir import InstanceLock
 from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse
 

@@ -14,8 +14,8 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
 from mcpgateway.bridge import main as bridge_main
-from mcpgateway.bridge.client import State
 from mcpgateway.bridge.options import BridgeOptions
+from mcpgateway.bridge.upkeep import State
 from tests.bridge.fakehttp import sseResponse
 from tests.bridge.test_client import INIT, INIT_RESULT, Harness
 

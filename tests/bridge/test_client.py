@@ -15,14 +15,9 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
-from mcpgateway.bridge.client import (
-    BACKOFF,
-    DELETE_TIMEOUT,
-    GET_CONFLICT_RETRY,
-    BridgeClient,
-    State,
-)
+from mcpgateway.bridge.client import BACKOFF, DELETE_TIMEOUT, BridgeClient
 from mcpgateway.bridge.framing import parseLine
+from mcpgateway.bridge.upkeep import GET_CONFLICT_RETRY, State
 from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse, Sent, sse, sseResponse
 
 INIT_PARAMS = {
