@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Two versions of the gateway side by side: CPU per call, calls/s and p50, in
-interleaved rounds (issue 19: how session 15 measured each change).
+interleaved rounds (how each change is measured).
 
 Usage (from the repository, with the bench's interpreter)::
 

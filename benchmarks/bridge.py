@@ -1,4 +1,4 @@
-"""Per-call overhead of the stdio bridge (issue 14): the same calls against
+"""Per-call overhead of the stdio bridge: the same calls against
 the same gateway, once straight over HTTP (a keep-alive http.client
 connection, the cheapest client there is) and once through C{python -m
 mcpgateway.bridge} on pipes; the difference per call is what the bridge

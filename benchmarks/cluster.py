@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Cluster figures (issue 16): replicas with one cluster key behind HAProxy.
+"""Cluster figures: replicas with one cluster key behind HAProxy.
 
 Run from the repository with the project's environment (it reuses the test
 harness, tests/integration/cluster.py, and needs HAProxy, which

@@ -1,4 +1,4 @@
-"""Per-call cost of the two MCP eras through the gateway (issue 15): the same
+"""Per-call cost of the two MCP eras through the gateway: the same
 sequential ``tools/call echo`` calls to one shared child, once on a
 2025-11-25 session and once as stateless 2026-07-28 requests (envelope,
 routing headers, ``resultType`` added on the way back), plus ``tools/list``

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A maintained HTTP/1.1 parser on a bare Twisted protocol: what twisted.web costs.
 
-Issue 19 says: stay on twisted.web unless a maintained library does better.
+The rule: stay on twisted.web unless a maintained library does better.
 This is the measurement behind that question. A plain Twisted C{Protocol}
 parses requests with httptools (llhttp, the parser of Node.js and uvicorn)
 and answers ``tools/call echo`` exactly as ``twfloor.py``'s twisted.web site

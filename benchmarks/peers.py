@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The gateway side by side with its peers (issue 19): the same verified load against
+"""The gateway side by side with its peers: the same verified load against
 each, in one run, on one machine.
 
 Run it with ``benchmarks/run --peers`` (which installs the peers first) or, once they

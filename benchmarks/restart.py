@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Restart figures (issue 12): calls per second before, during and after a
+"""Restart figures: calls per second before, during and after a
 C{mcpgateway restart} under 16 sessions calling without pause, the refused
 and reset connections and failed calls across it, and the time from a
 SIGKILL to the first answered call of an existing session after

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Look for the gateway's periodic stall at C=64 (issue 19): latency over time,
+"""Look for the gateway's periodic stall at C=64: latency over time,
 GC pauses, reactor turn lengths and write sizes, recorded in one run.
 
 Usage (from the repository, with the project's or the bench's interpreter)::

@@ -178,7 +178,7 @@ def parseEnv(text: str, denyWorkspace: bool = False) -> ParsedEnv:
     bad: list[int] = []
     refused: list[str] = []
     # Imported on the first .env file read: a gateway whose servers name
-    # none never loads python-dotenv (issue 19's idle footprint).
+    # none never loads python-dotenv (the idle footprint).
     from dotenv.parser import parse_stream
 
     for binding in parse_stream(io.StringIO(text)):

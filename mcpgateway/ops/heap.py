@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_lazy_heap -*-
 """Give the C heap's free pages back to the system once start-up is done
-(issue 19: idle RSS).
+(idle RSS).
 
 Starting the gateway allocates and frees a lot: the bytes of every module
 read from disk, the config parsed, the start-up garbage collected by

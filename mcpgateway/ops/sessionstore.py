@@ -93,7 +93,7 @@ class SessionStore:
         self.maxRecordBytes = maxRecordBytes
         self._written: bytes | None = None
         """The SHA-256 of what the file holds (not a copy of it: that would be
-        some 350 bytes per session kept for a comparison; issue 19)."""
+        some 350 bytes per session kept for a comparison)."""
         self._leftOut: frozenset[str] = frozenset()
         """The ids of the sessions the last save left out (logged when it changes)."""
         self.writes = 0

@@ -1,4 +1,4 @@
-"""The garbage collector tuned for a long-running server (issue 19: the C=64 stall).
+"""The garbage collector tuned for a long-running server (the C=64 stall).
 
 Once the gateway has started, everything alive then (modules, classes,
 functions: tens of thousands of objects that live as long as the process) is

@@ -5,7 +5,7 @@ C{twisted.web.server} imports C{twisted.web.util} for its error pages only
 (C{formatFailure}, C{_PRE}, read inside functions), and that module brings
 C{twisted.web.template}'s machinery, C{hyperlink}, C{idna} and C{xml.sax}:
 about 1.5 MB resident that a gateway serving MCP traffic never touches
-(issue 19: idle RSS). L{deferImport} puts a lazy module in its place
+(idle RSS). L{deferImport} puts a lazy module in its place
 (C{importlib.util.LazyLoader}) before the web tree is imported: the real
 module is executed on the first read of one of its attributes, by whoever
 reads it first, and is the same module from then on.

@@ -71,7 +71,7 @@ class Deadlines(Generic[K]):
     dictionary deletion, and the timer stays: when it comes for a key that is
     gone, it moves to the first key left; when none is left, it goes. So
     requests sent one at a time (each answered before the next) share one
-    timer too, instead of setting and cancelling one each (issue 19, C=1).
+    timer too, instead of setting and cancelling one each (C=1).
     C{expired(key)}
     is called for each key whose time came, at exactly that time (as
     C{callLater} would)."""

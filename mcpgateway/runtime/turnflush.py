@@ -40,7 +40,7 @@ readability while a line is written to it (how it learns that the child
 closed its end), instead of being unwatched and watched again around every
 write: two C{epoll_ctl} calls fewer per call.
 
-Measured and left (issue 19): sending a line to an idle child at once, not
+Measured and left: sending a line to an idle child at once, not
 at the end of the turn, took 4 µs off C=1 latency but added 7 µs of CPU per
 call at C=16, where lines that would have gone together went one by one.
 """
@@ -96,7 +96,7 @@ class TurnFlusher:
         if isinstance(descriptor, ProcessWriter) and descriptor.enableReadHack:
             # Twisted's ProcessWriter stops watching a child's stdin for
             # readability on every write and watches it again once the pipe
-            # is empty: two epoll_ctl calls per line (issue 19). That was for
+            # is empty: two epoll_ctl calls per line. That was for
             # Linux before 2.6.11, where a non-empty pipe's write end polled
             # readable; since then only the reader's close makes it so
             # (POLLERR, which stays the ProcessWriter's connection lost), so

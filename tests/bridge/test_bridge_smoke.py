@@ -1,4 +1,4 @@
-"""Fresh-user smoke-test findings about the bridge (smoke test A): several
+"""Fresh-user smoke-test findings about the bridge: several
 bridges started at once with no gateway running (Claude Desktop starts every
 server together) all serve once the gateway one of them started answers
 (item 4); a bridge that finds no gateway names the state directory it

@@ -1,6 +1,6 @@
 """C{mcpgateway clients} lists every client found and what is adopted;
 C{restore} and C{doctor} cover every client's backup; C{start --clients}
-(issue 14)."""
+."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """C{mcpgateway clients} gives the real reason an entry is not adopted
-(smoke test A, item 7): a different server of that name that another client
+: a different server of that name that another client
 has at the same route (the engine's own check, in the engine's order), and
 a client the running gateway's C{--clients} leaves out."""
 
@@ -123,7 +123,7 @@ def test_a_gateway_that_rewrites_nothing(
     runningWith(stateDir, running, rewriteConfig=False, clients="none")
     code, out, _ = run(capsys, stateDir, "clients", "--json")
     assert code == 0
-    # Smoke test N, D3: rewriting is off unless --rewrite-config is given
+    # Rewriting is off unless --rewrite-config is given
     # (twist and twistd without it): no --no-rewrite to blame.
     assert skipped(out, "claude-code")["fs"] == (
         "not adopted: rewriting is off for the running gateway (it was started without"

@@ -155,7 +155,7 @@ CRASHING = {
 def test_health_check_fix_fits_each_unavailable_servers_reason(
     capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
 ) -> None:
-    """Smoke test C, item 4: a crash loop (circuit open, command installed)
+    """A crash loop (circuit open, command installed)
     is not told to install its command; its fix is its log and a circuit
     reset. The missing commands keep theirs. The line says no OK."""
     missing = {**BROKEN, "circuit": "closed"}
@@ -225,7 +225,7 @@ EXITS_AT_START = {
 def test_health_check_fails_on_a_server_that_exits_at_start(
     capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
 ) -> None:
-    """Smoke test E, D7: a server whose child exited at its only start (no
+    """A server whose child exited at its only start (no
     error, circuit closed, no child) is what /mcp calls not available: a
     failure with its exit and the way to its log, never "idle"."""
     running.answers["/health"] = (200, {**HEALTH, "servers": {"crash": EXITS_AT_START}})
@@ -416,7 +416,7 @@ def test_claude_config_check_reads_the_config_named_in_the_state(
 def test_config_check_names_a_servers_file_by_its_path(
     stateDir: Path, tmp_path: Path, locked: None, fakeGateway: FakeGateway
 ) -> None:
-    """Smoke test C, item d: under C{--config servers.json} the file is no
+    """Under C{--config servers.json} the file is no
     Claude config; a C{.claude.json} given with C{--config} still is."""
     servers = tmp_path / "servers.json"
     servers.write_text(json.dumps({"mcpServers": {f"s{i}": {"command": "x"} for i in range(7)}}))
@@ -680,7 +680,7 @@ def test_state_dir_check_passes_a_private_directory(stateDir: Path) -> None:
 def test_state_dir_check_fails_a_directory_other_users_can_enter(
     capsys: pytest.CaptureFixture[str], stateDir: Path, mode: int
 ) -> None:
-    """Smoke test E, D1: the gateway warns of it only in gateway.log; doctor
+    """The gateway warns of it only in gateway.log; doctor
     says it with the chmod that fixes it, and exits 1."""
     stateDir.chmod(mode)
     result = check(stateDir, "stateDir")

@@ -1,4 +1,4 @@
-"""C{mcpgateway restart} (issue 12): it signals the running gateway with
+"""C{mcpgateway restart}: it signals the running gateway with
 SIGUSR2 and waits until C{state.json} names the successor, or the log says
 the restart failed, or its time is up. The state directory is probed by a
 fake (a scripted sequence), the signal goes to a fake C{os.kill}, time is a

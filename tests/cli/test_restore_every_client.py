@@ -1,5 +1,5 @@
 """C{restore}, C{stop} and C{status} cover every client's file, not only the
-Claude config (smoke test A, items 2 and 3): an unparsable C{~/.claude.json}
+Claude config: an unparsable C{~/.claude.json}
 does not keep Cursor's file pointed at a stopped gateway; C{stop} after a
 crash restores every client file; a client file the gateway could not give
 back (its backup still holds entries, C{restore-failed.json} names it)

@@ -212,7 +212,7 @@ def test_servers_add_share_takes_every_scope_word(
 def test_servers_add_credential_env_is_carried_to_the_api(
     capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
 ) -> None:
-    """Smoke test C, item e: --credential-env NAME (repeatable, each once)
+    """--credential-env NAME (repeatable, each once)
     reaches the API as the entry's credentialEnv."""
     api(running, "POST", "/servers", 201, {**SUMMARY, "share": "credential"})
     code = main(
@@ -277,7 +277,7 @@ def test_servers_add_refuses_a_wider_share_with_credential_env(
     scope: list[str],
     shown: str,
 ) -> None:
-    """Smoke test E, D4: a server with credential variables has a child per
+    """A server with credential variables has a child per
     set of their values whatever it is called; calling it global (or
     workspace) is refused, exit 2, and nothing is sent."""
     api(running, "POST", "/servers", 201, SUMMARY)

@@ -237,7 +237,7 @@ def test_fill_replaces_each_placeholder_once() -> None:
     assert service.fill("a @X@ b @Y@ @Z@ c@", {"@X@": "@Y@", "@Y@": "y"}) == "a @Y@ b y @Z@ c@"
 
 
-# -- install: what stands in the way of loading the units (smoke test F, D5) ----------
+# -- install: what stands in the way of loading the units ----------
 
 
 def test_install_says_when_the_systemd_user_manager_is_not_reachable(

@@ -1,4 +1,4 @@
-"""Smoke test K, D7: after a stop, a client saves back the copy of its file
+"""After a stop, a client saves back the copy of its file
 it read while the gateway served it; its entries point at the stopped
 gateway. C{doctor} fails on it (with the fix), C{clients} marks the entries,
 and C{restore} puts their originals back from the kept backups, byte for

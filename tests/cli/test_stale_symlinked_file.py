@@ -1,4 +1,4 @@
-"""Smoke test Q, D1: a client file adopted, restored, then moved behind a
+"""A client file adopted, restored, then moved behind a
 symlink (into a dotfiles folder) and adopted again under its new real path.
 The kept backup of the first run names the old path, which now resolves to
 the file adopted again: C{doctor} must not call that file

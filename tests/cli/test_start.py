@@ -162,7 +162,7 @@ def test_start_warns_of_a_state_directory_other_users_can_enter(
     ctx: CliContext,
     mode: int,
 ) -> None:
-    """Smoke test E, D1: the gateway warns of it in gateway.log only; start
+    """The gateway warns of it in gateway.log only; start
     says it on stderr, with the chmod that fixes it, and starts all the same."""
     stateDir.chmod(mode)
     ctx.launch = FakeLauncher(stateDir, fakeGateway)

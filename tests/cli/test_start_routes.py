@@ -1,7 +1,7 @@
-"""C{mcpgateway start} prints the routes the gateway serves (smoke test C,
-item 2): C{/<server>/mcp} only for a server that has it, each project's
-own route C{/<server>~<key>/mcp} with the project's path, a few lines
-however many servers and projects, never a guessed URL."""
+"""C{mcpgateway start} prints the routes the gateway serves:
+C{/<server>/mcp} only for a server that has it, each project's own route
+C{/<server>~<key>/mcp} with the project's path, a few lines however many
+servers and projects, never a guessed URL."""
 
 from __future__ import annotations
 
@@ -243,7 +243,7 @@ def test_routes_are_read_from_health_and_the_api_is_left_alone(
     fakeGateway: FakeGateway,
     ctx: CliContext,
 ) -> None:
-    """Smoke P D4: the management API's first request loads Klein into the
+    """The management API's first request loads Klein into the
     gateway (about 8 MB for its whole life): start reads the routes /health
     gives, and asks the API only when /health has none."""
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"everything": {}}}))

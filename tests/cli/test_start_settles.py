@@ -1,5 +1,5 @@
 """C{mcpgateway start} with another start under way, and its summary once
-adoption has settled (smoke test A, items 4, 8 and 9): a start whose twistd
+adoption has settled (8 and 9): a start whose twistd
 finds the state directory locked by a gateway that is starting waits for
 it and reports it as already running; the summary counts the servers of
 the other clients' files, served a moment after the first C{/health}; the

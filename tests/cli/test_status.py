@@ -41,7 +41,7 @@ def test_status_shows_one_screen(
     )
     assert lines[1] == "  4 servers, 3 children, 231 requests, 3 sessions, 56 MB"
     # No config file: the demo is served as it is; the other clients' files
-    # are the ones rewritten (smoke test A, item 8).
+    # are the ones rewritten.
     assert lines[2] == (
         "  config the bundled demo, and every other client's file found"
         " (rewritten to point at the gateway)"

@@ -1,4 +1,4 @@
-"""Smoke test N, D2: C{mcpgateway status} on a team gateway without an
+"""C{mcpgateway status} on a team gateway without an
 admin's token showed one line ("/sessions answered HTTP 401") and exited 1,
 though C{/health} is open; C{--json} said C{"health": null}. Now it shows
 what C{/health} tells, says what is not shown and which token shows it, and

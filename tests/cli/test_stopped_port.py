@@ -1,5 +1,5 @@
 """C{status} and C{doctor} after a clean stop of a gateway that ran on a port
-of its own (smoke test F, D2): C{state.json} is gone, so the port comes from
+of its own: C{state.json} is gone, so the port comes from
 what the state directory still knows, the kept backups' records; entries a
 client wrote back pointing there are flagged, as C{restore} puts them back."""
 

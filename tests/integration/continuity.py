@@ -1,4 +1,4 @@
-"""Test-side tools for the SDK continuity tests (issue 12): a TCP proxy that
+"""Test-side tools for the SDK continuity tests: a TCP proxy that
 cuts one SSE stream, a driver for a long-lived TypeScript SDK session, and the
 paths of the TypeScript SDK clients.
 

@@ -51,7 +51,7 @@ def test_adopt_serve_hot_add_and_restore(start: Any, home: Path) -> None:
     url = data["mcpServers"]["demo"]["url"]
     assert data["mcpServers"]["demo"] == {"type": "http", "url": gateway.url("demo")}
     assert data["mcpServers"]["remote"]["url"] == "https://example.invalid/mcp"
-    # Issue 13: a project's own server is adopted at its workspace's route, never the global one.
+    # A project's own server is adopted at its workspace's route, never the global one.
     thinker = data["projects"][str(home / "p")]["mcpServers"]["thinker"]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/thinker~[a-z2-7]{16}/mcp", thinker["url"])
     assert callEcho(thinker["url"], "ws") == "ws"

@@ -1,5 +1,5 @@
 """Hot reload while a client rewrites ~/.claude.json by rename 100 times a
-second (issue 20.9): a server added meanwhile is served within seconds, and
+second: a server added meanwhile is served within seconds, and
 nothing the writer or the gateway wrote is lost."""
 
 from __future__ import annotations

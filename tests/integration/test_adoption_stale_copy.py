@@ -42,7 +42,7 @@ def claudeJson(home: Path, extra: dict[str, Any] | None = None) -> Path:
 def test_a_stale_copy_written_back_after_stop_is_restored_on_the_next_start(
     start: Any, home: Path
 ) -> None:
-    """Issue 20.11, the user's path: adopt; a client reads the file; stop (the
+    """The user's path: adopt; a client reads the file; stop (the
     restore); the client writes its copy back; start again."""
     config = claudeJson(home)
     before = config.read_bytes()
@@ -64,7 +64,7 @@ def test_a_stale_copy_written_back_after_stop_is_restored_on_the_next_start(
 def test_without_rewrite_a_projects_private_server_is_not_served_globally(
     start: Any, home: Path
 ) -> None:
-    """Issue 10.3, then issue 13: `twistd -n mcpgateway` reading ~/.claude.json
+    """Then `twistd -n mcpgateway` reading ~/.claude.json
     serves a project's own server at its workspace's route only: the global
     route of that name answers 404 (no project's server is reachable from
     another route)."""

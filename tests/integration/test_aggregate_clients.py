@@ -1,4 +1,4 @@
-"""Issue 17, the aggregate endpoint C{/mcp} with real SDK clients: the
+"""The aggregate endpoint C{/mcp} with real SDK clients: the
 Python SDK (legacy, and auto, which falls back to C{initialize} because
 C{/mcp} answers the 2026-07-28 era with 404 -32601) and the TypeScript SDK
 1.x and 2.x (tests/integration/clients/ts_aggregate.mjs) list every

@@ -1,4 +1,4 @@
-"""Issue 17, servers that change under an open aggregate session: a server
+"""Servers that change under an open aggregate session: a server
 (npm server-sequential-thinking) added with C{POST /api/v1/servers} while a
 Python SDK and a TypeScript SDK session are open on C{/mcp} reaches both as
 C{notifications/tools/list_changed}, and both call its tool without

@@ -1,4 +1,4 @@
-"""Issue 17 with issue 12: an aggregate session outlives the gateway
+"""an aggregate session outlives the gateway
 process. One Python SDK session on C{/mcp} calls a shared and a stateful
 server's tools through the namespace; the gateway is restarted under it
 (C{mcpgateway restart}: the socket handed over to a successor; or SIGTERM

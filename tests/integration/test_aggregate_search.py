@@ -1,4 +1,4 @@
-"""Issue 17, tool search mode end to end: C{/mcp?mode=search} (and
+"""Tool search mode end to end: C{/mcp?mode=search} (and
 C{/mcp/search}) lists exactly the gateway's four tools; among 140 tools of
 four servers (the 120 of tests/fixtures/many_tools_server.py split as
 C{fs}, C{memory} and C{hub}, plus server-everything) a Python SDK client's

@@ -1,4 +1,4 @@
-"""Issue 17, response shielding end to end (tests/fixtures/big_result_server.py
+"""Response shielding end to end (tests/fixtures/big_result_server.py
 behind C{/mcp/search}): a 10 MB text comes back as at most 64 KiB naming a
 ref, C{get_result} pages rebuild the exact 10 MB (sha256), each page within
 the budget, and no other session can read the ref; a 20,000-record

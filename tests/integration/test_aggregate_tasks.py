@@ -1,4 +1,4 @@
-"""Tasks through C{/mcp} with the real server-everything (smoke O-D1): its
+"""Tasks through C{/mcp} with the real server-everything: its
 C{simulate-research-query} (C{execution.taskSupport: "required"}) is called
 as a task through the aggregate endpoint, then polled, listed, fetched and
 cancelled on the same C{/mcp} session under an id of the gateway's own

@@ -1,4 +1,4 @@
-"""Issue 16 authentication end to end: a real twist gateway, a real local
+"""Authentication end to end: a real twist gateway, a real local
 OAuth issuer (tests/fixtures/jwt_issuer.py: RFC 8414 metadata and a JWKS on
 loopback), the MCP Python SDK.
 

@@ -1,4 +1,4 @@
-"""Issue 14, the stdio bridge end to end: real gateways (twist), real stdio
+"""The stdio bridge end to end: real gateways (twist), real stdio
 clients (the Python SDK's stdio client, and raw pipes), the bridge run as
 C{python -m mcpgateway.bridge} (what C{mcpgateway bridge} runs).
 

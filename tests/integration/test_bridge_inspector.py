@@ -1,4 +1,4 @@
-"""Issue 14, the bridge driven by a real stdio client: the MCP Inspector CLI
+"""The bridge driven by a real stdio client: the MCP Inspector CLI
 (C{@modelcontextprotocol/inspector --cli}, installed with Node 22 by
 C{scripts/install-test-backends}) runs C{python -m mcpgateway.bridge} as its
 stdio server against a real gateway (twist, the demo server): the tool list,

@@ -105,7 +105,7 @@ def checkShapes(home: Path, port: int, stateDir: Path) -> None:
     desktop = json.loads((home / ".config/Claude/claude_desktop_config.json").read_text())
     demo = desktop["mcpServers"]["demo"]
     assert os.path.isabs(demo["command"]) and os.path.basename(demo["command"]) == "mcpgateway"
-    # Not the default port: the bridge starts a gateway on this one (smoke test A, item 5).
+    # Not the default port: the bridge starts a gateway on this one.
     assert demo["args"] == ["--state-dir", str(stateDir), "bridge", "--port", str(port), "demo"]
     assert desktop["globalShortcut"] == ""
 

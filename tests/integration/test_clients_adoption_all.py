@@ -1,4 +1,4 @@
-"""Issue 14, every adapter in one gateway run: C{mcpgateway start} (the real
+"""Every adapter in one gateway run: C{mcpgateway start} (the real
 CLI, detached) on a synthetic HOME that holds a realistic file of every
 client the code registers (L{mcpgateway.clientconfigs.clients.ADAPTERS}),
 plus a project file of each client that has one, for a project listed in
@@ -938,7 +938,7 @@ def checkShapes(machine: Machine, port: int) -> None:
             if BRIDGE in expected:
                 exe = entry["command"]
                 target = name if url.endswith(f"/{name}/mcp") else url
-                # The port when not 9100: a bridge starts the gateway there (smoke A, item 5).
+                # The port when not 9100: a bridge starts the gateway there.
                 words = ["--state-dir", stateDir, "bridge"]
                 words += ["--port", str(port)] if port != 9100 else []
                 expected = {"command": exe, "args": [*words, target]}

@@ -1,4 +1,4 @@
-"""Issue 16, the judge of the cluster: three real replicas behind a real HAProxy
+"""The judge of the cluster: three real replicas behind a real HAProxy
 (C{balance roundrobin}, health checks on C{/health}), one cluster key, one
 tokens file, no session store (tests/integration/cluster.py).
 
@@ -419,7 +419,7 @@ def test_a_session_belongs_to_its_principal_on_every_replica(cluster: RunningClu
 
 
 def test_a_deleted_session_stays_ended_on_every_replica(cluster: RunningCluster) -> None:
-    """Smoke test D: a DELETE answered 200, then the session was rebuilt
+    """A DELETE answered 200, then the session was rebuilt
     from its sealed id on its next request. MCP: 404 after a DELETE."""
     import urllib.request
 

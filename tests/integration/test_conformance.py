@@ -108,7 +108,7 @@ def test_every_required_2026_scenario_passes(
 def test_every_active_scenario_passes_on_the_aggregate_endpoint(
     start: Any, home: Path, conformance: list[str]
 ) -> None:
-    """Issue 17: the 2025 suite against C{/mcp}, the aggregate endpoint,
+    """The 2025 suite against C{/mcp}, the aggregate endpoint,
     with the conformance fixture as its only server and bare names
     (C{aggregate.json}: the default endpoint's C{namespace} is C{never}):
     every active scenario passes, as on C{/conformance/mcp}."""

@@ -583,7 +583,7 @@ def _teamExtraLanded() -> bool:
 
 @pytest.mark.xfail(
     not _teamExtraLanded(),
-    reason="issue 16 piece D (the `team` extra in pyproject.toml) has not landed",
+    reason="The `team` extra in pyproject.toml: has not landed",
     strict=True,
 )
 def test_the_wheel_offers_the_team_extra_the_image_installs(image: VenvImage) -> None:
@@ -617,7 +617,7 @@ def assertOneRefusal(stderr: str) -> None:
 
 @pytest.mark.xfail(
     not _requireAuthLanded(),
-    reason="issue 16 piece D (tap.requireAuth: refuse off loopback without auth) has not landed",
+    reason="Tap.requireAuth: refuse off loopback without auth: has not landed",
     strict=True,
 )
 def test_the_command_refuses_off_loopback_without_a_tokens_file(image: VenvImage) -> None:

@@ -1,4 +1,4 @@
-"""Issue 20.10 end to end: SIGTERM lets a call in flight finish (within the
+"""End to end: SIGTERM lets a call in flight finish (within the
 drain deadline) instead of answering it "the gateway is shutting down"."""
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""The gateway loads what it serves with, and the rest on first use (issue 19:
-idle RSS).
+"""The gateway loads what it serves with, and the rest on first use (idle RSS).
 
 A real C{twist mcpgateway} (started by a three-line wrapper that writes the
 names in C{sys.modules} to a file on C{SIGUSR1}) serving one stdio server:

@@ -1,4 +1,4 @@
-"""Misbehaving stdio children against a real gateway (issue 20, items 6, 7, 14):
+"""Misbehaving stdio children against a real gateway:
 a child that closes its stdout and lives on, one that writes lines no parser
 accepts, one that floods its stderr."""
 

@@ -1,4 +1,4 @@
-"""Issue 16 end to end: the principal is part of the sharing scope, and a
+"""End to end: the principal is part of the sharing scope, and a
 session belongs to the principal that opened it.
 
 A real gateway with C{--auth-tokens} (a tokens file written here: the hash of

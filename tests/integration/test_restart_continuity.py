@@ -1,4 +1,4 @@
-"""Issue 12, sessions outlive the process: a session opened on one gateway
+"""Sessions outlive the process: a session opened on one gateway
 calls again, with the same id and without initializing, on the next gateway
 started on the same state directory and port, after SIGTERM and after
 SIGKILL, for a shared and a stateful server."""

@@ -1,4 +1,4 @@
-"""Issue 12, restarts without refused connections: C{mcpgateway restart}
+"""Restarts without refused connections: C{mcpgateway restart}
 under 16 sessions calling without pause (shared and stateful servers, each
 on its own keep-alive connection), with the config adopted: no connection
 refused or reset, no failed call, the same sessions go on in the new

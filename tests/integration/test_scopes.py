@@ -1,4 +1,4 @@
-"""Issue 13 end to end: global, workspace, credential and session children
+"""End to end: global, workspace, credential and session children
 with a real gateway, real children (tests/fixtures/scope_server.py: the
 demo server plus a C{where} tool that says which child it is, the root it
 lists and the C{TOKEN} it was given) and real HTTP clients.

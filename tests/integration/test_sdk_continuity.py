@@ -1,4 +1,4 @@
-"""Issue 12 with real SDK clients: a Python SDK (2.3), TypeScript SDK 1.x and
+"""Real SDK clients: a Python SDK (2.3), TypeScript SDK 1.x and
 TypeScript SDK 2.x session on a shared and on a stateful server calls a tool,
 the gateway is restarted under it (SIGTERM + start and SIGKILL + start, on the
 same state directory and port; C{mcpgateway restart}), and the SAME client

@@ -1,4 +1,4 @@
-"""Resumable SSE (issue 12) with real SDK clients: what the Python SDK (2.3),
+"""Resumable SSE with real SDK clients: what the Python SDK (2.3),
 TypeScript SDK 1.x and TypeScript SDK 2.x do when a stream drops.
 
 A L{CutProxy} between the client and the gateway drops the client's

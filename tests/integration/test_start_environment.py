@@ -1,4 +1,4 @@
-"""A detached gateway's umask and C{PATH}, for real (smoke test Q, D4 and
+"""A detached gateway's umask and C{PATH}, for real (D4 and
 D9): C{mcpgateway start} gives the gateway the caller's umask (twistd's own
 default for a daemon is 0077), and so does its successor after
 C{mcpgateway restart}; a start a bridge makes (C{--auto-started}, with a
@@ -95,7 +95,7 @@ def test_the_gateway_gets_the_callers_umask_and_the_users_path(home: Path) -> No
 
 
 def test_a_sigint_to_start_foreground_alone_stops_the_gateway(home: Path) -> None:
-    """Smoke test Q, D8: C{kill -INT} of the command (an IDE, a supervisor),
+    """C{kill -INT} of the command (an IDE, a supervisor),
     not of its process group: the gateway stops, gracefully, once."""
     stateDir = home / "state"
     port = freePort()

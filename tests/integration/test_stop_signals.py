@@ -1,5 +1,5 @@
 """Stopping a real gateway (C{twistd -n} and C{twist}) with a call in flight,
-as a user does (issue 10): one SIGTERM whose drain deadline passes, and
+as a user does: one SIGTERM whose drain deadline passes, and
 SIGTERM or Ctrl-C twice. The process exits, its output has no critical line,
 no traceback, no C{ReactorNotRunning}; a second signal cuts the drain short,
 and the client config it adopted is still restored."""

@@ -1,5 +1,5 @@
 """Under a service manager: the real gateway tells systemd it is ready once it
-serves, and that it is stopping (issue 12, the systemd part)."""
+serves, and that it is stopping (the systemd part)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 16, a team gateway as its users meet it: off loopback without
+"""A team gateway as its users meet it: off loopback without
 authentication it refuses to start in one line; with a tokens file it
 serves the SDK with the token, answers 401 without one (with its
 C{WWW-Authenticate}), 403 for a server the token may not use, 404 for a

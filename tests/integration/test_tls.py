@@ -1,4 +1,4 @@
-"""Issue 16, TLS: a gateway on an C{ssl:} endpoint string serves MCP and
+"""TLS: a gateway on an C{ssl:} endpoint string serves MCP and
 C{/health} over https (the Python SDK trusting a self-signed CA made here
 with C{cryptography}), plain HTTP to the TLS port gets nothing, a missing
 key file is one line, C{mcpgateway status} speaks https to it, and

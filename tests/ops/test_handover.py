@@ -1,4 +1,4 @@
-"""C{mcpgateway restart}'s hand-over (issue 12), piece by piece: what the
+"""C{mcpgateway restart}'s hand-over, piece by piece: what the
 successor inherits (C{MCPGATEWAY_HANDOVER}), the predecessor's side
 (SIGUSR2, spawning twistd with descriptors 3/4/5, the link, failures), the
 successor's side (C{listening} on the link, C{gone}), and what handing over
@@ -1269,7 +1269,7 @@ def test_flock_of_a_duplicate_is_the_same_lock(tmp_path: Path) -> None:
     assert not lockHeld(tmp_path)
 
 
-# -- the pid file (smoke L, D5) ---------------------------------------------------------
+# -- the pid file ---------------------------------------------------------
 
 
 def test_twistd_pidfile_is_the_one_its_command_line_names() -> None:

@@ -1,5 +1,5 @@
 """L{mcpgateway.ops.management}: each server's routes in C{/api/v1/servers}
-(what C{mcpgateway start} prints, smoke test C item 2), C{credentialEnv} in
+(what C{mcpgateway start} prints), C{credentialEnv} in
 a server added through the API (item e), and the refusal of a command given
 by a path that is not there (wording a). Through the API harness of
 C{tests.web.test_api}: a real Site, a fake clock, fake children."""
@@ -157,7 +157,7 @@ def test_add_refuses_a_credential_env_the_config_loader_refuses(
 def test_add_refuses_credential_env_with_a_wider_share(
     h: ApiHarness, scope: dict[str, str]
 ) -> None:
-    """Smoke test E, D4: such a server would be served a child per credential
+    """Such a server would be served a child per credential
     set while called global: refused with a 400 naming both."""
     body = {"name": "gh", "command": FAKE, **scope, "credentialEnv": ["GH_TOKEN"]}
     response = h.api("POST", "/servers", body)
@@ -176,7 +176,7 @@ def test_add_credential_env_without_a_share_is_a_credential_server(h: ApiHarness
 
 
 def test_add_says_a_too_long_request_timeout_as_given(h: ApiHarness) -> None:
-    """Smoke test E, D5: 86400001 was shown as 8.64e+07, which reads as the limit."""
+    """86400001 was shown as 8.64e+07, which reads as the limit."""
     body = {"name": "x", "command": FAKE, "requestTimeout": 86_400_001}
     response = h.api("POST", "/servers", body)
     assert response.status == 400

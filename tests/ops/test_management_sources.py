@@ -1,4 +1,4 @@
-"""L{mcpgateway.ops.management}, smoke test G: the refusal to remove a server
+"""L{mcpgateway.ops.management}, the refusal to remove a server
 the API did not add names where it really comes from (the bundled demo, the
 client file it was adopted from, the C{--config} file; it said "comes from
 None"), and C{GET /api/v1/servers/<name>} gives the command line its

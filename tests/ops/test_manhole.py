@@ -164,7 +164,7 @@ def test_refuses_without_authorized_keys_and_says_how_to_add_one(stateDir: Path)
 
 @NEEDS_CONCH
 def test_the_refusals_commands_work_on_a_fresh_install(tmp_path: Path, stateDir: Path) -> None:
-    # Smoke test D, item 7: `cat ... >> ~/.mcpgateway/manhole_authorized_keys`
+    # Item 7: `cat ... >> ~/.mcpgateway/manhole_authorized_keys`
     # failed where the folder did not exist yet.
     with pytest.raises(ManholeError) as e:
         make(stateDir)

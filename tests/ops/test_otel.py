@@ -182,7 +182,7 @@ def test_service_installs_at_start_and_flushes_at_stop() -> None:
     assert [s.name for s in made.spans.get_finished_spans()] == ["ping"]
 
 
-# -- the stop is bounded, and the SDK's logging is the gateway's (smoke test D, item 6) --
+# -- the stop is bounded, and the SDK's logging is the gateway's --
 
 
 class Unanswered:

@@ -289,7 +289,7 @@ def test_session_with_an_open_get_stream_is_never_idle() -> None:
 
 
 def test_a_pid_the_client_sent_does_not_exempt_its_session_from_the_idle_timeout() -> None:
-    # Smoke test R, R-D5: X-Client-Pid: 1 (a process that never exits) made
+    # X-Client-Pid: 1 (a process that never exits) made
     # its session immortal. Only a pid the gateway found itself (the
     # socket's owner) exempts a session: tests/ops/test_reaper_client_pid.py.
     h = Harness()

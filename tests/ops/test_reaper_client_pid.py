@@ -1,4 +1,4 @@
-"""Which client pids the reaper trusts (smoke test R, R-D5): only a pid the
+"""Which client pids the reaper trusts: only a pid the
 gateway found itself, as the owner of the client's socket, exempts a session
 from the idle timeout; a pid the client sent (C{X-Client-Pid},
 C{clientInfo.pid}) may name a process that never exits (pid 1), and on a

@@ -1,7 +1,7 @@
 """L{mcpgateway.ops.signals}: the first SIGTERM/SIGINT/SIGHUP stops the reactor, one
 more while stopping cuts the drain short and logs one line, never a
 C{ReactorNotRunning} traceback; nothing is installed before the reactor
-runs, and a handler only schedules its work (issue 10)."""
+runs, and a handler only schedules its work."""
 
 from __future__ import annotations
 

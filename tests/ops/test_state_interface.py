@@ -1,4 +1,4 @@
-"""Smoke test N, D4: C{state.json}'s C{"interface"} is the address the
+"""C{state.json}'s C{"interface"} is the address the
 listening socket is bound to (it said C{127.0.0.1} for a gateway on
 C{tcp:PORT:interface=0.0.0.0}), and every reader of it (the CLI's probe,
 C{status}, the bridge through L{GatewayProbe.baseUrl}, the container's

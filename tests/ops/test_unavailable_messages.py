@@ -1,6 +1,5 @@
-"""What the gateway says when a server cannot be used (smoke test C,
-wording a and b; smoke test E, D8): a command given by its path "was not
-found" or "is not an executable file", never "not found on PATH" (no PATH
+"""What the gateway says when a server cannot be used: a command given by
+its path "was not found" or "is not an executable file", never "not found on PATH" (no PATH
 was searched), in the same words as C{servers add}; a child
 that never answered C{initialize} "did not answer" it, it did not
 "refuse" it. The pool, the child's upstream and the start's log line."""
@@ -26,7 +25,7 @@ GONE = "/nonexistent/bin/foo"
 
 
 class CommandByPathTests(PoolCase):
-    # Smoke test E, D8: a path that does not exist was "not found or is not
+    # A path that does not exist was "not found or is not
     # executable" to the running gateway, where `servers add` says "was not
     # found"; both now use mcpgateway.core.spawn.notFound.
     def assertWhy(self, command: str, where: str) -> None:
