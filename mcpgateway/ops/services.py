@@ -9,7 +9,7 @@ import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, succeed
@@ -27,6 +27,16 @@ from mcpgateway import __version__
 from mcpgateway.ops.statedir import InstanceLock, removeState, writeState
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Every
+
+
+@runtime_checkable
+class EndsListenStreams(Protocol):
+    """A site's root resource that holds MCP 2026-07-28 listen streams
+    (the gateway's, L{mcpgateway.web.app.GatewayRoot}): they are ended
+    gracefully before the listener stops."""
+
+    def endModernStreams(self, reason: str) -> int:
+        """End every open listen stream, saying C{reason}; how many ended."""
 
 
 class ListenerService(Service):
@@ -133,10 +143,10 @@ class ListenerService(Service):
         super().stopService()
         # Listen streams (MCP 2026-07-28) get their graceful end while their
         # connections are still up: their clients know to listen again.
-        from mcpgateway.web.app import endModernStreams
-
+        root = getattr(self._factory, "resource", None)
         try:
-            endModernStreams(self._factory, "the gateway is stopping")
+            if isinstance(root, EndsListenStreams):
+                root.endModernStreams("the gateway is stopping")
         except Exception:
             self.log.failure("ending the listen streams failed")
         if self._port is None:

@@ -23,9 +23,9 @@ not cover:
     (made quiet).
   - L{TWIST_MODULE}: the C{twist} runner's module, imported ahead of time.
 
-The attributes the gateway's subclasses read on their Twisted bases are
-listed in L{CHANNEL_ATTRIBUTES}, L{REACTOR_ATTRIBUTES} and
-L{POOL_ATTRIBUTES}: the test checks each exists on a fresh instance.
+The private attributes the gateway reads or sets on Twisted's objects are
+listed in L{CHANNEL_ATTRIBUTES}, L{REACTOR_ATTRIBUTES}, L{POOL_ATTRIBUTES}
+and L{PORT_ATTRIBUTES}: the test checks each exists.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from twisted.web.resource import _IEncodingResource as IEncodingResource
 __all__ = [
     "CHANNEL_ATTRIBUTES",
     "POOL_ATTRIBUTES",
+    "PORT_ATTRIBUTES",
     "REACTOR_ATTRIBUTES",
     "TWIST_MODULE",
     "GenericHTTPChannelProtocol",
@@ -69,3 +70,8 @@ object, the file descriptors' selectables, and the per-event dispatch."""
 
 POOL_ATTRIBUTES = ("_factory",)
 """What is set on C{HTTPConnectionPool}: the factory of its connections."""
+
+PORT_ATTRIBUTES = ("_shouldShutdown",)
+"""What is cleared on a listening C{tcp.Port} handed to a restart's
+successor: its stop must close this process's descriptor, not
+C{shutdown(2)} the socket every process holding it shares."""

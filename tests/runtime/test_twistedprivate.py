@@ -38,6 +38,13 @@ def test_the_pool_attributes_exist() -> None:
         assert hasattr(pool, name), name
 
 
+def test_the_port_attributes_exist() -> None:
+    from twisted.internet import tcp
+
+    for name in twistedprivate.PORT_ATTRIBUTES:
+        assert hasattr(tcp.Port, name), name
+
+
 def test_the_reactor_attributes_exist() -> None:
     try:
         from twisted.internet.epollreactor import EPollReactor
