@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mcpgateway.core.router import LOG_LEVELS
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind, Message
 
@@ -33,6 +32,10 @@ _REQUEST_MEMBERS = frozenset({"jsonrpc", "id", "method", "params"})
 """The members of a JSON-RPC 2.0 request; L{checkMembers} refuses any other."""
 _NAMED = 3
 """Unknown members named in an error message (the rest are counted)."""
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+"""MCP's log levels (RFC 5424's severities), lowest first: what
+C{logging/setLevel} may ask for, and the order a child's log messages are
+filtered by."""
 _LEVELS = frozenset(LOG_LEVELS)
 _SHOWN = 40
 """Characters of a client's value quoted back in an error message."""

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from mcpgateway.protocol import jsonrpc, versions
+from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Message
 
 PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
@@ -78,9 +79,6 @@ NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": 
 Problem = tuple[int, str, Any]
 """A refusal: JSON-RPC code, message, C{data} (C{None}: none)."""
 
-
-LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-"""The syslog levels of C{logLevel} (as in C{logging/setLevel})."""
 INPUT_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 """What a child's L{HINT_KEY} may be."""
 HINTS = (HINT_RELATED, HINT_KEY, HINT_OPTIONAL)
