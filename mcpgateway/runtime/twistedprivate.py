@@ -7,17 +7,17 @@ next major, and C{tests/runtime/test_twistedprivate.py} fails the day an
 installed Twisted lacks one. Each is used for a reason the public API does
 not cover:
 
-  - L{GenericHTTPChannelProtocol}: what C{HTTPFactory.buildProtocol} wraps a
+  - C{GenericHTTPChannelProtocol}: what C{HTTPFactory.buildProtocol} wraps a
     channel in when HTTP/2 is available, so a site of the gateway's own
     channel keeps the C{h2} upgrade.
-  - L{IEncodingResource}: the interface of C{EncodingResourceWrapper}
+  - C{IEncodingResource}: the interface of C{EncodingResourceWrapper}
     (gzip), asked for by the request's own resource lookup.
-  - L{parseEndpoint}: splits a server endpoint string into its arguments
+  - C{parseEndpoint}: splits a server endpoint string into its arguments
     without listening, so a bad C{ssl:} endpoint's files are checked before
     the reactor runs.
-  - L{ISupportsExitSignalCapturing}: whether the reactor remembers the
+  - C{ISupportsExitSignalCapturing}: whether the reactor remembers the
     signal that stopped it (the exit status of a C{twist} process).
-  - L{WrapperException}, L{RequestNotSent}, L{HTTP11ClientFactory}: what the
+  - C{WrapperException}, C{RequestNotSent}, C{HTTP11ClientFactory}: what the
     HTTP client fails with when a request never reached the peer (a replica
     forwards it to the next one), and the pool's per-connection factory
     (made quiet).
