@@ -72,13 +72,13 @@ from mcpgateway.core.era2026.types import (
     Sink,
 )
 from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import (
     PromotionSink,
     ServerPool,
     ServerUnavailable,
     UnknownRoute,
-    childPerLaunch,
-    makePool,
+    sameServer,
     variantsOf,
 )
 from mcpgateway.core.sessions import (
@@ -1080,14 +1080,14 @@ class Gateway:
         their sessions and stop their children, changed ones are replaced
         (their sessions end; clients re-initialize on the 404). A change of
         the environment alone keeps the pool and its sessions
-        (L{_sameServer}, L{ServerPool.useSpec})."""
+        (L{mcpgateway.core.pools.pool.sameServer}, L{ServerPool.useSpec})."""
         stopping = []
         for name in sorted(set(self.pools) | set(specs)):
             old, new = self.pools.get(name), specs.get(name)
             if (
                 old is not None
                 and new is not None
-                and _sameServer(old.spec, new, old.promoted, old.perLaunch)
+                and sameServer(old.spec, new, old.promoted, old.perLaunch)
             ):
                 if new.disabled and not old.disabled:
                     self.log.info("server {server} disabled; ending its sessions", server=name)
@@ -1398,75 +1398,6 @@ class Gateway:
             principal=session.principal,
             visiting=session.visiting,
         )
-
-
-def _sameServer(
-    a: ServerSpec,
-    b: ServerSpec,
-    promoted: str | None = None,
-    perLaunch: bool | None = None,
-) -> bool:
-    """Whether the pool of C{a} may keep serving C{b}: how its children are
-    shared is the same, and so is the child of its key-less route (the
-    user's entry: command, args, env, cwd; timeouts may differ). Its env
-    alone may differ too (the gateway's C{<state-dir>/.env}, the entry's
-    C{env}) on a pool with one child for all its routes: a shared child is
-    restarted with the new env at its next idle moment and its sessions
-    carry on, a session's own child keeps its env until its session ends
-    (L{ServerPool.useSpec}); a scoped pool's key-less child is replaced
-    as before. A pool
-    promoted in this process (C{promoted}) already gives new sessions a
-    child of their own: C{b} saying C{session} for it (the promotion, read
-    back) is the same server, and no session ends.
-
-    The routes (variants) of a server may change: each carries its own
-    launch, and the gateway and the pool end or move the sessions of each
-    route (L{Gateway._endRerouted}, L{ServerPool.useSpec}). A server with
-    routes but no key-less one on either side (defined only in projects,
-    or its user's entry added or removed) has nothing else to compare: its
-    C{command}, C{env} and C{cwd} are only those of one of its routes
-    (L{mcpgateway.config.scopes.buildScopes}), which changes with that
-    route's C{.env} or with which route sorts first.
-
-    C{perLaunch}: whether the pool keeps a child per launch spec (C{None}:
-    as L{makePool} would make one for C{a}). Such a pool serves as well
-    routes that all share the user's child (a user's entry appearing equal
-    to a project's, whose workspace route stays: L{mcpgateway.config.scopes}),
-    and never looks at the scope itself: C{global} or C{workspace} alike,
-    its sessions carry on and move to their route's new child."""
-    sharing = b.sharing
-    if promoted is not None and sharing is Sharing.SESSION and a.sharing is not Sharing.SESSION:
-        sharing = a.sharing
-    scoped = _scoped(a) if perLaunch is None else perLaunch
-    wanted = _scoped(b) if sharing is b.sharing else scoped
-    before = a.sharing
-    if scoped and sharing is not Sharing.SESSION and b.variants:
-        wanted = True
-    if scoped and wanted and {before, sharing} <= {Sharing.GLOBAL, Sharing.WORKSPACE}:
-        before = sharing
-    old = (before, a.credentialEnv, scoped, a.perPrincipal)
-    if old != (
-        sharing,
-        b.credentialEnv,
-        wanted,
-        b.perPrincipal if sharing is b.sharing else a.perPrincipal,
-    ):
-        return False
-    if a.variants and b.variants and not (_keyless(a) and _keyless(b)):
-        return True
-    if (a.command, a.args, a.cwd) != (b.command, b.args, b.cwd):
-        return False
-    return a.env == b.env or not scoped
-
-
-def _keyless(spec: ServerSpec) -> bool:
-    """Whether C{spec}'s routes include C{/<server>/mcp} (the user's entry)."""
-    return any(variant.key == "" for variant in spec.variants)
-
-
-def _scoped(spec: ServerSpec) -> bool:
-    """Whether C{spec} is served by a scoped pool (a child per launch spec)."""
-    return spec.sharing is not Sharing.SESSION and childPerLaunch(spec)
 
 
 def _streamOpen(session: Session) -> bool:
