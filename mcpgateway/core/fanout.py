@@ -489,8 +489,8 @@ class SharedFanout:
         (with none set: a 2025 session's request only), else on its own
         stream when its C{logging/setLevel} admits it. A child serving
         several clients says in a log line nothing of whose it is, and it may
-        quote any of them (a URI, an argument): it goes to none (smoke R-D2:
-        the gateway never guesses)."""
+        quote any of them (a URI, an argument): it goes to none (the gateway
+        never guesses)."""
         inflight = router.clientExchanges()
         # Who counts is who counts for a request of the child's (requester):
         # a modern client by its calls in flight, not by an idle listen

@@ -106,3 +106,15 @@ class RoomCounts:
     def counts(self) -> dict[tuple[str, str], int]:
         """Every (limit, outcome) pair, zeros included."""
         return {(k, o): self._counts[(k, o)] for k in self.KINDS for o in self.OUTCOMES}
+
+
+def streamOpen(session: Session) -> bool:
+    """Whether a connection carries C{session}'s GET stream now (a stream
+    kept for its client to resume, with no connection, is not in use: as
+    the reaper sees it, L{mcpgateway.ops.reaper})."""
+    stream = session.getStream
+    return (
+        stream is not None
+        and bool(getattr(stream, "open", False))
+        and bool(getattr(stream, "connected", True))
+    )

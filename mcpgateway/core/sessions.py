@@ -128,7 +128,7 @@ class Session:
         self.clientPid: int | None = None
         self.ownerLookedUp: float | None = None
         """When the gateway last looked for its client's pid by the socket
-        (L{mcpgateway.core.gateway.Gateway.lookForOwner})."""
+        (L{mcpgateway.core.opening.SessionOpening.lookForOwner})."""
         self.created = now
         self.lastActivity = now
         self.getStream: Stream | None = None
@@ -139,7 +139,7 @@ class Session:
         self.visiting = False
         """Served here for another replica that owns it and does not
         answer: rebuilt from the facts its sealed id carries, never saved
-        (see C{Gateway.visit})."""
+        (see L{mcpgateway.core.opening.SessionOpening.visit})."""
         self.inFlight = 0
         """Requests of this session forwarded and not yet answered, cancelled or
         failed (the web layer counts them; see L{mcpgateway.protocol.limits})."""
@@ -157,7 +157,7 @@ class Session:
     @property
     def pidFromSocket(self) -> bool:
         """Whether C{clientPid} is the pid the gateway found itself, as the
-        owner of the client's socket (L{mcpgateway.core.gateway.Gateway.lookForOwner}),
+        owner of the client's socket (L{mcpgateway.core.opening.SessionOpening.lookForOwner}),
         rather than one the client sent (C{X-Client-Pid}, C{clientInfo.pid}).
         Only a lookup sets
         C{ownerLookedUp} (a restored record says whether an earlier process
@@ -172,7 +172,7 @@ class Session:
     def subscriptions(self) -> set[str]:
         """The resource URIs it subscribed to. The set is made when first
         asked for: most sessions never subscribe, and an empty set is 216
-        bytes per session (issue 19: memory per idle session)."""
+        bytes per session (memory per idle session counts)."""
         subscriptions = self._subscriptions
         if subscriptions is None:
             subscriptions = self._subscriptions = set()
@@ -186,7 +186,7 @@ class Session:
         """Forget the GET stream once it ended (its close callback), unless
         another replaced it: a stream is no longer open when its close
         callbacks run. A bound method, where a closure per stream would hold
-        the stream and the session (issue 19: memory per idle session)."""
+        the stream and the session (memory per idle session counts)."""
         stream = self.getStream
         if stream is not None and not stream.open:
             self.getStream = None

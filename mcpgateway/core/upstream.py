@@ -72,7 +72,7 @@ def _modernOnly(error: Any) -> tuple[str, ...] | None:
     """L{mcpgateway.core.era2026.child.modernOnly}. That module (the modern
     era's wire) is imported on first use, by a child that answers
     C{initialize} with an error or speaks the 2026 era: a gateway of 2025
-    children never loads it (issue 19's idle footprint)."""
+    children never loads it (a smaller idle footprint)."""
     from mcpgateway.core.era2026.child import modernOnly
 
     return modernOnly(error)

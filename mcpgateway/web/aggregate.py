@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.internet.defer import Deferred
 from twisted.web.server import Request
 
-from mcpgateway.core.gateway import Connection, Gateway
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gatewaysettings import Connection
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message

@@ -83,7 +83,8 @@ from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core import tracing
 from mcpgateway.core.catalog import publicReason
 from mcpgateway.core.era2026.types import ModernService
-from mcpgateway.core.gateway import Connection, Gateway
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.gatewaysettings import Connection
 from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable, SessionGone, UnknownRoute
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.protocol import envelope, jsonrpc, versions

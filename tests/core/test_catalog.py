@@ -32,8 +32,8 @@ from mcpgateway.core.catalog import (
     listKind,
 )
 from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
-from mcpgateway.core.pools.pool import makePool
 from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.router import Router

@@ -16,7 +16,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import LogEvent, LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.pools.pool import BasePool
+from mcpgateway.core.pools.base import BasePool
 from mcpgateway.protocol import jsonrpc
 from tests.http import Harness, Response, spec
 

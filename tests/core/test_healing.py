@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.healing import Breaker
-from mcpgateway.core.pools.pool import makePool
+from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.status import Circuit
 from mcpgateway.core.upstream import ServerUnavailable
 from tests.fakes import FakeProcessReactor, FakeSession, fakeSpawner

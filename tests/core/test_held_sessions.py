@@ -10,7 +10,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.gateway import CONFIG_WAIT
+from mcpgateway.core.continuity import CONFIG_WAIT
 from tests.core.test_continuity import MemoryStore, PersistentHarness, call
 from tests.core.test_predecessor import SuccessorHarness, savedIds
 from tests.core.test_restore_removal import CLAUDE, EVERY, savedOn

@@ -15,8 +15,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.types import ModernRequest
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
-from mcpgateway.core.pools.pool import GLOBAL_CHILD, makePool
+from mcpgateway.core.pools.pool import GLOBAL_CHILD
 from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session, shortId

@@ -11,8 +11,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway import __version__
 from mcpgateway.core.fanout import OwnerFanout
+from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
-from mcpgateway.core.pools.pool import Idle, NoSharedChild, SessionGone, makePool
+from mcpgateway.core.pools.pool import Idle, NoSharedChild, SessionGone
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import ServerUnavailable, Upstream

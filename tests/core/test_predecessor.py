@@ -13,7 +13,8 @@ from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
 
-from mcpgateway.core.gateway import SAVE_INTERVAL, Gateway
+from mcpgateway.core.continuity import SAVE_INTERVAL
+from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.web.app import makeSite

@@ -13,8 +13,9 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
-from mcpgateway.core.pools.pool import UnknownRoute, makePool
+from mcpgateway.core.pools.pool import UnknownRoute
 from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session

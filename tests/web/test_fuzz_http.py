@@ -31,7 +31,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from mcpgateway.core.pools.pool import BasePool
+from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.router import LOG_LEVELS
 from mcpgateway.web.sse import keepAliveFor
 from tests.fakes import capturedGatewayLogs

@@ -20,7 +20,7 @@ import twisted
 from mcpgateway import __version__
 from mcpgateway.core.era2026.types import ModernStats
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.pools.pool import BasePool
+from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.stats import BUCKETS
 from mcpgateway.core.status import GatewayStatus
 from mcpgateway.protocol import jsonrpc

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred, succeed
 
-from mcpgateway.core.gateway import OWNER_RETRY, Gateway
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.owners import OWNER_RETRY
 from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc

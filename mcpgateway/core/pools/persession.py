@@ -17,7 +17,8 @@ again. That is the case of a session restored from a previous gateway process
 shared server moving to a child of its own. What the old child kept in memory
 is lost, and logged as such.
 
-The children themselves are kept by L{OwnedChildren}, which a shared or
+The children themselves are kept by
+L{mcpgateway.core.pools.owned.OwnedChildren}, which a shared or
 scoped pool uses too once it was promoted (each new session then gets a child
 of its own). A session that came through a workspace route
 (C{session.variant}) gets that workspace's launch spec (cwd and env).
@@ -32,23 +33,20 @@ ends; sessions opened from then on get the new environment.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.python.failure import Failure
 
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import ModernRequest
-from mcpgateway.core.fanout import OwnerFanout
 from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pools.base import BasePool
+from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.pools.pool import (
-    BasePool,
     Idle,
     NoSharedChild,
     PidProbe,
     PromotionSink,
-    SessionGone,
     Sweep,
     launchEnvOf,
 )
@@ -56,246 +54,13 @@ from mcpgateway.core.router import Router, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 
 
-class OwnedChildren:
-    """The children of a pool's sessions that have one of their own, by
-    session id: spawned at the session's C{initialize} (forwarded to it),
-    stopped when it ends; a session whose child is not running (restored,
-    crashed, moved here) gets one on its next request, the session's
-    C{initialize} replayed to it.
-
-    @ivar perSession: each session's upstream, by session id.
-    @ivar closed: how many sessions were closed (their children stopped).
-    """
-
-    def __init__(self, pool: BasePool) -> None:
-        self._pool = pool
-        self.perSession: dict[str, Upstream] = {}
-        self.owners: dict[str, Session] = {}
-        self.closed = 0
-        self._replays: dict[str, list[Deferred[Upstream]]] = {}
-        """Sessions whose child has not been initialized yet, with the
-        requests waiting for that (an empty list: none started yet)."""
-        self._why: dict[str, str] = {}
-        """Why each of those sessions gets a new child (for the log)."""
-
-    def __contains__(self, session: Session) -> bool:
-        return session.id in self.perSession
-
-    def __bool__(self) -> bool:
-        return bool(self.perSession)
-
-    def _add(self, session: Session) -> Upstream:
-        pool = self._pool
-        variant = getattr(session, "variant", None)  # a test's double may have none
-        upstream = pool._newUpstream(
-            OwnerFanout(session), None if variant is None else variant.launch
-        )
-        self.perSession[session.id] = upstream
-        self.owners[session.id] = session
-        upstream.router.attach(session)
-        return upstream
-
-    def _start(self, session: Session, upstream: Upstream) -> Deferred[None]:
-        """Start C{upstream} with the launch spec of C{session}'s route."""
-        pool = self._pool
-        variant = getattr(session, "variant", None)
-
-        def launch() -> Deferred[None]:
-            def spawn(spec: ServerSpec) -> Deferred[None]:
-                upstream.spec = spec
-                return upstream.ensure()
-
-            return pool._launchOf(variant).addCallback(spawn)
-
-        return pool._whenLaunchable(launch)
-
-    def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
-        """Spawn the session's own child and forward its C{initialize} to it."""
-        upstream = self._add(session)
-
-        def forward(_: None) -> Deferred[jsonrpc.Message]:
-            return upstream.router.request(session, initialize, None)
-
-        def adopt(response: jsonrpc.Message) -> jsonrpc.Message:
-            result = response.get("result")
-            if isinstance(result, dict):
-                upstream.sessionInitializeResult = result
-                upstream.sessionCapabilities = session.capabilities
-                if isinstance(result.get("protocolVersion"), str):
-                    session.protocolVersion = result["protocolVersion"]
-            return response
-
-        return self._start(session, upstream).addCallback(forward).addCallback(adopt)
-
-    def restore(self, session: Session, why: str = "restored after a gateway restart") -> None:
-        """Give C{session} a child to be started, and its C{initialize}
-        replayed, on its next request (C{why}: for the log line then)."""
-        self._add(session)
-        self._replays[session.id] = []
-        self._why[session.id] = why
-
-    def gone(self, session: Session) -> str | None:
-        """Why C{session} cannot be served any more, or C{None}. A session
-        whose child exited is not gone: its next request starts a new one."""
-        if session.id in self._replays:
-            return None
-        upstream = self.perSession.get(session.id)
-        if upstream is None:
-            return None if self._pool.disabled else self._pool._sessionGone()
-        if upstream.state is Lifecycle.STOPPED and not self._pool.disabled:
-            self._relaunch(session, upstream)
-        return None
-
-    def _relaunch(self, session: Session, upstream: Upstream) -> None:
-        """C{session}'s child exited: its next request starts a new one."""
-        why = upstream.lastExit or "exited"
-        self._replays[session.id] = []
-        self._why[session.id] = f"whose child {why}"
-        self._pool.log.info(
-            "server {server}: the child of session {sid} {why}; its next request starts a"
-            " new one and replays the session's initialize",
-            server=self._pool.spec.name,
-            sid=session.shortId,
-            why=why,
-        )
-
-    def replaying(self, session: Session) -> bool:
-        return session.id in self._replays
-
-    def ready(self, session: Session) -> Deferred[Upstream]:
-        pool = self._pool
-        upstream = self.perSession.get(session.id)
-        replaying = session.id in self._replays
-        if not replaying and upstream is not None and upstream.state is Lifecycle.RUNNING:
-            return succeed(upstream)
-        if pool.disabled:
-            return fail(pool._disabled())
-        waiters = self._replays.get(session.id)
-        if waiters is not None and upstream is not None:
-            waiter: Deferred[Upstream] = Deferred()
-            waiters.append(waiter)
-            if len(waiters) == 1:
-                self._replay(session, upstream)
-            return waiter
-        raise SessionGone(pool._sessionGone())
-
-    def forward(
-        self, session: Session, message: jsonrpc.Message, related: Sink | None
-    ) -> Deferred[jsonrpc.Message]:
-        """Forward C{message} once C{session}'s child runs and has had the
-        session's C{initialize} replayed."""
-        return self.ready(session).addCallback(
-            lambda upstream: upstream.router.request(session, message, related)
-        )
-
-    def _replay(self, session: Session, upstream: Upstream) -> None:
-        """Start the restored C{session}'s child and bring it to where the
-        session's client believes it is; then release the waiting requests."""
-        pool = self._pool
-        initialize = jsonrpc.request(
-            "mcpgateway-restore",
-            "initialize",
-            {
-                "protocolVersion": session.protocolVersion,
-                "capabilities": session.capabilities,
-                "clientInfo": session.clientInfo,
-            },
-        )
-
-        def initialized(response: jsonrpc.Message) -> Upstream:
-            if not isinstance(response.get("result"), dict):
-                error = response.get("error") or {}
-                raise SessionGone(
-                    f"the child of server '{pool.spec.name}' refused the replayed"
-                    f" initialize: {error.get('message', 'no result')}"
-                )
-            upstream.sessionInitializeResult = response["result"]
-            upstream.sessionCapabilities = session.capabilities
-            router = upstream.router
-            router.clientNotification(session, jsonrpc.notification("notifications/initialized"))
-            if session.logLevel is not None:
-                router.call("logging/setLevel", {"level": session.logLevel})
-            for uri in sorted(session.subscriptions):
-                router.call("resources/subscribe", {"uri": uri})
-            pool.log.warn(
-                "server {server}: session {sid} ({why}) goes on on a fresh child (pid {pid});"
-                " its initialize was replayed, and what the previous child kept in memory"
-                " is lost",
-                server=pool.spec.name,
-                sid=session.shortId,
-                why=self._why.get(session.id, "restored"),
-                pid=upstream.pid,
-            )
-            return upstream
-
-        def release(result: Upstream | Failure) -> None:
-            waiters = self._replays.pop(session.id, [])
-            if not isinstance(result, Failure):
-                self._why.pop(session.id, None)
-            if isinstance(result, Failure):
-                self._replays[session.id] = []  # the next request tries again
-                pool.log.warn(
-                    "server {server}: restoring session {sid} failed: {why}",
-                    server=pool.spec.name,
-                    sid=session.shortId,
-                    why=result.getErrorMessage(),
-                )
-            for waiter in waiters:
-                if isinstance(result, Failure):
-                    waiter.errback(result)
-                else:
-                    waiter.callback(result)
-
-        def replay(_: None) -> Deferred[jsonrpc.Message]:
-            return upstream.router.request(session, initialize, None)
-
-        started = self._start(session, upstream).addCallback(replay)
-        started.addCallback(initialized).addBoth(release)
-
-    def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
-        """Detach C{session} and stop its child."""
-        upstream = self.perSession.pop(session.id, None)
-        self.owners.pop(session.id, None)
-        self._replays.pop(session.id, None)
-        self._why.pop(session.id, None)
-        if upstream is None:
-            return succeed(None)
-        upstream.router.detach(session, reason)
-        self.closed += 1
-        return upstream.stop()
-
-    def ownChildPids(self, session: Session) -> list[int]:
-        upstream = self.perSession.get(session.id)
-        return [upstream.pid] if upstream is not None and upstream.pid is not None else []
-
-    def endAll(self, endSession: Callable[[Session], object]) -> None:
-        """End every session that has a child of its own (through C{endSession})."""
-        for session in list(self.owners.values()):
-            endSession(session)
-
-    def orphans(self, vanished: list[Upstream]) -> tuple[int, list[Session]]:
-        """Children found stopped that are not in C{vanished} (exited before),
-        and the sessions whose own child is gone: none, since a session whose
-        child exited gets a new one on its next request (L{gone}); the
-        reaper's idle timeout ends it if no request comes."""
-        dead = 0
-        for sessionId, upstream in list(self.perSession.items()):
-            if sessionId in self._replays:
-                continue  # its child starts on its next request
-            if upstream.state is Lifecycle.STOPPED:
-                if upstream not in vanished:
-                    dead += 1
-                self._relaunch(self.owners[sessionId], upstream)
-        return dead, []
-
-
 class PerSessionPool(BasePool):
-    """The children of one server, one per session (L{OwnedChildren})."""
+    """The children of one server, one per session
+    (L{mcpgateway.core.pools.owned.OwnedChildren})."""
 
     def __init__(
         self,

@@ -43,7 +43,7 @@ L{mcpgateway.core.gateway.Gateway.reconfigure}), and its child is stopped.
 
 Once promoted (a child asked a client something no session could be proven
 to have caused), each new session gets a child of its own
-(L{mcpgateway.core.pools.persession.OwnedChildren}); the sessions open then stay
+(L{mcpgateway.core.pools.owned.OwnedChildren}); the sessions open then stay
 where they are.
 """
 
@@ -64,19 +64,18 @@ from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import ModernRequest
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pools.persession import OwnedChildren
+from mcpgateway.core.pools.attach import adopt, release
+from mcpgateway.core.pools.base import BasePool, keysOf
+from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.pools.pool import (
     GLOBAL_CHILD,
-    BasePool,
     Idle,
     PidProbe,
     PromotionSink,
     SessionGone,
     Sweep,
     UnknownRoute,
-    _keysOf,
 )
-from mcpgateway.core.pools.shared import adopt, release
 from mcpgateway.core.router import Router, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
@@ -160,8 +159,8 @@ class ScopedPool(BasePool):
     def _scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
         for key, child in self._children.items():
             if child is upstream:
-                return _keysOf(upstream.router.sessions, self._made[key].key)
-        return _keysOf(upstream.router.sessions)
+                return keysOf(upstream.router.sessions, self._made[key].key)
+        return keysOf(upstream.router.sessions)
 
     def _principalOf(self, upstream: Upstream) -> str:
         for key, child in self._children.items():
@@ -655,7 +654,7 @@ class ScopedPool(BasePool):
     def expire(self, now: float) -> list[int]:
         """Stop the children with nothing in flight that had no request for
         their C{idleTimeout}: their own entry's (a project's entry may set
-        its own: smoke R-D6; a child two routes share waits for the longer),
+        its own; a child two routes share waits for the longer),
         else the server's, else L{SCOPED_IDLE_TIMEOUT}; forget those with no
         session left. The pids stopped."""
         default = self.spec.idleTimeout or SCOPED_IDLE_TIMEOUT

@@ -12,7 +12,7 @@ L{mcpgateway.core.fanout.SharedFanout}. Only a shared child is ever idle
 
 Once promoted (its child asked a client something no session could be proven
 to have caused), each new session gets a child of its own
-(L{mcpgateway.core.pools.persession.OwnedChildren}), and each session open then
+(L{mcpgateway.core.pools.owned.OwnedChildren}), and each session open then
 moves to one at its next request with nothing of it in flight on the shared
 child: the gateway starts that child and replays the session's
 C{initialize} (and log level and subscriptions) before forwarding, so the
@@ -42,9 +42,10 @@ from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import ModernRequest
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pools.persession import OwnedChildren
+from mcpgateway.core.pools.attach import adopt, release
+from mcpgateway.core.pools.base import BasePool
+from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.pools.pool import (
-    BasePool,
     Idle,
     PidProbe,
     PromotionSink,
@@ -53,7 +54,7 @@ from mcpgateway.core.pools.pool import (
     UnknownRoute,
     launchEnvOf,
 )
-from mcpgateway.core.router import LOG_LEVELS, Router, Sink
+from mcpgateway.core.router import Router, Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
@@ -358,52 +359,3 @@ class SharedPool(BasePool):
         vanished = self._vanished(alive)
         dead, orphaned = self.owned.orphans(vanished)
         return Sweep(dead=len(vanished) + dead, orphaned=orphaned)
-
-
-def adopt(upstream: Upstream, session: Session) -> None:
-    """Attach C{session} to the shared child C{upstream} as if it had just
-    initialized, and count its subscriptions and log level: the child is told
-    them when it is initialized (or now, if it runs)."""
-    router = upstream.router
-    router.attach(session)
-    fanout = router.fanout
-    assert isinstance(fanout, SharedFanout)
-    running = upstream.state is Lifecycle.RUNNING
-    for uri in sorted(session.subscriptions):
-        fanout.subscriptions[uri] += 1
-        if running and fanout.subscriptions[uri] == 1:
-            router.call("resources/subscribe", {"uri": uri})
-    levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
-    lowest = min(levels, key=LOG_LEVELS.index) if levels else None
-    if lowest is not None and lowest != fanout.childLogLevel:
-        fanout.childLogLevel = lowest
-        if running:
-            router.call("logging/setLevel", {"level": lowest})
-
-
-def release(upstream: Upstream, session: Session, reason: str, keep: bool = False) -> None:
-    """Detach C{session} from the shared child C{upstream}. A running child
-    is told what the session gave back (its requests cancelled, its last
-    subscriptions dropped); a child with no process only forgets it (and
-    its tasks, as a running one does). With
-    C{keep}, the session keeps its subscriptions and log level (it moves to
-    another child)."""
-    router = upstream.router
-    subscriptions, level = set(session.subscriptions), session.logLevel
-    if upstream.state is Lifecycle.RUNNING:
-        router.detach(session, reason)
-    else:
-        router.sessions.discard(session)
-        fanout = router.fanout
-        assert isinstance(fanout, SharedFanout)
-        fanout.tasks.forgetSession(session)
-        for uri in subscriptions:
-            fanout.subscriptions[uri] -= 1
-            if fanout.subscriptions[uri] <= 0:
-                del fanout.subscriptions[uri]
-        if not keep:
-            session.subscriptions.clear()
-        levels = [s.logLevel for s in router.sessions if s.logLevel in LOG_LEVELS]
-        fanout.childLogLevel = min(levels, key=LOG_LEVELS.index) if levels else None
-    if keep:
-        session.subscriptions, session.logLevel = subscriptions, level

@@ -1,0 +1,397 @@
+# -*- test-case-name: tests.core.test_continuity -*-
+"""Sessions that outlive the gateway process: L{SessionContinuity}.
+
+With a L{SessionPersistence}, the gateway restores at start the sessions a
+previous process saved and from then on saves the registry at most once a
+second while it changes (on the injected clock, no write per request); a
+new session is journaled before its id is answered, and an ended one
+forgotten at once, so a crash loses neither. At stop the registry is saved
+a last time before the sessions of this process end, so a graceful restart
+keeps every one of them. The saved sessions of a server not configured at
+start (one that only another client's file defines: those files are
+adopted once the gateway listens) are held, and saved, until the
+configuration is complete (L{SessionContinuity.configured}): then restored,
+or dropped if their server is really gone; a request for one waits
+meanwhile.
+
+A gateway started by a restart (L{mcpgateway.ops.handover}) has a
+I{predecessor} that still serves for a moment: until that process has
+exited, this one does not write the sessions file (the predecessor saves it
+a last time when it stops), and a request for a session it does not know
+waits (L{SessionContinuity.waitFor}): once the predecessor is gone, its
+last sessions are merged in, and the request is looked at again.
+
+Visiting sessions (another cluster replica's) are never saved: their
+sealed ids carry them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from mcpgateway.core.aggregate.types import isAggregateRecord
+from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.sessions import Session, SessionPersistence, SessionRegistry
+from mcpgateway.runtime import timers
+
+if TYPE_CHECKING:
+    # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
+    from mcpgateway.core.aggregate.aggregator import Aggregator
+
+SAVE_INTERVAL = 1.0
+"""Seconds between two saves of the session registry while it changes."""
+CONFIG_WAIT = 30.0
+"""Seconds after start that the saved sessions of servers not configured
+yet are kept for the configuration pass that brings the rest of the
+servers (L{SessionContinuity.configured}: the other clients' files, adopted
+once the gateway listens); if none comes by then, they are dropped."""
+
+
+class ContinuityHost(Protocol):
+    """What L{SessionContinuity} needs of its gateway
+    (L{mcpgateway.core.gateway.Gateway})."""
+
+    @property
+    def sessions(self) -> SessionRegistry: ...
+
+    @property
+    def pools(self) -> Mapping[str, ServerPool]: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def aggregator(self) -> Aggregator: ...
+
+    def endSession(self, session: Session, reason: str = ...) -> Deferred[None]: ...
+
+    def prewarmRestored(self, servers: set[str]) -> None: ...
+
+
+class SessionContinuity:
+    """The gateway's saved sessions: restored at start, saved while they
+    change, journaled as they open and end, handed over from a predecessor."""
+
+    def __init__(
+        self,
+        host: ContinuityHost,
+        clock: IReactorTime,
+        log: Logger,
+        persistence: SessionPersistence | None,
+        predecessor: Deferred[None] | None,
+        clientAlive: Callable[[int], bool] | None,
+    ) -> None:
+        """
+        @param host: the gateway whose sessions these are.
+        @param log: the gateway's logger (these lines are the gateway's).
+        @param persistence: where the sessions outlive the process; C{None}:
+            they end with it.
+        @param predecessor: fires when the gateway process this one took
+            over from has exited (C{None}: there is none).
+        @param clientAlive: whether a client process still runs (C{None}:
+            every saved session is restored).
+        """
+        self._host = host
+        self._clock = clock
+        self.log = log
+        self._persistence = persistence
+        self._saving = timers.Every(clock, SAVE_INTERVAL, self.save)
+        self._predecessor = predecessor
+        self._clientAlive = clientAlive
+        self._waiting: list[Deferred[None]] = []
+        self._endedMeanwhile: set[str] = set()
+        self._inherited: set[str] = set()
+        """Sessions restored at start while the predecessor still ran."""
+        self._held: dict[str, dict[str, Any]] = {}
+        """Saved sessions of servers not configured at start (or not yet
+        when the predecessor's last save is merged in), by id, kept (and
+        saved) until the configuration is complete (L{configured})."""
+        self._heldCounts = (0, 0, 0)
+        """What the start's restore did (restored, dropped, ended), told
+        with what L{configured} does of the held sessions, in one line."""
+        self._configured = False
+        self._configWait: IDelayedCall | None = None
+        self._heldWaiting: list[Deferred[None]] = []
+
+    def begin(self) -> None:
+        """After the start's L{restore}: wait for the configuration while
+        sessions are held, and save from now on (once the predecessor is
+        gone, if there is one)."""
+        if self._held and not self._configured:
+            self._configWait = self._clock.callLater(CONFIG_WAIT, self.configured)
+        if self._predecessor is not None and not self._predecessor.called:
+            self._predecessor.addCallback(self._predecessorGone)
+        elif self._persistence is not None:
+            self._saving.start()
+
+    def waitFor(self, sessionId: str | None = None) -> Deferred[None] | None:
+        """A Deferred that fires once the sessions this process may still
+        get are in: the predecessor's last sessions merged in, and the saved
+        sessions of servers not configured at start restored or dropped
+        (L{configured}); C{None} when there is nothing to wait for (any
+        more). A request for a session this process does not know waits for
+        it, then is looked at again (L{mcpgateway.web.mcp}).
+
+        @param sessionId: the id the request names. Once the predecessor is
+            gone, only the ids of the held sessions are waited for (any
+            other id is not found at once, whatever is held); C{None}: any
+            held session."""
+        if self._predecessor is not None and not self._predecessor.called:
+            waiting: Deferred[None] = Deferred()
+            self._waiting.append(waiting)
+            return waiting
+        if self._held and not self._configured and (sessionId is None or sessionId in self._held):
+            held: Deferred[None] = Deferred()
+            self._heldWaiting.append(held)
+            return held
+        return None
+
+    def _predecessorGone(self, _: object) -> None:
+        self._predecessor = None
+        if self._host.running:
+            merged = self.restore(merging=True)
+            self._host.prewarmRestored(merged)
+            if self._persistence is not None:
+                self._saving.start(now=True)  # saves now, then while the sessions change
+        self._endedMeanwhile.clear()
+        self._inherited.clear()
+        waiting, self._waiting = self._waiting, []
+        for each in waiting:
+            each.callback(None)
+
+    def configured(self) -> None:
+        """The configuration is complete: every server this process will
+        serve at start is known (the first pass of the config service once
+        the gateway listens, every client's file adopted: the first
+        L{mcpgateway.core.gateway.Gateway.reconfigure}; or L{CONFIG_WAIT}
+        seconds after start, whichever comes first). The saved sessions of
+        servers that were not configured at start are restored now if their
+        server is known, else dropped;
+        the requests that waited for them (L{waitFor}) are looked
+        at again. Only the first call does something."""
+        if self._configured:
+            return
+        self._configured = True
+        timer, self._configWait = self._configWait, None
+        if timer is not None and timer.active():
+            timer.cancel()
+        held, self._held = list(self._held.values()), {}
+        if held:
+            servers: set[str] = set()
+            added, dropped, gone = self._heldCounts
+            for record in held:
+                outcome = self._restoreRecord(record, merging=False)
+                if outcome == "dropped":
+                    dropped += 1
+                elif outcome == "gone":
+                    gone += 1
+                else:
+                    added += 1
+                    servers.add(outcome)
+            self._logRestored(added, dropped, gone)
+            if self._host.running:
+                self._host.prewarmRestored(servers)
+        waiting, self._heldWaiting = self._heldWaiting, []
+        for each in waiting:
+            each.callback(None)
+
+    def restore(self, merging: bool = False) -> set[str]:
+        """Rebuild the sessions a previous process saved; the names of the
+        servers that got some. C{merging}: after a restart's predecessor
+        exited, add the sessions this process does not have (and did not
+        end meanwhile). At start, and in that merge, the sessions of a
+        server not configured yet are held until the configuration is
+        complete (L{configured}): the other clients' servers come only once
+        the gateway listens (a record merged in replaces the held one of
+        its id: the predecessor's last save is the newest)."""
+        if self._persistence is None:
+            return set()
+        servers: set[str] = set()
+        dropped = known = added = gone = 0
+        records = self._persistence.load()
+        if merging:
+            # Restored at start but absent from the predecessor's last save:
+            # it ended them meanwhile (a DELETE, its reaper); so must we.
+            final = {record["id"] for record in records}
+            for sessionId in sorted(self._inherited - final):
+                session = self._host.sessions.get(sessionId)
+                if session is not None:
+                    self._host.endSession(session, "ended by the predecessor")
+            for sessionId in [i for i in self._held if i not in final]:
+                del self._held[sessionId]  # held here, ended there meanwhile
+        held: dict[str, dict[str, Any]] = {}
+        for record in records:
+            if isAggregateRecord(record):
+                if self._host.sessions.get(record["id"]) is None and record["id"] not in (
+                    self._endedMeanwhile
+                ):
+                    from mcpgateway.core.aggregate.aggregator import AggregateSession
+
+                    aggregate = AggregateSession.fromRecord(record)
+                    aggregator = self._host.aggregator  # made first: it knows its sessions
+                    self._host.sessions.add(aggregate)
+                    aggregator.restore(aggregate)
+                    added += 1
+                    if not merging and self._predecessor is not None:
+                        self._inherited.add(aggregate.id)
+                else:
+                    known += 1
+                continue
+            if not self._configured and record["server"] not in self._host.pools:
+                if merging and record["id"] in self._endedMeanwhile:
+                    known += 1
+                else:
+                    held[record["id"]] = record  # its server may come with the other clients' files
+                continue
+            outcome = self._restoreRecord(record, merging)
+            if outcome == "known":
+                known += 1
+            elif outcome == "dropped":
+                dropped += 1
+            elif outcome == "gone":
+                gone += 1
+            else:
+                servers.add(outcome)
+                added += 1
+        if merging:
+            self.log.info(
+                "merged {count} session(s) the predecessor opened last ({known} known already)",
+                count=added,
+                known=known,
+            )
+        if held:
+            self._held.update(held)
+            if not merging:
+                self._heldCounts = (added, dropped, gone)
+            elif self._configWait is None:
+                self._configWait = self._clock.callLater(CONFIG_WAIT, self.configured)
+            self.log.info(
+                "keeping {count} saved session(s) of server(s) not configured yet ({names})"
+                " until the configuration is complete (at most {seconds:g} s)",
+                count=len(held),
+                names=", ".join(sorted({str(record["server"]) for record in held.values()})),
+                seconds=CONFIG_WAIT,
+            )
+        elif not merging and (servers or dropped or gone):
+            self._logRestored(added, dropped, gone)
+        return servers
+
+    def _restoreRecord(self, record: dict[str, Any], merging: bool) -> str:
+        """Rebuild the session of C{record} (not an aggregate one): the name
+        of its server once it is restored, else C{"known"} (merging: this
+        process has it, or ended it), C{"dropped"} (its server or route is
+        not configured, or a session of its id exists) or C{"gone"} (its
+        client exited while no gateway ran)."""
+        pool = self._host.pools.get(record["server"])
+        if merging and (
+            self._host.sessions.get(record["id"]) is not None
+            or record["id"] in self._endedMeanwhile
+        ):
+            return "known"
+        if pool is None or self._host.sessions.get(record["id"]) is not None:
+            return "dropped"
+        session = Session.fromRecord(record)
+        if not merging and not self._clientRuns(session.clientPid):
+            return "gone"  # its client exited while no gateway ran
+        variant = pool.variantFor(session.scope, principal=session.principal)
+        if variant is None:
+            return "dropped"  # its workspace route is gone
+        if session.credential and pool.spec.credentialEnv:
+            session.variant = None  # bound by rebind(), when its client sends them again
+        else:
+            session.credential = ""
+            session.variant = variant
+        self._host.sessions.add(session)
+        if session.variant is not None:
+            pool.restore(session)
+        if not merging and self._predecessor is not None:
+            self._inherited.add(session.id)
+        return session.server
+
+    def _logRestored(self, added: int, dropped: int, gone: int) -> None:
+        self.log.info(
+            "restored {count} session(s) of the previous gateway process"
+            " ({dropped} of servers or routes no longer configured dropped,"
+            " {gone} of clients that exited meanwhile ended)",
+            count=added,
+            dropped=dropped,
+            gone=gone,
+        )
+
+    def _clientRuns(self, pid: int | None) -> bool:
+        """Whether the client process C{pid} runs (C{True} when unknown, or
+        when it cannot be told)."""
+        probe = self._clientAlive
+        if pid is None or probe is None:
+            return True
+        try:
+            return probe(pid)
+        except Exception:
+            self.log.failure("probing client pid {pid} failed", pid=pid)
+            return True
+
+    def remember(self, session: Session) -> None:
+        """Make the new C{session} durable before its id is answered (a
+        crash in the second before the next save would lose it)."""
+        if self._persistence is None or session.visiting:
+            return
+        try:
+            self._persistence.remember(session.record())
+        except Exception:
+            self.log.failure("keeping session {sid} failed", sid=session.shortId)
+
+    def forget(self, session: Session) -> None:
+        """C{session} ended for its client: not to come back after a crash
+        before the next save (none at stop: the persistence is let go
+        before the sessions end with the process, L{lastSave})."""
+        if self._persistence is None or session.visiting:
+            return
+        try:
+            self._persistence.forget(session.id)
+        except Exception:
+            self.log.failure("forgetting session {sid} failed", sid=session.shortId)
+
+    def save(self) -> None:
+        """Hand the registry to the persistence (it writes only what changed):
+        every session but the visiting ones (another replica's), and the
+        saved ones still held for their server (L{configured})."""
+        if self._persistence is None:
+            return
+        try:
+            self._persistence.save(
+                [session.record() for session in self._host.sessions if not session.visiting]
+                + list(self._held.values())
+            )
+        except Exception:
+            self.log.failure("saving the sessions failed; they may not survive a restart")
+
+    def ended(self, session: Session) -> None:
+        """C{session} ended for its client: forgotten, and not merged back
+        from the predecessor's last save."""
+        self.forget(session)
+        if self._predecessor is not None:
+            self._endedMeanwhile.add(session.id)
+
+    def stopping(self) -> None:
+        """The gateway stops: the held sessions are saved as they are, for
+        the next process, and the requests that waited for them are looked
+        at again (the gateway is stopping)."""
+        timer, self._configWait = self._configWait, None
+        if timer is not None and timer.active():
+            timer.cancel()
+        waiting, self._heldWaiting = self._heldWaiting, []
+        for each in waiting:
+            each.callback(None)
+
+    def lastSave(self) -> None:
+        """The sessions end with this process, not for their clients: saved
+        before they are ended, and never saved (nor forgotten) again."""
+        if self._saving.running:
+            self._saving.stop()
+            self.save()
+        self._persistence = None

@@ -1,0 +1,121 @@
+# -*- test-case-name: tests.core.test_gateway -*-
+"""What a L{mcpgateway.core.gateway.Gateway} is made with besides its servers
+and its spawner: L{GatewaySettings}, one frozen value the wiring fills in
+(C{mcpgateway.tap}), and the protocols of the collaborators it names.
+
+Every field has a default that suits tests and embedders: no persistence,
+no predecessor, no pid lookups, random session ids, catalogs in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+
+from twisted.internet.defer import Deferred
+
+from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.era2026.mrtr import BridgeLimits
+from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pools.pool import PromotionSink
+from mcpgateway.core.sessions import SessionIds, SessionPersistence
+from mcpgateway.core.spec import ServerSpec
+
+if TYPE_CHECKING:
+    # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
+    from mcpgateway.core.aggregate.aggregator import ToolsLike
+
+Connection = tuple[str, int, str, int]
+"""A loopback TCP connection: peer host, peer port, local host, local port."""
+PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
+"""Finds the pid of the process on the other end of a loopback connection,
+given (peer host, peer port, local host, local port, known pids to try
+first)."""
+RunInThread = Callable[..., Deferred[Any]]
+"""Runs a function in a worker thread, firing with its value."""
+
+
+class Resolve(Protocol):
+    """What the gateway needs of L{mcpgateway.config.resolve.Resolver}."""
+
+    def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None: ...
+
+    def resolve(self, spec: ServerSpec) -> Deferred[ServerSpec]: ...
+
+    def failureOf(self, spec: ServerSpec) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """The gateway's tunables and the collaborators it is wired with."""
+
+    healing: HealingPolicy | None = None
+    """When failing servers are restarted and given up on (C{None}: the
+    default policy)."""
+    pidFinder: PidFinder | None = None
+    """Finds the client pid of a loopback connection; C{None} disables it."""
+    resolver: Resolve | None = None
+    """Resolves C{npx}/C{uvx} servers to their real binary; C{None}: they
+    are launched through their wrapper."""
+    drainTimeout: float = 5.0
+    """Seconds requests in flight may take to finish when the gateway stops."""
+    persistence: SessionPersistence | None = None
+    """Where the sessions outlive the process; C{None}: they end with it."""
+    predecessor: Deferred[None] | None = None
+    """Fires when the gateway process this one took over from has exited
+    (C{None}: there is none)."""
+    predecessorWait: float = 60.0
+    """Seconds a request for a session this process does not know waits for
+    the predecessor to exit (the wiring sets it from the restart's timeouts)."""
+    promotions: PromotionSink | None = None
+    """Keeps the servers promoted to a child per session (C{None}: promotions
+    last as long as the process)."""
+    modernInputTimeout: float = BridgeLimits.inputTimeout
+    """Seconds a modern call waits for its client's next round (then it is
+    cancelled on its child)."""
+    maxSuspendedCalls: int = BridgeLimits.maxSuspended
+    """Modern calls per server that may wait for their client's input at once."""
+    sessionIds: SessionIds | None = None
+    """Makes the ids of new sessions from their facts (a cluster's sealer:
+    L{mcpgateway.cluster.sealing}); C{None}: random ids."""
+    catalogs: CatalogService | None = None
+    """What every server lists (the aggregate endpoint's source), kept up to
+    date from every child that starts; C{None}: in memory only, and listed
+    only when the aggregate asks."""
+    tools: ToolsLike | None = None
+    """The aggregate endpoint's own tools (search, describe, invoke,
+    get_result); C{None}: theirs, made with the aggregator, with the search
+    index and the schema checks worked on by L{runInThread}."""
+    resultBytes: int | None = None
+    """What the aggregate's kept results may take in all (C{None}: the default)."""
+    runInThread: RunInThread | None = None
+    """Runs a function in a worker thread (C{deferToThread}); C{None}: in the
+    reactor thread (tests and embedders)."""
+    clientAlive: Callable[[int], bool] | None = None
+    """Whether a client process (a session's C{clientPid}) still runs; a saved
+    session whose client exited while no gateway ran is not restored (its
+    child would start for nobody). C{None}: every saved session is restored
+    (the reaper ends those of dead clients)."""
+
+
+class GatewayOptions(TypedDict, total=False):
+    """The fields of L{GatewaySettings} as keywords of
+    L{mcpgateway.core.gateway.Gateway} (for callers that name a few)."""
+
+    healing: HealingPolicy | None
+    pidFinder: PidFinder | None
+    resolver: Resolve | None
+    drainTimeout: float
+    persistence: SessionPersistence | None
+    predecessor: Deferred[None] | None
+    predecessorWait: float
+    promotions: PromotionSink | None
+    modernInputTimeout: float
+    maxSuspendedCalls: int
+    sessionIds: SessionIds | None
+    catalogs: CatalogService | None
+    tools: ToolsLike | None
+    resultBytes: int | None
+    runInThread: RunInThread | None
+    clientAlive: Callable[[int], bool] | None

@@ -1,0 +1,92 @@
+# -*- test-case-name: tests.web.test_sessions_api -*-
+"""Which client process a session belongs to: L{OwnerLookup}, and the pid a
+client says it runs as (L{clientPid}).
+
+A session's client pid lets the reaper end it when its client exits. It
+comes from the C{X-Client-Pid} header, else C{clientInfo.pid}, else the
+owner of the client's loopback socket, looked up off the reactor thread.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway.core.gatewaysettings import Connection, PidFinder
+from mcpgateway.core.sessions import Session, SessionRegistry
+
+OWNER_RETRY = 60.0
+"""Seconds between two looks for the client pid of a session that has none
+(L{OwnerLookup.lookFor})."""
+
+
+class OwnerLookup:
+    """Looks for the process on the other end of a session's loopback
+    connection, and gives the session its pid."""
+
+    def __init__(
+        self, finder: PidFinder, registry: SessionRegistry, clock: IReactorTime, log: Logger
+    ) -> None:
+        """
+        @param finder: finds the pid of a loopback connection's peer.
+        @param registry: the gateway's sessions (a session ended meanwhile
+            gets no pid; the pids known are tried first).
+        @param log: the gateway's logger (these lines are the gateway's).
+        """
+        self._finder = finder
+        self._registry = registry
+        self._clock = clock
+        self.log = log
+
+    def lookFor(self, session: Session, connection: Connection) -> None:
+        """A later request of C{session}, whose client pid is not known, on
+        C{connection}: look for the socket's owner again, at most once per
+        L{OWNER_RETRY} seconds."""
+        now = self._clock.seconds()
+        if session.ownerLookedUp is not None and now - session.ownerLookedUp < OWNER_RETRY:
+            return
+        self.find(session, connection)
+
+    def find(self, session: Session, connection: Connection) -> None:
+        """Look for the owner of C{session}'s socket C{connection} now."""
+        session.ownerLookedUp = self._clock.seconds()
+        registry = self._registry
+        hints = sorted({s.clientPid for s in registry if s.clientPid is not None})
+
+        def found(pid: int | None) -> None:
+            if pid is None or session.clientPid is not None:
+                return
+            if registry.get(session.id) is session:
+                session.clientPid = pid
+                registry.touch(session)
+                self.log.info(
+                    "session {sid} belongs to client pid {pid} (socket owner)",
+                    sid=session.shortId,
+                    pid=pid,
+                )
+
+        def failed(reason: Failure) -> None:
+            self.log.failure(
+                "looking up the client pid of session {sid} failed",
+                failure=reason,
+                sid=session.shortId,
+            )
+
+        self._finder(*connection, hints).addCallbacks(found, failed)
+
+
+def clientPid(given: int | None, clientInfo: object, principal: object) -> int | None:
+    """The pid a client says it runs as (C{X-Client-Pid}, else
+    C{clientInfo.pid}); none for an authenticated client (C{principal}), which
+    may run on another machine, where its pid names nothing here."""
+    if principal:
+        return None
+    infoPid = clientInfo.get("pid") if isinstance(clientInfo, dict) else None
+    return given if given is not None else _validPid(infoPid)
+
+
+def _validPid(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31:
+        return value
+    return None

@@ -1,0 +1,57 @@
+# -*- test-case-name: tests.core.test_scoped -*-
+"""Which kind of pool serves a server: L{makePool}, the one place that
+looks at how a server's children are shared.
+
+No kind of pool imports this module: it imports them, each when first
+needed.
+"""
+
+from __future__ import annotations
+
+from mcpgateway.core.era2026.mrtr import BridgeLimits
+from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pools.pool import PidProbe, PromotionSink, ServerPool, childPerLaunch
+from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spec import ServerSpec, Sharing
+
+__all__ = ["makePool"]
+
+
+def makePool(
+    spec: ServerSpec,
+    spawner: Spawner,
+    healing: HealingPolicy | None = None,
+    promotions: PromotionSink | None = None,
+    limits: BridgeLimits | None = None,
+    clientAlive: PidProbe | None = None,
+) -> ServerPool:
+    """The pool for C{spec}: the one place that looks at how it is shared.
+    A session-scoped server gets a child per session; one with routes
+    (variants), credentials or a child per principal (C{perUser}, the
+    C{credential} scope) a child per launch spec; any other one shared
+    child (@raise ValueError: an unknown scope). C{limits}: how
+    long and how many modern calls may wait for their clients;
+    C{clientAlive}: whether a session's client process still runs
+    (L{mcpgateway.core.pools.pool.ServerPool.clientAlive}).
+
+    A server promoted to C{session} (C{promotions.json}) gets the shared
+    pool, promoted from the start: every 2025 session gets a child of its
+    own, and MCP 2026-07-28 requests keep the shared child they had before
+    the promotion (as in the process that promoted it)."""
+    # Each kind imported when first needed: a gateway with no scoped server
+    # never loads the scoped pool (a smaller idle footprint).
+    pool: ServerPool
+    if spec.sharing is Sharing.SESSION and (spec.promoted is None or childPerLaunch(spec)):
+        from mcpgateway.core.pools.persession import PerSessionPool
+
+        pool = PerSessionPool(spec, spawner, healing, promotions, limits)
+    elif childPerLaunch(spec):
+        from mcpgateway.core.pools.scoped import ScopedPool
+
+        pool = ScopedPool(spec, spawner, healing, promotions, limits)
+    else:
+        from mcpgateway.core.pools.shared import SharedPool
+
+        pool = SharedPool(spec, spawner, healing, promotions, limits)
+    pool.clientAlive = clientAlive
+    return pool

@@ -1,0 +1,225 @@
+# -*- test-case-name: tests.core.test_gateway_modern -*-
+"""How a pool serves MCP 2026-07-28 clients: L{ModernSide}, a part of
+L{mcpgateway.core.pools.base.BasePool}.
+
+Those clients have no session: a pool serves their requests on its shared
+child (or the child of the request's route) through its
+L{mcpgateway.core.era2026.mrtr.InputBridge}, and their listen streams as
+L{mcpgateway.core.era2026.listen.Listener}s of that child's router. A pool
+that cannot serve them says why (L{ModernSide.modernRefusal}): its answers
+to them are then 404/-32601, so that clients fall back to C{initialize}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway.core.era2026.listen import Listener, honour
+from mcpgateway.core.era2026.mrtr import InputBridge, finish
+from mcpgateway.core.era2026.types import ListenFilter, ListenHandle, ModernRequest, ModernStats
+from mcpgateway.core.pools.pool import NoSharedChild, UnknownRoute
+from mcpgateway.core.router import Router, Sink
+from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.core.upstream import ServerUnavailable, Upstream
+from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.runtime import logs
+
+
+class ModernSide:
+    """The MCP 2026-07-28 half of a pool: its modern calls and listen
+    streams. The pool sets what it reads (L{bridge}, L{listeners}) when it
+    is made."""
+
+    log: Logger
+    spec: ServerSpec
+    disabled: bool
+    perLaunch: bool
+    _variants: dict[str, Variant]
+    bridge: InputBridge
+    """The modern calls on its children (their suspended rounds)."""
+    listeners: set[Listener]
+    """The open listen streams on its children."""
+    modernRequests: int
+
+    def modernRefusal(self) -> str | None:
+        """A disabled server, or one configured C{"modern": false}, does not
+        serve them (a per-session pool neither: see its own)."""
+        name = self.spec.name
+        if self.disabled:
+            return f"server '{name}' is disabled"
+        if not self.spec.modern:
+            return f"server '{name}' is not served to MCP 2026-07-28 clients (\"modern\": false)"
+        return None
+
+    def cacheScope(self) -> str:
+        """The C{cacheScope} of its cacheable results: C{private} when its
+        children depend on the caller's credentials or identity, else
+        C{public} (one route, one child, one list for everyone)."""
+        return "private" if self.spec.credentialEnv or self.spec.perPrincipal else "public"
+
+    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
+        """The running child that serves C{request}'s route (and
+        credentials); fails with L{ServerUnavailable} or L{UnknownRoute}."""
+        raise NotImplementedError
+
+    def modernRouter(self, scope: str) -> Router | None:
+        """The router of route C{scope}'s child, when it has one (no start)."""
+        raise NotImplementedError
+
+    def modern(self, request: ModernRequest, sink: Sink) -> Deferred[jsonrpc.Message]:
+        self.modernRequests += 1
+        refusal = self.modernRefusal()
+        if refusal is not None:
+            return succeed(
+                jsonrpc.errorResponse(request.clientId, jsonrpc.METHOD_NOT_FOUND, refusal)
+            )
+        try:
+            ready = self.modernUpstream(self._routed(request))
+        except Exception:
+            ready = fail()
+        served: Deferred[jsonrpc.Message] = ready.addCallback(self._serveModern, request, sink)
+        return served.addErrback(self._modernFailed, request)
+
+    def _serveModern(
+        self, upstream: Upstream, request: ModernRequest, sink: Sink
+    ) -> Deferred[jsonrpc.Message]:
+        initialize = upstream.initializeResult or {}
+        scope = self.cacheScope()
+        method = request.method
+        if method == "server/discover":
+            return succeed(
+                jsonrpc.resultResponse(request.clientId, wire2026.discoverResult(initialize, scope))
+            )
+        if method not in wire2026.MODERN_METHODS or method == "subscriptions/listen":
+            # Only the web's ladder brings requests here; nothing else reaches a child.
+            return succeed(
+                jsonrpc.errorResponse(
+                    request.clientId, jsonrpc.METHOD_NOT_FOUND, f"Method not found: {method}"
+                )
+            )
+        lacking = _lacking(method, initialize.get("capabilities"))
+        if lacking is not None:
+            return succeed(
+                jsonrpc.errorResponse(
+                    request.clientId,
+                    jsonrpc.METHOD_NOT_FOUND,
+                    f"Method not found: {method} (server '{self.spec.name}' does not declare"
+                    f" the {lacking} capability)",
+                )
+            )
+        info = initialize.get("serverInfo")
+        serverInfo = info if isinstance(info, dict) else None
+        if upstream.adapter is not None:  # the child speaks 2026-07-28 itself: passed through
+            return upstream.adapter.modern(request, sink, serverInfo, scope)
+        answered = self.bridge.call(upstream.router, request, sink)
+        return answered.addCallback(lambda response: finish(method, response, serverInfo, scope))
+
+    def _modernFailed(self, reason: Failure, request: ModernRequest) -> jsonrpc.Message:
+        if reason.check(CancelledError):
+            reason.raiseException()  # the client went away: nobody to answer
+        if reason.check(ServerUnavailable, UnknownRoute, NoSharedChild):
+            return jsonrpc.errorResponse(
+                request.clientId, jsonrpc.SERVER_UNAVAILABLE, str(reason.value)
+            )
+        self.log.failure(
+            "server {server}: serving a modern {method} failed",
+            failure=reason,
+            server=self.spec.name,
+            method=logs.clientText(request.method),
+        )
+        return jsonrpc.errorResponse(
+            request.clientId, jsonrpc.INTERNAL_ERROR, "the gateway failed to serve this request"
+        )
+
+    def describe(self, request: ModernRequest) -> Deferred[dict[str, Any]]:
+        def result(upstream: Upstream) -> dict[str, Any]:
+            return upstream.initializeResult or {}
+
+        return self.modernUpstream(self._routed(request)).addCallback(result)
+
+    def listen(
+        self, request: ModernRequest, wanted: ListenFilter, sink: Sink
+    ) -> Deferred[ListenHandle]:
+        refusal = self.modernRefusal()
+        if refusal is not None:
+            return fail(ServerUnavailable(refusal))
+
+        def opened(upstream: Upstream) -> ListenHandle:
+            initialize = upstream.initializeResult or {}
+            capabilities = initialize.get("capabilities")
+            listener = Listener(
+                upstream.router,
+                honour(wanted, capabilities if isinstance(capabilities, dict) else {}),
+                sink,
+                request.scope,
+                self.listeners.discard,
+            )
+            self.listeners.add(listener)
+            listener.start()
+            return listener
+
+        try:
+            ready = self.modernUpstream(self._routed(request))
+        except Exception:
+            ready = fail()
+        return ready.addCallback(opened)
+
+    def _routed(self, request: ModernRequest) -> ModernRequest:
+        """C{request} as its route's child serves it: on a pool with one
+        child for all its routes (L{perLaunch} false), a workspace route
+        that is the user's entry is the key-less route."""
+        if request.scope and not self.perLaunch and request.scope in self._variants:
+            return replace(request, scope="")
+        return request
+
+    def paramHeaders(self, scope: str, tool: str) -> dict[str, str] | None:
+        if scope and not self.perLaunch and scope in self._variants:
+            scope = ""
+        router = self.modernRouter(scope)
+        if router is None:
+            return None
+        known = router.toolHeaders.get(tool)
+        return None if known is None else dict(known)
+
+    def modernStats(self) -> ModernStats:
+        bridge = self.bridge
+        return ModernStats(
+            requests=self.modernRequests,
+            inputRounds=bridge.inputRounds,
+            inputExpired=bridge.inputExpired,
+            badRequestStates=bridge.badRequestStates,
+            listenStreams=len(self.listeners),
+            suspendedCalls=bridge.suspended(),
+        )
+
+    def endModern(self, reason: str) -> None:
+        self.bridge.stopAll(reason)
+        for listener in list(self.listeners):
+            listener.end(reason)
+
+
+_CAPABILITY_OF = {
+    "tools/list": "tools",
+    "tools/call": "tools",
+    "prompts/list": "prompts",
+    "prompts/get": "prompts",
+    "resources/list": "resources",
+    "resources/templates/list": "resources",
+    "resources/read": "resources",
+    "completion/complete": "completions",
+}
+
+
+def _lacking(method: str, capabilities: Any) -> str | None:
+    """The server capability C{method} needs that the child did not declare."""
+    needed = _CAPABILITY_OF.get(method)
+    if needed is None:
+        return None
+    if isinstance(capabilities, dict) and isinstance(capabilities.get(needed), dict):
+        return None
+    return needed
