@@ -26,7 +26,7 @@ each session would run a launch of its own, so for each server
 A server's sessions are its own plus the aggregate (C{/mcp}) sessions that
 opened it as a member. The last measure of a server is kept while it has no
 child (stopped when idle: its sessions' own launches would still run).
-L{savingsLines} renders the figures for C{/metrics}.
+L{mcpgateway.report.savings.savingsLines} renders the figures for C{/metrics}.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ __all__ = [
     "WrapperCost",
     "estimateServer",
     "readSample",
-    "savingsLines",
 ]
 
 SAMPLE_INTERVAL = 10.0
@@ -504,39 +503,3 @@ class SavingsService(Service):
     def stopService(self) -> None:
         super().stopService()
         self._loop.stop()
-
-
-# -- /metrics -------------------------------------------------------------------
-
-_PREFIX = "mcpgateway_"
-
-
-def savingsLines(status: GatewayStatus) -> list[str]:
-    """The savings of C{status} in the Prometheus text format: the gauges
-    C{mcpgateway_processes_avoided} and C{mcpgateway_memory_avoided_bytes},
-    by server (a server whose memory was never measured has no memory
-    sample); nothing when the gateway does not estimate them."""
-    savings = status.savings
-    if savings is None:
-        return []
-    processes = [
-        f"# HELP {_PREFIX}processes_avoided Processes the server's sessions would run with a"
-        " launch of their own each (npx/uvx wrappers included), minus the ones its children run.",
-        f"# TYPE {_PREFIX}processes_avoided gauge",
-    ]
-    memory = [
-        f"# HELP {_PREFIX}memory_avoided_bytes Memory (PSS, else RSS) of those processes, at the"
-        " mean measured on the server's children (wrappers only when one was measured).",
-        f"# TYPE {_PREFIX}memory_avoided_bytes gauge",
-    ]
-    for name in sorted(savings.servers):
-        figures = savings.servers[name]
-        label = '{server="' + _escapeLabel(name) + '"}'
-        processes.append(f"{_PREFIX}processes_avoided{label} {figures.processesAvoided}")
-        if figures.memoryAvoidedBytes is not None:
-            memory.append(f"{_PREFIX}memory_avoided_bytes{label} {figures.memoryAvoidedBytes}")
-    return processes + memory
-
-
-def _escapeLabel(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -7,12 +7,9 @@ statistics and bytes), plus the resident memory of its children, read
 through L{mcpgateway.runtime.procfs}; nothing on the request path knows this module
 exists.
 
-The format (version 0.0.4) is written here rather than through
-C{prometheus_client}, to keep the gateway small: C{# HELP} and C{# TYPE}
-before each family, counters named C{_total}, histograms as cumulative
-C{_bucket} samples up to C{le="+Inf"} plus C{_sum} and C{_count}, label
-values escaped (backslash, double quote, newline) and help text escaped
-(backslash, newline).
+The format (version 0.0.4) is written by L{mcpgateway.report.exposition}:
+counters are named C{_total}, histograms are cumulative C{_bucket} samples up
+to C{le="+Inf"} plus C{_sum} and C{_count}.
 
 The OpenTelemetry MCP conventions' histograms (docs/observability.md) are
 here under the names their Prometheus mapping gives:
@@ -35,42 +32,22 @@ from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 import twisted
 from mcpgateway.core import tracing
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spec import SHARES
 from mcpgateway.core.stats import BUCKETS, OUTCOMES
-from mcpgateway.core.status import Circuit, GatewayStatus, ServerState
-from mcpgateway.ops.savings import savingsLines
+from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus
+from mcpgateway.report.exposition import Family, Labels, formatValue
+from mcpgateway.report.savings import savingsLines
 from mcpgateway.runtime import procfs
 
+PREFIX = "mcpgateway_"
+"""The prefix of the gateway's own metric names."""
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 """The C{Content-Type} of L{renderMetrics}' output."""
-
-Labels = tuple[tuple[str, str], ...]
-
-
-class _Family:
-    """One metric family: its C{# HELP} and C{# TYPE} lines and its samples."""
-
-    __slots__ = ("help", "kind", "lines", "name")
-
-    def __init__(self, name: str, kind: str, help: str) -> None:
-        self.name = name
-        self.kind = kind
-        self.help = help
-        self.lines: list[str] = []
-
-    def add(self, labels: Labels, value: float, suffix: str = "") -> None:
-        """One sample: C{<name><suffix>{labels} value}."""
-        self.lines.append(f"{self.name}{suffix}{_formatLabels(labels)} {_formatValue(value)}")
-
-    def render(self) -> Iterable[str]:
-        yield f"# HELP {self.name} {_escapeHelp(self.help)}"
-        yield f"# TYPE {self.name} {self.kind}"
-        yield from self.lines
 
 
 def renderMetrics(gateway: Gateway, procRoot: str = procfs.PROC) -> bytes:
@@ -94,7 +71,7 @@ def renderSessionLimits(counts: Mapping[tuple[str, str], int]) -> bytes:
     caller's), by what came of them (C{evicted}: the caller's own idlest
     unused session ended for it; C{refused}: HTTP 503). Never by caller:
     the audit log names who was refused."""
-    family = _Family(
+    family = Family(
         "mcpgateway_session_limit_total",
         "counter",
         "Initialize requests that met a session limit (gateway, principal), by outcome"
@@ -105,6 +82,188 @@ def renderSessionLimits(counts: Mapping[tuple[str, str], int]) -> bytes:
     return ("\n".join(family.render()) + "\n").encode("utf-8", "replace")
 
 
+SERVER_FAMILIES: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "requests",
+        "requests_total",
+        "counter",
+        "Client requests forwarded to a child and ended, by server, MCP method (methods "
+        "outside the MCP set count as other) and outcome (ok, error, timeout, child_exit, "
+        "cancelled).",
+    ),
+    (
+        "duration",
+        "request_duration_seconds",
+        "histogram",
+        "Time from forwarding a client request to a child until it ended, by server.",
+    ),
+    (
+        "inFlight",
+        "requests_in_flight",
+        "gauge",
+        "Requests forwarded to the server's children and not answered yet.",
+    ),
+    (
+        "sessions",
+        "sessions",
+        "gauge",
+        "Open client sessions, by server.",
+    ),
+    (
+        "children",
+        "children",
+        "gauge",
+        "Running child processes, by server.",
+    ),
+    (
+        "restarts",
+        "child_restarts_total",
+        "counter",
+        "Shared children started again after the previous one exited (a stateful server's "
+        "child is never restarted: its session ends with it).",
+    ),
+    (
+        "failures",
+        "child_failures_total",
+        "counter",
+        "Unexpected child exits (any exit status or signal, or a failed initialize), by server.",
+    ),
+    (
+        "circuit",
+        "circuit_state",
+        "gauge",
+        "The server's circuit breaker: 1 for the current state (closed, open, half-open), else 0.",
+    ),
+    (
+        "state",
+        "server_state",
+        "gauge",
+        "The server's state as in /health: 1 for the current one, else 0.",
+    ),
+    (
+        "late",
+        "late_replies_total",
+        "counter",
+        "Child replies to requests that had already timed out or been cancelled, dropped.",
+    ),
+    (
+        "ambiguous",
+        "server_requests_refused_ambiguous_total",
+        "counter",
+        "Sampling/elicitation/roots requests of a shared child refused because several "
+        "sessions used it (the session each was for could not be proven).",
+    ),
+    (
+        "bytesIn",
+        "child_bytes_received_total",
+        "counter",
+        "Bytes read from the stdout of the server's children, exited ones included.",
+    ),
+    (
+        "bytesOut",
+        "child_bytes_sent_total",
+        "counter",
+        "Bytes written to the stdin of the server's children, exited ones included.",
+    ),
+    (
+        "childRss",
+        "child_resident_bytes",
+        "gauge",
+        "Resident memory of the server's running children (the child processes themselves, "
+        "not their descendants).",
+    ),
+    (
+        "scopeChildren",
+        "server_children",
+        "gauge",
+        "Running child processes, by server and scope (global, workspace, credential, "
+        "session: a child a session owns, as a promoted server gives new sessions).",
+    ),
+    (
+        "scopeSessions",
+        "scope_sessions",
+        "gauge",
+        "Sessions served by the child of each scope key of a server (global: the key-less "
+        "route; else a workspace or credential key, a keyed hash).",
+    ),
+    (
+        "waits",
+        "pool_waits_total",
+        "counter",
+        "Requests that found the server's pool at maxChildren with no idle child, and waited.",
+    ),
+    (
+        "waitTimeouts",
+        "pool_wait_timeouts_total",
+        "counter",
+        "Requests that waited for a child of a full pool until their timeout (answered with "
+        "an error that names maxChildren).",
+    ),
+    (
+        "evictions",
+        "pool_evictions_total",
+        "counter",
+        "Idle children stopped to make room in a full pool (least recently used first).",
+    ),
+    (
+        "promoted",
+        "server_promoted",
+        "gauge",
+        "1 when the gateway gives the server's new sessions a child of their own (promoted to"
+        " session scope: its shared child asked something no session could be proven to own).",
+    ),
+    (
+        "modernServed",
+        "modern_served",
+        "gauge",
+        "1 when the server serves MCP 2026-07-28 clients, 0 when they get 404 and fall back "
+        'to initialize (its entry says "modern": false, or it runs a child per session).',
+    ),
+    (
+        "modernRequests",
+        "modern_requests_total",
+        "counter",
+        "MCP 2026-07-28 requests that passed the endpoint's checks (each retry of an "
+        "input_required call counts as one).",
+    ),
+    (
+        "suspendedCalls",
+        "modern_suspended_calls",
+        "gauge",
+        "Modern calls waiting for their client's answer to an input_required result.",
+    ),
+    (
+        "inputRounds",
+        "modern_input_rounds_total",
+        "counter",
+        "input_required results sent to modern clients (a child's sampling, elicitation or "
+        "roots request during their call).",
+    ),
+    (
+        "inputExpired",
+        "modern_input_expired_total",
+        "counter",
+        "Suspended modern calls whose client did not come back within --modern-input-timeout "
+        "(their child's questions declined, the call cancelled).",
+    ),
+    (
+        "badStates",
+        "modern_bad_request_states_total",
+        "counter",
+        "Modern retries refused for their requestState (forged, expired, used, or for another"
+        " call).",
+    ),
+    (
+        "listenStreams",
+        "modern_listen_streams",
+        "gauge",
+        "Open subscriptions/listen streams of modern clients.",
+    ),
+)
+"""The per-server families, in the order they are written: (key, name
+after the C{mcpgateway_} prefix, type, help)."""
+
+
 def renderStatus(
     status: GatewayStatus,
     rss: Callable[[int], int | None],
@@ -113,223 +272,117 @@ def renderStatus(
     """The metrics of C{status}; C{rss} reads the resident memory of a
     child; C{operations}: the convention's duration histograms (C{None}:
     none observed)."""
-    p = "mcpgateway_"
-    requests = _Family(
-        p + "requests_total",
-        "counter",
-        "Client requests forwarded to a child and ended, by server, MCP method (methods outside"
-        " the MCP set count as other) and outcome (ok, error, timeout, child_exit, cancelled).",
-    )
-    duration = _Family(
-        p + "request_duration_seconds",
-        "histogram",
-        "Time from forwarding a client request to a child until it ended, by server.",
-    )
-    inFlight = _Family(
-        p + "requests_in_flight",
-        "gauge",
-        "Requests forwarded to the server's children and not answered yet.",
-    )
-    sessions = _Family(p + "sessions", "gauge", "Open client sessions, by server.")
-    children = _Family(p + "children", "gauge", "Running child processes, by server.")
-    restarts = _Family(
-        p + "child_restarts_total",
-        "counter",
-        "Shared children started again after the previous one exited (a stateful server's"
-        " child is never restarted: its session ends with it).",
-    )
-    failures = _Family(
-        p + "child_failures_total",
-        "counter",
-        "Unexpected child exits (any exit status or signal, or a failed initialize), by server.",
-    )
-    circuit = _Family(
-        p + "circuit_state",
-        "gauge",
-        "The server's circuit breaker: 1 for the current state (closed, open, half-open), else 0.",
-    )
-    state = _Family(
-        p + "server_state",
-        "gauge",
-        "The server's state as in /health: 1 for the current one, else 0.",
-    )
-    late = _Family(
-        p + "late_replies_total",
-        "counter",
-        "Child replies to requests that had already timed out or been cancelled, dropped.",
-    )
-    ambiguous = _Family(
-        p + "server_requests_refused_ambiguous_total",
-        "counter",
-        "Sampling/elicitation/roots requests of a shared child refused because several"
-        " sessions used it (the session each was for could not be proven).",
-    )
-    bytesIn = _Family(
-        p + "child_bytes_received_total",
-        "counter",
-        "Bytes read from the stdout of the server's children, exited ones included.",
-    )
-    bytesOut = _Family(
-        p + "child_bytes_sent_total",
-        "counter",
-        "Bytes written to the stdin of the server's children, exited ones included.",
-    )
-    childRss = _Family(
-        p + "child_resident_bytes",
-        "gauge",
-        "Resident memory of the server's running children (the child processes themselves,"
-        " not their descendants).",
-    )
-    gatewayRss = _Family(
-        p + "gateway_resident_bytes", "gauge", "Resident memory of the gateway process."
-    )
-    uptime = _Family(p + "gateway_uptime_seconds", "gauge", "Seconds since the gateway started.")
-    info = _Family(p + "gateway_info", "gauge", "The gateway's version, as a label; always 1.")
-    scopeChildren = _Family(
-        p + "server_children",
-        "gauge",
-        "Running child processes, by server and scope (global, workspace, credential, session:"
-        " a child a session owns, as a promoted server gives new sessions).",
-    )
-    scopeSessions = _Family(
-        p + "scope_sessions",
-        "gauge",
-        "Sessions served by the child of each scope key of a server (global: the key-less"
-        " route; else a workspace or credential key, a keyed hash).",
-    )
-    waits = _Family(
-        p + "pool_waits_total",
-        "counter",
-        "Requests that found the server's pool at maxChildren with no idle child, and waited.",
-    )
-    waitTimeouts = _Family(
-        p + "pool_wait_timeouts_total",
-        "counter",
-        "Requests that waited for a child of a full pool until their timeout (answered with"
-        " an error that names maxChildren).",
-    )
-    evictions = _Family(
-        p + "pool_evictions_total",
-        "counter",
-        "Idle children stopped to make room in a full pool (least recently used first).",
-    )
-    promoted = _Family(
-        p + "server_promoted",
-        "gauge",
-        "1 when the gateway gives the server's new sessions a child of their own (promoted to"
-        " session scope: its shared child asked something no session could be proven to own).",
-    )
-    modernServed = _Family(
-        p + "modern_served",
-        "gauge",
-        "1 when the server serves MCP 2026-07-28 clients, 0 when they get 404 and fall back to"
-        ' initialize (its entry says "modern": false, or it runs a child per session).',
-    )
-    modernRequests = _Family(
-        p + "modern_requests_total",
-        "counter",
-        "MCP 2026-07-28 requests that passed the endpoint's checks (each retry of an"
-        " input_required call counts as one).",
-    )
-    suspendedCalls = _Family(
-        p + "modern_suspended_calls",
-        "gauge",
-        "Modern calls waiting for their client's answer to an input_required result.",
-    )
-    inputRounds = _Family(
-        p + "modern_input_rounds_total",
-        "counter",
-        "input_required results sent to modern clients (a child's sampling, elicitation or roots"
-        " request during their call).",
-    )
-    inputExpired = _Family(
-        p + "modern_input_expired_total",
-        "counter",
-        "Suspended modern calls whose client did not come back within --modern-input-timeout"
-        " (their child's questions declined, the call cancelled).",
-    )
-    badStates = _Family(
-        p + "modern_bad_request_states_total",
-        "counter",
-        "Modern retries refused for their requestState (forged, expired, used, or for another"
-        " call).",
-    )
-    listenStreams = _Family(
-        p + "modern_listen_streams",
-        "gauge",
-        "Open subscriptions/listen streams of modern clients.",
-    )
-
+    families = {key: Family(PREFIX + name, kind, text) for key, name, kind, text in SERVER_FAMILIES}
     for name in sorted(status.servers):
         server = status.servers[name]
         labels: Labels = (("server", name),)
-        stats = server.requests
-        pids = server.pids
+        _requestSamples(families, labels, server)
+        _childSamples(families, labels, server, rss)
+        _scopeSamples(families, labels, server)
+        _modernSamples(families, labels, server)
+    conventions = _operationFamilies(operations if operations is not None else tracing.Operations())
+    every = (*families.values(), *_gatewayFamilies(status), *conventions)
+    lines = [line for family in every for line in family.render()]
+    lines += savingsLines(status)  # mcpgateway_processes_avoided, ..._memory_avoided_bytes
+    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
 
-        counts = stats.requests
-        outcomes = [*OUTCOMES, *sorted({o for _, o in counts} - set(OUTCOMES))]
-        for method in sorted({m for m, _ in counts}):
-            for outcome in outcomes:
-                requests.add(
-                    (*labels, ("method", method), ("outcome", outcome)),
-                    counts.get((method, outcome), 0),
-                )
 
-        cumulative = 0
-        for bound, n in zip((*BUCKETS, math.inf), stats.bucketCounts, strict=True):
-            cumulative += n
-            duration.add((*labels, ("le", _formatValue(float(bound)))), cumulative, "_bucket")
-        duration.add(labels, stats.sum, "_sum")
-        duration.add(labels, stats.count, "_count")
+def _requestSamples(families: dict[str, Family], labels: Labels, server: ServerStatus) -> None:
+    """Requests by method and outcome, their duration histogram, the ones
+    in flight, late replies and refused ambiguous server requests."""
+    stats = server.requests
+    counts = stats.requests
+    outcomes = [*OUTCOMES, *sorted({o for _, o in counts} - set(OUTCOMES))]
+    for method in sorted({m for m, _ in counts}):
+        for outcome in outcomes:
+            families["requests"].add(
+                (*labels, ("method", method), ("outcome", outcome)),
+                counts.get((method, outcome), 0),
+            )
+    duration = families["duration"]
+    cumulative = 0
+    for bound, n in zip((*BUCKETS, math.inf), stats.bucketCounts, strict=True):
+        cumulative += n
+        duration.add((*labels, ("le", formatValue(float(bound)))), cumulative, "_bucket")
+    duration.add(labels, stats.sum, "_sum")
+    duration.add(labels, stats.count, "_count")
+    families["inFlight"].add(labels, server.inFlight)
+    families["late"].add(labels, stats.lateReplies)
+    families["ambiguous"].add(labels, stats.ambiguousServerRequests)
 
-        inFlight.add(labels, server.inFlight)
-        sessions.add(labels, server.sessions)
-        children.add(labels, len(pids))
-        restarts.add(labels, server.restarts)
-        failures.add(labels, server.failures)
-        for value in Circuit:
-            circuit.add((*labels, ("state", value.value)), int(value is server.circuit))
-        for current in ServerState:
-            state.add((*labels, ("state", current.value)), int(current is server.state))
-        late.add(labels, stats.lateReplies)
-        ambiguous.add(labels, stats.ambiguousServerRequests)
-        bytesIn.add(labels, server.bytesIn)
-        bytesOut.add(labels, server.bytesOut)
-        known = [r for r in map(rss, pids) if r is not None]
-        if known or not pids:
-            childRss.add(labels, sum(known))
 
-        byScope = dict.fromkeys(SHARES, 0)
-        perKey: dict[str, int] = {}
-        for child in server.children:
-            if child.pid is not None:
-                byScope["session" if child.owner is not None else server.share] += 1
-            for key in child.scopes:
-                perKey[key or "global"] = perKey.get(key or "global", 0) + child.sessions
-        for word, n in byScope.items():
-            if n or word == server.share:
-                scopeChildren.add((*labels, ("scope", word)), n)
-        for key in sorted(perKey):
-            scopeSessions.add((*labels, ("scope_key", key)), perKey[key])
-        waits.add(labels, server.waits)
-        waitTimeouts.add(labels, server.waitTimeouts)
-        evictions.add(labels, server.evictions)
-        promoted.add(labels, int(server.promoted is not None))
-        modern = server.modernStats
-        modernServed.add(labels, int(server.modern is None))
-        modernRequests.add(labels, modern.requests)
-        suspendedCalls.add(labels, modern.suspendedCalls)
-        inputRounds.add(labels, modern.inputRounds)
-        inputExpired.add(labels, modern.inputExpired)
-        badStates.add(labels, modern.badRequestStates)
-        listenStreams.add(labels, modern.listenStreams)
+def _childSamples(
+    families: dict[str, Family],
+    labels: Labels,
+    server: ServerStatus,
+    rss: Callable[[int], int | None],
+) -> None:
+    """Sessions, children, restarts and failures, the circuit and the
+    state, bytes to and from the children, and their resident memory."""
+    pids = server.pids
+    families["sessions"].add(labels, server.sessions)
+    families["children"].add(labels, len(pids))
+    families["restarts"].add(labels, server.restarts)
+    families["failures"].add(labels, server.failures)
+    for value in Circuit:
+        families["circuit"].add((*labels, ("state", value.value)), int(value is server.circuit))
+    for current in ServerState:
+        families["state"].add((*labels, ("state", current.value)), int(current is server.state))
+    families["bytesIn"].add(labels, server.bytesIn)
+    families["bytesOut"].add(labels, server.bytesOut)
+    known = [r for r in map(rss, pids) if r is not None]
+    if known or not pids:
+        families["childRss"].add(labels, sum(known))
 
+
+def _scopeSamples(families: dict[str, Family], labels: Labels, server: ServerStatus) -> None:
+    """Children by scope, sessions by scope key, the pool's waits and
+    evictions, and whether the server is promoted."""
+    byScope = dict.fromkeys(SHARES, 0)
+    perKey: dict[str, int] = {}
+    for child in server.children:
+        if child.pid is not None:
+            byScope["session" if child.owner is not None else server.share] += 1
+        for key in child.scopes:
+            perKey[key or "global"] = perKey.get(key or "global", 0) + child.sessions
+    for word, n in byScope.items():
+        if n or word == server.share:
+            families["scopeChildren"].add((*labels, ("scope", word)), n)
+    for key in sorted(perKey):
+        families["scopeSessions"].add((*labels, ("scope_key", key)), perKey[key])
+    families["waits"].add(labels, server.waits)
+    families["waitTimeouts"].add(labels, server.waitTimeouts)
+    families["evictions"].add(labels, server.evictions)
+    families["promoted"].add(labels, int(server.promoted is not None))
+
+
+def _modernSamples(families: dict[str, Family], labels: Labels, server: ServerStatus) -> None:
+    """What the server does for MCP 2026-07-28 clients."""
+    modern = server.modernStats
+    families["modernServed"].add(labels, int(server.modern is None))
+    families["modernRequests"].add(labels, modern.requests)
+    families["suspendedCalls"].add(labels, modern.suspendedCalls)
+    families["inputRounds"].add(labels, modern.inputRounds)
+    families["inputExpired"].add(labels, modern.inputExpired)
+    families["badStates"].add(labels, modern.badRequestStates)
+    families["listenStreams"].add(labels, modern.listenStreams)
+
+
+def _gatewayFamilies(status: GatewayStatus) -> tuple[Family, ...]:
+    """The gateway's own memory, uptime, version and build."""
+    gatewayRss = Family(
+        PREFIX + "gateway_resident_bytes", "gauge", "Resident memory of the gateway process."
+    )
     if status.rssBytes is not None:
         gatewayRss.add((), status.rssBytes)
+    uptime = Family(
+        PREFIX + "gateway_uptime_seconds", "gauge", "Seconds since the gateway started."
+    )
     uptime.add((), max(0.0, status.uptime))
+    info = Family(PREFIX + "gateway_info", "gauge", "The gateway's version, as a label; always 1.")
     info.add((("version", status.version),), 1)
-    build = _Family(
-        p + "build_info",
+    build = Family(
+        PREFIX + "build_info",
         "gauge",
         "The gateway's version and the Python and Twisted it runs on, as labels; always 1.",
     )
@@ -341,64 +394,26 @@ def renderStatus(
         ),
         1,
     )
-    conventions = _operationFamilies(operations if operations is not None else tracing.Operations())
-
-    families = (
-        requests,
-        duration,
-        inFlight,
-        sessions,
-        children,
-        restarts,
-        failures,
-        circuit,
-        state,
-        late,
-        ambiguous,
-        bytesIn,
-        bytesOut,
-        childRss,
-        scopeChildren,
-        scopeSessions,
-        waits,
-        waitTimeouts,
-        evictions,
-        promoted,
-        modernServed,
-        modernRequests,
-        suspendedCalls,
-        inputRounds,
-        inputExpired,
-        badStates,
-        listenStreams,
-        gatewayRss,
-        uptime,
-        info,
-        build,
-        *conventions,
-    )
-    lines = [line for family in families for line in family.render()]
-    lines += savingsLines(status)  # mcpgateway_processes_avoided, ..._memory_avoided_bytes
-    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
+    return gatewayRss, uptime, info, build
 
 
-def _operationFamilies(operations: tracing.Operations) -> tuple[_Family, ...]:
+def _operationFamilies(operations: tracing.Operations) -> tuple[Family, ...]:
     """The OpenTelemetry MCP conventions' histograms, under their
     Prometheus names (dots to underscores, the unit as C{_seconds})."""
-    server = _Family(
+    server = Family(
         "mcp_server_operation_duration_seconds",
         "histogram",
         "mcp.server.operation.duration: a client's MCP request, from the gateway receiving it"
         " until it answered, by server, method (outside the MCP set: other) and outcome.",
     )
-    client = _Family(
+    client = Family(
         "mcp_client_operation_duration_seconds",
         "histogram",
         "mcp.client.operation.duration: the gateway's request to a child for a client, from"
         " sending it until its response (or timeout, cancel, exit), by server, method and"
         " outcome.",
     )
-    sessions = _Family(
+    sessions = Family(
         "mcp_server_session_duration_seconds",
         "histogram",
         "mcp.server.session.duration: client sessions that ended, from initialize to their"
@@ -414,11 +429,11 @@ def _operationFamilies(operations: tracing.Operations) -> tuple[_Family, ...]:
     return server, client, sessions
 
 
-def _histogram(family: _Family, labels: Labels, histogram: tracing.Histogram) -> None:
+def _histogram(family: Family, labels: Labels, histogram: tracing.Histogram) -> None:
     cumulative = 0
     for bound, n in zip((*histogram.bounds, math.inf), histogram.counts, strict=True):
         cumulative += n
-        family.add((*labels, ("le", _formatValue(float(bound)))), cumulative, "_bucket")
+        family.add((*labels, ("le", formatValue(float(bound)))), cumulative, "_bucket")
     family.add(labels, histogram.sum, "_sum")
     family.add(labels, histogram.count, "_count")
 
@@ -428,16 +443,15 @@ def renderTeam(refusals: Mapping[tuple[int, str], int], throttled: Mapping[str, 
     authentication gate refused, by HTTP status and reason (a bounded set
     of words, never a token or a name), and requests over a principal's
     limits (429), by kind (C{rate}, C{concurrency})."""
-    p = "mcpgateway_"
-    refused = _Family(
-        p + "auth_refusals_total",
+    refused = Family(
+        PREFIX + "auth_refusals_total",
         "counter",
         "Requests refused by authentication, by HTTP status (400, 401, 403, 503) and reason.",
     )
     for (status, reason), count in sorted(refusals.items()):
         refused.add((("status", str(status)), ("reason", reason[:64])), count)
-    limited = _Family(
-        p + "principal_throttled_total",
+    limited = Family(
+        PREFIX + "principal_throttled_total",
         "counter",
         "Requests refused (429) for being over a principal's limit, by kind (rate, concurrency).",
     )
@@ -453,47 +467,18 @@ def renderCluster(forwarded: Mapping[str, int], visiting: int) -> bytes:
     C{unreachable}: served here or 404 instead, C{failed} after it was
     sent, C{cancelled} by the client), and the sessions of other replicas
     it serves now (their owner was down)."""
-    p = "mcpgateway_"
-    counted = _Family(
-        p + "forwarded_requests_total",
+    counted = Family(
+        PREFIX + "forwarded_requests_total",
         "counter",
         "Requests forwarded to the replica that owns their session, by outcome.",
     )
     for outcome, count in sorted(forwarded.items()):
         counted.add((("outcome", outcome[:32]),), count)
-    visitors = _Family(
-        p + "visiting_sessions",
+    visitors = Family(
+        PREFIX + "visiting_sessions",
         "gauge",
         "Sessions of another replica served here (their owner was down).",
     )
     visitors.add((), visiting)
     lines = [line for family in (counted, visitors) for line in family.render()]
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
-
-
-def _formatLabels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{key}="{_escapeLabel(value)}"' for key, value in labels) + "}"
-
-
-def _escapeLabel(value: str) -> str:
-    """A label value: backslash, double quote and newline escaped."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _escapeHelp(text: str) -> str:
-    """Help text: backslash and newline escaped."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _formatValue(value: float) -> str:
-    """A sample value (or C{le} bound) as Prometheus writes it: integers as
-    such, C{+Inf}, C{-Inf}, C{NaN}, other floats in their shortest form."""
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)

@@ -25,8 +25,8 @@ from mcpgateway.ops.savings import (
     SavingsService,
     descendants,
     readSample,
-    savingsLines,
 )
+from mcpgateway.report.savings import savingsLines
 from mcpgateway.runtime import procfs
 from tests.http import Harness, spec
 

@@ -24,7 +24,7 @@ from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.stats import BUCKETS
 from mcpgateway.core.status import GatewayStatus
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.report import metrics
+from mcpgateway.report import exposition, metrics
 from mcpgateway.report.health import healthBody
 from mcpgateway.report.metrics import CONTENT_TYPE, renderMetrics, renderStatus
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
@@ -390,7 +390,7 @@ def test_label_values_are_escaped() -> None:
 
 
 def test_help_text_is_escaped() -> None:
-    family = metrics._Family("x", "gauge", 'a\\b\nc "d"')
+    family = exposition.Family("x", "gauge", 'a\\b\nc "d"')
     family.add((), 1)
     text = "\n".join(family.render()) + "\n"
     assert text.splitlines()[0] == '# HELP x a\\\\b\\nc "d"'
@@ -399,12 +399,12 @@ def test_help_text_is_escaped() -> None:
 
 
 def test_float_values() -> None:
-    assert metrics._formatValue(float("inf")) == "+Inf"
-    assert metrics._formatValue(float("-inf")) == "-Inf"
-    assert metrics._formatValue(float("nan")) == "NaN"
-    assert metrics._formatValue(0.25) == "0.25"
-    assert metrics._formatValue(1.0) == "1.0"
-    assert metrics._formatValue(7) == "7"
+    assert exposition.formatValue(float("inf")) == "+Inf"
+    assert exposition.formatValue(float("-inf")) == "-Inf"
+    assert exposition.formatValue(float("nan")) == "NaN"
+    assert exposition.formatValue(0.25) == "0.25"
+    assert exposition.formatValue(1.0) == "1.0"
+    assert exposition.formatValue(7) == "7"
 
 
 def test_no_session_id_tool_name_or_argument_in_any_label() -> None:
@@ -569,7 +569,7 @@ def test_build_info() -> None:
 
 
 def test_savings_lines_are_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
-    """/metrics carries what L{mcpgateway.ops.savings.savingsLines} writes
+    """/metrics carries what L{mcpgateway.report.savings.savingsLines} writes
     for the status it renders (the savings gauges), after the families."""
     seen: list[GatewayStatus] = []
 
