@@ -12,7 +12,7 @@ from typing import Any
 
 from mcpgateway.config.resolve import Resolver
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.tap import _LazyResolver
+from mcpgateway.service.wiring import LazyResolver
 from tests.fakes import FakeProcessReactor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ SPECS = [
 
 def test_answers_as_the_resolver_does(tmp_path: Path) -> None:
     reactor = FakeProcessReactor()
-    lazy = _LazyResolver(tmp_path, reactor, {})
+    lazy = LazyResolver(tmp_path, reactor, {})
     real = Resolver(tmp_path, reactor, reactor, {})
     for spec in SPECS:
         assert lazy.wrapperOf(spec) == real.wrapperOf(spec), spec
@@ -58,8 +58,8 @@ def test_a_server_that_is_no_wrapper_does_not_load_the_resolver(tmp_path: Path) 
         "import json, sys\n"
         "from pathlib import Path\n"
         "from mcpgateway.core.spec import ServerSpec\n"
-        "from mcpgateway.tap import _LazyResolver\n"
-        f"lazy = _LazyResolver(Path({str(tmp_path)!r}), None, {{}})\n"
+        "from mcpgateway.service.wiring import LazyResolver\n"
+        f"lazy = LazyResolver(Path({str(tmp_path)!r}), None, {{}})\n"
         "plain = lazy.wrapperOf(ServerSpec(name='s', command='/bin/cat'))\n"
         "before = 'mcpgateway.config.resolve' in sys.modules\n"
         "npx = lazy.wrapperOf(ServerSpec(name='s', command='npx', args=('-y', 'pkg')))\n"

@@ -21,6 +21,8 @@ from twisted.python import usage
 
 from mcpgateway import tap
 from mcpgateway.protocol.limits import Limits
+from mcpgateway.service import endpoints, wiring
+from mcpgateway.service import options as optionsmodule
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,7 +161,7 @@ def test_poll_spin_reaches_the_reactor_with_the_sites_probe(
 ) -> None:
     """The reactor spins only while the site serves at most one request."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(tap, "_usableCpus", lambda: 2)
+    monkeypatch.setattr(wiring, "usableCpus", lambda: 2)
     options = parse(*given, "--state-dir", str(tmp_path / "st"))
     reactor = _SpinningReactor()
     top = tap.makeService(options, reactor)
@@ -181,7 +183,7 @@ def test_poll_spin_is_off_on_one_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyP
     """On one CPU the process the gateway waits for needs that CPU: no spin
     (and a log line saying so)."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(tap, "_usableCpus", lambda: 1)
+    monkeypatch.setattr(wiring, "usableCpus", lambda: 1)
     options = parse("--state-dir", str(tmp_path / "st"))
     reactor = _SpinningReactor()
     with capturedGatewayLogs() as events:
@@ -196,7 +198,7 @@ def test_poll_spin_is_off_on_one_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_usable_cpus_are_this_process_own() -> None:
-    assert tap._usableCpus() == len(os.sched_getaffinity(0))
+    assert wiring.usableCpus() == len(os.sched_getaffinity(0))
 
 
 def test_bad_poll_spins_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -392,7 +394,7 @@ def test_tls_is_left_out_only_for_plain_endpoints() -> None:
     """In a fresh process (no reactor yet) pyOpenSSL is kept out for TCP and
     UNIX endpoints, kept for ssl:; the gateway process itself decides."""
     code = (
-        "import sys; from mcpgateway.tap import leaveOutTLS;"
+        "import sys; from mcpgateway.service.endpoints import leaveOutTLS;"
         "print(leaveOutTLS(sys.argv[1]), sys.modules.get('OpenSSL', 'absent'))"
     )
     for endpoint, expected in (
@@ -408,7 +410,7 @@ def test_tls_is_left_out_only_for_plain_endpoints() -> None:
             timeout=60,
         ).stdout.split()
         assert " ".join(out) == expected, endpoint
-    assert tap.leaveOutTLS("tcp:1") is False  # here the reactor is already imported
+    assert endpoints.leaveOutTLS("tcp:1") is False  # here the reactor is already imported
 
 
 def test_service_tree_on_a_memory_reactor(
@@ -823,19 +825,19 @@ REFUSED = (
     ],
 )
 def test_require_auth_over_endpoint_kinds(endpoint: str, reachable: bool) -> None:
-    loopback = tap._isLoopbackEndpoint(endpoint)
-    refusal = tap.requireAuth(endpoint, loopback, {})
+    loopback = endpoints.isLoopbackEndpoint(endpoint)
+    refusal = endpoints.requireAuth(endpoint, loopback, {})
     assert refusal == (f"{endpoint} {REFUSED}" if reachable else None)
-    assert tap.requireAuth(endpoint, loopback, {"auth-tokens": "/t.json"}) is None
-    assert tap.requireAuth(endpoint, loopback, {"oauth-issuer": "https://i"}) is None
+    assert endpoints.requireAuth(endpoint, loopback, {"auth-tokens": "/t.json"}) is None
+    assert endpoints.requireAuth(endpoint, loopback, {"oauth-issuer": "https://i"}) is None
 
 
 def test_an_adopted_socket_off_loopback_needs_auth() -> None:
     # An adopted systemd socket: the endpoint string says nothing, the socket does.
-    assert tap.requireAuth("systemd:domain=INET:index=0", False, {}) == (
+    assert endpoints.requireAuth("systemd:domain=INET:index=0", False, {}) == (
         f"systemd:domain=INET:index=0 {REFUSED}"
     )
-    assert tap.requireAuth("systemd:domain=INET:index=0", True, {}) is None
+    assert endpoints.requireAuth("systemd:domain=INET:index=0", True, {}) is None
 
 
 def test_off_loopback_without_auth_refuses_the_start_in_one_line(
@@ -1016,10 +1018,10 @@ def test_cluster_options_and_their_environment_fallbacks(
 
 
 def test_the_replica_id_defaults_to_the_host_name() -> None:
-    assert tap.defaultReplicaId("Build_Host.example.COM") == "build-host-example-com"
-    assert tap.defaultReplicaId("x" * 40) == "x" * 32
-    assert tap.defaultReplicaId("___") == "replica"
-    assert tap.REPLICA_ID.fullmatch(tap.defaultReplicaId())
+    assert endpoints.defaultReplicaId("Build_Host.example.COM") == "build-host-example-com"
+    assert endpoints.defaultReplicaId("x" * 40) == "x" * 32
+    assert endpoints.defaultReplicaId("___") == "replica"
+    assert optionsmodule.REPLICA_ID.fullmatch(endpoints.defaultReplicaId())
 
 
 @pytest.mark.parametrize(
@@ -1158,7 +1160,7 @@ def test_the_advertised_port_is_the_listening_one(
         [(_, site, _, _)] = reactor.tcpServers
         line = getattr(site, "resource").team.cluster.line(0)  # noqa: B009
         assert line["advertise"].endswith(":9308")
-        assert line["advertise"] == f"http://{tap.hostAddress()}:9308"
+        assert line["advertise"] == f"http://{endpoints.hostAddress()}:9308"
     finally:
         top.stopService()
 
@@ -1263,7 +1265,7 @@ def test_a_single_gateway_seals_nothing(tmp_path: Path, monkeypatch: pytest.Monk
 )
 def test_parse_advertise_takes_any_text(text: str) -> None:
     try:
-        host, port, tls = tap.parseAdvertise(text)
+        host, port, tls = endpoints.parseAdvertise(text)
     except usage.UsageError as e:
         assert str(e).startswith("--cluster-advertise ")
         return
@@ -1386,8 +1388,8 @@ def test_the_handlers_help_survives_oo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tap.Options.opt_version, "__doc__", None)
     monkeypatch.setattr(usage.Options.opt_help, "__doc__", None)
     options = tap.Options()
-    assert options.docs["version"] == tap.HANDLER_HELP["version"]
-    assert options.docs["help"] == tap.HANDLER_HELP["help"]
+    assert options.docs["version"] == optionsmodule.HANDLER_HELP["version"]
+    assert options.docs["help"] == optionsmodule.HANDLER_HELP["help"]
     assert "Display this help and exit." in str(options)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway import tap
 from mcpgateway.config.classification import (
     Override,
     classify,
@@ -23,6 +22,7 @@ from mcpgateway.config.promotions import Promotion
 from mcpgateway.config.servers import parseEntry
 from mcpgateway.core.aggregate.types import ToolFilter
 from mcpgateway.core.spec import ServerSpec, shareOf
+from mcpgateway.service import wiring
 
 
 def spec(
@@ -267,7 +267,7 @@ def test_a_timeout_set_anywhere_is_declared_whatever_its_value(tmp_path: Path) -
     )
     out = classify(specs, loadOverrides(tmp_path))
     assert [name for name, s in out.items() if s.requestTimeoutDeclared] == ["own", "overridden"]
-    applied = tap._withTimeout(out, 5.0)
+    applied = wiring.withTimeout(out, 5.0)
     assert {name: s.requestTimeout for name, s in applied.items()} == {
         "own": 60.0,
         "plain": 5.0,

@@ -355,13 +355,13 @@ def test_otel_without_the_extra_refuses_in_one_line(
 ) -> None:
     import importlib.util
 
-    from mcpgateway import tap
+    from mcpgateway.service import wiring
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SystemExit) as exited:
-        tap._tracing(object())
+        wiring._tracing(object())
     assert exited.value.code == 1
     assert "pip install 'mcpgateway[otel]'" in capsys.readouterr().err
     # Only the variable (perhaps set for other programs): one line, no tracing.
-    assert tap._tracing(object(), required=False) is None
+    assert wiring._tracing(object(), required=False) is None
     assert "serving without tracing" in capsys.readouterr().err

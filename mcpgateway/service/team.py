@@ -1,0 +1,187 @@
+# -*- test-case-name: tests.test_tap,tests.web.test_team_web -*-
+"""A team gateway's door, wired: the tokens file or the OAuth issuer that
+tells callers apart, per-principal keys and limits, and the audit log
+(docs/team.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from twisted.application.service import Service
+
+from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    from mcpgateway.service.preflight import Preflight
+    from mcpgateway.web.app import TeamSurface
+from mcpgateway.service.cluster import Cluster
+from mcpgateway.service.options import Options
+from mcpgateway.service.process import refuse, threadRunner
+
+
+def _principalKeys(secret: bytes | None) -> Any:
+    """A principal's name to its key: a keyed hash (never the name) that
+    sessions, sharing scopes, /health and the audit log carry."""
+    from mcpgateway.config.workspaces import WorkspaceKeys
+
+    keys = WorkspaceKeys(secret if secret is not None else os.urandom(32))
+
+    def keyOf(name: str) -> str:
+        return keys.digest("principal", name.encode("utf-8"))
+
+    return keyOf
+
+
+class _Polling(Service):
+    """Polls a tokens file (L{mcpgateway.auth.tokens.TokensFile}) from
+    C{startService} on: after daemonizing."""
+
+    def __init__(self, tokens: Any) -> None:
+        self._tokens = tokens
+
+    def startService(self) -> None:
+        super().startService()
+        self._tokens.start()
+
+    def stopService(self) -> None:
+        self._tokens.stop()
+        super().stopService()
+
+
+def wireTeam(
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    top: Any,
+    gateway: Any,
+    secret: bytes | None,
+    cluster: Cluster | None = None,
+) -> TeamSurface:
+    """A team gateway's door (docs/team.md): the authentication gate (a
+    tokens file, or an OAuth issuer's JWTs), the per-principal limits and
+    the audit log; their services (polling, key fetching, the log file)
+    start with the tree, after daemonizing. A cluster replica's door also
+    takes its peers' forwarded requests (docs/cluster.md)."""
+    from mcpgateway.web.app import TeamSurface
+
+    authStatus: Any = None
+    gate: Any = None
+    if options["auth-tokens"]:
+        gate, authStatus = _tokensGate(options, reactor, top, secret)
+    elif options["oauth-issuer"]:
+        gate, authStatus = _oauthGate(options, reactor, top, gateway, secret)
+    quota = None
+    limited = options["max-requests-per-principal"] or options["rate-per-principal"]
+    if gate is not None and limited:  # without authentication there is one caller
+        from mcpgateway.auth.quota import PrincipalQuota
+
+        quota = PrincipalQuota(
+            reactor, options["max-requests-per-principal"], options["rate-per-principal"]
+        )
+    audit = None
+    if options["audit-log"]:
+        from mcpgateway.ops.audit import AuditLog
+
+        audit = AuditLog(Path(options["audit-log"]), reactor, payloads=options["audit-payloads"])
+        audit.setServiceParent(top)
+
+    def status() -> dict[str, Any]:
+        line: dict[str, Any] = authStatus() if authStatus is not None else {"mode": "none"}
+        if quota is not None:
+            line["limits"] = {
+                "maxConcurrent": quota.maxConcurrent,
+                "perSecond": quota.perSecond,
+                "principals": len(quota),
+            }
+        if audit is not None:
+            line["audit"] = True
+        return line
+
+    clustered = None
+    if cluster is not None:
+        from twisted.logger import Logger
+
+        clustered = cluster.surface(
+            reactor, top, gateway, pre.stateDir, float(options["idle-timeout"])
+        )
+        log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
+        log.info(
+            "cluster: replica {replica}, reached by its peers at {url}; {count} key(s)",
+            replica=cluster.replica,
+            url=cluster.url if cluster.port else f"{cluster.host}:<listening port>",
+            count=len(cluster.keys),
+        )
+    return TeamSurface(gate, quota, audit, status, clustered, bool(options["public-health"]))
+
+
+def _tokensGate(options: Options, reactor: Any, top: Any, secret: bytes | None) -> Any:
+    from mcpgateway.auth.tokenfile import TokensFileError
+    from mcpgateway.auth.tokens import TokensFile, TokenTable
+    from mcpgateway.web.auth import AuthGate
+
+    table = TokenTable((), _principalKeys(secret), reactor)
+    tokens = TokensFile(Path(options["auth-tokens"]), table, reactor, threadRunner(reactor))
+    try:
+        tokens.load()
+    except TokensFileError as e:
+        refuse(str(e))
+    except OSError as e:
+        refuse(f"--auth-tokens {options['auth-tokens']}: {e.strerror or e}")
+    _Polling(tokens).setServiceParent(top)
+    gate = AuthGate(table, reactor, None, None, lambda: ())
+
+    def status() -> dict[str, Any]:
+        return {
+            "mode": "tokens",
+            "principals": table.principals(),
+            "tokens": len(table),
+            "reloads": tokens.reloads,
+            "lastError": tokens.lastError,
+        }
+
+    return gate, status
+
+
+def _oauthGate(options: Options, reactor: Any, top: Any, gateway: Any, secret: bytes | None) -> Any:
+    from twisted.web.client import Agent, HTTPConnectionPool
+
+    from mcpgateway.auth.bearer import JwtVerifier, OAuthSettings
+    from mcpgateway.auth.jwks import KeySet, KeySetService, httpFetch
+    from mcpgateway.auth.metadata import SCOPE_ADMIN, serverScope
+    from mcpgateway.web.auth import AuthGate
+
+    issuer, resource = options["oauth-issuer"], options["resource-uri"]
+    settings = OAuthSettings(
+        issuer=issuer,
+        resource=resource,
+        audiences=options["oauth-audience"],
+        jwksUri=options["oauth-jwks-uri"],
+        requiredScopes=options["oauth-scopes"],
+        principalClaim=options["oauth-principal-claim"],
+    )
+    pool = HTTPConnectionPool(reactor, persistent=False)
+    if options["oauth-ca-file"]:
+        from twisted.internet.ssl import Certificate
+        from twisted.web.client import BrowserLikePolicyForHTTPS
+
+        pem = Path(options["oauth-ca-file"]).read_bytes()
+        policy = BrowserLikePolicyForHTTPS(trustRoot=Certificate.loadPEM(pem))
+        agent = Agent(reactor, contextFactory=policy, pool=pool)
+    else:
+        agent = Agent(reactor, pool=pool)
+    keys = KeySet(httpFetch(agent, reactor), reactor, issuer, options["oauth-jwks-uri"])
+    KeySetService(keys).setServiceParent(top)
+    verifier = JwtVerifier(settings, keys, _principalKeys(secret), reactor)
+
+    def scopes() -> list[str]:
+        return [SCOPE_ADMIN, *(serverScope(name) for name in sorted(gateway.pools))]
+
+    gate = AuthGate(verifier, reactor, resource, issuer, scopes)
+
+    def status() -> dict[str, Any]:
+        return {"mode": "oauth", "issuer": issuer, "resource": resource, "jwks": keys.status()}
+
+    return gate, status

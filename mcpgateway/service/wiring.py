@@ -1,0 +1,685 @@
+# -*- test-case-name: tests.test_tap -*-
+"""The gateway's service tree, built from parsed options.
+
+L{makeService} is the only place that resolves the reactor; everything
+below is handed it (or a clock). It runs the checks that must fail before
+twistd daemonizes (L{mcpgateway.service.preflight}) and wires: nothing in
+it spawns, opens a file for later or starts a timer, since twistd forks
+between C{makeService} and C{startService}. Heavy imports (the web tree,
+Klein, the cluster's cryptography) happen inside the functions that need
+them, so C{twistd --help} stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from twisted.application.service import IService
+
+from mcpgateway.protocol import limits
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.paths import (
+    stateFile,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IStreamServerEndpoint
+
+    from mcpgateway.config.promotions import PromotionStore
+    from mcpgateway.config.resolve import Resolver
+    from mcpgateway.config.source import ConfigService
+    from mcpgateway.core.gateway import Gateway
+    from mcpgateway.core.gatewaysettings import GatewaySettings
+    from mcpgateway.core.spawn import Spawner
+    from mcpgateway.core.spec import ServerSpec
+    from mcpgateway.ops.services import StateFileService
+    from mcpgateway.service.preflight import Preflight
+    from mcpgateway.web.app import TeamSurface
+from mcpgateway.service.cluster import Cluster
+from mcpgateway.service.endpoints import (
+    endpointInterface,
+    isLoopbackEndpoint,
+    isTLSEndpoint,
+    requireAuth,
+    tlsContext,
+)
+from mcpgateway.service.options import Options
+from mcpgateway.service.process import refuse, threadRunner
+from mcpgateway.service.team import wireTeam
+
+
+def makeService(options: Options, reactor: Any = None) -> IService:
+    """Build the gateway's service tree from parsed C{options}: the checks
+    that must fail before daemonizing (L{preflight}), then wiring only."""
+    from mcpgateway.runtime.lazyimport import deferImports
+
+    deferImports()  # before the web tree: Twisted's error-page helpers load when used
+    if reactor is None:
+        from twisted.internet import reactor as _reactor
+
+        reactor = _reactor
+    from mcpgateway.ops.reaper import OrphanCleanup
+    from mcpgateway.ops.statedir import processStartTime
+    from mcpgateway.service.preflight import PreflightError, preflight
+
+    try:
+        pre = preflight(options, _interfaceOf(options))
+    except PreflightError as e:
+        refuse(str(e))
+    cluster = Cluster.of(options, pre) if pre.clusterKeys else None
+    secret = cluster.secret if cluster is not None else _workspaceSecret(pre)
+    top = _root(options, pre, reactor)
+    if pre.logFile is not None:
+        pre.logFile.reactor = reactor  # its stop is this reactor's shutdown
+        pre.logFile.setServiceParent(top)
+    if options["otel"] or os.environ.get(OTEL_ENDPOINT_ENV):
+        tracingService = _tracing(reactor, required=bool(options["otel"]))
+        if tracingService is not None:
+            tracingService.setServiceParent(top)
+    if pre.orphans:
+        OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
+    successor = _successor(options, reactor, top)
+    gateway, configService = _gatewayAndConfig(
+        options, pre, reactor, top, successor, secret, cluster
+    )
+    team = wireTeam(options, pre, reactor, top, gateway, secret, cluster)
+    listener, site = _listener(
+        options, pre, reactor, gateway, configService, top, successor, secret, team, cluster
+    )
+    listener.setServiceParent(top)
+    _predecessor(options, pre, reactor, gateway, configService, top, listener, site)
+    if options["manhole"] or options["manhole-ssh"] is not None:
+        _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
+    from mcpgateway.ops.heap import HeapTrim
+    from mcpgateway.runtime.gctuning import CollectorTuning
+
+    CollectorTuning(reactor).setServiceParent(top)  # last: it freezes what start-up left alive
+    HeapTrim(reactor).setServiceParent(top)  # then the C heap's free pages go back
+    return top
+
+
+OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+"""The standard variable that turns tracing on as C{--otel} does."""
+
+
+def _tracing(reactor: Any, required: bool = True) -> Any:
+    """The service that exports traces and metrics (C{--otel}), from its
+    C{startService} on: the OpenTelemetry SDK is imported here only, and
+    its export threads start after daemonizing. When the C{otel} extra is
+    not installed: with C{--otel} (C{required}), refuse in one line; with
+    only C{OTEL_EXPORTER_OTLP_ENDPOINT} (set for other programs, perhaps),
+    say so in one line and serve untraced (C{None})."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("opentelemetry.sdk") is not None
+        found = found and importlib.util.find_spec("opentelemetry.exporter.otlp") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        if not required:
+            sys.stderr.write(
+                f"mcpgateway: {OTEL_ENDPOINT_ENV} is set but the OpenTelemetry SDK is not"
+                " installed (pip install 'mcpgateway[otel]'); serving without tracing\n"
+            )
+            return None
+        refuse(
+            "--otel needs the OpenTelemetry SDK and its OTLP exporter:"
+            " pip install 'mcpgateway[otel]'"
+        )
+    from mcpgateway.ops.otel import TracingService
+
+    return TracingService(reactor)
+
+
+def _workspaceSecret(pre: Preflight) -> bytes:
+    """The secret of the state directory's workspace and credential keys
+    (C{workspace.key}, made on first use), read once here: routes and
+    credential headers are keyed with it without any file I/O later. A file
+    that cannot be used refuses the start, in one line (every adopted
+    workspace route depends on it)."""
+    from mcpgateway.config.workspaces import WorkspaceKeyError, loadSecret
+    from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
+
+    try:
+        return loadSecret(pre.stateDir)
+    except WorkspaceKeyError as e:
+        refuse(str(e))
+    except OSError as e:
+        refuse(
+            f"cannot make the workspace key file {pre.stateDir / WORKSPACE_KEY_FILE}:"
+            f" {e.strerror or e}"
+        )
+
+
+def _successor(options: Options, reactor: Any, top: Any) -> Any:
+    """In a process a restart started: the link to its predecessor, whose
+    C{gone} fires when that process has exited; else C{None}."""
+    from twisted.internet.defer import Deferred
+
+    from mcpgateway.ops.handover import HANDOVER_ENV, Successor
+
+    inherited = options.get("handover")
+    if inherited is None:
+        return None
+    os.environ.pop(HANDOVER_ENV, None)  # the next restart sets its own
+    successor = Successor(reactor, inherited, Deferred())
+    successor.setServiceParent(top)
+    return successor
+
+
+def _predecessor(
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    gateway: Any,
+    configService: Any,
+    top: Any,
+    listener: Any,
+    site: Any,
+) -> None:
+    """Restart on C{SIGUSR2}: start a successor and hand over to it (see
+    L{mcpgateway.ops.handover})."""
+    from mcpgateway.ops.handover import Predecessor, successorCommand
+
+    args = list(getattr(options, "pluginArgs", []))
+    if options["log-file"] is None:
+        # Detached, the successor's log would go nowhere: it writes the state dir's.
+        from mcpgateway.runtime.paths import LOG_FILE
+
+        args += ["--log-file", str(pre.stateDir / LOG_FILE)]
+
+    def handOver() -> Any:
+        listener.handOver()
+        configService.handOver()
+        top.handOver()
+        return site.handOver(options["restart-timeout"])
+
+    Predecessor(
+        reactor,
+        successorCommand(args),
+        os.environ,
+        listener.fileno,
+        pre.lock.fileno,
+        gateway.saveSessions,
+        handOver,
+    ).setServiceParent(top)
+
+
+class LazyResolver:
+    """The gateway's L{mcpgateway.config.resolve.Resolver}, made when the
+    first server that runs through C{npx} or C{uvx} needs it: a gateway
+    with none never loads the resolver (issue 19: idle RSS)."""
+
+    WRAPPERS = frozenset({"npx", "uvx"})
+    """The only programs the resolver parses (any other command is not a
+    wrapper: C{parseWrapper} gives C{None})."""
+
+    def __init__(self, stateDir: Path, reactor: Any, environ: Mapping[str, str]) -> None:
+        self._stateDir = stateDir
+        self._reactor = reactor
+        self._environ = environ
+        self._resolver: Resolver | None = None
+
+    def _real(self) -> Resolver:
+        if self._resolver is None:
+            from mcpgateway.config.resolve import Resolver
+
+            reactor = self._reactor
+            self._resolver = Resolver(self._stateDir, reactor, reactor, self._environ)
+        return self._resolver
+
+    def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None:
+        if os.path.basename(spec.command) not in self.WRAPPERS:
+            return None
+        return self._real().wrapperOf(spec)
+
+    def resolve(self, spec: ServerSpec) -> Deferred[ServerSpec]:
+        return self._real().resolve(spec)
+
+    def failureOf(self, spec: ServerSpec) -> str | None:
+        return self._real().failureOf(spec)
+
+
+def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
+    """The root service: it holds the instance lock and state.json, and lets
+    go of them only after every service below it has stopped."""
+    from mcpgateway.ops.services import StateFileService
+
+    details = {
+        "interface": _interfaceOf(options),
+        "config": str(pre.configPath) if pre.configPath else None,
+        "stateDir": str(pre.stateDir),
+        "rewriteConfig": bool(options["rewrite-config"]),
+        "tls": isTLSEndpoint(options["endpoint"]),
+        "clients": options["clients"] if options["rewrite-config"] else "none",
+    }
+    return StateFileService(pre.stateDir, pre.lock, details, reactor)
+
+
+class GatewayReload:
+    """The config service's reload target: the gateway, once it is made.
+
+    The config service computes the first specs the gateway is made with,
+    and the gateway's promotions reload the config: each needs the other.
+    A reload cannot come before the gateway starts (the config service
+    starts watching after it), so the gateway is set right after it is
+    made, before any service starts."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.gateway: Gateway | None = None
+
+    def __call__(self, specs: dict[str, ServerSpec]) -> Deferred[Any]:
+        assert self.gateway is not None, "a reload before the gateway was made"
+        return self.gateway.reconfigure(withTimeout(specs, self.timeout))
+
+
+def _gatewayAndConfig(
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    top: Any,
+    successor: Any = None,
+    secret: bytes | None = None,
+    cluster: Cluster | None = None,
+) -> tuple[Gateway, ConfigService]:
+    """The gateway (pools, sessions, children) and the config service that
+    keeps it current (workspace routes keyed with C{secret}; promotions kept
+    in C{promotions.json}), with the reaper and the monitor; all under C{top}.
+    A cluster replica's sessions get sealed ids (C{cluster.sealer})."""
+    from mcpgateway.config.promotions import PromotionStore
+    from mcpgateway.core.environment import childEnvironment
+    from mcpgateway.core.gateway import Gateway, GatewayService
+
+    reload = GatewayReload(options["request-timeout"])
+    promotions = PromotionStore(pre.stateDir)
+    configService = _configService(pre, reactor, top, secret, reload, promotions)
+    specs = withTimeout(configService.specs(pre.loaded), options["request-timeout"])
+    _logServers(specs, pre.loaded.source)
+    environ = childEnvironment(os.environ)  # never the gateway's own secrets
+    settings = _gatewaySettings(
+        options, pre, reactor, environ, successor, cluster, promotions, configService
+    )
+    gateway = Gateway(specs, _spawner(options, pre, reactor, environ, successor), settings)
+    reload.gateway = gateway
+    # Read at start, before restored sessions build their views.
+    gateway.useEndpoints(configService.aggregate.endpoints, configService.aggregate.names)
+    GatewayService(gateway).setServiceParent(top)
+    _operations(options, reactor, top, gateway, configService)
+    return gateway, configService
+
+
+def _configService(
+    pre: Preflight,
+    reactor: Any,
+    top: Any,
+    secret: bytes | None,
+    reload: GatewayReload,
+    promotions: PromotionStore,
+) -> ConfigService:
+    """The service that reads the config, watches it and reloads the
+    gateway (L{GatewayReload}) when it changes."""
+    from mcpgateway.config.source import ConfigService
+    from mcpgateway.config.workspaces import WorkspaceKeys
+
+    def keys() -> WorkspaceKeys:
+        # One instance per load (it caches real paths); the secret read at start.
+        return (
+            WorkspaceKeys(secret) if secret is not None else WorkspaceKeys.forStateDir(pre.stateDir)
+        )
+
+    def useAggregate(settings: Any) -> None:
+        # aggregate.json (docs/aggregate.md): its endpoints and names, from now on.
+        if reload.gateway is not None:
+            reload.gateway.useEndpoints(settings.endpoints, settings.names)
+
+    return ConfigService(
+        pre.source,
+        pre.stateDir,
+        reactor,
+        reactor,
+        threadRunner(reactor),
+        reload,
+        keys=keys,
+        promotions=promotions,
+        onAggregate=useAggregate,
+        onConfigPath=getattr(top, "configChanged", None),
+    )
+
+
+def _logServers(specs: Mapping[str, ServerSpec], source: str) -> None:
+    """One line per server whose command cannot run, and the count."""
+    from twisted.logger import Logger
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
+    for spec in specs.values():
+        if spec.executable is None:
+            log.warn(
+                "server {server}: command {command!r} {where}; its endpoint answers with an error",
+                server=spec.name,
+                command=spec.command,
+                where="not found on PATH"
+                if "/" not in spec.command
+                else "not executable"
+                if os.path.exists(spec.command)
+                else "not found",
+            )
+    log.info("config: {count} stdio server(s) from {source}", count=len(specs), source=source)
+
+
+def _spawner(
+    options: Options, pre: Preflight, reactor: Any, environ: Mapping[str, str], successor: Any
+) -> Spawner:
+    """What starts the children: the reactor, their environment, the line
+    cap, and the ledger of their pids in the state directory."""
+    from mcpgateway.core.spawn import Spawner
+    from mcpgateway.ops.statedir import ChildLedger
+
+    ledger = ChildLedger(pre.stateDir)
+    if successor is not None:
+        # The predecessor's children exiting rewrote the ledger: this process's again.
+        successor.gone.addCallback(lambda _: ledger.rewrite())
+    return Spawner(
+        reactor=reactor,
+        clock=reactor,
+        environ=environ,
+        setsid=shutil.which("setsid"),
+        maxLine=options["max-line"],
+        watcher=ledger,
+    )
+
+
+def _gatewaySettings(
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    environ: Mapping[str, str],
+    successor: Any,
+    cluster: Cluster | None,
+    promotions: PromotionStore,
+    configService: ConfigService,
+) -> GatewaySettings:
+    """The gateway's tunables and collaborators, from the options."""
+    from mcpgateway.config.promotions import Promoter
+    from mcpgateway.core.catalog import CatalogService
+    from mcpgateway.core.gatewaysettings import GatewaySettings
+    from mcpgateway.core.healing import HealingPolicy
+    from mcpgateway.ops.catalogstore import CatalogStore
+    from mcpgateway.ops.sessionstore import SessionStore
+    from mcpgateway.ops.statedir import pidAlive
+    from mcpgateway.runtime.paths import SESSIONS_FILE
+
+    runInThread = threadRunner(reactor)
+    return GatewaySettings(
+        # The aggregate endpoint /mcp (docs/aggregate.md): what every server
+        # lists, kept in the state directory; its search index and schema
+        # checks (loaded on its first use) work in the reactor's thread pool.
+        catalogs=CatalogService(reactor, CatalogStore(pre.stateDir), runInThread),
+        runInThread=runInThread,
+        resultBytes=options["result-store-bytes"],
+        healing=HealingPolicy(
+            base=options["restart-backoff"], coolDown=options["circuit-cool-down"]
+        ),
+        # Behind a proxy or a load balancer (a team gateway, a cluster) the
+        # socket's owner is the proxy, not the client: its pid says nothing
+        # of when the client is gone (the proxy's restart would end them all).
+        pidFinder=None if _behindProxy(options) else _pidFinder(runInThread),
+        resolver=None if options["no-resolve"] else LazyResolver(pre.stateDir, reactor, environ),
+        drainTimeout=options["drain-timeout"],
+        # read at start, saved while running and at stop (see docs/continuity.md)
+        persistence=SessionStore(stateFile(pre.stateDir, SESSIONS_FILE)),
+        predecessor=None if successor is None else successor.gone,
+        # The predecessor lets its connections finish, then drains: then it exits.
+        predecessorWait=options["restart-timeout"] + options["drain-timeout"] + 15.0,
+        # a promotion is kept in promotions.json, then the config reloads
+        promotions=Promoter(promotions, reactor, runInThread, configService.reload),
+        # MCP 2026-07-28 calls waiting for their client (docs/era.md)
+        modernInputTimeout=options["limits"].modernInputTimeout,
+        maxSuspendedCalls=options["limits"].maxSuspendedCalls,
+        sessionIds=None if cluster is None else cluster.sealer,
+        # a saved session whose client exited while no gateway ran is not restored
+        clientAlive=pidAlive,
+    )
+
+
+def _operations(
+    options: Options, reactor: Any, top: Any, gateway: Gateway, configService: ConfigService
+) -> None:
+    """The services around the gateway: stop signals, the config watcher,
+    the reaper, the monitor and the savings sampler."""
+    from mcpgateway.ops.monitor import Monitor, MonitorService
+    from mcpgateway.ops.reaper import Reaper, ReaperService
+    from mcpgateway.ops.savings import SavingsSampler, SavingsService
+    from mcpgateway.ops.signals import IGNORED_ENV, StopSignals
+
+    # SIGTERM/SIGINT: a second one while stopping cuts the drain short (no traceback).
+    StopSignals(
+        reactor, gateway.cutDrainShort, inherited=os.environ.get(IGNORED_ENV, "")
+    ).setServiceParent(top)
+    configService.setServiceParent(top)
+    reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
+    ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
+    # What sharing saves (docs/operations.md): /proc read in the thread pool.
+    sampler = SavingsSampler(gateway.status, reactor, threadRunner(reactor))
+    gateway.savings = sampler.estimate
+    MonitorService(Monitor(gateway, reactor, rss=sampler.rss), reactor).setServiceParent(top)
+    SavingsService(sampler, reactor).setServiceParent(top)
+
+
+def _pollSpin(reactor: Any, microseconds: float, worthIt: Callable[[], bool]) -> None:
+    """Have the gateway's own reactor (L{mcpgateway.runtime.reactor}) poll up to
+    C{microseconds} before it sleeps, while C{worthIt()}; never on a single
+    CPU, where the process it waits for needs that CPU to answer."""
+    from twisted.logger import Logger
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
+    log.info("reactor: {reactor}", reactor=f"{type(reactor).__module__}.{type(reactor).__name__}")
+    spinBeforeWaiting = getattr(reactor, "spinBeforeWaiting", None)
+    if spinBeforeWaiting is None:  # Twisted's own reactor: it never spins
+        if microseconds != limits.POLL_SPIN:
+            log.info(
+                "--poll-spin does nothing on this reactor ({reactor}): it is the gateway's"
+                " own reactor's (--reactor=mcpgateway, as `mcpgateway start` runs it)",
+                reactor=type(reactor).__name__,
+            )
+        return
+    if microseconds and usableCpus() < 2:
+        log.info("--poll-spin is off: this process may run on one CPU only")
+        microseconds = 0.0
+    spinBeforeWaiting(microseconds / 1e6, worthIt)
+
+
+def usableCpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def _listener(
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    gateway: Any,
+    configService: Any,
+    top: Any,
+    successor: Any = None,
+    secret: bytes | None = None,
+    team: TeamSurface | None = None,
+    cluster: Cluster | None = None,
+) -> tuple[Any, Any]:
+    """The HTTP side on C{--port} (or on the socket a restart's predecessor
+    passed down): the MCP endpoints (credential headers keyed with
+    C{secret}) behind C{team}'s door, /health, and the management apps
+    (Klein, loaded on their first call); the listener and the site.
+
+    A gateway reachable from other machines with no authentication is
+    refused here (L{requireAuth}), once the socket is known. A restart's
+    successor on a TLS endpoint wraps the socket it adopted in TLS again,
+    with the same key and certificate."""
+    from mcpgateway.config.workspaces import WorkspaceKeys
+    from mcpgateway.ops.services import ListenerService
+    from mcpgateway.ops.systemd import NotifyService, adoptsLoopback
+    from mcpgateway.web.app import makeSite
+
+    endpoint = options["endpoint"]
+
+    def api() -> Any:
+        # Made on the API's first request (the site keeps what this returns).
+        from mcpgateway.config.gatewayfile import ManagedConfig
+        from mcpgateway.ops.management import Management
+        from mcpgateway.web.api import ApiApp
+
+        management = Management(gateway, configService, ManagedConfig(pre.stateDir))
+        authLine = team.authLine if team is not None else None
+        return ApiApp(
+            management, gateway, reactor, options["api-token"], authLine=authLine
+        ).resource()
+
+    tls: Any = None
+    if successor is not None and isTLSEndpoint(endpoint):
+        tls = tlsContext(reactor, endpoint)
+    server = _serverEndpoint(options, reactor, successor)
+    loopbackOnly = isLoopbackEndpoint(endpoint) or adoptsLoopback(server)
+    refusal = requireAuth(endpoint, loopbackOnly, options)
+    if refusal is not None:
+        refuse(refusal)
+    site = makeSite(
+        gateway,
+        reactor,
+        loopbackOnly=loopbackOnly,
+        api=api,
+        limits=options["limits"],
+        keys=None if secret is None else WorkspaceKeys(secret),
+        team=team,
+        flusher=gateway.spawner.flusher,
+    )
+    _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne)
+    notify = NotifyService(os.environ.get("NOTIFY_SOCKET"))
+    notify.setServiceParent(top)
+
+    def listening(port: int) -> None:
+        if cluster is not None:
+            cluster.listening(port)
+        top.listening(port, listener.host)  # the bound address, as the socket reports it
+        configService.listening(port)
+        notify.listening(port)  # READY=1 once it serves
+        if successor is not None:
+            successor.listening(port)  # the predecessor stops accepting
+
+    factory: Any = site
+    if tls is not None:
+        # The adopted socket is a plain one: TLS is this process's to add.
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        factory = TLSMemoryBIOFactory(tls, False, site)
+    listener = ListenerService(server, endpoint, factory, reactor, onListening=listening)
+    return listener, site
+
+
+def _serverEndpoint(options: Options, reactor: Any, successor: Any) -> IStreamServerEndpoint:
+    """The endpoint C{--port} names, or the socket a restart's predecessor
+    passed down; a bad one refuses the start in one line."""
+    from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
+
+    endpoint = options["endpoint"]
+    try:
+        if successor is not None:
+            from mcpgateway.ops.handover import socketFamily
+
+            fd = options["handover"].listenFd
+            return AdoptedStreamServerEndpoint(reactor, fd, socketFamily(fd))
+        parsed: IStreamServerEndpoint = serverFromString(reactor, endpoint)
+        return parsed
+    except OSError as e:
+        if successor is not None:
+            refuse(f"the restart passed no listening socket: {e}")
+        refuse(f"--port {endpoint}: {e.strerror or e}: {e.filename or ''}".rstrip(": "))
+    except (IndexError, KeyError, ValueError) as e:
+        if endpoint.split(":", 1)[0].lower() == "systemd":
+            # Twisted indexes the sockets systemd passed (LISTEN_FDS,
+            # LISTEN_FDNAMES): none passed is an IndexError or a KeyError.
+            refuse(
+                f"--port {endpoint}: systemd passed no such socket (LISTEN_FDS, LISTEN_FDNAMES):"
+                " start it from its .socket unit (mcpgateway service install)"
+            )
+        refuse(f"--port {endpoint}: {e or 'no socket passed in (LISTEN_FDS, LISTEN_FDNAMES)'}")
+    except TypeError:
+        # Twisted's parsers take an unknown or repeated key (an IPv6
+        # address's bare colons split it) as a keyword argument.
+        refuse(
+            f"--port {endpoint}: not a valid endpoint string (an unknown or repeated option;"
+            " escape an IPv6 address's colons: tcp6:9100:interface=\\:\\:1)"
+        )
+
+
+def _manhole(options: Options, pre: Preflight, reactor: Any, gateway: Any, top: Any) -> Any:
+    """The SSH debugging prompt (C{--manhole}, C{--manhole-ssh}); refuses in
+    one line when its files or socket are not private."""
+    from mcpgateway.ops.manhole import ManholeError, gatewayNamespace, makeManholeService
+
+    try:
+        return makeManholeService(
+            reactor,
+            pre.stateDir,
+            gatewayNamespace(gateway, top, reactor),
+            socketPath=Path(options["manhole"]) if options["manhole"] else None,
+            sshPort=options["manhole-ssh"],
+        )
+    except ManholeError as e:
+        refuse(str(e))
+
+
+def _interfaceOf(options: Options) -> str:
+    """The address clients should use: the bound interface, or loopback when
+    bound to every interface. (C{state.json} records the address the
+    listening socket reports instead, once it listens: L{_listener}.)"""
+    interface = endpointInterface(options["endpoint"])
+    return "127.0.0.1" if interface in (None, "", "0.0.0.0", "::") else interface
+
+
+def withTimeout(specs: dict[str, Any], seconds: float | None) -> dict[str, Any]:
+    """Apply --request-timeout to servers that did not set their own."""
+    if seconds is None:
+        return specs
+    return {name: _withDefaultTimeout(spec, seconds) for name, spec in specs.items()}
+
+
+def _behindProxy(options: Options) -> bool:
+    """Whether this gateway's clients come through a proxy or a load
+    balancer: it authenticates them (a team gateway) or is a cluster's
+    replica. Then the process holding a connection's other end is not an MCP
+    client, and its exit must not end the sessions (docs/lifecycle.md)."""
+    return bool(options["auth-tokens"] or options["oauth-issuer"] or options["cluster-key-file"])
+
+
+def _pidFinder(runInThread: Any) -> Any:
+    """Look up a socket's owner in a thread: it reads /proc, which may be slow."""
+
+    def findClientPid(
+        peerHost: str, peerPort: int, localHost: str, localPort: int, hints: Any
+    ) -> Any:
+        from mcpgateway.ops.peerpid import findClientPid
+
+        return runInThread(findClientPid, peerHost, peerPort, localHost, localPort, hints=hints)
+
+    return findClientPid
+
+
+def _withDefaultTimeout(spec: Any, seconds: float) -> Any:
+    """C{spec} with C{seconds} as its request timeout, unless its entry set
+    one itself (even one equal to the built-in default)."""
+    from dataclasses import replace
+
+    if spec.requestTimeoutDeclared:
+        return spec
+    return replace(spec, requestTimeout=seconds)
