@@ -1076,7 +1076,7 @@ def test_a_cluster_replica_on_a_memory_reactor(
     from mcpgateway.cluster.sealing import SessionSealer, derive, loadClusterKeys
     from mcpgateway.config.workspaces import WorkspaceKeys
     from mcpgateway.runtime.paths import WORKSPACE_KEY_FILE
-    from mcpgateway.web.app import ClusterSurface
+    from mcpgateway.web.surfaces import ClusterSurface
 
     monkeypatch.setenv("HOME", str(tmp_path))
     for name in CLUSTER_ENVS:

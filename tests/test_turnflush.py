@@ -22,7 +22,8 @@ from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
-from mcpgateway.web.app import GatewayChannel, makeSite
+from mcpgateway.web.app import makeSite
+from mcpgateway.web.channel import GatewayChannel
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import ACCEPT_BOTH, spec
 

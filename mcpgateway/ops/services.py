@@ -32,7 +32,7 @@ from mcpgateway.runtime.timers import Every
 @runtime_checkable
 class EndsListenStreams(Protocol):
     """A site's root resource that holds MCP 2026-07-28 listen streams
-    (the gateway's, L{mcpgateway.web.app.GatewayRoot}): they are ended
+    (the gateway's, L{mcpgateway.web.root.GatewayRoot}): they are ended
     gracefully before the listener stops."""
 
     def endModernStreams(self, reason: str) -> int:

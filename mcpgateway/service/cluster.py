@@ -82,7 +82,7 @@ class Cluster:
     def surface(
         self, reactor: Any, top: Any, gateway: Any, stateDir: Path, idleTimeout: float
     ) -> Any:
-        """The web's L{mcpgateway.web.app.ClusterSurface} for C{gateway};
+        """The web's L{mcpgateway.web.surfaces.ClusterSurface} for C{gateway};
         the connection pool to the peers is closed when C{top} stops. The
         ids of the sessions that end here are kept (C{idleTimeout} seconds,
         in the state directory, written last at stop) so none is rebuilt
@@ -92,7 +92,7 @@ class Cluster:
         from mcpgateway.cluster.forward import Forwarder, peerAgent
         from mcpgateway.cluster.peer import PeerSeal
         from mcpgateway.cluster.routing import ENDED_FILE, ClusterSessions, EndedSessions
-        from mcpgateway.web.app import ClusterSurface
+        from mcpgateway.web.surfaces import ClusterSurface
 
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = 32

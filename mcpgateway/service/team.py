@@ -16,7 +16,7 @@ from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
     from mcpgateway.service.preflight import Preflight
-    from mcpgateway.web.app import TeamSurface
+    from mcpgateway.web.surfaces import TeamSurface
 from mcpgateway.service.cluster import Cluster
 from mcpgateway.service.options import Options
 from mcpgateway.service.process import refuse, threadRunner
@@ -65,7 +65,7 @@ def wireTeam(
     the audit log; their services (polling, key fetching, the log file)
     start with the tree, after daemonizing. A cluster replica's door also
     takes its peers' forwarded requests (docs/cluster.md)."""
-    from mcpgateway.web.app import TeamSurface
+    from mcpgateway.web.surfaces import TeamSurface
 
     authStatus: Any = None
     gate: Any = None

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.ops.services import StateFileService
     from mcpgateway.service.preflight import Preflight
-    from mcpgateway.web.app import TeamSurface
+    from mcpgateway.web.surfaces import TeamSurface
 from mcpgateway.service.cluster import Cluster
 from mcpgateway.service.endpoints import (
     endpointInterface,

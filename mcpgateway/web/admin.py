@@ -4,7 +4,7 @@ C{/metrics}, C{/sessions} and the session DELETEs, as a plain C{twisted.web}
 resource.
 
 Loaded on the first management request (see
-L{mcpgateway.web.app.GatewayRoot}). It routes five fixed paths itself: it
+L{mcpgateway.web.root.GatewayRoot}). It routes five fixed paths itself: it
 was a Klein app, whose first request kept Klein and werkzeug in the gateway
 for its whole life (5 MiB of an idle gateway, loaded by the first
 C{mcpgateway status}). Every answer is JSON (C{/metrics}: Prometheus text):
@@ -40,14 +40,14 @@ NOT_FOUND = {
 class ManagementApp(Resource):
     """C{/health}, C{/metrics}, C{/sessions}, C{DELETE /sessions/<id>} and
     C{DELETE /sessions/by-pid/<pid>}; the request's C{postpath} is the whole
-    path (L{mcpgateway.web.app.GatewayRoot} gives it back)."""
+    path (L{mcpgateway.web.root.GatewayRoot} gives it back)."""
 
     isLeaf = True
     log = Logger(observer=logs.observer)
 
     def __init__(self, gateway: Gateway, team: Any = None) -> None:
         """
-        @param team: the L{mcpgateway.web.app.TeamSurface} whose auth line
+        @param team: the L{mcpgateway.web.surfaces.TeamSurface} whose auth line
             and counters C{/health} and C{/metrics} show (C{None}: none).
         """
         super().__init__()

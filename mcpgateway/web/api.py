@@ -81,7 +81,7 @@ class ApiApp:
             empty) for none, in which case only loopback peers are served.
         @param maxLogStreams: how many log streams may be open at once, in total.
         @param authLine: the C{"auth"} object of the health body (see
-            L{mcpgateway.web.app.TeamSurface.authLine}; C{None}: no auth).
+            L{mcpgateway.web.surfaces.TeamSurface.authLine}; C{None}: no auth).
         """
         self._authLine = authLine
         self._management = management

@@ -48,7 +48,7 @@ from mcpgateway.web.guard import showsChildText
 from mcpgateway.web.mcp import errorReply, jsonReply
 
 if TYPE_CHECKING:
-    from mcpgateway.web.app import TeamSurface
+    from mcpgateway.web.surfaces import TeamSurface
 
 _log = Logger(observer=logs.observer, namespace="mcpgateway.web.liveness")
 

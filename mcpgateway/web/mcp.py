@@ -387,7 +387,7 @@ def requestCount(payload: Any) -> int:
 
 class Cluster(Protocol):
     """Where requests for unknown session ids go in a cluster
-    (L{mcpgateway.web.app.ClusterSurface})."""
+    (L{mcpgateway.web.surfaces.ClusterSurface})."""
 
     def resolve(
         self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool

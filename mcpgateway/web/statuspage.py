@@ -638,7 +638,7 @@ def renderPage(data: Mapping[str, Any], controls: bool = True) -> bytes:
 
 class StatusPage(Resource):
     """Serves C{GET /} (the page) and C{GET /status/events} (its stream);
-    mounted by L{mcpgateway.web.app.GatewayRoot}, behind the same door as
+    mounted by L{mcpgateway.web.root.GatewayRoot}, behind the same door as
     C{/sessions} on a team gateway."""
 
     isLeaf = True

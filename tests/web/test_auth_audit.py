@@ -11,8 +11,9 @@ from twisted.internet.task import Clock
 from mcpgateway.auth.principal import VIA_TOKEN, Principal
 from mcpgateway.auth.tokens import INVALID
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.web.app import TeamSurface, makeSite
+from mcpgateway.web.app import makeSite
 from mcpgateway.web.auth import AuthGate
+from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 from tests.web.test_team_web import FakeQuota, RecordingAudit

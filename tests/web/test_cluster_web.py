@@ -19,7 +19,8 @@ from mcpgateway.auth.principal import VIA_PEER, Principal
 from mcpgateway.cluster.routing import Forward, Local, NotFound, Where
 from mcpgateway.cluster.sealing import Address
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.web.app import ClusterSurface, TeamSurface, makeSite
+from mcpgateway.web.app import makeSite
+from mcpgateway.web.surfaces import ClusterSurface, TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 from tests.web.test_team_web import PRINCIPALS, FakeGate, FakeQuota, RecordingAudit, ping

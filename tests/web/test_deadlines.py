@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.protocol.limits import Limits
-from mcpgateway.web.app import (
+from mcpgateway.web.channel import (
     BODY_GRACE,
     BODY_MIN_RATE,
     BODY_STALL_TIMEOUT,

@@ -22,7 +22,7 @@ from twisted.web.server import Request
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.ops.sessionstore import SessionStore
-from mcpgateway.web.app import GatewayChannel
+from mcpgateway.web.channel import GatewayChannel
 from mcpgateway.web.replay import StreamLog
 from mcpgateway.web.sse import SSEStream, keepAliveFor
 from tests.http import Harness, Response

@@ -26,8 +26,9 @@ from mcpgateway.core.spec import Variant
 from mcpgateway.ops.services import ListenerService
 from mcpgateway.protocol import jsonrpc, versions, wire2026
 from mcpgateway.protocol.limits import Limits
-from mcpgateway.web.app import GatewayRoot, GatewaySite, makeSite
+from mcpgateway.web.app import GatewaySite, makeSite
 from mcpgateway.web.modern import MAX_LISTEN_URIS, honouredNotifications, listenEnded
+from mcpgateway.web.root import GatewayRoot
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import ACCEPT_BOTH, Harness, Response, spec
 from tests.web.fakemodern import FakeModern, ModernHarness, body, headersFor, meta, sseEvents

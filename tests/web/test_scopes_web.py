@@ -26,8 +26,9 @@ from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.report.metrics import renderMetrics
-from mcpgateway.web.app import GatewayRoot, GatewaySite, makeSite
+from mcpgateway.web.app import GatewaySite, makeSite
 from mcpgateway.web.mcp import BadCredential, McpEndpoint, readCredentials
+from mcpgateway.web.root import GatewayRoot
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
 

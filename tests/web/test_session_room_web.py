@@ -13,8 +13,9 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.report.metrics import renderMetrics
-from mcpgateway.web.app import TeamSurface, makeSite
+from mcpgateway.web.app import makeSite
 from mcpgateway.web.mcp import SESSION_RETRY_AFTER
+from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Response, spec
 from tests.web.test_team_web import FakeGate, FakeQuota, RecordingAudit, TeamHarness, ping

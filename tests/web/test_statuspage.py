@@ -25,7 +25,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.core.status import Savings, ServerSavings
-from mcpgateway.web.app import GatewayRoot
+from mcpgateway.web.root import GatewayRoot
 from mcpgateway.web.statuspage import (
     CONTENT_SECURITY_POLICY,
     SCRIPT,

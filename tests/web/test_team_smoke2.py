@@ -16,8 +16,9 @@ import pytest
 from mcpgateway.core.aggregate.types import ToolFilter
 from mcpgateway.core.pools.pool import ServerUnavailable
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.app import TeamSurface, makeSite
+from mcpgateway.web.app import makeSite
 from mcpgateway.web.guard import STDERR_MARK, forCaller
+from mcpgateway.web.surfaces import TeamSurface
 from tests.core.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
 from tests.web.fakemodern import FakeModern, headersFor, meta

@@ -18,8 +18,9 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import shortId
 from mcpgateway.ops.audit import AuditRecord
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.app import TeamSurface, makeSite
+from mcpgateway.web.app import makeSite
 from mcpgateway.web.liveness import LIVENESS_METRICS
+from mcpgateway.web.surfaces import TeamSurface
 from tests.fakes import FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 

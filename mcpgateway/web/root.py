@@ -1,0 +1,589 @@
+# -*- test-case-name: tests.web.test_mcp,tests.web.test_team_web -*-
+"""The root of the gateway's resource tree: which door a request goes
+through. L{GatewayRoot} checks C{Origin} and C{Host} and maps
+C{/<server>/mcp}, C{/<server>~<key>/mcp} and C{/mcp...} to their endpoints,
+C{/health} and C{/metrics} to their liveness-aware resources, C{/sessions}
+and C{/api/v1} to the management apps; on a gateway that authenticates, a
+request without a valid token is refused before any route is looked up, so
+server names and route keys cannot be probed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from mcpgateway.auth.principal import Principal, Refusal, Verdict
+from mcpgateway.config.workspaces import WorkspaceKeys
+from mcpgateway.core.era2026.types import ModernService
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.ops.audit import AuditRecord, AuditSink
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.limits import Limits
+from mcpgateway.runtime import logs
+from mcpgateway.web.aggregate import (
+    AggregateBackend,
+    AggregateEndpoint,
+    AggregatePath,
+    aggregatePath,
+    serverName,
+)
+from mcpgateway.web.guard import checkOrigin
+from mcpgateway.web.liveness import Health, MetricsDoor
+from mcpgateway.web.mcp import (
+    AuditNote,
+    ClientErrors,
+    McpEndpoint,
+    errorReply,
+    jsonReply,
+)
+
+if TYPE_CHECKING:
+    from mcpgateway.web.statuspage import StatusPage  # loaded at the page's first request
+from mcpgateway.web.surfaces import PEER_HEADER, ClusterSurface, Gate, TeamSurface
+
+ResourceFactory = Callable[[], IResource]
+
+
+class _Refused(Resource):
+    isLeaf = True
+
+    def __init__(
+        self,
+        status: int,
+        text: str,
+        clientErrors: ClientErrors | None = None,
+    ) -> None:
+        super().__init__()
+        self._status, self._text = status, text
+        self._clientErrors = clientErrors
+
+    def render(self, request: IRequest) -> bytes:
+        if self._clientErrors is not None:
+            self._clientErrors.note(request, self._status, self._text)
+        return errorReply(request, self._status, jsonrpc.INVALID_REQUEST, self._text)
+
+
+class _GatedRefusal(Resource):
+    """A 404 for an MCP path no server or route answers, on a gateway that
+    requires tokens: the caller is authenticated first, as at a real
+    endpoint, so that one without a valid token learns nothing of which
+    servers and route keys exist (the same 401 either way)."""
+
+    isLeaf = True
+
+    def __init__(self, refused: _Refused, gate: Gate) -> None:
+        super().__init__()
+        self._refused = refused
+        self._gate = gate
+
+    def render(self, request: Request) -> bytes | int:
+        verdict = self._gate.check(request, None)
+        if isinstance(verdict, Deferred):
+            return later(request, verdict, lambda v: self._decided(request, v))
+        return self._decided(request, verdict)
+
+    def _decided(self, request: Request, verdict: Verdict) -> bytes | int:
+        if isinstance(verdict, Refusal):
+            return self._gate.refuse(request, verdict)
+        return self._refused.render(request)
+
+
+def managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IResource:
+    from mcpgateway.web.admin import ManagementApp
+
+    return ManagementApp(gateway, team)
+
+
+def later(
+    request: Request,
+    verdict: Deferred[Verdict],
+    then: Callable[[Verdict], bytes | int],
+) -> int:
+    """Render C{request} with C{then} once C{verdict} fires (a JWT whose key
+    is being fetched); nothing if the client went away meanwhile."""
+    gone: list[bool] = []
+    request.notifyFinish().addErrback(lambda _: gone.append(True))
+
+    def decided(result: Verdict) -> None:
+        if gone or request.finished:
+            return
+        body = then(result)
+        if body is not NOT_DONE_YET:
+            assert isinstance(body, bytes)
+            request.write(body)
+            request.finish()
+
+    def failed(reason: Failure) -> None:
+        _log.failure("checking a request's credentials failed", reason)
+        if not (gone or request.finished):
+            request.write(
+                errorReply(
+                    request,
+                    500,
+                    jsonrpc.INTERNAL_ERROR,
+                    "internal error in the gateway; see its log",
+                )
+            )
+            request.finish()
+
+    verdict.addCallbacks(decided, failed)
+    return NOT_DONE_YET
+
+
+_log = Logger(observer=logs.observer, namespace="mcpgateway.web.app")
+
+
+class _Door(Resource):
+    """In front of one MCP endpoint of a team gateway: the gate (a refusal
+    never reaches a pool; a principal not allowed the server gets 403), then
+    the endpoint with C{request.principal} set; one audit record when the
+    request ends."""
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        endpoint: McpEndpoint,
+        server: str,
+        scope: str,
+        team: TeamSurface,
+        clock: IReactorTime,
+        aggregate: bool = False,
+    ) -> None:
+        """
+        @param aggregate: an aggregate endpoint (C{/mcp}): any valid
+            principal passes; its members are narrowed to the servers the
+            principal may use.
+        """
+        super().__init__()
+        self._aggregate = aggregate
+        self._endpoint = endpoint
+        self._server = server
+        self._scope = scope
+        self._team = team
+        self._clock = clock
+
+    def render(self, request: Request) -> bytes | int:
+        audit = self._team.audit
+        if audit is not None:
+            note = AuditNote(self._clock.seconds(), audit.payloads)
+            request.auditNote = note  # type: ignore[attr-defined]
+            request.notifyFinish().addBoth(self._audited, request, note, audit)
+        cluster = self._team.cluster
+        if cluster is not None:
+            value = request.getHeader(PEER_HEADER)
+            if value is not None:
+                return self._fromPeer(request, cluster, value)
+        gate = self._team.gate
+        if gate is None:
+            return self._endpoint.render(request)
+        verdict = gate.check(request, None if self._aggregate else self._server)
+        if isinstance(verdict, Deferred):
+            return later(request, verdict, lambda v: self._decided(request, v))
+        return self._decided(request, verdict)
+
+    def _fromPeer(self, request: Request, cluster: ClusterSurface, value: bytes) -> bytes | int:
+        """A request another replica forwarded: its C{Mcp-Gateway-Peer}
+        header is the principal (the token gate and the limits were the
+        forwarding replica's), or 401."""
+        principal = cluster.peer(request, value)
+        if principal is None or not (self._aggregate or principal.mayUse(self._server)):
+            note = getattr(request, "auditNote", None)
+            if isinstance(note, AuditNote):
+                note.settle("refused")
+            _log.warn(
+                "refused a forwarded {method} from {peer}: its Mcp-Gateway-Peer header is not"
+                " valid for it (another cluster key, expired: are the replicas' clocks apart"
+                " by more than 30 s?, or not sealed for this request)",
+                method=request.method.decode("ascii", "replace")[:16],
+                peer=getattr(request.getClientAddress(), "host", "?"),
+            )
+            return errorReply(
+                request,
+                401,
+                jsonrpc.INVALID_REQUEST,
+                "the Mcp-Gateway-Peer header is not valid for this request",
+            )
+        request.principal = principal  # type: ignore[attr-defined]
+        request.fromPeer = True  # type: ignore[attr-defined]
+        return self._endpoint.render(request)
+
+    def _decided(self, request: Request, verdict: Verdict) -> bytes | int:
+        gate = self._team.gate
+        assert gate is not None
+        if (
+            isinstance(verdict, Principal)
+            and not self._aggregate
+            and not verdict.mayUse(self._server)
+        ):
+            request.principal = verdict  # type: ignore[attr-defined]
+            verdict = Refusal(
+                403,
+                "insufficient_scope",
+                f"this principal may not use server {self._server[:64]!r}",
+                scope=f"mcp:{self._server}",
+            )
+        if isinstance(verdict, Refusal):
+            note = getattr(request, "auditNote", None)
+            if isinstance(note, AuditNote):
+                note.settle("refused")
+            return gate.refuse(request, verdict)
+        request.principal = verdict  # type: ignore[attr-defined]
+        return self._endpoint.render(request)
+
+    def _audited(self, result: object, request: Request, note: AuditNote, audit: AuditSink) -> None:
+        if getattr(request, "forwardedTo", None) is not None:
+            return  # the owner it was forwarded to writes its record
+        principal = getattr(request, "principal", None)
+        status = int(request.code or 200)
+        outcome = note.outcome
+        if outcome is None:
+            if isinstance(result, Failure):
+                outcome = "disconnected"
+            else:
+                outcome = "ok" if status < 400 else "invalid"
+        peer = request.getClientAddress()
+        try:
+            audit.record(
+                AuditRecord(
+                    ts=note.started,
+                    principal=getattr(principal, "key", ""),
+                    session=note.session,
+                    server=self._server,
+                    route=self._scope or "global",
+                    method=note.method,
+                    tool=note.tool,
+                    outcome=outcome,
+                    code=note.code,
+                    status=status,
+                    durationMs=(self._clock.seconds() - note.started) * 1000.0,
+                    via=getattr(principal, "via", None),
+                    peer=getattr(peer, "host", None),
+                    payload=note.payload or None,
+                )
+            )
+        except Exception:
+            _log.failure("writing an audit record failed")
+
+
+class _AdminDoor(Resource):
+    """In front of the management surface (C{/sessions*}, C{/api/v1}, the
+    status page) of a team gateway: an admin principal only (or the C{--api-token}, for the
+    API); C{/health} and C{/metrics} stay open (L{mcpgateway.web.liveness})."""
+
+    isLeaf = True
+
+    def __init__(self, inner: Callable[[], IResource], gate: Gate) -> None:
+        super().__init__()
+        self._inner = inner
+        self._gate = gate
+
+    def render(self, request: Request) -> bytes | int:
+        inner = self._inner()
+        tokenMatches = getattr(inner, "tokenMatches", None)
+        if callable(tokenMatches) and tokenMatches(request):
+            return inner.render(request)  # type: ignore[no-any-return]
+        verdict = self._gate.check(request, None)
+        if isinstance(verdict, Deferred):
+            return later(request, verdict, lambda v: self._decided(request, inner, v))
+        return self._decided(request, inner, verdict)
+
+    def _decided(self, request: Request, inner: IResource, verdict: Verdict) -> bytes | int:
+        if isinstance(verdict, Refusal):
+            return self._gate.refuse(request, verdict)
+        if not verdict.admin:
+            return jsonReply(
+                request,
+                403,
+                {
+                    "error": "the management surface needs an admin principal (a token with"
+                    ' "admin": true, or the mcp:admin scope)'
+                },
+            )
+        request.principal = verdict  # type: ignore[attr-defined]
+        request.adminPrincipal = True  # type: ignore[attr-defined]
+        return inner.render(request)  # type: ignore[no-any-return]
+
+
+class GatewayRoot(Resource):
+    """Dispatches C{/<server>/mcp} and C{/<server>~<key>/mcp} to MCP
+    endpoints, the rest to Klein."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        clock: IReactorTime,
+        loopbackOnly: bool,
+        api: ResourceFactory | None = None,
+        limits: Limits | None = None,
+        clientErrors: ClientErrors | None = None,
+        keys: WorkspaceKeys | None = None,
+        modern: ModernService | None = None,
+        team: TeamSurface | None = None,
+    ) -> None:
+        """
+        @param keys: what credential sets (C{X-Mcp-Env-*} headers) are keyed
+            with: the state directory's (L{WorkspaceKeys.forStateDir}, read
+            once at start); C{None}: a secret of this process only.
+        @param modern: what serves 2026-07-28 requests (C{None}: the gateway).
+        @param team: the gate, limits and audit log of a team gateway
+            (C{None}: none, as on loopback).
+        """
+        super().__init__()
+        self.team = team if team is not None else TeamSurface()
+        self._modern = modern
+        self._limits = limits if limits is not None else Limits()
+        self._keys = keys if keys is not None else WorkspaceKeys(os.urandom(32))
+        self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
+        self._apiFactory = api
+        self._api: IResource | None = None
+        self._loopbackOnly = loopbackOnly
+        self._gateway = gateway
+        self._clock = clock
+        self._endpoints: dict[str, McpEndpoint] = {}
+        self._routes: dict[tuple[str, str], McpEndpoint] = {}
+        """The endpoints of workspace routes, by (server, key)."""
+        self._aggregates: dict[tuple[str, str], McpEndpoint] = {}
+        """The aggregate endpoints, by (endpoint name, workspace key)."""
+        self._health = Health(gateway, self.team, loopbackOnly, self._apiTokenMatches)
+        self._metrics = MetricsDoor(self._managementApp, self._health.access)
+        self._management: IResource | None = None
+        self._status: StatusPage | None = None
+
+    def _endpoint(self, name: str) -> McpEndpoint | None:
+        """The endpoint of server C{name}; servers come and go on reload."""
+        pool = self._gateway.pools.get(name)
+        if pool is None:
+            self._endpoints.pop(name, None)
+            return None
+        endpoint = self._endpoints.get(name)
+        if endpoint is None or endpoint.pool is not pool:
+            endpoint = self._endpoints[name] = McpEndpoint(
+                self._gateway,
+                name,
+                self._clock,
+                self._limits,
+                self.clientErrors,
+                keys=self._keys,
+                modern=self._modern,
+                quota=self.team.quota,
+                throttled=self.team.throttle,
+                cluster=self.team.cluster,
+                loopbackOnly=self._childTextForAll(),
+            )
+        return endpoint
+
+    def _route(self, name: str, key: str) -> McpEndpoint | None:
+        """The endpoint of route C{key} of server C{name}, if the server has
+        that route now (routes come and go with the config and its projects)."""
+        pool = self._gateway.pools.get(name)
+        if pool is None or not key or pool.variantFor(key) is None:
+            self._routes.pop((name, key), None)
+            return None
+        endpoint = self._routes.get((name, key))
+        if endpoint is None or endpoint.pool is not pool:
+            endpoint = self._routes[(name, key)] = McpEndpoint(
+                self._gateway,
+                name,
+                self._clock,
+                self._limits,
+                self.clientErrors,
+                scope=key,
+                keys=self._keys,
+                modern=self._modern,
+                quota=self.team.quota,
+                throttled=self.team.throttle,
+                cluster=self.team.cluster,
+                loopbackOnly=self._childTextForAll(),
+            )
+        return endpoint
+
+    def _aggregate(self, where: AggregatePath) -> McpEndpoint | None:
+        """The aggregate endpoint C{where} names, if its settings exist."""
+        if not self._gateway.hasAggregateEndpoint(where.endpoint) or (
+            where.scope
+            and not any(pool.variantFor(where.scope) for pool in self._gateway.pools.values())
+        ):
+            self._aggregates.pop((where.endpoint, where.scope), None)
+            return None
+        endpoint = self._aggregates.get((where.endpoint, where.scope))
+        if endpoint is None:
+            if len(self._aggregates) > 1024:
+                self._aggregates.clear()
+            endpoint = self._aggregates[(where.endpoint, where.scope)] = AggregateEndpoint(
+                self._gateway,
+                serverName(where.endpoint),
+                self._clock,
+                self._limits,
+                self.clientErrors,
+                scope=where.scope,
+                keys=self._keys,
+                modern=self._modern,
+                quota=self.team.quota,
+                throttled=self.team.throttle,
+                cluster=self.team.cluster,
+                loopbackOnly=self._childTextForAll(),
+                backend=AggregateBackend(self._gateway, where.endpoint),
+            )
+        return endpoint
+
+    def endModernStreams(self, reason: str) -> int:
+        """End every open 2026-07-28 listen stream with its graceful result
+        (the gateway stops, or hands over to a restart's successor: the
+        clients listen again there); how many ended."""
+        endpoints = [*self._endpoints.values(), *self._routes.values()]
+        return sum(endpoint.modern.endStreams(reason) for endpoint in endpoints)
+
+    def _childTextForAll(self) -> bool:
+        """Whether every caller may see what a child wrote (its stderr), as
+        the endpoints' C{loopbackOnly} says (L{showsChildText}): a gateway
+        bound to loopback only that authenticates nobody. One that requires
+        tokens is reached through a proxy or a load balancer by others (a
+        team gateway, a cluster's replica): there only admins see it."""
+        return self._loopbackOnly and self.team.gate is None
+
+    def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
+        refusal = checkOrigin(request, self._loopbackOnly, self.team.gate is not None)
+        if refusal is not None:
+            return _Refused(*refusal, self.clientErrors)
+        if request.postpath and request.postpath[0] == b"mcp":
+            name, tilde, key = path.decode("utf-8", "replace").partition("~")
+            endpoint = self._route(name, key) if tilde else self._endpoint(name)
+            if endpoint is not None:
+                request.postpath.pop(0)
+                request.prepath.append(b"mcp")
+                if self.team.active:
+                    return _Door(endpoint, name, key if tilde else "", self.team, self._clock)
+                return endpoint
+            if tilde and name in self._gateway.pools:
+                refused = _Refused(
+                    404,
+                    f"no route {key[:64]!r} on server {name[:64]!r}: no workspace of its"
+                    " config has that key (the project's entry may be gone, or the state"
+                    " directory's workspace.key changed; GET /health lists the servers)",
+                    self.clientErrors,
+                )
+            else:
+                refused = _Refused(
+                    404,
+                    f"no server named {name[:64]!r} (GET /health lists the servers)",
+                    self.clientErrors,
+                )
+            gate = self.team.gate
+            return refused if gate is None else _GatedRefusal(refused, gate)
+        if path == b"mcp" or path.startswith(b"mcp~"):
+            where = aggregatePath(path.decode("utf-8", "replace"), request.postpath)
+            aggregate = self._aggregate(where) if where is not None else None
+            if aggregate is None:
+                refused = _Refused(
+                    404,
+                    "no such aggregate endpoint: /mcp serves every server, /mcp/search"
+                    " searches them, /mcp/<name> the endpoints of aggregate.json",
+                    self.clientErrors,
+                )
+                gate = self.team.gate
+                return refused if gate is None else _GatedRefusal(refused, gate)
+            assert where is not None
+            if request.postpath:
+                request.prepath.append(request.postpath.pop(0))
+            if self.team.active:
+                return _Door(aggregate, "/mcp", where.scope, self.team, self._clock, aggregate=True)
+            return aggregate
+        if path == b"health" and not request.postpath:
+            return self._health
+        gate = self.team.gate
+        if (path == b"" and not request.postpath) or (
+            path == b"status" and request.postpath == [b"events"]
+        ):
+            if gate is not None:
+                return _AdminDoor(self._statusPage, gate)
+            return self._statusPage()
+        if (
+            gate is not None
+            and path == b".well-known"
+            and request.postpath
+            and request.postpath[0] == b"oauth-protected-resource"
+        ):
+            # RFC 9728: the root document, and one per endpoint path below it.
+            request.prepath.append(request.postpath.pop(0))
+            return gate.metadata()
+        if not _isUtf8(path, request.postpath):
+            # Klein would log a traceback and answer in plain text.
+            return _Refused(
+                400, "the path is not UTF-8 (after percent-decoding)", self.clientErrors
+            )
+        from mcpgateway.web.statuspage import CsrfRefused, csrfRefusal
+
+        csrf = csrfRefusal(request)
+        if csrf is not None:
+            return CsrfRefused(csrf)
+        # Give Klein the whole path back: it routes from the root.
+        request.postpath.insert(0, request.prepath.pop())
+        if path == b"api" and self._apiFactory is not None:
+            if gate is not None:
+                return _AdminDoor(self._apiResource, gate)
+            return self._apiResource()
+        if gate is not None and path == b"sessions":
+            return _AdminDoor(self._managementApp, gate)
+        if gate is not None and request.postpath == [b"metrics"]:
+            return self._metrics
+        return self._managementApp()
+
+    def _apiResource(self) -> IResource:
+        if self._api is None:
+            assert self._apiFactory is not None
+            self._api = self._apiFactory()
+        return self._api
+
+    def _apiTokenMatches(self, request: IRequest) -> bool:
+        """Whether C{request} carries the management API's C{--api-token}."""
+        if self._apiFactory is None:
+            return False
+        tokenMatches = getattr(self._apiResource(), "tokenMatches", None)
+        return callable(tokenMatches) and bool(tokenMatches(request))
+
+    def _statusPage(self) -> StatusPage:
+        if self._status is None:
+            from mcpgateway.web.statuspage import StatusPage
+
+            self._status = StatusPage(
+                self._gateway,
+                self._clock,
+                controls=self._apiFactory is not None,
+                stderrShown=self._stderrShown,
+            )
+        return self._status
+
+    def _stderrShown(self) -> bool:
+        """Whether the status page may show stderr lines: the management
+        API (which serves them) has no token, or a team gateway's door let
+        only admins in."""
+        if self.team.gate is not None or self._apiFactory is None:
+            return True
+        return not getattr(self._apiResource(), "hasToken", False)
+
+    def _managementApp(self) -> IResource:
+        if self._management is None:
+            self._management = managementResource(self._gateway, self.team)
+        return self._management
+
+
+def _isUtf8(segment: bytes, rest: list[bytes]) -> bool:
+    """Whether every (percent-decoded) segment of a path is UTF-8."""
+    try:
+        segment.decode("utf-8")
+        for other in rest:
+            other.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
