@@ -28,7 +28,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.report.health import healthBody, sessionsBody, visitingSessions
 from mcpgateway.report.metrics import CONTENT_TYPE, renderCluster, renderMetrics, renderTeam
 from mcpgateway.runtime import logs
-from mcpgateway.web.mcp import jsonReply
+from mcpgateway.web.replies import jsonReply
 
 NOT_FOUND = {
     "error": "not found",

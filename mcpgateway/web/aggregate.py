@@ -28,7 +28,8 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.web.guard import forCaller, showsChildText
-from mcpgateway.web.mcp import Credentials, McpEndpoint, Sink, principalOf, validIdOrNull
+from mcpgateway.web.mcp import Credentials, McpEndpoint, Sink, principalOf
+from mcpgateway.web.replies import validIdOrNull
 
 if TYPE_CHECKING:
     # Loaded with the aggregator, on the first request to an aggregate endpoint.

@@ -41,7 +41,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody
 from mcpgateway.runtime import logs
 from mcpgateway.web.guard import checkOrigin, header, isLoopbackHost
-from mcpgateway.web.mcp import jsonReply
+from mcpgateway.web.replies import jsonReply
 from mcpgateway.web.sse import SSEStream
 
 PREFIX = "/api/v1"

@@ -58,9 +58,7 @@ from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.turnflush import TurnFlusher
 from mcpgateway.web.httpreader import checkInstalled
-from mcpgateway.web.mcp import (
-    ClientErrors,
-)
+from mcpgateway.web.replies import ClientErrors
 from mcpgateway.web.request import GatewayRequest
 
 if TYPE_CHECKING:

@@ -29,9 +29,7 @@ from mcpgateway.runtime.turnflush import TurnFlusher, writerOf
 from mcpgateway.web.guard import isHost
 from mcpgateway.web.headers import GatewayHeaders
 from mcpgateway.web.httpreader import Message, RequestReader
-from mcpgateway.web.mcp import (
-    ClientErrors,
-)
+from mcpgateway.web.replies import ClientErrors
 from mcpgateway.web.request import responseHead
 
 if TYPE_CHECKING:

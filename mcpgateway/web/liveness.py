@@ -45,7 +45,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody, visitingSessions
 from mcpgateway.runtime import logs
 from mcpgateway.web.guard import showsChildText
-from mcpgateway.web.mcp import errorReply, jsonReply
+from mcpgateway.web.replies import errorReply, jsonReply
 
 if TYPE_CHECKING:
     from mcpgateway.web.surfaces import TeamSurface

@@ -45,10 +45,9 @@ L{showsChildText<mcpgateway.web.guard.showsChildText>} allows, as on the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -68,9 +67,7 @@ from mcpgateway.runtime import logs
 from mcpgateway.web import measure
 from mcpgateway.web.guard import forCaller, header, showsChildText
 from mcpgateway.web.modernstream import ModernResponse
-
-if TYPE_CHECKING:
-    from mcpgateway.web.mcp import ClientErrors
+from mcpgateway.web.replies import ClientErrors, validIdOrNull
 
 Credentials = tuple[tuple[str, str], ...]
 CredentialReader = Callable[[Request], "tuple[str, Credentials] | str"]
@@ -140,14 +137,6 @@ def listenEnded(listenId: Any) -> Message:
         listenId,
         {"resultType": "complete", "_meta": {wire2026.SUBSCRIPTION_ID_KEY: listenId}},
     )
-
-
-def validIdOrNull(value: Any) -> Any:
-    """C{value} when it may stand as the id of an error response, else C{None}."""
-    kind = type(value)
-    if kind is str or kind is int or (kind is float and math.isfinite(value)):
-        return value
-    return None
 
 
 def principalKey(request: IRequest) -> str:

@@ -28,15 +28,27 @@ from __future__ import annotations
 import secrets
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from twisted.internet.interfaces import IReactorTime
+from twisted.web.server import Request
 
+from mcpgateway.core.sessions import Stream
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime.timers import Every
 
-if TYPE_CHECKING:
-    from mcpgateway.web.sse import SSEStream
+
+class LoggedStream(Stream, Protocol):
+    """The stream a L{StreamLog} keeps the events of
+    (L{mcpgateway.web.sse.SSEStream}): a client's C{Last-Event-ID} carries
+    it on over a new request, and it ends when its log's time runs out."""
+
+    def attach(self, request: Request, after: int) -> None:
+        """Replay the events after C{after} over C{request}, then go on live."""
+
+    def expire(self) -> None:
+        """End the stream: nothing more is kept of it."""
+
 
 PROCESS = secrets.token_hex(4)
 """This process's part of every event id."""
@@ -80,7 +92,7 @@ class StreamLog:
         self.sessionId = sessionId
         self.key = key
         self.kind = kind
-        self.stream: SSEStream | None = None
+        self.stream: LoggedStream | None = None
         self.seq = 0
         self._events: deque[tuple[int, bytes]] | None = None
         """Made at the first event kept: an idle GET stream never has one,

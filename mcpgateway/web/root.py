@@ -39,13 +39,8 @@ from mcpgateway.web.aggregate import (
 )
 from mcpgateway.web.guard import checkOrigin
 from mcpgateway.web.liveness import Health, MetricsDoor
-from mcpgateway.web.mcp import (
-    AuditNote,
-    ClientErrors,
-    McpEndpoint,
-    errorReply,
-    jsonReply,
-)
+from mcpgateway.web.mcp import AuditNote, McpEndpoint
+from mcpgateway.web.replies import ClientErrors, errorReply, jsonReply
 
 if TYPE_CHECKING:
     from mcpgateway.web.statuspage import StatusPage  # loaded at the page's first request

@@ -47,7 +47,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.guard import Refusal, header
-from mcpgateway.web.mcp import jsonReply
+from mcpgateway.web.replies import jsonReply
 from mcpgateway.web.statusstream import StatusFeed
 
 PAGE_PATH = b"/"

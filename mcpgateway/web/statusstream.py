@@ -30,7 +30,7 @@ from mcpgateway.core.events import EventLog
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Every
-from mcpgateway.web.mcp import jsonReply
+from mcpgateway.web.replies import jsonReply
 
 INTERVAL = 2.0
 """Seconds between two snapshots while someone watches."""
