@@ -539,7 +539,7 @@ def checkClientBackups(ctx: DoctorContext) -> Check:
     file no longer adopted hold entries a client wrote back from a copy it
     read while a gateway served them (L{staleClientFiles}): C{restore} puts
     their originals back, as the next C{start} does."""
-    from mcpgateway.clientconfigs.engine import backupPaths, readBackup
+    from mcpgateway.clientconfigs.backups import backupPaths, readBackup
 
     problems: list[str] = []
     adopted: list[str] = []
@@ -606,7 +606,7 @@ def staleClientFiles(ctx: DoctorContext) -> list[str]:
     wrote back a copy it had read while they were adopted
     (L{mcpgateway.clientconfigs.engine.staleFiles}). An entry at the
     running gateway's address is not counted: that gateway adopts it again."""
-    from mcpgateway.clientconfigs.engine import staleFiles
+    from mcpgateway.clientconfigs.restoring import staleFiles
 
     live = ctx.found.baseUrl() + "/" if ctx.found.running else None
     out = []

@@ -28,19 +28,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcpgateway.cli.output import CliError, Output, plural
-from mcpgateway.clientconfigs.claude import backupPathFor, readClaudeBackup
-from mcpgateway.clientconfigs.clients.claudecode import TOP, projectBlock
-from mcpgateway.clientconfigs.engine import (
+from mcpgateway.clientconfigs.backups import (
     Backup,
-    EngineReport,
-    _revivable,
     backupPaths,
     keptBackups,
     readBackup,
     readRestoreFailure,
-    restoreAll,
 )
+from mcpgateway.clientconfigs.claude import backupPathFor, readClaudeBackup
+from mcpgateway.clientconfigs.clients.claudecode import TOP, projectBlock
 from mcpgateway.clientconfigs.jsonfile import readJson
+from mcpgateway.clientconfigs.reports import EngineReport
+from mcpgateway.clientconfigs.restoring import restoreAll, revivable
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.ops.locate import GatewayProbe, claudeConfigPath, gatewayUrl
 from mcpgateway.runtime.paths import DEFAULT_PORT
@@ -224,7 +223,7 @@ def readClientConfig(stateDir: Path, found: GatewayProbe) -> ClientConfig:
                 label = entryLabel(name, scope)
                 report.viaGateway.append(label)
                 location = TOP if scope is None else projectBlock(scope)
-                if _revivable(kept, location, name, entry) is not None:
+                if revivable(kept, location, name, entry) is not None:
                     report.keptKnows.append(label)
             if hits:
                 report.url = gateways[min(hits, key=list(gateways).index)]

@@ -35,6 +35,7 @@ from typing import Any
 from mcpgateway.cli.clientconfig import entryLabel
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import Output, Parser, Subcommands, plural
+from mcpgateway.clientconfigs.backups import Backup, backupPathFor, backupPaths, readBackup
 from mcpgateway.clientconfigs.claude import backupPathFor as claudeBackupPathFor
 from mcpgateway.clientconfigs.claude import readClaudeBackup
 from mcpgateway.clientconfigs.clients import ADAPTERS, Found, detect, select
@@ -48,16 +49,9 @@ from mcpgateway.clientconfigs.clients.base import (
 from mcpgateway.clientconfigs.clients.claudecode import claudeCodePolicy
 from mcpgateway.clientconfigs.clientsource import claudeProjects
 from mcpgateway.clientconfigs.documents import UnparsableError, parseDocument
-from mcpgateway.clientconfigs.engine import (
-    AdoptionEngine,
-    Backup,
-    Claims,
-    backupPathFor,
-    backupPaths,
-    readBackup,
-    staleFiles,
-)
+from mcpgateway.clientconfigs.engine import AdoptionEngine, Claims
 from mcpgateway.clientconfigs.jsonfile import readJson
+from mcpgateway.clientconfigs.restoring import staleFiles
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, parseConfig
 from mcpgateway.config.workspaces import canonicalPath

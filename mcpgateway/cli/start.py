@@ -250,8 +250,8 @@ def adoptionInEffect(stateDir: Path) -> bool:
     put back (a backup of them is there: the last gateway the user started
     with adoption did not stop cleanly); kept copies of restored backups do
     not count."""
+    from mcpgateway.clientconfigs.backups import backupPaths
     from mcpgateway.clientconfigs.claude import hasBackup
-    from mcpgateway.clientconfigs.engine import backupPaths
 
     return hasBackup(stateDir, claudeConfigPath(None)) or bool(backupPaths(stateDir))
 
@@ -485,8 +485,8 @@ def adoptedNames(stateDir: Path, found: GatewayProbe) -> set[str]:
     Claude config's and every other client's), read with the engine's
     reader. The gateway adopts as it starts listening and serves them once
     its config is loaded again, a moment later."""
+    from mcpgateway.clientconfigs.backups import backupPaths, readBackup
     from mcpgateway.clientconfigs.claude import readClaudeBackup
-    from mcpgateway.clientconfigs.engine import backupPaths, readBackup
     from mcpgateway.config.servers import ConfigError
 
     names: set[str] = set()

@@ -188,7 +188,7 @@ class AdoptedClaudeConfig:
         return _notes("restored", report.restored, report.kept, report.notes)
 
     def restoreFailed(self, reason: str) -> None:
-        from mcpgateway.clientconfigs.engine import recordRestoreFailure
+        from mcpgateway.clientconfigs.backups import recordRestoreFailure
 
         recordRestoreFailure(self.stateDir, self.path, reason)
 

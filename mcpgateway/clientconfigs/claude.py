@@ -31,6 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mcpgateway.clientconfigs.backups import (
+    KEPT_GENERATIONS,
+    LEFTOVER_AGE,
+    Backup,
+    keptBackups,
+    readBackupOf,
+    readRestoreFailure,
+    recordRestoreFailure,
+    removeLeftovers,
+    restoreFailurePath,
+)
+from mcpgateway.clientconfigs.backups import keptBackupPaths as _keptPaths
 from mcpgateway.clientconfigs.clients.base import ClientFile, Host
 from mcpgateway.clientconfigs.clients.claudecode import (
     GATEWAY_TS_KEY,
@@ -40,21 +52,8 @@ from mcpgateway.clientconfigs.clients.claudecode import (
     looksLikeGatewayEntry,
 )
 from mcpgateway.clientconfigs.documents import parseDocument, readFile
-from mcpgateway.clientconfigs.engine import (
-    KEPT_GENERATIONS,
-    LEFTOVER_AGE,
-    AdoptionEngine,
-    Backup,
-    _revivable,
-    keptBackups,
-    readBackupOf,
-    readRestoreFailure,
-    recordRestoreFailure,
-    removeLeftovers,
-    restoreFailurePath,
-    restoreFile,
-)
-from mcpgateway.clientconfigs.engine import keptBackupPaths as _keptPaths
+from mcpgateway.clientconfigs.engine import AdoptionEngine
+from mcpgateway.clientconfigs.restoring import restoreFile, revivable
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.runtime import paths
 
@@ -283,7 +282,7 @@ class ClaudeConfig:
                 if (
                     not looksLikeGatewayEntry(name, entry)
                     or (record is not None and entry == record.written)
-                    or _revivable(kept, block.location, name, entry) is not None
+                    or revivable(kept, block.location, name, entry) is not None
                 ):
                     continue
                 out.append((block.label(name), str(entry["url"])))

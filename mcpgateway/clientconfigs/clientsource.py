@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcpgateway.clientconfigs.adopted import routeUrl, stateDirKeys
-from mcpgateway.clientconfigs.engine import AdoptionEngine, EngineReport
+from mcpgateway.clientconfigs.engine import AdoptionEngine
+from mcpgateway.clientconfigs.reports import EngineReport
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.config.workspaces import WorkspaceKeys
 
@@ -253,7 +254,7 @@ class ClientsSource:
         if not self._baseRestored:
             self.base.restoreFailed(reason)
             return
-        from mcpgateway.clientconfigs.engine import recordRestoreFailure
+        from mcpgateway.clientconfigs.backups import recordRestoreFailure
 
         recordRestoreFailure(self.stateDir, Path(self._failedPath or self.stateDir), reason)
 

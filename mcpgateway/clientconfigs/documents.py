@@ -38,6 +38,7 @@ from mcpgateway.clientconfigs.jsonfile import (
     parseJsonObject,
     replaceIfUnchanged,
 )
+from mcpgateway.clientconfigs.location import Location
 from mcpgateway.config.servers import ConfigError
 
 FORMATS = ("json", "jsonc", "toml", "yaml", "jsondata")
@@ -47,33 +48,6 @@ parsed whole and written back in its own layout (L{JsonDataDocument})."""
 
 class UnparsableError(ConfigError):
     """A file the gateway cannot parse as its format: it is left untouched."""
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where a file keeps its entries.
-
-    @ivar path: the keys from the document's root to the entries' container.
-    @ivar listKey: C{None}: the container maps names to entries; else it is a
-        list of entries, each naming itself under this key (Continue's C{name}).
-    """
-
-    path: tuple[str, ...]
-    listKey: str | None = None
-
-    def toJson(self) -> dict[str, Any]:
-        return {"path": list(self.path), "listKey": self.listKey}
-
-    @classmethod
-    def fromJson(cls, data: Any) -> Location:
-        if not (
-            isinstance(data, dict)
-            and isinstance(data.get("path"), list)
-            and all(isinstance(k, str) for k in data["path"])
-            and (data.get("listKey") is None or isinstance(data.get("listKey"), str))
-        ):
-            raise ValueError("not a location")
-        return cls(tuple(data["path"]), data.get("listKey"))
 
 
 class Document(Protocol):

@@ -19,7 +19,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Comment, InlineTable, Table, Whitespace
 
-from mcpgateway.clientconfigs.documents import Location
+from mcpgateway.clientconfigs.location import Location
 
 
 class TomlDocument:

@@ -366,7 +366,7 @@ def sourcesOf(name: str, source: ConfigSource) -> list[str]:
 
 def _adoptedFrom(name: str, engine: AdoptionEngine) -> list[str]:
     """The other clients' files whose backup holds an adopted entry C{name}."""
-    from mcpgateway.clientconfigs.engine import readBackup
+    from mcpgateway.clientconfigs.backups import readBackup
 
     found = []
     for adapter, file in engine.files():

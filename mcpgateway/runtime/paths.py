@@ -9,7 +9,9 @@ two can never disagree. A leaf: it imports nothing of the package.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
 DEFAULT_PORT = 9100
@@ -75,3 +77,15 @@ def defaultStateDir(environ: os._Environ[str] | dict[str, str] | None = None) ->
 def stateFile(stateDir: Path | str, name: str) -> Path:
     """The path of the state directory's file C{name} (one of this module's names)."""
     return Path(stateDir) / name
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def fileLabel(configPath: Path) -> str:
+    """C{<label>-<hash>.json} for C{configPath}: its sanitized parent and
+    file name (never the raw path), and a hash of its real path."""
+    real = os.path.realpath(configPath)
+    digest = hashlib.sha256(os.fsencode(real)).hexdigest()[:16]
+    label = _UNSAFE.sub("_", f"{Path(real).parent.name}_{Path(real).name}").strip("_")[:48]
+    return f"{label or 'config'}-{digest}.json"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from mcpgateway.clientconfigs.backups import backupPaths, recordRestoreFailure
 from mcpgateway.clientconfigs.claude import ClaudeConfig
-from mcpgateway.clientconfigs.engine import backupPaths, recordRestoreFailure
 from mcpgateway.ops.statedir import STATE_FILE
 from tests.cli.support import deadPid, run, writeState
 from tests.cli.test_clients import adopt, cursorFile

@@ -14,7 +14,8 @@ import pytest
 from mcpgateway.cli.context import CliContext
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
-from mcpgateway.clientconfigs.engine import AdoptionEngine, restoreAll
+from mcpgateway.clientconfigs.engine import AdoptionEngine
+from mcpgateway.clientconfigs.restoring import restoreAll
 from tests.cli.support import FakeGateway, check, run
 from tests.cli.test_clients import adopt, cursorFile
 

@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from mcpgateway.clientconfigs.engine import restoreAll, staleFiles
+from mcpgateway.clientconfigs.restoring import restoreAll, staleFiles
 from tests.cli.support import check
 from tests.cli.test_clients import adopt, cursorFile
 

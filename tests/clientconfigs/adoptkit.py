@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mcpgateway.clientconfigs.backups import readBackup
 from mcpgateway.clientconfigs.clients.base import ClientAdapter, Host
-from mcpgateway.clientconfigs.engine import AdoptionEngine, readBackup
+from mcpgateway.clientconfigs.engine import AdoptionEngine
 
 BRIDGE = ["/opt/mcpgateway/bin/mcpgateway"]
 ENVIRON = {"PATH": "/usr/bin:/bin", "API_KEY": "k", "HOME": "/home/u"}

@@ -653,6 +653,7 @@ def interfere(monkeypatch: pytest.MonkeyPatch, configPath: Path, times: int | No
         return real(path, wrapped, retries)
 
     monkeypatch.setattr("mcpgateway.clientconfigs.engine.updateFile", racing)
+    monkeypatch.setattr("mcpgateway.clientconfigs.restoring.updateFile", racing)
     return writes
 
 

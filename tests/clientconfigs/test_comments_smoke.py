@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.clientconfigs.clients.codex import Codex
-from mcpgateway.clientconfigs.documents import Location
+from mcpgateway.clientconfigs.location import Location
 from mcpgateway.clientconfigs.tomldoc import TomlDocument
 from tests.clientconfigs.adoptkit import engine, makeHost, urlFor, write
 

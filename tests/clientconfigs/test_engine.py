@@ -16,18 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.clientconfigs import jsonc
+from mcpgateway.clientconfigs.backups import backupPathFor, backupPaths, readBackup
 from mcpgateway.clientconfigs.clients import ADAPTERS, select
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.codex import Codex
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor, Gemini, Windsurf
 from mcpgateway.clientconfigs.clients.yamlclients import Goose
-from mcpgateway.clientconfigs.engine import (
-    AdoptionEngine,
-    backupPathFor,
-    backupPaths,
-    readBackup,
-    restoreAll,
-)
+from mcpgateway.clientconfigs.engine import AdoptionEngine
+from mcpgateway.clientconfigs.restoring import restoreAll
 from tests.clientconfigs.adoptkit import engine, makeHost, otherPort, urlFor, write
 
 CURSOR = {

@@ -13,13 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.clientconfigs import jsonc
-from mcpgateway.clientconfigs.documents import (
-    Location,
-    UnparsableError,
-    parseDocument,
-    updateFile,
-)
+from mcpgateway.clientconfigs.documents import UnparsableError, parseDocument, updateFile
 from mcpgateway.clientconfigs.jsonfile import ConcurrentWriteError
+from mcpgateway.clientconfigs.location import Location
 
 SERVERS = Location(("mcpServers",))
 

@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.clientconfigs import jsonc
-from mcpgateway.clientconfigs.documents import JsonDataDocument, Location
+from mcpgateway.clientconfigs.documents import JsonDataDocument
+from mcpgateway.clientconfigs.location import Location
 
 SHARED = '{\n  "n": 3,\n  "servers": {\n    "a": {"command": "x"}, "b": {"command": "y"}\n  }\n}\n'
 """An object whose last member (C{"b"}) shares its line with another."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcpgateway.clientconfigs.backups import backupPaths
 from mcpgateway.clientconfigs.clients.vscode import VSCode
 from mcpgateway.clientconfigs.clients.zed import Zed
-from mcpgateway.clientconfigs.engine import AdoptionEngine, backupPaths
+from mcpgateway.clientconfigs.engine import AdoptionEngine
 from tests.clientconfigs.adoptkit import BRIDGE, ENVIRON, engine, makeHost, urlFor, write
 
 VSCODE = (

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.clientconfigs.clients.yamlclients import Continue, Goose
-from mcpgateway.clientconfigs.documents import Location
+from mcpgateway.clientconfigs.location import Location
 from mcpgateway.clientconfigs.yamldoc import YamlDocument
 from tests.clientconfigs.adoptkit import engine, makeHost, urlFor, write
 

@@ -17,10 +17,11 @@ from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
 
 from mcpgateway import tap
+from mcpgateway.clientconfigs.backups import backupPaths
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete, claudeProjects
-from mcpgateway.clientconfigs.engine import AdoptionEngine, backupPaths
+from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.servers import LoadedConfig, demoConfig
 from mcpgateway.config.source import ConfigService, PlainFile, watchedPathsOf
 from mcpgateway.config.workspaces import WorkspaceKeys

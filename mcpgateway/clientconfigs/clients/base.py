@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway.clientconfigs import jsonc
-from mcpgateway.clientconfigs.documents import Document, Location
+from mcpgateway.clientconfigs.documents import Document
+from mcpgateway.clientconfigs.location import Location
 
 
 class Unservable(Exception):

@@ -51,7 +51,8 @@ from mcpgateway.clientconfigs.clients.base import (
     Host,
     readSettings,
 )
-from mcpgateway.clientconfigs.documents import Document, JsonDataDocument, Location
+from mcpgateway.clientconfigs.documents import Document, JsonDataDocument
+from mcpgateway.clientconfigs.location import Location
 from mcpgateway.config.servers import ConfigError
 from mcpgateway.config.workspaces import KEY_LENGTH, canonicalPath
 from mcpgateway.runtime import paths
@@ -109,7 +110,7 @@ class ClaudeCode(ClientAdapter):
     def backupPath(self, stateDir: Path, path: Path) -> Path:
         """C{<stateDir>/config-backup.json} for a C{.claude.json}, else
         C{<stateDir>/project-backups/<label>-<hash>.json}."""
-        from mcpgateway.clientconfigs.engine import fileLabel
+        from mcpgateway.runtime.paths import fileLabel
 
         stateDir = Path(os.path.abspath(stateDir))
         if Path(path).name == ".claude.json":

@@ -24,7 +24,7 @@ from mcpgateway.clientconfigs.clients.base import (
     readSettings,
 )
 from mcpgateway.clientconfigs.clients.mcpservers import vscodeUserDirs
-from mcpgateway.clientconfigs.documents import Location
+from mcpgateway.clientconfigs.location import Location
 
 
 class VSCode(ClientAdapter):

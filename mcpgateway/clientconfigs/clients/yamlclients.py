@@ -26,7 +26,7 @@ from mcpgateway.clientconfigs.clients.base import (
     Host,
     Unservable,
 )
-from mcpgateway.clientconfigs.documents import Location
+from mcpgateway.clientconfigs.location import Location
 
 
 class Continue(ClientAdapter):

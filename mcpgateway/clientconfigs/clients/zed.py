@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway.clientconfigs.clients.base import ClientAdapter, ClientFile, Host, Unservable
-from mcpgateway.clientconfigs.documents import Location
+from mcpgateway.clientconfigs.location import Location
 
 
 class Zed(ClientAdapter):
