@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.core.router import LOG_LEVELS
 from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Kind, classify
 
 INVALID_PARAMS, INVALID_REQUEST = jsonrpc.INVALID_PARAMS, jsonrpc.INVALID_REQUEST

@@ -51,7 +51,7 @@ from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.config.workspaces import WorkspaceKeys
 
 if TYPE_CHECKING:  # the CLI imports this module (claudeProjects): no Twisted
-    from mcpgateway.config.source import ConfigSource
+    from mcpgateway.config.watched import ConfigSource
 
 WARNING = "warning: "
 """A note of C{listening} that is a warning (as the config service tells them)."""

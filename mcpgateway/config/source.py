@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
@@ -40,7 +40,6 @@ from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
 from mcpgateway.config import classification, envfiles
-from mcpgateway.config import servers as config
 from mcpgateway.config.aggregate import (
     AggregateConfigError,
     AggregateSettings,
@@ -51,8 +50,20 @@ from mcpgateway.config.classification import Override, Overrides
 from mcpgateway.config.envfiles import EnvFile, readWorkspaceEnv
 from mcpgateway.config.gatewayfile import ManagedConfig
 from mcpgateway.config.promotions import PromotionStore
-from mcpgateway.config.scopes import Scoped, buildScopes
+from mcpgateway.config.scopes import buildScopes
 from mcpgateway.config.servers import LoadedConfig
+from mcpgateway.config.watched import (
+    WARNING_NOTE,
+    ConfigSource,
+    OnAggregate,
+    Prepared,
+    Reload,
+    RunInThread,
+    copyOf,
+    fingerprint,
+    oneLine,
+    watchedPathsOf,
+)
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import logs, paths
@@ -65,73 +76,6 @@ RESTORE_RETRIES = (0.2, 0.5, 1.0)
 ENV_POLL = 5.0
 """Seconds between two looks at the C{.env} files the children use (one
 C{stat} each; a file is read again only when it changed)."""
-Reload = Callable[[dict[str, ServerSpec]], Any]
-OnAggregate = Callable[[AggregateSettings], Any]
-RunInThread = Callable[..., Deferred[Any]]
-
-
-class ConfigSource(Protocol):
-    """The file the servers come from."""
-
-    @property
-    def path(self) -> Path | None:
-        """The file (C{None}: the bundled demo)."""
-
-    def load(self) -> LoadedConfig:
-        """Read the servers (synchronous: called at start, or in a thread)."""
-
-    def listening(self, port: int) -> list[str]:
-        """The gateway listens on C{port}; notes to log."""
-
-    def stopping(self) -> list[str]:
-        """The gateway stops; notes to log. May raise: retried, then reported
-        through L{restoreFailed}."""
-
-    def restoreFailed(self, reason: str) -> None:
-        """L{stopping} failed for good: leave a marker for the CLI."""
-
-
-def watchedPathsOf(source: ConfigSource) -> list[Path]:
-    """Every file a change of which reloads C{source}: its L{ConfigSource.path}
-    and, for a source that adopts other clients' files too
-    (L{mcpgateway.clientconfigs.clientsource.ClientsSource}), theirs, and
-    the files it awaits (not there yet: their creation reloads too)."""
-    out = [] if source.path is None else [source.path]
-    for method in ("watchedPaths", "awaitedPaths"):
-        more = getattr(source, method, None)
-        if more is not None:
-            out += [Path(p) for p in more()]
-    seen: set[str] = set()
-    unique = []
-    for path in out:
-        key = os.path.abspath(path)
-        if key not in seen:
-            seen.add(key)
-            unique.append(path)
-    return unique
-
-
-class PlainFile:
-    """A config file served as it is (or the bundled demo when C{path} is None)."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-
-    def load(self) -> LoadedConfig:
-        return config.loadConfig(self.path)
-
-    def listening(self, port: int) -> list[str]:
-        return []
-
-    def stopping(self) -> list[str]:
-        return []
-
-    def restoreFailed(self, reason: str) -> None:
-        pass
-
-
-WARNING_NOTE = "warning: "
-"""A note a source returns from C{listening} that is a warning (logged as one)."""
 
 
 class ConfigService(Service):
@@ -239,10 +183,10 @@ class ConfigService(Service):
         (files): at start, or see L{_reloadNow} (the files are read in a thread)."""
         return self._report(self._prepare(loaded))
 
-    def _prepare(self, loaded: LoadedConfig) -> _Prepared:
+    def _prepare(self, loaded: LoadedConfig) -> Prepared:
         """Everything L{specs} reads (blocking; no logging: runs in a thread)."""
         source = loaded
-        merged = ManagedConfig(self._stateDir).merge(_copy(loaded))
+        merged = ManagedConfig(self._stateDir).merge(copyOf(loaded))
         overrides = self._loadOverrides()
         promoted = self._promotions.load()
         warnings = list(overrides.warnings)
@@ -263,7 +207,7 @@ class ConfigService(Service):
             self._readWorkspace,
             promotions=promoted,
         )
-        return _Prepared(
+        return Prepared(
             source,
             merged,
             scoped,
@@ -294,7 +238,7 @@ class ConfigService(Service):
         except AggregateConfigError as e:
             return e
 
-    def _report(self, prepared: _Prepared) -> dict[str, ServerSpec]:
+    def _report(self, prepared: Prepared) -> dict[str, ServerSpec]:
         """Log what L{_prepare} found, remember the C{.env} files to watch."""
         loaded = prepared.merged
         for note in loaded.notes:
@@ -311,7 +255,7 @@ class ConfigService(Service):
         if prepared.aggregate is not None:
             self._useAggregate(prepared.aggregate)
         # An .env change rebuilds from this (not logged again, not adopted again).
-        self._last = replace(_copy(prepared.source), notes=[], errors=[])
+        self._last = replace(copyOf(prepared.source), notes=[], errors=[])
         self._served = prepared.scoped.specs
         return prepared.scoped.specs
 
@@ -415,7 +359,7 @@ class ConfigService(Service):
         self._envPoll.start()
         watched = [*watchedPathsOf(self.source), self.aggregatePath, self.classificationPath]
         for path in watched:
-            self._fingerprints[os.path.abspath(path)] = _fingerprint(path)
+            self._fingerprints[os.path.abspath(path)] = fingerprint(path)
         if not self._watchWithInotify(watched):
             self._poll = Every(self._clock, self._pollInterval, self._checkPoll)
             self._poll.start()
@@ -448,7 +392,7 @@ class ConfigService(Service):
         fingerprints."""
         for path in paths:
             key = os.path.abspath(path)
-            self._fingerprints.setdefault(key, _fingerprint(path))
+            self._fingerprints.setdefault(key, fingerprint(path))
             if self._notifier is None:
                 continue
             folder = os.path.dirname(key)
@@ -471,14 +415,14 @@ class ConfigService(Service):
                 self.log.warn(
                     "config: cannot watch {path} ({why}); its changes are seen at the next reload",
                     path=str(path),
-                    why=_oneLine(e),
+                    why=oneLine(e),
                 )
                 continue
             self._watchedDirs.add(folder)
             message = "config: watching {path}" if own else "config: watching {folder} for {path}"
             self.log.info(message, path=str(path), folder=folder)
-            if own and _fingerprint(path) != self._fingerprints[key]:
-                self._fingerprints[key] = _fingerprint(path)  # written before its folder was
+            if own and fingerprint(path) != self._fingerprints[key]:
+                self._fingerprints[key] = fingerprint(path)  # written before its folder was
                 self.changed()  # watched (looked at once it is: no write falls in between)
 
     def _inotifyEvent(self, _: Any, filepath: FilePath[Any], mask: int) -> None:
@@ -493,7 +437,7 @@ class ConfigService(Service):
 
     def _checkPoll(self) -> None:
         for key, before in list(self._fingerprints.items()):
-            now = _fingerprint(Path(key))
+            now = fingerprint(Path(key))
             if now != before:
                 self._fingerprints[key] = now
                 self._pathChanged(key)
@@ -551,7 +495,7 @@ class ConfigService(Service):
         def load() -> Deferred[Any]:
             return self._runInThread(lambda: self._prepare(self.source.load()))
 
-        def apply(prepared: _Prepared) -> Any:
+        def apply(prepared: Prepared) -> Any:
             result = self._reload(self._report(prepared))
             path = self.source.path
             if path != self._servedPath:
@@ -650,7 +594,7 @@ class ConfigService(Service):
             self.log.error(
                 "config: could not adopt {path}: {why}; trying again shortly",
                 path=str(self.source.path),
-                why=_oneLine(e),
+                why=oneLine(e),
             )
             self.changed()
             return
@@ -685,7 +629,7 @@ class ConfigService(Service):
         except Exception as e:
             self.log.warn(
                 "config: loading the adopted entries failed ({why}); trying again in a thread",
-                why=_oneLine(e),
+                why=oneLine(e),
             )
             self._reloadNow()
             return
@@ -760,7 +704,7 @@ class ConfigService(Service):
         try:
             notes = self.source.stopping()
         except Exception as e:
-            why = _oneLine(e)
+            why = oneLine(e)
             path = str(self.source.path)
             if attempt < len(self._restoreRetries):
                 delay = self._restoreRetries[attempt]
@@ -787,52 +731,9 @@ class ConfigService(Service):
                 self.log.error(
                     "config: could not leave the restore-failure marker in {stateDir}: {why}",
                     stateDir=str(self._stateDir),
-                    why=_oneLine(e2),
+                    why=oneLine(e2),
                 )
             return None
         for note in notes:
             self.log.info("config: {note}", note=note)
         return None
-
-
-@dataclass
-class _Prepared:
-    """A loaded config made ready to serve (L{ConfigService._prepare})."""
-
-    source: LoadedConfig
-    """As the config source gave it."""
-    merged: LoadedConfig
-    """With the gateway's own file merged in."""
-    scoped: Scoped
-    warnings: list[str] = field(default_factory=list)
-    """Besides the merged config's own."""
-    aggregate: AggregateSettings | AggregateConfigError | None = None
-    """C{aggregate.json}, or why it cannot be used."""
-    overrides: Overrides = field(default_factory=Overrides)
-    """The classification the specs were built with."""
-
-
-def _copy(loaded: LoadedConfig) -> LoadedConfig:
-    """A copy whose lists and dicts can be changed without touching C{loaded}."""
-    return replace(
-        loaded,
-        servers=dict(loaded.servers),
-        warnings=list(loaded.warnings),
-        notes=list(loaded.notes),
-        errors=list(loaded.errors),
-        projects=list(loaded.projects),
-    )
-
-
-def _oneLine(error: BaseException) -> str:
-    """An exception as one line: its message, or its type when it has none."""
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
-
-
-def _fingerprint(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size

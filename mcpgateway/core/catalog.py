@@ -41,14 +41,11 @@ is what is known now.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -56,46 +53,33 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__
+from mcpgateway.core.catalogdata import (
+    CHANGED,
+    EMPTY,
+    IDENTITY,
+    KINDS,
+    PROBE_CAPABILITIES,
+    Catalog,
+    CatalogPersistence,
+    Key,
+    ListingFailed,
+    catalogDigest,
+    catalogKeyOf,
+    coversProbe,
+    initFacts,
+    kindDigest,
+    launchOf,
+    listKinds,
+    publicReason,
+)
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.runtime import logs
 
-KINDS = ("tools", "prompts", "resources", "resourceTemplates")
-"""The four lists of a catalog, by the key of their items in a list result."""
-METHODS = {
-    "tools": "tools/list",
-    "prompts": "prompts/list",
-    "resources": "resources/list",
-    "resourceTemplates": "resources/templates/list",
-}
-CAPABILITIES = {
-    "tools": "tools",
-    "prompts": "prompts",
-    "resources": "resources",
-    "resourceTemplates": "resources",
-}
-"""The server capability that declares each kind."""
-IDENTITY = {
-    "tools": "name",
-    "prompts": "name",
-    "resources": "uri",
-    "resourceTemplates": "uriTemplate",
-}
-"""The member every item of a kind must have (a string); others are dropped."""
-CHANGED = {
-    "notifications/tools/list_changed": frozenset({"tools"}),
-    "notifications/prompts/list_changed": frozenset({"prompts"}),
-    "notifications/resources/list_changed": frozenset({"resources", "resourceTemplates"}),
-}
-MAX_PAGES = 50
-"""Most pages listed of one kind."""
-MAX_ITEMS = 10_000
-"""Most items kept of one kind."""
 DEBOUNCE = 0.5
 """Seconds from a child's first C{list_changed} to listing that kind again."""
 SESSION_FRESH = 300.0
@@ -111,270 +95,6 @@ PROBE_LIMIT = 120.0
 """Seconds a probe may go on in the background once its waiters were told
 it took too long (the service's C{timeout}): a server still installing
 (npx, uvx) is listed when it is ready, and its observers are told."""
-PROBE_CAPABILITIES: dict[str, Any] = {
-    "sampling": {},
-    "elicitation": {"form": {}, "url": {}},
-    "roots": {},
-}
-"""What a probe's session declares: what a client may do through the gateway,
-so that a server lists every tool it has (server-everything lists
-C{get-roots-list} only to a client with roots). The probe has no roots: it
-answers the child's C{roots/list} with none (L{_ProbeSession})."""
-
-Key = tuple[str, str]
-
-
-class CatalogPersistence(Protocol):
-    """Where catalogs outlive the process (L{mcpgateway.ops.catalogstore.CatalogStore}).
-    Both are called in a thread."""
-
-    def loadAll(self) -> Mapping[tuple[str, str], dict[str, Any]]:
-        """Every saved record by (server, catalogKey); the mapping may carry
-        C{warnings} (the files skipped, each with a C{str})."""
-
-    def save(self, server: str, catalogKey: str, record: dict[str, Any]) -> None:
-        """Keep C{record}. @raise ValueError: too large or not JSON.
-        @raise OSError: the file system refused."""
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """What one server listed, for one catalog key.
-
-    Its items are the child's own JSON objects, shared with the saving
-    thread: never change them (copy what must be changed).
-
-    @ivar source: C{"live"} (listed from a child of this process when it
-        became ready or changed), C{"snapshot"} (a file of an earlier
-        process), C{"probe"} (listed through a transient session).
-    @ivar taken: when it was listed (the clock's seconds).
-    @ivar digest: of its canonical JSON (lists, serverInfo, capabilities,
-        instructions).
-    @ivar lists: each of L{KINDS} (an empty tuple when the server has none).
-    @ivar stale: listed from another launch of the server (its command or
-        args changed since): served until it is listed again.
-    """
-
-    server: str
-    catalogKey: str
-    source: str
-    taken: float
-    digest: str
-    lists: Mapping[str, tuple[dict[str, Any], ...]]
-    serverInfo: dict[str, Any] = field(default_factory=dict)
-    capabilities: dict[str, Any] = field(default_factory=dict)
-    instructions: str | None = None
-    stale: bool = False
-
-    def items(self, kind: str) -> tuple[dict[str, Any], ...]:
-        """The items of C{kind} (one of L{KINDS})."""
-        return self.lists.get(kind, ())
-
-    def record(self, launch: str) -> dict[str, Any]:
-        """What is saved of it (JSON values; C{launch}: L{launchOf} the spec it came from)."""
-        return {
-            "serverInfo": self.serverInfo,
-            "capabilities": self.capabilities,
-            "instructions": self.instructions,
-            **{kind: list(self.items(kind)) for kind in KINDS},
-            "launch": launch,
-            "taken": self.taken,
-            "digest": self.digest,
-        }
-
-
-def catalogKeyOf(pool: ServerPool, principal: str) -> str:
-    """The catalog key of C{principal}'s view of C{pool}'s server: the
-    principal's key for a server with children per principal (C{perUser},
-    the credential scope), and on an authenticated gateway for any server
-    whose children are not all shared (what a session's own child lists,
-    its resources above all, is that principal's); else C{""}."""
-    if pool.spec.perPrincipal:
-        return principal
-    return principal if principal and pool.spec.sharing is not Sharing.GLOBAL else ""
-
-
-def launchOf(spec: ServerSpec) -> str:
-    """16 hex digits of the SHA-256 of the spec's command and args (never its env)."""
-    text = json.dumps([spec.command, *spec.args], ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def _canonical(value: Any) -> str:
-    try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    except (TypeError, ValueError, RecursionError):
-        return repr(value)
-
-
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def kindDigest(items: tuple[dict[str, Any], ...]) -> str:
-    """The digest of one list: of its items' canonical JSON, in any order
-    (a server that lists the same items in another order changed nothing)."""
-    return _hash("\n".join(sorted(_canonical(item) for item in items)))
-
-
-EMPTY = kindDigest(())
-
-
-def catalogDigest(
-    lists: Mapping[str, tuple[dict[str, Any], ...]],
-    serverInfo: Any,
-    capabilities: Any,
-    instructions: Any,
-) -> str:
-    """The digest of a whole catalog."""
-    parts = [kindDigest(lists.get(kind, ())) for kind in KINDS]
-    parts.append(_canonical([serverInfo, capabilities, instructions]))
-    return _hash("\n".join(parts))
-
-
-class ListingFailed(Exception):
-    """A child's list could not be had; says why."""
-
-
-_STDERR = re.compile(r"[;,]?\s*(?:last )?stderr\b.*", re.IGNORECASE | re.DOTALL)
-_EXIT_DETAIL = re.compile(r"(\(exit code -?\d+\)):.*", re.DOTALL)
-PUBLIC_REASON = 200
-"""Characters of a reason L{publicReason} keeps."""
-
-
-def publicReason(why: str) -> str:
-    """What a client may be told of why a server could not be listed: the
-    gateway's own words (C{command ... was not found on PATH}, C{exited with
-    code 3}, C{was not listed within 10 s}), without what the child or an
-    installer wrote (stderr lines can hold secrets) and on one line."""
-    text = _STDERR.sub("", why)
-    text = _EXIT_DETAIL.sub(r"\1", text)
-    text = " ".join(text.split())
-    # What was cut may have closed a parenthesis (a circuit's "(last: exited
-    # with code 3; last stderr: ...)"): close it, so the reason still reads.
-    text += ")" * max(0, text.count("(") - text.count(")"))
-    if len(text) > PUBLIC_REASON:
-        text = text[: PUBLIC_REASON - 1] + "…"
-    return text or "it could not be listed"
-
-
-Send = Callable[[str, dict[str, Any]], Deferred[jsonrpc.Message]]
-
-
-def listKind(
-    send: Send, kind: str, log: Logger, server: str
-) -> Deferred[tuple[dict[str, Any], ...]]:
-    """Every item of C{kind} through C{send(method, params)}, cursor after
-    cursor (at most L{MAX_PAGES} pages, L{MAX_ITEMS} items; a repeated or
-    non-string cursor ends it). A child without the method lists none.
-
-    @raise ListingFailed: (in the Deferred) an error other than -32601, or
-        an answer without the list.
-    """
-    method, member = METHODS[kind], IDENTITY[kind]
-    items: list[dict[str, Any]] = []
-    seen: set[str] = set()
-
-    def fetch(cursor: str | None, pages: int) -> Deferred[None]:
-        params: dict[str, Any] = {} if cursor is None else {"cursor": cursor}
-        return maybeDeferred(send, method, params).addCallback(got, pages + 1)
-
-    def got(response: jsonrpc.Message, pages: int) -> Deferred[None] | None:
-        error = response.get("error")
-        if error is not None:
-            code = error.get("code") if isinstance(error, dict) else None
-            if code == jsonrpc.METHOD_NOT_FOUND and pages == 1:
-                return None
-            text = error.get("message", error) if isinstance(error, dict) else error
-            raise ListingFailed(f"{method} failed: {text}")
-        result = response.get("result")
-        listed = result.get(kind) if isinstance(result, dict) else None
-        if not isinstance(listed, list):
-            raise ListingFailed(f"{method} answered no {kind} list")
-        assert isinstance(result, dict)
-        for item in listed:
-            if isinstance(item, dict) and isinstance(item.get(member), str):
-                items.append(item)
-        if len(items) >= MAX_ITEMS:
-            del items[MAX_ITEMS:]
-            log.warn(
-                "server {server}: its {kind} list was cut at {count} items",
-                server=server,
-                kind=kind,
-                count=MAX_ITEMS,
-            )
-            return None
-        cursor = result.get("nextCursor")
-        if cursor is None:
-            return None
-        if pages >= MAX_PAGES or not isinstance(cursor, str) or cursor in seen:
-            log.warn(
-                "server {server}: listing its {kind} stopped after {pages} page(s)"
-                " ({why}); {count} kept",
-                server=server,
-                kind=kind,
-                pages=pages,
-                why="too many pages" if pages >= MAX_PAGES else "a repeated or bad cursor",
-                count=len(items),
-            )
-            return None
-        seen.add(cursor)
-        return fetch(cursor, pages)
-
-    return fetch(None, 0).addCallback(lambda _: tuple(items))
-
-
-def declared(capabilities: Any, kind: str) -> bool:
-    """Whether C{capabilities} (of an C{InitializeResult}) declare C{kind}."""
-    return isinstance(capabilities, dict) and isinstance(capabilities.get(CAPABILITIES[kind]), dict)
-
-
-def listKinds(
-    send: Send, capabilities: Any, kinds: frozenset[str], log: Logger, server: str
-) -> Deferred[dict[str, tuple[dict[str, Any], ...]]]:
-    """The lists of C{kinds}, one kind after the other (a child is not
-    flooded); a kind its capabilities do not declare is empty."""
-    lists: dict[str, tuple[dict[str, Any], ...]] = {}
-    order = [kind for kind in KINDS if kind in kinds]
-
-    def step(at: int) -> Any:
-        while at < len(order) and not declared(capabilities, order[at]):
-            lists[order[at]] = ()
-            at += 1
-        if at >= len(order):
-            return lists
-        kind = order[at]
-
-        def got(items: tuple[dict[str, Any], ...]) -> Any:
-            lists[kind] = items
-            return step(at + 1)
-
-        return listKind(send, kind, log, server).addCallback(got)
-
-    return maybeDeferred(step, 0)
-
-
-def _coversProbe(capabilities: Any) -> bool:
-    """Whether a client that declared C{capabilities} may be shown all a
-    probe is shown (it declared sampling, elicitation and roots)."""
-    return isinstance(capabilities, dict) and all(
-        isinstance(capabilities.get(name), dict) for name in PROBE_CAPABILITIES
-    )
-
-
-def _initFacts(result: Any) -> tuple[dict[str, Any], dict[str, Any], str | None]:
-    """serverInfo, capabilities and instructions of an C{InitializeResult}."""
-    result = result if isinstance(result, dict) else {}
-    info = result.get("serverInfo")
-    caps = result.get("capabilities")
-    text = result.get("instructions")
-    return (
-        info if isinstance(info, dict) else {},
-        caps if isinstance(caps, dict) else {},
-        text if isinstance(text, str) else None,
-    )
 
 
 class _Debounce:
@@ -507,7 +227,7 @@ class CatalogService:
                 for item in listed
                 if isinstance(item, dict) and isinstance(item.get(member), str)
             )
-        serverInfo, capabilities, instructions = _initFacts(record)
+        serverInfo, capabilities, instructions = initFacts(record)
         taken = record.get("taken")
         return Catalog(
             server=server,
@@ -677,7 +397,7 @@ class CatalogService:
             return
         key = (pool.spec.name, catalogKeyOf(pool, principal))
         if not upstream.handshake:
-            if not _coversProbe(upstream.sessionCapabilities):
+            if not coversProbe(upstream.sessionCapabilities):
                 # A child its client initialized may list less to a client that
                 # cannot do sampling or elicitation: not the server's catalog.
                 return
@@ -696,7 +416,7 @@ class CatalogService:
         kinds = CHANGED.get(method)
         if kinds is None or self._stopped or not self._current(pool):
             return
-        if not upstream.handshake and not _coversProbe(upstream.sessionCapabilities):
+        if not upstream.handshake and not coversProbe(upstream.sessionCapabilities):
             return
         key = (pool.spec.name, catalogKeyOf(pool, principal))
         debounce = self._debounces.get(key)
@@ -731,7 +451,7 @@ class CatalogService:
         def send(method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message]:
             return router.call(method, params)
 
-        _, capabilities, _ = _initFacts(initialize)
+        _, capabilities, _ = initFacts(initialize)
         listing = listKinds(send, capabilities, kinds, self.log, key[0])
 
         def listed(lists: dict[str, tuple[dict[str, Any], ...]]) -> Catalog | None:
@@ -864,7 +584,7 @@ class CatalogService:
                 self._applied[(key, kind)] = sequence
             else:
                 merged[kind] = old.items(kind) if old is not None else ()
-        serverInfo, capabilities, instructions = _initFacts(initialize)
+        serverInfo, capabilities, instructions = initFacts(initialize)
         catalog = Catalog(
             server=key[0],
             catalogKey=key[1],
@@ -1048,7 +768,7 @@ class _Probe:
             return
         launch = launchOf(pool.spec)
         sequence = service._next()
-        _, capabilities, _ = _initFacts(result)
+        _, capabilities, _ = initFacts(result)
 
         def send(method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message]:
             self._ids += 1

@@ -49,9 +49,11 @@ from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway.core.aggregate.types import isTerminal
 from mcpgateway.core.era2026.listen import Listener
-from mcpgateway.core.router import LOG_LEVELS, Exchange, Router, Sink
+from mcpgateway.core.exchange import Exchange, Sink
+from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionLike
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Message
 
 _LEVEL_RANK = {name: rank for rank, name in enumerate(LOG_LEVELS)}

@@ -43,7 +43,8 @@ from mcpgateway.core.aggregate.types import (
     NameSettings,
     ToolFilter,
 )
-from mcpgateway.core.catalog import CatalogService, catalogKeyOf
+from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalogdata import catalogKeyOf
 from mcpgateway.core.continuity import SessionContinuity
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import (

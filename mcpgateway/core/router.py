@@ -43,26 +43,27 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core import tracing
+from mcpgateway.core.exchange import (
+    LIST_CHANGED,
+    NO_HINT,
+    Exchange,
+    ServerRequest,
+    Sink,
+    discard,
+    noop,
+    nowhere,
+    refusalFor,
+    relatedRequest,
+    sameId,
+    taskAugmented,
+    withoutHints,
+)
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Deadlines
-
-Sink = Callable[[Message], bool]
-"""Writes one message to a client stream; C{False} when the stream is gone."""
-
-LIST_CHANGED = frozenset(
-    {
-        "notifications/tools/list_changed",
-        "notifications/prompts/list_changed",
-        "notifications/resources/list_changed",
-    }
-)
-"""The child's notifications that say one of its lists changed (L{Router.onList})."""
-
-LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
 class Fanout(Protocol):
@@ -108,61 +109,6 @@ class Fanout(Protocol):
         """A fresh child was initialized: restore what the sessions had asked of it."""
 
 
-class Exchange:
-    """One client request in flight on the child."""
-
-    __slots__ = (
-        "blocked",
-        "cancelReason",
-        "childId",
-        "clientId",
-        "clientToken",
-        "method",
-        "related",
-        "response",
-        "session",
-        "span",
-        "started",
-    )
-
-    def __init__(
-        self,
-        session: SessionLike | None,
-        clientId: Any,
-        method: str,
-        clientToken: Any,
-        related: Sink | None,
-        canceller: Callable[[Deferred[Message]], None],
-    ) -> None:
-        self.session = session
-        self.clientId = clientId
-        self.method = method
-        self.clientToken = clientToken
-        self.related = related
-        self.response: Deferred[Message] = Deferred(canceller)
-        self.cancelReason: str | None = None
-        self.started = 0.0
-        self.childId = 0
-        """Its id on the child."""
-        self.blocked = False
-        """Held (L{Router.hold}): no timeout runs for it."""
-        self.span: tracing.Span | None = None
-        """Its CLIENT span, when the gateway traces (L{tracing.tracer})."""
-
-
-class _ServerRequest:
-    __slots__ = ("childId", "exchange", "method", "session")
-
-    def __init__(
-        self, childId: Any, method: str, session: SessionLike, exchange: Exchange | None = None
-    ) -> None:
-        self.childId = childId
-        self.method = method
-        self.session = session
-        self.exchange = exchange
-        """The client request on whose stream it went, if it went on one."""
-
-
 class Router:
     """The id space of one child and the routing of everything through it.
 
@@ -200,13 +146,13 @@ class Router:
         self._intercepts = fanout.intercepts
         self._keeps = fanout.keeps
         self._tracksTasks = fanout.tracksTasks
-        self.send: Callable[[Message], None] = _nowhere
-        self.hurry: Callable[[], None] = _noop
+        self.send: Callable[[Message], None] = nowhere
+        self.hurry: Callable[[], None] = noop
         self._ids = itertools.count(1)
         self._pending: dict[int, Exchange] = {}
         self._deadlines: Deadlines[int] = Deadlines(clock, timeout, self._timedOut)
         """The child ids in flight whose timeout runs (all but the held ones)."""
-        self._serverRequests: dict[int, _ServerRequest] = {}
+        self._serverRequests: dict[int, ServerRequest] = {}
         self.sessions: set[SessionLike] = set()
         self.unusedSince = clock.seconds()
         """When the last session detached (or the router was made)."""
@@ -240,12 +186,12 @@ class Router:
         turn (L{mcpgateway.core.child.ChildProtocol.hurry}), called after a
         request that is the only one in flight."""
         self.send = send
-        self.hurry = _noop if hurry is None else hurry
+        self.hurry = noop if hurry is None else hurry
 
     def detachChild(self) -> None:
         """The child is gone: what would be written to it goes nowhere."""
-        self.send = _discard
-        self.hurry = _noop
+        self.send = discard
+        self.hurry = noop
 
     def setTimeout(self, timeout: float) -> None:
         """Answer requests the child has not answered C{timeout} seconds
@@ -390,7 +336,7 @@ class Router:
         go to C{related}. On timeout or child exit the response is a JSON-RPC
         error; cancelling the Deferred cancels the request on the child.
         """
-        if message["method"] in self._intercepts or (self._tracksTasks and _taskAugmented(message)):
+        if message["method"] in self._intercepts or (self._tracksTasks and taskAugmented(message)):
             return self.fanout.intercept(self, session, message, related)
         return self.forward(session, message, related)
 
@@ -401,7 +347,7 @@ class Router:
             params = message.get("params") or {}
             requestId = params.get("requestId")
             for ex in list(self._pending.values()):
-                if ex.session is session and _sameId(ex.clientId, requestId):
+                if ex.session is session and sameId(ex.clientId, requestId):
                     reason = params.get("reason")
                     ex.cancelReason = reason if isinstance(reason, str) else None
                     ex.response.cancel()
@@ -642,7 +588,7 @@ class Router:
         session, under the gateway's id, on the stream the request went on
         while it is open (smoke R-D7), else on the session's own."""
         for gatewayId, sreq in list(self._serverRequests.items()):
-            if _sameId(sreq.childId, params.get("requestId")):
+            if sameId(sreq.childId, params.get("requestId")):
                 del self._serverRequests[gatewayId]
                 out = {**message, "params": {**params, "requestId": gatewayId}}
                 ex = sreq.exchange  # the stream the request went on, while it is open
@@ -655,8 +601,8 @@ class Router:
         if method == "ping":
             self.send(jsonrpc.resultResponse(message["id"], {}))
             return
-        related = _related(message)
-        if related is not _NO_HINT:
+        related = relatedRequest(message)
+        if related is not NO_HINT:
             named = self.exchangeFor(related)
             if named is None or named.session is None:
                 # Named exactly, and not in flight (any more): never anyone else.
@@ -674,7 +620,7 @@ class Router:
         if (
             method == "roots/list"
             and self.fanout.roots
-            and (isinstance(target, str) or _refusal(target[0], message) is not None)
+            and (isinstance(target, str) or refusalFor(target[0], message) is not None)
         ):
             # A workspace child: every session it serves has that workspace
             # for its root, so the answer is known without asking any of them
@@ -724,7 +670,7 @@ class Router:
             return None
         if any(ex.session is not None and ex.session.modern for ex in self.clientExchanges()):
             return None
-        refusals = {_refusal(session, message) for session in sessions}
+        refusals = {refusalFor(session, message) for session in sessions}
         if len(refusals) != 1:
             return None
         [refusal] = refusals
@@ -737,15 +683,15 @@ class Router:
         code checks each round's capabilities and answers the child itself."""
         method = message["method"]
         if not session.modern:
-            refusal = _refusal(session, message)
+            refusal = refusalFor(session, message)
             if refusal is not None:
                 self.send(jsonrpc.errorResponse(message["id"], *refusal))
                 return
         gatewayId = next(self._ids)
-        sreq = self._serverRequests[gatewayId] = _ServerRequest(message["id"], method, session)
+        sreq = self._serverRequests[gatewayId] = ServerRequest(message["id"], method, session)
         out = {**message, "id": gatewayId}
         if not session.modern:
-            out = _withoutHints(out)
+            out = withoutHints(out)
         delivered = ex is not None and ex.related is not None and ex.related(out)
         if delivered:
             sreq.exchange = ex  # its cancellation goes the same way
@@ -797,74 +743,3 @@ class Router:
         if ex.session is not None:
             self.stats.record(ex.method, outcome, seconds)
             self._operations.clientOperation(self.name, ex.method, outcome, seconds)
-
-
-def _nowhere(message: Message) -> None:
-    """Where messages go before a child was ever attached: a defect."""
-    raise RuntimeError("no child is attached to this router")
-
-
-def _discard(message: Message) -> None:
-    """Where messages go once the child is gone: nowhere."""
-
-
-def _noop() -> None:
-    """No child, or one whose writes cannot be hurried."""
-
-
-_NO_HINT = object()
-
-
-def _related(message: Message) -> Any:
-    """The child request's L{wire2026.HINT_RELATED}, or L{_NO_HINT}."""
-    params = message.get("params")
-    meta = params.get("_meta") if isinstance(params, dict) else None
-    if isinstance(meta, dict) and wire2026.HINT_RELATED in meta:
-        return meta[wire2026.HINT_RELATED]
-    return _NO_HINT
-
-
-def _withoutHints(message: Message) -> Message:
-    """C{message} without the gateway's hints in C{params._meta} (a client
-    never sees them)."""
-    params = message.get("params")
-    meta = params.get("_meta") if isinstance(params, dict) else None
-    if not isinstance(meta, dict) or not any(hint in meta for hint in wire2026.HINTS):
-        return message
-    assert isinstance(params, dict)
-    kept = {key: value for key, value in meta.items() if key not in wire2026.HINTS}
-    params = {key: value for key, value in params.items() if key != "_meta"}
-    if kept:
-        params["_meta"] = kept
-    return {**message, "params": params}
-
-
-def _taskAugmented(message: Message) -> bool:
-    """Whether the client request C{message} asks to run as a task
-    (C{params.task}, MCP 2025-11-25)."""
-    params = message.get("params")
-    return isinstance(params, dict) and "task" in params
-
-
-def _sameId(a: Any, b: Any) -> bool:
-    return a == b and type(a) is type(b)
-
-
-def _refusal(session: SessionLike, message: Message) -> tuple[int, str] | None:
-    """The error to answer the child with when C{session} did not declare
-    the capability C{message} needs."""
-    caps = session.capabilities
-    method = message["method"]
-    if method == "sampling/createMessage" and "sampling" not in caps:
-        return jsonrpc.METHOD_NOT_FOUND, "the client did not declare the sampling capability"
-    if method == "roots/list" and "roots" not in caps:
-        return jsonrpc.METHOD_NOT_FOUND, "the client did not declare the roots capability"
-    if method == "elicitation/create":
-        declared = caps.get("elicitation")
-        mode = (message.get("params") or {}).get("mode", "form")
-        supported = isinstance(declared, dict) and (
-            mode in declared or (mode == "form" and not declared)
-        )
-        if not supported:
-            return jsonrpc.INVALID_PARAMS, f"the client does not support elicitation mode '{mode}'"
-    return None

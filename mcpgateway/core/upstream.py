@@ -53,7 +53,8 @@ from mcpgateway.runtime import logs
 if TYPE_CHECKING:
     # The modern era's wire is imported when a child turns out to speak it
     # (L{_modernOnly}): a gateway of 2025 children never loads it.
-    from mcpgateway.core.era2026.child import ModernChildAdapter, StateWrapper
+    from mcpgateway.core.era2026.child import ModernChildAdapter
+    from mcpgateway.core.era2026.translate import StateWrapper
 
 GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
 GATEWAY_CAPABILITIES: dict[str, Any] = {
@@ -73,14 +74,14 @@ def _modernOnly(error: Any) -> tuple[str, ...] | None:
     era's wire) is imported on first use, by a child that answers
     C{initialize} with an error or speaks the 2026 era: a gateway of 2025
     children never loads it (a smaller idle footprint)."""
-    from mcpgateway.core.era2026.child import modernOnly
+    from mcpgateway.core.era2026.translate import modernOnly
 
     return modernOnly(error)
 
 
 def _spokenVersion(offered: Any) -> str | None:
     """L{mcpgateway.core.era2026.child.spokenVersion} (imported on first use)."""
-    from mcpgateway.core.era2026.child import spokenVersion
+    from mcpgateway.core.era2026.translate import spokenVersion
 
     return spokenVersion(offered)
 

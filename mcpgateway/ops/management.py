@@ -23,8 +23,10 @@ from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from mcpgateway.config import servers as config
 from mcpgateway.config.gatewayfile import ManagedConfig, blockedEnvKeys
-from mcpgateway.config.source import ConfigService, ConfigSource, PlainFile
-from mcpgateway.core.catalog import Catalog, CatalogService
+from mcpgateway.config.source import ConfigService
+from mcpgateway.config.watched import ConfigSource, PlainFile
+from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.catalogdata import Catalog
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool

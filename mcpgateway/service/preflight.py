@@ -30,7 +30,7 @@ from twisted.logger import Logger
 
 from mcpgateway.config import servers as config
 from mcpgateway.config.servers import LoadedConfig
-from mcpgateway.config.source import ConfigSource, PlainFile
+from mcpgateway.config.watched import ConfigSource, PlainFile
 from mcpgateway.ops.statedir import (
     AlreadyRunning,
     InstanceLock,

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from twisted.web.iweb import IRequest
 
 from mcpgateway.auth.principal import Principal
-from mcpgateway.core.catalog import publicReason
+from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 

@@ -81,7 +81,7 @@ from mcpgateway.auth.principal import ANONYMOUS, Principal
 from mcpgateway.cluster.routing import Forward, Local, Where
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core import tracing
-from mcpgateway.core.catalog import publicReason
+from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import ModernService
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.gatewaysettings import Connection

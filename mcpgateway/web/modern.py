@@ -57,7 +57,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core import tracing
-from mcpgateway.core.catalog import publicReason
+from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import ListenFilter, ListenHandle, ModernRequest, ModernService
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.protocol import envelope, jsonrpc, versions, wire2026

@@ -24,7 +24,7 @@ from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import ClaudeDesktop, Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete
 from mcpgateway.clientconfigs.engine import AdoptionEngine, defaultBridgeArgv
-from mcpgateway.config.source import PlainFile
+from mcpgateway.config.watched import PlainFile
 from mcpgateway.ops.locate import resolveStateDir
 from mcpgateway.service.preflight import preflight
 

@@ -20,7 +20,8 @@ from mcpgateway.clientconfigs.clients import select
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clientsource import ClientsSource
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigService, PlainFile
+from mcpgateway.config.source import ConfigService
+from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.reloading import inline, write
 

@@ -17,7 +17,8 @@ from twisted.internet.task import Clock
 
 from mcpgateway.config import classification
 from mcpgateway.config.classification import Override
-from mcpgateway.config.source import ConfigService, PlainFile
+from mcpgateway.config.source import ConfigService
+from mcpgateway.config.watched import PlainFile
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spec import Sharing
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner

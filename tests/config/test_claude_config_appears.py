@@ -17,7 +17,8 @@ from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigService, PlainFile, watchedPathsOf
+from mcpgateway.config.source import ConfigService
+from mcpgateway.config.watched import PlainFile, watchedPathsOf
 from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.config.test_source_clients import SECRET, cursorFile
 from tests.reloading import inline, write

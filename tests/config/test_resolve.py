@@ -17,8 +17,9 @@ from twisted.internet.defer import Deferred
 from twisted.logger import LogEvent, LogLevel
 from twisted.python.failure import Failure
 
-from mcpgateway.config import resolve
-from mcpgateway.config.resolve import CACHE_FILE, Resolver, nodeCommand, parseWrapper, summarize
+from mcpgateway.config import resolve, wrappers
+from mcpgateway.config.resolve import CACHE_FILE, Resolver
+from mcpgateway.config.wrappers import nodeCommand, parseWrapper, summarize
 from mcpgateway.core.spec import ServerSpec
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 
@@ -530,7 +531,7 @@ def test_node_command_runs_node_scripts_with_node_and_anything_else_as_itself(
 def test_node_command_refuses_a_file_that_is_neither_node_nor_executable(tmp_path: Path) -> None:
     binFile = tmp_path / "data.txt"
     binFile.write_bytes(b"hello\n")
-    with pytest.raises(resolve.ResolveError, match="neither a node script nor executable"):
+    with pytest.raises(wrappers.ResolveError, match="neither a node script nor executable"):
         nodeCommand(binFile, None)
 
 
@@ -925,9 +926,9 @@ def test_an_install_stopped_halfway_is_installed_afresh_by_the_next_gateway(
     half = prefix / "node_modules" / ".pkg-Xy12ab"  # npm's staging folder, left behind
     half.mkdir(parents=True)
     (half / "index.js").write_text("half")
-    assert (prefix / resolve.MARKER).read_text().strip() == str(os.getpid())
+    assert (prefix / wrappers.MARKER).read_text().strip() == str(os.getpid())
     resolver.stop()
-    assert (prefix / resolve.MARKER).exists()  # what it left is not to be trusted
+    assert (prefix / wrappers.MARKER).exists()  # what it left is not to be trusted
 
     nextReactor = FakeProcessReactor()
     discarded: list[Path] = []
@@ -940,12 +941,12 @@ def test_an_install_stopped_halfway_is_installed_afresh_by_the_next_gateway(
     d = again.resolve(npx("-y", "pkg@1.0.0"))
     assert prefixOf(nextReactor) == prefix
     assert not half.exists()  # npm starts from an empty folder
-    assert sorted(p.name for p in prefix.iterdir()) == [resolve.MARKER]
+    assert sorted(p.name for p in prefix.iterdir()) == [wrappers.MARKER]
     assert len(discarded) == 1 and discarded[0].name.startswith(".discarded-")
     assert not discarded[0].exists()
     npmInstalls(nextReactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG})
     assert fired(d).args[0] == str(prefix / "node_modules" / "pkg" / "cli.js")
-    assert not (prefix / resolve.MARKER).exists()
+    assert not (prefix / wrappers.MARKER).exists()
 
 
 def test_a_cached_binary_in_a_folder_an_install_cut_short_is_not_trusted(
@@ -956,7 +957,7 @@ def test_a_cached_binary_in_a_folder_an_install_cut_short_is_not_trusted(
     prefix = npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG}).parents[1]
     fired(d)
     # A later install there was cut short (the gateway was killed): the marker stays.
-    (prefix / resolve.MARKER).write_text(f"{os.getpid()}\n")
+    (prefix / wrappers.MARKER).write_text(f"{os.getpid()}\n")
     nextReactor = FakeProcessReactor()
     again = makeResolver(stateDir, nextReactor, binDir)
     pending(again.resolve(npx("-y", "pkg@1.0.0")))
@@ -970,7 +971,7 @@ def test_a_folder_another_live_gateway_installs_into_is_left_alone(
     d = resolver.resolve(npx("-y", "pkg@1.0.0"))
     prefix = npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": NODE_SHEBANG}).parents[1]
     fired(d)
-    (prefix / resolve.MARKER).write_text(f"{os.getppid()}\n")
+    (prefix / wrappers.MARKER).write_text(f"{os.getppid()}\n")
     nextReactor = FakeProcessReactor()
     fired(makeResolver(stateDir, nextReactor, binDir).resolve(npx("-y", "pkg@1.0.0")))
     assert nextReactor.spawned == []
@@ -984,4 +985,4 @@ def test_an_install_that_fails_on_its_own_leaves_no_marker(
     prefix = prefixOf(reactor)
     reactor.lastProcess.exit(1)
     assert fired(d) is spec
-    assert not (prefix / resolve.MARKER).exists()  # npm tidied up: install over it next time
+    assert not (prefix / wrappers.MARKER).exists()  # npm tidied up: install over it next time

@@ -15,7 +15,8 @@ from twisted.internet.task import Clock
 from mcpgateway.config.aggregate import AggregateSettings
 from mcpgateway.config.envfiles import readWorkspaceEnv
 from mcpgateway.config.promotions import Promoter, PromotionStore
-from mcpgateway.config.source import ENV_POLL, ConfigService, PlainFile
+from mcpgateway.config.source import ENV_POLL, ConfigService
+from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ToolFilter
 from mcpgateway.core.spec import ServerSpec

@@ -23,7 +23,8 @@ from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete, claudeProjects
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.servers import LoadedConfig, demoConfig
-from mcpgateway.config.source import ConfigService, PlainFile, watchedPathsOf
+from mcpgateway.config.source import ConfigService
+from mcpgateway.config.watched import PlainFile, watchedPathsOf
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.service.preflight import preflight
 from tests.clientconfigs.adoptkit import urlFor

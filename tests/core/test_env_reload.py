@@ -21,7 +21,8 @@ import pytest
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from mcpgateway.config.source import ENV_POLL, ConfigService, PlainFile
+from mcpgateway.config.source import ENV_POLL, ConfigService
+from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.persession import PerSessionPool

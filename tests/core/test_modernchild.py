@@ -23,13 +23,15 @@ from mcpgateway.core.era2026.child import (
     RELISTEN_DELAY,
     STATE_ONLY_DELAY,
     ModernChildAdapter,
+)
+from mcpgateway.core.era2026.mrtr import INVALID_STATE, bindingOf
+from mcpgateway.core.era2026.translate import (
     StateWrapper,
     initializeResultOf,
     legacyResult,
     modernCapabilities,
     modernOnly,
 )
-from mcpgateway.core.era2026.mrtr import INVALID_STATE, bindingOf
 from mcpgateway.core.era2026.types import ModernRequest
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.gateway import Gateway

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from mcpgateway.core.exchange import refusalFor
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.router import _refusal
 from mcpgateway.core.sessions import (
     ROUTED_CAPABILITIES,
     Session,
@@ -359,7 +359,7 @@ class FactsTests(SynchronousTestCase):
             jsonrpc.request(1, "elicitation/create", {"mode": "form"}),
             jsonrpc.request(1, "elicitation/create", {"mode": "url"}),
         ):
-            self.assertEqual(_refusal(rebuilt, message), _refusal(original, message), message)
+            self.assertEqual(refusalFor(rebuilt, message), refusalFor(original, message), message)
 
 
 class AggregateVisitTests(Replica):

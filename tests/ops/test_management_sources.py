@@ -20,7 +20,7 @@ from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigSource, PlainFile
+from mcpgateway.config.watched import ConfigSource, PlainFile
 from tests.web.test_api import FAKE, ApiHarness, assertNoSecrets, error
 
 ENV = {"PATH": "/usr/bin:/bin"}

@@ -27,7 +27,8 @@ from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
 from mcpgateway.config.gatewayfile import ManagedConfig
-from mcpgateway.config.source import ConfigService, ConfigSource, PlainFile
+from mcpgateway.config.source import ConfigService
+from mcpgateway.config.watched import ConfigSource, PlainFile
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.management import Management
 from mcpgateway.web.api import ApiApp

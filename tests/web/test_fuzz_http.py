@@ -32,7 +32,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from mcpgateway.core.pools.base import BasePool
-from mcpgateway.core.router import LOG_LEVELS
+from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.web.sse import keepAliveFor
 from tests.fakes import capturedGatewayLogs
 from tests.http import ACCEPT_BOTH, Response

@@ -17,8 +17,8 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.shared import SharedPool
-from mcpgateway.core.router import LOG_LEVELS
 from mcpgateway.protocol import jsonrpc, versions
+from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.sse import keepAliveFor

@@ -58,10 +58,6 @@ take it; one with a process-local key refuses it with -32602, passed on).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import itertools
 import secrets
 import uuid
@@ -73,24 +69,28 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core.era2026.mrtr import INVALID_STATE, bindingOf
+from mcpgateway.core.era2026.translate import (
+    LISTS,
+    StateWrapper,
+    initializeResultOf,
+    legacyResult,
+    modernCapabilities,
+    sameId,
+    spokenVersion,
+    withEnvelope,
+    withoutTag,
+    withoutTasks,
+)
 from mcpgateway.core.era2026.types import ModernRequest, Sink
-from mcpgateway.core.router import LOG_LEVELS, Router
+from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionLike
 from mcpgateway.protocol import jsonrpc, versions, wire2026
+from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.requeststate import Binding, StateError
 from mcpgateway.runtime import logs
 
-__all__ = [
-    "MAX_ROUNDS",
-    "ModernChildAdapter",
-    "StateWrapper",
-    "initializeResultOf",
-    "legacyResult",
-    "modernCapabilities",
-    "modernOnly",
-    "processWrapper",
-]
+__all__ = ["MAX_ROUNDS", "ModernChildAdapter", "processWrapper"]
 
 MAX_ROUNDS = 10
 """C{InputRequiredResult}s one legacy call may go through (more: -32603)."""
@@ -104,233 +104,6 @@ RELISTEN_DELAY = 1.0
 RELISTEN_MAX_DELAY = 60.0
 INPUT_METHODS = frozenset({"elicitation/create", "sampling/createMessage", "roots/list"})
 """What an C{inputRequests} entry may ask of a client."""
-_CLIENT_CAPABILITIES = ("roots", "sampling", "elicitation", "experimental", "extensions")
-"""The client capabilities 2026-07-28 defines (C{tasks} is gone)."""
-_SERVER_CAPABILITIES = ("tools", "prompts", "resources", "completions", "logging", "experimental")
-"""The server capabilities a legacy client is told of."""
-_LISTS = (
-    ("toolsListChanged", "tools"),
-    ("promptsListChanged", "prompts"),
-    ("resourcesListChanged", "resources"),
-)
-_HINTS_TO_STRIP = (wire2026.SUBSCRIPTION_ID_KEY,)
-TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
-MAX_WRAPPED = 1 << 20
-"""Longer C{requestState} strings are refused before any decoding."""
-WRAP_PREFIX = "m1."
-_WRAP_DOMAIN = b"mcpgw-ms1"
-_TAG_SIZE = 16
-
-
-# -- pure helpers -------------------------------------------------------------------
-
-
-def modernOnly(error: Any) -> tuple[str, ...] | None:
-    """The revisions a child's -32022 answer to C{initialize} lists, when
-    it lists only revisions newer than the handshake era (a modern-only
-    child); C{None} for any other error (a mixed list included: such a child
-    is refused as before)."""
-    if not isinstance(error, Mapping) or error.get("code") != jsonrpc.UNSUPPORTED_VERSION:
-        return None
-    data = error.get("data")
-    supported = data.get("supported") if isinstance(data, Mapping) else None
-    if not isinstance(supported, list) or not supported:
-        return None
-    if not all(isinstance(v, str) and v > versions.LATEST for v in supported):
-        return None
-    return tuple(supported)
-
-
-def spokenVersion(offered: Any) -> str | None:
-    """The newest modern revision the gateway speaks among C{offered}."""
-    if not isinstance(offered, list):
-        return None
-    common = [v for v in versions.MODERN_VERSIONS if v in offered]
-    return max(common) if common else None
-
-
-def modernCapabilities(capabilities: Mapping[str, Any]) -> dict[str, Any]:
-    """A legacy client's capabilities as a 2026 C{clientCapabilities}:
-    only what 2026 defines, C{roots} without C{listChanged}."""
-    caps = {
-        name: dict(value)
-        for name, value in capabilities.items()
-        if name in _CLIENT_CAPABILITIES and isinstance(value, Mapping)
-    }
-    if "roots" in caps:
-        caps["roots"].pop("listChanged", None)
-    return caps
-
-
-def initializeResultOf(discover: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The C{InitializeResult} legacy sessions get from a modern child,
-    made from its C{DiscoverResult}: its capabilities (those 2025 has),
-    its C{serverInfo} (from C{_meta}), its instructions."""
-    caps = discover.get("capabilities")
-    capabilities = {
-        key: value
-        for key, value in (caps.items() if isinstance(caps, Mapping) else ())
-        if key in _SERVER_CAPABILITIES and isinstance(value, Mapping)
-    }
-    meta = discover.get("_meta")
-    info = meta.get(wire2026.SERVER_INFO_KEY) if isinstance(meta, Mapping) else None
-    result: dict[str, Any] = {
-        "protocolVersion": versions.LATEST,
-        "capabilities": capabilities,
-        "serverInfo": dict(info)
-        if isinstance(info, Mapping) and isinstance(info.get("name"), str)
-        else {"name": name, "version": "unknown"},
-    }
-    instructions = discover.get("instructions")
-    if isinstance(instructions, str):
-        result["instructions"] = instructions
-    return result
-
-
-def _object(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
-def _wrappedSchema(schema: Any) -> Any:
-    """An C{outputSchema} whose root is not an object, as 2025 wants it:
-    an object with the value under C{result}."""
-    if isinstance(schema, dict) and "type" in schema and schema["type"] != "object":
-        return {"type": "object", "properties": {"result": schema}, "required": ["result"]}
-    return schema
-
-
-def legacyResult(method: str, result: dict[str, Any]) -> dict[str, Any]:
-    """A modern child's complete result as a legacy client gets it (a
-    copy): no C{resultType}, no cache hints, no server info in C{_meta};
-    a non-object C{structuredContent} wrapped C{{"result": value}}, and (in
-    C{tools/list}) a non-object C{outputSchema} root wrapped to match."""
-    out = {k: v for k, v in result.items() if k not in ("resultType", "ttlMs", "cacheScope")}
-    meta = out.get("_meta")
-    if isinstance(meta, dict):
-        kept = {k: v for k, v in meta.items() if k != wire2026.SERVER_INFO_KEY}
-        if kept:
-            out["_meta"] = kept
-        else:
-            del out["_meta"]
-    if "structuredContent" in out and not _object(out["structuredContent"]):
-        out["structuredContent"] = {"result": out["structuredContent"]}
-    tools = out.get("tools") if method == "tools/list" else None
-    if isinstance(tools, list):
-        out["tools"] = [
-            {**tool, "outputSchema": _wrappedSchema(tool["outputSchema"])}
-            if isinstance(tool, dict) and "outputSchema" in tool
-            else tool
-            for tool in tools
-        ]
-    return out
-
-
-def _withEnvelope(params: Any, envelope: Mapping[str, Any]) -> dict[str, Any]:
-    """C{params} (a copy) with C{envelope} as the envelope keys of its
-    C{_meta} (any envelope keys it had replaced; other keys, such as
-    C{progressToken}, kept)."""
-    out = dict(params) if isinstance(params, dict) else {}
-    meta = out.get("_meta")
-    kept = {
-        key: value
-        for key, value in (meta.items() if isinstance(meta, dict) else ())
-        if key not in wire2026.ENVELOPE_KEYS
-    }
-    kept.update(envelope)
-    out["_meta"] = kept
-    return out
-
-
-def _withoutTag(message: Message) -> Message:
-    """A listen notification without its C{subscriptionId} (the child's
-    listen is the gateway's; the web tags what it gives modern clients)."""
-    params = message.get("params")
-    meta = params.get("_meta") if isinstance(params, dict) else None
-    if not isinstance(meta, dict) or not any(key in meta for key in _HINTS_TO_STRIP):
-        return message
-    assert isinstance(params, dict)
-    kept = {k: v for k, v in meta.items() if k not in _HINTS_TO_STRIP}
-    params = {k: v for k, v in params.items() if k != "_meta"}
-    if kept:
-        params["_meta"] = kept
-    if not params:
-        return {k: v for k, v in message.items() if k != "params"}
-    return {**message, "params": params}
-
-
-def _withoutTasks(capabilities: Mapping[str, Any]) -> dict[str, Any]:
-    """A modern client's capabilities without the tasks extension (the
-    gateway serves no C{tasks/*}: a task result would reach nobody)."""
-    caps = dict(capabilities)
-    extensions = caps.get("extensions")
-    if isinstance(extensions, dict) and TASKS_EXTENSION in extensions:
-        caps["extensions"] = {k: v for k, v in extensions.items() if k != TASKS_EXTENSION}
-    return caps
-
-
-def _sameId(a: Any, b: Any) -> bool:
-    return a == b and type(a) is type(b)
-
-
-# -- the wrapped requestState ---------------------------------------------------------
-
-
-class StateWrapper:
-    """Seals a modern child's C{requestState} for its client, bound to the
-    request (L{Binding}) it came with, and opens it again on the retry."""
-
-    def __init__(self, key: bytes | None = None) -> None:
-        """@param key: the HMAC key (default: 32 random bytes)."""
-        self._key = secrets.token_bytes(32) if key is None else key
-
-    def _tag(self, state: bytes, binding: Binding) -> bytes:
-        mac = hmac.new(self._key, _WRAP_DOMAIN, hashlib.sha256)
-        for value in (
-            binding.server,
-            binding.route,
-            binding.method,
-            binding.target,
-            binding.argsDigest,
-            binding.principal,
-            state,
-        ):
-            data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-            mac.update(len(data).to_bytes(4, "big") + data)
-        return mac.digest()[:_TAG_SIZE]
-
-    def wrap(self, state: str, binding: Binding) -> str:
-        """The token a client gets for the child's C{state}."""
-        data = state.encode("utf-8", "surrogatepass")
-        body = self._tag(data, binding) + data
-        return WRAP_PREFIX + base64.urlsafe_b64encode(body).rstrip(b"=").decode("ascii")
-
-    def unwrap(self, token: str, binding: Binding) -> str:
-        """The child's state inside C{token}.
-
-        @raise StateError: malformed, tampered, or bound to another request."""
-        if (
-            not isinstance(token, str)
-            or len(token) > MAX_WRAPPED
-            or not token.startswith(WRAP_PREFIX)
-        ):
-            raise StateError(INVALID_STATE)
-        text = token[len(WRAP_PREFIX) :]
-        try:
-            body = base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4))
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise StateError(INVALID_STATE) from None
-        if (
-            len(body) < _TAG_SIZE
-            or base64.urlsafe_b64encode(body).rstrip(b"=").decode("ascii") != text
-        ):
-            raise StateError(INVALID_STATE)
-        tag, data = body[:_TAG_SIZE], body[_TAG_SIZE:]
-        if not hmac.compare_digest(tag, self._tag(data, binding)):
-            raise StateError(INVALID_STATE)
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise StateError(INVALID_STATE) from None
 
 
 _process: list[StateWrapper] = []
@@ -548,14 +321,14 @@ class ModernChildAdapter:
             params["inputResponses"] = request.inputResponses
         envelope: dict[str, Any] = {
             wire2026.PROTOCOL_VERSION_KEY: self.version,
-            wire2026.CAPABILITIES_KEY: _withoutTasks(request.capabilities),
+            wire2026.CAPABILITIES_KEY: withoutTasks(request.capabilities),
         }
         if request.clientInfo:
             envelope[wire2026.CLIENT_INFO_KEY] = dict(request.clientInfo)
         if request.logLevel in LOG_LEVELS:
             envelope[wire2026.LOG_LEVEL_KEY] = request.logLevel
         caller = _Caller(dict(request.capabilities), request.logLevel)
-        message = jsonrpc.request(request.clientId, request.method, _withEnvelope(params, envelope))
+        message = jsonrpc.request(request.clientId, request.method, withEnvelope(params, envelope))
         exchange = self.router.open(caller, message, sink)
         return exchange.response.addCallback(
             self._finishModern, request.method, binding, serverInfo, cacheScope
@@ -660,7 +433,7 @@ class ModernChildAdapter:
                 self._answerHere(requestId, {})
                 return
             method, params = "server/discover", {}  # the gateway's health ping
-        params = _withEnvelope(params, self.envelope(session))
+        params = withEnvelope(params, self.envelope(session))
         if method in wire2026.MRTR_METHODS and type(requestId) is int:
             self._sent[requestId] = params
         self._write({**message, "method": method, "params": params})
@@ -788,10 +561,10 @@ class ModernChildAdapter:
         if method == "notifications/cancelled":
             # A 2026-07-28 server cancels nothing but its listen streams.
             requestId = params.get("requestId")
-            if self._listenId is not None and _sameId(requestId, self._listenId):
+            if self._listenId is not None and sameId(requestId, self._listenId):
                 self._listenEnded(None)  # the child ended it: listen again
             return
-        self.router.childMessage(_withoutTag(message))
+        self.router.childMessage(withoutTag(message))
 
     def _response(self, message: Message) -> None:
         responseId = message["id"]
@@ -800,7 +573,7 @@ class ModernChildAdapter:
             if call is not None:
                 call.current = None
                 self._answered(call, message)
-            elif _sameId(responseId, self._listenId):
+            elif sameId(responseId, self._listenId):
                 error = message.get("error")
                 self._listenEnded(None if "result" in message else str(error))
             else:
@@ -911,7 +684,7 @@ class ModernChildAdapter:
         if self.closed or self._bridged.get(call.childId) is not call:
             return
         retryId = self._nextId("retry")
-        params = _withEnvelope(call.params, self.envelope(call.session))
+        params = withEnvelope(call.params, self.envelope(call.session))
         if call.answers:
             params["inputResponses"] = call.answers
         if call.state is not None:
@@ -954,7 +727,7 @@ class ModernChildAdapter:
         changes, and the URIs subscribed when it takes subscriptions."""
         caps = self._capabilities()
         wanted: dict[str, Any] = {}
-        for flag, name in _LISTS:
+        for flag, name in LISTS:
             capability = caps.get(name)
             if isinstance(capability, Mapping) and capability.get("listChanged") is True:
                 wanted[flag] = True
@@ -984,7 +757,7 @@ class ModernChildAdapter:
         self._listening = wanted
         if wanted is not None:
             self._listenId = self._nextId("listen")
-            params = _withEnvelope({"notifications": wanted}, self.envelope(None))
+            params = withEnvelope({"notifications": wanted}, self.envelope(None))
             self._write(jsonrpc.request(self._listenId, "subscriptions/listen", params))
         if old is not None:
             self._write(

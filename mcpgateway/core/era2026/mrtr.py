@@ -52,8 +52,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.core.era2026.types import ModernRequest, Sink
-from mcpgateway.core.router import LOG_LEVELS, Exchange, Router
+from mcpgateway.core.exchange import Exchange
+from mcpgateway.core.router import Router
 from mcpgateway.protocol import jsonrpc, wire2026
+from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.requeststate import (
     HANDLE_SIZE,

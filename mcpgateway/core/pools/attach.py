@@ -7,10 +7,10 @@ or scoped pool's sessions, restored or moving between children).
 from __future__ import annotations
 
 from mcpgateway.core.fanout import SharedFanout
-from mcpgateway.core.router import LOG_LEVELS
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
+from mcpgateway.protocol.envelope import LOG_LEVELS
 
 
 def adopt(upstream: Upstream, session: Session) -> None:

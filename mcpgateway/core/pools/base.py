@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from mcpgateway.core.era2026.listen import Listener
 from mcpgateway.core.era2026.mrtr import BridgeLimits, InputBridge
 from mcpgateway.core.events import EventLog
+from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import HealingPolicy, circuitReason
 from mcpgateway.core.pools.modernside import ModernSide
 from mcpgateway.core.pools.owned import OwnedChildren
@@ -35,7 +36,7 @@ from mcpgateway.core.pools.pool import (
     programOf,
     variantsOf,
 )
-from mcpgateway.core.router import Fanout, Sink
+from mcpgateway.core.router import Fanout
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner, notFound
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant

@@ -22,8 +22,9 @@ from twisted.python.failure import Failure
 from mcpgateway.core.era2026.listen import Listener, honour
 from mcpgateway.core.era2026.mrtr import InputBridge, finish
 from mcpgateway.core.era2026.types import ListenFilter, ListenHandle, ModernRequest, ModernStats
+from mcpgateway.core.exchange import Sink
 from mcpgateway.core.pools.pool import NoSharedChild, UnknownRoute
-from mcpgateway.core.router import Router, Sink
+from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc, wire2026

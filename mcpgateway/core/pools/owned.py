@@ -22,9 +22,10 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import OwnerFanout
 from mcpgateway.core.pools.pool import SessionGone
-from mcpgateway.core.router import Fanout, Sink
+from mcpgateway.core.router import Fanout
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.core.status import Lifecycle

@@ -39,6 +39,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.pools.owned import OwnedChildren
@@ -50,7 +51,7 @@ from mcpgateway.core.pools.pool import (
     Sweep,
     launchEnvOf,
 )
-from mcpgateway.core.router import Router, Sink
+from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec

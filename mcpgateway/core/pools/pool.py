@@ -49,8 +49,8 @@ from twisted.internet.defer import Deferred
 
 from mcpgateway.core.era2026.types import ListenFilter, ListenHandle, ModernRequest, ModernStats
 from mcpgateway.core.events import EventLog
+from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import Breaker
-from mcpgateway.core.router import Sink
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.stats import RequestStats

@@ -62,6 +62,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.attach import adopt, release
@@ -76,7 +77,7 @@ from mcpgateway.core.pools.pool import (
     Sweep,
     UnknownRoute,
 )
-from mcpgateway.core.router import Router, Sink
+from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import SCOPED_IDLE_TIMEOUT, ServerSpec, Variant

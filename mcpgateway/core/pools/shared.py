@@ -40,6 +40,7 @@ from twisted.logger import Logger
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.attach import adopt, release
@@ -54,7 +55,7 @@ from mcpgateway.core.pools.pool import (
     UnknownRoute,
     launchEnvOf,
 )
-from mcpgateway.core.router import Router, Sink
+from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
