@@ -604,7 +604,7 @@ def staleClientFiles(ctx: DoctorContext) -> list[str]:
     """The client files no longer adopted whose entries point at a gateway
     address where none runs, as C{path (client): names at URL}: a client
     wrote back a copy it had read while they were adopted
-    (L{mcpgateway.clientconfigs.engine.staleFiles}). An entry at the
+    (L{mcpgateway.clientconfigs.restoring.staleFiles}). An entry at the
     running gateway's address is not counted: that gateway adopts it again."""
     from mcpgateway.clientconfigs.restoring import staleFiles
 

@@ -8,7 +8,7 @@ The config and its backup are read with the library's readers
 (L{mcpgateway.clientconfigs.jsonfile.readJson},
 L{mcpgateway.clientconfigs.claude.inspectBackup}, the reader C{restore}
 uses); the restore is the library's (C{ClaudeConfig.restore}, then
-L{mcpgateway.clientconfigs.engine.restoreAll} for every other client's
+L{mcpgateway.clientconfigs.restoring.restoreAll} for every other client's
 file, whatever the first did: L{restoreEverything}).
 
 The other clients' files are judged by their backups

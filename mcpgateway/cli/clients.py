@@ -17,7 +17,7 @@ gateway's rewriting being off (no C{--rewrite-config}) or its C{--clients}
 
 Read only: the files and the backups in the state directory are read with
 the adoption engine's own readers (L{mcpgateway.clientconfigs.clients.detect},
-L{mcpgateway.clientconfigs.engine.readBackup},
+L{mcpgateway.clientconfigs.backups.readBackup},
 L{mcpgateway.clientconfigs.claude.readClaudeBackup}); nothing is written,
 whether the gateway runs or not.
 """
@@ -393,7 +393,7 @@ def clientsReport(
 def staleEntries(stateDir: Path, gateway: GatewayProbe) -> dict[str, dict[str, str]]:
     """Per client file (its real path), the entries a client wrote back from
     a copy it read while a gateway served them, by name, with the URL each
-    points at (L{mcpgateway.clientconfigs.engine.staleFiles}); not those at
+    points at (L{mcpgateway.clientconfigs.restoring.staleFiles}); not those at
     the running gateway's address (it adopts them again)."""
     live = gateway.baseUrl() + "/" if gateway.running else None
     out: dict[str, dict[str, str]] = {}

@@ -1,14 +1,14 @@
 # -*- test-case-name: tests.cli.test_restore -*-
 """C{mcpgateway restore}: put the stdio entries the gateway adopted back
 into the config from the backup in the state directory, and every other
-client's file from its backup (L{mcpgateway.clientconfigs.engine.restoreAll})
+client's file from its backup (L{mcpgateway.clientconfigs.restoring.restoreAll})
 (what C{stop} does by itself; for after a crash). Refused while the gateway
 runs. The other clients' files are restored even when the Claude config
 cannot be (L{mcpgateway.cli.clientconfig.restoreEverything}); any failure
 is said, and the exit status is 1. A client file no longer adopted whose
 entries a client wrote back from a copy it read while a gateway served
 them (they point at a stopped gateway) gets their originals back from the
-kept backups (L{mcpgateway.clientconfigs.engine.reviveStale}), as the next
+kept backups (L{mcpgateway.clientconfigs.restoring.reviveStale}), as the next
 C{start} would."""
 
 from __future__ import annotations

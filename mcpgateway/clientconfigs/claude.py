@@ -291,7 +291,7 @@ class ClaudeConfig:
     def removeLeftovers(self, minAge: float = LEFTOVER_AGE) -> list[str]:
         """Remove the temp files a killed write left next to the config, its
         backup or the restore-failure marker (see
-        L{mcpgateway.clientconfigs.engine.removeLeftovers})."""
+        L{mcpgateway.clientconfigs.backups.removeLeftovers})."""
         targets = [
             Path(os.path.realpath(self.configPath)),
             self.backupPath,

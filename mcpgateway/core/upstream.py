@@ -15,7 +15,7 @@ into errors for the waiting requests.
 
 Each child process has an I{era}. A child speaks the handshake era (2025)
 unless its entry says C{"era": "modern"}, or it answers C{initialize} with
--32022 listing only 2026 revisions (L{mcpgateway.core.era2026.child.modernOnly}: a mixed list
+-32022 listing only 2026 revisions (L{mcpgateway.core.era2026.translate.modernOnly}: a mixed list
 is refused as any failed handshake). A modern child gets no C{initialize}:
 the upstream runs C{server/discover} on the same process, puts a
 L{ModernChildAdapter} between the router and the child, and makes the
@@ -70,7 +70,7 @@ class ServerUnavailable(Exception):
 
 
 def _modernOnly(error: Any) -> tuple[str, ...] | None:
-    """L{mcpgateway.core.era2026.child.modernOnly}. That module (the modern
+    """L{mcpgateway.core.era2026.translate.modernOnly}. That module (the modern
     era's wire) is imported on first use, by a child that answers
     C{initialize} with an error or speaks the 2026 era: a gateway of 2025
     children never loads it (a smaller idle footprint)."""
