@@ -61,7 +61,7 @@ PROBE_CAPABILITIES: dict[str, Any] = {
 """What a probe's session declares: what a client may do through the gateway,
 so that a server lists every tool it has (server-everything lists
 C{get-roots-list} only to a client with roots). The probe has no roots: it
-answers the child's C{roots/list} with none (L{mcpgateway.core.catalog._ProbeSession})."""
+answers the child's C{roots/list} with none (L{mcpgateway.core.catalogprobe._ProbeSession})."""
 
 Key = tuple[str, str]
 

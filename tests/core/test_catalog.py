@@ -20,8 +20,9 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core import catalogdata as catalogmodule
-from mcpgateway.core.catalog import PROBE_BACKOFF, PROBE_BACKOFF_MAX, PROBE_LIMIT, CatalogService
+from mcpgateway.core.catalog import CatalogService
 from mcpgateway.core.catalogdata import KINDS, Catalog, catalogKeyOf, launchOf, listKind
+from mcpgateway.core.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, PROBE_LIMIT
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool

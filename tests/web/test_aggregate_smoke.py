@@ -13,8 +13,8 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.catalog import PROBE_BACKOFF
 from mcpgateway.core.catalogdata import publicReason
+from mcpgateway.core.catalogprobe import PROBE_BACKOFF
 from mcpgateway.core.spec import ServerSpec
 from tests.core.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
