@@ -54,6 +54,7 @@ from mcpgateway.clientconfigs.backups import (
     readBackup,
     readBackupOf,
 )
+from mcpgateway.clientconfigs.bridgecommand import bridgeCommand, defaultBridgeArgv
 from mcpgateway.clientconfigs.clients.base import (
     Block,
     ClientAdapter,
@@ -88,7 +89,6 @@ from mcpgateway.clientconfigs.restoring import (
 )
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, EntryError, parseEntry
-from mcpgateway.runtime import paths
 from mcpgateway.runtime.atomicfile import writeFileAtomic
 
 UrlFor = Callable[[str, "str | None"], str]
@@ -97,39 +97,6 @@ the URL of the route of the workspace C{path} (a project file's server)."""
 Claims = dict[tuple[str, "str | None"], tuple[str, dict[str, Any]]]
 """The routes adopted so far, C{(name, workspace)}: who adopted it, and what
 is served there."""
-
-
-def defaultBridgeArgv(
-    stateDir: Path | None = None, defaultStateDir: Path | None = None
-) -> list[str]:
-    """How a stdio-only client runs the bridge: the absolute path of the
-    C{mcpgateway} executable next to this Python (else the one on C{PATH}),
-    plus C{--state-dir} when the state directory is not C{defaultStateDir}.
-
-    @param defaultStateDir: the state directory the bridge finds without
-        C{--state-dir}; default C{~/.mcpgateway} itself, not
-        C{$MCPGATEWAY_HOME}: a client launched from the desktop does not
-        have the gateway's environment."""
-    import shutil
-    import sys
-
-    candidate = Path(sys.executable).parent / "mcpgateway"
-    exe = str(candidate) if candidate.is_file() else (shutil.which("mcpgateway") or str(candidate))
-    argv = [os.path.abspath(exe)]
-    if defaultStateDir is None:
-        defaultStateDir = Path.home() / ".mcpgateway"
-    if stateDir is not None and os.path.abspath(stateDir) != os.path.abspath(defaultStateDir):
-        argv += ["--state-dir", os.path.abspath(stateDir)]
-    return argv
-
-
-def bridgeCommand(bridgeArgv: Sequence[str], port: int | None) -> list[str]:
-    """The command line before the server of a bridge entry: C{bridgeArgv},
-    and C{bridge --port N} when the gateway is not on the default port (a
-    bridge that finds no gateway starts one, on that port)."""
-    if port is None or port == paths.DEFAULT_PORT:
-        return list(bridgeArgv)
-    return [*bridgeArgv, "bridge", "--port", str(port)]
 
 
 @dataclass

@@ -386,10 +386,11 @@ def _engine(options: Any, stateDir: Path, configPath: Path | None) -> Any:
     import os
     import sys
 
+    from mcpgateway.clientconfigs.bridgecommand import defaultBridgeArgv
     from mcpgateway.clientconfigs.clients import select
     from mcpgateway.clientconfigs.clients.base import Host
     from mcpgateway.clientconfigs.clientsource import claudeProjects
-    from mcpgateway.clientconfigs.engine import AdoptionEngine, defaultBridgeArgv
+    from mcpgateway.clientconfigs.engine import AdoptionEngine
 
     spec = options.get("clients")
     try:

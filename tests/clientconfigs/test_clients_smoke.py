@@ -19,11 +19,12 @@ from mcpgateway.bridge.options import BridgeOptions, fromNamespace
 from mcpgateway.cli.main import makeParser
 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 from mcpgateway.clientconfigs.backups import backupPaths
+from mcpgateway.clientconfigs.bridgecommand import defaultBridgeArgv
 from mcpgateway.clientconfigs.clients import select
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import ClaudeDesktop, Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete
-from mcpgateway.clientconfigs.engine import AdoptionEngine, defaultBridgeArgv
+from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.ops.locate import resolveStateDir
 from mcpgateway.service.preflight import preflight
