@@ -27,8 +27,10 @@ from mcpgateway.core.gatewaysettings import Connection
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
+from mcpgateway.web.backends import Sink, principalOf
+from mcpgateway.web.credentials import Credentials
 from mcpgateway.web.guard import forCaller, showsChildText
-from mcpgateway.web.mcp import Credentials, McpEndpoint, Sink, principalOf
+from mcpgateway.web.mcp import McpEndpoint
 from mcpgateway.web.replies import validIdOrNull
 
 if TYPE_CHECKING:

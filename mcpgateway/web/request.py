@@ -46,7 +46,7 @@ from mcpgateway.web.headers import GatewayHeaders, canonical
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
-    from mcpgateway.web.mcp import AuditNote
+    from mcpgateway.web.auditnote import AuditNote
 
 _SERVER = [version]
 """The C{Server} header Twisted sets on every response."""

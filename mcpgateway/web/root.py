@@ -37,9 +37,10 @@ from mcpgateway.web.aggregate import (
     aggregatePath,
     serverName,
 )
+from mcpgateway.web.auditnote import AuditNote
 from mcpgateway.web.guard import checkOrigin
 from mcpgateway.web.liveness import Health, MetricsDoor
-from mcpgateway.web.mcp import AuditNote, McpEndpoint
+from mcpgateway.web.mcp import McpEndpoint
 from mcpgateway.web.replies import ClientErrors, errorReply, jsonReply
 
 if TYPE_CHECKING:

@@ -21,10 +21,8 @@ from twisted.web.server import Request
 from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.cluster.routing import Where
 from mcpgateway.ops.audit import AuditSink
+from mcpgateway.web.backends import Quota
 from mcpgateway.web.guard import header
-from mcpgateway.web.mcp import (
-    Quota,
-)
 
 if TYPE_CHECKING:
     from mcpgateway.cluster.sealing import Address  # cryptography: clustered gateways only
