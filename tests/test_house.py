@@ -60,7 +60,6 @@ RANKS = {
 MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 100
 STILL_TOO_LONG = {
-    "mcpgateway.core.aggregate.aggregator": 1592,
     "mcpgateway.clientconfigs.engine._pass": 263,
     "mcpgateway.core.aggregate.view.buildView": 142,
     "mcpgateway.clientconfigs.restoring.restoreFile": 103,

@@ -230,7 +230,7 @@ class SessionContinuity:
                 if self._host.sessions.get(record["id"]) is None and record["id"] not in (
                     self._endedMeanwhile
                 ):
-                    from mcpgateway.core.aggregate.aggregator import AggregateSession
+                    from mcpgateway.core.aggregate.session import AggregateSession
 
                     aggregate = AggregateSession.fromRecord(record)
                     aggregator = self._host.aggregator  # made first: it knows its sessions

@@ -24,7 +24,7 @@ from mcpgateway.core.spec import ServerSpec
 
 if TYPE_CHECKING:
     # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
-    from mcpgateway.core.aggregate.aggregator import ToolsLike
+    from mcpgateway.core.aggregate.session import ToolsLike
 
 Connection = tuple[str, int, str, int]
 """A loopback TCP connection: peer host, peer port, local host, local port."""

@@ -35,7 +35,8 @@ from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
     # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
-    from mcpgateway.core.aggregate.aggregator import AggregateSession, Aggregator, MemberSession
+    from mcpgateway.core.aggregate.aggregator import Aggregator
+    from mcpgateway.core.aggregate.session import AggregateSession, MemberSession
 
 
 class SessionOpening:
@@ -70,7 +71,7 @@ class SessionOpening:
         the aggregator is made)."""
         if self._aggregator is None:
             return False
-        from mcpgateway.core.aggregate.aggregator import AggregateSession
+        from mcpgateway.core.aggregate.session import AggregateSession
 
         return isinstance(session, AggregateSession)
 
@@ -79,7 +80,7 @@ class SessionOpening:
         none before the aggregator is made)."""
         if self._aggregator is None:
             return False
-        from mcpgateway.core.aggregate.aggregator import MemberSession
+        from mcpgateway.core.aggregate.session import MemberSession
 
         return isinstance(session, MemberSession)
 
@@ -279,7 +280,7 @@ class SessionOpening:
             owned=settings is None or settings.mode != mode,
             created=self.clock.seconds(),
         )
-        from mcpgateway.core.aggregate.aggregator import AggregateSession
+        from mcpgateway.core.aggregate.session import AggregateSession
 
         session = self.sessions.create(
             server,
@@ -385,7 +386,7 @@ class SessionOpening:
         """L{visit} for a session of an aggregate endpoint: rebuilt with no
         members (they open here at their next use); C{None} for a session
         whose mode is not its endpoint's (L{openAggregate})."""
-        from mcpgateway.core.aggregate.aggregator import AggregateSession
+        from mcpgateway.core.aggregate.session import AggregateSession
 
         endpoint = facts.server[len(SERVER_PREFIX) :].lstrip("/") or "default"
         settings = self.aggregator.endpoint(endpoint)

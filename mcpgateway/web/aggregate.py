@@ -35,7 +35,7 @@ from mcpgateway.web.replies import validIdOrNull
 
 if TYPE_CHECKING:
     # Loaded with the aggregator, on the first request to an aggregate endpoint.
-    from mcpgateway.core.aggregate.aggregator import AggregateSession
+    from mcpgateway.core.aggregate.session import AggregateSession
 
 ENDPOINT_NAME = re.compile(r"[a-z0-9-]{1,32}")
 """What an aggregate endpoint's name may be (never C{mcp})."""

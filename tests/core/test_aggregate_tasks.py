@@ -16,7 +16,8 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.aggregate import aggregator as aggregate
+from mcpgateway.core.aggregate import session as aggregatesession
+from mcpgateway.core.aggregate import tasks as aggregatetasks
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, TaskTable
 from tests.core.aggtools import Children, FakeServer, tool
 from tests.fakes import FakeProcess
@@ -260,7 +261,7 @@ class ListTests(SynchronousTestCase):
         self.assertEqual(len(self.agg.tasks.sent("tasks/get")), 3)
 
     def test_list_pages(self) -> None:
-        self.patch(aggregate, "TASKS_PAGE", 2)
+        self.patch(aggregatetasks, "TASKS_PAGE", 2)
         made = [self.agg.start(self.session, "alpha__research") for _ in range(5)]
         seen: list[str] = []
         cursor: str | None = None
@@ -496,7 +497,7 @@ class BoundTests(SynchronousTestCase):
             self.assertGreaterEqual(len(taskId), len("mcpgateway-task-") + 20)
 
     def test_a_session_keeps_at_most_its_cap(self) -> None:
-        self.patch(aggregate, "TASKS_KEPT", 2)
+        self.patch(aggregatesession, "TASKS_KEPT", 2)
         agg = TaskHarness()
         session = agg.open()
         made = [agg.start(session, "alpha__research") for _ in range(3)]

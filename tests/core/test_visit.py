@@ -380,7 +380,7 @@ class AggregateVisitTests(Replica):
         )
 
     def test_another_replica_rebuilds_it_without_members(self) -> None:
-        from mcpgateway.core.aggregate.aggregator import AggregateSession
+        from mcpgateway.core.aggregate.session import AggregateSession
 
         visited = self.gateway.visit("r9.other", facts("/mcp/search", principal=ALICE))
         assert isinstance(visited, AggregateSession)

@@ -11,7 +11,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.aggregate.aggregator import AggregateSession, MemberSession
+from mcpgateway.core.aggregate.session import AggregateSession, MemberSession
 from mcpgateway.core.spec import ServerSpec
 from tests.core.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
@@ -788,7 +788,7 @@ class ReviewFindingsTests(SynchronousTestCase):
         self.assertEqual(names[0], "create_entities")
 
     def test_mode_search_keeps_the_endpoints_shield_budget(self) -> None:
-        from mcpgateway.core.aggregate.aggregator import _withMode
+        from mcpgateway.core.aggregate.calls import withMode as _withMode
         from mcpgateway.core.aggregate.types import EndpointSpec, ShieldSpec
 
         spec = EndpointSpec(shield=ShieldSpec(enabled=False, budget=32768, maxItems=20))

@@ -36,18 +36,15 @@ aggregate session, so nothing reaches a session that is not its owner:
 
 from __future__ import annotations
 
-import itertools
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from twisted.internet.defer import (
     Deferred,
     DeferredList,
     fail,
-    gatherResults,
     maybeDeferred,
     succeed,
 )
@@ -56,18 +53,39 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__
+from mcpgateway.core.aggregate.calls import (
+    fingerprints,
+    retagged,
+    shownCursor,
+    tasksCapability,
+    withMode,
+)
 from mcpgateway.core.aggregate.naming import Namer
-from mcpgateway.core.aggregate.results import ResultBudget, ResultStore
+from mcpgateway.core.aggregate.reprobing import MemberChanges
+from mcpgateway.core.aggregate.requests import AggregateRequests
+from mcpgateway.core.aggregate.results import ResultBudget
+from mcpgateway.core.aggregate.session import (
+    CHILD_LIST_CHANGED,
+    GATEWAY_TOOL_NAMES,
+    MEMBER_INSTRUCTIONS,
+    REPROBE_SOON,
+    STARTING,
+    VIEWS,
+    AggregateSession,
+    CallFailed,
+    CatalogLike,
+    MemberSession,
+    Sink,
+    ToolsLike,
+    idKey,
+)
+from mcpgateway.core.aggregate.tasks import AggregateTasks
 from mcpgateway.core.aggregate.tools import ROW_SEPARATOR
 from mcpgateway.core.aggregate.types import (
-    RELATED_TASK,
     SERVER_PREFIX,
-    TASKS_SINCE,
     EndpointSpec,
     NameSettings,
-    Owner,
     ShieldSpec,
-    TaskTable,
     ToolFilter,
 )
 from mcpgateway.core.aggregate.view import Member, View, buildView, mergeFilters, selected
@@ -77,233 +95,8 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
 
-Sink = Callable[[Message], bool]
 
-GATEWAY_TOOL_NAMES = frozenset({"search", "describe", "invoke", "get_result"})
-NOTIFY_DELAY = 0.25
-"""Seconds list changes are gathered before a session is told."""
-MEMBER_INSTRUCTIONS = 2000
-"""Characters of one member's own instructions an aggregate session is given."""
-VIEWS = 1024
-"""Views kept (one per endpoint, mode and set of members and catalogs: per
-principal for per-user servers), the least recently used dropped first."""
-LEARNED_URIS = 1024
-"""URIs a session's results named, remembered per session (their owner)."""
-TASKS_KEPT = 256
-"""Task ids remembered per session (their owner), the oldest terminal ones
-forgotten first."""
-TASKS_PAGE = 50
-"""Tasks in one page of C{tasks/list}."""
-TASK_NOT_FOUND = "Failed to retrieve task: Task not found"
-"""The start of the error (C{-32602}) for a task id the session does not own."""
-REPROBE_SOON = 1.0
-"""Seconds before the background re-probe looks again at a catalog that
-may be probed now (coalesces the sessions that need it)."""
-REPROBE_POLL = 5.0
-"""Seconds between two looks at a catalog whose probe is in flight."""
-STARTING = (
-    "still starting: its tools are listed when it is ready (notifications/tools/list_changed)"
-)
-"""What a client is told of a member whose catalog is being listed."""
-_KIND_METHOD = {
-    "tools": "notifications/tools/list_changed",
-    "prompts": "notifications/prompts/list_changed",
-    "resources": "notifications/resources/list_changed",
-}
-_CHILD_LIST_CHANGED = frozenset(_KIND_METHOD.values())
-
-
-class CatalogLike(Protocol):
-    """What the aggregator needs of the catalogs (L{mcpgateway.core.catalog.CatalogService})."""
-
-    def get(self, server: str, catalogKey: str = "") -> Any:
-        """The catalog known now (with C{.lists}), or C{None}."""
-
-    def ensure(self, pool: ServerPool, catalogKey: str = "", principal: str = "") -> Deferred[Any]:
-        """The catalog, probing the server once if none is known."""
-
-    def observe(self, cb: Callable[[str, frozenset[str]], None]) -> Callable[[], None]:
-        """Call C{cb(server, kinds)} when a server's lists changed."""
-
-    def failed(self, server: str, catalogKey: str = "") -> bool:
-        """Whether the last probe of that catalog failed."""
-
-    def reason(self, server: str, catalogKey: str = "") -> str | None:
-        """Why it failed, in words a client may be shown (no stderr)."""
-
-    def probing(self, server: str, catalogKey: str = "") -> bool:
-        """Whether a probe of that catalog is in flight."""
-
-    def retryAt(self, server: str, catalogKey: str = "") -> float | None:
-        """When L{ensure} probes a failed catalog again (C{None}: not failed)."""
-
-    def known(self) -> Sequence[Any]:
-        """Every catalog served now (with C{.server} and C{.lists})."""
-
-
-class ToolsLike(Protocol):
-    """What the aggregator needs of the gateway's own tools
-    (L{mcpgateway.core.aggregate.tools.GatewayTools})."""
-
-    def definitions(self, withResults: bool) -> list[dict[str, Any]]: ...
-
-    def instructions(
-        self, members: Mapping[str, int], mode: str, unavailable: Mapping[str, str] | None = None
-    ) -> str: ...
-
-    def call(self, name: str, arguments: Any, context: Any) -> Deferred[dict[str, Any]]: ...
-
-    def shieldResult(
-        self, result: dict[str, Any], outputSchema: dict[str, Any] | None, context: Any
-    ) -> Deferred[dict[str, Any]]: ...
-
-    def rowsChanged(self, rows: Callable[[], Sequence[Any]]) -> None: ...
-
-
-class CallFailed(Exception):
-    """A call through the aggregate failed with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class MemberSession(Session):
-    """The session an aggregate session has on one member server (never
-    registered: only its aggregate session knows it)."""
-
-    __slots__ = ("aggregator", "parent", "pool")
-
-    def __init__(
-        self,
-        parent: AggregateSession,
-        pool: ServerPool,
-        aggregator: Aggregator,
-        route: str,
-        now: float,
-    ) -> None:
-        super().__init__(
-            secrets.token_urlsafe(24),
-            pool.spec.name,
-            parent.protocolVersion,
-            parent.capabilities,
-            parent.clientInfo,
-            now,
-        )
-        self.parent = parent
-        self.pool = pool
-        self.aggregator = aggregator
-        self.scope = route
-        self.principal = parent.principal
-        self.clientPid = parent.clientPid
-
-    def deliver(self, message: Message) -> bool:
-        return self.aggregator._fromChild(self, message, None)
-
-
-class AggregateSession(Session):
-    """A client session on an aggregate endpoint."""
-
-    __slots__ = (
-        "_askIds",
-        "asks",
-        "ended",
-        "endpoint",
-        "forCaller",
-        "inflight",
-        "learned",
-        "mayUse",
-        "members",
-        "mode",
-        "opening",
-        "results",
-        "seen",
-        "tasks",
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.endpoint = "default"
-        """The name of its endpoint's settings."""
-        self.mode = "full"
-        """C{"full"} or C{"search"} (chosen at C{initialize})."""
-        self.ended = False
-        self.members: dict[str, MemberSession] = {}
-        self.opening: dict[str, list[Deferred[MemberSession]]] = {}
-        self.inflight: dict[tuple[str, Any], MemberSession] = {}
-        self.asks: dict[int, tuple[MemberSession, int]] = {}
-        self._askIds: Iterator[int] = itertools.count(1)
-        self.learned: OrderedDict[str, str] = OrderedDict()
-        self.results: ResultStore | None = None
-        self.tasks = TaskTable(TASKS_KEPT)
-        """The tasks its members created for it (task id -> owner)."""
-        self.seen: dict[str, str] = {}
-        """Per kind, the fingerprint of the list the client was last given."""
-        self.mayUse: Callable[[str], bool] = _everything
-        self.forCaller: Callable[[Message], Message] = _asIs
-        """A member's error as the session's current caller may read it (the
-        web sets it per request: a child's stderr is an admin's only on a
-        gateway reachable from other machines)."""
-
-    def nextAskId(self) -> int:
-        return next(self._askIds)
-
-    def record(self) -> dict[str, Any]:
-        record = super().record()
-        record["aggregate"] = {"endpoint": self.endpoint, "mode": self.mode}
-        return record
-
-    @classmethod
-    def fromRecord(cls, record: dict[str, Any]) -> AggregateSession:
-        session = cls(
-            record["id"],
-            record["server"],
-            record["protocolVersion"],
-            record["capabilities"],
-            record["clientInfo"],
-            record["created"],
-        )
-        session.lastActivity = record["lastActivity"]
-        session.logLevel = record["logLevel"]
-        session.subscriptions = set(record["subscriptions"])
-        session.clientPid = record["clientPid"]
-        session.scope = record.get("scope", "")
-        session.principal = record.get("principal", "")
-        session.restored = True
-        if session.principal:
-            session.mayUse = _nothing  # until a request of its principal binds it
-        info = record.get("aggregate")
-        if isinstance(info, dict):
-            if isinstance(info.get("endpoint"), str):
-                session.endpoint = info["endpoint"]
-            if info.get("mode") in ("full", "search"):
-                session.mode = info["mode"]
-        return session
-
-
-def _everything(server: str) -> bool:
-    return True
-
-
-def _asIs(message: Message) -> Message:
-    return message
-
-
-def _nothing(server: str) -> bool:
-    return False
-
-
-def _idKey(requestId: Any) -> tuple[str, Any]:
-    return (type(requestId).__name__, requestId)
-
-
-@dataclass
-class _Pending:
-    kinds: set[str] = field(default_factory=set)
-
-
-class Aggregator:
+class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
     """Every aggregate session of the gateway, and what they share: the
     endpoints' settings, the namer, the view cache, the result budget."""
 
@@ -412,7 +205,7 @@ class Aggregator:
         else:
             while len(self._views) >= VIEWS:
                 self._views.popitem(last=False)
-            endpoint = spec if spec.mode == mode else _withMode(spec, mode)
+            endpoint = spec if spec.mode == mode else withMode(spec, mode)
             shielded = endpoint.shield.enabled
             definitions = (
                 {d["name"]: d for d in self._tools.definitions(True)}
@@ -483,7 +276,7 @@ class Aggregator:
                 "resources": {"subscribe": True, "listChanged": True},
                 "completions": {},
                 "logging": {},
-                **_tasksCapability(session),
+                **tasksCapability(session),
             },
             "serverInfo": {
                 "name": "mcpgateway",
@@ -762,7 +555,7 @@ class Aggregator:
         given = message.get("params")
         params: dict[str, Any] = given if isinstance(given, dict) else {}
         if method == "notifications/cancelled":
-            member = session.inflight.get(_idKey(params.get("requestId")))
+            member = session.inflight.get(idKey(params.get("requestId")))
             if member is not None:
                 member.pool.notify(member, message)
         elif method == "notifications/roots/list_changed":
@@ -794,7 +587,7 @@ class Aggregator:
     def _fromChild(self, member: MemberSession, message: Message, sink: Sink | None) -> bool:
         parent = member.parent
         method = message.get("method")
-        message = _retagged(parent.tasks, member.server, message, "params")
+        message = retagged(parent.tasks, member.server, message, "params")
         if "id" in message and isinstance(method, str):
             askId = parent.nextAskId()
             parent.asks[askId] = (member, message["id"])
@@ -803,7 +596,7 @@ class Aggregator:
                 return True
             parent.asks.pop(askId, None)
             return False
-        if method in _CHILD_LIST_CHANGED:
+        if method in CHILD_LIST_CHANGED:
             return True  # the catalogs re-list; the aggregate sends its own
         params = message.get("params")
         if method == "notifications/cancelled" and isinstance(params, dict):
@@ -858,7 +651,7 @@ class Aggregator:
         of C{server}; fires with the child's response (its result's
         related-task tag translated, unless not C{tagged}: the caller does
         it). A member whose own child ended is opened again once."""
-        key = _idKey(message.get("id"))
+        key = idKey(message.get("id"))
 
         def send(member: MemberSession, again: bool) -> Deferred[Message]:
             session.inflight[key] = member
@@ -877,7 +670,7 @@ class Aggregator:
         def done(result: Any) -> Any:
             session.inflight.pop(key, None)
             if tagged and isinstance(result, dict):
-                return _retagged(session.tasks, server, result, "result")
+                return retagged(session.tasks, server, result, "result")
             return result
 
         return self._member(session, server, route).addCallback(send, True).addBoth(done)
@@ -885,121 +678,9 @@ class Aggregator:
     # -- list changes ------------------------------------------------------------
 
     def _remember(self, session: AggregateSession, view: View) -> None:
-        session.seen = _fingerprints(view)
-
-    def _catalogChanged(self, server: str, kinds: frozenset[str]) -> None:
-        self.membersChanged()
-
-    def membersChanged(self) -> None:
-        """Servers, filters or catalogs changed: every open session whose
-        view changed is told (after L{NOTIFY_DELAY}, coalesced)."""
-        self._views = OrderedDict()
-        self._rowsChanged()
-        if not self.sessions:
-            return
-        if self._notifyCall is None or not self._notifyCall.active():
-            self._notifyCall = self._clock.callLater(NOTIFY_DELAY, self._notifyChanges)
-
-    def _notifyChanges(self) -> None:
-        self._notifyCall = None
-        for session in list(self.sessions):
-            # Members whose pool was replaced or removed are dropped.
-            for server, member in list(session.members.items()):
-                if self._pools.get(server) is not member.pool:
-                    self._drop(member, f"server {server} was reconfigured")
-            self._probeUnknown(session)
-            view = self.viewNow(session)
-            if view.unknown:
-                self._reprobeLater(REPROBE_SOON)
-            now = _fingerprints(view)
-            changed = sorted(kind for kind in now if now[kind] != session.seen.get(kind))
-            session.seen = now
-            for kind in changed:
-                session.deliver(jsonrpc.notification(_KIND_METHOD[kind]))
-            if changed:
-                self.log.info(
-                    "aggregate session {sid}: told the client its {kinds} changed",
-                    sid=session.shortId,
-                    kinds=", ".join(changed),
-                )
-
-    def _probeUnknown(self, session: AggregateSession) -> None:
-        """Start listing the members never listed (a server just added):
-        the session is told when their catalogs arrive."""
-        for member in self._memberList(session):
-            if member.lists is None:
-                pool = self._pools[member.server]
-                self._catalogs.ensure(
-                    pool, self._catalogKey(pool, session.principal), session.principal
-                ).addErrback(lambda _: None)
+        session.seen = fingerprints(view)
 
     # -- background re-probes ----------------------------------------------------
-
-    def _reprobeLater(self, delay: float) -> None:
-        """Look at the catalogs the open sessions lack in C{delay} seconds
-        (one timer; an earlier one stands)."""
-        call = self._reprobeCall
-        if call is not None and call.active():
-            if call.getTime() <= self._clock.seconds() + delay:
-                return
-            call.cancel()
-        self._reprobeCall = self._clock.callLater(max(0.0, delay), self._reprobe)
-
-    def _reprobe(self) -> None:
-        """Probe again, in the background, each catalog an open session
-        lacks whose backoff has passed (L{CatalogLike.retryAt}), one probe
-        per catalog whatever the number of sessions; then look again at the
-        soonest next retry, or while a probe is in flight. A server removed,
-        disabled or filtered out is no session's member: it is left alone,
-        and with no session lacking anything no timer is left."""
-        self._reprobeCall = None
-        now = self._clock.seconds()
-        soonest: float | None = None
-        seen: set[tuple[str, str]] = set()
-        for session in list(self.sessions):
-            for member in self._memberList(session):
-                if member.lists is not None:
-                    continue
-                pool = self._pools[member.server]
-                key = self._catalogKey(pool, session.principal)
-                if (member.server, key) in seen:
-                    continue
-                seen.add((member.server, key))
-                at: float | None
-                if self._catalogs.probing(member.server, key):
-                    at = now + REPROBE_POLL  # its end is looked at then
-                else:
-                    at = self._catalogs.retryAt(member.server, key)
-                if at is not None and at > now:
-                    soonest = at if soonest is None else min(soonest, at)
-                    continue
-                self.reprobes += 1
-                self.log.info(
-                    "aggregate: listing server {server} again in the background"
-                    " (its catalog is not known{why})",
-                    server=member.server,
-                    why=f": {self._catalogs.reason(member.server, key)}"
-                    if self._catalogs.failed(member.server, key)
-                    else "",
-                )
-                probing = self._catalogs.ensure(pool, key, session.principal)
-                probing.addBoth(self._reprobed, member.server, key)
-        if soonest is not None:
-            self._reprobeLater(soonest - now)
-
-    def _reprobed(self, result: object, server: str, key: str) -> None:
-        """A background probe ended: look again soon (a catalog that
-        arrived has told the sessions already)."""
-        if result is None and not (
-            self._catalogs.failed(server, key) or self._catalogs.probing(server, key)
-        ):
-            return  # nothing was probed (the catalogs are stopping): nothing to wait for
-        self._reprobeLater(REPROBE_SOON)
-
-    def _rowsChanged(self) -> None:
-        if self._tools is None:
-            return
-        self._tools.rowsChanged(self.searchRows)
 
     def allTools(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(name, server, definition) of every tool C{/mcp} offers a caller
@@ -1040,363 +721,6 @@ class Aggregator:
 
     # -- request handlers --------------------------------------------------------
 
-    def _ping(
-        self,
-        session: AggregateSession,
-        message: Message,
-        params: dict[str, Any],
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        return succeed(jsonrpc.resultResponse(message["id"], {}))
-
-    def _toolsCall(
-        self,
-        session: AggregateSession,
-        message: Message,
-        params: dict[str, Any],
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        name = params.get("name")
-        if not isinstance(name, str):
-            raise CallFailed(jsonrpc.INVALID_PARAMS, "tools/call needs a tool name")
-        view = self.viewNow(session)
-        owner = view.owner(name)
-        if owner is None and view.unknown:
-            return self.view(session).addCallback(
-                lambda fresh: self._callIn(session, fresh, message, params, name, related)
-            )
-        return self._callIn(session, view, message, params, name, related)
-
-    def _callIn(
-        self,
-        session: AggregateSession,
-        view: View,
-        message: Message,
-        params: dict[str, Any],
-        name: str,
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        owner = view.owner(name)
-        tasked = isinstance(params.get("task"), dict)
-        if owner is None:
-            if name in view.gatewayTools and self._tools is not None:
-                if tasked and _tasksCapability(session):
-                    # Its own tools run at once (no execution.taskSupport:
-                    # "forbidden"), as MCP's tasks say a server should answer.
-                    raise CallFailed(
-                        jsonrpc.METHOD_NOT_FOUND,
-                        f"Method not found: tool {name} does not support task-augmented calls",
-                    )
-                context = CallContext(self, session, view, message, related)
-                return self._tools.call(name, params.get("arguments"), context).addCallback(
-                    lambda result: jsonrpc.resultResponse(message["id"], result)
-                )
-            pending = self.pendingOf(session, view, name)
-            if pending is not None:
-                raise CallFailed(jsonrpc.SERVER_UNAVAILABLE, pending)
-            raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
-        forwarded = {**message, "params": {**params, "name": owner.original}}
-        member = view.members[owner.server]
-        answer = self._call(
-            session, owner.server, member.route, forwarded, related, tagged=not tasked
-        )
-        if tasked:
-            answer.addCallback(self._taskCreated, session, owner.server, member.route, name)
-        return answer.addCallback(self._toolAnswered, session, view, name)
-
-    def _taskCreated(
-        self, response: Message, session: AggregateSession, server: str, route: str, tool: str
-    ) -> Message:
-        """A task-augmented call of C{tool} was answered: a C{CreateTaskResult}
-        makes its task this session's (through C{server}'s member), under an
-        id of the gateway's own (the answer says that one)."""
-        result = response.get("result")
-        task = result.get("task") if isinstance(result, dict) else None
-        childId = task.get("taskId") if isinstance(task, dict) else None
-        if (
-            isinstance(result, dict)
-            and isinstance(task, dict)
-            and isinstance(childId, str)
-            and not session.ended
-        ):
-            taskId, forgotten = session.tasks.remember(server, childId, route, tool, task)
-            for gone in forgotten:
-                self.log.info(
-                    "aggregate session {sid}: forgot task {task!r} (at most {limit} tasks,"
-                    " or its server made its id again)",
-                    sid=session.shortId,
-                    task=gone,
-                    limit=session.tasks.limit,
-                )
-            response = {**response, "result": {**result, "task": {**task, "taskId": taskId}}}
-        # Otherwise answered at once (a server that runs it as a plain call).
-        return _retagged(session.tasks, server, response, "result")
-
-    def _toolAnswered(
-        self, response: Message, session: AggregateSession, view: View, name: str
-    ) -> Deferred[Message] | Message:
-        result = response.get("result")
-        if not isinstance(result, dict) or ("task" in result and "content" not in result):
-            return response  # a CreateTaskResult: nothing to learn or shield
-        owner = view.callable.get(name)
-        if owner is not None:
-            self._learn(session, owner.server, result)
-        return self._shielded(response, session, view, name)
-
-    def _shielded(
-        self, response: Message, session: AggregateSession, view: View, name: str
-    ) -> Deferred[Message] | Message:
-        """C{response} with its result shielded as tool C{name}'s (on an
-        endpoint whose shield is on)."""
-        result = response.get("result")
-        spec = self._endpointOf(session)
-        if not isinstance(result, dict) or not spec.shield.enabled or self._tools is None:
-            return response
-        definition = view.definitions.get(name) or {}
-        schema = definition.get("outputSchema")
-        context = CallContext(self, session, view, response, None)
-        return self._tools.shieldResult(
-            result, schema if isinstance(schema, dict) else None, context
-        ).addCallback(lambda shielded: {**response, "result": shielded})
-
-    def _endpointOf(self, session: AggregateSession) -> EndpointSpec:
-        spec = self.endpoints.get(session.endpoint) or self.endpoints["default"]
-        return spec if spec.mode == session.mode else _withMode(spec, session.mode)
-
-    def _learn(self, session: AggregateSession, server: str, result: dict[str, Any]) -> None:
-        content = result.get("content")
-        if not isinstance(content, list):
-            return
-        for item in content:
-            if not isinstance(item, dict):
-                continue
-            uri: Any = None
-            if item.get("type") == "resource_link":
-                uri = item.get("uri")
-            elif item.get("type") == "resource" and isinstance(item.get("resource"), dict):
-                uri = item["resource"].get("uri")
-            if isinstance(uri, str):
-                session.learned[uri] = server
-                session.learned.move_to_end(uri)
-                while len(session.learned) > LEARNED_URIS:
-                    session.learned.popitem(last=False)
-
-    def _learnedOwner(self, session: AggregateSession, uri: str) -> str | None:
-        return session.learned.get(uri)
-
-    def _uriServer(self, session: AggregateSession, uri: str) -> str | None:
-        server, _ = self.viewNow(session).uriOwner(uri, session.learned.get)
-        return server
-
-    def _promptsGet(
-        self,
-        session: AggregateSession,
-        message: Message,
-        params: dict[str, Any],
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        name = params.get("name")
-        if not isinstance(name, str):
-            raise CallFailed(jsonrpc.INVALID_PARAMS, "prompts/get needs a prompt name")
-
-        def call(view: View) -> Deferred[Message]:
-            owner = view.owner(name, "prompt")
-            if owner is None:
-                raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown prompt: {name}")
-            forwarded = {**message, "params": {**params, "name": owner.original}}
-            return self._call(
-                session, owner.server, view.members[owner.server].route, forwarded, related
-            )
-
-        return self.view(session).addCallback(call)
-
-    def _byUri(
-        self,
-        session: AggregateSession,
-        message: Message,
-        params: dict[str, Any],
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        uri = params.get("uri")
-        if not isinstance(uri, str):
-            raise CallFailed(jsonrpc.INVALID_PARAMS, f"{message.get('method')} needs a uri")
-
-        def call(view: View) -> Deferred[Message]:
-            server, why = view.uriOwner(uri, session.learned.get)
-            if server is None:
-                raise CallFailed(jsonrpc.INVALID_PARAMS, why)
-            answer = self._call(session, server, view.members[server].route, message, related)
-            method = message.get("method")
-            if method == "resources/subscribe":
-                session.subscriptions.add(uri)
-            elif method == "resources/unsubscribe":
-                session.subscriptions.discard(uri)
-            return answer
-
-        return self.view(session).addCallback(call)
-
-    def _complete(
-        self,
-        session: AggregateSession,
-        message: Message,
-        params: dict[str, Any],
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        ref = params.get("ref")
-        if not isinstance(ref, dict):
-            raise CallFailed(jsonrpc.INVALID_PARAMS, "completion/complete needs a ref")
-
-        def call(view: View) -> Deferred[Message]:
-            forwarded = message
-            if ref.get("type") == "ref/prompt":
-                owner = view.owner(str(ref.get("name")), "prompt")
-                if owner is None:
-                    raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown prompt: {ref.get('name')}")
-                server = owner.server
-                forwarded = {
-                    **message,
-                    "params": {**params, "ref": {**ref, "name": owner.original}},
-                }
-            else:
-                found, why = view.uriOwner(str(ref.get("uri")), session.learned.get)
-                if found is None:
-                    raise CallFailed(jsonrpc.INVALID_PARAMS, why)
-                server = found
-            return self._call(session, server, view.members[server].route, forwarded, related)
-
-        return self.view(session).addCallback(call)
-
-    def _taskRequest(
-        self,
-        session: AggregateSession,
-        message: Message,
-        params: dict[str, Any],
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        """C{tasks/get}, C{tasks/result} or C{tasks/cancel}: to the member
-        that created the task, for a task this session created only."""
-        method = str(message.get("method"))
-        taskId = params.get("taskId")
-        entry = session.tasks.get(taskId)
-        if entry is None:
-            raise CallFailed(
-                jsonrpc.INVALID_PARAMS,
-                f"{TASK_NOT_FOUND}: {_shownCursor(taskId)} is not a task of this session"
-                if isinstance(taskId, str)
-                else f"{method} needs a taskId (a string)",
-            )
-        assert isinstance(taskId, str)
-        if not session.mayUse(entry.server) or entry.server not in self._pools:
-            session.tasks.forget(taskId)
-            raise CallFailed(
-                jsonrpc.INVALID_PARAMS,
-                f"{TASK_NOT_FOUND}: its server '{entry.server}' is not available to this"
-                " session any more",
-            )
-        forwarded = {**message, "params": {**params, "taskId": entry.childId}}
-        answer = self._call(session, entry.server, entry.route, forwarded, related, tagged=False)
-        answer.addCallback(self._taskAnswered, session, taskId, method)
-        if method == "tasks/result":
-            tool = entry.tool
-            answer.addCallback(
-                lambda response: self._shielded(response, session, self.viewNow(session), tool)
-            )
-        return answer
-
-    def _taskAnswered(
-        self, response: Message, session: AggregateSession, taskId: str, method: str
-    ) -> Message:
-        """Keep what the member said of C{taskId} (a task it no longer knows
-        is forgotten); the answer says the session's id, not the child's."""
-        entry = session.tasks.get(taskId)
-        if entry is None:
-            return response
-        response = _retagged(session.tasks, entry.server, response, "result")
-        result = response.get("result")
-        error = response.get("error")
-        if isinstance(result, dict):
-            if method == "tasks/result":
-                session.tasks.ended(taskId)
-                self._learn(session, entry.server, result)
-            elif result.get("taskId") == entry.childId:
-                session.tasks.update(taskId, result)
-                response = {**response, "result": {**result, "taskId": taskId}}
-        elif (
-            method != "tasks/cancel"  # -32602 there: it was terminal already
-            and isinstance(error, dict)
-            and error.get("code") == jsonrpc.INVALID_PARAMS
-        ):
-            session.tasks.forget(taskId)  # expired or unknown in its child
-        return response
-
-    def _tasksList(
-        self,
-        session: AggregateSession,
-        message: Message,
-        params: dict[str, Any],
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        """This session's tasks (and no other's), oldest first, a page of
-        L{TASKS_PAGE}; a task not known to have ended is asked of its open
-        member first (C{tasks/get}) so its status is current."""
-        cursor = params.get("cursor")
-        try:
-            shown, nextCursor = session.tasks.page(cursor, TASKS_PAGE)
-        except ValueError:
-            raise CallFailed(
-                jsonrpc.INVALID_PARAMS,
-                f"Invalid params: invalid cursor {_shownCursor(cursor)}",
-            ) from None
-        asked: list[Deferred[None]] = []
-
-        def refreshed(response: Message, taskId: str) -> None:
-            self._taskAnswered(response, session, taskId, "tasks/get")
-
-        for taskId, entry in shown:
-            member = session.members.get(entry.server)
-            if entry.terminal or member is None or member.pool.gone(member) is not None:
-                continue
-            request = jsonrpc.request(
-                f"mcpgateway-{secrets.token_hex(4)}", "tasks/get", {"taskId": entry.childId}
-            )
-            asked.append(
-                maybeDeferred(member.pool.forward, member, request, None).addCallbacks(
-                    refreshed, lambda _: None, callbackArgs=(taskId,)
-                )
-            )
-
-        def answer(_: object) -> Message:
-            tasks = []
-            for taskId, _entry in shown:
-                entry = session.tasks.get(taskId)
-                if entry is not None:
-                    tasks.append({**entry.task, "taskId": taskId})
-            result: dict[str, Any] = {"tasks": tasks}
-            if nextCursor is not None:
-                result["nextCursor"] = nextCursor
-            return jsonrpc.resultResponse(message["id"], result)
-
-        return DeferredList(asked, consumeErrors=True).addCallback(answer)
-
-    def _setLevel(
-        self,
-        session: AggregateSession,
-        message: Message,
-        params: dict[str, Any],
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        level = params.get("level")
-        if not isinstance(level, str):
-            raise CallFailed(jsonrpc.INVALID_PARAMS, "logging/setLevel needs a level")
-        session.logLevel = level
-        sent = [
-            maybeDeferred(member.pool.forward, member, message, None)
-            for member in list(session.members.values())
-        ]
-        return gatherResults(sent, consumeErrors=True).addBoth(
-            lambda _: jsonrpc.resultResponse(message["id"], {})
-        )
-
 
 Handler = Callable[
     [Aggregator, AggregateSession, Message, dict[str, Any], Sink | None], Deferred[Message]
@@ -1426,12 +750,12 @@ def _lister(attribute: str) -> Handler:
             # is one this endpoint never made (MCP pagination: -32602).
             raise CallFailed(
                 jsonrpc.INVALID_PARAMS,
-                f"Invalid params: invalid cursor {_shownCursor(cursor)}: this endpoint lists"
+                f"Invalid params: invalid cursor {shownCursor(cursor)}: this endpoint lists"
                 f" everything in one page and gives no cursors",
             )
 
         def answer(view: View) -> Message:
-            session.seen[kind] = _fingerprints(view)[kind]
+            session.seen[kind] = fingerprints(view)[kind]
             items = list(getattr(view, _VIEW_ATTR[attribute]))
             return jsonrpc.resultResponse(message["id"], {attribute: items})
 
@@ -1458,135 +782,3 @@ _HANDLERS: dict[str, Handler] = {
     "tasks/cancel": Aggregator._taskRequest,
     "tasks/list": Aggregator._tasksList,
 }
-
-
-def _tasksCapability(session: AggregateSession) -> dict[str, Any]:
-    """The C{tasks} server capability the session is offered (empty before
-    2025-11-25): task-augmented C{tools/call} (for the tools whose
-    C{execution.taskSupport} allows it), C{tasks/list} and C{tasks/cancel}."""
-    if session.protocolVersion < TASKS_SINCE:
-        return {}
-    return {"tasks": {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}}
-
-
-def _retagged(tasks: TaskTable, server: str, message: Message, key: str) -> Message:
-    """C{message} with the related-task tag (C{_meta} L{RELATED_TASK}) of
-    its C{key} (C{"params"} or C{"result"}) naming the session's id of the
-    task C{server}'s child names; without the tag when the task is not one
-    the session keeps (a child's id is never shown)."""
-    payload = message.get(key)
-    meta = payload.get("_meta") if isinstance(payload, dict) else None
-    if not isinstance(meta, dict) or RELATED_TASK not in meta:
-        return message
-    assert isinstance(payload, dict)
-    tag = meta[RELATED_TASK]
-    taskId = tasks.idOf(server, tag.get("taskId")) if isinstance(tag, dict) else None
-    kept = {name: value for name, value in meta.items() if name != RELATED_TASK}
-    if taskId is not None:
-        assert isinstance(tag, dict)
-        kept[RELATED_TASK] = {**tag, "taskId": taskId}
-    payload = {name: value for name, value in payload.items() if name != "_meta"}
-    if kept:
-        payload["_meta"] = kept
-    return {**message, key: payload}
-
-
-def _shownCursor(cursor: Any) -> str:
-    """A client's cursor as an error may quote it (short, one line)."""
-    text = cursor if isinstance(cursor, str) else jsonrpc.dumps(cursor).decode("utf-8", "replace")
-    text = repr(text[:40] + ("…" if len(text) > 40 else ""))
-    return text
-
-
-def _fingerprints(view: View) -> dict[str, str]:
-    return dict(view.fingerprints)
-
-
-def _withMode(spec: EndpointSpec, mode: str) -> EndpointSpec:
-    from dataclasses import replace
-
-    shield = replace(spec.shield, enabled=True) if mode == "search" else spec.shield
-    return replace(spec, mode=mode, shield=shield)
-
-
-class CallContext:
-    """One client C{tools/call} of a gateway tool, as L{ToolsLike.call}
-    sees it (the C{ToolContext} of L{mcpgateway.core.aggregate.tools})."""
-
-    def __init__(
-        self,
-        aggregator: Aggregator,
-        session: AggregateSession,
-        view: View,
-        message: Message,
-        related: Sink | None,
-    ) -> None:
-        self._aggregator = aggregator
-        self._session = session
-        self._view = view
-        self._message = message
-        self._related = related
-        self.servers = view.servers
-        self.shieldSpec = aggregator._endpointOf(session).shield
-        if session.results is None:
-            session.results = ResultStore(aggregator._clock, aggregator.budget)
-        self.store = session.results
-
-    @property
-    def unavailable(self) -> Mapping[str, str]:
-        return self._aggregator.unavailable(self._session, self._view)
-
-    def pendingOf(self, name: str) -> str | None:
-        return self._aggregator.pendingOf(self._session, self._view, name)
-
-    def definition(self, name: str) -> dict[str, Any] | None:
-        return self._view.definitions.get(name)
-
-    def serverOf(self, name: str) -> str | None:
-        owner = self._view.callable.get(name)
-        return owner.server if owner is not None else None
-
-    def running(self, server: str) -> bool:
-        member = self._view.members.get(server)
-        return member is not None and member.running
-
-    def visible(self, name: str) -> bool:
-        return name in self._view.callable
-
-    def localName(self, server: str, original: str) -> str | None:
-        return self._view.names.get((server, original))
-
-    def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
-        owner: Owner | None = self._view.callable.get(name)
-        if owner is None:
-            return fail(
-                _toolError({"code": jsonrpc.INVALID_PARAMS, "message": f"Unknown tool: {name}"})
-            )
-        params = self._message.get("params")
-        meta = params.get("_meta") if isinstance(params, dict) else None
-        inner: dict[str, Any] = {"name": owner.original, "arguments": arguments}
-        if isinstance(meta, dict):
-            inner["_meta"] = meta
-        forwarded = {**self._message, "params": inner}
-        member = self._view.members[owner.server]
-        answer = self._aggregator._call(
-            self._session, owner.server, member.route, forwarded, self._related
-        )
-
-        def result(response: Message) -> dict[str, Any]:
-            if "result" in response and isinstance(response["result"], dict):
-                self._aggregator._learn(self._session, owner.server, response["result"])
-                out: dict[str, Any] = response["result"]
-                return out
-            error = self._session.forCaller(response).get("error") or {}
-            raise _toolError(error)
-
-        return answer.addCallback(result)
-
-
-def _toolError(error: Mapping[str, Any]) -> Exception:
-    from mcpgateway.core.aggregate.tools import ToolCallError
-
-    return ToolCallError(
-        int(error.get("code", jsonrpc.INTERNAL_ERROR)), str(error.get("message", ""))
-    )

@@ -1,0 +1,167 @@
+# -*- test-case-name: tests.web.test_mcp -*-
+"""How the aggregate endpoint follows its members' catalogs.
+
+A member's catalog changing (a child listed again, a server added or
+removed) tells every session whose view changed, once per burst
+(C{list_changed}); a member whose catalog is not known yet is probed in the
+background, and probed again later while it stays unknown. L{MemberChanges}
+is a part of L{mcpgateway.core.aggregate.aggregator.Aggregator}: the
+attributes and methods it declares without defining are the aggregator's.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from mcpgateway.core.aggregate.calls import (
+    fingerprints,
+)
+from mcpgateway.core.aggregate.session import (
+    KIND_METHOD,
+    NOTIFY_DELAY,
+    REPROBE_POLL,
+    REPROBE_SOON,
+    AggregateSession,
+    CatalogLike,
+    ToolsLike,
+)
+from mcpgateway.core.aggregate.view import Member, View
+from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.protocol import jsonrpc
+
+
+class MemberChanges:
+    """How the aggregate endpoint follows its members' catalogs."""
+
+    _catalogKey: Callable[[ServerPool, str], str]
+    _catalogs: CatalogLike
+    _clock: IReactorTime
+    _drop: Callable[..., None]
+    _memberList: Callable[..., list[Member]]
+    _notifyCall: IDelayedCall | None
+    _pools: Mapping[str, ServerPool]
+    _reprobeCall: IDelayedCall | None
+    _tools: ToolsLike | None
+    _views: OrderedDict[Any, View]
+    log: Logger
+    reprobes: int
+    searchRows: Callable[..., list[tuple[str, str, dict[str, Any]]]]
+    sessions: set[AggregateSession]
+    viewNow: Callable[..., View]
+
+    def _catalogChanged(self, server: str, kinds: frozenset[str]) -> None:
+        self.membersChanged()
+
+    def membersChanged(self) -> None:
+        """Servers, filters or catalogs changed: every open session whose
+        view changed is told (after L{NOTIFY_DELAY}, coalesced)."""
+        self._views = OrderedDict()
+        self._rowsChanged()
+        if not self.sessions:
+            return
+        if self._notifyCall is None or not self._notifyCall.active():
+            self._notifyCall = self._clock.callLater(NOTIFY_DELAY, self._notifyChanges)
+
+    def _notifyChanges(self) -> None:
+        self._notifyCall = None
+        for session in list(self.sessions):
+            # Members whose pool was replaced or removed are dropped.
+            for server, member in list(session.members.items()):
+                if self._pools.get(server) is not member.pool:
+                    self._drop(member, f"server {server} was reconfigured")
+            self._probeUnknown(session)
+            view = self.viewNow(session)
+            if view.unknown:
+                self._reprobeLater(REPROBE_SOON)
+            now = fingerprints(view)
+            changed = sorted(kind for kind in now if now[kind] != session.seen.get(kind))
+            session.seen = now
+            for kind in changed:
+                session.deliver(jsonrpc.notification(KIND_METHOD[kind]))
+            if changed:
+                self.log.info(
+                    "aggregate session {sid}: told the client its {kinds} changed",
+                    sid=session.shortId,
+                    kinds=", ".join(changed),
+                )
+
+    def _probeUnknown(self, session: AggregateSession) -> None:
+        """Start listing the members never listed (a server just added):
+        the session is told when their catalogs arrive."""
+        for member in self._memberList(session):
+            if member.lists is None:
+                pool = self._pools[member.server]
+                self._catalogs.ensure(
+                    pool, self._catalogKey(pool, session.principal), session.principal
+                ).addErrback(lambda _: None)
+
+    def _reprobeLater(self, delay: float) -> None:
+        """Look at the catalogs the open sessions lack in C{delay} seconds
+        (one timer; an earlier one stands)."""
+        call = self._reprobeCall
+        if call is not None and call.active():
+            if call.getTime() <= self._clock.seconds() + delay:
+                return
+            call.cancel()
+        self._reprobeCall = self._clock.callLater(max(0.0, delay), self._reprobe)
+
+    def _reprobe(self) -> None:
+        """Probe again, in the background, each catalog an open session
+        lacks whose backoff has passed (L{CatalogLike.retryAt}), one probe
+        per catalog whatever the number of sessions; then look again at the
+        soonest next retry, or while a probe is in flight. A server removed,
+        disabled or filtered out is no session's member: it is left alone,
+        and with no session lacking anything no timer is left."""
+        self._reprobeCall = None
+        now = self._clock.seconds()
+        soonest: float | None = None
+        seen: set[tuple[str, str]] = set()
+        for session in list(self.sessions):
+            for member in self._memberList(session):
+                if member.lists is not None:
+                    continue
+                pool = self._pools[member.server]
+                key = self._catalogKey(pool, session.principal)
+                if (member.server, key) in seen:
+                    continue
+                seen.add((member.server, key))
+                at: float | None
+                if self._catalogs.probing(member.server, key):
+                    at = now + REPROBE_POLL  # its end is looked at then
+                else:
+                    at = self._catalogs.retryAt(member.server, key)
+                if at is not None and at > now:
+                    soonest = at if soonest is None else min(soonest, at)
+                    continue
+                self.reprobes += 1
+                self.log.info(
+                    "aggregate: listing server {server} again in the background"
+                    " (its catalog is not known{why})",
+                    server=member.server,
+                    why=f": {self._catalogs.reason(member.server, key)}"
+                    if self._catalogs.failed(member.server, key)
+                    else "",
+                )
+                probing = self._catalogs.ensure(pool, key, session.principal)
+                probing.addBoth(self._reprobed, member.server, key)
+        if soonest is not None:
+            self._reprobeLater(soonest - now)
+
+    def _reprobed(self, result: object, server: str, key: str) -> None:
+        """A background probe ended: look again soon (a catalog that
+        arrived has told the sessions already)."""
+        if result is None and not (
+            self._catalogs.failed(server, key) or self._catalogs.probing(server, key)
+        ):
+            return  # nothing was probed (the catalogs are stopping): nothing to wait for
+        self._reprobeLater(REPROBE_SOON)
+
+    def _rowsChanged(self) -> None:
+        if self._tools is None:
+            return
+        self._tools.rowsChanged(self.searchRows)

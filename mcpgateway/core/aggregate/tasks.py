@@ -1,0 +1,191 @@
+# -*- test-case-name: tests.web.test_mcp -*-
+"""The aggregate endpoint's tasks.
+
+A C{tools/call} a member answers with a task handle is recorded in the
+session's task table under an id of the gateway's own (which names the
+member, so a later C{tasks/*} request reaches it); C{tasks/get},
+C{tasks/result}, C{tasks/cancel} and C{tasks/list} are answered from it.
+L{AggregateTasks} is a part of
+L{mcpgateway.core.aggregate.aggregator.Aggregator}: the attributes and
+methods it declares without defining are the aggregator's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from twisted.internet.defer import (
+    Deferred,
+    DeferredList,
+    maybeDeferred,
+)
+from twisted.logger import Logger
+
+from mcpgateway.core.aggregate.calls import (
+    retagged,
+    shownCursor,
+)
+from mcpgateway.core.aggregate.session import (
+    TASK_NOT_FOUND,
+    TASKS_PAGE,
+    AggregateSession,
+    CallFailed,
+    Sink,
+)
+from mcpgateway.core.aggregate.view import View
+from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import Message
+
+
+class AggregateTasks:
+    """The aggregate endpoint's tasks."""
+
+    _call: Callable[..., Deferred[Message]]
+    _learn: Callable[..., None]
+    _pools: Mapping[str, ServerPool]
+    _shielded: Callable[..., Deferred[Message] | Message]
+    log: Logger
+    viewNow: Callable[..., View]
+
+    def _taskCreated(
+        self, response: Message, session: AggregateSession, server: str, route: str, tool: str
+    ) -> Message:
+        """A task-augmented call of C{tool} was answered: a C{CreateTaskResult}
+        makes its task this session's (through C{server}'s member), under an
+        id of the gateway's own (the answer says that one)."""
+        result = response.get("result")
+        task = result.get("task") if isinstance(result, dict) else None
+        childId = task.get("taskId") if isinstance(task, dict) else None
+        if (
+            isinstance(result, dict)
+            and isinstance(task, dict)
+            and isinstance(childId, str)
+            and not session.ended
+        ):
+            taskId, forgotten = session.tasks.remember(server, childId, route, tool, task)
+            for gone in forgotten:
+                self.log.info(
+                    "aggregate session {sid}: forgot task {task!r} (at most {limit} tasks,"
+                    " or its server made its id again)",
+                    sid=session.shortId,
+                    task=gone,
+                    limit=session.tasks.limit,
+                )
+            response = {**response, "result": {**result, "task": {**task, "taskId": taskId}}}
+        # Otherwise answered at once (a server that runs it as a plain call).
+        return retagged(session.tasks, server, response, "result")
+
+    def _taskRequest(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        """C{tasks/get}, C{tasks/result} or C{tasks/cancel}: to the member
+        that created the task, for a task this session created only."""
+        method = str(message.get("method"))
+        taskId = params.get("taskId")
+        entry = session.tasks.get(taskId)
+        if entry is None:
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS,
+                f"{TASK_NOT_FOUND}: {shownCursor(taskId)} is not a task of this session"
+                if isinstance(taskId, str)
+                else f"{method} needs a taskId (a string)",
+            )
+        assert isinstance(taskId, str)
+        if not session.mayUse(entry.server) or entry.server not in self._pools:
+            session.tasks.forget(taskId)
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS,
+                f"{TASK_NOT_FOUND}: its server '{entry.server}' is not available to this"
+                " session any more",
+            )
+        forwarded = {**message, "params": {**params, "taskId": entry.childId}}
+        answer = self._call(session, entry.server, entry.route, forwarded, related, tagged=False)
+        answer.addCallback(self._taskAnswered, session, taskId, method)
+        if method == "tasks/result":
+            tool = entry.tool
+            answer.addCallback(
+                lambda response: self._shielded(response, session, self.viewNow(session), tool)
+            )
+        return answer
+
+    def _taskAnswered(
+        self, response: Message, session: AggregateSession, taskId: str, method: str
+    ) -> Message:
+        """Keep what the member said of C{taskId} (a task it no longer knows
+        is forgotten); the answer says the session's id, not the child's."""
+        entry = session.tasks.get(taskId)
+        if entry is None:
+            return response
+        response = retagged(session.tasks, entry.server, response, "result")
+        result = response.get("result")
+        error = response.get("error")
+        if isinstance(result, dict):
+            if method == "tasks/result":
+                session.tasks.ended(taskId)
+                self._learn(session, entry.server, result)
+            elif result.get("taskId") == entry.childId:
+                session.tasks.update(taskId, result)
+                response = {**response, "result": {**result, "taskId": taskId}}
+        elif (
+            method != "tasks/cancel"  # -32602 there: it was terminal already
+            and isinstance(error, dict)
+            and error.get("code") == jsonrpc.INVALID_PARAMS
+        ):
+            session.tasks.forget(taskId)  # expired or unknown in its child
+        return response
+
+    def _tasksList(
+        self,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        """This session's tasks (and no other's), oldest first, a page of
+        L{TASKS_PAGE}; a task not known to have ended is asked of its open
+        member first (C{tasks/get}) so its status is current."""
+        cursor = params.get("cursor")
+        try:
+            shown, nextCursor = session.tasks.page(cursor, TASKS_PAGE)
+        except ValueError:
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS,
+                f"Invalid params: invalid cursor {shownCursor(cursor)}",
+            ) from None
+        asked: list[Deferred[None]] = []
+
+        def refreshed(response: Message, taskId: str) -> None:
+            self._taskAnswered(response, session, taskId, "tasks/get")
+
+        for taskId, entry in shown:
+            member = session.members.get(entry.server)
+            if entry.terminal or member is None or member.pool.gone(member) is not None:
+                continue
+            request = jsonrpc.request(
+                f"mcpgateway-{secrets.token_hex(4)}", "tasks/get", {"taskId": entry.childId}
+            )
+            asked.append(
+                maybeDeferred(member.pool.forward, member, request, None).addCallbacks(
+                    refreshed, lambda _: None, callbackArgs=(taskId,)
+                )
+            )
+
+        def answer(_: object) -> Message:
+            tasks = []
+            for taskId, _entry in shown:
+                entry = session.tasks.get(taskId)
+                if entry is not None:
+                    tasks.append({**entry.task, "taskId": taskId})
+            result: dict[str, Any] = {"tasks": tasks}
+            if nextCursor is not None:
+                result["nextCursor"] = nextCursor
+            return jsonrpc.resultResponse(message["id"], result)
+
+        return DeferredList(asked, consumeErrors=True).addCallback(answer)
