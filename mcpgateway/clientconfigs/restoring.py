@@ -285,11 +285,16 @@ def restoreFile(
     updateFile(configPath, change)
     rotate(path)
     if stateDir is not None:
-        failure = readRestoreFailure(stateDir)
-        config = failure.get("config") if failure is not None else None
-        if isinstance(config, str) and os.path.realpath(config) == os.path.realpath(configPath):
-            removeFile(restoreFailurePath(stateDir))
+        _forgetFailedRestore(stateDir, configPath)
     return report
+
+
+def _forgetFailedRestore(stateDir: Path, configPath: Path) -> None:
+    """Remove the marker of a failed restore of C{configPath}: it is restored now."""
+    failure = readRestoreFailure(stateDir)
+    config = failure.get("config") if failure is not None else None
+    if isinstance(config, str) and os.path.realpath(config) == os.path.realpath(configPath):
+        removeFile(restoreFailurePath(stateDir))
 
 
 def restoreStamp(doc: Document, stamp: Stamp, now: Callable[[], float]) -> None:
