@@ -61,7 +61,6 @@ MAX_MODULE_LINES = 800
 MAX_FUNCTION_LINES = 100
 STILL_TOO_LONG = {
     "mcpgateway.clientconfigs.engine._pass": 263,
-    "mcpgateway.core.aggregate.view.buildView": 142,
 }
 """The modules and functions still over the limits, at most as long as
 this: each may only shrink, and leaves the list once it is under its

@@ -274,7 +274,36 @@ def buildView(
     listedTools = tuple(definitions[name] for name in shown) + tuple(
         gatewayDefinitions[n] for n in gatewayListed
     )
-    # -- prompts -------------------------------------------------------------
+    prompts, promptOwners = _promptsOf(endpoint, byName, namer, aliases)
+    resources, templates, uris, patterns = _resourcesOf(byName)
+    unknown = tuple(s for s, m in byName.items() if m.lists is None)
+    return View(
+        mode=endpoint.mode,
+        members=byName,
+        tools=listedTools,
+        callable=callable_,
+        definitions=definitions,
+        prompts=tuple(prompts),
+        promptOwners=promptOwners,
+        resources=tuple(resources),
+        templates=tuple(templates),
+        uris=uris,
+        patterns=tuple(patterns),
+        hidden=hidden,
+        hybrid=hybrid,
+        unknown=unknown,
+        gatewayTools=gatewayListed,
+    )
+
+
+def _promptsOf(
+    endpoint: EndpointSpec,
+    byName: Mapping[str, Member],
+    namer: Namer,
+    aliases: Mapping[str, str],
+) -> tuple[list[dict[str, Any]], dict[str, Owner]]:
+    """The members' prompts under the names the view gives them, and who
+    owns each (no budget: prompts are not a model's context)."""
     promptNamer = Namer(replace(namer.settings, limit=UNLIMITED), namer.reserved)
     promptPairs = [
         (server, prompt["name"])
@@ -303,7 +332,19 @@ def buildView(
                 continue
             promptOwners[name] = Owner(server, prompt["name"], "prompt")
             prompts.append({**prompt, "name": name})
-    # -- resources -----------------------------------------------------------
+    return prompts, promptOwners
+
+
+def _resourcesOf(
+    byName: Mapping[str, Member],
+) -> tuple[
+    list[dict[str, Any]],
+    list[dict[str, Any]],
+    dict[str, tuple[str, ...]],
+    list[tuple[re.Pattern[str], str]],
+]:
+    """The members' resources and templates, which servers have each URI,
+    and the templates' patterns with their server."""
     resources: list[dict[str, Any]] = []
     templates: list[dict[str, Any]] = []
     uris: dict[str, tuple[str, ...]] = {}
@@ -318,24 +359,7 @@ def buildView(
             if isinstance(uriTemplate, str):
                 patterns.append((templatePattern(uriTemplate), server))
                 templates.append(template)
-    unknown = tuple(s for s, m in byName.items() if m.lists is None)
-    return View(
-        mode=endpoint.mode,
-        members=byName,
-        tools=listedTools,
-        callable=callable_,
-        definitions=definitions,
-        prompts=tuple(prompts),
-        promptOwners=promptOwners,
-        resources=tuple(resources),
-        templates=tuple(templates),
-        uris=uris,
-        patterns=tuple(patterns),
-        hidden=hidden,
-        hybrid=hybrid,
-        unknown=unknown,
-        gatewayTools=gatewayListed,
-    )
+    return resources, templates, uris, patterns
 
 
 def _roundRobin(perServer: Mapping[str, Sequence[str]], room: int) -> list[str]:
