@@ -49,8 +49,9 @@ from mcpgateway.clientconfigs.clients.base import (
 from mcpgateway.clientconfigs.clients.claudecode import claudeCodePolicy
 from mcpgateway.clientconfigs.clientsource import claudeProjects
 from mcpgateway.clientconfigs.documents import UnparsableError, parseDocument
-from mcpgateway.clientconfigs.engine import AdoptionEngine, Claims
+from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.jsonfile import readJson
+from mcpgateway.clientconfigs.passes import Claims
 from mcpgateway.clientconfigs.restoring import staleFiles
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, parseConfig

@@ -37,17 +37,12 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from mcpgateway.clientconfigs.backups import (
-    MISSING,
-    VERBATIM_FORMATS,
     Backup,
-    BlockInfo,
-    Record,
-    Stamp,
     backupPathFor,
     backupPaths,
     keptBackups,
@@ -61,14 +56,11 @@ from mcpgateway.clientconfigs.clients.base import (
     ClientFile,
     Host,
     Unservable,
-    isBridgeEntry,
 )
 from mcpgateway.clientconfigs.documents import (
-    Document,
     UnparsableError,
     parseDocument,
     readFile,
-    sha256,
     updateFile,
 )
 from mcpgateway.clientconfigs.jsonfile import (
@@ -76,43 +68,15 @@ from mcpgateway.clientconfigs.jsonfile import (
     removeFile,
 )
 from mcpgateway.clientconfigs.location import Location
+from mcpgateway.clientconfigs.passes import AdoptionPass, Claims, FilePass, UrlFor
 from mcpgateway.clientconfigs.reports import EngineReport, FileReport
 from mcpgateway.clientconfigs.restoring import (
-    editable,
-    ours,
-    preStartCopy,
-    putBack,
     restoreAll,
-    restoreEntry,
     restoreFile,
-    revivable,
 )
 from mcpgateway.config.envfiles import expansionEnvironment, readGatewayEnv, readWorkspaceEnv
 from mcpgateway.config.servers import ConfigError, EntryError, parseEntry
 from mcpgateway.runtime.atomicfile import writeFileAtomic
-
-UrlFor = Callable[[str, "str | None"], str]
-"""C{urlFor(name, None)}: a user-scope server's URL; C{urlFor(name, path)}:
-the URL of the route of the workspace C{path} (a project file's server)."""
-Claims = dict[tuple[str, "str | None"], tuple[str, dict[str, Any]]]
-"""The routes adopted so far, C{(name, workspace)}: who adopted it, and what
-is served there."""
-
-
-@dataclass
-class FilePass:
-    """One adoption pass over the latest content of a file: the backup and
-    the document as they would be after it, and what it did."""
-
-    backup: Backup
-    doc: Document
-    blocks: list[Block]
-    report: FileReport
-    out: bytes | None
-    """The new content (C{None}: nothing to write)."""
-    declined: set[tuple[Location, str]] = field(default_factory=set)
-    onceNotes: list[str] = field(default_factory=list)
-    claims: Claims = field(default_factory=dict)
 
 
 class AdoptionEngine:
@@ -427,256 +391,9 @@ class AdoptionEngine:
         dry: bool = False,
     ) -> FilePass:
         """Adopt the file's content C{raw}, given its backup C{base}: a
-        function of C{raw} (it may run again on newer content)."""
-        doc = parseDocument(file.path, file.format, raw)
-        report = FileReport(adapter.id, str(file.path), versionControlled=file.versionControlled)
-        result = FilePass(Backup(base.client, base.configPath, base.format), doc, [], report, None)
-        new = result.backup
-        new.versionControlled, new.undo, new.stamp = (
-            base.versionControlled,
-            list(base.undo),
-            base.stamp,
-        )
-        result.blocks = adapter.blocks(file, doc)
-        candidates = adapter.shadowed(file, doc, result.onceNotes) if shadows else {}
-        result.claims = local = dict(claims)
-        who = f"{adapter.id} ({file.path})"
-        created = {location for location, info in base.blocks.items() if info.created}
-        revivedFrom: Backup | None = None
-        changed = False
-        pristine = True
-        """C{raw} holds no entry the gateway wrote (see L{Backup.pushUndo})."""
-        preStart = preStartCopy(doc, base)
-        """C{raw} is a copy a client read before the gateway's first write."""
-        parsed: dict[str, Document | None] = {}
-        texts = dict(base.origins)
-        """The texts the records' C{origin}s name (see L{Backup.origins})."""
-        rawOrigin: str | None = None
-        if file.format in VERBATIM_FORMATS:
-            rawOrigin = sha256(raw)
-            texts.setdefault(rawOrigin, raw.decode("utf-8"))
-
-        def handBack(loc: Location, name: str, record: Record, entry: Any) -> Document:
-            """An adopted entry given back mid-run: as at a restore, its own
-            text when it can be had (L{restoreEntry}), else its value."""
-            if record.original is None:
-                putBack(doc, loc, name, record, loc in created, entry)
-                return doc
-            return restoreEntry(doc, base, loc, name, record, entry, file.path, parsed)
-
-        known = {block.location for block in result.blocks}
-        orphans = [
-            Block(loc, i.workspace, i.scope) for loc, i in base.blocks.items() if loc not in known
-        ]
-        for block in [*result.blocks, *orphans]:
-            loc = block.location
-            blockFile = replace(file, location=loc, workspace=block.workspace)
-            entries = dict(doc.entries(loc) or [])
-            unadopted: dict[str, Record] = {}
-
-            def adopted(name: str, record: Record, block: Block = block) -> None:
-                new.records[(block.location, name)] = record
-                local.setdefault((name, block.workspace), (who, record.served))
-
-            for (recordLoc, name), record in base.records.items():
-                if recordLoc != loc:
-                    continue
-                entry = entries.get(name, MISSING)
-                shadow = record.original is None
-                label = block.label(name, adapter.shadowNote if shadow else "")
-                if ours(entry, record.written):
-                    pristine = False
-                    source = candidates.get((loc, name)) if shadow else record.original
-                    try:
-                        if source is None:
-                            raise Unservable(
-                                f"no longer an approved server of {block.workspace}/.mcp.json"
-                            )
-                        served = self._servedHere(adapter, name, source, blockFile, block)
-                    except Unservable as e:
-                        doc = handBack(loc, name, record, entry)
-                        unadopted[name] = record
-                        changed = True
-                        report.removed.append(label)
-                        report.notes.append(
-                            f"{label}: not shadowed any more ({e}); removed"
-                            if shadow
-                            else f"{label}: the gateway cannot serve it any more ({e});"
-                            " put its original entry back"
-                        )
-                        continue
-                    clash = self._clash(name, served, block.workspace, local)
-                    if clash is not None:
-                        # Another client's server now holds the route (one
-                        # adopted earlier in this pass changed): as at a fresh
-                        # start, this entry is not served there; it gets its
-                        # original back.
-                        doc = handBack(loc, name, record, entry)
-                        unadopted[name] = record
-                        changed = True
-                        report.restored.append(label)
-                        report.skipped.append((label, clash))
-                        continue
-                    url = self._url(urlFor, name, served, block.workspace, local)
-                    written = record.written
-                    if url != record.url:
-                        written = adapter.written(name, url, source, self._bridgeCommand())
-                        doc.replaceEntry(loc, name, written)
-                        where = label if block.scope else f"{file.path}: {name}"
-                        report.notes.append(f"{where}: now at {url} (was {record.url})")
-                        changed = True
-                    adopted(name, replace(record, written=written, url=url, served=served))
-                elif entry is not MISSING and entry == record.original:
-                    continue  # an ordinary stdio entry again: adopted below like any other
-                elif not shadow and revivable(kept, loc, name, entry) is not None:
-                    report.removed.append(label)  # a stale copy of an earlier run: below
-                elif shadow and entry is MISSING and preStart:
-                    # Written back from a copy read before the shadow was made
-                    # (its stdio entries are adopted again below): not the
-                    # user's removal, so the shadow is made again below.
-                    report.notes.append(
-                        f"{label}: {file.path} was written back from a copy read before"
-                        " the gateway adopted it; shadowed again"
-                    )
-                else:
-                    if shadow:
-                        result.declined.add((loc, name))
-                    report.removed.append(label)
-                    report.notes.append(
-                        f"{label} was {'removed from' if entry is MISSING else 'changed in'}"
-                        f" {file.path} while the gateway served it; the file wins:"
-                        " dropped from the backup"
-                    )
-            for name, entry in entries.items():
-                if (loc, name) in new.records or name in unadopted:
-                    continue
-                label = block.label(name)
-                revived = revivable(kept, loc, name, entry)
-                if revived is not None:
-                    pristine = False
-                    revivedFrom = revivedFrom or revived[1]
-                    stale = f"{label} pointed at a stopped gateway ({revived[0].url})"
-                    if revived[0].original is None:
-                        putBack(doc, loc, name, revived[0], revived[1].blocks[loc].created)
-                        unadopted[name] = revived[0]
-                        changed = True
-                        report.notes.append(
-                            f"{stale}: a client wrote back a copy it had read while that"
-                            " gateway served it; removed that shadow entry"
-                        )
-                        continue
-                    entry = revived[0].original
-                try:
-                    found = adapter.served(name, entry, blockFile, self.host)
-                    if found is None or isBridgeEntry(entry):
-                        continue
-                    served = found
-                    if block.unroutable:
-                        if block.workspace is not None and self._servable(name, served):
-                            result.onceNotes.append(f"{label}: {block.unroutable}; left as it is")
-                        continue
-                    self._check(name, served, entry, block, local)
-                except Unservable as e:
-                    if revived is not None:
-                        doc.replaceEntry(loc, name, copy.deepcopy(entry))
-                        changed = True
-                        report.notes.append(
-                            f"{stale}; put its original back from the kept backup (not served: {e})"
-                        )
-                    else:
-                        report.skipped.append((label, str(e)))
-                    continue
-                url = self._url(urlFor, name, served, block.workspace, local)
-                written = adapter.written(name, url, entry, self._bridgeCommand())
-                doc.replaceEntry(loc, name, written)
-                origin = rawOrigin
-                if revived is not None:
-                    origin = revived[0].origin
-                    texts.update(revived[1].origins)
-                adopted(name, Record(copy.deepcopy(entry), written, url, served, origin))
-                report.adopted.append(label)
-                changed = True
-                if revived is not None:
-                    report.notes.append(
-                        f"{stale}: a client wrote back a copy it had read while that gateway"
-                        " served it; adopted again with its original from the kept backup"
-                    )
-            for (shadowLoc, name), source in candidates.items():
-                if (
-                    shadowLoc != loc
-                    or (loc, name) in new.records
-                    or (loc, name) in result.declined
-                    or (base.configPath, loc, name) in self._declined
-                ):
-                    continue
-                gone = unadopted.get(name)
-                if (gone is not None and gone.original is not None) or (
-                    name in entries and gone is None
-                ):
-                    continue  # a local entry of that name is the user's, and wins
-                label = block.label(name, adapter.shadowNote)
-                try:
-                    found = adapter.served(name, source, blockFile, self.host)
-                    if found is None:
-                        continue
-                    served = found
-                    if block.unroutable:
-                        raise Unservable(block.unroutable)
-                    self._check(name, served, source, block, local)
-                except Unservable as e:
-                    if isinstance(source, dict) and "command" in source:
-                        result.onceNotes.append(f"{label}: {e}; left to {adapter.title}")
-                    continue
-                url = self._url(urlFor, name, served, block.workspace, local)
-                written = adapter.written(name, url, source, self._bridgeCommand())
-                if editable(doc).addEntry(loc, name, written):
-                    created.add(loc)
-                adopted(name, Record(None, written, url, served))
-                report.adopted.append(label)
-                changed = True
-        if revivedFrom is not None:
-            created |= {loc for loc, info in revivedFrom.blocks.items() if info.created}
-        for block in [*result.blocks, *orphans]:
-            records = [r for (loc, _), r in new.records.items() if loc == block.location]
-            if records:
-                new.blocks[block.location] = BlockInfo(
-                    block.workspace,
-                    block.scope,
-                    block.location in created
-                    and any(r.original is None for r in records)
-                    and doc.entries(block.location) is not None,
-                )
-        new.records = {  # grouped by block, as the backup keeps them
-            key: record
-            for location in new.blocks
-            for key, record in new.records.items()
-            if key[0] == location
-        }
-        key = adapter.stampKey
-        if key is not None and new.stamp is None:
-            if revivedFrom is not None and revivedFrom.stamp is not None:
-                new.stamp = replace(revivedFrom.stamp)
-            else:
-                top = editable(doc).topLevel()
-                before = copy.deepcopy(top[key]) if key in top else MISSING
-                new.stamp = Stamp(key, key not in top, before)
-        if changed and key is not None:
-            editable(doc).topLevel()[key] = int(self._now() * 1000)
-        new.origins = {
-            r.origin: texts[r.origin]
-            for r in new.records.values()
-            if r.origin is not None and r.origin in texts
-        }
-        result.doc = doc
-        result.out = doc.text().encode("utf-8") if changed else None
-        if result.out is not None and result.out != raw:
-            new.pushUndo(raw, result.out, pristine)
-        wanted = [(name, record.url) for (_, name), record in new.records.items()]
-        if not dry and wanted:
-            why = adapter.refuse(self.host, wanted)
-            if why is not None:
-                result.report = FileReport(adapter.id, str(file.path), refused=why)
-        return result
+        function of C{raw} (it may run again on newer content); see
+        L{mcpgateway.clientconfigs.passes}."""
+        return AdoptionPass(self, adapter, file, raw, base, kept, urlFor, claims, shadows).run(dry)
 
     def _servedHere(
         self, adapter: ClientAdapter, name: str, entry: Any, file: ClientFile, block: Block
