@@ -577,15 +577,6 @@ def test_the_venv_runs_the_wheel_with_its_plugin_cache(image: VenvImage) -> None
     )
 
 
-def _teamExtraLanded() -> bool:
-    return re.search(r"^team = \[", (REPO / "pyproject.toml").read_text(), re.M) is not None
-
-
-@pytest.mark.xfail(
-    not _teamExtraLanded(),
-    reason="The `team` extra in pyproject.toml: has not landed",
-    strict=True,
-)
 def test_the_wheel_offers_the_team_extra_the_image_installs(image: VenvImage) -> None:
     """C{pip install "mcpgateway[team]"} brings PyJWT and treq (OAuth) only
     when the wheel declares the extra; else pip just warns, and the image
@@ -602,12 +593,6 @@ def test_the_wheel_offers_the_team_extra_the_image_installs(image: VenvImage) ->
     assert any(ln.startswith("Requires-Dist: treq") for ln in requires), requires
 
 
-def _requireAuthLanded() -> bool:
-    import mcpgateway.tap
-
-    return hasattr(mcpgateway.tap, "requireAuth")
-
-
 def assertOneRefusal(stderr: str) -> None:
     lines = [ln for ln in stderr.splitlines() if ln.strip() and "--help` lists" not in ln]
     assert len(lines) == 1, stderr
@@ -615,11 +600,6 @@ def assertOneRefusal(stderr: str) -> None:
     assert "tokens.json" in lines[0] or "authentication" in lines[0], stderr
 
 
-@pytest.mark.xfail(
-    not _requireAuthLanded(),
-    reason="Tap.requireAuth: refuse off loopback without auth: has not landed",
-    strict=True,
-)
 def test_the_command_refuses_off_loopback_without_a_tokens_file(image: VenvImage) -> None:
     """The image's CMD and ENV with no tokens file mounted: exit 1, one line."""
     cmd = image.stages[-1].one("CMD").exec()
