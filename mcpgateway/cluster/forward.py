@@ -47,14 +47,12 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web._newclient import RequestNotSent, _WrapperException
 from twisted.web.client import (
     URI,
     Agent,
     BrowserLikePolicyForHTTPS,
     HTTPConnectionPool,
     ResponseDone,
-    _HTTP11ClientFactory,
 )
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
@@ -69,6 +67,7 @@ from mcpgateway.cluster.sealing import Address
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.bodies import BytesProducer
+from mcpgateway.runtime.twistedprivate import HTTP11ClientFactory, RequestNotSent, WrapperException
 
 FORWARDED_HEADERS = frozenset(
     {
@@ -410,7 +409,7 @@ def _tlsFailure(reason: Failure) -> str | None:
     except ImportError:  # no TLS here: no handshake to have failed
         return None
     causes = [reason]
-    if isinstance(reason.value, _WrapperException):
+    if isinstance(reason.value, WrapperException):
         causes += [each for each in reason.value.reasons if isinstance(each, Failure)]
     for cause in causes:
         if cause.check(SSL.Error):
@@ -421,7 +420,7 @@ def _tlsFailure(reason: Failure) -> str | None:
     return None
 
 
-class _QuietClientFactory(_HTTP11ClientFactory):
+class _QuietClientFactory(HTTP11ClientFactory):
     """The pool's connection factory, without a "Starting factory" and
     "Stopping factory" line per connection to a peer."""
 

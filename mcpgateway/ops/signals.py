@@ -45,10 +45,11 @@ from typing import Any, Protocol, cast
 
 from twisted.application.service import Service
 from twisted.internet.error import ReactorNotRunning
-from twisted.internet.interfaces import IReactorFromThreads, _ISupportsExitSignalCapturing
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.twistedprivate import ISupportsExitSignalCapturing
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 IGNORED_ENV = "MCPGATEWAY_IGNORED_SIGNALS"
@@ -159,7 +160,7 @@ class StopSignals(Service):
             except ReactorNotRunning:
                 pass  # stopped meanwhile by something else: a stop is under way
             else:
-                if _ISupportsExitSignalCapturing.providedBy(self._reactor):
+                if ISupportsExitSignalCapturing.providedBy(self._reactor):
                     # twistd and twist exit by it, as after Twisted's own handler.
                     cast(Any, self._reactor)._exitSignal = signum
                 return

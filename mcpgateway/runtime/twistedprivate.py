@@ -30,15 +30,45 @@ and L{PORT_ATTRIBUTES}: the test checks each exists.
 
 from __future__ import annotations
 
-from twisted.internet.endpoints import _parse as parseEndpoint  # noqa: N812 (a function)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from twisted.internet.interfaces import (
     _ISupportsExitSignalCapturing as ISupportsExitSignalCapturing,
 )
-from twisted.web._newclient import RequestNotSent
-from twisted.web._newclient import _WrapperException as WrapperException
-from twisted.web.client import _HTTP11ClientFactory as HTTP11ClientFactory
-from twisted.web.http import _GenericHTTPChannelProtocol as GenericHTTPChannelProtocol
-from twisted.web.resource import _IEncodingResource as IEncodingResource
+
+if TYPE_CHECKING:
+    from twisted.internet.endpoints import _parse as parseEndpoint  # noqa: N812 (a function)
+    from twisted.web._newclient import RequestNotSent
+    from twisted.web._newclient import _WrapperException as WrapperException
+    from twisted.web.client import _HTTP11ClientFactory as HTTP11ClientFactory
+    from twisted.web.http import _GenericHTTPChannelProtocol as GenericHTTPChannelProtocol
+    from twisted.web.resource import _IEncodingResource as IEncodingResource
+
+_LAZY = {
+    "parseEndpoint": ("twisted.internet.endpoints", "_parse"),
+    "GenericHTTPChannelProtocol": ("twisted.web.http", "_GenericHTTPChannelProtocol"),
+    "IEncodingResource": ("twisted.web.resource", "_IEncodingResource"),
+    "RequestNotSent": ("twisted.web._newclient", "RequestNotSent"),
+    "WrapperException": ("twisted.web._newclient", "_WrapperException"),
+    "HTTP11ClientFactory": ("twisted.web.client", "_HTTP11ClientFactory"),
+}
+"""The names whose Twisted module this one does not import itself: each is
+imported at its first use, so that importing this module early (the stop
+signals' service is made before the gateway decides whether to leave
+pyOpenSSL out, L{mcpgateway.service.endpoints.leaveOutTLS}) loads nothing
+more, and only a cluster's replica loads Twisted's HTTP client."""
+
+
+def __getattr__(name: str) -> Any:
+    """L{_LAZY}'s names, imported when first asked for."""
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(where[0]), where[1])
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CHANNEL_ATTRIBUTES",

@@ -197,14 +197,14 @@ def readClusterKeys(options: Any) -> tuple[bytes, ...]:
 def _checkTLS(endpoint: str) -> None:
     """An C{ssl:} endpoint: pyOpenSSL, and its files (Twisted would read
     them with a traceback, or say the restart passed no socket)."""
-    from twisted.internet.endpoints import _parse
+    from mcpgateway.runtime.twistedprivate import parseEndpoint
 
     _checkImports(
         ("OpenSSL",),
         f"--port {endpoint}: TLS needs pyOpenSSL: pip install 'mcpgateway[tls]'",
     )
     try:
-        _args, kwargs = _parse(endpoint)
+        _args, kwargs = parseEndpoint(endpoint)
     except (ValueError, IndexError) as e:
         raise PreflightError(f"--port {endpoint}: {e}") from None
     privateKey = kwargs.get("privateKey", "server.pem")

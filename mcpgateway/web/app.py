@@ -47,7 +47,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web import http
-from twisted.web.http import HTTPFactory, _GenericHTTPChannelProtocol
+from twisted.web.http import HTTPFactory
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
@@ -57,6 +57,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.turnflush import TurnFlusher
+from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
 from mcpgateway.web.httpreader import checkInstalled
 from mcpgateway.web.replies import ClientErrors
 from mcpgateway.web.request import GatewayRequest
@@ -70,7 +71,7 @@ from mcpgateway.web.surfaces import TeamSurface
 _log = Logger(observer=logs.observer, namespace="mcpgateway.web.app")
 
 
-def _channelFactory(site: HTTPFactory) -> GatewayChannel | _GenericHTTPChannelProtocol:
+def _channelFactory(site: HTTPFactory) -> GatewayChannel | GenericHTTPChannelProtocol:
     """A connection's protocol: its L{GatewayChannel} itself, or, where
     Twisted's HTTP/2 support is installed (h2), Twisted's wrapper around it,
     which hands the connection to HTTP/2 when TLS negotiates it (ALPN).
@@ -78,7 +79,7 @@ def _channelFactory(site: HTTPFactory) -> GatewayChannel | _GenericHTTPChannelPr
     bytes per connection, held by every idle session's GET stream, and a
     call more per read (issue 19)."""
     channel = GatewayChannel()
-    return _GenericHTTPChannelProtocol(channel) if http.H2_ENABLED else channel
+    return GenericHTTPChannelProtocol(channel) if http.H2_ENABLED else channel
 
 
 class GatewaySite(Site):

@@ -36,11 +36,11 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, datetimeToString, parse_qs
-from twisted.web.resource import _IEncodingResource
 from twisted.web.server import Request, version
 
 from mcpgateway.auth.principal import Principal
 from mcpgateway.protocol.limits import MAX_BODY
+from mcpgateway.runtime.twistedprivate import IEncodingResource
 from mcpgateway.web.headers import GatewayHeaders, canonical
 
 TYPE_CHECKING = False
@@ -189,7 +189,7 @@ class GatewayRequest(Request):
             return
         try:
             found = site.getResourceFor(self)
-            if _IEncodingResource.providedBy(found):
+            if IEncodingResource.providedBy(found):
                 encoder = found.getEncoder(self)
                 if encoder is not None:
                     self._encoder = encoder

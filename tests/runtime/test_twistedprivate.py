@@ -56,3 +56,23 @@ def test_the_reactor_attributes_exist() -> None:
             assert hasattr(reactor, name), name
     finally:
         reactor._poller.close()
+
+
+def test_the_launcher_warms_the_twist_runner_by_its_listed_name() -> None:
+    """C{mcpgateway.launch} names Twisted's private C{twist} module as a
+    string (it imports nothing heavy before twistd runs): the same name."""
+    from mcpgateway import launch
+
+    assert twistedprivate.TWIST_MODULE in launch.WARM_MODULES
+
+
+def test_the_client_side_names_load_at_their_first_use() -> None:
+    from twisted.web import client
+
+    assert twistedprivate.HTTP11ClientFactory is client._HTTP11ClientFactory
+    try:
+        twistedprivate.nothing  # noqa: B018
+    except AttributeError as e:
+        assert "nothing" in str(e)
+    else:
+        raise AssertionError("an unknown name was found")
