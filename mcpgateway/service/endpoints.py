@@ -68,7 +68,7 @@ def urlProblem(url: str | None) -> str | None:
         return None
     from urllib.parse import urlsplit
 
-    from mcpgateway.web.guard import isLoopbackHost
+    from mcpgateway.runtime.addresses import isLoopbackHost
 
     try:
         parts = urlsplit(url)
@@ -291,7 +291,7 @@ def endpointInterface(endpoint: str) -> str | None:
 def isLoopbackEndpoint(endpoint: str) -> bool:
     """Whether the listening endpoint only accepts loopback connections, in
     which case Host must be loopback too (DNS-rebinding guard)."""
-    from mcpgateway.web.guard import isLoopbackHost
+    from mcpgateway.runtime.addresses import isLoopbackHost
 
     if endpoint.startswith("unix:"):
         return True

@@ -40,7 +40,8 @@ from mcpgateway.ops.management import Management, ManagementError
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody
 from mcpgateway.runtime import logs
-from mcpgateway.web.guard import checkOrigin, header, isLoopbackHost
+from mcpgateway.runtime.addresses import isLoopbackHost
+from mcpgateway.web.guard import checkOrigin, header
 from mcpgateway.web.replies import jsonReply
 from mcpgateway.web.sse import SSEStream
 

@@ -14,7 +14,6 @@ an answer reads to one who may not.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -25,8 +24,7 @@ from mcpgateway.auth.principal import Principal
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
-
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
+from mcpgateway.runtime.addresses import isLoopbackHost
 
 Refusal = tuple[int, str]
 
@@ -46,18 +44,6 @@ def header(request: IRequest, name: str) -> str | None:
             _NAMES[name] = key
     values = request.requestHeaders.getRawHeaders(key)
     return None if values is None else values[-1].decode("latin-1")
-
-
-@lru_cache(maxsize=512)
-def isLoopbackHost(host: str) -> bool:
-    """Whether C{host} (a name or address, IPv6 without brackets) is loopback."""
-    host = host.lower()
-    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def showsChildText(loopbackOnly: bool, verdict: object, request: IRequest) -> bool:

@@ -16,10 +16,8 @@ from twisted.web.server import Request
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.web.guard import (
-    header,
-    isLoopbackHost,
-)
+from mcpgateway.runtime.addresses import isLoopbackHost
+from mcpgateway.web.guard import header
 
 if TYPE_CHECKING:
     pass  # cryptography: clustered gateways only

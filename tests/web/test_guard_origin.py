@@ -11,6 +11,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IRequest
 from twisted.web.test.requesthelper import DummyRequest
 
+from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.web import guard
 from mcpgateway.web.headers import GatewayHeaders
 
@@ -24,7 +25,7 @@ def _reference(request: IRequest, loopbackOnly: bool, tokensRequired: bool) -> g
             name = urlsplit(origin).hostname
         except ValueError:
             name = None
-        if name is None or not guard.isLoopbackHost(name):
+        if name is None or not isLoopbackHost(name):
             return 403, (
                 f"Origin {origin!r} is not allowed: only loopback origins may call this gateway"
             )
@@ -32,7 +33,7 @@ def _reference(request: IRequest, loopbackOnly: bool, tokensRequired: bool) -> g
         loopbackOnly
         and not tokensRequired
         and host is not None
-        and not guard.isLoopbackHost(guard._hostOf(host))
+        and not isLoopbackHost(guard._hostOf(host))
     ):
         return 421, f"Host {host!r} is not allowed: this gateway answers loopback names only"
     return None
