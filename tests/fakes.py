@@ -354,7 +354,7 @@ def scheduled(clock: IReactorTime) -> list[IDelayedCall]:
     """C{clock}'s delayed calls that still have work to do. The timer of a
     L{mcpgateway.runtime.timers.Deadlines} with no key left is not one: it is left to
     come and go, doing nothing, so that the next request needs no timer of
-    its own (issue 19)."""
+    its own."""
     from mcpgateway.runtime.timers import Deadlines
 
     def idle(call: IDelayedCall) -> bool:

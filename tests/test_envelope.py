@@ -327,7 +327,7 @@ def test_gateway_methods() -> None:
     } == envelope.GATEWAY_METHODS
 
 
-# -- the members of a request (smoke test M, D3) --------------------------------------
+# -- the members of a request --------------------------------------
 
 MEMBER_NAMES = st.sampled_from(["result", "error", "extra", "ID", "Method", "jsonrpc2", ""]) | (
     st.text(max_size=8)

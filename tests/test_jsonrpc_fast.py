@@ -589,7 +589,7 @@ def test_depth_of_a_big_escaped_text(orjson: ModuleType) -> None:
 
 
 def test_orjson_is_imported_by_the_first_use() -> None:
-    """An idle gateway does not hold orjson (issue 19: idle RSS): the first
+    """An idle gateway does not hold orjson (idle RSS): the first
     C{loads} or C{dumps} imports it, and both then use it."""
     code = (
         "import json, sys\n"

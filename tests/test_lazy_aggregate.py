@@ -1,6 +1,6 @@
 """The aggregate endpoint's side (L{mcpgateway.core.aggregate.aggregator}, its tools,
 search, shield, kept results, schemas and views) is loaded and made on the
-first request to C{/mcp}, not at start (issue 19: idle RSS); until then
+first request to C{/mcp}, not at start (idle RSS); until then
 the gateway answers as an aggregator with no session would.
 """
 

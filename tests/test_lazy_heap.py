@@ -1,5 +1,5 @@
 """L{mcpgateway.ops.heap}: the C heap's free pages go back to the system
-once, after the start-up collection (issue 19: idle RSS)."""
+once, after the start-up collection (idle RSS)."""
 
 from __future__ import annotations
 

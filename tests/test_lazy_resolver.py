@@ -1,5 +1,5 @@
 """The npx/uvx resolver (L{mcpgateway.config.resolve}) is loaded for the
-first server that runs through one of them (issue 19: idle RSS), and
+first server that runs through one of them (idle RSS), and
 answers as it did when it was made at start."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """L{mcpgateway.runtime.lazyimport}: a deferred module is executed on first use, and
-works as before from then on (issue 19: idle RSS).
+works as before from then on (idle RSS).
 
 Each test runs in a fresh interpreter: deferring a module changes the
 process's C{sys.modules}, and this one has imported Twisted's web already.

@@ -83,7 +83,7 @@ def test_what_it_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         found.lock.release()
 
 
-# -- issue 16: a team gateway's files and extras ----------------------------------
+# -- a team gateway's files and extras ----------------------------------
 
 
 def refusal(tmp_path: Path, *extra: str) -> str:
@@ -285,7 +285,7 @@ def test_a_private_state_dir_is_not_warned_of(tmp_path: Path) -> None:
 def test_a_gateway_holding_the_lock_before_its_state_is_written_is_said_to_be_starting(
     tmp_path: Path,
 ) -> None:
-    """Smoke test: "(pid ?, port ?)" told a second start nothing."""
+    """ "(pid ?, port ?)" told a second start nothing."""
     from mcpgateway.ops.statedir import AlreadyRunning
 
     (tmp_path / "st").mkdir()

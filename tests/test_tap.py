@@ -313,7 +313,7 @@ def test_endpoint_strings_pass_through() -> None:
 def test_a_relative_config_is_made_absolute_as_the_start_directory_has_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Smoke test E, D3: state.json gets the absolute path, so doctor and
+    """State.json gets the absolute path, so doctor and
     status run from another directory find the file the gateway serves."""
     (tmp_path / "cfg.json").write_text('{"mcpServers": {}}')
     monkeypatch.chdir(tmp_path)
@@ -337,7 +337,7 @@ def test_a_relative_config_is_made_absolute_as_the_start_directory_has_it(
             " manhole listens on 127.0.0.1 only",
         ),
         (["--manhole-ssh", "70000"], "--manhole-ssh 70000 is out of range"),
-        # smoke test E, D6: the endpoint's bad part in words, before anything starts
+        # The endpoint's bad part in words, before anything starts
         (["--port", "tcp:abc"], "mcpgateway: --port 'tcp:abc': the port must be a number, not"),
         (["--port", "ssl:port=x:privateKey=k"], "--port 'ssl:port=x:privateKey=k': the port"),
         (["--port", "tcp:"], "--port 'tcp:': the port must be a number, not ''"),
@@ -469,7 +469,7 @@ def test_version_names_mcpgateway_and_twisted(capsys: pytest.CaptureFixture[str]
 def test_nothing_spawns_or_schedules_before_start_service(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Defect 10.1: twistd daemonizes between makeService and startService;
+    """Twistd daemonizes between makeService and startService;
     an npx resolution started in makeService belonged to the parent that
     exits, and every request to the server hung."""
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -514,7 +514,7 @@ def test_nothing_spawns_or_schedules_before_start_service(
 def test_warnings_before_start_reach_the_log_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Defect 10.8: what is logged while the tree is built (before the log
+    """What is logged while the tree is built (before the log
     file opens, after daemonizing) is written to the log file first."""
     monkeypatch.setenv("HOME", str(tmp_path))
     stateDir = tmp_path / "st"
@@ -577,7 +577,7 @@ def test_events_replayed_by_twistd_are_written_once(tmp_path: Path) -> None:
 
 def test_make_service_on_a_fake_reactor_never_touches_the_global_reactor(tmp_path: Path) -> None:
     """Everything is handed the reactor it runs on: building the tree (and
-    starting it) on a fake reactor imports no global one (issue 11)."""
+    starting it) on a fake reactor imports no global one."""
     config = tmp_path / "servers.json"
     config.write_text(
         json.dumps(
@@ -678,7 +678,7 @@ def test_a_request_waits_for_the_predecessor_as_long_as_a_restart_can_take(
     assert getattr(gatewayService, "gateway").predecessorWait == 122.0  # noqa: B009
 
 
-# -- issue 16: a team gateway -----------------------------------------------------
+# -- a team gateway -----------------------------------------------------
 
 
 def test_team_options_default_to_none_and_limits_to_64_and_50(
@@ -1356,7 +1356,7 @@ def test_a_gateway_behind_a_proxy_does_not_take_the_socket_owner_for_the_client(
 ) -> None:
     """A team gateway or a cluster replica is reached through a proxy: the
     process at the connection's other end is the proxy, and its restart must
-    not end every session as 'client exited' (smoke test J). A gateway for
+    not end every session as 'client exited'. A gateway for
     one user's clients keeps looking the owner up."""
     monkeypatch.setenv("HOME", str(tmp_path))
     for env in ("MCPGATEWAY_AUTH_TOKENS", "MCPGATEWAY_OAUTH_ISSUER", "MCPGATEWAY_CLUSTER_KEY_FILE"):

@@ -106,7 +106,7 @@ def test_the_last_key_gone_leaves_the_timer_to_its_time_then_it_goes() -> None:
 
 
 def test_one_request_at_a_time_shares_one_timer() -> None:
-    """Issue 19 (C=1): each request answered before the next is sent sets no
+    """C=1: each request answered before the next is sent sets no
     timer of its own; the one timer moves on to the key in flight when it
     comes, and that key still expires at exactly its own time."""
     clock, expired = Clock(), list[tuple[int, float]]()
@@ -162,7 +162,7 @@ def test_a_raising_handler_costs_the_other_keys_nothing() -> None:
 
 
 def test_a_new_timeout_moves_every_key_running_counted_from_when_it_was_added() -> None:
-    """Smoke R-D1 (a reloaded C{requestTimeout}): shorter, a key past its new
+    """A reloaded C{requestTimeout}: shorter, a key past its new
     time expires at once; the others at their new time, in order."""
     clock, expired = Clock(), list[tuple[str, float]]()
     deadlines: Deadlines[str] = Deadlines(

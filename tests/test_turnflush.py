@@ -1,4 +1,4 @@
-"""What a reactor turn wrote leaves at the end of that turn (issue 19: C=1
+"""What a reactor turn wrote leaves at the end of that turn (C=1
 latency), for the client connections and the children's stdin alike, and
 whatever the kernel does not take is left to the reactor as before."""
 
@@ -451,7 +451,7 @@ class TurnEndReactor(MemoryReactorClock):
 
 
 def test_on_the_gateways_reactor_a_turns_writes_leave_at_its_end_without_a_delayed_call() -> None:
-    """Issue 19: one C{callAtTurnEnd} per turn that writes, however many
+    """One C{callAtTurnEnd} per turn that writes, however many
     descriptors and writes, and no C{DelayedCall} (an object, a heap push)."""
     reactor = TurnEndReactor()
     flusher = TurnFlusher(reactor)
@@ -487,7 +487,7 @@ def test_a_flush_before_the_turns_end_leaves_nothing_for_it() -> None:
 
 @pytest.mark.parametrize("final", [True, False])
 def test_a_hurried_line_leaves_at_once_when_nothing_more_is_read_in_the_turn(final: bool) -> None:
-    """Issue 19 (C=1 latency): a request to an idle child is hurried
+    """C=1 latency: a request to an idle child is hurried
     (L{ChildProtocol.hurry}); during the turn's last ready event it leaves
     at once, so the child starts while the gateway finishes its own work;
     otherwise it waits for the turn's end, where the lines that other events
@@ -519,7 +519,7 @@ def test_hurrying_a_child_without_a_flusher_does_nothing() -> None:
 def test_a_whole_answer_leaves_before_its_request_is_finished(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Issue 19 (C=1 latency): once a child's answer is written whole, with
+    """C=1 latency: once a child's answer is written whole, with
     no other request waiting for its answer, it is sent; the request's own
     finish (Twisted's cleanup, the gateway's bookkeeping) comes after."""
     from mcpgateway.web.request import GatewayRequest

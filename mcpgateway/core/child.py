@@ -380,7 +380,7 @@ class ChildProtocol(ProcessProtocol):
         """Send what this turn wrote to the child now, not at the turn's
         end, if nothing more is read in this turn (L{TurnFlusher.sendIfFinal}):
         for a request to a child with no other in flight, which starts on it
-        while the gateway finishes its own work (issue 19: C=1 latency)."""
+        while the gateway finishes its own work (C=1 latency)."""
         stdin = self._stdin
         if stdin is not None:
             assert self._flusher is not None

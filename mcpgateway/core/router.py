@@ -455,7 +455,7 @@ class Router:
             return
         self._cancel(childId, "request timed out in the gateway", "timeout")
         # The log says how long it waited too: a reload may have shortened
-        # the timeout past that (smoke S-D3), a held request was away, the
+        # the timeout past that, a held request was away, the
         # reactor was late. The client is told the timeout that applied.
         waited = round(self._clock.seconds() - ex.started, 1)
         self.log.warn(
@@ -586,7 +586,7 @@ class Router:
     def serverCancelled(self, message: Message, params: dict[str, Any]) -> None:
         """The child cancelled a request it had sent to a session: tell that
         session, under the gateway's id, on the stream the request went on
-        while it is open (smoke R-D7), else on the session's own."""
+        while it is open, else on the session's own."""
         for gatewayId, sreq in list(self._serverRequests.items()):
             if sameId(sreq.childId, params.get("requestId")):
                 del self._serverRequests[gatewayId]

@@ -216,7 +216,7 @@ def _predecessor(
 class LazyResolver:
     """The gateway's L{mcpgateway.config.resolve.Resolver}, made when the
     first server that runs through C{npx} or C{uvx} needs it: a gateway
-    with none never loads the resolver (issue 19: idle RSS)."""
+    with none never loads the resolver (idle RSS)."""
 
     WRAPPERS = frozenset({"npx", "uvx"})
     """The only programs the resolver parses (any other command is not a

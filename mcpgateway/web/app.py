@@ -8,7 +8,7 @@ unknown key is 404, never the global route), answers C{/health} itself,
 serves the status page at C{/} and its stream at C{/status/events}
 (L{mcpgateway.web.statuspage}; a browser's request that changes something
 must carry its CSRF header), and hands everything else to the management
-surface (the Klein app of C{/api/v1}, and L{mcpgateway.web.admin.ManagementApp}
+surface (the Klein app of C{/api/v1}, and L{mcpgateway.web.reports.ReportsResource}
 for C{/sessions} and C{/metrics}), which is loaded on first use: a gateway
 that only serves MCP traffic and C{mcpgateway status} never imports Klein
 (about 5 MB).
@@ -77,7 +77,7 @@ def _channelFactory(site: HTTPFactory) -> GatewayChannel | GenericHTTPChannelPro
     which hands the connection to HTTP/2 when TLS negotiates it (ALPN).
     Without h2 the wrapper would only pass every call on: a few hundred
     bytes per connection, held by every idle session's GET stream, and a
-    call more per read (issue 19)."""
+    call more per read."""
     channel = GatewayChannel()
     return GenericHTTPChannelProtocol(channel) if http.H2_ENABLED else channel
 

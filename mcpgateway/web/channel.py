@@ -401,7 +401,7 @@ class GatewayChannel(http.HTTPChannel):
     def streaming(self) -> None:
         """The response in progress stays open (a GET stream, for as long as
         its session): its L{RequestReader} goes until the client sends more,
-        unless it holds something read ahead (issue 19: about 1 KiB per idle
+        unless it holds something read ahead (about 1 KiB per idle
         session)."""
         reader = self._reader
         if reader is not None and reader.idle:
@@ -495,7 +495,7 @@ class GatewayChannel(http.HTTPChannel):
     def writeHeaders(self, version: bytes, code: bytes, reason: bytes, headers: Any) -> None:
         """As Twisted writes them, in one piece: its C{writeSequence} of
         four pieces per header costs a type check and a list append each,
-        on every response (issue 19's profile). A L{GatewayRequest} usually
+        on every response (the profile). A L{GatewayRequest} usually
         sends its head with its first piece of body instead
         (C{leanWrites})."""
         if not isinstance(headers, Headers):

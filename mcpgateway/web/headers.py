@@ -2,7 +2,7 @@
 """Twisted's C{Headers}, with a short path for the bytes the gateway uses.
 
 Every call through twisted.web reads and sets about two dozen headers
-(issue 19's profile: C{getRawHeaders} 11 times, C{setRawHeaders} and
+(the profile: C{getRawHeaders} 11 times, C{setRawHeaders} and
 C{addRawHeader} 6 each), and each one canonicalises its name (Twisted's
 name encoder, a cache look-up behind two calls) and runs each value through
 C{splitlines}. L{GatewayHeaders} keeps Twisted's storage and semantics (the

@@ -3,7 +3,7 @@
 httptools wraps llhttp, the parser Node.js serves HTTP with: maintained,
 strict by default (no request smuggling through duplicate lengths, both
 length headers, bare LF or folded headers), and cheaper than twisted.web's
-line parser (issue 19: 4-6 of the gateway's 135 us of CPU per call, in
+line parser (4-6 of the gateway's 135 us of CPU per call, in
 process, with the limits and pipelining rules below). The
 L{GatewayChannel} keeps everything else of twisted.web: the request
 objects, responses, persistence, producers.
@@ -27,7 +27,7 @@ from typing import Any
 
 _httptools: ModuleType | None = None
 """httptools, imported by the first reader: an idle gateway, before its
-first client, does not hold it (264 KiB resident: issue 19's idle RSS)."""
+first client, does not hold it (264 KiB resident: the idle RSS)."""
 
 
 def checkInstalled() -> None:

@@ -96,7 +96,7 @@ class StreamLog:
         self.seq = 0
         self._events: deque[tuple[int, bytes]] | None = None
         """Made at the first event kept: an idle GET stream never has one,
-        and an empty deque is 760 bytes (issue 19: memory per idle session)."""
+        and an empty deque is 760 bytes (memory per idle session)."""
         self.size = 0
         self.evicted = 0
         """The highest seq dropped to keep within the bounds (0: none)."""
@@ -177,7 +177,7 @@ class ReplayStore:
         self.retryMs = int(limits.sseRetry * 1000)
         self.logs: dict[str, StreamLog] = {}
         """Stream key: log. Keys are unique in the process, so one dict
-        serves every session (no dict per session: issue 19, memory per
+        serves every session (no dict per session: memory per
         idle session); L{find} checks that the log is the session's."""
         self._counter = 0
         """Streams opened: one counter for all sessions, so no key is ever reused."""

@@ -95,9 +95,21 @@ class _GatedRefusal(Resource):
 
 
 def managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IResource:
-    from mcpgateway.web.admin import ManagementApp
+    """C{/sessions} and C{/metrics} (L{mcpgateway.web.reports}), made on the
+    first request for them; the session DELETEs' Klein routes
+    (L{mcpgateway.web.sessionends}) on the first DELETE."""
+    from mcpgateway.web.reports import ReportsResource
 
-    return ManagementApp(gateway, team)
+    ends: list[IResource] = []
+
+    def sessionEnds() -> IResource:
+        if not ends:
+            from mcpgateway.web.sessionends import SessionEnds
+
+            ends.append(SessionEnds(gateway).resource())
+        return ends[0]
+
+    return ReportsResource(gateway, sessionEnds, team)
 
 
 def later(

@@ -111,7 +111,7 @@ class SSEStream:
     log it is one HTTP response; with one it may outlive its connection.
 
     An idle GET stream lives as long as its session, so what it and its
-    request hold is paid once per idle session (issue 19): no closure per
+    request hold is paid once per idle session: no closure per
     stream, and its request lets go of what the response no longer needs
     once the head is on the wire (C{_headWritten})."""
 
@@ -346,7 +346,7 @@ class SSEStream:
     def _leave(self, request: Request) -> None:
         """Forget C{request}, and its disconnect hook: the hook's closure holds
         the request and this stream, a reference cycle that only the garbage
-        collector would free (issue 19: the C=64 stall)."""
+        collector would free (the C=64 stall)."""
         self._request = None
         if hasattr(request, "onLost"):
             request.onLost = None
@@ -385,7 +385,7 @@ _SENT = _Sent()
 
 def _headWritten(request: Request) -> None:
     """The head of C{request}'s response is on the wire and the response
-    stays open: let go of what it no longer needs (issue 19: memory per idle
+    stays open: let go of what it no longer needs (memory per idle
     session, whose GET stream stays open as long as the session). Its
     response headers become the shared empty C{_SENT}, and so do a GET's
     request headers; a GET's (empty) body goes, and so does its

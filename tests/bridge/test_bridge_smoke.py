@@ -2,7 +2,7 @@
 bridges started at once with no gateway running (Claude Desktop starts every
 server together) all serve once the gateway one of them started answers
 (item 4); a bridge that finds no gateway names the state directory it
-looked in (item 11)."""
+looked in."""
 
 from __future__ import annotations
 

@@ -219,7 +219,7 @@ def test_inspect_backup_rejects_exactly_what_restore_rejects(data: st.DataObject
 def test_a_stale_copy_written_back_after_stop_is_restored_at_the_next_start(
     configPath: Path, stateDir: Path
 ) -> None:
-    """Issue 20.11: adopt; a client reads the file; stop (restore); the client
+    """Adopt; a client reads the file; stop (restore); the client
     writes its copy back; start again: the originals are served and the file
     is given back as it was."""
     before = configPath.read_bytes()
@@ -343,13 +343,13 @@ def test_an_entry_pointing_at_a_gateway_without_a_backup_is_an_error(
     assert [e["error"] for e in errors] == [error]
 
 
-# -- issue 13 on the adopted path -----------------------------------------------------------
+# -- scopes on the adopted path -----------------------------------------------------------
 
 
 def test_a_project_only_server_is_adopted_at_its_workspace_route(
     configPath: Path, stateDir: Path
 ) -> None:
-    """Issue 13 (was 10.3's "neither adopted nor served"): a project's own
+    """Was 10.3's "neither adopted nor served": a project's own
     server is adopted at that project's workspace route, never at the global
     one; what the gateway is given for it is the original at its project."""
     source = gateway(configPath, stateDir)
@@ -525,7 +525,7 @@ def test_an_adoption_that_fails_at_listening_is_logged_and_retried(
         run.clock.advance(0.3)
     assert [e["path"] for e in events if e["log_level"] == LogLevel.error] == [str(configPath)]
     assert load(configPath)["mcpServers"]["typed"]["type"] == "http"  # adopted by the retry
-    assert sorted(run.reloads[-1]) == ["private", "search", "typed"]  # issue 13: PROJ's too
+    assert sorted(run.reloads[-1]) == ["private", "search", "typed"]  # PROJ's too
 
 
 # -- 20.9: a busy writer cannot starve the reload ------------------------------------------------
@@ -586,7 +586,7 @@ def test_a_quiet_file_is_still_debounced(tmp_path: Path) -> None:
 def test_a_writer_that_never_pauses_does_not_stop_the_reload(
     configPath: Path, stateDir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 20.9 on the adopted path: when the rewrite keeps losing the race,
+    """On the adopted path: when the rewrite keeps losing the race,
     the reload still serves what the file says (a new stdio entry as it is)."""
     source = gateway(configPath, stateDir)
     source.load()

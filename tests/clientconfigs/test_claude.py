@@ -176,7 +176,7 @@ def withoutTs(text: str) -> str:
 def test_adopt_rewrites_exactly_the_servable_stdio_entries(
     configPath: Path, stateDir: Path, home: Path
 ) -> None:
-    """Issue 13: every servable stdio entry of every scope is adopted, a
+    """Every servable stdio entry of every scope is adopted, a
     project's own server at its workspace's route; no name clash and no
     project-only server leaves an entry as plain stdio."""
     report = make(configPath, stateDir, home).adopt(url9100)
@@ -282,7 +282,7 @@ def test_round_trip_is_byte_identical(configPath: Path, stateDir: Path, home: Pa
         ]
     )
     assert report.kept == [] and report.notes == [] and report.revived == []
-    # Issue 10.7: the timestamp goes back to the value it had before adoption.
+    # The timestamp goes back to the value it had before adoption.
     assert configPath.read_bytes() == before
     assert stat.S_IMODE(configPath.stat().st_mode) == 0o640
     assert not hasBackup(stateDir, configPath)
@@ -316,7 +316,7 @@ FORMATS = {
 def test_adopt_then_restore_gives_the_bytes_back(
     home: Path, stateDir: Path, layout: str, ts: bool
 ) -> None:
-    """Issue 10.7: the file comes back byte for byte, a compact one compact."""
+    """The file comes back byte for byte, a compact one compact."""
     path = home / ".claude.json"
     before = FORMATS[layout](original(ts)).encode("utf-8")
     path.write_bytes(before)
@@ -334,7 +334,7 @@ def test_adopt_then_restore_gives_the_bytes_back(
 
 
 def test_mcp_json_servers_are_a_projects_and_not_adopted(home: Path, stateDir: Path) -> None:
-    """Issue 10.3 on the adopted path: a .mcp.json's servers are project scope
+    """On the adopted path: a .mcp.json's servers are project scope
     (often from a cloned repository): not rewritten to a route every client
     can reach. (Opened as the config itself, its top level has no workspace,
     so it gets no workspace route either.)"""
@@ -371,7 +371,7 @@ def test_mcp_json_servers_are_a_projects_and_not_adopted(home: Path, stateDir: P
 def test_an_older_versions_global_url_of_a_project_entry_is_re_pointed(
     configPath: Path, stateDir: Path, home: Path
 ) -> None:
-    """Issue 13: a backup written by an older version gave a project's own
+    """A backup written by an older version gave a project's own
     server the global URL (/<name>/mcp, reachable from every project). The
     next adoption re-points it to its workspace route; the originals and the
     byte-for-byte restore stay."""
@@ -842,8 +842,8 @@ def test_sync_gives_back_an_entry_the_gateway_can_no_longer_serve(
 def test_a_name_with_different_specs_in_two_scopes_is_adopted_in_each(
     home: Path, stateDir: Path
 ) -> None:
-    """Issue 13 (was: the differing project entry was left as plain stdio with
-    a clash note): each entry is adopted, the differing one at its
+    """Was: the differing project entry was left as plain stdio with
+    a clash note: each entry is adopted, the differing one at its
     workspace's route; nothing is noted, restore gives everything back."""
     path = home / ".claude.json"
     shared = {"command": "x-mcp", "args": ["a"]}
@@ -879,8 +879,8 @@ def test_a_name_with_different_specs_in_two_scopes_is_adopted_in_each(
 
 
 def test_a_project_entry_follows_the_user_scope_between_routes(home: Path, stateDir: Path) -> None:
-    """Issue 13 (was: the user scope's spec won and other projects' entries
-    stayed stdio): a project's entry is at the global route exactly while it
+    """Was: the user scope's spec won and other projects' entries
+    stayed stdio: a project's entry is at the global route exactly while it
     is the same server as the user scope's, else at its workspace's route."""
     path = home / ".claude.json"
     path.write_text(stringify({"projects": {"/p/b": {"mcpServers": {"x": {"command": "b"}}}}}))
@@ -1036,5 +1036,5 @@ def test_a_hand_formatted_file_keeps_its_indent_and_newline(tmp_path: Path) -> N
     path = tmp_path / "c.json"
     path.write_text('{\n   "a": [1,\n  2],  "b": 1\n}\n')
     updateJson(path, lambda d: d.update(b=2) is None)
-    # Only the changed value moves (smoke test K, D6): the rest keeps its layout.
+    # Only the changed value moves: the rest keeps its layout.
     assert path.read_text() == '{\n   "a": [1,\n  2],  "b": 2\n}\n'

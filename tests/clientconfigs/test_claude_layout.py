@@ -1,4 +1,4 @@
-"""Smoke test K, D6: while the gateway runs, an entry of a hand-edited
+"""While the gateway runs, an entry of a hand-edited
 C{~/.claude.json} that it does not own keeps its own text (a one-line
 C{"remote"} stays on one line); only the adopted entries and the stamp key
 change. The text of any other layout (machine-written) is unchanged by

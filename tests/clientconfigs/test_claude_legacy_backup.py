@@ -1,4 +1,4 @@
-"""Issue 14, Claude Code moved onto the adoption engine: a gateway upgraded
+"""Claude Code moved onto the adoption engine: a gateway upgraded
 while a backup of the earlier Claude-only adoption is in the state directory
 (C{config-backup.json}, its own format: C{mcpServers} and
 C{projects.<path>.mcpServers} of C{{"url", "original"}} records, shadows

@@ -1,4 +1,4 @@
-"""Issue 14, policies: when Claude Code's C{allowedMcpServers} /
+"""Policies: when Claude Code's C{allowedMcpServers} /
 C{deniedMcpServers} (user or managed settings) or a C{managed-mcp.json} would
 block the gateway's HTTP entries, C{~/.claude.json} is not rewritten: it is
 served as it is (as with C{--no-rewrite}), with one warning saying why and

@@ -1,4 +1,4 @@
-"""Smoke test Q, D6: a user-scope entry of C{~/.claude.json} with a relative
+"""A user-scope entry of C{~/.claude.json} with a relative
 C{cwd} is relative to the directory Claude Code runs in, which the gateway
 does not know: it is left to Claude Code with a reason (as every other
 client's user file), not adopted into a server that cannot start. A

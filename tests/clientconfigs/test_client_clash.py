@@ -1,4 +1,4 @@
-"""Smoke test F: adopted entries stay the server they were adopted as.
+"""Adopted entries stay the server they were adopted as.
 
 - D1: an entry of one client that changes while the gateway runs, so that
   another client's adopted entry of that name is no longer the same server,
@@ -155,7 +155,7 @@ def test_the_served_document_follows_the_engines_order_not_the_file_names(
 
 
 def test_claude_codes_change_gives_cursor_its_entry_back(tmp_path: Path, home: Path) -> None:
-    """The smoke test's repro: Claude Code's and Cursor's C{memory} adopted
+    """The reported repro: Claude Code's and Cursor's C{memory} adopted
     at C{/memory/mcp}; C{claude mcp remove/add} changes Claude's env; Cursor's
     entry gets its original back, the route runs Claude's new server, and
     C{mcpgateway clients} says why Cursor's is not adopted."""
@@ -232,7 +232,7 @@ def test_the_stamp_the_users_edit_carried_along_is_removed_at_restore(home: Path
 
 
 def test_a_copy_read_before_the_start_gets_its_shadows_again(home: Path) -> None:
-    """D4: the pre-start copy written back while the gateway runs: its stdio
+    """The pre-start copy written back while the gateway runs: its stdio
     entry is adopted again and the shadow of the approved C{.mcp.json}
     server is made again (still served), and the stop gives that copy back.
     (A shadow the user removes from the adopted file, which carries the

@@ -1,8 +1,8 @@
-"""Fresh-user smoke-test findings about client adoption (smoke test A):
+"""Fresh-user smoke-test findings about client adoption:
 an unparsable C{~/.claude.json} must not keep every other client pointed at
-a stopped gateway (item 2); bridge entries of stdio-only clients name the
-gateway's port and state directory (item 5); C{--clients ''} adopts no
-client, as the CLI checks it (item 9)."""
+a stopped gateway; bridge entries of stdio-only clients name the
+gateway's port and state directory; C{--clients ''} adopts no
+client, as the CLI checks it."""
 
 from __future__ import annotations
 

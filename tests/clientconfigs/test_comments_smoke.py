@@ -1,4 +1,4 @@
-"""Smoke test A, item 6 (the TOML part): the comments before the next table
+"""The TOML part: the comments before the next table
 that tomlkit attaches to the end of an adopted entry's last (sub-)table
 stay in place when the entry is rewritten, and when it is given back after
 the user edited the file while the gateway ran."""

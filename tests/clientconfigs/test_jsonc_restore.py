@@ -1,4 +1,4 @@
-"""Smoke test A, item 6 (the JSONC part): after the user edited VS Code's
+"""The JSONC part: after the user edited VS Code's
 C{mcp.json} while the gateway ran, an entry still exactly as the gateway
 wrote it gets its original text back (the comments inside it, its layout),
 not a re-serialised copy of its value."""

@@ -1,4 +1,4 @@
-"""Issue 14, files under version control: a known project's C{.mcp.json}
+"""Files under version control: a known project's C{.mcp.json}
 is never written. Each stdio server of it the user approved gets a
 local-scope entry of the same name in C{~/.claude.json}
 (C{projects.<path>.mcpServers.<name>}, which Claude Code prefers to the

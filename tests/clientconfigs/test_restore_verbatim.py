@@ -1,11 +1,11 @@
-"""Smoke test K, D2 and D3: an adopted entry gets its own text back (its
+"""And D3: an adopted entry gets its own text back (its
 comments, its layout), not a re-serialised copy of its value, also
 
  - after the user edited the file while the gateway ran and the gateway
    then wrote it again (adopting the new entry): the C{undo} chain ends
-   there, the text before adoption must not go with it (D2);
+   there, the text before adoption must not go with it ;
  - when it is handed back mid-run, because a different server of that name
-   now holds its route (D3): the stop has no backup left to fix the file.
+   now holds its route : the stop has no backup left to fix the file.
 """
 
 from __future__ import annotations

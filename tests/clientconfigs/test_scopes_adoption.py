@@ -1,4 +1,4 @@
-"""Issue 13, adoption: every servable stdio entry of every scope of a
+"""Adoption: every servable stdio entry of every scope of a
 C{~/.claude.json} is adopted at its route (C{/<name>/mcp}, or the workspace
 route C{/<name>~<key>/mcp} of a project whose entry differs from the user
 scope's), the keys are the state directory's workspace keys, and restore

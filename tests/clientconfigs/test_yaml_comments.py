@@ -1,4 +1,4 @@
-"""Smoke test A, item 6 (the YAML part): the comment lines that ruamel keeps
+"""The YAML part: the comment lines that ruamel keeps
 with an adopted entry (before the next list item or key, at the end of the
 file) stay in their place when the entry is rewritten, and when it is given
 back after the user edited the file while the gateway ran; an entry still

@@ -248,7 +248,7 @@ def test_end_to_end_with_sealed_ids() -> None:
 
 
 def test_a_session_opened_and_deleted_here_is_not_rebuilt_from_its_id() -> None:
-    """The smoke test's path: initialize on the owner, DELETE, then a
+    """The reported path: initialize on the owner, DELETE, then a
     request for the id, on the owner itself and forwarded by a peer: 404
     (it was issued by this very process, so it ended here), never rebuilt."""
     reactor = FakeProcessReactor()

@@ -1,4 +1,4 @@
-"""aggregate.json: the aggregate endpoints' settings (issue 17), and the
+"""aggregate.json: the aggregate endpoints' settings, and the
 per-server filter keys of servers.json's overrides."""
 
 from __future__ import annotations

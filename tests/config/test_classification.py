@@ -71,7 +71,7 @@ def test_builtin_list_matches_names_and_packages() -> None:
 def test_servers_that_talk_back_or_drive_a_browser_are_on_the_list(
     name: str, command: str, args: tuple[str, ...]
 ) -> None:
-    """Issue 13: server-everything (sampling), browser automation."""
+    """Server-everything (sampling), browser automation."""
     assert isBuiltinSession(spec(name, command, args))
     assert (
         classify({name: spec(name, command, args)}, loadOverrides(Path("/nonexistent")))[name].mode
@@ -124,7 +124,7 @@ def test_precedence_with_promotions_and_defaults() -> None:
 
 
 def test_credential_env_makes_a_wider_share_credential() -> None:
-    """Smoke test E, D4: an entry with C{credentialEnv} has a child per set of
+    """An entry with C{credentialEnv} has a child per set of
     credential values; where the precedence says global or workspace (the
     default, a pin), its scope is credential, so /health says what it gets.
     Session (built in, declared, pinned or promoted) stays session."""
@@ -219,7 +219,7 @@ def test_unreadable_overrides_file_is_one_warning(tmp_path: Path) -> None:
 
 
 def test_the_overrides_file_sets_the_aggregate_keys_over_the_entrys(tmp_path: Path) -> None:
-    """Issue 17: an adopted server's entry (a client's file) never gets the
+    """An adopted server's entry (a client's file) never gets the
     gateway's keys; classification.json says what /mcp lists of it, key by
     key over the entry's; a bad key is a warning naming it, and ignored."""
     (tmp_path / "classification.json").write_text(

@@ -90,7 +90,7 @@ def changedLines(events: list[Any]) -> list[Any]:
 def test_pinning_a_promoted_server_applies_without_another_reload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The smoke test's path: evg promoted (promotions.json); the user
+    """The reported path: evg promoted (promotions.json); the user
     writes the documented undo; the gateway serves evg shared again."""
     running = Running(tmp_path, monkeypatch)
     (running.stateDir / "promotions.json").write_text(

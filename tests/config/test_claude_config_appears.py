@@ -1,4 +1,4 @@
-"""Smoke test Q, D3: a gateway started without C{~/.claude.json} (serving
+"""A gateway started without C{~/.claude.json} (serving
 the bundled demo and adopting Cursor) adopts that file when it appears
 later (Claude Code installed after the gateway, as a service): the file's
 creation is watched, the next load adopts it as a start would, serves its

@@ -1,11 +1,11 @@
-"""A project's entry equal to the user's entry of that name (smoke test A,
-item 1): adoption points its clients at C{/<server>/mcp}, and its workspace
-route C{/<server>~<key>/mcp} answers too, on the same child. A client
-adopted before the user's entry was known (Claude Code before Cursor's
-user-scope file) holds the workspace URL: it must keep working, and so must
-the sessions on it when the user's entry appears later. Through the real
-reload path (the config service rebuilds the specs, the gateway
-reconfigures its pools), children fake processes."""
+"""A project's entry equal to the user's entry of that name: adoption points
+its clients at C{/<server>/mcp}, and its workspace route
+C{/<server>~<key>/mcp} answers too, on the same child. A client adopted
+before the user's entry was known (Claude Code before Cursor's user-scope
+file) holds the workspace URL: it must keep working, and so must the
+sessions on it when the user's entry appears later. Through the real reload
+path (the config service rebuilds the specs, the gateway reconfigures its
+pools), children fake processes."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from tests.reloading import initialize
 
 
 def shout(home: Home) -> dict[str, Any]:
-    """The smoke test's entry (its command the fake one)."""
+    """The reported entry (its command the fake one)."""
     return {"command": home.exe, "args": ["-u", "pyshout.py"]}
 
 

@@ -919,7 +919,7 @@ def test_an_installer_killed_from_elsewhere_says_by_which_signal(
 def test_an_install_stopped_halfway_is_installed_afresh_by_the_next_gateway(
     stateDir: Path, reactor: FakeProcessReactor, binDir: Path
 ) -> None:
-    """The smoke test's ENOTEMPTY: npm run again over a half-written tree."""
+    """The reported ENOTEMPTY: npm run again over a half-written tree."""
     resolver = makeResolver(stateDir, reactor, binDir)
     resolver.resolve(npx("-y", "pkg@1.0.0"))
     prefix = prefixOf(reactor)

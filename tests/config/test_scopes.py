@@ -1,5 +1,5 @@
 """Routes and shared children: every definition of a server keeps its meaning
-(issue 13), and variants that come out the same share one child."""
+, and variants that come out the same share one child."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def test_user_scope() -> None:
 
 
 def test_project_entries_are_kept_raw_for_their_workspace() -> None:
-    """Issue 13 (was issue 10.3's "not served, one warning"): a project's
+    """Once "not served, one warning": a project's
     entries are no longer dropped; they are kept, unexpanded, for the routes
     of their workspace (config/scopes.py), so no project's server reaches
     every client and nothing is left to the client because of its scope."""
@@ -130,8 +130,8 @@ def test_a_project_entry_identical_to_the_users_is_kept_without_warning() -> Non
 
 
 def test_a_different_project_entry_is_no_clash_any_more() -> None:
-    """Issue 13 (was: a warning, the user's served, the project's left to the
-    client): each definition keeps its meaning."""
+    """Was: a warning, the user's served, the project's left to the
+    client: each definition keeps its meaning."""
     loaded = parse(
         {
             "mcpServers": {"x": {"command": "user-cmd"}},
@@ -147,7 +147,7 @@ def test_a_different_project_entry_is_no_clash_any_more() -> None:
 
 
 def test_a_mcp_json_is_its_directorys_project(tmp_path: Path) -> None:
-    """Issue 13 (was: not served, one warning): its entries are kept for the
+    """Was: not served, one warning: its entries are kept for the
     workspace the file is in."""
     source = str(tmp_path / ".mcp.json")
     project = parseConfig({"mcpServers": {"x": {"command": "proj"}}}, source, NO_PATH, "project")
@@ -269,14 +269,14 @@ def test_non_stdio_skipped(entry: dict[str, Any], kind: str) -> None:
         ("e", {"command": "c", "requestTimeout": 0}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": -5}, "'requestTimeout' must be a positive"),
         ("e", {"command": "c", "requestTimeout": True}, "'requestTimeout' must be a positive"),
-        # smoke test B, item 10: 1e300 ms was a request that never timed out
+        # 1e300 ms was a request that never timed out
         (
             "e",
             {"command": "c", "requestTimeout": 1e300},
             "'requestTimeout' must be a positive number of milliseconds, at most 86400000"
             " (one day), not 1e+300",
         ),
-        # smoke test E, D5: the value as given, not 8.64e+07
+        # The value as given, not 8.64e+07
         (
             "e",
             {"command": "c", "requestTimeout": 86_400_001},
@@ -290,7 +290,7 @@ def test_non_stdio_skipped(entry: dict[str, Any], kind: str) -> None:
             " (one day), not 86400000.5",
         ),
         ("e", {"command": "c", "requestTimeout": 10**400}, "'requestTimeout' must be"),
-        # the aggregate endpoint's keys (issue 17)
+        # the aggregate endpoint's keys
         ("e", {"command": "c", "includeTools": "read_*"}, "'includeTools' must be a list of"),
         ("e", {"command": "c", "includeTools": ["ok", 3]}, "'includeTools' must be a list of"),
         ("e", {"command": "c", "excludeTools": [""]}, "'excludeTools' must be a list of"),
@@ -363,7 +363,7 @@ def test_share(share: str) -> None:
 
 
 def test_modern_is_on_unless_turned_off() -> None:
-    """Issue 15: C{"modern": false} keeps a server off the 2026-07-28 wire."""
+    """C{"modern": false} keeps a server off the 2026-07-28 wire."""
     entry = {"command": "c"}
     assert parseEntry("x", entry, {}).modern is True
     assert parseEntry("x", {**entry, "modern": False}, {}).modern is False
@@ -372,7 +372,7 @@ def test_modern_is_on_unless_turned_off() -> None:
 
 
 def test_era_is_legacy_unless_said() -> None:
-    """Issue 15: C{"era": "modern"} talks 2026-07-28 to the child from the start."""
+    """C{"era": "modern"} talks 2026-07-28 to the child from the start."""
     entry = {"command": "c"}
     assert parseEntry("x", entry, {}).era == "legacy"
     assert parseEntry("x", {**entry, "era": "modern"}, {}).era == "modern"
@@ -455,7 +455,7 @@ def test_per_user_is_a_boolean_off_unless_said() -> None:
 
 
 def test_the_aggregate_keys_make_the_servers_tool_filter() -> None:
-    """Issue 17: what the aggregate endpoint /mcp lists of a server comes
+    """What the aggregate endpoint /mcp lists of a server comes
     from its entry's keys; an entry without them gets the open filter."""
     spec = parseEntry(
         "fs",
@@ -777,7 +777,7 @@ _VALUES = st.one_of(
 def test_any_json_entry_is_a_spec_or_an_entry_error(
     name: Any, entry: Any, environ: dict[str, str]
 ) -> None:
-    """Issue 13: whatever a config file holds, an entry is served (a spec
+    """Whatever a config file holds, an entry is served (a spec
     with a SHARES word) or skipped with a reason; never an exception."""
     try:
         spec = parseEntry(name, entry, environ)

@@ -1,5 +1,5 @@
 """The config service builds every server's routes, and reloads when a .env
-file a child uses yields other values (issue 13)."""
+file a child uses yields other values."""
 
 from __future__ import annotations
 
@@ -247,7 +247,7 @@ def test_a_promotion_is_recorded_and_served_without_reading_the_config_again(
     )
 
 
-# -- aggregate.json (issue 17) -------------------------------------------------------
+# -- aggregate.json -------------------------------------------------------
 
 WINDSURF = {"endpoints": {"windsurf": {"toolBudget": 100, "tools": {"u": {"toolBudget": 5}}}}}
 

@@ -1,5 +1,5 @@
 """Every client's adoption wired into the config source and the config
-service (issue 14): L{ClientsSource} adopts once listening, serves the
+service: L{ClientsSource} adopts once listening, serves the
 originals, restores at stop (a failure leaves the marker); the service
 watches every client file; a project entry that is a user-scope server gets
 the global URL (the engine's route rule, as the gateway serves it)."""

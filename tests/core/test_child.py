@@ -377,7 +377,7 @@ class ExitTests(ChildTestCase):
 class BadLineTests(ChildTestCase):
     """Whatever a child writes on one line, the reader goes on: the line is
     skipped and logged (within a budget), later lines are delivered, and only
-    the framing limit kills the child (issue 20, item 7)."""
+    the framing limit kills the child."""
 
     def setUp(self) -> None:
         super().setUp()
@@ -529,8 +529,7 @@ class BadLineTests(ChildTestCase):
 class StderrLogBudgetTests(ChildTestCase):
     """Child stderr in the gateway log is rate-limited per child (a token
     bucket: 100 at once, then 20 per second), with a count of what was left
-    out every 10 s; the stderr ring still holds the latest lines (issue 20,
-    item 14)."""
+    out every 10 s; the stderr ring still holds the latest lines."""
 
     def stderrEvents(self, events: list[Any]) -> list[Any]:
         return [e for e in events if e.get("stream") == "stderr"]
@@ -588,7 +587,7 @@ class StderrLogBudgetTests(ChildTestCase):
 
 
 class StdoutClosedTests(ChildTestCase):
-    """The end of a child's stdout ends it for the gateway (issue 20, item 6)."""
+    """The end of a child's stdout ends it for the gateway."""
 
     def setUp(self) -> None:
         super().setUp()

@@ -1,4 +1,4 @@
-"""Sessions outlive the gateway process (issue 12): the registry is saved
+"""Sessions outlive the gateway process: the registry is saved
 batched on the clock and at stop, and a new gateway serves the sessions of
 the old one, shared (re-attached) or stateful (a fresh child, its
 initialize replayed), without a 404."""

@@ -1,7 +1,7 @@
 """A stop whose drain is given up on (its deadline passed, or a second
 signal cut it short) leaves no error behind: no "Unhandled error in
 Deferred" (a critical line) when the waits it cancelled are collected, and
-no cancelled waiter held by a router (issue 10: SIGTERM with a request in
+no cancelled waiter held by a router (SIGTERM with a request in
 flight logged C{CancelledError} as critical)."""
 
 from __future__ import annotations

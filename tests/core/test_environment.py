@@ -1,4 +1,4 @@
-"""Defect 10.4: a child never inherits the gateway's own secrets and settings."""
+"""A child never inherits the gateway's own secrets and settings."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def resolvedSpec() -> ServerSpec:
 
 
 class StartTests(SynchronousTestCase):
-    """Defect 10.1: work that spawns or schedules starts in startService."""
+    """Work that spawns or schedules starts in startService."""
 
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
@@ -138,7 +138,7 @@ class StartTests(SynchronousTestCase):
 
 
 class DrainTests(SynchronousTestCase):
-    """Issue 20.10: SIGTERM lets requests in flight finish first."""
+    """SIGTERM lets requests in flight finish first."""
 
     def setUp(self) -> None:
         self.h = Harness({"srv": spec("srv")})
@@ -191,7 +191,7 @@ class _Slow(Service):
 
 
 class StopOrderTests(SynchronousTestCase):
-    """Defect 10.5: the lock and state.json go only after everything else."""
+    """The lock and state.json go only after everything else."""
 
     def test_lock_and_state_outlive_the_other_services(self) -> None:
         stateDir = Path(tempfile.mkdtemp())
@@ -217,7 +217,7 @@ class StopOrderTests(SynchronousTestCase):
 
 
 class CountTests(SynchronousTestCase):
-    """Defect 10.11: one request count in /health, status and /metrics."""
+    """One request count in /health, status and /metrics."""
 
     def test_stateful_count_survives_the_sessions_end(self) -> None:
         from mcpgateway.report.metrics import renderMetrics
@@ -246,7 +246,7 @@ class CountTests(SynchronousTestCase):
 
 class SessionEndedTests(SynchronousTestCase):
     """A cluster replica keeps the ids of the sessions that end for good
-    (smoke D: an ended session was rebuilt from its sealed id); a stop
+    (an ended session was rebuilt from its sealed id); a stop
     hands its sessions on to the next process, so they are not told."""
 
     def setUp(self) -> None:

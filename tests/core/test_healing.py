@@ -176,7 +176,7 @@ class SharedChildHealingTests(SynchronousTestCase):
 
 
 class CrashLoopRuleTests(SynchronousTestCase):
-    """Issue 20, item 8, through the real gateway with fake children and a
+    """Through the real gateway with fake children and a
     fake clock: deaths of serving children never open the circuit; crash
     loops do."""
 

@@ -1,7 +1,6 @@
-"""A child killed for a stdout line over the limit says so (smoke test R,
-R-D4): its callers' C{-32003} and the server's C{lastExit} name the line
-and the limit, not only "killed by signal 9" (which reads as the OOM
-killer's work)."""
+"""A child killed for a stdout line over the limit says so: its callers'
+C{-32003} and the server's C{lastExit} name the line and the limit, not only
+"killed by signal 9" (which reads as the OOM killer's work)."""
 
 from __future__ import annotations
 

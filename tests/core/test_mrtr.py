@@ -813,7 +813,7 @@ class ProgressAndLogTests(BridgeCase):
         )
         self.router.childMessage(logged)
         self.assertEqual(sink.messages, [])
-        # Two clients: the line names neither, so neither gets it (smoke R-D2).
+        # Two clients: the line names neither, so neither gets it.
         self.assertEqual(legacy.delivered, [])
 
 

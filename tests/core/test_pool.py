@@ -237,7 +237,7 @@ class SharedHandshakeTests(PoolCase):
         self.assertEqual(described["error"], "command 'nosuch' was not found on PATH")
 
     def test_a_wrapper_missing_from_path_but_resolved_is_not_an_error(self) -> None:
-        """Smoke Q-D9: C{npx} is not on the gateway's PATH, but its package
+        """C{npx} is not on the gateway's PATH, but its package
         was resolved to the program it runs (the launch spec): the server
         answers, so it is not shown as an error."""
         pool = self.makePool(dataclasses.replace(self.spec, executable=None, command="npx"))
@@ -748,7 +748,7 @@ class SharedOnlyTests(PoolCase):
 
 
 class TimeoutReloadTests(PoolCase):
-    """Smoke R-D1: a reloaded C{requestTimeout} applies to the children
+    """A reloaded C{requestTimeout} applies to the children
     running now (their requests in flight included, counted from when each
     was sent) and to the children started later, as docs/scopes.md says,
     and is logged."""
@@ -772,7 +772,7 @@ class TimeoutReloadTests(PoolCase):
         self.assertIn("within 3 s", answer["error"]["message"])
 
     def test_a_timeout_shortened_past_a_request_says_how_long_it_waited(self) -> None:
-        """Smoke S-D3: shortened to 3 s while a call waited 6.3 s, it is
+        """Shortened to 3 s while a call waited 6.3 s, it is
         answered at once; the log says both (the client: the timeout)."""
         a = FakeSession("a")
         self.openRunning(a)

@@ -1,4 +1,4 @@
-"""A gateway started by a restart (issue 12, L{mcpgateway.ops.handover}):
+"""A gateway started by a restart (L{mcpgateway.ops.handover}):
 while its predecessor still serves, it does not write the sessions file;
 once the predecessor is gone, the sessions it saved last are merged in
 (neither resurrecting what this process ended meanwhile nor duplicating

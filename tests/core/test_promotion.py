@@ -152,7 +152,7 @@ class PromotionTests(PromotionCase):
     def test_a_request_no_attached_client_could_answer_is_refused_without_promoting(
         self,
     ) -> None:
-        """Smoke P D2: the child asks roots/list while two sessions are
+        """The child asks roots/list while two sessions are
         attached and neither declared roots: whichever it was for, the answer
         is the same refusal, so nothing is ambiguous and the share is kept."""
         s1, s2 = self.open(), self.open()

@@ -1,7 +1,7 @@
 """Sessions of servers the configuration brings only after start survive a
-restart (smoke K, D1); removing or replacing a server answers its requests
-in flight with a JSON-RPC error (smoke L, D4); a client's name is logged
-trimmed and escaped (smoke M, D9)."""
+restart; removing or replacing a server answers its requests
+in flight with a JSON-RPC error; a client's name is logged
+trimmed and escaped."""
 
 from __future__ import annotations
 

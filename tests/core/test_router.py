@@ -179,7 +179,7 @@ class IdRewritingTests(RouterCase):
 
 
 class HurryTests(RouterCase):
-    """Issue 19 (C=1 latency): a request that is the only one in flight is
+    """C=1 latency: a request that is the only one in flight is
     hurried to its child (the child is idle: it may start before the turn
     ends); one sent while others wait is not (it joins the turn's other
     lines)."""
@@ -334,7 +334,7 @@ class CancelTimeoutExitTests(RouterCase):
         self.assertEqual(self.router.lateReplies, 1)
 
     def test_requests_in_flight_share_one_timer_and_each_times_out_on_time(self) -> None:
-        """No timer per request (issue 19): eight calls in flight, one
+        """No timer per request: eight calls in flight, one
         DelayedCall; the ones answered never time out, the others each at
         their own time (times in binary-exact steps)."""
         a = self.session("a")
@@ -463,7 +463,7 @@ class ServerRequestTests(RouterCase):
         self.assertEqual(self.take(), [])
 
     def test_two_sessions_in_flight_is_refused_not_guessed(self) -> None:
-        """Defect 10.2: with two sessions in flight on a shared child, no
+        """With two sessions in flight on a shared child, no
         session can be proven to be the requester: the child gets an error,
         no session sees the request."""
         a, b = self.session("a"), self.session("b")
@@ -502,7 +502,7 @@ class ServerRequestTests(RouterCase):
     def test_one_call_in_flight_proves_nothing_while_another_session_is_attached(
         self,
     ) -> None:
-        """Smoke L D1: A and B attached, only B has a call in flight, and the
+        """A and B attached, only B has a call in flight, and the
         child asks roots/list on its own (server-everything does, 350 ms
         after it is initialized): refused, counted, and the pool told."""
         told: list[tuple[str, int]] = []
@@ -647,7 +647,7 @@ class ServerRequestTests(RouterCase):
         self.assertFalse(self.router.clientResponse(a, ok(gatewayId, {"roots": []})))
 
     def test_child_cancels_its_request_on_the_stream_it_went_on(self) -> None:
-        """Smoke R-D7: a client with no GET stream must hear it too."""
+        """A client with no GET stream must hear it too."""
         a = self.session("a")
         _, sink = self.inFlight(a)
         self.router.childMessage(req(5, "sampling/createMessage", {}))
@@ -737,7 +737,7 @@ class NotificationTests(RouterCase):
         self.assertEqual(a.delivered, [])
 
     def test_a_log_line_of_a_child_serving_several_sessions_goes_to_none(self) -> None:
-        """Smoke R-D2: a log line names no session (it may quote any of them:
+        """A log line names no session (it may quote any of them:
         a URI, an argument), so with several attached the gateway cannot tell
         whose it is, whoever has a call in flight or asked for log lines."""
         a = self.session("a", logLevel="debug")
@@ -1053,7 +1053,7 @@ class LogLevelOnDetachTests(RouterCase):
 
 
 class InvalidMessageLogTests(RouterCase):
-    """Issue 20.14: a child writing invalid JSON-RPC forever costs a bounded log."""
+    """A child writing invalid JSON-RPC forever costs a bounded log."""
 
     def test_invalid_messages_are_logged_within_a_budget(self) -> None:
         with capturedGatewayLogs() as events:

@@ -304,7 +304,7 @@ class BoundTests(ScopedCase):
         self.assertEqual(self.pool.expire(self.reactor.seconds()), [procA.pid])
 
     def test_each_routes_own_idle_timeout(self) -> None:
-        """Smoke R-D6: B's entry sets its own idleTimeout, A's does not (the
+        """B's entry sets its own idleTimeout, A's does not (the
         server's then)."""
         quickB = dataclasses.replace(
             variant(B, "/ws/b"),
@@ -346,7 +346,7 @@ class BoundTests(ScopedCase):
 
 
 class RouteTimeoutReloadTests(ScopedCase):
-    """Smoke R-D1 and its review: a reload gives each running child its
+    """A reload gives each running child its
     route's request timeout (a project's entry may set its own), not the
     server's."""
 

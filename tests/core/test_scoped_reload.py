@@ -166,7 +166,7 @@ def reconfigured(events: list[Any]) -> list[Any]:
 def test_a_workspace_env_change_restarts_only_its_child_and_its_sessions_carry_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The smoke test's path: pw in P, Q, R (no user entry); Q's .env
+    """The reported path: pw in P, Q, R (no user entry); Q's .env
     changes; P's and Q's sessions carry on, Q's on a new child."""
     home = Home(tmp_path, monkeypatch)
     projects = [home.project(n, f"FOO={n}\n") for n in ("P", "Q", "R")]

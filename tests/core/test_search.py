@@ -245,7 +245,7 @@ def test_rowFromTool() -> None:
     )
     assert row == SearchRow("fs__read", "fs", "Reads. Reader.", ("path", "n"), "Where")
     # What a hit shows (the first sentence) is the description, not the title
-    # (smoke S-D1: every titled tool showed "X Tool.").
+    # (every titled tool showed "X Tool.").
     summed = rowFromTool("s__sum", "s", {"title": "Get Sum Tool", "description": "Returns a sum"})
     assert firstSentence(summed.description) == "Returns a sum."
     assert rowFromTool("t", "s", {"title": "Only a title"}).description == "Only a title"

@@ -78,7 +78,7 @@ def test_the_spawner_is_frozen() -> None:
 def test_why_a_command_cannot_be_run_tells_a_missing_path_from_one_that_is_not_executable(
     tmp_path: Path,
 ) -> None:
-    # Smoke test E, D8: the running gateway and `servers add` share these words.
+    # The running gateway and `servers add` share these words.
     plain = tmp_path / "server"
     plain.write_text("#!/bin/sh\n")
     assert notFound("no-such-command-4711") == "was not found on PATH"

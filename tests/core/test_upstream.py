@@ -95,7 +95,7 @@ class UpstreamCase(SynchronousTestCase):
 
 
 class StdoutClosedTests(UpstreamCase):
-    """Issue 20, item 6: a child that closes its stdout but keeps running."""
+    """A child that closes its stdout but keeps running."""
 
     def test_pending_calls_fail_at_once_the_child_is_stopped_and_replaced(self) -> None:
         proc = self.start()

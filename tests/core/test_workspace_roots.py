@@ -1,5 +1,5 @@
 """A workspace child's C{roots/list} is answered by the gateway with its
-workspace when no session provably asked (issue 13; several sessions use the
+workspace when no session provably asked (several sessions use the
 child): every session on that route shares the workspace, so nothing is
 guessed; the global route's child still gets the refusal, and a proven
 requester (the only session attached) is still asked itself."""

@@ -2,10 +2,10 @@
 (C{mcpgateway start} without C{--foreground}, and C{twistd} without C{-n}),
 serving an C{npx} server from a fresh HOME.
 
-Defect 10.1: npx resolution was started before twistd daemonized, so the
+Npx resolution was started before twistd daemonized, so the
 daemon never heard it finish and every request to an npx server hung.
-Defect 10.4: children inherited the gateway's own secrets.
-Defect 10.8: warnings logged before the log file opened never reached it.
+Children inherited the gateway's own secrets.
+Warnings logged before the log file opened never reached it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Hostile input against the real gateway process (loopback only, bounded loops).
 
-20,000 bad requests across the families of issue 20 (wrong-typed params for
+20,000 bad requests across the families of hostile input (wrong-typed params for
 the methods the gateway handles itself, deep nesting, huge numbers, NaN and
 1e999, lone surrogates, bytes that are not UTF-8, broken JSON, bad batches,
 bad paths, hostile management-API bodies): none is a 500, nothing is logged

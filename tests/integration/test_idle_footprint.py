@@ -49,7 +49,8 @@ LOADED_ON_FIRST_USE = {
     "klein": "the management API (/api/v1)",
     "werkzeug": "the management API (/api/v1)",
     "mcpgateway.web.api": "the management API (/api/v1)",
-    "mcpgateway.web.admin": "the management API",
+    "mcpgateway.web.reports": "GET /sessions, GET /metrics (web/reports.py)",
+    "mcpgateway.web.sessionends": "the session DELETEs (web/sessionends.py)",
     "jsonschema": "the aggregate's argument and output-schema checks",
     "cryptography": "a cluster's sealed session ids",
     "mcpgateway.cluster.sealing": "a cluster's sealed session ids",
@@ -132,7 +133,7 @@ def test_an_idle_gateway_and_a_plain_session_load_no_feature_they_do_not_use(
             with urllib.request.urlopen(f"http://127.0.0.1:{gateway.port}{path}", timeout=10) as r:
                 assert r.status == 200
         asked = loaded(gateway, out)
-        assert "mcpgateway.web.admin" in asked
+        assert "mcpgateway.web.reports" in asked
         assert {"klein", "werkzeug"} & {m.split(".")[0] for m in asked} == set()
     finally:
         gateway.stop()

@@ -1,4 +1,4 @@
-"""Defect 10.2 end to end: a shared child's sampling request never reaches a
+"""A shared child's sampling request never reaches a
 session that did not provably ask (real Python SDK clients, the demo server).
 
 Five sessions keep a slow call in flight on one shared child while one of

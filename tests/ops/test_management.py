@@ -1,6 +1,6 @@
 """L{mcpgateway.ops.management}: each server's routes in C{/api/v1/servers}
 (what C{mcpgateway start} prints), C{credentialEnv} in
-a server added through the API (item e), and the refusal of a command given
+a server added through the API, and the refusal of a command given
 by a path that is not there (wording a). Through the API harness of
 C{tests.web.test_api}: a real Site, a fake clock, fake children."""
 

@@ -69,7 +69,7 @@ def refusal(h: ApiHarness, name: str) -> str:
 
 
 def test_the_demo_and_a_server_adopted_from_cursor(tmp_path: Path, home: Path) -> None:
-    """The smoke test's repro: no C{~/.claude.json}, Cursor's C{memory}."""
+    """The reported repro: no C{~/.claude.json}, Cursor's C{memory}."""
     cursor = jsonFile(home / ".cursor" / "mcp.json", {"memory": MEMORY})
     h = adopting(tmp_path, home, None)
 

@@ -1,5 +1,5 @@
-"""The sessions file never loses every session for one bad record (smoke test
-M, D2): a record too big is not saved, the file stays under its read limit,
+"""The sessions file never loses every session for one bad record: a
+record too big is not saved, the file stays under its read limit,
 and a record that cannot be used is skipped on load, the others restored."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def ids(records: list[dict[str, Any]]) -> list[str]:
 
 
 def test_one_huge_record_is_left_out_and_the_others_survive_a_restart(tmp_path: Path) -> None:
-    """The smoke test: 20 sessions of 3.5 MB capabilities each (70 MB) made
+    """As reported: 20 sessions of 3.5 MB capabilities each (70 MB) made
     the next process set the whole file aside; now only they are lost."""
     path = tmp_path / "sessions.json"
     legit = [record(f"legit{n}", lastActivity=1000.0 + n) for n in range(3)]

@@ -1,4 +1,4 @@
-"""The aggregate endpoint C{/mcp} as a new user met it (smoke test B):
+"""The aggregate endpoint C{/mcp} as a new user met it:
 servers still installing or failing when a client connects, re-probed in
 the background and announced; a call to a tool of a server not listed yet
 told so; a failing server explained without its stderr; cursors, modes and

@@ -317,7 +317,7 @@ def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness, tmp_p
         ({"name": "new", "command": FAKE, "mode": "sometimes"}, 400, "'mode' must be one of"),
         ({"name": "new", "command": FAKE, "cwd": 7}, 400, "'cwd' must be a string"),
         ({"name": "new", "command": FAKE, "requestTimeout": -1}, 400, "requestTimeout"),
-        (  # smoke test B, item 10: accepted, and a request to it hung forever
+        (  # accepted, and a request to it hung forever
             {"name": "new", "command": FAKE, "requestTimeout": 1e300},
             400,
             "'requestTimeout' must be a positive number of milliseconds, at most 86400000",
@@ -832,7 +832,7 @@ def test_with_a_token_every_route_needs_it(
     tmp_path: Path, logged: list[Any], authorization: str | None, wrong: bool
 ) -> None:
     """No token is 401 without an error (RFC 6750 §3.1); a wrong one is 401
-    invalid_token, "the API token was refused" (smoke test B, item 19)."""
+    invalid_token, "the API token was refused"."""
     h = ApiHarness(tmp_path / "state", token=TOKEN)
     headers = {"authorization": authorization} if authorization else {}
     for method, path, body in [

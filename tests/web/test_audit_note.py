@@ -1,4 +1,4 @@
-"""Smoke test N, D1: the audit record of a request that failed carries the
+"""The audit record of a request that failed carries the
 JSON-RPC code its client was answered with (C{-32000} for a server's
 failure, not C{-32603}, the gateway's own defect), and an C{initialize}
 that opened no session names none."""

@@ -1,6 +1,6 @@
 """The real L{AuthGate} in front of a team gateway's endpoint (web/app.py):
 what the audit record of a refusal says, and the status line of a refusal
-(smoke test B, items 5, 7 and 19)."""
+(7 and 19)."""
 
 from __future__ import annotations
 

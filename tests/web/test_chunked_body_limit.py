@@ -1,5 +1,5 @@
 """A chunked body over C{--max-body} is refused as soon as it passes the
-limit (smoke test R, R-D3): 413 with the gateway's JSON-RPC error and
+limit: 413 with the gateway's JSON-RPC error and
 C{connection: close}, as a C{Content-Length} over the limit is, and the
 rest of the body is not read."""
 

@@ -341,7 +341,7 @@ def test_during_a_restart_another_replicas_session_is_forwarded_at_once() -> Non
     """A restart's successor holds a request for a session it does not know
     until its predecessor exits (it may be one the predecessor opened in its
     last moments); one sealed by another replica cannot be, and is forwarded
-    at once (smoke test J: a USR2 handover held them up to 30 s)."""
+    at once (a USR2 handover held them up to 30 s)."""
     h = ClusterHarness()
     predecessor: Deferred[None] = Deferred()
     h.gateway.waitForPredecessor = lambda *_: predecessor  # type: ignore[method-assign]

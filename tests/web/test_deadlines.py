@@ -1,4 +1,4 @@
-"""What a connection may hold, and for how long (smoke test M): a request
+"""What a connection may hold, and for how long: a request
 body must keep coming, a silent keep-alive connection is closed after the
 documented idle timeout, and a response in progress is never timed out;
 and the head rules a request must meet before anything reads it
@@ -99,7 +99,7 @@ def test_a_body_may_pause_for_less_than_30_seconds_and_costs_no_timer() -> None:
     """Pauses under 30 s are allowed while the average holds (the bytes that
     came with the head count: 30,000 bytes earn 60 s past the grace); a
     pause of 30 s is not. The deadline is kept by the guard's once-a-second
-    look: a body in pieces schedules nothing (issue 19)."""
+    look: a body in pieces schedules nothing."""
     h = LimitsHarness(Limits())
     sid = h.initialize()
     protocol, transport = connect(h)

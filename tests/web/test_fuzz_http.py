@@ -1,7 +1,7 @@
 """A bounded fuzz run against the real Site (fake children, fake clock, no sockets).
 
 A seeded generator makes a few thousand hostile requests from every family the
-hardening campaign found (issue 20): wrong-typed params for the methods the
+hardening campaign found: wrong-typed params for the methods the
 gateway handles itself, ids of every type, deep nesting, huge numbers,
 NaN/Infinity/1e999, lone surrogates, bytes that are not UTF-8, broken JSON,
 batches of every shape and size, malformed responses, bad headers, bad paths,

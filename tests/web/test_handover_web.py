@@ -1,4 +1,4 @@
-"""The HTTP side of a restart (issue 12, L{mcpgateway.ops.handover}).
+"""The HTTP side of a restart (L{mcpgateway.ops.handover}).
 
 In the successor: a request for a session it does not know waits while the
 predecessor still runs, and is answered once the predecessor's sessions are

@@ -386,7 +386,7 @@ def test_a_scope_counts_its_running_children_only() -> None:
 
 
 def test_after_a_crash_health_counts_no_child_in_any_scope(tmp_path: Path) -> None:
-    """Smoke test C, item 8: a server whose child died (then its circuit was
+    """A server whose child died (then its circuit was
     reset) showed C{"children": 0, "pids": []} but C{"scopes": {"global":
     {"pid": null, "children": 1}}}."""
     h = ApiHarness(tmp_path / "state", mainServers={"crash": {"command": FAKE}})

@@ -1,4 +1,4 @@
-"""Smoke test N, D6: a C{"perUser": true} server showed as a plain
+"""A C{"perUser": true} server showed as a plain
 C{● global} with two children in C{/health}, the API and C{mcpgateway
 status}; nothing said why there were two. Its line now says
 C{"perUser": true}, and C{status} shows C{global/user} with the legend's

@@ -1,4 +1,4 @@
-"""What an idle session holds (issue 19: memory per idle session, a session
+"""What an idle session holds (memory per idle session, a session
 that initialized and keeps its GET stream open): its GET request lets go of
 its headers and its empty body once the head is on the wire, its stream's
 disconnect hook is no closure, its subscription set is made only when it

@@ -1,4 +1,4 @@
-"""What an idle session's GET stream holds (issue 19: memory per idle
+"""What an idle session's GET stream holds (memory per idle
 session): its replay log makes its event buffer only when it keeps an event.
 Structure only, no size figures."""
 

@@ -413,7 +413,7 @@ def _unsupported(response: Any, version: str, requestId: Any) -> None:
 def test_an_unknown_protocol_version_on_a_live_session_is_400_naming_the_supported_ones(
     version: str,
 ) -> None:
-    # Smoke test B, item 4: a ping with a live session and MCP-Protocol-Version:
+    # A ping with a live session and MCP-Protocol-Version:
     # garbage was refused as a 2026-07-28 request missing its _meta envelope.
     h = Harness()
     sid = h.initialize()
@@ -862,7 +862,7 @@ def test_ids_of_every_json_type(requestId: Any, method: str) -> None:
 
 
 def test_set_level_with_string_params_alone_or_in_a_batch_is_32602_not_500() -> None:
-    """Issue 10.6: this was an HTTP 500 with a traceback."""
+    """This was an HTTP 500 with a traceback."""
     h = Harness()
     sid = h.initialize()
     old = h.initialize(version="2025-03-26")
@@ -883,7 +883,7 @@ def test_set_level_with_string_params_alone_or_in_a_batch_is_32602_not_500() -> 
 
 
 def test_tools_list_with_params_123_is_answered_at_once_not_after_the_timeout() -> None:
-    """Issue 20.4: it was forwarded and waited its full timeout."""
+    """It was forwarded and waited its full timeout."""
     h = Harness()
     sid = h.initialize()
     response = h.request(
@@ -916,7 +916,7 @@ def test_tools_list_with_params_123_is_answered_at_once_not_after_the_timeout() 
     ],
 )
 def test_bounded_strict_parsing_answers_32700(raw: bytes, words: str) -> None:
-    """Issue 20.1/20.3: these were 500s (RecursionError, ValueError,
+    """These were 500s (RecursionError, ValueError,
     UnicodeEncodeError), an echoed bare Infinity, or requests the child never answered."""
     h = Harness(maxBody=1_000_000)
     sid = h.initialize()
@@ -1026,7 +1026,7 @@ def test_a_batch_over_the_in_flight_limit_is_answered_in_part() -> None:
 
 
 def test_a_failed_request_leaves_nothing_in_the_keepalive_ticker() -> None:
-    """Issue 20.2: each 500 left its stream in the shared ticker (~6 KB per bad
+    """Each 500 left its stream in the shared ticker (~6 KB per bad
     request, never freed), and the ticker then wrote to the finished request
     ("Request.write called on a request after Request.finish") and stopped,
     so GET streams opened later missed their keep-alives."""
@@ -1203,7 +1203,7 @@ def test_idle_connections_time_out_without_a_timer_per_request() -> None:
     """Twisted's idle timeout, kept by the guard's once-a-second look: a
     connection silent between requests for C{idleTimeout} is closed; one
     whose response is in progress (an SSE stream) is not; and requests on a
-    keep-alive connection schedule nothing (issue 19: no DelayedCall per
+    keep-alive connection schedule nothing (no DelayedCall per
     request)."""
     h = LimitsHarness(Limits())
     h.site.idleTimeout = 100.0

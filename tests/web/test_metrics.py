@@ -454,7 +454,7 @@ def test_no_session_id_tool_name_or_argument_in_any_label() -> None:
 
 
 def test_refused_ambiguous_server_requests_counted() -> None:
-    """Defect 10.2: a child's sampling request while two sessions are in
+    """A child's sampling request while two sessions are in
     flight is refused, and /metrics and /health count it."""
     h = Harness({"srv": spec("srv")})
     # Both can sample: which one the request is for is what is unproven.

@@ -1183,7 +1183,7 @@ def test_row16_a_childs_error_before_anything_streamed_takes_the_status_of_its_c
     childCode: int, status: int, code: int
 ) -> None:
     """docs/era.md row 16: the Python SDK's table, the child's errors included
-    (a resources/read of a missing URI is 400, as smoke test C saw)."""
+    (a resources/read of a missing URI is 400)."""
     h = Harness()
     response, child, sent = readMissing(h, "read-1")
     child.reply({"jsonrpc": "2.0", "id": sent, "error": {"code": childCode, "message": "no"}})

@@ -1,4 +1,4 @@
-"""What smoke test M found unbounded or hanging on C{/<server>/mcp}:
+"""What was once unbounded or hanging on C{/<server>/mcp}:
 
 - D2: an C{initialize} whose C{capabilities} and C{clientInfo} are over
   C{Limits.maxSessionInfo} is refused (400, -32600, the limit named) and
@@ -46,7 +46,7 @@ def initialize(h: Harness, capabilities: Any, clientInfo: Any) -> Any:
 
 
 def test_fat_capabilities_are_refused_and_open_no_session() -> None:
-    """The smoke test's 3.5 MB capabilities (under the 4 MiB body limit)."""
+    """The reported 3.5 MB capabilities (under the 4 MiB body limit)."""
     h = LimitsHarness(Limits())
     with capturedGatewayLogs() as events:
         response = initialize(h, {"experimental": {"pad": "x" * 3_500_000}}, {"name": "fat"})
@@ -187,7 +187,7 @@ def test_visiting_sessions_are_not_counted_nor_evicted() -> None:
 def test_a_request_with_another_member_is_refused_at_once(
     member: str, value: Any, words: str
 ) -> None:
-    """The smoke test's three bodies: 400 at once, not a 60 s timeout."""
+    """The reported three bodies: 400 at once, not a 60 s timeout."""
     h = Harness()
     sid = h.initialize()
     body = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", member: value}

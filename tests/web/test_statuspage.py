@@ -151,7 +151,7 @@ def crashAtStart(h: Harness, times: int, server: str = "srv") -> None:
 def test_a_server_whose_child_dies_at_start_is_failing_before_its_circuit_opens(
     tmp_path: Path,
 ) -> None:
-    """Smoke test C, item 7: it showed C{stopped}, errors 0, circuit closed,
+    """It showed C{stopped}, errors 0, circuit closed,
     and no last exit, until the circuit opened."""
     h = ApiHarness(tmp_path / "state")
     crashAtStart(h, 2)

@@ -1,4 +1,4 @@
-"""Session requests once the gateway's stop has begun (smoke test D, item 2).
+"""Session requests once the gateway's stop has begun.
 
 A client's next request on a keep-alive connection, while the gateway drains
 or ends its sessions to save them, is answered 503 with C{Retry-After} and
@@ -84,7 +84,7 @@ def assertStopping(response: Response, requestId: Any = None) -> None:
 
 
 def test_after_the_sessions_ended_for_the_stop_a_session_request_is_503_not_404() -> None:
-    # The smoke test's path: the call in flight drained, the sessions were
+    # The reported path: the call in flight drained, the sessions were
     # saved and ended, the client's next POST on its open connection.
     h = Harness()
     sid = h.initialize()

@@ -1,9 +1,9 @@
-"""Smoke test H's findings on a team gateway (docs/team.md), each failing
+"""Defects once found on a team gateway (docs/team.md), each failing
 before its fix: a child's stderr reached a caller without an admin's token
-on the 2026-07-28 path and through the aggregate (D1); a loopback gateway
-that requires tokens refused a same-host proxy's public C{Host} (D2); the
-aggregate's instructions counted the tools a C{toolBudget} hides (D4); a
-batch refused for its size used up the principal's rate (D5)."""
+on the 2026-07-28 path and through the aggregate ; a loopback gateway
+that requires tokens refused a same-host proxy's public C{Host} ; the
+aggregate's instructions counted the tools a C{toolBudget} hides ; a
+batch refused for its size used up the principal's rate ."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def listen() -> dict[str, Any]:
 
 @pytest.mark.parametrize("how", ["failure", "child-exited", "listen"])
 def test_a_2026_request_shows_no_stderr_to_a_caller_without_an_admin_token(how: str) -> None:
-    # Smoke test H, D1: ModernEndpoint._errorFor passed the whole message
+    # ModernEndpoint._errorFor passed the whole message
     # (the child's last stderr lines) to any caller.
     for who, shown in (("alice", False), ("root", True)):
         h = ModernTeamHarness()
@@ -105,7 +105,7 @@ def test_a_loopback_gateway_that_requires_tokens_shows_a_2026_requests_stderr_to
     None
 ):
     # Tokens on loopback: its callers come through a proxy or a load
-    # balancer on the same host (smoke test J), as from another machine.
+    # balancer on the same host, as from another machine.
     for who, shown in (("alice", False), ("root", True)):
         h = ModernTeamHarness(loopbackOnly=True)
         response = h.modernPost(who, toolsCall())
@@ -251,7 +251,7 @@ def test_a_proxys_caller_is_shown_no_stderr_as_a_caller_from_another_machine() -
 
 
 def test_the_instructions_count_the_tools_listed_not_those_a_budget_hides() -> None:
-    # Smoke test H, D4: "memory (9)" in the instructions, 5 memory tools listed.
+    # D4: "memory (9)" in the instructions, 5 memory tools listed.
     servers = fresh()
     servers["beta"].tools.extend(tool(f"t{n}") for n in range(5))  # 6 tools
     specs = {

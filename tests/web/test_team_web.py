@@ -1,4 +1,4 @@
-"""Issue 16, the door of a team gateway (web/app.py, web/mcp.py) with a fake
+"""The door of a team gateway (web/app.py, web/mcp.py) with a fake
 gate, a fake quota and a recording audit sink: a refusal never reaches a
 pool, the principal reaches the session, another principal's session is
 not found, 429 over the limits, one audit record per request, the
@@ -391,7 +391,7 @@ def crashWithStderr(h: TeamHarness) -> None:
 def test_the_open_health_of_a_team_gateway_shows_no_stderr_to_a_caller_without_an_admin_token() -> (
     None
 ):
-    # Smoke test B, item 1: the open /health of a gateway reachable from
+    # The open /health of a gateway reachable from
     # elsewhere showed a child's stderr ("lastExit": "...; last stderr: fatal:
     # token=sk-live-...") to callers with no token.
     h = TeamHarness(publicHealth=True)  # the figures for all; stderr an admin's
@@ -439,7 +439,7 @@ def initializeOfACrash(h: Harness, who: str | None) -> dict[str, Any]:
 
 
 def test_a_failed_initialize_shows_no_stderr_to_a_caller_without_an_admin_token() -> None:
-    # Smoke test E, D2: /health hid the child's stderr from bob, but his
+    # D2: /health hid the child's stderr from bob, but his
     # initialize answered "server 'crash' exited with code 3; last stderr:
     # SECRET-STDERR /opt/secret/path".
     error = initializeOfACrash(TeamHarness(), "alice")
@@ -452,7 +452,7 @@ def test_a_failed_initialize_shows_no_stderr_to_a_caller_without_an_admin_token(
 def test_a_loopback_gateway_keeps_the_stderr_in_a_failed_initialize() -> None:
     # As /health: every caller of a loopback gateway without tokens sees it
     # (it helps debug); one that requires tokens is reached through a proxy
-    # by others (smoke test J): its admins only.
+    # by others: its admins only.
     for h, who, shown in (
         (Harness(), None, True),
         (TeamHarness(loopbackOnly=True), "alice", False),

@@ -1,4 +1,4 @@
-"""What C{/<server>/mcp} answers and logs on the paths smoke test C found
+"""What C{/<server>/mcp} answers and logs on the paths a fresh user takes
 wrong (docs/errors.md, docs/scopes.md):
 
 - an unusable C{X-Mcp-Env-*} header (over 8192 bytes, repeated) is 400 with
@@ -30,7 +30,7 @@ from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, Response, spec
 from tests.web.test_scopes_web import KEY_A, SECRET, UNKNOWN, initialize, scopedHarness, variant
 
-BIG = "t" * (MAX_CREDENTIAL + 808)  # 9,000 bytes, as the smoke test sent
+BIG = "t" * (MAX_CREDENTIAL + 808)  # 9,000 bytes, as a client once sent
 
 
 def toolsList(
@@ -92,7 +92,7 @@ def test_an_oversized_credential_header_on_a_later_request_is_400_as_on_initiali
 
 
 def test_a_delete_with_an_unusable_credential_header_is_400_and_the_session_lives_on() -> None:
-    # Smoke test E, D9: DELETE was the one request of the session the check
+    # DELETE was the one request of the session the check
     # skipped: it ended the session (200) despite a 9,000-byte header.
     h = scopedHarness(credentialEnv=("SECRET_TOKEN",))
     sid = initialize(h, "/fs/mcp", {"X-Mcp-Env-SECRET_TOKEN": "ok"}).headers["mcp-session-id"]

@@ -142,7 +142,7 @@ def rowFromTool(name: str, server: str, tool: Mapping[str, Any]) -> SearchRow:
     text = description if isinstance(description, str) else ""
     if isinstance(title, str) and title and title not in text:
         # Searched as well, after the description: a hit shows the first
-        # sentence of the description, not the title (smoke S-D1).
+        # sentence of the description, not the title.
         text = text.rstrip()
         end = "" if not text or text[-1] in ".!?" else "."
         text = f"{text}{end} {title}." if text else title
@@ -202,7 +202,7 @@ class SearchIndex:
     def __init__(self) -> None:
         # Imported here, on the first search (in the worker thread): a
         # gateway whose aggregate is never searched does not load SQLite
-        # (about 1 MB resident; issue 19's idle footprint).
+        # (about 1 MB resident; the idle footprint).
         import sqlite3
 
         self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
