@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     # The modern era's wire is imported when a child turns out to speak it
     # (L{_modernOnly}): a gateway of 2025 children never loads it.
     from mcpgateway.core.era2026.child import ModernChildAdapter
-    from mcpgateway.core.era2026.translate import StateWrapper
+    from mcpgateway.protocol.requeststate import StateWrapper
 
 GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
 GATEWAY_CAPABILITIES: dict[str, Any] = {

@@ -24,9 +24,8 @@ from mcpgateway.core.era2026.child import (
     STATE_ONLY_DELAY,
     ModernChildAdapter,
 )
-from mcpgateway.core.era2026.mrtr import INVALID_STATE, bindingOf
+from mcpgateway.core.era2026.mrtr import bindingOf
 from mcpgateway.core.era2026.translate import (
-    StateWrapper,
     initializeResultOf,
     legacyResult,
     modernCapabilities,
@@ -38,7 +37,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc, wire2026
-from mcpgateway.protocol.requeststate import Binding, StateError
+from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
 from tests.fakes import FakeProcessReactor, FakeSession, RecordingSink, fakeSpawner
 
 Message = dict[str, Any]

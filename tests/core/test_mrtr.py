@@ -13,18 +13,12 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.era2026.mrtr import (
-    COALESCE,
-    INVALID_STATE,
-    MAX_OUTSTANDING,
-    InputBridge,
-    finish,
-)
+from mcpgateway.core.era2026.mrtr import COALESCE, MAX_OUTSTANDING, InputBridge, finish
 from mcpgateway.core.era2026.types import ModernRequest
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.protocol import jsonrpc, wire2026
-from mcpgateway.protocol.requeststate import StateCodec
+from mcpgateway.protocol.requeststate import INVALID_STATE, StateCodec
 from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs, scheduled
 
 Message = dict[str, Any]

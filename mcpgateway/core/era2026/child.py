@@ -68,10 +68,9 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.core.era2026.mrtr import INVALID_STATE, bindingOf
+from mcpgateway.core.era2026.mrtr import bindingOf
 from mcpgateway.core.era2026.translate import (
     LISTS,
-    StateWrapper,
     initializeResultOf,
     legacyResult,
     modernCapabilities,
@@ -87,7 +86,7 @@ from mcpgateway.core.sessions import SessionLike
 from mcpgateway.protocol import jsonrpc, versions, wire2026
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Kind, Message
-from mcpgateway.protocol.requeststate import Binding, StateError
+from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
 from mcpgateway.runtime import logs
 
 __all__ = ["MAX_ROUNDS", "ModernChildAdapter", "processWrapper"]

@@ -59,6 +59,7 @@ from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.requeststate import (
     HANDLE_SIZE,
+    INVALID_STATE,
     Binding,
     StateCodec,
     StateError,
@@ -68,7 +69,6 @@ from mcpgateway.runtime import logs
 
 __all__ = [
     "COALESCE",
-    "INVALID_STATE",
     "MAX_OUTSTANDING",
     "BridgeLimits",
     "InputBridge",
@@ -82,7 +82,6 @@ COALESCE = 0.05
 """Seconds the first question of a round waits for others to join it."""
 MAX_OUTSTANDING = 16
 """Questions one call may have unanswered at once (more: refused to the child)."""
-INVALID_STATE = "Invalid or expired requestState"
 """The one text of every refused token (no oracle)."""
 KINDS = {
     "elicitation/create": "elicitation",

@@ -7,18 +7,11 @@ call carries (L{StateWrapper}).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from mcpgateway.core.era2026.mrtr import INVALID_STATE
 from mcpgateway.protocol import jsonrpc, versions, wire2026
 from mcpgateway.protocol.jsonrpc import Message
-from mcpgateway.protocol.requeststate import Binding, StateError
 
 CLIENT_CAPABILITIES = ("roots", "sampling", "elicitation", "experimental", "extensions")
 """The client capabilities 2026-07-28 defines (C{tasks} is gone)."""
@@ -31,11 +24,6 @@ LISTS = (
 )
 HINTS_TO_STRIP = (wire2026.SUBSCRIPTION_ID_KEY,)
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
-MAX_WRAPPED = 1 << 20
-"""Longer C{requestState} strings are refused before any decoding."""
-WRAP_PREFIX = "m1."
-WRAP_DOMAIN = b"mcpgw-ms1"
-TAG_SIZE = 16
 
 
 # -- pure helpers -------------------------------------------------------------------
@@ -189,61 +177,3 @@ def sameId(a: Any, b: Any) -> bool:
 
 
 # -- the wrapped requestState ---------------------------------------------------------
-
-
-class StateWrapper:
-    """Seals a modern child's C{requestState} for its client, bound to the
-    request (L{Binding}) it came with, and opens it again on the retry."""
-
-    def __init__(self, key: bytes | None = None) -> None:
-        """@param key: the HMAC key (default: 32 random bytes)."""
-        self._key = secrets.token_bytes(32) if key is None else key
-
-    def _tag(self, state: bytes, binding: Binding) -> bytes:
-        mac = hmac.new(self._key, WRAP_DOMAIN, hashlib.sha256)
-        for value in (
-            binding.server,
-            binding.route,
-            binding.method,
-            binding.target,
-            binding.argsDigest,
-            binding.principal,
-            state,
-        ):
-            data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-            mac.update(len(data).to_bytes(4, "big") + data)
-        return mac.digest()[:TAG_SIZE]
-
-    def wrap(self, state: str, binding: Binding) -> str:
-        """The token a client gets for the child's C{state}."""
-        data = state.encode("utf-8", "surrogatepass")
-        body = self._tag(data, binding) + data
-        return WRAP_PREFIX + base64.urlsafe_b64encode(body).rstrip(b"=").decode("ascii")
-
-    def unwrap(self, token: str, binding: Binding) -> str:
-        """The child's state inside C{token}.
-
-        @raise StateError: malformed, tampered, or bound to another request."""
-        if (
-            not isinstance(token, str)
-            or len(token) > MAX_WRAPPED
-            or not token.startswith(WRAP_PREFIX)
-        ):
-            raise StateError(INVALID_STATE)
-        text = token[len(WRAP_PREFIX) :]
-        try:
-            body = base64.urlsafe_b64decode(text.encode("ascii") + b"=" * (-len(text) % 4))
-        except (binascii.Error, ValueError, UnicodeEncodeError):
-            raise StateError(INVALID_STATE) from None
-        if (
-            len(body) < TAG_SIZE
-            or base64.urlsafe_b64encode(body).rstrip(b"=").decode("ascii") != text
-        ):
-            raise StateError(INVALID_STATE)
-        tag, data = body[:TAG_SIZE], body[TAG_SIZE:]
-        if not hmac.compare_digest(tag, self._tag(data, binding)):
-            raise StateError(INVALID_STATE)
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise StateError(INVALID_STATE) from None
