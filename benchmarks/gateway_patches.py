@@ -23,7 +23,7 @@ is already in the gateway reports itself as not applicable and is skipped.
 
 Patches that were measured here and have since been made in the gateway itself:
 ``parsePOSTFormSubmission=False`` (d3cc881), one keep-alive ticker for all SSE
-streams and cached loopback checks (acd0218), pyOpenSSL left out (tap.leaveOutTLS),
+streams and cached loopback checks (acd0218), pyOpenSSL left out (service/endpoints.leaveOutTLS),
 a turn's writes sent at its end (``flushwrites``, as ``mcpgateway.runtime.turnflush``
 with the transports' own ``doWrite`` instead of Twisted's private attributes).
 """
@@ -49,10 +49,10 @@ def notApplicable(name: str) -> str | None:
     """Why patch C{name} would change nothing in this checkout, or C{None}.
     (Imports gateway modules: call it in the orchestrator, not before a patch.)"""
     if name == "noopenssl":
-        from mcpgateway import tap
+        import importlib.util
 
-        if hasattr(tap, "leaveOutTLS"):
-            return "the gateway already leaves pyOpenSSL out (tap.leaveOutTLS)"
+        if importlib.util.find_spec("mcpgateway.service.endpoints") is not None:
+            return "the gateway already leaves pyOpenSSL out (service/endpoints.leaveOutTLS)"
     if name == "flushwrites":
         import importlib.util
 
