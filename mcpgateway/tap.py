@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tap -*-
+# -*- test-case-name: tests.service.test_tap -*-
 """The twistd plugin's face: the gateway's options and its service tree.
 
 C{twistd mcpgateway}, C{twist mcpgateway}, C{deploy/mcpgateway.tac} and

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_envelope -*-
+# -*- test-case-name: tests.protocol.test_envelope -*-
 """The JSON-RPC and MCP envelope of a client message, checked before anything acts on it.
 
 L{jsonrpc.classify} says what a message is; L{check} says whether the parts

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_jsonrpc,tests.test_jsonrpc_fast -*-
+# -*- test-case-name: tests.protocol.test_jsonrpc,tests.protocol.test_jsonrpc_fast -*-
 """The JSON-RPC 2.0 message model: parse, classify, build.
 
 The only module that knows the shape of a JSON-RPC message. Messages are plain

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_requeststate -*-
+# -*- test-case-name: tests.protocol.test_requeststate -*-
 """The C{requestState} tokens of multi round-trip requests (MCP 2026-07-28).
 
 One job, two kinds of token, one binding: L{StateCodec} seals a suspended

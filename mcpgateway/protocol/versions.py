@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_versions -*-
+# -*- test-case-name: tests.protocol.test_versions -*-
 """MCP protocol revisions the gateway speaks, and version negotiation."""
 
 from __future__ import annotations

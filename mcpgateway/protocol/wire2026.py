@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_wire2026 -*-
+# -*- test-case-name: tests.protocol.test_wire2026 -*-
 """The MCP 2026-07-28 wire vocabulary: what a modern request must carry, and
 what a modern answer looks like.
 

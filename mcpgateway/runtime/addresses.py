@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_addresses -*-
+# -*- test-case-name: tests.runtime.test_addresses -*-
 """Whether a host name or address is this machine's loopback: the one check.
 
 The gateway binds loopback by default, refuses a C{Host} that is not

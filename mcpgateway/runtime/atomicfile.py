@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_atomicfile -*-
+# -*- test-case-name: tests.runtime.test_atomicfile -*-
 """The one way the gateway writes a file: atomically.
 
 A temp file next to the target (C{.<name>.<random>.tmp}), its mode set

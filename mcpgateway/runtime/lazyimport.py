@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_lazyimport -*-
+# -*- test-case-name: tests.runtime.test_lazyimport -*-
 """Modules the gateway process loads only when something first uses them.
 
 C{twisted.web.server} imports C{twisted.web.util} for its error pages only

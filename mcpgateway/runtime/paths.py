@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_paths -*-
+# -*- test-case-name: tests.runtime.test_paths -*-
 """Where things are: the default port, the state directory, and the name of
 every file in it.
 

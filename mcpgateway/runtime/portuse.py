@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_portuse -*-
+# -*- test-case-name: tests.runtime.test_portuse -*-
 """A TCP port someone else holds: whether it is taken, by which process,
 and the one line that says so.
 

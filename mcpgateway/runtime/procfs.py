@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_procfs -*-
+# -*- test-case-name: tests.runtime.test_procfs -*-
 """Every read of Linux's C{/proc}, in one place.
 
 Each function takes the pid (or C{"self"}) and a C{procRoot} (default

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_reactor -*-
+# -*- test-case-name: tests.runtime.test_reactor -*-
 """The gateway's reactor: Twisted's epoll reactor with a cheaper dispatch.
 
 Twisted's C{EPollReactor} hands each ready descriptor to its handler inside

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_timers -*-
+# -*- test-case-name: tests.runtime.test_timers -*-
 """Timers on an injected clock: a repeating call, and many timeouts on one timer.
 
 C{twisted.internet.task.LoopingCall} imports the global reactor in its

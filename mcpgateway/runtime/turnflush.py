@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_turnflush -*-
+# -*- test-case-name: tests.runtime.test_turnflush -*-
 """Send what a reactor turn wrote before the reactor waits again.
 
 Twisted's C{FileDescriptor.write} only buffers: it registers the descriptor

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tap -*-
+# -*- test-case-name: tests.service.test_tap -*-
 """Listening endpoints and the URLs a gateway is reached at.
 
 What an endpoint string says (its port, its interface, whether it is

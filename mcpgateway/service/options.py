@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tap -*-
+# -*- test-case-name: tests.service.test_tap -*-
 """Every command-line option of the gateway, checked as it is parsed.
 
 L{Options} is what C{twistd mcpgateway --help} lists; its C{postOptions}

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tap,tests.web.test_team_web -*-
+# -*- test-case-name: tests.service.test_tap,tests.web.test_team_web -*-
 """A team gateway's door, wired: the tokens file or the OAuth issuer that
 tells callers apart, per-principal keys and limits, and the audit log
 (docs/team.md).

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tap -*-
+# -*- test-case-name: tests.service.test_tap -*-
 """The gateway's service tree, built from parsed options.
 
 L{makeService} is the only place that resolves the reactor; everything

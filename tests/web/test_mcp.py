@@ -24,7 +24,7 @@ from mcpgateway.web.app import makeSite
 from mcpgateway.web.sse import keepAliveFor
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import Harness, spec
-from tests.test_envelope import ABSENT, expectedNotificationProblem, expectedRequestProblem
+from tests.protocol.test_envelope import ABSENT, expectedNotificationProblem, expectedRequestProblem
 
 
 def call(

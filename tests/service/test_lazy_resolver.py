@@ -15,7 +15,7 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.service.wiring import LazyResolver
 from tests.fakes import FakeProcessReactor
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def serverSpec(command: str, *args: str) -> ServerSpec:

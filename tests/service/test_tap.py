@@ -25,7 +25,7 @@ from mcpgateway.service import endpoints, wiring
 from mcpgateway.service import options as optionsmodule
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def parse(*argv: str) -> tap.Options:

@@ -609,7 +609,7 @@ def test_orjson_is_imported_by_the_first_use() -> None:
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
