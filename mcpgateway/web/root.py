@@ -100,14 +100,15 @@ def managementResource(gateway: Gateway, team: TeamSurface | None = None) -> IRe
     (L{mcpgateway.web.sessionends}) on the first DELETE."""
     from mcpgateway.web.reports import ReportsResource
 
-    ends: list[IResource] = []
+    made: IResource | None = None
 
     def sessionEnds() -> IResource:
-        if not ends:
+        nonlocal made
+        if made is None:
             from mcpgateway.web.sessionends import SessionEnds
 
-            ends.append(SessionEnds(gateway).resource())
-        return ends[0]
+            made = SessionEnds(gateway).resource()
+        return made
 
     return ReportsResource(gateway, sessionEnds, team)
 
