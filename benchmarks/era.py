@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from tests.integration.gateway import RunningGateway, writeConfig  # noqa: E402
 
 LEGACY = "2025-11-25"
-MODERN = "2026-07-28"
+ERA2026 = "2026-07-28"
 ACCEPT = "application/json, text/event-stream"
 
 
@@ -80,14 +80,14 @@ class Modern:
 
     def call(self, n: int, method: str, params: dict[str, Any]) -> Any:
         meta = {
-            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/protocolVersion": ERA2026,
             "io.modelcontextprotocol/clientCapabilities": {},
         }
         body = {"jsonrpc": "2.0", "id": n, "method": method, "params": {**params, "_meta": meta}}
         headers = {
             "Content-Type": "application/json",
             "Accept": ACCEPT,
-            "MCP-Protocol-Version": MODERN,
+            "MCP-Protocol-Version": ERA2026,
             "Mcp-Method": method,
         }
         if method == "tools/call":
@@ -152,7 +152,7 @@ def main() -> None:
         lm, mm = statistics.median(lo) * 1e3, statistics.median(mo) * 1e3
         l99, m99 = lo[int(len(lo) * 0.99)] * 1e3, mo[int(len(mo) * 0.99)] * 1e3
         print(f"| {name} | {lm:.3f} | {mm:.3f} | {mm - lm:+.3f} | {l99:.3f} | {m99:.3f} |")
-        report[name] = {"legacyMs": lm, "modernMs": mm, "addedMs": mm - lm}
+        report[name] = {"legacyMs": lm, "era2026Ms": mm, "addedMs": mm - lm}
     print(json.dumps(report))
 
 

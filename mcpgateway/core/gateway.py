@@ -15,7 +15,7 @@ opening, visiting: L{mcpgateway.core.opening}), who owns a session
 servers not configured yet: L{mcpgateway.core.continuity}).
 
 The web's modern endpoint reaches the core only through the gateway, which
-is its L{ModernService}: each call goes to the server's pool (its bridge of
+is its L{Era2026Service}: each call goes to the server's pool (its bridge of
 multi round-trip calls, its listen streams; L{mcpgateway.core.era2026.mrtr},
 L{mcpgateway.core.era2026.listen}).
 """
@@ -48,10 +48,10 @@ from mcpgateway.core.catalogdata import catalogKeyOf
 from mcpgateway.core.continuity import SessionContinuity
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import (
+    Era2026Request,
+    Era2026Stats,
     ListenFilter,
     ListenHandle,
-    ModernRequest,
-    ModernStats,
     Sink,
 )
 from mcpgateway.core.gatewaysettings import GatewayOptions, GatewaySettings
@@ -114,7 +114,7 @@ class Gateway(SessionOpening):
         self._spawner = spawner
         self._healing = settings.healing if settings.healing is not None else HealingPolicy()
         self._promotions = settings.promotions
-        self._limits = BridgeLimits(settings.modernInputTimeout, settings.maxSuspendedCalls)
+        self._limits = BridgeLimits(settings.era2026InputTimeout, settings.maxSuspendedCalls)
         self._clientAlive = settings.clientAlive
         self.pools: dict[str, ServerPool] = {
             name: self._makePool(spec) for name, spec in specs.items()
@@ -358,9 +358,9 @@ class Gateway(SessionOpening):
                 self._endRerouted(name, old.spec, new)
                 for session in old.useSpec(new):
                     self._routeGone(name, session)
-                refusal = old.modernRefusal()
+                refusal = old.era2026Refusal()
                 if refusal is not None:
-                    old.endModern(refusal)  # "modern": false now: no call or listen goes on
+                    old.endEra2026(refusal)  # "modern": false now: no call or listen goes on
                 continue
             if old is not None:
                 self.log.info(
@@ -451,7 +451,7 @@ class Gateway(SessionOpening):
         pools = list(self.pools.values())
         for pool in pools:
             # Calls waiting for a human would only hold the drain up.
-            pool.endModern("the gateway is shutting down")
+            pool.endEra2026("the gateway is shutting down")
         inFlight = sum(pool.clientRequestsInFlight() for pool in pools)
         if not inFlight or self._cutShort:
             return self._stopNow()
@@ -516,9 +516,9 @@ class Gateway(SessionOpening):
         stopping.append(self.catalogs.stop())
         return DeferredList(stopping, consumeErrors=True)
 
-    # -- MCP 2026-07-28 clients (ModernService) ----------------------------------
+    # -- MCP 2026-07-28 clients (Era2026Service) ----------------------------------
 
-    def modernRefusal(self, server: str) -> str | None:
+    def era2026Refusal(self, server: str) -> str | None:
         if server.startswith(SERVER_PREFIX):
             return (
                 "the aggregate endpoint serves MCP 2025-11-25 and earlier sessions: send"
@@ -527,10 +527,10 @@ class Gateway(SessionOpening):
         pool = self.pools.get(server)
         if pool is None:
             return f"no server '{server}'"
-        return pool.modernRefusal()
+        return pool.era2026Refusal()
 
-    def modernCall(
-        self, server: str, request: ModernRequest, sink: Sink
+    def era2026Call(
+        self, server: str, request: Era2026Request, sink: Sink
     ) -> Deferred[jsonrpc.Message]:
         pool = self.pools.get(server)
         if pool is None:
@@ -542,7 +542,7 @@ class Gateway(SessionOpening):
         return pool.modern(request, sink)
 
     def listen(
-        self, server: str, request: ModernRequest, wanted: ListenFilter, sink: Sink
+        self, server: str, request: Era2026Request, wanted: ListenFilter, sink: Sink
     ) -> Deferred[ListenHandle]:
         pool = self.pools.get(server)
         if pool is None:
@@ -553,9 +553,9 @@ class Gateway(SessionOpening):
         pool = self.pools.get(server)
         return None if pool is None else pool.paramHeaders(scope, tool)
 
-    def modernStats(self, server: str) -> ModernStats:
+    def era2026Stats(self, server: str) -> Era2026Stats:
         pool = self.pools.get(server)
-        return ModernStats() if pool is None else pool.modernStats()
+        return Era2026Stats() if pool is None else pool.era2026Stats()
 
     # -- the read model ----------------------------------------------------------
 

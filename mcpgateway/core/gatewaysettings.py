@@ -71,7 +71,7 @@ class GatewaySettings:
     promotions: PromotionSink | None = None
     """Keeps the servers promoted to a child per session (C{None}: promotions
     last as long as the process)."""
-    modernInputTimeout: float = BridgeLimits.inputTimeout
+    era2026InputTimeout: float = BridgeLimits.inputTimeout
     """Seconds a modern call waits for its client's next round (then it is
     cancelled on its child)."""
     maxSuspendedCalls: int = BridgeLimits.maxSuspended
@@ -111,7 +111,7 @@ class GatewayOptions(TypedDict, total=False):
     predecessor: Deferred[None] | None
     predecessorWait: float
     promotions: PromotionSink | None
-    modernInputTimeout: float
+    era2026InputTimeout: float
     maxSuspendedCalls: int
     sessionIds: SessionIds | None
     catalogs: CatalogService | None

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from mcpgateway.core.spec import DEFAULT_MAX_CHILDREN, ServerSpec, Sharing
 
 if TYPE_CHECKING:
-    from mcpgateway.core.era2026.types import ModernStats
+    from mcpgateway.core.era2026.types import Era2026Stats
 
 __all__ = [
     "ChildStatus",
@@ -179,7 +179,7 @@ class ServerStatus:
     C{session}), else C{None}."""
     modern: str | None = None
     """Why it does not serve MCP 2026-07-28 clients (C{None}: it does)."""
-    modernStats: ModernStats = field(default_factory=lambda: _noModernStats())
+    era2026Stats: Era2026Stats = field(default_factory=lambda: _noEra2026Stats())
     """Its modern traffic's counters."""
 
     @property
@@ -386,9 +386,9 @@ class GatewayStatus:
         return self.now - self.started
 
 
-def _noModernStats() -> ModernStats:
+def _noEra2026Stats() -> Era2026Stats:
     """Zero counters (imported late: the read model loads no Twisted, and
     L{mcpgateway.core.era2026.types} does)."""
-    from mcpgateway.core.era2026.types import ModernStats
+    from mcpgateway.core.era2026.types import Era2026Stats
 
-    return ModernStats()
+    return Era2026Stats()

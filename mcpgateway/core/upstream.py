@@ -15,10 +15,10 @@ into errors for the waiting requests.
 
 Each child process has an I{era}. A child speaks the handshake era (2025)
 unless its entry says C{"era": "modern"}, or it answers C{initialize} with
--32022 listing only 2026 revisions (L{mcpgateway.core.era2026.translate.modernOnly}: a mixed list
+-32022 listing only 2026 revisions (L{mcpgateway.core.era2026.translate.era2026Only}: a mixed list
 is refused as any failed handshake). A modern child gets no C{initialize}:
 the upstream runs C{server/discover} on the same process, puts a
-L{ModernChildAdapter} between the router and the child, and makes the
+L{Era2026ChildAdapter} between the router and the child, and makes the
 discover result into the C{initializeResult} legacy sessions are answered
 from. A child of one session (no handshake by the gateway) that refuses
 its client's C{initialize} so is switched the same way, and that
@@ -52,8 +52,8 @@ from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
     # The modern era's wire is imported when a child turns out to speak it
-    # (L{_modernOnly}): a gateway of 2025 children never loads it.
-    from mcpgateway.core.era2026.child import ModernChildAdapter
+    # (L{_era2026Only}): a gateway of 2025 children never loads it.
+    from mcpgateway.core.era2026.child import Era2026ChildAdapter
     from mcpgateway.protocol.requeststate import StateWrapper
 
 GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
@@ -69,14 +69,14 @@ class ServerUnavailable(Exception):
     """The server's child cannot be started or initialized; says why."""
 
 
-def _modernOnly(error: Any) -> tuple[str, ...] | None:
-    """L{mcpgateway.core.era2026.translate.modernOnly}. That module (the modern
+def _era2026Only(error: Any) -> tuple[str, ...] | None:
+    """L{mcpgateway.core.era2026.translate.era2026Only}. That module (the modern
     era's wire) is imported on first use, by a child that answers
     C{initialize} with an error or speaks the 2026 era: a gateway of 2025
     children never loads it (a smaller idle footprint)."""
-    from mcpgateway.core.era2026.translate import modernOnly
+    from mcpgateway.core.era2026.translate import era2026Only
 
-    return modernOnly(error)
+    return era2026Only(error)
 
 
 def _spokenVersion(offered: Any) -> str | None:
@@ -142,7 +142,7 @@ class Upstream:
         self._leaving: list[ChildProtocol] = []
         """Children let go of (stdout closed) that are still being stopped."""
         self.era = spec.era
-        self.adapter: ModernChildAdapter | None = None
+        self.adapter: Era2026ChildAdapter | None = None
         self.discoverResult: dict[str, Any] | None = None
         """A modern child's C{DiscoverResult}."""
         self._wrapper = wrapper
@@ -208,7 +208,7 @@ class Upstream:
             return
         if self.spec.era == "modern":
             assert self.child is not None
-            self._goModern(self.child)
+            self._goEra2026(self.child)
         elif self.handshake:
             self._initialize()
         else:
@@ -288,8 +288,8 @@ class Upstream:
 
     def _handshakeAnswered(self, response: jsonrpc.Message, child: ChildProtocol) -> None:
         result = response.get("result")
-        if not isinstance(result, dict) and _modernOnly(response.get("error")):
-            self._goModern(child, response.get("error"))
+        if not isinstance(result, dict) and _era2026Only(response.get("error")):
+            self._goEra2026(child, response.get("error"))
             return
         if not isinstance(result, dict):
             error = response.get("error")
@@ -345,13 +345,13 @@ class Upstream:
         if current and adapter is not None:
             adapter.fromChild(message)
             return
-        if current and not self.handshake and self._refusedAsModern(message):
+        if current and not self.handshake and self._refusedAsEra2026(message):
             assert self.child is not None
-            self._goModern(self.child, message.get("error"), held=message["id"])
+            self._goEra2026(self.child, message.get("error"), held=message["id"])
             return
         self.router.childMessage(message)
 
-    def _refusedAsModern(self, message: jsonrpc.Message) -> bool:
+    def _refusedAsEra2026(self, message: jsonrpc.Message) -> bool:
         """Whether C{message} is a child of one session refusing its
         client's C{initialize} as a modern-only server does."""
         if "error" not in message or jsonrpc.classify(message) is not jsonrpc.Kind.RESPONSE:
@@ -360,17 +360,17 @@ class Upstream:
         return (
             exchange is not None
             and exchange.method == "initialize"
-            and _modernOnly(message.get("error")) is not None
+            and _era2026Only(message.get("error")) is not None
         )
 
-    def _goModern(self, child: ChildProtocol, refusal: Any = None, held: Any = None) -> None:
+    def _goEra2026(self, child: ChildProtocol, refusal: Any = None, held: Any = None) -> None:
         """Speak 2026-07-28 to C{child} from now on: discover it. C{refusal}:
         its -32022 to C{initialize} (it was found out), C{held}: the id of a
         session's C{initialize} to answer once it is discovered."""
-        from mcpgateway.core.era2026.child import ModernChildAdapter
+        from mcpgateway.core.era2026.child import Era2026ChildAdapter
 
-        offered = _modernOnly(refusal)
-        version = _spokenVersion(list(offered or versions.MODERN_VERSIONS))
+        offered = _era2026Only(refusal)
+        version = _spokenVersion(list(offered or versions.ERA2026_VERSIONS))
         if version is None:
             self._refused(
                 child,
@@ -378,7 +378,7 @@ class Upstream:
                 f" {', '.join(offered or ())}, which the gateway does not",
             )
             return
-        adapter = ModernChildAdapter(
+        adapter = Era2026ChildAdapter(
             self.router,
             self._clock,
             child.send,
@@ -419,7 +419,7 @@ class Upstream:
         self,
         response: jsonrpc.Message,
         child: ChildProtocol,
-        adapter: ModernChildAdapter,
+        adapter: Era2026ChildAdapter,
         held: Any,
     ) -> None:
         result = response.get("result")

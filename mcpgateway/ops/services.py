@@ -35,7 +35,7 @@ class EndsListenStreams(Protocol):
     (the gateway's, L{mcpgateway.web.root.GatewayRoot}): they are ended
     gracefully before the listener stops."""
 
-    def endModernStreams(self, reason: str) -> int:
+    def endEra2026Streams(self, reason: str) -> int:
         """End every open listen stream, saying C{reason}; how many ended."""
 
 
@@ -146,7 +146,7 @@ class ListenerService(Service):
         root = getattr(self._factory, "resource", None)
         try:
             if isinstance(root, EndsListenStreams):
-                root.endModernStreams("the gateway is stopping")
+                root.endEra2026Streams("the gateway is stopping")
         except Exception:
             self.log.failure("ending the listen streams failed")
         if self._port is None:

@@ -70,7 +70,7 @@ MAX_SESSIONS_PER_PRINCIPAL = 1_000
 a tenth of L{MAX_SESSIONS}, so no one caller can fill the gateway. Without
 authentication every caller is the same anonymous one, and only
 L{MAX_SESSIONS} applies."""
-MODERN_INPUT_TIMEOUT = 600.0
+ERA2026_INPUT_TIMEOUT = 600.0
 """Seconds a suspended modern call waits for its client's retry (each
 round); then its child's questions are answered as declined and its call is
 cancelled."""
@@ -92,9 +92,9 @@ class Limits:
     replayMaxBytes: int = REPLAY_MAX_BYTES
     replayTTL: float = REPLAY_TTL
     sseRetry: float = SSE_RETRY
-    maxModernInFlight: int = MAX_MODERN_IN_FLIGHT
+    maxEra2026InFlight: int = MAX_MODERN_IN_FLIGHT
     maxSuspendedCalls: int = MAX_SUSPENDED_CALLS
-    modernInputTimeout: float = MODERN_INPUT_TIMEOUT
+    era2026InputTimeout: float = ERA2026_INPUT_TIMEOUT
     maxSessionInfo: int = MAX_SESSION_INFO
     maxSessions: int = MAX_SESSIONS
     maxSessionsPerPrincipal: int = MAX_SESSIONS_PER_PRINCIPAL
@@ -109,7 +109,7 @@ class Limits:
             "maxConnectionsPerPeer",
             "replayMaxEvents",
             "replayMaxBytes",
-            "maxModernInFlight",
+            "maxEra2026InFlight",
             "maxSuspendedCalls",
             "maxSessionInfo",
             "maxSessions",
@@ -123,7 +123,7 @@ class Limits:
             "keepAliveInterval",
             "replayTTL",
             "sseRetry",
-            "modernInputTimeout",
+            "era2026InputTimeout",
         ):
             value = getattr(self, name)
             if (

@@ -9,21 +9,21 @@ from typing import Any
 HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 """Revisions reached through C{initialize}; the gateway serves these."""
 
-MODERN_VERSIONS = ("2026-07-28",)
+ERA2026_VERSIONS = ("2026-07-28",)
 """Revisions without C{initialize} or sessions (served per request)."""
 
 LATEST = HANDSHAKE_VERSIONS[-1]
 DEFAULT_WITHOUT_HEADER = "2025-03-26"
 """What a request without C{MCP-Protocol-Version} means (the transport spec)."""
 
-MODERN_META_KEY = "io.modelcontextprotocol/protocolVersion"
+ERA2026_META_KEY = "io.modelcontextprotocol/protocolVersion"
 
 
 class Era(Enum):
     """Which revision family a request belongs to."""
 
     LEGACY = "legacy"
-    MODERN = "modern"
+    ERA2026 = "modern"
 
 
 def eraOf(message: Any, headerVersion: str | None) -> Era:
@@ -39,15 +39,15 @@ def eraOf(message: Any, headerVersion: str | None) -> Era:
     if isinstance(message, dict):
         params = message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
-        if isinstance(meta, dict) and MODERN_META_KEY in meta:
-            return Era.MODERN
+        if isinstance(meta, dict) and ERA2026_META_KEY in meta:
+            return Era.ERA2026
         method = message.get("method")
         if method == "initialize":
             return Era.LEGACY
         if method == "server/discover":
-            return Era.MODERN
+            return Era.ERA2026
     if headerVersion is not None and headerVersion not in HANDSHAKE_VERSIONS:
-        return Era.MODERN
+        return Era.ERA2026
     return Era.LEGACY
 
 
@@ -57,8 +57,8 @@ def negotiate(requested: Any) -> str:
     return requested if requested in HANDSHAKE_VERSIONS else LATEST
 
 
-def isModernRequest(message: dict[str, Any]) -> bool:
+def isEra2026Request(message: dict[str, Any]) -> bool:
     """A 2026-era request by its body alone: C{server/discover}, or one
     carrying the modern protocol version in C{_meta}. It must never reach a
     child."""
-    return eraOf(message, None) is Era.MODERN
+    return eraOf(message, None) is Era.ERA2026

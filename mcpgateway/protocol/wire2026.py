@@ -3,7 +3,7 @@
 what a modern answer looks like.
 
 One job: pure functions over decoded JSON-RPC messages and header maps, with
-no Twisted and no I/O. The web's modern endpoint (L{mcpgateway.web.modern})
+no Twisted and no I/O. The web's modern endpoint (L{mcpgateway.web.era2026})
 uses the checks (each returns a L{Problem} or C{None}, first failure wins, in
 the order the transport spec's status table gives); the core's bridge
 (L{mcpgateway.core.era2026.mrtr}) uses the builders (C{resultType}, cache hints,
@@ -45,7 +45,7 @@ HINT_OPTIONAL = "mcpgateway/optional"
 """In a child request's C{_meta}: C{true} when the child can do without the
 answer (a missing client capability refuses only that request)."""
 
-MODERN_METHODS = frozenset(
+ERA2026_METHODS = frozenset(
     {
         "server/discover",
         "tools/list",
@@ -221,16 +221,16 @@ def checkHeaders(message: Message, headers: Mapping[str, list[str]]) -> Problem 
 def checkVersion(message: Message) -> Problem | None:
     """The request's protocol version is a modern one we serve (400/-32022,
     C{data: {supported, requested}}). C{supported} lists the revisions this
-    path serves (L{versions.MODERN_VERSIONS}, as C{server/discover} says:
+    path serves (L{versions.ERA2026_VERSIONS}, as C{server/discover} says:
     clients and the conformance suite check that the two agree); the
     handshake revisions are reached through C{initialize} instead."""
     requested = _meta(message).get(PROTOCOL_VERSION_KEY)
-    if requested in versions.MODERN_VERSIONS:
+    if requested in versions.ERA2026_VERSIONS:
         return None
     return (
         jsonrpc.UNSUPPORTED_VERSION,
         "Unsupported protocol version",
-        {"supported": list(versions.MODERN_VERSIONS), "requested": requested},
+        {"supported": list(versions.ERA2026_VERSIONS), "requested": requested},
     )
 
 
@@ -460,7 +460,7 @@ def discoverResult(initialize: dict[str, Any], cacheScope: str) -> dict[str, Any
     }
     result: dict[str, Any] = {
         "resultType": "complete",
-        "supportedVersions": list(versions.MODERN_VERSIONS),
+        "supportedVersions": list(versions.ERA2026_VERSIONS),
         "capabilities": capabilities,
     }
     instructions = initialize.get("instructions")

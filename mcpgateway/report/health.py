@@ -82,7 +82,7 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
         "poolTimeouts": server.waitTimeouts,
         "evictions": server.evictions,
         "promoted": server.promoted,
-        **modernLine(server),
+        **era2026Line(server),
     }
     warning = server.warning
     if warning is not None:
@@ -102,14 +102,14 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
     return line
 
 
-def modernLine(server: ServerStatus) -> dict[str, Any]:
+def era2026Line(server: ServerStatus) -> dict[str, Any]:
     """How a server serves MCP 2026-07-28 clients (docs/era.md): C{"modern"}
     is C{true}, or why not (they get 404 and fall back to C{initialize});
     then its modern counters: requests, calls waiting for their client's
     C{input_required} answer, C{input_required} rounds sent, rounds whose
     client never came back, retries refused for their C{requestState}, open
     listen streams."""
-    stats = server.modernStats
+    stats = server.era2026Stats
     return {
         "modern": True if server.modern is None else server.modern,
         "modernRequests": stats.requests,

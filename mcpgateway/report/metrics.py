@@ -213,7 +213,7 @@ SERVER_FAMILIES: tuple[tuple[str, str, str, str], ...] = (
         " session scope: its shared child asked something no session could be proven to own).",
     ),
     (
-        "modernServed",
+        "era2026Served",
         "modern_served",
         "gauge",
         "1 when the server serves MCP 2026-07-28 clients, 0 when they get 404 and fall back "
@@ -279,7 +279,7 @@ def renderStatus(
         _requestSamples(families, labels, server)
         _childSamples(families, labels, server, rss)
         _scopeSamples(families, labels, server)
-        _modernSamples(families, labels, server)
+        _era2026Samples(families, labels, server)
     conventions = _operationFamilies(operations if operations is not None else tracing.Operations())
     every = (*families.values(), *_gatewayFamilies(status), *conventions)
     lines = [line for family in every for line in family.render()]
@@ -356,10 +356,10 @@ def _scopeSamples(families: dict[str, Family], labels: Labels, server: ServerSta
     families["promoted"].add(labels, int(server.promoted is not None))
 
 
-def _modernSamples(families: dict[str, Family], labels: Labels, server: ServerStatus) -> None:
+def _era2026Samples(families: dict[str, Family], labels: Labels, server: ServerStatus) -> None:
     """What the server does for MCP 2026-07-28 clients."""
-    modern = server.modernStats
-    families["modernServed"].add(labels, int(server.modern is None))
+    modern = server.era2026Stats
+    families["era2026Served"].add(labels, int(server.modern is None))
     families["modernRequests"].add(labels, modern.requests)
     families["suspendedCalls"].add(labels, modern.suspendedCalls)
     families["inputRounds"].add(labels, modern.inputRounds)

@@ -320,7 +320,7 @@ class Options(usage.Options):
         [
             "modern-input-timeout",
             None,
-            limits.MODERN_INPUT_TIMEOUT,
+            limits.ERA2026_INPUT_TIMEOUT,
             "Seconds an MCP 2026-07-28 call waits for its client's input_required answer;"
             " then the child's questions are declined and its call cancelled.",
             _positiveFloat,
@@ -589,9 +589,9 @@ class Options(usage.Options):
                 headerTimeout=self["header-timeout"],
                 maxConnectionsPerPeer=self["max-connections-per-peer"],
                 keepAliveInterval=self["keepalive-interval"],
-                maxModernInFlight=self["max-modern-in-flight"],
+                maxEra2026InFlight=self["max-modern-in-flight"],
                 maxSuspendedCalls=self["max-suspended-calls"],
-                modernInputTimeout=self["modern-input-timeout"],
+                era2026InputTimeout=self["modern-input-timeout"],
                 maxSessionsPerPrincipal=self["max-sessions-per-principal"],
             )
         except ValueError as e:

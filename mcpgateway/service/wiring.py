@@ -442,7 +442,7 @@ def _gatewaySettings(
         # a promotion is kept in promotions.json, then the config reloads
         promotions=Promoter(promotions, reactor, runInThread, configService.reload),
         # MCP 2026-07-28 calls waiting for their client (docs/era.md)
-        modernInputTimeout=options["limits"].modernInputTimeout,
+        era2026InputTimeout=options["limits"].era2026InputTimeout,
         maxSuspendedCalls=options["limits"].maxSuspendedCalls,
         sessionIds=None if cluster is None else cluster.sealer,
         # a saved session whose client exited while no gateway ran is not restored

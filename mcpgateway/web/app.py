@@ -52,7 +52,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.era2026.types import ModernService
+from mcpgateway.core.era2026.types import Era2026Service
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
@@ -154,7 +154,7 @@ class GatewaySite(Site):
         # Connection: close instead (GatewayChannel.checkPersistence).
         self.handingOver = True
         channels = self.guard.channels
-        endModernStreams(self, "the gateway is restarting")
+        endEra2026Streams(self, "the gateway is restarting")
         if self.gateway is not None:
             for session in list(self.gateway.sessions):
                 stream = session.getStream
@@ -193,7 +193,7 @@ def makeSite(
     api: ResourceFactory | None = None,
     limits: Limits | None = None,
     keys: WorkspaceKeys | None = None,
-    modern: ModernService | None = None,
+    modern: Era2026Service | None = None,
     team: TeamSurface | None = None,
     flusher: TurnFlusher | None = None,
 ) -> GatewaySite:
@@ -220,10 +220,10 @@ def makeSite(
     return site
 
 
-def endModernStreams(site: Any, reason: str) -> int:
+def endEra2026Streams(site: Any, reason: str) -> int:
     """End the 2026-07-28 listen streams of C{site} (a L{makeSite} site)
     with their graceful result; how many ended (0 for any other factory)."""
     root = getattr(site, "resource", None)
     if isinstance(root, GatewayRoot):
-        return root.endModernStreams(reason)
+        return root.endEra2026Streams(reason)
     return 0

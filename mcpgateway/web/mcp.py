@@ -20,7 +20,7 @@ batch is capped, and so is what one session may have waiting for a child
 
 Both eras of MCP share the endpoint, chosen per request, body first
 (L{mcpgateway.protocol.versions.eraOf}): a POST whose body claims protocol 2026-07-28
-(or is C{server/discover}) goes to the endpoint's L{ModernEndpoint}
+(or is C{server/discover}) goes to the endpoint's L{Era2026Endpoint}
 (docs/era.md: no session, every request carries its own envelope); a GET
 or DELETE that names a modern C{MCP-Protocol-Version} without a session is
 405 (C{Allow: POST}); everything else is the handshake era below.
@@ -77,7 +77,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from mcpgateway.cluster.routing import Forward, Local
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core import tracing
-from mcpgateway.core.era2026.types import ModernService
+from mcpgateway.core.era2026.types import Era2026Service
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
@@ -85,11 +85,11 @@ from mcpgateway.protocol import envelope, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
+from mcpgateway.web.era2026 import Era2026Endpoint, principalKey
 from mcpgateway.web.guard import (
     checkPostHeaders,
     header,
 )
-from mcpgateway.web.modern import ModernEndpoint, principalKey
 from mcpgateway.web.replay import ReplayStore, StreamLog, resumable
 
 if TYPE_CHECKING:
@@ -109,10 +109,10 @@ from mcpgateway.web.forwarding import Forwarding
 from mcpgateway.web.opening import EndpointOpening
 from mcpgateway.web.replies import ClientErrors, accepted, errorReply, jsonReply, validIdOrNull
 from mcpgateway.web.requestfacts import (
+    era2026Header,
     internalErrorReply,
-    isModern,
+    isEra2026,
     loopbackConnection,
-    modernHeader,
     refusalId,
     shortName,
     unsupportedVersion,
@@ -147,7 +147,7 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
         *,
         scope: str = "",
         keys: WorkspaceKeys | None = None,
-        modern: ModernService | None = None,
+        modern: Era2026Service | None = None,
         quota: Quota | None = None,
         throttled: Callable[[], object] | None = None,
         cluster: Cluster | None = None,
@@ -199,13 +199,13 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
         self._keepAlive = limits.keepAliveInterval
         self.clientErrors = clientErrors if clientErrors is not None else ClientErrors(clock)
         self.replay = ReplayStore(clock, limits)
-        self.modern = ModernEndpoint(
+        self.modern = Era2026Endpoint(
             modern if modern is not None else gateway,
             server,
             clock,
             limits,
             self.clientErrors,
-            self._modernCredentials,
+            self._era2026Credentials,
             scope,
             loopbackOnly,
         )
@@ -227,7 +227,7 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
                 return self._get(request)
             if method == b"DELETE":
                 return self._delete(request)
-            if modernHeader(request):
+            if era2026Header(request):
                 return self.modern.notAllowed(request)
             request.setHeader("allow", "GET, POST, DELETE")
             return self._refuse(
@@ -373,7 +373,7 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
             else:
                 note.message(payload)
         version = header(request, "mcp-protocol-version")
-        modern = isModern(payload, version)
+        modern = isEra2026(payload, version)
         if isinstance(payload, list) and not modern:
             # Refused for its size before it is counted: a batch nothing of
             # which is acted on owes the principal's limits nothing.
@@ -385,7 +385,7 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
             if throttled is not None:
                 return throttled
         if modern:
-            if version is None or version in versions.MODERN_VERSIONS or isModern(payload, None):
+            if version is None or version in versions.ERA2026_VERSIONS or isEra2026(payload, None):
                 return self.modern.post(request, payload)
             # Modern by its header alone, which names no revision at all.
             return self._refuse(

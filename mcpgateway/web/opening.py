@@ -28,10 +28,10 @@ from mcpgateway.core.sessions import Session, shortId
 from mcpgateway.protocol import envelope, jsonrpc, versions
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.limits import Limits
+from mcpgateway.web.era2026 import principalKey
 from mcpgateway.web.guard import (
     header,
 )
-from mcpgateway.web.modern import principalKey
 
 if TYPE_CHECKING:
     pass  # cryptography: clustered gateways only
@@ -203,7 +203,7 @@ class EndpointOpening:
         opened.addCallbacks(answer, failed)
         return NOT_DONE_YET
 
-    def _modernCredentials(self, request: Request) -> tuple[str, Credentials] | str:
+    def _era2026Credentials(self, request: Request) -> tuple[str, Credentials] | str:
         """L{_credentialsOf} for a modern request: why they cannot be used,
         as text, instead of raising."""
         try:

@@ -32,7 +32,7 @@ def unsupportedVersion(version: str) -> str:
     return (
         f"Bad Request: unsupported MCP-Protocol-Version {envelope.shown(version)};"
         f" supported: {SUPPORTED} (after initialize), and"
-        f" {', '.join(versions.MODERN_VERSIONS)} (per request, with the _meta envelope)"
+        f" {', '.join(versions.ERA2026_VERSIONS)} (per request, with the _meta envelope)"
     )
 
 
@@ -50,17 +50,17 @@ def shortName(session: Session) -> str:
     return short if isinstance(short, str) else session.id[:8]
 
 
-def isModern(payload: Any, version: str | None) -> bool:
+def isEra2026(payload: Any, version: str | None) -> bool:
     """Whether a POSTed body belongs to the 2026-07-28 era (a batch does
     when the header, or any of its messages, says so)."""
-    if versions.eraOf(payload, version) is versions.Era.MODERN:
+    if versions.eraOf(payload, version) is versions.Era.ERA2026:
         return True
     return isinstance(payload, list) and any(
-        versions.eraOf(item, None) is versions.Era.MODERN for item in payload
+        versions.eraOf(item, None) is versions.Era.ERA2026 for item in payload
     )
 
 
-def modernHeader(request: Request) -> bool:
+def era2026Header(request: Request) -> bool:
     """Whether C{MCP-Protocol-Version} names a revision outside the handshake era."""
     version = header(request, "mcp-protocol-version")
     return version is not None and version not in versions.HANDSHAKE_VERSIONS

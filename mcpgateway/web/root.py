@@ -24,7 +24,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.era2026.types import ModernService
+from mcpgateway.core.era2026.types import Era2026Service
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.protocol import jsonrpc
@@ -337,7 +337,7 @@ class GatewayRoot(Resource):
         limits: Limits | None = None,
         clientErrors: ClientErrors | None = None,
         keys: WorkspaceKeys | None = None,
-        modern: ModernService | None = None,
+        modern: Era2026Service | None = None,
         team: TeamSurface | None = None,
     ) -> None:
         """
@@ -446,7 +446,7 @@ class GatewayRoot(Resource):
             )
         return endpoint
 
-    def endModernStreams(self, reason: str) -> int:
+    def endEra2026Streams(self, reason: str) -> int:
         """End every open 2026-07-28 listen stream with its graceful result
         (the gateway stops, or hands over to a restart's successor: the
         clients listen again there); how many ended."""

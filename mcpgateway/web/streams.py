@@ -21,11 +21,11 @@ from twisted.web.server import NOT_DONE_YET, Request
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.web.era2026 import Era2026Endpoint
 from mcpgateway.web.guard import (
     checkGetHeaders,
     header,
 )
-from mcpgateway.web.modern import ModernEndpoint
 from mcpgateway.web.replay import ReplayStore, StreamLog, kindOf, resumable
 from mcpgateway.web.sse import SSEStream
 
@@ -41,7 +41,7 @@ from mcpgateway.web.credentials import (
 )
 from mcpgateway.web.replies import jsonReply
 from mcpgateway.web.requestfacts import (
-    modernHeader,
+    era2026Header,
     shortName,
 )
 
@@ -60,11 +60,11 @@ class StreamRequests:
     _session: Callable[..., Session | bytes]
     backend: Backend
     log: Logger
-    modern: ModernEndpoint
+    modern: Era2026Endpoint
     replay: ReplayStore
 
     def _get(self, request: Request) -> bytes | int:
-        if modernHeader(request) and header(request, "mcp-session-id") is None:
+        if era2026Header(request) and header(request, "mcp-session-id") is None:
             return self.modern.notAllowed(request)
         refusal = checkGetHeaders(request)
         if refusal is not None:
@@ -161,7 +161,7 @@ class StreamRequests:
         )
 
     def _delete(self, request: Request) -> bytes:
-        if modernHeader(request) and header(request, "mcp-session-id") is None:
+        if era2026Header(request) and header(request, "mcp-session-id") is None:
             return self.modern.notAllowed(request)
         session = self._session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):

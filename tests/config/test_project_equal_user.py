@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.pools.shared import SharedPool
@@ -113,7 +113,7 @@ def test_a_modern_request_at_the_workspace_route_is_served(
     home.document["mcpServers"]["pw"] = shout(home)
     home.define(P, shout(home))
     gateway = home.start()
-    request = ModernRequest("d-1", "server/discover", {}, scope=home.keys.key(str(P)))
+    request = Era2026Request("d-1", "server/discover", {}, scope=home.keys.key(str(P)))
     described: Deferred[dict[str, Any]] = gateway.pools["pw"].describe(request)
     home.handshake(home.reactor.lastProcess)
     result = home.successResult(described)

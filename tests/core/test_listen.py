@@ -9,7 +9,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.listen import Listener, honour
-from mcpgateway.core.era2026.types import ListenFilter, ModernRequest
+from mcpgateway.core.era2026.types import Era2026Request, ListenFilter
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -31,8 +31,8 @@ def updated(uri: str) -> Message:
     return jsonrpc.notification("notifications/resources/updated", {"uri": uri})
 
 
-def listenRequest() -> ModernRequest:
-    return ModernRequest(clientId="listen-1", method="subscriptions/listen", params={})
+def listenRequest() -> Era2026Request:
+    return Era2026Request(clientId="listen-1", method="subscriptions/listen", params={})
 
 
 class HonourTests(SynchronousTestCase):
@@ -104,7 +104,7 @@ class FilterTests(ListenerCase):
         ):
             proc.reply(message)
         self.assertEqual(sink.messages, [TOOLS_CHANGED, updated("file:///a")])
-        self.assertEqual(self.pool.modernStats().listenStreams, 1)
+        self.assertEqual(self.pool.era2026Stats().listenStreams, 1)
 
     def test_a_listener_never_gets_logs_or_requests(self) -> None:
         _listener, sink, sent = self.listen()
@@ -149,7 +149,7 @@ class SubscriptionTests(ListenerCase):
         self.assertEqual(proc.takeMessages(), [])
         listener.close()
         self.assertEqual(proc.takeMessages(), [])
-        self.assertEqual(self.pool.modernStats().listenStreams, 0)
+        self.assertEqual(self.pool.era2026Stats().listenStreams, 0)
         d = self.pool.forward(
             session,  # type: ignore[arg-type]
             jsonrpc.request(2, "resources/unsubscribe", {"uri": "file:///a"}),
@@ -213,7 +213,7 @@ class EndTests(ListenerCase):
         listener.ended.addCallback(ended.append)
         self.pool.stopAll()
         self.assertEqual(ended, ["server 'srv' stopped"])
-        self.assertEqual(self.pool.modernStats().listenStreams, 0)
+        self.assertEqual(self.pool.era2026Stats().listenStreams, 0)
         self.assertFalse(listener.deliver(TOOLS_CHANGED))
         listener.close()  # the web closes it too: nothing happens
 

@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.mrtr import COALESCE, MAX_OUTSTANDING, InputBridge, finish
-from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.protocol import jsonrpc, wire2026
@@ -85,7 +85,7 @@ class BridgeCase(SynchronousTestCase):
         state: str | None = None,
         responses: dict[str, Any] | None = None,
         logLevel: str | None = None,
-    ) -> ModernRequest:
+    ) -> Era2026Request:
         params: dict[str, Any] = {}
         if method == "resources/read":
             params["uri"] = name
@@ -94,7 +94,7 @@ class BridgeCase(SynchronousTestCase):
             params["arguments"] = arguments
         if token is not None:
             params["_meta"] = {"progressToken": token}
-        return ModernRequest(
+        return Era2026Request(
             clientId=clientId,
             method=method,
             params=params,
@@ -964,7 +964,7 @@ def test_any_retry_is_answered_and_the_child_gets_only_valid_answers(
     bridge = InputBridge("srv", clock, StateCodec(b"k" * 32))
     params = {"name": "book", "arguments": ARGS}
     first = bridge.call(
-        router, ModernRequest(7, "tools/call", params, capabilities=ALL_CAPS), RecordingSink()
+        router, Era2026Request(7, "tools/call", params, capabilities=ALL_CAPS), RecordingSink()
     )
     router.childMessage(jsonrpc.request(5, "elicitation/create", ELICIT))
     router.childMessage(jsonrpc.request(6, "sampling/createMessage", SAMPLE))
@@ -976,7 +976,7 @@ def test_any_retry_is_answered_and_the_child_gets_only_valid_answers(
     with capturedGatewayLogs() as events:
         retry = bridge.call(
             router,
-            ModernRequest(
+            Era2026Request(
                 8,
                 "tools/call",
                 params,

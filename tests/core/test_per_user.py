@@ -13,7 +13,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
@@ -282,16 +282,16 @@ class RestoreTests(PerUserCase):
         self.assertEqual(self.pid(self.open("db", ALICE, key="k1", TOKEN="v1")), self.pid(restored))
 
 
-class ModernTests(PerUserCase):
+class Era2026Tests(PerUserCase):
     def call(self, principal: str, requestId: int) -> tuple[Any, FakeProcess, Message]:
         """A modern tools/list of C{principal}: the response, the one child
         that got something, and what it got (a child started for it first
         answers the gateway's initialize)."""
         spawned = len(self.reactor.processes)
-        request = ModernRequest(
+        request = Era2026Request(
             clientId=requestId, method="tools/list", params={}, principal=principal
         )
-        d = self.gateway.modernCall("gh", request, RecordingSink())
+        d = self.gateway.era2026Call("gh", request, RecordingSink())
         after = {p.pid: handshake(p) for p in self.reactor.processes[spawned:]}
         got = [
             (p, message)

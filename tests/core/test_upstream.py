@@ -304,7 +304,7 @@ class NothingRaisesTests(UpstreamCase):
         self.assertEqual(self.up.breaker.state, Circuit.CLOSED)  # four crashes 60 s apart
 
 
-MODERN_ENVELOPE_KEYS = {
+ERA2026_ENVELOPE_KEYS = {
     "io.modelcontextprotocol/protocolVersion",
     "io.modelcontextprotocol/clientCapabilities",
     "io.modelcontextprotocol/clientInfo",
@@ -320,7 +320,7 @@ DISCOVER_RESULT = {
 }
 
 
-def modernRefusal(supported: list[str]) -> Message:
+def era2026Refusal(supported: list[str]) -> Message:
     return {
         "error": {
             "code": jsonrpc.UNSUPPORTED_VERSION,
@@ -330,7 +330,7 @@ def modernRefusal(supported: list[str]) -> Message:
     }
 
 
-class ModernChildTests(UpstreamCase):
+class Era2026ChildTests(UpstreamCase):
     """Children that speak only 2026-07-28: found out by their -32022 to
     initialize (or configured so), discovered on the same process."""
 
@@ -349,11 +349,11 @@ class ModernChildTests(UpstreamCase):
     def test_a_modern_only_refusal_switches_that_process_to_discover(self) -> None:
         d = self.up.ensure()
         proc = self.reactor.lastProcess
-        self.answerInitialize(proc, modernRefusal(["2026-07-28"]))
+        self.answerInitialize(proc, era2026Refusal(["2026-07-28"]))
         self.assertNoResult(d)
         self.assertEqual(self.up.era, "modern")
         request = self.discover(proc)
-        self.assertEqual(set(request["params"]["_meta"]), MODERN_ENVELOPE_KEYS)
+        self.assertEqual(set(request["params"]["_meta"]), ERA2026_ENVELOPE_KEYS)
         self.assertEqual(
             request["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"], "2026-07-28"
         )
@@ -386,7 +386,7 @@ class ModernChildTests(UpstreamCase):
     def test_a_refusal_that_lists_a_handshake_revision_is_refused_as_before(self) -> None:
         d = self.up.ensure()
         proc = self.reactor.lastProcess
-        self.answerInitialize(proc, modernRefusal(["2026-07-28", "2025-06-18"]))
+        self.answerInitialize(proc, era2026Refusal(["2026-07-28", "2025-06-18"]))
         failure = self.failureResultOf(d, ServerUnavailable)
         self.assertIn("refused initialize: Unsupported protocol version", str(failure.value))
         self.assertEqual(proc.signals, ["KILL"])
@@ -396,7 +396,7 @@ class ModernChildTests(UpstreamCase):
     def test_a_refusal_that_lists_only_unknown_revisions_says_so(self) -> None:
         d = self.up.ensure()
         proc = self.reactor.lastProcess
-        self.answerInitialize(proc, modernRefusal(["2099-01-01"]))
+        self.answerInitialize(proc, era2026Refusal(["2099-01-01"]))
         failure = self.failureResultOf(d, ServerUnavailable)
         self.assertIn("speaks only protocol revision(s) 2099-01-01", str(failure.value))
         self.assertEqual(proc.signals, ["KILL"])
@@ -419,7 +419,7 @@ class ModernChildTests(UpstreamCase):
     def test_a_refused_discover_fails_the_waiters(self) -> None:
         d = self.up.ensure()
         proc = self.reactor.lastProcess
-        self.answerInitialize(proc, modernRefusal(["2026-07-28"]))
+        self.answerInitialize(proc, era2026Refusal(["2026-07-28"]))
         self.discover(proc, {"error": {"code": -32603, "message": "broken"}})
         failure = self.failureResultOf(d, ServerUnavailable)
         self.assertIn("refused server/discover: broken", str(failure.value))
@@ -428,7 +428,7 @@ class ModernChildTests(UpstreamCase):
     def test_a_discover_without_a_revision_we_speak_fails_the_waiters(self) -> None:
         d = self.up.ensure()
         proc = self.reactor.lastProcess
-        self.answerInitialize(proc, modernRefusal(["2026-07-28"]))
+        self.answerInitialize(proc, era2026Refusal(["2026-07-28"]))
         self.discover(proc, {"result": {**DISCOVER_RESULT, "supportedVersions": ["2099-01-01"]}})
         failure = self.failureResultOf(d, ServerUnavailable)
         self.assertIn("supports none of the revisions", str(failure.value))
@@ -437,7 +437,7 @@ class ModernChildTests(UpstreamCase):
         self.up.router.attach(self.session)
         d = self.up.ensure()
         first = self.reactor.lastProcess
-        self.answerInitialize(first, modernRefusal(["2026-07-28"]))
+        self.answerInitialize(first, era2026Refusal(["2026-07-28"]))
         self.discover(first)
         self.successResultOf(d)
         self.call()
@@ -455,7 +455,7 @@ class ModernChildTests(UpstreamCase):
         self.up.router.attach(self.session)
         d = self.up.ensure()
         first = self.reactor.lastProcess
-        self.answerInitialize(first, modernRefusal(["2026-07-28"]))
+        self.answerInitialize(first, era2026Refusal(["2026-07-28"]))
         self.discover(first)
         self.successResultOf(d)
         self.call()
@@ -463,7 +463,7 @@ class ModernChildTests(UpstreamCase):
         closeStdout(first)
         self.reactor.advance(OUTPUT_GRACE)
         second = self.reactor.lastProcess
-        self.answerInitialize(second, modernRefusal(["2026-07-28"]))
+        self.answerInitialize(second, era2026Refusal(["2026-07-28"]))
         self.discover(second)
         second.takeMessages()
         first.reply(jsonrpc.request(99, "roots/list", {}))  # the old child, on its way out
@@ -472,7 +472,7 @@ class ModernChildTests(UpstreamCase):
     def test_a_health_ping_of_a_modern_child_is_a_discover(self) -> None:
         d = self.up.ensure()
         proc = self.reactor.lastProcess
-        self.answerInitialize(proc, modernRefusal(["2026-07-28"]))
+        self.answerInitialize(proc, era2026Refusal(["2026-07-28"]))
         self.discover(proc)
         self.successResultOf(d)
         self.reactor.advance(0)
@@ -480,12 +480,12 @@ class ModernChildTests(UpstreamCase):
         answered = self.up.router.call("ping")
         [probe] = proc.takeMessages()
         self.assertEqual(probe["method"], "server/discover")
-        self.assertEqual(set(probe["params"]["_meta"]), MODERN_ENVELOPE_KEYS)
+        self.assertEqual(set(probe["params"]["_meta"]), ERA2026_ENVELOPE_KEYS)
         proc.reply(jsonrpc.resultResponse(probe["id"], DISCOVER_RESULT))
         self.assertIn("result", self.successResultOf(answered))
 
 
-class ModernChildOfOneSessionTests(SynchronousTestCase):
+class Era2026ChildOfOneSessionTests(SynchronousTestCase):
     """A child of one session: the gateway does not initialize it, its
     client does; a modern-only child refuses that, and is switched."""
 
@@ -506,7 +506,7 @@ class ModernChildOfOneSessionTests(SynchronousTestCase):
             None,
         )
         [init] = proc.takeMessages()
-        proc.reply({"jsonrpc": "2.0", "id": init["id"], **modernRefusal(["2026-07-28"])})
+        proc.reply({"jsonrpc": "2.0", "id": init["id"], **era2026Refusal(["2026-07-28"])})
         self.assertNoResult(answer)
         [request] = proc.takeMessages()
         self.assertEqual(request["method"], "server/discover")

@@ -1,7 +1,7 @@
 """MCP 2026-07-28 and 2025 clients at once, on one shared legacy child
 (tests/fixtures/era_server.py), end to end: the real Python SDK client
 (C{mcp} 2.x, pinned to 2026-07-28, auto, legacy) and the real TypeScript SDK
-2.x client (tests/integration/clients/ts_modern.mjs: pinned, auto, legacy).
+2.x client (tests/integration/clients/ts_era2026.mjs: pinned, auto, legacy).
 
 Every caller asks the child's model and user questions carrying its own label
 and nonce, answered by its own callbacks: each gets its own answer back, each
@@ -32,8 +32,8 @@ from tests.integration.gateway import REPO, RunningGateway, errorText, waitFor, 
 
 pytestmark = pytest.mark.integration
 FIXTURE = REPO / "tests" / "fixtures" / "era_server.py"
-TS_MODERN = Path(__file__).with_name("clients") / "ts_modern.mjs"
-MODERN = "2026-07-28"
+TS_MODERN = Path(__file__).with_name("clients") / "ts_era2026.mjs"
+ERA2026 = "2026-07-28"
 TOOLS = ["ask_model", "ask_user", "count", "outcomes", "plain_ask"]
 
 
@@ -126,7 +126,7 @@ async def pyScenario(
 
 
 class TsClient:
-    """One ts_modern.mjs process (it runs the scenario at once, then waits)."""
+    """One ts_era2026.mjs process (it runs the scenario at once, then waits)."""
 
     def __init__(self, url: str, mode: str, label: str, nonce: str, env: dict[str, str]) -> None:
         self.label, self.nonce = label, nonce
@@ -141,7 +141,7 @@ class TsClient:
     def result(self) -> dict[str, Any]:
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
-        assert line, f"ts_modern.mjs {self.label} said nothing"
+        assert line, f"ts_era2026.mjs {self.label} said nothing"
         return json.loads(line)  # type: ignore[no-any-return]
 
     def close(self) -> None:
@@ -184,7 +184,7 @@ def test_modern_and_legacy_clients_at_once_on_one_shared_child(start: Any, home:
     ]
     py = [
         (mode, f"py-{mode}-{i}", f"n-py-{mode}-{i}")
-        for mode in (MODERN, "legacy")
+        for mode in (ERA2026, "legacy")
         for i in range(4)
     ]
     health: dict[str, Any] = {}
@@ -223,12 +223,12 @@ def test_modern_and_legacy_clients_at_once_on_one_shared_child(start: Any, home:
             client.close()
     for (mode, label, nonce), result in zip(py, pyResults, strict=True):
         checkScenario(result, label, nonce)
-        assert result["version"] == (MODERN if mode == MODERN else "2025-11-25"), result
+        assert result["version"] == (ERA2026 if mode == ERA2026 else "2025-11-25"), result
     for client, result in zip(ts, tsResults, strict=True):
         assert result["ok"], result
         checkScenario(result, client.label, client.nonce)
         if "-pin-" in client.label:
-            assert (result["era"], result["version"]) == ("modern", MODERN), result
+            assert (result["era"], result["version"]) == ("modern", ERA2026), result
             assert result["sessionId"] is None, result
         else:
             assert result["era"] == "legacy" and result["sessionId"], result
@@ -254,7 +254,7 @@ def callOutcomes(url: str) -> list[list[str]]:
     """What the child's ask_* tools received, in order."""
 
     async def main() -> list[list[str]]:
-        async with Client(url, mode=MODERN) as client:
+        async with Client(url, mode=ERA2026) as client:
             return json.loads(textOf(await client.call_tool("outcomes", {})))  # type: ignore[no-any-return]
 
     return anyio.run(main)
@@ -278,10 +278,10 @@ def test_auto_mode_clients_take_the_modern_path(start: Any, home: Path) -> None:
         result = ts.result()
     finally:
         ts.close()
-    assert version == MODERN
+    assert version == ERA2026
     assert "py-auto says py-auto n-py-auto" in user, user
     assert caller.elicited == ["py-auto n-py-auto"]
-    assert result["ok"] and (result["era"], result["version"]) == ("modern", MODERN), result
+    assert result["ok"] and (result["era"], result["version"]) == ("modern", ERA2026), result
     assert result["sessionId"] is None, result
     checkScenario(result, "ts-auto", "n-ts-auto")
     server = health["servers"]["era"]
@@ -296,12 +296,12 @@ def test_a_request_without_the_hint_is_routed_only_when_provable(start: Any, hom
     alone, first, second = Caller("alone"), Caller("first"), Caller("second")
 
     async def main() -> tuple[str, list[str]]:
-        async with alone.client(url, MODERN) as client:
+        async with alone.client(url, ERA2026) as client:
             lone = textOf(await client.call_tool("plain_ask", {"nonce": "n-alone"}))
         crowded: list[str] = []
 
         async def ask(caller: Caller, nonce: str) -> None:
-            async with caller.client(url, MODERN) as client:
+            async with caller.client(url, ERA2026) as client:
                 # Both calls are in flight before either asks (the tool waits for both).
                 result = await client.call_tool("plain_ask", {"nonce": nonce, "together": 2})
                 crowded.append(textOf(result))
@@ -331,7 +331,7 @@ def test_a_server_not_served_modern_sends_clients_back_to_initialize(
     caller = Caller("fallback")
 
     async def pinned() -> None:
-        async with caller.client(url, MODERN) as client:
+        async with caller.client(url, ERA2026) as client:
             await client.list_tools()
 
     with pytest.raises(BaseException) as caught:
@@ -347,7 +347,7 @@ def test_a_server_not_served_modern_sends_clients_back_to_initialize(
             return client.session.protocol_version, textOf(user)
 
     version, user = anyio.run(auto)
-    assert version != MODERN, version
+    assert version != ERA2026, version
     assert "fallback says fallback n-f" in user, user
     server = gateway.health()["servers"]["era"]
     assert server["modern"] is not True, server  # the reason it is not served
@@ -366,7 +366,7 @@ def test_an_abandoned_input_required_round_ends_at_its_ttl(start: Any, home: Pat
 
     async def main() -> None:
         async with (
-            Client(url, mode=MODERN, elicitation_callback=neverAnswers) as client,
+            Client(url, mode=ERA2026, elicitation_callback=neverAnswers) as client,
             anyio.create_task_group() as group,
         ):
             group.start_soon(client.call_tool, "ask_user", {"label": "gone", "nonce": "n-gone"})

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mcpgateway.protocol import versions
 from mcpgateway.protocol.versions import Era, eraOf
 
-CLAIM = {versions.MODERN_META_KEY: "2026-07-28"}
+CLAIM = {versions.ERA2026_META_KEY: "2026-07-28"}
 
 
 def request(method: str, meta: dict[str, Any] | None = None, **params: Any) -> dict[str, Any]:
@@ -24,20 +24,20 @@ def request(method: str, meta: dict[str, Any] | None = None, **params: Any) -> d
     ("message", "header", "era"),
     [
         # The body claim decides, whatever the header says.
-        (request("tools/list", CLAIM), None, Era.MODERN),
-        (request("tools/list", CLAIM), "2025-11-25", Era.MODERN),
-        (request("tools/list", CLAIM), "2026-07-28", Era.MODERN),
+        (request("tools/list", CLAIM), None, Era.ERA2026),
+        (request("tools/list", CLAIM), "2025-11-25", Era.ERA2026),
+        (request("tools/list", CLAIM), "2026-07-28", Era.ERA2026),
         # A malformed claim is still a claim (refused as modern, never served as legacy).
-        (request("tools/list", {versions.MODERN_META_KEY: 7}), None, Era.MODERN),
-        (request("initialize", CLAIM), None, Era.MODERN),
+        (request("tools/list", {versions.ERA2026_META_KEY: 7}), None, Era.ERA2026),
+        (request("initialize", CLAIM), None, Era.ERA2026),
         # server/discover is modern by its name.
-        (request("server/discover"), None, Era.MODERN),
-        (request("server/discover"), "2025-11-25", Era.MODERN),
+        (request("server/discover"), None, Era.ERA2026),
+        (request("server/discover"), "2025-11-25", Era.ERA2026),
         # The header alone: a revision outside the handshake ones.
-        (request("tools/list"), "2026-07-28", Era.MODERN),
-        (request("tools/list"), "1900-01-01", Era.MODERN),
-        ({"jsonrpc": "2.0", "method": "notifications/cancelled"}, "2026-07-28", Era.MODERN),
-        ([request("tools/list")], "2026-07-28", Era.MODERN),
+        (request("tools/list"), "2026-07-28", Era.ERA2026),
+        (request("tools/list"), "1900-01-01", Era.ERA2026),
+        ({"jsonrpc": "2.0", "method": "notifications/cancelled"}, "2026-07-28", Era.ERA2026),
+        ([request("tools/list")], "2026-07-28", Era.ERA2026),
         # Legacy: no claim and a handshake header (or none).
         (request("tools/list"), None, Era.LEGACY),
         (request("tools/list"), "2025-11-25", Era.LEGACY),
@@ -57,11 +57,11 @@ def test_eraOf(message: Any, header: str | None, era: Era) -> None:
     assert eraOf(message, header) is era
 
 
-def test_isModernRequest_is_eraOf_without_a_header() -> None:
-    assert versions.isModernRequest(request("server/discover"))
-    assert versions.isModernRequest(request("ping", CLAIM))
-    assert not versions.isModernRequest(request("tools/list"))
-    assert not versions.isModernRequest(request("initialize", protocolVersion="2025-11-25"))
+def test_isEra2026Request_is_eraOf_without_a_header() -> None:
+    assert versions.isEra2026Request(request("server/discover"))
+    assert versions.isEra2026Request(request("ping", CLAIM))
+    assert not versions.isEra2026Request(request("tools/list"))
+    assert not versions.isEra2026Request(request("initialize", protocolVersion="2025-11-25"))
 
 
 JSON = st.recursive(
@@ -77,14 +77,14 @@ JSON = st.recursive(
 @given(
     message=JSON,
     header=st.none()
-    | st.sampled_from(versions.MODERN_VERSIONS + versions.HANDSHAKE_VERSIONS)
+    | st.sampled_from(versions.ERA2026_VERSIONS + versions.HANDSHAKE_VERSIONS)
     | st.text(max_size=10),
 )
 def test_eraOf_is_total(message: Any, header: str | None) -> None:
     """Any JSON and any header: an era, never an exception; a legacy header
     and no claim never make a body modern unless it is server/discover."""
     era = eraOf(message, header)
-    assert era in (Era.LEGACY, Era.MODERN)
+    assert era in (Era.LEGACY, Era.ERA2026)
     if header is None or header in versions.HANDSHAKE_VERSIONS:
-        bodyModern = isinstance(message, dict) and versions.isModernRequest(message)
-        assert (era is Era.MODERN) == bodyModern
+        bodyEra2026 = isinstance(message, dict) and versions.isEra2026Request(message)
+        assert (era is Era.ERA2026) == bodyEra2026

@@ -266,7 +266,7 @@ def test_version_refused_names_the_revisions_discover_names(requested: Any) -> N
     assert problem is not None
     code, _, data = problem
     assert code == jsonrpc.UNSUPPORTED_VERSION == -32022
-    assert data == {"supported": list(versions.MODERN_VERSIONS), "requested": requested}
+    assert data == {"supported": list(versions.ERA2026_VERSIONS), "requested": requested}
     # The conformance suite checks that -32022 lists nothing discover does not.
     assert set(data["supported"]) <= set(wire2026.discoverResult({}, "public")["supportedVersions"])
     assert wire2026.httpStatus(code) == 400
@@ -477,7 +477,7 @@ def test_tool_execution_is_stripped_and_child_meta_kept() -> None:
 
 @settings(max_examples=80)
 @given(
-    method=st.sampled_from(sorted(wire2026.MODERN_METHODS)),
+    method=st.sampled_from(sorted(wire2026.ERA2026_METHODS)),
     result=st.dictionaries(st.text(max_size=8), JSON, max_size=4),
     childMeta=st.dictionaries(st.text(max_size=8), JSON, max_size=3),
     serverInfo=st.none() | st.just(INFO),

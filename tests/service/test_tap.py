@@ -130,7 +130,7 @@ def test_modern_options_reach_the_site_and_the_gateway(
         str(tmp_path / "st"),
     )
     assert options["limits"] == Limits(
-        maxModernInFlight=5, maxSuspendedCalls=6, modernInputTimeout=7.5
+        maxEra2026InFlight=5, maxSuspendedCalls=6, era2026InputTimeout=7.5
     )
     reactor = FakeProcessReactor()
     top = tap.makeService(options, reactor)

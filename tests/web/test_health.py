@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.core.era2026.types import ModernStats
+from mcpgateway.core.era2026.types import Era2026Stats
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
     ChildStatus,
@@ -230,7 +230,7 @@ def test_a_body_without_detail_hides_the_catalogs_errors_and_says_so() -> None:
 
 
 def test_a_server_line_says_how_it_serves_modern_clients() -> None:
-    stats = ModernStats(
+    stats = Era2026Stats(
         requests=9,
         inputRounds=3,
         inputExpired=1,
@@ -238,7 +238,7 @@ def test_a_server_line_says_how_it_serves_modern_clients() -> None:
         listenStreams=4,
         suspendedCalls=5,
     )
-    served = serverLine(replace(SERVER, modernStats=stats))
+    served = serverLine(replace(SERVER, era2026Stats=stats))
     assert {k: served[k] for k in list(served)[18:25]} == {
         "modern": True,
         "modernRequests": 9,

@@ -406,7 +406,7 @@ def _unsupported(response: Any, version: str, requestId: Any) -> None:
     assert body["id"] == requestId and body["error"]["code"] == jsonrpc.INVALID_REQUEST
     message = body["error"]["message"]
     assert message.startswith(f"Bad Request: unsupported MCP-Protocol-Version {version!r};")
-    assert all(v in message for v in versions.HANDSHAKE_VERSIONS + versions.MODERN_VERSIONS)
+    assert all(v in message for v in versions.HANDSHAKE_VERSIONS + versions.ERA2026_VERSIONS)
 
 
 @pytest.mark.parametrize("version", ["garbage", "1999-01-01", "2027-01-01"])

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import twisted
 from mcpgateway import __version__
-from mcpgateway.core.era2026.types import ModernStats
+from mcpgateway.core.era2026.types import Era2026Stats
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.stats import BUCKETS
@@ -478,7 +478,7 @@ def test_refused_ambiguous_server_requests_counted() -> None:
 
 
 def test_modern_serving_per_server() -> None:
-    stats = ModernStats(
+    stats = Era2026Stats(
         requests=9,
         inputRounds=3,
         inputExpired=1,
@@ -486,7 +486,7 @@ def test_modern_serving_per_server() -> None:
         listenStreams=4,
         suspendedCalls=5,
     )
-    served = replace(SERVER, modernStats=stats)
+    served = replace(SERVER, era2026Stats=stats)
     refused = replace(SERVER, name="old", modern='its entry says "modern": false')
     status = GatewayStatus(
         version="9.9",

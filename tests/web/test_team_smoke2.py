@@ -21,7 +21,7 @@ from mcpgateway.web.guard import STDERR_MARK, forCaller
 from mcpgateway.web.surfaces import TeamSurface
 from tests.core.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
-from tests.web.fakemodern import FakeModern, headersFor, meta
+from tests.web.fakeera2026 import FakeEra2026, headersFor, meta
 from tests.web.test_aggregate_web import AggregateHarness, fresh, messagesOf, serverSpec
 from tests.web.test_team_web import (
     INITIALIZE,
@@ -41,12 +41,12 @@ PUBLIC = "server 'srv' exited with code 3"
 # -- D1: the 2026-07-28 path ------------------------------------------------------
 
 
-class ModernTeamHarness(TeamHarness):
-    """A team gateway whose 2026-07-28 requests go to a L{FakeModern}."""
+class Era2026TeamHarness(TeamHarness):
+    """A team gateway whose 2026-07-28 requests go to a L{FakeEra2026}."""
 
     def __init__(self, loopbackOnly: bool = False) -> None:
         super().__init__(loopbackOnly=loopbackOnly)
-        self.modern = FakeModern()
+        self.modern = FakeEra2026()
         self.site = makeSite(
             self.gateway,
             self.reactor,
@@ -55,7 +55,7 @@ class ModernTeamHarness(TeamHarness):
             modern=self.modern,
         )
 
-    def modernPost(self, who: str, message: dict[str, Any], **headers: str) -> Response:
+    def era2026Post(self, who: str, message: dict[str, Any], **headers: str) -> Response:
         return self.as_(
             who, "POST", "/srv/mcp", message, headers={**headersFor(message), **headers}
         )
@@ -81,15 +81,15 @@ def listen() -> dict[str, Any]:
 
 @pytest.mark.parametrize("how", ["failure", "child-exited", "listen"])
 def test_a_2026_request_shows_no_stderr_to_a_caller_without_an_admin_token(how: str) -> None:
-    # ModernEndpoint._errorFor passed the whole message
+    # Era2026Endpoint._errorFor passed the whole message
     # (the child's last stderr lines) to any caller.
     for who, shown in (("alice", False), ("root", True)):
-        h = ModernTeamHarness()
+        h = Era2026TeamHarness()
         if how == "listen":
-            response = h.modernPost(who, listen())
+            response = h.era2026Post(who, listen())
             h.modern.listens[0].opened.errback(ServerUnavailable(STDERR))
         else:
-            response = h.modernPost(who, toolsCall())
+            response = h.era2026Post(who, toolsCall())
             call = h.modern.calls[0]
             if how == "failure":
                 call.answer.errback(ServerUnavailable(STDERR))
@@ -107,8 +107,8 @@ def test_a_loopback_gateway_that_requires_tokens_shows_a_2026_requests_stderr_to
     # Tokens on loopback: its callers come through a proxy or a load
     # balancer on the same host, as from another machine.
     for who, shown in (("alice", False), ("root", True)):
-        h = ModernTeamHarness(loopbackOnly=True)
-        response = h.modernPost(who, toolsCall())
+        h = Era2026TeamHarness(loopbackOnly=True)
+        response = h.era2026Post(who, toolsCall())
         h.modern.calls[0].answer.errback(ServerUnavailable(STDERR))
         assert response.json()["error"]["message"] == (STDERR if shown else PUBLIC), who
 

@@ -1,8 +1,8 @@
-# -*- test-case-name: tests.core.test_modernchild -*-
+# -*- test-case-name: tests.core.test_era2026child -*-
 """The stdio wire to a child that speaks only MCP 2026-07-28.
 
 A child whose entry says C{"era": "modern"}, or that answers the gateway's
-C{initialize} with -32022 listing only 2026 revisions (L{modernOnly}), is
+C{initialize} with -32022 listing only 2026 revisions (L{era2026Only}), is
 driven in the modern era: no C{initialize}, no sessions, no C{ping}, no
 C{logging/setLevel}, no C{resources/(un)subscribe}, and every request
 carries the C{_meta} envelope. Its L{mcpgateway.core.upstream.Upstream}
@@ -10,15 +10,15 @@ runs C{server/discover} on it instead of the handshake, and makes the
 answer into an C{InitializeResult} (L{initializeResultOf}) so that legacy
 sessions are answered as before.
 
-A L{ModernChildAdapter} sits between the child's L{Router} (which still
+A L{Era2026ChildAdapter} sits between the child's L{Router} (which still
 thinks in 2025 terms: sessions, ids, progress tokens, requests of the child
 to its clients) and the child's stdin and stdout:
 
- - B{To the child} (L{ModernChildAdapter.toChild}, the router's C{send}): a
+ - B{To the child} (L{Era2026ChildAdapter.toChild}, the router's C{send}): a
    legacy session's request gets an envelope made from that session (its
    capabilities without C{roots.listChanged} and C{tasks}, its
    C{clientInfo}, its log level); a modern client's request passes with its
-   own envelope (L{ModernChildAdapter.modern}); the gateway's own requests
+   own envelope (L{Era2026ChildAdapter.modern}); the gateway's own requests
    get the gateway's. C{logging/setLevel} and C{resources/(un)subscribe}
    are answered by the adapter: the union of the URIs subscribed (by legacy
    sessions and listen streams, counted by the fanout) is one upstream
@@ -28,7 +28,7 @@ to its clients) and the child's stdin and stdout:
    the discover result; the gateway's health C{ping} becomes a
    C{server/discover}. Client notifications other than
    C{notifications/cancelled} are dropped (2026 has none).
- - B{From the child} (L{ModernChildAdapter.fromChild}): the listen's
+ - B{From the child} (L{Era2026ChildAdapter.fromChild}): the listen's
    notifications lose their C{subscriptionId} and go to the router (its
    fanout spreads them as for a legacy child); a request of the child is
    refused (a 2026 server sends none); a result for a legacy session loses
@@ -71,16 +71,16 @@ from twisted.logger import Logger
 from mcpgateway.core.era2026.mrtr import bindingOf
 from mcpgateway.core.era2026.translate import (
     LISTS,
+    era2026Capabilities,
     initializeResultOf,
     legacyResult,
-    modernCapabilities,
     sameId,
     spokenVersion,
     withEnvelope,
     withoutTag,
     withoutTasks,
 )
-from mcpgateway.core.era2026.types import ModernRequest, Sink
+from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionLike
 from mcpgateway.protocol import jsonrpc, versions, wire2026
@@ -89,7 +89,7 @@ from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.requeststate import INVALID_STATE, Binding, StateError, StateWrapper
 from mcpgateway.runtime import logs
 
-__all__ = ["MAX_ROUNDS", "ModernChildAdapter", "processWrapper"]
+__all__ = ["MAX_ROUNDS", "Era2026ChildAdapter", "processWrapper"]
 
 MAX_ROUNDS = 10
 """C{InputRequiredResult}s one legacy call may go through (more: -32603)."""
@@ -178,7 +178,7 @@ class _Bridged:
         self.timer: IDelayedCall | None = None
 
 
-class ModernChildAdapter:
+class Era2026ChildAdapter:
     """The stdio wire of one modern-only child process.
 
     @ivar discover: the child's C{DiscoverResult} (L{discovered}).
@@ -196,7 +196,7 @@ class ModernChildAdapter:
         clock: IReactorTime,
         send: Callable[[Message], None],
         clientInfo: Mapping[str, Any],
-        version: str = versions.MODERN_VERSIONS[-1],
+        version: str = versions.ERA2026_VERSIONS[-1],
         wrapper: StateWrapper | None = None,
     ) -> None:
         """
@@ -282,7 +282,7 @@ class ModernChildAdapter:
             info: Any = self._clientInfo
             level = None
         else:
-            caps = modernCapabilities(session.capabilities)
+            caps = era2026Capabilities(session.capabilities)
             info = getattr(session, "clientInfo", None)
             level = session.logLevel
         envelope: dict[str, Any] = {
@@ -298,7 +298,7 @@ class ModernChildAdapter:
 
     def modern(
         self,
-        request: ModernRequest,
+        request: Era2026Request,
         sink: Sink,
         serverInfo: dict[str, Any] | None,
         cacheScope: str,
@@ -330,10 +330,10 @@ class ModernChildAdapter:
         message = jsonrpc.request(request.clientId, request.method, withEnvelope(params, envelope))
         exchange = self.router.open(caller, message, sink)
         return exchange.response.addCallback(
-            self._finishModern, request.method, binding, serverInfo, cacheScope
+            self._finishEra2026, request.method, binding, serverInfo, cacheScope
         )
 
-    def _finishModern(
+    def _finishEra2026(
         self,
         response: Message,
         method: str,

@@ -11,7 +11,7 @@ request with its answers and the token, and the gateway answers the child's
 questions under the child's own ids. The child's call keeps running the
 whole time: only the client's side is cut into rounds.
 
- - A L{ModernCall} is the client of one call chain as the child's router
+ - A L{Era2026Call} is the client of one call chain as the child's router
    sees it (a session-like object; never in C{router.sessions}, never in
    the session registry): its capabilities and log level are the current
    round's.
@@ -51,7 +51,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.era2026.types import ModernRequest, Sink
+from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.exchange import Exchange
 from mcpgateway.core.router import Router
 from mcpgateway.protocol import jsonrpc, wire2026
@@ -71,8 +71,8 @@ __all__ = [
     "COALESCE",
     "MAX_OUTSTANDING",
     "BridgeLimits",
+    "Era2026Call",
     "InputBridge",
-    "ModernCall",
     "Suspension",
     "bindingOf",
     "finish",
@@ -126,7 +126,7 @@ def finish(
     return {**response, "result": wire2026.completeResult(method, result, serverInfo, cacheScope)}
 
 
-def bindingOf(server: str, request: ModernRequest) -> Binding:
+def bindingOf(server: str, request: Era2026Request) -> Binding:
     """What a token of C{request}'s chain is bound to: the server, the route
     (and credential), the method, its target, its arguments, the caller."""
     params = request.params
@@ -144,7 +144,7 @@ def bindingOf(server: str, request: ModernRequest) -> Binding:
     )
 
 
-class ModernCall:
+class Era2026Call:
     """The client of one modern call chain, as the child's router sees it.
 
     @ivar capabilities: the current round's C{clientCapabilities}.
@@ -173,7 +173,7 @@ class ModernCall:
         return False
 
     def __repr__(self) -> str:
-        return f"<ModernCall {self.id}>"
+        return f"<Era2026Call {self.id}>"
 
 
 class _Round:
@@ -182,7 +182,7 @@ class _Round:
 
     __slots__ = ("capabilities", "clientId", "deferred", "sink", "token")
 
-    def __init__(self, request: ModernRequest, sink: Sink, suspension: Suspension) -> None:
+    def __init__(self, request: Era2026Request, sink: Sink, suspension: Suspension) -> None:
         self.clientId = request.clientId
         self.token = _progressToken(request.params)
         self.sink = sink
@@ -229,7 +229,7 @@ class Suspension:
     log = Logger(observer=logs.observer)
 
     def __init__(
-        self, bridge: InputBridge, router: Router, request: ModernRequest, binding: Binding
+        self, bridge: InputBridge, router: Router, request: Era2026Request, binding: Binding
     ) -> None:
         self.bridge = bridge
         self.router = router
@@ -237,7 +237,7 @@ class Suspension:
         self.method = request.method
         self.binding = binding
         self.handle = secrets.token_bytes(HANDLE_SIZE)
-        self.call = ModernCall(request.capabilities, request.logLevel)
+        self.call = Era2026Call(request.capabilities, request.logLevel)
         self.call.suspension = self
         self.exchange: Exchange | None = None
         self.round = 0
@@ -467,7 +467,7 @@ class Suspension:
 
     # -- rounds ---------------------------------------------------------------------
 
-    def _attach(self, request: ModernRequest, sink: Sink) -> _Round:
+    def _attach(self, request: Era2026Request, sink: Sink) -> _Round:
         rnd = _Round(request, sink, self)
         self.attached = rnd
         self.call.capabilities = request.capabilities
@@ -522,7 +522,7 @@ class Suspension:
         }
         rnd.answer(jsonrpc.resultResponse(rnd.clientId, result))
 
-    def resume(self, request: ModernRequest, sink: Sink) -> Deferred[Message]:
+    def resume(self, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         """A valid retry (its token's round consumed already): answer the
         child's questions, then wait with the client for what comes next."""
         bridge = self.bridge
@@ -683,7 +683,7 @@ class InputBridge:
         self.inputExpired = 0
         self.badRequestStates = 0
 
-    def call(self, router: Router, request: ModernRequest, sink: Sink) -> Deferred[Message]:
+    def call(self, router: Router, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         """One round of C{request} on the child of C{router}: a fresh call,
         or the retry its C{requestState} names. Fires with the round's
         answer (the client's id; the 2025 shape of the child's result, or an
@@ -693,7 +693,7 @@ class InputBridge:
             return self._retry(request, sink)
         return Suspension(self, router, request, bindingOf(self.server, request)).start(sink)
 
-    def _retry(self, request: ModernRequest, sink: Sink) -> Deferred[Message]:
+    def _retry(self, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         try:
             handle, round = self.codec.open(
                 request.requestState or "", bindingOf(self.server, request), self.clock.seconds()
@@ -706,7 +706,7 @@ class InputBridge:
         suspension.round += 1  # consumed before anything acts on it
         return suspension.resume(request, sink)
 
-    def _badState(self, request: ModernRequest) -> Deferred[Message]:
+    def _badState(self, request: Era2026Request) -> Deferred[Message]:
         self.badRequestStates += 1
         return succeed(
             jsonrpc.errorResponse(request.clientId, jsonrpc.INVALID_PARAMS, INVALID_STATE)

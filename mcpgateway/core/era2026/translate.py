@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_modernchild -*-
+# -*- test-case-name: tests.core.test_era2026child -*-
 """Translating between a 2026-07-28 request and a handshake-era child: the
 capabilities and C{initialize} result a modern client sees, a legacy result
 with the revision's envelope, and the sealed C{requestState} a suspended
@@ -29,7 +29,7 @@ TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 # -- pure helpers -------------------------------------------------------------------
 
 
-def modernOnly(error: Any) -> tuple[str, ...] | None:
+def era2026Only(error: Any) -> tuple[str, ...] | None:
     """The revisions a child's -32022 answer to C{initialize} lists, when
     it lists only revisions newer than the handshake era (a modern-only
     child); C{None} for any other error (a mixed list included: such a child
@@ -49,11 +49,11 @@ def spokenVersion(offered: Any) -> str | None:
     """The newest modern revision the gateway speaks among C{offered}."""
     if not isinstance(offered, list):
         return None
-    common = [v for v in versions.MODERN_VERSIONS if v in offered]
+    common = [v for v in versions.ERA2026_VERSIONS if v in offered]
     return max(common) if common else None
 
 
-def modernCapabilities(capabilities: Mapping[str, Any]) -> dict[str, Any]:
+def era2026Capabilities(capabilities: Mapping[str, Any]) -> dict[str, Any]:
     """A legacy client's capabilities as a 2026 C{clientCapabilities}:
     only what 2026 defines, C{roots} without C{listChanged}."""
     caps = {

@@ -2,11 +2,11 @@
 """What the web's modern endpoint and the core say to each other about MCP
 2026-07-28 requests.
 
-One job: the vocabulary between L{mcpgateway.web.modern} (the HTTP ladder:
+One job: the vocabulary between L{mcpgateway.web.era2026} (the HTTP ladder:
 methods, headers, envelopes, status codes) and the core (L{mcpgateway.core.era2026.mrtr},
 L{mcpgateway.core.era2026.listen}: the era translation in front of a legacy child).
 The web has checked everything the transport spec lets it check before it
-builds a L{ModernRequest}; the core answers with a finished JSON-RPC message
+builds a L{Era2026Request}; the core answers with a finished JSON-RPC message
 in the 2026 shape (C{resultType}, cache hints, translated error codes), whose
 HTTP status the web reads off its error code
 (L{mcpgateway.protocol.wire2026.httpStatus}).
@@ -28,7 +28,7 @@ response (a progress notification); C{False} once it is gone."""
 
 
 @dataclass(frozen=True)
-class ModernRequest:
+class Era2026Request:
     """One modern client request, checked by the web.
 
     @ivar clientId: the JSON-RPC id, verbatim.
@@ -82,7 +82,7 @@ class ListenHandle(Protocol):
 
 
 @dataclass
-class ModernStats:
+class Era2026Stats:
     """Counters of one server's modern traffic (for C{/health} and C{/metrics})."""
 
     requests: int = 0
@@ -93,22 +93,22 @@ class ModernStats:
     suspendedCalls: int = 0
 
 
-class ModernService(Protocol):
+class Era2026Service(Protocol):
     """What the web asks of the gateway for modern requests (the
     L{mcpgateway.core.gateway.Gateway} implements it)."""
 
-    def modernRefusal(self, server: str) -> str | None:
+    def era2026Refusal(self, server: str) -> str | None:
         """Why C{server} does not serve the modern revision (its answers are
         404/-32601 so that clients fall back to C{initialize}), or C{None}."""
 
-    def modernCall(self, server: str, request: ModernRequest, sink: Sink) -> Deferred[Message]:
+    def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         """Serve one modern request (any method of
-        L{mcpgateway.protocol.wire2026.MODERN_METHODS} but C{subscriptions/listen}):
+        L{mcpgateway.protocol.wire2026.ERA2026_METHODS} but C{subscriptions/listen}):
         fires with the finished response (the client's id). Cancelling it is
         the client's disconnect (the child's call is cancelled)."""
 
     def listen(
-        self, server: str, request: ModernRequest, wanted: ListenFilter, sink: Sink
+        self, server: str, request: Era2026Request, wanted: ListenFilter, sink: Sink
     ) -> Deferred[ListenHandle]:
         """Open a listen stream: the child's notifications that C{wanted}
         selects go to C{sink} (untagged; the web tags them)."""
@@ -117,5 +117,5 @@ class ModernService(Protocol):
         """C{Mcp-Param-*} header name to argument name for C{tool}, from the
         child's last tools/list (C{None}: tool not known, skip the check)."""
 
-    def modernStats(self, server: str) -> ModernStats:
+    def era2026Stats(self, server: str) -> Era2026Stats:
         """C{server}'s modern counters."""

@@ -6,7 +6,7 @@ request statistics, the event log, the promotion of a shared server whose
 child asked a client something no session could be proven to have caused,
 and the server's state and its snapshot
 (L{mcpgateway.core.status.ServerStatus}), which every renderer reads. Its
-MCP 2026-07-28 half is L{mcpgateway.core.pools.modernside.ModernSide}.
+MCP 2026-07-28 half is L{mcpgateway.core.pools.era2026side.Era2026Side}.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from mcpgateway.core.era2026.mrtr import BridgeLimits, InputBridge
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import HealingPolicy, circuitReason
-from mcpgateway.core.pools.modernside import ModernSide
+from mcpgateway.core.pools.era2026side import Era2026Side
 from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.pools.pool import (
     GLOBAL_CHILD,
@@ -57,7 +57,7 @@ from mcpgateway.runtime import logs
 T = TypeVar("T")
 
 
-class BasePool(ModernSide):
+class BasePool(Era2026Side):
     """What every kind of pool does the same way."""
 
     log = Logger(observer=logs.observer)
@@ -475,7 +475,7 @@ class BasePool(ModernSide):
     def stopAll(self) -> Deferred[Any]:
         """Stop every child of this server (its suspended modern calls and
         listen streams end first); fires when all have exited."""
-        self.endModern(f"server '{self.spec.name}' stopped")
+        self.endEra2026(f"server '{self.spec.name}' stopped")
         return DeferredList([u.stop() for u in self.upstreams()], consumeErrors=True)
 
     def stopChild(self, pid: int) -> Deferred[None] | None:
@@ -573,8 +573,8 @@ class BasePool(ModernSide):
             waitTimeouts=self.waitTimeouts,
             evictions=self.evictions,
             promoted=self.promoted,
-            modern=self.modernRefusal(),
-            modernStats=self.modernStats(),
+            modern=self.era2026Refusal(),
+            era2026Stats=self.era2026Stats(),
         )
 
     def _scopesOf(self, upstream: Upstream) -> tuple[str, ...]:

@@ -38,7 +38,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 
 from mcpgateway.core.era2026.mrtr import BridgeLimits
-from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.base import BasePool
@@ -99,17 +99,17 @@ class PerSessionPool(BasePool):
 
     # -- MCP 2026-07-28 clients ----------------------------------------------------
 
-    def modernRefusal(self) -> str | None:
+    def era2026Refusal(self) -> str | None:
         """Always: a 2026-07-28 client has no session to own a child."""
         return (
             f"server '{self.spec.name}' runs a child per session (share: session), and an"
             " MCP 2026-07-28 client has no session to own one"
         )
 
-    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
-        return fail(NoSharedChild(self.modernRefusal()))
+    def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
+        return fail(NoSharedChild(self.era2026Refusal()))
 
-    def modernRouter(self, scope: str) -> Router | None:
+    def era2026Router(self, scope: str) -> Router | None:
         return None
 
     # -- sessions ----------------------------------------------------------------

@@ -33,7 +33,7 @@ L{mcpgateway.core.pools.base.BasePool}.
 The modules of this package import one way: this interface first; then
 L{mcpgateway.core.pools.owned} (the children of one session each),
 L{mcpgateway.core.pools.attach} (sessions on a shared child) and
-L{mcpgateway.core.pools.modernside} (MCP 2026-07-28 clients); then
+L{mcpgateway.core.pools.era2026side} (MCP 2026-07-28 clients); then
 L{mcpgateway.core.pools.base}; then the three kinds; and
 L{mcpgateway.core.pools.factory}, which no kind imports, last.
 """
@@ -47,7 +47,7 @@ from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.era2026.types import ListenFilter, ListenHandle, ModernRequest, ModernStats
+from mcpgateway.core.era2026.types import Era2026Request, Era2026Stats, ListenFilter, ListenHandle
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import Breaker
@@ -332,20 +332,20 @@ class ServerPool(Protocol):
 
     # -- MCP 2026-07-28 clients -------------------------------------------------
 
-    def modernRefusal(self) -> str | None:
+    def era2026Refusal(self) -> str | None:
         """Why this server does not serve 2026-07-28 clients, or C{None}."""
 
-    def modern(self, request: ModernRequest, sink: Sink) -> Deferred[jsonrpc.Message]:
+    def modern(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         """Serve one modern request (not a listen): fires with the finished
         answer (never fails but with C{CancelledError}, when cancelled: the
         client went away)."""
 
-    def describe(self, request: ModernRequest) -> Deferred[dict[str, Any]]:
+    def describe(self, request: Era2026Request) -> Deferred[dict[str, Any]]:
         """The C{InitializeResult} of the child of C{request}'s route
         (started when needed)."""
 
     def listen(
-        self, request: ModernRequest, wanted: ListenFilter, sink: Sink
+        self, request: Era2026Request, wanted: ListenFilter, sink: Sink
     ) -> Deferred[ListenHandle]:
         """Open a listen stream on the child of C{request}'s route; fails
         with L{ServerUnavailable} when it cannot run."""
@@ -354,10 +354,10 @@ class ServerPool(Protocol):
         """The C{Mcp-Param-*} map of C{tool} on route C{scope}'s child, from
         its last C{tools/list} (C{None}: not known)."""
 
-    def modernStats(self) -> ModernStats:
+    def era2026Stats(self) -> Era2026Stats:
         """The counters of its modern traffic."""
 
-    def endModern(self, reason: str) -> None:
+    def endEra2026(self, reason: str) -> None:
         """End the suspended modern calls and the listen streams."""
 
 

@@ -61,7 +61,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.core.era2026.mrtr import BridgeLimits
-from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
@@ -340,7 +340,7 @@ class ScopedPool(BasePool):
 
     # -- MCP 2026-07-28 clients --------------------------------------------------------
 
-    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
+    def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The child of the request's route and credentials, as a session of
         them would get (started when needed, once there is room). A call
         waiting for its client's input keeps its child busy: never evicted."""
@@ -353,7 +353,7 @@ class ScopedPool(BasePool):
             return fail(UnknownRoute(f"server '{self.spec.name}' has no route '{request.scope}'"))
         return self._acquire(variant)
 
-    def modernRouter(self, scope: str) -> Router | None:
+    def era2026Router(self, scope: str) -> Router | None:
         """The router of the route's child; of one of its credential (or
         principal) children when the route has no child without them."""
         variant = self._variants.get(scope)

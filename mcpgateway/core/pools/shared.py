@@ -39,7 +39,7 @@ from twisted.logger import Logger
 
 from mcpgateway.core.child import ChildProtocol
 from mcpgateway.core.era2026.mrtr import BridgeLimits
-from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
@@ -135,7 +135,7 @@ class SharedPool(BasePool):
 
     # -- MCP 2026-07-28 clients ----------------------------------------------------
 
-    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
+    def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The shared child (a promoted server's too: promotion moves 2025
         sessions only), started and initialized when needed."""
         if self.disabled:
@@ -147,7 +147,7 @@ class SharedPool(BasePool):
             return succeed(shared)
         return self._whenLaunchable(shared.ensure).addCallback(lambda _: shared)
 
-    def modernRouter(self, scope: str) -> Router | None:
+    def era2026Router(self, scope: str) -> Router | None:
         return self.shared.router if self.shared is not None and not scope else None
 
     # -- sessions ----------------------------------------------------------------

@@ -1,10 +1,10 @@
-# -*- test-case-name: tests.web.test_modern -*-
+# -*- test-case-name: tests.web.test_era2026 -*-
 """The MCP 2026-07-28 side of C{/<server>/mcp}: the checks a modern request
 passes, in the order the transport specification gives them, and its
 dispatch to the gateway's core.
 
 L{McpEndpoint<mcpgateway.web.mcp.McpEndpoint>} hands every POST whose body
-is modern (L{mcpgateway.protocol.versions.eraOf}) to the server's L{ModernEndpoint}.
+is modern (L{mcpgateway.protocol.versions.eraOf}) to the server's L{Era2026Endpoint}.
 It checks, first failure wins (docs/era.md has the table):
 
   1. a batch, a message that is not JSON-RPC, a client response, or a
@@ -12,7 +12,7 @@ It checks, first failure wins (docs/era.md has the table):
      C{params} (L{envelope.checkMembers}, as on the 2025 side): 400,
      C{-32600};
   2. a server that does not serve the modern revision
-     (L{ModernService.modernRefusal}): 404, C{-32601}, for everything below
+     (L{Era2026Service.era2026Refusal}): 404, C{-32601}, for everything below
      too, so that clients fall back to C{initialize};
   3. a notification (C{notifications/cancelled} included: on HTTP, closing
      the stream is the cancel): 202, dropped;
@@ -22,13 +22,13 @@ It checks, first failure wins (docs/era.md has the table):
      C{Mcp-Param-*} against the tool's schema: 400, C{-32020}; the params the
      gateway reads (a name, a uri, C{inputResponses}, C{requestState}, a
      listen filter): 400, C{-32602};
-  5. more than C{Limits.maxModernInFlight} requests of this endpoint in
+  5. more than C{Limits.maxEra2026InFlight} requests of this endpoint in
      flight: 200, C{-32004}.
 
 Nothing below reaches the core (so no child) until every check passed.
-Then the request, as a L{ModernRequest}, goes to L{ModernService.modernCall}
-(or L{ModernService.listen} for C{subscriptions/listen}); its answer is
-written by a L{ModernResponse}: JSON with the status its error code names,
+Then the request, as a L{Era2026Request}, goes to L{Era2026Service.era2026Call}
+(or L{Era2026Service.listen} for C{subscriptions/listen}); its answer is
+written by a L{Era2026Response}: JSON with the status its error code names,
 or in-band on an SSE stream once something was streamed. The client closing
 the connection cancels the core's Deferred.
 
@@ -36,7 +36,7 @@ A C{subscriptions/listen} stream opens with its acknowledgement (what the
 child can send), then carries the child's notifications, each tagged with
 the listen request's id (C{_meta.io.modelcontextprotocol/subscriptionId}),
 and keep-alive comments; it ends with a graceful result when the core ends
-it or the gateway stops or hands over (L{ModernEndpoint.endStreams}).
+it or the gateway stops or hands over (L{Era2026Endpoint.endStreams}).
 
 A server's failure quotes its child's stderr only to a caller
 L{showsChildText<mcpgateway.web.guard.showsChildText>} allows, as on the
@@ -58,15 +58,15 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core import tracing
 from mcpgateway.core.catalogdata import publicReason
-from mcpgateway.core.era2026.types import ListenFilter, ListenHandle, ModernRequest, ModernService
+from mcpgateway.core.era2026.types import Era2026Request, Era2026Service, ListenFilter, ListenHandle
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.protocol import envelope, jsonrpc, versions, wire2026
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
 from mcpgateway.web import measure
+from mcpgateway.web.era2026stream import Era2026Response
 from mcpgateway.web.guard import forCaller, header, showsChildText
-from mcpgateway.web.modernstream import ModernResponse
 from mcpgateway.web.replies import ClientErrors, validIdOrNull
 
 Credentials = tuple[tuple[str, str], ...]
@@ -167,7 +167,7 @@ def _raiseFor(problem: wire2026.Problem | None) -> None:
         raise _Refused(wire2026.httpStatus(code), code, text, data)
 
 
-class ModernEndpoint:
+class Era2026Endpoint:
     """The modern requests of one MCP endpoint (one server, one route).
 
     @ivar inFlight: its requests the core has not answered yet, and its
@@ -178,7 +178,7 @@ class ModernEndpoint:
 
     def __init__(
         self,
-        service: ModernService,
+        service: Era2026Service,
         server: str,
         clock: IReactorTime,
         limits: Limits,
@@ -199,7 +199,7 @@ class ModernEndpoint:
         self._clock = clock
         self._operations = tracing.operationsFor(clock)
         self._keepAlive = limits.keepAliveInterval
-        self._maxInFlight = limits.maxModernInFlight
+        self._maxInFlight = limits.maxEra2026InFlight
         self._clientErrors = clientErrors
         self._credentials = credentials
         self.inFlight = 0
@@ -245,7 +245,7 @@ class ModernEndpoint:
             problem = envelope.checkMembers(payload)
             if problem is not None:
                 raise _Refused(400, *problem)
-        reason = self._service.modernRefusal(self._server)
+        reason = self._service.era2026Refusal(self._server)
         if reason is not None:
             return self._refusal(request, payload, reason)
         if kind is Kind.NOTIFICATION:
@@ -257,7 +257,7 @@ class ModernEndpoint:
         _raiseFor(wire2026.checkHeaders(message, headers))
         _raiseFor(wire2026.checkVersion(message))
         method = message["method"]
-        if method not in wire2026.MODERN_METHODS:
+        if method not in wire2026.ERA2026_METHODS:
             raise _Refused(
                 404,
                 jsonrpc.METHOD_NOT_FOUND,
@@ -284,7 +284,7 @@ class ModernEndpoint:
                 200,
                 jsonrpc.errorResponse(message["id"], jsonrpc.TOO_MANY_REQUESTS, text),
             )
-        modern = self._modernRequest(message, params, credentials, principalKey(request))
+        modern = self._era2026Request(message, params, credentials, principalKey(request))
         if wanted is not None:
             return self._listen(request, modern, wanted)
         return self._call(request, modern)
@@ -337,20 +337,20 @@ class ModernEndpoint:
             raise _Refused(400, jsonrpc.INVALID_PARAMS, wanted)
         return wanted
 
-    def _modernRequest(
+    def _era2026Request(
         self,
         message: Message,
         params: dict[str, Any],
         credentials: tuple[str, Credentials],
         principal: str = "",
-    ) -> ModernRequest:
+    ) -> Era2026Request:
         meta = params["_meta"]
         mrtr = message["method"] in wire2026.MRTR_METHODS
         responses = params.get("inputResponses") if mrtr else None
         state = params.get("requestState") if mrtr else None
         info = meta.get(wire2026.CLIENT_INFO_KEY)
         level = meta.get(wire2026.LOG_LEVEL_KEY)
-        return ModernRequest(
+        return Era2026Request(
             clientId=message["id"],
             method=message["method"],
             params=wire2026.stripEnvelope(params),
@@ -367,8 +367,8 @@ class ModernEndpoint:
 
     # -- calls ---------------------------------------------------------------
 
-    def _call(self, request: Request, modern: ModernRequest) -> int:
-        response = ModernResponse(request, self._clock, self._keepAlive)
+    def _call(self, request: Request, modern: Era2026Request) -> int:
+        response = Era2026Response(request, self._clock, self._keepAlive)
         started = self._clock.seconds()
         active = tracing.tracer
         span: tracing.Span | None = None
@@ -376,7 +376,7 @@ class ModernEndpoint:
             span, modern = self._serverSpan(active, request, modern)
         self.inFlight += 1
         try:
-            answer = self._service.modernCall(self._server, modern, response.send)
+            answer = self._service.era2026Call(self._server, modern, response.send)
         except Exception:
             self.inFlight -= 1
             self.log.failure(
@@ -411,12 +411,12 @@ class ModernEndpoint:
         return NOT_DONE_YET
 
     def _serverSpan(
-        self, active: tracing.Tracer, request: Request, modern: ModernRequest
-    ) -> tuple[tracing.Span, ModernRequest]:
+        self, active: tracing.Tracer, request: Request, modern: Era2026Request
+    ) -> tuple[tracing.Span, Era2026Request]:
         """The SERVER span of a modern request, and the request whose
         params carry its context (the parent of the router's CLIENT span)."""
         message = jsonrpc.request(modern.clientId, modern.method, modern.params)
-        version = header(request, "mcp-protocol-version") or versions.MODERN_VERSIONS[0]
+        version = header(request, "mcp-protocol-version") or versions.ERA2026_VERSIONS[0]
         span, message = tracing.startServer(
             active, message, None, version, header(request, "traceparent")
         )
@@ -463,8 +463,8 @@ class ModernEndpoint:
 
     # -- listen streams ------------------------------------------------------
 
-    def _listen(self, request: Request, modern: ModernRequest, wanted: ListenFilter) -> int:
-        response = ModernResponse(request, self._clock, self._keepAlive)
+    def _listen(self, request: Request, modern: Era2026Request, wanted: ListenFilter) -> int:
+        response = Era2026Response(request, self._clock, self._keepAlive)
         listen = _Listen(self, modern.clientId, response)
         self.inFlight += 1
         self.listens.add(listen)
@@ -511,7 +511,7 @@ class _Listen:
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, endpoint: ModernEndpoint, listenId: Any, response: ModernResponse) -> None:
+    def __init__(self, endpoint: Era2026Endpoint, listenId: Any, response: Era2026Response) -> None:
         self.endpoint = endpoint
         self.id = listenId
         self.response = response

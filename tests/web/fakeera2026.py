@@ -1,4 +1,4 @@
-"""A fake L{ModernService} (what the web asks of the core for MCP 2026-07-28
+"""A fake L{Era2026Service} (what the web asks of the core for MCP 2026-07-28
 requests) and a harness that puts it behind the real C{Site}: the web's
 modern side is tested without the core's bridge."""
 
@@ -12,10 +12,10 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from mcpgateway.core.era2026.types import (
+    Era2026Request,
+    Era2026Stats,
     ListenFilter,
     ListenHandle,
-    ModernRequest,
-    ModernStats,
     Sink,
 )
 from mcpgateway.core.spec import ServerSpec
@@ -30,10 +30,10 @@ VERSION = "2026-07-28"
 
 @dataclass
 class Call:
-    """One C{modernCall} the web made."""
+    """One C{era2026Call} the web made."""
 
     server: str
-    request: ModernRequest
+    request: Era2026Request
     sink: Sink
     answer: Deferred[Message]
     cancelled: list[bool] = field(default_factory=list)
@@ -65,7 +65,7 @@ class Listen:
     """One C{listen} the web made."""
 
     server: str
-    request: ModernRequest
+    request: Era2026Request
     wanted: ListenFilter
     sink: Sink
     opened: Deferred[ListenHandle]
@@ -77,7 +77,7 @@ class Listen:
         return handle
 
 
-class FakeModern:
+class FakeEra2026:
     """Records what the web asks; the test answers."""
 
     def __init__(self, refusals: dict[str, str] | None = None) -> None:
@@ -86,14 +86,14 @@ class FakeModern:
         self.listens: list[Listen] = []
         self.paramMaps: dict[tuple[str, str, str], dict[str, str]] = {}
         self.paramLookups: list[tuple[str, str, str]] = []
-        self.stats: defaultdict[str, ModernStats] = defaultdict(ModernStats)
+        self.stats: defaultdict[str, Era2026Stats] = defaultdict(Era2026Stats)
         self.autoAnswer: dict[str, Any] | None = None
         """When set, every call is answered at once with this result."""
 
-    def modernRefusal(self, server: str) -> str | None:
+    def era2026Refusal(self, server: str) -> str | None:
         return self.refusals.get(server)
 
-    def modernCall(self, server: str, request: ModernRequest, sink: Sink) -> Deferred[Message]:
+    def era2026Call(self, server: str, request: Era2026Request, sink: Sink) -> Deferred[Message]:
         cancelled: list[bool] = []
         answer: Deferred[Message] = Deferred(lambda d: cancelled.append(True))
         call = Call(server, request, sink, answer, cancelled)
@@ -103,7 +103,7 @@ class FakeModern:
         return answer
 
     def listen(
-        self, server: str, request: ModernRequest, wanted: ListenFilter, sink: Sink
+        self, server: str, request: Era2026Request, wanted: ListenFilter, sink: Sink
     ) -> Deferred[ListenHandle]:
         cancelled: list[bool] = []
         opened: Deferred[ListenHandle] = Deferred(lambda d: cancelled.append(True))
@@ -114,7 +114,7 @@ class FakeModern:
         self.paramLookups.append((server, scope, tool))
         return self.paramMaps.get((server, scope, tool))
 
-    def modernStats(self, server: str) -> ModernStats:
+    def era2026Stats(self, server: str) -> Era2026Stats:
         return self.stats[server]
 
     @property
@@ -167,9 +167,9 @@ def headersFor(message: dict[str, Any], **overrides: str | None) -> dict[str, st
     return {k: v for k, v in out.items() if v is not None}
 
 
-class ModernHarness(Harness):
+class Era2026Harness(Harness):
     """The real site (and gateway, with fake children, for legacy
-    sessions) whose modern requests go to a L{FakeModern}."""
+    sessions) whose modern requests go to a L{FakeEra2026}."""
 
     def __init__(
         self,
@@ -179,7 +179,7 @@ class ModernHarness(Harness):
         maxBody: int = 4096,
     ) -> None:
         super().__init__(servers, maxBody=maxBody)
-        self.modern = FakeModern(refusals)
+        self.modern = FakeEra2026(refusals)
         self.site = makeSite(
             self.gateway, self.reactor, maxBody=maxBody, limits=limits, modern=self.modern
         )

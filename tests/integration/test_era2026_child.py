@@ -1,4 +1,4 @@
-"""A child that speaks only MCP 2026-07-28 (tests/fixtures/modern_server.py,
+"""A child that speaks only MCP 2026-07-28 (tests/fixtures/era2026_server.py,
 hand-written: it refuses C{initialize} with -32022 and sends no requests),
 through the real gateway, to the real Python SDK client in both eras.
 
@@ -28,12 +28,12 @@ from mcp.shared.exceptions import MCPError
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
 pytestmark = pytest.mark.integration
-FIXTURE = REPO / "tests" / "fixtures" / "modern_server.py"
-MODERN = "2026-07-28"
+FIXTURE = REPO / "tests" / "fixtures" / "era2026_server.py"
+ERA2026 = "2026-07-28"
 TOOLS = ["ask", "ask_model", "ask_twice", "change", "count", "echo", "seen", "touch", "whoami"]
 
 
-def modernConfig(home: Path, **entry: Any) -> Path:
+def era2026Config(home: Path, **entry: Any) -> Path:
     return writeConfig(
         home / "servers.json",
         {"modern": {"command": sys.executable, "args": [str(FIXTURE)], **entry}},
@@ -119,7 +119,7 @@ def checkScenario(result: dict[str, Any], label: str) -> None:
     assert result["echo"] == f"echo: {label}", result
     whoami = result["whoami"]
     assert whoami["client"] == f"py-{label}", whoami
-    assert whoami["version"] == MODERN, whoami
+    assert whoami["version"] == ERA2026, whoami
     assert {"elicitation", "sampling"} <= set(whoami["capabilities"]), whoami
     assert result["ask"] == f"accept: {label}:{label}? (state-ok)", result
     assert result["model"] == f"model said: {label} on {label}!", result
@@ -132,7 +132,7 @@ def seenBy(url: str) -> list[str]:
     """The methods the child received so far."""
 
     async def main() -> list[str]:
-        async with Client(url, mode=MODERN) as client:
+        async with Client(url, mode=ERA2026) as client:
             return json.loads(textOf(await client.call_tool("seen", {})))  # type: ignore[no-any-return]
 
     return anyio.run(main)
@@ -143,14 +143,14 @@ def seenBy(url: str) -> list[str]:
 def test_legacy_and_modern_clients_on_a_modern_only_child(
     start: Any, home: Path, entry: dict[str, Any]
 ) -> None:
-    gateway: RunningGateway = start("--config", str(modernConfig(home, **entry)))
+    gateway: RunningGateway = start("--config", str(era2026Config(home, **entry)))
     url = gateway.url("modern")
     legacy, modern = Callbacks("legacy"), Callbacks("modern")
     health: dict[str, Any] = {}
 
     async def main() -> tuple[dict[str, Any], dict[str, Any], list[str]]:
         with anyio.fail_after(60):
-            async with legacy.client(url, "legacy") as old, modern.client(url, MODERN) as new:
+            async with legacy.client(url, "legacy") as old, modern.client(url, ERA2026) as new:
                 assert old.session.protocol_version == "2025-11-25"
                 assert old.server_info is not None and old.server_info.name == "modern-fixture"
                 oldResult = await scenario(old, "legacy")
@@ -200,14 +200,14 @@ def test_legacy_and_modern_clients_on_a_modern_only_child(
 def test_a_modern_clients_request_state_is_sealed_by_the_gateway(start: Any, home: Path) -> None:
     """A pinned client driving the rounds itself: the state it gets is the
     gateway's seal of the child's, good only for that very call."""
-    gateway: RunningGateway = start("--config", str(modernConfig(home)))
+    gateway: RunningGateway = start("--config", str(era2026Config(home)))
     url = gateway.url("modern")
 
     async def main() -> tuple[Any, Any, Any]:
         async def never(context: Any, params: Any) -> types.ElicitResult:
             raise AssertionError("this client drives its rounds itself")
 
-        async with Client(url, mode=MODERN, elicitation_callback=never) as client:
+        async with Client(url, mode=ERA2026, elicitation_callback=never) as client:
             session = client.session
             first = await session.call_tool("ask", {"question": "q"}, allow_input_required=True)
             assert isinstance(first, types.InputRequiredResult), first

@@ -22,16 +22,16 @@ from mcpgateway.core.era2026.child import (
     MAX_ROUNDS,
     RELISTEN_DELAY,
     STATE_ONLY_DELAY,
-    ModernChildAdapter,
+    Era2026ChildAdapter,
 )
 from mcpgateway.core.era2026.mrtr import bindingOf
 from mcpgateway.core.era2026.translate import (
+    era2026Capabilities,
+    era2026Only,
     initializeResultOf,
     legacyResult,
-    modernCapabilities,
-    modernOnly,
 )
-from mcpgateway.core.era2026.types import ModernRequest
+from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.router import Router
@@ -95,7 +95,7 @@ class AdapterCase(SynchronousTestCase):
         self.written: list[Message] = []
         self.router = Router("srv", self.clock, 60.0, SharedFanout())
         self.wrapper = StateWrapper(b"k" * 32)
-        self.adapter = ModernChildAdapter(
+        self.adapter = Era2026ChildAdapter(
             self.router, self.clock, self.written.append, GATEWAY_INFO, wrapper=self.wrapper
         )
         self.router.attachChild(self.adapter.toChild)
@@ -559,9 +559,9 @@ class ReverseBridgeTests(AdapterCase):
         self.assertEqual(sink.messages, [])
 
 
-def modern(method: str = "tools/call", **fields: Any) -> ModernRequest:
+def modern(method: str = "tools/call", **fields: Any) -> Era2026Request:
     params = fields.pop("params", {"name": "book", "arguments": {"n": 1}})
-    return ModernRequest(
+    return Era2026Request(
         clientId=fields.pop("clientId", "c-1"),
         method=method,
         params=params,
@@ -573,7 +573,7 @@ def modern(method: str = "tools/call", **fields: Any) -> ModernRequest:
 
 class PassThroughTests(AdapterCase):
     def call(
-        self, request: ModernRequest, scope: str = "public"
+        self, request: Era2026Request, scope: str = "public"
     ) -> tuple[Deferred[Message], RecordingSink, list[Message]]:
         sink = RecordingSink()
         d = self.adapter.modern(request, sink, SERVER_INFO, scope)
@@ -710,13 +710,13 @@ class GatewayTests(SynchronousTestCase):
         self.assertEqual(result["instructions"], "modern only")
         self.assertNotIn("extensions", result["capabilities"])
         found = self.successResultOf(
-            self.gateway.modernCall("srv", modern("server/discover", params={}), RecordingSink())
+            self.gateway.era2026Call("srv", modern("server/discover", params={}), RecordingSink())
         )
         self.assertEqual(found["result"]["supportedVersions"], ["2026-07-28"])
         self.assertEqual(found["result"]["_meta"], {wire2026.SERVER_INFO_KEY: SERVER_INFO})
 
     def test_a_modern_call_passes_through(self) -> None:
-        d = self.gateway.modernCall("srv", modern(), RecordingSink())
+        d = self.gateway.era2026Call("srv", modern(), RecordingSink())
         [sent] = self.discovered()
         self.assertEqual(sent["params"]["_meta"][CAPS], {"elicitation": {}})
         self.reactor.lastProcess.reply(
@@ -724,7 +724,7 @@ class GatewayTests(SynchronousTestCase):
         )
         result = self.successResultOf(d)["result"]
         self.assertTrue(result["requestState"].startswith("m1."))
-        self.assertEqual(self.gateway.modernStats("srv").suspendedCalls, 0)  # nothing kept
+        self.assertEqual(self.gateway.era2026Stats("srv").suspendedCalls, 0)  # nothing kept
 
 
 class HelperTests(SynchronousTestCase):
@@ -732,9 +732,9 @@ class HelperTests(SynchronousTestCase):
         def refusal(supported: Any) -> dict[str, Any]:
             return {"code": -32022, "message": "x", "data": {"supported": supported}}
 
-        self.assertEqual(modernOnly(refusal(["2026-07-28"])), ("2026-07-28",))
+        self.assertEqual(era2026Only(refusal(["2026-07-28"])), ("2026-07-28",))
         self.assertEqual(
-            modernOnly(refusal(["2027-01-01", "2026-07-28"])), ("2027-01-01", "2026-07-28")
+            era2026Only(refusal(["2027-01-01", "2026-07-28"])), ("2027-01-01", "2026-07-28")
         )
         for other in (
             refusal(["2026-07-28", "2025-11-25"]),
@@ -744,7 +744,7 @@ class HelperTests(SynchronousTestCase):
             {"code": -32602, "data": {"supported": ["2026-07-28"]}},
             None,
         ):
-            self.assertIsNone(modernOnly(other), other)
+            self.assertIsNone(era2026Only(other), other)
 
     @settings(max_examples=200, deadline=None)
     @given(
@@ -755,13 +755,13 @@ class HelperTests(SynchronousTestCase):
         )
     )
     def test_modern_only_never_raises(self, value: Any) -> None:
-        found = modernOnly({"code": -32022, "data": {"supported": value}})
+        found = era2026Only({"code": -32022, "data": {"supported": value}})
         self.assertTrue(found is None or all(isinstance(v, str) for v in found))
-        modernOnly(value)
+        era2026Only(value)
 
     def test_capabilities_for_a_modern_child(self) -> None:
         self.assertEqual(
-            modernCapabilities(
+            era2026Capabilities(
                 {"roots": {"listChanged": True}, "tasks": {}, "sampling": {"tools": {}}, "x": 1}
             ),
             {"roots": {}, "sampling": {"tools": {}}},

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_modernstream -*-
+# -*- test-case-name: tests.web.test_era2026stream -*-
 """One HTTP response to one MCP 2026-07-28 request: JSON, or SSE once
 something is streamed first.
 
@@ -15,7 +15,7 @@ The 2026-07-28 revision has no sessions and no resumable streams: no event
 carries an C{id:} or a C{retry:} field (a client that saw an id would try to
 resume with a C{GET}, which this revision does not have), and no response
 carries C{Mcp-Session-Id}. The client closing the connection is the
-request's cancellation: L{ModernResponse.onDisconnect} callbacks run then
+request's cancellation: L{Era2026Response.onDisconnect} callbacks run then
 (the endpoint cancels the core's Deferred), and nothing is written any more.
 
 Each open response holds one timer at most (the commit deadline, then the
@@ -45,7 +45,7 @@ _JSON = b"application/json"
 _SSE = b"text/event-stream"
 
 
-class ModernResponse:
+class Era2026Response:
     """The response to one modern request.
 
     @ivar committed: whether its headers went out as an SSE stream.

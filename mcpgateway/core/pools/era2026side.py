@@ -1,12 +1,12 @@
-# -*- test-case-name: tests.core.test_gateway_modern -*-
-"""How a pool serves MCP 2026-07-28 clients: L{ModernSide}, a part of
+# -*- test-case-name: tests.core.test_gateway_era2026 -*-
+"""How a pool serves MCP 2026-07-28 clients: L{Era2026Side}, a part of
 L{mcpgateway.core.pools.base.BasePool}.
 
 Those clients have no session: a pool serves their requests on its shared
 child (or the child of the request's route) through its
 L{mcpgateway.core.era2026.mrtr.InputBridge}, and their listen streams as
 L{mcpgateway.core.era2026.listen.Listener}s of that child's router. A pool
-that cannot serve them says why (L{ModernSide.modernRefusal}): its answers
+that cannot serve them says why (L{Era2026Side.era2026Refusal}): its answers
 to them are then 404/-32601, so that clients fall back to C{initialize}.
 """
 
@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.era2026.listen import Listener, honour
 from mcpgateway.core.era2026.mrtr import InputBridge, finish
-from mcpgateway.core.era2026.types import ListenFilter, ListenHandle, ModernRequest, ModernStats
+from mcpgateway.core.era2026.types import Era2026Request, Era2026Stats, ListenFilter, ListenHandle
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.pools.pool import NoSharedChild, UnknownRoute
 from mcpgateway.core.router import Router
@@ -31,7 +31,7 @@ from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.runtime import logs
 
 
-class ModernSide:
+class Era2026Side:
     """The MCP 2026-07-28 half of a pool: its modern calls and listen
     streams. The pool sets what it reads (L{bridge}, L{listeners}) when it
     is made."""
@@ -47,7 +47,7 @@ class ModernSide:
     """The open listen streams on its children."""
     modernRequests: int
 
-    def modernRefusal(self) -> str | None:
+    def era2026Refusal(self) -> str | None:
         """A disabled server, or one configured C{"modern": false}, does not
         serve them (a per-session pool neither: see its own)."""
         name = self.spec.name
@@ -63,31 +63,31 @@ class ModernSide:
         C{public} (one route, one child, one list for everyone)."""
         return "private" if self.spec.credentialEnv or self.spec.perPrincipal else "public"
 
-    def modernUpstream(self, request: ModernRequest) -> Deferred[Upstream]:
+    def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
         """The running child that serves C{request}'s route (and
         credentials); fails with L{ServerUnavailable} or L{UnknownRoute}."""
         raise NotImplementedError
 
-    def modernRouter(self, scope: str) -> Router | None:
+    def era2026Router(self, scope: str) -> Router | None:
         """The router of route C{scope}'s child, when it has one (no start)."""
         raise NotImplementedError
 
-    def modern(self, request: ModernRequest, sink: Sink) -> Deferred[jsonrpc.Message]:
+    def modern(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
         self.modernRequests += 1
-        refusal = self.modernRefusal()
+        refusal = self.era2026Refusal()
         if refusal is not None:
             return succeed(
                 jsonrpc.errorResponse(request.clientId, jsonrpc.METHOD_NOT_FOUND, refusal)
             )
         try:
-            ready = self.modernUpstream(self._routed(request))
+            ready = self.era2026Upstream(self._routed(request))
         except Exception:
             ready = fail()
-        served: Deferred[jsonrpc.Message] = ready.addCallback(self._serveModern, request, sink)
-        return served.addErrback(self._modernFailed, request)
+        served: Deferred[jsonrpc.Message] = ready.addCallback(self._serveEra2026, request, sink)
+        return served.addErrback(self._era2026Failed, request)
 
-    def _serveModern(
-        self, upstream: Upstream, request: ModernRequest, sink: Sink
+    def _serveEra2026(
+        self, upstream: Upstream, request: Era2026Request, sink: Sink
     ) -> Deferred[jsonrpc.Message]:
         initialize = upstream.initializeResult or {}
         scope = self.cacheScope()
@@ -96,7 +96,7 @@ class ModernSide:
             return succeed(
                 jsonrpc.resultResponse(request.clientId, wire2026.discoverResult(initialize, scope))
             )
-        if method not in wire2026.MODERN_METHODS or method == "subscriptions/listen":
+        if method not in wire2026.ERA2026_METHODS or method == "subscriptions/listen":
             # Only the web's ladder brings requests here; nothing else reaches a child.
             return succeed(
                 jsonrpc.errorResponse(
@@ -120,7 +120,7 @@ class ModernSide:
         answered = self.bridge.call(upstream.router, request, sink)
         return answered.addCallback(lambda response: finish(method, response, serverInfo, scope))
 
-    def _modernFailed(self, reason: Failure, request: ModernRequest) -> jsonrpc.Message:
+    def _era2026Failed(self, reason: Failure, request: Era2026Request) -> jsonrpc.Message:
         if reason.check(CancelledError):
             reason.raiseException()  # the client went away: nobody to answer
         if reason.check(ServerUnavailable, UnknownRoute, NoSharedChild):
@@ -137,16 +137,16 @@ class ModernSide:
             request.clientId, jsonrpc.INTERNAL_ERROR, "the gateway failed to serve this request"
         )
 
-    def describe(self, request: ModernRequest) -> Deferred[dict[str, Any]]:
+    def describe(self, request: Era2026Request) -> Deferred[dict[str, Any]]:
         def result(upstream: Upstream) -> dict[str, Any]:
             return upstream.initializeResult or {}
 
-        return self.modernUpstream(self._routed(request)).addCallback(result)
+        return self.era2026Upstream(self._routed(request)).addCallback(result)
 
     def listen(
-        self, request: ModernRequest, wanted: ListenFilter, sink: Sink
+        self, request: Era2026Request, wanted: ListenFilter, sink: Sink
     ) -> Deferred[ListenHandle]:
-        refusal = self.modernRefusal()
+        refusal = self.era2026Refusal()
         if refusal is not None:
             return fail(ServerUnavailable(refusal))
 
@@ -165,12 +165,12 @@ class ModernSide:
             return listener
 
         try:
-            ready = self.modernUpstream(self._routed(request))
+            ready = self.era2026Upstream(self._routed(request))
         except Exception:
             ready = fail()
         return ready.addCallback(opened)
 
-    def _routed(self, request: ModernRequest) -> ModernRequest:
+    def _routed(self, request: Era2026Request) -> Era2026Request:
         """C{request} as its route's child serves it: on a pool with one
         child for all its routes (L{perLaunch} false), a workspace route
         that is the user's entry is the key-less route."""
@@ -181,15 +181,15 @@ class ModernSide:
     def paramHeaders(self, scope: str, tool: str) -> dict[str, str] | None:
         if scope and not self.perLaunch and scope in self._variants:
             scope = ""
-        router = self.modernRouter(scope)
+        router = self.era2026Router(scope)
         if router is None:
             return None
         known = router.toolHeaders.get(tool)
         return None if known is None else dict(known)
 
-    def modernStats(self) -> ModernStats:
+    def era2026Stats(self) -> Era2026Stats:
         bridge = self.bridge
-        return ModernStats(
+        return Era2026Stats(
             requests=self.modernRequests,
             inputRounds=bridge.inputRounds,
             inputExpired=bridge.inputExpired,
@@ -198,7 +198,7 @@ class ModernSide:
             suspendedCalls=bridge.suspended(),
         )
 
-    def endModern(self, reason: str) -> None:
+    def endEra2026(self, reason: str) -> None:
         self.bridge.stopAll(reason)
         for listener in list(self.listeners):
             listener.end(reason)

@@ -1,6 +1,6 @@
 // One TypeScript SDK 2.x client (@modelcontextprotocol/client, from TS_CLIENT2_DIR)
 // running the dual-era scenario against tests/fixtures/era_server.py behind the gateway:
-//   node ts_modern.mjs URL MODE LABEL NONCE
+//   node ts_era2026.mjs URL MODE LABEL NONCE
 // MODE: "legacy" (the default 2025 connect), "auto" (probe server/discover, fall back),
 // "pin" (versionNegotiation {mode: {pin: "2026-07-28"}}: modern only).
 // It lists tools, resources and prompts, reads era://notes/readme, gets prompt greet,

@@ -1,5 +1,5 @@
 """The MCP 2026-07-28 side of C{/<server>/mcp}, through the real C{Site},
-against a fake core (L{tests.web.fakemodern.FakeModern}): one test per row
+against a fake core (L{tests.web.fakeera2026.FakeEra2026}): one test per row
 of the headers and status table (docs/era.md), first failure wins, nothing
 reaches the core until every check passed; the response (JSON or SSE, never
 an id, never a session); disconnect as cancel; listen streams."""
@@ -27,11 +27,11 @@ from mcpgateway.ops.services import ListenerService
 from mcpgateway.protocol import jsonrpc, versions, wire2026
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.web.app import GatewaySite, makeSite
-from mcpgateway.web.modern import MAX_LISTEN_URIS, honouredNotifications, listenEnded
+from mcpgateway.web.era2026 import MAX_LISTEN_URIS, honouredNotifications, listenEnded
 from mcpgateway.web.root import GatewayRoot
 from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.http import ACCEPT_BOTH, Harness, Response, spec
-from tests.web.fakemodern import FakeModern, ModernHarness, body, headersFor, meta, sseEvents
+from tests.web.fakeera2026 import Era2026Harness, FakeEra2026, body, headersFor, meta, sseEvents
 
 REASON = 'its entry says "modern": false'
 
@@ -63,7 +63,7 @@ def error(response: Response) -> dict[str, Any]:
 
 
 def assertRefused(
-    h: ModernHarness, response: Response, status: int, code: int, requestId: Any = None
+    h: Era2026Harness, response: Response, status: int, code: int, requestId: Any = None
 ) -> dict[str, Any]:
     """An answer of the ladder: the status, JSON, the code, the id, and
     nothing reached the core."""
@@ -79,7 +79,7 @@ def assertRefused(
 
 
 def rawRequest(
-    h: ModernHarness, method: str, headers: list[tuple[str, str]], data: bytes
+    h: Era2026Harness, method: str, headers: list[tuple[str, str]], data: bytes
 ) -> Response:
     """A request whose header lines are exactly C{headers} (repeats allowed)."""
     lines = [f"{method} /srv/mcp HTTP/1.1", "host: 127.0.0.1:9100"]
@@ -98,7 +98,7 @@ def disconnect(response: Response) -> None:
     response.protocol.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]
 
 
-def endpointOf(h: ModernHarness, server: str = "srv") -> Any:
+def endpointOf(h: Era2026Harness, server: str = "srv") -> Any:
     root = h.site.resource
     assert isinstance(root, GatewayRoot)
     endpoint = root._endpoint(server)
@@ -110,13 +110,13 @@ def endpointOf(h: ModernHarness, server: str = "srv") -> Any:
 
 
 def test_row0_a_foreign_origin_is_403_before_anything() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(discover(), headers={"origin": "http://evil.example"})
     assertRefused(h, response, 403, jsonrpc.INVALID_REQUEST)
 
 
 def test_row0_a_foreign_host_is_421() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(discover(), headers={"host": "evil.example"})
     assertRefused(h, response, 421, jsonrpc.INVALID_REQUEST)
 
@@ -126,14 +126,14 @@ def test_row0_a_foreign_host_is_421() -> None:
 
 @pytest.mark.parametrize("verb", ["GET", "DELETE"])
 def test_row1_get_or_delete_of_a_modern_client_is_405_allow_post(verb: str) -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.request(verb, "/srv/mcp", headers={"mcp-protocol-version": "2026-07-28"})
     assertRefused(h, response, 405, jsonrpc.INVALID_REQUEST)
     assert response.headers["allow"] == "POST"
 
 
 def test_row1_comes_before_the_accept_check() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.request(
         "GET", "/srv/mcp", headers={"mcp-protocol-version": "2026-07-28"}, accept="text/html"
     )
@@ -141,7 +141,7 @@ def test_row1_comes_before_the_accept_check() -> None:
 
 
 def test_row1_other_methods_of_a_modern_client_are_405_allow_post() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     modern = h.request("PUT", "/srv/mcp", headers={"mcp-protocol-version": "2026-07-28"})
     assert modern.status == 405 and modern.headers["allow"] == "POST"
     legacy = h.request("PUT", "/srv/mcp")
@@ -149,7 +149,7 @@ def test_row1_other_methods_of_a_modern_client_are_405_allow_post() -> None:
 
 
 def test_row1_a_get_with_a_session_stays_on_the_legacy_path() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     sid = h.initialize()
     response = h.request(
         "GET",
@@ -167,17 +167,17 @@ def test_row1_a_get_with_a_session_stays_on_the_legacy_path() -> None:
 
 
 def test_row2_accept_without_event_stream_is_406() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     assertRefused(h, h.post(discover(), accept="application/json"), 406, -32600)
 
 
 def test_row2_a_content_type_that_is_not_json_is_415() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     assertRefused(h, h.post(discover(), contentType="text/plain"), 415, -32600)
 
 
 def test_row2_a_body_over_the_limit_is_413() -> None:
-    h = ModernHarness(maxBody=300)
+    h = Era2026Harness(maxBody=300)
     big = toolsCall(arguments={"text": "x" * 500})
     assertRefused(h, h.post(big), 413, -32600)
 
@@ -186,7 +186,7 @@ def test_row2_a_body_over_the_limit_is_413() -> None:
 
 
 def test_row3_bad_json_is_400_parse_error_with_a_null_id() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.rawPost(
         b'{"jsonrpc": "2.0", "id": 1,',
         {"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list"},
@@ -198,7 +198,7 @@ def test_row3_bad_json_is_400_parse_error_with_a_null_id() -> None:
 
 
 def test_row4_a_modern_batch_is_400() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     batch = [body("tools/list", 1), body("tools/list", 2)]
     assertRefused(h, h.post(batch), 400, -32600)  # claimed by its messages
     viaHeader = h.post(
@@ -209,7 +209,7 @@ def test_row4_a_modern_batch_is_400() -> None:
 
 
 def test_row4_a_client_response_is_400() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(
         {"jsonrpc": "2.0", "id": 3, "result": {}}, headers={"mcp-protocol-version": "2026-07-28"}
     )
@@ -217,7 +217,7 @@ def test_row4_a_client_response_is_400() -> None:
 
 
 def test_row4_a_body_that_is_not_json_rpc_is_400() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     notRpc = h.post({"hello": 1}, headers={"mcp-protocol-version": "2026-07-28"})
     assertRefused(h, notRpc, 400, -32600)
     badId = dict(discover(), id=True)
@@ -236,11 +236,11 @@ def test_row4_a_body_that_is_not_json_rpc_is_400() -> None:
 def test_row4_a_request_with_another_member_is_400_as_on_the_2025_side(
     extra: dict[str, Any], named: str
 ) -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     message = {**body("tools/list", 7), **extra}
     err = assertRefused(h, h.post(message), 400, -32600, requestId=7)
     assert named in err["message"]
-    refusing = ModernHarness(refusals={"srv": REASON})  # row 4 comes before row 12
+    refusing = Era2026Harness(refusals={"srv": REASON})  # row 4 comes before row 12
     assertRefused(refusing, refusing.post(message), 400, -32600, requestId=7)
     # a notification is not checked for members (nor on the 2025 side): dropped
     note = {"jsonrpc": "2.0", "method": "notifications/cancelled", **extra}
@@ -253,7 +253,7 @@ def test_row4_a_request_with_another_member_is_400_as_on_the_2025_side(
 
 @pytest.mark.parametrize("method", ["notifications/cancelled", "notifications/initialized"])
 def test_row5_a_notification_is_202_with_an_empty_body(method: str) -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     note = {"jsonrpc": "2.0", "method": method, "params": {"requestId": 1, "_meta": meta()}}
     response = h.post(note)
     assert response.status == 202 and response.body == b""
@@ -282,7 +282,7 @@ def test_row5_a_notification_is_202_with_an_empty_body(method: str) -> None:
     ids=["meta", "version", "no-caps", "caps", "clientInfo", "logLevel", "caps-int"],
 )
 def test_row6_a_bad_envelope_is_400_invalid_params(params: dict[str, Any]) -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     message = {"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": params}
     response = h.post(
         message, headers={"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list"}
@@ -291,7 +291,7 @@ def test_row6_a_bad_envelope_is_400_invalid_params(params: dict[str, Any]) -> No
 
 
 def test_row6_a_claimless_request_with_a_modern_header_is_400_invalid_params() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(
         {"jsonrpc": "2.0", "id": "x", "method": "tools/list"},
         headers={"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list"},
@@ -300,7 +300,7 @@ def test_row6_a_claimless_request_with_a_modern_header_is_400_invalid_params() -
 
 
 def test_row6_comes_before_row7() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     message = {"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {"_meta": "x"}}
     assertRefused(
         h, h.post(message, headers={"mcp-protocol-version": "2026-07-28"}), 400, -32602, 5
@@ -325,7 +325,7 @@ def test_row6_comes_before_row7() -> None:
     ids=["no-version", "version", "no-method", "method", "no-name", "name", "bad-b64", "8bit"],
 )
 def test_row7_routing_headers_must_match_the_body(overrides: dict[str, str | None]) -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     message = toolsCall(requestId=7)
     response = h.request("POST", "/srv/mcp", message, headers=headersFor(message, **overrides))
     assertRefused(h, response, 400, jsonrpc.HEADER_MISMATCH, requestId=7)
@@ -333,7 +333,7 @@ def test_row7_routing_headers_must_match_the_body(overrides: dict[str, str | Non
 
 @pytest.mark.parametrize("name", ["mcp-protocol-version", "mcp-method", "mcp-name"])
 def test_row7_a_repeated_routing_header_is_400(name: str) -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     message = toolsCall(requestId=7)
     lines = [("accept", ACCEPT_BOTH), ("content-type", "application/json")]
     lines += list(headersFor(message).items())
@@ -343,7 +343,7 @@ def test_row7_a_repeated_routing_header_is_400(name: str) -> None:
 
 
 def test_row7_a_base64_name_is_decoded() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     h.modern.autoAnswer = {"resultType": "complete", "content": []}
     message = toolsCall(name="héllo wörld ")
     headers = headersFor(message)
@@ -354,7 +354,7 @@ def test_row7_a_base64_name_is_decoded() -> None:
 
 
 def test_row7_a_session_header_is_ignored_and_never_echoed() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     h.modern.autoAnswer = {"resultType": "complete", "tools": []}
     response = h.post(body("tools/list"), session="some-old-session")
     assert response.status == 200
@@ -365,12 +365,12 @@ def test_row7_a_session_header_is_ignored_and_never_echoed() -> None:
 
 
 def test_row8_an_unsupported_version_is_400_with_what_is_supported() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     message = body("tools/list", 8, version="2099-01-01")
     err = assertRefused(h, h.post(message), 400, jsonrpc.UNSUPPORTED_VERSION, requestId=8)
     assert err["data"]["requested"] == "2099-01-01"
     assert err["data"]["supported"][0] == "2026-07-28"
-    assert err["data"]["supported"] == list(versions.MODERN_VERSIONS)
+    assert err["data"]["supported"] == list(versions.ERA2026_VERSIONS)
 
 
 # -- row 9: methods ----------------------------------------------------------------------
@@ -390,7 +390,7 @@ def test_row8_an_unsupported_version_is_400_with_what_is_supported() -> None:
     ],
 )
 def test_row9_a_method_outside_the_revision_is_404(method: str) -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     params = {"uri": "file:///a", "level": "info", "taskId": "t"}
     response = h.post(body(method, 9, params))
     err = assertRefused(h, response, 404, jsonrpc.METHOD_NOT_FOUND, requestId=9)
@@ -398,7 +398,7 @@ def test_row9_a_method_outside_the_revision_is_404(method: str) -> None:
 
 
 def test_row9_the_core_may_say_a_method_is_missing_at_the_child() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(body("prompts/list", 9))
     h.modern.calls[0].error(jsonrpc.METHOD_NOT_FOUND, "Method not found: prompts/list")
     assert response.status == 404
@@ -408,37 +408,37 @@ def test_row9_the_core_may_say_a_method_is_missing_at_the_child() -> None:
 # -- row 10: Mcp-Param-* -----------------------------------------------------------------
 
 
-def weather(h: ModernHarness) -> dict[str, Any]:
+def weather(h: Era2026Harness) -> dict[str, Any]:
     h.modern.paramMaps[("srv", "", "weather")] = {"Region": "region"}
     return toolsCall("weather", {"region": "eu-west", "days": 3}, requestId=10)
 
 
 def test_row10_a_missing_param_header_is_400() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     assertRefused(h, h.post(weather(h)), 400, jsonrpc.HEADER_MISMATCH, requestId=10)
     assert h.modern.paramLookups == [("srv", "", "weather")]
 
 
 def test_row10_a_mismatching_param_header_is_400() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(weather(h), headers={"mcp-param-region": "us-east"})
     assertRefused(h, response, 400, jsonrpc.HEADER_MISMATCH, requestId=10)
 
 
 def test_row10_a_matching_param_header_passes() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     h.post(weather(h), headers={"mcp-param-region": "eu-west"})
     assert len(h.modern.calls) == 1
 
 
 def test_row10_a_tool_not_listed_yet_is_not_checked() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     h.post(toolsCall("unlisted", {"a": 1}), headers={"mcp-param-whatever": "x"})
     assert len(h.modern.calls) == 1
 
 
 def test_row10_comes_after_row9_and_before_row11() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     message = weather(h)
     message["params"]["requestState"] = 5
     response = h.post(message)
@@ -478,12 +478,12 @@ def test_row10_comes_after_row9_and_before_row11() -> None:
     ],
 )
 def test_row11_bad_params_are_400_invalid_params(message: dict[str, Any]) -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     assertRefused(h, h.post(message), 400, jsonrpc.INVALID_PARAMS, requestId=11)
 
 
 def test_row11_mrtr_fields_on_other_methods_are_not_the_cores() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     h.post(body("tools/list", 1, {"inputResponses": [], "requestState": 5}))
     request = h.modern.calls[0].request
     assert request.inputResponses is None and request.requestState is None
@@ -507,7 +507,7 @@ def test_row11_mrtr_fields_on_other_methods_are_not_the_cores() -> None:
 def test_row12_a_refusing_server_answers_404_to_every_modern_request(
     message: dict[str, Any],
 ) -> None:
-    h = ModernHarness(refusals={"srv": REASON})
+    h = Era2026Harness(refusals={"srv": REASON})
     with capturedGatewayLogs() as events:
         response = h.post(message, headers={"mcp-protocol-version": "2026-07-28"})
     err = assertRefused(h, response, 404, jsonrpc.METHOD_NOT_FOUND, requestId="d")
@@ -516,19 +516,19 @@ def test_row12_a_refusing_server_answers_404_to_every_modern_request(
 
 
 def test_row12_covers_notifications_too() -> None:
-    h = ModernHarness(refusals={"srv": REASON})
+    h = Era2026Harness(refusals={"srv": REASON})
     note = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"_meta": meta()}}
     response = h.post(note)
     assert response.status == 404 and error(response)["code"] == -32601
 
 
 def test_row12_comes_after_row4() -> None:
-    h = ModernHarness(refusals={"srv": REASON})
+    h = Era2026Harness(refusals={"srv": REASON})
     assertRefused(h, h.post([discover()]), 400, -32600)
 
 
 def test_row12_legacy_initialize_still_works_on_a_refusing_server() -> None:
-    h = ModernHarness(refusals={"srv": REASON})
+    h = Era2026Harness(refusals={"srv": REASON})
     assert h.post(discover()).status == 404
     assert h.post(body("tools/list")).status == 404
     sid = h.initialize()  # the fallback: a legacy session on the same endpoint
@@ -546,7 +546,7 @@ def test_row12_legacy_initialize_still_works_on_a_refusing_server() -> None:
 
 
 def test_row12_only_the_refusing_server() -> None:
-    h = ModernHarness({"srv": spec("srv"), "other": spec("other")}, refusals={"other": REASON})
+    h = Era2026Harness({"srv": spec("srv"), "other": spec("other")}, refusals={"other": REASON})
     assert h.post(discover(), path="/other/mcp").status == 404
     h.post(discover(), path="/srv/mcp")
     assert [c.server for c in h.modern.calls] == ["srv"]
@@ -556,7 +556,7 @@ def test_row12_only_the_refusing_server() -> None:
 
 
 def test_row13_over_max_modern_in_flight_is_in_band_too_many_requests() -> None:
-    h = ModernHarness(limits=Limits(maxModernInFlight=2))
+    h = Era2026Harness(limits=Limits(maxEra2026InFlight=2))
     first, second = h.post(toolsCall(requestId=1)), h.post(body("subscriptions/listen", 2))
     third = h.post(toolsCall(requestId=3))
     assert third.status == 200 and third.headers["content-type"] == "application/json"
@@ -579,7 +579,7 @@ REQUIRED: dict[str, Any] = {"requiredCapabilities": {"sampling": {}}}
 
 
 def test_row14_missing_capability_before_anything_is_400_with_its_data() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(toolsCall(requestId=14))
     h.modern.calls[0].error(jsonrpc.MISSING_CAPABILITY, "needs sampling", REQUIRED)
     assert response.status == 400
@@ -592,7 +592,7 @@ def test_row14_missing_capability_before_anything_is_400_with_its_data() -> None
 
 
 def test_row14_missing_capability_after_a_progress_event_is_in_band() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(toolsCall(requestId=14, _meta={"progressToken": "p"}))
     call = h.modern.calls[0]
     progress = jsonrpc.notification("notifications/progress", {"progressToken": "p", "progress": 1})
@@ -625,7 +625,7 @@ DISCOVERED = {
 
 
 def test_row15_discover_goes_to_the_core_and_its_answer_is_json() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     caps: dict[str, Any] = {"sampling": {}, "elicitation": {"form": {}}}
     response = h.post(discover(capabilities=caps))
     call = h.modern.calls[0]
@@ -646,7 +646,7 @@ def test_row15_discover_goes_to_the_core_and_its_answer_is_json() -> None:
 
 
 def test_row15_a_modern_request_carries_what_the_core_needs() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     message = toolsCall(
         "ask",
         {"q": "hi"},
@@ -668,14 +668,14 @@ def test_row15_a_modern_request_carries_what_the_core_needs() -> None:
 
 
 def test_row15_ids_are_echoed_verbatim() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     h.modern.autoAnswer = {"resultType": "complete", "tools": []}
     assert h.post(body("tools/list", "1")).json()["id"] == "1"
     assert h.post(body("tools/list", 1)).json()["id"] == 1
 
 
 def test_row15_progress_then_result_is_an_sse_stream_without_ids() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(toolsCall(requestId=15, _meta={"progressToken": 15}))
     call = h.modern.calls[0]
     assert response.transport.value() == b""  # nothing yet: it may still be JSON
@@ -699,7 +699,7 @@ def test_row15_progress_then_result_is_an_sse_stream_without_ids() -> None:
 
 
 def test_row15_a_second_of_silence_commits_sse_and_keep_alives_follow() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(toolsCall(requestId=15))
     h.reactor.advance(1.0)
     assert response.status == 200
@@ -713,14 +713,14 @@ def test_row15_a_second_of_silence_commits_sse_and_keep_alives_follow() -> None:
 
 
 def test_row15_a_child_error_is_in_band() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(toolsCall(requestId=15))
     h.modern.calls[0].error(jsonrpc.INTERNAL_ERROR, "boom")
     assert response.status == 200 and error(response)["code"] == -32603
 
 
 def test_row15_a_failure_of_the_core_is_an_error_answer_not_a_500() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(toolsCall(requestId=15))
     h.modern.calls[0].answer.errback(ServerUnavailable("server 'srv' is disabled"))
     assert response.status == 200
@@ -733,12 +733,12 @@ def test_row15_a_failure_of_the_core_is_an_error_answer_not_a_500() -> None:
 
 
 def test_row15_a_core_that_raises_is_an_error_answer_not_a_500() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
 
     def broken(*args: Any) -> Any:
         raise RuntimeError("defect")
 
-    h.modern.modernCall = broken  # type: ignore[method-assign,assignment]
+    h.modern.era2026Call = broken  # type: ignore[method-assign,assignment]
     with capturedGatewayLogs():
         response = h.post(toolsCall(requestId=15))
     assert response.status == 200 and error(response)["code"] == -32603
@@ -749,7 +749,7 @@ def test_row15_a_core_that_raises_is_an_error_answer_not_a_500() -> None:
 
 
 def test_the_client_going_away_cancels_the_call() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(toolsCall(requestId=1))
     call = h.modern.calls[0]
     call.sink(jsonrpc.notification("notifications/progress", {"progressToken": 1}))
@@ -762,7 +762,7 @@ def test_the_client_going_away_cancels_the_call() -> None:
 
 
 def test_the_end_of_an_answered_response_is_not_a_cancel() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = h.post(toolsCall(requestId=1))
     call = h.modern.calls[0]
     call.reply({"resultType": "input_required", "inputRequests": {}, "requestState": "s"})
@@ -788,8 +788,8 @@ def test_a_workspace_route_and_credential_headers_reach_the_core() -> None:
     )
     gateway = Gateway({"fs": fs}, fakeSpawner(reactor))
     assert isinstance(gateway.pools["fs"], ScopedPool)
-    fake = FakeModern()
-    h = ModernHarness()
+    fake = FakeEra2026()
+    h = Era2026Harness()
     h.reactor, h.gateway, h.modern = reactor, gateway, fake
     h.site = makeSite(gateway, reactor, keys=WorkspaceKeys(b"s" * 32), modern=fake)
     h.post(body("tools/list"), path=f"/fs~{key}/mcp", headers={"x-mcp-env-token": "secret"})
@@ -811,7 +811,7 @@ def test_a_workspace_route_and_credential_headers_reach_the_core() -> None:
 # -- subscriptions/listen ---------------------------------------------------------------------
 
 
-def openListen(h: ModernHarness, notifications: dict[str, Any] | None = None) -> Response:
+def openListen(h: Era2026Harness, notifications: dict[str, Any] | None = None) -> Response:
     return h.post(
         listenBody(
             notifications
@@ -825,7 +825,7 @@ TOOLS_CHANGED = jsonrpc.notification("notifications/tools/list_changed")
 
 
 def test_listen_asks_the_core_for_what_the_client_wants() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     openListen(h)
     listen = h.modern.listens[0]
     assert listen.wanted == ListenFilter(tools=True, uris=("file:///a",))
@@ -834,7 +834,7 @@ def test_listen_asks_the_core_for_what_the_client_wants() -> None:
 
 
 def test_listen_acknowledges_first_then_tags_every_frame() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h)
     listen = h.modern.listens[0]
     assert listen.sink(TOOLS_CHANGED)  # before the core said what it honours: kept
@@ -854,7 +854,7 @@ def test_listen_acknowledges_first_then_tags_every_frame() -> None:
 
 
 def test_listen_keeps_alive() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h)
     h.modern.listens[0].open()
     h.reactor.advance(15.0)
@@ -862,12 +862,12 @@ def test_listen_keeps_alive() -> None:
 
 
 def test_listen_ends_gracefully_when_the_gateway_ends_its_streams() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h)
     handle = h.modern.listens[0].open()
     root = h.site.resource
     assert isinstance(root, GatewayRoot)
-    assert root.endModernStreams("the gateway is stopping") == 1
+    assert root.endEra2026Streams("the gateway is stopping") == 1
     assert sseEvents(response)[-1] == listenEnded("listen-1")
     assert listenEnded("listen-1")["result"] == {
         "resultType": "complete",
@@ -876,11 +876,11 @@ def test_listen_ends_gracefully_when_the_gateway_ends_its_streams() -> None:
     assert response.complete
     assert handle.closed == 1
     assert endpointOf(h).modern.inFlight == 0
-    assert root.endModernStreams("again") == 0
+    assert root.endEra2026Streams("again") == 0
 
 
 def test_listen_ends_gracefully_when_the_core_ends_it() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h)
     handle = h.modern.listens[0].open()
     handle.ended.callback("server 'srv' was removed")
@@ -891,7 +891,7 @@ def test_listen_ends_gracefully_when_the_core_ends_it() -> None:
 
 
 def test_listen_client_going_away_closes_the_handle() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h)
     handle = h.modern.listens[0].open()
     disconnect(response)
@@ -901,7 +901,7 @@ def test_listen_client_going_away_closes_the_handle() -> None:
 
 
 def test_listen_client_going_away_before_it_opened_cancels_the_opening() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h)
     disconnect(response)
     assert h.modern.listens[0].cancelled == [True]
@@ -909,7 +909,7 @@ def test_listen_client_going_away_before_it_opened_cancels_the_opening() -> None
 
 
 def test_listen_that_cannot_open_is_answered_with_the_error() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h)
     h.modern.listens[0].opened.errback(ServerUnavailable("server 'srv' is disabled"))
     assert response.status == 200 and error(response)["code"] == -32000
@@ -917,7 +917,7 @@ def test_listen_that_cannot_open_is_answered_with_the_error() -> None:
 
 
 def test_listen_of_an_empty_filter_is_acknowledged_empty() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h, {})
     h.modern.listens[0].open()
     assert sseEvents(response) == [wire2026.acknowledged("listen-1", {})]
@@ -934,7 +934,7 @@ def test_honoured_notifications_name_only_what_is_honoured() -> None:
 
 
 def test_a_hand_over_ends_the_listen_streams() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h)
     handle = h.modern.listens[0].open()
     site = h.site
@@ -945,7 +945,7 @@ def test_a_hand_over_ends_the_listen_streams() -> None:
 
 
 def test_stopping_the_listener_ends_the_listen_streams() -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     response = openListen(h)
     handle = h.modern.listens[0].open()
     endpoint: Any = object()
@@ -960,7 +960,7 @@ def test_stopping_the_listener_ends_the_listen_streams() -> None:
 # -- hypothesis: random headers and bodies ---------------------------------------------------
 
 
-_METHODS = [*sorted(wire2026.MODERN_METHODS), "initialize", "ping", "x/y", ""]
+_METHODS = [*sorted(wire2026.ERA2026_METHODS), "initialize", "ping", "x/y", ""]
 _JUNK = st.one_of(
     st.none(),
     st.booleans(),
@@ -1036,7 +1036,7 @@ def headerSets(draw: st.DrawFn, message: Any) -> dict[str, str]:
 def test_random_headers_and_bodies_never_500_and_refusals_never_reach_the_core(
     data: st.DataObject,
 ) -> None:
-    h = ModernHarness()
+    h = Era2026Harness()
     h.modern.autoAnswer = {"resultType": "complete"}
     h.modern.paramMaps[("srv", "", "echo")] = {"Region": "region"}
     message = data.draw(bodies())

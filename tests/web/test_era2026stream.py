@@ -13,7 +13,7 @@ from twisted.web.server import Request
 from twisted.web.test.requesthelper import DummyRequest
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.web.modernstream import ModernResponse, statusOf
+from mcpgateway.web.era2026stream import Era2026Response, statusOf
 
 PROGRESS = jsonrpc.notification(
     "notifications/progress", {"progressToken": 1, "progress": 1, "total": 2}
@@ -33,10 +33,10 @@ def body(request: DummyRequest) -> bytes:
     return b"".join(request.written)
 
 
-def made(clock: Clock | None = None, **kwargs: Any) -> tuple[DummyRequest, ModernResponse, Clock]:
+def made(clock: Clock | None = None, **kwargs: Any) -> tuple[DummyRequest, Era2026Response, Clock]:
     clock = clock or Clock()
     request = DummyRequest([b""])
-    return request, ModernResponse(cast(Request, request), clock, **kwargs), clock
+    return request, Era2026Response(cast(Request, request), clock, **kwargs), clock
 
 
 def test_an_answer_before_anything_else_is_json_with_its_length() -> None:

@@ -1,4 +1,4 @@
-"""The gateway as the web's ModernService: which servers serve MCP 2026-07-28
+"""The gateway as the web's Era2026Service: which servers serve MCP 2026-07-28
 clients, discover from the child's initialize, finished results, the tool
 header maps, a call with input rounds through a real pool, credentials,
 counters, promotion, and a stop that ends suspended calls and listens."""
@@ -12,7 +12,7 @@ from twisted.internet.defer import CancelledError
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.mrtr import COALESCE
-from mcpgateway.core.era2026.types import ListenFilter, ModernRequest, ModernService, ModernStats
+from mcpgateway.core.era2026.types import Era2026Request, Era2026Service, Era2026Stats, ListenFilter
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
@@ -45,8 +45,8 @@ TOOL = {
 
 def modern(
     clientId: Any, method: str, params: dict[str, Any] | None = None, **fields: Any
-) -> ModernRequest:
-    return ModernRequest(
+) -> Era2026Request:
+    return Era2026Request(
         clientId=clientId,
         method=method,
         params=params or {},
@@ -55,13 +55,13 @@ def modern(
     )
 
 
-class ModernCase(SynchronousTestCase):
+class Era2026Case(SynchronousTestCase):
     specs = {"srv": SPEC}
 
     def setUp(self) -> None:
         self.reactor = FakeProcessReactor()
         self.gateway = Gateway(
-            self.specs, fakeSpawner(self.reactor), modernInputTimeout=30.0, maxSuspendedCalls=8
+            self.specs, fakeSpawner(self.reactor), era2026InputTimeout=30.0, maxSuspendedCalls=8
         )
 
     def started(self) -> list[Message]:
@@ -75,24 +75,24 @@ class ModernCase(SynchronousTestCase):
         return sent[1:]
 
     def call(
-        self, request: ModernRequest, server: str = "srv"
+        self, request: Era2026Request, server: str = "srv"
     ) -> tuple[Any, RecordingSink, list[Message]]:
         """One modern request; what the child got for it (the child is
         started and initialized on the way when needed)."""
         sink = RecordingSink()
         spawned = len(self.reactor.processes)
-        d = self.gateway.modernCall(server, request, sink)
+        d = self.gateway.era2026Call(server, request, sink)
         sent = self.started() if len(self.reactor.processes) > spawned else []
         if self.reactor.processes:
             sent += self.reactor.lastProcess.takeMessages()
         return d, sink, sent
 
 
-class ServiceTests(ModernCase):
+class ServiceTests(Era2026Case):
     def test_the_gateway_is_a_modern_service(self) -> None:
-        service: ModernService = self.gateway
-        self.assertIsNone(service.modernRefusal("srv"))
-        self.assertIn("no server", service.modernRefusal("nope") or "")
+        service: Era2026Service = self.gateway
+        self.assertIsNone(service.era2026Refusal("srv"))
+        self.assertIn("no server", service.era2026Refusal("nope") or "")
 
     def test_discover_starts_the_child_and_answers_from_its_initialize(self) -> None:
         d, _, sent = self.call(modern("d-1", "server/discover"))
@@ -106,7 +106,7 @@ class ServiceTests(ModernCase):
         self.assertEqual(result["instructions"], "be nice")
         self.assertEqual(result["_meta"], {wire2026.SERVER_INFO_KEY: INFO})
         self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
-        self.assertEqual(self.gateway.modernStats("srv").requests, 1)
+        self.assertEqual(self.gateway.era2026Stats("srv").requests, 1)
         self.assertEqual(len(self.gateway.sessions), 0)
 
     def test_a_list_is_finished_and_its_header_maps_kept(self) -> None:
@@ -166,7 +166,7 @@ class ServiceTests(ModernCase):
             {"srv": dataclasses.replace(SPEC, executable=None)}, fakeSpawner(self.reactor)
         )
         response = self.successResultOf(
-            self.gateway.modernCall("srv", modern(6, "tools/list"), RecordingSink())
+            self.gateway.era2026Call("srv", modern(6, "tools/list"), RecordingSink())
         )
         self.assertEqual(
             (response["id"], response["error"]["code"]), (6, jsonrpc.SERVER_UNAVAILABLE)
@@ -205,8 +205,8 @@ class ServiceTests(ModernCase):
         self.assertEqual(list(result["inputRequests"]), ["user_name"])
         self.assertEqual(result["_meta"], {wire2026.SERVER_INFO_KEY: INFO})
         self.assertNotIn("ttlMs", result)
-        self.assertEqual(self.gateway.modernStats("srv").suspendedCalls, 1)
-        self.assertEqual(self.gateway.serverStatus("srv").modernStats.suspendedCalls, 1)
+        self.assertEqual(self.gateway.era2026Stats("srv").suspendedCalls, 1)
+        self.assertEqual(self.gateway.serverStatus("srv").era2026Stats.suspendedCalls, 1)
         retry = modern(
             8,
             "tools/call",
@@ -224,11 +224,11 @@ class ServiceTests(ModernCase):
         self.assertEqual(done["id"], 8)
         self.assertEqual(done["result"]["resultType"], "complete")
         self.assertNotIn("ttlMs", done["result"])
-        stats = self.gateway.modernStats("srv")
+        stats = self.gateway.era2026Stats("srv")
         self.assertEqual((stats.requests, stats.inputRounds, stats.suspendedCalls), (2, 1, 0))
 
 
-class RefusalTests(ModernCase):
+class RefusalTests(Era2026Case):
     specs = {
         "srv": SPEC,
         "own": dataclasses.replace(SPEC, name="own", mode="session"),
@@ -238,13 +238,13 @@ class RefusalTests(ModernCase):
 
     def test_servers_that_do_not_serve_modern_clients_say_why(self) -> None:
         for name, why in (("own", "per session"), ("off", '"modern": false'), ("dis", "disabled")):
-            reason = self.gateway.modernRefusal(name)
+            reason = self.gateway.era2026Refusal(name)
             assert reason is not None, name
             self.assertIn(why, reason)
             self.assertEqual(self.gateway.serverStatus(name).modern, reason)
             for method in ("server/discover", "tools/list"):
                 response = self.successResultOf(
-                    self.gateway.modernCall(name, modern(1, method), RecordingSink())
+                    self.gateway.era2026Call(name, modern(1, method), RecordingSink())
                 )
                 self.assertEqual(response["error"]["code"], jsonrpc.METHOD_NOT_FOUND, name)
                 self.assertEqual(response["error"]["message"], reason)
@@ -258,10 +258,10 @@ class RefusalTests(ModernCase):
 
     def test_an_unknown_server(self) -> None:
         response = self.successResultOf(
-            self.gateway.modernCall("nope", modern(1, "tools/list"), RecordingSink())
+            self.gateway.era2026Call("nope", modern(1, "tools/list"), RecordingSink())
         )
         self.assertEqual(response["error"]["code"], jsonrpc.METHOD_NOT_FOUND)
-        self.assertEqual(self.gateway.modernStats("nope"), ModernStats())
+        self.assertEqual(self.gateway.era2026Stats("nope"), Era2026Stats())
         self.assertIsNone(self.gateway.paramHeaders("nope", "", "t"))
 
     def test_a_promoted_server_keeps_serving_modern_clients(self) -> None:
@@ -271,7 +271,7 @@ class RefusalTests(ModernCase):
         self.assertEqual([m["method"] for m in sent], ["tools/list"])
 
 
-class CredentialTests(ModernCase):
+class CredentialTests(Era2026Case):
     specs = {"cred": dataclasses.replace(SPEC, name="cred", credentialEnv=("TOKEN",))}
 
     def test_credentials_pick_the_child_and_results_are_private(self) -> None:
@@ -304,10 +304,10 @@ class CredentialTests(ModernCase):
         )
         d2, _, _ = self.call(other, "cred")
         self.assertEqual(self.successResultOf(d2)["error"]["code"], jsonrpc.INVALID_PARAMS)
-        self.assertEqual(self.gateway.modernStats("cred").badRequestStates, 1)
+        self.assertEqual(self.gateway.era2026Stats("cred").badRequestStates, 1)
 
 
-class PromotionTests(ModernCase):
+class PromotionTests(Era2026Case):
     def test_a_modern_call_never_gets_a_server_promoted(self) -> None:
         session, opened = self.gateway.openSession(
             "srv", jsonrpc.request(0, "initialize", {"capabilities": ALL_CAPS}), "2025-11-25"
@@ -326,7 +326,7 @@ class PromotionTests(ModernCase):
         self.assertIsNone(self.gateway.pools["srv"].promoted)
 
 
-class PromotedAtStartTests(ModernCase):
+class PromotedAtStartTests(Era2026Case):
     """A restart after a promotion: the spec comes from C{promotions.json}
     (C{share: session} with why). Modern requests stay where they were
     before the restart, on the shared child; every 2025 session, restored
@@ -335,7 +335,7 @@ class PromotedAtStartTests(ModernCase):
     specs = {"srv": dataclasses.replace(SPEC, mode="session", promoted="sampled")}
 
     def test_modern_clients_are_still_served_after_the_restart(self) -> None:
-        self.assertIsNone(self.gateway.modernRefusal("srv"))
+        self.assertIsNone(self.gateway.era2026Refusal("srv"))
         status = self.gateway.serverStatus("srv")
         self.assertEqual(
             (status.sharing.value, status.promoted, status.modern), ("session", "sampled", None)
@@ -371,10 +371,10 @@ class PromotedAtStartTests(ModernCase):
         upstream = pool.upstreamFor(session)
         assert upstream is not None
         self.assertIn(session, upstream.router.sessions)
-        self.assertIsNone(pool.modernRouter(""))  # its own child: no shared one was made
+        self.assertIsNone(pool.era2026Router(""))  # its own child: no shared one was made
 
 
-class StopTests(ModernCase):
+class StopTests(Era2026Case):
     def test_stop_ends_suspended_calls_and_listens_without_waiting(self) -> None:
         d1, _, [forwarded] = self.call(modern(1, "tools/call", {"name": "t", "arguments": {}}))
         proc = self.reactor.lastProcess
@@ -398,7 +398,7 @@ class StopTests(ModernCase):
         self.assertEqual(sent[0], jsonrpc.resultResponse("c-1", {"action": "cancel"}))
         self.assertEqual(sent[1]["params"]["requestId"], forwarded["id"])
         self.assertEqual(ended, ["the gateway is shutting down"])
-        self.assertEqual(self.gateway.modernStats("srv"), ModernStats(requests=1, inputRounds=1))
+        self.assertEqual(self.gateway.era2026Stats("srv"), Era2026Stats(requests=1, inputRounds=1))
         self.assertTrue(proc.stdinClosed)
         proc.exit(0)
         self.successResultOf(stopping)
