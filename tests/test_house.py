@@ -201,3 +201,26 @@ def test_a_name_imported_from_a_module_counts_as_that_module() -> None:
     assert owningModule("mcpgateway.core.gateway.Gateway") == "mcpgateway.core.gateway"
     assert package("mcpgateway.core.pools.pool") == "core"
     assert package("mcpgateway.tap") == "tap"
+
+
+CLIENT_NEUTRAL = (
+    "mcpgateway.clientconfigs.engine",
+    "mcpgateway.clientconfigs.passes",
+    "mcpgateway.clientconfigs.backups",
+    "mcpgateway.clientconfigs.restoring",
+    "mcpgateway.clientconfigs.reports",
+    "mcpgateway.clientconfigs.documents",
+)
+"""The adoption machinery, which knows clients only through the adapter
+interface (stamp keys, blocks and scopes come from the adapter)."""
+
+
+@pytest.mark.parametrize("module", CLIENT_NEUTRAL)
+def test_the_adoption_machinery_imports_no_client_adapter(module: str) -> None:
+    adapters = [
+        name
+        for _, name in imported(MODULES[module])
+        if name.startswith("mcpgateway.clientconfigs.clients.")
+        and owningModule(name) != "mcpgateway.clientconfigs.clients.base"
+    ]
+    assert adapters == []

@@ -21,14 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mcpgateway.clientconfigs.clients import EARLIER_BACKUPS
 from mcpgateway.clientconfigs.clients.base import (
     Block,
-)
-from mcpgateway.clientconfigs.clients.claudecode import (
-    GATEWAY_TS_KEY,
-    TOP,
-    claudeScope,
-    projectBlock,
 )
 from mcpgateway.clientconfigs.documents import FORMATS, sha256
 from mcpgateway.clientconfigs.jsonfile import (
@@ -218,7 +213,7 @@ class Backup:
         if not isinstance(data, dict):
             raise bad("it must hold a JSON object")
         if "blocks" not in data and "entries" not in data:
-            return fromClaudeJson(data, bad)
+            return fromEarlierJson(data, bad)
         if data.get("version") not in (1, BACKUP_VERSION):
             raise bad(f"version {data.get('version')!r}")
         if not isinstance(data.get("configPath"), str) or data.get("format") not in FORMATS:
@@ -294,21 +289,24 @@ class Backup:
         return backup
 
 
-def fromClaudeJson(data: dict[str, Any], bad: Callable[[str], ConfigError]) -> Backup:
-    """A backup as the gateway's Claude-only adoption wrote it (version 1:
-    C{mcpServers} and C{projects.<path>.mcpServers} of C{{"url", "original"}}
-    records, C{timestampAdded}/C{timestampBefore}), in this version's terms."""
+def fromEarlierJson(data: dict[str, Any], bad: Callable[[str], ConfigError]) -> Backup:
+    """A backup in the layout of the adoption of L{EARLIER_BACKUPS}'s client
+    alone (version 1: C{mcpServers} and C{projects.<path>.mcpServers} of
+    C{{"url", "original"}} records, C{timestampAdded}/C{timestampBefore}), in
+    this version's terms: that adapter names the blocks and the stamp key."""
+    adapter = EARLIER_BACKUPS
     if data.get("version") != 1:
         raise bad(f"version {data.get('version')!r}, expected 1")
     configPath = data.get("configPath")
     if not isinstance(configPath, str):
         raise bad("no configPath")
-    backup = Backup("claude-code", configPath, "jsondata")
-    backup.stamp = Stamp(
-        GATEWAY_TS_KEY,
-        data.get("timestampAdded") is True,
-        data.get("timestampBefore", MISSING),
-    )
+    backup = Backup(adapter.id, configPath, adapter.format)
+    if adapter.stampKey is not None:
+        backup.stamp = Stamp(
+            adapter.stampKey,
+            data.get("timestampAdded") is True,
+            data.get("timestampBefore", MISSING),
+        )
     blocks: list[tuple[str | None, Any, bool]] = []
     if "mcpServers" in data:
         blocks.append((None, data["mcpServers"], False))
@@ -319,17 +317,14 @@ def fromClaudeJson(data: dict[str, Any], bad: Callable[[str], ConfigError]) -> B
         if not isinstance(project, dict):
             raise bad(f"project {path!r} is not an object")
         blocks.append((path, project.get("mcpServers", {}), project.get("createdBlock") is True))
-    topScope = claudeScope(configPath)
     for scope, block, created in blocks:
         if not isinstance(block, dict):
             raise bad("an 'mcpServers' is not an object")
-        if scope is None:
-            location = TOP
-            info = BlockInfo(None, f"{topScope} scope")
-        else:
-            location = projectBlock(scope)
-            info = BlockInfo(scope, f"local scope of project {scope}", created)
-        backup.blocks[location] = info
+        found = adapter.topBlock(configPath) if scope is None else adapter.workspaceBlock(scope)
+        if found is None:
+            raise bad(f"{adapter.title} keeps no entries for project {scope!r}")
+        location = found.location
+        backup.blocks[location] = BlockInfo(scope, found.scope, scope is not None and created)
         for name, record in block.items():
             if not (
                 isinstance(record, dict)

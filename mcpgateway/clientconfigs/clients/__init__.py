@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcpgateway.clientconfigs.clients.base import ClientAdapter, ClientFile, Host
+from mcpgateway.clientconfigs.clients.claudecode import ClaudeCode
 from mcpgateway.clientconfigs.clients.codex import Codex
 from mcpgateway.clientconfigs.clients.mcpservers import (
     AmazonQ,
@@ -58,6 +59,11 @@ ADAPTERS: tuple[ClientAdapter, ...] = (
 )
 """Every adapter, in adoption order (a name two clients define differently
 for the same route is adopted from the first)."""
+EARLIER_BACKUPS: ClientAdapter = ClaudeCode()
+"""The adapter of the client the gateway adopted alone before it adopted any
+other: the backups of that adoption (C{config-backup.json}, a layout of their
+own) are read through it, its blocks and its stamp key
+(L{mcpgateway.clientconfigs.backups.Backup.fromJson})."""
 
 
 def adapterById(clientId: str) -> ClientAdapter:

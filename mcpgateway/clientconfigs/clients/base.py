@@ -177,6 +177,16 @@ class ClientAdapter:
         adoption order (global ones first)."""
         return [Block(file.location, file.workspace)]
 
+    def topBlock(self, path: str | Path) -> Block:
+        """The block of the top-level entries of the file C{path}, as reports
+        name it (a backup records only its blocks' locations)."""
+        return Block(self.location)
+
+    def workspaceBlock(self, workspace: str) -> Block | None:
+        """The block in which the client's user file keeps the entries of the
+        project C{workspace} (C{None}: it keeps none there)."""
+        return None
+
     def shadowed(
         self, file: ClientFile, doc: Document, notes: list[str]
     ) -> dict[tuple[Location, str], Any]:

@@ -118,21 +118,27 @@ class ClaudeCode(ClientAdapter):
         return stateDir / paths.PROJECT_BACKUPS / fileLabel(path)
 
     def blocks(self, file: ClientFile, doc: Document) -> list[Block]:
-        top = claudeScope(file.path)
-        unroutable = "a .mcp.json is not rewritten (it is often part of a repository)"
-        out = [Block(TOP, None, f"{top} scope", unroutable if top == "project" else "")]
         projects = _top(doc).get("projects")
         projects = projects if isinstance(projects, dict) else {}
-        for path in sorted(projects):
-            if not isinstance(projects[path], dict):
-                continue
-            why = ""
-            try:
-                canonicalPath(path)
-            except ValueError as e:
-                why = f"the project path cannot name a workspace ({e})"
-            out.append(Block(projectBlock(path), path, f"local scope of project {path}", why))
-        return out
+        found = [path for path in sorted(projects) if isinstance(projects[path], dict)]
+        return [self.topBlock(file.path), *(self.workspaceBlock(path) for path in found)]
+
+    def topBlock(self, path: str | Path) -> Block:
+        """The user scope (of a C{.claude.json}), or the top-level servers of
+        a file of that shape; those of a C{.mcp.json} are left alone."""
+        top = claudeScope(path)
+        unroutable = "a .mcp.json is not rewritten (it is often part of a repository)"
+        return Block(TOP, None, f"{top} scope", unroutable if top == "project" else "")
+
+    def workspaceBlock(self, workspace: str) -> Block:
+        """The local scope of the project C{workspace}: that workspace's
+        routes, unless its path cannot name a workspace."""
+        why = ""
+        try:
+            canonicalPath(workspace)
+        except ValueError as e:
+            why = f"the project path cannot name a workspace ({e})"
+        return Block(projectBlock(workspace), workspace, f"local scope of project {workspace}", why)
 
     def shadowed(
         self, file: ClientFile, doc: Document, notes: list[str]
