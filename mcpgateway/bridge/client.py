@@ -65,7 +65,7 @@ from mcpgateway.bridge.responses import (
     readBody,
     reasonOf,
 )
-from mcpgateway.bridge.upkeep import LOST, NOT_SENT, SessionUpkeep, State
+from mcpgateway.bridge.upkeep import LOST, NOT_SENT, LinkState, SessionUpkeep
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind
 from mcpgateway.runtime import logs
@@ -136,7 +136,7 @@ class BridgeClient(SessionUpkeep):
         """Why no gateway was found (the reason given when none is)."""
         self._waitingForOther = False
         self._timeout = timeout
-        self.state = State.DOWN
+        self.state = LinkState.DOWN
         self.url: str | None = None
         self._urlBytes = b""
         self._host = b""
@@ -173,12 +173,12 @@ class BridgeClient(SessionUpkeep):
 
     def connect(self) -> None:
         """Find (or start) the gateway now."""
-        if self._retry is None and self.state is State.DOWN:
+        if self._retry is None and self.state is LinkState.DOWN:
             self._scheduleProbe(0)
 
     def send(self, message: Outgoing) -> None:
         """Relay one message from the client."""
-        if self.state is State.CLOSED:
+        if self.state is LinkState.CLOSED:
             return
         if (
             message.method == "ping"
@@ -201,7 +201,7 @@ class BridgeClient(SessionUpkeep):
         pending = Pending(message, self._clock.seconds())
         if message.isRequest:
             self._unanswered[pending] = None
-        if self.state is State.UP and not self._outbox and not self._initInFlight:
+        if self.state is LinkState.UP and not self._outbox and not self._initInFlight:
             self._post(pending)
         else:
             self._wait(pending)
@@ -245,7 +245,7 @@ class BridgeClient(SessionUpkeep):
         return self.url or self._lookedIn or "(no gateway running)"
 
     def _answerError(self, pending: Pending, code: int, text: str) -> None:
-        if pending.message.isRequest and self.state is not State.CLOSED:
+        if pending.message.isRequest and self.state is not LinkState.CLOSED:
             self._toClient(jsonrpc.dumps(jsonrpc.errorResponse(pending.message.id, code, text)))
         self._settled(pending)
 
@@ -258,7 +258,7 @@ class BridgeClient(SessionUpkeep):
                 self._endDrain()
 
     def _pump(self) -> None:
-        while self._outbox and self.state is State.UP and not self._initInFlight:
+        while self._outbox and self.state is LinkState.UP and not self._initInFlight:
             pending = self._outbox.popleft()
             if pending.timer is not None:
                 pending.timer.cancel()
@@ -424,7 +424,7 @@ class BridgeClient(SessionUpkeep):
         self._finished(pending)
 
     def _postFailed(self, reason: Failure, pending: Pending) -> None:
-        if self.state is State.CLOSED or reason.check(CancelledError):
+        if self.state is LinkState.CLOSED or reason.check(CancelledError):
             self._settled(pending)
             self._finished(pending)
             return
@@ -461,9 +461,9 @@ class BridgeClient(SessionUpkeep):
     # -- the gateway going away and coming back ----------------------------
 
     def _goDown(self, reason: str) -> None:
-        if self.state in (State.DOWN, State.CLOSED):
+        if self.state in (LinkState.DOWN, LinkState.CLOSED):
             return
-        if self.state is State.REINITIALIZING:
+        if self.state is LinkState.REINITIALIZING:
             self._needReinit = True
         self.log.warn(
             "the gateway at {url} went away ({reason}); reconnecting (requests wait up"
@@ -472,7 +472,7 @@ class BridgeClient(SessionUpkeep):
             reason=reason,
             timeout=f"{self._timeout:g}",
         )
-        self.state = State.DOWN
+        self.state = LinkState.DOWN
         self._downReason = reason
         self._attempt = 0
         self._stopGet()
@@ -489,7 +489,7 @@ class BridgeClient(SessionUpkeep):
 
     def _probe(self) -> None:
         self._retry = None
-        if self.state is not State.DOWN:
+        if self.state is not LinkState.DOWN:
             return
         url = self._locate()
         if url is None:
@@ -512,7 +512,7 @@ class BridgeClient(SessionUpkeep):
         d.addErrback(self._bug, "probing the gateway")
 
     def _startDone(self, result: str | Failure | None) -> None:
-        if self.state is State.CLOSED:
+        if self.state is LinkState.CLOSED:
             return
         if result is not None:
             why = result.getErrorMessage() if isinstance(result, Failure) else result
@@ -572,15 +572,15 @@ class BridgeClient(SessionUpkeep):
         self._up()
 
     def _probeFailed(self, reason: Failure) -> None:
-        if self.state is not State.DOWN:
+        if self.state is not LinkState.DOWN:
             return
         self._downReason = reasonOf(reason)
         self._backoff()
 
     def _up(self) -> None:
-        if self.state is not State.DOWN:
+        if self.state is not LinkState.DOWN:
             return
-        self.state = State.UP
+        self.state = LinkState.UP
         self._attempt = 0
         if self._everUp:
             self.log.info(
@@ -601,7 +601,7 @@ class BridgeClient(SessionUpkeep):
 
     def _sessionGone(self, pending: Pending, sessionId: str) -> None:
         self._wait(pending, front=True)
-        if sessionId == self.sessionId and self.state is State.UP:
+        if sessionId == self.sessionId and self.state is LinkState.UP:
             self._reinitialize()
         # else a new session was made meanwhile (or is being made): send again
         self._finished(pending)
@@ -615,7 +615,7 @@ class BridgeClient(SessionUpkeep):
         or when L{close} comes first; what is left unanswered then is said
         on stderr. Fires at once when no request is awaited. Call it once,
         then L{close}."""
-        if self.state is State.CLOSED or not self._unanswered:
+        if self.state is LinkState.CLOSED or not self._unanswered:
             return succeed(None)
         if self._draining is None:
             self._draining = Deferred()
@@ -626,7 +626,7 @@ class BridgeClient(SessionUpkeep):
                 " request(s){down}",
                 timeout=f"{self._timeout:g}",
                 count=len(self._unanswered),
-                down=self._stillLooking() if self.state is State.DOWN else "",
+                down=self._stillLooking() if self.state is LinkState.DOWN else "",
             )
         return self._draining
 
@@ -656,7 +656,7 @@ class BridgeClient(SessionUpkeep):
             self.log.warn(
                 "stdin ended; {count} request(s) got an error, as {why}: {requests}",
                 count=len(self.gaveUpAtEnd),
-                why=self._unreachable() if self.state is State.DOWN else "no gateway answered",
+                why=self._unreachable() if self.state is LinkState.DOWN else "no gateway answered",
                 requests=", ".join(self.gaveUpAtEnd),
             )
         if self._unanswered:
@@ -679,8 +679,8 @@ class BridgeClient(SessionUpkeep):
         return self._closing
 
     def _close(self) -> Deferred[None]:
-        wasUp = self.state in (State.UP, State.REINITIALIZING)
-        self.state = State.CLOSED
+        wasUp = self.state in (LinkState.UP, LinkState.REINITIALIZING)
+        self.state = LinkState.CLOSED
         if self._retry is not None and self._retry.active():
             self._retry.cancel()
         self._retry = None

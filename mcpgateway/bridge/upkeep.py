@@ -62,7 +62,9 @@ LOST = (ResponseNeverReceived, ConnectionClosed)
 """What a request fails with when the gateway went away before answering."""
 
 
-class State(Enum):
+class LinkState(Enum):
+    """Where the bridge stands with the gateway it forwards to."""
+
     DOWN = "down"
     """The gateway is not reachable (or not found yet): probing it."""
     UP = "up"
@@ -74,7 +76,7 @@ class SessionUpkeep:
     """The GET stream and the re-initialization of a lost session."""
 
     log: Logger
-    state: State
+    state: LinkState
     sessionId: str | None
     protocolVersion: str | None
     initParams: Any
@@ -120,7 +122,7 @@ class SessionUpkeep:
             self._forgetSession()
             self._pump()
             return
-        self.state = State.REINITIALIZING
+        self.state = LinkState.REINITIALIZING
         clientInitialized = self.clientInitialized
         self._forgetSession()
         self.clientInitialized = clientInitialized
@@ -140,7 +142,7 @@ class SessionUpkeep:
 
         def read(result: tuple[bytes, Failure]) -> Deferred[None] | None:
             body, reason = result
-            if self.state is not State.REINITIALIZING:
+            if self.state is not LinkState.REINITIALIZING:
                 return None
             if not endedCleanly(reason):
                 self._goDown(reasonOf(reason))
@@ -187,7 +189,7 @@ class SessionUpkeep:
         return readBody(response).addCallback(read)
 
     def _reinitFailed(self, reason: Failure) -> None:
-        if self.state is not State.REINITIALIZING:
+        if self.state is not LinkState.REINITIALIZING:
             return
         if reason.check(*NOT_SENT, *LOST):
             self._goDown(reasonOf(reason))
@@ -196,10 +198,10 @@ class SessionUpkeep:
         self._reinitDone()
 
     def _reinitDone(self) -> None:
-        if self.state is not State.REINITIALIZING:
+        if self.state is not LinkState.REINITIALIZING:
             return
         self._needReinit = False
-        self.state = State.UP
+        self.state = LinkState.UP
         self._openGet()
         self._pump()
 
@@ -207,7 +209,7 @@ class SessionUpkeep:
 
     def _openGet(self) -> None:
         if (
-            self.state is not State.UP
+            self.state is not LinkState.UP
             or self.sessionId is None
             or not self.clientInitialized
             or self._getActive
@@ -229,7 +231,7 @@ class SessionUpkeep:
         d.addErrback(self._bug, "opening the GET stream")
 
     def _reopenGet(self, delay: float) -> None:
-        if self.state is State.CLOSED:
+        if self.state is LinkState.CLOSED:
             return
         if self._getTimer is not None and self._getTimer.active():
             self._getTimer.cancel()
@@ -237,7 +239,7 @@ class SessionUpkeep:
 
     def _getAnswered(self, response: IResponse, sessionId: str) -> None:
         code = response.code
-        if self.state is State.CLOSED or sessionId != self.sessionId:
+        if self.state is LinkState.CLOSED or sessionId != self.sessionId:
             self._getActive = False
             stale = SSEReader(lambda event: None)
             response.deliverBody(stale)
@@ -258,7 +260,7 @@ class SessionUpkeep:
             self._getAllowed = False
             self.log.info("the server offers no GET stream (405)")
         elif code == 404:
-            if self.state is State.UP:
+            if self.state is LinkState.UP:
                 self._reinitialize()
         elif code == 409:
             self._reopenGet(GET_CONFLICT_RETRY)
@@ -281,13 +283,13 @@ class SessionUpkeep:
             self._getActive = False
         if reader.parser.lastEventId is not None:
             self._lastEventId = reader.parser.lastEventId
-        if self.state is not State.UP or sessionId != self.sessionId:
+        if self.state is not LinkState.UP or sessionId != self.sessionId:
             return
         self._reopenGet(GET_RETRY)
 
     def _getFailed(self, reason: Failure) -> None:
         self._getActive = False
-        if self.state is State.CLOSED or reason.check(CancelledError):
+        if self.state is LinkState.CLOSED or reason.check(CancelledError):
             return
         if reason.check(*NOT_SENT, *LOST):
             self._goDown(reasonOf(reason))

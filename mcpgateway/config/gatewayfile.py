@@ -30,7 +30,7 @@ ENV_BLOCKLIST = re.compile(
 """Environment keys that make a child run code it was not asked to run."""
 
 
-class ManagedConfig:
+class ServersFile:
     """Reads and writes C{servers.json}."""
 
     def __init__(self, stateDir: Path) -> None:

@@ -48,7 +48,7 @@ from mcpgateway.config.aggregate import (
 from mcpgateway.config.awaiting import leadsTo, nearestExisting
 from mcpgateway.config.classification import Override, Overrides
 from mcpgateway.config.envfiles import EnvFile, readWorkspaceEnv
-from mcpgateway.config.gatewayfile import ManagedConfig
+from mcpgateway.config.gatewayfile import ServersFile
 from mcpgateway.config.promotions import PromotionStore
 from mcpgateway.config.scopes import buildScopes
 from mcpgateway.config.servers import LoadedConfig
@@ -186,7 +186,7 @@ class ConfigService(Service):
     def _prepare(self, loaded: LoadedConfig) -> Prepared:
         """Everything L{specs} reads (blocking; no logging: runs in a thread)."""
         source = loaded
-        merged = ManagedConfig(self._stateDir).merge(copyOf(loaded))
+        merged = ServersFile(self._stateDir).merge(copyOf(loaded))
         overrides = self._loadOverrides()
         promoted = self._promotions.load()
         warnings = list(overrides.warnings)

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.web.test_api -*-
 """Changing and inspecting the running gateway: what the management API does.
 
-L{Management} validates each change, writes it to the gateway's own file
+L{ServerChanges} validates each change, writes it to the gateway's own file
 (C{servers.json}, atomically) and reloads, so the change is live at once and
 survives a restart. Errors are L{ManagementError}s with an HTTP status and a
 message naming the field. Nothing it returns shows an env value or a token.
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from mcpgateway.config import servers as config
-from mcpgateway.config.gatewayfile import ManagedConfig, blockedEnvKeys
+from mcpgateway.config.gatewayfile import ServersFile, blockedEnvKeys
 from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import ConfigSource, PlainFile
 from mcpgateway.core.catalog import CatalogService
@@ -64,11 +64,11 @@ class ManagementError(Exception):
         self.status = status
 
 
-class Management:
+class ServerChanges:
     """The operations behind C{/api/v1}."""
 
     def __init__(
-        self, gateway: Gateway, configService: ConfigService, managed: ManagedConfig
+        self, gateway: Gateway, configService: ConfigService, managed: ServersFile
     ) -> None:
         self._gateway = gateway
         self._config = configService

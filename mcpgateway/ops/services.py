@@ -187,7 +187,7 @@ def _holderInThread(reactor: Any) -> Callable[[int, str | None], Deferred[int | 
     return find
 
 
-class StateFileService(MultiService):
+class InstanceService(MultiService):
     """The root of the gateway's service tree: holds the single-instance
     lock, and C{<state-dir>/state.json} (pid, port, start time, version, …)
     once the gateway listens.

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from mcpgateway.core.gatewaysettings import GatewaySettings
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.core.spec import ServerSpec
-    from mcpgateway.ops.services import StateFileService
+    from mcpgateway.ops.services import InstanceService
     from mcpgateway.service.preflight import Preflight
     from mcpgateway.web.surfaces import TeamSurface
 from mcpgateway.service.cluster import Cluster
@@ -248,10 +248,10 @@ class LazyResolver:
         return self._real().failureOf(spec)
 
 
-def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
+def _root(options: Options, pre: Preflight, reactor: Any) -> InstanceService:
     """The root service: it holds the instance lock and state.json, and lets
     go of them only after every service below it has stopped."""
-    from mcpgateway.ops.services import StateFileService
+    from mcpgateway.ops.services import InstanceService
 
     details = {
         "interface": _interfaceOf(options),
@@ -261,7 +261,7 @@ def _root(options: Options, pre: Preflight, reactor: Any) -> StateFileService:
         "tls": isTLSEndpoint(options["endpoint"]),
         "clients": options["clients"] if options["rewrite-config"] else "none",
     }
-    return StateFileService(pre.stateDir, pre.lock, details, reactor)
+    return InstanceService(pre.stateDir, pre.lock, details, reactor)
 
 
 class GatewayReload:
@@ -535,11 +535,11 @@ def _listener(
 
     def api() -> Any:
         # Made on the API's first request (the site keeps what this returns).
-        from mcpgateway.config.gatewayfile import ManagedConfig
-        from mcpgateway.ops.management import Management
+        from mcpgateway.config.gatewayfile import ServersFile
+        from mcpgateway.ops.management import ServerChanges
         from mcpgateway.web.api import ApiApp
 
-        management = Management(gateway, configService, ManagedConfig(pre.stateDir))
+        management = ServerChanges(gateway, configService, ServersFile(pre.stateDir))
         authLine = team.authLine if team is not None else None
         return ApiApp(
             management, gateway, reactor, options["api-token"], authLine=authLine

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.web.test_api -*-
-"""C{/api/v1}: the management API (Klein), over the L{Management} facade.
+"""C{/api/v1}: the management API (Klein), over the L{ServerChanges} facade.
 
 Every route answers JSON, except C{GET /api/v1/servers/<name>/logs}, which
 is an SSE stream of the server's recent and live events (its children's
@@ -36,7 +36,7 @@ from mcpgateway.auth.metadata import challenge
 from mcpgateway.auth.principal import Refusal
 from mcpgateway.core.events import Event, EventLog
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.ops.management import Management, ManagementError
+from mcpgateway.ops.management import ManagementError, ServerChanges
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody
 from mcpgateway.runtime import logs
@@ -70,7 +70,7 @@ class ApiApp:
 
     def __init__(
         self,
-        management: Management,
+        management: ServerChanges,
         gateway: Gateway,
         clock: IReactorTime,
         token: str | None,

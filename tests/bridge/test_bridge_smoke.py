@@ -19,7 +19,7 @@ from mcpgateway.bridge.client import BridgeClient
 from mcpgateway.bridge.framing import parseLine
 from mcpgateway.bridge.main import makeBridge, startingElsewhere
 from mcpgateway.bridge.options import BridgeOptions
-from mcpgateway.bridge.upkeep import State
+from mcpgateway.bridge.upkeep import LinkState
 from mcpgateway.ops.statedir import InstanceLock
 from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse
 
@@ -110,7 +110,7 @@ def test_bridges_started_together_all_wait_for_the_one_gateway() -> None:
         probes = bridge.agent.take()
         assert probes and all(p.uri == b"http://127.0.0.1:9100/health" for p in probes)
         probes[-1].answer(FakeResponse(200, b"{}"))
-        assert bridge.client.state is State.UP
+        assert bridge.client.state is LinkState.UP
         post = bridge.agent.one(b"POST")
         assert post.json == INIT
         assert bridge.received() == []

@@ -15,7 +15,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.bridge import main as bridge_main
 from mcpgateway.bridge.options import BridgeOptions
-from mcpgateway.bridge.upkeep import State
+from mcpgateway.bridge.upkeep import LinkState
 from tests.bridge.fakehttp import sseResponse
 from tests.bridge.test_client import INIT, INIT_RESULT, Harness
 
@@ -50,7 +50,7 @@ def test_a_ping_before_initialize_is_answered_with_no_gateway_yet() -> None:
     h = Harness(locate=None)
     h.send(PING)
     assert h.received() == [{"jsonrpc": "2.0", "id": 5, "result": {}}]
-    assert h.client.state is State.DOWN
+    assert h.client.state is LinkState.DOWN
 
 
 def test_a_ping_after_initialize_goes_to_the_gateway() -> None:

@@ -17,7 +17,7 @@ from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
 from mcpgateway.bridge.client import BACKOFF, DELETE_TIMEOUT, BridgeClient
 from mcpgateway.bridge.framing import parseLine
-from mcpgateway.bridge.upkeep import GET_CONFLICT_RETRY, State
+from mcpgateway.bridge.upkeep import GET_CONFLICT_RETRY, LinkState
 from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse, Sent, sse, sseResponse
 
 INIT_PARAMS = {
@@ -77,7 +77,7 @@ class Harness:
         probe = self.agent.one(b"GET")
         assert probe.uri == b"http://127.0.0.1:9100/health"
         probe.answer(FakeResponse(200, b'{"status":"ok"}'))
-        assert self.client.state is State.UP
+        assert self.client.state is LinkState.UP
 
     def initialize(self, sessionId: str = "s1") -> Sent:
         """Connect, initialize, initialized; return the GET stream's request."""
@@ -165,7 +165,7 @@ def test_gateway_refuses_then_comes_back_and_the_session_resumes() -> None:
     stream.end(Failure(ResponseFailed([Failure(ConnectionLost())])))
     h.clock.advance(0.3)
     h.agent.one(b"GET").refuse()
-    assert h.client.state is State.DOWN
+    assert h.client.state is LinkState.DOWN
     h.send(call(7))
     assert h.agent.take() == []  # waiting, not sent
     # Probes with a bounded backoff on the clock, refused each time.
@@ -213,7 +213,7 @@ def test_a_call_whose_connection_breaks_before_an_answer_gets_an_error() -> None
     h.agent.one(b"POST").fail(ResponseNeverReceived([Failure(ConnectionLost())]))
     [error] = h.received()
     assert error["id"] == 2 and "broke before it answered" in error["error"]["message"]
-    assert h.client.state is State.DOWN
+    assert h.client.state is LinkState.DOWN
 
 
 def test_a_call_whose_answer_stream_breaks_gets_an_error_in_plain_words() -> None:

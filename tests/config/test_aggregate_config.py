@@ -21,7 +21,7 @@ from mcpgateway.config.aggregate import (
     parseAggregate,
     readAggregateFile,
 )
-from mcpgateway.config.gatewayfile import ManagedConfig
+from mcpgateway.config.gatewayfile import ServersFile
 from mcpgateway.config.servers import parseConfig
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, ToolFilter
 from mcpgateway.runtime import paths
@@ -402,7 +402,7 @@ def test_servers_json_overrides_set_the_aggregate_keys(tmp_path: Path) -> None:
         "test.json",
         {"PATH": ""},
     )
-    merged = ManagedConfig(tmp_path).merge(loaded)
+    merged = ServersFile(tmp_path).merge(loaded)
     assert merged.servers["fs"].aggregate == ToolFilter(
         exclude=("write_*",), budget=3, alias="files"
     )

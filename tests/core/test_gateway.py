@@ -19,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.gateway import Gateway, GatewayService
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Resolution
-from mcpgateway.ops.services import StateFileService
+from mcpgateway.ops.services import InstanceService
 from mcpgateway.ops.statedir import AlreadyRunning, InstanceLock
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody
@@ -198,7 +198,7 @@ class StopOrderTests(SynchronousTestCase):
         self.addCleanup(shutil.rmtree, stateDir, True)
         lock = InstanceLock(stateDir)
         lock.acquire()
-        root = StateFileService(stateDir, lock, {}, FakeProcessReactor())
+        root = InstanceService(stateDir, lock, {}, FakeProcessReactor())
         slow = _Slow()
         slow.setServiceParent(root)
         root.startService()

@@ -57,7 +57,7 @@ from mcpgateway.ops.handover import (
     successorCommand,
     twistdPidfile,
 )
-from mcpgateway.ops.services import ListenerService, StateFileService
+from mcpgateway.ops.services import InstanceService, ListenerService
 from mcpgateway.ops.signals import IGNORED_ENV, STOP_SIGNALS
 from mcpgateway.ops.statedir import (
     LOCK_FILE,
@@ -897,7 +897,7 @@ def test_a_listener_that_does_not_listen_hands_over_nothing() -> None:
 def test_the_state_file_stays_after_a_hand_over(tmp_path: Path) -> None:
     lock = InstanceLock(tmp_path)
     lock.acquire()
-    service = StateFileService(tmp_path, lock, {"interface": "127.0.0.1"}, Clock())
+    service = InstanceService(tmp_path, lock, {"interface": "127.0.0.1"}, Clock())
     service.startService()
     service.listening(9100)
     assert (tmp_path / STATE_FILE).exists()
@@ -910,7 +910,7 @@ def test_the_state_file_stays_after_a_hand_over(tmp_path: Path) -> None:
 def test_the_state_file_goes_at_stop_without_a_hand_over(tmp_path: Path) -> None:
     lock = InstanceLock(tmp_path)
     lock.acquire()
-    service = StateFileService(tmp_path, lock, {}, Clock())
+    service = InstanceService(tmp_path, lock, {}, Clock())
     service.startService()
     service.listening(9100)
     service.stopService()
@@ -924,7 +924,7 @@ def test_a_config_adopted_later_is_what_the_state_file_says_is_served(tmp_path: 
     over it is the successor's file, and is left alone."""
     lock = InstanceLock(tmp_path)
     lock.acquire()
-    service = StateFileService(tmp_path, lock, {"config": None, "rewriteConfig": True}, Clock())
+    service = InstanceService(tmp_path, lock, {"config": None, "rewriteConfig": True}, Clock())
     service.startService()
     service.configChanged(tmp_path / "early.json")  # before listening: nothing written yet
     assert not (tmp_path / STATE_FILE).exists()

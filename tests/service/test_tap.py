@@ -429,7 +429,7 @@ def test_service_tree_on_a_memory_reactor(
     top = tap.makeService(options, reactor)
     assert isinstance(top, MultiService)
     names = [type(service).__name__ for service in top]
-    assert type(top).__name__ == "StateFileService"  # the root: lock and state.json last
+    assert type(top).__name__ == "InstanceService"  # the root: lock and state.json last
     assert names == [
         "GatewayService",
         "StopSignals",

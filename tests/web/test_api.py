@@ -2,7 +2,7 @@
 refusals, through a real C{Site} over in-memory transports, with fake
 children, a fake clock and the gateway wired as C{tap.makeService} wires it
 (a L{ConfigService} over a main config file, the gateway's own
-C{servers.json}, the L{Management} facade). Reloads happen inline.
+C{servers.json}, the L{ServerChanges} facade). Reloads happen inline.
 
 Every response of every test is checked for the env value of the main
 config's server and of the servers added here: none may show it, nor may
@@ -26,11 +26,11 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 
-from mcpgateway.config.gatewayfile import ManagedConfig
+from mcpgateway.config.gatewayfile import ServersFile
 from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import ConfigSource, PlainFile
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.ops.management import Management
+from mcpgateway.ops.management import ServerChanges
 from mcpgateway.web.api import ApiApp
 from mcpgateway.web.app import makeSite
 from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs, fakeSpawner
@@ -84,8 +84,8 @@ class ApiHarness(Harness):
         specs = self.configService.specs(source.load())
         self.gateway = Gateway(specs, fakeSpawner(self.reactor))
         gateway.append(self.gateway)
-        self.managed = ManagedConfig(stateDir)
-        self.management = Management(self.gateway, self.configService, self.managed)
+        self.managed = ServersFile(stateDir)
+        self.management = ServerChanges(self.gateway, self.configService, self.managed)
         self.apiApp = ApiApp(self.management, self.gateway, self.reactor, token, maxLogStreams)
         self.site = makeSite(
             self.gateway,

@@ -486,14 +486,14 @@ def test_a_request_its_child_dies_under_shows_no_stderr_to_a_caller_without_an_a
 
 
 def test_the_api_token_shows_the_whole_health_body() -> None:
-    from mcpgateway.ops.management import Management
+    from mcpgateway.ops.management import ServerChanges
     from mcpgateway.web.api import ApiApp
 
     holder: list[TeamHarness] = []
 
     def api() -> IResource:
         h = holder[0]
-        management = Management(h.gateway, cast(Any, None), cast(Any, None))
+        management = ServerChanges(h.gateway, cast(Any, None), cast(Any, None))
         return ApiApp(management, h.gateway, h.reactor, "api-secret").resource()
 
     h = TeamHarness(api=api)
@@ -519,14 +519,14 @@ def test_a_loopback_gateway_shows_the_whole_health_body() -> None:
 
 
 def test_the_api_takes_an_admin_principal_or_its_own_token() -> None:
-    from mcpgateway.ops.management import Management
+    from mcpgateway.ops.management import ServerChanges
     from mcpgateway.web.api import ApiApp
 
     holder: list[TeamHarness] = []
 
     def api() -> IResource:
         h = holder[0]
-        management = Management(h.gateway, cast(Any, None), cast(Any, None))
+        management = ServerChanges(h.gateway, cast(Any, None), cast(Any, None))
         return ApiApp(management, h.gateway, h.reactor, "api-secret").resource()
 
     h = TeamHarness(api=api)
