@@ -15,7 +15,7 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec
-from tests.core.aggtools import FakeServer, tool
+from tests.core.aggregate.aggtools import FakeServer, tool
 from tests.web.test_aggregate_web import AggregateHarness
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_pool -*-
+# -*- test-case-name: tests.core.pools.test_pool -*-
 """A configured stdio server as the core sees it: an immutable L{ServerSpec},
 and how its children are shared (L{Sharing})."""
 

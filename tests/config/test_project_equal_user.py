@@ -21,7 +21,7 @@ from mcpgateway.core.pools.scoped import ScopedPool
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import jsonrpc
-from tests.core.test_scoped_reload import Home, reconfigured
+from tests.core.pools.test_scoped_reload import Home, reconfigured
 from tests.fakes import FakeProcess, capturedGatewayLogs
 from tests.reloading import initialize
 

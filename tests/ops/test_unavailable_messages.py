@@ -18,7 +18,7 @@ import pytest
 
 from mcpgateway import tap
 from mcpgateway.core.upstream import ServerUnavailable
-from tests.core.test_pool import SPEC, PoolCase, clientInitialize, describe
+from tests.core.pools.test_pool import SPEC, PoolCase, clientInitialize, describe
 from tests.fakes import FakeProcessReactor, FakeSession, capturedGatewayLogs
 
 GONE = "/nonexistent/bin/foo"

@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.catalogprobe import PROBE_BACKOFF
 from mcpgateway.core.spec import ServerSpec
-from tests.core.aggtools import Children, FakeServer, tool
+from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
 from tests.web.test_aggregate_web import VERSION, initialize, messagesOf
 

@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.session import AggregateSession, MemberSession
 from mcpgateway.core.spec import ServerSpec
-from tests.core.aggtools import Children, FakeServer, tool
+from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
 
 VERSION = "2025-11-25"

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from mcpgateway.core.sessions import shortId
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import MAX_SESSION_INFO, Limits
-from tests.core.test_visit import facts
+from tests.core.aggregate.test_visit import facts
 from tests.fakes import capturedGatewayLogs
 from tests.http import Harness, initializeMessage
 from tests.web.test_mcp import (

@@ -19,7 +19,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.guard import STDERR_MARK, forCaller
 from mcpgateway.web.surfaces import TeamSurface
-from tests.core.aggtools import Children, FakeServer, tool
+from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.http import Harness, Response
 from tests.web.fakeera2026 import FakeEra2026, headersFor, meta
 from tests.web.test_aggregate_web import AggregateHarness, fresh, messagesOf, serverSpec

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_naming -*-
+# -*- test-case-name: tests.core.aggregate.test_naming -*-
 """The names the aggregate endpoint gives its members' tools and prompts.
 
 One job: turn a (server, original name) pair into one namespaced name,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_results -*-
+# -*- test-case-name: tests.core.aggregate.test_results -*-
 """Whole tool results kept for C{get_result}, after the shield cut them.
 
 One job: keep a bounded number of results, each under an unguessable ref,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_schemas -*-
+# -*- test-case-name: tests.core.aggregate.test_schemas -*-
 """JSON Schema checks for the aggregate endpoint.
 
 One job: tell whether a tool's arguments match its C{inputSchema} (with

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_search -*-
+# -*- test-case-name: tests.core.aggregate.test_search -*-
 """Tool search for the aggregate endpoint's search mode.
 
 One job: rank the tools of every member server against a few words a model

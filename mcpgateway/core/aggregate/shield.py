@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_shield -*-
+# -*- test-case-name: tests.core.aggregate.test_shield -*-
 """Response shielding: a tool result too large for a model's context is
 shrunk, and the model is told how to read the rest.
 

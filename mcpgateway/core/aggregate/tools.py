@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_gatewaytools -*-
+# -*- test-case-name: tests.core.aggregate.test_gatewaytools -*-
 """The aggregate endpoint's own tools: C{search}, C{describe}, C{invoke}
 and C{get_result}.
 

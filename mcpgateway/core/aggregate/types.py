@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_naming -*-
+# -*- test-case-name: tests.core.aggregate.test_naming -*-
 """The vocabulary of the aggregate endpoint (C{/mcp}: every server the
 caller may use, as one MCP server).
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_era2026child -*-
+# -*- test-case-name: tests.core.era2026.test_era2026child -*-
 """The stdio wire to a child that speaks only MCP 2026-07-28.
 
 A child whose entry says C{"era": "modern"}, or that answers the gateway's

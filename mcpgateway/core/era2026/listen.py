@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_listen -*-
+# -*- test-case-name: tests.core.era2026.test_listen -*-
 """C{subscriptions/listen} streams (MCP 2026-07-28) on a legacy child.
 
 A L{Listener} is one open listen stream, attached to the child's router as

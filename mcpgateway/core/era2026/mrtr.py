@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_mrtr -*-
+# -*- test-case-name: tests.core.era2026.test_mrtr -*-
 """Modern calls on a legacy child: the multi round-trip (MRTR) bridge.
 
 A 2026-07-28 client has no session and no stream the gateway could put a

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_era2026child -*-
+# -*- test-case-name: tests.core.era2026.test_era2026child -*-
 """Translating between a 2026-07-28 request and a handshake-era child: the
 capabilities and C{initialize} result a modern client sees, a legacy result
 with the revision's envelope, and the sealed C{requestState} a suspended

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_mrtr -*-
+# -*- test-case-name: tests.core.era2026.test_mrtr -*-
 """What the web's modern endpoint and the core say to each other about MCP
 2026-07-28 requests.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_pool -*-
+# -*- test-case-name: tests.core.pools.test_pool -*-
 """A session on a shared child: L{adopt} attaches it, L{release} detaches
 it, each keeping the child's subscriptions and log level right (a shared
 or scoped pool's sessions, restored or moving between children).

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_pool -*-
+# -*- test-case-name: tests.core.pools.test_pool -*-
 """What every kind of pool does the same way: L{BasePool}.
 
 The launch spec and a pending C{npx}/C{uvx} resolution, the breaker, the

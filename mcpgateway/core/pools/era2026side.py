@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_gateway_era2026 -*-
+# -*- test-case-name: tests.core.era2026.test_gateway_era2026 -*-
 """How a pool serves MCP 2026-07-28 clients: L{Era2026Side}, a part of
 L{mcpgateway.core.pools.base.BasePool}.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_scoped -*-
+# -*- test-case-name: tests.core.pools.test_scoped -*-
 """Which kind of pool serves a server: L{makePool}, the one place that
 looks at how a server's children are shared.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_pool -*-
+# -*- test-case-name: tests.core.pools.test_pool -*-
 """The children of a pool's sessions that have one of their own:
 L{OwnedChildren}.
 

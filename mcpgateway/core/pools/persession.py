@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_pool -*-
+# -*- test-case-name: tests.core.pools.test_pool -*-
 """One child per session of a server: the L{PerSessionPool}.
 
 Each session's child is spawned at that session's C{initialize}, which is

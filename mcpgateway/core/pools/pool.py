@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_pool -*-
+# -*- test-case-name: tests.core.pools.test_pool -*-
 """Which child serves a session: the L{ServerPool} interface, and what a
 server's routes are.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_scoped -*-
+# -*- test-case-name: tests.core.pools.test_scoped -*-
 """One child per launch spec of a server: the L{ScopedPool} (workspace and
 credential scopes, and a child per principal).
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_pool -*-
+# -*- test-case-name: tests.core.pools.test_pool -*-
 """One child for every session of a server: the L{SharedPool}.
 
 The child is started lazily (or at start, with C{prewarm}) and initialized

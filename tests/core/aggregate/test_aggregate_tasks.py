@@ -19,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from mcpgateway.core.aggregate import session as aggregatesession
 from mcpgateway.core.aggregate import tasks as aggregatetasks
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, TaskTable
-from tests.core.aggtools import Children, FakeServer, tool
+from tests.core.aggregate.aggtools import Children, FakeServer, tool
 from tests.fakes import FakeProcess
 from tests.web.test_aggregate_web import AggregateHarness, messagesOf
 

@@ -33,7 +33,7 @@ from mcpgateway.core.aggregate.tools import (
     decodeArguments,
 )
 from mcpgateway.core.aggregate.types import NameSettings, ShieldSpec
-from tests.core import searchtools
+from tests.core.aggregate import searchtools
 
 SHIELD = ShieldSpec(enabled=True, budget=8192, maxItems=10, maxString=1000)
 

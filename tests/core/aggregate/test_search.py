@@ -24,7 +24,7 @@ from mcpgateway.core.aggregate.search import (
     rowFromTool,
     splitWords,
 )
-from tests.core import searchtools
+from tests.core.aggregate import searchtools
 
 
 @pytest.fixture(scope="module")
