@@ -44,6 +44,7 @@ RANKS = {
     "config": 4,
     "auth": 5,
     "cluster": 6,
+    "remote": 4,
     "clientconfigs": 6,
     "report": 7,
     "ops": 8,

@@ -54,20 +54,11 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.bridge.framing import Outgoing
-from mcpgateway.bridge.responses import (
-    SSEReader,
-    describe,
-    endedCleanly,
-    headerOf,
-    idOf,
-    isSSE,
-    oneLine,
-    readBody,
-    reasonOf,
-)
+from mcpgateway.bridge.responses import describe, idOf, oneLine
 from mcpgateway.bridge.upkeep import LOST, NOT_SENT, LinkState, SessionUpkeep
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind
+from mcpgateway.remote.sse import SSEReader, endedCleanly, headerOf, isSSE, readBody, reasonOf
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.bodies import BytesProducer
 

@@ -30,20 +30,18 @@ from twisted.web.client import RequestTransmissionFailed, ResponseNeverReceived
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
-from mcpgateway.bridge.framing import Event
-from mcpgateway.bridge.responses import (
+from mcpgateway.bridge.responses import idOf, messagesOf, oneLine
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.sse import (
     SSE,
+    Event,
     SSEReader,
     endedCleanly,
     headerOf,
-    idOf,
     isSSE,
-    messagesOf,
-    oneLine,
     readBody,
     reasonOf,
 )
-from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime.bodies import BytesProducer
 
 GET_RETRY = 0.25

@@ -67,7 +67,8 @@ from mcpgateway.cluster.sealing import Address
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.bodies import BytesProducer
-from mcpgateway.runtime.twistedprivate import HTTP11ClientFactory, RequestNotSent, WrapperException
+from mcpgateway.runtime.httpclient import QuietClientFactory
+from mcpgateway.runtime.twistedprivate import RequestNotSent, WrapperException
 
 FORWARDED_HEADERS = frozenset(
     {
@@ -420,13 +421,6 @@ def _tlsFailure(reason: Failure) -> str | None:
     return None
 
 
-class _QuietClientFactory(HTTP11ClientFactory):
-    """The pool's connection factory, without a "Starting factory" and
-    "Stopping factory" line per connection to a peer."""
-
-    noisy = False
-
-
 @implementer(IAgentEndpointFactory)
 class PeerEndpoints:
     """The endpoints of the peers' addresses for an C{Agent}: a sealed owner
@@ -453,7 +447,7 @@ class PeerEndpoints:
 def peerAgent(reactor: Any, pool: HTTPConnectionPool, connectTimeout: float) -> Agent:
     """The C{Agent} a replica forwards with: L{PeerEndpoints}, C{pool}
     (made quiet: no log line per connection)."""
-    pool._factory = _QuietClientFactory
+    pool._factory = QuietClientFactory
     agent: Agent = Agent.usingEndpointFactory(
         reactor, PeerEndpoints(reactor, connectTimeout), pool=pool
     )

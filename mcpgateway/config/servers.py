@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcpgateway.config.aggregate import FilterError, serverFilter
 from mcpgateway.config.envfiles import NAME as ENV_NAME
@@ -34,6 +35,7 @@ from mcpgateway.core.spec import (
     DEFAULT_MAX_CHILDREN,
     DEFAULT_REQUEST_TIMEOUT,
     MODES,
+    RemoteEndpoint,
     ServerSpec,
     shareOf,
 )
@@ -217,8 +219,12 @@ def parseEntry(
         raise EntryError("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
     if not isinstance(entry, dict):
         raise EntryError("the entry is not an object")
-    command, args, env, cwd = _launch(entry)
-    share = _share(entry)
+    remote = _remote(entry, environ, scope)
+    if remote is None:
+        command, args, env, cwd = _launch(entry)
+    else:
+        command, args, env, cwd = remote.url, [], {}, None
+    share = _share(entry, remote is not None)
     credentialEnv = _credentialEnv(entry)
     envFrom = _envFrom(entry)
     explicit = "share" in entry or "mode" in entry
@@ -278,7 +284,61 @@ def parseEntry(
         maxChildren=maxChildren,
         perUser=perUser,
         aggregate=aggregate,
+        remote=remote,
     )
+
+
+REMOTE_TYPES = {
+    "http": "http",
+    "streamable-http": "http",
+    "streamableHttp": "http",
+    "streamable_http": "http",
+    "sse": "sse",
+}
+"""The C{type} words of remote entries, and the transport each means."""
+
+
+def _remote(entry: dict[str, Any], environ: Mapping[str, str], scope: str) -> RemoteEndpoint | None:
+    """A remote entry's endpoint, checked, its C{${VAR}} references expanded
+    (C{None}: a stdio entry). Claude Code's and VS Code's C{type}/C{url}/
+    C{headers}, Cursor's C{url} without a type (Streamable HTTP) and
+    Windsurf's C{serverUrl} are read as they are written.
+
+    Only the gateway's own config serves remote servers: in a client's file
+    they stay with the client (they cost no process)."""
+    kind = entry.get("type")
+    if kind is None and "command" not in entry and ("url" in entry or "serverUrl" in entry):
+        kind = "http"
+    if not isinstance(kind, str) or kind not in REMOTE_TYPES:
+        return None
+    if scope != "gateway":
+        raise EntryError(f"type '{kind}' is a remote server; clients keep using it directly")
+    url = entry.get("url", entry.get("serverUrl"))
+    if not isinstance(url, str) or not url.strip():
+        raise EntryError("'url' must be a non-empty string")
+    url = _expand(url.strip(), environ, "url")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EntryError(f"'url' must be an http:// or https:// URL, not {url!r}")
+    if not url.isascii():
+        raise EntryError("'url' must be ASCII (percent-encode the rest)")
+    headers = entry.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise EntryError("'headers' must be an object of string values")
+    expanded = []
+    for key, value in sorted(headers.items()):
+        if not _HEADER_NAME.fullmatch(key):
+            raise EntryError(f"header name {key!r} is not a valid HTTP header name")
+        value = _expand(value, environ, f"headers.{key}")
+        if any(c in value for c in "\r\n\x00") or (not value.isprintable() and value):
+            raise EntryError(f"the value of header {key!r} holds a control character")
+        expanded.append((key, value))
+    return RemoteEndpoint(url, REMOTE_TYPES[kind], tuple(expanded))
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def _launch(entry: dict[str, Any]) -> tuple[str, list[str], dict[str, str], str | None]:
@@ -313,9 +373,13 @@ def _flag(entry: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _share(entry: dict[str, Any]) -> str:
+def _share(entry: dict[str, Any], remote: bool = False) -> str:
     """The entry's scope as a C{"share"} word: its C{"share"}, or its legacy
-    C{"mode"} (both may be given when they agree); C{global} when neither."""
+    C{"mode"} (both may be given when they agree); when neither, C{global}
+    for a stdio server and C{session} for a remote one (an upstream session
+    per client session costs no process, and the server sees each client's
+    own C{initialize}). A remote server is shared C{global}ly or per
+    C{session}: it has no workspace and no environment."""
     words = []
     for key in ("share", "mode"):
         if key in entry:
@@ -325,7 +389,11 @@ def _share(entry: dict[str, Any]) -> str:
             words.append(shareOf(word).value)
     if len(set(words)) > 1:
         raise EntryError(f"'share' ({entry['share']}) and 'mode' ({entry['mode']}) disagree")
-    return words[0] if words else "global"
+    if not remote:
+        return words[0] if words else "global"
+    if words and words[0] not in ("global", "session"):
+        raise EntryError(f"a remote server is shared 'global' or per 'session', not '{words[0]}'")
+    return words[0] if words else "session"
 
 
 def _credentialEnv(entry: dict[str, Any]) -> tuple[str, ...]:

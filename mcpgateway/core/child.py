@@ -22,7 +22,7 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.defer import Deferred, succeed
@@ -65,6 +65,35 @@ def describeExit(reason: Failure) -> str:
             return f"killed by signal {value.signal}"
         return f"exited with code {value.exitCode}"
     return str(value)
+
+
+class Child(Protocol):
+    """What the gateway holds of one child: a process (L{ChildProtocol}), or
+    an upstream session with a remote server (L{mcpgateway.remote}). Both
+    deliver each JSON-RPC message they receive to the callback they were made
+    with, and fire C{ended} once, when they are gone."""
+
+    name: str
+    pid: int | None
+    """The process id (C{None}: no process, a remote server)."""
+    exited: bool
+    exitReason: Failure | None
+    ended: Deferred[None]
+    stderrTail: deque[str]
+    """The last lines of its stderr (a remote server's: what went wrong with it)."""
+    responses: int
+    bytesIn: int
+    bytesOut: int
+
+    def send(self, message: jsonrpc.Message) -> None: ...
+
+    def hurry(self) -> None: ...
+
+    def signal(self, name: str) -> None: ...
+
+    def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]: ...
+
+    def howItEnded(self) -> str: ...
 
 
 class ChildProtocol(ProcessProtocol):

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 
-from mcpgateway.core.child import DEFAULT_MAX_LINE, ChildProtocol
+from mcpgateway.core.child import DEFAULT_MAX_LINE, Child, ChildProtocol
 from mcpgateway.core.environment import childEnvironment
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.protocol import jsonrpc
@@ -44,6 +44,18 @@ class ChildWatcher(Protocol):
     def spawned(self, server: str, pid: int) -> None: ...
 
     def exited(self, pid: int) -> None: ...
+
+
+class RemoteConnector(Protocol):
+    """Opens upstream sessions with remote servers (L{mcpgateway.remote}):
+    the child of a server whose spec has a C{remote} endpoint."""
+
+    def connect(
+        self,
+        spec: ServerSpec,
+        onMessage: Callable[[jsonrpc.Message], None],
+        onStderr: Callable[[str], None],
+    ) -> Child: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +82,9 @@ class Spawner:
     that turn (L{mcpgateway.runtime.turnflush}); C{None}: one of the spawner's own, on
     its clock."""
 
+    remotes: RemoteConnector | None = None
+    """Connects the children of remote servers (C{None}: none are served)."""
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
         if self.flusher is None:
@@ -81,11 +96,17 @@ class Spawner:
         onMessage: Callable[[jsonrpc.Message], None],
         onStderr: Callable[[str], None],
         onOutputLost: Callable[[ChildProtocol], None],
-    ) -> ChildProtocol:
-        """Start a child of C{spec} (whose C{executable} must be known).
+    ) -> Child:
+        """Start a child of C{spec}: a process (whose C{executable} must be
+        known), or an upstream session with its remote server.
 
-        @raise OSError: the reactor could not start the process.
+        @raise OSError: the reactor could not start the process, or remote
+            servers are not served.
         """
+        if spec.remote is not None:
+            if self.remotes is None:
+                raise OSError("remote servers are not served by this gateway")
+            return self.remotes.connect(spec, onMessage, onStderr)
         assert spec.executable is not None
         child = ChildProtocol(
             spec.name,

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.core.pools.test_pool -*-
-"""A configured stdio server as the core sees it: an immutable L{ServerSpec},
-and how its children are shared (L{Sharing})."""
+"""A configured server as the core sees it: an immutable L{ServerSpec} (a
+stdio command, or a remote server's L{RemoteEndpoint}), and how its children
+are shared (L{Sharing})."""
 
 from __future__ import annotations
 
@@ -54,6 +55,25 @@ def shareOf(word: str) -> Sharing:
 
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
+
+REMOTE_TRANSPORTS = ("http", "sse")
+"""How a remote server is reached: C{http} (Streamable HTTP) or C{sse} (the
+2024-11-05 HTTP+SSE transport)."""
+
+
+@dataclass(frozen=True)
+class RemoteEndpoint:
+    """Where a remote MCP server answers, and what every request to it carries.
+
+    A remote server's "child" is an upstream session with it, held by the
+    gateway (L{mcpgateway.remote}): the same pools, routing and breaker as a
+    process, with no process."""
+
+    url: str
+    transport: str = "http"
+    """One of L{REMOTE_TRANSPORTS}."""
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """Sent with every request (an API key, say); never logged or shown."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +131,20 @@ class ServerSpec:
     perUser: bool = False
     """A child per authenticated principal (config C{"perUser": true}); a
     C{credential}-scoped server has that too (L{perPrincipal})."""
+    remote: RemoteEndpoint | None = None
+    """A remote server's endpoint (C{None}: a stdio server, whose child is a
+    process running C{command})."""
     era: str = "legacy"
     """What the child speaks: C{"legacy"} (the C{initialize} handshake; a
     child that answers it with -32022 listing only modern revisions is
     switched to C{"modern"} by itself) or C{"modern"} (config C{"era":
     "modern"}: 2026-07-28 from the start)."""
+
+    @property
+    def runnable(self) -> bool:
+        """Whether a child of it can be started: a remote server, or a stdio
+        server whose command was found."""
+        return self.remote is not None or self.executable is not None
 
     @property
     def sharing(self) -> Sharing:

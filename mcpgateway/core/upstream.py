@@ -39,7 +39,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__
-from mcpgateway.core.child import ChildProtocol
+from mcpgateway.core.child import Child
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.router import Fanout, Router
@@ -133,13 +133,13 @@ class Upstream:
         self.handshake = fanout.handshake
         """Whether the gateway initializes this child itself (shared children)."""
         self.router = Router(spec.name, clock, spec.requestTimeout, fanout, stats, onAmbiguous)
-        self.child: ChildProtocol | None = None
+        self.child: Child | None = None
         self.initializeResult: dict[str, Any] | None = None
         self.state = Lifecycle.STOPPED
         self.spawns = 0
         self.lastExit: str | None = None
         self._waiters: list[Deferred[None]] = []
-        self._leaving: list[ChildProtocol] = []
+        self._leaving: list[Child] = []
         """Children let go of (stdout closed) that are still being stopped."""
         self.era = spec.era
         self.adapter: Era2026ChildAdapter | None = None
@@ -153,7 +153,7 @@ class Upstream:
         per session; C{None}: the gateway initialized it)."""
         """A child of one session: its answer to its session's C{initialize}
         (set by the pool; the catalogs read its capabilities)."""
-        self._toldReady: ChildProtocol | None = None
+        self._toldReady: Child | None = None
         """The child L{onReady} was told of (once per child process)."""
         self.router.onClientInitialized = self._clientInitialized
 
@@ -222,12 +222,12 @@ class Upstream:
 
     def _spawn(self) -> None:
         spec = self.spec
-        if spec.executable is None:
+        if not spec.runnable:
             raise ServerUnavailable(
                 f"server '{spec.name}' cannot start: command '{spec.command}'"
                 f" {notFound(spec.command)}"
             )
-        spawned: list[ChildProtocol] = []
+        spawned: list[Child] = []
         try:
             child = self._spawner.spawn(
                 spec,
@@ -254,6 +254,14 @@ class Upstream:
                     server=spec.name,
                     pid=child.pid,
                 )
+        if spec.remote is not None:
+            self._emit("started", f"session with {spec.remote.url} opened", pid=None)
+            self.log.info(
+                "server {server} opened an upstream session with {url}",
+                server=spec.name,
+                url=spec.remote.url,
+            )
+            return
         self._emit("started", f"child pid {child.pid} started", pid=child.pid)
         self.log.info(
             "server {server} started child pid {pid}: {command}",
@@ -271,7 +279,7 @@ class Upstream:
         child = self.child
         self.router.call("initialize", params).addCallback(self._initialized, child)
 
-    def _initialized(self, response: jsonrpc.Message, child: ChildProtocol | None) -> None:
+    def _initialized(self, response: jsonrpc.Message, child: Child | None) -> None:
         if child is not self.child or child is None:
             return  # that child is gone; its exit already failed the waiters
         try:
@@ -286,7 +294,7 @@ class Upstream:
                 f" gateway cannot use ({type(e).__name__}: {e})",
             )
 
-    def _handshakeAnswered(self, response: jsonrpc.Message, child: ChildProtocol) -> None:
+    def _handshakeAnswered(self, response: jsonrpc.Message, child: Child) -> None:
         result = response.get("result")
         if not isinstance(result, dict) and _era2026Only(response.get("error")):
             self._goEra2026(child, response.get("error"))
@@ -323,7 +331,7 @@ class Upstream:
         if child is not None and not self.handshake and self.era == "legacy":
             self._ready(child)
 
-    def _ready(self, child: ChildProtocol) -> None:
+    def _ready(self, child: Child) -> None:
         """Tell L{onReady} that C{child} can be listed (once per child)."""
         if self.onReady is None or self._toldReady is child or child is not self.child:
             return
@@ -337,7 +345,7 @@ class Upstream:
 
     # -- a child that speaks 2026-07-28 only -------------------------------------------
 
-    def _fromChild(self, spawned: list[ChildProtocol], message: jsonrpc.Message) -> None:
+    def _fromChild(self, spawned: list[Child], message: jsonrpc.Message) -> None:
         """A message of the child C{spawned[0]}: through its adapter when it
         speaks the modern era, else to the router."""
         current = bool(spawned) and spawned[0] is self.child
@@ -363,7 +371,7 @@ class Upstream:
             and _era2026Only(message.get("error")) is not None
         )
 
-    def _goEra2026(self, child: ChildProtocol, refusal: Any = None, held: Any = None) -> None:
+    def _goEra2026(self, child: Child, refusal: Any = None, held: Any = None) -> None:
         """Speak 2026-07-28 to C{child} from now on: discover it. C{refusal}:
         its -32022 to C{initialize} (it was found out), C{held}: the id of a
         session's C{initialize} to answer once it is discovered."""
@@ -400,7 +408,7 @@ class Upstream:
             )
         self.router.call("server/discover").addCallback(self._discovered, child, held)
 
-    def _discovered(self, response: jsonrpc.Message, child: ChildProtocol, held: Any) -> None:
+    def _discovered(self, response: jsonrpc.Message, child: Child, held: Any) -> None:
         if child is not self.child or self.adapter is None:
             return  # that child is gone; its exit already failed the waiters
         try:
@@ -418,7 +426,7 @@ class Upstream:
     def _discoverAnswered(
         self,
         response: jsonrpc.Message,
-        child: ChildProtocol,
+        child: Child,
         adapter: Era2026ChildAdapter,
         held: Any,
     ) -> None:
@@ -457,7 +465,7 @@ class Upstream:
         self._ready(child)
         self._release(None)
 
-    def _refused(self, child: ChildProtocol, why: str) -> None:
+    def _refused(self, child: Child, why: str) -> None:
         self.log.error("{why}", why=why)
         self._release(Failure(ServerUnavailable(why)))
         child.signal("KILL")
@@ -470,7 +478,7 @@ class Upstream:
             else:
                 waiter.errback(result)
 
-    def _childEnded(self, _: None, child: ChildProtocol) -> None:
+    def _childEnded(self, _: None, child: Child) -> None:
         try:
             if child is self.child:
                 self._lost(child, child.howItEnded())
@@ -484,7 +492,7 @@ class Upstream:
                 pid=child.pid,
             )
 
-    def _outputLost(self, child: ChildProtocol) -> None:
+    def _outputLost(self, child: Child) -> None:
         """C{child} closed its stdout and still runs: it is gone for the
         gateway (it is being stopped); fail its requests, start anew."""
         if child is not self.child:
@@ -492,7 +500,7 @@ class Upstream:
         self._leaving.append(child)
         self._lost(child, "closed its stdout but kept running; stopping it", gone=False)
 
-    def _lost(self, child: ChildProtocol, why: str, gone: bool = True) -> None:
+    def _lost(self, child: Child, why: str, gone: bool = True) -> None:
         """The current child is gone unasked: count it, fail what waits on
         it, and bring a shared child with sessions back after the backoff."""
         now = self._clock.seconds()
@@ -538,7 +546,7 @@ class Upstream:
         if self.child is not None:
             self._forget(self.child, "vanished (found gone by the reaper)")
 
-    def _forget(self, child: ChildProtocol, why: str, gone: bool = True) -> None:
+    def _forget(self, child: Child, why: str, gone: bool = True) -> None:
         """Let go of C{child}; C{gone}: its process no longer runs."""
         self.router.stats.bytesIn += child.bytesIn
         self.router.stats.bytesOut += child.bytesOut
@@ -559,7 +567,7 @@ class Upstream:
         self.router.childExited(why)
         self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' {why}")))
 
-    def _tellExited(self, child: ChildProtocol) -> None:
+    def _tellExited(self, child: Child) -> None:
         if self._watcher is not None and child.pid is not None:
             try:
                 self._watcher.exited(child.pid)

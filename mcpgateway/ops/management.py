@@ -217,7 +217,7 @@ class ServerChanges:
             spec = config.parseEntry(name, entry, self._environ(), strict=True)
         except config.EntryError as e:
             raise ManagementError(400, str(e)) from None
-        if spec.executable is None:
+        if not spec.runnable:
             raise ManagementError(400, f"command: '{spec.command}' {notFound(spec.command)}")
         data = self._managed.read()
         data["mcpServers"][name] = entry
@@ -316,6 +316,8 @@ def launchOf(status: ServerStatus) -> list[str] | None:
     if status.launch is not None:
         return list(status.launch)
     spec = status.spec
+    if spec.remote is not None:
+        return [spec.remote.url]
     return None if spec.executable is None else [spec.executable, *spec.args]
 
 

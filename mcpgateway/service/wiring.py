@@ -361,7 +361,7 @@ def _logServers(specs: Mapping[str, ServerSpec], source: str) -> None:
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
     for spec in specs.values():
-        if spec.executable is None:
+        if not spec.runnable:
             log.warn(
                 "server {server}: command {command!r} {where}; its endpoint answers with an error",
                 server=spec.name,
@@ -372,7 +372,7 @@ def _logServers(specs: Mapping[str, ServerSpec], source: str) -> None:
                 if os.path.exists(spec.command)
                 else "not found",
             )
-    log.info("config: {count} stdio server(s) from {source}", count=len(specs), source=source)
+    log.info("config: {count} server(s) from {source}", count=len(specs), source=source)
 
 
 def _spawner(
@@ -382,6 +382,7 @@ def _spawner(
     cap, and the ledger of their pids in the state directory."""
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.statedir import ChildLedger
+    from mcpgateway.remote.connect import RemoteServers
 
     ledger = ChildLedger(pre.stateDir)
     if successor is not None:
@@ -394,6 +395,7 @@ def _spawner(
         setsid=shutil.which("setsid"),
         maxLine=options["max-line"],
         watcher=ledger,
+        remotes=RemoteServers(reactor),
     )
 
 

@@ -9,8 +9,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.bridge.framing import LineBuffer, SSEParser, parseLine
+from mcpgateway.bridge.framing import LineBuffer, parseLine
 from mcpgateway.protocol.jsonrpc import Kind
+from mcpgateway.remote.sse import SSEParser
 
 ids = st.one_of(st.integers(-(2**53), 2**53), st.text(max_size=20))
 json_values = st.recursive(

@@ -354,8 +354,9 @@ LAYOUTS: list[Callable[[Any], str]] = [
 
 
 def servable(name: str, entry: Any) -> ServerSpec | None:
-    """The oracle: the spec the gateway would serve, scope-independent."""
-    spec = parseConfig({"mcpServers": {name: entry}}, "", ENV).servers.get(name)
+    """The oracle: the spec the gateway would serve from a client's file
+    (where remote servers stay with the client), scope-independent."""
+    spec = parseConfig({"mcpServers": {name: entry}}, "", ENV, "user").servers.get(name)
     return None if spec is None else replace(spec, scope="gateway")
 
 

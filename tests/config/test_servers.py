@@ -209,22 +209,46 @@ def test_type_missing_with_command_is_stdio() -> None:
     assert loaded.warnings == []
 
 
-@pytest.mark.parametrize(
-    ("entry", "kind"),
-    [
-        ({"type": "http", "url": "http://x/mcp"}, "http"),
-        ({"type": "sse", "url": "http://x/sse"}, "sse"),
-        ({"url": "http://x/mcp"}, "http"),
-        ({"serverUrl": "http://x/mcp"}, "http"),
-        ({"type": "http", "command": "c"}, "http"),
-    ],
-)
-def test_non_stdio_skipped(entry: dict[str, Any], kind: str) -> None:
-    loaded = parse({"mcpServers": {"remote": entry, "local": {"command": "c"}}})
+REMOTE_ENTRIES = [
+    ({"type": "http", "url": "http://x/mcp"}, "http", "http"),
+    ({"type": "sse", "url": "http://x/sse"}, "sse", "sse"),
+    ({"url": "http://x/mcp"}, "http", "http"),
+    ({"serverUrl": "http://x/mcp"}, "http", "http"),
+    ({"type": "streamable-http", "url": "http://x/mcp"}, "streamable-http", "http"),
+]
+
+
+@pytest.mark.parametrize(("entry", "kind", "transport"), REMOTE_ENTRIES)
+def test_remote_entries_of_a_clients_file_stay_with_the_client(
+    entry: dict[str, Any], kind: str, transport: str
+) -> None:
+    loaded = parse({"mcpServers": {"remote": entry, "local": {"command": "c"}}}, scope="user")
     assert list(loaded.servers) == ["local"]
     assert loaded.warnings == [
-        f"server 'remote' (gateway scope): type '{kind}' is not a stdio server;"
+        f"server 'remote' (user scope): type '{kind}' is a remote server;"
         " clients keep using it directly; skipped"
+    ]
+
+
+@pytest.mark.parametrize(("entry", "kind", "transport"), REMOTE_ENTRIES)
+def test_remote_entries_of_the_gateways_config_are_served_one_session_per_client(
+    entry: dict[str, Any], kind: str, transport: str
+) -> None:
+    loaded = parse({"mcpServers": {"remote": entry, "local": {"command": "c"}}})
+    assert sorted(loaded.servers) == ["local", "remote"]
+    spec = loaded.servers["remote"]
+    assert spec.remote is not None
+    assert spec.remote.transport == transport
+    assert spec.remote.url == entry.get("url", entry.get("serverUrl"))
+    assert spec.mode == "session" and spec.runnable
+    assert loaded.warnings == []
+
+
+def test_a_remote_entry_without_a_url_is_skipped_saying_so() -> None:
+    loaded = parse({"mcpServers": {"remote": {"type": "http", "command": "c"}}})
+    assert loaded.servers == {}
+    assert loaded.warnings == [
+        "server 'remote' (gateway scope): 'url' must be a non-empty string; skipped"
     ]
 
 

@@ -24,7 +24,9 @@ SPEC = ServerSpec(
 
 
 def spawnOne(spawner: Spawner) -> ChildProtocol:
-    return spawner.spawn(SPEC, lambda message: None, lambda line: None, lambda child: None)
+    child = spawner.spawn(SPEC, lambda message: None, lambda line: None, lambda child: None)
+    assert isinstance(child, ChildProtocol)
+    return child
 
 
 def test_the_gateways_own_variables_never_reach_a_child_whatever_the_caller_passed() -> None:

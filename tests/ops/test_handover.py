@@ -419,8 +419,10 @@ def test_start_installs_the_restart_handler_and_stop_restores_the_previous(
 
 
 def test_restart_spawns_the_successor_with_the_socket_the_lock_and_the_link(
-    reactor: Reactor,
+    reactor: Reactor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Whether the test runner ignores SIGHUP (nohup) is not this test's business.
+    monkeypatch.setattr("mcpgateway.ops.handover.ignoredStopSignals", lambda: "")
     run = Run(reactor, listenFd=97, lockFd=98)
     assert run.predecessor.restart() is True
     [(executable, args, env, _)] = reactor.spawned
@@ -1465,3 +1467,14 @@ def test_restart_passes_on_the_stop_signals_this_process_ignores(reactor: Reacto
     [first, second] = [env for (_, _, env, _) in reactor.spawned]
     assert first is not None and first[IGNORED_ENV] == "SIGHUP"
     assert second is not None and IGNORED_ENV not in second
+
+
+def test_a_successor_of_a_gateway_started_under_nohup_is_told_which_stop_signals_to_ignore(
+    reactor: Reactor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mcpgateway.ops.handover.ignoredStopSignals", lambda: "SIGHUP")
+    run = Run(reactor, listenFd=97, lockFd=98)
+    assert run.predecessor.restart() is True
+    [(_, _, env, _)] = reactor.spawned
+    assert env is not None
+    assert env["MCPGATEWAY_IGNORED_SIGNALS"] == "SIGHUP"

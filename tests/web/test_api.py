@@ -322,7 +322,7 @@ def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness, tmp_p
             400,
             "'requestTimeout' must be a positive number of milliseconds, at most 86400000",
         ),
-        ({"name": "new", "command": FAKE, "type": "http"}, 400, "type 'http' is not a stdio"),
+        ({"name": "new", "command": FAKE, "type": "http"}, 400, "'url' must be a non-empty string"),
         ({"name": "new", "command": FAKE, "url": "http://x"}, 400, "unknown field(s): url"),
         ({"name": "srv", "command": FAKE}, 409, "name: a server named 'srv' exists"),
         ([{"name": "new"}], 400, "the body must be a JSON object"),

@@ -514,7 +514,7 @@ class BasePool(Era2026Side):
         docs/operations.md for what moves a server between them)."""
         if self.disabled:
             return ServerState.DISABLED
-        if self.launchSpec.executable is None or circuit is Circuit.OPEN:
+        if not self.launchSpec.runnable or circuit is Circuit.OPEN:
             return ServerState.ERROR
         lifecycles = {u.state for u in self.upstreams()}
         if Lifecycle.RESTARTING in lifecycles:
@@ -531,7 +531,7 @@ class BasePool(Era2026Side):
         error = None
         if circuit is Circuit.OPEN:
             error = circuitReason(launch.name, self.breaker)
-        if launch.executable is None:
+        if not launch.runnable:
             # Not the served spec's: an npx/uvx wrapper missing from PATH may
             # have been resolved to the program it runs (which then works).
             error = f"command '{spec.command}' {notFound(spec.command)}"

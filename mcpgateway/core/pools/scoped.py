@@ -389,7 +389,7 @@ class ScopedPool(BasePool):
     def prewarm(self) -> Deferred[None]:
         """Start the children the sessions are bound to (restored sessions)
         and, with C{prewarm}, the global route's."""
-        if self.disabled or self.spec.executable is None:
+        if self.disabled or not self.spec.runnable:
             return succeed(None)
         variants = {key: self._made[key] for key in set(self._bound.values())}
         if self.spec.prewarm:

@@ -37,7 +37,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 
-from mcpgateway.core.child import ChildProtocol
+from mcpgateway.core.child import Child
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
@@ -85,9 +85,9 @@ class SharedPool(BasePool):
         self.shared: Upstream | None = None
         self.owned = OwnedChildren(self)
         """The children of the sessions opened since the server was promoted."""
-        self._pinging: set[ChildProtocol] = set()
+        self._pinging: set[Child] = set()
         """Children with a health ping waiting for its answer."""
-        self._stale: tuple[ChildProtocol, tuple[object, ...]] | None = None
+        self._stale: tuple[Child, tuple[object, ...]] | None = None
         """The shared child started with an environment the server no longer
         has (and that environment: L{launchEnvOf}), to restart when idle."""
         self._settling = False
@@ -291,7 +291,7 @@ class SharedPool(BasePool):
         self._settling = False
         self._settle()
 
-    def _restart(self, upstream: Upstream, child: ChildProtocol) -> None:
+    def _restart(self, upstream: Upstream, child: Child) -> None:
         """Stop C{child} (idle) and, when it serves sessions, start and
         initialize the next one now, with the new environment; its sessions
         keep their subscriptions and log level (L{Upstream.ensure}, as

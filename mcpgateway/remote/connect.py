@@ -1,0 +1,78 @@
+# -*- test-case-name: tests.remote.test_connect -*-
+"""The gateway's HTTP client of its remote servers: one connection pool per
+server, and the upstream session that stands for a child of each.
+
+L{RemoteServers} is the L{mcpgateway.core.spawn.RemoteConnector} the wiring
+gives the spawner. Each server gets its own C{Agent} on its own persistent
+C{HTTPConnectionPool} (HTTP/1.1 keep-alive, at most L{MAX_IDLE} idle
+connections kept), made on the server's first session, so a gateway with no
+remote server never loads C{twisted.web.client}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.interfaces import IReactorTime
+
+from mcpgateway.core.child import Child
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
+
+if TYPE_CHECKING:
+    from twisted.web.client import HTTPConnectionPool
+    from twisted.web.iweb import IAgent
+
+MAX_IDLE = 16
+"""Idle connections kept open to one remote server."""
+CONNECT_TIMEOUT = 10.0
+"""Seconds a connection to a remote server may take to open."""
+
+
+class RemoteServers:
+    """Opens the upstream sessions of every remote server of one gateway."""
+
+    def __init__(self, reactor: Any, clock: IReactorTime | None = None) -> None:
+        self._reactor = reactor
+        self._clock: IReactorTime = clock if clock is not None else reactor
+        self._agents: dict[str, tuple[IAgent, HTTPConnectionPool]] = {}
+
+    def connect(
+        self,
+        spec: ServerSpec,
+        onMessage: Callable[[jsonrpc.Message], None],
+        onStderr: Callable[[str], None],
+    ) -> Child:
+        """A new upstream session with C{spec}'s server (it opens on its first message)."""
+        endpoint = spec.remote
+        assert endpoint is not None
+        agent = self.agentFor(spec.name, endpoint.url)
+        if endpoint.transport == "sse":
+            from mcpgateway.remote.legacysse import SSEChild
+
+            return SSEChild(spec.name, endpoint, agent, self._clock, onMessage, onStderr)
+        from mcpgateway.remote.streamable import StreamableChild
+
+        return StreamableChild(spec.name, endpoint, agent, self._clock, onMessage, onStderr)
+
+    def agentFor(self, name: str, url: str) -> IAgent:
+        """The HTTP client of server C{name} at C{url} (made on first use)."""
+        key = f"{name} {url}"
+        known = self._agents.get(key)
+        if known is not None:
+            return known[0]
+        from twisted.web.client import Agent
+
+        from mcpgateway.runtime.httpclient import quietPool
+
+        pool = quietPool(self._reactor, MAX_IDLE)
+        agent = Agent(self._reactor, connectTimeout=CONNECT_TIMEOUT, pool=pool)
+        self._agents[key] = (agent, pool)
+        return agent
+
+    def close(self) -> Deferred[Any]:
+        """Close every idle connection (the gateway is stopping)."""
+        pools, self._agents = [pool for _, pool in self._agents.values()], {}
+        return DeferredList([pool.closeCachedConnections() for pool in pools])

@@ -1,0 +1,147 @@
+# -*- test-case-name: tests.remote.test_legacysse -*-
+"""One upstream session with a remote MCP server over the 2024-11-05 HTTP+SSE
+transport (an entry's C{"type": "sse"}).
+
+The session is the GET stream: the server's first event, C{endpoint}, names
+the URL the gateway POSTs each message to; every message of the server
+(responses, its own requests, notifications) arrives on the stream as a
+C{message} event. Messages written before the endpoint is known wait for it.
+The transport cannot resume a stream, so its end is the end of the session,
+as a process's exit is: the pool starts a new one the way it restarts a
+child. The endpoint must be on the server's own origin: a stream that points
+the gateway's POSTs anywhere else ends the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urljoin, urlsplit
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
+from twisted.web.iweb import IAgent, IResponse
+
+from mcpgateway.core.spec import RemoteEndpoint
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.sse import Event, SSEReader, endedCleanly, isSSE, readBody, reasonOf
+from mcpgateway.remote.streamable import StreamableChild, _key
+from mcpgateway.runtime.bodies import BytesProducer
+
+
+class SSEChild(StreamableChild):
+    """One upstream HTTP+SSE session, held like a child process; it opens its
+    stream when it is made."""
+
+    def __init__(
+        self,
+        name: str,
+        endpoint: RemoteEndpoint,
+        agent: IAgent,
+        clock: IReactorTime,
+        onMessage: Callable[[jsonrpc.Message], None],
+        onStderr: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(name, endpoint, agent, clock, onMessage, onStderr)
+        self._postUrl: bytes | None = None
+        self._stream: SSEReader | None = None
+        d = agent.request(b"GET", self._url, self._headers(b"text/event-stream"))
+        d.addCallbacks(self._streamOpened, self._streamFailed)
+        d.addErrback(self._bug, "opening the SSE stream")
+
+    def send(self, message: jsonrpc.Message) -> None:
+        """POST one message to the stream's endpoint (once it is known)."""
+        if self.exited:
+            return
+        if self._postUrl is None:
+            self._waiting.append(message)
+            return
+        self._post(message)
+
+    def _post(self, message: jsonrpc.Message, again: bool = False) -> None:
+        assert self._postUrl is not None
+        body = jsonrpc.dumps(message)
+        self.bytesOut += len(body)
+        if "id" in message and "method" in message:
+            self._unanswered[_key(message["id"])] = message
+        d = self._agent.request(b"POST", self._postUrl, self._headers(), BytesProducer(body))
+        d.addCallbacks(
+            self._accepted, self._postFailed, callbackArgs=(message,), errbackArgs=(message,)
+        )
+        d.addErrback(self._bug, "sending a message")
+
+    def _accepted(self, response: IResponse, message: jsonrpc.Message) -> None:
+        """The answer comes on the stream; the POST's own body says nothing."""
+        if 200 <= response.code < 300:
+            readBody(response)
+            return
+        readBody(response).addCallback(self._refusedBody, message, response.code).addErrback(
+            self._bug, "reading a refusal"
+        )
+
+    # -- the stream -------------------------------------------------------------
+
+    def _streamOpened(self, response: IResponse) -> None:
+        if self.exited:
+            readBody(response)
+            return
+        if not (200 <= response.code < 300 and isSSE(response)):
+            readBody(response)
+            self._lost(f"answered its SSE stream's GET with HTTP {response.code}")
+            return
+        reader = SSEReader(self._streamEvent)
+        self._stream = reader
+        response.deliverBody(reader)
+        reader.finished.addCallback(self._streamClosed, reader)
+        reader.finished.addErrback(self._bug, "reading the SSE stream")
+
+    def _streamFailed(self, reason: Failure) -> None:
+        self._lost(f"is not reachable ({reasonOf(reason)})")
+
+    def _streamEvent(self, event: Event) -> None:
+        if event.type == b"endpoint":
+            self._endpointGiven(event.data)
+        elif event.type in (None, b"message"):
+            self._deliverData(event.data)
+
+    def _endpointGiven(self, data: bytes) -> None:
+        target = urljoin(self.endpoint.url, data.decode("utf-8", "replace").strip())
+        given, ours = urlsplit(target), urlsplit(self.endpoint.url)
+        if (given.scheme, given.netloc) != (ours.scheme, ours.netloc):
+            self._lost(f"named an endpoint on another origin ({given.scheme}://{given.netloc})")
+            return
+        self._postUrl = target.encode("ascii", "replace")
+        waiting, self._waiting = self._waiting, type(self._waiting)()
+        while waiting and not self.exited:
+            self._post(waiting.popleft())
+
+    def _streamClosed(self, result: tuple[Failure], reader: SSEReader) -> None:
+        if reader is not self._stream:
+            return  # closed by the gateway
+        (reason,) = result
+        how = "closed its SSE stream" if endedCleanly(reason) else reasonOf(reason)
+        self._lost(how if how.startswith("closed") else f"dropped its SSE stream ({how})")
+
+    def _lost(self, why: str) -> None:
+        """The session is gone: answer what waits, and end."""
+        if self.exited:
+            return
+        text = f"server '{self.name}': the remote server at {self.endpoint.url} {why}"
+        self._said(text)
+        for message in list(self._waiting):
+            if "id" in message and "method" in message:
+                self._onMessage(
+                    jsonrpc.errorResponse(message["id"], jsonrpc.SERVER_UNAVAILABLE, text)
+                )
+        self._waiting.clear()
+        self._end(why)
+
+    def _closeGet(self) -> None:
+        reader, self._stream = self._stream, None
+        if reader is not None:
+            reader.abort()
+
+    def _delete(self) -> Deferred[None]:
+        """The transport has no DELETE: closing the stream ends the session."""
+        self._closeGet()
+        return succeed(None)
