@@ -268,7 +268,7 @@ def parseEntry(
         env=expandedEnv,
         cwd=cwd,
         mode=share,
-        modeDeclared="share" in entry or "mode" in entry,
+        modeDeclared="share" in entry or "mode" in entry or remote is not None,
         requestTimeout=DEFAULT_REQUEST_TIMEOUT if timeoutMs is None else timeoutMs / 1000.0,
         requestTimeoutDeclared=timeoutMs is not None,
         prewarm=prewarm,

@@ -61,6 +61,14 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
     count; without C{detail}, no text a child wrote, no path, no command
     (see the module)."""
     line: dict[str, Any] = {"mode": server.sharing.legacyMode, "share": server.share}
+    remote = server.spec.remote
+    if remote is not None:
+        # A remote server: its URL (with detail) and how it is reached; never its headers.
+        line["remote"] = (
+            {"transport": remote.transport, "url": remote.url}
+            if detail
+            else {"transport": remote.transport}
+        )
     if server.perUser:
         # A child per principal: why a "global" server runs several. Only
         # when true, as "warning" is: the other servers' lines stay as they were.

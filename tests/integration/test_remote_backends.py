@@ -1,0 +1,188 @@
+"""Remote MCP servers behind a real gateway: server-everything in its
+Streamable HTTP and its HTTP+SSE modes on loopback, reached through
+C{/<server>/mcp} and C{/mcp} by the Python SDK, with sampling answered by the
+client, concurrent sessions kept apart, and a remote server that restarts
+under an open session."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, types
+
+from tests.integration.gateway import RunningGateway, callEcho, waitFor, writeConfig
+
+
+def freePort() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+class RemoteEverything:
+    """server-everything serving one HTTP transport on a loopback port."""
+
+    def __init__(self, everything: list[str], transport: str, home: Path) -> None:
+        self.argv = [everything[0], everything[1], transport]
+        self.port = freePort()
+        self.log = home / f"everything-{transport}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv,
+                env={**os.environ, "PORT": str(self.port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        assert waitFor(lambda: listening(self.port), timeout=20), self.log.read_text()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        assert waitFor(lambda: not listening(self.port), timeout=10)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+def remotes(everything: list[str], home: Path) -> Iterator[dict[str, RemoteEverything]]:
+    servers = {
+        "http": RemoteEverything(everything, "streamableHttp", home),
+        "sse": RemoteEverything(everything, "sse", home),
+    }
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture
+def gateway(start: Any, home: Path, remotes: dict[str, RemoteEverything]) -> RunningGateway:
+    config = writeConfig(
+        home / "gateway.json",
+        {
+            "ehttp": {"type": "http", "url": remotes["http"].url("/mcp")},
+            "esse": {"type": "sse", "url": remotes["sse"].url("/sse")},
+            "eshared": {"type": "http", "url": remotes["http"].url("/mcp"), "share": "global"},
+        },
+    )
+    running: RunningGateway = start("--config", str(config))
+    return running
+
+
+async def sampled(context: Any, params: types.CreateMessageRequestParams) -> Any:
+    return types.CreateMessageResult(
+        role="assistant", model="m", content=types.TextContent(type="text", text="from the client")
+    )
+
+
+def textOf(result: Any) -> str:
+    return "".join(getattr(item, "text", "") for item in result.content)
+
+
+@pytest.mark.parametrize("server", ["ehttp", "esse", "eshared"])
+def test_a_remote_server_answers_through_its_route(gateway: RunningGateway, server: str) -> None:
+    assert callEcho(gateway.url(server), f"via {server}") == f"Echo: via {server}"
+
+
+@pytest.mark.parametrize("server", ["ehttp", "esse", "eshared"])
+def test_a_remote_servers_sampling_request_reaches_the_client_that_called(
+    gateway: RunningGateway, server: str
+) -> None:
+    async def main() -> str:
+        async with Client(gateway.url(server), mode="legacy", sampling_callback=sampled) as c:
+            result = await c.call_tool(
+                "trigger-sampling-request", {"prompt": "hello", "maxTokens": 5}
+            )
+            return textOf(result)
+
+    assert "from the client" in anyio.run(main)
+
+
+def test_concurrent_sessions_of_a_remote_server_get_their_own_answers(
+    gateway: RunningGateway,
+) -> None:
+    async def session(server: str, n: int, out: dict[str, list[str]]) -> None:
+        async with Client(gateway.url(server), mode="legacy") as c:
+            for i in range(10):
+                result = await c.call_tool("echo", {"message": f"{server}-{n}-{i}"})
+                out.setdefault(f"{server}-{n}", []).append(textOf(result))
+
+    async def main() -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        async with anyio.create_task_group() as group:
+            for server in ("ehttp", "eshared", "esse"):
+                for n in range(4):
+                    group.start_soon(session, server, n, out)
+        return out
+
+    out = anyio.run(main)
+    assert len(out) == 12
+    for key, answers in out.items():
+        assert answers == [f"Echo: {key}-{i}" for i in range(10)]
+
+
+def test_the_aggregate_endpoint_lists_and_calls_remote_tools(gateway: RunningGateway) -> None:
+    async def main() -> tuple[list[str], str]:
+        async with Client(f"http://127.0.0.1:{gateway.port}/mcp", mode="legacy") as c:
+            names = [tool.name for tool in (await c.list_tools()).tools]
+            result = await c.call_tool("esse__echo", {"message": "aggregate"})
+            return names, textOf(result)
+
+    names, text = anyio.run(main)
+    for server in ("ehttp", "esse", "eshared"):
+        assert f"{server}__echo" in names
+    assert text == "Echo: aggregate"
+
+
+def test_a_session_survives_its_remote_server_restarting(
+    gateway: RunningGateway, remotes: dict[str, RemoteEverything]
+) -> None:
+    remote = remotes["http"]
+
+    async def main() -> list[str]:
+        async with Client(gateway.url("ehttp"), mode="legacy") as c:
+            before = textOf(await c.call_tool("echo", {"message": "before"}))
+            remote.stop()
+            remote.start()  # it forgets every session
+            after = textOf(await c.call_tool("echo", {"message": "after"}))
+            return [before, after]
+
+    assert anyio.run(main) == ["Echo: before", "Echo: after"]
+    assert "no longer knows the session" in gateway.text()
+
+
+def test_an_unreachable_remote_server_is_a_clear_error_and_health_shows_it(
+    gateway: RunningGateway, remotes: dict[str, RemoteEverything]
+) -> None:
+    remotes["http"].stop()
+    with pytest.raises(BaseException) as caught:
+        callEcho(gateway.url("ehttp"), "nobody")
+    assert "is not reachable" in str(caught.value) or "is not reachable" in gateway.text()
+    servers = gateway.health()["servers"]
+    assert {"ehttp", "esse", "eshared"} <= set(servers)
+    assert servers["ehttp"]["remote"] == {"transport": "http", "url": remotes["http"].url("/mcp")}
+    assert servers["ehttp"]["share"] == "session"
+    assert servers["esse"]["remote"]["transport"] == "sse"
+    assert servers["eshared"]["share"] == "global"
