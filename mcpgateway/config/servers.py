@@ -251,7 +251,8 @@ def parseEntry(
         aggregate = serverFilter(entry)  # what of it the aggregate endpoint /mcp lists
     except FilterError as e:
         raise EntryError(str(e)) from None
-    command = _expand(command, environ, "command")
+    if remote is None:  # a remote URL is expanded already
+        command = _expand(command, environ, "command")
     expandedArgs = tuple(_expand(a, environ, "args") for a in args)
     expandedEnv = tuple(sorted((k, _expand(v, environ, f"env.{k}")) for k, v in env.items()))
     if cwd is not None:
@@ -317,7 +318,11 @@ def _remote(entry: dict[str, Any], environ: Mapping[str, str], scope: str) -> Re
     if not isinstance(url, str) or not url.strip():
         raise EntryError("'url' must be a non-empty string")
     url = _expand(url.strip(), environ, "url")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError as e:
+        raise EntryError(f"'url' is not a URL ({e})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise EntryError(f"'url' must be an http:// or https:// URL, not {url!r}")
     if not url.isascii():
@@ -332,7 +337,9 @@ def _remote(entry: dict[str, Any], environ: Mapping[str, str], scope: str) -> Re
         if not _HEADER_NAME.fullmatch(key):
             raise EntryError(f"header name {key!r} is not a valid HTTP header name")
         value = _expand(value, environ, f"headers.{key}")
-        if any(c in value for c in "\r\n\x00") or (not value.isprintable() and value):
+        if not value.isascii():
+            raise EntryError(f"the value of header {key!r} must be ASCII")
+        if not value.isprintable():
             raise EntryError(f"the value of header {key!r} holds a control character")
         expanded.append((key, value))
     return RemoteEndpoint(url, REMOTE_TYPES[kind], tuple(expanded))

@@ -24,7 +24,15 @@ from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.remote.sse import Event, SSEReader, endedCleanly, isSSE, readBody, reasonOf
+from mcpgateway.remote.sse import (
+    Event,
+    SSEReader,
+    discard,
+    endedCleanly,
+    isSSE,
+    readBody,
+    reasonOf,
+)
 from mcpgateway.remote.streamable import StreamableChild, _key
 from mcpgateway.runtime.bodies import BytesProducer
 
@@ -83,7 +91,7 @@ class SSEChild(StreamableChild):
 
     def _streamOpened(self, response: IResponse) -> None:
         if self.exited:
-            readBody(response)
+            discard(response)
             return
         if not (200 <= response.code < 300 and isSSE(response)):
             readBody(response)

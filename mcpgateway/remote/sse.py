@@ -40,6 +40,8 @@ class SSEParser:
         self._buffer = b""
         self._data: list[bytes] = []
         self._type: bytes | None = None
+        self._afterCR = False
+        """The last chunk ended in CR: a LF opening the next one ends no line."""
         self.lastEventId: bytes | None = None
         """The last C{id:} seen (what a C{Last-Event-ID} resumes from)."""
         self.retry: int | None = None
@@ -47,11 +49,13 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[Event]:
         """The events C{chunk} completes (an event ends at a blank line)."""
+        if not chunk:
+            return []
+        if self._afterCR and chunk[:1] == b"\n":  # the second half of a \r\n
+            chunk = chunk[1:]
+        self._afterCR = chunk.endswith(b"\r")
         buffer = self._buffer + chunk if self._buffer else chunk
         if b"\r" in buffer:
-            if buffer.endswith(b"\r"):  # maybe the first half of \r\n
-                self._buffer = buffer
-                return []
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         events: list[Event] = []
         start = 0
@@ -141,6 +145,19 @@ def endedCleanly(reason: Failure) -> bool:
     """Whether a body ended as a body should (its length reached, or the
     connection closed where no length was given)."""
     return reason.check(ResponseDone, PotentialDataLoss) is not None
+
+
+class _Discard(Protocol):
+    """Stops a body it is given at once (a stream nobody wants may never end)."""
+
+    def connectionMade(self) -> None:
+        if self.transport is not None:
+            cast(Any, self.transport).stopProducing()
+
+
+def discard(response: IResponse) -> None:
+    """Close C{response}'s body unread: its connection is not kept."""
+    response.deliverBody(_Discard())
 
 
 def readBody(response: IResponse) -> Deferred[tuple[bytes, Failure]]:

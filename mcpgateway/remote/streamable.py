@@ -46,6 +46,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.sse import (
     Event,
     SSEReader,
+    discard,
     endedCleanly,
     headerOf,
     isSSE,
@@ -220,9 +221,19 @@ class StreamableChild:
         again: bool = False,
     ) -> None:
         body, _ = result
-        if sessionLost(code, body, sessionId) and sessionId == self.sessionId:
-            self._sessionLost(message, again)
-            return
+        if sessionLost(code, body, sessionId):
+            if sessionId == self.sessionId:
+                self._sessionLost(message, again)
+                return
+            if not again and message is not self._initRequest:
+                # Sent on a session the server lost before a new one was made: send it anew.
+                if "id" in message and "method" in message:
+                    self._unanswered.pop(_key(message["id"]), None)
+                if self._blocked:
+                    self._waiting.append(message)
+                else:
+                    self._post(message, again=True)
+                return
         excerpt = body[:_EXCERPT].decode("utf-8", "replace").strip()
         why = f"answered HTTP {code}" + (f": {excerpt}" if excerpt else "")
         if code in (401, 403):
@@ -267,6 +278,10 @@ class StreamableChild:
         reader.finished.addErrback(self._bug, "reading a stream")
 
     def _event(self, event: Event) -> None:
+        self._deliverData(event.data)
+
+    def _getEvent(self, event: Event) -> None:
+        """An event of the GET stream: its id is where the stream resumes."""
         if event.id is not None:
             self._lastEventId = event.id
         self._deliverData(event.data)
@@ -328,7 +343,7 @@ class StreamableChild:
 
     def _getAnswered(self, response: IResponse, sessionId: str | None) -> None:
         if self.exited or sessionId != self.sessionId:
-            readBody(response)
+            discard(response)
             return
         if response.code == 405:  # the server offers no such stream
             readBody(response)
@@ -340,7 +355,7 @@ class StreamableChild:
             )
             return
         self._getFailures = 0
-        reader = SSEReader(self._event)
+        reader = SSEReader(self._getEvent)
         self._get = reader
         response.deliverBody(reader)
         reader.finished.addCallback(self._getEnded, reader)
@@ -399,7 +414,7 @@ class StreamableChild:
             self._failed(message, "no longer knows the session")
             return
         if message is not None:
-            if "id" in message:
+            if "id" in message and "method" in message:
                 self._unanswered.pop(_key(message["id"]), None)
             self._waiting.appendleft(message)
         if self._blocked:

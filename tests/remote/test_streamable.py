@@ -1,0 +1,859 @@
+"""L{mcpgateway.remote.streamable.StreamableChild} against a fake agent on a
+L{Clock}: the session's headers, JSON and SSE answers, the GET stream,
+resuming a dropped stream, a session the server lost (404), a server that
+cannot be reached or refuses, and the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from twisted.internet.task import Clock
+from twisted.logger import LogEvent, formatEvent
+
+from mcpgateway.core.child import Child
+from mcpgateway.core.spec import RemoteEndpoint
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.streamable import (
+    GET_BACKOFF,
+    RESUMES,
+    STOP_TIMEOUT,
+    StreamableChild,
+)
+from tests.remote.fakehttp import (
+    FakeAgent,
+    FakeResponse,
+    Sent,
+    event,
+    jsonResponse,
+    noFailuresLogged,
+    sse,
+    sseResponse,
+)
+
+NAME = "weather"
+URL = "https://mcp.example.com/v1/mcp"
+HEADERS = (("Authorization", "Bearer k-123"), ("X-Team", "blue"))
+INIT_PARAMS = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {"sampling": {}},
+    "clientInfo": {"name": "client", "version": "1"},
+}
+INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INIT_PARAMS}
+SERVER_VERSION = "2025-06-18"
+"""The version the server settles on (not the one the client asked for)."""
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+def initResult(requestId: Any = 0, version: str = SERVER_VERSION) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": requestId,
+        "result": {"protocolVersion": version, "capabilities": {}, "serverInfo": {"name": "w"}},
+    }
+
+
+def call(requestId: Any, name: str = "forecast") -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": requestId, "method": "tools/call", "params": {"name": name}}
+
+
+def result(requestId: Any, text: str = "sunny") -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": requestId,
+        "result": {"content": [{"type": "text", "text": text}]},
+    }
+
+
+def progress(n: int) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "method": "notifications/progress",
+        "params": {"progressToken": "t", "progress": n},
+    }
+
+
+SAMPLING = {"jsonrpc": "2.0", "id": 0, "method": "sampling/createMessage", "params": {}}
+
+
+@pytest.fixture(autouse=True)
+def logged() -> Iterator[Sequence[LogEvent]]:
+    """Every test fails if the code under test logs a traceback."""
+    with noFailuresLogged() as events:
+        yield events
+
+
+def logText(events: Sequence[LogEvent]) -> str:
+    return "\n".join(formatEvent(e) for e in events)
+
+
+class Harness:
+    def __init__(self, headers: tuple[tuple[str, str], ...] = HEADERS) -> None:
+        self.clock = Clock()
+        self.agent = FakeAgent()
+        self.out: list[jsonrpc.Message] = []
+        self.stderr: list[str] = []
+        self.child = StreamableChild(
+            NAME,
+            RemoteEndpoint(URL, "http", headers),
+            self.agent,
+            self.clock,
+            self.out.append,
+            self.stderr.append,
+        )
+
+    def received(self) -> list[jsonrpc.Message]:
+        out, self.out[:] = list(self.out), []
+        return out
+
+    def initialize(self, sessionId: str = "s1") -> None:
+        """The client's C{initialize}, answered with C{sessionId}."""
+        self.child.send(INIT)
+        self.agent.one(b"POST").answer(
+            jsonResponse(initResult(), headers={b"mcp-session-id": sessionId.encode()})
+        )
+        assert self.received() == [initResult()]
+
+    def initialized(self) -> Sent:
+        """The client's C{notifications/initialized}, answered 202: the GET stream's request."""
+        self.child.send(INITIALIZED)
+        self.agent.one(b"POST").answer(FakeResponse(202))
+        return self.agent.one(b"GET")
+
+    def open(self, sessionId: str = "s1") -> FakeResponse:
+        """An initialized session with its GET stream open."""
+        self.initialize(sessionId)
+        return self.initialized().answer(sseResponse(stream=True))
+
+    def request(self, message: jsonrpc.Message) -> Sent:
+        self.child.send(message)
+        return self.agent.one(b"POST")
+
+    def ended(self) -> bool:
+        ended: list[object] = []
+        self.child.ended.addBoth(ended.append)
+        return bool(ended)
+
+
+def assertUnavailable(message: jsonrpc.Message, requestId: Any, *words: str) -> None:
+    """C{message} answers C{requestId} with the gateway's error naming the
+    server, its URL and C{words}."""
+    assert message["id"] == requestId
+    assert message["error"]["code"] == jsonrpc.SERVER_UNAVAILABLE == -32000
+    text = message["error"]["message"]
+    assert f"server '{NAME}'" in text and URL in text
+    for word in words:
+        assert word in text
+
+
+# -- the session's headers ----------------------------------------------------------
+
+
+def test_a_streamable_child_is_a_child() -> None:
+    child: Child = Harness().child
+    assert child.pid is None and not child.exited and child.howItEnded() == "still open"
+
+
+def test_initialize_captures_the_session_and_later_posts_carry_it_with_the_entry_headers() -> None:
+    h = Harness()
+    h.child.send(INIT)
+    post = h.agent.one(b"POST")
+    assert post.uri == URL.encode()
+    assert post.json == INIT
+    assert post.header("mcp-session-id") is None
+    assert post.header("mcp-protocol-version") is None
+    assert post.header("accept") == "application/json, text/event-stream"
+    assert post.header("content-type") == "application/json"
+    assert post.header("authorization") == "Bearer k-123"
+    assert post.header("x-team") == "blue"
+    post.answer(jsonResponse(initResult(), headers={b"mcp-session-id": b"abc-1"}))
+    assert h.received() == [initResult()]
+    assert h.child.sessionId == "abc-1"
+    assert h.child.protocolVersion == SERVER_VERSION
+    later = h.request(call(1))
+    assert later.json == call(1)
+    assert later.header("mcp-session-id") == "abc-1"
+    assert later.header("mcp-protocol-version") == SERVER_VERSION
+    assert later.header("authorization") == "Bearer k-123"
+    assert later.header("x-team") == "blue"
+    assert h.child.bytesOut == len(jsonrpc.dumps(INIT)) + len(jsonrpc.dumps(call(1)))
+
+
+def test_an_sse_answer_to_initialize_captures_the_session_too() -> None:
+    h = Harness()
+    post = h.request(INIT)
+    post.answer(sseResponse(initResult(), headers={b"mcp-session-id": b"sse-1"}))
+    assert h.received() == [initResult()]
+    assert h.child.sessionId == "sse-1"
+    assert h.request(call(1)).header("mcp-session-id") == "sse-1"
+
+
+def test_a_protocol_version_that_cannot_be_a_header_is_not_sent() -> None:
+    h = Harness()
+    h.request(INIT).answer(
+        jsonResponse(initResult(version="2025\n06"), headers={b"mcp-session-id": b"s"})
+    )
+    assert h.child.protocolVersion is None
+    assert h.request(call(1)).header("mcp-protocol-version") is None
+
+
+def test_messages_sent_during_initialize_wait_for_its_session() -> None:
+    h = Harness()
+    h.child.send(INIT)
+    h.child.send(INITIALIZED)
+    h.child.send(call(1))
+    init = h.agent.one(b"POST")
+    assert init.json == INIT
+    init.answer(jsonResponse(initResult(), headers={b"mcp-session-id": b"s1"}))
+    initialized, first = h.agent.take()
+    assert [initialized.json, first.json] == [INITIALIZED, call(1)]
+    assert initialized.header("mcp-session-id") == first.header("mcp-session-id") == "s1"
+    assert first.header("mcp-protocol-version") == SERVER_VERSION
+
+
+def test_hurry_sends_nothing_more() -> None:
+    h = Harness()
+    h.initialize()
+    h.child.hurry()
+    assert h.agent.take() == []
+
+
+# -- answers ---------------------------------------------------------------------------
+
+
+def test_a_json_answer_is_delivered() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call(1)).answer(jsonResponse(result(1)))
+    assert h.received() == [result(1)]
+    assert h.child.responses == 2
+
+
+def test_a_json_batch_answer_delivers_each_message() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call(1)).answer(jsonResponse([progress(1), result(1)]))
+    assert h.received() == [progress(1), result(1)]
+
+
+def test_an_sse_answer_is_delivered() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call("a")).answer(sseResponse(result("a")))
+    assert h.received() == [result("a")]
+
+
+def test_server_requests_and_notifications_in_a_post_stream_are_delivered_as_they_come() -> None:
+    h = Harness()
+    h.initialize()
+    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    stream.push(sse(progress(1)))
+    assert h.received() == [progress(1)]
+    stream.push(sse(SAMPLING))
+    assert h.received() == [SAMPLING]
+    # The client's answer to the server's request is POSTed like any message.
+    answer = {"jsonrpc": "2.0", "id": 0, "result": {"role": "assistant"}}
+    back = h.request(answer)
+    assert back.json == answer and back.header("mcp-session-id") == "s1"
+    back.answer(FakeResponse(202))
+    stream.push(sse(progress(2), result(1)))
+    stream.end()
+    assert h.received() == [progress(2), result(1)]
+    assert h.stderr == []
+
+
+def test_a_request_answered_without_a_response_gets_an_error() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call(4)).answer(FakeResponse(202))
+    [error] = h.received()
+    assertUnavailable(error, 4, "answered the request without a response")
+
+
+def test_a_non_json_answer_is_skipped_and_the_request_answered_with_an_error() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call(4)).answer(FakeResponse(200, b"<html>oops</html>"))
+    [error] = h.received()
+    assertUnavailable(error, 4, "without a response")
+    assert any("non-JSON" in line for line in h.stderr)
+
+
+def test_an_empty_object_answering_a_notification_is_not_delivered() -> None:
+    h = Harness()
+    h.initialize()
+    cancelled = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}}
+    h.request(cancelled).answer(FakeResponse(200, b"{}"))
+    answer = {"jsonrpc": "2.0", "id": 0, "result": {}}
+    h.request(answer).answer(FakeResponse(200, b"{}"))
+    assert h.received() == []
+    assert h.stderr == []
+
+
+def test_what_answers_a_notification_or_a_response_is_not_delivered() -> None:
+    h = Harness()
+    h.initialize()
+    said = {"jsonrpc": "2.0", "id": 5, "result": {"note": "accepted"}}
+    h.request(INITIALIZED).answer(jsonResponse(said))
+    h.agent.take()
+    h.request({"jsonrpc": "2.0", "id": 0, "result": {}}).answer(jsonResponse(said))
+    assert h.received() == []
+
+
+def test_empty_objects_in_a_stream_are_not_delivered() -> None:
+    h = Harness()
+    stream = h.open()
+    stream.push(event(b"{}"))
+    post = h.request(call(1)).answer(sseResponse(stream=True))
+    post.push(event(b"{}") + sse(result(1)))
+    post.end()
+    assert h.received() == [result(1)]
+
+
+def test_a_request_answered_with_an_empty_object_gets_an_error() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call(1)).answer(FakeResponse(200, b"{}"))
+    [error] = h.received()
+    assertUnavailable(error, 1, "without a response")
+
+
+def test_request_ids_that_compare_equal_across_types_are_different_requests() -> None:
+    h = Harness()
+    h.initialize()
+    one = h.request(call(1))
+    other = h.request(call(1.0))
+    other.answer(jsonResponse(result(1.0)))
+    one.answer(FakeResponse(202))
+    [answer, error] = h.received()
+    assert answer == result(1.0) and isinstance(answer["id"], float)
+    assertUnavailable(error, 1, "without a response")
+    assert isinstance(error["id"], int)
+
+
+# -- the GET stream --------------------------------------------------------------------
+
+
+def test_initialized_answered_202_opens_the_get_stream() -> None:
+    h = Harness()
+    h.initialize()
+    get = h.initialized()
+    assert get.uri == URL.encode()
+    assert get.header("accept") == "text/event-stream"
+    assert get.header("content-type") is None
+    assert get.header("mcp-session-id") == "s1"
+    assert get.header("mcp-protocol-version") == SERVER_VERSION
+    assert get.header("authorization") == "Bearer k-123"
+    assert get.header("last-event-id") is None
+    stream = get.answer(sseResponse(stream=True))
+    pushed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
+    stream.push(sse(pushed, SAMPLING, ids=["g-1", "g-2"]))
+    assert h.received() == [pushed, SAMPLING]
+
+
+def test_no_get_stream_before_the_client_is_initialized() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call(1)).answer(FakeResponse(202))
+    h.clock.advance(3600)
+    assert [s.method for s in h.agent.take()] == []
+
+
+def test_get_405_is_not_retried() -> None:
+    h = Harness()
+    h.initialize()
+    get = h.initialized()
+    answer = get.answer(FakeResponse(405, b"no"))
+    assert answer.delivered and answer.ended
+    h.clock.advance(3600)
+    assert h.agent.take() == []
+    assert h.stderr == []
+
+
+def test_an_ended_get_stream_is_reopened_with_last_event_id_after_a_delay() -> None:
+    h = Harness()
+    stream = h.open()
+    stream.push(sse(progress(1), ids=["g-7"]))
+    stream.end()
+    h.clock.advance(GET_BACKOFF[0] - 0.01)
+    assert h.agent.take() == []
+    h.clock.advance(0.01)
+    again = h.agent.one(b"GET")
+    assert again.header("last-event-id") == "g-7"
+    assert again.header("mcp-session-id") == "s1"
+    assert again.header("accept") == "text/event-stream"
+    assert h.stderr == []
+
+
+def test_an_ended_get_stream_waits_the_retry_the_server_gave() -> None:
+    h = Harness()
+    stream = h.open()
+    stream.push(b"retry: 3000\n\n")
+    stream.end()
+    h.clock.advance(2.99)
+    assert h.agent.take() == []
+    h.clock.advance(0.01)
+    assert h.agent.one(b"GET").header("last-event-id") is None
+
+
+def test_a_failing_get_stream_backs_off_and_says_why() -> None:
+    h = Harness()
+    h.initialize()
+    get = h.initialized()
+    delays = []
+    for _ in range(len(GET_BACKOFF) + 1):
+        get.answer(FakeResponse(500, b"busy"))
+        before = h.clock.seconds()
+        while not h.agent.sent:
+            h.clock.advance(0.25)
+        delays.append(h.clock.seconds() - before)
+        get = h.agent.one(b"GET")
+    assert delays == [*GET_BACKOFF[1:], GET_BACKOFF[-1], GET_BACKOFF[-1]]
+    assert h.stderr[0] == f"server '{NAME}': the GET stream of {URL} failed (HTTP 500)"
+    # Opened at last: the next end waits the shortest delay again.
+    stream = get.answer(sseResponse(stream=True))
+    stream.end()
+    h.clock.advance(GET_BACKOFF[0])
+    h.agent.one(b"GET")
+
+
+def test_an_unreachable_get_stream_is_retried() -> None:
+    h = Harness()
+    h.initialize()
+    h.initialized().refuse()
+    h.clock.advance(GET_BACKOFF[1])
+    h.agent.one(b"GET")
+    assert "refused" in h.stderr[-1]
+
+
+# -- a stream that drops -----------------------------------------------------------------
+
+
+def test_a_post_stream_dropped_before_the_response_resumes_with_get_and_last_event_id() -> None:
+    h = Harness()
+    h.initialize()
+    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    stream.push(sse(progress(1), ids=["e-1"]))
+    stream.drop()
+    resume = h.agent.one(b"GET")
+    assert resume.header("last-event-id") == "e-1"
+    assert resume.header("accept") == "text/event-stream"
+    assert resume.header("mcp-session-id") == "s1"
+    assert resume.header("mcp-protocol-version") == SERVER_VERSION
+    assert resume.header("authorization") == "Bearer k-123"
+    resume.answer(sseResponse(result(1), ids=["e-2"]))
+    assert h.received() == [progress(1), result(1)]
+    assert h.stderr == []
+
+
+def test_a_post_stream_closed_cleanly_before_the_response_resumes_too() -> None:
+    h = Harness()
+    h.initialize()
+    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    stream.push(b"id: p-0\ndata:\n\n")  # a priming event: an id, no message
+    stream.end()
+    assert h.agent.one(b"GET").header("last-event-id") == "p-0"
+    assert h.received() == []
+
+
+def test_a_stream_without_ids_that_ends_early_answers_the_request_with_an_error() -> None:
+    h = Harness()
+    h.initialize()
+    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    stream.push(sse(progress(1)))
+    stream.end()
+    [note, error] = h.received()
+    assert note == progress(1)
+    assertUnavailable(error, 1, "ended the request's stream before answering it")
+    assert h.agent.take() == []
+    assert h.stderr == [error["error"]["message"]]
+
+
+def test_a_stream_is_resumed_a_bounded_number_of_times() -> None:
+    h = Harness()
+    h.initialize()
+    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    for n in range(RESUMES):
+        stream.push(sse(progress(n), ids=[f"e-{n}"]))
+        stream.drop()
+        resume = h.agent.one(b"GET")
+        assert resume.header("last-event-id") == f"e-{n}"
+        stream = resume.answer(sseResponse(stream=True))
+    stream.push(sse(progress(RESUMES), ids=["e-last"]))
+    stream.drop()
+    assert h.agent.take() == []
+    *notes, error = h.received()
+    assert notes == [progress(n) for n in range(RESUMES + 1)]
+    assertUnavailable(error, 1, "before answering it")
+
+
+def test_a_resume_the_server_refuses_answers_the_request_with_an_error() -> None:
+    h = Harness()
+    h.initialize()
+    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    stream.push(sse(progress(1), ids=["e-1"]))
+    stream.drop()
+    h.agent.one(b"GET").answer(FakeResponse(405))
+    [_, error] = h.received()
+    assertUnavailable(error, 1, "would not resume the request's stream (HTTP 405)")
+
+
+def test_a_stream_that_ends_after_its_response_is_not_resumed() -> None:
+    h = Harness()
+    h.initialize()
+    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    stream.push(sse(result(1), ids=["e-1"]))
+    stream.drop()
+    assert h.agent.take() == []
+    assert h.received() == [result(1)]
+
+
+# -- a session the server lost -------------------------------------------------------------
+
+
+def test_404_reinitializes_with_the_clients_params_and_resends_once(
+    logged: Sequence[LogEvent],
+) -> None:
+    h = Harness()
+    getStream = h.open("old")
+    h.request(call(1)).answer(FakeResponse(404, b"unknown session"))
+    assert getStream.aborted
+    reinit = h.agent.one(b"POST")
+    assert reinit.header("mcp-session-id") is None
+    assert reinit.header("mcp-protocol-version") is None
+    assert reinit.header("authorization") == "Bearer k-123"
+    assert reinit.json == dict(INIT, id="mcpgateway-reinitialize-1")
+    # Messages sent meanwhile wait for the new session.
+    h.child.send(call(2))
+    assert h.agent.take() == []
+    reinit.answer(
+        jsonResponse(initResult("mcpgateway-reinitialize-1"), headers={b"mcp-session-id": b"new"})
+    )
+    initialized, first, second = h.agent.take()
+    assert [initialized.json, first.json, second.json] == [INITIALIZED, call(1), call(2)]
+    for sent in (initialized, first, second):
+        assert sent.header("mcp-session-id") == "new"
+        assert sent.header("mcp-protocol-version") == SERVER_VERSION
+    initialized.answer(FakeResponse(202))
+    assert h.agent.one(b"GET").header("mcp-session-id") == "new"
+    first.answer(jsonResponse(result(1)))
+    second.answer(jsonResponse(result(2)))
+    # The gateway's own initialize is not the client's business.
+    assert h.received() == [result(1), result(2)]
+    assert h.child.reinitializations == 1
+    assert h.child.sessionId == "new"
+    assert "no longer knows the session old" in logText(logged)
+
+
+def test_a_second_404_for_the_resent_message_answers_it_with_an_error() -> None:
+    h = Harness()
+    h.initialize("old")
+    h.request(call(1)).answer(FakeResponse(404))
+    reinit = h.agent.one(b"POST")
+    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.agent.one(b"POST").answer(FakeResponse(404))
+    [error] = h.received()
+    assertUnavailable(error, 1, "no longer knows the session")
+    assert h.agent.take() == []
+    assert h.child.reinitializations == 1
+    assert not h.child.exited
+
+
+def test_a_404_before_the_client_is_initialized_resends_without_initialized() -> None:
+    h = Harness()
+    h.initialize("old")
+    h.request(call(1)).answer(FakeResponse(404))
+    reinit = h.agent.one(b"POST")
+    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    assert [s.json for s in h.agent.take()] == [call(1)]
+
+
+def test_a_404_of_the_get_stream_reinitializes() -> None:
+    h = Harness()
+    h.initialize("old")
+    h.initialized().answer(FakeResponse(404))
+    reinit = h.agent.one(b"POST")
+    assert reinit.json["method"] == "initialize"
+    assert reinit.json["id"] == "mcpgateway-reinitialize-1"
+    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    initialized = h.agent.one(b"POST")
+    assert initialized.json == INITIALIZED
+    initialized.answer(FakeResponse(202))
+    assert h.agent.one(b"GET").header("mcp-session-id") == "new"
+
+
+def test_a_400_about_the_session_reinitializes_like_a_404() -> None:
+    h = Harness()
+    h.initialize("old")
+    h.request(call(1)).answer(FakeResponse(400, b'{"error":"Bad Request: No valid session ID"}'))
+    reinit = h.agent.one(b"POST")
+    assert reinit.json["method"] == "initialize"
+    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    [resent] = h.agent.take()
+    assert resent.json == call(1) and resent.header("mcp-session-id") == "new"
+    assert h.received() == []
+
+
+def test_another_400_answers_the_request_with_an_error() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call(1)).answer(FakeResponse(400, b"bad params"))
+    [error] = h.received()
+    assertUnavailable(error, 1, "HTTP 400: bad params")
+    assert h.agent.take() == [] and h.child.reinitializations == 0
+
+
+def test_a_failed_reinitialize_ends_the_child() -> None:
+    h = Harness()
+    h.initialize("old")
+    h.request(call(1)).answer(FakeResponse(404))
+    h.agent.one(b"POST").answer(FakeResponse(500, b"down"))
+    assert h.ended() and h.child.exited
+    assert h.child.howItEnded().startswith("could not initialize a new session: ")
+    assert h.child.howItEnded().endswith("HTTP 500: down")
+    assert h.received() == []  # what waited is the pool's to fail, as for a process
+    h.child.send(call(2))
+    assert h.agent.take() == []
+
+
+def test_an_unreachable_server_at_reinitialize_ends_the_child() -> None:
+    h = Harness()
+    h.initialize("old")
+    h.request(call(1)).answer(FakeResponse(404))
+    h.agent.one(b"POST").refuse()
+    assert h.ended()
+    assert h.child.howItEnded().startswith("could not initialize a new session: ")
+    assert "refused" in h.child.howItEnded()
+
+
+def test_a_reinitialize_the_server_answers_with_an_error_ends_the_child() -> None:
+    h = Harness()
+    h.initialize("old")
+    h.request(call(1)).answer(FakeResponse(404))
+    reinit = h.agent.one(b"POST")
+    refusal = {"jsonrpc": "2.0", "id": reinit.json["id"], "error": {"code": -1, "message": "no"}}
+    reinit.answer(jsonResponse(refusal))
+    assert h.ended()
+    assert h.child.howItEnded().startswith("refused to initialize a new session")
+    assert h.received() == []
+    assert h.agent.take() == []
+
+
+def test_a_404_to_the_clients_own_initialize_answers_it_with_an_error() -> None:
+    h = Harness()
+    h.child.send(INIT)
+    h.child.send(call(1))
+    h.agent.one(b"POST").answer(FakeResponse(404, b"no such endpoint"))
+    [error] = h.received()
+    assertUnavailable(error, 0, "HTTP 404: no such endpoint")
+    # What waited for it goes out (it is the server's to refuse now).
+    assert [s.json for s in h.agent.take()] == [call(1)]
+    assert h.child.reinitializations == 0
+
+
+# -- a server that cannot be reached or refuses -----------------------------------------------
+
+
+def test_connection_refused_answers_the_request_with_an_error() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call(1)).refuse()
+    [error] = h.received()
+    assertUnavailable(error, 1, "not reachable", "refused")
+    assert h.stderr == [error["error"]["message"]]
+    assert list(h.child.stderrTail) == h.stderr
+    assert not h.child.exited
+
+
+def test_an_unreachable_server_at_initialize_answers_it_and_lets_the_rest_go() -> None:
+    h = Harness()
+    h.child.send(INIT)
+    h.child.send(call(1))
+    h.agent.one(b"POST").refuse()
+    [error] = h.received()
+    assertUnavailable(error, 0, "refused")
+    assert [s.json for s in h.agent.take()] == [call(1)]
+
+
+def test_a_5xx_answers_the_request_with_an_error_quoting_the_body() -> None:
+    h = Harness()
+    h.initialize()
+    answer = h.request(call(1)).answer(FakeResponse(500, b"  internal trouble  " + b"x" * 500))
+    assert answer.ended
+    [error] = h.received()
+    assertUnavailable(error, 1, "HTTP 500: internal trouble")
+    assert "x" * 300 not in error["error"]["message"]
+
+
+def test_a_401_answers_the_request_with_an_error_about_credentials() -> None:
+    h = Harness()
+    h.initialize()
+    h.request(call(1)).answer(FakeResponse(401))
+    [error] = h.received()
+    assertUnavailable(error, 1, "HTTP 401", "credentials")
+
+
+def test_a_refused_notification_is_said_but_not_answered() -> None:
+    h = Harness()
+    h.initialize()
+    h.request({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}).answer(
+        FakeResponse(500)
+    )
+    assert h.received() == []
+    assert h.stderr == [f"server '{NAME}': the remote server at {URL} answered HTTP 500"]
+
+
+# -- the end ---------------------------------------------------------------------------------
+
+
+def test_stop_deletes_the_session_with_its_id_and_fires_ended() -> None:
+    h = Harness()
+    getStream = h.open()
+    stopped: list[object] = []
+    h.child.stop().addCallback(stopped.append)
+    delete = h.agent.one(b"DELETE")
+    assert delete.uri == URL.encode()
+    assert delete.header("mcp-session-id") == "s1"
+    assert delete.header("mcp-protocol-version") == SERVER_VERSION
+    assert delete.header("authorization") == "Bearer k-123"
+    assert getStream.aborted
+    assert not h.ended() and stopped == []
+    answer = delete.answer(FakeResponse(204))
+    assert answer.ended
+    assert h.ended() and stopped == [None]
+    assert h.child.howItEnded() == "closed by the gateway"
+    h.clock.advance(STOP_TIMEOUT)
+    assert h.clock.getDelayedCalls() == []
+
+
+def test_stop_gives_up_on_a_delete_that_does_not_answer() -> None:
+    h = Harness()
+    h.initialize()
+    stopped: list[object] = []
+    h.child.stop().addCallback(stopped.append)
+    h.agent.one(b"DELETE")
+    h.clock.advance(STOP_TIMEOUT - 0.01)
+    assert stopped == []
+    h.clock.advance(0.01)
+    assert stopped == [None] and h.ended()
+
+
+def test_stop_ends_at_once_without_a_session() -> None:
+    h = Harness()
+    stopped: list[object] = []
+    h.child.stop().addCallback(stopped.append)
+    assert h.agent.take() == []
+    assert stopped == [None] and h.ended()
+    # Stopping what has ended is done already.
+    again: list[object] = []
+    h.child.stop().addCallback(again.append)
+    assert again == [None]
+
+
+def test_signal_kill_ends_at_once() -> None:
+    h = Harness()
+    getStream = h.open()
+    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    h.child.signal("KILL")
+    assert h.ended() and h.child.exited
+    assert h.child.howItEnded() == "closed by the gateway (SIGKILL)"
+    assert isinstance(h.child.exitReason, object) and h.child.exitReason is not None
+    delete = h.agent.one(b"DELETE")
+    assert delete.header("mcp-session-id") == "s1"
+    assert getStream.aborted
+    # Nothing more goes up, and nothing more comes down.
+    stream.push(sse(result(1)))
+    h.child.send(call(2))
+    assert h.received() == [] and h.agent.take() == []
+    delete.answer(FakeResponse(200))
+    h.clock.advance(3600)
+    assert h.agent.take() == []
+
+
+def test_how_it_ended_says_why() -> None:
+    h = Harness()
+    assert h.child.howItEnded() == "still open"
+    h.child.signal("TERM")
+    assert h.child.howItEnded() == "closed by the gateway (SIGTERM)"
+    assert str(h.child.exitReason.value if h.child.exitReason else "") == h.child.howItEnded()
+
+
+def test_an_answer_arriving_after_the_end_is_read_and_dropped() -> None:
+    h = Harness()
+    h.initialize()
+    post = h.request(call(1))
+    h.child.signal("KILL")
+    answer = post.answer(jsonResponse(result(1)))
+    assert answer.delivered and answer.ended
+    assert h.received() == []
+
+
+# -- known defects: each test states the behaviour the code should have ------------------------
+
+
+def test_the_get_stream_resumes_from_its_own_last_event_id() -> None:
+    h = Harness()
+    stream = h.open()
+    stream.push(sse(progress(1), ids=["get-1"]))
+    h.request(call(1)).answer(sseResponse(result(1), ids=["post-9"]))
+    stream.end()
+    h.clock.advance(GET_BACKOFF[0])
+    assert h.agent.one(b"GET").header("last-event-id") == "get-1"
+
+
+def test_requests_refused_together_by_a_lost_session_are_all_resent_on_the_new_one() -> None:
+    h = Harness()
+    h.initialize("old")
+    first = h.request(call(1))
+    second = h.request(call(2))
+    first.answer(FakeResponse(404))
+    second.answer(FakeResponse(404))  # while the new session is being made
+    reinit = h.agent.one(b"POST")
+    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    assert h.received() == []
+    resent = h.agent.take()
+    assert [s.json for s in resent] == [call(1), call(2)]
+    assert all(s.header("mcp-session-id") == "new" for s in resent)
+    assert h.child.reinitializations == 1
+
+
+def test_a_late_404_of_the_old_session_is_resent_on_the_new_one() -> None:
+    h = Harness()
+    h.initialize("old")
+    first = h.request(call(1))
+    second = h.request(call(2))
+    first.answer(FakeResponse(404))
+    reinit = h.agent.one(b"POST")
+    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    assert [s.json for s in h.agent.take()] == [call(1)]
+    second.answer(FakeResponse(404))  # sent on the old session, answered late
+    assert h.received() == []
+    [resent] = h.agent.take()
+    assert resent.json == call(2) and resent.header("mcp-session-id") == "new"
+    assert h.child.reinitializations == 1
+
+
+def test_a_get_stream_answered_after_the_end_is_given_up() -> None:
+    h = Harness()
+    h.initialize()
+    get = h.initialized()
+    h.child.signal("KILL")
+    stream = get.answer(sseResponse(stream=True))
+    assert stream.aborted
+
+
+def test_a_resent_client_response_keeps_the_request_of_the_same_id_waiting() -> None:
+    h = Harness()
+    h.initialize("old")
+    stream = h.request(call(0)).answer(sseResponse(stream=True))
+    stream.push(sse(SAMPLING))
+    assert h.received() == [SAMPLING]
+    answer = {"jsonrpc": "2.0", "id": 0, "result": {"role": "assistant"}}
+    h.request(answer).answer(FakeResponse(404))
+    reinit = h.agent.one(b"POST")
+    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
+    h.agent.one(b"POST").answer(FakeResponse(202))
+    stream.end()  # the request's stream ends with no answer, and no id to resume from
+    [error] = h.received()
+    assertUnavailable(error, 0, "before answering it")
