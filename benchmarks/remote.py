@@ -131,6 +131,12 @@ def main() -> None:
     print(json.dumps(report))
 
 
+def watch(stop: threading.Event, counts: list[int], port: int, pid: int) -> None:
+    """Count C{pid}'s connections to C{port} every 50 ms until C{stop}."""
+    while not stop.wait(0.05):
+        counts.append(connectionsTo(port, pid))
+
+
 def measure(
     targets: dict[str, str], args: argparse.Namespace, remotePort: int, gatewayPid: int
 ) -> dict[str, Any]:
@@ -142,12 +148,9 @@ def measure(
                 watching = name != "direct"
                 counts: list[int] = []
                 stop = threading.Event()
-
-                def watch() -> None:
-                    while not stop.wait(0.05):
-                        counts.append(connectionsTo(remotePort, gatewayPid))
-
-                watcher = threading.Thread(target=watch, daemon=True)
+                watcher = threading.Thread(
+                    target=watch, args=(stop, counts, remotePort, gatewayPid), daemon=True
+                )
                 if watching:
                     watcher.start()
                 samples.setdefault((name, level), []).append(load(url, level, args.calls))

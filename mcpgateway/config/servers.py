@@ -345,6 +345,27 @@ def _remote(entry: dict[str, Any], environ: Mapping[str, str], scope: str) -> Re
     return RemoteEndpoint(url, REMOTE_TYPES[kind], tuple(expanded))
 
 
+def httpsRemotes(*paths: Path) -> bool:
+    """Whether any of the gateway's own config files C{paths} (its
+    C{--config}, its C{servers.json}) has a remote server on https: then the
+    gateway keeps TLS support loaded (L{mcpgateway.service.endpoints.leaveOutTLS}).
+    A file that cannot be read or parsed has none (it is reported later)."""
+    for path in paths:
+        if path.name in (".claude.json", ".mcp.json"):
+            continue  # a client's file: its remote servers stay with the client
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        block = data.get("mcpServers") if isinstance(data, dict) else None
+        for entry in block.values() if isinstance(block, dict) else ():
+            if isinstance(entry, dict) and "command" not in entry:
+                url = entry.get("url", entry.get("serverUrl"))
+                if isinstance(url, str) and url.strip().lower().startswith("https:"):
+                    return True
+    return False
+
+
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 

@@ -11,6 +11,7 @@ remote server never loads C{twisted.web.client}.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,11 @@ class RemoteServers:
         """A new upstream session with C{spec}'s server (it opens on its first message)."""
         endpoint = spec.remote
         assert endpoint is not None
+        if endpoint.url.lower().startswith("https:") and sys.modules.get("OpenSSL", 0) is None:
+            raise OSError(
+                "its https URL needs TLS support, which the gateway left out when it started"
+                " without an https server; restart the gateway (mcpgateway restart) to serve it"
+            )
         agent = self.agentFor(spec.name, endpoint.url)
         if endpoint.transport == "sse":
             from mcpgateway.remote.legacysse import SSEChild

@@ -628,7 +628,7 @@ class Options(usage.Options):
             self["handover"] = Inherited.fromEnviron(os.environ)
         except BadHandover as e:
             raise usage.UsageError(str(e)) from None
-        leaveOutTLS(self["endpoint"], needTLS=isHttps(self["oauth-issuer"], self["oauth-jwks-uri"]))
+        leaveOutTLS(self["endpoint"], needTLS=self._needsTLS())
         if "twisted.internet.reactor" not in sys.modules:
             # The reactor's UDP and UNIX-socket support load when first used.
             from mcpgateway.runtime.lazyimport import REACTOR_DEFERRED, deferImports
@@ -641,6 +641,20 @@ class Options(usage.Options):
                 from mcpgateway.runtime import reactor  # (imports epoll's: after the above)
 
                 reactor.installUnlessChosen()
+
+    def _needsTLS(self) -> bool:
+        """Whether the gateway talks to anything over https (an OAuth issuer,
+        a remote server in its own config or its C{servers.json}): then it
+        keeps TLS support loaded."""
+        if isHttps(self["oauth-issuer"], self["oauth-jwks-uri"]):
+            return True
+        from mcpgateway.config.servers import httpsRemotes
+        from mcpgateway.runtime.paths import SERVERS_FILE
+
+        own = [Path(self["state-dir"]) / SERVERS_FILE]
+        if self["config"] is not None:
+            own.append(Path(self["config"]))
+        return httpsRemotes(*own)
 
     def _teamOptions(self) -> None:
         """The team gateway's options (docs/team.md): environment fallbacks,

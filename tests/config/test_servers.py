@@ -19,6 +19,7 @@ from mcpgateway.config.servers import (
     ProjectEntry,
     defaultConfigPath,
     demoConfig,
+    httpsRemotes,
     loadConfig,
     parseConfig,
     parseEntry,
@@ -821,3 +822,18 @@ def test_any_json_entry_is_a_spec_or_an_entry_error(
 def test_any_json_document_loads(document: dict[str, Any]) -> None:
     loaded = parse(document, scope="user")
     assert isinstance(loaded, LoadedConfig)
+
+
+def test_https_remotes_of_the_gateways_own_files_keep_tls(tmp_path: Path) -> None:
+    own = tmp_path / "servers.json"
+    own.write_text(json.dumps({"mcpServers": {"r": {"type": "http", "url": "HTTPS://x/mcp"}}}))
+    plain = tmp_path / "plain.json"
+    plain.write_text(
+        json.dumps({"mcpServers": {"r": {"url": "http://x/mcp"}, "s": {"command": "https://c"}}})
+    )
+    client = tmp_path / ".claude.json"
+    client.write_text(json.dumps({"mcpServers": {"r": {"url": "https://x/mcp"}}}))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    assert httpsRemotes(own) is True
+    assert httpsRemotes(plain, client, broken, tmp_path / "missing.json") is False

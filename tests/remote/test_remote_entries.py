@@ -4,6 +4,7 @@ headers, and what is refused."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -235,3 +236,15 @@ def test_a_variables_value_is_not_expanded_again() -> None:
 
 def test_a_header_value_beyond_latin_1_is_refused() -> None:
     refused({"url": "https://a.example/mcp", "headers": {"Authorization": "Bearer ключ"}})
+
+
+def test_an_https_server_on_a_gateway_that_left_tls_out_cannot_start_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
+    from mcpgateway.remote.connect import RemoteServers
+
+    monkeypatch.setitem(sys.modules, "OpenSSL", None)
+    spec = ServerSpec(name="far", command="", remote=RemoteEndpoint("https://x/mcp"))
+    with pytest.raises(OSError, match="restart the gateway"):
+        RemoteServers(object()).connect(spec, lambda message: None, lambda line: None)
