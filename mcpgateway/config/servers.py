@@ -219,6 +219,10 @@ def parseEntry(
         raise EntryError("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
     if not isinstance(entry, dict):
         raise EntryError("the entry is not an object")
+    if strict and "command" in entry and ("url" in entry or "serverUrl" in entry):
+        raise EntryError(
+            "an entry has 'command' (a stdio server) or 'url' (a remote one), not both"
+        )
     remote = _remote(entry, environ, scope)
     if remote is None:
         command, args, env, cwd = _launch(entry)

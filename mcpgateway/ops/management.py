@@ -32,6 +32,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import notFound
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import ServerStatus
 from mcpgateway.report.health import healthLine
 
@@ -51,9 +52,12 @@ ADD_FIELDS = frozenset(
         "requestTimeout",
         "credentialEnv",
         "envFrom",
+        "url",
+        "headers",
     }
 )
-"""The fields of C{POST /api/v1/servers} besides C{name}."""
+"""The fields of C{POST /api/v1/servers} besides C{name} (C{url} and
+C{headers}: a remote server)."""
 
 
 class ManagementError(Exception):
@@ -114,6 +118,7 @@ class ServerChanges:
                 "requestTimeout": spec.requestTimeout * 1000,
                 "scope": spec.scope,
                 "disabled": spec.disabled,
+                **remoteConfig(spec),
             },
             "launch": launchOf(status),
             "enabled": not status.disabled,
@@ -200,7 +205,8 @@ class ServerChanges:
         "share"? (or the older "mode"), "requestTimeout"?, "credentialEnv"?}}
         (C{credentialEnv}: the variables a client may send as
         C{X-Mcp-Env-<NAME>} headers, checked as the config loader checks an
-        entry's)."""
+        entry's), or a remote one: C{{"name", "type"?, "url", "headers"?,
+        "share"?, "requestTimeout"?}}."""
         if not isinstance(body, dict):
             raise ManagementError(400, "the body must be a JSON object")
         name = body.get("name")
@@ -391,4 +397,16 @@ def _refreshed(catalog: Catalog | None, ms: float, error: str | None) -> dict[st
         "resources": len(catalog.items("resources")) if catalog is not None else 0,
         "ms": round(ms, 1),
         "error": error,
+    }
+
+
+def remoteConfig(spec: ServerSpec) -> dict[str, Any]:
+    """A remote server's URL, transport and header names (never their values)."""
+    remote = spec.remote
+    if remote is None:
+        return {}
+    return {
+        "url": remote.url,
+        "transport": remote.transport,
+        "headers": {key: SECRET for key, _ in remote.headers},
     }

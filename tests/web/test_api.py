@@ -255,6 +255,23 @@ def test_add_server_persists_it_atomically_and_serves_it(h: ApiHarness) -> None:
     assert env is not None and env["EXTRA_KEY"] == SECRET
 
 
+def test_add_a_remote_server_persists_it_and_shows_its_headers_masked(h: ApiHarness) -> None:
+    entry = {"type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"X-Key": SECRET}}
+    response = h.api("POST", "/servers", {"name": "far", **entry})
+    assert response.status == 201, response.body
+    body = response.json()
+    assert (body["share"], body["remote"]) == (
+        "session",
+        {"transport": "http", "url": "http://127.0.0.1:9/mcp"},
+    )
+    assert managedFile(h)["mcpServers"]["far"] == entry
+    shown = h.api("GET", "/servers/far")
+    assert shown.json()["config"]["headers"] == {"X-Key": "***"}
+    assert SECRET not in shown.body.decode()
+    remote = h.gateway.pools["far"].spec.remote
+    assert remote is not None and remote.headers == (("X-Key", SECRET),)
+
+
 @pytest.mark.parametrize("share", ["global", "workspace", "credential", "session"])
 def test_add_server_takes_its_scope_as_share(h: ApiHarness, share: str) -> None:
     response = h.api("POST", "/servers", {"name": "scoped", "command": FAKE, "share": share})
@@ -323,7 +340,8 @@ def test_added_server_survives_a_restart_and_stays_disabled(h: ApiHarness, tmp_p
             "'requestTimeout' must be a positive number of milliseconds, at most 86400000",
         ),
         ({"name": "new", "command": FAKE, "type": "http"}, 400, "'url' must be a non-empty string"),
-        ({"name": "new", "command": FAKE, "url": "http://x"}, 400, "unknown field(s): url"),
+        ({"name": "new", "command": FAKE, "url": "http://x"}, 400, "'command' (a stdio server)"),
+        ({"name": "new", "command": FAKE, "uri": "http://x"}, 400, "unknown field(s): uri"),
         ({"name": "srv", "command": FAKE}, 409, "name: a server named 'srv' exists"),
         ([{"name": "new"}], 400, "the body must be a JSON object"),
         ("new", 400, "the body must be a JSON object"),
