@@ -108,12 +108,49 @@ def parseEnv(pairs: Sequence[str] | None) -> dict[str, str]:
     return env
 
 
+def parseHeaders(lines: Sequence[str] | None) -> dict[str, str]:
+    """C{--header 'Name: value'} (repeatable) as a dict."""
+    headers: dict[str, str] = {}
+    for line in lines or []:
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip():
+            raise CliError(f"--header {line!r}: must be 'Name: value'", code=2)
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def remoteBody(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """The API body of a remote server at C{url} (C{servers add NAME URL})."""
+    for given, option in (
+        (args.env, "--env"),
+        (args.cwd, "--cwd"),
+        (args.credential_env, "--credential-env"),
+    ):
+        if given:
+            raise CliError(
+                f"{option} is for a stdio server; a remote server at {url} has none", code=2
+            )
+    if args.share not in (None, "global", "session") or args.mode is not None:
+        raise CliError("a remote server is shared --share global or --share session", code=2)
+    body: dict[str, Any] = {"name": args.name, "type": args.transport or "http", "url": url}
+    headers = parseHeaders(args.header)
+    if headers:
+        body["headers"] = headers
+    if args.share is not None:
+        body["share"] = args.share
+    return body
+
+
 def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     command = list(args.argv)
     if command and command[0] == "--":
         command.pop(0)
     if not command:
         raise CliError("no command: `mcpgateway servers add NAME -- COMMAND [ARGS...]`")
+    if len(command) == 1 and command[0].lower().startswith(("http://", "https://")):
+        return _addRemote(args, out, ctx, remoteBody(args, command[0]))
+    if args.transport is not None or args.header:
+        raise CliError("--transport and --header are for a remote server: give its URL", code=2)
     if os.sep in command[0] and not os.path.isabs(command[0]):
         command[0] = os.path.abspath(command[0])  # the gateway runs in another directory
     credentialEnv = list(dict.fromkeys(args.credential_env or []))
@@ -160,6 +197,18 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
     else:
         share = serverShare(summary) if isinstance(summary, dict) else "?"
         out.line(f"added {args.name} (share: {share}): {url}")
+    return 0
+
+
+def _addRemote(args: argparse.Namespace, out: Output, ctx: CliContext, body: dict[str, Any]) -> int:
+    found = runningGateway(ctx.probe(resolveStateDir(args.state_dir)))
+    summary = ctx.http.api(found, "POST", "/servers", body, timeout=ctx.timeouts.change)
+    url = f"{found.baseUrl()}/{args.name}/mcp"
+    if out.json:
+        out.emit({"ok": True, "server": summary, "url": url})
+    else:
+        share = serverShare(summary) if isinstance(summary, dict) else "?"
+        out.line(f"added {args.name} (remote, share: {share}): {url} -> {body['url']}")
     return 0
 
 
@@ -309,13 +358,17 @@ def _addAddParser(actions: Subcommands[Parser], common: list[Parser]) -> None:
     add = actions.add_parser(
         "add",
         parents=common,
-        help="add a stdio server: servers add NAME -- COMMAND [ARGS...]",
+        help="add a server: servers add NAME -- COMMAND [ARGS...], or servers add NAME URL",
         usage="mcpgateway servers add [--env KEY=VALUE]... [--share SHARE]"
-        " [--credential-env NAME]... [--cwd DIR] NAME -- COMMAND [ARGS...]",
-        description="Add a stdio MCP server, served at once at /NAME/mcp. Put the command"
-        " after --, so its own options are not read as ours. The gateway refuses"
-        " a command it cannot find on its PATH, and env keys that change what a"
-        " child runs (LD_PRELOAD, DYLD_*, PYTHONPATH, NODE_OPTIONS, ...).",
+        " [--credential-env NAME]... [--cwd DIR] NAME -- COMMAND [ARGS...]\n"
+        "       mcpgateway servers add [--transport http|sse] [--header 'NAME: VALUE']..."
+        " [--share global|session] NAME URL",
+        description="Add a stdio MCP server, or a remote one at an http(s) URL, served at"
+        " once at /NAME/mcp. Put a command after --, so its own options are not read as"
+        " ours. The gateway refuses a command it cannot find on its PATH, and env keys"
+        " that change what a child runs (LD_PRELOAD, DYLD_*, PYTHONPATH, NODE_OPTIONS,"
+        " ...). A remote server gets an upstream session per client session unless"
+        " --share global (docs/remote.md).",
     )
     add.add_argument("name", metavar="NAME", help="the server's name (letters, digits, - _ .)")
     add.add_argument("argv", nargs="+", metavar="COMMAND", help="the command and its arguments")
@@ -349,5 +402,18 @@ def _addAddParser(actions: Subcommands[Parser], common: list[Parser]) -> None:
         help="a variable a client may send as an X-Mcp-Env-NAME header (repeatable;"
         " a child per set of values: --share credential, its share unless --share"
         " session is given; docs/scopes.md)",
+    )
+    add.add_argument(
+        "--transport",
+        choices=("http", "sse"),
+        help="how a remote server is reached: http (Streamable HTTP, the default) or sse"
+        " (the 2024-11-05 HTTP+SSE transport)",
+    )
+    add.add_argument(
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="a header sent with every request to a remote server (repeatable; an API"
+        " key, a bearer token); shown masked afterwards",
     )
     add.set_defaults(handler=cmdServersAdd)

@@ -487,3 +487,62 @@ def test_remove_of_a_main_config_server_says_why(
     message = "server 'demo' comes from /home/u/.claude.json; remove it there, or disable it here"
     api(running, "DELETE", "/servers/demo", 409, {"error": message})
     assert run(capsys, stateDir, "servers", "remove", "demo")[2] == f"mcpgateway: {message}\n"
+
+
+def test_servers_add_with_a_url_adds_a_remote_server_with_its_headers(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    api(running, "POST", "/servers", 201, {**SUMMARY, "share": "session"})
+    code, out, err = run(
+        capsys,
+        stateDir,
+        "servers",
+        "add",
+        "--transport",
+        "sse",
+        "--header",
+        "Authorization: Bearer abc",
+        "--header",
+        "X-Team:  core ",
+        "linear",
+        "https://mcp.example.com/sse",
+    )
+    assert (code, err) == (0, "")
+    assert out == (
+        f"added linear (remote, share: session): http://127.0.0.1:{running.port}/linear/mcp"
+        " -> https://mcp.example.com/sse\n"
+    )
+    assert lastCall(running)[3] == {
+        "name": "linear",
+        "type": "sse",
+        "url": "https://mcp.example.com/sse",
+        "headers": {"Authorization": "Bearer abc", "X-Team": "core"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        (["--env", "A=1"], "--env is for a stdio server"),
+        (["--share", "workspace"], "shared --share global or --share session"),
+        (["--header", "no colon"], "must be 'Name: value'"),
+    ],
+)
+def test_servers_add_refuses_what_a_remote_server_cannot_have(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    running: FakeGateway,
+    options: list[str],
+    why: str,
+) -> None:
+    code, _, err = run(capsys, stateDir, "servers", "add", *options, "far", "http://x/mcp")
+    assert code == 2
+    assert why in err
+
+
+def test_servers_add_refuses_remote_options_for_a_command(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    code, _, err = run(capsys, stateDir, "servers", "add", "--transport", "sse", "x", "--", "cmd")
+    assert code == 2
+    assert "give its URL" in err
