@@ -6,6 +6,7 @@ under an open session."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,7 +19,10 @@ import anyio
 import pytest
 from mcp import Client, types
 
+from tests.integration.conftest import CACHE
 from tests.integration.gateway import RunningGateway, callEcho, waitFor, writeConfig
+
+TS_CLIENT = Path(__file__).with_name("clients") / "ts_echo.mjs"
 
 
 def freePort() -> int:
@@ -186,3 +190,45 @@ def test_an_unreachable_remote_server_is_a_clear_error_and_health_shows_it(
     assert servers["ehttp"]["share"] == "session"
     assert servers["esse"]["remote"]["transport"] == "sse"
     assert servers["eshared"]["share"] == "global"
+
+
+@pytest.mark.parametrize("server", ["ehttp", "esse"])
+def test_the_typescript_sdk_and_the_inspector_cli_call_a_remote_server(
+    gateway: RunningGateway, server: str
+) -> None:
+    env = {**os.environ, "TS_SDK_DIR": str(CACHE / "node_modules/@modelcontextprotocol/sdk")}
+    done = subprocess.run(
+        ["node", str(TS_CLIENT), gateway.url(server), "ts", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [f"Echo: ts call {i}" for i in range(3)]
+    paths = dict(
+        line.split("=", 1) for line in (CACHE / "paths.env").read_text().splitlines() if "=" in line
+    )
+    node22, cli = paths.get("NODE22", "").strip(), paths.get("INSPECTOR_CLI", "").strip()
+    if not (Path(node22).is_file() and Path(cli).is_file()):
+        pytest.skip("the MCP Inspector CLI is not installed (scripts/install-test-backends)")
+    call = ["--method", "tools/call", "--tool-name", "echo", "--tool-arg", "message=inspector"]
+    inspected = subprocess.run(
+        [node22, cli, "--cli", gateway.url(server), "--transport", "http", *call],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HOME": str(gateway.home)},
+    )
+    assert inspected.returncode == 0, inspected.stderr
+    assert "Echo: inspector" in inspected.stdout
+
+
+def test_a_clients_session_end_ends_its_upstream_session(
+    gateway: RunningGateway, remotes: dict[str, RemoteEverything]
+) -> None:
+    assert callEcho(gateway.url("ehttp"), "one session") == "Echo: one session"
+    assert waitFor(
+        lambda: "Received session termination request" in remotes["http"].log.read_text(),
+        timeout=10,
+    ), remotes["http"].log.read_text()[-2000:]
