@@ -71,10 +71,11 @@ class RemoteServers:
             return known[0]
         from twisted.web.client import Agent
 
-        from mcpgateway.runtime.httpclient import quietPool
+        from mcpgateway.runtime.httpclient import KeptEndpoints, quietPool
 
         pool = quietPool(self._reactor, MAX_IDLE)
-        agent = Agent(self._reactor, connectTimeout=CONNECT_TIMEOUT, pool=pool)
+        endpoints = KeptEndpoints(self._reactor, CONNECT_TIMEOUT)
+        agent: IAgent = Agent.usingEndpointFactory(self._reactor, endpoints, pool=pool)
         self._agents[key] = (agent, pool)
         return agent
 
