@@ -21,7 +21,8 @@ from mcpgateway.bridge.main import makeBridge, startingElsewhere
 from mcpgateway.bridge.options import BridgeOptions
 from mcpgateway.bridge.upkeep import LinkState
 from mcpgateway.ops.statedir import InstanceLock
-from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse
+from tests.bridge.fakehttp import URL
+from tests.remote.fakehttp import FakeAgent, FakeResponse
 
 HOME = "state directory /home/u/.mcpgateway"
 INIT = {

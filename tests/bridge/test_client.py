@@ -18,7 +18,8 @@ from twisted.web.client import ResponseFailed, ResponseNeverReceived
 from mcpgateway.bridge.client import BACKOFF, DELETE_TIMEOUT, BridgeClient
 from mcpgateway.bridge.framing import parseLine
 from mcpgateway.bridge.upkeep import GET_CONFLICT_RETRY, LinkState
-from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse, Sent, sse, sseResponse
+from tests.bridge.fakehttp import URL, sse, sseResponse
+from tests.remote.fakehttp import FakeAgent, FakeResponse, Sent
 
 INIT_PARAMS = {
     "protocolVersion": "2025-11-25",

@@ -20,7 +20,8 @@ from mcpgateway.bridge.options import BridgeOptions, checkTarget
 from mcpgateway.bridge.stdio import FLUSH_TIMEOUT
 from mcpgateway.cli import bridge as cli_bridge
 from mcpgateway.cli.output import Parser, UsageError
-from tests.bridge.fakehttp import URL, FakeAgent, FakeResponse
+from tests.bridge.fakehttp import URL
+from tests.remote.fakehttp import FakeAgent, FakeResponse
 
 
 def test_sigint_is_ignored() -> None:
