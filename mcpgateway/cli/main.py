@@ -24,6 +24,7 @@ from mcpgateway.cli import (
     catalog,
     clients,
     doctor,
+    login,
     logs,
     restart,
     restore,
@@ -88,6 +89,7 @@ def makeParser() -> Parser:
         service,
         bridge,
         token,
+        login,
     ):
         command.addParser(commands, common)
     return parser

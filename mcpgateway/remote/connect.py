@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, DeferredList
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from twisted.web.client import HTTPConnectionPool
     from twisted.web.iweb import IAgent
 
+    from mcpgateway.remote.oauth.credentials import UpstreamCredentials
+
 MAX_IDLE = 16
 """Idle connections kept open to one remote server."""
 CONNECT_TIMEOUT = 10.0
@@ -35,10 +38,26 @@ CONNECT_TIMEOUT = 10.0
 class RemoteServers:
     """Opens the upstream sessions of every remote server of one gateway."""
 
-    def __init__(self, reactor: Any, clock: IReactorTime | None = None) -> None:
+    def __init__(
+        self, reactor: Any, clock: IReactorTime | None = None, stateDir: Path | None = None
+    ) -> None:
         self._reactor = reactor
         self._clock: IReactorTime = clock if clock is not None else reactor
         self._agents: dict[str, tuple[IAgent, HTTPConnectionPool]] = {}
+        self._stateDir = stateDir
+        self._credentials: UpstreamCredentials | None = None
+
+    def credentials(self) -> UpstreamCredentials | None:
+        """The gateway's upstream OAuth tokens (made on first use; C{None}:
+        no state directory, no tokens)."""
+        if self._credentials is None and self._stateDir is not None:
+            from mcpgateway.remote.oauth.credentials import UpstreamCredentials
+            from mcpgateway.remote.oauth.tokens import TokenStore
+
+            self._credentials = UpstreamCredentials(
+                TokenStore(self._stateDir), lambda url: self.agentFor("oauth", url)
+            )
+        return self._credentials
 
     def connect(
         self,
@@ -61,7 +80,9 @@ class RemoteServers:
             return SSEChild(spec.name, endpoint, agent, self._clock, onMessage, onStderr)
         from mcpgateway.remote.streamable import StreamableChild
 
-        return StreamableChild(spec.name, endpoint, agent, self._clock, onMessage, onStderr)
+        return StreamableChild(
+            spec.name, endpoint, agent, self._clock, onMessage, onStderr, self.credentials()
+        )
 
     def agentFor(self, name: str, url: str) -> IAgent:
         """The HTTP client of server C{name} at C{url} (made on first use)."""

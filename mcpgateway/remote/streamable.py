@@ -43,6 +43,7 @@ from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginHint
 from mcpgateway.remote.sse import (
     Event,
     SSEReader,
@@ -93,9 +94,14 @@ class StreamableChild:
         clock: IReactorTime,
         onMessage: Callable[[jsonrpc.Message], None],
         onStderr: Callable[[str], None] | None = None,
+        credentials: UpstreamCredentials | None = None,
     ) -> None:
         self.name = name
         self.endpoint = endpoint
+        self._credentials = credentials
+        """The gateway's OAuth tokens (C{None}, or no grant: only the entry's headers)."""
+        self._ownAuthorization = any(k.lower() == "authorization" for k, _ in endpoint.headers)
+        self._authRetried: set[Any] = set()
         self._agent = agent
         self._clock = clock
         self._onMessage = onMessage
@@ -157,6 +163,10 @@ class StreamableChild:
             headers.setRawHeaders(b"content-type", [b"application/json"])
         for key, value in self.endpoint.headers:
             headers.setRawHeaders(key.encode("latin-1"), [value.encode("latin-1")])
+        if self._credentials is not None and not self._ownAuthorization:
+            bearer = self._credentials.authorization(self.name)
+            if bearer is not None:
+                headers.setRawHeaders(b"authorization", [bearer.encode("ascii")])
         if self.sessionId is not None:
             headers.setRawHeaders(b"mcp-session-id", [self.sessionId.encode("ascii")])
         if self.protocolVersion is not None:
@@ -234,11 +244,44 @@ class StreamableChild:
                 else:
                     self._post(message, again=True)
                 return
+        if code == 401 and self._loginMayHelp(message):
+            return
         excerpt = body[:_EXCERPT].decode("utf-8", "replace").strip()
         why = f"answered HTTP {code}" + (f": {excerpt}" if excerpt else "")
-        if code in (401, 403):
+        if code in (401, 403) and self._ownAuthorization:
             why += " (check the credentials in the entry's headers)"
+        elif code == 401:
+            why += f"; it needs a login: {loginHint(self.name)}"
         self._failed(message, why)
+
+    def _loginMayHelp(self, message: jsonrpc.Message) -> bool:
+        """A 401 to C{message}: refresh the gateway's token and send the
+        message again (once); whether that is under way."""
+        credentials = self._credentials
+        if credentials is None or self._ownAuthorization:
+            return False
+        key = _key(message.get("id")) if "id" in message else id(message)
+        if key in self._authRetried or credentials.grant(self.name) is None:
+            return False
+        self._authRetried.add(key)
+
+        def refreshed(done: bool) -> None:
+            if self.exited:
+                return
+            if not done:
+                self._authRetried.discard(key)
+                self._failed(
+                    message, f"answered HTTP 401; its token is refused: {loginHint(self.name)}"
+                )
+                return
+            if "id" in message and "method" in message:
+                self._unanswered.pop(_key(message["id"]), None)
+            self._post(message, again=True)
+
+        credentials.refresh(self.name).addCallback(refreshed).addErrback(
+            self._bug, "refreshing a token"
+        )
+        return True
 
     def _postFailed(self, reason: Failure, message: jsonrpc.Message) -> None:
         self._failed(message, f"is not reachable ({reasonOf(reason)})")

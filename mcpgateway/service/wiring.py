@@ -395,7 +395,7 @@ def _spawner(
         setsid=shutil.which("setsid"),
         maxLine=options["max-line"],
         watcher=ledger,
-        remotes=RemoteServers(reactor),
+        remotes=RemoteServers(reactor, stateDir=pre.stateDir),
     )
 
 

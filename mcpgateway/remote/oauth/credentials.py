@@ -1,0 +1,187 @@
+# -*- test-case-name: tests.remote.test_oauth_credentials -*-
+"""The running gateway's side of upstream OAuth: the bearer token each
+request to a remote server carries, and its refresh.
+
+L{UpstreamCredentials} reads the encrypted store that C{mcpgateway login}
+writes (again whenever the file changes, so a login takes effect at once,
+without a restart), gives the current access token of a server, and
+refreshes it with the refresh token: a minute before it expires, or when the
+server answers 401. One refresh per grant is in flight at a time, whatever
+the number of sessions waiting on it; a refresh token the server rotates is
+kept at once. A grant whose refresh is refused (revoked, expired) is
+dropped: the server's requests then fail with an error that names
+C{mcpgateway login SERVER}.
+
+The token is the gateway's, obtained for the server's own URL (RFC 8707):
+never a client's token passed through.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent, IResponse
+
+from mcpgateway.remote.oauth.discovery import (
+    DiscoveryError,
+    tokenRequest,
+    tokenResponse,
+    withTokens,
+)
+from mcpgateway.remote.oauth.tokens import TokenStore, TokenStoreError, UpstreamGrant
+from mcpgateway.remote.sse import readBody
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.bodies import BytesProducer
+
+REFRESH_BEFORE = 60.0
+"""Seconds before an access token's expiry at which it is refreshed."""
+
+
+def loginHint(server: str) -> str:
+    """What a user runs to give the gateway a server's tokens."""
+    return f"run `mcpgateway login {server}`"
+
+
+class UpstreamCredentials:
+    """The tokens of every remote server, as the store has them.
+
+    @param agentFor: the HTTP client for a URL (the token endpoint's).
+    """
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.remote")
+
+    def __init__(
+        self,
+        store: TokenStore,
+        agentFor: Callable[[str], IAgent],
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._agentFor = agentFor
+        self._now = now
+        self._seen: float | None = -1.0
+        self._grants: dict[tuple[str, str], UpstreamGrant] = {}
+        self._refreshing: dict[tuple[str, str], Deferred[bool]] = {}
+
+    def _load(self) -> None:
+        mtime = self._store.mtime()
+        if mtime == self._seen:
+            return
+        self._seen = mtime
+        try:
+            grants = self._store.all()
+        except TokenStoreError as e:
+            self.log.error("upstream tokens: {error}", error=str(e))
+            grants = []
+        self._grants = {(g.server, g.principal): g for g in grants}
+
+    def grant(self, server: str, principal: str = "") -> UpstreamGrant | None:
+        """The grant for C{server} (C{None}: no login yet)."""
+        self._load()
+        return self._grants.get((server, principal))
+
+    def authorization(self, server: str, principal: str = "") -> str | None:
+        """The C{Authorization} value for a request (C{None}: no token);
+        starts a refresh when the token is about to expire."""
+        grant = self.grant(server, principal)
+        if grant is None or not grant.accessToken:
+            return None
+        if grant.refreshToken and grant.expiresWithin(REFRESH_BEFORE, self._now()):
+            self.refresh(server, principal)
+        return f"Bearer {grant.accessToken}"
+
+    def refresh(self, server: str, principal: str = "") -> Deferred[bool]:
+        """Refresh the grant's access token; fires with whether it did."""
+        key = (server, principal)
+        running = self._refreshing.get(key)
+        if running is not None:
+            return _follow(running)
+        grant = self.grant(server, principal)
+        if grant is None or not grant.refreshToken:
+            return succeed(False)
+        body, headers = tokenRequest(
+            grant, {"grant_type": "refresh_token", "refresh_token": grant.refreshToken}
+        )
+        agent = self._agentFor(grant.tokenEndpoint)
+        request = agent.request(
+            b"POST",
+            grant.tokenEndpoint.encode("ascii"),
+            Headers({k.encode(): [v.encode()] for k, v in headers.items()}),
+            BytesProducer(body),
+        )
+        done: Deferred[bool] = Deferred()
+        self._refreshing[key] = done
+
+        def answered(response: IResponse) -> Deferred[bool]:
+            return readBody(response).addCallback(self._refreshed, grant, response.code)
+
+        def failed(reason: Failure) -> bool:
+            self.log.warn(
+                "server {server}: refreshing its token at {endpoint} failed: {why}",
+                server=server,
+                endpoint=grant.tokenEndpoint,
+                why=reason.getErrorMessage(),
+            )
+            return False
+
+        def finish(result: object) -> None:
+            del self._refreshing[key]
+            done.callback(result is True)
+
+        request.addCallback(answered).addErrback(failed).addBoth(finish)
+        return _follow(done)
+
+    def _refreshed(self, result: tuple[bytes, Failure], grant: UpstreamGrant, code: int) -> bool:
+        body, _ = result
+        try:
+            data = tokenResponse(json.loads(body)) if code == 200 else None
+        except (ValueError, DiscoveryError):
+            data = None
+        if data is None:
+            self.log.warn(
+                "server {server}: its authorization server refused the refresh (HTTP {code});"
+                " {hint}",
+                server=grant.server,
+                code=code,
+                hint=loginHint(grant.server),
+            )
+            if 400 <= code < 500:
+                self._forget(grant)
+            return False
+        withTokens(grant, data, self._now())
+        try:
+            self._store.put(grant)
+            self._seen = self._store.mtime()
+        except (OSError, TokenStoreError) as e:
+            self.log.error(
+                "upstream tokens: keeping a refreshed token failed: {error}", error=str(e)
+            )
+        self.log.info("server {server}: its access token was refreshed", server=grant.server)
+        return True
+
+    def _forget(self, grant: UpstreamGrant) -> None:
+        self._grants.pop((grant.server, grant.principal), None)
+        try:
+            self._store.remove(grant.server, grant.resource, grant.principal)
+            self._seen = self._store.mtime()
+        except (OSError, TokenStoreError) as e:
+            self.log.error("upstream tokens: {error}", error=str(e))
+
+
+def _follow(source: Deferred[bool]) -> Deferred[bool]:
+    """A Deferred of C{source}'s result that does not change it."""
+    out: Deferred[bool] = Deferred()
+
+    def relay(result: Any) -> Any:
+        out.callback(result is True)
+        return result
+
+    source.addBoth(relay)
+    return out
