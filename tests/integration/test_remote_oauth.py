@@ -1,0 +1,140 @@
+"""A remote server behind OAuth, through a real gateway: C{mcpgateway login}
+runs the flow against a real authorization server (the MCP SDK's own, in
+tests/fixtures/oauth_server.py: discovery, dynamic registration, PKCE,
+refresh rotation, revocation), the browser's part played by following the
+printed URL; the gateway then calls the server with its own token, refreshes
+it when it expires, and names the login command when it is revoked."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from tests.integration.gateway import RunningGateway, errorText, waitFor, writeConfig
+from tests.integration.test_oauth_fixture import OAuthServer
+from tests.integration.test_oauth_fixture import oauth as oauth  # the fixture
+
+pytestmark = pytest.mark.integration
+
+
+def textOf(result: Any) -> str:
+    return "".join(getattr(item, "text", "") for item in result.content)
+
+
+def cli(home: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "mcpgateway.cli", "--state-dir", str(home / "state"), *args]
+
+
+def login(home: Path, server: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """C{mcpgateway login SERVER --no-browser}, its printed URL followed as a
+    browser would (the authorization server approves at once)."""
+    process = subprocess.Popen(
+        cli(home, "login", server, "--no-browser", "--timeout", "30"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOME": str(home)},
+    )
+    seen: list[str] = []
+
+    def follow() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            seen.append(line)
+            found = re.search(r"(https?://\S+/authorize\?\S+)", line)
+            if found:
+                try:
+                    with urllib.request.urlopen(found.group(1), timeout=10) as page:
+                        page.read()
+                except OSError as e:
+                    seen.append(f"following the URL failed: {e}\n")
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    out, _ = process.communicate(timeout=timeout)
+    reader.join(5)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, "".join(seen))
+
+
+@pytest.fixture
+def guarded(
+    start: Any,
+    home: Path,
+    oauth: Callable[..., OAuthServer],
+) -> tuple[RunningGateway, OAuthServer]:
+    server = oauth("--rotate-refresh", "--access-ttl", "3")
+    config = writeConfig(
+        home / "gateway.json", {"guarded": {"type": "http", "url": f"{server.base}/mcp"}}
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    assert waitFor(lambda: (home / "state" / "state.json").exists(), timeout=10)
+    return gateway, server
+
+
+def call(gateway: RunningGateway, tool: str, arguments: dict[str, Any]) -> str:
+    async def main() -> str:
+        async with Client(gateway.url("guarded"), mode="legacy") as c:
+            return textOf(await c.call_tool(tool, arguments))
+
+    return anyio.run(main)
+
+
+def stats(server: OAuthServer) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{server.base}/admin/stats", timeout=5) as r:
+        return json.loads(r.read())  # type: ignore[no-any-return]
+
+
+def test_login_then_calls_carry_the_gateways_token_and_survive_its_expiry(
+    guarded: tuple[RunningGateway, OAuthServer], home: Path
+) -> None:
+    gateway, server = guarded
+    with pytest.raises(BaseException) as refused:
+        call(gateway, "echo", {"message": "before login"})
+    assert "mcpgateway login guarded" in errorText(refused.value)
+
+    done = login(home, "guarded")
+    assert done.returncode == 0, done.stderr
+    assert "logged in to guarded" in done.stdout
+    sealed = (home / "state" / "upstream-tokens").read_bytes()
+    assert sealed.startswith(b"gAAAAA")  # a Fernet token: the grant is not in the clear
+    assert b"refresh" not in sealed and b"client" not in sealed
+
+    assert call(gateway, "echo", {"message": "after login"}) == "Echo: after login"
+    who = json.loads(call(gateway, "whoami", {}))
+    assert who["resource"] == f"{server.base}/mcp"  # RFC 8707: the token is for this server
+    counts = stats(server)
+    assert counts["registrations"] == 1 and counts["authorizations"] == 1
+
+    # The access token lives 3 s: the next call after that refreshes it (rotating).
+    assert waitFor(lambda: False, timeout=3.5) is False
+    assert call(gateway, "echo", {"message": "after expiry"}) == "Echo: after expiry"
+    assert stats(server)["refresh_rotations"] >= 1
+
+
+def test_a_revoked_grant_names_the_login_command_and_logout_forgets_it(
+    guarded: tuple[RunningGateway, OAuthServer], home: Path
+) -> None:
+    gateway, server = guarded
+    assert login(home, "guarded").returncode == 0
+    assert call(gateway, "echo", {"message": "ok"}) == "Echo: ok"
+    urllib.request.urlopen(
+        urllib.request.Request(f"{server.base}/admin/revoke-all", method="POST"), timeout=5
+    ).read()
+    with pytest.raises(BaseException) as refused:
+        call(gateway, "echo", {"message": "revoked"})
+    assert "mcpgateway login guarded" in errorText(refused.value)
+    out = subprocess.run(cli(home, "logout", "guarded"), capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "held" in out.stdout or "logged out" in out.stdout
