@@ -3,16 +3,15 @@
 MCP authorization spec's discovery, as pure functions of what the servers
 answered (the HTTP is the caller's: the CLI's login, the gateway's refresh).
 
-1. A 401 from the MCP server carries C{WWW-Authenticate: Bearer
-   resource_metadata="..."} (RFC 9728); without it, the protected-resource
-   metadata is at C{/.well-known/oauth-protected-resource<path>} of the
-   server's URL, then at the root.
-2. That metadata names C{authorization_servers}; the first one's metadata is
-   at C{/.well-known/oauth-authorization-server<path>} (RFC 8414), then
-   C{/.well-known/openid-configuration<path>} and C{<issuer>/.well-known/
-   openid-configuration} (OpenID Connect discovery).
-3. The authorization server must offer PKCE with C{S256}; C{resource} (RFC
-   8707) is always sent: the token is for this server and no other.
+A 401 from the MCP server carries C{WWW-Authenticate: Bearer
+resource_metadata="..."} (RFC 9728); without it, the protected-resource
+metadata is at C{/.well-known/oauth-protected-resource<path>} of the
+server's URL, then at the root. That metadata names C{authorization_servers};
+the first one's metadata is at C{/.well-known/oauth-authorization-server<path>}
+(RFC 8414), then C{/.well-known/openid-configuration<path>} and
+C{<issuer>/.well-known/openid-configuration} (OpenID Connect discovery). The
+authorization server must offer PKCE with C{S256}; C{resource} (RFC 8707) is
+always sent: the token is for this server and no other.
 """
 
 from __future__ import annotations
