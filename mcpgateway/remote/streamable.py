@@ -261,6 +261,7 @@ class StreamableChild:
         if credentials is None or self._ownAuthorization:
             return False
         key = _key(message.get("id")) if "id" in message else id(message)
+        credentials.look()
         if key in self._authRetried or credentials.grant(self.name) is None:
             return False
         self._authRetried.add(key)

@@ -215,11 +215,14 @@ def credentials(
     return UpstreamCredentials(store, lambda url: agent, now=lambda: now), agent, store
 
 
-def test_a_login_is_seen_without_a_restart(tmp_path: Path) -> None:
+def test_a_login_is_seen_within_a_second_without_a_restart(tmp_path: Path) -> None:
     store = TokenStore(tmp_path, MemoryKey())
-    creds = UpstreamCredentials(store, lambda url: FakeAgent(), now=lambda: 0.0)
+    clock = [0.0]
+    creds = UpstreamCredentials(store, lambda url: FakeAgent(), now=lambda: clock[0])
     assert creds.authorization("linear") is None
     store.put(grant())
+    assert creds.authorization("linear") is None  # the file is looked at once a second
+    clock[0] = 1.0
     assert creds.authorization("linear") == "Bearer access-1"
 
 
@@ -327,3 +330,26 @@ def test_an_entry_with_its_own_authorization_header_never_gets_the_gateways_toke
     sent.answer(FakeResponse(401, b""))
     assert tokens.take() == []
     assert "check the credentials in the entry's headers" in got[0]["error"]["message"]
+
+
+def test_a_401_right_after_a_login_finds_the_new_grant(tmp_path: Path) -> None:
+    upstream, tokens = FakeAgent(), FakeAgent()
+    store = TokenStore(tmp_path, MemoryKey())
+    creds = UpstreamCredentials(store, lambda url: tokens, now=lambda: 0.0)
+    got: list[dict[str, Any]] = []
+    child = StreamableChild(
+        "linear",
+        RemoteEndpoint("https://mcp.example.com/mcp"),
+        upstream,
+        Clock(),
+        got.append,
+        credentials=creds,
+    )
+    child.send(INIT)
+    sent = upstream.one(b"POST")
+    assert sent.header("authorization") is None  # no login yet
+    store.put(grant())  # the login, within the second the store was last looked at
+    sent.answer(FakeResponse(401, b""))
+    tokens.one(b"POST").answer(jsonResponse({"access_token": "access-2", "token_type": "Bearer"}))
+    assert upstream.one(b"POST").header("authorization") == "Bearer access-2"
+    assert got == []

@@ -42,6 +42,9 @@ from mcpgateway.runtime.bodies import BytesProducer
 
 REFRESH_BEFORE = 60.0
 """Seconds before an access token's expiry at which it is refreshed."""
+LOOK_EVERY = 1.0
+"""Seconds between two looks at the store's file: a login is seen within a
+second, and a busy server's requests do not each stat the file."""
 
 
 def loginHint(server: str) -> str:
@@ -67,10 +70,16 @@ class UpstreamCredentials:
         self._agentFor = agentFor
         self._now = now
         self._seen: float | None = -1.0
+        self._lookedAt = float("-inf")
+        """When the store's file was last looked at (at most every L{LOOK_EVERY} s)."""
         self._grants: dict[tuple[str, str], UpstreamGrant] = {}
         self._refreshing: dict[tuple[str, str], Deferred[bool]] = {}
 
     def _load(self) -> None:
+        now = self._now()
+        if now < self._lookedAt + LOOK_EVERY:
+            return
+        self._lookedAt = now
         mtime = self._store.mtime()
         if mtime == self._seen:
             return
@@ -81,6 +90,12 @@ class UpstreamCredentials:
             self.log.error("upstream tokens: {error}", error=str(e))
             grants = []
         self._grants = {(g.server, g.principal): g for g in grants}
+
+    def look(self) -> None:
+        """Read the store again now if it changed (a server said 401: a login
+        may have just happened)."""
+        self._lookedAt = float("-inf")
+        self._load()
 
     def grant(self, server: str, principal: str = "") -> UpstreamGrant | None:
         """The grant for C{server} (C{None}: no login yet)."""
