@@ -31,6 +31,7 @@ from mcpgateway.cli.checks import (
 )
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import LEGEND, SYMBOLS, Output, Parser, Subcommands
+from mcpgateway.cli.remotechecks import checkRemoteLogins
 from mcpgateway.ops.locate import resolveStateDir
 
 DoctorCheck = Callable[[DoctorContext], Check]
@@ -40,6 +41,7 @@ DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
     ("health", checkHealth),
     ("resolution", checkResolution),
     ("serverRequests", checkServerRequests),
+    ("remoteLogins", checkRemoteLogins),
     ("promotions", checkPromotions),
     ("poolLimits", checkPoolLimits),
     ("backup", checkBackup),

@@ -778,6 +778,7 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
         "health",
         "resolution",
         "serverRequests",
+        "remoteLogins",
         "promotions",
         "poolLimits",
         "backup",
