@@ -77,7 +77,9 @@ class RemoteServers:
         if endpoint.transport == "sse":
             from mcpgateway.remote.legacysse import SSEChild
 
-            return SSEChild(spec.name, endpoint, agent, self._clock, onMessage, onStderr)
+            return SSEChild(
+                spec.name, endpoint, agent, self._clock, onMessage, onStderr, self.credentials()
+            )
         from mcpgateway.remote.streamable import StreamableChild
 
         return StreamableChild(

@@ -24,6 +24,7 @@ from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginHint
 from mcpgateway.remote.sse import (
     Event,
     SSEReader,
@@ -49,8 +50,9 @@ class SSEChild(StreamableChild):
         clock: IReactorTime,
         onMessage: Callable[[jsonrpc.Message], None],
         onStderr: Callable[[str], None] | None = None,
+        credentials: UpstreamCredentials | None = None,
     ) -> None:
-        super().__init__(name, endpoint, agent, clock, onMessage, onStderr)
+        super().__init__(name, endpoint, agent, clock, onMessage, onStderr, credentials)
         self._postUrl: bytes | None = None
         self._stream: SSEReader | None = None
         d = agent.request(b"GET", self._url, self._headers(b"text/event-stream"))
@@ -95,7 +97,10 @@ class SSEChild(StreamableChild):
             return
         if not (200 <= response.code < 300 and isSSE(response)):
             readBody(response)
-            self._lost(f"answered its SSE stream's GET with HTTP {response.code}")
+            why = f"answered its SSE stream's GET with HTTP {response.code}"
+            if response.code == 401 and not self._ownAuthorization:
+                why += f"; it needs a login: {loginHint(self.name)}"
+            self._lost(why)
             return
         reader = SSEReader(self._streamEvent)
         self._stream = reader

@@ -353,3 +353,25 @@ def test_a_401_right_after_a_login_finds_the_new_grant(tmp_path: Path) -> None:
     tokens.one(b"POST").answer(jsonResponse({"access_token": "access-2", "token_type": "Bearer"}))
     assert upstream.one(b"POST").header("authorization") == "Bearer access-2"
     assert got == []
+
+
+def test_an_sse_server_that_asks_for_a_login_ends_its_session_naming_the_command(
+    tmp_path: Path,
+) -> None:
+    from mcpgateway.remote.legacysse import SSEChild
+
+    agent = FakeAgent()
+    creds = UpstreamCredentials(TokenStore(tmp_path, MemoryKey()), lambda url: agent)
+    lines: list[str] = []
+    child = SSEChild(
+        "legacy",
+        RemoteEndpoint("https://old.example.com/sse", "sse"),
+        agent,
+        Clock(),
+        lambda message: None,
+        lines.append,
+        credentials=creds,
+    )
+    agent.one(b"GET").answer(FakeResponse(401, b""))
+    assert child.exited
+    assert "run `mcpgateway login legacy`" in lines[-1]
