@@ -227,8 +227,14 @@ def parseEntry(
     if remote is None:
         command, args, env, cwd = _launch(entry)
     else:
-        command, args, env, cwd = remote.url, [], {}, None
+        command, args, env, cwd = remote.url or remote.spec or "", [], {}, None
     share = _share(entry, remote is not None)
+    if (
+        remote is not None
+        and remote.transport == "openapi"
+        and not ("share" in entry or "mode" in entry)
+    ):
+        share = "global"  # a REST API has no session: one child answers every client
     credentialEnv = _credentialEnv(entry)
     envFrom = _envFrom(entry)
     explicit = "share" in entry or "mode" in entry
@@ -294,6 +300,7 @@ def parseEntry(
 
 
 REMOTE_TYPES = {
+    "openapi": "openapi",
     "http": "http",
     "streamable-http": "http",
     "streamableHttp": "http",
@@ -318,19 +325,13 @@ def _remote(entry: dict[str, Any], environ: Mapping[str, str], scope: str) -> Re
         return None
     if scope != "gateway":
         raise EntryError(f"type '{kind}' is a remote server; clients keep using it directly")
-    url = entry.get("url", entry.get("serverUrl"))
-    if not isinstance(url, str) or not url.strip():
-        raise EntryError("'url' must be a non-empty string")
-    url = _expand(url.strip(), environ, "url")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises for a port that is not a number)
-    except ValueError as e:
-        raise EntryError(f"'url' is not a URL ({e})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise EntryError(f"'url' must be an http:// or https:// URL, not {url!r}")
-    if not url.isascii():
-        raise EntryError("'url' must be ASCII (percent-encode the rest)")
+    spec = None
+    if kind == "openapi":
+        spec = _openapiSpec(entry, environ)
+        given = entry.get("baseUrl")
+        url = "" if given is None else _httpUrl(given, environ, "baseUrl")
+    else:
+        url = _httpUrl(entry.get("url", entry.get("serverUrl")), environ, "url")
     headers = entry.get("headers", {})
     if not isinstance(headers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
@@ -346,7 +347,38 @@ def _remote(entry: dict[str, Any], environ: Mapping[str, str], scope: str) -> Re
         if not value.isprintable():
             raise EntryError(f"the value of header {key!r} holds a control character")
         expanded.append((key, value))
-    return RemoteEndpoint(url, REMOTE_TYPES[kind], tuple(expanded))
+    return RemoteEndpoint(url, REMOTE_TYPES[kind], tuple(expanded), spec)
+
+
+def _httpUrl(given: Any, environ: Mapping[str, str], key: str) -> str:
+    """An entry's C{key}, an http(s) URL, its C{${VAR}}s expanded."""
+    if not isinstance(given, str) or not given.strip():
+        raise EntryError(f"'{key}' must be a non-empty string")
+    url = _expand(given.strip(), environ, key)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError as e:
+        raise EntryError(f"'{key}' is not a URL ({e})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EntryError(f"'{key}' must be an http:// or https:// URL, not {url!r}")
+    if not url.isascii():
+        raise EntryError(f"'{key}' must be ASCII (percent-encode the rest)")
+    return url
+
+
+def _openapiSpec(entry: dict[str, Any], environ: Mapping[str, str]) -> str:
+    """An C{openapi} entry's document: an http(s) URL, or an absolute path
+    (C{~} expanded)."""
+    given = entry.get("spec")
+    if not isinstance(given, str) or not given.strip():
+        raise EntryError("'spec' must name the OpenAPI document: a file's path or a URL")
+    if given.strip().lower().startswith(("http://", "https://")):
+        return _httpUrl(given, environ, "spec")
+    path = os.path.expanduser(_expand(given.strip(), environ, "spec"))
+    if not os.path.isabs(path):
+        raise EntryError(f"'spec' must be an absolute path or a URL, not {given!r}")
+    return path
 
 
 def httpsRemotes(*paths: Path) -> bool:
@@ -364,9 +396,10 @@ def httpsRemotes(*paths: Path) -> bool:
         block = data.get("mcpServers") if isinstance(data, dict) else None
         for entry in block.values() if isinstance(block, dict) else ():
             if isinstance(entry, dict) and "command" not in entry:
-                url = entry.get("url", entry.get("serverUrl"))
-                if isinstance(url, str) and url.strip().lower().startswith("https:"):
-                    return True
+                for key in ("url", "serverUrl", "baseUrl", "spec"):
+                    url = entry.get(key)
+                    if isinstance(url, str) and url.strip().lower().startswith("https:"):
+                        return True
     return False
 
 

@@ -56,9 +56,10 @@ def shareOf(word: str) -> Sharing:
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
 
-REMOTE_TRANSPORTS = ("http", "sse")
-"""How a remote server is reached: C{http} (Streamable HTTP) or C{sse} (the
-2024-11-05 HTTP+SSE transport)."""
+REMOTE_TRANSPORTS = ("http", "sse", "openapi")
+"""How a remote server is reached: C{http} (Streamable HTTP), C{sse} (the
+2024-11-05 HTTP+SSE transport), or C{openapi} (a REST API whose OpenAPI
+document gives its tools)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class RemoteEndpoint:
     """One of L{REMOTE_TRANSPORTS}."""
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """Sent with every request (an API key, say); never logged or shown."""
+    spec: str | None = None
+    """An C{openapi} server's OpenAPI document: a file's path or a URL (its
+    C{url} is then the API's base URL, C{""} for the document's own)."""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ ADD_FIELDS = frozenset(
         "envFrom",
         "url",
         "headers",
+        "spec",
+        "baseUrl",
     }
 )
 """The fields of C{POST /api/v1/servers} besides C{name} (C{url} and
@@ -405,8 +407,11 @@ def remoteConfig(spec: ServerSpec) -> dict[str, Any]:
     remote = spec.remote
     if remote is None:
         return {}
-    return {
+    shown: dict[str, Any] = {
         "url": remote.url,
         "transport": remote.transport,
         "headers": {key: SECRET for key, _ in remote.headers},
     }
+    if remote.spec is not None:
+        shown["spec"] = remote.spec
+    return shown

@@ -68,12 +68,19 @@ class RemoteServers:
         """A new upstream session with C{spec}'s server (it opens on its first message)."""
         endpoint = spec.remote
         assert endpoint is not None
-        if endpoint.url.lower().startswith("https:") and sys.modules.get("OpenSSL", 0) is None:
+        secure = any(u.lower().startswith("https:") for u in (endpoint.url, endpoint.spec or ""))
+        if secure and sys.modules.get("OpenSSL", 0) is None:
             raise OSError(
                 "its https URL needs TLS support, which the gateway left out when it started"
                 " without an https server; restart the gateway (mcpgateway restart) to serve it"
             )
-        agent = self.agentFor(spec.name, endpoint.url)
+        agent = self.agentFor(spec.name, endpoint.url or endpoint.spec or "")
+        if endpoint.transport == "openapi":
+            from mcpgateway.remote.restchild import RestChild
+
+            return RestChild(
+                spec.name, endpoint, agent, self._clock, onMessage, onStderr, self.credentials()
+            )
         if endpoint.transport == "sse":
             from mcpgateway.remote.legacysse import SSEChild
 

@@ -1,0 +1,216 @@
+"""REST APIs as tools without a network: an OpenAPI document's operations
+as tools (schemas, $refs, names), the requests a call makes, and the
+L{RestChild} answering MCP on a fake agent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.task import Clock
+
+from mcpgateway.core.spec import RemoteEndpoint
+from mcpgateway.remote.openapi import SpecError, parseApi, resolve
+from mcpgateway.remote.restchild import RestChild
+from tests.remote.fakehttp import FakeAgent, FakeResponse, jsonResponse
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Pets", "version": "2.0"},
+    "servers": [{"url": "/api"}],
+    "paths": {
+        "/pets/{petId}": {
+            "parameters": [
+                {"name": "petId", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "get": {
+                "operationId": "getPet",
+                "summary": "One pet",
+                "parameters": [{"name": "X-Trace", "in": "header", "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {
+                        "description": "the pet",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}
+                        },
+                    }
+                },
+            },
+            "delete": {"responses": {"204": {"description": "gone"}}},
+        },
+        "/pets": {
+            "get": {
+                "operationId": "listPets",
+                "parameters": [
+                    {"name": "tag", "in": "query", "schema": {"type": "array"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
+                ],
+                "responses": {"200": {"description": "pets"}},
+            },
+            "post": {
+                "operationId": "create pet!",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}
+                    },
+                },
+                "responses": {"201": {"description": "made"}},
+            },
+        },
+    },
+    "components": {
+        "schemas": {
+            "Pet": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "friends": {"type": "array", "items": {"$ref": "#/components/schemas/Pet"}},
+                },
+            }
+        }
+    },
+}
+
+
+def test_each_operation_is_a_tool_with_its_parameters_body_and_output() -> None:
+    api = parseApi(DOCUMENT)
+    assert (api.title, api.version, api.servers) == ("Pets", "2.0", ("/api",))
+    assert sorted(api.operations) == ["create_pet", "delete__pets_petId", "getPet", "listPets"]
+    get = api.operations["getPet"].tool()
+    assert get["description"] == "One pet"
+    assert get["inputSchema"]["required"] == ["petId"]
+    assert set(get["inputSchema"]["properties"]) == {"petId", "X-Trace"}
+    assert get["outputSchema"]["required"] == ["name"]
+    assert get["annotations"] == {"readOnlyHint": True}
+    create = api.operations["create_pet"].tool()
+    assert create["inputSchema"]["required"] == ["body"]
+    assert create["inputSchema"]["properties"]["body"]["properties"]["name"] == {"type": "string"}
+    assert "outputSchema" not in create
+    assert api.operations["delete__pets_petId"].tool()["annotations"]["destructiveHint"] is True
+    json.dumps([op.tool() for op in api.operations.values()])  # plain JSON, the cycle cut
+
+
+def test_a_recursive_reference_is_cut_and_a_dangling_one_refused() -> None:
+    pet = resolve({"$ref": "#/components/schemas/Pet"}, DOCUMENT)
+    assert pet["properties"]["friends"]["items"] == {}  # a Pet inside a Pet: any value
+    with pytest.raises(SpecError, match="points at nothing"):
+        resolve({"$ref": "#/components/schemas/Nope"}, DOCUMENT)
+
+
+def test_an_invalid_document_is_refused_with_the_validators_words() -> None:
+    with pytest.raises(SpecError, match="not valid: 'version' is a required property"):
+        parseApi({"openapi": "3.1.0", "info": {"title": "x"}, "paths": {}})
+    with pytest.raises(SpecError, match="not a JSON object"):
+        parseApi([])
+
+
+def test_a_call_fills_the_path_query_and_headers_and_needs_what_is_required() -> None:
+    api = parseApi(DOCUMENT)
+    path, headers, body = api.operations["getPet"].request({"petId": "a/b", "X-Trace": "t1"})
+    assert (path, headers, body) == ("/pets/a%2Fb", {"X-Trace": "t1"}, None)
+    path, _, _ = api.operations["listPets"].request({"limit": 3, "tag": ["a", "b c"]})
+    assert path == "/pets?tag=a&tag=b+c&limit=3"
+    with pytest.raises(ValueError, match="'limit' is required"):
+        api.operations["listPets"].request({})
+    _, _, body = api.operations["create_pet"].request({"body": {"name": "rex"}})
+    assert body == {"name": "rex"}
+
+
+def child(tmp_path: Path) -> tuple[RestChild, FakeAgent, Clock, list[dict[str, Any]]]:
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(DOCUMENT))
+    agent, clock = FakeAgent(), Clock()
+    got: list[dict[str, Any]] = []
+    endpoint = RemoteEndpoint(
+        "https://api.example.com", "openapi", (("X-Api-Key", "k"),), str(spec)
+    )
+    return RestChild("pets", endpoint, agent, clock, got.append), agent, clock, got
+
+
+def test_the_child_answers_initialize_and_lists_tools_on_a_later_turn(tmp_path: Path) -> None:
+    rest, _, clock, got = child(tmp_path)
+    rest.send(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18"},
+        }
+    )
+    rest.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    assert got == []
+    clock.advance(0)
+    assert got[0]["result"]["protocolVersion"] == "2025-06-18"
+    assert got[0]["result"]["serverInfo"] == {"name": "Pets", "version": "2.0"}
+    assert sorted(t["name"] for t in got[1]["result"]["tools"]) == [
+        "create_pet",
+        "delete__pets_petId",
+        "getPet",
+        "listPets",
+    ]
+
+
+def test_a_tool_call_is_one_request_with_the_entrys_headers(tmp_path: Path) -> None:
+    rest, agent, clock, got = child(tmp_path)
+    call = {"name": "getPet", "arguments": {"petId": 7}}
+    rest.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": call})
+    sent = agent.one(b"GET")
+    assert sent.uri == b"https://api.example.com/pets/7"
+    assert sent.header("x-api-key") == "k"
+    sent.answer(jsonResponse({"name": "rex"}))
+    clock.advance(0)
+    result = got[0]["result"]
+    assert result["structuredContent"] == {"name": "rex"}
+    assert json.loads(result["content"][0]["text"]) == {"name": "rex"}
+
+
+def test_an_http_error_is_a_tool_error_and_a_missing_argument_too(tmp_path: Path) -> None:
+    rest, agent, clock, got = child(tmp_path)
+    rest.send(
+        {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": "tools/call",
+            "params": {"name": "getPet", "arguments": {"petId": 9}},
+        }
+    )
+    agent.one(b"GET").answer(FakeResponse(404, b'{"error": "not found"}'))
+    rest.send(
+        {
+            "jsonrpc": "2.0",
+            "id": 5,
+            "method": "tools/call",
+            "params": {"name": "listPets", "arguments": {}},
+        }
+    )
+    clock.advance(0)
+    assert got[0]["result"] == {
+        "content": [{"type": "text", "text": 'HTTP 404: {"error": "not found"}'}],
+        "isError": True,
+    }
+    assert got[1]["result"]["isError"] is True
+    assert "'limit' is required" in got[1]["result"]["content"][0]["text"]
+
+
+def test_an_unreadable_document_is_an_error_naming_it_and_is_read_again_later(
+    tmp_path: Path,
+) -> None:
+    rest, _, clock, got = child(tmp_path)
+    spec = tmp_path / "openapi.json"
+    spec.write_text("{")
+    rest.send({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    clock.advance(0)
+    assert "is not JSON" in got[0]["error"]["message"]
+    spec.write_text(json.dumps(DOCUMENT))
+    rest.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    clock.advance(0)
+    assert len(got[1]["result"]["tools"]) == 4
