@@ -195,6 +195,31 @@ class EntryError(Exception):
     """An entry that is not served; the message says why."""
 
 
+def _kind(
+    entry: dict[str, Any], environ: Mapping[str, str], scope: str, strict: bool
+) -> tuple[RemoteEndpoint | None, tuple[str, list[str], dict[str, str], str | None], str]:
+    """What an entry runs: a remote endpoint (or C{None}), the stdio launch
+    (C{command}, C{args}, C{env}, C{cwd}; a remote server's URL as its
+    command), and its share word."""
+    if strict and "command" in entry and ("url" in entry or "serverUrl" in entry):
+        raise EntryError(
+            "an entry has 'command' (a stdio server) or 'url' (a remote one), not both"
+        )
+    remote = _remote(entry, environ, scope)
+    if remote is None:
+        command, args, env, cwd = _launch(entry)
+    else:
+        command, args, env, cwd = remote.url or remote.spec or "", [], {}, None
+    share = _share(entry, remote is not None)
+    if (
+        remote is not None
+        and remote.transport == "openapi"
+        and not ("share" in entry or "mode" in entry)
+    ):
+        share = "global"  # a REST API has no session: one child answers every client
+    return remote, (command, args, env, cwd), share
+
+
 def parseEntry(
     name: Any,
     entry: Any,
@@ -219,22 +244,7 @@ def parseEntry(
         raise EntryError("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
     if not isinstance(entry, dict):
         raise EntryError("the entry is not an object")
-    if strict and "command" in entry and ("url" in entry or "serverUrl" in entry):
-        raise EntryError(
-            "an entry has 'command' (a stdio server) or 'url' (a remote one), not both"
-        )
-    remote = _remote(entry, environ, scope)
-    if remote is None:
-        command, args, env, cwd = _launch(entry)
-    else:
-        command, args, env, cwd = remote.url or remote.spec or "", [], {}, None
-    share = _share(entry, remote is not None)
-    if (
-        remote is not None
-        and remote.transport == "openapi"
-        and not ("share" in entry or "mode" in entry)
-    ):
-        share = "global"  # a REST API has no session: one child answers every client
+    remote, (command, args, env, cwd), share = _kind(entry, environ, scope, strict)
     credentialEnv = _credentialEnv(entry)
     envFrom = _envFrom(entry)
     explicit = "share" in entry or "mode" in entry
