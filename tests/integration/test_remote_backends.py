@@ -20,7 +20,7 @@ import pytest
 from mcp import Client, types
 
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import RunningGateway, callEcho, waitFor, writeConfig
+from tests.integration.gateway import RunningGateway, callEcho, errorText, waitFor, writeConfig
 
 TS_CLIENT = Path(__file__).with_name("clients") / "ts_echo.mjs"
 
@@ -183,7 +183,11 @@ def test_an_unreachable_remote_server_is_a_clear_error_and_health_shows_it(
     remotes["http"].stop()
     with pytest.raises(BaseException) as caught:
         callEcho(gateway.url("ehttp"), "nobody")
-    assert "is not reachable" in str(caught.value) or "is not reachable" in gateway.text()
+    # The client's error says it; the gateway's log line may reach its output later.
+    said = errorText(caught.value)
+    assert "is not reachable" in said or waitFor(
+        lambda: "is not reachable" in gateway.text(), timeout=10
+    ), said
     servers = gateway.health()["servers"]
     assert {"ehttp", "esse", "eshared"} <= set(servers)
     assert servers["ehttp"]["remote"] == {"transport": "http", "url": remotes["http"].url("/mcp")}

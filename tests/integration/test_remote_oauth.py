@@ -61,9 +61,12 @@ def login(home: Path, server: str, timeout: float = 60) -> subprocess.CompletedP
                 except OSError as e:
                     seen.append(f"following the URL failed: {e}\n")
 
+    # The thread alone reads stderr (communicate() would race it for the URL's line).
     reader = threading.Thread(target=follow, daemon=True)
     reader.start()
-    out, _ = process.communicate(timeout=timeout)
+    assert process.stdout is not None
+    out = process.stdout.read()
+    process.wait(timeout)
     reader.join(5)
     return subprocess.CompletedProcess(process.args, process.returncode, out, "".join(seen))
 
