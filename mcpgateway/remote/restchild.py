@@ -17,7 +17,6 @@ as a process's would be.
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,28 +24,24 @@ from urllib.parse import urljoin, urlsplit
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc, versions
+from mcpgateway.remote.base import RemoteChildBase
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials
 from mcpgateway.remote.openapi import Api, SpecError, parseApi
 from mcpgateway.remote.sse import readBody, reasonOf
-from mcpgateway.remote.streamable import TAIL_LINES, RemoteEnded
-from mcpgateway.runtime import logs
 from mcpgateway.runtime.bodies import BytesProducer
 
 MAX_TEXT = 1024 * 1024
 """The longest answer body given to a model as text (longer is cut, and says so)."""
 
 
-class RestChild:
+class RestChild(RemoteChildBase):
     """One REST API, held like a child process."""
-
-    log = Logger(observer=logs.observer, namespace="mcpgateway.remote")
 
     def __init__(
         self,
@@ -58,21 +53,11 @@ class RestChild:
         onStderr: Callable[[str], None] | None = None,
         credentials: UpstreamCredentials | None = None,
     ) -> None:
-        self.name = name
+        super().__init__(name, onMessage, onStderr)
         self.endpoint = endpoint
         self._agent = agent
         self._clock = clock
-        self._onMessage = onMessage
-        self._onStderr = onStderr
         self._credentials = credentials
-        self.pid: int | None = None
-        self.exited = False
-        self.exitReason: Failure | None = None
-        self.ended: Deferred[None] = Deferred()
-        self.stderrTail: deque[str] = deque(maxlen=TAIL_LINES)
-        self.responses = 0
-        self.bytesIn = 0
-        self.bytesOut = 0
         self.api: Api | None = None
         self._waiters: list[Deferred[Api]] = []
 
@@ -108,9 +93,6 @@ class RestChild:
                     message["id"], jsonrpc.METHOD_NOT_FOUND, f"{method} is not served"
                 ),
             )
-
-    def hurry(self) -> None:
-        """Nothing waits to be sent: each call is its own request."""
 
     # -- the document ---------------------------------------------------------
 
@@ -318,25 +300,6 @@ class RestChild:
     def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
         self._end("closed by the gateway")
         return succeed(None)
-
-    def _end(self, why: str) -> None:
-        if self.exited:
-            return
-        self.exited = True
-        self.exitReason = Failure(RemoteEnded(why))
-        self.ended.callback(None)
-
-    def howItEnded(self) -> str:
-        return "still open" if self.exitReason is None else str(self.exitReason.value)
-
-    def _said(self, line: str) -> None:
-        self.stderrTail.append(line)
-        self.log.warn("{line}", line=line)
-        if self._onStderr is not None:
-            self._onStderr(line)
-
-    def _bug(self, reason: Failure, doing: str) -> None:
-        self.log.failure("server {server}: {doing} failed", reason, server=self.name, doing=doing)
 
 
 def _toolError(text: str) -> dict[str, Any]:

@@ -36,13 +36,13 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.base import RemoteChildBase
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginHint
 from mcpgateway.remote.sse import (
     Event,
@@ -54,11 +54,8 @@ from mcpgateway.remote.sse import (
     readBody,
     reasonOf,
 )
-from mcpgateway.runtime import logs
 from mcpgateway.runtime.bodies import BytesProducer
 
-TAIL_LINES = 200
-"""What went wrong with the server lately, kept for C{status} and the log."""
 GET_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before the GET stream is reopened after it failed (then every 30 s)."""
 STOP_TIMEOUT = 2.0
@@ -70,11 +67,7 @@ REINIT_ID = "mcpgateway-reinitialize"
 """The id prefix of the gateway's own C{initialize} of a session the server lost."""
 
 
-class RemoteEnded(Exception):
-    """How an upstream session ended (its message says why)."""
-
-
-class StreamableChild:
+class StreamableChild(RemoteChildBase):
     """One upstream Streamable HTTP session, held like a child process.
 
     @param name: the server's name, for the log and the errors.
@@ -83,8 +76,6 @@ class StreamableChild:
     @param onMessage: told of every JSON-RPC message the server sends.
     @param onStderr: told of each line said about what went wrong.
     """
-
-    log = Logger(observer=logs.observer, namespace="mcpgateway.remote")
 
     def __init__(
         self,
@@ -96,7 +87,7 @@ class StreamableChild:
         onStderr: Callable[[str], None] | None = None,
         credentials: UpstreamCredentials | None = None,
     ) -> None:
-        self.name = name
+        super().__init__(name, onMessage, onStderr)
         self.endpoint = endpoint
         self._credentials = credentials
         """The gateway's OAuth tokens (C{None}, or no grant: only the entry's headers)."""
@@ -104,17 +95,7 @@ class StreamableChild:
         self._authRetried: set[Any] = set()
         self._agent = agent
         self._clock = clock
-        self._onMessage = onMessage
-        self._onStderr = onStderr
         self._url = endpoint.url.encode("ascii")
-        self.pid: int | None = None
-        self.exited = False
-        self.exitReason: Failure | None = None
-        self.ended: Deferred[None] = Deferred()
-        self.stderrTail: deque[str] = deque(maxlen=TAIL_LINES)
-        self.responses = 0
-        self.bytesIn = 0
-        self.bytesOut = 0
         self.sessionId: str | None = None
         self.protocolVersion: str | None = None
         self.reinitializations = 0
@@ -151,9 +132,6 @@ class StreamableChild:
             self._waiting.append(message)
             return
         self._post(message)
-
-    def hurry(self) -> None:
-        """Nothing to hurry: each message is its own POST, sent at once."""
 
     # -- POST -----------------------------------------------------------------
 
@@ -568,32 +546,9 @@ class StreamableChild:
         done: Deferred[None] = request.addBoth(_nothing)
         return done
 
-    def _end(self, why: str) -> None:
-        if self.exited:
-            return
-        self.exited = True
-        self.exitReason = Failure(RemoteEnded(why))
+    def _closed(self) -> None:
         self._closeGet()
         self._waiting.clear()
-        self.log.info("server {server}: remote session {how}", server=self.name, how=why)
-        self.ended.callback(None)
-
-    def howItEnded(self) -> str:
-        """Why the session ended, in a few words."""
-        if self.exitReason is None:
-            return "still open"
-        return str(self.exitReason.value)
-
-    # -- the log ----------------------------------------------------------------
-
-    def _said(self, line: str) -> None:
-        self.stderrTail.append(line)
-        self.log.warn("{line}", line=line)
-        if self._onStderr is not None:
-            self._onStderr(line)
-
-    def _bug(self, reason: Failure, doing: str) -> None:
-        self.log.failure("server {server}: {doing} failed", reason, server=self.name, doing=doing)
 
 
 def sessionLost(code: int, body: bytes, sessionId: str | None) -> bool:

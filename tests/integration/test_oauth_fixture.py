@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,26 +35,12 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-from tests.integration.gateway import REPO, waitFor
+from tests.integration.gateway import REPO, freePort, listening, waitFor
 
 pytestmark = pytest.mark.integration
 
 FIXTURE = REPO / "tests" / "fixtures" / "oauth_server.py"
 ACCEPT = "application/json, text/event-stream"
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -23,7 +22,14 @@ import anyio
 import pytest
 from mcp import Client
 
-from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.gateway import (
+    REPO,
+    RunningGateway,
+    freePort,
+    listening,
+    waitFor,
+    writeConfig,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,20 +37,6 @@ FIXTURE = REPO / "tests" / "fixtures" / "openapi_service.py"
 API_KEY = "sekret"
 OPERATIONS = {"listPets", "createPet", "getPet", "deletePet", "echoHeader"}
 T = TypeVar("T")
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
 class PetService:

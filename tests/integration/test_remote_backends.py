@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,23 +19,17 @@ import pytest
 from mcp import Client, types
 
 from tests.integration.conftest import CACHE
-from tests.integration.gateway import RunningGateway, callEcho, errorText, waitFor, writeConfig
+from tests.integration.gateway import (
+    RunningGateway,
+    callEcho,
+    errorText,
+    freePort,
+    listening,
+    waitFor,
+    writeConfig,
+)
 
 TS_CLIENT = Path(__file__).with_name("clients") / "ts_echo.mjs"
-
-
-def freePort() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
 class RemoteEverything:
