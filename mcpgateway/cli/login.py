@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.cli.test_login -*-
+# -*- test-case-name: tests.integration.test_remote_oauth -*-
 """C{mcpgateway login SERVER} and C{mcpgateway logout SERVER}: give the
 gateway a remote server's OAuth tokens, or take them back.
 

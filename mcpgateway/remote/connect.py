@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 
@@ -113,3 +114,14 @@ class RemoteServers:
         """Close every idle connection (the gateway is stopping)."""
         pools, self._agents = [pool for _, pool in self._agents.values()], {}
         return DeferredList([pool.closeCachedConnections() for pool in pools])
+
+
+class RemotePools(Service):
+    """Closes the remote servers' idle connections when the gateway stops."""
+
+    def __init__(self, remotes: RemoteServers) -> None:
+        self.remotes = remotes
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()
+        return self.remotes.close()

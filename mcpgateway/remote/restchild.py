@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_restchild -*-
+# -*- test-case-name: tests.remote.test_openapi -*-
 """A REST API served as an MCP server: the child of an C{"type": "openapi"}
 entry.
 

@@ -312,6 +312,12 @@ def _gatewayAndConfig(
     reload.gateway = gateway
     # Read at start, before restored sessions build their views.
     gateway.useEndpoints(configService.aggregate.endpoints, configService.aggregate.names)
+    from mcpgateway.remote.connect import RemotePools, RemoteServers
+
+    remotes = gateway.spawner.remotes
+    if isinstance(remotes, RemoteServers):
+        # Before the gateway's service: stopped after it, once its sessions are DELETEd.
+        RemotePools(remotes).setServiceParent(top)
     GatewayService(gateway).setServiceParent(top)
     _operations(options, reactor, top, gateway, configService)
     return gateway, configService

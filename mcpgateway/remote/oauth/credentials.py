@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth_credentials -*-
+# -*- test-case-name: tests.remote.test_oauth -*-
 """The running gateway's side of upstream OAuth: the bearer token each
 request to a remote server carries, and its refresh.
 

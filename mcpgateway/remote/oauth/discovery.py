@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth_discovery -*-
+# -*- test-case-name: tests.remote.test_oauth -*-
 """Where a remote server's authorization server is, and what it offers: the
 MCP authorization spec's discovery, as pure functions of what the servers
 answered (the HTTP is the caller's: the CLI's login, the gateway's refresh).
