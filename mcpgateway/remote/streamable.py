@@ -30,6 +30,7 @@ are sent, and a client's bearer token is never among them.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -63,6 +64,7 @@ STOP_TIMEOUT = 2.0
 RESUMES = 3
 """Times one request's dropped stream is resumed before it is answered with an error."""
 _EXCERPT = 200
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,1024}")
 REINIT_ID = "mcpgateway-reinitialize"
 """The id prefix of the gateway's own C{initialize} of a session the server lost."""
 
@@ -175,8 +177,12 @@ class StreamableChild(RemoteChildBase):
             return
         if message.get("method") == "initialize" and 200 <= code < 300:
             given = headerOf(response, b"mcp-session-id")
-            if given is not None:
+            if given is not None and _VISIBLE_ASCII.fullmatch(given):  # as the transport says
                 self.sessionId = given
+            elif given is not None:
+                self._said(
+                    f"server '{self.name}' gave a session id that is not visible ASCII; ignored"
+                )
         if 200 <= code < 300:
             if isSSE(response):
                 self._readStream(response, message)
@@ -488,6 +494,7 @@ class StreamableChild(RemoteChildBase):
             key = _key(message["id"])
             request = self._unanswered.pop(key, None)
             self._resumes.pop(key, None)
+            self._authRetried.discard(key)
             if request is not None and request.get("method") == "initialize":
                 self._initAnswered(request, message)
                 if str(message["id"]).startswith(REINIT_ID):

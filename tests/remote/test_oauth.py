@@ -375,3 +375,17 @@ def test_an_sse_server_that_asks_for_a_login_ends_its_session_naming_the_command
     agent.one(b"GET").answer(FakeResponse(401, b""))
     assert child.exited
     assert "run `mcpgateway login legacy`" in lines[-1]
+
+
+def test_a_session_id_that_is_not_visible_ascii_is_not_kept(tmp_path: Path) -> None:
+    child, upstream, _, got = session(tmp_path)
+    child.send(INIT)
+    upstream.one(b"POST").answer(
+        jsonResponse(
+            {"jsonrpc": "2.0", "id": 0, "result": {"protocolVersion": "2025-11-25"}},
+            headers={b"mcp-session-id": "s\u00e9ance".encode("latin-1")},
+        )
+    )
+    child.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    assert upstream.one(b"POST").header("mcp-session-id") is None
+    assert got[0]["result"]["protocolVersion"] == "2025-11-25"
