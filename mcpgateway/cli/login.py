@@ -24,23 +24,27 @@ from mcpgateway.remote.oauth.login import LOGIN_TIMEOUT, LoginError, login, logo
 from mcpgateway.remote.oauth.tokens import TokenStoreError
 
 
-def serverUrl(args: argparse.Namespace, ctx: CliContext, stateDir: Path) -> str:
-    """The remote server's URL: C{--url}, else the running gateway's entry."""
+def serverUrl(args: argparse.Namespace, ctx: CliContext, stateDir: Path) -> tuple[str, str | None]:
+    """The remote server's URL (C{--url}, else the running gateway's entry)
+    and the OAuth client id its entry names, if any (Claude Code's
+    C{oauth.clientId}, kept when the entry was adopted)."""
     if args.url:
         url: str = args.url
-        return url
+        return url, None
     found = runningGateway(ctx.probe(stateDir))
     answer = ctx.http.api(found, "GET", f"/servers/{args.name}", timeout=ctx.timeouts.http)
     config = answer.get("config") if isinstance(answer, dict) else None
     given = config.get("url") if isinstance(config, dict) else None
     if not isinstance(given, str):
         raise CliError(f"server '{args.name}' is not a remote server (it has no URL)", code=2)
-    return given
+    assert isinstance(config, dict)
+    clientId = config.get("oauthClientId")
+    return given, clientId if isinstance(clientId, str) and clientId else None
 
 
 def cmdLogin(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     stateDir = resolveStateDir(args.state_dir)
-    url = serverUrl(args, ctx, stateDir)
+    url, entryClientId = serverUrl(args, ctx, stateDir)
 
     def openBrowser(where: str) -> Any:
         return webbrowser.open(where)
@@ -53,7 +57,7 @@ def cmdLogin(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
             say=out.note,
             openBrowser=None if args.no_browser else openBrowser,
             scope=args.scope,
-            clientId=args.client_id,
+            clientId=args.client_id or entryClientId,
             clientSecret=args.client_secret,
             timeout=args.timeout,
         )

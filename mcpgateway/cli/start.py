@@ -97,10 +97,13 @@ def gatewayArgv(
     rewrite: bool,
     clients: str = "all",
     umask: int | None = None,
+    remote: str | None = None,
 ) -> list[str]:
     """The C{twistd mcpgateway} command line C{start} runs (C{clients}: its
     C{--clients}, given only with C{rewrite} and when not C{all}; C{umask}:
-    twistd's C{--umask}, the one the gateway and its children get)."""
+    twistd's C{--umask}, the one the gateway and its children get;
+    C{remote}: its C{--remote}, given only with C{rewrite} and when given
+    to C{start}, else the gateway reads its C{servers.json})."""
     argv = [
         *GATEWAY_PYTHON,
         "--pidfile",
@@ -129,6 +132,8 @@ def gatewayArgv(
         argv.append("--rewrite-config")
         if clients != "all":
             argv += ["--clients", clients]
+        if remote is not None:
+            argv += ["--remote", remote]
     if config is not None:
         argv += ["--config", str(config)]
     return argv
@@ -159,6 +164,11 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         if taken is not None:
             return portInUse(out, taken)
     rewrite = not args.no_rewrite
+    if args.remote == "adopt" and not rewrite:
+        raise CliError(
+            "--remote adopt and --no-rewrite: adopting the clients' remote entries"
+            " rewrites their files; drop one of them"
+        )
     if rewrite and args.auto_started and config is None and not adoptionInEffect(stateDir):
         # A program a client launched (the bridge) never edits that client's
         # files: it serves them as they are. Only an adoption the user's own
@@ -192,7 +202,14 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         removeState(stateDir)
     removeStalePidFile(stateDir)
     argv = gatewayArgv(
-        stateDir, port, config, args.foreground, rewrite, clients, umask=currentUmask()
+        stateDir,
+        port,
+        config,
+        args.foreground,
+        rewrite,
+        clients,
+        umask=currentUmask(),
+        remote=args.remote,
     )
     env = startEnvironment(stateDir, autoStarted=args.auto_started)
     ctx.warm()
@@ -720,6 +737,14 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         default="all",
         help="the MCP clients adopted besides Claude Code: all (every one found),"
         " none, or a comma list of ids (`mcpgateway clients` lists them)",
+    )
+    start.add_argument(
+        "--remote",
+        choices=("keep", "adopt"),
+        default=None,
+        help="the clients' remote (http, sse) entries: keep (left to the clients) or adopt"
+        ' (served through the gateway too); default: "remote" in <state-dir>/servers.json,'
+        " else keep",
     )
     start.add_argument(
         "--no-rewrite",

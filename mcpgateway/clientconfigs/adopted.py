@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcpgateway.clientconfigs.clients.base import Host
-from mcpgateway.config.servers import ConfigError, LoadedConfig
+from mcpgateway.config.servers import ConfigError, LoadedConfig, isRemoteEntry
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ class AdoptedClaudeConfig:
         environ: Mapping[str, str] | None = None,
         keys: WorkspaceKeys | None = None,
         policyHost: Host | None = None,
+        remotes: bool = False,
+        gatewayPort: int | None = None,
     ) -> None:
         """
         @param keys: the workspace keys of C{stateDir}; C{None}: made from
@@ -57,12 +59,16 @@ class AdoptedClaudeConfig:
             this machine with the file's directory as the home (the user's
             C{settings.json} in its C{.claude}, or in C{$CLAUDE_CONFIG_DIR});
             no policy for another file (Claude Code does not read it).
+        @param remotes: adopt the user scope's remote entries too (C{--remote adopt}).
+        @param gatewayPort: the port the gateway will listen on, when known
+            before it listens (a remote entry at it is the gateway itself).
         """
         from mcpgateway.clientconfigs.claude import ClaudeConfig
 
         self.path = path
         self.stateDir = stateDir
-        self._claude = ClaudeConfig(path, stateDir, environ=environ)
+        self._claude = ClaudeConfig(path, stateDir, environ=environ, remotes=remotes)
+        self._claude.gatewayPort = gatewayPort
         self._host = host
         self._port: int | None = None
         self._recovered = False
@@ -144,6 +150,7 @@ class AdoptedClaudeConfig:
 
     def listening(self, port: int) -> list[str]:
         self._port = port
+        self._claude.gatewayPort = port
         self._keys = self._givenKeys
         report = self._claude.adopt(self._urlFor)
         notes = self._reported(report)
@@ -221,7 +228,11 @@ class AdoptedClaudeConfig:
         for workspace, block in blocks:
             if isinstance(block, dict):
                 for name, entry in block.items():
-                    if isinstance(entry, dict) and entry.get("type", "stdio") == "stdio":
+                    if not isinstance(entry, dict):
+                        continue
+                    if entry.get("type", "stdio") == "stdio" or (
+                        self._claude.remotes and isRemoteEntry(entry)
+                    ):
                         out[(name, workspace)] = entry
         return out
 

@@ -54,7 +54,7 @@ from mcpgateway.clientconfigs.clients.claudecode import (
 from mcpgateway.clientconfigs.documents import parseDocument, readFile
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.restoring import restoreFile, revivable
-from mcpgateway.config.servers import LoadedConfig, parseConfig
+from mcpgateway.config.servers import LoadedConfig, isRemoteEntry, parseConfig
 from mcpgateway.runtime import paths
 
 __all__ = [
@@ -162,6 +162,7 @@ class ClaudeConfig:
         home: Path | None = None,
         now: Callable[[], float] = time.time,
         environ: Mapping[str, str] | None = None,
+        remotes: bool = False,
     ) -> None:
         """
         @param home: the user's home (default C{Path.home()}).
@@ -169,6 +170,9 @@ class ClaudeConfig:
         @param environ: the environment C{${VAR}}s are expanded from when deciding
             whether an entry can be served; must be the one the gateway parses
             L{servedDocument} with (default C{os.environ}).
+        @param remotes: adopt the user scope's remote entries too
+            (C{--remote adopt}); a remote entry not adopted is then not
+            served either (it stays with the client, with a warning).
         @raise ValueError: C{configPath}, with symlinks resolved, is neither in
             C{home} nor in C{stateDir}, or is not a file name.
         """
@@ -187,10 +191,18 @@ class ClaudeConfig:
             )
         self._now = now
         self._environ = os.environ if environ is None else environ
+        self.remotes = remotes
         self._adapter = ClaudeCode(self.configPath, checkPolicy=False)
         self._file = ClientFile(self._adapter.id, self.configPath, "jsondata", TOP)
         self._engine = AdoptionEngine(
-            self.stateDir, [self._adapter], Host(roots[0]), (), ["mcpgateway"], environ, now
+            self.stateDir,
+            [self._adapter],
+            Host(roots[0]),
+            (),
+            ["mcpgateway"],
+            environ,
+            now,
+            remotes=remotes,
         )
         self.shadowing = True
         """Whether the approved servers of the projects' C{.mcp.json} are
@@ -201,6 +213,15 @@ class ClaudeConfig:
     @property
     def backupPath(self) -> Path:
         return backupPathFor(self.stateDir, self.configPath)
+
+    @property
+    def gatewayPort(self) -> int | None:
+        """The port the gateway listens on (see L{AdoptionEngine.gatewayPort})."""
+        return self._engine.gatewayPort
+
+    @gatewayPort.setter
+    def gatewayPort(self, port: int | None) -> None:
+        self._engine.gatewayPort = port
 
     @property
     def defaultScope(self) -> str:
@@ -243,10 +264,17 @@ class ClaudeConfig:
         C{{"mcpServers": {...}, "projects": {path: {"mcpServers": {...}}}}},
         the file as adoption leaves it, each adopted entry replaced by its
         original (a shadow by its C{.mcp.json} entry); entries not adopted
-        are as they are (parseConfig warns about the ones it cannot serve).
+        are as they are (parseConfig warns about the ones it cannot serve),
+        except, with L{remotes}, a remote entry adoption leaves to the client.
         Projects without servers are left out."""
+        return self._served()[0]
+
+    def _served(self) -> tuple[dict[str, Any], list[str]]:
+        """L{servedDocument}, and a warning for each remote entry left out."""
         plan = self._engine.plan(self._adapter, self._file, self.shadowing)
+        skipped = dict(plan.report.skipped)
         document: dict[str, Any] = {}
+        warnings = []
         for block in plan.blocks:
             entries = plan.doc.entries(block.location)
             if entries is None:
@@ -254,18 +282,25 @@ class ClaudeConfig:
             servers = {}
             for name, entry in entries:
                 record = plan.backup.records.get((block.location, name))
+                if record is None and self.remotes and isRemoteEntry(entry):
+                    why = skipped.get(block.label(name)) or block.unroutable or "not adopted"
+                    warnings.append(f"server '{name}' ({block.scope}): {why}; skipped")
+                    continue
                 servers[name] = copy.deepcopy(record.served if record is not None else entry)
             if block.location == TOP:
                 document["mcpServers"] = servers
             elif servers:
                 document.setdefault("projects", {})[block.workspace] = {"mcpServers": servers}
-        return document
+        return document, warnings
 
     def loadServed(self) -> LoadedConfig:
         """L{servedDocument} parsed into specs and warnings."""
-        return parseConfig(
-            self.servedDocument(), str(self.configPath), self._environ, self.defaultScope
+        document, warnings = self._served()
+        loaded = parseConfig(
+            document, str(self.configPath), self._environ, self.defaultScope, self.remotes
         )
+        loaded.warnings.extend(warnings)
+        return loaded
 
     def strandedEntries(self) -> list[tuple[str, str]]:
         """Entries shaped as adoption writes them (a loopback gateway route)

@@ -150,7 +150,9 @@ class ClientsSource:
             report = self.engine.sync(self.urlFor, reserved)
             more, warned = _split(report)
             notes, warnings = [*notes, *more], [*warnings, *warned]
-        served = parseConfig(self.engine.servedDocument(reserved), SOURCE, self._environ, "user")
+        served = parseConfig(
+            self.engine.servedDocument(reserved), SOURCE, self._environ, "user", self.engine.remotes
+        )
         merged = replace(
             loaded,
             servers=dict(loaded.servers),
@@ -172,6 +174,7 @@ class ClientsSource:
         notes = self.base.listening(port)
         self._port = port
         self.engine.bridgePort = port  # bridge entries start a gateway on this port
+        self.engine.gatewayPort = port  # a remote entry at it is the gateway itself
         self._refreshProjects()
         self._keys = None
         report = self.engine.adopt(self.urlFor, self.reserved())
@@ -191,7 +194,14 @@ class ClientsSource:
 
         adopted: AdoptedClaudeConfig | None = None
         try:
-            adopted = AdoptedClaudeConfig(path, self.stateDir, self._host, self._environ)
+            adopted = AdoptedClaudeConfig(
+                path,
+                self.stateDir,
+                self._host,
+                self._environ,
+                remotes=self.engine.remotes,
+                gatewayPort=port,
+            )
             recovered = adopted.recover()
             notes = adopted.listening(port)
         except (ConfigError, ConcurrentWriteError, ValueError, OSError) as e:

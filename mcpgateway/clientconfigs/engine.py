@@ -20,7 +20,11 @@ of that name now holds, gets its original back. A client whose policy
 would refuse the rewritten entries is skipped whole, with the reason. An
 adapter's C{stampKey} is set at each change and restored to what it was.
 L{AdoptionEngine.servedDocument} gives the originals to serve, one server
-per route. Restoring is L{mcpgateway.clientconfigs.restoring}.
+per route. Restoring is L{mcpgateway.clientconfigs.restoring}. With
+C{remotes} (C{--remote adopt}) the remote entries of user files are adopted
+the same way (the gateway serves the original's URL with its headers; the
+client's entry points at the gateway, without them), except one that points
+at this gateway itself.
 
 Every write is a short read-modify-write of the file's latest bytes
 (L{mcpgateway.clientconfigs.documents.updateFile}), the backup is written
@@ -35,11 +39,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcpgateway.clientconfigs.backups import (
     Backup,
@@ -95,6 +101,8 @@ class AdoptionEngine:
         environ: Mapping[str, str] | None = None,
         now: Callable[[], float] = time.time,
         bridgePort: int | None = None,
+        remotes: bool = False,
+        gatewayPort: int | None = None,
     ) -> None:
         """
         @param adapters: the clients to adopt, in order (a name two clients
@@ -108,6 +116,11 @@ class AdoptionEngine:
         @param bridgePort: the gateway's port, written into bridge entries
             when it is not the default (L{bridgeCommand}); the config source
             sets it once the gateway listens.
+        @param remotes: adopt the remote entries of user files too
+            (C{--remote adopt}).
+        @param gatewayPort: the port the gateway listens on (C{None}: not
+            known yet): a remote entry on a loopback address and this port is
+            the gateway itself, never adopted.
         """
         self.stateDir = Path(os.path.abspath(stateDir))
         self.adapters = list(adapters)
@@ -115,6 +128,8 @@ class AdoptionEngine:
         self.projects = [Path(p) for p in projects]
         self.bridgeArgv = list(bridgeArgv) if bridgeArgv is not None else defaultBridgeArgv()
         self.bridgePort = bridgePort
+        self.remotes = remotes
+        self.gatewayPort = gatewayPort
         self._environ = os.environ if environ is None else environ
         self._now = now
         self._warned: set[str] = set()
@@ -395,6 +410,21 @@ class AdoptionEngine:
         L{mcpgateway.clientconfigs.passes}."""
         return AdoptionPass(self, adapter, file, raw, base, kept, urlFor, claims, shadows).run(dry)
 
+    def _served(
+        self, adapter: ClientAdapter, name: str, entry: Any, file: ClientFile
+    ) -> dict[str, Any] | None:
+        """What the gateway serves for C{entry}: a stdio entry, or with
+        L{remotes} a remote one (L{ClientAdapter.servedRemote}); C{None}
+        when it is neither (left alone without a word).
+
+        @raise Unservable: an entry the gateway does not take over."""
+        served = adapter.served(name, entry, file, self.host)
+        if served is None and self.remotes:
+            served = adapter.servedRemote(name, entry, file, self.host)
+            if served is not None and pointsAtGateway(str(served["url"]), self.gatewayPort):
+                raise Unservable(f"its URL {served['url']} is a gateway's own")
+        return served
+
     def _servedHere(
         self, adapter: ClientAdapter, name: str, entry: Any, file: ClientFile, block: Block
     ) -> dict[str, Any]:
@@ -402,9 +432,9 @@ class AdoptionEngine:
         environment may have changed since).
 
         @raise Unservable: it cannot be served any more."""
-        served = adapter.served(name, entry, file, self.host)
+        served = self._served(adapter, name, entry, file)
         if served is None:
-            raise Unservable("not a stdio server")
+            raise Unservable("not a stdio server" if not self.remotes else "not a server")
         if block.unroutable:
             raise Unservable(block.unroutable)
         self._check(name, served, entry, block, None)
@@ -432,15 +462,15 @@ class AdoptionEngine:
         if a == b:
             return True
         try:
-            first = parseEntry(name, a, self._environ, "user")
-            second = parseEntry(name, b, self._environ, "user")
+            first = parseEntry(name, a, self._environ, "user", remotes=self.remotes)
+            second = parseEntry(name, b, self._environ, "user", remotes=self.remotes)
         except EntryError:
             return False
         return replace(second, executable=first.executable) == first
 
     def _servable(self, name: str, served: dict[str, Any]) -> bool:
         try:
-            parseEntry(name, served, self._environ, "user")
+            parseEntry(name, served, self._environ, "user", remotes=self.remotes)
         except EntryError:
             return False
         return True
@@ -461,7 +491,8 @@ class AdoptionEngine:
                 self._environ, readGatewayEnv(self.stateDir), readWorkspaceEnv(block.workspace)
             )
         try:
-            parseEntry(name, served, environ, "user" if block.workspace is None else "local")
+            scope = "user" if block.workspace is None else "local"
+            parseEntry(name, served, environ, scope, remotes=self.remotes)
         except EntryError as e:
             raise Unservable(str(e)) from None
         try:
@@ -513,3 +544,27 @@ class AdoptionEngine:
         fresh = [note for note in dict.fromkeys(notes) if note not in self._noted]
         self._noted.update(fresh)
         return fresh
+
+
+_GATEWAY_ROUTE = re.compile(r"/[^/]+/mcp")
+_LOOPBACK_NAMES = ("localhost", "::1", "0.0.0.0")
+
+
+def pointsAtGateway(url: str, port: int | None) -> bool:
+    """Whether the remote URL C{url} is a gateway's own: a loopback address
+    with the path of a gateway's server route (C{/<name>/mcp}, what
+    adoption writes, whichever gateway wrote it), or any path at this
+    gateway's C{port} (C{None}: not known yet). Served, such an entry would
+    have the gateway call itself, or a gateway that is gone."""
+    try:
+        parts = urlsplit(url)
+        given = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    if not (host in _LOOPBACK_NAMES or host.startswith("127.")):
+        return False
+    if _GATEWAY_ROUTE.fullmatch(parts.path.rstrip("/")) is not None:
+        return True
+    default = 443 if parts.scheme == "https" else 80
+    return port is not None and (default if given is None else given) == port

@@ -83,6 +83,10 @@ class PassHost(Protocol):
         self, adapter: ClientAdapter, name: str, entry: Any, file: ClientFile, block: Block
     ) -> dict[str, Any]: ...
 
+    def _served(
+        self, adapter: ClientAdapter, name: str, entry: Any, file: ClientFile
+    ) -> dict[str, Any] | None: ...
+
     def _clash(
         self, name: str, served: dict[str, Any], workspace: str | None, claims: Claims | None
     ) -> str | None: ...
@@ -321,7 +325,7 @@ class AdoptionPass:
                     continue
                 entry = revived[0].original
             try:
-                found = adapter.served(name, entry, blockFile, engine.host)
+                found = engine._served(adapter, name, entry, blockFile)
                 if found is None or isBridgeEntry(entry):
                     continue
                 served = found
@@ -381,7 +385,7 @@ class AdoptionPass:
                 continue  # a local entry of that name is the user's, and wins
             label = block.label(name, adapter.shadowNote)
             try:
-                found = adapter.served(name, source, blockFile, engine.host)
+                found = engine._served(adapter, name, source, blockFile)
                 if found is None:
                     continue
                 served = found

@@ -7,6 +7,9 @@ C{mcpServers} object) and per-server overrides of any server
 C{includeTools}, C{excludeTools}, C{toolBudget}, C{alias}, C{"aggregate":
 false}, key by key over the entry's). It is read on every (re)load and merged
 over the main config, so API changes survive a restart; every write is atomic.
+Its top-level C{"remote"} (C{"keep"} or C{"adopt"}) is the gateway's setting
+for the remote entries of clients' files when C{--remote} is not given
+(L{remoteSetting}).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
-from mcpgateway.config.servers import LoadedConfig, parseConfig
+from mcpgateway.config.servers import REMOTE_SETTINGS, LoadedConfig, parseConfig
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import paths
 from mcpgateway.runtime.atomicfile import writeFileAtomic
@@ -78,6 +81,27 @@ class ServersFile:
                     current, override, loaded.warnings, f"{self.path}: '{name}'"
                 )
         return loaded
+
+
+def remoteSetting(stateDir: Path) -> str | None:
+    """The top-level C{"remote"} of C{<stateDir>/servers.json}: C{"keep"} or
+    C{"adopt"}; C{None} when it is absent, or the file is missing or
+    unusable (its servers' load says why).
+
+    @raise ValueError: any other value, in a line naming the file.
+    """
+    servers = ServersFile(stateDir)
+    try:
+        value = servers.read().get("remote")
+    except ValueError:
+        return None
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in REMOTE_SETTINGS:
+        raise ValueError(
+            f'{servers.path}: "remote" must be "keep" or "adopt", not {json.dumps(value)[:64]}'
+        )
+    return value
 
 
 def applyOverride(

@@ -22,7 +22,7 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,14 +35,22 @@ from mcpgateway.core.spec import (
     DEFAULT_MAX_CHILDREN,
     DEFAULT_REQUEST_TIMEOUT,
     MODES,
+    REMOTE_AUTH,
+    ClientCredentials,
     RemoteEndpoint,
     ServerSpec,
+    TokenExchangeSettings,
     shareOf,
 )
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 GLOBAL_SCOPES = ("user", "gateway")
 """Scopes whose servers the gateway serves at its global routes."""
+REMOTE_SETTINGS = ("keep", "adopt")
+"""What the gateway does with the remote entries of clients' files (its
+C{--remote} option, C{"remote"} in its C{servers.json}): C{keep} leaves them
+with the client (they cost no process), C{adopt} serves them too, as it
+serves their stdio entries."""
 WIDER_THAN_CREDENTIAL = ("global", "workspace")
 """Scopes that share a child across credential sets: an entry with
 C{credentialEnv} cannot have them (a child per set of values is the
@@ -133,6 +141,7 @@ def parseConfig(
     source: str,
     environ: Mapping[str, str] | None = None,
     defaultScope: str = "gateway",
+    remotes: bool = False,
 ) -> LoadedConfig:
     """Turn a parsed config document into server specs, project entries and warnings.
 
@@ -143,6 +152,9 @@ def parseConfig(
     directory) become L{LoadedConfig.projects}, checked here (an invalid or
     non-stdio one is a warning and is dropped) but expanded later, for their
     workspace. A name may be in both: each definition keeps its meaning.
+
+    @param remotes: serve the remote entries of a user file too (C{--remote
+        adopt}); else only a gateway file's remote entries are served.
     """
     env = os.environ if environ is None else environ
     loaded = LoadedConfig(source=source)
@@ -166,10 +178,10 @@ def parseConfig(
         for name, entry in block.items():
             try:
                 if scope in GLOBAL_SCOPES:
-                    loaded.servers[name] = parseEntry(name, entry, env, scope)
+                    loaded.servers[name] = parseEntry(name, entry, env, scope, remotes=remotes)
                     continue
                 # Checked now; ${VAR} is expanded per workspace (its .env may set it).
-                parseEntry(name, entry, _AnyVariable(), scope)
+                parseEntry(name, entry, _AnyVariable(), scope, remotes=remotes)
             except EntryError as skip:
                 loaded.warnings.append(f"server '{name}' ({label}): {skip}; skipped")
                 continue
@@ -196,7 +208,7 @@ class EntryError(Exception):
 
 
 def _kind(
-    entry: dict[str, Any], environ: Mapping[str, str], scope: str, strict: bool
+    entry: dict[str, Any], environ: Mapping[str, str], scope: str, strict: bool, remotes: bool
 ) -> tuple[RemoteEndpoint | None, tuple[str, list[str], dict[str, str], str | None], str]:
     """What an entry runs: a remote endpoint (or C{None}), the stdio launch
     (C{command}, C{args}, C{env}, C{cwd}; a remote server's URL as its
@@ -205,7 +217,7 @@ def _kind(
         raise EntryError(
             "an entry has 'command' (a stdio server) or 'url' (a remote one), not both"
         )
-    remote = _remote(entry, environ, scope)
+    remote = _remote(entry, environ, scope, remotes)
     if remote is None:
         command, args, env, cwd = _launch(entry)
     else:
@@ -226,6 +238,7 @@ def parseEntry(
     environ: Mapping[str, str],
     scope: str = "gateway",
     strict: bool = False,
+    remotes: bool = False,
 ) -> ServerSpec:
     """Validate one C{mcpServers} entry, or raise L{EntryError} saying why not.
 
@@ -239,12 +252,16 @@ def parseEntry(
     C{~/.claude.json}) with a relative C{cwd} is refused: the client resolves
     it against the directory it runs in, which the gateway does not know (a
     project's entry is resolved against its workspace, by
-    L{mcpgateway.config.scopes})."""
+    L{mcpgateway.config.scopes}).
+
+    A remote entry is served from the gateway's own config (scope
+    C{gateway}), and with C{remotes} (C{--remote adopt}) from a client's user
+    scope too; a project's remote entries stay with the client."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise EntryError("the name must be 1-64 letters, digits, '-', '_' or '.' to be URL-safe")
     if not isinstance(entry, dict):
         raise EntryError("the entry is not an object")
-    remote, (command, args, env, cwd), share = _kind(entry, environ, scope, strict)
+    remote, (command, args, env, cwd), share = _kind(entry, environ, scope, strict, remotes)
     credentialEnv = _credentialEnv(entry)
     envFrom = _envFrom(entry)
     explicit = "share" in entry or "mode" in entry
@@ -320,26 +337,57 @@ REMOTE_TYPES = {
 """The C{type} words of remote entries, and the transport each means."""
 
 
-def _remote(entry: dict[str, Any], environ: Mapping[str, str], scope: str) -> RemoteEndpoint | None:
-    """A remote entry's endpoint, checked, its C{${VAR}} references expanded
-    (C{None}: a stdio entry). Claude Code's and VS Code's C{type}/C{url}/
-    C{headers}, Cursor's C{url} without a type (Streamable HTTP) and
-    Windsurf's C{serverUrl} are read as they are written.
+def isRemoteEntry(entry: Any) -> bool:
+    """Whether C{entry} is a remote server's entry (L{REMOTE_TYPES}, or a
+    C{url}/C{serverUrl} without a C{command})."""
+    return isinstance(entry, dict) and _remoteType(entry) is not None
 
-    Only the gateway's own config serves remote servers: in a client's file
-    they stay with the client (they cost no process)."""
+
+def _remoteType(entry: dict[str, Any]) -> str | None:
+    """The C{type} word of a remote entry, C{None} for any other entry."""
     kind = entry.get("type")
     if kind is None and "command" not in entry and ("url" in entry or "serverUrl" in entry):
         kind = "http"
-    if not isinstance(kind, str) or kind not in REMOTE_TYPES:
+    return kind if isinstance(kind, str) and kind in REMOTE_TYPES else None
+
+
+def _remote(
+    entry: dict[str, Any], environ: Mapping[str, str], scope: str, remotes: bool = False
+) -> RemoteEndpoint | None:
+    """A remote entry's endpoint, checked, its C{${VAR}} references expanded
+    (C{None}: a stdio entry). Claude Code's and VS Code's C{type}/C{url}/
+    C{headers}, Cursor's C{url} without a type (Streamable HTTP) and
+    Windsurf's C{serverUrl} are read as they are written; Claude Code's
+    C{oauth} gives the client id a login registers as.
+
+    The gateway's own config serves remote servers; a client's file does
+    only in its user scope and with C{remotes} (C{--remote adopt}), and
+    never an C{openapi} entry (no client writes one). Elsewhere they stay
+    with the client (they cost no process)."""
+    kind = _remoteType(entry)
+    if kind is None:
         return None
     if scope != "gateway":
-        raise EntryError(f"type '{kind}' is a remote server; clients keep using it directly")
-    spec = None
+        if not remotes:
+            raise EntryError(f"type '{kind}' is a remote server; clients keep using it directly")
+        if kind == "openapi":
+            raise EntryError("type 'openapi' is served from the gateway's own config only")
+        if scope != "user":
+            raise EntryError(
+                f"type '{kind}' is a remote server of a project; clients keep using it"
+                " directly (the gateway adopts the remote entries of user files only)"
+            )
+        if "headersHelper" in entry:
+            raise EntryError(
+                "its headers come from 'headersHelper', a command only the client runs;"
+                " clients keep using it directly"
+            )
+    spec, clientCredentials = None, None
     if kind == "openapi":
         spec = _openapiSpec(entry, environ)
         given = entry.get("baseUrl")
         url = "" if given is None else _httpUrl(given, environ, "baseUrl")
+        clientCredentials = _clientCredentials(entry, environ)
     else:
         url = _httpUrl(entry.get("url", entry.get("serverUrl")), environ, "url")
     headers = entry.get("headers", {})
@@ -357,7 +405,100 @@ def _remote(entry: dict[str, Any], environ: Mapping[str, str], scope: str) -> Re
         if not value.isprintable():
             raise EntryError(f"the value of header {key!r} holds a control character")
         expanded.append((key, value))
-    return RemoteEndpoint(url, REMOTE_TYPES[kind], tuple(expanded), spec)
+    if clientCredentials is not None and any(k.lower() == "authorization" for k, _ in expanded):
+        raise EntryError("an entry with 'oauth.tokenUrl' cannot have an Authorization header too")
+    endpoint = _withAuth(
+        RemoteEndpoint(
+            url, REMOTE_TYPES[kind], tuple(expanded), spec, clientCredentials=clientCredentials
+        ),
+        entry,
+        environ,
+    )
+    clientId = _oauthClientId(entry, environ)
+    return endpoint if clientId is None else replace(endpoint, oauthClientId=clientId)
+
+
+def _withAuth(
+    endpoint: RemoteEndpoint, entry: dict[str, Any], environ: Mapping[str, str]
+) -> RemoteEndpoint:
+    """C{endpoint} with the entry's C{auth} (whose upstream token its
+    children use) and, for C{"exchange"}, its C{exchange} object."""
+    auth = entry.get("auth", "user")
+    if auth not in REMOTE_AUTH:
+        raise EntryError(f"'auth' must be one of {', '.join(map(repr, REMOTE_AUTH))}")
+    given = entry.get("exchange")
+    if auth != "exchange":
+        if given is not None:
+            raise EntryError('\'exchange\' is for an entry with "auth": "exchange"')
+        return replace(endpoint, auth=auth)
+    if endpoint.transport != "http":
+        raise EntryError('"auth": "exchange" is for Streamable HTTP servers ("type": "http")')
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise EntryError("'exchange' must be an object")
+    unknown = sorted(set(given) - {"tokenUrl", "clientId", "clientSecret", "audience", "scope"})
+    if unknown:
+        raise EntryError(f"'exchange' has unknown key(s) {', '.join(map(repr, unknown))}")
+    values: dict[str, str | None] = {}
+    for key in ("clientId", "clientSecret", "audience", "scope"):
+        value = given.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise EntryError(f"'exchange.{key}' must be a non-empty string")
+        values[key] = None if value is None else _expand(value.strip(), environ, f"exchange.{key}")
+    tokenUrl = given.get("tokenUrl")
+    settings = TokenExchangeSettings(
+        tokenUrl=None if tokenUrl is None else _httpUrl(tokenUrl, environ, "exchange.tokenUrl"),
+        clientId=values["clientId"],
+        clientSecret=values["clientSecret"],
+        audience=values["audience"],
+        scope=values["scope"],
+    )
+    return replace(endpoint, auth=auth, exchange=settings)
+
+
+def _oauthClientId(entry: dict[str, Any], environ: Mapping[str, str]) -> str | None:
+    """The client id of an entry's C{oauth} object (Claude Code's C{{"clientId",
+    "callbackPort", ...}}), C{None} when it names none."""
+    oauth = entry.get("oauth")
+    if oauth is None:
+        return None
+    if not isinstance(oauth, dict):
+        raise EntryError("'oauth' must be an object")
+    clientId = oauth.get("clientId")
+    if clientId is None:
+        return None
+    if not isinstance(clientId, str) or not clientId.strip():
+        raise EntryError("'oauth.clientId' must be a non-empty string")
+    return _expand(clientId.strip(), environ, "oauth.clientId")
+
+
+def _clientCredentials(
+    entry: dict[str, Any], environ: Mapping[str, str]
+) -> ClientCredentials | None:
+    """An C{openapi} entry's OAuth client credentials: its C{oauth} object
+    with C{tokenUrl}, C{clientId}, and optionally C{clientSecret}, C{scope}
+    and C{audience}, their C{${VAR}}s expanded (C{None}: no C{tokenUrl})."""
+    oauth = entry.get("oauth")
+    if not isinstance(oauth, dict) or "tokenUrl" not in oauth:
+        return None
+    values: dict[str, str] = {}
+    for key in ("clientId", "clientSecret", "scope", "audience"):
+        value = oauth.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise EntryError(f"'oauth.{key}' must be a non-empty string")
+        values[key] = _expand(value.strip(), environ, f"oauth.{key}")
+    if "clientId" not in values:
+        raise EntryError("'oauth.clientId' is needed with 'oauth.tokenUrl' (client credentials)")
+    return ClientCredentials(
+        _httpUrl(oauth["tokenUrl"], environ, "oauth.tokenUrl"),
+        values["clientId"],
+        values.get("clientSecret", ""),
+        values.get("scope"),
+        values.get("audience"),
+    )
 
 
 def _httpUrl(given: Any, environ: Mapping[str, str], key: str) -> str:

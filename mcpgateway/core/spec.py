@@ -56,10 +56,44 @@ def shareOf(word: str) -> Sharing:
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
 
+REMOTE_AUTH = ("user", "shared", "exchange")
+"""Whose upstream token a remote server's children use (L{RemoteEndpoint.auth})."""
 REMOTE_TRANSPORTS = ("http", "sse", "openapi")
 """How a remote server is reached: C{http} (Streamable HTTP), C{sse} (the
 2024-11-05 HTTP+SSE transport), or C{openapi} (a REST API whose OpenAPI
 document gives its tools)."""
+
+
+@dataclass(frozen=True)
+class TokenExchangeSettings:
+    """Where and as whom the gateway trades a principal's access token for
+    a remote server's (RFC 8693; an entry's C{"exchange"} object)."""
+
+    tokenUrl: str | None = None
+    """The token endpoint (C{None}: the one the gateway's C{--oauth-issuer}
+    publishes in its metadata)."""
+    clientId: str | None = None
+    clientSecret: str | None = field(default=None, repr=False)
+    """The gateway's client secret at that endpoint (HTTP Basic); never shown."""
+    audience: str | None = None
+    """The RFC 8693 C{audience}, when the issuer wants one besides the resource."""
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """An OAuth client that gets its tokens with the client credentials
+    grant (RFC 6749 section 4.4): the gateway calling an API as itself."""
+
+    tokenUrl: str
+    """The authorization server's token endpoint."""
+    clientId: str
+    clientSecret: str = field(default="", repr=False)
+    """Sent with HTTP Basic (C{""}: a public client, named in the form);
+    never logged or shown."""
+    scope: str | None = None
+    audience: str | None = None
+    """The C{audience} some authorization servers (Auth0's) want."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +112,44 @@ class RemoteEndpoint:
     spec: str | None = None
     """An C{openapi} server's OpenAPI document: a file's path or a URL (its
     C{url} is then the API's base URL, C{""} for the document's own)."""
+    auth: str = "user"
+    """Whose upstream OAuth token a child uses (one of L{REMOTE_AUTH}):
+    C{"user"}, the token of the principal the child serves (on a gateway
+    without authentication, the one C{mcpgateway login} gives); C{"shared"},
+    the gateway's own login for every principal; C{"exchange"}, a token the
+    gateway gets for the principal by RFC 8693 token exchange."""
+    principal: str = ""
+    """The key of the principal whose child this endpoint opens (C{""}:
+    nobody's in particular); set when the child is started
+    (L{ServerSpec.forPrincipal})."""
+    oauthClientId: str | None = None
+    """The OAuth client id the entry names (Claude Code's C{"oauth":
+    {"clientId": ...}}): the client a login registers as instead of
+    registering one dynamically (C{None}: none named)."""
+    clientCredentials: ClientCredentials | None = None
+    """The OAuth client an C{openapi} entry calls its API as (its C{"oauth":
+    {"tokenUrl", "clientId", "clientSecret", ...}}): the gateway's own
+    identity, whose token (RFC 6749 client credentials grant) every
+    principal shares (C{None}: none)."""
+    exchange: TokenExchangeSettings | None = field(default=None, repr=False)
+    """How an C{"auth": "exchange"} entry's tokens are obtained (C{None}:
+    the gateway's issuer's token endpoint, no client of its own)."""
+
+    @property
+    def ownAuthorization(self) -> bool:
+        """Whether the entry's own headers authorize its requests (an API
+        key as C{Authorization}): the gateway's tokens are not used."""
+        return any(key.lower() == "authorization" for key, _ in self.headers)
+
+    @property
+    def tokenPerPrincipal(self) -> bool:
+        """Whether each principal's children call it with a token of the
+        principal's own (no shared token, no C{Authorization} header of the
+        entry's, no client credentials of the gateway's own): on an
+        authenticated gateway no two principals share a child."""
+        return (
+            self.auth != "shared" and not self.ownAuthorization and self.clientCredentials is None
+        )
 
 
 @dataclass(frozen=True)
@@ -168,8 +240,24 @@ class ServerSpec:
         return (
             self.perUser
             or sharing is Sharing.CREDENTIAL
+            or (self.remote is not None and self.remote.tokenPerPrincipal)
             or any(variant.launch.perUser for variant in self.variants)
         )
+
+    @property
+    def principal(self) -> str:
+        """The key of the principal a child of this spec serves alone (C{""}: any)."""
+        return "" if self.remote is None else self.remote.principal
+
+    def forPrincipal(self, principalKey: str) -> ServerSpec:
+        """This spec for a child that serves only the principal whose key is
+        C{principalKey}: a remote server's endpoint then names it, so the
+        child calls upstream with that principal's token (a stdio server's
+        spec, or a remote one whose token is shared, is this spec)."""
+        remote = self.remote
+        if remote is None or not remote.tokenPerPrincipal or remote.principal == principalKey:
+            return self
+        return replace(self, remote=replace(remote, principal=principalKey))
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """The child's environment: C{base} (the gateway's) plus the entry's."""

@@ -181,6 +181,10 @@ class ServerStatus:
     """Why it does not serve MCP 2026-07-28 clients (C{None}: it does)."""
     era2026Stats: Era2026Stats = field(default_factory=lambda: _noEra2026Stats())
     """Its modern traffic's counters."""
+    login: str | None = None
+    """A remote server's OAuth login for the gateway itself: C{"ok"} (a
+    grant is held), C{"needed"} (it refused a request for want of one),
+    C{None} (it never asked, or it is not remote)."""
 
     @property
     def share(self) -> str:

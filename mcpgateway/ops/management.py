@@ -56,6 +56,9 @@ ADD_FIELDS = frozenset(
         "headers",
         "spec",
         "baseUrl",
+        "auth",
+        "exchange",
+        "oauth",
     }
 )
 """The fields of C{POST /api/v1/servers} besides C{name} (C{url} and
@@ -414,4 +417,35 @@ def remoteConfig(spec: ServerSpec) -> dict[str, Any]:
     }
     if remote.spec is not None:
         shown["spec"] = remote.spec
+    if remote.auth != "user":
+        shown["auth"] = remote.auth
+    if remote.oauthClientId is not None:
+        shown["oauthClientId"] = remote.oauthClientId
+    if remote.exchange is not None:
+        exchange = remote.exchange
+        shown["exchange"] = {
+            key: value
+            for key, value in (
+                ("tokenUrl", exchange.tokenUrl),
+                ("clientId", exchange.clientId),
+                ("clientSecret", None if exchange.clientSecret is None else SECRET),
+                ("audience", exchange.audience),
+                ("scope", exchange.scope),
+            )
+            if value is not None
+        }
+    given = remote.clientCredentials
+    if given is not None:
+        # An openapi entry's client credentials: the secret never shown.
+        shown["oauth"] = {
+            key: value
+            for key, value in (
+                ("tokenUrl", given.tokenUrl),
+                ("clientId", given.clientId),
+                ("clientSecret", SECRET if given.clientSecret else None),
+                ("scope", given.scope),
+                ("audience", given.audience),
+            )
+            if value is not None
+        }
     return shown

@@ -55,6 +55,9 @@ MISSING_CAPABILITY = -32021
 """The request needs a client capability its C{_meta} did not declare."""
 UNSUPPORTED_VERSION = -32022
 """The request's protocol version is not one the server speaks."""
+URL_ELICITATION_REQUIRED = -32042
+"""2025-11-25's C{URLElicitationRequiredError}: the user must open a URL
+(a third party's authorization) before the request can succeed."""
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 

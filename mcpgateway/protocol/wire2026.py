@@ -108,7 +108,7 @@ _DEFINED_2026 = frozenset(
 """The codes of the spec's reserved range (-32020..-32099) that 2026-07-28 defines."""
 RESOURCE_NOT_FOUND = -32002
 """2025's "resource not found" (2026: -32602)."""
-URL_ELICITATION_REQUIRED = -32042
+URL_ELICITATION_REQUIRED = jsonrpc.URL_ELICITATION_REQUIRED
 """2025-11-25's C{URLElicitationRequiredError} (removed in 2026)."""
 
 

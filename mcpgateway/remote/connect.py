@@ -21,14 +21,22 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.core.child import Child
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import (
+    ClientCredentials,
+    RemoteEndpoint,
+    ServerSpec,
+    TokenExchangeSettings,
+)
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.oauth.subjects import SubjectTokens
 
 if TYPE_CHECKING:
     from twisted.web.client import HTTPConnectionPool
     from twisted.web.iweb import IAgent
 
+    from mcpgateway.remote.oauth.clientcredentials import ClientCredentialsToken
     from mcpgateway.remote.oauth.credentials import UpstreamCredentials
+    from mcpgateway.remote.oauth.exchange import TokenExchange
 
 MAX_IDLE = 16
 """Idle connections kept open to one remote server."""
@@ -47,6 +55,13 @@ class RemoteServers:
         self._agents: dict[str, tuple[IAgent, HTTPConnectionPool]] = {}
         self._stateDir = stateDir
         self._credentials: UpstreamCredentials | None = None
+        self._clientTokens: dict[tuple[str, ClientCredentials], ClientCredentialsToken] = {}
+        self.subjects = SubjectTokens()
+        """The access tokens principals present to the gateway, traded for
+        the tokens of C{"auth": "exchange"} servers."""
+        self.issuer: str | None = None
+        """The gateway's C{--oauth-issuer} (where tokens are exchanged by default)."""
+        self._exchanges: dict[str, TokenExchange] = {}
 
     def credentials(self) -> UpstreamCredentials | None:
         """The gateway's upstream OAuth tokens (made on first use; C{None}:
@@ -80,7 +95,14 @@ class RemoteServers:
             from mcpgateway.remote.restchild import RestChild
 
             return RestChild(
-                spec.name, endpoint, agent, self._clock, onMessage, onStderr, self.credentials()
+                spec.name,
+                endpoint,
+                agent,
+                self._clock,
+                onMessage,
+                onStderr,
+                self.credentials(),
+                self._clientToken(spec.name, endpoint, agent),
             )
         if endpoint.transport == "sse":
             from mcpgateway.remote.legacysse import SSEChild
@@ -91,8 +113,59 @@ class RemoteServers:
         from mcpgateway.remote.streamable import StreamableChild
 
         return StreamableChild(
-            spec.name, endpoint, agent, self._clock, onMessage, onStderr, self.credentials()
+            spec.name,
+            endpoint,
+            agent,
+            self._clock,
+            onMessage,
+            onStderr,
+            self.credentials(),
+            self.exchangeFor(spec.name, endpoint),
         )
+
+    def exchangeFor(self, name: str, endpoint: RemoteEndpoint) -> TokenExchange | None:
+        """The token exchange of an C{"auth": "exchange"} server (C{None}: another kind)."""
+        if endpoint.auth != "exchange":
+            return None
+        from mcpgateway.remote.oauth.exchange import TokenExchange
+
+        settings = endpoint.exchange or TokenExchangeSettings()
+        known = self._exchanges.get(name)
+        if known is None or (known.resource, known.settings) != (endpoint.url, settings):
+            known = self._exchanges[name] = TokenExchange(
+                name,
+                endpoint.url,
+                settings,
+                self.subjects,
+                lambda url: self.agentFor("oauth", url),
+                self.issuer,
+            )
+        return known
+
+    def _clientToken(
+        self, name: str, endpoint: RemoteEndpoint, agent: IAgent
+    ) -> ClientCredentialsToken | None:
+        """The token of C{endpoint}'s client credentials (C{None}: it has
+        none), one per server and credentials: every child of the server
+        shares it."""
+        given = endpoint.clientCredentials
+        if given is None:
+            return None
+        from mcpgateway.remote.oauth.clientcredentials import ClientCredentialsToken
+
+        key = (name, given)
+        token = self._clientTokens.get(key)
+        if token is None:
+            for stale in [k for k in self._clientTokens if k[0] == name]:
+                del self._clientTokens[stale]  # the entry's credentials changed
+            token = self._clientTokens[key] = ClientCredentialsToken(name, given, agent)
+        return token
+
+    def loginState(self, name: str) -> str | None:
+        """Whether server C{name} has the gateway's own login it asks for
+        (L{UpstreamCredentials.loginState}: C{"ok"}, C{"needed"}, C{None})."""
+        credentials = self.credentials()
+        return None if credentials is None else credentials.loginState(name)
 
     def agentFor(self, name: str, url: str) -> IAgent:
         """The HTTP client of server C{name} at C{url} (made on first use)."""

@@ -24,7 +24,7 @@ from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginHint
+from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
 from mcpgateway.remote.sse import (
     Event,
     SSEReader,
@@ -68,7 +68,7 @@ class SSEChild(StreamableChild):
             return
         self._post(message)
 
-    def _post(self, message: jsonrpc.Message, again: bool = False) -> None:
+    def _post(self, message: jsonrpc.Message, again: bool = False, traded: bool = False) -> None:
         assert self._postUrl is not None
         body = jsonrpc.dumps(message)
         self.bytesOut += len(body)
@@ -99,7 +99,8 @@ class SSEChild(StreamableChild):
             readBody(response)
             why = f"answered its SSE stream's GET with HTTP {response.code}"
             if response.code == 401 and not self._ownAuthorization:
-                why += f"; it needs a login: {loginHint(self.name)}"
+                hint = loginNeeded(self._credentials, self.name, self.endpoint.principal)
+                why += f"; it needs a login: {hint}"
             self._lost(why)
             return
         reader = SSEReader(self._streamEvent)

@@ -6,8 +6,12 @@ A L{RestChild} answers the MCP requests the router writes to it itself:
 C{initialize} (once the OpenAPI document is read: from a file, or fetched
 from its URL with the server's own HTTP client), C{ping}, C{tools/list}
 (L{mcpgateway.remote.openapi}), and C{tools/call}, which becomes one HTTP
-request to the API's base URL with the entry's headers (and the gateway's
-OAuth token for the server, after C{mcpgateway login}). The answer's body is
+request to the API's base URL with the entry's headers and a bearer token:
+the client credentials' (L{ClientCredentialsToken}), else the gateway's
+token for the principal the child serves (after C{mcpgateway login}, or a
+principal's sign-in). A 401 gets a new token (the client credentials'
+next, the login's refreshed one) and the request is sent again, once; a 401
+the gateway has no token for is a tool error naming the login. The answer's body is
 the tool's text; a JSON object is its C{structuredContent} too when the tool
 declares an output schema; an HTTP error is a tool error (C{isError}), so the
 model sees what the API said. Answers are delivered on a later reactor turn,
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -31,7 +36,11 @@ from twisted.web.iweb import IAgent, IResponse
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.remote.base import RemoteChildBase
-from mcpgateway.remote.oauth.credentials import UpstreamCredentials
+from mcpgateway.remote.oauth.clientcredentials import (
+    ClientCredentialsError,
+    ClientCredentialsToken,
+)
+from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
 from mcpgateway.remote.openapi import Api, SpecError, parseApi
 from mcpgateway.remote.sse import readBody, reasonOf
 from mcpgateway.runtime.bodies import BytesProducer
@@ -52,12 +61,19 @@ class RestChild(RemoteChildBase):
         onMessage: Callable[[jsonrpc.Message], None],
         onStderr: Callable[[str], None] | None = None,
         credentials: UpstreamCredentials | None = None,
+        clientToken: ClientCredentialsToken | None = None,
     ) -> None:
+        """
+        @param credentials: the gateway's upstream OAuth grants (C{mcpgateway login}).
+        @param clientToken: the token of the entry's client credentials
+            (C{None}: it has none).
+        """
         super().__init__(name, onMessage, onStderr)
         self.endpoint = endpoint
         self._agent = agent
         self._clock = clock
         self._credentials = credentials
+        self._clientToken = clientToken
         self.api: Api | None = None
         self._waiters: list[Deferred[Api]] = []
 
@@ -213,45 +229,97 @@ class RestChild(RemoteChildBase):
         if urlsplit(base).scheme not in ("http", "https"):
             self._later(message, _toolError(f"server '{self.name}' has no base URL (baseUrl)"))
             return
-        url = base.rstrip("/") + path
-        headers = Headers({b"accept": [b"application/json"]})
-        for key, value in (*self.endpoint.headers, *extra.items()):
-            headers.setRawHeaders(key.encode("latin-1"), [value.encode("latin-1")])
-        if self._credentials is not None and not headers.hasHeader(b"authorization"):
-            bearer = self._credentials.authorization(self.name)
-            if bearer is not None:
+        headers = (*self.endpoint.headers, *extra.items())
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = _Request(
+            operation.method.upper().encode("ascii"),
+            base.rstrip("/") + path,
+            base,
+            headers,
+            data,
+            operation.outputSchema is not None,
+        )
+        self._send(message, request)
+
+    def _send(self, message: jsonrpc.Message, request: _Request, again: bool = False) -> None:
+        """Make C{request} with its token (once more after a 401: C{again})."""
+        d = self._bearer(request)
+
+        def send(bearer: str | None) -> Deferred[None]:
+            headers = Headers({b"accept": [b"application/json"]})
+            for key, value in request.headers:
+                headers.setRawHeaders(key.encode("latin-1"), [value.encode("latin-1")])
+            if bearer is not None and not headers.hasHeader(b"authorization"):
                 headers.setRawHeaders(b"authorization", [bearer.encode("ascii")])
-        producer = None
-        if body is not None:
-            data = json.dumps(body).encode("utf-8")
-            self.bytesOut += len(data)
-            headers.setRawHeaders(b"content-type", [b"application/json"])
-            producer = BytesProducer(data)
-        d = self._agent.request(
-            operation.method.upper().encode("ascii"), url.encode("ascii"), headers, producer
-        )
-        d.addCallback(self._called, message, operation.outputSchema is not None)
-        d.addErrback(
-            lambda reason: self._answer(
-                message, _toolError(f"{url} is not reachable ({reasonOf(reason)})")
+            else:
+                bearer = None
+            producer = None
+            if request.body is not None:
+                self.bytesOut += len(request.body)
+                headers.setRawHeaders(b"content-type", [b"application/json"])
+                producer = BytesProducer(request.body)
+            sent = self._agent.request(
+                request.method, request.url.encode("ascii"), headers, producer
             )
-        )
+            sent.addErrback(lambda reason: Failure(_Unreachable(reasonOf(reason))))
+            return sent.addCallback(self._called, message, request, bearer, again)
+
+        d.addCallback(send)
+        d.addErrback(self._notSent, message, request)
         d.addErrback(self._bug, "calling an API")
 
-    def _called(self, response: IResponse, message: jsonrpc.Message, structured: bool) -> Any:
-        def body(result: tuple[bytes, Failure]) -> None:
+    def _bearer(self, request: _Request) -> Deferred[str | None]:
+        """The C{Authorization} value a call carries: none when the entry
+        has its own, the client credentials' token, or the gateway's token
+        for the principal this child serves (C{mcpgateway login})."""
+        if self.endpoint.ownAuthorization:
+            return succeed(None)
+        if self._clientToken is not None:
+            return self._clientToken.authorization(request.base).addCallback(_optional)
+        if self._credentials is None:
+            return succeed(None)
+        return succeed(self._credentials.authorization(self.name, self.endpoint.principal))
+
+    def _notSent(self, reason: Failure, message: jsonrpc.Message, request: _Request) -> None:
+        """The call never got an answer from the API: no token (the token
+        endpoint's refusal), or the API could not be reached."""
+        if reason.check(ClientCredentialsError):
+            text = f"server '{self.name}': {reason.getErrorMessage()}"
+            self._said(text)
+        elif reason.check(_Unreachable):
+            text = f"{request.url} is not reachable ({reason.getErrorMessage()})"
+        else:
+            reason.raiseException()
+        self._answer(message, _toolError(text))
+
+    def _called(
+        self,
+        response: IResponse,
+        message: jsonrpc.Message,
+        request: _Request,
+        bearer: str | None,
+        again: bool,
+    ) -> Any:
+        def body(result: tuple[bytes, Failure]) -> Deferred[None] | None:
             data = result[0]
             self.bytesIn += len(data)
             text = data[:MAX_TEXT].decode("utf-8", "replace")
             if len(data) > MAX_TEXT:
                 text += f"\n[cut: the answer has {len(data)} bytes]"
+            if response.code == 401 and not again:
+                renewed = self._renewal(bearer, request)
+                if renewed is not None:
+                    return renewed.addCallback(self._renewed, message, request, _status(401, text))
             if not 200 <= response.code < 300:
-                self._answer(message, _toolError(f"HTTP {response.code}: {text}".strip()))
-                return
+                refused = _status(response.code, text)
+                if response.code == 401:
+                    refused += self._refusedBecause(bearer)
+                self._answer(message, _toolError(refused))
+                return None
             answer: dict[str, Any] = {
                 "content": [{"type": "text", "text": text or f"HTTP {response.code} (no body)"}]
             }
-            if structured:
+            if request.structured:
                 try:
                     value = json.loads(data)
                 except ValueError:
@@ -259,8 +327,64 @@ class RestChild(RemoteChildBase):
                 if isinstance(value, dict):
                     answer["structuredContent"] = value
             self._answer(message, answer)
+            return None
 
         return readBody(response).addCallback(body)
+
+    # -- a 401 --------------------------------------------------------------------
+
+    def _renewal(self, bearer: str | None, request: _Request) -> Deferred[bool] | None:
+        """After a 401 to a request that carried C{bearer}: a Deferred of
+        whether a new token is there to send it again with (the client
+        credentials' next token, or the login's refreshed one), or C{None}
+        when none can be had."""
+        if self.endpoint.ownAuthorization:
+            return None
+        if self._clientToken is not None:
+            return self._clientToken.renew(bearer, request.base).addCallback(lambda _: True)
+        credentials = self._credentials
+        if credentials is None:
+            return None
+        principal = self.endpoint.principal
+        credentials.look()
+        grant = credentials.grant(self.name, principal)
+        if grant is None or not grant.accessToken:
+            return None
+        if bearer != f"Bearer {grant.accessToken}":
+            return succeed(True)  # a login or a refresh since this request went out
+        if not grant.refreshToken:
+            return None
+        return credentials.refresh(self.name, principal)
+
+    def _renewed(
+        self, done: bool, message: jsonrpc.Message, request: _Request, refused: str
+    ) -> None:
+        if self.exited:
+            return
+        if done:
+            self._send(message, request, again=True)
+            return
+        text = refused + self._refusedBecause("refused")
+        self._said(f"server '{self.name}': {request.url} answered {text}")
+        self._answer(message, _toolError(text))
+
+    def _refusedBecause(self, bearer: str | None) -> str:
+        """Why the API said 401, and what to do: the entry's headers, the
+        client credentials, or a login (L{loginNeeded}; the server is then noted
+        as needing one, for C{/health})."""
+        if self.endpoint.ownAuthorization:
+            return " (check the credentials in the entry's headers)"
+        if self._clientToken is not None:
+            return (
+                f" (the token of client credentials from {self._clientToken.credentials.tokenUrl}"
+                " is refused)"
+            )
+        if self._credentials is None:
+            return ""
+        hint = loginNeeded(self._credentials, self.name, self.endpoint.principal)
+        if bearer is None:
+            return f"; it needs a login: {hint}"
+        return f"; its token is refused: {hint}"
 
     # -- answers ----------------------------------------------------------------
 
@@ -300,6 +424,33 @@ class RestChild(RemoteChildBase):
     def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
         self._end("closed by the gateway")
         return succeed(None)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One call's HTTP request, as it is sent again after a 401."""
+
+    method: bytes
+    url: str
+    base: str
+    """The API's base URL (the client credentials' RFC 8707 C{resource})."""
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    body: bytes | None = field(repr=False)
+    structured: bool
+
+
+class _Unreachable(Exception):
+    """The API could not be reached; the message says why."""
+
+
+def _status(code: int, text: str) -> str:
+    """An HTTP error as a tool error says it: its status and its body."""
+    text = text.strip()
+    return f"HTTP {code}: {text}" if text else f"HTTP {code}"
+
+
+def _optional(bearer: str) -> str | None:
+    return bearer
 
 
 def _toolError(text: str) -> dict[str, Any]:

@@ -21,8 +21,10 @@ failure is answered the way the router expects a child to answer:
    C{initialize} params, says so in the log, and sends the message again,
    once.
  - A POST stream that ends before the response resumes with a GET carrying
-   the stream's last event id, when the server gave ids; otherwise, or when
-   the resumed stream ends too, the request is answered with an error.
+   the stream's last event id, when the server gave ids, as often as the
+   resumed stream brings something new; a request whose stream has no ids,
+   or whose resumes bring nothing L{RESUMES} times in a row (a backoff
+   apart), is answered with an error.
 
 The gateway's secrets never go upstream: only the entry's own C{headers}
 are sent, and a client's bearer token is never among them.
@@ -31,6 +33,7 @@ are sent, and a client's bearer token is never among them.
 from __future__ import annotations
 
 import re
+import secrets
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -42,9 +45,10 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import RemoteEndpoint
-from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.remote.base import RemoteChildBase
-from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginHint
+from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
+from mcpgateway.remote.oauth.exchange import TokenExchange
 from mcpgateway.remote.sse import (
     Event,
     SSEReader,
@@ -62,7 +66,8 @@ GET_BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 STOP_TIMEOUT = 2.0
 """Seconds the DELETE of the session may take when the gateway ends it."""
 RESUMES = 3
-"""Times one request's dropped stream is resumed before it is answered with an error."""
+"""Times in a row one request's dropped stream is resumed without bringing
+anything new before the request is answered with an error."""
 _EXCERPT = 200
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,1024}")
 REINIT_ID = "mcpgateway-reinitialize"
@@ -88,10 +93,13 @@ class StreamableChild(RemoteChildBase):
         onMessage: Callable[[jsonrpc.Message], None],
         onStderr: Callable[[str], None] | None = None,
         credentials: UpstreamCredentials | None = None,
+        exchange: TokenExchange | None = None,
     ) -> None:
         super().__init__(name, onMessage, onStderr)
         self.endpoint = endpoint
         self._credentials = credentials
+        self._exchange = exchange
+        """Trades the principal's token for the server's (C{"auth": "exchange"})."""
         """The gateway's OAuth tokens (C{None}, or no grant: only the entry's headers)."""
         self._ownAuthorization = any(k.lower() == "authorization" for k, _ in endpoint.headers)
         self._authRetried: set[Any] = set()
@@ -143,8 +151,12 @@ class StreamableChild(RemoteChildBase):
             headers.setRawHeaders(b"content-type", [b"application/json"])
         for key, value in self.endpoint.headers:
             headers.setRawHeaders(key.encode("latin-1"), [value.encode("latin-1")])
-        if self._credentials is not None and not self._ownAuthorization:
-            bearer = self._credentials.authorization(self.name)
+        if self._exchange is not None and not self._ownAuthorization:
+            bearer = self._exchange.authorization(self.endpoint.principal)
+            if bearer is not None:
+                headers.setRawHeaders(b"authorization", [bearer.encode("ascii")])
+        elif self._credentials is not None and not self._ownAuthorization:
+            bearer = self._credentials.authorization(self.name, self.endpoint.principal)
             if bearer is not None:
                 headers.setRawHeaders(b"authorization", [bearer.encode("ascii")])
         if self.sessionId is not None:
@@ -153,7 +165,12 @@ class StreamableChild(RemoteChildBase):
             headers.setRawHeaders(b"mcp-protocol-version", [self.protocolVersion.encode("ascii")])
         return headers
 
-    def _post(self, message: jsonrpc.Message, again: bool = False) -> None:
+    def _post(self, message: jsonrpc.Message, again: bool = False, traded: bool = False) -> None:
+        if self._exchange is not None and not self._ownAuthorization and not traded:
+            waiting = self._exchange.ready(self.endpoint.principal)
+            if waiting is not None:  # the principal's token is traded for the server's first
+                waiting.addCallback(self._traded, message, again)
+                return
         body = jsonrpc.dumps(message)
         self.bytesOut += len(body)
         if "id" in message and "method" in message:
@@ -228,15 +245,79 @@ class StreamableChild(RemoteChildBase):
                 else:
                     self._post(message, again=True)
                 return
-        if code == 401 and self._loginMayHelp(message):
+        if code == 401 and (self._tradeAgain(message) or self._loginMayHelp(message)):
             return
         excerpt = body[:_EXCERPT].decode("utf-8", "replace").strip()
         why = f"answered HTTP {code}" + (f": {excerpt}" if excerpt else "")
         if code in (401, 403) and self._ownAuthorization:
             why += " (check the credentials in the entry's headers)"
+        elif code in (401, 403) and self._exchange is not None:
+            why += " (it refuses the token the gateway's issuer exchanged yours for)"
         elif code == 401:
-            why += f"; it needs a login: {loginHint(self.name)}"
+            self._loginNeeded(message, why)
+            return
         self._failed(message, why)
+
+    def _loginNeeded(self, message: jsonrpc.Message, why: str) -> None:
+        """C{message} needs a token the gateway does not have: answer it with
+        what gives the gateway one. A principal whose client takes URL
+        elicitations gets the login link as one (-32042, the MCP way to send
+        a user to a third party's authorization); anyone else gets it in the
+        error's text."""
+        link = (
+            None
+            if self._credentials is None
+            else self._credentials.loginLink(self.name, self.endpoint.principal)
+        )
+        if (
+            link is None
+            or message is self._initRequest
+            or not ("id" in message and "method" in message)
+            or not takesUrlElicitation(self._initRequest)
+        ):
+            hint = loginNeeded(self._credentials, self.name, self.endpoint.principal)
+            self._failed(message, f"{why}; it needs a login: {hint}")
+            return
+        assert self._credentials is not None
+        self._credentials.wantLogin(self.name, self.endpoint.principal)
+        text = f"server '{self.name}' needs you to sign in at {link}"
+        self._said(f"server '{self.name}': the remote server at {self.endpoint.url} {why}")
+        elicitation = {
+            "mode": "url",
+            "elicitationId": secrets.token_urlsafe(12),
+            "url": link,
+            "message": f"Sign in to {self.name} so the gateway can call it for you.",
+        }
+        self._answerError(
+            message, jsonrpc.URL_ELICITATION_REQUIRED, text, {"elicitations": [elicitation]}
+        )
+
+    def _traded(self, problem: str | None, message: jsonrpc.Message, again: bool) -> None:
+        """The token exchange for C{message} is over: send it, or answer why not."""
+        if self.exited:
+            return
+        if problem is None:
+            self._post(message, again, traded=True)
+            return
+        if "id" in message and "method" in message:
+            self._unanswered[_key(message["id"])] = message
+        self._failed(message, f"needs a token for you: {problem}")
+
+    def _tradeAgain(self, message: jsonrpc.Message) -> bool:
+        """A 401 to a message sent with an exchanged token: trade again and
+        send it once more (once); whether that is under way."""
+        exchange = self._exchange
+        key = _key(message.get("id")) if "id" in message else id(message)
+        if exchange is None or self._ownAuthorization or key in self._authRetried:
+            return False
+        self._authRetried.add(key)
+        exchange.forget(self.endpoint.principal)
+        if "id" in message and "method" in message:
+            self._unanswered.pop(_key(message["id"]), None)
+        # Not "again": a server that answers the new token 404 (a session
+        # bound to the old one) gets a new session, as for a refreshed login.
+        self._post(message)
+        return True
 
     def _loginMayHelp(self, message: jsonrpc.Message) -> bool:
         """A 401 to C{message}: refresh the gateway's token and send the
@@ -246,7 +327,8 @@ class StreamableChild(RemoteChildBase):
             return False
         key = _key(message.get("id")) if "id" in message else id(message)
         credentials.look()
-        if key in self._authRetried or credentials.grant(self.name) is None:
+        principal = self.endpoint.principal
+        if key in self._authRetried or credentials.grant(self.name, principal) is None:
             return False
         self._authRetried.add(key)
 
@@ -256,14 +338,19 @@ class StreamableChild(RemoteChildBase):
             if not done:
                 self._authRetried.discard(key)
                 self._failed(
-                    message, f"answered HTTP 401; its token is refused: {loginHint(self.name)}"
+                    message,
+                    "answered HTTP 401; its token is refused:"
+                    f" {loginNeeded(credentials, self.name, principal)}",
                 )
                 return
             if "id" in message and "method" in message:
                 self._unanswered.pop(_key(message["id"]), None)
-            self._post(message, again=True)
+            # Not sent "again": the token may be a new login's, another client
+            # of the server, and a server that binds its sessions to the
+            # credential (the Python SDK's) answers 404: a new session is made.
+            self._post(message)
 
-        credentials.refresh(self.name).addCallback(refreshed).addErrback(
+        credentials.refresh(self.name, principal).addCallback(refreshed).addErrback(
             self._bug, "refreshing a token"
         )
         return True
@@ -283,13 +370,15 @@ class StreamableChild(RemoteChildBase):
         if message is self._initRequest and self._blocked:
             self._unblock()
 
-    def _answerError(self, message: jsonrpc.Message, code: int, text: str) -> None:
+    def _answerError(
+        self, message: jsonrpc.Message, code: int, text: str, data: Any = None
+    ) -> None:
         if self._unanswered.pop(_key(message["id"]), None) is None:
             return
         self._resumes.pop(_key(message["id"]), None)
         if self.exited or str(message["id"]).startswith(REINIT_ID):
             return
-        self._onMessage(jsonrpc.errorResponse(message["id"], code, text))
+        self._onMessage(jsonrpc.errorResponse(message["id"], code, text, data))
 
     def _unansweredAfter(self, message: jsonrpc.Message, why: str) -> None:
         """C{message}'s answer has ended; if it was a request still waiting, it
@@ -299,14 +388,24 @@ class StreamableChild(RemoteChildBase):
 
     # -- SSE ------------------------------------------------------------------
 
-    def _readStream(self, response: IResponse, message: jsonrpc.Message | None) -> None:
-        reader = SSEReader(self._event)
+    def _readStream(
+        self,
+        response: IResponse,
+        message: jsonrpc.Message | None,
+        resumed: SSEReader | None = None,
+    ) -> None:
+        reader = SSEReader(lambda event: self._event(event, message))
+        resumedFrom = None
+        if resumed is not None:  # a reconnection keeps the last event id and the retry delay
+            resumedFrom = reader.parser.lastEventId = resumed.parser.lastEventId
+            reader.parser.retry = resumed.parser.retry
         response.deliverBody(reader)
-        reader.finished.addCallback(self._streamEnded, reader, message)
+        reader.finished.addCallback(self._streamEnded, reader, message, resumedFrom)
         reader.finished.addErrback(self._bug, "reading a stream")
 
-    def _event(self, event: Event) -> None:
-        self._deliverData(event.data)
+    def _event(self, event: Event, about: jsonrpc.Message | None = None) -> None:
+        """An event of the stream that answers C{about} (C{None}: none)."""
+        self._deliverData(event.data, about)
 
     def _getEvent(self, event: Event) -> None:
         """An event of the GET stream: its id is where the stream resumes."""
@@ -315,7 +414,11 @@ class StreamableChild(RemoteChildBase):
         self._deliverData(event.data)
 
     def _streamEnded(
-        self, result: tuple[Failure], reader: SSEReader, message: jsonrpc.Message | None
+        self,
+        result: tuple[Failure],
+        reader: SSEReader,
+        message: jsonrpc.Message | None,
+        resumedFrom: bytes | None = None,
     ) -> None:
         if self.exited or message is None:
             return
@@ -323,7 +426,10 @@ class StreamableChild(RemoteChildBase):
             return
         key = _key(message["id"])
         eventId = reader.parser.lastEventId
-        tries = self._resumes.get(key, 0)
+        # A stream that moved on before it ended (a server that ends its
+        # streams to poll) is resumed as long as it does; only resumes that
+        # brought nothing new are counted.
+        tries = self._resumes.get(key, 0) if eventId == resumedFrom else 0
         if eventId is not None and tries < RESUMES:
             self._resumes[key] = tries + 1
             (reason,) = result
@@ -334,18 +440,27 @@ class StreamableChild(RemoteChildBase):
                 how="closed" if endedCleanly(reason) else reasonOf(reason),
                 eventId=eventId.decode("utf-8", "replace"),
             )
-            self._resume(eventId, message)
+            retry = reader.parser.retry
+            delay = 0.0 if tries == 0 else GET_BACKOFF[tries - 1]
+            if retry is not None:
+                delay = retry / 1000.0
+            if delay > 0:  # the server's retry: delay, or a backoff once a resume brought nothing
+                self._clock.callLater(delay, self._resume, reader, message)
+            else:
+                self._resume(reader, message)
             return
         self._failed(message, "ended the request's stream before answering it")
 
-    def _resume(self, eventId: bytes, message: jsonrpc.Message) -> None:
+    def _resume(self, ended: SSEReader, message: jsonrpc.Message) -> None:
+        if self.exited or _key(message["id"]) not in self._unanswered:
+            return
         headers = self._headers(b"text/event-stream")
-        headers.setRawHeaders(b"last-event-id", [eventId])
+        headers.setRawHeaders(b"last-event-id", [ended.parser.lastEventId or b""])
         d = self._agent.request(b"GET", self._url, headers)
 
         def resumed(response: IResponse) -> None:
             if 200 <= response.code < 300 and isSSE(response):
-                self._readStream(response, message)
+                self._readStream(response, message, ended)
                 return
             readBody(response)
             self._failed(message, f"would not resume the request's stream (HTTP {response.code})")
@@ -478,7 +593,13 @@ class StreamableChild(RemoteChildBase):
 
     # -- what the server sends --------------------------------------------------
 
-    def _deliverData(self, data: bytes) -> None:
+    def _deliverData(self, data: bytes, about: jsonrpc.Message | None = None) -> None:
+        """Deliver the message(s) of C{data}; a request among them that came
+        on the stream answering request C{about} is that request's
+        (Streamable HTTP: a server sends a request related to a client's on
+        that request's stream), and says so to the router
+        (L{wire2026.HINT_RELATED}): a child shared by many sessions asks
+        exactly the session whose call it serves."""
         self.bytesIn += len(data)
         try:
             value = jsonrpc.loads(data, allowLoneSurrogates=True)
@@ -487,7 +608,7 @@ class StreamableChild(RemoteChildBase):
             return
         for item in value if isinstance(value, list) else [value]:
             if type(item) is dict and item:  # some servers send {} events to keep a stream alive
-                self._deliver(item)
+                self._deliver(relatedTo(item, about))
 
     def _deliver(self, message: jsonrpc.Message) -> None:
         if "method" not in message and "id" in message:
@@ -556,6 +677,41 @@ class StreamableChild(RemoteChildBase):
     def _closed(self) -> None:
         self._closeGet()
         self._waiting.clear()
+
+
+def relatedTo(message: jsonrpc.Message, about: jsonrpc.Message | None) -> jsonrpc.Message:
+    """C{message} with the router's hint that it serves request C{about},
+    when it is a server's request that came on C{about}'s stream. The
+    gateway's hints are the gateway's: any a remote server wrote itself are
+    dropped, so it cannot steer its request to another session."""
+    if "method" not in message or "id" not in message:
+        return message
+    params = message.get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    related = (
+        about is not None and "id" in about and about.get("method") not in (None, "initialize")
+    )
+    if not related and not (isinstance(meta, dict) and any(h in meta for h in wire2026.HINTS)):
+        return message
+    if params is not None and not isinstance(params, dict):
+        return message
+    kept = {k: v for k, v in (meta or {}).items() if k not in wire2026.HINTS}
+    if related:
+        assert about is not None
+        kept[wire2026.HINT_RELATED] = about["id"]
+    rest = {k: v for k, v in (params or {}).items() if k != "_meta"}
+    if kept:
+        rest["_meta"] = kept
+    return {**message, "params": rest}
+
+
+def takesUrlElicitation(initialize: jsonrpc.Message | None) -> bool:
+    """Whether the client whose C{initialize} this is declared URL-mode
+    elicitation (C{capabilities.elicitation.url})."""
+    params = None if initialize is None else initialize.get("params")
+    capabilities = params.get("capabilities") if isinstance(params, dict) else None
+    elicitation = capabilities.get("elicitation") if isinstance(capabilities, dict) else None
+    return isinstance(elicitation, dict) and isinstance(elicitation.get("url"), dict)
 
 
 def sessionLost(code: int, body: bytes, sessionId: str | None) -> bool:

@@ -63,12 +63,16 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
     line: dict[str, Any] = {"mode": server.sharing.legacyMode, "share": server.share}
     remote = server.spec.remote
     if remote is not None:
-        # A remote server: its URL (with detail) and how it is reached; never its headers.
+        # A remote server: its URL (with detail) and how it is reached; never
+        # its headers or a token. "login": the gateway's own OAuth login, once
+        # the server asked for one ("needed", or "ok" while a grant is held).
         line["remote"] = (
             {"transport": remote.transport, "url": remote.url}
             if detail
             else {"transport": remote.transport}
         )
+        if server.login is not None:
+            line["remote"]["login"] = server.login
     if server.perUser:
         # A child per principal: why a "global" server runs several. Only
         # when true, as "warning" is: the other servers' lines stay as they were.

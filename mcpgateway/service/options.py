@@ -417,6 +417,15 @@ class Options(usage.Options):
             " opencode, zed, goose, copilot, amazonq, kiro, junie).",
         ],
         [
+            "remote",
+            None,
+            None,
+            "With --rewrite-config: what becomes of the remote (http, sse) entries of the"
+            " clients' files: 'keep' leaves them to the clients, 'adopt' serves them through"
+            " this gateway too (the entry's headers and OAuth client id stay with the"
+            ' gateway). Default: "remote" in <state-dir>/servers.json, else keep.',
+        ],
+        [
             "auth-tokens",
             None,
             None,
@@ -615,6 +624,7 @@ class Options(usage.Options):
         self._clusterOptions()
         if self["state-dir"] is None:
             self["state-dir"] = defaultStateDir()
+        self["remote"] = self._remoteSetting()
         if self["config"] is not None:
             config = Path(self["config"]).expanduser()
             if not config.is_file():
@@ -642,11 +652,35 @@ class Options(usage.Options):
 
                 reactor.installUnlessChosen()
 
+    def _remoteSetting(self) -> str:
+        """C{--remote}, else the C{"remote"} of C{servers.json}, else C{keep};
+        a bad value, or C{adopt} given without C{--rewrite-config}, is a
+        usage error."""
+        from mcpgateway.config.gatewayfile import remoteSetting
+        from mcpgateway.config.servers import REMOTE_SETTINGS
+
+        given = self["remote"]
+        if given is not None:
+            if given not in REMOTE_SETTINGS:
+                raise usage.UsageError(f"--remote {given!r}: use keep or adopt")
+            if given == "adopt" and not self["rewrite-config"]:
+                raise usage.UsageError(
+                    "--remote adopt needs --rewrite-config (adopting the clients' remote"
+                    " entries rewrites their files)"
+                )
+            return str(given)
+        try:
+            return remoteSetting(Path(self["state-dir"]).expanduser()) or "keep"
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+
     def _needsTLS(self) -> bool:
         """Whether the gateway talks to anything over https (an OAuth issuer,
-        a remote server in its own config or its C{servers.json}): then it
-        keeps TLS support loaded."""
+        a remote server in its own config or its C{servers.json}, the
+        clients' remote servers it adopts): then it keeps TLS support loaded."""
         if isHttps(self["oauth-issuer"], self["oauth-jwks-uri"]):
+            return True
+        if self["remote"] == "adopt" and self["rewrite-config"]:
             return True
         from mcpgateway.config.servers import httpsRemotes
         from mcpgateway.runtime.paths import SERVERS_FILE

@@ -332,6 +332,7 @@ def _loadConfig(
     path = options["config"]
     configPath = Path(path).expanduser() if path else config.defaultConfigPath()
     source: ConfigSource
+    remotes = options.get("remote") == "adopt"
     try:
         if options["rewrite-config"]:
             engine = _engine(options, stateDir, configPath)
@@ -345,7 +346,13 @@ def _loadConfig(
                 from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
                 from mcpgateway.clientconfigs.claude import hasBackup
 
-                adopted = AdoptedClaudeConfig(configPath, stateDir, clientHost)
+                adopted = AdoptedClaudeConfig(
+                    configPath,
+                    stateDir,
+                    clientHost,
+                    remotes=remotes,
+                    gatewayPort=listeningPort(options),
+                )
                 if takingOver:
                     # Adopted by the predecessor, which still serves it: nothing to recover.
                     adopted.continueAdoption()
@@ -409,7 +416,22 @@ def _engine(options: Any, stateDir: Path, configPath: Path | None) -> Any:
         # ~/.mcpgateway itself, not $MCPGATEWAY_HOME: a client launched from
         # the desktop does not have the gateway's environment.
         bridgeArgv=defaultBridgeArgv(stateDir, Path.home() / ".mcpgateway"),
+        remotes=options.get("remote") == "adopt",
+        gatewayPort=listeningPort(options),
     )
+
+
+def listeningPort(options: Any) -> int | None:
+    """The TCP port the gateway will listen on, as its endpoint names it
+    (C{None}: not a TCP endpoint, or port 0, known once it listens)."""
+    endpoint = str(options.get("endpoint") or "")
+    kind, _, rest = endpoint.partition(":")
+    if kind.lower() not in ("tcp", "tcp6", "ssl", "tls"):
+        return None
+    port = rest.split(":", 1)[0]
+    if port.startswith("port="):
+        port = port[len("port=") :]
+    return int(port) if port.isdigit() and int(port) > 0 else None
 
 
 def _recoverClients(engine: Any) -> None:

@@ -114,7 +114,13 @@ def wireTeam(
             url=cluster.url if cluster.port else f"{cluster.host}:<listening port>",
             count=len(cluster.keys),
         )
-    return TeamSurface(gate, quota, audit, status, clustered, bool(options["public-health"]))
+    surface = TeamSurface(gate, quota, audit, status, clustered, bool(options["public-health"]))
+    if gate is not None:  # without authentication every caller uses the CLI's login
+        pages = wireUpstreamLogin(options, pre, reactor, gateway)
+        if pages is not None:
+            surface.upstreamLogin, base = pages
+            surface.listeners.append(base.listening)
+    return surface
 
 
 def _tokensGate(options: Options, reactor: Any, top: Any, secret: bytes | None) -> Any:
@@ -180,8 +186,91 @@ def _oauthGate(options: Options, reactor: Any, top: Any, gateway: Any, secret: b
         return [SCOPE_ADMIN, *(serverScope(name) for name in sorted(gateway.pools))]
 
     gate = AuthGate(verifier, reactor, resource, issuer, scopes)
+    _tradeTokens(gate, gateway, issuer)
 
     def status() -> dict[str, Any]:
         return {"mode": "oauth", "issuer": issuer, "resource": resource, "jwks": keys.status()}
 
     return gate, status
+
+
+class GatewayUrl:
+    """The gateway's URL as principals reach it: C{--resource-uri}'s origin
+    when given, else its listening address (the port known once it
+    listens)."""
+
+    def __init__(self, endpoint: str, resourceUri: str | None) -> None:
+        self._endpoint = endpoint
+        self._fixed = _origin(resourceUri) if resourceUri else None
+        self._port: int | None = None
+
+    def listening(self, port: int) -> None:
+        self._port = port
+
+    def __call__(self) -> str:
+        if self._fixed is not None:
+            return self._fixed
+        from mcpgateway.service.endpoints import endpointInterface, hostAddress, isTLSEndpoint
+
+        interface = endpointInterface(self._endpoint)
+        if interface in (None, "", "0.0.0.0", "::"):
+            interface = hostAddress() or "127.0.0.1"
+        host = f"[{interface}]" if ":" in interface else interface
+        scheme = "https" if isTLSEndpoint(self._endpoint) else "http"
+        return f"{scheme}://{host}:{self._port or 0}"
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def wireUpstreamLogin(options: Options, pre: Preflight, reactor: Any, gateway: Any) -> Any:
+    """The pages through which principals sign in to remote servers
+    (L{mcpgateway.web.upstreamlogin}) and the URL their links start with;
+    C{None} when the gateway serves no remote server (no tokens to hold)."""
+    from mcpgateway.remote.connect import RemoteServers
+
+    remotes = getattr(gateway.spawner, "remotes", None)
+    credentials = remotes.credentials() if isinstance(remotes, RemoteServers) else None
+    if credentials is None:
+        return None
+    from mcpgateway.remote.oauth.links import LoginLinks
+    from mcpgateway.remote.oauth.tokens import TokenStore
+    from mcpgateway.remote.oauth.weblogin import WebLogin
+    from mcpgateway.service.process import threadRunner
+    from mcpgateway.web.upstreamlogin import UpstreamLoginPages
+
+    store = TokenStore(pre.stateDir)
+    base = GatewayUrl(options["endpoint"], options["resource-uri"])
+    links = LoginLinks(store.cipher, base)
+    credentials.links = links
+
+    def endpointOf(server: str) -> Any:
+        pool = gateway.pools.get(server)
+        remote = None if pool is None else pool.spec.remote
+        return remote if remote is not None and remote.tokenPerPrincipal else None
+
+    login = WebLogin(
+        store, links, endpointOf, threadRunner(reactor), onGrant=lambda _: credentials.look()
+    )
+    return UpstreamLoginPages(login), base
+
+
+def _tradeTokens(gate: Any, gateway: Any, issuer: str) -> None:
+    """Let the remote servers with C{"auth": "exchange"} trade the tokens
+    principals present (RFC 8693) at C{issuer} by default."""
+    from mcpgateway.remote.connect import RemoteServers
+
+    remotes = getattr(gateway.spawner, "remotes", None)
+    if not isinstance(remotes, RemoteServers):
+        return
+    remotes.issuer = issuer
+    subjects = remotes.subjects
+
+    def remember(principal: Any, token: str) -> None:
+        subjects.remember(principal.key, token, principal.expires)
+
+    gate.onToken = remember

@@ -579,6 +579,8 @@ def _listener(
         if cluster is not None:
             cluster.listening(port)
         top.listening(port, listener.host)  # the bound address, as the socket reports it
+        for told in team.listeners if team is not None else ():
+            told(port)
         configService.listening(port)
         notify.listening(port)  # READY=1 once it serves
         if successor is not None:

@@ -114,6 +114,9 @@ class AuthGate:
         self._scopes = scopes
         self.realm = realm
         self.refusals: Counter[tuple[int, str]] = Counter()
+        self.onToken: Callable[[Principal, str], None] | None = None
+        """Told of each accepted token and its principal (the tokens the
+        gateway may trade for a remote server's, RFC 8693); never logged."""
 
     @property
     def enabled(self) -> bool:
@@ -137,8 +140,8 @@ class AuthGate:
         except Exception:
             return self._failed(Failure())
         if isinstance(verdict, Deferred):
-            return verdict.addCallbacks(self._decided, self._failed, callbackArgs=(server,))
-        return self._decided(verdict, server)
+            return verdict.addCallbacks(self._decided, self._failed, callbackArgs=(server, early))
+        return self._decided(verdict, server, early)
 
     def _bearer(self, request: IRequest) -> str | Refusal:
         """The token of C{request}, or why there is none to check."""
@@ -159,7 +162,7 @@ class AuthGate:
             return MALFORMED
         return match.group(1).decode("ascii")
 
-    def _decided(self, verdict: Verdict, server: str | None) -> Verdict:
+    def _decided(self, verdict: Verdict, server: str | None, token: str = "") -> Verdict:
         if isinstance(verdict, Refusal):
             return self._refused(verdict)
         if server is not None and not verdict.mayUse(server):
@@ -173,6 +176,8 @@ class AuthGate:
                     principal=verdict,
                 )
             )
+        if self.onToken is not None and token:
+            self.onToken(verdict, token)
         return verdict
 
     def _failed(self, reason: Failure) -> Verdict:

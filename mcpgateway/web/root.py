@@ -510,6 +510,9 @@ class GatewayRoot(Resource):
             return aggregate
         if path == b"health" and not request.postpath:
             return self._health
+        if path == b"oauth" and self.team.upstreamLogin is not None:
+            # Principals' logins to remote servers: a browser's, without a bearer token.
+            return self.team.upstreamLogin
         gate = self.team.gate
         if (path == b"" and not request.postpath) or (
             path == b"status" and request.postpath == [b"events"]

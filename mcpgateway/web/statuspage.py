@@ -236,6 +236,7 @@ def pageData(
             "error": None if server.error is None else clean(server.error),
             "lastExit": None if server.lastExit is None else clean(server.lastExit),
             "warning": None if server.warning is None else clean(server.warning),
+            "login": server.login,
             "savings": _serverSavings(status, name),
         }
         if line["failing"]:
@@ -422,6 +423,10 @@ def _serverRows(server: Mapping[str, Any], controls: bool) -> str:
         cells.append(f'<td class="actions">{_buttons(server)}</td>')
     row = f'<tr class="server" data-server="{key}">' + "".join(cells) + "</tr>"
     details = []
+    if server.get("login") == "needed":
+        details.append(
+            f'<p class="bad login">needs login: run <code>mcpgateway login {name}</code></p>'
+        )
     for field, label in (("error", "error"), ("lastExit", "last exit"), ("warning", "warning")):
         if server.get(field) and (field != "lastExit" or server["failing"]):
             details.append(f"<p><b>{label}:</b> {esc(server[field])}</p>")

@@ -189,6 +189,11 @@ class TeamSurface:
         self._authStatus = authStatus
         self.throttled = 0
         """Requests refused by the per-principal limits (429)."""
+        self.upstreamLogin: IResource | None = None
+        """C{/oauth}: where principals sign in to remote servers
+        (L{mcpgateway.web.upstreamlogin}; C{None}: not served)."""
+        self.listeners: list[Callable[[int], None]] = []
+        """Told the port the gateway listens on, once it does."""
 
     def throttle(self) -> None:
         self.throttled += 1

@@ -201,14 +201,23 @@ class Seen:
 
 
 _EVENT_ID = re.compile(rb"(?m)^id: ?(\S+)\r?$")
+_EVENT_END = re.compile(rb"\n\n|\r\n\r\n")
+"""The blank line that ends an SSE event (servers frame lines with LF or CRLF)."""
 
 
 class CutProxy:
     """A loopback TCP proxy to the gateway on C{upstreamPort} that, once
-    L{arm}ed, cuts the first response carrying the marker after its event."""
+    L{arm}ed, cuts the first response carrying the marker after its event.
 
-    def __init__(self, upstreamPort: int) -> None:
+    @param keepUpstream: cut the client's side only; the upstream side of the
+        cut connection stays open and unread until L{close} (a connection
+        that went away without the server noticing).
+    """
+
+    def __init__(self, upstreamPort: int, keepUpstream: bool = False) -> None:
         self.upstreamPort = upstreamPort
+        self.keepUpstream = keepUpstream
+        self._held: set[socket.socket] = set()
         self.seen: list[Seen] = []
         self.cutEventId: str | None = None
         """The id of the last event the client got before the cut."""
@@ -277,7 +286,10 @@ class CutProxy:
                 upstream.sendall(data)
             except OSError:
                 break
-        _halfClose(upstream)
+        with self._lock:
+            held = upstream in self._held
+        if not held:
+            _halfClose(upstream)
 
     def _note(self, pending: bytes) -> tuple[bytes, bool]:
         while b"\r\n\r\n" in pending:
@@ -314,11 +326,15 @@ class CutProxy:
             if marker is not None:
                 relayed, window = len(window), window + data
                 at = window.find(marker)
-                end = window.find(b"\n\n", at) if at >= 0 else -1
-                if at >= 0 and end >= 0 and self._cut(window, at):
-                    _send(client, window[relayed : end + 2])
+                found = _EVENT_END.search(window, at) if at >= 0 else None
+                if found is not None and self._cut(window, at):
+                    if self.keepUpstream:
+                        with self._lock:
+                            self._held.add(upstream)
+                    _send(client, window[relayed : found.end()])
                     _drop(client)
-                    _drop(upstream)
+                    if not self.keepUpstream:
+                        _drop(upstream)
                     return
             if not _send(client, data):
                 break
@@ -332,8 +348,8 @@ class CutProxy:
                 return False
             self._marker = None
             self.cuts += 1
-            start = window.rfind(b"\n\n", 0, at)
-            ids = _EVENT_ID.findall(window[0 if start < 0 else start + 2 : at])
+            ends = [m.end() for m in _EVENT_END.finditer(window, 0, at)]
+            ids = _EVENT_ID.findall(window[ends[-1] if ends else 0 : at])
             self.cutEventId = ids[-1].decode() if ids else None
             return True
 

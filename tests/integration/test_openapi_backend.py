@@ -3,7 +3,12 @@ behind a real gateway as C{"type": "openapi"} servers, one whose spec is the
 service's C{/openapi.json} URL and one whose spec is a file, used with the
 Python SDK through C{/<server>/mcp} and C{/mcp}. The service's request log
 shows what the gateway sent: path, query string, headers, JSON body, and the
-configured API key, which never shows in the gateway's own output."""
+configured API key, which never shows in the gateway's own output. With
+C{--client-credentials}, the service is its own OAuth token endpoint: the
+gateway gets its tokens with the client credentials grant, gets a new one
+when the service forgets them or they expire, and names a refusal; an entry
+without the credentials answers with the login to run, which C{/health}
+shows."""
 
 from __future__ import annotations
 
@@ -40,15 +45,16 @@ T = TypeVar("T")
 
 
 class PetService:
-    """The REST fixture on a free loopback port, with C{--api-key sekret}."""
+    """The REST fixture on a free loopback port, with C{--api-key sekret}
+    (or the options C{args})."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, args: tuple[str, ...] = ("--api-key", API_KEY)) -> None:
         self.port = freePort()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, str(FIXTURE), "--port", str(self.port), "--api-key", API_KEY],
+                [sys.executable, str(FIXTURE), "--port", str(self.port), *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -283,3 +289,140 @@ def test_a_spec_file_serves_the_same_operations(
     (posted,) = service.requestsTo("POST", "/pets")
     assert posted["body"] == {"name": "Filed", "tag": "fish"}
     assert posted["headers"]["x-api-key"] == API_KEY
+
+
+# -- OAuth client credentials -------------------------------------------------------------
+
+CLIENT_ID = "gateway-client"
+CLIENT_SECRET = "cc-secret-value"
+
+
+def admin(service: PetService, method: str, path: str) -> Any:
+    """A test-only request to the service (C{/admin/...} needs no token)."""
+    request = urllib.request.Request(f"{service.base}{path}", method=method, data=None)
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def ccService(home: Path, lifetime: float = 300.0) -> PetService:
+    return PetService(
+        home / "cc-service.log",
+        (
+            "--client-credentials",
+            f"{CLIENT_ID}:{CLIENT_SECRET}",
+            "--token-lifetime",
+            str(lifetime),
+        ),
+    )
+
+
+def ccGateway(start: Any, home: Path, service: PetService, secret: str) -> RunningGateway:
+    oauth = {
+        "tokenUrl": f"{service.base}/token",
+        "clientId": CLIENT_ID,
+        "clientSecret": "${PETS_CLIENT_SECRET}",
+        "scope": "pets",
+    }
+    common = {"spec": f"{service.base}/openapi.json", "baseUrl": service.base}
+    config = writeConfig(
+        home / "gateway.json",
+        {
+            "ccpets": {"type": "openapi", **common, "oauth": oauth},
+            "loginpets": {"type": "openapi", **common},
+        },
+    )
+    running: RunningGateway = start("--config", str(config), env={"PETS_CLIENT_SECRET": secret})
+    return running
+
+
+@pytest.fixture
+def cc(home: Path) -> Iterator[PetService]:
+    running = ccService(home)
+    yield running
+    running.stop()
+
+
+def test_client_credentials_get_one_token_and_a_new_one_once_it_is_refused(
+    start: Any, home: Path, cc: PetService
+) -> None:
+    """The gateway asks the token endpoint once (HTTP Basic, the API's base
+    URL as resource, the scope), calls with the token, and after the
+    service forgot every token gets a new one and the call succeeds; the
+    secret never shows in the gateway's output."""
+    gateway = ccGateway(start, home, cc, CLIENT_SECRET)
+
+    async def calls(c: Client) -> list[Any]:
+        created = await c.call_tool("createPet", {"body": {"name": "Rex"}})
+        listed = await c.call_tool("listPets", {})
+        return [created, listed]
+
+    for result in session(gateway.url("ccpets"), calls):
+        assert not result.is_error, textOf(result)
+    [issued] = admin(cc, "GET", "/admin/tokens")
+    assert issued["basic"] is True and issued["token"]
+    assert issued["form"] == {
+        "grant_type": "client_credentials",
+        "resource": cc.base,
+        "scope": "pets",
+    }
+    api = [r for r in cc.requests() if r["path"] in ("/pets",)]
+    assert [r["status"] for r in api] == [201, 200]
+    assert {r["headers"]["authorization"] for r in api} == {f"Bearer {issued['token']}"}
+
+    assert admin(cc, "POST", "/admin/revoke-tokens") == {"revoked": 1}
+    again = session(gateway.url("ccpets"), lambda c: c.call_tool("listPets", {}))
+    assert not again.is_error, textOf(again)
+    assert json.loads(textOf(again))[0]["name"] == "Rex"
+    tokens = admin(cc, "GET", "/admin/tokens")
+    assert len(tokens) == 2 and tokens[1]["token"] != issued["token"]
+    statuses = [r["status"] for r in cc.requestsTo("GET", "/pets")]
+    assert statuses == [200, 401, 200]
+    assert CLIENT_SECRET not in gateway.text()
+    line = gateway.health()["servers"]["ccpets"]
+    assert "login" not in line["remote"]
+    assert CLIENT_SECRET not in json.dumps(gateway.health())
+
+
+def test_an_expired_token_is_replaced_before_the_api_refuses_it(start: Any, home: Path) -> None:
+    """Tokens good for one second: a call after that second gets a new one
+    (asked for ahead of the expiry, so the API refuses nothing)."""
+    service = ccService(home, lifetime=1.0)
+    try:
+        gateway = ccGateway(start, home, service, CLIENT_SECRET)
+
+        async def twice(c: Client) -> list[Any]:
+            first = await c.call_tool("listPets", {})
+            await anyio.sleep(1.2)
+            return [first, await c.call_tool("listPets", {})]
+
+        for result in session(gateway.url("ccpets"), twice):
+            assert not result.is_error, textOf(result)
+        assert len(admin(service, "GET", "/admin/tokens")) == 2
+        assert [r["status"] for r in service.requestsTo("GET", "/pets")] == [200, 200]
+    finally:
+        service.stop()
+
+
+def test_a_refused_secret_and_a_missing_login_are_named(
+    start: Any, home: Path, cc: PetService
+) -> None:
+    """A wrong secret: the call's error names the token endpoint and what
+    it said (never the secret). An entry with no credentials: the API's
+    401 names C{mcpgateway login loginpets}, and C{/health} says the login
+    is needed."""
+    gateway = ccGateway(start, home, cc, "wrong-secret")
+    refused = session(gateway.url("ccpets"), lambda c: c.call_tool("listPets", {}))
+    assert refused.is_error is True
+    assert textOf(refused) == (
+        f"server 'ccpets': the token endpoint {cc.base}/token refused the client"
+        " credentials (HTTP 401: unknown client)"
+    )
+    assert cc.requestsTo("GET", "/pets") == []
+    assert "wrong-secret" not in gateway.text()
+
+    health = gateway.health()["servers"]
+    assert "login" not in health["loginpets"]["remote"]
+    needs = session(gateway.url("loginpets"), lambda c: c.call_tool("listPets", {}))
+    assert needs.is_error is True
+    assert textOf(needs).endswith("it needs a login: run `mcpgateway login loginpets`")
+    assert gateway.health()["servers"]["loginpets"]["remote"]["login"] == "needed"

@@ -229,3 +229,56 @@ def test_a_clients_session_end_ends_its_upstream_session(
         lambda: "Received session termination request" in remotes["http"].log.read_text(),
         timeout=10,
     ), remotes["http"].log.read_text()[-2000:]
+
+
+@pytest.mark.parametrize("server", ["ehttp", "esse", "eshared"])
+def test_two_sessions_sampling_at_once_are_each_asked_their_own(
+    gateway: RunningGateway, server: str
+) -> None:
+    """Two client sessions call the sampling tool at the same time, and each
+    one's sampling callback holds its answer until the other's request has
+    arrived too: both sampling requests are pending at once. Each session is
+    asked only its own prompt, and each call's result carries its own
+    session's answer. On the shared (global) route both calls go through one
+    upstream session: each sampling request comes on the stream of the call
+    it serves, which is what names its session."""
+    asked: dict[str, list[str]] = {"a": [], "b": []}
+    arrived = {"a": anyio.Event(), "b": anyio.Event()}
+
+    def sampler(label: str) -> Any:
+        other = "b" if label == "a" else "a"
+
+        async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
+            asked[label].append(getattr(params.messages[0].content, "text", ""))
+            arrived[label].set()
+            with anyio.fail_after(10):
+                await arrived[other].wait()
+            return types.CreateMessageResult(
+                role="assistant",
+                model="m",
+                content=types.TextContent(type="text", text=f"from {label}"),
+            )
+
+        return onSampling
+
+    async def session(label: str, out: dict[str, str]) -> None:
+        async with Client(
+            gateway.url(server), mode="legacy", sampling_callback=sampler(label)
+        ) as c:
+            result = await c.call_tool(
+                "trigger-sampling-request", {"prompt": f"prompt of {label}", "maxTokens": 5}
+            )
+            out[label] = textOf(result)
+
+    async def main() -> dict[str, str]:
+        out: dict[str, str] = {}
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as group:
+                group.start_soon(session, "a", out)
+                group.start_soon(session, "b", out)
+        return out
+
+    out = anyio.run(main)
+    for label, other in (("a", "b"), ("b", "a")):
+        assert len(asked[label]) == 1 and f"prompt of {label}" in asked[label][0], asked
+        assert f"from {label}" in out[label] and f"from {other}" not in out[label], out

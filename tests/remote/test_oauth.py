@@ -389,3 +389,49 @@ def test_a_session_id_that_is_not_visible_ascii_is_not_kept(tmp_path: Path) -> N
     child.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
     assert upstream.one(b"POST").header("mcp-session-id") is None
     assert got[0]["result"]["protocolVersion"] == "2025-11-25"
+
+
+def test_a_refreshed_token_the_server_refuses_the_session_to_gets_a_new_session(
+    tmp_path: Path,
+) -> None:
+    """A 401 on an open session, then the resend with the refreshed token
+    (or a new login's: another client of the server) answered 404, as a
+    server that binds its sessions to the credential does: the gateway
+    initializes a new session with the new token and sends the call there."""
+    child, upstream, tokens, got = session(tmp_path)
+    child.send(INIT)
+    upstream.one(b"POST").answer(
+        jsonResponse(
+            {"jsonrpc": "2.0", "id": 0, "result": {"protocolVersion": "2025-11-25"}},
+            headers={b"mcp-session-id": b"s1"},
+        )
+    )
+    child.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    upstream.one(b"POST").answer(FakeResponse(202, b""))
+    upstream.one(b"GET").answer(FakeResponse(405, b""))
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo"}}
+    child.send(call)
+    upstream.one(b"POST").answer(FakeResponse(401, b""))
+    tokens.one(b"POST").answer(jsonResponse({"access_token": "access-2", "token_type": "Bearer"}))
+    resent = upstream.one(b"POST")
+    assert (resent.json, resent.header("mcp-session-id")) == (call, "s1")
+    resent.answer(FakeResponse(404, b'{"error": "Session not found"}'))
+    reinit = upstream.one(b"POST")
+    assert reinit.json["method"] == "initialize"
+    assert reinit.header("mcp-session-id") is None
+    assert reinit.header("authorization") == "Bearer access-2"
+    reinit.answer(
+        jsonResponse(
+            {
+                "jsonrpc": "2.0",
+                "id": reinit.json["id"],
+                "result": {"protocolVersion": "2025-11-25"},
+            },
+            headers={b"mcp-session-id": b"s2"},
+        )
+    )
+    initialized, again = upstream.take()
+    assert initialized.json["method"] == "notifications/initialized"
+    assert (again.json, again.header("mcp-session-id")) == (call, "s2")
+    again.answer(jsonResponse({"jsonrpc": "2.0", "id": 1, "result": {"content": []}}))
+    assert got[1:] == [{"jsonrpc": "2.0", "id": 1, "result": {"content": []}}]

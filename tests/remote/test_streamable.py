@@ -1,7 +1,6 @@
 """L{mcpgateway.remote.streamable.StreamableChild} against a fake agent on a
-L{Clock}: the session's headers, JSON and SSE answers, the GET stream,
-resuming a dropped stream, a session the server lost (404), a server that
-cannot be reached or refuses, and the end."""
+L{Clock}: the session's headers, JSON and SSE answers, a server that cannot
+be reached or refuses, and the end (its streams: test_streamable_streams)."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.remote.streamable import (
     GET_BACKOFF,
-    RESUMES,
     STOP_TIMEOUT,
     StreamableChild,
 )
@@ -75,6 +73,12 @@ def progress(n: int) -> dict[str, Any]:
 
 
 SAMPLING = {"jsonrpc": "2.0", "id": 0, "method": "sampling/createMessage", "params": {}}
+
+
+def servingCall(request: dict[str, Any], callId: Any) -> dict[str, Any]:
+    """C{request} as the router gets it from the stream answering call
+    C{callId}: with the gateway's hint that it serves that call."""
+    return {**request, "params": {"_meta": {"mcpgateway/relatedRequestId": callId}}}
 
 
 @pytest.fixture(autouse=True)
@@ -251,7 +255,7 @@ def test_server_requests_and_notifications_in_a_post_stream_are_delivered_as_the
     stream.push(sse(progress(1)))
     assert h.received() == [progress(1)]
     stream.push(sse(SAMPLING))
-    assert h.received() == [SAMPLING]
+    assert h.received() == [servingCall(SAMPLING, 1)]
     # The client's answer to the server's request is POSTed like any message.
     answer = {"jsonrpc": "2.0", "id": 0, "result": {"role": "assistant"}}
     back = h.request(answer)
@@ -261,6 +265,23 @@ def test_server_requests_and_notifications_in_a_post_stream_are_delivered_as_the
     stream.end()
     assert h.received() == [progress(2), result(1)]
     assert h.stderr == []
+
+
+def test_a_server_cannot_name_the_request_its_own_request_serves() -> None:
+    """Only the stream a request came on says whose it is: a hint the server
+    wrote itself is dropped, on a call's stream and on the GET stream."""
+    h = Harness()
+    h.initialize()
+    stream = h.request(call(1)).answer(sseResponse(stream=True))
+    forged = {**SAMPLING, "params": {"_meta": {"mcpgateway/relatedRequestId": 9, "k": 1}}}
+    stream.push(sse(forged))
+    [got] = h.received()
+    assert got["params"]["_meta"] == {"mcpgateway/relatedRequestId": 1, "k": 1}
+    get = h.initialized()
+    getStream = get.answer(sseResponse(stream=True))
+    getStream.push(sse(forged))
+    [got] = h.received()
+    assert got["params"]["_meta"] == {"k": 1}
 
 
 def test_a_request_answered_without_a_response_gets_an_error() -> None:
@@ -330,326 +351,6 @@ def test_request_ids_that_compare_equal_across_types_are_different_requests() ->
     assert answer == result(1.0) and isinstance(answer["id"], float)
     assertUnavailable(error, 1, "without a response")
     assert isinstance(error["id"], int)
-
-
-# -- the GET stream --------------------------------------------------------------------
-
-
-def test_initialized_answered_202_opens_the_get_stream() -> None:
-    h = Harness()
-    h.initialize()
-    get = h.initialized()
-    assert get.uri == URL.encode()
-    assert get.header("accept") == "text/event-stream"
-    assert get.header("content-type") is None
-    assert get.header("mcp-session-id") == "s1"
-    assert get.header("mcp-protocol-version") == SERVER_VERSION
-    assert get.header("authorization") == "Bearer k-123"
-    assert get.header("last-event-id") is None
-    stream = get.answer(sseResponse(stream=True))
-    pushed = {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}
-    stream.push(sse(pushed, SAMPLING, ids=["g-1", "g-2"]))
-    assert h.received() == [pushed, SAMPLING]
-
-
-def test_no_get_stream_before_the_client_is_initialized() -> None:
-    h = Harness()
-    h.initialize()
-    h.request(call(1)).answer(FakeResponse(202))
-    h.clock.advance(3600)
-    assert [s.method for s in h.agent.take()] == []
-
-
-def test_get_405_is_not_retried() -> None:
-    h = Harness()
-    h.initialize()
-    get = h.initialized()
-    answer = get.answer(FakeResponse(405, b"no"))
-    assert answer.delivered and answer.ended
-    h.clock.advance(3600)
-    assert h.agent.take() == []
-    assert h.stderr == []
-
-
-def test_an_ended_get_stream_is_reopened_with_last_event_id_after_a_delay() -> None:
-    h = Harness()
-    stream = h.open()
-    stream.push(sse(progress(1), ids=["g-7"]))
-    stream.end()
-    h.clock.advance(GET_BACKOFF[0] - 0.01)
-    assert h.agent.take() == []
-    h.clock.advance(0.01)
-    again = h.agent.one(b"GET")
-    assert again.header("last-event-id") == "g-7"
-    assert again.header("mcp-session-id") == "s1"
-    assert again.header("accept") == "text/event-stream"
-    assert h.stderr == []
-
-
-def test_an_ended_get_stream_waits_the_retry_the_server_gave() -> None:
-    h = Harness()
-    stream = h.open()
-    stream.push(b"retry: 3000\n\n")
-    stream.end()
-    h.clock.advance(2.99)
-    assert h.agent.take() == []
-    h.clock.advance(0.01)
-    assert h.agent.one(b"GET").header("last-event-id") is None
-
-
-def test_a_failing_get_stream_backs_off_and_says_why() -> None:
-    h = Harness()
-    h.initialize()
-    get = h.initialized()
-    delays = []
-    for _ in range(len(GET_BACKOFF) + 1):
-        get.answer(FakeResponse(500, b"busy"))
-        before = h.clock.seconds()
-        while not h.agent.sent:
-            h.clock.advance(0.25)
-        delays.append(h.clock.seconds() - before)
-        get = h.agent.one(b"GET")
-    assert delays == [*GET_BACKOFF[1:], GET_BACKOFF[-1], GET_BACKOFF[-1]]
-    assert h.stderr[0] == f"server '{NAME}': the GET stream of {URL} failed (HTTP 500)"
-    # Opened at last: the next end waits the shortest delay again.
-    stream = get.answer(sseResponse(stream=True))
-    stream.end()
-    h.clock.advance(GET_BACKOFF[0])
-    h.agent.one(b"GET")
-
-
-def test_an_unreachable_get_stream_is_retried() -> None:
-    h = Harness()
-    h.initialize()
-    h.initialized().refuse()
-    h.clock.advance(GET_BACKOFF[1])
-    h.agent.one(b"GET")
-    assert "refused" in h.stderr[-1]
-
-
-# -- a stream that drops -----------------------------------------------------------------
-
-
-def test_a_post_stream_dropped_before_the_response_resumes_with_get_and_last_event_id() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
-    stream.push(sse(progress(1), ids=["e-1"]))
-    stream.drop()
-    resume = h.agent.one(b"GET")
-    assert resume.header("last-event-id") == "e-1"
-    assert resume.header("accept") == "text/event-stream"
-    assert resume.header("mcp-session-id") == "s1"
-    assert resume.header("mcp-protocol-version") == SERVER_VERSION
-    assert resume.header("authorization") == "Bearer k-123"
-    resume.answer(sseResponse(result(1), ids=["e-2"]))
-    assert h.received() == [progress(1), result(1)]
-    assert h.stderr == []
-
-
-def test_a_post_stream_closed_cleanly_before_the_response_resumes_too() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
-    stream.push(b"id: p-0\ndata:\n\n")  # a priming event: an id, no message
-    stream.end()
-    assert h.agent.one(b"GET").header("last-event-id") == "p-0"
-    assert h.received() == []
-
-
-def test_a_stream_without_ids_that_ends_early_answers_the_request_with_an_error() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
-    stream.push(sse(progress(1)))
-    stream.end()
-    [note, error] = h.received()
-    assert note == progress(1)
-    assertUnavailable(error, 1, "ended the request's stream before answering it")
-    assert h.agent.take() == []
-    assert h.stderr == [error["error"]["message"]]
-
-
-def test_a_stream_is_resumed_a_bounded_number_of_times() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
-    for n in range(RESUMES):
-        stream.push(sse(progress(n), ids=[f"e-{n}"]))
-        stream.drop()
-        resume = h.agent.one(b"GET")
-        assert resume.header("last-event-id") == f"e-{n}"
-        stream = resume.answer(sseResponse(stream=True))
-    stream.push(sse(progress(RESUMES), ids=["e-last"]))
-    stream.drop()
-    assert h.agent.take() == []
-    *notes, error = h.received()
-    assert notes == [progress(n) for n in range(RESUMES + 1)]
-    assertUnavailable(error, 1, "before answering it")
-
-
-def test_a_resume_the_server_refuses_answers_the_request_with_an_error() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
-    stream.push(sse(progress(1), ids=["e-1"]))
-    stream.drop()
-    h.agent.one(b"GET").answer(FakeResponse(405))
-    [_, error] = h.received()
-    assertUnavailable(error, 1, "would not resume the request's stream (HTTP 405)")
-
-
-def test_a_stream_that_ends_after_its_response_is_not_resumed() -> None:
-    h = Harness()
-    h.initialize()
-    stream = h.request(call(1)).answer(sseResponse(stream=True))
-    stream.push(sse(result(1), ids=["e-1"]))
-    stream.drop()
-    assert h.agent.take() == []
-    assert h.received() == [result(1)]
-
-
-# -- a session the server lost -------------------------------------------------------------
-
-
-def test_404_reinitializes_with_the_clients_params_and_resends_once(
-    logged: Sequence[LogEvent],
-) -> None:
-    h = Harness()
-    getStream = h.open("old")
-    h.request(call(1)).answer(FakeResponse(404, b"unknown session"))
-    assert getStream.aborted
-    reinit = h.agent.one(b"POST")
-    assert reinit.header("mcp-session-id") is None
-    assert reinit.header("mcp-protocol-version") is None
-    assert reinit.header("authorization") == "Bearer k-123"
-    assert reinit.json == dict(INIT, id="mcpgateway-reinitialize-1")
-    # Messages sent meanwhile wait for the new session.
-    h.child.send(call(2))
-    assert h.agent.take() == []
-    reinit.answer(
-        jsonResponse(initResult("mcpgateway-reinitialize-1"), headers={b"mcp-session-id": b"new"})
-    )
-    initialized, first, second = h.agent.take()
-    assert [initialized.json, first.json, second.json] == [INITIALIZED, call(1), call(2)]
-    for sent in (initialized, first, second):
-        assert sent.header("mcp-session-id") == "new"
-        assert sent.header("mcp-protocol-version") == SERVER_VERSION
-    initialized.answer(FakeResponse(202))
-    assert h.agent.one(b"GET").header("mcp-session-id") == "new"
-    first.answer(jsonResponse(result(1)))
-    second.answer(jsonResponse(result(2)))
-    # The gateway's own initialize is not the client's business.
-    assert h.received() == [result(1), result(2)]
-    assert h.child.reinitializations == 1
-    assert h.child.sessionId == "new"
-    assert "no longer knows the session old" in logText(logged)
-
-
-def test_a_second_404_for_the_resent_message_answers_it_with_an_error() -> None:
-    h = Harness()
-    h.initialize("old")
-    h.request(call(1)).answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
-    h.agent.one(b"POST").answer(FakeResponse(404))
-    [error] = h.received()
-    assertUnavailable(error, 1, "no longer knows the session")
-    assert h.agent.take() == []
-    assert h.child.reinitializations == 1
-    assert not h.child.exited
-
-
-def test_a_404_before_the_client_is_initialized_resends_without_initialized() -> None:
-    h = Harness()
-    h.initialize("old")
-    h.request(call(1)).answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
-    assert [s.json for s in h.agent.take()] == [call(1)]
-
-
-def test_a_404_of_the_get_stream_reinitializes() -> None:
-    h = Harness()
-    h.initialize("old")
-    h.initialized().answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    assert reinit.json["method"] == "initialize"
-    assert reinit.json["id"] == "mcpgateway-reinitialize-1"
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
-    initialized = h.agent.one(b"POST")
-    assert initialized.json == INITIALIZED
-    initialized.answer(FakeResponse(202))
-    assert h.agent.one(b"GET").header("mcp-session-id") == "new"
-
-
-def test_a_400_about_the_session_reinitializes_like_a_404() -> None:
-    h = Harness()
-    h.initialize("old")
-    h.request(call(1)).answer(FakeResponse(400, b'{"error":"Bad Request: No valid session ID"}'))
-    reinit = h.agent.one(b"POST")
-    assert reinit.json["method"] == "initialize"
-    reinit.answer(jsonResponse(initResult(reinit.json["id"]), headers={b"mcp-session-id": b"new"}))
-    [resent] = h.agent.take()
-    assert resent.json == call(1) and resent.header("mcp-session-id") == "new"
-    assert h.received() == []
-
-
-def test_another_400_answers_the_request_with_an_error() -> None:
-    h = Harness()
-    h.initialize()
-    h.request(call(1)).answer(FakeResponse(400, b"bad params"))
-    [error] = h.received()
-    assertUnavailable(error, 1, "HTTP 400: bad params")
-    assert h.agent.take() == [] and h.child.reinitializations == 0
-
-
-def test_a_failed_reinitialize_ends_the_child() -> None:
-    h = Harness()
-    h.initialize("old")
-    h.request(call(1)).answer(FakeResponse(404))
-    h.agent.one(b"POST").answer(FakeResponse(500, b"down"))
-    assert h.ended() and h.child.exited
-    assert h.child.howItEnded().startswith("could not initialize a new session: ")
-    assert h.child.howItEnded().endswith("HTTP 500: down")
-    assert h.received() == []  # what waited is the pool's to fail, as for a process
-    h.child.send(call(2))
-    assert h.agent.take() == []
-
-
-def test_an_unreachable_server_at_reinitialize_ends_the_child() -> None:
-    h = Harness()
-    h.initialize("old")
-    h.request(call(1)).answer(FakeResponse(404))
-    h.agent.one(b"POST").refuse()
-    assert h.ended()
-    assert h.child.howItEnded().startswith("could not initialize a new session: ")
-    assert "refused" in h.child.howItEnded()
-
-
-def test_a_reinitialize_the_server_answers_with_an_error_ends_the_child() -> None:
-    h = Harness()
-    h.initialize("old")
-    h.request(call(1)).answer(FakeResponse(404))
-    reinit = h.agent.one(b"POST")
-    refusal = {"jsonrpc": "2.0", "id": reinit.json["id"], "error": {"code": -1, "message": "no"}}
-    reinit.answer(jsonResponse(refusal))
-    assert h.ended()
-    assert h.child.howItEnded().startswith("refused to initialize a new session")
-    assert h.received() == []
-    assert h.agent.take() == []
-
-
-def test_a_404_to_the_clients_own_initialize_answers_it_with_an_error() -> None:
-    h = Harness()
-    h.child.send(INIT)
-    h.child.send(call(1))
-    h.agent.one(b"POST").answer(FakeResponse(404, b"no such endpoint"))
-    [error] = h.received()
-    assertUnavailable(error, 0, "HTTP 404: no such endpoint")
-    # What waited for it goes out (it is the server's to refuse now).
-    assert [s.json for s in h.agent.take()] == [call(1)]
-    assert h.child.reinitializations == 0
 
 
 # -- a server that cannot be reached or refuses -----------------------------------------------
@@ -848,7 +549,7 @@ def test_a_resent_client_response_keeps_the_request_of_the_same_id_waiting() -> 
     h.initialize("old")
     stream = h.request(call(0)).answer(sseResponse(stream=True))
     stream.push(sse(SAMPLING))
-    assert h.received() == [SAMPLING]
+    assert h.received() == [servingCall(SAMPLING, 0)]
     answer = {"jsonrpc": "2.0", "id": 0, "result": {"role": "assistant"}}
     h.request(answer).answer(FakeResponse(404))
     reinit = h.agent.one(b"POST")

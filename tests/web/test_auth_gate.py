@@ -339,3 +339,23 @@ def test_static_tokens_have_no_metadata_and_only_get_is_allowed() -> None:
         gate(FakeAuthenticator(), True), b"/.well-known/oauth-protected-resource", b"POST"
     )
     assert status == 405
+
+
+def test_an_accepted_token_is_handed_over_with_its_principal_a_refused_one_is_not() -> None:
+    """What the gate tells of the tokens it accepts (for RFC 8693 token
+    exchange): the principal and its token, at once or after a Deferred,
+    and nothing of a token it refuses (another server's, or an invalid one)."""
+    told: list[tuple[Principal, str]] = []
+    g = gate(FakeAuthenticator(), oauth=True)
+    g.onToken = lambda principal, token: told.append((principal, token))
+    assert settle(g.check(request(headers=bearer("alice-token")), "github")) == ALICE
+    assert told == [(ALICE, "alice-token")]
+    later = gate(FakeAuthenticator(lambda: succeed(ALICE)), oauth=True)
+    later.onToken = lambda principal, token: told.append((principal, token))
+    settle(later.check(request(headers=bearer("later")), "github"))
+    assert told[-1] == (ALICE, "later")
+    refused = gate(FakeAuthenticator(Refusal(401, "invalid_token", "no")), oauth=True)
+    refused.onToken = lambda principal, token: told.append((principal, token))
+    settle(refused.check(request(headers=bearer("bad")), "github"))
+    settle(g.check(request(path=b"/other/mcp", headers=bearer("other")), "other"))
+    assert len(told) == 2

@@ -131,6 +131,15 @@ class ClientAdapter:
     shadowNote: str = ""
     """How reports describe an entry added in front of another file's
     server (see L{shadowed})."""
+    remoteShapes: bool = True
+    """Whether the client writes remote entries in the common shapes
+    (C{type}, C{url}, C{headers}; a C{url} or C{serverUrl} alone), which
+    L{servedRemote} reads (C{--remote adopt}); a client of another shape
+    keeps its remote entries."""
+    untypedUrl: str = "http"
+    """The transport of a remote entry without a C{type}: C{http}
+    (Streamable HTTP), or C{sse} where the client falls back to the older
+    transport first (Cline, Roo Code)."""
 
     # -- files ---------------------------------------------------------------
 
@@ -225,6 +234,38 @@ class ClientAdapter:
             host,
         )
 
+    def servedRemote(
+        self, name: str, entry: Any, file: ClientFile, host: Host
+    ) -> dict[str, Any] | None:
+        """The remote entry the gateway serves for C{entry}, in the gateway's
+        own shape (C{type} C{http} or C{sse}, C{url}, C{headers}, its
+        variables translated; the C{oauth} object kept); C{None} when
+        C{entry} is not a remote entry of the client's (left alone without a
+        word). Asked with C{--remote adopt} only.
+
+        @raise Unservable: a remote entry the gateway does not take over.
+        """
+        if not self.remoteShapes or not isinstance(entry, dict) or "command" in entry:
+            return None
+        kind = entry.get("type", self.untypedUrl)
+        url = entry.get("url", entry.get("serverUrl"))
+        transport = REMOTE_TRANSPORTS.get(kind) if isinstance(kind, str) else None
+        if transport is None or url is None:
+            return None
+        if self.disabled(entry):
+            raise Unservable("disabled in the client")
+        if not isinstance(url, str):
+            raise Unservable("'url' is not a string")
+        out: dict[str, Any] = {"type": transport, "url": self.translate(url, file, host)}
+        headers = entry.get("headers", {})
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise Unservable("'headers' is not an object of strings")
+        if headers:
+            out["headers"] = {k: self.translate(v, file, host) for k, v in headers.items()}
+        if isinstance(entry.get("oauth"), dict):
+            out["oauth"] = dict(entry["oauth"])
+        return out
+
     def stdioParts(
         self, command: Any, args: Any, env: Any, cwd: Any, file: ClientFile, host: Host
     ) -> dict[str, Any]:
@@ -281,6 +322,18 @@ class ClientAdapter:
         """Why the client would refuse the entries a file would point at the
         gateway (C{(name, url)}), or C{None}: asked before each write."""
         return None
+
+
+REMOTE_TRANSPORTS = {
+    "http": "http",
+    "streamable-http": "http",
+    "streamableHttp": "http",
+    "streamable_http": "http",
+    "sse": "sse",
+}
+"""The C{type} words of clients' remote entries, and the transport each
+means (L{mcpgateway.config.servers.REMOTE_TYPES} without C{openapi}, which
+no client writes)."""
 
 
 def bridgeEntry(url: str, bridgeArgv: Sequence[str]) -> dict[str, Any]:

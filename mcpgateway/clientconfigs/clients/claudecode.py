@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcpgateway.clientconfigs.clients.base import (
+    REMOTE_TRANSPORTS,
     Block,
     ClientAdapter,
     ClientFile,
@@ -183,6 +184,19 @@ class ClaudeCode(ClientAdapter):
         if not isinstance(entry, dict) or entry.get("type") not in (None, "stdio"):
             return None
         if entry.get("type") is None and "command" not in entry:
+            return None
+        return copy.deepcopy(entry)
+
+    def servedRemote(
+        self, name: str, entry: Any, file: ClientFile, host: Host
+    ) -> dict[str, Any] | None:
+        """The entry itself (its C{headers} and C{oauth} kept), when it is a
+        remote one of a C{type} Claude Code takes."""
+        if (
+            not isinstance(entry, dict)
+            or "command" in entry
+            or entry.get("type") not in REMOTE_TRANSPORTS
+        ):
             return None
         return copy.deepcopy(entry)
 

@@ -20,6 +20,7 @@ from mcpgateway.clientconfigs.location import Location
 
 class Codex(ClientAdapter):
     id = "codex"
+    remoteShapes = False  # its remote entries have a shape of their own: kept
     title = "Codex CLI"
     reload = "start a new Codex session"
     format = "toml"

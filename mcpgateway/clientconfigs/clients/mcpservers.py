@@ -102,6 +102,18 @@ class Gemini(ClientAdapter):
     def httpEntry(self, name: str, url: str) -> dict[str, Any]:
         return {"url": url, "type": "http"}
 
+    def servedRemote(
+        self, name: str, entry: Any, file: ClientFile, host: Host
+    ) -> dict[str, Any] | None:
+        """Gemini CLI's remote entry: its deprecated C{httpUrl} wins over
+        C{url}; an C{authProviderType} (Google credentials) is the client's."""
+        if isinstance(entry, dict) and "command" not in entry:
+            if "authProviderType" in entry:
+                raise Unservable("its authProviderType is a sign-in only Gemini CLI makes")
+            if "httpUrl" in entry:
+                entry = {**entry, "url": entry["httpUrl"], "type": "http"}
+        return super().servedRemote(name, entry, file, host)
+
     def systemFiles(self, host: Host) -> list[Path]:
         override = host.env("GEMINI_CLI_SYSTEM_SETTINGS_PATH")
         folder = {
@@ -133,6 +145,7 @@ class Gemini(ClientAdapter):
 class Cline(ClientAdapter):
     id = "cline"
     title = "Cline"
+    untypedUrl = "sse"
     reload = "none needed: Cline watches its settings file and reconnects"
     carry = ("autoApprove", "timeout")
 
@@ -162,6 +175,13 @@ class Cline(ClientAdapter):
             entry = {**entry, **entry["transport"]}  # the Cline CLI's nested form
         return super().served(name, entry, file, host)
 
+    def servedRemote(
+        self, name: str, entry: Any, file: ClientFile, host: Host
+    ) -> dict[str, Any] | None:
+        if isinstance(entry, dict) and isinstance(entry.get("transport"), dict):
+            entry = {**entry, **entry["transport"]}
+        return super().servedRemote(name, entry, file, host)
+
     def httpEntry(self, name: str, url: str) -> dict[str, Any]:
         return {"type": "streamableHttp", "url": url}
 
@@ -169,6 +189,7 @@ class Cline(ClientAdapter):
 class Roo(ClientAdapter):
     id = "roo"
     title = "Roo Code"
+    untypedUrl = "sse"
     reload = "none needed: Roo Code watches both files and reconnects"
     variables = "vscode"
     carry = ("alwaysAllow", "disabledTools", "timeout")

@@ -21,6 +21,7 @@ from mcpgateway.clientconfigs.location import Location
 
 class OpenCode(ClientAdapter):
     id = "opencode"
+    remoteShapes = False  # its remote entries have a shape of their own: kept
     title = "opencode"
     reload = "restart opencode; a project's rewritten server needs `opencode mcp approve NAME`"
     format = "jsonc"

@@ -31,6 +31,7 @@ from mcpgateway.clientconfigs.location import Location
 
 class Continue(ClientAdapter):
     id = "continue"
+    remoteShapes = False  # its remote entries have a shape of their own: kept
     title = "Continue"
     reload = (
         "none for config.yaml (reloaded within a second); a workspace block file is"
@@ -72,6 +73,7 @@ class Continue(ClientAdapter):
 
 class Goose(ClientAdapter):
     id = "goose"
+    remoteShapes = False  # its remote entries have a shape of their own: kept
     title = "Goose"
     reload = "restart goose"
     format = "yaml"

@@ -19,6 +19,7 @@ from mcpgateway.clientconfigs.location import Location
 
 class Zed(ClientAdapter):
     id = "zed"
+    remoteShapes = False  # its remote entries have a shape of their own: kept
     title = "Zed"
     reload = "none needed: Zed applies settings.json when it changes"
     format = "jsonc"

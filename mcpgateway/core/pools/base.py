@@ -406,7 +406,8 @@ class BasePool(Era2026Side):
         are left alone."""
         self.launchSpec = spec
         for upstream in self.upstreams():
-            upstream.spec = spec
+            # A child that serves one principal keeps serving that principal.
+            upstream.spec = spec.forPrincipal(upstream.spec.principal)
 
     # -- client traffic --------------------------------------------------------
 
@@ -575,7 +576,15 @@ class BasePool(Era2026Side):
             promoted=self.promoted,
             modern=self.era2026Refusal(),
             era2026Stats=self.era2026Stats(),
+            login=self._loginState(),
         )
+
+    def _loginState(self) -> str | None:
+        """A remote server's login for the gateway itself (L{ServerStatus.login})."""
+        if self.spec.remote is None:
+            return None
+        state = getattr(self._spawner.remotes, "loginState", None)
+        return None if state is None else cast("str | None", state(self.spec.name))
 
     def _scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
         """The route and credential keys the shared child C{upstream} serves:

@@ -105,7 +105,7 @@ class OwnedChildren:
 
         def launch() -> Deferred[None]:
             def spawn(spec: ServerSpec) -> Deferred[None]:
-                upstream.spec = spec
+                upstream.spec = spec.forPrincipal(getattr(session, "principal", ""))
                 return upstream.ensure()
 
             return pool._launchOf(variant).addCallback(spawn)

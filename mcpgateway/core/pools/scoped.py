@@ -223,7 +223,7 @@ class ScopedPool(BasePool):
         self._reserved[key] = []
 
         def spawn(launch: ServerSpec) -> Deferred[None]:
-            upstream.spec = launch
+            upstream.spec = launch.forPrincipal(self._made[key].principal)
             started = upstream.ensure()
             for other in self._reserved.pop(key, []):
                 upstream.ensure().addCallback(lambda _: upstream).chainDeferred(other)

@@ -35,6 +35,7 @@ from mcpgateway.remote.oauth.discovery import (
     tokenResponse,
     withTokens,
 )
+from mcpgateway.remote.oauth.links import LoginLinks
 from mcpgateway.remote.oauth.tokens import TokenStore, TokenStoreError, UpstreamGrant
 from mcpgateway.remote.sse import readBody
 from mcpgateway.runtime import logs
@@ -50,6 +51,18 @@ second, and a busy server's requests do not each stat the file."""
 def loginHint(server: str) -> str:
     """What a user runs to give the gateway a server's tokens."""
     return f"run `mcpgateway login {server}`"
+
+
+def loginNeeded(credentials: UpstreamCredentials | None, server: str, principal: str) -> str:
+    """C{server} refused a request for want of C{principal}'s token: note
+    it (L{UpstreamCredentials.loginState}) and say what gives the gateway
+    one (the login link of a principal of an authenticated gateway, else
+    the CLI login)."""
+    if credentials is None:
+        return loginHint(server)
+    credentials.wantLogin(server, principal)
+    link = credentials.loginLink(server, principal)
+    return loginHint(server) if link is None else f"sign in at {link}"
 
 
 class UpstreamCredentials:
@@ -74,6 +87,35 @@ class UpstreamCredentials:
         """When the store's file was last looked at (at most every L{LOOK_EVERY} s)."""
         self._grants: dict[tuple[str, str], UpstreamGrant] = {}
         self._refreshing: dict[tuple[str, str], Deferred[bool]] = {}
+        self.links: LoginLinks | None = None
+        """Makes the login links of principals (an authenticated gateway's
+        C{/oauth/start}; C{None}: there is none, the CLI logs in)."""
+        self._wanted: set[tuple[str, str]] = set()
+        """The servers (and principals) that asked for a login the gateway
+        has no grant for (L{loginState})."""
+
+    def wantLogin(self, server: str, principal: str) -> None:
+        """C{server} refused a request for want of C{principal}'s token
+        (L{loginState} says so until a grant is held)."""
+        self._wanted.add((server, principal))
+
+    def loginLink(self, server: str, principal: str) -> str | None:
+        """The link that signs C{principal} in to C{server} (C{None}: the
+        gateway's own user, or no login pages)."""
+        if not principal or self.links is None:
+            return None
+        return self.links.link(server, principal)
+
+    def loginState(self, server: str, principal: str = "") -> str | None:
+        """Whether C{server} has the login it asks for (C{/health}'s
+        C{"login"}): C{"ok"} while a grant is held, C{"needed"} when the
+        server refused a request (401) and no grant is held, C{None} when it
+        never asked. Never a token."""
+        grant = self.grant(server, principal)
+        if grant is not None and grant.accessToken:
+            self._wanted.discard((server, principal))
+            return "ok"
+        return "needed" if (server, principal) in self._wanted else None
 
     def _load(self) -> None:
         now = self._now()
@@ -165,7 +207,7 @@ class UpstreamCredentials:
                 " {hint}",
                 server=grant.server,
                 code=code,
-                hint=loginHint(grant.server),
+                hint=loginNeeded(self, grant.server, grant.principal),
             )
             if 400 <= code < 500:
                 self._forget(grant)

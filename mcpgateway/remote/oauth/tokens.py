@@ -154,7 +154,24 @@ class TokenStore:
     def __init__(self, stateDir: Path, keeper: KeyKeeper | None = None) -> None:
         self.stateDir = Path(stateDir)
         self.path = self.stateDir / TOKENS_FILE
-        self._keeper = keeper if keeper is not None else keyKeeper(self.stateDir)
+        self._keeperGiven = keeper
+        self._cipher: Any = None
+
+    @property
+    def _keeper(self) -> KeyKeeper:
+        """Where the key is, found on first use: the keyring is not asked
+        before a daemon has forked."""
+        if self._keeperGiven is None:
+            self._keeperGiven = keyKeeper(self.stateDir)
+        return self._keeperGiven
+
+    def cipher(self) -> Any:
+        """The store's Fernet, its key made if there is none: what else the
+        gateway seals for itself (L{mcpgateway.remote.oauth.links}) is sealed
+        with the same key, so every process that reads the store opens it."""
+        if self._cipher is None:
+            self._cipher = self._fernet(create=True)
+        return self._cipher
 
     def _fernet(self, create: bool) -> Any:
         from cryptography.fernet import Fernet

@@ -1,0 +1,54 @@
+"""C{mcpgateway start --remote {keep,adopt}}: passed on to the gateway with
+the rewrite; a bad value, or C{adopt} with C{--no-rewrite}, is refused
+before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcpgateway.cli.context import CliContext
+from mcpgateway.cli.start import gatewayArgv
+from tests.cli.support import FakeGateway, run
+from tests.cli.test_start import FakeLauncher
+
+
+def test_gateway_argv_passes_remote_with_the_rewrite(tmp_path: Path) -> None:
+    argv = gatewayArgv(tmp_path, 9100, None, False, True, remote="adopt")
+    assert argv[argv.index("--remote") + 1] == "adopt"
+    assert "--remote" not in gatewayArgv(tmp_path, 9100, None, False, True)
+    assert "--remote" not in gatewayArgv(tmp_path, 9100, None, False, False, remote="adopt")
+
+
+def test_start_remote_adopt(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> None:
+    (home / ".claude.json").write_text('{"mcpServers": {}}')
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    port = str(fakeGateway.port)
+    code, _, _ = run(capsys, stateDir, "start", "--port", port, "--remote", "adopt", ctx=ctx)
+    assert code == 0
+    assert launcher.argv[launcher.argv.index("--remote") + 1] == "adopt"
+
+
+def test_start_refuses_adopt_without_rewrite(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, locked: None, ctx: CliContext
+) -> None:
+    ctx.launch = FakeLauncher(stateDir, None)
+    code, out, err = run(capsys, stateDir, "start", "--remote", "adopt", "--no-rewrite", ctx=ctx)
+    assert code != 0 and out == ""
+    assert "--remote adopt and --no-rewrite" in err
+    assert ctx.launch.argv == []
+
+
+def test_start_refuses_a_bad_value(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    code, _, err = run(capsys, stateDir, "start", "--remote", "always")
+    assert code == 2
+    assert "invalid choice: 'always'" in err

@@ -1,0 +1,332 @@
+"""Principals' own upstream tokens without a network: the sealed login
+links and states, the login through the gateway's pages (a fake
+authorization server answering the blocking exchanges), the spec of a
+principal's child, and a child that calls with its principal's token and
+answers a missing one with the link (as a URL elicitation when the client
+takes them)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cryptography.fernet import Fernet
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.task import Clock
+
+from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
+from mcpgateway.remote.oauth.links import TICKET_TTL, LinkError, LoginLinks
+from mcpgateway.remote.oauth.login import Answer, LoginError
+from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
+from mcpgateway.remote.oauth.weblogin import WebLogin
+from mcpgateway.remote.streamable import StreamableChild
+from tests.remote.fakehttp import FakeAgent, FakeResponse, jsonResponse
+from tests.remote.test_oauth import METADATA, MemoryKey
+
+SERVER_URL = "https://mcp.example.com/mcp"
+GATEWAY = "https://gw.example.com"
+
+
+def links(now: list[float] | None = None) -> LoginLinks:
+    cipher = Fernet(Fernet.generate_key())
+    clock = now if now is not None else [1_000_000.0]
+    return LoginLinks(lambda: cipher, lambda: GATEWAY, lambda: clock[0])
+
+
+def ticketOf(link: str) -> str:
+    return parse_qs(urlsplit(link).query)["ticket"][0]
+
+
+# -- links ---------------------------------------------------------------------------
+
+
+def test_a_link_names_the_gateway_the_server_and_a_ticket_for_the_principal() -> None:
+    made = links()
+    link = made.link("linear", "p-alice")
+    assert link.startswith(f"{GATEWAY}/oauth/start/linear?ticket=")
+    assert made.principalOf(ticketOf(link), "linear") == "p-alice"
+    assert made.callbackUrl == f"{GATEWAY}/oauth/callback"
+
+
+def test_a_ticket_is_good_for_its_own_server_only() -> None:
+    made = links()
+    ticket = ticketOf(made.link("linear", "p-alice"))
+    with pytest.raises(LinkError):
+        made.principalOf(ticket, "notion")
+
+
+def test_a_ticket_expires() -> None:
+    now = [1_000_000.0]
+    made = links(now)
+    ticket = ticketOf(made.link("linear", "p-alice"))
+    now[0] += TICKET_TTL + 1
+    with pytest.raises(LinkError):
+        made.principalOf(ticket, "linear")
+
+
+def test_another_gateways_ticket_does_not_open() -> None:
+    ticket = ticketOf(links().link("linear", "p-alice"))
+    with pytest.raises(LinkError):
+        links().principalOf(ticket, "linear")
+
+
+@given(st.text(max_size=300))
+def test_any_string_as_a_ticket_is_refused_without_raising_anything_else(text: str) -> None:
+    made = links()
+    with pytest.raises(LinkError):
+        made.principalOf(text, "linear")
+
+
+def test_a_state_is_not_a_ticket() -> None:
+    made = links()
+    state = made.seal({"k": "state", "s": "linear", "p": "p-alice"})
+    with pytest.raises(LinkError):
+        made.principalOf(state, "linear")
+
+
+# -- the login through the gateway's pages -------------------------------------------
+
+
+class FakeAuthServer:
+    """Answers the blocking exchanges of a login: the protected server's
+    401, both metadata documents, registration and the token endpoint."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, bytes | None, dict[str, str]]] = []
+        self.registrations = 0
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        self.sent.append((method, url, body, headers or {}))
+        if url == SERVER_URL:
+            challenge = 'Bearer resource_metadata="https://mcp.example.com/.well-known/prm"'
+            return Answer(401, {"www-authenticate": challenge}, b"")
+        if url == "https://mcp.example.com/.well-known/prm":
+            prm = {"resource": SERVER_URL, "authorization_servers": [METADATA["issuer"]]}
+            return Answer(200, {}, json.dumps(prm).encode())
+        if "/.well-known/oauth-authorization-server" in url:
+            return Answer(200, {}, json.dumps(METADATA).encode())
+        if url == METADATA["registration_endpoint"]:
+            self.registrations += 1
+            return Answer(201, {}, json.dumps({"client_id": "gw-client"}).encode())
+        if url == METADATA["token_endpoint"]:
+            tokens = {"access_token": "alice-access", "token_type": "Bearer", "expires_in": 60}
+            return Answer(200, {}, json.dumps(tokens).encode())
+        return Answer(404, {}, b"")
+
+
+def inline(f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+    """The thread pool, in the test's own thread."""
+    return maybeDeferred(f, *args)
+
+
+def webLogin(tmp_path: Path) -> tuple[WebLogin, FakeAuthServer, TokenStore, list[UpstreamGrant]]:
+    store = TokenStore(tmp_path, MemoryKey())
+    server = FakeAuthServer()
+    granted: list[UpstreamGrant] = []
+    endpoint = RemoteEndpoint(SERVER_URL, "http", (("X-Team", "blue"),))
+    login = WebLogin(
+        store,
+        LoginLinks(store.cipher, lambda: GATEWAY),
+        lambda name: endpoint if name == "linear" else None,
+        inline,
+        server,
+        onGrant=granted.append,
+        now=lambda: 100.0,
+    )
+    return login, server, store, granted
+
+
+def fired(d: Deferred[Any]) -> Any:
+    results: list[Any] = []
+    d.addBoth(results.append)
+    [result] = results
+    return result
+
+
+def test_start_sends_the_browser_to_the_authorization_server_with_pkce_and_the_resource(
+    tmp_path: Path,
+) -> None:
+    login, server, _, _ = webLogin(tmp_path)
+    where = fired(login.start("linear", ticketOf(login.links.link("linear", "p-alice"))))
+    assert isinstance(where, str) and where.startswith(str(METADATA["authorization_endpoint"]))
+    query = {k: v[0] for k, v in parse_qs(urlsplit(where).query).items()}
+    assert query["client_id"] == "gw-client"
+    assert query["redirect_uri"] == f"{GATEWAY}/oauth/callback"
+    assert query["resource"] == SERVER_URL
+    assert query["code_challenge_method"] == "S256"
+    assert login.links.unseal(query["state"])["p"] == "p-alice"
+    probe = server.sent[0]
+    assert probe[3]["X-Team"] == "blue"  # the entry's headers go with the probe
+
+
+def test_one_registration_serves_every_principals_login(tmp_path: Path) -> None:
+    login, server, _, _ = webLogin(tmp_path)
+    for principal in ("p-alice", "p-bob"):
+        fired(login.start("linear", ticketOf(login.links.link("linear", principal))))
+    assert server.registrations == 1
+
+
+def test_the_callback_keeps_the_principals_grant_and_says_so(tmp_path: Path) -> None:
+    login, server, store, granted = webLogin(tmp_path)
+    where = fired(login.start("linear", ticketOf(login.links.link("linear", "p-alice"))))
+    state = parse_qs(urlsplit(where).query)["state"][0]
+    assert fired(login.finish(state, "the-code", None)) == "linear"
+    [grant] = store.all()
+    assert (grant.server, grant.principal, grant.accessToken) == (
+        "linear",
+        "p-alice",
+        "alice-access",
+    )
+    assert grant.expiresAt == 160.0
+    assert granted == [grant]
+    _, url, body, _ = server.sent[-1]
+    form = parse_qs((body or b"").decode())
+    assert url == METADATA["token_endpoint"]
+    assert form["code"] == ["the-code"] and form["resource"] == [SERVER_URL]
+    assert form["redirect_uri"] == [f"{GATEWAY}/oauth/callback"]
+    assert len(form["code_verifier"][0]) >= 43
+
+
+def test_a_refusal_at_the_authorization_server_keeps_nothing(tmp_path: Path) -> None:
+    login, _, store, _ = webLogin(tmp_path)
+    where = fired(login.start("linear", ticketOf(login.links.link("linear", "p-alice"))))
+    state = parse_qs(urlsplit(where).query)["state"][0]
+    failure = fired(login.finish(state, None, "access_denied"))
+    assert failure.check(LoginError) and "access_denied" in failure.getErrorMessage()
+    assert store.all() == []
+
+
+def test_a_ticket_cannot_serve_as_the_callbacks_state(tmp_path: Path) -> None:
+    login, _, store, _ = webLogin(tmp_path)
+    ticket = ticketOf(login.links.link("linear", "p-alice"))
+    assert fired(login.finish(ticket, "code", None)).check(LinkError)
+    assert store.all() == []
+
+
+def test_a_server_that_takes_no_principals_login_is_refused(tmp_path: Path) -> None:
+    login, server, _, _ = webLogin(tmp_path)
+    failure = fired(login.start("notion", ticketOf(login.links.link("notion", "p-alice"))))
+    assert failure.check(LoginError) and "notion" in failure.getErrorMessage()
+    assert server.sent == []
+
+
+# -- a principal's child ---------------------------------------------------------------
+
+
+def test_a_remote_specs_child_for_a_principal_names_it_unless_its_token_is_shared() -> None:
+    spec = ServerSpec("linear", SERVER_URL, remote=RemoteEndpoint(SERVER_URL))
+    assert spec.forPrincipal("p-alice").principal == "p-alice"
+    assert spec.forPrincipal("p-alice").remote == RemoteEndpoint(SERVER_URL, principal="p-alice")
+    shared = ServerSpec("linear", SERVER_URL, remote=RemoteEndpoint(SERVER_URL, auth="shared"))
+    assert shared.forPrincipal("p-alice") is shared
+    keyed = ServerSpec(
+        "api", SERVER_URL, remote=RemoteEndpoint(SERVER_URL, headers=(("Authorization", "k"),))
+    )
+    assert keyed.forPrincipal("p-alice") is keyed
+    stdio = ServerSpec("fs", "npx")
+    assert stdio.forPrincipal("p-alice") is stdio
+
+
+def test_a_shared_remote_server_gets_a_child_per_principal_unless_its_token_is_shared() -> None:
+    perPrincipal = ServerSpec("api", "", mode="global", remote=RemoteEndpoint(SERVER_URL))
+    assert perPrincipal.perPrincipal
+    shared = ServerSpec("api", "", mode="global", remote=RemoteEndpoint(SERVER_URL, auth="shared"))
+    assert not shared.perPrincipal
+
+
+def principalChild(
+    tmp_path: Path, initialize: dict[str, Any], withLinks: bool = True
+) -> tuple[StreamableChild, FakeAgent, list[dict[str, Any]], UpstreamCredentials]:
+    store = TokenStore(tmp_path, MemoryKey())
+    store.put(
+        UpstreamGrant(
+            "linear",
+            SERVER_URL,
+            str(METADATA["token_endpoint"]),
+            "c",
+            accessToken="alice-access",
+            principal="p-alice",
+        )
+    )
+    upstream = FakeAgent()
+    creds = UpstreamCredentials(store, lambda url: FakeAgent(), now=lambda: 0.0)
+    if withLinks:
+        creds.links = LoginLinks(store.cipher, lambda: GATEWAY)
+    got: list[dict[str, Any]] = []
+    child = StreamableChild(
+        "linear",
+        RemoteEndpoint(SERVER_URL, principal="p-bob"),
+        upstream,
+        Clock(),
+        got.append,
+        credentials=creds,
+    )
+    child.send(initialize)
+    upstream.one(b"POST").answer(
+        jsonResponse({"jsonrpc": "2.0", "id": 0, "result": {"protocolVersion": "2025-11-25"}})
+    )
+    return child, upstream, got, creds
+
+
+def initialize(capabilities: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": capabilities},
+    }
+
+
+CALL = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "x"}}
+
+
+def test_a_principals_child_never_sends_another_principals_token(tmp_path: Path) -> None:
+    child, upstream, _got, _ = principalChild(tmp_path, initialize({}))
+    child.send(CALL)
+    sent = upstream.one(b"POST")
+    assert sent.header("authorization") is None  # bob has no grant; alice's is not his
+
+
+def test_a_missing_token_is_a_url_elicitation_for_a_client_that_takes_them(
+    tmp_path: Path,
+) -> None:
+    child, upstream, got, _ = principalChild(tmp_path, initialize({"elicitation": {"url": {}}}))
+    child.send(CALL)
+    upstream.one(b"POST").answer(FakeResponse(401, b""))
+    error = got[-1]["error"]
+    assert error["code"] == jsonrpc.URL_ELICITATION_REQUIRED
+    [elicitation] = error["data"]["elicitations"]
+    assert elicitation["mode"] == "url" and elicitation["elicitationId"]
+    assert elicitation["url"].startswith(f"{GATEWAY}/oauth/start/linear?ticket=")
+    assert elicitation["url"] in error["message"]
+
+
+def test_a_missing_token_names_the_link_for_a_client_without_url_elicitation(
+    tmp_path: Path,
+) -> None:
+    child, upstream, got, _ = principalChild(tmp_path, initialize({"elicitation": {}}))
+    child.send(CALL)
+    upstream.one(b"POST").answer(FakeResponse(401, b""))
+    error = got[-1]["error"]
+    assert error["code"] == jsonrpc.SERVER_UNAVAILABLE
+    assert f"sign in at {GATEWAY}/oauth/start/linear?ticket=" in error["message"]
+
+
+def test_without_login_pages_the_hint_is_the_cli_login(tmp_path: Path) -> None:
+    _, _, _, creds = principalChild(tmp_path, initialize({}), withLinks=False)
+    assert loginNeeded(creds, "linear", "p-bob") == "run `mcpgateway login linear`"
+    assert loginNeeded(None, "linear", "") == "run `mcpgateway login linear`"
