@@ -75,7 +75,8 @@ from mcpgateway.core.status import (
     ServerStatus,
     SessionStatus,
 )
-from mcpgateway.protocol import jsonrpc
+from mcpgateway.core.tasks.manager import withTasksExtension
+from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.runtime import logs, procfs
 
 if TYPE_CHECKING:
@@ -539,7 +540,24 @@ class Gateway(SessionOpening):
                     request.clientId, jsonrpc.METHOD_NOT_FOUND, f"no server '{server}'"
                 )
             )
-        return pool.modern(request, sink)
+        tasks = self.settings.tasks
+        method = request.method
+        if method in wire2026.TASK_METHODS:
+            if tasks is None:
+                return succeed(
+                    jsonrpc.errorResponse(
+                        request.clientId,
+                        jsonrpc.METHOD_NOT_FOUND,
+                        f"Method not found: {method} (this gateway does not serve tasks)",
+                    )
+                )
+            return succeed(tasks.serve(server, request, pool.modern))
+        if tasks is not None and method == "tools/call" and pool.era2026Refusal() is None:
+            return tasks.call(server, request, sink, pool.modern, pool.toolTaskSupport)
+        answered = pool.modern(request, sink)
+        if tasks is not None and method == "server/discover":
+            answered.addCallback(withTasksExtension)
+        return answered
 
     def listen(
         self, server: str, request: Era2026Request, wanted: ListenFilter, sink: Sink

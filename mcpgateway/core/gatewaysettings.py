@@ -25,6 +25,7 @@ from mcpgateway.core.spec import ServerSpec
 if TYPE_CHECKING:
     # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
     from mcpgateway.core.aggregate.session import ToolsLike
+    from mcpgateway.core.tasks.manager import TaskManager
 
 Connection = tuple[str, int, str, int]
 """A loopback TCP connection: peer host, peer port, local host, local port."""
@@ -97,6 +98,9 @@ class GatewaySettings:
     session whose client exited while no gateway ran is not restored (its
     child would start for nobody). C{None}: every saved session is restored
     (the reaper ends those of dead clients)."""
+    tasks: TaskManager | None = None
+    """Serves the Tasks extension to MCP 2026-07-28 clients (C{None}: not
+    served: C{tasks/*} are unknown methods, every call answers when it ends)."""
 
 
 class GatewayOptions(TypedDict, total=False):
@@ -119,3 +123,4 @@ class GatewayOptions(TypedDict, total=False):
     resultBytes: int | None
     runInThread: RunInThread | None
     clientAlive: Callable[[int], bool] | None
+    tasks: TaskManager | None

@@ -164,6 +164,10 @@ class Router:
         self._drainWaiters: list[Deferred[None]] = []
         self._invalidBudget = logs.LogBudget(clock, 1.0, 10, 10.0, self._invalidDropped)
         self.toolHeaders: dict[str, dict[str, str]] = {}
+        self.toolTasks: dict[str, str] = {}
+        """Each listed tool's C{execution.taskSupport}, where the child says one."""
+        self.toolsListed = False
+        """Whether a C{tools/list} answer was seen since the tools last changed."""
         """The C{Mcp-Param-*} header map of each tool, by name, from the
         child's C{tools/list} answers (forgotten on C{list_changed} and when
         the child exits)."""
@@ -550,8 +554,15 @@ class Router:
         tools = result.get("tools") if isinstance(result, dict) else None
         if not isinstance(tools, list):
             return
+        self.toolsListed = True
         for tool in tools:
             if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                execution = tool.get("execution")
+                support = execution.get("taskSupport") if isinstance(execution, dict) else None
+                if isinstance(support, str):
+                    self.toolTasks[tool["name"]] = support
+                else:
+                    self.toolTasks.pop(tool["name"], None)
                 try:
                     self.toolHeaders[tool["name"]] = wire2026.xHeaderMap(tool)
                 except Exception:  # the child's schema: never let it stop the answer
@@ -567,6 +578,8 @@ class Router:
         params = message.get("params")
         if method == "notifications/tools/list_changed":
             self.toolHeaders.clear()
+            self.toolTasks.clear()
+            self.toolsListed = False
         if method in LIST_CHANGED and self.onList is not None:
             try:
                 self.onList(method)
@@ -712,6 +725,8 @@ class Router:
         """Fail every pending request at once with a JSON-RPC error."""
         self._serverRequests.clear()
         self.toolHeaders.clear()
+        self.toolTasks.clear()
+        self.toolsListed = False
         self.failAll(jsonrpc.CHILD_EXITED, f"server '{self.name}' {why}")
 
     def failAll(self, code: int, text: str, tellChild: bool = False) -> None:

@@ -73,7 +73,15 @@ CACHEABLE = frozenset(
 """Results that carry C{ttlMs} and C{cacheScope}."""
 MRTR_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
 """Requests whose result may be an C{InputRequiredResult}."""
-NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+TASK_METHODS = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
+"""The Tasks extension's requests (C{io.modelcontextprotocol/tasks}; it has no
+C{tasks/result} and no C{tasks/list})."""
+NAMED_METHODS = {
+    "tools/call": "name",
+    "prompts/get": "name",
+    "resources/read": "uri",
+    **{method: "taskId" for method in sorted(TASK_METHODS)},
+}
 """The methods whose C{Mcp-Name} header names C{params[key]}."""
 
 Problem = tuple[int, str, Any]

@@ -42,6 +42,7 @@ from mcpgateway.service.endpoints import (
     urlProblem,
 )
 from mcpgateway.service.process import runnerName
+from mcpgateway.service.taskoptions import taskParameters
 
 CLUSTER_KEY_FILE_ENV = "MCPGATEWAY_CLUSTER_KEY_FILE"
 REPLICA_ID_ENV = "MCPGATEWAY_REPLICA_ID"
@@ -538,6 +539,7 @@ class Options(usage.Options):
             " address and the listening port). Env: " + CLUSTER_ADVERTISE_ENV + ".",
         ],
     ]
+    optParameters += taskParameters(_positiveFloat, _nonNegativeFloat, _positiveInt)
     optParameters = [_named(parameter) for parameter in optParameters]
 
     def parseOptions(self, options: Any = None) -> None:

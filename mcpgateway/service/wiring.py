@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mcpgateway.core.gatewaysettings import GatewaySettings
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.core.spec import ServerSpec
+    from mcpgateway.core.tasks.manager import TaskManager
     from mcpgateway.ops.services import InstanceService
     from mcpgateway.service.preflight import Preflight
     from mcpgateway.web.surfaces import TeamSurface
@@ -319,6 +320,10 @@ def _gatewayAndConfig(
         # Before the gateway's service: stopped after it, once its sessions are DELETEd.
         RemotePools(remotes).setServiceParent(top)
     GatewayService(gateway).setServiceParent(top)
+    if settings.tasks is not None:
+        from mcpgateway.core.tasks.keeping import TaskKeeping
+
+        TaskKeeping(settings.tasks.store, reactor).setServiceParent(top)
     _operations(options, reactor, top, gateway, configService)
     return gateway, configService
 
@@ -455,7 +460,20 @@ def _gatewaySettings(
         sessionIds=None if cluster is None else cluster.sealer,
         # a saved session whose client exited while no gateway ran is not restored
         clientAlive=pidAlive,
+        # the Tasks extension, kept in tasks.journal (docs/tasks.md)
+        tasks=_tasks(options, pre, reactor),
     )
+
+
+def _tasks(options: Options, pre: Preflight, reactor: Any) -> TaskManager:
+    """The tasks of the gateway, in C{<state-dir>/tasks.journal} (read when
+    the service tree starts: L{mcpgateway.core.tasks.keeping.TaskKeeping})."""
+    from mcpgateway.core.tasks.manager import TaskManager
+    from mcpgateway.core.tasks.store import JOURNAL_NAME, TaskStore
+    from mcpgateway.service.taskoptions import taskLimits
+
+    store = TaskStore(pre.stateDir / JOURNAL_NAME, options["task-result-bytes"])
+    return TaskManager(store, reactor, taskLimits(options))
 
 
 def _operations(

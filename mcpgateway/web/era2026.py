@@ -257,7 +257,7 @@ class Era2026Endpoint:
         _raiseFor(wire2026.checkHeaders(message, headers))
         _raiseFor(wire2026.checkVersion(message))
         method = message["method"]
-        if method not in wire2026.ERA2026_METHODS:
+        if method not in wire2026.ERA2026_METHODS and method not in wire2026.TASK_METHODS:
             raise _Refused(
                 404,
                 jsonrpc.METHOD_NOT_FOUND,
@@ -330,6 +330,10 @@ class Era2026Endpoint:
                 raise _Refused(
                     400, jsonrpc.INVALID_PARAMS, "Invalid params: requestState must be a string"
                 )
+        if method == "tasks/update" and not isinstance(params.get("inputResponses"), dict):
+            raise _Refused(
+                400, jsonrpc.INVALID_PARAMS, "Invalid params: inputResponses must be an object"
+            )
         if method != "subscriptions/listen":
             return None
         wanted = listenFilter(params)
@@ -346,7 +350,8 @@ class Era2026Endpoint:
     ) -> Era2026Request:
         meta = params["_meta"]
         mrtr = message["method"] in wire2026.MRTR_METHODS
-        responses = params.get("inputResponses") if mrtr else None
+        answers = mrtr or message["method"] == "tasks/update"
+        responses = params.get("inputResponses") if answers else None
         state = params.get("requestState") if mrtr else None
         info = meta.get(wire2026.CLIENT_INFO_KEY)
         level = meta.get(wire2026.LOG_LEVEL_KEY)

@@ -433,6 +433,7 @@ def test_service_tree_on_a_memory_reactor(
     assert names == [
         "RemotePools",
         "GatewayService",
+        "TaskKeeping",
         "StopSignals",
         "ConfigService",
         "ReaperService",

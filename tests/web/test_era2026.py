@@ -384,8 +384,8 @@ def test_row8_an_unsupported_version_is_400_with_what_is_supported() -> None:
         "logging/setLevel",
         "resources/subscribe",
         "resources/unsubscribe",
-        "tasks/get",
         "tasks/list",
+        "tasks/result",
         "unknown/method",
     ],
 )

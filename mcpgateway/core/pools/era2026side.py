@@ -187,6 +187,30 @@ class Era2026Side:
         known = router.toolHeaders.get(tool)
         return None if known is None else dict(known)
 
+    def toolTaskSupport(self, request: Era2026Request, tool: str) -> Deferred[str | None]:
+        """What the child of C{request}'s route says of C{tool}'s task
+        support (C{execution.taskSupport}; C{None}: nothing), from its last
+        C{tools/list}, which is asked for first when the child has not
+        answered one yet."""
+        routed = self._routed(request)
+
+        def known() -> str | None:
+            router = self.era2026Router(routed.scope)
+            return None if router is None else router.toolTasks.get(tool)
+
+        router = self.era2026Router(routed.scope)
+        if router is not None and router.toolsListed:
+            return succeed(known())
+        listing = replace(
+            routed,
+            clientId="mcpgateway-tools-list",
+            method="tools/list",
+            params={},
+            inputResponses=None,
+            requestState=None,
+        )
+        return self.modern(listing, lambda _: False).addCallback(lambda _: known())
+
     def era2026Stats(self) -> Era2026Stats:
         bridge = self.bridge
         return Era2026Stats(

@@ -340,6 +340,10 @@ class ServerPool(Protocol):
         answer (never fails but with C{CancelledError}, when cancelled: the
         client went away)."""
 
+    def toolTaskSupport(self, request: Era2026Request, tool: str) -> Deferred[str | None]:
+        """What the child of C{request}'s route says of C{tool}'s task
+        support (its C{execution.taskSupport}; C{None}: nothing)."""
+
     def describe(self, request: Era2026Request) -> Deferred[dict[str, Any]]:
         """The C{InitializeResult} of the child of C{request}'s route
         (started when needed)."""

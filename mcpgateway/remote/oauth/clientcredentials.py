@@ -17,12 +17,10 @@ neither it nor the secret is ever logged.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
@@ -31,7 +29,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import ClientCredentials
-from mcpgateway.remote.oauth.discovery import DiscoveryError, tokenResponse
+from mcpgateway.remote.oauth.discovery import DiscoveryError, formRequest, tokenResponse
 from mcpgateway.remote.sse import readBody, reasonOf
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.bodies import BytesProducer
@@ -137,16 +135,7 @@ class ClientCredentialsToken:
             form["scope"] = given.scope
         if given.audience:
             form["audience"] = given.audience
-        headers = {
-            "content-type": "application/x-www-form-urlencoded",
-            "accept": "application/json",
-        }
-        if given.clientSecret:
-            pair = f"{given.clientId}:{given.clientSecret}".encode()
-            headers["authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        else:
-            form["client_id"] = given.clientId
-        return urlencode(form).encode("ascii"), headers
+        return formRequest(form, given.clientId, given.clientSecret)
 
     def _answered(self, result: tuple[bytes, Failure], code: int) -> str:
         body = result[0]

@@ -218,16 +218,22 @@ def tokenResponse(data: Any) -> dict[str, Any]:
 
 
 def tokenRequest(grant: UpstreamGrant, form: dict[str, str]) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of a request to C{grant}'s token endpoint: a
-    confidential client authenticates with HTTP Basic, a public one names
-    itself in the form."""
+    """The body and headers of a request to C{grant}'s token endpoint."""
+    return formRequest(dict(form, resource=grant.resource), grant.clientId, grant.clientSecret)
+
+
+def formRequest(
+    form: dict[str, str], clientId: str | None, clientSecret: str | None
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a request to a token endpoint: a
+    confidential client authenticates with HTTP Basic (RFC 6749 section
+    2.3.1), a public one names itself in the form."""
     headers = {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"}
-    form = dict(form, resource=grant.resource)
-    if grant.clientSecret:
-        pair = f"{grant.clientId}:{grant.clientSecret}".encode()
+    if clientId and clientSecret:
+        pair = f"{clientId}:{clientSecret}".encode()
         headers["authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-    else:
-        form["client_id"] = grant.clientId
+    elif clientId:
+        form = dict(form, client_id=clientId)
     return urlencode(form).encode("ascii"), headers
 
 

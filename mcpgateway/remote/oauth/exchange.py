@@ -15,11 +15,9 @@ traded for) expires, and is traded again after the server refuses it.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
@@ -28,7 +26,12 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import TokenExchangeSettings
-from mcpgateway.remote.oauth.discovery import DiscoveryError, authServerMetadataUrls, tokenResponse
+from mcpgateway.remote.oauth.discovery import (
+    DiscoveryError,
+    authServerMetadataUrls,
+    formRequest,
+    tokenResponse,
+)
 from mcpgateway.remote.oauth.subjects import SubjectTokens
 from mcpgateway.remote.sse import readBody
 from mcpgateway.runtime import logs
@@ -226,10 +229,4 @@ def exchangeRequest(
         form["audience"] = settings.audience
     if settings.scope:
         form["scope"] = settings.scope
-    headers = {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"}
-    if settings.clientId and settings.clientSecret:
-        pair = f"{settings.clientId}:{settings.clientSecret}".encode()
-        headers["authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-    elif settings.clientId:
-        form["client_id"] = settings.clientId
-    return urlencode(form).encode("ascii"), headers
+    return formRequest(form, settings.clientId, settings.clientSecret)

@@ -1,0 +1,41 @@
+# -*- test-case-name: tests.core.tasks.test_store -*-
+"""The tasks' service: reads the journal when the gateway starts (after
+daemonizing), and forgets the tasks whose time to live is over, once a
+minute (L{Every}, on the clock it is given)."""
+
+from __future__ import annotations
+
+from twisted.application.service import Service
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+
+from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.timers import Every
+
+EXPIRE_EVERY = 60.0
+"""Seconds between two looks for expired tasks."""
+CUT_BY_RESTART = "the gateway stopped while the task ran; its call was cut and is not run again"
+"""Why a task that was not over when its gateway stopped is failed."""
+
+
+class TaskKeeping(Service):
+    """Loads the tasks at start and expires them while the gateway runs."""
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.tasks")
+
+    def __init__(self, store: TaskStore, clock: IReactorTime) -> None:
+        self.store = store
+        self._loop = Every(clock, EXPIRE_EVERY, store.expire)
+
+    def startService(self) -> None:
+        super().startService()
+        count = self.store.load(CUT_BY_RESTART)
+        if count:
+            self.log.info("tasks: {count} kept from before the start", count=count)
+        self._loop.start()
+
+    def stopService(self) -> None:
+        if self._loop.running:
+            self._loop.stop()
+        super().stopService()

@@ -1,0 +1,362 @@
+# -*- test-case-name: tests.core.tasks.test_manager -*-
+"""The Tasks extension served in front of any child (MCP 2026-07-28).
+
+A client that declares C{io.modelcontextprotocol/tasks} in a request's
+C{clientCapabilities} may get a task instead of a result: the gateway runs
+its C{tools/call} on the child as an ordinary call, and when that call has
+neither finished nor asked for input within L{TaskManager.taskAfter}
+seconds, answers with a C{CreateTaskResult} (the task stored for good
+first, L{mcpgateway.core.tasks.store}) and keeps the call's outcome for
+C{tasks/get}. A call that finishes sooner is answered as it is, and one
+that asks for input sooner is answered with its C{InputRequiredResult}
+(the multi round-trip bridge's round): a task is a call that takes time.
+So any tool of any child can run as a task, without the child knowing
+tasks; a tool the child marks C{"taskSupport": "forbidden"} never does,
+and one it marks C{"required"} is refused (-32021) to a client without
+the extension.
+
+A child's sampling or elicitation during a task makes it
+C{input_required}: C{tasks/get} shows the round's C{inputRequests};
+C{tasks/update} gathers the answers and, once every request of the round
+is answered, sends the call on with them (the bridge's retry, under the
+gateway's own C{requestState}, which the client never sees).
+C{tasks/cancel} cancels the child's call (the child gets
+C{notifications/cancelled}). Only the principal, server and route that
+made a task see it; any other gets the unknown-task error.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway.core.era2026.types import Era2026Request, Sink
+from mcpgateway.core.tasks.model import (
+    CANCELLED,
+    COMPLETED,
+    EXTENSION,
+    FAILED,
+    INPUT_REQUIRED,
+    WORKING,
+    Task,
+    createResult,
+    detailed,
+)
+from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.runtime import logs
+
+TASK_METHODS = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
+"""The extension's methods (2026-07-28: no C{tasks/result}, no C{tasks/list})."""
+Run = Callable[[Era2026Request, Sink], "Deferred[jsonrpc.Message]"]
+"""Serves one modern request on the server's child (the pool's C{modern})."""
+TaskSupport = Callable[[Era2026Request, str], "Deferred[str | None]"]
+"""What the child says of a tool's task support (C{None}: nothing)."""
+
+
+@dataclass(frozen=True)
+class TaskLimits:
+    """How tasks are made and kept (C{--task-*} options, docs/tasks.md)."""
+
+    after: float = 0.5
+    """Seconds a call runs before it becomes a task."""
+    ttl: float = 3600.0
+    """Seconds a task is kept, from its creation."""
+    pollInterval: float = 0.5
+    """The C{pollIntervalMs} hint, in seconds."""
+    maxTasks: int = 10_000
+    """Tasks kept at once; past it a call is answered when it ends, as without tasks."""
+    maxPerPrincipal: int = 1_000
+    """Tasks one principal may have at once (likewise)."""
+
+
+class _Live:
+    """What a running task holds that the store does not: the request it
+    re-issues after C{tasks/update}, and its call in flight."""
+
+    def __init__(self, request: Era2026Request) -> None:
+        self.request = request
+        self.call: Deferred[jsonrpc.Message] | None = None
+
+
+class TaskManager:
+    """The tasks of one gateway, on every server's routes."""
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.tasks")
+
+    def __init__(
+        self, store: TaskStore, clock: IReactorTime, limits: TaskLimits | None = None
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.limits = limits if limits is not None else TaskLimits()
+        self._live: dict[str, _Live] = {}
+        self.created = 0
+        self.fastAnswers = 0
+
+    # -- tools/call --------------------------------------------------------------
+
+    def call(
+        self, server: str, request: Era2026Request, sink: Sink, run: Run, support: TaskSupport
+    ) -> Deferred[jsonrpc.Message]:
+        """Serve a modern C{tools/call}: as a task when it takes time and
+        the request declares the extension (see the module docstring)."""
+        tool = request.params.get("name")
+        declared = declaresTasks(request)
+
+        def decide(supported: str | None) -> Deferred[jsonrpc.Message]:
+            if not declared:
+                if supported == "required":
+                    return succeed(missingExtension(request.clientId, f"tool '{tool}'"))
+                return run(request, sink)
+            if supported == "forbidden" or not self._room(request.principal):
+                return run(request, sink)
+            return self._race(server, request, sink, run)
+
+        looked = support(request, str(tool)) if isinstance(tool, str) else succeed(None)
+        return looked.addErrback(lambda _: None).addCallback(decide)
+
+    def _room(self, principal: str) -> bool:
+        """Whether one more task may be made for C{principal}."""
+        tasks = [task for task in self.store if not task.terminal]
+        if len(tasks) >= self.limits.maxTasks:
+            return False
+        mine = Counter(task.principal for task in tasks)[principal]
+        return mine < self.limits.maxPerPrincipal
+
+    def _race(
+        self, server: str, request: Era2026Request, sink: Sink, run: Run
+    ) -> Deferred[jsonrpc.Message]:
+        """Run the call; answer it as it is if it ends (or asks for input)
+        within C{after} seconds, else with a new task's handle."""
+        holder: list[Task] = []
+
+        def forward(message: jsonrpc.Message) -> bool:
+            if holder:  # the request was answered with the handle
+                self._progress(holder[0], message)
+                return False
+            return sink(message)
+
+        call = run(request, forward)
+        answer: Deferred[jsonrpc.Message] = Deferred(lambda _: call.cancel())
+        timer: IDelayedCall = self.clock.callLater(
+            self.limits.after, self._becomeTask, server, request, call, answer, holder
+        )
+
+        def ended(result: Any) -> None:
+            if holder:
+                self._settle(holder[0], result)
+            elif timer.active():
+                timer.cancel()
+                self.fastAnswers += 1
+                if answer.called:  # the client went away (the call was cancelled for it)
+                    return
+                if isinstance(result, Failure):
+                    answer.errback(result)
+                else:
+                    answer.callback(result)
+
+        call.addBoth(ended)
+        return answer
+
+    def _becomeTask(
+        self,
+        server: str,
+        request: Era2026Request,
+        call: Deferred[jsonrpc.Message],
+        answer: Deferred[jsonrpc.Message],
+        holder: list[Task],
+    ) -> None:
+        task = Task(
+            taskId=secrets.token_urlsafe(18),
+            server=server,
+            scope=request.scope,
+            principal=request.principal,
+            tool=str(request.params.get("name", "")),
+            createdAt=self.store.now(),
+            ttlMs=int(self.limits.ttl * 1000),
+            pollIntervalMs=max(1, int(self.limits.pollInterval * 1000)),
+        )
+        live = self._live[task.taskId] = _Live(request)
+        live.call = call
+        holder.append(task)
+        self.store.create(task)
+        self.created += 1
+        self.log.info(
+            "server {server}: tool {tool} became task {task}",
+            server=server,
+            tool=task.tool,
+            task=task.taskId,
+        )
+        answer.callback(jsonrpc.resultResponse(request.clientId, createResult(task)))
+
+    def _progress(self, task: Task, message: jsonrpc.Message) -> None:
+        """A notification of the call after its handle went out: a progress
+        message becomes the task's C{statusMessage}."""
+        params = message.get("params")
+        if message.get("method") == "notifications/progress" and isinstance(params, dict):
+            text = params.get("message")
+            if isinstance(text, str) and text:
+                task.statusMessage = text[:512]
+
+    def _settle(self, task: Task, result: Any) -> None:
+        """The task's call answered (or failed): keep what it says."""
+        live = self._live.get(task.taskId)
+        if live is not None:
+            live.call = None
+        if task.terminal:  # cancelled meanwhile
+            return
+        if isinstance(result, Failure):
+            if result.check(CancelledError):
+                return
+            self._end(
+                task, FAILED, error={"code": jsonrpc.INTERNAL_ERROR, "message": "the call failed"}
+            )
+            self.log.failure("task {task} failed", result, task=task.taskId)
+            return
+        if "error" in result:
+            error = result["error"] if isinstance(result["error"], dict) else {}
+            self._end(task, FAILED, error=error)
+            return
+        body = result.get("result")
+        body = body if isinstance(body, dict) else {}
+        if body.get("resultType") == "input_required":
+            task.status = INPUT_REQUIRED
+            requests = body.get("inputRequests")
+            task.inputRequests = requests if isinstance(requests, dict) else {}
+            state = body.get("requestState")
+            task.requestState = state if isinstance(state, str) else None
+            task.answered = {}
+            self.store.update(task)
+            return
+        self._end(task, COMPLETED, result=body)
+
+    def _end(
+        self,
+        task: Task,
+        status: str,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        task.status = status
+        task.result, task.error = result, error
+        task.inputRequests, task.requestState, task.answered = None, None, {}
+        self._live.pop(task.taskId, None)
+        self.store.update(task)
+
+    # -- tasks/* -------------------------------------------------------------------
+
+    def serve(self, server: str, request: Era2026Request, run: Run) -> jsonrpc.Message:
+        """Answer C{tasks/get}, C{tasks/update} or C{tasks/cancel}."""
+        if not declaresTasks(request):
+            return missingExtension(request.clientId, request.method)
+        taskId = request.params.get("taskId")
+        task = self.store.get(taskId) if isinstance(taskId, str) else None
+        if task is None or (task.server, task.scope, task.principal) != (
+            server,
+            request.scope,
+            request.principal,
+        ):
+            return jsonrpc.errorResponse(
+                request.clientId, jsonrpc.INVALID_PARAMS, f"Invalid params: unknown task {taskId!r}"
+            )
+        if request.method == "tasks/get":
+            return jsonrpc.resultResponse(request.clientId, detailed(task))
+        if request.method == "tasks/cancel":
+            self._cancel(task)
+        else:
+            if request.inputResponses is not None:
+                self._update(task, request.inputResponses, run)
+        return jsonrpc.resultResponse(request.clientId, {"resultType": "complete"})
+
+    def _cancel(self, task: Task) -> None:
+        if task.terminal:
+            return
+        live = self._live.pop(task.taskId, None)
+        self._end(task, CANCELLED)
+        if live is not None and live.call is not None:
+            live.call.cancel()  # the child's call is cancelled with it
+        self.log.info("task {task} cancelled by its client", task=task.taskId)
+
+    def _update(self, task: Task, responses: dict[str, Any], run: Run) -> None:
+        """Gather the answers to the pending round; send the call on once
+        each of its requests is answered."""
+        if task.status != INPUT_REQUIRED or not task.inputRequests:
+            return
+        for key, value in responses.items():
+            if key in task.inputRequests:
+                task.answered[key] = value
+        if set(task.inputRequests) - set(task.answered):
+            self.store.update(task)
+            return
+        live = self._live.get(task.taskId)
+        if live is None:
+            self._end(
+                task, FAILED, error={"code": jsonrpc.INTERNAL_ERROR, "message": "the call is gone"}
+            )
+            return
+        retry = replace(
+            live.request,
+            clientId=f"mcpgateway-task-{task.taskId}",
+            inputResponses=dict(task.answered),
+            requestState=task.requestState,
+        )
+        task.status, task.inputRequests, task.requestState = WORKING, None, None
+        task.answered = {}
+        self.store.update(task)
+
+        def progress(message: jsonrpc.Message) -> bool:
+            self._progress(task, message)
+            return False  # nobody's stream: the client polls
+
+        call = live.call = run(retry, progress)
+        call.addBoth(lambda result: self._settle(task, result))
+
+    # -- what the gateway shows ----------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Tasks by status (C{/health}, metrics)."""
+        counted = Counter(task.status for task in self.store)
+        return {
+            status: counted.get(status, 0)
+            for status in (WORKING, INPUT_REQUIRED, COMPLETED, FAILED, CANCELLED)
+        }
+
+
+def declaresTasks(request: Era2026Request) -> bool:
+    """Whether C{request}'s C{clientCapabilities} declare the extension."""
+    extensions = request.capabilities.get("extensions")
+    return isinstance(extensions, dict) and isinstance(extensions.get(EXTENSION), dict)
+
+
+def missingExtension(clientId: Any, what: str) -> jsonrpc.Message:
+    """The -32021 of a request the extension must be declared for."""
+    return jsonrpc.errorResponse(
+        clientId,
+        jsonrpc.MISSING_CAPABILITY,
+        f"{what} needs the {EXTENSION} extension: declare it in the request's clientCapabilities",
+        {"requiredCapabilities": {"extensions": {EXTENSION: {}}}},
+    )
+
+
+def withTasksExtension(response: jsonrpc.Message) -> jsonrpc.Message:
+    """A C{server/discover} answer that says the gateway serves the
+    extension (C{capabilities.extensions}), whatever the child declares."""
+    result = response.get("result")
+    if not isinstance(result, dict):
+        return response
+    capabilities = result.get("capabilities")
+    capabilities = dict(capabilities) if isinstance(capabilities, dict) else {}
+    extensions = capabilities.get("extensions")
+    extensions = dict(extensions) if isinstance(extensions, dict) else {}
+    extensions[EXTENSION] = {}
+    capabilities["extensions"] = extensions
+    return {**response, "result": {**result, "capabilities": capabilities}}

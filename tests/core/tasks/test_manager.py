@@ -1,0 +1,292 @@
+"""The Tasks extension in front of a child, on a fake child and a Clock: a
+call that takes time becomes a task, a quick one is answered as it is;
+tasks/get inlines the result or error; a child's question makes the task
+input_required until tasks/update answers all of it; tasks/cancel cancels
+the child's call; only the task's own principal, server and route see it;
+without the extension, tasks/* and required tools are -32021."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+
+from mcpgateway.core.era2026.types import Era2026Request
+from mcpgateway.core.tasks.manager import TaskLimits, TaskManager, withTasksExtension
+from mcpgateway.core.tasks.model import EXTENSION, RELATED_TASK
+from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.protocol import jsonrpc
+
+WITH_TASKS: dict[str, object] = {"extensions": {EXTENSION: {}}}
+
+
+class FakeChild:
+    """The pool's C{modern}: each call a Deferred the test fires."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Era2026Request, Deferred[jsonrpc.Message]]] = []
+        self.cancelled: list[Era2026Request] = []
+        self.support: dict[str, str] = {}
+        self.sinks: list[Any] = []
+
+    def run(self, request: Era2026Request, sink: Any) -> Deferred[jsonrpc.Message]:
+        answer: Deferred[jsonrpc.Message] = Deferred(lambda _: self.cancelled.append(request))
+        self.calls.append((request, answer))
+        self.sinks.append(sink)
+        return answer
+
+    def taskSupport(self, request: Era2026Request, tool: str) -> Deferred[str | None]:
+        return succeed(self.support.get(tool))
+
+
+def call(
+    tool: str = "forecast",
+    capabilities: dict[str, Any] | None = None,
+    principal: str = "p-alice",
+    requestId: Any = 1,
+) -> Era2026Request:
+    return Era2026Request(
+        clientId=requestId,
+        method="tools/call",
+        params={"name": tool, "arguments": {}},
+        capabilities=WITH_TASKS if capabilities is None else capabilities,
+        principal=principal,
+    )
+
+
+def tasksRequest(
+    method: str,
+    taskId: str,
+    principal: str = "p-alice",
+    inputResponses: dict[str, Any] | None = None,
+) -> Era2026Request:
+    return Era2026Request(
+        clientId=9,
+        method=method,
+        params={"taskId": taskId},
+        capabilities=WITH_TASKS,
+        principal=principal,
+        inputResponses=inputResponses,
+    )
+
+
+def manager(limits: TaskLimits | None = None) -> tuple[TaskManager, FakeChild, Clock]:
+    clock = Clock()
+    made = TaskManager(TaskStore(None, now=lambda: 1_800_000_000.0), clock, limits)
+    return made, FakeChild(), clock
+
+
+def answered(d: Deferred[Any]) -> list[Any]:
+    box: list[Any] = []
+    d.addBoth(box.append)
+    return box
+
+
+def complete(requestId: Any, text: str = "sunny") -> jsonrpc.Message:
+    return jsonrpc.resultResponse(
+        requestId,
+        {
+            "resultType": "complete",
+            "content": [{"type": "text", "text": text}],
+            "_meta": {RELATED_TASK: {"taskId": "x"}, "kept": 1},
+        },
+    )
+
+
+def startTask(
+    made: TaskManager, child: FakeChild, clock: Clock, tool: str = "forecast"
+) -> tuple[str, Deferred[jsonrpc.Message]]:
+    box = answered(made.call("weather", call(tool), lambda _: True, child.run, child.taskSupport))
+    clock.advance(0.5)
+    [handle] = box
+    result = handle["result"]
+    assert result["resultType"] == "task" and result["status"] == "working"
+    return result["taskId"], child.calls[-1][1]
+
+
+def get(made: TaskManager, child: FakeChild, taskId: str, **kw: Any) -> dict[str, Any]:
+    answer = made.serve("weather", tasksRequest("tasks/get", taskId, **kw), child.run)
+    return answer.get("result") or answer["error"]  # type: ignore[no-any-return]
+
+
+def test_a_quick_call_is_answered_as_it_is() -> None:
+    made, child, clock = manager()
+    box = answered(made.call("weather", call(), lambda _: True, child.run, child.taskSupport))
+    child.calls[0][1].callback(complete(1))
+    assert box == [complete(1)]
+    assert not clock.getDelayedCalls() and len(made.store) == 0
+
+
+def test_a_call_that_takes_time_becomes_a_task_whose_result_is_inlined() -> None:
+    made, child, clock = manager()
+    taskId, running = startTask(made, child, clock)
+    handle = made.store.get(taskId)
+    assert handle is not None
+    shown = get(made, child, taskId)
+    assert shown["status"] == "working" and "result" not in shown
+    assert shown["pollIntervalMs"] == 500 and shown["ttlMs"] == 3_600_000
+    running.callback(complete(1))
+    shown = get(made, child, taskId)
+    assert shown["resultType"] == "complete" and shown["status"] == "completed"
+    assert shown["result"] == {"content": [{"type": "text", "text": "sunny"}], "_meta": {"kept": 1}}
+    assert "pollIntervalMs" not in shown
+
+
+def test_the_handle_is_flat_with_iso_times_and_no_result() -> None:
+    made, child, clock = manager()
+    box = answered(made.call("weather", call(), lambda _: True, child.run, child.taskSupport))
+    clock.advance(0.5)
+    result = box[0]["result"]
+    assert set(result) == {
+        "resultType",
+        "taskId",
+        "status",
+        "createdAt",
+        "lastUpdatedAt",
+        "ttlMs",
+        "pollIntervalMs",
+    }
+    assert result["createdAt"] == "2027-01-15T08:00:00.000Z"
+
+
+def test_an_error_answer_fails_the_task_with_it() -> None:
+    made, child, clock = manager()
+    taskId, running = startTask(made, child, clock)
+    running.callback(jsonrpc.errorResponse(1, -32603, "boom"))
+    shown = get(made, child, taskId)
+    assert shown["status"] == "failed"
+    assert shown["error"] == {"code": -32603, "message": "boom"}
+    assert "result" not in shown
+
+
+def test_a_question_makes_it_input_required_until_every_answer_is_in() -> None:
+    made, child, clock = manager()
+    taskId, running = startTask(made, child, clock)
+    asked = {"first": {"method": "elicitation/create"}, "second": {"method": "elicitation/create"}}
+    running.callback(
+        jsonrpc.resultResponse(
+            1, {"resultType": "input_required", "inputRequests": asked, "requestState": "S1"}
+        )
+    )
+    shown = get(made, child, taskId)
+    assert shown["status"] == "input_required" and shown["inputRequests"] == asked
+    assert "requestState" not in shown
+    ack = made.serve(
+        "weather",
+        tasksRequest("tasks/update", taskId, inputResponses={"first": {"action": "accept"}}),
+        child.run,
+    )
+    assert ack["result"] == {"resultType": "complete"}
+    shown = get(made, child, taskId)
+    assert shown["status"] == "input_required" and list(shown["inputRequests"]) == ["second"]
+    assert len(child.calls) == 1
+    made.serve(
+        "weather",
+        tasksRequest("tasks/update", taskId, inputResponses={"second": {"action": "decline"}}),
+        child.run,
+    )
+    retry, resumed = child.calls[-1]
+    assert retry.requestState == "S1"
+    assert retry.inputResponses == {"first": {"action": "accept"}, "second": {"action": "decline"}}
+    assert retry.params == {"name": "forecast", "arguments": {}}
+    assert get(made, child, taskId)["status"] == "working"
+    resumed.callback(complete(retry.clientId, "done"))
+    assert get(made, child, taskId)["result"]["content"][0]["text"] == "done"
+
+
+def test_a_quick_question_is_the_calls_own_round_not_a_task() -> None:
+    made, child, _clock = manager()
+    box = answered(made.call("weather", call(), lambda _: True, child.run, child.taskSupport))
+    round1 = jsonrpc.resultResponse(1, {"resultType": "input_required", "inputRequests": {}})
+    child.calls[0][1].callback(round1)
+    assert box == [round1] and len(made.store) == 0
+
+
+def test_cancel_cancels_the_childs_call_and_is_an_empty_ack_even_when_over() -> None:
+    made, child, clock = manager()
+    taskId, _ = startTask(made, child, clock)
+    for _ in range(2):
+        ack = made.serve("weather", tasksRequest("tasks/cancel", taskId), child.run)
+        assert ack["result"] == {"resultType": "complete"}
+    assert [request.params["name"] for request in child.cancelled] == ["forecast"]
+    assert get(made, child, taskId)["status"] == "cancelled"
+
+
+def test_another_principal_or_route_or_server_gets_the_unknown_task_error() -> None:
+    made, child, clock = manager()
+    taskId, _ = startTask(made, child, clock)
+    assert get(made, child, taskId, principal="p-bob")["code"] == jsonrpc.INVALID_PARAMS
+    other = made.serve("news", tasksRequest("tasks/get", taskId), child.run)
+    assert other["error"]["code"] == jsonrpc.INVALID_PARAMS
+    assert get(made, child, "nope")["code"] == jsonrpc.INVALID_PARAMS
+
+
+def test_without_the_extension_tasks_methods_and_required_tools_are_refused() -> None:
+    made, child, clock = manager()
+    taskId, _ = startTask(made, child, clock)
+    bare = Era2026Request(clientId=3, method="tasks/get", params={"taskId": taskId})
+    error = made.serve("weather", bare, child.run)["error"]
+    assert error["code"] == jsonrpc.MISSING_CAPABILITY
+    assert error["data"] == {"requiredCapabilities": {"extensions": {EXTENSION: {}}}}
+    child.support["deploy"] = "required"
+    box = answered(
+        made.call("weather", call("deploy", {}), lambda _: True, child.run, child.taskSupport)
+    )
+    assert box[0]["error"]["code"] == jsonrpc.MISSING_CAPABILITY
+    plain = answered(
+        made.call("weather", call("forecast", {}), lambda _: True, child.run, child.taskSupport)
+    )
+    clock.advance(5)
+    assert plain == []  # answered when it ends: no task without the extension
+    child.calls[-1][1].callback(complete(1))
+    assert plain == [complete(1)]
+
+
+def test_a_forbidden_tool_and_a_full_store_are_answered_when_they_end() -> None:
+    made, child, clock = manager(TaskLimits(maxTasks=1))
+    child.support["greet"] = "forbidden"
+    box = answered(
+        made.call("weather", call("greet"), lambda _: True, child.run, child.taskSupport)
+    )
+    clock.advance(5)
+    assert box == []
+    startTask(made, child, clock)
+    full = answered(made.call("weather", call(), lambda _: True, child.run, child.taskSupport))
+    clock.advance(5)
+    assert full == [] and len(made.store) == 1
+
+
+def test_progress_before_the_handle_streams_and_after_it_is_the_status_message() -> None:
+    made, child, clock = manager()
+    streamed: list[jsonrpc.Message] = []
+
+    def stream(message: jsonrpc.Message) -> bool:
+        streamed.append(message)
+        return True
+
+    made.call("weather", call(), stream, child.run, child.taskSupport)
+    sink = child.sinks[0]
+    note = {"method": "notifications/progress", "params": {"progress": 1, "message": "half"}}
+    assert sink(note) is True and streamed == [note]
+    clock.advance(0.5)
+    assert sink(note) is False
+    [task] = list(made.store)
+    assert task.statusMessage == "half"
+
+
+def test_a_client_gone_before_the_handle_cancels_the_call() -> None:
+    made, child, clock = manager()
+    pending = made.call("weather", call(), lambda _: True, child.run, child.taskSupport)
+    answered(pending)
+    pending.cancel()
+    assert len(child.cancelled) == 1
+    assert not clock.getDelayedCalls()  # no task is made for nobody
+
+
+def test_discover_says_the_extension_is_served() -> None:
+    response = jsonrpc.resultResponse(1, {"capabilities": {"tools": {}}})
+    assert withTasksExtension(response)["result"]["capabilities"] == {
+        "tools": {},
+        "extensions": {EXTENSION: {}},
+    }

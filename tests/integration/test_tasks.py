@@ -1,0 +1,178 @@
+"""Tasks (the MCP Tasks extension, 2026-07-28) in front of a legacy stdio
+child, for real: a real gateway (C{twist}), the stdio conformance fixture
+as the child, and a raw 2026-07-28 HTTP client (the Python SDK has no
+client of the extension). A slow tool becomes a task that a client polls to
+its result; a question of the child's is answered through tasks/update;
+tasks/cancel ends the task; a finished task's result outlives a restart,
+and a task cut by a SIGKILL is failed in the next gateway, saying why,
+never run again."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpgateway.core.tasks.keeping import CUT_BY_RESTART
+from mcpgateway.core.tasks.model import EXTENSION
+from tests.integration.gateway import REPO, RunningGateway, writeConfig
+
+pytestmark = pytest.mark.integration
+
+FIXTURE = REPO / "tests" / "fixtures" / "conformance_server.py"
+VERSION = "2026-07-28"
+
+
+class Client2026:
+    """Posts MCP 2026-07-28 requests that declare the tasks extension."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ids = 0
+
+    def request(self, method: str, params: dict[str, Any], name: str | None = None) -> Any:
+        self.ids += 1
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": VERSION,
+            "io.modelcontextprotocol/clientCapabilities": {
+                "elicitation": {"form": {}},
+                "extensions": {EXTENSION: {}},
+            },
+            "io.modelcontextprotocol/clientInfo": {"name": "tasks-test", "version": "1"},
+        }
+        body = {
+            "jsonrpc": "2.0",
+            "id": self.ids,
+            "method": method,
+            "params": {**params, "_meta": meta},
+        }
+        headers = {
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream",
+            "mcp-protocol-version": VERSION,
+            "mcp-method": method,
+        }
+        if name is not None:
+            headers["mcp-name"] = name
+        request = urllib.request.Request(
+            self.url, json.dumps(body).encode(), headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read().decode()
+                kind = response.headers.get("content-type", "")
+        except urllib.error.HTTPError as e:
+            raw, kind = e.read().decode(), e.headers.get("content-type", "")
+        if "text/event-stream" in kind:
+            datas = [line[5:].strip() for line in raw.splitlines() if line.startswith("data:")]
+            answers = [json.loads(d) for d in datas if d and '"id"' in d]
+            return answers[-1]
+        return json.loads(raw)
+
+    def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        answer = self.request("tools/call", {"name": tool, "arguments": arguments}, tool)
+        assert "result" in answer, answer
+        return answer["result"]  # type: ignore[no-any-return]
+
+    def get(self, taskId: str) -> dict[str, Any]:
+        answer = self.request("tasks/get", {"taskId": taskId}, taskId)
+        assert "result" in answer, answer
+        return answer["result"]  # type: ignore[no-any-return]
+
+    def until(self, taskId: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.get(taskId)
+            if shown["status"] in statuses or time.monotonic() > deadline:
+                return shown
+            time.sleep(0.1)
+
+
+def start(home: Path) -> RunningGateway:
+    config = writeConfig(
+        home / "servers.json",
+        {"conformance": {"command": sys.executable, "args": [str(FIXTURE)]}},
+    )
+    return RunningGateway(["--config", str(config)], home)
+
+
+def test_a_slow_tool_becomes_a_task_polled_to_its_result(home: Path) -> None:
+    gateway = start(home)
+    try:
+        client = Client2026(gateway.url("conformance"))
+        quick = client.call("greet", {"name": "World"})
+        assert quick["resultType"] == "complete" and "taskId" not in quick
+        handle = client.call("slow_compute", {"seconds": 1.5, "label": "poll"})
+        assert handle["resultType"] == "task" and handle["status"] == "working"
+        assert client.get(handle["taskId"])["status"] in ("working", "completed")
+        done = client.until(handle["taskId"], "completed", "failed")
+        assert done["status"] == "completed", done
+        assert done["result"]["content"][0]["type"] == "text"
+    finally:
+        gateway.stop()
+
+
+def test_a_childs_question_is_answered_through_tasks_update(home: Path) -> None:
+    gateway = start(home)
+    try:
+        client = Client2026(gateway.url("conformance"))
+        handle = client.call("confirm_delete", {"filename": "notes.txt"})
+        taskId = handle["taskId"]
+        waiting = client.until(taskId, "input_required")
+        assert waiting["status"] == "input_required", waiting
+        [key] = waiting["inputRequests"]
+        assert waiting["inputRequests"][key]["method"] == "elicitation/create"
+        ack = client.request(
+            "tasks/update",
+            {
+                "taskId": taskId,
+                "inputResponses": {key: {"action": "accept", "content": {"confirm": True}}},
+            },
+            taskId,
+        )
+        assert ack["result"] == {"resultType": "complete"}
+        done = client.until(taskId, "completed", "failed")
+        assert done["status"] == "completed", done
+        assert "notes.txt" in done["result"]["content"][0]["text"]
+    finally:
+        gateway.stop()
+
+
+def test_cancel_ends_the_task_and_the_gateway_goes_on(home: Path) -> None:
+    gateway = start(home)
+    try:
+        client = Client2026(gateway.url("conformance"))
+        taskId = client.call("slow_compute", {"seconds": 60, "label": "cancel"})["taskId"]
+        ack = client.request("tasks/cancel", {"taskId": taskId}, taskId)
+        assert ack["result"] == {"resultType": "complete"}
+        assert client.get(taskId)["status"] == "cancelled"
+        assert client.call("greet", {"name": "again"})["resultType"] == "complete"
+    finally:
+        gateway.stop()
+
+
+def test_a_result_outlives_a_restart_and_a_cut_task_is_failed_saying_why(home: Path) -> None:
+    gateway = start(home)
+    client = Client2026(gateway.url("conformance"))
+    finished = client.call("slow_compute", {"seconds": 1, "label": "kept"})["taskId"]
+    assert client.until(finished, "completed")["status"] == "completed"
+    cut = client.call("slow_compute", {"seconds": 60, "label": "cut"})["taskId"]
+    gateway.process.send_signal(signal.SIGKILL)
+    gateway.process.wait(10)
+    again = start(home)
+    try:
+        client = Client2026(again.url("conformance"))
+        kept = client.get(finished)
+        assert kept["status"] == "completed" and kept["result"]["content"]
+        failed = client.get(cut)
+        assert failed["status"] == "failed"
+        assert failed["error"]["message"] == CUT_BY_RESTART
+    finally:
+        again.stop()
