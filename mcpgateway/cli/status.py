@@ -5,7 +5,8 @@ with it, a line per aggregate endpoint (C{/mcp}) with sessions, the sessions
 by client pid, and config entries pointing at a gateway that is not running
 or that no backup can restore, in the Claude config and in every other
 client's file (their backups in C{client-backups/}, and
-C{restore-failed.json}). Exit 1 when the gateway is not running or
+C{restore-failed.json}). The gateway's tasks, by status, when it keeps
+any (L{tasksSummary}). Exit 1 when the gateway is not running or
 does not answer.
 
 On a team gateway (docs/team.md) C{/health} is open but C{/sessions}, and
@@ -353,7 +354,7 @@ def renderStatus(
     ]
     if isinstance(health.get("rssBytes"), (int, float)):
         facts.append(formatBytes(health["rssBytes"]))
-    lines = [head, "  " + ", ".join(facts), *savingsSummary(health)]
+    lines = [head, "  " + ", ".join(facts), *savingsSummary(health), *tasksSummary(health)]
     lines.append(f"  config {configLine(state)}")
     lines.append(f"  {found.baseUrl()}/<server>/mcp    state {found.stateDir}")
     lines.append("")
@@ -437,6 +438,35 @@ def savingsSummary(health: dict[str, Any]) -> list[str]:
             )
         )
     return lines
+
+
+TASK_WORDS = (
+    ("working", "running"),
+    ("input_required", "waiting for input"),
+    ("completed", "done"),
+    ("failed", "failed"),
+    ("cancelled", "cancelled"),
+)
+"""How C{status} names each task status of C{/health}'s C{"tasks"}."""
+
+
+def tasksSummary(health: Mapping[str, Any]) -> list[str]:
+    """One line, C{tasks: 2 running, 1 waiting for input, 5 done, 1 failed}
+    (and C{, 1 cancelled} when some were), while the gateway keeps any
+    task (docs/tasks.md); nothing when it keeps none, or does not serve
+    tasks (C{/health} has no C{"tasks"})."""
+    tasks = health.get("tasks")
+    if not isinstance(tasks, dict):
+        return []
+    counts = {status: max(0, count(tasks.get(status))) for status, _ in TASK_WORDS}
+    if not any(counts.values()):
+        return []
+    parts = [
+        f"{counts[status]} {word}"
+        for status, word in TASK_WORDS
+        if status != "cancelled" or counts[status]
+    ]
+    return ["  tasks: " + ", ".join(parts)]
 
 
 def _serverLines(

@@ -9,7 +9,8 @@ never buffered), with backpressure both ways: the owner's connection is
 paused while the client's is full.
 
 What goes to the owner is an allow-list: C{Accept}, C{Content-Type},
-C{MCP-Protocol-Version}, C{Mcp-Session-Id}, C{Last-Event-ID} and the
+C{MCP-Protocol-Version}, C{Mcp-Session-Id}, C{Last-Event-ID}, the
+2026-07-28 routing headers C{Mcp-Method} and C{Mcp-Name}, and the
 C{X-Mcp-Env-*} credential headers (unless C{Connection} names them: they
 are hop-by-hop then), plus C{Mcp-Gateway-Peer}, the caller's principal
 sealed for this very request (L{mcpgateway.cluster.peer}). Never
@@ -77,6 +78,8 @@ FORWARDED_HEADERS = frozenset(
         b"mcp-protocol-version",
         b"mcp-session-id",
         b"last-event-id",
+        b"mcp-method",
+        b"mcp-name",
     }
 )
 """The request headers the owner gets (besides C{X-Mcp-Env-*} and the peer's)."""

@@ -74,6 +74,7 @@ from mcpgateway.core.status import (
     Savings,
     ServerStatus,
     SessionStatus,
+    TaskCounts,
 )
 from mcpgateway.core.tasks.manager import withTasksExtension
 from mcpgateway.protocol import jsonrpc, wire2026
@@ -241,7 +242,7 @@ class Gateway(SessionOpening):
             if tools is None:
                 threads = self.settings.runInThread
                 search = SearchService(threads if threads is not None else maybeDeferred)
-                tools = GatewayTools(search, Schemas(), threads)
+                tools = GatewayTools(search, Schemas(), threads, self.settings.tasks)
             resultBytes = self.settings.resultBytes
             aggregator = Aggregator(
                 self.pools,
@@ -593,10 +594,18 @@ class Gateway(SessionOpening):
                 {name: pool.status(counts[name]) for name, pool in self.pools.items()}
             ),
             sessions=self._sessionStatuses(),
+            tasks=self._taskCounts(),
         )
         if self.savings is None:
             return status
         return replace(status, savings=self.savings(status))
+
+    def _taskCounts(self) -> TaskCounts | None:
+        """Its tasks by status, and how many it made (C{None}: it serves none)."""
+        tasks = self.settings.tasks
+        if tasks is None:
+            return None
+        return TaskCounts(MappingProxyType(tasks.counts()), tasks.created, tasks.fastAnswers)
 
     def aggregateStatus(self) -> dict[str, Any]:
         """The aggregate endpoint's line of C{/health} (docs/aggregate.md):

@@ -99,8 +99,9 @@ class GatewaySettings:
     child would start for nobody). C{None}: every saved session is restored
     (the reaper ends those of dead clients)."""
     tasks: TaskManager | None = None
-    """Serves the Tasks extension to MCP 2026-07-28 clients (C{None}: not
-    served: C{tasks/*} are unknown methods, every call answers when it ends)."""
+    """Serves the Tasks extension to MCP 2026-07-28 clients, and keeps the
+    tasks of the search mode's C{invoke} with C{async} (C{None}: not served:
+    C{tasks/*} are unknown methods, every call answers when it ends)."""
 
 
 class GatewayOptions(TypedDict, total=False):

@@ -41,6 +41,7 @@ __all__ = [
     "ServerState",
     "ServerStatus",
     "SessionStatus",
+    "TaskCounts",
 ]
 
 
@@ -369,6 +370,25 @@ class Savings:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskCounts:
+    """The gateway's tasks (the Tasks extension, docs/tasks.md) at one
+    moment: what C{/health}, C{/metrics}, the status page and
+    C{mcpgateway status} show of them."""
+
+    byStatus: Mapping[str, int]
+    """Tasks kept, by status word (C{working}, C{input_required},
+    C{completed}, C{failed}, C{cancelled}: each, in that order)."""
+    created: int = 0
+    """Tasks made since the gateway started."""
+    fastAnswers: int = 0
+    """Calls that could have become tasks and were answered in time instead."""
+
+    def count(self, status: str) -> int:
+        """How many tasks are in C{status} (0 for a word it does not know)."""
+        return self.byStatus.get(status, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayStatus:
     """The whole gateway at one moment (L{now})."""
 
@@ -383,6 +403,8 @@ class GatewayStatus:
     sessions: tuple[SessionStatus, ...]
     savings: Savings | None = None
     """What sharing children saves, as last sampled (C{None}: not sampled)."""
+    tasks: TaskCounts | None = None
+    """Its tasks by status (C{None}: the gateway does not serve tasks)."""
 
     @property
     def uptime(self) -> float:

@@ -13,7 +13,8 @@ L{mcpgateway.ops.otel}, imported only with C{--otel}):
     pays one attribute read). A client request the web serves is a SERVER
     span (L{startServer}), each request the router sends to a child a
     CLIENT span (L{startClient}), named C{"{mcp.method.name} {target}"}
-    with the convention's attributes;
+    with the convention's attributes; a task (the Tasks extension) an
+    INTERNAL span, C{mcpgateway.task}, for its whole life (L{startTask});
   - L{operationsFor}: the duration histograms the conventions name
     (C{mcp.server.operation.duration}, C{mcp.client.operation.duration},
     C{mcp.server.session.duration}), kept always (they are on C{/metrics})
@@ -42,7 +43,7 @@ from mcpgateway.protocol.jsonrpc import Message
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
 
-SpanKind = Literal["server", "client"]
+SpanKind = Literal["server", "client", "internal"]
 AttributeValue = str | int | float | bool
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?\Z")
@@ -283,6 +284,38 @@ def finish(span: Span, outcome: str, response: Any = None) -> None:
         if errorType.lstrip("-").isdigit():
             span.setAttribute("rpc.response.status_code", errorType)
     span.end()
+
+
+TASK_SPAN = "mcpgateway.task"
+"""The name of a task's span (L{startTask})."""
+
+
+def startTask(active: Tracer, server: str, tool: str, parent: SpanContext | None) -> Span:
+    """An INTERNAL span for a task's lifetime (the Tasks extension), from
+    its creation to its end (L{endTask}): on C{server}'s child, running
+    C{tool}; its parent the SERVER span of the C{tools/call} that became
+    the task (C{parent}, from that request's C{_meta}; C{None}: a new
+    trace). The task's id is not an attribute: it is what its client
+    polls with."""
+    attributes: dict[str, AttributeValue] = {
+        "mcp.method.name": "tools/call",
+        "mcpgateway.server": server,
+    }
+    if tool:
+        attributes["gen_ai.tool.name"] = tool[:256]
+    return active.startSpan(TASK_SPAN, "internal", parent, attributes)
+
+
+def endTask(span: Span, status: str, error: Any = None) -> None:
+    """End a task's span with its final C{status}
+    (C{mcpgateway.task.status}): a C{failed} task's span is failed too,
+    with its JSON-RPC C{error}'s code and message; a cancelled one is not
+    (its client chose to end it)."""
+    span.setAttribute("mcpgateway.task.status", status)
+    if status == "failed":
+        finish(span, "error", {"error": error if isinstance(error, dict) else {}})
+    else:
+        span.end()
 
 
 def outcomeOf(response: Any) -> str:

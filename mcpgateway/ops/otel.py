@@ -59,7 +59,7 @@ _DESCRIPTIONS = {
     " (the gateway, to a child) from the time it was sent until the response arrived.",
     "mcp.server.session.duration": "The duration of an MCP session as observed on the gateway.",
 }
-_KINDS = {"server": SpanKind.SERVER, "client": SpanKind.CLIENT}
+_KINDS = {"server": SpanKind.SERVER, "client": SpanKind.CLIENT, "internal": SpanKind.INTERNAL}
 SHUTDOWN_DEADLINE = 3.0
 """Seconds, in all, that flushing and stopping the SDK may take at stop."""
 

@@ -28,7 +28,9 @@ from mcpgateway.core.status import (
     ServerSavings,
     ServerStatus,
     SessionStatus,
+    TaskCounts,
 )
+from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 
 GLOBAL_SCOPE = "global"
 """How C{/health} names the key-less route's scope (C{/<server>/mcp})."""
@@ -185,7 +187,8 @@ def healthBody(
     C{cluster}: a replica's line (docs/cluster.md: C{replica}, C{advertise},
     C{visiting}, C{forwarded}, C{failedOver}, C{ownersDown}), shown only
     when clustered. C{"savings"} (L{savingsLine}) is there when the gateway
-    samples its children (the read model has a L{Savings} record).
+    samples its children (the read model has a L{Savings} record);
+    C{"tasks"} (L{tasksLine}), last, when it serves the Tasks extension.
     Without C{detail} (see the module), C{"detail": "hidden"} says so, and
     neither the servers' lines nor the aggregate's catalogs hold an error's
     text."""
@@ -209,7 +212,17 @@ def healthBody(
     if not detail:
         body["detail"] = "hidden"
     body["servers"] = {name: healthLine(server, detail) for name, server in status.servers.items()}
+    tasks = getattr(status, "tasks", None)
+    if tasks is not None:
+        body["tasks"] = tasksLine(tasks)
     return body
+
+
+def tasksLine(tasks: TaskCounts) -> dict[str, int]:
+    """The gateway's tasks by status (docs/tasks.md): every status word,
+    in the extension's order, 0 when none is in it. Counts only: no task
+    id, tool or principal."""
+    return {status: tasks.count(status) for status in TASK_STATUSES}
 
 
 def _withoutErrors(aggregate: dict[str, Any]) -> dict[str, Any]:

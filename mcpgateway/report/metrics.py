@@ -20,11 +20,12 @@ C{outcome}, and C{mcp_server_session_duration_seconds} by C{server}; and
 C{mcpgateway_build_info{version,python,twisted}}.
 
 Every label is bounded: C{server} (a configured name), C{method} (the MCP
-method set, anything else is C{other}), C{outcome}, C{state}, C{le},
+method set, anything else is C{other}), C{outcome}, C{state} (a server's or
+circuit's, or a task's status word), C{le},
 C{version}, C{limit} (C{gateway}, C{principal}), C{scope} (the four scope
 words) and C{scope_key} (the scope keys a server's children serve: at most
 its C{maxChildren} children, each a keyed hash or C{global}; never a path or
-a value). No session id, tool
+a value). No session id, task id, tool
 name, argument or pid ever becomes a label.
 """
 
@@ -40,6 +41,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spec import SHARES
 from mcpgateway.core.stats import BUCKETS, OUTCOMES
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus
+from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.report.exposition import Family, Labels, formatValue
 from mcpgateway.report.savings import savingsLines
 from mcpgateway.runtime import procfs
@@ -284,6 +286,7 @@ def renderStatus(
     every = (*families.values(), *_gatewayFamilies(status), *conventions)
     lines = [line for family in every for line in family.render()]
     lines += savingsLines(status)  # mcpgateway_processes_avoided, ..._memory_avoided_bytes
+    lines += [line for family in _taskFamilies(status) for line in family.render()]
     return ("\n".join(lines) + "\n").encode("utf-8", "replace")
 
 
@@ -395,6 +398,31 @@ def _gatewayFamilies(status: GatewayStatus) -> tuple[Family, ...]:
         1,
     )
     return gatewayRss, uptime, info, build
+
+
+def _taskFamilies(status: GatewayStatus) -> tuple[Family, ...]:
+    """The gateway's tasks (docs/tasks.md), when it serves the extension:
+    C{mcpgateway_tasks{state}}, every status word, and the tasks made since
+    it started. Never by tool, principal or task id."""
+    tasks = getattr(status, "tasks", None)
+    if tasks is None:
+        return ()
+    kept = Family(
+        PREFIX + "tasks",
+        "gauge",
+        "Tasks kept, by state (working, input_required, completed, failed, cancelled); a task"
+        " is forgotten once its time to live is over.",
+    )
+    for state in TASK_STATUSES:
+        kept.add((("state", state),), tasks.count(state))
+    created = Family(
+        PREFIX + "tasks_created_total",
+        "counter",
+        "Calls that became tasks (they took longer than --task-after, or their caller asked"
+        " for one) since the gateway started.",
+    )
+    created.add((), tasks.created)
+    return kept, created
 
 
 def _operationFamilies(operations: tracing.Operations) -> tuple[Family, ...]:

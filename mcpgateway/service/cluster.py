@@ -65,6 +65,12 @@ class Cluster:
                 )
         return cls(pre.clusterKeys, options["replica-id"], host, port, tls)
 
+    def taskIds(self) -> Any:
+        """The replica's L{mcpgateway.cluster.taskids.TaskIdSealer}."""
+        from mcpgateway.cluster.taskids import TaskIdSealer
+
+        return TaskIdSealer(self.keys, self.replica, self.address)
+
     def address(self) -> Any:
         from mcpgateway.cluster.sealing import Address
 
@@ -104,7 +110,9 @@ class Cluster:
         sessions = ClusterSessions(gateway, self.sealer, forwarder, self.address, ended=ended)
         gateway.sessionEnded = lambda session: sessions.sessionEnded(session.id)
         _PeerPool(pool, ended).setServiceParent(top)
-        return ClusterSurface(sessions, forwarder, peers, self.replica, lambda: self.url)
+        return ClusterSurface(
+            sessions, forwarder, peers, self.replica, lambda: self.url, self.taskIds()
+        )
 
 
 FORWARD_CONNECT_TIMEOUT = 2.0

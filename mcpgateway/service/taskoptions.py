@@ -56,6 +56,15 @@ def taskParameters(
             "Largest task result kept across a restart (a larger one is kept in memory only).",
             positiveInt,
         ],
+        [
+            "task-dir",
+            None,
+            None,
+            "Directory of the task journal (default: the state directory). Cluster replicas"
+            " may share one (a volume they all mount): each writes tasks-<replica-id>.journal"
+            " and reads another's when that replica cannot be reached.",
+            str,
+        ],
     ]
 
 

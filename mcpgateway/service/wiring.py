@@ -323,7 +323,7 @@ def _gatewayAndConfig(
     if settings.tasks is not None:
         from mcpgateway.core.tasks.keeping import TaskKeeping
 
-        TaskKeeping(settings.tasks.store, reactor).setServiceParent(top)
+        TaskKeeping(settings.tasks, reactor).setServiceParent(top)
     _operations(options, reactor, top, gateway, configService)
     return gateway, configService
 
@@ -461,19 +461,38 @@ def _gatewaySettings(
         # a saved session whose client exited while no gateway ran is not restored
         clientAlive=pidAlive,
         # the Tasks extension, kept in tasks.journal (docs/tasks.md)
-        tasks=_tasks(options, pre, reactor),
+        tasks=_tasks(options, pre, reactor, cluster),
     )
 
 
-def _tasks(options: Options, pre: Preflight, reactor: Any) -> TaskManager:
-    """The tasks of the gateway, in C{<state-dir>/tasks.journal} (read when
-    the service tree starts: L{mcpgateway.core.tasks.keeping.TaskKeeping})."""
+def _tasks(options: Options, pre: Preflight, reactor: Any, cluster: Cluster | None) -> TaskManager:
+    """The tasks of the gateway, in C{<task-dir>/tasks.journal} (read when
+    the service tree starts: L{mcpgateway.core.tasks.keeping.TaskKeeping}).
+    A cluster replica's task ids are sealed with its address, its journal is
+    C{tasks-<replica-id>.journal}, and a task whose owner cannot be reached
+    is read from the owner's journal when the replicas share the directory."""
+    from mcpgateway.core.tasks.archive import TaskArchive, journalName
     from mcpgateway.core.tasks.manager import TaskManager
-    from mcpgateway.core.tasks.store import JOURNAL_NAME, TaskStore
+    from mcpgateway.core.tasks.store import TaskStore
     from mcpgateway.service.taskoptions import taskLimits
 
-    store = TaskStore(pre.stateDir / JOURNAL_NAME, options["task-result-bytes"])
-    return TaskManager(store, reactor, taskLimits(options))
+    directory = pre.stateDir
+    if options["task-dir"]:
+        directory = Path(options["task-dir"]).expanduser().absolute()
+        if not directory.is_dir():
+            refuse(f"--task-dir {options['task-dir']}: no such directory")
+    replica = None if cluster is None else cluster.replica
+    store = TaskStore(directory / journalName(replica), options["task-result-bytes"])
+    if cluster is None:
+        return TaskManager(store, reactor, taskLimits(options))
+    sealer = cluster.taskIds()
+
+    def labelOf(taskId: str, server: str, scope: str, principal: str) -> str | None:
+        owner = sealer.owner(taskId, server, scope, principal)
+        return None if owner is None else owner.label
+
+    archive = TaskArchive(directory, cluster.replica, labelOf, store.now)
+    return TaskManager(store, reactor, taskLimits(options), sealer.newId, archive)
 
 
 def _operations(

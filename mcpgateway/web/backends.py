@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 
@@ -19,6 +19,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.gatewaysettings import Connection
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.tasks.legacy import LegacyTasks, announced
 from mcpgateway.protocol.jsonrpc import Message
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ class Cluster(Protocol):
         self, request: Request, owner: Address, principal: Principal, body: bytes
     ) -> Deferred[bool]:
         """See L{mcpgateway.cluster.forward.Forwarder.forward}."""
+
+    def taskOwner(self, taskId: str, server: str, scope: str, principal: str) -> Address | None:
+        """See L{mcpgateway.web.surfaces.ClusterSurface.taskOwner}."""
 
 
 def principalOf(request: IRequest) -> Principal:
@@ -132,6 +136,8 @@ class PoolBackend:
         self._gateway = gateway
         self._server = server
         self.pool: ServerPool = gateway.pools[server]
+        tasks = gateway.settings.tasks
+        self._tasks = None if tasks is None else LegacyTasks(tasks, server)
 
     @property
     def credentialEnv(self) -> tuple[str, ...]:
@@ -150,7 +156,7 @@ class PoolBackend:
         credentials: Credentials,
         principal: str,
     ) -> tuple[Session, Deferred[Message]]:
-        return self._gateway.openSession(
+        session, answer = self._gateway.openSession(
             self._server,
             initialize,
             version,
@@ -161,6 +167,9 @@ class PoolBackend:
             credentials=credentials,
             principal=principal,
         )
+        if self._tasks is not None:
+            answer.addCallback(announced, version)
+        return session, answer
 
     def gone(self, session: Session) -> str | None:
         return self.pool.gone(session)
@@ -168,7 +177,23 @@ class PoolBackend:
     def forward(
         self, session: Session, message: Message, related: Sink | None
     ) -> Deferred[Message]:
-        return self.pool.forward(session, message, related)
+        tasks = self._tasks
+        if tasks is None or not tasks.wants(session, message):
+            return self.pool.forward(session, message, related)
+
+        def served(childServes: bool) -> Deferred[Message]:
+            if childServes:
+                return self.pool.forward(session, message, related)
+            return tasks.serve(session, message, lambda m: self._call(session, m, related))
+
+        return self.pool.childTasks(session).addCallback(served)
+
+    def _call(self, session: Session, message: Message, related: Sink | None) -> Deferred[Message]:
+        """One request of a gateway-made task on the session's child: a
+        call (its answer goes to the task, nothing to the request's
+        stream) or a list."""
+        sink = related if message.get("method") != "tools/call" else None
+        return maybeDeferred(self.pool.forward, session, message, sink)
 
     def notify(self, session: Session, message: Message) -> None:
         self.pool.notify(session, message)

@@ -81,7 +81,7 @@ from mcpgateway.core.era2026.types import Era2026Service
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
-from mcpgateway.protocol import envelope, jsonrpc, versions
+from mcpgateway.protocol import envelope, jsonrpc, versions, wire2026
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
@@ -286,6 +286,42 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
         )
         return NOT_DONE_YET
 
+    def _modernPost(self, request: Request, payload: Any, version: str | None) -> bytes | int:
+        """A 2026-07-28 POST: to the replica holding its task, or served here."""
+        if version is None or version in versions.ERA2026_VERSIONS or isEra2026(payload, None):
+            owner = self._taskOwner(request, payload)
+            if owner is not None:
+                return self._forwardTo(request, owner)
+            return self.modern.post(request, payload)
+        # Modern by its header alone, which names no revision at all.
+        return self._refuse(
+            request,
+            400,
+            jsonrpc.INVALID_REQUEST,
+            unsupportedVersion(version),
+            refusalId(payload),
+        )
+
+    def _taskOwner(self, request: Request, payload: Any) -> Address | None:
+        """The replica a C{tasks/*} request's task lives on, when it is
+        another one, the task is not here and the request may be forwarded
+        (not a peer's, not one whose owner just failed to answer)."""
+        if self._cluster is None or not isinstance(payload, dict):
+            return None
+        if payload.get("method") not in wire2026.TASK_METHODS:
+            return None
+        if getattr(request, "fromPeer", False) or getattr(request, "forwardFailed", False):
+            return None
+        params = payload.get("params")
+        taskId = params.get("taskId") if isinstance(params, dict) else None
+        if not isinstance(taskId, str):
+            return None
+        principal = principalKey(request)
+        tasks = self._gateway.settings.tasks
+        if tasks is not None and tasks.owned(taskId, self._scope, principal) is not None:
+            return None
+        return self._cluster.taskOwner(taskId, self._server, self._scope, principal)
+
     def _forwardTo(self, request: Request, owner: Address) -> int:
         """Forward C{request} to C{owner}, the replica whose session it
         names; if the owner cannot be reached, look at it again here (the
@@ -385,16 +421,7 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
             if throttled is not None:
                 return throttled
         if modern:
-            if version is None or version in versions.ERA2026_VERSIONS or isEra2026(payload, None):
-                return self.modern.post(request, payload)
-            # Modern by its header alone, which names no revision at all.
-            return self._refuse(
-                request,
-                400,
-                jsonrpc.INVALID_REQUEST,
-                unsupportedVersion(version),
-                refusalId(payload),
-            )
+            return self._modernPost(request, payload, version)
         if isinstance(payload, list):
             return self._batch(request, payload, version)
         kind = jsonrpc.classify(payload)

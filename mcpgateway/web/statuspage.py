@@ -2,7 +2,7 @@
 """C{GET /}: the status page a person looks at (docs/status-page.md).
 
 Server-side HTML rendered from the read model (L{Gateway.status} and
-L{Gateway.aggregateStatus}): the gateway, each server with its state, scope,
+L{Gateway.aggregateStatus}): the gateway and its tasks, each server with its state, scope,
 children, sessions by client, requests, errors, restarts and circuit, the
 memory and processes it saves (when the status has C{savings}), and the last
 stderr lines of a failing server; the sessions by client. Readable without
@@ -44,7 +44,8 @@ from twisted.web.server import Request
 from mcpgateway.core import tracing
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
-from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus
+from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
+from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.guard import Refusal, header
 from mcpgateway.web.replies import jsonReply
@@ -260,7 +261,15 @@ def pageData(
             for (client, server), count in sorted(clients.items())
         ],
         "aggregate": _aggregate(aggregate),
+        "tasks": _tasks(getattr(status, "tasks", None)),
     }
+
+
+def _tasks(tasks: TaskCounts | None) -> dict[str, int] | None:
+    """The gateway's tasks by status word (C{None}: it serves none)."""
+    if tasks is None:
+        return None
+    return {status: int(tasks.count(status)) for status in TASK_STATUSES}
 
 
 def _aggregate(line: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -350,6 +359,29 @@ def _savingsText(savings: Mapping[str, Any] | None, whole: bool = True) -> str |
         if not counted:
             text += " (their memory not counted: never measured)"
     return text
+
+
+TASK_WORDS = (
+    ("working", "running"),
+    ("input_required", "input required"),
+    ("completed", "done"),
+    ("failed", "failed"),
+    ("cancelled", "cancelled"),
+)
+"""How the gateway's line names each task status (cancelled only when some are)."""
+
+
+def _tasksItem(tasks: Mapping[str, int]) -> str:
+    """The gateway's line's C{tasks}: running, input required, done and
+    failed (in red when some did), and cancelled when some were."""
+    parts = []
+    for status, word in TASK_WORDS:
+        n = tasks.get(status, 0)
+        if status == "cancelled" and not n:
+            continue
+        text = esc(f"{n} {word}")
+        parts.append(f'<span class="bad">{text}</span>' if status == "failed" and n else text)
+    return f'<div class="tasks"><dt>tasks</dt><dd>{", ".join(parts)}</dd></div>'
 
 
 def _clientsCell(clients: Mapping[str, int]) -> str:
@@ -456,8 +488,9 @@ def _serverRows(server: Mapping[str, Any], controls: bool) -> str:
 
 
 def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
-    """The part of the page the stream replaces: the gateway's line, the
-    servers, the clients and the aggregate endpoint."""
+    """The part of the page the stream replaces: the gateway's line (its
+    tasks too, when it serves them), the servers, the clients and the
+    aggregate endpoint."""
     saved = _savingsText(data.get("savings"))
     out = [
         '<section class="summary"><dl>',
@@ -470,6 +503,9 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
     ]
     if saved:
         out.append(f'<div class="saved"><dt>saved</dt><dd>{esc(saved)}</dd></div>')
+    tasks = data.get("tasks")
+    if tasks:
+        out.append(_tasksItem(tasks))
     out.append("</dl></section>")
     out.append('<section><h2>Servers</h2><table class="servers"><thead><tr>')
     heads = [

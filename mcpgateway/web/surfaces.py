@@ -77,6 +77,22 @@ class OpensPeers(Protocol):
     ) -> Principal | None: ...
 
 
+class OpensTaskIds(Protocol):
+    """L{mcpgateway.cluster.taskids.TaskIdSealer}, as the web sees it."""
+
+    def owner(self, taskId: str, server: str, scope: str, principal: str) -> OwnedBy | None: ...
+
+
+class OwnedBy(Protocol):
+    """L{mcpgateway.cluster.taskids.TaskOwner}, as the web sees it."""
+
+    @property
+    def address(self) -> Address: ...
+
+    @property
+    def label(self) -> str: ...
+
+
 PEER_HEADER = b"mcp-gateway-peer"
 FORWARD_OUTCOMES = ("ok", "unreachable", "failed", "cancelled")
 """L{mcpgateway.cluster.forward.OUTCOMES} (not imported: it needs cryptography)."""
@@ -95,16 +111,30 @@ class ClusterSurface:
         peers: OpensPeers,
         replica: str,
         advertise: Callable[[], str],
+        taskIds: OpensTaskIds | None = None,
     ) -> None:
         """
         @param replica: this replica's label (C{--replica-id}).
         @param advertise: the URL its peers reach it at.
+        @param taskIds: opens the sealed ids of the replicas' tasks.
         """
         self.sessions = sessions
         self.forwarder = forwarder
         self.peers = peers
         self.replica = replica
         self._advertise = advertise
+        self._taskIds = taskIds
+
+    def taskOwner(self, taskId: str, server: str, scope: str, principal: str) -> Address | None:
+        """The address of the replica that holds task C{taskId} when it is
+        another one (C{None}: this one, or not a task id of this cluster for
+        that server, route and principal)."""
+        if self._taskIds is None:
+            return None
+        owner = self._taskIds.owner(taskId, server, scope, principal)
+        if owner is None or owner.label == self.replica:
+            return None
+        return owner.address
 
     def resolve(
         self, sessionId: str, server: str, scope: str, principal: Principal, fromPeer: bool

@@ -183,6 +183,31 @@ def test_status_shows_refused_requests_without_a_warning_text(stateDir: Path) ->
     ) in lines
 
 
+def test_status_counts_the_tasks_under_the_gateways_line(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    tasks = {"working": 2, "input_required": 1, "completed": 5, "failed": 1, "cancelled": 0}
+    running.answers["/health"] = (200, {**HEALTH, "tasks": tasks})
+    code, out, _ = run(capsys, stateDir, "status")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[1] == "  3 servers, 3 children, 231 requests, 3 sessions, 56 MB"
+    assert lines[2] == "  tasks: 2 running, 1 waiting for input, 5 done, 1 failed"
+    assert lines[3].startswith("  config ")
+    document = json.loads(run(capsys, stateDir, "status", "--json")[1])
+    assert document["health"]["tasks"] == tasks
+
+
+def test_status_says_nothing_of_tasks_while_the_gateway_keeps_none(stateDir: Path) -> None:
+    found = GatewayProbe(stateDir, {"pid": 7, "port": 9100})
+    zero = dict.fromkeys(("working", "input_required", "completed", "failed", "cancelled"), 0)
+    for health in (HEALTH, {**HEALTH, "tasks": zero}, {**HEALTH, "tasks": "odd"}):
+        assert not any("tasks" in line for line in renderStatus(found, health, []))
+    cancelled = {**zero, "completed": 1, "cancelled": 2, "failed": True}  # a bool is no count
+    lines = renderStatus(found, {**HEALTH, "tasks": cancelled}, [])
+    assert "  tasks: 0 running, 0 waiting for input, 1 done, 0 failed, 2 cancelled" in lines
+
+
 # -- status: entries pointing at a gateway that cannot serve or restore them -------------
 
 

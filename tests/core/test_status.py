@@ -25,6 +25,7 @@ from mcpgateway.core.status import (
     ServerStatus,
 )
 from mcpgateway.protocol import jsonrpc
+from tests.core.tasks.support import keptTasks
 from tests.fakes import FakeProcessReactor, fakeSpawner
 
 SPEC = ServerSpec(
@@ -330,3 +331,34 @@ def test_each_session_row_counts_its_own_requests_in_flight() -> None:
     rows = {row.id: row.inFlight for row in gw.status("/nonexistent-proc").sessions}
     assert rows == {a.id: 2, b.id: 1}
     assert gw.serverStatus("shared").inFlight == 3
+
+
+def test_the_snapshot_counts_the_tasks_by_status_when_the_gateway_serves_them() -> None:
+    reactor = FakeProcessReactor()
+    tasks = keptTasks(working=2, input_required=1, completed=5, failed=1)
+    tasks.fastAnswers = 4
+    gw = Gateway({"srv": SPEC}, fakeSpawner(reactor), tasks=tasks)
+    counted = gw.status("/nonexistent-proc").tasks
+    assert counted is not None
+    assert list(counted.byStatus.items()) == [
+        ("working", 2),
+        ("input_required", 1),
+        ("completed", 5),
+        ("failed", 1),
+        ("cancelled", 0),
+    ]
+    assert (counted.created, counted.fastAnswers) == (9, 4)
+    assert (counted.count("failed"), counted.count("unknown")) == (1, 0)
+    with pytest.raises(TypeError):
+        counted.byStatus["working"] = 0  # type: ignore[index]
+    # A snapshot: a task ending later changes the next one only.
+    task = next(t for t in tasks.store if t.status == "working")
+    tasks.cancel(task)
+    assert counted.count("working") == 2
+    after = gw.status("/nonexistent-proc").tasks
+    assert after is not None and (after.count("working"), after.count("cancelled")) == (1, 1)
+
+
+def test_a_gateway_that_serves_no_tasks_has_none_in_its_snapshot() -> None:
+    gw, _ = gateway()
+    assert gw.status("/nonexistent-proc").tasks is None

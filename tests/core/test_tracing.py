@@ -14,12 +14,17 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
 from mcpgateway.core import tracing
+from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import shortId
+from mcpgateway.core.tasks.manager import TaskManager
+from mcpgateway.core.tasks.model import EXTENSION
+from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.tracing import SpanContext
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession
@@ -348,6 +353,104 @@ def test_modern_request_server_span(tracer: RecordingTracer) -> None:
     call.reply({"content": []})
     assert response.status == 200
     assert server.ended == 1 and server.error is None
+
+
+# -- a task's lifetime -----------------------------------------------------------
+
+
+def slowCall(
+    made: TaskManager, clock: Clock, params: dict[str, Any]
+) -> tuple[str, Deferred[jsonrpc.Message]]:
+    """A C{tools/call} on C{weather} that outlives C{--task-after}: its task's
+    id, and the child's call (the test answers it)."""
+    calls: list[Deferred[jsonrpc.Message]] = []
+
+    def run(request: Era2026Request, sink: Any) -> Deferred[jsonrpc.Message]:
+        calls.append(Deferred())
+        return calls[-1]
+
+    request = Era2026Request(
+        clientId=1,
+        method="tools/call",
+        params=params,
+        capabilities={"extensions": {EXTENSION: {}}},
+    )
+    box: list[Any] = []
+    made.call("weather", request, lambda _: True, run, lambda r, t: succeed(None)).addBoth(
+        box.append
+    )
+    clock.advance(made.limits.after)
+    [handle] = box
+    return handle["result"]["taskId"], calls[0]
+
+
+def taskManager() -> tuple[TaskManager, Clock]:
+    clock = Clock()
+    return TaskManager(TaskStore(None, now=lambda: 1_800_000_000.0), clock), clock
+
+
+def test_a_task_is_one_internal_span_from_its_creation_to_its_end(
+    tracer: RecordingTracer,
+) -> None:
+    made, clock = taskManager()
+    params = {"name": "forecast", "_meta": {"traceparent": CLIENT_PARENT}}
+    taskId, child = slowCall(made, clock, params)
+    [span] = tracer.spans
+    assert (span.name, span.kind, span.ended) == ("mcpgateway.task", "internal", 0)
+    assert span.parent == SpanContext(CLIENT_TRACE, CLIENT_SPAN, 1)  # the tools/call's span
+    assert span.attributes == {
+        "mcp.method.name": "tools/call",
+        "mcpgateway.server": "weather",
+        "gen_ai.tool.name": "forecast",
+    }
+    clock.advance(600)  # it lasts while the call runs
+    assert span.ended == 0
+    child.callback(jsonrpc.resultResponse(1, {"content": []}))
+    assert span.ended == 1 and span.error is None
+    assert span.attributes["mcpgateway.task.status"] == "completed"
+    assert taskId not in repr(span)  # the id a client polls with is never exported
+
+
+def test_a_failed_tasks_span_fails_and_a_cancelled_ones_does_not(
+    tracer: RecordingTracer,
+) -> None:
+    made, clock = taskManager()
+    _, child = slowCall(made, clock, {"name": "forecast"})
+    child.callback(jsonrpc.errorResponse(1, -32000, "the forecast service is down"))
+    [failed] = tracer.spans
+    assert failed.parent is None  # no trace context: a new trace
+    assert (failed.ended, failed.error) == (1, ("-32000", "the forecast service is down"))
+    assert failed.attributes["mcpgateway.task.status"] == "failed"
+    assert failed.attributes["rpc.response.status_code"] == "-32000"
+    taskId, child = slowCall(made, clock, {"name": "forecast"})
+    cancel = Era2026Request(
+        clientId=2,
+        method="tasks/cancel",
+        params={"taskId": taskId},
+        capabilities={"extensions": {EXTENSION: {}}},
+    )
+    made.serve("weather", cancel, lambda r, s: Deferred())
+    cancelled = tracer.spans[1]
+    assert child.called  # the child's call was cancelled with it: the span ends once
+    assert (cancelled.ended, cancelled.error) == (1, None)
+    assert cancelled.attributes["mcpgateway.task.status"] == "cancelled"
+
+
+def test_a_call_answered_in_time_or_untraced_makes_no_span(tracer: RecordingTracer) -> None:
+    made, clock = taskManager()
+    request = Era2026Request(
+        clientId=1,
+        method="tools/call",
+        params={"name": "forecast"},
+        capabilities={"extensions": {EXTENSION: {}}},
+    )
+    quick = succeed(jsonrpc.resultResponse(1, {"content": []}))
+    made.call("weather", request, lambda _: True, lambda r, s: quick, lambda r, t: succeed(None))
+    assert tracer.spans == [] and made.fastAnswers == 1
+    tracing.install(None)
+    _, child = slowCall(made, clock, {"name": "forecast"})
+    child.callback(jsonrpc.resultResponse(1, {"content": []}))
+    assert tracer.spans == [] and made.created == 1
 
 
 def test_otel_without_the_extra_refuses_in_one_line(

@@ -207,6 +207,8 @@ class RunningCluster:
             frontendRules = (
                 "    http-request set-var(txn.owner) req.hdr(Mcp-Session-Id),field(1,.)"
                 " if { req.hdr(Mcp-Session-Id) -m found }\n"
+                "    http-request set-var(txn.owner) req.hdr(Mcp-Name),field(1,.)"
+                " if { req.hdr(Mcp-Method) -m beg tasks/ }\n"
             )
             backendRules = "".join(
                 f"    use-server {r} if {{ var(txn.owner) -m str {r} }}\n" for r in self.ids

@@ -512,11 +512,12 @@ def test_deploy_haproxy_cfg_is_valid_with_and_without_label_routing(tmp_path: Pa
     text = cfg.read_text()
     for needed in ("balance roundrobin", "option httpchk GET /health", "option redispatch"):
         assert needed in text
-    # The label routing, commented in: one set-var and a use-server per replica.
+    # The label routing, commented in: a set-var for session ids and one for task
+    # ids (Mcp-Name), and a use-server per replica.
     routed, count = re.subn(
         r"^(\s*)# ((?:http-request set-var\(|use-server ).*)$", r"\1\2", text, flags=re.M
     )
-    assert count == 4
+    assert count == 5 and "req.hdr(Mcp-Name)" in routed
     (tmp_path / "routed.cfg").write_text(routed)
     checked = subprocess.run(
         [haproxy, "-c", "-f", str(tmp_path / "routed.cfg")], capture_output=True, text=True

@@ -33,8 +33,9 @@ VERSION = "2026-07-28"
 class Client2026:
     """Posts MCP 2026-07-28 requests that declare the tasks extension."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, authorization: str | None = None) -> None:
         self.url = url
+        self.authorization = authorization
         self.ids = 0
 
     def request(self, method: str, params: dict[str, Any], name: str | None = None) -> Any:
@@ -61,6 +62,8 @@ class Client2026:
         }
         if name is not None:
             headers["mcp-name"] = name
+        if self.authorization is not None:
+            headers["authorization"] = self.authorization
         request = urllib.request.Request(
             self.url, json.dumps(body).encode(), headers=headers, method="POST"
         )

@@ -138,6 +138,23 @@ def test_chain_through_the_gateway(made: Made) -> None:
         }
 
 
+def test_a_tasks_span_is_internal_in_its_clients_trace(made: Made) -> None:
+    parent = SpanContext(CLIENT_TRACE, CLIENT_SPAN, 1)
+    span = tracing.startTask(made.tracer, "weather", "forecast", parent)
+    assert made.spans.get_finished_spans() == ()  # open while the task runs
+    tracing.endTask(span, "failed", {"code": -32000, "message": "down"})
+    [finished] = made.spans.get_finished_spans()
+    assert (finished.name, finished.kind) == ("mcpgateway.task", SpanKind.INTERNAL)
+    assert finished.parent is not None and finished.parent.span_id == int(CLIENT_SPAN, 16)
+    assert finished.context.trace_id == int(CLIENT_TRACE, 16)
+    attributes = dict(finished.attributes or {})
+    assert attributes["gen_ai.tool.name"] == "forecast"
+    assert attributes["mcpgateway.server"] == "weather"
+    assert attributes["mcpgateway.task.status"] == "failed"
+    assert attributes["error.type"] == "-32000"
+    assert finished.status.status_code is StatusCode.ERROR
+
+
 class InlinePool:
     def callInThreadWithCallback(
         self, onResult: Callable[[bool, Any], None], f: Callable[..., Any], *args: Any

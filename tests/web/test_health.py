@@ -24,6 +24,7 @@ from mcpgateway.core.status import (
     ServerState,
     ServerStatus,
     SessionStatus,
+    TaskCounts,
 )
 from mcpgateway.report.health import (
     HIDDEN,
@@ -34,6 +35,7 @@ from mcpgateway.report.health import (
     sessionRow,
     sessionsBody,
 )
+from tests.core.tasks.support import keptTasks, serveTasks
 from tests.web.test_api import FAKE, ApiHarness
 
 SPEC = ServerSpec(name="mem", command="npx", env=(("KEY", "secret-value"),), executable=None)
@@ -411,3 +413,45 @@ def test_after_a_crash_health_counts_no_child_in_any_scope(tmp_path: Path) -> No
     line = h.request("GET", "/health").json()["servers"]["crash"]
     assert (line["children"], line["pids"]) == (0, [])
     assert line["scopes"] == {"global": {"pid": None, "sessions": 0, "children": 0}}
+
+
+def test_the_tasks_come_last_by_status_when_the_gateway_serves_them() -> None:
+    status = GatewayStatus(
+        version="9.9",
+        pid=77,
+        started=1.0,
+        now=3.0,
+        rssBytes=None,
+        servers=MappingProxyType({"mem": SERVER}),
+        sessions=(),
+    )
+    without = healthBody(status)
+    assert "tasks" not in without
+    counts = {"working": 2, "input_required": 1, "completed": 5, "failed": 1}
+    served = replace(status, tasks=TaskCounts(MappingProxyType(counts), created=9))
+    for detail in (True, False):  # counts only: the open figures show them too
+        body = healthBody(served, detail=detail)
+        assert list(body) == [*healthBody(status, detail=detail), "tasks"]
+        assert list(body["tasks"].items()) == [
+            ("working", 2),
+            ("input_required", 1),
+            ("completed", 5),
+            ("failed", 1),
+            ("cancelled", 0),
+        ]
+
+
+def test_every_health_route_shows_the_tasks(tmp_path: Path) -> None:
+    h = ApiHarness(tmp_path / "state", mainServers={"srv": {"command": FAKE}})
+    assert "tasks" not in h.request("GET", "/health").json()
+    serveTasks(h.gateway, keptTasks(working=1, completed=3, cancelled=2))
+    for path in ("/health", "/api/v1/health"):
+        body = h.request("GET", path).json()
+        assert list(body)[-1] == "tasks"
+        assert body["tasks"] == {
+            "working": 1,
+            "input_required": 0,
+            "completed": 3,
+            "failed": 0,
+            "cancelled": 2,
+        }

@@ -27,6 +27,7 @@ from mcpgateway.protocol import jsonrpc
 from mcpgateway.report import exposition, metrics
 from mcpgateway.report.health import healthBody
 from mcpgateway.report.metrics import CONTENT_TYPE, renderMetrics, renderStatus
+from tests.core.tasks.support import keptTasks, serveTasks
 from tests.fakes import FakeProcess, FakeProcessReactor, fakeSpawner
 from tests.http import Harness, Response, spec
 from tests.web.test_health import SERVER
@@ -586,3 +587,25 @@ def test_savings_lines_are_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
     samples = scrape(h)
     assert value(samples, "mcpgateway_processes_avoided", server="srv") == 3
     assert len(seen) == 1 and "srv" in seen[0].servers
+
+
+def test_the_tasks_by_state_and_the_tasks_made() -> None:
+    h = Harness({"srv": spec("srv")})
+    assert not any(name.startswith("mcpgateway_tasks") for name, _ in scrape(h))
+    serveTasks(h.gateway, keptTasks(working=2, input_required=1, completed=5, failed=1))
+    text = renderMetrics(h.gateway, "/nonexistent-proc").decode("utf-8")
+    kinds = {family.name: family.type for family in text_string_to_metric_families(text)}
+    assert (kinds["mcpgateway_tasks"], kinds["mcpgateway_tasks_created"]) == ("gauge", "counter")
+    assert "# HELP mcpgateway_tasks Tasks kept, by state" in text
+    samples = scrape(h)
+    assert {
+        dict(labels)["state"]: n
+        for (name, labels), n in samples.items()
+        if name == "mcpgateway_tasks"
+    } == {"working": 2, "input_required": 1, "completed": 5, "failed": 1, "cancelled": 0}
+    assert value(samples, "mcpgateway_tasks_created_total") == 9
+    # Bounded labels: the state only, never a task id, tool or principal.
+    assert {
+        key for (name, labels), _ in samples.items() if name.startswith("mcpgateway_tasks")
+        for key, _ in labels
+    } == {"state"}  # fmt: skip

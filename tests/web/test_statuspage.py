@@ -39,6 +39,7 @@ from mcpgateway.web.statuspage import (
     stderrTails,
 )
 from mcpgateway.web.statusstream import INTERVAL, NUDGE_DELAY, StatusFeed
+from tests.core.tasks.support import keptTasks, serveTasks
 from tests.http import Harness, Response, initializeMessage, spec
 from tests.web.test_api import TOKEN, ApiHarness
 from tests.web.test_team_web import TeamHarness
@@ -311,6 +312,31 @@ def test_savings_are_shown_when_the_status_has_them() -> None:
     unmeasured = replace(nothing, sampledAt=None)
     html = Page(renderPage(pageData(replace(status, savings=unmeasured))).decode())
     assert html.text("saved") == "savednot measured yet"
+
+
+def test_the_gateways_line_shows_its_tasks_when_it_serves_them() -> None:
+    h = Harness()
+    assert pageData(h.gateway.status())["tasks"] is None
+    _, html = page(h)
+    assert "tasks" not in html.texts  # no line for a gateway that serves none
+    serveTasks(h.gateway, keptTasks(working=2, input_required=1, completed=5, failed=1))
+    _, html = page(h)
+    assert html.text("tasks") == "tasks2 running, 1 input required, 5 done, 1 failed"
+    assert html.text("bad") == "1 failed"  # in red, as the errors are
+    # The stream carries them too: in its data and in the part it swaps in.
+    (frame,) = frames(watch(h))
+    assert frame["status"]["tasks"] == {
+        "working": 2,
+        "input_required": 1,
+        "completed": 5,
+        "failed": 1,
+        "cancelled": 0,
+    }
+    assert Page(frame["html"]).text("tasks") == html.text("tasks")
+    serveTasks(h.gateway, keptTasks(completed=1, cancelled=2))
+    _, html = page(h)
+    assert html.text("tasks") == "tasks0 running, 0 input required, 1 done, 0 failed, 2 cancelled"
+    assert "bad" not in html.texts
 
 
 # -- hostile input -------------------------------------------------------------

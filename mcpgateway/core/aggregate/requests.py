@@ -12,10 +12,12 @@ methods it declares without defining are the aggregator's.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from twisted.internet.defer import (
+    CancelledError,
     Deferred,
     fail,
     gatherResults,
@@ -23,6 +25,7 @@ from twisted.internet.defer import (
     succeed,
 )
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
 from mcpgateway.core.aggregate.calls import (
     tasksCapability,
@@ -42,6 +45,7 @@ from mcpgateway.core.aggregate.types import (
     Owner,
 )
 from mcpgateway.core.aggregate.view import View
+from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 
@@ -351,3 +355,68 @@ class CallContext:
             raise toolError(error)
 
         return answer.addCallback(result)
+
+    @property
+    def scope(self) -> str:
+        return self._session.scope
+
+    @property
+    def principal(self) -> str:
+        return self._session.principal
+
+    def shownError(self, error: Mapping[str, Any]) -> dict[str, Any]:
+        shown = self._session.forCaller({"error": dict(error)}).get("error")
+        return shown if isinstance(shown, dict) else dict(error)
+
+    def start(
+        self, name: str, arguments: dict[str, Any], progress: Callable[[str], None]
+    ) -> Deferred[Message]:
+        """A call of C{name} under an id of the gateway's own, with no tie
+        to the caller's request (which is answered first: its id may be
+        used again, and cancelling it does not reach this call); a progress
+        token of its own carries the call's progress to C{progress}."""
+        callId = f"mcpgateway-task-{secrets.token_urlsafe(12)}"
+        owner: Owner | None = self._view.callable.get(name)
+        if owner is None:
+            return succeed(
+                jsonrpc.errorResponse(callId, jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
+            )
+        server = owner.server
+        inner = {"name": owner.original, "arguments": arguments, "_meta": {"progressToken": callId}}
+        session = self._session
+
+        def related(message: Message) -> bool:
+            params = message.get("params")
+            if message.get("method") != "notifications/progress" or not isinstance(params, dict):
+                return session.deliver(message)
+            text = params.get("message")
+            if isinstance(text, str) and text:
+                progress(text)
+            return True
+
+        answer = maybeDeferred(
+            self._aggregator._call,
+            session,
+            server,
+            self._view.members[server].route,
+            jsonrpc.request(callId, "tools/call", inner),
+            related,
+        )
+
+        def answered(response: Message) -> Message:
+            if isinstance(response.get("result"), dict):
+                self._aggregator._learn(session, server, response["result"])
+            return response
+
+        def failed(reason: Failure) -> Message | Failure:
+            error = reason.value
+            if isinstance(error, CallFailed):
+                return jsonrpc.errorResponse(callId, error.code, error.message)
+            if isinstance(error, (ServerUnavailable, SessionGone)):
+                return jsonrpc.errorResponse(callId, jsonrpc.SERVER_UNAVAILABLE, str(error))
+            if isinstance(error, CancelledError):
+                why = "the call was cancelled: its session ended, or the gateway stopped"
+                return jsonrpc.errorResponse(callId, jsonrpc.INTERNAL_ERROR, why)
+            return reason
+
+        return answer.addCallbacks(answered, failed)

@@ -122,6 +122,8 @@ class ResultStore:
         self.maxAge = maxAge
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._gone: OrderedDict[str, str] = OrderedDict()
+        self._named: OrderedDict[str, str] = OrderedDict()
+        """The refs of the results kept under a name of the caller's (L{keptAs})."""
         self.nbytes = 0
         """Bytes kept here."""
         self.evicted = 0
@@ -163,10 +165,30 @@ class ResultStore:
             raise
         return ref
 
+    def keptAs(self, name: str, result: object) -> str:
+        """The ref of C{result} kept under C{name} (a task's id): kept at
+        the first call, the same ref while it is kept, kept again once it
+        is dropped (the caller pages one result, not a copy per page).
+
+        @raise ResultTooLarge: it alone is over C{maxBytes} or the budget.
+        """
+        self._expire()
+        ref = self._named.get(name)
+        if ref is not None and ref in self._entries:
+            self._named.move_to_end(name)
+            return ref
+        ref = self.put(result)
+        self._named[name] = ref
+        self._named.move_to_end(name)
+        while len(self._named) > self.maxEntries:
+            self._named.popitem(last=False)
+        return ref
+
     def clear(self) -> None:
         """Forget everything (the caller is gone)."""
         for ref in list(self._entries):
             self._drop(ref, "forgotten: its session ended")
+        self._named.clear()
 
     def get(self, ref: str) -> object:
         """The whole result kept as C{ref}.

@@ -11,7 +11,11 @@ thousands; it finds a tool with C{search}, reads its schema with
 C{describe} and calls it with C{invoke}, which validates the arguments
 (an error lists what is wrong, so the model corrects itself) and then
 takes the same member path as a direct C{tools/call} (progress, sampling,
-elicitation and cancel all work).
+elicitation and cancel all work). With C{"async": true}, C{invoke} hands
+the call to the gateway's L{mcpgateway.core.tasks.manager.TaskManager} and
+answers at once with the task's id; C{get_result} with that C{taskId}
+reads its status and then pages its result as it pages a shortened one
+(for clients without the Tasks extension: a model polls through a tool).
 
 Every answer has C{structuredContent} matching the tool's C{outputSchema}
 plus its JSON as text. Bad input is an C{isError} result naming the
@@ -28,7 +32,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
@@ -50,8 +54,24 @@ from mcpgateway.core.aggregate.search import (
     rowFromTool,
 )
 from mcpgateway.core.aggregate.shield import shield, size
+from mcpgateway.core.aggregate.toolargs import (
+    BadInput,
+    booleanArg,
+    decodeArguments,
+    integerArg,
+    jsonType,
+    stringArg,
+    stringsArg,
+)
+from mcpgateway.core.aggregate.tooldefs import DEFINITIONS, DESCRIBE_TYPES, SEARCH_LIMIT
+from mcpgateway.core.aggregate.tooldefs import SEARCH_MAX as SEARCH_MAX
 from mcpgateway.core.aggregate.types import ShieldSpec
+from mcpgateway.core.tasks.model import Task, detailed
+from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    from mcpgateway.core.tasks.manager import TaskManager
 
 __all__ = [
     "GATEWAY_TOOLS",
@@ -65,9 +85,6 @@ GATEWAY_TOOLS = frozenset({"search", "describe", "invoke", "get_result"})
 """The names of the gateway's own tools (L{mcpgateway.core.aggregate.naming.Namer}
 never gives a member's tool one of them)."""
 
-#: C{search}'s default and largest C{limit}.
-SEARCH_LIMIT = 10
-SEARCH_MAX = 50
 #: Hits fetched from the index per search, filtered by the view and counted
 #: for C{total}.
 SCAN = 1000
@@ -131,6 +148,28 @@ class ToolContext(Protocol):
         """The C{CallToolResult} of the namespaced tool C{name}, through the
         member path; fails with L{ToolCallError} for a JSON-RPC error."""
 
+    def start(
+        self, name: str, arguments: dict[str, Any], progress: Callable[[str], None]
+    ) -> Deferred[jsonrpc.Message]:
+        """Call the namespaced tool C{name} on its own: not as the caller's
+        request, which is answered before the call ends (a task's). Fires
+        with the member's JSON-RPC response, an error response when the
+        call could not be made. The text of its progress goes to
+        C{progress}; what else its child sends, to the session's stream."""
+
+    @property
+    def scope(self) -> str:
+        """The route of the caller's session (C{""}: the key-less one):
+        with C{principal}, who owns the tasks it makes."""
+
+    @property
+    def principal(self) -> str:
+        """The key of the caller's principal (C{""}: none)."""
+
+    def shownError(self, error: Mapping[str, Any]) -> dict[str, Any]:
+        """A member's JSON-RPC C{error} as the caller may read it (a
+        child's stderr only for those allowed to)."""
+
     @property
     def unavailable(self) -> Mapping[str, str]:
         """The member servers whose tools are not known (still starting,
@@ -155,10 +194,6 @@ def _localName(hit: Hit, context: ToolContext) -> str | None:
     return hit.name if context.visible(hit.name) else None
 
 
-class _BadInput(ValueError):
-    """A gateway tool's arguments are wrong; the message says how."""
-
-
 def _ok(structured: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps(structured, separators=(",", ":"), ensure_ascii=False)
     return {"content": [{"type": "text", "text": text}], "structuredContent": structured}
@@ -166,95 +201,6 @@ def _ok(structured: dict[str, Any]) -> dict[str, Any]:
 
 def _error(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True}
-
-
-def _jsonType(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def _rejectConstant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def decodeArguments(value: Any) -> dict[str, Any]:
-    """C{invoke}'s C{arguments}: an object, or a string holding one's JSON
-    (what strict-mode clients send; twice-encoded JSON is decoded twice);
-    missing, C{null} or an empty string mean C{{}}.
-
-    @raise _BadInput: anything else, saying what it was.
-    """
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return value
-    if not isinstance(value, str):
-        raise _BadInput(
-            f"arguments must be an object (or a string of its JSON), not {_jsonType(value)}"
-        )
-    decoded: Any = value
-    for _ in range(2):
-        if not isinstance(decoded, str):
-            break
-        if not decoded.strip():
-            return {}
-        try:
-            decoded = json.loads(decoded, parse_constant=_rejectConstant)
-        except (ValueError, RecursionError) as e:
-            raise _BadInput(f"arguments is a string but not JSON: {str(e)[:200]}") from None
-    if not isinstance(decoded, dict):
-        raise _BadInput(f"arguments must be a JSON object, not {_jsonType(decoded)}")
-    return decoded
-
-
-def _string(args: Mapping[str, Any], key: str, required: bool = False) -> str | None:
-    value = args.get(key)
-    if value is None:
-        if required:
-            raise _BadInput(f"{key} is required (a string)")
-        return None
-    if not isinstance(value, str):
-        raise _BadInput(f"{key} must be a string, not {_jsonType(value)}")
-    return value
-
-
-def _integer(args: Mapping[str, Any], key: str, low: int, high: int | None = None) -> int | None:
-    """C{args[key]}: C{None} when absent, else an integer from C{low} to
-    C{high} (the tool's schema C{minimum} and C{maximum}: a value the schema
-    forbids is refused, either side, never silently moved into the range).
-
-    @raise _BadInput: not an integer, or out of range.
-    """
-    value = args.get(key)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _BadInput(f"{key} must be an integer, not {_jsonType(value)}")
-    if value < low:
-        raise _BadInput(f"{key} must be at least {low}, not {value}")
-    if high is not None and value > high:
-        raise _BadInput(f"{key} must be at most {high}, not {value}")
-    return value
-
-
-def _strings(args: Mapping[str, Any], key: str) -> list[str] | None:
-    value = args.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _BadInput(f"{key} must be an array of strings")
-    return value
 
 
 def _lowerBound(value: Any, stop: int) -> int:
@@ -279,149 +225,6 @@ def _lowerBound(value: Any, stop: int) -> int:
     return total
 
 
-_STRING = {"type": "string"}
-_INTEGER = {"type": "integer"}
-_READ_ONLY = {"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False}
-
-_DEFINITIONS: dict[str, dict[str, Any]] = {
-    "search": {
-        "name": "search",
-        "title": "Search tools",
-        "description": (
-            "Find tools for a task among all the servers this gateway joins: say what you want "
-            "to do in a few words. Best matches first.\n"
-            "Then `describe` a result to see its arguments, and `invoke` it."
-        ),
-        "inputSchema": {
-            "type": "object",
-            "properties": {
-                "query": {"type": "string", "description": 'Like "read a file"; empty: all'},
-                "limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_MAX, "default": 10},
-                "server": {"type": "string", "description": "Only this server's tools"},
-            },
-            "required": ["query"],
-        },
-        "outputSchema": {
-            "type": "object",
-            "properties": {
-                "results": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "name": _STRING,
-                            "server": _STRING,
-                            "description": _STRING,
-                            "score": {"type": "number"},
-                            "running": {"type": "boolean"},
-                        },
-                        "required": ["name", "server", "description", "score", "running"],
-                    },
-                },
-                "total": _INTEGER,
-                "unavailable": {
-                    "type": "object",
-                    "description": "Servers searched whose tools are not known yet, and why",
-                    "additionalProperties": _STRING,
-                },
-            },
-            "required": ["results", "total"],
-        },
-        "annotations": _READ_ONLY,
-    },
-    "describe": {
-        "name": "describe",
-        "title": "Describe a tool",
-        "description": (
-            "Show a tool's whole definition (its inputSchema gives the arguments `invoke` "
-            "needs) and its server.\nGive a name `search` returned."
-        ),
-        "inputSchema": {
-            "type": "object",
-            "properties": {"name": _STRING},
-            "required": ["name"],
-        },
-        "outputSchema": {
-            "type": "object",
-            "properties": {"name": _STRING, "server": _STRING, "inputSchema": {"type": "object"}},
-            "required": ["name", "server", "inputSchema"],
-        },
-        "annotations": _READ_ONLY,
-    },
-    "invoke": {
-        "name": "invoke",
-        "title": "Invoke a tool",
-        "description": (
-            "Call a tool `search` found, with arguments matching its inputSchema (an object, "
-            "or a string of its JSON).\nWrong arguments are refused with a list of what to "
-            "fix. The tool's result comes back as it is (a huge one shortened: see `get_result`)."
-        ),
-        "inputSchema": {
-            "type": "object",
-            "properties": {
-                "name": _STRING,
-                # "object" only: a type list makes some model APIs (Gemini) refuse
-                # the whole request. A string of the JSON is taken all the same,
-                # for strict-mode clients that can only send strings.
-                "arguments": {
-                    "type": "object",
-                    "description": "The tool's arguments (a string of their JSON is taken too)",
-                },
-            },
-            "required": ["name"],
-        },
-        "outputSchema": {
-            "type": "object",
-            "description": "The tool's own structuredContent ({} if none)",
-        },
-    },
-    "get_result": {
-        "name": "get_result",
-        "title": "Read a shortened result",
-        "description": (
-            "Page through a result that was shortened, by the ref it gave. Default: its largest "
-            "array or text; `path` (dotted) picks another part. `offset`/`limit` count items "
-            "or characters; `fields` keeps those keys of each item; `query` keeps matching "
-            "items or lines.\nThe answer gives `total` and the `next` offset."
-        ),
-        "inputSchema": {
-            "type": "object",
-            "properties": {
-                "ref": _STRING,
-                "path": _STRING,
-                "offset": {"type": "integer", "minimum": 0},
-                "limit": {"type": "integer", "minimum": 1},
-                "fields": {"type": "array", "items": _STRING},
-                "query": _STRING,
-            },
-            "required": ["ref"],
-        },
-        "outputSchema": {
-            "type": "object",
-            "properties": {
-                "ref": _STRING,
-                "path": _STRING,
-                "total": _INTEGER,
-                "offset": _INTEGER,
-                "returned": _INTEGER,
-                "next": {"type": ["integer", "null"]},
-            },
-            "required": ["ref", "path", "total", "offset", "returned", "next"],
-        },
-        "annotations": _READ_ONLY,
-    },
-}
-
-#: What C{describe} answers must have the type its outputSchema says.
-_DESCRIBE_TYPES: dict[str, type] = {
-    "title": str,
-    "description": str,
-    "inputSchema": dict,
-    "outputSchema": dict,
-    "annotations": dict,
-}
-
-
 class GatewayTools:
     """The four gateway tools, over one search service and one schema
     checker.
@@ -436,14 +239,18 @@ class GatewayTools:
         search: SearchService,
         schemas: Schemas,
         runInThread: RunInThread | None = None,
+        tasks: TaskManager | None = None,
     ) -> None:
         """
         @param runInThread: runs a function in a worker thread, firing with
             its value (C{deferToThread}); C{None} runs it inline.
+        @param tasks: keeps the tasks C{invoke} starts with C{async}
+            (C{None}: such an C{invoke} is answered when its tool ends).
         """
         self._search = search
         self._schemas = schemas
         self._runInThread = runInThread
+        self._tasks = tasks
         self.shielded = 0
 
     # -- what a client lists -------------------------------------------------
@@ -452,7 +259,7 @@ class GatewayTools:
         """C{search}, C{describe}, C{invoke} and, C{withResults}, C{get_result}:
         fresh copies the caller may change."""
         names = ["search", "describe", "invoke"] + (["get_result"] if withResults else [])
-        return [copy.deepcopy(_DEFINITIONS[name]) for name in names]
+        return [copy.deepcopy(DEFINITIONS[name]) for name in names]
 
     def instructions(
         self, members: Mapping[str, int], mode: str, unavailable: Mapping[str, str] | None = None
@@ -473,7 +280,8 @@ class GatewayTools:
                 f"{head}, reached through four tools: `search` finds tools by a few words of "
                 "what you need, `describe` shows one's input schema, and `invoke` calls it.",
                 "A very large result is shortened and names a ref: `get_result` pages through "
-                "the whole of it.",
+                "the whole of it; a slow tool `invoke`d with `async` gives a taskId whose "
+                "status and result `get_result` reads.",
             ]
         elif mode == "hybrid":
             lines = [
@@ -527,22 +335,22 @@ class GatewayTools:
             arguments = {}
         if not isinstance(arguments, dict):
             return succeed(
-                _error(f"{name}: arguments must be an object, not {_jsonType(arguments)}")
+                _error(f"{name}: arguments must be an object, not {jsonType(arguments)}")
             )
         try:
             return handler(arguments, context)
-        except _BadInput as e:
+        except BadInput as e:
             return succeed(_error(f"{name}: {e}"))
 
     def _searchTool(self, args: dict[str, Any], context: ToolContext) -> Deferred[dict[str, Any]]:
-        query = _string(args, "query") or ""
-        limit = _integer(args, "limit", 1, SEARCH_MAX) or SEARCH_LIMIT
-        server = _string(args, "server")
+        query = stringArg(args, "query") or ""
+        limit = integerArg(args, "limit", 1, SEARCH_MAX) or SEARCH_LIMIT
+        server = stringArg(args, "server")
         servers = context.servers
         if server is not None:
             if server not in servers:
                 known = ", ".join(sorted(servers)) or "none"
-                raise _BadInput(f"no server {server!r} here; the servers are: {known}")
+                raise BadInput(f"no server {server!r} here; the servers are: {known}")
             servers = frozenset({server})
 
         unavailable = {
@@ -578,21 +386,21 @@ class GatewayTools:
 
     def _definition(self, name: str, context: ToolContext) -> dict[str, Any]:
         if name in GATEWAY_TOOLS:
-            raise _BadInput(f"{name!r} is one of the gateway's own tools: call it directly")
+            raise BadInput(f"{name!r} is one of the gateway's own tools: call it directly")
         definition = context.definition(name) if context.visible(name) else None
         if not isinstance(definition, dict):
             pending = context.pendingOf(name)
             if pending is not None:
-                raise _BadInput(f"{pending}; try again then")
-            raise _BadInput(f"no tool named {name!r} here: `search` finds the tools you can use")
+                raise BadInput(f"{pending}; try again then")
+            raise BadInput(f"no tool named {name!r} here: `search` finds the tools you can use")
         return definition
 
     def _describe(self, args: dict[str, Any], context: ToolContext) -> Deferred[dict[str, Any]]:
-        name = _string(args, "name", required=True) or ""
+        name = stringArg(args, "name", required=True) or ""
         definition = self._definition(name, context)
         described: dict[str, Any] = {}
         for key, value in definition.items():
-            expected = _DESCRIBE_TYPES.get(key)
+            expected = DESCRIBE_TYPES.get(key)
             if expected is None or isinstance(value, expected):
                 described[key] = value
         described["name"] = name
@@ -601,9 +409,10 @@ class GatewayTools:
         return succeed(_ok(described))
 
     def _invoke(self, args: dict[str, Any], context: ToolContext) -> Deferred[dict[str, Any]]:
-        name = _string(args, "name", required=True) or ""
+        name = stringArg(args, "name", required=True) or ""
         definition = self._definition(name, context)
         arguments = decodeArguments(args.get("arguments"))
+        asTask = booleanArg(args, "async")
         schema = definition.get("inputSchema")
         if isinstance(schema, dict):
             errors = self._schemas.arguments(schema, arguments)
@@ -633,22 +442,116 @@ class GatewayTools:
                 return reason
             return _error(f"{name} failed: {error}")
 
+        if asTask:
+            started = self._startTask(name, arguments, context)
+            if isinstance(started, dict):
+                return succeed(started)
+            if started is not None:
+                return started.addCallbacks(answered, failed)
         return context.invoke(name, arguments).addCallbacks(answered, failed)
 
+    def _startTask(
+        self, name: str, arguments: dict[str, Any], context: ToolContext
+    ) -> dict[str, Any] | Deferred[dict[str, Any]] | None:
+        """C{invoke}'s C{async}: the call started on its own and handed to
+        the task manager; the answer is the new task's handle. When no task
+        can be made (the caps), the call's C{CallToolResult} once it ends;
+        C{None} when the call is to be made as an ordinary C{invoke} (no
+        task manager, or no C{get_result} to read a task with: an endpoint
+        whose shield is off does not offer it)."""
+        tasks = self._tasks
+        if tasks is None or not context.shieldSpec.enabled:
+            why = "this gateway keeps no tasks" if tasks is None else "get_result is not offered"
+            self.log.info(
+                "invoke of {tool} with async is answered when it ends: {why}", tool=name, why=why
+            )
+            return None
+        made: list[Task] = []
+
+        def progress(text: str) -> None:
+            if made and not made[0].terminal:
+                made[0].statusMessage = text[:512]
+
+        call = context.start(name, arguments, progress)
+        server = context.serverOf(name) or ""
+        task = tasks.begin(server, context.scope, context.principal, name, call)
+        if task is None:
+            self.log.info(
+                "invoke of {tool} with async is answered when it ends: no room for another task",
+                tool=name,
+            )
+            return call.addCallback(_resultOf, context)
+        made.append(task)
+        handle = _taskView(task, context)
+        handle.pop("result", None)
+        handle["hint"] = (
+            "Call get_result with this taskId: it gives the status and, once completed, the result."
+        )
+        return _ok(handle)
+
     def _getResult(self, args: dict[str, Any], context: ToolContext) -> Deferred[dict[str, Any]]:
-        ref = _string(args, "ref", required=True) or ""
-        path = _string(args, "path")
-        offset = _integer(args, "offset", 0) or 0
-        limit = _integer(args, "limit", 1)  # the schema's minimum
-        fields = _strings(args, "fields")
-        query = _string(args, "query")
+        ref = stringArg(args, "ref")
+        taskId = stringArg(args, "taskId")
+        if (ref is None) == (taskId is None):
+            raise BadInput("give either ref (a shortened result's) or taskId (a task's)")
+        path = stringArg(args, "path")
+        offset = integerArg(args, "offset", 0)
+        limit = integerArg(args, "limit", 1)  # the schema's minimum
+        fields = stringsArg(args, "fields")
+        query = stringArg(args, "query")
+        if taskId is not None:
+            paging = (path, offset, limit, fields, query)
+            return succeed(self._readTask(taskId, paging, context))
+        assert ref is not None
         try:
-            page = context.store.page(ref, path, offset, limit, fields, query)
+            page = context.store.page(ref, path, offset or 0, limit, fields, query)
         except ResultGone as e:
             return succeed(_error(f"get_result: {e}. Call the tool again to get a new result."))
         except BadPath as e:
             return succeed(_error(f"get_result: {ref}: {e}"))
         return succeed(self._fit(page, context.shieldSpec, ref))
+
+    def _readTask(
+        self, taskId: str, paging: tuple[Any, ...], context: ToolContext
+    ) -> dict[str, Any]:
+        """C{get_result}'s answer for the caller's task C{taskId}: its
+        status, and once completed its result: whole when no C{paging}
+        (C{path, offset, limit, fields, query}) is asked and it fits the
+        budget; else kept in the caller's store and paged as a shortened
+        result is (the page names the C{ref} too)."""
+        task = None
+        if self._tasks is not None:
+            task = self._tasks.owned(taskId, context.scope, context.principal)
+        if task is None:
+            return _error(
+                f"get_result: unknown task {taskId!r} (or its time to live is over): "
+                "invoke the tool again"
+            )
+        shown = _taskView(task, context)
+        result = shown.pop("result", None)
+        if not isinstance(result, dict):
+            return _ok(shown)
+        spec = context.shieldSpec
+        if (
+            all(value is None for value in paging)
+            and _lowerBound(result, spec.budget) <= spec.budget
+        ):
+            whole = _ok({**shown, "result": result})
+            if size(whole) <= spec.budget:
+                return whole
+        if result.get("isError") is True:
+            shown["isError"] = True
+        try:
+            ref = context.store.keptAs(f"task:{taskId}", result)
+        except ResultTooLarge as e:
+            self.log.warn("a task's result too large to keep was shortened: {why}", why=str(e))
+            return self._shieldPage(_ok({**shown, "result": result}), spec, NOT_KEPT)
+        path, offset, limit, fields, query = paging
+        try:
+            page = context.store.page(ref, path, offset or 0, limit, fields, query)
+        except BadPath as e:
+            return _error(f"get_result: {taskId}: {e}")
+        return self._fit({**shown, **page}, spec, ref)
 
     def _fit(self, page: dict[str, Any], spec: ShieldSpec, ref: str) -> dict[str, Any]:
         """The answer of a page, cut to the fewest items (or characters)
@@ -776,6 +679,37 @@ class GatewayTools:
         except Exception:
             self.log.failure("shortening a result failed; it is sent whole")
             return result
+
+
+def _taskView(task: Task, context: ToolContext) -> dict[str, Any]:
+    """What C{invoke} and C{get_result} show of C{task}: its C{DetailedTask}
+    (status, times, the result once completed, the error as the caller may
+    read it once failed), without the extension's C{resultType} and the
+    input a task may wait for (given only through C{tasks/update})."""
+    shown = {k: v for k, v in detailed(task).items() if k not in ("resultType", "inputRequests")}
+    result = shown.get("result")
+    if isinstance(result, dict):  # a 2025 CallToolResult, as invoke's own
+        shown["result"] = {k: v for k, v in result.items() if k != "resultType"}
+    error = shown.get("error")
+    if isinstance(error, dict):
+        shown["error"] = context.shownError(error)
+    return shown
+
+
+def _resultOf(response: jsonrpc.Message, context: ToolContext) -> dict[str, Any]:
+    """The C{CallToolResult} of a member's response to a call.
+
+    @raise ToolCallError: it is an error response (as the caller may read it).
+    """
+    result = response.get("result")
+    if isinstance(result, dict):
+        return result
+    given = response.get("error")
+    error = context.shownError(given if isinstance(given, dict) else {})
+    code = error.get("code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        code = jsonrpc.INTERNAL_ERROR
+    raise ToolCallError(code, str(error.get("message", "")))
 
 
 def _structured(result: dict[str, Any]) -> dict[str, Any]:

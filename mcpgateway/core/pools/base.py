@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
 from twisted.logger import Logger
 
 from mcpgateway.core.era2026.listen import Listener
@@ -50,6 +50,7 @@ from mcpgateway.core.status import (
     ServerState,
     ServerStatus,
 )
+from mcpgateway.core.tasks.legacy import speaksTasks
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
@@ -140,6 +141,13 @@ class BasePool(Era2026Side):
         @raise SessionGone: the session's own child is gone.
         """
         raise NotImplementedError
+
+    def childTasks(self, session: Session) -> Deferred[bool]:
+        """Whether the session's child serves 2025-11-25 task-augmented
+        C{tools/call} itself (its C{initialize} result says so)."""
+        return maybeDeferred(self.ready, session).addCallback(
+            lambda upstream: speaksTasks(upstream.initializeResult)
+        )
 
     def _newUpstream(self, fanout: Fanout, spec: ServerSpec | None = None) -> Upstream:
         upstream = Upstream(

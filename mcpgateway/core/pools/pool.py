@@ -210,6 +210,11 @@ class ServerPool(Protocol):
         @raise SessionGone: see L{gone}.
         """
 
+    def childTasks(self, session: Session) -> Deferred[bool]:
+        """Whether the session's child serves 2025-11-25 task-augmented
+        C{tools/call} itself (else the gateway makes those tasks:
+        L{mcpgateway.core.tasks.legacy})."""
+
     def notify(self, session: Session, message: jsonrpc.Message) -> None:
         """Pass a client notification to the session's child."""
 

@@ -1,7 +1,13 @@
 # -*- test-case-name: tests.core.tasks.test_store -*-
 """The tasks' service: reads the journal when the gateway starts (after
-daemonizing), and forgets the tasks whose time to live is over, once a
-minute (L{Every}, on the clock it is given)."""
+daemonizing), forgets the tasks whose time to live is over, once a minute
+(L{Every}, on the clock it is given), and, when the gateway stops, tells
+the manager why the calls still running will end (L{CUT_BY_RESTART}).
+
+It stops before the gateway's service (it is started after it): the calls
+of running tasks may still finish while the gateway drains, and keep
+their result; those the stop cuts are failed with that reason, as a crash
+would have them failed at the next start."""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Every
 
@@ -24,9 +30,10 @@ class TaskKeeping(Service):
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tasks")
 
-    def __init__(self, store: TaskStore, clock: IReactorTime) -> None:
-        self.store = store
-        self._loop = Every(clock, EXPIRE_EVERY, store.expire)
+    def __init__(self, manager: TaskManager, clock: IReactorTime) -> None:
+        self.manager = manager
+        self.store = manager.store
+        self._loop = Every(clock, EXPIRE_EVERY, self.store.expire)
 
     def startService(self) -> None:
         super().startService()
@@ -38,4 +45,5 @@ class TaskKeeping(Service):
     def stopService(self) -> None:
         if self._loop.running:
             self._loop.stop()
+        self.manager.stopping = CUT_BY_RESTART
         super().stopService()

@@ -1,10 +1,10 @@
-# -*- test-case-name: tests.core.tasks.test_manager -*-
+# -*- test-case-name: tests.core.tasks.test_manager,tests.core.test_tracing -*-
 """The Tasks extension served in front of any child (MCP 2026-07-28).
 
 A client that declares C{io.modelcontextprotocol/tasks} in a request's
 C{clientCapabilities} may get a task instead of a result: the gateway runs
 its C{tools/call} on the child as an ordinary call, and when that call has
-neither finished nor asked for input within L{TaskManager.taskAfter}
+neither finished nor asked for input within L{TaskLimits.after}
 seconds, answers with a C{CreateTaskResult} (the task stored for good
 first, L{mcpgateway.core.tasks.store}) and keeps the call's outcome for
 C{tasks/get}. A call that finishes sooner is answered as it is, and one
@@ -38,7 +38,9 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core import tracing
 from mcpgateway.core.era2026.types import Era2026Request, Sink
+from mcpgateway.core.tasks.archive import TaskArchive
 from mcpgateway.core.tasks.model import (
     CANCELLED,
     COMPLETED,
@@ -60,6 +62,8 @@ Run = Callable[[Era2026Request, Sink], "Deferred[jsonrpc.Message]"]
 """Serves one modern request on the server's child (the pool's C{modern})."""
 TaskSupport = Callable[[Era2026Request, str], "Deferred[str | None]"]
 """What the child says of a tool's task support (C{None}: nothing)."""
+NewId = Callable[[str, str, str], str]
+"""Makes a new task's id for (server, route, principal)."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,10 @@ class TaskLimits:
 
 class _Live:
     """What a running task holds that the store does not: the request it
-    re-issues after C{tasks/update}, and its call in flight."""
+    re-issues after C{tasks/update} (C{None}: a task of L{TaskManager.begin},
+    which never asks), and its call in flight."""
 
-    def __init__(self, request: Era2026Request) -> None:
+    def __init__(self, request: Era2026Request | None) -> None:
         self.request = request
         self.call: Deferred[jsonrpc.Message] | None = None
 
@@ -93,12 +98,31 @@ class TaskManager:
     log = Logger(observer=logs.observer, namespace="mcpgateway.tasks")
 
     def __init__(
-        self, store: TaskStore, clock: IReactorTime, limits: TaskLimits | None = None
+        self,
+        store: TaskStore,
+        clock: IReactorTime,
+        limits: TaskLimits | None = None,
+        newId: NewId | None = None,
+        archive: TaskArchive | None = None,
     ) -> None:
+        """
+        @param newId: makes a task's id for (server, route, principal): a
+            cluster replica's seals its own address in it
+            (L{mcpgateway.cluster.taskids}); else a random one.
+        @param archive: the other replicas' journals (a shared task
+            directory), for a task whose owner could not be reached.
+        """
         self.store = store
         self.clock = clock
         self.limits = limits if limits is not None else TaskLimits()
+        self._newId: NewId = newId if newId is not None else _randomId
+        self._waiting: dict[str, list[Deferred[Task]]] = {}
+        self.stopping: str | None = None
+        """Why the gateway stops, once it does: a task whose call then ends
+        in an error (the stop cut it) is failed with this reason."""
+        self.archive = archive
         self._live: dict[str, _Live] = {}
+        self._spans: dict[str, tracing.Span] = {}  # a task's lifetime, while traced
         self.created = 0
         self.fastAnswers = 0
 
@@ -175,28 +199,92 @@ class TaskManager:
         answer: Deferred[jsonrpc.Message],
         holder: list[Task],
     ) -> None:
-        task = Task(
-            taskId=secrets.token_urlsafe(18),
-            server=server,
-            scope=request.scope,
-            principal=request.principal,
-            tool=str(request.params.get("name", "")),
-            createdAt=self.store.now(),
-            ttlMs=int(self.limits.ttl * 1000),
-            pollIntervalMs=max(1, int(self.limits.pollInterval * 1000)),
+        task = self._make(
+            server, request.scope, request.principal, request.params.get("name"), request.params
         )
         live = self._live[task.taskId] = _Live(request)
         live.call = call
         holder.append(task)
+        answer.callback(jsonrpc.resultResponse(request.clientId, createResult(task)))
+
+    def begin(
+        self,
+        server: str,
+        scope: str,
+        principal: str,
+        tool: str,
+        call: Deferred[jsonrpc.Message],
+        session: str = "",
+        ttlMs: int | None = None,
+    ) -> Task | None:
+        """Make a task of C{call} (a call on C{server}'s child already sent,
+        answered with a JSON-RPC response): stored before this returns, it
+        keeps the call's result or error. For the callers that choose the
+        task themselves (a search-mode C{invoke} with C{"async": true}, a
+        2025-11-25 task-augmented call, made by C{session}, which may ask
+        for a shorter time to live C{ttlMs}); C{None} when the caps leave no
+        room (the caller then answers the call when it ends)."""
+        if not self._room(principal):
+            return None
+        task = self._make(server, scope, principal, tool, session=session, ttlMs=ttlMs)
+        live = self._live[task.taskId] = _Live(None)
+        live.call = call
+        call.addBoth(lambda result: self._settle(task, result))
+        return task
+
+    def whenOver(self, task: Task) -> Deferred[Task]:
+        """Fires with C{task} once it is over (at once if it is); cancelling
+        it (its client went away) only stops the waiting."""
+        if task.terminal:
+            return succeed(task)
+        waiting: list[Deferred[Task]] = self._waiting.setdefault(task.taskId, [])
+
+        def stopWaiting(d: Deferred[Task]) -> None:
+            if d in waiting:
+                waiting.remove(d)
+
+        over: Deferred[Task] = Deferred(stopWaiting)
+        waiting.append(over)
+        return over
+
+    def _make(
+        self,
+        server: str,
+        scope: str,
+        principal: str,
+        tool: Any,
+        params: Any = None,
+        session: str = "",
+        ttlMs: int | None = None,
+    ) -> Task:
+        """A new task, stored for good (journal appended and synced); traced
+        until it ends (its span's parent in C{params}' C{_meta}, if any).
+        Its time to live is the gateway's, or C{ttlMs} when that is shorter."""
+        kept = int(self.limits.ttl * 1000)
+        task = Task(
+            taskId=self._newId(server, scope, principal),
+            server=server,
+            scope=scope,
+            principal=principal,
+            tool=str(tool or ""),
+            createdAt=self.store.now(),
+            ttlMs=kept if ttlMs is None else max(1, min(ttlMs, kept)),
+            pollIntervalMs=max(1, int(self.limits.pollInterval * 1000)),
+            session=session,
+        )
         self.store.create(task)
         self.created += 1
+        active = tracing.tracer
+        if active is not None:
+            parent = tracing.metaContext({"params": params})
+            self._spans[task.taskId] = tracing.startTask(active, server, task.tool, parent)
         self.log.info(
             "server {server}: tool {tool} became task {task}",
             server=server,
             tool=task.tool,
             task=task.taskId,
         )
-        answer.callback(jsonrpc.resultResponse(request.clientId, createResult(task)))
+        return task
 
     def _progress(self, task: Task, message: jsonrpc.Message) -> None:
         """A notification of the call after its handle went out: a progress
@@ -213,6 +301,13 @@ class TaskManager:
         if live is not None:
             live.call = None
         if task.terminal:  # cancelled meanwhile
+            return
+        cut = isinstance(result, Failure) or "error" in result
+        if self.stopping is not None and cut:
+            task.statusMessage = self.stopping
+            self._end(
+                task, FAILED, error={"code": jsonrpc.INTERNAL_ERROR, "message": self.stopping}
+            )
             return
         if isinstance(result, Failure):
             if result.check(CancelledError):
@@ -251,6 +346,11 @@ class TaskManager:
         task.inputRequests, task.requestState, task.answered = None, None, {}
         self._live.pop(task.taskId, None)
         self.store.update(task)
+        for waiting in self._waiting.pop(task.taskId, []):
+            waiting.callback(task)
+        span = self._spans.pop(task.taskId, None)
+        if span is not None:
+            tracing.endTask(span, status, error)
 
     # -- tasks/* -------------------------------------------------------------------
 
@@ -259,25 +359,40 @@ class TaskManager:
         if not declaresTasks(request):
             return missingExtension(request.clientId, request.method)
         taskId = request.params.get("taskId")
-        task = self.store.get(taskId) if isinstance(taskId, str) else None
-        if task is None or (task.server, task.scope, task.principal) != (
-            server,
-            request.scope,
-            request.principal,
-        ):
+        task = self.owned(taskId, request.scope, request.principal, server)
+        if task is None and self.archive is not None and isinstance(taskId, str):
+            kept = self.archive.find(taskId, server, request.scope, request.principal)
+            if kept is not None:
+                return _fromArchive(request, kept)
+        if task is None:
             return jsonrpc.errorResponse(
                 request.clientId, jsonrpc.INVALID_PARAMS, f"Invalid params: unknown task {taskId!r}"
             )
         if request.method == "tasks/get":
             return jsonrpc.resultResponse(request.clientId, detailed(task))
         if request.method == "tasks/cancel":
-            self._cancel(task)
+            self.cancel(task)
         else:
             if request.inputResponses is not None:
                 self._update(task, request.inputResponses, run)
         return jsonrpc.resultResponse(request.clientId, {"resultType": "complete"})
 
-    def _cancel(self, task: Task) -> None:
+    def owned(
+        self, taskId: Any, scope: str, principal: str, server: str | None = None
+    ) -> Task | None:
+        """The task C{taskId} when it is the route's and principal's (and
+        C{server}'s, when given); C{None} for any other, or none: a caller
+        cannot tell another's task from a missing one."""
+        task = self.store.get(taskId) if isinstance(taskId, str) else None
+        if task is None or (task.scope, task.principal) != (scope, principal):
+            return None
+        if server is not None and task.server != server:
+            return None
+        return task
+
+    def cancel(self, task: Task) -> None:
+        """End C{task} as cancelled, and cancel its child's call (the child
+        gets C{notifications/cancelled}); nothing for a task already over."""
         if task.terminal:
             return
         live = self._live.pop(task.taskId, None)
@@ -298,7 +413,7 @@ class TaskManager:
             self.store.update(task)
             return
         live = self._live.get(task.taskId)
-        if live is None:
+        if live is None or live.request is None:
             self._end(
                 task, FAILED, error={"code": jsonrpc.INTERNAL_ERROR, "message": "the call is gone"}
             )
@@ -329,6 +444,27 @@ class TaskManager:
             status: counted.get(status, 0)
             for status in (WORKING, INPUT_REQUIRED, COMPLETED, FAILED, CANCELLED)
         }
+
+
+def _randomId(server: str, scope: str, principal: str) -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _fromArchive(request: Era2026Request, task: Task) -> jsonrpc.Message:
+    """A C{tasks/*} request for another replica's task, read from its
+    journal: C{tasks/get} is answered; nothing can change a task its owner
+    is not here to run (a finished one's C{tasks/cancel} is the usual
+    empty acknowledgement)."""
+    if request.method == "tasks/get":
+        return jsonrpc.resultResponse(request.clientId, detailed(task))
+    if request.method == "tasks/cancel" and task.terminal:
+        return jsonrpc.resultResponse(request.clientId, {"resultType": "complete"})
+    return jsonrpc.errorResponse(
+        request.clientId,
+        jsonrpc.INTERNAL_ERROR,
+        f"task {task.taskId!r} runs on another gateway replica, which cannot be reached"
+        " now: try again later (tasks/get shows what it last recorded)",
+    )
 
 
 def declaresTasks(request: Era2026Request) -> bool:

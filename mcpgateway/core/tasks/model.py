@@ -44,6 +44,8 @@ class Task:
     @ivar requestState: the gateway's token of the call's suspended round
         (C{input_required}); never shown.
     @ivar answered: the C{inputResponses} given so far for the pending round.
+    @ivar session: the 2025-11-25 session that made it (C{""}: a 2026-07-28
+        request's); C{tasks/list} lists a session's own.
     """
 
     taskId: str
@@ -63,6 +65,7 @@ class Task:
     requestState: str | None = field(default=None, repr=False)
     answered: dict[str, Any] = field(default_factory=dict, repr=False)
     request: dict[str, Any] = field(default_factory=dict, repr=False)
+    session: str = ""
 
     def __post_init__(self) -> None:
         if not self.lastUpdatedAt:
@@ -125,11 +128,12 @@ def createResult(task: Task) -> dict[str, Any]:
 
 def detailed(task: Task) -> dict[str, Any]:
     """The C{DetailedTask} of C{tasks/get}: the envelope, and the result
-    (completed), the error (failed) or the pending C{inputRequests}
+    (completed: a 2026-07-28 C{CallToolResult}, whose C{resultType} is
+    required), the error (failed) or the pending C{inputRequests}
     (input_required)."""
     shown: dict[str, Any] = {"resultType": "complete", **envelope(task)}
     if task.status == COMPLETED and task.result is not None:
-        shown["result"] = inlined(task.result)
+        shown["result"] = {"resultType": "complete", **inlined(task.result)}
     elif task.status == FAILED and task.error is not None:
         shown["error"] = task.error
     elif task.status == INPUT_REQUIRED and task.inputRequests:
@@ -141,7 +145,8 @@ def detailed(task: Task) -> dict[str, Any]:
 
 def inlined(result: dict[str, Any]) -> dict[str, Any]:
     """A call's result as C{tasks/get} inlines it: without the 2026
-    envelope keys (C{resultType}, cache hints) and the 2025 related-task
+    envelope keys (C{resultType}, which L{detailed} sets to C{complete}
+    whatever the child said; cache hints) and the 2025 related-task
     C{_meta} (the task's id is the response's own)."""
     shown = {k: v for k, v in result.items() if k not in ("resultType", "ttlMs", "cacheScope")}
     meta = shown.get("_meta")

@@ -148,19 +148,8 @@ class TaskStore:
         """Read the journal (at start): the tasks still alive, a task that
         was not over C{failed} with C{why}; then rewrite it with those only.
         How many tasks were read."""
-        if self.path is None:
-            return 0
-        try:
-            with self.path.open("rb") as f:
-                data = f.read(MAX_JOURNAL_BYTES)
-        except FileNotFoundError:
-            return 0
-        except OSError as e:
-            self.log.warn(
-                "task journal {path}: cannot be read ({why}); its tasks are lost",
-                path=str(self.path),
-                why=e.strerror or str(e),
-            )
+        data = self._read()
+        if data is None:
             return 0
         skipped = self._replay(data)
         if skipped:
@@ -180,6 +169,33 @@ class TaskStore:
                 task.lastUpdatedAt = now
         self.compact()
         return len(self._tasks)
+
+    def readOnly(self) -> int:
+        """Read the journal as it stands, for a reader that never writes it
+        (another replica's: L{mcpgateway.core.tasks.archive}); the store
+        then forgets its path, so nothing is ever written back. How many
+        tasks it holds."""
+        data = self._read()
+        self.path = None
+        if data is not None:
+            self._replay(data)
+        return len(self._tasks)
+
+    def _read(self) -> bytes | None:
+        if self.path is None:
+            return None
+        try:
+            with self.path.open("rb") as f:
+                return f.read(MAX_JOURNAL_BYTES)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            self.log.warn(
+                "task journal {path}: cannot be read ({why}); its tasks are lost",
+                path=str(self.path),
+                why=e.strerror or str(e),
+            )
+            return None
 
     def _replay(self, data: bytes) -> int:
         skipped = 0

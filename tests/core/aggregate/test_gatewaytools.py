@@ -6,21 +6,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.task import Clock
+from twisted.internet.defer import Deferred, fail
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.naming import Namer
-from mcpgateway.core.aggregate.results import ResultBudget, ResultStore
+from mcpgateway.core.aggregate.results import ResultBudget
 from mcpgateway.core.aggregate.schemas import Schemas
 from mcpgateway.core.aggregate.search import SearchService
 from mcpgateway.core.aggregate.shield import META, size
+from mcpgateway.core.aggregate.toolargs import BadInput
 from mcpgateway.core.aggregate.tools import (
     GATEWAY_TOOLS,
     NOT_KEPT,
@@ -29,13 +28,19 @@ from mcpgateway.core.aggregate.tools import (
     GatewayTools,
     ToolCallError,
     ToolContext,
-    _BadInput,
     decodeArguments,
 )
 from mcpgateway.core.aggregate.types import NameSettings, ShieldSpec
 from tests.core.aggregate import searchtools
-
-SHIELD = ShieldSpec(enabled=True, budget=8192, maxItems=10, maxString=1000)
+from tests.core.aggregate.toolcontext import (
+    SHIELD,
+    FakeContext,
+    errorOf,
+    makeTools,
+    matchesOutputSchema,
+    runNow,
+    structuredOf,
+)
 
 JSON = st.recursive(
     st.none()
@@ -48,93 +53,6 @@ JSON = st.recursive(
     ),
     max_leaves=20,
 )
-
-
-def runNow(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
-    try:
-        return succeed(f(*args, **kwargs))
-    except Exception:
-        return fail()
-
-
-@dataclass
-class FakeContext:
-    """A view of the 120 search fixture tools, named C{<server>__<tool>}."""
-
-    shieldSpec: ShieldSpec = SHIELD
-    hidden: set[str] = field(default_factory=set)
-    runningServers: set[str] = field(default_factory=lambda: {"fs"})
-    answers: dict[str, Any] = field(default_factory=dict)
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    budget: ResultBudget = field(default_factory=ResultBudget)
-    clock: Clock = field(default_factory=Clock)
-    unavailable: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.definitions: dict[str, dict[str, Any]] = {}
-        self.owners: dict[str, str] = {}
-        for server, name, tool in searchtools.tools():
-            namespaced = f"{server}__{name}"
-            self.definitions[namespaced] = {**tool, "name": namespaced}
-            self.owners[namespaced] = server
-        self.servers = frozenset(self.owners.values())
-        self.store = ResultStore(self.clock, self.budget)
-
-    def definition(self, name: str) -> dict[str, Any] | None:
-        return self.definitions.get(name)
-
-    def serverOf(self, name: str) -> str | None:
-        return self.owners.get(name)
-
-    def running(self, server: str) -> bool:
-        return server in self.runningServers
-
-    def visible(self, name: str) -> bool:
-        return name in self.definitions and name not in self.hidden
-
-    def localName(self, server: str, original: str) -> str | None:
-        name = f"{server}__{original}"
-        return name if self.visible(name) else None
-
-    def pendingOf(self, name: str) -> str | None:
-        for server, why in self.unavailable.items():
-            if name.startswith(server + "__"):
-                return f"{name} is not known yet: server '{server}' {why}"
-        return None
-
-    def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
-        self.calls.append((name, arguments))
-        answer = self.answers.get(name, {"content": [{"type": "text", "text": "done"}]})
-        if isinstance(answer, Exception):
-            return fail(answer)
-        if isinstance(answer, Deferred):
-            return answer
-        return succeed(answer)
-
-
-def makeTools(runInThread: Callable[..., Deferred[Any]] | None = runNow) -> GatewayTools:
-    tools = GatewayTools(SearchService(runNow), Schemas(), runInThread)
-    tools.rowsChanged(
-        lambda: [(f"{server}__{name}", server, tool) for server, name, tool in searchtools.tools()]
-    )
-    return tools
-
-
-def structuredOf(result: dict[str, Any]) -> Any:
-    assert result.get("isError") is not True, result
-    assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
-    return result["structuredContent"]
-
-
-def errorOf(result: dict[str, Any]) -> str:
-    assert result["isError"] is True, result
-    assert "structuredContent" not in result
-    return str(result["content"][0]["text"])
-
-
-def matchesOutputSchema(tools: GatewayTools, name: str, result: dict[str, Any]) -> bool:
-    (definition,) = [d for d in tools.definitions(True) if d["name"] == name]
-    return Schemas().structured(definition["outputSchema"], result["structuredContent"]) is True
 
 
 class DefinitionTests(SynchronousTestCase):
@@ -531,7 +449,7 @@ class InvokeTests(SynchronousTestCase):
 def test_decode_arguments_gives_an_object_or_says_why(value: Any) -> None:
     try:
         decoded = decodeArguments(value)
-    except _BadInput as e:
+    except BadInput as e:
         assert str(e).startswith("arguments ")
     else:
         assert isinstance(decoded, dict)
@@ -707,7 +625,8 @@ class GetResultTests(SynchronousTestCase):
         self.assertIn(
             f"get_result: {ref}: no 'nope'", errorOf(self.page(context, ref=ref, path="nope"))
         )
-        self.assertIn("ref is required", errorOf(self.page(context)))
+        self.assertIn("give either ref", errorOf(self.page(context)))
+        self.assertIn("give either ref", errorOf(self.page(context, ref=ref, taskId="t")))
         self.assertIn("offset must be at least 0", errorOf(self.page(context, ref=ref, offset=-1)))
         self.assertIn("limit must be at least 1", errorOf(self.page(context, ref=ref, limit=0)))
         self.assertIn(

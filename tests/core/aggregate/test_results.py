@@ -251,3 +251,17 @@ def test_cleared_store_says_so() -> None:
     assert budget.used == 0 and kept.nbytes == 0
     with pytest.raises(ResultGone, match="session ended"):
         kept.page(ref)
+
+
+def test_a_result_kept_under_a_name_is_kept_once() -> None:
+    kept, clock = store(maxEntries=2, maxAge=60.0)
+    result = textResult("the task's result")
+    ref = kept.keptAs("task:a", result)
+    assert kept.keptAs("task:a", {"other": 1}) == ref and len(kept) == 1
+    assert kept.get(ref) == result
+    assert kept.keptAs("task:b", textResult("b")) != ref
+    clock.advance(61)
+    again = kept.keptAs("task:a", result)
+    assert again != ref and kept.get(again) == result
+    kept.clear()
+    assert kept.keptAs("task:a", result) not in (ref, again)

@@ -129,7 +129,11 @@ def test_a_call_that_takes_time_becomes_a_task_whose_result_is_inlined() -> None
     running.callback(complete(1))
     shown = get(made, child, taskId)
     assert shown["resultType"] == "complete" and shown["status"] == "completed"
-    assert shown["result"] == {"content": [{"type": "text", "text": "sunny"}], "_meta": {"kept": 1}}
+    assert shown["result"] == {
+        "resultType": "complete",
+        "content": [{"type": "text", "text": "sunny"}],
+        "_meta": {"kept": 1},
+    }
     assert "pollIntervalMs" not in shown
 
 
@@ -290,3 +294,16 @@ def test_discover_says_the_extension_is_served() -> None:
         "tools": {},
         "extensions": {EXTENSION: {}},
     }
+
+
+def test_a_call_the_gateways_stop_cuts_fails_its_task_saying_so() -> None:
+    made, child, clock = manager()
+    cut, running = startTask(made, child, clock)
+    finished, done = startTask(made, child, clock)
+    done.callback(jsonrpc.resultResponse(1, {"content": []}))
+    made.stopping = "the gateway stopped"
+    running.callback(jsonrpc.errorResponse(1, -32000, "the gateway is shutting down"))
+    shown = get(made, child, cut)
+    assert shown["status"] == "failed"
+    assert shown["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": "the gateway stopped"}
+    assert get(made, child, finished)["status"] == "completed"

@@ -11,6 +11,7 @@ from pathlib import Path
 from twisted.internet.task import Clock
 
 from mcpgateway.core.tasks.keeping import CUT_BY_RESTART, TaskKeeping
+from mcpgateway.core.tasks.manager import TaskManager
 from mcpgateway.core.tasks.model import COMPLETED, FAILED, INPUT_REQUIRED, Task
 from mcpgateway.core.tasks.store import JOURNAL_NAME, TaskStore
 
@@ -125,7 +126,7 @@ def test_the_service_loads_at_start_and_expires_once_a_minute(tmp_path: Path) ->
     first.create(task("t1", ttlMs=30_000))
     second = store(tmp_path, now)
     clock = Clock()
-    service = TaskKeeping(second, clock)
+    service = TaskKeeping(TaskManager(second, clock), clock)
     service.startService()
     assert len(second) == 1
     now[0] = 1031.0
@@ -133,3 +134,4 @@ def test_the_service_loads_at_start_and_expires_once_a_minute(tmp_path: Path) ->
     assert len(second) == 0
     service.stopService()
     assert not clock.getDelayedCalls()
+    assert service.manager.stopping == CUT_BY_RESTART

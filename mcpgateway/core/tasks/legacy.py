@@ -1,0 +1,230 @@
+# -*- test-case-name: tests.core.tasks.test_legacy -*-
+"""The 2025-11-25 experimental tasks, made by the gateway for a child that
+does not implement them, from the same store as the Tasks extension's.
+
+A 2025-11-25 session whose child declares no C{tasks} capability is told,
+in its C{initialize} answer, that the gateway serves tasks of C{tools/call}
+(L{TASKS_CAPABILITY}), and its tools are listed with
+C{execution.taskSupport: "optional"} (a 2025-11-25 client must not ask a
+tool without it for a task). A task-augmented C{tools/call} (C{params.task})
+is then sent to the child as an ordinary call, stored as a task before the
+client gets its C{CreateTaskResult}, and answered for by the gateway:
+C{tasks/get} (the task), C{tasks/result} (the call's result, once it is
+over: the request waits until then), C{tasks/list} (the session's tasks,
+newest first, in pages) and C{tasks/cancel} (the child's call is
+cancelled). A child that declares the capability serves its own tasks (the
+gateway routes them, L{mcpgateway.core.fanout}); so does every older
+protocol version's session, which knows no tasks.
+
+While such a task runs, the child's requests (sampling, elicitation)
+reach the session as they do during any of its calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.tasks.manager import TaskManager
+from mcpgateway.core.tasks.model import CANCELLED, COMPLETED, RELATED_TASK, Task, isoTime
+from mcpgateway.protocol import jsonrpc
+
+TASKS_VERSION = "2025-11-25"
+"""The one protocol revision of the experimental tasks."""
+TASKS_CAPABILITY: dict[str, Any] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
+"""What the gateway says it serves, in C{capabilities.tasks}."""
+TASK_METHODS = frozenset({"tasks/get", "tasks/result", "tasks/list", "tasks/cancel"})
+TASK_NOT_FOUND = "Failed to retrieve task: Task not found"
+"""The specification's words (C{-32602}) for an id that is not the session's."""
+PAGE = 50
+"""Tasks in one page of C{tasks/list}."""
+
+Forward = Callable[[jsonrpc.Message], "Deferred[jsonrpc.Message]"]
+"""Sends one request of the session to its child (the pool's C{forward})."""
+
+
+def speaksTasks(initializeResult: Any) -> bool:
+    """Whether a child's C{InitializeResult} says it serves task-augmented
+    C{tools/call} itself."""
+    if not isinstance(initializeResult, dict):
+        return False
+    capabilities = initializeResult.get("capabilities")
+    tasks = capabilities.get("tasks") if isinstance(capabilities, dict) else None
+    requests = tasks.get("requests") if isinstance(tasks, dict) else None
+    tools = requests.get("tools") if isinstance(requests, dict) else None
+    return isinstance(tools, dict) and isinstance(tools.get("call"), dict)
+
+
+def announced(response: jsonrpc.Message, version: str) -> jsonrpc.Message:
+    """The C{initialize} answer of a 2025-11-25 session, with the gateway's
+    C{tasks} capability when the child declares none."""
+    result = response.get("result")
+    if version != TASKS_VERSION or not isinstance(result, dict):
+        return response
+    capabilities = result.get("capabilities")
+    capabilities = dict(capabilities) if isinstance(capabilities, dict) else {}
+    if "tasks" in capabilities:
+        return response
+    capabilities["tasks"] = TASKS_CAPABILITY
+    return {**response, "result": {**result, "capabilities": capabilities}}
+
+
+def optionalTasks(response: jsonrpc.Message) -> jsonrpc.Message:
+    """A C{tools/list} answer whose tools say nothing of tasks, each marked
+    C{execution.taskSupport: "optional"}."""
+    result = response.get("result")
+    tools = result.get("tools") if isinstance(result, dict) else None
+    if not isinstance(tools, list):
+        return response
+    marked = [
+        {**tool, "execution": {"taskSupport": "optional"}}
+        if isinstance(tool, dict) and "execution" not in tool
+        else tool
+        for tool in tools
+    ]
+    assert isinstance(result, dict)
+    return {**response, "result": {**result, "tools": marked}}
+
+
+def shown(task: Task) -> dict[str, Any]:
+    """A task as 2025-11-25 shows it (C{Task}: times in milliseconds)."""
+    view: dict[str, Any] = {
+        "taskId": task.taskId,
+        "status": task.status,
+        "createdAt": isoTime(task.createdAt),
+        "lastUpdatedAt": isoTime(task.lastUpdatedAt),
+        "ttl": task.ttlMs,
+    }
+    if not task.terminal:
+        view["pollInterval"] = task.pollIntervalMs
+    if task.statusMessage:
+        view["statusMessage"] = task.statusMessage
+    return view
+
+
+class LegacyTasks:
+    """The gateway's 2025-11-25 tasks on one server's sessions."""
+
+    def __init__(self, manager: TaskManager, server: str) -> None:
+        self.manager = manager
+        self.server = server
+
+    def wants(self, session: Session, message: jsonrpc.Message) -> bool:
+        """Whether C{message} of C{session} may be the gateway's to serve
+        (once it knows the child does not serve tasks)."""
+        if session.protocolVersion != TASKS_VERSION:
+            return False
+        method = message.get("method")
+        if method in TASK_METHODS or method == "tools/list":
+            return True
+        params = message.get("params")
+        return method == "tools/call" and isinstance(params, dict) and "task" in params
+
+    def serve(
+        self, session: Session, message: jsonrpc.Message, forward: Forward
+    ) -> Deferred[jsonrpc.Message]:
+        """Serve a request L{wants} said may be the gateway's, for a child
+        that does not serve tasks."""
+        method = message.get("method")
+        if method == "tools/list":
+            return forward(message).addCallback(optionalTasks)
+        if method == "tools/call":
+            return succeed(self._create(session, message, forward))
+        if method == "tasks/list":
+            return succeed(self._list(session, message))
+        params = message.get("params")
+        taskId = params.get("taskId") if isinstance(params, dict) else None
+        task = self.manager.owned(taskId, session.scope, session.principal, self.server)
+        if task is None or task.session != session.id:
+            return succeed(
+                jsonrpc.errorResponse(message.get("id"), jsonrpc.INVALID_PARAMS, TASK_NOT_FOUND)
+            )
+        if method == "tasks/get":
+            return succeed(jsonrpc.resultResponse(message.get("id"), shown(task)))
+        if method == "tasks/cancel":
+            return succeed(self._cancel(message, task))
+        return self.manager.whenOver(task).addCallback(lambda over: _result(message, over))
+
+    def _create(
+        self, session: Session, message: jsonrpc.Message, forward: Forward
+    ) -> jsonrpc.Message:
+        params = message.get("params")
+        params = dict(params) if isinstance(params, dict) else {}
+        wanted = params.pop("task", None)
+        call = forward({**message, "params": params})
+        tool = params.get("name")
+        ttl = wanted.get("ttl") if isinstance(wanted, dict) else None
+        task = self.manager.begin(
+            self.server,
+            session.scope,
+            session.principal,
+            str(tool),
+            call,
+            session=session.id,
+            ttlMs=ttl if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0 else None,
+        )
+        if task is None:  # no room: answered when it ends, as without tasks
+            return jsonrpc.errorResponse(
+                message.get("id"),
+                jsonrpc.TOO_MANY_REQUESTS,
+                "too many unfinished tasks: call again without a task, or when some are over",
+            )
+        return jsonrpc.resultResponse(message.get("id"), {"task": shown(task)})
+
+    def _list(self, session: Session, message: jsonrpc.Message) -> jsonrpc.Message:
+        params = message.get("params")
+        cursor = params.get("cursor") if isinstance(params, dict) else None
+        mine = sorted(
+            (
+                task
+                for task in self.manager.store
+                if task.session == session.id and task.server == self.server
+            ),
+            key=lambda task: task.createdAt,
+            reverse=True,
+        )
+        try:
+            start = int(cursor) if cursor is not None else 0
+        except (TypeError, ValueError):
+            start = -1
+        if start < 0 or start > len(mine):
+            return jsonrpc.errorResponse(
+                message.get("id"), jsonrpc.INVALID_PARAMS, "Invalid params: unknown cursor"
+            )
+        page: dict[str, Any] = {"tasks": [shown(task) for task in mine[start : start + PAGE]]}
+        if start + PAGE < len(mine):
+            page["nextCursor"] = str(start + PAGE)
+        return jsonrpc.resultResponse(message.get("id"), page)
+
+    def _cancel(self, message: jsonrpc.Message, task: Task) -> jsonrpc.Message:
+        if task.terminal:
+            return jsonrpc.errorResponse(
+                message.get("id"),
+                jsonrpc.INVALID_PARAMS,
+                f"Cannot cancel task: already in terminal status '{task.status}'",
+            )
+        self.manager.cancel(task)
+        return jsonrpc.resultResponse(message.get("id"), shown(task))
+
+
+def _result(message: jsonrpc.Message, task: Task) -> jsonrpc.Message:
+    """C{tasks/result} of a task that is over: the call's result (with the
+    related-task C{_meta}), or its error."""
+    related = {RELATED_TASK: {"taskId": task.taskId}}
+    if task.status == COMPLETED and task.result is not None:
+        meta = task.result.get("_meta")
+        meta = {**meta, **related} if isinstance(meta, dict) else related
+        return jsonrpc.resultResponse(message.get("id"), {**task.result, "_meta": meta})
+    if task.status == CANCELLED:
+        return jsonrpc.errorResponse(message.get("id"), jsonrpc.INVALID_PARAMS, "Task cancelled")
+    error = task.error or {}
+    code = error.get("code")
+    return jsonrpc.errorResponse(
+        message.get("id"),
+        code if isinstance(code, int) else jsonrpc.INTERNAL_ERROR,
+        str(error.get("message") or "the task failed"),
+        error.get("data"),
+    )

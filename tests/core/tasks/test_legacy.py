@@ -1,0 +1,198 @@
+"""The 2025-11-25 tasks the gateway makes for a child that serves none: the
+capability announced to 2025-11-25 sessions only, tools listed as optional
+task tools, a task-augmented call stored before its CreateTaskResult and
+run on the child without its task field, tasks/get, tasks/result (waiting
+until the task is over), tasks/list (the session's own, newest first, in
+pages) and tasks/cancel (the child's call cancelled), and nobody else's
+task ever found."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from mcpgateway.core.sessions import Session
+from mcpgateway.core.tasks.legacy import (
+    PAGE,
+    TASK_NOT_FOUND,
+    TASKS_CAPABILITY,
+    LegacyTasks,
+    announced,
+    optionalTasks,
+    speaksTasks,
+)
+from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
+from mcpgateway.core.tasks.model import RELATED_TASK
+from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.protocol import jsonrpc
+
+NOW = 1_800_000_000.0
+
+
+class FakeChild:
+    """The session's child: each request a Deferred the test fires."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[jsonrpc.Message, Deferred[jsonrpc.Message]]] = []
+
+    def forward(self, message: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
+        cancelled: list[bool] = []
+        d: Deferred[jsonrpc.Message] = Deferred(lambda _: cancelled.append(True))
+        d.cancelled = cancelled  # type: ignore[attr-defined]
+        self.sent.append((message, d))
+        return d
+
+
+def session(sessionId: str = "s-1", version: str = "2025-11-25", principal: str = "") -> Session:
+    made = Session(sessionId, "srv", version, {}, {}, NOW)
+    made.scope, made.principal = "", principal
+    return made
+
+
+def setUp(limits: TaskLimits | None = None) -> tuple[LegacyTasks, FakeChild, TaskStore]:
+    store = TaskStore(None, now=lambda: NOW)
+    return LegacyTasks(TaskManager(store, Clock(), limits), "srv"), FakeChild(), store
+
+
+def request(method: str, requestId: int = 1, **params: Any) -> jsonrpc.Message:
+    return {"jsonrpc": "2.0", "id": requestId, "method": method, "params": params}
+
+
+def answered(d: Deferred[jsonrpc.Message]) -> jsonrpc.Message:
+    box: list[jsonrpc.Message] = []
+    d.addCallback(box.append)
+    assert box, "not answered yet"
+    return box[0]
+
+
+def create(tasks: LegacyTasks, child: FakeChild, who: Session, ttl: int = 60_000) -> str:
+    message = request("tools/call", name="slow", arguments={"n": 1}, task={"ttl": ttl})
+    answer = answered(tasks.serve(who, message, child.forward))
+    return str(answer["result"]["task"]["taskId"])
+
+
+def test_the_capability_is_announced_to_2025_11_25_sessions_whose_child_has_none() -> None:
+    bare = jsonrpc.resultResponse(0, {"capabilities": {"tools": {}}})
+    assert announced(bare, "2025-11-25")["result"]["capabilities"]["tasks"] == TASKS_CAPABILITY
+    assert announced(bare, "2025-06-18") == bare
+    own = jsonrpc.resultResponse(0, {"capabilities": {"tasks": {"list": {}}}})
+    assert announced(own, "2025-11-25") == own
+
+
+def test_a_child_speaks_tasks_only_when_it_takes_task_augmented_tool_calls() -> None:
+    assert speaksTasks({"capabilities": {"tasks": {"requests": {"tools": {"call": {}}}}}})
+    assert not speaksTasks({"capabilities": {"tasks": {"list": {}}}})
+    assert not speaksTasks({"capabilities": {}})
+    assert not speaksTasks(None)
+
+
+def test_tools_without_a_word_on_tasks_are_listed_as_optional_task_tools() -> None:
+    listed = jsonrpc.resultResponse(
+        2, {"tools": [{"name": "a"}, {"name": "b", "execution": {"taskSupport": "forbidden"}}]}
+    )
+    tools = optionalTasks(listed)["result"]["tools"]
+    assert tools[0]["execution"] == {"taskSupport": "optional"}
+    assert tools[1]["execution"] == {"taskSupport": "forbidden"}
+
+
+def test_only_2025_11_25_task_requests_and_lists_are_wanted() -> None:
+    tasks, _, _ = setUp()
+    call = request("tools/call", name="x", task={})
+    assert tasks.wants(session(), call)
+    assert tasks.wants(session(), request("tools/list"))
+    assert tasks.wants(session(), request("tasks/result", taskId="t"))
+    assert not tasks.wants(session(), request("tools/call", name="x"))
+    assert not tasks.wants(session(version="2025-06-18"), call)
+
+
+def test_a_task_augmented_call_is_stored_then_run_without_its_task_field() -> None:
+    tasks, child, store = setUp()
+    taskId = create(tasks, child, session(), ttl=5_000)
+    [(sent, _)] = child.sent
+    assert sent["params"] == {"name": "slow", "arguments": {"n": 1}}
+    [task] = list(store)
+    assert task.taskId == taskId and task.session == "s-1" and task.ttlMs == 5_000
+    shown = answered(tasks.serve(session(), request("tasks/get", taskId=taskId), child.forward))
+    assert shown["result"]["status"] == "working" and shown["result"]["ttl"] == 5_000
+
+
+def test_tasks_result_waits_for_the_call_and_carries_the_related_task() -> None:
+    tasks, child, _ = setUp()
+    taskId = create(tasks, child, session())
+    waiting = tasks.serve(session(), request("tasks/result", 7, taskId=taskId), child.forward)
+    box: list[jsonrpc.Message] = []
+    waiting.addCallback(box.append)
+    assert box == []
+    child.sent[0][1].callback(
+        jsonrpc.resultResponse(1, {"content": [{"type": "text", "text": "ok"}]})
+    )
+    [result] = box
+    assert result["id"] == 7
+    assert result["result"]["content"][0]["text"] == "ok"
+    assert result["result"]["_meta"][RELATED_TASK] == {"taskId": taskId}
+
+
+def test_a_failed_call_is_the_error_of_tasks_result() -> None:
+    tasks, child, _ = setUp()
+    taskId = create(tasks, child, session())
+    child.sent[0][1].callback(jsonrpc.errorResponse(1, -32602, "bad arguments", {"why": "n"}))
+    failed = answered(tasks.serve(session(), request("tasks/result", taskId=taskId), child.forward))
+    assert failed["error"] == {"code": -32602, "message": "bad arguments", "data": {"why": "n"}}
+
+
+def test_cancel_cancels_the_childs_call_and_a_terminal_task_cannot_be_cancelled() -> None:
+    tasks, child, _ = setUp()
+    taskId = create(tasks, child, session())
+    first = answered(tasks.serve(session(), request("tasks/cancel", taskId=taskId), child.forward))
+    assert first["result"]["status"] == "cancelled"
+    assert child.sent[0][1].cancelled == [True]  # type: ignore[attr-defined]
+    again = answered(tasks.serve(session(), request("tasks/cancel", taskId=taskId), child.forward))
+    assert again["error"]["code"] == jsonrpc.INVALID_PARAMS
+    result = answered(tasks.serve(session(), request("tasks/result", taskId=taskId), child.forward))
+    assert result["error"]["message"] == "Task cancelled"
+
+
+def test_another_sessions_or_principals_task_is_not_found() -> None:
+    tasks, child, _ = setUp()
+    taskId = create(tasks, child, session("s-1", principal="p-a"))
+    for other in (session("s-2", principal="p-a"), session("s-1", principal="p-b")):
+        for method in ("tasks/get", "tasks/result", "tasks/cancel"):
+            answer = answered(tasks.serve(other, request(method, taskId=taskId), child.forward))
+            assert answer["error"] == {"code": jsonrpc.INVALID_PARAMS, "message": TASK_NOT_FOUND}
+
+
+def test_tasks_list_is_the_sessions_own_newest_first_in_pages() -> None:
+    tasks, child, store = setUp()
+    made = []
+    for i in range(PAGE + 3):
+        taskId = create(tasks, child, session())
+        store.get(taskId).createdAt = NOW + i  # type: ignore[union-attr]
+        made.append(taskId)
+    create(tasks, child, session("s-2"))
+    first = answered(tasks.serve(session(), request("tasks/list"), child.forward))["result"]
+    assert [t["taskId"] for t in first["tasks"]] == made[::-1][:PAGE]
+    rest = answered(
+        tasks.serve(session(), request("tasks/list", cursor=first["nextCursor"]), child.forward)
+    )["result"]
+    assert [t["taskId"] for t in rest["tasks"]] == made[::-1][PAGE:]
+    assert "nextCursor" not in rest
+    bad = answered(tasks.serve(session(), request("tasks/list", cursor="x"), child.forward))
+    assert bad["error"]["code"] == jsonrpc.INVALID_PARAMS
+
+
+def test_no_room_refuses_the_task_and_the_call_is_not_kept() -> None:
+    tasks, child, store = setUp(TaskLimits(maxTasks=1))
+    create(tasks, child, session())
+    refused = answered(
+        tasks.serve(session(), request("tools/call", 3, name="slow", task={}), child.forward)
+    )
+    assert refused["error"]["code"] == jsonrpc.TOO_MANY_REQUESTS and len(store) == 1
+
+
+def test_tools_list_goes_to_the_child_and_comes_back_marked() -> None:
+    tasks, child, _ = setUp()
+    listing = tasks.serve(session(), request("tools/list"), child.forward)
+    child.sent[0][1].callback(jsonrpc.resultResponse(1, {"tools": [{"name": "a"}]}))
+    assert answered(listing)["result"]["tools"][0]["execution"] == {"taskSupport": "optional"}
