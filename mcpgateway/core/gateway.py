@@ -552,7 +552,7 @@ class Gateway(SessionOpening):
                         f"Method not found: {method} (this gateway does not serve tasks)",
                     )
                 )
-            return succeed(tasks.serve(server, request, pool.modern))
+            return tasks.afterLoad(lambda: tasks.serve(server, request, pool.modern))
         if tasks is not None and method == "tools/call" and pool.era2026Refusal() is None:
             return tasks.call(server, request, sink, pool.modern, pool.toolTaskSupport)
         answered = pool.modern(request, sink)

@@ -323,7 +323,8 @@ def _gatewayAndConfig(
     if settings.tasks is not None:
         from mcpgateway.core.tasks.keeping import TaskKeeping
 
-        TaskKeeping(settings.tasks, reactor).setServiceParent(top)
+        # A restart's successor reads the journal once its predecessor has exited.
+        TaskKeeping(settings.tasks, reactor, settings.predecessor).setServiceParent(top)
     _operations(options, reactor, top, gateway, configService)
     return gateway, configService
 

@@ -12,6 +12,7 @@ would have them failed at the next start."""
 from __future__ import annotations
 
 from twisted.application.service import Service
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
@@ -30,20 +31,42 @@ class TaskKeeping(Service):
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tasks")
 
-    def __init__(self, manager: TaskManager, clock: IReactorTime) -> None:
+    def __init__(
+        self, manager: TaskManager, clock: IReactorTime, predecessor: Deferred[None] | None = None
+    ) -> None:
+        """
+        @param predecessor: fires when a restart's predecessor has exited
+            (C{None}: no predecessor). Until then it may still finish (or
+            cut) tasks and write them to the journal, so the journal is read
+            then, and C{tasks/*} requests wait for it.
+        """
         self.manager = manager
         self.store = manager.store
+        self._predecessor = predecessor
         self._loop = Every(clock, EXPIRE_EVERY, self.store.expire)
 
     def startService(self) -> None:
         super().startService()
+        if self._predecessor is None:
+            self._load()
+        else:
+            self.manager.holdUntilLoaded()
+            self._predecessor.addBoth(self._afterPredecessor)
+        self._loop.start()
+
+    def _afterPredecessor(self, result: object) -> object:
+        self._load()
+        return result  # the Deferred is shared: what it carries goes on
+
+    def _load(self) -> None:
         count = self.store.load(CUT_BY_RESTART)
+        self.manager.loaded()
         if count:
             self.log.info("tasks: {count} kept from before the start", count=count)
-        self._loop.start()
 
     def stopService(self) -> None:
         if self._loop.running:
             self._loop.stop()
         self.manager.stopping = CUT_BY_RESTART
+        self.store.mayCompact = False  # a successor may be appending to it already
         super().stopService()

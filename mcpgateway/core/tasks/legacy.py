@@ -134,18 +134,32 @@ class LegacyTasks:
         if method == "tools/call":
             return succeed(self._create(session, message, forward))
         if method == "tasks/list":
-            return succeed(self._list(session, message))
+            return self.manager.afterLoad(lambda: self._list(session, message))
+        return self.manager.afterLoad(lambda: self._answer(session, message)).addCallback(
+            lambda answer: answer if answer is not None else self._waitFor(session, message)
+        )
+
+    def _answer(self, session: Session, message: jsonrpc.Message) -> jsonrpc.Message | None:
+        """C{tasks/get} or C{tasks/cancel} (or an unknown task) answered now;
+        C{None}: a C{tasks/result} that waits (L{_waitFor})."""
         params = message.get("params")
         taskId = params.get("taskId") if isinstance(params, dict) else None
         task = self.manager.owned(taskId, session.scope, session.principal, self.server)
         if task is None or task.session != session.id:
-            return succeed(
-                jsonrpc.errorResponse(message.get("id"), jsonrpc.INVALID_PARAMS, TASK_NOT_FOUND)
-            )
+            return jsonrpc.errorResponse(message.get("id"), jsonrpc.INVALID_PARAMS, TASK_NOT_FOUND)
+        method = message.get("method")
         if method == "tasks/get":
-            return succeed(jsonrpc.resultResponse(message.get("id"), shown(task)))
+            return jsonrpc.resultResponse(message.get("id"), shown(task))
         if method == "tasks/cancel":
-            return succeed(self._cancel(message, task))
+            return self._cancel(message, task)
+        return None
+
+    def _waitFor(self, session: Session, message: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
+        """C{tasks/result}: the call's result once the task is over."""
+        params = message.get("params")
+        taskId = params.get("taskId") if isinstance(params, dict) else None
+        task = self.manager.owned(taskId, session.scope, session.principal, self.server)
+        assert task is not None
         return self.manager.whenOver(task).addCallback(lambda over: _result(message, over))
 
     def _create(

@@ -31,7 +31,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -62,6 +62,7 @@ Run = Callable[[Era2026Request, Sink], "Deferred[jsonrpc.Message]"]
 """Serves one modern request on the server's child (the pool's C{modern})."""
 TaskSupport = Callable[[Era2026Request, str], "Deferred[str | None]"]
 """What the child says of a tool's task support (C{None}: nothing)."""
+T = TypeVar("T")
 NewId = Callable[[str, str, str], str]
 """Makes a new task's id for (server, route, principal)."""
 
@@ -117,6 +118,7 @@ class TaskManager:
         self.limits = limits if limits is not None else TaskLimits()
         self._newId: NewId = newId if newId is not None else _randomId
         self._waiting: dict[str, list[Deferred[Task]]] = {}
+        self._loadWaiters: list[Deferred[None]] | None = None
         self.stopping: str | None = None
         """Why the gateway stops, once it does: a task whose call then ends
         in an error (the stop cut it) is failed with this reason."""
@@ -376,6 +378,27 @@ class TaskManager:
             if request.inputResponses is not None:
                 self._update(task, request.inputResponses, run)
         return jsonrpc.resultResponse(request.clientId, {"resultType": "complete"})
+
+    def holdUntilLoaded(self) -> None:
+        """The journal is read later (a restart's successor reads it once
+        its predecessor, which may still finish tasks, has exited):
+        C{tasks/*} requests wait for L{loaded} (L{afterLoad})."""
+        if self._loadWaiters is None:
+            self._loadWaiters = []
+
+    def loaded(self) -> None:
+        """The journal has been read: the requests held meanwhile go on."""
+        waiters, self._loadWaiters = self._loadWaiters or [], None
+        for waiter in waiters:
+            waiter.callback(None)
+
+    def afterLoad(self, answer: Callable[[], T]) -> Deferred[T]:
+        """C{answer()} now, or once the journal is read."""
+        if self._loadWaiters is None:
+            return succeed(answer())
+        waiting: Deferred[None] = Deferred()
+        self._loadWaiters.append(waiting)
+        return waiting.addCallback(lambda _: answer())
 
     def owned(
         self, taskId: Any, scope: str, principal: str, server: str | None = None

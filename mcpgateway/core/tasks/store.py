@@ -64,6 +64,10 @@ class TaskStore:
         self._now = now if now is not None else time.time
         self._tasks: dict[str, Task] = {}
         self._lines = 0
+        self.mayCompact = False
+        """Whether appending may rewrite the journal: only once this process
+        has read it (L{load}) and until it stops (a restart's predecessor
+        and successor append to one journal while both run)."""
         self.writes = 0
         self.syncs = 0
 
@@ -140,17 +144,21 @@ class TaskStore:
             return False
         self.writes += 1
         self._lines += 1
-        if self._lines > 2 * len(self._tasks) + 1000:
+        if self.mayCompact and self._lines > 2 * len(self._tasks) + 1000:
             self.compact()
         return True
 
     def load(self, why: str) -> int:
         """Read the journal (at start): the tasks still alive, a task that
         was not over C{failed} with C{why}; then rewrite it with those only.
-        How many tasks were read."""
+        The tasks this process made before (a restart's successor reads the
+        journal once its predecessor has exited) are kept as they are. How
+        many tasks it holds then."""
         data = self._read()
         if data is None:
-            return 0
+            self.mayCompact = True
+            return len(self._tasks)
+        mine = dict(self._tasks)  # made by this process before the load: kept as they are
         skipped = self._replay(data)
         if skipped:
             self.log.warn(
@@ -158,8 +166,11 @@ class TaskStore:
                 path=str(self.path),
                 count=skipped,
             )
+        self._tasks.update(mine)
         now = self._now()
         for task in list(self._tasks.values()):
+            if task.taskId in mine:
+                continue
             if task.expired(now):
                 del self._tasks[task.taskId]
             elif not task.terminal:
@@ -168,6 +179,7 @@ class TaskStore:
                 task.inputRequests, task.requestState, task.answered = None, None, {}
                 task.lastUpdatedAt = now
         self.compact()
+        self.mayCompact = True
         return len(self._tasks)
 
     def readOnly(self) -> int:
