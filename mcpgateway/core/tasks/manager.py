@@ -164,11 +164,14 @@ class TaskManager:
         """Run the call; answer it as it is if it ends (or asks for input)
         within C{after} seconds, else with a new task's handle."""
         holder: list[Task] = []
+        request, ownToken = _withProgress(request)
 
         def forward(message: jsonrpc.Message) -> bool:
             if holder:  # the request was answered with the handle
                 self._progress(holder[0], message)
                 return False
+            if ownToken and message.get("method") == "notifications/progress":
+                return False  # the gateway's own token: the client asked for none
             return sink(message)
 
         call = run(request, forward)
@@ -294,8 +297,13 @@ class TaskManager:
         params = message.get("params")
         if message.get("method") == "notifications/progress" and isinstance(params, dict):
             text = params.get("message")
+            done, total = params.get("progress"), params.get("total")
             if isinstance(text, str) and text:
                 task.statusMessage = text[:512]
+            elif _isNumber(done) and _isNumber(total):
+                task.statusMessage = f"{done:g} of {total:g}"
+            elif _isNumber(done):
+                task.statusMessage = f"{done:g} done"
 
     def _settle(self, task: Task, result: Any) -> None:
         """The task's call answered (or failed): keep what it says."""
@@ -467,6 +475,22 @@ class TaskManager:
             status: counted.get(status, 0)
             for status in (WORKING, INPUT_REQUIRED, COMPLETED, FAILED, CANCELLED)
         }
+
+
+def _withProgress(request: Era2026Request) -> tuple[Era2026Request, bool]:
+    """C{request} with a progress token, so that a call that becomes a task
+    keeps its progress as the task's C{statusMessage}; whether the token is
+    the gateway's own (the client sent none: its progress is not streamed)."""
+    meta = request.params.get("_meta")
+    if isinstance(meta, dict) and "progressToken" in meta:
+        return request, False
+    kept = meta if isinstance(meta, dict) else {}
+    params = {**request.params, "_meta": {**kept, "progressToken": "mcpgateway-task"}}
+    return replace(request, params=params), True
+
+
+def _isNumber(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _randomId(server: str, scope: str, principal: str) -> str:

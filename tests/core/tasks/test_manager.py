@@ -193,7 +193,11 @@ def test_a_question_makes_it_input_required_until_every_answer_is_in() -> None:
     retry, resumed = child.calls[-1]
     assert retry.requestState == "S1"
     assert retry.inputResponses == {"first": {"action": "accept"}, "second": {"action": "decline"}}
-    assert retry.params == {"name": "forecast", "arguments": {}}
+    assert retry.params == {
+        "name": "forecast",
+        "arguments": {},
+        "_meta": {"progressToken": "mcpgateway-task"},
+    }
     assert get(made, child, taskId)["status"] == "working"
     resumed.callback(complete(retry.clientId, "done"))
     assert get(made, child, taskId)["result"]["content"][0]["text"] == "done"
@@ -269,7 +273,10 @@ def test_progress_before_the_handle_streams_and_after_it_is_the_status_message()
         streamed.append(message)
         return True
 
-    made.call("weather", call(), stream, child.run, child.taskSupport)
+    asked = call()
+    asked.params["_meta"] = {"progressToken": "p-7"}
+    made.call("weather", asked, stream, child.run, child.taskSupport)
+    assert child.calls[0][0].params["_meta"] == {"progressToken": "p-7"}
     sink = child.sinks[0]
     note = {"method": "notifications/progress", "params": {"progress": 1, "message": "half"}}
     assert sink(note) is True and streamed == [note]
@@ -277,6 +284,27 @@ def test_progress_before_the_handle_streams_and_after_it_is_the_status_message()
     assert sink(note) is False
     [task] = list(made.store)
     assert task.statusMessage == "half"
+
+
+def test_without_a_token_of_its_own_the_client_gets_no_progress_but_the_task_does() -> None:
+    made, child, clock = manager()
+    streamed: list[jsonrpc.Message] = []
+
+    def stream(message: jsonrpc.Message) -> bool:
+        streamed.append(message)
+        return True
+
+    made.call("weather", call(), stream, child.run, child.taskSupport)
+    assert child.calls[0][0].params["_meta"] == {"progressToken": "mcpgateway-task"}
+    sink = child.sinks[0]
+    assert sink({"method": "notifications/progress", "params": {"progress": 1}}) is False
+    assert streamed == []
+    clock.advance(0.5)
+    sink({"method": "notifications/progress", "params": {"progress": 2, "total": 5}})
+    [task] = list(made.store)
+    assert task.statusMessage == "2 of 5"
+    sink({"method": "notifications/progress", "params": {"progress": 3.5}})
+    assert task.statusMessage == "3.5 done"
 
 
 def test_a_client_gone_before_the_handle_cancels_the_call() -> None:
