@@ -274,6 +274,8 @@ class Suspension:
             message = _withProgressToken(message, self.call.id)
         self.exchange = self.router.open(self.call, message, self.related)
         self.exchange.response.addCallbacks(self._finished, self._gone)
+        if request.untimed:  # a task's call: its time to live bounds it, not the timeout
+            self.router.hold(self.exchange)
         return rnd.deferred
 
     def related(self, message: Message) -> bool:
@@ -554,7 +556,7 @@ class Suspension:
                 self.router.clientResponse(
                     self.call, jsonrpc.resultResponse(asked.gatewayId, value)
                 )
-        if self.exchange is not None:
+        if self.exchange is not None and not self.request.untimed:
             self.router.unhold(self.exchange)
         queued, self.queued = self.queued, {}
         for key, asked in queued.items():

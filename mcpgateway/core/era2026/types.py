@@ -43,6 +43,11 @@ class Era2026Request:
     @ivar credentialKey: the keyed hash of C{credentials}.
     @ivar credentials: the server's C{credentialEnv} values the client sent.
     @ivar principal: the authenticated caller (C{""}: none; reserved).
+    @ivar servers: the servers that caller may use (C{None}: every one): what
+        an aggregate endpoint serves it (a token's C{mcp:<server>} scopes).
+    @ivar untimed: a call that becomes a task if it lasts
+        (L{mcpgateway.core.tasks.manager}): the server's request timeout
+        does not apply to it; the task's time to live does.
     """
 
     clientId: Any
@@ -57,6 +62,8 @@ class Era2026Request:
     credentialKey: str = ""
     credentials: tuple[tuple[str, str], ...] = ()
     principal: str = ""
+    servers: frozenset[str] | None = None
+    untimed: bool = False
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ class TaskKeeping(Service):
         self.manager = manager
         self.store = manager.store
         self._predecessor = predecessor
-        self._loop = Every(clock, EXPIRE_EVERY, self.store.expire)
+        self._loop = Every(clock, EXPIRE_EVERY, manager.expire)
 
     def startService(self) -> None:
         super().startService()

@@ -119,6 +119,8 @@ class TaskManager:
         self._newId: NewId = newId if newId is not None else _randomId
         self._waiting: dict[str, list[Deferred[Task]]] = {}
         self._loadWaiters: list[Deferred[None]] | None = None
+        self._unfinished: Counter[str] = Counter()
+        self._unfinishedTotal = 0
         self.stopping: str | None = None
         """Why the gateway stops, once it does: a task whose call then ends
         in an error (the stop cut it) is failed with this reason."""
@@ -151,12 +153,12 @@ class TaskManager:
         return looked.addErrback(lambda _: None).addCallback(decide)
 
     def _room(self, principal: str) -> bool:
-        """Whether one more task may be made for C{principal}."""
-        tasks = [task for task in self.store if not task.terminal]
-        if len(tasks) >= self.limits.maxTasks:
+        """Whether one more task may be made for C{principal} (counted as
+        tasks begin and end: the check costs the same however many finished
+        tasks are kept)."""
+        if self._unfinishedTotal >= self.limits.maxTasks:
             return False
-        mine = Counter(task.principal for task in tasks)[principal]
-        return mine < self.limits.maxPerPrincipal
+        return self._unfinished[principal] < self.limits.maxPerPrincipal
 
     def _race(
         self, server: str, request: Era2026Request, sink: Sink, run: Run
@@ -165,6 +167,7 @@ class TaskManager:
         within C{after} seconds, else with a new task's handle."""
         holder: list[Task] = []
         request, ownToken = _withProgress(request)
+        request = replace(request, untimed=True)
 
         def forward(message: jsonrpc.Message) -> bool:
             if holder:  # the request was answered with the handle
@@ -278,6 +281,8 @@ class TaskManager:
             session=session,
         )
         self.store.create(task)
+        self._unfinished[principal] += 1
+        self._unfinishedTotal += 1
         self.created += 1
         active = tracing.tracer
         if active is not None:
@@ -351,6 +356,7 @@ class TaskManager:
         result: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
     ) -> None:
+        self._finished(task)
         task.status = status
         task.result, task.error = result, error
         task.inputRequests, task.requestState, task.answered = None, None, {}
@@ -465,6 +471,28 @@ class TaskManager:
 
         call = live.call = run(retry, progress)
         call.addBoth(lambda result: self._settle(task, result))
+
+    def _finished(self, task: Task) -> None:
+        """C{task} is no longer unfinished (it ends, or its time is over)."""
+        if self._unfinished[task.principal] > 0:
+            self._unfinished[task.principal] -= 1
+            self._unfinishedTotal -= 1
+            if not self._unfinished[task.principal]:
+                del self._unfinished[task.principal]
+
+    def expire(self) -> int:
+        """Forget the tasks whose time to live is over; a running one's call
+        is cancelled first (its time to live bounds it: the server's request
+        timeout does not). How many were forgotten."""
+        now = self.store.now()
+        for task in list(self.store):
+            if not task.terminal and task.expired(now):
+                self._finished(task)
+                live = self._live.pop(task.taskId, None)
+                if live is not None and live.call is not None:
+                    live.call.cancel()
+                self.log.info("task {task} ran past its time to live; cancelled", task=task.taskId)
+        return self.store.expire()
 
     # -- what the gateway shows ----------------------------------------------------
 

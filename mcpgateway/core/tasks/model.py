@@ -13,7 +13,7 @@ own: it is kept, never shown.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 EXTENSION = "io.modelcontextprotocol/tasks"
@@ -80,8 +80,9 @@ class Task:
         return now >= self.createdAt + self.ttlMs / 1000.0
 
     def record(self) -> dict[str, Any]:
-        """What the store keeps of it (everything: the journal is the gateway's)."""
-        return asdict(self)
+        """What the store keeps of it (everything: the journal is the gateway's).
+        A shallow view, encoded at once by the store, never kept."""
+        return {name: getattr(self, name) for name in _FIELDS}
 
     @classmethod
     def fromRecord(cls, data: Any) -> Task | None:
@@ -96,6 +97,9 @@ class Task:
         if not (isinstance(task.taskId, str) and task.taskId and task.status in STATUSES):
             return None
         return task
+
+
+_FIELDS = tuple(f.name for f in fields(Task))
 
 
 def isoTime(seconds: float) -> str:

@@ -5,6 +5,7 @@ child's questions when modern calls are in flight."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -661,6 +662,25 @@ class LifetimeTests(BridgeCase):
         self.clock.advance(0.1)
         response = self.successResultOf(d2)
         self.assertEqual((response["id"], response["error"]["code"]), (8, jsonrpc.REQUEST_TIMEOUT))
+
+    def test_a_tasks_call_has_no_router_timeout_even_after_a_round(self) -> None:
+        untimed = replace(self.request(7, token=7), untimed=True)
+        d = self.bridge.call(self.router, untimed, RecordingSink())
+        [call] = self.take()
+        self.clock.advance(TIMEOUT * 10)
+        self.assertNoResult(d)  # a timed call would have been answered -32001 by now
+        self.ask(5)
+        self.clock.advance(COALESCE)
+        _, state = self.inputRequired(d, 7)
+        retry = replace(
+            untimed, clientId=8, requestState=state, inputResponses={"elicitation-1": ACCEPT}
+        )
+        d2 = self.bridge.call(self.router, retry, RecordingSink())
+        self.take()
+        self.clock.advance(TIMEOUT * 10)
+        self.assertNoResult(d2)
+        self.router.childMessage(ok(call["id"], {"content": []}))
+        self.assertEqual(self.successResultOf(d2)["result"]["content"], [])
 
     def test_the_final_answer_while_suspended_comes_with_the_next_retry(self) -> None:
         call, state, _ = self.suspendOnElicitation()

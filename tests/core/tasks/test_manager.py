@@ -335,3 +335,29 @@ def test_a_call_the_gateways_stop_cuts_fails_its_task_saying_so() -> None:
     assert shown["status"] == "failed"
     assert shown["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": "the gateway stopped"}
     assert get(made, child, finished)["status"] == "completed"
+
+
+def test_a_task_is_untimed_and_its_time_to_live_cancels_its_call() -> None:
+    made, child, clock = manager(TaskLimits(ttl=60))
+    taskId, running = startTask(made, child, clock)
+    assert child.calls[0][0].untimed
+    made.store._now = lambda: 1_800_000_000.0 + 61  # type: ignore[method-assign]
+    assert made.expire() == 1
+    assert child.cancelled == [child.calls[0][0]]
+    assert made.store.get(taskId) is None
+    assert running.called
+
+
+def test_a_principals_cap_counts_its_unfinished_tasks_only() -> None:
+    made, child, clock = manager(TaskLimits(maxPerPrincipal=1))
+    _, running = startTask(made, child, clock)
+    capped = answered(made.call("weather", call(), lambda _: True, child.run, child.taskSupport))
+    clock.advance(5)
+    assert capped == []  # alice has one running: this call is answered when it ends
+    other = call(principal="p-bob")
+    assert answered(made.call("weather", other, lambda _: True, child.run, child.taskSupport)) == []
+    clock.advance(0.5)
+    assert len(made.store) == 2  # bob's became a task
+    running.callback(complete(1))
+    startTask(made, child, clock)  # alice's finished one leaves room
+    assert len(made.store) == 3
