@@ -443,6 +443,16 @@ class Router:
         if ex.childId not in self._deadlines and self._pending.get(ex.childId) is ex:
             self._deadlines.add(ex.childId)
 
+    def holdRequest(self, session: SessionLike, clientId: Any) -> bool:
+        """Pause for good the timeout of C{session}'s request C{clientId} in
+        flight (a call that became a task: its time to live bounds it);
+        whether there was one."""
+        for ex in self._pending.values():
+            if ex.session is session and ex.clientId == clientId:
+                self.hold(ex)
+                return True
+        return False
+
     def exchangeFor(self, childId: Any) -> Exchange | None:
         """The request in flight with child-side id C{childId}, if any."""
         return self._pending.get(childId) if type(childId) is int else None

@@ -184,7 +184,12 @@ class PoolBackend:
         def served(childServes: bool) -> Deferred[Message]:
             if childServes:
                 return self.pool.forward(session, message, related)
-            return tasks.serve(session, message, lambda m: self._call(session, m, related))
+            return tasks.serve(
+                session,
+                message,
+                lambda m: self._call(session, m, related),
+                lambda requestId: self.pool.untime(session, requestId),
+            )
 
         return self.pool.childTasks(session).addCallback(served)
 

@@ -314,6 +314,16 @@ class CancelTimeoutExitTests(RouterCase):
         self.router.clientNotification(a, cancelled(1))
         self.assertEqual(self.take(), [cancelled(out["id"])])
 
+    def test_a_held_request_of_a_session_has_no_timeout(self) -> None:
+        a, b = self.session("a"), self.session("b")
+        held = self.router.request(a, req(7), None)
+        timed = self.router.request(b, req(7), None)
+        self.assertTrue(self.router.holdRequest(a, 7))
+        self.assertFalse(self.router.holdRequest(a, 8))
+        self.clock.advance(self.timeout * 10)
+        self.assertNoResult(held)
+        self.assertEqual(self.successResultOf(timed)["error"]["code"], jsonrpc.REQUEST_TIMEOUT)
+
     def test_timeout(self) -> None:
         a = self.session("a")
         d = self.router.request(a, req("q", "tools/call"), None)

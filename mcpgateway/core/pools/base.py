@@ -142,6 +142,12 @@ class BasePool(Era2026Side):
         """
         raise NotImplementedError
 
+    def untime(self, session: Session, clientId: Any) -> bool:
+        """Lift the request timeout of C{session}'s request C{clientId} in
+        flight (a call the gateway made a task of); whether it was found."""
+        upstream = self.upstreamFor(session)
+        return upstream is not None and upstream.router.holdRequest(session, clientId)
+
     def childTasks(self, session: Session) -> Deferred[bool]:
         """Whether the session's child serves 2025-11-25 task-augmented
         C{tools/call} itself (its C{initialize} result says so)."""

@@ -210,6 +210,10 @@ class ServerPool(Protocol):
         @raise SessionGone: see L{gone}.
         """
 
+    def untime(self, session: Session, clientId: Any) -> bool:
+        """Lift the request timeout of C{session}'s request C{clientId} in
+        flight (a call the gateway made a task of); whether it was found."""
+
     def childTasks(self, session: Session) -> Deferred[bool]:
         """Whether the session's child serves 2025-11-25 task-augmented
         C{tools/call} itself (else the gateway makes those tasks:

@@ -44,6 +44,8 @@ PAGE = 50
 
 Forward = Callable[[jsonrpc.Message], "Deferred[jsonrpc.Message]"]
 """Sends one request of the session to its child (the pool's C{forward})."""
+Untime = Callable[[Any], bool]
+"""Lifts the request timeout of the session's request in flight with this id."""
 
 
 def speaksTasks(initializeResult: Any) -> bool:
@@ -124,15 +126,20 @@ class LegacyTasks:
         return method == "tools/call" and isinstance(params, dict) and "task" in params
 
     def serve(
-        self, session: Session, message: jsonrpc.Message, forward: Forward
+        self,
+        session: Session,
+        message: jsonrpc.Message,
+        forward: Forward,
+        untime: Untime | None = None,
     ) -> Deferred[jsonrpc.Message]:
         """Serve a request L{wants} said may be the gateway's, for a child
-        that does not serve tasks."""
+        that does not serve tasks; C{untime} lifts a task's call's request
+        timeout (its time to live bounds it)."""
         method = message.get("method")
         if method == "tools/list":
             return forward(message).addCallback(optionalTasks)
         if method == "tools/call":
-            return succeed(self._create(session, message, forward))
+            return succeed(self._create(session, message, forward, untime))
         if method == "tasks/list":
             return self.manager.afterLoad(lambda: self._list(session, message))
         return self.manager.afterLoad(lambda: self._answer(session, message)).addCallback(
@@ -163,12 +170,14 @@ class LegacyTasks:
         return self.manager.whenOver(task).addCallback(lambda over: _result(message, over))
 
     def _create(
-        self, session: Session, message: jsonrpc.Message, forward: Forward
+        self, session: Session, message: jsonrpc.Message, forward: Forward, untime: Untime | None
     ) -> jsonrpc.Message:
         params = message.get("params")
         params = dict(params) if isinstance(params, dict) else {}
         wanted = params.pop("task", None)
         call = forward({**message, "params": params})
+        if untime is not None:
+            untime(message.get("id"))
         tool = params.get("name")
         ttl = wanted.get("ttl") if isinstance(wanted, dict) else None
         task = self.manager.begin(

@@ -196,3 +196,11 @@ def test_tools_list_goes_to_the_child_and_comes_back_marked() -> None:
     listing = tasks.serve(session(), request("tools/list"), child.forward)
     child.sent[0][1].callback(jsonrpc.resultResponse(1, {"tools": [{"name": "a"}]}))
     assert answered(listing)["result"]["tools"][0]["execution"] == {"taskSupport": "optional"}
+
+
+def test_a_tasks_call_is_untimed_by_its_request_id() -> None:
+    tasks, child, _ = setUp()
+    lifted: list[Any] = []
+    message = request("tools/call", 42, name="slow", task={})
+    answered(tasks.serve(session(), message, child.forward, lambda i: lifted.append(i) or True))
+    assert lifted == [42] and len(child.sent) == 1

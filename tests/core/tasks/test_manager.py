@@ -341,7 +341,7 @@ def test_a_task_is_untimed_and_its_time_to_live_cancels_its_call() -> None:
     made, child, clock = manager(TaskLimits(ttl=60))
     taskId, running = startTask(made, child, clock)
     assert child.calls[0][0].untimed
-    made.store._now = lambda: 1_800_000_000.0 + 61  # type: ignore[method-assign]
+    made.store._now = lambda: 1_800_000_000.0 + 61
     assert made.expire() == 1
     assert child.cancelled == [child.calls[0][0]]
     assert made.store.get(taskId) is None
