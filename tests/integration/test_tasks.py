@@ -98,12 +98,12 @@ class Client2026:
             time.sleep(0.1)
 
 
-def start(home: Path) -> RunningGateway:
+def start(home: Path, *extra: str) -> RunningGateway:
     config = writeConfig(
         home / "servers.json",
         {"conformance": {"command": sys.executable, "args": [str(FIXTURE)]}},
     )
-    return RunningGateway(["--config", str(config)], home)
+    return RunningGateway(["--config", str(config), *extra], home)
 
 
 def test_a_slow_tool_becomes_a_task_polled_to_its_result(home: Path) -> None:
@@ -118,6 +118,18 @@ def test_a_slow_tool_becomes_a_task_polled_to_its_result(home: Path) -> None:
         done = client.until(handle["taskId"], "completed", "failed")
         assert done["status"] == "completed", done
         assert done["result"]["content"][0]["type"] == "text"
+    finally:
+        gateway.stop()
+
+
+def test_a_task_outlasts_the_request_timeout(home: Path) -> None:
+    gateway = start(home, "--request-timeout", "1")
+    try:
+        client = Client2026(gateway.url("conformance"))
+        handle = client.call("slow_compute", {"seconds": 2.5, "label": "long"})
+        done = client.until(handle["taskId"], "completed", "failed")
+        assert done["status"] == "completed", done
+        assert done["result"]["content"][0]["text"] == "computed long after 2.5s"
     finally:
         gateway.stop()
 
