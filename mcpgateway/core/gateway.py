@@ -38,7 +38,6 @@ from mcpgateway import __version__
 from mcpgateway.core import room
 from mcpgateway.core.aggregate.types import (
     BUILTIN_ENDPOINTS,
-    SERVER_PREFIX,
     EndpointSpec,
     NameSettings,
     ToolFilter,
@@ -521,11 +520,9 @@ class Gateway(SessionOpening):
     # -- MCP 2026-07-28 clients (Era2026Service) ----------------------------------
 
     def era2026Refusal(self, server: str) -> str | None:
-        if server.startswith(SERVER_PREFIX):
-            return (
-                "the aggregate endpoint serves MCP 2025-11-25 and earlier sessions: send"
-                " initialize (2026-07-28 requests are served on /<server>/mcp)"
-            )
+        """Why C{server}'s route cannot serve 2026-07-28 requests (the
+        aggregate endpoints have a service of their own:
+        L{mcpgateway.core.aggregate.modern})."""
         pool = self.pools.get(server)
         if pool is None:
             return f"no server '{server}'"

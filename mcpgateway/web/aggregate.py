@@ -29,12 +29,14 @@ from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.web.backends import Sink, principalOf
 from mcpgateway.web.credentials import Credentials
+from mcpgateway.web.era2026 import Era2026Endpoint
 from mcpgateway.web.guard import forCaller, showsChildText
 from mcpgateway.web.mcp import McpEndpoint
 from mcpgateway.web.replies import validIdOrNull
 
 if TYPE_CHECKING:
     # Loaded with the aggregator, on the first request to an aggregate endpoint.
+    from mcpgateway.core.aggregate.modern import AggregateModern
     from mcpgateway.core.aggregate.session import AggregateSession
 
 ENDPOINT_NAME = re.compile(r"[a-z0-9-]{1,32}")
@@ -163,17 +165,61 @@ class AggregateBackend:
     def answer(self, session: Session, message: Message) -> bool:
         return self._gateway.aggregator.answer(cast("AggregateSession", session), message)
 
+    def modern(self) -> AggregateModern:
+        """What serves the endpoint's 2026-07-28 requests (made now, its
+        aggregator at its first request)."""
+        from mcpgateway.core.aggregate.modern import AggregateModern
+
+        return AggregateModern(self._gateway, self._endpoint)
+
 
 class AggregateEndpoint(McpEndpoint):
     """The MCP endpoint of an aggregate endpoint: the transport of
     L{McpEndpoint}, after a refusal of its own: a C{?mode=} that is not one
     of L{MODES} is a 400 naming them (whatever the method: a client whose
-    URL has it sends it on every request, and no session is made)."""
+    URL has it sends it on every request, and no session is made).
+
+    Its 2026-07-28 requests are served by the aggregate's
+    L{AggregateModern} (unless C{modern} names another service), in the
+    endpoint's mode, or in the one C{?mode=} names (each request carries it)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        backend = kwargs.get("backend")
+        made: AggregateModern | None = None
+        if kwargs.get("modern") is None and isinstance(backend, AggregateBackend):
+            made = kwargs["modern"] = backend.modern()
         super().__init__(*args, **kwargs)
         if isinstance(self.backend, AggregateBackend):
             self.backend.loopbackOnly = self._loopbackOnly
+        self._withMode = made.withMode if made is not None else None
+        """The service of another mode (C{None}: C{modern} was given)."""
+        self._modes: dict[str, Era2026Endpoint] = {}
+        """The 2026-07-28 side of each C{?mode=} asked for."""
+
+    def _modernFor(self, request: Request) -> Era2026Endpoint:
+        asked = request.args.get(b"mode") if request.args else None
+        withMode = self._withMode
+        if not asked or withMode is None:
+            return self.modern
+        mode = asked[0].decode("ascii", "replace")  # one of MODES: render checked it
+        endpoint = self._modes.get(mode)
+        if endpoint is None:
+            endpoint = self._modes[mode] = Era2026Endpoint(
+                withMode(mode),
+                self._server,
+                self._clock,
+                self._limits,
+                self.clientErrors,
+                self._era2026Credentials,
+                self._scope,
+                self._loopbackOnly,
+            )
+        return endpoint
+
+    def endEra2026Streams(self, reason: str) -> int:
+        """End the open listen streams of every mode (see L{Era2026Endpoint.endStreams})."""
+        endpoints = [self.modern, *self._modes.values()]
+        return sum(endpoint.endStreams(reason) for endpoint in endpoints)
 
     def render(self, request: Request) -> bytes | int:
         refusal = modeRefusal(request)

@@ -147,6 +147,13 @@ def principalKey(request: IRequest) -> str:
     return key if isinstance(key, str) else ""
 
 
+def principalServers(request: IRequest) -> frozenset[str] | None:
+    """The servers the principal of C{request} may use (C{None}: every
+    one, as without authentication)."""
+    servers = getattr(getattr(request, "principal", None), "servers", None)
+    return servers if isinstance(servers, frozenset) else None
+
+
 def _reply(request: IRequest, status: int, message: Message) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json")
@@ -284,7 +291,9 @@ class Era2026Endpoint:
                 200,
                 jsonrpc.errorResponse(message["id"], jsonrpc.TOO_MANY_REQUESTS, text),
             )
-        modern = self._era2026Request(message, params, credentials, principalKey(request))
+        modern = self._era2026Request(
+            message, params, credentials, principalKey(request), principalServers(request)
+        )
         if wanted is not None:
             return self._listen(request, modern, wanted)
         return self._call(request, modern)
@@ -347,6 +356,7 @@ class Era2026Endpoint:
         params: dict[str, Any],
         credentials: tuple[str, Credentials],
         principal: str = "",
+        servers: frozenset[str] | None = None,
     ) -> Era2026Request:
         meta = params["_meta"]
         mrtr = message["method"] in wire2026.MRTR_METHODS
@@ -368,6 +378,7 @@ class Era2026Endpoint:
             credentialKey=credentials[0],
             credentials=credentials[1],
             principal=principal,
+            servers=servers,
         )
 
     # -- calls ---------------------------------------------------------------

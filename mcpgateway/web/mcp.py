@@ -292,7 +292,7 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
             owner = self._taskOwner(request, payload)
             if owner is not None:
                 return self._forwardTo(request, owner)
-            return self.modern.post(request, payload)
+            return self._modernFor(request).post(request, payload)
         # Modern by its header alone, which names no revision at all.
         return self._refuse(
             request,
@@ -301,6 +301,11 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
             unsupportedVersion(version),
             refusalId(payload),
         )
+
+    def _modernFor(self, request: Request) -> Era2026Endpoint:
+        """What serves C{request}'s 2026-07-28 POST: the endpoint's own
+        L{modern} (an aggregate endpoint's C{?mode=} may name another)."""
+        return self.modern
 
     def _taskOwner(self, request: Request, payload: Any) -> Address | None:
         """The replica a C{tasks/*} request's task lives on, when it is

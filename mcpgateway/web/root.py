@@ -451,7 +451,11 @@ class GatewayRoot(Resource):
         (the gateway stops, or hands over to a restart's successor: the
         clients listen again there); how many ended."""
         endpoints = [*self._endpoints.values(), *self._routes.values()]
-        return sum(endpoint.modern.endStreams(reason) for endpoint in endpoints)
+        ended = sum(endpoint.modern.endStreams(reason) for endpoint in endpoints)
+        for aggregate in self._aggregates.values():
+            if isinstance(aggregate, AggregateEndpoint):
+                ended += aggregate.endEra2026Streams(reason)
+        return ended
 
     def _childTextForAll(self) -> bool:
         """Whether every caller may see what a child wrote (its stderr), as

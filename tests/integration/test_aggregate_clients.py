@@ -1,6 +1,6 @@
 """The aggregate endpoint C{/mcp} with real SDK clients: the
-Python SDK (legacy, and auto, which falls back to C{initialize} because
-C{/mcp} answers the 2026-07-28 era with 404 -32601) and the TypeScript SDK
+Python SDK (legacy, and auto, which takes the 2026-07-28 path: every
+server of this config serves it) and the TypeScript SDK
 1.x and 2.x (tests/integration/clients/ts_aggregate.mjs) list every
 server's tools, prompts and resources, and call through the namespace
 (C{everything__echo}, C{era__greet}, C{era://notes/readme}); progress
@@ -327,8 +327,9 @@ def test_four_aggregate_and_four_direct_sessions_at_once(
             client.close()
     for (_, mode, caller, nonce, prefix), result in zip(py, pyResults, strict=True):
         checkScenario(result, caller.label, nonce, prefix)
-        # auto fell back to initialize: /mcp answers the 2026-07-28 probe 404.
-        assert result["version"] == "2025-11-25", (mode, result["version"])
+        # auto took the 2026-07-28 path: every server here serves it.
+        expected = "2026-07-28" if mode == "auto" else "2025-11-25"
+        assert result["version"] == expected, (mode, result["version"])
     for client, result in zip(ts, tsResults, strict=True):
         checkScenario(result, client.label, client.nonce, client.prefix)
     era = health["servers"]["era"]
@@ -336,7 +337,8 @@ def test_four_aggregate_and_four_direct_sessions_at_once(
     assert era["ambiguousServerRequests"] == 0, era
     assert not era["promoted"], era
     servers = sorted(session["server"] for session in sessions)
-    assert servers.count("/mcp") == 4 and servers.count("era") == 4, servers
+    # The auto client made no session: a 2026-07-28 client has none.
+    assert servers.count("/mcp") == 3 and servers.count("era") == 4, servers
     # The child answered each session's two questions with that session's answers.
     asked = sorted([(c.label, c.nonce) for c in ts] + [(p[2].label, p[3]) for p in py])
     outcomes = callOutcomes(direct)
@@ -365,16 +367,21 @@ def test_one_session_calls_every_server_through_the_namespace(
     """One Python session on /mcp: a namespaced call, a prompt and a resource
     of each kind of server, server-everything's own (hint-less) sampling
     request answered by this session, progress only at the caller while a
-    second session is open, and the 2026-07-28 probe answered 404 -32601
-    (what sends an auto client back to initialize)."""
+    second session is open, and the 2026-07-28 probe answered by the
+    aggregate itself (every server of this config serves the revision)."""
     gateway: RunningGateway = start("--config", str(aggregateConfig(home, everything)))
     url = aggregateUrl(gateway)
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "probe", "version": "1"},
+    }
     status, body = post(
         url,
-        {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}},
-        {"MCP-Protocol-Version": "2026-07-28"},
+        {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": envelope}},
+        {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"},
     )
-    assert status == 404 and body["error"]["code"] == -32601, (status, body)
+    assert status == 200 and body["result"]["supportedVersions"] == ["2026-07-28"], (status, body)
     caller, bystander = Caller("caller"), Caller("bystander")
 
     async def main() -> dict[str, Any]:
@@ -442,8 +449,13 @@ def post(url: str, message: dict[str, Any], headers: dict[str, str]) -> tuple[in
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                # A 2026-07-28 answer that took over 1 s (cold catalogs) is streamed.
+                events = [line[5:] for line in raw.splitlines() if line.startswith(b"data:")]
+                raw = events[-1] if events else b""
+            return response.status, json.loads(raw or b"null")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
 

@@ -52,7 +52,6 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway import __version__
 from mcpgateway.core.aggregate.calls import (
     fingerprints,
     retagged,
@@ -69,6 +68,7 @@ from mcpgateway.core.aggregate.session import (
     GATEWAY_TOOL_NAMES,
     MEMBER_INSTRUCTIONS,
     REPROBE_SOON,
+    SERVER_INFO,
     STARTING,
     VIEWS,
     AggregateSession,
@@ -134,6 +134,9 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
         self._reprobeCall: IDelayedCall | None = None
         self.reprobes = 0
         """Background probes started for members whose catalog is not known."""
+        self.watchers: set[Callable[[], object]] = set()
+        """Called whenever what a view may show changed (C{membersChanged}):
+        the 2026-07-28 listen streams, which have no session."""
         self.useEndpoints({}, NameSettings())
         self._rowsGeneration = 0
         self.nameCollisions = 0
@@ -252,6 +255,16 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
         )
 
     def _initialized(self, session: AggregateSession, view: View, initialize: Message) -> Message:
+        result = self.initializeResult(session, view)
+        if not session.ended:
+            self.sessions.add(session)
+        self._remember(session, view)
+        return jsonrpc.resultResponse(initialize["id"], result)
+
+    def initializeResult(self, session: AggregateSession, view: View) -> dict[str, Any]:
+        """What C{session}, seeing C{view}, is told of the aggregate: its
+        C{InitializeResult} (the C{server/discover} of a 2026-07-28 request
+        is made from it too); registers nothing."""
         mode = "hybrid" if view.hybrid else session.mode
         counts = {server: 0 for server in view.members if server not in view.unknown}
         if mode == "full":
@@ -278,18 +291,11 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
                 "logging": {},
                 **tasksCapability(session),
             },
-            "serverInfo": {
-                "name": "mcpgateway",
-                "title": "mcpgateway (all servers)",
-                "version": __version__,
-            },
+            "serverInfo": dict(SERVER_INFO),
         }
         if instructions:
             result["instructions"] = instructions
-        if not session.ended:
-            self.sessions.add(session)
-        self._remember(session, view)
-        return jsonrpc.resultResponse(initialize["id"], result)
+        return result
 
     def _memberInstructions(self, session: AggregateSession, view: View) -> str:
         """The members' own C{instructions}, each under its server's name

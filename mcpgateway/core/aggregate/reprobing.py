@@ -53,15 +53,19 @@ class MemberChanges:
     searchRows: Callable[..., list[tuple[str, str, dict[str, Any]]]]
     sessions: set[AggregateSession]
     viewNow: Callable[..., View]
+    watchers: set[Callable[[], object]]
 
     def _catalogChanged(self, server: str, kinds: frozenset[str]) -> None:
         self.membersChanged()
 
     def membersChanged(self) -> None:
         """Servers, filters or catalogs changed: every open session whose
-        view changed is told (after L{NOTIFY_DELAY}, coalesced)."""
+        view changed is told (after L{NOTIFY_DELAY}, coalesced), and every
+        watcher at once."""
         self._views = OrderedDict()
         self._rowsChanged()
+        for watcher in list(self.watchers):
+            watcher()
         if not self.sessions:
             return
         if self._notifyCall is None or not self._notifyCall.active():

@@ -18,6 +18,7 @@ from twisted.internet.defer import (
     Deferred,
 )
 
+from mcpgateway import __version__
 from mcpgateway.core.aggregate.results import ResultStore
 from mcpgateway.core.aggregate.types import (
     TaskTable,
@@ -28,6 +29,9 @@ from mcpgateway.protocol.jsonrpc import Message
 
 Sink = Callable[[Message], bool]
 
+SERVER_INFO = {"name": "mcpgateway", "title": "mcpgateway (all servers)", "version": __version__}
+"""The aggregate endpoint's C{serverInfo} (its C{initialize} answer, its
+2026-07-28 C{server/discover} and results)."""
 GATEWAY_TOOL_NAMES = frozenset({"search", "describe", "invoke", "get_result"})
 NOTIFY_DELAY = 0.25
 """Seconds list changes are gathered before a session is told."""

@@ -201,6 +201,11 @@ def test_tools_list_goes_to_the_child_and_comes_back_marked() -> None:
 def test_a_tasks_call_is_untimed_by_its_request_id() -> None:
     tasks, child, _ = setUp()
     lifted: list[Any] = []
+
+    def untime(requestId: Any) -> bool:
+        lifted.append(requestId)
+        return True
+
     message = request("tools/call", 42, name="slow", task={})
-    answered(tasks.serve(session(), message, child.forward, lambda i: lifted.append(i) or True))
+    answered(tasks.serve(session(), message, child.forward, untime))
     assert lifted == [42] and len(child.sent) == 1

@@ -1,0 +1,383 @@
+"""MCP 2026-07-28 on the aggregate endpoint C{/mcp}, over a real Site with
+fake children: C{server/discover} as the aggregate's C{initialize} answer,
+the merged lists in the 2026 shape, calls routed to their member under its
+own name, an C{input_required} round whose retry names the aggregate name
+again, the C{Mcp-Param-*} check from the catalog, search mode and a member
+that does not serve the revision answered 404 so clients fall back, and
+never a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
+from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.protocol import wire2026
+from mcpgateway.web.app import endEra2026Streams, makeSite
+from tests.core.aggregate.aggtools import Children, FakeServer, tool
+from tests.fakes import FakeProcess, fakeSpawner
+from tests.http import Harness, Response
+from tests.web.fakeera2026 import body, headersFor
+from tests.web.test_aggregate_web import AggregateHarness, fresh, messagesOf, serverSpec
+
+SERVER_INFO = {"name": "mcpgateway", "title": "mcpgateway (all servers)"}
+TASKS = "io.modelcontextprotocol/tasks"
+ELICIT: dict[str, Any] = {"elicitation": {"form": {}}}
+
+
+class CompletingChildren(Children):
+    """Fake children that also declare C{completions} and answer
+    C{completion/complete} with the reference they were given."""
+
+    def _answer(self, proc: FakeProcess, message: dict[str, Any]) -> None:
+        method = message.get("method")
+        if method == "completion/complete":
+            self.seen.append((self.serverOf(proc), message))
+            ref = message["params"]["ref"]
+            values = [str(ref.get("name") or ref.get("uri"))]
+            proc.reply(
+                {
+                    "jsonrpc": "2.0",
+                    "id": message["id"],
+                    "result": {"completion": {"values": values}},
+                }
+            )
+            return
+        if method == "initialize":
+            self.seen.append((self.serverOf(proc), message))
+            result = {
+                "protocolVersion": message["params"]["protocolVersion"],
+                "capabilities": {
+                    "tools": {"listChanged": True},
+                    "prompts": {},
+                    "resources": {"subscribe": True},
+                    "completions": {},
+                },
+                "serverInfo": {"name": self.serverOf(proc), "version": "1"},
+            }
+            proc.reply({"jsonrpc": "2.0", "id": message["id"], "result": result})
+            return
+        super()._answer(proc, message)
+
+
+class ModernHarness(AggregateHarness):
+    """The aggregate's harness, whose gateway may serve tasks; modern POSTs."""
+
+    def __init__(
+        self,
+        servers: dict[str, FakeServer],
+        modes: dict[str, str] | None = None,
+        tasks: bool = False,
+    ) -> None:
+        modes = modes or {}
+        specs = {name: serverSpec(name, modes.get(name, "stateless")) for name in servers}
+        self.harness = Harness(specs)
+        reactor = self.harness.reactor
+        self.tasks: TaskManager | None = None
+        if tasks:
+            self.tasks = TaskManager(
+                TaskStore(None, now=reactor.seconds), reactor, TaskLimits(after=0.5)
+            )
+            self.harness.gateway = Gateway(specs, fakeSpawner(reactor), tasks=self.tasks)
+            self.harness.site = makeSite(self.harness.gateway, reactor)
+        self.harness.gateway.start()
+        self.children = CompletingChildren(reactor, servers)
+
+    def modern(
+        self,
+        method: str,
+        requestId: Any = 1,
+        params: dict[str, Any] | None = None,
+        path: str = "/mcp",
+        headers: dict[str, str] | None = None,
+        **metaArgs: Any,
+    ) -> Response:
+        message = body(method, requestId, params, **metaArgs)
+        sent = headersFor(message)
+        sent.update(headers or {})
+        response = self.harness.request("POST", path, message, headers=sent)
+        self.children.pump()
+        return response
+
+    def answer(self, response: Response, requestId: Any = 1) -> dict[str, Any]:
+        answers = [m for m in messagesOf(response) if m.get("id") == requestId]
+        assert answers, response.body
+        return answers[-1]
+
+    def sent(self, method: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(s, m) for s, m in self.children.seen if m.get("method") == method]
+
+
+def sessionsOf(agg: AggregateHarness) -> tuple[int, int]:
+    """(gateway sessions, aggregate sessions) registered now."""
+    aggregator = agg.gateway.aggregator
+    return len(agg.gateway.sessions), len(aggregator.sessions)
+
+
+class DiscoverAndListTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.agg = ModernHarness(fresh())
+
+    def test_discover_is_the_aggregates_initialize_answer_in_the_2026_shape(self) -> None:
+        response = self.agg.modern("server/discover")
+        self.assertEqual(response.status, 200)
+        result = response.json()["result"]
+        self.assertEqual(result["resultType"], "complete")
+        self.assertEqual(result["supportedVersions"], ["2026-07-28"])
+        self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
+        info = result["_meta"][wire2026.SERVER_INFO_KEY]
+        self.assertEqual({k: info[k] for k in SERVER_INFO}, SERVER_INFO)
+        self.assertEqual(
+            result["capabilities"]["resources"], {"subscribe": True, "listChanged": True}
+        )
+        self.assertTrue(result["capabilities"]["tools"]["listChanged"])
+        self.assertNotIn("tasks", result["capabilities"])
+        self.assertNotIn("extensions", result["capabilities"])  # no task manager here
+        self.assertIn("alpha (2), beta (1)", result["instructions"])
+        self.assertEqual(sessionsOf(self.agg), (0, 0))
+
+    def test_discover_names_the_tasks_extension_when_the_gateway_serves_tasks(self) -> None:
+        agg = ModernHarness(fresh(), tasks=True)
+        result = agg.modern("server/discover").json()["result"]
+        self.assertEqual(result["capabilities"]["extensions"], {TASKS: {}})
+
+    def test_the_lists_are_the_views_in_the_2026_shape(self) -> None:
+        servers = fresh()
+        servers["alpha"].tools[0] = {**tool("echo"), "execution": {"taskSupport": "optional"}}
+        agg = ModernHarness(servers)
+        tools = agg.modern("tools/list").json()["result"]
+        self.assertEqual(
+            [t["name"] for t in tools["tools"]], ["alpha__echo", "alpha__read_file", "beta__echo"]
+        )
+        self.assertNotIn("execution", tools["tools"][0])
+        self.assertEqual(tools["resultType"], "complete")
+        self.assertEqual((tools["ttlMs"], tools["cacheScope"]), (0, "public"))
+        self.assertEqual(tools["_meta"][wire2026.SERVER_INFO_KEY]["name"], "mcpgateway")
+        prompts = agg.modern("prompts/list", 2).json()["result"]
+        self.assertEqual([p["name"] for p in prompts["prompts"]], ["alpha__greet"])
+        resources = agg.modern("resources/list", 3).json()["result"]
+        self.assertEqual(
+            sorted(r["uri"] for r in resources["resources"]), ["file:///a.txt", "file:///b.txt"]
+        )
+        templates = agg.modern("resources/templates/list", 4).json()["result"]
+        self.assertEqual(
+            [t["uriTemplate"] for t in templates["resourceTemplates"]], ["alpha://{id}"]
+        )
+        self.assertEqual(agg.sent("tools/call"), [])
+        self.assertEqual(sessionsOf(agg), (0, 0))
+
+    def test_a_cursor_is_invalid_params(self) -> None:
+        response = self.agg.modern("tools/list", 5, {"cursor": "next"})
+        self.assertEqual(response.status, 400)
+        self.assertEqual(response.json()["error"]["code"], -32602)
+        self.assertIn("invalid cursor", response.json()["error"]["message"])
+
+
+class CallTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.agg = ModernHarness(fresh())
+
+    def test_a_call_reaches_its_member_under_its_own_name(self) -> None:
+        response = self.agg.modern("tools/call", 7, {"name": "beta__echo", "arguments": {"x": "1"}})
+        self.assertEqual(response.status, 200)
+        result = response.json()["result"]
+        self.assertEqual(result["content"][0]["text"], "beta:echo:{'x': '1'}")
+        self.assertEqual(result["resultType"], "complete")
+        self.assertEqual(result["_meta"][wire2026.SERVER_INFO_KEY]["name"], "mcpgateway")
+        [(server, call)] = self.agg.sent("tools/call")
+        self.assertEqual((server, call["params"]["name"]), ("beta", "echo"))
+        # The envelope is stripped, as for /<server>/mcp.
+        self.assertNotIn(wire2026.PROTOCOL_VERSION_KEY, call["params"].get("_meta", {}))
+        self.assertEqual(sessionsOf(self.agg), (0, 0))
+
+    def test_an_unknown_tool_is_invalid_params_and_reaches_nobody(self) -> None:
+        response = self.agg.modern("tools/call", 8, {"name": "gamma__echo", "arguments": {}})
+        self.assertEqual(response.status, 400)
+        self.assertEqual(
+            response.json()["error"], {"code": -32602, "message": "Unknown tool: gamma__echo"}
+        )
+        self.assertEqual(self.agg.sent("tools/call"), [])
+
+    def test_a_prompt_is_routed_by_its_aggregate_name(self) -> None:
+        response = self.agg.modern("prompts/get", 9, {"name": "alpha__greet"})
+        self.assertEqual(response.json()["result"]["messages"][0]["content"]["text"], "alpha")
+        self.assertEqual(self.agg.sent("prompts/get")[-1][1]["params"]["name"], "greet")
+        unknown = self.agg.modern("prompts/get", 10, {"name": "greet"})
+        self.assertEqual(unknown.json()["error"]["code"], -32602)
+        self.assertIn("Unknown prompt", unknown.json()["error"]["message"])
+
+    def test_a_resource_goes_to_the_member_that_lists_it_or_whose_template_matches(self) -> None:
+        listed = self.agg.modern("resources/read", 11, {"uri": "file:///b.txt"})
+        self.assertEqual(listed.json()["result"]["contents"][0]["text"], "beta:file:///b.txt")
+        templated = self.agg.modern("resources/read", 12, {"uri": "alpha://42"})
+        result = templated.json()["result"]
+        self.assertEqual(result["contents"][0]["text"], "alpha:alpha://42")
+        self.assertEqual((result["ttlMs"], result["cacheScope"]), (0, "public"))
+        nobody = self.agg.modern("resources/read", 13, {"uri": "file:///c.txt"})
+        self.assertEqual(nobody.status, 400)
+        self.assertIn("no server of this endpoint", nobody.json()["error"]["message"])
+
+    def test_a_completion_of_a_prompt_names_the_members_prompt(self) -> None:
+        params = {"ref": {"type": "ref/prompt", "name": "alpha__greet"}, "argument": {}}
+        response = self.agg.modern("completion/complete", 14, params)
+        self.assertEqual(response.json()["result"]["completion"]["values"], ["greet"])
+        byUri = {"ref": {"type": "ref/resource", "uri": "alpha://{id}"}, "argument": {}}
+        response = self.agg.modern("completion/complete", 15, byUri)
+        self.assertEqual(response.json()["result"]["completion"]["values"], ["alpha://{id}"])
+        self.assertEqual([s for s, _ in self.agg.sent("completion/complete")], ["alpha", "alpha"])
+
+    def test_param_headers_are_checked_against_the_catalogs_definition(self) -> None:
+        servers = fresh()
+        annotated = tool("where", region="the region")
+        annotated["inputSchema"]["properties"]["region"]["x-mcp-header"] = "Region"
+        servers["alpha"].tools.append(annotated)
+        agg = ModernHarness(servers)
+        agg.modern("tools/list")  # the catalogs are listed
+        params = {"name": "alpha__where", "arguments": {"region": "eu"}}
+        wrong = agg.modern("tools/call", 16, params, headers={"mcp-param-region": "us"})
+        self.assertEqual(wrong.status, 400)
+        self.assertEqual(wrong.json()["error"]["code"], -32020)
+        self.assertEqual(agg.sent("tools/call"), [])
+        right = agg.modern("tools/call", 17, params, headers={"mcp-param-region": "eu"})
+        self.assertEqual(right.status, 200)
+        self.assertEqual(agg.sent("tools/call")[-1][1]["params"]["name"], "where")
+
+
+class InputRoundTests(SynchronousTestCase):
+    """A member's question comes back as the aggregate's C{input_required};
+    the retry, which names the aggregate name, reaches the same call."""
+
+    def setUp(self) -> None:
+        servers = fresh()
+        servers["alpha"].hold = True
+        self.agg = ModernHarness(servers)
+
+    def ask(self) -> tuple[FakeProcess, dict[str, Any], dict[str, Any]]:
+        """Call alpha__echo; its child asks an elicitation: (the child, its
+        call, the input_required result)."""
+        response = self.agg.modern(
+            "tools/call", 20, {"name": "alpha__echo", "arguments": {"q": 1}}, capabilities=ELICIT
+        )
+        [(proc, call)] = self.agg.children.held
+        proc.reply(
+            {
+                "jsonrpc": "2.0",
+                "id": "e-1",
+                "method": "elicitation/create",
+                "params": {
+                    "message": "name?",
+                    "requestedSchema": {"type": "object", "properties": {}},
+                    "_meta": {
+                        "mcpgateway/relatedRequestId": call["id"],
+                        "mcpgateway/inputKey": "who",
+                    },
+                },
+            }
+        )
+        self.agg.harness.reactor.advance(0.1)  # the round's gathering
+        result = self.agg.answer(response, 20)["result"]
+        return proc, call, result
+
+    def test_the_retry_with_the_aggregate_name_answers_the_members_child(self) -> None:
+        proc, call, result = self.ask()
+        self.assertEqual(result["resultType"], "input_required")
+        self.assertEqual(list(result["inputRequests"]), ["who"])
+        self.assertEqual(result["_meta"][wire2026.SERVER_INFO_KEY]["name"], "mcpgateway")
+        retry = self.agg.modern(
+            "tools/call",
+            21,
+            {
+                "name": "alpha__echo",
+                "arguments": {"q": 1},
+                "inputResponses": {"who": {"action": "accept", "content": {}}},
+                "requestState": result["requestState"],
+            },
+            capabilities=ELICIT,
+        )
+        answered = [m for m in proc.sentMessages() if m.get("id") == "e-1" and "result" in m]
+        self.assertEqual(answered[0]["result"], {"action": "accept", "content": {}})
+        proc.reply(
+            {
+                "jsonrpc": "2.0",
+                "id": call["id"],
+                "result": {"content": [{"type": "text", "text": "ok"}]},
+            }
+        )
+        final = self.agg.answer(retry, 21)["result"]
+        self.assertEqual((final["resultType"], final["content"][0]["text"]), ("complete", "ok"))
+        self.assertEqual(len(self.agg.sent("tools/call")), 1)  # one child call, both rounds
+
+    def test_a_state_retried_under_another_tool_is_refused(self) -> None:
+        _, _, result = self.ask()
+        retry = self.agg.modern(
+            "tools/call",
+            22,
+            {
+                "name": "alpha__read_file",
+                "arguments": {"q": 1},
+                "inputResponses": {"who": {"action": "accept", "content": {}}},
+                "requestState": result["requestState"],
+            },
+            capabilities=ELICIT,
+        )
+        self.assertEqual(retry.status, 400)
+        self.assertEqual(retry.json()["error"]["code"], -32602)
+        self.assertIn("requestState", retry.json()["error"]["message"])
+
+
+class WhoIsServedTests(SynchronousTestCase):
+    def test_search_mode_answers_404_so_clients_fall_back(self) -> None:
+        agg = ModernHarness(fresh())
+        for path in ("/mcp/search", "/mcp?mode=search"):
+            response = agg.modern("server/discover", 1, path=path)
+            self.assertEqual(response.status, 404, path)
+            error = response.json()["error"]
+            self.assertEqual(error["code"], -32601)
+            self.assertIn("initialize", error["message"])
+        # ?mode=full on the search endpoint: its servers, in full.
+        listed = agg.modern("tools/list", 2, path="/mcp/search?mode=full")
+        self.assertEqual(len(listed.json()["result"]["tools"]), 3)
+
+    def test_a_member_with_a_child_per_session_makes_the_endpoint_fall_back(self) -> None:
+        agg = ModernHarness(fresh(), modes={"beta": "stateful"})
+        response = agg.modern("tools/list")
+        self.assertEqual(response.status, 404)
+        message = response.json()["error"]["message"]
+        self.assertIn("(beta;", message)
+        self.assertIn("child per session", message)
+        # An endpoint that leaves it out serves the revision.
+        agg.gateway.aggregator.useEndpoints(
+            {"modern": EndpointSpec(name="modern", exclude=("beta",))}, NameSettings()
+        )
+        listed = agg.modern("tools/list", 2, path="/mcp/modern")
+        self.assertEqual(
+            [t["name"] for t in listed.json()["result"]["tools"]],
+            ["alpha__echo", "alpha__read_file"],
+        )
+
+
+class ListenStreamTests(SynchronousTestCase):
+    def test_a_listen_stream_is_acknowledged_and_ended_by_a_stop(self) -> None:
+        agg = ModernHarness(fresh())
+        params = {
+            "notifications": {"toolsListChanged": True, "resourceSubscriptions": ["alpha://7"]}
+        }
+        response = agg.modern("subscriptions/listen", "l-1", params)
+        [ack] = response.events()
+        self.assertEqual(ack["method"], "notifications/subscriptions/acknowledged")
+        self.assertEqual(
+            ack["params"]["notifications"],
+            {"toolsListChanged": True, "resourceSubscriptions": ["alpha://7"]},
+        )
+        self.assertEqual(
+            [m["params"]["uri"] for _, m in agg.sent("resources/subscribe")], ["alpha://7"]
+        )
+        self.assertEqual(endEra2026Streams(agg.harness.site, "gateway stopping"), 1)
+        last = response.events()[-1]
+        self.assertEqual((last["id"], last["result"]["resultType"]), ("l-1", "complete"))
+        self.assertTrue(response.complete)
+        self.assertEqual(agg.gateway.aggregator.watchers, set())
