@@ -196,6 +196,10 @@ class AggregateEndpoint(McpEndpoint):
         self._modes: dict[str, Era2026Endpoint] = {}
         """The 2026-07-28 side of each C{?mode=} asked for."""
 
+    def _taskServers(self) -> tuple[str, ...]:
+        """Every server's: a task polled here was made by one of its members."""
+        return tuple(self._gateway.pools)
+
     def _modernFor(self, request: Request) -> Era2026Endpoint:
         asked = request.args.get(b"mode") if request.args else None
         withMode = self._withMode

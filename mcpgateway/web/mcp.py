@@ -325,7 +325,16 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
         tasks = self._gateway.settings.tasks
         if tasks is not None and tasks.owned(taskId, self._scope, principal) is not None:
             return None
-        return self._cluster.taskOwner(taskId, self._server, self._scope, principal)
+        for server in self._taskServers():
+            owner = self._cluster.taskOwner(taskId, server, self._scope, principal)
+            if owner is not None:
+                return owner
+        return None
+
+    def _taskServers(self) -> tuple[str, ...]:
+        """The servers whose tasks this endpoint's clients poll (a task id
+        is sealed for its server): its own."""
+        return (self._server,)
 
     def _forwardTo(self, request: Request, owner: Address) -> int:
         """Forward C{request} to C{owner}, the replica whose session it

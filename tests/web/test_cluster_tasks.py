@@ -137,3 +137,13 @@ def test_a_peers_request_is_never_forwarded_again() -> None:
     response = h.request("POST", "/srv/mcp", message, headers=sent)
     assert h.forwarder.calls == []
     assert response.json()["error"]["code"] == jsonrpc.INVALID_PARAMS
+
+
+def test_a_task_polled_on_the_aggregate_endpoint_is_forwarded_to_its_owner() -> None:
+    h = TasksHarness()
+    taskId = othersTask()  # made by member "srv" on r2, through /mcp or /srv/mcp alike
+    message = body("tasks/get", 4, {"taskId": taskId}, capabilities=WITH_TASKS)
+    sent = {**headersFor(message), "authorization": "Bearer alice"}
+    h.request("POST", "/mcp", message, headers=sent)
+    [(_request, owner, _principal, _body, _)] = h.forwarder.calls
+    assert owner == THERE
