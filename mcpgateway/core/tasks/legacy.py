@@ -55,8 +55,8 @@ def speaksTasks(initializeResult: Any) -> bool:
         return False
     capabilities = initializeResult.get("capabilities")
     tasks = capabilities.get("tasks") if isinstance(capabilities, dict) else None
-    requests = tasks.get("requests") if isinstance(tasks, dict) else None
-    tools = requests.get("tools") if isinstance(requests, dict) else None
+    augmented = tasks.get("requests") if isinstance(tasks, dict) else None
+    tools = augmented.get("tools") if isinstance(augmented, dict) else None
     return isinstance(tools, dict) and isinstance(tools.get("call"), dict)
 
 
