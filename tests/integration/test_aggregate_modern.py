@@ -4,7 +4,9 @@ server and the conformance fixture): discover, the merged lists, calls
 routed under their aggregate names, an elicitation and a sampling round
 (C{input_required}) answered by the client's callbacks through the
 aggregate, a listen stream that hears a member's tool list change as the
-aggregate's own, and no gateway session made for any of it."""
+aggregate's own, and no gateway session made for any of it; and search
+mode on C{/mcp/search}: its four tools, an elicitation round of C{invoke},
+and a large result paged by C{get_result} across requests."""
 
 from __future__ import annotations
 
@@ -136,3 +138,68 @@ def test_a_pinned_client_lists_calls_and_listens_across_two_members(start: Any, 
     assert health["servers"]["demo"]["sessions"] == 0, health["servers"]["demo"]
     assert health["servers"]["conformance"]["modernRequests"] >= 6, health["servers"]
     assert health["servers"]["conformance"]["inputRounds"] >= 2, health["servers"]
+
+
+def test_a_pinned_client_uses_search_mode(start: Any, home: Path) -> None:
+    """C{/mcp/search} with the client pinned to 2026-07-28: the four tools
+    listed, C{search}, C{describe}, C{invoke} (a member's elicitation is a
+    round of the C{invoke} call, answered by the client's callback), and a
+    large result shortened by one request and paged by C{get_result} in
+    later ones."""
+    config = writeConfig(
+        home / "servers.json",
+        {
+            "demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]},
+            "conformance": {"command": sys.executable, "args": [str(FIXTURE)]},
+        },
+    )
+    gateway: RunningGateway = start("--config", str(config))
+    url = f"http://127.0.0.1:{gateway.port}/mcp/search"
+    big = "".join(f"line {n:06d}\n" for n in range(20000))  # 240 000 characters
+
+    async def main() -> dict[str, Any]:
+        with anyio.fail_after(120):
+            return await scenario()
+
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with Client(url, mode=ERA2026, elicitation_callback=onElicitation) as client:
+            out["version"] = client.session.protocol_version
+            tools = await client.list_tools()
+            out["tools"] = [tool.name for tool in tools.tools]
+            found = await client.call_tool("search", {"query": "echo a message"})
+            out["found"] = [hit["name"] for hit in (found.structured_content or {})["results"]]
+            described = await client.call_tool("describe", {"name": "demo__echo"})
+            out["described"] = (described.structured_content or {}).get("name")
+            elicited = await client.call_tool(
+                "invoke",
+                {"name": "conformance__test_elicitation", "arguments": {"message": "who?"}},
+            )
+            out["elicited"] = textOf(elicited)
+            echoed = await client.call_tool(
+                "invoke", {"name": "demo__echo", "arguments": {"message": big}}
+            )
+            out["shortened"] = len(json.dumps(echoed.model_dump(by_alias=True)))
+            ref = (echoed.meta or {})["mcpgateway/shielded"]["ref"]
+            text = ""
+            offset: int | None = 0
+            while offset is not None:
+                page = await client.call_tool("get_result", {"ref": ref, "offset": offset})
+                assert not page.is_error, page
+                content = page.structured_content or {}
+                text += content["text"]
+                offset = content.get("next")
+            out["paged"] = text == big
+        return out
+
+    out = anyio.run(main)
+    assert out["version"] == ERA2026, out
+    assert out["tools"] == ["search", "describe", "invoke", "get_result"], out
+    assert "demo__echo" in out["found"], out
+    assert out["described"] == "demo__echo", out
+    assert out["elicited"].startswith("User response: action=accept"), out
+    assert out["shortened"] < 70000, out
+    assert out["paged"] is True, out
+    assert "opened on the aggregate endpoint" not in gateway.text()
+    health = gateway.health()
+    assert health["servers"]["conformance"]["inputRounds"] >= 1, health["servers"]

@@ -2,9 +2,9 @@
 fake children: C{server/discover} as the aggregate's C{initialize} answer,
 the merged lists in the 2026 shape, calls routed to their member under its
 own name, an C{input_required} round whose retry names the aggregate name
-again, the C{Mcp-Param-*} check from the catalog, search mode and a member
-that does not serve the revision answered 404 so clients fall back, and
-never a session."""
+again, the C{Mcp-Param-*} check from the catalog, search mode's own tools, a
+member that does not serve the revision answered 404 so clients fall
+back, and never a session."""
 
 from __future__ import annotations
 
@@ -330,17 +330,33 @@ class InputRoundTests(SynchronousTestCase):
 
 
 class WhoIsServedTests(SynchronousTestCase):
-    def test_search_mode_answers_404_so_clients_fall_back(self) -> None:
+    def test_search_mode_is_served_with_the_gateways_tools(self) -> None:
         agg = ModernHarness(fresh())
         for path in ("/mcp/search", "/mcp?mode=search"):
-            response = agg.modern("server/discover", 1, path=path)
-            self.assertEqual(response.status, 404, path)
-            error = response.json()["error"]
-            self.assertEqual(error["code"], -32601)
-            self.assertIn("initialize", error["message"])
+            response = agg.modern("tools/list", 1, path=path)
+            self.assertEqual(response.status, 200, path)
+            self.assertEqual(
+                [t["name"] for t in response.json()["result"]["tools"]],
+                ["search", "describe", "invoke", "get_result"],
+            )
+            invoked = agg.modern(
+                "tools/call",
+                2,
+                {"name": "invoke", "arguments": {"name": "beta__echo", "arguments": {}}},
+                path=path,
+            )
+            self.assertEqual(invoked.json()["result"]["content"][0]["text"], "beta:echo:{}")
+        self.assertEqual(sessionsOf(agg), (0, 0))
         # ?mode=full on the search endpoint: its servers, in full.
-        listed = agg.modern("tools/list", 2, path="/mcp/search?mode=full")
+        listed = agg.modern("tools/list", 3, path="/mcp/search?mode=full")
         self.assertEqual(len(listed.json()["result"]["tools"]), 3)
+
+    def test_search_mode_with_a_child_per_session_falls_back(self) -> None:
+        agg = ModernHarness(fresh(), modes={"beta": "stateful"})
+        response = agg.modern("server/discover", 1, path="/mcp/search")
+        self.assertEqual(response.status, 404)
+        self.assertEqual(response.json()["error"]["code"], -32601)
+        self.assertIn("(beta;", response.json()["error"]["message"])
 
     def test_a_member_with_a_child_per_session_makes_the_endpoint_fall_back(self) -> None:
         agg = ModernHarness(fresh(), modes={"beta": "stateful"})

@@ -373,22 +373,17 @@ class ModeAndVersionTests(SynchronousTestCase):
         # The session lives on.
         self.assertEqual(self.smoke.post(session, ping).json()["result"], {})
 
-    def test_a_sessionless_modern_probe_of_search_mode_gets_the_fallback_404(self) -> None:
-        """Search mode speaks the handshake era only: its 2026-07-28 probe
-        is the 404 that sends clients back to initialize; the full mode
-        checks the same probe as a 2026-07-28 request (no envelope: 400)."""
+    def test_a_sessionless_modern_probe_is_checked_in_either_mode(self) -> None:
+        """Search mode serves 2026-07-28 as the full mode does: the same
+        probe (no envelope) is checked as a 2026-07-28 request there too
+        (400), never the fallback 404."""
         probe = {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}}
-        for path in ("/mcp/search", "/mcp?mode=search"):
+        for path in ("/mcp/search", "/mcp?mode=search", "/mcp"):
             response = self.smoke.harness.request(
                 "POST", path, probe, headers={"mcp-protocol-version": "2026-07-28"}
             )
-            self.assertEqual(response.status, 404, path)
-            self.assertEqual(response.json()["error"]["code"], -32601, path)
-        response = self.smoke.harness.request(
-            "POST", "/mcp", probe, headers={"mcp-protocol-version": "2026-07-28"}
-        )
-        self.assertEqual(response.status, 400)
-        self.assertEqual(response.json()["error"]["code"], -32602)
+            self.assertEqual(response.status, 400, path)
+            self.assertEqual(response.json()["error"]["code"], -32602, path)
 
 
 class PublicReasonTests(SynchronousTestCase):

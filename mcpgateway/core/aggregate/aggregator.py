@@ -62,7 +62,7 @@ from mcpgateway.core.aggregate.calls import (
 from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.reprobing import MemberChanges
 from mcpgateway.core.aggregate.requests import AggregateRequests
-from mcpgateway.core.aggregate.results import ResultBudget
+from mcpgateway.core.aggregate.results import CallerResults, ResultBudget
 from mcpgateway.core.aggregate.session import (
     CHILD_LIST_CHANGED,
     GATEWAY_TOOL_NAMES,
@@ -124,6 +124,8 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
         self._clock = clock
         self._tools = tools
         self.budget = budget if budget is not None else ResultBudget()
+        self.callerResults = CallerResults(clock, self.budget)
+        """The results kept for the callers without a session (2026-07-28)."""
         self._filters = filters if filters is not None else (lambda server: ToolFilter())
         self._catalogKey = catalogKey if catalogKey is not None else (lambda pool, principal: "")
         self.endpoints: dict[str, EndpointSpec] = {}
@@ -159,6 +161,12 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
 
     def endpoint(self, name: str) -> EndpointSpec | None:
         return self.endpoints.get(name)
+
+    @property
+    def ownTools(self) -> ToolsLike | None:
+        """The gateway's own tools (C{search}, C{describe}, C{invoke},
+        C{get_result}); C{None}: it has none."""
+        return self._tools
 
     # -- what a session sees ---------------------------------------------------
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.core.aggregate.test_modern,tests.web.test_aggregate_modern -*-
 """MCP 2026-07-28 on the aggregate endpoint: C{/mcp}, C{/mcp~<key>} and
-the named endpoints in full mode, as stateless requests.
+the named endpoints, in full and in search mode, as stateless requests.
 
 One job: be the L{Era2026Service} of one aggregate endpoint. Each request
 carries everything: its principal, route and allowed servers give the view
@@ -9,7 +9,12 @@ registered and opens no member), and from that view
 
   - C{server/discover} is the aggregate's C{initialize} answer in the 2026
     shape (the Tasks extension added when the gateway serves tasks);
-  - the four lists are the view's, in one page, in the 2026 shape;
+  - the four lists are the view's, in one page, in the 2026 shape (in
+    search mode, its tools are the gateway's own: C{search}, C{describe},
+    C{invoke}, C{get_result});
+  - a C{tools/call} of one of the gateway's own tools in search mode is
+    answered by them, for this request alone
+    (L{mcpgateway.core.aggregate.modernsearch});
   - C{tools/call}, C{prompts/get}, C{resources/read} and
     C{completion/complete} are resolved to (member, its own name or URI)
     and a copy of the request with the member's name goes to that member's
@@ -26,8 +31,8 @@ registered and opens no member), and from that view
 An endpoint with a server that does not serve the revision (a child per
 session, C{"modern": false}) answers 404/-32601, as such a server does, so
 that clients fall back to a session, where every server is reached, rather
-than see fewer tools; so does search mode (its tools keep results per
-session). The gateway's own tools of a hybrid listing are not listed.
+than see fewer tools. The gateway's own tools of a full-mode listing (a
+hybrid one's, C{get_result}) are not listed.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from mcpgateway.core.aggregate.modernlisten import AggregateListen, detached, openListen
+from mcpgateway.core.aggregate.modernsearch import ModernContext, callGatewayTool
 from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed
 from mcpgateway.core.aggregate.types import SERVER_PREFIX
 from mcpgateway.core.aggregate.view import View
@@ -139,11 +145,8 @@ class AggregateModern:
         mode = self._mode()
         if mode is None:
             return f"no aggregate endpoint {self.serverName}"
-        if mode != "full":
-            return (
-                "search mode (search, describe, invoke, get_result) serves MCP 2025-11-25 and"
-                " earlier sessions: send initialize (the full mode serves 2026-07-28)"
-            )
+        if mode not in ("full", "search"):
+            return f"the {mode} mode serves MCP 2025-11-25 and earlier sessions: send initialize"
         return self._membersRefusal()
 
     def _membersRefusal(self) -> str | None:
@@ -243,7 +246,7 @@ class AggregateModern:
         )
         session.ended = True
         session.endpoint = self._endpoint
-        session.mode = self._asked or "full"
+        session.mode = self._mode() or "full"
         session.scope = request.scope
         session.principal = request.principal
         pools = self._core.pools
@@ -330,6 +333,17 @@ class AggregateModern:
     ) -> Deferred[Message]:
         name = str(request.params.get("name"))
         owner = view.owner(name)
+        tools = self._core.aggregator.ownTools
+        if (
+            owner is None
+            and view.mode == "search"
+            and name in view.gatewayTools
+            and tools is not None
+        ):
+            context = ModernContext(
+                self._core.aggregator, self._core.pools, session, view, request, sink
+            )
+            return callGatewayTool(tools, context, request).addCallback(branded)
         if owner is None:
             pending = self._core.aggregator.pendingOf(session, view, name)
             if pending is not None:
@@ -437,7 +451,7 @@ def _lister(key: str, attribute: str) -> Handler:
                 " and gives no cursors",
             )
         items = list(getattr(view, attribute))
-        if attribute == "tools":  # the gateway's own tools need a session
+        if attribute == "tools" and view.mode != "search":  # full mode's need a session
             items = [tool for tool in items if tool.get("name") not in view.gatewayTools]
         result = wire2026.completeResult(
             request.method, {key: items}, dict(SERVER_INFO), service._cacheScope(request, view)

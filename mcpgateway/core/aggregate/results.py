@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.aggregate.test_results -*-
+# -*- test-case-name: tests.core.aggregate.test_results,tests.core.aggregate.test_modernsearch -*-
 """Whole tool results kept for C{get_result}, after the shield cut them.
 
 One job: keep a bounded number of results, each under an unguessable ref,
@@ -28,7 +28,15 @@ from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 
-__all__ = ["BadPath", "ResultBudget", "ResultGone", "ResultStore", "ResultTooLarge", "compact"]
+__all__ = [
+    "BadPath",
+    "CallerResults",
+    "ResultBudget",
+    "ResultGone",
+    "ResultStore",
+    "ResultTooLarge",
+    "compact",
+]
 
 #: Items in a page when no limit is given.
 DEFAULT_ITEMS = 50
@@ -184,10 +192,11 @@ class ResultStore:
             self._named.popitem(last=False)
         return ref
 
-    def clear(self) -> None:
-        """Forget everything (the caller is gone)."""
+    def clear(self, why: str = "forgotten: its session ended") -> None:
+        """Forget everything (the caller is gone); a ref of it is then
+        L{ResultGone} saying C{why}."""
         for ref in list(self._entries):
-            self._drop(ref, "forgotten: its session ended")
+            self._drop(ref, why)
         self._named.clear()
 
     def get(self, ref: str) -> object:
@@ -297,6 +306,38 @@ class ResultStore:
         self._gone[ref] = why
         while len(self._gone) > 4 * max(self.maxEntries, 1):
             self._gone.popitem(last=False)
+
+
+class CallerResults:
+    """The result stores of the callers that have no session (MCP
+    2026-07-28 requests): one per (endpoint, route, principal), so that a
+    ref one request was given pages in the next one, and no other
+    principal or route ever reads it. Each store is bounded as a session's
+    is, all of them by the gateway's L{ResultBudget}; past C{maxCallers}
+    stores, the least recently used one is cleared and forgotten."""
+
+    def __init__(self, clock: IReactorTime, budget: ResultBudget, maxCallers: int = 1024) -> None:
+        self._clock = clock
+        self._budget = budget
+        self.maxCallers = maxCallers
+        self._stores: OrderedDict[tuple[str, str, str], ResultStore] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._stores)
+
+    def storeFor(self, endpoint: str, route: str, principal: str) -> ResultStore:
+        """The store of C{principal}'s calls on C{endpoint} through C{route}
+        (made at its first use)."""
+        key = (endpoint, route, principal)
+        store = self._stores.get(key)
+        if store is not None:
+            self._stores.move_to_end(key)
+            return store
+        while len(self._stores) >= self.maxCallers:
+            _, oldest = self._stores.popitem(last=False)
+            oldest.clear("forgotten: results of more recent callers are kept instead")
+        store = self._stores[key] = ResultStore(self._clock, self._budget)
+        return store
 
 
 def _parse(entry: _Entry, key: str, text: str) -> object | None:
