@@ -138,6 +138,9 @@ class StreamableChild(RemoteChildBase):
             return
         if method == "notifications/initialized":
             self._clientInitialized = True
+            if not self._blocked:
+                self._sendInitialized(message)
+                return
         if self._blocked:
             self._waiting.append(message)
             return
@@ -165,12 +168,16 @@ class StreamableChild(RemoteChildBase):
             headers.setRawHeaders(b"mcp-protocol-version", [self.protocolVersion.encode("ascii")])
         return headers
 
-    def _post(self, message: jsonrpc.Message, again: bool = False, traded: bool = False) -> None:
+    def _post(
+        self, message: jsonrpc.Message, again: bool = False, traded: bool = False
+    ) -> Deferred[Any] | None:
+        """POST C{message}; fires once its answer was taken in (C{None}: it
+        waits for the principal's token to be traded first)."""
         if self._exchange is not None and not self._ownAuthorization and not traded:
             waiting = self._exchange.ready(self.endpoint.principal)
             if waiting is not None:  # the principal's token is traded for the server's first
                 waiting.addCallback(self._traded, message, again)
-                return
+                return None
         body = jsonrpc.dumps(message)
         self.bytesOut += len(body)
         if "id" in message and "method" in message:
@@ -184,6 +191,7 @@ class StreamableChild(RemoteChildBase):
             errbackArgs=(message,),
         )
         d.addErrback(self._bug, "sending a message")
+        return d
 
     def _posted(
         self, response: IResponse, message: jsonrpc.Message, sessionId: str | None, again: bool
@@ -582,14 +590,32 @@ class StreamableChild(RemoteChildBase):
             self._end(f"refused to initialize a new session: {response['error']}")
             return
         if self._clientInitialized:
-            self._post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            self._sendInitialized({"jsonrpc": "2.0", "method": "notifications/initialized"}, True)
+            return
         self._unblock(again=True)
+
+    def _sendInitialized(self, message: jsonrpc.Message, again: bool = False) -> None:
+        """POST C{notifications/initialized}, holding what follows until the
+        server has taken it: a server may make tools of the client's
+        capabilities once it sees it (server-everything does), and a
+        request on another connection could otherwise arrive first."""
+        self._blocked = True
+        d = self._post(message)
+        if d is None:  # waits for a token exchange: what follows waits with it
+            self._unblock(again)
+            return
+        d.addBoth(lambda _: self._unblock(again) if self._blocked and not self.exited else None)
 
     def _unblock(self, again: bool = False) -> None:
         self._blocked = False
         waiting, self._waiting = self._waiting, deque()
         while waiting and not self.exited:
-            self._post(waiting.popleft(), again)
+            message = waiting.popleft()
+            if message.get("method") == "notifications/initialized":
+                self._waiting = waiting  # what follows it waits until the server took it
+                self._sendInitialized(message, again)
+                return
+            self._post(message, again)
 
     # -- what the server sends --------------------------------------------------
 

@@ -430,8 +430,10 @@ def test_a_refreshed_token_the_server_refuses_the_session_to_gets_a_new_session(
             headers={b"mcp-session-id": b"s2"},
         )
     )
-    initialized, again = upstream.take()
+    initialized = upstream.one(b"POST")
     assert initialized.json["method"] == "notifications/initialized"
+    initialized.answer(FakeResponse(202, b""))
+    [again] = [r for r in upstream.take() if r.method == b"POST"]
     assert (again.json, again.header("mcp-session-id")) == (call, "s2")
     again.answer(jsonResponse({"jsonrpc": "2.0", "id": 1, "result": {"content": []}}))
     assert got[1:] == [{"jsonrpc": "2.0", "id": 1, "result": {"content": []}}]

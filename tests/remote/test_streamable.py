@@ -210,10 +210,35 @@ def test_messages_sent_during_initialize_wait_for_its_session() -> None:
     init = h.agent.one(b"POST")
     assert init.json == INIT
     init.answer(jsonResponse(initResult(), headers={b"mcp-session-id": b"s1"}))
-    initialized, first = h.agent.take()
-    assert [initialized.json, first.json] == [INITIALIZED, call(1)]
+    initialized = h.agent.one(b"POST")
+    assert initialized.json == INITIALIZED
+    initialized.answer(FakeResponse(202))
+    [first] = [r for r in h.agent.take() if r.method == b"POST"]
+    assert first.json == call(1)
     assert initialized.header("mcp-session-id") == first.header("mcp-session-id") == "s1"
     assert first.header("mcp-protocol-version") == SERVER_VERSION
+
+
+def test_nothing_follows_notifications_initialized_until_the_server_took_it() -> None:
+    h = Harness()
+    h.initialize()
+    h.child.send(INITIALIZED)
+    initialized = h.agent.one(b"POST")
+    h.child.send(call(1))  # a request on another connection could overtake it
+    assert h.agent.take() == []
+    initialized.answer(FakeResponse(202))
+    sent = h.agent.take()
+    assert [r.json for r in sent if r.method == b"POST"] == [call(1)]
+
+
+def test_a_refused_notifications_initialized_still_lets_what_follows_go() -> None:
+    h = Harness()
+    h.initialize()
+    h.child.send(INITIALIZED)
+    initialized = h.agent.one(b"POST")
+    h.child.send(call(1))
+    initialized.answer(FakeResponse(500, b"oops"))
+    assert [r.json for r in h.agent.take() if r.method == b"POST"] == [call(1)]
 
 
 def test_hurry_sends_nothing_more() -> None:

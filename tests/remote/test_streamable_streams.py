@@ -278,13 +278,18 @@ def test_404_reinitializes_with_the_clients_params_and_resends_once(
     reinit.answer(
         jsonResponse(initResult("mcpgateway-reinitialize-1"), headers={b"mcp-session-id": b"new"})
     )
-    initialized, first, second = h.agent.take()
-    assert [initialized.json, first.json, second.json] == [INITIALIZED, call(1), call(2)]
-    for sent in (initialized, first, second):
-        assert sent.header("mcp-session-id") == "new"
-        assert sent.header("mcp-protocol-version") == SERVER_VERSION
+    # The server takes notifications/initialized before anything else is sent.
+    [initialized] = h.agent.take()
+    assert initialized.json == INITIALIZED
     initialized.answer(FakeResponse(202))
-    assert h.agent.one(b"GET").header("mcp-session-id") == "new"
+    sent = h.agent.take()
+    [get] = [r for r in sent if r.method == b"GET"]
+    assert get.header("mcp-session-id") == "new"
+    first, second = [r for r in sent if r.method == b"POST"]
+    assert [first.json, second.json] == [call(1), call(2)]
+    for each in (initialized, first, second):
+        assert each.header("mcp-session-id") == "new"
+        assert each.header("mcp-protocol-version") == SERVER_VERSION
     first.answer(jsonResponse(result(1)))
     second.answer(jsonResponse(result(2)))
     # The gateway's own initialize is not the client's business.
