@@ -15,6 +15,7 @@ the gateway's POSTs anywhere else ends the session.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from twisted.internet.defer import Deferred, succeed
@@ -54,21 +55,41 @@ class SSEChild(StreamableChild):
     ) -> None:
         super().__init__(name, endpoint, agent, clock, onMessage, onStderr, credentials)
         self._postUrl: bytes | None = None
+        self._holding = False
         self._stream: SSEReader | None = None
         d = agent.request(b"GET", self._url, self._headers(b"text/event-stream"))
         d.addCallbacks(self._streamOpened, self._streamFailed)
         d.addErrback(self._bug, "opening the SSE stream")
 
     def send(self, message: jsonrpc.Message) -> None:
-        """POST one message to the stream's endpoint (once it is known)."""
+        """POST one message to the stream's endpoint (once it is known; and
+        after C{notifications/initialized}, once the server has taken it: a
+        server may make tools of the client's capabilities on it, and a
+        request on another connection could otherwise arrive first)."""
         if self.exited:
             return
-        if self._postUrl is None:
+        if self._postUrl is None or self._holding:
             self._waiting.append(message)
+            return
+        if message.get("method") == "notifications/initialized":
+            self._holding = True
+            self._post(message).addBoth(lambda _: self._release())
             return
         self._post(message)
 
-    def _post(self, message: jsonrpc.Message, again: bool = False, traded: bool = False) -> None:
+    def _release(self) -> None:
+        """Send what waited for the endpoint or for C{notifications/initialized}."""
+        self._holding = False
+        waiting, self._waiting = self._waiting, type(self._waiting)()
+        while waiting and not self.exited and not self._holding:
+            self.send(waiting.popleft())
+        if waiting:  # another notifications/initialized holds the rest
+            waiting.extend(self._waiting)
+            self._waiting = waiting
+
+    def _post(
+        self, message: jsonrpc.Message, again: bool = False, traded: bool = False
+    ) -> Deferred[Any]:
         assert self._postUrl is not None
         body = jsonrpc.dumps(message)
         self.bytesOut += len(body)
@@ -79,6 +100,7 @@ class SSEChild(StreamableChild):
             self._accepted, self._postFailed, callbackArgs=(message,), errbackArgs=(message,)
         )
         d.addErrback(self._bug, "sending a message")
+        return d
 
     def _accepted(self, response: IResponse, message: jsonrpc.Message) -> None:
         """The answer comes on the stream; the POST's own body says nothing."""
@@ -125,9 +147,7 @@ class SSEChild(StreamableChild):
             self._lost(f"named an endpoint on another origin ({given.scheme}://{given.netloc})")
             return
         self._postUrl = target.encode("ascii", "replace")
-        waiting, self._waiting = self._waiting, type(self._waiting)()
-        while waiting and not self.exited:
-            self._post(waiting.popleft())
+        self._release()
 
     def _streamClosed(self, result: tuple[Failure], reader: SSEReader) -> None:
         if reader is not self._stream:

@@ -133,10 +133,15 @@ def test_the_endpoint_event_sets_the_post_url_and_flushes_queued_messages() -> N
     ]
     assert init.header("content-type") == "application/json"
     assert init.header("x-api-key") == "k-9"
-    # Later messages go straight to the endpoint.
+    # Later messages go straight to the endpoint, once the server took
+    # notifications/initialized (what follows it waits until then).
     init.answer(FakeResponse(202))
-    later = h.request(call(1))
-    assert later.uri == POST_URL.encode()
+    h.child.send(call(1))
+    assert h.agent.take() == []
+    note.answer(FakeResponse(202))
+    [later] = h.agent.take()
+    assert later.uri == POST_URL.encode() and later.json == call(1)
+    assert h.request(call(2)).json == call(2)
 
 
 def test_an_absolute_endpoint_on_the_same_origin_is_used_as_given() -> None:
