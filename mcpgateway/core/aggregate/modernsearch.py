@@ -32,17 +32,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
 from mcpgateway.core.aggregate.calls import toolError
-from mcpgateway.core.aggregate.requests import CallContext
-from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed, ToolsLike
+from mcpgateway.core.aggregate.requests import CallContext, memberFailure
+from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, ToolsLike
 from mcpgateway.core.aggregate.types import Owner
 from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Request, Sink
-from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable, SessionGone
+from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.protocol.jsonrpc import Message
 
@@ -183,19 +183,9 @@ class ModernContext(CallContext):
                 return {**response, "error": {**error, "message": ASKED_IN_TASK}}
             return response
 
-        def failed(reason: Failure) -> Message | Failure:
-            error = reason.value
-            if isinstance(error, CallFailed):
-                return jsonrpc.errorResponse(callId, error.code, error.message)
-            if isinstance(error, (ServerUnavailable, SessionGone)):
-                return jsonrpc.errorResponse(callId, jsonrpc.SERVER_UNAVAILABLE, str(error))
-            if isinstance(error, CancelledError):
-                why = "the call was cancelled: its time to live is over, or the gateway stopped"
-                return jsonrpc.errorResponse(callId, jsonrpc.INTERNAL_ERROR, why)
-            return reason
-
+        why = "the call was cancelled: its time to live is over, or the gateway stopped"
         answer: Deferred[Message] = maybeDeferred(pool.modern, request, related)
-        return answer.addCallbacks(answered, failed)
+        return answer.addCallbacks(answered, memberFailure, errbackArgs=(callId, why))
 
     def shownError(self, error: Mapping[str, Any]) -> dict[str, Any]:
         """What a request without a session may read of a member's error:

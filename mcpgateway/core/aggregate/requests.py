@@ -408,15 +408,19 @@ class CallContext:
                 self._aggregator._learn(session, server, response["result"])
             return response
 
-        def failed(reason: Failure) -> Message | Failure:
-            error = reason.value
-            if isinstance(error, CallFailed):
-                return jsonrpc.errorResponse(callId, error.code, error.message)
-            if isinstance(error, (ServerUnavailable, SessionGone)):
-                return jsonrpc.errorResponse(callId, jsonrpc.SERVER_UNAVAILABLE, str(error))
-            if isinstance(error, CancelledError):
-                why = "the call was cancelled: its session ended, or the gateway stopped"
-                return jsonrpc.errorResponse(callId, jsonrpc.INTERNAL_ERROR, why)
-            return reason
+        why = "the call was cancelled: its session ended, or the gateway stopped"
+        return answer.addCallbacks(answered, memberFailure, errbackArgs=(callId, why))
 
-        return answer.addCallbacks(answered, failed)
+
+def memberFailure(reason: Failure, callId: Any, cancelled: str) -> Message | Failure:
+    """The error a detached member call ends with, as the caller reads it:
+    the member's own, an unavailable server, or C{cancelled} (why such a
+    call is cancelled); anything else stays a failure (a bug, logged)."""
+    error = reason.value
+    if isinstance(error, CallFailed):
+        return jsonrpc.errorResponse(callId, error.code, error.message)
+    if isinstance(error, (ServerUnavailable, SessionGone)):
+        return jsonrpc.errorResponse(callId, jsonrpc.SERVER_UNAVAILABLE, str(error))
+    if isinstance(error, CancelledError):
+        return jsonrpc.errorResponse(callId, jsonrpc.INTERNAL_ERROR, cancelled)
+    return reason

@@ -29,7 +29,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.manager import TaskManager
-from mcpgateway.core.tasks.model import CANCELLED, COMPLETED, RELATED_TASK, Task, isoTime
+from mcpgateway.core.tasks.model import CANCELLED, COMPLETED, RELATED_TASK, Task, envelope
 from mcpgateway.protocol import jsonrpc
 
 TASKS_VERSION = "2025-11-25"
@@ -92,19 +92,10 @@ def optionalTasks(response: jsonrpc.Message) -> jsonrpc.Message:
 
 
 def shown(task: Task) -> dict[str, Any]:
-    """A task as 2025-11-25 shows it (C{Task}: times in milliseconds)."""
-    view: dict[str, Any] = {
-        "taskId": task.taskId,
-        "status": task.status,
-        "createdAt": isoTime(task.createdAt),
-        "lastUpdatedAt": isoTime(task.lastUpdatedAt),
-        "ttl": task.ttlMs,
-    }
-    if not task.terminal:
-        view["pollInterval"] = task.pollIntervalMs
-    if task.statusMessage:
-        view["statusMessage"] = task.statusMessage
-    return view
+    """A task as 2025-11-25 shows it: the extension's envelope under that
+    revision's names (C{ttl}, C{pollInterval}; milliseconds both)."""
+    renamed = {"ttlMs": "ttl", "pollIntervalMs": "pollInterval"}
+    return {renamed.get(key, key): value for key, value in envelope(task).items()}
 
 
 class LegacyTasks:
