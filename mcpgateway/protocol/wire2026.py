@@ -605,3 +605,27 @@ def acknowledged(subscriptionId: Any, honoured: dict[str, Any]) -> Message:
         "method": "notifications/subscriptions/acknowledged",
         "params": {"_meta": {SUBSCRIPTION_ID_KEY: subscriptionId}, "notifications": honoured},
     }
+
+
+def modernAnswer(
+    method: str, response: Message, serverInfo: dict[str, Any] | None, cacheScope: str
+) -> Message:
+    """A legacy child's answer to a modern request, as the client gets it: a result with its
+    C{resultType} (and cache hints, server info), an error in the 2026 code
+    space. An C{InputRequiredResult} gets the server info only."""
+    error = response.get("error")
+    if isinstance(error, dict):
+        return {**response, "error": translateError(error)}
+    result = response.get("result")
+    if not isinstance(result, dict):
+        return jsonrpc.errorResponse(
+            response.get("id"), jsonrpc.INTERNAL_ERROR, "the server's result is not an object"
+        )
+    if result.get("resultType") == "input_required":
+        if serverInfo is not None:
+            meta = result.get("_meta")
+            meta = {**(meta if isinstance(meta, dict) else {})}
+            meta.setdefault(SERVER_INFO_KEY, serverInfo)
+            result = {**result, "_meta": meta}
+        return {**response, "result": result}
+    return {**response, "result": completeResult(method, result, serverInfo, cacheScope)}

@@ -37,15 +37,16 @@ class Client2026:
         self.url = url
         self.authorization = authorization
         self.ids = 0
+        self.capabilities: dict[str, Any] = {
+            "elicitation": {"form": {}},
+            "extensions": {EXTENSION: {}},
+        }
 
     def request(self, method: str, params: dict[str, Any], name: str | None = None) -> Any:
         self.ids += 1
         meta = {
             "io.modelcontextprotocol/protocolVersion": VERSION,
-            "io.modelcontextprotocol/clientCapabilities": {
-                "elicitation": {"form": {}},
-                "extensions": {EXTENSION: {}},
-            },
+            "io.modelcontextprotocol/clientCapabilities": self.capabilities,
             "io.modelcontextprotocol/clientInfo": {"name": "tasks-test", "version": "1"},
         }
         body = {

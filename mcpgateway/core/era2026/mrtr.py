@@ -51,6 +51,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.era2026.childtask import ChildTask
 from mcpgateway.core.era2026.types import Era2026Request, Sink
 from mcpgateway.core.exchange import Exchange
 from mcpgateway.core.router import Router
@@ -75,7 +76,6 @@ __all__ = [
     "InputBridge",
     "Suspension",
     "bindingOf",
-    "finish",
 ]
 
 COALESCE = 0.05
@@ -100,30 +100,6 @@ class BridgeLimits:
     """Seconds a suspended call waits for its retry (C{--modern-input-timeout})."""
     maxSuspended: int = 256
     """Suspended calls per server at most (C{--max-suspended-calls})."""
-
-
-def finish(
-    method: str, response: Message, serverInfo: dict[str, Any] | None, cacheScope: str
-) -> Message:
-    """A round's answer as a modern client gets it: a result with its
-    C{resultType} (and cache hints, server info), an error in the 2026 code
-    space. An C{InputRequiredResult} gets the server info only."""
-    error = response.get("error")
-    if isinstance(error, dict):
-        return {**response, "error": wire2026.translateError(error)}
-    result = response.get("result")
-    if not isinstance(result, dict):
-        return jsonrpc.errorResponse(
-            response.get("id"), jsonrpc.INTERNAL_ERROR, "the server's result is not an object"
-        )
-    if result.get("resultType") == "input_required":
-        if serverInfo is not None:
-            meta = result.get("_meta")
-            meta = {**(meta if isinstance(meta, dict) else {})}
-            meta.setdefault(wire2026.SERVER_INFO_KEY, serverInfo)
-            result = {**result, "_meta": meta}
-        return {**response, "result": result}
-    return {**response, "result": wire2026.completeResult(method, result, serverInfo, cacheScope)}
 
 
 def bindingOf(server: str, request: Era2026Request) -> Binding:
@@ -163,12 +139,17 @@ class Era2026Call:
 
     def deliver(self, message: Message) -> bool:
         """A modern call has no standalone stream: only the child's
-        withdrawal of a question it had asked is taken (its key is
-        forgotten)."""
-        if message.get("method") == "notifications/cancelled" and self.suspension is not None:
-            params = message.get("params")
-            if isinstance(params, dict):
-                self.suspension.withdrawn(params.get("requestId"))
+        withdrawal of a question it had asked (its key is forgotten) and
+        the status of the call's task in the child are taken."""
+        method = message.get("method")
+        params = message.get("params")
+        if self.suspension is None or not isinstance(params, dict):
+            return False
+        if method == "notifications/cancelled":
+            self.suspension.withdrawn(params.get("requestId"))
+            return True
+        if method == "notifications/tasks/status":
+            self.suspension.taskStatus(params)
             return True
         return False
 
@@ -260,6 +241,8 @@ class Suspension:
         self.window: IDelayedCall | None = None
         self.expiry: IDelayedCall | None = None
         self.ended = False
+        self.childTask: ChildTask | None = None
+        """The call, when it runs as the child's own task."""
 
     # -- the child's side ---------------------------------------------------------
 
@@ -272,11 +255,31 @@ class Suspension:
             # Always a token on a call that may last several rounds: the
             # child's progress is the chain's, whatever round is attached.
             message = _withProgressToken(message, self.call.id)
+        if request.childTask:
+            self.childTask = ChildTask(
+                self.router, self.call, message, self.related, request.untimed, self._sent
+            )
+            self.childTask.response.addCallbacks(self._finished, self._gone)
+            self.childTask.start()
+            return rnd.deferred
         self.exchange = self.router.open(self.call, message, self.related)
         self.exchange.response.addCallbacks(self._finished, self._gone)
         if request.untimed:  # a task's call: its time to live bounds it, not the timeout
             self.router.hold(self.exchange)
         return rnd.deferred
+
+    def _sent(self, exchange: Exchange) -> None:
+        """The child's task's call sent C{exchange}: the one in flight now
+        (held while its client answers, or while a task bounds it)."""
+        self.exchange = exchange
+        if self.request.untimed:
+            self.router.hold(exchange)
+
+    def taskStatus(self, params: dict[str, Any]) -> None:
+        """The child's status of the call's task: its message is the call's progress."""
+        progress = self.childTask.status(params) if self.childTask is not None else None
+        if progress is not None:
+            self.related(progress)
 
     def related(self, message: Message) -> bool:
         """What the router routes to the chain: the child's questions,
@@ -619,7 +622,11 @@ class Suspension:
         self._dismiss(self.collecting, self.outstanding, self.queued)
         exchange, self.exchange = self.exchange, None
         self._end()
-        if exchange is not None and not exchange.response.called:
+        childTask = self.childTask
+        if childTask is not None and not childTask.response.called:
+            childTask.cancelReason = reason
+            childTask.response.cancel()  # its request in flight, and its task
+        elif exchange is not None and not exchange.response.called:
             exchange.cancelReason = reason
             exchange.response.cancel()
 

@@ -48,6 +48,8 @@ class Era2026Request:
     @ivar untimed: a call that becomes a task if it lasts
         (L{mcpgateway.core.tasks.manager}): the server's request timeout
         does not apply to it; the task's time to live does.
+    @ivar childTask: a C{tools/call} the child runs as its own task
+        (L{mcpgateway.core.era2026.childtask}).
     """
 
     clientId: Any
@@ -64,6 +66,7 @@ class Era2026Request:
     principal: str = ""
     servers: frozenset[str] | None = None
     untimed: bool = False
+    childTask: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.era2026.childtask import keepsTasks
 from mcpgateway.core.era2026.listen import Listener, honour
-from mcpgateway.core.era2026.mrtr import InputBridge, finish
+from mcpgateway.core.era2026.mrtr import InputBridge
 from mcpgateway.core.era2026.types import Era2026Request, Era2026Stats, ListenFilter, ListenHandle
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.pools.pool import NoSharedChild, UnknownRoute
@@ -117,8 +118,12 @@ class Era2026Side:
         serverInfo = info if isinstance(info, dict) else None
         if upstream.adapter is not None:  # the child speaks 2026-07-28 itself: passed through
             return upstream.adapter.modern(request, sink, serverInfo, scope)
+        if keepsTasks(request, initialize, upstream.router):
+            request = replace(request, childTask=True)
         answered = self.bridge.call(upstream.router, request, sink)
-        return answered.addCallback(lambda response: finish(method, response, serverInfo, scope))
+        return answered.addCallback(
+            lambda response: wire2026.modernAnswer(method, response, serverInfo, scope)
+        )
 
     def _era2026Failed(self, reason: Failure, request: Era2026Request) -> jsonrpc.Message:
         if reason.check(CancelledError):

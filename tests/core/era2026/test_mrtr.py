@@ -14,7 +14,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from mcpgateway.core.era2026.mrtr import COALESCE, MAX_OUTSTANDING, InputBridge, finish
+from mcpgateway.core.era2026.mrtr import COALESCE, MAX_OUTSTANDING, InputBridge
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
@@ -919,28 +919,28 @@ class FinishTests(SynchronousTestCase):
     INFO = {"name": "child", "version": "9"}
 
     def test_a_result_gets_its_result_type_and_cache_hints(self) -> None:
-        done = finish("tools/list", ok(3, {"tools": []}), self.INFO, "public")
+        done = wire2026.modernAnswer("tools/list", ok(3, {"tools": []}), self.INFO, "public")
         self.assertEqual(done["result"]["resultType"], "complete")
         self.assertEqual((done["result"]["ttlMs"], done["result"]["cacheScope"]), (0, "public"))
         self.assertEqual(done["result"]["_meta"], {wire2026.SERVER_INFO_KEY: self.INFO})
 
     def test_an_input_required_result_gets_the_server_info_only(self) -> None:
         result = {"resultType": "input_required", "inputRequests": {}, "requestState": "s"}
-        done = finish("tools/call", ok(3, result), self.INFO, "public")
+        done = wire2026.modernAnswer("tools/call", ok(3, result), self.INFO, "public")
         self.assertEqual(done["result"], {**result, "_meta": {wire2026.SERVER_INFO_KEY: self.INFO}})
 
     def test_errors_are_translated(self) -> None:
-        done = finish(
+        done = wire2026.modernAnswer(
             "resources/read", jsonrpc.errorResponse(3, -32002, "nope", {"uri": "x"}), None, "public"
         )
         self.assertEqual(done["error"], {"code": -32602, "message": "nope", "data": {"uri": "x"}})
         kept = jsonrpc.errorResponse(
             3, jsonrpc.MISSING_CAPABILITY, "m", {"requiredCapabilities": {}}
         )
-        self.assertEqual(finish("tools/call", kept, None, "public"), kept)
+        self.assertEqual(wire2026.modernAnswer("tools/call", kept, None, "public"), kept)
 
     def test_a_result_that_is_no_object_is_an_internal_error(self) -> None:
-        done = finish("tools/call", ok(3, [1]), None, "public")
+        done = wire2026.modernAnswer("tools/call", ok(3, [1]), None, "public")
         self.assertEqual((done["id"], done["error"]["code"]), (3, jsonrpc.INTERNAL_ERROR))
 
 
