@@ -187,23 +187,27 @@ class PoolBackend:
             return tasks.serve(
                 session,
                 message,
-                lambda m: self._call(session, m, related),
+                lambda m, about: self._call(session, m, related, about),
                 lambda requestId: self.pool.untime(session, requestId),
             )
 
         return self.pool.childTasks(session).addCallback(served)
 
-    def _call(self, session: Session, message: Message, related: Sink | None) -> Deferred[Message]:
+    def _call(
+        self, session: Session, message: Message, related: Sink | None, about: Sink | None
+    ) -> Deferred[Message]:
         """One request of a gateway-made task on the session's child: a
-        call (its answer goes to the task, nothing to the request's
-        stream) or a list."""
-        sink = related if message.get("method") != "tools/call" else None
+        call (its answer goes to the task, what the child says about it to
+        C{about}, nothing to the request's stream) or a list."""
+        sink = related if message.get("method") != "tools/call" else about
         return maybeDeferred(self.pool.forward, session, message, sink)
 
     def notify(self, session: Session, message: Message) -> None:
         self.pool.notify(session, message)
 
     def answer(self, session: Session, message: Message) -> bool:
+        if self._tasks is not None:
+            self._tasks.answered(session, message)
         return self.pool.answer(session, message)
 
     def bind(self, session: Session, request: Request) -> None:

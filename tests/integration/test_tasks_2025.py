@@ -52,3 +52,7 @@ def test_the_typescript_sdks_tasks_client_runs_a_legacy_tool_as_a_task(home: Pat
     assert seen["result"] and seen["result"] == seen["resultAgain"], seen
     assert seen["got"] == "completed" and seen["taskId"] in seen["listed"], seen
     assert seen["cancelled"] == "cancelled" and seen["afterCancel"] == "cancelled", seen
+    # The child's question during a task: tagged with the task, which waits
+    # as input_required until the client answers, then completes.
+    assert seen["questions"] == [{"related": seen["askingTask"], "status": "input_required"}]
+    assert "notes.txt" in seen["asked"] and seen["afterAnswer"] == "completed", seen

@@ -17,7 +17,10 @@ gateway routes them, L{mcpgateway.core.fanout}); so does every older
 protocol version's session, which knows no tasks.
 
 While such a task runs, the child's requests (sampling, elicitation)
-reach the session as they do during any of its calls.
+reach the session on its own stream, tagged with the task
+(C{_meta["io.modelcontextprotocol/related-task"]}), and the task is
+C{input_required} until the session answers them (or the child withdraws
+them); its progress, for a call that asked for it, goes there too.
 """
 
 from __future__ import annotations
@@ -42,8 +45,11 @@ TASK_NOT_FOUND = "Failed to retrieve task: Task not found"
 PAGE = 50
 """Tasks in one page of C{tasks/list}."""
 
-Forward = Callable[[jsonrpc.Message], "Deferred[jsonrpc.Message]"]
-"""Sends one request of the session to its child (the pool's C{forward})."""
+Sink = Callable[[jsonrpc.Message], bool]
+Forward = Callable[[jsonrpc.Message, "Sink | None"], "Deferred[jsonrpc.Message]"]
+"""Sends one request of the session to its child (the pool's C{forward});
+what the child says about a task's call goes to the sink given (C{None}:
+the request's own stream)."""
 Untime = Callable[[Any], bool]
 """Lifts the request timeout of the session's request in flight with this id."""
 
@@ -104,6 +110,9 @@ class LegacyTasks:
     def __init__(self, manager: TaskManager, server: str) -> None:
         self.manager = manager
         self.server = server
+        self._asking: dict[tuple[str, Any], Task] = {}
+        """The child's questions that wait for their session's answer, by
+        (session id, the question's gateway id): the task each is for."""
 
     def wants(self, session: Session, message: jsonrpc.Message) -> bool:
         """Whether C{message} of C{session} may be the gateway's to serve
@@ -128,7 +137,7 @@ class LegacyTasks:
         timeout (its time to live bounds it)."""
         method = message.get("method")
         if method == "tools/list":
-            return forward(message).addCallback(optionalTasks)
+            return forward(message, None).addCallback(optionalTasks)
         if method == "tools/call":
             return succeed(self._create(session, message, forward, untime))
         if method == "tasks/list":
@@ -166,7 +175,8 @@ class LegacyTasks:
         params = message.get("params")
         params = dict(params) if isinstance(params, dict) else {}
         wanted = params.pop("task", None)
-        call = forward({**message, "params": params})
+        made: list[Task] = []
+        call = forward({**message, "params": params}, self._aboutTask(session, made))
         if untime is not None:
             untime(message.get("id"))
         tool = params.get("name")
@@ -180,6 +190,8 @@ class LegacyTasks:
             session=session.id,
             ttlMs=ttl if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl > 0 else None,
         )
+        if task is not None:
+            made.append(task)
         if task is None:  # no room: answered when it ends, as without tasks
             return jsonrpc.errorResponse(
                 message.get("id"),
@@ -187,6 +199,39 @@ class LegacyTasks:
                 "too many unfinished tasks: call again without a task, or when some are over",
             )
         return jsonrpc.resultResponse(message.get("id"), {"task": shown(task)})
+
+    def _aboutTask(self, session: Session, made: list[Task]) -> Sink:
+        """What the child says about a task's call (the task in C{made},
+        once it is): its questions go to the session tagged with the task,
+        which waits for their answers as C{input_required}; its progress
+        goes to the session's own stream."""
+
+        def related(message: jsonrpc.Message) -> bool:
+            method = message.get("method")
+            params = message.get("params")
+            if not made or not isinstance(method, str):
+                return False
+            task = made[0]
+            if "id" in message:
+                self._asking[(session.id, message["id"])] = task
+                self.manager.asking(task, True)
+                return session.deliver(_tagged(message, task))
+            if method == "notifications/cancelled" and isinstance(params, dict):
+                self._settled(session.id, params.get("requestId"))
+            elif method == "notifications/progress":
+                return session.deliver(message)
+            return False
+
+        return related
+
+    def answered(self, session: Session, message: jsonrpc.Message) -> None:
+        """C{session} answered a request of the child's (C{message}, its response)."""
+        self._settled(session.id, message.get("id"))
+
+    def _settled(self, sessionId: str, gatewayId: Any) -> None:
+        task = self._asking.pop((sessionId, gatewayId), None)
+        if task is not None and task not in self._asking.values():
+            self.manager.asking(task, False)
 
     def _list(self, session: Session, message: jsonrpc.Message) -> jsonrpc.Message:
         params = message.get("params")
@@ -222,6 +267,18 @@ class LegacyTasks:
             )
         self.manager.cancel(task)
         return jsonrpc.resultResponse(message.get("id"), shown(task))
+
+
+def _tagged(message: jsonrpc.Message, task: Task) -> jsonrpc.Message:
+    """The child's request C{message} tagged as C{task}'s (C{_meta})."""
+    params = message.get("params")
+    params = dict(params) if isinstance(params, dict) else {}
+    meta = params.get("_meta")
+    params["_meta"] = {
+        **(meta if isinstance(meta, dict) else {}),
+        RELATED_TASK: {"taskId": task.taskId},
+    }
+    return {**message, "params": params}
 
 
 def _result(message: jsonrpc.Message, task: Task) -> jsonrpc.Message:

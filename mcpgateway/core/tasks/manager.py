@@ -240,6 +240,18 @@ class TaskManager:
         call.addBoth(lambda result: self._settle(task, result))
         return task
 
+    def asking(self, task: Task, waiting: bool) -> None:
+        """A task of L{begin} whose call waits (C{waiting}) or no longer
+        waits for its client's answer to a question of the child:
+        C{input_required} meanwhile, then C{working} again (a task that is
+        over stays as it is)."""
+        if task.terminal:
+            return
+        status = INPUT_REQUIRED if waiting else WORKING
+        if task.status != status:
+            task.status = status
+            self.store.update(task)
+
     def whenOver(self, task: Task) -> Deferred[Task]:
         """Fires with C{task} once it is over (at once if it is); cancelling
         it (its client went away) only stops the waiting."""

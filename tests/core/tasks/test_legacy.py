@@ -19,6 +19,7 @@ from mcpgateway.core.tasks.legacy import (
     TASK_NOT_FOUND,
     TASKS_CAPABILITY,
     LegacyTasks,
+    Sink,
     announced,
     optionalTasks,
     speaksTasks,
@@ -36,13 +37,29 @@ class FakeChild:
 
     def __init__(self) -> None:
         self.sent: list[tuple[jsonrpc.Message, Deferred[jsonrpc.Message]]] = []
+        self.about: list[Sink | None] = []
+        """Where the child's messages about each request go."""
 
-    def forward(self, message: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
+    def forward(self, message: jsonrpc.Message, about: Sink | None) -> Deferred[jsonrpc.Message]:
         cancelled: list[bool] = []
         d: Deferred[jsonrpc.Message] = Deferred(lambda _: cancelled.append(True))
         d.cancelled = cancelled  # type: ignore[attr-defined]
         self.sent.append((message, d))
+        self.about.append(about)
         return d
+
+
+class ListeningSession(Session):
+    """A session whose own stream is a list."""
+
+    def __init__(self, sessionId: str) -> None:
+        super().__init__(sessionId, "srv", "2025-11-25", {}, {}, NOW)
+        self.scope, self.principal = "", ""
+        self.heard: list[jsonrpc.Message] = []
+
+    def deliver(self, message: jsonrpc.Message) -> bool:
+        self.heard.append(message)
+        return True
 
 
 def session(sessionId: str = "s-1", version: str = "2025-11-25", principal: str = "") -> Session:
@@ -209,3 +226,54 @@ def test_a_tasks_call_is_untimed_by_its_request_id() -> None:
     message = request("tools/call", 42, name="slow", task={})
     answered(tasks.serve(session(), message, child.forward, untime))
     assert lifted == [42] and len(child.sent) == 1
+
+
+def test_a_childs_question_during_a_task_makes_it_input_required_until_answered() -> None:
+    tasks, child, store = setUp()
+    who = ListeningSession("s-1")
+    taskId = create(tasks, child, who)
+    about = child.about[0]
+    assert about is not None
+    question = jsonrpc.request(41, "elicitation/create", {"message": "sure?"})
+    assert about(question)
+    [heard] = who.heard
+    assert heard["id"] == 41
+    assert heard["params"]["_meta"] == {RELATED_TASK: {"taskId": taskId}}
+    [task] = list(store)
+    assert task.status == "input_required"
+    shown = answered(tasks.serve(who, request("tasks/get", taskId=taskId), child.forward))
+    assert shown["result"]["status"] == "input_required"
+    tasks.answered(who, jsonrpc.resultResponse(41, {"action": "accept"}))
+    assert task.status == "working"
+
+
+def test_a_withdrawn_question_ends_the_wait_and_progress_reaches_the_session() -> None:
+    tasks, child, store = setUp()
+    who = ListeningSession("s-1")
+    create(tasks, child, who)
+    about = child.about[0]
+    assert about is not None
+    about(jsonrpc.request(41, "sampling/createMessage", {}))
+    about(jsonrpc.request(42, "elicitation/create", {}))
+    [task] = list(store)
+    cancelled = jsonrpc.notification("notifications/cancelled", {"requestId": 41})
+    assert not about(cancelled)  # the router tells the session itself
+    assert task.status == "input_required"  # 42 still waits
+    tasks.answered(who, jsonrpc.resultResponse(42, {"action": "decline"}))
+    assert task.status == "working"
+    progress = jsonrpc.notification("notifications/progress", {"progressToken": 1, "progress": 1})
+    assert about(progress)
+    assert who.heard[-1] == progress
+
+
+def test_a_task_that_is_over_stays_over_when_its_question_is_answered() -> None:
+    tasks, child, store = setUp()
+    who = ListeningSession("s-1")
+    create(tasks, child, who)
+    about = child.about[0]
+    assert about is not None
+    about(jsonrpc.request(41, "elicitation/create", {}))
+    child.sent[0][1].callback(jsonrpc.resultResponse(1, {"content": []}))
+    tasks.answered(who, jsonrpc.resultResponse(41, {"action": "accept"}))
+    [task] = list(store)
+    assert task.status == "completed"

@@ -3,17 +3,29 @@
 //   node ts_tasks_2025.mjs URL
 // lists the tools, runs slow_compute as a task to its result (callToolStream),
 // reads it back (getTask, getTaskResult, listTasks), then starts another and
-// cancels it; prints one JSON object of what it saw. TS_SDK_DIR names the SDK.
+// cancels it, then runs confirm_delete (which asks through elicitation) as a
+// task and answers it, reading the task's status while the question waits;
+// prints one JSON object of what it saw. TS_SDK_DIR names the SDK.
 import { pathToFileURL } from "node:url";
 
 const sdk = process.env.TS_SDK_DIR;
 const load = (rel) => import(pathToFileURL(`${sdk}/dist/esm/${rel}`).href);
 const { Client } = await load("client/index.js");
 const { StreamableHTTPClientTransport } = await load("client/streamableHttp.js");
-const { CallToolResultSchema } = await load("types.js");
+const { CallToolResultSchema, ElicitRequestSchema } = await load("types.js");
 
 const [url] = process.argv.slice(2);
-const client = new Client({ name: "ts-tasks-2025", version: "1.0.0" });
+const client = new Client(
+  { name: "ts-tasks-2025", version: "1.0.0" },
+  { capabilities: { elicitation: {} } },
+);
+const asked = [];
+client.setRequestHandler(ElicitRequestSchema, async (request) => {
+  const related = request.params._meta?.["io.modelcontextprotocol/related-task"]?.taskId ?? null;
+  const status = related ? (await client.experimental.tasks.getTask(related)).status : null;
+  asked.push({ related, status });
+  return { action: "accept", content: { confirm: true } };
+});
 await client.connect(new StreamableHTTPClientTransport(new URL(url)));
 const seen = {
   protocolVersion: client.transport?.protocolVersion ?? null,
@@ -57,5 +69,21 @@ if (first.value?.type === "taskCreated") {
   seen.afterCancel = (await client.experimental.tasks.getTask(id)).status;
 }
 await second.return?.();
+
+// A task whose tool asks the client something first.
+const third = client.experimental.tasks.callToolStream(
+  { name: "confirm_delete", arguments: { filename: "notes.txt" } },
+  CallToolResultSchema,
+  { task: { ttl: 60000 } },
+);
+for await (const message of third) {
+  if (message.type === "taskCreated") seen.askingTask = message.task.taskId;
+  if (message.type === "result") seen.asked = message.result.content?.[0]?.text ?? null;
+  if (message.type === "error") seen.askedError = String(message.error?.message ?? message.error);
+}
+seen.questions = asked;
+seen.afterAnswer = seen.askingTask
+  ? (await client.experimental.tasks.getTask(seen.askingTask)).status
+  : null;
 console.log(JSON.stringify(seen));
 await client.close();
