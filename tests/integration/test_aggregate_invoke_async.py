@@ -2,8 +2,9 @@
 SDK client (which checks each answer against its tool's outputSchema)
 starts the demo server's C{slow} tool as a task, gets the handle at once,
 sees the tool's progress as the task's C{statusMessage} while it works, and
-reads the result with C{get_result} once it is completed; an unknown id
-is an error result.
+reads the result with C{get_result} once it is completed (the call
+outlasting the request timeout: a task's time to live bounds it); an
+unknown id is an error result.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def test_a_slow_tool_runs_as_a_task_and_its_result_is_read(start: Any, home: Pat
         home / "servers.json",
         {"demo": {"command": sys.executable, "args": ["-m", "mcpgateway.demo"]}},
     )
-    gateway: RunningGateway = start("--config", str(config))
+    gateway: RunningGateway = start("--config", str(config), "--request-timeout", "1")
     url = f"http://127.0.0.1:{gateway.port}/mcp/search"
 
     async def run() -> dict[str, Any]:

@@ -55,13 +55,12 @@ from twisted.python.failure import Failure
 from mcpgateway.core.aggregate.calls import (
     fingerprints,
     retagged,
-    shownCursor,
     tasksCapability,
     withMode,
 )
 from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.reprobing import MemberChanges
-from mcpgateway.core.aggregate.requests import AggregateRequests
+from mcpgateway.core.aggregate.requests import AggregateRequests, lister
 from mcpgateway.core.aggregate.results import CallerResults, ResultBudget
 from mcpgateway.core.aggregate.session import (
     CHILD_LIST_CHANGED,
@@ -660,11 +659,14 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
         message: Message,
         related: Sink | None,
         tagged: bool = True,
+        untimed: bool = False,
     ) -> Deferred[Message]:
         """Send C{message} (the client's id and C{_meta} kept) to the member
         of C{server}; fires with the child's response (its result's
         related-task tag translated, unless not C{tagged}: the caller does
-        it). A member whose own child ended is opened again once."""
+        it). A member whose own child ended is opened again once. An
+        C{untimed} call (a task's: its time to live bounds it) has no
+        request timeout."""
         key = idKey(message.get("id"))
 
         def send(member: MemberSession, again: bool) -> Deferred[Message]:
@@ -672,6 +674,8 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
             sent = maybeDeferred(
                 member.pool.forward, member, message, self._relayed(member, related)
             )
+            if untimed:
+                member.pool.untime(member, message.get("id"))
 
             def gone(reason: Failure) -> Deferred[Message]:
                 if reason.check(SessionGone) and again:
@@ -739,51 +743,12 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
 Handler = Callable[
     [Aggregator, AggregateSession, Message, dict[str, Any], Sink | None], Deferred[Message]
 ]
-_VIEW_ATTR = {
-    "tools": "tools",
-    "prompts": "prompts",
-    "resources": "resources",
-    "resourceTemplates": "templates",
-}
-
-
-def _lister(attribute: str) -> Handler:
-    """The handler of one list request: the whole list, from the view."""
-    kind = "resources" if attribute == "resourceTemplates" else attribute
-
-    def handle(
-        aggregator: Aggregator,
-        session: AggregateSession,
-        message: Message,
-        params: dict[str, Any],
-        related: Sink | None,
-    ) -> Deferred[Message]:
-        cursor = params.get("cursor")
-        if cursor is not None:
-            # Every list is one page (no nextCursor is ever given): any cursor
-            # is one this endpoint never made (MCP pagination: -32602).
-            raise CallFailed(
-                jsonrpc.INVALID_PARAMS,
-                f"Invalid params: invalid cursor {shownCursor(cursor)}: this endpoint lists"
-                f" everything in one page and gives no cursors",
-            )
-
-        def answer(view: View) -> Message:
-            session.seen[kind] = fingerprints(view)[kind]
-            items = list(getattr(view, _VIEW_ATTR[attribute]))
-            return jsonrpc.resultResponse(message["id"], {attribute: items})
-
-        return aggregator.view(session).addCallback(answer)
-
-    return handle
-
-
 _HANDLERS: dict[str, Handler] = {
     "ping": Aggregator._ping,
-    "tools/list": _lister("tools"),
-    "prompts/list": _lister("prompts"),
-    "resources/list": _lister("resources"),
-    "resources/templates/list": _lister("resourceTemplates"),
+    "tools/list": lister("tools"),
+    "prompts/list": lister("prompts"),
+    "resources/list": lister("resources"),
+    "resources/templates/list": lister("resourceTemplates"),
     "tools/call": Aggregator._toolsCall,
     "prompts/get": Aggregator._promptsGet,
     "resources/read": Aggregator._byUri,

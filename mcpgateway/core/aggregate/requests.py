@@ -28,6 +28,8 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from mcpgateway.core.aggregate.calls import (
+    fingerprints,
+    shownCursor,
     tasksCapability,
     toolError,
     withMode,
@@ -373,7 +375,8 @@ class CallContext:
     ) -> Deferred[Message]:
         """A call of C{name} under an id of the gateway's own, with no tie
         to the caller's request (which is answered first: its id may be
-        used again, and cancelling it does not reach this call); a progress
+        used again, and cancelling it does not reach this call), bounded by
+        its task's time to live rather than the request timeout; a progress
         token of its own carries the call's progress to C{progress}."""
         callId = f"mcpgateway-task-{secrets.token_urlsafe(12)}"
         owner: Owner | None = self._view.callable.get(name)
@@ -401,6 +404,7 @@ class CallContext:
             self._view.members[server].route,
             jsonrpc.request(callId, "tools/call", inner),
             related,
+            untimed=True,
         )
 
         def answered(response: Message) -> Message:
@@ -424,3 +428,45 @@ def memberFailure(reason: Failure, callId: Any, cancelled: str) -> Message | Fai
     if isinstance(error, CancelledError):
         return jsonrpc.errorResponse(callId, jsonrpc.INTERNAL_ERROR, cancelled)
     return reason
+
+
+ListHandler = Callable[
+    [AggregateRequests, AggregateSession, Message, dict[str, Any], Sink | None], Deferred[Message]
+]
+_VIEW_ATTR = {
+    "tools": "tools",
+    "prompts": "prompts",
+    "resources": "resources",
+    "resourceTemplates": "templates",
+}
+
+
+def lister(attribute: str) -> ListHandler:
+    """The handler of one list request: the whole list, from the view."""
+    kind = "resources" if attribute == "resourceTemplates" else attribute
+
+    def handle(
+        aggregator: AggregateRequests,
+        session: AggregateSession,
+        message: Message,
+        params: dict[str, Any],
+        related: Sink | None,
+    ) -> Deferred[Message]:
+        cursor = params.get("cursor")
+        if cursor is not None:
+            # Every list is one page (no nextCursor is ever given): any cursor
+            # is one this endpoint never made (MCP pagination: -32602).
+            raise CallFailed(
+                jsonrpc.INVALID_PARAMS,
+                f"Invalid params: invalid cursor {shownCursor(cursor)}: this endpoint lists"
+                f" everything in one page and gives no cursors",
+            )
+
+        def answer(view: View) -> Message:
+            session.seen[kind] = fingerprints(view)[kind]
+            items = list(getattr(view, _VIEW_ATTR[attribute]))
+            return jsonrpc.resultResponse(message["id"], {attribute: items})
+
+        return aggregator.view(session).addCallback(answer)
+
+    return handle
