@@ -21,7 +21,9 @@ from tests.fakes import FakeSession, RecordingSink
 
 Message = dict[str, Any]
 TASK_CAPS = {**ALL_CAPS, "extensions": {EXTENSION: {}}}
-CHILD_TASKS: dict[str, Any] = {"capabilities": {"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}}}
+CHILD_TASKS: dict[str, Any] = {
+    "capabilities": {"tools": {}, "tasks": {"requests": {"tools": {"call": {}}}}}
+}
 REASON = "client disconnected"
 REPORT = {"content": [{"type": "text", "text": "report"}]}
 
