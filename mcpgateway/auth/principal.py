@@ -38,6 +38,8 @@ class Principal:
     @ivar scopes: the OAuth scopes granted (empty for static tokens).
     @ivar admin: may use the management surface (C{/sessions}, C{/api/v1}).
     @ivar expires: when its credential expires (epoch seconds), if known.
+    @ivar withheld: servers it may not use whatever C{servers} says (the
+        gateway's own C{gateway} server, to a principal that is no admin).
     """
 
     name: str
@@ -47,9 +49,12 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     admin: bool = False
     expires: float | None = None
+    withheld: frozenset[str] = frozenset()
 
     def mayUse(self, server: str) -> bool:
         """Whether this principal may call C{server}."""
+        if server in self.withheld:
+            return False
         return self.servers is None or server in self.servers
 
 

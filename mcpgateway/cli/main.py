@@ -20,20 +20,24 @@ from collections.abc import Sequence
 
 from mcpgateway import __version__
 from mcpgateway.cli import (
+    add,
     bridge,
     catalog,
     clients,
     doctor,
     login,
     logs,
+    registry,
     restart,
     restore,
+    secret,
     servers,
     service,
     start,
     status,
     stop,
     token,
+    tools,
 )
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import (
@@ -90,6 +94,10 @@ def makeParser() -> Parser:
         bridge,
         token,
         login,
+        secret,
+        registry,
+        add,
+        tools,
     ):
         command.addParser(commands, common)
     return parser

@@ -39,7 +39,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -98,12 +98,14 @@ def gatewayArgv(
     clients: str = "all",
     umask: int | None = None,
     remote: str | None = None,
+    trust: Sequence[str] = (),
 ) -> list[str]:
     """The C{twistd mcpgateway} command line C{start} runs (C{clients}: its
     C{--clients}, given only with C{rewrite} and when not C{all}; C{umask}:
     twistd's C{--umask}, the one the gateway and its children get;
     C{remote}: its C{--remote}, given only with C{rewrite} and when given
-    to C{start}, else the gateway reads its C{servers.json})."""
+    to C{start}, else the gateway reads its C{servers.json}; C{trust}: the
+    trust and self-service options given to C{start}, L{trustArgv})."""
     argv = [
         *GATEWAY_PYTHON,
         "--pidfile",
@@ -136,6 +138,20 @@ def gatewayArgv(
             argv += ["--remote", remote]
     if config is not None:
         argv += ["--config", str(config)]
+    argv += trust
+    return argv
+
+
+def trustArgv(args: argparse.Namespace) -> list[str]:
+    """The gateway options of C{start}'s C{--pins}, C{--quarantine-new} and
+    C{--self-service} (docs/trust.md, docs/self-service.md), as given."""
+    argv: list[str] = []
+    if args.pins is not None:
+        argv += ["--pins", args.pins]
+    if args.quarantine_new:
+        argv.append("--quarantine-new")
+    if args.self_service:
+        argv.append("--self-service")
     return argv
 
 
@@ -210,6 +226,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         clients,
         umask=currentUmask(),
         remote=args.remote,
+        trust=trustArgv(args),
     )
     env = startEnvironment(stateDir, autoStarted=args.auto_started)
     ctx.warm()
@@ -750,6 +767,25 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "--no-rewrite",
         action="store_true",
         help="serve the config without pointing its entries at the gateway",
+    )
+    start.add_argument(
+        "--pins",
+        choices=("warn", "enforce", "off"),
+        default=None,
+        help="what a server's changed or new tools get (docs/trust.md): warn (served and"
+        " flagged; the default on loopback), enforce (withheld until `mcpgateway tools"
+        " approve`) or off",
+    )
+    start.add_argument(
+        "--quarantine-new",
+        action="store_true",
+        help="hold a newly added server's tools until `mcpgateway tools approve`",
+    )
+    start.add_argument(
+        "--self-service",
+        action="store_true",
+        help="serve the `gateway` server on /mcp: sessions find and add servers, each change"
+        " confirmed by the person (docs/self-service.md)",
     )
     # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
     # recorded PATH comes first, and the client's is not recorded; no client

@@ -57,6 +57,7 @@ from mcpgateway.cli.output import (
 )
 from mcpgateway.cli.routes import projectPaths
 from mcpgateway.cli.servers import serverShare
+from mcpgateway.cli.tools import pinsSummary, summaryLines
 from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
 from mcpgateway.runtime.paths import API_TOKEN_ENV, OVERRIDES_FILE
 
@@ -154,6 +155,8 @@ def cmdStatus(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     paths = workspacePaths(stateDir, found, health)
     notShown = withoutAdmin(health, refused, ctx.http.principalToken is not None)
     document.update(health=health, sessions=sessions, workspaces=paths, notShown=notShown)
+    document["pins"] = pins = pinsSummary(stateDir)  # tools changed since approved
+    warning += summaryLines(pins)
     if notShown is not None:
         warning = [f"  ○ {notShown['message']}", *warning]
     if out.json:

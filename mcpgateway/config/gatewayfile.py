@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
+from mcpgateway.config.references import BadReference, referencesOf
 from mcpgateway.config.servers import REMOTE_SETTINGS, LoadedConfig, parseConfig
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import paths
@@ -115,9 +116,15 @@ def applyOverride(
     from dataclasses import replace
 
     env = dict(spec.env)
+    references = spec.references
     extra = override.get("env")
     if isinstance(extra, dict):
         env.update({str(k): str(v) for k, v in extra.items()})
+        try:
+            references |= referencesOf((f"env.{k}", str(v)) for k, v in extra.items())
+        except BadReference as e:
+            if warnings is not None:
+                warnings.append(f"{where}.{e}; passed as it is")
     aggregate = {}
     for key, fieldName in SERVER_KEYS.items():
         if override.get(key) is None:
@@ -132,6 +139,7 @@ def applyOverride(
         env=tuple(sorted(env.items())),
         disabled=bool(override.get("disabled", False)),
         aggregate=replace(spec.aggregate, **aggregate),
+        references=references,
     )
 
 

@@ -246,12 +246,14 @@ class _Context:
         return Variant(key, launch, childKey(self.keys, launch))
 
 
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?=\}|:-)")
 
 
 def _referenced(entry: object) -> set[str]:
-    """The names an entry refers to as C{${NAME}} (in its command, args, env
-    or cwd): its value reaches the child through the entry already."""
+    """The names an entry refers to as C{${NAME}} or C{${NAME:-default}} (in
+    its command, args, env or cwd): its value reaches the child through the
+    entry already. A secret reference (C{${env:NAME}}, C{${keyring:NAME}}...)
+    names no variable of a workspace's C{.env}."""
     return set(_REFERENCE.findall(json.dumps(entry)))
 
 

@@ -7,7 +7,9 @@ gateway's own with the same shape. The user's (or the gateway file's) servers
 become specs at once; a project's entries are kept raw (L{ProjectEntry}):
 L{mcpgateway.config.scopes} expands them per workspace (its C{.env}) into
 the routes of that workspace, see L{parseConfig}. Expands C{${VAR}} and
-C{${VAR:-default}} in command, args, env and cwd. Entries that are not stdio
+C{${VAR:-default}} in command, args, env and cwd; notes (and checks) the
+secret references in args, env and headers, which are resolved only when a
+child starts (L{mcpgateway.secrets}). Entries that are not stdio
 servers, or are invalid, become one warning each; a file that cannot be read
 or parsed is an error. Pure: no logging, no reactor; the caller reports what
 it returns.
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 
 from mcpgateway.config.aggregate import FilterError, serverFilter
 from mcpgateway.config.envfiles import NAME as ENV_NAME
+from mcpgateway.config.references import BadReference, referencesOf
 from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import isGatewayOwn
 from mcpgateway.core.spec import (
@@ -288,6 +291,7 @@ def parseEntry(
         aggregate = serverFilter(entry)  # what of it the aggregate endpoint /mcp lists
     except FilterError as e:
         raise EntryError(str(e)) from None
+    references = _secretReferences(entry, args, env, remote is not None)
     if remote is None:  # a remote URL is expanded already
         command = _expand(command, environ, "command")
     expandedArgs = tuple(_expand(a, environ, "args") for a in args)
@@ -323,7 +327,24 @@ def parseEntry(
         perUser=perUser,
         aggregate=aggregate,
         remote=remote,
+        references=references,
     )
+
+
+def _secretReferences(
+    entry: dict[str, Any], args: list[str], env: dict[str, str], remote: bool
+) -> frozenset[str]:
+    """The secret references the entry writes in its C{args}, C{env} and
+    (a remote entry) C{headers}, before any C{${VAR}} is expanded: only
+    these are resolved when a child starts (L{mcpgateway.secrets})."""
+    places = [(f"args[{i}]", arg) for i, arg in enumerate(args)]
+    places += [(f"env.{key}", value) for key, value in env.items()]
+    if remote:
+        places += [(f"headers.{key}", value) for key, value in entry.get("headers", {}).items()]
+    try:
+        return referencesOf(places)
+    except BadReference as e:
+        raise EntryError(str(e)) from None
 
 
 REMOTE_TYPES = {

@@ -68,6 +68,7 @@ from mcpgateway.core.catalogdata import (
     launchOf,
     listKinds,
     publicReason,
+    withoutWithheld,
 )
 from mcpgateway.core.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, _Probe
 from mcpgateway.core.pools.pool import ServerPool
@@ -197,6 +198,7 @@ class CatalogService:
             pool = self._pools.get(server)
             if pool is not None:
                 catalog = replace(catalog, stale=launch != launchOf(pool.spec))
+                catalog = withoutWithheld(catalog, pool)  # listed before any child is
             self._store(key, catalog)
             count += 1
         self.log.info("catalogs: {count} saved catalog(s) read", count=count)

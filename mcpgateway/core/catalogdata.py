@@ -12,7 +12,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -134,6 +135,22 @@ def catalogKeyOf(pool: ServerPool, principal: str) -> str:
     if pool.spec.perPrincipal:
         return principal
     return principal if principal and pool.spec.sharing is not Sharing.GLOBAL else ""
+
+
+def withoutWithheld(catalog: Catalog, pool: ServerPool) -> Catalog:
+    """C{catalog} without the tools C{pool}'s pinned tools withhold now
+    (L{mcpgateway.core.toolgate}): a snapshot of an earlier process is
+    served before any child of this one is listed (and screened)."""
+    pins = pool.toolPins
+    tools = catalog.items("tools")
+    if pins is None or not tools:
+        return catalog
+    kept = tuple(tool for tool in tools if pins.refusal(pool.spec, tool["name"]) is None)
+    if len(kept) == len(tools):
+        return catalog
+    lists = MappingProxyType({**catalog.lists, "tools": kept})
+    digest = catalogDigest(lists, catalog.serverInfo, catalog.capabilities, catalog.instructions)
+    return replace(catalog, lists=lists, digest=digest)
 
 
 def launchOf(spec: ServerSpec) -> str:

@@ -116,6 +116,7 @@ class ChildProtocol(ProcessProtocol):
         onStderr: Callable[[str], None] | None = None,
         onOutputLost: Callable[[ChildProtocol], None] | None = None,
         flusher: TurnFlusher | None = None,
+        redact: Callable[[str], str] | None = None,
     ) -> None:
         """
         @param name: the server name, for logs.
@@ -131,8 +132,11 @@ class ChildProtocol(ProcessProtocol):
         @param flusher: adopts the child's stdin, to send what a turn wrote
             to it at the end of that turn (C{None}: when the reactor next
             wakes up).
+        @param redact: applied to each stderr line before it is kept,
+            passed on or logged (takes out the secrets the child was given).
         """
         self.name = name
+        self._redact = redact
         self._onMessage = onMessage
         self._clock = clock
         self._maxLine = maxLine
@@ -215,7 +219,11 @@ class ChildProtocol(ProcessProtocol):
         lines = (self._errPartial + data).split(b"\n")
         self._errPartial = lines.pop()[-_STDERR_LINE_CAP:]
         for raw in lines:
-            text = raw.rstrip(b"\r")[:_STDERR_LINE_CAP].decode("utf-8", "replace")
+            line = raw.rstrip(b"\r")
+            if self._redact is None:
+                text = line[:_STDERR_LINE_CAP].decode("utf-8", "replace")
+            else:  # the whole line: a value cut at the cap would not be found
+                text = self._redact(line.decode("utf-8", "replace"))[:_STDERR_LINE_CAP]
             if text:
                 self.stderrTail.append(text)
                 if self._onStderr is not None:

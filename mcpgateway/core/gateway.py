@@ -169,9 +169,11 @@ class Gateway(SessionOpening):
         wiring); C{None}: the read model has no savings."""
 
     def _makePool(self, spec: ServerSpec) -> ServerPool:
-        return makePool(
+        pool = makePool(
             spec, self._spawner, self._healing, self._promotions, self._limits, self._clientAlive
         )
+        pool.toolPins = self.settings.toolPins  # its children's routers apply them
+        return pool
 
     def start(self) -> None:
         """Start work: resolve C{npx}/C{uvx} servers and prewarm children.

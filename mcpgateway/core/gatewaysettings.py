@@ -21,6 +21,7 @@ from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.pool import PromotionSink
 from mcpgateway.core.sessions import SessionIds, SessionPersistence
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.toolgate import PinnedTools
 
 if TYPE_CHECKING:
     # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
@@ -98,6 +99,10 @@ class GatewaySettings:
     session whose client exited while no gateway ran is not restored (its
     child would start for nobody). C{None}: every saved session is restored
     (the reaper ends those of dead clients)."""
+    toolPins: PinnedTools | None = None
+    """The servers' pinned tools, which every child's router applies to its
+    C{tools/list} answers and C{tools/call} requests (C{None}: none pinned;
+    L{mcpgateway.trust.policy.PinPolicy})."""
     tasks: TaskManager | None = None
     """Serves the Tasks extension to MCP 2026-07-28 clients, and keeps the
     tasks of the search mode's C{invoke} with C{async} (C{None}: not served:
@@ -124,4 +129,5 @@ class GatewayOptions(TypedDict, total=False):
     resultBytes: int | None
     runInThread: RunInThread | None
     clientAlive: Callable[[int], bool] | None
+    toolPins: PinnedTools | None
     tasks: TaskManager | None

@@ -60,6 +60,7 @@ from mcpgateway.core.exchange import (
 )
 from mcpgateway.core.sessions import SessionLike, shortId
 from mcpgateway.core.stats import RequestStats
+from mcpgateway.core.toolgate import GATED, ToolGate
 from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs
@@ -171,6 +172,8 @@ class Router:
         """The C{Mcp-Param-*} header map of each tool, by name, from the
         child's C{tools/list} answers (forgotten on C{list_changed} and when
         the child exits)."""
+        self.tools: ToolGate | None = None
+        """What its server's pinned tools let through (L{mcpgateway.core.toolgate})."""
         self.onList: Callable[[str], None] | None = None
         """Told the method of each C{notifications/{tools,prompts,resources}/list_changed}
         of the child (the catalogs list that kind again); set by its pool."""
@@ -404,6 +407,10 @@ class Router:
         """Like L{forward}, and the exchange itself (its child id, its
         response) for whoever follows it across rounds."""
         childId = next(self._ids)
+        if self.tools is not None and message["method"] in GATED:
+            refused = self.tools.gated(childId, session, message, related)
+            if refused is not None:
+                return refused
         clientToken = jsonrpc.progressToken(message)
         # Cancelling the response cancels the request on the child (once).
         ex = Exchange(
@@ -550,6 +557,8 @@ class Router:
             ex.span = None
             tracing.finish(span, outcome, message)
         if ex.method == "tools/list":
+            if self.tools is not None:
+                message = self.tools.screened(self, childId, message)
             self._learnTools(message.get("result"))
         message["id"] = ex.clientId
         ex.response.callback(message)
@@ -605,6 +614,11 @@ class Router:
                 ex.related({**message, "params": {**params, "progressToken": ex.clientToken}})
             return
         self.fanout.notification(self, message)
+
+    def toolsChanged(self) -> None:
+        """What its sessions may see of its tools changed (its pins): tell
+        them and the catalogs as the child's own C{list_changed} does."""
+        self._childNotification(jsonrpc.notification("notifications/tools/list_changed"))
 
     def serverCancelled(self, message: Message, params: dict[str, Any]) -> None:
         """The child cancelled a request it had sent to a session: tell that

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
 
 from mcpgateway.core.child import DEFAULT_MAX_LINE, Child, ChildProtocol
@@ -36,6 +37,23 @@ def notFound(command: str) -> str:
     if "/" not in command:
         return "was not found on PATH"
     return "is not an executable file" if os.path.exists(command) else "was not found"
+
+
+class SecretsUnavailable(Exception):
+    """A child cannot start: a secret reference of its spec cannot be
+    resolved. The message names the reference and says why, never a value."""
+
+
+class SecretResolver(Protocol):
+    """Resolves the secret references of a spec as its child starts
+    (L{mcpgateway.secrets.resolve}): the spec the pools and the status keep
+    holds the references' text, only the spawner sees the values."""
+
+    def resolve(self, spec: ServerSpec) -> Deferred[tuple[ServerSpec, Callable[[str], str]]]:
+        """C{spec} with the values in place of its references, and what puts
+        a reference's text back where its value appears in a line (the
+        child's stderr). Fails with L{SecretsUnavailable}."""
+        ...
 
 
 class ChildWatcher(Protocol):
@@ -84,6 +102,9 @@ class Spawner:
 
     remotes: RemoteConnector | None = None
     """Connects the children of remote servers (C{None}: none are served)."""
+    secrets: SecretResolver | None = None
+    """Resolves the secret references of a spec before its child starts
+    (C{None}: a reference reaches the child as it is written)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
@@ -96,9 +117,13 @@ class Spawner:
         onMessage: Callable[[jsonrpc.Message], None],
         onStderr: Callable[[str], None],
         onOutputLost: Callable[[ChildProtocol], None],
+        redact: Callable[[str], str] | None = None,
     ) -> Child:
         """Start a child of C{spec}: a process (whose C{executable} must be
         known), or an upstream session with its remote server.
+
+        @param redact: applied to each stderr line of the process before it
+            is kept or logged (the secrets it was given are taken out).
 
         @raise OSError: the reactor could not start the process, or remote
             servers are not served.
@@ -117,6 +142,7 @@ class Spawner:
             onStderr=onStderr,
             onOutputLost=onOutputLost,
             flusher=self.flusher,
+            redact=redact,
         )
         argv = [spec.executable, *spec.args]
         if self.setsid is not None:

@@ -215,6 +215,14 @@ class ServerSpec:
     child that answers it with -32022 listing only modern revisions is
     switched to C{"modern"} by itself) or C{"modern"} (config C{"era":
     "modern"}: 2026-07-28 from the start)."""
+    references: frozenset[str] = frozenset()
+    """The secret references its entry itself writes in its C{env}, C{args}
+    or C{headers} (C{${keyring:NAME}}, C{${op://...}}, C{${env:NAME}},
+    C{${file:PATH}}: L{mcpgateway.config.references}). They stay as text
+    here (what is shown, compared and kept); the spawner's resolver puts
+    their values in when a child starts. Text that looks like one but came
+    from elsewhere (a C{.env} file, a client's credential header, a
+    C{${VAR}}'s value) reaches the child as it is."""
 
     @property
     def runnable(self) -> bool:

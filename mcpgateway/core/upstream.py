@@ -43,7 +43,7 @@ from mcpgateway.core.child import Child
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.router import Fanout, Router
-from mcpgateway.core.spawn import Spawner, notFound
+from mcpgateway.core.spawn import SecretsUnavailable, Spawner, notFound
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import Circuit, Lifecycle
@@ -156,6 +156,8 @@ class Upstream:
         self._toldReady: Child | None = None
         """The child L{onReady} was told of (once per child process)."""
         self.router.onClientInitialized = self._clientInitialized
+        self._resolving: Deferred[Any] | None = None
+        """The resolution of the secrets of the child being started."""
 
     @property
     def pid(self) -> int | None:
@@ -189,8 +191,53 @@ class Upstream:
 
     def _start(self) -> None:
         self._restartTimer = None
+        secrets = self._spawner.secrets
+        if secrets is None or not self.spec.references:
+            self._launch(self.spec, None)
+            return
+        # Its secret references are resolved first (1Password's CLI, the
+        # keyring: off the reactor); the values go to the spawner only.
+        self.state = Lifecycle.STARTING
+        resolving = secrets.resolve(self.spec)
+        self._resolving = resolving
+        resolving.addCallbacks(
+            self._resolved,
+            self._unresolved,
+            callbackArgs=(resolving,),
+            errbackArgs=(resolving,),
+        )
+
+    def _resolved(
+        self, result: tuple[ServerSpec, Callable[[str], str]], resolving: Deferred[Any]
+    ) -> None:
+        if resolving is not self._resolving:
+            return  # stopped while its secrets were read
+        self._resolving = None
+        self._launch(*result)
+
+    def _unresolved(self, failure: Failure, resolving: Deferred[Any]) -> None:
+        """Its secrets could not be had: no child; as a start that failed,
+        for the backoff, the circuit and the status (the reason names the
+        reference, never a value)."""
+        if resolving is not self._resolving:
+            return
+        self._resolving = None
+        if failure.check(SecretsUnavailable):
+            why = failure.getErrorMessage()
+        else:  # a bug's message might hold a value: its type only
+            why = f"resolving its secret references failed ({type(failure.value).__name__})"
+        self.log.error("server {server} cannot start: {why}", server=self.spec.name, why=why)
+        self.breaker.exited(why, initialized=False, served=False, uptime=0.0)
+        self._notBefore = self._clock.seconds() + self.breaker.delay()
+        self.lastExit = f"not started: {why}"
+        self._emit("exited", self.lastExit)
+        self.state = Lifecycle.STOPPED
+        self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' cannot start: {why}")))
+
+    def _launch(self, launch: ServerSpec, redact: Callable[[str], str] | None) -> None:
+        """Start a child of C{launch} (L{spec}, its secrets' values in place)."""
         try:
-            self._spawn()
+            self._spawn(launch, redact)
         except ServerUnavailable as e:
             self.state = Lifecycle.STOPPED
             self._release(Failure(e))
@@ -220,7 +267,7 @@ class Upstream:
         self._initializedAt = self._clock.seconds()
         self.breaker.succeeded()
 
-    def _spawn(self) -> None:
+    def _spawn(self, launch: ServerSpec, redact: Callable[[str], str] | None) -> None:
         spec = self.spec
         if not spec.runnable:
             raise ServerUnavailable(
@@ -228,12 +275,15 @@ class Upstream:
                 f" {notFound(spec.command)}"
             )
         spawned: list[Child] = []
+        # A process's lines are redacted as it reads them; a remote child's here.
+        lines = redact if launch.remote is not None else None
         try:
             child = self._spawner.spawn(
-                spec,
+                launch,
                 lambda message: self._fromChild(spawned, message),
-                lambda line: self.events.emit("stderr", line),
+                lambda line: self.events.emit("stderr", line if lines is None else lines(line)),
                 self._outputLost,
+                redact,
             )
         except OSError as e:
             raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
@@ -594,6 +644,10 @@ class Upstream:
         if self._restartTimer is not None and self._restartTimer.active():
             self._restartTimer.cancel()
             self._restartTimer = None
+            self.state = Lifecycle.STOPPED
+            self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' was stopped")))
+        if self._resolving is not None:
+            self._resolving = None  # its values, when they come, are dropped
             self.state = Lifecycle.STOPPED
             self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' was stopped")))
         stopping = [leaving.stop(graceTime, termTime) for leaving in self._leaving]

@@ -41,7 +41,9 @@ from mcpgateway.service.endpoints import (
     parseAdvertise,
     urlProblem,
 )
+from mcpgateway.service.pinoptions import pinFlags, pinParameters, pinsSetting
 from mcpgateway.service.process import runnerName
+from mcpgateway.service.selfservice import SELF_SERVICE_FLAG, checkSelfService
 from mcpgateway.service.taskoptions import taskParameters
 
 CLUSTER_KEY_FILE_ENV = "MCPGATEWAY_CLUSTER_KEY_FILE"
@@ -540,6 +542,9 @@ class Options(usage.Options):
         ],
     ]
     optParameters += taskParameters(_positiveFloat, _nonNegativeFloat, _positiveInt)
+    optFlags += [SELF_SERVICE_FLAG]
+    optParameters += pinParameters()
+    optFlags += pinFlags()
     optParameters = [_named(parameter) for parameter in optParameters]
 
     def parseOptions(self, options: Any = None) -> None:
@@ -624,6 +629,8 @@ class Options(usage.Options):
             self["api-token"] = os.environ.get(API_TOKEN_ENV) or None
         self._teamOptions()
         self._clusterOptions()
+        checkSelfService(self)
+        self["pins"] = pinsSetting(self)
         if self["state-dir"] is None:
             self["state-dir"] = defaultStateDir()
         self["remote"] = self._remoteSetting()

@@ -52,7 +52,9 @@ from mcpgateway.service.endpoints import (
     tlsContext,
 )
 from mcpgateway.service.options import Options
+from mcpgateway.service.pinoptions import keepPins, pinPolicy
 from mcpgateway.service.process import refuse, threadRunner
+from mcpgateway.service.selfservice import SelfService, selfServiceOf
 from mcpgateway.service.team import wireTeam
 
 
@@ -87,12 +89,25 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     if pre.orphans:
         OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
     successor = _successor(options, reactor, top)
+    selfService = selfServiceOf(options)  # --self-service's built-in server, or None
     gateway, configService = _gatewayAndConfig(
-        options, pre, reactor, top, successor, secret, cluster
+        options, pre, reactor, top, successor, secret, cluster, selfService
     )
     team = wireTeam(options, pre, reactor, top, gateway, secret, cluster)
+    if selfService is not None:
+        selfService.guard(team.gate)  # admin principals only
     listener, site = _listener(
-        options, pre, reactor, gateway, configService, top, successor, secret, team, cluster
+        options,
+        pre,
+        reactor,
+        gateway,
+        configService,
+        top,
+        successor,
+        secret,
+        team,
+        cluster,
+        selfService,
     )
     listener.setServiceParent(top)
     _predecessor(options, pre, reactor, gateway, configService, top, listener, site)
@@ -274,12 +289,16 @@ class GatewayReload:
     starts watching after it), so the gateway is set right after it is
     made, before any service starts."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, selfService: SelfService | None = None) -> None:
         self.timeout = timeout
         self.gateway: Gateway | None = None
+        self.selfService = selfService
+        """Adds the built-in C{gateway} server to every set of servers."""
 
     def __call__(self, specs: dict[str, ServerSpec]) -> Deferred[Any]:
         assert self.gateway is not None, "a reload before the gateway was made"
+        if self.selfService is not None:
+            specs = self.selfService.withBuiltin(specs)
         return self.gateway.reconfigure(withTimeout(specs, self.timeout))
 
 
@@ -291,6 +310,7 @@ def _gatewayAndConfig(
     successor: Any = None,
     secret: bytes | None = None,
     cluster: Cluster | None = None,
+    selfService: SelfService | None = None,
 ) -> tuple[Gateway, ConfigService]:
     """The gateway (pools, sessions, children) and the config service that
     keeps it current (workspace routes keyed with C{secret}; promotions kept
@@ -300,10 +320,12 @@ def _gatewayAndConfig(
     from mcpgateway.core.environment import childEnvironment
     from mcpgateway.core.gateway import Gateway, GatewayService
 
-    reload = GatewayReload(options["request-timeout"])
+    reload = GatewayReload(options["request-timeout"], selfService)
     promotions = PromotionStore(pre.stateDir)
     configService = _configService(pre, reactor, top, secret, reload, promotions)
     specs = withTimeout(configService.specs(pre.loaded), options["request-timeout"])
+    if selfService is not None:
+        specs = selfService.withBuiltin(specs)
     _logServers(specs, pre.loaded.source)
     environ = childEnvironment(os.environ)  # never the gateway's own secrets
     settings = _gatewaySettings(
@@ -319,6 +341,7 @@ def _gatewayAndConfig(
     if isinstance(remotes, RemoteServers):
         # Before the gateway's service: stopped after it, once its sessions are DELETEd.
         RemotePools(remotes).setServiceParent(top)
+    keepPins(settings.toolPins, top)  # before the gateway's service: stopped after it
     GatewayService(gateway).setServiceParent(top)
     if settings.tasks is not None:
         from mcpgateway.core.tasks.keeping import TaskKeeping
@@ -391,10 +414,12 @@ def _spawner(
     options: Options, pre: Preflight, reactor: Any, environ: Mapping[str, str], successor: Any
 ) -> Spawner:
     """What starts the children: the reactor, their environment, the line
-    cap, and the ledger of their pids in the state directory."""
+    cap, the ledger of their pids in the state directory, and what resolves
+    their secret references."""
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.statedir import ChildLedger
     from mcpgateway.remote.connect import RemoteServers
+    from mcpgateway.secrets.resolve import SecretResolver
 
     ledger = ChildLedger(pre.stateDir)
     if successor is not None:
@@ -408,6 +433,7 @@ def _spawner(
         maxLine=options["max-line"],
         watcher=ledger,
         remotes=RemoteServers(reactor, stateDir=pre.stateDir),
+        secrets=SecretResolver(reactor, pre.stateDir, environ, threadRunner(reactor)),
     )
 
 
@@ -463,6 +489,8 @@ def _gatewaySettings(
         clientAlive=pidAlive,
         # the Tasks extension, kept in tasks.journal (docs/tasks.md)
         tasks=_tasks(options, pre, reactor, cluster),
+        # the servers' pinned tools, in pins.json (docs/trust.md)
+        toolPins=pinPolicy(options, pre.stateDir, reactor, runInThread, refuse),
     )
 
 
@@ -562,6 +590,7 @@ def _listener(
     secret: bytes | None = None,
     team: TeamSurface | None = None,
     cluster: Cluster | None = None,
+    selfService: SelfService | None = None,
 ) -> tuple[Any, Any]:
     """The HTTP side on C{--port} (or on the socket a restart's predecessor
     passed down): the MCP endpoints (credential headers keyed with
@@ -588,7 +617,13 @@ def _listener(
         management = ServerChanges(gateway, configService, ServersFile(pre.stateDir))
         authLine = team.authLine if team is not None else None
         return ApiApp(
-            management, gateway, reactor, options["api-token"], authLine=authLine
+            management,
+            gateway,
+            reactor,
+            options["api-token"],
+            authLine=authLine,
+            serversToken=None if selfService is None else selfService.token,
+            audit=None if team is None else team.audit,
         ).resource()
 
     tls: Any = None
@@ -619,6 +654,8 @@ def _listener(
         top.listening(port, listener.host)  # the bound address, as the socket reports it
         for told in team.listeners if team is not None else ():
             told(port)
+        if selfService is not None:
+            selfService.listening(port, listener.host)  # before the servers are served again
         configService.listening(port)
         notify.listening(port)  # READY=1 once it serves
         if successor is not None:

@@ -7,7 +7,12 @@ stderr and lifecycle). Before any route runs, L{ApiResource} refuses a
 foreign C{Origin} (403), a non-loopback peer when no token is set (403), and,
 when a token is set, a request without C{Authorization: Bearer <token>}
 (401, no C{error}: RFC 6750 §3.1) or with another token (401
-C{error="invalid_token"}, "the API token was refused"). Bodies must be JSON
+C{error="invalid_token"}, "the API token was refused"). The token of
+C{--self-service}'s C{gateway} server is taken for the servers endpoints
+only (list, read, add, remove, enable, disable; 403 elsewhere), on any
+gateway, and each change made with it is written to the audit log
+(C{--audit-log}) as C{servers/add}, C{servers/remove} or C{servers/change},
+C{"via": "self-service"}. Bodies must be JSON
 objects sent as C{application/json}; every refusal
 is C{{"error": message}} with the status of the L{ManagementError} (400
 naming the field, 404 unknown server, 409 conflict). Neither a response nor
@@ -17,6 +22,7 @@ a log line shows an env value or the token.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -36,12 +42,14 @@ from mcpgateway.auth.metadata import challenge
 from mcpgateway.auth.principal import Refusal
 from mcpgateway.core.events import Event, EventLog
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.ops.management import ManagementError, ServerChanges
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.web.guard import checkOrigin, header
+from mcpgateway.web.pinsapi import approvePins, pinsReport
 from mcpgateway.web.replies import jsonReply
 from mcpgateway.web.sse import SSEStream
 
@@ -56,7 +64,8 @@ ROUTES_HINT = (
     " /api/v1/servers/<name>, POST /api/v1/servers/<name>/restart,"
     " POST /api/v1/servers/<name>/reset-circuit,"
     " GET /api/v1/servers/<name>/logs, GET /api/v1/tools,"
-    " GET /api/v1/catalog, POST /api/v1/catalog/refresh"
+    " GET /api/v1/catalog, POST /api/v1/catalog/refresh, GET /api/v1/pins[/<name>],"
+    " POST /api/v1/pins/<name>/approve"
 )
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -76,6 +85,8 @@ class ApiApp:
         token: str | None,
         maxLogStreams: int = MAX_LOG_STREAMS,
         authLine: Callable[[], dict[str, Any]] | None = None,
+        serversToken: str | None = None,
+        audit: AuditSink | None = None,
     ) -> None:
         """
         @param token: the bearer token every request must carry; C{None} (or
@@ -83,12 +94,17 @@ class ApiApp:
         @param maxLogStreams: how many log streams may be open at once, in total.
         @param authLine: the C{"auth"} object of the health body (see
             L{mcpgateway.web.surfaces.TeamSurface.authLine}; C{None}: no auth).
+        @param serversToken: the token of C{--self-service}'s server, good
+            for the servers endpoints only (C{None}: no such server).
+        @param audit: where the changes made with C{serversToken} are recorded.
         """
         self._authLine = authLine
         self._management = management
         self._gateway = gateway
         self._clock = clock
         self._token = token or None
+        self._serversToken = serversToken or None
+        self._audit = audit
         self._maxLogStreams = maxLogStreams
         self.logStreams: set[SSEStream] = set()
         """The log streams open now."""
@@ -100,7 +116,7 @@ class ApiApp:
         """The resource to serve every path under C{/api/v1} (and C{/api}):
         it expects the whole path in C{request.postpath}, as Klein routes
         from the root."""
-        return ApiResource(self.app.resource(), self._token)
+        return ApiResource(self.app.resource(), self._token, self._serversToken)
 
     # -- reading ---------------------------------------------------------------
 
@@ -145,6 +161,18 @@ class ApiApp:
             return jsonReply(request, 200, result)
 
         return self._management.refreshCatalogs(body).addCallback(refreshed)
+
+    @app.route(PREFIX + "/pins", methods=["GET"])
+    def pins(self, request: IRequest) -> bytes:
+        return jsonReply(request, 200, pinsReport(self._gateway))
+
+    @app.route(PREFIX + "/pins/<name>", methods=["GET"])
+    def serverPins(self, request: IRequest, name: str) -> bytes:
+        return jsonReply(request, 200, pinsReport(self._gateway, name))
+
+    @app.route(PREFIX + "/pins/<name>/approve", methods=["POST"])
+    def approveTools(self, request: IRequest, name: str) -> bytes:
+        return jsonReply(request, 200, approvePins(self._gateway, name, _optionalJsonBody(request)))
 
     @app.route(PREFIX + "/servers/<name>/logs", methods=["GET"])
     def serverLogs(self, request: Request, name: str) -> bytes | Deferred[None]:
@@ -205,9 +233,11 @@ class ApiApp:
     @app.route(PREFIX + "/servers", methods=["POST"])
     def addServer(self, request: IRequest) -> Deferred[bytes]:
         body = _jsonBody(request)
+        self._changing(request, "servers/add", body.get("name") if isinstance(body, dict) else None)
 
         def added(summary: dict[str, Any]) -> bytes:
             self.log.info("api: server {server} added", server=summary.get("name"))
+            self._audited(request, 201)
             self._followServers()
             request.setHeader(b"location", f"{PREFIX}/servers/{summary.get('name')}".encode())
             return jsonReply(request, 201, summary)
@@ -216,8 +246,11 @@ class ApiApp:
 
     @app.route(PREFIX + "/servers/<name>", methods=["DELETE"])
     def removeServer(self, request: IRequest, name: str) -> Deferred[bytes]:
+        self._changing(request, "servers/remove", name)
+
         def removed(result: dict[str, Any]) -> bytes:
             self.log.info("api: server {server} removed", server=name)
+            self._audited(request, 200)
             self._followServers()
             return jsonReply(request, 200, result)
 
@@ -225,6 +258,7 @@ class ApiApp:
 
     @app.route(PREFIX + "/servers/<name>", methods=["PATCH"])
     def patchServer(self, request: IRequest, name: str) -> Deferred[bytes]:
+        self._changing(request, "servers/change", name)
         self._management.pool(name)  # an unknown server is 404 before the body is read
         body = _jsonBody(request)
 
@@ -235,6 +269,7 @@ class ApiApp:
                 server=name,
                 fields=", ".join(sorted(body)),
             )
+            self._audited(request, 200)
             self._followServers()
             return jsonReply(request, 200, summary)
 
@@ -266,7 +301,43 @@ class ApiApp:
     def refused(self, request: IRequest, failure: Failure) -> bytes:
         error = failure.value
         assert isinstance(error, ManagementError)
+        self._audited(request, error.status)
         return jsonReply(request, error.status, {"error": str(error)})
+
+    # -- the audit of self-service changes ----------------------------------------
+
+    def _changing(self, request: IRequest, action: str, name: Any) -> None:
+        """Note the change a self-service request makes, for L{_audited}."""
+        if getattr(request, "selfService", False) and self._audit is not None:
+            server = name[:64] if isinstance(name, str) else "?"
+            request.selfServiceChange = (action, server, self._clock.seconds())  # type: ignore[attr-defined]
+
+    def _audited(self, request: IRequest, status: int) -> None:
+        """One audit record of the self-service change C{request} made (or
+        was refused: C{status} 400 and above), once."""
+        change = getattr(request, "selfServiceChange", None)
+        if change is None or self._audit is None:
+            return
+        request.selfServiceChange = None  # type: ignore[attr-defined]
+        action, server, started = change
+        peer = request.getClientAddress()
+        self._audit.record(
+            AuditRecord(
+                ts=started,
+                principal="",
+                session=None,
+                server=server,
+                route="global",
+                method=action,
+                tool=None,
+                outcome="ok" if status < 400 else "error",
+                code=None,
+                status=status,
+                durationMs=(self._clock.seconds() - started) * 1000.0,
+                via="self-service",
+                peer=getattr(peer, "host", None),
+            )
+        )
 
     @app.handle_errors(NotFound)
     def notFound(self, request: IRequest, failure: Failure) -> bytes:
@@ -361,10 +432,13 @@ class ApiResource(Resource):
     isLeaf = True
     log = Logger(observer=logs.observer)
 
-    def __init__(self, routes: IResource, token: str | None) -> None:
+    def __init__(
+        self, routes: IResource, token: str | None, serversToken: str | None = None
+    ) -> None:
         super().__init__()
         self._routes = routes
         self._token = token.encode("utf-8") if token else None
+        self._serversToken = serversToken.encode("utf-8") if serversToken else None
 
     @property
     def hasToken(self) -> bool:
@@ -373,8 +447,18 @@ class ApiResource(Resource):
 
     def tokenMatches(self, request: IRequest) -> bool:
         """Whether C{request} carries the C{--api-token} (a team gateway's
-        door lets it in without an admin principal)."""
-        return self._token is not None and self._authorized(request)
+        door lets it in without an admin principal), or the self-service
+        server's token (then only the servers endpoints answer)."""
+        return (self._token is not None and self._authorized(request)) or self._selfService(request)
+
+    def _selfService(self, request: IRequest) -> bool:
+        """Whether C{request} carries the self-service server's token."""
+        presented = _bearerOf(request)
+        return (
+            self._serversToken is not None
+            and presented is not None
+            and hmac.compare_digest(presented, self._serversToken)
+        )
 
     def render(self, request: IRequest) -> Any:
         # GatewayRoot checks Origin and Host already; this keeps the API safe
@@ -382,6 +466,15 @@ class ApiResource(Resource):
         refusal = checkOrigin(request, loopbackOnly=False)
         if refusal is not None:
             return jsonReply(request, refusal[0], {"error": refusal[1]})
+        if self._selfService(request):
+            if not _serversEndpoint(request):
+                return jsonReply(
+                    request,
+                    403,
+                    {"error": "this token is good for the servers endpoints only"},
+                )
+            request.selfService = True  # type: ignore[attr-defined]
+            return self._routes.render(request)
         if getattr(request, "adminPrincipal", False):
             # A team gateway's door found an admin principal (see web/app.py).
             return self._routes.render(request)
@@ -437,6 +530,19 @@ def _bearerOf(request: IRequest) -> bytes | None:
     if scheme.lower() != b"bearer" or not credentials.strip():
         return None
     return credentials.strip()
+
+
+_SERVERS_ENDPOINT = re.compile(rb"/api/v1/servers(/[^/]+)?")
+
+
+def _serversEndpoint(request: IRequest) -> bool:
+    """Whether C{request} lists, reads, adds, removes or changes a server
+    (what the self-service server's token is good for)."""
+    match = _SERVERS_ENDPOINT.fullmatch(request.path)
+    if match is None:
+        return False
+    methods = (b"GET", b"DELETE", b"PATCH") if match.group(1) else (b"GET", b"POST")
+    return request.method in methods
 
 
 def _loopbackPeer(request: IRequest) -> bool:

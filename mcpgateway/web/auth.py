@@ -29,6 +29,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -117,6 +118,9 @@ class AuthGate:
         self.onToken: Callable[[Principal, str], None] | None = None
         """Told of each accepted token and its principal (the tokens the
         gateway may trade for a remote server's, RFC 8693); never logged."""
+        self.adminOnly: frozenset[str] = frozenset()
+        """Servers only admin principals may list or call (C{--self-service}'s
+        C{gateway}): withheld from every other principal."""
 
     @property
     def enabled(self) -> bool:
@@ -165,6 +169,8 @@ class AuthGate:
     def _decided(self, verdict: Verdict, server: str | None, token: str = "") -> Verdict:
         if isinstance(verdict, Refusal):
             return self._refused(verdict)
+        if self.adminOnly and not verdict.admin and not self.adminOnly <= verdict.withheld:
+            verdict = replace(verdict, withheld=verdict.withheld | self.adminOnly)
         if server is not None and not verdict.mayUse(server):
             scope = serverScope(server)
             return self._refused(

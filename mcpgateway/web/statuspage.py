@@ -48,6 +48,7 @@ from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerSt
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.guard import Refusal, header
+from mcpgateway.web.pinspage import pinsData, renderPins
 from mcpgateway.web.replies import jsonReply
 from mcpgateway.web.statusstream import StatusFeed
 
@@ -553,6 +554,7 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
             f"<p>{aggregate['sessions']} session(s), {aggregate['members']} member"
             f" session(s) open; endpoints: {endpoints}</p></section>"
         )
+    out.append(renderPins(data.get("pins"), controls))  # tools changed since approved
     return "".join(out)
 
 
@@ -577,6 +579,7 @@ tr.details p{margin:.2em 0}
 pre.stderr{margin:.3em 0;padding:.4em;background:#1d2125;color:#e3e6e8;
 white-space:pre-wrap;word-break:break-all;max-height:14em;overflow:auto}
 button{margin:0 .3em .2em 0;font:inherit;font-size:.85em}
+pre.diff{margin:0;white-space:pre-wrap;word-break:break-word;font-size:.85em}
 #note{min-height:1.4em;color:#6b7178}
 """
 
@@ -588,18 +591,20 @@ SCRIPT = """
   const routes = {
     restart: ["POST", "/restart"], "reset-circuit": ["POST", "/reset-circuit"],
     disable: ["PATCH", "", {enabled: false}], enable: ["PATCH", "", {enabled: true}],
+    approve: ["POST", "/approve", null, "/api/v1/pins/"],
   };
   let token = sessionStorage.getItem("mcpgateway.apiToken");
   async function act(button, retried) {
-    const [method, suffix, body] = routes[button.dataset.action];
+    const [method, suffix, preset, base] = routes[button.dataset.action];
     const server = button.dataset.server;
+    const body = button.dataset.tool ? {tools: [button.dataset.tool]} : preset;
     const headers = {"X-Mcpgateway-Csrf": "1", "Accept": "application/json"};
     if (body) headers["Content-Type"] = "application/json";
     if (token) headers["Authorization"] = "Bearer " + token;
     button.disabled = true;
     note.textContent = button.dataset.action + " " + server + "\\u2026";
     try {
-      const r = await fetch("/api/v1/servers/" + encodeURIComponent(server) + suffix,
+      const r = await fetch((base || "/api/v1/servers/") + encodeURIComponent(server) + suffix,
         {method, headers, body: body && JSON.stringify(body), credentials: "same-origin"});
       if (r.status === 401 && !retried) {
         token = prompt("The management API needs its token (--api-token):") || "";
@@ -709,7 +714,10 @@ class StatusPage(Resource):
         status = gateway.status()
         trouble = troubles(gateway)
         stderr = stderrTails(gateway, status, trouble) if self._stderrShown() else None
-        return pageData(status, gateway.aggregateStatus(), stderr, trouble)
+        return {
+            **pageData(status, gateway.aggregateStatus(), stderr, trouble),
+            "pins": pinsData(gateway),
+        }
 
     def _event(self) -> dict[str, Any]:
         data = self.data()

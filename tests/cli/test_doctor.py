@@ -790,6 +790,7 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
         "workspaceKey",
         "envFiles",
         "logFile",
+        "pins",
     ]
     for entry in document["checks"]:
         assert set(entry) == {"name", "status", "message", "fix", "details"}

@@ -15,7 +15,8 @@ import pytest
 from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext, Timeouts
 from mcpgateway.cli.logfile import logPosition, tail
-from mcpgateway.cli.start import TWISTD_LOGGER, gatewayArgv
+from mcpgateway.cli.main import makeParser
+from mcpgateway.cli.start import TWISTD_LOGGER, gatewayArgv, trustArgv
 from mcpgateway.runtime import interpreter
 from mcpgateway.runtime.paths import LOG_FILE, PID_FILE
 from tests.cli.support import FakeGateway, deadPid, freePort, run, writeState
@@ -85,6 +86,17 @@ def test_gateway_argv(tmp_path: Path) -> None:
     assert foreground[foreground.index("mcpgateway") - 1] == "-n"
     assert foreground[foreground.index("--logfile") + 1] == "-"
     assert "--rewrite-config" not in foreground and "--config" not in foreground
+
+
+def test_the_trust_options_reach_the_gateway(tmp_path: Path) -> None:
+    """C{start --pins enforce --quarantine-new --self-service} runs the
+    gateway with them (and a plain C{start} with none of them)."""
+    parser = makeParser()
+    given = parser.parse_args(["start", "--pins", "enforce", "--quarantine-new", "--self-service"])
+    argv = gatewayArgv(tmp_path, 9200, None, False, False, trust=trustArgv(given))
+    assert argv[-4:] == ["--pins", "enforce", "--quarantine-new", "--self-service"]
+    assert argv.index("--pins") > argv.index("mcpgateway")
+    assert trustArgv(parser.parse_args(["start"])) == []
 
 
 class FakeLauncher:

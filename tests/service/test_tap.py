@@ -432,6 +432,7 @@ def test_service_tree_on_a_memory_reactor(
     assert type(top).__name__ == "InstanceService"  # the root: lock and state.json last
     assert names == [
         "RemotePools",
+        "PinPolicy",
         "GatewayService",
         "TaskKeeping",
         "StopSignals",

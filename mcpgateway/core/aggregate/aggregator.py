@@ -56,6 +56,7 @@ from mcpgateway.core.aggregate.calls import (
     fingerprints,
     retagged,
     tasksCapability,
+    withheldReason,
     withMode,
 )
 from mcpgateway.core.aggregate.naming import Namer
@@ -356,9 +357,9 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
     def pendingOf(self, session: AggregateSession, view: View, name: str) -> str | None:
         """Why tool C{name} cannot be called yet, when it may be a tool of a
         member whose catalog is not known (its name starts with that
-        member's prefix); C{None} otherwise."""
+        member's prefix), or one its pins withhold; C{None} otherwise."""
         if not view.unknown:
-            return None
+            return withheldReason(self._namer, self._pools, view, name)
         separator = self._namer.settings.separator
         owners = []
         for server in view.unknown:
@@ -367,7 +368,7 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
             if name.startswith(prefix + separator):
                 owners.append(server)
         if not owners:
-            return None
+            return withheldReason(self._namer, self._pools, view, name)
         server = max(owners, key=len)  # the longest prefix names it
         why = self.unavailable(session, view).get(server, f"is {STARTING}")
         return f"{name} is not known yet: server '{server}' {why}"

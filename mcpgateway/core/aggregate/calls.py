@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.core.test_aggregate -*-
 """The small translations the aggregate endpoint applies to what a member
 answers and to what it shows: task ids retagged, cursors shown, tool
-fingerprints, an endpoint's mode, a tool error as the model sees it.
+fingerprints, an endpoint's mode, a tool error as the model sees it, and
+why a withheld tool's name is not callable.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.session import AggregateSession
 from mcpgateway.core.aggregate.types import (
     RELATED_TASK,
@@ -17,6 +19,7 @@ from mcpgateway.core.aggregate.types import (
     TaskTable,
 )
 from mcpgateway.core.aggregate.view import View
+from mcpgateway.core.toolgate import PoolPins
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 
@@ -76,3 +79,21 @@ def toolError(error: Mapping[str, Any]) -> Exception:
     return ToolCallError(
         int(error.get("code", jsonrpc.INTERNAL_ERROR)), str(error.get("message", ""))
     )
+
+
+def withheldReason(
+    namer: Namer, pools: Mapping[str, PoolPins], view: View, name: str
+) -> str | None:
+    """Why C{name}, which the view does not list, is not callable when it
+    names a member's tool its pins withhold (L{mcpgateway.core.toolgate}):
+    the policy's reason, which names the command that approves it;
+    C{None} when it names none."""
+    for server, member in view.members.items():
+        pool = pools.get(server)
+        pins = pool.toolPins if pool is not None else None
+        if pool is None or pins is None:
+            continue
+        for original in pins.withheld(pool.spec):
+            if name in (original, namer.name(server, original, member.filter.alias)):
+                return pins.refusal(pool.spec, original)
+    return None

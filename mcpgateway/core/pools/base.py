@@ -51,6 +51,7 @@ from mcpgateway.core.status import (
     ServerStatus,
 )
 from mcpgateway.core.tasks.legacy import speaksTasks
+from mcpgateway.core.toolgate import PinnedTools, ToolGate
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
@@ -70,6 +71,8 @@ class BasePool(Era2026Side):
     any other serves each of its routes as the key-less one)."""
     clientAlive: PidProbe | None = None
     """Whether a session's client process still runs (L{ServerPool.clientAlive})."""
+    toolPins: PinnedTools | None = None
+    """The gateway's pinned tools (L{ServerPool.toolPins})."""
 
     def __init__(
         self,
@@ -168,6 +171,7 @@ class BasePool(Era2026Side):
         )
         upstream.router.onList = lambda method: self._childListChanged(upstream, method)
         upstream.router.clientAlive = self._clientRuns
+        upstream.router.tools = ToolGate(self)
         return upstream
 
     def _clientRuns(self, pid: int) -> bool:

@@ -55,6 +55,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import Resolution, ServerState, ServerStatus
+from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc
 
@@ -161,6 +162,9 @@ class ServerPool(Protocol):
     child asks something of a client: a session whose client exited does
     not count as attached to it (L{mcpgateway.core.router.Router.clientSessions});
     C{None}: every attached session counts."""
+    toolPins: PinnedTools | None
+    """The gateway's pinned tools, which its children's routers apply
+    (L{mcpgateway.core.toolgate}); C{None}: nothing is pinned."""
 
     def variantFor(
         self,

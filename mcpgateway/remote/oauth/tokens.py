@@ -10,7 +10,8 @@ recipe with authenticated encryption and no choice of parameters to get
 wrong). The key is kept in the OS keyring when one is available (the
 C{keyring} package with a real backend: macOS Keychain, the Secret Service,
 Windows' Credential Locker), else in C{<state-dir>/upstream-tokens.key}
-(0600), a key of its own so the tokens never sit in a file in the clear.
+(0600), a key of its own so the tokens never sit in a file in the clear
+(L{mcpgateway.runtime.sealedfile}).
 
 Both C{mcpgateway login} (the CLI) and the running gateway (a refresh) write
 the file: each write reads the file again and changes its one grant, so they
@@ -20,12 +21,12 @@ do not undo each other. No Twisted here: the CLI uses it too.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.runtime import sealedfile
+from mcpgateway.runtime.sealedfile import KeyKeeper, SealedFile, SealedFileError
 
 TOKENS_FILE = "upstream-tokens"
 KEY_FILE = "upstream-tokens.key"
@@ -82,63 +83,12 @@ def grantKey(server: str, resource: str, principal: str = "") -> str:
     return json.dumps([server, resource, principal])
 
 
-class KeyKeeper(Protocol):
-    """Where the store's key lives: C{get} (C{None}: none yet) and C{set}."""
-
-    def get(self) -> bytes | None: ...
-
-    def set(self, key: bytes) -> None: ...
-
-
-class FileKey:
-    """The key in C{<state-dir>/upstream-tokens.key}, mode 0600."""
-
-    def __init__(self, stateDir: Path) -> None:
-        self.path = Path(stateDir) / KEY_FILE
-
-    def get(self) -> bytes | None:
-        try:
-            return self.path.read_bytes().strip() or None
-        except FileNotFoundError:
-            return None
-
-    def set(self, key: bytes) -> None:
-        writeFileAtomic(self.path, key + b"\n", mode=0o600)
-
-
-class KeyringKey:
-    """The key in the OS keyring, under the state directory's path."""
-
-    def __init__(self, keyring: Any, stateDir: Path) -> None:
-        self._keyring = keyring
-        self._user = str(Path(stateDir).absolute())
-
-    def get(self) -> bytes | None:
-        value = self._keyring.get_password(KEYRING_SERVICE, self._user)
-        return value.encode("ascii") if isinstance(value, str) and value else None
-
-    def set(self, key: bytes) -> None:
-        self._keyring.set_password(KEYRING_SERVICE, self._user, key.decode("ascii"))
-
-
 def keyKeeper(stateDir: Path) -> KeyKeeper:
     """The OS keyring when the C{keyring} package has a real backend (and the
     state directory has no key file already), else the key file."""
-    fileKey = FileKey(stateDir)
-    if fileKey.path.exists():
-        return fileKey
-    try:
-        import keyring
-        from keyring.backends import fail
-    except ImportError:
-        return fileKey
-    try:
-        backend = keyring.get_keyring()
-    except Exception:
-        return fileKey
-    if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 0) <= 0:
-        return fileKey  # no backend that keeps secrets (a headless machine)
-    return KeyringKey(keyring, stateDir)
+    return sealedfile.keyKeeper(
+        Path(stateDir) / KEY_FILE, KEYRING_SERVICE, str(Path(stateDir).absolute())
+    )
 
 
 class TokenStoreError(Exception):
@@ -154,62 +104,28 @@ class TokenStore:
     def __init__(self, stateDir: Path, keeper: KeyKeeper | None = None) -> None:
         self.stateDir = Path(stateDir)
         self.path = self.stateDir / TOKENS_FILE
-        self._keeperGiven = keeper
-        self._cipher: Any = None
-
-    @property
-    def _keeper(self) -> KeyKeeper:
-        """Where the key is, found on first use: the keyring is not asked
-        before a daemon has forked."""
-        if self._keeperGiven is None:
-            self._keeperGiven = keyKeeper(self.stateDir)
-        return self._keeperGiven
+        # The key's place is found on first use: the keyring is not asked
+        # before a daemon has forked.
+        self._sealed = SealedFile(
+            self.path, keeper if keeper is not None else lambda: keyKeeper(self.stateDir)
+        )
 
     def cipher(self) -> Any:
         """The store's Fernet, its key made if there is none: what else the
         gateway seals for itself (L{mcpgateway.remote.oauth.links}) is sealed
         with the same key, so every process that reads the store opens it."""
-        if self._cipher is None:
-            self._cipher = self._fernet(create=True)
-        return self._cipher
-
-    def _fernet(self, create: bool) -> Any:
-        from cryptography.fernet import Fernet
-
-        key = self._keeper.get()
-        if key is None:
-            if not create:
-                return None
-            key = Fernet.generate_key()
-            self._keeper.set(key)
-        return Fernet(key)
+        return self._sealed.cipher()
 
     def _read(self) -> dict[str, Any]:
         try:
-            sealed = self.path.read_bytes()
-        except FileNotFoundError:
-            return {}
-        from cryptography.fernet import InvalidToken
-
-        fernet = self._fernet(create=False)
-        if fernet is None:
-            raise TokenStoreError(
-                f"{self.path} cannot be read: its key is gone; remove it and log in again"
-            )
-        try:
-            data = json.loads(fernet.decrypt(sealed))
-        except (InvalidToken, ValueError):
-            raise TokenStoreError(
-                f"{self.path} cannot be read (another key, or changed); remove it and log in again"
-            ) from None
+            data = self._sealed.read()
+        except SealedFileError as e:
+            raise TokenStoreError(f"{e}; remove it and log in again") from None
         grants = data.get("grants") if isinstance(data, dict) else None
         return grants if isinstance(grants, dict) else {}
 
     def _write(self, grants: dict[str, Any]) -> None:
-        fernet = self._fernet(create=True)
-        payload = json.dumps({"version": STORE_VERSION, "grants": grants}).encode("utf-8")
-        os.makedirs(self.stateDir, mode=0o700, exist_ok=True)
-        writeFileAtomic(self.path, fernet.encrypt(payload), mode=0o600)
+        self._sealed.write({"version": STORE_VERSION, "grants": grants})
 
     def all(self) -> list[UpstreamGrant]:
         """Every grant held (unusable records are left out)."""

@@ -1,0 +1,195 @@
+# -*- test-case-name: tests.trust.test_toolgate -*-
+"""The one place a server's pinned tools are applied: its router's
+L{ToolGate}.
+
+Every C{tools/list} answer of a child (a process or a remote server, for
+every session, for the catalogs and for both protocol eras) and every
+C{tools/call} to it crosses the child's L{mcpgateway.core.router.Router};
+the router hands both to its gate. The gate asks the gateway's
+L{PinnedTools} (the trust policy, L{mcpgateway.trust.policy.PinPolicy},
+set on each pool by the gateway; C{None}: nothing is pinned) which tools
+of the server's definition may be shown and called: a page of a listing
+comes back without the withheld ones, and a call to a withheld tool is
+answered here, with the policy's reason, without reaching the child.
+
+A listing may take several pages: the gate follows each C{tools/list}
+chain by its cursors (L{ToolListings}), so that the policy also hears the
+whole list once the last page is in (what tells a removed tool, and what a
+first listing pins).
+
+Pure core: no files, no HTTP; the policy is handed in.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from twisted.logger import Logger
+
+from mcpgateway.core.exchange import Exchange, Sink
+from mcpgateway.core.sessions import SessionLike
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
+from mcpgateway.protocol.jsonrpc import Message
+from mcpgateway.runtime import logs
+
+GATED = frozenset({"tools/list", "tools/call"})
+"""The client methods a router hands its gate."""
+MAX_FOLLOWED = 64
+"""Listings in flight (and half-listed chains) a gate follows at most."""
+MAX_LISTED = 10_000
+"""Tools of one listing a gate gathers at most (a longer one is never whole)."""
+
+
+class Announcer(Protocol):
+    """What a policy may tell a router: its tools shown changed."""
+
+    def toolsChanged(self) -> None:
+        """Tell its sessions and the catalogs, as a child's own
+        C{notifications/tools/list_changed} does."""
+
+
+class PinnedTools(Protocol):
+    """The gateway's pinned tools, as the core asks them (keyed by server
+    definition: the spec's name and its command and args, or URL)."""
+
+    def screen(
+        self,
+        spec: ServerSpec,
+        page: list[dict[str, Any]],
+        whole: list[dict[str, Any]] | None,
+        router: Announcer,
+    ) -> list[dict[str, Any]]:
+        """The tools of C{page} (a C{tools/list} page of C{spec}'s child)
+        its clients may see; C{whole}: every tool of the listing, when
+        C{page} is its last page. C{router} is told when what it shows
+        changes later (an approval)."""
+
+    def refusal(self, spec: ServerSpec, tool: str) -> str | None:
+        """Why a call to C{tool} is refused (C{None}: it may be called)."""
+
+    def withheld(self, spec: ServerSpec) -> Sequence[str]:
+        """The names of the tools of C{spec} withheld now."""
+
+
+class PoolPins(Protocol):
+    """What a gate reads of its pool: the server as configured, and the pins."""
+
+    spec: ServerSpec
+    toolPins: PinnedTools | None
+
+
+class ToolListings:
+    """The C{tools/list} requests in flight on one child, and the listings
+    they continue: which page is a listing's last, and what came before it.
+
+    Bounded: at most L{MAX_FOLLOWED} of each, the oldest forgotten (a
+    forgotten listing is never whole; its pages are still screened)."""
+
+    def __init__(self) -> None:
+        self._sent: OrderedDict[int, str | None] = OrderedDict()
+        """Child id of each C{tools/list} in flight -> the cursor it asked for."""
+        self._partial: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        """The next cursor of each unfinished listing -> its tools so far."""
+
+    def sent(self, childId: int, params: Any) -> None:
+        """A C{tools/list} (of C{params}) went to the child as C{childId}."""
+        cursor = params.get("cursor") if isinstance(params, dict) else None
+        self._sent[childId] = cursor if isinstance(cursor, str) else None
+        while len(self._sent) > MAX_FOLLOWED:
+            self._sent.popitem(last=False)
+
+    def answered(
+        self, childId: int, tools: list[dict[str, Any]], nextCursor: Any
+    ) -> list[dict[str, Any]] | None:
+        """The page of request C{childId} came: the whole listing when it
+        is its last page and every page before it was followed; C{None}
+        otherwise."""
+        if childId not in self._sent:
+            return None
+        cursor = self._sent.pop(childId)
+        before = [] if cursor is None else self._partial.pop(cursor, None)
+        if before is None:
+            return None  # continues a listing not followed from its start
+        listed = before + tools
+        if len(listed) > MAX_LISTED:
+            return None
+        if isinstance(nextCursor, str):
+            self._partial[nextCursor] = listed
+            while len(self._partial) > MAX_FOLLOWED:
+                self._partial.popitem(last=False)
+            return None
+        return listed
+
+
+class ToolGate:
+    """What one router asks of its pool's pinned tools (see the module
+    docstring)."""
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.trust")
+
+    def __init__(self, pool: PoolPins) -> None:
+        self._pool = pool
+        self.listings = ToolListings()
+
+    def gated(
+        self, childId: int, session: SessionLike | None, message: Message, related: Sink | None
+    ) -> Exchange | None:
+        """A C{tools/call} or C{tools/list} about to go to the child as
+        C{childId}: an exchange already answered when the call is refused,
+        else C{None} (it goes)."""
+        pins = self._pool.toolPins
+        if pins is None:
+            return None
+        params = message.get("params")
+        if message["method"] == "tools/list":
+            self.listings.sent(childId, params)
+            return None
+        name = params.get("name") if isinstance(params, dict) else None
+        if not isinstance(name, str):
+            return None  # the child answers what is not a call
+        spec = self._pool.spec
+        why = pins.refusal(spec, name)
+        if why is None:
+            return None
+        self.log.info(
+            "server {server}: call of withheld tool {tool} refused",
+            server=spec.name,
+            tool=logs.clientText(name),
+            pinsRefused=name,
+        )
+        refused = Exchange(session, message.get("id"), "tools/call", None, related, _noCancel)
+        refused.childId = childId
+        refused.response.callback(
+            jsonrpc.errorResponse(message.get("id"), jsonrpc.INVALID_PARAMS, why)
+        )
+        return refused
+
+    def screened(self, router: Announcer, childId: int, message: Message) -> Message:
+        """The child's answer C{message} to C{tools/list} request C{childId},
+        without the tools its clients may not see."""
+        pins = self._pool.toolPins
+        result = message.get("result")
+        tools = result.get("tools") if isinstance(result, dict) else None
+        if pins is None or not isinstance(tools, list):
+            return message
+        assert isinstance(result, dict)
+        page = [tool for tool in tools if isinstance(tool, dict)]
+        whole = self.listings.answered(childId, page, result.get("nextCursor"))
+        try:
+            shown = pins.screen(self._pool.spec, page, whole, router)
+        except Exception:  # a defect: withhold every tool rather than show unchecked ones
+            self.log.failure(
+                "server {server}: checking its tools against their pins failed",
+                server=self._pool.spec.name,
+            )
+            shown = []
+        if len(shown) == len(tools):
+            return message
+        return {**message, "result": {**result, "tools": shown}}
+
+
+def _noCancel(_: object) -> None:
+    """A refused call has nothing on the child to cancel."""

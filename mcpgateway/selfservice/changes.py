@@ -1,0 +1,366 @@
+# -*- test-case-name: tests.selfservice.test_changes -*-
+"""What an C{add_server} call adds, how the person is shown it, and the
+C{mcpgateway} command that makes the same change.
+
+An addition (L{Addition}) is one entry of the gateway's C{servers.json}:
+
+ - from the MCP registry, by name (L{fromRegistry}): the package or remote
+   L{mcpgateway.registry.choose} picks, as L{mcpgateway.registry.entries}
+   builds it (C{npx -y}, C{uvx}, C{docker run -i --rm}, a remote URL). A
+   server that needs a secret value is not added from a session (its value
+   would pass through the model, and elicitation may not ask for secrets):
+   the person runs C{mcpgateway add}, which asks for it without echo;
+ - a command line with its arguments and environment (L{fromCommand});
+ - a remote server's URL (L{fromUrl}).
+
+The person confirms what runs: the exact command line (or the URL), the
+names of its environment variables (and headers), never their values
+(L{confirmationOf}). Values come from the model; a name that steers what a
+program loads or runs (C{NODE_OPTIONS}, C{LD_PRELOAD}, C{PATH}, C{GIT_*}:
+L{mcpgateway.config.steering}) is refused, since the person does not see
+its value. Every addition carries its CLI form (L{Addition.cli}): what the
+person runs when the client cannot ask.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mcpgateway.config.steering import isDenied
+from mcpgateway.registry.choose import KINDS, InstallError, choose
+from mcpgateway.registry.client import RegistryClient, RegistryError
+from mcpgateway.registry.entries import (
+    LOCAL_NAME,
+    MissingValue,
+    buildEntry,
+    commandLine,
+    defaultName,
+    promptsOf,
+    shown,
+)
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+TRANSPORTS = {"http": "Streamable HTTP", "sse": "HTTP+SSE"}
+"""A remote entry's C{type} and how it is named to the person."""
+WORKSPACE_REFUSED = (
+    "scope 'workspace' is not available: the gateway's own servers.json, where servers"
+    " added from a session go, holds servers for every workspace only (a project's servers"
+    " come from its client's config, such as its .mcp.json). Add it with scope 'global',"
+    " or to the project's config."
+)
+MAX_ARGS = 256
+MAX_TEXT = 4096
+
+
+class ChangeError(Exception):
+    """A call that cannot be made as asked; the message says why, for the
+    model and the person (C{cli}: the command that would do it instead)."""
+
+    def __init__(self, message: str, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli = cli
+
+
+@dataclass(frozen=True)
+class Addition:
+    """One server to add: its C{name}, the C{entry} the API gets, where it
+    comes from (C{origin}: the registry's name and version; C{None}: the
+    caller's own command or URL) and the command that adds it from a shell."""
+
+    name: str
+    entry: dict[str, Any]
+    cli: str
+    origin: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        return "url" in self.entry
+
+    @property
+    def envNames(self) -> list[str]:
+        return sorted(self.entry.get("env") or {})
+
+    @property
+    def headerNames(self) -> list[str]:
+        return sorted(self.entry.get("headers") or {})
+
+
+RegistryOpener = Callable[[], RegistryClient]
+
+
+def fromArguments(args: Mapping[str, Any], registry: RegistryOpener) -> Addition:
+    """The addition an C{add_server} call asks for: exactly one of
+    C{server} (a registry name), C{command} or C{url}.
+
+    @raise ChangeError: it cannot be added as asked.
+    """
+    scope = args.get("scope", "global")
+    if scope == "workspace":
+        raise ChangeError(WORKSPACE_REFUSED)
+    if scope != "global":
+        raise ChangeError(f"scope must be 'global' (or 'workspace', refused), not {scope!r}")
+    given = [key for key in ("server", "command", "url") if args.get(key) is not None]
+    if len(given) != 1:
+        raise ChangeError(
+            "give exactly one of 'server' (a name from the MCP registry, see find_server),"
+            " 'command' (with 'args' and 'env') or 'url' (a remote MCP server)"
+        )
+    if given == ["server"]:
+        return fromRegistry(args, registry)
+    if given == ["command"]:
+        return fromCommand(args)
+    return fromUrl(args)
+
+
+def fromRegistry(args: Mapping[str, Any], registry: RegistryOpener) -> Addition:
+    """The entry that runs registry server C{args["server"]} (its
+    C{version}, as C{packageType}, with the C{settings} and C{env} values
+    it asks for), named C{args["name"]} or after its registry name."""
+    server = text(args, "server")
+    version = optionalText(args, "version")
+    kind = optionalText(args, "packageType")
+    if kind is not None and kind not in KINDS:
+        raise ChangeError(f"packageType must be one of {', '.join(KINDS)}, not {kind!r}")
+    settings = stringMap(args, "settings")
+    env = stringMap(args, "env")
+    checkEnvNames(env)
+    noReferences([*settings.values(), *env.values()], None)
+    try:
+        detail = registry().server(server, version)
+    except RegistryError as e:
+        raise ChangeError(str(e)) from None
+    name = optionalText(args, "name") or defaultName(detail.name)
+    cli = registryCli(detail.name, name, version, kind, settings, env)
+    if detail.status == "deleted":
+        raise ChangeError(f"{detail.name} is deleted from the registry: it is not added")
+    try:
+        choice = choose(detail, kind=kind)
+        prompts = promptsOf(choice)
+        for given, isEnv, where in ((env, True, "env"), (settings, False, "settings")):
+            known = [p.key for p in prompts if p.env == isEnv]
+            unknown = sorted(set(given) - set(known))
+            if unknown:
+                asked = ", ".join(known) if known else "none"
+                raise ChangeError(
+                    f"{where}: {detail.name} asks for no value named {', '.join(unknown)}"
+                    f" (it asks for: {asked})"
+                )
+        built = buildEntry(choice, name, settings, env)
+    except MissingValue as e:
+        prompt = e.prompt
+        if prompt.secret:
+            raise ChangeError(_secretNeeded(detail.name, [prompt.key]), cli) from None
+        where = "env" if prompt.env else "settings"
+        detailText = f" ({shown(prompt.description)})" if prompt.description else ""
+        raise ChangeError(
+            f"{detail.name} needs a value for {prompt.key}{detailText}: give it in '{where}'",
+            cli,
+        ) from None
+    except InstallError as e:
+        raise ChangeError(f"{shown(detail.name)}: {e}") from None
+    if built.secrets:
+        names = [key for key, _ in built.secrets]
+        raise ChangeError(_secretNeeded(detail.name, names), cli)
+    origin = f"{detail.name} {detail.version} from the MCP registry ({choice.kind})"
+    return Addition(built.name, built.entry, cli, shown(origin))
+
+
+def _secretNeeded(server: str, names: list[str]) -> str:
+    return (
+        f"{server} needs secret values ({', '.join(names)}): the gateway keeps them in its"
+        " secret store, which a session does not fill (the value would pass through the"
+        " model). Nothing was added; the person adds it with the command below, which asks"
+        " for the secret without showing it."
+    )
+
+
+def fromCommand(args: Mapping[str, Any]) -> Addition:
+    """A stdio server: C{command}, C{args}, C{env}, named C{name}."""
+    name = localName(args)
+    command = text(args, "command")
+    argv = args.get("args") or []
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        raise ChangeError("'args' must be a list of strings")
+    if len(argv) > MAX_ARGS or any(len(a) > MAX_TEXT or "\0" in a for a in argv):
+        raise ChangeError(f"'args': at most {MAX_ARGS} strings without NUL characters")
+    env = stringMap(args, "env")
+    checkEnvNames(env)
+    noReferences([command, *argv, *env.values()], commandCli(name, command, argv, env))
+    entry: dict[str, Any] = {"command": command, "args": list(argv)}
+    if env:
+        entry["env"] = dict(env)
+    return Addition(name, entry, commandCli(name, command, argv, env))
+
+
+def fromUrl(args: Mapping[str, Any]) -> Addition:
+    """A remote server at C{url} over C{transport} (C{http} or C{sse})."""
+    name = localName(args)
+    url = text(args, "url")
+    transport = optionalText(args, "transport") or "http"
+    if transport not in TRANSPORTS:
+        raise ChangeError(f"transport must be 'http' or 'sse', not {transport!r}")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ChangeError(f"url {shown(url)!r} is not an http(s) URL")
+    if not (url.isascii() and url.isprintable()) or " " in url or "${" in url:
+        raise ChangeError("url must be printable ASCII, without spaces or '${'")
+    options = ["--transport", "sse"] if transport == "sse" else []
+    cli = shlex.join(["mcpgateway", "servers", "add", *options, name, url])
+    return Addition(name, {"type": transport, "url": url}, cli)
+
+
+# -- what the person sees ------------------------------------------------------------
+
+
+def confirmationOf(addition: Addition) -> str:
+    """The question that adds C{addition}: what runs (or is called), the
+    names of its environment variables and headers, never a value."""
+    lines = [
+        f"Add the MCP server '{addition.name}' to this gateway, for every session and workspace?"
+    ]
+    entry = addition.entry
+    if addition.remote:
+        kind = TRANSPORTS.get(str(entry.get("type")), str(entry.get("type")))
+        lines.append(f"The gateway will connect to: {shown(entry['url'])} ({kind})")
+    else:
+        lines.append(f"The gateway will run this command line: {commandLine(entry)}")
+    lines.append(f"Environment variables (names only): {namesOf(addition.envNames)}")
+    if addition.remote and addition.headerNames:
+        lines.append(f"Headers (names only): {namesOf(addition.headerNames)}")
+    if addition.origin is not None:
+        lines.append(f"Source: {addition.origin}")
+    lines.append("Nothing is added unless you confirm.")
+    return "\n".join(lines)
+
+
+def describeServer(server: Mapping[str, Any]) -> str:
+    """What a server of the API runs, in one line: its command line (or
+    URL), and its environment variables' names."""
+    config = server.get("config")
+    config = config if isinstance(config, dict) else {}
+    if config.get("url"):
+        runs = f"connects to {shown(str(config['url']))}"
+    else:
+        argv = [str(config.get("command") or "?"), *[str(a) for a in config.get("args") or []]]
+        runs = f"runs {shown(shlex.join(argv))}"
+    env = config.get("env")
+    names = sorted(env) if isinstance(env, dict) else []
+    return f"{runs}; environment variables (names only): {namesOf(names)}"
+
+
+def namesOf(names: list[str]) -> str:
+    return ", ".join(shown(n) for n in names) if names else "none"
+
+
+def confirmSchema(title: str) -> dict[str, Any]:
+    """The form of every question: one boolean C{confirm}."""
+    return {
+        "type": "object",
+        "properties": {
+            "confirm": {
+                "type": "boolean",
+                "title": title,
+                "description": "Yes makes the change; no (or closing this) changes nothing.",
+                "default": False,
+            }
+        },
+        "required": ["confirm"],
+    }
+
+
+# -- the commands that do the same --------------------------------------------------------
+
+
+def registryCli(
+    server: str,
+    name: str,
+    version: str | None,
+    kind: str | None,
+    settings: Mapping[str, str],
+    env: Mapping[str, str],
+) -> str:
+    """C{mcpgateway add SERVER --as NAME ...}: the settings with their
+    values, the environment variables by name (their values from the
+    person's shell, or asked for)."""
+    argv = ["mcpgateway", "add", server, "--as", name]
+    if version is not None:
+        argv += ["--version", version]
+    if kind is not None:
+        argv += ["--type", kind]
+    for key, value in settings.items():
+        argv += ["--set", f"{key}={value}"]
+    for key in env:
+        argv += ["--env", key]
+    return shown(shlex.join(argv))
+
+
+def commandCli(name: str, command: str, argv: list[str], env: Mapping[str, str]) -> str:
+    """C{mcpgateway servers add --env NAME ... NAME -- COMMAND ARGS...}."""
+    options = [item for key in env for item in ("--env", key)]
+    line = ["mcpgateway", "servers", "add", *options, name, "--", command, *argv]
+    return shown(shlex.join(line))
+
+
+# -- arguments -------------------------------------------------------------------------
+
+
+def text(args: Mapping[str, Any], key: str) -> str:
+    value = args.get(key)
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT or "\0" in value:
+        raise ChangeError(f"'{key}' must be a non-empty string")
+    return value
+
+
+def optionalText(args: Mapping[str, Any], key: str) -> str | None:
+    return None if args.get(key) is None else text(args, key)
+
+
+def localName(args: Mapping[str, Any]) -> str:
+    """The server's name in the gateway (C{/<name>/mcp})."""
+    name = text(args, "name")
+    if not LOCAL_NAME.fullmatch(name):
+        raise ChangeError(f"name {shown(name)!r}: 1-64 letters, digits, '-', '_' or '.'")
+    return name
+
+
+def stringMap(args: Mapping[str, Any], key: str) -> dict[str, str]:
+    value = args.get(key) or {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ChangeError(f"'{key}' must be an object of string values")
+    if any(len(v) > MAX_TEXT or "\0" in v for v in value.values()):
+        raise ChangeError(f"'{key}': values of at most {MAX_TEXT} characters, without NUL")
+    return dict(value)
+
+
+def noReferences(values: list[str], cli: str | None) -> None:
+    """Refuse C{${}: the gateway expands C{${VAR}} and secret references
+    from its own environment and secret store, and an environment
+    variable's value is not shown to the person."""
+    if any("${" in value for value in values):
+        raise ChangeError(
+            "'${' is not accepted from a session: the gateway would expand it from its own"
+            " environment or secret store"
+            + ("; the person adds such an entry with the command below" if cli else ""),
+            cli,
+        )
+
+
+def checkEnvNames(env: Mapping[str, str]) -> None:
+    """Refuse a name that is no variable name, or one that steers what a
+    program loads or runs (its value is not shown to the person)."""
+    for key in env:
+        if not ENV_NAME.fullmatch(key):
+            raise ChangeError(f"env: {shown(key)!r} is not an environment variable name")
+        if isDenied(key):
+            raise ChangeError(
+                f"env: {key} steers what a program loads or runs, and the person confirming"
+                " sees only its name: it is not set from a session (the person sets it with"
+                " `mcpgateway servers add --env`)"
+            )

@@ -1,0 +1,446 @@
+# -*- test-case-name: tests.trust.test_policy -*-
+"""What the running gateway does with the pins: L{PinPolicy}, the
+L{mcpgateway.core.toolgate.PinnedTools} every child's router consults.
+
+The first whole listing of a server definition pins its tools (or, with
+C{--quarantine-new}, holds them all until approved). Every later page a
+child lists is compared with the pins, tool by tool, and every whole
+listing tells the removed ones; a difference is a pending change (kept in
+the pins file, logged once as a structured event with its diff). Then
+C{--pins}:
+
+ - C{warn}: the tool is served as the child lists it;
+ - C{enforce}: a changed or added tool is withheld: left out of every
+   listing, and a call to it is answered with an error naming the command
+   that approves it (as is a call to a tool the gateway never saw listed);
+ - (C{off}: there is no policy.)
+
+A record held by C{--quarantine-new} withholds every tool not approved yet,
+whatever C{--pins} says. L{PinPolicy.approve} (the management API, the
+status page's button) makes pending changes the pins, and tells the
+server's routers, whose sessions and catalogs list the tools again.
+
+The book is changed in the reactor thread only; it is written to
+C{<state-dir>/pins.json} after each change, in a thread (the way the
+catalogs are saved: one write at a time, the newest replacing a queued
+one), and, once the service stops, at once in the reactor thread. It is
+read when the policy is made (L{loadPolicy}), before the gateway serves.
+"""
+
+from __future__ import annotations
+
+import shlex
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway.core.catalogdata import launchOf
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.toolgate import Announcer
+from mcpgateway.runtime import logs
+from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.trust.diff import approveCommand, changeLines, recordReport
+from mcpgateway.trust.pins import (
+    ENFORCE,
+    OFF,
+    REMOVED,
+    WARN,
+    Change,
+    PinBook,
+    ServerPins,
+    filePath,
+    firstPins,
+    toolDigest,
+)
+
+if TYPE_CHECKING:
+    from mcpgateway.core.gateway import Gateway
+
+
+class PinPolicy(Service):
+    """The pins of a running gateway (see the module docstring).
+
+    @ivar mode: L{WARN} or L{ENFORCE}.
+    @ivar quarantineNew: a definition listed for the first time has its
+        tools held until approved.
+    @ivar writes: how many times the file was written.
+    """
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.trust")
+
+    def __init__(
+        self,
+        book: PinBook,
+        mode: str,
+        clock: IReactorTime,
+        quarantineNew: bool = False,
+        path: Path | None = None,
+        runInThread: Callable[..., Deferred[Any]] | None = None,
+    ) -> None:
+        """
+        @param path: where the book is written (C{None}: nowhere).
+        @param runInThread: runs a blocking call off the reactor thread
+            (default C{deferToThread}); a test passes a synchronous one.
+        """
+        if mode not in (WARN, ENFORCE):
+            raise ValueError(f"a pin policy is {WARN} or {ENFORCE}, not {mode!r}")
+        self.book = book
+        self.mode = mode
+        self.quarantineNew = quarantineNew
+        self._clock = clock
+        self._path = path
+        self._runInThread = runInThread
+        self._specs: dict[str, tuple[ServerSpec, str]] = {}
+        """The spec last seen of each server, and its launch."""
+        self._routers: dict[str, weakref.WeakSet[Any]] = {}
+        """The routers that screened each server's tools (told of approvals)."""
+        self._announcing: set[str] = set()
+        self._writing = False
+        self._queued = False
+        self._idle: list[Deferred[None]] = []
+        self.writes = 0
+
+    # -- what the routers ask ----------------------------------------------------
+
+    def keyOf(self, spec: ServerSpec) -> tuple[str, str]:
+        """(server, launch) of C{spec}: the definition its pins are kept by."""
+        known = self._specs.get(spec.name)
+        if known is None or known[0] is not spec:
+            known = self._specs[spec.name] = (spec, launchOf(spec))
+        return spec.name, known[1]
+
+    def screen(
+        self,
+        spec: ServerSpec,
+        page: list[dict[str, Any]],
+        whole: list[dict[str, Any]] | None,
+        router: Announcer,
+    ) -> list[dict[str, Any]]:
+        server, launch = self.keyOf(spec)
+        routers = self._routers.get(server)
+        if routers is None:
+            routers = self._routers[server] = weakref.WeakSet()
+        routers.add(router)
+        now = self._clock.seconds()
+        digests: dict[int, str] = {}
+        record = self.book.get(server, launch)
+        newlyHeld = False
+        if whole is not None:
+            if record is None:
+                record = self._first(server, launch, whole, now)
+            else:
+                newlyHeld |= self._whole(record, whole, now, digests)
+        if record is None:  # a first listing not finished yet
+            return [] if self.quarantineNew else page
+        shown = []
+        for tool in page:
+            name = tool.get("name")
+            if not isinstance(name, str):
+                continue
+            digest = digests.get(id(tool)) or toolDigest(tool)
+            change = record.note(tool, digest, now)
+            held = self.reason(record, server, name)
+            if change is not None:
+                self._told(record, name, change, held)
+                newlyHeld |= held is not None
+            if held is None:
+                shown.append(tool)
+        self._saveIfDirty()
+        if newlyHeld:
+            self._announceSoon(server)  # those that listed it before list again
+        return shown
+
+    def _first(
+        self, server: str, launch: str, tools: list[dict[str, Any]], now: float
+    ) -> ServerPins:
+        record = firstPins(server, launch, tools, now, self.quarantineNew)
+        self.book.add(record)
+        if self.quarantineNew:
+            self.log.warn(
+                "pins: server {server} is new: its {count} tool(s) are held until approved"
+                " ({command})",
+                server=server,
+                count=len(record.pending),
+                command=approveCommand(server),
+                pinsServer=server,
+                pinsEvent="quarantined",
+            )
+        else:
+            self.log.info(
+                "pins: server {server}: {count} tool(s) pinned (definition {launch})",
+                server=server,
+                count=len(record.tools),
+                launch=launch,
+                pinsServer=server,
+                pinsEvent="pinned",
+            )
+        return record
+
+    def _whole(
+        self, record: ServerPins, whole: list[dict[str, Any]], now: float, digests: dict[int, str]
+    ) -> bool:
+        """A whole listing of C{record}'s definition: every tool noted,
+        the removed ones too; whether a tool was newly withheld."""
+        newlyHeld = False
+        names = []
+        for tool in whole:
+            name = tool.get("name")
+            if not isinstance(name, str):
+                continue
+            names.append(name)
+            digest = digests[id(tool)] = toolDigest(tool)
+            change = record.note(tool, digest, now)
+            if change is not None:
+                held = self.reason(record, record.server, name)
+                self._told(record, name, change, held)
+                newlyHeld |= held is not None
+        for name, change in record.listed(names, now):
+            self._told(record, name, change, None)
+        return newlyHeld
+
+    def _told(self, record: ServerPins, name: str, change: Change, held: str | None) -> None:
+        """Log a new change, once: a structured event with its diff."""
+        pin = record.tools.get(name)
+        diff = changeLines(pin.tool if pin is not None else None, change.tool)
+        if change.kind == REMOVED:
+            action = "nothing to withhold"
+        elif held is not None:
+            action = f"withheld until approved ({approveCommand(record.server, [name])})"
+        else:
+            action = f"served (--pins {self.mode}); review it with mcpgateway tools diff"
+        self.log.warn(
+            "pins: server {server}: tool {tool} {change} since it was approved; {action}",
+            server=record.server,
+            tool=logs.clientText(name),
+            change=change.kind,
+            action=action,
+            pinsServer=record.server,
+            pinsTool=name,
+            pinsChange=change.kind,
+            pinsWithheld=held is not None,
+            pinsPolicy=self.mode,
+            diff=diff,
+        )
+
+    def reason(self, record: ServerPins | None, server: str, name: str) -> str | None:
+        """Why tool C{name} of C{record}'s definition (C{None}: a definition
+        never listed) is withheld now (C{None}: it is not). Cheap when it is
+        not: every call of a pinning gateway asks."""
+        if record is None:
+            if not self.quarantineNew:
+                return None
+            return (
+                f"server '{server}' is new and its tools are held until approved"
+                f" (--quarantine-new): approve them with `{approveCommand(server)}`"
+            )
+        change = record.pending.get(name)
+        pinned = name in record.tools
+        if change is None and pinned:
+            return None  # as approved
+        if record.quarantined and not pinned:
+            return (
+                f"tool '{name}' of server '{server}' is held until approved (the server is new"
+                " and this gateway runs with --quarantine-new): approve it with"
+                f" `{approveCommand(server, [name])}`"
+            )
+        if change is not None and change.kind != REMOVED:
+            if not (record.quarantined or self.mode == ENFORCE):
+                return None
+            what = "changed since it was approved" if change.kind != "added" else "new"
+            return (
+                f"tool '{name}' of server '{server}' is {what} and withheld until approved"
+                f" (--pins {self.mode}): review it with `mcpgateway tools diff"
+                f" {shlex.quote(server)}`, approve it with `{approveCommand(server, [name])}`"
+            )
+        if not pinned and self.mode == ENFORCE:
+            return (
+                f"tool '{name}' of server '{server}' was never listed by this gateway, so it"
+                " is not approved (--pins enforce): list the server's tools, then"
+                f" `{approveCommand(server, [name])}`"
+            )
+        return None
+
+    def refusal(self, spec: ServerSpec, tool: str) -> str | None:
+        server, launch = self.keyOf(spec)
+        return self.reason(self.book.get(server, launch), server, tool)
+
+    def withheld(self, spec: ServerSpec) -> Sequence[str]:
+        server, launch = self.keyOf(spec)
+        record = self.book.get(server, launch)
+        if record is None:
+            return ()
+        return [
+            name
+            for name, change in sorted(record.pending.items())
+            if change.kind != REMOVED and self.reason(record, server, name) is not None
+        ]
+
+    # -- approvals and reports -----------------------------------------------------
+
+    def report(self, server: str | None = None) -> dict[str, Any]:
+        """The pins as JSON: the policy, and each definition's record
+        (of C{server} only, when named) with its pending changes and whether
+        each is withheld now.
+
+        @raise KeyError: C{server} has no record."""
+        records = self.book.ofServer(server) if server is not None else None
+        if server is not None and not records:
+            raise KeyError(server)
+        if records is None:
+            records = [self.book.records[key] for key in sorted(self.book.records)]
+        shown = []
+        for record in records:
+            current = self._specs.get(record.server)
+
+            def held(name: str, record: ServerPins = record) -> bool:
+                return self.reason(record, record.server, name) is not None
+
+            line = recordReport(record, held)
+            line["current"] = None if current is None else current[1] == record.launch
+            shown.append(line)
+        return {"policy": self.mode, "quarantineNew": self.quarantineNew, "servers": shown}
+
+    def approve(self, server: str, tools: Sequence[str] | None = None) -> dict[str, Any]:
+        """Approve the pending changes of C{tools} (C{None} or empty: all)
+        of every definition of C{server}, keep them, and tell its routers
+        (C{routers}: how many there are; none: no child lists it now).
+
+        @raise KeyError: C{server} has no record."""
+        named = list(tools) if tools else None
+        approved = self.book.approve(server, named, self._clock.seconds())
+        names = sorted({name for _, name, _ in approved})
+        unchanged = sorted(set(named or ()) - set(names))
+        for launch, name, kind in approved:
+            self.log.info(
+                "pins: server {server}: the {change} tool {tool} is approved",
+                server=server,
+                tool=logs.clientText(name),
+                change=kind,
+                pinsServer=server,
+                pinsTool=name,
+                pinsEvent="approved",
+                launch=launch,
+            )
+        self._saveIfDirty()
+        if approved:
+            self._announceSoon(server)
+        told = len(self._routers.get(server, ()))
+        return {"server": server, "approved": names, "unchanged": unchanged, "routers": told}
+
+    def _announceSoon(self, server: str) -> None:
+        """Tell C{server}'s routers that what they show changed, once this
+        turn is over (a listing being answered goes first)."""
+        if server in self._announcing:
+            return
+        self._announcing.add(server)
+        self._clock.callLater(0, self._announce, server)
+
+    def _announce(self, server: str) -> None:
+        self._announcing.discard(server)
+        for router in list(self._routers.get(server, ())):
+            try:
+                router.toolsChanged()
+            except Exception:
+                self.log.failure("pins: telling a router of server {server} failed", server=server)
+
+    # -- the file ------------------------------------------------------------------
+
+    def _saveIfDirty(self) -> None:
+        if self._path is None or not self.book.dirty:
+            return
+        if not self.running:
+            self._writeNow()
+        elif self._writing:
+            self._queued = True
+        else:
+            self._write()
+
+    def _writeNow(self) -> None:
+        assert self._path is not None
+        try:
+            self.book.save(self._path)
+            self.writes += 1
+        except (OSError, ValueError) as e:
+            self.log.error("pins: {path} was not written: {why}", path=str(self._path), why=e)
+
+    def _write(self) -> None:
+        path = self._path
+        assert path is not None
+        data = self.book.encode()
+        self.book.clean()
+        self._writing = True
+        run = self._runInThread
+        if run is None:
+            from twisted.internet.threads import deferToThread
+
+            run = deferToThread
+        writing = maybeDeferred(run, writeFileAtomic, path, data, 0o600)
+        writing.addCallbacks(self._written, self._writeFailed)
+
+    def _written(self, _: object) -> None:
+        self.writes += 1
+        self._writeDone()
+
+    def _writeFailed(self, reason: Failure) -> None:
+        if reason.check(OSError):
+            self.log.error(
+                "pins: {path} was not written: {why}", path=str(self._path), why=reason.value
+            )
+        else:
+            self.log.failure("pins: {path} was not written", failure=reason, path=str(self._path))
+        for record in self.book.records.values():
+            record.dirty = True  # written again with the next change
+        self._writeDone()
+
+    def _writeDone(self) -> None:
+        self._writing = False
+        if self._queued:
+            self._queued = False
+            if self.running:
+                self._write()
+                return
+            self._writeNow()
+        idle, self._idle = self._idle, []
+        for waiter in idle:
+            waiter.callback(None)
+
+    def stopService(self) -> Deferred[None]:
+        """From now on each change is written at once; fires once the
+        write in flight (and the one queued) is done."""
+        super().stopService()
+        if not self._writing:
+            self._saveIfDirty()
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._idle.append(waiter)
+        return waiter
+
+
+def policyOf(gateway: Gateway) -> PinPolicy | None:
+    """The pin policy C{gateway} was made with (C{None}: C{--pins off})."""
+    pins = gateway.settings.toolPins
+    return pins if isinstance(pins, PinPolicy) else None
+
+
+def loadPolicy(
+    stateDir: Path,
+    mode: str,
+    clock: IReactorTime,
+    quarantineNew: bool = False,
+    runInThread: Callable[..., Deferred[Any]] | None = None,
+) -> PinPolicy | None:
+    """The policy C{--pins MODE} asks for, with the pins of C{stateDir}
+    (C{None} for C{off}).
+
+    @raise mcpgateway.trust.pins.PinsFileError: the pins file cannot be used."""
+    if mode == OFF:
+        return None
+    path = filePath(stateDir)
+    return PinPolicy(PinBook.load(path), mode, clock, quarantineNew, path, runInThread)

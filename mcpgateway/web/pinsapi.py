@@ -1,0 +1,94 @@
+# -*- test-case-name: tests.trust.test_pinsapi -*-
+"""What C{/api/v1/pins} does (docs/trust.md), for L{mcpgateway.web.api.ApiApp}:
+
+ - C{GET /api/v1/pins}: the policy (C{--pins}, C{--quarantine-new}) and
+   every server definition's pins, with each pending change, its diff and
+   whether it is withheld now (L{mcpgateway.trust.policy.PinPolicy.report});
+ - C{GET /api/v1/pins/<server>}: the same for one server (404: none);
+ - C{POST /api/v1/pins/<server>/approve}, with an optional body
+   C{{"tools": [names]}} (none: every pending change of the server): the
+   changes become the pins at once; the server's sessions and catalogs
+   list its tools again, and when no child of it runs its catalog is
+   listed afresh (a probe).
+
+A gateway run with C{--pins off} reports no pins and refuses approvals
+(409): the C{mcpgateway tools} command edits the file itself then.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.logger import Logger
+
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.ops.management import ManagementError
+from mcpgateway.runtime import logs
+from mcpgateway.trust.pins import OFF
+from mcpgateway.trust.policy import policyOf
+
+log = Logger(observer=logs.observer, namespace="mcpgateway.web.api")
+
+
+def pinsReport(gateway: Gateway, server: str | None = None) -> dict[str, Any]:
+    """C{GET /api/v1/pins[/<server>]}."""
+    policy = policyOf(gateway)
+    if policy is None:
+        if server is not None:
+            raise ManagementError(404, f"no pins: this gateway runs with --pins {OFF}")
+        return {"policy": OFF, "quarantineNew": False, "servers": []}
+    try:
+        return policy.report(server)
+    except KeyError:
+        raise ManagementError(
+            404, f"no pins for server '{server}': the gateway has not listed its tools yet"
+        ) from None
+
+
+def approvePins(gateway: Gateway, server: str, body: Any) -> dict[str, Any]:
+    """C{POST /api/v1/pins/<server>/approve} with C{body} (C{None}: no body)."""
+    policy = policyOf(gateway)
+    if policy is None:
+        raise ManagementError(
+            409,
+            f"this gateway runs with --pins {OFF}: nothing is withheld, and"
+            " `mcpgateway tools approve` edits the pins file itself",
+        )
+    tools = _tools(body)
+    try:
+        result = policy.approve(server, tools)
+    except KeyError:
+        raise ManagementError(
+            404, f"no pins for server '{server}': the gateway has not listed its tools yet"
+        ) from None
+    pool = gateway.pools.get(server)
+    if result["approved"] and not result["routers"] and pool is not None and not pool.disabled:
+        # No child of it lists tools now: its catalog (/mcp) is listed afresh.
+        gateway.catalogs.refresh(pool).addErrback(
+            lambda reason: log.failure(
+                "api: listing server {server} after an approval failed", reason, server=server
+            )
+        )
+    log.info(
+        "api: pins of server {server} approved ({tools})",
+        server=server,
+        tools=", ".join(logs.clientText(name) for name in result["approved"]) or "nothing pending",
+    )
+    return result
+
+
+def _tools(body: Any) -> list[str] | None:
+    """The tool names of an approval's body (C{None}: all)."""
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise ManagementError(400, "the body must be a JSON object")
+    unknown = sorted(set(body) - {"tools"})
+    if unknown:
+        raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
+    tools = body.get("tools")
+    if tools is None:
+        return None
+    if not isinstance(tools, list) or not all(isinstance(name, str) for name in tools):
+        raise ManagementError(400, "tools: must be a list of tool names")
+    return list(tools) or None
