@@ -12,14 +12,17 @@ stores the secret values in the secret store, and adds the entry as
 C{mcpgateway servers add} does: through the running gateway's management API
 (C{POST /api/v1/servers}), or, when no gateway runs, into
 C{<state-dir>/servers.json} itself, checked as the API checks an entry and
-written atomically. Either way it is a server of the gateway's own file for
-every workspace: C{--scope workspace} is refused, saying why.
+written atomically. Either way it is a server of the gateway's own file: for
+every workspace, or with C{--scope workspace} for the sessions of the
+current directory's workspace only (its routes, as a project's entry in a
+client's file).
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +35,12 @@ from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
 from mcpgateway.cli.registry import RegistrySeams, fetchServer, registryClient, registryOption
 from mcpgateway.cli.servers import parseEnv, serverShare
 from mcpgateway.config import servers as config
-from mcpgateway.config.gatewayfile import ServersFile, blockedEnvKeys
+from mcpgateway.config.gatewayfile import (
+    ServersFile,
+    addWorkspaceEntry,
+    blockedEnvKeys,
+    workspaceEntries,
+)
 from mcpgateway.ops.locate import resolveStateDir
 from mcpgateway.ops.statedir import unsafeStateDir
 from mcpgateway.registry.choose import KINDS, Choice, InstallError, choose
@@ -100,13 +108,6 @@ def cmdAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
 
 
 def runAdd(args: argparse.Namespace, out: Output, ctx: CliContext, seams: AddSeams) -> int:
-    if args.scope == "workspace":
-        raise CliError(
-            "--scope workspace: the gateway's own servers.json holds servers for every"
-            " workspace only; a project's servers come from its client's config"
-            " (docs/self-service.md). Add it --scope global, or to the project's config",
-            code=2,
-        )
     client = registryClient(args, seams)
     server = fetchServer(client, args.name, args.version)
     if server.status == "deleted":
@@ -132,7 +133,8 @@ def runAdd(args: argparse.Namespace, out: Output, ctx: CliContext, seams: AddSea
             f"{', '.join(s for s, _ in built.secrets)}: this installation has no secret store"
             " to keep a secret in; `mcpgateway servers add` adds a server with plain values"
         )
-    out.note(f"{shown(server.name)} {shown(server.version)} ({choice.kind}) as {name}:")
+    where = f", for workspace {shown(workspaceOf(args))}" if args.scope == "workspace" else ""
+    out.note(f"{shown(server.name)} {shown(server.version)} ({choice.kind}) as {name}{where}:")
     for line in describeEntry(built):
         out.note(f"  {line}")
     if args.dry_run:
@@ -246,22 +248,34 @@ def addEntry(
     built: Built,
     environ: Mapping[str, str],
 ) -> int:
-    """Add C{built} through the running gateway's API, else into its file."""
+    """Add C{built} through the running gateway's API, else into its file
+    (for the current directory's workspace with C{--scope workspace})."""
+    workspace = workspaceOf(args) if args.scope == "workspace" else None
     found = ctx.probe(resolveStateDir(args.state_dir))
     if not found.running:
-        path = addToFile(found.stateDir, built, environ)
+        path = addToFile(found.stateDir, built, environ, workspace)
         return _report(out, choice, built, None, path)
     body = {"name": built.name, **built.entry}
+    if workspace is not None:
+        body["workspace"] = workspace
     summary = ctx.http.api(found, "POST", "/servers", body, timeout=ctx.timeouts.change)
     url = f"{found.baseUrl()}/{built.name}/mcp"
     return _report(out, choice, built, (url, summary), None)
 
 
-def addToFile(stateDir: Path, built: Built, environ: Mapping[str, str]) -> Path:
+def workspaceOf(args: argparse.Namespace) -> str:
+    """The workspace C{--scope workspace} means: the current directory."""
+    return os.path.abspath(os.getcwd())
+
+
+def addToFile(
+    stateDir: Path, built: Built, environ: Mapping[str, str], workspace: str | None = None
+) -> Path:
     """Write C{built} into C{<stateDir>/servers.json} as the management
-    API would: the name free there, no env key the API refuses, the entry
-    one the config loader accepts (strictly) with its command on C{PATH},
-    the file replaced atomically."""
+    API would: the name free there (for every workspace, or in
+    C{workspace}'s own entries), no env key the API refuses, the entry one
+    the config loader accepts (strictly) with its command on C{PATH}, the
+    file replaced atomically."""
     unsafe = unsafeStateDir(stateDir)
     if unsafe is not None:
         raise CliError(unsafe)
@@ -273,8 +287,16 @@ def addToFile(stateDir: Path, built: Built, environ: Mapping[str, str]) -> Path:
         raise CliError(str(e)) from None
     if not isinstance(data.get("mcpServers"), dict):
         raise CliError(f"{managed.path}: 'mcpServers' is not an object")
-    if built.name in data["mcpServers"]:
-        raise CliError(f"{managed.path} has a server named {built.name}: choose another --as NAME")
+    taken = (
+        built.name in data["mcpServers"]
+        if workspace is None
+        else workspace in workspaceEntries(data, built.name)
+    )
+    if taken:
+        where = "" if workspace is None else f" for workspace {workspace}"
+        raise CliError(
+            f"{managed.path} has a server named {built.name}{where}: choose another --as NAME"
+        )
     blocked = blockedEnvKeys(built.entry.get("env", {}))
     if blocked:
         raise CliError(f"env: key(s) not allowed: {', '.join(blocked)}")
@@ -287,7 +309,10 @@ def addToFile(stateDir: Path, built: Built, environ: Mapping[str, str]) -> Path:
             f"command: '{spec.command}' was not found on PATH (npx comes with Node.js,"
             " uvx with uv, docker with Docker)"
         )
-    data["mcpServers"][built.name] = built.entry
+    if workspace is None:
+        data["mcpServers"][built.name] = built.entry
+    else:
+        addWorkspaceEntry(data, workspace, built.name, built.entry)
     managed.write(data)
     return managed.path
 
@@ -356,8 +381,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "--scope",
         choices=("global", "workspace"),
         default="global",
-        help="where it is added: global, the gateway's own servers.json (every workspace);"
-        " workspace is refused (the gateway's file has no per-workspace entries)",
+        help="who gets it: global (every session) or workspace (the sessions of the current"
+        " directory's workspace only); kept in the gateway's own servers.json either way",
     )
     add.add_argument(
         "--remote", action="store_true", help="call its remote URL instead of running a package"

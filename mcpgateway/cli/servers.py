@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -189,6 +190,8 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
         body["share"] = args.share
     if args.cwd is not None:
         body["cwd"] = os.path.abspath(os.path.expanduser(args.cwd))
+    if args.workspace is not None:
+        body["workspace"] = os.path.abspath(os.path.expanduser(args.workspace))
     found = runningGateway(ctx.probe(resolveStateDir(args.state_dir)))
     summary = ctx.http.api(found, "POST", "/servers", body, timeout=ctx.timeouts.change)
     url = f"{found.baseUrl()}/{args.name}/mcp"
@@ -231,8 +234,22 @@ def _change(
 
 
 def cmdServersRemove(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    path = serverPath(args.name)
+    workspace = getattr(args, "workspace", None)
+    if workspace is not None:
+        workspace = os.path.abspath(os.path.expanduser(workspace))
+        path += "?" + urllib.parse.urlencode({"workspace": workspace})
     return _change(
-        args, out, ctx, "DELETE", serverPath(args.name), None, lambda _: f"removed {args.name}"
+        args,
+        out,
+        ctx,
+        "DELETE",
+        path,
+        None,
+        lambda answer: (
+            f"removed {args.name}"
+            + (f" for workspace {answer['workspace']}" if "workspace" in answer else "")
+        ),
     )
 
 
@@ -350,6 +367,12 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
             description=f"{text[0].upper()}{text[1:]}. {more} {TOKEN_HELP}",
         )
         command.add_argument("name", metavar="NAME")
+        if action == "remove":
+            command.add_argument(
+                "--workspace",
+                metavar="DIR",
+                help="the workspace it was added for (needed when it was added for several)",
+            )
         command.set_defaults(handler=handler)
 
 
@@ -395,6 +418,12 @@ def _addAddParser(actions: Subcommands[Parser], common: list[Parser]) -> None:
         help="the older words: stateless is --share global, stateful is --share session",
     )
     add.add_argument("--cwd", metavar="DIR", help="the working directory of its children")
+    add.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="serve it to the sessions of that workspace only (its routes, /NAME~KEY/mcp),"
+        " as a project's entry in a client's config is (docs/scopes.md)",
+    )
     add.add_argument(
         "--credential-env",
         action="append",

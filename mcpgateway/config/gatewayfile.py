@@ -2,7 +2,9 @@
 """The gateway's own config file: what the management API changed.
 
 C{<state-dir>/servers.json} holds the servers added through the API (an
-C{mcpServers} object) and per-server overrides of any server
+C{mcpServers} object; those of one workspace under C{projects.<directory>.mcpServers},
+as C{~/.claude.json} keeps a project's, served on that workspace's routes
+only) and per-server overrides of any server
 (C{{"disabled": true}}, extra C{env}, and the aggregate filter keys
 C{includeTools}, C{excludeTools}, C{toolBudget}, C{alias}, C{"aggregate":
 false}, key by key over the entry's). It is read on every (re)load and merged
@@ -44,13 +46,15 @@ class ServersFile:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"mcpServers": {}, "overrides": {}}
+            return {"mcpServers": {}, "overrides": {}, "projects": {}}
         except (OSError, ValueError) as e:
             raise ValueError(f"{self.path} is unusable: {e}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{self.path} must hold a JSON object")
         data.setdefault("mcpServers", {})
         data.setdefault("overrides", {})
+        if not isinstance(data.get("projects"), dict):
+            data["projects"] = {}
         return data
 
     def write(self, data: dict[str, Any]) -> None:
@@ -75,6 +79,10 @@ class ServersFile:
                 )
                 continue
             loaded.servers[name] = spec
+        if any(isinstance(p, dict) and p.get("mcpServers") for p in data["projects"].values()):
+            own = parseConfig({"projects": data["projects"]}, str(self.path), environ)
+            loaded.warnings.extend(own.warnings)
+            loaded.projects.extend(own.projects)
         for name, override in data["overrides"].items():
             current = loaded.servers.get(name)
             if current is not None and isinstance(override, dict):
@@ -146,3 +154,32 @@ def applyOverride(
 def blockedEnvKeys(env: dict[str, Any]) -> list[str]:
     """The keys of C{env} the API refuses."""
     return sorted(key for key in env if ENV_BLOCKLIST.match(str(key)))
+
+
+def workspaceEntries(data: dict[str, Any], name: str) -> list[str]:
+    """The workspaces whose own entry named C{name} C{data} (a read
+    C{servers.json}) holds, sorted."""
+    return sorted(
+        workspace
+        for workspace, project in data["projects"].items()
+        if isinstance(project, dict)
+        and isinstance(project.get("mcpServers"), dict)
+        and name in project["mcpServers"]
+    )
+
+
+def addWorkspaceEntry(
+    data: dict[str, Any], workspace: str, name: str, entry: dict[str, Any]
+) -> None:
+    """Put C{entry}, named C{name}, among C{workspace}'s own entries of C{data}."""
+    project = data["projects"].setdefault(workspace, {})
+    project.setdefault("mcpServers", {})[name] = entry
+
+
+def removeWorkspaceEntry(data: dict[str, Any], workspace: str, name: str) -> None:
+    """Take C{name} out of C{workspace}'s own entries of C{data} (a
+    workspace left with none is dropped)."""
+    project = data["projects"][workspace]
+    del project["mcpServers"][name]
+    if not project["mcpServers"]:
+        del data["projects"][workspace]

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred, DeferredList, succeed
 
 from mcpgateway.config import servers as config
-from mcpgateway.config.gatewayfile import ServersFile, blockedEnvKeys
+from mcpgateway.config.gatewayfile import (
+    ServersFile,
+    addWorkspaceEntry,
+    blockedEnvKeys,
+    removeWorkspaceEntry,
+    workspaceEntries,
+)
 from mcpgateway.config.source import ConfigService
 from mcpgateway.config.watched import ConfigSource, PlainFile
 from mcpgateway.core.catalog import CatalogService
@@ -211,15 +217,18 @@ class ServerChanges:
         (C{credentialEnv}: the variables a client may send as
         C{X-Mcp-Env-<NAME>} headers, checked as the config loader checks an
         entry's), or a remote one: C{{"name", "type"?, "url", "headers"?,
-        "share"?, "requestTimeout"?}}."""
+        "share"?, "requestTimeout"?}}; with C{"workspace": "/abs/dir"}, for
+        the sessions of that workspace only (served on its routes, as a
+        project's entry in a client's file is)."""
         if not isinstance(body, dict):
             raise ManagementError(400, "the body must be a JSON object")
         name = body.get("name")
         if not isinstance(name, str) or not config.NAME_PATTERN.fullmatch(name):
             raise ManagementError(400, "name: 1-64 letters, digits, '-', '_' or '.'")
-        if name in self._gateway.pools:
+        workspace = _workspaceOf(body.get("workspace"))
+        if workspace is None and name in self._gateway.pools:
             raise ManagementError(409, f"name: a server named '{name}' exists")
-        entry = {key: value for key, value in body.items() if key != "name"}
+        entry = {key: value for key, value in body.items() if key not in ("name", "workspace")}
         unknown = sorted(set(entry) - ADD_FIELDS)
         if unknown:
             raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
@@ -231,14 +240,39 @@ class ServerChanges:
         if not spec.runnable:
             raise ManagementError(400, f"command: '{spec.command}' {notFound(spec.command)}")
         data = self._managed.read()
-        data["mcpServers"][name] = entry
+        if workspace is None:
+            data["mcpServers"][name] = entry
+        elif workspace in workspaceEntries(data, name):
+            raise ManagementError(409, f"name: workspace {workspace} has a server named '{name}'")
+        else:
+            addWorkspaceEntry(data, workspace, name, entry)
         self._managed.write(data)
         return self._applied(lambda: self.summary(name))
 
-    def remove(self, name: str) -> Deferred[dict[str, Any]]:
+    def remove(self, name: str, workspace: str | None = None) -> Deferred[dict[str, Any]]:
+        """Remove a server the API added: its entry for every workspace, or
+        the one of C{workspace}; without C{workspace}, a server added for
+        one workspace only is removed there."""
         self.pool(name)
         data = self._managed.read()
+        own = workspaceEntries(data, name)
+        if workspace is None and name not in data["mcpServers"] and len(own) == 1:
+            [workspace] = own
+        if workspace is not None:
+            if workspace not in own:
+                raise ManagementError(
+                    409, f"workspace {workspace} has no server named '{name}' added through the API"
+                )
+            removeWorkspaceEntry(data, workspace, name)
+            self._managed.write(data)
+            return self._applied(lambda: {"removed": name, "workspace": workspace})
         if name not in data["mcpServers"]:
+            if own:
+                raise ManagementError(
+                    409,
+                    f"server '{name}' was added for {len(own)} workspaces"
+                    f" ({', '.join(own)}): say which (?workspace=DIR)",
+                )
             raise ManagementError(409, notRemovable(name, self._config.source))
         del data["mcpServers"][name]
         data["overrides"].pop(name, None)
@@ -313,10 +347,23 @@ class ServerChanges:
 
     def _origin(self, name: str) -> str:
         try:
-            managed = name in self._managed.read()["mcpServers"]
+            data = self._managed.read()
+            managed = name in data["mcpServers"] or bool(workspaceEntries(data, name))
         except ValueError:
             managed = False
         return "api" if managed else "config"
+
+
+def _workspaceOf(value: Any) -> str | None:
+    """A C{POST /servers} body's C{workspace}: an absolute path of a directory
+    (normalized), or C{None} when absent; else a 400."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not os.path.isabs(value):
+        raise ManagementError(400, "workspace: an absolute path of a directory")
+    if not os.path.isdir(value):
+        raise ManagementError(400, f"workspace: {value} is not a directory")
+    return os.path.normpath(value)
 
 
 def launchOf(status: ServerStatus) -> list[str] | None:

@@ -28,7 +28,7 @@ import re
 import shlex
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mcpgateway.config.steering import isDenied
@@ -47,11 +47,9 @@ from mcpgateway.registry.entries import (
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 TRANSPORTS = {"http": "Streamable HTTP", "sse": "HTTP+SSE"}
 """A remote entry's C{type} and how it is named to the person."""
-WORKSPACE_REFUSED = (
-    "scope 'workspace' is not available: the gateway's own servers.json, where servers"
-    " added from a session go, holds servers for every workspace only (a project's servers"
-    " come from its client's config, such as its .mcp.json). Add it with scope 'global',"
-    " or to the project's config."
+NO_WORKSPACE = (
+    "scope 'workspace' needs this session's workspace, and the client gives none (MCP roots):"
+    " add it with scope 'global', or in the project's directory the person runs"
 )
 MAX_ARGS = 256
 MAX_TEXT = 4096
@@ -76,6 +74,8 @@ class Addition:
     entry: dict[str, Any]
     cli: str
     origin: str | None = None
+    workspace: str | None = None
+    """The workspace whose sessions only get it (C{None}: every session)."""
 
     @property
     def remote(self) -> bool:
@@ -95,15 +95,11 @@ RegistryOpener = Callable[[], RegistryClient]
 
 def fromArguments(args: Mapping[str, Any], registry: RegistryOpener) -> Addition:
     """The addition an C{add_server} call asks for: exactly one of
-    C{server} (a registry name), C{command} or C{url}.
+    C{server} (a registry name), C{command} or C{url}, for every session
+    (its C{scope} is read by L{scopeOf}).
 
     @raise ChangeError: it cannot be added as asked.
     """
-    scope = args.get("scope", "global")
-    if scope == "workspace":
-        raise ChangeError(WORKSPACE_REFUSED)
-    if scope != "global":
-        raise ChangeError(f"scope must be 'global' (or 'workspace', refused), not {scope!r}")
     given = [key for key in ("server", "command", "url") if args.get(key) is not None]
     if len(given) != 1:
         raise ChangeError(
@@ -214,15 +210,50 @@ def fromUrl(args: Mapping[str, Any]) -> Addition:
     return Addition(name, {"type": transport, "url": url}, cli)
 
 
+def scopeOf(args: Mapping[str, Any]) -> str:
+    """An C{add_server} call's C{scope}: C{global} (every session, the
+    default) or C{workspace} (the sessions of the caller's workspace)."""
+    scope = args.get("scope", "global")
+    if scope not in ("global", "workspace"):
+        raise ChangeError(f"scope must be 'global' or 'workspace', not {scope!r}")
+    return str(scope)
+
+
+def workspaceOf(roots: list[str]) -> str:
+    """The workspace of a session whose roots are C{roots} (their
+    C{file://} URIs): its first one's directory."""
+    for uri in roots:
+        parts = urllib.parse.urlsplit(uri)
+        path = urllib.parse.unquote(parts.path)
+        if parts.scheme == "file" and path.startswith("/") and "\0" not in path:
+            return path.rstrip("/") or "/"
+    raise ChangeError(NO_WORKSPACE)
+
+
+def forWorkspace(addition: Addition, workspace: str) -> Addition:
+    """C{addition} for the sessions of C{workspace} only, with the command
+    that adds it so."""
+    cli = addition.cli
+    if cli.startswith("mcpgateway servers add "):
+        rest = cli.removeprefix("mcpgateway servers add ")
+        cli = f"mcpgateway servers add --workspace {shlex.quote(workspace)} {rest}"
+    else:
+        cli = f"cd {shlex.quote(workspace)} && {cli} --scope workspace"
+    return replace(addition, workspace=workspace, cli=cli)
+
+
 # -- what the person sees ------------------------------------------------------------
 
 
 def confirmationOf(addition: Addition) -> str:
     """The question that adds C{addition}: what runs (or is called), the
     names of its environment variables and headers, never a value."""
-    lines = [
-        f"Add the MCP server '{addition.name}' to this gateway, for every session and workspace?"
-    ]
+    who = (
+        "for every session and workspace"
+        if addition.workspace is None
+        else f"for the sessions of workspace {shown(addition.workspace)} only"
+    )
+    lines = [f"Add the MCP server '{addition.name}' to this gateway, {who}?"]
     entry = addition.entry
     if addition.remote:
         kind = TRANSPORTS.get(str(entry.get("type")), str(entry.get("type")))

@@ -141,9 +141,15 @@ class GatewayApi:
             raise
         return answer if isinstance(answer, dict) else None
 
-    def add(self, name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-        """Add server C{name} with C{entry}; its summary."""
-        answer = self.request("POST", "/servers", {"name": name, **entry})
+    def add(
+        self, name: str, entry: Mapping[str, Any], workspace: str | None = None
+    ) -> dict[str, Any]:
+        """Add server C{name} with C{entry} (for the sessions of C{workspace}
+        only, when given); its summary."""
+        body = {"name": name, **entry}
+        if workspace is not None:
+            body["workspace"] = workspace
+        answer = self.request("POST", "/servers", body)
         return answer if isinstance(answer, dict) else {}
 
     def remove(self, name: str) -> None:

@@ -42,6 +42,8 @@ from mcpgateway.selfservice.tools import TOOL_NAMES, TOOLS, Answer, SelfServiceT
 JSON = dict[str, Any]
 INPUT_KEY = "confirm"
 """The key of a question in a 2026-07-28 client's C{input_required} round."""
+ROOTS_KEY = "workspace"
+"""The key of the request for the caller's roots in such a round."""
 INSTRUCTIONS = (
     "The gateway's own tools: find MCP servers in the registry (find_server), add one"
     " (add_server), list, remove, enable and disable the gateway's servers. Every change asks"
@@ -203,12 +205,40 @@ class StdioServer:
             raise ValueError(f"Unknown tool: {name}")
         if args is not None and not isinstance(args, dict):
             raise ValueError("arguments must be an object")
-        return self._tools.call(name, args or {}, lambda m, s: self.ask(call, m, s))
+        return self._tools.call(
+            name, args or {}, lambda m, s: self.ask(call, m, s), lambda: self.roots(call)
+        )
 
     def ask(self, call: Call, message: str, schema: JSON) -> Answer:
         """Ask the person who made C{call}; block until the answer.
 
         @raise Cancelled: the call was cancelled meanwhile (the question is withdrawn).
+        """
+        request = {"mode": "form", "message": message, "requestedSchema": schema}
+        return answerOf(self._request(call, "elicitation/create", request, INPUT_KEY))
+
+    def roots(self, call: Call) -> list[str]:
+        """The root URIs of the session that made C{call} (its
+        C{roots/list}, routed by the same hint); none when it gives none.
+
+        @raise Cancelled: the call was cancelled meanwhile.
+        """
+        reply = self._request(call, "roots/list", {}, ROOTS_KEY)
+        result = reply.get("result")
+        roots = result.get("roots") if isinstance(result, dict) else None
+        listed = roots if isinstance(roots, list) else []
+        return [
+            root["uri"]
+            for root in listed
+            if isinstance(root, dict) and isinstance(root.get("uri"), str)
+        ]
+
+    def _request(self, call: Call, method: str, params: JSON, key: str) -> JSON:
+        """Send the client of C{call} request C{method} (with the gateway's
+        hints: the call it serves, its key in a modern round, optional);
+        block until its reply.
+
+        @raise Cancelled: the call was cancelled meanwhile (the request is withdrawn).
         """
         with self._lock:
             if call.cancelled:
@@ -217,9 +247,8 @@ class StdioServer:
             self._asking[sid] = call
             call.wake.clear()
             call.reply = None
-        hints = {HINT_RELATED: call.requestId, HINT_KEY: INPUT_KEY, HINT_OPTIONAL: True}
-        request = {"mode": "form", "message": message, "requestedSchema": schema, "_meta": hints}
-        self.send({"id": sid, "method": "elicitation/create", "params": request})
+        hints = {HINT_RELATED: call.requestId, HINT_KEY: key, HINT_OPTIONAL: True}
+        self.send({"id": sid, "method": method, "params": {**params, "_meta": hints}})
         call.wake.wait()
         if call.cancelled:
             with self._lock:
@@ -227,7 +256,7 @@ class StdioServer:
             withdrawn = {"requestId": sid, "reason": "the tool call was cancelled"}
             self.send({"method": "notifications/cancelled", "params": withdrawn})
             raise Cancelled()
-        return answerOf(call.reply or {})
+        return call.reply or {}
 
 
 def answerOf(reply: JSON) -> Answer:

@@ -31,8 +31,11 @@ from mcpgateway.selfservice.changes import (
     confirmationOf,
     confirmSchema,
     describeServer,
+    forWorkspace,
     fromArguments,
     localName,
+    scopeOf,
+    workspaceOf,
 )
 from mcpgateway.selfservice.gatewayapi import ApiError, GatewayApi
 
@@ -58,6 +61,12 @@ class Answer:
 
 Ask = Callable[[str, JSON], Answer]
 """Asks the person C{message} with the form C{schema}; blocks until answered."""
+Roots = Callable[[], list[str]]
+"""The root URIs of the session that made the call (C{roots/list}); blocks."""
+
+
+def _noRoots() -> list[str]:
+    return []
 
 
 def _schema(properties: JSON, *required: str) -> JSON:
@@ -113,8 +122,8 @@ TOOLS: list[JSON] = [
                     "type": "string",
                     "enum": ["global", "workspace"],
                     "default": "global",
-                    "description": "global: the gateway's own servers.json, every session and"
-                    " workspace (workspace is refused: see the error).",
+                    "description": "global: every session and workspace; workspace: the"
+                    " sessions of this session's workspace only (its first MCP root).",
                 },
             }
         ),
@@ -165,7 +174,7 @@ class SelfServiceTools:
         self._api = api
         self._registry = registry
 
-    def call(self, name: str, args: Mapping[str, Any], ask: Ask) -> JSON:
+    def call(self, name: str, args: Mapping[str, Any], ask: Ask, roots: Roots = _noRoots) -> JSON:
         """Run tool C{name}; a refused change is an error result saying why."""
         try:
             if name == "find_server":
@@ -174,7 +183,7 @@ class SelfServiceTools:
             if name == "list_servers":
                 return self.listServers(api)
             if name == "add_server":
-                return self.addServer(api, args, ask)
+                return self.addServer(api, args, ask, roots)
             if name == "remove_server":
                 return self.removeServer(api, localName(args), ask)
             return self.setEnabled(api, localName(args), name == "enable_server", ask)
@@ -232,8 +241,13 @@ class SelfServiceTools:
 
     # -- changing --------------------------------------------------------------------
 
-    def addServer(self, api: GatewayApi, args: Mapping[str, Any], ask: Ask) -> JSON:
+    def addServer(
+        self, api: GatewayApi, args: Mapping[str, Any], ask: Ask, roots: Roots = _noRoots
+    ) -> JSON:
+        workspace = scopeOf(args) == "workspace"
         addition = fromArguments(args, self._registry)
+        if workspace:
+            addition = forWorkspace(addition, workspaceOf(roots()))
         if addition.name == SERVER_NAME or api.server(addition.name) is not None:
             raise ChangeError(
                 f"the gateway has a server named '{addition.name}' already: choose another 'name'"
@@ -242,7 +256,7 @@ class SelfServiceTools:
         refusal = notConfirmed(answer, "added", addition.cli)
         if refusal is not None:
             return refusal
-        summary = api.add(addition.name, addition.entry)
+        summary = api.add(addition.name, addition.entry, addition.workspace)
         return result(added(addition, summary))
 
     def removeServer(self, api: GatewayApi, name: str, ask: Ask) -> JSON:
@@ -315,6 +329,12 @@ def notConfirmed(answer: Answer, done: str, cli: str) -> JSON | None:
 def added(addition: Addition, summary: Mapping[str, Any]) -> str:
     """What an add answers: the server, where it is served, what to expect."""
     share = summary.get("share", "?")
+    if addition.workspace is not None:
+        return (
+            f"Added '{addition.name}' to the gateway (share: {share}) for the sessions of"
+            f" workspace {shown(addition.workspace)} only. Its tools appear in their tool"
+            f" lists once the gateway has listed them (on /mcp as {addition.name}__<tool>)."
+        )
     return (
         f"Added '{addition.name}' to the gateway (share: {share}), served at"
         f" /{addition.name}/mcp. Its tools appear in this session's tool list once the"

@@ -254,7 +254,9 @@ class ApiApp:
             self._followServers()
             return jsonReply(request, 200, result)
 
-        return self._management.remove(name).addCallback(removed)
+        given = request.args.get(b"workspace") if request.args else None
+        workspace = given[0].decode("utf-8", "replace") if given else None
+        return self._management.remove(name, workspace).addCallback(removed)
 
     @app.route(PREFIX + "/servers/<name>", methods=["PATCH"])
     def patchServer(self, request: IRequest, name: str) -> Deferred[bytes]:

@@ -259,12 +259,30 @@ def test_no_secret_store_is_refused_before_anything_is_added(tmp_path: Path) -> 
     assert add.api.requests == []
 
 
-def test_workspace_scope_is_refused(tmp_path: Path) -> None:
+def test_workspace_scope_adds_it_for_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the API (C{workspace} in the body), or into servers.json's
+    C{projects} when no gateway runs; the same name twice in one workspace
+    is refused."""
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    running = Add(tmp_path, running=True)
+    running(EVERYTHING, "--scope", "workspace", "-y")
+    [(_, _, body)] = running.api.requests
+    assert body["workspace"] == str(project) and body["name"] == "everything"
     add = Add(tmp_path)
-    with pytest.raises(CliError) as caught:
+    add(EVERYTHING, "--scope", "workspace", "-y")
+    written = json.loads((add.stateDir / "servers.json").read_text())
+    assert written["mcpServers"] == {}
+    assert list(written["projects"][str(project)]["mcpServers"]) == ["everything"]
+    with pytest.raises(CliError, match=r"for workspace .*: choose another --as NAME"):
         add(EVERYTHING, "--scope", "workspace", "-y")
-    assert caught.value.code == 2 and "servers.json holds servers for every" in str(caught.value)
-    assert add.seams.fetch is not None and not (add.stateDir / "servers.json").exists()
+    add(EVERYTHING, "-y")  # the same name for every workspace is another entry
+    assert list(json.loads((add.stateDir / "servers.json").read_text())["mcpServers"]) == [
+        "everything"
+    ]
 
 
 def test_what_cannot_be_installed_says_why(tmp_path: Path) -> None:

@@ -546,3 +546,24 @@ def test_servers_add_refuses_remote_options_for_a_command(
     code, _, err = run(capsys, stateDir, "servers", "add", "--transport", "sse", "x", "--", "cmd")
     assert code == 2
     assert "give its URL" in err
+
+
+def test_servers_add_and_remove_for_one_workspace(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, tmp_path: Path
+) -> None:
+    """C{--workspace DIR} (absolute) goes in the body of the add and in the
+    query of the remove."""
+    project = tmp_path / "project"
+    api(running, "POST", "/servers", 201, SUMMARY)
+    argv = ["--state-dir", str(stateDir), "servers", "add", "--workspace", str(project)]
+    assert main([*argv, "demo2", "python3"]) == 0
+    assert lastCall(running)[3]["workspace"] == str(project)
+    capsys.readouterr()
+    removal = {"removed": "demo2", "workspace": str(project)}
+    query = f"/servers/demo2?workspace={str(project).replace('/', '%2F')}"
+    api(running, "DELETE", query, 200, removal)
+    code, out, err = run(
+        capsys, stateDir, "servers", "remove", "demo2", "--workspace", str(project)
+    )
+    assert (code, out, err) == (0, f"removed demo2 for workspace {project}\n", "")
+    assert lastCall(running)[:2] == ("DELETE", "/api/v1" + query)

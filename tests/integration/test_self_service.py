@@ -416,3 +416,39 @@ def test_on_a_team_gateway_only_admins_have_it(home: Path) -> None:
     assert "- demo: " in listed
     assert "Added 'demo2'" in answer, answer
     assert len(person.shown) == 1
+
+
+def test_scope_workspace_adds_it_for_the_callers_workspace(setup: Setup) -> None:
+    """The caller's first root is the workspace: the person is shown it,
+    and the entry goes under that workspace in servers.json."""
+    project = setup.home / "project"
+    project.mkdir(exist_ok=True)
+    person = Person("accept")
+
+    async def roots(context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri=project.as_uri(), name="project")])  # type: ignore[arg-type]
+
+    async def main() -> types.CallToolResult:
+        client = Client(
+            setup.aggregate, mode="legacy", elicitation_callback=person, list_roots_callback=roots
+        )
+        async with client:
+            ask = {
+                "name": "wsdemo",
+                "command": sys.executable,
+                "args": ["-m", "mcpgateway.demo"],
+                "scope": "workspace",
+            }
+            return await client.call_tool("gateway__add_server", ask)
+
+    result = anyio.run(main)
+    assert not result.is_error, textOf(result)
+    [shown] = person.shown
+    assert f"for the sessions of workspace {project} only?" in shown
+    saved = json.loads(setup.servers.read_text())
+    assert "wsdemo" not in saved["mcpServers"]
+    assert saved["projects"][str(project)]["mcpServers"]["wsdemo"]["args"] == [
+        "-m",
+        "mcpgateway.demo",
+    ]
+    assert "wsdemo" in setup.names()

@@ -239,3 +239,40 @@ def test_any_line_is_answered_or_ignored_never_raised(raw: bytes) -> None:
     server.handleLine(raw)
     assert all(m.get("jsonrpc") == "2.0" for m in out.lines)
     assert gateway.changes == []
+
+
+def test_scope_workspace_asks_the_session_of_its_call_for_its_roots() -> None:
+    """C{roots/list} goes to the caller with the same hints, then the
+    question names the workspace its first root is."""
+    server, out, gateway = harness()
+
+    def client(request: dict[str, Any]) -> None:
+        if request["method"] == "roots/list":
+            roots = [{"uri": "file:///work/app", "name": "app"}]
+            server.handleLine(line({"id": request["id"], "result": {"roots": roots}}))
+        else:
+            yes = {"action": "accept", "content": {"confirm": True}}
+            server.handleLine(line({"id": request["id"], "result": yes}))
+
+    out.client = client
+    server.handleLine(call("c-1", "add_server", {**ADD, "scope": "workspace"}))
+    asked, question, answer = out.lines
+    assert asked["method"] == "roots/list"
+    assert asked["params"]["_meta"] == {
+        HINT_RELATED: "c-1",
+        HINT_KEY: "workspace",
+        HINT_OPTIONAL: True,
+    }
+    assert "workspace /work/app only" in question["params"]["message"]
+    [(_, _, body)] = gateway.changes
+    assert body["workspace"] == "/work/app" and not answer["result"]["isError"]
+
+
+def test_scope_workspace_without_roots_changes_nothing() -> None:
+    server, out, gateway = harness()
+    out.client = answering(server, {"error": {"code": -32601, "message": "no roots"}})
+    server.handleLine(call(3, "add_server", {**ADD, "scope": "workspace"}))
+    assert out.lines[0]["method"] == "roots/list"
+    answer = out.lines[-1]
+    assert answer["result"]["isError"] and "MCP roots" in answer["result"]["content"][0]["text"]
+    assert gateway.changes == []

@@ -177,7 +177,8 @@ def test_a_server_that_needs_a_secret_is_left_to_the_cli() -> None:
 @pytest.mark.parametrize(
     ("args", "why"),
     [
-        ({**COMMAND, "scope": "workspace"}, "scope 'workspace' is not available"),
+        ({**COMMAND, "scope": "workspace"}, "the client gives none (MCP roots)"),
+        ({**COMMAND, "scope": "project"}, "scope must be 'global' or 'workspace'"),
         ({**COMMAND, "env": {"NODE_OPTIONS": "--require /tmp/x.js"}}, "NODE_OPTIONS steers"),
         ({**COMMAND, "env": {"PATH": "/tmp/evil"}}, "PATH steers"),
         ({**COMMAND, "env": {"TOKEN": "${MCPGATEWAY_API_TOKEN}"}}, "'${' is not accepted"),
@@ -311,3 +312,23 @@ def test_an_answer_that_is_not_a_yes_reads_as_no() -> None:
     assert (
         refused is not None and textOf(refused) == "The person did not confirm: nothing was added."
     )
+
+
+def test_scope_workspace_adds_it_for_the_callers_first_root() -> None:
+    """The session's workspace is its first C{file://} root: the person is
+    told so, the API gets it, and the CLI form names it."""
+    gateway, person = FakeGateway(), Person(YES)
+    roots = ["https://not-a-dir", "file:///home/u/my%20project/", "file:///other"]
+    result = toolsOver(gateway).call(
+        "add_server", {**COMMAND, "scope": "workspace"}, person, lambda: roots
+    )
+    assert not result["isError"], result
+    [(message, _)] = person.asked
+    assert "for the sessions of workspace /home/u/my project only?" in message
+    [(method, path, body)] = gateway.changes
+    assert (method, path, body["workspace"]) == ("POST", "/api/v1/servers", "/home/u/my project")
+    assert "for the sessions of workspace /home/u/my project only" in textOf(result)
+    refused = toolsOver(FakeGateway()).call(
+        "add_server", {**COMMAND, "scope": "workspace"}, Person(CANNOT), lambda: roots
+    )
+    assert "mcpgateway servers add --workspace '/home/u/my project' " in textOf(refused)

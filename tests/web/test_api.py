@@ -404,6 +404,63 @@ def test_json_content_type_with_charset_is_accepted(h: ApiHarness) -> None:
     assert response.status == 201, response.body
 
 
+def test_add_a_server_for_one_workspace(h: ApiHarness, tmp_path: Path) -> None:
+    """With C{workspace}, the entry is that workspace's own (under
+    C{projects} in servers.json), served on its route only."""
+    project = tmp_path / "project"
+    project.mkdir()
+    body = {"name": "extra", "command": FAKE, "args": ["-m", "extra"]}
+    response = h.api("POST", "/servers", {**body, "workspace": str(project)})
+    assert response.status == 201, response.body
+    assert response.json()["origin"] == "api"
+    written = managedFile(h)
+    assert written["mcpServers"] == {}
+    assert written["projects"] == {
+        str(project): {"mcpServers": {"extra": {"command": FAKE, "args": ["-m", "extra"]}}}
+    }
+    spec = h.gateway.pools["extra"].spec
+    assert [variant.key != "" for variant in spec.variants] == [True]  # no key-less route
+    again = h.api("POST", "/servers", {**body, "workspace": str(project)})
+    assert again.status == 409
+    assert error(again) == f"name: workspace {project} has a server named 'extra'"
+
+
+def test_a_workspace_must_be_an_absolute_directory(h: ApiHarness, tmp_path: Path) -> None:
+    body = {"name": "extra", "command": FAKE}
+    for workspace, said in [
+        ("relative/dir", "workspace: an absolute path of a directory"),
+        (str(tmp_path / "missing"), f"workspace: {tmp_path / 'missing'} is not a directory"),
+        (7, "workspace: an absolute path of a directory"),
+    ]:
+        response = h.api("POST", "/servers", {**body, "workspace": workspace})
+        assert (response.status, error(response)) == (400, said)
+    assert "extra" not in h.gateway.pools
+
+
+def test_remove_a_workspaces_server(h: ApiHarness, tmp_path: Path) -> None:
+    """Removed without naming its workspace when it has one; else the
+    workspace must be named (?workspace=DIR)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    body = {"name": "extra", "command": FAKE}
+    assert h.api("POST", "/servers", {**body, "workspace": str(one)}).status == 201
+    assert h.api("POST", "/servers", {**body, "workspace": str(two)}).status == 201
+    ambiguous = h.api("DELETE", "/servers/extra")
+    assert ambiguous.status == 409
+    assert error(ambiguous) == (
+        f"server 'extra' was added for 2 workspaces ({one}, {two}): say which (?workspace=DIR)"
+    )
+    named = h.api("DELETE", f"/servers/extra?workspace={two}")
+    assert named.status == 200, named.body
+    assert named.json() == {"removed": "extra", "workspace": str(two)}
+    assert list(managedFile(h)["projects"]) == [str(one)]
+    last = h.api("DELETE", "/servers/extra")
+    assert last.json() == {"removed": "extra", "workspace": str(one)}
+    assert managedFile(h)["projects"] == {}
+    assert "extra" not in h.gateway.pools
+
+
 # -- DELETE /servers/<name> -----------------------------------------------------------
 
 
