@@ -49,6 +49,11 @@ def _livePins(found: GatewayProbe, ctx: CliContext, server: str | None) -> dict[
     return report
 
 
+def _named(change: Any, tools: list[str]) -> bool:
+    """Whether a reported C{change} is of one of C{tools} (none named: all)."""
+    return isinstance(change, dict) and (not tools or change.get("tool") in tools)
+
+
 def _book(stateDir: Path) -> PinBook:
     try:
         return PinBook.load(filePath(stateDir))
@@ -90,12 +95,29 @@ def cmdToolsApprove(args: argparse.Namespace, out: Output, ctx: CliContext) -> i
     stateDir = resolveStateDir(args.state_dir)
     found = ctx.probe(stateDir)
     server, tools = args.server, list(args.tool)
-    live = _livePins(found, ctx, None) is not None
-    if live:
-        path = "/pins/" + urllib.parse.quote(server, safe="") + "/approve"
-        body = {"tools": tools} if tools else None
-        answer = ctx.http.api(found, "POST", path, body, timeout=ctx.timeouts.change)
-        result = answer if isinstance(answer, dict) else {}
+    report = _livePins(found, ctx, server)
+    live = report is not None
+    if report is not None:
+        # Approved as shown here: a change the server makes meanwhile is not.
+        records = [r for r in report.get("servers") or [] if isinstance(r, dict)]
+        shown = [
+            {**record, "changes": [c for c in record.get("changes") or [] if _named(c, tools)]}
+            for record in records
+        ]
+        reviewed = {
+            str(change["tool"]): change.get("digest")
+            for record in shown
+            for change in record["changes"]
+        }
+        result = {"server": server, "approved": [], "unchanged": sorted(set(tools))}
+        if reviewed:
+            if not out.json:
+                for line in renderRecords(shown):
+                    out.line(line)
+            path = "/pins/" + urllib.parse.quote(server, safe="") + "/approve"
+            body = {"tools": reviewed}
+            answer = ctx.http.api(found, "POST", path, body, timeout=ctx.timeouts.change)
+            result = answer if isinstance(answer, dict) else {}
     else:
         book = _book(stateDir)
         try:

@@ -217,7 +217,12 @@ class ChildProtocol(ProcessProtocol):
 
     def errReceived(self, data: bytes) -> None:
         lines = (self._errPartial + data).split(b"\n")
-        self._errPartial = lines.pop()[-_STDERR_LINE_CAP:]
+        partial = lines.pop()
+        if len(partial) > _STDERR_LINE_CAP and self._redact is not None:
+            # Cut only once its secrets are out: a value across the cut would
+            # be found by no one, and its end kept.
+            partial = self._redact(partial.decode("utf-8", "replace")).encode("utf-8")
+        self._errPartial = partial[-_STDERR_LINE_CAP:]
         for raw in lines:
             line = raw.rstrip(b"\r")
             if self._redact is None:

@@ -205,7 +205,7 @@ class Upstream:
             self._unresolved,
             callbackArgs=(resolving,),
             errbackArgs=(resolving,),
-        )
+        ).addErrback(self._startBroke)
 
     def _resolved(
         self, result: tuple[ServerSpec, Callable[[str], str]], resolving: Deferred[Any]
@@ -233,6 +233,17 @@ class Upstream:
         self._emit("exited", self.lastExit)
         self.state = Lifecycle.STOPPED
         self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' cannot start: {why}")))
+
+    def _startBroke(self, failure: Failure) -> None:
+        """Starting the child after its secrets failed unexpectedly (a bug):
+        logged, and its waiters told the server is unavailable, never left
+        waiting in STARTING."""
+        self.log.failure(
+            "server {server}: starting its child failed", failure, server=self.spec.name
+        )
+        if self.state == Lifecycle.STARTING and self.child is None:
+            self.state = Lifecycle.STOPPED
+            self._release(Failure(ServerUnavailable(f"server '{self.spec.name}' failed to start")))
 
     def _launch(self, launch: ServerSpec, redact: Callable[[str], str] | None) -> None:
         """Start a child of C{launch} (L{spec}, its secrets' values in place)."""

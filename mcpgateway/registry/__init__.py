@@ -23,7 +23,7 @@ The rooms:
    values kept out of it as C{${keyring:NAME}} references.
 
 Registry data comes from outside: every identifier is checked against what
-its package registry allows, no value from the registry may hold a C{${}
+its package registry allows, no value from the registry may hold a C{$E{lb}}
 reference (the gateway would expand it from its own environment) or a control
 character, and the runtime options a registry entry may add are limited.
 """

@@ -24,7 +24,7 @@ secret part) is not written: the entry holds C{${keyring:<server>.<key>}}
 and the value is handed back in L{Built.secrets} for the secret store.
 
 The entry is an argv list, run without a shell. What the registry gives is
-checked as outside input: no control or format character, no C{${}
+checked as outside input: no control or format character, no C{$E{lb}}
 reference (the gateway expands those from its own environment), an
 environment variable name that steers no loader or interpreter, a header
 name HTTP allows, option names that look like options, no C{docker} option
@@ -34,6 +34,7 @@ that gives a container the host (L{dockerRefusal}).
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shlex
 import unicodedata
@@ -414,9 +415,34 @@ def dockerRefusal(name: str, value: str) -> str | None:
         return f"docker option {name}={value} shares the host's network"
     if "docker.sock" in lowered:
         return f"docker option {name} mounts the Docker socket"
-    if name in ("-v", "--volume", "--mount") and re.search(r"(^|[=,])/(:|,|$)", value):
-        return f"docker option {name} mounts the host's root directory"
+    source = _mountSource(name, value)
+    if source is not None:
+        if source in HOST_DIRECTORIES:
+            return f"docker option {name} mounts the host's {source}"
+        if source.startswith(("/run/", "/var/run/")):
+            return f"docker option {name} mounts the host's {source} (its sockets)"
     return None
+
+
+HOST_DIRECTORIES = frozenset(
+    {"/", "/run", "/var", "/var/run", "/etc", "/proc", "/sys", "/dev", "/root", "/home", "/boot"}
+)
+"""Host directories a container is not given (after normalizing: C{/.}, C{//})."""
+
+
+def _mountSource(name: str, value: str) -> str | None:
+    """The host path a C{-v}/C{--volume}/C{--mount} option binds, normalized
+    (C{None}: none, or a named volume)."""
+    if name in ("-v", "--volume"):
+        source = value.split(":", 1)[0]
+    elif name == "--mount":
+        fields = dict(part.partition("=")[::2] for part in value.split(","))
+        source = fields.get("source") or fields.get("src") or ""
+    else:
+        return None
+    if not source.startswith("/"):
+        return None
+    return "/" + posixpath.normpath(source).lstrip("/")
 
 
 def checkUrl(url: str) -> str:

@@ -371,7 +371,7 @@ def stringMap(args: Mapping[str, Any], key: str) -> dict[str, str]:
 
 
 def noReferences(values: list[str], cli: str | None) -> None:
-    """Refuse C{${}: the gateway expands C{${VAR}} and secret references
+    """Refuse C{$E{lb}}: the gateway expands C{${VAR}} and secret references
     from its own environment and secret store, and an environment
     variable's value is not shown to the person."""
     if any("${" in value for value in values):

@@ -153,6 +153,7 @@ def recordReport(record: ServerPins, held: Callable[[str], bool] | None = None) 
             {
                 "tool": name,
                 "change": change.kind,
+                "digest": change.digest,
                 "seenAt": change.at,
                 "pinned": pinned,
                 "now": now,

@@ -56,6 +56,15 @@ one is pinned (a server whose command changed and changed back is pinned
 afresh past that)."""
 
 
+class StaleReview(Exception):
+    """An approval names changes that are not the ones reviewed: the server
+    changed those tools again since (their names)."""
+
+    def __init__(self, tools: list[str]) -> None:
+        super().__init__(", ".join(tools))
+        self.tools = tools
+
+
 class PinsFileError(Exception):
     """The pins file cannot be used; says which file and why."""
 
@@ -255,16 +264,35 @@ class PinBook:
         return any(record.dirty for record in self.records.values())
 
     def approve(
-        self, server: str, names: Iterable[str] | None, now: float
+        self,
+        server: str,
+        names: Iterable[str] | None,
+        now: float,
+        reviewed: Mapping[str, str | None] | None = None,
     ) -> list[tuple[str, str, str]]:
         """Approve the pending changes of C{names} (C{None}: all) in every
-        record of C{server}: (launch, name, kind) of each approved.
+        record of C{server}: (launch, name, kind) of each approved. With
+        C{reviewed} (tool -> the digest of the change the person saw,
+        C{None} for a removal), nothing is approved when a pending change
+        of one of them is not the one seen (the server changed it since).
 
-        @raise KeyError: no record of C{server}."""
+        @raise KeyError: no record of C{server}.
+        @raise StaleReview: a change is not the one reviewed."""
         records = self.ofServer(server)
         if not records:
             raise KeyError(server)
         wanted = None if names is None else list(names)
+        if reviewed is not None:
+            stale = sorted(
+                {
+                    name
+                    for record in records
+                    for name, change in record.pending.items()
+                    if name in reviewed and reviewed[name] != change.digest
+                }
+            )
+            if stale:
+                raise StaleReview(stale)
         approved = []
         for record in records:
             for name, kind in record.approve(wanted, now):

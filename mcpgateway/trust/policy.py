@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import shlex
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,11 @@ from mcpgateway.trust.pins import (
     firstPins,
     toolDigest,
 )
+
+MAX_SPECS = 256
+"""Specs whose launch digest is kept (a few per server while it reloads)."""
+MAX_PARTLY = 10_000
+"""Tool names kept of a definition listed only in part."""
 
 if TYPE_CHECKING:
     from mcpgateway.core.gateway import Gateway
@@ -99,9 +104,15 @@ class PinPolicy(Service):
         self._runInThread = runInThread
         self._specs: dict[str, tuple[ServerSpec, str]] = {}
         """The spec last seen of each server, and its launch."""
+        self._launches: dict[int, tuple[ServerSpec, str]] = {}
+        """The launch of each spec seen lately, by the spec's id."""
         self._routers: dict[str, weakref.WeakSet[Any]] = {}
         """The routers that screened each server's tools (told of approvals)."""
         self._announcing: set[str] = set()
+        self._partly: dict[tuple[str, str], set[str]] = {}
+        """The tools seen so far of each definition listed only in part
+        (no whole listing yet, so no pins): under enforce, the only ones
+        it may be called for."""
         self._writing = False
         self._queued = False
         self._idle: list[Deferred[None]] = []
@@ -110,10 +121,16 @@ class PinPolicy(Service):
     # -- what the routers ask ----------------------------------------------------
 
     def keyOf(self, spec: ServerSpec) -> tuple[str, str]:
-        """(server, launch) of C{spec}: the definition its pins are kept by."""
-        known = self._specs.get(spec.name)
+        """(server, launch) of C{spec}: the definition its pins are kept by
+        (its launch digest computed once per spec object: during a reload
+        the old and the new spec of a name may alternate)."""
+        known = self._launches.get(id(spec))
         if known is None or known[0] is not spec:
-            known = self._specs[spec.name] = (spec, launchOf(spec))
+            known = self._launches[id(spec)] = (spec, launchOf(spec))
+            while len(self._launches) > MAX_SPECS:
+                del self._launches[next(iter(self._launches))]
+        if self._specs.get(spec.name) is not known:
+            self._specs[spec.name] = known
         return spec.name, known[1]
 
     def screen(
@@ -138,7 +155,11 @@ class PinPolicy(Service):
             else:
                 newlyHeld |= self._whole(record, whole, now, digests)
         if record is None:  # a first listing not finished yet
+            seen = self._partly.setdefault((server, launch), set())
+            if len(seen) < MAX_PARTLY:
+                seen.update(t["name"] for t in page if isinstance(t.get("name"), str))
             return [] if self.quarantineNew else page
+        self._partly.pop((server, launch), None)
         shown = []
         for tool in page:
             name = tool.get("name")
@@ -269,7 +290,15 @@ class PinPolicy(Service):
 
     def refusal(self, spec: ServerSpec, tool: str) -> str | None:
         server, launch = self.keyOf(spec)
-        return self.reason(self.book.get(server, launch), server, tool)
+        record = self.book.get(server, launch)
+        if record is None and self.mode == ENFORCE:
+            seen = self._partly.get((server, launch))
+            if seen is not None and tool not in seen:
+                return (
+                    f"tool '{tool}' of server '{server}' was never listed by this gateway"
+                    f" (--pins {self.mode}): list the server's tools first"
+                )
+        return self.reason(record, server, tool)
 
     def withheld(self, spec: ServerSpec) -> Sequence[str]:
         server, launch = self.keyOf(spec)
@@ -307,14 +336,21 @@ class PinPolicy(Service):
             shown.append(line)
         return {"policy": self.mode, "quarantineNew": self.quarantineNew, "servers": shown}
 
-    def approve(self, server: str, tools: Sequence[str] | None = None) -> dict[str, Any]:
+    def approve(
+        self,
+        server: str,
+        tools: Sequence[str] | None = None,
+        reviewed: Mapping[str, str | None] | None = None,
+    ) -> dict[str, Any]:
         """Approve the pending changes of C{tools} (C{None} or empty: all)
         of every definition of C{server}, keep them, and tell its routers
         (C{routers}: how many there are; none: no child lists it now).
+        With C{reviewed}, only as the person saw them (L{PinBook.approve}).
 
-        @raise KeyError: C{server} has no record."""
+        @raise KeyError: C{server} has no record.
+        @raise StaleReview: a change is not the one reviewed."""
         named = list(tools) if tools else None
-        approved = self.book.approve(server, named, self._clock.seconds())
+        approved = self.book.approve(server, named, self._clock.seconds(), reviewed)
         names = sorted({name for _, name, _ in approved})
         unchanged = sorted(set(named or ()) - set(names))
         for launch, name, kind in approved:

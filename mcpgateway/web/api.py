@@ -448,10 +448,17 @@ class ApiResource(Resource):
         return self._token is not None
 
     def tokenMatches(self, request: IRequest) -> bool:
-        """Whether C{request} carries the C{--api-token} (a team gateway's
-        door lets it in without an admin principal), or the self-service
-        server's token (then only the servers endpoints answer)."""
-        return (self._token is not None and self._authorized(request)) or self._selfService(request)
+        """Whether C{request} carries the C{--api-token} (what also shows it
+        all of C{/health} and C{/metrics})."""
+        return self._token is not None and self._authorized(request)
+
+    def doorMatches(self, request: IRequest) -> bool:
+        """Whether a team gateway's door lets C{request} in without an admin
+        principal: the C{--api-token}, or the self-service server's token
+        on the servers endpoints (the only ones it is good for)."""
+        return self.tokenMatches(request) or (
+            self._selfService(request) and _serversEndpoint(request)
+        )
 
     def _selfService(self, request: IRequest) -> bool:
         """Whether C{request} carries the self-service server's token."""

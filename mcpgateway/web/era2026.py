@@ -154,6 +154,13 @@ def principalServers(request: IRequest) -> frozenset[str] | None:
     return servers if isinstance(servers, frozenset) else None
 
 
+def principalWithheld(request: IRequest) -> frozenset[str]:
+    """The servers the principal of C{request} may not use whatever its
+    servers say (L{mcpgateway.auth.principal.Principal.withheld})."""
+    withheld = getattr(getattr(request, "principal", None), "withheld", None)
+    return withheld if isinstance(withheld, frozenset) else frozenset()
+
+
 def _reply(request: IRequest, status: int, message: Message) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json")
@@ -294,6 +301,7 @@ class Era2026Endpoint:
         modern = self._era2026Request(
             message, params, credentials, principalKey(request), principalServers(request)
         )
+        modern = replace(modern, withheld=principalWithheld(request))
         if wanted is not None:
             return self._listen(request, modern, wanted)
         return self._call(request, modern)

@@ -24,7 +24,7 @@ from twisted.logger import Logger
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.ops.management import ManagementError
 from mcpgateway.runtime import logs
-from mcpgateway.trust.pins import OFF
+from mcpgateway.trust.pins import OFF, StaleReview
 from mcpgateway.trust.policy import policyOf
 
 log = Logger(observer=logs.observer, namespace="mcpgateway.web.api")
@@ -54,12 +54,18 @@ def approvePins(gateway: Gateway, server: str, body: Any) -> dict[str, Any]:
             f"this gateway runs with --pins {OFF}: nothing is withheld, and"
             " `mcpgateway tools approve` edits the pins file itself",
         )
-    tools = _tools(body)
+    tools, reviewed = _tools(body)
     try:
-        result = policy.approve(server, tools)
+        result = policy.approve(server, tools, reviewed)
     except KeyError:
         raise ManagementError(
             404, f"no pins for server '{server}': the gateway has not listed its tools yet"
+        ) from None
+    except StaleReview as e:
+        raise ManagementError(
+            409,
+            f"tool(s) {e} of server '{server}' changed again since they were reviewed:"
+            f" nothing was approved; review them again (mcpgateway tools diff {server})",
         ) from None
     pool = gateway.pools.get(server)
     if result["approved"] and not result["routers"] and pool is not None and not pool.disabled:
@@ -77,10 +83,12 @@ def approvePins(gateway: Gateway, server: str, body: Any) -> dict[str, Any]:
     return result
 
 
-def _tools(body: Any) -> list[str] | None:
-    """The tool names of an approval's body (C{None}: all)."""
+def _tools(body: Any) -> tuple[list[str] | None, dict[str, str | None] | None]:
+    """The tools of an approval's body (C{None}: all), and the digest of
+    the change the person reviewed of each (C{None}: not said): C{"tools"}
+    is a list of names, or an object of name -> digest (C{null}: a removal)."""
     if body is None:
-        return None
+        return None, None
     if not isinstance(body, dict):
         raise ManagementError(400, "the body must be a JSON object")
     unknown = sorted(set(body) - {"tools"})
@@ -88,7 +96,16 @@ def _tools(body: Any) -> list[str] | None:
         raise ManagementError(400, f"unknown field(s): {', '.join(unknown)}")
     tools = body.get("tools")
     if tools is None:
-        return None
+        return None, None
+    if isinstance(tools, dict):
+        if not tools or not all(
+            isinstance(name, str) and (digest is None or isinstance(digest, str))
+            for name, digest in tools.items()
+        ):
+            raise ManagementError(400, "tools: an object of tool name -> reviewed digest (or null)")
+        return list(tools), dict(tools)
     if not isinstance(tools, list) or not all(isinstance(name, str) for name in tools):
         raise ManagementError(400, "tools: must be a list of tool names")
-    return list(tools) or None
+    if not tools:
+        raise ManagementError(400, "tools: name at least one tool, or leave it out for all")
+    return list(tools), None

@@ -47,6 +47,7 @@ def pinsData(gateway: Gateway) -> dict[str, Any] | None:
                     "server": record["server"],
                     "tool": change["tool"],
                     "change": change["change"],
+                    "digest": change["digest"],
                     "withheld": bool(change["withheld"]),
                     "diff": [_text(line) for line in change["diff"][:MAX_LINES]],
                 }
@@ -91,7 +92,9 @@ def renderPins(data: Mapping[str, Any] | None, controls: bool = True) -> str:
             cells.append(
                 f'<td class="actions"><button type="button" data-action="approve"'
                 f' data-server="{html.escape(change["server"], quote=True)}"'
-                f' data-tool="{html.escape(change["tool"], quote=True)}">Approve</button></td>'
+                f' data-tool="{html.escape(change["tool"], quote=True)}"'
+                f' data-digest="{html.escape(change["digest"] or "", quote=True)}">'
+                "Approve</button></td>"
             )
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")

@@ -299,8 +299,8 @@ class _AdminDoor(Resource):
 
     def render(self, request: Request) -> bytes | int:
         inner = self._inner()
-        tokenMatches = getattr(inner, "tokenMatches", None)
-        if callable(tokenMatches) and tokenMatches(request):
+        matches = getattr(inner, "doorMatches", None)
+        if callable(matches) and matches(request):
             return inner.render(request)  # type: ignore[no-any-return]
         verdict = self._gate.check(request, None)
         if isinstance(verdict, Deferred):

@@ -597,7 +597,9 @@ SCRIPT = """
   async function act(button, retried) {
     const [method, suffix, preset, base] = routes[button.dataset.action];
     const server = button.dataset.server;
-    const body = button.dataset.tool ? {tools: [button.dataset.tool]} : preset;
+    // An approval names the change shown (its digest): one the server made since is not approved.
+    const body = button.dataset.tool
+      ? {tools: {[button.dataset.tool]: button.dataset.digest || null}} : preset;
     const headers = {"X-Mcpgateway-Csrf": "1", "Accept": "application/json"};
     if (body) headers["Content-Type"] = "application/json";
     if (token) headers["Authorization"] = "Bearer " + token;

@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from mcpgateway.core.child import (
+    _STDERR_LINE_CAP,
     BAD_LINE_LOG_BURST,
     DEFAULT_MAX_LINE,
     LOG_PERIOD,
@@ -682,3 +683,25 @@ class LogBudgetTests(SynchronousTestCase):
         self.assertEqual(reports, [3, 1])
         self.assertEqual(budget.totalDropped, 4)
         self.assertEqual(clock.getDelayedCalls(), [])
+
+
+class RedactedStderrTests(SynchronousTestCase):
+    def test_a_secret_across_the_cut_of_an_endless_line_is_never_kept(self) -> None:
+        """A stderr line longer than the cap is cut to its end as it comes:
+        a secret value the cut would split is taken out first."""
+        secret = "s3cr3t-value-which-must-never-show"
+        proto = ChildProtocol(
+            "s",
+            print,
+            Clock(),
+            killGroup=None,
+            redact=lambda line: line.replace(secret, "${keyring:tok}"),
+        )
+        # The cut of this chunk (its last cap bytes kept) falls 14 bytes into
+        # the value: without redaction first, its last 20 bytes would stay.
+        head = b"x" * 10 + secret.encode()
+        proto.errReceived(head + b"y" * (_STDERR_LINE_CAP - 20))
+        proto.errReceived(b"z" * 100 + b"\n")
+        [line] = list(proto.stderrTail)
+        for size in range(6, len(secret) + 1):
+            assert secret[-size:] not in line, size

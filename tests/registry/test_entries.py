@@ -246,6 +246,12 @@ def ociChoice(*runtime: dict[str, Any]) -> Choice:
         ("-v", "/var/run/docker.sock:/var/run/docker.sock"),
         ("--mount", "type=bind,src=/,dst=/host"),
         ("-v", "/:/host"),
+        ("-v", "/.:/h"),
+        ("-v", "//:/h"),
+        ("--volume", "/var/run:/var/run"),
+        ("-v", "/run/user/1000:/r"),
+        ("--mount", "type=bind,source=/.,target=/h"),
+        ("--mount", "type=bind,source=/etc/../etc,target=/h"),
         ("--env-file", "/home/u/.ssh/id_rsa"),
         ("-d", "true"),
     ],
@@ -254,6 +260,18 @@ def test_docker_options_that_give_the_host_away(name: str, value: str) -> None:
     assert dockerRefusal(name, value) is not None
     with pytest.raises(InstallError):
         buildEntry(ociChoice({"type": "named", "name": name, "value": value}), "x")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("-v", "data:/data"),
+        ("-v", "/srv/app/data:/data:ro"),
+        ("--mount", "type=volume,src=v,dst=/d"),
+    ],
+)
+def test_docker_mounts_of_volumes_and_project_directories_pass(name: str, value: str) -> None:
+    assert dockerRefusal(name, value) is None
 
 
 def test_docker_options_stay_one_item_each() -> None:

@@ -121,6 +121,22 @@ class SecretChildTests(SynchronousTestCase):
         self.assertIn("resolving its secret references failed (KeyError)", str(failure.value))
         self.assertNotIn(SECRET, repr(events) + str(failure.value) + str(upstream.lastExit))
 
+    def test_a_start_that_breaks_after_the_secrets_releases_its_waiters(self) -> None:
+        """A bug while the child starts (after its secrets came) is logged,
+        and the request waiting for the child gets an error: never a start
+        left hanging."""
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("a bug")
+
+        self.upstream._spawn = broken  # type: ignore[method-assign]
+        with capturedGatewayLogs() as events:
+            d = self.upstream.ensure()
+        self.failureResultOf(d, ServerUnavailable)
+        self.assertEqual(self.upstream.state, Lifecycle.STOPPED)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertTrue(any("starting a child failed" in str(e.get("log_format")) for e in events))
+
     def test_what_the_child_prints_is_redacted_before_it_is_kept_or_logged(self) -> None:
         with capturedGatewayLogs() as events:
             d = self.upstream.ensure()

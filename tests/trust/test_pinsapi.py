@@ -78,6 +78,19 @@ class ApiTests(SynchronousTestCase):
         self.harness.reactor.advance(0)
         self.assertEqual(self.router.told, 1)
 
+    def test_approving_what_was_reviewed(self) -> None:
+        """With the digest of the change reviewed: approved when it is the
+        pending one, else 409 and nothing approved."""
+        [change] = pinsData(self.harness.gateway)["changes"]  # type: ignore[index]
+        stale = {"tools": {"read": "sha256:" + "0" * 64}}
+        refused = self.harness.request("POST", "/api/v1/pins/srv/approve", stale)
+        self.assertEqual(refused.status, 409)
+        self.assertIn("changed again since they were reviewed", refused.json()["error"])
+        self.assertIsNotNone(self.policy.refusal(self.spec, "read"))
+        body = {"tools": {"read": change["digest"]}}
+        response = self.harness.request("POST", "/api/v1/pins/srv/approve", body)
+        self.assertEqual((response.status, response.json()["approved"]), (200, ["read"]))
+
     def test_approving_everything_without_a_body(self) -> None:
         response = self.harness.request("POST", "/api/v1/pins/srv/approve", contentType=None)
         self.assertEqual((response.status, response.json()["approved"]), (200, ["read"]))
@@ -87,6 +100,9 @@ class ApiTests(SynchronousTestCase):
             ([1], "must be a JSON object"),
             ({"tools": "read"}, "must be a list"),
             ({"tool": ["read"]}, "unknown field"),
+            ({"tools": []}, "name at least one tool"),
+            ({"tools": {}}, "an object of tool name"),
+            ({"tools": {"read": 7}}, "an object of tool name"),
         ):
             response = self.harness.request("POST", "/api/v1/pins/srv/approve", body)
             self.assertEqual(response.status, 400)
@@ -113,6 +129,7 @@ class ApiTests(SynchronousTestCase):
         self.assertEqual(data["changes"][0]["withheld"], True)
         html = renderPins(data)
         self.assertIn('data-action="approve" data-server="srv" data-tool="read"', html)
+        self.assertIn(f'data-digest="{data["changes"][0]["digest"]}"', html)
         self.assertIn("withheld", html)
         self.assertNotIn("<script>", html)
         self.assertNotIn("\x1b", html)

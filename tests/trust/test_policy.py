@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.trust.pins import ENFORCE, WARN, PinBook, toolDigest
+from mcpgateway.trust.pins import ENFORCE, WARN, PinBook, StaleReview, toolDigest
 from mcpgateway.trust.policy import PinPolicy, loadPolicy
 from tests.fakes import capturedGatewayLogs
 
@@ -207,6 +207,36 @@ class EnforceTests(PolicyCase):
         self.assertEqual(shown, [])
         shown = self.policy.screen(SPEC, [dict(WRITE)], [dict(EVIL), dict(WRITE)], self.router)
         self.assertEqual([t["name"] for t in shown], ["write"])
+
+
+class ReviewedApprovalTests(PolicyCase):
+    mode = ENFORCE
+
+    def test_an_approval_binds_the_change_that_was_reviewed(self) -> None:
+        """A server that changes a tool again between the review and the
+        approval gets nothing approved: the person approved what they saw."""
+        self.listing(READ)
+        polite = {**READ, "description": "Read a file, politely"}
+        self.listing(polite)
+        [shown] = self.policy.report("fs")["servers"][0]["changes"]
+        self.listing(EVIL)
+        with self.assertRaises(StaleReview) as caught:
+            self.policy.approve("fs", ["read"], {"read": shown["digest"]})
+        self.assertEqual(caught.exception.tools, ["read"])
+        self.assertEqual(self.policy.withheld(SPEC), ["read"])
+        [now] = self.policy.report("fs")["servers"][0]["changes"]
+        self.policy.approve("fs", ["read"], {"read": now["digest"]})
+        self.assertEqual(self.listing(EVIL), ["read"])
+
+    def test_a_tool_not_in_the_pages_seen_is_refused_before_a_whole_listing(self) -> None:
+        """Until a listing is whole nothing is pinned; under enforce a call
+        is taken only for a tool of the pages seen."""
+        shown = self.policy.screen(SPEC, [dict(READ)], None, self.router)
+        self.assertEqual([t["name"] for t in shown], ["read"])
+        self.assertIsNone(self.policy.refusal(SPEC, "read"))
+        self.assertIn("was never listed", self.policy.refusal(SPEC, "hidden") or "")
+        self.listing(READ, WRITE)
+        self.assertIsNone(self.policy.refusal(SPEC, "write"))
 
 
 class QuarantineTests(PolicyCase):

@@ -115,7 +115,11 @@ def test_diff_asks_the_running_gateway(
 def test_approve_goes_through_the_running_gateway(
     capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
 ) -> None:
-    running.answers["/api/v1/pins"] = (200, liveReport(stateDir))
+    """It shows the changes it approves, and approves them as shown: with
+    the digest of each, so that a change the server makes meanwhile is not."""
+    report = liveReport(stateDir)
+    running.answers["/api/v1/pins"] = (200, report)
+    running.answers["/api/v1/pins/fs"] = (200, report)
     running.routes[("POST", "/api/v1/pins/fs/approve")] = (
         200,
         {"server": "fs", "approved": ["read"], "unchanged": [], "routers": 1},
@@ -123,12 +127,14 @@ def test_approve_goes_through_the_running_gateway(
     before = filePath(stateDir).read_bytes()
     code, out, _ = run(capsys, stateDir, "tools", "approve", "fs", "read")
     assert code == 0
-    assert out == "approved read of server 'fs' (the running gateway serves them now)\n"
+    assert "  ~ read: changed (withheld)" in out.splitlines()
+    assert out.endswith("approved read of server 'fs' (the running gateway serves them now)\n")
+    [change] = [c for c in report["servers"][0]["changes"] if c["tool"] == "read"]
     method, path, _, body = running.calls[-1]
     assert (method, path, json.loads(body)) == (
         "POST",
         "/api/v1/pins/fs/approve",
-        {"tools": ["read"]},
+        {"tools": {"read": change["digest"]}},
     )
     assert filePath(stateDir).read_bytes() == before  # the gateway writes its file
 

@@ -7,14 +7,17 @@ on answering everything, and the changes it makes are not so recorded."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from twisted.web.resource import IResource
 
 from mcpgateway.ops.audit import AuditRecord
+from mcpgateway.ops.management import ServerChanges
 from mcpgateway.web.api import ApiApp
 from mcpgateway.web.app import makeSite
 from tests.web.test_api import FAKE, TOKEN, ApiHarness, error
+from tests.web.test_team_web import LEAK, TeamHarness, crashWithStderr
 
 SERVERS_TOKEN = "servers-only-token-abcdef0123456789"
 AS_SERVICE = {"authorization": f"Bearer {SERVERS_TOKEN}"}
@@ -111,9 +114,39 @@ def test_the_team_door_lets_it_through_to_the_api(tmp_path: Path) -> None:
         def getHeader(self, name: bytes) -> bytes | None:
             return self.value if name == b"authorization" else None
 
-    assert resource.tokenMatches(Request(f"Bearer {SERVERS_TOKEN}".encode()))
-    assert not resource.tokenMatches(Request(b"Bearer another"))
-    assert not resource.tokenMatches(Request(b""))
+    class ServersRequest(Request):
+        path, method = b"/api/v1/servers", b"GET"
+
+    class HealthRequest(Request):
+        path, method = b"/api/v1/health", b"GET"
+
+    token = f"Bearer {SERVERS_TOKEN}".encode()
+    assert resource.doorMatches(ServersRequest(token))
+    assert not resource.doorMatches(HealthRequest(token))
+    assert not resource.doorMatches(ServersRequest(b"Bearer another"))
+    assert not resource.doorMatches(ServersRequest(b""))
+    # Not the --api-token: it does not open all of /health and /metrics.
+    assert not resource.tokenMatches(ServersRequest(token))
+
+
+def test_its_token_does_not_open_the_whole_health_or_metrics() -> None:
+    """On a team gateway, /health and /metrics show a caller without an
+    admin's token only that the gateway lives: the self-service server's
+    token is not one."""
+    holder: list[TeamHarness] = []
+
+    def api() -> IResource:
+        h = holder[0]
+        management = ServerChanges(h.gateway, cast(Any, None), cast(Any, None))
+        return ApiApp(management, h.gateway, h.reactor, None, serversToken="ss").resource()
+
+    h = TeamHarness(api=api)
+    holder.append(h)
+    crashWithStderr(h)
+    token = {"authorization": "Bearer ss"}
+    health = h.request("GET", "/health", headers=token)
+    assert LEAK not in health.body
+    assert h.request("GET", "/metrics", headers=token).body == h.request("GET", "/metrics").body
 
 
 def test_its_changes_are_audited(tmp_path: Path) -> None:

@@ -250,10 +250,10 @@ class AggregateModern:
         session.scope = request.scope
         session.principal = request.principal
         pools = self._core.pools
-        servers = request.servers
+        servers, withheld = request.servers, request.withheld
 
         def mayUse(server: str) -> bool:
-            if servers is not None and server not in servers:
+            if server in withheld or (servers is not None and server not in servers):
                 return False
             pool = pools.get(server)
             return pool is not None and pool.era2026Refusal() is None

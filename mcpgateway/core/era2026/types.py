@@ -45,6 +45,8 @@ class Era2026Request:
     @ivar principal: the authenticated caller (C{""}: none; reserved).
     @ivar servers: the servers that caller may use (C{None}: every one): what
         an aggregate endpoint serves it (a token's C{mcp:<server>} scopes).
+    @ivar withheld: servers that caller may not use whatever C{servers}
+        says (the gateway's own C{gateway} server, to one that is no admin).
     @ivar untimed: a call that becomes a task if it lasts
         (L{mcpgateway.core.tasks.manager}): the server's request timeout
         does not apply to it; the task's time to live does.
@@ -65,6 +67,7 @@ class Era2026Request:
     credentials: tuple[tuple[str, str], ...] = ()
     principal: str = ""
     servers: frozenset[str] | None = None
+    withheld: frozenset[str] = frozenset()
     untimed: bool = False
     childTask: bool = False
 
