@@ -48,6 +48,7 @@ WARM_MODULES = (
     "twisted.scripts.twistd",
     "twisted.application.twist._twist",
     "ctypes.util",
+    "shlex",  # the pinned tools' messages name commands (mcpgateway.trust)
     "mcpgateway.tap",
     "mcpgateway.web.app",
     "mcpgateway.core.gateway",
