@@ -26,9 +26,7 @@ C{tests/fixtures/registry_server.py}, and the Python SDK on C{/mcp}.
 from __future__ import annotations
 
 import json
-import re
 import shlex
-import subprocess
 import sys
 import time
 import urllib.error
@@ -45,7 +43,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken
-from tests.integration.gateway import REPO, RunningGateway, writeConfig
+from tests.integration.gateway import RunningGateway, writeConfig
+from tests.integration.test_registry_add import LocalRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -80,28 +79,6 @@ for raw in sys.stdin:
 """
 
 
-class Registry:
-    """tests/fixtures/registry_server.py on a free loopback port."""
-
-    def __init__(self) -> None:
-        script = REPO / "tests" / "fixtures" / "registry_server.py"
-        self.process = subprocess.Popen(
-            [sys.executable, str(script), "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline().decode()
-        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", first)
-        assert found, first
-        self.url = f"http://127.0.0.1:{found.group(1)}"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
-
-
 class Setup:
     """One gateway with --self-service over the registry, its files."""
 
@@ -113,7 +90,7 @@ class Setup:
             home / "config.json",
             {"lure": {"command": sys.executable, "args": [str(home / "lure.py")]}},
         )
-        self.registry = Registry()
+        self.registry = LocalRegistry(home / "registry.log")
         self.audit = home / "audit.jsonl"
         self.gateway = RunningGateway(
             ["--config", str(config), "--self-service", "--audit-log", str(self.audit)],

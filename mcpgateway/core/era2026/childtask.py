@@ -69,8 +69,8 @@ def keepsTasks(request: Era2026Request, initialize: dict[str, Any], router: Rout
 
 def _childTakesToolTasks(capabilities: Any) -> bool:
     tasks = capabilities.get("tasks") if isinstance(capabilities, dict) else None
-    requests = tasks.get("requests") if isinstance(tasks, dict) else None
-    tools = requests.get("tools") if isinstance(requests, dict) else None
+    augmented = tasks.get("requests") if isinstance(tasks, dict) else None
+    tools = augmented.get("tools") if isinstance(augmented, dict) else None
     return isinstance(tools, dict) and isinstance(tools.get("call"), dict)
 
 
