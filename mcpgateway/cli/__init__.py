@@ -1,7 +1,10 @@
 # -*- test-case-name: tests.cli -*-
-"""The C{mcpgateway} command: C{start}, C{stop}, C{status}, C{doctor},
-C{restore}, C{servers list|add|remove|enable|disable|restart|reset-circuit},
-C{logs}.
+"""The C{mcpgateway} command: C{start}, C{stop}, C{restart}, C{status},
+C{doctor}, C{restore}, C{clients}, C{servers
+list|add|remove|enable|disable|restart|reset-circuit}, C{catalog}, C{logs},
+C{service}, C{bridge}, C{token}, C{login}/C{logout}, C{tools diff|approve}
+(pinned tools), C{secret set|list|rm|import}, C{registry search|show} and
+C{add} (a server of the MCP registry).
 
 A short-lived, synchronous program (argparse, urllib, subprocess): it never
 runs the reactor. It finds the running gateway through its state directory
@@ -24,7 +27,8 @@ The gateway's files are read with the library's own readers, never with a
 copy; the file names come from L{mcpgateway.runtime.paths}.
 
 The rooms: one module per command (L{start}, L{stop}, L{status}, L{doctor}
-with its L{checks}, L{restore}, L{servers}, L{logs}); leaves they share
+with its L{checks}, L{restore}, L{servers}, L{logs}, L{tools}, L{secret},
+L{registry}, L{add}, ...); leaves they share
 (L{output}, L{probe}, L{http}, L{health}, L{clientconfig}, L{logfile}); the
 seams every command reaches the world through (L{context}); and L{main}, the
 parser and the entry point (C{mcpgateway.cli:main}, C{python -m
