@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Load as MCP clients built on an HTTP library make it: aiohttp or httpx.
 
-The SDK clients are built on an HTTP library (httpx in the Python SDK,
+The SDK clients are built on an HTTP library (httpx, or its fork httpx2 in
+the Python SDK 2.x,
 undici/fetch in the TypeScript SDK), not on raw sockets: each session has
 its own client (and connection pool), sends ``Accept: application/json,
 text/event-stream``, and reads an answer that may come as SSE. This
@@ -129,7 +130,10 @@ async def withAiohttp(url: str, sessions: int, calls: int, seconds: float, tool:
 
 
 async def withHttpx(url: str, sessions: int, calls: int, seconds: float, tool: str) -> Totals:
-    import httpx
+    try:  # the Python SDK 2.x's HTTP library (an httpx fork), else httpx itself
+        import httpx2 as httpx
+    except ImportError:
+        import httpx
 
     totals = Totals()
     deadline = time.monotonic() + seconds
