@@ -153,6 +153,34 @@ def waitFor(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bo
     return False
 
 
+class FixtureServer:
+    """A server program of C{tests/fixtures/} on loopback, its output in
+    C{log}: run with C{--port PORT} and C{args}, ready once it logs
+    "listening on" (with C{port} 0, its port is the one it names there),
+    stopped with its whole process group."""
+
+    def __init__(self, script: Path, log: Path, *args: str, port: int | None = None) -> None:
+        self.port = freePort() if port is None else port
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, str(script), "--port", str(self.port), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        assert waitFor(lambda: b"listening on" in log.read_bytes(), timeout=20), log.read_text()
+        if self.port == 0:
+            self.port = int(log.read_text().split("listening on 127.0.0.1:")[1].split()[0])
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        assert waitFor(lambda: not listening(self.port), timeout=10)
+
+
 def errorText(error: BaseException) -> str:
     """Every message inside a (possibly nested) exception group."""
     inner = getattr(error, "exceptions", None)  # an ExceptionGroup (Python 3.11+)

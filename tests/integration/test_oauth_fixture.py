@@ -9,11 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -35,7 +31,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-from tests.integration.gateway import REPO, freePort, listening, waitFor
+from tests.integration.gateway import REPO, FixtureServer, freePort
 
 pytestmark = pytest.mark.integration
 
@@ -50,27 +46,11 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class OAuthServer:
+class OAuthServer(FixtureServer):
     """The fixture on a free loopback port, its stdout in C{log}."""
 
     def __init__(self, log: Path, *args: str) -> None:
-        self.port = freePort()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, str(FIXTURE), "--port", str(self.port), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        assert waitFor(lambda: b"listening on" in log.read_bytes(), timeout=20), log.read_text()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        assert waitFor(lambda: not listening(self.port), timeout=10)
+        super().__init__(FIXTURE, log, *args)
 
 
 @pytest.fixture

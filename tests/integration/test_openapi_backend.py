@@ -13,10 +13,6 @@ shows."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -29,10 +25,8 @@ from mcp import Client
 
 from tests.integration.gateway import (
     REPO,
+    FixtureServer,
     RunningGateway,
-    freePort,
-    listening,
-    waitFor,
     writeConfig,
 )
 
@@ -44,28 +38,12 @@ OPERATIONS = {"listPets", "createPet", "getPet", "deletePet", "echoHeader"}
 T = TypeVar("T")
 
 
-class PetService:
+class PetService(FixtureServer):
     """The REST fixture on a free loopback port, with C{--api-key sekret}
     (or the options C{args})."""
 
     def __init__(self, log: Path, args: tuple[str, ...] = ("--api-key", API_KEY)) -> None:
-        self.port = freePort()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, str(FIXTURE), "--port", str(self.port), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        assert waitFor(lambda: b"listening on" in log.read_bytes(), timeout=20), log.read_text()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        assert waitFor(lambda: not listening(self.port), timeout=10)
+        super().__init__(FIXTURE, log, *args)
 
     def spec(self) -> bytes:
         """The service's OpenAPI document (it needs no key)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,10 +23,9 @@ import pytest
 
 from tests.integration.gateway import (
     REPO,
+    FixtureServer,
     RunningGateway,
     callEcho,
-    listening,
-    waitFor,
     writeConfig,
 )
 
@@ -38,20 +36,11 @@ NAME = "io.github.modelcontextprotocol/everything"
 VERSION = "2026.8.31"  # the version scripts/install-test-backends puts in the npm cache
 
 
-class LocalRegistry:
+class LocalRegistry(FixtureServer):
     """tests/fixtures/registry_server.py on a loopback port the OS chose."""
 
     def __init__(self, log: Path) -> None:
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, str(FIXTURE), "--port", "0"],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        assert waitFor(lambda: b"listening on" in log.read_bytes(), timeout=20), log.read_text()
-        self.port = int(log.read_text().split("listening on 127.0.0.1:")[1].split()[0])
+        super().__init__(FIXTURE, log, port=0)
 
     @property
     def url(self) -> str:
@@ -63,12 +52,6 @@ class LocalRegistry:
         with urllib.request.urlopen(f"{self.url}/admin/requests", timeout=5) as r:
             found: list[str] = json.loads(r.read())["requests"]
         return found
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        assert waitFor(lambda: not listening(self.port), timeout=10)
 
 
 @pytest.fixture

@@ -21,10 +21,6 @@ a real gateway, real SDK clients, real remote servers on loopback.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,10 +33,9 @@ from mcp import Client
 from tests.integration.continuity import CutProxy
 from tests.integration.gateway import (
     REPO,
+    FixtureServer,
     RunningGateway,
     errorText,
-    freePort,
-    listening,
     waitFor,
     writeConfig,
 )
@@ -53,20 +48,11 @@ pytestmark = pytest.mark.integration
 FLAKY = REPO / "tests" / "fixtures" / "flaky_remote.py"
 
 
-class FlakyRemote:
+class FlakyRemote(FixtureServer):
     """tests/fixtures/flaky_remote.py on a free loopback port."""
 
     def __init__(self, log: Path) -> None:
-        self.port = freePort()
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, str(FLAKY), "--port", str(self.port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        assert waitFor(lambda: b"listening on" in log.read_bytes(), timeout=20), log.read_text()
+        super().__init__(FLAKY, log)
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/mcp"
@@ -74,12 +60,6 @@ class FlakyRemote:
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/admin/stats", timeout=5) as r:
             return json.loads(r.read())  # type: ignore[no-any-return]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        assert waitFor(lambda: not listening(self.port), timeout=10)
 
 
 @pytest.fixture
