@@ -49,7 +49,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeAlias
 
 from mcpgateway.runtime import procfs
@@ -61,9 +61,12 @@ __all__ = [
     "MAX_STEPS",
     "clientRoot",
     "findClientPid",
+    "findClientPids",
     "inodeHolder",
+    "inodeHolders",
     "ownerOfSocket",
     "socketInode",
+    "socketInodes",
 ]
 
 MAX_FDS = 200_000
@@ -77,6 +80,9 @@ HELPER_FLAGS: tuple[str, ...] = ("--type=",)
 
 _ESTABLISHED = "01"
 _IPAddress: TypeAlias = "ipaddress.IPv4Address | ipaddress.IPv6Address"
+Connection: TypeAlias = "tuple[str, int, str, int]"
+"""A loopback connection as the gateway sees it: peer host, peer port, local
+host, local port."""
 
 
 def findClientPid(
@@ -106,10 +112,47 @@ def findClientPid(
     @param maxProcs: most processes looked at before giving up.
     @return: the pid, or C{None} when it cannot be found.
     """
-    pid = ownerOfSocket(
-        peerHost, peerPort, localHost, localPort, procRoot, uid, hints, maxFds, maxProcs
+    [pid] = findClientPids(
+        [(peerHost, peerPort, localHost, localPort)], procRoot, uid, hints, maxFds, maxProcs
     )
-    return None if pid is None else clientRoot(pid, procRoot, uid)
+    return pid
+
+
+def findClientPids(
+    connections: Sequence[Connection],
+    procRoot: str = "/proc",
+    uid: int | None = None,
+    hints: Sequence[int] = (),
+    maxFds: int = MAX_FDS,
+    maxProcs: int = MAX_PROCS,
+) -> list[int | None]:
+    """L{findClientPid} of each of C{connections}, with one read of each
+    C{net/tcp*} table and one walk of the processes' fds for all of them.
+
+    Sessions are opened in bursts (a client starting its servers, a team's
+    clients after a restart, a benchmark): a walk per connection costs the
+    same scan of every process again, in a thread that holds the GIL most
+    of the time, so the reactor thread waits behind it.
+
+    @return: the pids, in the order of C{connections} (C{None}: not found).
+    """
+    inodes = socketInodes(connections, procRoot)
+    wanted = {inode for inode in inodes if inode is not None}
+    if not wanted:
+        return [None] * len(inodes)
+    if uid is None:
+        uid = _ownUid()
+        if uid is None:
+            return [None] * len(inodes)
+    holders = inodeHolders(wanted, procRoot, uid, hints, maxFds, maxProcs)
+    roots: dict[int, int] = {}
+    found: list[int | None] = []
+    for inode in inodes:
+        holder = None if inode is None else holders.get(inode)
+        if holder is not None and holder not in roots:
+            roots[holder] = clientRoot(holder, procRoot, uid)
+        found.append(None if holder is None else roots[holder])
+    return found
 
 
 def ownerOfSocket(
@@ -146,26 +189,50 @@ def socketInode(
 
     @return: the inode, or C{None} (no such row, unusable addresses, no C{/proc}).
     """
-    peer = _address(peerHost, peerPort)
-    local = _address(localHost, localPort)
-    if peer is None or local is None or peer.version != local.version:
-        return None
-    tables: list[tuple[str, bytes, bytes]] = []
-    if isinstance(peer, ipaddress.IPv4Address) and isinstance(local, ipaddress.IPv4Address):
-        tables.append(("tcp", peer.packed, local.packed))
-        mapped = b"\0" * 10 + b"\xff\xff"
-        tables.append(("tcp6", mapped + peer.packed, mapped + local.packed))
-    else:
-        tables.append(("tcp6", peer.packed, local.packed))
-    for name, peerPacked, localPacked in tables:
-        inode = _findRow(
-            os.path.join(procRoot, "net", name),
-            f"{_hexWords(peerPacked)}:{peerPort:04X}",
-            f"{_hexWords(localPacked)}:{localPort:04X}",
-        )
-        if inode is not None:
-            return inode
-    return None
+    [inode] = socketInodes([(peerHost, peerPort, localHost, localPort)], procRoot)
+    return inode
+
+
+def socketInodes(connections: Sequence[Connection], procRoot: str = "/proc") -> list[int | None]:
+    """L{socketInode} of each of C{connections}, each table read at most once."""
+    rows: list[list[tuple[str, str, str]]] = []
+    for peerHost, peerPort, localHost, localPort in connections:
+        peer = _address(peerHost, peerPort)
+        local = _address(localHost, localPort)
+        keys: list[tuple[str, str, str]] = []
+        if peer is not None and local is not None and peer.version == local.version:
+            if isinstance(peer, ipaddress.IPv4Address):
+                mapped = b"\0" * 10 + b"\xff\xff"
+                pairs = [("tcp", peer.packed, local.packed)]
+                pairs.append(("tcp6", mapped + peer.packed, mapped + local.packed))
+            else:
+                pairs = [("tcp6", peer.packed, local.packed)]
+            for name, peerPacked, localPacked in pairs:
+                keys.append(
+                    (
+                        name,
+                        f"{_hexWords(peerPacked)}:{peerPort:04X}",
+                        f"{_hexWords(localPacked)}:{localPort:04X}",
+                    )
+                )
+        rows.append(keys)
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    for keys in rows:
+        for name, clientEnd, gatewayEnd in keys:
+            wanted.setdefault(name, set()).add((clientEnd, gatewayEnd))
+    tables = {
+        name: _established(os.path.join(procRoot, "net", name), pairs)
+        for name, pairs in wanted.items()
+    }
+    found: list[int | None] = []
+    for keys in rows:
+        inode = None
+        for name, clientEnd, gatewayEnd in keys:
+            inode = tables[name].get((clientEnd, gatewayEnd))
+            if inode is not None:
+                break
+        found.append(inode)
+    return found
 
 
 def inodeHolder(
@@ -188,12 +255,31 @@ def inodeHolder(
         uid = _ownUid()
         if uid is None:
             return None
-    target = f"socket:[{inode}]"
+    return inodeHolders({inode}, procRoot, uid, hints, maxFds, maxProcs).get(inode)
+
+
+def inodeHolders(
+    inodes: set[int],
+    procRoot: str,
+    uid: int,
+    hints: Sequence[int] = (),
+    maxFds: int = MAX_FDS,
+    maxProcs: int = MAX_PROCS,
+) -> dict[int, int]:
+    """For each of C{inodes}, the first process of user C{uid} with an fd on
+    that socket, in one walk (as L{inodeHolder}), which stops once every one
+    is found.
+
+    @return: inode -> pid, for those found within C{maxProcs} processes and
+        C{maxFds} fd links (past a cap, what was found before it).
+    """
+    targets = {f"socket:[{inode}]": inode for inode in inodes}
+    holders: dict[int, int] = {}
     procs = fds = 0
     for pid in _candidates(procRoot, hints):
         procs += 1
         if procs > maxProcs:
-            return None
+            break
         base = os.path.join(procRoot, str(pid))
         if _owner(base) != uid:
             continue
@@ -202,15 +288,18 @@ def inodeHolder(
                 for entry in entries:
                     fds += 1
                     if fds > maxFds:
-                        return None
+                        return holders
                     try:
-                        if os.readlink(entry.path) == target:
-                            return pid
+                        inode = targets.pop(os.readlink(entry.path), None)
                     except OSError:
                         continue
+                    if inode is not None:
+                        holders[inode] = pid
+                        if not targets:
+                            return holders
         except OSError:
             continue
-    return None
+    return holders
 
 
 def clientRoot(
@@ -278,27 +367,34 @@ def _hexWords(packed: bytes) -> str:
     )
 
 
-def _findRow(path: str, local: str, remote: str) -> int | None:
-    """The inode of the ESTABLISHED row C{local remote} of a C{net/tcp*} file."""
+def _established(path: str, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The inodes of the ESTABLISHED rows of a C{net/tcp*} file among
+    C{wanted}, (local, remote) endpoints as the kernel prints them
+    (C{%08X:%04X}, one space apart): (local, remote) -> inode; empty when
+    the file cannot be read.
+
+    Each row is found with one search of the file's text: on a busy machine
+    the table holds thousands of rows (sockets in C{TIME_WAIT} among them),
+    which splitting line by line would cost milliseconds per look-up."""
     try:
         with open(path, encoding="ascii", errors="replace") as table:
-            for line in table:
-                fields = line.split()
-                if (
-                    len(fields) > 9
-                    and fields[3] == _ESTABLISHED
-                    and fields[1].upper() == local
-                    and fields[2].upper() == remote
-                ):
-                    try:
-                        inode = int(fields[9])
-                    except ValueError:
-                        continue
-                    if inode > 0:
-                        return inode
+            text = table.read().upper()
     except (OSError, ValueError):
-        return None
-    return None
+        return {}
+    rows: dict[tuple[str, str], int] = {}
+    for local, remote in wanted:
+        at = text.find(f" {local} {remote} {_ESTABLISHED} ")
+        if at < 0:
+            continue
+        end = text.find("\n", at)
+        fields = text[at : None if end < 0 else end].split()
+        try:
+            inode = int(fields[8])
+        except (IndexError, ValueError):
+            continue
+        if inode > 0:
+            rows[(local, remote)] = inode
+    return rows
 
 
 def _candidates(procRoot: str, hints: Sequence[int]) -> Iterator[int]:

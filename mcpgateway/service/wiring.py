@@ -748,16 +748,11 @@ def _behindProxy(options: Options) -> bool:
 
 
 def _pidFinder(runInThread: Any) -> Any:
-    """Look up a socket's owner in a thread: it reads /proc, which may be slow."""
+    """Look up sockets' owners in a thread (it reads /proc, which may be
+    slow), the look-ups asked for together in one scan."""
+    from mcpgateway.ops.ownerscan import CoalescedPidFinder
 
-    def findClientPid(
-        peerHost: str, peerPort: int, localHost: str, localPort: int, hints: Any
-    ) -> Any:
-        from mcpgateway.ops.peerpid import findClientPid
-
-        return runInThread(findClientPid, peerHost, peerPort, localHost, localPort, hints=hints)
-
-    return findClientPid
+    return CoalescedPidFinder(runInThread)
 
 
 def _withDefaultTimeout(spec: Any, seconds: float) -> Any:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from mcpgateway.ops.peerpid import clientRoot, findClientPid, ownerOfSocket
+from mcpgateway.ops.peerpid import clientRoot, findClientPid, findClientPids, ownerOfSocket
 
 pytestmark = [
     pytest.mark.integration,
@@ -111,6 +111,17 @@ def test_ipv4_client(connections: Callable[..., Connection]) -> None:
         f"\nlookup: {seconds * 1000:.1f} ms, "
         f"{sum(name.isdigit() for name in os.listdir('/proc'))} processes"
     )
+
+
+def test_many_clients_in_one_scan(connections: Callable[..., Connection]) -> None:
+    """Three clients' connections, each attributed to its own process by one
+    call (one read of the tables, one walk of /proc)."""
+    made = [connections(socket.AF_INET, "127.0.0.1", socket.AF_INET, "127.0.0.1") for _ in range(3)]
+    asked = []
+    for _child, connection in made:
+        peer, local = connection.getpeername(), connection.getsockname()
+        asked.append((peer[0], peer[1], local[0], local[1]))
+    assert findClientPids(asked) == [child.pid for child, _ in made]
 
 
 def test_other_user_not_found(connections: Callable[..., Connection]) -> None:

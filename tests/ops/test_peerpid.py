@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,9 +15,12 @@ from mcpgateway.ops.peerpid import (
     MAX_STEPS,
     clientRoot,
     findClientPid,
+    findClientPids,
     inodeHolder,
+    inodeHolders,
     ownerOfSocket,
     socketInode,
+    socketInodes,
 )
 
 LITTLE_ENDIAN = pytest.mark.skipif(
@@ -484,3 +488,75 @@ def test_find_client_pid(proc: FakeProc) -> None:
     assert findClientPid("::1", CLIENT + 1, "::1", GATEWAY, proc.path) == 600
     assert findClientPid("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path, ME + 1) is None
     assert findClientPid("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY, proc.path, maxFds=0) is None
+
+
+# --- many connections at once ---------------------------------------------------------------
+
+
+@LITTLE_ENDIAN
+def test_many_connections_in_one_walk(proc: FakeProc, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each connection gets its own pid, in order; the tables are read once
+    and the processes walked once for all of them."""
+    proc.tcp(
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=11),
+        row(f"{LOOP4}:C351", f"{LOOP4}:1F90", inode=12),
+        row(f"{LOOP4}:C352", f"{LOOP4}:1F90", inode=13),
+    )
+    proc.process(300, [12])
+    proc.process(400, [11, 13])
+    opened: list[str] = []
+    real = open
+
+    def counting(path: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(path))
+        return real(path, *args, **kwargs)
+
+    walked: list[int] = []
+    candidates = peerpid._candidates
+
+    def counted(root: str, hints: Sequence[int]) -> Iterator[int]:
+        for pid in candidates(root, hints):
+            walked.append(pid)
+            yield pid
+
+    monkeypatch.setattr("builtins.open", counting)
+    monkeypatch.setattr(peerpid, "_candidates", counted)
+    connections = [("127.0.0.1", CLIENT + port, "127.0.0.1", GATEWAY) for port in (0, 1, 2, 3)]
+    assert findClientPids(connections, proc.path, ME) == [400, 300, 400, None]
+    assert sorted(p for p in opened if "/net/" in p) == [
+        f"{proc.path}/net/tcp",
+        f"{proc.path}/net/tcp6",
+    ]
+    assert sorted(walked) == [300, 400]
+
+
+@LITTLE_ENDIAN
+def test_the_walk_stops_once_every_socket_is_found(proc: FakeProc) -> None:
+    proc.tcp(
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", inode=11),
+        row(f"{LOOP4}:C351", f"{LOOP4}:1F90", inode=12),
+    )
+    proc.process(300, [11, 12])
+    proc.process(400, [11, 12])
+    assert inodeHolders({11, 12}, proc.path, ME, hints=[400]) == {11: 400, 12: 400}
+    capped = inodeHolders({11, 12}, proc.path, ME, maxFds=1)
+    assert len(capped) == 1 and set(capped.values()) <= {300, 400}
+
+
+@LITTLE_ENDIAN
+def test_rows_are_found_among_thousands(proc: FakeProc) -> None:
+    """The look-up searches the table's text: rows around the one wanted,
+    other states of the same endpoints and lower-case hex do not mislead it."""
+    noise = [
+        row(f"{LOOP4}:{port:04X}", f"{LOOP4}:1F90", state="06", inode=port)
+        for port in range(1000, 4000)
+    ]
+    proc.tcp(
+        *noise,
+        row(f"{LOOP4}:C350", f"{LOOP4}:1F90", state="06", inode=1),
+        row(f"{LOOP4}:c350".lower(), f"{LOOP4}:1f90".lower(), inode=77),
+    )
+    assert socketInodes(
+        [("127.0.0.1", CLIENT, "127.0.0.1", GATEWAY), ("127.0.0.1", 1500, "127.0.0.1", GATEWAY)],
+        proc.path,
+    ) == [77, None]

@@ -1,0 +1,98 @@
+# -*- test-case-name: tests.ops.test_ownerscan -*-
+"""The client pids of loopback connections, looked up off the reactor thread,
+one scan of C{/proc} for all the connections asked about meanwhile.
+
+Every session opened on a loopback connection asks for its client's pid
+(L{mcpgateway.core.owners.OwnerLookup}), and sessions are opened in bursts:
+a client starting its servers, a team's clients after a restart, 64
+sessions of a load test. One scan per session reads the TCP tables and the
+fd links of every process of the user again each time, in worker threads
+that hold the GIL for most of it, so the reactor thread (every call in
+flight) waits behind them: 64 sessions opened together held it for whole
+seconds. L{CoalescedPidFinder} runs one scan at a time; the connections
+asked about while it runs wait for the next one, which looks for all of
+them at once (L{mcpgateway.ops.peerpid.findClientPids}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+Connection = tuple[str, int, str, int]
+"""Peer host, peer port, local host, local port."""
+Scan = Callable[..., list[int | None]]
+"""L{mcpgateway.ops.peerpid.findClientPids}'s signature: connections, then
+C{hints=} pids."""
+
+
+def _scanProc(connections: list[Connection], hints: Sequence[int]) -> list[int | None]:
+    """L{mcpgateway.ops.peerpid.findClientPids}, imported by the first scan
+    (an idle gateway, or one whose clients never open a session, does not
+    hold it)."""
+    from mcpgateway.ops.peerpid import findClientPids
+
+    return findClientPids(connections, hints=hints)
+
+
+class CoalescedPidFinder:
+    """A L{mcpgateway.core.gatewaysettings.PidFinder} whose look-ups share
+    scans: one runs at a time, in a worker thread; the next takes every
+    look-up asked for meanwhile."""
+
+    def __init__(self, runInThread: Callable[..., Deferred[Any]], scan: Scan = _scanProc) -> None:
+        """
+        @param runInThread: runs C{scan} in a worker thread, firing with
+            its value.
+        @param scan: finds the pids of a list of connections.
+        """
+        self._runInThread = runInThread
+        self._scan = scan
+        self._waiting: list[tuple[Connection, Deferred[int | None]]] = []
+        self._hints: set[int] = set()
+        self.scanning = False
+        """Whether a scan runs now."""
+        self.scans = 0
+        """How many scans were started (for tests and the curious)."""
+
+    def __call__(
+        self, peerHost: str, peerPort: int, localHost: str, localPort: int, hints: Sequence[int]
+    ) -> Deferred[int | None]:
+        """The pid of the client of this connection (C{None}: not found),
+        once a scan has looked for it; C{hints}: pids to look at first."""
+        found: Deferred[int | None] = Deferred()
+        self._waiting.append(((peerHost, peerPort, localHost, localPort), found))
+        self._hints.update(hints)
+        if not self.scanning:
+            self._start()
+        return found
+
+    def _start(self) -> None:
+        batch, self._waiting = self._waiting, []
+        hints, self._hints = sorted(self._hints), set()
+        self.scanning = True
+        self.scans += 1
+        try:
+            scanned = self._runInThread(self._scan, [c for c, _ in batch], hints=hints)
+        except Exception:
+            scanned = Deferred()
+            scanned.errback(Failure())
+
+        def settle(result: list[int | None] | Failure) -> None:
+            self.scanning = False
+            if not isinstance(result, Failure) and len(result) != len(batch):
+                result = Failure(
+                    ValueError(f"a scan of {len(batch)} connections gave {len(result)} pids")
+                )
+            for at, (_, found) in enumerate(batch):
+                if isinstance(result, Failure):
+                    found.errback(result)
+                else:
+                    found.callback(result[at])
+            if self._waiting:
+                self._start()
+
+        scanned.addBoth(settle)

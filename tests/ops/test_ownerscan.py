@@ -1,0 +1,133 @@
+"""Owner look-ups asked for together share one scan of /proc."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from mcpgateway.ops.ownerscan import CoalescedPidFinder, Connection
+
+
+class FakeThreads:
+    """C{runInThread} whose work runs when the test says so."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], Deferred[Any]]]
+        self.calls = []
+
+    def __call__(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
+        d: Deferred[Any] = Deferred()
+        self.calls.append((f, args, kwargs, d))
+        return d
+
+    def finish(self) -> None:
+        f, args, kwargs, d = self.calls.pop(0)
+        try:
+            result = f(*args, **kwargs)
+        except Exception:
+            d.errback(Failure())
+        else:
+            d.callback(result)
+
+
+class Scans:
+    """A scan that answers each connection's peer port + 1000, and records
+    what each scan was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[list[Connection], list[int]]] = []
+
+    def __call__(self, connections: list[Connection], hints: Sequence[int]) -> list[int | None]:
+        self.asked.append((list(connections), list(hints)))
+        return [None if port == 0 else port + 1000 for _, port, _, _ in connections]
+
+
+def results(ds: list[Deferred[int | None]]) -> list[object]:
+    got: list[object] = []
+    for d in ds:
+        d.addBoth(got.append)
+    return got
+
+
+def test_lookups_asked_during_a_scan_share_the_next_one() -> None:
+    threads, scans = FakeThreads(), Scans()
+    finder = CoalescedPidFinder(threads, scans)
+    first = finder("127.0.0.1", 1, "127.0.0.1", 9100, [7])
+    assert finder.scanning and len(threads.calls) == 1
+    later = [finder("127.0.0.1", port, "127.0.0.1", 9100, [port]) for port in (2, 3, 0)]
+    assert len(threads.calls) == 1  # they wait for the running scan
+    got = results([first, *later])
+    threads.finish()
+    assert got == [1001]
+    assert len(threads.calls) == 1 and finder.scanning  # the next scan, for all three
+    threads.finish()
+    assert got == [1001, 1002, 1003, None]
+    assert not finder.scanning and finder.scans == 2
+    assert scans.asked == [
+        ([("127.0.0.1", 1, "127.0.0.1", 9100)], [7]),
+        (
+            [
+                ("127.0.0.1", 2, "127.0.0.1", 9100),
+                ("127.0.0.1", 3, "127.0.0.1", 9100),
+                ("127.0.0.1", 0, "127.0.0.1", 9100),
+            ],
+            [0, 2, 3],
+        ),
+    ]
+
+
+def test_a_failed_scan_fails_its_lookups_and_the_next_one_still_runs() -> None:
+    threads = FakeThreads()
+    broken = [True]
+
+    def scan(connections: list[Connection], hints: Sequence[int]) -> list[int | None]:
+        if broken[0]:
+            raise OSError("no /proc")
+        return [42 for _ in connections]
+
+    finder = CoalescedPidFinder(threads, scan)
+    failing = results([finder("::1", 1, "::1", 9100, [])])
+    waiting = results([finder("::1", 2, "::1", 9100, [])])
+    threads.finish()
+    [reason] = failing
+    assert isinstance(reason, Failure) and reason.check(OSError)
+    broken[0] = False
+    threads.finish()
+    assert waiting == [42]
+    assert not finder.scanning
+
+
+def test_a_scan_answering_the_wrong_count_fails_every_lookup_of_it() -> None:
+    threads = FakeThreads()
+    finder = CoalescedPidFinder(threads, lambda connections, hints: [1])
+    got = results([finder("127.0.0.1", p, "127.0.0.1", 9100, []) for p in (1,)])
+    got += results([finder("127.0.0.1", p, "127.0.0.1", 9100, []) for p in (2, 3)])
+    threads.finish()
+    threads.finish()
+    assert got[0] == 1
+    assert all(isinstance(r, Failure) and r.check(ValueError) for r in got[1:])
+
+
+def test_a_thread_pool_that_refuses_fails_the_lookup() -> None:
+    def refuse(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Deferred[Any]:
+        raise RuntimeError("the pool is stopped")
+
+    finder = CoalescedPidFinder(refuse, Scans())
+    [reason] = results([finder("127.0.0.1", 1, "127.0.0.1", 9100, [])])
+    assert isinstance(reason, Failure) and reason.check(RuntimeError)
+    assert not finder.scanning
+
+
+@pytest.mark.parametrize("count", [1, 64])
+def test_a_burst_costs_two_scans(count: int) -> None:
+    threads, scans = FakeThreads(), Scans()
+    finder = CoalescedPidFinder(threads, scans)
+    got = results([finder("127.0.0.1", p, "127.0.0.1", 9100, []) for p in range(1, count + 1)])
+    while threads.calls:
+        threads.finish()
+    assert got == [p + 1000 for p in range(1, count + 1)]
+    assert finder.scans == min(count, 2)
