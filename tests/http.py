@@ -63,7 +63,10 @@ class Response:
         return json.loads(self.body)
 
     def events(self) -> list[dict[str, Any]]:
-        """The SSE messages received so far."""
+        """The messages received so far: the SSE events, or the one message
+        of an C{application/json} answer once it is complete."""
+        if self.headers.get("content-type") == "application/json":
+            return [self.json()] if self.complete else []
         out = []
         for frame in self.body.split(b"\n\n"):
             data = [line[6:] for line in frame.split(b"\n") if line.startswith(b"data: ")]

@@ -8,9 +8,10 @@ stops everything when the client goes away. One L{KeepAlive} ticker per clock
 request. The ticker survives anything one stream does: a stream whose
 response was finished behind its back (or whose write fails) is dropped from
 it, and the others keep their keep-alives. A
-request's stream sends its headers with its first event (one write for a
-quick answer), or after C{HEADERS_AFTER} seconds of silence, whichever is
-first; the GET stream sends them at once.
+request's stream sends its headers with its first event, or after
+C{HEADERS_AFTER} seconds of silence, whichever is first (an answer that
+comes before either is one C{application/json} body: L{SSEStream.end});
+the GET stream sends them at once.
 
 A stream given a L{StreamLog} (sessions of MCP 2025-11-25 and later) is
 resumable: it opens with a priming event (an id, a C{retry:} delay and empty
@@ -47,6 +48,8 @@ _EVENT_STREAM = [b"text/event-stream"]
 _CONTENT_TYPE = canonical(b"content-type")
 _CACHE_CONTROL = canonical(b"cache-control")
 _ACCEL_BUFFERING = canonical(b"x-accel-buffering")
+_CONTENT_LENGTH = canonical(b"content-length")
+_JSON = [b"application/json"]
 _NO_CACHE = [b"no-cache"]
 _NO = [b"no"]
 
@@ -246,20 +249,32 @@ class SSEStream:
 
     def end(self, message: jsonrpc.Message) -> None:
         """Send the last message and end the stream. A stream that sent
-        nothing yet answers in one piece, with a Content-Length (no chunking)."""
+        nothing yet answers in one piece: the message as C{application/json}
+        with a Content-Length (no SSE, no chunking).
+
+        A POST's client accepts both (the gateway refuses one that does not),
+        and the spec lets the server choose. JSON is what an HTTP-library
+        client reads to its end: the Python SDK stops reading an SSE body at
+        the answer's event, before its end, and its HTTP library then closes
+        the connection instead of keeping it, so every call would open a new
+        one."""
         if not self.open:
             return
         request = self._request
         if request is not None and not self.headersSent:
-            log = self._log
-            if log is None:
-                body = _frame(message)
+            # Written and finished at once: nothing to keep or resume, so no
+            # priming event either (it primes a client to reconnect to a
+            # stream that goes on).
+            self._primed = True
+            body = jsonrpc.dumps(message)
+            headers = request.responseHeaders
+            if type(headers) is GatewayHeaders:
+                headers.setCanonical(_CONTENT_TYPE, b"application/json")
+                headers.setCanonical(_CONTENT_LENGTH, b"%d" % len(body))
             else:
-                # Written and finished at once: nothing to keep, and nothing a
-                # client could resume, so no priming event either (it primes a
-                # client to reconnect to a stream that goes on).
-                body, self._primed = log.frame(jsonrpc.dumps(message)), True
-            request.setHeader(b"content-length", b"%d" % len(body))
+                headers.setRawHeaders(b"content-type", _JSON)
+                headers.setRawHeaders(b"content-length", [b"%d" % len(body)])
+            headers.removeHeader(b"x-accel-buffering")
             self._write(body, last=True)
         else:
             self.send(message)

@@ -120,8 +120,10 @@ def test_a_one_piece_answer_keeps_its_head_as_twisted_writes_it() -> None:
     )
     h.process().reply({"jsonrpc": "2.0", "id": lastId(h), "result": {"tools": []}})
     assert answer.complete
-    assert answer.headers["content-type"] == "text/event-stream"
+    assert answer.headers["content-type"] == "application/json"
+    assert "x-accel-buffering" not in answer.headers
     assert int(answer.headers["content-length"]) == len(answer.body)
+    assert answer.json() == {"jsonrpc": "2.0", "id": 8, "result": {"tools": []}}
 
 
 def test_the_disconnect_hook_is_the_streams_own_method() -> None:

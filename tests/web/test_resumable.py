@@ -130,9 +130,9 @@ def test_a_quick_answer_stays_one_piece_and_keeps_nothing() -> None:
     response, forwarded = slowCall(h, sid)
     answer(h, forwarded)
     assert "content-length" in response.headers and response.complete
-    # One piece: no priming event and no id (nothing is left to resume).
-    [only] = frames(response)
-    assert "id" not in only and only.get("data", b"").startswith(b'{"jsonrpc"')
+    # One piece, as JSON: no priming event and no id (nothing is left to resume).
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"jsonrpc": "2.0", "id": 7, "result": {"content": []}}
     assert response.events() == [{"jsonrpc": "2.0", "id": 7, "result": {"content": []}}]
     assert endpoint(h).replay.count() == {"streams": 0, "waiting": 0, "events": 0, "bytes": 0}
 
