@@ -538,9 +538,13 @@ _CANNED_INIT = json.dumps(
 ).encode()
 
 
+_CANNED_TOOLS = b'{"tools":[{"name":"echo","inputSchema":{"type":"object"}}]}'
+
+
 class CannedServer(asyncio.Protocol):
-    """Answers initialize (JSON), notifications (202), tools/call (SSE echo),
-    GET (an open SSE stream). No validation beyond what it needs."""
+    """Answers initialize (JSON), notifications (202), tools/list (the echo tool,
+    which the SDK clients list before calling), tools/call (SSE echo), GET (an
+    open SSE stream), DELETE (200). No validation beyond what it needs."""
 
     counter = 0
     calls = 0
@@ -573,9 +577,19 @@ class CannedServer(asyncio.Protocol):
                     b"transfer-encoding: chunked\r\n\r\n"
                 )
                 continue
+            if head.startswith(b"DELETE"):
+                self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                continue
             msg = _loads(body)
             if "id" not in msg:
                 self.transport.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+            elif msg.get("method") == "tools/list":
+                rid = json.dumps(msg["id"]).encode()
+                payload = b'{"jsonrpc":"2.0","id":%s,"result":%s}' % (rid, _CANNED_TOOLS)
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(payload), payload)
+                )
             elif msg.get("method") == "initialize":
                 CannedServer.counter += 1
                 payload = b'{"jsonrpc":"2.0","id":%s,"result":%s}' % (

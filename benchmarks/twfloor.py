@@ -4,7 +4,8 @@
 A C{Site} on the epoll reactor (as C{twist} runs the gateway) whose one
 resource answers what ``mcpload.py load`` sends, with no MCP behind it:
 ``initialize`` (a JSON result and an ``Mcp-Session-Id``),
-``notifications/initialized`` (202) and ``tools/call echo`` (an SSE event
+``notifications/initialized`` (202), ``tools/list`` (the echo tool, which the
+SDK clients list before calling) and ``tools/call echo`` (an SSE event
 ``Echo: <message>`` with the caller's id, one Content-Length response, as the
 gateway answers a quick call). No form parsing, no access log, the body
 decoded and the answer encoded with the stdlib ``json``, like the gateway.
@@ -46,6 +47,10 @@ class Answer(Resource):
                 "serverInfo": {"name": "twfloor", "version": "1"},
             }
             return json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode()
+        if method == "tools/list":  # what the SDK clients ask before calling
+            request.setHeader(b"content-type", b"application/json")
+            tools = {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]}
+            return json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": tools}).encode()
         request.setHeader(b"content-type", b"text/event-stream")
         request.setHeader(b"cache-control", b"no-cache")
         return echoEvent(message)

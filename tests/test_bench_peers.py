@@ -1,8 +1,11 @@
-"""benchmarks/peers.py: the unique-id load worker still verifies every answer, the
-median and the wrong-answer sums of the rounds, the best *correct* peer, the table."""
+"""benchmarks/peers.py and its modules: the raw worker's unique ids still verify every
+answer and its sessions are deleted, each client kind's worker, the verdicts of the
+library kinds, the median and the wrong-answer sums of the rounds, the best *correct*
+peer per client kind, the targets check, the tables."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import sys
@@ -29,6 +32,10 @@ def load(name: str, alias: str) -> ModuleType:
 
 
 peers = load("peers", "bench_peers_under_test")
+clients = sys.modules["peerclients"]
+report = sys.modules["peersreport"]
+targets = sys.modules["peertargets"]
+libload = load("libload", "bench_libload_under_test")
 
 
 class FakeClosed:
@@ -85,26 +92,26 @@ def test_plainIdsCollideAcrossSessions() -> None:
 
 
 def test_uniqueIdsDistinctAndStillVerified() -> None:
-    """load-unique-ids: ids differ across sessions, the caller's own answer counts
+    """load-raw --unique-ids: ids differ across sessions, the caller's own answer counts
     as ok, and another session's answer still counts as misrouted."""
     module = load("mcpload", "bench_mcpload_unique")
-    peers.patchUniqueIds(module, 5000)
+    clients.patchUniqueIds(module, 5000)
     made, conns, tally = sessions(module, 3)
     ids = [requestOf(c.sent[0])["id"] for c in conns]
     assert len(set(ids)) == 3
-    assert ids == [(k + 1) * peers.ID_STRIDE + 1 for k in range(3)]
+    assert ids == [(k + 1) * clients.ID_STRIDE + 1 for k in range(3)]
     # session 0 gets its own answer; session 1 gets session 2's
     conns[0].handler(200, {"content-type": "application/json"}, answer(requestOf(conns[0].sent[0])))
     conns[1].handler(200, {"content-type": "application/json"}, answer(requestOf(conns[2].sent[0])))
     assert (tally.ok, tally.misrouted) == (1, 1)
     # the next call goes on counting from the session's base
-    assert requestOf(conns[0].sent[1])["id"] == peers.ID_STRIDE + 2
-    assert made[0].i == peers.ID_STRIDE + 2
+    assert requestOf(conns[0].sent[1])["id"] == clients.ID_STRIDE + 2
+    assert made[0].i == clients.ID_STRIDE + 2
 
 
 def test_uniqueInitializeIds() -> None:
     module = load("mcpload", "bench_mcpload_init")
-    peers.patchUniqueIds(module, 7000)
+    clients.patchUniqueIds(module, 7000)
     first, second = (json.loads(module.initializeBody()) for _ in range(2))
     assert (first["id"], second["id"]) == (7000, 7001)
     assert first["method"] == "initialize"
@@ -113,26 +120,59 @@ def test_uniqueInitializeIds() -> None:
 
 def test_patchTwiceKeepsOneOffset() -> None:
     module = load("mcpload", "bench_mcpload_twice")
-    peers.patchUniqueIds(module, 1)
-    peers.patchUniqueIds(module, 1)
+    clients.patchUniqueIds(module, 1)
+    clients.patchUniqueIds(module, 1)
     _, conns, _ = sessions(module, 1)
-    assert requestOf(conns[0].sent[0])["id"] == peers.ID_STRIDE + 1
+    assert requestOf(conns[0].sent[0])["id"] == clients.ID_STRIDE + 1
 
 
 def test_loadgenRewritesOnlyLoadAndRestores() -> None:
-    plain = peers.bench.mcpload
-    with peers.loadgen(True, 2.5):
-        argv = peers.bench.mcpload("load", "--url", "u")
-        assert argv[1:3] == [str(BENCHMARKS / "peers.py"), "load-unique-ids"]
-        assert argv[-4:] == ["--url", "u", "--grace", "2.5"]
-        assert peers.bench.mcpload("canned") == plain("canned")
-    with peers.loadgen(False, 1.0):
-        assert peers.bench.mcpload("load", "--url", "u") == [
-            *plain("load", "--url", "u"),
+    """Each kind's worker takes load's options, with --grace (and --unique-ids where
+    asked); the other workers are left alone, and the plain argv comes back."""
+    plain = clients.bench.mcpload
+    with clients.loadgen("raw", True, 2.5):
+        argv = clients.bench.mcpload("load", "--url", "u")
+        assert argv[1:3] == [str(BENCHMARKS / "peerclients.py"), "load-raw"]
+        assert argv[3:] == ["--url", "u", "--grace", "2.5", "--unique-ids"]
+        assert clients.bench.mcpload("canned") == plain("canned")
+    with clients.loadgen("httpx", False, 1.0):
+        assert clients.bench.mcpload("load", "--url", "u")[1:] == [
+            str(BENCHMARKS / "libload.py"),
+            "httpx",
+            "--url",
+            "u",
             "--grace",
             "1.0",
         ]
-    assert peers.bench.mcpload is plain
+    with clients.loadgen("sdk-ts", False, 1.0, "/sdk"):
+        argv = clients.bench.mcpload("load", "--url", "u")
+        assert argv[:3] == ["node", str(BENCHMARKS / "sdkload.mjs"), "sdk-ts"]
+        assert argv[-2:] == ["--sdk-dir", "/sdk"]
+    assert clients.bench.mcpload is plain
+
+
+def test_theSdkKindsAreNotRunWhereIdsMustBeUnique() -> None:
+    assert clients.notApplicable("immorterm-unique", "sdk-python") == clients.SDK_IDS
+    assert clients.notApplicable("immorterm-unique", "sdk-ts") == clients.SDK_IDS
+    assert clients.notApplicable("immorterm-unique", "aiohttp") is None
+    assert clients.notApplicable("immorterm", "sdk-ts") is None
+
+
+def test_theRawWorkerDeletesItsSessionsBeforeItsResult() -> None:
+    """A target serves the kinds one after another: the raw worker deletes the
+    sessions it opened before it prints its result (not before the ready line)."""
+    module = load("mcpload", "bench_mcpload_close")
+    said: list[str] = []
+    deleted: list[list[tuple[str, str, str]]] = []
+    setattr(module, "out", lambda event, **fields: said.append(event))  # noqa: B010
+    opened = clients.patchCloseSessions(module, lambda o: deleted.append(list(o)))
+    for i, sid in enumerate(("a", "b")):
+        module.LoadSession(i, FakeConn(), sid, "/mcp", "h:1", module.Tally(), "n", print)
+    module.out("ready")
+    assert deleted == []
+    module.out("result", ok=1)
+    assert deleted == [[("h:1", "/mcp", "a"), ("h:1", "/mcp", "b")]] and opened == deleted[0]
+    assert said == ["ready", "result"]
 
 
 def level(rate: float, misrouted: int = 0, lost: int = 0, errors: int = 0) -> dict[str, Any]:
@@ -161,7 +201,7 @@ def level(rate: float, misrouted: int = 0, lost: int = 0, errors: int = 0) -> di
     )
 )
 def test_summarizeMedianAndSums(rounds: list[tuple[float, int, int, int]]) -> None:
-    got = peers.summarize([level(*r) for r in rounds])
+    got = report.summarize([level(*r) for r in rounds])
     rates = sorted(r[0] for r in rounds)
     assert got["callsPerSecond"] == rates[(len(rates) - 1) // 2]
     assert got["misroutedAllRuns"] == sum(r[1] for r in rounds)
@@ -170,11 +210,11 @@ def test_summarizeMedianAndSums(rounds: list[tuple[float, int, int, int]]) -> No
 
 
 def fakeResult() -> dict[str, Any]:
-    def target(key: str, rates: dict[str, float], lost: int = 0) -> dict[str, Any]:
-        return {
-            "label": peers.LABELS[key],
-            "levels": {c: peers.summarize([level(r, lost=lost)]) for c, r in rates.items()},
-        }
+    def entry(rates: dict[str, float], lost: int = 0) -> dict[str, Any]:
+        return {"levels": {c: report.summarize([level(r, lost=lost)]) for c, r in rates.items()}}
+
+    def target(key: str, **kinds: dict[str, Any]) -> dict[str, Any]:
+        return {"label": targets.LABELS[key], "clients": kinds}
 
     res: dict[str, Any] = {
         "machine": {
@@ -191,23 +231,44 @@ def fakeResult() -> dict[str, Any]:
         "maxSeconds": 8.0,
         "code": {"commit": "abc", "uncommitted": []},
         "levels": [1, 16],
+        "clients": {
+            "raw": {"version": "uvloop"},
+            "sdk-ts": {"version": "1"},
+            "httpx": {"notRun": "not installed: httpx2"},
+        },
         "targets": {
-            "ceiling": target("ceiling", {"1": 9000, "16": 9000}),
-            "direct": target("direct", {"1": 6000, "16": 20000}),
-            "mcpgateway": target("mcpgateway", {"1": 1300, "16": 3400}),
-            "mcp-proxy": target("mcp-proxy", {"1": 800, "16": 1400}),
-            "immorterm": {
-                "label": "",
-                "levels": {
-                    "1": peers.summarize([level(1200)]),
-                    "16": peers.summarize([level(9999, lost=3)]),
+            "ceiling": target("ceiling", raw=entry({"1": 9000, "16": 9000})),
+            "direct": target("direct", stdio=entry({"1": 6000, "16": 20000})),
+            "mcpgateway": target(
+                "mcpgateway",
+                raw=entry({"1": 1300, "16": 3400}),
+                **{"sdk-ts": entry({"1": 500, "16": 700})},
+            ),
+            "mcp-proxy": target(
+                "mcp-proxy",
+                raw=entry({"1": 800, "16": 1400}),
+                **{"sdk-ts": entry({"1": 400, "16": 350})},
+            ),
+            "immorterm": target(
+                "immorterm",
+                raw={
+                    "levels": {
+                        "1": report.summarize([level(1200)]),
+                        "16": report.summarize([level(9999, lost=3)]),
+                    }
                 },
-            },
-            "immorterm-unique": target("immorterm-unique", {"1": 1100, "16": 4000}),
-            "supergateway": {"label": "", "levels": {}, "failed": "FileNotFoundError: x"},
+                **{"sdk-ts": {**entry({"1": 600}), "failed": "RuntimeError: opening\nsessions"}},
+            ),
+            "immorterm-unique": target(
+                "immorterm-unique",
+                raw=entry({"1": 1100, "16": 4000}),
+                **{"sdk-ts": {"notApplicable": clients.SDK_IDS}},
+            ),
+            "supergateway": {"label": "", "clients": {}, "failed": "FileNotFoundError: x"},
         },
     }
-    res["ratios"] = peers.ratios(res)
+    res["ratios"] = report.ratios(res)
+    res["checks"] = report.checks(res)
     return res
 
 
@@ -215,25 +276,153 @@ def test_ratiosSkipWrongPeersAndLimits() -> None:
     """A peer with lost calls at any level (plain immorterm: right at C=1, where it is
     the fastest here, wrong at C=16) and the limits (ceiling, direct) are never the
     best correct peer."""
-    rr = fakeResult()["ratios"]
+    rr = fakeResult()["ratios"]["raw"]["levels"]
     assert rr["1"]["bestCorrectPeer"] == "immorterm-unique"
     assert rr["1"]["gatewayOverBestCorrectPeer"] == round(1300 / 1100, 2)
     assert rr["16"]["bestCorrectPeer"] == "immorterm-unique"
     assert rr["16"]["gatewayOverBestCorrectPeer"] == round(3400 / 4000, 2)
+    assert rr["16"]["gatewayOverImmortermUnique"] == round(3400 / 4000, 2)
     assert rr["16"]["gatewayOverDirect"] == round(3400 / 20000, 3)
 
 
+def test_aKindThatFailedAtSomeLevelIsNoCorrectPeer() -> None:
+    """Plain immorterm answered the TypeScript SDK at C=1 (faster than mcp-proxy) and
+    could not open its sessions at C=16: mcp-proxy is the best correct peer; the
+    direct row is the same stdio figure for every kind."""
+    res = fakeResult()
+    rr = res["ratios"]["sdk-ts"]
+    assert rr["levels"]["1"]["bestCorrectPeer"] == "mcp-proxy"
+    assert rr["levels"]["1"]["gatewayOverDirect"] == round(500 / 6000, 3)
+    assert "gatewayOverImmortermUnique" not in rr["levels"]["1"]
+    assert rr["highOverMid"] == round(700 / 500, 2)
+    assert "httpx" not in res["ratios"]
+
+
+def test_checksSayWhatHoldsPerKind() -> None:
+    """A check that fails names the levels where it does; one that holds shows every
+    level; one that cannot be measured says so."""
+    got = fakeResult()["checks"]
+    assert got["sdk-ts"]["overBestPeer"] == {"holds": False, "detail": "1.25x at C=1"}
+    assert got["sdk-ts"]["overImmortermUnique"]["holds"] is None
+    assert got["sdk-ts"]["highOverMid"] == {"holds": True, "detail": "1.40 at C=16/C=1"}
+    assert got["raw"]["overImmortermUnique"] == {
+        "holds": False,
+        "detail": "1.18x at C=1, 0.85x at C=16",
+    }
+    assert got["raw"]["p99OverP50"] == {"holds": True, "detail": "3.0 at C=16"}
+    assert got["raw"]["spread"]["holds"] is None  # one round
+    assert got["raw"]["cpuUsPerCall"]["holds"] is None  # not in these figures
+
+
 def test_reportNamesWrongAnswersAndFailures() -> None:
-    text = peers.report(fakeResult())
+    text = report.report(fakeResult())
+    assert "httpx: not run (not installed: httpx2)" in text
+    raw, ts = text.split("### TypeScript")[0], text.split("### TypeScript")[1]
     rows = {
         line.split(" | ")[0].lstrip("| "): line
-        for line in text.splitlines()
+        for line in raw.splitlines()
         if line.startswith("| ")
     }
-    assert "C=16: 0 misrouted, 3 lost, 0 errors" in rows[peers.LABELS["immorterm"]]
-    assert "could not run: FileNotFoundError" in rows[peers.LABELS["supergateway"]]
-    assert rows[peers.LABELS["mcpgateway"]].startswith("| **mcpgateway** | 1,300 | 3,400 | none")
-    assert "0.85x (immorterm-unique)" in rows["the best correct peer"]
+    assert "C=16: 0 misrouted, 3 lost, 0 errors" in rows[targets.LABELS["immorterm"]]
+    assert "could not run" not in text
+    assert rows[targets.LABELS["supergateway"]].endswith("| FileNotFoundError: x |")
+    assert rows[targets.LABELS["mcpgateway"]].startswith(
+        "| **mcpgateway** | 1,300 (1.00 / 3.0) | 3,400 (1.00 / 3.0) | none"
+    )
+    assert rows[targets.LABELS["direct"]].startswith(
+        "| direct stdio (the limit; no HTTP client) | 6,000"
+    )
+    assert f"| {clients.SDK_IDS} |" in ts
+    assert "failed at some level: RuntimeError: opening sessions |" in ts
+    assert "| raw | 16 | 0.85x (immorterm-unique) | 0.85x | 0.17x |" in text
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(1, 1e5, allow_nan=False), min_size=1, max_size=7))
+def test_spreadIsRangeOverMedian(rates: list[float]) -> None:
+    got = report.summarize([level(r) for r in rates])
+    ordered = sorted(rates)
+    middle = (ordered[(len(rates) - 1) // 2] + ordered[len(rates) // 2]) / 2
+    assert got["spread"] == round((max(rates) - min(rates)) / middle, 3)
+
+
+# -- the library kinds' verdicts (libload.py) ------------------------------------------
+
+
+def sse(*messages: dict[str, Any]) -> bytes:
+    return b"id: p\ndata:\n\n" + b"".join(
+        b"event: message\ndata: " + json.dumps(m).encode() + b"\n\n" for m in messages
+    )
+
+
+def echo(rid: int, text: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "result": {"content": [{"type": "text", "text": text}]}}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rid=st.integers(1, 10**9),
+    message=st.text(min_size=1, max_size=40),
+    other=st.text(min_size=1, max_size=40),
+    asSse=st.booleans(),
+)
+def test_libloadJudgesTheCallersOwnAnswer(rid: int, message: str, other: str, asSse: bool) -> None:
+    """ok only with the caller's id and its own text, in JSON or SSE (after a priming
+    event and a notification); another text or another id is misrouted."""
+    note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {}}
+
+    def judge(answer: dict[str, Any]) -> Any:
+        if asSse:
+            return libload.judge(200, "text/event-stream", sse(note, answer), rid, message)
+        return libload.judge(200, "application/json", json.dumps(answer).encode(), rid, message)
+
+    mine = judge(echo(rid, "Echo: " + message))
+    assert (mine.verdict, mine.sse) == ("ok", asSse)
+    assert mine.notifications == (1 if asSse else 0)
+    if other != message:
+        assert judge(echo(rid, "Echo: " + other)).verdict == "misrouted"
+    assert judge(echo(rid + 1, "Echo: " + message)).verdict == "misrouted"
+
+
+def test_libloadCountsErrorsAndLosses() -> None:
+    error = {"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": "x"}}
+    assert libload.judge(200, "application/json", json.dumps(error).encode(), 1, "m").verdict == (
+        "errors"
+    )
+    assert libload.judge(500, "text/plain", b"no", 1, "m").verdict == "errors"
+    assert libload.judge(200, "application/json", b"{", 1, "m").verdict == "errors"
+    lost = libload.judge(200, "text/event-stream", b"id: p\ndata:\n\n", 1, "m")
+    assert (lost.verdict, lost.fatal) == ("lost", False)
+    assert libload.judgeText("Echo: m", False, "m").verdict == "ok"
+    assert libload.judgeText("Echo: n", False, "m").verdict == "misrouted"
+    assert libload.judgeText("Echo: m", True, "m").verdict == "errors"
+
+
+def test_libloadSessionGoneAfterALostCallOwesOneCall() -> None:
+    """A call whose connection failed is lost and ends the session: the next phase
+    counts the call it owed as lost (as mcpload.py does), and nothing else."""
+
+    async def scenario() -> tuple[Any, Any, list[str]]:
+        loop = asyncio.get_running_loop()
+        session = libload.Session(3, "n", 0)
+        seen: list[str] = []
+
+        async def call(rid: int, message: str) -> Any:
+            seen.append(message)
+            if len(seen) == 2:
+                return libload.Outcome("lost", "gone", fatal=True)
+            return libload.Outcome("ok")
+
+        first = libload.Phase(5, loop.time() + 3600, 1.0, libload.Tally())
+        await session.run(call, first)
+        second = libload.Phase(5, loop.time() + 3600, 1.0, libload.Tally())
+        await session.run(call, second)
+        return first.tally, second.tally, seen
+
+    first, second, seen = asyncio.run(scenario())
+    assert seen == ["n-s3-1", "n-s3-2"]
+    assert (first.ok, first.lost, first.sent, len(first.latUs)) == (1, 1, 2, 1)
+    assert (second.ok, second.lost, second.sent) == (0, 1, 0)
 
 
 class FakeGate:
@@ -256,10 +445,10 @@ def test_quietWaitShorterThanKeepAliveTimeouts() -> None:
     refreshed (supergateway's children exist only once the sessions are open)."""
     inner = FakeGate()
     refreshed: list[bool] = []
-    gate = peers.TreeGate(inner, lambda: refreshed.append(True))
+    gate = targets.TreeGate(inner, lambda: refreshed.append(True))
     gate.wait()
-    assert inner.seen == [10.0 + peers.MAX_QUIET_WAIT]
-    assert peers.MAX_QUIET_WAIT < 5
+    assert inner.seen == [10.0 + targets.MAX_QUIET_WAIT]
+    assert targets.MAX_QUIET_WAIT < 5
     assert inner.budget == 60.0
     assert refreshed == [True]
 
