@@ -108,6 +108,13 @@ class SessionContinuity:
         self._inherited: set[str] = set()
         """Sessions restored at start while the predecessor still ran."""
         self._held: dict[str, dict[str, Any]] = {}
+        self._heldChanges = 0
+        """Counts the changes of L{_held} (as the registry's C{changes})."""
+        self._savedMark: tuple[int, int] | None = None
+        """The registry's and the held sessions' change counts at the last
+        save that went through: a save that finds them the same has nothing
+        new to write, and builds nothing (an idle gateway of 10,000
+        sessions would otherwise encode them all every second)."""
         """Saved sessions of servers not configured at start (or not yet
         when the predecessor's last save is merged in), by id, kept (and
         saved) until the configuration is complete (L{configured})."""
@@ -181,6 +188,7 @@ class SessionContinuity:
         if timer is not None and timer.active():
             timer.cancel()
         held, self._held = list(self._held.values()), {}
+        self._heldChanges += 1
         if held:
             servers: set[str] = set()
             added, dropped, gone = self._heldCounts
@@ -224,6 +232,7 @@ class SessionContinuity:
                     self._host.endSession(session, "ended by the predecessor")
             for sessionId in [i for i in self._held if i not in final]:
                 del self._held[sessionId]  # held here, ended there meanwhile
+                self._heldChanges += 1
         held: dict[str, dict[str, Any]] = {}
         for record in records:
             if isAggregateRecord(record):
@@ -266,6 +275,7 @@ class SessionContinuity:
             )
         if held:
             self._held.update(held)
+            self._heldChanges += 1
             if not merging:
                 self._heldCounts = (added, dropped, gone)
             elif self._configWait is None:
@@ -356,19 +366,27 @@ class SessionContinuity:
         except Exception:
             self.log.failure("forgetting session {sid} failed", sid=session.shortId)
 
-    def save(self) -> None:
+    def save(self, always: bool = False) -> None:
         """Hand the registry to the persistence (it writes only what changed):
         every session but the visiting ones (another replica's), and the
-        saved ones still held for their server (L{configured})."""
+        saved ones still held for their server (L{configured}). Nothing is
+        built when no session changed since the last save (C{always}: the
+        last save, which writes whatever it finds)."""
         if self._persistence is None:
+            return
+        sessions = self._host.sessions
+        mark = (sessions.changes, self._heldChanges)
+        if mark == self._savedMark and not always:
             return
         try:
             self._persistence.save(
-                [session.record() for session in self._host.sessions if not session.visiting]
+                [session.record() for session in sessions if not session.visiting]
                 + list(self._held.values())
             )
         except Exception:
             self.log.failure("saving the sessions failed; they may not survive a restart")
+            return
+        self._savedMark = mark
 
     def ended(self, session: Session) -> None:
         """C{session} ended for its client: forgotten, and not merged back
@@ -393,5 +411,5 @@ class SessionContinuity:
         before they are ended, and never saved (nor forgotten) again."""
         if self._saving.running:
             self._saving.stop()
-            self.save()
+            self.save(always=True)
         self._persistence = None

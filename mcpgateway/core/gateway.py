@@ -213,9 +213,9 @@ class Gateway(SessionOpening):
         self._continuity.configured()
 
     def saveSessions(self) -> None:
-        """Hand the registry to the persistence
-        (L{SessionContinuity.save})."""
-        self._continuity.save()
+        """Hand the registry to the persistence, changed or not
+        (L{SessionContinuity.save}): before a restart hands over."""
+        self._continuity.save(always=True)
 
     def prewarmRestored(self, servers: set[str]) -> None:
         """Start the shared children restored sessions of C{servers} will

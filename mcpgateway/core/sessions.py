@@ -355,6 +355,12 @@ class SessionRegistry:
         self._sessions: dict[str, Session] = {}
         self._groupActivity: dict[int, float] = {}
         """Last activity of each owner group (the sessions of one client pid)."""
+        self.changes = 0
+        """Counts what may have changed a session's saved record: a session
+        opened, added, removed or active (a request on it, which is where
+        its log level, subscriptions and client pid change). The sessions
+        file is written again only when it moved
+        (L{mcpgateway.core.continuity.SessionContinuity.save})."""
 
     def create(
         self,
@@ -377,11 +383,13 @@ class SessionRegistry:
             sessionId, server, protocolVersion, capabilities, clientInfo, self._clock.seconds()
         )
         self._sessions[sessionId] = session
+        self.changes += 1
         return session
 
     def add(self, session: Session) -> None:
         """Register C{session} (one restored from a previous process) under its own id."""
         self._sessions[session.id] = session
+        self.changes += 1
         if session.clientPid is not None:
             previous = self._groupActivity.get(session.clientPid, 0.0)
             self._groupActivity[session.clientPid] = max(previous, session.lastActivity)
@@ -391,6 +399,7 @@ class SessionRegistry:
 
     def remove(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
+        self.changes += 1
         pid = session.clientPid
         if pid is not None and not any(s.clientPid == pid for s in self._sessions.values()):
             self._groupActivity.pop(pid, None)
@@ -399,6 +408,7 @@ class SessionRegistry:
         """Record activity on C{session}, and on its owner group."""
         now = self._clock.seconds()
         session.lastActivity = now
+        self.changes += 1
         if session.clientPid is not None:
             self._groupActivity[session.clientPid] = now
 

@@ -22,11 +22,14 @@ class MemoryStore:
     def __init__(self) -> None:
         self.data: str | None = None
         self.writes = 0
+        self.saves = 0
+        """Calls of L{save}: each one was given every session's record."""
 
     def load(self) -> list[dict[str, Any]]:
         return [] if self.data is None else list(json.loads(self.data))
 
     def save(self, records: list[dict[str, Any]]) -> None:
+        self.saves += 1
         data = json.dumps(records, sort_keys=True)
         if data != self.data:
             self.data = data
@@ -216,6 +219,33 @@ def test_sessions_are_saved_batched_not_per_request() -> None:
     assert store.writes == 1
     h.reactor.advance(5.0)  # nothing changed: no write
     assert store.writes == 1
+
+
+def test_an_idle_registry_is_not_handed_over_again() -> None:
+    """The once-a-second save builds no record while no session changed (an
+    idle gateway of thousands of sessions would encode them all each time);
+    a request, a new session, an ended one make the next save go through."""
+    store = MemoryStore()
+    h = PersistentHarness(store, SHARED)
+    sid = h.initialize("srv")
+    h.reactor.advance(1.0)
+    assert (store.saves, store.writes) == (1, 1)
+    h.reactor.advance(30.0)
+    assert store.saves == 1
+    call(h, "srv", sid)
+    answerLast(h, "tools/call", {})
+    h.reactor.advance(1.0)
+    assert store.saves == 2
+    other = h.initialize("srv")
+    h.reactor.advance(1.0)
+    assert (store.saves, store.writes) == (3, 3)
+    h.request("DELETE", "/srv/mcp", session=other)
+    h.reactor.advance(1.0)
+    assert (store.saves, store.writes) == (4, 4)
+    h.reactor.advance(10.0)
+    assert store.saves == 4
+    h.gateway.saveSessions()  # a restart's hand-over writes whatever it finds
+    assert store.saves == 5
 
 
 def test_sessions_of_servers_no_longer_configured_are_dropped() -> None:
