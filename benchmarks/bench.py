@@ -432,7 +432,7 @@ class Gateway:
 
 
 def everythingSpec(js: str) -> dict[str, Any]:
-    return {"command": "node", "args": [js, "stdio"], "mode": "stateless"}
+    return {"command": "node", "args": [js, "stdio"], "share": "global"}
 
 
 # -- one blocking MCP client, for startup --------------------------------------------

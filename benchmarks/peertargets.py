@@ -7,7 +7,7 @@ Every target serves the same backend, ``server-everything`` (its ``echo`` tool):
   direct            the calls straight down one stdio pipe, C in flight (the physical
                     limit; no HTTP, so no client kind)
   twisted-web       bare twisted.web with canned answers (``twfloor.py``)
-  mcpgateway        this checkout, one shared child (``mode: stateless``)
+  mcpgateway        this checkout, one shared child (``"share": "global"``)
   mcpgateway-before the gateway at ``--before REF`` (a git worktree)
   mcp-proxy         PyPI ``mcp-proxy`` (the Python MCP SDK's server and client): one
                     child shared by every Streamable HTTP session (``/mcp``)

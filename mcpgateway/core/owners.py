@@ -16,6 +16,8 @@ from twisted.python.failure import Failure
 from mcpgateway.core.gatewaysettings import Connection, PidFinder
 from mcpgateway.core.sessions import Session, SessionRegistry
 
+HINTS_AGE = 1.0
+"""Seconds the known client pids are reused for (L{OwnerLookup._knownPids})."""
 OWNER_RETRY = 60.0
 """Seconds between two looks for the client pid of a session that has none
 (L{OwnerLookup.lookFor})."""
@@ -38,6 +40,19 @@ class OwnerLookup:
         self._registry = registry
         self._clock = clock
         self.log = log
+        self._hints: list[int] = []
+        self._hintsAt: float | None = None
+
+    def _knownPids(self) -> list[int]:
+        """The client pids of the sessions, gathered at most once per
+        L{HINTS_AGE} seconds: they are only where a look-up looks first,
+        and gathering them walks every session (a burst of sessions opened
+        on a gateway of thousands would walk them all for each one)."""
+        now = self._clock.seconds()
+        if self._hintsAt is None or now - self._hintsAt >= HINTS_AGE:
+            self._hints = sorted({s.clientPid for s in self._registry if s.clientPid is not None})
+            self._hintsAt = now
+        return self._hints
 
     def lookFor(self, session: Session, connection: Connection) -> None:
         """A later request of C{session}, whose client pid is not known, on
@@ -52,7 +67,7 @@ class OwnerLookup:
         """Look for the owner of C{session}'s socket C{connection} now."""
         session.ownerLookedUp = self._clock.seconds()
         registry = self._registry
-        hints = sorted({s.clientPid for s in registry if s.clientPid is not None})
+        hints = self._knownPids()
 
         def found(pid: int | None) -> None:
             if pid is None or session.clientPid is not None:

@@ -399,6 +399,20 @@ def test_the_finder_is_asked_with_the_connection_and_known_pids() -> None:
     assert h.gateway.sessions.activity(session(h, sid)) == 10
 
 
+def test_the_known_pids_are_gathered_at_most_once_a_second() -> None:
+    """The hints walk every session: a burst of sessions opened together
+    reuses one walk; a second later the walk is made again."""
+    finder = Finder()
+    h = FinderHarness(finder)
+    openSession(h, pid=4001)
+    openSession(h)
+    openSession(h, pid=4003)
+    openSession(h)
+    h.reactor.advance(1)
+    openSession(h)
+    assert [call[-1] for call in finder.calls] == [[4001], [4001], [4001, 4003]]
+
+
 def test_a_finder_answering_at_once_sets_the_pid() -> None:
     calls: list[tuple[Any, ...]] = []
 
