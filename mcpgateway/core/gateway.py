@@ -72,6 +72,7 @@ from mcpgateway.core.status import (
     Resolution,
     Savings,
     ServerStatus,
+    SessionCounts,
     SessionStatus,
     TaskCounts,
 )
@@ -577,11 +578,14 @@ class Gateway(SessionOpening):
 
     # -- the read model ----------------------------------------------------------
 
-    def status(self, procRoot: str = procfs.PROC) -> GatewayStatus:
+    def status(self, procRoot: str = procfs.PROC, rows: bool = True) -> GatewayStatus:
         """A snapshot of the gateway, its servers and its sessions (what
         C{/health}, C{/sessions}, C{/metrics}, the management API and the
         manhole render). C{procRoot}: where the gateway's own resident
-        memory is read."""
+        memory is read. Without C{rows}, the sessions are counted
+        (L{GatewayStatus.counts}) and no row is made for each (C{/health},
+        which shows the counts: a row costs some microseconds, and a
+        gateway may hold tens of thousands of sessions)."""
         counts = Counter(session.server for session in self.sessions)
         status = GatewayStatus(
             version=__version__,
@@ -592,8 +596,9 @@ class Gateway(SessionOpening):
             servers=MappingProxyType(
                 {name: pool.status(counts[name]) for name, pool in self.pools.items()}
             ),
-            sessions=self._sessionStatuses(),
+            sessions=self._sessionStatuses() if rows else (),
             tasks=self._taskCounts(),
+            counts=None if rows else self._sessionCounts(),
         )
         if self.savings is None:
             return status
@@ -625,6 +630,20 @@ class Gateway(SessionOpening):
     def serverStatus(self, name: str) -> ServerStatus:
         """A snapshot of server C{name} (C{KeyError} if there is none)."""
         return self.pools[name].status(len(self.sessions.forServer(name)))
+
+    def _sessionCounts(self) -> SessionCounts:
+        """The sessions counted, in one walk that makes nothing per session."""
+        total = visiting = 0
+        members: Counter[str] = Counter()
+        aggregate = self._aggregator is not None
+        for session in self.sessions:
+            total += 1
+            if session.visiting:
+                visiting += 1
+            if aggregate and self._isAggregate(session):
+                for member in session.members:
+                    members[member] += 1
+        return SessionCounts(total, visiting, MappingProxyType(dict(members)))
 
     def _sessionStatuses(self) -> tuple[SessionStatus, ...]:
         inFlight: Counter[str] = Counter()

@@ -389,8 +389,24 @@ class TaskCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionCounts:
+    """The sessions counted, without a row each (what C{/health} shows)."""
+
+    total: int
+    visiting: int = 0
+    """Another cluster replica's sessions served here."""
+    members: Mapping[str, int] = field(default_factory=dict)
+    """Server -> the aggregate sessions that opened it as a member."""
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayStatus:
-    """The whole gateway at one moment (L{now})."""
+    """The whole gateway at one moment (L{now}).
+
+    C{sessions} has a row per session, unless the snapshot was taken
+    without them (C{Gateway.status(rows=False)}: C{/health} shows counts
+    only, and a row costs microseconds a session); C{counts} then holds
+    what the rows would have added up to."""
 
     version: str
     pid: int
@@ -405,11 +421,35 @@ class GatewayStatus:
     """What sharing children saves, as last sampled (C{None}: not sampled)."""
     tasks: TaskCounts | None = None
     """Its tasks by status (C{None}: the gateway does not serve tasks)."""
+    counts: SessionCounts | None = None
+    """The sessions counted (C{None}: count C{sessions})."""
 
     @property
     def uptime(self) -> float:
         """Seconds since the gateway started."""
         return self.now - self.started
+
+    @property
+    def sessionCount(self) -> int:
+        """How many sessions are open."""
+        return len(self.sessions) if self.counts is None else self.counts.total
+
+    @property
+    def visitingCount(self) -> int:
+        """How many of them are another replica's (docs/cluster.md)."""
+        if self.counts is not None:
+            return self.counts.visiting
+        return sum(1 for session in self.sessions if session.visiting)
+
+    def memberSessions(self) -> dict[str, int]:
+        """Server -> the aggregate sessions that opened it as a member."""
+        if self.counts is not None:
+            return dict(self.counts.members)
+        members: dict[str, int] = {}
+        for session in self.sessions:
+            for member in session.members or ():
+                members[member] = members.get(member, 0) + 1
+        return members
 
 
 def _noEra2026Stats() -> Era2026Stats:

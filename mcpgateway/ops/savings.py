@@ -335,10 +335,9 @@ def servedSessions(status: GatewayStatus) -> dict[str, int]:
     """The sessions each server serves: its own, and the aggregate sessions
     that opened it as a member."""
     served = {name: server.sessions for name, server in status.servers.items()}
-    for session in status.sessions:
-        for member in session.members or ():
-            if member in served:
-                served[member] += 1
+    for member, count in status.memberSessions().items():
+        if member in served:
+            served[member] += count
     return served
 
 

@@ -198,7 +198,7 @@ def healthBody(
         "pid": status.pid,
         "uptime": round(status.uptime, 3),
         "rssBytes": status.rssBytes,
-        "sessions": len(status.sessions),
+        "sessions": status.sessionCount,
     }
     savings = getattr(status, "savings", None)
     if savings is not None:
@@ -317,7 +317,7 @@ def sessionRow(session: SessionStatus) -> dict[str, Any]:
 
 def visitingSessions(status: GatewayStatus) -> int:
     """How many sessions of another replica are served here (docs/cluster.md)."""
-    return sum(1 for session in status.sessions if getattr(session, "visiting", False))
+    return status.visitingCount
 
 
 def sessionsBody(status: GatewayStatus) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -542,7 +543,7 @@ def _operations(
     reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
     # What sharing saves (docs/operations.md): /proc read in the thread pool.
-    sampler = SavingsSampler(gateway.status, reactor, threadRunner(reactor))
+    sampler = SavingsSampler(partial(gateway.status, rows=False), reactor, threadRunner(reactor))
     gateway.savings = sampler.estimate
     MonitorService(Monitor(gateway, reactor, rss=sampler.rss), reactor).setServiceParent(top)
     SavingsService(sampler, reactor).setServiceParent(top)

@@ -126,7 +126,9 @@ class ApiApp:
         return jsonReply(
             request,
             200,
-            healthBody(self._gateway.status(), auth, aggregate=self._gateway.aggregateStatus()),
+            healthBody(
+                self._gateway.status(rows=False), auth, aggregate=self._gateway.aggregateStatus()
+            ),
         )
 
     @app.route(PREFIX + "/servers", methods=["GET"])

@@ -196,7 +196,7 @@ class Health(Resource):
     def _body(self, request: IRequest, shown: Shown) -> bytes:
         if shown is Shown.LIVENESS:
             return jsonReply(request, 200, livenessBody())
-        status = self._gateway.status()
+        status = self._gateway.status(rows=False)
         cluster = self._team.cluster
         line = None if cluster is None else cluster.line(visitingSessions(status))
         body = healthBody(

@@ -115,7 +115,7 @@ class ReportsResource(Resource):
             body += renderTeam(self._team.refusals(), self._team.throttledCounts())
             cluster = self._team.cluster
             if cluster is not None:
-                visiting = visitingSessions(self._gateway.status())
+                visiting = visitingSessions(self._gateway.status(rows=False))
                 body += renderCluster(cluster.forwardCounts(), visiting)
         return body
 

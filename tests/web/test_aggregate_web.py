@@ -217,6 +217,22 @@ class ListAndCallTests(SynchronousTestCase):
         self.assertIsInstance(aggregate.members["beta"], MemberSession)
         self.assertIsNone(self.agg.gateway.sessions.get(aggregate.members["beta"].id))
 
+    def test_the_counted_status_adds_up_to_its_rows(self) -> None:
+        """C{/health}'s snapshot counts the sessions without a row each: the
+        same total, and the same aggregate members per server, as the rows."""
+        first, second = self.agg.open(), self.agg.open()
+        for session in (first, second):
+            self.agg.call(session, "tools/call", {"name": "beta__echo", "arguments": {}})
+        self.agg.call(first, "tools/call", {"name": "alpha__echo", "arguments": {}}, requestId=9)
+        gateway = self.agg.gateway
+        rows, counted = gateway.status(), gateway.status(rows=False)
+        self.assertEqual(counted.sessions, ())
+        self.assertEqual(counted.sessionCount, rows.sessionCount)
+        self.assertEqual(counted.sessionCount, len(rows.sessions))
+        self.assertEqual(counted.memberSessions(), rows.memberSessions())
+        self.assertEqual(counted.memberSessions(), {"alpha": 1, "beta": 2})
+        self.assertEqual(counted.visitingCount, 0)
+
     def test_a_session_of_mcp_is_not_found_on_a_server_endpoint(self) -> None:
         session = self.agg.open()
         response = self.agg.post(
