@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 import httptools  # type: ignore[import-not-found, unused-ignore]
-from twfloor import echoEvent
+from twfloor import echoAnswer
 from twisted.internet.protocol import Factory, Protocol
 
 
@@ -43,10 +43,10 @@ class Floor(Protocol):
     def on_message_complete(self) -> None:
         message: dict[str, Any] = json.loads(b"".join(self.body))
         self.body = []
-        body = echoEvent(message)
+        body = echoAnswer(message)
         assert self.transport is not None
         self.transport.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
             b"content-length: %d\r\n\r\n%s" % (len(body), body)
         )
 

@@ -613,15 +613,19 @@ class CannedServer(asyncio.Protocol):
                 else:
                     CannedServer.lastMessage = message
                 text = json.dumps("Echo: " + message)
-                event = (
-                    b'event: message\ndata: {"jsonrpc":"2.0","id":%s,"result":{"content":'
-                    b'[{"type":"text","text":%s}]}}\n\n'
-                    % (json.dumps(msg["id"]).encode(), text.encode())
+                # One application/json body, as the gateway answers a quick
+                # call: what every client kind reads cheapest (an SSE answer
+                # costs the SDK clients a connection per call).
+                answer = (
+                    b'{"jsonrpc":"2.0","id":%s,"result":{"content":[{"type":"text","text":%s}]}}'
+                    % (
+                        json.dumps(msg["id"]).encode(),
+                        text.encode(),
+                    )
                 )
                 self.transport.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                    b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
-                    b"%x\r\n%s\r\n0\r\n\r\n" % (len(event), event)
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(answer), answer)
                 )
 
 

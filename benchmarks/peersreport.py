@@ -80,7 +80,8 @@ def correct(entry: dict[str, Any]) -> bool:
 
 def kindRatios(res: dict[str, Any], kind: str) -> dict[str, Any]:
     """For one client kind: per level, mcpgateway's calls/s over the best correct
-    peer's (and which), over immorterm-unique's and over direct stdio's, the spread
+    peer's (and which: a peer with no wrong answer at any level, immorterm-unique
+    apart), over immorterm-unique's and over direct stdio's, the spread
     of its rounds and its CPU per call; its top level over the one below, and the
     top level's p99 over p50."""
     levels = [str(c) for c in res["levels"]]
@@ -91,7 +92,11 @@ def kindRatios(res: dict[str, Any], kind: str) -> dict[str, Any]:
         for key, t in res["targets"].items():
             entry = t.get("clients", {}).get(kind, {})
             lv = entry.get("levels", {}).get(c)
-            if key in REFERENCE or key == GATEWAY or not lv or not correct(entry):
+            # immorterm-unique is a best case no real client arranges: it has
+            # a ratio (and a target) of its own, not a place among the peers.
+            if key in REFERENCE or key in (GATEWAY, "immorterm-unique") or not lv:
+                continue
+            if not correct(entry):
                 continue
             if best is None or lv["callsPerSecond"] > best[0]:
                 best = (lv["callsPerSecond"], key)

@@ -5,9 +5,9 @@ A C{Site} on the epoll reactor (as C{twist} runs the gateway) whose one
 resource answers what ``mcpload.py load`` sends, with no MCP behind it:
 ``initialize`` (a JSON result and an ``Mcp-Session-Id``),
 ``notifications/initialized`` (202), ``tools/list`` (the echo tool, which the
-SDK clients list before calling) and ``tools/call echo`` (an SSE event
-``Echo: <message>`` with the caller's id, one Content-Length response, as the
-gateway answers a quick call). No form parsing, no access log, the body
+SDK clients list before calling) and ``tools/call echo`` (``Echo: <message>``
+with the caller's id, one C{application/json} response with a Content-Length,
+as the gateway answers a quick call). No form parsing, no access log, the body
 decoded and the answer encoded with the stdlib ``json``, like the gateway.
 So its CPU per call is what any gateway built on twisted.web pays before
 it does anything of its own; ``peers.py`` runs it as the reference row
@@ -51,14 +51,13 @@ class Answer(Resource):
             request.setHeader(b"content-type", b"application/json")
             tools = {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]}
             return json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": tools}).encode()
-        request.setHeader(b"content-type", b"text/event-stream")
-        request.setHeader(b"cache-control", b"no-cache")
-        return echoEvent(message)
+        request.setHeader(b"content-type", b"application/json")
+        return echoAnswer(message)
 
 
-def echoEvent(message: dict[str, Any]) -> bytes:
-    """The SSE event answering the echo call C{message}, as the gateway
-    answers a quick call: the caller's id, C{Echo: <message>}."""
+def echoAnswer(message: dict[str, Any]) -> bytes:
+    """The JSON answering the echo call C{message}, as the gateway answers a
+    quick call: the caller's id, C{Echo: <message>}."""
     text = "Echo: " + message["params"]["arguments"]["message"]
     answer = json.dumps(
         {
@@ -68,7 +67,7 @@ def echoEvent(message: dict[str, Any]) -> bytes:
         },
         separators=(",", ":"),
     ).encode()
-    return b"event: message\ndata: " + answer + b"\n\n"
+    return answer
 
 
 class NoForms(Request):

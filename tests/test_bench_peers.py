@@ -274,13 +274,14 @@ def fakeResult() -> dict[str, Any]:
 
 def test_ratiosSkipWrongPeersAndLimits() -> None:
     """A peer with lost calls at any level (plain immorterm: right at C=1, where it is
-    the fastest here, wrong at C=16) and the limits (ceiling, direct) are never the
-    best correct peer."""
+    the fastest here, wrong at C=16), the limits (ceiling, direct) and immorterm with
+    ids made unique (a best case no client arranges, with a ratio of its own) are
+    never the best correct peer."""
     rr = fakeResult()["ratios"]["raw"]["levels"]
-    assert rr["1"]["bestCorrectPeer"] == "immorterm-unique"
-    assert rr["1"]["gatewayOverBestCorrectPeer"] == round(1300 / 1100, 2)
-    assert rr["16"]["bestCorrectPeer"] == "immorterm-unique"
-    assert rr["16"]["gatewayOverBestCorrectPeer"] == round(3400 / 4000, 2)
+    assert rr["1"]["bestCorrectPeer"] == "mcp-proxy"
+    assert rr["1"]["gatewayOverBestCorrectPeer"] == round(1300 / 800, 2)
+    assert rr["16"]["bestCorrectPeer"] == "mcp-proxy"
+    assert rr["16"]["gatewayOverBestCorrectPeer"] == round(3400 / 1400, 2)
     assert rr["16"]["gatewayOverImmortermUnique"] == round(3400 / 4000, 2)
     assert rr["16"]["gatewayOverDirect"] == round(3400 / 20000, 3)
 
@@ -334,7 +335,7 @@ def test_reportNamesWrongAnswersAndFailures() -> None:
     )
     assert f"| {clients.SDK_IDS} |" in ts
     assert "failed at some level: RuntimeError: opening sessions |" in ts
-    assert "| raw | 16 | 0.85x (immorterm-unique) | 0.85x | 0.17x |" in text
+    assert "| raw | 16 | 2.43x (mcp-proxy) | 0.85x | 0.17x |" in text
 
 
 @settings(max_examples=50, deadline=None)
