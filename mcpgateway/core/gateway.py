@@ -635,6 +635,7 @@ class Gateway(SessionOpening):
         """The sessions counted, in one walk that makes nothing per session."""
         total = visiting = 0
         members: Counter[str] = Counter()
+        clients: dict[tuple[object, str], tuple[int, set[int]]] = {}
         aggregate = self._aggregator is not None
         for session in self.sessions:
             total += 1
@@ -643,7 +644,17 @@ class Gateway(SessionOpening):
             if aggregate and self._isAggregate(session):
                 for member in session.members:
                     members[member] += 1
-        return SessionCounts(total, visiting, MappingProxyType(dict(members)))
+            key = (session.clientInfo.get("name"), session.server)
+            count, pids = clients.get(key) or (0, set())
+            if session.clientPid is not None:
+                pids.add(session.clientPid)
+            clients[key] = (count + 1, pids)
+        return SessionCounts(
+            total,
+            visiting,
+            MappingProxyType(dict(members)),
+            MappingProxyType({key: (n, frozenset(p)) for key, (n, p) in clients.items()}),
+        )
 
     def _sessionStatuses(self) -> tuple[SessionStatus, ...]:
         inFlight: Counter[str] = Counter()

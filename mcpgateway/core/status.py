@@ -397,6 +397,9 @@ class SessionCounts:
     """Another cluster replica's sessions served here."""
     members: Mapping[str, int] = field(default_factory=dict)
     """Server -> the aggregate sessions that opened it as a member."""
+    clients: Mapping[tuple[object, str], tuple[int, frozenset[int]]] = field(default_factory=dict)
+    """(the client's C{clientInfo.name}, server) -> its sessions and their
+    client pids (what the status page shows by client)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,6 +189,19 @@ def stderrTails(
     return tails
 
 
+def _byClient(status: GatewayStatus) -> Iterable[tuple[object, str, int, Iterable[int]]]:
+    """(client name, server, sessions, their client pids), from the counts
+    when the snapshot has them (L{Gateway.status} without rows), else from
+    the rows."""
+    if status.counts is not None:
+        for (client, server), (count, pids) in status.counts.clients.items():
+            yield client, server, count, pids
+        return
+    for session in status.sessions:
+        pid = session.clientPid
+        yield session.client, session.server, 1, () if pid is None else (pid,)
+
+
 def pageData(
     status: GatewayStatus,
     aggregate: Mapping[str, Any] | None = None,
@@ -204,12 +217,12 @@ def pageData(
     clients: Counter[tuple[str, str]] = Counter()
     byClient: dict[str, Counter[str]] = {}
     pids: dict[str, set[int]] = {}
-    for session in status.sessions:
-        name = clean(session.client, MAX_NAME)
-        clients[(name, clean(session.server, MAX_NAME))] += 1
-        byClient.setdefault(session.server, Counter())[name] += 1
-        if session.clientPid is not None:
-            pids.setdefault(name, set()).add(session.clientPid)
+    for client, serverName, count, clientPids in _byClient(status):
+        name = clean(client, MAX_NAME)
+        clients[(name, clean(serverName, MAX_NAME))] += count
+        byClient.setdefault(serverName, Counter())[name] += count
+        if clientPids:
+            pids.setdefault(name, set()).update(clientPids)
     servers = []
     for name, server in status.servers.items():
         seen = trouble.get(name, _NO_TROUBLE)
@@ -249,7 +262,7 @@ def pageData(
         "pid": status.pid,
         "uptime": round(status.uptime, 1),
         "rssBytes": status.rssBytes,
-        "sessions": len(status.sessions),
+        "sessions": status.sessionCount,
         "savings": _savings(getattr(status, "savings", None)),
         "servers": servers,
         "clients": [
@@ -713,7 +726,7 @@ class StatusPage(Resource):
     def data(self) -> dict[str, Any]:
         """The page's data now."""
         gateway = self._gateway
-        status = gateway.status()
+        status = gateway.status(rows=False)  # the page shows counts by client, not rows
         trouble = troubles(gateway)
         stderr = stderrTails(gateway, status, trouble) if self._stderrShown() else None
         return {

@@ -236,6 +236,30 @@ def test_only_get_and_head() -> None:
     assert h.request("GET", "/status/other").status == 404
 
 
+def test_the_page_counts_the_sessions_as_their_rows_would() -> None:
+    """The page's data comes from the counted snapshot (no row per session):
+    the same sessions by client, by server and their client pids as from the
+    rows."""
+    h = Harness()
+    for name, pid in (("claude-code", "41"), ("claude-code", "42"), ("cursor", None)):
+        headers = {} if pid is None else {"X-Client-Pid": pid}
+        response = h.request(
+            "POST",
+            "/srv/mcp",
+            initializeMessage(clientInfo={"name": name, "version": "1"}),
+            headers=headers,
+        )
+        if not response.complete:
+            h.answerHandshake()
+    rows, counted = pageData(h.gateway.status()), pageData(h.gateway.status(rows=False))
+    assert counted == rows
+    assert counted["sessions"] == 3
+    assert [(c["client"], c["sessions"], c["pids"]) for c in counted["clients"]] == [
+        ("claude-code", 2, [41, 42]),
+        ("cursor", 1, []),
+    ]
+
+
 def test_sessions_by_client_and_errors() -> None:
     h = Harness()
     for name in ("claude-code", "claude-code", "cursor"):
