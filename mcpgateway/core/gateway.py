@@ -578,14 +578,17 @@ class Gateway(SessionOpening):
 
     # -- the read model ----------------------------------------------------------
 
-    def status(self, procRoot: str = procfs.PROC, rows: bool = True) -> GatewayStatus:
+    def status(
+        self, procRoot: str = procfs.PROC, rows: bool = True, byClient: bool = False
+    ) -> GatewayStatus:
         """A snapshot of the gateway, its servers and its sessions (what
         C{/health}, C{/sessions}, C{/metrics}, the management API and the
         manhole render). C{procRoot}: where the gateway's own resident
         memory is read. Without C{rows}, the sessions are counted
         (L{GatewayStatus.counts}) and no row is made for each (C{/health},
         which shows the counts: a row costs some microseconds, and a
-        gateway may hold tens of thousands of sessions)."""
+        gateway may hold tens of thousands of sessions); C{byClient} adds the
+        counts by client (L{SessionCounts.clients}: the status page's)."""
         counts = Counter(session.server for session in self.sessions)
         status = GatewayStatus(
             version=__version__,
@@ -598,7 +601,7 @@ class Gateway(SessionOpening):
             ),
             sessions=self._sessionStatuses() if rows else (),
             tasks=self._taskCounts(),
-            counts=None if rows else self._sessionCounts(),
+            counts=None if rows else self._sessionCounts(byClient),
         )
         if self.savings is None:
             return status
@@ -631,8 +634,9 @@ class Gateway(SessionOpening):
         """A snapshot of server C{name} (C{KeyError} if there is none)."""
         return self.pools[name].status(len(self.sessions.forServer(name)))
 
-    def _sessionCounts(self) -> SessionCounts:
-        """The sessions counted, in one walk that makes nothing per session."""
+    def _sessionCounts(self, byClient: bool) -> SessionCounts:
+        """The sessions counted, in one walk that makes nothing per session
+        (C{byClient}: a key per client and server, and its pids)."""
         total = visiting = 0
         members: Counter[str] = Counter()
         clients: dict[tuple[object, str], tuple[int, set[int]]] = {}
@@ -644,6 +648,8 @@ class Gateway(SessionOpening):
             if aggregate and self._isAggregate(session):
                 for member in session.members:
                     members[member] += 1
+            if not byClient:
+                continue
             key = (session.clientInfo.get("name"), session.server)
             count, pids = clients.get(key) or (0, set())
             if session.clientPid is not None:

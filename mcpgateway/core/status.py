@@ -399,7 +399,8 @@ class SessionCounts:
     """Server -> the aggregate sessions that opened it as a member."""
     clients: Mapping[tuple[object, str], tuple[int, frozenset[int]]] = field(default_factory=dict)
     """(the client's C{clientInfo.name}, server) -> its sessions and their
-    client pids (what the status page shows by client)."""
+    client pids (what the status page shows by client; empty unless the
+    snapshot was asked for them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -726,7 +726,7 @@ class StatusPage(Resource):
     def data(self) -> dict[str, Any]:
         """The page's data now."""
         gateway = self._gateway
-        status = gateway.status(rows=False)  # the page shows counts by client, not rows
+        status = gateway.status(rows=False, byClient=True)  # counts by client, no rows
         trouble = troubles(gateway)
         stderr = stderrTails(gateway, status, trouble) if self._stderrShown() else None
         return {

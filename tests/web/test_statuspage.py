@@ -251,7 +251,8 @@ def test_the_page_counts_the_sessions_as_their_rows_would() -> None:
         )
         if not response.complete:
             h.answerHandshake()
-    rows, counted = pageData(h.gateway.status()), pageData(h.gateway.status(rows=False))
+    rows = pageData(h.gateway.status())
+    counted = pageData(h.gateway.status(rows=False, byClient=True))
     assert counted == rows
     assert counted["sessions"] == 3
     assert [(c["client"], c["sessions"], c["pids"]) for c in counted["clients"]] == [
