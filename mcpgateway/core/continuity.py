@@ -108,6 +108,9 @@ class SessionContinuity:
         self._inherited: set[str] = set()
         """Sessions restored at start while the predecessor still ran."""
         self._held: dict[str, dict[str, Any]] = {}
+        """Saved sessions of servers not configured at start (or not yet
+        when the predecessor's last save is merged in), by id, kept (and
+        saved) until the configuration is complete (L{configured})."""
         self._heldChanges = 0
         """Counts the changes of L{_held} (as the registry's C{changes})."""
         self._savedMark: tuple[int, int] | None = None
@@ -115,9 +118,6 @@ class SessionContinuity:
         save that went through: a save that finds them the same has nothing
         new to write, and builds nothing (an idle gateway of 10,000
         sessions would otherwise encode them all every second)."""
-        """Saved sessions of servers not configured at start (or not yet
-        when the predecessor's last save is merged in), by id, kept (and
-        saved) until the configuration is complete (L{configured})."""
         self._heldCounts = (0, 0, 0)
         """What the start's restore did (restored, dropped, ended), told
         with what L{configured} does of the held sessions, in one line."""

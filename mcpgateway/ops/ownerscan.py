@@ -17,13 +17,13 @@ them at once (L{mcpgateway.ops.peerpid.findClientPids}).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-Connection = tuple[str, int, str, int]
-"""Peer host, peer port, local host, local port."""
+if TYPE_CHECKING:
+    from mcpgateway.ops.peerpid import Connection
 Scan = Callable[..., list[int | None]]
 """L{mcpgateway.ops.peerpid.findClientPids}'s signature: connections, then
 C{hints=} pids."""

@@ -137,13 +137,6 @@ class StreamLog:
             self.evicted = seq
         return frame
 
-    def frame(self, data: bytes) -> bytes:
-        """The frame of an event that is written and finished at once (a
-        one-piece answer): no id, since nothing of it is kept, and an id
-        would send a client back to resume it (the TypeScript SDK 1.x does,
-        after an error answer, and gets 400 twice)."""
-        return b"event: message\ndata: %s\n\n" % data
-
     def keep(self) -> None:
         """Its first id went out: a client may ask for it from now on."""
         self._store.keep(self)

@@ -9,7 +9,8 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from mcpgateway.ops.ownerscan import CoalescedPidFinder, Connection
+from mcpgateway.ops.ownerscan import CoalescedPidFinder
+from mcpgateway.ops.peerpid import Connection
 
 
 class FakeThreads:
