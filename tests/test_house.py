@@ -9,10 +9,14 @@ after it or one of the same rank):
 
   1. C{protocol}: JSON-RPC, the envelope, the revisions' vocabulary, limits;
   2. C{runtime}: the reactor, timers, logs, paths, process facts;
+  2.5. C{sandbox}: confining a child (the profile, its layout, the launcher),
+     which C{core}'s spec carries and its spawner runs;
   3. C{core}: the kernel (children, routing, sessions, pools, the aggregate
      endpoint, the 2026-07-28 revision), which knows neither HTTP nor files;
   4. C{config}: reading the servers' configuration;
   5. C{auth}: who a caller is;
+  5.5. C{governance}: what a caller may do (policy, rate limits, the
+     decisions the audit trail records);
   6. C{cluster} and C{clientconfigs}: replicas; MCP clients' config files;
   7. C{report}: what the gateway reports (health, metrics), rendered;
   8. C{ops}: the jobs around the gateway (state, sessions on disk, reaper,
@@ -43,6 +47,7 @@ ROOT = Path(mcpgateway.__file__).parent
 RANKS = {
     "protocol": 1,
     "runtime": 2,
+    "sandbox": 2.5,
     "core": 3,
     "config": 4,
     "auth": 5,
@@ -50,6 +55,7 @@ RANKS = {
     "cluster": 6,
     "remote": 4,
     "trust": 4,
+    "governance": 5.5,
     "clientconfigs": 6,
     "report": 7,
     "secrets": 7,

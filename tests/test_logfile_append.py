@@ -31,6 +31,8 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import Logger, globalLogPublisher
 
 from mcpgateway.ops.audit import AuditLog
+from mcpgateway.ops.auditchain import CHAIN_KINDS
+from mcpgateway.ops.auditverify import verify
 from mcpgateway.runtime.logs import AppendFile, LogFileService
 from tests.ops.test_audit import record
 
@@ -51,6 +53,12 @@ def files(path: Path) -> list[Path]:
 
 def readAll(path: Path) -> bytes:
     return b"".join(p.read_bytes() for p in files(path))
+
+
+def requests(data: bytes) -> list[dict[str, object]]:
+    """The audit records of C{data} that are requests' (not the chain's own)."""
+    records = [json.loads(line) for line in data.decode().splitlines()]
+    return [r for r in records if r["kind"] not in CHAIN_KINDS]
 
 
 @pytest.fixture
@@ -384,11 +392,13 @@ def test_two_audit_logs_on_one_file_lose_no_record(
                 clocks[who].advance(1.0)
         for a in audits:
             a.stopService()
-        written = [json.loads(line) for line in readAll(path).decode().splitlines()]
+        written = requests(readAll(path))
         assert sorted(r["method"] for r in written) == sorted(f"m{n}" for n in range(len(steps)))
         for who in (0, 1):  # each writer's records in its order
             mine = [int(r["method"][1:]) for r in written if r["session"] == f"p{who}"]
             assert mine == sorted(mine)
+        result = verify([str(p) for p in files(path)])  # both chains whole across the files
+        assert result.intact, result.problem
 
 
 def test_audit_records_of_requests_the_stop_ends_are_written(tmp_path: Path) -> None:
@@ -403,7 +413,7 @@ def test_audit_records_of_requests_the_stop_ends_are_written(tmp_path: Path) -> 
         shutDown(reactor)
         assert not audit.running
         audit.record(record(outcome="error", method="ended-by-the-stop"))
-        written = [json.loads(line)["method"] for line in path.read_text().splitlines()]
+        written = [r["method"] for r in requests(path.read_bytes())]
     finally:
         audit.close()
     assert written == ["before", "ended-by-the-stop"]
@@ -417,7 +427,7 @@ def test_audit_stopped_with_no_shutdown_closes(tmp_path: Path) -> None:
     audit.record(record(method="kept"))
     audit.stopService()
     audit.record(record(method="after"))
-    assert [json.loads(x)["method"] for x in path.read_text().splitlines()] == ["kept"]
+    assert [r["method"] for r in requests(path.read_bytes())] == ["kept"]
 
 
 def test_a_rotation_that_fails_is_tried_again_a_rotate_length_later(

@@ -8,7 +8,9 @@ with C{--remote} or when there is none), asks for the values it needs
 (C{--env NAME=VALUE} and C{--set KEY=VALUE} give them; a terminal is asked
 for the rest, a secret without echo), shows the exact command line (or URL)
 with its environment and asks to confirm (C{--yes} answers for the person),
-stores the secret values in the secret store, and adds the entry as
+and for an image whose container would get a path of this machine (a bind
+mount), that exact path: C{--allow-host-path PATH}, or a yes on a terminal
+(C{--yes} does not approve one), stores the secret values in the secret store, and adds the entry as
 C{mcpgateway servers add} does: through the running gateway's management API
 (C{POST /api/v1/servers}), or, when no gateway runs, into
 C{<state-dir>/servers.json} itself, checked as the API checks an entry and
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +49,8 @@ from mcpgateway.ops.statedir import unsafeStateDir
 from mcpgateway.registry.choose import KINDS, Choice, InstallError, choose
 from mcpgateway.registry.entries import (
     Built,
+    HostMount,
+    HostPathNeeded,
     Prompt,
     buildEntry,
     defaultName,
@@ -122,10 +127,7 @@ def runAdd(args: argparse.Namespace, out: Output, ctx: CliContext, seams: AddSea
     name = args.localName or defaultName(server.name)
     envValues, values = givenValues(args, prompts, seams.environ)
     askFor(prompts, envValues, values, args.yes, seams, out)
-    try:
-        built = buildEntry(choice, name, values, envValues)
-    except InstallError as e:
-        raise CliError(f"{shown(server.name)}: {e}") from None
+    built = buildApproved(args, choice, name, (values, envValues), seams, out)
     stateDir = resolveStateDir(args.state_dir)
     store = seams.storeSecret(stateDir) if built.secrets else None
     if built.secrets and store is None:
@@ -144,6 +146,52 @@ def runAdd(args: argparse.Namespace, out: Output, ctx: CliContext, seams: AddSea
         assert store is not None
         store(secret, value)
     return addEntry(args, out, ctx, choice, built, seams.environ)
+
+
+def buildApproved(
+    args: argparse.Namespace,
+    choice: Choice,
+    name: str,
+    given: tuple[dict[str, str], dict[str, str]],
+    seams: AddSeams,
+    out: Output,
+) -> Built:
+    """The entry, with the host paths its container gets approved: by
+    C{--allow-host-path}, else each asked on a terminal (not with C{--yes});
+    a dry run shows them unapproved."""
+    values, envValues = given
+    approved = list(args.allow_host_path or [])
+    for _ in range(2):  # the second build has every path the first asked for
+        try:
+            return buildEntry(choice, name, values, envValues, hostPaths=approved)
+        except HostPathNeeded as e:
+            if args.dry_run:
+                for mount in e.mounts:
+                    out.note(f"  (not approved: --allow-host-path {shlex.quote(mount.path)})")
+                approved += [mount.path for mount in e.mounts]
+            else:
+                approved += approveHostPaths(e.mounts, args.yes, seams)
+        except InstallError as e:
+            raise CliError(f"{shown(choice.server.name)}: {e}") from None
+    raise CliError(f"{shown(choice.server.name)}: its host paths could not be approved")
+
+
+def approveHostPaths(mounts: tuple[HostMount, ...], yes: bool, seams: AddSeams) -> list[str]:
+    """The paths of C{mounts} the person approves, one question each,
+    naming the exact path; without a terminal (or with C{--yes}) an error
+    naming the C{--allow-host-path} options that approve them."""
+    if yes or not seams.interactive():
+        options = " ".join(f"--allow-host-path {shlex.quote(m.path)}" for m in mounts)
+        listed = "; ".join(m.describe() for m in mounts)
+        raise CliError(
+            f"nothing added: the container would get paths of this machine ({listed});"
+            f" approve each exact path with {options}"
+        )
+    for mount in mounts:
+        question = f"Give the container this path of your machine: {mount.describe()}? [y/N] "
+        if seams.ask(question).strip().lower() not in ("y", "yes"):
+            raise CliError(f"nothing added: {shown(mount.path)} was not approved")
+    return [mount.path for mount in mounts]
 
 
 def givenValues(
@@ -333,6 +381,7 @@ def _report(
             "registry": {"name": server.name, "version": server.version, "kind": choice.kind},
             "entry": built.entry,
             "secrets": [name for name, _ in built.secrets],
+            "hostPaths": [mount.path for mount in built.mounts],
         }
         if dryRun:
             document["dryRun"] = True
@@ -401,6 +450,14 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         metavar="KEY=VALUE",
         help="the value of an argument, header or URL variable it asks for (repeatable;"
         " `mcpgateway registry show NAME` lists them)",
+    )
+    add.add_argument(
+        "--allow-host-path",
+        action="append",
+        metavar="PATH",
+        help="approve this exact path of this machine for an image's container (a bind"
+        " mount it asks for; repeatable). Without it a terminal asks for each one, and"
+        " nothing is added unless each is approved; --yes approves none",
     )
     add.add_argument("-y", "--yes", action="store_true", help="add it without asking to confirm")
     add.add_argument("--dry-run", action="store_true", help="show what would be added; add nothing")

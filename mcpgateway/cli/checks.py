@@ -363,20 +363,28 @@ def checkPromotions(ctx: DoctorContext) -> Check:
         return Check("pass", "Promoted servers: none")
     overrides = ctx.stateDir / OVERRIDES_FILE
     details = []
+    scopes = set()
     for name in promoted:
         server = servers[name]
         share = server.get("share")
-        back = share if isinstance(share, str) and share != "session" else "global"
-        details.append(f"{name}: {str(server['promoted'])[:300]}")
+        scope = "workspace" if share == "workspace" else "session"
+        scopes.add(scope)
+        back = share if isinstance(share, str) and share not in _PROMOTED_SHARES else "global"
+        details.append(f"{name} (a child per {scope}): {str(server['promoted'])[:300]}")
         details.append(f'  undo: {{"{name}": {{"share": "{back}"}}}} in {overrides}')
+    per = " or ".join(f"per {scope}" for scope in sorted(scopes, reverse=True))
     return Check(
         "info",
-        f"Promoted to a child per session: {', '.join(promoted)} (new sessions get their own"
-        " child; the gateway saw their shared child ask its client something while several"
+        f"Promoted to a child {per}: {', '.join(promoted)} (new sessions get a child of their"
+        " scope; the gateway saw their shared child ask its client something while several"
         " sessions used it)",
         None,
         tuple(details),
     )
+
+
+_PROMOTED_SHARES = frozenset({"session", "workspace"})
+"""The shares a promotion gives a server: its undo is back to C{global}."""
 
 
 def checkPoolLimits(ctx: DoctorContext) -> Check:

@@ -32,6 +32,7 @@ from mcpgateway.cli.checks import (
 from mcpgateway.cli.context import CliContext, defaultContext
 from mcpgateway.cli.output import LEGEND, SYMBOLS, Output, Parser, Subcommands
 from mcpgateway.cli.remotechecks import checkRemoteLogins
+from mcpgateway.cli.sandbox import checkSandbox
 from mcpgateway.cli.tools import checkPins
 from mcpgateway.ops.locate import resolveStateDir
 
@@ -55,6 +56,7 @@ DOCTOR_CHECKS: list[tuple[str, DoctorCheck]] = [
     ("envFiles", checkEnvFiles),
     ("logFile", checkLogFile),
     ("pins", checkPins),
+    ("sandbox", checkSandbox),
 ]
 
 

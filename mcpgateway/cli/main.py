@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from mcpgateway import __version__
 from mcpgateway.cli import (
     add,
+    audit,
     bridge,
     catalog,
     clients,
@@ -30,6 +31,7 @@ from mcpgateway.cli import (
     registry,
     restart,
     restore,
+    sandbox,
     secret,
     servers,
     service,
@@ -98,6 +100,8 @@ def makeParser() -> Parser:
         registry,
         add,
         tools,
+        sandbox,
+        audit,
     ):
         command.addParser(commands, common)
     return parser

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.cli.test_secret -*-
-"""C{mcpgateway secret set|list|rm|import}: the secrets behind C{${keyring:NAME}}.
+"""C{mcpgateway secret set|list|rm|import|allow}: the secrets behind C{${keyring:NAME}}.
 
 The store is the OS keyring, or an encrypted file in the state directory on
 a machine without one (L{mcpgateway.secrets.store}); no gateway needs to
@@ -10,7 +10,9 @@ shell's history and C{ps} would keep it. C{list} prints names only. C{import}
 moves plain-text tokens of the gateway's own C{servers.json} into the store
 (L{mcpgateway.secrets.importing}), asking for each (C{--yes}: all), and
 reports those in the gateway's copies of adopted client configs, which it
-leaves as they are. Never loads Twisted.
+leaves as they are. C{allow}, C{disallow} and C{allowed} are the approvals
+of a project's own entries' references (L{mcpgateway.cli.secretallow}).
+Never loads Twisted.
 """
 
 from __future__ import annotations
@@ -321,3 +323,6 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="put servers.json back as it was before the last import",
     )
     move.set_defaults(handler=cmdSecretImport)
+    from mcpgateway.cli.secretallow import addParsers
+
+    addParsers(actions, common)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shlex
 import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,6 +25,12 @@ SHARES = ("global", "workspace", "credential", "session")
 """The choices of C{servers add --share}: who shares a server's children (its
 scope, C{"share"} in a config entry; docs/scopes.md), widest first, as
 C{mcpgateway.core.spec.SHARES} has them (not imported: it is not the CLI's)."""
+URL_SCHEMES = ("http", "https")
+"""The schemes of a remote server's URL (C{servers add NAME URL})."""
+LOOKS_LIKE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:/|(?i:https?|wss?)(:|//)")
+"""A word that a person meant as a URL, whatever its scheme or slashes
+(C{htps://}, C{http:/x}, C{ws://}, C{https//x}, C{http:x}); a one-letter
+scheme is a drive (C{C:/}), not a URL."""
 MODES = {"stateless": "global", "stateful": "session"}
 """C{servers add --mode}, the older words, and the C{--share} each means (as
 a config entry's older C{"mode"} is read)."""
@@ -142,14 +150,48 @@ def remoteBody(args: argparse.Namespace, url: str) -> dict[str, Any]:
     return body
 
 
+def remoteUrl(command: list[str]) -> str | None:
+    """The URL of C{servers add NAME URL} (C{None}: C{command} is a
+    command line).
+
+    @raise CliError: it looks like a URL but is not an http(s) one with a
+        host (a mistyped scheme is not run as a command), or has arguments.
+    """
+    first = command[0]
+    if not LOOKS_LIKE_URL.match(first):
+        return None
+    accepted = " or ".join(f"{scheme}://" for scheme in URL_SCHEMES)
+    scheme = first.partition(":")[0].lower()
+    if scheme not in URL_SCHEMES or not first[len(scheme) :].startswith("://"):
+        raise CliError(
+            f"{first!r} is not a URL the gateway reaches: a remote server's URL starts with"
+            f" {accepted} (a command goes after --)",
+            code=2,
+        )
+    try:
+        host = urllib.parse.urlsplit(first).hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise CliError(f"{first!r} is not a URL: it names no host", code=2)
+    if len(command) > 1:
+        raise CliError(
+            f"a remote server's URL takes no arguments ({shlex.join(command)});"
+            " headers go in --header",
+            code=2,
+        )
+    return first
+
+
 def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     command = list(args.argv)
     if command and command[0] == "--":
         command.pop(0)
     if not command:
         raise CliError("no command: `mcpgateway servers add NAME -- COMMAND [ARGS...]`")
-    if len(command) == 1 and command[0].lower().startswith(("http://", "https://")):
-        return _addRemote(args, out, ctx, remoteBody(args, command[0]))
+    url = remoteUrl(command)
+    if url is not None:
+        return _addRemote(args, out, ctx, remoteBody(args, url))
     if args.transport is not None or args.header:
         raise CliError("--transport and --header are for a remote server: give its URL", code=2)
     if os.sep in command[0] and not os.path.isabs(command[0]):

@@ -17,7 +17,7 @@ lists them (L{mcpgateway.cli.routes}): C{/<server>/mcp} only for a server
 with a user-scope entry, C{/<server>~<key>/mcp} with its project's path for
 each project's own entry; and, when entries of the Claude config point at
 a gateway on another port (one of another state directory adopted them),
-how many and where (L{adoptedElsewhere}).
+how many and where (L{mcpgateway.cli.elsewhere.adoptedElsewhere}).
 
 The gateway runs with the caller's umask (twistd's default for a daemon is
 C{0077}: every file a server wrote would be private), and with the C{PATH}
@@ -43,9 +43,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
 from mcpgateway.cli.context import GATEWAY_PYTHON, START_TIMEOUT, CliContext
+from mcpgateway.cli.elsewhere import adoptedElsewhere, shown
 from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.logfile import LOG_TAIL, LogPosition, logPosition, tail
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural, portArgument
@@ -87,6 +87,9 @@ from mcpgateway.runtime.portuse import PortInUse, reportedInUse
 TWISTD_LOGGER = "mcpgateway.runtime.logs.discarding"
 """A detached C{twistd}'s C{--logger} (L{mcpgateway.runtime.logs.DISCARD}, named
 here: the CLI imports no Twisted)."""
+LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
+"""The gateway's C{--log-level} words (L{mcpgateway.runtime.logs.LEVELS},
+named here for the same reason)."""
 
 
 def gatewayArgv(
@@ -99,13 +102,15 @@ def gatewayArgv(
     umask: int | None = None,
     remote: str | None = None,
     trust: Sequence[str] = (),
+    logLevel: str | None = None,
 ) -> list[str]:
     """The C{twistd mcpgateway} command line C{start} runs (C{clients}: its
     C{--clients}, given only with C{rewrite} and when not C{all}; C{umask}:
     twistd's C{--umask}, the one the gateway and its children get;
     C{remote}: its C{--remote}, given only with C{rewrite} and when given
     to C{start}, else the gateway reads its C{servers.json}; C{trust}: the
-    trust and self-service options given to C{start}, L{trustArgv})."""
+    trust and self-service options given to C{start}, L{trustArgv};
+    C{logLevel}: its C{--log-level}, when given to C{start})."""
     argv = [
         *GATEWAY_PYTHON,
         "--pidfile",
@@ -138,6 +143,8 @@ def gatewayArgv(
             argv += ["--remote", remote]
     if config is not None:
         argv += ["--config", str(config)]
+    if logLevel is not None:
+        argv += ["--log-level", logLevel]
     argv += trust
     return argv
 
@@ -227,6 +234,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         umask=currentUmask(),
         remote=args.remote,
         trust=trustArgv(args),
+        logLevel=args.log_level,
     )
     env = startEnvironment(stateDir, autoStarted=args.auto_started)
     ctx.warm()
@@ -617,7 +625,7 @@ def _started(
     for other, count in elsewhere.items():
         one = count == 1
         out.line(
-            f"  {plural(count, 'entry', 'entries')} of {_shown(config)}"
+            f"  {plural(count, 'entry', 'entries')} of {shown(config)}"
             f" {'points' if one else 'point'} at {other}, another gateway's (of another"
             f" state directory): {'it is' if one else 'they are'} served there, not here"
         )
@@ -631,63 +639,6 @@ def _started(
     for line in routeLines(url, routes):
         out.line(line)
     return 0
-
-
-def adoptedElsewhere(config: Path, port: int | None) -> dict[str, int]:
-    """The entries of the Claude config C{config} that a gateway on another
-    port of this machine adopted (as adoption writes them: a loopback
-    C{http(s)://host:port/<name>/mcp}, or C{/<name>~<key>/mcp}, under the
-    entry's own name): how many, by that gateway's URL. Read only, and
-    nothing when the file cannot be read."""
-    try:
-        document = json.loads(config.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(document, dict):
-        return {}
-    tables = [document.get("mcpServers")]
-    projects = document.get("projects")
-    if isinstance(projects, dict):
-        tables += [p.get("mcpServers") for p in projects.values() if isinstance(p, dict)]
-    found: dict[str, int] = {}
-    for table in tables:
-        if not isinstance(table, dict):
-            continue
-        for name, entry in table.items():
-            url = entry.get("url") if isinstance(entry, dict) else None
-            other = _otherGateway(url, name, port) if isinstance(url, str) else None
-            if other is not None:
-                found[other] = found.get(other, 0) + 1
-    return found
-
-
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def _otherGateway(url: str, name: str, port: int | None) -> str | None:
-    """The base URL of the gateway on another loopback port than C{port}
-    that C{url}, the entry C{name}'s, is an adopted route of."""
-    try:
-        parts = urlsplit(url)
-        other = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK:
-        return None
-    if other is None or other == port:
-        return None
-    if parts.path != f"/{name}/mcp" and not (
-        parts.path.startswith(f"/{name}~") and parts.path.endswith("/mcp")
-    ):
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _shown(path: Path) -> str:
-    """C{path}, with C{~} for the home directory."""
-    with contextlib.suppress(ValueError):
-        return f"~/{path.relative_to(Path.home())}"
-    return str(path)
 
 
 def _startFailed(
@@ -762,6 +713,13 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="the clients' remote (http, sse) entries: keep (left to the clients) or adopt"
         ' (served through the gateway too); default: "remote" in <state-dir>/servers.json,'
         " else keep",
+    )
+    start.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=None,
+        help="the least severe events the gateway logs (to <state-dir>/gateway.log, or"
+        " stdout with --foreground): debug, info (the default), warn, error or critical",
     )
     start.add_argument(
         "--no-rewrite",

@@ -269,9 +269,16 @@ def serverNotes(
     promoted = server.get("promoted")
     if isinstance(promoted, str):
         share = server.get("share")
-        back = share if isinstance(share, str) and share != "session" else "global"
+        back = (
+            share if isinstance(share, str) and share not in ("session", "workspace") else "global"
+        )
         where = stateDir / OVERRIDES_FILE if stateDir is not None else OVERRIDES_FILE
-        notes.append(f"↑ promoted: new sessions get a child of their own ({promoted[:200]})")
+        what = (
+            "each workspace gets a child of its own"
+            if server.get("share") == "workspace"
+            else "new sessions get a child of their own"
+        )
+        notes.append(f"↑ promoted: {what} ({promoted[:200]})")
         notes.append(f'  undo: {{"{name}": {{"share": "{back}"}}}} in {where}')
     timeouts, waits = count(server.get("poolTimeouts")), count(server.get("poolWaits"))
     if timeouts or waits:

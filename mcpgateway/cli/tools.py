@@ -1,11 +1,14 @@
 # -*- test-case-name: tests.trust.test_toolscli -*-
-"""C{mcpgateway tools diff|approve}: the servers' pinned tools (docs/trust.md).
+"""C{mcpgateway tools diff|approve|forget}: the servers' pinned tools
+(docs/trust.md).
 
 C{diff [SERVER]} shows what changed since each server's tools were pinned:
 a description word by word, a schema as the JSON paths that changed, the
 tools added and removed, and whether the running gateway withholds each.
 C{approve SERVER [TOOL...]} makes the changes of those tools (all of the
-server's when none is named) the pins.
+server's when none is named) the pins. C{forget SERVER} drops the pins of
+a server no longer served (through a running gateway: of each definition
+of it the gateway does not serve).
 
 With a gateway running (and pinning: not C{--pins off}) both go through
 its management API (C{/api/v1/pins}), so an approval takes effect at once;
@@ -20,16 +23,18 @@ import argparse
 import shlex
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mcpgateway.cli.checks import Check, DoctorContext
 from mcpgateway.cli.context import CliContext
+from mcpgateway.cli.health import healthServers
 from mcpgateway.cli.http import TOKEN_HELP
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands, plural
 from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
 from mcpgateway.trust.diff import approveCommand, printable, recordReport, renderRecords
-from mcpgateway.trust.pins import OFF, PinBook, PinsFileError, filePath
+from mcpgateway.trust.pins import OFF, PinBook, PinsFileError, ServerPins, filePath
 
 
 def _livePins(found: GatewayProbe, ctx: CliContext, server: str | None) -> dict[str, Any] | None:
@@ -148,6 +153,38 @@ def cmdToolsApprove(args: argparse.Namespace, out: Output, ctx: CliContext) -> i
     return 0
 
 
+def cmdToolsForget(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    stateDir = resolveStateDir(args.state_dir)
+    found = ctx.probe(stateDir)
+    server = args.server
+    live = _livePins(found, ctx, None) is not None
+    if live:
+        path = "/pins/" + urllib.parse.quote(server, safe="") + "/forget"
+        answer = ctx.http.api(found, "POST", path, timeout=ctx.timeouts.change)
+        forgotten = answer.get("forgotten") if isinstance(answer, dict) else None
+        count = len(forgotten) if isinstance(forgotten, list) else 0
+        where = "the running gateway's"
+    else:
+        book = _book(stateDir)
+        gone = book.forget(server)
+        if not gone:
+            raise CliError(f"no pins for server '{server}'")
+        try:
+            book.save(filePath(stateDir))
+        except OSError as e:
+            raise CliError(f"{filePath(stateDir)} was not written: {e}") from None
+        count = len(gone)
+        where = str(filePath(stateDir))
+    if out.json:
+        out.emit({"ok": True, "server": server, "forgotten": count, "live": live})
+        return 0
+    out.line(
+        f"forgot the pins of server '{printable(server)}'"
+        f" ({plural(count, 'definition')}, in {where})"
+    )
+    return 0
+
+
 # -- what status and doctor say ---------------------------------------------------
 
 
@@ -192,7 +229,10 @@ def summaryLines(summary: dict[str, Any] | None) -> list[str]:
 
 
 def checkPins(ctx: DoctorContext) -> Check:
-    """Whether every server's tools are as approved (C{pins.json})."""
+    """Whether the tools of every server the gateway serves are as approved
+    (C{pins.json}). The pins of a server it no longer serves (or of a
+    definition of it it no longer serves) are a note, with the command that
+    forgets them, whatever changes they hold."""
     path = filePath(ctx.stateDir)
     if not path.exists():
         return Check("info", "pins: no tools pinned yet (the gateway pins them as it lists them)")
@@ -204,36 +244,95 @@ def checkPins(ctx: DoctorContext) -> Check:
             f"pins: {e}",
             f"fix it, or move it away to pin every server's tools afresh ({path})",
         )
+    served = _served(ctx, book)
     details = []
     servers = set()
+    pending = 0
+    stale: dict[str, list[ServerPins]] = {}
     for record in sorted(book.records.values(), key=lambda r: (r.server, r.pinnedAt)):
+        if not served(record):
+            stale.setdefault(record.server, []).append(record)
+            continue
         report = recordReport(record)
         if report["changes"]:
             servers.add(record.server)
+            pending += len(record.pending)
         details += renderRecords([report])
+    notes = [_staleLine(server, records) for server, records in sorted(stale.items())]
     pinned = sum(len(record.tools) for record in book.records.values())
-    if not servers:
+    if not servers and not stale:
         return Check(
             "pass",
             f"pins: {plural(pinned, 'tool')} of {plural(len(book.servers()), 'server')}"
             " pinned, all as approved",
         )
-    pending = sum(len(record.pending) for record in book.records.values())
+    if not servers:
+        return Check(
+            "info",
+            "pins: the tools of every server served are as approved; the pins of"
+            f" {plural(len(stale), 'server')} no longer served are kept"
+            f" ({', '.join(printable(name) for name in sorted(stale))})",
+            None,
+            tuple(notes),
+        )
     return Check(
         "fail",
         f"pins: {plural(pending, 'tool change')} of {plural(len(servers), 'server')} not"
         f" approved ({', '.join(sorted(servers))})",
         "review them with `mcpgateway tools diff`, accept them with"
         " `mcpgateway tools approve SERVER [TOOL...]`",
-        tuple(details),
+        tuple(details + notes),
     )
+
+
+def _staleLine(server: str, records: list[ServerPins]) -> str:
+    """The note of the pins of C{server} no longer served (C{records})."""
+    tools = sum(len(record.tools) for record in records)
+    changes = sum(len(record.pending) for record in records)
+    what = plural(tools, "tool")
+    if changes:
+        what += f", {plural(changes, 'pending change')}"
+    if len(records) > 1:
+        what += f", {len(records)} definitions"
+    command = shlex.join(["mcpgateway", "tools", "forget", server])
+    return f"○ {printable(server)}: no longer served ({what}); forget them with `{command}`"
+
+
+def _served(ctx: DoctorContext, book: PinBook) -> Callable[[ServerPins], bool]:
+    """Whether the gateway serves a record's definition, as far as is
+    known: the running gateway's pins report says (C{served}, C{current}),
+    else its C{/health} names the servers; without either every record is
+    taken as served."""
+    if book.records and ctx.found.running:
+        try:
+            report = _livePins(ctx.found, ctx.cli, None)
+        except CliError:
+            report = None
+        lines = report.get("servers") if isinstance(report, dict) else None
+        if isinstance(lines, list):
+            known = {
+                (line.get("server"), line.get("launch")): line
+                for line in lines
+                if isinstance(line, dict) and isinstance(line.get("served"), bool)
+            }
+            if known:
+
+                def live(record: ServerPins) -> bool:
+                    line = known.get((record.server, record.launch))
+                    return line is None or line.get("current") is not False
+
+                return live
+    if ctx.health is not None:
+        names = set(healthServers(ctx.health))
+        return lambda record: record.server in names
+    return lambda record: True
 
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     tools = commands.add_parser(
         "tools",
         parents=common,
-        help="pinned tools: what changed since approved, approve it",
+        help="pinned tools: what changed since approved, approve it, forget a server's",
         description="The gateway pins each server's tools the first time it lists them;"
         " a later difference is withheld (--pins enforce) or served and flagged (--pins"
         " warn) until approved. With a gateway running these go through its management"
@@ -261,3 +360,14 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     approve.add_argument("server", metavar="SERVER")
     approve.add_argument("tool", nargs="*", metavar="TOOL")
     approve.set_defaults(handler=cmdToolsApprove)
+    forget = actions.add_parser(
+        "forget",
+        parents=common,
+        help="drop the pins of a server no longer served",
+        description="Forget the pins of SERVER's definitions the running gateway does not"
+        " serve (every one of them when no gateway runs): a server configured again is"
+        " pinned afresh when it is next listed. The gateway refuses to forget the pins of"
+        " the definition it serves.",
+    )
+    forget.add_argument("server", metavar="SERVER")
+    forget.set_defaults(handler=cmdToolsForget)

@@ -54,6 +54,7 @@ from mcpgateway.clientconfigs.clients.claudecode import (
 from mcpgateway.clientconfigs.documents import parseDocument, readFile
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.restoring import restoreFile, revivable
+from mcpgateway.config.origins import withOrigins
 from mcpgateway.config.servers import LoadedConfig, isRemoteEntry, parseConfig
 from mcpgateway.runtime import paths
 
@@ -269,12 +270,15 @@ class ClaudeConfig:
         Projects without servers are left out."""
         return self._served()[0]
 
-    def _served(self) -> tuple[dict[str, Any], list[str]]:
-        """L{servedDocument}, and a warning for each remote entry left out."""
+    def _served(self) -> tuple[dict[str, Any], list[str], dict[tuple[str, str], str]]:
+        """L{servedDocument}, a warning for each remote entry left out, and
+        the project's file of each shadow (its C{.mcp.json}: a repository's,
+        L{mcpgateway.config.origins}) by C{(workspace, name)}."""
         plan = self._engine.plan(self._adapter, self._file, self.shadowing)
         skipped = dict(plan.report.skipped)
         document: dict[str, Any] = {}
         warnings = []
+        origins: dict[tuple[str, str], str] = {}
         for block in plan.blocks:
             entries = plan.doc.entries(block.location)
             if entries is None:
@@ -287,20 +291,22 @@ class ClaudeConfig:
                     warnings.append(f"server '{name}' ({block.scope}): {why}; skipped")
                     continue
                 servers[name] = copy.deepcopy(record.served if record is not None else entry)
+                if record is not None and record.original is None and block.workspace:
+                    origins[(block.workspace, name)] = os.path.join(block.workspace, ".mcp.json")
             if block.location == TOP:
                 document["mcpServers"] = servers
             elif servers:
                 document.setdefault("projects", {})[block.workspace] = {"mcpServers": servers}
-        return document, warnings
+        return document, warnings, origins
 
     def loadServed(self) -> LoadedConfig:
         """L{servedDocument} parsed into specs and warnings."""
-        document, warnings = self._served()
+        document, warnings, origins = self._served()
         loaded = parseConfig(
             document, str(self.configPath), self._environ, self.defaultScope, self.remotes
         )
         loaded.warnings.extend(warnings)
-        return loaded
+        return withOrigins(loaded, origins)
 
     def strandedEntries(self) -> list[tuple[str, str]]:
         """Entries shaped as adoption writes them (a loopback gateway route)

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from mcpgateway.clientconfigs.adopted import routeUrl, stateDirKeys
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.clientconfigs.reports import EngineReport
+from mcpgateway.config.origins import withOrigins
 from mcpgateway.config.servers import LoadedConfig, parseConfig
 from mcpgateway.config.workspaces import WorkspaceKeys
 
@@ -150,8 +151,9 @@ class ClientsSource:
             report = self.engine.sync(self.urlFor, reserved)
             more, warned = _split(report)
             notes, warnings = [*notes, *more], [*warnings, *warned]
-        served = parseConfig(
-            self.engine.servedDocument(reserved), SOURCE, self._environ, "user", self.engine.remotes
+        document, origins = self.engine.served(reserved)
+        served = withOrigins(
+            parseConfig(document, SOURCE, self._environ, "user", self.engine.remotes), origins
         )
         merged = replace(
             loaded,

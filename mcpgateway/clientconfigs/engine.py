@@ -260,6 +260,15 @@ class AdoptionEngine:
         place (L{adopt} gives such an entry its original back; one left in a
         backup means its file could not be written, and the route keeps the
         server that holds it)."""
+        return self.served(reserved)[0]
+
+    def served(
+        self, reserved: Mapping[tuple[str, str | None], dict[str, Any]] | None = None
+    ) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+        """L{servedDocument}, and the file of each entry that comes from a
+        project's own file (a version-controlled one: a repository's,
+        L{mcpgateway.config.origins}) by C{(workspace, name)}."""
+        origins: dict[tuple[str, str], str] = {}
         document: dict[str, Any] = {"mcpServers": {}}
         claims: Claims = {
             key: ("Claude Code", dict(entry)) for key, entry in (reserved or {}).items()
@@ -279,8 +288,11 @@ class AdoptionEngine:
                 else:
                     project = document.setdefault("projects", {}).setdefault(workspace, {})
                     servers = project.setdefault("mcpServers", {})
-                servers.setdefault(name, copy.deepcopy(record.served))
-        return document
+                if name not in servers:
+                    servers[name] = copy.deepcopy(record.served)
+                    if workspace is not None and backup is not None and backup.versionControlled:
+                        origins[(workspace, name)] = backup.configPath
+        return document, origins
 
     def _backupsInOrder(self) -> list[Path]:
         """Every backup in the state directory (L{backupPaths}): those of the

@@ -13,7 +13,8 @@ Precedence, highest first:
     promoted;
  2. C{<state-dir>/promotions.json}: the gateway saw the server's shared
     child talk back while several sessions used it
-    (L{mcpgateway.config.promotions});
+    (L{mcpgateway.config.promotions}; a promotion to C{workspace} applies
+    only where it narrows what the rest gives);
  3. the entry's own C{"share"} (or C{"mode"});
  4. the built-in list (matched on the server name and on the package name
     in the command and args): C{session};
@@ -43,7 +44,7 @@ from typing import Any, Protocol
 
 from mcpgateway.config.aggregate import SERVER_KEYS, FilterError, filterValue
 from mcpgateway.config.servers import MAX_REQUEST_TIMEOUT_MS, WIDER_THAN_CREDENTIAL
-from mcpgateway.core.spec import MODES, ServerSpec, shareOf
+from mcpgateway.core.spec import MODES, SHARES, ServerSpec, shareOf
 from mcpgateway.runtime import paths
 
 BUILTIN_SESSION = (
@@ -99,10 +100,14 @@ class Overrides:
 
 
 class Promoted(Protocol):
-    """A server the gateway made session-scoped (see L{mcpgateway.config.promotions})."""
+    """A server the gateway narrowed the share of (see L{mcpgateway.config.promotions})."""
 
     @property
     def why(self) -> str: ...
+
+    @property
+    def share(self) -> str:
+        """The scope it was promoted to: C{"session"} or C{"workspace"}."""
 
 
 def loadOverrides(stateDir: Path) -> Overrides:
@@ -253,14 +258,15 @@ def resolve(
     promoted = None
     if override.share is not None:
         share = override.share
-    elif promotion is not None:
-        share, promoted = "session", promotion.why
-    elif spec.modeDeclared:
-        share = spec.mode
-    elif isBuiltinSession(spec):
-        share = "session"
     else:
-        share = default
+        if spec.modeDeclared:
+            share = spec.mode
+        elif isBuiltinSession(spec):
+            share = "session"
+        else:
+            share = default
+        if promotion is not None and _narrows(promotion.share, share):
+            share, promoted = promotion.share, promotion.why
     if spec.credentialEnv and share in WIDER_THAN_CREDENTIAL:
         share = "credential"  # a child per credential set is what it gets
     return replace(
@@ -273,6 +279,15 @@ def resolve(
         maxChildren=override.maxChildren or spec.maxChildren,
         perUser=spec.perUser if override.perUser is None else override.perUser,
         aggregate=replace(spec.aggregate, **dict(override.aggregate)),
+    )
+
+
+def _narrows(promoted: str, share: str) -> bool:
+    """Whether a promotion to C{promoted} applies to an entry of scope
+    C{share}: one to C{session} always does; one to C{workspace} only
+    where it narrows (never widening a C{credential} or C{session} entry)."""
+    return promoted == "session" or (
+        SHARES.index(shareOf(promoted).value) >= SHARES.index(shareOf(share).value)
     )
 
 

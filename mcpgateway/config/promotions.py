@@ -1,20 +1,25 @@
 # -*- test-case-name: tests.config.test_promotions -*-
-"""Servers the gateway made session-scoped: C{<state-dir>/promotions.json}.
+"""Servers the gateway narrowed the share of: C{<state-dir>/promotions.json}.
 
 A shared child that sends a request back to its client (sampling,
-elicitation, roots) while several sessions have requests in flight on it
-cannot tell whose it is. The pool refuses that request and I{promotes} the
-server (L{mcpgateway.core.pools.pool.PromotionSink}): new sessions get a child of
-their own from then on. L{Promoter} records it here, so the server stays
-session-scoped after a restart, and asks the config service to reload (the
-served spec then says C{session}, with the reason for C{/health}).
+elicitation, roots) while several sessions use it cannot always tell whose
+it is. The pool refuses that request and I{promotes} the server
+(L{mcpgateway.core.pools.pool.PromotionSink}) to the widest scope that
+proves it: C{workspace} (a C{roots/list} whose sessions all came through
+workspace routes: each workspace's child is answered with its workspace),
+else C{session} (new sessions get a child of their own from then on).
+L{Promoter} records it here, so the server keeps that scope after a
+restart, and asks the config service to reload (the served spec then says
+that scope, with the reason for C{/health}). A later promotion to
+C{session} replaces one to C{workspace}; nothing replaces C{session}.
 
 The file: C{{"version": 1, "servers": {"NAME": {"share": "session", "at":
-<unix time>, "why": "..."}}}}, written atomically, mode 0600. It is the
-gateway's; the user undoes a promotion through C{classification.json}
-(C{{"NAME": {"share": "global"}}}, which wins over it). A file that cannot
-be used is one warning and counts as empty (the next promotion replaces it);
-it never stops the gateway.
+<unix time>, "why": "..."}}}} (C{"share"}: C{"session"} or
+C{"workspace"}), written atomically, mode 0600. It is the gateway's; the
+user undoes a promotion through C{classification.json} (C{{"NAME":
+{"share": "global"}}}, which wins over it). A file that cannot be used is
+one warning and counts as empty (the next promotion replaces it); it never
+stops the gateway.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ MAX_BYTES = 1024 * 1024
 MAX_WHY = 500
 """Characters of a reason kept."""
 RunInThread = Callable[..., Deferred[Any]]
+SHARES = ("workspace", "session")
+"""The scopes a server is promoted to, widest first."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class Promotion:
     at: float
     """When (seconds since the epoch)."""
     share: str = "session"
+    """C{"session"} or C{"workspace"} (L{SHARES})."""
 
 
 class PromotionStore:
@@ -99,24 +107,28 @@ class PromotionStore:
         for name, record in servers.items():
             if not (
                 isinstance(record, dict)
-                and record.get("share") == "session"
+                and record.get("share") in SHARES
                 and isinstance(record.get("why"), str)
                 and _isTime(record.get("at"))
             ):
                 raise _Unusable(f"the record of {str(name)[:64]!r} is not usable")
-            out[name] = Promotion(record["why"], float(record["at"]))
+            out[name] = Promotion(record["why"], float(record["at"]), record["share"])
         return out
 
-    def promote(self, server: str, why: str, now: float) -> bool:
-        """Record that C{server} is session-scoped because of C{why}. C{False}
-        when it already was (the file is left alone).
+    def promote(self, server: str, why: str, now: float, share: str = "session") -> bool:
+        """Record that C{server} is C{share}-scoped because of C{why}.
+        C{False} when it already was, or narrower (the file is left alone).
 
         @raise OSError: the file could not be written.
+        @raise ValueError: C{share} is not one of L{SHARES}.
         """
+        if share not in SHARES:
+            raise ValueError(f"a server is promoted to one of {SHARES}, not {share!r}")
         current = self.load()
-        if server in current:
+        known = current.get(server)
+        if known is not None and SHARES.index(known.share) >= SHARES.index(share):
             return False
-        current[server] = Promotion(why[:MAX_WHY], now)
+        current[server] = Promotion(why[:MAX_WHY], now, share)
         document = {
             "version": VERSION,
             "servers": {
@@ -162,23 +174,25 @@ class Promoter:
         self._runInThread = runInThread
         self._reload = reload
 
-    def promote(self, server: str, why: str) -> None:
-        """The pool promoted C{server} (L{record} in the background)."""
-        self.record(server, why)
+    def promote(self, server: str, why: str, share: str = "session") -> None:
+        """The pool promoted C{server} to C{share} (L{record} in the background)."""
+        self.record(server, why, share)
 
-    def record(self, server: str, why: str) -> Deferred[None]:
-        """Record C{server}'s promotion, then reload; fires when done (never fails)."""
+    def record(self, server: str, why: str, share: str = "session") -> Deferred[None]:
+        """Record C{server}'s promotion to C{share}, then reload; fires when
+        done (never fails)."""
         now = self._clock.seconds()
         store = self._store
-        recorded: Deferred[bool] = self._runInThread(lambda: store.promote(server, why, now))
+        recorded: Deferred[bool] = self._runInThread(lambda: store.promote(server, why, now, share))
 
         def saved(new: bool) -> Deferred[Any] | None:
             if not new:
                 return None
             self.log.info(
-                "config: server {server} is session-scoped from now on (recorded in {path});"
+                "config: server {server} is {share}-scoped from now on (recorded in {path});"
                 ' undo: {{"{server}": {{"share": "global"}}}} in {overrides}',
                 server=server,
+                share=share,
                 path=str(store.path),
                 overrides=str(store.path.parent / paths.OVERRIDES_FILE),
             )
@@ -186,10 +200,11 @@ class Promoter:
 
         def failed(reason: Failure) -> None:
             self.log.error(
-                "config: could not record in {path} that server {server} is session-scoped"
+                "config: could not record in {path} that server {server} is {share}-scoped"
                 " ({why}); it is until the gateway stops",
                 path=str(store.path),
                 server=server,
+                share=share,
                 why=reason.getErrorMessage(),
             )
 

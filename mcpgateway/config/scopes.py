@@ -23,6 +23,10 @@ one pool, and in it one L{Variant} per route:
    before one appeared, keeps working (L{mcpgateway.core.pools.pool.childPerLaunch}:
    routes that all share the user's child are served by one shared child).
 
+An entry of a project's own file (a repository's, L{ProjectEntry.origin})
+gets an L{EntryOrigin} on its launch: its secret references resolve only
+once the user approves that very entry (L{mcpgateway.config.origins}).
+
 Each variant has a C{childKey}, a keyed hash of what its child is (command,
 args, env, cwd): variants with equal keys share one child. So two projects
 whose entries come out the same share a child, and two whose C{.env} hold
@@ -63,6 +67,7 @@ from mcpgateway.config.envfiles import (
     overlay,
     readWorkspaceEnv,
 )
+from mcpgateway.config.origins import entryDigest
 from mcpgateway.config.servers import (
     EntryError,
     LoadedConfig,
@@ -71,7 +76,7 @@ from mcpgateway.config.servers import (
     which,
 )
 from mcpgateway.config.workspaces import WorkspaceKeys
-from mcpgateway.core.spec import SHARES, ServerSpec, Variant
+from mcpgateway.core.spec import SHARES, EntryOrigin, ServerSpec, Variant
 
 CHILD = "child"
 """The domain of child keys (L{WorkspaceKeys.digest})."""
@@ -91,12 +96,18 @@ class Scoped:
 
 def childKey(keys: WorkspaceKeys, launch: ServerSpec) -> str:
     """The key of the child C{launch} starts: equal for equal command, args,
-    env and cwd."""
-    material = json.dumps(
-        [launch.command, list(launch.args), [list(pair) for pair in launch.env], launch.cwd],
-        ensure_ascii=True,
-        separators=(",", ":"),
-    )
+    env and cwd. A project's own entry with secret references (its
+    C{origin}) never shares a child with an entry of the user's: each is
+    started with its own references, resolved or refused."""
+    parts: list[object] = [
+        launch.command,
+        list(launch.args),
+        [list(pair) for pair in launch.env],
+        launch.cwd,
+    ]
+    if launch.origin is not None and launch.references:
+        parts.append([launch.origin.workspace, launch.origin.digest])
+    material = json.dumps(parts, ensure_ascii=True, separators=(",", ":"))
     return keys.digest(CHILD, material.encode("ascii"))
 
 
@@ -243,6 +254,9 @@ class _Context:
             )
         env = overlay(parsed.env, self.gatewayEnv, passed if scoped else None)
         launch = _launch(spec, env, cwd, self.environ, lookAgain=True)
+        if project.origin is not None:
+            origin = EntryOrigin(project.origin, workspace, entryDigest(project.entry))
+            launch = replace(launch, origin=origin)
         return Variant(key, launch, childKey(self.keys, launch))
 
 

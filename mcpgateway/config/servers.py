@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from mcpgateway.config.aggregate import FilterError, serverFilter
 from mcpgateway.config.envfiles import NAME as ENV_NAME
+from mcpgateway.config.ratelimits import LimitsError, canonical
 from mcpgateway.config.references import BadReference, referencesOf
 from mcpgateway.config.steering import isDenied
 from mcpgateway.core.environment import isGatewayOwn
@@ -45,6 +46,7 @@ from mcpgateway.core.spec import (
     TokenExchangeSettings,
     shareOf,
 )
+from mcpgateway.sandbox.profile import SandboxError, SandboxProfile, parseSandbox
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 GLOBAL_SCOPES = ("user", "gateway")
@@ -82,6 +84,10 @@ class LoadedConfig:
     projects: list[ProjectEntry] = field(default_factory=list)
     """The entries of projects (local scope, a C{.mcp.json}), raw: each is
     expanded for its workspace by L{mcpgateway.config.scopes.buildScopes}."""
+    limits: str = ""
+    """The file's top-level C{"limits"} (L{mcpgateway.config.ratelimits}),
+    checked, as compact JSON; empty when it has none or they are wrong (an
+    error then says why)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,11 @@ class ProjectEntry:
     entry: dict[str, Any]
     label: str
     """Where it comes from, for warnings: C{local scope of project /p}."""
+    origin: str | None = None
+    """The project's own file it comes from (a repository's C{.mcp.json},
+    C{.cursor/mcp.json}...), whose secret references resolve only once the
+    user approves them (L{mcpgateway.config.origins}); C{None}: the user's
+    own config."""
 
 
 def defaultConfigPath(home: str | None = None) -> Path | None:
@@ -173,6 +184,10 @@ def parseConfig(
                 scopes.append(("local", projectPath, project["mcpServers"]))
     if not scopes:
         loaded.warnings.append(f"{source} has no mcpServers object; no servers to serve")
+    try:
+        loaded.limits = canonical(data.get("limits"))
+    except LimitsError as e:
+        loaded.errors.append(f"{source}: {e}; no gateway-wide limits apply")
     for scope, where, block in scopes:
         label = f"{scope} scope" + (f" of project {where}" if scope == "local" else "")
         if not isinstance(block, dict):
@@ -328,7 +343,26 @@ def parseEntry(
         aggregate=aggregate,
         remote=remote,
         references=references,
+        sandbox=_sandbox(entry),
+        limits=_limits(entry),
     )
+
+
+def _limits(entry: dict[str, Any]) -> str:
+    """The entry's C{"limits"} (L{mcpgateway.config.ratelimits}), checked."""
+    try:
+        return canonical(entry.get("limits"), "'limits'")
+    except LimitsError as e:
+        raise EntryError(str(e)) from None
+
+
+def _sandbox(entry: dict[str, Any]) -> SandboxProfile:
+    """The entry's C{"sandbox"} (and VS Code's C{"sandboxEnabled"}),
+    L{mcpgateway.sandbox.profile}."""
+    try:
+        return parseSandbox(entry)
+    except SandboxError as e:
+        raise EntryError(str(e)) from None
 
 
 def _secretReferences(

@@ -176,6 +176,11 @@ class ConfigService(Service):
         self._classificationPending: IDelayedCall | None = None
         self._classificationFirst: float | None = None
 
+    def gatewayLimits(self) -> str:
+        """The config's top-level C{"limits"} in use, as compact JSON
+        (L{mcpgateway.config.ratelimits}); empty: none."""
+        return "" if self._last is None else self._last.limits
+
     def specs(self, loaded: LoadedConfig) -> dict[str, ServerSpec]:
         """Add the servers of the gateway's own file (the management API's),
         apply classification (built-in list, the overrides file, promotions)

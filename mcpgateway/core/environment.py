@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_environment -*-
+# -*- test-case-name: tests.core.test_environment,tests.core.test_environment_logged -*-
 """The environment a child gets: the gateway's own, minus what is the gateway's.
 
 A stdio server inherits the gateway's environment (so C{PATH}, C{HOME},
@@ -11,16 +11,35 @@ proxies and the user's tokens reach it as they would from a client), except:
    take its sockets).
 
 A server's C{env} entries are added on top of this (see
-L{mcpgateway.core.spec.ServerSpec.environment}).
+L{mcpgateway.core.spec.ServerSpec.environment}). Of those, the variables
+that send a child's connections elsewhere or pick the credentials it
+authenticates with (proxies, Kerberos, SASL: L{isRedirecting}) are named
+in the log when a child gets them (L{redirecting}): an entry (or a
+workspace's C{.env} it lists them from) may set them, and an operator
+sees that it did. Their values are never logged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 GATEWAY_PREFIX = "MCPGATEWAY_"
 SERVICE_MANAGER_NAMES = frozenset({"NOTIFY_SOCKET"})
 SERVICE_MANAGER_PREFIX = "LISTEN_"
+REDIRECTING_NAMES = frozenset(
+    {
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "KRB5_CONFIG",
+        "KRB5CCNAME",
+        "SASL_PATH",
+    }
+)
+"""Variables (in any case: C{https_proxy} is curl's) that send a child's
+connections through a proxy, or choose its Kerberos configuration and
+ticket cache, or where SASL loads its mechanisms from."""
 
 
 def isGatewayOwn(name: str) -> bool:
@@ -33,3 +52,14 @@ def isGatewayOwn(name: str) -> bool:
 def childEnvironment(environ: Mapping[str, str]) -> dict[str, str]:
     """C{environ} without the variables that belong to the gateway."""
     return {name: value for name, value in environ.items() if not isGatewayOwn(name)}
+
+
+def isRedirecting(name: str) -> bool:
+    """Whether C{name} is one of L{REDIRECTING_NAMES}, in any case."""
+    return name.upper() in REDIRECTING_NAMES
+
+
+def redirecting(env: Iterable[tuple[str, str]]) -> list[str]:
+    """The names of C{env} (a spec's own variables) that L{isRedirecting}
+    says redirect a child, sorted, each once; never a value."""
+    return sorted({name for name, _ in env if isRedirecting(name)})

@@ -18,10 +18,10 @@ differs between a child several sessions share and a child of one session:
    not; a session whose client process is known to have exited does not
    count) and no modern call in flight, or one modern call in flight and no
    2025 session attached; or, when every session attached is one
-   principal's, a sampling or elicitation request goes to the one session
-   with a request in flight (the same person either way); otherwise it is
-   refused (see docs/routing.md). Across principals, who has requests in
-   flight proves nothing: a child asks on its own too.
+   principal's, it goes to the one session with a request in flight (the
+   same person either way); otherwise it is refused (see docs/routing.md).
+   Across principals, who has requests in flight proves nothing: a child
+   asks on its own too.
    Tasks (MCP 2025-11-25) are the child's, its ids one space for every
    session: the fanout remembers which session each task was created for
    (L{TaskOwners}, from the C{CreateTaskResult} answering a task-augmented
@@ -544,9 +544,10 @@ class SharedFanout:
         else would be a guess, and a wrong guess shows one user's prompt to
         another user's model (or one user's roots to another): the gateway
         never guesses across principals. Among one principal's sessions a
-        sampling or elicitation request goes to the one with a request in
-        flight (L{_soleCaller}): whether it is for that call or the child's
-        own, it reaches the same person, where a refusal would fail the tool. (A
+        sampling, elicitation or roots request goes to the one with a
+        request in flight (L{_soleCaller}): whether it is for that call or
+        the child's own, it reaches the same person, where a refusal would
+        fail the tool. With no request in flight it is refused. (A
         request naming the call it serves, C{_meta}
         C{mcpgateway/relatedRequestId}, is routed by the router before the
         fanout is asked.) A request that names a task (C{_meta}
@@ -584,11 +585,17 @@ class SharedFanout:
             legacy = sum(1 for s in clients.values() if not s.modern)
             modern = len(clients) - legacy
             if not modern:
+                narrower = (
+                    "a child per workspace where its sessions' workspaces can each have"
+                    " one, else a child per session,"
+                    if message["method"] == "roots/list"
+                    else "a child per session"
+                )
                 return (
                     f"ambiguous: {legacy} client sessions use the shared server"
                     f" '{router.name}', and its request names none of them, so the gateway"
-                    " cannot tell which one it is for; the gateway gives this server a child"
-                    " per session from the next session on (unless its share is pinned)"
+                    f" cannot tell which one it is for; the gateway gives this server"
+                    f" {narrower} from the next session on (unless its share is pinned)"
                 )
             return (
                 f"ambiguous: {legacy} client session(s) and {modern} modern call(s) use"
@@ -603,25 +610,28 @@ class SharedFanout:
         return session, latest
 
 
-_ASKS_A_PERSON = frozenset({"sampling/createMessage", "elicitation/create"})
+_ASKS_A_PERSON = frozenset({"sampling/createMessage", "elicitation/create", "roots/list"})
 """The child requests that the one caller of a single-principal child gets
-(L{_soleCaller}); C{roots/list} is not among them: a child asks for roots on
-its own, at start-up, and the answer (a session's workspace) is that
-session's alone."""
+(L{_soleCaller}). A C{roots/list} among them: a tool that needs the roots
+(a filesystem server's, server-everything's C{get-roots-list}) asks while
+serving the call, and the roots it gets are the caller's, the one person's
+whose windows they all are. One the child asks on its own, with no call in
+flight, has no caller and is refused."""
 
 
 def _soleCaller(
     message: Message, clients: dict[int, SessionLike], inflight: list[Exchange]
 ) -> tuple[SessionLike, Exchange] | None:
-    """The session a child's sampling or elicitation request goes to while
-    several 2025 sessions are attached: the only one with a request in
+    """The session a child's sampling, elicitation or roots request goes to
+    while several 2025 sessions are attached: the only one with a request in
     flight on the child, when every session attached belongs to one
     principal (a loopback gateway's one user, or one authenticated caller)
-    and no modern call is in flight. The child may be asking on its own
-    rather than for that call; then the question still reaches the person
-    whose windows they all are, which is harmless, where a refusal fails the
-    tool. Across principals, nothing but a proof delivers (see
-    L{SharedFanout.requester})."""
+    and no modern call is in flight; it goes on the stream of that session's
+    latest C{tools/call} (else of its latest request). The child may be
+    asking on its own rather than for that call; then the question still
+    reaches the person whose windows they all are, which is harmless, where
+    a refusal fails the tool. Across principals, nothing but a proof
+    delivers (see L{SharedFanout.requester})."""
     if message.get("method") not in _ASKS_A_PERSON:
         return None
     principals = set()

@@ -43,6 +43,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mcpgateway.core import tracing
+from mcpgateway.core.asking import StreamWaits, refusedByAll
 from mcpgateway.core.exchange import (
     LIST_CHANGED,
     NO_HINT,
@@ -154,6 +155,8 @@ class Router:
         self._deadlines: Deadlines[int] = Deadlines(clock, timeout, self._timedOut)
         """The child ids in flight whose timeout runs (all but the held ones)."""
         self._serverRequests: dict[int, ServerRequest] = {}
+        self._waits = StreamWaits(name, clock, self._waitedOut)
+        """The child's requests held for a session with no stream open yet."""
         self.sessions: set[SessionLike] = set()
         self.unusedSince = clock.seconds()
         """When the last session detached (or the router was made)."""
@@ -314,6 +317,7 @@ class Router:
         for gatewayId, sreq in list(self._serverRequests.items()):
             if sreq.session is session:
                 del self._serverRequests[gatewayId]
+                self._waits.drop(gatewayId)
                 # The reason is the session's (C{client process N exited},
                 # C{gateway stopping}, ...): said as the cause, after the method.
                 self.send(
@@ -385,6 +389,7 @@ class Router:
             )
             return False
         del self._serverRequests[gatewayId]
+        self._waits.drop(gatewayId)
         self.send({**message, "id": sreq.childId})
         return True
 
@@ -432,6 +437,9 @@ class Router:
         ex.started = now = self._clock.seconds()
         if session is not None:
             self.lastActivity = now
+            if self._waits.held and related is not None:
+                for gatewayId in self._waits.streamOf(session, ex):
+                    self._serverRequests[gatewayId].exchange = ex
         self._deadlines.add(childId)
         self.served += 1
         self.send(out)
@@ -627,6 +635,8 @@ class Router:
         for gatewayId, sreq in list(self._serverRequests.items()):
             if sameId(sreq.childId, params.get("requestId")):
                 del self._serverRequests[gatewayId]
+                if self._waits.drop(gatewayId):
+                    return  # its session never saw it
                 out = {**message, "params": {**params, "requestId": gatewayId}}
                 ex = sreq.exchange  # the stream the request went on, while it is open
                 if ex is None or ex.related is None or not ex.related(out):
@@ -666,7 +676,7 @@ class Router:
             self.send(jsonrpc.resultResponse(message["id"], {"roots": list(self.fanout.roots)}))
             return
         if isinstance(target, str) and target.startswith("ambiguous"):
-            refusal = self._refusedByAll(message)
+            refusal = refusedByAll(self.clientSessions(), self.clientExchanges(), message)
             if refusal is not None:
                 # No client attached declared what it needs: whichever one it
                 # was for, the answer is this refusal, so nothing is ambiguous
@@ -697,22 +707,6 @@ class Router:
         session, ex = target
         self._toSession(session, ex, message)
 
-    def _refusedByAll(self, message: Message) -> tuple[int, str] | None:
-        """The refusal every client session attached to the child would give
-        the child's request C{message} (none declared the capability it
-        needs), else C{None}: when a modern call is in flight (its
-        capabilities are its own rounds'), or one of them could answer."""
-        sessions = self.clientSessions()
-        if not sessions or any(session.modern for session in sessions):
-            return None
-        if any(ex.session is not None and ex.session.modern for ex in self.clientExchanges()):
-            return None
-        refusals = {refusalFor(session, message) for session in sessions}
-        if len(refusals) != 1:
-            return None
-        [refusal] = refusals
-        return refusal
-
     def _toSession(self, session: SessionLike, ex: Exchange | None, message: Message) -> None:
         """Pass the child's request C{message} to C{session} (on the stream of
         C{ex} when it has one) under a gateway id. A 2025 session that did not
@@ -729,25 +723,37 @@ class Router:
         out = {**message, "id": gatewayId}
         if not session.modern:
             out = withoutHints(out)
-        delivered = ex is not None and ex.related is not None and ex.related(out)
-        if delivered:
+        if ex is not None and ex.related is not None and ex.related(out):
             sreq.exchange = ex  # its cancellation goes the same way
-        if not delivered and not session.deliver(out):
-            if self._serverRequests.pop(gatewayId, None) is None:
-                return  # answered already, by the session's own code
-            self.send(
-                jsonrpc.errorResponse(
-                    message["id"],
-                    jsonrpc.INTERNAL_ERROR,
-                    f"{method}: the client session has no open stream to receive it",
-                )
+        elif not session.deliver(out) and gatewayId in self._serverRequests:
+            if session.modern:  # (not answered already by its own code)
+                del self._serverRequests[gatewayId]
+                self._noStream(message["id"], method)
+            else:
+                self._waits.hold(gatewayId, session, out)
+
+    def _noStream(self, childId: Any, method: str) -> None:
+        self.send(
+            jsonrpc.errorResponse(
+                childId,
+                jsonrpc.INTERNAL_ERROR,
+                f"{method}: the client session has no open stream to receive it",
             )
+        )
+
+    def _waitedOut(self, gatewayId: int) -> None:
+        """A request held for its session (L{StreamWaits}) found no stream of
+        it in time: the child gets the refusal it would have got at once."""
+        sreq = self._serverRequests.pop(gatewayId, None)
+        if sreq is not None:
+            self._noStream(sreq.childId, sreq.method)
 
     # -- the child went away -------------------------------------------------
 
     def childExited(self, why: str) -> None:
         """Fail every pending request at once with a JSON-RPC error."""
         self._serverRequests.clear()
+        self._waits.clear()
         self.toolHeaders.clear()
         self.toolTasks.clear()
         self.toolsListed = False

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -41,6 +41,19 @@ class SessionLike(Protocol):
 
     def deliver(self, message: Message) -> bool:
         """Put C{message} on the session's standalone (GET) stream."""
+
+
+@runtime_checkable
+class StreamAwaiting(Protocol):
+    """A session that says when its GET stream opens (a L{Session}): a
+    child's request proven to be for it, found with no stream to go on,
+    waits for one (L{mcpgateway.core.asking.StreamWaits})."""
+
+    def awaitStream(self, callback: Callable[[], None]) -> None:
+        """Call C{callback} once, when a GET stream of the session opens next."""
+
+    def unawaitStream(self, callback: Callable[[], None]) -> None:
+        """Forget C{callback} (nothing waits for the stream any more)."""
 
 
 class SessionPersistence(Protocol):
@@ -84,6 +97,7 @@ class Session:
     """One client session on one server endpoint."""
 
     __slots__ = (
+        "_streamWaiters",
         "_subscriptions",
         "capabilities",
         "clientInfo",
@@ -134,6 +148,9 @@ class Session:
         self.getStream: Stream | None = None
         self.logLevel: str | None = None
         self._subscriptions: set[str] | None = None
+        self._streamWaiters: list[Callable[[], None]] | None = None
+        """Who waits for its next GET stream (L{awaitStream}); C{None}, not
+        an empty list, while nobody does (memory per idle session counts)."""
         self.restored = False
         """Rebuilt from the record of a previous gateway process."""
         self.visiting = False
@@ -195,6 +212,28 @@ class Session:
         """Put C{message} on the standalone GET stream, if one is open."""
         stream = self.getStream
         return stream is not None and stream.send(message)
+
+    def awaitStream(self, callback: Callable[[], None]) -> None:
+        """Call C{callback} once, when a GET stream opens next (L{streamOpened})."""
+        if self._streamWaiters is None:
+            self._streamWaiters = []
+        self._streamWaiters.append(callback)
+
+    def unawaitStream(self, callback: Callable[[], None]) -> None:
+        """Forget C{callback}, if it still waits."""
+        waiters = self._streamWaiters
+        if waiters is not None and callback in waiters:
+            waiters.remove(callback)
+            if not waiters:
+                self._streamWaiters = None
+
+    def streamOpened(self) -> None:
+        """A GET stream was opened and is its L{getStream} now (the web
+        layer says so): whoever waited for one (L{awaitStream}) is told,
+        once."""
+        waiters, self._streamWaiters = self._streamWaiters, None
+        for callback in waiters or ():
+            callback()
 
     def record(self) -> dict[str, Any]:
         """What of this session outlives the process (JSON values only)."""

@@ -6,8 +6,9 @@ decided once, by whoever wires the gateway, and carried here: the reactor
 and clock, the environment children inherit (always without the gateway's
 own settings and secrets, L{mcpgateway.core.environment}), the longest line
 a child may write, the C{setsid} binary that puts each child in a process
-group of its own (C{None}: no group), and the watcher told of every child
-spawned and ended (the state directory's ledger).
+group of its own (C{None}: no group), the watcher told of every child
+spawned and ended (the state directory's ledger), and the L{Confiner} that
+runs a child in its sandbox (L{mcpgateway.sandbox}).
 
 And why a server's command cannot be run (L{notFound}): the words the running
 gateway and C{servers add} both use.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorProcess, IReactorTime
@@ -64,6 +65,23 @@ class ChildWatcher(Protocol):
     def exited(self, pid: int) -> None: ...
 
 
+class Confiner(Protocol):
+    """Runs children in their sandbox (L{mcpgateway.sandbox.confine.Sandbox})."""
+
+    def command(
+        self, spec: ServerSpec, argv: list[str], environ: Mapping[str, str]
+    ) -> list[str] | None:
+        """The command line that runs C{argv} confined for C{spec}, in
+        C{environ}; C{None}: it runs unconfined. A confined child leads a
+        process group of its own (its launcher starts one)."""
+        ...
+
+    def explain(self, spec: ServerSpec, line: str, environ: Mapping[str, str]) -> str | None:
+        """What the sandbox refused, if a stderr C{line} of a confined child
+        says so, and the key of its entry that allows it."""
+        ...
+
+
 class RemoteConnector(Protocol):
     """Opens upstream sessions with remote servers (L{mcpgateway.remote}):
     the child of a server whose spec has a C{remote} endpoint."""
@@ -105,6 +123,8 @@ class Spawner:
     secrets: SecretResolver | None = None
     """Resolves the secret references of a spec before its child starts
     (C{None}: a reference reaches the child as it is written)."""
+    confiner: Confiner | None = None
+    """Confines the children whose servers are sandboxed (C{None}: none is)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
@@ -133,21 +153,81 @@ class Spawner:
                 raise OSError("remote servers are not served by this gateway")
             return self.remotes.connect(spec, onMessage, onStderr)
         assert spec.executable is not None
-        child = ChildProtocol(
-            spec.name,
-            onMessage,
-            self.clock,
-            self.maxLine,
-            killGroup=self.killGroup if self.setsid is not None else None,
-            onStderr=onStderr,
-            onOutputLost=onOutputLost,
-            flusher=self.flusher,
-            redact=redact,
-        )
         argv = [spec.executable, *spec.args]
-        if self.setsid is not None:
-            argv = [self.setsid, *argv]
-        self.reactor.spawnProcess(
-            child, argv[0], argv, env=spec.environment(self.environ), path=spec.cwd
-        )
+        env = spec.environment(self.environ)
+        confined = None if self.confiner is None else self.confiner.command(spec, argv, env)
+        if confined is not None:
+            confiner = self.confiner
+            assert confiner is not None
+            child: ChildProtocol = ConfinedChild(
+                spec.name,
+                onMessage,
+                self.clock,
+                self.maxLine,
+                killGroup=self.killGroup,
+                onStderr=onStderr,
+                onOutputLost=onOutputLost,
+                flusher=self.flusher,
+                redact=redact,
+                explain=lambda line: confiner.explain(spec, line, env),
+            )
+            argv = confined
+        else:
+            child = ChildProtocol(
+                spec.name,
+                onMessage,
+                self.clock,
+                self.maxLine,
+                killGroup=self.killGroup if self.setsid is not None else None,
+                onStderr=onStderr,
+                onOutputLost=onOutputLost,
+                flusher=self.flusher,
+                redact=redact,
+            )
+            if self.setsid is not None:
+                argv = [self.setsid, *argv]
+        self.reactor.spawnProcess(child, argv[0], argv, env=env, path=spec.cwd)
         return child
+
+
+class ConfinedChild(ChildProtocol):
+    """A child in its sandbox: a stderr line that tells of something the
+    sandbox refused is logged once, in a line naming the key that allows
+    it, and the first such line is part of how the child ended (its
+    server's status, its callers' error)."""
+
+    def __init__(
+        self,
+        name: str,
+        onMessage: Callable[[jsonrpc.Message], None],
+        clock: IReactorTime,
+        maxLine: int,
+        *,
+        explain: Callable[[str], str | None],
+        onStderr: Callable[[str], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """
+        @param explain: what the sandbox refused, if a stderr line says so
+            (L{Confiner.explain} for this child).
+        @param onStderr: as L{ChildProtocol}'s, told of every line.
+        """
+        self._explain = explain
+        self._heardOnStderr = onStderr
+        self.sandboxNotes: list[str] = []
+        """What the sandbox refused, each once, first first."""
+        super().__init__(name, onMessage, clock, maxLine, onStderr=self._heard, **kwargs)
+
+    def _heard(self, line: str) -> None:
+        try:
+            note = self._explain(line)
+        finally:
+            if self._heardOnStderr is not None:
+                self._heardOnStderr(line)
+        if note is not None and note not in self.sandboxNotes and len(self.sandboxNotes) < 8:
+            self.sandboxNotes.append(note)
+            self.log.warn("server {server}: {note}", server=self.name, note=note)
+
+    def howItEnded(self) -> str:
+        how = super().howItEnded()
+        return f"{how} ({self.sandboxNotes[0]})" if self.sandboxNotes else how

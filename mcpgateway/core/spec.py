@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from mcpgateway.core.aggregate.types import ToolFilter
+from mcpgateway.sandbox.profile import DEFAULT as DEFAULT_SANDBOX
+from mcpgateway.sandbox.profile import SandboxProfile
 
 
 class Sharing(Enum):
@@ -153,6 +155,23 @@ class RemoteEndpoint:
 
 
 @dataclass(frozen=True)
+class EntryOrigin:
+    """A project's entry that comes from a file of the project itself (a
+    repository's C{.mcp.json}, C{.cursor/mcp.json}, C{.vscode/mcp.json}...),
+    not from the user's own config: its secret references are resolved only
+    with the user's approval of exactly this entry
+    (L{mcpgateway.secrets.approvals})."""
+
+    path: str
+    """The project's file the entry comes from."""
+    workspace: str
+    """The project directory (its real path)."""
+    digest: str
+    """The entry's digest, as the gateway serves it
+    (L{mcpgateway.config.origins.entryDigest}): what an approval names."""
+
+
+@dataclass(frozen=True)
 class ServerSpec:
     """One stdio MCP server the gateway serves at C{/<name>/mcp}."""
 
@@ -223,6 +242,19 @@ class ServerSpec:
     their values in when a child starts. Text that looks like one but came
     from elsewhere (a C{.env} file, a client's credential header, a
     C{${VAR}}'s value) reaches the child as it is."""
+    sandbox: SandboxProfile = DEFAULT_SANDBOX
+    """Its entry's C{"sandbox"} (L{mcpgateway.sandbox.profile}): whether its
+    children are confined, and what they may do besides the defaults."""
+    limits: str = ""
+    """Its entry's C{"limits"} (rates and daily quotas of its calls), checked
+    and kept as compact JSON (L{mcpgateway.config.ratelimits.canonical});
+    empty when it has none. Read by the governance layer, never by the
+    kernel; a change restarts nothing."""
+    origin: EntryOrigin | None = None
+    """Where its entry comes from when that is a project's own file (a
+    repository's), whose secret references are not the repository's to use;
+    C{None}: the user's own config (user scope, a project's local scope in
+    the user's file, the gateway's C{servers.json}, C{--config})."""
 
     @property
     def runnable(self) -> bool:

@@ -17,13 +17,19 @@ chain by its cursors (L{ToolListings}), so that the policy also hears the
 whole list once the last page is in (what tells a removed tool, and what a
 first listing pins).
 
+A server may list more tools to a client that declared more capabilities,
+so the policy also hears what the listing's client declared: the
+C{capabilities} the child was initialized with (L{ListingClient}: the
+gateway's own for a child it initialized, the session's for a child of
+one session).
+
 Pure core: no files, no HTTP; the policy is handed in.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from twisted.logger import Logger
@@ -61,17 +67,25 @@ class PinnedTools(Protocol):
         page: list[dict[str, Any]],
         whole: list[dict[str, Any]] | None,
         router: Announcer,
+        capabilities: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """The tools of C{page} (a C{tools/list} page of C{spec}'s child)
         its clients may see; C{whole}: every tool of the listing, when
         C{page} is its last page. C{router} is told when what it shows
-        changes later (an approval)."""
+        changes later (an approval). C{capabilities}: what the client the
+        child listed them to declared (C{None}: not known)."""
 
     def refusal(self, spec: ServerSpec, tool: str) -> str | None:
         """Why a call to C{tool} is refused (C{None}: it may be called)."""
 
     def withheld(self, spec: ServerSpec) -> Sequence[str]:
         """The names of the tools of C{spec} withheld now."""
+
+
+ListingClient = Callable[[], Mapping[str, Any] | None]
+"""What the client a router's child lists its tools to declared: the
+C{capabilities} of the C{initialize} the child was given (C{None}: not
+known)."""
 
 
 class PoolPins(Protocol):
@@ -91,15 +105,20 @@ class ToolListings:
     def __init__(self) -> None:
         self._sent: OrderedDict[int, str | None] = OrderedDict()
         """Child id of each C{tools/list} in flight -> the cursor it asked for."""
+        self.declared: dict[int, Mapping[str, Any] | None] = {}
+        """Child id of each C{tools/list} in flight -> what its client declared."""
         self._partial: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         """The next cursor of each unfinished listing -> its tools so far."""
 
-    def sent(self, childId: int, params: Any) -> None:
-        """A C{tools/list} (of C{params}) went to the child as C{childId}."""
+    def sent(self, childId: int, params: Any, declared: Mapping[str, Any] | None = None) -> None:
+        """A C{tools/list} (of C{params}) went to the child as C{childId},
+        which lists to a client that declared C{declared}."""
         cursor = params.get("cursor") if isinstance(params, dict) else None
         self._sent[childId] = cursor if isinstance(cursor, str) else None
+        self.declared[childId] = declared
         while len(self._sent) > MAX_FOLLOWED:
-            self._sent.popitem(last=False)
+            forgotten, _ = self._sent.popitem(last=False)
+            self.declared.pop(forgotten, None)
 
     def answered(
         self, childId: int, tools: list[dict[str, Any]], nextCursor: Any
@@ -110,6 +129,7 @@ class ToolListings:
         if childId not in self._sent:
             return None
         cursor = self._sent.pop(childId)
+        self.declared.pop(childId, None)
         before = [] if cursor is None else self._partial.pop(cursor, None)
         if before is None:
             return None  # continues a listing not followed from its start
@@ -130,8 +150,12 @@ class ToolGate:
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.trust")
 
-    def __init__(self, pool: PoolPins) -> None:
+    def __init__(self, pool: PoolPins, client: ListingClient | None = None) -> None:
+        """
+        @param client: what its child's client declared (C{None}: not known).
+        """
         self._pool = pool
+        self._client = client
         self.listings = ToolListings()
 
     def gated(
@@ -145,7 +169,8 @@ class ToolGate:
             return None
         params = message.get("params")
         if message["method"] == "tools/list":
-            self.listings.sent(childId, params)
+            client = self._client
+            self.listings.sent(childId, params, None if client is None else client())
             return None
         name = params.get("name") if isinstance(params, dict) else None
         if not isinstance(name, str):
@@ -177,9 +202,12 @@ class ToolGate:
             return message
         assert isinstance(result, dict)
         page = [tool for tool in tools if isinstance(tool, dict)]
+        declared = self.listings.declared.get(childId)
+        if declared is None and self._client is not None:
+            declared = self._client()  # a listing not seen going (forgotten)
         whole = self.listings.answered(childId, page, result.get("nextCursor"))
         try:
-            shown = pins.screen(self._pool.spec, page, whole, router)
+            shown = pins.screen(self._pool.spec, page, whole, router, declared)
         except Exception:  # a defect: withhold every tool rather than show unchecked ones
             self.log.failure(
                 "server {server}: checking its tools against their pins failed",

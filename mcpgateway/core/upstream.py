@@ -40,6 +40,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway import __version__
 from mcpgateway.core.child import Child
+from mcpgateway.core.environment import redirecting
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.router import Fanout, Router
@@ -84,6 +85,12 @@ def _spokenVersion(offered: Any) -> str | None:
     from mcpgateway.core.era2026.translate import spokenVersion
 
     return spokenVersion(offered)
+
+
+def _named(child: Child) -> str:
+    """A child as the log and the events name it: its process (C{child pid
+    N}), or, for a remote server's child, which has none, its session."""
+    return f"child pid {child.pid}" if child.pid is not None else "remote session"
 
 
 class Upstream:
@@ -277,6 +284,11 @@ class Upstream:
         self.state = Lifecycle.RUNNING
         self._initializedAt = self._clock.seconds()
         self.breaker.succeeded()
+        if self.spec.remote is not None:
+            # A remote server that answers again is running, whatever ended its
+            # last session (a refused start, a lost connection): no process flaps.
+            self.breaker.failures.clear()
+            self.lastExit = None
 
     def _spawn(self, launch: ServerSpec, redact: Callable[[str], str] | None) -> None:
         spec = self.spec
@@ -330,6 +342,16 @@ class Upstream:
             pid=child.pid,
             command=spec.command,
         )
+        given = redirecting(launch.env)
+        if given:
+            self.log.info(
+                "server {server}: child pid {pid} is given {names} (its connections'"
+                " proxy or its Kerberos/SASL settings; values not logged)",
+                server=spec.name,
+                pid=child.pid,
+                names=", ".join(given),
+                variables=given,
+            )
 
     def _initialize(self) -> None:
         params = {
@@ -577,9 +599,10 @@ class Upstream:
         delay = self.breaker.delay()
         self._notBefore = now + delay
         self.log.info(
-            "server {server}: child pid {pid} {why} after {uptime:.1f} s, having written"
+            "server {server}: {child} {why} after {uptime:.1f} s, having written"
             " {responses} response(s): {verdict}",
             server=self.spec.name,
+            child=_named(child),
             pid=child.pid,
             why=why,
             uptime=now - started,
@@ -616,7 +639,7 @@ class Upstream:
             why += "; last stderr: " + " | ".join(tail)
         if gone:
             self._tellExited(child)
-        self._emit("exited", f"child pid {child.pid} {why}", pid=child.pid)
+        self._emit("exited", f"{_named(child)} {why}", pid=child.pid)
         self.lastExit = why
         self.child = None
         if self.adapter is not None:

@@ -1,44 +1,72 @@
 # -*- test-case-name: tests.ops.test_audit -*-
-"""The audit log (C{--audit-log FILE}): one JSON line per MCP request.
+"""The audit log (C{--audit-log FILE}): one sealed JSON line per MCP request.
 
 Each line says who (the principal's key, never its name or token), which
-session, server and route, the JSON-RPC method and tool name, the outcome
-(C{ok}, C{error}, C{timeout}, C{cancelled}, C{invalid}, C{refused},
-C{disconnected}), the JSON-RPC error code, the HTTP status and how long it
-took. Arguments and results only with C{--audit-payloads}, each cut at
-64 KiB of JSON (then a string of its first 64 KiB, and C{"truncated": true}).
+session, server and route, the action (C{method}: the JSON-RPC method) and
+what it acted on (C{resource}: the server and the tool, resource URI or
+prompt; C{tool} keeps the name alone), the governance decision
+(C{decision}: C{allowed}, C{denied} or C{limited}, with the deciding
+C{policies}, from L{mcpgateway.governance.decision.Decision}; a request no
+policy or limit decided is C{allowed} with none), the SHA-256 of the
+arguments' canonical JSON (C{argsDigest}), the outcome (C{ok}, C{error},
+C{timeout}, C{cancelled}, C{invalid}, C{refused}, C{disconnected}), the
+JSON-RPC error code, the HTTP status and how long it took. Arguments and
+results only with C{--audit-payloads}, redacted (the values of credential
+keys, and what the C{redact} function given replaces), each cut at 64 KiB of
+JSON (then a string of its first 64 KiB, and C{"truncated": true}).
 
-Lines are buffered in memory and written once a second on the clock (and
-when the buffer grows past 64 KiB, and at stop), so the hot path never
-waits for the disk. The file is opened in L{AuditLog.startService}, after
-twistd daemonized (nothing is opened in the process that exits), created
-with mode 0600, appended to and rotated by L{logs.AppendFile}: during a
-restart the old process and its successor both write it, and neither loses
-or cuts the other's lines. Stopped by the process's shutdown, the log stays
-open and writes each record that comes after at once (the requests the stop
-ends), so the trail has every request to the process's last. Refused
-requests (401, 403, 429) are rate-limited: past C{refusalsPerSecond} a
-second they are counted, and the next refusal line says how many were left
-out, so a flood of bad tokens cannot fill the disk.
+Every line is sealed into a hash chain (L{mcpgateway.ops.auditchain}):
+each process's records are one segment, anchored to the last hash the file
+held when it started (read in a thread before it writes; the segment's
+first line is written as soon as it is read, so a successor never takes
+the file for empty), so the old and the new process of a restart may both
+append; a rotation is named in the new file. C{mcpgateway audit verify} checks it
+(L{mcpgateway.ops.auditverify}).
+
+Records are buffered in memory and sealed and written once a second on the
+clock (and when the buffer holds L{AuditLog.FLUSH_RECORDS}, and at stop):
+the hot path only appends to a list; the digests, the redaction, the JSON
+and the hashes are the writer's, batched. The file is opened in
+L{AuditLog.startService}, after twistd daemonized (nothing is opened in the
+process that exits), created with mode 0600, appended to and rotated by
+L{logs.AppendFile}. Stopped by the process's shutdown, the log stays open
+and writes each record that comes after at once (the requests the stop
+ends), and ends its segment after the shutdown. Refused requests (401, 403,
+429) are rate-limited: past C{refusalsPerSecond} a second they are counted,
+and the next refusal line says how many were left out, so a flood of bad
+tokens cannot fill the disk. Each written line may also go to exporters
+(syslog, OpenTelemetry logs: L{mcpgateway.ops.auditexport}).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from twisted.application.service import Service
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
+from mcpgateway.governance.decision import ALLOWED, Decision
+from mcpgateway.ops.auditchain import Chain, digest, lastHash, strict
 from mcpgateway.runtime import logs
 
 OUTCOMES = ("ok", "error", "timeout", "cancelled", "invalid", "refused", "disconnected")
 """What may end a request, as the audit log says it."""
+
+RESOURCE_KEYS = {"tools/call": "tool", "resources/read": "uri", "prompts/get": "prompt"}
+"""What the C{tool} of a record names, by method, in its C{resource}."""
+
+NO_ARGUMENTS = object()
+"""An L{AuditRecord}'s C{arguments} when the request had none."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +79,8 @@ class AuditRecord:
     @ivar server: the server's name.
     @ivar route: C{"global"} or the route key.
     @ivar method: the JSON-RPC method (C{"batch"}, C{"session/delete"}).
-    @ivar tool: the tool's name of a C{tools/call}.
+    @ivar tool: the tool's name of a C{tools/call} (the URI of a
+        C{resources/read}, the prompt's name of a C{prompts/get}).
     @ivar outcome: one of L{OUTCOMES}.
     @ivar code: the JSON-RPC error code, if any.
     @ivar status: the HTTP status.
@@ -59,6 +88,10 @@ class AuditRecord:
     @ivar via: how the caller was authenticated (C{token}, C{oauth}, C{none}).
     @ivar peer: the client's address.
     @ivar payload: arguments and result (only with C{--audit-payloads}).
+    @ivar decision: what the policy and the limits decided (C{None}: nothing
+        decided, recorded as allowed with no policies).
+    @ivar arguments: the request's arguments, digested when written
+        (L{NO_ARGUMENTS}: none).
     """
 
     ts: float
@@ -75,9 +108,16 @@ class AuditRecord:
     via: str | None
     peer: str | None
     payload: dict[str, Any] | None = None
+    decision: Decision | None = None
+    arguments: Any = NO_ARGUMENTS
 
     def line(self) -> dict[str, Any]:
-        """The record as its JSON line's object (no C{payload} key when none)."""
+        """The record as its JSON line's object, before it is sealed (no
+        C{payload} key when none, no C{argsDigest} without arguments)."""
+        decision = self.decision if self.decision is not None else ALLOWED
+        resource: dict[str, Any] = {"server": self.server}
+        if self.tool is not None:
+            resource[RESOURCE_KEYS.get(self.method, "name")] = self.tool
         out: dict[str, Any] = {
             "ts": round(self.ts, 3),
             "principal": self.principal,
@@ -86,6 +126,9 @@ class AuditRecord:
             "route": self.route,
             "method": self.method,
             "tool": self.tool,
+            "resource": resource,
+            "decision": decision.outcome,
+            "policies": list(decision.policies),
             "outcome": self.outcome,
             "code": self.code,
             "status": self.status,
@@ -93,6 +136,12 @@ class AuditRecord:
             "via": self.via,
             "peer": self.peer,
         }
+        if not decision.allowed:
+            out["reason"] = decision.reason[:512]
+            if decision.retryAfter is not None:
+                out["retryAfter"] = decision.retryAfter
+        if self.arguments is not NO_ARGUMENTS:
+            out["argsDigest"] = digest(self.arguments)
         if self.payload is not None:
             out["payload"] = self.payload
         return out
@@ -106,6 +155,17 @@ class AuditSink(Protocol):
 
     def record(self, entry: AuditRecord) -> None:
         """Keep C{entry}."""
+
+
+class AuditExporter(Protocol):
+    """Where each sealed line goes too (syslog, OpenTelemetry logs)."""
+
+    def export(self, line: bytes, record: dict[str, Any]) -> None:
+        """Send C{line} (sealed, without its line end), whose content is
+        C{record}; never blocks, never raises for a lost send."""
+
+    def close(self) -> None:
+        """Let go of the connection."""
 
 
 def _strict(value: Any) -> Any:
@@ -122,17 +182,66 @@ def _strict(value: Any) -> Any:
 MAX_PAYLOAD = 65536
 """The most JSON text one payload part (arguments, result, error) keeps."""
 
+SECRET_KEYS = frozenset(
+    (
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "authorization",
+        "accesstoken",
+        "access_token",
+        "refreshtoken",
+        "refresh_token",
+        "clientsecret",
+        "client_secret",
+        "privatekey",
+        "private_key",
+        "cookie",
+    )
+)
+"""Keys (compared in lower case, without C{-}) whose values a payload never
+shows: C{"[redacted]"} in their place."""
 
-def _bounded(payload: dict[str, Any]) -> dict[str, Any]:
-    """C{payload} with each part at most L{MAX_PAYLOAD} characters of
-    strict JSON; a longer one becomes its JSON text's beginning."""
+REDACTED = "[redacted]"
+
+
+def redactKeys(value: Any) -> Any:
+    """C{value} with the value of every L{SECRET_KEYS} key replaced."""
+    if isinstance(value, dict):
+        return {
+            k: REDACTED
+            if isinstance(k, str) and k.lower().replace("-", "") in SECRET_KEYS
+            else redactKeys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redactKeys(v) for v in value]
+    return value
+
+
+def _bounded(payload: dict[str, Any], redact: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """C{payload} redacted, with each part at most L{MAX_PAYLOAD}
+    characters of strict JSON; a longer one becomes its JSON text's
+    beginning."""
     out: dict[str, Any] = {}
     for key, value in payload.items():
+        value = redactKeys(value)
         try:
             text = json.dumps(value, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError):
             value = _strict(value)
             text = json.dumps(value, separators=(",", ":"), default=str)
+        if redact is not None:
+            redacted = redact(text)
+            if redacted != text:
+                text = redacted
+                try:
+                    value = json.loads(text)
+                except ValueError:
+                    value = text
         if len(text) > MAX_PAYLOAD:
             out[key] = text[:MAX_PAYLOAD]
             out["truncated"] = True
@@ -141,11 +250,35 @@ def _bounded(payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class ChainFile(logs.AppendFile):
+    """The audit log's L{logs.AppendFile}: says whether this writer rotated it."""
+
+    rotated = False
+    """Set when this writer renamed the file to C{path.1}."""
+
+    def _shift(self) -> bool:
+        shifted = super()._shift()
+        self.rotated = self.rotated or shifted
+        return shifted
+
+    def rotateIfDue(self) -> bool:
+        """Rotate the file now if it is full; whether this writer did."""
+        with self._lock:
+            self.rotated = False
+            self._current()
+            done, self.rotated = self.rotated, False
+        return done
+
+
+Threads = Callable[..., "Deferred[Any]"]
+"""Runs a blocking function in a thread (L{mcpgateway.service.process.threadRunner})."""
+
+
 class AuditLog(Service):
     """The audit log file (see the module docstring)."""
 
     log = Logger(observer=logs.observer)
-    FLUSH_BYTES = 65536
+    FLUSH_RECORDS = 256
 
     def __init__(
         self,
@@ -155,16 +288,31 @@ class AuditLog(Service):
         rotateLength: int = 50_000_000,
         maxFiles: int = 10,
         refusalsPerSecond: int = 10,
+        threads: Threads | None = None,
+        exporters: tuple[AuditExporter, ...] = (),
+        redact: Callable[[str, str], str] | None = None,
+        pid: int | None = None,
     ) -> None:
+        """
+        @param threads: runs the read of the file's last hash at start
+            (C{None}: at once, as the tests do).
+        @param exporters: where each sealed line goes too.
+        @param redact: C{(server, text)}: the payload's JSON text with the
+            values of that server's secrets replaced.
+        @param pid: the process id the segment names (C{None}: this one's).
+        """
         self.path = Path(path)
         self.payloads = payloads
         self._clock = clock
         self._rotateLength = rotateLength
         self._maxFiles = maxFiles
         self._refusalsPerSecond = refusalsPerSecond
-        self._buffer: list[bytes] = []
-        self._buffered = 0
-        self._file: logs.AppendFile | None = None
+        self._threads = threads
+        self._exporters = exporters
+        self._redact = redact
+        self.chain = Chain(pid)
+        self._buffer: list[dict[str, Any]] = []
+        self._file: ChainFile | None = None
         self._shutdown = logs.ShutdownWatch()
         self._flusher: LoopingCall | None = None
         self._windowStart = -math.inf
@@ -178,9 +326,7 @@ class AuditLog(Service):
     def startService(self) -> None:
         super().startService()
         try:
-            self._file = logs.AppendFile(
-                str(self.path), self._rotateLength, self._maxFiles, mode=0o600
-            )
+            self._file = ChainFile(str(self.path), self._rotateLength, self._maxFiles, mode=0o600)
         except OSError as e:
             self.failed = True
             self.log.error(
@@ -193,6 +339,38 @@ class AuditLog(Service):
         self._flusher = LoopingCall(self.flush)
         self._flusher.clock = self._clock
         self._flusher.start(1.0, now=False)
+        path = str(self.path)
+        found = (
+            maybeDeferred(lastHash, path)
+            if self._threads is None
+            else maybeDeferred(self._threads, lastHash, path)
+        )
+        found.addCallbacks(self._anchored, self._unanchored)
+
+    def _anchored(self, after: str | None) -> None:
+        """Start the segment after C{after}: its first line is written at
+        once, so that a process starting after this one (a restart's
+        successor) finds it as the file's last hash even before this one
+        recorded a request, and does not take the file for empty."""
+        if self._file is None or self.chain.started:
+            return
+        self._write([self.chain.start(self._clock.seconds(), after)], [{"kind": "segment"}])
+
+    def _unanchored(self, reason: Failure) -> None:
+        """The read in a thread failed (no thread to run it in): read the
+        last hash now, once, rather than start a segment that claims an
+        empty file."""
+        self.log.failure(
+            "audit log {path}: reading its last hash in a thread failed; reading it now",
+            reason,
+            path=str(self.path),
+        )
+        try:
+            after = lastHash(str(self.path))
+        except Exception:
+            self.log.failure("audit log {path}: reading its last hash failed", path=str(self.path))
+            after = None
+        self._anchored(after)
 
     def stopService(self) -> None:
         super().stopService()
@@ -201,26 +379,29 @@ class AuditLog(Service):
         self._flusher = None
         self.flush()
         if self._shutdown.begun:
+            if IReactorCore.providedBy(self._clock):
+                self._clock.addSystemEventTrigger("after", "shutdown", self.close)
             return  # the rest of the stop ends requests: their records are written at once
         self.close()
 
     def close(self) -> None:
-        """Write what is buffered and close the file."""
+        """Write what is buffered, end the segment and close the file."""
         self._shutdown.forget()
+        if self._file is not None and not self.chain.started:
+            self._anchored(lastHash(str(self.path)))  # the read never came back: now
         self.flush()
         if self._file is not None:
+            self._write([self.chain.end(self._clock.seconds())], [{"kind": "end"}])
             self._file.close()
             self._file = None
+        for exporter in self._exporters:
+            exporter.close()
 
     def record(self, entry: AuditRecord) -> None:
         """Buffer C{entry} (refusals within their rate); written within a second."""
         if self.failed:
             return
-        line = entry.line()
-        if not self.payloads:
-            line.pop("payload", None)
-        elif entry.payload is not None:
-            line["payload"] = _bounded(entry.payload)
+        held: dict[str, Any] = {"entry": entry}
         if entry.outcome == "refused":
             now = self._clock.seconds()
             if now - self._windowStart >= 1.0:
@@ -230,31 +411,76 @@ class AuditLog(Service):
                 return
             self._inWindow += 1
             if self.suppressed:
-                line["suppressed"] = self.suppressed
+                held["suppressed"] = self.suppressed
                 self.suppressed = 0
-        try:
-            data = json.dumps(line, separators=(",", ":"), allow_nan=False).encode()
-        except (TypeError, ValueError):
-            line["payload"] = _strict(line.get("payload"))
-            data = json.dumps(line, separators=(",", ":"), default=str).encode()
         self.records += 1
-        self._buffer.append(data + b"\n")
-        self._buffered += len(data) + 1
-        if self._buffered >= self.FLUSH_BYTES or not self.running:
+        self._buffer.append(held)
+        if len(self._buffer) >= self.FLUSH_RECORDS or not self.running:
             self.flush()  # full, or stopped (no flusher): now
 
+    def _compose(self, held: dict[str, Any]) -> dict[str, Any]:
+        """The record of a buffered entry: digested, redacted, bounded."""
+        entry: AuditRecord = held["entry"]
+        line = entry.line()
+        if "suppressed" in held:
+            line["suppressed"] = held["suppressed"]
+        if not self.payloads or entry.payload is None:
+            line.pop("payload", None)
+        else:
+            redact = self._redact
+            line["payload"] = _bounded(
+                entry.payload,
+                None if redact is None else lambda text: redact(entry.server, text),
+            )
+        return line
+
     def flush(self) -> None:
-        """Write what is buffered (kept in memory until the file is open)."""
-        if self._file is None or not self._buffer:
+        """Seal and write what is buffered (kept in memory until the file
+        is open and its segment started)."""
+        if self._file is None or not self.chain.started or not self._buffer:
             return
-        data, self._buffer, self._buffered = b"".join(self._buffer), [], 0
+        held, self._buffer = self._buffer, []
+        lines: list[bytes] = []
+        records: list[dict[str, Any]] = []
+        try:
+            if self._file.rotateIfDue():
+                name = os.path.basename(str(self.path)) + ".1"
+                last = lastHash(str(self.path) + ".1")
+                lines.append(self.chain.rotated(self._clock.seconds(), name, last))
+                records.append({"kind": "rotated"})
+        except OSError as e:
+            self.log.error(
+                "audit log {path}: rotating failed ({why})",
+                path=str(self.path),
+                why=e.strerror or str(e),
+            )
+        for item in held:
+            try:
+                record = self._compose(item)
+            except Exception:
+                self.log.failure("audit log: composing a record failed")
+                record = strict({"note": "a record that could not be composed"})
+            lines.append(self.chain.next(record))
+            records.append(record)
+        self._write(lines, records)
+
+    def _write(self, lines: list[bytes], records: list[dict[str, Any]] | None = None) -> None:
+        """Append sealed C{lines} in one write, then hand them to the exporters."""
+        assert self._file is not None
+        data = b"\n".join(lines) + b"\n"
         try:
             self._file.write(data)
-            self._file.flush()
-        except OSError as e:
+        except (OSError, ValueError) as e:
             self.log.error(
                 "audit log {path}: write failed ({why}); {count} byte(s) lost",
                 path=str(self.path),
-                why=e.strerror or str(e),
+                why=getattr(e, "strerror", None) or str(e),
                 count=len(data),
             )
+        for exporter in self._exporters:
+            for index, line in enumerate(lines):
+                record = records[index] if records is not None else {}
+                try:
+                    exporter.export(line, record)
+                except Exception:
+                    self.log.failure("audit log: an exporter failed")

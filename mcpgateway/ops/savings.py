@@ -23,8 +23,10 @@ each session would run a launch of its own, so for each server
     launches, plus those wrappers at the memory measured on that wrapper;
     never measured: not counted (and said so).
 
-A server's sessions are its own plus the aggregate (C{/mcp}) sessions that
-opened it as a member. The last measure of a server is kept while it has no
+A remote server (an MCP server's URL, an OpenAPI service) runs no process,
+and its sessions would run none either: it avoids nothing. A server's
+sessions are its own plus the aggregate (C{/mcp}) sessions that opened it
+as a member. The last measure of a server is kept while it has no
 child (stopped when idle: its sessions' own launches would still run).
 L{mcpgateway.report.savings.savingsLines} renders the figures for C{/metrics}.
 """
@@ -273,7 +275,26 @@ def estimateServer(
     """One server's figures. C{launches}: the sampled children of this
     server (by pid, live or not); C{known}: its last measure;
     C{wrapperCosts}: the wrappers of a launch of each kind, as measured
-    (never measured: one process, its memory not counted)."""
+    (never measured: one process, its memory not counted). A remote
+    server runs no process, and its sessions would run none: it avoids
+    nothing."""
+    if server.spec.remote is not None:
+        return ServerSavings(
+            sessions=sessions,
+            children=0,
+            processes=0,
+            pssBytes=None,
+            rssBytes=None,
+            cpuSeconds=None,
+            processesPerLaunch=0.0,
+            bytesPerLaunch=None,
+            measure=None,
+            wrapper=None,
+            wrappersAvoided=0,
+            wrapperBytes=None,
+            processesAvoided=0,
+            memoryAvoidedBytes=0,
+        )
     pids = server.pids
     live = [launches[pid] for pid in pids if pid in launches]
     if live:

@@ -20,10 +20,16 @@ The rooms:
    (L{entries.promptsOf}), and the gateway config entry it writes
    (L{entries.buildEntry}): an argv list run without a shell (C{npx -y},
    C{uvx}, C{docker run -i --rm}) or a remote URL with its headers, secret
-   values kept out of it as C{${keyring:NAME}} references.
+   values kept out of it as C{${keyring:NAME}} references;
+ - L{dockerrun}: an image's C{docker run} command line read as Docker reads
+   it, with only the options the gateway knows and accepts, and the paths of
+   this machine it mounts (each needs the person's approval of that path);
+ - L{display}: outside text as the person who confirms it reads it
+   (whitespace made visible, control characters escaped, a long command
+   line cut saying what it leaves out).
 
 Registry data comes from outside: every identifier is checked against what
 its package registry allows, no value from the registry may hold a C{$E{lb}}
 reference (the gateway would expand it from its own environment) or a control
-character, and the runtime options a registry entry may add are limited.
+character, and the runtime options a registry entry may add are an allow list.
 """

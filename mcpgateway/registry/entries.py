@@ -27,19 +27,19 @@ The entry is an argv list, run without a shell. What the registry gives is
 checked as outside input: no control or format character, no C{$E{lb}}
 reference (the gateway expands those from its own environment), an
 environment variable name that steers no loader or interpreter, a header
-name HTTP allows, option names that look like options, no C{docker} option
-that gives a container the host (L{dockerRefusal}).
+name HTTP allows, option names that look like options, and a C{docker run}
+command line read as Docker reads it, with only the options a registry entry
+may give (L{mcpgateway.registry.dockerrun}): a path of this machine it
+mounts is in the entry only when the person approved that exact path
+(C{hostPaths} of L{buildEntry}; else L{HostPathNeeded}).
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
 import re
-import shlex
-import unicodedata
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,12 @@ from mcpgateway.registry.choose import (
     InstallError,
     packageSpec,
 )
+from mcpgateway.registry.display import badCharacter as badCharacter
+from mcpgateway.registry.display import commandLineShown
+from mcpgateway.registry.display import shown as shown
+from mcpgateway.registry.dockerrun import DockerRun, readDockerRun, unapproved
+from mcpgateway.registry.dockerrun import HostMount as HostMount
+from mcpgateway.registry.dockerrun import HostPathNeeded as HostPathNeeded
 from mcpgateway.registry.schema import Argument, Input, KeyValue
 
 LOCAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -63,31 +69,6 @@ OPTION_NAME = re.compile(r"--?[A-Za-z0-9][A-Za-z0-9_.:-]*")
 TEMPLATE = re.compile(r"\{([^{}]{1,128})\}")
 SECRET_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 DOCKER_RUN = ("run", "-i", "--rm")
-DOCKER_REFUSED = frozenset(
-    {
-        "--privileged",
-        "--cap-add",
-        "--security-opt",
-        "--pid",
-        "--ipc",
-        "--userns",
-        "--uts",
-        "--cgroupns",
-        "--cgroup-parent",
-        "--device",
-        "--device-cgroup-rule",
-        "--volumes-from",
-        "--env-file",
-        "--name",
-        "-d",
-        "--detach",
-        "-t",
-        "--tty",
-    }
-)
-"""C{docker run} options a registry entry may not give: they hand the
-container the host, or break a child's stdio (and the person may not read
-every option of a long command line)."""
 
 
 def secretReference(name: str) -> str:
@@ -129,6 +110,8 @@ class Built:
     name: str
     entry: dict[str, Any]
     secrets: tuple[tuple[str, str], ...] = ()
+    mounts: tuple[HostMount, ...] = ()
+    """The paths of this machine its container gets (each one approved)."""
 
     @property
     def remote(self) -> bool:
@@ -144,15 +127,6 @@ def defaultName(registryName: str) -> str:
     return name if LOCAL_NAME.fullmatch(name) else "server"
 
 
-def badCharacter(text: str) -> str | None:
-    """The first control, format or separator character of C{text} (a
-    terminal escape, a right-to-left override, a line break) as C{U+XXXX}."""
-    for c in text:
-        if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
-            return f"U+{ord(c):04X}"
-    return None
-
-
 @dataclass
 class _Walk:
     """One pass over a choice: collecting its prompts (C{values} C{None}),
@@ -164,6 +138,8 @@ class _Walk:
     envValues: Mapping[str, str] | None = None
     prompts: dict[tuple[bool, str], Prompt] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    run: DockerRun | None = None
+    """An image's C{docker run} as Docker reads it."""
 
     # -- values ---------------------------------------------------------------------
 
@@ -331,9 +307,6 @@ class _Walk:
             if value is None:
                 continue
             if docker:
-                why = dockerRefusal(name, value)
-                if why is not None:
-                    raise InstallError(why)
                 if secret:
                     raise InstallError(f"docker option {name} holds a secret on a command line")
                 argv.append(f"{name}={value}")
@@ -396,53 +369,18 @@ class _Walk:
             args = [*DOCKER_RUN, *options, *passed, spec]
         else:
             args = (["-y"] if kind == "npm" else []) + [spec]
-        args += self.arguments(package.packageArguments)
+        given = self.arguments(package.packageArguments)
+        args += given
+        if kind == "oci":
+            self.run = readDockerRun(args, passable=env)
+            if self.run.image != spec or list(self.run.arguments) != given:
+                raise InstallError(
+                    f"its docker options would make {shown(self.run.image)!r} the image"
+                )
         entry = {"command": RUNNERS[kind], "args": args}
         if env:
             entry["env"] = env
         return entry
-
-
-def dockerRefusal(name: str, value: str) -> str | None:
-    """Why C{docker run} option C{name} with C{value} is refused: it gives
-    the container the host (L{DOCKER_REFUSED}, the host's network, which
-    reaches the gateway's own API on loopback, the Docker socket, the
-    host's root) or breaks the child's stdio."""
-    if name in DOCKER_REFUSED:
-        return f"docker option {name} is not given by a registry entry"
-    lowered = value.lower()
-    if name in ("--network", "--net") and (lowered == "host" or lowered.startswith("container:")):
-        return f"docker option {name}={value} shares the host's network"
-    if "docker.sock" in lowered:
-        return f"docker option {name} mounts the Docker socket"
-    source = _mountSource(name, value)
-    if source is not None:
-        if source in HOST_DIRECTORIES:
-            return f"docker option {name} mounts the host's {source}"
-        if source.startswith(("/run/", "/var/run/")):
-            return f"docker option {name} mounts the host's {source} (its sockets)"
-    return None
-
-
-HOST_DIRECTORIES = frozenset(
-    {"/", "/run", "/var", "/var/run", "/etc", "/proc", "/sys", "/dev", "/root", "/home", "/boot"}
-)
-"""Host directories a container is not given (after normalizing: C{/.}, C{//})."""
-
-
-def _mountSource(name: str, value: str) -> str | None:
-    """The host path a C{-v}/C{--volume}/C{--mount} option binds, normalized
-    (C{None}: none, or a named volume)."""
-    if name in ("-v", "--volume"):
-        source = value.split(":", 1)[0]
-    elif name == "--mount":
-        fields = dict(part.partition("=")[::2] for part in value.split(","))
-        source = fields.get("source") or fields.get("src") or ""
-    else:
-        return None
-    if not source.startswith("/"):
-        return None
-    return "/" + posixpath.normpath(source).lstrip("/")
 
 
 def checkUrl(url: str) -> str:
@@ -476,44 +414,57 @@ def buildEntry(
     name: str,
     values: Mapping[str, str] | None = None,
     envValues: Mapping[str, str] | None = None,
+    hostPaths: Collection[str] = (),
 ) -> Built:
     """The gateway entry of C{choice} for server C{name}, with C{values}
     (by L{Prompt.key}: arguments, headers, variables) and C{envValues}
-    (environment variables) given by the person.
+    (environment variables) given by the person, and the paths of this
+    machine the person approved for an image's container (C{hostPaths}).
 
     @raise MissingValue: a required value was not given and has no default.
+    @raise HostPathNeeded: the container would mount a host path not in
+        C{hostPaths} (the error lists each one: the person approves exactly
+        those, or nothing is added).
     @raise InstallError: what the registry gives cannot be installed.
     """
     if not LOCAL_NAME.fullmatch(name):
         raise InstallError(f"name {name!r}: 1-64 letters, digits, '-', '_' or '.'")
     walk = _Walk(choice, name, dict(values or {}), dict(envValues or {}))
     entry = walk.entry()
-    return Built(name, entry, tuple(walk.secrets.items()))
+    mounts = walk.run.mounts if walk.run is not None else ()
+    needed = unapproved(walk.run, hostPaths) if walk.run is not None else []
+    if needed:
+        raise HostPathNeeded(needed)
+    return Built(name, entry, tuple(walk.secrets.items()), mounts)
 
 
-def commandLine(entry: Mapping[str, Any]) -> str:
+def commandLine(entry: Mapping[str, Any], limit: int | None = None) -> str:
     """What an entry runs, as a person reads it: the command line quoted
-    as a shell would need it (it is never run by one), or the remote's
-    type and URL; control characters shown escaped."""
+    as a shell would need it (it is never run by one), its whitespace made
+    visible and cut at C{limit} characters with what is left out
+    (L{mcpgateway.registry.display.commandLineShown}), or the remote's type
+    and URL; control characters shown escaped."""
     if "url" in entry:
         return shown(f"{entry.get('type', 'http')} {entry['url']}")
-    argv = [str(entry.get("command", "")), *[str(a) for a in entry.get("args", [])]]
-    return shown(shlex.join(argv))
+    return commandLineShown(argvOf(entry), limit)
 
 
-def shown(text: str) -> str:
-    """C{text} with control and format characters escaped, for a terminal."""
-    return "".join(c if badCharacter(c) is None else repr(c)[1:-1] for c in text)
+def argvOf(entry: Mapping[str, Any]) -> list[str]:
+    """The command and arguments of a stdio entry."""
+    return [str(entry.get("command", "")), *[str(a) for a in entry.get("args", [])]]
 
 
 def describeEntry(built: Built) -> list[str]:
-    """The lines a person confirms: what runs (or what is called), and each
-    environment variable and header with its value (a secret's reference)."""
+    """The lines a person confirms: what runs (or what is called), each
+    environment variable and header with its value (a secret's reference),
+    and each path of this machine its container gets."""
     entry = built.entry
     lines = [f"{'calls' if built.remote else 'runs'}: {commandLine(entry)}"]
     for title, key in (("env", "env"), ("header", "headers")):
         for name, value in (entry.get(key) or {}).items():
             lines.append(f"{title}: {shown(name)}={shown(value)}")
+    for mount in built.mounts:
+        lines.append(f"host path: {mount.describe()}")
     for secret, _ in built.secrets:
         lines.append(f"secret: {shown(secret)} (kept in the secret store, not in servers.json)")
     return lines

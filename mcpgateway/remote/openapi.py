@@ -13,10 +13,18 @@ its summary and description; its C{inputSchema} has a property per path,
 query and header parameter, and C{body} for a JSON request body. Its
 C{outputSchema} is the JSON schema of the operation's first 2xx answer, when
 that is an object (MCP wants an object for C{structuredContent}).
+
+A call's path parameters are data, never path: each value is
+percent-encoded as RFC 6570's simple expansion does (all but RFC 3986's
+unreserved characters), so a C{/} in a value cannot add a segment, and a
+value that would make a whole segment C{.}, C{..} or empty (the parent,
+the same or another resource) is refused (L{InvalidArgument}, the call's
+JSON-RPC invalid-params error).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,13 +74,17 @@ class Operation:
 
     def request(self, arguments: dict[str, Any]) -> tuple[str, dict[str, str], Any]:
         """The path with its query string, the headers, and the JSON body
-        (C{None}: none) of a call with C{arguments}.
+        (C{None}: none) of a call with C{arguments}. Each path parameter is
+        expanded as RFC 6570's simple expansion (L{expanded}): whatever its
+        value, the path keeps the template's segments.
 
+        @raise InvalidArgument: a path parameter's value would name another
+            path (C{.}, C{..} or nothing as a whole segment).
         @raise ValueError: a required argument is missing.
         """
-        path = self.path
         query: list[tuple[str, str]] = []
         headers: dict[str, str] = {}
+        inPath: dict[str, str] = {}
         for parameter in self.parameters:
             if parameter.name not in arguments:
                 if parameter.required:
@@ -80,16 +92,67 @@ class Operation:
                 continue
             value = arguments[parameter.name]
             if parameter.where == "path":
-                path = path.replace("{" + parameter.name + "}", quote(_text(value), safe=""))
+                inPath[parameter.name] = expanded(parameter.name, value)
             elif parameter.where == "query":
                 values = value if isinstance(value, list) else [value]
                 query.extend((parameter.name, _text(v)) for v in values)
             else:
                 headers[parameter.name] = _text(value)
+        path = _filled(self.path, inPath)
         if query:
             path += "?" + urlencode(query)
         body = arguments.get(BODY) if self.hasBody else None
         return path, headers, body
+
+
+class InvalidArgument(ValueError):
+    """A call's argument cannot be sent as it is (a path parameter that
+    would name another path): the call's JSON-RPC invalid-params error."""
+
+
+_VARIABLE = re.compile(r"\{([^{}/]+)\}")
+_DOT_SEGMENTS = frozenset({"", ".", ".."})
+
+
+def expanded(name: str, value: Any) -> str:
+    """C{value} as RFC 6570 simple expansion gives it (C{{name}}): each
+    character but RFC 3986's unreserved ones (letters, digits, C{-._~})
+    percent-encoded as UTF-8, so a C{/}, C{?}, C{#} or C{%} of a value is
+    data, never the path's; a list is its items, an object its keys and
+    values, joined by commas (OpenAPI's C{simple} style).
+
+    @raise InvalidArgument: the value is not valid Unicode.
+    """
+    if isinstance(value, list):
+        items = [_text(item) for item in value]
+    elif isinstance(value, dict):
+        items = [part for key, item in value.items() for part in (str(key), _text(item))]
+    else:
+        items = [_text(value)]
+    try:
+        return ",".join(quote(item.encode("utf-8"), safe="") for item in items)
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"'{name}' is not valid Unicode text") from None
+
+
+def _filled(template: str, values: dict[str, str]) -> str:
+    """The path C{template} with its variables replaced by their expanded
+    C{values}, segment by segment (a variable without a value stays as
+    it is). A segment made of values alone that is then C{.}, C{..} or
+    empty is refused: it would name the parent, the same or another
+    resource than the template's."""
+    segments = []
+    for segment in template.split("/"):
+        filled = _VARIABLE.sub(lambda m: values.get(m.group(1), m.group(0)), segment)
+        if filled != segment and filled in _DOT_SEGMENTS:
+            names = ", ".join(f"'{name}'" for name in _VARIABLE.findall(segment))
+            shown = repr(filled) if filled else "empty"
+            raise InvalidArgument(
+                f"path parameter {names} cannot be {shown}: the path {template} would name"
+                " another resource"
+            )
+        segments.append(filled)
+    return "/".join(segments)
 
 
 def _text(value: Any) -> str:
@@ -116,9 +179,16 @@ def validate(document: Any) -> None:
     try:
         from openapi_spec_validator import validate as check
     except ImportError:
-        raise SpecError(
-            "OpenAPI servers need openapi-spec-validator: pip install 'mcpgateway[openapi]'"
-        ) from None
+        # Installed since the import system last looked? Its finders' caches
+        # are dropped and it looks once more: the next start after
+        # `pip install 'mcpgateway[openapi]'` works without a restart.
+        importlib.invalidate_caches()
+        try:
+            from openapi_spec_validator import validate as check
+        except ImportError:
+            raise SpecError(
+                "OpenAPI servers need openapi-spec-validator: pip install 'mcpgateway[openapi]'"
+            ) from None
     try:
         check(document)
     except Exception as e:  # the validator's own error types, whatever its version

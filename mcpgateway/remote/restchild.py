@@ -14,8 +14,9 @@ next, the login's refreshed one) and the request is sent again, once; a 401
 the gateway has no token for is a tool error naming the login. The answer's body is
 the tool's text; a JSON object is its C{structuredContent} too when the tool
 declares an output schema; an HTTP error is a tool error (C{isError}), so the
-model sees what the API said. Answers are delivered on a later reactor turn,
-as a process's would be.
+model sees what the API said; a path parameter that would name another path
+(C{..}) is the call's JSON-RPC invalid-params error, and nothing is sent.
+Answers are delivered on a later reactor turn, as a process's would be.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ from mcpgateway.remote.oauth.clientcredentials import (
     ClientCredentialsToken,
 )
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
-from mcpgateway.remote.openapi import Api, SpecError, parseApi
-from mcpgateway.remote.sse import readBody, reasonOf
+from mcpgateway.remote.openapi import Api, InvalidArgument, SpecError, parseApi
+from mcpgateway.remote.ratelimited import upstreamRateLimited
+from mcpgateway.remote.sse import headerOf, readBody, reasonOf
 from mcpgateway.runtime.bodies import BytesProducer
 
 MAX_TEXT = 1024 * 1024
@@ -222,6 +224,14 @@ class RestChild(RemoteChildBase):
         arguments: dict[str, Any] = passed if isinstance(passed, dict) else {}
         try:
             path, extra, body = operation.request(arguments)
+        except InvalidArgument as e:
+            self._later(
+                message,
+                error=jsonrpc.errorResponse(
+                    message["id"], jsonrpc.INVALID_PARAMS, f"Invalid params: {e}"
+                ),
+            )
+            return
         except ValueError as e:
             self._later(message, _toolError(str(e)))
             return
@@ -278,7 +288,9 @@ class RestChild(RemoteChildBase):
             return self._clientToken.authorization(request.base).addCallback(_optional)
         if self._credentials is None:
             return succeed(None)
-        return succeed(self._credentials.authorization(self.name, self.endpoint.principal))
+        return succeed(
+            self._credentials.authorization(self.name, self.endpoint.principal, request.base)
+        )
 
     def _notSent(self, reason: Failure, message: jsonrpc.Message, request: _Request) -> None:
         """The call never got an answer from the API: no token (the token
@@ -310,6 +322,13 @@ class RestChild(RemoteChildBase):
                 renewed = self._renewal(bearer, request)
                 if renewed is not None:
                     return renewed.addCallback(self._renewed, message, request, _status(401, text))
+            if response.code == 429:
+                retryAfter = headerOf(response, b"retry-after")
+                error = upstreamRateLimited(
+                    message["id"], self.name, retryAfter, self._clock.seconds()
+                )
+                self._later(message, error=error)
+                return None
             if not 200 <= response.code < 300:
                 refused = _status(response.code, text)
                 if response.code == 401:
@@ -347,14 +366,14 @@ class RestChild(RemoteChildBase):
             return None
         principal = self.endpoint.principal
         credentials.look()
-        grant = credentials.grant(self.name, principal)
+        grant = credentials.grant(self.name, principal, request.base)
         if grant is None or not grant.accessToken:
             return None
         if bearer != f"Bearer {grant.accessToken}":
             return succeed(True)  # a login or a refresh since this request went out
         if not grant.refreshToken:
             return None
-        return credentials.refresh(self.name, principal)
+        return credentials.refresh(self.name, principal, request.base)
 
     def _renewed(
         self, done: bool, message: jsonrpc.Message, request: _Request, refused: str
@@ -419,7 +438,9 @@ class RestChild(RemoteChildBase):
     # -- the end ----------------------------------------------------------------
 
     def signal(self, name: str) -> None:
-        self._end(f"closed by the gateway (SIG{name})")
+        """End the child now (what a signal does to a process): there is no
+        process, so its end says only that the gateway closed it."""
+        self._end("closed by the gateway")
 
     def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
         self._end("closed by the gateway")

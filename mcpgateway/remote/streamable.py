@@ -47,8 +47,9 @@ from twisted.web.iweb import IAgent, IResponse
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.remote.base import RemoteChildBase
-from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
+from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded, signInHint
 from mcpgateway.remote.oauth.exchange import TokenExchange
+from mcpgateway.remote.ratelimited import RATE_LIMITED, upstreamRateLimited
 from mcpgateway.remote.sse import (
     Event,
     SSEReader,
@@ -159,7 +160,9 @@ class StreamableChild(RemoteChildBase):
             if bearer is not None:
                 headers.setRawHeaders(b"authorization", [bearer.encode("ascii")])
         elif self._credentials is not None and not self._ownAuthorization:
-            bearer = self._credentials.authorization(self.name, self.endpoint.principal)
+            bearer = self._credentials.authorization(
+                self.name, self.endpoint.principal, self.endpoint.url
+            )
             if bearer is not None:
                 headers.setRawHeaders(b"authorization", [bearer.encode("ascii")])
         if self.sessionId is not None:
@@ -218,9 +221,23 @@ class StreamableChild(RemoteChildBase):
             if code == 202 and message.get("method") == "notifications/initialized":
                 self._openGet()
             return
+        if code == 429 and "id" in message and "method" in message:
+            readBody(response)  # drained; the answer is the gateway's own
+            self._rateLimited(message, headerOf(response, b"retry-after"))
+            return
         readBody(response).addCallback(
             self._refusedBody, message, code, sessionId, again
         ).addErrback(self._bug, "reading a refusal")
+
+    def _rateLimited(self, message: jsonrpc.Message, retryAfter: str | None) -> None:
+        """The server answered C{message} HTTP 429: its caller gets the
+        gateway's rate-limit error (L{mcpgateway.remote.ratelimited}), with
+        the server's C{Retry-After}."""
+        if message is self._initRequest or str(message["id"]).startswith(REINIT_ID):
+            self._failed(message, "answered HTTP 429 (too many requests)")
+            return
+        error = upstreamRateLimited(message["id"], self.name, retryAfter, self._clock.seconds())
+        self._answerError(message, RATE_LIMITED, error["error"]["message"], error["error"]["data"])
 
     def _bodyRead(self, result: tuple[bytes, Failure], message: jsonrpc.Message) -> None:
         body, _ = result
@@ -288,7 +305,8 @@ class StreamableChild(RemoteChildBase):
             return
         assert self._credentials is not None
         self._credentials.wantLogin(self.name, self.endpoint.principal)
-        text = f"server '{self.name}' needs you to sign in at {link}"
+        hint = signInHint(self._credentials, self.name, self.endpoint.principal, link)
+        text = f"server '{self.name}' needs you to {hint}"
         self._said(f"server '{self.name}': the remote server at {self.endpoint.url} {why}")
         elicitation = {
             "mode": "url",
@@ -336,7 +354,8 @@ class StreamableChild(RemoteChildBase):
         key = _key(message.get("id")) if "id" in message else id(message)
         credentials.look()
         principal = self.endpoint.principal
-        if key in self._authRetried or credentials.grant(self.name, principal) is None:
+        url = self.endpoint.url
+        if key in self._authRetried or credentials.grant(self.name, principal, url) is None:
             return False
         self._authRetried.add(key)
 
@@ -358,7 +377,7 @@ class StreamableChild(RemoteChildBase):
             # credential (the Python SDK's) answers 404: a new session is made.
             self._post(message)
 
-        credentials.refresh(self.name, principal).addCallback(refreshed).addErrback(
+        credentials.refresh(self.name, principal, url).addCallback(refreshed).addErrback(
             self._bug, "refreshing a token"
         )
         return True

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.secrets.test_resolve -*-
+# -*- test-case-name: tests.secrets.test_resolve,tests.secrets.test_approvals -*-
 """Secret references resolved as a child starts: the spawner's L{SecretResolver}.
 
 The specs the gateway keeps (its pools, C{/health}, C{status}, the catalog,
@@ -11,6 +11,12 @@ value lives as long as the child it was read for (a 1Password item is read
 once per child, not per request). A reference that cannot be resolved
 stops the child from starting: the reason names the reference and says
 why (L{SecretError}), never a value.
+
+The references are the user's: those of an entry of a project's own file
+(a repository's C{.mcp.json}, C{.cursor/mcp.json}...: the spec's
+C{origin}) are resolved only when the user approved that very entry
+(L{mcpgateway.secrets.approvals}, read in a thread at each start); else
+the child does not start, and the reason says how to allow them.
 
  - C{${keyring:NAME}}: L{mcpgateway.secrets.store.SecretStore} (the keyring's
    calls and the file are blocking: in a thread);
@@ -110,6 +116,31 @@ class SecretResolver:
             wanted = wantedReferences(spec)
         except BadReference as e:
             return fail(SecretError(str(e)))
+        if spec.origin is not None and wanted:
+            # A project's own entry: the user's approval of it comes first.
+            allowed = self._runInThread(self._checkApproved, spec, wanted)
+            return allowed.addCallback(lambda _: self._read(spec, wanted))
+        return self._read(spec, wanted)
+
+    def _checkApproved(self, spec: ServerSpec, wanted: list[Reference]) -> None:
+        """Nothing when the user approved C{spec}'s references (an entry of a
+        project's own file, L{ServerSpec.origin}), else L{SecretError}
+        saying how to (blocking: in a thread)."""
+        from mcpgateway.secrets.approvals import ApprovalsError, readApprovals, refusal
+
+        try:
+            approvals = readApprovals(self._stateDir)
+        except ApprovalsError as e:
+            named = ", ".join(sorted(reference.text for reference in wanted))
+            raise SecretError(f"{named}: not resolved: {e}") from None
+        why = refusal(spec, [reference.text for reference in wanted], approvals)
+        if why is not None:
+            raise SecretError(why)
+
+    def _read(
+        self, spec: ServerSpec, wanted: list[Reference]
+    ) -> Deferred[tuple[ServerSpec, Callable[[str], str]]]:
+        """C{spec} with the values of C{wanted} in place (see L{resolve})."""
         local = [reference for reference in wanted if reference.kind != "op"]
         reads: list[Deferred[dict[str, str]]] = []
         if local:

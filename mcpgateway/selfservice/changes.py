@@ -15,7 +15,12 @@ An addition (L{Addition}) is one entry of the gateway's C{servers.json}:
 
 The person confirms what runs: the exact command line (or the URL), the
 names of its environment variables (and headers), never their values
-(L{confirmationOf}). Values come from the model; a name that steers what a
+(L{confirmationOf}), and for an image each path of this machine its
+container would get, ticked one by one (L{confirmSchema}). Whitespace is
+shown, not kept: a run of spaces is C{⟨40 spaces⟩}, so that padding cannot
+push the rest of a command line out of a dialog, and a long line is cut
+saying how many arguments and characters are left out, after saying how
+many there are. Values come from the model; a name that steers what a
 program loads or runs (C{NODE_OPTIONS}, C{LD_PRELOAD}, C{PATH}, C{GIT_*}:
 L{mcpgateway.config.steering}) is refused, since the person does not see
 its value. Every addition carries its CLI form (L{Addition.cli}): what the
@@ -32,11 +37,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mcpgateway.config.steering import isDenied
-from mcpgateway.registry.choose import KINDS, InstallError, choose
+from mcpgateway.registry.choose import KINDS, Choice, InstallError, choose
 from mcpgateway.registry.client import RegistryClient, RegistryError
+from mcpgateway.registry.display import argumentCount, cappedText, plural, visible
+from mcpgateway.registry.dockerrun import HostMount, HostPathNeeded
 from mcpgateway.registry.entries import (
     LOCAL_NAME,
+    Built,
     MissingValue,
+    argvOf,
     buildEntry,
     commandLine,
     defaultName,
@@ -53,6 +62,11 @@ NO_WORKSPACE = (
 )
 MAX_ARGS = 256
 MAX_TEXT = 4096
+SHOWN_LINE = 600
+"""Characters of a command line (or URL) a question shows; past them it
+says how many arguments and characters it leaves out."""
+SHOWN_NAMES = 40
+"""Environment variable or header names a question lists."""
 
 
 class ChangeError(Exception):
@@ -76,6 +90,9 @@ class Addition:
     origin: str | None = None
     workspace: str | None = None
     """The workspace whose sessions only get it (C{None}: every session)."""
+    mounts: tuple[HostMount, ...] = ()
+    """The paths of this machine its container gets: each asked for by its
+    own box of the question (L{confirmSchema}), and approved only ticked."""
 
     @property
     def remote(self) -> bool:
@@ -146,7 +163,7 @@ def fromRegistry(args: Mapping[str, Any], registry: RegistryOpener) -> Addition:
                     f"{where}: {detail.name} asks for no value named {', '.join(unknown)}"
                     f" (it asks for: {asked})"
                 )
-        built = buildEntry(choice, name, settings, env)
+        built = _built(choice, name, settings, env)
     except MissingValue as e:
         prompt = e.prompt
         if prompt.secret:
@@ -163,7 +180,19 @@ def fromRegistry(args: Mapping[str, Any], registry: RegistryOpener) -> Addition:
         names = [key for key, _ in built.secrets]
         raise ChangeError(_secretNeeded(detail.name, names), cli)
     origin = f"{detail.name} {detail.version} from the MCP registry ({choice.kind})"
-    return Addition(built.name, built.entry, cli, shown(origin))
+    if built.mounts:
+        paths = [mount.path for mount in built.mounts]
+        cli = registryCli(detail.name, name, version, kind, settings, env, paths)
+    return Addition(built.name, built.entry, cli, visible(origin), mounts=built.mounts)
+
+
+def _built(choice: Choice, name: str, settings: dict[str, str], env: dict[str, str]) -> Built:
+    """The entry of C{choice}, with the host paths its container gets left
+    for the person to approve (each is a box of the question)."""
+    try:
+        return buildEntry(choice, name, settings, env)
+    except HostPathNeeded as e:
+        return buildEntry(choice, name, settings, env, [mount.path for mount in e.mounts])
 
 
 def _secretNeeded(server: str, names: list[str]) -> str:
@@ -246,20 +275,30 @@ def forWorkspace(addition: Addition, workspace: str) -> Addition:
 
 
 def confirmationOf(addition: Addition) -> str:
-    """The question that adds C{addition}: what runs (or is called), the
-    names of its environment variables and headers, never a value."""
+    """The question that adds C{addition}: what runs (or is called), with
+    how many arguments, cut at L{SHOWN_LINE} characters saying what it
+    leaves out; each path of this machine its container gets; the names of
+    its environment variables and headers, never a value."""
     who = (
         "for every session and workspace"
         if addition.workspace is None
-        else f"for the sessions of workspace {shown(addition.workspace)} only"
+        else f"for the sessions of workspace {visible(addition.workspace)} only"
     )
     lines = [f"Add the MCP server '{addition.name}' to this gateway, {who}?"]
     entry = addition.entry
     if addition.remote:
         kind = TRANSPORTS.get(str(entry.get("type")), str(entry.get("type")))
-        lines.append(f"The gateway will connect to: {shown(entry['url'])} ({kind})")
+        url = cappedText(str(entry["url"]), SHOWN_LINE)
+        lines.append(f"The gateway will connect to: {url} ({kind})")
     else:
-        lines.append(f"The gateway will run this command line: {commandLine(entry)}")
+        count = argumentCount(argvOf(entry))
+        line = commandLine(entry, SHOWN_LINE)
+        lines.append(f"The gateway will run this command line ({count}): {line}")
+    if addition.mounts:
+        listed = "; ".join(mount.describe() for mount in addition.mounts)
+        lines.append(
+            f"Its container gets these paths of this machine, each only if you tick it: {listed}"
+        )
     lines.append(f"Environment variables (names only): {namesOf(addition.envNames)}")
     if addition.remote and addition.headerNames:
         lines.append(f"Headers (names only): {namesOf(addition.headerNames)}")
@@ -271,37 +310,63 @@ def confirmationOf(addition: Addition) -> str:
 
 def describeServer(server: Mapping[str, Any]) -> str:
     """What a server of the API runs, in one line: its command line (or
-    URL), and its environment variables' names."""
+    URL), cut as L{confirmationOf} cuts it, and its environment variables'
+    names."""
     config = server.get("config")
     config = config if isinstance(config, dict) else {}
     if config.get("url"):
-        runs = f"connects to {shown(str(config['url']))}"
+        runs = f"connects to {cappedText(str(config['url']), SHOWN_LINE)}"
     else:
         argv = [str(config.get("command") or "?"), *[str(a) for a in config.get("args") or []]]
-        runs = f"runs {shown(shlex.join(argv))}"
+        entry = {"command": argv[0], "args": argv[1:]}
+        runs = f"runs this command line ({argumentCount(argv)}): {commandLine(entry, SHOWN_LINE)}"
     env = config.get("env")
     names = sorted(env) if isinstance(env, dict) else []
     return f"{runs}; environment variables (names only): {namesOf(names)}"
 
 
 def namesOf(names: list[str]) -> str:
-    return ", ".join(shown(n) for n in names) if names else "none"
+    """C{names} in a list, at most L{SHOWN_NAMES} of them, with how many
+    more there are."""
+    if not names:
+        return "none"
+    listed = ", ".join(visible(n) for n in names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    return listed if more <= 0 else f"{listed} … and {plural(more, 'more name')}"
 
 
-def confirmSchema(title: str) -> dict[str, Any]:
-    """The form of every question: one boolean C{confirm}."""
-    return {
-        "type": "object",
-        "properties": {
-            "confirm": {
-                "type": "boolean",
-                "title": title,
-                "description": "Yes makes the change; no (or closing this) changes nothing.",
-                "default": False,
-            }
-        },
-        "required": ["confirm"],
+def hostPathKey(index: int) -> str:
+    """The key of the box that approves the container's C{index}th host path."""
+    return f"hostPath{index + 1}"
+
+
+def hostPathsNotTicked(addition: Addition, content: Mapping[str, Any]) -> list[HostMount]:
+    """The host paths of C{addition} whose box the answer C{content} left
+    unticked (none: every one is approved)."""
+    return [
+        mount for i, mount in enumerate(addition.mounts) if content.get(hostPathKey(i)) is not True
+    ]
+
+
+def confirmSchema(title: str, mounts: tuple[HostMount, ...] = ()) -> dict[str, Any]:
+    """The form of every question: one boolean C{confirm}, and one more
+    for each path of this machine a container would get, named exactly."""
+    properties: dict[str, Any] = {
+        "confirm": {
+            "type": "boolean",
+            "title": title,
+            "description": "Yes makes the change; no (or closing this) changes nothing.",
+            "default": False,
+        }
     }
+    for i, mount in enumerate(mounts):
+        properties[hostPathKey(i)] = {
+            "type": "boolean",
+            "title": f"Give the container {mount.describe()}",
+            "description": "Nothing is added unless every path is ticked.",
+            "default": False,
+        }
+    return {"type": "object", "properties": properties, "required": list(properties)}
 
 
 # -- the commands that do the same --------------------------------------------------------
@@ -314,10 +379,12 @@ def registryCli(
     kind: str | None,
     settings: Mapping[str, str],
     env: Mapping[str, str],
+    hostPaths: list[str] | None = None,
 ) -> str:
     """C{mcpgateway add SERVER --as NAME ...}: the settings with their
     values, the environment variables by name (their values from the
-    person's shell, or asked for)."""
+    person's shell, or asked for), and an C{--allow-host-path} for each
+    path of this machine the container gets (running it approves those)."""
     argv = ["mcpgateway", "add", server, "--as", name]
     if version is not None:
         argv += ["--version", version]
@@ -327,6 +394,8 @@ def registryCli(
         argv += ["--set", f"{key}={value}"]
     for key in env:
         argv += ["--env", key]
+    for path in hostPaths or []:
+        argv += ["--allow-host-path", path]
     return shown(shlex.join(argv))
 
 

@@ -6,11 +6,13 @@ gateway's servers: they change nothing. C{add_server}, C{remove_server},
 C{enable_server} and C{disable_server} change the gateway, and each asks
 the person first (L{Ask}: an C{elicitation/create} to the session that
 made the call), showing what runs; only an answer that accepts with
-C{confirm} true makes the change, through the management API. A decline, a
-cancel or an unchecked box changes nothing and says so. A client that
-cannot be asked (it did not declare elicitation: the gateway answers the
-question with an error) gets an error result naming the C{mcpgateway}
-command the person runs to make the change instead. Nothing here changes
+C{confirm} true (and, for an image, every path of this machine its
+container would get ticked, each by its own box) makes the change,
+through the management API. A decline, a cancel or an unchecked box
+changes nothing and says so. A client that cannot be asked (it did not
+declare elicitation: the gateway answers the question with an error) gets
+an error result naming the C{mcpgateway} command the person runs to make
+the change instead. Nothing here changes
 anything without a person's yes, whatever a tool description or a prompt
 tells the model.
 """
@@ -33,6 +35,7 @@ from mcpgateway.selfservice.changes import (
     describeServer,
     forWorkspace,
     fromArguments,
+    hostPathsNotTicked,
     localName,
     scopeOf,
     workspaceOf,
@@ -252,10 +255,15 @@ class SelfServiceTools:
             raise ChangeError(
                 f"the gateway has a server named '{addition.name}' already: choose another 'name'"
             )
-        answer = ask(confirmationOf(addition), confirmSchema(f"Add '{addition.name}'"))
+        schema = confirmSchema(f"Add '{addition.name}'", addition.mounts)
+        answer = ask(confirmationOf(addition), schema)
         refusal = notConfirmed(answer, "added", addition.cli)
         if refusal is not None:
             return refusal
+        unticked = hostPathsNotTicked(addition, answer.content)
+        if unticked:
+            paths = ", ".join(shown(mount.path) for mount in unticked)
+            return result(f"The person did not approve the path {paths}: nothing was added.")
         summary = api.add(addition.name, addition.entry, addition.workspace)
         return result(added(addition, summary))
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from twisted.python import usage
 
+from mcpgateway.ops.auditexport import syslogTarget
 from mcpgateway.protocol import limits
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.paths import (
@@ -41,8 +42,10 @@ from mcpgateway.service.endpoints import (
     parseAdvertise,
     urlProblem,
 )
+from mcpgateway.service.pidfile import refuseTakenPidfile
 from mcpgateway.service.pinoptions import pinFlags, pinParameters, pinsSetting
 from mcpgateway.service.process import runnerName
+from mcpgateway.service.sandboxing import sandboxParameters
 from mcpgateway.service.selfservice import SELF_SERVICE_FLAG, checkSelfService
 from mcpgateway.service.taskoptions import taskParameters
 
@@ -170,6 +173,7 @@ class Options(usage.Options):
             "With --audit-log: also write each request's arguments and its result or error"
             " (they may hold secrets; off by default).",
         ],
+        ["audit-otel", None, "With --audit-log: also send each record as an OTLP log record."],
         [
             "otel",
             None,
@@ -508,6 +512,7 @@ class Options(usage.Options):
             " 10 kept): principal key, session, server, method, tool, outcome, duration."
             " Env: " + AUDIT_LOG_ENV + ".",
         ],
+        ["audit-syslog", None, None, "Audit to syslog too: unix:///dev/log, udp:H:P", syslogTarget],
         [
             "child-idle-timeout",
             None,
@@ -545,6 +550,7 @@ class Options(usage.Options):
     optFlags += [SELF_SERVICE_FLAG]
     optParameters += pinParameters()
     optFlags += pinFlags()
+    optParameters += sandboxParameters()
     optParameters = [_named(parameter) for parameter in optParameters]
 
     def parseOptions(self, options: Any = None) -> None:
@@ -633,6 +639,7 @@ class Options(usage.Options):
         self["pins"] = pinsSetting(self)
         if self["state-dir"] is None:
             self["state-dir"] = defaultStateDir()
+        refuseTakenPidfile(self)  # before twistd's own check, in the gateway's words
         self["remote"] = self._remoteSetting()
         if self["config"] is not None:
             config = Path(self["config"]).expanduser()
@@ -734,8 +741,9 @@ class Options(usage.Options):
                     raise usage.UsageError(f"--{name} needs --oauth-issuer URL")
             if self["oauth-ca-file"]:
                 raise usage.UsageError("--oauth-ca-file needs --oauth-issuer URL")
-        if self["audit-payloads"] and not self["audit-log"]:
-            raise usage.UsageError("--audit-payloads needs --audit-log FILE")
+        for name in ("audit-payloads", "audit-syslog", "audit-otel"):
+            if self[name] and not self["audit-log"]:
+                raise usage.UsageError(f"--{name} needs --audit-log FILE")
         if self["public-health"] and not (self["auth-tokens"] or issuer):
             raise usage.UsageError(
                 "--public-health needs --auth-tokens FILE or --oauth-issuer URL (a gateway"

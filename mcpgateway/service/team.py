@@ -85,7 +85,13 @@ def wireTeam(
     if options["audit-log"]:
         from mcpgateway.ops.audit import AuditLog
 
-        audit = AuditLog(Path(options["audit-log"]), reactor, payloads=options["audit-payloads"])
+        audit = AuditLog(
+            Path(options["audit-log"]),
+            reactor,
+            payloads=options["audit-payloads"],
+            threads=threadRunner(reactor),
+            exporters=_auditExporters(options, reactor),
+        )
         audit.setServiceParent(top)
 
     def status() -> dict[str, Any]:
@@ -116,11 +122,25 @@ def wireTeam(
         )
     surface = TeamSurface(gate, quota, audit, status, clustered, bool(options["public-health"]))
     if gate is not None:  # without authentication every caller uses the CLI's login
-        pages = wireUpstreamLogin(options, pre, reactor, gateway)
+        pages = wireUpstreamLogin(options, pre, reactor, gateway, authStatus)
         if pages is not None:
-            surface.upstreamLogin, base = pages
+            surface.upstreamLogin, base, credentials = pages
             surface.listeners.append(base.listening)
+            _nameForLinks(gate, credentials)
     return surface
+
+
+def _nameForLinks(gate: Any, credentials: Any) -> None:
+    """Let the sign-in links name the principal they are for (their page
+    asks whoever opens one whether they are that principal)."""
+    previous = gate.onToken
+
+    def named(principal: Any, token: str) -> None:
+        credentials.named(principal.key, principal.name)
+        if previous is not None:
+            previous(principal, token)
+
+    gate.onToken = named
 
 
 def _tokensGate(options: Options, reactor: Any, top: Any, secret: bytes | None) -> Any:
@@ -227,10 +247,16 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def wireUpstreamLogin(options: Options, pre: Preflight, reactor: Any, gateway: Any) -> Any:
+def wireUpstreamLogin(
+    options: Options, pre: Preflight, reactor: Any, gateway: Any, authStatus: Any = None
+) -> Any:
     """The pages through which principals sign in to remote servers
-    (L{mcpgateway.web.upstreamlogin}) and the URL their links start with;
-    C{None} when the gateway serves no remote server (no tokens to hold)."""
+    (L{mcpgateway.web.upstreamlogin}), the URL their links start with and
+    the credentials that make the links; C{None} when the gateway serves no
+    remote server (no tokens to hold). A sign-in is kept without the
+    principal's confirmation only when the links are loopback ones and the
+    tokens file names one principal (C{authStatus}): the browser is then
+    that one local user's."""
     from mcpgateway.remote.connect import RemoteServers
 
     remotes = getattr(gateway.spawner, "remotes", None)
@@ -253,10 +279,19 @@ def wireUpstreamLogin(options: Options, pre: Preflight, reactor: Any, gateway: A
         remote = None if pool is None else pool.spec.remote
         return remote if remote is not None and remote.tokenPerPrincipal else None
 
+    def singleUser() -> bool:
+        counted = authStatus().get("principals") if authStatus is not None else None
+        return links.loopback and isinstance(counted, int) and counted <= 1
+
     login = WebLogin(
-        store, links, endpointOf, threadRunner(reactor), onGrant=lambda _: credentials.look()
+        store,
+        links,
+        endpointOf,
+        threadRunner(reactor),
+        onGrant=lambda _: credentials.look(),
+        singleUser=singleUser,
     )
-    return UpstreamLoginPages(login), base
+    return UpstreamLoginPages(login), base, credentials
 
 
 def _tradeTokens(gate: Any, gateway: Any, issuer: str) -> None:
@@ -274,3 +309,18 @@ def _tradeTokens(gate: Any, gateway: Any, issuer: str) -> None:
         subjects.remember(principal.key, token, principal.expires)
 
     gate.onToken = remember
+
+
+def _auditExporters(options: Any, reactor: Any) -> tuple[Any, ...]:
+    """Where audit records go besides the file: syslog (C{--audit-syslog}),
+    OpenTelemetry logs (C{--audit-otel})."""
+    exporters: list[Any] = []
+    if options.get("audit-syslog"):
+        from mcpgateway.ops.auditexport import SyslogExporter, parseTarget
+
+        exporters.append(SyslogExporter(parseTarget(options["audit-syslog"]), reactor))
+    if options.get("audit-otel"):
+        from mcpgateway.ops.auditotel import OtelAuditExporter
+
+        exporters.append(OtelAuditExporter())
+    return tuple(exporters)

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from mcpgateway.config.source import ConfigService
     from mcpgateway.core.gateway import Gateway
     from mcpgateway.core.gatewaysettings import GatewaySettings
-    from mcpgateway.core.spawn import Spawner
+    from mcpgateway.core.spawn import Confiner, Spawner
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.core.tasks.manager import TaskManager
     from mcpgateway.ops.services import InstanceService
@@ -55,6 +55,7 @@ from mcpgateway.service.endpoints import (
 from mcpgateway.service.options import Options
 from mcpgateway.service.pinoptions import keepPins, pinPolicy
 from mcpgateway.service.process import refuse, threadRunner
+from mcpgateway.service.sandboxing import serverPaths, wireSandbox
 from mcpgateway.service.selfservice import SelfService, selfServiceOf
 from mcpgateway.service.team import wireTeam
 
@@ -95,6 +96,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         options, pre, reactor, top, successor, secret, cluster, selfService
     )
     team = wireTeam(options, pre, reactor, top, gateway, secret, cluster)
+    team.callLimits = _callLimits(reactor, gateway, configService)
     if selfService is not None:
         selfService.guard(team.gate)  # admin principals only
     listener, site = _listener(
@@ -120,6 +122,14 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     CollectorTuning(reactor).setServiceParent(top)  # last: it freezes what start-up left alive
     HeapTrim(reactor).setServiceParent(top)  # then the C heap's free pages go back
     return top
+
+
+def _callLimits(reactor: Any, gateway: Any, configService: Any) -> Any:
+    """The rate limits and quotas of calls the config sets
+    (L{mcpgateway.governance.limitsgate}), read again on every reload."""
+    from mcpgateway.governance.limitsgate import forGateway
+
+    return forGateway(reactor, gateway, configService.gatewayLimits)
 
 
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -277,6 +287,7 @@ def _root(options: Options, pre: Preflight, reactor: Any) -> InstanceService:
         "rewriteConfig": bool(options["rewrite-config"]),
         "tls": isTLSEndpoint(options["endpoint"]),
         "clients": options["clients"] if options["rewrite-config"] else "none",
+        "sandbox": options.get("sandbox", "off"),
     }
     return InstanceService(pre.stateDir, pre.lock, details, reactor)
 
@@ -332,7 +343,9 @@ def _gatewayAndConfig(
     settings = _gatewaySettings(
         options, pre, reactor, environ, successor, cluster, promotions, configService
     )
-    gateway = Gateway(specs, _spawner(options, pre, reactor, environ, successor), settings)
+    sandbox = wireSandbox(options, pre.stateDir, reactor, top)  # its probe: after daemonizing
+    gateway = Gateway(specs, _spawner(options, pre, reactor, environ, successor, sandbox), settings)
+    sandbox.others = partial(serverPaths, gateway.pools)  # what each child must not see
     reload.gateway = gateway
     # Read at start, before restored sessions build their views.
     gateway.useEndpoints(configService.aggregate.endpoints, configService.aggregate.names)
@@ -348,7 +361,9 @@ def _gatewayAndConfig(
         from mcpgateway.core.tasks.keeping import TaskKeeping
 
         # A restart's successor reads the journal once its predecessor has exited.
-        TaskKeeping(settings.tasks, reactor, settings.predecessor).setServiceParent(top)
+        TaskKeeping(
+            settings.tasks, reactor, settings.predecessor, settings.predecessorWait
+        ).setServiceParent(top)
     _operations(options, reactor, top, gateway, configService)
     return gateway, configService
 
@@ -412,11 +427,16 @@ def _logServers(specs: Mapping[str, ServerSpec], source: str) -> None:
 
 
 def _spawner(
-    options: Options, pre: Preflight, reactor: Any, environ: Mapping[str, str], successor: Any
+    options: Options,
+    pre: Preflight,
+    reactor: Any,
+    environ: Mapping[str, str],
+    successor: Any,
+    sandbox: Confiner | None = None,
 ) -> Spawner:
     """What starts the children: the reactor, their environment, the line
-    cap, the ledger of their pids in the state directory, and what resolves
-    their secret references."""
+    cap, the ledger of their pids in the state directory, what resolves
+    their secret references, and their sandbox."""
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.statedir import ChildLedger
     from mcpgateway.remote.connect import RemoteServers
@@ -435,6 +455,7 @@ def _spawner(
         watcher=ledger,
         remotes=RemoteServers(reactor, stateDir=pre.stateDir),
         secrets=SecretResolver(reactor, pre.stateDir, environ, threadRunner(reactor)),
+        confiner=sandbox,
     )
 
 

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.trust.test_diff -*-
 """What changed in a tool since it was pinned, for a person to read: its
-description word by word (L{wordDiff}, difflib's matching on words), its
-schemas and annotations as the JSON paths that changed (L{jsonChanges},
+title and description word by word (L{wordDiff}, difflib's matching on words), its
+other pinned fields (schemas, annotations, icons, C{execution}, C{_meta})
+as the JSON paths that changed (L{jsonChanges},
 RFC 6901 pointers), and a definition's record as C{mcpgateway tools diff},
 C{GET /api/v1/pins} and the status page show it (L{recordReport},
 L{renderRecords}).
@@ -27,6 +28,10 @@ MAX_TEXT = 400
 """Characters shown of a new tool's description."""
 MISSING: Any = object()
 """A member one side of a JSON diff lacks."""
+TEXTS = ("title", "description")
+"""The pinned fields shown word by word."""
+STRUCTURED = tuple(name for name in PINNED_FIELDS if name != "name" and name not in TEXTS)
+"""The pinned fields shown as the JSON paths that changed."""
 
 
 def printable(text: str) -> str:
@@ -118,23 +123,24 @@ def changeLines(pinned: Mapping[str, Any] | None, now: Mapping[str, Any] | None)
     new tool) to C{now} (C{None}: the tool is gone), as lines."""
     if now is None:
         return ["no longer listed"]
+    lines = []
     if pinned is None:
-        lines = []
-        description = now.get("description")
-        if isinstance(description, str):
-            lines.append("description: " + printable(_cut(" ".join(description.split()), MAX_TEXT)))
-        for name in PINNED_FIELDS[2:]:
+        for name in TEXTS:
+            text = now.get(name)
+            if isinstance(text, str):
+                lines.append(f"{name}: " + printable(_cut(" ".join(text.split()), MAX_TEXT)))
+        for name in STRUCTURED:
             if name in now:
                 lines.append(f"+ /{name}: {_shown(now[name])}")
         return lines
-    lines = []
-    old, new = pinned.get("description", MISSING), now.get("description", MISSING)
-    if isinstance(old, str) and isinstance(new, str):
-        if old != new:
-            lines.append("description: " + wordDiff(old, new))
-    else:
-        lines += jsonLines(old, new, ("description",))
-    for name in PINNED_FIELDS[2:]:
+    for name in TEXTS:
+        old, new = pinned.get(name, MISSING), now.get(name, MISSING)
+        if isinstance(old, str) and isinstance(new, str):
+            if old != new:
+                lines.append(f"{name}: " + wordDiff(old, new))
+        else:
+            lines += jsonLines(old, new, (name,))
+    for name in STRUCTURED:
         lines += jsonLines(pinned.get(name, MISSING), now.get(name, MISSING), (name,))
     return lines
 

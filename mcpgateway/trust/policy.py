@@ -16,9 +16,18 @@ C{--pins}:
  - (C{off}: there is no policy.)
 
 A record held by C{--quarantine-new} withholds every tool not approved yet,
-whatever C{--pins} says. L{PinPolicy.approve} (the management API, the
-status page's button) makes pending changes the pins, and tells the
-server's routers, whose sessions and catalogs list the tools again.
+whatever C{--pins} says.
+
+Each listing is compared as made to the client it was made for, with
+the capabilities that client declared (what the child was initialized
+with, as the router's gate tells: L{mcpgateway.trust.capabilities}): a
+tool it lacks that only clients that declared more were shown is not
+removed, and a tool it shows that no client that declared as much was
+shown is pinned as first listed (held, with C{--quarantine-new}).
+
+L{PinPolicy.approve} (the management API, the status page's button)
+makes pending changes the pins, and tells the server's routers, whose
+sessions and catalogs list the tools again.
 
 The book is changed in the reactor thread only; it is written to
 C{<state-dir>/pins.json} after each change, in a thread (the way the
@@ -32,6 +41,7 @@ from __future__ import annotations
 import shlex
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,10 +56,13 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.toolgate import Announcer
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.trust.capabilities import Declared, declared
 from mcpgateway.trust.diff import approveCommand, changeLines, recordReport
 from mcpgateway.trust.pins import (
+    EARLIER_FIELDS,
     ENFORCE,
     OFF,
+    PINNED_FIELDS,
     REMOVED,
     WARN,
     Change,
@@ -62,6 +75,8 @@ from mcpgateway.trust.pins import (
 
 MAX_SPECS = 256
 """Specs whose launch digest is kept (a few per server while it reloads)."""
+NAMED = 20
+"""Tools a log line names at most."""
 MAX_PARTLY = 10_000
 """Tool names kept of a definition listed only in part."""
 
@@ -113,6 +128,8 @@ class PinPolicy(Service):
         """The tools seen so far of each definition listed only in part
         (no whole listing yet, so no pins): under enforce, the only ones
         it may be called for."""
+        self._migrated: set[tuple[str, str]] = set()
+        """The definitions whose pins of fewer fields were said to be completed."""
         self._writing = False
         self._queued = False
         self._idle: list[Deferred[None]] = []
@@ -139,6 +156,7 @@ class PinPolicy(Service):
         page: list[dict[str, Any]],
         whole: list[dict[str, Any]] | None,
         router: Announcer,
+        capabilities: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         server, launch = self.keyOf(spec)
         routers = self._routers.get(server)
@@ -146,14 +164,13 @@ class PinPolicy(Service):
             routers = self._routers[server] = weakref.WeakSet()
         routers.add(router)
         now = self._clock.seconds()
-        digests: dict[int, str] = {}
+        listing = _Listing(declared(capabilities), now)
         record = self.book.get(server, launch)
-        newlyHeld = False
         if whole is not None:
             if record is None:
-                record = self._first(server, launch, whole, now)
+                record = self._first(server, launch, whole, listing)
             else:
-                newlyHeld |= self._whole(record, whole, now, digests)
+                self._whole(record, whole, listing)
         if record is None:  # a first listing not finished yet
             seen = self._partly.setdefault((server, launch), set())
             if len(seen) < MAX_PARTLY:
@@ -165,23 +182,19 @@ class PinPolicy(Service):
             name = tool.get("name")
             if not isinstance(name, str):
                 continue
-            digest = digests.get(id(tool)) or toolDigest(tool)
-            change = record.note(tool, digest, now)
-            held = self.reason(record, server, name)
-            if change is not None:
-                self._told(record, name, change, held)
-                newlyHeld |= held is not None
-            if held is None:
+            self._note(record, tool, listing)
+            if self.reason(record, server, name) is None:
                 shown.append(tool)
+        self._said(record, listing)
         self._saveIfDirty()
-        if newlyHeld:
+        if listing.newlyHeld:
             self._announceSoon(server)  # those that listed it before list again
         return shown
 
     def _first(
-        self, server: str, launch: str, tools: list[dict[str, Any]], now: float
+        self, server: str, launch: str, tools: list[dict[str, Any]], listing: _Listing
     ) -> ServerPins:
-        record = firstPins(server, launch, tools, now, self.quarantineNew)
+        record = firstPins(server, launch, tools, listing.now, self.quarantineNew, listing.caps)
         self.book.add(record)
         if self.quarantineNew:
             self.log.warn(
@@ -204,27 +217,75 @@ class PinPolicy(Service):
             )
         return record
 
-    def _whole(
-        self, record: ServerPins, whole: list[dict[str, Any]], now: float, digests: dict[int, str]
-    ) -> bool:
+    def _whole(self, record: ServerPins, whole: list[dict[str, Any]], listing: _Listing) -> None:
         """A whole listing of C{record}'s definition: every tool noted,
-        the removed ones too; whether a tool was newly withheld."""
-        newlyHeld = False
+        the removed ones too."""
         names = []
         for tool in whole:
             name = tool.get("name")
-            if not isinstance(name, str):
-                continue
-            names.append(name)
-            digest = digests[id(tool)] = toolDigest(tool)
-            change = record.note(tool, digest, now)
-            if change is not None:
-                held = self.reason(record, record.server, name)
-                self._told(record, name, change, held)
-                newlyHeld |= held is not None
-        for name, change in record.listed(names, now):
+            if isinstance(name, str):
+                names.append(name)
+                self._note(record, tool, listing)
+        for name, change in record.listed(names, listing.now, listing.caps):
             self._told(record, name, change, None)
-        return newlyHeld
+
+    def _note(self, record: ServerPins, tool: dict[str, Any], listing: _Listing) -> None:
+        """Compare one listed C{tool} with its pin (once per listing): a
+        change is told, a tool pinned as first listed to this listing's
+        client or a pin that records its other fields is gathered for
+        L{_said}."""
+        name = tool["name"]
+        digest = listing.digests.get(id(tool))
+        if digest is not None:
+            return  # noted: its whole listing went first
+        digest = listing.digests[id(tool)] = toolDigest(tool)
+        pin = record.tools.get(name)
+        partial = pin is not None and pin.fields != PINNED_FIELDS
+        change = record.note(tool, digest, listing.now, listing.caps, not self.quarantineNew)
+        if change is not None:
+            held = self.reason(record, record.server, name)
+            self._told(record, name, change, held)
+            listing.newlyHeld |= held is not None
+        elif pin is None and name in record.tools:
+            listing.firstListed.append(name)
+        elif partial and record.tools[name].fields == PINNED_FIELDS:
+            listing.completed += 1
+
+    def _said(self, record: ServerPins, listing: _Listing) -> None:
+        """Log what a listing pinned without a change: the tools first
+        listed to its client, and (once per definition) the pins that
+        recorded their other fields."""
+        if listing.firstListed:
+            self.log.info(
+                "pins: server {server}: {count} tool(s) pinned as first listed to a client"
+                " that declared {capabilities}: {tools}",
+                server=record.server,
+                count=len(listing.firstListed),
+                capabilities=logs.clientText(
+                    ", ".join(sorted(listing.caps or ())) or "no capabilities", 400
+                ),
+                tools=", ".join(logs.clientText(name) for name in listing.firstListed[:NAMED])
+                + (
+                    f" and {len(listing.firstListed) - NAMED} more"
+                    if len(listing.firstListed) > NAMED
+                    else ""
+                ),
+                pinsServer=record.server,
+                pinsEvent="pinnedForCapabilities",
+            )
+        key = (record.server, record.launch)
+        if listing.completed and key not in self._migrated:
+            self._migrated.add(key)
+            self.log.info(
+                "pins: server {server}: its pins now also keep each tool's {fields}, recorded"
+                " as listed now, as the rest is as approved ({count} tool(s) so far; the pins"
+                " of an earlier version did not keep them)",
+                server=record.server,
+                fields=", ".join(f for f in PINNED_FIELDS if f not in EARLIER_FIELDS),
+                count=listing.completed,
+                pinsServer=record.server,
+                pinsEvent="completed",
+            )
 
     def _told(self, record: ServerPins, name: str, change: Change, held: str | None) -> None:
         """Log a new change, once: a structured event with its diff."""
@@ -370,6 +431,26 @@ class PinPolicy(Service):
         told = len(self._routers.get(server, ()))
         return {"server": server, "approved": names, "unchanged": unchanged, "routers": told}
 
+    def forget(self, server: str, keep: str | None = None) -> list[str]:
+        """Forget the pins of C{server}'s definitions but the one of launch
+        C{keep} (C{None}: all), and keep that: the launches forgotten."""
+        gone = self.book.forget(server, keep)
+        for record in gone:
+            self._partly.pop((record.server, record.launch), None)
+            self._migrated.discard((record.server, record.launch))
+            self.log.info(
+                "pins: server {server}: the pins of definition {launch} are forgotten"
+                " ({count} tool(s), {pending} pending change(s))",
+                server=server,
+                launch=record.launch,
+                count=len(record.tools),
+                pending=len(record.pending),
+                pinsServer=server,
+                pinsEvent="forgotten",
+            )
+        self._saveIfDirty()
+        return [record.launch for record in gone]
+
     def _announceSoon(self, server: str) -> None:
         """Tell C{server}'s routers that what they show changed, once this
         turn is over (a listing being answered goes first)."""
@@ -457,6 +538,25 @@ class PinPolicy(Service):
         waiter: Deferred[None] = Deferred()
         self._idle.append(waiter)
         return waiter
+
+
+@dataclass
+class _Listing:
+    """One listing as the policy goes through it.
+
+    @ivar caps: what its client declared (C{None}: not known).
+    @ivar digests: each tool's digest, by the id of its object (noted once).
+    @ivar newlyHeld: a tool was newly withheld.
+    @ivar firstListed: the tools pinned as first listed to its client.
+    @ivar completed: pins that recorded the fields they did not keep.
+    """
+
+    caps: Declared | None
+    now: float
+    digests: dict[int, str] = field(default_factory=dict)
+    newlyHeld: bool = False
+    firstListed: list[str] = field(default_factory=list)
+    completed: int = 0
 
 
 def policyOf(gateway: Gateway) -> PinPolicy | None:

@@ -49,7 +49,7 @@ from mcpgateway.report.health import healthBody
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.addresses import isLoopbackHost
 from mcpgateway.web.guard import checkOrigin, header
-from mcpgateway.web.pinsapi import approvePins, pinsReport
+from mcpgateway.web.pinsapi import approvePins, forgetPins, pinsReport
 from mcpgateway.web.replies import jsonReply
 from mcpgateway.web.sse import SSEStream
 
@@ -65,7 +65,7 @@ ROUTES_HINT = (
     " POST /api/v1/servers/<name>/reset-circuit,"
     " GET /api/v1/servers/<name>/logs, GET /api/v1/tools,"
     " GET /api/v1/catalog, POST /api/v1/catalog/refresh, GET /api/v1/pins[/<name>],"
-    " POST /api/v1/pins/<name>/approve"
+    " POST /api/v1/pins/<name>/approve, POST /api/v1/pins/<name>/forget"
 )
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -175,6 +175,10 @@ class ApiApp:
     @app.route(PREFIX + "/pins/<name>/approve", methods=["POST"])
     def approveTools(self, request: IRequest, name: str) -> bytes:
         return jsonReply(request, 200, approvePins(self._gateway, name, _optionalJsonBody(request)))
+
+    @app.route(PREFIX + "/pins/<name>/forget", methods=["POST"])
+    def forgetTools(self, request: IRequest, name: str) -> bytes:
+        return jsonReply(request, 200, forgetPins(self._gateway, name))
 
     @app.route(PREFIX + "/servers/<name>/logs", methods=["GET"])
     def serverLogs(self, request: Request, name: str) -> bytes | Deferred[None]:

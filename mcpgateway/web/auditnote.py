@@ -13,6 +13,8 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
+from mcpgateway.governance.decision import Decision
+from mcpgateway.ops.audit import NO_ARGUMENTS
 from mcpgateway.protocol import jsonrpc
 
 if TYPE_CHECKING:
@@ -27,7 +29,17 @@ class AuditNote:
     """What the audit record of one HTTP request will say, filled in as the
     request goes (see L{mcpgateway.ops.audit}); written when it ends."""
 
-    __slots__ = ("code", "method", "outcome", "payload", "session", "started", "tool")
+    __slots__ = (
+        "arguments",
+        "code",
+        "decision",
+        "method",
+        "outcome",
+        "payload",
+        "session",
+        "started",
+        "tool",
+    )
 
     def __init__(self, started: float, keepPayload: bool = False) -> None:
         self.started = started
@@ -37,6 +49,10 @@ class AuditNote:
         self.outcome: str | None = None
         self.code: int | None = None
         self.payload: dict[str, Any] | None = {} if keepPayload else None
+        self.arguments: Any = NO_ARGUMENTS
+        """The arguments (the params without them) the record digests."""
+        self.decision: Decision | None = None
+        """What the policy and the limits decided (the request gate sets it)."""
 
     def message(self, message: Any) -> None:
         """The request being served: its method and tool (and arguments)."""
@@ -50,8 +66,10 @@ class AuditNote:
             name = params.get(NAMED_METHODS[method])
             if isinstance(name, str):
                 self.tool = name[:256]
-        if self.payload is not None and isinstance(params, dict):
-            self.payload["arguments"] = params.get("arguments", params)
+        if isinstance(params, dict):
+            self.arguments = params.get("arguments", params)
+            if self.payload is not None:
+                self.payload["arguments"] = self.arguments
 
     def settle(self, outcome: str, code: int | None = None) -> None:
         """How it ended (the first error of a batch stays)."""

@@ -41,6 +41,7 @@ from twisted.web.server import NOT_DONE_YET
 
 from mcpgateway.auth.principal import Principal, Verdict
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.governance.limitsgate import healthSection
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report.health import healthBody, visitingSessions
 from mcpgateway.runtime import logs
@@ -206,6 +207,10 @@ class Health(Resource):
             self._gateway.aggregateStatus(),
             shown is Shown.EVERYTHING,
         )
+        limits = self._team.callLimits
+        section = None if limits is None else healthSection(limits)
+        if section is not None and shown is Shown.EVERYTHING:
+            body["limits"] = section
         return jsonReply(request, 200, body)
 
 

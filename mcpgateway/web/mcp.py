@@ -81,6 +81,8 @@ from mcpgateway.core.era2026.types import Era2026Service
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
+from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.governance.limitsreply import RATE_LIMITED
 from mcpgateway.protocol import envelope, jsonrpc, versions, wire2026
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
@@ -179,6 +181,9 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
         self._scope = scope
         self._keys = keys
         self._quota = quota
+        self.callLimits: LimitsGate | None = None
+        """The rate limits and quotas of calls (L{mcpgateway.governance.limits}), set by
+        whoever builds the endpoint; C{None}: none."""
         self._throttled = throttled
         self.ignoredCredentialHeaders = 0
         """C{X-Mcp-Env-*} headers not listed in the entry's C{credentialEnv}: ignored."""
@@ -434,6 +439,14 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
             throttled = self._admit(request, payload)
             if throttled is not None:
                 return throttled
+        if self.callLimits is not None and not getattr(request, "fromPeer", False):
+            limited = self.callLimits.decide(payload, principalKey(request), self._server)
+            if limited is not None:
+                self.clientErrors.note(request, 429, limited[0].reason)
+                if note is not None:
+                    note.decision = limited[0]
+                    note.settle("refused", RATE_LIMITED)
+                return self.callLimits.refuse(request, *limited)
         if modern:
             return self._modernPost(request, payload, version)
         if isinstance(payload, list):

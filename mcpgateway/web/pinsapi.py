@@ -3,13 +3,19 @@
 
  - C{GET /api/v1/pins}: the policy (C{--pins}, C{--quarantine-new}) and
    every server definition's pins, with each pending change, its diff and
-   whether it is withheld now (L{mcpgateway.trust.policy.PinPolicy.report});
+   whether it is withheld now (L{mcpgateway.trust.policy.PinPolicy.report}),
+   and whether the gateway serves that server (C{served}) and that
+   definition of it (C{current});
  - C{GET /api/v1/pins/<server>}: the same for one server (404: none);
  - C{POST /api/v1/pins/<server>/approve}, with an optional body
    C{{"tools": [names]}} (none: every pending change of the server): the
    changes become the pins at once; the server's sessions and catalogs
    list its tools again, and when no child of it runs its catalog is
-   listed afresh (a probe).
+   listed afresh (a probe);
+ - C{POST /api/v1/pins/<server>/forget}: the pins of every definition of
+   the server the gateway does not serve now are forgotten (409 when it
+   serves the server's only one: its pins are what its tools are checked
+   against).
 
 A gateway run with C{--pins off} reports no pins and refuses approvals
 (409): the C{mcpgateway tools} command edits the file itself then.
@@ -38,11 +44,56 @@ def pinsReport(gateway: Gateway, server: str | None = None) -> dict[str, Any]:
             raise ManagementError(404, f"no pins: this gateway runs with --pins {OFF}")
         return {"policy": OFF, "quarantineNew": False, "servers": []}
     try:
-        return policy.report(server)
+        report = policy.report(server)
     except KeyError:
         raise ManagementError(
             404, f"no pins for server '{server}': the gateway has not listed its tools yet"
         ) from None
+    for record in report["servers"]:
+        launch = _servedLaunch(gateway, record["server"])
+        record["served"] = launch is not None
+        record["current"] = launch == record["launch"]
+    return report
+
+
+def _servedLaunch(gateway: Gateway, server: str) -> str | None:
+    """The launch of the definition of C{server} the gateway serves now
+    (C{None}: it serves no server of that name)."""
+    policy = policyOf(gateway)
+    pool = gateway.pools.get(server)
+    if policy is None or pool is None:
+        return None
+    return policy.keyOf(pool.spec)[1]
+
+
+def forgetPins(gateway: Gateway, server: str) -> dict[str, Any]:
+    """C{POST /api/v1/pins/<server>/forget}: C{{"server": ..., "forgotten":
+    [launch, ...], "kept": launch or None}}."""
+    policy = policyOf(gateway)
+    if policy is None:
+        raise ManagementError(
+            409,
+            f"this gateway runs with --pins {OFF}: `mcpgateway tools forget` edits the pins"
+            " file itself",
+        )
+    records = policy.book.ofServer(server)
+    if not records:
+        raise ManagementError(404, f"no pins for server '{server}'")
+    served = _servedLaunch(gateway, server)
+    if all(record.launch == served for record in records):
+        raise ManagementError(
+            409,
+            f"server '{server}' is served, and its pins are what its tools are checked"
+            f" against: review its changes with `mcpgateway tools diff {server}` and approve"
+            " them instead",
+        )
+    forgotten = policy.forget(server, keep=served)
+    log.info(
+        "api: pins of server {server} forgotten ({count} definition(s))",
+        server=server,
+        count=len(forgotten),
+    )
+    return {"server": server, "forgotten": forgotten, "kept": served}
 
 
 def approvePins(gateway: Gateway, server: str, body: Any) -> dict[str, Any]:

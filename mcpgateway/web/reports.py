@@ -26,6 +26,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.governance.limitsgate import renderMetrics as renderLimits
 from mcpgateway.report.health import sessionsBody, visitingSessions
 from mcpgateway.report.metrics import CONTENT_TYPE, renderCluster, renderMetrics, renderTeam
 from mcpgateway.runtime import logs
@@ -113,6 +114,8 @@ class ReportsResource(Resource):
         body = renderMetrics(self._gateway)
         if self._team is not None:
             body += renderTeam(self._team.refusals(), self._team.throttledCounts())
+            if self._team.callLimits is not None:
+                body += renderLimits(self._team.callLimits)
             cluster = self._team.cluster
             if cluster is not None:
                 visiting = visitingSessions(self._gateway.status(rows=False))

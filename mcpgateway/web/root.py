@@ -30,6 +30,7 @@ from mcpgateway.ops.audit import AuditRecord, AuditSink
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
+from mcpgateway.web import favicon
 from mcpgateway.web.aggregate import (
     AggregateBackend,
     AggregateEndpoint,
@@ -279,6 +280,8 @@ class _Door(Resource):
                     via=getattr(principal, "via", None),
                     peer=getattr(peer, "host", None),
                     payload=note.payload or None,
+                    decision=note.decision,
+                    arguments=note.arguments,
                 )
             )
         except Exception:
@@ -390,6 +393,7 @@ class GatewayRoot(Resource):
                 cluster=self.team.cluster,
                 loopbackOnly=self._childTextForAll(),
             )
+        endpoint.callLimits = self.team.callLimits
         return endpoint
 
     def _route(self, name: str, key: str) -> McpEndpoint | None:
@@ -415,6 +419,7 @@ class GatewayRoot(Resource):
                 cluster=self.team.cluster,
                 loopbackOnly=self._childTextForAll(),
             )
+        endpoint.callLimits = self.team.callLimits
         return endpoint
 
     def _aggregate(self, where: AggregatePath) -> McpEndpoint | None:
@@ -444,6 +449,7 @@ class GatewayRoot(Resource):
                 loopbackOnly=self._childTextForAll(),
                 backend=AggregateBackend(self._gateway, where.endpoint),
             )
+        endpoint.callLimits = self.team.callLimits
         return endpoint
 
     def endEra2026Streams(self, reason: str) -> int:
@@ -466,6 +472,11 @@ class GatewayRoot(Resource):
         return self._loopbackOnly and self.team.gate is None
 
     def getChildWithDefault(self, path: bytes, request: IRequest) -> IResource:
+        if path == b"oauth" and self.team.upstreamLogin is not None:
+            # Principals' logins to remote servers: a browser's, without a bearer
+            # token. Their forms come from the gateway's own origin, which behind a
+            # proxy is no loopback one: the pages check Origin themselves.
+            return self.team.upstreamLogin
         refusal = checkOrigin(request, self._loopbackOnly, self.team.gate is not None)
         if refusal is not None:
             return _Refused(*refusal, self.clientErrors)
@@ -514,9 +525,8 @@ class GatewayRoot(Resource):
             return aggregate
         if path == b"health" and not request.postpath:
             return self._health
-        if path == b"oauth" and self.team.upstreamLogin is not None:
-            # Principals' logins to remote servers: a browser's, without a bearer token.
-            return self.team.upstreamLogin
+        if path in favicon.PATHS and not request.postpath:
+            return favicon.FAVICON  # the page's icon: no secret, no admin door
         gate = self.team.gate
         if (path == b"" and not request.postpath) or (
             path == b"status" and request.postpath == [b"events"]

@@ -10,7 +10,8 @@ JavaScript. A few lines of inline script (no build step, nothing fetched from
 elsewhere: the page's Content-Security-Policy allows nothing else) follow
 C{GET /status/events} (L{mcpgateway.web.statusstream}), whose every event
 carries the page's data and its live part rendered here, and drive the
-buttons (restart, enable, disable, reset circuit) through C{/api/v1}.
+buttons (restart, enable, disable, reset circuit) through C{/api/v1}. Its
+icon is the gateway's own too (L{mcpgateway.web.favicon}).
 
 CSRF: a browser's request that changes something through the API must carry
 the C{X-Mcpgateway-Csrf} header (L{csrfRefusal}; the buttons send it). A page
@@ -47,6 +48,7 @@ from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.web.favicon import ICON_PATH
 from mcpgateway.web.guard import Refusal, header
 from mcpgateway.web.pinspage import pinsData, renderPins
 from mcpgateway.web.replies import jsonReply
@@ -421,6 +423,16 @@ def _exitsCell(server: Mapping[str, Any]) -> str:
     )
 
 
+def _errorsCell(errors: int, failedInitializes: int) -> str:
+    """The errors, in red only when there are some (a red C{0} reads as
+    trouble that is not there), and under them the failed C{initialize}
+    requests, when there are some."""
+    cell = f'<span class="bad">{errors}</span>' if errors else "0"
+    if failedInitializes:
+        cell += f'<span class="sub">{failedInitializes} initialize failed</span>'
+    return cell
+
+
 def _buttons(server: Mapping[str, Any]) -> str:
     name = esc(server["key"])
     toggle = ("enable", "Enable") if server["disabled"] else ("disable", "Disable")
@@ -454,13 +466,7 @@ def _serverRows(server: Mapping[str, Any], controls: bool) -> str:
         f"<td>{server['requests']}"
         + (f'<span class="sub">{server["inFlight"]} in flight</span>' if server["inFlight"] else "")
         + "</td>",
-        f'<td class="{"bad" if errors or failedInitializes else ""}">{errors}'
-        + (
-            f'<span class="sub">{failedInitializes} initialize failed</span>'
-            if failedInitializes
-            else ""
-        )
-        + "</td>",
+        f"<td>{_errorsCell(errors, failedInitializes)}</td>",
         f"<td>{server['restarts']}</td>",
         f'<td><span class="circuit {circuit}">{circuit}</span></td>',
         f"<td>{esc(saved) if saved else ''}</td>",
@@ -683,7 +689,8 @@ def renderPage(data: Mapping[str, Any], controls: bool = True) -> bytes:
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>mcpgateway status</title><style>{STYLE}</style></head>"
+        f'<title>mcpgateway status</title><link rel="icon" href="{ICON_PATH}"'
+        f' type="image/svg+xml"><style>{STYLE}</style></head>'
         f'<body data-stream="{STREAM_PATH.decode()}">'
         '<header><h1>mcpgateway</h1><span id="feed" class="feed">not live</span></header>'
         f"{noscript}"

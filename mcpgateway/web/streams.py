@@ -95,6 +95,7 @@ class StreamRequests:
         stream = SSEStream(request, self._clock, True, self._keepAlive, self._logFor(session, "g"))
         session.getStream = stream
         stream.onClose(session.streamEnded)
+        session.streamOpened()  # a child's request that waited for it goes out now
         return NOT_DONE_YET
 
     def _handedOver(self, request: Request, session: Session) -> bytes:

@@ -20,6 +20,7 @@ from twisted.web.server import Request
 
 from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.cluster.routing import Where
+from mcpgateway.governance.limitsgate import LimitsGate
 from mcpgateway.ops.audit import AuditSink
 from mcpgateway.web.backends import Quota
 from mcpgateway.web.guard import header
@@ -222,6 +223,9 @@ class TeamSurface:
         self.upstreamLogin: IResource | None = None
         """C{/oauth}: where principals sign in to remote servers
         (L{mcpgateway.web.upstreamlogin}; C{None}: not served)."""
+        self.callLimits: LimitsGate | None = None
+        """The rate limits and quotas of calls (L{mcpgateway.governance.limitsgate});
+        C{None}: none configured."""
         self.listeners: list[Callable[[int], None]] = []
         """Told the port the gateway listens on, once it does."""
 

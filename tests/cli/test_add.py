@@ -320,6 +320,62 @@ def test_add_as_json(tmp_path: Path) -> None:
         "registry": {"name": "io.github.acme/time", "version": "0.6.2", "kind": "pypi"},
         "entry": {"command": "uvx", "args": ["mcp-server-time@0.6.2", "--local-timezone=UTC"]},
         "secrets": [],
+        "hostPaths": [],
         "url": "http://127.0.0.1:9100/time/mcp",
         "server": {"name": "time", "share": "session"},
     }
+
+
+PG = ("io.github.acme/postgres", "--as", "pg", "--env", "DATABASE_URL=postgres://h/db")
+PG_MOUNT = "/srv/results (read-write, at /results in the container)"
+
+
+def test_a_host_path_is_added_only_once_that_exact_path_is_approved(tmp_path: Path) -> None:
+    add = Add(tmp_path, running=True)
+    with pytest.raises(CliError) as caught:
+        add(*PG, "--set", "results_dir=/srv/results", "--yes")
+    assert caught.value.message == (
+        f"nothing added: the container would get paths of this machine ({PG_MOUNT});"
+        " approve each exact path with --allow-host-path /srv/results"
+    )
+    for other in ("/srv", "/srv/results/x"):
+        with pytest.raises(CliError, match=r"--allow-host-path /srv/results$"):
+            add(*PG, "--set", "results_dir=/srv/results", "-y", "--allow-host-path", other)
+    assert add.api.requests == [] and add.secrets == []
+    add(*PG, "--set", "results_dir=/srv/results", "-y", "--allow-host-path", "/srv/results/")
+    [(_, _, body)] = add.api.requests
+    assert "--mount=type=bind,src=/srv/results,dst=/results" in body["args"]
+    assert f"  host path: {PG_MOUNT}" in add.stderr.getvalue().splitlines()
+
+
+def test_a_terminal_is_asked_for_each_host_path(tmp_path: Path) -> None:
+    person = Person("", "/srv/results", "y", "y")
+    add = Add(tmp_path, person=person)
+    assert add(*PG) == 0
+    assert person.asked == [
+        ("  PG_STATEMENT_TIMEOUT [30000]: ", False),
+        ("  results_dir: ", False),
+        (f"Give the container this path of your machine: {PG_MOUNT}? [y/N] ", False),
+        ("Add it as pg? [y/N] ", False),
+    ]
+    assert "--mount=type=bind,src=/srv/results,dst=/results" in add.servers()["pg"]["args"]
+    add = Add(tmp_path, person=Person("", "/srv/results", "n"))
+    with pytest.raises(CliError, match=r"^nothing added: /srv/results was not approved$"):
+        add(*PG, "--as", "pg2")
+    assert "pg2" not in add.servers() and not add.secrets
+
+
+def test_a_dry_run_names_the_approvals_it_would_need(tmp_path: Path) -> None:
+    add = Add(tmp_path)
+    assert add(*PG, "--set", "results_dir=/srv/results", "--dry-run", "--json") == 0
+    document = json.loads(add.stdout.getvalue())
+    assert document["hostPaths"] == ["/srv/results"] and document["dryRun"] is True
+    assert "  (not approved: --allow-host-path /srv/results)" in add.stderr.getvalue()
+    assert not (add.stateDir / "servers.json").exists()
+
+
+def test_a_refused_docker_option_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(CliError, match="relative"):
+        Add(tmp_path)(*PG, "--set", "results_dir=../..", "-y", "--allow-host-path", "../..")
+    with pytest.raises(CliError, match="root directory"):
+        Add(tmp_path)(*PG, "--set", "results_dir=/", "-y", "--allow-host-path", "/")

@@ -791,6 +791,7 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None
         "envFiles",
         "logFile",
         "pins",
+        "sandbox",
     ]
     for entry in document["checks"]:
         assert set(entry) == {"name", "status", "message", "fix", "details"}

@@ -140,11 +140,12 @@ def test_promotions_check_lists_each_with_its_undo(stateDir: Path, running: Fake
     result = check(stateDir, "promotions")
     assert result.status == "info"
     assert "everything, fs" in result.message
+    assert result.message.startswith("Promoted to a child per workspace or per session:")
     assert result.details == (
-        "everything: sampling",
+        "everything (a child per session): sampling",
         f'  undo: {{"everything": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE}',
-        "fs: roots/list with 3 sessions in flight",
-        f'  undo: {{"fs": {{"share": "workspace"}}}} in {stateDir / OVERRIDES_FILE}',
+        "fs (a child per workspace): roots/list with 3 sessions in flight",
+        f'  undo: {{"fs": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE}',
     )
     # The refused requests of a promoted server are no failure any more.
     assert check(stateDir, "serverRequests").status == "pass"
@@ -222,3 +223,14 @@ def test_doctor_runs_the_new_checks_in_order(
     assert names.index("promotions") < names.index("poolLimits") < names.index("backup")
     assert names.index("workspaceKey") < names.index("envFiles") < names.index("logFile")
     assert os.path.exists(stateDir) and not (stateDir / WORKSPACE_KEY_FILE).exists()
+
+
+def test_status_shows_a_workspace_promotion(stateDir: Path) -> None:
+    found = GatewayProbe(stateDir, {"pid": 7, "port": 9100})
+    server = scoped({}, share="workspace", promoted="roots/list with 2 sessions")
+    lines = renderStatus(found, {"servers": {"fs": server}}, [])
+    assert (
+        "      ↑ promoted: each workspace gets a child of its own (roots/list with 2 sessions)"
+        in (lines)
+    )
+    assert f'        undo: {{"fs": {{"share": "global"}}}} in {stateDir / OVERRIDES_FILE}' in lines

@@ -567,3 +567,47 @@ def test_servers_add_and_remove_for_one_workspace(
     )
     assert (code, out, err) == (0, f"removed demo2 for workspace {project}\n", "")
     assert lastCall(running)[:2] == ("DELETE", "/api/v1" + query)
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("htps://mcp.example.com/mcp", "is not a URL the gateway reaches"),
+        ("http:/mcp.example.com/mcp", "is not a URL the gateway reaches"),
+        ("ws://mcp.example.com/mcp", "is not a URL the gateway reaches"),
+        ("wss://mcp.example.com/mcp", "is not a URL the gateway reaches"),
+        ("https//mcp.example.com/mcp", "is not a URL the gateway reaches"),
+        ("http:mcp.example.com", "is not a URL the gateway reaches"),
+        ("hxxps://mcp.example.com", "is not a URL the gateway reaches"),
+        ("file:///usr/bin/server", "is not a URL the gateway reaches"),
+        ("https:///mcp", "is not a URL: it names no host"),
+        ("https://[::1/mcp", "is not a URL: it names no host"),
+    ],
+)
+def test_servers_add_with_a_mistyped_url_says_it_is_not_one(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway, typed: str, why: str
+) -> None:
+    calls = len(running.calls)
+    code, out, err = run(capsys, stateDir, "servers", "add", "far", typed)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and f"{typed!r} {why}" in err
+    if "reaches" in why:
+        assert "starts with http:// or https://" in err
+    assert len(running.calls) == calls  # neither a command nor a remote was sent
+
+
+def test_servers_add_with_a_url_and_arguments_is_refused(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    code, _, err = run(capsys, stateDir, "servers", "add", "far", "https://x.example/mcp", "sse")
+    assert code == 2
+    assert "a remote server's URL takes no arguments (https://x.example/mcp sse)" in err
+
+
+def test_a_command_with_a_drive_or_a_colon_is_still_a_command(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    api(running, "POST", "/servers", 201, SUMMARY)
+    assert main(["--state-dir", str(stateDir), "servers", "add", "s", "--", "C:/x", "a:b"]) == 0
+    assert lastCall(running)[3]["command"].endswith("/C:/x")
+    assert lastCall(running)[3]["args"] == ["a:b"]

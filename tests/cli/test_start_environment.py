@@ -18,7 +18,7 @@ import pytest
 from mcpgateway import launch
 from mcpgateway.cli import main
 from mcpgateway.cli.context import CliContext
-from mcpgateway.cli.start import adoptedElsewhere
+from mcpgateway.cli.elsewhere import adoptedElsewhere
 from mcpgateway.cli.userpath import PATH_RECORD, currentUmask, recordedPath, startPath
 from tests.cli.support import FakeGateway, run
 from tests.cli.test_start import FakeLauncher

@@ -101,15 +101,74 @@ def test_chatMcpAccessPolicySkipsVSCode(tmp_path: Path) -> None:
     ]
 
 
-def test_envFileSandboxAndDevAreLeftAlone(tmp_path: Path) -> None:
+def test_envFileAndDevAreLeftAlone(tmp_path: Path) -> None:
     host = makeHost(tmp_path)
     servers = {
         "a": {"command": "x", "envFile": "${workspaceFolder}/.env"},
-        "b": {"command": "x", "sandboxEnabled": True},
         "c": {"command": "x", "dev": {"watch": "src/**"}},
     }
     path = write(host.home / ".config/Code/User/mcp.json", json.dumps({"servers": servers}))
     before = path.read_bytes()
     report = engine(tmp_path, [VSCode()], host).adopt(urlFor)
     assert path.read_bytes() == before
-    assert sorted(dict(report.files[0].skipped)) == ["a", "b", "c"]
+    assert sorted(dict(report.files[0].skipped)) == ["a", "c"]
+
+
+SANDBOXED = {
+    "servers": {
+        "boxed": {"command": "x", "sandboxEnabled": True},
+        "own": {
+            "command": "x",
+            "cwd": "${userHome}/proj",
+            "sandboxEnabled": True,
+            "sandbox": {"filesystem": {"denyRead": ["${userHome}/private"]}},
+        },
+        "free": {"command": "x", "sandboxEnabled": False},
+    },
+    "sandbox": {
+        "filesystem": {"allowWrite": ["${userHome}/out"]},
+        "network": {"allowedDomains": ["api.example.com"]},
+    },
+}
+
+
+def test_sandboxed_entries_are_adopted_with_their_profile(tmp_path: Path) -> None:
+    host = makeHost(tmp_path)
+    write(host.home / ".config/Code/User/mcp.json", json.dumps(SANDBOXED))
+    gateway = engine(tmp_path, [VSCode()], host)
+    report = gateway.adopt(urlFor)
+    assert sorted(report.files[0].adopted) == ["boxed", "free", "own"]
+    served = gateway.servedDocument()["mcpServers"]
+    # The file's profile, its variables translated (VS Code's own default for an entry).
+    assert served["boxed"]["sandbox"] == {
+        "filesystem": {"allowWrite": [f"{host.home}/out"]},
+        "network": {"allowedDomains": ["api.example.com"]},
+    }
+    # An entry's own profile wins; its working directory is writable, as in VS Code.
+    assert served["own"]["sandbox"] == {
+        "filesystem": {"denyRead": [f"{host.home}/private"], "allowWrite": [f"{host.home}/proj"]}
+    }
+    assert "sandbox" not in served["free"]
+
+
+def test_a_sandboxed_entry_without_a_profile_gets_the_default_one(tmp_path: Path) -> None:
+    host = makeHost(tmp_path)
+    servers = {"servers": {"boxed": {"command": "x", "sandboxEnabled": True}}}
+    write(host.home / ".config/Code/User/mcp.json", json.dumps(servers))
+    gateway = engine(tmp_path, [VSCode()], host)
+    gateway.adopt(urlFor)
+    assert gateway.servedDocument()["mcpServers"]["boxed"]["sandbox"] is True
+
+
+def test_a_profile_the_gateway_cannot_use_leaves_the_entry_with_vs_code(tmp_path: Path) -> None:
+    host = makeHost(tmp_path)
+    document = {
+        "servers": {"boxed": {"command": "x", "sandboxEnabled": True}},
+        "sandbox": {"filesystem": {"allowUnixSockets": ["/run/x.sock"]}},
+    }
+    path = write(host.home / ".config/Code/User/mcp.json", json.dumps(document))
+    before = path.read_bytes()
+    report = engine(tmp_path, [VSCode()], host).adopt(urlFor)
+    assert path.read_bytes() == before
+    [(name, why)] = report.files[0].skipped
+    assert name == "boxed" and "allowUnixSockets" in why

@@ -126,8 +126,8 @@ def test_the_promoter_records_then_reloads_once(tmp_path: Path) -> None:
         sink.promote("x", WHY)  # a second pool event: already recorded
     assert reloads.calls == 1
     assert PromotionStore(tmp_path).load() == {"x": Promotion(WHY, 1234.0)}
-    [event] = [e for e in events if "session-scoped from now on" in e["log_format"]]
-    assert event["server"] == "x"
+    [event] = [e for e in events if "-scoped from now on" in e["log_format"]]
+    assert (event["server"], event["share"]) == ("x", "session")
 
 
 def test_a_promotion_that_cannot_be_recorded_is_logged_not_raised(tmp_path: Path) -> None:

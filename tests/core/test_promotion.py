@@ -5,8 +5,8 @@ its own from then on (told to the promotion sink once): new sessions at their
 C{initialize}, the sessions open then at their next request, their
 C{initialize} replayed; pinned servers are not promoted; the promotion read
 back by a reconfigure ends no session. On a child all of whose sessions are
-one principal's, a sampling or elicitation request goes to the one session
-with a call in flight."""
+one principal's, a sampling, elicitation or roots request goes to the one
+session with a call in flight."""
 
 from __future__ import annotations
 
@@ -46,9 +46,11 @@ class FakeSink:
 
     def __init__(self) -> None:
         self.promoted: list[tuple[str, str]] = []
+        self.shares: list[str] = []
 
-    def promote(self, server: str, why: str) -> None:
+    def promote(self, server: str, why: str, share: str = "session") -> None:
         self.promoted.append((server, why))
+        self.shares.append(share)
 
 
 def initialize(requestId: Any = 0) -> Message:
@@ -509,15 +511,33 @@ class OnePrincipalTests(PromotionCase):
         self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
         del s1, s2
 
-    def test_roots_keep_the_proof_rule(self) -> None:
-        """A child asks for roots on its own at start-up, and a session's
-        roots are its workspace: one session calling proves nothing."""
+    def test_a_roots_request_goes_to_the_one_calling_session(self) -> None:
+        """A tool that needs the roots (server-everything's get-roots-list)
+        asks while serving the call: the caller's roots, on its call's
+        stream; nothing refused, nothing promoted."""
         s1, s2 = self.open(), self.open()
         for session in (s1, s2):
             session.capabilities = {"roots": {}}
         shared = self.reactor.lastProcess
         stream = self.inFlight(s1, shared)
         shared.reply({"jsonrpc": "2.0", "id": "child-r", "method": "roots/list"})
-        self.assertEqual(stream.messages, [])
-        self.assertIn("ambiguous", shared.takeMessages()[0]["error"]["message"])
+        [asked] = stream.messages
+        self.assertEqual(asked["method"], "roots/list")
+        self.assertEqual(shared.takeMessages(), [])
+        self.assertEqual((self.sink.promoted, self.pool.promoted), ([], None))
         del s2
+
+    def test_roots_with_no_call_in_flight_are_refused_and_promote_to_session(self) -> None:
+        """The child asks for roots on its own while nobody calls, and the
+        sessions came through the key-less route (their workspaces unknown):
+        refused, and only a child per session makes it provable."""
+        s1, s2 = self.open(), self.open()
+        for session in (s1, s2):
+            session.capabilities = {"roots": {}}
+        shared = self.reactor.lastProcess
+        shared.reply({"jsonrpc": "2.0", "id": "child-r", "method": "roots/list"})
+        message = shared.takeMessages()[0]["error"]["message"]
+        self.assertIn("ambiguous", message)
+        self.assertIn("a child per workspace where", message)
+        self.assertEqual(self.sink.shares, ["session"])
+        del s1, s2

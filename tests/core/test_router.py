@@ -8,6 +8,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from mcpgateway.core.asking import STREAM_WAIT
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.router import Fanout, Router
 from mcpgateway.protocol import jsonrpc
@@ -647,10 +648,14 @@ class ServerRequestTests(RouterCase):
         self.assertEqual(self.take(), [])
 
     def test_no_stream_at_all_error_to_child(self) -> None:
+        """No stream of the session opens within the wait: the child gets
+        the refusal (tests/core/test_router_streamwait.py: the wait)."""
         a = self.session("a")
         a.accept = False
         _, sink = self.inFlight(a, sink=RecordingSink(accept=False))
         self.router.childMessage(req(5, "roots/list"))
+        self.assertEqual(self.take(), [])
+        self.clock.advance(STREAM_WAIT)
         [error] = self.take()
         self.assertEqual((error["id"], error["error"]["code"]), (5, jsonrpc.INTERNAL_ERROR))
         gatewayId = sink.refused[0]["id"]

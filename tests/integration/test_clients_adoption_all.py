@@ -526,14 +526,13 @@ def files(home: Path) -> list[ClientFile]:
             "    // keep: the workspace's server\n"
             f'    "proj": {{"type": "stdio", "command": {PYJ}, "args": {DEMOJ},'
             ' "env": {"DEMO_ROOT": "${workspaceFolder}"}},\n'
-            '    "sandboxed": {"type": "stdio", "command": "npx", "args": ["x"],'
+            f'    "sandboxed": {{"type": "stdio", "command": {PYJ}, "args": {DEMOJ},'
             ' "sandboxEnabled": true},\n'
             "  },\n"
             "}\n",
             "jsonc",
             ("servers",),
-            {"proj": {"type": "http", "url": URL}},
-            skipped=("sandboxed",),
+            {"proj": {"type": "http", "url": URL}, "sandboxed": {"type": "http", "url": URL}},
         ),
         # -- Codex (TOML) ---------------------------------------------------------------
         ClientFile(

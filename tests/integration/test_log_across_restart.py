@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.ops.statedir import pidAlive
+from tests.integration.audittrail import assertVerifies, requestRecords
 from tests.integration.gateway import REPO
 
 pytestmark = pytest.mark.integration
@@ -187,7 +188,9 @@ def test_the_log_has_both_processes_whole_and_every_stop_to_its_end(home: Path) 
     assert len(exits) == 2 and exits[-1] > sigterm[0], text
     assert said(lines, "successor listens")[0] < exits[0] < sigterm[0], text
 
-    # The audit log: one whole record per call, the old process's and the new one's.
-    records = [json.loads(line) for line in (home / "audit.jsonl").read_text().splitlines()]
+    # The audit log: one whole record per call, the old process's and the new one's,
+    # and its chain intact across the hand-over.
+    records = requestRecords(home / "audit.jsonl")
     calls = [r for r in records if r["method"] == "tools/call"]
     assert [r["outcome"] for r in calls] == ["ok", "ok"], records
+    assertVerifies(home / "audit.jsonl", home)

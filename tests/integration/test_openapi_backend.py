@@ -13,6 +13,9 @@ shows."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -23,6 +26,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from mcpgateway.cli.checks import lastFailure
 from tests.integration.gateway import (
     REPO,
     FixtureServer,
@@ -404,3 +408,78 @@ def test_a_refused_secret_and_a_missing_login_are_named(
     assert needs.is_error is True
     assert textOf(needs).endswith("it needs a login: run `mcpgateway login loginpets`")
     assert gateway.health()["servers"]["loginpets"]["remote"]["login"] == "needed"
+
+
+def test_a_path_parameter_stays_one_segment_and_dot_segments_are_refused(
+    gateway: RunningGateway, service: PetService
+) -> None:
+    """A C{/} in a path parameter is sent encoded (one segment: the API
+    answers for that one pet id, which is no integer); C{..} and C{.} are
+    refused with the JSON-RPC invalid-params error, and nothing is sent."""
+
+    async def body(c: Client) -> tuple[Any, list[str]]:
+        slashed = await c.call_tool("getPet", {"petId": "1/../../admin/requests"})
+        refused = []
+        for value in ("..", "."):
+            try:
+                await c.call_tool("getPet", {"petId": value})
+            except Exception as e:  # the SDK raises the JSON-RPC error
+                refused.append(str(e))
+        return slashed, refused
+
+    slashed, refused = session(gateway.url("pets"), body)
+    assert slashed.is_error is True and "petId must be an integer" in textOf(slashed)
+    assert len(refused) == 2, refused
+    assert all("Invalid params: path parameter 'petId' cannot be" in e for e in refused), refused
+    paths = [r["path"] for r in service.requests()]
+    assert paths.count("/pets/1%2F..%2F..%2Fadmin%2Frequests") == 1, paths
+    assert not [p for p in paths if p in ("/", "/pets", "/pets/", "/pets/..", "/pets/.")], paths
+
+
+def test_a_server_started_without_the_extra_is_running_once_it_is_installed(
+    start: Any, home: Path, service: PetService
+) -> None:
+    """The C{[openapi]} extra missing (its validator cannot be imported):
+    the server's start is refused. Installed while the gateway runs: the
+    next call works, and C{/health} (what C{status}, the status page and
+    C{doctor} read) says it runs, with no failure left to report; the log
+    calls the refused start's end a remote session closed by the gateway."""
+    shim = home / "shim"
+    (shim / "openapi_spec_validator").mkdir(parents=True)
+    (shim / "openapi_spec_validator" / "__init__.py").write_text(
+        "raise ImportError('openapi-spec-validator is not installed')\n"
+    )
+    config = writeConfig(
+        home / "gateway.json",
+        {
+            "pets": {
+                "type": "openapi",
+                "spec": f"{service.base}/openapi.json",
+                "baseUrl": service.base,
+                "headers": {"X-Api-Key": API_KEY},
+            }
+        },
+    )
+    gateway: RunningGateway = start(
+        "--config", str(config), env={"PYTHONPATH": os.pathsep.join([str(shim), str(REPO)])}
+    )
+
+    async def listPets(c: Client) -> Any:
+        return await c.call_tool("listPets", {})
+
+    with pytest.raises(Exception) as refused:  # an ExceptionGroup of the SDK's task group
+        session(gateway.url("pets"), listPets)
+    assert "pip install 'mcpgateway[openapi]'" in repr(refused.value), repr(refused.value)
+    before = gateway.health()["servers"]["pets"]
+    assert lastFailure(before) is not None, before
+
+    shutil.rmtree(shim / "openapi_spec_validator")  # pip install 'mcpgateway[openapi]'
+    time.sleep(1.5)  # the refused start's backoff
+    listed = session(gateway.url("pets"), listPets)
+    assert not listed.is_error, textOf(listed)
+    after = gateway.health()["servers"]["pets"]
+    assert after["state"] == "running", after
+    assert "lastExit" not in after and lastFailure(after) is None, after
+    log = gateway.text()
+    assert "remote session closed by the gateway" in log, log
+    assert "pid None" not in log and "SIGKILL" not in log, log

@@ -158,3 +158,84 @@ def test_warn_serves_a_rewritten_tool_and_flags_it(start: Any, home: Path) -> No
     assert "! pins: server mut: tools changed read_notes since approved" in status.stdout
     doctor = cli(home, "doctor")
     assert "pins: 1 tool change of 1 server not approved (mut)" in doctor.stdout, doctor.stdout
+
+
+# -- a server whose tools depend on what the client declared ---------------------------
+
+CAPABLE_ONLY = {"get-roots-list", "trigger-sampling-request", "trigger-elicitation-request"}
+"""Tools server-everything lists only to a client that declared roots,
+sampling or elicitation."""
+
+
+async def onSampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
+    return types.CreateMessageResult(
+        role="assistant", model="m", content=types.TextContent(type="text", text="sampled")
+    )
+
+
+async def onElicitation(context: Any, params: Any) -> types.ElicitResult:
+    return types.ElicitResult(action="decline")
+
+
+async def onRoots(context: Any) -> Any:
+    return types.ListRootsResult(roots=[types.Root(uri="file:///work", name="work")])  # type: ignore[arg-type]
+
+
+async def capableTools(url: str) -> tuple[set[str], str]:
+    """The tools a client that declared roots, sampling and elicitation is
+    shown, and the text of its call to C{get-roots-list}."""
+    async with Client(
+        url,
+        mode="legacy",
+        sampling_callback=onSampling,
+        elicitation_callback=onElicitation,
+        list_roots_callback=onRoots,
+    ) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        result = await client.call_tool("get-roots-list", {})
+        return names, ("error: " if result.is_error else "") + textOf(result)
+
+
+async def plainTools(url: str) -> set[str]:
+    async with Client(url, mode="legacy") as client:
+        return {tool.name for tool in (await client.list_tools()).tools}
+
+
+def test_clients_that_declared_more_and_less_never_flag_a_change(
+    start: Any, home: Path, everything: list[str]
+) -> None:
+    """server-everything lists more tools to a client that declared roots,
+    sampling and elicitation than to one that declared none: clients of
+    both kinds, one after the other, flag no tool added, removed or
+    changed, and under --pins enforce the capable one keeps all its tools."""
+    config = writeConfig(
+        home / "servers.json",
+        {"everything": {"command": everything[0], "args": everything[1:], "share": "session"}},
+    )
+    gateway: RunningGateway = start("--config", str(config), "--pins", "enforce")
+    url = gateway.url("everything")
+    pins = home / "state" / "pins.json"
+    plain = run(plainTools, url)
+    capable, roots = run(capableTools, url)
+    assert capable >= CAPABLE_ONLY and not CAPABLE_ONLY & plain, (capable, plain)
+    assert plain < capable
+    assert "file:///work" in roots, roots
+    assert waitFor(pins.is_file, timeout=10), gateway.text()
+    # Whatever a first listing left to approve is approved once (none is expected).
+    approved = cli(home, "tools", "approve", "everything")
+    assert approved.returncode == 0, approved.stderr
+    said = len(gateway.text())
+    for _ in range(3):
+        assert run(plainTools, url) == plain
+        assert run(capableTools, url) == (capable, roots)
+    assert waitFor(lambda: not json.loads(pins.read_text())["servers"][0]["pending"], timeout=10)
+    later = gateway.text()[said:]
+    assert "since it was approved" not in later, later
+    assert "since it was approved" not in gateway.text(), gateway.text()  # not even at first
+    [record] = json.loads(pins.read_text())["servers"]
+    assert capable <= set(record["tools"]), record
+    diff = cli(home, "tools", "diff", "everything")
+    assert diff.returncode == 0 and "no changes" in diff.stdout, diff.stdout
+    doctor = cli(home, "doctor", "--json")
+    [check] = [c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "pins"]
+    assert check["status"] == "pass", check

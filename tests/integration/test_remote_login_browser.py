@@ -3,7 +3,9 @@ headless Chromium (driven by Playwright, skipped with a reason when either is
 missing, as in test_status_page.py) opens the URL the CLI prints, follows
 the authorization server's redirect (tests/fixtures/oauth_server.py approves
 at once) to the CLI's loopback callback and shows its page; the CLI exits 0,
-and a call through the running gateway then carries the new token."""
+and a call through the running gateway then carries the new token. And a
+team gateway's sign-in through the gateway's own pages, in the same real
+browser: the page, its form, the redirects and the confirmation."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import re
 import subprocess
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,7 +28,10 @@ from mcp import Client
 from tests.integration.gateway import RunningGateway, errorText, waitFor, writeConfig
 from tests.integration.test_oauth_fixture import OAuthServer
 from tests.integration.test_oauth_fixture import oauth as oauth  # the fixture
+from tests.integration.test_per_user import tokens
 from tests.integration.test_remote_oauth import cli, textOf
+from tests.integration.test_remote_team_login import call as team_call
+from tests.integration.test_remote_team_login import linkOf, refusal
 from tests.integration.test_status_page import CHROMIUM, chromiumOrSkip
 
 pytestmark = pytest.mark.integration
@@ -129,3 +135,57 @@ def test_the_login_url_completes_in_headless_chromium(
     echo, who = anyio.run(call, gateway)
     assert echo == "Echo: from the browser login"
     assert json.loads(who)["resource"] == f"{server.base}/mcp"
+
+
+def outside(f: Callable[..., str], *args: Any) -> str:
+    """C{f(*args)} in a thread of its own: an SDK client runs its own event
+    loop, which Playwright's in this thread leaves no room for."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(f, *args).result(timeout=60)
+
+
+def test_a_team_sign_in_in_headless_chromium_binds_only_from_the_browser_that_finished_it(
+    start: Any, home: Path, oauth: Callable[..., OAuthServer]
+) -> None:
+    """On a team gateway (alice and bob), in a real browser: the link's page
+    names alice, its button takes the browser to the authorization server
+    and back (the form's Origin and the browser's cookie pass as a real
+    browser sends them), the tokens are held; the confirmation link, opened
+    in the same browser, binds them, and alice's calls work. Bob's link
+    finished in alice's browser is refused when bob opens his confirmation
+    in his own browser (another browser context), and bob's next call
+    says so."""
+    sync_playwright = chromiumOrSkip()
+    server = oauth()
+    config = writeConfig(
+        home / "gateway.json", {"guarded": {"type": "http", "url": f"{server.base}/mcp"}}
+    )
+    path, headers = tokens(home, "alice", "bob")
+    gateway: RunningGateway = start("--config", str(config), "--auth-tokens", str(path))
+    url = gateway.url("guarded")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            alices = chromium.new_context().new_page()
+            alices.goto(outside(linkOf, url, headers["alice"]), timeout=15000)
+            assert "Sign in to guarded for alice" in alices.inner_text("body")
+            alices.click("button")
+            alices.wait_for_url("**/oauth/callback?**", timeout=15000)
+            assert "Almost done" in alices.inner_text("body")
+            alices.goto(outside(linkOf, url, headers["alice"]), timeout=15000)
+            alices.click("button")
+            alices.wait_for_load_state()
+            assert "can now call guarded" in alices.inner_text("body")
+
+            alices.goto(outside(linkOf, url, headers["bob"]), timeout=15000)
+            assert "Sign in to guarded for bob" in alices.inner_text("body")
+            alices.click("button")
+            alices.wait_for_url("**/oauth/callback?**", timeout=15000)
+            bobs = chromium.new_context().new_page()
+            answer = bobs.goto(outside(linkOf, url, headers["bob"]), timeout=15000)
+            assert answer is not None and answer.status == 403
+            assert "finished in another browser" in bobs.inner_text("body")
+        finally:
+            chromium.close()
+    assert team_call(url, headers["alice"], "alice") == "Echo: alice"
+    assert "finished in another browser than yours" in refusal(url, headers["bob"])

@@ -3,7 +3,8 @@ runs the flow against a real authorization server (the MCP SDK's own, in
 tests/fixtures/oauth_server.py: discovery, dynamic registration, PKCE,
 refresh rotation, revocation), the browser's part played by following the
 printed URL; the gateway then calls the server with its own token, refreshes
-it when it expires, and names the login command when it is revoked."""
+it when it expires, and names the login command when it is revoked. The
+login's loopback callback takes only the redirect with its own state."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import re
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio
 import pytest
@@ -141,3 +144,44 @@ def test_a_revoked_grant_names_the_login_command_and_logout_forgets_it(
     out = subprocess.run(cli(home, "logout", "guarded"), capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert "held" in out.stdout or "logged out" in out.stdout
+
+
+def test_the_logins_callback_takes_only_its_own_state_and_escapes_what_it_shows(
+    guarded: tuple[RunningGateway, OAuthServer], home: Path
+) -> None:
+    """Before the browser comes back, a page of another site sends requests
+    to the login's loopback callback: one without the login's state (with
+    markup in its error) gets a 400 page that shows none of it, and the
+    login goes on waiting; the real redirect then ends it."""
+    gateway, _ = guarded
+    process = subprocess.Popen(
+        cli(home, "login", "guarded", "--no-browser", "--timeout", "30"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HOME": str(home)},
+    )
+    assert process.stderr is not None
+    where = ""
+    for line in process.stderr:
+        found = re.search(r"(https?://\S+/authorize\?\S+)", line)
+        if found:
+            where = found.group(1)
+            break
+    assert where, "no authorization URL"
+    query = parse_qs(urlsplit(where).query)
+    callback = query["redirect_uri"][0]
+    hostile = urlencode({"error": "<script>alert(1)</script>", "state": "not-the-logins"})
+    for attempt in (f"{callback}?{hostile}", f"{callback}?code=stolen"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(attempt, timeout=10)
+        assert refused.value.code == 400
+        page = refused.value.read().decode()
+        assert "<script>" not in page and "goes on waiting" in page
+    assert process.poll() is None  # still waiting for its own redirect
+
+    with urllib.request.urlopen(where, timeout=10) as page:
+        assert "has the server's authorization" in page.read().decode()
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and "logged in to guarded" in out
+    assert call(gateway, "echo", {"message": "after"}) == "Echo: after"

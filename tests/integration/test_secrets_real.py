@@ -7,15 +7,22 @@ value; the value is nowhere else: not in the gateway's log (though the child
 prints it to its stderr), not in plain text in any file of the state
 directory, not in C{/health}, C{mcpgateway status --json}, the management
 API's view of the server or the audit log. An entry whose secret is missing does not start,
-and says which reference is missing."""
+and says which reference is missing.
+
+A cloned repository's C{.mcp.json} (approved in Claude Code, adopted by
+C{mcpgateway start}) naming the same secret does not get it: its server does
+not start and says how to allow it; once C{mcpgateway secret allow} records
+the entry, the next start gets the value."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +32,18 @@ from tests.integration.gateway import (
     REPO,
     RunningGateway,
     callEcho,
+    errorText,
     twistdCommand,
     waitFor,
     writeConfig,
 )
+from tests.integration.test_cli_real import Cli, freePort
 
 pytestmark = pytest.mark.integration
 
 SECRET = "ghp_s3cr3tValue0123456789abcdefXYZ"
 HEADLESS = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+CLI = (sys.executable, "-m", "mcpgateway.cli")
 
 
 def cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -147,3 +157,85 @@ def test_a_keyring_reference_reaches_the_child_and_nothing_else(home: Path, star
     assert "envdump" in audit.read_text() and SECRET not in audit.read_text()
     assert plainTextIn(home / "state", SECRET) == []
     assert plainTextIn(config.parent, SECRET) == [str(envFile)]  # the child's own dump only
+
+
+@pytest.fixture
+def adopter(tmp_path: Path) -> Iterator[Cli]:
+    """C{mcpgateway start} on a temporary HOME, headless."""
+    runner = Cli(tmp_path)
+    runner.env.update(HEADLESS)
+    yield runner
+    for pid in runner.gatewayPids():  # a failed test must not leave a daemon behind
+        os.kill(pid, signal.SIGKILL)
+
+
+def shadowUrl(config: Path, project: Path, name: str) -> str | None:
+    entry = json.loads(config.read_text())["projects"][str(project)].get("mcpServers", {})
+    found = entry.get(name)
+    return str(found["url"]) if isinstance(found, dict) and found.get("type") == "http" else None
+
+
+def test_a_cloned_repository_gets_the_secret_only_once_allowed(adopter: Cli) -> None:
+    home = adopter.home
+    kept = subprocess.run(
+        [*CLI, "secret", "set", "github", "--state-dir", str(adopter.stateDir)],
+        env=adopter.env,
+        input=SECRET + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert kept.returncode == 0, kept.stderr
+    clone = home / "clone"
+    clone.mkdir()
+    envFile = home / "clone-env.json"
+    script = REPO / "tests" / "fixtures" / "env_server.py"
+    entry = {
+        "type": "stdio",
+        "command": sys.executable,
+        "args": [str(script), str(envFile)],
+        "env": {"GITHUB_TOKEN": "${keyring:github}"},
+    }
+    (clone / ".mcp.json").write_text(json.dumps({"mcpServers": {"envdump": entry}}))
+    config = home / ".claude.json"
+    config.write_text(
+        json.dumps({"projects": {str(clone): {"enableAllProjectMcpServers": True}}}, indent=2)
+    )
+    os.chmod(config, 0o600)
+    port = freePort()
+
+    started = adopter("start", "--port", str(port))
+    assert started.returncode == 0, started.stderr + started.stdout
+    assert waitFor(lambda: shadowUrl(config, clone, "envdump") is not None, 15)
+    url = shadowUrl(config, clone, "envdump")
+    assert url is not None
+    allowCommand = f"mcpgateway secret allow envdump --workspace {os.path.realpath(clone)}"
+
+    def refused() -> bool:
+        try:
+            callEcho(url, "hello")
+        except Exception as e:
+            print("refused:", errorText(e))
+        status = adopter("status", "--json")
+        return allowCommand in status.stdout
+
+    assert waitFor(refused, 30, 0.5), adopter("status", "--json").stdout
+    assert not envFile.exists()  # the child never ran
+
+    allowed = adopter("secret", "allow", "envdump", "--workspace", str(clone), "--yes")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "${keyring:github}" in allowed.stderr and SECRET not in allowed.stderr
+
+    def answers() -> bool:
+        try:
+            return callEcho(url, "allowed") == "allowed"
+        except Exception as e:  # the backoff after the refusal may still hold
+            print("call failed:", errorText(e))
+            return False
+
+    assert waitFor(answers, 30, 0.5)
+    assert json.loads(envFile.read_text())["GITHUB_TOKEN"] == SECRET
+    assert plainTextIn(adopter.stateDir, SECRET) == []
+
+    stopped = adopter("stop")
+    assert stopped.returncode == 0, stopped.stderr + stopped.stdout

@@ -4,9 +4,10 @@ gateway, finds each server with its state, a broken server's stderr lines
 and circuit, and a client's name (a hostile one: it must show as text, never
 run); clicking Disable changes the row through the page's SSE stream (the
 page is never reloaded), Reset circuit likewise; a form of another origin
-that posts to the API is refused. A screenshot is saved under the test's tmp
-dir (one as loaded, one after the buttons) and their paths printed (run with
-C{-s} to see them)."""
+that posts to the API is refused; the page's icon is the gateway's own
+(C{/favicon.svg}, and C{/favicon.ico}), and its console shows no error. A
+screenshot is saved under the test's tmp dir (one as loaded, one after the
+buttons) and their paths printed (run with C{-s} to see them)."""
 
 from __future__ import annotations
 
@@ -148,6 +149,10 @@ def test_the_status_page_in_chromium(start: Any, home: Path, tmp_path: Path, bro
     page.on("dialog", dialog)
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
+    consoleErrors: list[str] = []
+    page.on("console", lambda m: consoleErrors.append(m.text) if m.type == "error" else None)
+    refused: list[tuple[int, str]] = []
+    page.on("response", lambda r: refused.append((r.status, r.url)) if r.status >= 400 else None)
     response = page.goto(base + "/")
     assert response is not None and response.status == 200
 
@@ -167,6 +172,13 @@ def test_the_status_page_in_chromium(start: Any, home: Path, tmp_path: Path, bro
     # The stream connects; nothing is fetched from anywhere but the gateway.
     page.locator("#feed.live").wait_for()
     assert page.locator("#feed").inner_text() == "live"
+
+    # Its icon is the gateway's own, at the name the page links and at /favicon.ico.
+    assert page.locator('link[rel="icon"]').get_attribute("href") == "/favicon.svg"
+    for name in ("/favicon.svg", "/favicon.ico"):
+        icon = page.request.get(base + name)
+        assert icon.status == 200 and icon.headers["content-type"] == "image/svg+xml"
+        assert icon.body().startswith(b"<svg ")
     shot = tmp_path / "status-page.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"\nstatus page screenshot: {shot}")
@@ -208,6 +220,7 @@ def test_the_status_page_in_chromium(start: Any, home: Path, tmp_path: Path, bro
 
     assert dialogs == [] and page.title() == "mcpgateway status"
     assert all(url.startswith(base + "/") for url in requests), requests
+    assert consoleErrors == [] and refused == []  # no 404 (an icon), no other refusal
 
     # Enable it again (and leave the page; the gateway's stream ends with it).
     page.locator('tr.server[data-server="demo"] button[data-action="enable"]').click()

@@ -25,6 +25,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgateway.auth.tokenfile import addToken
+from tests.integration.audittrail import assertVerifies, requestRecords
 from tests.integration.gateway import REPO, RunningGateway, twistCommand, waitFor, writeConfig
 
 pytestmark = pytest.mark.integration
@@ -173,7 +174,7 @@ def test_a_team_gateway_with_a_tokens_file(team: Any) -> None:
     # The audit log: one line per request, within a second or so.
     def lines() -> list[dict[str, Any]]:
         try:
-            return [json.loads(line) for line in audit.read_text().splitlines()]
+            return requestRecords(audit)
         except OSError:
             return []
 
@@ -191,3 +192,7 @@ def test_a_team_gateway_with_a_tokens_file(team: Any) -> None:
     for name, token in tokens.items():
         assert token not in output, name
     assert "alice" not in audit.read_text() and "carol" not in audit.read_text()
+
+    # Its hash chain is whole once the gateway stopped.
+    gateway.stop()
+    assertVerifies(audit, gateway.home)

@@ -3,6 +3,7 @@ of the registry's data it refuses."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -10,13 +11,14 @@ import pytest
 from mcpgateway.config import servers as config
 from mcpgateway.registry.choose import Choice, InstallError, choose
 from mcpgateway.registry.entries import (
+    HostMount,
+    HostPathNeeded,
     MissingValue,
     Prompt,
     buildEntry,
     commandLine,
     defaultName,
     describeEntry,
-    dockerRefusal,
     promptsOf,
 )
 from mcpgateway.registry.schema import readServer
@@ -102,7 +104,9 @@ def test_oci_runs_docker_with_its_variables_passed_by_name() -> None:
         "pg",
         {"results_dir": "/srv/results"},
         {"DATABASE_URL": "postgres://u:p@h/db"},
+        hostPaths=["/srv/results"],
     )
+    assert built.mounts == (HostMount("/srv/results", "/results", False, "--mount"),)
     assert built.entry == {
         "command": "docker",
         "args": [
@@ -236,61 +240,107 @@ def ociChoice(*runtime: dict[str, Any]) -> Choice:
     return choose(server)
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("--privileged", "true"),
-        ("--cap-add", "SYS_ADMIN"),
-        ("--network", "host"),
-        ("--net", "container:db"),
-        ("-v", "/var/run/docker.sock:/var/run/docker.sock"),
-        ("--mount", "type=bind,src=/,dst=/host"),
-        ("-v", "/:/host"),
-        ("-v", "/.:/h"),
-        ("-v", "//:/h"),
-        ("--volume", "/var/run:/var/run"),
-        ("-v", "/run/user/1000:/r"),
-        ("--mount", "type=bind,source=/.,target=/h"),
-        ("--mount", "type=bind,source=/etc/../etc,target=/h"),
-        ("--env-file", "/home/u/.ssh/id_rsa"),
-        ("-d", "true"),
-    ],
-)
-def test_docker_options_that_give_the_host_away(name: str, value: str) -> None:
-    assert dockerRefusal(name, value) is not None
-    with pytest.raises(InstallError):
-        buildEntry(ociChoice({"type": "named", "name": name, "value": value}), "x")
+def test_a_host_path_is_mounted_only_when_that_exact_path_is_approved() -> None:
+    choice = choose(recorded("io.github.acme/postgres"))
+    values, env = {"results_dir": "/srv/results"}, {"DATABASE_URL": "x"}
+    for approved in ([], ["/srv"], ["/srv/results/sub"], ["srv/results"]):
+        with pytest.raises(HostPathNeeded) as caught:
+            buildEntry(choice, "pg", values, env, hostPaths=approved)
+        assert caught.value.mounts == (HostMount("/srv/results", "/results", False, "--mount"),)
+        assert "/srv/results (read-write, at /results in the container)" in str(caught.value)
+    for approved in (["/srv/results"], ["/srv/results/"], ["/srv/./results"]):
+        built = buildEntry(choice, "pg", values, env, hostPaths=approved)
+        assert [m.path for m in built.mounts] == ["/srv/results"]
+    built = buildEntry(choice, "pg", {"results_dir": "/srv//results/."}, env, ["/srv/results"])
+    assert built.mounts[0].path == "/srv/results"
+    assert "host path: /srv/results (read-write, at /results in the container)" in (
+        describeEntry(built)
+    )
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
+    ("name", "value", "message"),
     [
-        ("-v", "data:/data"),
-        ("-v", "/srv/app/data:/data:ro"),
-        ("--mount", "type=volume,src=v,dst=/d"),
+        ("--privileged", "true", "--privileged gives the container the host's devices"),
+        ("--cap-add", "SYS_ADMIN", "--cap-add gives"),
+        ("--network", "host", "--network=host shares the host's network"),
+        ("--net", "container:db", "shares another container's network"),
+        ("--pid", "host", "--pid=host shares the host's process namespace"),
+        ("--security-opt", "seccomp=unconfined", "lifts the container's confinement"),
+        ("-v", "/var/run/docker.sock:/var/run/docker.sock", "/var/run/docker.sock"),
+        ("--mount", "type=bind,src=/,dst=/host", "root directory"),
+        ("-v", "/:/host", "root directory"),
+        ("-v", "/.:/h", "root directory"),
+        ("-v", "//:/h", "root directory"),
+        ("--volume", "/var/run:/var/run", "/var/run"),
+        ("-v", "/run/user/1000:/r", "/run/user/1000"),
+        ("-v", "../../..:/h", "relative"),
+        ("--mount", "type=bind,source=/etc/../etc,target=/h", "'..'"),
+        ("--volumes-from", "db", "--volumes-from gives the container another container's"),
+        ("--env-file", "/home/u/.ssh/id_rsa", "--env-file passes variables"),
+        ("-e", "LD_PRELOAD=/x.so", "-e LD_PRELOAD: the variable steers a loader"),
+        ("-e", "GITHUB_TOKEN", "would pass the gateway's own GITHUB_TOKEN"),
+        ("-d", "true", "-d detaches"),
+        ("--add-host", "x:1.2.3.4", "--add-host is not one the gateway knows"),
     ],
 )
-def test_docker_mounts_of_volumes_and_project_directories_pass(name: str, value: str) -> None:
-    assert dockerRefusal(name, value) is None
+def test_docker_options_that_give_the_host_away(name: str, value: str, message: str) -> None:
+    choice = ociChoice({"type": "named", "name": name, "value": value})
+    with pytest.raises(InstallError, match=re.escape(message)):
+        promptsOf(choice)
+    with pytest.raises(InstallError, match=re.escape(message)) as caught:
+        buildEntry(choice, "x", hostPaths=["/", "/etc", "/var/run", "/run/user/1000"])
+    assert not isinstance(caught.value, HostPathNeeded)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "mounts"),
+    [
+        ("-v", "data:/data", []),
+        ("--mount", "type=volume,src=v,dst=/d", []),
+        ("--mount", "type=tmpfs,dst=/t", []),
+        ("-v", "/srv/app/data:/data:ro", ["/srv/app/data"]),
+        ("-v", "/etc/cron.d:/c", ["/etc/cron.d"]),
+        ("--volume", "/root/.ssh:/s", ["/root/.ssh"]),
+        (
+            "--mount",
+            "type=volume,dst=/d,volume-opt=o=bind,volume-opt=device=/usr/bin",
+            ["/usr/bin"],
+        ),
+    ],
+)
+def test_docker_mounts_of_volumes_pass_and_host_paths_need_approval(
+    name: str, value: str, mounts: list[str]
+) -> None:
+    choice = ociChoice({"type": "named", "name": name, "value": value})
+    if mounts:
+        with pytest.raises(HostPathNeeded) as caught:
+            buildEntry(choice, "x")
+        assert [m.path for m in caught.value.mounts] == mounts
+    built = buildEntry(choice, "x", hostPaths=mounts)
+    assert [m.path for m in built.mounts] == mounts
 
 
 def test_docker_options_stay_one_item_each() -> None:
     built = buildEntry(
         ociChoice(
-            {"type": "named", "name": "--init", "value": "evil/image"},
+            {"type": "named", "name": "--entrypoint", "value": "evil/image"},
             {"type": "named", "name": "-e", "value": "MODE=ro"},
         ),
         "x",
     )
-    # "--init evil/image" would make evil/image the image; "--init=evil/image" cannot.
+    # "--entrypoint evil/image" would be read the same, but "--user evil/image" made of
+    # two items would not: each option is one item, whatever its value.
     assert built.entry["args"] == [
         "run",
         "-i",
         "--rm",
-        "--init=evil/image",
+        "--entrypoint=evil/image",
         "-e=MODE=ro",
         "docker.io/acme/x:1",
     ]
+    with pytest.raises(InstallError, match="--init='evil/image': not true or false"):
+        buildEntry(ociChoice({"type": "named", "name": "--init", "value": "evil/image"}), "x")
     with pytest.raises(InstallError, match="read as the image"):
         buildEntry(ociChoice({"type": "positional", "value": "evil/image"}), "x")
     with pytest.raises(InstallError, match="secret on a command line"):

@@ -27,6 +27,7 @@ from mcpgateway.registry.choose import (
     choose,
     parseImage,
 )
+from mcpgateway.registry.dockerrun import readDockerRun
 from mcpgateway.registry.entries import (
     DOCKER_RUN,
     Built,
@@ -265,6 +266,8 @@ def checkBuilt(built: Built) -> None:
                 assert "=" in args[i]
                 i += 1
         assert parseImage(args[i]) is not None
+        run = readDockerRun(args, passable=entry.get("env", {}))  # as Docker reads it
+        assert run.image == args[i] and run.mounts == built.mounts == ()
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

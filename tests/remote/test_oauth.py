@@ -437,3 +437,107 @@ def test_a_refreshed_token_the_server_refuses_the_session_to_gets_a_new_session(
     assert (again.json, again.header("mcp-session-id")) == (call, "s2")
     again.answer(jsonResponse({"jsonrpc": "2.0", "id": 1, "result": {"content": []}}))
     assert got[1:] == [{"jsonrpc": "2.0", "id": 1, "result": {"content": []}}]
+
+
+# -- a grant is for the URL it was obtained for ----------------------------------------------
+
+
+def childAt(
+    tmp_path: Path, url: str, *grants: UpstreamGrant
+) -> tuple[StreamableChild, FakeAgent, list[dict[str, Any]], UpstreamCredentials]:
+    upstream = FakeAgent()
+    store = TokenStore(tmp_path, MemoryKey())
+    for one in grants:
+        store.put(one)
+    creds = UpstreamCredentials(store, lambda url: FakeAgent(), now=lambda: 0.0)
+    got: list[dict[str, Any]] = []
+    child = StreamableChild(
+        "linear", RemoteEndpoint(url), upstream, Clock(), got.append, credentials=creds
+    )
+    return child, upstream, got, creds
+
+
+def test_a_grant_goes_only_to_the_url_it_was_obtained_for(tmp_path: Path) -> None:
+    """The entry's URL changed to another host: the old server's token is
+    not sent there, and the 401 says the login held is for the old URL and
+    names the login command."""
+    old = grant(serverUrl="https://mcp.example.com/mcp")
+    child, upstream, got, creds = childAt(tmp_path, "https://evil.example/mcp", old)
+    child.send(INIT)
+    sent = upstream.one(b"POST")
+    assert sent.header("authorization") is None
+    sent.answer(FakeResponse(401, b""))
+    message = got[0]["error"]["message"]
+    assert "the login held is for https://mcp.example.com/mcp" in message
+    assert "run `mcpgateway login linear` again" in message
+    assert creds.loginState("linear") == "needed"
+
+
+def test_another_path_or_port_on_the_same_host_is_another_server(tmp_path: Path) -> None:
+    for url in ("https://mcp.example.com/other", "https://mcp.example.com:8443/mcp"):
+        held = grant(serverUrl="https://mcp.example.com/mcp")
+        child, upstream, _, _ = childAt(tmp_path / url.replace("/", "_"), url, held)
+        child.send(INIT)
+        assert upstream.one(b"POST").header("authorization") is None
+
+
+def test_another_spelling_of_the_same_url_is_the_same_server(tmp_path: Path) -> None:
+    held = grant(serverUrl="https://mcp.example.com/mcp")
+    child, upstream, _, _ = childAt(tmp_path, "HTTPS://MCP.example.com:443/mcp/", held)
+    child.send(INIT)
+    assert upstream.one(b"POST").header("authorization") == "Bearer access-1"
+
+
+def test_a_grant_kept_before_the_url_was_recorded_serves_its_unchanged_url(
+    tmp_path: Path,
+) -> None:
+    """A store written by an earlier gateway (grants keyed by server,
+    resource and principal, no URL of their own) keeps working for the
+    URL its resource covers, and only for it."""
+    keeper = MemoryKey()
+    legacy = {
+        "server": "linear",
+        "resource": "https://mcp.example.com/mcp",
+        "tokenEndpoint": "https://auth.example.com/token",
+        "clientId": "client-1",
+        "accessToken": "access-old",
+        "principal": "",
+    }
+    TokenStore(tmp_path, keeper).writeSection(
+        "grants", {json.dumps(["linear", "https://mcp.example.com/mcp", ""]): legacy}
+    )
+    creds = UpstreamCredentials(TokenStore(tmp_path, keeper), lambda url: FakeAgent())
+    assert creds.authorization("linear", "", "https://mcp.example.com/mcp") == "Bearer access-old"
+    assert creds.authorization("linear", "", "https://mcp.example.com/mcp/") == "Bearer access-old"
+    assert creds.authorization("linear", "", "https://other.example.com/mcp") is None
+    rooted = TokenStore(tmp_path / "rooted", keeper)
+    rooted.writeSection("grants", {"k": {**legacy, "resource": "https://mcp.example.com"}})
+    creds = UpstreamCredentials(rooted, lambda url: FakeAgent())
+    assert creds.authorization("linear", "", "https://mcp.example.com/mcp") == "Bearer access-old"
+
+
+def test_the_store_keeps_one_grant_per_server_keyed_by_resource_and_issuer(
+    tmp_path: Path,
+) -> None:
+    """A new login (another authorization server, another URL) replaces the
+    grant it supersedes; the store's key names the resource and the issuer."""
+    store = TokenStore(tmp_path, MemoryKey())
+    store.put(grant(issuer="https://auth.example.com", serverUrl="https://mcp.example.com/mcp"))
+    store.put(
+        grant(
+            issuer="https://other-auth.example.com",
+            accessToken="access-2",
+            serverUrl="https://mcp.example.com/mcp",
+        )
+    )
+    [kept] = store.all()
+    assert (kept.issuer, kept.accessToken) == ("https://other-auth.example.com", "access-2")
+    [key] = store.section("grants")
+    assert json.loads(key) == [
+        "linear",
+        "https://mcp.example.com/mcp",
+        "",
+        "https://other-auth.example.com",
+    ]
+    store.put(grant(principal="p-alice", serverUrl="https://mcp.example.com/mcp"))
+    assert len(store.all()) == 2  # each principal's own

@@ -5,15 +5,27 @@ L{RestChild} answering MCP on a fake agent."""
 from __future__ import annotations
 
 import json
+import posixpath
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
+from twisted.logger import formatEvent
+from twisted.python.failure import Failure
 
-from mcpgateway.core.spec import RemoteEndpoint
-from mcpgateway.remote.openapi import SpecError, parseApi, resolve
+from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
+from mcpgateway.core.status import Lifecycle
+from mcpgateway.core.upstream import Upstream
+from mcpgateway.remote.openapi import InvalidArgument, SpecError, parseApi, resolve
 from mcpgateway.remote.restchild import RestChild
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs, fakeSpawner
 from tests.remote.fakehttp import FakeAgent, FakeResponse, jsonResponse
 
 DOCUMENT: dict[str, Any] = {
@@ -125,6 +137,76 @@ def test_a_call_fills_the_path_query_and_headers_and_needs_what_is_required() ->
     assert body == {"name": "rex"}
 
 
+FILES: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Files", "version": "1"},
+    "paths": {
+        "/v1/files/{name}/raw/{rev}.json": {
+            "get": {
+                "operationId": "raw",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {}},
+                    {"name": "rev", "in": "path", "required": True, "schema": {}},
+                ],
+                "responses": {"200": {"description": "the file"}},
+            }
+        }
+    },
+}
+TRICKS = st.sampled_from(
+    [".", "..", "", "/", "../..", "%2e%2e", ".%2E", "a/../b", "?x=1", "#top", "{rev}", "~._-"]
+)
+PATH_VALUES = st.one_of(
+    TRICKS,
+    st.text(),
+    st.integers(),
+    st.booleans(),
+    st.lists(st.one_of(TRICKS, st.text(max_size=4)), max_size=3),
+)
+
+
+RAW = parseApi(FILES).operations["raw"]
+
+
+def _texts(value: Any) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [("true" if v else "false") if isinstance(v, bool) else str(v) for v in values]
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=PATH_VALUES, rev=PATH_VALUES)
+def test_no_path_parameter_changes_the_paths_segments_or_leaves_its_prefix(
+    name: Any, rev: Any
+) -> None:
+    raw = RAW
+    try:
+        path, _, _ = raw.request({"name": name, "rev": rev})
+    except InvalidArgument:
+        assert ",".join(_texts(name)) in ("", ".", "..")  # the whole segment {name}
+        return
+    segments = path.split("/")
+    assert len(segments) == 6, path
+    assert segments[:3] == ["", "v1", "files"] and segments[4] == "raw", path
+    assert segments[5].endswith(".json"), path
+    assert "?" not in path and "#" not in path and "{" not in path, path
+    assert posixpath.normpath(path) == path  # no dot segment, nothing to resolve
+    # Each item is its own text again; the commas between them are the expansion's.
+    assert [unquote(item) for item in segments[3].split(",")] == (_texts(name) or [""])
+    assert [unquote(item) for item in segments[5][: -len(".json")].split(",")] == (
+        _texts(rev) or [""]
+    )
+
+
+def test_dot_segments_and_empty_path_values_are_refused() -> None:
+    raw = RAW
+    refused: list[Any] = [".", "..", "", []]
+    for value in refused:
+        with pytest.raises(InvalidArgument, match="path parameter 'name' cannot be"):
+            raw.request({"name": value, "rev": "1"})
+    assert raw.request({"name": "..x", "rev": ".."})[0] == "/v1/files/..x/raw/...json"
+    assert raw.request({"name": "a b/ü", "rev": "1"})[0] == "/v1/files/a%20b%2F%C3%BC/raw/1.json"
+
+
 def child(tmp_path: Path) -> tuple[RestChild, FakeAgent, Clock, list[dict[str, Any]]]:
     spec = tmp_path / "openapi.json"
     spec.write_text(json.dumps(DOCUMENT))
@@ -214,3 +296,71 @@ def test_an_unreadable_document_is_an_error_naming_it_and_is_read_again_later(
     rest.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
     clock.advance(0)
     assert len(got[1]["result"]["tools"]) == 4
+
+
+def test_a_dot_segment_path_value_is_an_invalid_params_error_and_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    rest, agent, clock, got = child(tmp_path)
+    for n, value in enumerate(["..", "."]):
+        call = {"name": "getPet", "arguments": {"petId": value}}
+        rest.send({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": call})
+    clock.advance(0)
+    assert agent.take() == []
+    for answer, value in zip(got, ["..", "."], strict=True):
+        assert answer["error"]["code"] == -32602, answer
+        assert f"path parameter 'petId' cannot be {value!r}" in answer["error"]["message"]
+
+
+class _Connector:
+    """The gateway's remote connector for one REST API: each child a
+    L{RestChild} on the test's agent and clock."""
+
+    def __init__(self, agent: FakeAgent, clock: Clock) -> None:
+        self.agent, self.clock = agent, clock
+
+    def connect(
+        self, spec: ServerSpec, onMessage: Callable[[Any], None], onStderr: Callable[[str], None]
+    ) -> RestChild:
+        assert spec.remote is not None
+        return RestChild(spec.name, spec.remote, self.agent, self.clock, onMessage, onStderr)
+
+
+def test_a_start_refused_for_want_of_the_validator_is_forgotten_once_one_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The OpenAPI extra missing: the start is refused, and the log says a
+    remote session was closed (no pid, no signal). The extra installed:
+    the next start works, and the server is running again, not degraded
+    by the refused start, with no last exit left to show as its failure."""
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(DOCUMENT))
+    clock = Clock()
+    endpoint = RemoteEndpoint("https://api.example.com", "openapi", (), str(spec))
+    spawner = fakeSpawner(FakeProcessReactor(), clock, remotes=_Connector(FakeAgent(), clock))
+    upstream = Upstream(
+        ServerSpec(name="pets", command="", remote=endpoint), spawner, SharedFanout()
+    )
+    monkeypatch.setitem(sys.modules, "openapi_spec_validator", None)  # not installed
+    failures: list[Failure] = []
+    with capturedGatewayLogs() as events:
+        upstream.ensure().addErrback(failures.append)
+        clock.advance(0)
+    [refused] = failures
+    assert "openapi-spec-validator" in refused.getErrorMessage()
+    [ended] = [e for e in events if "having written" in e.get("log_format", "")]
+    said = formatEvent(ended)
+    assert "server pets: remote session closed by the gateway after" in said, said
+    assert "pid" not in said and "SIG" not in said, said
+    assert upstream.breaker.recentFailures() == 1
+    assert upstream.lastExit is not None and "openapi-spec-validator" in upstream.lastExit
+
+    monkeypatch.delitem(sys.modules, "openapi_spec_validator")  # installed meanwhile
+    clock.advance(upstream.breaker.delay())
+    started = upstream.ensure()
+    clock.advance(0)
+    assert started.called and started.result is None
+    assert upstream.state is Lifecycle.RUNNING
+    assert upstream.breaker.recentFailures() == 0  # running, not degraded
+    assert upstream.lastExit is None
+    assert upstream.breaker.totalFailures == 1  # counted all the same

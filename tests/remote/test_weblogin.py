@@ -26,7 +26,7 @@ from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
 from mcpgateway.remote.oauth.links import TICKET_TTL, LinkError, LoginLinks
 from mcpgateway.remote.oauth.login import Answer, LoginError
 from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
-from mcpgateway.remote.oauth.weblogin import WebLogin
+from mcpgateway.remote.oauth.weblogin import Finished, Question, WebLogin
 from mcpgateway.remote.streamable import StreamableChild
 from tests.remote.fakehttp import FakeAgent, FakeResponse, jsonResponse
 from tests.remote.test_oauth import METADATA, MemoryKey
@@ -133,7 +133,9 @@ def inline(f: Callable[..., Any], *args: Any) -> Deferred[Any]:
     return maybeDeferred(f, *args)
 
 
-def webLogin(tmp_path: Path) -> tuple[WebLogin, FakeAuthServer, TokenStore, list[UpstreamGrant]]:
+def webLogin(
+    tmp_path: Path, singleUser: bool = True
+) -> tuple[WebLogin, FakeAuthServer, TokenStore, list[UpstreamGrant]]:
     store = TokenStore(tmp_path, MemoryKey())
     server = FakeAuthServer()
     granted: list[UpstreamGrant] = []
@@ -146,6 +148,7 @@ def webLogin(tmp_path: Path) -> tuple[WebLogin, FakeAuthServer, TokenStore, list
         server,
         onGrant=granted.append,
         now=lambda: 100.0,
+        singleUser=lambda: singleUser,
     )
     return login, server, store, granted
 
@@ -157,34 +160,81 @@ def fired(d: Deferred[Any]) -> Any:
     return result
 
 
-def test_start_sends_the_browser_to_the_authorization_server_with_pkce_and_the_resource(
+BROWSER = "alices-browser"
+
+
+def asked(login: WebLogin, principal: str = "p-alice", browser: str = BROWSER) -> Question:
+    """What the page of C{principal}'s link asks, opened in C{browser}."""
+    ticket = ticketOf(login.links.link("linear", principal, principal.removeprefix("p-")))
+    question = fired(login.start("linear", ticket, browser))
+    assert isinstance(question, Question), question
+    return question
+
+
+def authorizeUrl(login: WebLogin, principal: str = "p-alice", browser: str = BROWSER) -> str:
+    """Where the browser goes once the page's form is posted."""
+    where = fired(login.begin("linear", asked(login, principal, browser).form, browser))
+    assert isinstance(where, str), where
+    return where
+
+
+def stateOf(where: str) -> str:
+    return parse_qs(urlsplit(where).query)["state"][0]
+
+
+def test_the_links_page_names_the_principal_the_server_and_the_authorization_server(
     tmp_path: Path,
 ) -> None:
     login, server, _, _ = webLogin(tmp_path)
-    where = fired(login.start("linear", ticketOf(login.links.link("linear", "p-alice"))))
-    assert isinstance(where, str) and where.startswith(str(METADATA["authorization_endpoint"]))
+    question = asked(login)
+    assert (question.server, question.principal, question.name) == ("linear", "p-alice", "alice")
+    assert question.authHost == "auth.example.com"
+    assert server.registrations == 0  # nothing is done at the authorization server yet
+    probe = server.sent[0]
+    assert probe[3]["X-Team"] == "blue"  # the entry's headers go with the probe
+
+
+def test_the_form_sends_the_browser_to_the_authorization_server_with_pkce_and_the_resource(
+    tmp_path: Path,
+) -> None:
+    login, _, _, _ = webLogin(tmp_path)
+    where = authorizeUrl(login)
+    assert where.startswith(str(METADATA["authorization_endpoint"]))
     query = {k: v[0] for k, v in parse_qs(urlsplit(where).query).items()}
     assert query["client_id"] == "gw-client"
     assert query["redirect_uri"] == f"{GATEWAY}/oauth/callback"
     assert query["resource"] == SERVER_URL
     assert query["code_challenge_method"] == "S256"
     assert login.links.unseal(query["state"])["p"] == "p-alice"
-    probe = server.sent[0]
-    assert probe[3]["X-Team"] == "blue"  # the entry's headers go with the probe
+
+
+def test_a_form_posted_from_another_browser_than_its_page_was_shown_in_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A page of another site cannot post the form for the browser that
+    opened a link (it has not the browser's id), nor can another browser."""
+    login, server, _, _ = webLogin(tmp_path)
+    form = asked(login).form
+    for browser in ("someone-elses-browser", ""):
+        failure = fired(login.begin("linear", form, browser))
+        assert failure.check(LinkError) and "another browser" in failure.getErrorMessage()
+    assert fired(login.begin("notion", form, BROWSER)).check(LinkError)
+    assert server.registrations == 0
 
 
 def test_one_registration_serves_every_principals_login(tmp_path: Path) -> None:
     login, server, _, _ = webLogin(tmp_path)
     for principal in ("p-alice", "p-bob"):
-        fired(login.start("linear", ticketOf(login.links.link("linear", principal))))
+        authorizeUrl(login, principal)
     assert server.registrations == 1
 
 
 def test_the_callback_keeps_the_principals_grant_and_says_so(tmp_path: Path) -> None:
+    """On a single-user gateway (a loopback one with one principal) the
+    browser that finishes is the principal's: the grant is kept at once."""
     login, server, store, granted = webLogin(tmp_path)
-    where = fired(login.start("linear", ticketOf(login.links.link("linear", "p-alice"))))
-    state = parse_qs(urlsplit(where).query)["state"][0]
-    assert fired(login.finish(state, "the-code", None)) == "linear"
+    finished = fired(login.finish(stateOf(authorizeUrl(login)), "the-code", None, BROWSER))
+    assert finished == Finished("linear", "alice", True)
     [grant] = store.all()
     assert (grant.server, grant.principal, grant.accessToken) == (
         "linear",
@@ -192,6 +242,7 @@ def test_the_callback_keeps_the_principals_grant_and_says_so(tmp_path: Path) -> 
         "alice-access",
     )
     assert grant.expiresAt == 160.0
+    assert grant.serverUrl == SERVER_URL
     assert granted == [grant]
     _, url, body, _ = server.sent[-1]
     form = parse_qs((body or b"").decode())
@@ -201,11 +252,23 @@ def test_the_callback_keeps_the_principals_grant_and_says_so(tmp_path: Path) -> 
     assert len(form["code_verifier"][0]) >= 43
 
 
+def test_a_callback_in_another_browser_than_the_one_that_posted_the_form_keeps_nothing(
+    tmp_path: Path,
+) -> None:
+    """A code brought to the callback by another browser (a login CSRF:
+    someone else's sign-in finished in the principal's browser) is refused
+    before it is exchanged."""
+    login, server, store, _ = webLogin(tmp_path)
+    state = stateOf(authorizeUrl(login))
+    sent = len(server.sent)
+    failure = fired(login.finish(state, "the-code", None, "another-browser"))
+    assert failure.check(LinkError) and "another browser" in failure.getErrorMessage()
+    assert len(server.sent) == sent and store.all() == []
+
+
 def test_a_refusal_at_the_authorization_server_keeps_nothing(tmp_path: Path) -> None:
     login, _, store, _ = webLogin(tmp_path)
-    where = fired(login.start("linear", ticketOf(login.links.link("linear", "p-alice"))))
-    state = parse_qs(urlsplit(where).query)["state"][0]
-    failure = fired(login.finish(state, None, "access_denied"))
+    failure = fired(login.finish(stateOf(authorizeUrl(login)), None, "access_denied", BROWSER))
     assert failure.check(LoginError) and "access_denied" in failure.getErrorMessage()
     assert store.all() == []
 
@@ -213,13 +276,25 @@ def test_a_refusal_at_the_authorization_server_keeps_nothing(tmp_path: Path) -> 
 def test_a_ticket_cannot_serve_as_the_callbacks_state(tmp_path: Path) -> None:
     login, _, store, _ = webLogin(tmp_path)
     ticket = ticketOf(login.links.link("linear", "p-alice"))
-    assert fired(login.finish(ticket, "code", None)).check(LinkError)
+    assert fired(login.finish(ticket, "code", None, BROWSER)).check(LinkError)
     assert store.all() == []
+
+
+def test_a_confirmation_link_cannot_start_a_sign_in_nor_a_sign_in_link_confirm(
+    tmp_path: Path,
+) -> None:
+    login, server, _, _ = webLogin(tmp_path)
+    confirm = ticketOf(login.links.confirmLink("linear", "p-alice"))
+    assert fired(login.start("linear", confirm, BROWSER)).check(LinkError)
+    start = ticketOf(login.links.link("linear", "p-alice"))
+    assert fired(login.confirmation("linear", start, BROWSER)).check(LinkError)
+    assert server.sent == []
 
 
 def test_a_server_that_takes_no_principals_login_is_refused(tmp_path: Path) -> None:
     login, server, _, _ = webLogin(tmp_path)
-    failure = fired(login.start("notion", ticketOf(login.links.link("notion", "p-alice"))))
+    ticket = ticketOf(login.links.link("notion", "p-alice"))
+    failure = fired(login.start("notion", ticket, BROWSER))
     assert failure.check(LoginError) and "notion" in failure.getErrorMessage()
     assert server.sent == []
 

@@ -47,7 +47,7 @@ def test_a_registry_server_is_shown_as_its_exact_command_line() -> None:
     gateway, person = FakeGateway(), Person(NO)
     add(gateway, person, server=EVERYTHING)
     [(message, schema)] = person.asked
-    assert f"run this command line: {EVERYTHING_LINE}" in message
+    assert f"run this command line (3 arguments): {EVERYTHING_LINE}" in message
     assert "'everything'" in message
     assert "Environment variables (names only): none" in message
     assert f"Source: {EVERYTHING} 2026.8.31 from the MCP registry (npm)" in message
@@ -245,7 +245,10 @@ def test_removing_and_enabling_show_what_runs() -> None:
         person = Person(NO)
         toolsOver(FakeGateway(notes)).call(tool, {"name": "notes"}, person)
         [(message, _)] = person.asked
-        assert "runs python3 -m notes; environment variables (names only): NOTES_TOKEN" in message
+        assert (
+            "runs this command line (2 arguments): python3 -m notes;"
+            " environment variables (names only): NOTES_TOKEN"
+        ) in message
 
 
 @pytest.mark.parametrize(

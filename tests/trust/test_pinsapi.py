@@ -8,6 +8,7 @@ from typing import Any, cast
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.gateway import Gateway
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.trust.pins import ENFORCE, PinBook
 from mcpgateway.trust.policy import PinPolicy
 from mcpgateway.web.api import ApiApp
@@ -186,3 +187,61 @@ class NoChildTests(SynchronousTestCase):
         response = harness.request("POST", "/api/v1/pins/srv/approve", {})
         self.assertEqual(response.json()["routers"], 0)
         self.assertTrue(harness.gateway.catalogs.probing("srv"))
+
+
+class ForgetTests(SynchronousTestCase):
+    """C{POST /api/v1/pins/<server>/forget}: the pins of what the gateway no
+    longer serves; never the definition it serves."""
+
+    def setUp(self) -> None:
+        self.harness = PinsHarness()
+        policy = self.harness.policy
+        assert policy is not None
+        self.policy = policy
+        self.router = FakeRouter()
+        self.served = self.harness.gateway.pools["srv"].spec
+        self.policy.screen(self.served, [dict(READ)], [dict(READ)], self.router)
+
+    def pinOf(self, spec: ServerSpec) -> str:
+        self.policy.screen(spec, [dict(READ)], [dict(READ)], self.router)
+        self.policy.screen(spec, [dict(EVIL)], [dict(EVIL)], self.router)
+        return self.policy.keyOf(spec)[1]
+
+    def test_the_report_says_what_is_served(self) -> None:
+        old = self.pinOf(ServerSpec(name="srv", command="old-srv"))
+        self.pinOf(ServerSpec(name="gone", command="gone-srv"))
+        body = self.harness.request("GET", "/api/v1/pins").json()
+        said = {(r["server"], r["launch"]): (r["served"], r["current"]) for r in body["servers"]}
+        self.assertEqual(said[("srv", old)], (True, False))
+        self.assertEqual(said[("srv", self.policy.keyOf(self.served)[1])], (True, True))
+        gone = self.policy.keyOf(ServerSpec(name="gone", command="gone-srv"))[1]
+        self.assertEqual(said[("gone", gone)], (False, False))
+
+    def test_forgetting_a_server_no_longer_served(self) -> None:
+        self.pinOf(ServerSpec(name="gone", command="gone-srv"))
+        response = self.harness.request("POST", "/api/v1/pins/gone/forget", contentType=None)
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.json()["kept"], None)
+        self.assertEqual(len(response.json()["forgotten"]), 1)
+        self.assertEqual(self.policy.book.ofServer("gone"), [])
+        missing = self.harness.request("POST", "/api/v1/pins/gone/forget", contentType=None)
+        self.assertEqual(missing.status, 404)
+
+    def test_forgetting_the_old_definitions_of_a_served_server(self) -> None:
+        old = self.pinOf(ServerSpec(name="srv", command="old-srv"))
+        response = self.harness.request("POST", "/api/v1/pins/srv/forget", contentType=None)
+        self.assertEqual(response.json()["forgotten"], [old])
+        self.assertEqual(
+            [r.launch for r in self.policy.book.ofServer("srv")],
+            [self.policy.keyOf(self.served)[1]],
+        )
+        refused = self.harness.request("POST", "/api/v1/pins/srv/forget", contentType=None)
+        self.assertEqual(refused.status, 409)
+        self.assertIn("is served", refused.json()["error"])
+        self.assertEqual(len(self.policy.book.ofServer("srv")), 1)
+
+    def test_a_gateway_that_pins_nothing_leaves_it_to_the_command(self) -> None:
+        harness = PinsHarness(pins=False)
+        refused = harness.request("POST", "/api/v1/pins/srv/forget", contentType=None)
+        self.assertEqual(refused.status, 409)
+        self.assertIn("edits the pins file itself", refused.json()["error"])

@@ -302,3 +302,142 @@ class SavingTests(PolicyCase):
         assert again is not None
         self.assertEqual(again.withheld(SPEC), ["read"])
         self.assertIsNone(loadPolicy(self.path.parent, "off", self.clock))
+
+
+PLAIN: dict[str, Any] = {}
+CAPABLE: dict[str, Any] = {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {}}
+ROOTS_TOOL = {"name": "get-roots-list", "description": "Lists the client's roots"}
+
+
+class CapabilityTests(PolicyCase):
+    """A server that lists more tools to a client that declared more
+    capabilities (server-everything's get-roots-list, its sampling and
+    elicitation tools)."""
+
+    mode = ENFORCE
+
+    def listedTo(self, capabilities: dict[str, Any], *tools: dict[str, Any]) -> list[str]:
+        page = [dict(tool) for tool in tools]
+        shown = self.policy.screen(SPEC, page, page, self.router, capabilities)
+        return [t["name"] for t in shown]
+
+    def test_clients_that_declared_more_and_less_never_tell_a_change(self) -> None:
+        with capturedGatewayLogs() as events:
+            self.assertEqual(self.listedTo(PLAIN, READ), ["read"])
+            for _ in range(3):
+                self.assertEqual(
+                    self.listedTo(CAPABLE, READ, ROOTS_TOOL), ["read", "get-roots-list"]
+                )
+                self.assertEqual(self.listedTo(PLAIN, READ), ["read"])
+        self.assertEqual([e for e in events if "pinsChange" in e], [])
+        self.assertEqual(
+            [e.get("pinsEvent") for e in events if "pinsEvent" in e],
+            ["pinned", "pinnedForCapabilities"],
+        )
+        [record] = self.saved()["servers"]
+        self.assertEqual(
+            (record["pending"], sorted(record["tools"])), ({}, ["get-roots-list", "read"])
+        )
+        self.assertEqual(self.policy.withheld(SPEC), [])
+        self.assertIsNone(self.policy.refusal(SPEC, "get-roots-list"))
+        self.clock.advance(0)
+        self.assertEqual(self.router.told, 0)
+
+    def test_the_capable_client_first_then_the_plain_one(self) -> None:
+        with capturedGatewayLogs() as events:
+            self.listedTo(CAPABLE, READ, ROOTS_TOOL)
+            self.listedTo(PLAIN, READ)
+            self.listedTo(CAPABLE, READ, ROOTS_TOOL)
+        self.assertEqual([e for e in events if "pinsChange" in e], [])
+
+    def test_a_real_change_is_still_told(self) -> None:
+        self.listedTo(CAPABLE, READ, ROOTS_TOOL)
+        self.listedTo(PLAIN, READ)
+        # Gone for a client that declared as much as the one that saw it.
+        with capturedGatewayLogs() as events:
+            self.assertEqual(self.listedTo(CAPABLE, READ), ["read"])
+        self.assertEqual(
+            [(e["pinsTool"], e["pinsChange"]) for e in events if "pinsChange" in e],
+            [("get-roots-list", "removed")],
+        )
+        # A new tool shown to a client like one listed before: withheld.
+        self.assertEqual(self.listedTo(PLAIN, READ, WRITE), ["read"])
+        self.assertEqual(self.policy.withheld(SPEC), ["write"])
+        # A rewritten description, whoever is shown it.
+        self.assertEqual(self.listedTo(PLAIN, EVIL), [])
+        self.assertEqual(self.policy.withheld(SPEC), ["read"])
+
+    def test_the_gateways_own_listing_is_taken_as_declaring_everything(self) -> None:
+        """A listing whose client is not known removes what it lacks (as
+        before capabilities were told) and trusts no tool on first use."""
+        self.listedTo(PLAIN, READ)
+        self.assertEqual(self.listing(READ, ROOTS_TOOL), ["read"])  # added: held
+        self.assertEqual(self.policy.withheld(SPEC), ["get-roots-list"])
+
+
+class QuarantineCapabilityTests(PolicyCase):
+    mode = WARN
+    quarantine = True
+
+    def test_a_tool_first_listed_to_a_new_kind_of_client_is_held(self) -> None:
+        page = [dict(READ)]
+        self.policy.screen(SPEC, page, page, self.router, PLAIN)
+        self.policy.approve("fs")
+        page = [dict(READ), dict(ROOTS_TOOL)]
+        with capturedGatewayLogs() as events:
+            shown = self.policy.screen(SPEC, page, page, self.router, CAPABLE)
+        self.assertEqual([t["name"] for t in shown], ["read", "get-roots-list"])  # warn
+        self.assertEqual(
+            [(e["pinsTool"], e["pinsChange"]) for e in events if "pinsChange" in e],
+            [("get-roots-list", "added")],
+        )
+        self.assertEqual(self.saved()["servers"][0]["pending"]["get-roots-list"]["change"], "added")
+
+
+LISTED = {**READ, "title": "Read", "_meta": {"ui": "compact"}}
+
+
+class EarlierPinsTests(PolicyCase):
+    mode = ENFORCE
+
+    def test_pins_of_an_earlier_version_are_completed_without_a_change(self) -> None:
+        fields = ("name", "description", "inputSchema", "outputSchema", "annotations")
+        tools = {
+            name: {"digest": toolDigest(part, fields), "approvedAt": 1.0, "tool": part}
+            for name, part in (("read", READ), ("get-roots-list", ROOTS_TOOL))
+        }
+        launch = self.policy.keyOf(SPEC)[1]
+        server = {"server": "fs", "launch": launch, "pinnedAt": 1.0, "tools": tools}
+        self.path.write_text(json.dumps({"version": 1, "servers": [server]}))
+        policy = loadPolicy(self.path.parent, ENFORCE, self.clock, runInThread=self.threads)
+        assert policy is not None
+        policy.startService()
+        titled = {**ROOTS_TOOL, "title": "Roots"}
+        with capturedGatewayLogs() as events:
+            page = [dict(LISTED)]
+            self.assertEqual(len(policy.screen(SPEC, page, page, self.router, PLAIN)), 1)
+            page = [dict(LISTED), dict(titled)]
+            self.assertEqual(len(policy.screen(SPEC, page, page, self.router, CAPABLE)), 2)
+        self.assertEqual([e for e in events if "pinsChange" in e], [])
+        [said] = [e for e in events if e.get("pinsEvent") == "completed"]
+        self.assertIn("title, icons, execution, _meta", said["log_format"].format(**said))
+        saved = self.saved()
+        self.assertEqual(saved["version"], 2)
+        self.assertEqual(saved["servers"][0]["tools"]["read"]["tool"], LISTED)
+        self.assertEqual(saved["servers"][0]["tools"]["get-roots-list"]["tool"], titled)
+
+
+class ForgetTests(PolicyCase):
+    def test_forgetting_the_definitions_not_served(self) -> None:
+        moved = ServerSpec(name="fs", command="fs-server", args=("--root", "/"))
+        self.listing(READ)
+        self.listing(EVIL, spec=moved)
+        old, new = self.policy.keyOf(SPEC)[1], self.policy.keyOf(moved)[1]
+        with capturedGatewayLogs() as events:
+            self.assertEqual(self.policy.forget("fs", keep=new), [old])
+        self.assertEqual([e.get("pinsEvent") for e in events], ["forgotten"])
+        self.assertEqual([r["launch"] for r in self.saved()["servers"]], [new])
+        self.assertEqual(self.policy.forget("fs", keep=new), [])
+        self.assertEqual(self.policy.forget("fs"), [new])
+        self.assertEqual(self.saved()["servers"], [])
+        self.assertEqual(self.policy.forget("nobody"), [])

@@ -18,14 +18,28 @@ from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.catalog import CatalogService
 from mcpgateway.core.catalogdata import Catalog, launchOf, withoutWithheld
 from mcpgateway.core.fanout import SharedFanout
+from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.toolgate import MAX_FOLLOWED, PinnedTools, ToolGate, ToolListings
+from mcpgateway.core.upstream import GATEWAY_CAPABILITIES
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.trust.pins import ENFORCE, WARN, PinBook
 from mcpgateway.trust.policy import PinPolicy
-from tests.fakes import FakeSession, RecordingSink, capturedGatewayLogs
+from tests.fakes import (
+    FakeProcessReactor,
+    FakeSession,
+    RecordingSink,
+    capturedGatewayLogs,
+    fakeSpawner,
+)
+
+INIT_RESULT = {
+    "protocolVersion": "2025-11-25",
+    "capabilities": {"tools": {}},
+    "serverInfo": {"name": "child", "version": "9"},
+}
 
 READ = {"name": "read", "description": "Read a file", "inputSchema": {"type": "object"}}
 WRITE = {"name": "write", "description": "Write a file", "inputSchema": {"type": "object"}}
@@ -238,3 +252,114 @@ class SnapshotTests(SynchronousTestCase):
         policy = PinPolicy(PinBook(), ENFORCE, Clock())
         pool = cast(ServerPool, Pool(spec, policy))
         self.assertIs(withoutWithheld(catalog, pool), catalog)
+
+
+class Recording:
+    """A policy that shows everything and keeps what each listing's client declared."""
+
+    def __init__(self) -> None:
+        self.declared: list[Any] = []
+
+    def screen(
+        self,
+        spec: ServerSpec,
+        page: list[dict[str, Any]],
+        whole: list[dict[str, Any]] | None,
+        router: Any,
+        capabilities: Any = None,
+    ) -> list[dict[str, Any]]:
+        self.declared.append(capabilities)
+        return page
+
+    def refusal(self, spec: ServerSpec, tool: str) -> str | None:
+        return None
+
+    def withheld(self, spec: ServerSpec) -> list[str]:
+        return []
+
+
+CAPABLE = {"roots": {"listChanged": True}, "sampling": {}, "elicitation": {}}
+
+
+class DeclaredTests(SynchronousTestCase):
+    """The policy hears what the client a child lists its tools to declared:
+    the capabilities the child was initialized with."""
+
+    def setUp(self) -> None:
+        self.declared: Any = CAPABLE
+        self.clock = Clock()
+        self.policy = PinPolicy(PinBook(), ENFORCE, self.clock)
+        self.pool = Pool(ServerSpec(name="fs", command="fs-server"), self.policy)
+        self.router = Router("fs", self.clock, 10.0, SharedFanout())
+        self.router.tools = ToolGate(self.pool, lambda: self.declared)
+        self.sent: list[dict[str, Any]] = []
+        self.router.attachChild(self.sent.append)
+
+    def listTools(self, *tools: dict[str, Any]) -> list[str]:
+        answer = self.router.call("tools/list", {})
+        self.router.childMessage(
+            jsonrpc.resultResponse(self.sent[-1]["id"], {"tools": list(tools)})
+        )
+        return [tool["name"] for tool in self.successResultOf(answer)["result"]["tools"]]
+
+    def test_a_listing_is_compared_as_made_to_its_client(self) -> None:
+        roots = {"name": "get-roots-list"}
+        self.assertEqual(self.listTools(READ, roots), ["read", "get-roots-list"])
+        self.declared = {}
+        self.assertEqual(self.listTools(READ), ["read"])
+        [record] = self.policy.report("fs")["servers"]
+        self.assertEqual(record["changes"], [])  # not removed: that client declared less
+        self.declared = CAPABLE
+        self.assertEqual(self.listTools(READ), ["read"])
+        [record] = self.policy.report("fs")["servers"]
+        self.assertEqual(
+            [(c["tool"], c["change"]) for c in record["changes"]], [("get-roots-list", "removed")]
+        )
+
+    def test_what_was_declared_when_the_listing_went(self) -> None:
+        recording = Recording()
+        self.pool.toolPins = recording
+        answer = self.router.call("tools/list", {})
+        self.declared = {}  # the child's client changed while it listed (a replay)
+        self.router.childMessage(jsonrpc.resultResponse(self.sent[-1]["id"], {"tools": [READ]}))
+        self.successResultOf(answer)
+        self.assertEqual(recording.declared, [CAPABLE])
+
+
+class PoolDeclaredTests(SynchronousTestCase):
+    """What a pool's children tell their gates: the gateway's capabilities
+    for a child it initialized, the session's for a child of one session."""
+
+    def listed(self, mode: str, session: FakeSession) -> list[Any]:
+        reactor = FakeProcessReactor()
+        spec = ServerSpec(name="srv", command="srv", executable="/bin/srv", mode=mode)
+        pool: Any = makePool(spec, fakeSpawner(reactor))
+        recording = Recording()
+        pool.toolPins = recording
+        initialize = jsonrpc.request(
+            0,
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": session.capabilities,
+                "clientInfo": {},
+            },
+        )
+        opened = pool.open(session, initialize)
+        process = reactor.lastProcess
+        [init] = process.takeMessages()
+        process.reply(jsonrpc.resultResponse(init["id"], INIT_RESULT))
+        self.successResultOf(opened)
+        process.takeMessages()
+        listing = pool.forward(session, jsonrpc.request(1, "tools/list", {}), None)
+        [request] = [m for m in process.takeMessages() if m.get("method") == "tools/list"]
+        process.reply(jsonrpc.resultResponse(request["id"], {"tools": [READ]}))
+        self.successResultOf(listing)
+        return recording.declared
+
+    def test_a_shared_child_lists_to_the_gateway(self) -> None:
+        self.assertEqual(self.listed("stateless", FakeSession("a")), [GATEWAY_CAPABILITIES])
+
+    def test_a_child_of_one_session_lists_to_its_client(self) -> None:
+        session = FakeSession("a", capabilities={"roots": {}})
+        self.assertEqual(self.listed("stateful", session), [{"roots": {}}])

@@ -14,7 +14,7 @@ import pytest
 from mcpgateway.trust.diff import recordReport
 from mcpgateway.trust.pins import PinBook, filePath, firstPins, toolDigest
 from tests.cli.conftest import fakeGateway, home, locked, running, stateDir
-from tests.cli.support import FakeGateway, check, run
+from tests.cli.support import HEALTH, FakeGateway, check, run
 
 __all__ = ["fakeGateway", "home", "locked", "running", "stateDir"]  # the fixtures used
 
@@ -185,3 +185,92 @@ def test_doctor(stateDir: Path) -> None:
     assert result.message == "pins: 2 tool changes of 1 server not approved (fs)"
     assert "  ~ read: changed" in result.details
     assert result.fix is not None and "mcpgateway tools approve" in result.fix
+
+
+# -- forgetting the pins of a server no longer served ----------------------------------
+
+
+def test_forget_edits_the_file(capsys: pytest.CaptureFixture[str], stateDir: Path) -> None:
+    pinned(stateDir)
+    code, out, _ = run(capsys, stateDir, "tools", "forget", "fs")
+    assert code == 0
+    assert out == f"forgot the pins of server 'fs' (1 definition, in {filePath(stateDir)})\n"
+    assert PinBook.load(filePath(stateDir)).records == {}
+    code, _, err = run(capsys, stateDir, "tools", "forget", "fs")
+    assert code == 1 and "no pins for server 'fs'" in err
+
+
+def test_forget_goes_through_the_running_gateway(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, running: FakeGateway
+) -> None:
+    running.answers["/api/v1/pins"] = (200, liveReport(stateDir))
+    running.routes[("POST", "/api/v1/pins/fs/forget")] = (
+        200,
+        {"server": "fs", "forgotten": ["0123456789abcdef"], "kept": None},
+    )
+    before = filePath(stateDir).read_bytes()
+    code, out, _ = run(capsys, stateDir, "tools", "forget", "fs")
+    assert code == 0
+    assert out == "forgot the pins of server 'fs' (1 definition, in the running gateway's)\n"
+    assert running.calls[-1][:2] == ("POST", "/api/v1/pins/fs/forget")
+    assert filePath(stateDir).read_bytes() == before  # the gateway writes its file
+    running.routes[("POST", "/api/v1/pins/fs/forget")] = (
+        409,
+        {"error": "server 'fs' is served, and its pins are what its tools are checked against"},
+    )
+    code, _, err = run(capsys, stateDir, "tools", "forget", "fs")
+    assert code == 1 and "is served" in err
+
+
+def test_doctor_notes_the_pins_of_a_server_no_longer_served(
+    stateDir: Path, running: FakeGateway
+) -> None:
+    """The running gateway's /health does not name fs: its pending changes
+    are a note with the command that forgets them, not a failure."""
+    pinned(stateDir)
+    result = check(stateDir, "pins")
+    assert (result.status, result.fix) == ("info", None)
+    assert result.message == (
+        "pins: the tools of every server served are as approved; the pins of 1 server"
+        " no longer served are kept (fs)"
+    )
+    assert result.details == (
+        "○ fs: no longer served (2 tools, 2 pending changes); forget them with"
+        " `mcpgateway tools forget fs`",
+    )
+
+
+def test_doctor_still_fails_for_a_server_served(stateDir: Path, running: FakeGateway) -> None:
+    pinned(stateDir)
+    served = {**HEALTH, "servers": {**HEALTH["servers"], "fs": {"state": "running"}}}
+    running.answers["/health"] = (200, served)
+    result = check(stateDir, "pins")
+    assert result.status == "fail"
+    assert result.message == "pins: 2 tool changes of 1 server not approved (fs)"
+
+
+def test_doctor_asks_the_gateway_which_definitions_it_serves(
+    stateDir: Path, running: FakeGateway
+) -> None:
+    """A definition of a served server that is not the one served (its
+    command changed) is a note too."""
+    report = liveReport(stateDir)
+    book = PinBook.load(filePath(stateDir))
+    book.add(firstPins("fs", "fedcba9876543210", [READ], 5.0))
+    book.save(filePath(stateDir))
+    current = {**recordReport(book.ofServer("fs")[1]), "served": True, "current": True}
+    old = {**report["servers"][0], "served": True, "current": False}
+    running.answers["/api/v1/pins"] = (200, {**report, "servers": [old, current]})
+    result = check(stateDir, "pins")
+    assert result.status == "info"
+    assert result.details == (
+        "○ fs: no longer served (2 tools, 2 pending changes); forget them with"
+        " `mcpgateway tools forget fs`",
+    )
+    # The definition served changed: a failure, the old one still a note.
+    book.ofServer("fs")[1].note(EVIL, toolDigest(EVIL), 6.0)
+    book.save(filePath(stateDir))
+    result = check(stateDir, "pins")
+    assert result.status == "fail"
+    assert result.message == "pins: 1 tool change of 1 server not approved (fs)"
+    assert result.details[-1].startswith("○ fs: no longer served")

@@ -83,7 +83,7 @@ class Page(HTMLParser):
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "span", "noscript",
     "p", "code", "main", "section", "dl", "div", "dt", "dd", "table", "thead", "tbody", "tr",
-    "th", "td", "button", "b", "pre", "script",
+    "th", "td", "button", "b", "pre", "script", "link",
 }  # fmt: skip
 
 
@@ -161,7 +161,7 @@ def test_a_server_whose_child_dies_at_start_is_failing_before_its_circuit_opens(
     _, html = page(h)
     assert html.text("state stopped") == "stopped"
     assert html.text("sub bad") == "2 unexpected exits in 5 min"
-    assert html.text("bad").startswith("0")  # no forwarded request failed...
+    assert html.text("bad") == ""  # no forwarded request failed: a plain 0, not in red...
     assert "2 initialize failed" in html.text("sub")  # ...but two initialize did
     details = html.text("details")
     assert "last exit: exited with code 1" in details
@@ -216,8 +216,9 @@ def test_the_page_reads_without_javascript_and_allows_nothing_but_its_own(
     buttons = [(a["data-action"], a["data-server"]) for t, a in html.tags if t == "button"]
     assert buttons == [("restart", "srv"), ("disable", "srv"), ("reset-circuit", "srv")]
     assert {t for t, _ in html.tags} <= ALLOWED_TAGS
-    # The page fetches nothing: no src, no href, no external URL.
-    assert not any("src" in a or "href" in a for _, a in html.tags)
+    # The page fetches nothing but its icon, from the gateway: no src, no other href.
+    assert not any("src" in a for _, a in html.tags)
+    assert [a["href"] for _, a in html.tags if "href" in a] == ["/favicon.svg"]
 
 
 def test_without_the_api_the_page_has_no_buttons() -> None:
@@ -395,6 +396,9 @@ def test_hostile_names_and_stderr_lines_are_only_text(
     text = renderPage(data).decode("utf-8")
     html = Page(text)
     assert {tag for tag, _ in html.tags} <= ALLOWED_TAGS
+    assert [a for t, a in html.tags if t == "link"] == [
+        {"rel": "icon", "href": "/favicon.svg", "type": "image/svg+xml"}
+    ]  # the page's own, and no other
     for _, attrs in html.tags:
         assert not any(key.startswith("on") for key in attrs)
     # The buttons and the row carry the name itself (the API's), shown cleaned.

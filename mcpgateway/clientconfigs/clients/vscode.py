@@ -7,7 +7,9 @@ C{<User>/profiles/<id>/mcp.json}, where C{<User>} is C{~/.config/Code/User}
 C{%APPDATA%\\Code\\User} (Windows; documented, not adopted yet), and the same
 under C{Code - Insiders}; a workspace's C{.vscode/mcp.json}. A stdio entry
 becomes C{{"type": "http", "url": ...}}. The policy: C{chat.mcp.access} set
-to C{registry} or C{none} (or C{false}) in the user's C{settings.json}.
+to C{registry} or C{none} (or C{false}) in the user's C{settings.json}. An
+entry VS Code runs sandboxed (C{"sandboxEnabled": true}) is adopted with its
+profile (its own C{"sandbox"}, else its file's): the gateway confines it.
 """
 
 from __future__ import annotations
@@ -52,11 +54,45 @@ class VSCode(ClientAdapter):
         if self.isStdio(entry):
             if "envFile" in entry:
                 raise Unservable("it reads an envFile, which only VS Code loads")
-            if entry.get("sandboxEnabled") is True:
-                raise Unservable("VS Code runs it sandboxed; the gateway would not")
             if "dev" in entry:
                 raise Unservable("it is in VS Code's dev mode (watch/debug)")
-        return super().served(name, entry, file, host)
+        served = super().served(name, entry, file, host)
+        if served is not None and entry.get("sandboxEnabled") is True:
+            served["sandbox"] = self.sandboxOf(entry, served, file, host)
+        return served
+
+    def sandboxOf(
+        self, entry: dict[str, Any], served: dict[str, Any], file: ClientFile, host: Host
+    ) -> Any:
+        """The profile of an entry VS Code runs sandboxed, kept for the
+        gateway's sandbox (docs/sandbox.md): the entry's own C{"sandbox"},
+        else its file's top-level one, else the default profile (C{true});
+        its paths' variables translated, and, as VS Code does, its working
+        directory writable."""
+        profile = entry.get("sandbox")
+        if profile is None:
+            profile = readSettings(file.path).get("sandbox")
+        if not isinstance(profile, dict):
+            return True if profile is None else profile
+        profile = self._translated(profile, file, host)
+        cwd = served.get("cwd")
+        if isinstance(cwd, str) and isinstance(profile.get("filesystem", {}), dict):
+            filesystem = dict(profile.get("filesystem", {}))
+            writes = filesystem.get("allowWrite", [])
+            if isinstance(writes, list) and cwd not in writes:
+                filesystem["allowWrite"] = [*writes, cwd]
+            profile["filesystem"] = filesystem
+        return profile
+
+    def _translated(self, value: Any, file: ClientFile, host: Host) -> Any:
+        """C{value} with the variables of every string in it translated."""
+        if isinstance(value, str):
+            return self.translate(value, file, host)
+        if isinstance(value, list):
+            return [self._translated(item, file, host) for item in value]
+        if isinstance(value, dict):
+            return {key: self._translated(item, file, host) for key, item in value.items()}
+        return value
 
     def policy(self, host: Host, files: Sequence[ClientFile]) -> str | None:
         for user in vscodeUserDirs(host):

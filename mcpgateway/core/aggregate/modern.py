@@ -416,9 +416,7 @@ class AggregateModern:
             pool = self._core.pools.get(task.server)
             if member is not None and pool is not None and member.route == task.scope:
                 return tasks.serve(task.server, replace(request, scope=task.scope), pool.modern)
-        return jsonrpc.errorResponse(
-            request.clientId, jsonrpc.INVALID_PARAMS, f"Invalid params: unknown task {taskId!r}"
-        )
+        return tasks.unknown(request.clientId, taskId)
 
 
 def branded(response: Message) -> Message:

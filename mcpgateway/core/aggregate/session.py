@@ -161,6 +161,13 @@ class MemberSession(Session):
     def deliver(self, message: Message) -> bool:
         return self.aggregator._fromChild(self, message, None)
 
+    def awaitStream(self, callback: Callable[[], None]) -> None:
+        """Its stream is its aggregate session's GET stream."""
+        self.parent.awaitStream(callback)
+
+    def unawaitStream(self, callback: Callable[[], None]) -> None:
+        self.parent.unawaitStream(callback)
+
 
 class AggregateSession(Session):
     """A client session on an aggregate endpoint."""

@@ -66,7 +66,7 @@ from mcpgateway.core.aggregate.toolargs import (
 from mcpgateway.core.aggregate.tooldefs import DEFINITIONS, DESCRIBE_TYPES, SEARCH_LIMIT
 from mcpgateway.core.aggregate.tooldefs import SEARCH_MAX as SEARCH_MAX
 from mcpgateway.core.aggregate.types import ShieldSpec
-from mcpgateway.core.tasks.model import Task, detailed
+from mcpgateway.core.tasks.model import NOT_LOADED, WORKING, Task, detailed
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
@@ -92,6 +92,10 @@ SCAN = 1000
 THREAD_BYTES = 256 * 1024
 #: Members named in the instructions (the rest are counted).
 LISTED_MEMBERS = 40
+#: Seconds a C{get_result} of a task waits, at most, for a restarted
+#: gateway to read its predecessor's tasks; then it answers C{working}
+#: (under a client's usual 30 s read timeout: the model polls again).
+TASK_WAIT = 20.0
 #: The ref a shortened result names when it was too large to keep.
 NOT_KEPT = "(not kept: too large for the result store)"
 
@@ -501,7 +505,11 @@ class GatewayTools:
         query = stringArg(args, "query")
         if taskId is not None:
             paging = (path, offset, limit, fields, query)
-            return succeed(self._readTask(taskId, paging, context))
+            tasks = self._tasks
+            if tasks is None:
+                return succeed(self._readTask(taskId, paging, context))
+            # A restart's successor reads its predecessor's tasks once that one exited.
+            return tasks.afterLoad(lambda: self._readTask(taskId, paging, context), TASK_WAIT)
         assert ref is not None
         try:
             page = context.store.page(ref, path, offset or 0, limit, fields, query)
@@ -522,6 +530,15 @@ class GatewayTools:
         task = None
         if self._tasks is not None:
             task = self._tasks.owned(taskId, context.scope, context.principal)
+        if task is None and self._tasks is not None and self._tasks.loading:
+            return _ok(
+                {
+                    "taskId": taskId,
+                    "status": WORKING,
+                    "statusMessage": f"{NOT_LOADED}: call get_result again",
+                    "pollIntervalMs": max(1, int(self._tasks.limits.pollInterval * 1000)),
+                }
+            )
         if task is None:
             return _error(
                 f"get_result: unknown task {taskId!r} (or its time to live is over): "

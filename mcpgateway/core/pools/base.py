@@ -11,6 +11,7 @@ MCP 2026-07-28 half is L{mcpgateway.core.pools.era2026side.Era2026Side}.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -36,7 +37,7 @@ from mcpgateway.core.pools.pool import (
     programOf,
     variantsOf,
 )
-from mcpgateway.core.router import Fanout
+from mcpgateway.core.router import Fanout, Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner, notFound
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
@@ -52,7 +53,7 @@ from mcpgateway.core.status import (
 )
 from mcpgateway.core.tasks.legacy import speaksTasks
 from mcpgateway.core.toolgate import PinnedTools, ToolGate
-from mcpgateway.core.upstream import ServerUnavailable, Upstream
+from mcpgateway.core.upstream import GATEWAY_CAPABILITIES, ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 
@@ -109,6 +110,9 @@ class BasePool(Era2026Side):
         """Why new sessions get a child of their own, or C{None}."""
         self._ownEach = False
         """Promoted in this process: each new session gets an owned child."""
+        self._workspaceEach = False
+        """Promoted to C{workspace} in this process: the reload that follows
+        gives each workspace route a child of its own."""
         self._pinnedSaid = False
         self._variants = variantsOf(spec)
         self._resolveLaunch: Resolver | None = None
@@ -166,12 +170,13 @@ class BasePool(Era2026Side):
             self.breaker,
             self.stats,
             self.events,
-            self._ambiguous,
             onReady=self._childReady,
         )
+        router = upstream.router
+        router.onAmbiguous = lambda method, sessions: self._ambiguous(method, sessions, router)
         upstream.router.onList = lambda method: self._childListChanged(upstream, method)
         upstream.router.clientAlive = self._clientRuns
-        upstream.router.tools = ToolGate(self)
+        upstream.router.tools = ToolGate(self, _listedTo(weakref.ref(upstream)))
         return upstream
 
     def _clientRuns(self, pid: int) -> bool:
@@ -303,14 +308,21 @@ class BasePool(Era2026Side):
 
     # -- promotion -----------------------------------------------------------------
 
-    def _ambiguous(self, method: str, sessions: int) -> None:
-        """A shared child asked C{method} of a client while C{sessions}
-        2025 sessions used it: the request was refused. Unless the
-        server is per session already, or pinned, give each new session a
-        child of its own from now on, and have that kept."""
+    def _ambiguous(self, method: str, sessions: int, router: Router | None = None) -> None:
+        """A shared child (C{router}'s) asked C{method} of a client while
+        C{sessions} 2025 sessions used it: the request was refused. Unless
+        the server is per session already, or pinned, narrow its share to
+        the widest scope that proves whose such a request is
+        (L{_provingScope}), and have that kept: C{workspace} (the reload
+        that follows gives each workspace route a child of its own, which
+        answers C{roots/list} with its workspace), else C{session} (each new
+        session gets a child of its own from now on)."""
         spec = self.spec
         if spec.sharing is Sharing.SESSION or self._ownEach or sessions < 2:
             return  # fewer than two 2025 sessions: a child per session would not help
+        scope = self._provingScope(method, router)
+        if scope is Sharing.WORKSPACE and self._workspaceEach:
+            return  # promoted to it already: the reload brings the children
         if spec.pinned:
             if not self._pinnedSaid:
                 self._pinnedSaid = True
@@ -327,24 +339,55 @@ class BasePool(Era2026Side):
             f"its child sent {method} while {sessions} sessions used it,"
             " so the session it was for could not be proven"
         )
-        self._ownEach = True
         self.promoted = why
         undo = f'classification.json {{"{spec.name}": {{"share": "{spec.mode}"}}}}'
-        self.log.warn(
-            "server {server} promoted to share 'session': {why}; each 2025 session gets a"
-            " child of its own (a new one at once, one open now at its next request with"
-            " nothing in flight), MCP 2026-07-28 requests stay on the shared child."
-            " Undo: {undo}",
-            server=spec.name,
-            why=why,
-            undo=undo,
-        )
+        if scope is Sharing.WORKSPACE:
+            self._workspaceEach = True
+            self.log.warn(
+                "server {server} promoted to share 'workspace': {why}; every session"
+                " attached came through a workspace route, so each workspace gets a child"
+                " of its own (running in it, answering roots/list with it), and its"
+                " sessions move there at their child's next idle moment. Undo: {undo}",
+                server=spec.name,
+                why=why,
+                undo=undo,
+            )
+        else:
+            self._ownEach = True
+            self.log.warn(
+                "server {server} promoted to share 'session': {why}; each 2025 session gets"
+                " a child of its own (a new one at once, one open now at its next request"
+                " with nothing in flight), MCP 2026-07-28 requests stay on the shared child."
+                " Undo: {undo}",
+                server=spec.name,
+                why=why,
+                undo=undo,
+            )
         self.events.emit("promoted", why)
         if self._promotions is not None:
             try:
-                self._promotions.promote(spec.name, why)
+                self._promotions.promote(spec.name, why, scope.value)
             except Exception:
                 self.log.failure("server {server}: keeping its promotion failed", server=spec.name)
+
+    def _provingScope(self, method: str, router: Router | None) -> Sharing:
+        """The widest scope in which C{router}'s child would not have had to
+        refuse C{method}: C{workspace} for a C{roots/list} of a global
+        server when every session counted came through a workspace route
+        whose entry is its project's own (not the user's, whose child it
+        shares at any scope): a workspace child runs in its workspace and
+        the gateway answers its C{roots/list} with it. C{session} for
+        everything else: a sampling or an elicitation is a person's, and
+        only a child per session proves whose."""
+        if method != "roots/list" or router is None or self.spec.sharing is not Sharing.GLOBAL:
+            return Sharing.SESSION
+        keyless = self._variants.get("")
+        users = keyless.childKey if keyless is not None else None
+        for session in router.clientSessions():
+            variant = self._variants.get(getattr(session, "scope", ""))
+            if variant is None or not variant.key or variant.childKey.split("/")[0] == users:
+                return Sharing.SESSION
+        return Sharing.WORKSPACE
 
     def _disabled(self) -> ServerUnavailable:
         return ServerUnavailable(f"server '{self.spec.name}' is disabled")
@@ -650,3 +693,17 @@ def _request(
     upstream: Upstream, session: Session, message: jsonrpc.Message, related: Sink | None
 ) -> Deferred[jsonrpc.Message]:
     return upstream.router.request(session, message, related)
+
+
+def _listedTo(upstream: weakref.ReferenceType[Upstream]) -> Callable[[], dict[str, Any] | None]:
+    """What the client a child lists its tools to declared, for its tool gate
+    (L{mcpgateway.core.toolgate.ListingClient}): the gateway's capabilities for
+    a child it initialized, the session's for a child of one session."""
+
+    def declared() -> dict[str, Any] | None:
+        child = upstream()
+        if child is None:
+            return None
+        return GATEWAY_CAPABILITIES if child.handshake else child.sessionCapabilities
+
+    return declared

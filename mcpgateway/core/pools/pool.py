@@ -98,8 +98,9 @@ class UnknownRoute(Exception):
 class PromotionSink(Protocol):
     """Where a promotion is kept (C{promotions.json}, through config)."""
 
-    def promote(self, server: str, why: str) -> None:
-        """Remember that C{server} must run a child per session, and why."""
+    def promote(self, server: str, why: str, share: str = "session") -> None:
+        """Remember that C{server} must run a child per C{share} (C{session},
+        or C{workspace}), and why."""
 
 
 class ChildListener(Protocol):

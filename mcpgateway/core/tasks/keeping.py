@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mcpgateway.core.tasks.manager import TaskManager
+from mcpgateway.core.tasks.manager import LOAD_WAIT, TaskManager
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Every
 
@@ -32,17 +32,26 @@ class TaskKeeping(Service):
     log = Logger(observer=logs.observer, namespace="mcpgateway.tasks")
 
     def __init__(
-        self, manager: TaskManager, clock: IReactorTime, predecessor: Deferred[None] | None = None
+        self,
+        manager: TaskManager,
+        clock: IReactorTime,
+        predecessor: Deferred[None] | None = None,
+        wait: float = LOAD_WAIT,
     ) -> None:
         """
         @param predecessor: fires when a restart's predecessor has exited
             (C{None}: no predecessor). Until then it may still finish (or
             cut) tasks and write them to the journal, so the journal is read
-            then, and C{tasks/*} requests wait for it.
+            then, and C{tasks/*} requests (and search mode's C{get_result})
+            wait for it.
+        @param wait: seconds a request waits for that at most (the time a
+            predecessor may take to exit, and a margin); past it, a task
+            not known yet is answered as not read yet, never as unknown.
         """
         self.manager = manager
         self.store = manager.store
         self._predecessor = predecessor
+        self._wait = wait
         self._loop = Every(clock, EXPIRE_EVERY, manager.expire)
 
     def startService(self) -> None:
@@ -50,7 +59,7 @@ class TaskKeeping(Service):
         if self._predecessor is None:
             self._load()
         else:
-            self.manager.holdUntilLoaded()
+            self.manager.holdUntilLoaded(self._wait)
             self._predecessor.addBoth(self._afterPredecessor)
         self._loop.start()
 

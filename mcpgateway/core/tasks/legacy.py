@@ -32,7 +32,14 @@ from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.manager import TaskManager
-from mcpgateway.core.tasks.model import CANCELLED, COMPLETED, RELATED_TASK, Task, envelope
+from mcpgateway.core.tasks.model import (
+    CANCELLED,
+    COMPLETED,
+    NOT_LOADED,
+    RELATED_TASK,
+    Task,
+    envelope,
+)
 from mcpgateway.protocol import jsonrpc
 
 TASKS_VERSION = "2025-11-25"
@@ -152,6 +159,10 @@ class LegacyTasks:
         params = message.get("params")
         taskId = params.get("taskId") if isinstance(params, dict) else None
         task = self.manager.owned(taskId, session.scope, session.principal, self.server)
+        if task is None and self.manager.loading:  # maybe the predecessor's: not read yet
+            return jsonrpc.errorResponse(
+                message.get("id"), jsonrpc.INTERNAL_ERROR, f"{NOT_LOADED}: ask again shortly"
+            )
         if task is None or task.session != session.id:
             return jsonrpc.errorResponse(message.get("id"), jsonrpc.INVALID_PARAMS, TASK_NOT_FOUND)
         method = message.get("method")

@@ -47,6 +47,7 @@ from mcpgateway.core.tasks.model import (
     EXTENSION,
     FAILED,
     INPUT_REQUIRED,
+    NOT_LOADED,
     WORKING,
     Task,
     createResult,
@@ -63,6 +64,10 @@ Run = Callable[[Era2026Request, Sink], "Deferred[jsonrpc.Message]"]
 TaskSupport = Callable[[Era2026Request, str], "Deferred[str | None]"]
 """What the child says of a tool's task support (C{None}: nothing)."""
 T = TypeVar("T")
+LOAD_WAIT = 60.0
+"""Seconds a request for a task waits, at most, for a restart's successor
+to read the journal (its predecessor's exit; the wiring gives the
+restart's own bound)."""
 NewId = Callable[[str, str, str], str]
 """Makes a new task's id for (server, route, principal)."""
 
@@ -119,6 +124,7 @@ class TaskManager:
         self._newId: NewId = newId if newId is not None else _randomId
         self._waiting: dict[str, list[Deferred[Task]]] = {}
         self._loadWaiters: list[Deferred[None]] | None = None
+        self._loadWait = LOAD_WAIT
         self._unfinished: Counter[str] = Counter()
         self._unfinishedTotal = 0
         self.stopping: str | None = None
@@ -393,9 +399,7 @@ class TaskManager:
             if kept is not None:
                 return _fromArchive(request, kept)
         if task is None:
-            return jsonrpc.errorResponse(
-                request.clientId, jsonrpc.INVALID_PARAMS, f"Invalid params: unknown task {taskId!r}"
-            )
+            return self.unknown(request.clientId, taskId)
         if request.method == "tasks/get":
             return jsonrpc.resultResponse(request.clientId, detailed(task))
         if request.method == "tasks/cancel":
@@ -405,12 +409,20 @@ class TaskManager:
                 self._update(task, request.inputResponses, run)
         return jsonrpc.resultResponse(request.clientId, {"resultType": "complete"})
 
-    def holdUntilLoaded(self) -> None:
+    def holdUntilLoaded(self, limit: float = LOAD_WAIT) -> None:
         """The journal is read later (a restart's successor reads it once
         its predecessor, which may still finish tasks, has exited):
-        C{tasks/*} requests wait for L{loaded} (L{afterLoad})."""
+        C{tasks/*} requests wait for L{loaded} (L{afterLoad}), each at most
+        C{limit} seconds."""
         if self._loadWaiters is None:
             self._loadWaiters = []
+        self._loadWait = limit
+
+    @property
+    def loading(self) -> bool:
+        """Whether the journal is still to be read: a task id not found
+        now may be a predecessor's, found once it is (L{unknown})."""
+        return self._loadWaiters is not None
 
     def loaded(self) -> None:
         """The journal has been read: the requests held meanwhile go on."""
@@ -418,13 +430,56 @@ class TaskManager:
         for waiter in waiters:
             waiter.callback(None)
 
-    def afterLoad(self, answer: Callable[[], T]) -> Deferred[T]:
-        """C{answer()} now, or once the journal is read."""
-        if self._loadWaiters is None:
+    def afterLoad(self, answer: Callable[[], T], limit: float | None = None) -> Deferred[T]:
+        """C{answer()} now, or once the journal is read; at most C{limit}
+        seconds later (and never later than L{holdUntilLoaded} said) when
+        it is not read by then: C{answer()} then finds what this process
+        knows, and says a task it does not know yet is not read yet
+        (L{unknown}), never that there is no such task. Cancelling the
+        Deferred (its client went away) only stops the waiting."""
+        waiters = self._loadWaiters
+        if waiters is None:
             return succeed(answer())
-        waiting: Deferred[None] = Deferred()
-        self._loadWaiters.append(waiting)
-        return waiting.addCallback(lambda _: answer())
+        bound = self._loadWait if limit is None else min(limit, self._loadWait)
+        timers: list[IDelayedCall] = []
+
+        def stopWaiting(d: Deferred[None]) -> None:
+            if d in waiters:
+                waiters.remove(d)
+            if timers and timers[0].active():
+                timers[0].cancel()
+
+        waiting: Deferred[None] = Deferred(stopWaiting)
+        waiters.append(waiting)
+
+        def late() -> None:
+            if waiting in waiters:
+                waiters.remove(waiting)
+                waiting.callback(None)
+
+        timers.append(self.clock.callLater(bound, late))
+
+        def go(_: None) -> T:
+            if timers[0].active():
+                timers[0].cancel()
+            return answer()
+
+        return waiting.addCallback(go)
+
+    def unknown(self, clientId: Any, taskId: Any) -> jsonrpc.Message:
+        """The error for a task id this process does not know: unknown
+        (-32602) once the journal is read; while it is not (a restart's
+        predecessor still runs), "not read yet, ask again" (-32603), since
+        the task may be the predecessor's."""
+        if self.loading:
+            return jsonrpc.errorResponse(
+                clientId,
+                jsonrpc.INTERNAL_ERROR,
+                f"task {taskId!r}: {NOT_LOADED}: ask again shortly",
+            )
+        return jsonrpc.errorResponse(
+            clientId, jsonrpc.INVALID_PARAMS, f"Invalid params: unknown task {taskId!r}"
+        )
 
     def owned(
         self, taskId: Any, scope: str, principal: str, server: str | None = None

@@ -28,6 +28,13 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 TERMINAL = frozenset({COMPLETED, FAILED, CANCELLED})
 STATUSES = (WORKING, INPUT_REQUIRED, COMPLETED, FAILED, CANCELLED)
+NOT_LOADED = (
+    "the gateway is restarting and has not read its tasks yet (its previous process"
+    " may still run this one)"
+)
+"""What a request for a task a restarted gateway does not know yet is
+told while its journal is still to be read: the task may be its
+predecessor's, so it is never called unknown then."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth -*-
+# -*- test-case-name: tests.remote.test_oauth,tests.remote.test_oauth_hosts -*-
 """Where a remote server's authorization server is, and what it offers: the
 MCP authorization spec's discovery, as pure functions of what the servers
 answered (the HTTP is the caller's: the CLI's login, the gateway's refresh).
@@ -12,6 +12,14 @@ the first one's metadata is at C{/.well-known/oauth-authorization-server<path>}
 C{<issuer>/.well-known/openid-configuration} (OpenID Connect discovery). The
 authorization server must offer PKCE with C{S256}; C{resource} (RFC 8707) is
 always sent: the token is for this server and no other.
+
+What the documents say is checked against where they came from: an
+authorization server's metadata names, as its C{issuer}, exactly the issuer
+it was looked up for (RFC 8414 section 3.3; OpenID Connect discovery says
+the same), and a server's protected-resource metadata names, as its
+C{resource}, the server's own URL or a path above it on the same origin
+(RFC 9728 section 3.3; the MCP SDKs accept the same). Which hosts the
+endpoints may be on is L{mcpgateway.remote.oauth.hosts}'.
 """
 
 from __future__ import annotations
@@ -94,6 +102,18 @@ def sameOriginOrHttps(url: str) -> bool:
     return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
+def sameIssuer(given: str, expected: str) -> bool:
+    """Whether an authorization server's metadata names the issuer it was
+    looked up for (RFC 8414 section 3.3: identical; C{https://as} and
+    C{https://as/} are one URL, an empty path being C{/})."""
+
+    def form(url: str) -> str:
+        parts = urlsplit(url)
+        return url[:-1] if parts.path == "/" and not parts.query and url.endswith("/") else url
+
+    return form(given) == form(expected)
+
+
 @dataclass(frozen=True)
 class AuthServer:
     """What the gateway needs of an authorization server's metadata."""
@@ -108,13 +128,20 @@ class AuthServer:
     """Whether it takes a URL as a client id (Client ID Metadata Documents)."""
 
     @classmethod
-    def fromMetadata(cls, data: Any) -> AuthServer:
+    def fromMetadata(cls, data: Any, issuer: str | None = None) -> AuthServer:
+        """The metadata C{data}, checked; C{issuer}: the issuer it was
+        looked up for, which it must name (RFC 8414 section 3.3)."""
         if not isinstance(data, dict):
             raise DiscoveryError("the authorization server's metadata is not a JSON object")
         for name in ("issuer", "authorization_endpoint", "token_endpoint"):
             value = data.get(name)
             if not isinstance(value, str) or not sameOriginOrHttps(value):
                 raise DiscoveryError(f"the authorization server's metadata has no usable {name}")
+        if issuer is not None and not sameIssuer(data["issuer"], issuer):
+            raise DiscoveryError(
+                f"the authorization server's metadata, looked up for {issuer}, names the issuer"
+                f" {str(data['issuer'])[:200]}: refused (RFC 8414 section 3.3)"
+            )
         methods = data.get("code_challenge_methods_supported")
         if not isinstance(methods, list) or "S256" not in methods:
             raise DiscoveryError(
@@ -138,6 +165,17 @@ class AuthServer:
             else (),
             metadataDocuments=data.get("client_id_metadata_document_supported") is True,
         )
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        """Every URL of the server's, with what it is (for the host rules)."""
+        named = [
+            ("authorization server", self.issuer),
+            ("authorization endpoint", self.authorizationEndpoint),
+            ("token endpoint", self.tokenEndpoint),
+            ("registration endpoint", self.registrationEndpoint),
+            ("revocation endpoint", self.revocationEndpoint),
+        ]
+        return [(what, url) for what, url in named if url]
 
 
 def authorizationServers(resourceMetadata: Any) -> list[str]:

@@ -13,22 +13,45 @@ authorization server (the PKCE verifier, the client registration), so the
 callback needs nothing kept in memory: any replica that shares the state
 directory finishes a login another one started, and a restart in between
 loses nothing.
+
+A ticket also carries the principal's name as the gateway knows it, for the
+page that asks whoever opened the link whether they are that principal. A
+confirmation link (C{<gateway>/oauth/confirm/<server>?ticket=...}) is the
+second link of a team gateway's sign-in: the principal's own client gets it
+once a sign-in finished, to confirm it from the browser that finished it
+(L{mcpgateway.remote.oauth.pending}). A browser is known by a random id the
+login pages keep in a cookie; what is sealed and stored is its digest
+(L{browserDigest}).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
+
+from mcpgateway.runtime.addresses import isLoopbackHost
 
 TICKET_TTL = 600
 """Seconds a login link stays good."""
 STATE_TTL = 900
 """Seconds a login may spend at the authorization server."""
 START_PATH = "/oauth/start/"
+CONFIRM_PATH = "/oauth/confirm/"
 CALLBACK_PATH = "/oauth/callback"
+TICKET = "ticket"
+CONFIRM = "confirm"
+
+
+def browserDigest(browser: str) -> str:
+    """What is sealed and stored of a browser's id (C{""}: no id, which
+    matches no browser)."""
+    if not browser:
+        return ""
+    return hashlib.sha256(b"mcpgateway browser\0" + browser.encode()).hexdigest()[:40]
 
 
 class Cipher(Protocol):
@@ -66,24 +89,56 @@ class LoginLinks:
         """Where the authorization server sends the browser back."""
         return self._base() + CALLBACK_PATH
 
-    def link(self, server: str, principal: str) -> str:
-        """The URL that signs C{principal} in to C{server}."""
-        ticket = self.seal({"k": "ticket", "s": server, "p": principal})
-        return f"{self._base()}{START_PATH}{quote(server, safe='')}?" + urlencode(
-            {"ticket": ticket}
-        )
+    @property
+    def origin(self) -> str:
+        """The gateway's origin as browsers reach it (C{scheme://host[:port]},
+        lower case): the only C{Origin} its login forms are posted from."""
+        return originOf(self._base())
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the links lead to a loopback address: only a browser on
+        the gateway's own machine can follow them (and the authorization
+        server's redirect back)."""
+        try:
+            return isLoopbackHost(urlsplit(self._base()).hostname or "")
+        except ValueError:
+            return False
+
+    def link(self, server: str, principal: str, name: str = "") -> str:
+        """The URL that signs C{principal} (called C{name}) in to C{server}."""
+        return self._url(START_PATH, TICKET, server, principal, name)
+
+    def confirmLink(self, server: str, principal: str, name: str = "") -> str:
+        """The URL from which C{principal} confirms a sign-in to C{server}
+        that finished in a browser (L{mcpgateway.remote.oauth.pending})."""
+        return self._url(CONFIRM_PATH, CONFIRM, server, principal, name)
+
+    def _url(self, path: str, kind: str, server: str, principal: str, name: str) -> str:
+        ticket = self.seal({"k": kind, "s": server, "p": principal, "n": name})
+        return f"{self._base()}{path}{quote(server, safe='')}?" + urlencode({"ticket": ticket})
 
     def principalOf(self, ticket: str, server: str) -> str:
         """The principal a ticket for C{server} is for.
 
         @raise LinkError: it is not a good ticket for C{server}."""
+        return self.opened(ticket, server)[0]
+
+    def opened(self, ticket: str, server: str, kind: str = TICKET) -> tuple[str, str]:
+        """The principal a ticket of C{kind} (a sign-in's, or a
+        confirmation's) for C{server} is for, and its name (C{""}: unknown).
+
+        @raise LinkError: it is not a good ticket of that kind for C{server}."""
         data = self.unseal(ticket, TICKET_TTL)
-        if data.get("k") != "ticket" or data.get("s") != server:
+        if data.get("k") != kind:
+            raise LinkError("the link is not valid or has expired; ask for a new one")
+        if data.get("s") != server:
             raise LinkError("the link is for another server")
         principal = data.get("p")
         if not isinstance(principal, str) or not principal:
             raise LinkError("the link names no principal")
-        return principal
+        name = data.get("n")
+        return principal, name if isinstance(name, str) else ""
 
     def seal(self, data: dict[str, Any]) -> str:
         """C{data} sealed into a URL-safe string."""
@@ -104,3 +159,21 @@ class LoginLinks:
         if not isinstance(data, dict):
             raise LinkError("the link is not valid or has expired; ask for a new one")
         return data
+
+
+def originOf(url: str) -> str:
+    """The origin of C{url} as a browser sends it in C{Origin}: scheme and
+    host in lower case, the port unless it is the scheme's default
+    (C{""}: not a URL with a host)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not host or scheme not in ("http", "https"):
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")

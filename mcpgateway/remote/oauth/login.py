@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.remote.test_oauth -*-
+# -*- test-case-name: tests.remote.test_oauth,tests.remote.test_oauth_login -*-
 """C{mcpgateway login SERVER}: the browser flow that gives the gateway a
 remote server's tokens.
 
@@ -10,7 +10,14 @@ loopback redirect), and sends the user to the authorization URL with PKCE
 (S256), a C{state} and the server's URL as the RFC 8707 C{resource}. The
 redirect comes back to a one-shot HTTP listener on 127.0.0.1; the code is
 exchanged for tokens, which go to the encrypted store the running gateway
-reads (L{mcpgateway.remote.oauth.tokens}).
+reads (L{mcpgateway.remote.oauth.tokens}). Only a redirect that carries this
+login's own C{state} ends the wait: any other request to the listener (a
+page of another site, a stale tab) gets a 400 page and the login goes on
+waiting.
+
+Discovery checks what the documents say against where they came from
+(L{mcpgateway.remote.oauth.discovery}) and where they send the gateway
+(L{mcpgateway.remote.oauth.hosts}).
 
 It runs in the CLI, without Twisted: blocking HTTP (C{urllib}) is fine in a
 command that waits for a browser anyway. The HTTP calls go through a
@@ -20,6 +27,7 @@ L{Fetch} so the tests can answer them.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import threading
 import time
@@ -27,6 +35,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +54,8 @@ from mcpgateway.remote.oauth.discovery import (
     tokenResponse,
     withTokens,
 )
+from mcpgateway.remote.oauth.hosts import HostRule, resolveHost
+from mcpgateway.remote.oauth.resources import canonicalResource, resourceCovers
 from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
 
 CLIENT_NAME = "mcpgateway"
@@ -89,36 +100,67 @@ class Fetch(Protocol):
     ) -> Answer: ...
 
 
-def urllibFetch(
-    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> Answer:
-    """One HTTP request with C{urllib}; any status is an answer, redirects are not followed."""
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None
 
-    opener = urllib.request.build_opener(NoRedirect)
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
-    try:
-        with opener.open(request, timeout=30) as response:
-            return Answer(
-                response.status,
-                {k.lower(): v for k, v in response.headers.items()},
-                response.read(),
-            )
-    except urllib.error.HTTPError as e:
-        return Answer(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise LoginError(f"{url} is not reachable ({reason})") from None
+class UrllibFetch:
+    """One HTTP request with C{urllib}; any status is an answer, redirects
+    are not followed. It reaches the network, so it says how it resolves
+    host names (L{resolve}): discovery judges the addresses it will connect
+    to (L{mcpgateway.remote.oauth.hosts})."""
+
+    def resolve(self, host: str) -> list[str]:
+        """The addresses C{host} resolves to (it blocks, as the fetch does)."""
+        return resolveHost(host)
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        opener = urllib.request.build_opener(_NoRedirect)
+        request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+        try:
+            with opener.open(request, timeout=30) as response:
+                return Answer(
+                    response.status,
+                    {k.lower(): v for k, v in response.headers.items()},
+                    response.read(),
+                )
+        except urllib.error.HTTPError as e:
+            return Answer(e.code, {k.lower(): v for k, v in e.headers.items()}, e.read())
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            reason = getattr(e, "reason", e)
+            raise LoginError(f"{url} is not reachable ({reason})") from None
+
+
+urllibFetch = UrllibFetch()  # noqa: N816 (the name callers know the fetch by)
+"""The fetch of a real login."""
 
 
 def discover(
     url: str, fetch: Fetch, headers: dict[str, str] | None = None
 ) -> tuple[str, AuthServer, str | None]:
     """The resource to ask tokens for, its authorization server, and the
-    scope the server's challenge asked for (if any)."""
+    scope the server's challenge asked for (if any).
+
+    @raise LoginError: the server asks for no OAuth, or its documents are
+        missing, disagree with where they came from, or send the gateway
+        where it must not go."""
+    rule = HostRule(url, getattr(fetch, "resolve", None))
+    try:
+        return _discover(url, fetch, rule, headers)
+    except DiscoveryError as e:
+        raise LoginError(str(e)) from None
+
+
+def _discover(
+    url: str, fetch: Fetch, rule: HostRule, headers: dict[str, str] | None
+) -> tuple[str, AuthServer, str | None]:
     probe = fetch(
         "POST",
         url,
@@ -137,6 +179,7 @@ def discover(
     challenge = challengeParams(probe.headers.get("www-authenticate"))
     metadata: Any = None
     for candidate in resourceMetadataUrls(url, challenge):
+        rule.check(candidate, "protected-resource metadata")
         answer = fetch("GET", candidate, None, {"accept": "application/json"})
         if answer.status == 200 and isinstance(answer.json(), dict):
             metadata = answer.json()
@@ -144,19 +187,20 @@ def discover(
     if metadata is None:
         raise LoginError(f"{url} publishes no protected-resource metadata (RFC 9728)")
     resource = metadata.get("resource") if isinstance(metadata.get("resource"), str) else url
-    if urlsplit(resource).netloc != urlsplit(url).netloc:
-        raise LoginError(f"{url}'s metadata names another server's resource ({resource})")
-    try:
-        issuer = authorizationServers(metadata)[0]
-    except DiscoveryError as e:
-        raise LoginError(str(e)) from None
+    if not resourceCovers(resource, url):
+        raise LoginError(
+            f"{url}'s protected-resource metadata names another resource ({resource[:200]}):"
+            " refused (RFC 9728 section 3.3)"
+        )
+    issuer = authorizationServers(metadata)[0]
+    rule.check(issuer, "authorization server")
     for candidate in authServerMetadataUrls(issuer):
         answer = fetch("GET", candidate, None, {"accept": "application/json"})
         if answer.status == 200 and isinstance(answer.json(), dict):
-            try:
-                return resource, AuthServer.fromMetadata(answer.json()), challenge.get("scope")
-            except DiscoveryError as e:
-                raise LoginError(str(e)) from None
+            server = AuthServer.fromMetadata(answer.json(), issuer)
+            for what, endpoint in server.endpoints():
+                rule.check(endpoint, what)
+            return resource, server, challenge.get("scope")
     raise LoginError(f"the authorization server {issuer} publishes no metadata (RFC 8414)")
 
 
@@ -193,11 +237,38 @@ def register(server: AuthServer, redirectUri: str, fetch: Fetch) -> tuple[str, s
     return data["client_id"], secret if isinstance(secret, str) else None
 
 
+def callbackAnswer(query: dict[str, str], expected: str) -> tuple[int, str, bool]:
+    """What the loopback listener answers a C{/callback} with C{query},
+    for the login whose state is C{expected}: the status, the page, and
+    whether it ends the login's wait. Only the login's own state ends it;
+    the authorization server's words are escaped."""
+    given = query.get("state", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return (
+            400,
+            "<p>This is not the answer the login waits for (its state is not the login's);"
+            " the login goes on waiting.</p>",
+            False,
+        )
+    if "code" in query:
+        return (
+            200,
+            "<p>mcpgateway has the server's authorization. You can close this window.</p>",
+            True,
+        )
+    why = query.get("error", "no code")
+    if "error_description" in query:
+        why += f" ({query['error_description']})"
+    return 200, f"<p>The authorization failed: {escape(why[:500])}.</p>", True
+
+
 class _Callback(BaseHTTPRequestHandler):
-    """The loopback redirect: takes one C{/callback?code=...&state=...}."""
+    """The loopback redirect: takes the one C{/callback?code=...&state=...}
+    with the login's C{expected} state (L{callbackAnswer})."""
 
     result: dict[str, str] = {}
     done = threading.Event()
+    expected = ""
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -205,18 +276,18 @@ class _Callback(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        type(self).result = query
-        ok = "code" in query
-        page = (
-            "<p>mcpgateway has the server's authorization. You can close this window.</p>"
-            if ok
-            else f"<p>The authorization failed: {query.get('error', 'no code')}.</p>"
-        )
-        self.send_response(200)
+        status, page, ends = callbackAnswer(query, type(self).expected)
+        body = f"<!doctype html><meta charset=utf-8><title>mcpgateway</title>{page}".encode()
+        self.send_response(status)
         self.send_header("content-type", "text/html; charset=utf-8")
+        self.send_header("content-security-policy", "default-src 'none'")
+        self.send_header("cache-control", "no-store")
+        self.send_header("content-length", str(len(body)))
         self.end_headers()
-        self.wfile.write(page.encode())
-        type(self).done.set()
+        self.wfile.write(body)
+        if ends:
+            type(self).result = query
+            type(self).done.set()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the CLI says what happened."""
@@ -239,10 +310,12 @@ def login(
 ) -> UpstreamGrant:
     """Run the flow for C{server} at C{url} and keep its tokens; the grant."""
     resource, authServer, asked = discover(url, fetch, headers)
+    pkce = Pkce.make()
 
     class handler(_Callback):  # noqa: N801 (this login's own answers)
         result: dict[str, str] = {}
         done = threading.Event()
+        expected = pkce.state
 
     listener = HTTPServer(("127.0.0.1", 0), handler)
     port = listener.server_address[1]
@@ -252,7 +325,6 @@ def login(
     try:
         if clientId is None:
             clientId, clientSecret = register(authServer, redirectUri, fetch)
-        pkce = Pkce.make()
         wanted = scope or asked or (" ".join(authServer.scopes) if authServer.scopes else None)
         where = authorizeUrl(authServer, clientId, redirectUri, pkce, resource, wanted)
         say(f"Open this URL to let mcpgateway use {server} ({url}):\n\n  {where}\n")
@@ -266,8 +338,6 @@ def login(
     finally:
         listener.shutdown()
         listener.server_close()
-    if result.get("state") != pkce.state:
-        raise LoginError("the authorization came back with another state; run the login again")
     if "code" not in result:
         raise LoginError(
             f"the authorization server refused: {result.get('error', 'no code')}"
@@ -281,6 +351,7 @@ def login(
         clientSecret=clientSecret,
         issuer=authServer.issuer,
         revocationEndpoint=authServer.revocationEndpoint,
+        serverUrl=canonicalResource(url),
     )
     body, tokenHeaders = tokenRequest(
         grant,

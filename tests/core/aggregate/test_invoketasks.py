@@ -10,18 +10,21 @@ Without a task manager, without room for a task, or without C{get_result}
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.aggregate.shield import size
-from mcpgateway.core.aggregate.tools import GatewayTools
+from mcpgateway.core.aggregate.tools import TASK_WAIT, GatewayTools
 from mcpgateway.core.aggregate.types import ShieldSpec
+from mcpgateway.core.tasks.keeping import TaskKeeping
 from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
-from mcpgateway.core.tasks.model import COMPLETED, FAILED, WORKING
+from mcpgateway.core.tasks.model import COMPLETED, FAILED, WORKING, Task
 from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.protocol import jsonrpc
 from tests.core.aggregate.toolcontext import (
@@ -239,3 +242,65 @@ class PlainInvokeTests(SynchronousTestCase):
             errorOf(self.successResultOf(d)),
             f"{TOOL} failed: Invalid params (JSON-RPC error -32602)",
         )
+
+
+class RestartedTests(SynchronousTestCase):
+    """C{get_result} in a restart's successor, before it has read the task
+    journal (its predecessor still runs, and may finish the task): the poll
+    waits for the journal, and past the wait it is C{working}, never an
+    unknown task a model would invoke again."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_700_000_000)
+        journal = Path(self.mktemp())
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        self.predecessor = TaskStore(journal, now=self.clock.seconds)
+        self.tasks = TaskManager(TaskStore(journal, now=self.clock.seconds), self.clock)
+        self.gone: Deferred[None] = Deferred()
+        self.keeping = TaskKeeping(self.tasks, self.clock, self.gone, wait=60.0)
+        self.keeping.startService()
+        self.addCleanup(self.keeping.stopService)
+        self.tools = makeTools(tasks=self.tasks)
+        self.context = FakeContext(scope="ws", principal="p-alice")
+        self.task = Task(
+            "old-task", "fs", "ws", "p-alice", TOOL, self.clock.seconds(), 3_600_000, 500
+        )
+        self.predecessor.create(self.task)
+
+    def read(self, taskId: str) -> Deferred[dict[str, Any]]:
+        return self.tools.call("get_result", {"taskId": taskId}, self.context)
+
+    def test_a_poll_waits_for_the_journal_and_gets_the_predecessors_end(self) -> None:
+        polled = self.read("old-task")
+        self.assertNoResult(polled)  # not "unknown task": the journal is not read yet
+        self.task.status, self.task.result = COMPLETED, text("done before it exited")
+        self.predecessor.update(self.task)
+        self.gone.callback(None)
+        done = structuredOf(self.successResultOf(polled))
+        self.assertEqual((done["status"], done["result"]), (COMPLETED, self.task.result))
+
+    def test_a_poll_held_too_long_is_working(self) -> None:
+        polled = self.read("old-task")
+        self.clock.advance(TASK_WAIT)
+        result = self.successResultOf(polled)
+        self.assertTrue(matchesOutputSchema(self.tools, "get_result", result), result)
+        working = structuredOf(result)
+        self.assertEqual((working["taskId"], working["status"]), ("old-task", WORKING))
+        self.assertIn("call get_result again", working["statusMessage"])
+        self.assertNotIn("invoke", working["statusMessage"])
+
+    def test_an_id_still_unknown_once_read_is_unknown(self) -> None:
+        timers = len(self.clock.getDelayedCalls())
+        polled = self.read("nope")
+        self.assertEqual(len(self.clock.getDelayedCalls()), timers + 1)
+        self.gone.callback(None)
+        self.assertIn("unknown task 'nope'", errorOf(self.successResultOf(polled)))
+        self.assertEqual(len(self.clock.getDelayedCalls()), timers)  # the wait's timer is gone
+
+    def test_a_poll_whose_client_went_away_stops_waiting(self) -> None:
+        polled = self.read("old-task")
+        polled.cancel()
+        self.failureResultOf(polled, CancelledError)
+        self.clock.advance(TASK_WAIT)  # its timer is gone: nothing fires twice
+        self.gone.callback(None)

@@ -1,0 +1,247 @@
+# -*- test-case-name: tests.cli.test_sandbox -*-
+"""C{mcpgateway sandbox check|show}: which confinement works on this
+machine, and what a server's children may see and do (docs/sandbox.md).
+
+C{check} runs the probe (bubblewrap with a child's namespaces, Landlock's
+ABI) and says which mechanism confines children here, and why the others
+do not. C{show NAME} reads the server's entry as the gateway does (its
+config and C{servers.json}) and prints its profile, whether it is confined
+(its entry, and the running gateway's C{--sandbox}), the mechanism, and
+its layout: what it reads, writes, never sees. Also here: what C{doctor}
+says of the sandbox (L{checkSandbox}).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from mcpgateway.cli.checks import Check, DoctorContext
+from mcpgateway.cli.context import CliContext
+from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
+from mcpgateway.config.servers import ConfigError, EntryError, defaultConfigPath, loadConfig
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
+from mcpgateway.sandbox import bwrap, layout, probe, request, seatbelt
+
+NAMES = {
+    "bwrap": "bubblewrap",
+    "landlock": "Landlock",
+    "seatbelt": "sandbox-exec",
+    "none": "nothing",
+}
+SETTINGS = {
+    "unset": "its entry says nothing",
+    "on": "its entry asks for it",
+    "off": 'its entry says "sandbox": false',
+    "learn": 'its entry says "learn", not available yet: the default profile',
+}
+
+
+def probeText(found: dict[str, Any]) -> list[str]:
+    """What the probe found, a line a mechanism, then the verdict."""
+    bw, landlock = found.get("bwrap") or {}, found.get("landlock") or {}
+    lines = []
+    if bw.get("works"):
+        lines.append(f"bubblewrap: works ({bw.get('version') or '?'}, {bw.get('path')})")
+    else:
+        lines.append(f"bubblewrap: does not work here: {bw.get('error')}")
+    if landlock.get("abi"):
+        lines.append(f"Landlock: ABI {landlock['abi']}")
+    else:
+        lines.append(f"Landlock: not available: {landlock.get('error')}")
+    mechanism = str(found.get("mechanism") or "none")
+    if mechanism == "seatbelt":
+        lines.append("confined children run in sandbox-exec (macOS; untested)")
+    elif mechanism == "bwrap":
+        lines.append("confined children run in bubblewrap")
+    elif mechanism == "landlock":
+        lines.append(
+            "confined children are confined with Landlock: their files only (no pid"
+            " namespace, no private /tmp; without network, UDP still goes out)"
+        )
+    else:
+        lines.append(
+            "nothing confines children here: they would run unconfined (install bubblewrap,"
+            " allow unprivileged user namespaces, or use a kernel with Landlock)"
+        )
+    if found.get("root"):
+        lines.append("as root, the kernel does not enforce a child's process limit")
+    return lines
+
+
+def cmdSandboxCheck(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    found = probe.probe()
+    if out.json:
+        out.emit(found)
+    else:
+        for line in probeText(found):
+            out.line(line)
+    return 0 if found["mechanism"] != "none" else 1
+
+
+def _spec(name: str, stateDir: Path, found: GatewayProbe, config: str | None) -> ServerSpec:
+    """Server C{name} as the gateway reads it: its config (C{--config}, the
+    running gateway's, else C{~/.claude.json}) and C{servers.json}."""
+    from mcpgateway.config.gatewayfile import ServersFile
+    from mcpgateway.config.servers import parseEntry
+
+    if config is not None:
+        path: str | Path | None = config
+    elif found.running and (found.state or {}).get("config"):
+        path = str((found.state or {})["config"])
+    else:
+        path = defaultConfigPath()
+    try:
+        loaded = ServersFile(stateDir).merge(loadConfig(path))
+    except ConfigError as e:
+        raise CliError(str(e)) from None
+    if name in loaded.servers:
+        return loaded.servers[name]
+    for project in loaded.projects:
+        if project.name == name:
+            try:
+                spec = parseEntry(name, project.entry, os.environ, "project")
+            except EntryError as e:
+                raise CliError(f"server '{name}' ({project.label}): {e}") from None
+            cwd = os.path.join(project.workspace, spec.cwd or "").rstrip("/")
+            return replace(spec, cwd=cwd, mode="workspace")
+    raise CliError(f"no server '{name}' in {path or 'the bundled demo'}")
+
+
+def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
+    stateDir = resolveStateDir(args.state_dir)
+    found = ctx.probe(stateDir)
+    spec = _spec(args.server, stateDir, found, args.config)
+    if spec.remote is not None:
+        raise CliError(f"server '{spec.name}' is a remote server: it has no process to confine")
+    default = args.gateway or str((found.state or {}).get("sandbox") or "off")
+    confined = spec.sandbox.confined(default)
+    probed = probe.probe()
+    argv = [spec.executable or spec.command, *spec.args]
+    environ = spec.environment(os.environ)
+    asked = request.build(
+        spec,
+        environ,
+        str(stateDir),
+        probed,
+        others=[],
+        python=sys.executable,
+        parent=os.getpid(),
+        gatewayCwd=os.getcwd(),
+    )
+    view = layout.build(asked, argv, environ)
+    document = {
+        "server": spec.name,
+        "confined": confined,
+        "setting": spec.sandbox.setting,
+        "gatewayDefault": default,
+        "mechanism": probed["mechanism"] if confined else None,
+        "profile": spec.sandbox.toJson(),
+        "network": asked["network"],
+        "layout": view.toJson(),
+    }
+    if probed["mechanism"] == "bwrap":
+        path = str((probed.get("bwrap") or {}).get("path"))
+        document["command"] = bwrap.command(path, view, argv, os.geteuid() == 0)
+    elif probed["mechanism"] == "seatbelt":
+        document["command"] = seatbelt.command(view, argv)
+    if out.json:
+        out.emit(document)
+        return 0
+    for line in showText(document):
+        out.line(line)
+    return 0
+
+
+def showText(document: dict[str, Any]) -> list[str]:
+    """C{sandbox show} for a person."""
+    shown = document["layout"]
+    entry = SETTINGS.get(str(document["setting"]), "its entry says nothing")
+    verdict = "confined" if document["confined"] else "NOT confined"
+    lines = [
+        f"server {document['server']}: {verdict} ({entry}; the gateway's --sandbox"
+        f" {document['gatewayDefault']})"
+    ]
+    if document["confined"]:
+        lines.append(f"mechanism: {NAMES.get(str(document['mechanism']), document['mechanism'])}")
+    network = document["network"]
+    domains = ", ".join(network["allowedDomains"])
+    lines.append(
+        f"network: {network['mode']}"
+        + (f" ({domains}: not enforced yet, the host's network)" if domains else "")
+    )
+    for label, key in (
+        ("reads", "readOnly"),
+        ("writes", "writable"),
+        ("never sees", "masked"),
+        ("its own, empty", "private"),
+    ):
+        if shown[key]:
+            lines.append(f"{label}: {', '.join(shown[key])}")
+    for note in shown["notes"]:
+        lines.append(f"note: {note}")
+    return lines
+
+
+def checkSandbox(ctx: DoctorContext) -> Check:
+    """Whether the running gateway's children are confined (the probe runs
+    only when it confines every server: C{--sandbox auto})."""
+    if not ctx.found.running or (ctx.found.state or {}).get("sandbox") != "auto":
+        return Check(
+            "info",
+            "Sandbox: only the servers whose entry asks are confined (--sandbox off);"
+            " `mcpgateway sandbox check` says what works here",
+        )
+    found = probe.probe()
+    mechanism = str(found["mechanism"])
+    if mechanism == "none":
+        return Check(
+            "fail",
+            "Sandbox: nothing confines children here: they run unconfined",
+            "install bubblewrap (apt-get install bubblewrap) and allow unprivileged user"
+            " namespaces; `mcpgateway sandbox check` says why each mechanism fails",
+        )
+    status = "pass" if mechanism == "bwrap" else "info"
+    return Check(status, f"Sandbox: children are confined with {NAMES[mechanism]}")
+
+
+def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
+    sandbox = commands.add_parser(
+        "sandbox",
+        parents=common,
+        help="what confines the servers' children here, and what a server may do",
+        description="Every stdio child can run in a sandbox (docs/sandbox.md): bubblewrap,"
+        " else Landlock. `check` says which works on this machine; `show NAME` prints a"
+        " server's profile, the mechanism and what its children read, write and never see.",
+    )
+    actions = sandbox.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check",
+        parents=common,
+        help="which confinement works on this machine, and why not",
+        description="Run bubblewrap with a child's namespaces and ask the kernel for Landlock:"
+        " which mechanism confines children here, and why the others do not. Exit status 1"
+        " when none does.",
+    )
+    check.set_defaults(handler=cmdSandboxCheck)
+    show = actions.add_parser(
+        "show",
+        parents=common,
+        help="a server's profile, mechanism and layout",
+        description="The profile in force for server NAME, read from the config as the"
+        " gateway reads it (npx/uvx servers as configured: the gateway runs them resolved"
+        " to their package's program, in the state directory).",
+    )
+    show.add_argument("server", metavar="NAME")
+    show.add_argument("--config", metavar="FILE", help="the config file (default: the gateway's)")
+    show.add_argument(
+        "--gateway",
+        choices=("auto", "off"),
+        help="the gateway's --sandbox to assume (default: the running gateway's, else off)",
+    )
+    show.set_defaults(handler=cmdSandboxShow)

@@ -1,0 +1,153 @@
+# -*- test-case-name: tests.governance.test_limits_gate -*-
+"""The rate limits in front of an MCP endpoint: the facts of a POSTed body,
+the decision of L{mcpgateway.governance.limits.CallLimits}, and the HTTP
+answer of a refusal (L{mcpgateway.governance.limitsreply}).
+
+A batch (2025-03-26) is decided request by request; its first refused
+request refuses the whole POST (the calls before it keep their tokens: a
+client retrying the batch retries them too). A request the gateway will
+refuse anyway (no C{params} object, no name) is let through to that
+refusal, uncounted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IRequest
+
+from mcpgateway.config.ratelimits import NO_LIMITS, LimitSet
+from mcpgateway.core.gateway import Gateway
+from mcpgateway.governance.decision import Decision
+from mcpgateway.governance.limits import COUNTED, CallFacts, CallLimits, limitsOf
+from mcpgateway.governance.limitsreply import STATUS, rateLimitedError, retryAfterSeconds
+from mcpgateway.protocol import jsonrpc
+
+_JSON = b"application/json"
+
+
+def factsOf(message: Any, principal: str, server: str) -> CallFacts | None:
+    """The facts of one JSON-RPC message, C{None} when it is no call."""
+    if not isinstance(message, dict):
+        return None
+    method = message.get("method")
+    if method not in COUNTED or "id" not in message:
+        return None
+    params = message.get("params")
+    if not isinstance(params, dict):
+        return None
+    name = params.get("uri" if method == "resources/read" else "name")
+    if not isinstance(name, str):
+        return None
+    continued = method == "tools/call" and isinstance(params.get("requestState"), str)
+    return CallFacts(principal, server, method, name, continued)
+
+
+class LimitsGate:
+    """Decides the calls of POSTed bodies against one gateway's limits."""
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        gatewayLimits: Callable[[], LimitSet] = lambda: NO_LIMITS,
+        serverLimits: Callable[[str], LimitSet] = lambda server: NO_LIMITS,
+        maxBuckets: int | None = None,
+    ) -> None:
+        """
+        @param gatewayLimits: the gateway's C{"limits"} now (read per call:
+            a reloaded config applies at once, and the buckets stay).
+        @param serverLimits: a server entry's C{"limits"} now, by name.
+        """
+        self.clock = clock
+        self.gatewayLimits = gatewayLimits
+        self.limits = (
+            CallLimits(serverLimits=serverLimits)
+            if maxBuckets is None
+            else CallLimits(serverLimits=serverLimits, maxBuckets=maxBuckets)
+        )
+
+    def decide(self, payload: Any, principal: str, server: str) -> tuple[Decision, Any] | None:
+        """C{None} when every call of C{payload} is admitted, else the
+        refusal and the id of the request it refuses."""
+        now: float | None = None
+        for message in payload if isinstance(payload, list) else (payload,):
+            facts = factsOf(message, principal, server)
+            if facts is None:
+                continue
+            if now is None:
+                self.limits.configure(self.gatewayLimits())
+                now = self.clock.seconds()
+            decision = self.limits.check(facts, now)
+            if not decision.allowed:
+                requestId = message.get("id")
+                valid = isinstance(requestId, str | int) and not isinstance(requestId, bool)
+                return decision, requestId if valid else None
+        return None
+
+    def refuse(self, request: IRequest, decision: Decision, requestId: Any) -> bytes:
+        """Answer a refusal: HTTP 429, C{Retry-After}, the JSON-RPC error."""
+        request.setResponseCode(STATUS, b"Too Many Requests")
+        request.setHeader(b"content-type", _JSON)
+        request.setHeader(b"retry-after", str(retryAfterSeconds(decision)).encode("ascii"))
+        return jsonrpc.dumps(rateLimitedError(requestId, decision))
+
+
+def forGateway(
+    clock: IReactorTime, gateway: Gateway, gatewayLimits: Callable[[], str]
+) -> LimitsGate:
+    """The gate of a running gateway: its config's top-level C{"limits"}
+    (C{gatewayLimits}, compact JSON) and each server entry's."""
+
+    def serverLimits(server: str) -> LimitSet:
+        pool = gateway.pools.get(server)
+        return NO_LIMITS if pool is None else limitsOf(pool.spec.limits)
+
+    return LimitsGate(clock, lambda: limitsOf(gatewayLimits()), serverLimits)
+
+
+REFUSED_SCOPES = ("principal", "server", "tool", "principal-tool", "daily")
+
+
+def renderMetrics(gate: LimitsGate) -> bytes:
+    """C{mcpgateway_limit_refused_total{scope}}: calls refused by a rate
+    limit or a daily quota, by scope (every scope, 0 included)."""
+    name = "mcpgateway_limit_refused_total"
+    lines = [
+        f"# HELP {name} Calls refused (429) by a rate limit or a daily quota, by scope.",
+        f"# TYPE {name} counter",
+    ]
+    lines += [
+        f'{name}{{scope="{scope}"}} {gate.limits.refused[scope]}' for scope in REFUSED_SCOPES
+    ]
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+HEALTH_ROWS = 50
+"""The (principal, server) rows C{/health} shows at most."""
+
+
+def healthSection(gate: LimitsGate) -> dict[str, Any] | None:
+    """What C{/health} shows of the limits (C{None}: none configured and
+    nothing refused): refusals by scope, and the last L{HEALTH_ROWS}
+    (principal, server) pairs refused, newest first, with the calls each
+    has left now in its C{principal} and C{server} buckets."""
+    limits = gate.limits
+    limits.configure(gate.gatewayLimits())
+    if not limits.gatewayLimits and not limits.refusedBy and not len(limits):
+        return None
+    now = gate.clock.seconds()
+    rows: list[dict[str, Any]] = []
+    for (principal, server), refused in reversed(limits.refusedBy.items()):
+        if len(rows) == HEALTH_ROWS:
+            break
+        remaining = limits.remaining(principal, server, now)
+        rows.append(
+            {"principal": principal, "server": server, "refused": refused, "remaining": remaining}
+        )
+    return {
+        "refused": {scope: limits.refused[scope] for scope in REFUSED_SCOPES},
+        "buckets": len(limits),
+        "recentlyRefused": rows,
+    }

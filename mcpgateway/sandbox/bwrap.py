@@ -1,0 +1,120 @@
+# -*- test-case-name: tests.sandbox.test_bwrap -*-
+"""Bubblewrap's command line for a L{mcpgateway.sandbox.layout.Layout}.
+
+The order of the mounts is the order of precedence: the system first,
+then the child's private directories and the soft masks (C{/var/log}
+shown empty), then its own paths (parents before what they hold, so a
+C{denyWrite} inside a writable path stays read-only), then the masks
+(the deny lists, the state directory, the other servers' directories:
+after every bind, so no bind can show them), then what is bound again
+over a mask (the child's own install in the state directory).
+
+The namespaces: its own pids (its C{/proc} shows only them, and every
+process it starts ends with it), IPC, UTS and cgroup view, a user
+namespace (unprivileged: required; as root: tried, and every capability
+dropped), and its own network unless the profile shares the host's:
+with L{NETWORK_NONE} the child has a loopback nobody else listens on.
+The network allow-list proxy will add its socket, its variables and
+C{--unshare-net} through L{NetworkPlan} without changing the rest.
+"""
+
+from __future__ import annotations
+
+from mcpgateway.sandbox.layout import Layout
+
+NETWORK_NONE = "none"
+
+NAMESPACES = (
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+)
+LIFETIME = ("--die-with-parent", "--new-session")
+"""The sandbox dies with its launcher's parent (the gateway); a session of
+its own, so nothing in it can push input into a terminal."""
+
+
+class NetworkPlan:
+    """The network part of a sandbox's command line: what the allow-list
+    proxy changes when it exists (C{--unshare-net}, the bind of its socket,
+    C{HTTP(S)_PROXY} in the environment)."""
+
+    def __init__(
+        self,
+        mode: str,
+        binds: tuple[tuple[str, str], ...] = (),
+        environment: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.mode = mode
+        self.binds = binds
+        """C{(source, path)}: the proxy's socket, bound into the sandbox."""
+        self.environment = environment
+        """Variables set in the sandbox (C{HTTPS_PROXY} pointing at the socket's bridge)."""
+
+    def arguments(self) -> list[str]:
+        out = ["--unshare-net"] if self.mode == NETWORK_NONE else []
+        for source, path in self.binds:
+            out += ["--bind", source, path]
+        for name, value in self.environment:
+            out += ["--setenv", name, value]
+        return out
+
+
+def arguments(
+    layout: Layout,
+    root: bool,
+    disableUserns: bool = False,
+    network: NetworkPlan | None = None,
+) -> list[str]:
+    """Bubblewrap's options (the command follows them after C{--}).
+
+    @param root: the gateway runs as root: a user namespace is tried, not
+        required, and every capability is dropped.
+    @param disableUserns: this bubblewrap can forbid the child further user
+        namespaces (0.8 and later; needs the user namespace itself).
+    """
+    out = [*NAMESPACES, *LIFETIME]
+    if root:
+        out += ["--unshare-user-try", "--cap-drop", "ALL"]
+    else:
+        out += ["--unshare-user"]
+        if disableUserns:
+            out += ["--disable-userns"]
+    out += (network or NetworkPlan(layout.network)).arguments()
+    for kind, source, path in layout.system:
+        out += ["--symlink", source, path] if kind == "symlink" else ["--ro-bind", source, path]
+    out += ["--proc", "/proc", "--dev", "/dev"]
+    for path in layout.private:
+        out += ["--tmpfs", path]
+    for path in layout.soft:
+        out += ["--tmpfs", path, "--remount-ro", path]
+    binds = [(path, source, False) for source, path in layout.readOnly]
+    binds += [(path, source, True) for source, path in layout.writable]
+    for path, source, writable in sorted(binds, key=lambda b: (b[0].count("/"), b[0], b[2])):
+        out += ["--bind" if writable else "--ro-bind", source, path]
+    for path in layout.placeholders:
+        out += ["--ro-bind", "/dev/null", path]
+    for path, directory in layout.masked:
+        if directory:
+            out += ["--perms", "0000", "--tmpfs", path, "--remount-ro", path]
+        else:
+            out += ["--ro-bind", "/dev/null", path]
+    for path, writable in layout.reopened:
+        out += ["--bind" if writable else "--ro-bind", path, path]
+    if layout.cwdMade:
+        out += ["--dir", layout.cwd]
+    out += ["--chdir", layout.cwd]
+    return out
+
+
+def command(
+    bwrap: str,
+    layout: Layout,
+    argv: list[str],
+    root: bool,
+    disableUserns: bool = False,
+    network: NetworkPlan | None = None,
+) -> list[str]:
+    """The whole command line: C{bwrap}, its options, C{--}, C{argv}."""
+    return [bwrap, *arguments(layout, root, disableUserns, network), "--", *argv]

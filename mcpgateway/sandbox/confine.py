@@ -1,0 +1,236 @@
+# -*- test-case-name: tests.sandbox.test_confine -*-
+"""The gateway's side of the sandbox: which children are confined, with
+what, and the command line that does it.
+
+A L{Sandbox} is what the spawner asks (L{mcpgateway.core.spawn.Confiner}):
+for a server's spec and command, the launcher's command line
+(C{python -I -S .../launch.py REQUEST -- COMMAND...}), or C{None} when
+that server runs unconfined (C{--sandbox off} and an entry that does not
+ask for one, or C{"sandbox": false}). The I{request} holds only what the
+gateway knows without touching a file (the profile, the paths the entry
+names as text, the state directory, the other servers' paths): the
+launcher, in the child's process, resolves them
+(L{mcpgateway.sandbox.layout}), so the reactor never waits on the file
+system.
+
+Which mechanism works is found once, after the gateway daemonized
+(L{detect}): until then a request says C{auto} and the launcher tries
+bubblewrap itself. The findings are logged once: the mechanism, or what
+is missing when nothing confines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from mcpgateway.runtime import logs
+from mcpgateway.sandbox import defaults, failures
+from mcpgateway.sandbox.profile import LEARN, OFF
+from mcpgateway.sandbox.request import SpawnSpec, build, homeOf, launcherCommand, mechanismOf
+
+MODES = ("auto", "off")
+"""The words of the gateway's C{--sandbox}."""
+
+
+class Sandbox:
+    """Confines the children of one gateway.
+
+    @ivar found: what the probe found (L{mcpgateway.sandbox.probe.probe}'s
+        object), C{None} until it answered.
+    """
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.sandbox")
+
+    def __init__(
+        self,
+        default: str,
+        stateDir: str,
+        prober: Callable[[], Deferred[dict[str, Any]]] | None = None,
+        team: bool = False,
+        others: Callable[[], Iterable[tuple[str, tuple[str, ...]]]] = lambda: (),
+        python: str = sys.executable,
+        pid: Callable[[], int] = os.getpid,
+        cwd: Callable[[], str] = os.getcwd,
+    ) -> None:
+        """
+        @param default: C{--sandbox}: C{auto} confines every server whose
+            entry does not say C{false}, C{off} only those whose entry asks.
+        @param prober: runs the probe (after daemonizing).
+        @param team: a team gateway: a server run unconfined is a warning.
+        @param others: every server's name and the paths its entry names
+            (its C{cwd}, its executable, its absolute arguments): what a
+            child of another server must not see.
+        """
+        self.default = default
+        self.stateDir = stateDir
+        self.prober = prober
+        self.team = team
+        self.others = others
+        self.python = python
+        self._pid = pid
+        self._cwd = cwd
+        self.found: dict[str, Any] | None = None
+        self._probing: Deferred[dict[str, Any]] | None = None
+        self._told: set[tuple[str, str]] = set()
+
+    @property
+    def mechanism(self) -> str:
+        """C{bwrap}, C{landlock} or C{none}; C{auto} until the probe answered."""
+        return mechanismOf(self.found)
+
+    def detect(self) -> Deferred[dict[str, Any]] | None:
+        """Find out which mechanism works (once; the first call starts the
+        probe): its Deferred, or C{None} without a prober."""
+        if self._probing is None and self.prober is not None:
+            try:
+                probing = self.prober()
+            except Exception as e:  # the probe could not even start
+                self.log.warn(
+                    "sandbox: the probe cannot start ({why}); each confined child tries"
+                    " bubblewrap itself",
+                    why=f"{type(e).__name__}: {e}",
+                )
+                return None
+            self._probing = probing
+            probing.addCallback(self._found)
+            probing.addErrback(self._probeFailed)
+        return self._probing
+
+    def _found(self, found: dict[str, Any]) -> dict[str, Any]:
+        self.found = found
+        bw = found.get("bwrap") or {}
+        landlock = found.get("landlock") or {}
+        mechanism = self.mechanism
+        if mechanism == "bwrap":
+            self.log.info(
+                "sandbox: confined children run in bubblewrap {version} ({path})",
+                version=bw.get("version") or "?",
+                path=bw.get("path"),
+            )
+        elif mechanism == "seatbelt":
+            self.log.info("sandbox: confined children run in sandbox-exec (macOS; untested)")
+        elif mechanism == "landlock":
+            self.log.warn(
+                "sandbox: bubblewrap cannot confine children here ({why}); confining them with"
+                " Landlock (ABI {abi}) instead: their files are confined, their processes share"
+                " the gateway's pid namespace, and without network UDP still goes out"
+                " (docs/sandbox.md)",
+                why=bw.get("error"),
+                abi=landlock.get("abi"),
+            )
+        else:
+            self.log.warn(
+                "sandbox: confined children run UNCONFINED: no mechanism works here (bubblewrap:"
+                " {bwrap}; Landlock: {landlock}); install bubblewrap and allow unprivileged user"
+                " namespaces (`mcpgateway sandbox check` says more)",
+                bwrap=bw.get("error"),
+                landlock=landlock.get("error"),
+            )
+        return found
+
+    def _probeFailed(self, failure: Any) -> None:
+        self.log.warn(
+            "sandbox: the probe failed ({why}); each confined child tries bubblewrap itself",
+            why=failure.getErrorMessage(),
+        )
+        self._probing = None
+
+    def confines(self, spec: SpawnSpec) -> bool:
+        """Whether children of C{spec} are confined."""
+        return spec.sandbox.confined(self.default)
+
+    def command(
+        self, spec: SpawnSpec, argv: list[str], environ: Mapping[str, str]
+    ) -> list[str] | None:
+        """The command line that runs C{argv} (the resolved executable and
+        its arguments) confined for C{spec}, in C{environ}; C{None}:
+        unconfined."""
+        if not self.confines(spec):
+            if spec.sandbox.setting == OFF:
+                self._tellOnce(spec.name, "off")
+            return None
+        if self.found is None:
+            self.detect()
+        request = self.request(spec, argv, environ)
+        self._tell(spec, request)
+        encoded = json.dumps(request, separators=(",", ":"))
+        return [*launcherCommand(self.python), encoded, "--", *argv]
+
+    def request(
+        self, spec: SpawnSpec, argv: list[str], environ: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """What the launcher needs (L{mcpgateway.sandbox.request.build}):
+        pure, no file touched."""
+        return build(
+            spec,
+            environ,
+            self.stateDir,
+            self.found,
+            others=self.otherPaths(spec),
+            python=self.python,
+            parent=self._pid(),
+            gatewayCwd=self._cwd(),
+        )
+
+    def otherPaths(self, spec: SpawnSpec) -> list[str]:
+        """The paths the other servers' entries name, and this server's
+        other working directories (other workspaces)."""
+        out: dict[str, None] = {}
+        for name, paths in self.others():
+            for path in paths:
+                if not (name == spec.name and path == spec.cwd):
+                    out[path] = None
+        return list(out)[:256]
+
+    def explain(self, spec: SpawnSpec, line: str, environ: Mapping[str, str]) -> str | None:
+        """One line saying what the sandbox refused in C{line} and the key
+        that allows it (L{failures.explain}), or C{None}."""
+        mode, _ = defaults.network(
+            spec.sandbox.network.mode, spec.sandbox.network.allowedDomains, spec.command
+        )
+        return failures.explain(line, mode, homeOf(environ), self.stateDir)
+
+    def _tell(self, spec: SpawnSpec, request: dict[str, Any]) -> None:
+        """The once-per-server warnings of a confined child."""
+        if spec.sandbox.setting == LEARN:
+            self._tellOnce(spec.name, LEARN)
+        if request["network"]["mode"] == "allow":
+            self._tellOnce(spec.name, "allow", ", ".join(request["network"]["allowedDomains"]))
+        elif request["network"]["mode"] == "host":
+            self._tellOnce(spec.name, "host")
+
+    def _tellOnce(self, server: str, what: str, detail: str = "") -> None:
+        if (server, what) in self._told:
+            return
+        self._told.add((server, what))
+        if what == "off":
+            emit = self.log.warn if self.team else self.log.info
+            emit(
+                'sandbox: server {server} runs unconfined ("sandbox": false in its entry)',
+                server=server,
+            )
+        elif what == LEARN:
+            self.log.warn(
+                'sandbox: server {server}: "sandbox": "learn" (recording what a server uses) is'
+                " not available yet; it runs with the default profile",
+                server=server,
+            )
+        elif what == "allow":
+            self.log.warn(
+                "sandbox: server {server} may reach only {domains}, which the gateway does not"
+                " enforce yet: its children share the host's network (loopback included)",
+                server=server,
+                domains=detail,
+            )
+        else:
+            self.log.info(
+                "sandbox: server {server} shares the host's network (loopback included)",
+                server=server,
+            )

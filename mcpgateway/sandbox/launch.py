@@ -1,0 +1,247 @@
+# -*- test-case-name: tests.sandbox.test_launch -*-
+"""The program every confined child starts as: it confines itself, then
+becomes the server (C{exec}).
+
+C{python -I -S .../mcpgateway/sandbox/launch.py REQUEST -- COMMAND ARGS...}:
+C{REQUEST} is the JSON object of L{mcpgateway.sandbox.confine} (the
+server's profile and the facts the layout needs). Before its C{exec} it
+
+ 1. sets C{PR_SET_NO_NEW_PRIVS} (no set-uid program gains anything in
+    it) and C{PR_SET_PDEATHSIG} (it is killed when the gateway dies),
+    and starts a session and process group of its own (what the
+    C{setsid} program does for an unconfined child: stopping it signals
+    the whole group);
+ 2. lowers its limits: no core files, its open files, its data segment,
+    and (not as root, whom the kernel never limits) the processes it may
+    add to its user's (L{limits});
+ 3. builds its layout (L{mcpgateway.sandbox.layout}) and runs the
+    command through bubblewrap, or restricts itself with Landlock and
+    runs it, or (macOS, untested) runs it through C{sandbox-exec}, or,
+    when nothing works, runs it as it is.
+
+When the gateway has not found out yet which mechanism works (a child
+started in its first moments), the request says C{auto} and the launcher
+tries bubblewrap itself. A launcher that cannot confine as asked exits
+with status 126 and one line on stderr; it never runs the command
+unconfined unless told that nothing works.
+
+C{launch.py --probe [BWRAP]} prints what works here
+(L{mcpgateway.sandbox.probe.probe}) as JSON.
+
+It runs before every confined child: Python in isolated mode without
+C{site}, and nothing but the standard library (C{ctypes} only for
+C{prctl} and Landlock).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+SIGKILL = 9
+EXIT_CANNOT_CONFINE = 126
+PREFIX = "mcpgateway sandbox: "
+"""How the launcher's own lines on stderr start (L{mcpgateway.sandbox.failures})."""
+MIB = 1024 * 1024
+
+
+def importable() -> None:
+    """Make C{mcpgateway} importable when this file runs as a script
+    (isolated mode puts neither its directory nor C{site} on the path)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+def main(argv: list[str]) -> int:
+    """Confine and C{exec}; the exit status when that cannot be done."""
+    importable()
+    if argv[:1] == ["--probe"]:
+        import json
+
+        from mcpgateway.sandbox.probe import probe
+
+        sys.stdout.write(json.dumps(probe(argv[1] if len(argv) > 1 else None)) + "\n")
+        return 0
+    if len(argv) < 3 or argv[1] != "--":
+        sys.stderr.write(f"{PREFIX}usage: launch.py REQUEST -- COMMAND [ARGS...]\n")
+        return 2
+    try:
+        request = decode(argv[0])
+        if not isinstance(request, dict):
+            raise ValueError("the request is not a JSON object")
+        processGuards(request.get("parent"))
+        limits(request, os.geteuid())
+        executable, command, environ = plan(request, argv[2:], os.environ)
+    except Exception as e:
+        sys.stderr.write(f"{PREFIX}cannot confine the server: {_why(e)}\n")
+        return EXIT_CANNOT_CONFINE
+    sys.stderr.flush()
+    try:
+        os.execve(executable, command, environ)
+    except OSError as e:
+        sys.stderr.write(f"{PREFIX}cannot run {executable}: {e.strerror or e}\n")
+        return 127
+    return 127  # not reached: execve returns only by raising
+
+
+class _Decoding:
+    """What the C scanner of C{json} reads its settings from (C{json}'s own
+    decoder imports C{re}, a fifth of the launcher's start)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float
+    memo: dict[str, str] = {}
+
+
+def decode(text: str) -> Any:
+    """C{text}, a JSON document, as C{json.loads} reads it."""
+    try:
+        import _json
+    except ImportError:  # not CPython: the module itself
+        import json
+
+        return json.loads(text)
+    try:
+        value, end = _json.make_scanner(_Decoding())(text, 0)  # type: ignore[arg-type]
+    except StopIteration:
+        raise ValueError("the request is not JSON") from None
+    if text[end:].strip():
+        raise ValueError("the request is not JSON (extra data)")
+    return value
+
+
+def _why(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return str(error) or type(error).__name__
+
+
+def processGuards(parent: Any) -> None:
+    """No new privileges, death with the gateway, a session of its own."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS refused")
+        libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+    if isinstance(parent, int) and os.getppid() != parent:
+        raise OSError(0, "the gateway is gone")  # it died before the signal was set
+    if os.getpgid(0) != os.getpid():  # a group leader already is signalled as one
+        os.setsid()
+
+
+def limits(request: Mapping[str, Any], euid: int) -> dict[str, int]:
+    """Lower this process's limits for the child (never raise one): the
+    limits set, by name."""
+    import resource
+
+    from mcpgateway.sandbox import defaults
+
+    asked = ((request.get("profile") or {}).get("limits")) or {}
+    files = int(asked.get("openFiles") or defaults.OPEN_FILES)
+    memory = int(asked.get("memoryMb") or defaults.MEMORY_MB) * MIB
+    chosen = {"RLIMIT_CORE": 0, "RLIMIT_NOFILE": files, "RLIMIT_DATA": memory}
+    if euid != 0 and os.path.isdir("/proc"):
+        chosen["RLIMIT_NPROC"] = tasksOf(os.getuid()) + int(
+            asked.get("processes") or defaults.PROCESSES
+        )
+    for name, value in chosen.items():
+        which = getattr(resource, name)
+        _, hard = resource.getrlimit(which)
+        top = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (top, top))
+    return chosen
+
+
+def tasksOf(uid: int) -> int:
+    """The processes and threads user C{uid} runs (what C{RLIMIT_NPROC}
+    counts)."""
+    count = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}").st_uid != uid:
+                continue
+            with open(f"/proc/{name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            count += int(fields[17])
+        except (OSError, ValueError, IndexError):
+            continue
+    return count
+
+
+def plan(
+    request: Mapping[str, Any], command: list[str], environ: Mapping[str, str]
+) -> tuple[str, list[str], dict[str, str]]:
+    """What to C{exec}: the program, its argv and its environment, for the
+    mechanism the request names (confining this process with Landlock on
+    the way)."""
+    from mcpgateway.sandbox import bwrap, defaults, layout, probe
+
+    env = {k: v for k, v in environ.items() if k not in defaults.UNSET_VARIABLES}
+    mechanism = str(request.get("mechanism") or "none")
+    path = request.get("bwrap")
+    disableUserns = bool(request.get("disableUserns"))
+    version = int(request.get("landlock") or 0)
+    if mechanism == "auto":
+        found = probe.bwrapWorks(path if isinstance(path, str) else None)
+        path, disableUserns = found["path"], found["disableUserns"]
+        version, _ = probe.landlockAbi()
+        mechanism = "bwrap" if found["works"] else "landlock" if version > 0 else "none"
+        if mechanism == "none":
+            sys.stderr.write(
+                f"{PREFIX}no confinement works here ({found['error']}; no Landlock): running"
+                " the server unconfined\n"
+            )
+    if mechanism == "none":
+        return command[0], command, env
+    view = layout.build(request, command, env)
+    if mechanism == "bwrap":
+        if not isinstance(path, str):
+            raise OSError(0, "bwrap was not found")
+        env["TMPDIR"] = "/tmp"
+        root = os.geteuid() == 0
+        return path, bwrap.command(path, view, command, root, disableUserns), env
+    if mechanism == "seatbelt":
+        from mcpgateway.sandbox import seatbelt
+
+        tmp = privateTmp(request)
+        env["TMPDIR"] = tmp
+        argv = seatbelt.command(view, command, tmp)
+        return argv[0], argv, env
+    if mechanism == "landlock":
+        from mcpgateway.sandbox import landlock
+
+        tmp = privateTmp(request)
+        env["TMPDIR"] = tmp
+        landlock.restrict(landlock.rules(view, tmp), version, view.network)
+        return command[0], command, env
+    raise ValueError(f"unknown mechanism {mechanism!r}")
+
+
+def privateTmp(request: Mapping[str, Any]) -> str:
+    """A temporary directory of the server's own (Landlock cannot give it a
+    private C{/tmp}): C{<state-dir>/sandbox/<server>/tmp}, mode 0700."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(request.get("server")))
+    path = os.path.join(str(request["stateDir"]), "sandbox", name or "_", "tmp")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

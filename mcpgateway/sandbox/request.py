@@ -1,0 +1,107 @@
+# -*- test-case-name: tests.sandbox.test_confine -*-
+"""The launcher's request: the JSON object a confined child's launcher is
+handed (L{mcpgateway.sandbox.launch}), made of a server's spec and what the
+gateway knows, without touching a file (the launcher resolves the paths,
+in the child's process). Free of Twisted: C{mcpgateway sandbox show}
+builds it too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from mcpgateway.sandbox import defaults
+from mcpgateway.sandbox.profile import SandboxProfile
+
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
+VERSION = 1
+
+
+class SpawnSpec(Protocol):
+    """What of a server's spec the sandbox reads
+    (L{mcpgateway.core.spec.ServerSpec} has it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def command(self) -> str: ...
+
+    @property
+    def cwd(self) -> str | None: ...
+
+    @property
+    def mode(self) -> str: ...
+
+    @property
+    def env(self) -> tuple[tuple[str, str], ...]: ...
+
+    @property
+    def sandbox(self) -> SandboxProfile: ...
+
+
+def launcherCommand(python: str = sys.executable) -> list[str]:
+    """How a launcher starts: this Python, isolated, without C{site}."""
+    return [python, "-I", "-S", LAUNCHER]
+
+
+def homeOf(environ: Mapping[str, str]) -> str:
+    """The home directory a child gets."""
+    return environ.get("HOME") or os.path.expanduser("~")
+
+
+def mechanismOf(found: Mapping[str, Any] | None) -> str:
+    """C{bwrap}, C{landlock} or C{none} as the probe found; C{auto} before."""
+    return "auto" if found is None else str(found.get("mechanism") or "none")
+
+
+def build(
+    spec: SpawnSpec,
+    environ: Mapping[str, str],
+    stateDir: str,
+    found: Mapping[str, Any] | None,
+    *,
+    others: list[str],
+    python: str,
+    parent: int,
+    gatewayCwd: str,
+) -> dict[str, Any]:
+    """The request for a child of C{spec} in C{environ}.
+
+    @param found: what the probe found (C{None}: not yet: the launcher tries).
+    @param others: the paths of the other servers (masked where this child
+        would see them).
+    @param python: the gateway's Python (a child it runs sees the gateway's
+        module path).
+    @param parent: the gateway's pid (a launcher whose parent is gone exits).
+    @param gatewayCwd: the working directory of a child whose entry gives none.
+    """
+    profile = spec.sandbox
+    mode, domains = defaults.network(
+        profile.network.mode, profile.network.allowedDomains, spec.command
+    )
+    bw = (found or {}).get("bwrap") or {}
+    return {
+        "v": VERSION,
+        "server": spec.name,
+        "mechanism": mechanismOf(found),
+        "bwrap": bw.get("path"),
+        "disableUserns": bool(bw.get("disableUserns")),
+        "landlock": ((found or {}).get("landlock") or {}).get("abi") or 0,
+        "command": spec.command,
+        "cwd": spec.cwd,
+        "gatewayCwd": gatewayCwd,
+        "home": homeOf(environ),
+        "stateDir": stateDir,
+        "workspace": spec.mode == "workspace" and spec.cwd is not None,
+        "entryEnv": [name for name, _ in spec.env],
+        "profile": profile.toJson(),
+        "network": {"mode": mode, "allowedDomains": list(domains)},
+        "others": others,
+        "interpreter": python,
+        "interpreterPaths": [p for p in sys.path if p.startswith("/")],
+        "parent": parent,
+    }

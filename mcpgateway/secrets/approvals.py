@@ -1,0 +1,257 @@
+# -*- test-case-name: tests.secrets.test_approvals,tests.secrets.test_repository_entries -*-
+"""The user's approvals of the secret references of a project's own entries.
+
+Secret references (C{${keyring:NAME}}, C{${op://...}}, C{${env:NAME}},
+C{${file:PATH}}) name the user's secrets, so they resolve in the user's own
+config only. An entry of a project's own file (a repository's C{.mcp.json},
+C{.cursor/mcp.json}, C{.vscode/mcp.json}...: its spec's C{origin},
+L{mcpgateway.config.origins}) is refused its references (L{refusal}) unless
+the user approved that very entry: an L{Approval} names the server, the
+project directory, the file, the entry's digest and its references, so an
+entry that changes in anything (another command, another argument, another
+reference) is not the approved one any more and is refused again.
+
+The approvals are kept in C{<state-dir>/}L{APPROVALS_FILE} (mode 0600),
+written by C{mcpgateway secret allow} (L{allow}, from the entries the
+running gateway serves: L{candidates}) and C{secret disallow}
+(L{disallow}); the resolver reads them in a thread each time such a child
+starts (L{mcpgateway.secrets.resolve}). Blocking file work; no Twisted.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcpgateway.config.origins import entryDigest
+from mcpgateway.config.references import BadReference, referencesOf
+from mcpgateway.config.servers import isRemoteEntry
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.runtime.atomicfile import writeFileAtomic
+
+APPROVALS_FILE = "secret-approvals.json"
+"""The approvals, in the state directory (no values: names and digests)."""
+VERSION = 1
+
+
+class ApprovalsError(Exception):
+    """The approvals file cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The user's approval of one project entry's secret references."""
+
+    server: str
+    workspace: str
+    """The project directory (its real path)."""
+    file: str
+    """The project's file the entry was in when approved."""
+    digest: str
+    """The entry's digest (L{mcpgateway.config.origins.entryDigest})."""
+    references: tuple[str, ...]
+    """Its secret references, as written (sorted)."""
+
+    def toJson(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "workspace": self.workspace,
+            "file": self.file,
+            "digest": self.digest,
+            "references": list(self.references),
+        }
+
+    @classmethod
+    def fromJson(cls, data: object) -> Approval | None:
+        """The approval C{data} holds, C{None} when it is not one."""
+        if not isinstance(data, dict):
+            return None
+        words = [data.get(key) for key in ("server", "workspace", "file", "digest")]
+        references = data.get("references")
+        if not all(isinstance(word, str) and word for word in words) or not (
+            isinstance(references, list) and all(isinstance(r, str) for r in references)
+        ):
+            return None
+        server, workspace, file, digest = (str(word) for word in words)
+        return cls(server, workspace, file, digest, tuple(sorted(references)))
+
+    def covers(self, spec: ServerSpec) -> bool:
+        """Whether this approves C{spec}'s references: the same server, project
+        and entry (digest), with the same references."""
+        origin = spec.origin
+        return (
+            origin is not None
+            and self.server == spec.name
+            and self.workspace == origin.workspace
+            and self.digest == origin.digest
+            and self.references == tuple(sorted(spec.references))
+        )
+
+
+def approvalsPath(stateDir: Path) -> Path:
+    return Path(stateDir) / APPROVALS_FILE
+
+
+def readApprovals(stateDir: Path) -> list[Approval]:
+    """The approvals kept in C{stateDir} (none when there is no file).
+
+    @raise ApprovalsError: the file cannot be read, or is not the gateway's.
+    """
+    path = approvalsPath(stateDir)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ApprovalsError(f"{path} cannot be read ({_oneLine(e)})") from None
+    approvals = data.get("approvals") if isinstance(data, dict) else None
+    if not isinstance(approvals, list):
+        raise ApprovalsError(f'{path} is not an approvals file (no "approvals" list)')
+    return [found for item in approvals if (found := Approval.fromJson(item)) is not None]
+
+
+def writeApprovals(stateDir: Path, approvals: Iterable[Approval]) -> None:
+    """Keep C{approvals} in C{stateDir} (atomically, mode 0600)."""
+    document = {"version": VERSION, "approvals": [a.toJson() for a in approvals]}
+    Path(stateDir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    writeFileAtomic(approvalsPath(stateDir), text.encode("utf-8"), 0o600)
+
+
+def allow(stateDir: Path, approval: Approval) -> None:
+    """Keep C{approval}, in place of any earlier one of the same server,
+    project and file."""
+    same = (approval.server, approval.workspace, approval.file)
+    kept = [a for a in readApprovals(stateDir) if (a.server, a.workspace, a.file) != same]
+    writeApprovals(stateDir, [*kept, approval])
+
+
+def disallow(stateDir: Path, server: str, workspace: str) -> int:
+    """Forget the approvals of C{server} in the project C{workspace}; how many."""
+    approvals = readApprovals(stateDir)
+    kept = [a for a in approvals if (a.server, a.workspace) != (server, workspace)]
+    if len(kept) != len(approvals):
+        writeApprovals(stateDir, kept)
+    return len(approvals) - len(kept)
+
+
+def allowCommand(server: str, workspace: str) -> str:
+    """The command that approves C{server}'s entry of the project C{workspace}."""
+    return f"mcpgateway secret allow {shlex.quote(server)} --workspace {shlex.quote(workspace)}"
+
+
+def refusal(spec: ServerSpec, wanted: Sequence[str], approvals: Sequence[Approval]) -> str | None:
+    """Why the references C{wanted} of C{spec} are not resolved, in one line
+    that says how to allow them; C{None}: they are (the entry is the
+    user's own, or approved as it is)."""
+    origin = spec.origin
+    if origin is None or not wanted or any(a.covers(spec) for a in approvals):
+        return None
+    named = ", ".join(sorted(wanted))
+    where = (
+        f"server '{spec.name}' comes from {origin.path}, a file of the project {origin.workspace}"
+    )
+    command = allowCommand(spec.name, origin.workspace)
+    earlier = [a for a in approvals if (a.server, a.workspace) == (spec.name, origin.workspace)]
+    if earlier:
+        return (
+            f"{named}: not resolved: {where}, and its entry changed since its secret"
+            f" references were allowed; check it, then allow them again: {command}"
+        )
+    return (
+        f"{named}: not resolved: {where}, and secret references resolve in your own"
+        " config only: copy the entry to your user scope (or the gateway's servers.json),"
+        f" or allow them for this entry: {command}"
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry of a project's own file that the gateway serves (from its
+    backups of the adopted files), with what an approval of it records."""
+
+    server: str
+    workspace: str
+    file: str
+    entry: Mapping[str, Any]
+    """As the gateway serves it."""
+    references: tuple[str, ...]
+
+    def approval(self) -> Approval:
+        return Approval(
+            self.server, self.workspace, self.file, entryDigest(self.entry), self.references
+        )
+
+
+def candidates(stateDir: Path, server: str, workspace: str) -> list[Candidate]:
+    """The entries of C{server} in the project C{workspace} (a real path)
+    that come from the project's own files and have secret references, as
+    the gateway serves them: the shadows of a C{.mcp.json}'s servers and the
+    entries of version-controlled project files, in its current backups
+    (entries are adopted while a gateway runs). Unusable backups are skipped."""
+    from mcpgateway.clientconfigs.backups import BACKUP_DIR, readBackup
+    from mcpgateway.config.servers import ConfigError
+    from mcpgateway.config.workspaces import canonicalPath
+    from mcpgateway.runtime import paths
+
+    paths_ = [Path(stateDir) / paths.USER_BACKUP]
+    for folder in (Path(stateDir) / paths.PROJECT_BACKUPS, Path(stateDir) / BACKUP_DIR):
+        if folder.is_dir():
+            paths_ += sorted(p for p in folder.iterdir() if p.name.endswith(".json"))
+    found: dict[tuple[str, str], Candidate] = {}
+    for path in paths_:
+        try:
+            backup = readBackup(path)
+        except (ConfigError, OSError):
+            continue
+        if backup is None:
+            continue
+        for (location, name), record in backup.records.items():
+            block = backup.blocks.get(location)
+            where = None if block is None else block.workspace
+            if name != server or not where or not isinstance(record.served, dict):
+                continue
+            try:
+                if canonicalPath(where) != workspace:
+                    continue
+            except ValueError:
+                continue
+            if record.original is None:
+                file = str(Path(where) / ".mcp.json")
+            elif backup.versionControlled:
+                file = backup.configPath
+            else:
+                continue  # the user's own (a local scope of ~/.claude.json)
+            references = referencesIn(record.served)
+            if references:
+                found.setdefault(
+                    (file, entryDigest(record.served)),
+                    Candidate(name, workspace, file, record.served, references),
+                )
+    return list(found.values())
+
+
+def referencesIn(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """The secret references an entry writes in its C{args}, C{env} and (a
+    remote entry) C{headers}, as the config loader notes them (sorted; none
+    when one is written wrong: such an entry is not served)."""
+    places: list[tuple[str, str]] = []
+    args = entry.get("args", [])
+    if isinstance(args, list):
+        places += [(f"args[{i}]", a) for i, a in enumerate(args) if isinstance(a, str)]
+    for key in ("env", "headers") if isRemoteEntry(entry) else ("env",):
+        block = entry.get(key, {})
+        if isinstance(block, dict):
+            places += [(f"{key}.{k}", v) for k, v in block.items() if isinstance(v, str)]
+    try:
+        return tuple(sorted(referencesOf(places)))
+    except BadReference:
+        return ()
+
+
+def _oneLine(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

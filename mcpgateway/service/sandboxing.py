@@ -1,0 +1,71 @@
+# -*- test-case-name: tests.sandbox.test_sandboxing -*-
+"""The C{--sandbox} option (docs/sandbox.md), and the gateway's
+L{mcpgateway.sandbox.confine.Sandbox} made of it.
+
+C{--sandbox auto} confines every stdio child with the best mechanism that
+works here (found after daemonizing, L{mcpgateway.sandbox.detect}), but
+for the servers whose entry says C{"sandbox": false}; C{--sandbox off}
+(the default for now) confines only the servers whose entry asks for it
+(C{"sandbox": true}, a profile object, VS Code's C{"sandboxEnabled":
+true}).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from twisted.application.service import IService
+
+    from mcpgateway.sandbox.confine import Sandbox
+
+MODES = ("auto", "off")
+"""The words of C{--sandbox} (L{mcpgateway.sandbox.confine.MODES})."""
+DEFAULT = "off"
+SANDBOX_HELP = (
+    "Confine the servers' children (docs/sandbox.md): auto (every stdio server, with"
+    ' bubblewrap, else Landlock, but those whose entry says "sandbox": false) or off (only'
+    ' the servers whose entry asks for it: "sandbox": true or a profile). Default: off.'
+)
+
+
+def sandboxMode(value: str) -> str:
+    """C{--sandbox}'s value, checked."""
+    if value not in MODES:
+        raise ValueError(f"use {' or '.join(MODES)}")
+    return value
+
+
+def sandboxParameters() -> list[list[Any]]:
+    """The C{optParameters} entry of C{--sandbox}."""
+    return [["sandbox", None, DEFAULT, SANDBOX_HELP, sandboxMode]]
+
+
+def wireSandbox(options: Mapping[str, Any], stateDir: Path, reactor: Any, top: IService) -> Sandbox:
+    """The gateway's sandbox, its probe started by a service under C{top}
+    once the gateway has daemonized."""
+    from mcpgateway.sandbox.confine import Sandbox
+    from mcpgateway.sandbox.detect import SandboxService, probe
+
+    environ = dict(os.environ)
+    sandbox = Sandbox(
+        str(options.get("sandbox") or DEFAULT),
+        str(stateDir),
+        prober=lambda: probe(reactor, environ),
+        team=bool(options.get("auth-tokens") or options.get("oauth-issuer")),
+    )
+    SandboxService(sandbox).setServiceParent(top)
+    return sandbox
+
+
+def serverPaths(pools: Mapping[str, Any]) -> Iterable[tuple[str, tuple[str, ...]]]:
+    """Every server's name and the paths its entry (and each of its
+    routes') names: its C{cwd}, its executable, its absolute arguments."""
+    for name, pool in list(pools.items()):
+        spec = pool.spec
+        for launch in (spec, *(variant.launch for variant in spec.variants)):
+            named = [launch.cwd, launch.executable, *launch.args]
+            yield name, tuple(p for p in named if isinstance(p, str) and p.startswith("/"))

@@ -1,0 +1,131 @@
+"""C{mcpgateway sandbox check|show}, and what C{doctor} says of the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpgateway.sandbox import probe
+from tests.cli.support import check, run, writeState
+
+WORKS: dict[str, Any] = {
+    "bwrap": {"path": "/usr/bin/bwrap", "version": "0.8.0", "works": True, "error": None},
+    "landlock": {"abi": 7, "error": None},
+    "root": False,
+    "mechanism": "bwrap",
+}
+NOTHING: dict[str, Any] = {
+    "bwrap": {"path": None, "works": False, "error": "bwrap is not installed"},
+    "landlock": {"abi": 0, "error": "Landlock needs Linux 5.13"},
+    "root": True,
+    "mechanism": "none",
+}
+
+
+@pytest.fixture
+def probed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    found = dict(WORKS)
+    monkeypatch.setattr(probe, "probe", lambda path=None: found)
+    return found
+
+
+def test_check_says_which_mechanism_works(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, probed: dict[str, Any]
+) -> None:
+    code, out, _ = run(capsys, stateDir, "sandbox", "check")
+    assert code == 0
+    assert out.splitlines() == [
+        "bubblewrap: works (0.8.0, /usr/bin/bwrap)",
+        "Landlock: ABI 7",
+        "confined children run in bubblewrap",
+    ]
+    code, out, _ = run(capsys, stateDir, "sandbox", "check", "--json")
+    assert json.loads(out) == WORKS
+
+
+def test_check_with_nothing_that_works_says_why_and_fails(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, probed: dict[str, Any]
+) -> None:
+    probed.update(NOTHING)
+    code, out, _ = run(capsys, stateDir, "sandbox", "check")
+    assert code == 1
+    assert out.splitlines() == [
+        "bubblewrap: does not work here: bwrap is not installed",
+        "Landlock: not available: Landlock needs Linux 5.13",
+        "nothing confines children here: they would run unconfined (install bubblewrap,"
+        " allow unprivileged user namespaces, or use a kernel with Landlock)",
+        "as root, the kernel does not enforce a child's process limit",
+    ]
+
+
+def config(home: Path, entry: dict[str, Any]) -> Path:
+    path = home / "servers.json"
+    path.write_text(json.dumps({"mcpServers": {"srv": entry}}))
+    return path
+
+
+def test_show_prints_the_profile_in_force_and_the_layout(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, probed: dict[str, Any]
+) -> None:
+    (home / "data").mkdir()
+    entry = {
+        "command": "/usr/bin/node",
+        "args": [str(home / "data")],
+        "sandbox": {"filesystem": {"allowWrite": ["~/out/"]}, "network": "host"},
+    }
+    path = config(home, entry)
+    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "server srv: confined (its entry asks for it; the gateway's --sandbox off)"
+    assert lines[1:3] == ["mechanism: bubblewrap", "network: host"]
+    assert f"reads: {home / 'data'}" in lines and f"writes: {home / 'out'}" in lines
+    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path), "--json")
+    document = json.loads(out)
+    assert document["confined"] is True and document["mechanism"] == "bwrap"
+    assert document["profile"]["network"]["mode"] == "host"
+    assert document["command"][0] == "/usr/bin/bwrap" and document["command"][-2:] == [
+        "/usr/bin/node",
+        str(home / "data"),
+    ]
+
+
+def test_show_follows_the_running_gateways_default(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    probed: dict[str, Any],
+    locked: None,
+) -> None:
+    path = config(home, {"command": "/usr/bin/node"})
+    writeState(stateDir, os.getpid(), 1, config=str(path), sandbox="auto")
+    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv")
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "server srv: confined (its entry says nothing; the gateway's --sandbox auto)"
+    )
+    code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--gateway", "off")
+    assert "NOT confined" in out.splitlines()[0]
+
+
+def test_show_of_a_server_that_is_not_there(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, probed: dict[str, Any]
+) -> None:
+    path = config(home, {"command": "/usr/bin/node"})
+    code, _, err = run(capsys, stateDir, "sandbox", "show", "nope", "--config", str(path))
+    assert code == 1 and f"no server 'nope' in {path}" in err
+
+
+def test_doctor_probes_only_a_gateway_that_confines_every_server(
+    stateDir: Path, probed: dict[str, Any], locked: None
+) -> None:
+    assert check(stateDir, "sandbox").status == "info"
+    writeState(stateDir, os.getpid(), 1, sandbox="auto")
+    assert check(stateDir, "sandbox").message == "Sandbox: children are confined with bubblewrap"
+    probed.update(NOTHING)
+    result = check(stateDir, "sandbox")
+    assert result.status == "fail" and "apt-get install bubblewrap" in (result.fix or "")

@@ -1,0 +1,81 @@
+"""C{mcpgateway start --log-level LEVEL}: the gateway's own C{--log-level}
+words, passed on to the gateway it starts (detached or in the foreground);
+without it the gateway's default (info); a word the gateway would refuse is
+refused before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcpgateway import tap
+from mcpgateway.cli.context import CliContext
+from mcpgateway.cli.start import LOG_LEVELS, gatewayArgv
+from mcpgateway.runtime import logs
+from tests.cli.support import FakeGateway, run
+from tests.cli.test_start import FakeLauncher
+
+
+def test_the_words_are_the_gateways() -> None:
+    assert LOG_LEVELS == logs.LEVELS
+
+
+def test_gateway_argv_passes_the_level_to_the_gateway(tmp_path: Path) -> None:
+    argv = gatewayArgv(tmp_path, 9100, None, False, False, logLevel="debug")
+    assert argv[argv.index("--log-level") + 1] == "debug"
+    assert argv.index("--log-level") > argv.index("mcpgateway")  # the gateway's, not twistd's
+    assert "--log-level" not in gatewayArgv(tmp_path, 9100, None, False, False)
+
+
+@pytest.mark.parametrize("foreground", [False, True])
+def test_start_log_level_reaches_the_gateway(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+    foreground: bool,
+) -> None:
+    (home / ".claude.json").write_text('{"mcpServers": {}}')
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    ctx.warm = lambda: None
+    ctx.terminalForeground = lambda: True
+    extra = ["--foreground"] if foreground else []
+    port = str(fakeGateway.port)
+    code, _, err = run(
+        capsys, stateDir, "start", "--port", port, "--log-level", "warn", *extra, ctx=ctx
+    )
+    assert code == 0, err
+    gateway = launcher.argv[launcher.argv.index("mcpgateway") + 1 :]
+    assert gateway[gateway.index("--log-level") + 1] == "warn"
+    options = tap.Options()
+    options.parseOptions(gateway)  # the gateway takes the command line start gives it
+    assert options["log-level"] == "warn"
+
+
+def test_start_without_it_leaves_the_gateways_default(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> None:
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    ctx.warm = lambda: None
+    code, _, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    assert code == 0 and "--log-level" not in launcher.argv
+
+
+def test_start_refuses_a_word_the_gateway_does_not_know(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
+    ctx.launch = FakeLauncher(stateDir, None)
+    code, out, err = run(capsys, stateDir, "start", "--log-level", "verbose", ctx=ctx)
+    assert (code, out) == (2, "")
+    assert "invalid choice: 'verbose'" in err and "debug" in err
+    assert ctx.launch.argv == []

@@ -1,0 +1,135 @@
+"""The whole test run: SIGTERM ends it, as Ctrl-C does, and leaves no child running.
+
+pytest-twisted runs every test inside Twisted's reactor (in a greenlet of
+its own), and the reactor, once running, installs its own SIGTERM handler,
+which only asks the reactor to stop: the test under way ran on, and the run
+with it (every later test then failed in pytest-twisted's greenlet), so
+C{kill <pytest's pid>} stopped nothing. Here SIGTERM is an interrupt
+(L{Terminated}, a C{KeyboardInterrupt}), installed again once the reactor
+has installed its own: the test under way is interrupted, pytest tears the
+fixtures down (the integration tests' gateways are stopped by theirs),
+reports and exits with status 2. A process the tests started and left
+running (outside any fixture, or one whose start was interrupted before a
+fixture held it) is ended then (L{endChildren}).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from mcpgateway.runtime import procfs
+
+CHILDREN_GRACE = 5.0
+"""Seconds the processes left running get after SIGTERM, before SIGKILL."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the test run is, as Ctrl-C raises
+    C{KeyboardInterrupt} (pytest ends the run the same way)."""
+
+
+_terminated = False
+
+
+def _reactorGreenlet() -> Any:
+    """pytest-twisted's greenlet that runs the reactor (C{None}: none)."""
+    plugin = sys.modules.get("pytest_twisted")
+    instances = getattr(plugin, "_instances", None)
+    return getattr(instances, "gr_twisted", None)
+
+
+def _inTest(frame: FrameType | None) -> bool:
+    """Whether C{frame} runs inside a test (or a fixture) that
+    pytest-twisted called in the reactor's greenlet, rather than in the
+    reactor's own loop (which logs an exception and goes on)."""
+    plugin = sys.modules.get("pytest_twisted")
+    where = getattr(plugin, "__file__", None)
+    while frame is not None:
+        if frame.f_code.co_name == "in_reactor" and frame.f_code.co_filename == where:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM: interrupt the run (once: a second one does not cut the
+    teardowns short)."""
+    global _terminated
+    if _terminated:
+        return
+    _terminated = True
+    error = Terminated(f"signal {signum}: the test run ends")
+    reactor = _reactorGreenlet()
+    if reactor is not None and not _inTest(frame):
+        current = sys.modules["greenlet"].getcurrent()  # (pytest-twisted's)
+        if current is reactor and current.parent is not None:
+            # Raised here, the reactor's loop would log it and wait on: raised
+            # where pytest waits for the reactor (pytest-twisted's blockon).
+            current.parent.throw(error)
+            return
+    raise error
+
+
+def _installTerminate() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM interrupts the run: now, and again once pytest-twisted's
+    reactor has started (its own handler replaces this one then)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _installTerminate()
+    if "twisted.internet.reactor" in sys.modules:  # pytest-twisted installed it
+        from twisted.internet import reactor
+
+        reactor.addSystemEventTrigger("after", "startup", _installTerminate)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After SIGTERM, once the fixtures are torn down: end what the tests
+    left running."""
+    if _terminated:
+        endChildren(os.getpid())
+
+
+def childrenOf(pid: int, procRoot: str = procfs.PROC) -> list[int]:
+    """The live (not zombie) processes whose parent is C{pid}."""
+    return [
+        child
+        for child in procfs.pids(procRoot)
+        if procfs.parentPid(child, procRoot) == pid
+        and procfs.state(child, procRoot) not in (None, "Z", "X")
+    ]
+
+
+def endChildren(pid: int, grace: float = CHILDREN_GRACE) -> list[int]:
+    """SIGTERM to every live child of C{pid}; SIGKILL to those still
+    running after C{grace} seconds. The children signalled."""
+    children = childrenOf(pid)
+    for child in children:
+        _signal(child, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not set(children) & set(childrenOf(pid)):
+            break
+        time.sleep(0.05)
+    for child in set(children) & set(childrenOf(pid)):
+        _signal(child, signal.SIGKILL)
+    return children
+
+
+def _signal(pid: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # gone meanwhile
+        os.kill(pid, number)

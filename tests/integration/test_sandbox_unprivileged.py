@@ -1,0 +1,146 @@
+"""The gateway run by an unprivileged account, as a person runs it: its
+children confined by bubblewrap in a user namespace of their own, the
+hostile fixture refused the account's SSH key and the gateway's process,
+and its fork bomb stopped at its process limit while the gateway and
+another server keep answering.
+
+The account is made for the test (C{useradd}) and removed after; without
+root that cannot be done, and the test skips saying so (CI runs as root).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.sandboxkit import HOSTILE, SECRET, fakeHome, toolCall
+
+pytestmark = pytest.mark.integration
+
+
+class Account:
+    """A throwaway system account and a home of its own."""
+
+    def __init__(self) -> None:
+        self.name = "mcpgwsbx" + secrets.token_hex(4)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", self.name],
+            check=True,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(self.name)
+        self.uid, self.gid = entry.pw_uid, entry.pw_gid
+        self.home = Path(tempfile.mkdtemp(prefix="mcpgw-sandbox-"))
+        os.chown(self.home, self.uid, self.gid)
+        os.chmod(self.home, 0o700)
+
+    def own(self, *paths: Path) -> None:
+        for path in paths:
+            for root, dirs, files in os.walk(path):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.lchown(name, self.uid, self.gid)
+
+    def runs(self, argv: list[str], env: dict[str, str]) -> bool:
+        """Whether the account can run C{argv} (its Python may live in root's home)."""
+        done = subprocess.run(
+            [*self.prefix(), *argv], env=env, capture_output=True, timeout=60, cwd=self.home
+        )
+        return done.returncode == 0
+
+    def prefix(self) -> list[str]:
+        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups"]
+
+    def remove(self) -> None:
+        subprocess.run(["pkill", "-KILL", "-u", self.name], capture_output=True)
+        subprocess.run(["userdel", self.name], capture_output=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture
+def account() -> Iterator[Account]:
+    if os.geteuid() != 0:
+        pytest.skip("making a throwaway account (useradd) needs root; CI runs as root")
+    if shutil.which("useradd") is None or shutil.which("setpriv") is None:
+        pytest.skip("useradd and setpriv (util-linux) are needed")
+    made = Account()
+    yield made
+    made.remove()
+
+
+def pythonFor(account: Account) -> tuple[str, str]:
+    """A Python the account can run with this checkout and its packages on
+    C{PYTHONPATH}: the system's of this version (this one may live in
+    root's home), else this one."""
+    packages = sysconfig.get_paths()["purelib"]
+    path = os.pathsep.join([str(REPO), packages])
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    check = ["-c", "import twisted, mcpgateway.tap"]
+    for candidate in (f"/usr/bin/{version}", sys.executable):
+        if os.path.exists(candidate) and account.runs(
+            [candidate, *check], {**os.environ, "PYTHONPATH": path}
+        ):
+            return candidate, path
+    pytest.skip(f"no Python the account can run with this checkout ({version})")
+
+
+def test_an_unprivileged_gateway_confines_its_children(account: Account) -> None:
+    from mcpgateway.sandbox.probe import bwrapWorks
+
+    python, path = pythonFor(account)
+    found = bwrapWorks()
+    if not found["works"]:
+        pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
+    home = fakeHome(account.home)
+    (home / "state").mkdir(mode=0o700)
+    workspace = home / "ws"
+    workspace.mkdir()
+    config = writeConfig(
+        home / "servers.json",
+        {
+            "hostile": {
+                "command": python,
+                "args": [str(HOSTILE)],
+                "cwd": str(workspace),
+                "sandbox": {"limits": {"processes": 40}},
+            },
+            "demo": {"command": python, "args": ["-m", "mcpgateway.demo"]},
+        },
+    )
+    account.own(home)
+    command = [*account.prefix(), python, "-m", "mcpgateway.launch", "-n", "--pidfile="]
+    gateway = RunningGateway(
+        ["--config", str(config), "--sandbox", "auto"],
+        home,
+        command=[*command, "--logfile=-", "mcpgateway"],
+        env={"PYTHONPATH": path},
+        timeout=60,
+    )
+    try:
+        assert waitFor(lambda: "confined children run in bubblewrap" in gateway.text(), 30), (
+            gateway.text()
+        )
+        url = gateway.url("hostile")
+        me = toolCall(url, "whoami")
+        assert me["uid"] == account.uid and me["pid"] < 10
+        key = toolCall(url, "read", {"path": str(home / ".ssh" / "id_rsa")})
+        assert not key["ok"] and SECRET not in str(key)
+        assert not toolCall(url, "kill", {"pid": gateway.process.pid})["ok"]
+        bomb = toolCall(url, "fork", {"limit": 400, "hold": 20})
+        assert not bomb["ok"] and bomb["forked"] <= 40, bomb
+        assert "Resource temporarily unavailable" in str(bomb["error"])
+        demo = toolCall(gateway.url("demo"), "echo", {"message": "alive"})
+        assert demo["text"] == "alive"
+        assert gateway.health()["status"]
+    finally:
+        gateway.stop()

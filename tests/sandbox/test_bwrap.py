@@ -1,0 +1,166 @@
+"""Bubblewrap's command line: the namespaces, and the mounts in the order
+that makes the masks win over every bind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mcpgateway.sandbox import bwrap
+from mcpgateway.sandbox.bwrap import NetworkPlan, arguments, command
+from mcpgateway.sandbox.layout import Layout, build
+from tests.sandbox.test_layout import request, tree
+
+
+def layoutOf(network: str = "none") -> Layout:
+    layout = Layout("/home/u", "/work", network)
+    layout.system = [("ro", "/usr", "/usr"), ("symlink", "usr/bin", "/bin")]
+    layout.private = ["/tmp", "/home/u"]
+    layout.soft = ["/var/log"]
+    layout.readOnly = [("/srv/app", "/srv/app"), ("/data/keep", "/data/keep")]
+    layout.writable = [("/data", "/data"), ("/home/u/.npm", "/home/u/.npm")]
+    layout.masked = [("/home/u/.ssh", True), ("/home/u/.netrc", False)]
+    layout.reopened = [("/home/u/.mcpgateway/npx/pkg", False)]
+    layout.placeholders = ["/home/u/notes.jsonl"]
+    return layout
+
+
+def positions(argv: list[str], option: str) -> list[int]:
+    return [i for i, word in enumerate(argv) if word == option]
+
+
+def test_the_namespaces_and_lifetime_of_an_unprivileged_child() -> None:
+    argv = arguments(layoutOf(), root=False, disableUserns=True)
+    for flag in (*bwrap.NAMESPACES, "--die-with-parent", "--new-session", "--unshare-user"):
+        assert flag in argv
+    assert "--disable-userns" in argv and "--unshare-net" in argv
+    assert "--cap-drop" not in argv and "--unshare-user-try" not in argv
+
+
+def test_as_root_the_user_namespace_is_tried_and_every_capability_dropped() -> None:
+    argv = arguments(layoutOf(), root=True, disableUserns=True)
+    assert argv[argv.index("--cap-drop") + 1] == "ALL"
+    assert "--unshare-user-try" in argv and "--disable-userns" not in argv
+
+
+@pytest.mark.parametrize(
+    ("network", "unshared"), [("none", True), ("host", False), ("allow", False)]
+)
+def test_only_a_child_without_network_gets_a_network_of_its_own(
+    network: str, unshared: bool
+) -> None:
+    assert ("--unshare-net" in arguments(layoutOf(network), root=False)) is unshared
+
+
+def test_the_allow_list_proxy_plugs_in_through_the_network_plan() -> None:
+    plan = NetworkPlan(
+        "none",
+        binds=(("/run/gw/proxy.sock", "/run/proxy.sock"),),
+        environment=(("HTTPS_PROXY", "x"),),
+    )
+    argv = arguments(layoutOf("allow"), root=False, network=plan)
+    assert "--unshare-net" in argv
+    assert argv[argv.index("/run/gw/proxy.sock") - 1 : argv.index("/run/gw/proxy.sock") + 2] == [
+        "--bind",
+        "/run/gw/proxy.sock",
+        "/run/proxy.sock",
+    ]
+    assert argv[argv.index("HTTPS_PROXY") - 1] == "--setenv"
+
+
+def test_the_mounts_in_order_system_private_binds_masks_then_what_is_reopened() -> None:
+    argv = arguments(layoutOf(), root=False)
+    system = argv.index("/usr")
+    private = argv.index("--tmpfs")
+    binds = positions(argv, "--bind") + positions(argv, "--ro-bind")
+    firstBind = min(i for i in binds if argv[i + 1] != "/dev/null" and argv[i + 1] != "/usr")
+    masks = [argv.index("/home/u/.ssh"), argv.index("/home/u/.netrc")]
+    reopened = argv.index("/home/u/.mcpgateway/npx/pkg")
+    lastBind = max(i for i in binds if argv[i + 1] in ("/srv/app", "/data", "/data/keep"))
+    assert system < private < firstBind and lastBind < min(masks) and max(masks) < reopened
+    assert argv[-2:] == ["--chdir", "/work"]
+
+
+def test_a_parent_is_bound_before_what_it_holds_so_denywrite_stays_read_only() -> None:
+    argv = arguments(layoutOf(), root=False)
+    assert argv[argv.index("/data") - 1] == "--bind"
+    assert argv.index("/data") < argv.index("/data/keep")
+    assert argv[argv.index("/data/keep") - 1] == "--ro-bind"
+
+
+def test_a_masked_directory_is_an_empty_unreadable_read_only_one_a_file_dev_null() -> None:
+    argv = arguments(layoutOf(), root=False)
+    at = argv.index("/home/u/.ssh")
+    assert argv[at - 3 : at + 3] == [
+        "--perms",
+        "0000",
+        "--tmpfs",
+        "/home/u/.ssh",
+        "--remount-ro",
+        "/home/u/.ssh",
+    ]
+    at = argv.index("/home/u/.netrc")
+    assert argv[at - 2 : at + 1] == ["--ro-bind", "/dev/null", "/home/u/.netrc"]
+    at = argv.index("/home/u/notes.jsonl")
+    assert argv[at - 2 : at + 1] == ["--ro-bind", "/dev/null", "/home/u/notes.jsonl"]
+
+
+def test_the_whole_command_ends_with_the_childs_own() -> None:
+    argv = command("/usr/bin/bwrap", layoutOf(), ["/usr/bin/node", "x.js"], root=False)
+    assert argv[0] == "/usr/bin/bwrap" and argv[-3:] == ["--", "/usr/bin/node", "x.js"]
+
+
+HOME_PATHS = ["~", "~/.ssh", "~/.config", "~/.aws", "~/work", "~/.mcpgateway", "~/.local"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("world")
+    home = tree(tmp)
+    for path in (".config/gh", ".local/share/keyrings", ".gnupg"):
+        (home / path).mkdir(parents=True, exist_ok=True)
+    return tmp
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    reads=st.lists(st.sampled_from(HOME_PATHS), max_size=4),
+    writes=st.lists(st.sampled_from(HOME_PATHS), max_size=4),
+)
+def test_the_deny_list_is_masked_after_every_bind_whatever_is_allowed(
+    world: Path, reads: list[str], writes: list[str]
+) -> None:
+    profile = {"filesystem": {"allowRead": reads, "allowWrite": writes}}
+    layout = build(request(world, profile=profile), ["/usr/bin/node"], {})
+    argv = arguments(layout, root=False)
+    home = world / "home"
+    named = set(reads) | set(writes)
+    for denied in ("~/.ssh", "~/.aws", "~/.config/gh", "~/.local/share/keyrings", "~/.gnupg"):
+        path = str(home / denied[2:])
+        if denied in named:
+            continue  # an allow that names it lifts that one mask
+        binds = [
+            i
+            for i, w in enumerate(argv)
+            if w in ("--bind", "--ro-bind") and argv[i + 1] != "/dev/null"
+        ]
+        covering = [i for i in binds if path.startswith(argv[i + 2].rstrip("/") + "/")]
+        if not covering:
+            continue  # nothing shows it: its place is the child's private, empty home
+        assert path in argv, (denied, reads, writes)
+        at = max(i for i, word in enumerate(argv) if word == path)
+        assert all(i < at for i in covering)
+    state = str(home / ".mcpgateway")
+    if "~" in named:
+        assert state in argv  # the state directory: nothing lifts it
+
+
+def test_a_working_directory_nothing_shows_is_made_before_the_child_enters_it() -> None:
+    layout = layoutOf()
+    layout.cwdMade = True
+    assert arguments(layout, root=False)[-4:] == ["--dir", "/work", "--chdir", "/work"]

@@ -1,0 +1,352 @@
+"""A confined child's view of the file system, built on a small tree of
+real files: its program, its arguments' paths, its launcher's caches, its
+profile, and the masks no bind can undo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mcpgateway.runtime.paths import NPX_DIR, UVX_DIR
+from mcpgateway.sandbox import defaults
+from mcpgateway.sandbox.layout import Layout, argumentPaths, build, expand
+
+
+def request(tmp: Path, **fields: Any) -> dict[str, Any]:
+    """A launcher's request for a server in the tree under C{tmp}."""
+    base: dict[str, Any] = {
+        "server": "srv",
+        "command": "node",
+        "cwd": None,
+        "gatewayCwd": str(tmp),
+        "home": str(tmp / "home"),
+        "stateDir": str(tmp / "home" / ".mcpgateway"),
+        "network": {"mode": "none"},
+        "profile": {},
+        "others": [],
+    }
+    base.update(fields)
+    return base
+
+
+def tree(tmp: Path) -> Path:
+    """A home with secrets, a state directory, a Node package."""
+    home = tmp / "home"
+    for path in (".ssh", ".aws", ".mcpgateway/npx/pkg/node_modules/srv/bin", "work"):
+        (home / path).mkdir(parents=True, exist_ok=True)
+    (home / ".ssh" / "id_rsa").write_text("KEY")
+    (home / ".aws" / "credentials").write_text("AWS")
+    (home / ".aws" / "config").write_text("[default]")
+    (home / ".bash_history").write_text("history")
+    package = tmp / "proj" / "node_modules" / "@m" / "srv" / "dist"
+    package.mkdir(parents=True)
+    (package / "index.js").write_text("")
+    return home
+
+
+def bound(layout: Layout) -> dict[str, bool]:
+    """Every path the child sees through a bind: whether it may write it."""
+    out = {path: False for _, path in layout.readOnly}
+    out.update({path: True for _, path in layout.writable})
+    return out
+
+
+def masked(layout: Layout) -> set[str]:
+    return {path for path, _ in layout.masked}
+
+
+def test_a_node_server_sees_its_whole_node_modules_and_not_the_system_twice(tmp_path: Path) -> None:
+    tree(tmp_path)
+    script = tmp_path / "proj/node_modules/@m/srv/dist/index.js"
+    layout = build(request(tmp_path), ["/usr/bin/node", str(script), "stdio"], {})
+    assert bound(layout) == {str(tmp_path / "proj/node_modules"): False}
+    assert ("ro", "/usr", "/usr") in layout.system and layout.network == "none"
+    assert "/tmp" in layout.private and str(tmp_path / "home") in layout.private
+
+
+def test_a_script_of_a_package_without_node_modules_sees_its_package(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    (app / "dist").mkdir(parents=True)
+    (app / "package.json").write_text("{}")
+    (app / "dist" / "server.mjs").write_text("")
+    layout = build(request(tmp_path), ["/usr/bin/node", str(app / "dist/server.mjs")], {})
+    assert bound(layout) == {str(app): False}
+
+
+def test_a_program_in_a_bin_directory_brings_its_installation(tmp_path: Path) -> None:
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_bytes(b"\x7fELF")
+    layout = build(request(tmp_path), [str(venv / "python"), "-m", "srv"], {})
+    assert bound(layout) == {str(tmp_path / "venv"): False}
+
+
+def test_a_scripts_interpreter_is_found_through_env_on_the_path(tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "run").write_text("#!/usr/bin/env -S mytool --flag\n")
+    runtime = tmp_path / "runtime" / "bin"
+    runtime.mkdir(parents=True)
+    (runtime / "mytool").write_bytes(b"\x7fELF")
+    (runtime / "mytool").chmod(0o755)
+    layout = build(request(tmp_path), [str(tools / "run")], {"PATH": str(runtime)})
+    assert bound(layout) == {str(tools): False, str(tmp_path / "runtime"): False}
+
+
+def test_a_file_in_the_home_itself_is_bound_alone_never_the_home(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    (home / "server.py").write_text("")
+    layout = build(request(tmp_path), ["/usr/bin/python3", str(home / "server.py")], {})
+    assert bound(layout) == {str(home / "server.py"): False}
+
+
+def test_a_symlinked_directory_is_seen_at_its_real_path_and_at_its_name(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    layout = build(request(tmp_path), ["/usr/bin/node", str(tmp_path / "link")], {})
+    assert sorted(layout.readOnly) == [
+        (str(tmp_path / "real"), str(tmp_path / "link")),
+        (str(tmp_path / "real"), str(tmp_path / "real")),
+    ]
+
+
+def test_relative_arguments_are_found_under_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "main.py").write_text("")
+    assert argumentPaths(
+        ["main.py", "-v", "--config=/nonexistent", "stdio"], str(tmp_path / "srv")
+    ) == [str(tmp_path / "srv" / "main.py")]
+    assert argumentPaths(["--root=" + str(tmp_path)], "/") == [str(tmp_path)]
+
+
+def test_the_deny_list_is_masked_even_under_a_writable_home(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    profile = {"filesystem": {"allowWrite": ["~"]}}
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    assert bound(layout)[str(home)] is True
+    assert {str(home / ".ssh"), str(home / ".aws"), str(home / ".bash_history")} <= masked(layout)
+    assert str(home / ".mcpgateway") in masked(layout)
+    assert dict(layout.masked)[str(home / ".bash_history")] is False  # a file
+    assert dict(layout.masked)[str(home / ".ssh")] is True
+
+
+def test_naming_a_denied_path_itself_lifts_that_one_mask(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    profile = {"filesystem": {"allowRead": ["~", "~/.aws"]}}
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    assert str(home / ".aws") not in masked(layout) and str(home / ".ssh") in masked(layout)
+    assert bound(layout)[str(home / ".aws")] is False
+
+
+def test_a_path_inside_a_denied_one_is_bound_again_alone_after_the_masks(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    profile = {"filesystem": {"allowRead": ["~", "~/.aws/config"]}}
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    assert str(home / ".aws") in masked(layout)
+    assert layout.reopened == [(str(home / ".aws" / "config"), False)]
+
+
+def test_the_state_directory_is_masked_but_the_servers_own_install_in_it(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    install = home / ".mcpgateway/npx/pkg/node_modules/srv/bin/cli.js"
+    install.write_text("")
+    profile = {"filesystem": {"allowRead": ["~/.mcpgateway"]}}
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node", str(install)], {})
+    assert str(home / ".mcpgateway") in masked(layout)
+    assert layout.reopened == [(str(home / ".mcpgateway/npx/pkg"), False)]
+    assert defaults.STATE_INSTALLS == (NPX_DIR, UVX_DIR)
+
+
+def test_another_servers_directory_is_masked_where_this_child_would_see_it(tmp_path: Path) -> None:
+    tree(tmp_path)
+    mine = tmp_path / "proj/node_modules/@m/srv/dist/index.js"
+    theirs = tmp_path / "proj/node_modules/@m/other/dist"
+    theirs.mkdir(parents=True)
+    (theirs / "index.js").write_text("")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    others = [str(theirs / "index.js"), str(elsewhere), str(tmp_path / "proj"), "/usr/bin/node"]
+    layout = build(request(tmp_path, others=others), ["/usr/bin/node", str(mine)], {})
+    # Inside its node_modules: masked. Out of its sight, holding its own, a system path: not.
+    assert {p for p in masked(layout) if p.startswith(f"{tmp_path}/proj")} == {
+        str(tmp_path / "proj/node_modules/@m/other")
+    }
+
+
+def test_another_servers_directory_inside_the_working_directory_stays(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    (workspace / "tools").mkdir(parents=True)
+    layout = build(
+        request(tmp_path, cwd=str(workspace), workspace=True, others=[str(workspace / "tools")]),
+        ["/usr/bin/node"],
+        {},
+    )
+    assert bound(layout) == {str(workspace): True}
+    assert str(workspace / "tools") not in masked(layout)
+
+
+def test_a_denywrite_inside_a_writable_path_stays_read_only(tmp_path: Path) -> None:
+    (tmp_path / "data" / "keep").mkdir(parents=True)
+    profile = {"filesystem": {"allowWrite": [str(tmp_path / "data")], "denyWrite": ["data/keep"]}}
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    assert bound(layout) == {str(tmp_path / "data"): True, str(tmp_path / "data/keep"): False}
+
+
+def test_a_missing_allowed_path_is_noted_not_bound(tmp_path: Path) -> None:
+    profile = {"filesystem": {"allowRead": ["~/nothing"]}}
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    assert layout.notes == [f"allowRead ~/nothing: {tmp_path}/home/nothing does not exist"]
+
+
+def test_npx_gets_its_cache_made_and_writable(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    layout = build(request(tmp_path, command="npx"), ["/usr/bin/npx", "-y", "pkg"], {})
+    assert bound(layout) == {str(home / ".npm"): True}
+    assert (home / ".npm").is_dir() and (home / ".npm").stat().st_mode & 0o777 == 0o700
+
+
+def test_uvx_caches_follow_the_xdg_variables(tmp_path: Path) -> None:
+    tree(tmp_path)
+    xdg = tmp_path / "xdg"
+    environ = {"XDG_CACHE_HOME": str(xdg), "UV_TOOL_DIR": str(tmp_path / "tools")}
+    layout = build(request(tmp_path, command="uvx"), ["/usr/bin/uvx", "pkg"], environ)
+    assert bound(layout) == {str(xdg / "uv"): True, str(tmp_path / "tools"): True}
+
+
+def test_the_gateways_python_brings_its_module_path_and_pythonpath_is_honoured(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "extra").mkdir()
+    fields = {"interpreter": "/usr/bin/python3", "interpreterPaths": [str(tmp_path / "lib"), "x"]}
+    environ = {"PYTHONPATH": f"{tmp_path / 'extra'}:relative"}
+    layout = build(request(tmp_path, **fields), ["/usr/bin/python3", "-m", "srv"], environ)
+    assert bound(layout) == {str(tmp_path / "lib"): False, str(tmp_path / "extra"): False}
+    other = build(request(tmp_path, **fields), ["/usr/bin/node"], {})
+    assert bound(other) == {}
+
+
+def test_a_workspace_child_writes_its_workspace_another_child_only_reads_its_cwd(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ws").mkdir()
+    asWorkspace = build(request(tmp_path, cwd=str(tmp_path / "ws"), workspace=True), ["/bin/x"], {})
+    plain = build(request(tmp_path, cwd=str(tmp_path / "ws")), ["/bin/x"], {})
+    assert bound(asWorkspace) == {str(tmp_path / "ws"): True}
+    assert bound(plain) == {str(tmp_path / "ws"): False} and plain.cwd == str(tmp_path / "ws")
+
+
+def test_profile_paths_expand_home_and_working_directory() -> None:
+    assert expand("~", "/h", "/w") == "/h"
+    assert expand("~/a/../b", "/h", "/w") == "/h/b"
+    assert expand("./x", "/h", "/w") == "/w/x" and expand("x", "/h", "/w") == "/w/x"
+    assert expand("/abs", "/h", "/w") == "/abs"
+
+
+def test_the_layout_as_json_names_paths_only(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    profile = {"filesystem": {"allowRead": ["~"]}}
+    shown = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {}).toJson()
+    assert shown["home"] == str(home) and str(home / ".ssh") in shown["masked"]
+    assert set(shown) == {
+        "home",
+        "cwd",
+        "network",
+        "system",
+        "private",
+        "readOnly",
+        "writable",
+        "masked",
+        "reopened",
+        "placeholders",
+        "notes",
+    }
+    assert os.path.isabs(shown["cwd"])
+
+
+def test_the_paths_the_entrys_env_names_are_seen_read_only_like_its_arguments(
+    tmp_path: Path,
+) -> None:
+    home = tree(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "memory.json").write_text("")
+    environ = {
+        "MEMORY_FILE_PATH": str(tmp_path / "data" / "memory.json"),
+        "OUT": str(tmp_path / "new" / "out.json"),
+        "LATER": str(tmp_path / "later"),
+        "NOTES": "~/notes.jsonl",
+        "TOKEN": "abc",
+        "SEARCH": "/a:/b",
+        "INHERITED": str(tmp_path / "inherited"),
+    }
+    (tmp_path / "new").mkdir()
+    (tmp_path / "inherited").mkdir()
+    names = ["MEMORY_FILE_PATH", "OUT", "NOTES", "TOKEN", "SEARCH", "LATER", "HOME"]
+    layout = build(request(tmp_path, entryEnv=names), ["/usr/bin/node"], environ)
+    assert bound(layout) == {str(tmp_path / "data"): False, str(tmp_path / "new"): False}
+    # Made later where nothing may be bound: a read-only placeholder, never the private home.
+    # (the test's directory holds the home: nothing there is bound whole either)
+    assert layout.placeholders == [str(home / "notes.jsonl"), str(tmp_path / "later")]
+
+
+def test_a_script_named_through_a_symlinked_directory_is_found_by_both_names(
+    tmp_path: Path,
+) -> None:
+    tree(tmp_path)
+    (tmp_path / "cache").symlink_to(tmp_path / "proj")
+    script = tmp_path / "cache/node_modules/@m/srv/dist/index.js"
+    layout = build(request(tmp_path), ["/usr/bin/node", str(script)], {})
+    real = str(tmp_path / "proj/node_modules")
+    assert sorted(layout.readOnly) == [(real, str(tmp_path / "cache/node_modules")), (real, real)]
+
+
+def test_a_writable_file_or_directory_yet_to_be_made_is_made_empty_and_bound(
+    tmp_path: Path,
+) -> None:
+    home = tree(tmp_path)
+    profile = {"filesystem": {"allowWrite": ["~/memory.jsonl", "~/out/", "~/no/such/file"]}}
+    layout = build(request(tmp_path, profile=profile), ["/usr/bin/node"], {})
+    assert bound(layout) == {str(home / "memory.jsonl"): True, str(home / "out"): True}
+    assert (home / "memory.jsonl").read_text() == "" and (home / "out").is_dir()
+    assert (home / "memory.jsonl").stat().st_mode & 0o777 == 0o600
+    assert layout.notes == [f"allowWrite ~/no/such/file: {home}/no/such/file does not exist"]
+
+
+def test_another_server_run_by_the_same_program_does_not_hide_it(tmp_path: Path) -> None:
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_bytes(b"\x7fELF")
+    others = [str(venv / "python")]
+    layout = build(request(tmp_path, others=others), [str(venv / "python"), "-m", "a"], {})
+    assert not [p for p in masked(layout) if p.startswith(str(tmp_path / "venv"))]
+
+
+def test_a_secret_nothing_shows_is_not_masked_either_its_name_would_tell(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    layout = build(request(tmp_path), ["/usr/bin/node"], {})
+    assert not [p for p in masked(layout) if p.startswith(str(home))]
+    assert str(home) in layout.private
+
+
+def test_a_name_through_a_symlink_already_shown_is_left_to_the_symlink(tmp_path: Path) -> None:
+    tree(tmp_path)
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "cache").symlink_to(tmp_path / "proj")
+    script = tmp_path / "repo/cache/node_modules/@m/srv/dist/index.js"
+    environ = {"PYTHONPATH": str(tmp_path / "repo")}
+    layout = build(request(tmp_path), ["/usr/bin/node", str(script)], environ)
+    real = str(tmp_path / "proj/node_modules")
+    # The repository is shown: its symlink leads the child to the real path.
+    assert sorted(layout.readOnly) == [(real, real), (str(tmp_path / "repo"),) * 2]
+
+
+def test_the_gateways_working_directory_is_made_when_nothing_shows_it(tmp_path: Path) -> None:
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "main.py").write_text("")
+    asked = request(tmp_path, gatewayCwd=str(tmp_path / "srv"))
+    layout = build(asked, ["/usr/bin/python3", "main.py"], {})
+    assert layout.cwd == str(tmp_path / "srv") and not layout.cwdMade  # main.py's directory
+    layout = build(asked, ["/usr/bin/python3"], {})
+    assert layout.cwdMade
+    assert not build(request(tmp_path, gatewayCwd="/usr"), ["/usr/bin/python3"], {}).cwdMade

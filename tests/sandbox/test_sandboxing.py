@@ -1,0 +1,98 @@
+"""The gateway's C{--sandbox} and its wiring: the option, the spawner's
+confiner, the probe started by the service tree, and the paths of every
+server a child must not see."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mcpgateway import tap
+from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.sandbox.confine import Sandbox
+from mcpgateway.service.sandboxing import serverPaths
+from tests.fakes import FakeProcessReactor
+
+
+def parse(*argv: str) -> tap.Options:
+    options = tap.Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+def test_the_option_is_off_by_default_and_takes_auto() -> None:
+    assert parse()["sandbox"] == "off"
+    assert parse("--sandbox", "auto")["sandbox"] == "auto"
+
+
+def test_another_word_is_a_usage_error_naming_the_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        parse("--sandbox", "on")
+    assert "--sandbox 'on': use auto or off" in capsys.readouterr().err
+
+
+def service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *argv: str
+) -> tuple[object, FakeProcessReactor]:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = tmp_path / "servers.json"
+    demo = {"command": sys.executable, "args": ["-m", "mcpgateway.demo"], "cwd": str(tmp_path)}
+    config.write_text(json.dumps({"mcpServers": {"demo": demo}}))
+    reactor = FakeProcessReactor()
+    options = parse(
+        "--port", "9301", "--config", str(config), "--state-dir", str(tmp_path / "st"), *argv
+    )
+    return tap.makeService(options, reactor), reactor
+
+
+def test_auto_confines_the_children_and_probes_once_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top, reactor = service(tmp_path, monkeypatch, "--sandbox", "auto")
+    assert reactor.spawned == []  # nothing before twistd daemonized
+    top.startService()  # type: ignore[attr-defined]
+    try:
+        [(_, argv, _, _)] = reactor.spawned
+        assert argv[-2:] == [argv[-2], "--probe"] and argv[-2].endswith("sandbox/launch.py")
+        state = json.loads((tmp_path / "st" / "state.json").read_text())
+        assert state["sandbox"] == "auto"
+        gateway = next(s for s in top if type(s).__name__ == "GatewayService").gateway  # type: ignore[attr-defined]
+        sandbox = gateway.spawner.confiner
+        assert isinstance(sandbox, Sandbox) and sandbox.default == "auto"
+        assert list(sandbox.others()) == [("demo", (str(tmp_path), sys.executable))]
+    finally:
+        top.stopService()  # type: ignore[attr-defined]
+
+
+def test_off_starts_no_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    top, reactor = service(tmp_path, monkeypatch)
+    top.startService()  # type: ignore[attr-defined]
+    try:
+        assert reactor.spawned == []
+    finally:
+        top.stopService()  # type: ignore[attr-defined]
+
+
+class Pool:
+    def __init__(self, spec: ServerSpec) -> None:
+        self.spec = spec
+
+
+def test_the_paths_of_every_server_and_of_each_of_its_routes() -> None:
+    launch = ServerSpec(name="a", command="node", cwd="/ws/one", args=("/ws/one/x.js", "-v"))
+    spec = ServerSpec(
+        name="a",
+        command="node",
+        executable="/usr/bin/node",
+        args=("/srv/a/index.js", "stdio"),
+        variants=(Variant("k", launch),),
+    )
+    assert list(serverPaths({"a": Pool(spec)})) == [
+        ("a", ("/usr/bin/node", "/srv/a/index.js")),
+        ("a", ("/ws/one", "/ws/one/x.js")),
+    ]
