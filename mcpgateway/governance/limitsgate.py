@@ -118,9 +118,7 @@ def renderMetrics(gate: LimitsGate) -> bytes:
         f"# HELP {name} Calls refused (429) by a rate limit or a daily quota, by scope.",
         f"# TYPE {name} counter",
     ]
-    lines += [
-        f'{name}{{scope="{scope}"}} {gate.limits.refused[scope]}' for scope in REFUSED_SCOPES
-    ]
+    lines += [f'{name}{{scope="{scope}"}} {gate.limits.refused[scope]}' for scope in REFUSED_SCOPES]
     return ("\n".join(lines) + "\n").encode("ascii")
 
 

@@ -354,7 +354,7 @@ class AuditLog(Service):
         recorded a request, and does not take the file for empty."""
         if self._file is None or self.chain.started:
             return
-        self._write([self.chain.start(self._clock.seconds(), after)], [{"kind": "segment"}])
+        self._late = [self.chain.start(self._clock.seconds(), after)]
 
     def _unanchored(self, reason: Failure) -> None:
         """The read in a thread failed (no thread to run it in): read the
@@ -440,8 +440,9 @@ class AuditLog(Service):
         if self._file is None or not self.chain.started or not self._buffer:
             return
         held, self._buffer = self._buffer, []
-        lines: list[bytes] = []
-        records: list[dict[str, Any]] = []
+        lines: list[bytes] = getattr(self, "_late", [])
+        self._late = []
+        records: list[dict[str, Any]] = [{"kind": "segment"} for _ in lines]
         try:
             if self._file.rotateIfDue():
                 name = os.path.basename(str(self.path)) + ".1"

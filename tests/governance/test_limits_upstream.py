@@ -12,13 +12,13 @@ from tests.remote.fakehttp import FakeResponse
 from tests.remote.test_openapi import child
 from tests.remote.test_streamable import NAME
 from tests.remote.test_streamable import Harness as StreamableHarness
-from tests.remote.test_streamable import call as streamableCall
+from tests.remote.test_streamable import call as streamable_call
 
 
 def test_a_remote_servers_429_is_the_rate_limit_error_with_its_wait() -> None:
     h = StreamableHarness()
     h.initialize()
-    h.request(streamableCall(1)).answer(
+    h.request(streamable_call(1)).answer(
         FakeResponse(429, b"slow down", headers={b"retry-after": b"12"})
     )
     [error] = h.received()

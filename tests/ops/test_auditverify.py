@@ -198,6 +198,44 @@ def test_two_writers_of_a_restart_interleave_and_verify(tmp_path: Path) -> None:
     assert problem.line > victim  # the next record of that segment, which names it
 
 
+def test_a_restart_before_the_predecessor_recorded_anything_verifies(tmp_path: Path) -> None:
+    """The predecessor's segment starts in the file at once: its successor
+    does not take the file for empty when nothing was recorded yet."""
+    path = tmp_path / "audit.jsonl"
+    clock = Clock()
+    old = AuditLog(path, clock, pid=100)
+    old.startService()
+    new = AuditLog(path, clock, pid=200)
+    new.startService()
+    new.record(record(0))
+    old.stopService()
+    new.stopService()
+    entries = [json.loads(line) for line in rows(path)]
+    starts = [e for e in entries if e["kind"] == "segment"]
+    assert [s["prev"] for s in starts] == [None, starts[0]["hash"]]
+    result = verify([str(path)])
+    assert result.intact, result.problem
+    assert result.segments == 2 and result.open == []
+
+
+def test_a_thread_runner_that_cannot_run_still_anchors_the_segment(tmp_path: Path) -> None:
+    """A reactor without a thread pool: the last hash is read at once."""
+    path = tmp_path / "audit.jsonl"
+    write(path, 2, pid=100)
+    before = lastHash(str(path))
+
+    def noThreads(f: Any, *args: Any) -> Any:
+        raise AttributeError("no thread pool")
+
+    log = AuditLog(path, Clock(), pid=200, threads=noThreads)
+    log.startService()
+    log.record(record(5))
+    log.stopService()
+    second = [json.loads(line) for line in rows(path)][4:]
+    assert (second[0]["kind"], second[0]["prev"]) == ("segment", before)
+    assert verify([str(path)]).intact
+
+
 def test_a_new_segment_anchored_to_what_is_not_there_is_named(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     write(path, 2, pid=100)

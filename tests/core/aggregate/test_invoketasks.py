@@ -10,6 +10,7 @@ Without a task manager, without room for a task, or without C{get_result}
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -253,8 +254,9 @@ class RestartedTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.clock.advance(1_700_000_000)
-        journal = Path(self.mktemp())
-        journal.parent.mkdir(parents=True, exist_ok=True)
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        journal = Path(directory.name) / "tasks.jsonl"
         self.predecessor = TaskStore(journal, now=self.clock.seconds)
         self.tasks = TaskManager(TaskStore(journal, now=self.clock.seconds), self.clock)
         self.gone: Deferred[None] = Deferred()
