@@ -21,8 +21,14 @@ C{htfloor.py}'s protocol (httptools on a bare Twisted C{Protocol}, the same
 answer without twisted.web): what a maintained parser without twisted.web's
 C{Request} would leave of that floor.
 
+With C{--audit-log FILE}, the gateway keeps an audit log there (as
+C{--audit-log} does; C{--audit-payloads} too): recording each request is in
+the figure, and so is sealing and writing the records, which happens when
+the buffer holds L{mcpgateway.ops.audit.AuditLog.FLUSH_RECORDS} of them
+(the clock never ticks here), on the reactor's thread as in the gateway.
+
 Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b] [--count] [--floor]
-(prints one JSON line)
+[--audit-log FILE [--audit-payloads]] (prints one JSON line)
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ def main() -> None:
     ap.add_argument("--patches", default="")
     ap.add_argument("--count", action="store_true", help="also count function calls per call")
     ap.add_argument("--floor", action="store_true", help="also measure bare twisted.web")
+    ap.add_argument("--audit-log", metavar="FILE", help="keep an audit log in FILE")
+    ap.add_argument("--audit-payloads", action="store_true", help="with arguments and results")
     args = ap.parse_args()
     patches = {p for p in args.patches.split(",") if p}
     gateway_patches.applyEarly(patches)
@@ -59,6 +67,17 @@ def main() -> None:
 
     gateway_patches.apply(patches)
     h = Harness()
+    audit = None
+    if args.audit_log:
+        from pathlib import Path
+
+        from mcpgateway.ops.audit import AuditLog
+        from mcpgateway.web.app import makeSite
+        from mcpgateway.web.surfaces import TeamSurface
+
+        audit = AuditLog(Path(args.audit_log), h.reactor, payloads=args.audit_payloads)
+        audit.startService()
+        h.site = makeSite(h.gateway, h.reactor, team=TeamSurface(audit=audit))
     sid = h.initialize("srv")
     proc = h.process()
     proc.written.clear()
@@ -135,6 +154,8 @@ def main() -> None:
         stats = pstats.Stats(profile)
         counted = round(sum(v[1] for v in stats.stats.values()) / 1000, 1)  # type: ignore[attr-defined]
     perRound.sort()
+    if audit is not None:
+        audit.stopService()
     print(
         json.dumps(
             {
@@ -144,6 +165,7 @@ def main() -> None:
                 "usPerCall": round(perRound[len(perRound) // 2], 1),
                 "usPerCallRounds": [round(x, 1) for x in perRound],
                 "bad": bad,
+                **({"auditRecords": audit.records} if audit is not None else {}),
                 **({"functionCallsPerCall": counted} if counted is not None else {}),
                 **(median("twistedWebFloor", floorRounds) if floorRounds else {}),
                 **(median("httptoolsFloor", parserRounds) if parserRounds else {}),

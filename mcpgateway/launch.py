@@ -44,6 +44,7 @@ WARM_MODULES = (
     "twisted.internet.endpoints",
     "twisted.internet.inotify",
     "twisted.internet.stdio",
+    "twisted.internet.utils",  # the sandbox's probe (mcpgateway.sandbox.detect)
     "twisted.python.systemd",
     "twisted.scripts.twistd",
     "twisted.application.twist._twist",

@@ -1,6 +1,7 @@
 """Test doubles shared by the unit tests: a fake child process, a reactor that
 "spawns" it, the spawner that uses that reactor, a fake client session and a
-recording sink.
+recording sink; thread runners that run their jobs when the test says, or
+at once.
 
 None of them touches the operating system: no processes, no sockets, no real
 reactor. Time is a L{twisted.internet.testing.MemoryReactorClock} (or a
@@ -23,11 +24,12 @@ or, without a reactor::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import (
     IDelayedCall,
@@ -362,3 +364,63 @@ def scheduled(clock: IReactorTime) -> list[IDelayedCall]:
         return isinstance(owner, Deadlines) and len(owner) == 0
 
     return [call for call in clock.getDelayedCalls() if not idle(call)]
+
+
+class HandThreads:
+    """A L{mcpgateway.runtime.threads.RunInThread} the test drives by hand:
+    each job waits in L{jobs} until L{runNext} (or L{runAll}) runs it, on
+    the test's thread, and fires its Deferred with its value or its error,
+    as the reactor would once a worker thread is done."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]]] = []
+
+    def __call__(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        done: Deferred[Any] = Deferred()
+        self.jobs.append((f, args, done))
+        return done
+
+    def runNext(self) -> None:
+        """Run the job handed over first (there must be one)."""
+        f, args, done = self.jobs.pop(0)
+        try:
+            result = f(*args)
+        except Exception:
+            done.errback(Failure())
+        else:
+            done.callback(result)
+
+    def runAll(self) -> None:
+        """Run the jobs, and the ones they bring, until none is left."""
+        while self.jobs:
+            self.runNext()
+
+
+class InlineThreadPool:
+    """A reactor's thread pool (C{getThreadPool()}) whose jobs run at once,
+    on the calling thread; the result goes back through the reactor's
+    C{callFromThread}, as a worker's would."""
+
+    def callInThreadWithCallback(
+        self, onResult: Callable[[bool, Any], object], f: Callable[..., Any], *args: Any
+    ) -> None:
+        try:
+            result = f(*args)
+        except BaseException:
+            onResult(False, Failure())
+        else:
+            onResult(True, result)
+
+
+def isProbe(spawn: tuple[str, list[str], dict[str, str] | None, str | None]) -> bool:
+    """Whether a L{FakeProcessReactor} spawn is the sandbox's probe
+    (C{launch.py --probe}), which a gateway confining every child (the
+    default C{--sandbox auto}) starts with its services."""
+    return spawn[1][-1:] == ["--probe"]
+
+
+def childSpawns(
+    reactor: FakeProcessReactor,
+) -> list[tuple[str, list[str], dict[str, str] | None, str | None]]:
+    """C{reactor}'s spawns but the sandbox's probe (L{isProbe})."""
+    return [spawn for spawn in reactor.spawned if not isProbe(spawn)]

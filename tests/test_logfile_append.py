@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -55,7 +56,7 @@ def readAll(path: Path) -> bytes:
     return b"".join(p.read_bytes() for p in files(path))
 
 
-def requests(data: bytes) -> list[dict[str, object]]:
+def requests(data: bytes) -> list[dict[str, Any]]:
     """The audit records of C{data} that are requests' (not the chain's own)."""
     records = [json.loads(line) for line in data.decode().splitlines()]
     return [r for r in records if r["kind"] not in CHAIN_KINDS]

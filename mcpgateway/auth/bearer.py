@@ -230,6 +230,8 @@ class JwtVerifier:
             scopes=scopes,
             admin=SCOPE_ADMIN in scopes,
             expires=float(exp),
+            groups=_groups(claims),
+            claims=_scalarClaims(claims),
         )
 
     def _scoped(self, principal: Principal) -> Verdict:
@@ -270,3 +272,36 @@ def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
     if isinstance(scp, str):
         return frozenset(s for s in scp.split(" ") if s)
     return frozenset()
+
+
+GROUPS_CLAIM = "groups"
+"""The claim naming the groups of a token's subject (a list of strings)."""
+MAX_GROUPS = 256
+MAX_CLAIM_TEXT = 1024
+
+
+def _groups(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The groups a token's C{groups} claim names (at most L{MAX_GROUPS});
+    a claim of another shape names none."""
+    value = claims.get(GROUPS_CLAIM)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(g for g in value[:MAX_GROUPS] if isinstance(g, str) and g)
+
+
+def _scalarClaims(claims: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The claims of one string, number or boolean value, as text (what a
+    policy may read of a token beyond its subject and groups)."""
+    kept: list[tuple[str, str]] = []
+    for name, value in claims.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            text = str(value)
+        else:
+            continue
+        if len(text) <= MAX_CLAIM_TEXT and len(kept) < MAX_GROUPS:
+            kept.append((str(name), text))
+    return tuple(sorted(kept))

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.auth.test_principal -*-
+# -*- test-case-name: tests.auth.test_tokens, tests.web.test_withheld_servers -*-
 """The identity an authenticated request carries, and a refusal.
 
 One job: the vocabulary every authentication method answers in. A
@@ -40,6 +40,10 @@ class Principal:
     @ivar expires: when its credential expires (epoch seconds), if known.
     @ivar withheld: servers it may not use whatever C{servers} says (the
         gateway's own C{gateway} server, to a principal that is no admin).
+    @ivar groups: the groups its token names (an OAuth token's C{groups}
+        claim), which a policy grants to (L{mcpgateway.governance.policy}).
+    @ivar claims: the token's other claims of one value (strings, numbers,
+        booleans), as text, which a policy may read.
     """
 
     name: str
@@ -50,6 +54,8 @@ class Principal:
     admin: bool = False
     expires: float | None = None
     withheld: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    claims: tuple[tuple[str, str], ...] = ()
 
     def mayUse(self, server: str) -> bool:
         """Whether this principal may call C{server}."""

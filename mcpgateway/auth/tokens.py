@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from mcpgateway.auth.tokenfile import (
     tokenHash,
 )
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.runtime.timers import Every
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "tokenHash",
 ]
 
-RunInThread = Callable[..., Deferred[Any]]
 Fingerprint = tuple[int, int, int]
 
 INVALID = Refusal(401, "invalid_token", "the bearer token was refused: it is not valid")

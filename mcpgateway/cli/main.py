@@ -28,6 +28,7 @@ from mcpgateway.cli import (
     doctor,
     login,
     logs,
+    policy,
     registry,
     restart,
     restore,
@@ -102,6 +103,7 @@ def makeParser() -> Parser:
         tools,
         sandbox,
         audit,
+        policy,
     ):
         command.addParser(commands, common)
     return parser

@@ -27,6 +27,7 @@ from mcpgateway.config.servers import ConfigError, EntryError, defaultConfigPath
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
 from mcpgateway.sandbox import bwrap, layout, probe, request, seatbelt
+from mcpgateway.service.sandboxing import DEFAULT
 
 NAMES = {
     "bwrap": "bubblewrap",
@@ -110,7 +111,32 @@ def _spec(name: str, stateDir: Path, found: GatewayProbe, config: str | None) ->
                 raise CliError(f"server '{name}' ({project.label}): {e}") from None
             cwd = os.path.join(project.workspace, spec.cwd or "").rstrip("/")
             return replace(spec, cwd=cwd, mode="workspace")
+    adopted = _adopted(name, stateDir, path)
+    if adopted is not None:
+        return adopted
     raise CliError(f"no server '{name}' in {path or 'the bundled demo'}")
+
+
+def _adopted(name: str, stateDir: Path, path: str | Path | None) -> ServerSpec | None:
+    """Server C{name} as the gateway serves it where it adopted the entry
+    (C{mcpgateway start}: the client's file now points at the gateway, and
+    the entry it serves is in its backup), or C{None}."""
+    from mcpgateway.clientconfigs.claude import readClaudeBackup
+    from mcpgateway.config.servers import parseEntry
+
+    if path is None:
+        return None
+    try:
+        backup = readClaudeBackup(stateDir, Path(path))
+    except ConfigError:
+        return None
+    record = None if backup is None else backup.record(name)
+    if record is None or not isinstance(record.served, dict):
+        return None
+    try:
+        return parseEntry(name, record.served, os.environ)
+    except EntryError as e:
+        raise CliError(f"server '{name}': {e}") from None
 
 
 def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
@@ -119,7 +145,7 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     spec = _spec(args.server, stateDir, found, args.config)
     if spec.remote is not None:
         raise CliError(f"server '{spec.name}' is a remote server: it has no process to confine")
-    default = args.gateway or str((found.state or {}).get("sandbox") or "off")
+    default = args.gateway or str((found.state or {}).get("sandbox") or DEFAULT)
     confined = spec.sandbox.confined(default)
     probed = probe.probe()
     argv = [spec.executable or spec.command, *spec.args]
@@ -145,6 +171,10 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
         "network": asked["network"],
         "layout": view.toJson(),
     }
+    document["landlockAbi"] = int((probed.get("landlock") or {}).get("abi") or 0)
+    proxied = _proxyLine(ctx, found, spec.name)
+    if proxied is not None:
+        document["proxy"] = proxied
     if probed["mechanism"] == "bwrap":
         path = str((probed.get("bwrap") or {}).get("path"))
         document["command"] = bwrap.command(path, view, argv, os.geteuid() == 0)
@@ -156,6 +186,21 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
     for line in showText(document):
         out.line(line)
     return 0
+
+
+def _proxyLine(ctx: CliContext, found: GatewayProbe, server: str) -> dict[str, Any] | None:
+    """What the running gateway's allow-list proxy did for C{server}'s
+    children (its C{/health} line), or C{None}."""
+    from mcpgateway.cli.http import fetchHealth
+
+    if not found.running:
+        return None
+    try:
+        health = fetchHealth(ctx.http, found, ctx.timeouts.http)
+    except (CliError, OSError, ValueError):
+        return None
+    line = ((health.get("servers") or {}).get(server) or {}).get("network")
+    return line if isinstance(line, dict) else None
 
 
 def showText(document: dict[str, Any]) -> list[str]:
@@ -171,10 +216,19 @@ def showText(document: dict[str, Any]) -> list[str]:
         lines.append(f"mechanism: {NAMES.get(str(document['mechanism']), document['mechanism'])}")
     network = document["network"]
     domains = ", ".join(network["allowedDomains"])
-    lines.append(
-        f"network: {network['mode']}"
-        + (f" ({domains}: not enforced yet, the host's network)" if domains else "")
-    )
+    enforced = "not enforced without bubblewrap: the host's network"
+    if document.get("mechanism") in ("bwrap", "auto"):
+        enforced = "through the gateway's proxy"
+    elif document.get("mechanism") == "landlock" and int(document.get("landlockAbi") or 0) >= 4:
+        enforced = "through the gateway's proxy, by port only under Landlock"
+    lines.append(f"network: {network['mode']}" + (f" ({domains}: {enforced})" if domains else ""))
+    proxied = document.get("proxy")
+    if proxied:
+        hosts = ", ".join(proxied.get("refusedHosts") or ()) or "none"
+        lines.append(
+            f"proxy: {proxied.get('open', 0)} open, {proxied.get('refused', 0)} refused"
+            f" (refused: {hosts})"
+        )
     for label, key in (
         ("reads", "readOnly"),
         ("writes", "writable"),
@@ -191,7 +245,14 @@ def showText(document: dict[str, Any]) -> list[str]:
 def checkSandbox(ctx: DoctorContext) -> Check:
     """Whether the running gateway's children are confined (the probe runs
     only when it confines every server: C{--sandbox auto})."""
-    if not ctx.found.running or (ctx.found.state or {}).get("sandbox") != "auto":
+    if not ctx.found.running:
+        return Check(
+            "info",
+            f"Sandbox: no gateway running (one confines every stdio child unless"
+            f" --sandbox off; the default: {DEFAULT}); `mcpgateway sandbox check` says what"
+            " works here",
+        )
+    if (ctx.found.state or {}).get("sandbox") != "auto":
         return Check(
             "info",
             "Sandbox: only the servers whose entry asks are confined (--sandbox off);"
@@ -242,6 +303,6 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
     show.add_argument(
         "--gateway",
         choices=("auto", "off"),
-        help="the gateway's --sandbox to assume (default: the running gateway's, else off)",
+        help="the gateway's --sandbox to assume (default: the running gateway's, else auto)",
     )
     show.set_defaults(handler=cmdSandboxShow)

@@ -83,6 +83,7 @@ from mcpgateway.runtime.paths import (
     WORKSPACE_KEY_FILE,
 )
 from mcpgateway.runtime.portuse import PortInUse, reportedInUse
+from mcpgateway.service.sandboxing import MODES as SANDBOX_MODES
 
 TWISTD_LOGGER = "mcpgateway.runtime.logs.discarding"
 """A detached C{twistd}'s C{--logger} (L{mcpgateway.runtime.logs.DISCARD}, named
@@ -103,6 +104,7 @@ def gatewayArgv(
     remote: str | None = None,
     trust: Sequence[str] = (),
     logLevel: str | None = None,
+    sandbox: str | None = None,
 ) -> list[str]:
     """The C{twistd mcpgateway} command line C{start} runs (C{clients}: its
     C{--clients}, given only with C{rewrite} and when not C{all}; C{umask}:
@@ -110,7 +112,9 @@ def gatewayArgv(
     C{remote}: its C{--remote}, given only with C{rewrite} and when given
     to C{start}, else the gateway reads its C{servers.json}; C{trust}: the
     trust and self-service options given to C{start}, L{trustArgv};
-    C{logLevel}: its C{--log-level}, when given to C{start})."""
+    C{logLevel}: its C{--log-level}, when given to C{start}; C{sandbox}: its
+    C{--sandbox}, when given to C{start}, else the gateway's default or
+    C{$MCPGATEWAY_SANDBOX}, which it inherits)."""
     argv = [
         *GATEWAY_PYTHON,
         "--pidfile",
@@ -145,6 +149,8 @@ def gatewayArgv(
         argv += ["--config", str(config)]
     if logLevel is not None:
         argv += ["--log-level", logLevel]
+    if sandbox is not None:
+        argv += ["--sandbox", sandbox]
     argv += trust
     return argv
 
@@ -235,6 +241,7 @@ def cmdStart(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
         remote=args.remote,
         trust=trustArgv(args),
         logLevel=args.log_level,
+        sandbox=args.sandbox,
     )
     env = startEnvironment(stateDir, autoStarted=args.auto_started)
     ctx.warm()
@@ -720,6 +727,14 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         default=None,
         help="the least severe events the gateway logs (to <state-dir>/gateway.log, or"
         " stdout with --foreground): debug, info (the default), warn, error or critical",
+    )
+    start.add_argument(
+        "--sandbox",
+        choices=SANDBOX_MODES,
+        default=None,
+        help="confine the servers' children (docs/sandbox.md): auto (every stdio server but"
+        ' those whose entry says "sandbox": false; the default, or $MCPGATEWAY_SANDBOX) or off'
+        " (only those whose entry asks for it)",
     )
     start.add_argument(
         "--no-rewrite",

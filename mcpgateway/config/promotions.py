@@ -38,6 +38,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.runtime import logs, paths
 from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.runtime.threads import RunInThread
 
 FILE = paths.PROMOTIONS_FILE
 VERSION = 1
@@ -45,7 +46,6 @@ MAX_BYTES = 1024 * 1024
 """A bigger file is not read (a warning; it counts as empty)."""
 MAX_WHY = 500
 """Characters of a reason kept."""
-RunInThread = Callable[..., Deferred[Any]]
 SHARES = ("workspace", "session")
 """The scopes a server is promoted to, widest first."""
 

@@ -58,7 +58,6 @@ from mcpgateway.config.watched import (
     OnAggregate,
     Prepared,
     Reload,
-    RunInThread,
     copyOf,
     fingerprint,
     oneLine,
@@ -67,6 +66,7 @@ from mcpgateway.config.watched import (
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import logs, paths
+from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.runtime.timers import Every
 
 MAX_WAIT = 2.0

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred
-
 from mcpgateway.config import servers as config
 from mcpgateway.config.aggregate import (
     AggregateConfigError,
@@ -26,7 +24,6 @@ from mcpgateway.core.spec import ServerSpec
 
 Reload = Callable[[dict[str, ServerSpec]], Any]
 OnAggregate = Callable[[AggregateSettings], Any]
-RunInThread = Callable[..., Deferred[Any]]
 
 
 class ConfigSource(Protocol):

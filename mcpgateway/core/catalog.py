@@ -31,6 +31,11 @@ sources:
    L{PROBE_BACKOFF_MAX}), before it probes again (L{CatalogService.retryAt}).
    L{publicReason} is what a client may be told of a failure.
 
+A server's cache hints (MCP 2026-07-28, L{mcpgateway.core.cachehints}) are
+honoured: a server that lists C{private} has one catalog per principal
+(L{CatalogService.keyFor}), and a list past its C{ttlMs} is listed again
+before L{CatalogService.ensure} gives it (L{CatalogService.expired}).
+
 Observers (L{CatalogService.observe}) hear which kinds of a server's
 catalog changed, by the digest of their canonical JSON: a child that lists
 the same again says nothing. A changed catalog is saved in a thread (one
@@ -41,6 +46,7 @@ is what is known now.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
@@ -51,6 +57,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from mcpgateway.core.cachehints import ListingHints
 from mcpgateway.core.catalogdata import (
     CHANGED,
     EMPTY,
@@ -68,6 +75,7 @@ from mcpgateway.core.catalogdata import (
     launchOf,
     listKinds,
     publicReason,
+    savedHints,
     withoutWithheld,
 )
 from mcpgateway.core.catalogprobe import PROBE_BACKOFF, PROBE_BACKOFF_MAX, _Probe
@@ -77,6 +85,7 @@ from mcpgateway.core.status import Lifecycle
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.threads import RunInThread
 
 DEBOUNCE = 0.5
 """Seconds from a child's first C{list_changed} to listing that kind again."""
@@ -106,7 +115,7 @@ class CatalogService:
         self,
         clock: IReactorTime,
         persistence: CatalogPersistence | None = None,
-        runInThread: Callable[..., Deferred[Any]] | None = None,
+        runInThread: RunInThread | None = None,
         timeout: float = 10.0,
     ) -> None:
         """
@@ -149,6 +158,11 @@ class CatalogService:
         self._queued: dict[Key, dict[str, Any]] = {}
         self._idle: list[Deferred[None]] = []
         self._stopped = False
+        self._private: set[str] = set()
+        """The servers some of whose lists are C{private}: kept per principal."""
+        self._children: dict[Key, weakref.ref[Upstream]] = {}
+        """The child each catalog was last listed from live (listed again
+        through it when its lists expire, while it runs)."""
 
     # -- life ------------------------------------------------------------------
 
@@ -191,7 +205,7 @@ class CatalogService:
                 continue
             launch = record.get("launch")
             launch = launch if isinstance(launch, str) else ""
-            self._saved[key] = (catalog.digest, launch)
+            self._saved[key] = (catalog.digest + catalog.hintsMark(), launch)
             if key in self._catalogs or server in self._forgotten:
                 continue  # listed live meanwhile: that one is newer
             self._launches[key] = launch
@@ -217,16 +231,21 @@ class CatalogService:
             )
         serverInfo, capabilities, instructions = initFacts(record)
         taken = record.get("taken")
+        when = float(taken) if isinstance(taken, (int, float)) else 0.0
+        private, ttls = savedHints(record)
         return Catalog(
             server=server,
             catalogKey=catalogKey,
             source="snapshot",
-            taken=float(taken) if isinstance(taken, (int, float)) else 0.0,
+            taken=when,
             digest=catalogDigest(lists, serverInfo, capabilities, instructions),
             lists=MappingProxyType(lists),
             serverInfo=serverInfo,
             capabilities=capabilities,
             instructions=instructions,
+            private=private,
+            ttls=ttls,
+            expires={kind: when + ttl / 1000.0 for kind, ttl in ttls.items()},
         )
 
     def stop(self) -> Deferred[None]:
@@ -277,6 +296,9 @@ class CatalogService:
             pool.watchChildren(None)
         self._forgotten.add(server)
         self._clearFailures(server)
+        self._private.discard(server)
+        for key in [key for key in self._children if key[0] == server]:
+            del self._children[key]
         for key in [key for key in self._debounces if key[0] == server]:
             debounce = self._debounces.pop(key)
             if debounce.timer.active():
@@ -310,6 +332,23 @@ class CatalogService:
     def get(self, server: str, catalogKey: str = "") -> Catalog | None:
         """The catalog known now (no I/O)."""
         return self._catalogs.get((server, catalogKey))
+
+    def keyFor(self, pool: ServerPool, principal: str) -> str:
+        """The catalog key of C{principal}'s view of C{pool}'s server:
+        L{catalogKeyOf}, and the principal's own key for a server that
+        lists C{private} (L{mcpgateway.core.cachehints}): what it listed
+        for one caller is never served to another."""
+        key = catalogKeyOf(pool, principal)
+        if not key and principal and pool.spec.name in self._private:
+            return principal
+        return key
+
+    def expired(self, server: str, catalogKey: str = "") -> bool:
+        """Whether a list of that catalog is past its C{ttlMs} (it is listed
+        again before it is served: L{ensure})."""
+        catalog = self._catalogs.get((server, catalogKey))
+        expires = None if catalog is None else catalog.expiresAt()
+        return expires is not None and self._clock.seconds() >= expires
 
     def failed(self, server: str, catalogKey: str = "") -> bool:
         """Whether the last probe of that catalog failed (and nothing listed
@@ -383,7 +422,8 @@ class CatalogService:
     def childReady(self, pool: ServerPool, upstream: Upstream, principal: str) -> None:
         if self._stopped or not self._current(pool):
             return
-        key = (pool.spec.name, catalogKeyOf(pool, principal))
+        key = (pool.spec.name, self.keyFor(pool, principal))
+        self._children[key] = weakref.ref(upstream)
         if not upstream.handshake:
             if not coversProbe(upstream.sessionCapabilities):
                 # A child its client initialized may list less to a client that
@@ -406,7 +446,9 @@ class CatalogService:
             return
         if not upstream.handshake and not coversProbe(upstream.sessionCapabilities):
             return
-        key = (pool.spec.name, catalogKeyOf(pool, principal))
+        key = (pool.spec.name, self.keyFor(pool, principal))
+        if key[0] in self._private:
+            self._expireOthers(key)
         debounce = self._debounces.get(key)
         if debounce is None:
             timer = self._clock.callLater(DEBOUNCE, self._debounced, key)
@@ -414,6 +456,15 @@ class CatalogService:
         debounce.upstream = upstream
         debounce.pool = pool
         debounce.kinds |= kinds
+
+    def _expireOthers(self, key: Key) -> None:
+        """A server that lists C{private} said its lists changed: its
+        catalogs of other keys (listed through transient sessions, which
+        hear nothing of it) are listed again before they are served."""
+        now = self._clock.seconds()
+        for other, catalog in list(self._catalogs.items()):
+            if other[0] == key[0] and other != key:
+                self._catalogs[other] = replace(catalog, expires=dict.fromkeys(KINDS, now))
 
     def _debounced(self, key: Key) -> None:
         debounce = self._debounces.pop(key, None)
@@ -440,12 +491,13 @@ class CatalogService:
             return router.call(method, params)
 
         _, capabilities, _ = initFacts(initialize)
-        listing = listKinds(send, capabilities, kinds, self.log, key[0])
+        hints = ListingHints(self._clock.seconds())
+        listing = listKinds(send, capabilities, kinds, self.log, key[0], hints)
 
         def listed(lists: dict[str, tuple[dict[str, Any], ...]]) -> Catalog | None:
             if not self._current(pool):
                 return None
-            return self._apply(key, lists, initialize, "live", launch, sequence)
+            return self._apply(key, lists, initialize, "live", launch, sequence, hints)
 
         def failed(reason: Failure) -> None:
             self._failed(key, reason, "listing its child")
@@ -485,17 +537,49 @@ class CatalogService:
         self, pool: ServerPool, catalogKey: str = "", principal: str = ""
     ) -> Deferred[Catalog | None]:
         """The catalog known now, else the result of one probe (shared by
-        every caller meanwhile); C{None} when it failed or timed out."""
+        every caller meanwhile); C{None} when it failed or timed out. A
+        catalog past its C{ttlMs} is listed again first (L{expired})."""
         key = (pool.spec.name, catalogKey)
         known = self._catalogs.get(key)
         if known is not None:
-            return succeed(known)
+            if not self.expired(*key):
+                return succeed(known)
+            return self._renew(pool, key, principal, known)
         if self._stopped or key in self._late:
             return succeed(None)  # a late probe tells the observers, not waiters
         retry = self.retryAt(*key)
         if retry is not None and self._clock.seconds() < retry:
             return succeed(None)
         return self._probe(pool, catalogKey, principal)
+
+    def _renew(
+        self, pool: ServerPool, key: Key, principal: str, known: Catalog
+    ) -> Deferred[Catalog | None]:
+        """List C{known}, past its C{ttlMs}, again: through the child it was
+        listed from live while that runs, else through a probe (not before
+        the backoff of a failed one); C{known} itself when that fails (a
+        stale list beats none)."""
+        if self._stopped or key in self._late:
+            return succeed(known)
+        waiting = self._waitLive(key)
+        ref = self._children.get(key)
+        child = None if ref is None else ref()
+        if (
+            waiting is None
+            and child is not None
+            and child.state is Lifecycle.RUNNING
+            and child.child is not None
+            and self._current(pool)
+        ):
+            self._live.setdefault(key, [])
+            waiting = self._waitLive(key)
+            self._listLive(pool, child, key, frozenset(KINDS))
+        if waiting is None:
+            retry = self.retryAt(*key)
+            if retry is not None and self._clock.seconds() < retry:
+                return succeed(known)
+            waiting = self._probe(pool, key[1], principal)
+        return waiting.addCallback(lambda fresh: known if fresh is None else fresh)
 
     def refresh(
         self, pool: ServerPool, catalogKey: str = "", principal: str = ""
@@ -561,17 +645,33 @@ class CatalogService:
         source: str,
         launch: str,
         sequence: int,
+        hints: ListingHints | None = None,
     ) -> Catalog:
         """Keep what a listing (number C{sequence}) found: its kinds replace
-        older listings' (a later listing's stay), the rest are kept."""
+        older listings' (a later listing's stay, with their cache hints),
+        the rest are kept."""
         old = self._catalogs.get(key)
         merged: dict[str, tuple[dict[str, Any], ...]] = {}
+        private: set[str] = set()
+        ttls: dict[str, int] = {}
+        expires: dict[str, float] = {}
         for kind in KINDS:
             if kind in lists and self._applied.get((key, kind), 0) <= sequence:
                 merged[kind] = lists[kind]
                 self._applied[(key, kind)] = sequence
+                expiry = None if hints is None else hints.expiry(kind)
+                if hints is not None and kind in hints.private:
+                    private.add(kind)
+                if hints is not None and expiry is not None:
+                    ttls[kind], expires[kind] = hints.ttl[kind], expiry
             else:
                 merged[kind] = old.items(kind) if old is not None else ()
+                if old is not None and kind in old.private:
+                    private.add(kind)
+                if old is not None and kind in old.expires:
+                    expires[kind] = old.expires[kind]
+                    if kind in old.ttls:
+                        ttls[kind] = old.ttls[kind]
         serverInfo, capabilities, instructions = initFacts(initialize)
         catalog = Catalog(
             server=key[0],
@@ -583,25 +683,39 @@ class CatalogService:
             serverInfo=serverInfo,
             capabilities=capabilities,
             instructions=instructions,
+            private=frozenset(private),
+            ttls=ttls,
+            expires=expires,
         )
         self._errors.pop(key, None)
         self._launches[key] = launch
         self._store(key, catalog)
-        if self._saved.get(key) != (catalog.digest, launch):
-            self._saved[key] = (catalog.digest, launch)
+        saved = (catalog.digest + catalog.hintsMark(), launch)
+        if self._saved.get(key) != saved:
+            self._saved[key] = saved
             self._save(key, catalog.record(launch))
         return catalog
 
     def _store(self, key: Key, catalog: Catalog) -> None:
-        """Serve C{catalog}; tell the observers what changed."""
+        """Serve C{catalog}; tell the observers what changed (every kind,
+        when its server starts or stops listing C{private}: whose catalog
+        each principal sees changes)."""
         known = key in self._catalogs
         before = self._kindDigests.get(key, {})
         after = {kind: kindDigest(catalog.items(kind)) for kind in KINDS}
         self._catalogs[key] = catalog
         self._kindDigests[key] = after
         changed = frozenset(k for k in KINDS if before.get(k, EMPTY) != after[k])
+        server = key[0]
+        wasPrivate = server in self._private
+        if catalog.private:
+            self._private.add(server)
+        elif not key[1]:
+            self._private.discard(server)
+        if wasPrivate != (server in self._private):
+            changed = frozenset(KINDS)
         if changed or not known:
-            self._notify(key[0], changed)
+            self._notify(server, changed)
 
     def _notify(self, server: str, kinds: frozenset[str]) -> None:
         for cb in list(self._observers):

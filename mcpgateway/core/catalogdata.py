@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
+from mcpgateway.core.cachehints import ListingHints
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.protocol import jsonrpc
@@ -96,6 +97,12 @@ class Catalog:
     @ivar lists: each of L{KINDS} (an empty tuple when the server has none).
     @ivar stale: listed from another launch of the server (its command or
         args changed since): served until it is listed again.
+    @ivar private: the kinds the server listed C{cacheScope: "private"}
+        (L{mcpgateway.core.cachehints}): never served to another principal
+        than the one of its key.
+    @ivar ttls: each kind's C{ttlMs}, where the server gave one.
+    @ivar expires: when each kind with a C{ttlMs} stops being fresh (the
+        clock's seconds): past it, it is listed again before it is served.
     """
 
     server: str
@@ -108,6 +115,9 @@ class Catalog:
     capabilities: dict[str, Any] = field(default_factory=dict)
     instructions: str | None = None
     stale: bool = False
+    private: frozenset[str] = frozenset()
+    ttls: Mapping[str, int] = field(default_factory=dict)
+    expires: Mapping[str, float] = field(default_factory=dict)
 
     def items(self, kind: str) -> tuple[dict[str, Any], ...]:
         """The items of C{kind} (one of L{KINDS})."""
@@ -123,7 +133,21 @@ class Catalog:
             "launch": launch,
             "taken": self.taken,
             "digest": self.digest,
+            **({"private": sorted(self.private)} if self.private else {}),
+            **({"ttlMs": dict(sorted(self.ttls.items()))} if self.ttls else {}),
         }
+
+    def expiresAt(self) -> float | None:
+        """When its first kind with a C{ttlMs} stops being fresh (C{None}:
+        the server gave none: fresh until it says its list changed)."""
+        return min(self.expires.values(), default=None)
+
+    def hintsMark(self) -> str:
+        """Its cache hints in a word (C{""}: none): a catalog whose hints
+        changed is saved again, even with the same lists."""
+        if not self.private and not self.ttls:
+            return ""
+        return canonical([sorted(self.private), dict(sorted(self.ttls.items()))])
 
 
 def catalogKeyOf(pool: ServerPool, principal: str) -> str:
@@ -135,6 +159,21 @@ def catalogKeyOf(pool: ServerPool, principal: str) -> str:
     if pool.spec.perPrincipal:
         return principal
     return principal if principal and pool.spec.sharing is not Sharing.GLOBAL else ""
+
+
+def savedHints(record: Mapping[str, Any]) -> tuple[frozenset[str], dict[str, int]]:
+    """The private kinds and the C{ttlMs} of each kind a saved catalog
+    kept (what does not fit is left out)."""
+    private = record.get("private")
+    kinds = frozenset(
+        kind for kind in (private if isinstance(private, list) else ()) if kind in KINDS
+    )
+    ttls = record.get("ttlMs")
+    kept: dict[str, int] = {}
+    for kind, ttl in ttls.items() if isinstance(ttls, dict) else ():
+        if kind in KINDS and isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 0:
+            kept[kind] = ttl
+    return kinds, kept
 
 
 def withoutWithheld(catalog: Catalog, pool: ServerPool) -> Catalog:
@@ -223,11 +262,12 @@ Send = Callable[[str, dict[str, Any]], Deferred[jsonrpc.Message]]
 
 
 def listKind(
-    send: Send, kind: str, log: Logger, server: str
+    send: Send, kind: str, log: Logger, server: str, hints: ListingHints | None = None
 ) -> Deferred[tuple[dict[str, Any], ...]]:
     """Every item of C{kind} through C{send(method, params)}, cursor after
     cursor (at most L{MAX_PAGES} pages, L{MAX_ITEMS} items; a repeated or
     non-string cursor ends it). A child without the method lists none.
+    Each page's cache hints go to C{hints}.
 
     @raise ListingFailed: (in the Deferred) an error other than -32601, or
         an answer without the list.
@@ -253,6 +293,8 @@ def listKind(
         if not isinstance(listed, list):
             raise ListingFailed(f"{method} answered no {kind} list")
         assert isinstance(result, dict)
+        if hints is not None:
+            hints.page(kind, result)
         for item in listed:
             if isinstance(item, dict) and isinstance(item.get(member), str):
                 items.append(item)
@@ -291,10 +333,16 @@ def declared(capabilities: Any, kind: str) -> bool:
 
 
 def listKinds(
-    send: Send, capabilities: Any, kinds: frozenset[str], log: Logger, server: str
+    send: Send,
+    capabilities: Any,
+    kinds: frozenset[str],
+    log: Logger,
+    server: str,
+    hints: ListingHints | None = None,
 ) -> Deferred[dict[str, tuple[dict[str, Any], ...]]]:
     """The lists of C{kinds}, one kind after the other (a child is not
-    flooded); a kind its capabilities do not declare is empty."""
+    flooded); a kind its capabilities do not declare is empty. The pages'
+    cache hints go to C{hints}."""
     lists: dict[str, tuple[dict[str, Any], ...]] = {}
     order = [kind for kind in KINDS if kind in kinds]
 
@@ -310,7 +358,7 @@ def listKinds(
             lists[kind] = items
             return step(at + 1)
 
-        return listKind(send, kind, log, server).addCallback(got)
+        return listKind(send, kind, log, server, hints).addCallback(got)
 
     return maybeDeferred(step, 0)
 

@@ -19,6 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway import __version__
+from mcpgateway.core.cachehints import ListingHints
 from mcpgateway.core.catalogdata import (
     KINDS,
     PROBE_CAPABILITIES,
@@ -71,6 +72,7 @@ class ProbeHost(Protocol):
         source: str,
         launch: str,
         sequence: int,
+        hints: ListingHints | None = None,
     ) -> Catalog: ...
 
     def _failed(self, key: Key, reason: Failure, what: str) -> None: ...
@@ -91,6 +93,10 @@ class _ProbeSession(Session):
     """
 
     __slots__ = ("pool",)
+
+    keepsCacheHints = True
+    """The child's C{ttlMs} and C{cacheScope} reach it (a session of a client
+    is given a 2025 result without them): the catalogs honour them."""
 
     def __init__(self, pool: ServerPool, sessionId: str, now: float) -> None:
         super().__init__(
@@ -190,13 +196,14 @@ class _Probe:
                 pool.forward, session, jsonrpc.request(self._ids, method, params), None
             )
 
-        listing = listKinds(send, capabilities, frozenset(KINDS), service.log, self.key[0])
+        hints = ListingHints(service._clock.seconds())
+        listing = listKinds(send, capabilities, frozenset(KINDS), service.log, self.key[0], hints)
 
         def listed(lists: dict[str, tuple[dict[str, Any], ...]]) -> None:
             if self.finished or not service._current(pool):
                 self._finish(None, "the server was reconfigured meanwhile")
                 return
-            self._done(service._apply(self.key, lists, result, "probe", launch, sequence))
+            self._done(service._apply(self.key, lists, result, "probe", launch, sequence, hints))
 
         def failed(reason: Failure) -> None:
             if not self.finished:

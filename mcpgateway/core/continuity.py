@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_continuity -*-
+# -*- test-case-name: tests.core.test_continuity, tests.core.test_continuity_writes -*-
 """Sessions that outlive the gateway process: L{SessionContinuity}.
 
 With a L{SessionPersistence}, the gateway restores at start the sessions a
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mcpgateway.core.aggregate.types import isAggregateRecord
 from mcpgateway.core.pools.pool import ServerPool
@@ -345,15 +346,17 @@ class SessionContinuity:
             self.log.failure("probing client pid {pid} failed", pid=pid)
             return True
 
-    def remember(self, session: Session) -> None:
+    def remember(self, session: Session) -> Deferred[None] | None:
         """Make the new C{session} durable before its id is answered (a
-        crash in the second before the next save would lose it)."""
+        crash in the second before the next save would lose it): its
+        answer waits for what this returns (C{None}: nothing to wait for)."""
         if self._persistence is None or session.visiting:
-            return
+            return None
         try:
-            self._persistence.remember(session.record())
+            return self._persistence.remember(session.record())
         except Exception:
             self.log.failure("keeping session {sid} failed", sid=session.shortId)
+            return None
 
     def forget(self, session: Session) -> None:
         """C{session} ended for its client: not to come back after a crash
@@ -366,27 +369,35 @@ class SessionContinuity:
         except Exception:
             self.log.failure("forgetting session {sid} failed", sid=session.shortId)
 
-    def save(self, always: bool = False) -> None:
+    def save(self, always: bool = False) -> Deferred[None] | None:
         """Hand the registry to the persistence (it writes only what changed):
         every session but the visiting ones (another replica's), and the
         saved ones still held for their server (L{configured}). Nothing is
         built when no session changed since the last save (C{always}: the
-        last save, which writes whatever it finds)."""
+        last save, which writes whatever it finds). What it returns fires
+        once the records are kept (a failure is logged, and the next save
+        writes again); C{None}: nothing to wait for."""
         if self._persistence is None:
-            return
+            return None
         sessions = self._host.sessions
         mark = (sessions.changes, self._heldChanges)
         if mark == self._savedMark and not always:
-            return
+            return None
         try:
-            self._persistence.save(
+            saved = self._persistence.save(
                 [session.record() for session in sessions if not session.visiting]
                 + list(self._held.values())
             )
         except Exception:
             self.log.failure("saving the sessions failed; they may not survive a restart")
-            return
+            return None
         self._savedMark = mark
+        return None if saved is None else saved.addErrback(self._saveFailed, mark)
+
+    def _saveFailed(self, reason: Failure, mark: tuple[int, int]) -> None:
+        self.log.failure("saving the sessions failed; they may not survive a restart", reason)
+        if self._savedMark == mark:
+            self._savedMark = None  # the next save writes them again
 
     def ended(self, session: Session) -> None:
         """C{session} ended for its client: forgotten, and not merged back
@@ -406,10 +417,14 @@ class SessionContinuity:
         for each in waiting:
             each.callback(None)
 
-    def lastSave(self) -> None:
+    def lastSave(self) -> Deferred[None] | None:
         """The sessions end with this process, not for their clients: saved
-        before they are ended, and never saved (nor forgotten) again."""
+        before they are ended, and never saved (nor forgotten) again. The
+        stop waits for what this returns: the last save on the disk, and
+        every write before it (C{None}: nothing to wait for)."""
+        saved = None
         if self._saving.running:
             self._saving.stop()
-            self.save(always=True)
+            saved = self.save(always=True)
         self._persistence = None
+        return saved

@@ -43,7 +43,6 @@ from mcpgateway.core.aggregate.types import (
     ToolFilter,
 )
 from mcpgateway.core.catalog import CatalogService
-from mcpgateway.core.catalogdata import catalogKeyOf
 from mcpgateway.core.continuity import SessionContinuity
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import (
@@ -253,7 +252,7 @@ class Gateway(SessionOpening):
                 tools=tools,
                 budget=ResultBudget(resultBytes) if resultBytes is not None else None,
                 filters=self._filterOf,
-                catalogKey=catalogKeyOf,
+                catalogKey=self.catalogs.keyFor,
             )
             if self._endpoints is not None:
                 aggregator.useEndpoints(*self._endpoints)
@@ -504,8 +503,9 @@ class Gateway(SessionOpening):
 
     def _stopNow(self) -> Deferred[Any]:
         # The sessions end with this process, not for their clients: saved
-        # before they are ended, and never saved again.
-        self._continuity.lastSave()
+        # before they are ended, and never saved again (the stop waits for
+        # the write, which runs in the reactor's thread pool).
+        saved = self._continuity.lastSave()
         for pool in self.pools.values():
             pool.failAll(jsonrpc.SERVER_UNAVAILABLE, "the gateway is shutting down")
         for session in self.sessions:
@@ -518,6 +518,8 @@ class Gateway(SessionOpening):
         stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]
         stopping += [pool.stopAll() for pool in self.pools.values()]
         stopping.append(self.catalogs.stop())
+        if saved is not None:
+            stopping.append(saved)
         return DeferredList(stopping, consumeErrors=True)
 
     # -- MCP 2026-07-28 clients (Era2026Service) ----------------------------------

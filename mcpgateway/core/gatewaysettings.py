@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from twisted.internet.defer import Deferred
 
@@ -22,6 +22,7 @@ from mcpgateway.core.pools.pool import PromotionSink
 from mcpgateway.core.sessions import SessionIds, SessionPersistence
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.toolgate import PinnedTools
+from mcpgateway.runtime.threads import RunInThread
 
 if TYPE_CHECKING:
     # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
@@ -34,8 +35,6 @@ PidFinder = Callable[[str, int, str, int, Sequence[int]], Deferred[int | None]]
 """Finds the pid of the process on the other end of a loopback connection,
 given (peer host, peer port, local host, local port, known pids to try
 first)."""
-RunInThread = Callable[..., Deferred[Any]]
-"""Runs a function in a worker thread, firing with its value."""
 
 
 class Resolve(Protocol):

@@ -223,12 +223,12 @@ class SessionOpening:
         if session.clientPid is None and connection is not None and self._owners is not None:
             self._owners.find(session, connection)
 
-        def opened(response: jsonrpc.Message) -> jsonrpc.Message:
+        def opened(response: jsonrpc.Message) -> jsonrpc.Message | Deferred[jsonrpc.Message]:
             result = response.get("result")
             if not isinstance(result, dict):
                 self.endSession(session, "initialize failed")
                 return response
-            self._continuity.remember(session)
+            kept = self._continuity.remember(session)
             self.log.info(
                 "session {sid} opened on {server} (protocol {version}, client {client})",
                 sid=session.shortId,
@@ -236,7 +236,8 @@ class SessionOpening:
                 version=session.protocolVersion,
                 client=logs.clientText(session.clientInfo.get("name")),
             )
-            return response
+            # Answered once the session is on the disk (the write runs in a thread).
+            return response if kept is None else kept.addCallback(lambda _: response)
 
         def failed(reason: Any) -> Any:
             self.endSession(session, "initialize failed")
@@ -301,9 +302,10 @@ class SessionOpening:
         if session.clientPid is None and connection is not None and self._owners is not None:
             self._owners.find(session, connection)
 
-        def opened(response: jsonrpc.Message) -> jsonrpc.Message:
+        def opened(response: jsonrpc.Message) -> jsonrpc.Message | Deferred[jsonrpc.Message]:
+            kept = None
             if isinstance(response.get("result"), dict) and not session.ended:
-                self._continuity.remember(session)
+                kept = self._continuity.remember(session)
             self.log.info(
                 "session {sid} opened on the aggregate endpoint {server} ({mode} mode,"
                 " protocol {version}, client {client})",
@@ -313,7 +315,7 @@ class SessionOpening:
                 version=session.protocolVersion,
                 client=logs.clientText(session.clientInfo.get("name")),
             )
-            return response
+            return response if kept is None else kept.addCallback(lambda _: response)
 
         def failed(reason: Any) -> Any:
             self.endSession(session, "initialize failed")

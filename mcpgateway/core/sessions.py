@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
 from mcpgateway.core.spec import Variant
@@ -63,12 +64,15 @@ class SessionPersistence(Protocol):
     def load(self) -> list[dict[str, Any]]:
         """The records saved by a previous process (none if unreadable)."""
 
-    def save(self, records: list[dict[str, Any]]) -> None:
-        """Keep C{records} (a write only when they changed)."""
+    def save(self, records: list[dict[str, Any]]) -> Deferred[None] | None:
+        """Keep C{records} (a write only when they changed): a Deferred that
+        fires once they are kept, and everything asked for before (C{None}:
+        kept already)."""
 
-    def remember(self, record: dict[str, Any]) -> None:
-        """Keep one new session's C{record} durably now, before its id
-        reaches its client."""
+    def remember(self, record: dict[str, Any]) -> Deferred[None] | None:
+        """Keep one new session's C{record} durably, before its id reaches
+        its client: its C{initialize} is answered once what this returns
+        fires (C{None}: at once)."""
 
     def forget(self, sessionId: str) -> None:
         """The session C{sessionId} ended: it is not to be restored, even

@@ -141,6 +141,9 @@ class Upstream:
         """Whether the gateway initializes this child itself (shared children)."""
         self.router = Router(spec.name, clock, spec.requestTimeout, fanout, stats, onAmbiguous)
         self.child: Child | None = None
+        self.redactor: Callable[[str], str] | None = None
+        """Takes the values of the secrets the current child was given out of
+        a text (C{None}: none, or no child): the audit log's payloads."""
         self.initializeResult: dict[str, Any] | None = None
         self.state = Lifecycle.STOPPED
         self.spawns = 0
@@ -312,6 +315,7 @@ class Upstream:
             raise ServerUnavailable(f"server '{spec.name}' cannot start: {e}") from None
         spawned.append(child)
         self.child = child
+        self.redactor = redact or None
         self.era = "legacy"
         self.startedAt = self._clock.seconds()
         self.spawns += 1
@@ -642,6 +646,7 @@ class Upstream:
         self._emit("exited", f"{_named(child)} {why}", pid=child.pid)
         self.lastExit = why
         self.child = None
+        self.redactor = None
         if self.adapter is not None:
             self.adapter.close()
             self.adapter = None

@@ -3,6 +3,10 @@
 the decision of L{mcpgateway.governance.limits.CallLimits}, and the HTTP
 answer of a refusal (L{mcpgateway.governance.limitsreply}).
 
+On an aggregate endpoint (C{/mcp}) a call is decided as the call of the
+member it reaches (C{resolve}: the member server and its own name for the
+tool), so that the member's own limits apply there too.
+
 A batch (2025-03-26) is decided request by request; its first refused
 request refuses the whole POST (the calls before it keep their tokens: a
 client retrying the batch retries them too). A request the gateway will
@@ -13,6 +17,7 @@ refusal, uncounted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
@@ -26,6 +31,8 @@ from mcpgateway.governance.limitsreply import STATUS, rateLimitedError, retryAft
 from mcpgateway.protocol import jsonrpc
 
 _JSON = b"application/json"
+Resolve = Callable[[Any], "tuple[str, str] | None"]
+"""Where a call of an aggregate endpoint goes: (member server, its name there)."""
 
 
 def factsOf(message: Any, principal: str, server: str) -> CallFacts | None:
@@ -68,14 +75,24 @@ class LimitsGate:
             else CallLimits(serverLimits=serverLimits, maxBuckets=maxBuckets)
         )
 
-    def decide(self, payload: Any, principal: str, server: str) -> tuple[Decision, Any] | None:
+    def decide(
+        self, payload: Any, principal: str, server: str, resolve: Resolve | None = None
+    ) -> tuple[Decision, Any] | None:
         """C{None} when every call of C{payload} is admitted, else the
-        refusal and the id of the request it refuses."""
+        refusal and the id of the request it refuses.
+
+        @param resolve: the member server a call of an aggregate endpoint
+            (C{/mcp}) reaches, and its name there (C{None}: none, the call
+            is the endpoint's own); without it, C{server} is the server."""
         now: float | None = None
         for message in payload if isinstance(payload, list) else (payload,):
             facts = factsOf(message, principal, server)
             if facts is None:
                 continue
+            if resolve is not None and not facts.continued:
+                target = resolve(message)
+                if target is not None:
+                    facts = replace(facts, server=target[0], name=target[1])
             if now is None:
                 self.limits.configure(self.gatewayLimits())
                 now = self.clock.seconds()

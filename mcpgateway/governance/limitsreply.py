@@ -19,9 +19,7 @@ from typing import Any
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.limits import scopeOf
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.remote.ratelimited import RATE_LIMITED, UPSTREAM_SCOPE, parseRetryAfter
-
-__all__ = ["RATE_LIMITED", "STATUS", "UPSTREAM_SCOPE", "parseRetryAfter", "upstreamLimited"]
+from mcpgateway.remote.ratelimited import RATE_LIMITED, UPSTREAM_SCOPE
 
 STATUS = 429
 

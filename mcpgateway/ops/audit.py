@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_audit -*-
+# -*- test-case-name: tests.ops.test_audit,tests.ops.test_audit_secrets -*-
 """The audit log (C{--audit-log FILE}): one sealed JSON line per MCP request.
 
 Each line says who (the principal's key, never its name or token), which
@@ -43,7 +43,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -222,6 +222,21 @@ def redactKeys(value: Any) -> Any:
     return value
 
 
+def redactStrings(value: Any, redact: Callable[[str], str]) -> Any:
+    """C{value} with C{redact} applied to every string in it, keys too (a
+    secret is found as the child was given it, before any JSON escaping)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {
+            redact(k) if isinstance(k, str) else k: redactStrings(v, redact)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [redactStrings(v, redact) for v in value]
+    return value
+
+
 def _bounded(payload: dict[str, Any], redact: Callable[[str], str] | None = None) -> dict[str, Any]:
     """C{payload} redacted, with each part at most L{MAX_PAYLOAD}
     characters of strict JSON; a longer one becomes its JSON text's
@@ -229,19 +244,13 @@ def _bounded(payload: dict[str, Any], redact: Callable[[str], str] | None = None
     out: dict[str, Any] = {}
     for key, value in payload.items():
         value = redactKeys(value)
+        if redact is not None:
+            value = redactStrings(value, redact)
         try:
             text = json.dumps(value, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError):
             value = _strict(value)
             text = json.dumps(value, separators=(",", ":"), default=str)
-        if redact is not None:
-            redacted = redact(text)
-            if redacted != text:
-                text = redacted
-                try:
-                    value = json.loads(text)
-                except ValueError:
-                    value = text
         if len(text) > MAX_PAYLOAD:
             out[key] = text[:MAX_PAYLOAD]
             out["truncated"] = True
@@ -273,6 +282,39 @@ class ChainFile(logs.AppendFile):
 Threads = Callable[..., "Deferred[Any]"]
 """Runs a blocking function in a thread (L{mcpgateway.service.process.threadRunner})."""
 
+RedactorOf = Callable[[str], "Callable[[str], str] | None"]
+"""Given a server's name, what takes the values of the secrets its running
+children were given out of a text (C{None}: no secrets)."""
+
+
+def childSecrets(pools: Mapping[str, Any]) -> RedactorOf:
+    """L{AuditLog}'s C{redact} for a gateway whose pools, by server name,
+    are C{pools}: the redaction of the secrets each running child of the
+    server was given (L{mcpgateway.core.upstream.Upstream.redactor}), so a
+    value resolved from a reference never reaches the audit trail."""
+
+    def redactorOf(server: str) -> Callable[[str], str] | None:
+        pool = pools.get(server)
+        upstreams = getattr(pool, "upstreams", None)
+        if upstreams is None:
+            return None
+        found: list[Callable[[str], str]] = []
+        for upstream in upstreams():
+            redactor = getattr(upstream, "redactor", None)
+            if redactor is not None and redactor not in found:
+                found.append(redactor)
+        if len(found) <= 1:
+            return found[0] if found else None
+
+        def every(text: str) -> str:
+            for redactor in found:
+                text = redactor(text)
+            return text
+
+        return every
+
+    return redactorOf
+
 
 class AuditLog(Service):
     """The audit log file (see the module docstring)."""
@@ -290,16 +332,19 @@ class AuditLog(Service):
         refusalsPerSecond: int = 10,
         threads: Threads | None = None,
         exporters: tuple[AuditExporter, ...] = (),
-        redact: Callable[[str, str], str] | None = None,
+        redact: RedactorOf | None = None,
         pid: int | None = None,
     ) -> None:
         """
         @param threads: runs the read of the file's last hash at start
             (C{None}: at once, as the tests do).
         @param exporters: where each sealed line goes too.
-        @param redact: C{(server, text)}: the payload's JSON text with the
-            values of that server's secrets replaced.
-        @param pid: the process id the segment names (C{None}: this one's).
+        @param redact: the redaction of a server's secrets, asked for as a
+            record with a payload is kept (a child that ends before the
+            write has its secrets taken out all the same) and applied to
+            every string of the payload when it is written.
+        @param pid: the process id the segment names (C{None}: the one
+            that starts the log).
         """
         self.path = Path(path)
         self.payloads = payloads
@@ -310,7 +355,11 @@ class AuditLog(Service):
         self._threads = threads
         self._exporters = exporters
         self._redact = redact
+        self._pid = pid
         self.chain = Chain(pid)
+        """The segment this process writes (made again at start: twistd
+        forks between the log's making and its start, and the segment names
+        the process that writes it)."""
         self._buffer: list[dict[str, Any]] = []
         self._file: ChainFile | None = None
         self._shutdown = logs.ShutdownWatch()
@@ -335,6 +384,7 @@ class AuditLog(Service):
                 why=e.strerror or str(e),
             )
             return
+        self.chain = Chain(self._pid)
         self._shutdown.watch(self._clock)
         self._flusher = LoopingCall(self.flush)
         self._flusher.clock = self._clock
@@ -354,7 +404,7 @@ class AuditLog(Service):
         recorded a request, and does not take the file for empty."""
         if self._file is None or self.chain.started:
             return
-        self._late = [self.chain.start(self._clock.seconds(), after)]
+        self._write([self.chain.start(self._clock.seconds(), after)], [{"kind": "segment"}])
 
     def _unanchored(self, reason: Failure) -> None:
         """The read in a thread failed (no thread to run it in): read the
@@ -413,6 +463,16 @@ class AuditLog(Service):
             if self.suppressed:
                 held["suppressed"] = self.suppressed
                 self.suppressed = 0
+        if self._redact is not None and self.payloads and entry.payload is not None:
+            try:
+                held["redact"] = self._redact(entry.server)
+            except Exception:
+                self.log.failure(
+                    "audit log: finding the secrets of server {server} failed;"
+                    " its payload is left out",
+                    server=entry.server,
+                )
+                held["withheld"] = True
         self.records += 1
         self._buffer.append(held)
         if len(self._buffer) >= self.FLUSH_RECORDS or not self.running:
@@ -424,14 +484,10 @@ class AuditLog(Service):
         line = entry.line()
         if "suppressed" in held:
             line["suppressed"] = held["suppressed"]
-        if not self.payloads or entry.payload is None:
+        if not self.payloads or entry.payload is None or "withheld" in held:
             line.pop("payload", None)
         else:
-            redact = self._redact
-            line["payload"] = _bounded(
-                entry.payload,
-                None if redact is None else lambda text: redact(entry.server, text),
-            )
+            line["payload"] = _bounded(entry.payload, held.get("redact"))
         return line
 
     def flush(self) -> None:
@@ -440,9 +496,8 @@ class AuditLog(Service):
         if self._file is None or not self.chain.started or not self._buffer:
             return
         held, self._buffer = self._buffer, []
-        lines: list[bytes] = getattr(self, "_late", [])
-        self._late = []
-        records: list[dict[str, Any]] = [{"kind": "segment"} for _ in lines]
+        lines: list[bytes] = []
+        records: list[dict[str, Any]] = []
         try:
             if self._file.rotateIfDue():
                 name = os.path.basename(str(self.path)) + ".1"

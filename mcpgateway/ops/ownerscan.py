@@ -17,10 +17,12 @@ them at once (L{mcpgateway.ops.peerpid.findClientPids}).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
+
+from mcpgateway.runtime.threads import RunInThread
 
 if TYPE_CHECKING:
     from mcpgateway.ops.peerpid import Connection
@@ -43,7 +45,7 @@ class CoalescedPidFinder:
     scans: one runs at a time, in a worker thread; the next takes every
     look-up asked for meanwhile."""
 
-    def __init__(self, runInThread: Callable[..., Deferred[Any]], scan: Scan = _scanProc) -> None:
+    def __init__(self, runInThread: RunInThread, scan: Scan = _scanProc) -> None:
         """
         @param runInThread: runs C{scan} in a worker thread, firing with
             its value.

@@ -36,7 +36,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -46,7 +45,9 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.status import GatewayStatus, Savings, ServerSavings, ServerStatus
 from mcpgateway.runtime import logs, procfs
+from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.runtime.timers import Every
+from mcpgateway.sandbox.proxyplan import FORWARDER
 
 __all__ = [
     "LaunchCost",
@@ -70,11 +71,15 @@ WRAPPER_COMMANDS = frozenset({b"npm", b"npx", b"uv", b"uvx", b"sh", b"dash", b"b
 """Commands of the processes at the top of a launch that only start the next
 one: npm's C{npm exec} (which npx runs), the C{sh -c} it starts the bin
 with, C{uv}/C{uvx}."""
+SANDBOX_COMMANDS = frozenset({b"bwrap"})
+"""The processes a confined child's sandbox adds at the top of its tree
+(bubblewrap's, L{mcpgateway.sandbox.bwrap}): not the server's."""
+SANDBOX_HELPERS = frozenset({FORWARDER.encode()})
+"""Scripts of the processes a confined child's sandbox runs beside its
+server (the network proxy's forwarder, L{mcpgateway.sandbox.proxyplan}):
+not the server's."""
 NODE_WRAPPERS = frozenset({b"npm-cli.js", b"npx-cli.js"})
 """Scripts that make a C{node} process a wrapper."""
-
-RunInThread = Callable[..., "Deferred[Any]"]
-"""C{deferToThreadPool} on the reactor's own pool: C{f(*args)} in a thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,14 +234,44 @@ def launchCost(
     )
 
 
+def belowSandbox(root: int, children: Children, procRoot: str = procfs.PROC) -> int:
+    """The top of what a confined child runs: below the bubblewrap processes
+    at the top of its tree (L{SANDBOX_COMMANDS}, each with exactly one
+    child), which a client running the server itself would not run, so they
+    count neither as the server's processes nor its memory; C{root} itself
+    for an unconfined child."""
+    pid, seen = root, set()
+    while pid not in seen:
+        seen.add(pid)
+        below = children.get(pid, [])
+        cmdline = procfs.cmdline(pid, procRoot)
+        program = os.path.basename(cmdline.split(b"\0")[0]) if cmdline else b""
+        if len(below) != 1 or program not in SANDBOX_COMMANDS:
+            break
+        pid = below[0]
+    return pid
+
+
+def isSandboxHelper(pid: int, procRoot: str = procfs.PROC) -> bool:
+    """Whether process C{pid} runs one of L{SANDBOX_HELPERS}."""
+    cmdline = procfs.cmdline(pid, procRoot) or b""
+    return not SANDBOX_HELPERS.isdisjoint(cmdline.split(b"\0")[:4])
+
+
 def readSample(pids: Iterable[int], procRoot: str = procfs.PROC) -> Sample:
     """Measure the children C{pids} and this process: blocking reads, run
-    it in a thread."""
+    it in a thread. A confined child is measured below its sandbox
+    (L{belowSandbox}), without its sandbox's helpers (L{isSandboxHelper})."""
     launches: dict[int, LaunchCost] = {}
     wanted = list(pids)
     children = childrenOf(procRoot) if wanted else {}
     for root in wanted:
-        cost = launchCost(treeOf(root, children), procRoot, wrapperChain(root, children, procRoot))
+        top = belowSandbox(root, children, procRoot)
+        helpers = {pid for pid in treeOf(top, children) if isSandboxHelper(pid, procRoot)}
+        if helpers:  # not the server's: neither counted nor a second child of a wrapper
+            children = {p: [c for c in cs if c not in helpers] for p, cs in children.items()}
+        tree = treeOf(top, children)
+        cost = launchCost(tree, procRoot, wrapperChain(top, children, procRoot))
         if cost is not None:
             launches[root] = cost
     return Sample(launches, processCost("self", procRoot))

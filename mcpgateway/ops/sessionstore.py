@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.ops.test_sessionstore -*-
+# -*- test-case-name: tests.ops.test_sessionstore, tests.ops.test_sessionwrites -*-
 """The session registry in the state directory: C{sessions.json}, mode 0600.
 
 L{SessionStore} is the file behind L{mcpgateway.core.sessions.SessionPersistence}:
@@ -12,6 +12,26 @@ the last save must come after the drain and before the sessions are ended,
 an order only the gateway knows. Both calls happen from
 C{Gateway.start}/C{Gateway.stop}, that is after twistd daemonized: nothing is
 opened or scheduled in C{makeService}.
+
+The writes that wait for the disk (this file's, with their C{fsync}s, and
+a new session's journal line, L{mcpgateway.ops.sessionjournal}) take
+milliseconds on a real disk, so they run in the reactor's thread pool, one
+at a time and in the order they were asked for
+(L{mcpgateway.runtime.threads.SerialJobs}): the records are encoded on the
+reactor thread, from the sessions as they are then, and written in a worker
+thread. A save asked for while one is being written waits, and stands for
+any save still waiting before it (only the newest records are written).
+Each returns a Deferred that fires once its write is done, and every write
+asked for before it: the gateway answers an C{initialize} once the new
+session's journal line is on the disk (L{SessionStore.remember}), and its
+stop waits for the last save. An ended session's line, never flushed to
+the disk, is written at once (L{SessionStore.forget}). A crash loses what
+it lost when every write ran on the reactor thread: a session is in the
+journal before its id is answered, its end before the end is answered, and
+the journal is emptied only once a file holding its sessions has replaced
+the old one (keeping the ends that came after that file's records were
+taken). Without a thread runner (a tool, a test), each write runs at once,
+on the caller's thread.
 
 The file is one JSON document, written one session record a line::
 
@@ -45,11 +65,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mcpgateway.ops.sessionjournal import JOURNAL_NAME, SessionJournal
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.runtime.threads import RunInThread, SerialJobs, runInline
 
 FORMAT = 1
 """The version of the file's layout."""
@@ -72,6 +95,10 @@ _SKIP_CHUNK = 64 * 1024
 _encoder = json.JSONEncoder(sort_keys=True, allow_nan=False, ensure_ascii=True)
 
 
+SAVE = "save"
+"""The key of the saves among the jobs: a save stands for the one still waiting."""
+
+
 class CorruptSessions(ValueError):
     """The sessions file is not what L{SessionStore.save} writes; says why."""
 
@@ -82,35 +109,66 @@ class SessionStore:
     log = Logger(observer=logs.observer)
 
     def __init__(
-        self, path: Path, maxBytes: int = MAX_BYTES, maxRecordBytes: int = MAX_RECORD_BYTES
+        self,
+        path: Path,
+        maxBytes: int = MAX_BYTES,
+        maxRecordBytes: int = MAX_RECORD_BYTES,
+        runInThread: RunInThread = runInline,
     ) -> None:
         """
         @param maxBytes: the file's size bound (L{MAX_BYTES}; smaller in tests).
         @param maxRecordBytes: one record's (L{MAX_RECORD_BYTES}).
+        @param runInThread: where the writes run (the reactor's thread pool;
+            by default at once, on the caller's thread).
         """
         self.path = path
         self.maxBytes = maxBytes
         self.maxRecordBytes = maxRecordBytes
         self._written: bytes | None = None
         """The SHA-256 of what the file holds (not a copy of it: that would be
-        some 350 bytes per session kept for a comparison)."""
+        some 350 bytes per session kept for a comparison); read and set by
+        L{load} and by the writes, one at a time."""
+        self._given: bytes | None = None
+        """The SHA-256 of the records of the last save handed to the writes
+        (C{None}: the next save writes whatever it is given)."""
+        self._journaled = False
+        """A journal line was asked for since the last save was handed over
+        (that save empties the journal)."""
         self._leftOut: frozenset[str] = frozenset()
         """The ids of the sessions the last save left out (logged when it changes)."""
         self.writes = 0
         """How many times the file was written (for tests and curiosity)."""
         self.journal = SessionJournal(path.with_name(JOURNAL_NAME), maxRecordBytes, maxBytes)
         """The new sessions the file does not hold yet (L{remember})."""
+        self._jobs = SerialJobs(runInThread)
 
-    def remember(self, record: dict[str, Any]) -> None:
-        """Keep a new session's C{record} on the disk now, before its id
-        leaves the gateway (the file itself is written at most once a
-        second)."""
-        self.journal.append(record)
+    def remember(self, record: dict[str, Any]) -> Deferred[None] | None:
+        """Keep a new session's C{record} on the disk, before its id leaves
+        the gateway (the file itself is written at most once a second): a
+        Deferred that fires once it is there, or once keeping it failed
+        (logged: the session lives on until the next save). C{None}: a
+        record too long for the journal, left to the next save."""
+        line = self.journal.recordLine(record)
+        if line is None:
+            return None
+        self._journaled = True
+        kept = self._jobs.run(lambda: self.journal.write(line))
+        return kept.addCallbacks(lambda _: None, self._keepingFailed)
+
+    def _keepingFailed(self, reason: Failure) -> None:
+        self.log.failure(
+            "session journal {path}: keeping a new session failed",
+            reason,
+            path=str(self.journal.path),
+        )
 
     def forget(self, sessionId: str) -> None:
         """The session C{sessionId} ended: a previous save or L{remember}
-        must not bring it back after a crash before the next save."""
-        self.journal.appendEnded(sessionId)
+        must not bring it back after a crash before the next save. Its line
+        is written now, on this thread (no C{fsync}: see
+        L{mcpgateway.ops.sessionjournal})."""
+        if self.journal.writeEnded(sessionId):
+            self._journaled = True
 
     def load(self) -> list[dict[str, Any]]:
         """The checked records of the file and, after them, those of the
@@ -119,9 +177,10 @@ class SessionStore:
         says ended."""
         fromFile = self._loadFile()
         fromJournal, ended = self.journal.read(_checked)
+        self._journaled = bool(self.journal.appended)  # the next save empties it
         records = [record for record in fromFile if record["id"] not in ended]
         if len(records) != len(fromFile):
-            self._written = None  # the next save leaves the ended ones out
+            self._given = None  # the next save leaves the ended ones out
         known = {record["id"] for record in fromFile}
         journaled = [
             record
@@ -135,7 +194,7 @@ class SessionStore:
                 count=len(journaled),
                 path=str(self.journal.path),
             )
-            self._written = None  # the next save writes them into the file
+            self._given = None  # the next save writes them into the file
         return records + journaled
 
     def _loadFile(self) -> list[dict[str, Any]]:
@@ -166,9 +225,9 @@ class SessionStore:
                 why="; ".join(f"{n}: {why}" for why, n in reader.skipped.items()),
                 restored=len(records),
             )
-            self._written = None  # the next save writes what is restored
+            self._written = self._given = None  # the next save writes what is restored
         else:
-            self._written = reader.digest.digest()
+            self._written = self._given = reader.digest.digest()
         return records
 
     def _setAside(self, why: str) -> list[dict[str, Any]]:
@@ -186,11 +245,13 @@ class SessionStore:
         )
         return []
 
-    def save(self, records: list[dict[str, Any]]) -> None:
+    def save(self, records: list[dict[str, Any]]) -> Deferred[None]:
         """Write C{records} (atomically, mode 0600) unless the file already
-        holds them. A record over C{maxRecordBytes} is left out, and so are
-        the sessions idle longest while the file would be over C{maxBytes};
-        one log line when the sessions left out change."""
+        holds them, then empty the journal; a Deferred that fires once that
+        is done, and every write asked for before (it fails if the write
+        did: the next save writes again). A record over C{maxRecordBytes} is
+        left out, and so are the sessions idle longest while the file would
+        be over C{maxBytes}; one log line when the sessions left out change."""
         data, leftOut = encodeBounded(records, self.maxBytes, self.maxRecordBytes)
         ids = frozenset(leftOut)
         if ids != self._leftOut:
@@ -204,11 +265,31 @@ class SessionStore:
                     why=_counted(leftOut.values()),
                 )
         digest = hashlib.sha256(data).digest()
+        if digest == self._given and not self._journaled:
+            return self._jobs.idle()  # handed over already: nothing new to write
+        self._given, self._journaled = digest, False
+        mark = self.journal.mark()
+        saved = self._jobs.run(lambda: self._write(data, digest, mark), key=SAVE)
+        return saved.addErrback(self._saveFailed, digest)
+
+    def _write(self, data: bytes, digest: bytes, mark: int) -> None:
+        """The save's job: the file unless it holds C{data} already, then
+        the journal emptied of all the file holds (the sessions as they
+        were at the journal's C{mark})."""
         if digest != self._written:
             writeFileAtomic(self.path, data, 0o600)
             self._written = digest
             self.writes += 1
-        self.journal.clear()  # the file holds every session the journal did
+        self.journal.clear(mark)
+
+    def _saveFailed(self, reason: Failure, digest: bytes) -> Failure:
+        if self._given == digest:
+            self._given = None  # the next save writes again, even the same records
+        return reason
+
+    def idle(self) -> Deferred[None]:
+        """A Deferred that fires once every write asked for so far is done."""
+        return self._jobs.idle()
 
 
 def encode(records: list[dict[str, Any]]) -> bytes:

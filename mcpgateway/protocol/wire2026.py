@@ -408,14 +408,15 @@ def completeResult(
     method: str, result: dict[str, Any], serverInfo: dict[str, Any] | None, cacheScope: str
 ) -> dict[str, Any]:
     """A child's result as a modern client gets it (a copy): C{resultType:
-    "complete"}, cache hints (C{ttlMs: 0}, C{cacheScope}) on L{CACHEABLE},
-    the server info in C{_meta} (the child's own C{_meta} keys kept), the
-    2025 task vocabulary (C{tools[*].execution}) removed."""
+    "complete"}, cache hints (C{ttlMs: 0}, C{cacheScope}; C{private} when the
+    child itself said so, whatever C{cacheScope}) on L{CACHEABLE}, the
+    server info in C{_meta} (the child's own C{_meta} keys kept), the 2025
+    task vocabulary (C{tools[*].execution}) removed."""
     done = dict(result)
     done["resultType"] = "complete"
     if method in CACHEABLE:
         done["ttlMs"] = 0
-        done["cacheScope"] = cacheScope
+        done["cacheScope"] = "private" if result.get("cacheScope") == "private" else cacheScope
     else:
         done.pop("ttlMs", None)
         done.pop("cacheScope", None)

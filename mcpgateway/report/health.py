@@ -18,6 +18,7 @@ reason only how the process ended (L{exitOf}), a resolution its state.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from mcpgateway.core.spec import routesOf
@@ -178,8 +179,12 @@ def healthBody(
     cluster: dict[str, Any] | None = None,
     aggregate: dict[str, Any] | None = None,
     detail: bool = True,
+    network: Callable[[str], dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
-    """The body of C{GET /health} (and C{GET /api/v1/health}); C{aggregate}:
+    """The body of C{GET /health} (and C{GET /api/v1/health}); C{network}:
+    a confined server's line of the sandbox's allow-list proxy (its open
+    connections, its refusals and the hosts refused), shown with C{detail}
+    for the servers that use it; C{aggregate}:
     the aggregate endpoint's line (docs/aggregate.md: its sessions, members,
     kept results, and each server's catalog); C{auth}: how
     callers are authenticated (docs/team.md: C{{"mode": "none"}}, or the
@@ -212,6 +217,10 @@ def healthBody(
     if not detail:
         body["detail"] = "hidden"
     body["servers"] = {name: healthLine(server, detail) for name, server in status.servers.items()}
+    for name, line in body["servers"].items():
+        proxied = network(name) if network is not None and detail else None
+        if proxied is not None:
+            line["network"] = proxied
     tasks = getattr(status, "tasks", None)
     if tasks is not None:
         body["tasks"] = tasksLine(tasks)

@@ -14,8 +14,9 @@ process it starts ends with it), IPC, UTS and cgroup view, a user
 namespace (unprivileged: required; as root: tried, and every capability
 dropped), and its own network unless the profile shares the host's:
 with L{NETWORK_NONE} the child has a loopback nobody else listens on.
-The network allow-list proxy will add its socket, its variables and
-C{--unshare-net} through L{NetworkPlan} without changing the rest.
+The network allow-list proxy adds its socket, its forwarder, its
+variables and C{--unshare-net} through L{NetworkPlan}: its mounts come
+last, so no private directory or mask hides them.
 """
 
 from __future__ import annotations
@@ -37,27 +38,38 @@ its own, so nothing in it can push input into a terminal."""
 
 class NetworkPlan:
     """The network part of a sandbox's command line: what the allow-list
-    proxy changes when it exists (C{--unshare-net}, the bind of its socket,
-    C{HTTP(S)_PROXY} in the environment)."""
+    proxy changes (C{--unshare-net}, the bind of its socket and of its
+    forwarder, C{HTTP(S)_PROXY} in the environment)."""
 
     def __init__(
         self,
         mode: str,
         binds: tuple[tuple[str, str], ...] = (),
         environment: tuple[tuple[str, str], ...] = (),
+        readOnly: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.mode = mode
         self.binds = binds
         """C{(source, path)}: the proxy's socket, bound into the sandbox."""
         self.environment = environment
         """Variables set in the sandbox (C{HTTPS_PROXY} pointing at the socket's bridge)."""
+        self.readOnly = readOnly
+        """C{(source, path)}: what runs the forwarder, bound read-only."""
 
     def arguments(self) -> list[str]:
+        """The namespace and the variables (before the mounts)."""
         out = ["--unshare-net"] if self.mode == NETWORK_NONE else []
-        for source, path in self.binds:
-            out += ["--bind", source, path]
         for name, value in self.environment:
             out += ["--setenv", name, value]
+        return out
+
+    def mounts(self) -> list[str]:
+        """The binds (after every other mount)."""
+        out: list[str] = []
+        for source, path in self.readOnly:
+            out += ["--ro-bind", source, path]
+        for source, path in self.binds:
+            out += ["--bind", source, path]
         return out
 
 
@@ -81,7 +93,8 @@ def arguments(
         out += ["--unshare-user"]
         if disableUserns:
             out += ["--disable-userns"]
-    out += (network or NetworkPlan(layout.network)).arguments()
+    plan = network or NetworkPlan(layout.network)
+    out += plan.arguments()
     for kind, source, path in layout.system:
         out += ["--symlink", source, path] if kind == "symlink" else ["--ro-bind", source, path]
     out += ["--proc", "/proc", "--dev", "/dev"]
@@ -102,6 +115,7 @@ def arguments(
             out += ["--ro-bind", "/dev/null", path]
     for path, writable in layout.reopened:
         out += ["--bind" if writable else "--ro-bind", path, path]
+    out += plan.mounts()
     if layout.cwdMade:
         out += ["--dir", layout.cwd]
     out += ["--chdir", layout.cwd]

@@ -25,7 +25,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -37,6 +37,30 @@ from mcpgateway.sandbox.request import SpawnSpec, build, homeOf, launcherCommand
 
 MODES = ("auto", "off")
 """The words of the gateway's C{--sandbox}."""
+
+
+class Proxy(Protocol):
+    """The allow-list proxy (L{mcpgateway.service.netproxy.NetworkProxy})."""
+
+    def socketFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> str:
+        """The socket of a server's children with this allow list
+        (listening once it is returned)."""
+        ...
+
+    def portFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> int:
+        """The loopback port of a server's children with this allow list,
+        for Landlock (listening once it is returned)."""
+        ...
+
+    def status(self, server: str) -> dict[str, Any] | None:
+        """A server's connections and refusals, or C{None}: it has no socket."""
+        ...
+
+
+def landlockAbi(found: Mapping[str, Any] | None) -> int:
+    """The Landlock ABI the probe found (0: none, or not yet)."""
+    abi = ((found or {}).get("landlock") or {}).get("abi")
+    return abi if isinstance(abi, int) else 0
 
 
 class Sandbox:
@@ -58,6 +82,7 @@ class Sandbox:
         python: str = sys.executable,
         pid: Callable[[], int] = os.getpid,
         cwd: Callable[[], str] = os.getcwd,
+        proxy: Proxy | None = None,
     ) -> None:
         """
         @param default: C{--sandbox}: C{auto} confines every server whose
@@ -67,6 +92,8 @@ class Sandbox:
         @param others: every server's name and the paths its entry names
             (its C{cwd}, its executable, its absolute arguments): what a
             child of another server must not see.
+        @param proxy: the allow-list proxy; C{None}: a child with an allow
+            list shares the host's network.
         """
         self.default = default
         self.stateDir = stateDir
@@ -79,6 +106,7 @@ class Sandbox:
         self.found: dict[str, Any] | None = None
         self._probing: Deferred[dict[str, Any]] | None = None
         self._told: set[tuple[str, str]] = set()
+        self.proxy = proxy
 
     @property
     def mechanism(self) -> str:
@@ -159,9 +187,28 @@ class Sandbox:
         if self.found is None:
             self.detect()
         request = self.request(spec, argv, environ)
+        network = request["network"]
+        if network["mode"] == "allow" and self.proxy is not None:
+            self._proxied(spec, network)
         self._tell(spec, request)
         encoded = json.dumps(request, separators=(",", ":"))
         return [*launcherCommand(self.python), encoded, "--", *argv]
+
+    def _proxied(self, spec: SpawnSpec, network: dict[str, Any]) -> None:
+        """Name the proxy in a request with an allow list: its socket under
+        bubblewrap (the child's own network namespace has no other way
+        out), its loopback port under Landlock from ABI 4 (TCP connect to
+        that port only)."""
+        assert self.proxy is not None
+        key = (
+            spec.name,
+            tuple(network["allowedDomains"]),
+            tuple(spec.sandbox.network.deniedDomains),
+        )
+        if self.mechanism in ("auto", "bwrap"):
+            network["proxy"] = self.proxy.socketFor(*key)
+        elif self.mechanism == "landlock" and landlockAbi(self.found) >= 4:
+            network["proxyPort"] = self.proxy.portFor(*key)
 
     def request(
         self, spec: SpawnSpec, argv: list[str], environ: Mapping[str, str]
@@ -189,12 +236,19 @@ class Sandbox:
                     out[path] = None
         return list(out)[:256]
 
+    def networkStatus(self, server: str) -> dict[str, Any] | None:
+        """What the allow-list proxy did for C{server}'s children (its
+        line of C{/health}), or C{None}: none of them uses it."""
+        return None if self.proxy is None else self.proxy.status(server)
+
     def explain(self, spec: SpawnSpec, line: str, environ: Mapping[str, str]) -> str | None:
         """One line saying what the sandbox refused in C{line} and the key
         that allows it (L{failures.explain}), or C{None}."""
         mode, _ = defaults.network(
             spec.sandbox.network.mode, spec.sandbox.network.allowedDomains, spec.command
         )
+        if mode == "allow" and self.proxy is not None and self.mechanism in ("auto", "bwrap"):
+            mode = "proxy"
         return failures.explain(line, mode, homeOf(environ), self.stateDir)
 
     def _tell(self, spec: SpawnSpec, request: dict[str, Any]) -> None:
@@ -202,7 +256,13 @@ class Sandbox:
         if spec.sandbox.setting == LEARN:
             self._tellOnce(spec.name, LEARN)
         if request["network"]["mode"] == "allow":
-            self._tellOnce(spec.name, "allow", ", ".join(request["network"]["allowedDomains"]))
+            network = request["network"]
+            what = "allow"
+            if network.get("proxy"):
+                what = "proxied"
+            elif network.get("proxyPort"):
+                what = "proxiedByPort"
+            self._tellOnce(spec.name, what, ", ".join(network["allowedDomains"]))
         elif request["network"]["mode"] == "host":
             self._tellOnce(spec.name, "host")
 
@@ -222,12 +282,30 @@ class Sandbox:
                 " not available yet; it runs with the default profile",
                 server=server,
             )
-        elif what == "allow":
-            self.log.warn(
-                "sandbox: server {server} may reach only {domains}, which the gateway does not"
-                " enforce yet: its children share the host's network (loopback included)",
+        elif what == "proxied":
+            self.log.info(
+                "sandbox: server {server} may reach only {domains}, through the gateway's"
+                " network proxy",
                 server=server,
                 domains=detail,
+            )
+        elif what == "proxiedByPort":
+            self.log.warn(
+                "sandbox: server {server} may reach {domains} through the gateway's network"
+                " proxy, on a loopback port; under Landlock its children may still make TCP"
+                " connections to that port number on any host, and UDP still goes out",
+                server=server,
+                domains=detail,
+            )
+        elif what == "allow":
+            self.log.warn(
+                "sandbox: server {server} may reach only {domains}, which the gateway cannot"
+                " enforce {how}: its children share the host's network (loopback included)",
+                server=server,
+                domains=detail,
+                how="under Landlock before ABI 4 (no network rules)"
+                if self.mechanism == "landlock"
+                else "without bubblewrap",
             )
         else:
             self.log.info(

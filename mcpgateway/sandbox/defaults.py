@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_defaults -*-
+# -*- test-case-name: tests.sandbox.test_layout -*-
 """What a confined child may do when its entry says nothing more: the
 tables and the rules, as data (L{mcpgateway.sandbox.layout} applies them to
 the paths of this machine).

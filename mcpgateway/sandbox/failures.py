@@ -43,7 +43,8 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
     when the line says nothing of the sort.
 
     @param network: the child's network (C{"none"}: a name that does not
-        resolve is the sandbox's doing).
+        resolve is the sandbox's doing; C{"proxy"}: its allow list's proxy,
+        which a client that does not resolve a name ignored).
     @param home: its home directory (hidden, but for what it may use).
     @param stateDir: the gateway's state directory (never shown).
     """
@@ -70,6 +71,14 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
             "the sandbox has no network"
             + (f" (it tried {host})" if host else "")
             + f': allow it with "sandbox": {{"network": {{"allowedDomains": {allowed}}}}}'
+        )
+    if network == "proxy" and _NETWORK.search(line):
+        match = _NETWORK.search(line)
+        host = match.group(1) if match is not None and match.group(1) else None
+        return (
+            "the sandbox reaches the network only through the gateway's proxy"
+            + (f" (it tried {host} without it)" if host else "")
+            + ": its client ignores HTTP(S)_PROXY (docs/sandbox.md, the network)"
         )
     if _FORK.search(line):
         return (

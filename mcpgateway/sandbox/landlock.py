@@ -37,6 +37,7 @@ CREATE_RULESET, ADD_RULE, RESTRICT_SELF = 444, 445, 446
 """The system call numbers (the same on every architecture)."""
 CREATE_RULESET_VERSION = 1
 RULE_PATH_BENEATH = 1
+RULE_NET_PORT = 2
 
 EXECUTE = 1 << 0
 WRITE_FILE = 1 << 1
@@ -69,6 +70,11 @@ class _RulesetAttr(ctypes.Structure):
 class _PathBeneathAttr(ctypes.Structure):
     _pack_ = 1
     _fields_ = (("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32))
+
+
+class _NetPortAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = (("allowed_access", ctypes.c_uint64), ("port", ctypes.c_uint64))
 
 
 def _libc() -> ctypes.CDLL:
@@ -145,18 +151,22 @@ def _split(path: str, writable: bool, masks: list[str], out: list[tuple[str, boo
             return
 
 
-def restrict(paths: Iterable[tuple[str, bool]], version: int, network: str) -> None:
+def restrict(
+    paths: Iterable[tuple[str, bool]], version: int, network: str, proxyPort: int | None = None
+) -> None:
     """Confine this process (and all it runs) to C{paths}: read (and run)
     everything listed, write the writable ones. With C{network} C{"none"}
-    and ABI 4, no TCP bind or connect; with ABI 6, no signal to a process
-    outside and no abstract UNIX socket of one.
+    and ABI 4, no TCP bind or connect; with a C{proxyPort} (the gateway's
+    allow-list proxy on loopback), no TCP bind and TCP connect to that port
+    only (Landlock knows ports, not addresses); with ABI 6, no signal to a
+    process outside and no abstract UNIX socket of one.
 
     @raise OSError: the kernel refused (its errno and the path it refused).
     """
     libc = _libc()
     handled = handledFs(version)
     attr = _RulesetAttr(handled, 0, 0)
-    if version >= 4 and network == "none":
+    if version >= 4 and (network == "none" or proxyPort is not None):
         attr.handled_access_net = NET_BIND_TCP | NET_CONNECT_TCP
     if version >= 6:
         attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
@@ -167,6 +177,10 @@ def restrict(paths: Iterable[tuple[str, bool]], version: int, network: str) -> N
     try:
         for path, writable in paths:
             _addRule(libc, int(ruleset), path, handled if writable else READ)
+        if proxyPort is not None and attr.handled_access_net:
+            port = _NetPortAttr(NET_CONNECT_TCP, proxyPort)
+            if libc.syscall(ADD_RULE, int(ruleset), RULE_NET_PORT, ctypes.byref(port), 0):
+                _fail("landlock_add_rule", f"port {proxyPort}")
         if libc.syscall(RESTRICT_SELF, int(ruleset), 0) != 0:
             _fail("landlock_restrict_self", "")
     finally:

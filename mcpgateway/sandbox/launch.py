@@ -15,7 +15,9 @@ server's profile and the facts the layout needs). Before its C{exec} it
     and (not as root, whom the kernel never limits) the processes it may
     add to its user's (L{limits});
  3. builds its layout (L{mcpgateway.sandbox.layout}) and runs the
-    command through bubblewrap, or restricts itself with Landlock and
+    command through bubblewrap (behind the gateway's allow-list proxy
+    when the request names its socket: L{mcpgateway.sandbox.proxyplan}),
+    or restricts itself with Landlock and
     runs it, or (macOS, untested) runs it through C{sandbox-exec}, or,
     when nothing works, runs it as it is.
 
@@ -216,7 +218,15 @@ def plan(
             raise OSError(0, "bwrap was not found")
         env["TMPDIR"] = "/tmp"
         root = os.geteuid() == 0
-        return path, bwrap.command(path, view, command, root, disableUserns), env
+        network = None
+        proxy = (request.get("network") or {}).get("proxy")
+        if isinstance(proxy, str) and view.network == "allow":
+            from mcpgateway.sandbox import proxyplan
+
+            for name in proxyplan.UNSET:
+                env.pop(name, None)
+            network, command = proxyplan.plan(proxy, command)
+        return path, bwrap.command(path, view, command, root, disableUserns, network), env
     if mechanism == "seatbelt":
         from mcpgateway.sandbox import seatbelt
 
@@ -229,7 +239,16 @@ def plan(
 
         tmp = privateTmp(request)
         env["TMPDIR"] = tmp
-        landlock.restrict(landlock.rules(view, tmp), version, view.network)
+        port = (request.get("network") or {}).get("proxyPort")
+        extra: dict[str, int] = {}
+        if isinstance(port, int) and version >= 4 and view.network == "allow":
+            from mcpgateway.sandbox import proxyplan
+
+            for name in proxyplan.UNSET:
+                env.pop(name, None)
+            env.update(proxyplan.variables(port))
+            extra["proxyPort"] = port  # TCP connect to the proxy's port only
+        landlock.restrict(landlock.rules(view, tmp), version, view.network, **extra)
         return command[0], command, env
     raise ValueError(f"unknown mechanism {mechanism!r}")
 

@@ -35,6 +35,35 @@ SKIPPED_VARIABLES = frozenset(
     {"HOME", "PATH", "PWD", "TMPDIR", "SHELL", "PYTHONPATH", "NODE_PATH", "XDG_RUNTIME_DIR"}
 )
 """Variables whose value is no data of the server's own."""
+DATA_WORDS = frozenset(
+    {
+        "MEMORY", "DATA", "DB", "DATABASE", "SQLITE", "STORAGE", "STORE", "STATE",
+        "CACHE", "LOG", "LOGS", "OUTPUT", "NOTES", "HISTORY",
+    }
+)  # fmt: skip
+"""Words of a variable's name that say the server keeps its data there."""
+PLACE_WORDS = frozenset({"FILE", "PATH", "DIR", "DIRECTORY", "FOLDER"})
+"""The last word of a variable's name that says its value is a place."""
+SECRET_WORDS = frozenset(
+    {"KEY", "CERT", "CA", "TOKEN", "SECRET", "CREDENTIAL", "CREDENTIALS", "PASSWORD", "AUTH",
+     "CONFIG"}
+)  # fmt: skip
+"""Words of a variable's name that say its value is read, never written."""
+
+
+def writesThere(name: str) -> bool:
+    """Whether the entry's variable C{name} names where the server writes
+    its data (C{MEMORY_FILE_PATH}, C{DB_PATH}, C{DATA_DIR}, C{LOG_FILE}):
+    its last word a place (L{PLACE_WORDS}), a data word in it
+    (L{DATA_WORDS}), no secret's or config's word (L{SECRET_WORDS}), not an
+    C{XDG_} base directory (shared by every program)."""
+    words = name.upper().split("_")
+    return (
+        words[-1] in PLACE_WORDS
+        and words[0] != "XDG"
+        and not DATA_WORDS.isdisjoint(words)
+        and SECRET_WORDS.isdisjoint(words)
+    )
 
 
 class Layout:
@@ -227,6 +256,38 @@ def argumentPaths(args: Iterable[str], cwd: str) -> list[str]:
     return found
 
 
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash"})
+"""Programs whose C{-c} argument is a script of commands (L{scriptPaths})."""
+SCRIPT_BREAKS = str.maketrans({c: " " for c in ";&|()<>\"'`\n\t{}$"})
+
+
+def scriptPaths(argv: list[str], home: str) -> list[str]:
+    """The absolute (or C{~/}) paths a shell's C{-c} script names
+    (C{sh -c "~/.venv/bin/server --db /data/x; ..."}), where they exist:
+    the sandbox binds them as it binds arguments, as the shell would run
+    them. Words only (no quoting or expansion is understood): a path
+    with a space in it is not found."""
+    if os.path.basename(argv[0]) not in SHELLS:
+        return []
+    script = None
+    for index, arg in enumerate(argv[1:-1], start=1):
+        if arg.startswith("-") and not arg.startswith("--") and "c" in arg:
+            script = argv[index + 1]
+            break
+    if script is None or len(script) > 65536:
+        return []
+    found = []
+    for word in script.translate(SCRIPT_BREAKS).split():
+        word = word.split("=", 1)[1] if "=" in word else word
+        if word.startswith("~/"):
+            word = os.path.join(home, word[2:])
+        word = os.path.normpath(word) if word.startswith("/") and "\0" not in word else ""
+        hidden = any(under(word, kernel) for kernel in ("/dev", "/proc", "/sys"))
+        if word and not hidden and os.path.lexists(word):
+            found.append(word)
+    return list(dict.fromkeys(found))
+
+
 def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str]) -> Layout:
     """The layout of the child that runs C{argv} (its executable first) for
     C{request}, in the environment C{environ} it gets."""
@@ -240,15 +301,21 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     _system(layout, paths)
     rules = (request.get("profile") or {}).get("filesystem") or {}
     binds = _Binds(paths)
-    for root in programRoots(paths, argv[0], environ):
-        binds.add(root)
-    for path in argumentPaths(argv[1:], cwd):
+    scripted = [
+        p for p in scriptPaths(argv, str(environ.get("HOME") or home)) if not paths.wide(real(p))
+    ]
+    programs = [argv[0], *(p for p in scripted if os.path.isfile(p) and os.access(p, os.X_OK))]
+    for program in programs:
+        for root in programRoots(paths, program, environ):
+            binds.add(root)
+    for path in [*argumentPaths(argv[1:], cwd), *scripted]:
         resolved = real(path)
         for name in dict.fromkeys((resolved, os.path.abspath(path))):
             binds.add(paths.installRoot(name) if os.path.isfile(resolved) else name)
     if given:
         binds.add(str(given), writable=bool(request.get("workspace")))
-    if real(argv[0]) == real(str(request.get("interpreter") or "/")):
+    interpreter = real(str(request.get("interpreter") or "/"))
+    if any(real(program) == interpreter for program in programs):
         for entry in request.get("interpreterPaths") or ():
             if isinstance(entry, str) and entry.startswith("/") and os.path.isdir(entry):
                 binds.add(entry)
@@ -276,7 +343,7 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     layout.readOnly = binds.listed(False)
     layout.writable = binds.listed(True)
     named = [os.path.abspath(argv[0]), real(argv[0])]
-    named += [p for path in argumentPaths(argv[1:], cwd) for p in (path, real(path))]
+    named += [p for path in [*argumentPaths(argv[1:], cwd), *scripted] for p in (path, real(path))]
     _masks(layout, paths, request, rules, allowed, named)
     _reopen(layout, paths, allowed)
     bound = [path for _, path in (*layout.readOnly, *layout.writable)]
@@ -374,24 +441,37 @@ def _make(path: str, directory: bool) -> None:
 def _entryVariables(
     layout: Layout, binds: _Binds, paths: _Paths, names: Iterable[str], environ: Mapping[str, str]
 ) -> None:
-    """The paths the entry's own C{env} names (C{MEMORY_FILE_PATH}),
-    read-only as its arguments': a file's directory (the file alone when
-    that is wide), a file yet to be made in a directory that exists that
-    directory. One to be made where nothing may be bound (the home) gets an
-    empty read-only placeholder: writing it fails, saying so, instead of
-    landing in the child's private home and vanishing with it."""
+    """The paths the entry's own C{env} names (C{MEMORY_FILE_PATH}), as its
+    arguments': a file's directory (the file alone when that is wide), a
+    file yet to be made in a directory that exists that directory.
+
+    Read-only, but for a variable whose name says the server writes its
+    data there (L{writesThere}): that directory is writable (a server may
+    write by renaming a temporary file beside its own), or the file alone
+    where its directory is wide (made empty when missing: the home is never
+    writable whole), never a path the system binds show. One to be made
+    where nothing may be bound, for a variable that is read, gets an empty
+    read-only placeholder: writing it fails, saying so, instead of landing
+    in the child's private home and vanishing with it."""
     for name in names:
         value = environ.get(str(name), "")
         if name in SKIPPED_VARIABLES or ":" in value or not value.startswith(("/", "~/")):
             continue
         full = expand(value, layout.home, layout.cwd)
+        writes = writesThere(str(name)) and not paths.visible(full)
+        directory = os.path.dirname(full)
+        if writes and not os.path.lexists(full) and paths.wide(directory):
+            _make(full, directory=value.endswith("/"))
         if os.path.exists(full):
             resolved = real(full)
-            directory = os.path.dirname(resolved)
-            isDir = os.path.isdir(resolved)
-            binds.add(resolved if isDir or paths.wide(directory) else directory)
-        elif os.path.isdir(os.path.dirname(full)) and not paths.wide(os.path.dirname(full)):
-            binds.add(os.path.dirname(full))
+            if os.path.isdir(resolved):
+                binds.add(resolved, writable=writes and not paths.wide(resolved))
+            elif paths.wide(os.path.dirname(resolved)):
+                binds.add(resolved, writable=writes)
+            else:
+                binds.add(os.path.dirname(resolved), writable=writes)
+        elif os.path.isdir(directory) and not paths.wide(directory):
+            binds.add(directory, writable=writes and not paths.visible(directory))
         elif not paths.visible(full) and full not in layout.placeholders:
             layout.placeholders.append(full)
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_probe -*-
+# -*- test-case-name: tests.sandbox.test_launch, tests.cli.test_sandbox -*-
 """Which confinement works on this machine, found by trying it.
 
 Bubblewrap needs unprivileged user namespaces, which some systems refuse

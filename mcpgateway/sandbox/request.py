@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from mcpgateway.sandbox import defaults
+from mcpgateway.sandbox.netproxy import registryHosts
 from mcpgateway.sandbox.profile import SandboxProfile
 
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
@@ -83,6 +84,8 @@ def build(
     mode, domains = defaults.network(
         profile.network.mode, profile.network.allowedDomains, spec.command
     )
+    if profile.network.mode is None and mode == "allow":  # a launcher's own registries
+        domains = tuple(dict.fromkeys((*domains, *registryHosts(environ))))
     bw = (found or {}).get("bwrap") or {}
     return {
         "v": VERSION,

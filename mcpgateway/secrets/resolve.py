@@ -55,6 +55,7 @@ from mcpgateway.config.references import (
 from mcpgateway.core.environment import childEnvironment, isGatewayOwn
 from mcpgateway.core.spawn import SecretsUnavailable
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.runtime.threads import RunInThread
 
 OP_TIMEOUT = 60.0
 """Seconds C{op read} may take (it may wait for the desktop app's unlock)."""
@@ -62,8 +63,6 @@ MAX_FILE = 64 * 1024
 """The largest file a C{${file:PATH}} reads, in bytes."""
 MAX_OUTPUT = 64 * 1024
 """The most of C{op}'s stdout (and stderr) kept, in bytes."""
-RunInThread = Callable[..., "Deferred[Any]"]
-"""C{deferToThreadPool} on the reactor's own pool: C{f(*args)} in a thread."""
 
 
 class SecretError(SecretsUnavailable):

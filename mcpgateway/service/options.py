@@ -44,8 +44,9 @@ from mcpgateway.service.endpoints import (
 )
 from mcpgateway.service.pidfile import refuseTakenPidfile
 from mcpgateway.service.pinoptions import pinFlags, pinParameters, pinsSetting
+from mcpgateway.service.policywiring import policyParameters
 from mcpgateway.service.process import runnerName
-from mcpgateway.service.sandboxing import sandboxParameters
+from mcpgateway.service.sandboxing import sandboxParameters, sandboxSetting
 from mcpgateway.service.selfservice import SELF_SERVICE_FLAG, checkSelfService
 from mcpgateway.service.taskoptions import taskParameters
 
@@ -551,6 +552,7 @@ class Options(usage.Options):
     optParameters += pinParameters()
     optFlags += pinFlags()
     optParameters += sandboxParameters()
+    optParameters += policyParameters()
     optParameters = [_named(parameter) for parameter in optParameters]
 
     def parseOptions(self, options: Any = None) -> None:
@@ -635,6 +637,7 @@ class Options(usage.Options):
             self["api-token"] = os.environ.get(API_TOKEN_ENV) or None
         self._teamOptions()
         self._clusterOptions()
+        self["sandbox"] = sandboxSetting(self["sandbox"], os.environ)
         checkSelfService(self)
         self["pins"] = pinsSetting(self)
         if self["state-dir"] is None:

@@ -11,8 +11,10 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from mcpgateway.runtime.threads import RunInThread
+
 if TYPE_CHECKING:
-    pass
+    from twisted.internet.defer import Deferred
 
 
 def runnerName() -> str:
@@ -32,12 +34,12 @@ def refuse(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def threadRunner(reactor: Any) -> Any:
+def threadRunner(reactor: Any) -> RunInThread:
     """C{deferToThread} on C{reactor}'s own thread pool (never the global
     reactor's), looked up when first used: after daemonizing."""
     from twisted.internet.threads import deferToThreadPool
 
-    def runInThread(f: Any, *args: Any, **kwargs: Any) -> Any:
+    def runInThread(f: Any, *args: Any, **kwargs: Any) -> Deferred[Any]:
         return deferToThreadPool(reactor, reactor.getThreadPool(), f, *args, **kwargs)
 
     return runInThread

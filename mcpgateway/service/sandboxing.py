@@ -2,12 +2,13 @@
 """The C{--sandbox} option (docs/sandbox.md), and the gateway's
 L{mcpgateway.sandbox.confine.Sandbox} made of it.
 
-C{--sandbox auto} confines every stdio child with the best mechanism that
-works here (found after daemonizing, L{mcpgateway.sandbox.detect}), but
-for the servers whose entry says C{"sandbox": false}; C{--sandbox off}
-(the default for now) confines only the servers whose entry asks for it
-(C{"sandbox": true}, a profile object, VS Code's C{"sandboxEnabled":
-true}).
+C{--sandbox auto} (the default) confines every stdio child with the best
+mechanism that works here (found after daemonizing,
+L{mcpgateway.sandbox.detect}), but for the servers whose entry says
+C{"sandbox": false}; C{--sandbox off} confines only the servers whose entry
+asks for it (C{"sandbox": true}, a profile object, VS Code's
+C{"sandboxEnabled": true}). Without C{--sandbox}, C{$MCPGATEWAY_SANDBOX}
+decides, as the other options' environment fallbacks do.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ if TYPE_CHECKING:
 
 MODES = ("auto", "off")
 """The words of C{--sandbox} (L{mcpgateway.sandbox.confine.MODES})."""
-DEFAULT = "off"
+DEFAULT = "auto"
+SANDBOX_ENV = "MCPGATEWAY_SANDBOX"
+"""The environment variable C{--sandbox} falls back to."""
 SANDBOX_HELP = (
     "Confine the servers' children (docs/sandbox.md): auto (every stdio server, with"
     ' bubblewrap, else Landlock, but those whose entry says "sandbox": false) or off (only'
-    ' the servers whose entry asks for it: "sandbox": true or a profile). Default: off.'
+    ' the servers whose entry asks for it: "sandbox": true or a profile). Default: auto.'
+    " Env: " + SANDBOX_ENV + "."
 )
 
 
@@ -41,21 +45,45 @@ def sandboxMode(value: str) -> str:
 
 def sandboxParameters() -> list[list[Any]]:
     """The C{optParameters} entry of C{--sandbox}."""
-    return [["sandbox", None, DEFAULT, SANDBOX_HELP, sandboxMode]]
+    return [["sandbox", None, None, SANDBOX_HELP, sandboxMode]]
+
+
+def sandboxSetting(given: str | None, environ: Mapping[str, str]) -> str:
+    """The gateway's C{--sandbox}: the option when given, else
+    C{$MCPGATEWAY_SANDBOX} when set, else L{DEFAULT}.
+
+    @raise UsageError: the environment variable names no mode.
+    """
+    from twisted.python.usage import UsageError
+
+    if given is not None:
+        return given
+    fromEnv = environ.get(SANDBOX_ENV, "").strip()
+    if not fromEnv:
+        return DEFAULT
+    try:
+        return sandboxMode(fromEnv)
+    except ValueError as e:
+        raise UsageError(f"${SANDBOX_ENV} {fromEnv!r}: {e}") from None
 
 
 def wireSandbox(options: Mapping[str, Any], stateDir: Path, reactor: Any, top: IService) -> Sandbox:
     """The gateway's sandbox, its probe started by a service under C{top}
     once the gateway has daemonized."""
+    from mcpgateway.core.environment import childEnvironment
     from mcpgateway.sandbox.confine import Sandbox
     from mcpgateway.sandbox.detect import SandboxService, probe
+    from mcpgateway.service.netproxy import NetworkProxy
 
-    environ = dict(os.environ)
+    environ = childEnvironment(os.environ)  # the probe is a child too: no secret of ours
+    proxy = NetworkProxy(reactor)  # the allow lists' proxy: a socket per server, when asked
+    proxy.setServiceParent(top)
     sandbox = Sandbox(
         str(options.get("sandbox") or DEFAULT),
         str(stateDir),
         prober=lambda: probe(reactor, environ),
         team=bool(options.get("auth-tokens") or options.get("oauth-issuer")),
+        proxy=proxy,
     )
     SandboxService(sandbox).setServiceParent(top)
     return sandbox

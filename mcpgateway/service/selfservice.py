@@ -144,6 +144,9 @@ class SelfService:
             "env": env,
             "share": "global",
             "requestTimeout": REQUEST_TIMEOUT_MS,
+            # Confined as every child, but for the network: it calls the
+            # gateway's own API and the registry.
+            "sandbox": {"network": "host"},
         }
 
     def spec(self) -> ServerSpec:

@@ -83,7 +83,7 @@ def wireTeam(
         )
     audit = None
     if options["audit-log"]:
-        from mcpgateway.ops.audit import AuditLog
+        from mcpgateway.ops.audit import AuditLog, childSecrets
 
         audit = AuditLog(
             Path(options["audit-log"]),
@@ -91,6 +91,7 @@ def wireTeam(
             payloads=options["audit-payloads"],
             threads=threadRunner(reactor),
             exporters=_auditExporters(options, reactor),
+            redact=childSecrets(gateway.pools),
         )
         audit.setServiceParent(top)
 

@@ -54,6 +54,7 @@ from mcpgateway.service.endpoints import (
 )
 from mcpgateway.service.options import Options
 from mcpgateway.service.pinoptions import keepPins, pinPolicy
+from mcpgateway.service.policywiring import wireAggregatePolicy, wirePolicy
 from mcpgateway.service.process import refuse, threadRunner
 from mcpgateway.service.sandboxing import serverPaths, wireSandbox
 from mcpgateway.service.selfservice import SelfService, selfServiceOf
@@ -97,6 +98,8 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     )
     team = wireTeam(options, pre, reactor, top, gateway, secret, cluster)
     team.callLimits = _callLimits(reactor, gateway, configService)
+    team.requestPolicy = wirePolicy(options, reactor, top)
+    wireAggregatePolicy(team.requestPolicy, gateway)
     if selfService is not None:
         selfService.guard(team.gate)  # admin principals only
     listener, site = _listener(
@@ -496,8 +499,9 @@ def _gatewaySettings(
         pidFinder=None if _behindProxy(options) else _pidFinder(runInThread),
         resolver=None if options["no-resolve"] else LazyResolver(pre.stateDir, reactor, environ),
         drainTimeout=options["drain-timeout"],
-        # read at start, saved while running and at stop (see docs/continuity.md)
-        persistence=SessionStore(stateFile(pre.stateDir, SESSIONS_FILE)),
+        # read at start, saved while running and at stop (see docs/continuity.md);
+        # written in the reactor's thread pool, one write at a time
+        persistence=SessionStore(stateFile(pre.stateDir, SESSIONS_FILE), runInThread=runInThread),
         predecessor=None if successor is None else successor.gone,
         # The predecessor lets its connections finish, then drains: then it exits.
         predecessorWait=options["restart-timeout"] + options["drain-timeout"] + 15.0,

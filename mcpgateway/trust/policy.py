@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import shlex
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,7 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.toolgate import Announcer
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.runtime.threads import RunInThread
 from mcpgateway.trust.capabilities import Declared, declared
 from mcpgateway.trust.diff import approveCommand, changeLines, recordReport
 from mcpgateway.trust.pins import (
@@ -102,7 +103,7 @@ class PinPolicy(Service):
         clock: IReactorTime,
         quarantineNew: bool = False,
         path: Path | None = None,
-        runInThread: Callable[..., Deferred[Any]] | None = None,
+        runInThread: RunInThread | None = None,
     ) -> None:
         """
         @param path: where the book is written (C{None}: nowhere).
@@ -570,7 +571,7 @@ def loadPolicy(
     mode: str,
     clock: IReactorTime,
     quarantineNew: bool = False,
-    runInThread: Callable[..., Deferred[Any]] | None = None,
+    runInThread: RunInThread | None = None,
 ) -> PinPolicy | None:
     """The policy C{--pins MODE} asks for, with the pins of C{stateDir}
     (C{None} for C{off}).

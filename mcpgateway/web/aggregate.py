@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred
+from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 
+from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.gatewaysettings import Connection
 from mcpgateway.core.sessions import Session
@@ -29,8 +31,14 @@ from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.web.backends import Sink, principalOf
 from mcpgateway.web.credentials import Credentials
-from mcpgateway.web.era2026 import Era2026Endpoint
-from mcpgateway.web.guard import forCaller, showsChildText
+from mcpgateway.web.era2026 import (
+    Era2026Endpoint,
+    askerOf,
+    principalKey,
+    principalServers,
+    principalWithheld,
+)
+from mcpgateway.web.guard import forCaller, header, showsChildText
 from mcpgateway.web.mcp import McpEndpoint
 from mcpgateway.web.replies import validIdOrNull
 
@@ -151,6 +159,7 @@ class AggregateBackend:
         aggregate = cast("AggregateSession", session)
         who = principalOf(request)
         aggregate.mayUse = who.mayUse
+        aggregate.asker = askerOf(request)
         shown = showsChildText(self.loopbackOnly, who, request)
         aggregate.forCaller = _asIs if shown else _public
 
@@ -193,6 +202,8 @@ class AggregateEndpoint(McpEndpoint):
             self.backend.loopbackOnly = self._loopbackOnly
         self._withMode = made.withMode if made is not None else None
         """The service of another mode (C{None}: C{modern} was given)."""
+        self._modernService = made
+        """The endpoint's own 2026-07-28 service (C{None}: C{modern} was given)."""
         self._modes: dict[str, Era2026Endpoint] = {}
         """The 2026-07-28 side of each C{?mode=} asked for."""
 
@@ -218,7 +229,46 @@ class AggregateEndpoint(McpEndpoint):
                 self._scope,
                 self._loopbackOnly,
             )
+            endpoint.screen = self._screened
         return endpoint
+
+    def callTarget(self, request: IRequest, message: Any) -> tuple[str, str] | None:
+        """The member a call reaches and the name it has there, in the view
+        of the caller: its session's (the session of another principal is
+        never read), or for a 2026-07-28 request the view of its principal
+        and route; C{None}: no member (the gateway's own tools, a name no
+        member serves: the call counts as the endpoint's)."""
+        if not isinstance(message, dict) or not isinstance(message.get("params"), dict):
+            return None
+        from mcpgateway.core.aggregate.session import AggregateSession
+
+        method, params = message.get("method"), message["params"]
+        if not isinstance(method, str):
+            return None
+        sessionId = header(request, "mcp-session-id")
+        principal = principalKey(request)
+        session: AggregateSession | None = None
+        if sessionId is not None:
+            found = self._gateway.sessions.get(sessionId)
+            if isinstance(found, AggregateSession) and found.principal == principal:
+                session = found
+        elif self._modernService is not None:
+            session = self._modernService.session(
+                Era2026Request(
+                    None,
+                    method,
+                    params,
+                    scope=self._scope,
+                    principal=principal,
+                    servers=principalServers(request),
+                    withheld=principalWithheld(request),
+                    asker=askerOf(request),
+                )
+            )
+        if session is None:
+            return None
+        view = self._gateway.aggregator.viewNow(session)
+        return view.callTarget(method, params, session.learned.get)
 
     def endEra2026Streams(self, reason: str) -> int:
         """End the open listen streams of every mode (see L{Era2026Endpoint.endStreams})."""

@@ -57,6 +57,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import NOT_DONE_YET, Request
 
 from mcpgateway.core import tracing
+from mcpgateway.core.aggregate.memberpolicy import Asker
 from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.era2026.types import Era2026Request, Era2026Service, ListenFilter, ListenHandle
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
@@ -161,6 +162,13 @@ def principalWithheld(request: IRequest) -> frozenset[str]:
     return withheld if isinstance(withheld, frozenset) else frozenset()
 
 
+def askerOf(request: IRequest) -> Asker:
+    """Who sends C{request}, as an aggregate's policy decides by
+    (L{mcpgateway.core.aggregate.memberpolicy})."""
+    peer = request.getClientAddress()
+    return Asker(getattr(request, "principal", None), str(getattr(peer, "host", "")))
+
+
 def _reply(request: IRequest, status: int, message: Message) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", b"application/json")
@@ -218,6 +226,10 @@ class Era2026Endpoint:
         self._credentials = credentials
         self.inFlight = 0
         self.listens: set[_Listen] = set()
+        self.screen: Callable[[str, Message, IRequest], Message] | None = None
+        """What an answer goes through on its way to the caller (the
+        policy's screening of a listing, L{mcpgateway.web.policystep});
+        C{None}: nothing."""
 
     # -- the ladder ----------------------------------------------------------
 
@@ -301,7 +313,7 @@ class Era2026Endpoint:
         modern = self._era2026Request(
             message, params, credentials, principalKey(request), principalServers(request)
         )
-        modern = replace(modern, withheld=principalWithheld(request))
+        modern = replace(modern, withheld=principalWithheld(request), asker=askerOf(request))
         if wanted is not None:
             return self._listen(request, modern, wanted)
         return self._call(request, modern)
@@ -415,6 +427,8 @@ class Era2026Endpoint:
         answer.addBoth(self._measured, modern.method, started, span)
 
         def answered(message: Message) -> None:
+            if self.screen is not None:
+                message = self.screen(modern.method, message, request)
             status = response.finish(forCaller(message, self._showsChildText(request)))
             if status is not None and status >= 400 and modern.method != "server/discover":
                 error = message.get("error")

@@ -26,6 +26,7 @@ from mcpgateway.core.catalogdata import publicReason
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerUnavailable, SessionGone
 from mcpgateway.core.sessions import Session
+from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.protocol import envelope, jsonrpc
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
@@ -35,6 +36,7 @@ from mcpgateway.web.guard import (
     header,
     showsChildText,
 )
+from mcpgateway.web.policystep import screenedAnswer
 from mcpgateway.web.replay import StreamLog
 from mcpgateway.web.sse import SSEStream
 
@@ -65,11 +67,13 @@ class Forwarding:
     _maxInFlight: int
     _operations: tracing.Operations
     _refuse: Callable[..., bytes]
+    _scope: str
     _server: str
     _session: Callable[..., Session | bytes]
     backend: Backend
     clientErrors: ClientErrors
     log: Logger
+    requestPolicy: PolicyGate | None
 
     def _batchSize(self, request: Request, batch: list[Any]) -> bytes | None:
         """The refusal of an empty batch (400) or one of more than
@@ -336,8 +340,13 @@ class Forwarding:
         gateway's C{-32003} (the child exited while the request waited)
         quotes the child's stderr, which only a caller L{showsChildText}
         allows gets; the others get the gateway's own words. A result has
-        nothing to hide: the caller is not looked at (the answer's way out)."""
+        nothing to hide: the caller is not looked at (the answer's way out),
+        but a listing loses what the policy does not let the caller call."""
         if type(response.get("error")) is not dict:
+            if self.requestPolicy is not None:
+                return screenedAnswer(
+                    self.requestPolicy, request, response, self._gateway, self._server, self._scope
+                )
             return response
         return forCaller(response, self._showsChildText(request))
 

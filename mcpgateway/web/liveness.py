@@ -206,11 +206,15 @@ class Health(Resource):
             line,
             self._gateway.aggregateStatus(),
             shown is Shown.EVERYTHING,
+            getattr(self._gateway.spawner.confiner, "networkStatus", None),
         )
         limits = self._team.callLimits
         section = None if limits is None else healthSection(limits)
         if section is not None and shown is Shown.EVERYTHING:
             body["limits"] = section
+        policy = self._team.requestPolicy
+        if policy is not None and shown is Shown.EVERYTHING:
+            body["policy"] = policy.health()
         return jsonReply(request, 200, body)
 
 

@@ -71,6 +71,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -81,11 +82,14 @@ from mcpgateway.core.era2026.types import Era2026Service
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
+from mcpgateway.governance.cachescope import perCaller
+from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
-from mcpgateway.governance.limitsreply import RATE_LIMITED
+from mcpgateway.governance.policy import LISTED
 from mcpgateway.protocol import envelope, jsonrpc, versions, wire2026
 from mcpgateway.protocol.jsonrpc import Kind, Message
 from mcpgateway.protocol.limits import Limits
+from mcpgateway.remote.ratelimited import RATE_LIMITED
 from mcpgateway.runtime import logs
 from mcpgateway.web.era2026 import Era2026Endpoint, principalKey
 from mcpgateway.web.guard import (
@@ -109,6 +113,7 @@ from mcpgateway.web.backends import (
 )
 from mcpgateway.web.forwarding import Forwarding
 from mcpgateway.web.opening import EndpointOpening
+from mcpgateway.web.policystep import refusedPost, screenedAnswer
 from mcpgateway.web.replies import ClientErrors, accepted, errorReply, jsonReply, validIdOrNull
 from mcpgateway.web.requestfacts import (
     era2026Header,
@@ -184,6 +189,9 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
         self.callLimits: LimitsGate | None = None
         """The rate limits and quotas of calls (L{mcpgateway.governance.limits}), set by
         whoever builds the endpoint; C{None}: none."""
+        self.requestPolicy: PolicyGate | None = None
+        """The policy on every request (L{mcpgateway.web.policystep}), set by
+        whoever builds the endpoint; C{None}: none."""
         self._throttled = throttled
         self.ignoredCredentialHeaders = 0
         """C{X-Mcp-Env-*} headers not listed in the entry's C{credentialEnv}: ignored."""
@@ -213,6 +221,56 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
             self._era2026Credentials,
             scope,
             loopbackOnly,
+        )
+        self.modern.screen = self._screened
+
+    def _screened(self, method: str, message: Message, request: IRequest) -> Message:
+        """A 2026-07-28 answer to C{method} as the policy lets its caller see
+        it; with a policy, any cache hints say C{private} (L{perCaller})."""
+        if self.requestPolicy is None:
+            return message
+        if method in LISTED:
+            message = screenedAnswer(
+                self.requestPolicy, request, message, self._gateway, self._server, self._scope
+            )
+        return perCaller(message)
+
+    def callTarget(self, request: IRequest, message: Any) -> tuple[str, str] | None:
+        """The server a call of C{message} reaches and its name there, when
+        that is not this endpoint's own (an aggregate endpoint's member);
+        C{None} on a server's endpoint: the call is that server's."""
+        return None
+
+    def _callLimited(self, request: Request, payload: Any) -> bytes | None:
+        """The 429 of a POST a rate limit refuses a call of (C{None}: every
+        call may go on, or no limits; a peer's forwarded request was
+        counted where it came in). A call of an aggregate endpoint counts
+        as its member's (L{callTarget})."""
+        limits = self.callLimits
+        if limits is None or getattr(request, "fromPeer", False):
+            return None
+        limited = limits.decide(
+            payload,
+            principalKey(request),
+            self._server,
+            lambda message: self.callTarget(request, message),
+        )
+        if limited is None:
+            return None
+        self.clientErrors.note(request, 429, limited[0].reason)
+        note = auditNote(request)
+        if note is not None:
+            note.decision = limited[0]
+            note.settle("refused", RATE_LIMITED)
+        return limits.refuse(request, *limited)
+
+    def _policyRefused(self, request: Request, payload: Any) -> bytes | None:
+        """The answer to a POST the policy refuses (C{None}: it goes on, or
+        no policy; a peer's forwarded request was decided where it came in)."""
+        if self.requestPolicy is None or getattr(request, "fromPeer", False):
+            return None
+        return refusedPost(
+            self.requestPolicy, request, payload, self._gateway, self._server, self._scope
         )
 
     def _logFor(self, session: Session, kind: str) -> StreamLog | None:
@@ -439,14 +497,10 @@ class McpEndpoint(Forwarding, EndpointOpening, StreamRequests, Resource):
             throttled = self._admit(request, payload)
             if throttled is not None:
                 return throttled
-        if self.callLimits is not None and not getattr(request, "fromPeer", False):
-            limited = self.callLimits.decide(payload, principalKey(request), self._server)
-            if limited is not None:
-                self.clientErrors.note(request, 429, limited[0].reason)
-                if note is not None:
-                    note.decision = limited[0]
-                    note.settle("refused", RATE_LIMITED)
-                return self.callLimits.refuse(request, *limited)
+        if (refused := self._policyRefused(request, payload)) is not None:
+            return refused
+        if (limited := self._callLimited(request, payload)) is not None:
+            return limited
         if modern:
             return self._modernPost(request, payload, version)
         if isinstance(payload, list):

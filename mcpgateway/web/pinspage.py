@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.trust.test_pinspage -*-
+# -*- test-case-name: tests.trust.test_pinsapi -*-
 """The status page's pinned tools (docs/trust.md, docs/status-page.md):
 each tool that changed, was added or was removed since its server's tools
 were approved, whether the gateway withholds it, what changed (the

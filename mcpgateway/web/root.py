@@ -394,6 +394,7 @@ class GatewayRoot(Resource):
                 loopbackOnly=self._childTextForAll(),
             )
         endpoint.callLimits = self.team.callLimits
+        endpoint.requestPolicy = self.team.requestPolicy
         return endpoint
 
     def _route(self, name: str, key: str) -> McpEndpoint | None:
@@ -420,6 +421,7 @@ class GatewayRoot(Resource):
                 loopbackOnly=self._childTextForAll(),
             )
         endpoint.callLimits = self.team.callLimits
+        endpoint.requestPolicy = self.team.requestPolicy
         return endpoint
 
     def _aggregate(self, where: AggregatePath) -> McpEndpoint | None:
@@ -450,6 +452,7 @@ class GatewayRoot(Resource):
                 backend=AggregateBackend(self._gateway, where.endpoint),
             )
         endpoint.callLimits = self.team.callLimits
+        endpoint.requestPolicy = self.team.requestPolicy
         return endpoint
 
     def endEra2026Streams(self, reason: str) -> int:
@@ -587,6 +590,7 @@ class GatewayRoot(Resource):
                 self._clock,
                 controls=self._apiFactory is not None,
                 stderrShown=self._stderrShown,
+                limits=lambda: self.team.callLimits,
             )
         return self._status
 

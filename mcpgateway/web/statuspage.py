@@ -5,7 +5,8 @@ Server-side HTML rendered from the read model (L{Gateway.status} and
 L{Gateway.aggregateStatus}): the gateway and its tasks, each server with its state, scope,
 children, sessions by client, requests, errors, restarts and circuit, the
 memory and processes it saves (when the status has C{savings}), and the last
-stderr lines of a failing server; the sessions by client. Readable without
+stderr lines of a failing server; the sessions by client; the calls rate
+limits refused (L{mcpgateway.governance.limitspage}). Readable without
 JavaScript. A few lines of inline script (no build step, nothing fetched from
 elsewhere: the page's Content-Security-Policy allows nothing else) follow
 C{GET /status/events} (L{mcpgateway.web.statusstream}), whose every event
@@ -47,6 +48,8 @@ from mcpgateway.core.events import EventLog
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.status import Circuit, GatewayStatus, ServerState, ServerStatus, TaskCounts
 from mcpgateway.core.tasks.model import STATUSES as TASK_STATUSES
+from mcpgateway.governance.limitsgate import LimitsGate
+from mcpgateway.governance.limitspage import limitsData, renderLimits
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.favicon import ICON_PATH
 from mcpgateway.web.guard import Refusal, header
@@ -509,8 +512,8 @@ def _serverRows(server: Mapping[str, Any], controls: bool) -> str:
 
 def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
     """The part of the page the stream replaces: the gateway's line (its
-    tasks too, when it serves them), the servers, the clients and the
-    aggregate endpoint."""
+    tasks too, when it serves them), the servers, the clients, the
+    aggregate endpoint, the pinned tools and the rate limits."""
     saved = _savingsText(data.get("savings"))
     out = [
         '<section class="summary"><dl>',
@@ -574,6 +577,7 @@ def renderLive(data: Mapping[str, Any], controls: bool = True) -> str:
             f" session(s) open; endpoints: {endpoints}</p></section>"
         )
     out.append(renderPins(data.get("pins"), controls))  # tools changed since approved
+    out.append(renderLimits(data.get("limits")))  # calls refused by a rate limit
     return "".join(out)
 
 
@@ -717,17 +721,21 @@ class StatusPage(Resource):
         clock: IReactorTime,
         controls: bool = True,
         stderrShown: Callable[[], bool] = lambda: True,
+        limits: Callable[[], LimitsGate | None] = lambda: None,
     ) -> None:
         """
         @param controls: whether the page has buttons (C{/api/v1} is mounted).
         @param stderrShown: whether a failing server's stderr lines may be
             shown (not when the management API, which serves them, has a
             token the page's viewer did not give).
+        @param limits: the rate limits of calls now (C{None}: none), whose
+            refusals the page shows as C{/health} does.
         """
         super().__init__()
         self._gateway = gateway
         self._controls = controls
         self._stderrShown = stderrShown
+        self._limits = limits
         self.feed = StatusFeed(clock, self._event, self._eventLogs)
 
     def data(self) -> dict[str, Any]:
@@ -739,6 +747,7 @@ class StatusPage(Resource):
         return {
             **pageData(status, gateway.aggregateStatus(), stderr, trouble),
             "pins": pinsData(gateway),
+            "limits": limitsData(self._limits()),
         }
 
     def _event(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from twisted.web.server import Request
 
 from mcpgateway.auth.principal import Principal, Refusal, Verdict
 from mcpgateway.cluster.routing import Where
+from mcpgateway.governance.gate import PolicyGate
 from mcpgateway.governance.limitsgate import LimitsGate
 from mcpgateway.ops.audit import AuditSink
 from mcpgateway.web.backends import Quota
@@ -226,6 +227,9 @@ class TeamSurface:
         self.callLimits: LimitsGate | None = None
         """The rate limits and quotas of calls (L{mcpgateway.governance.limitsgate});
         C{None}: none configured."""
+        self.requestPolicy: PolicyGate | None = None
+        """The policy on every request (L{mcpgateway.governance.gate});
+        C{None}: no C{--policy}."""
         self.listeners: list[Callable[[int], None]] = []
         """Told the port the gateway listens on, once it does."""
 

@@ -81,7 +81,7 @@ def test_show_prints_the_profile_in_force_and_the_layout(
     code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "server srv: confined (its entry asks for it; the gateway's --sandbox off)"
+    assert lines[0] == "server srv: confined (its entry asks for it; the gateway's --sandbox auto)"
     assert lines[1:3] == ["mechanism: bubblewrap", "network: host"]
     assert f"reads: {home / 'data'}" in lines and f"writes: {home / 'out'}" in lines
     code, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path), "--json")
@@ -123,9 +123,44 @@ def test_show_of_a_server_that_is_not_there(
 def test_doctor_probes_only_a_gateway_that_confines_every_server(
     stateDir: Path, probed: dict[str, Any], locked: None
 ) -> None:
-    assert check(stateDir, "sandbox").status == "info"
+    idle = check(stateDir, "sandbox")
+    assert idle.status == "info" and "the default: auto" in idle.message
+    writeState(stateDir, os.getpid(), 1, sandbox="off")
+    assert "(--sandbox off)" in check(stateDir, "sandbox").message
     writeState(stateDir, os.getpid(), 1, sandbox="auto")
     assert check(stateDir, "sandbox").message == "Sandbox: children are confined with bubblewrap"
     probed.update(NOTHING)
     result = check(stateDir, "sandbox")
     assert result.status == "fail" and "apt-get install bubblewrap" in (result.fix or "")
+
+
+def test_show_finds_an_entry_the_running_gateway_adopted(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    probed: dict[str, Any],
+    locked: None,
+) -> None:
+    claude = home / ".claude.json"
+    served = {"type": "stdio", "command": "/usr/bin/node", "args": [str(home)]}
+    written = {"type": "http", "url": "http://127.0.0.1:9100/srv/mcp"}
+    claude.write_text(json.dumps({"mcpServers": {"srv": written}}))
+    record = {"original": served, "written": written, "url": written["url"], "served": served}
+    block = {"location": {"path": ["mcpServers"], "listKey": None}, "workspace": None}
+    backup = {
+        "version": 2,
+        "client": "claude-code",
+        "configPath": str(claude),
+        "format": "jsondata",
+        "blocks": [{**block, "scope": "user scope", "entries": {"srv": record}}],
+        "undo": [],
+    }
+    (stateDir / "config-backup.json").write_text(json.dumps(backup))
+    writeState(stateDir, os.getpid(), 1, config=str(claude), sandbox="auto")
+    code, out, err = run(capsys, stateDir, "sandbox", "show", "srv")
+    assert code == 0, err
+    assert out.splitlines()[0] == (
+        "server srv: confined (its entry says nothing; the gateway's --sandbox auto)"
+    )
+    code, _, err = run(capsys, stateDir, "sandbox", "show", "other")
+    assert code == 1 and f"no server 'other' in {claude}" in err

@@ -56,7 +56,7 @@ def start(
     return launcher, out
 
 
-# -- Q-D4: the umask --------------------------------------------------------------------
+# -- the umask --------------------------------------------------------------------------
 
 
 def test_a_detached_start_gives_twistd_the_callers_umask(
@@ -89,7 +89,7 @@ def test_launch_reads_the_umask_without_changing_it(umask: int) -> None:
     assert launch.currentUmask() == umask
 
 
-# -- Q-D9: the PATH of a start a bridge makes -------------------------------------------
+# -- the PATH of a start a bridge makes -------------------------------------------------
 
 
 def test_a_users_start_records_its_path_and_runs_with_it(
@@ -152,7 +152,7 @@ def test_start_path() -> None:
     )
 
 
-# -- Q-D8: SIGINT to start --foreground alone --------------------------------------------
+# -- SIGINT to start --foreground alone --------------------------------------------------
 
 
 class Foreground(FakeLauncher):
@@ -228,7 +228,7 @@ def test_a_sigint_from_kill_after_the_terminal_let_go_is_passed_on(
     assert process.signals == [signal.SIGINT]
 
 
-# -- Q-D7: entries another gateway adopted ----------------------------------------------
+# -- entries another gateway adopted ----------------------------------------------------
 
 
 def claudeConfig(home: Path, port: int) -> None:

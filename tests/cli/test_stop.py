@@ -176,7 +176,7 @@ def test_stop_passes_when_the_config_was_restored(
     capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path
 ) -> None:
     """Only the config says whether the restore worked: a backup the gateway
-    keeps after restoring is not a failure (stop used to say so)."""
+    keeps after restoring is not a failure, and stop does not say it is."""
     config = home / ".claude.json"
     config.write_text(json.dumps(claudeJson(1)))  # no entry points at port 9100
     writeBackup(stateDir, config)

@@ -66,7 +66,7 @@ SHARED_LINE = """{
 
 
 def test_the_stamp_after_a_last_member_that_shares_its_line(home: Path, tmp_path: Path) -> None:
-    """Review s13 finding 1: the top-level C{"mcpServers"} shares its line
+    """The top-level C{"mcpServers"} shares its line
     with C{"numStartups"}; the stamp key added after it goes on a line of its
     own, and the file stays JSON that Claude Code can read, with no key twice."""
     path = home / ".claude.json"

@@ -313,7 +313,7 @@ def test_tombstones_survive_a_restart(tmp_path: Path) -> None:
     assert isinstance(t.resolve("r1.z"), Local)  # lost in it: taken back
     later.advance(1200)
     del t.gateway.known["r1.z"]
-    assert isinstance(t.resolve("r1.x"), Local)  # expired: the old behaviour
+    assert isinstance(t.resolve("r1.x"), Local)  # expired: taken back, as if never ended
 
 
 @pytest.mark.parametrize("text", [b"", b"[]", b'{"ended": 3}', b"\xff", b'{"ended": {"a": "x"}}'])

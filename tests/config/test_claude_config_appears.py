@@ -95,8 +95,8 @@ def test_a_half_written_claude_config_waits_for_its_next_change(home: Path) -> N
 def test_an_adoption_that_fails_midway_is_put_back_and_the_demo_stays(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Review: an OSError while adopting (the file vanished, a full disk)
-    leaves the demo served, the file as it was, and a warning."""
+    """An OSError while adopting (the file vanished, a full disk) leaves
+    the demo served, the file as it was, and a warning."""
     from mcpgateway.clientconfigs.adopted import AdoptedClaudeConfig
 
     source = demoSource(home)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mcpgateway import tap
 from mcpgateway.core.environment import childEnvironment, isGatewayOwn
-from tests.fakes import FakeProcessReactor
+from tests.fakes import FakeProcessReactor, childSpawns, isProbe
 
 GATEWAY_OWN = {
     "MCPGATEWAY_API_TOKEN": "secret-token",
@@ -72,9 +72,12 @@ def test_children_of_the_service_tree_get_the_stripped_environment(
     top = tap.makeService(options, reactor)
     top.startService()
     try:
-        [(_, _, env, _)] = reactor.spawned
-        assert env is not None
-        assert not set(GATEWAY_OWN) & set(env), sorted(set(GATEWAY_OWN) & set(env))
-        assert env["OWN"] == "1" and env["HOME"] == str(tmp_path)
+        # The demo's child, and the sandbox's probe (the default --sandbox auto).
+        [(_, _, env, _)] = childSpawns(reactor)
+        [(_, _, probed, _)] = [spawn for spawn in reactor.spawned if isProbe(spawn)]
+        for seen in (env, probed):
+            assert seen is not None
+            assert not set(GATEWAY_OWN) & set(seen), sorted(set(GATEWAY_OWN) & set(seen))
+        assert env is not None and env["OWN"] == "1" and env["HOME"] == str(tmp_path)
     finally:
         top.stopService()

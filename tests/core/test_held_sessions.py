@@ -1,8 +1,7 @@
 """The saved sessions of servers the configuration brings only after start
 (held until the first config pass, L{mcpgateway.core.gateway.Gateway.configured})
-across a restart whose predecessor exits before that pass (review s13,
-finding 5), and what a request for an unknown session waits for meanwhile
-(finding 8)."""
+across a restart whose predecessor exits before that pass, and what a
+request for an unknown session waits for meanwhile."""
 
 from __future__ import annotations
 
@@ -103,8 +102,8 @@ def test_an_unknown_session_is_not_found_at_once_while_others_are_held() -> None
 
 
 def test_every_pool_gets_the_gateways_client_probe() -> None:
-    """The strict requester's liveness check (review s13, finding 3) needs
-    the probe in the pools the gateway makes at start and in a reload."""
+    """The strict requester's liveness check needs the probe in the pools
+    the gateway makes at start and in a reload."""
 
     def alive(pid: int) -> bool:
         return pid != 4242

@@ -43,7 +43,7 @@ def restoredLines(events: list[Any]) -> list[Any]:
     return [e for e in events if str(e.get("log_format", "")).startswith(RESTORED)]
 
 
-# -- K-D1: sessions of servers adopted after start ---------------------------------
+# -- sessions of servers adopted after start ---------------------------------------
 
 
 def test_a_session_of_a_server_the_first_config_pass_brings_survives() -> None:
@@ -147,7 +147,7 @@ def test_listening_with_nothing_adopted_serves_the_servers_again(tmp_path: Path)
     assert reloads == [served]
 
 
-# -- L-D4: a server removed or replaced with a call in flight ------------------------
+# -- a server removed or replaced with a call in flight ------------------------------
 
 
 def inFlight(h: Harness) -> tuple[Any, Any]:
@@ -189,7 +189,7 @@ def test_disabling_a_server_answers_its_calls_in_flight_with_an_error() -> None:
     assert "disabled" in error["message"]
 
 
-# -- M-D9: client text in the log ----------------------------------------------------
+# -- client text in the log ----------------------------------------------------------
 
 
 def test_client_text_is_escaped_and_trimmed() -> None:

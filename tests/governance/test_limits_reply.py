@@ -6,13 +6,12 @@ from email.utils import formatdate
 
 from mcpgateway.governance.decision import Decision
 from mcpgateway.governance.limitsreply import (
-    RATE_LIMITED,
     errorData,
-    parseRetryAfter,
     rateLimitedError,
     retryAfterSeconds,
     upstreamLimited,
 )
+from mcpgateway.remote.ratelimited import RATE_LIMITED, parseRetryAfter
 
 
 def test_retry_after_rounds_up_to_whole_seconds() -> None:

@@ -46,9 +46,11 @@ NAMESPACED = re.compile(r"^(era|everything|fs|memory)__[A-Za-z0-9_-]+$")
 
 def npmServers(home: Path) -> dict[str, Any]:
     """server-filesystem (as C{fs}, over a folder with one file) and
-    server-memory (as C{memory}, its file in C{home})."""
+    server-memory (as C{memory}, its file in a directory of its own in
+    C{home}, which its sandbox lets it write)."""
     folder = home / "files"
     folder.mkdir(exist_ok=True)
+    (home / "memory").mkdir(exist_ok=True)
     (folder / "hello.txt").write_text("hello from the filesystem server\n")
     filesystem, memory = npmServer("SERVER_FILESYSTEM_JS"), npmServer("SERVER_MEMORY_JS")
     return {
@@ -56,7 +58,7 @@ def npmServers(home: Path) -> dict[str, Any]:
         "memory": {
             "command": memory[0],
             "args": memory[1:],
-            "env": {"MEMORY_FILE_PATH": str(home / "memory.jsonl")},
+            "env": {"MEMORY_FILE_PATH": str(home / "memory" / "memory.jsonl")},
         },
     }
 

@@ -56,8 +56,11 @@ def freePort() -> int:
 
 def recordingServer(home: Path) -> tuple[dict[str, Any], Path, Path]:
     """The demo server that writes its environment to a file, behind a
-    C{tee} of everything it reads on stdin."""
-    envFile, messages = home / "child-env.json", home / "child-stdin.jsonl"
+    C{tee} of everything it reads on stdin, both written to a directory
+    its sandbox lets it write."""
+    records = home / "records"
+    records.mkdir(exist_ok=True)
+    envFile, messages = records / "child-env.json", records / "child-stdin.jsonl"
     script = REPO / "tests" / "fixtures" / "env_server.py"
     entry = {
         "command": "/bin/sh",
@@ -70,6 +73,7 @@ def recordingServer(home: Path) -> tuple[dict[str, Any], Path, Path]:
             str(script),
             str(envFile),
         ],
+        "sandbox": {"filesystem": {"allowWrite": [f"{records}/"]}},
     }
     return entry, envFile, messages
 

@@ -111,6 +111,8 @@ def test_mcpgateway_start_detached_serves_an_npx_server(detachedHome: Path, npx:
     stateDir = home / "gw-state"
     stateDir.mkdir()
     (stateDir / "classification.json").write_text('{"everything": {"mode": "bogus"}}')
+    records = home / "records"  # where the confined envdump may write
+    records.mkdir()
     (home / ".claude.json").write_text(
         json.dumps(
             {
@@ -121,10 +123,11 @@ def test_mcpgateway_start_detached_serves_an_npx_server(detachedHome: Path, npx:
                         "command": sys.executable,
                         "args": [
                             str(REPO / "tests" / "fixtures" / "env_server.py"),
-                            str(home / "env.json"),
+                            str(records / "env.json"),
                         ],
                         "env": {},
                         "prewarm": True,
+                        "sandbox": {"filesystem": {"allowWrite": [f"{records}/"]}},
                     },
                 }
             },
@@ -160,9 +163,9 @@ def test_mcpgateway_start_detached_serves_an_npx_server(detachedHome: Path, npx:
 
         # 10.4: the prewarmed child's environment holds none of the gateway's own.
         deadline = time.monotonic() + 30
-        while not (home / "env.json").exists() and time.monotonic() < deadline:
+        while not (records / "env.json").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        childEnv = json.loads((home / "env.json").read_text())
+        childEnv = json.loads((records / "env.json").read_text())
         leaked = {
             k for k in childEnv if k.startswith(("MCPGATEWAY_", "LISTEN_")) or k == "NOTIFY_SOCKET"
         }

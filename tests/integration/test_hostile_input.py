@@ -4,9 +4,9 @@
 the methods the gateway handles itself, deep nesting, huge numbers, NaN and
 1e999, lone surrogates, bytes that are not UTF-8, broken JSON, bad batches,
 bad paths, hostile management-API bodies): none is a 500, nothing is logged
-with a traceback, the gateway's RSS comes back within a few MB (each of these
-requests used to leak about 6 KB for good), and a GET stream opened afterwards
-still gets its keep-alive comments (the shared ticker used to break).
+with a traceback, the gateway's RSS comes back within a few MB (none of these
+requests keeps memory for good), and a GET stream opened afterwards still gets
+its keep-alive comments (the shared ticker survives them).
 """
 
 from __future__ import annotations

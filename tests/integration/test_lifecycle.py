@@ -20,6 +20,7 @@ from mcp import Client, MCPError
 
 from mcpgateway.ops.statedir import pidAlive
 from tests.integration.gateway import REPO, RunningGateway, waitFor, writeConfig
+from tests.integration.sandboxkit import childPids, commandOf
 
 pytestmark = pytest.mark.integration
 STUBBORN = REPO / "tests" / "fixtures" / "stubborn_server.py"
@@ -153,11 +154,13 @@ def test_sigterm_answers_in_flight_requests_and_leaves_no_child(start: Any) -> N
 def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
     start: Any, home: Path, ignoreTerm: bool
 ) -> None:
+    """Unconfined children (C{--sandbox off}, or an entry's C{"sandbox":
+    false}) outlive a SIGKILLed gateway; the next one stops them."""
     args = [str(STUBBORN)] + (["--ignore-term"] if ignoreTerm else [])
     config = writeConfig(
         home / "servers.json", {"stubborn": {"command": sys.executable, "args": args}}
     )
-    first: RunningGateway = start("--config", str(config))
+    first: RunningGateway = start("--config", str(config), "--sandbox", "off")
 
     async def use() -> None:
         async with Client(first.url("stubborn"), mode="legacy") as client:
@@ -168,9 +171,39 @@ def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
     first.process.kill()
     first.process.wait()
     assert waitFor(lambda: pidAlive(child), timeout=1)  # it ignored stdin EOF: an orphan
-    second: RunningGateway = start("--config", str(config))
+    second: RunningGateway = start("--config", str(config), "--sandbox", "off")
     assert waitFor(lambda: not pidAlive(child), timeout=6), "orphan survived the next start"
     assert f"child pid {child} outlived a previous gateway" in second.text()
+
+
+def test_confined_children_die_with_a_sigkilled_gateway(start: Any, home: Path) -> None:
+    """Confined (the default), a child that ignores both stdin EOF and
+    SIGTERM ends with its gateway: bubblewrap dies with its parent, and its
+    pid namespace with it."""
+    config = writeConfig(
+        home / "servers.json",
+        {"stubborn": {"command": sys.executable, "args": [str(STUBBORN), "--ignore-term"]}},
+    )
+    gateway: RunningGateway = start("--config", str(config))
+
+    async def use() -> None:
+        async with Client(gateway.url("stubborn"), mode="legacy") as client:
+            await client.call_tool("echo", {"message": "hi"})
+
+    anyio.run(use)
+    child = gateway.health()["servers"]["stubborn"]["pids"][0]
+    tree = serverProcesses(child)
+    assert any("stubborn_server" in " ".join(commandOf(pid)) for pid in tree), tree
+    gateway.process.kill()
+    gateway.process.wait()
+    assert waitFor(lambda: not [pid for pid in [child, *tree] if pidAlive(pid)], timeout=6)
+
+
+def serverProcesses(child: int) -> list[int]:
+    """The live processes of a server's child (its pid from the gateway):
+    its process group, and (confined) what runs under its bubblewrap."""
+    pids = {child, *groupMembers(child), *childPids(child)}
+    return sorted(pid for pid in pids if pidAlive(pid) and commandOf(pid))
 
 
 def groupMembers(pgid: int) -> list[int]:
@@ -206,11 +239,18 @@ def test_a_shell_wrapper_leaves_nothing_behind(start: Any, home: Path) -> None:
     holder = holdSession(gateway.url("wrapped"))
     try:
         [session] = sessions(gateway)
-        pgid = session["childPid"]
-        assert waitFor(lambda: len(groupMembers(pgid)) >= 2)  # sh and the demo
+        child = session["childPid"]
+
+        def shAndDemo() -> list[int]:
+            return [p for p in serverProcesses(child) if "bwrap" not in commandOf(p)[0]]
+
+        assert waitFor(lambda: len(shAndDemo()) >= 2)  # its group, or under its bubblewrap
+        seen = serverProcesses(child)
         assert delete(gateway, f"/sessions/{session['id']}")[0] == 200
-        # stdin EOF ends the demo; sh then runs `sleep 600`, which only TERM (at +2 s) ends.
-        assert waitFor(lambda: groupMembers(pgid) == [], timeout=8), groupMembers(pgid)
+        # stdin EOF ends the demo; sh then runs `sleep 600`, which only TERM (at +2 s) ends
+        # (confined, the end of bubblewrap's pid namespace ends it as well).
+        assert waitFor(lambda: groupMembers(child) == [], timeout=8), groupMembers(child)
+        assert waitFor(lambda: not [p for p in seen if pidAlive(p)], timeout=8), seen
     finally:
         holder.kill()
         holder.wait()

@@ -49,8 +49,11 @@ def server(*args: str, timeoutMs: int = 30_000) -> dict[str, Any]:
 
 
 def test_a_child_that_closes_its_stdout_is_replaced(start: Any, home: Path) -> None:
+    """Unconfined: bubblewrap's own processes keep a confined child's stdout
+    open, so there its closing is seen only when the child ends or a
+    request times out (docs/sandbox.md)."""
     config = writeConfig(home / "servers.json", {"mute": server("--close-stdout")})
-    gateway: RunningGateway = start("--config", str(config))
+    gateway: RunningGateway = start("--config", str(config), "--sandbox", "off")
     assert callEcho(gateway.url("mute"), "hello") == "hello"
     [pid] = gateway.health()["servers"]["mute"]["pids"]
     began = time.monotonic()

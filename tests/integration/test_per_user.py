@@ -90,9 +90,9 @@ def test_two_principals_two_children_on_a_per_user_server_one_on_a_global_one(
     mine, everyone = gateway.url("mine"), gateway.url("everyone")
     alice1, alice2 = Session(mine, headers["alice"]), Session(mine, headers["alice"])
     bob = Session(mine, headers["bob"])
-    pids = {name: s.where()["pid"] for name, s in (("a1", alice1), ("a2", alice2), ("b", bob))}
+    pids = {name: s.where()["instance"] for name, s in (("a1", alice1), ("a2", alice2), ("b", bob))}
     assert pids["a1"] == pids["a2"] != pids["b"]
-    shared = {Session(everyone, headers[name]).where()["pid"] for name in ("alice", "bob")}
+    shared = {Session(everyone, headers[name]).where()["instance"] for name in ("alice", "bob")}
     assert len(shared) == 1
     ops = headers["ops"]["authorization"].split()[1]
     assert gateway.health(ops)["servers"]["mine"]["children"] == 2
@@ -114,7 +114,7 @@ def test_another_principal_with_a_session_id_gets_404_on_post_get_and_delete(
         assert "Session not found" in json.dumps(posted.value.body)
         assert request(url, "GET", alice.id, headers["bob"]) == 404
         assert request(url, "DELETE", alice.id, headers["bob"]) == 404
-        assert alice.where()["pid"] > 0  # still hers, and not ended by bob's DELETE
+        assert alice.where()["instance"] > 0  # still hers, and not ended by bob's DELETE
         assert request(url, "DELETE", alice.id, headers["alice"]) == 200
 
 
@@ -132,4 +132,4 @@ def test_a_restored_session_still_belongs_to_its_principal(start: Any, home: Pat
     with pytest.raises(HttpError) as refused:
         post(url, {"jsonrpc": "2.0", "id": 9, "method": "tools/list"}, alice.id, headers["bob"])
     assert refused.value.status == 404
-    assert alice.where()["pid"] != Session(url, headers["bob"]).where()["pid"]
+    assert alice.where()["instance"] != Session(url, headers["bob"]).where()["instance"]

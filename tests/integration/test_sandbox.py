@@ -202,10 +202,23 @@ def test_without_sandbox_the_same_server_reads_the_key(home: Path, start: Starte
     workspace = home / "ws"
     workspace.mkdir()
     config = writeConfig(home / "servers.json", {"hostile": hostileEntry(workspace)})
-    gateway = start("--config", str(config))
+    gateway = start("--config", str(config), "--sandbox", "off")
     answer = toolCall(gateway.url("hostile"), "read", {"path": str(home / ".ssh" / "id_rsa")})
     assert answer["ok"] and answer["text"] == SECRET
     assert shutil.which("bwrap") is None or not confinedChildren(gateway)
+
+
+def test_by_default_the_same_server_is_refused_the_key(home: Path, start: Starter) -> None:
+    """No C{--sandbox}: the default confines every child."""
+    bwrapOrSkip()
+    fakeHome(home)
+    workspace = home / "ws"
+    workspace.mkdir()
+    config = writeConfig(home / "servers.json", {"hostile": hostileEntry(workspace)})
+    gateway = start("--config", str(config))
+    answer = toolCall(gateway.url("hostile"), "read", {"path": str(home / ".ssh" / "id_rsa")})
+    assert not answer["ok"], answer
+    assert waitFor(lambda: len(confinedChildren(gateway)) >= 1)
 
 
 def test_a_child_its_sandbox_breaks_is_reported_with_the_key_that_allows_it(

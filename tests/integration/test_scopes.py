@@ -170,7 +170,7 @@ def test_adopted_projects_each_list_only_their_own_root(start: Any, home: Path) 
         (str(beta), ["b.txt"]),
         (str(shared), ["s.txt"]),
     ]
-    assert len({w["pid"] for w in seen}) == 3
+    assert len({w["instance"] for w in seen}) == 3
     # A project's session is not found on another project's route, and an
     # unknown key is 404, never the global route.
     with pytest.raises(HttpError) as refused:
@@ -221,7 +221,7 @@ def test_workspaces_with_different_env_tokens_get_different_children(
         "two": TWO,
         "again": ONE,
     }
-    assert seen["one"]["pid"] == seen["again"]["pid"] != seen["two"]["pid"]
+    assert seen["one"]["instance"] == seen["again"]["instance"] != seen["two"]["instance"]
     assert gateway.health()["servers"]["tokens"]["children"] == 2
     assert ONE not in gateway.text() and TWO not in gateway.text()
 
@@ -278,7 +278,7 @@ def test_credential_headers_pick_the_child_and_unlisted_ones_never_reach_it(
     third = Session(url, {"X-Mcp-Env-TOKEN": "secret-one"})
     a, b, c = first.where(), second.where(), third.where()
     assert (a["token"], b["token"], c["token"]) == ("secret-one", "secret-two", "secret-one")
-    assert a["pid"] == c["pid"] != b["pid"]
+    assert a["instance"] == c["instance"] != b["instance"]
     assert a["other"] is None  # not listed in credentialEnv: never reaches a child
     # Other values on an open session: refused in-band, the child never asked.
     _, [answer] = post(
@@ -342,7 +342,7 @@ def test_a_shared_child_that_samples_with_two_sessions_in_flight_is_promoted(
 
     async def pidOf(client: Client) -> int:
         result = await client.call_tool("where", {})
-        return int(json.loads(result.content[0].text)["pid"])  # type: ignore[union-attr]
+        return int(json.loads(result.content[0].text)["instance"])  # type: ignore[union-attr]
 
     async def main() -> tuple[str, str, int, int, int]:
         async with (

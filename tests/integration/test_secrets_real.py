@@ -86,7 +86,9 @@ def test_a_keyring_reference_reaches_the_child_and_nothing_else(home: Path, star
     listed = cli(home, "secret", "list")
     assert listed.stdout.split() == ["github"] and SECRET not in listed.stdout + listed.stderr
 
-    envFile = home / "child-env.json"
+    records = home / "records"  # where the confined envdump may write
+    records.mkdir()
+    envFile = records / "child-env.json"
     script = REPO / "tests" / "fixtures" / "env_server.py"
     config = writeConfig(
         home / "servers.json",
@@ -104,6 +106,7 @@ def test_a_keyring_reference_reaches_the_child_and_nothing_else(home: Path, star
                 ],
                 "env": {"GITHUB_TOKEN": "${keyring:github}", "LABEL": "token ${keyring:github}"},
                 "prewarm": True,
+                "sandbox": {"filesystem": {"allowWrite": [f"{records}/"]}},
             },
             "missing": {
                 "command": sys.executable,
@@ -132,6 +135,8 @@ def test_a_keyring_reference_reaches_the_child_and_nothing_else(home: Path, star
     assert not (home / "never.json").exists()
 
     assert callEcho(gateway.url("envdump"), "hello") == "hello"
+    # A call whose arguments and result hold the value: --audit-payloads keeps neither.
+    assert callEcho(gateway.url("envdump"), f"mine is {SECRET}") == f"mine is {SECRET}"
     base = f"http://127.0.0.1:{gateway.port}"
     assert waitFor(
         lambda: "nowhere" in json.dumps(getJson(base + "/health")["servers"]["missing"]),
@@ -155,6 +160,7 @@ def test_a_keyring_reference_reaches_the_child_and_nothing_else(home: Path, star
     gateway.stop()
     assert SECRET not in gateway.text()
     assert "envdump" in audit.read_text() and SECRET not in audit.read_text()
+    assert "mine is ${keyring:github}" in audit.read_text()
     assert plainTextIn(home / "state", SECRET) == []
     assert plainTextIn(config.parent, SECRET) == [str(envFile)]  # the child's own dump only
 
@@ -188,7 +194,7 @@ def test_a_cloned_repository_gets_the_secret_only_once_allowed(adopter: Cli) -> 
     assert kept.returncode == 0, kept.stderr
     clone = home / "clone"
     clone.mkdir()
-    envFile = home / "clone-env.json"
+    envFile = clone / "clone-env.json"  # its workspace: a project's server writes there
     script = REPO / "tests" / "fixtures" / "env_server.py"
     entry = {
         "type": "stdio",

@@ -197,7 +197,7 @@ def test_restart_keeps_tls(home: Path, start: Any) -> None:
     new = json.loads(stateFile.read_text())["pid"]
     assert new != old
     try:
-        # The successor serves the same port, over TLS (plaintext before the fix).
+        # The successor serves the same port, over TLS (never plaintext).
         # Until the predecessor reads the successor's word on their link, both
         # accept from the one socket: a connection made right after `restart`
         # returns may still be the old process's (answered, with Connection:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
+from mcpgateway.config.references import MIN_REDACTED, Redactor
 from mcpgateway.ops.audit import AuditLog, AuditRecord
 
 
@@ -155,6 +157,65 @@ def test_payloads_only_when_asked(tmp_path: Path) -> None:
         assert lines(path)[0].get("payload") == expected
 
 
+def secrets(values: dict[str, str]) -> Callable[[str], Callable[[str], str] | None]:
+    """The redaction of server C{srv}'s secrets (C{values}: by their
+    reference's text), as the gateway's children hold them."""
+    redactor = Redactor(values)
+    return lambda server: redactor if server == "srv" else None
+
+
+def test_a_servers_secrets_are_taken_out_of_every_string_of_the_payload(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    secret = 'pa"ss\\wörd-42'  # escaped in JSON text: found before the escaping
+    log = AuditLog(path, Clock(), payloads=True, redact=secrets({"${keyring:pw}": secret}))
+    log.startService()
+    log.record(
+        record(
+            payload={
+                "arguments": {"note": f"use {secret} now", secret: [secret]},
+                "result": {"content": [{"type": "text", "text": f"token={secret}"}]},
+            }
+        )
+    )
+    log.record(record(server="other", payload={"arguments": {"note": secret}}))
+    log.stopService()
+    [mine, other] = lines(path)
+    assert mine["payload"] == {
+        "arguments": {"note": "use ${keyring:pw} now", "${keyring:pw}": ["${keyring:pw}"]},
+        "result": {"content": [{"type": "text", "text": "token=${keyring:pw}"}]},
+    }
+    assert other["payload"] == {"arguments": {"note": secret}}  # not its secret
+
+
+def test_the_secrets_are_those_of_the_children_when_the_record_is_kept(tmp_path: Path) -> None:
+    """A child that ends before the write (within the second) still has
+    its secrets taken out of the records of its requests."""
+    path = tmp_path / "audit.jsonl"
+    clock = Clock()
+    running: dict[str, Callable[[str], str]] = {"srv": Redactor({"${env:KEY}": "sk-live-123"})}
+    log = AuditLog(path, clock, payloads=True, redact=running.get)
+    log.startService()
+    log.record(record(payload={"result": "key sk-live-123"}))
+    del running["srv"]  # its child exited
+    clock.advance(1.0)
+    log.stopService()
+    assert lines(path)[0]["payload"] == {"result": "key ${env:KEY}"}
+
+
+def test_a_payload_whose_secrets_cannot_be_found_is_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+
+    def broken(server: str) -> Callable[[str], str] | None:
+        raise RuntimeError("no pools")
+
+    log = AuditLog(path, Clock(), payloads=True, redact=broken)
+    log.startService()
+    log.record(record(payload={"arguments": {"a": "sk-live-123"}}))
+    log.stopService()
+    [line] = lines(path)
+    assert "payload" not in line and line["outcome"] == "ok"
+
+
 def test_an_unwritable_place_is_one_error_and_no_records(tmp_path: Path) -> None:
     clock = Clock()
     log = AuditLog(tmp_path / "missing" / "audit.jsonl", clock)
@@ -202,3 +263,33 @@ def test_a_long_payload_is_cut_at_64_kib(tmp_path: Path) -> None:
     assert len(line["payload"]["arguments"]) == 65536
     assert line["payload"]["arguments"].startswith('{"blob":"xxx')
     assert line["payload"]["result"] == {"ok": 1}
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    secret=st.text(min_size=MIN_REDACTED, max_size=12).filter(
+        lambda s: "$" not in s and "}" not in s and s not in "${keyring:k}"
+    ),  # (the reference's own text cannot make it up again)
+    arguments=values,
+)
+def test_a_secret_is_nowhere_in_the_file(
+    tmp_path_factory: Any, secret: str, arguments: Any
+) -> None:
+    path = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    log = AuditLog(path, Clock(), payloads=True, redact=secrets({"${keyring:k}": secret}))
+    log.startService()
+    log.record(record(payload={"arguments": {"x": [arguments, f"<{secret}>"]}, "result": secret}))
+    log.stopService()
+    [line] = lines(path)
+    for text in _strings(line["payload"]):
+        assert secret not in text
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value, *(s for v in value.values() for s in _strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.task import Clock
@@ -98,7 +100,7 @@ def test_payloads_are_redacted(tmp_path: Path) -> None:
         path,
         Clock(),
         payloads=True,
-        redact=lambda server, text: text.replace("hunter22", "${keyring:pw}"),
+        redact=lambda server: lambda text: text.replace("hunter22", "${keyring:pw}"),
     )
     log.startService()
     log.record(record(payload={"arguments": {"apiKey": "k-123", "note": "hunter22 said"}}))
@@ -216,6 +218,21 @@ def test_a_restart_before_the_predecessor_recorded_anything_verifies(tmp_path: P
     result = verify([str(path)])
     assert result.intact, result.problem
     assert result.segments == 2 and result.open == []
+
+
+def test_the_segment_names_the_process_that_started_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """twistd forks between the log's making and its start: the segment
+    names the daemon, not the process that exited."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, Clock())
+    monkeypatch.setattr(os, "getpid", lambda: 4242)  # daemonized
+    log.startService()
+    log.stopService()
+    start = json.loads(rows(path)[0])
+    assert (start["kind"], start["pid"]) == ("segment", 4242)
+    assert start["seg"].startswith("4242.") and log.chain.seg == start["seg"]
 
 
 def test_a_thread_runner_that_cannot_run_still_anchors_the_segment(tmp_path: Path) -> None:

@@ -70,7 +70,14 @@ from mcpgateway.ops.statedir import (
 from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.paths import LEDGER_FILE, LOG_FILE
 from mcpgateway.service.preflight import PreflightError, preflight
-from tests.fakes import FakeProcess, FakeProcessReactor, capturedGatewayLogs
+from tests.fakes import (
+    FakeProcess,
+    FakeProcessReactor,
+    InlineThreadPool,
+    capturedGatewayLogs,
+    childSpawns,
+    isProbe,
+)
 
 # -- helpers -------------------------------------------------------------------------
 
@@ -130,6 +137,11 @@ class Reactor(FakeProcessReactor):
 
     def callFromThread(self, f: Any, *args: Any, **kw: Any) -> None:
         self.fromThread.append((f, args, kw))
+
+    def getThreadPool(self) -> InlineThreadPool:
+        """Jobs for the thread pool (the sessions file's writes) run at
+        once; their results come back through L{callFromThread}."""
+        return InlineThreadPool()
 
     def runThreadCalls(self) -> None:
         calls, self.fromThread = self.fromThread, []
@@ -1149,10 +1161,11 @@ def test_the_predecessor_of_make_service_restarts_with_the_same_args_and_the_log
     try:
         assert signal.getsignal(signal.SIGUSR2) != previous
         assert predecessor.restart() is True
-        [(_, argv, env, _)] = reactor.spawned
+        [(_, argv, env, _)] = childSpawns(reactor)
         assert argv == successorCommand([*args, "--log-file", str(stateDir / LOG_FILE)])
         assert env is not None and env[HANDOVER_ENV] == Inherited(os.getpid()).encode()
-        [fds] = reactor.childFDs
+        spawns = zip(reactor.childFDs, reactor.spawned, strict=True)
+        [fds] = [f for f, spawn in spawns if not isProbe(spawn)]
         lockFd = fds[LOCK_FD]
         assert fds[LISTEN_FD] == 97
         assert os.path.samestat(os.fstat(lockFd), os.stat(stateDir / LOCK_FILE))
@@ -1172,7 +1185,7 @@ def test_the_predecessor_keeps_a_log_file_given(home: Path, reactor: Reactor) ->
     top.startService()
     try:
         assert servicesOf(top)["Predecessor"].restart() is True
-        [(_, argv, _, _)] = reactor.spawned
+        [(_, argv, _, _)] = childSpawns(reactor)
         assert argv == successorCommand(args)
     finally:
         top.stopService()
@@ -1239,6 +1252,7 @@ def test_make_service_of_a_successor_adopts_what_it_inherited(
             assert ledger["gatewayPid"] == os.getpid()
         finally:
             top.stopService()
+            reactor.runThreadCalls()  # the last save of the sessions, back from its thread
         assert lockHeld(stateDir)  # the predecessor's descriptor still holds it
     finally:
         predecessors.release()

@@ -51,7 +51,7 @@ def test_a_pid_in_client_info_is_the_clients_word_and_the_idle_timeout_applies()
 
 
 def test_a_pid_found_as_the_sockets_owner_is_still_so_after_a_restart() -> None:
-    """Review: the record says how the pid was learned, so a restart (or an
+    """The record says how the pid was learned, so a restart (or an
     upgrade) does not make the session of a client that is still running
     subject to the idle timeout; a pid the client sent stays its word."""
     from mcpgateway.ops.sessionstore import _checked
@@ -82,7 +82,7 @@ def test_an_authenticated_clients_pid_is_not_trusted_for_liveness() -> None:
         h.answerHandshake()
     header = h.gateway.sessions.get(response.headers["mcp-session-id"])
     assert header is not None and header.clientPid is None  # the header is not read
-    # Nor clientInfo.pid (review): a pid that names nothing on this host
+    # Nor clientInfo.pid: a pid that names nothing on this host
     # neither ends the session nor keeps it, nor tells whether its client runs.
     informed = initialize_({"pid": 4321})
     other = h.as_("bob", "POST", "/srv/mcp", informed).headers["mcp-session-id"]

@@ -28,6 +28,7 @@ from mcpgateway.ops.savings import (
 )
 from mcpgateway.report.savings import savingsLines
 from mcpgateway.runtime import procfs
+from mcpgateway.sandbox.proxyplan import FORWARDER
 from tests.http import Harness, spec
 
 MB = 1024 * 1024
@@ -119,6 +120,32 @@ def test_the_wrappers_at_the_top_of_a_launch_are_told_apart(tmp_path: Path) -> N
     plain = sample.launches[20]
     assert (plain.processes, plain.wrappers, plain.wrapperMemory) == (2, 0, None)
     assert sample.launches[30].wrappers == 1
+
+
+def test_a_confined_child_is_measured_below_its_sandbox(tmp_path: Path) -> None:
+    # bubblewrap (the launcher exec'd it), its pid namespace's init, then the server.
+    fakeProcess(tmp_path, 40, 1, rss=3 * MB, pss=2 * MB, name="bwrap")
+    (tmp_path / "40" / "cmdline").write_bytes(b"/usr/bin/bwrap\0--unshare-pid\0--\0node\0")
+    fakeProcess(tmp_path, 41, 40, rss=MB, pss=MB, name="bwrap")
+    (tmp_path / "41" / "cmdline").write_bytes(b"/usr/bin/bwrap\0--unshare-pid\0--\0node\0")
+    fakeProcess(tmp_path, 42, 41, rss=50 * MB, pss=30 * MB)
+    (tmp_path / "42" / "cmdline").write_bytes(b"node\0/cache/bin.js\0")
+    fakeProcess(tmp_path, 43, 42, rss=5 * MB, pss=5 * MB)
+    fakeProcess(tmp_path, 44, 42, rss=9 * MB, pss=9 * MB, name="python3")  # the forwarder
+    fakeProcess(tmp_path, 45, 44, rss=MB, pss=MB)  # (none: it would go with it)
+    forwarder = b"python3\0-I\0-S\0" + FORWARDER.encode() + b"\0003128\0--\0node\0"
+    (tmp_path / "44" / "cmdline").write_bytes(forwarder)
+    # A server named bwrap with two children is a server: measured whole.
+    fakeProcess(tmp_path, 50, 1, rss=MB, pss=MB, name="bwrap")
+    (tmp_path / "50" / "cmdline").write_bytes(b"bwrap\0")
+    fakeProcess(tmp_path, 51, 50, rss=MB, pss=MB)
+    fakeProcess(tmp_path, 52, 50, rss=MB, pss=MB)
+    selfEntry(tmp_path)
+    sample = readSample([40, 50], str(tmp_path))
+    confined = sample.launches[40]  # still the child the gateway knows
+    assert (confined.processes, confined.pss, confined.wrappers) == (2, 35 * MB, 0)
+    assert (confined.root.rss, confined.root.pss) == (50 * MB, 30 * MB)
+    assert sample.launches[50].processes == 3
 
 
 def test_descendants_survive_a_parent_loop_and_pid_one(tmp_path: Path) -> None:
@@ -488,3 +515,15 @@ def test_metrics_lines_per_server() -> None:
     ]
     assert "# TYPE mcpgateway_processes_avoided gauge" in lines
     assert "# TYPE mcpgateway_memory_avoided_bytes gauge" in lines
+
+
+def test_a_sandbox_helper_beside_a_wrapper_leaves_it_a_wrapper(tmp_path: Path) -> None:
+    fakeProcess(tmp_path, 60, 1, rss=60 * MB, pss=40 * MB)
+    (tmp_path / "60" / "cmdline").write_bytes(b"npm exec mcp-server-memory" + b"\0" * 12)
+    fakeProcess(tmp_path, 61, 60, rss=9 * MB, pss=9 * MB, name="python3")
+    (tmp_path / "61" / "cmdline").write_bytes(b"python3\0-I\0-S\0" + FORWARDER.encode() + b"\0")
+    fakeProcess(tmp_path, 62, 60, rss=50 * MB, pss=30 * MB)
+    (tmp_path / "62" / "cmdline").write_bytes(b"node\0/p/.bin/mcp-server-memory\0")
+    selfEntry(tmp_path)
+    launch = readSample([60], str(tmp_path)).launches[60]
+    assert (launch.processes, launch.wrappers, launch.wrapperMemory) == (2, 1, 40 * MB)

@@ -238,8 +238,8 @@ def test_the_last_ready_descriptor_is_told_it_is_the_turns_final_event() -> None
 def test_a_base_exception_leaves_the_others_for_the_next_turns_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Review: a C{SystemExit} out of one (a TurnFlusher's among the others)
-    must not drop the rest, or the flusher would never be asked again."""
+    """A C{SystemExit} out of one (a TurnFlusher's among the others) does
+    not drop the rest: a dropped flusher would never be asked again."""
     turns = _Turns()
     monkeypatch.setattr(EPollReactor, "runUntilCurrent", lambda self: None)
 

@@ -256,8 +256,8 @@ def test_expires_exactly_as_one_call_later_per_key_would(ops: list[tuple[str, ob
 
 def test_a_key_added_by_a_handler_does_not_delay_the_keys_before_it() -> None:
     """A handler that adds a key (a pipelined request forwarded from the
-    answer of one that timed out) must not set the timer for its new key
-    ahead of a key that comes due earlier (found in review)."""
+    answer of one that timed out) does not set the timer for its new key
+    ahead of a key that comes due earlier: that key would fire late."""
     clock, expired = Clock(), list[tuple[str, float]]()
 
     def handler(key: str) -> None:

@@ -8,9 +8,20 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from mcpgateway.runtime.paths import NPX_DIR, UVX_DIR
 from mcpgateway.sandbox import defaults
-from mcpgateway.sandbox.layout import Layout, argumentPaths, build, expand
+from mcpgateway.sandbox.layout import (
+    Layout,
+    argumentPaths,
+    build,
+    expand,
+    scriptPaths,
+    writesThere,
+)
 
 
 def request(tmp: Path, **fields: Any) -> dict[str, Any]:
@@ -265,7 +276,7 @@ def test_the_layout_as_json_names_paths_only(tmp_path: Path) -> None:
     assert os.path.isabs(shown["cwd"])
 
 
-def test_the_paths_the_entrys_env_names_are_seen_read_only_like_its_arguments(
+def test_the_paths_the_entrys_env_names_are_seen_like_its_arguments(
     tmp_path: Path,
 ) -> None:
     home = tree(tmp_path)
@@ -284,7 +295,8 @@ def test_the_paths_the_entrys_env_names_are_seen_read_only_like_its_arguments(
     (tmp_path / "inherited").mkdir()
     names = ["MEMORY_FILE_PATH", "OUT", "NOTES", "TOKEN", "SEARCH", "LATER", "HOME"]
     layout = build(request(tmp_path, entryEnv=names), ["/usr/bin/node"], environ)
-    assert bound(layout) == {str(tmp_path / "data"): False, str(tmp_path / "new"): False}
+    # MEMORY_FILE_PATH is where the server writes (its directory: it renames into it).
+    assert bound(layout) == {str(tmp_path / "data"): True, str(tmp_path / "new"): False}
     # Made later where nothing may be bound: a read-only placeholder, never the private home.
     # (the test's directory holds the home: nothing there is bound whole either)
     assert layout.placeholders == [str(home / "notes.jsonl"), str(tmp_path / "later")]
@@ -350,3 +362,98 @@ def test_the_gateways_working_directory_is_made_when_nothing_shows_it(tmp_path: 
     layout = build(asked, ["/usr/bin/python3"], {})
     assert layout.cwdMade
     assert not build(request(tmp_path, gatewayCwd="/usr"), ["/usr/bin/python3"], {}).cwdMade
+
+
+@pytest.mark.parametrize(
+    ("name", "writes"),
+    [
+        ("MEMORY_FILE_PATH", True),
+        ("DB_PATH", True),
+        ("SQLITE_DB_PATH", True),
+        ("DATA_DIR", True),
+        ("LOG_FILE", True),
+        ("OBSIDIAN_VAULT_PATH", False),  # no word says the server writes there
+        ("CONFIG_FILE", False),
+        ("DATA_KEY_FILE", False),  # a secret: read
+        ("GOOGLE_APPLICATION_CREDENTIALS", False),
+        ("XDG_DATA_DIR", False),  # every program's
+        ("DATA", False),  # not a place
+        ("memory_file_path", True),
+    ],
+)
+def test_a_variable_names_where_the_server_writes_by_its_words(name: str, writes: bool) -> None:
+    assert writesThere(name) is writes
+
+
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789", max_size=40))
+def test_a_variable_with_a_secrets_word_is_never_written(name: str) -> None:
+    for secret in ("KEY", "TOKEN", "CONFIG"):
+        assert not writesThere(f"{name}_{secret}_FILE")
+        assert not writesThere(f"{secret}_{name}_PATH")
+
+
+def test_a_data_file_in_a_directory_of_its_own_makes_that_directory_writable(
+    tmp_path: Path,
+) -> None:
+    tree(tmp_path)
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "app.sqlite").write_text("")
+    environ = {
+        "MEMORY_FILE_PATH": str(tmp_path / "memory" / "memory.jsonl"),  # made by the server
+        "DB_PATH": str(tmp_path / "db" / "app.sqlite"),
+        "CONFIG_FILE": str(tmp_path / "db" / "app.sqlite"),  # read: writable wins
+    }
+    layout = build(request(tmp_path, entryEnv=list(environ)), ["/usr/bin/node"], environ)
+    assert bound(layout) == {str(tmp_path / "memory"): True, str(tmp_path / "db"): True}
+    assert layout.placeholders == []
+
+
+def test_a_data_file_directly_in_the_home_is_writable_alone(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    environ = {"MEMORY_FILE_PATH": "~/memory.jsonl"}
+    layout = build(request(tmp_path, entryEnv=list(environ)), ["/usr/bin/node"], environ)
+    memory = str(home / "memory.jsonl")
+    assert bound(layout) == {memory: True}  # the home itself is not bound, even read-only
+    assert (home / "memory.jsonl").read_text() == ""  # made, empty, so it can be bound
+    assert layout.placeholders == []
+
+
+def test_a_data_variable_never_makes_a_system_path_writable(tmp_path: Path) -> None:
+    tree(tmp_path)
+    environ = {"LOG_FILE": "/usr/lib/os-release", "DATA_DIR": "/etc"}
+    layout = build(request(tmp_path, entryEnv=list(environ)), ["/usr/bin/node"], environ)
+    assert layout.writable == []
+
+
+def test_a_shell_scripts_paths_are_seen_as_its_arguments_and_programs(tmp_path: Path) -> None:
+    home = tree(tmp_path)
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "lib").mkdir()
+    server = venv / "bin" / "server"
+    server.write_text("#!/bin/sh\n")
+    server.chmod(0o755)
+    (tmp_path / "data").mkdir()
+    (home / ".profile").write_text("")
+    script = f"source ~/.profile && exec {server} --db={tmp_path / 'data'} 2>/dev/null; sleep 9"
+    layout = build(request(tmp_path), ["/bin/sh", "-lc", script], {"HOME": str(home)})
+    seen = bound(layout)
+    assert seen[str(venv)] is False  # the program's installation, as for argv[0]
+    assert seen[str(tmp_path / "data")] is False
+    assert seen[str(home / ".profile")] is False  # a file in the home: alone
+    assert not any(path.startswith("/dev") for path in seen)
+    assert str(home) not in seen
+
+
+def test_only_a_shells_script_is_read() -> None:
+    assert scriptPaths(["/usr/bin/node", "-c", "/usr/bin/env"], "/h") == []
+    assert scriptPaths(["/bin/sh", "/usr/bin/env"], "/h") == []
+    assert scriptPaths(["/bin/bash", "-c"], "/h") == []
+    assert scriptPaths(["bash", "-ec", "X=/usr/bin/env\n'/usr/bin/env'"], "/h") == ["/usr/bin/env"]
+
+
+@given(st.lists(st.text(max_size=30), max_size=4))
+def test_any_script_gives_existing_absolute_paths(words: list[str]) -> None:
+    for path in scriptPaths(["sh", "-c", " ".join(words)], "/nonexistent-home"):
+        assert path.startswith("/") and os.path.lexists(path)

@@ -9,11 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.python.usage import UsageError
 
 from mcpgateway import tap
 from mcpgateway.core.spec import ServerSpec, Variant
 from mcpgateway.sandbox.confine import Sandbox
-from mcpgateway.service.sandboxing import serverPaths
+from mcpgateway.service.sandboxing import (
+    DEFAULT,
+    MODES,
+    SANDBOX_ENV,
+    sandboxSetting,
+    serverPaths,
+)
 from tests.fakes import FakeProcessReactor
 
 
@@ -23,9 +32,46 @@ def parse(*argv: str) -> tap.Options:
     return options
 
 
-def test_the_option_is_off_by_default_and_takes_auto() -> None:
-    assert parse()["sandbox"] == "off"
+@pytest.fixture(autouse=True)
+def noSandboxEnvironment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' own C{$MCPGATEWAY_SANDBOX} does not decide for them."""
+    monkeypatch.delenv(SANDBOX_ENV, raising=False)
+
+
+def test_the_option_is_auto_by_default_and_takes_off() -> None:
+    assert parse()["sandbox"] == "auto"
+    assert parse("--sandbox", "off")["sandbox"] == "off"
     assert parse("--sandbox", "auto")["sandbox"] == "auto"
+
+
+def test_the_environment_decides_when_the_option_is_not_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(SANDBOX_ENV, "off")
+    assert parse()["sandbox"] == "off"
+    assert parse("--sandbox", "auto")["sandbox"] == "auto"  # the command line wins
+    monkeypatch.setenv(SANDBOX_ENV, "")
+    assert parse()["sandbox"] == "auto"
+
+
+def test_a_bad_environment_value_is_a_usage_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(SANDBOX_ENV, "on")
+    with pytest.raises(SystemExit):
+        parse()
+    assert "$MCPGATEWAY_SANDBOX 'on': use auto or off" in capsys.readouterr().err
+
+
+@given(st.text(max_size=12))
+def test_the_setting_is_a_mode_or_a_usage_error(value: str) -> None:
+    try:
+        setting = sandboxSetting(None, {SANDBOX_ENV: value})
+    except UsageError as e:
+        assert SANDBOX_ENV in str(e)
+    else:
+        assert setting in MODES
+        assert setting == (value.strip() or DEFAULT)
 
 
 def test_another_word_is_a_usage_error_naming_the_option(
@@ -69,8 +115,19 @@ def test_auto_confines_the_children_and_probes_once_started(
         top.stopService()  # type: ignore[attr-defined]
 
 
-def test_off_starts_no_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_confines_the_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     top, reactor = service(tmp_path, monkeypatch)
+    top.startService()  # type: ignore[attr-defined]
+    try:
+        [(_, argv, _, _)] = reactor.spawned  # the probe
+        assert argv[-1] == "--probe"
+        assert json.loads((tmp_path / "st" / "state.json").read_text())["sandbox"] == "auto"
+    finally:
+        top.stopService()  # type: ignore[attr-defined]
+
+
+def test_off_starts_no_probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    top, reactor = service(tmp_path, monkeypatch, "--sandbox", "off")
     top.startService()  # type: ignore[attr-defined]
     try:
         assert reactor.spawned == []

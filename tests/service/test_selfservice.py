@@ -55,6 +55,14 @@ def test_the_entry_runs_the_package_with_the_url_token_and_registry() -> None:
     assert entry["share"] == "global"
 
 
+def test_the_server_is_confined_but_reaches_the_gateway_and_the_registry() -> None:
+    built = SelfService(ENDPOINT, {}, token="t")
+    built.listening(45123, "127.0.0.1")
+    profile = built.spec().sandbox
+    assert profile.confined("off") and profile.confined("auto")
+    assert profile.network.mode == "host"
+
+
 @pytest.mark.parametrize(
     ("endpoint", "interface", "url"),
     [

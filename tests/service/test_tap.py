@@ -23,7 +23,7 @@ from mcpgateway import tap
 from mcpgateway.protocol.limits import Limits
 from mcpgateway.service import endpoints, wiring
 from mcpgateway.service import options as optionsmodule
-from tests.fakes import FakeProcessReactor, capturedGatewayLogs
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs, childSpawns
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -431,6 +431,7 @@ def test_service_tree_on_a_memory_reactor(
     names = [type(service).__name__ for service in top]
     assert type(top).__name__ == "InstanceService"  # the root: lock and state.json last
     assert names == [
+        "NetworkProxy",
         "SandboxService",
         "RemotePools",
         "PinPolicy",
@@ -453,7 +454,7 @@ def test_service_tree_on_a_memory_reactor(
     assert (port, interface) == (9300, "127.0.0.1")
     state = json.loads((tmp_path / "st" / "state.json").read_text())
     assert (state["port"], state["config"], state["rewriteConfig"]) == (9300, str(config), False)
-    assert reactor.processes == []  # children start lazily
+    assert childSpawns(reactor) == []  # children start lazily: only the sandbox's probe runs
     top.stopService()
     assert not (tmp_path / "st" / "state.json").exists()
 
@@ -507,7 +508,7 @@ def test_nothing_spawns_or_schedules_before_start_service(
     top.startService()
     try:
         # Now the install runs (npm, in the gateway's cache), in the process that stays.
-        [(executable, argv, _, _)] = reactor.spawned
+        [(executable, argv, _, _)] = childSpawns(reactor)
         if Path(executable).name == "setsid":  # the installer leads a process group
             argv = argv[1:]
         assert Path(argv[0]).name == "npm" and argv[1] == "install", argv

@@ -728,8 +728,10 @@ class InstructionsTests(SynchronousTestCase):
         self.assertNotIn("beta__echo before", response.json()["result"]["instructions"])
 
 
-class ReviewFindingsTests(SynchronousTestCase):
-    """Paths a review found: each failed before its fix."""
+class EdgePathTests(SynchronousTestCase):
+    """Paths off the common one: a member that cannot open, a URI that a
+    server's own resource and another's template both match, the names of
+    search hits, the shield budget in search mode."""
 
     def test_a_member_that_cannot_open_leaves_no_child(self) -> None:
         servers = fresh()

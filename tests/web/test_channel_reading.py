@@ -88,8 +88,8 @@ def test_reading_stops_behind_a_pending_call_with_many_pipelined() -> None:
 
 def test_reading_stays_paused_while_slow_calls_are_pipelined_behind_each_other() -> None:
     """Each answer lets the next call start: reading resumes only once what
-    waits is under 16 KiB again (found in review: the queue grew by a read
-    per answer)."""
+    waits is under 16 KiB again, so the queue does not grow by a read per
+    answer."""
     h = Harness()
     sid = h.initialize()
     protocol, transport = connect(h)
@@ -230,7 +230,8 @@ def test_reading_stops_behind_a_pending_call_when_a_pipelined_body_is_large() ->
 
 def test_every_form_of_connection_close_closes_after_the_response() -> None:
     """llhttp reads a list, or a second header; Twisted's check looks at the
-    first word of the first one (found in review: the connection hung)."""
+    first word of the first one: each form closes, none leaves the
+    connection hanging."""
     for closing in (
         b"Connection: keep-alive, close\r\n",
         b"Connection: foo,close\r\n",
@@ -248,7 +249,7 @@ def test_every_form_of_connection_close_closes_after_the_response() -> None:
 
 def test_no_header_deadline_while_a_response_is_in_progress() -> None:
     """A pipelined head that waits behind an open stream is not timed out
-    into the middle of that stream (found in review); its deadline starts
+    into the middle of that stream; its deadline starts
     when the response before it is done."""
     h = LimitsHarness(Limits(headerTimeout=10.0))
     sid = h.initialize()
@@ -313,8 +314,8 @@ def test_a_transfer_coding_other_than_chunked_is_a_400() -> None:
 
 
 def test_a_slow_body_is_not_held_to_the_header_deadline() -> None:
-    """Its head is in: the deadline is met (found in review: a 408 came
-    after ten seconds of body). The body has deadlines of its own
+    """Its head is in: the deadline is met, and no 408 comes after ten
+    seconds of body. The body has deadlines of its own
     (tests/web/test_deadlines.py), which 22 s for 111 bytes meets."""
     h = LimitsHarness(Limits(headerTimeout=10.0))
     sid = h.initialize()

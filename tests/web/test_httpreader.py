@@ -270,8 +270,8 @@ def test_any_bytes_end_in_messages_or_a_bad_one_never_an_exception(chunks: list[
 
 
 def test_a_head_in_pieces_is_counted_once() -> None:
-    """Whole reads inside a head and the head's own count are not added up
-    (found in review: a 9 KB head in 3 reads was refused at 16 KiB)."""
+    """Whole reads inside a head and the head's own count are not added up:
+    a 9 KB head in 3 reads is read, not refused at 16 KiB."""
     head = b"GET /x HTTP/1.1\r\nAuthorization: Bearer " + b"t" * 9000 + b"\r\nHost: a\r\n\r\n"
     pieces = [head[:3000], head[3000:6000], head[6000:]]
     [seen], _ = read(*pieces)
@@ -295,7 +295,7 @@ def test_a_head_within_the_limit_is_read_in_any_pieces(
         + b"\r\n"
     )
     # Exactly what is counted (target, names, values, 4 per header): the
-    # raw-byte backstop must not refuse it in any pieces (found in review).
+    # raw-byte backstop does not refuse it, in any pieces.
     limit = len(b"/x") + sum(len(b"X-%d" % i) + valueSize + 4 for i in range(headers))
     cuts = sorted(data.draw(st.lists(st.integers(0, len(head)), max_size=10)))
     pieces = [head[a:b] for a, b in zip([0, *cuts], [*cuts, len(head)], strict=True)]
@@ -304,7 +304,8 @@ def test_a_head_within_the_limit_is_read_in_any_pieces(
 
 
 def test_too_many_headers_are_refused_as_they_come() -> None:
-    """Not held until the head ends (found in review: thousands were)."""
+    """Refused as soon as the count passes the limit, not held until the
+    head ends (a head of thousands of headers would be)."""
     reader = RequestReader(1 << 20, 10)
     reader.feed(b"GET /x HTTP/1.1\r\n" + b"X: a\r\n" * 12)
     assert reader.closed and reader.messages[-1].bad == "more than 10 headers"

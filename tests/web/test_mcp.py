@@ -1252,7 +1252,7 @@ def test_idle_connections_time_out_without_a_timer_per_request() -> None:
 def test_a_request_head_pipelined_behind_another_has_the_deadline_too() -> None:
     """Twisted parses what was pipelined behind a request when that request
     is done, not in dataReceived: the head begun there is still held to the
-    header deadline (found in review)."""
+    header deadline, or a client could hold a connection open with it."""
     h = LimitsHarness(Limits(headerTimeout=10.0))
     protocol, transport = connect(h)
     protocol.dataReceived(

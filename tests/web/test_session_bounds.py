@@ -1,13 +1,12 @@
-"""What was once unbounded or hanging on C{/<server>/mcp}:
+"""The bounds of C{/<server>/mcp} on what a client opens and sends:
 
-- D2: an C{initialize} whose C{capabilities} and C{clientInfo} are over
+- an C{initialize} whose C{capabilities} and C{clientInfo} are over
   C{Limits.maxSessionInfo} is refused (400, -32600, the limit named) and
   opens no session; at C{Limits.maxSessions} live sessions (another
   replica's visiting ones not counted) an C{initialize} ends the session
   idle longest that no one uses (no GET stream, no request in flight), and
-  is refused (503, -32000) only when every one is in use (review s13,
-  finding 4);
-- D3: a request carrying C{result}, C{error} or an unknown member is refused
+  is refused (503, -32000) only when every one is in use;
+- a request carrying C{result}, C{error} or an unknown member is refused
   at once (400, -32600, the member named) and never reaches the child, alone
   or in a batch.
 

@@ -524,7 +524,7 @@ def test_stop_waits_for_stateful_children() -> None:
 def test_a_session_without_a_pid_is_looked_up_again_at_most_once_a_minute() -> None:
     """A client that closed its initialize connection at once (a script,
     a client with no connection pool) leaves no socket to find: its later
-    requests look again (review s13, V-D1), not more than once a minute,
+    requests look again, not more than once a minute,
     and not once the pid is known."""
     finder = Finder()
     h = FinderHarness(finder)

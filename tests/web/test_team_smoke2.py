@@ -1,9 +1,9 @@
-"""Defects once found on a team gateway (docs/team.md), each failing
-before its fix: a child's stderr reached a caller without an admin's token
-on the 2026-07-28 path and through the aggregate ; a loopback gateway
-that requires tokens refused a same-host proxy's public C{Host} ; the
-aggregate's instructions counted the tools a C{toolBudget} hides ; a
-batch refused for its size used up the principal's rate ."""
+"""A team gateway's edges (docs/team.md): a child's stderr reaches no
+caller without an admin's token, on the 2026-07-28 path and through the
+aggregate; a loopback gateway that requires tokens takes a same-host
+proxy's public C{Host}; the aggregate's instructions count only the tools
+a C{toolBudget} shows; a batch refused for its size uses up none of the
+principal's rate."""
 
 from __future__ import annotations
 

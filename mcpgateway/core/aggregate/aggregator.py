@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_aggregate -*-
+# -*- test-case-name: tests.web.test_aggregate_web -*-
 """The aggregate endpoint's sessions: one client session over many servers.
 
 One job: serve an L{AggregateSession} (a client session on C{/mcp}) by
@@ -59,6 +59,7 @@ from mcpgateway.core.aggregate.calls import (
     withheldReason,
     withMode,
 )
+from mcpgateway.core.aggregate.memberpolicy import Asker, MemberPolicy, screened
 from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.reprobing import MemberChanges
 from mcpgateway.core.aggregate.requests import AggregateRequests, lister
@@ -80,7 +81,6 @@ from mcpgateway.core.aggregate.session import (
     idKey,
 )
 from mcpgateway.core.aggregate.tasks import AggregateTasks
-from mcpgateway.core.aggregate.tools import ROW_SEPARATOR
 from mcpgateway.core.aggregate.types import (
     SERVER_PREFIX,
     EndpointSpec,
@@ -136,6 +136,9 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
         self._reprobeCall: IDelayedCall | None = None
         self.reprobes = 0
         """Background probes started for members whose catalog is not known."""
+        self.memberPolicy: MemberPolicy | None = None
+        """The policy each caller's view and member request is decided by
+        (L{mcpgateway.core.aggregate.memberpolicy}); C{None}: none."""
         self.watchers: set[Callable[[], object]] = set()
         """Called whenever what a view may show changed (C{membersChanged}):
         the 2026-07-28 listen streams, which have no session."""
@@ -225,20 +228,35 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
             )
             view = buildView(endpoint, members, self._namer, definitions, shielded)
             self._views[key] = view
-        return view
+        policy = self.memberPolicy
+        if policy is None:
+            return view
+        asker = session.asker if session.asker is not None else Asker()
+        screenedKey = (key, "screened", policy.viewKey(asker))
+        found = self._views.get(screenedKey)
+        if found is None:
+            while len(self._views) >= VIEWS:
+                self._views.popitem(last=False)
+            found = self._views[screenedKey] = screened(view, policy, asker)
+        return found
 
-    def view(self, session: AggregateSession) -> Deferred[View]:
+    def view(
+        self, session: AggregateSession, renew: bool = False, again: bool = True
+    ) -> Deferred[View]:
         """The session's view once every member's catalog is known (a server
         never listed is probed once and waited for; one whose last probe
         failed is left out, probed again in the background at most every
-        C{PROBE_BACKOFF} seconds)."""
+        C{PROBE_BACKOFF} seconds). With C{renew} (a list is served from
+        it), a catalog past its C{ttlMs} is listed again first. A member
+        whose catalog key changed meanwhile (its server lists C{private}:
+        one catalog per principal) is waited for once more."""
         pending = []
         missing = False
         for member in self._memberList(session):
+            pool = self._pools[member.server]
+            key = self._catalogKey(pool, session.principal)
             if member.lists is None:
                 missing = True
-                pool = self._pools[member.server]
-                key = self._catalogKey(pool, session.principal)
                 probing = self._catalogs.ensure(pool, key, session.principal)
                 probing.addErrback(lambda _: None)
                 if not self._catalogs.failed(member.server, key):
@@ -246,10 +264,15 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
                     # again: it is listed in the background, and the session
                     # is told when it arrives.
                     pending.append(probing)
+            elif renew and self._catalogs.expired(member.server, key):
+                renewing = self._catalogs.ensure(pool, key, session.principal)
+                pending.append(renewing.addErrback(lambda _: None))
         if missing:
             self._reprobeLater(REPROBE_SOON)
         if not pending:
             return succeed(self.viewNow(session))
+        if again:
+            return DeferredList(pending).addCallback(lambda _: self.view(session, again=False))
         return DeferredList(pending).addCallback(lambda _: self.viewNow(session))
 
     # -- the session's life ----------------------------------------------------
@@ -709,20 +732,6 @@ class Aggregator(AggregateRequests, AggregateTasks, MemberChanges):
         return [
             (name, owner.server, view.definitions[name]) for name, owner in view.callable.items()
         ]
-
-    def searchRows(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """(row name, server, definition) of every tool of every catalog
-        (every principal's and route's), for the search index; the row name
-        is C{server ROW_SEPARATOR original}, which a caller's view names
-        (L{CallContext.localName}) or hides."""
-        rows: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {}
-        for catalog in self._catalogs.known():
-            server = catalog.server
-            for tool in catalog.lists.get("tools", ()):
-                name = tool.get("name") if isinstance(tool, dict) else None
-                if isinstance(name, str) and (server, name) not in rows:
-                    rows[(server, name)] = (f"{server}{ROW_SEPARATOR}{name}", server, tool)
-        return list(rows.values())
 
     # -- status ------------------------------------------------------------------
 

@@ -192,7 +192,9 @@ class AggregateModern:
         def answer(view: View) -> Message | Deferred[Message]:
             return handler(self, session, view, request, sink)
 
-        viewed: Deferred[View] = detached(self._core.aggregator.view(session))
+        # A list (or discover's counts) is served from the view: fresh lists.
+        renew = request.method in wire2026.CACHEABLE and request.method != "resources/read"
+        viewed: Deferred[View] = detached(self._core.aggregator.view(session, renew=renew))
         answered: Deferred[Message] = viewed.addCallback(answer)
         return answered.addErrback(self._failed, request)
 
@@ -249,6 +251,7 @@ class AggregateModern:
         session.mode = self._mode() or "full"
         session.scope = request.scope
         session.principal = request.principal
+        session.asker = request.asker
         pools = self._core.pools
         servers, withheld = request.servers, request.withheld
 
@@ -278,8 +281,9 @@ class AggregateModern:
 
     def _cacheScope(self, request: Era2026Request, view: View) -> str:
         """C{private} when what the view shows depends on the caller (a
-        principal's servers and catalogs) or a member's does."""
-        if request.principal:
+        principal's servers and catalogs) or a member's does, or a member
+        listed it C{private}."""
+        if request.principal or self._core.aggregator.listsPrivately(self.session(request), view):
             return "private"
         for server in view.members:
             pool = self._core.pools.get(server)
@@ -349,7 +353,23 @@ class AggregateModern:
             if pending is not None:
                 raise CallFailed(jsonrpc.SERVER_UNAVAILABLE, pending)
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
+        self._decide(session, view, request, "tools/call", owner.server, owner.original)
         return self._forward(owner.server, request, view, sink, name=owner.original)
+
+    def _decide(
+        self,
+        session: AggregateSession,
+        view: View,
+        request: Era2026Request,
+        action: str,
+        server: str,
+        name: str,
+    ) -> None:
+        """Refuse (L{CallFailed}) the member request the policy refuses."""
+        route = view.members[server].route if server in view.members else ""
+        self._core.aggregator._decide(
+            session, action, server, name, request.params, route, request.clientInfo
+        )
 
     def _promptsGet(
         self, session: AggregateSession, view: View, request: Era2026Request, sink: Sink
@@ -358,14 +378,17 @@ class AggregateModern:
         owner = view.owner(name, "prompt")
         if owner is None:
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown prompt: {name}")
+        self._decide(session, view, request, "prompts/get", owner.server, owner.original)
         return self._forward(owner.server, request, view, sink, name=owner.original)
 
     def _resourcesRead(
         self, session: AggregateSession, view: View, request: Era2026Request, sink: Sink
     ) -> Deferred[Message]:
-        server, why = view.uriOwner(str(request.params.get("uri")))
+        uri = str(request.params.get("uri"))
+        server, why = view.uriOwner(uri)
         if server is None:
             raise CallFailed(jsonrpc.INVALID_PARAMS, why)
+        self._decide(session, view, request, "resources/read", server, uri)
         return self._forward(server, request, view, sink)
 
     def _complete(

@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.aggregate.calls import toolError
 from mcpgateway.core.aggregate.requests import CallContext, memberFailure
-from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, ToolsLike
+from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed, ToolsLike
 from mcpgateway.core.aggregate.types import Owner
 from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.catalogdata import publicReason
@@ -109,6 +109,18 @@ class ModernContext(CallContext):
             return None
         return pool, member, owner
 
+    def _decideMember(self, owner: Owner, member: Member, arguments: dict[str, Any]) -> None:
+        """Refuse (L{CallFailed}) the member call the policy refuses."""
+        self._aggregator._decide(
+            self._session,
+            "tools/call",
+            owner.server,
+            owner.original,
+            {"arguments": arguments},
+            member.route,
+            self._request.clientInfo,
+        )
+
     def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
         """The member's request is the caller's with the member's name and
         the arguments C{invoke} was given: the same each round, so a retry
@@ -119,6 +131,10 @@ class ModernContext(CallContext):
                 toolError({"code": jsonrpc.INVALID_PARAMS, "message": f"Unknown tool: {name}"})
             )
         pool, member, owner = routed
+        try:
+            self._decideMember(owner, member, arguments)
+        except CallFailed as refused:
+            return fail(toolError({"code": refused.code, "message": refused.message}))
         params: dict[str, Any] = {"name": owner.original, "arguments": arguments}
         meta = self._request.params.get("_meta")
         if isinstance(meta, dict):
@@ -149,6 +165,10 @@ class ModernContext(CallContext):
                 jsonrpc.errorResponse(callId, jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
             )
         pool, member, owner = routed
+        try:
+            self._decideMember(owner, member, arguments)
+        except CallFailed as refused:
+            return succeed(jsonrpc.errorResponse(callId, refused.code, refused.message))
         params = {
             "name": owner.original,
             "arguments": arguments,

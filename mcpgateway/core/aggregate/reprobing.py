@@ -30,6 +30,7 @@ from mcpgateway.core.aggregate.session import (
     CatalogLike,
     ToolsLike,
 )
+from mcpgateway.core.aggregate.tools import KEY_SEPARATOR, ROW_SEPARATOR
 from mcpgateway.core.aggregate.view import Member, View
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.protocol import jsonrpc
@@ -50,10 +51,49 @@ class MemberChanges:
     _views: OrderedDict[Any, View]
     log: Logger
     reprobes: int
-    searchRows: Callable[..., list[tuple[str, str, dict[str, Any]]]]
     sessions: set[AggregateSession]
     viewNow: Callable[..., View]
     watchers: set[Callable[[], object]]
+
+    def catalogKeyFor(self, server: str, principal: str) -> str | None:
+        """The key of the catalog of C{server} C{principal} sees (C{None}:
+        no such server)."""
+        pool = self._pools.get(server)
+        return None if pool is None else self._catalogKey(pool, principal)
+
+    def listsPrivately(self, session: AggregateSession, view: View) -> bool:
+        """Whether a member of C{view} listed C{private} what C{session}
+        sees of it: then what the aggregate lists is private too."""
+        for server in view.members:
+            key = self.catalogKeyFor(server, session.principal)
+            catalog = None if key is None else self._catalogs.get(server, key)
+            if getattr(catalog, "private", None):
+                return True
+        return False
+
+    def searchRows(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(row name, server, definition) of every tool of every catalog
+        (every principal's and route's), for the search index; the row name
+        is C{server ROW_SEPARATOR original}, which a caller's view names
+        (L{CallContext.localName}) or hides. A row of one principal's
+        catalog (kept under its key, or listed C{private}) is
+        C{server KEY_SEPARATOR key ROW_SEPARATOR original}: found by that
+        principal only, so what a server listed for one caller never
+        reaches another's search, not even its wording."""
+        rows: dict[tuple[str, str, str | None], tuple[str, str, dict[str, Any]]] = {}
+        for catalog in self._catalogs.known():
+            server = catalog.server
+            # One principal's catalog (its own key, or lists it was told are
+            # private) is searched by that principal only.
+            key: str | None = catalog.catalogKey
+            head = f"{server}{KEY_SEPARATOR}{key}"
+            if not key and not getattr(catalog, "private", None):
+                key, head = None, server
+            for tool in catalog.lists.get("tools", ()):
+                name = tool.get("name") if isinstance(tool, dict) else None
+                if isinstance(name, str) and (server, name, key) not in rows:
+                    rows[(server, name, key)] = (f"{head}{ROW_SEPARATOR}{name}", server, tool)
+        return list(rows.values())
 
     def _catalogChanged(self, server: str, kinds: frozenset[str]) -> None:
         self.membersChanged()

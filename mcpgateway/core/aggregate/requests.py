@@ -34,6 +34,7 @@ from mcpgateway.core.aggregate.calls import (
     toolError,
     withMode,
 )
+from mcpgateway.core.aggregate.memberpolicy import MemberCall, MemberPolicy, refuseCall
 from mcpgateway.core.aggregate.results import ResultBudget, ResultStore
 from mcpgateway.core.aggregate.session import (
     LEARNED_URIS,
@@ -65,6 +66,8 @@ class AggregateRequests:
     pendingOf: Callable[..., str | None]
     view: Callable[..., Deferred[View]]
     viewNow: Callable[..., View]
+    memberPolicy: MemberPolicy | None
+    catalogKeyFor: Callable[..., str | None]
 
     def _ping(
         self,
@@ -121,14 +124,43 @@ class AggregateRequests:
             if pending is not None:
                 raise CallFailed(jsonrpc.SERVER_UNAVAILABLE, pending)
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
-        forwarded = {**message, "params": {**params, "name": owner.original}}
         member = view.members[owner.server]
+        self._decide(session, "tools/call", owner.server, owner.original, params, member.route)
+        forwarded = {**message, "params": {**params, "name": owner.original}}
         answer = self._call(
             session, owner.server, member.route, forwarded, related, tagged=not tasked
         )
         if tasked:
             answer.addCallback(self._taskCreated, session, owner.server, member.route, name)
         return answer.addCallback(self._toolAnswered, session, view, name)
+
+    def _decide(
+        self,
+        session: AggregateSession,
+        action: str,
+        server: str,
+        name: str,
+        params: Mapping[str, Any] | None,
+        route: str,
+        clientInfo: Any = None,
+    ) -> None:
+        """Refuse (L{CallFailed}) the member request the policy refuses.
+
+        @param clientInfo: the client's C{clientInfo} (C{None}: the session's)."""
+        if self.memberPolicy is None:
+            return
+        arguments = params.get("arguments") if params is not None else None
+        info = clientInfo if clientInfo is not None else getattr(session, "clientInfo", None)
+        client = info.get("name") if isinstance(info, dict) else None
+        call = MemberCall(
+            action,
+            server,
+            name,
+            arguments if isinstance(arguments, dict) else None,
+            route,
+            client if isinstance(client, str) else "",
+        )
+        refuseCall(self.memberPolicy, session.asker, call)
 
     def _toolAnswered(
         self, response: Message, session: AggregateSession, view: View, name: str
@@ -201,10 +233,10 @@ class AggregateRequests:
             owner = view.owner(name, "prompt")
             if owner is None:
                 raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown prompt: {name}")
+            route = view.members[owner.server].route
+            self._decide(session, "prompts/get", owner.server, owner.original, params, route)
             forwarded = {**message, "params": {**params, "name": owner.original}}
-            return self._call(
-                session, owner.server, view.members[owner.server].route, forwarded, related
-            )
+            return self._call(session, owner.server, route, forwarded, related)
 
         return self.view(session).addCallback(call)
 
@@ -223,7 +255,10 @@ class AggregateRequests:
             server, why = view.uriOwner(uri, session.learned.get)
             if server is None:
                 raise CallFailed(jsonrpc.INVALID_PARAMS, why)
-            answer = self._call(session, server, view.members[server].route, message, related)
+            route = view.members[server].route
+            if message.get("method") in ("resources/read", "resources/subscribe"):
+                self._decide(session, "resources/read", server, uri, None, route)
+            answer = self._call(session, server, route, message, related)
             method = message.get("method")
             if method == "resources/subscribe":
                 session.subscriptions.add(uri)
@@ -331,19 +366,33 @@ class CallContext:
     def localName(self, server: str, original: str) -> str | None:
         return self._view.names.get((server, original))
 
+    def catalogKey(self, server: str) -> str | None:
+        return self._aggregator.catalogKeyFor(server, self._session.principal)
+
     def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
         owner: Owner | None = self._view.callable.get(name)
         if owner is None:
             return fail(
                 toolError({"code": jsonrpc.INVALID_PARAMS, "message": f"Unknown tool: {name}"})
             )
+        member = self._view.members[owner.server]
+        try:
+            self._aggregator._decide(
+                self._session,
+                "tools/call",
+                owner.server,
+                owner.original,
+                {"arguments": arguments},
+                member.route,
+            )
+        except CallFailed as refused:
+            return fail(toolError({"code": refused.code, "message": refused.message}))
         params = self._message.get("params")
         meta = params.get("_meta") if isinstance(params, dict) else None
         inner: dict[str, Any] = {"name": owner.original, "arguments": arguments}
         if isinstance(meta, dict):
             inner["_meta"] = meta
         forwarded = {**self._message, "params": inner}
-        member = self._view.members[owner.server]
         answer = self._aggregator._call(
             self._session, owner.server, member.route, forwarded, self._related
         )
@@ -385,6 +434,17 @@ class CallContext:
                 jsonrpc.errorResponse(callId, jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
             )
         server = owner.server
+        try:
+            self._aggregator._decide(
+                self._session,
+                "tools/call",
+                server,
+                owner.original,
+                {"arguments": arguments},
+                self._view.members[server].route,
+            )
+        except CallFailed as refused:
+            return succeed(jsonrpc.errorResponse(callId, refused.code, refused.message))
         inner = {"name": owner.original, "arguments": arguments, "_meta": {"progressToken": callId}}
         session = self._session
 
@@ -467,6 +527,6 @@ def lister(attribute: str) -> ListHandler:
             items = list(getattr(view, _VIEW_ATTR[attribute]))
             return jsonrpc.resultResponse(message["id"], {attribute: items})
 
-        return aggregator.view(session).addCallback(answer)
+        return aggregator.view(session, renew=True).addCallback(answer)
 
     return handle

@@ -29,6 +29,7 @@ from twisted.internet.defer import Deferred, DeferredLock, succeed
 from twisted.logger import Logger
 
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.threads import RunInThread
 
 __all__ = [
     "Hit",
@@ -43,7 +44,6 @@ __all__ = [
     "splitWords",
 ]
 
-RunInThread = Callable[..., "Deferred[Any]"]
 
 #: bm25 weights of the columns C{name, words, server, description, params}.
 WEIGHTS = (10.0, 8.0, 3.0, 2.0, 1.0)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_aggregate -*-
+# -*- test-case-name: tests.web.test_aggregate_web, tests.core.aggregate.test_modern -*-
 """A session of the aggregate endpoint and what it is made of: the
 L{AggregateSession} a client holds, the L{MemberSession} it opens on each
 member server at first use, what the aggregator needs of the catalogs and
@@ -93,6 +93,10 @@ class CatalogLike(Protocol):
     def known(self) -> Sequence[Any]:
         """Every catalog served now (with C{.server} and C{.lists})."""
 
+    def expired(self, server: str, catalogKey: str = "") -> bool:
+        """Whether a list of that catalog is past its C{ttlMs}: L{ensure}
+        lists it again."""
+
 
 class ToolsLike(Protocol):
     """What the aggregator needs of the gateway's own tools
@@ -174,6 +178,7 @@ class AggregateSession(Session):
 
     __slots__ = (
         "_askIds",
+        "asker",
         "asks",
         "ended",
         "endpoint",
@@ -208,6 +213,9 @@ class AggregateSession(Session):
         self.seen: dict[str, str] = {}
         """Per kind, the fingerprint of the list the client was last given."""
         self.mayUse: Callable[[str], bool] = everything
+        self.asker: Any = None
+        """Who asks now (L{mcpgateway.core.aggregate.memberpolicy.Asker}),
+        which a policy decides by; the web sets it per request."""
         self.forCaller: Callable[[Message], Message] = asIs
         """A member's error as the session's current caller may read it (the
         web sets it per request: a child's stderr is an admin's only on a

@@ -69,6 +69,7 @@ from mcpgateway.core.aggregate.types import ShieldSpec
 from mcpgateway.core.tasks.model import NOT_LOADED, WORKING, Task, detailed
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.threads import RunInThread
 
 if TYPE_CHECKING:
     from mcpgateway.core.tasks.manager import TaskManager
@@ -98,8 +99,6 @@ LISTED_MEMBERS = 40
 TASK_WAIT = 20.0
 #: The ref a shortened result names when it was too large to keep.
 NOT_KEPT = "(not kept: too large for the result store)"
-
-RunInThread = Callable[..., "Deferred[Any]"]
 
 
 class ToolCallError(Exception):
@@ -148,6 +147,10 @@ class ToolContext(Protocol):
         """The name the caller sees for C{server}'s tool C{original}
         (C{None}: hidden from it)."""
 
+    def catalogKey(self, server: str) -> str | None:
+        """The key of the catalog of C{server} the caller sees (C{None}:
+        no such server)."""
+
     def invoke(self, name: str, arguments: dict[str, Any]) -> Deferred[dict[str, Any]]:
         """The C{CallToolResult} of the namespaced tool C{name}, through the
         member path; fails with L{ToolCallError} for a JSON-RPC error."""
@@ -188,14 +191,20 @@ class ToolContext(Protocol):
 ROW_SEPARATOR = "\x1f"
 """Between the server and the tool's own name in a search row's name (the
 index holds every catalog's tools; each caller's view names them)."""
+KEY_SEPARATOR = "\x1e"
+"""Between the server and the catalog key of a row only that key's
+principal may find (its catalog is its own, or was listed private)."""
 
 
 def _localName(hit: Hit, context: ToolContext) -> str | None:
     """The caller's name for a search hit, or C{None} if it may not see it."""
-    server, separator, original = hit.name.partition(ROW_SEPARATOR)
-    if separator:
-        return context.localName(server, original)
-    return hit.name if context.visible(hit.name) else None
+    head, separator, original = hit.name.partition(ROW_SEPARATOR)
+    if not separator:
+        return hit.name if context.visible(hit.name) else None
+    server, keyed, key = head.partition(KEY_SEPARATOR)
+    if keyed and context.catalogKey(server) != key:
+        return None  # another principal's catalog
+    return context.localName(server, original)
 
 
 def _ok(structured: dict[str, Any]) -> dict[str, Any]:
@@ -362,7 +371,13 @@ class GatewayTools:
         }
 
         def found(hits: list[Hit]) -> dict[str, Any]:
-            kept = [(name, hit) for hit in hits if (name := _localName(hit, context)) is not None]
+            kept: list[tuple[str, Hit]] = []
+            seen: set[str] = set()
+            for hit in hits:  # a tool of the shared catalog and the caller's own: once
+                name = _localName(hit, context)
+                if name is not None and name not in seen:
+                    seen.add(name)
+                    kept.append((name, hit))
             running: dict[str, bool] = {}
             results = []
             for name, hit in kept[:limit]:

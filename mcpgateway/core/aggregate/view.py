@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_view -*-
+# -*- test-case-name: tests.core.aggregate.test_modern, tests.trust.test_toolgate -*-
 """What one caller of the aggregate endpoint sees: its members' tools,
 prompts and resources under namespaced names, and who owns each.
 
@@ -138,6 +138,33 @@ class View:
                 " the gateway never guesses: use that server's own endpoint"
             )
         return None, f"no server of this endpoint lists the resource {uri!r}"
+
+    def callTarget(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        learned: Callable[[str], str | None] | None = None,
+    ) -> tuple[str, str] | None:
+        """The member a call reaches and the name it has there: a namespaced
+        tool's (or, for the gateway's own C{invoke}, the tool it names), a
+        prompt's, a resource URI's owner; C{None} for anything else (the
+        gateway's other tools, a name no member serves). What the rate
+        limits of that member and its tools are keyed by."""
+        if method == "resources/read":
+            uri = params.get("uri")
+            if not isinstance(uri, str):
+                return None
+            server, _ = self.uriOwner(uri, learned)
+            return None if server is None else (server, uri)
+        name = params.get("name")
+        if not isinstance(name, str) or method not in ("tools/call", "prompts/get"):
+            return None
+        owner = self.owner(name, "prompt" if method == "prompts/get" else "tool")
+        if owner is None and name == "invoke" and name in self.gatewayTools:
+            arguments = params.get("arguments")
+            named = arguments.get("name") if isinstance(arguments, dict) else None
+            owner = self.owner(named) if isinstance(named, str) else None
+        return None if owner is None else (owner.server, owner.original)
 
 
 def _fingerprint(items: Sequence[Any]) -> str:

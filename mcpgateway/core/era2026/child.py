@@ -595,13 +595,15 @@ class Era2026ChildAdapter:
         if exchange.session is None:
             self.router.childMessage(message)  # the gateway's own (discover): as it is
             return
-        self._deliver(responseId, exchange.method, message)
+        self._deliver(responseId, exchange.method, message, exchange.session)
 
-    def _deliver(self, childId: int, method: str, message: Message) -> None:
-        """The final answer of the session's request C{childId}."""
+    def _deliver(self, childId: int, method: str, message: Message, session: object = None) -> None:
+        """The final answer of the session's request C{childId} (its cache
+        hints kept for a session that C{keepsCacheHints}: the catalogs')."""
         result = message.get("result")
         if isinstance(result, dict):
-            message = {**message, "id": childId, "result": legacyResult(method, result)}
+            hints = bool(getattr(session, "keepsCacheHints", False))
+            message = {**message, "id": childId, "result": legacyResult(method, result, hints)}
         else:
             message = {**message, "id": childId}
         self.router.childMessage(message)

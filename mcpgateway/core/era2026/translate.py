@@ -103,12 +103,14 @@ def wrappedSchema(schema: Any) -> Any:
     return schema
 
 
-def legacyResult(method: str, result: dict[str, Any]) -> dict[str, Any]:
+def legacyResult(method: str, result: dict[str, Any], hints: bool = False) -> dict[str, Any]:
     """A modern child's complete result as a legacy client gets it (a
-    copy): no C{resultType}, no cache hints, no server info in C{_meta};
+    copy): no C{resultType}, no cache hints (unless C{hints}: the
+    catalogs' own session honours them), no server info in C{_meta};
     a non-object C{structuredContent} wrapped C{{"result": value}}, and (in
     C{tools/list}) a non-object C{outputSchema} root wrapped to match."""
-    out = {k: v for k, v in result.items() if k not in ("resultType", "ttlMs", "cacheScope")}
+    dropped = ("resultType",) if hints else ("resultType", "ttlMs", "cacheScope")
+    out = {k: v for k, v in result.items() if k not in dropped}
     meta = out.get("_meta")
     if isinstance(meta, dict):
         kept = {k: v for k, v in meta.items() if k != wire2026.SERVER_INFO_KEY}

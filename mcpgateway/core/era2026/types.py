@@ -70,6 +70,9 @@ class Era2026Request:
     withheld: frozenset[str] = frozenset()
     untimed: bool = False
     childTask: bool = False
+    asker: Any = field(default=None, compare=False)
+    """Who asks (L{mcpgateway.core.aggregate.memberpolicy.Asker}), which
+    an aggregate's policy decides by (C{None}: nobody authenticated)."""
 
 
 @dataclass(frozen=True)

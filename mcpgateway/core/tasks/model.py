@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.tasks.test_model -*-
+# -*- test-case-name: tests.core.tasks -*-
 """A task of the MCP Tasks extension (C{io.modelcontextprotocol/tasks},
 MCP 2026-07-28) as the gateway keeps it, and its shapes on the wire.
 

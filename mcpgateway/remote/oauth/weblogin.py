@@ -68,8 +68,8 @@ from mcpgateway.remote.oauth.pending import PendingLogins
 from mcpgateway.remote.oauth.resources import canonicalResource
 from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.threads import RunInThread
 
-RunInThread = Callable[..., "Deferred[Any]"]
 FORM = "form"
 CONFIRM_FORM = "confirm-form"
 STATE = "state"

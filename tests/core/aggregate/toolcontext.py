@@ -58,6 +58,8 @@ class FakeContext:
     principal: str = ""
     started: list[Started] = field(default_factory=list)
     """The calls made with L{start}, each answered by firing its C{response}."""
+    catalogKeys: dict[str, str] = field(default_factory=dict)
+    """The key of the catalog of each server the caller sees (C{""} if not named)."""
 
     def __post_init__(self) -> None:
         self.definitions: dict[str, dict[str, Any]] = {}
@@ -84,6 +86,9 @@ class FakeContext:
     def localName(self, server: str, original: str) -> str | None:
         name = f"{server}__{original}"
         return name if self.visible(name) else None
+
+    def catalogKey(self, server: str) -> str | None:
+        return self.catalogKeys.get(server, "")
 
     def pendingOf(self, name: str) -> str | None:
         for server, why in self.unavailable.items():

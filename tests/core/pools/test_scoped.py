@@ -331,7 +331,7 @@ class BoundTests(ScopedCase):
         self.assertEqual(self.pool.expire(self.reactor.seconds()), [procA.pid])
 
     def test_a_credential_childs_route_sets_its_idle_timeout(self) -> None:
-        """Review: a child of one credential is stored under its route's
+        """A child of one credential is stored under its route's
         child key with the credential's; it keeps its route's idleTimeout."""
         quickA = dataclasses.replace(
             variant(A, "/ws/a"),
@@ -381,7 +381,7 @@ class RouteTimeoutReloadTests(ScopedCase):
         self.assertEqual((said["timeout"], said["before"]), (5.0, 100.0))
 
     def test_a_reload_that_changed_nothing_changes_no_childs_timeout(self) -> None:
-        """Review: a session's own child of a route with its own timeout
+        """A session's own child of a route with its own timeout
         (100 s here, the server's 10 s) keeps it through a reload that
         changed nothing (Claude Code rewrites its file all the time)."""
         spec = dataclasses.replace(WORKSPACES, mode="session")
@@ -398,8 +398,8 @@ class RouteTimeoutReloadTests(ScopedCase):
         self.assertEqual([e for e in events if "request timeout is now" in e["log_format"]], [])
 
     def test_a_child_routes_share_has_the_longest_of_their_timeouts_from_the_start(self) -> None:
-        """Review: not the timeout of whichever route started it, then
-        another at the first reload."""
+        """Not the timeout of whichever route started it, then another at
+        the first reload: the longest, from the start."""
         short = dataclasses.replace(
             variant(A, "/ws/same", childKey="K"),
             launch=dataclasses.replace(variant(A, "/ws/same").launch, requestTimeout=5.0),

@@ -1,0 +1,113 @@
+# -*- test-case-name: tests.governance.test_policy_members -*-
+"""Who may reach which member through the aggregate: the kernel's side of a
+policy (L{MemberPolicy}), which the service wires in
+(L{mcpgateway.governance.policymembers}).
+
+An aggregate endpoint (C{/mcp}, C{/mcp/search}) is no server of its own: a
+request to it is decided as the member request it resolves to (the member
+server, the member's own name for the tool, prompt or resource, the call's
+arguments), where the view resolves a namespaced name to its owner. The
+view a caller gets (L{screened}) holds only what the policy could let it
+call: its listings, C{search}'s results, C{describe} and C{invoke} never
+reach the rest, so a hidden tool is refused exactly as an unknown one.
+Each call is then decided with its arguments (L{refuseCall}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from mcpgateway.core.aggregate.session import CallFailed
+from mcpgateway.core.aggregate.types import Owner
+from mcpgateway.core.aggregate.view import View
+from mcpgateway.protocol import jsonrpc
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """The caller of an aggregate request, as the web knows it."""
+
+    principal: object = None
+    """The authenticated principal (C{None}: anonymous); opaque here."""
+    source: str = ""
+    """The address the request came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberCall:
+    """One request of a member, as the aggregate resolved it."""
+
+    action: str
+    """C{tools/call}, C{prompts/get} or C{resources/read}."""
+    server: str
+    name: str
+    """The member's own tool or prompt name, or the resource URI."""
+    arguments: Mapping[str, Any] | None = None
+    route: str = ""
+    client: str = ""
+
+
+class MemberPolicy(Protocol):
+    """What the aggregate asks a policy."""
+
+    def viewKey(self, asker: Asker) -> Hashable:
+        """What a screened view depends on of C{asker} under the policy now
+        (another key once the policy is reloaded)."""
+
+    def listable(self, asker: Asker, action: str, server: str, name: str) -> bool:
+        """Whether some call of member C{server}'s C{name} by C{asker}
+        could be allowed (it is listed, searchable and callable)."""
+
+    def refusal(self, asker: Asker, call: MemberCall) -> str | None:
+        """Why C{call} is refused (C{None}: it may go on); the text names
+        the policies that decided, never their text."""
+
+
+ACTIONS = {"tool": "tools/call", "prompt": "prompts/get"}
+
+
+def screened(view: View, policy: MemberPolicy, asker: Asker) -> View:
+    """C{view} without what C{asker} may not call (the other gateway tools
+    stay: they only reach what the view holds)."""
+
+    def shows(owner: Owner) -> bool:
+        return policy.listable(asker, ACTIONS[owner.kind], owner.server, owner.original)
+
+    callable_ = {name: owner for name, owner in view.callable.items() if shows(owner)}
+    promptOwners = {name: owner for name, owner in view.promptOwners.items() if shows(owner)}
+    uris: dict[str, tuple[str, ...]] = {}
+    for uri, servers in view.uris.items():
+        kept = tuple(s for s in servers if policy.listable(asker, "resources/read", s, uri))
+        if kept:
+            uris[uri] = kept
+    gateway = set(view.gatewayTools)
+    return replace(
+        view,
+        tools=tuple(
+            tool
+            for tool in view.tools
+            if tool.get("name") in callable_ or tool.get("name") in gateway
+        ),
+        callable=callable_,
+        definitions={n: d for n, d in view.definitions.items() if n in callable_},
+        prompts=tuple(p for p in view.prompts if p.get("name") in promptOwners),
+        promptOwners=promptOwners,
+        resources=tuple(r for r in view.resources if r.get("uri") in uris),
+        uris=uris,
+    )
+
+
+def refuseCall(
+    policy: MemberPolicy | None,
+    asker: Asker | None,
+    call: MemberCall,
+) -> None:
+    """Raise L{CallFailed} (C{-32602}, as an unknown name) when the policy
+    refuses C{call}; nothing without a policy."""
+    if policy is None:
+        return
+    why = policy.refusal(asker if asker is not None else Asker(), call)
+    if why is not None:
+        raise CallFailed(jsonrpc.INVALID_PARAMS, why)

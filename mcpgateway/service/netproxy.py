@@ -1,0 +1,445 @@
+# -*- test-case-name: tests.service.test_netproxy -*-
+"""The network allow-list proxy the gateway runs for its confined children.
+
+A child whose profile allows some domains (its C{allowedDomains}, or its
+launcher's package registries) runs in a network namespace of its own,
+with no route out: its only way out is a unix socket the gateway listens
+on, bound into its sandbox, where a forwarder (L{mcpgateway.sandbox.forward})
+makes it an HTTP proxy on C{127.0.0.1} for the child's C{HTTP(S)_PROXY}.
+Each server gets sockets of its own, one per allow list, in a private
+runtime directory (mode 0700): which socket a connection came in on says
+whose it is, and nothing the child sends can change that. Under Landlock,
+which has no network namespace but can restrict TCP connect to ports, a
+server gets a loopback TCP port of its own instead (L{NetworkProxy.portFor}).
+
+The proxy serves C{CONNECT host:port} (HTTPS, or any TCP) and plain HTTP
+requests in absolute form, for the hosts the allow list names
+(L{mcpgateway.sandbox.netproxy.AllowList}); it resolves names without
+blocking (the reactor's name resolver), and connects only to public
+addresses, or to an address the allow list names literally: no name
+leads a child to the gateway's own port or another local service.
+
+Bounded per server: its open connections, each connection's head (the
+rest waits in the kernel while the upstream connects), what is buffered
+each way (each side is the producer of the other's transport, which
+pauses it when the other falls behind), and how long a connection may
+stay idle. A refusal is logged once per server and host, naming the
+profile line that would allow it, and counted (L{NetworkProxy.status}).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IHostResolution,
+    IListeningPort,
+    IReactorTime,
+    IResolutionReceiver,
+)
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from mcpgateway.runtime import logs
+from mcpgateway.sandbox.netproxy import (
+    MAX_HEAD,
+    AllowList,
+    IPAddress,
+    ProxyRequest,
+    ProxyRequestError,
+    addressOf,
+    allowLine,
+    parseHead,
+)
+
+MAX_CONNECTIONS = 64
+"""The connections one server's children may hold open through the proxy."""
+HEAD_TIMEOUT = 30.0
+"""Seconds a connection may take to send its request head."""
+IDLE_TIMEOUT = 300.0
+"""Seconds a connection may pass without a byte either way."""
+CONNECT_TIMEOUT = 30
+MAX_HOSTS_SHOWN = 16
+"""The refused hosts a server's status names (the count counts them all)."""
+MAX_HOSTS_KEPT = 256
+"""The refused hosts counted one by one per socket (and logged once each)."""
+OTHER_HOSTS = "(other hosts)"
+
+Resolver = Callable[[str], Deferred[list[IPAddress]]]
+"""A host name's addresses."""
+
+
+@implementer(IResolutionReceiver)
+class _Addresses:
+    """Collects what the reactor's name resolver finds for one name."""
+
+    def __init__(self) -> None:
+        self.found: list[IPAddress] = []
+        self.done: Deferred[list[IPAddress]] = Deferred()
+
+    def resolutionBegan(self, resolution: IHostResolution) -> None:
+        pass
+
+    def addressResolved(self, address: IAddress) -> None:
+        host = addressOf(str(getattr(address, "host", "")))
+        if host is not None and host not in self.found:
+            self.found.append(host)
+
+    def resolutionComplete(self) -> None:
+        self.done.callback(self.found)
+
+
+def reactorResolver(reactor: Any) -> Resolver:
+    """Resolves with C{reactor}'s name resolver (C{getaddrinfo} in its
+    thread pool: the reactor never waits)."""
+
+    def resolve(host: str) -> Deferred[list[IPAddress]]:
+        receiver = _Addresses()
+        reactor.nameResolver.resolveHostName(receiver, host)
+        return receiver.done
+
+    return resolve
+
+
+@dataclass
+class ChildNetwork:
+    """What one socket of the proxy serves: a server's allow list, its
+    open connections and its refusals."""
+
+    server: str
+    allow: AllowList
+    active: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+    """Refusals by C{host:port}."""
+
+    @property
+    def refusals(self) -> int:
+        return sum(self.refused.values())
+
+
+class _Upstream(Protocol):
+    """The proxy's connection to the host a child asked for."""
+
+    def __init__(self, client: ProxyProtocol) -> None:
+        self.client = client
+
+    def connectionMade(self) -> None:
+        self.client.upstreamReady(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.client.touch()
+        self.client.transport.write(data)  # type: ignore[union-attr]
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.client.upstreamLost()
+
+
+class ProxyProtocol(Protocol):
+    """One connection of a child to its proxy: its request head, then
+    bytes both ways."""
+
+    def __init__(self, proxy: NetworkProxy, network: ChildNetwork) -> None:
+        self.proxy = proxy
+        self.network = network
+        self.head = b""
+        self.upstream: _Upstream | None = None
+        self.request: ProxyRequest | None = None
+        self.timer: IDelayedCall | None = None
+        self.counted = False
+        self.closed = False
+
+    def connectionMade(self) -> None:
+        if self.network.active >= self.proxy.maxConnections:
+            self.refuse(503, f"{self.proxy.maxConnections} connections are open already")
+            return
+        self.counted = True
+        self.network.active += 1
+        self.timer = self.proxy.clock.callLater(self.proxy.headTimeout, self.expire)
+
+    def touch(self) -> None:
+        """A byte went through: the idle timer starts again."""
+        if self.timer is not None and self.timer.active():
+            self.timer.reset(self.proxy.idleTimeout)
+
+    def expire(self) -> None:
+        self.timer = None
+        if self.upstream is None and self.request is None:
+            self.refuse(408, "the request head took too long")
+            return
+        self.close()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.request is not None:
+            self.touch()
+            if self.upstream is not None and self.upstream.transport is not None:
+                self.upstream.transport.write(data)
+            else:
+                self.head += data  # only what arrived with the head: reading is paused
+            return
+        self.head += data
+        end = self.head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.head) > MAX_HEAD:
+                self.refuse(431, "the request head is too long")
+            return
+        head, self.head = self.head[: end + 4], self.head[end + 4 :]
+        try:
+            self.request = parseHead(head)
+        except ProxyRequestError as e:
+            self.refuse(400, str(e))
+            return
+        self.transport.pauseProducing()  # type: ignore[union-attr]
+        self.judge(self.request)
+
+    def judge(self, request: ProxyRequest) -> None:
+        """Allow or refuse C{request} by its host, then by its addresses."""
+        if not self.network.allow.allows(request.host, request.port):
+            self.deny(request, "not on its allow list")
+            return
+        literal = addressOf(request.host)
+        found = succeed([literal]) if literal is not None else self.proxy.resolve(request.host)
+        found.addCallbacks(self.resolved, self.unresolved)
+
+    def unresolved(self, failure: Failure) -> None:
+        self.refuse(502, f"cannot resolve {self.request.host if self.request else '?'}")
+
+    def resolved(self, addresses: list[IPAddress]) -> None:
+        request = self.request
+        if self.closed or request is None:
+            return
+        if not addresses:
+            self.refuse(502, f"{request.host} has no address")
+            return
+        usable = [a for a in addresses if self.network.allow.addressAllowed(a, request.port)]
+        if not usable:
+            self.deny(request, f"it resolves to {addresses[0]}, a local address")
+            return
+        self.connectTo(usable)
+
+    def connectTo(self, addresses: list[IPAddress]) -> None:
+        """Connect to the first of C{addresses} that answers."""
+        proxy = self.proxy
+        request = self.request
+        assert request is not None
+        address, rest = addresses[0], addresses[1:]
+        kind = TCP6ClientEndpoint if address.version == 6 else TCP4ClientEndpoint
+        endpoint = kind(proxy.reactor, str(address), request.port, timeout=CONNECT_TIMEOUT)
+        connecting = endpoint.connect(Factory.forProtocol(lambda: _Upstream(self)))
+
+        def failed(failure: Failure) -> None:
+            if self.closed:
+                return
+            if rest:
+                self.connectTo(rest)
+            else:
+                self.refuse(502, f"cannot connect to {request.host}:{request.port}")
+
+        connecting.addErrback(failed)
+
+    def upstreamReady(self, upstream: _Upstream) -> None:
+        if self.closed:
+            upstream.transport.loseConnection()  # type: ignore[union-attr]
+            return
+        self.upstream = upstream
+        request = self.request
+        assert request is not None and upstream.transport is not None
+        assert self.transport is not None
+        self.transport.registerProducer(upstream.transport, True)  # type: ignore[attr-defined]
+        upstream.transport.registerProducer(self.transport, True)  # type: ignore[attr-defined]
+        if request.tunnel:
+            self.transport.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        pending, self.head = request.head + self.head, b""
+        if pending:
+            upstream.transport.write(pending)
+        self.touch()
+        if self.timer is not None and self.timer.active():
+            self.timer.reset(self.proxy.idleTimeout)
+        self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def upstreamLost(self) -> None:
+        self.upstream = None
+        self.close()
+
+    def deny(self, request: ProxyRequest, why: str) -> None:
+        """Refuse C{request} as the allow list says, and tell of it once."""
+        self.proxy.refused(self.network, request.host, request.port, why)
+        self.refuse(
+            403,
+            f"mcpgateway sandbox: {request.host}:{request.port} is refused ({why}):"
+            f" {allowLine(request.host, request.port)} in server {self.network.server}'s entry",
+        )
+
+    def refuse(self, code: int, why: str) -> None:
+        """Answer C{code} with C{why} and close."""
+        if self.closed or self.transport is None:
+            return
+        body = (why + "\n").encode("utf-8", "replace")
+        reason = REASONS.get(code, "Error")
+        self.transport.write(
+            f"HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length:"
+            f" {len(body)}\r\nConnection: close\r\n\r\n".encode("ascii")
+            + body
+        )
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.loseConnection()
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self.counted:
+            self.counted = False
+            self.network.active -= 1
+        self.close()
+
+
+REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+class NetworkProxy(Service):
+    """The gateway's allow-list proxy: a listening unix socket per server
+    and allow list, in a private runtime directory (or a loopback port,
+    under Landlock)."""
+
+    log = Logger(observer=logs.observer, namespace="mcpgateway.sandbox")
+
+    def __init__(
+        self,
+        reactor: Any,
+        clock: IReactorTime | None = None,
+        resolve: Resolver | None = None,
+        runtimeDir: Callable[[], str] = lambda: tempfile.mkdtemp(prefix="mcpgw-net-"),
+        maxConnections: int = MAX_CONNECTIONS,
+        headTimeout: float = HEAD_TIMEOUT,
+        idleTimeout: float = IDLE_TIMEOUT,
+    ) -> None:
+        """
+        @param runtimeDir: makes the private directory of the sockets (mode
+            0700; short: a unix socket's path has at most 107 bytes).
+        """
+        self.reactor = reactor
+        self.clock = clock or reactor
+        self.resolve = resolve or reactorResolver(reactor)
+        self._makeDir = runtimeDir
+        self.directory: str | None = None
+        self.maxConnections = maxConnections
+        self.headTimeout = headTimeout
+        self.idleTimeout = idleTimeout
+        self.sockets: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
+        self.tcpPorts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], int] = {}
+        self.networks: dict[str, ChildNetwork] = {}
+        """By socket path (C{tcp:PORT} for a loopback port)."""
+        self.ports: list[IListeningPort] = []
+        self._told: set[tuple[str, str]] = set()
+
+    def socketFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...] = ()) -> str:
+        """The socket a child of C{server} with this allow list reaches the
+        proxy through (listening from now on)."""
+        key = (server, allowed, denied)
+        known = self.sockets.get(key)
+        if known is not None:
+            return known
+        if self.directory is None:
+            self.directory = self._makeDir()
+            os.chmod(self.directory, 0o700)
+        path = os.path.join(self.directory, f"{len(self.sockets)}.sock")
+        network = ChildNetwork(server, AllowList(allowed, denied))
+        self.ports.append(
+            self.reactor.listenUNIX(
+                path, Factory.forProtocol(lambda: ProxyProtocol(self, network)), mode=0o600
+            )
+        )
+        self.sockets[key] = path
+        self.networks[path] = network
+        return path
+
+    def portFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...] = ()) -> int:
+        """The loopback TCP port of C{server}'s children with this allow
+        list, for Landlock, which confines by port, not socket (listening
+        from now on): one per server and allow list, so the port still says
+        whose a connection is (any local process may connect to it, and
+        reach that allow list's hosts, nothing more)."""
+        key = ("tcp:" + server, allowed, denied)
+        known = self.tcpPorts.get(key)
+        if known is not None:
+            return known
+        network = ChildNetwork(server, AllowList(allowed, denied))
+        port = self.reactor.listenTCP(
+            0, Factory.forProtocol(lambda: ProxyProtocol(self, network)), interface="127.0.0.1"
+        )
+        self.ports.append(port)
+        number = int(port.getHost().port)
+        self.tcpPorts[key] = number
+        self.networks[f"tcp:{number}"] = network
+        return number
+
+    def refused(self, network: ChildNetwork, host: str, port: int, why: str) -> None:
+        """Count a refusal; log it the first time for this server and host."""
+        where = f"{host}:{port}"
+        if where not in network.refused and len(network.refused) >= MAX_HOSTS_KEPT:
+            where = OTHER_HOSTS  # a child trying every name keeps no more of the gateway's memory
+        network.refused[where] = network.refused.get(where, 0) + 1
+        if (network.server, where) in self._told or where == OTHER_HOSTS:
+            return
+        self._told.add((network.server, where))
+        self.log.warn(
+            "sandbox: server {server}: the network proxy refused {host}:{port} ({why}): allow"
+            " it with {line}",
+            server=network.server,
+            host=host,
+            port=port,
+            why=why,
+            line=allowLine(host, port),
+        )
+
+    def status(self, server: str) -> dict[str, Any] | None:
+        """A server's proxy line: its open connections and refusals, or
+        C{None} when none of its children uses the proxy."""
+        mine = [n for n in self.networks.values() if n.server == server]
+        if not mine:
+            return None
+        refused: dict[str, int] = {}
+        for network in mine:
+            for where, count in network.refused.items():
+                refused[where] = refused.get(where, 0) + count
+        return {
+            "open": sum(n.active for n in mine),
+            "refused": sum(refused.values()),
+            "refusedHosts": sorted(refused, key=lambda w: -refused[w])[:MAX_HOSTS_SHOWN],
+        }
+
+    def stopService(self) -> Any:
+        super().stopService()
+        ports, self.ports = self.ports, []
+        for port in ports:
+            port.stopListening()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        return None

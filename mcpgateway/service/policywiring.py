@@ -1,0 +1,75 @@
+# -*- test-case-name: tests.governance.test_policy_gate -*-
+"""C{--policy FILE} and C{--policy-default allow|deny}: the options, and
+the wiring of the policy file (L{mcpgateway.governance.policyfile}) and
+its gate (L{mcpgateway.governance.gate.PolicyGate}) into a gateway.
+
+Without C{--policy} nothing here imports the policy engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+POLICY_HELP = (
+    "A Cedar policy file deciding who may call which tool, resource and prompt"
+    " (docs/policy.md); read again when it changes. Needs the policy extra:"
+    " pip install 'mcpgateway[policy]'."
+)
+DEFAULT_HELP = (
+    "With --policy: the decision on a request no policy permits or forbids:"
+    " deny (Cedar's own, the default) or allow (only explicit forbids refuse)."
+)
+
+
+def policyDefault(value: str) -> str:
+    """C{--policy-default}'s value: C{allow} or C{deny}."""
+    if value not in ("allow", "deny"):
+        raise ValueError("must be allow or deny")
+    return value
+
+
+def policyParameters() -> list[list[Any]]:
+    """The C{optParameters} entries of C{--policy} and C{--policy-default}."""
+    return [
+        ["policy", None, None, POLICY_HELP],
+        ["policy-default", None, "deny", DEFAULT_HELP, policyDefault],
+    ]
+
+
+def wireAggregatePolicy(gate: Any, gateway: Any) -> None:
+    """Give C{gateway}'s aggregate the policy of C{gate} (nothing without
+    one): each aggregate request is decided as the member request it
+    resolves to (L{mcpgateway.governance.policymembers})."""
+    if gate is None:
+        return
+    from mcpgateway.governance.policymembers import PolicyMembers
+
+    gateway.aggregator.memberPolicy = PolicyMembers(gate, gateway.pools)
+
+
+def wirePolicy(options: Any, reactor: Any, top: Any) -> Any:
+    """The policy gate of C{--policy} (C{None} without it), its file watched
+    under C{top}; a file that cannot be used refuses the start in one line."""
+    path = options.get("policy")
+    if not path:
+        return None
+    from mcpgateway.service.process import refuse
+
+    try:
+        import cedarpy  # noqa: F401
+    except ImportError:
+        refuse("mcpgateway: --policy needs the Cedar engine: pip install 'mcpgateway[policy]'")
+    from mcpgateway.governance.gate import PolicyGate
+    from mcpgateway.governance.policy import PolicyError
+    from mcpgateway.governance.policyfile import PolicyFile
+
+    policyFile = PolicyFile(Path(path), options.get("policy-default") or "deny", reactor)
+    try:
+        policyFile.load()
+    except PolicyError as e:
+        refuse(f"mcpgateway: --policy: {e}")
+    policyFile.setServiceParent(top)
+    gate = PolicyGate(policyFile, reactor)
+    gate.file = policyFile
+    return gate

@@ -1,0 +1,88 @@
+# -*- test-case-name: tests.cli.test_start_sandbox -*-
+"""C{mcpgateway start --sandbox auto|off}: the gateway's own C{--sandbox},
+passed on to the gateway it starts (detached or in the foreground); without
+it the gateway decides (its default, or C{$MCPGATEWAY_SANDBOX}, which it
+inherits); a word the gateway would refuse is refused before anything
+starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcpgateway import tap
+from mcpgateway.cli.context import CliContext
+from mcpgateway.cli.start import gatewayArgv
+from mcpgateway.sandbox import confine
+from mcpgateway.service.sandboxing import MODES as SANDBOX_MODES
+from tests.cli.support import FakeGateway, run
+from tests.cli.test_start import FakeLauncher
+
+
+def test_the_words_are_the_sandboxs() -> None:
+    assert SANDBOX_MODES == confine.MODES
+
+
+def test_gateway_argv_passes_the_mode_to_the_gateway(tmp_path: Path) -> None:
+    argv = gatewayArgv(tmp_path, 9100, None, False, False, sandbox="off")
+    assert argv[argv.index("--sandbox") + 1] == "off"
+    assert argv.index("--sandbox") > argv.index("mcpgateway")  # the gateway's, not twistd's
+    assert "--sandbox" not in gatewayArgv(tmp_path, 9100, None, False, False)
+
+
+@pytest.mark.parametrize("foreground", [False, True])
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_start_sandbox_reaches_the_gateway(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+    foreground: bool,
+    mode: str,
+) -> None:
+    monkeypatch.delenv("MCPGATEWAY_SANDBOX", raising=False)
+    (home / ".claude.json").write_text('{"mcpServers": {}}')
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    ctx.warm = lambda: None
+    ctx.terminalForeground = lambda: True
+    extra = ["--foreground"] if foreground else []
+    port = str(fakeGateway.port)
+    code, _, err = run(
+        capsys, stateDir, "start", "--port", port, "--sandbox", mode, *extra, ctx=ctx
+    )
+    assert code == 0, err
+    gateway = launcher.argv[launcher.argv.index("mcpgateway") + 1 :]
+    assert gateway[gateway.index("--sandbox") + 1] == mode
+    options = tap.Options()
+    options.parseOptions(gateway)  # the gateway takes the command line start gives it
+    assert options["sandbox"] == mode
+
+
+def test_start_without_it_leaves_the_gateways_default(
+    capsys: pytest.CaptureFixture[str],
+    stateDir: Path,
+    home: Path,
+    locked: None,
+    fakeGateway: FakeGateway,
+    ctx: CliContext,
+) -> None:
+    launcher = FakeLauncher(stateDir, fakeGateway)
+    ctx.launch = launcher
+    ctx.warm = lambda: None
+    code, _, _ = run(capsys, stateDir, "start", "--port", str(fakeGateway.port), ctx=ctx)
+    assert code == 0 and "--sandbox" not in launcher.argv
+
+
+def test_start_refuses_a_word_the_gateway_does_not_know(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, ctx: CliContext
+) -> None:
+    ctx.launch = FakeLauncher(stateDir, None)
+    code, out, err = run(capsys, stateDir, "start", "--sandbox", "on", ctx=ctx)
+    assert (code, out) == (2, "")
+    assert "invalid choice: 'on'" in err and "auto" in err
+    assert ctx.launch.argv == []

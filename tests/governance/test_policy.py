@@ -1,0 +1,193 @@
+"""The Cedar policy (L{mcpgateway.governance.policy}): who may call what,
+with which arguments; what a listing shows; the refusal's policy ids; the
+default; a broken rule; client arguments that try to forge Cedar values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import cedarpy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mcpgateway.governance.policy import (
+    DEFAULT_DENY_ID,
+    SCHEMA,
+    Caller,
+    Policy,
+    PolicyError,
+    RequestFacts,
+    Target,
+    _callerEntities,
+    _resourceEntities,
+    cedarString,
+    cedarValue,
+    contextOf,
+)
+
+TEAM = """
+@id("analysts-read-public")
+permit(principal in Gateway::Group::"analysts", action == Gateway::Action::"tools/call", resource)
+when {
+  resource.server == "files" && resource.name like "read_*" &&
+  context.arguments has path && context.arguments.path like "/data/public/*"
+};
+@id("admins-all")
+permit(principal in Gateway::Group::"admins", action, resource);
+@id("no-shell")
+forbid(principal, action, resource is Gateway::Tool) when { resource.name == "shell" };
+"""
+
+ANN = Caller("ann", frozenset({"analysts"}), (("dept", "research"),), via="oauth")
+ROOT = Caller("root", frozenset({"admins"}), via="oauth")
+BOB = Caller("bob", via="oauth")
+FILES = Target("files")
+
+
+def call(caller: Caller, tool: str, target: Target = FILES, **arguments: Any) -> RequestFacts:
+    return RequestFacts(caller, "tools/call", target, tool, arguments, time=1.7e9)
+
+
+def test_analysts_read_public_paths_only() -> None:
+    policy = Policy(TEAM)
+    allowed = policy.decide(call(ANN, "read_file", path="/data/public/a.csv"))
+    assert allowed.allowed and allowed.policies == ("analysts-read-public",)
+    for facts in (
+        call(ANN, "read_file", path="/data/private/a.csv"),
+        call(ANN, "read_file"),
+        call(ANN, "write_file", path="/data/public/a.csv"),
+        call(ANN, "read_file", Target("other"), path="/data/public/a.csv"),
+    ):
+        refused = policy.decide(facts)
+        assert refused.outcome == "denied"
+        assert refused.policies == (DEFAULT_DENY_ID,)
+        assert "resource.name" not in refused.reason  # the policy's id, never its text
+
+
+def test_admins_everything_but_an_explicit_forbid() -> None:
+    policy = Policy(TEAM)
+    assert policy.decide(call(ROOT, "write_file", path="/etc/passwd")).allowed
+    refused = policy.decide(call(ROOT, "shell"))
+    assert refused.outcome == "denied" and refused.policies == ("no-shell",)
+    assert refused.reason == "tools/call of files/shell refused by policy no-shell"
+
+
+def test_default_allow_is_an_implicit_permit_that_forbids_override() -> None:
+    policy = Policy(TEAM, default="allow")
+    assert policy.decide(call(BOB, "anything")).allowed
+    assert policy.decide(call(BOB, "shell")).policies == ("no-shell",)
+    assert policy.visible(call(BOB, "anything"))
+    assert not policy.visible(call(BOB, "shell"))
+
+
+def test_a_policy_that_fails_to_evaluate_refuses() -> None:
+    text = '@id("by-dept") forbid(principal, action, resource) when { context.nothere };'
+    refused = Policy(text, default="allow").decide(call(BOB, "x"))
+    assert refused.outcome == "denied" and refused.policies == ("by-dept",)
+
+
+def test_claims_are_tags_and_groups_are_parents() -> None:
+    text = (
+        '@id("research") permit(principal, action, resource) when'
+        ' { principal.hasTag("dept") && principal.getTag("dept") == "research" };'
+    )
+    policy = Policy(text)
+    assert policy.decide(call(ANN, "x")).allowed
+    assert not policy.decide(call(BOB, "x")).allowed
+
+
+def test_context_time_source_and_kind() -> None:
+    text = (
+        '@id("office") permit(principal, action, resource) when'
+        ' { context.source.isInRange(ip("10.0.0.0/8")) && context.hour == 9 &&'
+        ' resource.server == "api" };'
+        '@id("kind") forbid(principal, action, resource in Gateway::Server::"api")'
+        ' when { context.client == "bad" };'
+    )
+    policy = Policy(text)
+    api = Target("api", "openapi")
+    nine = 1_700_000_000 - 1_700_000_000 % 86400 + 9 * 3600
+    facts = RequestFacts(BOB, "tools/call", api, "get", {}, "", "", nine, "10.1.2.3")
+    assert policy.decide(facts).allowed
+    outside = RequestFacts(BOB, "tools/call", api, "get", {}, "", "", nine, "192.168.1.1")
+    assert not policy.decide(outside).allowed
+    bad = RequestFacts(BOB, "tools/call", api, "get", {}, "bad", "", nine, "10.1.2.3")
+    assert bad.client == "bad" and policy.decide(bad).policies == ("kind",)
+    assert "source" not in contextOf(RequestFacts(BOB, "tools/call", api, source="unix"))
+
+
+def test_listing_shows_what_some_call_could_be_allowed() -> None:
+    policy = Policy(TEAM)
+    assert policy.visible(RequestFacts(ANN, "tools/call", FILES, "read_file"))
+    assert not policy.visible(RequestFacts(ANN, "tools/call", FILES, "write_file"))
+    assert not policy.visible(RequestFacts(BOB, "tools/call", FILES, "read_file"))
+    assert not policy.visible(RequestFacts(ROOT, "tools/call", FILES, "shell"))
+    assert policy.visible(RequestFacts(ROOT, "tools/call", FILES, "write_file"))
+
+
+def test_a_policy_that_does_not_parse() -> None:
+    with pytest.raises(PolicyError, match="unexpected token"):
+        Policy("permit(principal, action resource);")
+
+
+def test_a_policy_without_an_id_is_named_by_cedar() -> None:
+    refused = Policy("forbid(principal, action, resource);").decide(call(ROOT, "x"))
+    assert refused.policies == ("policy0",)
+
+
+def test_the_schema_parses_and_the_entities_fit_it() -> None:
+    schema = cedarpy.Schema.from_str(SCHEMA)
+    facts = call(ANN, "read_file")
+    entities = [*_callerEntities(ANN), *_resourceEntities(facts)]
+    cedarpy.Entities.from_json_str(json.dumps(entities), schema=schema)
+    result = cedarpy.validate_policies(
+        '@id("a") permit(principal in Gateway::Group::"g", action == Gateway::Action::"tools/call",'
+        ' resource) when { resource.name like "read_*" && context.hour < 18 };',
+        schema,
+    )
+    assert result.validation_passed, result.errors
+
+
+def test_forged_entities_in_arguments_are_dropped() -> None:
+    text = (
+        '@id("forged") permit(principal, action, resource) when'
+        ' { context.arguments has x && context.arguments.x == Gateway::Group::"admins" };'
+    )
+    forged = call(BOB, "x", x={"__entity": {"type": "Gateway::Group", "id": "admins"}})
+    assert not Policy(text).decide(forged).allowed
+    assert cedarValue({"__extn": {"fn": "ip", "arg": "1.2.3.4"}, "a": None}) == {}
+
+
+def test_cedar_strings_escape() -> None:
+    assert cedarString('a"b\\c\n\u00e9\x7f') == '"a\\"b\\\\c\\né\\u{7f}"'
+    odd = Caller('we"ird\nname\u2028')
+    policy = Policy("permit(principal, action, resource);")
+    assert policy.visible(RequestFacts(odd, "tools/call", FILES, 'to"ol\x00'))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _keys(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [*value, *(k for v in value.values() for k in _keys(v))]
+    if isinstance(value, list):
+        return [k for v in value for k in _keys(v)]
+    return []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(), JSON, max_size=5))
+def test_any_arguments_are_a_cedar_record(arguments: dict[str, Any]) -> None:
+    converted = cedarValue(arguments)
+    assert not any(key.startswith("__") for key in _keys(converted))
+    decision = Policy('@id("p") permit(principal, action, resource);').decide(
+        call(BOB, "t", args=arguments)
+    )
+    assert decision.allowed

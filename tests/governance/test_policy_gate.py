@@ -1,0 +1,133 @@
+"""The policy in front of the MCP endpoints (L{mcpgateway.governance.gate},
+L{mcpgateway.web.policystep}), through the real site with fake children: a
+call the policy refuses is one C{-32602} error naming the policy and never
+reaches the child; a listing shows only what the caller may call; the
+policy file reloads and keeps its last good policy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.task import Clock
+
+from mcpgateway.governance.gate import PolicyGate, RequestGate, Where, factsOf
+from mcpgateway.governance.policy import Caller, Policy, Target
+from mcpgateway.governance.policyfile import PolicyFile
+from tests.governance.test_policy import TEAM
+from tests.web.test_mcp import childRequests
+from tests.web.test_team_web import PRINCIPALS, TeamHarness
+
+FILES_TEAM = TEAM.replace('resource.server == "files"', 'resource.server == "srv"')
+
+
+def toolCall(requestId: int, name: str, **arguments: Any) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": requestId,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+
+
+def governed(monkeypatch: Any) -> TeamHarness:
+    monkeypatch.setitem(
+        PRINCIPALS, "alice", replace(PRINCIPALS["alice"], groups=frozenset({"analysts"}))
+    )
+    monkeypatch.setitem(
+        PRINCIPALS, "root", replace(PRINCIPALS["root"], groups=frozenset({"admins"}))
+    )
+    h = TeamHarness()
+    policy = Policy(FILES_TEAM)
+    h.team.requestPolicy = PolicyGate(lambda: policy, h.reactor)
+    return h
+
+
+def test_a_refused_call_never_reaches_the_child(monkeypatch: Any) -> None:
+    h = governed(monkeypatch)
+    sid = h.open("alice")
+    refused = h.as_("alice", "POST", "/srv/mcp", toolCall(2, "write_file"), session=sid)
+    assert refused.status == 200
+    error = refused.json()["error"]
+    assert refused.json()["id"] == 2
+    assert error["code"] == -32602
+    assert error["data"] == {"policies": ["default-deny"]}
+    outside = h.as_("alice", "POST", "/srv/mcp", toolCall(3, "read_file", path="/etc"), session=sid)
+    assert outside.json()["error"]["code"] == -32602
+    assert childRequests(h) == []
+    record = h.audit.records[-1]
+    assert record.outcome == "refused"
+    allowed = toolCall(4, "read_file", path="/data/public/x")
+    h.as_("alice", "POST", "/srv/mcp", allowed, session=sid)
+    assert [m["params"]["name"] for m in childRequests(h)] == ["read_file"]
+    root = h.open("root")
+    h.as_("root", "POST", "/srv/mcp", toolCall(5, "write_file"), session=root)
+    assert len(childRequests(h)) == 2
+
+
+def test_a_listing_shows_only_what_may_be_called(monkeypatch: Any) -> None:
+    h = governed(monkeypatch)
+    sid = h.open("alice")
+    listing = h.as_(
+        "alice",
+        "POST",
+        "/srv/mcp",
+        {"jsonrpc": "2.0", "id": 7, "method": "tools/list"},
+        session=sid,
+    )
+    [sent] = childRequests(h, "tools/list")
+    tools = [{"name": n, "inputSchema": {"type": "object"}} for n in ("read_file", "write_file")]
+    h.process().reply({"jsonrpc": "2.0", "id": sent["id"], "result": {"tools": tools}})
+    assert [t["name"] for t in listing.json()["result"]["tools"]] == ["read_file"]
+
+
+def test_a_batch_and_a_2026_request_are_decided() -> None:
+    policy = Policy(FILES_TEAM)
+    gate = PolicyGate(lambda: policy, Clock())
+    where = Where(Target("srv"))
+    batch = [{"jsonrpc": "2.0", "method": "notifications/x"}, toolCall(1, "a"), toolCall(2, "b")]
+    refused = gate.decide(batch, PRINCIPALS["bob"], where)
+    assert refused is not None and refused[1] == 1
+    modern = toolCall(3, "read_file", path="/data/public/a")
+    modern["params"]["_meta"] = {"io.modelcontextprotocol/clientInfo": {"name": "cli"}}
+    analyst = replace(PRINCIPALS["bob"], groups=frozenset({"analysts"}))
+    assert gate.decide(modern, analyst, where) is None
+    facts = factsOf(modern, Caller("bob"), where, 0.0)
+    assert facts is not None and facts.client == "cli"
+    task = toolCall(4, "write_file")
+    task["params"]["task"] = {"ttl": 1000}
+    assert gate.decide(task, analyst, where) is not None
+    read = {"jsonrpc": "2.0", "id": 5, "method": "resources/read", "params": {"uri": "file:///x"}}
+    facts = factsOf(read, Caller(), where, 0.0)
+    assert facts is not None and facts.name == "file:///x"
+    assert factsOf({"jsonrpc": "2.0", "id": 6, "method": "ping"}, Caller(), where, 0.0) is None
+
+
+def test_no_policy_loaded_refuses_everything() -> None:
+    gate = PolicyGate(lambda: None, Clock())
+    refused = gate.decide(toolCall(1, "x"), None, Where(Target("srv")))
+    assert refused is not None and refused[0].policies == ("no-policy",)
+    assert RequestGate(gate, None).decide(toolCall(1, "x"), None, Where(Target("s")), "")[1] == 1
+    assert RequestGate(None, None).decide(toolCall(1, "x"), None, Where(Target("s")), "")[0].allowed
+
+
+def test_the_policy_file_reloads_and_keeps_the_last_good(tmp_path: Path) -> None:
+    path = tmp_path / "policy.cedar"
+    path.write_text('@id("all") permit(principal, action, resource);')
+    clock = Clock()
+    watched = PolicyFile(path, "deny", clock)
+    watched.load()
+    watched.startService()
+    first = watched()
+    assert first is not None and first.ids == {"policy0": "all"}
+    path.write_text("permit(principal, action resource);  ")
+    clock.advance(2.0)
+    assert watched() is first
+    assert watched.error is not None and "unexpected token" in watched.error
+    assert watched.health()["error"] == watched.error
+    path.write_text('@id("none") forbid(principal, action, resource);')
+    clock.advance(2.0)
+    now = watched()
+    assert now is not None and now is not first and watched.error is None
+    watched.stopService()

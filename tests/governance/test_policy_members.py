@@ -1,0 +1,156 @@
+"""The policy on the aggregate endpoints (L{mcpgateway.governance.policymembers},
+L{mcpgateway.core.aggregate.memberpolicy}): a request to C{/mcp} or
+C{/mcp/search} is decided as the member request it resolves to, so a tool
+forbidden on its own server is neither listed, found, described nor
+callable through the aggregate, under C{--policy-default allow} too, for
+both protocol revisions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from mcpgateway.core.aggregate.memberpolicy import Asker
+from mcpgateway.core.aggregate.modern import AggregateModern
+from mcpgateway.governance.gate import PolicyGate
+from mcpgateway.governance.policy import Policy
+from mcpgateway.governance.policymembers import PolicyMembers
+from tests.core.aggregate.test_modern import modern
+from tests.fakes import RecordingSink
+from tests.web.test_aggregate_modern import ModernHarness
+from tests.web.test_aggregate_web import AggregateHarness, fresh
+
+RULES = """
+@id("no-echo-on-alpha")
+forbid(principal, action == Gateway::Action::"tools/call", resource)
+when { resource.server == "alpha" && resource.name == "echo" };
+@id("public-reads-only")
+forbid(principal, action == Gateway::Action::"tools/call", resource)
+when {
+  resource.name == "read_file" &&
+  !(context.arguments has path && context.arguments.path like "/data/public/*")
+};
+"""
+
+
+def governed(agg: AggregateHarness) -> PolicyGate:
+    policy = Policy(RULES, "allow")
+    gate = PolicyGate(lambda: policy, agg.harness.reactor)
+    agg.gateway.aggregator.memberPolicy = PolicyMembers(gate, agg.gateway.pools)
+    return gate
+
+
+def sentCalls(agg: AggregateHarness) -> list[tuple[str, Any]]:
+    return [
+        (server, m["params"]["name"])
+        for server, m in agg.children.seen
+        if m.get("method") == "tools/call"
+    ]
+
+
+class SessionTests(SynchronousTestCase):
+    """2025 sessions of C{/mcp} and C{/mcp/search}."""
+
+    def setUp(self) -> None:
+        self.agg = AggregateHarness(fresh())
+        self.gate = governed(self.agg)
+
+    def test_a_forbidden_member_tool_is_not_listed_and_is_unknown(self) -> None:
+        session = self.agg.open()
+        listed = self.agg.call(session, "tools/list", {})
+        names = [t["name"] for t in listed["result"]["tools"]]
+        self.assertEqual(names, ["alpha__read_file", "beta__echo"])
+        refused = self.agg.call(session, "tools/call", {"name": "alpha__echo", "arguments": {}})
+        unknown = self.agg.call(session, "tools/call", {"name": "gamma__echo", "arguments": {}})
+        self.assertEqual(refused["error"]["code"], unknown["error"]["code"])
+        self.assertEqual(refused["error"]["message"], "Unknown tool: alpha__echo")
+        allowed = self.agg.call(
+            session, "tools/call", {"name": "beta__echo", "arguments": {}}, requestId=8
+        )
+        self.assertIn("result", allowed)
+        self.assertEqual(sentCalls(self.agg), [("beta", "echo")])
+
+    def test_a_member_call_is_decided_with_its_arguments(self) -> None:
+        session = self.agg.open()
+        outside = {"name": "alpha__read_file", "arguments": {"path": "/etc/passwd"}}
+        refused = self.agg.call(session, "tools/call", outside)
+        self.assertEqual(refused["error"]["code"], -32602)
+        self.assertIn("public-reads-only", refused["error"]["message"])
+        self.assertNotIn("forbid", refused["error"]["message"])
+        task = {**outside, "task": {"ttl": 60000}}
+        self.assertEqual(self.agg.call(session, "tools/call", task, 8)["error"]["code"], -32602)
+        inside = {"name": "alpha__read_file", "arguments": {"path": "/data/public/a"}}
+        self.assertIn("result", self.agg.call(session, "tools/call", inside, 9))
+        self.assertEqual(sentCalls(self.agg), [("alpha", "read_file")])
+        self.assertEqual(self.gate.refused, 2)
+
+    def test_search_describe_and_invoke_leave_out_what_may_not_be_called(self) -> None:
+        session = self.agg.open("/mcp/search")
+
+        def tool(name: str, arguments: dict[str, Any], requestId: int) -> dict[str, Any]:
+            return self.agg.call(
+                session,
+                "tools/call",
+                {"name": name, "arguments": arguments},
+                requestId,
+                path="/mcp/search",
+            )
+
+        found = tool("search", {"query": "echo"}, 2)["result"]["structuredContent"]["results"]
+        self.assertNotIn("alpha__echo", [row["name"] for row in found])
+        hidden = tool("describe", {"name": "alpha__echo"}, 3)
+        unknown = tool("describe", {"name": "gamma__echo"}, 4)
+        self.assertEqual(
+            json.dumps(hidden["result"]).replace("alpha__echo", "X"),
+            json.dumps(unknown["result"]).replace("gamma__echo", "X"),
+        )
+        invoked = tool("invoke", {"name": "alpha__echo", "arguments": {}}, 5)
+        self.assertIn("no tool named", json.dumps(invoked))
+        outside = tool(
+            "invoke", {"name": "alpha__read_file", "arguments": {"path": "/etc/passwd"}}, 6
+        )
+        self.assertIn("public-reads-only", json.dumps(outside))
+        inside = tool(
+            "invoke", {"name": "alpha__read_file", "arguments": {"path": "/data/public/a"}}, 7
+        )
+        self.assertIn("alpha:read_file", json.dumps(inside))
+        self.assertEqual(sentCalls(self.agg), [("alpha", "read_file")])
+
+
+class ModernTests(SynchronousTestCase):
+    """2026-07-28 requests of C{/mcp}: the asker the web gives each request."""
+
+    def setUp(self) -> None:
+        self.agg = ModernHarness(fresh())
+        governed(self.agg)
+        self.service = AggregateModern(self.agg.gateway)
+
+    def ask(self, requestId: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        request = modern(requestId, method, params, asker=Asker(None, "127.0.0.1"))
+        answered = self.service.era2026Call("/mcp", request, RecordingSink())
+        self.agg.children.pump()
+        return self.successResultOf(answered)
+
+    def test_a_forbidden_member_tool_is_neither_listed_nor_callable(self) -> None:
+        listed = self.ask(1, "tools/list", {})
+        names = [t["name"] for t in listed["result"]["tools"]]
+        self.assertEqual(names, ["alpha__read_file", "beta__echo"])
+        refused = self.ask(2, "tools/call", {"name": "alpha__echo", "arguments": {}})
+        self.assertEqual(refused["error"], {"code": -32602, "message": "Unknown tool: alpha__echo"})
+        outside = self.ask(
+            3, "tools/call", {"name": "alpha__read_file", "arguments": {"path": "/etc"}}
+        )
+        self.assertIn("public-reads-only", outside["error"]["message"])
+        self.assertEqual(self.agg.sent("tools/call"), [])
+
+
+class UngovernedTests(SynchronousTestCase):
+    def test_without_a_policy_the_aggregate_is_unchanged(self) -> None:
+        agg = AggregateHarness(fresh())
+        session = agg.open()
+        listed = agg.call(session, "tools/list", {})
+        names = [t["name"] for t in listed["result"]["tools"]]
+        self.assertEqual(names, ["alpha__echo", "alpha__read_file", "beta__echo"])
+        self.assertIsNone(agg.gateway.aggregator.memberPolicy)
