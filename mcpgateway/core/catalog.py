@@ -423,12 +423,12 @@ class CatalogService:
         if self._stopped or not self._current(pool):
             return
         key = (pool.spec.name, self.keyFor(pool, principal))
-        self._children[key] = weakref.ref(upstream)
         if not upstream.handshake:
             if not coversProbe(upstream.sessionCapabilities):
                 # A child its client initialized may list less to a client that
                 # cannot do sampling or elicitation: not the server's catalog.
                 return
+            self._children[key] = weakref.ref(upstream)
             known = self._catalogs.get(key)
             if (
                 known is not None
@@ -436,6 +436,7 @@ class CatalogService:
                 and self._clock.seconds() - known.taken < SESSION_FRESH
             ):
                 return
+        self._children[key] = weakref.ref(upstream)
         self._listLive(pool, upstream, key, frozenset(KINDS))
 
     def childListChanged(

@@ -127,7 +127,10 @@ def test_a_keyring_reference_reaches_the_child_and_nothing_else(home: Path, star
         env=HEADLESS,
     )
 
-    assert waitFor(envFile.exists, timeout=20), gateway.text()[-3000:]
+    def written() -> bool:  # whole: the child may be mid-write
+        return envFile.exists() and envFile.read_text().endswith("}")
+
+    assert waitFor(written, timeout=20), gateway.text()[-3000:]
     assert waitFor(lambda: "my token is" in gateway.text(), timeout=10), gateway.text()[-3000:]
     childEnv = json.loads(envFile.read_text())
     assert childEnv["GITHUB_TOKEN"] == SECRET

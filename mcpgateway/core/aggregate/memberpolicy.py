@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mcpgateway.core.aggregate.session import CallFailed
 from mcpgateway.core.aggregate.types import Owner
-from mcpgateway.core.aggregate.view import View
 from mcpgateway.protocol import jsonrpc
+
+if TYPE_CHECKING:
+    from mcpgateway.core.aggregate.view import View
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,4 +111,6 @@ def refuseCall(
         return
     why = policy.refusal(asker if asker is not None else Asker(), call)
     if why is not None:
+        from mcpgateway.core.aggregate.session import CallFailed
+
         raise CallFailed(jsonrpc.INVALID_PARAMS, why)
