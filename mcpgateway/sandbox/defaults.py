@@ -109,29 +109,6 @@ DENY_HOME = (
 )
 """Never visible to a child, even under a path it may read or write."""
 
-DENY_DIRS = frozenset(
-    {
-        "~/.ssh",
-        "~/.aws",
-        "~/.gnupg",
-        "~/.config/gcloud",
-        "~/.kube",
-        "~/.docker",
-        "~/.azure",
-        "~/.config/gh",
-        "~/.mozilla",
-        "~/.config/google-chrome",
-        "~/.config/chromium",
-        "~/.config/BraveSoftware",
-        "~/.config/microsoft-edge",
-        "~/.local/share/keyrings",
-        "~/.password-store",
-        "~/.config/1Password",
-        "~/.config/Bitwarden",
-    }
-)
-"""The entries of L{DENY_HOME} that are directories (the others are files)."""
-
 
 class Launcher:
     """What one package launcher needs: its caches (writable, created when
