@@ -16,7 +16,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -387,6 +387,23 @@ def readBackup(path: Path) -> Backup | None:
     except (UnicodeDecodeError, ValueError) as e:
         raise ConfigError(f"{path} is not valid JSON ({e}); left as it is") from None
     return Backup.fromJson(data, path)
+
+
+def everyBackup(stateDir: Path) -> Iterator[tuple[Path, Backup]]:
+    """Every adoption backup kept in C{stateDir} that can be read (Claude
+    Code's user backup, its projects' backups, every other client's), with
+    its path; one that cannot be read is passed over."""
+    candidates = [stateDir / paths.USER_BACKUP]
+    for folder in (stateDir / paths.PROJECT_BACKUPS, stateDir / BACKUP_DIR):
+        if folder.is_dir():
+            candidates += sorted(p for p in folder.iterdir() if p.name.endswith(".json"))
+    for path in candidates:
+        try:
+            backup = readBackup(path)
+        except (ConfigError, OSError):
+            continue
+        if backup is not None:
+            yield path, backup
 
 
 def readBackupOf(path: Path, configPath: Path) -> Backup | None:

@@ -193,23 +193,11 @@ def candidates(stateDir: Path, server: str, workspace: str) -> list[Candidate]:
     the gateway serves them: the shadows of a C{.mcp.json}'s servers and the
     entries of version-controlled project files, in its current backups
     (entries are adopted while a gateway runs). Unusable backups are skipped."""
-    from mcpgateway.clientconfigs.backups import BACKUP_DIR, readBackup
-    from mcpgateway.config.servers import ConfigError
+    from mcpgateway.clientconfigs.backups import everyBackup
     from mcpgateway.config.workspaces import canonicalPath
-    from mcpgateway.runtime import paths
 
-    paths_ = [Path(stateDir) / paths.USER_BACKUP]
-    for folder in (Path(stateDir) / paths.PROJECT_BACKUPS, Path(stateDir) / BACKUP_DIR):
-        if folder.is_dir():
-            paths_ += sorted(p for p in folder.iterdir() if p.name.endswith(".json"))
     found: dict[tuple[str, str], Candidate] = {}
-    for path in paths_:
-        try:
-            backup = readBackup(path)
-        except (ConfigError, OSError):
-            continue
-        if backup is None:
-            continue
+    for _, backup in everyBackup(Path(stateDir)):
         for (location, name), record in backup.records.items():
             block = backup.blocks.get(location)
             where = None if block is None else block.workspace

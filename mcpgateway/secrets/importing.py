@@ -173,22 +173,10 @@ class AdoptedFinding:
 def adoptedFindings(stateDir: Path) -> list[AdoptedFinding]:
     """What looks like a token in the originals of the adopted entries the
     gateway keeps (unusable backups are skipped)."""
-    from mcpgateway.clientconfigs.backups import BACKUP_DIR, readBackup
-    from mcpgateway.config.servers import ConfigError
-    from mcpgateway.runtime import paths
+    from mcpgateway.clientconfigs.backups import everyBackup
 
-    candidates = [stateDir / paths.USER_BACKUP]
-    for folder in (stateDir / paths.PROJECT_BACKUPS, stateDir / BACKUP_DIR):
-        if folder.is_dir():
-            candidates += sorted(p for p in folder.iterdir() if p.name.endswith(".json"))
     found = []
-    for path in candidates:
-        try:
-            backup = readBackup(path)
-        except (ConfigError, OSError):
-            continue
-        if backup is None:
-            continue
+    for path, backup in everyBackup(stateDir):
         for (_, name), record in sorted(backup.records.items(), key=lambda item: item[0][1]):
             original = record.original
             env = original.get("env") if isinstance(original, dict) else None
