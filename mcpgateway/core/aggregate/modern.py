@@ -367,7 +367,7 @@ class AggregateModern:
     ) -> None:
         """Refuse (L{CallFailed}) the member request the policy refuses."""
         route = view.members[server].route if server in view.members else ""
-        self._core.aggregator._decide(
+        self._core.aggregator.decideMember(
             session, action, server, name, request.params, route, request.clientInfo
         )
 

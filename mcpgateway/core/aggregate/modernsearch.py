@@ -111,7 +111,7 @@ class ModernContext(CallContext):
 
     def _decideMember(self, owner: Owner, member: Member, arguments: dict[str, Any]) -> None:
         """Refuse (L{CallFailed}) the member call the policy refuses."""
-        self._aggregator._decide(
+        self._aggregator.decideMember(
             self._session,
             "tools/call",
             owner.server,

@@ -125,7 +125,7 @@ class AggregateRequests:
                 raise CallFailed(jsonrpc.SERVER_UNAVAILABLE, pending)
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
         member = view.members[owner.server]
-        self._decide(session, "tools/call", owner.server, owner.original, params, member.route)
+        self.decideMember(session, "tools/call", owner.server, owner.original, params, member.route)
         forwarded = {**message, "params": {**params, "name": owner.original}}
         answer = self._call(
             session, owner.server, member.route, forwarded, related, tagged=not tasked
@@ -134,7 +134,7 @@ class AggregateRequests:
             answer.addCallback(self._taskCreated, session, owner.server, member.route, name)
         return answer.addCallback(self._toolAnswered, session, view, name)
 
-    def _decide(
+    def decideMember(
         self,
         session: AggregateSession,
         action: str,
@@ -234,7 +234,7 @@ class AggregateRequests:
             if owner is None:
                 raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown prompt: {name}")
             route = view.members[owner.server].route
-            self._decide(session, "prompts/get", owner.server, owner.original, params, route)
+            self.decideMember(session, "prompts/get", owner.server, owner.original, params, route)
             forwarded = {**message, "params": {**params, "name": owner.original}}
             return self._call(session, owner.server, route, forwarded, related)
 
@@ -257,7 +257,7 @@ class AggregateRequests:
                 raise CallFailed(jsonrpc.INVALID_PARAMS, why)
             route = view.members[server].route
             if message.get("method") in ("resources/read", "resources/subscribe"):
-                self._decide(session, "resources/read", server, uri, None, route)
+                self.decideMember(session, "resources/read", server, uri, None, route)
             answer = self._call(session, server, route, message, related)
             method = message.get("method")
             if method == "resources/subscribe":
@@ -377,7 +377,7 @@ class CallContext:
             )
         member = self._view.members[owner.server]
         try:
-            self._aggregator._decide(
+            self._aggregator.decideMember(
                 self._session,
                 "tools/call",
                 owner.server,
@@ -435,7 +435,7 @@ class CallContext:
             )
         server = owner.server
         try:
-            self._aggregator._decide(
+            self._aggregator.decideMember(
                 self._session,
                 "tools/call",
                 server,
