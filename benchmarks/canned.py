@@ -16,7 +16,7 @@ import json
 import signal
 from typing import Any
 
-from mcpload import PROTOCOL_VERSION, _loads, out
+from workerio import PROTOCOL_VERSION, _loads, out
 
 _CANNED_INIT = json.dumps(
     {

@@ -27,8 +27,12 @@ the figure, and so is sealing and writing the records, which happens when
 the buffer holds L{mcpgateway.ops.audit.AuditLog.FLUSH_RECORDS} of them
 (the clock never ticks here), on the reactor's thread as in the gateway.
 
+With C{--twisted stock}, the site is twisted.web's own channel and request
+(C{--twisted=stock}); C{tuned} (the default) is the gateway's. There is no
+reactor here: the reactor's part of the difference is only in a real run.
+
 Usage: hotpath.py [--calls N] [--rounds R] [--patches a,b] [--count] [--floor]
-[--audit-log FILE [--audit-payloads]] (prints one JSON line)
+[--audit-log FILE [--audit-payloads]] [--twisted stock|tuned] (prints one JSON line)
 """
 
 from __future__ import annotations
@@ -56,7 +60,14 @@ def main() -> None:
     ap.add_argument("--floor", action="store_true", help="also measure bare twisted.web")
     ap.add_argument("--audit-log", metavar="FILE", help="keep an audit log in FILE")
     ap.add_argument("--audit-payloads", action="store_true", help="with arguments and results")
+    ap.add_argument(
+        "--twisted",
+        choices=("stock", "tuned"),
+        help="the site's channel and request (--twisted; default: $MCPGATEWAY_TWISTED, else tuned)",
+    )
     args = ap.parse_args()
+    if args.twisted:
+        os.environ["MCPGATEWAY_TWISTED"] = args.twisted  # what makeSite reads
     patches = {p for p in args.patches.split(",") if p}
     gateway_patches.applyEarly(patches)
 
@@ -160,6 +171,7 @@ def main() -> None:
         json.dumps(
             {
                 "patches": sorted(patches),
+                "twisted": os.environ.get("MCPGATEWAY_TWISTED") or "tuned",
                 "calls": args.calls,
                 "rounds": args.rounds,
                 "usPerCall": round(perRound[len(perRound) // 2], 1),

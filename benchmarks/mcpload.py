@@ -19,12 +19,15 @@ orchestrator must synchronise several processes, waits for a line on stdin.
           JSON bodies (``canned.py``): the load generator's ceiling on this machine.
   direct  one stdio child (``node .../server-everything stdio``): spawn,
           initialize, then the same calls straight down the pipe with C in
-          flight (the physical limit the gateway is compared with).
+          flight (``stdiodirect.py``: the physical limit the gateway is
+          compared with).
   idle    N sessions, each with its standalone GET SSE stream held open,
           until told to close (memory per idle session).
 
 Raw HTTP/1.1 over one persistent keep-alive connection per session; no MCP SDK
-in the hot loop. Every loop is bounded by a call count and a deadline.
+in the hot loop. Every loop is bounded by a call count and a deadline. What
+every worker shares (its output lines, its loop, the request bodies, the
+tally) is ``workerio.py``'s.
 """
 
 from __future__ import annotations
@@ -33,59 +36,56 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import resource
 import secrets
-import sys
-import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-PROTOCOL_VERSION = "2025-11-25"
+from canned import runCanned
+from stdiodirect import runDirect
+from workerio import (
+    CALL_TEMPLATE,
+    INITIALIZED,
+    PROTOCOL_VERSION,
+    Tally,
+    _loads,
+    _mono,
+    _perf,
+    cpuSeconds,
+    initializeBody,
+    newLoop,
+    out,
+    raiseNofile,
+    readLine,
+)
+
+__all__ = [
+    "CALL_TEMPLATE",
+    "EXTRA_HEADERS",
+    "INITIALIZED",
+    "PROTOCOL_VERSION",
+    "HttpConn",
+    "LoadSession",
+    "OpenFailed",
+    "Tally",
+    "cpuSeconds",
+    "initializeBody",
+    "main",
+    "messagesOf",
+    "newLoop",
+    "openSession",
+    "out",
+    "raiseNofile",
+    "readLine",
+    "requestBytes",
+    "splitUrl",
+]
+"""What the other workers (C{pathload.py}, C{peerclients.py}, C{stall.py})
+take from here; the shared pieces are C{workerio}'s, kept importable from
+here."""
+
 EXTRA_HEADERS: list[str] = []
 """``Name: value`` lines added to every request (``load --header``)."""
-_perf = time.perf_counter_ns
-_mono = time.monotonic
-_loads = json.loads
-
-
-def out(event: str, **fields: Any) -> None:
-    sys.stdout.write(json.dumps({"event": event, **fields}, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
-def raiseNofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY:
-        hard = 1 << 20
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return soft
-
-
-def cpuSeconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def newLoop() -> tuple[asyncio.AbstractEventLoop, str]:
-    if os.environ.get("MCPLOAD_NO_UVLOOP") != "1":
-        try:
-            import uvloop  # type: ignore[import-not-found, unused-ignore]
-
-            return uvloop.new_event_loop(), "uvloop " + uvloop.__version__
-        except ImportError:
-            pass
-    return asyncio.new_event_loop(), "asyncio"
-
-
-async def readLine() -> str:
-    """One line of stdin without blocking the loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
 
 # -- a minimal HTTP/1.1 client connection ----------------------------------------
@@ -255,29 +255,6 @@ def requestBytes(
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
-def initializeBody(clientName: str = "mcpload") -> bytes:
-    return json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": PROTOCOL_VERSION,
-                "capabilities": {},
-                "clientInfo": {"name": clientName, "version": "1"},
-            },
-        },
-        separators=(",", ":"),
-    ).encode()
-
-
-INITIALIZED = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
-CALL_TEMPLATE = (
-    b'{"jsonrpc":"2.0","id":%d,"method":"tools/call",'
-    b'"params":{"name":"echo","arguments":{"message":"%s"}}}'
-)
-
-
 def splitUrl(url: str) -> tuple[str, int, str]:
     rest = url.split("://", 1)[1]
     hostport, _, path = rest.partition("/")
@@ -310,23 +287,6 @@ async def openSession(
 
 
 # -- load ------------------------------------------------------------------------
-
-
-class Tally:
-    def __init__(self) -> None:
-        self.ok = 0
-        self.errors = 0
-        self.misrouted = 0
-        self.lost = 0
-        self.json = 0
-        self.sse = 0
-        self.notifications = 0
-        self.samples: list[str] = []
-        self.latNs: list[int] = []
-
-    def sample(self, text: str) -> None:
-        if len(self.samples) < 5:
-            self.samples.append(text[:300])
 
 
 class LoadSession:
@@ -525,160 +485,6 @@ async def runLoad(args: argparse.Namespace) -> None:
     )
 
 
-# -- direct stdio baseline ------------------------------------------------------
-
-
-class ChildPipe(asyncio.SubprocessProtocol):
-    def __init__(self) -> None:
-        self.partial = b""
-        self.onLine: Callable[[bytes], None] = lambda line: None
-        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        if fd != 1:
-            return
-        data = self.partial + data
-        lines = data.split(b"\n")
-        self.partial = lines.pop()
-        for line in lines:
-            if line.strip():
-                self.onLine(line)
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-
-def procCpuSeconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-async def runDirect(args: argparse.Namespace) -> None:
-    loop = asyncio.get_running_loop()
-    nonce = secrets.token_hex(4)
-    t0 = _mono()
-    transport, proto = await loop.subprocess_exec(
-        ChildPipe,
-        *args.command,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    stdin = cast(asyncio.WriteTransport, transport.get_pipe_transport(0))
-    pid = transport.get_pid()
-    got: asyncio.Future[Any] = loop.create_future()
-
-    def initLine(line: bytes) -> None:
-        m = _loads(line)
-        if m.get("id") == 0 and not got.done():
-            got.set_result(m)
-
-    proto.onLine = initLine
-    stdin.write(initializeBody("mcpload-direct") + b"\n")
-    try:
-        await asyncio.wait_for(got, 30)
-    except TimeoutError:
-        out("failed", error="the child did not answer initialize within 30 s")
-        transport.kill()
-        return
-    startSeconds = _mono() - t0
-    stdin.write(INITIALIZED + b"\n")
-    out("started", pid=pid, startSeconds=round(startSeconds, 4), loop=args.loopName)
-    if args.wait_go:
-        await readLine()
-
-    nextId = [1]
-    levels = []
-    for conc in args.concurrency:
-        for label, calls in (("warmup", args.warmup), ("measure", args.calls)):
-            tally = Tally()
-            inflight: dict[int, tuple[int, bytes]] = {}
-            remaining = [calls]
-            done: asyncio.Future[None] = loop.create_future()
-            deadline = _mono() + args.max_seconds
-
-            def sendOne(inflight: dict[int, Any] = inflight) -> None:
-                i = nextId[0]
-                nextId[0] += 1
-                msg = f"{nonce}-d{i}".encode()
-                inflight[i] = (_perf(), msg)
-                stdin.write(CALL_TEMPLATE % (i, msg) + b"\n")
-
-            def onLine(
-                line: bytes,
-                tally: Tally = tally,
-                inflight: dict[int, Any] = inflight,
-                remaining: list[int] = remaining,
-                done: asyncio.Future[None] = done,
-                deadline: float = deadline,
-            ) -> None:
-                t1 = _perf()
-                m = _loads(line)
-                mid = m.get("id")
-                if mid is None or "method" in m:
-                    tally.notifications += 1
-                    return
-                entry = inflight.pop(mid, None)
-                if entry is None:
-                    tally.misrouted += 1
-                    return
-                t, msg = entry
-                try:
-                    text = m["result"]["content"][0]["text"]
-                except (KeyError, IndexError, TypeError):
-                    text = None
-                if text == "Echo: " + msg.decode():
-                    tally.ok += 1
-                    tally.latNs.append(t1 - t)
-                elif "error" in m:
-                    tally.errors += 1
-                else:
-                    tally.misrouted += 1
-                if remaining[0] > 0 and _mono() < deadline:
-                    remaining[0] -= 1
-                    sendOne()
-                elif not inflight and not done.done():
-                    done.set_result(None)
-
-            proto.onLine = onLine
-            cpu0, ccpu0 = cpuSeconds(), procCpuSeconds(pid)
-            start = _mono()
-            first = min(conc, calls)
-            remaining[0] = calls - first
-            for _ in range(first):
-                sendOne()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(done, args.max_seconds + args.grace)
-            end = _mono()
-            tally.lost += len(inflight)
-            if label == "measure":
-                levels.append(
-                    {
-                        "concurrency": conc,
-                        "ok": tally.ok,
-                        "errors": tally.errors,
-                        "misrouted": tally.misrouted,
-                        "lost": tally.lost,
-                        "start": start,
-                        "end": end,
-                        "cpuSeconds": round(cpuSeconds() - cpu0, 4),
-                        "childCpuSeconds": round(procCpuSeconds(pid) - ccpu0, 4),
-                        "latUs": [ns // 1000 for ns in tally.latNs],
-                    }
-                )
-    stdin.close()
-    try:
-        await asyncio.wait_for(proto.exited, 5)
-    except TimeoutError:
-        transport.kill()
-    out("result", startSeconds=round(startSeconds, 4), levels=levels, loop=args.loopName)
-
-
 # -- idle sessions -----------------------------------------------------------------
 
 
@@ -784,12 +590,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     raiseNofile()
     loop, args.loopName = newLoop()
-    if args.mode == "canned":
-        from canned import runCanned
-
-        runner = runCanned
-    else:
-        runner = {"load": runLoad, "direct": runDirect, "idle": runIdle}[args.mode]
+    runner = {"load": runLoad, "canned": runCanned, "direct": runDirect, "idle": runIdle}[args.mode]
     try:
         loop.run_until_complete(runner(args))
     finally:

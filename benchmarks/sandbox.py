@@ -12,7 +12,10 @@ server's start without its modules) or ``python -c``.
 
 Mechanisms: ``none``, ``bwrap``, ``landlock``, and ``auto`` (a child
 started before the gateway's probe answered: the launcher tries
-bubblewrap itself first). Medians of N rounds; figures, not assertions.
+bubblewrap itself first). Confined children get the system-call filter
+(the default); ``bwrap-unfiltered`` and ``landlock-unfiltered`` are the same
+without it (``"syscalls": "unfiltered"``), so the filter's own cost is the
+difference. Medians of N rounds; figures, not assertions.
 
 Usage: sandbox.py [--rounds N] [--child node|python] (prints one JSON line)
 """
@@ -47,7 +50,9 @@ CHILDREN = {
 }
 
 
-def request(mechanism: str, home: str, found: dict[str, Any]) -> dict[str, Any]:
+def request(
+    mechanism: str, home: str, found: dict[str, Any], syscalls: str = "filtered"
+) -> dict[str, Any]:
     return {
         "server": "bench",
         "mechanism": mechanism,
@@ -61,6 +66,7 @@ def request(mechanism: str, home: str, found: dict[str, Any]) -> dict[str, Any]:
         "stateDir": os.path.join(home, ".mcpgateway"),
         "network": {"mode": "none"},
         "profile": {},
+        "syscalls": syscalls,
         "interpreter": sys.executable,
         "interpreterPaths": [p for p in sys.path if p.startswith("/")],
         "parent": os.getpid(),
@@ -133,6 +139,9 @@ def main() -> None:
     for mechanism in mechanisms:
         asked = json.dumps(request(mechanism, home, found))
         ways[mechanism] = [*launcherCommand(), asked, "--", *command]
+        if mechanism != "auto":
+            bare = json.dumps(request(mechanism, home, found, "unfiltered"))
+            ways[f"{mechanism}-unfiltered"] = [*launcherCommand(), bare, "--", *command]
     results: dict[str, Any] = {"child": args.child, "rounds": args.rounds}
     results["root"] = os.geteuid() == 0
     for name, argv in ways.items():

@@ -110,17 +110,20 @@ def currentUmask() -> int:
 def twistd() -> None:
     """C{twistd}, reading C{sys.argv[1:]}, with the gateway as its only plugin,
     on the gateway's reactor (L{mcpgateway.runtime.reactor}) where epoll exists, no
-    reactor is installed yet and none is named (C{--reactor}), and the umask
+    reactor is installed yet, none is named (C{--reactor}) and C{--twisted}
+    is not C{stock} (L{mcpgateway.runtime.twistedswitch}), and the umask
     it was started with (L{withUmask})."""
+    import os
     import sys
 
-    from mcpgateway.runtime import reactor
+    from mcpgateway.runtime import reactor, twistedswitch
 
     sys.argv[:] = withUmask(sys.argv, currentUmask())
 
     chosen = any(arg in ("-r", "--reactor") or arg.startswith("--reactor=") for arg in sys.argv)
-    if reactor.AVAILABLE and not chosen and "twisted.internet.reactor" not in sys.modules:
-        reactor.install()  # (a --reactor given is twistd's to install)
+    tuned = twistedswitch.fromArgv(sys.argv, os.environ) == twistedswitch.TUNED
+    if reactor.AVAILABLE and tuned and not chosen and "twisted.internet.reactor" not in sys.modules:
+        reactor.install()  # (a --reactor given is twistd's to install; stock: Twisted's own)
 
     from twisted.application import app
     from twisted.scripts import twistd as script

@@ -124,3 +124,26 @@ def test_the_options_install_the_gateways_reactor_when_none_is(
     assert not reactor.installUnlessChosen()
     tap.RunnerOptions().parseOptions(["--port", "9305"])
     assert installed == ["gateway"]
+
+
+def test_twisted_stock_leaves_the_reactor_to_twisted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """C{--twisted=stock} (or C{$MCPGATEWAY_TWISTED=stock}) installs no reactor
+    before twistd parses its options: Twisted's default one runs."""
+    installed: list[bool] = []
+    monkeypatch.setattr("mcpgateway.runtime.reactor.install", lambda: installed.append(True))
+    monkeypatch.setattr("mcpgateway.runtime.reactor.AVAILABLE", True)
+    monkeypatch.delitem(sys.modules, "twisted.internet.reactor", raising=False)
+    monkeypatch.delenv("MCPGATEWAY_TWISTED", raising=False)
+    for argv in (
+        ["twistd", "mcpgateway", "--twisted=stock"],
+        ["twistd", "mcpgateway", "--twisted", "stock"],
+    ):
+        monkeypatch.setattr(sys, "argv", argv)
+        capturedOptions(monkeypatch)
+    monkeypatch.setenv("MCPGATEWAY_TWISTED", "stock")
+    monkeypatch.setattr(sys, "argv", ["twistd", "mcpgateway"])
+    capturedOptions(monkeypatch)
+    assert installed == []
+    monkeypatch.setattr(sys, "argv", ["twistd", "mcpgateway", "--twisted=tuned"])
+    capturedOptions(monkeypatch)
+    assert installed == [True]

@@ -90,7 +90,7 @@ class LazyAggregatorTests(SynchronousTestCase):
         self.assertEqual(harness.request("GET", "/health").status, 200)
         session = next(iter(agg.gateway.sessions))
         agg.gateway.endSession(session)
-        self.assertIsNone(agg.gateway._aggregator)
+        self.assertIsNone(agg.gateway.aggregateSide.made)
 
     def test_the_health_line_is_the_same_before_and_after_the_aggregator_is_made(self) -> None:
         agg = AggregateHarness(servers())
@@ -99,7 +99,7 @@ class LazyAggregatorTests(SynchronousTestCase):
             {"bare": EndpointSpec(name="bare", mode="search", namespace="never")}, NameSettings()
         )
         before = gateway.aggregateStatus()
-        self.assertIsNone(gateway._aggregator)
+        self.assertIsNone(gateway.aggregateSide.made)
         gateway.aggregator  # noqa: B018 (made on first use)
         self.assertEqual(gateway.aggregateStatus(), before)
         self.assertEqual(before["endpoints"], ["bare", "default", "search"])
@@ -118,7 +118,7 @@ class LazyAggregatorTests(SynchronousTestCase):
             },
             NameSettings(),
         )
-        self.assertIsNone(agg.gateway._aggregator)
+        self.assertIsNone(agg.gateway.aggregateSide.made)
         session = agg.open("/mcp/bare")
         found = agg.call(
             session,
@@ -154,7 +154,7 @@ class LazyAggregatorTests(SynchronousTestCase):
         harness = agg.harness
         self.assertEqual(harness.request("POST", "/mcp/nosuch", {"jsonrpc": "2.0"}).status, 404)
         self.assertEqual(harness.request("POST", "/mcp", raw=b"{not json").status, 400)
-        self.assertIsNone(gateway._aggregator)
+        self.assertIsNone(gateway.aggregateSide.made)
         names = ("default", "search", "bare", "nosuch")
         before = [gateway.hasAggregateEndpoint(name) for name in names]
         self.assertEqual(before, [True, True, True, False])

@@ -102,3 +102,19 @@ def test_a_reactor_the_user_names_is_kept(
     """Twisted's own epoll reactor too, and C{twist}'s C{--reactor=default}
     (the platform's default, named on purpose)."""
     assert installed(tmp_path, runner, *argv) == expected
+
+
+@pytest.mark.parametrize(
+    ("runner", "argv", "expected"),
+    [
+        ("twistd", ["-n", "mcpgateway", "--twisted=stock", *PORT], EPOLL),
+        ("twist", ["mcpgateway", "--twisted", "stock", *PORT], EPOLL),
+        ("twistd", ["-n", "mcpgateway", "--twisted=tuned", *PORT], GATEWAYS),
+    ],
+    ids=["twistd-stock", "twist-stock", "twistd-tuned"],
+)
+def test_twisted_stock_runs_on_twisteds_own_reactor(
+    tmp_path: Path, runner: str, argv: list[str], expected: str
+) -> None:
+    """C{--twisted=stock} installs nothing: Twisted's default reactor runs."""
+    assert installed(tmp_path, runner, *argv) == expected

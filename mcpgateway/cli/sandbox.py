@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.cli.test_sandbox -*-
-"""C{mcpgateway sandbox check|show}: which confinement works on this
+"""C{mcpgateway sandbox check|show|suggest}: which confinement works on this
 machine, and what a server's children may see and do (docs/sandbox.md).
 
 C{check} runs the probe (bubblewrap with a child's namespaces, Landlock's
@@ -7,8 +7,9 @@ ABI) and says which mechanism confines children here, and why the others
 do not. C{show NAME} reads the server's entry as the gateway does (its
 config and C{servers.json}) and prints its profile, whether it is confined
 (its entry, and the running gateway's C{--sandbox}), the mechanism, and
-its layout: what it reads, writes, never sees. Also here: what C{doctor}
-says of the sandbox (L{checkSandbox}).
+its layout: what it reads, writes, never sees. C{suggest NAME} is
+L{mcpgateway.cli.sandboxlearn}'s. Also here: what C{doctor} says of the
+sandbox (L{checkSandbox}).
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from mcpgateway.cli.checks import Check, DoctorContext
 from mcpgateway.cli.context import CliContext
 from mcpgateway.cli.output import CliError, Output, Parser, Subcommands
-from mcpgateway.config.servers import ConfigError, EntryError, defaultConfigPath, loadConfig
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.cli.sandboxlearn import addSuggest
+from mcpgateway.cli.sandboxspec import serverSpec
 from mcpgateway.ops.locate import GatewayProbe, resolveStateDir
 from mcpgateway.sandbox import bwrap, layout, probe, request, seatbelt
 from mcpgateway.service.sandboxing import DEFAULT
@@ -39,7 +38,8 @@ SETTINGS = {
     "unset": "its entry says nothing",
     "on": "its entry asks for it",
     "off": 'its entry says "sandbox": false',
-    "learn": 'its entry says "learn", not available yet: the default profile',
+    "learn": 'its entry says "learn": your home read-only, every public host through the'
+    " proxy, what it uses recorded (`mcpgateway sandbox suggest NAME`)",
 }
 
 
@@ -55,6 +55,7 @@ def probeText(found: dict[str, Any]) -> list[str]:
         lines.append(f"Landlock: ABI {landlock['abi']}")
     else:
         lines.append(f"Landlock: not available: {landlock.get('error')}")
+    lines += filterText(found)
     mechanism = str(found.get("mechanism") or "none")
     if mechanism == "seatbelt":
         lines.append("confined children run in sandbox-exec (macOS; untested)")
@@ -75,6 +76,27 @@ def probeText(found: dict[str, Any]) -> list[str]:
     return lines
 
 
+def filterText(found: dict[str, Any]) -> list[str]:
+    """The system-call filter's line of C{check} (none where the probe does
+    not say: macOS)."""
+    filtering = found.get("seccomp")
+    if not isinstance(filtering, dict):
+        return []
+    if not filtering.get("works"):
+        return [
+            f"system calls: NOT filtered: {filtering.get('error')} (confined children run"
+            " without the filter)"
+        ]
+    line = (
+        f"system calls: filtered (libseccomp {filtering.get('version')},"
+        f" {filtering.get('rules')} rules; docs/sandbox.md, System calls)"
+    )
+    unknown = filtering.get("unknown") or []
+    if unknown:
+        line += f"; this libseccomp does not know {', '.join(unknown)}"
+    return [line]
+
+
 def cmdSandboxCheck(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     found = probe.probe()
     if out.json:
@@ -85,64 +107,10 @@ def cmdSandboxCheck(args: argparse.Namespace, out: Output, ctx: CliContext) -> i
     return 0 if found["mechanism"] != "none" else 1
 
 
-def _spec(name: str, stateDir: Path, found: GatewayProbe, config: str | None) -> ServerSpec:
-    """Server C{name} as the gateway reads it: its config (C{--config}, the
-    running gateway's, else C{~/.claude.json}) and C{servers.json}."""
-    from mcpgateway.config.gatewayfile import ServersFile
-    from mcpgateway.config.servers import parseEntry
-
-    if config is not None:
-        path: str | Path | None = config
-    elif found.running and (found.state or {}).get("config"):
-        path = str((found.state or {})["config"])
-    else:
-        path = defaultConfigPath()
-    try:
-        loaded = ServersFile(stateDir).merge(loadConfig(path))
-    except ConfigError as e:
-        raise CliError(str(e)) from None
-    if name in loaded.servers:
-        return loaded.servers[name]
-    for project in loaded.projects:
-        if project.name == name:
-            try:
-                spec = parseEntry(name, project.entry, os.environ, "project")
-            except EntryError as e:
-                raise CliError(f"server '{name}' ({project.label}): {e}") from None
-            cwd = os.path.join(project.workspace, spec.cwd or "").rstrip("/")
-            return replace(spec, cwd=cwd, mode="workspace")
-    adopted = _adopted(name, stateDir, path)
-    if adopted is not None:
-        return adopted
-    raise CliError(f"no server '{name}' in {path or 'the bundled demo'}")
-
-
-def _adopted(name: str, stateDir: Path, path: str | Path | None) -> ServerSpec | None:
-    """Server C{name} as the gateway serves it where it adopted the entry
-    (C{mcpgateway start}: the client's file now points at the gateway, and
-    the entry it serves is in its backup), or C{None}."""
-    from mcpgateway.clientconfigs.claude import readClaudeBackup
-    from mcpgateway.config.servers import parseEntry
-
-    if path is None:
-        return None
-    try:
-        backup = readClaudeBackup(stateDir, Path(path))
-    except ConfigError:
-        return None
-    record = None if backup is None else backup.record(name)
-    if record is None or not isinstance(record.served, dict):
-        return None
-    try:
-        return parseEntry(name, record.served, os.environ)
-    except EntryError as e:
-        raise CliError(f"server '{name}': {e}") from None
-
-
 def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> int:
     stateDir = resolveStateDir(args.state_dir)
     found = ctx.probe(stateDir)
-    spec = _spec(args.server, stateDir, found, args.config)
+    spec = serverSpec(args.server, stateDir, found, args.config)
     if spec.remote is not None:
         raise CliError(f"server '{spec.name}' is a remote server: it has no process to confine")
     default = args.gateway or str((found.state or {}).get("sandbox") or DEFAULT)
@@ -169,8 +137,10 @@ def cmdSandboxShow(args: argparse.Namespace, out: Output, ctx: CliContext) -> in
         "mechanism": probed["mechanism"] if confined else None,
         "profile": spec.sandbox.toJson(),
         "network": asked["network"],
+        "syscalls": asked["syscalls"],
         "layout": view.toJson(),
     }
+    document["syscallFilter"] = bool((probed.get("seccomp") or {}).get("works"))
     document["landlockAbi"] = int((probed.get("landlock") or {}).get("abi") or 0)
     proxied = _proxyLine(ctx, found, spec.name)
     if proxied is not None:
@@ -222,6 +192,8 @@ def showText(document: dict[str, Any]) -> list[str]:
     elif document.get("mechanism") == "landlock" and int(document.get("landlockAbi") or 0) >= 4:
         enforced = "through the gateway's proxy, by port only under Landlock"
     lines.append(f"network: {network['mode']}" + (f" ({domains}: {enforced})" if domains else ""))
+    if document["confined"]:
+        lines.append(syscallsLine(document))
     proxied = document.get("proxy")
     if proxied:
         hosts = ", ".join(proxied.get("refusedHosts") or ()) or "none"
@@ -240,6 +212,20 @@ def showText(document: dict[str, Any]) -> list[str]:
     for note in shown["notes"]:
         lines.append(f"note: {note}")
     return lines
+
+
+def syscallsLine(document: dict[str, Any]) -> str:
+    """C{show}'s line of the system-call filter."""
+    if document["syscalls"] != "filtered":
+        why = "learning" if document["setting"] == "learn" else 'its entry says "unfiltered"'
+        return f"system calls: not filtered ({why})"
+    if document.get("mechanism") not in ("bwrap", "landlock"):
+        return "system calls: not filtered (only bubblewrap and Landlock children are)"
+    if not document.get("syscallFilter"):
+        return "system calls: not filtered (libseccomp is missing here)"
+    return (
+        'system calls: filtered (docs/sandbox.md, System calls; "syscalls": "unfiltered" lifts it)'
+    )
 
 
 def checkSandbox(ctx: DoctorContext) -> Check:
@@ -268,7 +254,20 @@ def checkSandbox(ctx: DoctorContext) -> Check:
             " namespaces; `mcpgateway sandbox check` says why each mechanism fails",
         )
     status = "pass" if mechanism == "bwrap" else "info"
-    return Check(status, f"Sandbox: children are confined with {NAMES[mechanism]}")
+    filtering = found.get("seccomp")
+    if not isinstance(filtering, dict):  # macOS: no seccomp
+        return Check(status, f"Sandbox: children are confined with {NAMES[mechanism]}")
+    if not filtering.get("works"):
+        return Check(
+            "info",
+            f"Sandbox: children are confined with {NAMES[mechanism]}, without their system-call"
+            f" filter: {filtering.get('error')}",
+            "install libseccomp (apt-get install libseccomp2)",
+        )
+    return Check(
+        status,
+        f"Sandbox: children are confined with {NAMES[mechanism]}, their system calls filtered",
+    )
 
 
 def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
@@ -278,7 +277,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="what confines the servers' children here, and what a server may do",
         description="Every stdio child can run in a sandbox (docs/sandbox.md): bubblewrap,"
         " else Landlock. `check` says which works on this machine; `show NAME` prints a"
-        " server's profile, the mechanism and what its children read, write and never see.",
+        " server's profile, the mechanism and what its children read, write and never see;"
+        ' `suggest NAME` the profile a server learned with "sandbox": "learn".',
     )
     actions = sandbox.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = actions.add_parser(
@@ -306,3 +306,4 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="the gateway's --sandbox to assume (default: the running gateway's, else auto)",
     )
     show.set_defaults(handler=cmdSandboxShow)
+    addSuggest(actions, common)

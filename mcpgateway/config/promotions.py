@@ -24,6 +24,7 @@ stops the gateway.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable
@@ -181,32 +182,33 @@ class Promoter:
     def record(self, server: str, why: str, share: str = "session") -> Deferred[None]:
         """Record C{server}'s promotion to C{share}, then reload; fires when
         done (never fails)."""
+        return Deferred.fromCoroutine(self._record(server, why, share))
+
+    async def _record(self, server: str, why: str, share: str) -> None:
         now = self._clock.seconds()
         store = self._store
-        recorded: Deferred[bool] = self._runInThread(lambda: store.promote(server, why, now, share))
-
-        def saved(new: bool) -> Deferred[Any] | None:
-            if not new:
-                return None
-            self.log.info(
-                "config: server {server} is {share}-scoped from now on (recorded in {path});"
-                ' undo: {{"{server}": {{"share": "global"}}}} in {overrides}',
-                server=server,
-                share=share,
-                path=str(store.path),
-                overrides=str(store.path.parent / paths.OVERRIDES_FILE),
-            )
-            return self._reload().addErrback(lambda _: None)  # the reload logs its failure
-
-        def failed(reason: Failure) -> None:
+        try:
+            new = await self._runInThread(lambda: store.promote(server, why, now, share))
+        except Exception:
             self.log.error(
                 "config: could not record in {path} that server {server} is {share}-scoped"
                 " ({why}); it is until the gateway stops",
                 path=str(store.path),
                 server=server,
                 share=share,
-                why=reason.getErrorMessage(),
+                why=Failure().getErrorMessage(),
             )
-
-        done: Deferred[None] = recorded.addCallbacks(saved, failed).addCallback(lambda _: None)
-        return done
+            return
+        if not new:
+            return
+        self.log.info(
+            "config: server {server} is {share}-scoped from now on (recorded in {path});"
+            ' undo: {{"{server}": {{"share": "global"}}}} in {overrides}',
+            server=server,
+            share=share,
+            path=str(store.path),
+            overrides=str(store.path.parent / paths.OVERRIDES_FILE),
+        )
+        reloading = self._reload()
+        with contextlib.suppress(Exception):  # the reload logs its failure
+            await reloading

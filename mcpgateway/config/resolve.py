@@ -40,6 +40,14 @@ killed, or its gateway died): its cached binary is not trusted, and the next
 install moves the folder aside (deleted in the background) and starts
 afresh, instead of running npm over the half-written tree (npm's
 C{ENOTEMPTY}).
+
+An install runs a package's own scripts (npm's C{postinstall}, a Python
+source distribution's build), so, given the gateway's sandbox, it runs
+confined as that server's children would be
+(L{mcpgateway.sandbox.installs}): its own install folder writable, the rest
+of the state directory and the home hidden, only the registries reachable.
+Unconfined (no sandbox given, C{--sandbox off}, C{"sandbox": false}) it
+runs as the gateway's own child, in a process group of its own.
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import (
@@ -88,6 +96,10 @@ from mcpgateway.config.wrappers import (
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import logs, paths
 from mcpgateway.runtime.atomicfile import writeFileAtomic
+from mcpgateway.sandbox.installs import ConfinedInstall, ConfinedInstalls
+
+if TYPE_CHECKING:
+    from mcpgateway.sandbox.confine import Sandbox
 
 CACHE_FILE = paths.NPX_CACHE_FILE
 DEFAULT_TTL = 7 * 86400.0
@@ -116,6 +128,7 @@ class Resolver:
         setsid: str | None = shutil.which("setsid"),
         killGroup: Callable[[int, int], None] = os.killpg,
         discard: Callable[[Path], object] | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         """
         @param stateDir: the gateway's state directory (cache file, installs).
@@ -135,6 +148,8 @@ class Resolver:
         @param discard: deletes an install folder an install cut short left
             (already moved aside); C{None}: C{shutil.rmtree} in the reactor's
             thread pool (in this thread if the reactor has none).
+        @param sandbox: the gateway's sandbox: each install runs confined as
+            the children of the server it is for (C{None}: unconfined).
         """
         self.stateDir = Path(stateDir)
         self.cachePath = self.stateDir / CACHE_FILE
@@ -152,6 +167,7 @@ class Resolver:
         self._killGroup = killGroup
         self._discard = discard if discard is not None else self._removeTree
         self._installers: dict[Installer, None] = {}  # in start order
+        self._confined = None if sandbox is None else ConfinedInstalls(sandbox)
         self.stopped = False
         if IReactorCore.providedBy(reactor):
             # However the resolver's owner stops: no installer outlives the process.
@@ -292,22 +308,30 @@ class Resolver:
         return command
 
     def _install(
-        self, label: str, argv: list[str], env: Mapping[str, str], target: Path
+        self,
+        label: str,
+        argv: list[str],
+        env: Mapping[str, str],
+        target: Path,
+        spec: ServerSpec,
     ) -> Deferred[None]:
-        """Run an installer in C{target}, unless one runs there already (two
-        entries asking for one package differently): then wait for that one."""
+        """Run an installer for C{spec} in C{target}, unless one runs there
+        already (two entries asking for one package differently): then wait
+        for that one."""
 
         def start() -> Deferred[None]:
-            return maybeDeferred(self._run, label, argv, env, target).addCallback(lambda _: None)
+            work = maybeDeferred(self._run, label, argv, env, target, spec)
+            return work.addCallback(lambda _: None)
 
         return _share(self._installing, str(target), start)
 
     def _run(
-        self, label: str, argv: list[str], env: Mapping[str, str], path: Path
+        self, label: str, argv: list[str], env: Mapping[str, str], path: Path, spec: ServerSpec
     ) -> Deferred[tuple[int | None, str]]:
-        """Run an installer in C{path}; fire with its exit code and output
-        tail, or fail with L{ResolveError} unless it exits with code 0
-        (L{InstallStopped} when L{stop} killed it)."""
+        """Run an installer for C{spec} in C{path}, confined as its children
+        are; fire with its exit code and output tail, or fail with
+        L{ResolveError} unless it exits with code 0 (L{InstallStopped} when
+        L{stop} killed it; what its sandbox refused, when that is why)."""
         if self.stopped:
             raise InstallStopped(f"{label} was not started: the gateway is stopping")
         if self._cutShort(path):
@@ -317,9 +341,14 @@ class Resolver:
             marker.write_text(f"{os.getpid()}\n")
         except OSError as e:
             raise ResolveError(f"cannot write in {path}: {e.strerror}") from None
-        grouped = self._setsid is not None
-        installer = Installer(self._killGroup if grouped else None)
-        command = [self._setsid, *argv] if self._setsid is not None else argv
+        confined = self._confine(spec, argv, env, path, label)
+        if confined is not None:  # its launcher leads a process group of its own
+            installer = Installer(self._killGroup)
+            command, env = confined.argv, confined.environ
+        else:
+            grouped = self._setsid is not None
+            installer = Installer(self._killGroup if grouped else None)
+            command = [self._setsid, *argv] if self._setsid is not None else argv
         try:
             self._reactor.spawnProcess(
                 installer, command[0], command, env=dict(env), path=str(path)
@@ -327,6 +356,8 @@ class Resolver:
         except OSError as e:
             marker.unlink(missing_ok=True)
             raise ResolveError(f"cannot run {command[0]}: {e}") from None
+        if confined is not None:
+            confined.started(_endOf(installer))
         if not installer.done.called:
             self._installers[installer] = None
             installer.timer = self._clock.callLater(self._timeout, installer.timeUp)
@@ -345,11 +376,21 @@ class Resolver:
             if installer.signal is not None:
                 raise ResolveError(f"{label} was killed by signal {installer.signal}")
             if code != 0:
-                why = summarize(output) or "no output"
+                refused = None if confined is None else confined.explain(output)
+                why = refused or summarize(output) or "no output"
                 raise ResolveError(f"{label} failed (exit code {code}): {why}")
             return result
 
         return installer.done.addCallback(checked)
+
+    def _confine(
+        self, spec: ServerSpec, argv: list[str], env: Mapping[str, str], path: Path, label: str
+    ) -> ConfinedInstall | None:
+        """The install C{argv} for C{spec} in C{path}, confined as
+        C{spec}'s children are; C{None}: it runs unconfined."""
+        if self._confined is None:
+            return None
+        return self._confined.confine(spec, argv, env, str(path), label)
 
     def _target(self, wrapper: Wrapper) -> Path:
         """The folder C{wrapper}'s package is installed into."""
@@ -438,7 +479,7 @@ class Resolver:
         # earlier install recorded in <target>/package.json.
         argv.append(wrapper.package if version is not None else f"{name}@latest")
         env = spec.environment(self._environ)
-        installing = self._install("npm install", argv, env, target)
+        installing = self._install("npm install", argv, env, target, spec)
 
         def found(_: object) -> list[str]:
             packageDir = target / "node_modules" / name
@@ -479,7 +520,7 @@ class Resolver:
         argv.append(wrapper.package)
         env = spec.environment(self._environ)
         env.update(UV_TOOL_DIR=str(target / "tools"), UV_TOOL_BIN_DIR=str(binDir), NO_COLOR="1")
-        installing = self._install("uv tool install", argv, env, target)
+        installing = self._install("uv tool install", argv, env, target, spec)
 
         def found(_: object) -> list[str]:
             command = wrapper.binName or wrapper.name
@@ -586,6 +627,18 @@ def _share(
 
     start().addBoth(settle)
     return waiter
+
+
+def _endOf(installer: Installer) -> Deferred[None]:
+    """A Deferred that fires (with C{None}) when C{installer} ends."""
+    ended: Deferred[None] = Deferred()
+
+    def fire(result: _T) -> _T:
+        ended.callback(None)
+        return result
+
+    installer.done.addBoth(fire)
+    return ended
 
 
 def _sibling(spec: ServerSpec, program: str) -> str | None:

@@ -174,8 +174,15 @@ class CatalogService:
         if persistence is None or self.loaded:
             self.loaded = True
             return succeed(None)
-        loading = maybeDeferred(self._thread, persistence.loadAll)
-        return loading.addCallbacks(self._loadedAll, self._loadFailed)
+        return Deferred.fromCoroutine(self._loadAll(persistence))
+
+    async def _loadAll(self, persistence: CatalogPersistence) -> None:
+        try:
+            loaded = await maybeDeferred(self._thread, persistence.loadAll)
+        except Exception:
+            self._loadFailed(Failure())
+            return
+        self._loadedAll(loaded)
 
     def _thread(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
         run = self._runInThread
@@ -480,13 +487,22 @@ class CatalogService:
     def _listLive(
         self, pool: ServerPool, upstream: Upstream, key: Key, kinds: frozenset[str]
     ) -> None:
+        full = kinds == frozenset(KINDS)
+        if full:
+            self._live.setdefault(key, [])
+        done = Deferred.fromCoroutine(self._listingLive(pool, upstream, key, kinds))
+        if full:
+            done.addBoth(self._liveDone, key)
+
+    async def _listingLive(
+        self, pool: ServerPool, upstream: Upstream, key: Key, kinds: frozenset[str]
+    ) -> Catalog | None:
+        """List C{kinds} of C{key} through C{upstream}'s router; the catalog
+        kept (C{None}: the listing failed, or the pool was replaced meanwhile)."""
         router: Router = upstream.router
         initialize = upstream.initializeResult or upstream.sessionInitializeResult
         launch = launchOf(pool.spec)
         sequence = self._next()
-        full = kinds == frozenset(KINDS)
-        if full:
-            self._live.setdefault(key, [])
 
         def send(method: str, params: dict[str, Any]) -> Deferred[jsonrpc.Message]:
             return router.call(method, params)
@@ -494,18 +510,14 @@ class CatalogService:
         _, capabilities, _ = initFacts(initialize)
         hints = ListingHints(self._clock.seconds())
         listing = listKinds(send, capabilities, kinds, self.log, key[0], hints)
-
-        def listed(lists: dict[str, tuple[dict[str, Any], ...]]) -> Catalog | None:
-            if not self._current(pool):
-                return None
-            return self._apply(key, lists, initialize, "live", launch, sequence, hints)
-
-        def failed(reason: Failure) -> None:
-            self._failed(key, reason, "listing its child")
-
-        done = listing.addCallbacks(listed, failed)
-        if full:
-            done.addBoth(self._liveDone, key)
+        try:
+            lists = await listing
+        except Exception:
+            self._failed(key, Failure(), "listing its child")
+            return None
+        if not self._current(pool):
+            return None
+        return self._apply(key, lists, initialize, "live", launch, sequence, hints)
 
     def _liveDone(self, catalog: Catalog | None, key: Key) -> None:
         """A full live listing of C{key} ended: C{catalog} (C{None}: it failed)."""
@@ -741,9 +753,17 @@ class CatalogService:
         persistence = self._persistence
         assert persistence is not None
         self._writing.add(key)
-        writing = maybeDeferred(self._thread, persistence.save, key[0], key[1], record)
-        writing.addErrback(self._saveFailed, key)
-        writing.addBoth(self._written, key)
+        Deferred.fromCoroutine(self._saving(persistence, key, record))
+
+    async def _saving(
+        self, persistence: CatalogPersistence, key: Key, record: dict[str, Any]
+    ) -> None:
+        try:
+            await maybeDeferred(self._thread, persistence.save, key[0], key[1], record)
+        except Exception:
+            self._saveFailed(Failure(), key)
+        finally:
+            self._written(key)
 
     def _saveFailed(self, reason: Failure, key: Key) -> None:
         if isinstance(reason.value, (ValueError, OSError)):
@@ -757,7 +777,7 @@ class CatalogService:
             "catalogs: saving the catalog of server {server} failed", failure=reason, server=key[0]
         )
 
-    def _written(self, _: object, key: Key) -> None:
+    def _written(self, key: Key) -> None:
         self._writing.discard(key)
         record = self._queued.pop(key, None)
         if record is not None:

@@ -159,15 +159,27 @@ class _Probe:
         )
         opening = maybeDeferred(pool.open, session, initialize)
         self.session = session
-        opening.addCallbacks(self._opened, self._openFailed)
-        opening.addErrback(self._crashed)
+        Deferred.fromCoroutine(self._listing(opening))
+
+    async def _listing(self, opening: Deferred[jsonrpc.Message]) -> None:
+        """Once the session is open, list the server through it; a bug on
+        the way ends the probe (it is logged)."""
+        try:
+            try:
+                response = await opening
+            except Exception:
+                self._openFailed(Failure())
+                return
+            await self._opened(response)
+        except Exception:
+            self._crashed(Failure())
 
     def _openFailed(self, reason: Failure) -> None:
         self.settled = True
         self._finish(None, reason.getErrorMessage() or type(reason.value).__name__)
         self._close()
 
-    def _opened(self, response: jsonrpc.Message) -> None:
+    async def _opened(self, response: jsonrpc.Message) -> None:
         self.settled = True
         if self.finished:
             self._close()
@@ -184,7 +196,7 @@ class _Probe:
         service = self.service
         live = service._waitLive(self.key)
         if live is not None:  # the child it started is being listed: that listing is this one
-            live.addCallback(self._done)
+            self._done(await live)
             return
         launch = launchOf(pool.spec)
         sequence = service._next()
@@ -198,19 +210,17 @@ class _Probe:
 
         hints = ListingHints(service._clock.seconds())
         listing = listKinds(send, capabilities, frozenset(KINDS), service.log, self.key[0], hints)
-
-        def listed(lists: dict[str, tuple[dict[str, Any], ...]]) -> None:
-            if self.finished or not service._current(pool):
-                self._finish(None, "the server was reconfigured meanwhile")
-                return
-            self._done(service._apply(self.key, lists, result, "probe", launch, sequence, hints))
-
-        def failed(reason: Failure) -> None:
+        try:
+            lists = await listing
+        except Exception:
             if not self.finished:
-                service._failed(self.key, reason, "probing it")
+                service._failed(self.key, Failure(), "probing it")
                 self._finish(None, service._errors.get(self.key, "listing failed"))
-
-        listing.addCallbacks(listed, failed).addErrback(self._crashed)
+            return
+        if self.finished or not service._current(pool):
+            self._finish(None, "the server was reconfigured meanwhile")
+            return
+        self._done(service._apply(self.key, lists, result, "probe", launch, sequence, hints))
 
     def _done(self, catalog: Catalog | None) -> None:
         if catalog is None:

@@ -29,6 +29,12 @@ LIST_CHANGED = frozenset(
     }
 )
 """The child's notifications that say one of its lists changed (L{Router.onList})."""
+STARTS = frozenset({"initialize", "server/discover"})
+"""A child's handshake (the gateway's or its session's C{initialize}, the
+gateway's C{server/discover} of a modern child): timed by the start
+timeout (C{--start-timeout}), not the request timeout, as a start (a
+confined child's launcher, an C{npx} resolving its package) is slower
+than a call."""
 
 
 class Exchange:

@@ -2,17 +2,20 @@
 """The gateway as a service: its pools and sessions, and a clean stop.
 
 L{Gateway} holds one L{ServerPool} per configured server and the session
-registry; it opens and ends sessions, and takes the snapshot of it all that
-every renderer reads (L{Gateway.status}). L{GatewayService} is its place in the
-twistd service tree: C{stopService} ends every session and fires only after
-every child has exited. What it is made with is one
+registry, and is what the web, the operations and the wiring talk to. It
+ends sessions itself; each of its other jobs is a collaborator it holds:
+its servers (L{mcpgateway.core.serverset}) and their changes
+(L{mcpgateway.core.reconfiguring}), the aggregate side, made on its first
+use (L{mcpgateway.core.aggregateside}), room under the session limits
+(L{mcpgateway.core.sessionroom}), opening sessions
+(L{mcpgateway.core.opening}), the sessions other processes opened
+(L{mcpgateway.core.visits}), who owns a session
+(L{mcpgateway.core.owners}), the sessions that outlive the process
+(L{mcpgateway.core.continuity}), its stop (L{mcpgateway.core.shutdown}) and
+its read model (L{mcpgateway.core.readmodel}). L{GatewayService} is its
+place in the twistd service tree: C{stopService} ends every session and
+fires only after every child has exited. What it is made with is one
 L{mcpgateway.core.gatewaysettings.GatewaySettings}.
-
-Its parts, one job each: the sessions' way in (room under the limits,
-opening, visiting: L{mcpgateway.core.opening}), who owns a session
-(L{mcpgateway.core.owners}), and the sessions that outlive the process
-(restore, save, journal, a restart's predecessor, the sessions held for
-servers not configured yet: L{mcpgateway.core.continuity}).
 
 The web's modern endpoint reaches the core only through the gateway, which
 is its L{Era2026Service}: each call goes to the server's pool (its bridge of
@@ -22,29 +25,18 @@ L{mcpgateway.core.era2026.listen}).
 
 from __future__ import annotations
 
-import os
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from types import MappingProxyType
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, fail, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from mcpgateway import __version__
-from mcpgateway.core import room
-from mcpgateway.core.aggregate.types import (
-    BUILTIN_ENDPOINTS,
-    EndpointSpec,
-    NameSettings,
-    ToolFilter,
-)
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
+from mcpgateway.core.aggregateside import AggregateSide
 from mcpgateway.core.catalog import CatalogService
 from mcpgateway.core.continuity import SessionContinuity
-from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import (
     Era2026Request,
     Era2026Stats,
@@ -52,39 +44,31 @@ from mcpgateway.core.era2026.types import (
     ListenHandle,
     Sink,
 )
-from mcpgateway.core.gatewaysettings import GatewayOptions, GatewaySettings
-from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.opening import SessionOpening
+from mcpgateway.core.gatewaysettings import Connection, GatewayOptions, GatewaySettings
+from mcpgateway.core.opening import SessionOpener
 from mcpgateway.core.owners import OwnerLookup
-from mcpgateway.core.pools.factory import makePool
-from mcpgateway.core.pools.pool import (
-    ServerPool,
-    ServerUnavailable,
-    sameServer,
-    variantsOf,
-)
-from mcpgateway.core.sessions import Session, SessionRegistry
+from mcpgateway.core.pools.pool import ServerPool, ServerUnavailable
+from mcpgateway.core.readmodel import ReadModel
+from mcpgateway.core.reconfiguring import Reconfigurer
+from mcpgateway.core.serverset import ServerSet
+from mcpgateway.core.sessionroom import SessionRoom
+from mcpgateway.core.sessions import Session, SessionFacts, SessionRegistry
+from mcpgateway.core.shutdown import Shutdown
 from mcpgateway.core.spawn import Spawner
-from mcpgateway.core.spec import ServerSpec, Sharing
-from mcpgateway.core.status import (
-    GatewayStatus,
-    Resolution,
-    Savings,
-    ServerStatus,
-    SessionCounts,
-    SessionStatus,
-    TaskCounts,
-)
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import GatewayStatus, Savings, ServerStatus
 from mcpgateway.core.tasks.manager import withTasksExtension
+from mcpgateway.core.visits import SessionVisits
 from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.runtime import logs, procfs
 
 if TYPE_CHECKING:
     # The aggregate endpoint's side loads on its first use (a smaller idle footprint).
     from mcpgateway.core.aggregate.aggregator import Aggregator
+    from mcpgateway.core.aggregate.session import AggregateSession
 
 
-class Gateway(SessionOpening):
+class Gateway:
     """Every server pool and every session of this gateway process."""
 
     log = Logger(observer=logs.observer)
@@ -113,43 +97,31 @@ class Gateway(SessionOpening):
         self.clock = clock
         self.sessions = SessionRegistry(clock, settings.sessionIds)
         self._spawner = spawner
-        self._healing = settings.healing if settings.healing is not None else HealingPolicy()
-        self._promotions = settings.promotions
-        self._limits = BridgeLimits(settings.era2026InputTimeout, settings.maxSuspendedCalls)
-        self._clientAlive = settings.clientAlive
-        self.pools: dict[str, ServerPool] = {
-            name: self._makePool(spec) for name, spec in specs.items()
-        }
-        self._watchChildren = settings.catalogs is not None
         self.catalogs = (
             settings.catalogs if settings.catalogs is not None else CatalogService(clock)
         )
-        for pool in self.pools.values():
-            self._attach(pool)
-        self._aggregator: Aggregator | None = None
-        self._endpoints: tuple[Mapping[str, EndpointSpec], NameSettings] | None = None
+        self.servers = ServerSet(self, specs, spawner, self.log)
+        """The servers: a pool each, made, resolved and prewarmed."""
+        self.pools: dict[str, ServerPool] = self.servers.pools
+        """Every pool by server name (the live mapping of L{servers})."""
+        self.aggregateSide = AggregateSide(self, self.pools, clock)
+        """The aggregate endpoint's side, made on its first use."""
         self.started = clock.seconds()
         self.running = False
         """Whether the service tree runs (children may be started)."""
-        self._pidFinder = settings.pidFinder
-        self._owners = (
-            None
-            if settings.pidFinder is None
-            else OwnerLookup(settings.pidFinder, self.sessions, clock, self.log)
-        )
-        self._resolver = settings.resolver
         self.drainTimeout = settings.drainTimeout
         """Seconds requests in flight may take to finish when the gateway stops."""
-        self._draining: Deferred[Any] | None = None
-        """While a stop waits for the requests in flight: that wait."""
-        self._cutShort = False
-        """The drain was cut short before the stop began it (two stop
-        signals in one reactor turn): the stop waits for nothing."""
-        self._stopBegun = False
         self.sessionEnded: Callable[[Session], object] | None = None
         """Told of each session that ends for good (a cluster replica keeps
         their ids, so none is rebuilt from its sealed id); not of those a
         stop hands on to the next process."""
+        self.predecessorWait = settings.predecessorWait
+        """Seconds a request for a session this process does not know waits
+        for the predecessor to exit."""
+        self.savings: Callable[[GatewayStatus], Savings] | None = None
+        """Estimates what sharing children saves from a status and the last
+        sample of the children (L{mcpgateway.ops.savings}, set by the
+        wiring); C{None}: the read model has no savings."""
         self._continuity = SessionContinuity(
             self,
             clock,
@@ -158,22 +130,39 @@ class Gateway(SessionOpening):
             settings.predecessor,
             settings.clientAlive,
         )
-        self.predecessorWait = settings.predecessorWait
-        """Seconds a request for a session this process does not know waits
-        for the predecessor to exit."""
-        self._visitors: set[str] = set()
-        self.roomCounts = room.RoomCounts()
-        self.savings: Callable[[GatewayStatus], Savings] | None = None
-        """Estimates what sharing children saves from a status and the last
-        sample of the children (L{mcpgateway.ops.savings}, set by the
-        wiring); C{None}: the read model has no savings."""
-
-    def _makePool(self, spec: ServerSpec) -> ServerPool:
-        pool = makePool(
-            spec, self._spawner, self._healing, self._promotions, self._limits, self._clientAlive
+        self._room = SessionRoom(
+            self.sessions, self.pools, self.aggregateSide, self.endSession, clock, self.log
         )
-        pool.toolPins = self.settings.toolPins  # its children's routers apply them
-        return pool
+        self.roomCounts = self._room.counts
+        """What the session limits did to C{initialize}s (L{makeRoom})."""
+        finder = settings.pidFinder
+        self._opener = SessionOpener(
+            self.sessions,
+            self.pools,
+            self.aggregateSide,
+            self._continuity,
+            None if finder is None else OwnerLookup(finder, self.sessions, clock, self.log),
+            self.endSession,
+            clock,
+            self.log,
+        )
+        self.lookForOwner = self._opener.lookForOwner
+        """A later request of a session whose client pid is not known, on a
+        connection: look for its socket's owner again
+        (L{SessionOpener.lookForOwner}). The opener's own method: the web
+        calls it on every request of such a session."""
+        self._visits = SessionVisits(
+            self.sessions, self.pools, self.aggregateSide, self._room.visiting, clock, self.log
+        )
+        self._reconfigurer = Reconfigurer(
+            self, self.servers, self.sessions, self.aggregateSide, self.log
+        )
+        self._shutdown = Shutdown(
+            self, self.pools, self.sessions, self._continuity, clock, self.log
+        )
+        self._readModel = ReadModel(
+            self, self.pools, self.sessions, self.aggregateSide, clock, self.started
+        )
 
     def start(self) -> None:
         """Start work: resolve C{npx}/C{uvx} servers and prewarm children.
@@ -187,10 +176,8 @@ class Gateway(SessionOpening):
             lambda reason: self.log.failure("reading the catalog snapshots failed", reason)
         )
         restored = self._continuity.restore()
-        for pool in self.pools.values():
-            self._resolve(pool)
-        self.prewarm()
-        self.prewarmRestored(restored)
+        self.servers.start()
+        self.servers.prewarmRestored(restored)
         self._continuity.begin()
 
     @property
@@ -219,105 +206,124 @@ class Gateway(SessionOpening):
 
     def prewarmRestored(self, servers: set[str]) -> None:
         """Start the shared children restored sessions of C{servers} will
-        use now rather than on their first call (those marked C{prewarm}
-        are started already)."""
-        for name in sorted(servers - {n for n, p in self.pools.items() if p.spec.prewarm}):
-            self.pools[name].prewarm().addErrback(self._prewarmFailed, name)
+        use now (L{ServerSet.prewarmRestored})."""
+        self.servers.prewarmRestored(servers)
 
     # -- the aggregate endpoint (loaded on its first use) ------------------------
 
     @property
     def aggregator(self) -> Aggregator:
-        """Every aggregate session and what they share
-        (L{mcpgateway.core.aggregate.aggregator}), made on the first use: an idle
-        gateway, or one whose clients use only C{/<server>/mcp}, never
-        loads the aggregate side, its search and its schema checks."""
-        if self._aggregator is None:
-            from mcpgateway.core.aggregate.aggregator import Aggregator
-            from mcpgateway.core.aggregate.results import ResultBudget
-            from mcpgateway.core.aggregate.schemas import Schemas
-            from mcpgateway.core.aggregate.search import SearchService
-            from mcpgateway.core.aggregate.tools import GatewayTools
-
-            tools = self.settings.tools
-            if tools is None:
-                threads = self.settings.runInThread
-                search = SearchService(threads if threads is not None else maybeDeferred)
-                tools = GatewayTools(search, Schemas(), threads, self.settings.tasks)
-            resultBytes = self.settings.resultBytes
-            aggregator = Aggregator(
-                self.pools,
-                self.catalogs,
-                self.clock,
-                tools=tools,
-                budget=ResultBudget(resultBytes) if resultBytes is not None else None,
-                filters=self._filterOf,
-                catalogKey=self.catalogs.keyFor,
-            )
-            if self._endpoints is not None:
-                aggregator.useEndpoints(*self._endpoints)
-                self._endpoints = None
-            self._aggregator = aggregator
-        return self._aggregator
+        """Every aggregate session and what they share, made on the first
+        use (L{AggregateSide.aggregator}): an idle gateway, or one whose
+        clients use only C{/<server>/mcp}, never loads the aggregate side."""
+        return self.aggregateSide.aggregator
 
     def useEndpoints(self, endpoints: Mapping[str, EndpointSpec], names: NameSettings) -> None:
         """Serve the aggregate endpoints C{endpoints} under C{names} from
-        now on (C{aggregate.json}): kept for the aggregator until it is
-        made."""
-        if self._aggregator is None:
-            self._endpoints = (endpoints, names)
-        else:
-            self._aggregator.useEndpoints(endpoints, names)
+        now on (C{aggregate.json}; L{AggregateSide.useEndpoints})."""
+        self.aggregateSide.useEndpoints(endpoints, names)
 
     def hasAggregateEndpoint(self, name: str) -> bool:
         """Whether the aggregate endpoint C{name} exists, answered without
         making the aggregator: a request for C{/mcp} that is refused (no
         token, an unknown endpoint, a probe) does not load its side."""
-        if self._aggregator is not None:
-            return self._aggregator.endpoint(name) is not None
-        if name in BUILTIN_ENDPOINTS:
-            return True
-        return self._endpoints is not None and name in self._endpoints[0]
+        return self.aggregateSide.hasEndpoint(name)
 
-    def _attach(self, pool: ServerPool) -> None:
-        """Let the catalogs serve C{pool}, and list each new child of it
-        (only with a catalog service given: without one, catalogs come
-        from probes)."""
-        self.catalogs.attach(pool, watch=self._watchChildren)
+    # -- sessions: room, opening, visiting, ending -------------------------------
 
-    def _filterOf(self, server: str) -> ToolFilter:
-        pool = self.pools.get(server)
-        return pool.spec.aggregate if pool is not None else ToolFilter()
+    @property
+    def liveSessions(self) -> int:
+        """How many sessions this process has open, not counting the
+        visiting ones (L{SessionRoom.live})."""
+        return self._room.live
 
-    def _resolve(self, pool: ServerPool) -> None:
-        """Have C{npx}/C{uvx} servers launch their real binary (no wrapper)."""
-        resolver = self._resolver
-        wrapper = resolver.wrapperOf(pool.spec) if resolver is not None else None
-        if resolver is None or wrapper is None:
-            return
-        kind, package, _ = wrapper
-        what = f"`{kind} {package}` to be installed into the gateway's cache"
-        pool.resolution = Resolution("pending", f"installing {kind} {package}")
-        spec = pool.spec
+    def liveSessionsOf(self, principal: str) -> int:
+        """How many live sessions C{principal} has (L{SessionRoom.liveOf})."""
+        return self._room.liveOf(principal)
 
-        def done(resolved: ServerSpec) -> ServerSpec:
-            why = resolver.failureOf(spec)
-            if why is not None:
-                pool.resolution = Resolution("failed", f"{kind} {package}: {why}")
-            else:
-                pool.resolution = Resolution(
-                    "resolved", " ".join([resolved.command, *resolved.args])
-                )
-            return resolved
+    def makeRoom(self, limit: int, principal: str = "", perPrincipal: int | None = None) -> bool:
+        """Whether one more session of C{principal} may open under the
+        session limits, its own idlest unused session ended to make room if
+        need be (L{SessionRoom.makeRoom})."""
+        return self._room.makeRoom(limit, principal, perPrincipal)
 
-        pool.launchAfter(resolver.resolve(spec).addCallback(done), what, resolver.resolve)
+    def openSession(
+        self,
+        server: str,
+        initialize: jsonrpc.Message,
+        protocolVersion: str,
+        clientPid: int | None = None,
+        connection: Connection | None = None,
+        *,
+        scope: str = "",
+        credentialKey: str = "",
+        credentials: tuple[tuple[str, str], ...] = (),
+        principal: str = "",
+    ) -> tuple[Session, Deferred[jsonrpc.Message]]:
+        """Create a session on C{server}'s route C{scope}; the Deferred
+        fires with the answer to its C{initialize} (L{SessionOpener.openSession}).
+
+        @raise mcpgateway.core.pools.pool.UnknownRoute: the server has no
+            route C{scope}."""
+        return self._opener.openSession(
+            server,
+            initialize,
+            protocolVersion,
+            clientPid,
+            connection,
+            scope=scope,
+            credentialKey=credentialKey,
+            credentials=credentials,
+            principal=principal,
+        )
+
+    def openAggregate(
+        self,
+        endpoint: str,
+        mode: str,
+        initialize: jsonrpc.Message,
+        protocolVersion: str,
+        clientPid: int | None = None,
+        connection: Connection | None = None,
+        *,
+        scope: str = "",
+        principal: str = "",
+        mayUse: Callable[[str], bool] | None = None,
+    ) -> tuple[AggregateSession, Deferred[jsonrpc.Message]]:
+        """Create a session on the aggregate endpoint C{endpoint}; the
+        Deferred fires with the answer to its C{initialize}
+        (L{SessionOpener.openAggregate})."""
+        return self._opener.openAggregate(
+            endpoint,
+            mode,
+            initialize,
+            protocolVersion,
+            clientPid,
+            connection,
+            scope=scope,
+            principal=principal,
+            mayUse=mayUse,
+        )
+
+    def visit(self, sessionId: str, facts: SessionFacts, owner: bool = False) -> Session | None:
+        """Serve here a session another gateway process of a cluster opened,
+        rebuilt from its sealed id's C{facts} (L{SessionVisits.visit})."""
+        return self._visits.visit(sessionId, facts, owner)
+
+    def rebind(
+        self, session: Session, credentialKey: str, credentials: tuple[tuple[str, str], ...]
+    ) -> bool:
+        """Give a restored session the credentials its client sent again;
+        whether it is served now (L{SessionVisits.rebind})."""
+        return self._visits.rebind(session, credentialKey, credentials)
 
     def endSessions(self, sessions: list[Session], reason: str) -> tuple[list[str], list[int]]:
         """End C{sessions}; the ids ended and the pids of the children stopped."""
         childPids: list[int] = []
+        aggregate = self.aggregateSide
         for session in sessions:
-            if self._isAggregate(session):
-                childPids += self.aggregator.ownChildPids(session)
+            if aggregate.isAggregate(session):
+                childPids += aggregate.aggregator.ownChildPids(session)
             else:
                 childPids += self.pools[session.server].ownChildPids(session)
             self.endSession(session, reason)
@@ -325,157 +331,45 @@ class Gateway(SessionOpening):
 
     def endSession(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """End C{session}: cancel its requests, close its streams, stop its own child."""
-        if self._isMember(session):
+        aggregate = self.aggregateSide
+        if aggregate.isMember(session):
             # Found by a reaper: the aggregate session lives on without it.
-            return self.aggregator.memberGone(session, reason)
+            return aggregate.aggregator.memberGone(session, reason)
         self.sessions.remove(session)
-        self._visitors.discard(session.id)
+        self._room.left(session.id)
         self._continuity.ended(session)
         if self.sessionEnded is not None:
             self.sessionEnded(session)
         stream, session.getStream = session.getStream, None
         if stream is not None:
             stream.close()
-        if self._isAggregate(session):
-            return self.aggregator.close(session, reason)
+        if aggregate.isAggregate(session):
+            return aggregate.aggregator.close(session, reason)
         return self.pools[session.server].close(session, reason)
+
+    # -- the servers, and the stop -----------------------------------------------
 
     def reconfigure(self, specs: Mapping[str, ServerSpec]) -> Deferred[Any]:
         """Serve C{specs} from now on: new servers appear, removed ones end
         their sessions and stop their children, changed ones are replaced
         (their sessions end; clients re-initialize on the 404). A change of
         the environment alone keeps the pool and its sessions
-        (L{mcpgateway.core.pools.pool.sameServer}, L{ServerPool.useSpec})."""
-        stopping = []
-        for name in sorted(set(self.pools) | set(specs)):
-            old, new = self.pools.get(name), specs.get(name)
-            if (
-                old is not None
-                and new is not None
-                and sameServer(old.spec, new, old.promoted, old.perLaunch)
-            ):
-                if new.disabled and not old.disabled:
-                    self.log.info("server {server} disabled; ending its sessions", server=name)
-                    self._endServer(name, old, "was disabled")
-                    stopping.append(old.stopAll())
-                self._endRerouted(name, old.spec, new)
-                for session in old.useSpec(new):
-                    self._routeGone(name, session)
-                refusal = old.era2026Refusal()
-                if refusal is not None:
-                    old.endEra2026(refusal)  # "modern": false now: no call or listen goes on
-                continue
-            if old is not None:
-                self.log.info(
-                    "config: server {server} {what}; ending its sessions",
-                    server=name,
-                    what="removed" if new is None else "changed",
-                )
-                self._endServer(
-                    name, old, "was removed" if new is None else "was replaced (its entry changed)"
-                )
-                stopping.append(old.stopAll())
-                del self.pools[name]
-                if new is None:
-                    self.catalogs.forget(name)
-            if new is not None:
-                if old is None:
-                    self.log.info("config: server {server} added", server=name)
-                self.pools[name] = self._makePool(new)
-                self._attach(self.pools[name])
-                if self.running:
-                    self._resolve(self.pools[name])
-                    self.prewarm([name])
-        if self._aggregator is not None:
-            self._aggregator.membersChanged()
-        if self.running:
-            self.configured()  # the held sessions' servers are known now, or gone
-        return DeferredList(stopping, consumeErrors=True)
-
-    def _endServer(self, name: str, pool: ServerPool, what: str) -> None:
-        """End every session of server C{name} (served by C{pool}): each
-        request in flight on its children is answered first with a
-        JSON-RPC error (-32003) naming the server and saying C{what}
-        happened to it, as when a child goes away (docs/routing.md), and
-        cancelled on its child; then the sessions end (their streams close
-        with nothing left unanswered)."""
-        pool.failAll(jsonrpc.CHILD_EXITED, f"server '{name}' {what}")
-        for session in self.sessions.forServer(name):
-            self.endSession(session, f"server {name} {what}")
-
-    def _endRerouted(self, name: str, old: ServerSpec, new: ServerSpec) -> None:
-        """Before the pool of server C{name} serves C{new}: end the sessions
-        of each route C{new} does not have (whatever kind of pool it is).
-        The other routes' sessions carry on: the pool moves them to their
-        route's new child if its launch changed (L{ServerPool.useSpec})."""
-        before, after = variantsOf(old), variantsOf(new)
-        if before.keys() <= after.keys():
-            return
-        for session in self.sessions.forServer(name):
-            if not self._isAggregate(session) and session.scope not in after:
-                self._routeGone(name, session)
-
-    def _routeGone(self, name: str, session: Session) -> None:
-        self.log.info(
-            "config: server {server} has no route {scope} any more; ending session {sid}",
-            server=name,
-            scope=session.scope,
-            sid=session.shortId,
-        )
-        self.endSession(session, f"its route of server {name} was removed")
-
-    def prewarm(self, names: Sequence[str] | None = None) -> None:
-        """Start the shared children of servers marked C{prewarm}."""
-        for name in self.pools if names is None else names:
-            pool = self.pools[name]
-            if pool.spec.prewarm:
-                self.log.info("server {server}: prewarming its shared child", server=name)
-                pool.prewarm().addErrback(self._prewarmFailed, name)
-
-    def _prewarmFailed(self, reason: Failure, name: str) -> None:
-        self.log.warn(
-            "server {server}: prewarm failed: {why}", server=name, why=reason.getErrorMessage()
-        )
+        (L{Reconfigurer.reconfigure})."""
+        return self._reconfigurer.reconfigure(specs)
 
     @property
     def stopBegun(self) -> bool:
         """Whether L{stop} has begun (read-only): a session request that
         comes now is answered 503, retry (L{mcpgateway.web.mcp}), not looked
         up, as its session is being saved for the next gateway process."""
-        return self._stopBegun
+        return self._shutdown.begun
 
     def stop(self) -> Deferred[Any]:
         """Let requests in flight finish (at most L{drainTimeout} seconds),
         then answer what is left with an error, end every session, and stop
-        every child; fires when all have exited."""
+        every child; fires when all have exited (L{Shutdown.stop})."""
         self.running = False
-        self._stopBegun = True
-        self._continuity.stopping()
-        pools = list(self.pools.values())
-        for pool in pools:
-            # Calls waiting for a human would only hold the drain up.
-            pool.endEra2026("the gateway is shutting down")
-        inFlight = sum(pool.clientRequestsInFlight() for pool in pools)
-        if not inFlight or self._cutShort:
-            return self._stopNow()
-        self.log.info(
-            "gateway stopping: letting {count} request(s) in flight finish (at most {seconds:g} s)",
-            count=inFlight,
-            seconds=self.drainTimeout,
-        )
-        # Cancelled (the deadline, or cutDrainShort), every wait fails with
-        # CancelledError: consumed here, or each is an unhandled error.
-        drained: Deferred[Any] = DeferredList(
-            [pool.whenDrained() for pool in pools], consumeErrors=True
-        )
-        self._draining = drained
-        drained.addTimeout(self.drainTimeout, self.clock)
-        drained.addErrback(lambda _: None)
-        return drained.addCallback(self._drained)
-
-    def _drained(self, _: object) -> Deferred[Any]:
-        self._draining = None
-        return self._stopNow()
+        return self._shutdown.stop(self.drainTimeout)
 
     def cutDrainShort(self, announce: Callable[[int], object] | None = None) -> int | None:
         """Stop waiting for the requests in flight of a stop (a second
@@ -489,38 +383,7 @@ class Gateway(SessionOpening):
         @return: how many requests in flight were still waited for; C{None}
             when no stop is waiting for any (the children are being stopped
             already)."""
-        draining = self._draining
-        if (draining is None or draining.called) and self._stopBegun:
-            return None
-        inFlight = sum(pool.clientRequestsInFlight() for pool in self.pools.values())
-        if announce is not None:
-            announce(inFlight)
-        if draining is None or draining.called:
-            self._cutShort = True
-        else:
-            draining.cancel()
-        return inFlight
-
-    def _stopNow(self) -> Deferred[Any]:
-        # The sessions end with this process, not for their clients: saved
-        # before they are ended, and never saved again (the stop waits for
-        # the write, which runs in the reactor's thread pool).
-        saved = self._continuity.lastSave()
-        for pool in self.pools.values():
-            pool.failAll(jsonrpc.SERVER_UNAVAILABLE, "the gateway is shutting down")
-        for session in self.sessions:
-            # The session goes on in the next gateway process: its client is
-            # told (retry:) to open its GET stream again, there.
-            stream = session.getStream
-            if stream is not None:
-                stream.suspend()
-        self.sessionEnded = None  # these go on in the next process: not ended
-        stopping = [self.endSession(session, "gateway stopping") for session in self.sessions]
-        stopping += [pool.stopAll() for pool in self.pools.values()]
-        stopping.append(self.catalogs.stop())
-        if saved is not None:
-            stopping.append(saved)
-        return DeferredList(stopping, consumeErrors=True)
+        return self._shutdown.cutShort(announce)
 
     # -- MCP 2026-07-28 clients (Era2026Service) ----------------------------------
 
@@ -585,130 +448,19 @@ class Gateway(SessionOpening):
     ) -> GatewayStatus:
         """A snapshot of the gateway, its servers and its sessions (what
         C{/health}, C{/sessions}, C{/metrics}, the management API and the
-        manhole render). C{procRoot}: where the gateway's own resident
-        memory is read. Without C{rows}, the sessions are counted
-        (L{GatewayStatus.counts}) and no row is made for each (C{/health},
-        which shows the counts: a row costs some microseconds, and a
-        gateway may hold tens of thousands of sessions); C{byClient} adds the
-        counts by client (L{SessionCounts.clients}: the status page's)."""
-        counts = Counter(session.server for session in self.sessions)
-        status = GatewayStatus(
-            version=__version__,
-            pid=os.getpid(),
-            started=self.started,
-            now=self.clock.seconds(),
-            rssBytes=procfs.rss("self", procRoot),
-            servers=MappingProxyType(
-                {name: pool.status(counts[name]) for name, pool in self.pools.items()}
-            ),
-            sessions=self._sessionStatuses() if rows else (),
-            tasks=self._taskCounts(),
-            counts=None if rows else self._sessionCounts(byClient),
-        )
-        if self.savings is None:
-            return status
-        return replace(status, savings=self.savings(status))
-
-    def _taskCounts(self) -> TaskCounts | None:
-        """Its tasks by status, and how many it made (C{None}: it serves none)."""
-        tasks = self.settings.tasks
-        if tasks is None:
-            return None
-        return TaskCounts(MappingProxyType(tasks.counts()), tasks.created, tasks.fastAnswers)
+        manhole render; L{ReadModel.status}). Without C{rows}, the sessions
+        are counted and no row is made for each; C{byClient} adds the counts
+        by client."""
+        return self._readModel.status(procRoot, rows, byClient)
 
     def aggregateStatus(self) -> dict[str, Any]:
-        """The aggregate endpoint's line of C{/health} (docs/aggregate.md):
-        its sessions, members, kept results and each server's catalog."""
-        if self._aggregator is not None:
-            aggregate = self._aggregator.status()
-        else:
-            # What an aggregator with no session would say, without loading it.
-            endpoints = self._endpoints[0] if self._endpoints is not None else {}
-            aggregate = {
-                "sessions": 0,
-                "members": 0,
-                "endpoints": sorted({*endpoints, "default", "search"}),
-                "results": {"stored": 0, "bytes": 0, "evicted": 0},
-            }
-        return {**aggregate, "catalogs": self.catalogs.status()}
+        """The aggregate endpoint's line of C{/health} (docs/aggregate.md;
+        L{AggregateSide.status})."""
+        return self.aggregateSide.status()
 
     def serverStatus(self, name: str) -> ServerStatus:
         """A snapshot of server C{name} (C{KeyError} if there is none)."""
-        return self.pools[name].status(len(self.sessions.forServer(name)))
-
-    def _sessionCounts(self, byClient: bool) -> SessionCounts:
-        """The sessions counted, in one walk that makes nothing per session
-        (C{byClient}: a key per client and server, and its pids)."""
-        total = visiting = 0
-        members: Counter[str] = Counter()
-        clients: dict[tuple[object, str], tuple[int, set[int]]] = {}
-        aggregate = self._aggregator is not None
-        for session in self.sessions:
-            total += 1
-            if session.visiting:
-                visiting += 1
-            if aggregate and self._isAggregate(session):
-                for member in session.members:
-                    members[member] += 1
-            if not byClient:
-                continue
-            key = (session.clientInfo.get("name"), session.server)
-            count, pids = clients.get(key) or (0, set())
-            if session.clientPid is not None:
-                pids.add(session.clientPid)
-            clients[key] = (count + 1, pids)
-        return SessionCounts(
-            total,
-            visiting,
-            MappingProxyType(dict(members)),
-            MappingProxyType({key: (n, frozenset(p)) for key, (n, p) in clients.items()}),
-        )
-
-    def _sessionStatuses(self) -> tuple[SessionStatus, ...]:
-        inFlight: Counter[str] = Counter()
-        for pool in self.pools.values():
-            inFlight.update(pool.inFlightBySession())
-        return tuple(
-            self._sessionStatus(session, inFlight[session.id]) for session in self.sessions
-        )
-
-    def _sessionStatus(self, session: Session, inFlight: int) -> SessionStatus:
-        if self._isAggregate(session):
-            return SessionStatus(
-                id=session.id,
-                server=session.server,
-                clientPid=session.clientPid,
-                client=session.clientInfo.get("name"),
-                protocolVersion=session.protocolVersion,
-                sharing=Sharing.GLOBAL,
-                childPid=None,
-                created=session.created,
-                lastActivity=self.sessions.activity(session),
-                inFlight=len(session.inflight),
-                getStream=session.getStream is not None,
-                scope=session.scope,
-                credential="",
-                principal=session.principal,
-                members=tuple(sorted(session.members)),
-            )
-        pool = self.pools[session.server]
-        return SessionStatus(
-            id=session.id,
-            server=session.server,
-            clientPid=session.clientPid,
-            client=session.clientInfo.get("name"),
-            protocolVersion=session.protocolVersion,
-            sharing=pool.spec.sharing,
-            childPid=pool.childPid(session),
-            created=session.created,
-            lastActivity=self.sessions.activity(session),
-            inFlight=inFlight,
-            getStream=session.getStream is not None,
-            scope=session.scope,
-            credential=session.credential,
-            principal=session.principal,
-            visiting=session.visiting,
-        )
+        return self._readModel.server(name)
 
 
 class GatewayService(Service):

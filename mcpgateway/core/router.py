@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_router -*-
+# -*- test-case-name: tests.core.test_router, tests.core.test_start_timeout -*-
 """Correlation between client sessions and one child: the child's id space.
 
 A L{Router} owns everything that crosses one child's stdio boundary. Every
@@ -47,6 +47,7 @@ from mcpgateway.core.asking import StreamWaits, refusedByAll
 from mcpgateway.core.exchange import (
     LIST_CHANGED,
     NO_HINT,
+    STARTS,
     Exchange,
     ServerRequest,
     Sink,
@@ -129,8 +130,10 @@ class Router:
         fanout: Fanout,
         stats: RequestStats | None = None,
         onAmbiguous: Callable[[str, int], None] | None = None,
+        startTimeout: float = 0.0,
     ) -> None:
         """
+        @param startTimeout: seconds its handshake (L{STARTS}) may take, if over C{timeout}.
         @param onAmbiguous: called with (method, 2025 sessions attached or in
             flight whose client is not known to have exited: L{clientSessions})
             when the child asks something of a client and the asking session
@@ -154,6 +157,8 @@ class Router:
         self._pending: dict[int, Exchange] = {}
         self._deadlines: Deadlines[int] = Deadlines(clock, timeout, self._timedOut)
         """The child ids in flight whose timeout runs (all but the held ones)."""
+        self.startTimeout = startTimeout
+        self._starts: Deadlines[int] = Deadlines(clock, max(startTimeout, timeout), self._timedOut)
         self._serverRequests: dict[int, ServerRequest] = {}
         self._waits = StreamWaits(name, clock, self._waitedOut)
         """The child's requests held for a session with no stream open yet."""
@@ -209,6 +214,7 @@ class Router:
         reloaded config's C{requestTimeout})."""
         self.timeout = timeout
         self._deadlines.setTimeout(timeout)
+        self._starts.setTimeout(max(self.startTimeout, timeout))
 
     @property
     def inFlight(self) -> int:
@@ -440,7 +446,7 @@ class Router:
             if self._waits.held and related is not None:
                 for gatewayId in self._waits.streamOf(session, ex):
                     self._serverRequests[gatewayId].exchange = ex
-        self._deadlines.add(childId)
+        (self._starts if message["method"] in STARTS else self._deadlines).add(childId)
         self.served += 1
         self.send(out)
         if len(self._pending) == 1:
@@ -450,13 +456,13 @@ class Router:
     def hold(self, ex: Exchange) -> None:
         """Pause C{ex}'s timeout (its client will come back for it)."""
         ex.blocked = True
-        self._deadlines.discard(ex.childId)
+        (self._starts if ex.method in STARTS else self._deadlines).discard(ex.childId)
 
     def unhold(self, ex: Exchange) -> None:
         """Run C{ex}'s timeout again, from now (its client came back)."""
         ex.blocked = False
         if ex.childId not in self._deadlines and self._pending.get(ex.childId) is ex:
-            self._deadlines.add(ex.childId)
+            (self._starts if ex.method in STARTS else self._deadlines).add(ex.childId)
 
     def holdRequest(self, session: SessionLike, clientId: Any) -> bool:
         """Pause for good the timeout of C{session}'s request C{clientId} in
@@ -483,6 +489,7 @@ class Router:
         if ex is None:
             return
         self._cancel(childId, "request timed out in the gateway", "timeout")
+        timeout = (self._starts if ex.method in STARTS else self._deadlines).timeout
         # The log says how long it waited too: a reload may have shortened
         # the timeout past that, a held request was away, the
         # reactor was late. The client is told the timeout that applied.
@@ -493,13 +500,13 @@ class Router:
             server=self.name,
             method=ex.method,
             waited=waited,
-            timeout=self.timeout,
+            timeout=timeout,
         )
         ex.response.callback(
             jsonrpc.errorResponse(
                 ex.clientId,
                 jsonrpc.REQUEST_TIMEOUT,
-                f"server '{self.name}' did not answer {ex.method} within {self.timeout:g} s",
+                f"server '{self.name}' did not answer {ex.method} within {timeout:g} s",
             )
         )
 
@@ -508,7 +515,7 @@ class Router:
         if ex is None:
             return
         self._record(ex, outcome)
-        self._deadlines.discard(childId)
+        (self._starts if ex.method in STARTS else self._deadlines).discard(childId)
         params: dict[str, Any] = {"requestId": childId}
         if reason:
             params["reason"] = reason
@@ -557,7 +564,7 @@ class Router:
                 id=childId,
             )
             return
-        self._deadlines.discard(childId)
+        (self._starts if ex.method in STARTS else self._deadlines).discard(childId)
         outcome = "ok" if "result" in message else "error"
         seconds = self._clock.seconds() - ex.started
         span = ex.span
@@ -764,6 +771,7 @@ class Router:
         C{tellChild}, also cancel each on the child."""
         pending, self._pending = self._pending, {}
         self._deadlines.stop()
+        self._starts.stop()
         for childId, ex in pending.items():
             self._record(ex, "child_exit" if code == jsonrpc.CHILD_EXITED else "error")
             if tellChild:

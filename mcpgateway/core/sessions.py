@@ -146,7 +146,7 @@ class Session:
         self.clientPid: int | None = None
         self.ownerLookedUp: float | None = None
         """When the gateway last looked for its client's pid by the socket
-        (L{mcpgateway.core.opening.SessionOpening.lookForOwner})."""
+        (L{mcpgateway.core.opening.SessionOpener.lookForOwner})."""
         self.created = now
         self.lastActivity = now
         self.getStream: Stream | None = None
@@ -160,7 +160,7 @@ class Session:
         self.visiting = False
         """Served here for another replica that owns it and does not
         answer: rebuilt from the facts its sealed id carries, never saved
-        (see L{mcpgateway.core.opening.SessionOpening.visit})."""
+        (see L{mcpgateway.core.visits.SessionVisits.visit})."""
         self.inFlight = 0
         """Requests of this session forwarded and not yet answered, cancelled or
         failed (the web layer counts them; see L{mcpgateway.protocol.limits})."""
@@ -178,7 +178,7 @@ class Session:
     @property
     def pidFromSocket(self) -> bool:
         """Whether C{clientPid} is the pid the gateway found itself, as the
-        owner of the client's socket (L{mcpgateway.core.opening.SessionOpening.lookForOwner}),
+        owner of the client's socket (L{mcpgateway.core.opening.SessionOpener.lookForOwner}),
         rather than one the client sent (C{X-Client-Pid}, C{clientInfo.pid}).
         Only a lookup sets
         C{ownerLookedUp} (a restored record says whether an earlier process

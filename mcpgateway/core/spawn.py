@@ -26,7 +26,7 @@ from twisted.internet.interfaces import IReactorProcess, IReactorTime
 
 from mcpgateway.core.child import DEFAULT_MAX_LINE, Child, ChildProtocol
 from mcpgateway.core.environment import childEnvironment
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import DEFAULT_START_TIMEOUT, ServerSpec
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime.turnflush import TurnFlusher
 
@@ -81,6 +81,11 @@ class Confiner(Protocol):
         says so, and the key of its entry that allows it."""
         ...
 
+    def spawned(self, spec: ServerSpec, ended: Deferred[None]) -> None:
+        """A confined child of C{spec} started; C{ended} fires when it ends
+        (what it uses outside, its network proxy, stays until then)."""
+        ...
+
 
 class RemoteConnector(Protocol):
     """Opens upstream sessions with remote servers (L{mcpgateway.remote}):
@@ -125,6 +130,9 @@ class Spawner:
     (C{None}: a reference reaches the child as it is written)."""
     confiner: Confiner | None = None
     """Confines the children whose servers are sandboxed (C{None}: none is)."""
+    startTimeout: float = DEFAULT_START_TIMEOUT
+    """Seconds a child's handshake may take (C{--start-timeout}; a server's
+    longer request timeout wins): L{mcpgateway.core.router.Router}."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "environ", childEnvironment(self.environ))
@@ -187,6 +195,8 @@ class Spawner:
             if self.setsid is not None:
                 argv = [self.setsid, *argv]
         self.reactor.spawnProcess(child, argv[0], argv, env=env, path=spec.cwd)
+        if confined is not None and self.confiner is not None:
+            self.confiner.spawned(spec, child.ended)
         return child
 
 

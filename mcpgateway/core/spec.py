@@ -57,6 +57,11 @@ def shareOf(word: str) -> Sharing:
 
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
+DEFAULT_START_TIMEOUT = 60.0
+"""Seconds a child's handshake may take (C{--start-timeout}), whatever
+shorter request timeout its calls have: a confined child's launcher and
+bubblewrap, or an C{npx} resolving its package, make a start slower than
+a call."""
 
 REMOTE_AUTH = ("user", "shared", "exchange")
 """Whose upstream token a remote server's children use (L{RemoteEndpoint.auth})."""

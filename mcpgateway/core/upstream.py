@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.test_upstream -*-
+# -*- test-case-name: tests.core.test_upstream, tests.core.test_start_timeout -*-
 """One child process of a server, wired to its router, with its handshake.
 
 An L{Upstream} spawns the child through the gateway's L{Spawner}, connects
@@ -139,7 +139,9 @@ class Upstream:
         self._clock = clock
         self.handshake = fanout.handshake
         """Whether the gateway initializes this child itself (shared children)."""
-        self.router = Router(spec.name, clock, spec.requestTimeout, fanout, stats, onAmbiguous)
+        self.router = Router(
+            spec.name, clock, spec.requestTimeout, fanout, stats, onAmbiguous, spawner.startTimeout
+        )
         self.child: Child | None = None
         self.redactor: Callable[[str], str] | None = None
         """Takes the values of the secrets the current child was given out of

@@ -378,13 +378,19 @@ class Predecessor(Service):
             "restart: the successor listens; this process accepts no more connections and"
             " stops once its open ones have finished"
         )
+        Deferred.fromCoroutine(self._handingOver())
+
+    async def _handingOver(self) -> None:
+        """Hand over, then stop the reactor (whether or not it went well)."""
         done: Deferred[Any]
         try:
             done = self._handOver()
         except Exception:
             self.log.failure("restart: handing over failed; stopping now")
             done = succeed(None)
-        done.addBoth(lambda _: self._stopReactor())
+        with contextlib.suppress(Exception):  # the last connection's end, or its deadline
+            await done
+        self._stopReactor()
 
     def _stopReactor(self) -> None:
         with contextlib.suppress(ReactorNotRunning):  # a SIGTERM stopped it meanwhile

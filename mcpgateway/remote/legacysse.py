@@ -10,10 +10,15 @@ The transport cannot resume a stream, so its end is the end of the session,
 as a process's exit is: the pool starts a new one the way it restarts a
 child. The endpoint must be on the server's own origin: a stream that points
 the gateway's POSTs anywhere else ends the session.
+
+What a request carries, what the router is owed and what a refusal gets are
+the same as for a Streamable HTTP session, and done by the same
+collaborators (L{UpstreamHeaders}, L{Answers}, L{Refusals}).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -25,7 +30,11 @@ from twisted.web.iweb import IAgent, IResponse
 
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
+from mcpgateway.remote.answers import Answers
+from mcpgateway.remote.base import RemoteChildBase
+from mcpgateway.remote.headers import UpstreamHeaders
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials, loginNeeded
+from mcpgateway.remote.refusals import Refusals
 from mcpgateway.remote.sse import (
     Event,
     SSEReader,
@@ -35,13 +44,22 @@ from mcpgateway.remote.sse import (
     readBody,
     reasonOf,
 )
-from mcpgateway.remote.streamable import StreamableChild, _key
 from mcpgateway.runtime.bodies import BytesProducer
 
 
-class SSEChild(StreamableChild):
+class SSEChild(RemoteChildBase):
     """One upstream HTTP+SSE session, held like a child process; it opens its
-    stream when it is made."""
+    stream when it is made.
+
+    @param name: the server's name, for the log and the errors.
+    @param endpoint: the server's URL (its stream's) and headers.
+    @param agent: the HTTP client (an C{Agent} on the server's connection pool).
+    @param clock: the reactor's clock (the session has no timers of its own).
+    @param onMessage: told of every JSON-RPC message the server sends.
+    @param onStderr: told of each line said about what went wrong.
+    @param credentials: the gateway's OAuth tokens (C{None}, or no grant:
+        only the entry's headers).
+    """
 
     def __init__(
         self,
@@ -53,11 +71,30 @@ class SSEChild(StreamableChild):
         onStderr: Callable[[str], None] | None = None,
         credentials: UpstreamCredentials | None = None,
     ) -> None:
-        super().__init__(name, endpoint, agent, clock, onMessage, onStderr, credentials)
+        super().__init__(name, onMessage, onStderr)
+        self.endpoint = endpoint
+        self._credentials = credentials
+        self._agent = agent
         self._postUrl: bytes | None = None
         self._holding = False
         self._stream: SSEReader | None = None
-        d = agent.request(b"GET", self._url, self._headers(b"text/event-stream"))
+        self._waiting: deque[jsonrpc.Message] = deque()
+        self._headers = UpstreamHeaders(name, endpoint, credentials)
+        self._answers = Answers(name, endpoint.url, self, onMessage, self._said, self._initAnswered)
+        self._refusals = Refusals(
+            name,
+            endpoint,
+            self._headers,
+            self._answers,
+            self,
+            self._post,
+            self._answers.failed,
+            self._said,
+            self._bug,
+            credentials,
+        )
+        url = endpoint.url.encode("ascii")
+        d = agent.request(b"GET", url, self._headers.build(b"text/event-stream"))
         d.addCallbacks(self._streamOpened, self._streamFailed)
         d.addErrback(self._bug, "opening the SSE stream")
 
@@ -87,15 +124,12 @@ class SSEChild(StreamableChild):
             waiting.extend(self._waiting)
             self._waiting = waiting
 
-    def _post(
-        self, message: jsonrpc.Message, again: bool = False, traded: bool = False
-    ) -> Deferred[Any]:
+    def _post(self, message: jsonrpc.Message) -> Deferred[Any]:
         assert self._postUrl is not None
         body = jsonrpc.dumps(message)
         self.bytesOut += len(body)
-        if "id" in message and "method" in message:
-            self._unanswered[_key(message["id"])] = message
-        d = self._agent.request(b"POST", self._postUrl, self._headers(), BytesProducer(body))
+        self._answers.sent(message)
+        d = self._agent.request(b"POST", self._postUrl, self._headers.build(), BytesProducer(body))
         d.addCallbacks(
             self._accepted, self._postFailed, callbackArgs=(message,), errbackArgs=(message,)
         )
@@ -107,9 +141,24 @@ class SSEChild(StreamableChild):
         if 200 <= response.code < 300:
             readBody(response)
             return
-        readBody(response).addCallback(self._refusedBody, message, response.code).addErrback(
+        readBody(response).addCallback(self._refused, message, response.code).addErrback(
             self._bug, "reading a refusal"
         )
+
+    def _refused(self, result: tuple[bytes, Failure], message: jsonrpc.Message, code: int) -> None:
+        self._refusals.refused(message, code, result[0], None)
+
+    def _postFailed(self, reason: Failure, message: jsonrpc.Message) -> None:
+        self._answers.failed(message, f"is not reachable ({reasonOf(reason)})")
+
+    def _initAnswered(self, request: jsonrpc.Message, response: jsonrpc.Message) -> None:
+        """The server's answer to the client's C{initialize}: later requests
+        carry the protocol version it chose."""
+        result = response.get("result")
+        if isinstance(result, dict) and isinstance(result.get("protocolVersion"), str):
+            version = result["protocolVersion"]
+            if version.isascii() and version.isprintable():
+                self._headers.protocolVersion = version
 
     # -- the stream -------------------------------------------------------------
 
@@ -120,7 +169,7 @@ class SSEChild(StreamableChild):
         if not (200 <= response.code < 300 and isSSE(response)):
             readBody(response)
             why = f"answered its SSE stream's GET with HTTP {response.code}"
-            if response.code == 401 and not self._ownAuthorization:
+            if response.code == 401 and not self._headers.ownAuthorization:
                 hint = loginNeeded(self._credentials, self.name, self.endpoint.principal)
                 why += f"; it needs a login: {hint}"
             self._lost(why)
@@ -138,7 +187,7 @@ class SSEChild(StreamableChild):
         if event.type == b"endpoint":
             self._endpointGiven(event.data)
         elif event.type in (None, b"message"):
-            self._deliverData(event.data)
+            self._answers.deliverData(event.data)
 
     def _endpointGiven(self, data: bytes) -> None:
         target = urljoin(self.endpoint.url, data.decode("utf-8", "replace").strip())
@@ -170,12 +219,20 @@ class SSEChild(StreamableChild):
         self._waiting.clear()
         self._end(why)
 
-    def _closeGet(self) -> None:
+    # -- the end ----------------------------------------------------------------
+
+    def signal(self, name: str) -> None:
+        """End the session now (what C{KILL} or C{TERM} does to a process)."""
+        self._end(f"closed by the gateway (SIG{name})")
+
+    def stop(self, graceTime: float = 2.0, termTime: float = 3.0) -> Deferred[None]:
+        """End the session: the transport has no DELETE, closing the stream
+        ends it."""
+        self._end("closed by the gateway")
+        return succeed(None)
+
+    def _closed(self) -> None:
         reader, self._stream = self._stream, None
         if reader is not None:
             reader.abort()
-
-    def _delete(self) -> Deferred[None]:
-        """The transport has no DELETE: closing the stream ends the session."""
-        self._closeGet()
-        return succeed(None)
+        self._waiting.clear()

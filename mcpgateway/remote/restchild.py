@@ -122,12 +122,7 @@ class RestChild(RemoteChildBase):
         waiter: Deferred[Api] = Deferred()
         self._waiters.append(waiter)
         if len(self._waiters) == 1:
-            spec = self.endpoint.spec or ""
-            if spec.startswith(("http://", "https://")):
-                loading = self._fetch(spec)
-            else:
-                loading = self._read(Path(spec))
-            loading.addBoth(self._loaded)
+            Deferred.fromCoroutine(self._document()).addBoth(self._loaded)
         return waiter
 
     def _loaded(self, result: Api | Failure) -> None:
@@ -140,43 +135,40 @@ class RestChild(RemoteChildBase):
         for waiter in waiters:
             waiter.callback(result)
 
-    def _read(self, path: Path) -> Deferred[Api]:
+    async def _document(self) -> Api:
+        """The entry's OpenAPI document, read from its file or fetched from
+        its URL, and parsed; L{SpecError} says why not."""
+        spec = self.endpoint.spec or ""
+        if spec.startswith(("http://", "https://")):
+            return await self._fetch(spec)
+        path = Path(spec)
         try:
             document = json.loads(path.read_bytes())
         except OSError as e:
-            return _failed(SpecError(f"{path} cannot be read ({e.strerror or e})"))
+            raise SpecError(f"{path} cannot be read ({e.strerror or e})") from None
         except ValueError as e:
-            return _failed(SpecError(f"{path} is not JSON ({e})"))
+            raise SpecError(f"{path} is not JSON ({e})") from None
         return self._parsed(document)
 
-    def _fetch(self, url: str) -> Deferred[Api]:
+    async def _fetch(self, url: str) -> Api:
         headers = Headers({b"accept": [b"application/json"]})
-        d = self._agent.request(b"GET", url.encode("ascii"), headers)
-
-        def answered(response: IResponse) -> Deferred[Api]:
-            def body(result: tuple[bytes, Failure]) -> Deferred[Api]:
-                if response.code != 200:
-                    return _failed(SpecError(f"{url} answered HTTP {response.code}"))
-                try:
-                    document = json.loads(result[0])
-                except ValueError as e:
-                    return _failed(SpecError(f"{url} is not JSON ({e})"))
-                return self._parsed(document)
-
-            return readBody(response).addCallback(body)
-
-        def unreachable(reason: Failure) -> Failure:
-            if reason.check(SpecError):
-                return reason
-            return Failure(SpecError(f"{url} is not reachable ({reasonOf(reason)})"))
-
-        return d.addCallback(answered).addErrback(unreachable)
-
-    def _parsed(self, document: Any) -> Deferred[Api]:
         try:
-            api = parseApi(document)
-        except SpecError as e:
-            return _failed(e)
+            response = await self._agent.request(b"GET", url.encode("ascii"), headers)
+            body, _ = await readBody(response)
+            if response.code != 200:
+                raise SpecError(f"{url} answered HTTP {response.code}")
+            try:
+                document = json.loads(body)
+            except ValueError as e:
+                raise SpecError(f"{url} is not JSON ({e})") from None
+            return self._parsed(document)
+        except SpecError:
+            raise
+        except Exception:
+            raise SpecError(f"{url} is not reachable ({reasonOf(Failure())})") from None
+
+    def _parsed(self, document: Any) -> Api:
+        api = parseApi(document)  # SpecError: the document is not one
         self.api = api
         self.log.info(
             "server {server}: {count} tool(s) from its OpenAPI document ({title} {version})",
@@ -185,7 +177,7 @@ class RestChild(RemoteChildBase):
             title=api.title,
             version=api.version,
         )
-        return succeed(api)
+        return api
 
     def _initialized(self, message: jsonrpc.Message, api: Api) -> dict[str, Any]:
         params = message.get("params")
@@ -476,9 +468,3 @@ def _optional(bearer: str) -> str | None:
 
 def _toolError(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True}
-
-
-def _failed(error: Exception) -> Deferred[Api]:
-    d: Deferred[Api] = Deferred()
-    d.errback(Failure(error))
-    return d

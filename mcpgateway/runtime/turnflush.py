@@ -221,3 +221,18 @@ def writerOf(transport: object) -> FileDescriptor | None:
         if isinstance(stdin, FileDescriptor):
             return stdin
     return None
+
+
+class Unflushed(TurnFlusher):
+    """A flusher that adopts nothing: what a turn writes leaves as Twisted
+    sends it, on the descriptor's next writability (C{--twisted=stock},
+    L{mcpgateway.runtime.twistedswitch})."""
+
+    def adopt(self, descriptor: FileDescriptor) -> None:
+        """Leave C{descriptor} as Twisted made it."""
+
+    def sendIfFinal(self, descriptor: FileDescriptor) -> None:
+        """Nothing: no descriptor is adopted."""
+
+    def sendNow(self, descriptor: FileDescriptor) -> None:
+        """Nothing: no descriptor is adopted."""

@@ -34,6 +34,15 @@ NAMESPACES = (
 LIFETIME = ("--die-with-parent", "--new-session")
 """The sandbox dies with its launcher's parent (the gateway); a session of
 its own, so nothing in it can push input into a terminal."""
+STDOUT_FD = 9
+"""Where the launcher hands the child's stdout to bubblewrap (L{STDOUT_HANDOVER})."""
+STDOUT_HANDOVER = ("/bin/sh", "-c", f'exec 1>&{STDOUT_FD} {STDOUT_FD}>&-; exec "$@"', "sh")
+"""What runs the child's command in the sandbox: its stdout back on fd 1
+from L{STDOUT_FD}. Bubblewrap's own processes (the one outside and the
+namespace's init) keep fds 0 to 2 and close every other, so with their
+fd 1 on C{/dev/null} and the pipe on fd 9 only the child holds its stdout:
+a child that closes it is seen at once, as an unconfined one is. (The
+shell's redirections take one digit: fd 9.)"""
 
 
 class NetworkPlan:
@@ -78,6 +87,7 @@ def arguments(
     root: bool,
     disableUserns: bool = False,
     network: NetworkPlan | None = None,
+    seccomp: int | None = None,
 ) -> list[str]:
     """Bubblewrap's options (the command follows them after C{--}).
 
@@ -85,8 +95,13 @@ def arguments(
         required, and every capability is dropped.
     @param disableUserns: this bubblewrap can forbid the child further user
         namespaces (0.8 and later; needs the user namespace itself).
+    @param seccomp: an inherited fd holding the compiled system-call filter
+        (L{mcpgateway.sandbox.seccomp.program}): bubblewrap reads it, closes
+        it, and loads it after its mounts, just before it runs the command.
     """
     out = [*NAMESPACES, *LIFETIME]
+    if seccomp is not None:
+        out += ["--seccomp", str(seccomp)]
     if root:
         out += ["--unshare-user-try", "--cap-drop", "ALL"]
     else:
@@ -129,6 +144,7 @@ def command(
     root: bool,
     disableUserns: bool = False,
     network: NetworkPlan | None = None,
+    seccomp: int | None = None,
 ) -> list[str]:
     """The whole command line: C{bwrap}, its options, C{--}, C{argv}."""
-    return [bwrap, *arguments(layout, root, disableUserns, network), "--", *argv]
+    return [bwrap, *arguments(layout, root, disableUserns, network, seccomp), "--", *argv]

@@ -17,6 +17,11 @@ Which mechanism works is found once, after the gateway daemonized
 (L{detect}): until then a request says C{auto} and the launcher tries
 bubblewrap itself. The findings are logged once: the mechanism, or what
 is missing when nothing confines.
+
+A learning server's request (C{"sandbox": "learn"}, under bubblewrap) says
+so (C{"learn"}): the launcher shows it the home read-only and runs it under
+C{strace} (L{mcpgateway.sandbox.learnrun}), and its network goes through the
+proxy's recording socket.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from mcpgateway.runtime import logs
-from mcpgateway.sandbox import defaults, failures
+from mcpgateway.sandbox import defaults, failures, learnrun
 from mcpgateway.sandbox.profile import LEARN, OFF
 from mcpgateway.sandbox.request import SpawnSpec, build, homeOf, launcherCommand, mechanismOf
 
@@ -52,8 +57,17 @@ class Proxy(Protocol):
         for Landlock (listening once it is returned)."""
         ...
 
+    def recorderFor(self, server: str, record: str) -> str:
+        """The socket of a learning server's children: every public host
+        allowed, each host asked for appended to C{record}."""
+        ...
+
     def status(self, server: str) -> dict[str, Any] | None:
         """A server's connections and refusals, or C{None}: it has no socket."""
+        ...
+
+    def hold(self, ended: Deferred[None]) -> None:
+        """Keep the sockets open until C{ended} fires (a confined child's end)."""
         ...
 
 
@@ -161,7 +175,20 @@ class Sandbox:
                 bwrap=bw.get("error"),
                 landlock=landlock.get("error"),
             )
+        self._filterFound(found.get("seccomp"), mechanism)
         return found
+
+    def _filterFound(self, filtering: Any, mechanism: str) -> None:
+        """Say it when confined children run without their system-call
+        filter (L{mcpgateway.sandbox.seccomp}): libseccomp is missing."""
+        if mechanism not in ("bwrap", "landlock") or not isinstance(filtering, dict):
+            return
+        if not filtering.get("works"):
+            self.log.warn(
+                "sandbox: confined children run WITHOUT their system-call filter ({why});"
+                " install libseccomp (the libseccomp2 package; docs/sandbox.md, System calls)",
+                why=filtering.get("error"),
+            )
 
     def _probeFailed(self, failure: Any) -> None:
         self.log.warn(
@@ -187,8 +214,10 @@ class Sandbox:
         if self.found is None:
             self.detect()
         request = self.request(spec, argv, environ)
+        if spec.sandbox.setting == LEARN:
+            self._learning(spec, request)
         network = request["network"]
-        if network["mode"] == "allow" and self.proxy is not None:
+        if network["mode"] == "allow" and self.proxy is not None and not network.get("learn"):
             self._proxied(spec, network)
         self._tell(spec, request)
         encoded = json.dumps(request, separators=(",", ":"))
@@ -209,6 +238,26 @@ class Sandbox:
             network["proxy"] = self.proxy.socketFor(*key)
         elif self.mechanism == "landlock" and landlockAbi(self.found) >= 4:
             network["proxyPort"] = self.proxy.portFor(*key)
+
+    def _learning(self, spec: SpawnSpec, request: dict[str, Any]) -> None:
+        """Make C{request} a learning one (C{"sandbox": "learn"}), under
+        bubblewrap only: its home shown read-only, the child under
+        C{strace} (L{learnrun}), and its network through the proxy's
+        recording socket (every public host allowed, every host asked for
+        recorded). Under another mechanism it runs with the default
+        profile."""
+        if self.mechanism not in ("auto", "bwrap"):
+            return
+        directory = learnrun.learnDir(self.stateDir, spec.name)
+        request["learn"] = {"dir": directory}
+        if self.proxy is not None:
+            hosts = os.path.join(directory, learnrun.HOSTS_FILE)
+            request["network"] = {
+                "mode": "allow",
+                "allowedDomains": [],
+                "learn": True,
+                "proxy": self.proxy.recorderFor(spec.name, hosts),
+            }
 
     def request(
         self, spec: SpawnSpec, argv: list[str], environ: Mapping[str, str]
@@ -236,6 +285,13 @@ class Sandbox:
                     out[path] = None
         return list(out)[:256]
 
+    def spawned(self, spec: SpawnSpec, ended: Deferred[None]) -> None:
+        """A confined child of C{spec} started (C{ended} fires when it
+        ends): the proxy stays open until then, so a stopping gateway's
+        children keep their way out while their calls drain."""
+        if self.proxy is not None:
+            self.proxy.hold(ended)
+
     def networkStatus(self, server: str) -> dict[str, Any] | None:
         """What the allow-list proxy did for C{server}'s children (its
         line of C{/health}), or C{None}: none of them uses it."""
@@ -254,9 +310,11 @@ class Sandbox:
     def _tell(self, spec: SpawnSpec, request: dict[str, Any]) -> None:
         """The once-per-server warnings of a confined child."""
         if spec.sandbox.setting == LEARN:
-            self._tellOnce(spec.name, LEARN)
-        if request["network"]["mode"] == "allow":
-            network = request["network"]
+            self._tellOnce(spec.name, LEARN if "learn" in request else "cannotLearn")
+            if (self.found or {}).get("strace", True) is None:
+                self._tellOnce(spec.name, "noStrace")
+        network = request["network"]
+        if network["mode"] == "allow" and not network.get("learn"):
             what = "allow"
             if network.get("proxy"):
                 what = "proxied"
@@ -278,8 +336,23 @@ class Sandbox:
             )
         elif what == LEARN:
             self.log.warn(
-                'sandbox: server {server}: "sandbox": "learn" (recording what a server uses) is'
-                " not available yet; it runs with the default profile",
+                'sandbox: server {server} is learning ("sandbox": "learn"): it sees your home'
+                " read-only (its deny list still hidden) and reaches every public host through"
+                " the gateway's proxy; what it uses is recorded in {where}, and `mcpgateway"
+                " sandbox suggest {server}` proposes its profile",
+                server=server,
+                where=learnrun.learnDir(self.stateDir, server),
+            )
+        elif what == "cannotLearn":
+            self.log.warn(
+                'sandbox: server {server}: "sandbox": "learn" needs bubblewrap, which does not'
+                " confine children here; it runs with the default profile, nothing recorded",
+                server=server,
+            )
+        elif what == "noStrace":
+            self.log.warn(
+                "sandbox: server {server}: strace is not installed: learning records the hosts"
+                " it reaches, not the paths it uses (install strace: apt-get install strace)",
                 server=server,
             )
         elif what == "proxied":

@@ -19,7 +19,14 @@ server's profile and the facts the layout needs). Before its C{exec} it
     when the request names its socket: L{mcpgateway.sandbox.proxyplan}),
     or restricts itself with Landlock and
     runs it, or (macOS, untested) runs it through C{sandbox-exec}, or,
-    when nothing works, runs it as it is.
+    when nothing works, runs it as it is;
+ 4. under bubblewrap and Landlock, filters the child's system calls
+    (L{mcpgateway.sandbox.seccomp}, unless the request says
+    C{"syscalls": "unfiltered"}): bubblewrap loads the compiled filter
+    from an inherited memory file (C{--seccomp FD}), the Landlock path
+    loads it into this process just before its C{exec}. Without
+    libseccomp the child runs without it (the gateway's probe finds that
+    out and says so).
 
 When the gateway has not found out yet which mechanism works (a child
 started in its first moments), the request says C{auto} and the launcher
@@ -32,7 +39,7 @@ C{launch.py --probe [BWRAP]} prints what works here
 
 It runs before every confined child: Python in isolated mode without
 C{site}, and nothing but the standard library (C{ctypes} only for
-C{prctl} and Landlock).
+C{prctl}, Landlock and libseccomp).
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
+
+    from mcpgateway.sandbox import seccomp
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
@@ -82,6 +91,7 @@ def main(argv: list[str]) -> int:
         processGuards(request.get("parent"))
         limits(request, os.geteuid())
         executable, command, environ = plan(request, argv[2:], os.environ)
+        command = handOverStdout(command)
     except Exception as e:
         sys.stderr.write(f"{PREFIX}cannot confine the server: {_why(e)}\n")
         return EXIT_CANNOT_CONFINE
@@ -122,6 +132,33 @@ def decode(text: str) -> Any:
     if text[end:].strip():
         raise ValueError("the request is not JSON (extra data)")
     return value
+
+
+def handOverStdout(command: list[str]) -> list[str]:
+    """Before bubblewrap runs: the child's stdout moved to fd
+    L{mcpgateway.sandbox.bwrap.STDOUT_FD}, where the command's
+    L{mcpgateway.sandbox.bwrap.STDOUT_HANDOVER} takes
+    it back, and this process's own on C{/dev/null}, so no process of
+    bubblewrap's keeps the pipe open after the child closes it. The
+    command as it is without that handover in it; without the handover
+    when that fd is taken already (bubblewrap then keeps the pipe open)."""
+    from mcpgateway.sandbox.bwrap import STDOUT_FD, STDOUT_HANDOVER
+
+    n = len(STDOUT_HANDOVER)
+    at = next((i for i in range(len(command)) if tuple(command[i : i + n]) == STDOUT_HANDOVER), -1)
+    if at < 0:
+        return command
+    try:
+        os.fstat(STDOUT_FD)
+    except OSError:
+        pass
+    else:
+        return command[:at] + command[at + n :]
+    os.dup2(1, STDOUT_FD)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    return command
 
 
 def _why(error: BaseException) -> str:
@@ -194,6 +231,7 @@ def plan(
     mechanism the request names (confining this process with Landlock on
     the way)."""
     from mcpgateway.sandbox import bwrap, defaults, layout, probe
+    from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 
     env = {k: v for k, v in environ.items() if k not in defaults.UNSET_VARIABLES}
     mechanism = str(request.get("mechanism") or "none")
@@ -210,6 +248,10 @@ def plan(
                 f"{PREFIX}no confinement works here ({found['error']}; no Landlock): running"
                 " the server unconfined\n"
             )
+    if "learn" in request:
+        from mcpgateway.sandbox import learnrun
+
+        request = learnrun.learning(request, mechanism)
     if mechanism == "none":
         return command[0], command, env
     view = layout.build(request, command, env)
@@ -219,6 +261,10 @@ def plan(
         env["TMPDIR"] = "/tmp"
         root = os.geteuid() == 0
         network = None
+        if "learn" in request:  # under strace, recorded
+            from mcpgateway.sandbox import learnrun
+
+            command = learnrun.wrap(request, command, sys.stderr)
         proxy = (request.get("network") or {}).get("proxy")
         if isinstance(proxy, str) and view.network == "allow":
             from mcpgateway.sandbox import proxyplan
@@ -226,7 +272,10 @@ def plan(
             for name in proxyplan.UNSET:
                 env.pop(name, None)
             network, command = proxyplan.plan(proxy, command)
-        return path, bwrap.command(path, view, command, root, disableUserns, network), env
+        if os.path.exists(STDOUT_HANDOVER[0]):
+            command = [*STDOUT_HANDOVER, *command]
+        fd = filterProgram(request)
+        return path, bwrap.command(path, view, command, root, disableUserns, network, fd), env
     if mechanism == "seatbelt":
         from mcpgateway.sandbox import seatbelt
 
@@ -249,8 +298,39 @@ def plan(
             env.update(proxyplan.variables(port))
             extra["proxyPort"] = port  # TCP connect to the proxy's port only
         landlock.restrict(landlock.rules(view, tmp), version, view.network, **extra)
+        filterSelf(request)
         return command[0], command, env
     raise ValueError(f"unknown mechanism {mechanism!r}")
+
+
+def syscallFilter(request: Mapping[str, Any]) -> seccomp.Library | None:
+    """libseccomp, when the request asks for the system-call filter (all
+    do but C{"syscalls": "unfiltered"} and learn mode) and it is
+    installed."""
+    from mcpgateway.sandbox import seccomp
+
+    if "learn" in request or request.get("syscalls", seccomp.FILTERED) != seccomp.FILTERED:
+        return None  # learning traces the server: the filter refuses ptrace
+    return seccomp.library()
+
+
+def filterProgram(request: Mapping[str, Any]) -> int | None:
+    """The fd of the compiled filter for bubblewrap's C{--seccomp}, or
+    C{None}: no filter (L{syscallFilter})."""
+    from mcpgateway.sandbox import seccomp
+
+    filtered = syscallFilter(request)
+    return None if filtered is None else seccomp.program(filtered)
+
+
+def filterSelf(request: Mapping[str, Any]) -> None:
+    """Load the filter into this process (the Landlock path, just before
+    its C{exec}), unless L{syscallFilter} says none."""
+    from mcpgateway.sandbox import seccomp
+
+    filtered = syscallFilter(request)
+    if filtered is not None:
+        seccomp.install(filtered)
 
 
 def privateTmp(request: Mapping[str, Any]) -> str:

@@ -78,8 +78,9 @@ class Layout:
     @ivar writable: C{(source, path)}, bound read-write.
     @ivar masked: C{(path, isDirectory)}: never visible, even under a bound path.
     @ivar reopened: C{(path, writable)} bound again after the masks: the
-        child's own installs under the masked state directory, a path an
-        C{allow} names inside a masked one.
+        child's own installs under the masked state directory (writable
+        for the gateway's install of its package), a path an C{allow}
+        names inside a masked one.
     @ivar placeholders: files the entry names that do not exist yet, where
         nothing may be bound: empty and read-only in the sandbox.
     @ivar cwdMade: the working directory is shown by nothing else (the
@@ -301,6 +302,9 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
     _system(layout, paths)
     rules = (request.get("profile") or {}).get("filesystem") or {}
     binds = _Binds(paths)
+    if "learn" in request and home in layout.private:  # learning: the home shown, read-only
+        layout.private.remove(home)
+        binds.add(home)
     scripted = [
         p for p in scriptPaths(argv, str(environ.get("HOME") or home)) if not paths.wide(real(p))
     ]
@@ -324,6 +328,8 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
             if entry.startswith("/"):
                 binds.add(entry)
     _entryVariables(layout, binds, paths, request.get("entryEnv") or (), environ)
+    if "learn" in request:  # a missing file in the home shown fails as read-only anyway
+        layout.placeholders = [p for p in layout.placeholders if not under(p, home)]
     _launcherPaths(layout, binds, str(request.get("command") or argv[0]), environ)
     allowed: list[tuple[str, bool]] = []
     for key in ("allowRead", "allowWrite"):
@@ -340,12 +346,16 @@ def build(request: Mapping[str, Any], argv: list[str], environ: Mapping[str, str
         full = expand(path, home, cwd)
         if os.path.exists(full):
             binds.readOnly(real(full))
+    install = request.get("install")
+    install = real(install) if isinstance(install, str) and install.startswith("/") else None
+    if install is not None:  # the gateway's own install of this server's package
+        binds.add(install, writable=True)
     layout.readOnly = binds.listed(False)
     layout.writable = binds.listed(True)
     named = [os.path.abspath(argv[0]), real(argv[0])]
     named += [p for path in [*argumentPaths(argv[1:], cwd), *scripted] for p in (path, real(path))]
     _masks(layout, paths, request, rules, allowed, named)
-    _reopen(layout, paths, allowed)
+    _reopen(layout, paths, allowed, install)
     bound = [path for _, path in (*layout.readOnly, *layout.writable)]
     layout.cwdMade = not (paths.visible(cwd) or any(under(cwd, path) for path in bound))
     return layout
@@ -587,12 +597,19 @@ def _hides(root: str, own: list[str], mine: list[str], cwd: str | None, paths: _
     return paths.visible(root) and (under(root, "/opt") or under(root, "/var"))
 
 
-def _reopen(layout: Layout, paths: _Paths, allowed: list[tuple[str, bool]]) -> None:
+def _reopen(
+    layout: Layout, paths: _Paths, allowed: list[tuple[str, bool]], install: str | None = None
+) -> None:
     """What is bound again over the masks: the child's own packages the
     gateway installed in its state directory (C{npx/<package>},
-    C{uvx/<package>}), and a path an C{allow} names inside a masked one
-    (C{~/.aws/config}, not the rest of C{~/.aws})."""
+    C{uvx/<package>}), writable for the gateway's own install of it (the
+    request's C{install}: that folder alone), and a path an C{allow} names
+    inside a masked one (C{~/.aws/config}, not the rest of C{~/.aws})."""
     reopened: dict[str, bool] = {}
+    for folder in defaults.STATE_INSTALLS:
+        base = os.path.join(paths.stateDir, folder)
+        if install is not None and under(install, base) and install != base:
+            reopened[install] = True
     for _, path in layout.readOnly:
         for folder in defaults.STATE_INSTALLS:
             base = os.path.join(paths.stateDir, folder)

@@ -5,10 +5,12 @@ Bubblewrap needs unprivileged user namespaces, which some systems refuse
 (a sysctl, or Ubuntu 24.04's AppArmor, which lets the namespace be made
 and then refuses what bubblewrap does in it): so it is run, with the very
 namespaces a child gets, on C{true}, and its error kept. Landlock is
-asked for its ABI version. L{probe} is what C{launch.py --probe} prints
-(the gateway runs that after daemonizing, L{mcpgateway.sandbox.detect};
-C{mcpgateway sandbox check} and C{doctor} too); L{bwrapWorks} is what a
-launcher runs itself when the gateway has not found out yet.
+asked for its ABI version, and libseccomp to compile the system-call
+filter (L{mcpgateway.sandbox.seccomp.status}). L{probe} is what
+C{launch.py --probe} prints (the gateway runs that after daemonizing,
+L{mcpgateway.sandbox.detect}; C{mcpgateway sandbox check} and C{doctor}
+too); L{bwrapWorks} is what a launcher runs itself when the gateway has
+not found out yet.
 
 Standard library only, imported by the launcher.
 """
@@ -18,7 +20,8 @@ from __future__ import annotations
 import os
 import sys
 
-from mcpgateway.sandbox import bwrap
+from mcpgateway.sandbox import bwrap, seccomp
+from mcpgateway.sandbox.learnrun import findStrace
 
 TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
 if TYPE_CHECKING:
@@ -154,8 +157,10 @@ def landlockAbi() -> tuple[int, str | None]:
 
 def probe(path: str | None = None) -> dict[str, Any]:
     """Everything: C{{"bwrap": L{bwrapWorks}, "landlock": {"abi", "error"},
-    "root", "mechanism"}}, the mechanism C{"bwrap"}, C{"landlock"} or
-    C{"none"}."""
+    "root", "mechanism", "strace"}}, the mechanism C{"bwrap"}, C{"landlock"} or
+    C{"none"}, C{strace} its path or C{None} (learn mode records paths with it),
+    C{"seccomp"} whether the system-call filter can be made
+    (L{mcpgateway.sandbox.seccomp.status})."""
     if sys.platform == "darwin":
         return seatbeltProbe()
     found = bwrapWorks(path)
@@ -166,6 +171,8 @@ def probe(path: str | None = None) -> dict[str, Any]:
         "landlock": {"abi": version, "error": why},
         "root": os.geteuid() == 0,
         "mechanism": mechanism,
+        "strace": findStrace(),
+        "seccomp": seccomp.status(),
     }
 
 

@@ -7,14 +7,17 @@ The key takes:
  - C{false}: the server's children are not confined (a warning on a team
    gateway);
  - C{true}: the default profile, whatever the gateway's C{--sandbox};
- - C{"learn"}: recording what a server touches, to propose its profile,
-   is not done yet: the children run with the default profile and the
-   gateway says so;
+ - C{"learn"}: confined but permissive (the home read-only, every public
+   host through the proxy, no system-call filter) while what it uses is
+   recorded, for C{mcpgateway sandbox suggest} (L{mcpgateway.sandbox.learnrun});
  - an object in the shape VS Code's C{mcp.json} and Anthropic's
    sandbox-runtime use: C{{"filesystem": {"allowRead", "allowWrite",
    "denyRead", "denyWrite"}, "network": {"allowedDomains",
    "deniedDomains"}}}, plus the gateway's own C{"network": "host"} or
-   C{"none"} and C{"limits": {"processes", "openFiles", "memoryMb"}}.
+   C{"none"}, C{"limits": {"processes", "openFiles", "memoryMb"}} and
+   C{"syscalls": "unfiltered"} (no system-call filter,
+   L{mcpgateway.sandbox.seccomp}: for a server that needs one of the calls
+   it refuses).
 
 VS Code's C{"sandboxEnabled": true} on the entry (adopted from its
 C{mcp.json}) means the same as C{"sandbox": true}, or, with a
@@ -47,7 +50,11 @@ FILESYSTEM_KEYS = ("allowRead", "allowWrite", "denyRead", "denyWrite")
 NETWORK_KEYS = ("allowedDomains", "deniedDomains")
 LIMIT_KEYS = {"processes": 65536, "openFiles": 1048576, "memoryMb": 1048576}
 """Each limit and the largest value it takes."""
-PROFILE_KEYS = ("filesystem", "network", "limits")
+SYSCALLS_FILTERED = "filtered"
+SYSCALLS_UNFILTERED = "unfiltered"
+SYSCALLS_WORDS = (SYSCALLS_FILTERED, SYSCALLS_UNFILTERED)
+"""The words of C{"syscalls"} (L{mcpgateway.sandbox.seccomp}'s deny list, or none)."""
+PROFILE_KEYS = ("filesystem", "network", "limits", "syscalls")
 MAX_ENTRIES = 256
 """The most paths or domains one list may hold."""
 MAX_PATH = 4096
@@ -101,6 +108,15 @@ class SandboxProfile:
     filesystem: FilesystemRules = field(default_factory=FilesystemRules)
     network: NetworkRules = field(default_factory=NetworkRules)
     limits: Limits = field(default_factory=Limits)
+    syscalls: str = SYSCALLS_FILTERED
+    """L{SYSCALLS_FILTERED} (the deny list) or L{SYSCALLS_UNFILTERED}."""
+
+    @property
+    def filtersSyscalls(self) -> bool:
+        """Whether its children get the system-call filter: unless the
+        entry says C{"syscalls": "unfiltered"}, or it learns (C{"learn"}
+        traces the server, which the filter's C{ptrace} rule refuses)."""
+        return self.syscalls == SYSCALLS_FILTERED and self.setting != LEARN
 
     def confined(self, gatewayDefault: str) -> bool:
         """Whether its children are confined when the gateway runs with
@@ -122,6 +138,7 @@ class SandboxProfile:
                 "deniedDomains": list(self.network.deniedDomains),
             },
             "limits": {key: getattr(self.limits, key) for key in LIMIT_KEYS},
+            "syscalls": self.syscalls,
         }
 
 
@@ -151,8 +168,8 @@ def parseSandbox(entry: Mapping[str, Any]) -> SandboxProfile:
         return SandboxProfile(LEARN)
     if not isinstance(value, dict):
         raise SandboxError(
-            "'sandbox' must be true, false, \"learn\" or an object with filesystem, network"
-            " and limits"
+            "'sandbox' must be true, false, \"learn\" or an object with filesystem, network,"
+            " limits and syscalls"
         )
     _known(value, PROFILE_KEYS, "sandbox")
     # VS Code's "sandboxEnabled": false keeps the object but does not ask for it.
@@ -161,6 +178,7 @@ def parseSandbox(entry: Mapping[str, Any]) -> SandboxProfile:
         _filesystem(value.get("filesystem", {})),
         _network(value.get("network")),
         _limits(value.get("limits", {})),
+        _syscalls(value.get("syscalls", SYSCALLS_FILTERED)),
     )
 
 
@@ -216,6 +234,15 @@ def _limits(value: Any) -> Limits:
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= top:
             raise SandboxError(f"'sandbox.limits.{key}' must be a whole number from 1 to {top}")
     return Limits(**value)
+
+
+def _syscalls(value: Any) -> str:
+    if value not in SYSCALLS_WORDS:
+        raise SandboxError(
+            '\'sandbox.syscalls\' must be "filtered" (the default) or "unfiltered" (no'
+            " system-call filter)"
+        )
+    return str(value)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:

@@ -102,6 +102,7 @@ def build(
         "workspace": spec.mode == "workspace" and spec.cwd is not None,
         "entryEnv": [name for name, _ in spec.env],
         "profile": profile.toJson(),
+        "syscalls": "filtered" if profile.filtersSyscalls else "unfiltered",
         "network": {"mode": mode, "allowedDomains": list(domains)},
         "others": others,
         "interpreter": python,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_netproxy -*-
+# -*- test-case-name: tests.service.test_netproxy, tests.service.test_netproxy_stop -*-
 """The network allow-list proxy the gateway runs for its confined children.
 
 A child whose profile allows some domains (its C{allowedDomains}, or its
@@ -25,6 +25,13 @@ each way (each side is the producer of the other's transport, which
 pauses it when the other falls behind), and how long a connection may
 stay idle. A refusal is logged once per server and host, naming the
 profile line that would allow it, and counted (L{NetworkProxy.status}).
+
+A learning server (C{"sandbox": "learn"}) gets a recording socket
+(L{NetworkProxy.recorderFor}): every host it asks for may go out, to
+public addresses only as always (a local address still only when named
+literally, which learning never does), and each host and port asked for
+is appended once to its record (L{HostRecord}), written off the reactor
+thread, for C{mcpgateway sandbox suggest}.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.interfaces import (
     IAddress,
@@ -53,6 +60,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.threads import RunInThread, SerialJobs, runInline
 from mcpgateway.sandbox.netproxy import (
     MAX_HEAD,
     AllowList,
@@ -71,11 +79,17 @@ HEAD_TIMEOUT = 30.0
 IDLE_TIMEOUT = 300.0
 """Seconds a connection may pass without a byte either way."""
 CONNECT_TIMEOUT = 30
+STOP_WAIT = 120.0
+"""Seconds a stopping proxy waits at most for the confined children still
+running (the gateway stops them after its drain: stdin closed, TERM,
+KILL): a bound, should a child's end never be seen."""
 MAX_HOSTS_SHOWN = 16
 """The refused hosts a server's status names (the count counts them all)."""
 MAX_HOSTS_KEPT = 256
 """The refused hosts counted one by one per socket (and logged once each)."""
 OTHER_HOSTS = "(other hosts)"
+LEARNING = "(learning)"
+"""The allow-list key of a learning server's recording socket."""
 
 Resolver = Callable[[str], Deferred[list[IPAddress]]]
 """A host name's addresses."""
@@ -113,6 +127,51 @@ def reactorResolver(reactor: Any) -> Resolver:
     return resolve
 
 
+class RecordAll(AllowList):
+    """A learning server's list: every host may be asked for (its addresses
+    are still judged: public ones only)."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    def allows(self, host: str, port: int) -> bool:
+        return True
+
+
+class HostRecord:
+    """The hosts a learning server asked its proxy for: one line each
+    (C{host port asked}, or C{host port local} when it resolved to a local
+    address), appended to C{path} once, at most L{MAX_HOSTS_KEPT}."""
+
+    def __init__(self, path: str, jobs: SerialJobs) -> None:
+        self.path = path
+        self.jobs = jobs
+        self.seen: set[tuple[str, int, str]] = set()
+
+    def add(self, host: str, port: int, outcome: str) -> None:
+        """Record C{host:port} (its C{outcome}), the first time."""
+        key = (host, port, outcome)
+        if key in self.seen or len(self.seen) >= MAX_HOSTS_KEPT:
+            return
+        self.seen.add(key)
+        line = f"{host} {port} {outcome}\n"
+        self.jobs.run(lambda: _append(self.path, line)).addErrback(self._failed)
+
+    def _failed(self, failure: Failure) -> None:
+        NetworkProxy.log.warn(
+            "sandbox: cannot record a learning server's host in {path}: {why}",
+            path=self.path,
+            why=failure.getErrorMessage(),
+        )
+
+
+def _append(path: str, line: str) -> None:
+    """Append C{line} to C{path} (its directory made, mode 0700)."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+
+
 @dataclass
 class ChildNetwork:
     """What one socket of the proxy serves: a server's allow list, its
@@ -123,6 +182,8 @@ class ChildNetwork:
     active: int = 0
     refused: dict[str, int] = field(default_factory=dict)
     """Refusals by C{host:port}."""
+    record: HostRecord | None = None
+    """Where a learning server's hosts are recorded."""
 
     @property
     def refusals(self) -> int:
@@ -208,6 +269,8 @@ class ProxyProtocol(Protocol):
         if not self.network.allow.allows(request.host, request.port):
             self.deny(request, "not on its allow list")
             return
+        if self.network.record is not None:
+            self.network.record.add(request.host, request.port, "asked")
         literal = addressOf(request.host)
         found = succeed([literal]) if literal is not None else self.proxy.resolve(request.host)
         found.addCallbacks(self.resolved, self.unresolved)
@@ -224,6 +287,8 @@ class ProxyProtocol(Protocol):
             return
         usable = [a for a in addresses if self.network.allow.addressAllowed(a, request.port)]
         if not usable:
+            if self.network.record is not None:
+                self.network.record.add(request.host, request.port, "local")
             self.deny(request, f"it resolves to {addresses[0]}, a local address")
             return
         self.connectTo(usable)
@@ -339,10 +404,12 @@ class NetworkProxy(Service):
         maxConnections: int = MAX_CONNECTIONS,
         headTimeout: float = HEAD_TIMEOUT,
         idleTimeout: float = IDLE_TIMEOUT,
+        runInThread: RunInThread = runInline,
     ) -> None:
         """
         @param runtimeDir: makes the private directory of the sockets (mode
             0700; short: a unix socket's path has at most 107 bytes).
+        @param runInThread: writes learning servers' records off the reactor.
         """
         self.reactor = reactor
         self.clock = clock or reactor
@@ -358,6 +425,9 @@ class NetworkProxy(Service):
         """By socket path (C{tcp:PORT} for a loopback port)."""
         self.ports: list[IListeningPort] = []
         self._told: set[tuple[str, str]] = set()
+        self.jobs = SerialJobs(runInThread)
+        self._held: set[Deferred[None]] = set()
+        """Fire when the confined children still running end (L{hold})."""
 
     def socketFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...] = ()) -> str:
         """The socket a child of C{server} with this allow list reaches the
@@ -366,11 +436,27 @@ class NetworkProxy(Service):
         known = self.sockets.get(key)
         if known is not None:
             return known
+        return self._listen(key, ChildNetwork(server, AllowList(allowed, denied)))
+
+    def recorderFor(self, server: str, record: str) -> str:
+        """The socket of a learning server's children: every host they ask
+        for may go out (public addresses only), and is appended to
+        C{record} once (L{HostRecord})."""
+        key = (server, (LEARNING,), (record,))
+        known = self.sockets.get(key)
+        if known is not None:
+            return known
+        return self._listen(
+            key, ChildNetwork(server, RecordAll(), record=HostRecord(record, self.jobs))
+        )
+
+    def _listen(
+        self, key: tuple[str, tuple[str, ...], tuple[str, ...]], network: ChildNetwork
+    ) -> str:
         if self.directory is None:
             self.directory = self._makeDir()
             os.chmod(self.directory, 0o700)
         path = os.path.join(self.directory, f"{len(self.sockets)}.sock")
-        network = ChildNetwork(server, AllowList(allowed, denied))
         self.ports.append(
             self.reactor.listenUNIX(
                 path, Factory.forProtocol(lambda: ProxyProtocol(self, network)), mode=0o600
@@ -435,11 +521,34 @@ class NetworkProxy(Service):
             "refusedHosts": sorted(refused, key=lambda w: -refused[w])[:MAX_HOSTS_SHOWN],
         }
 
-    def stopService(self) -> Any:
+    def hold(self, ended: Deferred[None]) -> None:
+        """Keep the sockets open until C{ended} fires (a confined child's
+        end): a stopping gateway drains its calls in flight before it stops
+        its children, and they may still need their way out."""
+        held: Deferred[None] = Deferred()
+        self._held.add(held)
+
+        def release(result: Any) -> Any:
+            self._held.discard(held)
+            held.callback(None)
+            return result
+
+        ended.addBoth(release)
+
+    def stopService(self) -> Deferred[None] | None:
+        """Close the sockets and remove their directory once every child
+        held (L{hold}) has ended, at most L{STOP_WAIT} seconds from now."""
         super().stopService()
+        if not self._held or not self.ports:
+            self._close()
+            return None
+        waiting: Deferred[Any] = DeferredList(list(self._held))
+        waiting.addTimeout(STOP_WAIT, self.clock)
+        return waiting.addBoth(lambda _: self._close())
+
+    def _close(self) -> None:
         ports, self.ports = self.ports, []
         for port in ports:
             port.stopListening()
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
-        return None

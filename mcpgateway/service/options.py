@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from twisted.python import usage
 
@@ -31,9 +31,7 @@ from mcpgateway.runtime.paths import (
     RESOURCE_URI_ENV,
     defaultStateDir,
 )
-
-if TYPE_CHECKING:
-    pass
+from mcpgateway.runtime.twistedswitch import TUNED, checkTwisted, twistedParameters
 from mcpgateway.service.endpoints import (
     defaultReplicaId,
     endpointProblem,
@@ -553,6 +551,7 @@ class Options(usage.Options):
     optFlags += pinFlags()
     optParameters += sandboxParameters()
     optParameters += policyParameters()
+    optParameters += twistedParameters()
     optParameters = [_named(parameter) for parameter in optParameters]
 
     def parseOptions(self, options: Any = None) -> None:
@@ -658,12 +657,13 @@ class Options(usage.Options):
         except BadHandover as e:
             raise usage.UsageError(str(e)) from None
         leaveOutTLS(self["endpoint"], needTLS=self._needsTLS())
+        checkTwisted(self)  # --twisted, else $MCPGATEWAY_TWISTED: before the reactor
         if "twisted.internet.reactor" not in sys.modules:
             # The reactor's UDP and UNIX-socket support load when first used.
             from mcpgateway.runtime.lazyimport import REACTOR_DEFERRED, deferImports
 
             deferImports(REACTOR_DEFERRED)
-            if self.installsReactor:
+            if self.installsReactor and self["twisted"] == TUNED:
                 # No reactor yet (twistd and twist install one named with
                 # --reactor before a plugin's options are parsed): the
                 # gateway's, after TLS and the modules above were left out.

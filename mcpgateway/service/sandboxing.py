@@ -43,9 +43,28 @@ def sandboxMode(value: str) -> str:
     return value
 
 
+START_HELP = (
+    "Seconds a child may take to start and answer its handshake (initialize), whatever"
+    " shorter request timeout its calls have (a confined child's sandbox, an npx resolving"
+    " its package; a server's longer request timeout is its handshake's too). Default: 60."
+)
+
+
+def startTimeout(value: str) -> float:
+    """C{--start-timeout}'s value: a positive number of seconds."""
+    seconds = float(value)
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError("must be a positive number of seconds")
+    return seconds
+
+
 def sandboxParameters() -> list[list[Any]]:
-    """The C{optParameters} entry of C{--sandbox}."""
-    return [["sandbox", None, None, SANDBOX_HELP, sandboxMode]]
+    """The C{optParameters} entries of C{--sandbox} and C{--start-timeout}
+    (a confined child's start is the slow one)."""
+    return [
+        ["sandbox", None, None, SANDBOX_HELP, sandboxMode],
+        ["start-timeout", None, 60.0, START_HELP, startTimeout],
+    ]
 
 
 def sandboxSetting(given: str | None, environ: Mapping[str, str]) -> str:
@@ -74,9 +93,11 @@ def wireSandbox(options: Mapping[str, Any], stateDir: Path, reactor: Any, top: I
     from mcpgateway.sandbox.confine import Sandbox
     from mcpgateway.sandbox.detect import SandboxService, probe
     from mcpgateway.service.netproxy import NetworkProxy
+    from mcpgateway.service.process import threadRunner
 
     environ = childEnvironment(os.environ)  # the probe is a child too: no secret of ours
-    proxy = NetworkProxy(reactor)  # the allow lists' proxy: a socket per server, when asked
+    # the allow lists' proxy: a socket per server, when asked; learning servers' hosts recorded
+    proxy = NetworkProxy(reactor, runInThread=threadRunner(reactor))
     proxy.setServiceParent(top)
     sandbox = Sandbox(
         str(options.get("sandbox") or DEFAULT),

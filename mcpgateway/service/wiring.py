@@ -26,6 +26,7 @@ from mcpgateway.runtime import logs
 from mcpgateway.runtime.paths import (
     stateFile,
 )
+from mcpgateway.runtime.twistedswitch import STOCK
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.core.tasks.manager import TaskManager
     from mcpgateway.ops.services import InstanceService
+    from mcpgateway.sandbox.confine import Sandbox
     from mcpgateway.service.preflight import Preflight
     from mcpgateway.web.surfaces import TeamSurface
 from mcpgateway.service.cluster import Cluster
@@ -257,13 +259,18 @@ class LazyResolver:
         self._reactor = reactor
         self._environ = environ
         self._resolver: Resolver | None = None
+        self.sandbox: Sandbox | None = None
+        """The gateway's sandbox, which the package installs run in (set
+        once it is made, before the first resolution)."""
 
     def _real(self) -> Resolver:
         if self._resolver is None:
             from mcpgateway.config.resolve import Resolver
 
             reactor = self._reactor
-            self._resolver = Resolver(self._stateDir, reactor, reactor, self._environ)
+            self._resolver = Resolver(
+                self._stateDir, reactor, reactor, self._environ, sandbox=self.sandbox
+            )
         return self._resolver
 
     def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None:
@@ -347,6 +354,8 @@ def _gatewayAndConfig(
         options, pre, reactor, environ, successor, cluster, promotions, configService
     )
     sandbox = wireSandbox(options, pre.stateDir, reactor, top)  # its probe: after daemonizing
+    if isinstance(settings.resolver, LazyResolver):
+        settings.resolver.sandbox = sandbox  # a package's install scripts run confined too
     gateway = Gateway(specs, _spawner(options, pre, reactor, environ, successor, sandbox), settings)
     sandbox.others = partial(serverPaths, gateway.pools)  # what each child must not see
     reload.gateway = gateway
@@ -381,7 +390,7 @@ def _configService(
 ) -> ConfigService:
     """The service that reads the config, watches it and reloads the
     gateway (L{GatewayReload}) when it changes."""
-    from mcpgateway.config.source import ConfigService
+    from mcpgateway.config.source import ConfigService, ConfigSettings
     from mcpgateway.config.workspaces import WorkspaceKeys
 
     def keys() -> WorkspaceKeys:
@@ -395,6 +404,7 @@ def _configService(
         if reload.gateway is not None:
             reload.gateway.useEndpoints(settings.endpoints, settings.names)
 
+    onPath = getattr(top, "configChanged", None)
     return ConfigService(
         pre.source,
         pre.stateDir,
@@ -402,10 +412,9 @@ def _configService(
         reactor,
         threadRunner(reactor),
         reload,
-        keys=keys,
-        promotions=promotions,
-        onAggregate=useAggregate,
-        onConfigPath=getattr(top, "configChanged", None),
+        ConfigSettings(
+            keys=keys, promotions=promotions, onAggregate=useAggregate, onConfigPath=onPath
+        ),
     )
 
 
@@ -443,6 +452,7 @@ def _spawner(
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.statedir import ChildLedger
     from mcpgateway.remote.connect import RemoteServers
+    from mcpgateway.runtime.turnflush import Unflushed
     from mcpgateway.secrets.resolve import SecretResolver
 
     ledger = ChildLedger(pre.stateDir)
@@ -459,6 +469,8 @@ def _spawner(
         remotes=RemoteServers(reactor, stateDir=pre.stateDir),
         secrets=SecretResolver(reactor, pre.stateDir, environ, threadRunner(reactor)),
         confiner=sandbox,
+        startTimeout=options["start-timeout"],
+        flusher=Unflushed(reactor) if options["twisted"] == STOCK else None,
     )
 
 
@@ -574,15 +586,17 @@ def _operations(
     SavingsService(sampler, reactor).setServiceParent(top)
 
 
-def _pollSpin(reactor: Any, microseconds: float, worthIt: Callable[[], bool]) -> None:
+def _pollSpin(reactor: Any, microseconds: float, worthIt: Callable[[], bool], twisted: str) -> None:
     """Have the gateway's own reactor (L{mcpgateway.runtime.reactor}) poll up to
     C{microseconds} before it sleeps, while C{worthIt()}; never on a single
-    CPU, where the process it waits for needs that CPU to answer."""
+    CPU, where the process it waits for needs that CPU to answer, nor on
+    C{--twisted=stock}. Logs which Twisted (C{twisted}) and reactor run."""
     from twisted.logger import Logger
 
     log = Logger(observer=logs.observer, namespace="mcpgateway.tap")
-    log.info("reactor: {reactor}", reactor=f"{type(reactor).__module__}.{type(reactor).__name__}")
-    spinBeforeWaiting = getattr(reactor, "spinBeforeWaiting", None)
+    kind = f"{type(reactor).__module__}.{type(reactor).__name__}"
+    log.info("twisted: {twisted}, reactor: {reactor}", twisted=twisted, reactor=kind)
+    spinBeforeWaiting = None if twisted == STOCK else getattr(reactor, "spinBeforeWaiting", None)
     if spinBeforeWaiting is None:  # Twisted's own reactor: it never spins
         if microseconds != limits.POLL_SPIN:
             log.info(
@@ -669,8 +683,9 @@ def _listener(
         keys=None if secret is None else WorkspaceKeys(secret),
         team=team,
         flusher=gateway.spawner.flusher,
+        twisted=options["twisted"],
     )
-    _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne)
+    _pollSpin(reactor, options["poll-spin"], site.servesAtMostOne, options["twisted"])
     notify = NotifyService(os.environ.get("NOTIFY_SOCKET"))
     notify.setServiceParent(top)
 

@@ -207,11 +207,11 @@ class AggregateEndpoint(McpEndpoint):
         self._modes: dict[str, Era2026Endpoint] = {}
         """The 2026-07-28 side of each C{?mode=} asked for."""
 
-    def _taskServers(self) -> tuple[str, ...]:
+    def taskServers(self) -> tuple[str, ...]:
         """Every server's: a task polled here was made by one of its members."""
         return tuple(self._gateway.pools)
 
-    def _modernFor(self, request: Request) -> Era2026Endpoint:
+    def modernFor(self, request: Request) -> Era2026Endpoint:
         asked = request.args.get(b"mode") if request.args else None
         withMode = self._withMode
         if not asked or withMode is None:
@@ -225,11 +225,11 @@ class AggregateEndpoint(McpEndpoint):
                 self._clock,
                 self._limits,
                 self.clientErrors,
-                self._era2026Credentials,
+                self._credentials.forEra2026,
                 self._scope,
                 self._loopbackOnly,
             )
-            endpoint.screen = self._screened
+            endpoint.screen = self._answers.screened
         return endpoint
 
     def callTarget(self, request: IRequest, message: Any) -> tuple[str, str] | None:
@@ -278,7 +278,7 @@ class AggregateEndpoint(McpEndpoint):
     def render(self, request: Request) -> bytes | int:
         refusal = modeRefusal(request)
         if refusal is not None:
-            return self._refuse(
+            return self._refusals.refuse(
                 request, 400, jsonrpc.INVALID_REQUEST, refusal, self._bodyId(request)
             )
         return super().render(request)

@@ -38,6 +38,7 @@ show what it forwarded and which sessions visit.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import replace
 from io import BytesIO
@@ -58,9 +59,11 @@ from mcpgateway.protocol.limits import Limits
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.turnflush import TurnFlusher
 from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
+from mcpgateway.runtime.twistedswitch import STOCK, twistedSetting
 from mcpgateway.web.httpreader import checkInstalled
 from mcpgateway.web.replies import ClientErrors
 from mcpgateway.web.request import GatewayRequest
+from mcpgateway.web.stock import StockRequest, stockChannel
 
 if TYPE_CHECKING:
     pass  # loaded at the page's first request
@@ -103,7 +106,7 @@ class GatewaySite(Site):
         clientErrors: ClientErrors,
         flusher: TurnFlusher | None = None,
     ) -> None:
-        super().__init__(resource, reactor=clock, timeout=None)
+        super().__init__(resource, reactor=clock, timeout=None, parsePOSTFormSubmission=False)
         self.flusher = flusher if flusher is not None else TurnFlusher(clock)
         """Sends what a reactor turn wrote to a connection at the end of
         that turn (L{mcpgateway.runtime.turnflush})."""
@@ -185,6 +188,14 @@ class GatewaySite(Site):
         return done
 
 
+class StockSite(GatewaySite):
+    """A L{GatewaySite} whose connections are twisted.web's own channel and
+    request (C{--twisted=stock}, L{mcpgateway.web.stock}): Twisted's parser,
+    headers and writes, held to the same bounds."""
+
+    protocol = stockChannel
+
+
 def makeSite(
     gateway: Gateway,
     clock: IReactorTime,
@@ -196,12 +207,20 @@ def makeSite(
     modern: Era2026Service | None = None,
     team: TeamSurface | None = None,
     flusher: TurnFlusher | None = None,
+    twisted: str | None = None,
 ) -> GatewaySite:
     """The C{Site} serving the gateway, within C{limits}; C{maxBody}, when
     given, overrides C{limits.maxBody}; C{keys}, C{modern}, C{team}: see
     L{GatewayRoot}; C{flusher}: the one the children's stdin is sent with
-    too (one end-of-turn timer for both; C{None}: the site's own)."""
-    checkInstalled()
+    too (one end-of-turn timer for both; C{None}: the site's own);
+    C{twisted}: C{"tuned"} (the gateway's channel and request) or
+    C{"stock"} (a L{StockSite}); C{None}: as C{$MCPGATEWAY_TWISTED} says
+    (L{mcpgateway.runtime.twistedswitch})."""
+    if twisted is None:
+        twisted = twistedSetting(None, os.environ)
+    stock = twisted == STOCK
+    if not stock:
+        checkInstalled()
     if limits is None:
         limits = Limits()
     if maxBody is not None and maxBody != limits.maxBody:
@@ -211,11 +230,15 @@ def makeSite(
     class LimitedRequest(GatewayRequest):
         bodyLimit = bodyBytes
 
+    class LimitedStockRequest(StockRequest):
+        bodyLimit = bodyBytes
+
     clientErrors = ClientErrors(clock)
     root = GatewayRoot(gateway, clock, loopbackOnly, api, limits, clientErrors, keys, modern, team)
-    site = GatewaySite(root, clock, limits, clientErrors, flusher)
+    kind = StockSite if stock else GatewaySite
+    site = kind(root, clock, limits, clientErrors, flusher)
     site.gateway = gateway
-    site.requestFactory = LimitedRequest
+    site.requestFactory = LimitedStockRequest if stock else LimitedRequest
     site.displayTracebacks = False
     return site
 

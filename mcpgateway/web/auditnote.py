@@ -112,9 +112,10 @@ class AuditNote:
 
 def failureCode(reason: Failure) -> int:
     """The JSON-RPC code of the error a request that failed with C{reason}
-    is answered with (as L{McpEndpoint._errorFor} builds it): C{-32000} for
-    a server's failure (its child exited or could not start, the session is
-    gone), C{-32603} (a defect in the gateway) for anything else."""
+    is answered with (as L{mcpgateway.web.answers.CallerAnswers.errorFor}
+    builds it): C{-32000} for a server's failure (its child exited or could
+    not start, the session is gone), C{-32603} (a defect in the gateway) for
+    anything else."""
     if reason.check(ServerUnavailable, SessionGone):
         return jsonrpc.SERVER_UNAVAILABLE
     return jsonrpc.INTERNAL_ERROR

@@ -410,7 +410,7 @@ def _headWritten(request: Request) -> None:
     (C{Request.write} decides on chunking and writes them; C{finish} writes
     the head only if nothing was written; C{checkPersistence} ran when the
     request's head came in). A GET stream's head goes out when the stream is
-    made (C{McpEndpoint._get} and C{_resume}, the management API's log
+    made (C{SessionStreams.get} and C{_resume}, the management API's log
     stream): every reader of its request headers in the gateway runs before
     that (the origin, auth and session checks, the audit note), Twisted read
     the ones it needs when the head came in, and the site writes no access

@@ -1,80 +1,95 @@
-# -*- test-case-name: tests.web.test_mcp -*-
-"""The MCP endpoint's GET and DELETE.
+# -*- test-case-name: tests.web.test_mcp,tests.web.test_resumable -*-
+"""The MCP endpoint's GET and DELETE: a session's standalone stream and its end.
 
-A GET opens the session's standalone SSE stream, or resumes a stream from
-its C{Last-Event-ID} (replaying what the client missed, from this
-process's replay store); a stream handed over by a restart's predecessor
-is taken over. A DELETE ends the session. L{StreamRequests} is a part of
-L{mcpgateway.web.mcp.McpEndpoint}: the attributes and methods it declares
-without defining are the endpoint's.
+One job: a GET opens the session's standalone SSE stream, or resumes a
+stream from its C{Last-Event-ID} (replaying what the client missed, from
+this process's replay store); while a restart's successor takes over, a
+new GET stream ends at once so that its client opens it there. A DELETE
+ends the session.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET, Request
 
-from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.sessions import Session
 from mcpgateway.protocol import envelope, jsonrpc
+from mcpgateway.web.auditnote import auditNote
+from mcpgateway.web.credentialcheck import CredentialCheck
 from mcpgateway.web.era2026 import Era2026Endpoint
-from mcpgateway.web.guard import (
-    checkGetHeaders,
-    header,
-)
+from mcpgateway.web.guard import checkGetHeaders, header
+from mcpgateway.web.refusals import Refusals
 from mcpgateway.web.replay import ReplayStore, StreamLog, kindOf, resumable
+from mcpgateway.web.replies import jsonReply
+from mcpgateway.web.requestfacts import era2026Header, shortName
+from mcpgateway.web.sessionlookup import SessionLookup
 from mcpgateway.web.sse import SSEStream
 
-if TYPE_CHECKING:
-    pass  # cryptography: clustered gateways only
-from mcpgateway.web.auditnote import auditNote
-from mcpgateway.web.backends import (
-    Backend,
-)
-from mcpgateway.web.credentials import (
-    BadCredential,
-    Credentials,
-)
-from mcpgateway.web.replies import jsonReply
-from mcpgateway.web.requestfacts import (
-    era2026Header,
-    shortName,
-)
+EndSessions = Callable[[list[Session], str], tuple[list[str], list[int]]]
+"""End sessions for the reason given: the ids ended and the child pids
+stopped (L{mcpgateway.core.gateway.Gateway.endSessions})."""
 
 
-class StreamRequests:
-    """A session's GET stream, its resumption, and its DELETE."""
+def logFor(replay: ReplayStore, session: Session, kind: str) -> StreamLog | None:
+    """A log in C{replay} for a new stream of C{session} (C{kind}: C{"p"}
+    for a POST's, C{"g"} for the GET stream), if its version resumes streams."""
+    if resumable(session.protocolVersion):
+        return replay.open(session.id, kind)
+    return None
 
-    _clock: IReactorTime
-    _credentialProblem: Callable[..., tuple[int, str] | None]
-    _credentialsOf: Callable[..., tuple[str, Credentials]]
-    _gateway: Gateway
-    _keepAlive: float
-    _logFor: Callable[..., StreamLog | None]
-    _refuse: Callable[..., bytes]
-    _server: str
-    _session: Callable[..., Session | bytes]
-    backend: Backend
-    log: Logger
-    modern: Era2026Endpoint
-    replay: ReplayStore
 
-    def _get(self, request: Request) -> bytes | int:
+class SessionStreams:
+    """The GET streams and DELETEs of one MCP endpoint's sessions."""
+
+    def __init__(
+        self,
+        lookup: SessionLookup,
+        credentials: CredentialCheck,
+        refusals: Refusals,
+        modern: Era2026Endpoint,
+        replay: ReplayStore,
+        endSessions: EndSessions,
+        clock: IReactorTime,
+        keepAlive: float,
+        server: str,
+        log: Logger,
+    ) -> None:
+        """
+        @param lookup: finds the session a request names.
+        @param modern: the endpoint's 2026-07-28 side, which answers a GET
+            or DELETE that names its revision without a session.
+        @param replay: where a resumable session's streams are kept.
+        @param keepAlive: the interval of an open stream's keep-alive, in seconds.
+        @param log: where a resumption that misses events is logged.
+        """
+        self._lookup = lookup
+        self._credentials = credentials
+        self._refusals = refusals
+        self._modern = modern
+        self._replay = replay
+        self._endSessions = endSessions
+        self._clock = clock
+        self._keepAlive = keepAlive
+        self._server = server
+        self._log = log
+
+    def get(self, request: Request) -> bytes | int:
+        """Open, take over or resume the GET stream of the session C{request} names."""
         if era2026Header(request) and header(request, "mcp-session-id") is None:
-            return self.modern.notAllowed(request)
+            return self._modern.notAllowed(request)
         refusal = checkGetHeaders(request)
         if refusal is not None:
-            return self._refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
-        session = self._session(request, header(request, "mcp-protocol-version"))
+            return self._refusals.refuse(request, refusal[0], jsonrpc.INVALID_REQUEST, refusal[1])
+        session = self._lookup.session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
-        differ = self._credentialProblem(request, session)
+        differ = self._credentials.problem(request, session)
         if differ is not None:
-            return self._refuse(request, 400, *differ)
+            return self._refusals.refuse(request, 400, *differ)
         lastEventId = header(request, "last-event-id")
         if lastEventId is not None and resumable(session.protocolVersion):
             resumed = self._resume(request, session, lastEventId)
@@ -83,7 +98,7 @@ class StreamRequests:
         current = session.getStream
         if isinstance(current, SSEStream) and current.open:
             if current.connected:
-                return self._refuse(
+                return self._refusals.refuse(
                     request,
                     409,
                     jsonrpc.INVALID_REQUEST,
@@ -92,7 +107,9 @@ class StreamRequests:
             current.close()  # its connection is gone and the client did not resume it
         if getattr(getattr(request, "site", None), "handingOver", False):
             return self._handedOver(request, session)
-        stream = SSEStream(request, self._clock, True, self._keepAlive, self._logFor(session, "g"))
+        stream = SSEStream(
+            request, self._clock, True, self._keepAlive, logFor(self._replay, session, "g")
+        )
         session.getStream = stream
         stream.onClose(session.streamEnded)
         session.streamOpened()  # a child's request that waited for it goes out now
@@ -109,19 +126,19 @@ class StreamRequests:
         request.setHeader(b"content-type", b"text/event-stream")
         request.setHeader(b"cache-control", b"no-cache")
         if resumable(session.protocolVersion):
-            return b"retry: %d\n\n" % self.replay.retryMs
+            return b"retry: %d\n\n" % self._replay.retryMs
         return b""
 
     def _resume(self, request: Request, session: Session, lastEventId: str) -> bytes | int | None:
         """Resume the stream C{lastEventId} belongs to over this GET; C{None}
         to open a fresh GET stream instead."""
-        found = self.replay.find(session.id, lastEventId)
+        found = self._replay.find(session.id, lastEventId)
         if found is not None:
             log, seq = found
             stream = log.stream
             if stream is not None and (log.kind == "p" or stream is session.getStream):
                 if log.evicted > seq:
-                    self.log.warn(
+                    self._log.warn(
                         "server {server}: session {session}: resuming stream {stream} after"
                         " event {seq}, but events up to {evicted} were dropped (over the"
                         " replay bounds); the client misses them",
@@ -145,7 +162,7 @@ class StreamRequests:
         # answers an unknown event id) and gives up on that request.
         shown = envelope.shown(lastEventId)
         if kindOf(lastEventId) == "g":
-            self.log.info(
+            self._log.info(
                 "server {server}: session {session}: Last-Event-ID {id} is no longer known;"
                 " opened a fresh GET stream",
                 server=self._server,
@@ -153,7 +170,7 @@ class StreamRequests:
                 id=shown,
             )
             return None
-        return self._refuse(
+        return self._refusals.refuse(
             request,
             400,
             jsonrpc.INVALID_REQUEST,
@@ -161,25 +178,24 @@ class StreamRequests:
             " or belongs to an earlier gateway process); nothing to resume",
         )
 
-    def _delete(self, request: Request) -> bytes:
+    def delete(self, request: Request) -> bytes:
+        """End the session C{request} names."""
         if era2026Header(request) and header(request, "mcp-session-id") is None:
-            return self.modern.notAllowed(request)
-        session = self._session(request, header(request, "mcp-protocol-version"))
+            return self._modern.notAllowed(request)
+        session = self._lookup.session(request, header(request, "mcp-protocol-version"))
         if isinstance(session, bytes):
             return session
         note = auditNote(request)
         if note is not None:
             note.method = "session/delete"
-        if self.backend.credentialEnv:
-            # An unusable credential header is refused here as on every
-            # request of the session; the values themselves are not compared
-            # (ending a session needs no child, and a restored session's
-            # client may end it without them).
-            try:
-                self._credentialsOf(request)
-            except BadCredential as e:
-                return self._refuse(request, 400, jsonrpc.INVALID_REQUEST, str(e))
+        # An unusable credential header is refused here as on every request
+        # of the session; the values themselves are not compared (ending a
+        # session needs no child, and a restored session's client may end
+        # it without them).
+        unusable = self._credentials.unusable(request)
+        if unusable is not None:
+            return self._refusals.refuse(request, 400, jsonrpc.INVALID_REQUEST, unusable)
         if note is not None:
             note.settle("ok")
-        ended, pids = self._gateway.endSessions([session], "session deleted by the client")
+        ended, pids = self._endSessions([session], "session deleted by the client")
         return jsonReply(request, 200, {"ended": {"sessions": ended, "childPids": pids}})

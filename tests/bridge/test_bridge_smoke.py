@@ -17,9 +17,9 @@ from twisted.logger import capturedLogs
 
 from mcpgateway.bridge.client import BridgeClient
 from mcpgateway.bridge.framing import parseLine
+from mcpgateway.bridge.link import LinkState
 from mcpgateway.bridge.main import makeBridge, startingElsewhere
 from mcpgateway.bridge.options import BridgeOptions
-from mcpgateway.bridge.upkeep import LinkState
 from mcpgateway.ops.statedir import InstanceLock
 from tests.bridge.fakehttp import URL
 from tests.remote.fakehttp import FakeAgent, FakeResponse
@@ -194,8 +194,8 @@ def test_the_real_bridge_asks_the_state_directory_lock(tmp_path: Path) -> None:
         lock.release()
     assert not starting()
     bridge = makeBridge(MemoryReactor(), options)
-    assert bridge.client._starting is not None and bridge.client._lookedIn == (
+    assert bridge.client.finder.starting is not None and bridge.client.link.lookedIn == (
         f"state directory {tmp_path}"
     )
     byUrl = makeBridge(MemoryReactor(), BridgeOptions(target=URL, stateDir=tmp_path))
-    assert byUrl.client._starting is None and byUrl.client._lookedIn is None
+    assert byUrl.client.finder.starting is None and byUrl.client.link.lookedIn is None

@@ -14,8 +14,8 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 
 from mcpgateway.bridge import main as bridge_main
+from mcpgateway.bridge.link import LinkState
 from mcpgateway.bridge.options import BridgeOptions
-from mcpgateway.bridge.upkeep import LinkState
 from tests.bridge.fakehttp import sseResponse
 from tests.bridge.test_client import INIT, INIT_RESULT, Harness
 

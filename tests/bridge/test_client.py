@@ -15,9 +15,11 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed, ResponseNeverReceived
 
-from mcpgateway.bridge.client import BACKOFF, DELETE_TIMEOUT, BridgeClient
+from mcpgateway.bridge.client import DELETE_TIMEOUT, BridgeClient
+from mcpgateway.bridge.finder import BACKOFF
 from mcpgateway.bridge.framing import parseLine
-from mcpgateway.bridge.upkeep import GET_CONFLICT_RETRY, LinkState
+from mcpgateway.bridge.getstream import GET_CONFLICT_RETRY
+from mcpgateway.bridge.link import LinkState
 from tests.bridge.fakehttp import URL, sse, sseResponse
 from tests.remote.fakehttp import FakeAgent, FakeResponse, Sent
 

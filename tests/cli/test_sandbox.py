@@ -164,3 +164,69 @@ def test_show_finds_an_entry_the_running_gateway_adopted(
     )
     code, _, err = run(capsys, stateDir, "sandbox", "show", "other")
     assert code == 1 and f"no server 'other' in {claude}" in err
+
+
+FILTER: dict[str, Any] = {
+    "works": True,
+    "version": "2.5.4",
+    "rules": 88,
+    "unknown": [],
+    "error": None,
+}
+NO_FILTER: dict[str, Any] = {
+    "works": False,
+    "version": None,
+    "rules": 0,
+    "unknown": [],
+    "error": "libseccomp is not installed (libseccomp.so.2: the libseccomp2 package)",
+}
+
+
+def test_check_says_whether_the_system_calls_are_filtered(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, probed: dict[str, Any]
+) -> None:
+    probed["seccomp"] = FILTER
+    _, out, _ = run(capsys, stateDir, "sandbox", "check")
+    assert out.splitlines()[2] == (
+        "system calls: filtered (libseccomp 2.5.4, 88 rules; docs/sandbox.md, System calls)"
+    )
+    probed["seccomp"] = NO_FILTER
+    code, out, _ = run(capsys, stateDir, "sandbox", "check")
+    assert code == 0 and out.splitlines()[2] == (
+        f"system calls: NOT filtered: {NO_FILTER['error']} (confined children run without the"
+        " filter)"
+    )
+
+
+def test_show_says_whether_a_servers_system_calls_are_filtered(
+    capsys: pytest.CaptureFixture[str], stateDir: Path, home: Path, probed: dict[str, Any]
+) -> None:
+    probed["seccomp"] = FILTER
+    path = config(home, {"command": "/usr/bin/node", "sandbox": True})
+    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
+    assert (
+        'system calls: filtered (docs/sandbox.md, System calls; "syscalls": "unfiltered" lifts it)'
+        in out.splitlines()
+    )
+    path = config(home, {"command": "/usr/bin/node", "sandbox": {"syscalls": "unfiltered"}})
+    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
+    assert 'system calls: not filtered (its entry says "unfiltered")' in out.splitlines()
+    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path), "--json")
+    assert json.loads(out)["syscalls"] == "unfiltered"
+    probed["seccomp"] = NO_FILTER
+    path = config(home, {"command": "/usr/bin/node"})
+    _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
+    assert "system calls: not filtered (libseccomp is missing here)" in out.splitlines()
+
+
+def test_doctor_says_when_children_run_without_their_system_call_filter(
+    stateDir: Path, probed: dict[str, Any], locked: None
+) -> None:
+    writeState(stateDir, os.getpid(), 1, sandbox="auto")
+    probed["seccomp"] = FILTER
+    result = check(stateDir, "sandbox")
+    assert result.status == "pass" and "their system calls filtered" in result.message
+    probed["seccomp"] = NO_FILTER
+    result = check(stateDir, "sandbox")
+    assert result.status == "info" and "without their system-call filter" in result.message
+    assert "libseccomp2" in (result.fix or "")

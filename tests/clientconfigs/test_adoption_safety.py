@@ -38,7 +38,7 @@ from mcpgateway.clientconfigs.claude import (
     restoreFailurePath,
 )
 from mcpgateway.config.servers import ConfigError, LoadedConfig
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import atomicfile
@@ -438,7 +438,7 @@ class Clocked:
             None,
             lambda f, *a: maybeDeferred(f, *a),
             self.reloads.append,
-            **kw,
+            ConfigSettings(**kw),
         )
 
 

@@ -20,7 +20,7 @@ from mcpgateway.clientconfigs.clients import select
 from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clientsource import ClientsSource
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.reloading import inline, write
@@ -68,8 +68,7 @@ def bareService(home: Path, reloads: list[Any], clock: Clock) -> ConfigService:
         None,
         inline,
         reloads.append,
-        environ={"PATH": ""},
-        keys=lambda: WorkspaceKeys(SECRET),
+        ConfigSettings(environ={"PATH": ""}, keys=lambda: WorkspaceKeys(SECRET)),
     )
 
 
@@ -86,7 +85,7 @@ def test_the_poll_adopts_a_file_written_later_and_stop_gives_it_back(
 ) -> None:
     clock, reloads = Clock(), list[Any]()
     service = bareService(home, reloads, clock)
-    monkeypatch.setattr(service, "_watchWithInotify", lambda paths: False)
+    monkeypatch.setattr(service.files, "watchWithInotify", lambda paths: False)
     assert list(service.specs(service.source.load())) == ["demo"]  # the start's load
     service.startService()
     service.listening(9100)

@@ -17,7 +17,7 @@ from twisted.internet.task import Clock
 
 from mcpgateway.config import classification
 from mcpgateway.config.classification import Override
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.spec import Sharing
@@ -50,9 +50,9 @@ class Running:
             None,
             inline,
             self.reload,
-            environ={"PATH": ""},
+            ConfigSettings(environ={"PATH": ""}),
         )
-        monkeypatch.setattr(self.service, "_watchWithInotify", lambda paths: False)
+        monkeypatch.setattr(self.service.files, "watchWithInotify", lambda paths: False)
         self.loads = 0
         realLoad = self.service.source.load
 

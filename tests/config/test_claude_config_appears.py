@@ -17,7 +17,7 @@ from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile, watchedPathsOf
 from mcpgateway.config.workspaces import WorkspaceKeys
 from tests.config.test_source_clients import SECRET, cursorFile
@@ -128,11 +128,13 @@ def test_the_service_reloads_when_the_claude_config_appears(
         None,
         inline,
         reloads.append,
-        environ={"PATH": ""},
-        keys=lambda: WorkspaceKeys(SECRET),
-        onConfigPath=served.append,
+        ConfigSettings(
+            environ={"PATH": ""},
+            keys=lambda: WorkspaceKeys(SECRET),
+            onConfigPath=served.append,
+        ),
     )
-    monkeypatch.setattr(configService, "_watchWithInotify", lambda paths: False)
+    monkeypatch.setattr(configService.files, "watchWithInotify", lambda paths: False)
     configService.startService()
     configService.listening(9100)
     before = len(reloads)

@@ -15,7 +15,7 @@ from twisted.internet.task import Clock
 from mcpgateway.config.aggregate import AggregateSettings
 from mcpgateway.config.envfiles import readWorkspaceEnv
 from mcpgateway.config.promotions import Promoter, PromotionStore
-from mcpgateway.config.source import ENV_POLL, ConfigService
+from mcpgateway.config.source import ENV_POLL, ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
 from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ToolFilter
@@ -52,12 +52,14 @@ class Harness:
             None,
             runInThread,
             self.reloads.append,
-            environ={"PATH": ""},
-            keys=keys or (lambda: WorkspaceKeys(SECRET)),
-            readWorkspace=readWorkspace,
-            onAggregate=onAggregate or self.aggregates.append,
+            ConfigSettings(
+                environ={"PATH": ""},
+                keys=keys or (lambda: WorkspaceKeys(SECRET)),
+                readWorkspace=readWorkspace,
+                onAggregate=onAggregate or self.aggregates.append,
+            ),
         )
-        monkeypatch.setattr(self.service, "_watchWithInotify", lambda path: False)
+        monkeypatch.setattr(self.service.files, "watchWithInotify", lambda path: False)
         self.aggregateFile = self.stateDir / paths.AGGREGATE_FILE
 
     def start(self) -> dict[str, ServerSpec]:
@@ -363,8 +365,8 @@ def test_the_inotify_event_of_aggregate_json_reads_only_it(
     harness = Harness(tmp_path, {"mcpServers": {"u": {"command": "s"}}}, monkeypatch)
     harness.start()
     harness.aggregateFile.write_text(json.dumps(WINDSURF))
-    harness.service._inotifyEvent(None, FilePath(os.fsencode(str(harness.aggregateFile))), 0)
-    assert harness.service._pending is None  # not a reload of the servers
+    harness.service.files.inotifyEvent(None, FilePath(os.fsencode(str(harness.aggregateFile))), 0)
+    assert not harness.service.serversChanges.pending  # not a reload of the servers
     harness.clock.advance(1.0)
     assert harness.reloads == [] and list(harness.aggregates[-1].endpoints) == ["windsurf"]
 

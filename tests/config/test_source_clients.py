@@ -23,7 +23,7 @@ from mcpgateway.clientconfigs.clients.mcpservers import Cursor
 from mcpgateway.clientconfigs.clientsource import ClientsSource, RestoreIncomplete, claudeProjects
 from mcpgateway.clientconfigs.engine import AdoptionEngine
 from mcpgateway.config.servers import LoadedConfig, demoConfig
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile, watchedPathsOf
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.service.preflight import preflight
@@ -171,8 +171,7 @@ def service(tmp_path: Path, source: FakeSource, clock: Clock, reloads: list[Any]
         None,
         inline,
         reloads.append,
-        environ={"PATH": ""},
-        keys=lambda: WorkspaceKeys(SECRET),
+        ConfigSettings(environ={"PATH": ""}, keys=lambda: WorkspaceKeys(SECRET)),
     )
 
 
@@ -186,7 +185,7 @@ def test_the_service_polls_every_client_file(
     source, clock, reloads = FakeSource(main, [other, main]), Clock(), list[Any]()
     assert watchedPathsOf(source) == [main, other]
     configService = service(tmp_path, source, clock, reloads)
-    monkeypatch.setattr(configService, "_watchWithInotify", lambda paths: False)
+    monkeypatch.setattr(configService.files, "watchWithInotify", lambda paths: False)
     configService.startService()
     other.write_text('{"mcpServers": {}}')
     clock.advance(2.0)  # the poll
@@ -201,11 +200,11 @@ def test_the_inotify_event_of_a_client_file_reloads(tmp_path: Path) -> None:
     main, other = tmp_path / "claude.json", tmp_path / "cursor" / "mcp.json"
     source, clock, reloads = FakeSource(main, [other]), Clock(), list[Any]()
     configService = service(tmp_path, source, clock, reloads)
-    configService._fingerprints = {os.path.abspath(main): None, os.path.abspath(other): None}
-    configService._inotifyEvent(None, FilePath(str(tmp_path / "cursor" / "other.json")), 0)
-    assert configService._pending is None  # another file of that directory
-    configService._inotifyEvent(None, FilePath(os.fsencode(str(other))), 0)
-    assert configService._pending is not None
+    configService.files.fingerprints = {os.path.abspath(main): None, os.path.abspath(other): None}
+    configService.files.inotifyEvent(None, FilePath(str(tmp_path / "cursor" / "other.json")), 0)
+    assert not configService.serversChanges.pending  # another file of that directory
+    configService.files.inotifyEvent(None, FilePath(os.fsencode(str(other))), 0)
+    assert configService.serversChanges.pending
 
 
 def test_listening_reloads_when_the_source_adopted_entries(tmp_path: Path) -> None:

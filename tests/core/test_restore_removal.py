@@ -13,7 +13,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from mcpgateway.config.servers import LoadedConfig
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.core.continuity import CONFIG_WAIT
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
@@ -130,7 +130,7 @@ def test_listening_serves_the_adopted_entries_before_the_reactor_turns(tmp_path:
         None,
         lambda *args, **kwargs: never,
         reloads.append,
-        environ={"PATH": ""},
+        ConfigSettings(environ={"PATH": ""}),
     )
     configService.listening(9100)  # FakeSource adopts: a reload is needed
     assert source.loads == 1 and len(reloads) == 1

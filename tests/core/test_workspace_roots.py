@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.core.pools.scoped import workspaceRoots
+from mcpgateway.core.pools.keyed import workspaceRoots
 from mcpgateway.protocol import jsonrpc
 from tests.core.pools.test_scoped import A, ScopedCase, variant
 

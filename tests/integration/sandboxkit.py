@@ -31,11 +31,20 @@ def fakeHome(home: Path) -> Path:
     return home
 
 
+CALL_TIMEOUT = 120.0
+"""Seconds one SDK session may take: longer than any confined start (an npx
+install through the proxy included), short enough that a hang fails its test."""
+
+
 def toolCall(url: str, name: str, arguments: dict[str, Any] | None = None) -> Any:
     """One SDK session on C{url}: call C{name}, return its first text
     content (JSON-decoded when it is JSON) and whether it is an error."""
 
     async def main() -> Any:
+        with anyio.fail_after(CALL_TIMEOUT):
+            return await call()
+
+    async def call() -> Any:
         async with Client(url, mode="legacy") as client:
             result = await client.call_tool(name, arguments or {})
             text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
@@ -49,8 +58,9 @@ def toolCall(url: str, name: str, arguments: dict[str, Any] | None = None) -> An
 
 def toolNames(url: str) -> list[str]:
     async def main() -> list[str]:
-        async with Client(url, mode="legacy") as client:
-            return sorted(tool.name for tool in (await client.list_tools()).tools)
+        with anyio.fail_after(CALL_TIMEOUT):
+            async with Client(url, mode="legacy") as client:
+                return sorted(tool.name for tool in (await client.list_tools()).tools)
 
     return anyio.run(main)
 

@@ -342,11 +342,13 @@ def test_revoking_an_access_token_revokes_its_refresh_token(
 
 
 def test_an_access_token_expires_after_its_ttl(oauth: Callable[..., OAuthServer]) -> None:
-    server = oauth("--access-ttl", "1")
+    # long enough for the session to open on a loaded machine before it expires
+    server = oauth("--access-ttl", "4")
     _, tokens = login(server)
-    assert tokens["expires_in"] == 1
+    issued = time.monotonic()
+    assert tokens["expires_in"] == 4
     mcp = MCPSession(server, tokens["access_token"])
-    time.sleep(2.1)
+    time.sleep(max(0.0, issued + 5.1 - time.monotonic()))
     status, challenge = mcp.call("echo", message="late")
     assert status == 401 and "resource_metadata=" in challenge
 

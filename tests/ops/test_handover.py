@@ -37,7 +37,7 @@ from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.python.failure import Failure
 
 from mcpgateway import tap
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.ops.handover import (
     EXIT_FD,
@@ -998,11 +998,10 @@ def configService(
         None,
         lambda f, *a: succeed(f(*a)),
         reloads.append,
-        pollInterval=1.0,
-        debounce=0.1,
+        ConfigSettings(pollInterval=1.0, debounce=0.1),
     )
     # Poll on the clock (no inotify descriptor, no reactor).
-    monkeypatch.setattr(service, "_watchWithInotify", lambda path: False)
+    monkeypatch.setattr(service.files, "watchWithInotify", lambda path: False)
     return service, source, clock, reloads
 
 

@@ -14,11 +14,8 @@ from twisted.logger import LogEvent, formatEvent
 from mcpgateway.core.child import Child
 from mcpgateway.core.spec import RemoteEndpoint
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.remote.streamable import (
-    GET_BACKOFF,
-    STOP_TIMEOUT,
-    StreamableChild,
-)
+from mcpgateway.remote.getstream import GET_BACKOFF
+from mcpgateway.remote.streamable import STOP_TIMEOUT, StreamableChild
 from tests.remote.fakehttp import (
     FakeAgent,
     FakeResponse,

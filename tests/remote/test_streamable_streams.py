@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from twisted.logger import LogEvent
 
-from mcpgateway.remote.streamable import GET_BACKOFF, RESUMES
+from mcpgateway.remote.getstream import GET_BACKOFF
+from mcpgateway.remote.resumption import RESUMES
 from tests.remote.fakehttp import FakeResponse, jsonResponse, sse, sseResponse
 from tests.remote.test_streamable import (
     INIT,

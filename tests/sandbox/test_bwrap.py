@@ -164,3 +164,10 @@ def test_a_working_directory_nothing_shows_is_made_before_the_child_enters_it() 
     layout = layoutOf()
     layout.cwdMade = True
     assert arguments(layout, root=False)[-4:] == ["--dir", "/work", "--chdir", "/work"]
+
+
+def test_the_system_call_filter_is_read_from_the_fd_it_is_given() -> None:
+    argv = command("/usr/bin/bwrap", layoutOf(), ["/usr/bin/node"], root=False, seccomp=5)
+    at = argv.index("--seccomp")
+    assert argv[at + 1] == "5" and at < argv.index("--")
+    assert "--seccomp" not in arguments(layoutOf(), root=False)

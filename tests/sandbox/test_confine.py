@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+import pytest
 from twisted.internet.defer import Deferred
 from twisted.logger import LogEvent, LogLevel
 from twisted.python.failure import Failure
@@ -196,3 +197,36 @@ def test_a_probe_that_cannot_start_is_told_and_leaves_the_gateway_running() -> N
         assert box.detect() is None
     [event] = sandboxEvents(events)
     assert "PermissionError" in event["why"] and box.mechanism == "auto"
+
+
+def test_the_request_says_whether_the_child_gets_the_system_call_filter() -> None:
+    filtered = requestOf(sandbox().command(spec(), ARGV, ENV) or [])
+    assert filtered["syscalls"] == "filtered"
+    unfiltered = spec(sandbox={"syscalls": "unfiltered"})
+    assert requestOf(sandbox().command(unfiltered, ARGV, ENV) or [])["syscalls"] == "unfiltered"
+
+
+@pytest.mark.parametrize(
+    ("filtering", "warned"),
+    [({"works": False, "error": "libseccomp is not installed"}, True), ({"works": True}, False)],
+)
+def test_children_confined_without_their_system_call_filter_are_a_warning(
+    filtering: dict[str, Any], warned: bool
+) -> None:
+    probing: Deferred[dict[str, Any]] = Deferred()
+    box = sandbox(prober=lambda: probing)
+    box.detect()
+    with capturedGatewayLogs() as events:
+        probing.callback(
+            {
+                "mechanism": "bwrap",
+                "bwrap": {"path": "/usr/bin/bwrap", "version": "0.8.0"},
+                "landlock": {"abi": 7},
+                "seccomp": filtering,
+            }
+        )
+    told = [e for e in sandboxEvents(events) if "system-call filter" in e["log_format"]]
+    assert len(told) == warned
+    if warned:
+        assert told[0]["log_level"] == LogLevel.warn
+        assert told[0]["why"] == "libseccomp is not installed"

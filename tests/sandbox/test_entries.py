@@ -23,7 +23,7 @@ def test_a_profile_that_cannot_be_used_refuses_the_entry() -> None:
     assert loaded.servers == {}
     assert loaded.warnings == [
         "server 'a' (gateway scope): 'sandbox' must be true, false, \"learn\" or an object with"
-        " filesystem, network and limits; skipped"
+        " filesystem, network, limits and syscalls; skipped"
     ]
 
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcpgateway.sandbox import landlock, launch, probe
+from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 from mcpgateway.sandbox.launch import PREFIX, decode, limits, main, plan, privateTmp, tasksOf
 from tests.sandbox.test_layout import request, tree
 
@@ -49,7 +50,7 @@ def test_bubblewrap_runs_the_command_in_its_layout(tmp_path: Path) -> None:
     asked = request(tmp_path, mechanism="bwrap", bwrap="/usr/bin/bwrap")
     executable, argv, env = plan(asked, COMMAND, {"TMPDIR": "/var/tmp/mine"})
     assert executable == "/usr/bin/bwrap" and argv[0] == "/usr/bin/bwrap"
-    assert argv[-3:] == ["--", *COMMAND] and env["TMPDIR"] == "/tmp"
+    assert argv[-7:] == ["--", *STDOUT_HANDOVER, *COMMAND] and env["TMPDIR"] == "/tmp"
     assert argv[argv.index(str(tmp_path / "home")) - 1] == "--tmpfs"  # its own, empty home
 
 

@@ -170,3 +170,17 @@ def test_any_entry_parses_or_is_refused_in_words_never_a_crash(sandbox: Any, ena
         return
     assert profile.setting in (UNSET, ON, OFF, LEARN)
     assert isinstance(profile.toJson(), dict)
+
+
+def test_the_system_call_filter_is_on_unless_the_entry_or_learning_says_otherwise() -> None:
+    assert DEFAULT.filtersSyscalls and parseSandbox({"sandbox": {}}).filtersSyscalls
+    unfiltered = parseSandbox({"sandbox": {"syscalls": "unfiltered"}})
+    assert not unfiltered.filtersSyscalls and unfiltered.toJson()["syscalls"] == "unfiltered"
+    assert parseSandbox({"sandbox": {"syscalls": "filtered"}}).filtersSyscalls
+    assert not parseSandbox({"sandbox": "learn"}).filtersSyscalls  # strace needs ptrace
+
+
+@pytest.mark.parametrize("value", [False, "off", None, ["unfiltered"], "Unfiltered"])
+def test_a_syscalls_word_the_gateway_does_not_know_is_refused(value: Any) -> None:
+    with pytest.raises(SandboxError, match=r"'sandbox\.syscalls' must be \"filtered\""):
+        parseSandbox({"sandbox": {"syscalls": value}})

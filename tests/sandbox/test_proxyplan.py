@@ -14,6 +14,7 @@ import pytest
 from twisted.logger import LogLevel
 
 from mcpgateway.sandbox import landlock, proxyplan
+from mcpgateway.sandbox.bwrap import STDOUT_HANDOVER
 from mcpgateway.sandbox.launch import plan
 from tests.fakes import capturedGatewayLogs
 from tests.sandbox.test_confine import ARGV, ENV, requestOf, sandbox, spec
@@ -26,6 +27,7 @@ URL = f"http://127.0.0.1:{proxyplan.PORT}"
 class FakeProxy:
     def __init__(self) -> None:
         self.asked: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+        self.recorded: list[tuple[str, str]] = []
 
     def socketFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> str:
         self.asked.append((server, allowed, denied))
@@ -34,6 +36,10 @@ class FakeProxy:
     def portFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> int:
         self.asked.append((server, allowed, denied))
         return 40000
+
+    def recorderFor(self, server: str, record: str) -> str:
+        self.recorded.append((server, record))
+        return f"/run/gw/{server}.learn.sock"
 
     def status(self, server: str) -> dict[str, Any] | None:
         return {"open": 0, "refused": 1, "refusedHosts": ["x:443"]} if server == "n" else None
@@ -139,6 +145,7 @@ def test_the_launcher_runs_the_forwarder_in_a_network_of_its_own(tmp_path: Path)
     end = argv.index("--")
     python = os.path.realpath(sys.executable)
     assert argv[end + 1 :] == [
+        *STDOUT_HANDOVER,
         python, "-I", "-S", proxyplan.FORWARDER, str(proxyplan.PORT), proxyplan.SOCKET, "--",
         *COMMAND,
     ]  # fmt: skip
@@ -166,7 +173,7 @@ def test_without_a_socket_an_allow_list_shares_the_host_network(tmp_path: Path) 
         network={"mode": "allow", "allowedDomains": ["x.org"]},
     )
     _, argv, _ = plan(asked, COMMAND, {})
-    assert "--unshare-net" not in argv and argv[-3:] == ["--", *COMMAND]
+    assert "--unshare-net" not in argv and argv[-7:] == ["--", *STDOUT_HANDOVER, *COMMAND]
 
 
 def test_the_interpreter_outside_the_system_is_bound_read_only() -> None:

@@ -153,3 +153,14 @@ def test_the_paths_of_every_server_and_of_each_of_its_routes() -> None:
         ("a", ("/usr/bin/node", "/srv/a/index.js")),
         ("a", ("/ws/one", "/ws/one/x.js")),
     ]
+
+
+def test_the_start_timeout_is_a_minute_unless_given() -> None:
+    """A child's handshake has C{--start-timeout} (the spawner's
+    L{mcpgateway.core.spawn.Spawner.startTimeout}), apart from the calls'
+    C{--request-timeout}."""
+    assert parse()["start-timeout"] == 60.0
+    assert parse("--start-timeout", "90", "--request-timeout", "2")["start-timeout"] == 90.0
+    for bad in ("0", "-1", "inf", "soon"):
+        with pytest.raises(SystemExit):  # the gateway's options say why and exit
+            parse("--start-timeout", bad)

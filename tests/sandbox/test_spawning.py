@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Mapping
 
+from twisted.internet.defer import Deferred
 from twisted.logger import LogLevel
 
 from mcpgateway.core.child import ChildProtocol
@@ -22,6 +23,7 @@ class Confiner:
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, list[str], dict[str, str]]] = []
+        self.ended: list[Deferred[None]] = []
 
     def command(
         self, spec: ServerSpec, argv: list[str], environ: Mapping[str, str]
@@ -31,6 +33,9 @@ class Confiner:
 
     def explain(self, spec: ServerSpec, line: str, environ: Mapping[str, str]) -> str | None:
         return f"the sandbox denied {line.split()[-1]}" if "DENIED" in line else None
+
+    def spawned(self, spec: ServerSpec, ended: Deferred[None]) -> None:
+        self.ended.append(ended)
 
 
 def spawn(
@@ -83,3 +88,15 @@ def test_a_child_without_refusals_ends_as_any_other() -> None:
     reactor, child, _, _ = spawn(SPEC)
     reactor.lastProcess.exit(0)
     assert child.howItEnded() == "exited with code 0"
+
+
+def test_a_confined_childs_end_is_told_to_its_sandbox_an_unconfined_ones_not() -> None:
+    """The sandbox keeps what a confined child uses outside (its network
+    proxy) until the child has ended."""
+    confiner = Confiner()
+    spawner = fakeSpawner(FakeProcessReactor(), environ={}, confiner=confiner)
+    child = spawner.spawn(SPEC, lambda m: None, lambda line: None, lambda c: None)
+    assert confiner.ended == [child.ended]
+    free = ServerSpec(name="free", command="free", executable="/opt/free")
+    spawner.spawn(free, lambda m: None, lambda line: None, lambda c: None)
+    assert len(confiner.ended) == 1

@@ -22,7 +22,7 @@ from mcpgateway.clientconfigs.clients.base import Host
 from mcpgateway.clientconfigs.clients.mcpservers import Kiro
 from mcpgateway.clientconfigs.clientsource import ClientsSource
 from mcpgateway.clientconfigs.engine import AdoptionEngine
-from mcpgateway.config.source import ConfigService
+from mcpgateway.config.source import ConfigService, ConfigSettings
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.secrets.approvals import allow, candidates
@@ -86,7 +86,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     source = ClientsSource(base, engine, stateDir, "127.0.0.1", ENV, projectsFrom=claudeJson)
     source.listening(9100)
     configService = ConfigService(
-        source, stateDir, Clock(), None, inline, lambda specs: None, environ=ENV
+        source, stateDir, Clock(), None, inline, lambda specs: None, ConfigSettings(environ=ENV)
     )
     specs = configService.specs(source.load())
     keys = WorkspaceKeys.forStateDir(stateDir)

@@ -139,7 +139,8 @@ def test_modern_options_reach_the_site_and_the_gateway(
         [(_, site, _, _)] = reactor.tcpServers
         assert getattr(site, "limits", None) == options["limits"]
         gateway: Any = getattr(site, "gateway", None)
-        assert (gateway._limits.inputTimeout, gateway._limits.maxSuspended) == (7.5, 6)
+        limits = gateway.servers.limits
+        assert (limits.inputTimeout, limits.maxSuspended) == (7.5, 6)
     finally:
         top.stopService()
 
@@ -639,7 +640,7 @@ def test_the_workspace_key_is_made_at_start_and_reaches_the_site_and_the_gateway
     assert credential == WorkspaceKeys.forStateDir(state).credential({"T": "v"})
     assert isinstance(top, MultiService)
     [gatewayService] = [s for s in top if type(s).__name__ == "GatewayService"]
-    assert type(gatewayService.gateway._promotions).__name__ == "Promoter"
+    assert type(gatewayService.gateway.settings.promotions).__name__ == "Promoter"
     top.stopService()
 
 
@@ -1381,7 +1382,7 @@ def test_a_gateway_behind_a_proxy_does_not_take_the_socket_owner_for_the_client(
         )
         assert isinstance(top, MultiService)
         [gatewayService] = [s for s in top if type(s).__name__ == "GatewayService"]
-        return gatewayService.gateway._pidFinder
+        return gatewayService.gateway.settings.pidFinder
 
     assert finder() is not None
     assert finder("--auth-tokens", str(tokens)) is None

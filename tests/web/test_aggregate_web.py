@@ -770,8 +770,7 @@ class EdgePathTests(SynchronousTestCase):
         agg = AggregateHarness(servers)
         session = agg.open()
         aggregate = agg.gateway.sessions.get(session)
-        agg.gateway.aggregator._learn(
-            aggregate,
+        aggregate.learn(
             "alpha",
             {"content": [{"type": "resource_link", "uri": "file:///tmp/r.csv", "name": "r"}]},
         )

@@ -342,7 +342,7 @@ def test_endpoints_built_without_keys_refuse_credential_headers() -> None:
     endpoint = McpEndpoint(h.gateway, "fs", h.reactor)
     request = headersWith([(b"x-mcp-env-token", b"v")])
     try:
-        endpoint._credentialsOf(request)
+        endpoint._credentials.read(request)
     except BadCredential as e:
         assert "no credential headers" in str(e)
     else:

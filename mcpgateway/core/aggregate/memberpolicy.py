@@ -10,7 +10,9 @@ arguments), where the view resolves a namespaced name to its owner. The
 view a caller gets (L{screened}) holds only what the policy could let it
 call: its listings, C{search}'s results, C{describe} and C{invoke} never
 reach the rest, so a hidden tool is refused exactly as an unknown one.
-Each call is then decided with its arguments (L{refuseCall}).
+Each call is then decided with its arguments (L{refuseCall}), through the
+one decision every member request of the aggregate goes through
+(L{MemberGate.decideMember}).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mcpgateway.core.aggregate.types import Owner
 from mcpgateway.protocol import jsonrpc
 
 if TYPE_CHECKING:
+    from mcpgateway.core.aggregate.session import AggregateSession
     from mcpgateway.core.aggregate.view import View
 
 
@@ -114,3 +117,43 @@ def refuseCall(
         from mcpgateway.core.aggregate.session import CallFailed
 
         raise CallFailed(jsonrpc.INVALID_PARAMS, why)
+
+
+class MemberGate:
+    """The member policy the aggregate is decided by now (C{None}: none),
+    and the decision of each member request under it: a full-mode request,
+    search mode's C{invoke} and a 2026-07-28 request alike."""
+
+    def __init__(self) -> None:
+        self.policy: MemberPolicy | None = None
+        """The policy each caller's view and member request is decided by
+        (the service wires it in); C{None}: none."""
+
+    def decideMember(
+        self,
+        session: AggregateSession,
+        action: str,
+        server: str,
+        name: str,
+        params: Mapping[str, Any] | None,
+        route: str,
+        clientInfo: Any = None,
+    ) -> None:
+        """Refuse (L{CallFailed<mcpgateway.core.aggregate.session.CallFailed>})
+        the member request the policy refuses.
+
+        @param clientInfo: the client's C{clientInfo} (C{None}: the session's)."""
+        if self.policy is None:
+            return
+        arguments = params.get("arguments") if params is not None else None
+        info = clientInfo if clientInfo is not None else getattr(session, "clientInfo", None)
+        client = info.get("name") if isinstance(info, dict) else None
+        call = MemberCall(
+            action,
+            server,
+            name,
+            arguments if isinstance(arguments, dict) else None,
+            route,
+            client if isinstance(client, str) else "",
+        )
+        refuseCall(self.policy, session.asker, call)

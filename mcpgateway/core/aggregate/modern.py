@@ -283,7 +283,9 @@ class AggregateModern:
         """C{private} when what the view shows depends on the caller (a
         principal's servers and catalogs) or a member's does, or a member
         listed it C{private}."""
-        if request.principal or self._core.aggregator.listsPrivately(self.session(request), view):
+        if request.principal or self._core.aggregator.views.listsPrivately(
+            self.session(request), view
+        ):
             return "private"
         for server in view.members:
             pool = self._core.pools.get(server)
@@ -349,7 +351,7 @@ class AggregateModern:
             )
             return callGatewayTool(tools, context, request).addCallback(branded)
         if owner is None:
-            pending = self._core.aggregator.pendingOf(session, view, name)
+            pending = self._core.aggregator.views.pendingOf(session, view, name)
             if pending is not None:
                 raise CallFailed(jsonrpc.SERVER_UNAVAILABLE, pending)
             raise CallFailed(jsonrpc.INVALID_PARAMS, f"Unknown tool: {name}")
@@ -367,7 +369,7 @@ class AggregateModern:
     ) -> None:
         """Refuse (L{CallFailed}) the member request the policy refuses."""
         route = view.members[server].route if server in view.members else ""
-        self._core.aggregator.decideMember(
+        self._core.aggregator.memberGate.decideMember(
             session, action, server, name, request.params, route, request.clientInfo
         )
 

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.python.failure import Failure
 
+from mcpgateway.core.aggregate.callcontext import CallContext, memberFailure
 from mcpgateway.core.aggregate.calls import toolError
-from mcpgateway.core.aggregate.requests import CallContext, memberFailure
 from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed, ToolsLike
 from mcpgateway.core.aggregate.types import Owner
 from mcpgateway.core.aggregate.view import Member, View
@@ -94,7 +94,7 @@ class ModernContext(CallContext):
             session.endpoint, request.scope, request.principal
         )
         message = jsonrpc.request(request.clientId, request.method, request.params)
-        super().__init__(aggregator, session, view, message, None)
+        super().__init__(aggregator.gatewayCalls, session, view, message, None)
         self._pools = pools
         self._request = request
         self._sink = sink
@@ -111,7 +111,7 @@ class ModernContext(CallContext):
 
     def _decideMember(self, owner: Owner, member: Member, arguments: dict[str, Any]) -> None:
         """Refuse (L{CallFailed}) the member call the policy refuses."""
-        self._aggregator.decideMember(
+        self._calls.gate.decideMember(
             self._session,
             "tools/call",
             owner.server,

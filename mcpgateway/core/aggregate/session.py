@@ -128,22 +128,25 @@ class CallFailed(Exception):
 
 class ChildRelay(Protocol):
     """Where a member session hands what its child sends it
-    (L{mcpgateway.core.aggregate.aggregator.Aggregator})."""
+    (L{mcpgateway.core.aggregate.relay.MemberRelay})."""
 
-    def _fromChild(self, member: MemberSession, message: Message, sink: Sink | None) -> bool: ...
+    def fromChild(self, member: MemberSession, message: Message, sink: Sink | None) -> bool:
+        """Pass what C{member}'s child sent to its aggregate session's
+        client (to C{sink}, the stream of the request it concerns, when
+        given); C{False} if it could not be delivered."""
 
 
 class MemberSession(Session):
     """The session an aggregate session has on one member server (never
     registered: only its aggregate session knows it)."""
 
-    __slots__ = ("aggregator", "parent", "pool")
+    __slots__ = ("parent", "pool", "relay")
 
     def __init__(
         self,
         parent: AggregateSession,
         pool: ServerPool,
-        aggregator: ChildRelay,
+        relay: ChildRelay,
         route: str,
         now: float,
     ) -> None:
@@ -157,13 +160,13 @@ class MemberSession(Session):
         )
         self.parent = parent
         self.pool = pool
-        self.aggregator = aggregator
+        self.relay = relay
         self.scope = route
         self.principal = parent.principal
         self.clientPid = parent.clientPid
 
     def deliver(self, message: Message) -> bool:
-        return self.aggregator._fromChild(self, message, None)
+        return self.relay.fromChild(self, message, None)
 
     def awaitStream(self, callback: Callable[[], None]) -> None:
         """Its stream is its aggregate session's GET stream."""
@@ -223,6 +226,28 @@ class AggregateSession(Session):
 
     def nextAskId(self) -> int:
         return next(self._askIds)
+
+    def learn(self, server: str, result: Mapping[str, Any]) -> None:
+        """Remember the URIs C{server}'s C{result} (a tool's) named as that
+        server's: a C{resources/read} of one goes to it before any template
+        (the last L{LEARNED_URIS} kept)."""
+        content = result.get("content")
+        if not isinstance(content, list):
+            return
+        learned = self.learned
+        for item in content:
+            if not isinstance(item, dict):
+                continue
+            uri: Any = None
+            if item.get("type") == "resource_link":
+                uri = item.get("uri")
+            elif item.get("type") == "resource" and isinstance(item.get("resource"), dict):
+                uri = item["resource"].get("uri")
+            if isinstance(uri, str):
+                learned[uri] = server
+                learned.move_to_end(uri)
+                while len(learned) > LEARNED_URIS:
+                    learned.popitem(last=False)
 
     def record(self) -> dict[str, Any]:
         record = super().record()

@@ -1,13 +1,14 @@
-# -*- test-case-name: tests.web.test_mcp -*-
+# -*- test-case-name: tests.core.aggregate.test_aggregate_tasks -*-
 """The aggregate endpoint's tasks.
 
-A C{tools/call} a member answers with a task handle is recorded in the
-session's task table under an id of the gateway's own (which names the
-member, so a later C{tasks/*} request reaches it); C{tasks/get},
-C{tasks/result}, C{tasks/cancel} and C{tasks/list} are answered from it.
-L{AggregateTasks} is a part of
-L{mcpgateway.core.aggregate.aggregator.Aggregator}: the attributes and
-methods it declares without defining are the aggregator's.
+One job: a C{tools/call} a member answers with a task handle (a
+task-augmented call answered with a C{CreateTaskResult}) is recorded in the
+session's task table under an id of the gateway's own (opaque, mapped to
+the member and the child's own id, which the client never sees), so a later
+C{tasks/*} request reaches that member; C{tasks/get}, C{tasks/result} and
+C{tasks/cancel} go to it, for a task the session created only, a
+C{tasks/result} shielded as the result of the call that made the task would
+have been; C{tasks/list} lists the session's tasks only.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from twisted.internet.defer import (
 )
 from twisted.logger import Logger
 
+from mcpgateway.core.aggregate.callcontext import GatewayCalls
 from mcpgateway.core.aggregate.calls import (
     retagged,
     shownCursor,
 )
+from mcpgateway.core.aggregate.members import MemberSessions
 from mcpgateway.core.aggregate.session import (
     TASK_NOT_FOUND,
     TASKS_PAGE,
@@ -38,19 +41,33 @@ from mcpgateway.core.aggregate.view import View
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
+from mcpgateway.runtime import logs
 
 
-class AggregateTasks:
-    """The aggregate endpoint's tasks."""
+class TaskRequests:
+    """The aggregate sessions' tasks: made through a member, then asked of it."""
 
-    _call: Callable[..., Deferred[Message]]
-    _learn: Callable[..., None]
-    _pools: Mapping[str, ServerPool]
-    _shielded: Callable[..., Deferred[Message] | Message]
-    log: Logger
-    viewNow: Callable[..., View]
+    log = Logger(observer=logs.observer)
 
-    def _taskCreated(
+    def __init__(
+        self,
+        pools: Mapping[str, ServerPool],
+        members: MemberSessions,
+        calls: GatewayCalls,
+        viewNow: Callable[[AggregateSession], View],
+    ) -> None:
+        """
+        @param pools: the gateway's pools (the live mapping: a task of a
+            server removed is forgotten).
+        @param calls: what shields a task's result.
+        @param viewNow: a session's view now (the task's tool's definition).
+        """
+        self._pools = pools
+        self._members = members
+        self._calls = calls
+        self._viewNow = viewNow
+
+    def created(
         self, response: Message, session: AggregateSession, server: str, route: str, tool: str
     ) -> Message:
         """A task-augmented call of C{tool} was answered: a C{CreateTaskResult}
@@ -78,7 +95,7 @@ class AggregateTasks:
         # Otherwise answered at once (a server that runs it as a plain call).
         return retagged(session.tasks, server, response, "result")
 
-    def _taskRequest(
+    def request(
         self,
         session: AggregateSession,
         message: Message,
@@ -106,16 +123,20 @@ class AggregateTasks:
                 " session any more",
             )
         forwarded = {**message, "params": {**params, "taskId": entry.childId}}
-        answer = self._call(session, entry.server, entry.route, forwarded, related, tagged=False)
-        answer.addCallback(self._taskAnswered, session, taskId, method)
+        answer = self._members.call(
+            session, entry.server, entry.route, forwarded, related, tagged=False
+        )
+        answer.addCallback(self._answered, session, taskId, method)
         if method == "tasks/result":
             tool = entry.tool
             answer.addCallback(
-                lambda response: self._shielded(response, session, self.viewNow(session), tool)
+                lambda response: self._calls.shielded(
+                    response, session, self._viewNow(session), tool
+                )
             )
         return answer
 
-    def _taskAnswered(
+    def _answered(
         self, response: Message, session: AggregateSession, taskId: str, method: str
     ) -> Message:
         """Keep what the member said of C{taskId} (a task it no longer knows
@@ -129,7 +150,7 @@ class AggregateTasks:
         if isinstance(result, dict):
             if method == "tasks/result":
                 session.tasks.ended(taskId)
-                self._learn(session, entry.server, result)
+                session.learn(entry.server, result)
             elif result.get("taskId") == entry.childId:
                 session.tasks.update(taskId, result)
                 response = {**response, "result": {**result, "taskId": taskId}}
@@ -141,7 +162,7 @@ class AggregateTasks:
             session.tasks.forget(taskId)  # expired or unknown in its child
         return response
 
-    def _tasksList(
+    def tasksList(
         self,
         session: AggregateSession,
         message: Message,
@@ -162,7 +183,7 @@ class AggregateTasks:
         asked: list[Deferred[None]] = []
 
         def refreshed(response: Message, taskId: str) -> None:
-            self._taskAnswered(response, session, taskId, "tasks/get")
+            self._answered(response, session, taskId, "tasks/get")
 
         for taskId, entry in shown:
             member = session.members.get(entry.server)

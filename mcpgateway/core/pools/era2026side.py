@@ -1,19 +1,19 @@
 # -*- test-case-name: tests.core.era2026.test_gateway_era2026 -*-
-"""How a pool serves MCP 2026-07-28 clients: L{Era2026Side}, a part of
-L{mcpgateway.core.pools.base.BasePool}.
+"""How a pool serves MCP 2026-07-28 clients: its L{Era2026Side}.
 
 Those clients have no session: a pool serves their requests on its shared
 child (or the child of the request's route) through its
 L{mcpgateway.core.era2026.mrtr.InputBridge}, and their listen streams as
 L{mcpgateway.core.era2026.listen.Listener}s of that child's router. A pool
-that cannot serve them says why (L{Era2026Side.era2026Refusal}): its answers
+that cannot serve them says why (L{Era2026Host.era2026Refusal}): its answers
 to them are then 404/-32601, so that clients fall back to C{initialize}.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import Logger
@@ -31,30 +31,67 @@ from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.runtime import logs
 
+__all__ = ["Era2026Host", "Era2026Side"]
 
-class Era2026Side:
-    """The MCP 2026-07-28 half of a pool: its modern calls and listen
-    streams. The pool sets what it reads (L{bridge}, L{listeners}) when it
-    is made."""
 
-    log: Logger
-    spec: ServerSpec
-    disabled: bool
-    perLaunch: bool
-    _variants: dict[str, Variant]
-    bridge: InputBridge
-    """The modern calls on its children (their suspended rounds)."""
-    listeners: set[Listener]
-    """The open listen streams on its children."""
-    modernRequests: int
+class Era2026Host(Protocol):
+    """What an L{Era2026Side} needs of its pool: which child serves a
+    request, and whether it serves them at all."""
+
+    @property
+    def spec(self) -> ServerSpec:
+        """The server as configured now."""
+
+    @property
+    def disabled(self) -> bool:
+        """Whether requests are refused (the management API)."""
+
+    @property
+    def perLaunch(self) -> bool:
+        """Whether it keeps a child per launch spec (a scoped pool)."""
+
+    @property
+    def routes(self) -> Mapping[str, Variant]:
+        """The server's routes by key."""
 
     def era2026Refusal(self) -> str | None:
-        """A disabled server, or one configured C{"modern": false}, does not
-        serve them (a per-session pool neither: see its own)."""
-        name = self.spec.name
-        if self.disabled:
+        """Why it does not serve 2026-07-28 clients, or C{None}."""
+
+    def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
+        """The running child that serves C{request}'s route (and
+        credentials); fails with L{ServerUnavailable} or L{UnknownRoute}."""
+
+    def era2026Router(self, scope: str) -> Router | None:
+        """The router of route C{scope}'s child, when it has one (no start)."""
+
+
+class Era2026Side:
+    """The MCP 2026-07-28 side of a pool: its modern calls and listen
+    streams (the pool's C{modern}, C{listen}, C{describe} and the rest of
+    L{mcpgateway.core.pools.pool.ServerPool}'s last part).
+
+    @ivar bridge: the modern calls on its children (their suspended rounds).
+    @ivar listeners: the open listen streams on its children.
+    @ivar requests: how many modern requests it was given.
+    """
+
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, host: Era2026Host, bridge: InputBridge) -> None:
+        self._host = host
+        self.bridge = bridge
+        self.listeners: set[Listener] = set()
+        self.requests = 0
+
+    def refusal(self) -> str | None:
+        """Why its pool's configuration refuses them: a disabled server, or
+        one configured C{"modern": false} (a per-session pool refuses them
+        whatever its configuration: see its own C{era2026Refusal})."""
+        host = self._host
+        name = host.spec.name
+        if host.disabled:
             return f"server '{name}' is disabled"
-        if not self.spec.modern:
+        if not host.spec.modern:
             return f"server '{name}' is not served to MCP 2026-07-28 clients (\"modern\": false)"
         return None
 
@@ -62,32 +99,27 @@ class Era2026Side:
         """The C{cacheScope} of its cacheable results: C{private} when its
         children depend on the caller's credentials or identity, else
         C{public} (one route, one child, one list for everyone)."""
-        return "private" if self.spec.credentialEnv or self.spec.perPrincipal else "public"
-
-    def era2026Upstream(self, request: Era2026Request) -> Deferred[Upstream]:
-        """The running child that serves C{request}'s route (and
-        credentials); fails with L{ServerUnavailable} or L{UnknownRoute}."""
-        raise NotImplementedError
-
-    def era2026Router(self, scope: str) -> Router | None:
-        """The router of route C{scope}'s child, when it has one (no start)."""
-        raise NotImplementedError
+        spec = self._host.spec
+        return "private" if spec.credentialEnv or spec.perPrincipal else "public"
 
     def modern(self, request: Era2026Request, sink: Sink) -> Deferred[jsonrpc.Message]:
-        self.modernRequests += 1
-        refusal = self.era2026Refusal()
+        """Serve one modern request (not a listen): fires with the finished
+        answer (L{mcpgateway.core.pools.pool.ServerPool.modern})."""
+        self.requests += 1
+        host = self._host
+        refusal = host.era2026Refusal()
         if refusal is not None:
             return succeed(
                 jsonrpc.errorResponse(request.clientId, jsonrpc.METHOD_NOT_FOUND, refusal)
             )
         try:
-            ready = self.era2026Upstream(self._routed(request))
+            ready = host.era2026Upstream(self._routed(request))
         except Exception:
             ready = fail()
-        served: Deferred[jsonrpc.Message] = ready.addCallback(self._serveEra2026, request, sink)
-        return served.addErrback(self._era2026Failed, request)
+        served: Deferred[jsonrpc.Message] = ready.addCallback(self._serve, request, sink)
+        return served.addErrback(self._failed, request)
 
-    def _serveEra2026(
+    def _serve(
         self, upstream: Upstream, request: Era2026Request, sink: Sink
     ) -> Deferred[jsonrpc.Message]:
         initialize = upstream.initializeResult or {}
@@ -110,7 +142,7 @@ class Era2026Side:
                 jsonrpc.errorResponse(
                     request.clientId,
                     jsonrpc.METHOD_NOT_FOUND,
-                    f"Method not found: {method} (server '{self.spec.name}' does not declare"
+                    f"Method not found: {method} (server '{self._host.spec.name}' does not declare"
                     f" the {lacking} capability)",
                 )
             )
@@ -125,7 +157,7 @@ class Era2026Side:
             lambda response: wire2026.modernAnswer(method, response, serverInfo, scope)
         )
 
-    def _era2026Failed(self, reason: Failure, request: Era2026Request) -> jsonrpc.Message:
+    def _failed(self, reason: Failure, request: Era2026Request) -> jsonrpc.Message:
         if reason.check(CancelledError):
             reason.raiseException()  # the client went away: nobody to answer
         if reason.check(ServerUnavailable, UnknownRoute, NoSharedChild):
@@ -135,7 +167,7 @@ class Era2026Side:
         self.log.failure(
             "server {server}: serving a modern {method} failed",
             failure=reason,
-            server=self.spec.name,
+            server=self._host.spec.name,
             method=logs.clientText(request.method),
         )
         return jsonrpc.errorResponse(
@@ -143,15 +175,20 @@ class Era2026Side:
         )
 
     def describe(self, request: Era2026Request) -> Deferred[dict[str, Any]]:
+        """The C{InitializeResult} of the child of C{request}'s route
+        (started when needed)."""
+
         def result(upstream: Upstream) -> dict[str, Any]:
             return upstream.initializeResult or {}
 
-        return self.era2026Upstream(self._routed(request)).addCallback(result)
+        return self._host.era2026Upstream(self._routed(request)).addCallback(result)
 
     def listen(
         self, request: Era2026Request, wanted: ListenFilter, sink: Sink
     ) -> Deferred[ListenHandle]:
-        refusal = self.era2026Refusal()
+        """Open a listen stream on the child of C{request}'s route; fails
+        with L{ServerUnavailable} when it cannot run."""
+        refusal = self._host.era2026Refusal()
         if refusal is not None:
             return fail(ServerUnavailable(refusal))
 
@@ -170,23 +207,26 @@ class Era2026Side:
             return listener
 
         try:
-            ready = self.era2026Upstream(self._routed(request))
+            ready = self._host.era2026Upstream(self._routed(request))
         except Exception:
             ready = fail()
         return ready.addCallback(opened)
 
     def _routed(self, request: Era2026Request) -> Era2026Request:
         """C{request} as its route's child serves it: on a pool with one
-        child for all its routes (L{perLaunch} false), a workspace route
+        child for all its routes (C{perLaunch} false), a workspace route
         that is the user's entry is the key-less route."""
-        if request.scope and not self.perLaunch and request.scope in self._variants:
+        if request.scope and not self._host.perLaunch and request.scope in self._host.routes:
             return replace(request, scope="")
         return request
 
     def paramHeaders(self, scope: str, tool: str) -> dict[str, str] | None:
-        if scope and not self.perLaunch and scope in self._variants:
+        """The C{Mcp-Param-*} map of C{tool} on route C{scope}'s child, from
+        its last C{tools/list} (C{None}: not known)."""
+        host = self._host
+        if scope and not host.perLaunch and scope in host.routes:
             scope = ""
-        router = self.era2026Router(scope)
+        router = host.era2026Router(scope)
         if router is None:
             return None
         known = router.toolHeaders.get(tool)
@@ -198,12 +238,13 @@ class Era2026Side:
         C{tools/list}, which is asked for first when the child has not
         answered one yet."""
         routed = self._routed(request)
+        host = self._host
 
         def known() -> str | None:
-            router = self.era2026Router(routed.scope)
+            router = host.era2026Router(routed.scope)
             return None if router is None else router.toolTasks.get(tool)
 
-        router = self.era2026Router(routed.scope)
+        router = host.era2026Router(routed.scope)
         if router is not None and router.toolsListed:
             return succeed(known())
         listing = replace(
@@ -216,10 +257,11 @@ class Era2026Side:
         )
         return self.modern(listing, lambda _: False).addCallback(lambda _: known())
 
-    def era2026Stats(self) -> Era2026Stats:
+    def stats(self) -> Era2026Stats:
+        """The counters of its modern traffic."""
         bridge = self.bridge
         return Era2026Stats(
-            requests=self.modernRequests,
+            requests=self.requests,
             inputRounds=bridge.inputRounds,
             inputExpired=bridge.inputExpired,
             badRequestStates=bridge.badRequestStates,
@@ -227,7 +269,8 @@ class Era2026Side:
             suspendedCalls=bridge.suspended(),
         )
 
-    def endEra2026(self, reason: str) -> None:
+    def end(self, reason: str) -> None:
+        """End the suspended modern calls and the listen streams."""
         self.bridge.stopAll(reason)
         for listener in list(self.listeners):
             listener.end(reason)

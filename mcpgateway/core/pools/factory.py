@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.core.pools.test_scoped -*-
+# -*- test-case-name: tests.core.pools.test_scoped, tests.core.pools.test_tasksupport -*-
 """Which kind of pool serves a server: L{makePool}, the one place that
 looks at how a server's children are shared.
 
@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pools.pool import PidProbe, PromotionSink, ServerPool, childPerLaunch
+from mcpgateway.core.pools.pool import (
+    PidProbe,
+    PromotionSink,
+    ServerPool,
+    TaskSupport,
+    childPerLaunch,
+)
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing
 
@@ -24,6 +30,7 @@ def makePool(
     promotions: PromotionSink | None = None,
     limits: BridgeLimits | None = None,
     clientAlive: PidProbe | None = None,
+    taskSupport: TaskSupport | None = None,
 ) -> ServerPool:
     """The pool for C{spec}: the one place that looks at how it is shared.
     A session-scoped server gets a child per session; one with routes
@@ -32,7 +39,10 @@ def makePool(
     child (@raise ValueError: an unknown scope). C{limits}: how
     long and how many modern calls may wait for their clients;
     C{clientAlive}: whether a session's client process still runs
-    (L{mcpgateway.core.pools.pool.ServerPool.clientAlive}).
+    (L{mcpgateway.core.pools.pool.ServerPool.clientAlive}); C{taskSupport}:
+    how a child's C{initialize} result says it serves task-augmented calls
+    itself (L{mcpgateway.core.pools.pool.ServerPool.taskSupport}: the
+    gateway hands in the tasks feature's reading).
 
     A server promoted to C{session} (C{promotions.json}) gets the shared
     pool, promoted from the start: every 2025 session gets a child of its
@@ -54,4 +64,5 @@ def makePool(
 
         pool = SharedPool(spec, spawner, healing, promotions, limits)
     pool.clientAlive = clientAlive
+    pool.taskSupport = taskSupport
     return pool

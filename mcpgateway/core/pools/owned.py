@@ -16,7 +16,7 @@ the client's session id keeps working and no client initializes again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
@@ -24,39 +24,28 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import OwnerFanout
-from mcpgateway.core.pools.pool import SessionGone
-from mcpgateway.core.router import Fanout
+from mcpgateway.core.pools.attach import release
+from mcpgateway.core.pools.launching import Launcher
+from mcpgateway.core.pools.making import ChildMaker
+from mcpgateway.core.pools.pool import SessionGone, childGone, disabledError
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.status import Lifecycle
-from mcpgateway.core.upstream import ServerUnavailable, Upstream
+from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
-
-T = TypeVar("T")
+from mcpgateway.runtime import logs
 
 
 class OwnerPool(Protocol):
-    """What L{OwnedChildren} needs of its pool
-    (L{mcpgateway.core.pools.base.BasePool} is one)."""
+    """What L{OwnedChildren} reads of its pool."""
 
     @property
-    def log(self) -> Logger: ...
+    def spec(self) -> ServerSpec:
+        """The server as configured now."""
 
     @property
-    def spec(self) -> ServerSpec: ...
-
-    @property
-    def disabled(self) -> bool: ...
-
-    def _newUpstream(self, fanout: Fanout, spec: ServerSpec | None = None) -> Upstream: ...
-
-    def _launchOf(self, variant: Variant | None) -> Deferred[ServerSpec]: ...
-
-    def _whenLaunchable(self, start: Callable[[], Deferred[T]]) -> Deferred[T]: ...
-
-    def _disabled(self) -> ServerUnavailable: ...
-
-    def _sessionGone(self) -> str: ...
+    def disabled(self) -> bool:
+        """Whether requests are refused (the management API)."""
 
 
 class OwnedChildren:
@@ -70,8 +59,12 @@ class OwnedChildren:
     @ivar closed: how many sessions were closed (their children stopped).
     """
 
-    def __init__(self, pool: OwnerPool) -> None:
+    log = Logger(observer=logs.observer)
+
+    def __init__(self, pool: OwnerPool, maker: ChildMaker, launcher: Launcher) -> None:
         self._pool = pool
+        self._maker = maker
+        self._launcher = launcher
         self.perSession: dict[str, Upstream] = {}
         self.owners: dict[str, Session] = {}
         self.closed = 0
@@ -88,11 +81,9 @@ class OwnedChildren:
         return bool(self.perSession)
 
     def _add(self, session: Session) -> Upstream:
-        pool = self._pool
         variant = getattr(session, "variant", None)  # a test's double may have none
-        upstream = pool._newUpstream(
-            OwnerFanout(session), None if variant is None else variant.launch
-        )
+        launch = None if variant is None else variant.launch
+        upstream = self._maker.make(OwnerFanout(session), launch)
         self.perSession[session.id] = upstream
         self.owners[session.id] = session
         upstream.router.attach(session)
@@ -100,7 +91,7 @@ class OwnedChildren:
 
     def _start(self, session: Session, upstream: Upstream) -> Deferred[None]:
         """Start C{upstream} with the launch spec of C{session}'s route."""
-        pool = self._pool
+        launcher = self._launcher
         variant = getattr(session, "variant", None)
 
         def launch() -> Deferred[None]:
@@ -108,9 +99,9 @@ class OwnedChildren:
                 upstream.spec = spec.forPrincipal(getattr(session, "principal", ""))
                 return upstream.ensure()
 
-            return pool._launchOf(variant).addCallback(spawn)
+            return launcher.launchOf(variant).addCallback(spawn)
 
-        return pool._whenLaunchable(launch)
+        return launcher.whenLaunchable(launch)
 
     def open(self, session: Session, initialize: jsonrpc.Message) -> Deferred[jsonrpc.Message]:
         """Spawn the session's own child and forward its C{initialize} to it."""
@@ -137,6 +128,18 @@ class OwnedChildren:
         self._replays[session.id] = []
         self._why[session.id] = why
 
+    def takeOver(self, session: Session, shared: Upstream) -> bool:
+        """Move C{session}, opened on the shared child C{shared} before the
+        server was promoted, to a child of its own (started, and the
+        session's C{initialize} replayed, by the request that comes now),
+        unless a request of it is in flight on C{shared}: that one finishes
+        where it is, and a later request moves it. Whether it moved."""
+        if any(ex.session is session for ex in shared.router.clientExchanges()):
+            return False
+        release(shared, session, "moved to a child of its own", keep=True)
+        self.restore(session, "moved to a child of its own: the server was promoted")
+        return True
+
     def gone(self, session: Session) -> str | None:
         """Why C{session} cannot be served any more, or C{None}. A session
         whose child exited is not gone: its next request starts a new one."""
@@ -144,7 +147,7 @@ class OwnedChildren:
             return None
         upstream = self.perSession.get(session.id)
         if upstream is None:
-            return None if self._pool.disabled else self._pool._sessionGone()
+            return None if self._pool.disabled else childGone(self._pool.spec.name)
         if upstream.state is Lifecycle.STOPPED and not self._pool.disabled:
             self._relaunch(session, upstream)
         return None
@@ -154,7 +157,7 @@ class OwnedChildren:
         why = upstream.lastExit or "exited"
         self._replays[session.id] = []
         self._why[session.id] = f"whose child {why}"
-        self._pool.log.info(
+        self.log.info(
             "server {server}: the child of session {sid} {why}; its next request starts a"
             " new one and replays the session's initialize",
             server=self._pool.spec.name,
@@ -172,7 +175,7 @@ class OwnedChildren:
         if not replaying and upstream is not None and upstream.state is Lifecycle.RUNNING:
             return succeed(upstream)
         if pool.disabled:
-            return fail(pool._disabled())
+            return fail(disabledError(pool.spec.name))
         waiters = self._replays.get(session.id)
         if waiters is not None and upstream is not None:
             waiter: Deferred[Upstream] = Deferred()
@@ -180,7 +183,7 @@ class OwnedChildren:
             if len(waiters) == 1:
                 self._replay(session, upstream)
             return waiter
-        raise SessionGone(pool._sessionGone())
+        raise SessionGone(childGone(pool.spec.name))
 
     def forward(
         self, session: Session, message: jsonrpc.Message, related: Sink | None
@@ -220,7 +223,7 @@ class OwnedChildren:
                 router.call("logging/setLevel", {"level": session.logLevel})
             for uri in sorted(session.subscriptions):
                 router.call("resources/subscribe", {"uri": uri})
-            pool.log.warn(
+            self.log.warn(
                 "server {server}: session {sid} ({why}) goes on on a fresh child (pid {pid});"
                 " its initialize was replayed, and what the previous child kept in memory"
                 " is lost",
@@ -237,7 +240,7 @@ class OwnedChildren:
                 self._why.pop(session.id, None)
             if isinstance(result, Failure):
                 self._replays[session.id] = []  # the next request tries again
-                pool.log.warn(
+                self.log.warn(
                     "server {server}: restoring session {sid} failed: {why}",
                     server=pool.spec.name,
                     sid=session.shortId,
@@ -266,6 +269,14 @@ class OwnedChildren:
         upstream.router.detach(session, reason)
         self.closed += 1
         return upstream.stop()
+
+    def principalOf(self, upstream: Upstream) -> str | None:
+        """The key of the principal of the session whose own child
+        C{upstream} is (C{""}: none); C{None}: not a session's own child."""
+        for sessionId, child in self.perSession.items():
+            if child is upstream:
+                return str(getattr(self.owners.get(sessionId), "principal", ""))
+        return None
 
     def ownChildPids(self, session: Session) -> list[int]:
         upstream = self.perSession.get(session.id)

@@ -37,23 +37,17 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from mcpgateway.core.era2026.mrtr import BridgeLimits
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
-from mcpgateway.core.healing import HealingPolicy
 from mcpgateway.core.pools.base import BasePool
-from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.pools.pool import (
     Idle,
     NoSharedChild,
-    PidProbe,
-    PromotionSink,
-    Sweep,
+    disabledError,
     launchEnvOf,
 )
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
-from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc
@@ -62,17 +56,6 @@ from mcpgateway.protocol import jsonrpc
 class PerSessionPool(BasePool):
     """The children of one server, one per session
     (L{mcpgateway.core.pools.owned.OwnedChildren})."""
-
-    def __init__(
-        self,
-        spec: ServerSpec,
-        spawner: Spawner,
-        healing: HealingPolicy | None = None,
-        promotions: PromotionSink | None = None,
-        limits: BridgeLimits | None = None,
-    ) -> None:
-        super().__init__(spec, spawner, healing, promotions, limits)
-        self.owned = OwnedChildren(self)
 
     @property
     def perSession(self) -> dict[str, Upstream]:
@@ -90,7 +73,7 @@ class PerSessionPool(BasePool):
     def upstreamFor(self, session: Session) -> Upstream | None:
         return self.owned.perSession.get(session.id)
 
-    def _byOwner(self) -> list[tuple[str | None, Upstream]]:
+    def byOwner(self) -> list[tuple[str | None, Upstream]]:
         return list(self.owned.perSession.items())
 
     def prewarm(self) -> Deferred[None]:
@@ -122,7 +105,7 @@ class PerSessionPool(BasePool):
         """Spawn the session's own child (with its route's launch spec) and
         forward its C{initialize} to it."""
         if self.disabled:
-            return fail(self._disabled())
+            return fail(disabledError(self.spec.name))
         return self.owned.open(session, initialize)
 
     def restore(self, session: Session) -> None:
@@ -155,10 +138,9 @@ class PerSessionPool(BasePool):
         children running now keep theirs until their sessions end."""
         before = launchEnvOf(self.launchSpec)
         ended = super().useSpec(spec)
-        keys = {variant.childKey for variant in self._variants.values()}
-        self._launches = {k: v for k, v in self._launches.items() if k in keys}
+        self.launcher.keep({variant.childKey for variant in self.routes.values()})
         running = len(self.owned.perSession)
-        keyless = not spec.variants or "" in self._variants
+        keyless = not spec.variants or "" in self.routes
         if running and keyless and launchEnvOf(self.launchSpec) != before:
             self.log.info(
                 "server {server}: its environment changed; the {count} session(s) open keep"
@@ -183,10 +165,3 @@ class PerSessionPool(BasePool):
 
     def healthPing(self) -> None:
         """Nothing: a session's own child is never pinged."""
-
-    def sweep(self, alive: PidProbe) -> Sweep:
-        """Children found gone, and the sessions whose own child is gone
-        (found now, or exited before)."""
-        vanished = self._vanished(alive)
-        dead, orphaned = self.owned.orphans(vanished)
-        return Sweep(dead=len(vanished) + dead, orphaned=orphaned)

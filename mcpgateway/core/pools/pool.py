@@ -30,12 +30,24 @@ gateway and the operations jobs (reaper, monitor, management, manhole) use
 its second half. What every kind shares is
 L{mcpgateway.core.pools.base.BasePool}.
 
-The modules of this package import one way: this interface first; then
-L{mcpgateway.core.pools.owned} (the children of one session each),
-L{mcpgateway.core.pools.attach} (sessions on a shared child) and
-L{mcpgateway.core.pools.era2026side} (MCP 2026-07-28 clients); then
-L{mcpgateway.core.pools.base}; then the three kinds; and
-L{mcpgateway.core.pools.factory}, which no kind imports, last.
+What a pool does besides holding its children is each a collaborator it
+holds: L{mcpgateway.core.pools.launching} (what children start with),
+L{mcpgateway.core.pools.making} (upstreams made and wired),
+L{mcpgateway.core.pools.promotion}, L{mcpgateway.core.pools.snapshot} (its
+state and status), L{mcpgateway.core.pools.era2026side} (MCP 2026-07-28
+clients), L{mcpgateway.core.pools.owned} (the children of one session each);
+a scoped pool's L{mcpgateway.core.pools.keyed} (its children by child key),
+L{mcpgateway.core.pools.capacity} (C{maxChildren} and idle expiry) and
+L{mcpgateway.core.pools.rebinding} (sessions following their routes after a
+reload); a shared pool's L{mcpgateway.core.pools.staleenv} (its child
+restarted when its environment changed).
+
+The modules of this package import one way: this interface first; then the
+collaborators (and L{mcpgateway.core.pools.attach}: sessions on a shared
+child); then L{mcpgateway.core.pools.base}; then the three kinds; and
+L{mcpgateway.core.pools.factory}, which no kind imports, last. None imports
+a feature above the kernel: what a pool needs of the tasks feature is a
+L{TaskSupport} the gateway hands it.
 """
 
 from __future__ import annotations
@@ -71,8 +83,11 @@ __all__ = [
     "ServerUnavailable",
     "SessionGone",
     "Sweep",
+    "TaskSupport",
     "UnknownRoute",
+    "childGone",
     "childPerLaunch",
+    "disabledError",
     "launchEnvOf",
     "programOf",
     "sameServer",
@@ -81,6 +96,12 @@ __all__ = [
 
 PidProbe = Callable[[int], bool]
 """Whether the process with this pid still exists."""
+
+TaskSupport = Callable[[Any], bool]
+"""Whether a child's C{InitializeResult} says it serves 2025-11-25
+task-augmented C{tools/call} itself (the gateway hands in the tasks
+feature's reading of it:
+L{mcpgateway.core.tasks.legacy.speaksTasks})."""
 
 
 class SessionGone(Exception):
@@ -154,8 +175,11 @@ class ServerPool(Protocol):
     events: EventLog
     disabled: bool
     """Set through the management API: requests are refused, children stopped."""
-    promoted: str | None
-    """Why new sessions get a child of their own (the server was promoted), or C{None}."""
+
+    @property
+    def promoted(self) -> str | None:
+        """Why new sessions get a child of their own (the server was promoted), or C{None}."""
+
     perLaunch: bool
     """Whether it keeps a child per launch spec (a scoped pool, L{childPerLaunch})."""
     clientAlive: PidProbe | None
@@ -166,6 +190,10 @@ class ServerPool(Protocol):
     toolPins: PinnedTools | None
     """The gateway's pinned tools, which its children's routers apply
     (L{mcpgateway.core.toolgate}); C{None}: nothing is pinned."""
+    taskSupport: TaskSupport | None
+    """Reads from a child's C{InitializeResult} whether it serves
+    task-augmented C{tools/call} itself (L{childTasks}); C{None}: no child
+    is asked to, the gateway makes every such task."""
 
     def variantFor(
         self,
@@ -221,7 +249,8 @@ class ServerPool(Protocol):
 
     def childTasks(self, session: Session) -> Deferred[bool]:
         """Whether the session's child serves 2025-11-25 task-augmented
-        C{tools/call} itself (else the gateway makes those tasks:
+        C{tools/call} itself, as L{taskSupport} reads its C{initialize}
+        result (else the gateway makes those tasks:
         L{mcpgateway.core.tasks.legacy})."""
 
     def notify(self, session: Session, message: jsonrpc.Message) -> None:
@@ -377,6 +406,16 @@ class ServerPool(Protocol):
 
     def endEra2026(self, reason: str) -> None:
         """End the suspended modern calls and the listen streams."""
+
+
+def disabledError(server: str) -> ServerUnavailable:
+    """What a request for the disabled server C{server} fails with."""
+    return ServerUnavailable(f"server '{server}' is disabled")
+
+
+def childGone(server: str) -> str:
+    """Why a session of C{server} whose own child is gone cannot be served."""
+    return f"the child of server '{server}' for this session is gone"
 
 
 GLOBAL_CHILD = ""

@@ -43,18 +43,18 @@ from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.healing import HealingPolicy
-from mcpgateway.core.pools.attach import adopt, release
+from mcpgateway.core.pools.attach import adopt
 from mcpgateway.core.pools.base import BasePool
-from mcpgateway.core.pools.owned import OwnedChildren
 from mcpgateway.core.pools.pool import (
     Idle,
-    PidProbe,
     PromotionSink,
     SessionGone,
-    Sweep,
     UnknownRoute,
+    childGone,
+    disabledError,
     launchEnvOf,
 )
+from mcpgateway.core.pools.staleenv import StaleRestart
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
@@ -83,15 +83,10 @@ class SharedPool(BasePool):
     ) -> None:
         super().__init__(spec, spawner, healing, promotions, limits)
         self.shared: Upstream | None = None
-        self.owned = OwnedChildren(self)
-        """The children of the sessions opened since the server was promoted."""
         self._pinging: set[Child] = set()
         """Children with a health ping waiting for its answer."""
-        self._stale: tuple[Child, tuple[object, ...]] | None = None
-        """The shared child started with an environment the server no longer
-        has (and that environment: L{launchEnvOf}), to restart when idle."""
-        self._settling = False
-        """Whether a wait for the stale child to be idle is under way."""
+        self.stale = StaleRestart(self, self.launcher, self.events, self._clock)
+        """Restarts the shared child when idle after its environment changed."""
         if self._promotedAtStart():
             self._ownEach = True
 
@@ -112,7 +107,7 @@ class SharedPool(BasePool):
                 return owned
         return self.shared
 
-    def _byOwner(self) -> list[tuple[str | None, Upstream]]:
+    def byOwner(self) -> list[tuple[str | None, Upstream]]:
         shared: list[tuple[str | None, Upstream]] = (
             [(None, self.shared)] if self.shared is not None else []
         )
@@ -120,7 +115,7 @@ class SharedPool(BasePool):
 
     def _upstream(self) -> Upstream:
         if self.shared is None:
-            self.shared = self._newUpstream(SharedFanout())
+            self.shared = self.maker.make(SharedFanout())
         return self.shared
 
     def prewarm(self) -> Deferred[None]:
@@ -131,7 +126,7 @@ class SharedPool(BasePool):
             return succeed(None)
         if self._promotedAtStart() and not self.spec.prewarm:
             return succeed(None)
-        return self._whenLaunchable(self._upstream().ensure)
+        return self.launcher.whenLaunchable(self._upstream().ensure)
 
     # -- MCP 2026-07-28 clients ----------------------------------------------------
 
@@ -139,13 +134,13 @@ class SharedPool(BasePool):
         """The shared child (a promoted server's too: promotion moves 2025
         sessions only), started and initialized when needed."""
         if self.disabled:
-            return fail(self._disabled())
+            return fail(disabledError(self.spec.name))
         if request.scope:
             return fail(UnknownRoute(f"server '{self.spec.name}' has no route '{request.scope}'"))
         shared = self._upstream()
         if shared.state is Lifecycle.RUNNING:
             return succeed(shared)
-        return self._whenLaunchable(shared.ensure).addCallback(lambda _: shared)
+        return self.launcher.whenLaunchable(shared.ensure).addCallback(lambda _: shared)
 
     def era2026Router(self, scope: str) -> Router | None:
         return self.shared.router if self.shared is not None and not scope else None
@@ -160,7 +155,7 @@ class SharedPool(BasePool):
         """Answered from the shared child's C{initialize} result (the child is
         started and initialized first when needed)."""
         if self.disabled:
-            return fail(self._disabled())
+            return fail(disabledError(self.spec.name))
         if self._ownEach:
             return self.owned.open(session, initialize)
         shared = self._upstream()
@@ -171,7 +166,7 @@ class SharedPool(BasePool):
             result = {**shared.initializeResult, "protocolVersion": session.protocolVersion}
             return jsonrpc.resultResponse(initialize["id"], result)
 
-        return self._whenLaunchable(shared.ensure).addCallback(answer)
+        return self.launcher.whenLaunchable(shared.ensure).addCallback(answer)
 
     def restore(self, session: Session) -> None:
         """Attach C{session} as if it had just initialized, and count its
@@ -188,7 +183,7 @@ class SharedPool(BasePool):
         if session in self.owned:
             return self.owned.gone(session)
         if self.shared is None and not self.disabled:
-            return self._sessionGone()
+            return childGone(self.spec.name)
         return None
 
     def ready(self, session: Session) -> Deferred[Upstream]:
@@ -198,10 +193,10 @@ class SharedPool(BasePool):
         if upstream is not None and upstream.state is Lifecycle.RUNNING:
             return succeed(upstream)
         if self.disabled:
-            return fail(self._disabled())
+            return fail(disabledError(self.spec.name))
         if upstream is None:
-            raise SessionGone(self._sessionGone())
-        return self._whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
+            raise SessionGone(childGone(self.spec.name))
+        return self.launcher.whenLaunchable(upstream.ensure).addCallback(lambda _: upstream)
 
     def forward(
         self,
@@ -218,21 +213,10 @@ class SharedPool(BasePool):
         ):
             return upstream.router.request(session, message, related)  # the hot path
         if self._ownEach and session not in self.owned and upstream is not None:
-            self._moveToOwn(session, upstream)
+            self.owned.takeOver(session, upstream)
         if self.owned.replaying(session):
             return self.owned.forward(session, message, related)
         return super().forward(session, message, related)
-
-    def _moveToOwn(self, session: Session, shared: Upstream) -> None:
-        """Move C{session}, opened on the shared child before the server was
-        promoted, to a child of its own (started, and the session's
-        C{initialize} replayed, by the request that comes now), unless a
-        request of it is in flight on the shared child: that one finishes
-        where it is, and a later request moves it."""
-        if any(ex.session is session for ex in shared.router.clientExchanges()):
-            return
-        release(shared, session, "moved to a child of its own", keep=True)
-        self.owned.restore(session, "moved to a child of its own: the server was promoted")
 
     def close(self, session: Session, reason: str = "session ended") -> Deferred[None]:
         """Detach C{session}; the shared child stays for the others (an owned
@@ -247,65 +231,11 @@ class SharedPool(BasePool):
 
     def useSpec(self, spec: ServerSpec) -> list[Session]:
         """Serve C{spec}; if the shared child's environment changed, restart
-        it at its next idle moment (L{_settle})."""
+        it at its next idle moment (L{StaleRestart})."""
         before = launchEnvOf(self.launchSpec)
         ended = super().useSpec(spec)
-        upstream = self.shared
-        child = upstream.child if upstream is not None else None
-        if child is not None and launchEnvOf(self.launchSpec) != before:
-            stale = self._stale
-            if stale is None or stale[0] is not child:
-                self._stale = (child, before)  # else: it runs with an older one still
-            self._settle()
+        self.stale.changed(before)
         return ended
-
-    def _settle(self) -> None:
-        """Restart the stale shared child now if it has nothing of a client
-        in flight, else once it drains (or has started)."""
-        upstream, stale = self.shared, self._stale
-        if upstream is None or stale is None or stale[0] is not upstream.child:
-            self._stale = None  # it exited (or was stopped) since: the next one is new
-            return
-        child, env = stale
-        if env == launchEnvOf(upstream.spec):
-            self._stale = None  # changed back before it was idle
-            return
-        if self._settling:
-            return
-        if upstream.state is Lifecycle.STARTING:
-            started = upstream.ensure()
-            if not started.called:
-                self._settling = True
-                # After the requests it releases have reached the child.
-                started.addBoth(lambda _: self._clock.callLater(0, self._settled))
-                return
-            started.addErrback(lambda _: None)
-        elif upstream.router.clientRequestsInFlight():
-            self._settling = True
-            upstream.router.whenDrained().addBoth(lambda _: self._settled())
-            return
-        self._stale = None
-        self._restart(upstream, child)
-
-    def _settled(self) -> None:
-        self._settling = False
-        self._settle()
-
-    def _restart(self, upstream: Upstream, child: Child) -> None:
-        """Stop C{child} (idle) and, when it serves sessions, start and
-        initialize the next one now, with the new environment; its sessions
-        keep their subscriptions and log level (L{Upstream.ensure}, as
-        after a crash)."""
-        pid = child.pid
-        self.log.info(
-            "server {server}: its environment changed; restarting its child pid {pid}",
-            server=self.spec.name,
-            pid=pid,
-        )
-        self.events.emit("stale", f"child pid {pid} stopped: its environment changed", pid=pid)
-        upstream.stop()
-        if not self.disabled and (upstream.router.sessions or self.spec.prewarm):
-            self._whenLaunchable(upstream.ensure).addErrback(lambda _: None)
 
     # -- the child ---------------------------------------------------------------
 
@@ -355,8 +285,3 @@ class SharedPool(BasePool):
                 child.signal("KILL")
 
         upstream.router.call("ping").addCallback(answered)
-
-    def sweep(self, alive: PidProbe) -> Sweep:
-        vanished = self._vanished(alive)
-        dead, orphaned = self.owned.orphans(vanished)
-        return Sweep(dead=len(vanished) + dead, orphaned=orphaned)

@@ -189,7 +189,7 @@ class SessionIdsTests(Replica):
         self.open("fs")
         pool = self.gateway.pools["fs"]
         self.assertFalse(pool.ownsChildren())
-        pool._ambiguous("sampling/createMessage", 2)  # type: ignore[attr-defined]
+        pool.promotion.ambiguous("sampling/createMessage", 2)  # type: ignore[attr-defined]
         self.assertTrue(pool.ownsChildren())
         self.open("fs")
         self.assertEqual([f.owned for f in self.ids.facts], [False, True])

@@ -191,7 +191,7 @@ class BoundTests(ScopedCase):
         self.assertTrue(procB.stdinClosed)  # B: the least recently used, nothing in flight
         self.assertFalse(procA.stdinClosed)
         self.assertEqual(procC.path, "/ws/c")
-        self.assertEqual((self.pool.evictions, self.pool.waits), (1, 0))
+        self.assertEqual((self.pool.limitCounts.evictions, self.pool.limitCounts.waits), (1, 0))
         [said] = [e for e in events if "maxChildren" in e["log_format"]]
         self.assertEqual((said["count"], said["pid"]), (2, procB.pid))
         # B's next request starts its child again (stopping the LRU idle one, A).
@@ -205,7 +205,7 @@ class BoundTests(ScopedCase):
         self.assertEqual(listed["method"], "tools/list")
         self.answer(again, listed)
         self.assertEqual(self.successResultOf(d)["id"], 7)
-        self.assertEqual(self.pool.evictions, 2)
+        self.assertEqual(self.pool.limitCounts.evictions, 2)
 
     def test_a_restarted_child_gets_its_sessions_subscriptions_back(self) -> None:
         a, b, c = self.session(A), self.session(B), self.session(C)
@@ -235,7 +235,7 @@ class BoundTests(ScopedCase):
         dB, sentB = self.call(b, procB)
         opened = self.open(c)
         self.assertNoResult(opened)
-        self.assertEqual((len(self.reactor.processes), self.pool.waits), (2, 1))
+        self.assertEqual((len(self.reactor.processes), self.pool.limitCounts.waits), (2, 1))
         self.reactor.advance(5)
         self.answer(procB, sentB)  # B drains: its child is stopped for C's
         self.successResultOf(dB)
@@ -245,9 +245,11 @@ class BoundTests(ScopedCase):
         self.assertEqual(procC.path, "/ws/c")
         self.handshake(procC)
         self.assertEqual(self.successResultOf(opened)["result"]["serverInfo"]["name"], "fs")
-        self.assertEqual((self.pool.waitTimeouts, self.pool.evictions), (0, 1))
+        self.assertEqual(
+            (self.pool.limitCounts.waitTimeouts, self.pool.limitCounts.evictions), (0, 1)
+        )
         self.reactor.advance(10)  # the wait's timer was cancelled
-        self.assertEqual(self.pool.waitTimeouts, 0)
+        self.assertEqual(self.pool.limitCounts.waitTimeouts, 0)
         self.assertNoResult(dA)
 
     def test_a_wait_times_out_with_an_error_naming_max_children(self) -> None:
@@ -265,7 +267,7 @@ class BoundTests(ScopedCase):
             "server 'fs' is at its limit of 2 children (\"maxChildren\"), all busy; waited"
             " 10 s. Raise maxChildren for it in its entry or classification.json",
         )
-        self.assertEqual((self.pool.waits, self.pool.waitTimeouts), (1, 1))
+        self.assertEqual((self.pool.limitCounts.waits, self.pool.limitCounts.waitTimeouts), (1, 1))
         self.assertEqual(len(self.reactor.processes), 2)
         status = self.pool.status(3)
         self.assertEqual((status.waits, status.waitTimeouts, status.maxChildren), (1, 1, 2))

@@ -16,7 +16,7 @@ import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from mcpgateway.config.source import ENV_POLL, ConfigService
+from mcpgateway.config.source import ENV_POLL, ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeys
 from mcpgateway.core.gateway import Gateway
@@ -62,10 +62,9 @@ class Home:
             None,
             inline,
             self.reload,
-            environ={"PATH": str(self.bin)},
-            keys=lambda: self.keys,
+            ConfigSettings(environ={"PATH": str(self.bin)}, keys=lambda: self.keys),
         )
-        monkeypatch.setattr(self.service, "_watchWithInotify", lambda paths: False)
+        monkeypatch.setattr(self.service.files, "watchWithInotify", lambda paths: False)
 
     def reload(self, specs: Any) -> Deferred[Any]:
         assert self.gateway is not None

@@ -1,0 +1,168 @@
+# -*- test-case-name: tests.test_lazy_aggregate, tests.core.test_gateway_parts -*-
+"""The aggregate endpoint's side of a gateway, made on its first use:
+L{AggregateSide}.
+
+An idle gateway, or one whose clients use only C{/<server>/mcp}, never loads
+the aggregate side (the aggregator, its search and its schema checks). What
+the gateway is asked of it before then (which endpoints exist, its line of
+C{/health}, whether a session is an aggregate one) is answered without
+making it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
+
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.interfaces import IReactorTime
+
+from mcpgateway.core.aggregate.types import (
+    BUILTIN_ENDPOINTS,
+    EndpointSpec,
+    NameSettings,
+    ToolFilter,
+)
+from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.gatewaysettings import GatewaySettings
+from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.sessions import Session
+
+if TYPE_CHECKING:
+    from mcpgateway.core.aggregate.aggregator import Aggregator
+    from mcpgateway.core.aggregate.session import AggregateSession, MemberSession
+
+
+class AggregateHost(Protocol):
+    """What L{AggregateSide} reads of its gateway, at the moment it needs it
+    (the wiring may give the gateway other settings or catalogs after it is
+    made)."""
+
+    @property
+    def settings(self) -> GatewaySettings: ...
+
+    @property
+    def catalogs(self) -> CatalogService: ...
+
+
+class AggregateSide:
+    """The gateway's aggregator, made on its first use, and what is known of
+    the aggregate endpoints until then."""
+
+    def __init__(
+        self, host: AggregateHost, pools: Mapping[str, ServerPool], clock: IReactorTime
+    ) -> None:
+        """
+        @param host: the gateway (its settings and catalogs).
+        @param pools: the gateway's pools (the live mapping: reconfigures show).
+        """
+        self._host = host
+        self._pools = pools
+        self._clock = clock
+        self._aggregator: Aggregator | None = None
+        self._endpoints: tuple[Mapping[str, EndpointSpec], NameSettings] | None = None
+        """The endpoints to serve, kept until the aggregator is made."""
+
+    @property
+    def made(self) -> Aggregator | None:
+        """The aggregator if it is made (C{None}: not yet, and nothing made it)."""
+        return self._aggregator
+
+    @property
+    def aggregator(self) -> Aggregator:
+        """Every aggregate session and what they share
+        (L{mcpgateway.core.aggregate.aggregator}), made on the first use."""
+        if self._aggregator is None:
+            self._aggregator = self._make()
+        return self._aggregator
+
+    def _make(self) -> Aggregator:
+        from mcpgateway.core.aggregate.aggregator import Aggregator
+        from mcpgateway.core.aggregate.results import ResultBudget
+        from mcpgateway.core.aggregate.schemas import Schemas
+        from mcpgateway.core.aggregate.search import SearchService
+        from mcpgateway.core.aggregate.tools import GatewayTools
+
+        settings = self._host.settings
+        catalogs = self._host.catalogs
+        tools = settings.tools
+        if tools is None:
+            threads = settings.runInThread
+            search = SearchService(threads if threads is not None else maybeDeferred)
+            tools = GatewayTools(search, Schemas(), threads, settings.tasks)
+        resultBytes = settings.resultBytes
+        aggregator = Aggregator(
+            self._pools,
+            catalogs,
+            self._clock,
+            tools=tools,
+            budget=ResultBudget(resultBytes) if resultBytes is not None else None,
+            filters=self._filterOf,
+            catalogKey=catalogs.keyFor,
+        )
+        if self._endpoints is not None:
+            aggregator.useEndpoints(*self._endpoints)
+            self._endpoints = None
+        return aggregator
+
+    def _filterOf(self, server: str) -> ToolFilter:
+        pool = self._pools.get(server)
+        return pool.spec.aggregate if pool is not None else ToolFilter()
+
+    def useEndpoints(self, endpoints: Mapping[str, EndpointSpec], names: NameSettings) -> None:
+        """Serve the aggregate endpoints C{endpoints} under C{names} from
+        now on (C{aggregate.json}): kept for the aggregator until it is
+        made."""
+        if self._aggregator is None:
+            self._endpoints = (endpoints, names)
+        else:
+            self._aggregator.useEndpoints(endpoints, names)
+
+    def hasEndpoint(self, name: str) -> bool:
+        """Whether the aggregate endpoint C{name} exists, answered without
+        making the aggregator."""
+        if self._aggregator is not None:
+            return self._aggregator.endpoint(name) is not None
+        if name in BUILTIN_ENDPOINTS:
+            return True
+        return self._endpoints is not None and name in self._endpoints[0]
+
+    def membersChanged(self) -> None:
+        """The servers changed: the aggregator, if made, looks at its
+        members again."""
+        if self._aggregator is not None:
+            self._aggregator.membersChanged()
+
+    def isAggregate(self, session: Session) -> TypeGuard[AggregateSession]:
+        """Whether C{session} is an aggregate session (there is none before
+        the aggregator is made)."""
+        if self._aggregator is None:
+            return False
+        from mcpgateway.core.aggregate.session import AggregateSession
+
+        return isinstance(session, AggregateSession)
+
+    def isMember(self, session: Session) -> TypeGuard[MemberSession]:
+        """Whether C{session} is an aggregate session's member (there is
+        none before the aggregator is made)."""
+        if self._aggregator is None:
+            return False
+        from mcpgateway.core.aggregate.session import MemberSession
+
+        return isinstance(session, MemberSession)
+
+    def status(self) -> dict[str, Any]:
+        """The aggregate endpoint's line of C{/health} (docs/aggregate.md):
+        its sessions, members, kept results and each server's catalog."""
+        if self._aggregator is not None:
+            aggregate = self._aggregator.status()
+        else:
+            # What an aggregator with no session would say, without loading it.
+            endpoints = self._endpoints[0] if self._endpoints is not None else {}
+            aggregate = {
+                "sessions": 0,
+                "members": 0,
+                "endpoints": sorted({*endpoints, "default", "search"}),
+                "results": {"stored": 0, "bytes": 0, "evicted": 0},
+            }
+        return {**aggregate, "catalogs": self._host.catalogs.status()}

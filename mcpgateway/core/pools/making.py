@@ -1,0 +1,118 @@
+# -*- test-case-name: tests.core.pools.test_pool, tests.core.test_catalog -*-
+"""A pool's upstreams made and wired: the L{ChildMaker}.
+
+Every child of a pool, whatever kind, is an L{Upstream} whose router tells
+the pool what its child says that concerns more than one request: a request
+to a client no session could be proven to have caused (the promotion), a
+changed list (the catalogs, through the pool's L{ChildListener}), and which
+tools it may list (the pinned tools, L{mcpgateway.core.toolgate}). The
+maker is also where the catalogs hear of a child that became ready.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from mcpgateway.core.events import EventLog
+from mcpgateway.core.healing import Breaker
+from mcpgateway.core.pools.pool import ChildListener, ServerPool
+from mcpgateway.core.router import Fanout, Router
+from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.stats import RequestStats
+from mcpgateway.core.toolgate import ToolGate
+from mcpgateway.core.upstream import GATEWAY_CAPABILITIES, Upstream
+
+__all__ = ["Ambiguous", "ChildMaker"]
+
+Ambiguous = Callable[[str, int, Router], None]
+"""Told that a shared child (the router's) asked a method of a client while
+this many 2025 sessions used it (L{mcpgateway.core.pools.promotion.Promotion.ambiguous})."""
+
+
+class ChildMaker:
+    """Makes the upstreams of one pool, and tells its listener of them.
+
+    @ivar listener: told when a child is ready and when its lists change
+        (L{ServerPool.watchChildren}); C{None}: nobody is.
+    """
+
+    def __init__(
+        self,
+        pool: ServerPool,
+        spawner: Spawner,
+        breaker: Breaker,
+        stats: RequestStats,
+        events: EventLog,
+        ambiguous: Ambiguous,
+        upstreams: Callable[[], list[Upstream]],
+        principalOf: Callable[[Upstream], str],
+    ) -> None:
+        """
+        @param pool: the pool whose children it makes (its launch spec, tool
+            pins and client probe are read when used).
+        @param upstreams: every child of the pool now.
+        @param principalOf: the key of the principal whose child an upstream
+            of the pool is (C{""}: anyone's).
+        """
+        self._pool = pool
+        self._spawner = spawner
+        self._breaker = breaker
+        self._stats = stats
+        self._events = events
+        self._ambiguous = ambiguous
+        self._upstreams = upstreams
+        self._principalOf = principalOf
+        self.listener: ChildListener | None = None
+
+    def make(self, fanout: Fanout, spec: ServerSpec | None = None) -> Upstream:
+        """A new upstream with C{fanout}, started with C{spec} (C{None}: the
+        pool's launch spec)."""
+        pool = self._pool
+        upstream = Upstream(
+            pool.launchSpec if spec is None else spec,
+            self._spawner,
+            fanout,
+            self._breaker,
+            self._stats,
+            self._events,
+            onReady=self._childReady,
+        )
+        router = upstream.router
+        router.onAmbiguous = lambda method, sessions: self._ambiguous(method, sessions, router)
+        router.onList = lambda method: self._childListChanged(upstream, method)
+        router.clientAlive = self._clientRuns
+        router.tools = ToolGate(pool, _listedTo(weakref.ref(upstream)))
+        return upstream
+
+    def _clientRuns(self, pid: int) -> bool:
+        """The pool's C{clientAlive}, as it is when asked (C{True}: not known)."""
+        probe = self._pool.clientAlive
+        return True if probe is None else probe(pid)
+
+    def _childReady(self, upstream: Upstream) -> None:
+        listener = self.listener
+        if listener is not None:
+            listener.childReady(self._pool, upstream, self._principalOf(upstream))
+
+    def _childListChanged(self, upstream: Upstream, method: str) -> None:
+        listener = self.listener
+        if listener is not None and upstream in self._upstreams():
+            principal = self._principalOf(upstream)
+            listener.childListChanged(self._pool, upstream, principal, method)
+
+
+def _listedTo(upstream: weakref.ReferenceType[Upstream]) -> Callable[[], dict[str, Any] | None]:
+    """What the client a child lists its tools to declared, for its tool gate
+    (L{mcpgateway.core.toolgate.ListingClient}): the gateway's capabilities for
+    a child it initialized, the session's for a child of one session."""
+
+    def declared() -> dict[str, Any] | None:
+        child = upstream()
+        if child is None:
+            return None
+        return GATEWAY_CAPABILITIES if child.handshake else child.sessionCapabilities
+
+    return declared

@@ -1,0 +1,235 @@
+# -*- test-case-name: tests.core.test_status, tests.core.pools.test_pool -*-
+"""What a pool is doing, as every renderer reads it: the L{StatusReader}.
+
+A pool's state (L{ServerState}) follows from its breaker's circuit and its
+children's lifecycles; its snapshot (L{ServerStatus}) adds the children one
+by one, the request statistics, the resolution of an C{npx}/C{uvx} command,
+the promotion and the MCP 2026-07-28 counters. Which children a pool has,
+and whose each is, is the pool's to say (L{Observed}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from twisted.internet.interfaces import IReactorTime
+
+from mcpgateway.core.era2026.types import Era2026Stats
+from mcpgateway.core.healing import Breaker, circuitReason
+from mcpgateway.core.spawn import notFound
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.stats import RequestStats
+from mcpgateway.core.status import (
+    ChildStatus,
+    Circuit,
+    Lifecycle,
+    RequestSnapshot,
+    Resolution,
+    ServerState,
+    ServerStatus,
+)
+from mcpgateway.core.upstream import Upstream
+
+__all__ = ["LimitCounts", "Observed", "StatusReader", "keysOf"]
+
+
+@dataclass
+class LimitCounts:
+    """What a pool bounded by C{maxChildren} counted (a scoped pool's; the
+    others' stay zero)."""
+
+    waits: int = 0
+    """Requests that found the pool full with nothing idle and waited."""
+    waitTimeouts: int = 0
+    """Of those, the ones that waited their whole timeout."""
+    evictions: int = 0
+    """Idle children stopped to make room for another."""
+
+
+class Observed(Protocol):
+    """What a L{StatusReader} reads of its pool, each time it is asked."""
+
+    @property
+    def spec(self) -> ServerSpec:
+        """The server as configured now."""
+
+    @property
+    def launchSpec(self) -> ServerSpec:
+        """What its children start with now."""
+
+    @property
+    def disabled(self) -> bool:
+        """Whether the management API disabled it."""
+
+    @property
+    def resolution(self) -> Resolution | None:
+        """Where the resolution of its C{npx}/C{uvx} command is."""
+
+    @property
+    def promoted(self) -> str | None:
+        """Why new sessions get a child of their own, or C{None}."""
+
+    def upstreams(self) -> list[Upstream]:
+        """Every child of the pool."""
+
+    def byOwner(self) -> list[tuple[str | None, Upstream]]:
+        """Every child, with the id of the session it belongs to (C{None}: shared)."""
+
+    def scopesOf(self, upstream: Upstream) -> tuple[str, ...]:
+        """The route and credential keys the shared child C{upstream} serves."""
+
+    def principalOf(self, upstream: Upstream) -> str:
+        """The key of the principal whose shared child C{upstream} is (C{""}: all's)."""
+
+    def era2026Refusal(self) -> str | None:
+        """Why it does not serve MCP 2026-07-28 clients, or C{None}."""
+
+    def era2026Stats(self) -> Era2026Stats:
+        """The counters of its modern traffic."""
+
+
+class StatusReader:
+    """The state and the snapshot of one pool."""
+
+    def __init__(
+        self,
+        pool: Observed,
+        clock: IReactorTime,
+        breaker: Breaker,
+        stats: RequestStats,
+        limits: LimitCounts,
+        remotes: object,
+        created: float,
+    ) -> None:
+        """
+        @param created: when the pool was made.
+        @param remotes: the spawner's remote connector, which may say how a
+            remote server's own login is (C{loginState(name)}).
+        """
+        self._pool = pool
+        self._clock = clock
+        self._breaker = breaker
+        self._stats = stats
+        self._limits = limits
+        self._remotes = remotes
+        self._created = created
+
+    def state(self, circuit: Circuit | None = None) -> ServerState:
+        """The server's state, its circuit being C{circuit} (C{None}: as it
+        is now; see docs/operations.md for what moves a server between
+        them)."""
+        pool, breaker = self._pool, self._breaker
+        if circuit is None:
+            circuit = breaker.state
+        if pool.disabled:
+            return ServerState.DISABLED
+        if not pool.launchSpec.runnable or circuit is Circuit.OPEN:
+            return ServerState.ERROR
+        lifecycles = {u.state for u in pool.upstreams()}
+        if Lifecycle.RESTARTING in lifecycles:
+            return ServerState.RESTARTING
+        if Lifecycle.RUNNING in lifecycles:
+            return ServerState.DEGRADED if breaker.recentFailures() else ServerState.RUNNING
+        if Lifecycle.STARTING in lifecycles:
+            return ServerState.STARTING
+        return ServerState.STOPPED
+
+    def status(self, sessions: int) -> ServerStatus:
+        """A snapshot of the server and its children; C{sessions}: how many
+        sessions the gateway has open on it."""
+        pool, breaker, limits = self._pool, self._breaker, self._limits
+        spec, launch = pool.spec, pool.launchSpec
+        circuit = breaker.state
+        error = None
+        if circuit is Circuit.OPEN:
+            error = circuitReason(launch.name, breaker)
+        if not launch.runnable:
+            # Not the served spec's: an npx/uvx wrapper missing from PATH may
+            # have been resolved to the program it runs (which then works).
+            error = f"command '{spec.command}' {notFound(spec.command)}"
+        return ServerStatus(
+            name=spec.name,
+            sharing=spec.sharing,
+            state=self.state(circuit),
+            circuit=circuit,
+            children=tuple(
+                _childStatus(
+                    owner,
+                    u,
+                    () if owner is not None else pool.scopesOf(u),
+                    "" if owner is not None else pool.principalOf(u),
+                )
+                for owner, u in pool.byOwner()
+            ),
+            sessions=sessions,
+            requests=_requests(self._stats),
+            failures=breaker.totalFailures,
+            created=self._created,
+            now=self._clock.seconds(),
+            disabled=pool.disabled,
+            resolution=pool.resolution,
+            error=error,
+            launch=None if launch is spec else (launch.executable or launch.command, *launch.args),
+            spec=spec,
+            maxChildren=spec.maxChildren,
+            waits=limits.waits,
+            waitTimeouts=limits.waitTimeouts,
+            evictions=limits.evictions,
+            promoted=pool.promoted,
+            modern=pool.era2026Refusal(),
+            era2026Stats=pool.era2026Stats(),
+            login=self._loginState(spec),
+        )
+
+    def _loginState(self, spec: ServerSpec) -> str | None:
+        """A remote server's login for the gateway itself (L{ServerStatus.login})."""
+        if spec.remote is None:
+            return None
+        state = getattr(self._remotes, "loginState", None)
+        return None if state is None else cast("str | None", state(spec.name))
+
+
+def keysOf(sessions: Iterable[object], *extra: str) -> tuple[str, ...]:
+    """The route and credential keys of C{sessions}, with C{extra}, sorted."""
+    keys = set(extra)
+    for session in sessions:
+        keys.add(getattr(session, "scope", ""))
+        credential = getattr(session, "credential", "")
+        if credential:
+            keys.add(credential)
+    return tuple(sorted(keys))
+
+
+def _requests(stats: RequestStats) -> RequestSnapshot:
+    return RequestSnapshot(
+        requests=dict(stats.requests),
+        count=stats.count,
+        sum=stats.sum,
+        bucketCounts=tuple(stats.bucketCounts),
+        lateReplies=stats.lateReplies,
+        ambiguousServerRequests=stats.ambiguousServerRequests,
+        bytesIn=stats.bytesIn,
+        bytesOut=stats.bytesOut,
+    )
+
+
+def _childStatus(
+    owner: str | None, upstream: Upstream, scopes: tuple[str, ...], principal: str = ""
+) -> ChildStatus:
+    child = upstream.child
+    return ChildStatus(
+        pid=upstream.pid,
+        lifecycle=upstream.state,
+        startedAt=upstream.startedAt if child is not None else None,
+        spawns=upstream.spawns,
+        inFlight=upstream.router.clientRequestsInFlight(),
+        bytesIn=child.bytesIn if child is not None else 0,
+        bytesOut=child.bytesOut if child is not None else 0,
+        lastExit=upstream.lastExit,
+        owner=owner,
+        scopes=scopes,
+        sessions=len(upstream.router.sessions),
+        principal=principal,
+    )

@@ -1,0 +1,139 @@
+# -*- test-case-name: tests.core.test_gateway_parts, tests.core.test_env_reload -*-
+"""A gateway's servers changed by a new configuration: L{Reconfigurer}.
+
+New servers appear; removed ones end their sessions and stop their
+children; changed ones are replaced (their sessions end, and their clients
+initialize again on the 404). A change a pool can take on its own (the
+environment alone, routes added) keeps the pool and its sessions
+(L{mcpgateway.core.pools.pool.sameServer}, L{ServerPool.useSpec}); a route
+that is gone ends its own sessions only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.logger import Logger
+
+from mcpgateway.core.aggregateside import AggregateSide
+from mcpgateway.core.pools.pool import ServerPool, sameServer, variantsOf
+from mcpgateway.core.serverset import ServerSet
+from mcpgateway.core.sessions import Session, SessionRegistry
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.protocol import jsonrpc
+
+
+class ReconfigureHost(Protocol):
+    """What L{Reconfigurer} needs of its gateway."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def endSession(self, session: Session, reason: str = ...) -> Deferred[None]: ...
+
+    def configured(self) -> None: ...
+
+
+class Reconfigurer:
+    """Makes the gateway's servers those of a new configuration."""
+
+    def __init__(
+        self,
+        host: ReconfigureHost,
+        servers: ServerSet,
+        sessions: SessionRegistry,
+        aggregate: AggregateSide,
+        log: Logger,
+    ) -> None:
+        """
+        @param host: the gateway (whether it runs; it ends the sessions, and
+            is told when the configuration is complete).
+        @param servers: the gateway's pools.
+        @param sessions: the gateway's sessions.
+        @param aggregate: the aggregate side, told when the servers change.
+        @param log: the gateway's logger (these lines are the gateway's).
+        """
+        self._host = host
+        self._servers = servers
+        self._sessions = sessions
+        self._aggregate = aggregate
+        self.log = log
+
+    def reconfigure(self, specs: Mapping[str, ServerSpec]) -> Deferred[Any]:
+        """Serve C{specs} from now on; fires once the children of the
+        servers removed or replaced have stopped."""
+        stopping = []
+        pools = self._servers.pools
+        for name in sorted(set(pools) | set(specs)):
+            old, new = pools.get(name), specs.get(name)
+            if (
+                old is not None
+                and new is not None
+                and sameServer(old.spec, new, old.promoted, old.perLaunch)
+            ):
+                if new.disabled and not old.disabled:
+                    self.log.info("server {server} disabled; ending its sessions", server=name)
+                    self._endServer(name, old, "was disabled")
+                    stopping.append(old.stopAll())
+                self._endRerouted(name, old.spec, new)
+                for session in old.useSpec(new):
+                    self._routeGone(name, session)
+                refusal = old.era2026Refusal()
+                if refusal is not None:
+                    old.endEra2026(refusal)  # "modern": false now: no call or listen goes on
+                continue
+            if old is not None:
+                self.log.info(
+                    "config: server {server} {what}; ending its sessions",
+                    server=name,
+                    what="removed" if new is None else "changed",
+                )
+                self._endServer(
+                    name, old, "was removed" if new is None else "was replaced (its entry changed)"
+                )
+                stopping.append(old.stopAll())
+                self._servers.remove(name, forget=new is None)
+            if new is not None:
+                if old is None:
+                    self.log.info("config: server {server} added", server=name)
+                self._servers.add(name, new)
+                if self._host.running:
+                    self._servers.start([name])
+        self._aggregate.membersChanged()
+        if self._host.running:
+            self._host.configured()  # the held sessions' servers are known now, or gone
+        return DeferredList(stopping, consumeErrors=True)
+
+    def _endServer(self, name: str, pool: ServerPool, what: str) -> None:
+        """End every session of server C{name} (served by C{pool}): each
+        request in flight on its children is answered first with a
+        JSON-RPC error (-32003) naming the server and saying C{what}
+        happened to it, as when a child goes away (docs/routing.md), and
+        cancelled on its child; then the sessions end (their streams close
+        with nothing left unanswered)."""
+        pool.failAll(jsonrpc.CHILD_EXITED, f"server '{name}' {what}")
+        for session in self._sessions.forServer(name):
+            self._host.endSession(session, f"server {name} {what}")
+
+    def _endRerouted(self, name: str, old: ServerSpec, new: ServerSpec) -> None:
+        """Before the pool of server C{name} serves C{new}: end the sessions
+        of each route C{new} does not have (whatever kind of pool it is).
+        The other routes' sessions carry on: the pool moves them to their
+        route's new child if its launch changed (L{ServerPool.useSpec})."""
+        before, after = variantsOf(old), variantsOf(new)
+        if before.keys() <= after.keys():
+            return
+        for session in self._sessions.forServer(name):
+            if not self._aggregate.isAggregate(session) and session.scope not in after:
+                self._routeGone(name, session)
+
+    def _routeGone(self, name: str, session: Session) -> None:
+        self.log.info(
+            "config: server {server} has no route {scope} any more; ending session {sid}",
+            server=name,
+            scope=session.scope,
+            sid=session.shortId,
+        )
+        self._host.endSession(session, f"its route of server {name} was removed")

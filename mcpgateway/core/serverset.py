@@ -1,0 +1,154 @@
+# -*- test-case-name: tests.core.test_gateway, tests.core.test_gateway_parts -*-
+"""The servers a gateway serves: L{ServerSet}, one L{ServerPool} per
+configured server.
+
+Each pool is made for its server's spec (L{mcpgateway.core.pools.factory}),
+with the gateway's pinned tools, and attached to the catalogs. Once the
+gateway runs, an C{npx}/C{uvx} server is resolved to its real binary
+before its first launch, and the servers marked C{prewarm} start their
+shared child at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
+
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from mcpgateway.core.catalog import CatalogService
+from mcpgateway.core.era2026.mrtr import BridgeLimits
+from mcpgateway.core.gatewaysettings import GatewaySettings
+from mcpgateway.core.healing import HealingPolicy
+from mcpgateway.core.pools.factory import makePool
+from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.spawn import Spawner
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import Resolution
+from mcpgateway.core.tasks.legacy import speaksTasks
+
+
+class ServersHost(Protocol):
+    """What L{ServerSet} reads of its gateway when it makes a pool (the
+    wiring may give the gateway other settings or catalogs after it is
+    made)."""
+
+    @property
+    def settings(self) -> GatewaySettings: ...
+
+    @property
+    def catalogs(self) -> CatalogService: ...
+
+
+class ServerSet:
+    """The gateway's pools by server name, and how each is made and started."""
+
+    def __init__(
+        self,
+        host: ServersHost,
+        specs: Mapping[str, ServerSpec],
+        spawner: Spawner,
+        log: Logger,
+    ) -> None:
+        """
+        @param host: the gateway (its settings and catalogs).
+        @param specs: the servers at start, by name.
+        @param spawner: starts every child.
+        @param log: the gateway's logger (these lines are the gateway's).
+        """
+        settings = host.settings
+        self._host = host
+        self._spawner = spawner
+        self.log = log
+        self._healing = settings.healing if settings.healing is not None else HealingPolicy()
+        self._promotions = settings.promotions
+        self.limits = BridgeLimits(settings.era2026InputTimeout, settings.maxSuspendedCalls)
+        """How long and how many modern calls may wait for their clients."""
+        self._clientAlive: Callable[[int], bool] | None = settings.clientAlive
+        self._resolver = settings.resolver
+        self._watchChildren = settings.catalogs is not None
+        self.pools: dict[str, ServerPool] = {name: self._make(spec) for name, spec in specs.items()}
+        """Every pool by server name: the one mapping the gateway, its
+        aggregator and the web read, changed in place."""
+        for pool in self.pools.values():
+            self._attach(pool)
+
+    def _make(self, spec: ServerSpec) -> ServerPool:
+        pool = makePool(
+            spec, self._spawner, self._healing, self._promotions, self.limits, self._clientAlive
+        )
+        pool.toolPins = self._host.settings.toolPins  # its children's routers apply them
+        pool.taskSupport = speaksTasks  # the tasks feature's reading of a child's initialize
+        return pool
+
+    def _attach(self, pool: ServerPool) -> None:
+        """Let the catalogs serve C{pool}, and list each new child of it
+        (only with a catalog service given: without one, catalogs come
+        from probes)."""
+        self._host.catalogs.attach(pool, watch=self._watchChildren)
+
+    def add(self, name: str, spec: ServerSpec) -> ServerPool:
+        """Serve C{spec} as server C{name} from now on: its pool, made and
+        attached (not started: L{start})."""
+        pool = self.pools[name] = self._make(spec)
+        self._attach(pool)
+        return pool
+
+    def remove(self, name: str, forget: bool) -> None:
+        """Serve server C{name} no more (its pool is stopped by the caller);
+        C{forget}: its catalog is dropped too (the server is gone, not
+        replaced)."""
+        del self.pools[name]
+        if forget:
+            self._host.catalogs.forget(name)
+
+    def start(self, names: Iterable[str] | None = None) -> None:
+        """Start the servers C{names} (C{None}: all): resolve C{npx}/C{uvx}
+        to the real binary, and prewarm those marked so."""
+        for name in self.pools if names is None else names:
+            self._resolve(self.pools[name])
+        self.prewarm(names)
+
+    def _resolve(self, pool: ServerPool) -> None:
+        """Have C{npx}/C{uvx} servers launch their real binary (no wrapper)."""
+        resolver = self._resolver
+        wrapper = resolver.wrapperOf(pool.spec) if resolver is not None else None
+        if resolver is None or wrapper is None:
+            return
+        kind, package, _ = wrapper
+        what = f"`{kind} {package}` to be installed into the gateway's cache"
+        pool.resolution = Resolution("pending", f"installing {kind} {package}")
+        spec = pool.spec
+
+        def done(resolved: ServerSpec) -> ServerSpec:
+            why = resolver.failureOf(spec)
+            if why is not None:
+                pool.resolution = Resolution("failed", f"{kind} {package}: {why}")
+            else:
+                pool.resolution = Resolution(
+                    "resolved", " ".join([resolved.command, *resolved.args])
+                )
+            return resolved
+
+        pool.launchAfter(resolver.resolve(spec).addCallback(done), what, resolver.resolve)
+
+    def prewarm(self, names: Iterable[str] | None = None) -> None:
+        """Start the shared children of servers marked C{prewarm}."""
+        for name in self.pools if names is None else names:
+            pool = self.pools[name]
+            if pool.spec.prewarm:
+                self.log.info("server {server}: prewarming its shared child", server=name)
+                pool.prewarm().addErrback(self._prewarmFailed, name)
+
+    def prewarmRestored(self, servers: set[str]) -> None:
+        """Start the shared children restored sessions of C{servers} will
+        use now rather than on their first call (those marked C{prewarm}
+        are started already)."""
+        for name in sorted(servers - {n for n, p in self.pools.items() if p.spec.prewarm}):
+            self.pools[name].prewarm().addErrback(self._prewarmFailed, name)
+
+    def _prewarmFailed(self, reason: Failure, name: str) -> None:
+        self.log.warn(
+            "server {server}: prewarm failed: {why}", server=name, why=reason.getErrorMessage()
+        )

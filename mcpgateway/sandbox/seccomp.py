@@ -1,0 +1,396 @@
+# -*- test-case-name: tests.sandbox.test_seccomp -*-
+"""The system-call filter of every confined child: a seccomp-BPF deny list
+modelled on Flatpak's (C{flatpak-run.c}'s C{setup_seccomp}), built with
+libseccomp through C{ctypes}.
+
+Everything not listed is allowed; a listed call fails with an errno the
+program can handle (C{EPERM}, C{ENOSYS} where a C library falls back to
+an older call, C{EAFNOSUPPORT} for a socket family), it is never killed.
+What it takes away, a server has no use for: tracing other processes
+(C{ptrace}, C{process_vm_readv}), new namespaces and mounts (bubblewrap
+has made its own before the filter is loaded), the kernel's keyrings,
+modules, C{kexec}, BPF, performance counters, C{userfaultfd} and
+C{io_uring} (the kernel's most attacked interfaces), pushing input into a
+terminal (C{TIOCSTI}, C{TIOCLINUX}), device nodes, the clock, the host
+name, swap, accounting, quotas, C{reboot}, and the socket families beyond
+UNIX, IPv4, IPv6 and netlink. L{rules} is the list; docs/sandbox.md
+("System calls") says it for people.
+
+C{clone3} fails with C{ENOSYS}: a filter cannot read the flags in its
+C{struct clone_args}, and glibc, on C{ENOSYS}, falls back to C{clone},
+whose flags it can read (no new user namespace).
+
+Under bubblewrap the launcher compiles the program into a memory file
+(L{program}) and bubblewrap loads it (C{--seccomp FD}) after making its
+mounts, just before it runs the server; under Landlock the launcher loads
+it into itself (L{install}) just before its C{exec}. Standard library
+only: the launcher imports it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+TYPE_CHECKING = False  # typing itself is not imported: the launcher starts lean
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    Comparison = tuple[int, int, int, int]
+    """C{(argument, operator, datum_a, datum_b)}: libseccomp's C{scmp_arg_cmp}."""
+    Rule = tuple[str, int, tuple[Comparison, ...]]
+    """C{(system call, errno, comparisons)}: all comparisons must hold."""
+
+    class Library(Protocol):
+        """What L{build} asks of libseccomp (L{LibSeccomp}, or a test's
+        recorder)."""
+
+        def new(self) -> int: ...
+        def addArch(self, context: int, name: str) -> None: ...
+        def resolve(self, name: str) -> int: ...
+        def addRule(
+            self, context: int, action: int, number: int, comparisons: tuple[Comparison, ...]
+        ) -> int: ...
+        def export(self, context: int, fd: int) -> None: ...
+        def load(self, context: int) -> None: ...
+        def release(self, context: int) -> None: ...
+
+
+LIBRARY = "libseccomp.so.2"
+FILTERED = "filtered"
+UNFILTERED = "unfiltered"
+"""The words of a profile's C{"syscalls"}."""
+
+ACT_ALLOW = 0x7FFF0000
+NR_ERROR = -1
+"""What C{seccomp_syscall_resolve_name} answers for a name it does not know."""
+CMP_NE, CMP_EQ, CMP_GE, CMP_MASKED_EQ = 1, 4, 5, 7
+
+CLONE_NAMESPACES = (
+    0x00020000,  # CLONE_NEWNS
+    0x02000000,  # CLONE_NEWCGROUP
+    0x04000000,  # CLONE_NEWUTS
+    0x08000000,  # CLONE_NEWIPC
+    0x10000000,  # CLONE_NEWUSER
+    0x20000000,  # CLONE_NEWPID
+    0x40000000,  # CLONE_NEWNET
+)
+TIOCSTI = 0x5412
+TIOCLINUX = 0x541C
+S_IFMT, S_IFCHR, S_IFBLK = 0o170000, 0o020000, 0o060000
+PER_LINUX = 0
+SOCKET_FAMILIES = (0, 1, 2, 10, 16)
+"""C{AF_UNSPEC}, C{AF_UNIX}, C{AF_INET}, C{AF_INET6}, C{AF_NETLINK}: the
+families a child may open (Flatpak's list, without Bluetooth and CAN)."""
+
+DENIED: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        errno.EPERM,
+        (
+            # Other processes: their memory, their registers, their files.
+            "ptrace",
+            "process_vm_readv",
+            "process_vm_writev",
+            "pidfd_getfd",
+            # New namespaces (clone's flags are checked below) and mounts:
+            # bubblewrap has made the child's before the filter is loaded.
+            "unshare",
+            "setns",
+            "mount",
+            "umount",
+            "umount2",
+            "pivot_root",
+            "chroot",
+            # The kernel's keyrings.
+            "add_key",
+            "keyctl",
+            "request_key",
+            # The kernel itself: modules, kexec, BPF, counters, swap, reboot.
+            "init_module",
+            "finit_module",
+            "delete_module",
+            "create_module",
+            "kexec_load",
+            "kexec_file_load",
+            "bpf",
+            "perf_event_open",
+            "userfaultfd",
+            "lookup_dcookie",
+            "swapon",
+            "swapoff",
+            "reboot",
+            "syslog",
+            "acct",
+            "quotactl",
+            "quotactl_fd",
+            "open_by_handle_at",
+            "fanotify_init",
+            "uselib",
+            "vm86",
+            "vm86old",
+            "iopl",
+            "ioperm",
+            "nfsservctl",
+            # NUMA placement (Flatpak's "scary VM/NUMA ops").
+            "move_pages",
+            "mbind",
+            "get_mempolicy",
+            "set_mempolicy",
+            "set_mempolicy_home_node",
+            "migrate_pages",
+            # The machine's clock and names (a root child under Landlock
+            # shares them with the host).
+            "settimeofday",
+            "clock_settime",
+            "stime",
+            "sethostname",
+            "setdomainname",
+        ),
+    ),
+    (
+        errno.ENOSYS,
+        (
+            # clone3's flags are out of the filter's reach: ENOSYS, and
+            # glibc falls back to clone.
+            "clone3",
+            # The new mount interface, as Flatpak (CVE-2021-41133).
+            "open_tree",
+            "move_mount",
+            "fsopen",
+            "fsconfig",
+            "fsmount",
+            "fspick",
+            "mount_setattr",
+            # io_uring: a libuv or liburing falls back to plain calls.
+            "io_uring_setup",
+            "io_uring_enter",
+            "io_uring_register",
+        ),
+    ),
+)
+
+
+def rules(machine: str | None = None) -> list[Rule]:
+    """The deny list: C{(system call, errno, comparisons)}, in the order it
+    is handed to libseccomp.
+
+    @param machine: C{uname -m} (default: this machine's): on s390 the
+        flags are C{clone}'s second argument.
+    """
+    machine = machine or os.uname().machine
+    out: list[Rule] = []
+    for code, names in DENIED:
+        out += [(name, code, ()) for name in names]
+    flags = 1 if machine.startswith("s390") else 0
+    out += [("clone", errno.EPERM, ((flags, CMP_MASKED_EQ, bit, bit),)) for bit in CLONE_NAMESPACES]
+    # The request is an int: compare its low 32 bits (Flatpak's way).
+    for request in (TIOCSTI, TIOCLINUX):
+        out.append(("ioctl", errno.EPERM, ((1, CMP_MASKED_EQ, 0xFFFFFFFF, request),)))
+    for kind in (S_IFCHR, S_IFBLK):  # a FIFO or a socket file is fine
+        out.append(("mknod", errno.EPERM, ((1, CMP_MASKED_EQ, S_IFMT, kind),)))
+        out.append(("mknodat", errno.EPERM, ((2, CMP_MASKED_EQ, S_IFMT, kind),)))
+    out.append(("personality", errno.EPERM, ((0, CMP_NE, PER_LINUX, 0),)))
+    last = SOCKET_FAMILIES[-1]
+    for family in range(last):
+        if family not in SOCKET_FAMILIES:
+            out.append(("socket", errno.EAFNOSUPPORT, ((0, CMP_EQ, family, 0),)))
+    out.append(("socket", errno.EAFNOSUPPORT, ((0, CMP_GE, last + 1, 0),)))
+    return out
+
+
+def errnoAction(code: int) -> int:
+    """libseccomp's C{SCMP_ACT_ERRNO(code)}."""
+    return 0x00050000 | (code & 0xFFFF)
+
+
+COMPAT_ARCHES = {"x86_64": "x86", "aarch64": "arm"}
+"""The 32-bit architecture a 64-bit kernel also runs (its programs are
+filtered too, instead of being killed at their first call)."""
+
+
+def build(library: Library, machine: str | None = None) -> tuple[int, list[str]]:
+    """A filter context with every rule of L{rules}, and the names this
+    libseccomp does not know (left out: a kernel too old for them has
+    none of them either).
+
+    @raise OSError: libseccomp refused a rule.
+    """
+    machine = machine or os.uname().machine
+    context = library.new()
+    try:
+        compat = COMPAT_ARCHES.get(machine)
+        if compat is not None:
+            library.addArch(context, compat)
+        unknown: list[str] = []
+        for name, code, comparisons in rules(machine):
+            number = library.resolve(name)
+            if number == NR_ERROR:
+                if name not in unknown:
+                    unknown.append(name)
+                continue
+            result = library.addRule(context, errnoAction(code), number, comparisons)
+            if result < 0:
+                raise OSError(-result, f"seccomp: the rule for {name}: {os.strerror(-result)}")
+    except BaseException:
+        library.release(context)
+        raise
+    return context, unknown
+
+
+class _Compare(ctypes.Structure):
+    _fields_ = (
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    )
+
+
+class _Version(ctypes.Structure):
+    _fields_ = (("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint))
+
+
+class LibSeccomp:
+    """libseccomp (C{libseccomp.so.2}), through C{ctypes}.
+
+    @raise OSError: the library is not installed.
+    """
+
+    def __init__(self, name: str = LIBRARY) -> None:
+        lib = ctypes.CDLL(name, use_errno=True)
+        lib.seccomp_init.restype = ctypes.c_void_p
+        lib.seccomp_init.argtypes = (ctypes.c_uint32,)
+        lib.seccomp_release.argtypes = (ctypes.c_void_p,)
+        lib.seccomp_arch_add.argtypes = (ctypes.c_void_p, ctypes.c_uint32)
+        lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
+        lib.seccomp_arch_resolve_name.argtypes = (ctypes.c_char_p,)
+        lib.seccomp_syscall_resolve_name.argtypes = (ctypes.c_char_p,)
+        lib.seccomp_rule_add_array.argtypes = (
+            ctypes.c_void_p,
+            ctypes.c_uint32,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.POINTER(_Compare),
+        )
+        lib.seccomp_export_bpf.argtypes = (ctypes.c_void_p, ctypes.c_int)
+        lib.seccomp_load.argtypes = (ctypes.c_void_p,)
+        lib.seccomp_version.restype = ctypes.POINTER(_Version)
+        self.lib = lib
+
+    def version(self) -> str:
+        """C{2.5.4}."""
+        found = self.lib.seccomp_version().contents
+        return f"{found.major}.{found.minor}.{found.micro}"
+
+    def new(self) -> int:
+        context = self.lib.seccomp_init(ACT_ALLOW)
+        if not context:
+            raise OSError(errno.ENOMEM, "seccomp_init failed")
+        return int(context)
+
+    def addArch(self, context: int, name: str) -> None:
+        token = self.lib.seccomp_arch_resolve_name(name.encode())
+        result = self.lib.seccomp_arch_add(context, token) if token else 0
+        if result < 0 and result != -errno.EEXIST:
+            raise OSError(-result, f"seccomp_arch_add({name}): {os.strerror(-result)}")
+
+    def resolve(self, name: str) -> int:
+        return int(self.lib.seccomp_syscall_resolve_name(name.encode()))
+
+    def addRule(
+        self, context: int, action: int, number: int, comparisons: tuple[Comparison, ...]
+    ) -> int:
+        array = (_Compare * max(1, len(comparisons)))(*(_Compare(*c) for c in comparisons))
+        return int(
+            self.lib.seccomp_rule_add_array(context, action, number, len(comparisons), array)
+        )
+
+    def export(self, context: int, fd: int) -> None:
+        result = self.lib.seccomp_export_bpf(context, fd)
+        if result < 0:
+            raise OSError(-result, f"seccomp_export_bpf: {os.strerror(-result)}")
+
+    def load(self, context: int) -> None:
+        result = self.lib.seccomp_load(context)
+        if result < 0:
+            raise OSError(-result, f"seccomp_load: {os.strerror(-result)}")
+
+    def release(self, context: int) -> None:
+        self.lib.seccomp_release(context)
+
+
+def library() -> LibSeccomp | None:
+    """libseccomp, or C{None} where it is not installed (the child then
+    runs without the filter, and the gateway says so: L{status})."""
+    try:
+        return LibSeccomp()
+    except (OSError, AttributeError):
+        return None
+
+
+def program(lib: Library) -> int:
+    """A memory file holding the compiled filter, at its start and
+    inheritable: what bubblewrap's C{--seccomp FD} reads."""
+    context, _ = build(lib)
+    try:
+        fd = os.memfd_create("mcpgateway-seccomp", 0)
+        try:
+            lib.export(context, fd)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.set_inheritable(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+    finally:
+        lib.release(context)
+    return fd
+
+
+def install(lib: Library) -> None:
+    """Load the filter into this process (and all it runs, for good)."""
+    context, _ = build(lib)
+    try:
+        lib.load(context)
+    finally:
+        lib.release(context)
+
+
+def status() -> dict[str, object]:
+    """Whether the filter can be made here: C{{"works", "version",
+    "rules", "unknown", "error"}} (what the probe reports)."""
+    lib = library()
+    if lib is None:
+        return {
+            "works": False,
+            "version": None,
+            "rules": 0,
+            "unknown": [],
+            "error": f"libseccomp is not installed ({LIBRARY}: the libseccomp2 package)",
+        }
+    try:
+        context, unknown = build(lib)
+        try:
+            fd = os.memfd_create("mcpgateway-seccomp-probe", os.MFD_CLOEXEC)
+            try:
+                lib.export(context, fd)
+            finally:
+                os.close(fd)
+        finally:
+            lib.release(context)
+    except OSError as e:
+        return {
+            "works": False,
+            "version": lib.version(),
+            "rules": 0,
+            "unknown": [],
+            "error": str(e),
+        }
+    count = sum(1 for name, _, _ in rules() if name not in unknown)
+    return {
+        "works": True,
+        "version": lib.version(),
+        "rules": count,
+        "unknown": unknown,
+        "error": None,
+    }

@@ -1,0 +1,258 @@
+"""The resolver's own installs run in the sandbox of the server they are
+for: what it spawns under each setting (the launcher, its request; the
+installer itself when the server runs unconfined), said once when
+unconfined, a refusal told in one line, the proxy held while it runs.
+Fake processes, the fake reactor's clock: no install runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred
+from twisted.logger import LogEvent, LogLevel
+
+from mcpgateway.config.resolve import Resolver
+from mcpgateway.core.spec import ServerSpec
+from mcpgateway.sandbox.confine import Sandbox
+from mcpgateway.sandbox.profile import parseSandbox
+from mcpgateway.sandbox.request import launcherCommand
+from tests.config.test_resolve import NPM, UV, fired, npmInstalls, pending, prefixOf
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs
+
+SETSID = "/usr/bin/setsid"
+REGISTRY = "http://127.0.0.1:4873/"
+
+
+class FakeProxy:
+    """The allow-list proxy: the sockets asked for, the ends held."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+        self.held: list[Deferred[None]] = []
+
+    def socketFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> str:
+        self.asked.append((server, allowed, denied))
+        return f"/run/gw/{server}.sock"
+
+    def portFor(self, server: str, allowed: tuple[str, ...], denied: tuple[str, ...]) -> int:
+        self.asked.append((server, allowed, denied))
+        return 40000
+
+    def recorderFor(self, server: str, record: str) -> str:
+        raise AssertionError("an install never learns")
+
+    def status(self, server: str) -> dict[str, Any] | None:
+        return None
+
+    def hold(self, ended: Deferred[None]) -> None:
+        self.held.append(ended)
+
+
+def entry(name: str = "srv", *args: str, **sandbox: Any) -> ServerSpec:
+    return ServerSpec(
+        name=name,
+        command="npx",
+        args=args or ("-y", "pkg@1.0.0"),
+        env=(("npm_config_registry", REGISTRY),),
+        executable="/usr/bin/npx",
+        sandbox=parseSandbox(sandbox),
+    )
+
+
+def uvEntry(**sandbox: Any) -> ServerSpec:
+    return ServerSpec(
+        name="py",
+        command="uvx",
+        args=("tool@1.0",),
+        executable="/usr/bin/uvx",
+        sandbox=parseSandbox(sandbox),
+    )
+
+
+def resolverFor(
+    tmp_path: Path, reactor: FakeProcessReactor, default: str, **kwargs: Any
+) -> tuple[Resolver, Sandbox, FakeProxy]:
+    proxy = FakeProxy()
+    box = Sandbox(default, str(tmp_path / "state"), pid=lambda: 42, cwd=lambda: "/", proxy=proxy)
+    binDir = tmp_path / "bin"
+    binDir.mkdir(exist_ok=True)
+    (binDir / "node").write_text("#!/bin/sh\n")
+    (binDir / "node").chmod(0o755)
+    resolver = Resolver(
+        tmp_path / "state",
+        reactor,
+        reactor,
+        {"PATH": str(binDir), "HOME": "/home/u"},
+        npm=NPM,
+        uv=UV,
+        setsid=SETSID,
+        sandbox=box,
+        **kwargs,
+    )
+    return resolver, box, proxy
+
+
+def launched(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """The launcher's request and the command after its C{--}."""
+    size = len(launcherCommand())
+    assert argv[:size] == launcherCommand(), argv
+    assert argv[size + 1] == "--"
+    request: dict[str, Any] = json.loads(argv[size])
+    return request, argv[size + 2 :]
+
+
+def unconfinedNotes(events: list[LogEvent]) -> list[LogEvent]:
+    return [e for e in events if "its package install" in str(e.get("log_format", ""))]
+
+
+def test_an_install_runs_through_the_launcher_with_its_folder_and_registry_only(
+    tmp_path: Path,
+) -> None:
+    reactor = FakeProcessReactor()
+    resolver, _, proxy = resolverFor(tmp_path, reactor, "auto")
+    resolving = resolver.resolve(entry())
+    [(executable, argv, env, path)] = reactor.spawned
+    request, command = launched(argv)
+    target = command[3]
+    assert Path(target).parent == tmp_path / "state" / "npx"
+    # the installer itself, no setsid: the launcher leads a process group of its own
+    assert executable == argv[0] and command[:4] == [NPM, "install", "--prefix", target]
+    assert SETSID not in argv and path == target
+    assert request["install"] == target and request["cwd"] == target
+    assert request["command"] == NPM and request["server"] == "srv"
+    assert request["stateDir"] == str(tmp_path / "state") and not request["workspace"]
+    assert request["entryEnv"] == ["npm_config_registry"]
+    # its network: npm's registry and the one its environment names, through the proxy
+    assert request["network"] == {
+        "mode": "allow",
+        "allowedDomains": ["registry.npmjs.org", "127.0.0.1:4873"],
+        "proxy": "/run/gw/srv.sock",
+    }
+    assert proxy.asked == [("srv", ("registry.npmjs.org", "127.0.0.1:4873"), ())]
+    assert env is not None and env["npm_config_registry"] == REGISTRY
+    # it runs to the end, its proxy held until then; the server is resolved as before
+    [ended] = proxy.held
+    pending(ended)
+    npmInstalls(reactor, "pkg", {"bin": "cli.js"}, {"cli.js": b"#!/usr/bin/env node\n"})
+    assert ended.called
+    resolved = fired(resolving)
+    assert resolved.args[0].endswith("/node_modules/pkg/cli.js")
+
+
+def test_an_install_never_learns_and_keeps_its_entrys_rules_but_not_its_network(
+    tmp_path: Path,
+) -> None:
+    reactor = FakeProcessReactor()
+    resolver, _, proxy = resolverFor(tmp_path, reactor, "off")
+    resolver.resolve(entry("a", sandbox="learn"))
+    network = {"allowedDomains": ["api.example.com"], "deniedDomains": ["bad.example.com"]}
+    rules = {"filesystem": {"denyRead": ["~/notes"]}, "network": network}
+    resolver.resolve(entry("b", "-y", "other@2.0.0", sandbox=rules))
+    learning, _ = launched(reactor.spawned[0][1])
+    assert "learn" not in learning and learning["profile"]["setting"] == "on"
+    assert learning["syscalls"] == "filtered"
+    ruled, _ = launched(reactor.spawned[1][1])
+    assert ruled["profile"]["filesystem"]["denyRead"] == ["~/notes"]
+    assert ruled["network"]["allowedDomains"] == ["registry.npmjs.org", "127.0.0.1:4873"]
+    assert proxy.asked[-1] == (
+        "b",
+        ("registry.npmjs.org", "127.0.0.1:4873"),
+        ("bad.example.com",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("default", "sandbox", "why"),
+    [("off", {}, "--sandbox off"), ("auto", {"sandbox": False}, '"sandbox": false')],
+)
+def test_an_unconfined_servers_install_runs_as_before_said_once(
+    tmp_path: Path, default: str, sandbox: dict[str, Any], why: str
+) -> None:
+    reactor = FakeProcessReactor()
+    resolver, _, proxy = resolverFor(tmp_path, reactor, default)
+    with capturedGatewayLogs() as events:
+        resolver.resolve(entry(**sandbox))
+        resolver.resolve(entry("srv", "-y", "other@1.0.0", **sandbox))
+    assert [argv[:3] for _, argv, _, _ in reactor.spawned] == [[SETSID, NPM, "install"]] * 2
+    [note] = unconfinedNotes(events)
+    assert note["log_level"] == LogLevel.info and why in note["why"]
+    assert note["server"] == "srv" and note["label"] == "npm install"
+    assert proxy.asked == [] and proxy.held == []
+
+
+def test_without_a_sandbox_the_install_runs_as_before(tmp_path: Path) -> None:
+    reactor = FakeProcessReactor()
+    resolver = Resolver(tmp_path / "s", reactor, reactor, {"HOME": "/h"}, npm=NPM, setsid=SETSID)
+    resolver.resolve(entry())
+    [(_, argv, _, _)] = reactor.spawned
+    assert argv[:3] == [SETSID, NPM, "install"]
+
+
+def test_an_install_the_sandbox_refused_says_so_in_one_line(tmp_path: Path) -> None:
+    reactor = FakeProcessReactor()
+    resolver, _, _ = resolverFor(tmp_path, reactor, "auto")
+    with capturedGatewayLogs() as events:
+        resolving = resolver.resolve(entry())
+        process = reactor.processes[-1]
+        target = prefixOf(reactor)
+        process.stderr(f"npm error enoent ENOENT: no such file, open '{target}/x'\n".encode())
+        process.stderr(b"npm error EACCES: permission denied, open '/home/u/.ssh/id_rsa'\n")
+        process.exit(1)
+    fired(resolving)
+    why = resolver.failureOf(entry())
+    assert why is not None and "\n" not in why
+    assert why.startswith("npm install failed (exit code 1): the sandbox hides ~/.ssh/id_rsa")
+    assert '"allowRead": ["~/.ssh"]' in why
+    [warning] = [e for e in events if e["log_level"] == LogLevel.warn]
+    assert warning["why"] == why
+
+
+def test_a_failure_of_its_own_is_told_in_the_installers_words(tmp_path: Path) -> None:
+    reactor = FakeProcessReactor()
+    resolver, _, _ = resolverFor(tmp_path, reactor, "auto")
+    resolving = resolver.resolve(entry())
+    process = reactor.processes[-1]
+    process.stderr(b"npm error 404 Not Found - GET http://127.0.0.1:4873/pkg\n")
+    process.exit(1)
+    fired(resolving)
+    assert resolver.failureOf(entry()) == (
+        "npm install failed (exit code 1): 404 Not Found - GET http://127.0.0.1:4873/pkg"
+    )
+
+
+def test_stop_kills_a_confined_installs_whole_group(tmp_path: Path) -> None:
+    reactor = FakeProcessReactor()
+    killed: list[tuple[int, int]] = []
+    resolver, _, proxy = resolverFor(
+        tmp_path, reactor, "auto", killGroup=lambda pid, sig: killed.append((pid, sig))
+    )
+    resolving = resolver.resolve(entry())
+    pid = reactor.processes[-1].pid
+    assert pid is not None
+    resolver.stop()
+    assert [group for group, _ in killed] == [pid]
+    reactor.processes[-1].exit(signal=9)
+    assert proxy.held[0].called
+    results: list[object] = []
+    resolving.addBoth(results.append)
+    assert results == []  # the gateway is stopping: the server is not started
+    assert not (tmp_path / "state" / "npx-cache.json").exists()
+
+
+def test_a_uv_install_runs_confined_its_python_kept_in_its_own_folder(tmp_path: Path) -> None:
+    reactor = FakeProcessReactor()
+    resolver, _, proxy = resolverFor(tmp_path, reactor, "auto")
+    resolver.resolve(uvEntry())
+    [(_, argv, env, _)] = reactor.spawned
+    request, command = launched(argv)
+    target = Path(request["install"])
+    assert target.parent == tmp_path / "state" / "uvx"
+    assert command[:3] == [UV, "tool", "install"] and request["install"] == str(target)
+    assert request["command"] == UV
+    assert "pypi.org" in request["network"]["allowedDomains"]
+    assert env is not None and env["UV_PYTHON_INSTALL_DIR"] == str(target / "python")
+    assert env["UV_TOOL_DIR"] == str(target / "tools")
+    assert proxy.asked[0][0] == "py"
