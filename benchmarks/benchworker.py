@@ -3,7 +3,7 @@ kinds that speak its protocol), read by threads: the orchestrator waits for
 its events (L{Worker.expect}) and tells it when to go (L{Worker.say}).
 
 L{mcpload} builds a worker's argv; C{peers.py}'s client kinds swap it (see
-C{peerclients.loadgen}), so L{levels.runLevel} looks it up here at each call.
+C{peerclients.loadgen}), so L{benchlevels.runLevel} looks it up here at each call.
 """
 
 from __future__ import annotations

@@ -58,9 +58,17 @@ def _string(description: str) -> dict[str, Any]:
     return {"type": "string", "description": description}
 
 
-def _tools() -> list[dict[str, Any]]:
-    """A realistic tool list: the filesystem and git servers' tools, with the
-    JSON Schemas their SDKs generate."""
+Tool = tuple[str, str, dict[str, Any], list[str]]
+"""A tool as (name, description, its schema's properties, the required ones)."""
+
+
+def _filesystemTools() -> list[Tool]:
+    """The filesystem server's tools: its file tools, then its directory tools."""
+    return _fileTools() + _directoryTools()
+
+
+def _fileTools() -> list[Tool]:
+    """The filesystem server's tools that read and write files."""
     path = _string("Path to the file or directory, absolute or relative to an allowed root")
     edits = {
         "type": "array",
@@ -74,8 +82,7 @@ def _tools() -> list[dict[str, Any]]:
             "additionalProperties": False,
         },
     }
-    repo = _string("Path to the Git repository")
-    tools = [
+    return [
         (
             "read_text_file",
             "Read the complete contents of a file from the file system as text. "
@@ -128,6 +135,13 @@ def _tools() -> list[dict[str, Any]]:
             },
             ["path", "edits"],
         ),
+    ]
+
+
+def _directoryTools() -> list[Tool]:
+    """The filesystem server's tools on directories and metadata."""
+    path = _string("Path to the file or directory, absolute or relative to an allowed root")
+    return [
         (
             "create_directory",
             "Create a new directory or ensure a directory exists. Can create "
@@ -182,6 +196,13 @@ def _tools() -> list[dict[str, Any]]:
             {"path": path},
             ["path"],
         ),
+    ]
+
+
+def _gitTools() -> list[Tool]:
+    """The git server's tools."""
+    repo = _string("Path to the Git repository")
+    return [
         ("git_status", "Shows the working tree status", {"repo_path": repo}, ["repo_path"]),
         (
             "git_diff_unstaged",
@@ -222,6 +243,12 @@ def _tools() -> list[dict[str, Any]]:
             ["repo_path", "branch_name"],
         ),
     ]
+
+
+def _tools() -> list[dict[str, Any]]:
+    """A realistic tool list: the filesystem and git servers' tools, with the
+    JSON Schemas their SDKs generate."""
+    tools = _filesystemTools() + _gitTools()
     out = []
     for name, description, properties, required in tools:
         out.append(

@@ -42,6 +42,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import bench  # noqa: E402
+import benchworker  # noqa: E402
 import mcpload  # noqa: E402
 
 CLIENTS = ["raw", "aiohttp", "httpx", "sdk-python", "sdk-ts"]
@@ -127,8 +128,10 @@ def tsVersion(tsSdk: str) -> dict[str, str | None]:
 @contextlib.contextmanager
 def loadgen(kind: str, uniqueIds: bool, grace: float, tsSdk: str = "") -> Iterator[None]:
     """Within: bench.runLevel starts C{kind}'s worker instead of C{mcpload.py load},
-    with C{--grace} (and C{--unique-ids} when asked)."""
-    plain = bench.mcpload
+    with C{--grace} (and C{--unique-ids} when asked). The argv builder is
+    swapped where runLevel reads it, in C{benchworker} (C{bench.mcpload} reads
+    it there too)."""
+    plain = benchworker.mcpload
 
     def argv(*args: str) -> list[str]:
         if not args or args[0] != "load":
@@ -141,11 +144,11 @@ def loadgen(kind: str, uniqueIds: bool, grace: float, tsSdk: str = "") -> Iterat
             return ["node", str(HERE / "sdkload.mjs"), kind, *rest, "--sdk-dir", tsSdk]
         return [bench.PY, str(HERE / "libload.py"), kind, *rest, *ids]
 
-    bench.mcpload = argv
+    benchworker.mcpload = argv
     try:
         yield
     finally:
-        bench.mcpload = plain
+        benchworker.mcpload = plain
 
 
 # -- the raw kind's worker (load-raw) ---------------------------------------------------

@@ -49,11 +49,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import itertools
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -65,8 +63,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-WINDOW = 0.1
-"""Seconds per window of the latency-over-time record."""
+from stallanalysis import analyse, summary  # noqa: E402
 
 GC_THRESHOLD0 = int(os.environ.get("STALL_GC_THRESHOLD0", "10000"))
 
@@ -447,150 +444,6 @@ def cyclesMain(argv: list[str]) -> None:
 # -- the orchestrator ---------------------------------------------------------------
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
-
-
-def windows(doneNs: list[int], latNs: list[int], t0: float, t1: float) -> list[dict[str, Any]]:
-    n = max(1, int((t1 - t0) / WINDOW + 0.999))
-    buckets: list[list[float]] = [[] for _ in range(n)]
-    for d, lat in zip(doneNs, latNs, strict=True):
-        i = int((d / 1e9 - t0) / WINDOW)
-        if 0 <= i < n:
-            buckets[i].append(lat / 1e6)
-    return [
-        {
-            "t": round(i * WINDOW, 2),
-            "calls": len(b),
-            "p50": round(pct(b, 0.5), 2),
-            "p90": round(pct(b, 0.9), 2),
-            "max": round(max(b), 2) if b else 0.0,
-        }
-        for i, b in enumerate(buckets)
-    ]
-
-
-def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
-    return max(0.0, min(a1, b1) - max(a0, b0))
-
-
-def analyse(load: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
-    t0, t1 = load["start"], load["end"]
-    tl = load["timeline"]
-    lat = [x / 1e6 for x in tl["latNs"]]
-    win = windows(tl["doneNs"], tl["latNs"], t0, t1)
-    full = [w for w in win[:-1]] or win
-    rates = [w["calls"] / WINDOW for w in full]
-    medRate = statistics.median(rates) if rates else 0.0
-    gcs = [g for g in rec["gcs"] if t0 <= g[0] <= t1]
-    turns = [t for t in rec["turns"] if t0 <= t[0] <= t1]
-    busy = [t[1] * 1e3 for t in turns]
-    cw = [w for w in rec["childWrites"] if t0 <= w[0] <= t1]
-    sw = [w for w in rec["sockWrites"] if t0 <= w[0] <= t1]
-    cr = [r for r in rec["childReads"] if t0 <= r[0] <= t1]
-    wall = t1 - t0
-    gcByGen: dict[int, list[float]] = {0: [], 1: [], 2: []}
-    for g in gcs:
-        gcByGen[g[1]].append(g[2] * 1e3)
-    slow = [w for w in full if w["calls"] / WINDOW < 0.5 * medRate]
-    # what the slow windows overlap in the gateway
-    slowGc = 0.0
-    slowLongTurns = 0
-    for w in slow:
-        a = t0 + w["t"]
-        b = a + WINDOW
-        slowGc += sum(overlap(a, b, g[0], g[0] + g[2]) for g in gcs)
-        slowLongTurns += sum(1 for t in turns if a <= t[0] < b and t[1] > 0.01)
-    longTurns = sorted(turns, key=lambda t: -t[1])[:8]
-    # a turn over 10 ms: is a collection most of it (else: preempted, or real work)?
-    gcTurns = 0
-    for t in turns:
-        if (
-            t[1] > 0.01
-            and sum(overlap(t[0], t[0] + t[1], g[0], g[0] + g[2]) for g in gcs) > 0.5 * t[1]
-        ):
-            gcTurns += 1
-    # the gateway idle in epoll_wait while C calls are in flight: waiting for
-    # the child or the load generator
-    waits = [(b[0] - (a[0] + a[1])) * 1e3 for a, b in itertools.pairwise(turns)]
-    return {
-        "ok": load["ok"],
-        "errors": load["errors"],
-        "misrouted": load["misrouted"],
-        "lost": load["lost"],
-        "seconds": round(wall, 3),
-        "callsPerSecond": round(load["ok"] / wall, 1) if wall else 0,
-        "latencyMs": {
-            "p50": round(pct(lat, 0.5), 2),
-            "p90": round(pct(lat, 0.9), 2),
-            "p99": round(pct(lat, 0.99), 2),
-            "max": round(max(lat, default=0), 2),
-        },
-        "windows": {
-            "count": len(full),
-            "medianCallsPerSecond": round(medRate),
-            "slow (<50% of median)": len(slow),
-            "minCallsPerSecond": round(min(rates, default=0)),
-        },
-        "gc": {
-            f"gen{g}": {
-                "n": len(v),
-                "totalMs": round(sum(v), 1),
-                "maxMs": round(max(v, default=0), 2),
-            }
-            for g, v in gcByGen.items()
-        },
-        "gcShareOfWall": round(sum(g[2] for g in gcs) / wall, 4) if wall else 0,
-        "gcMsInSlowWindows": round(slowGc * 1e3, 1),
-        "longTurnsInSlowWindows": slowLongTurns,
-        "turns": {
-            "n": len(turns),
-            "p50Ms": round(pct(busy, 0.5), 3),
-            "p99Ms": round(pct(busy, 0.99), 2),
-            "maxMs": round(max(busy, default=0), 2),
-            "over10ms": sum(1 for b in busy if b > 10),
-            "over10msMostlyGc": gcTurns,
-            "idleWaitsOver5ms": sum(1 for w in waits if w > 5),
-            "idleWaitMaxMs": round(max(waits, default=0), 2),
-            "idleShareOfWall": round(sum(waits) / 1e3 / wall, 3) if wall else 0,
-            "eventsPerTurnMean": round(statistics.mean([t[2] for t in turns]), 1) if turns else 0,
-            "longest": [
-                {"at": round(t[0] - t0, 3), "ms": round(t[1] * 1e3, 2), "events": t[2]}
-                for t in longTurns
-            ],
-        },
-        "childStdin": {
-            "writes": len(cw),
-            "bytesMean": round(statistics.mean([w[1] for w in cw]), 0) if cw else 0,
-            "bytesMax": max((w[1] for w in cw), default=0),
-            "short": sum(1 for w in cw if 0 <= w[2] < w[1]),
-        },
-        "socketWrites": {"n": len(sw), "short": sum(1 for w in sw if 0 <= w[2] < w[1])},
-        "childStdoutReads": {
-            "n": len(cr),
-            "bytesMean": round(statistics.mean([r[1] for r in cr]), 0) if cr else 0,
-            "bytesMax": max((r[1] for r in cr), default=0),
-        },
-        "messagesToChild": rec["sends"],
-        "gatewayGcState": {
-            k: rec[k]
-            for k in (
-                "gcCount",
-                "gcThreshold",
-                "gcFrozen",
-                "trackedObjects",
-                "gen2Objects",
-                "topTypes",
-                "fullCollectMs",
-            )
-        },
-        "timeline": win,
-    }
-
-
 class Proc:
     """A child process speaking mcpload's JSON lines."""
 
@@ -629,7 +482,12 @@ class Proc:
         self.proc.wait()
 
 
-def runMain(args: argparse.Namespace) -> int:
+def startGateway(
+    args: argparse.Namespace, tmp: Path, env: dict[str, str], recFile: Path
+) -> tuple[subprocess.Popen[bytes], int]:
+    """C{stall.py gateway} (a real C{twist mcpgateway} with the recorders) on
+    an OS-chosen loopback port, in front of one server-everything child: the
+    process and its port, once it answered a first call."""
     import bench
 
     paths = dict(
@@ -643,18 +501,8 @@ def runMain(args: argparse.Namespace) -> int:
         if "=" in line
     )
     js = paths["SERVER_EVERYTHING_JS"]
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix="stall-"))
-    recFile = tmp / "recorder.json"
     cfg = tmp / "config.json"
     cfg.write_text(json.dumps({"mcpServers": {"everything": bench.everythingSpec(js)}}))
-    env = {
-        **os.environ,
-        "MCPGATEWAY_HOME": str(tmp / "state"),
-        "HOME": str(tmp),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
     argv = [sys.executable, str(Path(__file__).resolve()), "gateway", "--out", str(recFile)]
     if args.patches:
         argv += ["--patches", args.patches]
@@ -688,56 +536,88 @@ def runMain(args: argparse.Namespace) -> int:
         gw.kill()
         raise SystemExit("the gateway did not start")
     threading.Thread(target=lambda: [None for _ in gw.stdout or []], daemon=True).start()
-    url = f"http://127.0.0.1:{port}/everything/mcp"
     bench.firstCall(port, "everything")
+    return gw, port
+
+
+def oneRound(
+    args: argparse.Namespace,
+    gw: subprocess.Popen[bytes],
+    url: str,
+    env: dict[str, str],
+    recFile: Path,
+) -> dict[str, Any]:
+    """A fresh C{stall.py load} with C sessions: the gateway's recorders reset
+    before it, written out after it, and the round analysed."""
+    import bench
+
+    load = Proc(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "load",
+            "--url",
+            url,
+            "--sessions",
+            str(args.sessions),
+            "--calls",
+            str(args.calls),
+            "--warmup",
+            "5",
+            "--max-seconds",
+            str(args.max_seconds),
+            "--nonce",
+            os.urandom(4).hex(),
+            "--wait-go",
+        ],
+        env,
+    )
+    try:
+        load.expect("ready", 60)
+        if args.quiet:
+            bench.QuietGate(args.quiet).wait()
+        if recFile.exists():
+            recFile.unlink()
+        cpu0 = sum(bench.procUserSys(gw.pid))
+        gw.send_signal(RESET_SIGNAL)
+        time.sleep(0.05)
+        load.say("GO")
+        result = load.expect("result", args.max_seconds + 30)
+        cpu1 = sum(bench.procUserSys(gw.pid))
+    finally:
+        load.stop()
+    gw.send_signal(DUMP_SIGNAL)
+    for _ in range(200):
+        if recFile.exists():
+            break
+        time.sleep(0.05)
+    rec = json.loads(recFile.read_text())
+    a = analyse(result, rec)
+    a["gatewayRssKB"] = bench.memKB(gw.pid)[0]
+    a["gatewayCpuUsPerCall"] = round((cpu1 - cpu0) / max(1, a["ok"]) * 1e6, 1)
+    return a
+
+
+def runMain(args: argparse.Namespace) -> int:
+    """The orchestrator: the gateway, then C{--rounds} rounds, each printed;
+    the JSON (C{--json})."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="stall-"))
+    recFile = tmp / "recorder.json"
+    env = {
+        **os.environ,
+        "MCPGATEWAY_HOME": str(tmp / "state"),
+        "HOME": str(tmp),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    gw, port = startGateway(args, tmp, env, recFile)
+    url = f"http://127.0.0.1:{port}/everything/mcp"
     rounds: list[dict[str, Any]] = []
     try:
         for r in range(args.rounds):
-            load = Proc(
-                [
-                    sys.executable,
-                    str(Path(__file__).resolve()),
-                    "load",
-                    "--url",
-                    url,
-                    "--sessions",
-                    str(args.sessions),
-                    "--calls",
-                    str(args.calls),
-                    "--warmup",
-                    "5",
-                    "--max-seconds",
-                    str(args.max_seconds),
-                    "--nonce",
-                    os.urandom(4).hex(),
-                    "--wait-go",
-                ],
-                env,
-            )
-            try:
-                load.expect("ready", 60)
-                if args.quiet:
-                    bench.QuietGate(args.quiet).wait()
-                if recFile.exists():
-                    recFile.unlink()
-                cpu0 = sum(bench.procUserSys(gw.pid))
-                gw.send_signal(RESET_SIGNAL)
-                time.sleep(0.05)
-                load.say("GO")
-                result = load.expect("result", args.max_seconds + 30)
-                cpu1 = sum(bench.procUserSys(gw.pid))
-            finally:
-                load.stop()
-            gw.send_signal(DUMP_SIGNAL)
-            for _ in range(200):
-                if recFile.exists():
-                    break
-                time.sleep(0.05)
-            rec = json.loads(recFile.read_text())
-            a = analyse(result, rec)
+            a = oneRound(args, gw, url, env, recFile)
             a["round"] = r + 1
-            a["gatewayRssKB"] = bench.memKB(gw.pid)[0]
-            a["gatewayCpuUsPerCall"] = round((cpu1 - cpu0) / max(1, a["ok"]) * 1e6, 1)
             rounds.append(a)
             print(summary(a), flush=True)
     finally:
@@ -764,30 +644,6 @@ def runMain(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0
-
-
-def summary(a: dict[str, Any]) -> str:
-    lat = a["latencyMs"]
-    gc_ = a["gc"]
-    t = a["turns"]
-    return (
-        f"round {a['round']}: {a['callsPerSecond']:.0f} calls/s ok={a['ok']} "
-        f"err={a['errors']} mis={a['misrouted']} lost={a['lost']} | p50 {lat['p50']} "
-        f"p90 {lat['p90']} p99 {lat['p99']} max {lat['max']} ms | windows: median "
-        f"{a['windows']['medianCallsPerSecond']}/s, slow "
-        f"{a['windows']['slow (<50% of median)']}"
-        f"/{a['windows']['count']} | gc gen0 {gc_['gen0']['n']} gen1 {gc_['gen1']['n']} "
-        f"gen2 {gc_['gen2']['n']} ({gc_['gen2']['totalMs']} ms, max {gc_['gen2']['maxMs']}),"
-        f" gc {a['gcShareOfWall']:.1%} of wall, {a['gcMsInSlowWindows']} ms in slow windows"
-        f" | turns p50 {t['p50Ms']} p99 {t['p99Ms']} max {t['maxMs']} ms, >10ms "
-        f"{t['over10ms']} ({t['over10msMostlyGc']} mostly GC), idle waits >5ms "
-        f"{t['idleWaitsOver5ms']} (max {t['idleWaitMaxMs']}, idle {t['idleShareOfWall']:.0%}),"
-        f" events/turn {t['eventsPerTurnMean']} | stdin writes "
-        f"{a['childStdin']['writes']} mean {a['childStdin']['bytesMean']} B for "
-        f"{a['messagesToChild']} msgs, stdout reads {a['childStdoutReads']['n']} | "
-        f"tracked objs {a['gatewayGcState']['trackedObjects']} rss "
-        f"{a['gatewayRssKB'] / 1024:.1f} MB, gateway CPU {a['gatewayCpuUsPerCall']} us/call"
-    )
 
 
 def main() -> int:

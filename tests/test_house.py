@@ -11,8 +11,14 @@ after it or one of the same rank):
   2. C{runtime}: the reactor, timers, logs, paths, process facts;
   2.5. C{sandbox}: confining a child (the profile, its layout, the launcher),
      which C{core}'s spec carries and its spawner runs;
-  3. C{core}: the kernel (children, routing, sessions, pools, the aggregate
-     endpoint, the 2026-07-28 revision), which knows neither HTTP nor files;
+  3. C{core}: one child, many clients, which knows neither HTTP nor files;
+     it has floors of its own, lowest first (L{CORE_FLOORS}): the kernel
+     (the modules directly in C{core/}: children, routing, fanout,
+     sessions, specs, the read model, and the vocabulary the features
+     share), C{era2026} (the 2026-07-28 revision), C{tasks}, C{pools},
+     C{aggregate} (the C{/mcp} endpoint), and the gateway floor (the
+     modules directly in C{core/} that put them together:
+     L{GATEWAY_FLOOR});
   4. C{config}: reading the servers' configuration;
   5. C{auth}: who a caller is;
   5.5. C{governance}: what a caller may do (policy, rate limits, the
@@ -304,3 +310,185 @@ def test_a_class_counts_with_its_same_package_mixins() -> None:
     }
     assert classWithBases("mcpgateway.web.a.Host", spans) == 900
     assert classWithBases("mcpgateway.web.b.Mixin", spans) == 400
+
+
+BENCHMARKS = ROOT.parent / "benchmarks"
+BENCH_MODULES = {path.stem: path for path in sorted(BENCHMARKS.glob("*.py"))}
+"""The scripts and modules of C{benchmarks/}, by the name they import each
+other by (each script puts its folder first on C{sys.path})."""
+
+BENCH_LONG_FUNCTIONS: frozenset[str] = frozenset({"hotpath.main"})
+"""Benchmark functions still over 100 lines, each to be split; the list
+only shrinks."""
+
+
+def benchImported(path: Path) -> Iterator[tuple[int, str]]:
+    """Every C{benchmarks/} module C{path} imports: (line, module), with the
+    imports inside functions."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            if name in BENCH_MODULES:
+                yield node.lineno, name
+
+
+def benchImportGraph() -> dict[str, set[str]]:
+    return {m: {t for _, t in benchImported(p) if t != m} for m, p in BENCH_MODULES.items()}
+
+
+def benchFunctionLengths(path: Path) -> dict[str, int]:
+    """Every function and method of one C{benchmarks/} module by name: its
+    lines, from C{def} to its last line (the longest of a name's
+    definitions)."""
+    lengths: dict[str, int] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            lengths[node.name] = max(length, lengths.get(node.name, 0))
+    return lengths
+
+
+def test_there_are_benchmarks_to_check() -> None:
+    assert {"bench", "mcpload", "canned", "workerio"} <= set(BENCH_MODULES)
+
+
+@pytest.mark.parametrize("module", sorted(BENCH_MODULES))
+def test_a_benchmark_module_keeps_the_house_rules(module: str) -> None:
+    """Under 800 lines, no function over 100, a docstring saying its job."""
+    path = BENCH_MODULES[module]
+    source = path.read_text(encoding="utf-8")
+    lines = source.count("\n")
+    assert lines <= MAX_MODULE_LINES, f"{module}: {lines} lines"
+    long = {
+        f"{module}.{name}": length
+        for name, length in benchFunctionLengths(path).items()
+        if length > MAX_FUNCTION_LINES
+    }
+    assert set(long) - BENCH_LONG_FUNCTIONS == set(), long
+    assert ast.get_docstring(ast.parse(source)), f"{module}: no module docstring"
+
+
+def test_the_long_benchmark_functions_are_still_long() -> None:
+    still = {
+        f"{module}.{name}"
+        for module, path in BENCH_MODULES.items()
+        for name, length in benchFunctionLengths(path).items()
+        if length > MAX_FUNCTION_LINES
+    }
+    assert BENCH_LONG_FUNCTIONS - still == set(), "split: take these off BENCH_LONG_FUNCTIONS"
+
+
+def test_no_benchmark_modules_import_each_other() -> None:
+    assert importCycles(benchImportGraph()) == []
+
+
+def test_the_benchmark_import_check_sees_lazy_and_from_imports(tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import os\nimport bench\nfrom mcpload import out\n"
+        "def f() -> None:\n    import canned\n    from mcpgateway import core\n",
+        encoding="utf-8",
+    )
+    assert sorted(benchImported(script)) == [(2, "bench"), (3, "mcpload"), (5, "canned")]
+
+
+CORE_FLOORS = ("kernel", "era2026", "tasks", "pools", "aggregate", "gateway")
+"""The floors of C{core}, lowest first: a module imports modules of its
+own floor or of the floors below it, never one above.
+
+The kernel is what every feature stands on; C{era2026} (the 2026-07-28
+revision, before and behind a handshake-era child) stands on the kernel
+alone; C{tasks} keeps calls that outlive their answers, 2026 requests
+among them; C{pools} hold the children (their 2026 side, their children's
+own tasks); C{aggregate} serves every server's pool as one endpoint. The
+gateway and its collaborators live directly in C{core/} too but hold all
+of it together, so they are the top floor, not the kernel."""
+
+GATEWAY_FLOOR = frozenset(
+    f"mcpgateway.core.{name}"
+    for name in (
+        "gateway",
+        "gatewaysettings",
+        "serverset",
+        "reconfiguring",
+        "aggregateside",
+        "sessionroom",
+        "opening",
+        "owners",
+        "visits",
+        "continuity",
+        "shutdown",
+        "readmodel",
+        "catalog",
+        "catalogprobe",
+    )
+)
+"""The modules directly in C{core/} that put the floors together: the
+L{Gateway<mcpgateway.core.gateway.Gateway>} and its collaborators, and the
+catalog service, which lists every pool's children. Any other module
+directly in C{core/} is the kernel's."""
+
+
+def coreFloor(module: str) -> str | None:
+    """The floor of C{core} that C{module} is on (L{CORE_FLOORS}), or
+    C{None} for a module outside C{core}."""
+    parts = module.split(".")
+    if len(parts) < 3 or parts[1] != "core":
+        return None
+    if module in GATEWAY_FLOOR:
+        return "gateway"
+    if parts[2] in CORE_FLOORS and (len(parts) > 3 or MODULES[module].name == "__init__.py"):
+        return parts[2]
+    return "kernel"
+
+
+def coreBackArrows() -> list[str]:
+    """Every import in C{core} of a module on a higher floor than the
+    importer's, as C{path:line: floor imports module (floor)}."""
+    rank = {floor: position for position, floor in enumerate(CORE_FLOORS)}
+    wrong = []
+    for module, path in MODULES.items():
+        source = coreFloor(module)
+        if source is None:
+            continue
+        for line, target in imported(path):
+            into = coreFloor(target)
+            if into is not None and rank[into] > rank[source]:
+                wrong.append(
+                    f"{path.relative_to(ROOT.parent)}:{line}: {source} imports {target} ({into})"
+                )
+    return sorted(set(wrong))
+
+
+def test_every_module_of_core_is_on_a_floor() -> None:
+    assert set(MODULES) >= GATEWAY_FLOOR
+    floors = {coreFloor(m) for m in MODULES if m.startswith("mcpgateway.core.")}
+    assert floors == set(CORE_FLOORS)
+
+
+def test_core_floors_import_only_their_own_and_the_floors_below() -> None:
+    assert coreBackArrows() == []
+
+
+def test_core_modules_import_each_other_around_no_circle() -> None:
+    graph = importGraph()
+    core = {
+        module: {target for target in targets if coreFloor(target) is not None}
+        for module, targets in graph.items()
+        if coreFloor(module) is not None
+    }
+    assert importCycles(core) == []
+
+
+def test_core_floors_are_read_from_the_path_and_the_gateway_floor() -> None:
+    assert coreFloor("mcpgateway.core.router") == "kernel"
+    assert coreFloor("mcpgateway.core.gateway") == "gateway"
+    assert coreFloor("mcpgateway.core.era2026.listen") == "era2026"
+    assert coreFloor("mcpgateway.core.pools.pool") == "pools"
+    assert coreFloor("mcpgateway.core.aggregate") == "aggregate"
+    assert coreFloor("mcpgateway.web.mcp") is None

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, ToolFilter
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec
+from mcpgateway.core.spec import ToolFilter
 
 MAX_BYTES = 1024 * 1024
 """A larger file is refused."""

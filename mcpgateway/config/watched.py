@@ -92,7 +92,7 @@ WARNING_NOTE = "warning: "
 
 @dataclass
 class Prepared:
-    """A loaded config made ready to serve (L{ConfigService._prepare})."""
+    """A loaded config made ready to serve (L{mcpgateway.config.preparing.Preparer})."""
 
     source: LoadedConfig
     """As the config source gave it."""

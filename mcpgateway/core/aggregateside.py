@@ -17,16 +17,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 
-from mcpgateway.core.aggregate.types import (
-    BUILTIN_ENDPOINTS,
-    EndpointSpec,
-    NameSettings,
-    ToolFilter,
-)
+from mcpgateway.core.aggregate.types import BUILTIN_ENDPOINTS, EndpointSpec, NameSettings
 from mcpgateway.core.catalog import CatalogService
 from mcpgateway.core.gatewaysettings import GatewaySettings
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.spec import ToolFilter
 
 if TYPE_CHECKING:
     from mcpgateway.core.aggregate.aggregator import Aggregator

@@ -20,8 +20,8 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.logger import Logger
 
 from mcpgateway.core.cachehints import ListingHints
-from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.spec import ServerSpec, Sharing
+from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.protocol import jsonrpc
 
 KINDS = ("tools", "prompts", "resources", "resourceTemplates")
@@ -66,6 +66,19 @@ C{get-roots-list} only to a client with roots). The probe has no roots: it
 answers the child's C{roots/list} with none (L{mcpgateway.core.catalogprobe._ProbeSession})."""
 
 Key = tuple[str, str]
+
+
+class ListedServer(Protocol):
+    """What a catalog's key and screening read of a server's pool (a
+    L{ServerPool<mcpgateway.core.pools.pool.ServerPool>})."""
+
+    @property
+    def spec(self) -> ServerSpec:
+        """The server as configured."""
+
+    @property
+    def toolPins(self) -> PinnedTools | None:
+        """The gateway's pinned tools (C{None}: nothing is pinned)."""
 
 
 class CatalogPersistence(Protocol):
@@ -150,7 +163,7 @@ class Catalog:
         return canonical([sorted(self.private), dict(sorted(self.ttls.items()))])
 
 
-def catalogKeyOf(pool: ServerPool, principal: str) -> str:
+def catalogKeyOf(pool: ListedServer, principal: str) -> str:
     """The catalog key of C{principal}'s view of C{pool}'s server: the
     principal's key for a server with children per principal (C{perUser},
     the credential scope), and on an authenticated gateway for any server
@@ -176,7 +189,7 @@ def savedHints(record: Mapping[str, Any]) -> tuple[frozenset[str], dict[str, int
     return kinds, kept
 
 
-def withoutWithheld(catalog: Catalog, pool: ServerPool) -> Catalog:
+def withoutWithheld(catalog: Catalog, pool: ListedServer) -> Catalog:
     """C{catalog} without the tools C{pool}'s pinned tools withhold now
     (L{mcpgateway.core.toolgate}): a snapshot of an earlier process is
     served before any child of this one is listed (and screened)."""

@@ -43,15 +43,14 @@ differs between a child several sessions share and a child of one session:
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from twisted.internet.defer import Deferred, succeed
 
-from mcpgateway.core.aggregate.types import isTerminal
-from mcpgateway.core.era2026.listen import Listener
 from mcpgateway.core.exchange import Exchange, Sink
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionLike
+from mcpgateway.core.taskterms import RELATED_TASK, isTerminal
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.envelope import LOG_LEVELS
 from mcpgateway.protocol.jsonrpc import Message
@@ -69,9 +68,6 @@ TASKS_KEPT = 1024
 session adding one makes room (its oldest terminal task, else its oldest),
 and only a session with no other task takes it from the one that has the
 most (L{TaskOwners.remember})."""
-RELATED_TASK = "io.modelcontextprotocol/related-task"
-"""The C{_meta} key (MCP 2025-11-25) of a message related to a task: its
-value is C{{"taskId": ...}}."""
 TASK_NOT_FOUND = "Failed to retrieve task: Task not found"
 """The error (C{-32602}, as the specification words it) for a task id that
 is not the session's own: the same whether another session's or none."""
@@ -86,6 +82,17 @@ _GATEWAY_ERRORS = frozenset(
     }
 )
 """Errors the gateway makes itself (the child did not answer)."""
+
+
+@runtime_checkable
+class HearsRestarts(Protocol):
+    """A session of a child's router that is told when the child was
+    started again and its subscriptions restored (a
+    L{Listener<mcpgateway.core.era2026.listen.Listener>}: it sends its client
+    a C{list_changed} for each list it listens to)."""
+
+    def childRestored(self) -> None:
+        """The child is new: its lists may be too."""
 
 
 class _Task:
@@ -400,7 +407,7 @@ class SharedFanout:
         if self.childLogLevel is not None:
             router.call("logging/setLevel", {"level": self.childLogLevel})
         for session in list(router.sessions):
-            if isinstance(session, Listener):
+            if isinstance(session, HearsRestarts):
                 session.childRestored()
 
     # -- child to client -----------------------------------------------------

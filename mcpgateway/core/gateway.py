@@ -37,13 +37,7 @@ from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
 from mcpgateway.core.aggregateside import AggregateSide
 from mcpgateway.core.catalog import CatalogService
 from mcpgateway.core.continuity import SessionContinuity
-from mcpgateway.core.era2026.types import (
-    Era2026Request,
-    Era2026Stats,
-    ListenFilter,
-    ListenHandle,
-    Sink,
-)
+from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.gatewaysettings import Connection, GatewayOptions, GatewaySettings
 from mcpgateway.core.opening import SessionOpener
 from mcpgateway.core.owners import OwnerLookup
@@ -56,7 +50,7 @@ from mcpgateway.core.sessions import Session, SessionFacts, SessionRegistry
 from mcpgateway.core.shutdown import Shutdown
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.core.status import GatewayStatus, Savings, ServerStatus
+from mcpgateway.core.status import Era2026Stats, GatewayStatus, Savings, ServerStatus
 from mcpgateway.core.tasks.manager import withTasksExtension
 from mcpgateway.core.visits import SessionVisits
 from mcpgateway.protocol import jsonrpc, wire2026

@@ -130,6 +130,11 @@ class Spawner:
     (C{None}: a reference reaches the child as it is written)."""
     confiner: Confiner | None = None
     """Confines the children whose servers are sandboxed (C{None}: none is)."""
+    marker: tuple[str, str] | None = None
+    """A variable every child's environment gets, C{(name, value)}
+    (L{mcpgateway.ops.warden.Warden.marker}): what finds the processes a
+    child started in a session of their own once the gateway is gone.
+    C{None}: none."""
     startTimeout: float = DEFAULT_START_TIMEOUT
     """Seconds a child's handshake may take (C{--start-timeout}; a server's
     longer request timeout wins): L{mcpgateway.core.router.Router}."""
@@ -163,6 +168,8 @@ class Spawner:
         assert spec.executable is not None
         argv = [spec.executable, *spec.args]
         env = spec.environment(self.environ)
+        if self.marker is not None:
+            env = {**env, self.marker[0]: self.marker[1]}
         confined = None if self.confiner is None else self.confiner.command(spec, argv, env)
         if confined is not None:
             confiner = self.confiner

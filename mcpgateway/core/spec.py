@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from mcpgateway.core.aggregate.types import ToolFilter
 from mcpgateway.sandbox.profile import DEFAULT as DEFAULT_SANDBOX
 from mcpgateway.sandbox.profile import SandboxProfile
 
@@ -174,6 +173,26 @@ class EntryOrigin:
     digest: str
     """The entry's digest, as the gateway serves it
     (L{mcpgateway.config.origins.entryDigest}): what an approval names."""
+
+
+@dataclass(frozen=True)
+class ToolFilter:
+    """One server's part of an aggregate endpoint (C{/mcp},
+    L{mcpgateway.core.aggregate}): its entry's C{"aggregate"}
+    (L{ServerSpec.aggregate}), or an endpoint's setting for it.
+
+    @ivar enabled: listed at all.
+    @ivar include: tool names listed and callable (empty: all).
+    @ivar exclude: tool names never listed nor callable.
+    @ivar budget: at most this many of its tools listed (the first ones).
+    @ivar alias: the prefix its names get instead of the server's name.
+    """
+
+    enabled: bool = True
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    budget: int | None = None
+    alias: str | None = None
 
 
 @dataclass(frozen=True)

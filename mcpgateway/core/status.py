@@ -22,16 +22,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from mcpgateway.core.spec import DEFAULT_MAX_CHILDREN, ServerSpec, Sharing
-
-if TYPE_CHECKING:
-    from mcpgateway.core.era2026.types import Era2026Stats
 
 __all__ = [
     "ChildStatus",
     "Circuit",
+    "Era2026Stats",
     "GatewayStatus",
     "Lifecycle",
     "RequestSnapshot",
@@ -82,6 +79,20 @@ class Circuit(StrEnum):
     """Requests are refused at once, with the reason."""
     HALF_OPEN = "half-open"
     """The cool-down has passed: one attempt is let through."""
+
+
+@dataclass
+class Era2026Stats:
+    """Counters of one server's modern traffic (MCP 2026-07-28 requests,
+    L{mcpgateway.core.era2026}), kept by its pool and shown as they are by
+    C{/health} and C{/metrics}."""
+
+    requests: int = 0
+    inputRounds: int = 0
+    inputExpired: int = 0
+    badRequestStates: int = 0
+    listenStreams: int = 0
+    suspendedCalls: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +191,7 @@ class ServerStatus:
     C{session}), else C{None}."""
     modern: str | None = None
     """Why it does not serve MCP 2026-07-28 clients (C{None}: it does)."""
-    era2026Stats: Era2026Stats = field(default_factory=lambda: _noEra2026Stats())
+    era2026Stats: Era2026Stats = field(default_factory=Era2026Stats)
     """Its modern traffic's counters."""
     login: str | None = None
     """A remote server's OAuth login for the gateway itself: C{"ok"} (a
@@ -454,11 +465,3 @@ class GatewayStatus:
             for member in session.members or ():
                 members[member] = members.get(member, 0) + 1
         return members
-
-
-def _noEra2026Stats() -> Era2026Stats:
-    """Zero counters (imported late: the read model loads no Twisted, and
-    L{mcpgateway.core.era2026.types} does)."""
-    from mcpgateway.core.era2026.types import Era2026Stats
-
-    return Era2026Stats()

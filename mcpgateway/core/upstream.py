@@ -18,7 +18,9 @@ unless its entry says C{"era": "modern"}, or it answers C{initialize} with
 -32022 listing only 2026 revisions (L{mcpgateway.core.era2026.translate.era2026Only}: a mixed list
 is refused as any failed handshake). A modern child gets no C{initialize}:
 the upstream runs C{server/discover} on the same process, puts a
-L{Era2026ChildAdapter} between the router and the child, and makes the
+L{ChildAdapter<mcpgateway.core.erawire.ChildAdapter>} (made by the
+L{Era2026Wire<mcpgateway.core.erawire.Era2026Wire>} it was given) between
+the router and the child, and makes the
 discover result into the C{initializeResult} legacy sessions are answered
 from. A child of one session (no handshake by the gateway) that refuses
 its client's C{initialize} so is switched the same way, and that
@@ -41,6 +43,7 @@ from twisted.python.failure import Failure
 from mcpgateway import __version__
 from mcpgateway.core.child import Child
 from mcpgateway.core.environment import redirecting
+from mcpgateway.core.erawire import ChildAdapter, Era2026Wire
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.router import Fanout, Router
@@ -52,9 +55,6 @@ from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
-    # The modern era's wire is imported when a child turns out to speak it
-    # (L{_era2026Only}): a gateway of 2025 children never loads it.
-    from mcpgateway.core.era2026.child import Era2026ChildAdapter
     from mcpgateway.protocol.requeststate import StateWrapper
 
 GATEWAY_CLIENT_INFO = {"name": "mcpgateway", "version": __version__}
@@ -68,23 +68,6 @@ GATEWAY_CAPABILITIES: dict[str, Any] = {
 
 class ServerUnavailable(Exception):
     """The server's child cannot be started or initialized; says why."""
-
-
-def _era2026Only(error: Any) -> tuple[str, ...] | None:
-    """L{mcpgateway.core.era2026.translate.era2026Only}. That module (the modern
-    era's wire) is imported on first use, by a child that answers
-    C{initialize} with an error or speaks the 2026 era: a gateway of 2025
-    children never loads it (a smaller idle footprint)."""
-    from mcpgateway.core.era2026.translate import era2026Only
-
-    return era2026Only(error)
-
-
-def _spokenVersion(offered: Any) -> str | None:
-    """L{mcpgateway.core.era2026.child.spokenVersion} (imported on first use)."""
-    from mcpgateway.core.era2026.translate import spokenVersion
-
-    return spokenVersion(offered)
 
 
 def _named(child: Child) -> str:
@@ -116,10 +99,16 @@ class Upstream:
         onAmbiguous: Callable[[str, int], None] | None = None,
         wrapper: StateWrapper | None = None,
         onReady: Callable[[Upstream], None] | None = None,
+        era2026: Era2026Wire | None = None,
     ) -> None:
         """
         @param wrapper: seals a modern child's C{requestState} for its
             clients (default: the process's, L{mcpgateway.core.era2026.child.processWrapper}).
+        @param era2026: the 2026-07-28 wire, for a child that speaks only
+            that revision (the pools hand over
+            L{mcpgateway.core.era2026.wire.ERA2026_WIRE}); C{None}: every
+            child is driven in the handshake era (a -32022 is a failed
+            handshake, an entry that says C{"modern"} is refused).
         @param onReady: told (once per child process) when a child can be
             listed: a shared child after its handshake (or discover), a
             child of one session after its session's
@@ -154,10 +143,11 @@ class Upstream:
         self._leaving: list[Child] = []
         """Children let go of (stdout closed) that are still being stopped."""
         self.era = spec.era
-        self.adapter: Era2026ChildAdapter | None = None
+        self.adapter: ChildAdapter | None = None
         self.discoverResult: dict[str, Any] | None = None
         """A modern child's C{DiscoverResult}."""
         self._wrapper = wrapper
+        self._era2026 = era2026
         self.onReady = onReady
         self.sessionInitializeResult: dict[str, Any] | None = None
         self.sessionCapabilities: dict[str, Any] | None = None
@@ -385,7 +375,7 @@ class Upstream:
 
     def _handshakeAnswered(self, response: jsonrpc.Message, child: Child) -> None:
         result = response.get("result")
-        if not isinstance(result, dict) and _era2026Only(response.get("error")):
+        if not isinstance(result, dict) and self._era2026Only(response.get("error")):
             self._goEra2026(child, response.get("error"))
             return
         if not isinstance(result, dict):
@@ -457,17 +447,27 @@ class Upstream:
         return (
             exchange is not None
             and exchange.method == "initialize"
-            and _era2026Only(message.get("error")) is not None
+            and self._era2026Only(message.get("error")) is not None
         )
+
+    def _era2026Only(self, error: Any) -> tuple[str, ...] | None:
+        """The revisions of a modern-only child's -32022 (C{None}: another
+        error, or no 2026-07-28 wire)."""
+        return None if self._era2026 is None else self._era2026.era2026Only(error)
 
     def _goEra2026(self, child: Child, refusal: Any = None, held: Any = None) -> None:
         """Speak 2026-07-28 to C{child} from now on: discover it. C{refusal}:
         its -32022 to C{initialize} (it was found out), C{held}: the id of a
         session's C{initialize} to answer once it is discovered."""
-        from mcpgateway.core.era2026.child import Era2026ChildAdapter
-
-        offered = _era2026Only(refusal)
-        version = _spokenVersion(list(offered or versions.ERA2026_VERSIONS))
+        wire = self._era2026
+        if wire is None:
+            self._refused(
+                child,
+                f"server '{self.spec.name}' speaks a revision this gateway was given no wire for",
+            )
+            return
+        offered = self._era2026Only(refusal)
+        version = wire.spokenVersion(list(offered or versions.ERA2026_VERSIONS))
         if version is None:
             self._refused(
                 child,
@@ -475,7 +475,7 @@ class Upstream:
                 f" {', '.join(offered or ())}, which the gateway does not",
             )
             return
-        adapter = Era2026ChildAdapter(
+        adapter = wire.adapter(
             self.router,
             self._clock,
             child.send,
@@ -516,7 +516,7 @@ class Upstream:
         self,
         response: jsonrpc.Message,
         child: Child,
-        adapter: Era2026ChildAdapter,
+        adapter: ChildAdapter,
         held: Any,
     ) -> None:
         result = response.get("result")
@@ -525,7 +525,8 @@ class Upstream:
             text = error.get("message", error) if isinstance(error, dict) else error
             self._refused(child, f"server '{self.spec.name}' refused server/discover: {text}")
             return
-        if _spokenVersion(result.get("supportedVersions")) is None:
+        wire = self._era2026
+        if wire is None or wire.spokenVersion(result.get("supportedVersions")) is None:
             self._refused(
                 child,
                 f"server '{self.spec.name}' supports none of the revisions the gateway speaks"

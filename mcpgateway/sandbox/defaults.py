@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sandbox.test_layout -*-
+# -*- test-case-name: tests.sandbox.test_layout, tests.sandbox.test_defaults -*-
 """What a confined child may do when its entry says nothing more: the
 tables and the rules, as data (L{mcpgateway.sandbox.layout} applies them to
 the paths of this machine).
@@ -130,8 +130,21 @@ class Launcher:
 _NPM = Launcher((("~/.npm", "npm_config_cache"),), ("registry.npmjs.org",))
 _UV = Launcher(
     (("~/.cache/uv", "UV_CACHE_DIR"), ("~/.local/share/uv", "UV_TOOL_DIR")),
-    ("pypi.org", "files.pythonhosted.org", "github.com", "objects.githubusercontent.com"),
+    (
+        "pypi.org",
+        "files.pythonhosted.org",
+        "releases.astral.sh",
+        "github.com",
+        "release-assets.githubusercontent.com",
+        "objects.githubusercontent.com",
+    ),
 )
+"""C{uv}/C{uvx}: packages from PyPI, and the Python a package needs when the
+machine has none that fits (uv's managed Pythons, kept in
+C{~/.local/share/uv/python}): uv fetches them from its own mirror,
+C{releases.astral.sh}, then from their GitHub releases, which C{github.com}
+redirects to C{release-assets.githubusercontent.com} (formerly
+C{objects.githubusercontent.com})."""
 _PYTHON = Launcher((), (), ("~/.local/lib",))
 
 LAUNCHERS: dict[str, Launcher] = {

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IStreamServerEndpoint
 
     from mcpgateway.config.promotions import PromotionStore
-    from mcpgateway.config.resolve import Resolver
     from mcpgateway.config.source import ConfigService
     from mcpgateway.core.gateway import Gateway
     from mcpgateway.core.gatewaysettings import GatewaySettings
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.core.tasks.manager import TaskManager
     from mcpgateway.ops.services import InstanceService
-    from mcpgateway.sandbox.confine import Sandbox
     from mcpgateway.service.preflight import Preflight
     from mcpgateway.web.surfaces import TeamSurface
 from mcpgateway.service.cluster import Cluster
@@ -54,6 +52,7 @@ from mcpgateway.service.endpoints import (
     requireAuth,
     tlsContext,
 )
+from mcpgateway.service.lazyresolver import LazyResolver
 from mcpgateway.service.options import Options
 from mcpgateway.service.pinoptions import keepPins, pinPolicy
 from mcpgateway.service.policywiring import wireAggregatePolicy, wirePolicy
@@ -245,46 +244,6 @@ def _predecessor(
     ).setServiceParent(top)
 
 
-class LazyResolver:
-    """The gateway's L{mcpgateway.config.resolve.Resolver}, made when the
-    first server that runs through C{npx} or C{uvx} needs it: a gateway
-    with none never loads the resolver (idle RSS)."""
-
-    WRAPPERS = frozenset({"npx", "uvx"})
-    """The only programs the resolver parses (any other command is not a
-    wrapper: C{parseWrapper} gives C{None})."""
-
-    def __init__(self, stateDir: Path, reactor: Any, environ: Mapping[str, str]) -> None:
-        self._stateDir = stateDir
-        self._reactor = reactor
-        self._environ = environ
-        self._resolver: Resolver | None = None
-        self.sandbox: Sandbox | None = None
-        """The gateway's sandbox, which the package installs run in (set
-        once it is made, before the first resolution)."""
-
-    def _real(self) -> Resolver:
-        if self._resolver is None:
-            from mcpgateway.config.resolve import Resolver
-
-            reactor = self._reactor
-            self._resolver = Resolver(
-                self._stateDir, reactor, reactor, self._environ, sandbox=self.sandbox
-            )
-        return self._resolver
-
-    def wrapperOf(self, spec: ServerSpec) -> tuple[str, str, list[str]] | None:
-        if os.path.basename(spec.command) not in self.WRAPPERS:
-            return None
-        return self._real().wrapperOf(spec)
-
-    def resolve(self, spec: ServerSpec) -> Deferred[ServerSpec]:
-        return self._real().resolve(spec)
-
-    def failureOf(self, spec: ServerSpec) -> str | None:
-        return self._real().failureOf(spec)
-
-
 def _root(options: Options, pre: Preflight, reactor: Any) -> InstanceService:
     """The root service: it holds the instance lock and state.json, and lets
     go of them only after every service below it has stopped."""
@@ -451,11 +410,13 @@ def _spawner(
     their secret references, and their sandbox."""
     from mcpgateway.core.spawn import Spawner
     from mcpgateway.ops.statedir import ChildLedger
+    from mcpgateway.ops.warden import Warden
     from mcpgateway.remote.connect import RemoteServers
     from mcpgateway.runtime.turnflush import Unflushed
     from mcpgateway.secrets.resolve import SecretResolver
 
     ledger = ChildLedger(pre.stateDir)
+    warden = Warden(reactor, ledger)
     if successor is not None:
         # The predecessor's children exiting rewrote the ledger: this process's again.
         successor.gone.addCallback(lambda _: ledger.rewrite())
@@ -465,7 +426,8 @@ def _spawner(
         environ=environ,
         setsid=shutil.which("setsid"),
         maxLine=options["max-line"],
-        watcher=ledger,
+        watcher=warden,
+        marker=warden.marker,
         remotes=RemoteServers(reactor, stateDir=pre.stateDir),
         secrets=SecretResolver(reactor, pre.stateDir, environ, threadRunner(reactor)),
         confiner=sandbox,

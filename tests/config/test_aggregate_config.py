@@ -23,7 +23,8 @@ from mcpgateway.config.aggregate import (
 )
 from mcpgateway.config.gatewayfile import ServersFile
 from mcpgateway.config.servers import parseConfig
-from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec, ToolFilter
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ShieldSpec
+from mcpgateway.core.spec import ToolFilter
 from mcpgateway.runtime import paths
 
 

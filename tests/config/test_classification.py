@@ -20,8 +20,7 @@ from mcpgateway.config.classification import (
 )
 from mcpgateway.config.promotions import Promotion
 from mcpgateway.config.servers import parseEntry
-from mcpgateway.core.aggregate.types import ToolFilter
-from mcpgateway.core.spec import ServerSpec, shareOf
+from mcpgateway.core.spec import ServerSpec, ToolFilter, shareOf
 from mcpgateway.service import wiring
 
 

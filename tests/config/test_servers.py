@@ -25,8 +25,12 @@ from mcpgateway.config.servers import (
     parseEntry,
     readConfigFile,
 )
-from mcpgateway.core.aggregate.types import ToolFilter
-from mcpgateway.core.spec import DEFAULT_MAX_CHILDREN, DEFAULT_REQUEST_TIMEOUT, ServerSpec
+from mcpgateway.core.spec import (
+    DEFAULT_MAX_CHILDREN,
+    DEFAULT_REQUEST_TIMEOUT,
+    ServerSpec,
+    ToolFilter,
+)
 
 NO_PATH: dict[str, str] = {"PATH": ""}
 

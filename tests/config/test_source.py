@@ -18,8 +18,8 @@ from mcpgateway.config.promotions import Promoter, PromotionStore
 from mcpgateway.config.source import ENV_POLL, ConfigService, ConfigSettings
 from mcpgateway.config.watched import PlainFile
 from mcpgateway.config.workspaces import WorkspaceKeyError, WorkspaceKeys
-from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings, ToolFilter
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.aggregate.types import EndpointSpec, NameSettings
+from mcpgateway.core.spec import ServerSpec, ToolFilter
 from mcpgateway.runtime import paths
 from tests.fakes import capturedGatewayLogs
 from tests.reloading import inline, write

@@ -11,6 +11,7 @@ from typing import Any
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from mcpgateway.core.era2026.wire import ERA2026_WIRE
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import DEFAULT_START_TIMEOUT
@@ -36,6 +37,7 @@ class HandshakeDeadlineTests(SynchronousTestCase):
             spec("srv", timeout=requestTimeout),
             fakeSpawner(self.reactor, startTimeout=startTimeout),
             SharedFanout(),
+            era2026=ERA2026_WIRE,
         )
 
     def initialize(self, proc: FakeProcess) -> Message:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcpgateway.core.fanout import RELATED_TASK, TASK_NOT_FOUND, SharedFanout, TaskOwners
+from mcpgateway.core.fanout import TASK_NOT_FOUND, SharedFanout, TaskOwners
+from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.protocol import jsonrpc
 from tests.core.test_router import Message, RouterCase, note, ok, req
 from tests.fakes import FakeSession, RecordingSink

@@ -23,8 +23,8 @@ from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import shortId
 from mcpgateway.core.tasks.manager import TaskManager
-from mcpgateway.core.tasks.model import EXTENSION
 from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.core.tracing import SpanContext
 from mcpgateway.protocol import jsonrpc
 from tests.fakes import FakeSession

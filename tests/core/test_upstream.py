@@ -12,6 +12,7 @@ from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.child import OUTPUT_GRACE, ChildProtocol
+from mcpgateway.core.era2026.wire import ERA2026_WIRE
 from mcpgateway.core.fanout import OwnerFanout, SharedFanout
 from mcpgateway.core.status import Circuit
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
@@ -62,6 +63,7 @@ class UpstreamCase(SynchronousTestCase):
             spec("srv", timeout=60.0),
             fakeSpawner(self.reactor, watcher=self.watcher),
             SharedFanout(),
+            era2026=ERA2026_WIRE,
         )
         self.session = FakeSession("a")
 
@@ -406,6 +408,7 @@ class Era2026ChildTests(UpstreamCase):
             dataclasses.replace(spec("srv"), era="modern"),
             fakeSpawner(self.reactor),
             SharedFanout(),
+            era2026=ERA2026_WIRE,
         )
         d = up.ensure()
         proc = self.reactor.lastProcess
@@ -493,7 +496,10 @@ class Era2026ChildOfOneSessionTests(SynchronousTestCase):
         self.reactor = FakeProcessReactor()
         self.session = FakeSession("owner", protocolVersion="2025-06-18")
         self.up = Upstream(
-            spec("srv", mode="session"), fakeSpawner(self.reactor), OwnerFanout(self.session)
+            spec("srv", mode="session"),
+            fakeSpawner(self.reactor),
+            OwnerFanout(self.session),
+            era2026=ERA2026_WIRE,
         )
         self.up.router.attach(self.session)
 
@@ -527,6 +533,7 @@ class Era2026ChildOfOneSessionTests(SynchronousTestCase):
             dataclasses.replace(spec("srv", mode="session"), era="modern"),
             fakeSpawner(self.reactor),
             OwnerFanout(self.session),
+            era2026=ERA2026_WIRE,
         )
         d = up.ensure()
         proc = self.reactor.lastProcess
@@ -539,3 +546,30 @@ class Era2026ChildOfOneSessionTests(SynchronousTestCase):
         )
         self.assertEqual(self.successResultOf(answer)["result"]["protocolVersion"], "2025-11-25")
         self.assertEqual(proc.takeMessages(), [])
+
+
+class WithoutEra2026WireTests(UpstreamCase):
+    """An upstream given no 2026-07-28 wire drives every child in the
+    handshake era: the kernel alone never speaks the newer revision."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.up = Upstream(spec("srv"), fakeSpawner(self.reactor), SharedFanout())
+
+    def test_a_modern_only_refusal_is_a_failed_handshake(self) -> None:
+        d = self.up.ensure()
+        proc = self.reactor.lastProcess
+        self.answerInitialize(proc, era2026Refusal(["2026-07-28"]))
+        self.failureResultOf(d, ServerUnavailable)
+        self.assertEqual(self.up.era, "legacy")
+        self.assertNotIn("server/discover", [m.get("method") for m in proc.sentMessages()])
+
+    def test_era_modern_in_the_entry_is_refused(self) -> None:
+        up = Upstream(
+            dataclasses.replace(spec("srv"), era="modern"),
+            fakeSpawner(self.reactor),
+            SharedFanout(),
+        )
+        failure = self.failureResultOf(up.ensure(), ServerUnavailable)
+        self.assertIn("no wire", str(failure.value))
+        self.assertEqual(self.reactor.lastProcess.sentMessages(), [])

@@ -59,10 +59,15 @@ def needNode() -> tuple[str, str]:
     return node, npm
 
 
-def findUv() -> str | None:
-    return shutil.which("uv") or next(
-        (str(p) for p in [Path(sys.executable).parent / "uv"] if os.access(p, os.X_OK)), None
-    )
+def uvProgram(name: str) -> str:
+    """C{uv} or C{uvx}: on C{PATH}, else beside this interpreter, where the
+    test extra's C{uv} puts both (a venv's C{bin} need not be on C{PATH})."""
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    beside = Path(sys.executable).parent / name
+    assert os.access(beside, os.X_OK), f"no {name}: the test extra installs uv ('.[test]')"
+    return str(beside)
 
 
 @implementer(IReactorProcess)
@@ -208,15 +213,12 @@ async def test_npx_resolution_that_fails_keeps_the_entry_as_configured(tmp_path:
 
 @pytest_twisted.ensureDeferred
 async def test_uvx_mcp_server_time_is_resolved_and_runs_without_uvx(tmp_path: Path) -> None:
-    uv = findUv()
-    if uv is None:
-        pytest.skip("uv not found: uvx resolution needs it")
-    resolver = Resolver(tmp_path / "state", reactor, reactor, os.environ, uv=uv)
+    resolver = Resolver(tmp_path / "state", reactor, reactor, os.environ, uv=uvProgram("uv"))
     spec = ServerSpec(
         name="time",
         command="uvx",
         args=(TIME_SERVER, "--local-timezone", "UTC"),
-        executable=shutil.which("uvx"),
+        executable=uvProgram("uvx"),
     )
     started = time.monotonic()
     with capturedGatewayLogs() as events:

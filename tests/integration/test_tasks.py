@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from mcpgateway.core.tasks.keeping import CUT_BY_RESTART
-from mcpgateway.core.tasks.model import EXTENSION
+from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpgateway.core.tasks.model import EXTENSION
+from mcpgateway.core.taskterms import EXTENSION
 from tests.integration.gateway import RunningGateway, writeConfig
 from tests.integration.test_tasks import Client2026
 

@@ -5,14 +5,17 @@ answers as it did when it was made at start."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mcpgateway.config.resolve import Resolver
 from mcpgateway.core.spec import ServerSpec
-from mcpgateway.service.wiring import LazyResolver
+from mcpgateway.service.lazyresolver import LazyResolver
 from tests.fakes import FakeProcessReactor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +61,7 @@ def test_a_server_that_is_no_wrapper_does_not_load_the_resolver(tmp_path: Path) 
         "import json, sys\n"
         "from pathlib import Path\n"
         "from mcpgateway.core.spec import ServerSpec\n"
-        "from mcpgateway.service.wiring import LazyResolver\n"
+        "from mcpgateway.service.lazyresolver import LazyResolver\n"
         f"lazy = LazyResolver(Path({str(tmp_path)!r}), None, {{}})\n"
         "plain = lazy.wrapperOf(ServerSpec(name='s', command='/bin/cat'))\n"
         "before = 'mcpgateway.config.resolve' in sys.modules\n"
@@ -67,3 +70,17 @@ def test_a_server_that_is_no_wrapper_does_not_load_the_resolver(tmp_path: Path) 
         "print(json.dumps([plain, before, npx, after]))\n"
     )
     assert out == [None, False, ["npx", "pkg", []], True]
+
+
+def test_the_resolver_it_makes_installs_in_the_sandbox_handed_over(tmp_path: Path) -> None:
+    from mcpgateway.sandbox.confine import Sandbox
+    from mcpgateway.sandbox.request import launcherCommand
+
+    if shutil.which("npm") is None:
+        pytest.skip("the resolver the gateway makes looks for npm on PATH")
+    reactor = FakeProcessReactor()
+    lazy = LazyResolver(tmp_path, reactor, {"HOME": "/h"})
+    lazy.sandbox = Sandbox("auto", str(tmp_path), pid=lambda: 1, cwd=lambda: "/")
+    lazy.resolve(serverSpec("npx", "-y", "pkg@1.0.0"))
+    [(_, argv, _, _)] = reactor.spawned
+    assert argv[: len(launcherCommand())] == launcherCommand()

@@ -11,14 +11,9 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.era2026.types import (
-    Era2026Request,
-    Era2026Stats,
-    ListenFilter,
-    ListenHandle,
-    Sink,
-)
+from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import Era2026Stats
 from mcpgateway.protocol import wire2026
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.protocol.limits import Limits

@@ -17,8 +17,9 @@ from mcpgateway.cluster.taskids import TaskIdSealer
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.tasks.archive import TaskArchive, journalName
 from mcpgateway.core.tasks.manager import TaskManager
-from mcpgateway.core.tasks.model import COMPLETED, EXTENSION, Task
+from mcpgateway.core.tasks.model import COMPLETED, Task
 from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.surfaces import ClusterSurface, TeamSurface

@@ -12,11 +12,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcpgateway.core.era2026.types import Era2026Stats
 from mcpgateway.core.spec import ServerSpec, Sharing
 from mcpgateway.core.status import (
     ChildStatus,
     Circuit,
+    Era2026Stats,
     GatewayStatus,
     Lifecycle,
     RequestSnapshot,

@@ -18,11 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import twisted
 from mcpgateway import __version__
-from mcpgateway.core.era2026.types import Era2026Stats
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.base import BasePool
 from mcpgateway.core.stats import BUCKETS
-from mcpgateway.core.status import GatewayStatus
+from mcpgateway.core.status import Era2026Stats, GatewayStatus
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.report import exposition, metrics
 from mcpgateway.report.health import healthBody

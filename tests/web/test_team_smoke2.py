@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from mcpgateway.core.aggregate.types import ToolFilter
 from mcpgateway.core.pools.pool import ServerUnavailable
+from mcpgateway.core.spec import ToolFilter
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.web.app import makeSite
 from mcpgateway.web.guard import STDERR_MARK, forCaller

@@ -56,17 +56,12 @@ from mcpgateway.core.aggregate.session import (
     ToolsLike,
 )
 from mcpgateway.core.aggregate.tasks import TaskRequests
-from mcpgateway.core.aggregate.types import (
-    SERVER_PREFIX,
-    EndpointSpec,
-    NameSettings,
-    ShieldSpec,
-    ToolFilter,
-)
+from mcpgateway.core.aggregate.types import SERVER_PREFIX, EndpointSpec, NameSettings, ShieldSpec
 from mcpgateway.core.aggregate.view import View
 from mcpgateway.core.aggregate.viewing import SessionViews
 from mcpgateway.core.pools.pool import ServerPool
 from mcpgateway.core.sessions import Session
+from mcpgateway.core.spec import ToolFilter
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs

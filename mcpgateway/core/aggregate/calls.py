@@ -12,13 +12,9 @@ from typing import Any
 
 from mcpgateway.core.aggregate.naming import Namer
 from mcpgateway.core.aggregate.session import AggregateSession
-from mcpgateway.core.aggregate.types import (
-    RELATED_TASK,
-    TASKS_SINCE,
-    EndpointSpec,
-    TaskTable,
-)
+from mcpgateway.core.aggregate.types import TASKS_SINCE, EndpointSpec, TaskTable
 from mcpgateway.core.aggregate.view import View
+from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.core.toolgate import PoolPins
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message

@@ -50,14 +50,9 @@ from mcpgateway.core.aggregate.modernsearch import ModernContext, callGatewayToo
 from mcpgateway.core.aggregate.session import SERVER_INFO, AggregateSession, CallFailed
 from mcpgateway.core.aggregate.types import SERVER_PREFIX
 from mcpgateway.core.aggregate.view import View
-from mcpgateway.core.era2026.types import (
-    Era2026Request,
-    Era2026Stats,
-    ListenFilter,
-    ListenHandle,
-    Sink,
-)
+from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle, Sink
 from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.status import Era2026Stats
 from mcpgateway.core.tasks.manager import (
     TaskManager,
     declaresTasks,

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 
 from mcpgateway.core.aggregate.calls import withMode
 from mcpgateway.core.aggregate.session import AggregateSession, CatalogLike
-from mcpgateway.core.aggregate.types import EndpointSpec, ToolFilter
+from mcpgateway.core.aggregate.types import EndpointSpec
 from mcpgateway.core.aggregate.view import Member, mergeFilters, selected
 from mcpgateway.core.pools.pool import ServerPool
+from mcpgateway.core.spec import ToolFilter
 
 
 class Roster:

@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcpgateway.core.spec import ToolFilter
+from mcpgateway.core.taskterms import isTerminal
+
 SERVER_PREFIX = "/mcp"
 """The C{server} of every aggregate session (no server name has a C{/})."""
 
@@ -22,24 +25,6 @@ def isAggregateRecord(record: Mapping[str, Any]) -> bool:
     """Whether a saved session record is an aggregate session's."""
     server = record.get("server")
     return isinstance(server, str) and server.startswith(SERVER_PREFIX)
-
-
-@dataclass(frozen=True)
-class ToolFilter:
-    """One server's part of an endpoint.
-
-    @ivar enabled: listed at all.
-    @ivar include: tool names listed and callable (empty: all).
-    @ivar exclude: tool names never listed nor callable.
-    @ivar budget: at most this many of its tools listed (the first ones).
-    @ivar alias: the prefix its names get instead of the server's name.
-    """
-
-    enabled: bool = True
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    budget: int | None = None
-    alias: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,17 +92,6 @@ adds their settings)."""
 TASKS_SINCE = "2025-11-25"
 """The first protocol revision with tasks (an aggregate session of an older
 one is offered none)."""
-RELATED_TASK = "io.modelcontextprotocol/related-task"
-"""The C{_meta} key that names the task a message or result is of."""
-TASK_TERMINAL = frozenset({"completed", "failed", "cancelled"})
-"""The statuses a task never leaves."""
-
-
-def isTerminal(status: object) -> bool:
-    """Whether a child's task C{status} is one a task never leaves (a status
-    that is not a string, an object or a list, is an unknown one: not
-    terminal, and never an error)."""
-    return isinstance(status, str) and status in TASK_TERMINAL
 
 
 @dataclass

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mcpgateway.core.aggregate.naming import UNLIMITED, Namer
-from mcpgateway.core.aggregate.types import EndpointSpec, Owner, ToolFilter
+from mcpgateway.core.aggregate.types import EndpointSpec, Owner
+from mcpgateway.core.spec import ToolFilter
 
 SEARCH_TOOLS = ("search", "describe", "invoke")
 """The gateway tools a hybrid listing adds (C{get_result} comes with shielding)."""

@@ -35,13 +35,12 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from mcpgateway.core.aggregate.types import isTerminal
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.exchange import Exchange, Sink
-from mcpgateway.core.fanout import RELATED_TASK, TaskOwners
+from mcpgateway.core.fanout import TaskOwners
 from mcpgateway.core.router import Router
 from mcpgateway.core.sessions import SessionLike
-from mcpgateway.core.tasks.model import EXTENSION
+from mcpgateway.core.taskterms import EXTENSION, RELATED_TASK, isTerminal
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.protocol.jsonrpc import Message
 from mcpgateway.runtime import logs

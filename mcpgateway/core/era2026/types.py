@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
+from mcpgateway.core.status import Era2026Stats
 from mcpgateway.protocol.jsonrpc import Message
 
 Sink = Callable[[Message], bool]
@@ -95,18 +96,6 @@ class ListenHandle(Protocol):
 
     def close(self) -> None:
         """The client went away: give back what the stream held."""
-
-
-@dataclass
-class Era2026Stats:
-    """Counters of one server's modern traffic (for C{/health} and C{/metrics})."""
-
-    requests: int = 0
-    inputRounds: int = 0
-    inputExpired: int = 0
-    badRequestStates: int = 0
-    listenStreams: int = 0
-    suspendedCalls: int = 0
 
 
 class Era2026Service(Protocol):

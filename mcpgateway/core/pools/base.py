@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.logger import Logger
 
 from mcpgateway.core.era2026.mrtr import BridgeLimits, InputBridge
-from mcpgateway.core.era2026.types import Era2026Request, Era2026Stats, ListenFilter, ListenHandle
+from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import HealingPolicy
@@ -47,7 +47,7 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.spawn import Spawner
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.stats import RequestStats
-from mcpgateway.core.status import Lifecycle, Resolution, ServerState, ServerStatus
+from mcpgateway.core.status import Era2026Stats, Lifecycle, Resolution, ServerState, ServerStatus
 from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import Upstream
 from mcpgateway.protocol import jsonrpc

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.logger import Logger
@@ -22,14 +22,18 @@ from twisted.python.failure import Failure
 from mcpgateway.core.era2026.childtask import keepsTasks
 from mcpgateway.core.era2026.listen import Listener, honour
 from mcpgateway.core.era2026.mrtr import InputBridge
-from mcpgateway.core.era2026.types import Era2026Request, Era2026Stats, ListenFilter, ListenHandle
+from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.pools.pool import NoSharedChild, UnknownRoute
 from mcpgateway.core.router import Router
 from mcpgateway.core.spec import ServerSpec, Variant
+from mcpgateway.core.status import Era2026Stats
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc, wire2026
 from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    from mcpgateway.core.era2026.child import Era2026ChildAdapter
 
 __all__ = ["Era2026Host", "Era2026Side"]
 
@@ -149,7 +153,9 @@ class Era2026Side:
         info = initialize.get("serverInfo")
         serverInfo = info if isinstance(info, dict) else None
         if upstream.adapter is not None:  # the child speaks 2026-07-28 itself: passed through
-            return upstream.adapter.modern(request, sink, serverInfo, scope)
+            # the pools' upstreams make their adapters with ERA2026_WIRE
+            adapter = cast("Era2026ChildAdapter", upstream.adapter)
+            return adapter.modern(request, sink, serverInfo, scope)
         if keepsTasks(request, initialize, upstream.router):
             request = replace(request, childTask=True)
         answered = self.bridge.call(upstream.router, request, sink)

@@ -15,6 +15,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from mcpgateway.core.era2026.wire import ERA2026_WIRE
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.pools.pool import ChildListener, ServerPool
@@ -79,6 +80,7 @@ class ChildMaker:
             self._stats,
             self._events,
             onReady=self._childReady,
+            era2026=ERA2026_WIRE,
         )
         router = upstream.router
         router.onAmbiguous = lambda method, sessions: self._ambiguous(method, sessions, router)

@@ -59,14 +59,14 @@ from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
-from mcpgateway.core.era2026.types import Era2026Request, Era2026Stats, ListenFilter, ListenHandle
+from mcpgateway.core.era2026.types import Era2026Request, ListenFilter, ListenHandle
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.healing import Breaker
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec, Sharing, Variant
 from mcpgateway.core.stats import RequestStats
-from mcpgateway.core.status import Resolution, ServerState, ServerStatus
+from mcpgateway.core.status import Era2026Stats, Resolution, ServerState, ServerStatus
 from mcpgateway.core.toolgate import PinnedTools
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc

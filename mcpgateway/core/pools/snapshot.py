@@ -16,7 +16,6 @@ from typing import Protocol, cast
 
 from twisted.internet.interfaces import IReactorTime
 
-from mcpgateway.core.era2026.types import Era2026Stats
 from mcpgateway.core.healing import Breaker, circuitReason
 from mcpgateway.core.spawn import notFound
 from mcpgateway.core.spec import ServerSpec
@@ -24,6 +23,7 @@ from mcpgateway.core.stats import RequestStats
 from mcpgateway.core.status import (
     ChildStatus,
     Circuit,
+    Era2026Stats,
     Lifecycle,
     RequestSnapshot,
     Resolution,

@@ -32,14 +32,8 @@ from twisted.internet.defer import Deferred, succeed
 
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.manager import TaskManager
-from mcpgateway.core.tasks.model import (
-    CANCELLED,
-    COMPLETED,
-    NOT_LOADED,
-    RELATED_TASK,
-    Task,
-    envelope,
-)
+from mcpgateway.core.tasks.model import CANCELLED, COMPLETED, NOT_LOADED, Task, envelope
+from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.protocol import jsonrpc
 
 TASKS_VERSION = "2025-11-25"

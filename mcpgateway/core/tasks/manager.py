@@ -44,7 +44,6 @@ from mcpgateway.core.tasks.archive import TaskArchive
 from mcpgateway.core.tasks.model import (
     CANCELLED,
     COMPLETED,
-    EXTENSION,
     FAILED,
     INPUT_REQUIRED,
     NOT_LOADED,
@@ -54,6 +53,7 @@ from mcpgateway.core.tasks.model import (
     detailed,
 )
 from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import jsonrpc
 from mcpgateway.runtime import logs
 

@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-EXTENSION = "io.modelcontextprotocol/tasks"
-"""The extension's id (C{capabilities.extensions} on both sides)."""
-RELATED_TASK = "io.modelcontextprotocol/related-task"
-"""The 2025-11-25 C{_meta} key an inlined result never carries."""
+from mcpgateway.core.taskterms import EXTENSION as EXTENSION
+from mcpgateway.core.taskterms import RELATED_TASK
+
+# EXTENSION is also read from here by the benchmarks (benchmarks/tasks.py,
+# benchmarks/taskload.py); the core and the tests read it from taskterms.
 
 WORKING = "working"
 INPUT_REQUIRED = "input_required"

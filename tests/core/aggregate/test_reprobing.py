@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 from mcpgateway.core.aggregate.reprobing import Reprobes
 from mcpgateway.core.aggregate.roster import Roster
 from mcpgateway.core.aggregate.session import REPROBE_SOON, AggregateSession, CatalogLike
-from mcpgateway.core.aggregate.types import ToolFilter
+from mcpgateway.core.spec import ToolFilter
 
 
 def reprobes(clock: Clock) -> Reprobes:

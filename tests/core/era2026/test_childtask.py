@@ -12,9 +12,9 @@ from twisted.internet.defer import CancelledError, Deferred
 
 from mcpgateway.core.era2026.childtask import keepsTasks
 from mcpgateway.core.era2026.mrtr import COALESCE
-from mcpgateway.core.fanout import RELATED_TASK, SharedFanout
+from mcpgateway.core.fanout import SharedFanout
 from mcpgateway.core.router import Router
-from mcpgateway.core.tasks.model import EXTENSION
+from mcpgateway.core.taskterms import EXTENSION, RELATED_TASK
 from mcpgateway.protocol import jsonrpc
 from tests.core.era2026.test_mrtr import ACCEPT, ALL_CAPS, ELICIT, TIMEOUT, BridgeCase, ok
 from tests.fakes import FakeSession, RecordingSink

@@ -12,11 +12,12 @@ from twisted.internet.defer import CancelledError
 from twisted.trial.unittest import SynchronousTestCase
 
 from mcpgateway.core.era2026.mrtr import COALESCE
-from mcpgateway.core.era2026.types import Era2026Request, Era2026Service, Era2026Stats, ListenFilter
+from mcpgateway.core.era2026.types import Era2026Request, Era2026Service, ListenFilter
 from mcpgateway.core.gateway import Gateway
 from mcpgateway.core.pools.shared import SharedPool
 from mcpgateway.core.sessions import Session
 from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.status import Era2026Stats
 from mcpgateway.protocol import jsonrpc, wire2026
 from tests.fakes import FakeProcessReactor, RecordingSink, fakeSpawner
 

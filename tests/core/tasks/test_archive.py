@@ -13,8 +13,9 @@ from twisted.internet.task import Clock
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.tasks.archive import PeerJournal, TaskArchive, journalName
 from mcpgateway.core.tasks.manager import TaskManager
-from mcpgateway.core.tasks.model import COMPLETED, EXTENSION, WORKING, Task
+from mcpgateway.core.tasks.model import COMPLETED, WORKING, Task
 from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import jsonrpc
 
 NOW = 1_800_000_000.0

@@ -18,8 +18,9 @@ from mcpgateway.core.sessions import Session
 from mcpgateway.core.tasks.keeping import CUT_BY_RESTART, TaskKeeping
 from mcpgateway.core.tasks.legacy import LegacyTasks
 from mcpgateway.core.tasks.manager import TaskManager
-from mcpgateway.core.tasks.model import COMPLETED, EXTENSION, FAILED, WORKING, Task
+from mcpgateway.core.tasks.model import COMPLETED, FAILED, WORKING, Task
 from mcpgateway.core.tasks.store import JOURNAL_NAME, TaskStore
+from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.protocol import jsonrpc
 
 NOW = 1000.0

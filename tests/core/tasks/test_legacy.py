@@ -25,8 +25,8 @@ from mcpgateway.core.tasks.legacy import (
     speaksTasks,
 )
 from mcpgateway.core.tasks.manager import TaskLimits, TaskManager
-from mcpgateway.core.tasks.model import RELATED_TASK
 from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.taskterms import RELATED_TASK
 from mcpgateway.protocol import jsonrpc
 
 NOW = 1_800_000_000.0

@@ -14,8 +14,8 @@ from twisted.internet.task import Clock
 
 from mcpgateway.core.era2026.types import Era2026Request
 from mcpgateway.core.tasks.manager import TaskLimits, TaskManager, withTasksExtension
-from mcpgateway.core.tasks.model import EXTENSION, RELATED_TASK
 from mcpgateway.core.tasks.store import TaskStore
+from mcpgateway.core.taskterms import EXTENSION, RELATED_TASK
 from mcpgateway.protocol import jsonrpc
 
 WITH_TASKS: dict[str, object] = {"extensions": {EXTENSION: {}}}

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from benchenv import HERE, PY, REPO, log
+from benchlevels import runLevel
 from gatewayproc import Gateway, everythingSpec, firstCall
-from levels import runLevel
 from procstat import QuietGate
 
 

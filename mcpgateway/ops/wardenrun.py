@@ -1,0 +1,188 @@
+# -*- test-case-name: tests.ops.test_wardenrun -*-
+"""The warden: the one process that outlives its gateway to stop what the
+gateway's children left running.
+
+C{python -I -S .../mcpgateway/ops/wardenrun.py}, started by the gateway
+(L{mcpgateway.ops.warden}) with a pipe on its stdin. The gateway writes a
+line for each child it starts (C{+PID}) and for each that ends (C{-PID}).
+The end of its stdin, which the kernel makes when the gateway exits
+however it exits (C{SIGKILL} included), means the gateway is gone: the
+warden stops every process of the sessions and process groups of the
+children still recorded, and every process whose environment holds the
+marker the gateway gives each child (its C{=NAME=VALUE} line):
+C{SIGTERM}, then C{SIGKILL} after L{GRACE} seconds, and exits. After a
+clean stop it finds what started a session of its own and so escaped
+its child's stop.
+
+Every child leads a session and a process group of its own (the
+C{setsid} program, or the sandbox launcher), so that pid names all that
+the child started except what started a session of its own (a daemon's
+double fork): the marker finds those, unless they dropped their
+environment; a sandbox's pid namespace ends every one of them with it
+(docs/lifecycle.md). A session id stays in use while any process is in
+it, so its number is never another's.
+
+It starts a session of its own, so a signal to the gateway's terminal or
+process group does not reach it. Standard library only, no C{site}: it
+costs one small process per gateway.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+TYPE_CHECKING = False  # typing itself is not imported: the warden starts lean
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+GRACE = 2.0
+"""Seconds between C{SIGTERM} and C{SIGKILL}."""
+PROC = "/proc"
+
+
+def groupsOf(pid: int, procRoot: str = PROC) -> tuple[int, int] | None:
+    """The process group and session of C{pid} (fields 5 and 6 of its
+    C{stat}), or C{None} when it is gone or a zombie."""
+    try:
+        with open(os.path.join(procRoot, str(pid), "stat"), "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b")") + 1 :].split()
+    try:
+        if fields[0] in (b"Z", b"X"):
+            return None
+        return int(fields[2]), int(fields[3])
+    except (IndexError, ValueError):
+        return None
+
+
+def members(leaders: set[int], procRoot: str = PROC) -> list[int]:
+    """The live processes whose process group or session is one of
+    C{leaders} (never this process)."""
+    found = []
+    me = os.getpid()
+    try:
+        names = os.listdir(procRoot)
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit() or int(name) == me:
+            continue
+        ids = groupsOf(int(name), procRoot)
+        if ids is not None and (ids[0] in leaders or ids[1] in leaders):
+            found.append(int(name))
+    return found
+
+
+def marked(marker: bytes, procRoot: str = PROC) -> list[int]:
+    """The live processes (of this user: others' environments are not
+    readable) whose environment holds C{marker} (C{NAME=VALUE}): every
+    descendant of the gateway's children that kept the environment it was
+    given, whatever session it started."""
+    if not marker:
+        return []
+    found = []
+    me = os.getpid()
+    needle = b"\0" + marker + b"\0"
+    try:
+        names = os.listdir(procRoot)
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(os.path.join(procRoot, name, "environ"), "rb") as f:
+                environ = b"\0" + f.read() + b"\0"
+        except OSError:
+            continue
+        if needle in environ and groupsOf(int(name), procRoot) is not None:
+            found.append(int(name))
+    return found
+
+
+def signalAll(pids: list[int], signum: int) -> None:
+    """Send C{signum} to each of C{pids}; one that is gone or not ours is skipped."""
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+
+
+def stopAll(
+    leaders: set[int],
+    marker: bytes = b"",
+    procRoot: str = PROC,
+    grace: float = GRACE,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> int:
+    """Stop every process of C{leaders}' groups and sessions and every
+    process L{marked} with C{marker}: TERM, then KILL to those still there
+    after C{grace} seconds. How many there were."""
+
+    def left() -> list[int]:
+        return sorted(set(members(leaders, procRoot)) | set(marked(marker, procRoot)))
+
+    first = left()
+    if not first:
+        return 0
+    signalAll(first, signal.SIGTERM)
+    deadline = monotonic() + grace
+    while monotonic() < deadline:
+        if not left():
+            return len(first)
+        sleep(0.05)
+    signalAll(left(), signal.SIGKILL)
+    return len(first)
+
+
+def follow(lines: Iterable[bytes], leaders: set[int]) -> bytes:
+    """Keep C{leaders} in step with the gateway's C{+PID}/C{-PID} lines; the
+    marker its C{=NAME=VALUE} line named (the variable every child gets)."""
+    marker = b""
+    for raw in lines:
+        line = raw.strip()
+        if line[:1] == b"=" and b"=" in line[1:]:
+            marker = line[1:]
+            continue
+        if len(line) < 2 or line[:1] not in (b"+", b"-") or not line[1:].isdigit():
+            continue
+        pid = int(line[1:])
+        if line[:1] == b"+":
+            leaders.add(pid)
+        else:
+            leaders.discard(pid)
+    return marker
+
+
+def say(text: str) -> None:
+    """A line on stderr (the gateway's log while it lives; nowhere after)."""
+    try:
+        sys.stderr.write(f"mcpgateway warden: {text}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+
+
+def main() -> int:
+    """Follow the gateway until its pipe ends, then stop what is left."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    if os.getpgid(0) != os.getpid():
+        os.setsid()
+    leaders: set[int] = set()
+    marker = follow(iter(sys.stdin.buffer.readline, b""), leaders)
+    stopped = stopAll(leaders, marker)
+    if stopped:
+        say(f"the gateway is gone: stopped {stopped} process(es) its children left")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
