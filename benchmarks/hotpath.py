@@ -51,7 +51,8 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 import gateway_patches  # noqa: E402
 
 
-def main() -> None:
+def options() -> argparse.Namespace:
+    """The command line: how many calls and rounds, and what else to measure."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=5)
@@ -65,77 +66,90 @@ def main() -> None:
         choices=("stock", "tuned"),
         help="the site's channel and request (--twisted; default: $MCPGATEWAY_TWISTED, else tuned)",
     )
-    args = ap.parse_args()
-    if args.twisted:
-        os.environ["MCPGATEWAY_TWISTED"] = args.twisted  # what makeSite reads
-    patches = {p for p in args.patches.split(",") if p}
-    gateway_patches.applyEarly(patches)
+    return ap.parse_args()
 
-    from twisted.internet.address import IPv4Address
-    from twisted.internet.testing import StringTransport
 
-    from tests.http import ACCEPT_BOTH, Harness
+class Calls:
+    """One session on the real site, driven a C{tools/call} at a time: the
+    request's bytes into the channel, the fake child's answer into the
+    gateway, the CPU of both timed."""
 
-    gateway_patches.apply(patches)
-    h = Harness()
-    audit = None
-    if args.audit_log:
-        from pathlib import Path
+    def __init__(self, args: argparse.Namespace) -> None:
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.testing import StringTransport
 
-        from mcpgateway.ops.audit import AuditLog
-        from mcpgateway.web.app import makeSite
-        from mcpgateway.web.surfaces import TeamSurface
+        from tests.http import ACCEPT_BOTH, Harness
 
-        audit = AuditLog(Path(args.audit_log), h.reactor, payloads=args.audit_payloads)
-        audit.startService()
-        h.site = makeSite(h.gateway, h.reactor, team=TeamSurface(audit=audit))
-    sid = h.initialize("srv")
-    proc = h.process()
-    proc.written.clear()
-    transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
-    protocol = h.site.buildProtocol(transport.getPeer())
-    protocol.makeConnection(transport)
-    head = (
-        "POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: "
-        + ACCEPT_BOTH
-        + "\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n"
-        "Mcp-Session-Id: " + sid + "\r\nContent-Length: "
-    ).encode()
-    clock = time.process_time
-    perRound = []
-    bad = 0
-    n = 0
+        h = Harness()
+        self.audit: Any = None
+        if args.audit_log:
+            from pathlib import Path
 
-    def timed(f: Any, data: bytes, profile: Any) -> float:
+            from mcpgateway.ops.audit import AuditLog
+            from mcpgateway.web.app import makeSite
+            from mcpgateway.web.surfaces import TeamSurface
+
+            self.audit = AuditLog(Path(args.audit_log), h.reactor, payloads=args.audit_payloads)
+            self.audit.startService()
+            h.site = makeSite(h.gateway, h.reactor, team=TeamSurface(audit=self.audit))
+        sid = h.initialize("srv")
+        self.proc = h.process()
+        self.proc.written.clear()
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 50000))
+        self.protocol = h.site.buildProtocol(self.transport.getPeer())
+        self.protocol.makeConnection(self.transport)
+        self.head = (
+            "POST /srv/mcp HTTP/1.1\r\nHost: 127.0.0.1:9100\r\nAccept: "
+            + ACCEPT_BOTH
+            + "\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n"
+            "Mcp-Session-Id: " + sid + "\r\nContent-Length: "
+        ).encode()
+        self.clock = time.process_time
+
+    def timed(self, f: Any, data: bytes, profile: Any) -> float:
         """CPU seconds of C{f(data)} (under C{profile} when given)."""
         if profile is not None:
             profile.enable()
-        t0 = clock()
+        t0 = self.clock()
         f(data)
-        took: float = clock() - t0
+        took: float = self.clock() - t0
         if profile is not None:
             profile.disable()
         return took
 
-    def one(n: int, profile: Any = None) -> tuple[float, bool]:
+    def one(self, n: int, profile: Any = None) -> tuple[float, bool]:
+        """Call number C{n}: its CPU seconds, and whether its answer was its own."""
         msg = b"hotpath-%d" % n
         body = (
             b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
             b'"arguments":{"message":"%s"}}}' % (n, msg)
         )
-        transport.clear()
-        took = timed(protocol.dataReceived, head + b"%d\r\n\r\n" % len(body) + body, profile)
-        childId = json.loads(proc.written.pop())["id"]
+        self.transport.clear()
+        request = self.head + b"%d\r\n\r\n" % len(body) + body
+        took = self.timed(self.protocol.dataReceived, request, profile)
+        childId = json.loads(self.proc.written.pop())["id"]
         reply = (
             b'{"jsonrpc":"2.0","id":%d,"result":{"content":[{"type":"text",'
             b'"text":"Echo: %s"}]}}\n' % (childId, msg)
         )
-        took += timed(proc.stdout, reply, profile)
-        out = transport.value()  # chunked SSE or one Content-Length answer: both complete
+        took += self.timed(self.proc.stdout, reply, profile)
+        out = self.transport.value()  # chunked SSE or one Content-Length answer: both complete
         return took, (b'"id":%d,' % n) in out and (b"Echo: " + msg) in out
 
-    floor = floorRunner(head, clock) if args.floor else None
-    parserFloor = parserFloorRunner(head, clock) if args.floor else None
+
+def main() -> None:
+    args = options()
+    if args.twisted:
+        os.environ["MCPGATEWAY_TWISTED"] = args.twisted  # what makeSite reads
+    patches = {p for p in args.patches.split(",") if p}
+    gateway_patches.applyEarly(patches)
+    gateway_patches.apply(patches)
+    calls = Calls(args)
+    perRound = []
+    bad = 0
+    n = 0
+    floor = floorRunner(calls.head, calls.clock) if args.floor else None
+    parserFloor = parserFloorRunner(calls.head, calls.clock) if args.floor else None
     floorRounds: list[float] = []
     parserRounds: list[float] = []
     for _ in range(args.rounds):
@@ -143,7 +157,7 @@ def main() -> None:
         gc.collect()
         for _ in range(args.calls):
             n += 1
-            took, ok = one(n)
+            took, ok = calls.one(n)
             spent += took
             bad += not ok
         perRound.append(spent / args.calls * 1e6)
@@ -161,12 +175,12 @@ def main() -> None:
         profile = cProfile.Profile()
         for _ in range(1000):
             n += 1
-            bad += not one(n, profile)[1]
+            bad += not calls.one(n, profile)[1]
         stats = pstats.Stats(profile)
         counted = round(sum(v[1] for v in stats.stats.values()) / 1000, 1)  # type: ignore[attr-defined]
     perRound.sort()
-    if audit is not None:
-        audit.stopService()
+    if calls.audit is not None:
+        calls.audit.stopService()
     print(
         json.dumps(
             {
@@ -177,7 +191,7 @@ def main() -> None:
                 "usPerCall": round(perRound[len(perRound) // 2], 1),
                 "usPerCallRounds": [round(x, 1) for x in perRound],
                 "bad": bad,
-                **({"auditRecords": audit.records} if audit is not None else {}),
+                **({"auditRecords": calls.audit.records} if calls.audit is not None else {}),
                 **({"functionCallsPerCall": counted} if counted is not None else {}),
                 **(median("twistedWebFloor", floorRounds) if floorRounds else {}),
                 **(median("httptoolsFloor", parserRounds) if parserRounds else {}),

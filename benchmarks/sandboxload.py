@@ -197,7 +197,9 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}/everything/mcp"
 
     def children(self) -> list[int]:
-        return descendants(self.pid)
+        """The processes of its child (the gateway's own helpers, which
+        run C{mcpgateway/ops/} programs, left out)."""
+        return [pid for pid in descendants(self.pid) if "/mcpgateway/ops/" not in commandOf(pid)]
 
     def confinement(self) -> str:
         """How its child runs: the first line of the sandbox's own words."""
@@ -287,10 +289,12 @@ def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def tree(gateway: Gateway) -> dict[str, Any]:
     """The child tree's resident memory and processes, and the gateway's."""
     children = gateway.children()
+    each = [(commandOf(pid), rssKib([pid])) for pid in children]
     return {
         "childTreeRssKiB": rssKib(children),
+        "bwrapRssKiB": sum(rss for command, rss in each if "bwrap" in command.split(" ")[0]),
         "processes": len(children),
-        "commands": [commandOf(pid)[:120] for pid in children],
+        "commands": [{"command": command[:120], "rssKiB": rss} for command, rss in each],
         "gatewayRssKiB": rssKib([gateway.pid]),
         "confinement": gateway.confinement(),
     }
@@ -333,13 +337,16 @@ def report(results: dict[str, Any]) -> str:
                 f"{row['p99Us']} | {row['gatewayCpuUsPerCall']:.0f} | "
                 f"{row['childCpuUsPerCall']:.0f} | {row['wrong']} |"
             )
-    lines += ["", "| mode | child tree RSS | processes | gateway RSS | confinement |"]
-    lines.append("| --- | --- | --- | --- | --- |")
+    lines += [
+        "",
+        "| mode | child tree RSS | of which bubblewrap's | processes | gateway RSS | confinement |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for mode in MODES:
         t = results["trees"][mode]
         lines.append(
-            f"| {mode} | {t['childTreeRssKiB'] / 1024:.1f} MiB | {t['processes']} | "
-            f"{t['gatewayRssKiB'] / 1024:.1f} MiB | {t['confinement']} |"
+            f"| {mode} | {t['childTreeRssKiB'] / 1024:.1f} MiB | {t['bwrapRssKiB'] / 1024:.1f} MiB"
+            f" | {t['processes']} | {t['gatewayRssKiB'] / 1024:.1f} MiB | {t['confinement']} |"
         )
     return "\n".join(lines)
 

@@ -419,8 +419,15 @@ def isProbe(spawn: tuple[str, list[str], dict[str, str] | None, str | None]) -> 
     return spawn[1][-1:] == ["--probe"]
 
 
+def isWarden(spawn: tuple[str, list[str], dict[str, str] | None, str | None]) -> bool:
+    """Whether a L{FakeProcessReactor} spawn is the gateway's warden
+    (L{mcpgateway.ops.wardenrun}), started with the first child."""
+    return any(arg.endswith("wardenrun.py") for arg in spawn[1])
+
+
 def childSpawns(
     reactor: FakeProcessReactor,
 ) -> list[tuple[str, list[str], dict[str, str] | None, str | None]]:
-    """C{reactor}'s spawns but the sandbox's probe (L{isProbe})."""
-    return [spawn for spawn in reactor.spawned if not isProbe(spawn)]
+    """C{reactor}'s spawns but the sandbox's probe (L{isProbe}) and the
+    warden (L{isWarden})."""
+    return [spawn for spawn in reactor.spawned if not isProbe(spawn) and not isWarden(spawn)]

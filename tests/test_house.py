@@ -317,7 +317,7 @@ BENCH_MODULES = {path.stem: path for path in sorted(BENCHMARKS.glob("*.py"))}
 """The scripts and modules of C{benchmarks/}, by the name they import each
 other by (each script puts its folder first on C{sys.path})."""
 
-BENCH_LONG_FUNCTIONS: frozenset[str] = frozenset({"hotpath.main"})
+BENCH_LONG_FUNCTIONS: frozenset[str] = frozenset()
 """Benchmark functions still over 100 lines, each to be split; the list
 only shrinks."""
 

@@ -26,11 +26,12 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from mcpgateway.config.aggregate import FilterError, serverFilter
 from mcpgateway.config.envfiles import NAME as ENV_NAME
+from mcpgateway.config.identity import IdentityError, parseServerInfo
 from mcpgateway.config.ratelimits import LimitsError, canonical
 from mcpgateway.config.references import BadReference, referencesOf
 from mcpgateway.config.steering import isDenied
@@ -345,7 +346,23 @@ def parseEntry(
         references=references,
         sandbox=_sandbox(entry),
         limits=_limits(entry),
+        **_serverInfo(entry),
     )
+
+
+class _Identity(TypedDict):
+    displayName: str | None
+    displayTitle: str | None
+
+
+def _serverInfo(entry: dict[str, Any]) -> _Identity:
+    """The entry's C{"serverInfo"}: the name and title its clients see
+    (L{mcpgateway.config.identity}), checked, as L{ServerSpec} fields."""
+    try:
+        name, title = parseServerInfo(entry)
+    except IdentityError as e:
+        raise EntryError(str(e)) from None
+    return _Identity(displayName=name, displayTitle=title)
 
 
 def _limits(entry: dict[str, Any]) -> str:

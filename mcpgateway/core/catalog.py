@@ -500,7 +500,7 @@ class CatalogService:
         """List C{kinds} of C{key} through C{upstream}'s router; the catalog
         kept (C{None}: the listing failed, or the pool was replaced meanwhile)."""
         router: Router = upstream.router
-        initialize = upstream.initializeResult or upstream.sessionInitializeResult
+        initialize = upstream.childInitializeResult or upstream.sessionInitializeResult
         launch = launchOf(pool.spec)
         sequence = self._next()
 

@@ -119,7 +119,6 @@ class Session:
         "restored",
         "scope",
         "server",
-        "shortId",
         "variant",
         "visiting",
     )
@@ -136,9 +135,6 @@ class Session:
         now: float,
     ) -> None:
         self.id = sessionId
-        self.shortId = shortId(sessionId)
-        """What logs call it: 8 hex digits of the id's SHA-256 (never the id,
-        which is the session's only secret)."""
         self.server = server
         self.protocolVersion = protocolVersion
         self.capabilities = capabilities
@@ -174,6 +170,14 @@ class Session:
         that principal's child."""
         self.variant: Variant | None = None
         """How its child is launched (scoped servers; never persisted)."""
+
+    @property
+    def shortId(self) -> str:
+        """What logs call it: 8 hex digits of the id's SHA-256 (never the id,
+        which is the session's only secret). Worked out when a line needs
+        it, not kept: most sessions are named in a log line or two, and a
+        string kept is 57 bytes per session (memory per idle session counts)."""
+        return shortId(self.id)
 
     @property
     def pidFromSocket(self) -> bool:
@@ -385,6 +389,44 @@ class SessionIds(Protocol):
         """A fresh id for a session with C{facts}."""
 
 
+SHARED_VALUES = 4096
+"""How many distinct C{capabilities} and C{clientInfo} objects a
+L{SharedValues} keeps for sessions to share."""
+
+
+class SharedValues:
+    """One object for equal C{initialize} values (C{capabilities},
+    C{clientInfo}) across sessions: the sessions of one client program
+    declare the same ones, and a copy of each per session is most of what
+    an idle session holds (a few hundred bytes). The values are never
+    changed once a session has them, so sharing them changes nothing but
+    memory. Equal means the same text (C{repr}, which tells C{1}, C{1.0}
+    and C{True} apart), key order included (what the sessions file then
+    writes is what each client sent). At most
+    L{SHARED_VALUES} are kept; beyond that a value is not shared (a client
+    sending a different C{clientInfo} each time fills the table once,
+    never more)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: dict[str, dict[str, Any]] = {}
+
+    def share(self, value: dict[str, Any]) -> dict[str, Any]:
+        """The kept object equal to C{value}, else C{value} (kept when there is room)."""
+        key = repr(value)  # JSON values: equal texts, equal values (1, 1.0, True apart)
+        values = self._values
+        kept = values.get(key)
+        if kept is not None:
+            return kept
+        if len(values) < SHARED_VALUES:
+            values[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 class SessionRegistry:
     """All live sessions, by id."""
 
@@ -396,6 +438,8 @@ class SessionRegistry:
         self._clock = clock
         self._ids = ids
         self._sessions: dict[str, Session] = {}
+        self.shared = SharedValues()
+        """The C{capabilities} and C{clientInfo} its sessions share (L{create})."""
         self._groupActivity: dict[int, float] = {}
         """Last activity of each owner group (the sessions of one client pid)."""
         self.changes = 0
@@ -417,13 +461,21 @@ class SessionRegistry:
     ) -> Session:
         """Open a session with a fresh id: visible ASCII, 192 random bits;
         with an L{SessionIds} and the session's C{facts}, the id it makes
-        of them. C{factory}: the kind of session (an aggregate session)."""
+        of them. C{factory}: the kind of session (an aggregate session).
+        Equal C{capabilities} and C{clientInfo} are one object across
+        sessions (L{SharedValues})."""
         if self._ids is not None and facts is not None:
             sessionId = self._ids.newId(facts)
         else:
             sessionId = secrets.token_urlsafe(24)
+        share = self.shared.share
         session = (factory or Session)(
-            sessionId, server, protocolVersion, capabilities, clientInfo, self._clock.seconds()
+            sessionId,
+            server,
+            protocolVersion,
+            share(capabilities),
+            share(clientInfo),
+            self._clock.seconds(),
         )
         self._sessions[sessionId] = session
         self.changes += 1

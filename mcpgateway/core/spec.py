@@ -274,6 +274,12 @@ class ServerSpec:
     and kept as compact JSON (L{mcpgateway.config.ratelimits.canonical});
     empty when it has none. Read by the governance layer, never by the
     kernel; a change restarts nothing."""
+    displayName: str | None = None
+    """The C{serverInfo.name} its clients see (config C{"serverInfo": {"name":
+    ...}}); C{None}: the name its child gives (L{mcpgateway.core.identity})."""
+    displayTitle: str | None = None
+    """The C{serverInfo.title} its clients see (config C{"serverInfo":
+    {"title": ...}}); C{None}: the child's own, if it gives one."""
     origin: EntryOrigin | None = None
     """Where its entry comes from when that is a project's own file (a
     repository's), whose secret references are not the repository's to use;

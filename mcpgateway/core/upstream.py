@@ -46,6 +46,7 @@ from mcpgateway.core.environment import redirecting
 from mcpgateway.core.erawire import ChildAdapter, Era2026Wire
 from mcpgateway.core.events import EventLog
 from mcpgateway.core.healing import Breaker, circuitReason
+from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.router import Fanout, Router
 from mcpgateway.core.spawn import SecretsUnavailable, Spawner, notFound
 from mcpgateway.core.spec import ServerSpec
@@ -80,7 +81,9 @@ class Upstream:
     """One child of a server and the router of its id space.
 
     @ivar initializeResult: the child's C{InitializeResult} (shared
-        children; a modern child's is made from its C{DiscoverResult}).
+        children; a modern child's is made from its C{DiscoverResult}), as
+        clients see it: with the entry's chosen C{serverInfo}
+        (L{mcpgateway.core.identity}).
     @ivar state: where the child is in its life (L{Lifecycle}).
     @ivar era: what the current (or last) child speaks: C{"legacy"} or C{"modern"}.
     @ivar adapter: the wire of a modern child (C{None}: a legacy child).
@@ -136,6 +139,8 @@ class Upstream:
         """Takes the values of the secrets the current child was given out of
         a text (C{None}: none, or no child): the audit log's payloads."""
         self.initializeResult: dict[str, Any] | None = None
+        self.childInitializeResult: dict[str, Any] | None = None
+        """The child's C{InitializeResult} as the child gave it."""
         self.state = Lifecycle.STOPPED
         self.spawns = 0
         self.lastExit: str | None = None
@@ -388,7 +393,8 @@ class Upstream:
             else:
                 self._refused(child, f"server '{self.spec.name}' refused initialize: {text}")
             return
-        self.initializeResult = result
+        self.childInitializeResult = result
+        self.initializeResult = presentedResult(result, self.spec)
         self._emit("initialized", "initialized", pid=child.pid)
         self.router.send(jsonrpc.notification("notifications/initialized"))
         self._running()
@@ -535,6 +541,9 @@ class Upstream:
             return
         adapter.discovered(result)
         self.discoverResult = result
+        self.childInitializeResult = adapter.initializeResult
+        if adapter.initializeResult is not None:  # legacy sessions' answers too
+            adapter.initializeResult = presentedResult(adapter.initializeResult, self.spec)
         self.initializeResult = adapter.initializeResult
         self._emit("initialized", f"discovered (speaks {adapter.version})", pid=child.pid)
         if self.state is not Lifecycle.RUNNING:

@@ -9,7 +9,11 @@ C{None}. Three steps:
     end, in state ESTABLISHED, gives the inode of the client's socket. IPv4 rows are
     matched in both files, since a dual-stack client socket shows up in C{tcp6} with an
     IPv4-mapped address (C{::ffff:127.0.0.1}); IPv4-mapped hosts given by the caller
-    (a gateway listening on C{::}) are treated as the IPv4 address they map.
+    (a gateway listening on C{::}) are treated as the IPv4 address they map. On
+    the real C{/proc}, the kernel is first asked for that one socket by its
+    addresses (L{mcpgateway.ops.sockdiag}): reading the tables makes it print
+    every bucket of its TCP hash table, milliseconds a read; they are read only
+    for the connections netlink could not tell about.
  2. L{inodeHolder}: the first process whose C{/proc/PID/fd/*} links to
     C{socket:[INODE]}. Only processes owned by the gateway's uid are looked at (one
     C{stat} of C{/proc/PID} each); entries that vanish or cannot be read are skipped;
@@ -52,6 +56,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeAlias
 
+from mcpgateway.ops import sockdiag
 from mcpgateway.runtime import procfs
 
 __all__ = [
@@ -194,7 +199,22 @@ def socketInode(
 
 
 def socketInodes(connections: Sequence[Connection], procRoot: str = "/proc") -> list[int | None]:
-    """L{socketInode} of each of C{connections}, each table read at most once."""
+    """L{socketInode} of each of C{connections}: asked of the kernel by
+    address where it answers (L{mcpgateway.ops.sockdiag}, the real
+    C{/proc} only: a hash lookup, where a read of C{net/tcp} prints the
+    whole table, milliseconds each), else read from the tables, each at
+    most once."""
+    if procRoot != "/proc" or not sockdiag.available():
+        return _tableInodes(connections, procRoot)
+    asked = [sockdiag.socketInode(*connection) for connection in connections]
+    rest = [c for c, inode in zip(connections, asked, strict=True) if inode == sockdiag.UNKNOWN]
+    read = iter(_tableInodes(rest, procRoot) if rest else ())
+    return [next(read) if inode == sockdiag.UNKNOWN else inode for inode in asked]
+
+
+def _tableInodes(connections: Sequence[Connection], procRoot: str) -> list[int | None]:
+    """L{socketInode} of each of C{connections}, read from C{net/tcp} and
+    C{net/tcp6}, each table read at most once."""
     rows: list[list[tuple[str, str, str]]] = []
     for peerHost, peerPort, localHost, localPort in connections:
         peer = _address(peerHost, peerPort)

@@ -29,6 +29,7 @@ costs one small process per gateway.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -105,13 +106,11 @@ def marked(marker: bytes, procRoot: str = PROC) -> list[int]:
     return found
 
 
-def signalAll(pids: list[int], signum: int) -> None:
+def signalAll(pids: list[int], signum: int, kill: Callable[[int, int], None] = os.kill) -> None:
     """Send C{signum} to each of C{pids}; one that is gone or not ours is skipped."""
     for pid in pids:
-        try:
-            os.kill(pid, signum)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            kill(pid, signum)
 
 
 def stopAll(
@@ -121,6 +120,7 @@ def stopAll(
     grace: float = GRACE,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
+    kill: Callable[[int, int], None] = os.kill,
 ) -> int:
     """Stop every process of C{leaders}' groups and sessions and every
     process L{marked} with C{marker}: TERM, then KILL to those still there
@@ -132,13 +132,13 @@ def stopAll(
     first = left()
     if not first:
         return 0
-    signalAll(first, signal.SIGTERM)
+    signalAll(first, signal.SIGTERM, kill)
     deadline = monotonic() + grace
     while monotonic() < deadline:
         if not left():
             return len(first)
         sleep(0.05)
-    signalAll(left(), signal.SIGKILL)
+    signalAll(left(), signal.SIGKILL, kill)
     return len(first)
 
 

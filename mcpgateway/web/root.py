@@ -2,7 +2,8 @@
 """The root of the gateway's resource tree: which door a request goes
 through. L{GatewayRoot} checks C{Origin} and C{Host} and maps
 C{/<server>/mcp}, C{/<server>~<key>/mcp} and C{/mcp...} to their endpoints,
-C{/health} and C{/metrics} to their liveness-aware resources, C{/sessions}
+C{/health} and C{/metrics} to their liveness-aware resources,
+C{/.well-known/mcp/server-card} to the server cards, C{/sessions}
 and C{/api/v1} to the management apps; on a gateway that authenticates, a
 request without a valid token is refused before any route is looked up, so
 server names and route keys cannot be probed.
@@ -43,6 +44,7 @@ from mcpgateway.web.guard import checkOrigin
 from mcpgateway.web.liveness import Health, MetricsDoor
 from mcpgateway.web.mcp import McpEndpoint
 from mcpgateway.web.replies import ClientErrors, errorReply, jsonReply
+from mcpgateway.web.servercard import ServerCards, isCardPath
 
 if TYPE_CHECKING:
     from mcpgateway.web.statuspage import StatusPage  # loaded at the page's first request
@@ -371,6 +373,7 @@ class GatewayRoot(Resource):
         self._metrics = MetricsDoor(self._managementApp, self._health.access)
         self._management: IResource | None = None
         self._status: StatusPage | None = None
+        self._cards = ServerCards(gateway, lambda: self.team.gate)
 
     def _endpoint(self, name: str) -> McpEndpoint | None:
         """The endpoint of server C{name}; servers come and go on reload."""
@@ -483,6 +486,10 @@ class GatewayRoot(Resource):
         refusal = checkOrigin(request, self._loopbackOnly, self.team.gate is not None)
         if refusal is not None:
             return _Refused(*refusal, self.clientErrors)
+        if path == b".well-known" and isCardPath(request.postpath):
+            request.prepath.extend(request.postpath[:2])  # SEP-2127's draft
+            del request.postpath[:2]
+            return self._cards
         if request.postpath and request.postpath[0] == b"mcp":
             name, tilde, key = path.decode("utf-8", "replace").partition("~")
             endpoint = self._route(name, key) if tilde else self._endpoint(name)

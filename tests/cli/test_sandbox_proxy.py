@@ -25,6 +25,8 @@ def document(mechanism: str, **more: Any) -> dict[str, Any]:
         "mechanism": mechanism,
         "network": {"mode": "allow", "allowedDomains": ["api.github.com"]},
         "layout": LAYOUT,
+        "syscalls": "filtered",
+        "syscallFilter": True,
         **more,
     }
 

@@ -155,7 +155,9 @@ def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
     start: Any, home: Path, ignoreTerm: bool
 ) -> None:
     """Unconfined children (C{--sandbox off}, or an entry's C{"sandbox":
-    false}) outlive a SIGKILLed gateway; the next one stops them."""
+    false}) outlive a gateway SIGKILLed together with its warden (which
+    would stop them at once: tests/integration/test_orphans.py); the next
+    gateway stops them."""
     args = [str(STUBBORN)] + (["--ignore-term"] if ignoreTerm else [])
     config = writeConfig(
         home / "servers.json", {"stubborn": {"command": sys.executable, "args": args}}
@@ -168,6 +170,9 @@ def test_children_of_a_sigkilled_gateway_are_stopped_by_the_next_one(
 
     anyio.run(use)
     child = first.health()["servers"]["stubborn"]["pids"][0]
+    for warden in childPids(first.process.pid):
+        if "wardenrun" in " ".join(commandOf(warden)):
+            os.kill(warden, signal.SIGKILL)
     first.process.kill()
     first.process.wait()
     assert waitFor(lambda: pidAlive(child), timeout=1)  # it ignored stdin EOF: an orphan

@@ -107,7 +107,14 @@ def forkingGateway(start: Any, home: Path, sandbox: str) -> tuple[RunningGateway
 def stopWithCli(gateway: RunningGateway) -> None:
     """C{mcpgateway stop} on the gateway's state directory."""
     stopped = subprocess.run(
-        [sys.executable, "-m", "mcpgateway.cli", "stop", "--state-dir", str(gateway.home / "state")],
+        [
+            sys.executable,
+            "-m",
+            "mcpgateway.cli",
+            "stop",
+            "--state-dir",
+            str(gateway.home / "state"),
+        ],
         env={**os.environ, "HOME": str(gateway.home), "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
@@ -185,7 +192,7 @@ def test_a_successor_stops_what_a_crashed_gateway_and_its_warden_left(
     os.kill(warden, signal.SIGKILL)
     first.process.kill()
     first.process.wait()
-    [child] = marked(f"{token} --ignore-term")
+    [child] = [p for p in marked(token) if "forking_server.py" in commandOf(p)]
     time.sleep(0.5)
     assert pidAlive(child) and marked(f"grandchild-{token}"), "nothing left to find"
     second: RunningGateway = start("--config", str(home / "servers.json"), "--sandbox", "off")

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from mcpgateway import tap
+from mcpgateway.core.spec import DEFAULT_START_TIMEOUT
 from mcpgateway.core.upstream import ServerUnavailable
-from tests.core.pools.test_pool import SPEC, PoolCase, clientInitialize, describe
+from tests.core.pools.test_pool import PoolCase, clientInitialize, describe
 from tests.fakes import FakeProcessReactor, FakeSession, capturedGatewayLogs
 
 GONE = "/nonexistent/bin/foo"
@@ -55,9 +56,12 @@ class CommandByPathTests(PoolCase):
 class SilentChildTests(PoolCase):
     def test_a_child_that_never_answers_initialize_did_not_refuse_it(self) -> None:
         d = self.pool.open(FakeSession("a"), clientInitialize(0, "2025-11-25"))
-        self.reactor.advance(SPEC.requestTimeout)
+        self.reactor.advance(DEFAULT_START_TIMEOUT)
         failure = self.failureResultOf(d, ServerUnavailable)
-        self.assertEqual(str(failure.value), "server 'srv' did not answer initialize within 10 s")
+        self.assertEqual(
+            str(failure.value),
+            f"server 'srv' did not answer initialize within {DEFAULT_START_TIMEOUT:g} s",
+        )
 
     def test_a_child_that_answers_with_an_error_refused_it(self) -> None:
         d = self.pool.open(FakeSession("a"), clientInitialize(0, "2025-11-25"))

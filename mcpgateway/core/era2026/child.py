@@ -383,7 +383,7 @@ class Era2026ChildAdapter:
         if serverInfo is not None:
             meta = result.get("_meta")
             meta = dict(meta) if isinstance(meta, dict) else {}
-            meta.setdefault(wire2026.SERVER_INFO_KEY, serverInfo)
+            meta[wire2026.SERVER_INFO_KEY] = serverInfo  # as clients see it (identity)
             result["_meta"] = meta
         return {**response, "result": result}
 

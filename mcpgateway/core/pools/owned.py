@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from mcpgateway.core.exchange import Sink
 from mcpgateway.core.fanout import OwnerFanout
+from mcpgateway.core.identity import presentedResult
 from mcpgateway.core.pools.attach import release
 from mcpgateway.core.pools.launching import Launcher
 from mcpgateway.core.pools.making import ChildMaker
@@ -117,6 +118,7 @@ class OwnedChildren:
                 upstream.sessionCapabilities = session.capabilities
                 if isinstance(result.get("protocolVersion"), str):
                     session.protocolVersion = result["protocolVersion"]
+                return {**response, "result": presentedResult(result, upstream.spec)}
             return response
 
         return self._start(session, upstream).addCallback(forward).addCallback(adopt)

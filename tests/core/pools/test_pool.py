@@ -15,7 +15,7 @@ from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.pools.persession import PerSessionPool
 from mcpgateway.core.pools.pool import Idle, NoSharedChild, SessionGone
 from mcpgateway.core.pools.shared import SharedPool
-from mcpgateway.core.spec import ServerSpec
+from mcpgateway.core.spec import DEFAULT_START_TIMEOUT, ServerSpec
 from mcpgateway.core.upstream import ServerUnavailable, Upstream
 from mcpgateway.protocol import jsonrpc, versions
 from mcpgateway.report.health import serverLine
@@ -202,13 +202,17 @@ class SharedHandshakeTests(PoolCase):
         self.successResultOf(d2)
 
     def test_initialize_timeout_fails_open(self) -> None:
+        """The handshake has the start timeout (longer than the 10 s request
+        timeout: a confined child's start takes longer than a call)."""
         d = self.pool.open(FakeSession("a"), clientInitialize(0, versions.LATEST))
         proc = self.reactor.lastProcess
-        self.reactor.advance(9.9)
+        self.reactor.advance(DEFAULT_START_TIMEOUT - 0.1)
         self.assertNoResult(d)
         self.reactor.advance(0.1)
         failure = self.failureResultOf(d, ServerUnavailable)
-        self.assertIn("did not answer initialize within 10 s", str(failure.value))
+        self.assertIn(
+            f"did not answer initialize within {DEFAULT_START_TIMEOUT:g} s", str(failure.value)
+        )
         self.assertEqual(proc.signals, ["KILL"])
         self.assertEqual(self.reactor.getDelayedCalls(), [])
 

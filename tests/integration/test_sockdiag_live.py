@@ -1,0 +1,52 @@
+"""On this machine's kernel: the owner lookup asks netlink for a loopback
+socket's inode and gets the one C{fstat} gives, for IPv4 and IPv6, and
+finds no socket for a port no one holds."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from mcpgateway.ops import peerpid, sockdiag
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+
+
+@contextmanager
+def pair(family: socket.AddressFamily, host: str) -> Iterator[tuple[socket.socket, socket.socket]]:
+    with socket.socket(family) as listener:
+        listener.bind((host, 0))
+        listener.listen()
+        with socket.create_connection(listener.getsockname()[:2]) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                yield client, accepted
+
+
+@pytest.mark.parametrize(
+    ("family", "host"), [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]
+)
+def test_netlink_gives_the_client_sockets_inode(family: socket.AddressFamily, host: str) -> None:
+    try:
+        with pair(family, host) as (client, accepted):
+            check(client, accepted)
+    except OSError as e:
+        pytest.skip(f"no {host} here: {e}")
+
+
+def check(client: socket.socket, accepted: socket.socket) -> None:
+    clientHost, clientPort = client.getsockname()[:2]
+    serverHost, serverPort = accepted.getsockname()[:2]
+    inode = sockdiag.socketInode(clientHost, clientPort, serverHost, serverPort)
+    if inode == sockdiag.UNKNOWN:
+        pytest.skip("netlink sock_diag refused here")
+    assert inode == os.fstat(client.fileno()).st_ino
+    assert sockdiag.socketInode(clientHost, clientPort, serverHost, serverPort + 1) is None
+    connection = (clientHost, clientPort, serverHost, serverPort)
+    assert peerpid.socketInodes([connection]) == [inode]
+    assert peerpid.findClientPids([connection]) == [os.getpid()]

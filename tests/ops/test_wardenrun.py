@@ -1,0 +1,116 @@
+"""The warden program: what it follows, what it finds, what it stops."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mcpgateway.ops import wardenrun
+
+
+def fakeProc(
+    root: Path, pid: int, pgid: int, sid: int, state: str = "S", environ: bytes = b""
+) -> None:
+    """A C{/proc/PID} with its C{stat} and C{environ}."""
+    entry = root / str(pid)
+    entry.mkdir()
+    (entry / "stat").write_bytes(
+        f"{pid} (odd) name) {state} 1 {pgid} {sid} 0 -1 0 0 0 0 0".encode()
+    )
+    (entry / "environ").write_bytes(environ)
+
+
+def test_follow_keeps_the_children_running_and_the_marker() -> None:
+    leaders: set[int] = set()
+    lines = [b"=MCPGATEWAY_CHILD_OF=7-ab\n", b"+10\n", b"+11\n", b"-10\n", b"junk\n", b"+\n"]
+    assert wardenrun.follow(lines, leaders) == b"MCPGATEWAY_CHILD_OF=7-ab"
+    assert leaders == {11}
+
+
+@given(st.lists(st.binary(max_size=30), max_size=20))
+def test_follow_takes_any_input_without_raising(lines: list[bytes]) -> None:
+    leaders: set[int] = set()
+    wardenrun.follow(lines, leaders)
+    assert all(pid >= 0 for pid in leaders)
+
+
+def test_members_are_the_groups_and_sessions_of_the_leaders(tmp_path: Path) -> None:
+    fakeProc(tmp_path, 10, 10, 10)  # the child
+    fakeProc(tmp_path, 11, 10, 10)  # its grandchild, in its group
+    fakeProc(tmp_path, 12, 12, 10)  # a grandchild with a group of its own
+    fakeProc(tmp_path, 13, 13, 13)  # someone else's
+    fakeProc(tmp_path, 14, 10, 10, state="Z")  # a zombie: nothing to stop
+    (tmp_path / "self").mkdir()
+    assert sorted(wardenrun.members({10}, str(tmp_path))) == [10, 11, 12]
+
+
+def test_marked_finds_what_left_the_session(tmp_path: Path) -> None:
+    marker = b"MCPGATEWAY_CHILD_OF=7-ab"
+    fakeProc(tmp_path, 20, 20, 20, environ=b"PATH=/bin\0" + marker + b"\0")
+    fakeProc(tmp_path, 21, 21, 21, environ=marker + b"\0")
+    fakeProc(tmp_path, 22, 22, 22, environ=b"X=" + marker + b"\0")  # only a value holds it
+    fakeProc(tmp_path, 23, 23, 23, environ=b"MCPGATEWAY_CHILD_OF=7-abc\0")
+    assert sorted(wardenrun.marked(marker, str(tmp_path))) == [20, 21]
+    assert wardenrun.marked(b"", str(tmp_path)) == []
+
+
+def test_stop_all_terms_then_kills_what_is_left(tmp_path: Path) -> None:
+    marker = b"M=1"
+    fakeProc(tmp_path, 10, 10, 10)
+    fakeProc(tmp_path, 30, 30, 30, environ=b"M=1\0")
+    sent: list[tuple[int, int]] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    count = wardenrun.stopAll(
+        {10},
+        marker,
+        str(tmp_path),
+        grace=1.0,
+        sleep=sleep,
+        monotonic=lambda: now[0],
+        kill=lambda pid, signum: sent.append((pid, signum)),
+    )
+    assert count == 2
+    assert sent == [
+        (10, signal.SIGTERM),
+        (30, signal.SIGTERM),
+        (10, signal.SIGKILL),
+        (30, signal.SIGKILL),
+    ]
+
+
+def test_stop_all_stops_waiting_once_all_are_gone(tmp_path: Path) -> None:
+    fakeProc(tmp_path, 10, 10, 10)
+    sent: list[tuple[int, int]] = []
+
+    def kill(pid: int, signum: int) -> None:
+        sent.append((pid, signum))
+        (tmp_path / str(pid) / "stat").unlink()
+
+    assert wardenrun.stopAll({10}, b"", str(tmp_path), kill=kill) == 1
+    assert sent == [(10, signal.SIGTERM)]
+
+
+def test_stop_all_with_nothing_left_signals_nothing(tmp_path: Path) -> None:
+    def kill(pid: int, signum: int) -> None:
+        raise AssertionError("nothing to signal")
+
+    assert wardenrun.stopAll({10}, b"M=1", str(tmp_path), kill=kill) == 0
+
+
+def test_signal_all_skips_the_gone(tmp_path: Path) -> None:
+    sent: list[int] = []
+
+    def kill(pid: int, signum: int) -> None:
+        if pid == 1:
+            raise ProcessLookupError(pid)
+        sent.append(pid)
+
+    wardenrun.signalAll([1, 2], signal.SIGTERM, kill)
+    assert sent == [2]
