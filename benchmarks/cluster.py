@@ -83,7 +83,7 @@ def servers() -> dict[str, Any]:
 PINNED = {"everything": {"share": "global"}}
 """classification.json: server-everything asks for roots 350 ms after it starts;
 with several sessions in flight the gateway would otherwise promote it to a child
-per session (docs/scopes.md), and measure something else."""
+per session (docs/guide/scopes.md), and measure something else."""
 
 
 def start(base: Path, replicas: int, labelRouting: bool = False) -> RunningCluster:

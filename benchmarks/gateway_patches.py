@@ -1,7 +1,7 @@
 """Runtime patches of the gateway, for measuring suggested code changes.
 
 Benchmark-only: nothing here is part of the gateway. Each patch is a small,
-reversible stand-in for a change suggested in docs/costs.md, applied
+reversible stand-in for a change suggested in docs/design/costs.md, applied
 in the gateway process by ``twist_wrapper.py --patches a,b`` (or in process by
 ``hotpath.py --patches``) so that ``bench.py --experiments`` can measure what
 the change would buy before anyone edits ``mcpgateway/``. A patch whose change

@@ -6,7 +6,7 @@ replicas built from those costs.
 
 Needs the project's venv (benchmarks/cluster.py's harness,
 tests/integration/cluster.py, runs the replicas and HAProxy). Two replicas
-with one cluster key behind HAProxy with label routing (docs/cluster.md),
+with one cluster key behind HAProxy with label routing (docs/guide/cluster.md),
 ``tools/call echo`` to a shared server-everything child with a bearer token
 (``cluster.load``: mcpload.py, every answer checked), at C = 1 and 16, in
 ``--rounds`` interleaved rounds:

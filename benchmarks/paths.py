@@ -66,7 +66,7 @@ PRINCIPALS = 1000
 PINNED = {"everything": {"share": "global"}}
 """classification.json: server-everything asks for roots soon after it
 starts; pinned, the gateway never promotes it to a child per session
-(docs/scopes.md) and the levels measure the shared child's path."""
+(docs/guide/scopes.md) and the levels measure the shared child's path."""
 
 
 def log(text: str) -> None:

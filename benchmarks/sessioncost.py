@@ -25,6 +25,13 @@ sent no pid. C{--profile K} adds the K functions of most cumulative time of
 the opens (cProfile). A model for a million sessions is extrapolated from
 the largest N.
 
+C{save}: what a save of the sessions file costs the reactor thread each
+second, N sessions saved (a real C{SessionStore} in a temporary
+directory, its writes run after the timing, each timed apart as
+C{threadMs}): C{changedMs} after C{--changed} sessions had a request,
+C{wholeMs} for a save that builds and encodes every record (the stop's
+last save, and what every save cost before the records were kept encoded).
+
 C{real}: a real gateway (C{twistd -n mcpgateway}) with a stdlib stdio
 server, N sessions opened by a small asyncio raw HTTP client on loopback (a
 few keep-alive connections, bounded in count and time), the gateway's RSS
@@ -32,7 +39,8 @@ and CPU read from C{/proc} before and after.
 
 Usage: sessioncost.py [inproc] [--sessions 1000,10000,100000] [--top K]
 [--profile K] [--pid-lookup]; sessioncost.py real [--sessions 100000]
-[--connections 8] [--deadline 600] [--client-pid] (prints JSON lines)
+[--connections 8] [--deadline 600] [--client-pid]; sessioncost.py save
+[--sessions 10000,100000] [--changed 100] (prints JSON lines)
 """
 
 from __future__ import annotations
@@ -265,6 +273,62 @@ def inproc(n: int, top: int, profile: int, pidLookup: bool) -> dict[str, Any]:
     return result
 
 
+def saving(n: int, changed: int) -> dict[str, Any]:
+    """One round of C{save}: C{n} sessions in a fresh gateway's registry
+    (see the module's docstring)."""
+    import tempfile
+    from pathlib import Path
+
+    from mcpgateway.core.gateway import Gateway
+    from mcpgateway.ops.sessionstore import SessionStore
+    from tests.fakes import FakeProcessReactor, HandThreads, fakeSpawner
+    from tests.http import spec
+
+    reactor = FakeProcessReactor()
+    threads = HandThreads()
+    with tempfile.TemporaryDirectory() as directory:
+        store = SessionStore(Path(directory) / "sessions.json", runInThread=threads)
+        gateway = Gateway({"srv": spec("srv")}, fakeSpawner(reactor), persistence=store)
+        gateway.start()
+        registry = gateway.sessions
+        info = {"name": "sessioncost", "version": "1"}
+        sessions = [registry.create("srv", "2025-11-25", {}, info) for _ in range(n)]
+        continuity = gateway._continuity
+        clock = time.process_time
+
+        def timed(work: Any) -> tuple[float, float]:
+            t0 = clock()
+            work()
+            t1 = clock()
+            threads.runAll()
+            return (t1 - t0) * 1e3, (clock() - t1) * 1e3
+
+        first = timed(continuity.save)
+        timed(continuity.save)  # the sessions saved by the first one: nothing to do
+        reactor.advance(1.0)
+        for session in sessions[:changed]:
+            registry.touch(session)
+        changedMs, threadMs = timed(continuity.save)
+        wholeMs, wholeThreadMs = timed(lambda: continuity.save(whole=True))
+        encoded = store.lines.encoded
+        reactor.advance(1.0)
+        registry.touch(sessions[-1])
+        continuity.save()
+        threads.runAll()
+        return {
+            "mode": "save",
+            "sessions": n,
+            "changed": changed,
+            "firstMs": round(first[0], 2),
+            "changedMs": round(changedMs, 2),
+            "threadMs": round(threadMs, 2),
+            "wholeMs": round(wholeMs, 2),
+            "wholeThreadMs": round(wholeThreadMs, 2),
+            "encodedForOneChange": store.lines.encoded - encoded,
+            "fileBytes": store.path.stat().st_size,
+        }
+
+
 def model(row: dict[str, Any]) -> dict[str, Any]:
     """A million sessions, extrapolated from C{row}."""
     idle = max(row["idleBytesTracemalloc"], row["idleBytesRss"])
@@ -281,7 +345,7 @@ def model(row: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", nargs="?", choices=("inproc", "real"), default="inproc")
+    ap.add_argument("mode", nargs="?", choices=("inproc", "real", "save"), default="inproc")
     ap.add_argument("--sessions", default=None, help="comma-separated counts")
     ap.add_argument("--top", type=int, default=0, help="the K lines holding most")
     ap.add_argument("--profile", type=int, default=0, help="the K costliest functions of opens")
@@ -289,6 +353,7 @@ def main() -> None:
     ap.add_argument("--client-pid", action="store_true", help="real: send X-Client-Pid")
     ap.add_argument("--connections", type=int, default=8, help="real: client connections")
     ap.add_argument("--deadline", type=float, default=600.0, help="real: seconds at most")
+    ap.add_argument("--changed", type=int, default=100, help="save: sessions with a request")
     args = ap.parse_args()
     from twisted.logger import globalLogBeginner
 
@@ -302,6 +367,10 @@ def main() -> None:
         for n in counts:
             found = sessioncostreal.run(n, args.connections, args.deadline, args.client_pid)
             print(json.dumps(found), flush=True)
+        return
+    if args.mode == "save":
+        for n in [int(x) for x in (args.sessions or "10000,100000").split(",")]:
+            print(json.dumps(saving(n, args.changed)), flush=True)
         return
     counts = [int(x) for x in (args.sessions or "1000,10000,100000").split(",")]
     last = None

@@ -36,7 +36,7 @@ Fix candidates (``--patches``, with gateway_patches.py's names):
 ``nocycles`` breaks the two reference cycles each POST's SSE stream leaves,
 ``gcfreeze`` runs ``gc.freeze()`` once the reactor runs, ``gcthreshold`` sets
 the gen-0 threshold to 10,000 (``STALL_GC_THRESHOLD0``). Findings and figures:
-docs/costs.md, "Garbage collection".
+docs/design/costs.md, "Garbage collection".
 
 All clocks are ``time.perf_counter`` (CLOCK_MONOTONIC on Linux), so the load
 generator's windows and the gateway's events line up.

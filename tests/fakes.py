@@ -32,12 +32,15 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import (
+    IConnector,
     IDelayedCall,
+    IListeningPort,
     IProcessProtocol,
     IProcessTransport,
     IReactorProcess,
     IReactorTime,
 )
+from twisted.internet.protocol import ConnectedDatagramProtocol, DatagramProtocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import LogEvent, LogLevel, capturedLogs
 from twisted.python.failure import Failure
@@ -45,6 +48,7 @@ from zope.interface import implementer
 
 from mcpgateway.core.spawn import ChildWatcher, Spawner
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.reactortype import IReactor
 
 Message = dict[str, Any]
 
@@ -201,7 +205,7 @@ class FakeProcess:
         return messages
 
 
-@implementer(IReactorProcess)
+@implementer(IReactor)
 class FakeProcessReactor(MemoryReactorClock):
     """A memory reactor and clock that also "spawns" L{FakeProcess}es.
 
@@ -256,6 +260,45 @@ class FakeProcessReactor(MemoryReactorClock):
         """The most recently spawned process."""
         assert self.processes, "nothing was spawned"
         return self.processes[-1]
+
+    def callInThread(self, callable: Callable[..., Any], *args: object, **kw: object) -> None:
+        """Run C{callable} at once, on the calling thread."""
+        callable(*args, **kw)
+
+    def callFromThread(self, callable: Callable[..., Any], *args: object, **kw: object) -> None:
+        """Run C{callable} at once (the test is the reactor's thread)."""
+        callable(*args, **kw)
+
+    def getThreadPool(self) -> InlineThreadPool:  # type: ignore[override]  # stands in for a ThreadPool
+        """A pool whose jobs run at once; results come back through
+        L{callFromThread}, so at once too."""
+        return InlineThreadPool()
+
+    def suggestThreadPoolSize(self, size: int) -> None:
+        """Nothing to size: the pool runs its jobs inline."""
+
+    def listenUDP(
+        self, port: int, protocol: DatagramProtocol, interface: str = "", maxPacketSize: int = 8192
+    ) -> IListeningPort:
+        """No datagram sockets here: a test of them brings its own reactor."""
+        raise NotImplementedError("FakeProcessReactor has no UDP sockets")
+
+    def listenUNIXDatagram(
+        self, address: str, protocol: DatagramProtocol, maxPacketSize: int = 8192, mode: int = 0o666
+    ) -> IListeningPort:
+        """No datagram sockets here: a test of them brings its own reactor."""
+        raise NotImplementedError("FakeProcessReactor has no UNIX datagram sockets")
+
+    def connectUNIXDatagram(
+        self,
+        address: str,
+        protocol: ConnectedDatagramProtocol,
+        maxPacketSize: int = 8192,
+        mode: int = 0o666,
+        bindAddress: tuple[str, int] | None = None,
+    ) -> IConnector:
+        """No datagram sockets here: a test of them brings its own reactor."""
+        raise NotImplementedError("FakeProcessReactor has no UNIX datagram sockets")
 
 
 def fakeSpawner(

@@ -21,7 +21,7 @@ the state directory (several bridges started at once: the client starts
 every server together) is not a failure: the requests stay queued, within
 their C{timeout}, until that gateway writes its state and answers
 C{/health} (the gateway restores its sessions: see
-C{docs/continuity.md}). A 404 on the session means it is really gone: the
+C{docs/design/continuity.md}). A 404 on the session means it is really gone: the
 bridge initializes a new one with the client's original C{initialize}
 params, says so on stderr, and sends what was waiting.
 

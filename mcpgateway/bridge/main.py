@@ -58,6 +58,7 @@ from mcpgateway.bridge.client import BridgeClient
 from mcpgateway.bridge.options import BridgeOptions, addArguments, checkTarget, fromNamespace
 from mcpgateway.bridge.stdio import StdioProtocol
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.reactortype import IReactor
 
 CONNECT_TIMEOUT = 5.0
 """Seconds a TCP connection to the gateway may take to open."""
@@ -294,7 +295,7 @@ class LoopbackEndpoints:
     directory gives) is connected to directly, without the threaded name
     resolution a C{HostnameEndpoint} does for every new connection."""
 
-    def __init__(self, reactor: Any) -> None:
+    def __init__(self, reactor: IReactorTCP) -> None:
         self._reactor = reactor
 
     def endpointForURI(self, uri: URI) -> Any:
@@ -420,7 +421,7 @@ class Bridge:
         return EXIT_NO_GATEWAY if self.client.gaveUpAtEnd else 0
 
 
-def makeBridge(reactor: Any, options: BridgeOptions) -> Bridge:
+def makeBridge(reactor: IReactor, options: BridgeOptions) -> Bridge:
     """Wire the stdio protocol and the HTTP side on C{reactor} (not yet
     connected to stdio: see L{runBridge})."""
     agent, pool = makeAgent(reactor)
@@ -495,9 +496,11 @@ def runBridge(options: BridgeOptions) -> int:
     """Run the bridge on the global reactor until it ends; the exit code."""
     ignoreSigint()
     globalLogBeginner.beginLoggingTo([_stderrObserver(options.logLevel)], redirectStandardIO=False)
-    from twisted.internet import reactor
     from twisted.internet.stdio import StandardIO
 
+    from mcpgateway.runtime.reactortype import installedReactor
+
+    reactor = installedReactor()
     bridge = makeBridge(reactor, options)
 
     def stop(_: object = None) -> None:

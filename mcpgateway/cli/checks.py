@@ -569,7 +569,7 @@ def checkClientBackups(ctx: DoctorContext) -> Check:
             "fail",
             f"Client backups: {plural(len(problems), 'problem')}",
             "do as each message says, or put the 'original' entries of the backup back"
-            " into the client's file by hand (docs/clients.md) and move the backup away",
+            " into the client's file by hand (docs/guide/clients.md) and move the backup away",
             tuple(problems),
         )
     stale = staleClientFiles(ctx)

@@ -92,7 +92,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "login",
         parents=common,
         help="give the gateway a remote server's OAuth tokens: login SERVER",
-        description="Run the OAuth flow of a remote server (docs/remote.md): discovery,"
+        description="Run the OAuth flow of a remote server (docs/guide/remote.md): discovery,"
         " dynamic client registration, PKCE, the browser (its URL is printed too), and"
         " keep the tokens, encrypted, in the state directory. The running gateway uses"
         " them at once and refreshes them before they expire.",

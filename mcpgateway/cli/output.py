@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 SHARE_MARKS = {"global": "●", "workspace": "◐", "credential": "◔", "session": "◆"}
-"""The mark of each C{"share"} word (docs/scopes.md), widest first: the
+"""The mark of each C{"share"} word (docs/guide/scopes.md), widest first: the
 fuller the circle, the more sessions share one child; C{◆} (a child of its
 own) is what the older C{stateful} was marked with."""
 UNKNOWN_SHARE_MARK = "?"
@@ -38,7 +38,7 @@ UNKNOWN_SHARE_MARK = "?"
 LEGEND = (
     "share: "
     + " · ".join(f"{mark} {share}" for share, mark in SHARE_MARKS.items())
-    + " (who shares a child: docs/scopes.md)"
+    + " (who shares a child: docs/guide/scopes.md)"
 )
 CLOSED_OUTPUT_EXIT = 128 + int(signal.SIGPIPE)
 """The exit status of a command whose output was closed under it: 141, what

@@ -71,7 +71,8 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "policy",
         parents=common,
         help="try a --policy file offline: policy test",
-        description="The Cedar policy (--policy FILE) a team gateway enforces (docs/policy.md).",
+        description="The Cedar policy (--policy FILE) a team gateway enforces"
+        " (docs/guide/policy.md).",
     )
     actions = policy.add_subparsers(dest="action_", metavar="ACTION", required=True)
     test = actions.add_parser(

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.cli.test_sandbox -*-
 """C{mcpgateway sandbox check|show|suggest}: which confinement works on this
-machine, and what a server's children may see and do (docs/sandbox.md).
+machine, and what a server's children may see and do (docs/guide/sandbox.md).
 
 C{check} runs the probe (bubblewrap with a child's namespaces, Landlock's
 ABI) and says which mechanism confines children here, and why the others
@@ -89,7 +89,7 @@ def filterText(found: dict[str, Any]) -> list[str]:
         ]
     line = (
         f"system calls: filtered (libseccomp {filtering.get('version')},"
-        f" {filtering.get('rules')} rules; docs/sandbox.md, System calls)"
+        f" {filtering.get('rules')} rules; docs/guide/sandbox.md, System calls)"
     )
     unknown = filtering.get("unknown") or []
     if unknown:
@@ -224,7 +224,8 @@ def syscallsLine(document: dict[str, Any]) -> str:
     if not document.get("syscallFilter"):
         return "system calls: not filtered (libseccomp is missing here)"
     return (
-        'system calls: filtered (docs/sandbox.md, System calls; "syscalls": "unfiltered" lifts it)'
+        "system calls: filtered (docs/guide/sandbox.md, System calls;"
+        ' "syscalls": "unfiltered" lifts it)'
     )
 
 
@@ -275,7 +276,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "sandbox",
         parents=common,
         help="what confines the servers' children here, and what a server may do",
-        description="Every stdio child can run in a sandbox (docs/sandbox.md): bubblewrap,"
+        description="Every stdio child can run in a sandbox (docs/guide/sandbox.md): bubblewrap,"
         " else Landlock. `check` says which works on this machine; `show NAME` prints a"
         " server's profile, the mechanism and what its children read, write and never see;"
         ' `suggest NAME` the profile a server learned with "sandbox": "learn".',

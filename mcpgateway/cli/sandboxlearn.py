@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.cli.test_sandboxlearn -*-
 """C{mcpgateway sandbox suggest NAME}: the least-privilege profile a
-learning server's records suggest (docs/sandbox.md, "Learning a
+learning server's records suggest (docs/guide/sandbox.md, "Learning a
 profile").
 
 It reads the records of C{"sandbox": "learn"} in the state directory

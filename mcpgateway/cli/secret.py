@@ -275,7 +275,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         help="keep the secrets that entries name as ${keyring:NAME}",
         description="The secret store behind ${keyring:NAME} in a server entry's env, args"
         " or headers: the OS keyring, or an encrypted file in the state directory where"
-        " there is none. See docs/secrets.md.",
+        " there is none. See docs/guide/secrets.md.",
     )
     actions = secret.add_subparsers(dest="action", metavar="ACTION", required=True)
     put = actions.add_parser(

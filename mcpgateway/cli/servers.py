@@ -23,7 +23,7 @@ from mcpgateway.runtime.paths import API_PREFIX
 
 SHARES = ("global", "workspace", "credential", "session")
 """The choices of C{servers add --share}: who shares a server's children (its
-scope, C{"share"} in a config entry; docs/scopes.md), widest first, as
+scope, C{"share"} in a config entry; docs/guide/scopes.md), widest first, as
 C{mcpgateway.core.spec.SHARES} has them (not imported: it is not the CLI's)."""
 URL_SCHEMES = ("http", "https")
 """The schemes of a remote server's URL (C{servers add NAME URL})."""
@@ -209,7 +209,7 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
         raise CliError(
             "--share credential needs --credential-env NAME (repeatable): the variables"
             " a client sends as X-Mcp-Env-NAME headers, one child per set of their values"
-            " (docs/scopes.md)",
+            " (docs/guide/scopes.md)",
             code=2,
         )
     if credentialEnv and asked in ("global", "workspace"):
@@ -217,7 +217,7 @@ def cmdServersAdd(args: argparse.Namespace, out: Output, ctx: CliContext) -> int
         raise CliError(
             f"{shown} with --credential-env: a server with credential variables gets a"
             " child per set of their values, which is --share credential (the default"
-            " with --credential-env); drop one of the two (docs/scopes.md)",
+            " with --credential-env); drop one of the two (docs/guide/scopes.md)",
             code=2,
         )
     body: dict[str, Any] = {"name": args.name, "command": command[0], "args": command[1:]}
@@ -433,7 +433,7 @@ def _addAddParser(actions: Subcommands[Parser], common: list[Parser]) -> None:
         " ours. The gateway refuses a command it cannot find on its PATH, and env keys"
         " that change what a child runs (LD_PRELOAD, DYLD_*, PYTHONPATH, NODE_OPTIONS,"
         " ...). A remote server gets an upstream session per client session unless"
-        " --share global (docs/remote.md).",
+        " --share global (docs/guide/remote.md).",
     )
     add.add_argument("name", metavar="NAME", help="the server's name (letters, digits, - _ .)")
     add.add_argument("argv", nargs="+", metavar="COMMAND", help="the command and its arguments")
@@ -448,7 +448,7 @@ def _addAddParser(actions: Subcommands[Parser], common: list[Parser]) -> None:
     scope.add_argument(
         "--share",
         choices=SHARES,
-        help="who shares its children (docs/scopes.md): global (one child for"
+        help="who shares its children (docs/guide/scopes.md): global (one child for"
         " every session), workspace (one per project; a server added here"
         " belongs to none, so it has one), credential (one per set of"
         " credential values, per user) or session (one per session); default:"
@@ -464,7 +464,7 @@ def _addAddParser(actions: Subcommands[Parser], common: list[Parser]) -> None:
         "--workspace",
         metavar="DIR",
         help="serve it to the sessions of that workspace only (its routes, /NAME~KEY/mcp),"
-        " as a project's entry in a client's config is (docs/scopes.md)",
+        " as a project's entry in a client's config is (docs/guide/scopes.md)",
     )
     add.add_argument(
         "--credential-env",
@@ -472,7 +472,7 @@ def _addAddParser(actions: Subcommands[Parser], common: list[Parser]) -> None:
         metavar="NAME",
         help="a variable a client may send as an X-Mcp-Env-NAME header (repeatable;"
         " a child per set of values: --share credential, its share unless --share"
-        " session is given; docs/scopes.md)",
+        " session is given; docs/guide/scopes.md)",
     )
     add.add_argument(
         "--transport",

@@ -157,7 +157,7 @@ def gatewayArgv(
 
 def trustArgv(args: argparse.Namespace) -> list[str]:
     """The gateway options of C{start}'s C{--pins}, C{--quarantine-new} and
-    C{--self-service} (docs/trust.md, docs/self-service.md), as given."""
+    C{--self-service} (docs/guide/trust.md, docs/guide/self-service.md), as given."""
     argv: list[str] = []
     if args.pins is not None:
         argv += ["--pins", args.pins]
@@ -732,7 +732,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "--sandbox",
         choices=SANDBOX_MODES,
         default=None,
-        help="confine the servers' children (docs/sandbox.md): auto (every stdio server but"
+        help="confine the servers' children (docs/guide/sandbox.md): auto (every stdio server but"
         ' those whose entry says "sandbox": false; the default, or $MCPGATEWAY_SANDBOX) or off'
         " (only those whose entry asks for it)",
     )
@@ -745,7 +745,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "--pins",
         choices=("warn", "enforce", "off"),
         default=None,
-        help="what a server's changed or new tools get (docs/trust.md): warn (served and"
+        help="what a server's changed or new tools get (docs/guide/trust.md): warn (served and"
         " flagged; the default on loopback), enforce (withheld until `mcpgateway tools"
         " approve`) or off",
     )
@@ -758,7 +758,7 @@ def addParser(commands: Subcommands[Parser], common: list[Parser]) -> None:
         "--self-service",
         action="store_true",
         help="serve the `gateway` server on /mcp: sessions find and add servers, each change"
-        " confirmed by the person (docs/self-service.md)",
+        " confirmed by the person (docs/guide/self-service.md)",
     )
     # A bridge's start (mcpgateway.bridge.main.startCommand): the user's
     # recorded PATH comes first, and the client's is not recorded; no client

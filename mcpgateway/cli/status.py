@@ -9,7 +9,7 @@ C{restore-failed.json}). The gateway's tasks, by status, when it keeps
 any (L{tasksSummary}). Exit 1 when the gateway is not running or
 does not answer.
 
-On a team gateway (docs/team.md) C{/health} is open but C{/sessions}, and
+On a team gateway (docs/guide/team.md) C{/health} is open but C{/sessions}, and
 the text a child wrote, are for an admin's token: without one, everything
 C{/health} tells is shown all the same (exit 0), with a line saying what
 is not and which token shows it (L{withoutAdmin}; C{--json}: C{"notShown"}).
@@ -187,7 +187,7 @@ def withoutAdmin(
     health: Mapping[str, Any], refused: int | None, tokenSent: bool
 ) -> dict[str, Any] | None:
     """What C{status} cannot show without an admin's token (a team gateway:
-    docs/team.md), and how to get it: C{{"parts": [...], "status": 401 or
+    docs/guide/team.md), and how to get it: C{{"parts": [...], "status": 401 or
     403 or None, "message": ...}}, where the parts are C{"sessions"} (C{GET
     /sessions} was refused), C{"servers"} (C{/health} tells only that the
     gateway lives: C{"detail": "liveness"}) and C{"detail"} (C{/health}
@@ -404,7 +404,7 @@ def configLine(state: Mapping[str, Any]) -> str:
 
 def savingsSummary(health: dict[str, Any]) -> list[str]:
     """One or two lines: the processes and memory the gateway saves against
-    a launch per session (docs/operations.md, "What it saves"), the
+    a launch per session (docs/guide/operations.md, "What it saves"), the
     gateway's own memory, and the npx/uvx wrappers avoided. Nothing when
     C{/health} has no C{"savings"} (an older gateway)."""
     savings = health.get("savings")
@@ -463,7 +463,7 @@ TASK_WORDS = (
 def tasksSummary(health: Mapping[str, Any]) -> list[str]:
     """One line, C{tasks: 2 running, 1 waiting for input, 5 done, 1 failed}
     (and C{, 1 cancelled} when some were), while the gateway keeps any
-    task (docs/tasks.md); nothing when it keeps none, or does not serve
+    task (docs/guide/tasks.md); nothing when it keeps none, or does not serve
     tasks (C{/health} has no C{"tasks"})."""
     tasks = health.get("tasks")
     if not isinstance(tasks, dict):

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.trust.test_toolscli -*-
 """C{mcpgateway tools diff|approve|forget}: the servers' pinned tools
-(docs/trust.md).
+(docs/guide/trust.md).
 
 C{diff [SERVER]} shows what changed since each server's tools were pinned:
 a description word by word, a schema as the JSON paths that changed, the

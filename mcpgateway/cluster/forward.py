@@ -35,13 +35,13 @@ leave).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from twisted.internet import error
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
 from twisted.internet.interfaces import (
     IPushProducer,
+    IReactorTCP,
     IReactorTime,
     IStreamClientEndpoint,
 )
@@ -255,7 +255,7 @@ class _Exchange:
                 "cluster: the TLS handshake with the owner {owner} failed ({why}): the request"
                 " was not sent; skipped for {seconds:g} s. Its certificate must be valid for"
                 " {host} and signed by a CA this replica trusts: for a private CA, start every"
-                " replica with SSL_CERT_FILE=/path/to/ca.pem (docs/cluster.md, Network)",
+                " replica with SSL_CERT_FILE=/path/to/ca.pem (docs/guide/cluster.md, Network)",
                 owner=self._owner.url,
                 why=tls,
                 host=self._owner.host,
@@ -432,7 +432,7 @@ class PeerEndpoints:
     connection; this reports it at once, so a dead owner is failed over at
     once); TLS when the owner's URL is C{https}."""
 
-    def __init__(self, reactor: Any, connectTimeout: float) -> None:
+    def __init__(self, reactor: IReactorTCP, connectTimeout: float) -> None:
         self._reactor = reactor
         self._timeout = connectTimeout
         self._tls = BrowserLikePolicyForHTTPS()
@@ -447,7 +447,7 @@ class PeerEndpoints:
         return endpoint
 
 
-def peerAgent(reactor: Any, pool: HTTPConnectionPool, connectTimeout: float) -> Agent:
+def peerAgent(reactor: IReactorTCP, pool: HTTPConnectionPool, connectTimeout: float) -> Agent:
     """The C{Agent} a replica forwards with: L{PeerEndpoints}, C{pool}
     (made quiet: no log line per connection)."""
     pool._factory = QuietClientFactory

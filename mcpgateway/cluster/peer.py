@@ -17,7 +17,7 @@ Replicas' clocks must agree within C{ttl}.
 A header opens once: the replica that opens it remembers its nonce until
 the seal expires (L{SeenNonces}), so a header captured on the wire cannot
 be sent again within its life. Replicas must still talk over TLS or a
-private network (docs/cluster.md): what the header carries is sealed, but
+private network (docs/guide/cluster.md): what the header carries is sealed, but
 the request beside it is not.
 """
 
@@ -178,7 +178,7 @@ class PeerSeal:
             self.log.warn(
                 "refused a Mcp-Gateway-Peer header sealed by replica {replica} that was"
                 " opened before: a replay of a captured request (replicas must talk over TLS"
-                " or a private network: docs/cluster.md)",
+                " or a private network: docs/guide/cluster.md)",
                 replica=claim.fromLabel,
             )
             return None

@@ -4,7 +4,7 @@
 One job: turn C{<state-dir>/aggregate.json} (optional) into an
 L{AggregateSettings}, and a server entry's filter keys (C{includeTools},
 C{excludeTools}, C{toolBudget}, C{alias}, C{"aggregate": false}) into its
-L{ToolFilter}. The file's shape (docs/aggregate-config.md)::
+L{ToolFilter}. The file's shape (docs/guide/aggregate-config.md)::
 
     {"separator": "__", "nameLimit": 48,
      "endpoints": {"<name>": {

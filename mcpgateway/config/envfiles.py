@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.config.test_envfiles -*-
 """A child's environment: every layer that sets it, and the C{.env} files among them.
 
-Highest first (the order seed 001 documents, and C{docs/scopes.md}):
+Highest first (the order seed 001 documents, and C{docs/guide/scopes.md}):
 
  1. the workspace's C{.env} (C{<workspace>/.env}; workspace-scoped children only),
  2. the gateway's C{<state-dir>/.env},

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -24,6 +24,9 @@ from mcpgateway.config.awaiting import leadsTo, nearestExisting
 from mcpgateway.config.watched import fingerprint, oneLine
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.timers import Every
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorFDSet
 
 Fingerprint = tuple[int, int] | None
 """A file's modification time and size, as L{fingerprint} gives them
@@ -41,7 +44,7 @@ class FileWatch:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorFDSet | None,
         clock: IReactorTime,
         pollInterval: float,
         pathChanged: Callable[[str], None],

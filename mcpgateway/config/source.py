@@ -37,7 +37,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredLock, maybeDeferred, succeed
@@ -70,6 +70,9 @@ from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime import logs, paths
 from mcpgateway.runtime.threads import RunInThread
 
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorFDSet
+
 __all__ = ["ENV_POLL", "MAX_WAIT", "RESTORE_RETRIES", "ConfigService", "ConfigSettings"]
 
 
@@ -92,7 +95,7 @@ class ConfigService(Service):
         source: ConfigSource,
         stateDir: Path,
         clock: IReactorTime,
-        reactor: Any,
+        reactor: IReactorFDSet | None,
         runInThread: RunInThread,
         reload: Reload,
         settings: ConfigSettings | None = None,

@@ -148,7 +148,7 @@ class AggregateSide:
         return isinstance(session, MemberSession)
 
     def status(self) -> dict[str, Any]:
-        """The aggregate endpoint's line of C{/health} (docs/aggregate.md):
+        """The aggregate endpoint's line of C{/health} (docs/guide/aggregate.md):
         its sessions, members, kept results and each server's catalog."""
         if self._aggregator is not None:
             aggregate = self._aggregator.status()

@@ -27,8 +27,8 @@ sealed ids carry them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -51,6 +51,22 @@ CONFIG_WAIT = 30.0
 yet are kept for the configuration pass that brings the rest of the
 servers (L{SessionContinuity.configured}: the other clients' files, adopted
 once the gateway listens); if none comes by then, they are dropped."""
+
+
+@runtime_checkable
+class ChangesPersistence(Protocol):
+    """A L{SessionPersistence} that keeps each record as it was given, and
+    so can be given only what changed since the last save
+    (L{mcpgateway.ops.sessionstore.SessionStore.saveChanges}): a save then
+    costs what changed, not what the registry holds."""
+
+    def saveChanges(
+        self, changed: Iterable[dict[str, Any]], ended: Collection[str]
+    ) -> Deferred[None] | None:
+        """Keep the records C{changed} in place of their sessions' previous
+        ones, and no longer those of the ids C{ended} (an id in both is
+        kept); the rest as the last save left them. As
+        L{SessionPersistence.save} otherwise."""
 
 
 class ContinuityHost(Protocol):
@@ -119,6 +135,19 @@ class SessionContinuity:
         save that went through: a save that finds them the same has nothing
         new to write, and builds nothing (an idle gateway of 10,000
         sessions would otherwise encode them all every second)."""
+        self._changes = isinstance(persistence, ChangesPersistence)
+        """The persistence is given only what changed (L{_saveChanges})."""
+        self._whole = True
+        """The next save hands every record over (the first one, and the
+        one after a save that failed before its records were handed over)."""
+        self._recent: set[str] = set()
+        """The ids of the sessions that changed before the last save: built
+        again at the next one too, for a change made a moment after the
+        request that counted it (a child's answer)."""
+        self._heldSaved: set[str] = set()
+        """The ids of the held sessions as the last save handed them over."""
+        self._heldMark = -1
+        """L{_heldChanges} at that save."""
         self._heldCounts = (0, 0, 0)
         """What the start's restore did (restored, dropped, ended), told
         with what L{configured} does of the held sessions, in one line."""
@@ -369,30 +398,66 @@ class SessionContinuity:
         except Exception:
             self.log.failure("forgetting session {sid} failed", sid=session.shortId)
 
-    def save(self, always: bool = False) -> Deferred[None] | None:
+    def save(self, always: bool = False, whole: bool = False) -> Deferred[None] | None:
         """Hand the registry to the persistence (it writes only what changed):
         every session but the visiting ones (another replica's), and the
         saved ones still held for their server (L{configured}). Nothing is
-        built when no session changed since the last save (C{always}: the
-        last save, which writes whatever it finds). What it returns fires
-        once the records are kept (a failure is logged, and the next save
-        writes again); C{None}: nothing to wait for."""
-        if self._persistence is None:
+        built when no session changed since the last save (C{always}: a
+        save that hands over whatever it finds). A persistence that keeps
+        the records (L{ChangesPersistence}) is given only those of the
+        sessions that changed since, so that a save costs what changed, not
+        what the registry holds; C{whole}: every record, built again (the
+        last save). What it returns fires once the records are kept (a
+        failure is logged, and the next save writes again); C{None}:
+        nothing to wait for."""
+        persistence = self._persistence
+        if persistence is None:
             return None
         sessions = self._host.sessions
         mark = (sessions.changes, self._heldChanges)
-        if mark == self._savedMark and not always:
+        if mark == self._savedMark and not (always or whole or self._recent):
             return None
         try:
-            saved = self._persistence.save(
-                [session.record() for session in sessions if not session.visiting]
-                + list(self._held.values())
-            )
+            if self._changes and not (self._whole or whole):
+                saved = self._saveChanges(cast(ChangesPersistence, persistence))
+            else:
+                if self._changes:
+                    sessions.trackChanges(True)  # what changes from now on
+                self._recent = set()
+                saved = persistence.save(
+                    [session.record() for session in sessions if not session.visiting]
+                    + list(self._held.values())
+                )
+                self._heldSaved, self._heldMark = set(self._held), self._heldChanges
+                self._whole = False
         except Exception:
             self.log.failure("saving the sessions failed; they may not survive a restart")
+            self._whole = True  # what changed was taken: the next save hands every record
             return None
         self._savedMark = mark
         return None if saved is None else saved.addErrback(self._saveFailed, mark)
+
+    def _saveChanges(self, persistence: ChangesPersistence) -> Deferred[None] | None:
+        """Hand the persistence the records of the sessions that changed
+        since the last save (and before it: L{_recent}), and the ids of
+        those no longer saved."""
+        sessions = self._host.sessions
+        taken = sessions.takeChanged()
+        looked, self._recent = taken | self._recent, taken
+        changed: list[dict[str, Any]] = []
+        ended: list[str] = []
+        for sessionId in looked:
+            session = sessions.get(sessionId)
+            if session is None or session.visiting:
+                ended.append(sessionId)
+            else:
+                changed.append(session.record())
+        if self._heldMark != self._heldChanges:
+            held = self._held
+            ended.extend(i for i in self._heldSaved if i not in held)  # a live one is in changed
+            changed.extend(held.values())
+            self._heldSaved, self._heldMark = set(held), self._heldChanges
+        return persistence.saveChanges(changed, ended)
 
     def _saveFailed(self, reason: Failure, mark: tuple[int, int]) -> None:
         self.log.failure("saving the sessions failed; they may not survive a restart", reason)
@@ -425,6 +490,7 @@ class SessionContinuity:
         saved = None
         if self._saving.running:
             self._saving.stop()
-            saved = self.save(always=True)
+            saved = self.save(always=True, whole=True)
         self._persistence = None
+        self._host.sessions.trackChanges(False)
         return saved

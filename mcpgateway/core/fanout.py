@@ -19,7 +19,7 @@ differs between a child several sessions share and a child of one session:
    count) and no modern call in flight, or one modern call in flight and no
    2025 session attached; or, when every session attached is one
    principal's, it goes to the one session with a request in flight (the
-   same person either way); otherwise it is refused (see docs/routing.md).
+   same person either way); otherwise it is refused (see docs/design/routing.md).
    Across principals, who has requests in flight proves nothing: a child
    asks on its own too.
    Tasks (MCP 2025-11-25) are the child's, its ids one space for every
@@ -608,7 +608,7 @@ class SharedFanout:
                 f"ambiguous: {legacy} client session(s) and {modern} modern call(s) use"
                 f" the shared server '{router.name}', so the gateway cannot tell which one"
                 " it is for (a server names the request it serves with"
-                " _meta mcpgateway/relatedRequestId, see docs/era.md)"
+                " _meta mcpgateway/relatedRequestId, see docs/design/era.md)"
             )
         [session] = clients.values()
         own = [ex for ex in inflight if ex.session is session]

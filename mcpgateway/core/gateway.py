@@ -448,7 +448,7 @@ class Gateway:
         return self._readModel.status(procRoot, rows, byClient)
 
     def aggregateStatus(self) -> dict[str, Any]:
-        """The aggregate endpoint's line of C{/health} (docs/aggregate.md;
+        """The aggregate endpoint's line of C{/health} (docs/guide/aggregate.md;
         L{AggregateSide.status})."""
         return self.aggregateSide.status()
 

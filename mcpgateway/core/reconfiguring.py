@@ -110,7 +110,7 @@ class Reconfigurer:
         """End every session of server C{name} (served by C{pool}): each
         request in flight on its children is answered first with a
         JSON-RPC error (-32003) naming the server and saying C{what}
-        happened to it, as when a child goes away (docs/routing.md), and
+        happened to it, as when a child goes away (docs/design/routing.md), and
         cancelled on its child; then the sessions end (their streams close
         with nothing left unanswered)."""
         pool.failAll(jsonrpc.CHILD_EXITED, f"server '{name}' {what}")

@@ -13,7 +13,7 @@ it writes to the child through the C{send} it is attached to
 
 A child request that names the request it serves (the gateway's hint
 C{_meta["mcpgateway/relatedRequestId"]}: the child-side id of that request,
-documented in docs/era.md) goes exactly to that request's exchange, whatever
+documented in docs/design/era.md) goes exactly to that request's exchange, whatever
 else is in flight; the others go where the fanout proves they belong. An
 exchange can be I{held} (L{Router.hold}): its timeout is paused while a
 modern call waits for its client's next round (L{mcpgateway.core.era2026.mrtr}).

@@ -448,6 +448,9 @@ class SessionRegistry:
         its log level, subscriptions and client pid change). The sessions
         file is written again only when it moved
         (L{mcpgateway.core.continuity.SessionContinuity.save})."""
+        self._changed: set[str] | None = None
+        """The ids of the sessions counted in L{changes} since the last
+        L{takeChanged}, while someone takes them (L{trackChanges})."""
 
     def create(
         self,
@@ -479,12 +482,16 @@ class SessionRegistry:
         )
         self._sessions[sessionId] = session
         self.changes += 1
+        if self._changed is not None:
+            self._changed.add(sessionId)
         return session
 
     def add(self, session: Session) -> None:
         """Register C{session} (one restored from a previous process) under its own id."""
         self._sessions[session.id] = session
         self.changes += 1
+        if self._changed is not None:
+            self._changed.add(session.id)
         if session.clientPid is not None:
             previous = self._groupActivity.get(session.clientPid, 0.0)
             self._groupActivity[session.clientPid] = max(previous, session.lastActivity)
@@ -495,6 +502,8 @@ class SessionRegistry:
     def remove(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
         self.changes += 1
+        if self._changed is not None:
+            self._changed.add(session.id)
         pid = session.clientPid
         if pid is not None and not any(s.clientPid == pid for s in self._sessions.values()):
             self._groupActivity.pop(pid, None)
@@ -504,8 +513,26 @@ class SessionRegistry:
         now = self._clock.seconds()
         session.lastActivity = now
         self.changes += 1
+        if self._changed is not None:
+            self._changed.add(session.id)
         if session.clientPid is not None:
             self._groupActivity[session.clientPid] = now
+
+    def trackChanges(self, tracking: bool) -> None:
+        """Keep (C{tracking}), from now on, or no longer keep the ids of the
+        sessions that change (L{takeChanged}): the sessions file encodes
+        only their records again. Off, nothing is kept (no taker would
+        empty it)."""
+        self._changed = set() if tracking else None
+
+    def takeChanged(self) -> set[str]:
+        """The ids of the sessions opened, added, removed or active since
+        the last call (since L{trackChanges}, for the first)."""
+        changed = self._changed
+        if changed is None:
+            return set()
+        self._changed = set()
+        return changed
 
     def activity(self, session: Session) -> float:
         """When C{session} or another session of the same client pid was last active."""

@@ -57,7 +57,7 @@ class Lifecycle(StrEnum):
 
 class ServerState(StrEnum):
     """What a configured server is doing, all its children taken together
-    (see docs/operations.md for what moves a server between them)."""
+    (see docs/guide/operations.md for what moves a server between them)."""
 
     STOPPED = "stopped"
     STARTING = "starting"
@@ -318,7 +318,7 @@ class SessionStatus:
 @dataclass(frozen=True, slots=True)
 class ServerSavings:
     """What one server's children cost, and what sharing them saves
-    (estimated by L{mcpgateway.ops.savings}; docs/operations.md, "What it
+    (estimated by L{mcpgateway.ops.savings}; docs/guide/operations.md, "What it
     saves")."""
 
     sessions: int
@@ -382,7 +382,7 @@ class Savings:
 
 @dataclass(frozen=True, slots=True)
 class TaskCounts:
-    """The gateway's tasks (the Tasks extension, docs/tasks.md) at one
+    """The gateway's tasks (the Tasks extension, docs/guide/tasks.md) at one
     moment: what C{/health}, C{/metrics}, the status page and
     C{mcpgateway status} show of them."""
 
@@ -451,7 +451,7 @@ class GatewayStatus:
 
     @property
     def visitingCount(self) -> int:
-        """How many of them are another replica's (docs/cluster.md)."""
+        """How many of them are another replica's (docs/guide/cluster.md)."""
         if self.counts is not None:
             return self.counts.visiting
         return sum(1 for session in self.sessions if session.visiting)

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.governance.test_cachescope -*-
 """The C{cacheScope} of what the gateway answers a MCP 2026-07-28 client
-when a policy decides per caller (docs/limits.md, docs/policy.md).
+when a policy decides per caller (docs/guide/limits.md, docs/guide/policy.md).
 
 A policy (C{--policy}) screens each listing for its caller and decides
 who may read a resource: the same request can be answered differently,

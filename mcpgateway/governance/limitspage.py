@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.governance.test_limits_page -*-
-"""The status page's rate limits (docs/limits.md, docs/status-page.md): the
+"""The status page's rate limits (docs/guide/limits.md, docs/guide/status-page.md): the
 calls refused by scope, and the principals and servers that hit a limit
 most recently, with the calls each has left now: the figures of
 C{/health}'s C{limits} section (L{mcpgateway.governance.limitsgate.healthSection}),

@@ -22,7 +22,7 @@ Evaluation is CPU-bound and short; the parsed policy set, the entities of
 each principal with each resource, and each listing verdict are cached
 with the L{Policy} (a reloaded file is a new one).
 
-The entity types, actions and context are L{SCHEMA}'s (docs/policy.md).
+The entity types, actions and context are L{SCHEMA}'s (docs/guide/policy.md).
 """
 
 from __future__ import annotations

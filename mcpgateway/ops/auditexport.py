@@ -19,7 +19,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet.protocol import ConnectedDatagramProtocol, DatagramProtocol
 from twisted.logger import Logger
@@ -88,15 +88,37 @@ def frame(
     return (head + line)[:MAX_DATAGRAM]
 
 
+class DatagramReactor(Protocol):
+    """The two methods of a reactor a syslog target opens its socket with
+    (C{IReactorUNIXDatagram}'s and C{IReactorUDP}'s), every argument given."""
+
+    def connectUNIXDatagram(
+        self,
+        address: str,
+        protocol: ConnectedDatagramProtocol,
+        maxPacketSize: int,
+        mode: int,
+        bindAddress: tuple[str, int] | None,
+        /,
+    ) -> Any: ...
+
+    def listenUDP(
+        self, port: int, protocol: DatagramProtocol, interface: str, maxPacketSize: int, /
+    ) -> Any: ...
+
+
 class SyslogExporter:
     """Sends each sealed line to syslog (see the module)."""
 
     log = Logger(observer=logs.observer)
 
-    def __init__(self, target: SyslogTarget, reactor: Any, host: str | None = None) -> None:
+    def __init__(
+        self, target: SyslogTarget, reactor: DatagramReactor, host: str | None = None
+    ) -> None:
         """
         @param reactor: opens the datagram socket at the first send (after
-            twistd daemonized): an C{IReactorUDP} or C{IReactorUNIXDatagram}.
+            twistd daemonized): an C{IReactorUDP} or C{IReactorUNIXDatagram}
+            (L{DatagramReactor}).
         """
         self.target = target
         self._reactor = reactor
@@ -110,10 +132,10 @@ class SyslogExporter:
         if self._transport is None:
             if self.target.unix is not None:
                 self._transport = self._reactor.connectUNIXDatagram(
-                    self.target.unix, ConnectedDatagramProtocol()
+                    self.target.unix, ConnectedDatagramProtocol(), MAX_DATAGRAM, 0o666, None
                 )
             else:
-                self._transport = self._reactor.listenUDP(0, DatagramProtocol())
+                self._transport = self._reactor.listenUDP(0, DatagramProtocol(), "", MAX_DATAGRAM)
         return self._transport
 
     def export(self, line: bytes, record: dict[str, Any]) -> None:

@@ -63,7 +63,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
@@ -75,6 +75,11 @@ from twisted.python.failure import Failure
 from mcpgateway.ops.signals import IGNORED_ENV, ignoredStopSignals
 from mcpgateway.runtime import interpreter, logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorSocket
+
+    from mcpgateway.runtime.reactortype import IReactor
 
 HANDOVER_ENV = "MCPGATEWAY_HANDOVER"
 """Set in the successor's environment: C{from=<pid>,listen=3,lock=4,link=5}."""
@@ -93,6 +98,13 @@ RESTART_SIGNAL = signal.SIGUSR2
 LISTENING = b"listening\n"
 MAX_OUTPUT = 4096
 """Bytes of the successor's early output kept for the log if it fails."""
+
+
+def _serverFactory(make: Callable[[], Protocol]) -> ServerFactory[Any]:
+    """A server factory of C{make}'s protocols, for an adopted connection.
+    C{ServerFactory.forProtocol} makes one, but its type says only
+    C{Factory}."""
+    return cast("ServerFactory[Any]", ServerFactory.forProtocol(make))
 
 
 class BadHandover(ValueError):
@@ -257,7 +269,7 @@ class Predecessor(Service):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactor,
         command: Sequence[str],
         environ: Mapping[str, str],
         listeningFd: Callable[[], int | None],
@@ -355,7 +367,7 @@ class Predecessor(Service):
             self._reactor.adoptStreamConnection(
                 ours.fileno(),
                 socket.AF_UNIX,
-                ServerFactory.forProtocol(lambda: _PredecessorSide(self)),
+                _serverFactory(lambda: _PredecessorSide(self)),
             )
         except Exception as e:
             self.state = "serving"
@@ -454,7 +466,7 @@ class Successor(Service):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorSocket,
         inherited: Inherited,
         gone: Deferred[None],
         pid: Callable[[], int] = os.getpid,
@@ -480,7 +492,7 @@ class Successor(Service):
         fd = self._inherited.linkFd
         try:
             self._reactor.adoptStreamConnection(
-                fd, socket.AF_UNIX, ServerFactory.forProtocol(lambda: _SuccessorSide(self))
+                fd, socket.AF_UNIX, _serverFactory(lambda: _SuccessorSide(self))
             )
         except Exception as e:
             self.log.warn(
@@ -531,7 +543,7 @@ class Successor(Service):
         fd = self._inherited.exitFd
         try:
             self._reactor.adoptStreamConnection(
-                fd, socket.AF_UNIX, ServerFactory.forProtocol(lambda: _ExitSide(self))
+                fd, socket.AF_UNIX, _serverFactory(lambda: _ExitSide(self))
             )
         except Exception as e:
             self.log.warn(

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from twisted.conch.ssh.factory import SSHFactory
     from twisted.conch.ssh.keys import Key
 
+    from mcpgateway.runtime.reactortype import IReactor
+
 AUTHORIZED_KEYS = paths.MANHOLE_AUTHORIZED_KEYS
 """The manhole's authorized keys, in the state directory (OpenSSH format)."""
 HOST_KEY = paths.MANHOLE_HOST_KEY
@@ -71,7 +73,7 @@ class ManholeError(Exception):
 
 
 def makeManholeService(
-    reactor: Any,
+    reactor: IReactor,
     stateDir: Path,
     namespace: dict[str, Any],
     socketPath: Path | None = None,
@@ -312,7 +314,7 @@ class LoggingRealm:
         return interface, avatar, loggedOut
 
 
-def gatewayNamespace(gateway: Any, top: IService, reactor: Any) -> dict[str, Any]:
+def gatewayNamespace(gateway: Any, top: IService, reactor: IReactor) -> dict[str, Any]:
     """What the manhole's prompt sees: live objects and a few helpers.
 
       - C{servers()}: each server's line of C{/health}, by name (all three

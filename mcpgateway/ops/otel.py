@@ -28,7 +28,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.metrics import Histogram
@@ -49,6 +49,9 @@ from mcpgateway import __version__
 from mcpgateway.core import tracing
 from mcpgateway.core.tracing import AttributeValue, SpanContext
 from mcpgateway.runtime import logs
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorFromThreads, IReactorThreads
 
 DURATION_BOUNDARIES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 """The boundaries the MCP conventions advise for the duration histograms."""
@@ -231,7 +234,7 @@ class SdkLogBridge(logging.Handler):
 
     SHOWN = 300
 
-    def __init__(self, reactor: Any, log: Logger) -> None:
+    def __init__(self, reactor: IReactorFromThreads, log: Logger) -> None:
         super().__init__(logging.WARNING)
         self._reactor = reactor
         self._log = log
@@ -265,7 +268,9 @@ class TracingService(Service):
     log = Logger(observer=logs.observer)
     deadline = SHUTDOWN_DEADLINE
 
-    def __init__(self, reactor: Any, make: Callable[[], OtelTracer] | None = None) -> None:
+    def __init__(
+        self, reactor: IReactorThreads, make: Callable[[], OtelTracer] | None = None
+    ) -> None:
         """
         @param make: builds the tracer (C{None}: L{OtelTracer} with its
             OTLP/HTTP exporters).

@@ -10,7 +10,7 @@ walks page tables). The reactor thread only keeps the last sample;
 L{SavingsSampler.estimate} combines it with a L{GatewayStatus} (the sessions
 each server serves now) into a L{Savings} record, with no I/O.
 
-The estimate (docs/operations.md, "What it saves"): without the gateway,
+The estimate (docs/guide/operations.md, "What it saves"): without the gateway,
 each session would run a launch of its own, so for each server
 
   - processes avoided = (sessions - children) x processes per launch, plus

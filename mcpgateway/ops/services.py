@@ -9,7 +9,7 @@ import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, succeed
@@ -17,6 +17,7 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
     IReactorCore,
+    IReactorFromThreads,
     IReactorTime,
     IStreamServerEndpoint,
 )
@@ -167,7 +168,7 @@ def _takenPort(reason: Failure) -> tuple[int, str | None] | None:
     return error.port, error.interface or None
 
 
-def _holderInThread(reactor: Any) -> Callable[[int, str | None], Deferred[int | None]]:
+def _holderInThread(reactor: IReactorCore) -> Callable[[int, str | None], Deferred[int | None]]:
     """L{mcpgateway.runtime.portuse.holderPid} in C{reactor}'s thread pool (it reads
     C{/proc}); C{None} at once on a reactor without threads."""
 
@@ -179,8 +180,9 @@ def _holderInThread(reactor: Any) -> Callable[[int, str | None], Deferred[int | 
 
         from mcpgateway.runtime.portuse import holderPid
 
+        # A reactor with a thread pool takes its results back from the threads.
         found: Deferred[int | None] = deferToThreadPool(
-            reactor, getThreadPool(), holderPid, port, host
+            cast("IReactorFromThreads", reactor), getThreadPool(), holderPid, port, host
         )
         return found
 

@@ -4,7 +4,12 @@
 L{SessionStore} is the file behind L{mcpgateway.core.sessions.SessionPersistence}:
 L{SessionStore.load} reads and checks what a previous gateway process saved,
 L{SessionStore.save} writes the records through
-L{mcpgateway.runtime.atomicfile.writeFileAtomic}, and only when they changed. When it
+L{mcpgateway.runtime.atomicfile.writeFileAtomic}, and only when they changed.
+Each record's line is kept once encoded (L{mcpgateway.ops.sessionlines}):
+L{SessionStore.saveChanges} is given only the sessions that changed since
+the last save, so what a save costs the reactor thread grows with the
+changes, not with the sessions; the file's bytes are joined from the kept
+lines, and checked against what the file holds, in the thread that writes. When it
 saves is the gateway's business (L{mcpgateway.core.gateway.Gateway}: at most
 once a second while the sessions change, and once more at stop, before it ends
 the sessions of its own process), which is why this is no Service of its own:
@@ -17,10 +22,11 @@ The writes that wait for the disk (this file's, with their C{fsync}s, and
 a new session's journal line, L{mcpgateway.ops.sessionjournal}) take
 milliseconds on a real disk, so they run in the reactor's thread pool, one
 at a time and in the order they were asked for
-(L{mcpgateway.runtime.threads.SerialJobs}): the records are encoded on the
-reactor thread, from the sessions as they are then, and written in a worker
-thread. A save asked for while one is being written waits, and stands for
-any save still waiting before it (only the newest records are written).
+(L{mcpgateway.runtime.threads.SerialJobs}): the records that changed are
+encoded on the reactor thread, from the sessions as they are then, and the
+file is made and written in a worker thread. A save asked for while one
+is being written waits, and stands for any save still waiting before it
+(only the newest records are written).
 Each returns a Deferred that fires once its write is done, and every write
 asked for before it: the gateway answers an C{initialize} once the new
 session's journal line is on the disk (L{SessionStore.remember}), and its
@@ -61,7 +67,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -70,6 +76,15 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from mcpgateway.ops.sessionjournal import JOURNAL_NAME, SessionJournal
+from mcpgateway.ops.sessionlines import (
+    FOOTER,
+    HEADER,
+    Entry,
+    SessionLines,
+    encodeLine,
+    fileBytes,
+    fit,
+)
 from mcpgateway.runtime import logs
 from mcpgateway.runtime.atomicfile import writeFileAtomic
 from mcpgateway.runtime.threads import RunInThread, SerialJobs, runInline
@@ -86,13 +101,9 @@ MAX_RECORD_BYTES = 1024 * 1024
 C{initialize} brings at most L{mcpgateway.protocol.limits.MAX_SESSION_INFO} bytes of
 its own (three times that once escaped to ASCII), so only a session with a
 great many subscriptions comes near."""
-HEADER = b'{"format": 1, "sessions": [\n'
-"""The first line of a file in the line layout."""
-FOOTER = b"]}"
-"""Its last line."""
 _SKIP_CHUNK = 64 * 1024
 """Bytes read at a time while skipping a record line that is too long."""
-_encoder = json.JSONEncoder(sort_keys=True, allow_nan=False, ensure_ascii=True)
+__all__ = ["FOOTER", "HEADER", "SessionStore", "encode", "encodeBounded", "parse"]
 
 
 SAVE = "save"
@@ -125,12 +136,13 @@ class SessionStore:
         self.maxBytes = maxBytes
         self.maxRecordBytes = maxRecordBytes
         self._written: bytes | None = None
-        """The SHA-256 of what the file holds (not a copy of it: that would be
-        some 350 bytes per session kept for a comparison); read and set by
-        L{load} and by the writes, one at a time."""
-        self._given: bytes | None = None
-        """The SHA-256 of the records of the last save handed to the writes
-        (C{None}: the next save writes whatever it is given)."""
+        """The SHA-256 of what the file holds (not a copy of it); read and
+        set by L{load} and by the writes, one at a time."""
+        self.lines = SessionLines(maxBytes, maxRecordBytes)
+        """The records to save, each encoded once (L{saveChanges})."""
+        self._handed = False
+        """The last save's lines were handed to the writes, and no line
+        changed since (a failed write clears it: the next save writes)."""
         self._journaled = False
         """A journal line was asked for since the last save was handed over
         (that save empties the journal)."""
@@ -179,8 +191,6 @@ class SessionStore:
         fromJournal, ended = self.journal.read(_checked)
         self._journaled = bool(self.journal.appended)  # the next save empties it
         records = [record for record in fromFile if record["id"] not in ended]
-        if len(records) != len(fromFile):
-            self._given = None  # the next save leaves the ended ones out
         known = {record["id"] for record in fromFile}
         journaled = [
             record
@@ -194,7 +204,6 @@ class SessionStore:
                 count=len(journaled),
                 path=str(self.journal.path),
             )
-            self._given = None  # the next save writes them into the file
         return records + journaled
 
     def _loadFile(self) -> list[dict[str, Any]]:
@@ -225,9 +234,9 @@ class SessionStore:
                 why="; ".join(f"{n}: {why}" for why, n in reader.skipped.items()),
                 restored=len(records),
             )
-            self._written = self._given = None  # the next save writes what is restored
+            self._written = None  # the next save writes what is restored
         else:
-            self._written = self._given = reader.digest.digest()
+            self._written = reader.digest.digest()
         return records
 
     def _setAside(self, why: str) -> list[dict[str, Any]]:
@@ -246,13 +255,44 @@ class SessionStore:
         return []
 
     def save(self, records: list[dict[str, Any]]) -> Deferred[None]:
-        """Write C{records} (atomically, mode 0600) unless the file already
-        holds them, then empty the journal; a Deferred that fires once that
-        is done, and every write asked for before (it fails if the write
-        did: the next save writes again). A record over C{maxRecordBytes} is
-        left out, and so are the sessions idle longest while the file would
-        be over C{maxBytes}; one log line when the sessions left out change."""
-        data, leftOut = encodeBounded(records, self.maxBytes, self.maxRecordBytes)
+        """Write C{records}, every session's, (atomically, mode 0600) unless
+        the file already holds them, then empty the journal; a Deferred
+        that fires once that is done, and every write asked for before (it
+        fails if the write did: the next save writes again). A record over
+        C{maxRecordBytes} is left out, and so are the sessions idle longest
+        while the file would be over C{maxBytes}; one log line when the
+        sessions left out change. Every record is encoded again: the
+        gateway's saves are L{saveChanges}."""
+        self.lines.replace(records)
+        return self._handOver()
+
+    def saveChanges(
+        self, changed: Iterable[dict[str, Any]], ended: Collection[str]
+    ) -> Deferred[None]:
+        """As L{save}, given only what changed since the last save: the
+        records of the sessions that changed or are new (C{changed}), and
+        the ids of those no longer saved (C{ended}; an id in both is
+        saved). Only the records C{changed} are encoded."""
+        for sessionId in ended:
+            self.lines.drop(sessionId)
+        for record in changed:
+            self.lines.put(record)
+        return self._handOver()
+
+    def _handOver(self) -> Deferred[None]:
+        """Hand the kept lines to the writes, unless they were already and
+        no journal line came since."""
+        lines = self.lines
+        if not lines.changed and self._handed and not self._journaled:
+            return self._jobs.idle()  # handed over already: nothing new to write
+        order, entries, leftOut = lines.snapshot()
+        self._logLeftOut(leftOut)
+        self._handed, self._journaled = True, False
+        mark = self.journal.mark()
+        saved = self._jobs.run(lambda: self._write(order, entries, mark), key=SAVE)
+        return saved.addErrback(self._saveFailed)
+
+    def _logLeftOut(self, leftOut: dict[str, str]) -> None:
         ids = frozenset(leftOut)
         if ids != self._leftOut:
             self._leftOut = ids
@@ -264,27 +304,22 @@ class SessionStore:
                     count=len(leftOut),
                     why=_counted(leftOut.values()),
                 )
-        digest = hashlib.sha256(data).digest()
-        if digest == self._given and not self._journaled:
-            return self._jobs.idle()  # handed over already: nothing new to write
-        self._given, self._journaled = digest, False
-        mark = self.journal.mark()
-        saved = self._jobs.run(lambda: self._write(data, digest, mark), key=SAVE)
-        return saved.addErrback(self._saveFailed, digest)
 
-    def _write(self, data: bytes, digest: bytes, mark: int) -> None:
-        """The save's job: the file unless it holds C{data} already, then
-        the journal emptied of all the file holds (the sessions as they
-        were at the journal's C{mark})."""
+    def _write(self, order: list[str], entries: dict[str, Entry], mark: int) -> None:
+        """The save's job, in the writes' thread: the file made of the
+        lines C{entries} in C{order}, written unless it holds those bytes
+        already, then the journal emptied of all the file holds (the
+        sessions as they were at the journal's C{mark})."""
+        data = fileBytes([entries[sessionId][1] for sessionId in order])
+        digest = hashlib.sha256(data).digest()
         if digest != self._written:
             writeFileAtomic(self.path, data, 0o600)
             self._written = digest
             self.writes += 1
         self.journal.clear(mark)
 
-    def _saveFailed(self, reason: Failure, digest: bytes) -> Failure:
-        if self._given == digest:
-            self._given = None  # the next save writes again, even the same records
+    def _saveFailed(self, reason: Failure) -> Failure:
+        self._handed = False  # the next save writes again, even the same records
         return reason
 
     def idle(self) -> Deferred[None]:
@@ -304,24 +339,17 @@ def encodeBounded(
     the records left out (id: why): those longer than C{maxRecordBytes}
     and, while the file would be too big, the ones idle longest."""
     leftOut: dict[str, str] = {}
-    lines: list[tuple[dict[str, Any], bytes]] = []
+    entries: list[tuple[str, Entry]] = []
     for record in records:
-        line = _encoder.encode(record).encode("ascii")
+        line = encodeLine(record)
         if len(line) > maxRecordBytes:
             leftOut[str(record["id"])] = f"a record over {maxRecordBytes} bytes"
         else:
-            lines.append((record, line))
-    room = maxBytes - len(HEADER) - len(FOOTER) - 1
-    kept: list[tuple[str, bytes]] = []
-    for record, line in sorted(lines, key=lambda pair: -pair[0]["lastActivity"]):
-        room -= len(line) + 2
-        if room < 0:
-            leftOut[str(record["id"])] = f"the file would be over {maxBytes} bytes"
-        else:
-            kept.append((str(record["id"]), line))
-    kept.sort()
-    body = b",\n".join(line for _, line in kept)
-    return HEADER + body + (b"\n" if kept else b"") + FOOTER + b"\n", leftOut
+            entries.append((str(record["id"]), (float(record["lastActivity"]), line)))
+    kept, dropped = fit(entries, maxBytes)
+    why = f"the file would be over {maxBytes} bytes"
+    leftOut.update((sessionId, why) for sessionId in dropped)
+    return fileBytes(line for _, line in kept), leftOut
 
 
 def parse(data: bytes) -> list[dict[str, Any]]:

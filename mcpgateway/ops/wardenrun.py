@@ -19,7 +19,7 @@ C{setsid} program, or the sandbox launcher), so that pid names all that
 the child started except what started a session of its own (a daemon's
 double fork): the marker finds those, unless they dropped their
 environment; a sandbox's pid namespace ends every one of them with it
-(docs/lifecycle.md). A session id stays in use while any process is in
+(docs/guide/lifecycle.md). A session id stays in use while any process is in
 it, so its number is never another's.
 
 It starts a session of its own, so a signal to the gateway's terminal or

@@ -4,7 +4,7 @@
 A L{Limits} is handed to L{mcpgateway.web.app.makeSite}; the parser bounds
 (nesting depth, number size) are also the defaults of
 L{mcpgateway.protocol.jsonrpc.loads}, which reads the children's output too.
-C{docs/limits.md} lists each limit with the error it gives.
+C{docs/guide/limits.md} lists each limit with the error it gives.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ cancelled."""
 
 @dataclass(frozen=True)
 class Limits:
-    """The bounds one gateway site enforces (see C{docs/limits.md})."""
+    """The bounds one gateway site enforces (see C{docs/guide/limits.md})."""
 
     maxBody: int = MAX_BODY
     maxBatch: int = MAX_BATCH

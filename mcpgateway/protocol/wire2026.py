@@ -10,7 +10,7 @@ the order the transport spec's status table gives); the core's bridge
 C{InputRequiredResult} pieces, error translation).
 
 The gateway's own conventions for legacy child servers (documented in
-C{docs/era.md}) are the three C{mcpgateway/...} keys of a child request's
+C{docs/design/era.md}) are the three C{mcpgateway/...} keys of a child request's
 C{_meta}: L{HINT_RELATED}, L{HINT_KEY}, L{HINT_OPTIONAL}. They are stripped
 from anything a client sees.
 """

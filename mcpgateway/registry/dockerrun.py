@@ -178,7 +178,7 @@ def _env(reading: _Reading, name: str, value: str) -> None:
     if blockedEnvKeys({key: ""}) or isDenied(key) or isGatewayOwn(key):
         raise refuse(
             f"{name} {key}: the variable steers a loader, an interpreter or the gateway"
-            " (docs/scopes.md lists them)"
+            " (docs/guide/scopes.md lists them)"
         )
     if not sep and key not in reading.passable:
         raise refuse(

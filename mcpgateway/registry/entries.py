@@ -276,7 +276,7 @@ class _Walk:
             if blockedEnvKeys({name: ""}) or isDenied(name) or isGatewayOwn(name):
                 raise InstallError(
                     f"its environment variable {name} steers a loader, an interpreter or the"
-                    " gateway: not installed from a registry (docs/scopes.md lists them)"
+                    " gateway: not installed from a registry (docs/guide/scopes.md lists them)"
                 )
             value, secret = self.resolve(name, True, variable.input, f"variable {name}")
             if value is None:

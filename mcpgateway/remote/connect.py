@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mcpgateway.remote.oauth.clientcredentials import ClientCredentialsToken
     from mcpgateway.remote.oauth.credentials import UpstreamCredentials
     from mcpgateway.remote.oauth.exchange import TokenExchange
+    from mcpgateway.runtime.reactortype import IReactor
 
 MAX_IDLE = 16
 """Idle connections kept open to one remote server."""
@@ -48,7 +49,7 @@ class RemoteServers:
     """Opens the upstream sessions of every remote server of one gateway."""
 
     def __init__(
-        self, reactor: Any, clock: IReactorTime | None = None, stateDir: Path | None = None
+        self, reactor: IReactor, clock: IReactorTime | None = None, stateDir: Path | None = None
     ) -> None:
         self._reactor = reactor
         self._clock: IReactorTime = clock if clock is not None else reactor

@@ -7,7 +7,7 @@ L{mcpgateway.core.status.ServerStatus} here; nothing else builds these
 dictionaries. Their keys and order are what clients (the C{mcpgateway} CLI,
 monitors) read: change them only on purpose. No env value or secret ever
 appears, and no workspace path: a child is shown by the scope keys it
-serves (keyed hashes, see docs/scopes.md), C{"global"} for the key-less route.
+serves (keyed hashes, see docs/guide/scopes.md), C{"global"} for the key-less route.
 
 A line rendered without C{detail} (the open C{/health} of a gateway reachable
 from other machines, to a caller that is not an admin) holds no text a
@@ -118,7 +118,7 @@ def serverLine(server: ServerStatus, detail: bool = True) -> dict[str, Any]:
 
 
 def era2026Line(server: ServerStatus) -> dict[str, Any]:
-    """How a server serves MCP 2026-07-28 clients (docs/era.md): C{"modern"}
+    """How a server serves MCP 2026-07-28 clients (docs/design/era.md): C{"modern"}
     is C{true}, or why not (they get 404 and fall back to C{initialize});
     then its modern counters: requests, calls waiting for their client's
     C{input_required} answer, C{input_required} rounds sent, rounds whose
@@ -185,11 +185,11 @@ def healthBody(
     a confined server's line of the sandbox's allow-list proxy (its open
     connections, its refusals and the hosts refused), shown with C{detail}
     for the servers that use it; C{aggregate}:
-    the aggregate endpoint's line (docs/aggregate.md: its sessions, members,
+    the aggregate endpoint's line (docs/guide/aggregate.md: its sessions, members,
     kept results, and each server's catalog); C{auth}: how
-    callers are authenticated (docs/team.md: C{{"mode": "none"}}, or the
+    callers are authenticated (docs/guide/team.md: C{{"mode": "none"}}, or the
     mode and its counts; never a name or a token), shown when given;
-    C{cluster}: a replica's line (docs/cluster.md: C{replica}, C{advertise},
+    C{cluster}: a replica's line (docs/guide/cluster.md: C{replica}, C{advertise},
     C{visiting}, C{forwarded}, C{failedOver}, C{ownersDown}), shown only
     when clustered. C{"savings"} (L{savingsLine}) is there when the gateway
     samples its children (the read model has a L{Savings} record);
@@ -228,7 +228,7 @@ def healthBody(
 
 
 def tasksLine(tasks: TaskCounts) -> dict[str, int]:
-    """The gateway's tasks by status (docs/tasks.md): every status word,
+    """The gateway's tasks by status (docs/guide/tasks.md): every status word,
     in the extension's order, 0 when none is in it. Counts only: no task
     id, tool or principal."""
     return {status: tasks.count(status) for status in TASK_STATUSES}
@@ -252,7 +252,7 @@ def _withoutErrors(aggregate: dict[str, Any]) -> dict[str, Any]:
 
 
 def savingsLine(savings: Savings, now: float) -> dict[str, Any]:
-    """What sharing children saves (docs/operations.md, "What it saves"):
+    """What sharing children saves (docs/guide/operations.md, "What it saves"):
     processes and memory the same sessions would take with a launch each,
     the npx/uvx wrappers avoided (C{"wrapperMemory"}: C{"counted"}, or
     C{"not counted"} when the gateway never measured a wrapper; C{null}
@@ -298,7 +298,7 @@ def serverSavings(figures: ServerSavings) -> dict[str, Any]:
 
 def sessionRow(session: SessionStatus) -> dict[str, Any]:
     """One session, as C{GET /sessions} lists it (C{"visiting": true} for a
-    session of another replica served here, docs/cluster.md)."""
+    session of another replica served here, docs/guide/cluster.md)."""
     row = {
         "id": session.id,
         "server": session.server,
@@ -325,7 +325,7 @@ def sessionRow(session: SessionStatus) -> dict[str, Any]:
 
 
 def visitingSessions(status: GatewayStatus) -> int:
-    """How many sessions of another replica are served here (docs/cluster.md)."""
+    """How many sessions of another replica are served here (docs/guide/cluster.md)."""
     return status.visitingCount
 
 

@@ -11,7 +11,7 @@ The format (version 0.0.4) is written by L{mcpgateway.report.exposition}:
 counters are named C{_total}, histograms are cumulative C{_bucket} samples up
 to C{le="+Inf"} plus C{_sum} and C{_count}.
 
-The OpenTelemetry MCP conventions' histograms (docs/observability.md) are
+The OpenTelemetry MCP conventions' histograms (docs/guide/observability.md) are
 here under the names their Prometheus mapping gives:
 C{mcp_server_operation_duration_seconds} (a client's request, from the
 gateway receiving it until it answered), C{mcp_client_operation_duration_seconds}
@@ -401,7 +401,7 @@ def _gatewayFamilies(status: GatewayStatus) -> tuple[Family, ...]:
 
 
 def _taskFamilies(status: GatewayStatus) -> tuple[Family, ...]:
-    """The gateway's tasks (docs/tasks.md), when it serves the extension:
+    """The gateway's tasks (docs/guide/tasks.md), when it serves the extension:
     C{mcpgateway_tasks{state}}, every status word, and the tasks made since
     it started. Never by tool, principal or task id."""
     tasks = getattr(status, "tasks", None)
@@ -467,7 +467,7 @@ def _histogram(family: Family, labels: Labels, histogram: tracing.Histogram) -> 
 
 
 def renderTeam(refusals: Mapping[tuple[int, str], int], throttled: Mapping[str, int]) -> bytes:
-    """The metrics of a team gateway's door (docs/team.md): requests the
+    """The metrics of a team gateway's door (docs/guide/team.md): requests the
     authentication gate refused, by HTTP status and reason (a bounded set
     of words, never a token or a name), and requests over a principal's
     limits (429), by kind (C{rate}, C{concurrency})."""
@@ -490,7 +490,7 @@ def renderTeam(refusals: Mapping[tuple[int, str], int], throttled: Mapping[str, 
 
 
 def renderCluster(forwarded: Mapping[str, int], visiting: int) -> bytes:
-    """The metrics of a cluster's replica (docs/cluster.md): requests it
+    """The metrics of a cluster's replica (docs/guide/cluster.md): requests it
     forwarded to the replicas owning their sessions, by outcome (C{ok},
     C{unreachable}: served here or 404 instead, C{failed} after it was
     sent, C{cancelled} by the client), and the sessions of other replicas

@@ -9,7 +9,7 @@ HTTP client: import it where a client is made, not before."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IStreamClientEndpoint
@@ -19,6 +19,9 @@ from zope.interface import implementer
 
 from mcpgateway.runtime.twistedprivate import HTTP11ClientFactory
 
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTCP, IReactorTime
+
 
 class QuietClientFactory(HTTP11ClientFactory):
     """The pool's connection factory, without a log line per connection."""
@@ -26,7 +29,7 @@ class QuietClientFactory(HTTP11ClientFactory):
     noisy = False
 
 
-def quietPool(reactor: Any, maxIdlePerHost: int = 2) -> HTTPConnectionPool:
+def quietPool(reactor: IReactorTime, maxIdlePerHost: int = 2) -> HTTPConnectionPool:
     """A persistent pool (HTTP/1.1 keep-alive) keeping at most
     C{maxIdlePerHost} idle connections to each host, quiet in the log."""
     pool = HTTPConnectionPool(reactor, persistent=True)
@@ -45,7 +48,7 @@ class KeptEndpoints:
     so one per address does. TLS (https) verifies the server's certificate
     against the system's trust store, as Twisted's default does."""
 
-    def __init__(self, reactor: Any, connectTimeout: float) -> None:
+    def __init__(self, reactor: IReactorTCP, connectTimeout: float) -> None:
         self._reactor = reactor
         self._timeout = connectTimeout
         self._tls: BrowserLikePolicyForHTTPS | None = None

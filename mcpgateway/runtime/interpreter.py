@@ -3,7 +3,7 @@ line that starts a gateway gives it (C{mcpgateway start} and C{restart}, the
 service unit, the bytecode warm-up).
 
  - C{-OO}: docstrings (Twisted's are large) and asserts are left out of the
-   loaded code: 2.5 MiB of an idle gateway's RSS (docs/costs.md). A
+   loaded code: 2.5 MiB of an idle gateway's RSS (docs/design/costs.md). A
    flag, not C{PYTHONOPTIMIZE}, so no child inherits it.
  - C{-P} (Python 3.11 and later): the working directory (C{-m}, C{-c}) is not
    put first on C{sys.path}. The gateway's children may write there (in the

@@ -7,7 +7,7 @@ prefix and runs the handler in a fresh logging context, so that a message
 logged through the legacy C{twisted.python.log} API during it says which
 connection it came from. Per event that costs more than the rest of the
 dispatch: at one call in flight it was 7-9% of the gateway's CPU per call
-(docs/costs.md). The gateway logs through C{twisted.logger},
+(docs/design/costs.md). The gateway logs through C{twisted.logger},
 whose events say what they are about themselves, so L{GatewayReactor}
 dispatches directly. What the context also did is kept: an exception that
 escapes the handler (a C{connectionLost} that raises) is logged, and the loop
@@ -31,7 +31,7 @@ microseconds per wake-up, and a laptop core in a deep idle state takes as
 long. A gateway that is still polling when the child's answer (or the
 client's next request) comes is not woken at all (at one call in
 flight, more calls per second and a lower p50 latency, at about the same
-CPU per call; docs/costs.md). Only a run of quick waits, because a
+CPU per call; docs/design/costs.md). Only a run of quick waits, because a
 spin that finds nothing costs its whole length, and one that finds its
 event still costs the wait it replaced: a tool slower than twice the spin,
 a client that pauses between calls (a person's, or an SDK that takes most

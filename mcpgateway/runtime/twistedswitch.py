@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.runtime.test_twistedswitch -*-
 """C{--twisted}: whether the gateway runs on Twisted as Twisted ships it, or tuned.
 
-The gateway replaces some of Twisted's own machinery for speed (docs/costs.md):
+The gateway replaces some of Twisted's own machinery for speed (docs/design/costs.md):
 the reactor's dispatch (L{mcpgateway.runtime.reactor}), the HTTP channel and
 its parser (L{mcpgateway.web.channel}, L{mcpgateway.web.httpreader}), the
 request and its headers (L{mcpgateway.web.request},
@@ -35,7 +35,7 @@ CHOICES = (STOCK, TUNED)
 """The words of C{--twisted}."""
 DEFAULT = TUNED
 """What runs when neither C{--twisted} nor L{TWISTED_ENV} says: decided by
-measurement (docs/performance.md, "Stock Twisted and the tuned path")."""
+measurement (docs/design/performance.md, "Stock Twisted and the tuned path")."""
 TWISTED_ENV = "MCPGATEWAY_TWISTED"
 """The environment variable C{--twisted} falls back to."""
 TWISTED_HELP = (

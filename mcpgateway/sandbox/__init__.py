@@ -12,7 +12,7 @@ program a confined child starts as), L{probe} (which mechanism works
 here), L{failures} (a denial in a child's stderr, told as the profile key
 that allows it), L{confine} (which servers are confined, and their
 command line) and L{detect} (the probe, run by the gateway after it
-daemonized). See docs/sandbox.md.
+daemonized). See docs/guide/sandbox.md.
 
 Everything the launcher imports is the standard library's: it runs before
 every confined child, and its start is part of the child's.

@@ -163,7 +163,7 @@ class Sandbox:
                 "sandbox: bubblewrap cannot confine children here ({why}); confining them with"
                 " Landlock (ABI {abi}) instead: their files are confined, their processes share"
                 " the gateway's pid namespace, and without network UDP still goes out"
-                " (docs/sandbox.md)",
+                " (docs/guide/sandbox.md)",
                 why=bw.get("error"),
                 abi=landlock.get("abi"),
             )
@@ -186,7 +186,8 @@ class Sandbox:
         if not filtering.get("works"):
             self.log.warn(
                 "sandbox: confined children run WITHOUT their system-call filter ({why});"
-                " install libseccomp (the libseccomp2 package; docs/sandbox.md, System calls)",
+                " install libseccomp (the libseccomp2 package;"
+                " docs/guide/sandbox.md, System calls)",
                 why=filtering.get("error"),
             )
 

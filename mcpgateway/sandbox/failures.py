@@ -78,7 +78,7 @@ def explain(line: str, network: str, home: str, stateDir: str) -> str | None:
         return (
             "the sandbox reaches the network only through the gateway's proxy"
             + (f" (it tried {host} without it)" if host else "")
-            + ": its client ignores HTTP(S)_PROXY (docs/sandbox.md, the network)"
+            + ": its client ignores HTTP(S)_PROXY (docs/guide/sandbox.md, the network)"
         )
     if _FORK.search(line):
         return (

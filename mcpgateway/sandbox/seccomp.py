@@ -13,7 +13,7 @@ modules, C{kexec}, BPF, performance counters, C{userfaultfd} and
 C{io_uring} (the kernel's most attacked interfaces), pushing input into a
 terminal (C{TIOCSTI}, C{TIOCLINUX}), device nodes, the clock, the host
 name, swap, accounting, quotas, C{reboot}, and the socket families beyond
-UNIX, IPv4, IPv6 and netlink. L{rules} is the list; docs/sandbox.md
+UNIX, IPv4, IPv6 and netlink. L{rules} is the list; docs/guide/sandbox.md
 ("System calls") says it for people.
 
 C{clone3} fails with C{ENOSYS}: a filter cannot read the flags in its

@@ -38,7 +38,7 @@ import stat
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.internet.error import ProcessExitedAlready
@@ -56,6 +56,9 @@ from mcpgateway.core.environment import childEnvironment, isGatewayOwn
 from mcpgateway.core.spawn import SecretsUnavailable
 from mcpgateway.core.spec import ServerSpec
 from mcpgateway.runtime.threads import RunInThread
+
+if TYPE_CHECKING:
+    from mcpgateway.runtime.reactortype import IReactor
 
 OP_TIMEOUT = 60.0
 """Seconds C{op read} may take (it may wait for the desktop app's unlock)."""
@@ -91,7 +94,7 @@ class SecretResolver:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactor,
         stateDir: Path,
         environ: Mapping[str, str],
         runInThread: RunInThread,
@@ -290,7 +293,7 @@ class OnePasswordCli:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactor,
         environ: Mapping[str, str],
         timeout: float = OP_TIMEOUT,
         which: Callable[..., str | None] = shutil.which,

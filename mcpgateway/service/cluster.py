@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.service.test_tap,tests.web.test_cluster_web -*-
 """A replica of a cluster, wired: its sealed session ids, its peers' seal,
 the forwarding to a session's owner, and the connection pool to its peers
-(docs/cluster.md).
+(docs/guide/cluster.md).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from mcpgateway.runtime.paths import (
 )
 
 if TYPE_CHECKING:
+    from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.service.preflight import Preflight
 from mcpgateway.service.endpoints import advertisedHost, endpointPort, isTLSEndpoint
 from mcpgateway.service.options import Options
@@ -23,7 +24,7 @@ from mcpgateway.service.process import refuse
 
 
 class Cluster:
-    """A cluster replica's wiring (docs/cluster.md): its keys and label,
+    """A cluster replica's wiring (docs/guide/cluster.md): its keys and label,
     the address its peers reach it at (the listening port filled in once
     known), and, once the gateway exists, its sealer, forwarder and router."""
 
@@ -86,7 +87,7 @@ class Cluster:
             self.port = port
 
     def surface(
-        self, reactor: Any, top: Any, gateway: Any, stateDir: Path, idleTimeout: float
+        self, reactor: IReactor, top: Any, gateway: Any, stateDir: Path, idleTimeout: float
     ) -> Any:
         """The web's L{mcpgateway.web.surfaces.ClusterSurface} for C{gateway};
         the connection pool to the peers is closed when C{top} stops. The

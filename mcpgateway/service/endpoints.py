@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from twisted.python import usage
 
 if TYPE_CHECKING:
+    from mcpgateway.runtime.reactortype import IReactor
+
     pass
 from mcpgateway.service.process import refuse
 
@@ -265,7 +267,7 @@ def endpointPort(endpoint: str) -> int | None:
         return None
 
 
-def tlsContext(reactor: Any, endpoint: str) -> Any:
+def tlsContext(reactor: IReactor, endpoint: str) -> Any:
     """The TLS context factory of the C{ssl:} endpoint string C{endpoint}
     (Twisted's parser reads its key and certificate files)."""
     from twisted.internet.endpoints import serverFromString

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
     from mcpgateway.config.resolve import Resolver
     from mcpgateway.core.spec import ServerSpec
+    from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.sandbox.confine import Sandbox
 
 
@@ -30,7 +31,7 @@ class LazyResolver:
     """The only programs the resolver parses (any other command is not a
     wrapper: C{parseWrapper} gives C{None})."""
 
-    def __init__(self, stateDir: Path, reactor: Any, environ: Mapping[str, str]) -> None:
+    def __init__(self, stateDir: Path, reactor: IReactor, environ: Mapping[str, str]) -> None:
         self._stateDir = stateDir
         self._reactor = reactor
         self._environ = environ

@@ -41,9 +41,10 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from twisted.application.service import Service
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint
 from twisted.internet.interfaces import (
@@ -51,15 +52,17 @@ from twisted.internet.interfaces import (
     IDelayedCall,
     IHostResolution,
     IListeningPort,
+    IReactorPluggableNameResolver,
     IReactorTime,
     IResolutionReceiver,
 )
-from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.protocol import Factory, Protocol, ServerFactory, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from mcpgateway.runtime import logs
+from mcpgateway.runtime.reactortype import IReactor
 from mcpgateway.runtime.threads import RunInThread, SerialJobs, runInline
 from mcpgateway.sandbox.netproxy import (
     MAX_HEAD,
@@ -115,7 +118,7 @@ class _Addresses:
         self.done.callback(self.found)
 
 
-def reactorResolver(reactor: Any) -> Resolver:
+def reactorResolver(reactor: IReactorPluggableNameResolver) -> Resolver:
     """Resolves with C{reactor}'s name resolver (C{getaddrinfo} in its
     thread pool: the reactor never waits)."""
 
@@ -397,7 +400,7 @@ class NetworkProxy(Service):
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactor,
         clock: IReactorTime | None = None,
         resolve: Resolver | None = None,
         runtimeDir: Callable[[], str] = lambda: tempfile.mkdtemp(prefix="mcpgw-net-"),
@@ -477,11 +480,13 @@ class NetworkProxy(Service):
         if known is not None:
             return known
         network = ChildNetwork(server, AllowList(allowed, denied))
-        port = self.reactor.listenTCP(
-            0, Factory.forProtocol(lambda: ProxyProtocol(self, network)), interface="127.0.0.1"
+        # forProtocol makes an instance of the class it is called on; its type says Factory.
+        factory = cast(
+            "ServerFactory[Any]", ServerFactory.forProtocol(lambda: ProxyProtocol(self, network))
         )
+        port = self.reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.ports.append(port)
-        number = int(port.getHost().port)
+        number = int(cast(IPv4Address, port.getHost()).port)  # a TCP port's address
         self.tcpPorts[key] = number
         self.networks[f"tcp:{number}"] = network
         return number

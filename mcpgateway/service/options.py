@@ -524,7 +524,7 @@ class Options(usage.Options):
             "cluster-key-file",
             None,
             None,
-            "Run as one replica of a cluster (docs/cluster.md): session ids are sealed with"
+            "Run as one replica of a cluster (docs/guide/cluster.md): session ids are sealed with"
             " the first key of this file (base64, one 32-byte key a line, mode 0600), and"
             " requests for another replica's session are forwarded to it. Every replica"
             " gets the same file. Needs mcpgateway[team]. Env: " + CLUSTER_KEY_FILE_ENV + ".",
@@ -710,7 +710,7 @@ class Options(usage.Options):
         return httpsRemotes(*own)
 
     def _teamOptions(self) -> None:
-        """The team gateway's options (docs/team.md): environment fallbacks,
+        """The team gateway's options (docs/guide/team.md): environment fallbacks,
         then the combinations that cannot work."""
         for name, env in (
             ("auth-tokens", AUTH_TOKENS_ENV),
@@ -756,7 +756,7 @@ class Options(usage.Options):
         self["oauth-scopes"] = _words(self["oauth-scopes"])
 
     def _clusterOptions(self) -> None:
-        """A cluster replica's options (docs/cluster.md): environment
+        """A cluster replica's options (docs/guide/cluster.md): environment
         fallbacks, the replica's label (default: the host name), the
         advertised address (C{(host, port, tls)}, C{None}: found at start)."""
         for name, env in (

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.trust.test_pinoptions -*-
-"""The C{--pins} and C{--quarantine-new} options (docs/trust.md), and the
+"""The C{--pins} and C{--quarantine-new} options (docs/guide/trust.md), and the
 pin policy they make (L{mcpgateway.trust.policy}).
 
 C{--pins} defaults to C{warn} on a gateway without authentication (a

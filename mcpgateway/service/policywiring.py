@@ -9,11 +9,14 @@ Without C{--policy} nothing here imports the policy engine.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTime
 
 POLICY_HELP = (
     "A Cedar policy file deciding who may call which tool, resource and prompt"
-    " (docs/policy.md); read again when it changes. Needs the policy extra:"
+    " (docs/guide/policy.md); read again when it changes. Needs the policy extra:"
     " pip install 'mcpgateway[policy]'."
 )
 DEFAULT_HELP = (
@@ -48,7 +51,7 @@ def wireAggregatePolicy(gate: Any, gateway: Any) -> None:
     gateway.aggregator.memberPolicy = PolicyMembers(gate, gateway.pools)
 
 
-def wirePolicy(options: Any, reactor: Any, top: Any) -> Any:
+def wirePolicy(options: Any, reactor: IReactorTime, top: Any) -> Any:
     """The policy gate of C{--policy} (C{None} without it), its file watched
     under C{top}; a file that cannot be used refuses the start in one line."""
     path = options.get("policy")

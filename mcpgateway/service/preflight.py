@@ -130,7 +130,7 @@ def warnOpenStateDir(stateDir: Path) -> bool:
 
 
 def checkTeam(options: Any) -> None:
-    """The team gateway's checks (docs/team.md), each a one-line refusal
+    """The team gateway's checks (docs/guide/team.md), each a one-line refusal
     saying what to do: a C{ssl:} endpoint needs pyOpenSSL and readable key,
     certificate and chain files; C{--auth-tokens} a valid tokens file;
     C{--oauth-issuer} PyJWT, treq and cryptography (and, for https, pyOpenSSL
@@ -172,7 +172,7 @@ def checkTeam(options: Any) -> None:
 
 
 def readClusterKeys(options: Any) -> tuple[bytes, ...]:
-    """The keys of C{--cluster-key-file} (docs/cluster.md), or C{()} when
+    """The keys of C{--cluster-key-file} (docs/guide/cluster.md), or C{()} when
     not clustered.
 
     @raise PreflightError: cryptography is missing, or the file is

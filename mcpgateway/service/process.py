@@ -15,6 +15,7 @@ from mcpgateway.runtime.threads import RunInThread
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IReactorThreads
 
 
 def runnerName() -> str:
@@ -34,7 +35,7 @@ def refuse(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def threadRunner(reactor: Any) -> RunInThread:
+def threadRunner(reactor: IReactorThreads) -> RunInThread:
     """C{deferToThread} on C{reactor}'s own thread pool (never the global
     reactor's), looked up when first used: after daemonizing."""
     from twisted.internet.threads import deferToThreadPool

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.sandbox.test_sandboxing -*-
-"""The C{--sandbox} option (docs/sandbox.md), and the gateway's
+"""The C{--sandbox} option (docs/guide/sandbox.md), and the gateway's
 L{mcpgateway.sandbox.confine.Sandbox} made of it.
 
 C{--sandbox auto} (the default) confines every stdio child with the best
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from twisted.application.service import IService
 
+    from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.sandbox.confine import Sandbox
 
 MODES = ("auto", "off")
@@ -29,7 +30,7 @@ DEFAULT = "auto"
 SANDBOX_ENV = "MCPGATEWAY_SANDBOX"
 """The environment variable C{--sandbox} falls back to."""
 SANDBOX_HELP = (
-    "Confine the servers' children (docs/sandbox.md): auto (every stdio server, with"
+    "Confine the servers' children (docs/guide/sandbox.md): auto (every stdio server, with"
     ' bubblewrap, else Landlock, but those whose entry says "sandbox": false) or off (only'
     ' the servers whose entry asks for it: "sandbox": true or a profile). Default: auto.'
     " Env: " + SANDBOX_ENV + "."
@@ -86,7 +87,9 @@ def sandboxSetting(given: str | None, environ: Mapping[str, str]) -> str:
         raise UsageError(f"${SANDBOX_ENV} {fromEnv!r}: {e}") from None
 
 
-def wireSandbox(options: Mapping[str, Any], stateDir: Path, reactor: Any, top: IService) -> Sandbox:
+def wireSandbox(
+    options: Mapping[str, Any], stateDir: Path, reactor: IReactor, top: IService
+) -> Sandbox:
     """The gateway's sandbox, its probe started by a service under C{top}
     once the gateway has daemonized."""
     from mcpgateway.core.environment import childEnvironment

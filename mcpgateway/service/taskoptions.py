@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.service.test_taskoptions -*-
 """The C{--task-*} options: how the gateway makes and keeps the tasks of
-the MCP Tasks extension (docs/tasks.md), and the limits they read into."""
+the MCP Tasks extension (docs/guide/tasks.md), and the limits they read into."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.service.test_tap,tests.web.test_team_web -*-
 """A team gateway's door, wired: the tokens file or the OAuth issuer that
 tells callers apart, per-principal keys and limits, and the audit log
-(docs/team.md).
+(docs/guide/team.md).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from twisted.application.service import Service
 from mcpgateway.runtime import logs
 
 if TYPE_CHECKING:
+    from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.service.preflight import Preflight
     from mcpgateway.web.surfaces import TeamSurface
 from mcpgateway.service.cluster import Cluster
@@ -54,17 +55,17 @@ class _Polling(Service):
 def wireTeam(
     options: Options,
     pre: Preflight,
-    reactor: Any,
+    reactor: IReactor,
     top: Any,
     gateway: Any,
     secret: bytes | None,
     cluster: Cluster | None = None,
 ) -> TeamSurface:
-    """A team gateway's door (docs/team.md): the authentication gate (a
+    """A team gateway's door (docs/guide/team.md): the authentication gate (a
     tokens file, or an OAuth issuer's JWTs), the per-principal limits and
     the audit log; their services (polling, key fetching, the log file)
     start with the tree, after daemonizing. A cluster replica's door also
-    takes its peers' forwarded requests (docs/cluster.md)."""
+    takes its peers' forwarded requests (docs/guide/cluster.md)."""
     from mcpgateway.web.surfaces import TeamSurface
 
     authStatus: Any = None
@@ -144,7 +145,7 @@ def _nameForLinks(gate: Any, credentials: Any) -> None:
     gate.onToken = named
 
 
-def _tokensGate(options: Options, reactor: Any, top: Any, secret: bytes | None) -> Any:
+def _tokensGate(options: Options, reactor: IReactor, top: Any, secret: bytes | None) -> Any:
     from mcpgateway.auth.tokenfile import TokensFileError
     from mcpgateway.auth.tokens import TokensFile, TokenTable
     from mcpgateway.web.auth import AuthGate
@@ -172,7 +173,9 @@ def _tokensGate(options: Options, reactor: Any, top: Any, secret: bytes | None) 
     return gate, status
 
 
-def _oauthGate(options: Options, reactor: Any, top: Any, gateway: Any, secret: bytes | None) -> Any:
+def _oauthGate(
+    options: Options, reactor: IReactor, top: Any, gateway: Any, secret: bytes | None
+) -> Any:
     from twisted.web.client import Agent, HTTPConnectionPool
 
     from mcpgateway.auth.bearer import JwtVerifier, OAuthSettings
@@ -249,7 +252,7 @@ def _origin(url: str) -> str:
 
 
 def wireUpstreamLogin(
-    options: Options, pre: Preflight, reactor: Any, gateway: Any, authStatus: Any = None
+    options: Options, pre: Preflight, reactor: IReactor, gateway: Any, authStatus: Any = None
 ) -> Any:
     """The pages through which principals sign in to remote servers
     (L{mcpgateway.web.upstreamlogin}), the URL their links start with and
@@ -312,7 +315,7 @@ def _tradeTokens(gate: Any, gateway: Any, issuer: str) -> None:
     gate.onToken = remember
 
 
-def _auditExporters(options: Any, reactor: Any) -> tuple[Any, ...]:
+def _auditExporters(options: Any, reactor: IReactor) -> tuple[Any, ...]:
     """Where audit records go besides the file: syslog (C{--audit-syslog}),
     OpenTelemetry logs (C{--audit-otel})."""
     exporters: list[Any] = []

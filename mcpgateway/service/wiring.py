@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.service.test_tap -*-
+# -*- test-case-name: tests.service.test_tap,tests.service.test_wiring -*-
 """The gateway's service tree, built from parsed options.
 
 L{makeService} is the only place that resolves the reactor; everything
@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +42,11 @@ if TYPE_CHECKING:
     from mcpgateway.core.spawn import Confiner, Spawner
     from mcpgateway.core.spec import ServerSpec
     from mcpgateway.core.tasks.manager import TaskManager
-    from mcpgateway.ops.services import InstanceService
+    from mcpgateway.ops.handover import Successor
+    from mcpgateway.ops.services import InstanceService, ListenerService
+    from mcpgateway.runtime.reactortype import IReactor
     from mcpgateway.service.preflight import Preflight
+    from mcpgateway.web.app import GatewaySite
     from mcpgateway.web.surfaces import TeamSurface
 from mcpgateway.service.cluster import Cluster
 from mcpgateway.service.endpoints import (
@@ -62,16 +66,38 @@ from mcpgateway.service.selfservice import SelfService, selfServiceOf
 from mcpgateway.service.team import wireTeam
 
 
-def makeService(options: Options, reactor: Any = None) -> IService:
+@dataclass(frozen=True)
+class Wiring:
+    """What every step of L{makeService} is built from, made once before
+    the gateway: the parsed options, the preflight's findings, the reactor,
+    the root service, a restart's link to its predecessor, the workspace
+    secret, the cluster and the built-in C{gateway} server. What a step
+    makes (the gateway, its config service, the team's door) is handed to
+    the next steps on its own."""
+
+    options: Options
+    pre: Preflight
+    reactor: IReactor
+    top: InstanceService
+    successor: Successor | None = None
+    """A restart's link to its predecessor (L{_successor}), or C{None}."""
+    secret: bytes | None = None
+    """The key of workspace routes and credential headers."""
+    cluster: Cluster | None = None
+    selfService: SelfService | None = None
+    """C{--self-service}'s built-in server, or C{None}."""
+
+
+def makeService(options: Options, reactor: IReactor | None = None) -> IService:
     """Build the gateway's service tree from parsed C{options}: the checks
     that must fail before daemonizing (L{preflight}), then wiring only."""
     from mcpgateway.runtime.lazyimport import deferImports
 
     deferImports()  # before the web tree: Twisted's error-page helpers load when used
     if reactor is None:
-        from twisted.internet import reactor as _reactor
+        from mcpgateway.runtime.reactortype import installedReactor
 
-        reactor = _reactor
+        reactor = installedReactor()
     from mcpgateway.ops.reaper import OrphanCleanup
     from mcpgateway.ops.statedir import processStartTime
     from mcpgateway.service.preflight import PreflightError, preflight
@@ -94,30 +120,17 @@ def makeService(options: Options, reactor: Any = None) -> IService:
         OrphanCleanup(pre.orphans, reactor, processStartTime).setServiceParent(top)
     successor = _successor(options, reactor, top)
     selfService = selfServiceOf(options)  # --self-service's built-in server, or None
-    gateway, configService = _gatewayAndConfig(
-        options, pre, reactor, top, successor, secret, cluster, selfService
-    )
+    wiring = Wiring(options, pre, reactor, top, successor, secret, cluster, selfService)
+    gateway, configService = _gatewayAndConfig(wiring)
     team = wireTeam(options, pre, reactor, top, gateway, secret, cluster)
     team.callLimits = _callLimits(reactor, gateway, configService)
     team.requestPolicy = wirePolicy(options, reactor, top)
     wireAggregatePolicy(team.requestPolicy, gateway)
     if selfService is not None:
         selfService.guard(team.gate)  # admin principals only
-    listener, site = _listener(
-        options,
-        pre,
-        reactor,
-        gateway,
-        configService,
-        top,
-        successor,
-        secret,
-        team,
-        cluster,
-        selfService,
-    )
+    listener, site = _listener(wiring, gateway, configService, team)
     listener.setServiceParent(top)
-    _predecessor(options, pre, reactor, gateway, configService, top, listener, site)
+    _predecessor(wiring, gateway, configService, listener, site)
     if options["manhole"] or options["manhole-ssh"] is not None:
         _manhole(options, pre, reactor, gateway, top).setServiceParent(top)
     from mcpgateway.ops.heap import HeapTrim
@@ -128,7 +141,7 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     return top
 
 
-def _callLimits(reactor: Any, gateway: Any, configService: Any) -> Any:
+def _callLimits(reactor: IReactor, gateway: Any, configService: Any) -> Any:
     """The rate limits and quotas of calls the config sets
     (L{mcpgateway.governance.limitsgate}), read again on every reload."""
     from mcpgateway.governance.limitsgate import forGateway
@@ -140,7 +153,7 @@ OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 """The standard variable that turns tracing on as C{--otel} does."""
 
 
-def _tracing(reactor: Any, required: bool = True) -> Any:
+def _tracing(reactor: IReactor, required: bool = True) -> Any:
     """The service that exports traces and metrics (C{--otel}), from its
     C{startService} on: the OpenTelemetry SDK is imported here only, and
     its export threads start after daemonizing. When the C{otel} extra is
@@ -190,7 +203,7 @@ def _workspaceSecret(pre: Preflight) -> bytes:
         )
 
 
-def _successor(options: Options, reactor: Any, top: Any) -> Any:
+def _successor(options: Options, reactor: IReactor, top: IService) -> Successor | None:
     """In a process a restart started: the link to its predecessor, whose
     C{gone} fires when that process has exited; else C{None}."""
     from twisted.internet.defer import Deferred
@@ -207,18 +220,17 @@ def _successor(options: Options, reactor: Any, top: Any) -> Any:
 
 
 def _predecessor(
-    options: Options,
-    pre: Preflight,
-    reactor: Any,
-    gateway: Any,
-    configService: Any,
-    top: Any,
-    listener: Any,
-    site: Any,
+    wiring: Wiring,
+    gateway: Gateway,
+    configService: ConfigService,
+    listener: ListenerService,
+    site: GatewaySite,
 ) -> None:
     """Restart on C{SIGUSR2}: start a successor and hand over to it (see
     L{mcpgateway.ops.handover})."""
     from mcpgateway.ops.handover import Predecessor, successorCommand
+
+    options, pre, top = wiring.options, wiring.pre, wiring.top
 
     args = list(getattr(options, "pluginArgs", []))
     if options["log-file"] is None:
@@ -234,7 +246,7 @@ def _predecessor(
         return site.handOver(options["restart-timeout"])
 
     Predecessor(
-        reactor,
+        wiring.reactor,
         successorCommand(args),
         os.environ,
         listener.fileno,
@@ -244,7 +256,7 @@ def _predecessor(
     ).setServiceParent(top)
 
 
-def _root(options: Options, pre: Preflight, reactor: Any) -> InstanceService:
+def _root(options: Options, pre: Preflight, reactor: IReactor) -> InstanceService:
     """The root service: it holds the instance lock and state.json, and lets
     go of them only after every service below it has stopped."""
     from mcpgateway.ops.services import InstanceService
@@ -283,23 +295,19 @@ class GatewayReload:
         return self.gateway.reconfigure(withTimeout(specs, self.timeout))
 
 
-def _gatewayAndConfig(
-    options: Options,
-    pre: Preflight,
-    reactor: Any,
-    top: Any,
-    successor: Any = None,
-    secret: bytes | None = None,
-    cluster: Cluster | None = None,
-    selfService: SelfService | None = None,
-) -> tuple[Gateway, ConfigService]:
+def _gatewayAndConfig(wiring: Wiring) -> tuple[Gateway, ConfigService]:
     """The gateway (pools, sessions, children) and the config service that
-    keeps it current (workspace routes keyed with C{secret}; promotions kept
-    in C{promotions.json}), with the reaper and the monitor; all under C{top}.
-    A cluster replica's sessions get sealed ids (C{cluster.sealer})."""
+    keeps it current (workspace routes keyed with the wiring's C{secret};
+    promotions kept in C{promotions.json}), with the reaper and the monitor;
+    all under C{top}. A cluster replica's sessions get sealed ids
+    (C{cluster.sealer})."""
     from mcpgateway.config.promotions import PromotionStore
     from mcpgateway.core.environment import childEnvironment
     from mcpgateway.core.gateway import Gateway, GatewayService
+
+    options, pre, reactor, top = wiring.options, wiring.pre, wiring.reactor, wiring.top
+    successor, secret, cluster = wiring.successor, wiring.secret, wiring.cluster
+    selfService = wiring.selfService
 
     reload = GatewayReload(options["request-timeout"], selfService)
     promotions = PromotionStore(pre.stateDir)
@@ -341,7 +349,7 @@ def _gatewayAndConfig(
 
 def _configService(
     pre: Preflight,
-    reactor: Any,
+    reactor: IReactor,
     top: Any,
     secret: bytes | None,
     reload: GatewayReload,
@@ -359,7 +367,7 @@ def _configService(
         )
 
     def useAggregate(settings: Any) -> None:
-        # aggregate.json (docs/aggregate.md): its endpoints and names, from now on.
+        # aggregate.json (docs/guide/aggregate.md): its endpoints and names, from now on.
         if reload.gateway is not None:
             reload.gateway.useEndpoints(settings.endpoints, settings.names)
 
@@ -400,7 +408,7 @@ def _logServers(specs: Mapping[str, ServerSpec], source: str) -> None:
 def _spawner(
     options: Options,
     pre: Preflight,
-    reactor: Any,
+    reactor: IReactor,
     environ: Mapping[str, str],
     successor: Any,
     sandbox: Confiner | None = None,
@@ -439,7 +447,7 @@ def _spawner(
 def _gatewaySettings(
     options: Options,
     pre: Preflight,
-    reactor: Any,
+    reactor: IReactor,
     environ: Mapping[str, str],
     successor: Any,
     cluster: Cluster | None,
@@ -458,7 +466,7 @@ def _gatewaySettings(
 
     runInThread = threadRunner(reactor)
     return GatewaySettings(
-        # The aggregate endpoint /mcp (docs/aggregate.md): what every server
+        # The aggregate endpoint /mcp (docs/guide/aggregate.md): what every server
         # lists, kept in the state directory; its search index and schema
         # checks (loaded on its first use) work in the reactor's thread pool.
         catalogs=CatalogService(reactor, CatalogStore(pre.stateDir), runInThread),
@@ -473,7 +481,7 @@ def _gatewaySettings(
         pidFinder=None if _behindProxy(options) else _pidFinder(runInThread),
         resolver=None if options["no-resolve"] else LazyResolver(pre.stateDir, reactor, environ),
         drainTimeout=options["drain-timeout"],
-        # read at start, saved while running and at stop (see docs/continuity.md);
+        # read at start, saved while running and at stop (see docs/design/continuity.md);
         # written in the reactor's thread pool, one write at a time
         persistence=SessionStore(stateFile(pre.stateDir, SESSIONS_FILE), runInThread=runInThread),
         predecessor=None if successor is None else successor.gone,
@@ -481,20 +489,22 @@ def _gatewaySettings(
         predecessorWait=options["restart-timeout"] + options["drain-timeout"] + 15.0,
         # a promotion is kept in promotions.json, then the config reloads
         promotions=Promoter(promotions, reactor, runInThread, configService.reload),
-        # MCP 2026-07-28 calls waiting for their client (docs/era.md)
+        # MCP 2026-07-28 calls waiting for their client (docs/design/era.md)
         era2026InputTimeout=options["limits"].era2026InputTimeout,
         maxSuspendedCalls=options["limits"].maxSuspendedCalls,
         sessionIds=None if cluster is None else cluster.sealer,
         # a saved session whose client exited while no gateway ran is not restored
         clientAlive=pidAlive,
-        # the Tasks extension, kept in tasks.journal (docs/tasks.md)
+        # the Tasks extension, kept in tasks.journal (docs/guide/tasks.md)
         tasks=_tasks(options, pre, reactor, cluster),
-        # the servers' pinned tools, in pins.json (docs/trust.md)
+        # the servers' pinned tools, in pins.json (docs/guide/trust.md)
         toolPins=pinPolicy(options, pre.stateDir, reactor, runInThread, refuse),
     )
 
 
-def _tasks(options: Options, pre: Preflight, reactor: Any, cluster: Cluster | None) -> TaskManager:
+def _tasks(
+    options: Options, pre: Preflight, reactor: IReactor, cluster: Cluster | None
+) -> TaskManager:
     """The tasks of the gateway, in C{<task-dir>/tasks.journal} (read when
     the service tree starts: L{mcpgateway.core.tasks.keeping.TaskKeeping}).
     A cluster replica's task ids are sealed with its address, its journal is
@@ -525,7 +535,7 @@ def _tasks(options: Options, pre: Preflight, reactor: Any, cluster: Cluster | No
 
 
 def _operations(
-    options: Options, reactor: Any, top: Any, gateway: Gateway, configService: ConfigService
+    options: Options, reactor: IReactor, top: Any, gateway: Gateway, configService: ConfigService
 ) -> None:
     """The services around the gateway: stop signals, the config watcher,
     the reaper, the monitor and the savings sampler."""
@@ -541,14 +551,16 @@ def _operations(
     configService.setServiceParent(top)
     reaper = Reaper(gateway, reactor, options["idle-timeout"], options["child-idle-timeout"])
     ReaperService(reaper, reactor, options["reap-interval"]).setServiceParent(top)
-    # What sharing saves (docs/operations.md): /proc read in the thread pool.
+    # What sharing saves (docs/guide/operations.md): /proc read in the thread pool.
     sampler = SavingsSampler(partial(gateway.status, rows=False), reactor, threadRunner(reactor))
     gateway.savings = sampler.estimate
     MonitorService(Monitor(gateway, reactor, rss=sampler.rss), reactor).setServiceParent(top)
     SavingsService(sampler, reactor).setServiceParent(top)
 
 
-def _pollSpin(reactor: Any, microseconds: float, worthIt: Callable[[], bool], twisted: str) -> None:
+def _pollSpin(
+    reactor: IReactor, microseconds: float, worthIt: Callable[[], bool], twisted: str
+) -> None:
     """Have the gateway's own reactor (L{mcpgateway.runtime.reactor}) poll up to
     C{microseconds} before it sleeps, while C{worthIt()}; never on a single
     CPU, where the process it waits for needs that CPU to answer, nor on
@@ -582,21 +594,14 @@ def usableCpus() -> int:
 
 
 def _listener(
-    options: Options,
-    pre: Preflight,
-    reactor: Any,
-    gateway: Any,
-    configService: Any,
-    top: Any,
-    successor: Any = None,
-    secret: bytes | None = None,
+    wiring: Wiring,
+    gateway: Gateway,
+    configService: ConfigService,
     team: TeamSurface | None = None,
-    cluster: Cluster | None = None,
-    selfService: SelfService | None = None,
-) -> tuple[Any, Any]:
+) -> tuple[ListenerService, GatewaySite]:
     """The HTTP side on C{--port} (or on the socket a restart's predecessor
-    passed down): the MCP endpoints (credential headers keyed with
-    C{secret}) behind C{team}'s door, /health, and the management apps
+    passed down): the MCP endpoints (credential headers keyed with the
+    wiring's C{secret}) behind C{team}'s door, /health, and the management apps
     (Klein, loaded on their first call); the listener and the site.
 
     A gateway reachable from other machines with no authentication is
@@ -608,6 +613,9 @@ def _listener(
     from mcpgateway.ops.systemd import NotifyService, adoptsLoopback
     from mcpgateway.web.app import makeSite
 
+    options, pre, reactor, top = wiring.options, wiring.pre, wiring.reactor, wiring.top
+    successor, secret, cluster = wiring.successor, wiring.secret, wiring.cluster
+    selfService = wiring.selfService
     endpoint = options["endpoint"]
 
     def api() -> Any:
@@ -674,7 +682,7 @@ def _listener(
     return listener, site
 
 
-def _serverEndpoint(options: Options, reactor: Any, successor: Any) -> IStreamServerEndpoint:
+def _serverEndpoint(options: Options, reactor: IReactor, successor: Any) -> IStreamServerEndpoint:
     """The endpoint C{--port} names, or the socket a restart's predecessor
     passed down; a bad one refuses the start in one line."""
     from twisted.internet.endpoints import AdoptedStreamServerEndpoint, serverFromString
@@ -710,7 +718,7 @@ def _serverEndpoint(options: Options, reactor: Any, successor: Any) -> IStreamSe
         )
 
 
-def _manhole(options: Options, pre: Preflight, reactor: Any, gateway: Any, top: Any) -> Any:
+def _manhole(options: Options, pre: Preflight, reactor: IReactor, gateway: Any, top: Any) -> Any:
     """The SSH debugging prompt (C{--manhole}, C{--manhole-ssh}); refuses in
     one line when its files or socket are not private."""
     from mcpgateway.ops.manhole import ManholeError, gatewayNamespace, makeManholeService
@@ -746,7 +754,7 @@ def _behindProxy(options: Options) -> bool:
     """Whether this gateway's clients come through a proxy or a load
     balancer: it authenticates them (a team gateway) or is a cluster's
     replica. Then the process holding a connection's other end is not an MCP
-    client, and its exit must not end the sessions (docs/lifecycle.md)."""
+    client, and its exit must not end the sessions (docs/guide/lifecycle.md)."""
     return bool(options["auth-tokens"] or options["oauth-issuer"] or options["cluster-key-file"])
 
 

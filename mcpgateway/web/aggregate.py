@@ -106,7 +106,7 @@ class AggregateBackend:
     @property
     def credentialEnv(self) -> tuple[str, ...]:
         """None: a member with C{credentialEnv} is served from its route's
-        child without them (docs/aggregate.md)."""
+        child without them (docs/guide/aggregate.md)."""
         return ()
 
     def __init__(self, gateway: Gateway, endpoint: str) -> None:

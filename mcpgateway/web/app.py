@@ -3,7 +3,7 @@
 
 L{GatewayRoot} checks C{Origin} and C{Host} on every request, hands
 C{/<server>/mcp} to that server's L{McpEndpoint} and C{/<server>~<key>/mcp}
-to the endpoint of one of its workspace routes (see docs/scopes.md; an
+to the endpoint of one of its workspace routes (see docs/guide/scopes.md; an
 unknown key is 404, never the global route), answers C{/health} itself,
 serves the status page at C{/} and its stream at C{/status/events}
 (L{mcpgateway.web.statuspage}; a browser's request that changes something
@@ -17,7 +17,7 @@ body sizes, and a channel that gives a request's headers a deadline and caps
 the connections of one peer address. A path that is not UTF-8 is refused
 before it can reach Klein.
 
-A team gateway (docs/team.md) puts a L{TeamSurface} in front: every MCP
+A team gateway (docs/guide/team.md) puts a L{TeamSurface} in front: every MCP
 request passes a door (the authentication gate, whose refusal never reaches
 a pool; the principal it finds rides on C{request.principal}; one audit
 record when the request ends), C{/sessions*}, C{/api/v1} and the status
@@ -27,7 +27,7 @@ only that the gateway lives (L{mcpgateway.web.liveness}). An MCP path no
 server, route or aggregate endpoint answers is authenticated first, as a
 real one is: no caller without a valid token learns which exist.
 
-A replica of a cluster (docs/cluster.md) puts a L{ClusterSurface} on that
+A replica of a cluster (docs/guide/cluster.md) puts a L{ClusterSurface} on that
 surface: the door looks for a peer's C{Mcp-Gateway-Peer} header first (a
 valid one is the principal, with neither the token gate nor the limits:
 the replica the client reached checked and counted it; an invalid one is

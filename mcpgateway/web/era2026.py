@@ -5,7 +5,7 @@ dispatch to the gateway's core.
 
 L{McpEndpoint<mcpgateway.web.mcp.McpEndpoint>} hands every POST whose body
 is modern (L{mcpgateway.protocol.versions.eraOf}) to the server's L{Era2026Endpoint}.
-It checks, first failure wins (docs/era.md has the table):
+It checks, first failure wins (docs/design/era.md has the table):
 
   1. a batch, a message that is not JSON-RPC, a client response, or a
      request with a member other than C{jsonrpc}, C{id}, C{method} and

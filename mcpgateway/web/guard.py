@@ -48,7 +48,7 @@ def header(request: IRequest, name: str) -> str | None:
 
 def showsChildText(loopbackOnly: bool, verdict: object, request: IRequest) -> bool:
     """Whether C{request}'s caller may be shown text a child wrote (its
-    stderr), launch paths and commands (docs/team.md): every caller of a
+    stderr), launch paths and commands (docs/guide/team.md): every caller of a
     gateway bound to loopback only whose C{Host} is a loopback name (or
     absent); anyone else (a gateway reachable from other machines, or a
     same-host proxy's caller, whose public C{Host} L{checkOrigin} lets

@@ -7,7 +7,7 @@ the caller (L{Shown}):
 
   - a gateway that requires no token (bound to loopback only) shows
     everything to a caller by a loopback name: the single-user machine;
-  - a gateway that requires tokens (docs/team.md) shows a caller without an
+  - a gateway that requires tokens (docs/guide/team.md) shows a caller without an
     admin's token only that it lives: C{/health} is
     C{{"status": "ok", "detail": "liveness", "hint": ...}} and C{/metrics}
     the one gauge C{mcpgateway_up 1}. Nothing names a server, a route key,

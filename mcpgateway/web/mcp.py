@@ -21,11 +21,11 @@ batch is capped, and so is what one session may have waiting for a child
 Both eras of MCP share the endpoint, chosen per request, body first
 (L{mcpgateway.protocol.versions.eraOf}): a POST whose body claims protocol 2026-07-28
 (or is C{server/discover}) goes to the endpoint's L{Era2026Endpoint}
-(docs/era.md: no session, every request carries its own envelope); a GET
+(docs/design/era.md: no session, every request carries its own envelope); a GET
 or DELETE that names a modern C{MCP-Protocol-Version} without a session is
 405 (C{Allow: POST}); everything else is the handshake era below.
 
-Scopes (docs/scopes.md): an endpoint serves one route of its server (its
+Scopes (docs/guide/scopes.md): an endpoint serves one route of its server (its
 C{scope}: C{""} or a workspace key), and only the sessions opened through
 it. For a server whose entry lists C{"credentialEnv"}, a client may give
 those variables as C{X-Mcp-Env-<NAME>} headers: their values are keyed
@@ -35,7 +35,7 @@ header is ignored (counted in L{McpEndpoint.ignoredCredentialHeaders}, its
 name logged once); a value is never logged, and never reaches any other
 server.
 
-On a team gateway (docs/team.md) the door in L{mcpgateway.web.app} sets
+On a team gateway (docs/guide/team.md) the door in L{mcpgateway.web.app} sets
 C{request.principal}: a session is opened for that principal's key and is
 not found (404, the same answer as an unknown id) for any other; requests
 are counted against the principal's L{Quota} (429 with C{Retry-After} and
@@ -46,7 +46,7 @@ not start) is told to a caller that is not an admin in the gateway's own
 words only (L{mcpgateway.core.catalog.publicReason}), never with what the
 child wrote: the rule of C{/health}, L{showsChildText}.
 
-In a cluster (docs/cluster.md) a session id this process does not know goes
+In a cluster (docs/guide/cluster.md) a session id this process does not know goes
 to the endpoint's L{Cluster}: it may be another replica's session, which the
 request is then forwarded to (POST, GET and DELETE alike; the owner answers,
 streamed back as it comes), or one served here from its sealed facts. A

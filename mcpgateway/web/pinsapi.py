@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.trust.test_pinsapi -*-
-"""What C{/api/v1/pins} does (docs/trust.md), for L{mcpgateway.web.api.ApiApp}:
+"""What C{/api/v1/pins} does (docs/guide/trust.md), for L{mcpgateway.web.api.ApiApp}:
 
  - C{GET /api/v1/pins}: the policy (C{--pins}, C{--quarantine-new}) and
    every server definition's pins, with each pending change, its diff and

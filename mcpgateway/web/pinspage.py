@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.trust.test_pinsapi -*-
-"""The status page's pinned tools (docs/trust.md, docs/status-page.md):
+"""The status page's pinned tools (docs/guide/trust.md, docs/guide/status-page.md):
 each tool that changed, was added or was removed since its server's tools
 were approved, whether the gateway withholds it, what changed (the
 description word by word, the schema paths), and an Approve button per

@@ -6,7 +6,7 @@ the body it stores (C{bodyLimit}), carries what the gateway learns about a
 request (its principal, its audit note, where it was forwarded), and does
 what Twisted's request does on every request with less work, because on
 the hot path (C{POST /<server>/mcp}) twisted.web's request was about a fifth
-of the gateway's CPU (docs/costs.md):
+of the gateway's CPU (docs/design/costs.md):
 
   - it is made without the two C{Headers} objects Twisted's C{__init__}
     makes and the gateway replaced at once (L{GatewayHeaders} instead), and

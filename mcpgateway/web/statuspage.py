@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.web.test_statuspage -*-
-"""C{GET /}: the status page a person looks at (docs/status-page.md).
+"""C{GET /}: the status page a person looks at (docs/guide/status-page.md).
 
 Server-side HTML rendered from the read model (L{Gateway.status} and
 L{Gateway.aggregateStatus}): the gateway and its tasks, each server with its state, scope,

@@ -101,7 +101,7 @@ FORWARD_OUTCOMES = ("ok", "unreachable", "failed", "cancelled")
 
 
 class ClusterSurface:
-    """What a replica of a cluster adds to the web (docs/cluster.md): where
+    """What a replica of a cluster adds to the web (docs/guide/cluster.md): where
     unknown session ids go (C{sessions}), the proxy to their owners
     (C{forwarder}), the check of a peer's C{Mcp-Gateway-Peer} header
     (C{peers}), and what C{/health} and C{/metrics} say of them."""
@@ -194,7 +194,7 @@ class ClusterSurface:
 
 
 class TeamSurface:
-    """What a team gateway puts in front of its endpoints (docs/team.md):
+    """What a team gateway puts in front of its endpoints (docs/guide/team.md):
     the authentication gate, the per-principal limits, the audit log, and
     what C{/health} and C{/metrics} say of them. The default: none of them
     (a loopback gateway, as before)."""

@@ -12,7 +12,6 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactor
 from twisted.logger import capturedLogs
 
 from mcpgateway.bridge.client import BridgeClient
@@ -22,6 +21,7 @@ from mcpgateway.bridge.main import makeBridge, startingElsewhere
 from mcpgateway.bridge.options import BridgeOptions
 from mcpgateway.ops.statedir import InstanceLock
 from tests.bridge.fakehttp import URL
+from tests.fakes import FakeProcessReactor
 from tests.remote.fakehttp import FakeAgent, FakeResponse
 
 HOME = "state directory /home/u/.mcpgateway"
@@ -193,9 +193,9 @@ def test_the_real_bridge_asks_the_state_directory_lock(tmp_path: Path) -> None:
     finally:
         lock.release()
     assert not starting()
-    bridge = makeBridge(MemoryReactor(), options)
+    bridge = makeBridge(FakeProcessReactor(), options)
     assert bridge.client.finder.starting is not None and bridge.client.link.lookedIn == (
         f"state directory {tmp_path}"
     )
-    byUrl = makeBridge(MemoryReactor(), BridgeOptions(target=URL, stateDir=tmp_path))
+    byUrl = makeBridge(FakeProcessReactor(), BridgeOptions(target=URL, stateDir=tmp_path))
     assert byUrl.client.finder.starting is None and byUrl.client.link.lookedIn is None

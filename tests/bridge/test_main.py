@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.internet.testing import StringTransport
 from twisted.web.client import HTTPConnectionPool
 
 from mcpgateway.bridge import main as bridge_main
@@ -21,6 +21,7 @@ from mcpgateway.bridge.stdio import FLUSH_TIMEOUT
 from mcpgateway.cli import bridge as cli_bridge
 from mcpgateway.cli.output import Parser, UsageError
 from tests.bridge.fakehttp import URL
+from tests.fakes import FakeProcessReactor
 from tests.remote.fakehttp import FakeAgent, FakeResponse
 
 
@@ -79,7 +80,7 @@ def test_the_cli_module_loads_no_twisted() -> None:
 
 
 def test_stdin_eof_ends_the_bridge(tmp_path: Path) -> None:
-    reactor = MemoryReactorClock()
+    reactor = FakeProcessReactor()
     bridge = bridge_main.makeBridge(reactor, BridgeOptions("demo", tmp_path, autostart=False))
     stdout = StringTransport()
     bridge.stdio.makeConnection(stdout)
@@ -103,7 +104,7 @@ def fakeBridge(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> tuple[bridge_main.Bridge, FakeAgent, StringTransport]:
     """A bridge to L{URL} on a fake agent, connected (the probe answered)."""
-    reactor = MemoryReactorClock()
+    reactor = FakeProcessReactor()
     agent = FakeAgent()
     monkeypatch.setattr(
         bridge_main, "makeAgent", lambda reactor: (agent, HTTPConnectionPool(reactor))
@@ -161,7 +162,7 @@ def test_stdin_eof_with_no_gateway_flushes_the_errors_then_ends_with_status_1(
     tmp_path: Path,
 ) -> None:
     # printf '<initialize>\n<call>\n' | mcpgateway bridge --no-start --timeout 3 demo
-    reactor = MemoryReactorClock()
+    reactor = FakeProcessReactor()
     options = BridgeOptions("demo", tmp_path, autostart=False, timeout=3)
     bridge = bridge_main.makeBridge(reactor, options)
     stdout = StringTransport()
@@ -181,7 +182,7 @@ def test_stdin_eof_with_no_gateway_flushes_the_errors_then_ends_with_status_1(
 
 
 def test_the_end_waits_a_bounded_time_for_a_client_that_reads_no_more(tmp_path: Path) -> None:
-    reactor = MemoryReactorClock()
+    reactor = FakeProcessReactor()
     bridge = bridge_main.makeBridge(reactor, BridgeOptions("demo", tmp_path, autostart=False))
     stdout = StringTransport()
     bridge.stdio.makeConnection(stdout)

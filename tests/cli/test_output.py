@@ -40,7 +40,7 @@ def test_format_duration(seconds: float, text: str) -> None:
 
 
 def test_every_share_has_its_own_mark_and_the_legend_names_them() -> None:
-    """status and doctor mark a server by its share (docs/scopes.md), never
+    """status and doctor mark a server by its share (docs/guide/scopes.md), never
     by the older stateless/stateful, and no mark is one of doctor's ✓ ○ ✗."""
     assert tuple(SHARE_MARKS) == SHARES
     marks = [shareMark(share) for share in SHARES]
@@ -49,6 +49,6 @@ def test_every_share_has_its_own_mark_and_the_legend_names_them() -> None:
     assert shareMark("stateless") == shareMark("someday") == "?"  # read mode words first
     assert LEGEND == (
         "share: ● global · ◐ workspace · ◔ credential · ◆ session"
-        " (who shares a child: docs/scopes.md)"
+        " (who shares a child: docs/guide/scopes.md)"
     )
     assert "stateful" not in LEGEND and "stateless" not in LEGEND

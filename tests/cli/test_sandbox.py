@@ -188,7 +188,7 @@ def test_check_says_whether_the_system_calls_are_filtered(
     probed["seccomp"] = FILTER
     _, out, _ = run(capsys, stateDir, "sandbox", "check")
     assert out.splitlines()[2] == (
-        "system calls: filtered (libseccomp 2.5.4, 88 rules; docs/sandbox.md, System calls)"
+        "system calls: filtered (libseccomp 2.5.4, 88 rules; docs/guide/sandbox.md, System calls)"
     )
     probed["seccomp"] = NO_FILTER
     code, out, _ = run(capsys, stateDir, "sandbox", "check")
@@ -205,8 +205,8 @@ def test_show_says_whether_a_servers_system_calls_are_filtered(
     path = config(home, {"command": "/usr/bin/node", "sandbox": True})
     _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))
     assert (
-        'system calls: filtered (docs/sandbox.md, System calls; "syscalls": "unfiltered" lifts it)'
-        in out.splitlines()
+        "system calls: filtered (docs/guide/sandbox.md, System calls;"
+        ' "syscalls": "unfiltered" lifts it)' in out.splitlines()
     )
     path = config(home, {"command": "/usr/bin/node", "sandbox": {"syscalls": "unfiltered"}})
     _, out, _ = run(capsys, stateDir, "sandbox", "show", "srv", "--config", str(path))

@@ -1,4 +1,4 @@
-"""C{status} and C{doctor} on scopes (docs/scopes.md): workspace
+"""C{status} and C{doctor} on scopes (docs/guide/scopes.md): workspace
 children shown by their project path (mapped locally from the key), the
 children of a scoped server against its C{maxChildren}, promoted servers
 with their undo, pool waits and time-outs, the workspace key and the

@@ -257,7 +257,7 @@ def test_servers_add_refuses_share_credential_without_credential_env(
     assert err == (
         "mcpgateway: --share credential needs --credential-env NAME (repeatable): the"
         " variables a client sends as X-Mcp-Env-NAME headers, one child per set of their"
-        " values (docs/scopes.md)\n"
+        " values (docs/guide/scopes.md)\n"
     )
     assert running.calls == []
 
@@ -288,7 +288,7 @@ def test_servers_add_refuses_a_wider_share_with_credential_env(
     assert err == (
         f"mcpgateway: {shown} with --credential-env: a server with credential variables"
         " gets a child per set of their values, which is --share credential (the default"
-        " with --credential-env); drop one of the two (docs/scopes.md)\n"
+        " with --credential-env); drop one of the two (docs/guide/scopes.md)\n"
     )
     assert running.calls == []
 

@@ -1,5 +1,5 @@
 """The running gateway picks up an edit of C{<state-dir>/classification.json}
-as it does one of the config file (docs/scopes.md: pinning a scope there is
+as it does one of the config file (docs/guide/scopes.md: pinning a scope there is
 how a promotion is undone), logs what changed, and keeps the last good
 classification while the file cannot be used."""
 

@@ -27,7 +27,7 @@ from mcpgateway.core.tasks.store import TaskStore
 from mcpgateway.core.taskterms import EXTENSION
 from mcpgateway.core.tracing import SpanContext
 from mcpgateway.protocol import jsonrpc
-from tests.fakes import FakeSession
+from tests.fakes import FakeProcessReactor, FakeSession
 from tests.http import Harness, spec
 
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -462,9 +462,9 @@ def test_otel_without_the_extra_refuses_in_one_line(
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SystemExit) as exited:
-        wiring._tracing(object())
+        wiring._tracing(FakeProcessReactor())
     assert exited.value.code == 1
     assert "pip install 'mcpgateway[otel]'" in capsys.readouterr().err
     # Only the variable (perhaps set for other programs): one line, no tracing.
-    assert wiring._tracing(object(), required=False) is None
+    assert wiring._tracing(FakeProcessReactor(), required=False) is None
     assert "serving without tracing" in capsys.readouterr().err

@@ -16,12 +16,12 @@ the C{projects} map of a C{~/.claude.json} that has no servers of its own.
  - C{mcpgateway clients --json} reports what was adopted, skipped and left.
  - C{mcpgateway stop} gives every file back byte for byte.
  - After a SIGKILL the files still point at the dead gateway, and each
-   backup holds what docs/clients.md says (the exact text before, the hash
+   backup holds what docs/guide/clients.md says (the exact text before, the hash
    after, original and written per entry); the next C{start} restores them
    first (the log says so, each backup is kept as C{<backup>.1}), adopts
    again, and C{stop} gives the originals back byte for byte.
 
-And every before/after example of docs/clients/*.md is what the adoption
+And every before/after example of docs/guide/clients/*.md is what the adoption
 engine writes for its "before" (no gateway: the engine on a temporary home).
 """
 
@@ -1088,7 +1088,7 @@ def test_a_crash_leaves_backups_that_undo_it_and_the_next_start_restores_first(
     assert waitFor(lambda: not pidAlive(state["pid"]), 10)
     assert machine.adopted(port)  # the crash left every file adopted
 
-    # What docs/clients.md tells a user to undo by hand holds for every file:
+    # What docs/guide/clients.md tells a user to undo by hand holds for every file:
     # the backup names it, holds the exact text before the gateway's write and
     # the hash of what is on disk now, and each entry's original and written.
     for file in machine.files:
@@ -1121,7 +1121,7 @@ def test_a_crash_leaves_backups_that_undo_it_and_the_next_start_restores_first(
 
 # -- the docs' examples ----------------------------------------------------------------
 
-DOCS = REPO / "docs" / "clients"
+DOCS = REPO / "docs" / "guide" / "clients"
 EXAMPLES = [
     ("mcpservers-json.md", ".cursor/mcp.json", 0, 1),
     ("mcpservers-json.md", f"{PROJECT}/.cursor/mcp.json", 2, 3),

@@ -65,7 +65,7 @@ TS_CLIENT = Path(__file__).with_name("clients") / "ts_cluster.mjs"
 PINNED = {"everything": {"share": "global"}, "demo": {"share": "global"}}
 """classification.json: server-everything asks for roots 350 ms after it starts;
 with several sessions in flight then, the gateway would promote it to a child per
-session (docs/scopes.md), which is not what these tests are about."""
+session (docs/guide/scopes.md), which is not what these tests are about."""
 
 
 def servers(everything: list[str]) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def server(*args: str, timeoutMs: int = 30_000) -> dict[str, Any]:
 def test_a_child_that_closes_its_stdout_is_replaced(start: Any, home: Path) -> None:
     """Unconfined: bubblewrap's own processes keep a confined child's stdout
     open, so there its closing is seen only when the child ends or a
-    request times out (docs/sandbox.md)."""
+    request times out (docs/guide/sandbox.md)."""
     config = writeConfig(home / "servers.json", {"mute": server("--close-stdout")})
     gateway: RunningGateway = start("--config", str(config), "--sandbox", "off")
     assert callEcho(gateway.url("mute"), "hello") == "hello"

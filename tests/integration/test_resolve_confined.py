@@ -1,5 +1,5 @@
 """The gateway's own install of an C{npx} package runs in the sandbox its
-server's children get (docs/sandbox.md), with a real gateway
+server's children get (docs/guide/sandbox.md), with a real gateway
 (C{--sandbox auto}, resolution on, the default) and a fake home holding
 secrets.
 

@@ -26,7 +26,7 @@ PINNED = {"everything": {"share": "global"}}
 """classification.json: server-everything asks for roots by itself 350 ms after it
 starts; with several sessions attached then, no session can be proven to be the one
 it asks, and an unpinned server would be promoted to a child per session
-(docs/routing.md), which is not what these tests are about."""
+(docs/design/routing.md), which is not what these tests are about."""
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Every stdio child confined (docs/sandbox.md), with a real gateway run
+"""Every stdio child confined (docs/guide/sandbox.md), with a real gateway run
 as C{twistd -n mcpgateway --sandbox auto}:
 
  - the real npm servers work confined with no hand-tuning

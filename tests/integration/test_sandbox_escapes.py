@@ -1,4 +1,4 @@
-"""Two ways in that the sandbox must keep inside (docs/sandbox.md), with a
+"""Two ways in that the sandbox must keep inside (docs/guide/sandbox.md), with a
 real gateway and a fake home holding secrets:
 
  - a cloned repository's C{.env} naming the variables that load code

@@ -1,5 +1,5 @@
 """Learn mode (C{"sandbox": "learn"}) with a real gateway run with
-C{--sandbox auto} (docs/sandbox.md, "Learning a profile"):
+C{--sandbox auto} (docs/guide/sandbox.md, "Learning a profile"):
 
  - the hostile fixture, learning, reads a file of a directory in its home
    (shown read-only while it learns), fails to write another (recorded),

@@ -1,5 +1,5 @@
 """A confined child's network allow list, enforced by the gateway's proxy
-(docs/sandbox.md), with a real gateway run with C{--sandbox auto}:
+(docs/guide/sandbox.md), with a real gateway run with C{--sandbox auto}:
 
  - the hostile fixture (tests/fixtures/hostile_server.py) reaches a local
    HTTP server its profile names literally (C{127.0.0.1:PORT}), through

@@ -1,5 +1,5 @@
 """A confined child's start and stdout, with a real gateway run with
-C{--sandbox auto} (docs/sandbox.md):
+C{--sandbox auto} (docs/guide/sandbox.md):
 
  - a confined child whose start takes longer than C{--request-timeout}
    (its own sleep, on top of the launcher and bubblewrap) is started all

@@ -1,5 +1,5 @@
 """A confined child's network proxy across the gateway's own stop and
-restart (docs/sandbox.md, The network), with real gateways:
+restart (docs/guide/sandbox.md, The network), with real gateways:
 
  - C{mcpgateway restart}: the successor's children reach their allow list
    through the successor's own proxy (a directory of its own: the old

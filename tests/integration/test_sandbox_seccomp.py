@@ -1,4 +1,4 @@
-"""The system-call filter (docs/sandbox.md, "System calls"), for real:
+"""The system-call filter (docs/guide/sandbox.md, "System calls"), for real:
 
  - a gateway run as C{twistd -n mcpgateway --sandbox auto} confines the
    hostile fixture (tests/fixtures/hostile_server.py) in bubblewrap with

@@ -3,7 +3,7 @@ TypeScript SDK 1.x and TypeScript SDK 2.x do when a stream drops.
 
 A L{CutProxy} between the client and the gateway drops the client's
 connection right after it relayed one event, once; every later connection
-passes through. All three SDKs resume the same way (see docs/continuity.md,
+passes through. All three SDKs resume the same way (see docs/design/continuity.md,
 "What the SDK clients do"): after the C{retry:} delay of the priming event
 (1 s) they send C{GET} with C{Last-Event-ID} set to the last event id they
 saw, and the gateway replays what followed on that stream.

@@ -44,11 +44,11 @@ class DatagramReactor:
     def __init__(self) -> None:
         self.opened: list[tuple[str, Any]] = []
 
-    def listenUDP(self, port: int, protocol: Any) -> Datagrams:
+    def listenUDP(self, port: int, protocol: Any, *rest: object) -> Datagrams:
         self.opened.append(("udp", port))
         return Datagrams()
 
-    def connectUNIXDatagram(self, path: str, protocol: Any) -> Datagrams:
+    def connectUNIXDatagram(self, path: str, protocol: Any, *rest: object) -> Datagrams:
         self.opened.append(("unix", path))
         return Datagrams()
 

@@ -135,8 +135,8 @@ class Reactor(FakeProcessReactor):
             listening.fileno = lambda: fd
         return listening
 
-    def callFromThread(self, f: Any, *args: Any, **kw: Any) -> None:
-        self.fromThread.append((f, args, kw))
+    def callFromThread(self, callable: Any, *args: Any, **kw: Any) -> None:
+        self.fromThread.append((callable, args, kw))
 
     def getThreadPool(self) -> InlineThreadPool:
         """Jobs for the thread pool (the sessions file's writes) run at

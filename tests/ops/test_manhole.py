@@ -15,7 +15,7 @@ import pytest
 from twisted.application.service import MultiService
 from twisted.cred.credentials import ISSHPrivateKey, SSHPrivateKey
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet.testing import MemoryReactor, StringTransport
+from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -31,7 +31,7 @@ from mcpgateway.ops.manhole import (
     makeManholeService,
 )
 from mcpgateway.report.health import serverLine, sessionsBody
-from tests.fakes import capturedGatewayLogs
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 from tests.http import Harness, spec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ def adminKey(stateDir: Path) -> Any:
 
 def make(stateDir: Path, namespace: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     kwargs.setdefault("socketPath", Path("manhole.sock"))
-    return makeManholeService(MemoryReactor(), stateDir, namespace or {}, **kwargs)
+    return makeManholeService(FakeProcessReactor(), stateDir, namespace or {}, **kwargs)
 
 
 # What it refuses ---------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def test_host_keys_are_the_factory_s_own(stateDir: Path, adminKey: Any) -> None:
 
 
 def test_listens_on_a_0600_unix_socket_with_a_pid_lock(stateDir: Path, adminKey: Any) -> None:
-    reactor = MemoryReactor()
+    reactor = FakeProcessReactor()
     service = makeManholeService(reactor, stateDir, {}, socketPath=Path("manhole.sock"))
     service.startService()
     [(path, factory, _, mode, wantPID)] = reactor.unixServers
@@ -271,7 +271,7 @@ def test_listens_on_a_0600_unix_socket_with_a_pid_lock(stateDir: Path, adminKey:
 
 @pytest.mark.parametrize("interface", ["127.0.0.1", "::1"])
 def test_listens_on_loopback_tcp(stateDir: Path, adminKey: Any, interface: str) -> None:
-    reactor = MemoryReactor()
+    reactor = FakeProcessReactor()
     service = makeManholeService(reactor, stateDir, {}, sshPort=2222, sshInterface=interface)
     service.startService()
     [(port, factory, _, bound)] = reactor.tcpServers

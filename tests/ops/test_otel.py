@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -39,7 +39,7 @@ from mcpgateway.core.sessions import shortId
 from mcpgateway.core.tracing import SpanContext
 from mcpgateway.ops.otel import SHUTDOWN_DEADLINE, OtelTracer, TracingService
 from mcpgateway.protocol import jsonrpc
-from tests.fakes import capturedGatewayLogs
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 from tests.http import Harness, spec
 
 CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -155,24 +155,6 @@ def test_a_tasks_span_is_internal_in_its_clients_trace(made: Made) -> None:
     assert finished.status.status_code is StatusCode.ERROR
 
 
-class InlinePool:
-    def callInThreadWithCallback(
-        self, onResult: Callable[[bool, Any], None], f: Callable[..., Any], *args: Any
-    ) -> None:
-        try:
-            onResult(True, f(*args))
-        except BaseException as e:  # pragma: no cover - reported to the Deferred
-            onResult(False, e)
-
-
-class InlineReactor:
-    def getThreadPool(self) -> InlinePool:
-        return InlinePool()
-
-    def callFromThread(self, f: Callable[..., Any], *args: Any, **kw: Any) -> None:
-        f(*args, **kw)
-
-
 def test_service_installs_at_start_and_flushes_at_stop() -> None:
     made = Made()
     shutdowns: list[bool] = []
@@ -184,7 +166,7 @@ def test_service_installs_at_start_and_flushes_at_stop() -> None:
         return original(deadline)
 
     made.tracer.shutdown = shutdown  # type: ignore[method-assign]
-    service = TracingService(InlineReactor(), lambda: made.tracer)
+    service = TracingService(FakeProcessReactor(), lambda: made.tracer)
     assert tracing.tracer is None  # nothing before startService (after daemonizing)
     service.startService()
     assert tracing.tracer is made.tracer
@@ -272,7 +254,7 @@ def test_a_collector_that_answers_is_flushed_in_time(made: Made) -> None:
 def test_the_service_says_when_it_stopped_without_the_last_spans() -> None:
     made = Made()
     made.tracer.shutdown = lambda deadline=SHUTDOWN_DEADLINE: False  # type: ignore[method-assign]
-    service = TracingService(InlineReactor(), lambda: made.tracer)
+    service = TracingService(FakeProcessReactor(), lambda: made.tracer)
     service.startService()
     try:
         with capturedGatewayLogs() as events:
@@ -296,7 +278,7 @@ class Collect(logging.Handler):
 
 def test_the_sdks_export_failures_are_one_structured_warning_not_stderr() -> None:
     made = Made()
-    service = TracingService(InlineReactor(), lambda: made.tracer)
+    service = TracingService(FakeProcessReactor(), lambda: made.tracer)
     root = Collect()
     logging.getLogger().addHandler(root)
     sdk = logging.getLogger("opentelemetry.exporter.otlp.proto.http.trace_exporter")

@@ -3,17 +3,16 @@ their idle connections closed when the gateway stops."""
 
 from __future__ import annotations
 
-from twisted.internet.testing import MemoryReactorClock
-
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
 from mcpgateway.remote.connect import RemotePools, RemoteServers
 from mcpgateway.remote.legacysse import SSEChild
 from mcpgateway.remote.restchild import RestChild
 from mcpgateway.remote.streamable import StreamableChild
+from tests.fakes import FakeProcessReactor
 
 
 def test_each_server_gets_one_client_kept_until_the_pools_close() -> None:
-    remotes = RemoteServers(MemoryReactorClock())
+    remotes = RemoteServers(FakeProcessReactor())
     first = remotes.agentFor("a", "http://127.0.0.1:9/mcp")
     assert remotes.agentFor("a", "http://127.0.0.1:9/mcp") is first
     assert remotes.agentFor("b", "http://127.0.0.1:9/mcp") is not first
@@ -26,7 +25,7 @@ def test_each_server_gets_one_client_kept_until_the_pools_close() -> None:
 
 
 def test_each_transport_gets_its_child() -> None:
-    remotes = RemoteServers(MemoryReactorClock())
+    remotes = RemoteServers(FakeProcessReactor())
 
     def connect(endpoint: RemoteEndpoint) -> object:
         spec = ServerSpec(name="far", command="", remote=endpoint)

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs
 
 import pytest
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactorClock
 
 from mcpgateway.config.servers import EntryError, parseEntry
 from mcpgateway.core.spec import ClientCredentials, RemoteEndpoint, ServerSpec
@@ -27,6 +26,7 @@ from mcpgateway.remote.oauth.clientcredentials import (
 from mcpgateway.remote.oauth.credentials import UpstreamCredentials
 from mcpgateway.remote.oauth.tokens import TokenStore, UpstreamGrant
 from mcpgateway.remote.restchild import RestChild
+from tests.fakes import FakeProcessReactor
 from tests.remote.fakehttp import FakeAgent, FakeResponse, Sent, jsonResponse, noFailuresLogged
 from tests.remote.test_oauth import MemoryKey
 
@@ -258,7 +258,7 @@ def test_a_refused_token_request_is_the_calls_error(tmp_path: Path) -> None:
 def test_the_servers_children_share_one_token(tmp_path: Path) -> None:
     """The connector gives every child of one server the same token, and a
     new one when the entry's credentials change."""
-    remotes = RemoteServers(MemoryReactorClock())
+    remotes = RemoteServers(FakeProcessReactor())
     endpoint = RemoteEndpoint(
         BASE, "openapi", (), "/srv/openapi.json", clientCredentials=clientCredentials()
     )

@@ -11,6 +11,7 @@ import pytest
 
 from mcpgateway.config.servers import EntryError, parseConfig, parseEntry
 from mcpgateway.core.spec import RemoteEndpoint, Sharing
+from tests.fakes import FakeProcessReactor
 
 NO_PATH: dict[str, str] = {"PATH": ""}
 
@@ -247,4 +248,4 @@ def test_an_https_server_on_a_gateway_that_left_tls_out_cannot_start_and_says_wh
     monkeypatch.setitem(sys.modules, "OpenSSL", None)
     spec = ServerSpec(name="far", command="", remote=RemoteEndpoint("https://x/mcp"))
     with pytest.raises(OSError, match="restart the gateway"):
-        RemoteServers(object()).connect(spec, lambda message: None, lambda line: None)
+        RemoteServers(FakeProcessReactor()).connect(spec, lambda message: None, lambda line: None)

@@ -20,7 +20,7 @@ from mcpgateway.service.netproxy import (
     NetworkProxy,
     ProxyProtocol,
 )
-from tests.fakes import capturedGatewayLogs
+from tests.fakes import FakeProcessReactor, capturedGatewayLogs
 
 PUBLIC = ipaddress.ip_address("93.184.216.34")
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
@@ -42,8 +42,8 @@ class Names:
 
 def proxyOf(
     tmp_path: Path, names: dict[str, list[IPAddress]] | None = None, **kwargs: object
-) -> tuple[NetworkProxy, MemoryReactorClock, Names]:
-    reactor = MemoryReactorClock()
+) -> tuple[NetworkProxy, FakeProcessReactor, Names]:
+    reactor = FakeProcessReactor()
     resolver = Names(names or {"api.example.com": [PUBLIC], "sneaky.example.com": [LOOPBACK]})
     proxy = NetworkProxy(
         reactor,

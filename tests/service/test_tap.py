@@ -981,7 +981,7 @@ def test_an_oauth_gateway_fetches_the_issuers_keys_only_once_started(
         top.stopService()
 
 
-# -- a cluster replica (docs/cluster.md) -------------------------------------
+# -- a cluster replica (docs/guide/cluster.md) -------------------------------------
 
 CLUSTER_ENVS = (
     "MCPGATEWAY_CLUSTER_KEY_FILE",

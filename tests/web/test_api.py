@@ -388,7 +388,7 @@ def test_add_refuses_bodies_that_are_not_json(
     assert response.status == status, response.body
     if status == 413:
         # Refused from the head alone, before any path reads it: the
-        # channel's JSON-RPC body (docs/limits.md), on every path.
+        # channel's JSON-RPC body (docs/guide/limits.md), on every path.
         assert message in response.json()["error"]["message"]
         return
     assert message in error(response)

@@ -1,6 +1,6 @@
 """The MCP 2026-07-28 side of C{/<server>/mcp}, through the real C{Site},
 against a fake core (L{tests.web.fakeera2026.FakeEra2026}): one test per row
-of the headers and status table (docs/era.md), first failure wins, nothing
+of the headers and status table (docs/design/era.md), first failure wins, nothing
 reaches the core until every check passed; the response (JSON or SSE, never
 an id, never a session); disconnect as cancel; listen streams."""
 
@@ -1182,7 +1182,7 @@ def readMissing(h: Harness, requestId: str) -> tuple[Response, Any, int]:
 def test_row16_a_childs_error_before_anything_streamed_takes_the_status_of_its_code(
     childCode: int, status: int, code: int
 ) -> None:
-    """docs/era.md row 16: the Python SDK's table, the child's errors included
+    """docs/design/era.md row 16: the Python SDK's table, the child's errors included
     (a resources/read of a missing URI is 400)."""
     h = Harness()
     response, child, sent = readMissing(h, "read-1")

@@ -12,8 +12,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from twisted.internet.testing import MemoryReactorClock
-
 from mcpgateway.core.pools.factory import makePool
 from mcpgateway.core.spec import RemoteEndpoint, ServerSpec
 from mcpgateway.core.status import GatewayStatus
@@ -33,7 +31,7 @@ REMOTE = ServerSpec(name="linear", command="", remote=RemoteEndpoint(URL))
 
 def remoteServers(tmp_path: Path) -> tuple[RemoteServers, TokenStore]:
     """A connector whose credentials read a store of the test's."""
-    remotes = RemoteServers(MemoryReactorClock(), stateDir=tmp_path)
+    remotes = RemoteServers(FakeProcessReactor(), stateDir=tmp_path)
     credentials = remotes.credentials()
     assert credentials is not None
     store = TokenStore(tmp_path, MemoryKey())

@@ -54,7 +54,7 @@ def test_status_shows_a_per_user_server_as_such_with_its_legend(tmp_path: Path) 
     assert rows["fs"].startswith("  ● fs   global          running")
     assert lines[-1] == (
         "  share: ● global · ◐ workspace · ◔ credential · ◆ session"
-        f" · {PER_USER_LEGEND} (who shares a child: docs/scopes.md)"
+        f" · {PER_USER_LEGEND} (who shares a child: docs/guide/scopes.md)"
     )
     assert PER_USER_LEGEND == "/user a child per user"
     without = renderStatus(found, {"servers": {"fs": health["servers"]["fs"]}}, [])

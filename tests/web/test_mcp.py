@@ -457,7 +457,7 @@ def test_a_claim_with_an_unknown_header_version_is_still_a_modern_request() -> N
 
 
 def test_modern_era_never_reaches_the_child_of_a_server_that_does_not_serve_it() -> None:
-    # A server whose entry says "modern": false (docs/era.md): every 2026-07-28
+    # A server whose entry says "modern": false (docs/design/era.md): every 2026-07-28
     # request is 404/-32601, so clients fall back to initialize.
     h = Harness({"srv": replace(spec("srv"), modern=False)})
     discover = h.request(

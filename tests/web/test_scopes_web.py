@@ -1,4 +1,4 @@
-"""Workspace routes and credential headers at the HTTP layer (docs/scopes.md).
+"""Workspace routes and credential headers at the HTTP layer (docs/guide/scopes.md).
 
 C{/<server>~<key>/mcp} reaches the endpoint of that route, whose sessions
 carry its key and its variant; an unknown key is 404 and never falls back to

@@ -1,4 +1,4 @@
-"""A team gateway's edges (docs/team.md): a child's stderr reaches no
+"""A team gateway's edges (docs/guide/team.md): a child's stderr reaches no
 caller without an admin's token, on the 2026-07-28 path and through the
 aggregate; a loopback gateway that requires tokens takes a same-host
 proxy's public C{Host}; the aggregate's instructions count only the tools

@@ -1,5 +1,5 @@
 """What C{/<server>/mcp} answers and logs on the paths a fresh user takes
-wrong (docs/errors.md, docs/scopes.md):
+wrong (docs/guide/errors.md, docs/guide/scopes.md):
 
 - an unusable C{X-Mcp-Env-*} header (over 8192 bytes, repeated) is 400 with
   C{-32600} on every request of a session (a DELETE too), as on
@@ -119,7 +119,7 @@ def test_a_repeated_credential_header_on_a_later_request_is_400() -> None:
     assert response.status == 400
     error = response.json()["error"]
     assert error["code"] == -32600 and "given 2 times" in error["message"]
-    # Other values than the session's: still in-band, -32602 (docs/scopes.md).
+    # Other values than the session's: still in-band, -32602 (docs/guide/scopes.md).
     differ = toolsList(h, sid, {"X-Mcp-Env-TOKEN": "two"})
     assert differ.status == 200 and differ.json()["error"]["code"] == -32602
 

@@ -65,7 +65,7 @@ class VSCode(ClientAdapter):
         self, entry: dict[str, Any], served: dict[str, Any], file: ClientFile, host: Host
     ) -> Any:
         """The profile of an entry VS Code runs sandboxed, kept for the
-        gateway's sandbox (docs/sandbox.md): the entry's own C{"sandbox"},
+        gateway's sandbox (docs/guide/sandbox.md): the entry's own C{"sandbox"},
         else its file's top-level one, else the default profile (C{true});
         its paths' variables translated, and, as VS Code does, its working
         directory writable."""

@@ -7,7 +7,7 @@ L{NameSettings.limit} characters of C{[A-Za-z0-9_-]}) and that stays the
 same whatever other servers exist, so that a name in a client's permission
 list keeps meaning the same tool.
 
-The rules (docs/aggregate.md):
+The rules (docs/guide/aggregate.md):
 
   - C{prefix} is the server's alias, else its name, with every character
     outside C{[A-Za-z0-9_-]} replaced by C{_}; a prefix over 20 characters

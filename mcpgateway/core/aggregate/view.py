@@ -8,7 +8,7 @@ filters, build an immutable L{View}: the lists the client is sent, and the
 maps that route a name or a URI back to exactly one member (or to none,
 with the reason). Pure: no Twisted, no I/O; the aggregator caches views.
 
-Rules (docs/aggregate.md):
+Rules (docs/guide/aggregate.md):
 
   - include/exclude filters are access filters: an excluded tool is not
     listed, not searchable and not callable;

@@ -24,7 +24,7 @@ whole time: only the client's side is cut into rounds.
    would let one client end another's call), seals and opens the tokens
    (L{mcpgateway.protocol.requeststate}), and counts rounds, expiries and bad tokens.
 
-The rules (docs/era.md): questions arriving within L{COALESCE} seconds of
+The rules (docs/design/era.md): questions arriving within L{COALESCE} seconds of
 the first of a round go out together; a question's key is its
 C{mcpgateway/inputKey} hint when usable, else C{elicitation-N},
 C{sampling-N}, C{roots-N}; each round's capabilities are checked (a missing

@@ -135,7 +135,7 @@ class Rebinder:
 
     def _sayStale(self, made: Variant, routes: list[str], pid: int | None) -> None:
         """Log why the child made for C{made} is stopped: its route's
-        environment changed (the line docs/scopes.md promises; a C{.env}
+        environment changed (the line docs/guide/scopes.md promises; a C{.env}
         that an entry's C{${VAR}} expand from changes both), else its entry
         changed (command, args, cwd), or its route is gone."""
         now = self._pool.routes.get(made.key)

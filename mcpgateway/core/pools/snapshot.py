@@ -118,7 +118,7 @@ class StatusReader:
 
     def state(self, circuit: Circuit | None = None) -> ServerState:
         """The server's state, its circuit being C{circuit} (C{None}: as it
-        is now; see docs/operations.md for what moves a server between
+        is now; see docs/guide/operations.md for what moves a server between
         them)."""
         pool, breaker = self._pool, self._breaker
         if circuit is None:

@@ -4,7 +4,7 @@
 One job: when a C{tasks/get} reaches a cluster replica for a task another
 replica made, and that replica cannot be reached (its request could not be
 forwarded), answer from the owner's journal, when the replicas keep their
-journals in one directory they all mount (C{--task-dir}, docs/tasks.md).
+journals in one directory they all mount (C{--task-dir}, docs/guide/tasks.md).
 Each replica writes only its own journal (C{tasks-<replica-id>.journal});
 the others read it, never write it. A finished task is served from it as
 its owner would; an unfinished one shows what its owner last wrote (its

@@ -74,7 +74,7 @@ NewId = Callable[[str, str, str], str]
 
 @dataclass(frozen=True)
 class TaskLimits:
-    """How tasks are made and kept (C{--task-*} options, docs/tasks.md)."""
+    """How tasks are made and kept (C{--task-*} options, docs/guide/tasks.md)."""
 
     after: float = 0.5
     """Seconds a call runs before it becomes a task."""

@@ -19,7 +19,7 @@ once its time to live is over; one whose result is larger than
 C{maxResultBytes} keeps it in memory only (after a restart it is
 C{failed}, saying so). Appending costs one C{write} (and one
 C{fdatasync} at creation and end) of a few hundred bytes on the reactor
-thread, as the session journal's (docs/tasks.md has the figures).
+thread, as the session journal's (docs/guide/tasks.md has the figures).
 """
 
 from __future__ import annotations

@@ -754,7 +754,7 @@ class SharedOnlyTests(PoolCase):
 class TimeoutReloadTests(PoolCase):
     """A reloaded C{requestTimeout} applies to the children
     running now (their requests in flight included, counted from when each
-    was sent) and to the children started later, as docs/scopes.md says,
+    was sent) and to the children started later, as docs/guide/scopes.md says,
     and is logged."""
 
     def test_a_shorter_timeout_applies_to_the_request_in_flight(self) -> None:

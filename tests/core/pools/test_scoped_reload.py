@@ -1,6 +1,6 @@
 """A server defined in projects, through the real reload path: the config
 service (its .env poll and its file watch) rebuilds the specs, and the
-gateway reconfigures its pools from them (docs/scopes.md). A workspace's
+gateway reconfigures its pools from them (docs/guide/scopes.md). A workspace's
 .env change restarts only that workspace's child at its next idle moment
 and its sessions carry on; a project adding or removing the server changes
 only that project's route; a change of an entry's own command ends the
