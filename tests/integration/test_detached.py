@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -161,15 +162,20 @@ def test_mcpgateway_start_detached_serves_an_npx_server(detachedHome: Path, npx:
         health = json.loads(cli("status", "--json").stdout)["health"]
         assert health["servers"]["everything"]["resolution"]["state"] == "resolved"
 
-        # 10.4: the prewarmed child's environment holds none of the gateway's own.
+        # The prewarmed child's environment holds none of the gateway's own, only the
+        # marker the warden knows its descendants by (docs/guide/lifecycle.md).
         deadline = time.monotonic() + 30
         while not (records / "env.json").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         childEnv = json.loads((records / "env.json").read_text())
         leaked = {
-            k for k in childEnv if k.startswith(("MCPGATEWAY_", "LISTEN_")) or k == "NOTIFY_SOCKET"
+            k
+            for k in childEnv
+            if (k.startswith(("MCPGATEWAY_", "LISTEN_")) or k == "NOTIFY_SOCKET")
+            and k != "MCPGATEWAY_CHILD_OF"
         }
         assert not leaked, leaked
+        assert re.fullmatch(r"\d+-[0-9a-f]+", childEnv["MCPGATEWAY_CHILD_OF"]), childEnv
         assert "top-secret-token" not in json.dumps(childEnv)
         assert childEnv["HOME"] == str(home)
     finally:
