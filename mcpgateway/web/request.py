@@ -36,11 +36,11 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES, datetimeToString, parse_qs
-from twisted.web.server import Request, version
+from twisted.web.server import version
 
 from mcpgateway.auth.principal import Principal
-from mcpgateway.protocol.limits import MAX_BODY
 from mcpgateway.runtime.twistedprivate import IEncodingResource
+from mcpgateway.web.bodylimit import BodyLimitedRequest
 from mcpgateway.web.headers import GatewayHeaders, canonical
 
 TYPE_CHECKING = False
@@ -85,7 +85,7 @@ class _HttpDate:
 _HTTP_DATE = _HttpDate()
 
 
-class GatewayRequest(Request):
+class GatewayRequest(BodyLimitedRequest):
     """A request that stops storing its body past C{bodyLimit} bytes, made
     and answered with less work than Twisted's (see the module)."""
 
@@ -98,7 +98,6 @@ class GatewayRequest(Request):
         "onLost",
         "principal",
     )
-    bodyLimit = MAX_BODY
     defaultContentType = None
     principal: Principal | None
     """Who the request comes from (set by the gate of a team gateway)."""
@@ -252,28 +251,8 @@ class GatewayRequest(Request):
             and isinstance(self.responseHeaders, GatewayHeaders)
         )
 
-    def connectionLost(self, reason: Any) -> None:
-        onLost, self.onLost = self.onLost, None
-        super().connectionLost(reason)
-        if onLost is not None:
-            onLost()
-
-    def gotLength(self, length: int | None) -> None:
-        if length is not None and length > self.bodyLimit:
-            self.bodyTooLarge = True
-            length = 0
-        super().gotLength(length)
-
     def handleContentChunk(self, data: bytes) -> None:
-        if self.bodyTooLarge:
-            return
-        self._bodyBytes += len(data)
-        if self._bodyBytes > self.bodyLimit:
-            self.bodyTooLarge = True
-            content: IO[bytes] | None = self.content
-            if content is not None:
-                content.seek(0)
-                content.truncate()
+        if not self.keeps(data):
             return
         content = self.content
         assert content is not None

@@ -30,16 +30,15 @@ tests compare the two (C{tests/web/test_stock.py}).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web.http import HTTPFactory
-from twisted.web.server import Request
 
 from mcpgateway.protocol import jsonrpc
-from mcpgateway.protocol.limits import MAX_BODY
 from mcpgateway.runtime.twistedprivate import GenericHTTPChannelProtocol
+from mcpgateway.web.bodylimit import BodyLimitedRequest
 from mcpgateway.web.bounds import ChannelBounds
 from mcpgateway.web.guard import isHost
 
@@ -221,11 +220,10 @@ class StockChannel(ChannelBounds):
         super().connectionLost(reason)
 
 
-class StockRequest(Request):
+class StockRequest(BodyLimitedRequest):
     """Twisted's C{Request}, with the gateway's body limit and what the
     gateway notes about a request (see the module)."""
 
-    bodyLimit = MAX_BODY
     defaultContentType = None
     principal: Any = None
     """Who the request comes from (set by the gate of a team gateway)."""
@@ -239,33 +237,14 @@ class StockRequest(Request):
     """Called if the client goes away before the response is finished."""
     _bodyBytes = 0
 
-    def connectionLost(self, reason: Any) -> None:
-        onLost, self.onLost = self.onLost, None
-        super().connectionLost(reason)
-        if onLost is not None:
-            onLost()
-
-    def gotLength(self, length: int | None) -> None:
-        if length is not None and length > self.bodyLimit:
-            self.bodyTooLarge = True
-            length = 0
-        super().gotLength(length)
-
     def handleContentChunk(self, data: bytes) -> None:
-        if self.bodyTooLarge:
-            return
-        self._bodyBytes += len(data)
-        if self._bodyBytes > self.bodyLimit:
-            self.bodyTooLarge = True
-            content: IO[bytes] | None = self.content
-            if content is not None:
-                content.seek(0)
-                content.truncate()
-            over = getattr(self.channel, "bodyOverLimit", None)
-            if over is not None:
-                over(self)
-            return
-        super().handleContentChunk(data)
+        if self.keeps(data):
+            super().handleContentChunk(data)
+
+    def overLimit(self) -> None:
+        over = getattr(self.channel, "bodyOverLimit", None)
+        if over is not None:
+            over(self)
 
 
 def _asksToClose(values: list[bytes] | None) -> bool:

@@ -1,0 +1,59 @@
+# -*- test-case-name: tests.web.test_stock,tests.web.test_chunked_body_limit -*-
+"""The body limit every request of the gateway keeps, on Twisted as it
+ships and on the tuned path alike: a body over C{bodyLimit} bytes is not
+stored (a C{Content-Length} over it is refused before the body comes, a
+chunked one as soon as it passes), and a client that goes away before its
+answer is finished is told to whoever waits on the request (C{onLost})."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import IO, Any
+
+from twisted.web.server import Request
+
+from mcpgateway.protocol.limits import MAX_BODY
+
+
+class BodyLimitedRequest(Request):
+    """Twisted's C{Request} with the gateway's body limit; the tuned and the
+    stock request both derive from it and differ in how they store what is
+    kept (L{keeps})."""
+
+    __slots__ = ()
+    bodyLimit = MAX_BODY
+    bodyTooLarge: bool
+    _bodyBytes: int
+    onLost: Callable[[], object] | None
+
+    def connectionLost(self, reason: Any) -> None:
+        onLost, self.onLost = self.onLost, None
+        super().connectionLost(reason)
+        if onLost is not None:
+            onLost()
+
+    def gotLength(self, length: int | None) -> None:
+        if length is not None and length > self.bodyLimit:
+            self.bodyTooLarge = True
+            length = 0
+        super().gotLength(length)
+
+    def keeps(self, data: bytes) -> bool:
+        """Whether C{data}, the next piece of the body, is to be stored: not
+        once the body is over the limit, when what was stored is dropped
+        and L{overLimit} is called (once)."""
+        if self.bodyTooLarge:
+            return False
+        self._bodyBytes += len(data)
+        if self._bodyBytes <= self.bodyLimit:
+            return True
+        self.bodyTooLarge = True
+        content: IO[bytes] | None = self.content
+        if content is not None:
+            content.seek(0)
+            content.truncate()
+        self.overLimit()
+        return False
+
+    def overLimit(self) -> None:
+        """The body just passed the limit (nothing by default)."""
