@@ -3,14 +3,21 @@ Python SDK, the hostile fixture's config entry, a fake home with secrets."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 from mcp import Client
 
 from tests.integration.gateway import REPO
@@ -116,3 +123,50 @@ def commandOf(pid: int) -> list[str]:
             return [part.decode() for part in f.read().split(b"\0") if part]
     except OSError:
         return []
+
+
+def bwrapOrSkip() -> None:
+    """Skip, saying why, where bubblewrap cannot confine (CI installs it)."""
+    from mcpgateway.sandbox.probe import bwrapWorks
+
+    found = bwrapWorks()
+    if not found["works"]:
+        pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
+
+
+@contextlib.contextmanager
+def helloServer(body: bytes) -> Iterator[int]:
+    """A local HTTP server on loopback answering every GET with C{body}: its port."""
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def npmPack(source: Path, into: Path) -> Path:
+    """The npm package in folder C{source}, packed by npm into C{into}: its tarball."""
+    npm = shutil.which("npm")
+    assert npm is not None
+    packed = subprocess.run(
+        [npm, "pack", "--silent", "--pack-destination", str(into), str(source)],
+        capture_output=True,
+        text=True,
+        cwd=into,
+        timeout=120,
+    )
+    assert packed.returncode == 0, packed.stderr
+    return into / packed.stdout.strip().splitlines()[-1]

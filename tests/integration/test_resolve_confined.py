@@ -24,7 +24,6 @@ import hashlib
 import http.server
 import json
 import shutil
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.integration.sandboxkit import SECRET, fakeHome, toolCall, toolNames
+from tests.integration.sandboxkit import SECRET, bwrapOrSkip, fakeHome, npmPack, toolCall, toolNames
 
 pytestmark = pytest.mark.integration
 
@@ -78,14 +77,6 @@ require('readline').createInterface({ input: process.stdin }).on('line', (line) 
 """
 
 
-def bwrapOrSkip() -> None:
-    from mcpgateway.sandbox.probe import bwrapWorks
-
-    found = bwrapWorks()
-    if not found["works"]:
-        pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
-
-
 def packed(where: Path, stateDir: Path) -> Path:
     """The malicious package, packed by npm: its tarball."""
     source = where / NAME
@@ -94,17 +85,7 @@ def packed(where: Path, stateDir: Path) -> Path:
     (source / "postinstall.js").write_text(f"const STATE = {str(stateDir)!r};\n" + POSTINSTALL)
     (source / "server.js").write_text(SERVER)
     (source / "server.js").chmod(0o755)
-    npm = shutil.which("npm")
-    assert npm is not None
-    done = subprocess.run(
-        [npm, "pack", "--silent", "--pack-destination", str(where), str(source)],
-        capture_output=True,
-        text=True,
-        cwd=where,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return where / done.stdout.strip().splitlines()[-1]
+    return npmPack(source, where)
 
 
 TARBALL_PATH = f"/{NAME}/-/{NAME}-{VERSION}.tgz"

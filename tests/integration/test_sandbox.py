@@ -36,6 +36,7 @@ from tests.integration.sandboxkit import (
     HOSTILE,
     SECRET,
     Listener,
+    bwrapOrSkip,
     childPids,
     commandOf,
     fakeHome,
@@ -47,15 +48,6 @@ from tests.integration.sandboxkit import (
 pytestmark = pytest.mark.integration
 
 Starter = Callable[..., RunningGateway]
-
-
-def bwrapOrSkip() -> None:
-    """Skip, saying why, where bubblewrap cannot confine (CI installs it)."""
-    from mcpgateway.sandbox.probe import bwrapWorks
-
-    found = bwrapWorks()
-    if not found["works"]:
-        pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
 
 
 def confinedChildren(gateway: RunningGateway) -> list[list[str]]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,15 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import RunningGateway, writeConfig
-from tests.integration.sandboxkit import HOSTILE, SECRET, fakeHome, toolCall, toolNames
+from tests.integration.sandboxkit import (
+    HOSTILE,
+    SECRET,
+    bwrapOrSkip,
+    fakeHome,
+    npmPack,
+    toolCall,
+    toolNames,
+)
 from tests.integration.test_scopes import BASE_PYTHON, keyOf, userBase
 
 pytestmark = pytest.mark.integration
@@ -45,14 +52,6 @@ LOADERS = (
     "PYTHONINSPECT",
     "BASH_ENV",
 )
-
-
-def bwrapOrSkip() -> None:
-    from mcpgateway.sandbox.probe import bwrapWorks
-
-    found = bwrapWorks()
-    if not found["works"]:
-        pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
 
 
 def evilRepository(repo: Path, marker: Path) -> dict[str, str]:
@@ -156,17 +155,7 @@ def evilTarball(where: Path, drop: Path) -> Path:
     (source / "postinstall.js").write_text(f"const DROP = {str(drop)!r};\n" + POSTINSTALL)
     (source / "server.js").write_text(SERVER)
     (source / "server.js").chmod(0o755)
-    npm = shutil.which("npm")
-    assert npm is not None
-    packed = subprocess.run(
-        [npm, "pack", "--silent", "--pack-destination", str(where), str(source)],
-        capture_output=True,
-        text=True,
-        cwd=where,
-        timeout=120,
-    )
-    assert packed.returncode == 0, packed.stderr
-    return where / packed.stdout.strip().splitlines()[-1]
+    return npmPack(source, where)
 
 
 def test_an_npx_packages_postinstall_runs_inside_its_sandbox_only(

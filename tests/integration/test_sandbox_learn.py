@@ -15,13 +15,11 @@ Bubblewrap and strace must work here.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,14 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import REPO, RunningGateway, writeConfig
-from tests.integration.sandboxkit import SECRET, fakeHome, hostileEntry, toolCall
+from tests.integration.sandboxkit import (
+    SECRET,
+    bwrapOrSkip,
+    fakeHome,
+    helloServer,
+    hostileEntry,
+    toolCall,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,34 +43,15 @@ CLI = (sys.executable, "-m", "mcpgateway.cli")
 
 
 def bwrapAndStraceOrSkip() -> None:
-    from mcpgateway.sandbox.probe import bwrapWorks
-
-    found = bwrapWorks()
-    if not found["works"]:
-        pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
+    bwrapOrSkip()
     if shutil.which("strace") is None:
         pytest.skip("strace is not installed (apt-get install strace)")
 
 
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"hello, learner"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def local() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
+    with helloServer(b"hello, learner") as port:
+        yield port
 
 
 def suggest(home: Path, config: Path, *more: str) -> subprocess.CompletedProcess[str]:

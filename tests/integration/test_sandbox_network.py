@@ -21,14 +21,12 @@ npm test skips, saying why, only when the registry is unreachable.
 from __future__ import annotations
 
 import errno
-import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,15 @@ from typing import Any
 import pytest
 
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
-from tests.integration.sandboxkit import HOSTILE, Listener, hostileEntry, toolCall, toolNames
+from tests.integration.sandboxkit import (
+    HOSTILE,
+    Listener,
+    bwrapOrSkip,
+    helloServer,
+    hostileEntry,
+    toolCall,
+    toolNames,
+)
 from tests.integration.test_sandbox_unprivileged import Account, pythonFor
 
 pytestmark = pytest.mark.integration
@@ -45,34 +51,11 @@ Starter = Callable[..., RunningGateway]
 REFUSED_LINE = "the network proxy refused"
 
 
-def bwrapOrSkip() -> None:
-    from mcpgateway.sandbox.probe import bwrapWorks
-
-    found = bwrapWorks()
-    if not found["works"]:
-        pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
-
-
-class Hello(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"hello through the proxy"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def local() -> Iterator[int]:
     """A local HTTP server on loopback: its port."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
+    with helloServer(b"hello through the proxy") as port:
+        yield port
 
 
 def test_a_child_reaches_only_what_its_allow_list_names(

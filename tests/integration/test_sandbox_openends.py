@@ -24,20 +24,12 @@ from pathlib import Path
 import pytest
 
 from tests.integration.gateway import RunningGateway, callEcho, errorText, waitFor, writeConfig
-from tests.integration.sandboxkit import childPids, commandOf
+from tests.integration.sandboxkit import bwrapOrSkip, childPids, commandOf
 from tests.integration.test_misbehaving_children import MISBEHAVING, alive
 
 pytestmark = pytest.mark.integration
 
 Starter = Callable[..., RunningGateway]
-
-
-def bwrapOrSkip() -> None:
-    from mcpgateway.sandbox.probe import bwrapWorks
-
-    found = bwrapWorks()
-    if not found["works"]:
-        pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
 
 
 def test_a_slow_confined_start_outlives_a_short_request_timeout(home: Path, start: Starter) -> None:

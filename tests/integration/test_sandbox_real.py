@@ -31,8 +31,8 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import RunningGateway, npmServer, twistdCommand, waitFor, writeConfig
-from tests.integration.sandboxkit import childPids, commandOf, fakeHome
-from tests.integration.test_sandbox import bwrapOrSkip, confinedChildren
+from tests.integration.sandboxkit import bwrapOrSkip, childPids, commandOf, fakeHome
+from tests.integration.test_sandbox import confinedChildren
 
 pytestmark = pytest.mark.integration
 

@@ -29,33 +29,26 @@ import pytest
 from mcp import Client
 
 from tests.integration.gateway import RunningGateway, waitFor, writeConfig
-from tests.integration.sandboxkit import childPids, commandOf, hostileEntry, toolCall
+from tests.integration.sandboxkit import (
+    bwrapOrSkip,
+    childPids,
+    commandOf,
+    helloServer,
+    hostileEntry,
+    toolCall,
+)
 from tests.integration.test_restart_handover import cli, freePort, state
-from tests.integration.test_sandbox_network import Hello
 
 pytestmark = pytest.mark.integration
 
 Starter = Callable[..., RunningGateway]
 
 
-def bwrapOrSkip() -> None:
-    from mcpgateway.sandbox.probe import bwrapWorks
-
-    found = bwrapWorks()
-    if not found["works"]:
-        pytest.skip(f"bubblewrap cannot confine here: {found['error']}")
-
-
 @pytest.fixture
 def local() -> Iterator[int]:
     """A local HTTP server on loopback: its port."""
-    import http.server
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield int(server.server_address[1])
-    server.shutdown()
-    server.server_close()
+    with helloServer(b"hello through the proxy") as port:
+        yield port
 
 
 def proxyDirectories(pid: int) -> set[str]:
